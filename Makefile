@@ -1,0 +1,45 @@
+SHELL := /bin/bash
+PORT ?= 8080
+QUICKSTART := examples/quickstart
+
+.PHONY: run install build test test-unit typecheck crds check-crds cluster-up cluster-down clean
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.package-lock.json
+
+dist/cli/tollgate.js: install $(shell find cli operator dataplane -name '*.ts' -not -name '*.test.ts')
+	npx tsc -p tsconfig.build.json
+
+build: dist/cli/tollgate.js
+
+## Start the gateway on the embedded quickstart (mock provider; OpenAI too when OPENAI_API_KEY is set).
+run: build
+	@mkdir -p .cache/quickstart
+	@cp $(QUICKSTART)/*.yaml .cache/quickstart/
+	@if [ -n "$$OPENAI_API_KEY" ]; then \
+	  printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: openai\nstringData:\n  apiKey: "%s"\n' "$$OPENAI_API_KEY" > .cache/quickstart/openai-secret.yaml; \
+	else rm -f .cache/quickstart/openai-secret.yaml; \
+	  echo "OPENAI_API_KEY is not set: the gpt-4o-mini route falls back to the mock provider."; fi
+	node dist/cli/tollgate.js dev -f .cache/quickstart --port $(PORT)
+
+typecheck: install
+	npx tsc -p tsconfig.json --noEmit
+
+## Regenerate crds/ from the zod schemas in operator/api.
+crds: install
+	npx tsx operator/api/generate-crds.ts crds
+
+test: install typecheck
+	npx vitest run
+
+cluster-up:
+	@bash test/cluster/up.sh
+
+cluster-down:
+	@bash test/cluster/down.sh
+
+clean:
+	rm -rf dist .cache

@@ -1,0 +1,65 @@
+import type { Logger } from 'pino';
+import { Dataplane } from '../dataplane/dataplane.js';
+import type { UsageRecord } from '../dataplane/metering/usage-record.js';
+import { compile } from '../operator/compile/compile.js';
+import { DirectorySource } from '../operator/sources/directory-source.js';
+import { formatManifestError, type LoadResult } from '../operator/sources/manifest-loader.js';
+
+export interface DevOptions {
+  dir: string;
+  host: string;
+  port: number;
+  drainTimeoutMs: number;
+  logger: Logger;
+}
+
+export interface DevGateway {
+  dataplane: Dataplane;
+  url: string;
+  /** Reloads the manifests now (the watcher does this on its own too). */
+  reload(): LoadResult;
+  stop(): Promise<{ drained: boolean }>;
+}
+
+/** `tollgate dev`: manifests on disk → compile → the data plane, reloaded on change. */
+export async function startDev(opts: DevOptions): Promise<DevGateway> {
+  const { logger } = opts;
+  const dataplane = new Dataplane({
+    host: opts.host,
+    port: opts.port,
+    logger,
+    drainTimeoutMs: opts.drainTimeoutMs,
+    usage: { record: (u: UsageRecord) => logger.info({ usage: u }, 'usage') },
+  });
+  const onLoad = (result: LoadResult): void => {
+    for (const skipped of result.ignored) logger.debug(`ignored ${skipped}`);
+    if (result.errors.length > 0) {
+      for (const e of result.errors) logger.error(`invalid manifest: ${formatManifestError(e)}`);
+      const kept = dataplane.store.current?.snapshot.version;
+      logger.error(kept === undefined ? 'no valid configuration yet; not serving' : `change refused; still serving snapshot ${kept}`);
+      return;
+    }
+    const { snapshot, statuses } = compile(result.input);
+    for (const s of statuses) {
+      for (const c of s.conditions) {
+        if (c.status === 'False') logger.warn(`${s.kind} ${s.namespace}/${s.name}: ${c.type}=False (${c.reason}): ${c.message}`);
+      }
+    }
+    const applied = dataplane.store.apply(snapshot);
+    if (!applied.ok) logger.error(`snapshot refused: ${applied.error}`);
+    else if (applied.changed) logger.info({ version: applied.version, routes: snapshot.routes.length, providers: snapshot.providers.length }, 'snapshot applied');
+  };
+  const source = new DirectorySource(opts.dir, onLoad);
+  source.start();
+  const address = await dataplane.start();
+  const host = address.address.includes(':') ? `[${address.address}]` : address.address;
+  return {
+    dataplane,
+    url: `http://${host}:${address.port}`,
+    reload: () => source.load(),
+    stop: async () => {
+      source.stop();
+      return dataplane.shutdown();
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import { isSupportedProviderType, type ProviderConfig, type RouteConfig, type Snapshot, SnapshotSchema } from './snapshot.js';
+import { adapterFor } from '../providers/registry.js';
+import { MockTransport } from '../providers/mock/mock-transport.js';
+import type { ProviderAdapter } from '../providers/types.js';
+import type { Transport } from '../upstream/transport.js';
+
+export interface RuntimeProvider {
+  config: ProviderConfig;
+  adapter: ProviderAdapter;
+  transport: Transport;
+}
+
+export type HeaderLookup = (name: string) => string | undefined;
+
+export interface RuntimeRoute {
+  config: RouteConfig;
+  matches(header: HeaderLookup): boolean;
+}
+
+/** A validated snapshot with the indexes the hot path needs, built once per snapshot. */
+export interface RuntimeSnapshot {
+  snapshot: Snapshot;
+  providers: Map<string, RuntimeProvider>;
+  routesByModel: Map<string, RuntimeRoute[]>;
+  /** Public model names with their creation time, for /v1/models. */
+  models: { id: string; created: number }[];
+}
+
+export type BuildResult = { ok: true; runtime: RuntimeSnapshot } | { ok: false; error: string };
+
+function matcherFor(route: RouteConfig): (header: HeaderLookup) => boolean {
+  if (route.matches.length === 0) return () => true;
+  const compiled = route.matches.map((m) =>
+    m.headers.map((h) => {
+      if (h.type === 'Exact') return (header: HeaderLookup) => header(h.name) === h.value;
+      const re = new RegExp(`^(?:${h.value})$`);
+      return (header: HeaderLookup) => {
+        const v = header(h.name);
+        return v !== undefined && re.test(v);
+      };
+    }),
+  );
+  return (header) => compiled.some((all) => all.every((test) => test(header)));
+}
+
+/** Validates an untrusted snapshot and builds its runtime form; never throws. */
+export function buildRuntimeSnapshot(input: unknown, httpTransport: Transport): BuildResult {
+  const parsed = SnapshotSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, error: `invalid snapshot at ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? 'unknown'}` };
+  }
+  const snapshot = parsed.data;
+  const providers = new Map<string, RuntimeProvider>();
+  for (const p of snapshot.providers) {
+    if (!isSupportedProviderType(p.type)) return { ok: false, error: `provider ${p.id}: unsupported type ${p.type}` };
+    if (p.type === 'mock' && p.mock === undefined) return { ok: false, error: `provider ${p.id}: mock provider without mock settings` };
+    const transport = p.type === 'mock' && p.mock !== undefined ? new MockTransport(p.mock) : httpTransport;
+    providers.set(p.id, { config: p, adapter: adapterFor(p.type), transport });
+  }
+  const routesByModel = new Map<string, RuntimeRoute[]>();
+  const models = new Map<string, number>();
+  for (const r of snapshot.routes) {
+    for (const t of r.targets) {
+      if (!providers.has(t.providerId)) return { ok: false, error: `route ${r.id}: target provider ${t.providerId} is not in the snapshot` };
+    }
+    let matches: (header: HeaderLookup) => boolean;
+    try {
+      matches = matcherFor(r);
+    } catch (err) {
+      return { ok: false, error: `route ${r.id}: bad header match: ${(err as Error).message}` };
+    }
+    const list = routesByModel.get(r.model) ?? [];
+    list.push({ config: r, matches });
+    routesByModel.set(r.model, list);
+    models.set(r.model, Math.min(models.get(r.model) ?? r.created, r.created));
+  }
+  return {
+    ok: true,
+    runtime: {
+      snapshot,
+      providers,
+      routesByModel,
+      models: [...models].map(([id, created]) => ({ id, created })).sort((a, b) => a.id.localeCompare(b.id)),
+    },
+  };
+}

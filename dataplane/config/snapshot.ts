@@ -1,0 +1,107 @@
+import { z } from 'zod';
+
+/**
+ * The Snapshot: the only contract between the operator (or `tollgate dev`) and the data plane.
+ * It carries no Kubernetes types. Durations are milliseconds, prices USD per million tokens.
+ * Both sides validate with this schema; bump SNAPSHOT_SCHEMA_VERSION on incompatible changes.
+ */
+export const SNAPSHOT_SCHEMA_VERSION = 1;
+
+export const FAILURE_KINDS = ['RateLimited', 'ServerError', 'Timeout', 'ConnectionError', 'ContextLengthExceeded'] as const;
+export const FailureKindSchema = z.enum(FAILURE_KINDS);
+export type FailureKind = z.infer<typeof FailureKindSchema>;
+
+export const PricingSchema = z.object({
+  inputPerMTok: z.number().min(0),
+  outputPerMTok: z.number().min(0),
+  cachedInputPerMTok: z.number().min(0),
+});
+export type Pricing = z.infer<typeof PricingSchema>;
+
+export const MockConfigSchema = z.object({
+  latencyMs: z.number().int().min(0),
+  chunkIntervalMs: z.number().int().min(0),
+  completionTokens: z.number().int().min(1),
+  failureRate: z.number().min(0).max(1),
+});
+export type MockConfig = z.infer<typeof MockConfigSchema>;
+
+export const ProviderConfigSchema = z.object({
+  /** namespace/name */
+  id: z.string().min(1),
+  type: z.string().min(1),
+  /** Base URLs (one for hosted APIs, one per ready pod for serviceRef providers). Empty for mock. */
+  endpoints: z.array(z.string()),
+  /** The upstream credential itself. The channel carrying a snapshot must be authenticated. */
+  apiKey: z.string().optional(),
+  headers: z.record(z.string(), z.string()),
+  connectTimeoutMs: z.number().int().min(1),
+  maxConcurrency: z.number().int().min(1).optional(),
+  mock: MockConfigSchema.optional(),
+});
+export type ProviderConfig = z.infer<typeof ProviderConfigSchema>;
+
+export const TargetConfigSchema = z.object({
+  providerId: z.string().min(1),
+  model: z.string().min(1),
+  priority: z.number().int(),
+  weight: z.number().int().min(0),
+  pricing: PricingSchema,
+  contextWindow: z.number().int().optional(),
+});
+export type TargetConfig = z.infer<typeof TargetConfigSchema>;
+
+export const HeaderMatchConfigSchema = z.object({
+  /** lower-cased */
+  name: z.string(),
+  value: z.string(),
+  type: z.enum(['Exact', 'RegularExpression']),
+});
+
+export const RouteConfigSchema = z.object({
+  /** namespace/name */
+  id: z.string().min(1),
+  namespace: z.string(),
+  model: z.string().min(1),
+  /** Unix seconds of the object's creation, shown by /v1/models. */
+  created: z.number().int(),
+  /** Any one match must hold; empty = every request. */
+  matches: z.array(z.object({ headers: z.array(HeaderMatchConfigSchema) })),
+  strategy: z.enum(['failover', 'weighted', 'least-latency', 'least-cost', 'least-loaded']),
+  targets: z.array(TargetConfigSchema),
+  /** Why configured targets are missing from `targets`; served as the error when none is left. */
+  unresolved: z.array(z.string()),
+  retry: z.object({
+    attempts: z.number().int().min(1),
+    on: z.array(FailureKindSchema),
+    initialBackoffMs: z.number().int().min(0),
+    maxBackoffMs: z.number().int().min(0),
+    maxRetryAfterMs: z.number().int().min(0),
+  }),
+  fallbackOn: z.array(FailureKindSchema),
+  timeouts: z.object({
+    attemptMs: z.number().int().min(1).optional(),
+    totalMs: z.number().int().min(1),
+    streamIdleMs: z.number().int().min(1),
+  }),
+});
+export type RouteConfig = z.infer<typeof RouteConfigSchema>;
+
+export const SnapshotSchema = z.object({
+  schemaVersion: z.literal(SNAPSHOT_SCHEMA_VERSION),
+  /** Content hash of everything below; equal content, equal version. */
+  version: z.string().min(1),
+  providers: z.array(ProviderConfigSchema),
+  /** Ordered by precedence: for one public model, the first matching route serves. */
+  routes: z.array(RouteConfigSchema),
+});
+export type Snapshot = z.infer<typeof SnapshotSchema>;
+export type SnapshotContent = Omit<Snapshot, 'version'>;
+
+/** Provider types this data plane has an adapter for; compile refuses the others with a clear reason. */
+export const SUPPORTED_PROVIDER_TYPES = ['openai', 'openai-compatible', 'vllm', 'mock'] as const;
+export type SupportedProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
+
+export function isSupportedProviderType(type: string): type is SupportedProviderType {
+  return (SUPPORTED_PROVIDER_TYPES as readonly string[]).includes(type);
+}

@@ -1,0 +1,95 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { SnapshotStore } from './config/snapshot-store.js';
+import type { UsageSink } from './metering/usage-record.js';
+import { UsageTotals } from './metering/usage-record.js';
+import { Router } from './routing/router.js';
+import { TargetStats } from './routing/target-stats.js';
+import { createApp } from './server/app.js';
+import { HttpTransport } from './upstream/http-transport.js';
+
+export interface DataplaneOptions {
+  host: string;
+  port: number;
+  logger: Logger;
+  bodyLimitBytes?: number;
+  /** How long SIGTERM waits for in-flight requests and streams. */
+  drainTimeoutMs?: number;
+  usage?: UsageSink;
+}
+
+/** The data-plane process: one snapshot store, one router, one HTTP server. */
+export class Dataplane {
+  readonly store: SnapshotStore;
+  readonly usage: UsageSink;
+  private readonly transport = new HttpTransport();
+  private readonly router: Router;
+  private server: Server | undefined;
+  private inflight = 0;
+  private draining = false;
+  private idle: (() => void) | undefined;
+
+  constructor(private readonly opts: DataplaneOptions) {
+    this.store = new SnapshotStore(this.transport);
+    this.router = new Router({ stats: new TargetStats() });
+    this.usage = opts.usage ?? new UsageTotals();
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  async start(): Promise<AddressInfo> {
+    const app = createApp({
+      store: this.store,
+      router: this.router,
+      usage: this.usage,
+      logger: this.opts.logger,
+      bodyLimitBytes: this.opts.bodyLimitBytes ?? 10 * 1024 * 1024,
+      isDraining: () => this.draining,
+    });
+    const server = app.listen(this.opts.port, this.opts.host);
+    server.keepAliveTimeout = 65_000;
+    server.on('request', (_req, res) => {
+      this.inflight++;
+      if (this.draining) res.setHeader('connection', 'close');
+      res.on('close', () => {
+        this.inflight--;
+        if (this.inflight === 0) this.idle?.();
+      });
+    });
+    await once(server, 'listening');
+    this.server = server;
+    return server.address() as AddressInfo;
+  }
+
+  /**
+   * Graceful stop: refuse new work, let requests and streams in flight finish up to the drain
+   * timeout, then close what is left.
+   */
+  async shutdown(): Promise<{ drained: boolean }> {
+    const server = this.server;
+    if (server === undefined) return { drained: true };
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    let drained = this.inflight === 0;
+    if (!drained) {
+      const timeoutMs = this.opts.drainTimeoutMs ?? 30_000;
+      drained = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        this.idle = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      });
+    }
+    server.closeAllConnections();
+    await closed;
+    await this.transport.close();
+    this.server = undefined;
+    return { drained };
+  }
+}

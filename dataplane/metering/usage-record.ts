@@ -1,0 +1,42 @@
+import type { Operation } from '../providers/types.js';
+
+/** One metered request, handed to the usage sink (logs today; the operator's Budget status later). */
+export interface UsageRecord {
+  requestId: string;
+  op: Operation;
+  routeId: string;
+  /** The public model name the client asked for. */
+  model: string;
+  providerId: string;
+  upstreamModel: string;
+  stream: boolean;
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens: number;
+  costUsd: number;
+  /** True when the upstream reported no usage and the gateway estimated it. */
+  estimated: boolean;
+}
+
+export interface UsageSink {
+  record(usage: UsageRecord): void;
+}
+
+/** Keeps totals per route in memory; enough for `tollgate dev` and tests. */
+export class UsageTotals implements UsageSink {
+  readonly byRoute = new Map<string, { requests: number; inputTokens: number; outputTokens: number; costUsd: number }>();
+  readonly records: UsageRecord[] = [];
+
+  constructor(private readonly keep = 1000) {}
+
+  record(usage: UsageRecord): void {
+    const t = this.byRoute.get(usage.routeId) ?? { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+    t.requests++;
+    t.inputTokens += usage.inputTokens;
+    t.outputTokens += usage.outputTokens;
+    t.costUsd += usage.costUsd;
+    this.byRoute.set(usage.routeId, t);
+    this.records.push(usage);
+    if (this.records.length > this.keep) this.records.shift();
+  }
+}

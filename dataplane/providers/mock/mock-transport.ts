@@ -1,0 +1,104 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { MockConfig } from '../../config/snapshot.js';
+import { estimateTokens, promptText } from '../../metering/token-estimate.js';
+import { SSE_DONE, sseData } from '../../sse/sse-writer.js';
+import type { SendOptions, Transport, UpstreamResponse } from '../../upstream/transport.js';
+import type { JsonObject, UpstreamHttpRequest } from '../types.js';
+import { mockEmbedding, mockWords, seedOf } from './mock-content.js';
+
+const encoder = new TextEncoder();
+
+function respond(status: number, contentType: string, parts: AsyncIterable<string>): UpstreamResponse {
+  const body = (async function* () {
+    for await (const part of parts) yield encoder.encode(part);
+  })();
+  return {
+    status,
+    headers: { 'content-type': contentType },
+    body,
+    text: async () => {
+      let text = '';
+      for await (const part of parts) text += part;
+      return text;
+    },
+    discard: () => undefined,
+  };
+}
+
+async function* once(text: string): AsyncIterable<string> {
+  yield text;
+}
+
+function outputCap(body: JsonObject): number | undefined {
+  const cap = body.max_completion_tokens ?? body.max_tokens;
+  return typeof cap === 'number' && cap > 0 ? cap : undefined;
+}
+
+/**
+ * The `mock` provider: answers the OpenAI wire format in process, with configured latency, length
+ * and chunk pacing. It goes through the same adapter, router and metering as a real upstream.
+ */
+export class MockTransport implements Transport {
+  constructor(private readonly config: MockConfig) {}
+
+  async send(req: UpstreamHttpRequest, opts: SendOptions): Promise<UpstreamResponse> {
+    const body = JSON.parse(req.body) as JsonObject;
+    const { signal } = opts;
+    if (this.config.latencyMs > 0) await sleep(this.config.latencyMs, undefined, { signal });
+    signal.throwIfAborted();
+    if (this.config.failureRate > 0 && Math.random() < this.config.failureRate) {
+      const error = { error: { message: 'mock provider failure (failureRate)', type: 'server_error', param: null, code: null } };
+      return respond(500, 'application/json', once(JSON.stringify(error)));
+    }
+    const model = typeof body.model === 'string' ? body.model : 'mock';
+    const prompt = promptText(body);
+    const promptTokens = estimateTokens(prompt);
+    const created = 1_700_000_000 + (seedOf(prompt) % 1_000_000);
+    const id = `mock-${seedOf(prompt + model).toString(16)}`;
+
+    if (req.url.endsWith('/embeddings')) {
+      const inputs = Array.isArray(body.input) ? body.input : [body.input];
+      const data = inputs.map((input, index) => ({ object: 'embedding', index, embedding: mockEmbedding(String(input)) }));
+      const response = { object: 'list', model, data, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } };
+      return respond(200, 'application/json', once(JSON.stringify(response)));
+    }
+
+    const chat = req.url.endsWith('/chat/completions');
+    const cap = outputCap(body);
+    const count = cap === undefined ? this.config.completionTokens : Math.min(cap, this.config.completionTokens);
+    const finish = count < this.config.completionTokens ? 'length' : 'stop';
+    const words = mockWords(prompt, count);
+    const usage = { prompt_tokens: promptTokens, completion_tokens: count, total_tokens: promptTokens + count };
+
+    if (body.stream !== true) {
+      const text = words.join(' ');
+      const response = chat
+        ? {
+            id, object: 'chat.completion', created, model,
+            choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: finish }],
+            usage,
+          }
+        : { id, object: 'text_completion', created, model, choices: [{ index: 0, text, logprobs: null, finish_reason: finish }], usage };
+      return respond(200, 'application/json', once(JSON.stringify(response)));
+    }
+
+    const includeUsage = (body.stream_options as JsonObject | undefined)?.include_usage === true;
+    const interval = this.config.chunkIntervalMs;
+    const object = chat ? 'chat.completion.chunk' : 'text_completion';
+    const choice = (delta: string | null, finishReason: string | null, first = false): JsonObject =>
+      chat
+        ? { index: 0, delta: delta === null ? {} : first ? { role: 'assistant', content: delta } : { content: delta }, logprobs: null, finish_reason: finishReason }
+        : { index: 0, text: delta ?? '', logprobs: null, finish_reason: finishReason };
+    const events = (async function* () {
+      for (let i = 0; i < words.length; i++) {
+        if (i > 0 && interval > 0) await sleep(interval, undefined, { signal });
+        const piece = i === 0 ? (words[i] ?? '') : ` ${words[i] ?? ''}`;
+        yield sseData({ id, object, created, model, choices: [choice(piece, null, i === 0)] });
+      }
+      yield sseData({ id, object, created, model, choices: [choice(null, finish)] });
+      if (includeUsage) yield sseData({ id, object, created, model, choices: [], usage });
+      yield SSE_DONE;
+    })();
+    return respond(200, 'text/event-stream', events);
+  }
+}

@@ -1,0 +1,1 @@
+export { openAiAdapter } from './openai-adapter.js';

@@ -1,0 +1,98 @@
+import type { SseEvent } from '../../sse/sse-parser.js';
+import type {
+  AdapterTarget,
+  CanonicalRequest,
+  HeaderMap,
+  JsonObject,
+  Operation,
+  ParseResult,
+  ProviderAdapter,
+  StreamStep,
+  StreamTransformer,
+  UpstreamHttpRequest,
+} from '../types.js';
+import { classifyOpenAiError } from './openai-errors.js';
+import { usageFromOpenAi } from './openai-usage.js';
+
+const PATHS: Record<Operation, string> = {
+  chat: '/chat/completions',
+  completions: '/completions',
+  embeddings: '/embeddings',
+};
+
+const DONE: StreamStep = { chunks: [], done: true };
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+class OpenAiStreamTransformer implements StreamTransformer {
+  constructor(private readonly clientWantsUsage: boolean) {}
+
+  onEvent(event: SseEvent): StreamStep {
+    if (event.data === '[DONE]') return DONE;
+    let chunk: unknown;
+    try {
+      chunk = JSON.parse(event.data);
+    } catch {
+      return { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'upstream sent a stream event that is not JSON' } };
+    }
+    if (!isObject(chunk)) return { chunks: [] };
+    if (event.event === 'error' || isObject(chunk.error)) {
+      const e = isObject(chunk.error) ? chunk.error : chunk;
+      const message = typeof e.message === 'string' ? e.message : 'upstream reported an error mid-stream';
+      return { chunks: [], failure: { kind: 'ServerError', status: 200, message } };
+    }
+    const usage = usageFromOpenAi(chunk.usage);
+    const step: StreamStep = { chunks: [chunk] };
+    if (usage !== undefined) step.usage = usage;
+    if (!this.clientWantsUsage) {
+      // The gateway asked for usage on the client's behalf; hide what the client did not ask for.
+      const choices = chunk.choices;
+      if (usage !== undefined && Array.isArray(choices) && choices.length === 0) step.chunks = [];
+      else delete chunk.usage;
+    }
+    return step;
+  }
+
+  onEnd(): StreamStep {
+    return DONE;
+  }
+}
+
+/** OpenAI wire format; reused as-is by openai-compatible, vllm and mock providers. */
+export const openAiAdapter: ProviderAdapter = {
+  buildRequest(req: CanonicalRequest, target: AdapterTarget): UpstreamHttpRequest {
+    const body: JsonObject = { ...req.body, model: target.model };
+    if (req.stream && req.op !== 'embeddings') {
+      const clientOptions = isObject(req.body.stream_options) ? req.body.stream_options : {};
+      body.stream_options = { ...clientOptions, include_usage: true };
+    }
+    const headers: Record<string, string> = {
+      ...target.headers,
+      'content-type': 'application/json',
+      accept: req.stream ? 'text/event-stream' : 'application/json',
+    };
+    if (target.apiKey !== undefined && target.apiKey !== '') headers.authorization = `Bearer ${target.apiKey}`;
+    return { url: target.baseUrl + PATHS[req.op], method: 'POST', headers, body: JSON.stringify(body) };
+  },
+
+  parseResponse(_req: CanonicalRequest, status: number, headers: HeaderMap, bodyText: string): ParseResult {
+    if (status < 200 || status >= 300) return { ok: false, failure: classifyOpenAiError(status, headers, bodyText) };
+    let body: unknown;
+    try {
+      body = JSON.parse(bodyText);
+    } catch {
+      return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned a body that is not JSON' } };
+    }
+    if (!isObject(body)) return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned a non-object body' } };
+    const usage = usageFromOpenAi(body.usage);
+    return usage === undefined ? { ok: true, body } : { ok: true, body, usage };
+  },
+
+  classifyError: classifyOpenAiError,
+
+  createStreamTransformer(req: CanonicalRequest): StreamTransformer {
+    return new OpenAiStreamTransformer(req.clientWantsUsage);
+  },
+};

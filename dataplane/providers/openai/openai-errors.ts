@@ -1,0 +1,49 @@
+import { parseRetryAfterMs } from '../retry-after.js';
+import type { HeaderMap, JsonObject, UpstreamFailure } from '../types.js';
+
+function parseErrorBody(bodyText: string): { message?: string; code?: string; type?: string; body?: JsonObject } {
+  try {
+    const parsed: unknown = JSON.parse(bodyText);
+    if (typeof parsed !== 'object' || parsed === null) return {};
+    const error = (parsed as JsonObject).error;
+    if (typeof error === 'object' && error !== null) {
+      const e = error as JsonObject;
+      const out: { message?: string; code?: string; type?: string; body?: JsonObject } = { body: parsed as JsonObject };
+      if (typeof e.message === 'string') out.message = e.message;
+      if (typeof e.code === 'string') out.code = e.code;
+      if (typeof e.type === 'string') out.type = e.type;
+      return out;
+    }
+    // vLLM and other servers sometimes return {"message": ...} or {"detail": ...}
+    const p = parsed as JsonObject;
+    const message = typeof p.message === 'string' ? p.message : typeof p.detail === 'string' ? p.detail : undefined;
+    return message === undefined ? {} : { message };
+  } catch {
+    return {};
+  }
+}
+
+const CONTEXT_LENGTH = /context[ _]length|maximum context|too many tokens|prompt is too long/i;
+
+/** Maps an OpenAI-style error response to the gateway's failure classes. */
+export function classifyOpenAiError(status: number, headers: HeaderMap, bodyText: string): UpstreamFailure {
+  const parsed = parseErrorBody(bodyText);
+  const message = parsed.message ?? (bodyText.slice(0, 200) || `HTTP ${status}`);
+  const failure: UpstreamFailure = { kind: 'ServerError', status, message };
+  const retryAfter = parseRetryAfterMs(headers);
+  if (retryAfter !== undefined) failure.retryAfterMs = retryAfter;
+
+  if (status === 429) {
+    failure.kind = 'RateLimited';
+  } else if (status >= 500 || status === 408) {
+    failure.kind = status === 408 || status === 504 ? 'Timeout' : 'ServerError';
+  } else if (status === 400 || status === 413 || status === 422) {
+    const contextLength = parsed.code === 'context_length_exceeded' || CONTEXT_LENGTH.test(message);
+    failure.kind = contextLength ? 'ContextLengthExceeded' : 'ClientError';
+    if (parsed.body !== undefined) failure.clientBody = parsed.body;
+  } else {
+    // 401, 403, 404 from upstream are the gateway's configuration problem, not the client's.
+    failure.kind = 'ServerError';
+  }
+  return failure;
+}

@@ -1,0 +1,97 @@
+import type { TargetConfig } from '../config/snapshot.js';
+import type { RuntimeProvider } from '../config/runtime-snapshot.js';
+import { SseParser } from '../sse/sse-parser.js';
+import type { CanonicalRequest, JsonObject, StreamStep, UpstreamFailure, Usage } from '../providers/types.js';
+
+export type AttemptResult =
+  | { ok: true; kind: 'response'; body: JsonObject; usage?: Usage; status: number }
+  | { ok: true; kind: 'stream'; first: StreamStep[]; rest: AsyncGenerator<StreamStep, void, undefined> }
+  | { ok: false; failure: UpstreamFailure }
+  | { ok: false; clientGone: true };
+
+/** Aborted by the router when an attempt runs out of time. */
+export class AttemptTimeout extends Error {
+  constructor(readonly ms: number) {
+    super(`no response within ${ms} ms`);
+    this.name = 'AttemptTimeout';
+  }
+}
+
+async function* streamSteps(body: AsyncIterable<Uint8Array>, req: CanonicalRequest, provider: RuntimeProvider): AsyncGenerator<StreamStep, void, undefined> {
+  const parser = new SseParser();
+  const transformer = provider.adapter.createStreamTransformer(req);
+  for await (const bytes of body) {
+    for (const event of parser.push(bytes)) {
+      const step = transformer.onEvent(event);
+      yield step;
+      if (step.done === true || step.failure !== undefined) return;
+    }
+  }
+  for (const event of parser.end()) {
+    const step = transformer.onEvent(event);
+    yield step;
+    if (step.done === true || step.failure !== undefined) return;
+  }
+  yield transformer.onEnd();
+}
+
+function describeThrown(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as Error & { code?: unknown }).code;
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    return typeof code === 'string' ? `${code}: ${err.message}${cause}` : `${err.message}${cause}`;
+  }
+  return String(err);
+}
+
+/**
+ * One attempt against one target. Resolves once the attempt is decided: a full response, a stream
+ * whose first event has arrived (the point of no return), or a classified failure.
+ */
+export async function runAttempt(
+  req: CanonicalRequest,
+  target: TargetConfig,
+  provider: RuntimeProvider,
+  baseUrl: string,
+  signal: AbortSignal,
+  clientSignal: AbortSignal,
+): Promise<AttemptResult> {
+  const upstreamReq = provider.adapter.buildRequest(req, {
+    baseUrl,
+    model: target.model,
+    headers: provider.config.headers,
+    ...(provider.config.apiKey === undefined ? {} : { apiKey: provider.config.apiKey }),
+  });
+  const fail = (err: unknown): AttemptResult => {
+    if (clientSignal.aborted) return { ok: false, clientGone: true };
+    if (signal.reason instanceof AttemptTimeout) return { ok: false, failure: { kind: 'Timeout', status: 0, message: signal.reason.message } };
+    return { ok: false, failure: { kind: 'ConnectionError', status: 0, message: describeThrown(err) } };
+  };
+  try {
+    const res = await provider.transport.send(upstreamReq, { signal, connectTimeoutMs: provider.config.connectTimeoutMs });
+    if (res.status < 200 || res.status >= 300 || !req.stream) {
+      const text = await res.text();
+      const parsed = provider.adapter.parseResponse(req, res.status, res.headers, text);
+      if (!parsed.ok) return { ok: false, failure: parsed.failure };
+      return parsed.usage === undefined
+        ? { ok: true, kind: 'response', body: parsed.body, status: res.status }
+        : { ok: true, kind: 'response', body: parsed.body, usage: parsed.usage, status: res.status };
+    }
+    const steps = streamSteps(res.body, req, provider);
+    const first: StreamStep[] = [];
+    for (;;) {
+      const next = await steps.next();
+      if (next.done === true) break;
+      const step = next.value;
+      if (step.failure !== undefined && first.every((s) => s.chunks.length === 0)) {
+        res.discard();
+        return { ok: false, failure: step.failure };
+      }
+      first.push(step);
+      if (step.chunks.length > 0 || step.done === true || step.failure !== undefined) break;
+    }
+    return { ok: true, kind: 'stream', first, rest: steps };
+  } catch (err) {
+    return fail(err);
+  }
+}

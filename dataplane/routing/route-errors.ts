@@ -1,0 +1,62 @@
+import type { RouteConfig } from '../config/snapshot.js';
+import { GatewayError } from '../server/gateway-error.js';
+import type { JsonObject } from '../providers/types.js';
+import type { AttemptRecord } from './router.js';
+
+function describe(a: AttemptRecord): string {
+  const f = a.failure;
+  if (f === undefined) return `${a.providerId} (${a.model})`;
+  const status = f.status > 0 ? `HTTP ${f.status} ` : '';
+  return `${a.providerId} (${a.model}): ${status}${f.kind}: ${f.message}`;
+}
+
+function relayed(body: JsonObject | undefined): { message?: string; type?: string; code?: string; param?: string } {
+  const e = body?.error;
+  if (typeof e !== 'object' || e === null) return {};
+  const o = e as JsonObject;
+  const out: { message?: string; type?: string; code?: string; param?: string } = {};
+  if (typeof o.message === 'string') out.message = o.message;
+  if (typeof o.type === 'string') out.type = o.type;
+  if (typeof o.code === 'string') out.code = o.code;
+  if (typeof o.param === 'string') out.param = o.param;
+  return out;
+}
+
+/**
+ * The error a client gets when no target served its request. A client error from the upstream
+ * (e.g. an invalid parameter) is relayed as is; otherwise the status says what went wrong last and
+ * the message lists every attempt.
+ */
+export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retryAfterMs: number | undefined): GatewayError {
+  const headers: Record<string, string> = { 'x-tollgate-attempts': String(attempts.length) };
+  if (attempts.length === 0) {
+    const why = route.unresolved.length > 0 ? route.unresolved.join('; ') : 'the route has no targets';
+    return new GatewayError(503, 'no_targets', 'service_unavailable_error', `model ${route.model} (route ${route.id}) has no usable target: ${why}`, {
+      headers: { ...headers, 'retry-after': '5' },
+    });
+  }
+  const last = attempts[attempts.length - 1]?.failure;
+  if (last?.kind === 'ClientError' || last?.kind === 'ContextLengthExceeded') {
+    const r = relayed(last.clientBody);
+    const status = last.status >= 400 && last.status < 500 ? last.status : 400;
+    const code = r.code ?? (last.kind === 'ContextLengthExceeded' ? 'context_length_exceeded' : 'upstream_rejected');
+    return new GatewayError(status, code, r.type ?? 'invalid_request_error', r.message ?? last.message, {
+      param: r.param ?? null,
+      headers,
+    });
+  }
+  const tried = `tried ${attempts.map(describe).join('; ')}`;
+  const message = `no upstream could serve model ${route.model} (route ${route.id}); ${tried}`;
+  switch (last?.kind) {
+    case 'Timeout':
+      return new GatewayError(504, 'upstream_timeout', 'timeout_error', message, { headers });
+    case 'RateLimited': {
+      const seconds = Math.max(1, Math.ceil((retryAfterMs ?? 1000) / 1000));
+      return new GatewayError(429, 'upstream_rate_limited', 'rate_limit_error', message, { headers: { ...headers, 'retry-after': String(seconds) } });
+    }
+    case 'ConnectionError':
+      return new GatewayError(502, 'upstream_unreachable', 'server_error', message, { headers });
+    default:
+      return new GatewayError(502, 'upstream_error', 'server_error', message, { headers });
+  }
+}

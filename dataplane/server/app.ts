@@ -1,0 +1,60 @@
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import { errorMiddleware, notFoundHandler } from './error-middleware.js';
+import { getModelHandler, listModelsHandler } from './models-handler.js';
+import { type ProxyDeps, proxyHandler, type RoutingInfo } from './proxy-handler.js';
+
+export interface AppDeps extends ProxyDeps {
+  logger: Logger;
+  bodyLimitBytes: number;
+}
+
+/** The public OpenAI-compatible API plus health endpoints. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('trust proxy', false);
+
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('close', () => {
+      const info = res.locals as RoutingInfo;
+      deps.logger.info(
+        {
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+          route: info.route,
+          provider: info.provider,
+          upstreamModel: info.upstreamModel,
+          attempts: info.attempts,
+          completed: res.writableFinished,
+        },
+        'request',
+      );
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const version = deps.store.current?.snapshot.version;
+    const ready = version !== undefined && !deps.isDraining();
+    res.status(ready ? 200 : 503).json({ ready, snapshot: version ?? null, draining: deps.isDraining() });
+  });
+
+  const json = express.json({ limit: deps.bodyLimitBytes, type: () => true, strict: false });
+  app.post('/v1/chat/completions', json, proxyHandler('chat', deps));
+  app.post('/v1/completions', json, proxyHandler('completions', deps));
+  app.post('/v1/embeddings', json, proxyHandler('embeddings', deps));
+  app.get('/v1/models', listModelsHandler(deps.store));
+  app.get('/v1/models/*model', getModelHandler(deps.store));
+
+  app.use(notFoundHandler);
+  app.use(errorMiddleware(deps.logger));
+  return app;
+}

@@ -1,0 +1,40 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { errors, GatewayError } from './gateway-error.js';
+
+interface BodyParserError {
+  type: string;
+  limit?: number;
+  message: string;
+}
+
+function isBodyParserError(err: unknown): err is BodyParserError {
+  return typeof err === 'object' && err !== null && typeof (err as { type?: unknown }).type === 'string';
+}
+
+/** Maps anything thrown by a handler to an OpenAI-style error response, once, in one place. */
+export function toGatewayError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  if (isBodyParserError(err)) {
+    if (err.type === 'entity.too.large') return errors.bodyTooLarge(err.limit ?? 0);
+    if (err.type === 'entity.parse.failed') return errors.invalidJson(err.message);
+    if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') return errors.badRequest(err.message);
+  }
+  return errors.internal(err);
+}
+
+export function errorMiddleware(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, _req, res, _next) => {
+    const gatewayError = toGatewayError(err);
+    if (gatewayError.status >= 500 && gatewayError.code === 'internal_error') logger.error({ err }, 'unhandled error');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.status(gatewayError.status).set(gatewayError.headers).json(gatewayError.toBody());
+  };
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(errors.notFound(`${req.method} ${req.path}`));
+};

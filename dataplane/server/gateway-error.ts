@@ -1,0 +1,70 @@
+/** OpenAI error `type` values the gateway emits. */
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'server_error'
+  | 'service_unavailable_error'
+  | 'timeout_error';
+
+export interface OpenAiErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+/**
+ * The one error the data plane raises at its boundaries. It renders itself as OpenAI error JSON;
+ * one express middleware (and the SSE writer, once a stream has started) turns it into a response.
+ */
+export class GatewayError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly type: ErrorType | string;
+  readonly param: string | null;
+  readonly headers: Record<string, string>;
+
+  constructor(
+    status: number,
+    code: string,
+    type: ErrorType | string,
+    message: string,
+    opts: { param?: string | null; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'GatewayError';
+    this.status = status;
+    this.code = code;
+    this.type = type;
+    this.param = opts.param ?? null;
+    this.headers = opts.headers ?? {};
+  }
+
+  toBody(): OpenAiErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export const errors = {
+  badRequest: (message: string, param: string | null = null): GatewayError =>
+    new GatewayError(400, 'invalid_request', 'invalid_request_error', message, { param }),
+  invalidJson: (detail: string): GatewayError =>
+    new GatewayError(400, 'invalid_json', 'invalid_request_error', `request body is not valid JSON: ${detail}`),
+  bodyTooLarge: (limitBytes: number): GatewayError =>
+    new GatewayError(413, 'request_too_large', 'invalid_request_error', `request body exceeds the limit of ${limitBytes} bytes`),
+  modelNotFound: (model: string): GatewayError =>
+    new GatewayError(404, 'model_not_found', 'not_found_error', `The model '${model}' does not exist or you do not have access to it.`, {
+      param: 'model',
+    }),
+  notFound: (path: string): GatewayError => new GatewayError(404, 'not_found', 'not_found_error', `no such endpoint: ${path}`),
+  notReady: (): GatewayError =>
+    new GatewayError(503, 'not_ready', 'service_unavailable_error', 'the gateway has not loaded a configuration snapshot yet', {
+      headers: { 'retry-after': '1' },
+    }),
+  shuttingDown: (): GatewayError =>
+    new GatewayError(503, 'shutting_down', 'service_unavailable_error', 'the gateway is shutting down; retry on another replica', {
+      headers: { 'retry-after': '1', connection: 'close' },
+    }),
+  internal: (cause: unknown): GatewayError =>
+    new GatewayError(500, 'internal_error', 'server_error', 'internal gateway error', { cause }),
+};

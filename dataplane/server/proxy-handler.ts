@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import type { Request, RequestHandler, Response } from 'express';
+import type { RouteConfig } from '../config/snapshot.js';
+import type { SnapshotStore } from '../config/snapshot-store.js';
+import { costUsd } from '../metering/cost.js';
+import { StreamMeter } from '../metering/stream-meter.js';
+import { estimateTokens, promptText } from '../metering/token-estimate.js';
+import type { UsageRecord, UsageSink } from '../metering/usage-record.js';
+import type { CanonicalRequest, JsonObject, Operation, Usage } from '../providers/types.js';
+import { ClientGone, type RouteOutcome, type Router } from '../routing/router.js';
+import { errors } from './gateway-error.js';
+import { REQUEST_SCHEMAS } from './request-schemas.js';
+import { writeStream } from './write-stream.js';
+
+export interface ProxyDeps {
+  store: SnapshotStore;
+  router: Router;
+  usage: UsageSink;
+  isDraining: () => boolean;
+}
+
+/** What the access log reports about the routing decision. */
+export interface RoutingInfo {
+  route?: string;
+  provider?: string;
+  upstreamModel?: string;
+  attempts?: number;
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function requestIdOf(req: Request): string {
+  const given = req.get('x-request-id');
+  return given !== undefined && given.length > 0 && given.length <= 128 ? given : randomUUID();
+}
+
+function parseRequest(op: Operation, body: unknown): CanonicalRequest {
+  if (!isObject(body)) throw errors.badRequest('request body must be a JSON object');
+  const parsed = REQUEST_SCHEMAS[op].safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const param = issue?.path.join('.') ?? null;
+    throw errors.badRequest(`invalid request: ${param ? `${param}: ` : ''}${issue?.message ?? 'invalid body'}`, param || null);
+  }
+  const stream = op !== 'embeddings' && parsed.data.stream === true;
+  return { op, body, stream, clientWantsUsage: stream && parsed.data.stream_options?.include_usage === true };
+}
+
+function record(
+  deps: ProxyDeps,
+  requestId: string,
+  req: CanonicalRequest,
+  route: RouteConfig,
+  outcome: RouteOutcome,
+  usage: Usage,
+  estimated: boolean,
+): UsageRecord {
+  const rec: UsageRecord = {
+    requestId,
+    op: req.op,
+    routeId: route.id,
+    model: route.model,
+    providerId: outcome.target.providerId,
+    upstreamModel: outcome.target.model,
+    stream: req.stream,
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    cachedInputTokens: usage.cachedInputTokens,
+    costUsd: costUsd(usage, outcome.target.pricing),
+    estimated,
+  };
+  deps.usage.record(rec);
+  return rec;
+}
+
+/** POST /v1/chat/completions, /v1/completions and /v1/embeddings. */
+export function proxyHandler(op: Operation, deps: ProxyDeps): RequestHandler {
+  return async (req: Request, res: Response) => {
+    if (deps.isDraining()) throw errors.shuttingDown();
+    // Read once: the request finishes on this snapshot even if a newer one is applied meanwhile.
+    const runtime = deps.store.current;
+    if (runtime === undefined) throw errors.notReady();
+    const canonical = parseRequest(op, req.body);
+    const model = String(canonical.body.model);
+    const candidates = runtime.routesByModel.get(model);
+    if (candidates === undefined) throw errors.modelNotFound(model);
+    const runtimeRoute = candidates.find((r) => r.matches((name) => req.get(name)));
+    if (runtimeRoute === undefined) throw errors.modelNotFound(model);
+    const route = runtimeRoute.config;
+    const requestId = requestIdOf(req);
+    const info = res.locals as RoutingInfo;
+    info.route = route.id;
+
+    const client = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) client.abort(new ClientGone());
+    });
+
+    let outcome: RouteOutcome;
+    try {
+      outcome = await deps.router.serve(runtime, route, canonical, client.signal);
+    } catch (err) {
+      if (err instanceof ClientGone) return;
+      throw err;
+    }
+    info.provider = outcome.target.providerId;
+    info.upstreamModel = outcome.target.model;
+    info.attempts = outcome.attempts.length;
+    const headers: Record<string, string> = {
+      'x-request-id': requestId,
+      'x-tollgate-route': route.id,
+      'x-tollgate-provider': outcome.target.providerId,
+      'x-tollgate-model': outcome.target.model,
+      'x-tollgate-attempts': String(outcome.attempts.length),
+    };
+
+    if (outcome.kind === 'response') {
+      const usage = outcome.usage ?? { inputTokens: estimateTokens(promptText(canonical.body)), outputTokens: 0, cachedInputTokens: 0 };
+      const rec = record(deps, requestId, canonical, route, outcome, usage, outcome.usage === undefined);
+      headers['x-tollgate-cost-usd'] = rec.costUsd.toFixed(8);
+      res.status(200).set(headers).json(outcome.body);
+      return;
+    }
+    const meter = new StreamMeter(estimateTokens(promptText(canonical.body)));
+    try {
+      await writeStream(res, outcome, headers, route.timeouts.streamIdleMs, meter);
+    } finally {
+      const { usage, estimated } = meter.result();
+      record(deps, requestId, canonical, route, outcome, usage, estimated);
+    }
+  };
+}

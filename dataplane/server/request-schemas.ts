@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import type { Operation } from '../providers/types.js';
+
+const message = z.looseObject({
+  role: z.string().min(1),
+});
+
+const streamFields = {
+  stream: z.boolean().nullish(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
+  max_tokens: z.number().int().positive().nullish(),
+  max_completion_tokens: z.number().int().positive().nullish(),
+};
+
+/** Just enough validation to route and meter; every other field passes through to the provider. */
+export const REQUEST_SCHEMAS: Record<Operation, z.ZodType<{ model: string; stream?: boolean | null | undefined; stream_options?: { include_usage?: boolean | undefined } | null | undefined }>> = {
+  chat: z.looseObject({ model: z.string().min(1), messages: z.array(message).min(1), ...streamFields }),
+  completions: z.looseObject({
+    model: z.string().min(1),
+    prompt: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))]),
+    ...streamFields,
+  }),
+  embeddings: z.looseObject({
+    model: z.string().min(1),
+    input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number()).min(1), z.array(z.array(z.number())).min(1)]),
+  }),
+};

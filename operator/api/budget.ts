@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { ConditionsSchema, DurationSchema, ObjectMetaSchema, withRules } from './common.js';
+
+export const BudgetSpecSchema = withRules(
+  z.strictObject({
+    limit: withRules(
+      z.strictObject({
+        amount: z.number().describe('Limit per period; must be above 0.'),
+        unit: z.enum(['USD', 'Tokens']).default('USD').describe('USD of metered cost, or tokens (input + output).'),
+      }),
+      [{ rule: 'self.amount > 0', message: 'limit.amount must be greater than 0', holds: (l) => l.amount > 0 }],
+    ),
+    period: z.enum(['Day', 'Week', 'Month', 'Rolling']).default('Month').describe('Calendar period (UTC) or a rolling window.'),
+    window: DurationSchema.optional().describe('Length of the rolling window; only with period Rolling.'),
+    subjects: withRules(
+      z.strictObject({
+        namespaces: z.array(z.string().min(1)).max(256).optional().describe('All callers in these namespaces.'),
+        serviceAccounts: z
+          .array(z.strictObject({ namespace: z.string().min(1), name: z.string().min(1) }))
+          .max(256)
+          .optional()
+          .describe('These ServiceAccounts.'),
+        apiKeys: z.array(z.string().min(1)).max(256).optional().describe('API key Secrets (by name, in the Budget namespace).'),
+        routes: z
+          .array(z.strictObject({ name: z.string().min(1), namespace: z.string().min(1).optional() }))
+          .max(256)
+          .optional()
+          .describe('All traffic through these ModelRoutes.'),
+      }),
+      [
+        {
+          rule: 'has(self.namespaces) || has(self.serviceAccounts) || has(self.apiKeys) || has(self.routes)',
+          message: 'subjects must name at least one namespace, serviceAccount, apiKey or route',
+          holds: (s) => s.namespaces !== undefined || s.serviceAccounts !== undefined || s.apiKeys !== undefined || s.routes !== undefined,
+        },
+      ],
+    ).describe('Whose spend counts against this budget.'),
+    thresholds: z
+      .array(z.number().int().min(1).max(100))
+      .max(10)
+      .default([50, 80, 100])
+      .describe('Percentages of the limit at which a Kubernetes Event is emitted.'),
+    action: withRules(
+      z.strictObject({
+        type: z.enum(['Reject', 'Downgrade']).default('Reject').describe('Reject with 429, or send traffic to a cheaper route.'),
+        downgradeTo: z.string().min(1).optional().describe('Public model name of the route used once the budget is exhausted.'),
+      }),
+      [
+        {
+          rule: "self.type != 'Downgrade' || has(self.downgradeTo)",
+          message: 'downgradeTo is required with action Downgrade',
+          holds: (a) => a.type !== 'Downgrade' || a.downgradeTo !== undefined,
+        },
+      ],
+    )
+      .optional()
+      .describe('What happens when the limit is reached.'),
+  }),
+  [
+    {
+      rule: "(self.period == 'Rolling') == has(self.window)",
+      message: 'window is required with period Rolling and only allowed with it',
+      holds: (b) => (b.period === 'Rolling') === (b.window !== undefined),
+    },
+  ],
+).describe('A spend or token limit over a set of callers or routes.');
+
+export const BudgetStatusSchema = z.strictObject({
+  observedGeneration: z.number().int().optional(),
+  conditions: ConditionsSchema.optional(),
+  spent: z.number().optional().describe('Spent in the current period, in the unit of the limit.'),
+  remaining: z.number().optional().describe('Left in the current period.'),
+  periodStart: z.string().optional().describe('Start of the current period (RFC 3339).'),
+});
+
+export const BudgetSchema = z.looseObject({
+  apiVersion: z.literal('tollgate.dev/v1alpha1'),
+  kind: z.literal('Budget'),
+  metadata: ObjectMetaSchema,
+  spec: BudgetSpecSchema,
+  status: BudgetStatusSchema.optional(),
+});
+export type Budget = z.infer<typeof BudgetSchema>;
+export type BudgetSpec = z.infer<typeof BudgetSpecSchema>;

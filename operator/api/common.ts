@@ -1,0 +1,98 @@
+import { z } from 'zod';
+
+/** API group and version shared by every Tollgate CRD. */
+export const GROUP = 'tollgate.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/** A subset of Kubernetes ObjectMeta: what compile reads. Unknown fields pass through. */
+export const ObjectMetaSchema = z.looseObject({
+  name: z.string().min(1).max(253),
+  namespace: z.string().min(1).max(63).optional(),
+  uid: z.string().optional(),
+  generation: z.number().int().optional(),
+  resourceVersion: z.string().optional(),
+  creationTimestamp: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
+
+/**
+ * Gateway API Duration: a Go-style duration restricted to h, m, s and ms, e.g. "30s", "1m30s", "250ms".
+ * Kept as a string in the API so that CEL's duration() can compare values at admission.
+ */
+export const DurationSchema = z
+  .string()
+  .max(32)
+  .regex(/^([0-9]{1,5}(h|m|s|ms)){1,4}$/, 'must be a duration such as "30s", "1m30s" or "250ms"')
+  .meta({ description: 'Duration such as "30s", "1m30s" or "250ms" (units h, m, s, ms).' });
+
+export const SecretKeySelectorSchema = z
+  .strictObject({
+    name: z.string().min(1).max(253).describe('Name of the Secret, in the same namespace as the referring object.'),
+    key: z.string().min(1).max(253).describe('Key inside the Secret data.'),
+  })
+  .describe('A key of a Secret in the same namespace.');
+
+export const LabelSelectorRequirementSchema = z.strictObject({
+  key: z.string().min(1).describe('Label key the selector applies to.'),
+  operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']).describe('Relationship of the key to the values.'),
+  values: z.array(z.string()).max(64).optional().describe('Values for In and NotIn; empty for Exists and DoesNotExist.'),
+});
+
+export const LabelSelectorSchema = z
+  .strictObject({
+    matchLabels: z.record(z.string(), z.string()).optional().describe('Labels that must all be present with these values.'),
+    matchExpressions: z.array(LabelSelectorRequirementSchema).max(16).optional().describe('Set-based requirements, all of which must hold.'),
+  })
+  .describe('A Kubernetes label selector. An empty selector matches everything.');
+export type LabelSelector = z.infer<typeof LabelSelectorSchema>;
+
+/** Gateway API style namespace admission, used by Provider.allowedRoutes and ModelRoute.access. */
+export const NamespacesFromSchema = withRules(
+  z.strictObject({
+    from: z
+      .enum(['Same', 'All', 'Selector'])
+      .default('Same')
+      .describe('Same: only the own namespace. All: every namespace. Selector: namespaces whose labels match selector.'),
+    selector: LabelSelectorSchema.optional().describe('Namespace label selector; required when from is Selector.'),
+  }),
+  [
+    { rule: "self.from != 'Selector' || has(self.selector)", message: 'selector is required when from is Selector', holds: (v) => v.from !== 'Selector' || v.selector !== undefined },
+    { rule: "self.from == 'Selector' || !has(self.selector)", message: 'selector is only allowed when from is Selector', holds: (v) => v.from === 'Selector' || v.selector === undefined },
+  ],
+);
+export type NamespacesFrom = z.infer<typeof NamespacesFromSchema>;
+
+export const ConditionSchema = z.strictObject({
+  type: z.string().describe('Condition type: Accepted, ResolvedRefs or Programmed.'),
+  status: z.enum(['True', 'False', 'Unknown']).describe('True, False or Unknown.'),
+  reason: z.string().describe('CamelCase reason for the last transition.'),
+  message: z.string().describe('Human readable details.'),
+  observedGeneration: z.number().int().optional().describe('The .metadata.generation this condition was computed for.'),
+  lastTransitionTime: z.string().describe('When status last changed (RFC 3339).'),
+});
+export type Condition = z.infer<typeof ConditionSchema>;
+
+export const ConditionsSchema = z
+  .array(ConditionSchema)
+  .max(8)
+  .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })
+  .describe('Current state of the object: Accepted, ResolvedRefs, Programmed.');
+
+/** A cross-field rule: CEL for the API server, the same rule in TypeScript for manifests read from disk. */
+export interface CrossFieldRule<T> {
+  rule: string;
+  message: string;
+  holds: (value: T) => boolean;
+}
+
+/** Attaches rules to a schema once, so `kubectl apply` and `tollgate dev` refuse the same objects. */
+export function withRules<S extends z.ZodType>(schema: S, rules: CrossFieldRule<z.output<S>>[]): S {
+  return schema
+    .superRefine((value, ctx) => {
+      for (const r of rules) if (!r.holds(value)) ctx.addIssue({ code: 'custom', message: r.message });
+    })
+    .meta({ 'x-kubernetes-validations': rules.map(({ rule, message }) => ({ rule, message })) }) as S;
+}

@@ -1,0 +1,83 @@
+import type { z } from 'zod';
+import { BudgetSpecSchema, BudgetStatusSchema } from './budget.js';
+import { ModelRouteSpecSchema, ModelRouteStatusSchema } from './model-route.js';
+import { ProviderSpecSchema, ProviderStatusSchema } from './provider.js';
+
+export interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
+  jsonPath: string;
+  description?: string;
+  priority?: number;
+}
+
+/** Everything the generator needs to know about one kind besides its zod schemas. */
+export interface CrdDefinition {
+  kind: 'Provider' | 'ModelRoute' | 'Budget';
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  description: string;
+  spec: z.ZodType;
+  status: z.ZodType;
+  printerColumns: PrinterColumn[];
+}
+
+const condition = (type: string): string => `.status.conditions[?(@.type=="${type}")].status`;
+const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+
+export const CRD_DEFINITIONS: readonly CrdDefinition[] = [
+  {
+    kind: 'Provider',
+    plural: 'providers',
+    singular: 'provider',
+    shortNames: ['llmp', 'llmprovider'],
+    description:
+      'Provider is one upstream LLM API (hosted, OpenAI-compatible or an in-cluster vLLM Service): its protocol, endpoint, credentials, models and prices.',
+    spec: ProviderSpecSchema,
+    status: ProviderStatusSchema,
+    printerColumns: [
+      { name: 'Type', type: 'string', jsonPath: '.spec.type' },
+      { name: 'URL', type: 'string', jsonPath: '.spec.url', priority: 1 },
+      { name: 'Service', type: 'string', jsonPath: '.spec.serviceRef.name', priority: 1 },
+      { name: 'Accepted', type: 'string', jsonPath: condition('Accepted') },
+      { name: 'Resolved', type: 'string', jsonPath: condition('ResolvedRefs') },
+      age,
+    ],
+  },
+  {
+    kind: 'ModelRoute',
+    plural: 'modelroutes',
+    singular: 'modelroute',
+    shortNames: ['mr', 'mroute'],
+    description:
+      'ModelRoute maps a public model name that clients send to one or more upstream models, with the strategy, retry, fallback, limits and access that apply.',
+    spec: ModelRouteSpecSchema,
+    status: ModelRouteStatusSchema,
+    printerColumns: [
+      { name: 'Model', type: 'string', jsonPath: '.spec.model' },
+      { name: 'Strategy', type: 'string', jsonPath: '.spec.strategy' },
+      { name: 'Accepted', type: 'string', jsonPath: condition('Accepted') },
+      { name: 'Resolved', type: 'string', jsonPath: condition('ResolvedRefs') },
+      { name: 'Programmed', type: 'string', jsonPath: condition('Programmed'), priority: 1 },
+      age,
+    ],
+  },
+  {
+    kind: 'Budget',
+    plural: 'budgets',
+    singular: 'budget',
+    shortNames: ['llmbudget'],
+    description: 'Budget limits spend (USD) or tokens per period for a set of namespaces, ServiceAccounts, API keys or routes.',
+    spec: BudgetSpecSchema,
+    status: BudgetStatusSchema,
+    printerColumns: [
+      { name: 'Limit', type: 'number', jsonPath: '.spec.limit.amount' },
+      { name: 'Unit', type: 'string', jsonPath: '.spec.limit.unit' },
+      { name: 'Period', type: 'string', jsonPath: '.spec.period' },
+      { name: 'Spent', type: 'number', jsonPath: '.status.spent' },
+      { name: 'Accepted', type: 'string', jsonPath: condition('Accepted') },
+      age,
+    ],
+  },
+];

@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import { ConditionsSchema, DurationSchema, LabelSelectorSchema, NamespacesFromSchema, ObjectMetaSchema, withRules } from './common.js';
+import { durationToMs } from './duration.js';
+
+export const STRATEGIES = ['failover', 'weighted', 'least-latency', 'least-cost', 'least-loaded'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+/** Failure classes that retry and fallback policies name. */
+export const FAILURE_CLASSES = ['RateLimited', 'ServerError', 'Timeout', 'ConnectionError', 'ContextLengthExceeded'] as const;
+export type FailureClass = (typeof FAILURE_CLASSES)[number];
+const FailureClassSchema = z.enum(FAILURE_CLASSES);
+
+export const TargetSchema = z.strictObject({
+  providerRef: z
+    .strictObject({
+      name: z.string().min(1).max(253).describe('Provider name.'),
+      namespace: z.string().min(1).max(63).optional().describe('Provider namespace; defaults to the route namespace.'),
+    })
+    .describe('The Provider serving this target. Cross-namespace use must be allowed by its allowedRoutes.'),
+  model: z.string().min(1).max(256).describe('Upstream model name sent to the provider (e.g. gpt-4o-mini-2024-07-18).'),
+  priority: z.number().int().min(0).max(1000).default(0).describe('failover: lower priorities are tried first.'),
+  weight: z.number().int().min(0).max(10000).optional().describe('weighted: share of traffic relative to the other targets.'),
+});
+
+export const HeaderMatchSchema = z.strictObject({
+  name: z.string().min(1).max(256).describe('Header name (case-insensitive).'),
+  value: z.string().max(4096).describe('Value to compare with.'),
+  type: z.enum(['Exact', 'RegularExpression']).default('Exact').describe('How value is compared.'),
+});
+
+export const BackoffSchema = z.strictObject({
+  initial: DurationSchema.default('100ms').describe('Delay before the first retry; doubles each time, with full jitter.'),
+  max: DurationSchema.default('2s').describe('Upper bound of the delay.'),
+});
+
+export const RetrySchema = z
+  .strictObject({
+    attempts: z.number().int().min(1).max(10).default(2).describe('Attempts per target, the first included, before falling back.'),
+    on: z
+      .array(FailureClassSchema)
+      .max(5)
+      .default(['RateLimited', 'ServerError', 'ConnectionError'])
+      .describe('Failure classes retried on the same target.'),
+    backoff: BackoffSchema.optional(),
+    maxRetryAfter: DurationSchema.default('10s').describe(
+      'Longest upstream retry-after honoured; a longer one moves on to the next target at once.',
+    ),
+  })
+  .describe('Retries on the same target, with jittered exponential backoff that honours retry-after.');
+
+export const TimeoutsSchema = withRules(
+  z.strictObject({
+    attempt: DurationSchema.optional().describe('Limit per upstream attempt: to the full response, or to the first event of a stream.'),
+    total: DurationSchema.default('300s').describe('Limit for all attempts together, backoff included.'),
+    streamIdle: DurationSchema.default('120s').describe('Longest silence between two chunks of a started stream.'),
+  }),
+  [
+    {
+      rule: '!has(self.attempt) || duration(self.attempt) <= duration(self.total)',
+      message: 'attempt must not exceed total',
+      holds: (t) => t.attempt === undefined || durationToMs(t.attempt) <= durationToMs(t.total),
+    },
+  ],
+);
+
+export const RateLimitSchema = withRules(z.strictObject({
+  per: z.enum(['Route', 'Caller', 'RouteAndCaller']).default('Caller').describe('What one bucket counts.'),
+  requestsPerMinute: z.number().int().min(1).optional().describe('Requests admitted per minute.'),
+  tokensPerMinute: z.number().int().min(1).optional().describe('Prompt + completion tokens per minute.'),
+}), [
+  {
+    rule: 'has(self.requestsPerMinute) || has(self.tokensPerMinute)',
+    message: 'set requestsPerMinute or tokensPerMinute',
+    holds: (r) => r.requestsPerMinute !== undefined || r.tokensPerMinute !== undefined,
+  },
+]);
+
+export const CacheSchema = z.strictObject({
+  enabled: z.boolean().default(false).describe('Serve identical non-streaming requests from cache.'),
+  ttl: DurationSchema.default('5m').describe('How long a cached response is served.'),
+});
+
+export const AccessSchema = z
+  .strictObject({
+    namespaces: NamespacesFromSchema.optional().describe('Namespaces whose workloads may call this route (default: Same).'),
+    serviceAccounts: z
+      .array(z.strictObject({ namespace: z.string().min(1), name: z.string().min(1) }))
+      .max(256)
+      .optional()
+      .describe('Individual ServiceAccounts allowed in addition to the namespaces above.'),
+    apiKeys: z
+      .strictObject({ selector: LabelSelectorSchema })
+      .optional()
+      .describe('API key Secrets (labelled tollgate.dev/api-key) whose labels match may call this route.'),
+    anonymous: z.boolean().default(false).describe('Allow callers without any credential.'),
+  })
+  .describe('Who may call this route.');
+
+export const ModelRouteSpecSchema = withRules(
+  z.strictObject({
+    model: z
+      .string()
+      .min(1)
+      .max(256)
+      .regex(/^[^\s]+$/, 'must not contain whitespace')
+      .describe('Public model name clients send, e.g. gpt-4o or an alias such as chat-default.'),
+    matches: z
+      .array(z.strictObject({ headers: z.array(HeaderMatchSchema).max(16).optional() }))
+      .max(16)
+      .optional()
+      .describe('Extra conditions: the route serves a request when any match holds (all headers of that match).'),
+    strategy: z.enum(STRATEGIES).default('failover').describe('How a target is chosen for each request.'),
+    targets: z.array(TargetSchema).min(1).max(32).describe('Upstream models that can serve the route.'),
+    retry: RetrySchema.optional(),
+    fallbackOn: z
+      .array(FailureClassSchema)
+      .max(5)
+      .default(['RateLimited', 'ServerError', 'Timeout', 'ConnectionError'])
+      .describe('Failure classes after which the next target is tried.'),
+    timeouts: TimeoutsSchema.optional(),
+    rateLimits: z.array(RateLimitSchema).max(8).optional().describe('Per-route and per-caller request and token limits.'),
+    cache: CacheSchema.optional(),
+    access: AccessSchema.optional(),
+  }),
+  [
+    {
+      rule: "self.strategy == 'weighted' || self.targets.all(t, !has(t.weight))",
+      message: 'target weights are only allowed with strategy weighted',
+      holds: (s) => s.strategy === 'weighted' || s.targets.every((t) => t.weight === undefined),
+    },
+    {
+      rule: "self.strategy != 'weighted' || self.targets.exists(t, has(t.weight) && t.weight > 0)",
+      message: 'strategy weighted needs at least one target with a weight above 0',
+      holds: (s) => s.strategy !== 'weighted' || s.targets.some((t) => (t.weight ?? 0) > 0),
+    },
+  ],
+).describe('A public model name and how requests for it reach upstream models.');
+
+export const ModelRouteStatusSchema = z.strictObject({
+  observedGeneration: z.number().int().optional(),
+  conditions: ConditionsSchema.optional(),
+});
+
+export const ModelRouteSchema = z.looseObject({
+  apiVersion: z.literal('tollgate.dev/v1alpha1'),
+  kind: z.literal('ModelRoute'),
+  metadata: ObjectMetaSchema,
+  spec: ModelRouteSpecSchema,
+  status: ModelRouteStatusSchema.optional(),
+});
+export type ModelRoute = z.infer<typeof ModelRouteSchema>;
+export type ModelRouteSpec = z.infer<typeof ModelRouteSpecSchema>;

@@ -1,0 +1,113 @@
+import type { ProviderConfig } from '../../dataplane/config/snapshot.js';
+import { isSupportedProviderType, SUPPORTED_PROVIDER_TYPES } from '../../dataplane/config/snapshot.js';
+import { MockBehaviourSchema, type Provider, ProviderTimeoutsSchema } from '../api/provider.js';
+import { condition, type Problem, resolvedRefs } from './conditions.js';
+import { durationToMs } from '../api/duration.js';
+import { DEFAULT_BASE_URLS } from './provider-defaults.js';
+import type { CompileInput, ObjectStatus } from './types.js';
+
+export interface CompiledProvider {
+  id: string;
+  source: Provider;
+  /** Present when the provider can take traffic. */
+  config?: ProviderConfig;
+  /** Why it cannot, when config is absent. */
+  notReady?: string;
+}
+
+function formatHost(ip: string): string {
+  return ip.includes(':') ? `[${ip}]` : ip;
+}
+
+export function compileProviders(input: CompileInput): { providers: Map<string, CompiledProvider>; statuses: ObjectStatus[] } {
+  const secrets = new Map(input.secrets.map((s) => [`${s.namespace}/${s.name}`, s.data]));
+  const endpoints = new Map((input.endpoints ?? []).map((e) => [`${e.namespace}/${e.service}:${e.port}`, e]));
+  const providers = new Map<string, CompiledProvider>();
+  const statuses: ObjectStatus[] = [];
+
+  for (const p of input.providers) {
+    const ns = p.metadata.namespace ?? 'default';
+    const id = `${ns}/${p.metadata.name}`;
+    const gen = p.metadata.generation;
+    const spec = p.spec;
+    const status: ObjectStatus = { kind: 'Provider', namespace: ns, name: p.metadata.name, conditions: [] };
+    if (gen !== undefined) status.generation = gen;
+    statuses.push(status);
+
+    if (!isSupportedProviderType(spec.type)) {
+      const message = `provider type ${spec.type} is not supported by this Tollgate version (supported: ${SUPPORTED_PROVIDER_TYPES.join(', ')})`;
+      status.conditions.push(condition('Accepted', false, 'UnsupportedType', message, gen));
+      status.conditions.push(resolvedRefs([], gen));
+      providers.set(id, { id, source: p, notReady: message });
+      continue;
+    }
+    status.conditions.push(condition('Accepted', true, 'Accepted', 'Provider is valid', gen));
+
+    const problems: Problem[] = [];
+    let apiKey: string | undefined;
+    if (spec.credentials) {
+      const ref = spec.credentials.secretRef;
+      const data = secrets.get(`${ns}/${ref.name}`);
+      if (data === undefined) {
+        problems.push({ reason: 'SecretNotFound', message: `Secret ${ns}/${ref.name} not found` });
+      } else if (data[ref.key] === undefined) {
+        problems.push({ reason: 'SecretKeyNotFound', message: `Secret ${ns}/${ref.name} has no key ${ref.key}` });
+      } else {
+        apiKey = data[ref.key]?.trim();
+      }
+    }
+
+    let urls: string[] = [];
+    let serviceProblem: Problem | undefined;
+    if (spec.serviceRef) {
+      const ref = spec.serviceRef;
+      const resolved = endpoints.get(`${ns}/${ref.name}:${ref.port}`);
+      if (resolved === undefined) {
+        serviceProblem = { reason: 'ServiceNotFound', message: `Service ${ns}/${ref.name} port ${ref.port} has no endpoints` };
+      } else {
+        urls = resolved.addresses
+          .filter((a) => a.ready)
+          .map((a) => `${ref.scheme}://${formatHost(a.ip)}:${a.port}${ref.path.replace(/\/$/, '')}`)
+          .sort();
+        status.endpoints = urls.length;
+        if (urls.length === 0) {
+          serviceProblem = { reason: 'NoReadyEndpoints', message: `Service ${ns}/${ref.name} has no ready endpoints` };
+        }
+      }
+    } else if (spec.url !== undefined) {
+      urls = [spec.url.replace(/\/$/, '')];
+    } else {
+      const fallback = DEFAULT_BASE_URLS[spec.type];
+      if (fallback !== undefined) urls = [fallback];
+    }
+
+    // Endpoints come and go; a provider without them stays in the snapshot so that routes fail over
+    // from it and recover without a config change. A missing credential makes it unusable.
+    status.conditions.push(resolvedRefs(serviceProblem ? [...problems, serviceProblem] : problems, gen));
+    if (problems.length > 0) {
+      providers.set(id, { id, source: p, notReady: problems.map((x) => x.message).join('; ') });
+      continue;
+    }
+
+    const config: ProviderConfig = {
+      id,
+      type: spec.type,
+      endpoints: urls,
+      headers: Object.fromEntries(Object.entries(spec.headers ?? {}).sort(([a], [b]) => a.localeCompare(b))),
+      connectTimeoutMs: durationToMs((spec.timeouts ?? ProviderTimeoutsSchema.parse({})).connect),
+    };
+    if (apiKey !== undefined) config.apiKey = apiKey;
+    if (spec.maxConcurrency !== undefined) config.maxConcurrency = spec.maxConcurrency;
+    if (spec.type === 'mock') {
+      const m = spec.mock ?? MockBehaviourSchema.parse({});
+      config.mock = {
+        latencyMs: durationToMs(m.latency),
+        chunkIntervalMs: durationToMs(m.chunkInterval),
+        completionTokens: m.completionTokens,
+        failureRate: m.failureRate,
+      };
+    }
+    providers.set(id, { id, source: p, config });
+  }
+  return { providers, statuses };
+}

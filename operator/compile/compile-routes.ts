@@ -1,0 +1,159 @@
+import type { RouteConfig, TargetConfig } from '../../dataplane/config/snapshot.js';
+import { BackoffSchema, type ModelRoute, RetrySchema, TimeoutsSchema } from '../api/model-route.js';
+import { condition, type Problem, resolvedRefs } from './conditions.js';
+import type { CompiledProvider } from './compile-providers.js';
+import { durationToMs } from '../api/duration.js';
+import { matchesSelector } from './label-selector.js';
+import type { CompileInput, ObjectStatus } from './types.js';
+
+const RETRY_DEFAULTS = RetrySchema.parse({});
+const BACKOFF_DEFAULTS = BackoffSchema.parse({});
+const TIMEOUT_DEFAULTS = TimeoutsSchema.parse({});
+
+function creationSeconds(route: ModelRoute): number {
+  const ts = route.metadata.creationTimestamp;
+  const ms = ts === undefined ? Number.NaN : Date.parse(ts);
+  return Number.isFinite(ms) ? Math.floor(ms / 1000) : 0;
+}
+
+/** Older first; namespace/name breaks ties, as in Gateway API. */
+function precedence(a: ModelRoute, b: ModelRoute): number {
+  const byAge = creationSeconds(a) - creationSeconds(b);
+  if (byAge !== 0) return byAge;
+  return idOf(a).localeCompare(idOf(b));
+}
+
+function idOf(route: ModelRoute): string {
+  return `${route.metadata.namespace ?? 'default'}/${route.metadata.name}`;
+}
+
+function admits(provider: CompiledProvider, routeNamespace: string, namespaceLabels: Map<string, Record<string, string>>): boolean {
+  const providerNamespace = provider.source.metadata.namespace ?? 'default';
+  if (providerNamespace === routeNamespace) return true;
+  const allowed = provider.source.spec.allowedRoutes?.namespaces;
+  if (allowed === undefined || allowed.from === 'Same') return false;
+  if (allowed.from === 'All') return true;
+  return matchesSelector(allowed.selector ?? {}, namespaceLabels.get(routeNamespace) ?? {});
+}
+
+function resolveTargets(
+  route: ModelRoute,
+  providers: Map<string, CompiledProvider>,
+  namespaceLabels: Map<string, Record<string, string>>,
+): { targets: TargetConfig[]; problems: Problem[] } {
+  const ns = route.metadata.namespace ?? 'default';
+  const targets: TargetConfig[] = [];
+  const problems: Problem[] = [];
+  for (const t of route.spec.targets) {
+    const providerId = `${t.providerRef.namespace ?? ns}/${t.providerRef.name}`;
+    const provider = providers.get(providerId);
+    if (provider === undefined) {
+      problems.push({ reason: 'ProviderNotFound', message: `Provider ${providerId} not found` });
+      continue;
+    }
+    if (!admits(provider, ns, namespaceLabels)) {
+      const from = provider.source.spec.allowedRoutes?.namespaces.from ?? 'Same';
+      problems.push({
+        reason: 'RefNotPermitted',
+        message: `Provider ${providerId} does not allow routes from namespace ${ns} (allowedRoutes.namespaces.from: ${from})`,
+      });
+      continue;
+    }
+    if (provider.config === undefined) {
+      problems.push({ reason: 'ProviderNotReady', message: `Provider ${providerId} is not usable: ${provider.notReady ?? 'unknown'}` });
+      continue;
+    }
+    const models = provider.source.spec.models ?? [];
+    const model = models.find((m) => m.name === t.model);
+    if (models.length > 0 && model === undefined) {
+      problems.push({
+        reason: 'ModelNotServed',
+        message: `Provider ${providerId} does not serve model ${t.model} (it serves ${models.map((m) => m.name).join(', ')})`,
+      });
+      continue;
+    }
+    const target: TargetConfig = {
+      providerId,
+      model: t.model,
+      priority: t.priority,
+      weight: route.spec.strategy === 'weighted' ? (t.weight ?? 1) : 1,
+      pricing: {
+        inputPerMTok: model?.pricing?.input ?? 0,
+        outputPerMTok: model?.pricing?.output ?? 0,
+        cachedInputPerMTok: model?.pricing?.cachedInput ?? model?.pricing?.input ?? 0,
+      },
+    };
+    if (model?.contextWindow !== undefined) target.contextWindow = model.contextWindow;
+    targets.push(target);
+  }
+  return { targets, problems };
+}
+
+function toRouteConfig(route: ModelRoute, targets: TargetConfig[], unresolved: string[]): RouteConfig {
+  const spec = route.spec;
+  const retry = spec.retry ?? RETRY_DEFAULTS;
+  const backoff = retry.backoff ?? BACKOFF_DEFAULTS;
+  const timeouts = spec.timeouts ?? TIMEOUT_DEFAULTS;
+  const config: RouteConfig = {
+    id: idOf(route),
+    namespace: route.metadata.namespace ?? 'default',
+    model: spec.model,
+    created: creationSeconds(route),
+    matches: (spec.matches ?? []).map((m) => ({
+      headers: (m.headers ?? []).map((h) => ({ name: h.name.toLowerCase(), value: h.value, type: h.type })),
+    })),
+    strategy: spec.strategy,
+    targets,
+    unresolved,
+    retry: {
+      attempts: retry.attempts,
+      on: [...retry.on].sort(),
+      initialBackoffMs: durationToMs(backoff.initial),
+      maxBackoffMs: durationToMs(backoff.max),
+      maxRetryAfterMs: durationToMs(retry.maxRetryAfter),
+    },
+    fallbackOn: [...spec.fallbackOn].sort(),
+    timeouts: {
+      totalMs: durationToMs(timeouts.total),
+      streamIdleMs: durationToMs(timeouts.streamIdle),
+    },
+  };
+  if (timeouts.attempt !== undefined) config.timeouts.attemptMs = durationToMs(timeouts.attempt);
+  return config;
+}
+
+export function compileRoutes(
+  input: CompileInput,
+  providers: Map<string, CompiledProvider>,
+): { routes: RouteConfig[]; statuses: ObjectStatus[] } {
+  const namespaceLabels = new Map((input.namespaces ?? []).map((n) => [n.name, n.labels]));
+  const ordered = [...input.routes].sort(precedence);
+  const claimed = new Map<string, string>();
+  const routes: RouteConfig[] = [];
+  const statuses: ObjectStatus[] = [];
+
+  for (const route of ordered) {
+    const ns = route.metadata.namespace ?? 'default';
+    const gen = route.metadata.generation;
+    const status: ObjectStatus = { kind: 'ModelRoute', namespace: ns, name: route.metadata.name, conditions: [] };
+    if (gen !== undefined) status.generation = gen;
+    statuses.push(status);
+
+    const scope = `${ns}\u0000${route.spec.model}`;
+    const owner = claimed.get(scope);
+    if (owner !== undefined) {
+      status.conditions.push(
+        condition('Accepted', false, 'Conflicted', `public model ${route.spec.model} is already served by ModelRoute ${owner}`, gen),
+      );
+      continue;
+    }
+    claimed.set(scope, idOf(route));
+    const { targets, problems } = resolveTargets(route, providers, namespaceLabels);
+    status.conditions.push(condition('Accepted', true, 'Accepted', 'Route is valid', gen));
+    status.conditions.push(resolvedRefs(problems, gen));
+    routes.push(toRouteConfig(route, targets, problems.map((p) => p.message)));
+  }
+  // Precedence order is what the data plane relies on: oldest route first for each public name.
+  routes.sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0));
+  return { routes, statuses };
+}

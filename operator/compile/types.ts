@@ -1,0 +1,61 @@
+import type { Budget } from '../api/budget.js';
+import type { ModelRoute } from '../api/model-route.js';
+import type { Provider } from '../api/provider.js';
+import type { Snapshot } from '../../dataplane/config/snapshot.js';
+
+export interface SecretInput {
+  namespace: string;
+  name: string;
+  /** Decoded values. */
+  data: Record<string, string>;
+}
+
+export interface NamespaceInput {
+  name: string;
+  labels: Record<string, string>;
+}
+
+/** Pod addresses behind one Service port, as resolved from its EndpointSlices. */
+export interface ServiceEndpointsInput {
+  namespace: string;
+  service: string;
+  /** The Service port the Provider names. */
+  port: number;
+  addresses: { ip: string; port: number; ready: boolean }[];
+}
+
+export interface CompileInput {
+  providers: Provider[];
+  routes: ModelRoute[];
+  budgets: Budget[];
+  secrets: SecretInput[];
+  /** Needed for Selector-based allowedRoutes; a namespace that is absent has no labels. */
+  namespaces?: NamespaceInput[];
+  endpoints?: ServiceEndpointsInput[];
+}
+
+export type ObjectKind = 'Provider' | 'ModelRoute' | 'Budget';
+
+/** A condition as compile computes it; the controller adds lastTransitionTime. */
+export interface ComputedCondition {
+  type: 'Accepted' | 'ResolvedRefs';
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+  observedGeneration?: number;
+}
+
+export interface ObjectStatus {
+  kind: ObjectKind;
+  namespace: string;
+  name: string;
+  generation?: number;
+  conditions: ComputedCondition[];
+  /** Ready endpoints, for serviceRef Providers. */
+  endpoints?: number;
+}
+
+export interface CompileResult {
+  snapshot: Snapshot;
+  statuses: ObjectStatus[];
+}

@@ -1,0 +1,115 @@
+import yaml from 'js-yaml';
+import type { z } from 'zod';
+import { BudgetSchema } from '../api/budget.js';
+import { API_VERSION } from '../api/common.js';
+import { ModelRouteSchema } from '../api/model-route.js';
+import { ProviderSchema } from '../api/provider.js';
+import type { CompileInput } from '../compile/types.js';
+
+export interface ManifestFile {
+  path: string;
+  content: string;
+}
+
+/** Names the file, the object and the field that is wrong. */
+export interface ManifestError {
+  file: string;
+  object?: string;
+  field?: string;
+  message: string;
+}
+
+export function formatManifestError(e: ManifestError): string {
+  return [e.file, e.object, e.field].filter((x) => x !== undefined && x !== '').join(': ') + `: ${e.message}`;
+}
+
+export interface LoadResult {
+  input: CompileInput;
+  errors: ManifestError[];
+  /** Documents of other kinds, skipped. */
+  ignored: string[];
+}
+
+type Doc = Record<string, unknown>;
+
+function isDoc(value: unknown): value is Doc {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function objectName(doc: Doc): string {
+  const meta = isDoc(doc.metadata) ? doc.metadata : {};
+  const ns = typeof meta.namespace === 'string' ? meta.namespace : 'default';
+  const name = typeof meta.name === 'string' ? meta.name : '<unnamed>';
+  return `${String(doc.kind)} ${ns}/${name}`;
+}
+
+function zodErrors(file: string, object: string, error: z.ZodError): ManifestError[] {
+  return error.issues.map((issue) => ({ file, object, field: issue.path.map(String).join('.'), message: issue.message }));
+}
+
+function decodeSecret(doc: Doc): Record<string, string> {
+  const data: Record<string, string> = {};
+  if (isDoc(doc.data)) {
+    for (const [k, v] of Object.entries(doc.data)) if (typeof v === 'string') data[k] = Buffer.from(v, 'base64').toString('utf8');
+  }
+  if (isDoc(doc.stringData)) {
+    for (const [k, v] of Object.entries(doc.stringData)) if (typeof v === 'string') data[k] = v;
+  }
+  return data;
+}
+
+/**
+ * Parses multi-document YAML (or JSON) manifests into compile input, the way `kubectl apply` would
+ * see them: namespace defaults to "default", each object validated by the CRD schema and its rules.
+ */
+export function loadManifests(files: ManifestFile[]): LoadResult {
+  const input: CompileInput = { providers: [], routes: [], budgets: [], secrets: [], namespaces: [] };
+  const errors: ManifestError[] = [];
+  const ignored: string[] = [];
+  const seen = new Set<string>();
+
+  for (const file of files) {
+    let docs: unknown[];
+    try {
+      docs = yaml.loadAll(file.content);
+    } catch (err) {
+      errors.push({ file: file.path, message: `YAML: ${(err as Error).message.split('\n')[0] ?? ''}` });
+      continue;
+    }
+    for (const raw of docs) {
+      if (raw === null || raw === undefined) continue;
+      if (!isDoc(raw)) {
+        errors.push({ file: file.path, message: 'a document is not an object' });
+        continue;
+      }
+      const object = objectName(raw);
+      if (isDoc(raw.metadata) && raw.metadata.namespace === undefined) raw.metadata.namespace = 'default';
+      if (seen.has(object)) {
+        errors.push({ file: file.path, object, message: 'defined more than once' });
+        continue;
+      }
+      seen.add(object);
+      const kind = raw.kind;
+      if (raw.apiVersion === API_VERSION && (kind === 'Provider' || kind === 'ModelRoute' || kind === 'Budget')) {
+        const accept = <T>(result: z.ZodSafeParseResult<T>, into: T[]): void => {
+          if (result.success) into.push(result.data);
+          else errors.push(...zodErrors(file.path, object, result.error));
+        };
+        if (kind === 'Provider') accept(ProviderSchema.safeParse(raw), input.providers);
+        else if (kind === 'ModelRoute') accept(ModelRouteSchema.safeParse(raw), input.routes);
+        else accept(BudgetSchema.safeParse(raw), input.budgets);
+      } else if (raw.apiVersion === 'v1' && kind === 'Secret' && isDoc(raw.metadata) && typeof raw.metadata.name === 'string') {
+        input.secrets.push({ namespace: String(raw.metadata.namespace), name: raw.metadata.name, data: decodeSecret(raw) });
+      } else if (raw.apiVersion === 'v1' && kind === 'Namespace' && isDoc(raw.metadata) && typeof raw.metadata.name === 'string') {
+        const labels = isDoc(raw.metadata.labels) ? raw.metadata.labels : {};
+        input.namespaces?.push({
+          name: raw.metadata.name,
+          labels: Object.fromEntries(Object.entries(labels).filter((e): e is [string, string] => typeof e[1] === 'string')),
+        });
+      } else {
+        ignored.push(`${file.path}: ${object} (${String(raw.apiVersion)})`);
+      }
+    }
+  }
+  return { input, errors, ignored };
+}
