@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Dataplane } from '../dataplane/dataplane.js';
-import type { UsageRecord } from '../dataplane/metering/usage-record.js';
+import type { UsageRecord, UsageSink } from '../dataplane/metering/usage-record.js';
 import { compile } from '../operator/compile/compile.js';
 import { DirectorySource } from '../operator/sources/directory-source.js';
 import { formatManifestError, type LoadResult } from '../operator/sources/manifest-loader.js';
@@ -11,6 +11,8 @@ export interface DevOptions {
   port: number;
   drainTimeoutMs: number;
   logger: Logger;
+  /** Where metered usage goes; by default one log line per request. */
+  usage?: UsageSink;
 }
 
 export interface DevGateway {
@@ -29,7 +31,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     port: opts.port,
     logger,
     drainTimeoutMs: opts.drainTimeoutMs,
-    usage: { record: (u: UsageRecord) => logger.info({ usage: u }, 'usage') },
+    usage: opts.usage ?? { record: (u: UsageRecord) => logger.info({ usage: u }, 'usage') },
   });
   const onLoad = (result: LoadResult): void => {
     for (const skipped of result.ignored) logger.debug(`ignored ${skipped}`);

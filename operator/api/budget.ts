@@ -9,7 +9,7 @@ export const BudgetSpecSchema = withRules(
         unit: z.enum(['USD', 'Tokens']).default('USD').describe('USD of metered cost, or tokens (input + output).'),
       }),
       [{ rule: 'self.amount > 0', message: 'limit.amount must be greater than 0', holds: (l) => l.amount > 0 }],
-    ),
+    ).describe('How much may be spent per period, in USD or tokens.'),
     period: z.enum(['Day', 'Week', 'Month', 'Rolling']).default('Month').describe('Calendar period (UTC) or a rolling window.'),
     window: DurationSchema.optional().describe('Length of the rolling window; only with period Rolling.'),
     subjects: withRules(

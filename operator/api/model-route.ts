@@ -117,9 +117,9 @@ export const ModelRouteSpecSchema = withRules(
       .max(5)
       .default(['RateLimited', 'ServerError', 'Timeout', 'ConnectionError'])
       .describe('Failure classes after which the next target is tried.'),
-    timeouts: TimeoutsSchema.optional(),
+    timeouts: TimeoutsSchema.optional().describe('Per-attempt, total and stream-idle timeouts.'),
     rateLimits: z.array(RateLimitSchema).max(8).optional().describe('Per-route and per-caller request and token limits.'),
-    cache: CacheSchema.optional(),
+    cache: CacheSchema.optional().describe('Response caching for identical non-streaming requests.'),
     access: AccessSchema.optional(),
   }),
   [

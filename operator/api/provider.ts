@@ -88,14 +88,14 @@ export const ProviderSpecSchema = withRules(
       .record(z.string(), z.string())
       .optional()
       .describe('Extra headers sent upstream with every request (never secrets: use credentials).'),
-    timeouts: ProviderTimeoutsSchema.optional(),
+    timeouts: ProviderTimeoutsSchema.optional().describe('Connection timeouts; request timeouts are set per ModelRoute.'),
     maxConcurrency: z.number().int().min(1).max(100000).optional().describe('Most requests in flight to this provider per gateway pod; excess fails over.'),
     models: z
       .array(ProviderModelSchema)
       .max(256)
       .optional()
       .describe('Models served, with prices. When empty, any model name is passed through unpriced.'),
-    healthCheck: HealthCheckSchema.optional(),
+    healthCheck: HealthCheckSchema.optional().describe('Active health probing of the provider.'),
     allowedRoutes: z
       .strictObject({ namespaces: NamespacesFromSchema })
       .optional()

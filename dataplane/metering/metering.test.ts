@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { costUsd } from './cost.js';
+import { StreamMeter } from './stream-meter.js';
+import { estimateTokens, promptText } from './token-estimate.js';
+
+describe('costUsd', () => {
+  it('prices uncached input, cached input and output separately', () => {
+    const pricing = { inputPerMTok: 2.5, outputPerMTok: 10, cachedInputPerMTok: 1.25 };
+    // 1000 input of which 400 cached, 500 output: 600*2.5 + 400*1.25 + 500*10 = 7000 micro-USD
+    expect(costUsd({ inputTokens: 1000, cachedInputTokens: 400, outputTokens: 500 }, pricing)).toBe(0.007);
+    expect(costUsd({ inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 }, pricing)).toBe(0);
+  });
+
+  it('never counts more cached than total input', () => {
+    const pricing = { inputPerMTok: 1, outputPerMTok: 0, cachedInputPerMTok: 0 };
+    expect(costUsd({ inputTokens: 10, cachedInputTokens: 50, outputTokens: 0 }, pricing)).toBe(0);
+  });
+});
+
+describe('StreamMeter', () => {
+  it('prefers upstream usage and estimates from the chunks when there is none', () => {
+    const m = new StreamMeter(12);
+    m.observe({ choices: [{ delta: { content: 'abcdefgh' } }] });
+    m.observe({ choices: [{ delta: { content: 'ij' } }] });
+    expect(m.result()).toEqual({ usage: { inputTokens: 12, outputTokens: 3, cachedInputTokens: 0 }, estimated: true });
+    m.report({ inputTokens: 7, outputTokens: 2, cachedInputTokens: 1 });
+    expect(m.result()).toEqual({ usage: { inputTokens: 7, outputTokens: 2, cachedInputTokens: 1 }, estimated: false });
+  });
+});
+
+describe('token estimate', () => {
+  it('reads chat messages, content parts, prompts and embedding inputs', () => {
+    expect(promptText({ messages: [{ role: 'user', content: 'hi' }, { role: 'user', content: [{ type: 'text', text: 'there' }] }] })).toBe('hi\nthere');
+    expect(promptText({ prompt: 'abc' })).toBe('abc');
+    expect(promptText({ input: ['a', 'b'] })).toBe('a\nb');
+    expect(estimateTokens('12345678')).toBe(2);
+  });
+});

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { openAiAdapter } from './openai-adapter.js';
+import type { CanonicalRequest } from '../types.js';
+import { parseRetryAfterMs } from '../retry-after.js';
+
+const req = (stream: boolean, clientWantsUsage = false): CanonicalRequest => ({
+  op: 'chat', stream, clientWantsUsage, body: { model: 'public', messages: [{ role: 'user', content: 'x' }], stream },
+});
+
+describe('openAiAdapter', () => {
+  it('rewrites the model, asks for stream usage, and authenticates', () => {
+    const r = openAiAdapter.buildRequest(req(true), { baseUrl: 'http://u/v1', model: 'gpt-4o', apiKey: 'sk', headers: { 'x-extra': '1' } });
+    expect(r.url).toBe('http://u/v1/chat/completions');
+    expect(r.headers).toMatchObject({ authorization: 'Bearer sk', 'x-extra': '1', accept: 'text/event-stream' });
+    expect(JSON.parse(r.body)).toMatchObject({ model: 'gpt-4o', stream: true, stream_options: { include_usage: true } });
+  });
+
+  it('drops the usage chunk and usage:null fields when the client did not ask for usage', () => {
+    const t = openAiAdapter.createStreamTransformer(req(true, false));
+    const content = t.onEvent({ data: '{"choices":[{"index":0,"delta":{"content":"a"}}],"usage":null}' });
+    expect(content.chunks).toEqual([{ choices: [{ index: 0, delta: { content: 'a' } }] }]);
+    const usage = t.onEvent({ data: '{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":2}}}' });
+    expect(usage.chunks).toEqual([]);
+    expect(usage.usage).toEqual({ inputTokens: 3, outputTokens: 1, cachedInputTokens: 2 });
+    expect(t.onEvent({ data: '[DONE]' }).done).toBe(true);
+  });
+
+  it('keeps the usage chunk when the client asked for it', () => {
+    const t = openAiAdapter.createStreamTransformer(req(true, true));
+    expect(t.onEvent({ data: '{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}' }).chunks).toHaveLength(1);
+  });
+
+  it('turns an in-band stream error into a failure', () => {
+    const t = openAiAdapter.createStreamTransformer(req(true));
+    expect(t.onEvent({ data: '{"error":{"message":"boom"}}' }).failure).toMatchObject({ kind: 'ServerError', message: 'boom' });
+  });
+
+  it.each([
+    [429, '{"error":{"message":"slow down","type":"rate_limit_error"}}', { 'retry-after': '2' }, { kind: 'RateLimited', retryAfterMs: 2000 }],
+    [500, 'oops', {}, { kind: 'ServerError', message: 'oops' }],
+    [503, '{"error":{"message":"overloaded"}}', { 'retry-after-ms': '250' }, { kind: 'ServerError', retryAfterMs: 250 }],
+    [504, '', {}, { kind: 'Timeout' }],
+    [400, '{"error":{"message":"bad param","type":"invalid_request_error","code":null}}', {}, { kind: 'ClientError' }],
+    [400, '{"error":{"message":"This model\'s maximum context length is 8192 tokens","code":"context_length_exceeded"}}', {}, { kind: 'ContextLengthExceeded' }],
+    [401, '{"error":{"message":"invalid api key"}}', {}, { kind: 'ServerError' }],
+  ])('classifies HTTP %i', (status, body, headers, expected) => {
+    expect(openAiAdapter.classifyError(status, headers, body)).toMatchObject(expected);
+  });
+
+  it('parses retry-after as seconds, milliseconds or an HTTP date', () => {
+    expect(parseRetryAfterMs({ 'retry-after': '3' })).toBe(3000);
+    expect(parseRetryAfterMs({ 'retry-after-ms': '120' , 'retry-after': '3' })).toBe(120);
+    expect(parseRetryAfterMs({ 'retry-after': new Date(10_000).toUTCString() }, 4_000)).toBe(6000);
+    expect(parseRetryAfterMs({ 'retry-after': 'soon' })).toBeUndefined();
+  });
+});

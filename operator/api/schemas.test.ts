@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { BudgetSchema } from './budget.js';
+import { ModelRouteSchema } from './model-route.js';
+import { ProviderSchema } from './provider.js';
+
+const meta = { name: 'x', namespace: 'default' };
+const provider = (spec: unknown) => ProviderSchema.safeParse({ apiVersion: 'tollgate.dev/v1alpha1', kind: 'Provider', metadata: meta, spec });
+const route = (spec: unknown) => ModelRouteSchema.safeParse({ apiVersion: 'tollgate.dev/v1alpha1', kind: 'ModelRoute', metadata: meta, spec });
+const budget = (spec: unknown) => BudgetSchema.safeParse({ apiVersion: 'tollgate.dev/v1alpha1', kind: 'Budget', metadata: meta, spec });
+
+function messages(result: { success: boolean; error?: { issues: { message: string }[] } }): string[] {
+  return result.success ? [] : (result.error?.issues.map((i) => i.message) ?? []);
+}
+
+const target = { providerRef: { name: 'p' }, model: 'm' };
+
+describe('Provider schema', () => {
+  it('accepts a hosted provider and applies defaults', () => {
+    const r = provider({ type: 'openai', credentials: { secretRef: { name: 's', key: 'k' } }, models: [{ name: 'gpt-4o', pricing: { input: 2.5, output: 10 } }] });
+    expect(r.success).toBe(true);
+    expect(r.data?.spec.models?.[0]?.pricing?.input).toBe(2.5);
+  });
+
+  it.each([
+    [{ type: 'vllm', url: 'http://a/v1', serviceRef: { name: 's', port: 8000 } }, 'set at most one of url and serviceRef'],
+    [{ type: 'openai-compatible' }, 'openai-compatible and vllm providers need url or serviceRef'],
+    [{ type: 'mock', url: 'http://a' }, 'a mock provider takes no url, serviceRef or credentials'],
+    [{ type: 'openai', mock: {} }, 'mock is only allowed with type mock'],
+    [{ type: 'openai', allowedRoutes: { namespaces: { from: 'Selector' } } }, 'selector is required when from is Selector'],
+  ])('refuses %j', (spec, message) => {
+    expect(messages(provider(spec))).toContain(message);
+  });
+
+  it('refuses unknown fields, bad enums and bad durations with the field path', () => {
+    const r = provider({ type: 'openai', urll: 'x' });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.path).toEqual(['spec']);
+    expect(r.error?.issues[0]?.message).toMatch(/urll/);
+    expect(provider({ type: 'nope' }).success).toBe(false);
+    const d = provider({ type: 'openai', timeouts: { connect: '5 seconds' } });
+    expect(d.error?.issues[0]?.path).toEqual(['spec', 'timeouts', 'connect']);
+  });
+});
+
+describe('ModelRoute schema', () => {
+  it('defaults strategy, fallbackOn and priorities', () => {
+    const r = route({ model: 'gpt-4o', targets: [target] });
+    expect(r.data?.spec.strategy).toBe('failover');
+    expect(r.data?.spec.fallbackOn).toEqual(['RateLimited', 'ServerError', 'Timeout', 'ConnectionError']);
+    expect(r.data?.spec.targets[0]?.priority).toBe(0);
+  });
+
+  it.each([
+    [{ model: 'm', targets: [{ ...target, weight: 1 }] }, 'target weights are only allowed with strategy weighted'],
+    [{ model: 'm', strategy: 'weighted', targets: [target] }, 'strategy weighted needs at least one target with a weight above 0'],
+    [{ model: 'm', targets: [target], timeouts: { attempt: '2m', total: '1m' } }, 'attempt must not exceed total'],
+    [{ model: 'm', targets: [target], rateLimits: [{ per: 'Caller' }] }, 'set requestsPerMinute or tokensPerMinute'],
+  ])('refuses %j', (spec, message) => {
+    expect(messages(route(spec))).toContain(message);
+  });
+
+  it('refuses a route without targets or with whitespace in the model', () => {
+    expect(route({ model: 'm', targets: [] }).success).toBe(false);
+    expect(route({ model: 'a b', targets: [target] }).success).toBe(false);
+  });
+});
+
+describe('Budget schema', () => {
+  const base = { limit: { amount: 100 }, subjects: { namespaces: ['team-a'] } };
+  it('defaults unit, period and thresholds', () => {
+    const r = budget(base);
+    expect(r.data?.spec).toMatchObject({ limit: { amount: 100, unit: 'USD' }, period: 'Month', thresholds: [50, 80, 100] });
+  });
+
+  it.each([
+    [{ ...base, limit: { amount: 0 } }, 'limit.amount must be greater than 0'],
+    [{ ...base, subjects: {} }, 'subjects must name at least one namespace, serviceAccount, apiKey or route'],
+    [{ ...base, action: { type: 'Downgrade' } }, 'downgradeTo is required with action Downgrade'],
+    [{ ...base, period: 'Rolling' }, 'window is required with period Rolling and only allowed with it'],
+    [{ ...base, window: '1h' }, 'window is required with period Rolling and only allowed with it'],
+  ])('refuses %j', (spec, message) => {
+    expect(messages(budget(spec))).toContain(message);
+  });
+});

@@ -1,0 +1,88 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAiProvider, startTestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+
+const route = (model: string, upstreamModel: string) => `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: chat }
+spec:
+  model: ${model}
+  targets: [{ providerRef: { name: up }, model: ${upstreamModel} }]
+`;
+
+let upstream: OpenAiUpstream;
+beforeAll(async () => {
+  upstream = await startOpenAiUpstream();
+});
+afterAll(async () => {
+  await upstream.close();
+});
+
+async function collect(stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk>): Promise<string> {
+  let text = '';
+  for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+  return text;
+}
+
+describe('configuration changes and shutdown', () => {
+  it('hot-reloads a changed manifest without dropping an in-flight stream', async () => {
+    const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') });
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    try {
+      upstream.script({ kind: 'stream', chunks: 20, intervalMs: 15 }, { kind: 'ok' });
+      const before = gateway.dataplane.store.current?.snapshot.version;
+      const inFlight = collect(await client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'x' }] }));
+      gateway.write('route.yaml', route('chat-v2', 'v2'));
+      expect(gateway.dataplane.store.current?.snapshot.version).not.toBe(before);
+      // New requests see the new snapshot at once…
+      const { response } = await client.chat.completions.create({ model: 'chat-v2', messages: [{ role: 'user', content: 'x' }] }).withResponse();
+      expect(response.headers.get('x-tollgate-model')).toBe('v2');
+      await expect(client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({ status: 404 });
+      // …and the stream that started before the swap finishes on the old one.
+      expect(await inFlight).toBe(Array(20).fill('tok').join(' '));
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('keeps serving the last good snapshot when a change is invalid', async () => {
+    const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') });
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    try {
+      upstream.script({ kind: 'ok' });
+      const good = gateway.dataplane.store.current?.snapshot.version;
+      const loaded = gateway.write('route.yaml', route('chat', 'v1').replace('targets:', 'strategy: fastest\n  targets:'));
+      expect(loaded.errors).toHaveLength(1);
+      expect(loaded.errors[0]).toMatchObject({ object: 'ModelRoute default/chat', field: 'spec.strategy' });
+      expect(gateway.dataplane.store.current?.snapshot.version).toBe(good);
+      expect((await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'x' }] })).model).toBe('v1');
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('drains in-flight streams on shutdown, then stops listening', async () => {
+    const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') });
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    upstream.script({ kind: 'stream', chunks: 15, intervalMs: 20 });
+    const inFlight = collect(await client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'x' }] }));
+    const stopped = gateway.stop();
+    expect(gateway.dataplane.isDraining).toBe(true);
+    const { drained } = await stopped;
+    expect(drained).toBe(true);
+    expect(await inFlight).toBe(Array(15).fill('tok').join(' '));
+    await expect(fetch(`${gateway.url}/healthz`)).rejects.toThrow();
+  });
+
+  it('cuts streams that outlive the drain timeout', async () => {
+    const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') }, { drainTimeoutMs: 100 });
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    upstream.script({ kind: 'stream', chunks: 200, intervalMs: 20 });
+    const inFlight = collect(await client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'x' }] })).catch((e: unknown) => e);
+    const { drained } = await gateway.stop();
+    expect(drained).toBe(false);
+    const result = await inFlight;
+    expect(typeof result === 'string' ? result.split(' ').length : 0).toBeLessThan(200);
+  });
+});

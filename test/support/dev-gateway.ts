@@ -1,0 +1,60 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { type DevGateway, startDev } from '../../cli/dev-command.js';
+import type { LoadResult } from '../../operator/sources/manifest-loader.js';
+import { UsageTotals } from '../../dataplane/metering/usage-record.js';
+
+export interface TestGateway extends DevGateway {
+  dir: string;
+  usage: UsageTotals;
+  /** Writes (or replaces) a manifest file and reloads synchronously. */
+  write(name: string, yaml: string): LoadResult;
+  close(): Promise<void>;
+}
+
+/** `tollgate dev` on a temporary manifest directory, on a free loopback port, with logs silenced. */
+export async function startTestGateway(files: Record<string, string>, opts: { drainTimeoutMs?: number } = {}): Promise<TestGateway> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-test-'));
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  const usage = new UsageTotals();
+  const gateway = await startDev({
+    usage,
+    dir,
+    host: '127.0.0.1',
+    port: 0,
+    drainTimeoutMs: opts.drainTimeoutMs ?? 5_000,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+  });
+  return {
+    ...gateway,
+    dir,
+    usage,
+    write(name: string, yaml: string) {
+      writeFileSync(join(dir, name), yaml);
+      return gateway.reload();
+    },
+    async close() {
+      await gateway.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** YAML for a Provider pointing at a local upstream. */
+export function openAiProvider(name: string, baseUrl: string, extra = ''): string {
+  return `apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: ${name} }
+spec:
+  type: openai-compatible
+  url: ${baseUrl}
+  credentials: { secretRef: { name: ${name}-key, key: apiKey } }
+${extra}---
+apiVersion: v1
+kind: Secret
+metadata: { name: ${name}-key }
+stringData: { apiKey: sk-${name} }
+`;
+}

@@ -1,0 +1,16 @@
+import { BudgetSchema, type Budget } from '../../operator/api/budget.js';
+import { ModelRouteSchema, type ModelRoute } from '../../operator/api/model-route.js';
+import { ProviderSchema, type Provider } from '../../operator/api/provider.js';
+
+/** Builders that go through the real zod schemas, so defaults apply as they would from the API server. */
+export function provider(name: string, spec: Record<string, unknown>, meta: Record<string, unknown> = {}): Provider {
+  return ProviderSchema.parse({ apiVersion: 'tollgate.dev/v1alpha1', kind: 'Provider', metadata: { name, namespace: 'default', generation: 1, ...meta }, spec });
+}
+
+export function route(name: string, spec: Record<string, unknown>, meta: Record<string, unknown> = {}): ModelRoute {
+  return ModelRouteSchema.parse({ apiVersion: 'tollgate.dev/v1alpha1', kind: 'ModelRoute', metadata: { name, namespace: 'default', generation: 1, ...meta }, spec });
+}
+
+export function budget(name: string, spec: Record<string, unknown>, meta: Record<string, unknown> = {}): Budget {
+  return BudgetSchema.parse({ apiVersion: 'tollgate.dev/v1alpha1', kind: 'Budget', metadata: { name, namespace: 'default', generation: 1, ...meta }, spec });
+}

@@ -1,0 +1,146 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** What the emulator does with one request. */
+export type Behaviour =
+  | { kind: 'ok'; content?: string; usage?: { prompt: number; completion: number; cached?: number } }
+  | { kind: 'error'; status: number; body?: unknown; headers?: Record<string, string> }
+  | { kind: 'hang' }
+  | { kind: 'reset' }
+  | { kind: 'stream'; chunks: number; intervalMs: number; content?: string; omitUsage?: boolean; failAfter?: number };
+
+export interface RecordedRequest {
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown>;
+  /** Resolves when the client (the gateway) closed the connection before the response ended. */
+  aborted: Promise<void>;
+  abortedNow: () => boolean;
+}
+
+export interface OpenAiUpstream {
+  url: string;
+  /** Base URL as a Provider's `url` expects it. */
+  baseUrl: string;
+  requests: RecordedRequest[];
+  /** Behaviours used in order; the last one repeats. */
+  script(...behaviours: Behaviour[]): void;
+  close(): Promise<void>;
+}
+
+function chunk(id: string, model: string, delta: Record<string, unknown>, finish: string | null): string {
+  return `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
+}
+
+async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>): Promise<void> {
+  const model = String(body.model ?? 'unknown');
+  const path = req.url ?? '';
+  switch (b.kind) {
+    case 'hang':
+      return; // never answers; the gateway must time out
+    case 'reset':
+      req.socket.destroy();
+      return;
+    case 'error':
+      res.writeHead(b.status, { 'content-type': 'application/json', ...b.headers });
+      res.end(JSON.stringify(b.body ?? { error: { message: `emulated ${b.status}`, type: 'server_error', param: null, code: null } }));
+      return;
+    case 'ok': {
+      const usage = b.usage ?? { prompt: 10, completion: 5 };
+      const u = {
+        prompt_tokens: usage.prompt,
+        completion_tokens: usage.completion,
+        total_tokens: usage.prompt + usage.completion,
+        prompt_tokens_details: { cached_tokens: usage.cached ?? 0 },
+      };
+      let response: unknown;
+      if (path.endsWith('/embeddings')) {
+        const inputs = Array.isArray(body.input) ? body.input : [body.input];
+        response = { object: 'list', model, data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.1, 0.2, 0.3] })), usage: { prompt_tokens: usage.prompt, total_tokens: usage.prompt } };
+      } else if (path.endsWith('/completions') && !path.endsWith('/chat/completions')) {
+        response = { id: 'cmpl-1', object: 'text_completion', created: 1, model, choices: [{ index: 0, text: b.content ?? 'hi', logprobs: null, finish_reason: 'stop' }], usage: u };
+      } else {
+        response = {
+          id: 'chatcmpl-1', object: 'chat.completion', created: 1, model,
+          choices: [{ index: 0, message: { role: 'assistant', content: b.content ?? 'hello from upstream', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+          usage: u,
+        };
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_upstream' });
+      res.end(JSON.stringify(response));
+      return;
+    }
+    case 'stream': {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const id = 'chatcmpl-s';
+      const word = b.content ?? 'tok';
+      for (let i = 0; i < b.chunks; i++) {
+        if (b.failAfter !== undefined && i === b.failAfter) {
+          req.socket.destroy();
+          return;
+        }
+        if (res.destroyed) return;
+        res.write(chunk(id, model, i === 0 ? { role: 'assistant', content: word } : { content: ` ${word}` }, null));
+        if (b.intervalMs > 0) await new Promise((r) => setTimeout(r, b.intervalMs));
+      }
+      res.write(chunk(id, model, {}, 'stop'));
+      const streamOptions = body.stream_options as { include_usage?: boolean } | undefined;
+      if (streamOptions?.include_usage === true && b.omitUsage !== true) {
+        res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model, choices: [], usage: { prompt_tokens: 7, completion_tokens: b.chunks, total_tokens: 7 + b.chunks } })}\n\n`);
+      }
+      res.end('data: [DONE]\n\n');
+      return;
+    }
+  }
+}
+
+/** A local server that speaks the OpenAI wire format, scripted per request. */
+export async function startOpenAiUpstream(): Promise<OpenAiUpstream> {
+  let behaviours: Behaviour[] = [{ kind: 'ok' }];
+  let next = 0;
+  const requests: RecordedRequest[] = [];
+  const server: Server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(parts).toString('utf8');
+      let body: Record<string, unknown> = {};
+      try {
+        body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+      } catch {
+        body = {};
+      }
+      let aborted = false;
+      const abortedP = new Promise<void>((resolve) =>
+        res.on('close', () => {
+          if (!res.writableFinished) {
+            aborted = true;
+            resolve();
+          }
+        }),
+      );
+      requests.push({ path: req.url ?? '', headers: req.headers, body, aborted: abortedP, abortedNow: () => aborted });
+      const b = behaviours[Math.min(next, behaviours.length - 1)] ?? { kind: 'ok' };
+      next++;
+      void handle(b, req, res, body);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    baseUrl: `${url}/v1`,
+    requests,
+    script: (...b: Behaviour[]) => {
+      behaviours = b.length > 0 ? b : [{ kind: 'ok' }];
+      next = 0;
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

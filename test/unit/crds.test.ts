@@ -1,0 +1,64 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import yaml from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+import { buildCrd, type OpenApiSchema, toStructural } from '../../operator/api/crd-builder.js';
+import { CRD_DEFINITIONS } from '../../operator/api/crd-definitions.js';
+import { renderCrdFiles } from '../../operator/api/crd-yaml.js';
+
+function walk(node: OpenApiSchema, path: string, visit: (n: OpenApiSchema, p: string) => void): void {
+  visit(node, path);
+  for (const [k, v] of Object.entries(node.properties ?? {})) walk(v, `${path}.${k}`, visit);
+  if (node.items) walk(node.items, `${path}[]`, visit);
+  if (node.additionalProperties) walk(node.additionalProperties, `${path}{}`, visit);
+}
+
+describe('generated CRDs', () => {
+  it('crds/ matches the zod schemas (run `make crds` when this fails)', () => {
+    const files = renderCrdFiles();
+    expect(readdirSync('crds').filter((f) => f.endsWith('.yaml')).sort()).toEqual(files.map((f) => f.name).sort());
+    for (const file of files) expect(readFileSync(`crds/${file.name}`, 'utf8'), file.name).toBe(file.content);
+  });
+
+  it('every schema node is structural: a type everywhere, no unions, no additionalProperties=false', () => {
+    for (const def of CRD_DEFINITIONS) {
+      const schema = buildCrd(def).spec.versions[0]?.schema.openAPIV3Schema;
+      expect(schema).toBeDefined();
+      if (!schema) continue;
+      walk(schema, def.kind, (n, p) => {
+        expect(n.type, `${p} has a type`).toBeTypeOf('string');
+        expect(JSON.stringify(n.additionalProperties ?? {}), p).not.toBe('false');
+      });
+    }
+  });
+
+  it('describes every spec field so that kubectl explain is useful', () => {
+    for (const def of CRD_DEFINITIONS) {
+      const spec = buildCrd(def).spec.versions[0]?.schema.openAPIV3Schema.properties?.spec;
+      expect(spec?.description, `${def.kind}.spec`).toBeTruthy();
+      for (const [name, field] of Object.entries(spec?.properties ?? {})) {
+        expect(field.description, `${def.kind}.spec.${name}`).toBeTruthy();
+      }
+    }
+  });
+
+  it('carries the cross-field CEL rules, printer columns, status subresource and short names', () => {
+    const route = yaml.load(readFileSync('crds/tollgate.dev_modelroutes.yaml', 'utf8')) as ReturnType<typeof buildCrd>;
+    const version = route.spec.versions[0];
+    const rules = version?.schema.openAPIV3Schema.properties?.spec?.['x-kubernetes-validations']?.map((r) => r.message);
+    expect(rules).toContain('target weights are only allowed with strategy weighted');
+    expect(version?.additionalPrinterColumns.map((c) => c.name)).toEqual(['Model', 'Strategy', 'Accepted', 'Resolved', 'Programmed', 'Age']);
+    expect(version?.subresources).toEqual({ status: {} });
+    expect(route.spec.names.shortNames).toContain('mr');
+    const provider = buildCrd(CRD_DEFINITIONS[0] as (typeof CRD_DEFINITIONS)[number]);
+    const providerRules = provider.spec.versions[0]?.schema.openAPIV3Schema.properties?.spec?.['x-kubernetes-validations'];
+    expect(providerRules?.map((r) => r.rule)).toContain('!(has(self.url) && has(self.serviceRef))');
+    const budget = yaml.load(readFileSync('crds/tollgate.dev_budgets.yaml', 'utf8')) as ReturnType<typeof buildCrd>;
+    const limit = budget.spec.versions[0]?.schema.openAPIV3Schema.properties?.spec?.properties?.limit;
+    expect(limit?.['x-kubernetes-validations']?.[0]?.rule).toBe('self.amount > 0');
+  });
+
+  it('refuses schema constructs a structural schema cannot express', () => {
+    expect(() => toStructural({ anyOf: [{ type: 'string' }, { type: 'number' }] })).toThrow(/anyOf/);
+    expect(() => toStructural({ type: 'object', properties: { a: { $ref: '#/x' } } })).toThrow(/\$\.a: \$ref/);
+  });
+});
