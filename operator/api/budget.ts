@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConditionsSchema, DurationSchema, ObjectMetaSchema, withRules } from './common.js';
+import { ConditionsSchema, DurationSchema, ObjectMetaSchema, ObservedGenerationSchema, ServiceAccountRefSchema, withRules } from './common.js';
 
 export const BudgetSpecSchema = withRules(
   z.strictObject({
@@ -16,13 +16,18 @@ export const BudgetSpecSchema = withRules(
       z.strictObject({
         namespaces: z.array(z.string().min(1)).max(256).optional().describe('All callers in these namespaces.'),
         serviceAccounts: z
-          .array(z.strictObject({ namespace: z.string().min(1), name: z.string().min(1) }))
+          .array(ServiceAccountRefSchema)
           .max(256)
           .optional()
           .describe('These ServiceAccounts.'),
         apiKeys: z.array(z.string().min(1)).max(256).optional().describe('API key Secrets (by name, in the Budget namespace).'),
         routes: z
-          .array(z.strictObject({ name: z.string().min(1), namespace: z.string().min(1).optional() }))
+          .array(
+            z.strictObject({
+              name: z.string().min(1).describe('ModelRoute name.'),
+              namespace: z.string().min(1).optional().describe('ModelRoute namespace; defaults to the Budget namespace.'),
+            }),
+          )
           .max(256)
           .optional()
           .describe('All traffic through these ModelRoutes.'),
@@ -66,12 +71,12 @@ export const BudgetSpecSchema = withRules(
 ).describe('A spend or token limit over a set of callers or routes.');
 
 export const BudgetStatusSchema = z.strictObject({
-  observedGeneration: z.number().int().optional(),
+  observedGeneration: ObservedGenerationSchema,
   conditions: ConditionsSchema.optional(),
   spent: z.number().optional().describe('Spent in the current period, in the unit of the limit.'),
   remaining: z.number().optional().describe('Left in the current period.'),
   periodStart: z.string().optional().describe('Start of the current period (RFC 3339).'),
-});
+}).describe('Spend in the current period, as the operator last persisted it.');
 
 export const BudgetSchema = z.looseObject({
   apiVersion: z.literal('tollgate.dev/v1alpha1'),

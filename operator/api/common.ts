@@ -75,6 +75,14 @@ export const ConditionSchema = z.strictObject({
 });
 export type Condition = z.infer<typeof ConditionSchema>;
 
+export const ObservedGenerationSchema = z.number().int().optional().describe('The .metadata.generation the status was computed for.');
+
+/** A reference to a ServiceAccount. */
+export const ServiceAccountRefSchema = z.strictObject({
+  namespace: z.string().min(1).describe('Namespace of the ServiceAccount.'),
+  name: z.string().min(1).describe('Name of the ServiceAccount.'),
+});
+
 export const ConditionsSchema = z
   .array(ConditionSchema)
   .max(8)

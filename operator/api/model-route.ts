@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { ConditionsSchema, DurationSchema, LabelSelectorSchema, NamespacesFromSchema, ObjectMetaSchema, withRules } from './common.js';
+import {
+  ConditionsSchema,
+  DurationSchema,
+  LabelSelectorSchema,
+  NamespacesFromSchema,
+  ObjectMetaSchema,
+  ObservedGenerationSchema,
+  ServiceAccountRefSchema,
+  withRules,
+} from './common.js';
 import { durationToMs } from './duration.js';
 
 export const STRATEGIES = ['failover', 'weighted', 'least-latency', 'least-cost', 'least-loaded'] as const;
@@ -41,7 +50,7 @@ export const RetrySchema = z
       .max(5)
       .default(['RateLimited', 'ServerError', 'ConnectionError'])
       .describe('Failure classes retried on the same target.'),
-    backoff: BackoffSchema.optional(),
+    backoff: BackoffSchema.optional().describe('Exponential backoff between retries.'),
     maxRetryAfter: DurationSchema.default('10s').describe(
       'Longest upstream retry-after honoured; a longer one moves on to the next target at once.',
     ),
@@ -84,7 +93,7 @@ export const AccessSchema = z
   .strictObject({
     namespaces: NamespacesFromSchema.optional().describe('Namespaces whose workloads may call this route (default: Same).'),
     serviceAccounts: z
-      .array(z.strictObject({ namespace: z.string().min(1), name: z.string().min(1) }))
+      .array(ServiceAccountRefSchema)
       .max(256)
       .optional()
       .describe('Individual ServiceAccounts allowed in addition to the namespaces above.'),
@@ -105,7 +114,7 @@ export const ModelRouteSpecSchema = withRules(
       .regex(/^[^\s]+$/, 'must not contain whitespace')
       .describe('Public model name clients send, e.g. gpt-4o or an alias such as chat-default.'),
     matches: z
-      .array(z.strictObject({ headers: z.array(HeaderMatchSchema).max(16).optional() }))
+      .array(z.strictObject({ headers: z.array(HeaderMatchSchema).max(16).optional().describe('Headers that must all match.') }))
       .max(16)
       .optional()
       .describe('Extra conditions: the route serves a request when any match holds (all headers of that match).'),
@@ -136,10 +145,12 @@ export const ModelRouteSpecSchema = withRules(
   ],
 ).describe('A public model name and how requests for it reach upstream models.');
 
-export const ModelRouteStatusSchema = z.strictObject({
-  observedGeneration: z.number().int().optional(),
-  conditions: ConditionsSchema.optional(),
-});
+export const ModelRouteStatusSchema = z
+  .strictObject({
+    observedGeneration: ObservedGenerationSchema,
+    conditions: ConditionsSchema.optional(),
+  })
+  .describe('State of the ModelRoute as the operator last saw it.');
 
 export const ModelRouteSchema = z.looseObject({
   apiVersion: z.literal('tollgate.dev/v1alpha1'),

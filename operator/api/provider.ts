@@ -3,6 +3,7 @@ import {
   ConditionsSchema,
   DurationSchema,
   NamespacesFromSchema,
+  ObservedGenerationSchema,
   withRules,
   ObjectMetaSchema,
   SecretKeySelectorSchema,
@@ -97,7 +98,7 @@ export const ProviderSpecSchema = withRules(
       .describe('Models served, with prices. When empty, any model name is passed through unpriced.'),
     healthCheck: HealthCheckSchema.optional().describe('Active health probing of the provider.'),
     allowedRoutes: z
-      .strictObject({ namespaces: NamespacesFromSchema })
+      .strictObject({ namespaces: NamespacesFromSchema.describe('Namespaces whose ModelRoutes may reference this Provider.') })
       .optional()
       .describe('Which namespaces may route to this Provider. Defaults to the Provider namespace only.'),
     mock: MockBehaviourSchema.optional(),
@@ -122,11 +123,13 @@ export const ProviderSpecSchema = withRules(
   ],
 ).describe('One upstream API and the models it serves.');
 
-export const ProviderStatusSchema = z.strictObject({
-  observedGeneration: z.number().int().optional(),
+export const ProviderStatusSchema = z
+  .strictObject({
+  observedGeneration: ObservedGenerationSchema,
   conditions: ConditionsSchema.optional(),
   endpoints: z.number().int().optional().describe('Ready endpoints resolved for a serviceRef provider.'),
-});
+  })
+  .describe('State of the Provider as the operator last saw it.');
 
 export const ProviderSchema = z.looseObject({
   apiVersion: z.literal('tollgate.dev/v1alpha1'),

@@ -31,13 +31,21 @@ describe('generated CRDs', () => {
     }
   });
 
-  it('describes every spec field so that kubectl explain is useful', () => {
+  it('describes every field at every depth so that kubectl explain is useful', () => {
     for (const def of CRD_DEFINITIONS) {
-      const spec = buildCrd(def).spec.versions[0]?.schema.openAPIV3Schema.properties?.spec;
-      expect(spec?.description, `${def.kind}.spec`).toBeTruthy();
-      for (const [name, field] of Object.entries(spec?.properties ?? {})) {
-        expect(field.description, `${def.kind}.spec.${name}`).toBeTruthy();
-      }
+      const root = buildCrd(def).spec.versions[0]?.schema.openAPIV3Schema;
+      if (!root) throw new Error(def.kind);
+      const undescribed: string[] = [];
+      const visit = (node: OpenApiSchema, path: string): void => {
+        for (const [name, child] of Object.entries(node.properties ?? {})) {
+          if (name === 'metadata') continue;
+          if (!child.description) undescribed.push(`${path}.${name}`);
+          visit(child, `${path}.${name}`);
+        }
+        if (node.items) visit(node.items, `${path}[]`);
+      };
+      visit(root, def.kind);
+      expect(undescribed).toEqual([]);
     }
   });
 
