@@ -1,0 +1,109 @@
+import { resolve } from 'node:path';
+
+export const SYSTEM_IDS = ['direct', 'nginx', 'tollgate', 'portkey', 'litellm'] as const;
+export type SystemId = (typeof SYSTEM_IDS)[number];
+
+/** Every knob of a run, read once from the environment (see bench/README.md). */
+export interface BenchConfig {
+  quick: boolean;
+  systems: SystemId[];
+  /** Tollgate variants: `off` (what exists today), `on` (governance manifests; see manifests.ts). */
+  governance: ('off' | 'on')[];
+  /** Also run Tollgate with --log-level warn, to show what the per-request logging costs. */
+  tollgateQuiet: boolean;
+  gatewayCore: number;
+  clientCore: number;
+  warmupSeconds: number;
+  latencySeconds: number;
+  throughputSeconds: number;
+  throughputConcurrency: number;
+  sweepSeconds: number;
+  sweepWarmupSeconds: number;
+  sweepRates: number[];
+  sweepP99BudgetMs: number;
+  streamCount: number;
+  streamConcurrency: number;
+  streamChunks: number;
+  streamIntervalMs: number;
+  holdStreams: number;
+  holdSeconds: number;
+  compileSizes: number[];
+  compileRepeats: number;
+  profileSeconds: number;
+  startTimeoutSeconds: number;
+  repoRoot: string;
+  benchDir: string;
+  resultsDir: string;
+  rawDir: string;
+  /** Built tools (emulator, loadgen) and install logs: gitignored .cache/bench. */
+  cacheDir: string;
+  runId: string;
+}
+
+function num(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${raw}`);
+  return n;
+}
+
+function list(env: NodeJS.ProcessEnv, name: string, fallback: number[]): number[] {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  return raw.split(',').map((s) => {
+    const n = Number(s.trim());
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}: ${s} is not a positive number`);
+    return n;
+  });
+}
+
+function systems(raw: string | undefined): SystemId[] {
+  if (raw === undefined || raw.trim() === '') return [...SYSTEM_IDS];
+  const wanted = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const w of wanted) if (!(SYSTEM_IDS as readonly string[]).includes(w)) throw new Error(`BENCH_SYSTEMS: unknown system ${w}`);
+  // Direct is the baseline of every ratio: always measured.
+  return SYSTEM_IDS.filter((id) => id === 'direct' || wanted.includes(id));
+}
+
+export function readConfig(env: NodeJS.ProcessEnv, repoRoot: string, now: Date): BenchConfig {
+  const quick = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true';
+  const benchDir = resolve(repoRoot, 'bench');
+  const resultsDir = resolve(env.BENCH_RESULTS_DIR ?? resolve(benchDir, 'results'));
+  const runId = now.toISOString().replace(/[:]/g, '').replace(/\..*$/, 'Z') + (quick ? '-quick' : '');
+  const governanceRaw = (env.BENCH_GOVERNANCE ?? 'off').split(',').map((s) => s.trim());
+  const governance = governanceRaw.filter((g): g is 'off' | 'on' => g === 'off' || g === 'on');
+  if (governance.length === 0) throw new Error('BENCH_GOVERNANCE must list off and/or on');
+  return {
+    quick,
+    systems: systems(env.BENCH_SYSTEMS),
+    governance,
+    tollgateQuiet: (env.BENCH_TOLLGATE_QUIET ?? '1') !== '0',
+    gatewayCore: num(env, 'BENCH_GATEWAY_CORE', 0),
+    clientCore: num(env, 'BENCH_CLIENT_CORE', 1),
+    warmupSeconds: num(env, 'BENCH_WARMUP', quick ? 1 : 2),
+    latencySeconds: num(env, 'BENCH_LATENCY_SECONDS', quick ? 2 : 10),
+    throughputSeconds: num(env, 'BENCH_THROUGHPUT_SECONDS', quick ? 2 : 10),
+    throughputConcurrency: num(env, 'BENCH_THROUGHPUT_CONCURRENCY', 64),
+    sweepSeconds: num(env, 'BENCH_SWEEP_SECONDS', quick ? 1.5 : 4),
+    sweepWarmupSeconds: num(env, 'BENCH_SWEEP_WARMUP', quick ? 0.5 : 1),
+    sweepRates: list(env, 'BENCH_SWEEP_RATES', [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 16000, 20000]),
+    sweepP99BudgetMs: num(env, 'BENCH_SWEEP_P99_BUDGET_MS', 5),
+    streamCount: num(env, 'BENCH_STREAM_COUNT', quick ? 40 : 200),
+    streamConcurrency: num(env, 'BENCH_STREAM_CONCURRENCY', 4),
+    streamChunks: num(env, 'BENCH_STREAM_CHUNKS', 20),
+    streamIntervalMs: num(env, 'BENCH_STREAM_INTERVAL_MS', 10),
+    holdStreams: num(env, 'BENCH_HOLD_STREAMS', quick ? 200 : 1000),
+    holdSeconds: num(env, 'BENCH_HOLD_SECONDS', quick ? 2 : 4),
+    compileSizes: list(env, 'BENCH_COMPILE_SIZES', [100, 1000, 10000]),
+    compileRepeats: num(env, 'BENCH_COMPILE_REPEATS', quick ? 2 : 5),
+    profileSeconds: num(env, 'BENCH_PROFILE_SECONDS', quick ? 3 : 15),
+    startTimeoutSeconds: num(env, 'BENCH_START_TIMEOUT', 90),
+    repoRoot,
+    benchDir,
+    resultsDir,
+    rawDir: resolve(resultsDir, 'raw', runId),
+    cacheDir: resolve(repoRoot, '.cache', 'bench'),
+    runId,
+  };
+}
