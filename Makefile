@@ -43,3 +43,10 @@ cluster-down:
 
 clean:
 	rm -rf dist .cache
+
+## Benchmarks (issue 8): Tollgate vs direct, nginx, Portkey and LiteLLM, report in bench/results/.
+## BENCH_QUICK=1 for a smoke run (its report stays under bench/results/raw/); knobs: bench/README.md.
+.PHONY: bench
+bench: build
+	bash bench/install.sh
+	taskset -c $${BENCH_CLIENT_CORE:-1} node --import tsx bench/run.ts
