@@ -2,7 +2,7 @@ SHELL := /bin/bash
 PORT ?= 8080
 QUICKSTART := examples/quickstart
 
-.PHONY: run install build test test-unit typecheck crds check-crds cluster-up cluster-down clean
+.PHONY: run install build test test-integration typecheck crds cluster-up cluster-down clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -32,8 +32,15 @@ typecheck: install
 crds: install
 	npx tsx operator/api/generate-crds.ts crds
 
-test: install typecheck
+## Unit and end-to-end tests, then the integration suite against a real kube-apiserver + etcd.
+test: install typecheck build
 	npx vitest run
+	$(MAKE) test-integration
+
+## Builds kube-apiserver and etcd on first use (cached), then runs test/integration in a private network namespace.
+test-integration: build
+	bash test/cluster/build.sh
+	test/integration/run-in-netns.sh npx vitest run -c vitest.integration.config.ts
 
 cluster-up:
 	@bash test/cluster/up.sh

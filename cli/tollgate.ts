@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { Dataplane } from '../dataplane/dataplane.js';
 import { renderCrdFiles } from '../operator/api/crd-yaml.js';
 import { compile } from '../operator/compile/compile.js';
+import { runOperator } from '../operator/operator.js';
 import { readManifestDir } from '../operator/sources/directory-source.js';
 import { formatManifestError, loadManifests } from '../operator/sources/manifest-loader.js';
 import { startDev } from './dev-command.js';
@@ -13,21 +15,40 @@ const USAGE = `Usage: tollgate <command> [options]
 
 Commands:
   dev -f <dir>              Serve the OpenAI API from CRD manifests in <dir>; reload on change.
-  dataplane --snapshot <f>  Serve a compiled snapshot (JSON) without a cluster.
+  dataplane                 Serve the OpenAI API with snapshots pushed by the operator (admin port).
+  operator                  Reconcile Provider, ModelRoute and Budget objects and push snapshots.
   compile -f <dir>          Print the snapshot and object status compiled from <dir> (keys redacted).
   crds                      Print the CustomResourceDefinitions (pipe into kubectl apply -f -).
-  operator                  Reconcile CRDs from a cluster (not in this build yet).
 
-Options:
-  --host <addr>             Listen address (dev: 127.0.0.1, dataplane: 0.0.0.0)
-  --port <n>                Listen port (default 8080)
-  --drain-timeout <s>       Seconds SIGTERM waits for in-flight streams (default 30)
+Common options:
+  --host <addr>             Listen address (dev: 127.0.0.1, others: 0.0.0.0)
+  --port <n>                Listen port (dev/dataplane: 8080, operator: 9091)
   --log-level <level>       pino level (default info; env LOG_LEVEL)
+  --token-file <path>       Admin token shared by operator and data planes (env TOLLGATE_ADMIN_TOKEN)
+
+dataplane:
+  --admin-port <n>          Admin port for snapshot pushes and probes (default 9090)
+  --operator-url <url>      Pull the current snapshot from the operator at start (env TOLLGATE_OPERATOR_URL)
+  --snapshot <file>         Start from a compiled snapshot file instead
+  --drain-timeout <s>       Seconds SIGTERM waits for in-flight streams (default 30)
+
+operator:
+  --kubeconfig <path>       Default: env KUBECONFIG, else in-cluster
+  --watch-namespaces <a,b>  Default: all namespaces (env WATCH_NAMESPACES)
+  --dataplane-namespace <n> Namespace of the data-plane Service (env POD_NAMESPACE, default "default")
+  --dataplane-service <n>   Data-plane Service whose EndpointSlices list the pods (default tollgate-dataplane)
+  --identity <id>           Leader-election identity (env POD_NAME, default hostname)
 `;
 
 function fail(message: string): never {
   process.stderr.write(`tollgate: ${message}\n\n${USAGE}`);
   process.exit(2);
+}
+
+function readToken(file: string | undefined): string | undefined {
+  if (file !== undefined) return readFileSync(file, 'utf8').trim();
+  const env = process.env.TOLLGATE_ADMIN_TOKEN;
+  return env === undefined || env === '' ? undefined : env;
 }
 
 function parsePort(value: string | undefined): number {
@@ -62,6 +83,14 @@ async function main(argv: string[]): Promise<void> {
       port: { type: 'string' },
       'drain-timeout': { type: 'string' },
       'log-level': { type: 'string' },
+      'token-file': { type: 'string' },
+      'admin-port': { type: 'string' },
+      'operator-url': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      'watch-namespaces': { type: 'string' },
+      'dataplane-namespace': { type: 'string' },
+      'dataplane-service': { type: 'string' },
+      identity: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: false,
@@ -85,13 +114,50 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'dataplane': {
-      if (values.snapshot === undefined) fail('dataplane needs --snapshot <file> until the operator push lands');
-      const dataplane = new Dataplane({ host: values.host ?? '0.0.0.0', port: parsePort(values.port), logger, drainTimeoutMs });
-      const applied = dataplane.store.apply(JSON.parse(readFileSync(values.snapshot, 'utf8')));
-      if (!applied.ok) fail(applied.error);
+      const host = values.host ?? '0.0.0.0';
+      const token = readToken(values['token-file']);
+      const operatorUrl = values['operator-url'] ?? process.env.TOLLGATE_OPERATOR_URL;
+      const dataplane = new Dataplane({
+        host,
+        port: parsePort(values.port),
+        logger,
+        drainTimeoutMs,
+        ...(token === undefined ? {} : { admin: { host, port: parsePort(values['admin-port'] ?? '9090'), token } }),
+        ...(operatorUrl === undefined ? {} : { operatorUrl }),
+      });
+      if (values.snapshot !== undefined) {
+        const applied = dataplane.store.apply(JSON.parse(readFileSync(values.snapshot, 'utf8')));
+        if (!applied.ok) fail(applied.error);
+      } else if (token === undefined) {
+        fail('dataplane needs --token-file (or TOLLGATE_ADMIN_TOKEN) to receive snapshots, or --snapshot <file>');
+      }
       const address = await dataplane.start();
-      logger.info({ port: address.port, version: applied.version }, 'data plane serving');
+      logger.info({ port: address.port, admin: dataplane.adminAddress?.port }, 'data plane listening');
       onSignals(() => dataplane.shutdown());
+      return;
+    }
+    case 'operator': {
+      const token = readToken(values['token-file']);
+      if (token === undefined) fail('operator needs --token-file (or TOLLGATE_ADMIN_TOKEN)');
+      const dataplaneNamespace = values['dataplane-namespace'] ?? process.env.POD_NAMESPACE ?? 'default';
+      const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG;
+      const operator = await runOperator({
+        ...(kubeconfig === undefined ? {} : { kubeconfig }),
+        watchNamespaces: (values['watch-namespaces'] ?? process.env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+        dataplane: { namespace: dataplaneNamespace, service: values['dataplane-service'] ?? 'tollgate-dataplane', adminPortName: 'admin' },
+        token,
+        identity: values.identity ?? process.env.POD_NAME ?? hostname(),
+        lease: { namespace: dataplaneNamespace, name: 'tollgate-operator', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+        listen: { host: values.host ?? '0.0.0.0', port: parsePort(values.port ?? '9091') },
+        debounceMs: 100,
+        maxWaitMs: 1_000,
+        logger,
+      });
+      logger.info({ port: operator.address.port }, 'operator running');
+      onSignals(async () => {
+        await operator.stop();
+        return { drained: true };
+      });
       return;
     }
     case 'compile': {
@@ -109,9 +175,6 @@ async function main(argv: string[]): Promise<void> {
     case 'crds':
       process.stdout.write(renderCrdFiles().map((f) => f.content).join('---\n'));
       return;
-    case 'operator':
-      fail('the operator is not part of this build yet (tracked as the operator issue); use `tollgate dev -f <dir>`');
-      break;
     default:
       fail(`unknown command ${command}`);
   }

@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import { SnapshotStore } from './config/snapshot-store.js';
 import type { UsageSink } from './metering/usage-record.js';
 import { UsageTotals } from './metering/usage-record.js';
+import { createAdminApp } from './admin/admin-app.js';
+import { pullSnapshot } from './admin/snapshot-puller.js';
 import { Router } from './routing/router.js';
 import { TargetStats } from './routing/target-stats.js';
 import { createApp } from './server/app.js';
@@ -18,6 +20,10 @@ export interface DataplaneOptions {
   /** How long SIGTERM waits for in-flight requests and streams. */
   drainTimeoutMs?: number;
   usage?: UsageSink;
+  /** Admin port for snapshot pushes from the operator; off when absent. */
+  admin?: { host: string; port: number; token: string };
+  /** Operator URL to pull the current snapshot from at start. */
+  operatorUrl?: string;
 }
 
 /** The data-plane process: one snapshot store, one router, one HTTP server. */
@@ -27,6 +33,9 @@ export class Dataplane {
   private readonly transport = new HttpTransport();
   private readonly router: Router;
   private server: Server | undefined;
+  private adminServer: Server | undefined;
+  private readonly stopPull = new AbortController();
+  adminAddress: AddressInfo | undefined;
   private inflight = 0;
   private draining = false;
   private idle: (() => void) | undefined;
@@ -62,6 +71,17 @@ export class Dataplane {
     });
     await once(server, 'listening');
     this.server = server;
+    const admin = this.opts.admin;
+    if (admin !== undefined) {
+      const adminApp = createAdminApp({ store: this.store, token: admin.token, logger: this.opts.logger, isDraining: () => this.draining });
+      const adminServer = adminApp.listen(admin.port, admin.host);
+      await once(adminServer, 'listening');
+      this.adminServer = adminServer;
+      this.adminAddress = adminServer.address() as AddressInfo;
+      if (this.opts.operatorUrl !== undefined) {
+        void pullSnapshot(this.store, this.opts.operatorUrl, admin.token, this.opts.logger, this.stopPull.signal);
+      }
+    }
     return server.address() as AddressInfo;
   }
 
@@ -73,6 +93,7 @@ export class Dataplane {
     const server = this.server;
     if (server === undefined) return { drained: true };
     this.draining = true;
+    this.stopPull.abort();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     let drained = this.inflight === 0;
@@ -88,6 +109,10 @@ export class Dataplane {
     }
     server.closeAllConnections();
     await closed;
+    if (this.adminServer !== undefined) {
+      this.adminServer.closeAllConnections();
+      await new Promise<void>((resolve) => this.adminServer?.close(() => resolve()));
+    }
     await this.transport.close();
     this.server = undefined;
     return { drained };

@@ -1,7 +1,7 @@
 import type { Transport } from '../upstream/transport.js';
 import { buildRuntimeSnapshot, type RuntimeSnapshot } from './runtime-snapshot.js';
 
-export type ApplyResult = { ok: true; version: string; changed: boolean } | { ok: false; error: string };
+export type ApplyResult = { ok: true; version: string; changed: boolean } | { ok: false; error: string; stale?: boolean };
 
 /**
  * Holds the current snapshot. A swap is one reference assignment: a request reads `current` once
@@ -9,12 +9,28 @@ export type ApplyResult = { ok: true; version: string; changed: boolean } | { ok
  */
 export class SnapshotStore {
   private runtime: RuntimeSnapshot | undefined;
+  private currentGeneration = -1;
   private readonly listeners: ((runtime: RuntimeSnapshot) => void)[] = [];
 
   constructor(private readonly httpTransport: Transport) {}
 
   get current(): RuntimeSnapshot | undefined {
     return this.runtime;
+  }
+
+  /** The generation of the snapshot being served, -1 before the first. */
+  get generation(): number {
+    return this.currentGeneration;
+  }
+
+  /** Applies a snapshot pushed or pulled with a generation; older generations are refused. */
+  applyGeneration(generation: number, snapshot: unknown): ApplyResult {
+    if (generation < this.currentGeneration) {
+      return { ok: false, stale: true, error: `generation ${generation} is older than the served generation ${this.currentGeneration}` };
+    }
+    const result = this.apply(snapshot);
+    if (result.ok) this.currentGeneration = generation;
+    return result;
   }
 
   apply(snapshot: unknown): ApplyResult {

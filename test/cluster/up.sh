@@ -166,6 +166,7 @@ start_etcd() {
   rm -rf "${STATE_DIR}/etcd-data"
   mkdir -p "${STATE_DIR}/etcd-data"
   chmod 700 "${STATE_DIR}/etcd-data"
+  # 9>&-: the daemons must not inherit the state-dir lock (see flock below).
   log "starting etcd on 127.0.0.1:${ETCD_PORT}"
   "${BIN_DIR}/etcd" \
     --name=tollgate \
@@ -178,7 +179,7 @@ start_etcd() {
     --initial-cluster-state=new \
     --unsafe-no-fsync=true \
     --log-level=warn \
-    </dev/null >"${STATE_DIR}/etcd.log" 2>&1 &
+    </dev/null >"${STATE_DIR}/etcd.log" 2>&1 9>&- &
   echo $! >"${STATE_DIR}/etcd.pid"
   wait_for etcd "${STATE_DIR}/etcd.log" "${STATE_DIR}/etcd.pid" \
     curl -fsS "http://127.0.0.1:${ETCD_PORT}/health"
@@ -204,7 +205,7 @@ start_apiserver() {
     --disable-admission-plugins=ServiceAccount \
     --allow-privileged=true \
     --profiling=false \
-    </dev/null >"${STATE_DIR}/kube-apiserver.log" 2>&1 &
+    </dev/null >"${STATE_DIR}/kube-apiserver.log" 2>&1 9>&- &
   echo $! >"${STATE_DIR}/kube-apiserver.pid"
   wait_for kube-apiserver "${STATE_DIR}/kube-apiserver.log" "${STATE_DIR}/kube-apiserver.pid" \
     curl -fsS --cacert "${PKI}/ca.crt" "${SERVER}/readyz"

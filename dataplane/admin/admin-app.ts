@@ -1,0 +1,61 @@
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import { type PushResult, SnapshotEnvelopeSchema } from '../config/snapshot-envelope.js';
+import type { SnapshotStore } from '../config/snapshot-store.js';
+import { tokenMatches } from './admin-token.js';
+
+export interface AdminDeps {
+  store: SnapshotStore;
+  token: string;
+  logger: Logger;
+  isDraining: () => boolean;
+  /** Extra admin routes (metrics) mounted by their owners. */
+  extend?: (app: Express) => void;
+}
+
+/**
+ * The admin port: snapshot push from the operator (bearer token), status, and probes. It is not
+ * the public port, so that a NetworkPolicy can keep it to the operator.
+ */
+export function createAdminApp(deps: AdminDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  const status = (): PushResult => ({
+    accepted: true,
+    generation: deps.store.generation,
+    version: deps.store.current?.snapshot.version ?? null,
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const ready = deps.store.current !== undefined && !deps.isDraining();
+    res.status(ready ? 200 : 503).json({ ready, ...status() });
+  });
+  deps.extend?.(app);
+
+  app.use('/v1', (req, res, next) => {
+    if (tokenMatches(req.get('authorization'), deps.token)) return next();
+    res.status(401).json({ accepted: false, generation: deps.store.generation, version: null, error: 'missing or wrong admin token' });
+  });
+  app.get('/v1/snapshot/status', (_req, res) => {
+    res.json(status());
+  });
+  app.put('/v1/snapshot', express.json({ limit: '64mb' }), (req, res) => {
+    const envelope = SnapshotEnvelopeSchema.safeParse(req.body);
+    if (!envelope.success) {
+      res.status(400).json({ ...status(), accepted: false, error: `bad envelope: ${envelope.error.issues[0]?.message ?? ''}` });
+      return;
+    }
+    const result = deps.store.applyGeneration(envelope.data.generation, envelope.data.snapshot);
+    if (!result.ok) {
+      deps.logger.warn({ generation: envelope.data.generation, error: result.error }, 'snapshot push refused');
+      res.status(result.stale === true ? 409 : 400).json({ ...status(), accepted: false, error: result.error });
+      return;
+    }
+    if (result.changed) deps.logger.info({ generation: envelope.data.generation, version: result.version }, 'snapshot applied');
+    res.json(status());
+  });
+  return app;
+}

@@ -1,0 +1,9 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/** Compares a presented bearer token with the expected one in constant time. */
+export function tokenMatches(header: string | undefined, expected: string): boolean {
+  if (header === undefined || !header.startsWith('Bearer ')) return false;
+  const a = createHash('sha256').update(header.slice(7)).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}

@@ -1,0 +1,37 @@
+import type { Logger } from 'pino';
+import { request } from 'undici';
+import { SnapshotEnvelopeSchema } from '../config/snapshot-envelope.js';
+import type { SnapshotStore } from '../config/snapshot-store.js';
+
+/**
+ * On start, asks the operator for the current snapshot so that a new pod becomes ready without
+ * waiting for the next push. Retries with backoff until this pod has a snapshot from any source.
+ */
+export async function pullSnapshot(store: SnapshotStore, operatorUrl: string, token: string, logger: Logger, signal: AbortSignal): Promise<void> {
+  let delay = 250;
+  while (!signal.aborted && store.current === undefined) {
+    try {
+      const res = await request(`${operatorUrl.replace(/\/$/, '')}/v1/snapshot`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
+      });
+      const text = await res.body.text();
+      if (res.statusCode === 200) {
+        const envelope = SnapshotEnvelopeSchema.parse(JSON.parse(text));
+        const applied = store.applyGeneration(envelope.generation, envelope.snapshot);
+        if (applied.ok) {
+          logger.info({ generation: envelope.generation, version: applied.version }, 'snapshot pulled from the operator');
+          return;
+        }
+        logger.warn({ error: applied.error }, 'pulled snapshot refused');
+      } else {
+        logger.debug({ status: res.statusCode }, 'operator has no snapshot for us yet');
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      logger.debug({ err: (err as Error).message }, 'snapshot pull failed');
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 5_000);
+  }
+}

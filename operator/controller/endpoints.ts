@@ -1,0 +1,50 @@
+import type { Provider } from '../api/provider.js';
+import type { ServiceEndpointsInput } from '../compile/types.js';
+import type { DataplaneEndpoint } from '../distribute/distributor.js';
+import { type EndpointSliceObject, SERVICE_NAME_LABEL, type ServiceObject } from './kube-types.js';
+
+function slicesOf(slices: Iterable<EndpointSliceObject>, namespace: string, service: string): EndpointSliceObject[] {
+  return [...slices].filter((s) => s.metadata.namespace === namespace && s.metadata.labels?.[SERVICE_NAME_LABEL] === service);
+}
+
+function addressesFor(slices: EndpointSliceObject[], portName: string): { ip: string; port: number; ready: boolean }[] {
+  const out: { ip: string; port: number; ready: boolean }[] = [];
+  for (const slice of slices) {
+    const port = slice.ports?.find((p) => (p.name ?? '') === portName)?.port;
+    if (port === undefined || port === null) continue;
+    for (const ep of slice.endpoints ?? []) {
+      // A nil ready condition means ready (EndpointSlice API semantics).
+      const ready = ep.conditions?.ready !== false;
+      for (const ip of ep.addresses) out.push({ ip, port, ready });
+    }
+  }
+  return out.sort((a, b) => `${a.ip}:${a.port}`.localeCompare(`${b.ip}:${b.port}`));
+}
+
+/** serviceRef Providers resolved to pod addresses: Service port → its name → the EndpointSlice port of that name. */
+export function resolveServiceEndpoints(providers: Provider[], services: Map<string, ServiceObject>, slices: Iterable<EndpointSliceObject>): ServiceEndpointsInput[] {
+  const out: ServiceEndpointsInput[] = [];
+  const done = new Set<string>();
+  const all = [...slices];
+  for (const p of providers) {
+    const ref = p.spec.serviceRef;
+    if (ref === undefined) continue;
+    const ns = p.metadata.namespace ?? 'default';
+    const key = `${ns}/${ref.name}:${ref.port}`;
+    if (done.has(key)) continue;
+    done.add(key);
+    const service = services.get(`${ns}/${ref.name}`);
+    const servicePort = service?.spec?.ports?.find((sp) => sp.port === ref.port);
+    if (servicePort === undefined) continue;
+    out.push({ namespace: ns, service: ref.name, port: ref.port, addresses: addressesFor(slicesOf(all, ns, ref.name), servicePort.name ?? '') });
+  }
+  return out;
+}
+
+/** Data-plane pods: the admin port of every address behind the data-plane Service. */
+export function dataplaneEndpoints(slices: Iterable<EndpointSliceObject>, namespace: string, service: string, adminPortName: string): DataplaneEndpoint[] {
+  return addressesFor(slicesOf([...slices], namespace, service), adminPortName).map((a) => ({
+    address: `${a.ip.includes(':') ? `[${a.ip}]` : a.ip}:${a.port}`,
+    ready: a.ready,
+  }));
+}

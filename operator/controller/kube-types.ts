@@ -1,0 +1,17 @@
+import type { KubeObject } from '../kube/kube-client.js';
+
+export interface SecretObject extends KubeObject {
+  data?: Record<string, string>;
+}
+
+export interface ServiceObject extends KubeObject {
+  spec?: { ports?: { name?: string; port: number }[] };
+}
+
+export interface EndpointSliceObject extends KubeObject {
+  addressType?: string;
+  endpoints?: { addresses: string[]; conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null } }[] | null;
+  ports?: { name?: string | null; port?: number | null }[] | null;
+}
+
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';

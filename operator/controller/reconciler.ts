@@ -1,0 +1,205 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { BudgetSchema, type Budget } from '../api/budget.js';
+import type { Condition } from '../api/common.js';
+import { ModelRouteSchema, type ModelRoute } from '../api/model-route.js';
+import { ProviderSchema, type Provider } from '../api/provider.js';
+import { compile } from '../compile/compile.js';
+import type { CompileInput, ObjectKind, ObjectStatus } from '../compile/types.js';
+import type { Distributor } from '../distribute/distributor.js';
+import type { EventRecorder } from '../kube/event-recorder.js';
+import { KubeError, type KubeClient, type KubeObject } from '../kube/kube-client.js';
+import { dataplaneEndpoints, resolveServiceEndpoints } from './endpoints.js';
+import type { EndpointSliceObject, SecretObject, ServiceObject } from './kube-types.js';
+import { type DesiredCondition, mergeConditions, sameConditions } from './status-conditions.js';
+
+export interface Caches {
+  providers: Map<string, KubeObject>;
+  routes: Map<string, KubeObject>;
+  budgets: Map<string, KubeObject>;
+  secrets: Map<string, SecretObject>;
+  namespaces: Map<string, KubeObject>;
+  services: Map<string, ServiceObject>;
+  slices: Map<string, EndpointSliceObject>;
+}
+
+export interface ReconcilerOptions {
+  client: KubeClient;
+  caches: Caches;
+  distributor: Distributor;
+  events: EventRecorder;
+  logger: Logger;
+  dataplane: { namespace: string; service: string; adminPortName: string };
+  now?: () => number;
+}
+
+const PLURAL: Record<ObjectKind, string> = { Provider: 'providers', ModelRoute: 'modelroutes', Budget: 'budgets' };
+
+interface StatusBody {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  endpoints?: number;
+}
+
+type Parsed<T> = { objects: T[]; invalid: ObjectStatus[] };
+
+function parseAll<T>(kind: ObjectKind, cache: Map<string, KubeObject>, schema: z.ZodType<T>): Parsed<T> {
+  const objects: T[] = [];
+  const invalid: ObjectStatus[] = [];
+  for (const raw of cache.values()) {
+    const parsed = schema.safeParse(raw);
+    if (parsed.success) {
+      objects.push(parsed.data);
+      continue;
+    }
+    const issue = parsed.error.issues[0];
+    const gen = raw.metadata.generation;
+    const message = `invalid spec: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`;
+    const status: ObjectStatus = {
+      kind,
+      namespace: raw.metadata.namespace ?? 'default',
+      name: raw.metadata.name,
+      conditions: [{ type: 'Accepted', status: 'False', reason: 'Invalid', message, ...(gen === undefined ? {} : { observedGeneration: gen }) }],
+    };
+    if (gen !== undefined) status.generation = gen;
+    invalid.push(status);
+  }
+  return { objects, invalid };
+}
+
+function decodeSecrets(cache: Map<string, SecretObject>): CompileInput['secrets'] {
+  return [...cache.values()].map((s) => ({
+    namespace: s.metadata.namespace ?? 'default',
+    name: s.metadata.name,
+    data: Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])),
+  }));
+}
+
+/**
+ * One global reconcile: everything the informers hold → compile → publish to the data planes →
+ * write status (only what changed) and Events (only on transitions). Level-based: it never looks
+ * at what event caused it.
+ */
+export class Reconciler {
+  private generation = 0;
+  private lastVersion: string | undefined;
+  /** Per object: the snapshot generation that first carried its current metadata.generation. */
+  private readonly programmedAt = new Map<string, { objectGeneration: number; snapshotGeneration: number }>();
+  private readonly now: () => number;
+  statusWrites = 0;
+  compiles = 0;
+
+  constructor(private readonly opts: ReconcilerOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  get currentGeneration(): number {
+    return this.generation;
+  }
+
+  /** A data plane serves a newer generation (an earlier leader's): publish above it. */
+  bumpPast(generation: number): void {
+    if (generation >= this.generation) {
+      this.generation = generation;
+      this.lastVersion = undefined;
+    }
+  }
+
+  buildInput(): { input: CompileInput; invalid: ObjectStatus[] } {
+    const c = this.opts.caches;
+    const providers = parseAll<Provider>('Provider', c.providers, ProviderSchema);
+    const routes = parseAll<ModelRoute>('ModelRoute', c.routes, ModelRouteSchema);
+    const budgets = parseAll<Budget>('Budget', c.budgets, BudgetSchema);
+    const input: CompileInput = {
+      providers: providers.objects,
+      routes: routes.objects,
+      budgets: budgets.objects,
+      secrets: decodeSecrets(c.secrets),
+      namespaces: [...c.namespaces.values()].map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {} })),
+      endpoints: resolveServiceEndpoints(providers.objects, c.services, c.slices.values()),
+    };
+    return { input, invalid: [...providers.invalid, ...routes.invalid, ...budgets.invalid] };
+  }
+
+  async reconcile(leader: boolean): Promise<void> {
+    const { dataplane } = this.opts;
+    this.opts.distributor.setEndpoints(dataplaneEndpoints(this.opts.caches.slices.values(), dataplane.namespace, dataplane.service, dataplane.adminPortName));
+    if (!leader) return;
+    const { input, invalid } = this.buildInput();
+    const { snapshot, statuses } = compile(input);
+    this.compiles++;
+    if (snapshot.version !== this.lastVersion) {
+      this.generation = Math.max(this.now(), this.generation + 1);
+      this.lastVersion = snapshot.version;
+      this.opts.distributor.publish({ generation: this.generation, snapshot });
+      this.opts.logger.info({ generation: this.generation, version: snapshot.version, routes: snapshot.routes.length }, 'snapshot published');
+    }
+    // Programmed depends on what the pods serve; write statuses once each pod has answered a push.
+    if (this.opts.distributor.settled()) await this.writeStatuses([...statuses, ...invalid]);
+  }
+
+  private programmed(status: ObjectStatus): DesiredCondition {
+    const gen = status.generation;
+    const base = gen === undefined ? {} : { observedGeneration: gen };
+    if (status.conditions.some((c) => c.type === 'Accepted' && c.status === 'False')) {
+      return { type: 'Programmed', status: 'False', reason: 'Invalid', message: 'not programmed: the object is not accepted', ...base };
+    }
+    const key = `${status.kind}/${status.namespace}/${status.name}`;
+    const seen = this.programmedAt.get(key);
+    if (seen === undefined || seen.objectGeneration !== (gen ?? 0)) {
+      this.programmedAt.set(key, { objectGeneration: gen ?? 0, snapshotGeneration: this.generation });
+    }
+    const target = this.programmedAt.get(key)?.snapshotGeneration ?? this.generation;
+    const { ready, acked } = this.opts.distributor.progress(target);
+    if (ready === 0) return { type: 'Programmed', status: 'False', reason: 'NoDataPlanes', message: 'no ready data-plane pods to program', ...base };
+    if (acked < ready) {
+      return { type: 'Programmed', status: 'False', reason: 'Pending', message: `${acked} of ${ready} ready data-plane pods serve it`, ...base };
+    }
+    return { type: 'Programmed', status: 'True', reason: 'Programmed', message: `served by ${ready} data-plane pod(s)`, ...base };
+  }
+
+  private cacheFor(kind: ObjectKind): Map<string, KubeObject> {
+    const c = this.opts.caches;
+    return kind === 'Provider' ? c.providers : kind === 'ModelRoute' ? c.routes : c.budgets;
+  }
+
+  private async writeStatuses(statuses: ObjectStatus[]): Promise<void> {
+    const nowIso = new Date(this.now()).toISOString().replace(/\.\d+Z$/, 'Z');
+    const live = new Set<string>();
+    for (const status of statuses) {
+      const key = `${status.kind}/${status.namespace}/${status.name}`;
+      live.add(key);
+      const object = this.cacheFor(status.kind).get(`${status.namespace}/${status.name}`);
+      if (object === undefined) continue;
+      const existing = (object as KubeObject & { status?: StatusBody }).status;
+      const desired: DesiredCondition[] = [...status.conditions, this.programmed(status)];
+      const conditions = mergeConditions(existing?.conditions, desired, nowIso);
+      const body: StatusBody = { conditions };
+      if (status.generation !== undefined) body.observedGeneration = status.generation;
+      if (status.endpoints !== undefined) body.endpoints = status.endpoints;
+      const unchanged =
+        sameConditions(existing?.conditions, conditions) && existing?.observedGeneration === body.observedGeneration && existing?.endpoints === body.endpoints;
+      if (unchanged) continue;
+      try {
+        await this.opts.client.request(
+          'PATCH',
+          `/apis/tollgate.dev/v1alpha1/namespaces/${status.namespace}/${PLURAL[status.kind]}/${status.name}/status`,
+          { status: body },
+          'application/merge-patch+json',
+        );
+        this.statusWrites++;
+      } catch (err) {
+        if (err instanceof KubeError && err.status === 404) continue;
+        throw err;
+      }
+      for (const c of conditions) {
+        const previous = existing?.conditions?.find((p) => p.type === c.type);
+        const flipped = previous === undefined || previous.status !== c.status;
+        if (flipped && c.status === 'False' && c.reason !== 'Pending' && c.reason !== 'NoDataPlanes') {
+          await this.opts.events.record(object, 'Warning', c.reason, c.message);
+        }
+      }
+    }
+    for (const key of this.programmedAt.keys()) if (!live.has(key)) this.programmedAt.delete(key);
+  }
+}

@@ -1,0 +1,41 @@
+import express, { type Express } from 'express';
+import { tokenMatches } from '../../dataplane/admin/admin-token.js';
+import type { Registry } from 'prom-client';
+import type { Distributor } from './distributor.js';
+
+export interface OperatorServerDeps {
+  token: string;
+  distributor: Distributor;
+  registry: Registry;
+  isReady: () => boolean;
+  isLeader: () => boolean;
+}
+
+/** Probes, metrics, and the current snapshot for data-plane pods that start (pull). */
+export function createOperatorApp(deps: OperatorServerDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const ready = deps.isReady();
+    res.status(ready ? 200 : 503).json({ ready, leader: deps.isLeader() });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.registry.contentType).send(await deps.registry.metrics());
+  });
+  app.get('/v1/snapshot', (req, res) => {
+    if (!tokenMatches(req.get('authorization'), deps.token)) {
+      res.status(401).json({ error: 'missing or wrong token' });
+      return;
+    }
+    const envelope = deps.distributor.envelope;
+    if (!deps.isLeader() || envelope === undefined) {
+      res.status(503).set('retry-after', '1').json({ error: 'no snapshot here: not the leader or not reconciled yet' });
+      return;
+    }
+    res.json(envelope);
+  });
+  return app;
+}

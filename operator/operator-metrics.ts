@@ -1,0 +1,22 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The operator's Prometheus metrics. Labels are bounded: no object names. */
+export function createOperatorMetrics() {
+  const registry = new Registry();
+  return {
+    registry,
+    reconciles: new Counter({ name: 'tollgate_operator_reconciles_total', help: 'Reconcile runs (each compiles every object).', registers: [registry] }),
+    reconcileErrors: new Counter({ name: 'tollgate_operator_reconcile_errors_total', help: 'Reconcile runs that failed.', registers: [registry] }),
+    snapshotGeneration: new Gauge({ name: 'tollgate_operator_snapshot_generation', help: 'Generation of the latest published snapshot.', registers: [registry] }),
+    snapshotBytes: new Gauge({ name: 'tollgate_operator_snapshot_bytes', help: 'Size of the latest published snapshot.', registers: [registry] }),
+    pushSeconds: new Histogram({
+      name: 'tollgate_operator_push_duration_seconds',
+      help: 'Time to push a snapshot to one data-plane pod.',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    dataplanes: new Gauge({ name: 'tollgate_operator_dataplanes', help: 'Data-plane pods by state.', labelNames: ['state'], registers: [registry] }),
+    leader: new Gauge({ name: 'tollgate_operator_leader', help: '1 while this replica is the leader.', registers: [registry] }),
+  };
+}
+export type OperatorMetrics = ReturnType<typeof createOperatorMetrics>;

@@ -1,0 +1,178 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { CoalescingTrigger } from './controller/coalescing-trigger.js';
+import type { EndpointSliceObject, SecretObject, ServiceObject } from './controller/kube-types.js';
+import { type Caches, Reconciler } from './controller/reconciler.js';
+import { Distributor } from './distribute/distributor.js';
+import { createOperatorApp } from './distribute/operator-server.js';
+import { EventRecorder } from './kube/event-recorder.js';
+import { Informer } from './kube/informer.js';
+import { KubeClient, type KubeObject } from './kube/kube-client.js';
+import { LeaderElector } from './kube/leader-election.js';
+import { createOperatorMetrics } from './operator-metrics.js';
+
+export interface OperatorConfig {
+  /** Path to a kubeconfig; in-cluster config when absent. */
+  kubeconfig?: string;
+  /** Namespaces to watch; all when empty. */
+  watchNamespaces: string[];
+  dataplane: { namespace: string; service: string; adminPortName: string };
+  /** Bearer token for pushes to data planes and for pulls from them. */
+  token: string;
+  identity: string;
+  lease: { namespace: string; name: string; durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  listen: { host: string; port: number };
+  debounceMs: number;
+  maxWaitMs: number;
+  logger: Logger;
+}
+
+export interface RunningOperator {
+  address: AddressInfo;
+  reconciler: Reconciler;
+  isLeader(): boolean;
+  stop(): Promise<void>;
+}
+
+function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (path !== undefined) kc.loadFromFile(path);
+  else kc.loadFromCluster();
+  return kc;
+}
+
+/** Wires informers → work queue → reconciler → distributor, under leader election. */
+export async function runOperator(config: OperatorConfig): Promise<RunningOperator> {
+  const { logger } = config;
+  const client = new KubeClient(loadKubeConfig(config.kubeconfig));
+  const metrics = createOperatorMetrics();
+  const caches: Caches = {
+    providers: new Map(),
+    routes: new Map(),
+    budgets: new Map(),
+    secrets: new Map(),
+    namespaces: new Map(),
+    services: new Map(),
+    slices: new Map(),
+  };
+  let elector: LeaderElector | undefined;
+  const isLeader = (): boolean => elector?.isLeader ?? false;
+
+  let trigger: CoalescingTrigger | undefined;
+  const distributor = new Distributor({
+    token: config.token,
+    logger,
+    onAck: () => trigger?.trigger(),
+    onPushed: (s) => metrics.pushSeconds.observe(s),
+    onStale: (generation) => {
+      reconciler.bumpPast(generation);
+      trigger?.trigger();
+    },
+  });
+  const reconciler = new Reconciler({
+    client,
+    caches,
+    distributor,
+    events: new EventRecorder(client, config.identity, logger),
+    logger,
+    dataplane: config.dataplane,
+  });
+  let synced = false;
+  trigger = new CoalescingTrigger(
+    async () => {
+      // A partial cache would publish a partial config and flap statuses: wait for every informer.
+      if (!synced) return;
+      metrics.reconciles.inc();
+      await reconciler.reconcile(isLeader());
+      const envelope = distributor.envelope;
+      if (envelope !== undefined) {
+        metrics.snapshotGeneration.set(envelope.generation);
+        metrics.snapshotBytes.set(distributor.bodyBytes);
+        const p = distributor.progress(envelope.generation);
+        metrics.dataplanes.set({ state: 'ready' }, p.ready);
+        metrics.dataplanes.set({ state: 'current' }, p.acked);
+      }
+    },
+    config.debounceMs,
+    config.maxWaitMs,
+    (err) => {
+      metrics.reconcileErrors.inc();
+      logger.error({ err: (err as Error).message }, 'reconcile failed; retrying');
+      setTimeout(() => trigger?.trigger(), 1_000);
+    },
+  );
+
+  const onChange = (): void => trigger?.trigger();
+  const scopes = config.watchNamespaces.length === 0 ? [''] : config.watchNamespaces;
+  const nsPath = (ns: string): string => (ns === '' ? '' : `/namespaces/${ns}`);
+  const informers: { start(): void; stop(): void; hasSynced(): Promise<void> }[] = [];
+  const watch = <T extends KubeObject>(cache: Map<string, T>, path: string): void => {
+    informers.push(new Informer<T>(cache, client, path, onChange, logger));
+  };
+  for (const ns of scopes) {
+    watch(caches.providers, `/apis/tollgate.dev/v1alpha1${nsPath(ns)}/providers`);
+    watch(caches.routes, `/apis/tollgate.dev/v1alpha1${nsPath(ns)}/modelroutes`);
+    watch(caches.budgets, `/apis/tollgate.dev/v1alpha1${nsPath(ns)}/budgets`);
+    watch<SecretObject>(caches.secrets, `/api/v1${nsPath(ns)}/secrets`);
+    watch<ServiceObject>(caches.services, `/api/v1${nsPath(ns)}/services`);
+    watch<EndpointSliceObject>(caches.slices, `/apis/discovery.k8s.io/v1${nsPath(ns)}/endpointslices`);
+  }
+  if (scopes[0] !== '' && !scopes.includes(config.dataplane.namespace)) {
+    watch<EndpointSliceObject>(caches.slices, `/apis/discovery.k8s.io/v1/namespaces/${config.dataplane.namespace}/endpointslices`);
+  }
+  watch(caches.namespaces, '/api/v1/namespaces');
+  for (const informer of informers) informer.start();
+
+  void Promise.all(informers.map((i) => i.hasSynced())).then(() => {
+    synced = true;
+    logger.info({ informers: informers.length }, 'caches synced');
+    trigger?.trigger();
+  });
+
+  elector = new LeaderElector(
+    client,
+    {
+      namespace: config.lease.namespace,
+      name: config.lease.name,
+      identity: config.identity,
+      leaseDurationMs: config.lease.durationMs,
+      renewDeadlineMs: config.lease.renewDeadlineMs,
+      retryPeriodMs: config.lease.retryPeriodMs,
+    },
+    {
+      onStartedLeading: () => {
+        metrics.leader.set(1);
+        distributor.setEnabled(true);
+        trigger?.trigger();
+      },
+      onStoppedLeading: () => {
+        metrics.leader.set(0);
+        distributor.setEnabled(false);
+      },
+    },
+    logger,
+  );
+  elector.start();
+
+  const app = createOperatorApp({ token: config.token, distributor, registry: metrics.registry, isReady: () => synced, isLeader });
+  const server: Server = app.listen(config.listen.port, config.listen.host);
+  await once(server, 'listening');
+
+  return {
+    address: server.address() as AddressInfo,
+    reconciler,
+    isLeader,
+    async stop() {
+      trigger?.stop();
+      for (const informer of informers) informer.stop();
+      distributor.stop();
+      await elector?.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await client.close();
+    },
+  };
+}

@@ -1,0 +1,155 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { type Cluster, startCluster } from '../cluster/cluster.js';
+
+/** Data planes bind addresses in this range; the test runs in a private network namespace where it is on lo. */
+export const POD_NET = process.env.TOLLGATE_TEST_POD_NET ?? '10.250.0';
+export const TOKEN = 'test-admin-token';
+const CLI = join(process.cwd(), 'dist/cli/tollgate.js');
+
+export interface TestCluster {
+  cluster: Cluster;
+  /** Admin kubeconfig. */
+  kubeconfig: string;
+  /** kubeconfig of the operator's ServiceAccount, bound to the chart's ClusterRole. */
+  operatorKubeconfig: string;
+  kubectl(args: string[], input?: string): string;
+  apply(manifest: string): void;
+  get<T>(kind: string, name: string, namespace?: string): T;
+  stop(): Promise<void>;
+}
+
+export function kubectlWith(kubeconfig: string, args: string[], input?: string): string {
+  const r = spawnSync('kubectl', args, { input, encoding: 'utf8', env: { ...process.env, KUBECONFIG: kubeconfig } });
+  if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+/** Starts a real kube-apiserver + etcd, installs the CRDs and the operator's least-privilege identity. */
+export async function startTestCluster(): Promise<TestCluster> {
+  const cluster = await startCluster();
+  const kubeconfig = cluster.kubeconfig;
+  const kubectl = (args: string[], input?: string): string => kubectlWith(kubeconfig, args, input);
+  kubectl(['apply', '-f', 'crds/']);
+  kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=30s']);
+  const rules = yaml.load(readFileSync('charts/tollgate/files/operator-rules.yaml', 'utf8'));
+  const identity = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tollgate-system' } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'tollgate-operator', namespace: 'tollgate-system' } },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'tollgate-operator' }, rules },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'tollgate-operator' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'tollgate-operator' },
+      subjects: [{ kind: 'ServiceAccount', name: 'tollgate-operator', namespace: 'tollgate-system' }],
+    },
+  ];
+  kubectl(['apply', '-f', '-'], identity.map((d) => yaml.dump(d)).join('---\n'));
+  const token = kubectl(['create', 'token', 'tollgate-operator', '-n', 'tollgate-system', '--duration', '2h']).trim();
+  const admin = yaml.load(readFileSync(kubeconfig, 'utf8')) as { clusters: { cluster: Record<string, string>; name: string }[] };
+  const operatorKubeconfig = join(cluster.stateDir, 'operator.kubeconfig');
+  writeFileSync(
+    operatorKubeconfig,
+    yaml.dump({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: admin.clusters,
+      users: [{ name: 'operator', user: { token } }],
+      contexts: [{ name: 'operator', context: { cluster: admin.clusters[0]?.name, user: 'operator' } }],
+      'current-context': 'operator',
+    }),
+  );
+  return {
+    cluster,
+    kubeconfig,
+    operatorKubeconfig,
+    kubectl,
+    apply: (manifest) => {
+      kubectl(['apply', '-f', '-'], manifest);
+    },
+    get: <T>(kind: string, name: string, namespace = 'default'): T => JSON.parse(kubectl(['get', kind, name, '-n', namespace, '-o', 'json'])) as T,
+    stop: () => cluster.stop(),
+  };
+}
+
+export interface Proc {
+  child: ChildProcess;
+  logs: string[];
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function spawnCli(args: string[], env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: string[] = [];
+  child.stdout?.on('data', (d: Buffer) => logs.push(d.toString()));
+  child.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));
+  return {
+    child,
+    logs,
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export function startOperator(kubeconfig: string, opts: { port: number; identity: string; host?: string }): Proc {
+  return spawnCli(
+    ['operator', '--kubeconfig', kubeconfig, '--host', opts.host ?? '127.0.0.1', '--port', String(opts.port), '--identity', opts.identity, '--dataplane-namespace', 'tollgate-system'],
+    { TOLLGATE_ADMIN_TOKEN: TOKEN },
+  );
+}
+
+export function startDataplane(ip: string, opts: { operatorUrl?: string } = {}): Proc {
+  const args = ['dataplane', '--host', ip, '--port', '8080', '--admin-port', '9090'];
+  if (opts.operatorUrl !== undefined) args.push('--operator-url', opts.operatorUrl);
+  return spawnCli(args, { TOLLGATE_ADMIN_TOKEN: TOKEN });
+}
+
+/** The data-plane Service and one EndpointSlice per pod IP, as the EndpointSlice controller would write them. */
+export function dataplaneService(ips: string[], ready = true): string {
+  const service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'tollgate-dataplane', namespace: 'tollgate-system' },
+    spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }, { name: 'admin', port: 9090, targetPort: 9090 }] },
+  };
+  const slice = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: 'tollgate-dataplane-test', namespace: 'tollgate-system', labels: { 'kubernetes.io/service-name': 'tollgate-dataplane' } },
+    addressType: 'IPv4',
+    endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready } })),
+    ports: [{ name: 'http', port: 8080 }, { name: 'admin', port: 9090 }],
+  };
+  return [service, slice].map((d) => yaml.dump(d)).join('---\n');
+}
+
+export async function eventually<T>(fn: () => Promise<T> | T, what: string, timeoutMs = 20_000): Promise<T> {
+  const started = Date.now();
+  let last: unknown;
+  while (Date.now() - started < timeoutMs) {
+    try {
+      return await fn();
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}: ${last instanceof Error ? last.message : String(last)}`);
+}
+
+export interface Conditioned {
+  metadata: { generation: number; resourceVersion: string };
+  status?: { observedGeneration?: number; conditions?: { type: string; status: string; reason: string; message: string; observedGeneration?: number; lastTransitionTime: string }[] };
+}
+
+export function conditionOf(obj: Conditioned, type: string): { status: string; reason: string; message: string; observedGeneration?: number } | undefined {
+  return obj.status?.conditions?.find((c) => c.type === type);
+}
