@@ -1,13 +1,23 @@
 import { isSupportedProviderType, type ProviderConfig, type RouteConfig, type Snapshot, SnapshotSchema } from './snapshot.js';
 import { adapterFor } from '../providers/registry.js';
 import { MockTransport } from '../providers/mock/mock-transport.js';
-import type { ProviderAdapter } from '../providers/types.js';
+import type { AccessTokenSource, ProviderAdapter } from '../providers/types.js';
+import { ServiceAccountTokenSource } from '../providers/vertex/service-account-token-source.js';
 import type { Transport } from '../upstream/transport.js';
 
 export interface RuntimeProvider {
   config: ProviderConfig;
   adapter: ProviderAdapter;
   transport: Transport;
+  /** Mints bearer tokens before each attempt (Vertex service-account keys). */
+  tokenSource?: AccessTokenSource;
+}
+
+/** Settings a provider type cannot work without; compile guarantees them, an untrusted snapshot may not. */
+function missingSettings(p: ProviderConfig): string | undefined {
+  if (p.type === 'bedrock' && p.bedrock === undefined) return 'bedrock provider without bedrock settings (region)';
+  if (p.type === 'vertex' && p.vertex === undefined) return 'vertex provider without vertex settings (project, location)';
+  return undefined;
 }
 
 export type HeaderLookup = (name: string) => string | undefined;
@@ -55,8 +65,19 @@ export function buildRuntimeSnapshot(input: unknown, httpTransport: Transport): 
   for (const p of snapshot.providers) {
     if (!isSupportedProviderType(p.type)) return { ok: false, error: `provider ${p.id}: unsupported type ${p.type}` };
     if (p.type === 'mock' && p.mock === undefined) return { ok: false, error: `provider ${p.id}: mock provider without mock settings` };
+    const missing = missingSettings(p);
+    if (missing !== undefined) return { ok: false, error: `provider ${p.id}: ${missing}` };
     const transport = p.type === 'mock' && p.mock !== undefined ? new MockTransport(p.mock) : httpTransport;
-    providers.set(p.id, { config: p, adapter: adapterFor(p.type), transport });
+    const runtime: RuntimeProvider = { config: p, adapter: adapterFor(p.type), transport };
+    const serviceAccountKey = p.vertex?.serviceAccountKey;
+    if (serviceAccountKey !== undefined) {
+      try {
+        runtime.tokenSource = new ServiceAccountTokenSource(serviceAccountKey, httpTransport);
+      } catch (err) {
+        return { ok: false, error: `provider ${p.id}: ${(err as Error).message}` };
+      }
+    }
+    providers.set(p.id, runtime);
   }
   const routesByModel = new Map<string, RuntimeRoute[]>();
   const models = new Map<string, number>();

@@ -26,6 +26,42 @@ export const MockConfigSchema = z.object({
 });
 export type MockConfig = z.infer<typeof MockConfigSchema>;
 
+export const AnthropicSettingsSchema = z.object({
+  /** anthropic-version header. */
+  version: z.string().min(1),
+  /** anthropic-beta header values. */
+  beta: z.array(z.string()).optional(),
+  /** max_tokens sent when the client gives no output cap (Anthropic requires one). */
+  defaultMaxTokens: z.number().int().min(1),
+});
+
+export const AzureSettingsSchema = z.object({
+  /** Deployment in the URL; the target's model name when absent. */
+  deployment: z.string().min(1).optional(),
+  apiVersion: z.string().min(1),
+  /** How apiKey is sent: `api-key` header, or `Authorization: Bearer` (Microsoft Entra token). */
+  auth: z.enum(['api-key', 'bearer']),
+});
+
+export const AwsCredentialsSchema = z.object({
+  accessKeyId: z.string().min(1),
+  secretAccessKey: z.string().min(1),
+  sessionToken: z.string().min(1).optional(),
+});
+
+export const BedrockSettingsSchema = z.object({
+  region: z.string().min(1),
+  /** SigV4 credentials; without them apiKey is sent as a Bedrock API key (Bearer). */
+  credentials: AwsCredentialsSchema.optional(),
+});
+
+export const VertexSettingsSchema = z.object({
+  project: z.string().min(1),
+  location: z.string().min(1),
+  /** Google service-account JSON key; bearer tokens are minted from it. Without it apiKey is used as the bearer token. */
+  serviceAccountKey: z.string().min(1).optional(),
+});
+
 export const ProviderConfigSchema = z.object({
   /** namespace/name */
   id: z.string().min(1),
@@ -38,6 +74,10 @@ export const ProviderConfigSchema = z.object({
   connectTimeoutMs: z.number().int().min(1),
   maxConcurrency: z.number().int().min(1).optional(),
   mock: MockConfigSchema.optional(),
+  anthropic: AnthropicSettingsSchema.optional(),
+  azure: AzureSettingsSchema.optional(),
+  bedrock: BedrockSettingsSchema.optional(),
+  vertex: VertexSettingsSchema.optional(),
 });
 export type ProviderConfig = z.infer<typeof ProviderConfigSchema>;
 
@@ -99,7 +139,17 @@ export type Snapshot = z.infer<typeof SnapshotSchema>;
 export type SnapshotContent = Omit<Snapshot, 'version'>;
 
 /** Provider types this data plane has an adapter for; compile refuses the others with a clear reason. */
-export const SUPPORTED_PROVIDER_TYPES = ['openai', 'openai-compatible', 'vllm', 'mock'] as const;
+export const SUPPORTED_PROVIDER_TYPES = [
+  'openai',
+  'azure-openai',
+  'anthropic',
+  'gemini',
+  'vertex',
+  'bedrock',
+  'openai-compatible',
+  'vllm',
+  'mock',
+] as const;
 export type SupportedProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
 
 export function isSupportedProviderType(type: string): type is SupportedProviderType {

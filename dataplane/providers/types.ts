@@ -1,4 +1,4 @@
-import type { FailureKind } from '../config/snapshot.js';
+import type { FailureKind, ProviderConfig } from '../config/snapshot.js';
 import type { SseEvent } from '../sse/sse-parser.js';
 
 export type JsonObject = { [key: string]: unknown };
@@ -12,7 +12,12 @@ export interface CanonicalRequest {
   stream: boolean;
   /** The client asked for the usage chunk (stream_options.include_usage). */
   clientWantsUsage: boolean;
+  /** Unix seconds when the gateway received the request; translated responses use it as `created`. */
+  createdAt?: number;
 }
+
+/** Provider-specific settings from the snapshot (API versions, regions, projects, cloud credentials). */
+export type ProviderSettings = Pick<ProviderConfig, 'anthropic' | 'azure' | 'bedrock' | 'vertex'>;
 
 /** Where and as whom one attempt is sent. */
 export interface AdapterTarget {
@@ -20,6 +25,30 @@ export interface AdapterTarget {
   model: string;
   apiKey?: string;
   headers: Record<string, string>;
+  settings?: ProviderSettings;
+  /** A bearer token minted outside the adapter (see AccessTokenSource), for providers that need one. */
+  accessToken?: string;
+  /** The attempt's clock in ms since the epoch, for request signing: adapters never read the clock. */
+  nowMs?: number;
+}
+
+/**
+ * Thrown by buildRequest when the canonical request cannot be expressed in the provider's format
+ * (e.g. tool call arguments that are not JSON). The attempt turns it into a client error (400).
+ */
+export class RequestTranslationError extends Error {
+  constructor(
+    message: string,
+    readonly param: string | null = null,
+  ) {
+    super(message);
+    this.name = 'RequestTranslationError';
+  }
+}
+
+/** Mints and caches bearer tokens (I/O, outside the adapters); the attempt calls it before buildRequest. */
+export interface AccessTokenSource {
+  token(signal: AbortSignal): Promise<string>;
 }
 
 export interface UpstreamHttpRequest {
@@ -62,6 +91,12 @@ export interface StreamTransformer {
   onEnd(): StreamStep;
 }
 
+/** For streams that are not SSE (AWS event-stream framing): raw bytes in, steps out. */
+export interface ByteStreamTransformer {
+  onBytes(bytes: Uint8Array): StreamStep[];
+  onEnd(): StreamStep;
+}
+
 export type HeaderMap = Record<string, string | string[] | undefined>;
 
 /**
@@ -73,4 +108,6 @@ export interface ProviderAdapter {
   parseResponse(req: CanonicalRequest, status: number, headers: HeaderMap, bodyText: string): ParseResult;
   classifyError(status: number, headers: HeaderMap, bodyText: string): UpstreamFailure;
   createStreamTransformer(req: CanonicalRequest): StreamTransformer;
+  /** Providers whose streams are not SSE decode the bytes themselves; used instead of the SSE parser when present. */
+  createByteStreamTransformer?(req: CanonicalRequest): ByteStreamTransformer;
 }

@@ -1,7 +1,15 @@
 import type { TargetConfig } from '../config/snapshot.js';
 import type { RuntimeProvider } from '../config/runtime-snapshot.js';
 import { SseParser } from '../sse/sse-parser.js';
-import type { CanonicalRequest, JsonObject, StreamStep, UpstreamFailure, Usage } from '../providers/types.js';
+import {
+  type CanonicalRequest,
+  type JsonObject,
+  RequestTranslationError,
+  type StreamStep,
+  type UpstreamFailure,
+  type UpstreamHttpRequest,
+  type Usage,
+} from '../providers/types.js';
 
 export type AttemptResult =
   | { ok: true; kind: 'response'; body: JsonObject; usage?: Usage; status: number }
@@ -18,6 +26,18 @@ export class AttemptTimeout extends Error {
 }
 
 async function* streamSteps(body: AsyncIterable<Uint8Array>, req: CanonicalRequest, provider: RuntimeProvider): AsyncGenerator<StreamStep, void, undefined> {
+  const binary = provider.adapter.createByteStreamTransformer?.(req);
+  if (binary !== undefined) {
+    // Providers that do not stream SSE (AWS event-stream framing) decode the bytes themselves.
+    for await (const bytes of body) {
+      for (const step of binary.onBytes(bytes)) {
+        yield step;
+        if (step.done === true || step.failure !== undefined) return;
+      }
+    }
+    yield binary.onEnd();
+    return;
+  }
   const parser = new SseParser();
   const transformer = provider.adapter.createStreamTransformer(req);
   for await (const bytes of body) {
@@ -44,6 +64,18 @@ function describeThrown(err: unknown): string {
   return String(err);
 }
 
+/** A request the adapter could not translate is the client's error; anything else thrown is the gateway's configuration. */
+function translationFailure(err: unknown): UpstreamFailure {
+  const message = err instanceof Error ? err.message : String(err);
+  if (!(err instanceof RequestTranslationError)) return { kind: 'ServerError', status: 0, message: `cannot build the upstream request: ${message}` };
+  return {
+    kind: 'ClientError',
+    status: 400,
+    message,
+    clientBody: { error: { message, type: 'invalid_request_error', param: err.param, code: 'unsupported_by_provider' } },
+  };
+}
+
 /**
  * One attempt against one target. Resolves once the attempt is decided: a full response, a stream
  * whose first event has arrived (the point of no return), or a classified failure.
@@ -56,17 +88,36 @@ export async function runAttempt(
   signal: AbortSignal,
   clientSignal: AbortSignal,
 ): Promise<AttemptResult> {
-  const upstreamReq = provider.adapter.buildRequest(req, {
-    baseUrl,
-    model: target.model,
-    headers: provider.config.headers,
-    ...(provider.config.apiKey === undefined ? {} : { apiKey: provider.config.apiKey }),
-  });
   const fail = (err: unknown): AttemptResult => {
     if (clientSignal.aborted) return { ok: false, clientGone: true };
     if (signal.reason instanceof AttemptTimeout) return { ok: false, failure: { kind: 'Timeout', status: 0, message: signal.reason.message } };
     return { ok: false, failure: { kind: 'ConnectionError', status: 0, message: describeThrown(err) } };
   };
+  let accessToken: string | undefined;
+  if (provider.tokenSource !== undefined) {
+    try {
+      accessToken = await provider.tokenSource.token(signal);
+    } catch (err) {
+      const failed = fail(err);
+      if (!failed.ok && 'failure' in failed) failed.failure.message = `could not obtain an access token: ${failed.failure.message}`;
+      return failed;
+    }
+  }
+  const { anthropic, azure, bedrock, vertex } = provider.config;
+  let upstreamReq: UpstreamHttpRequest;
+  try {
+    upstreamReq = provider.adapter.buildRequest(req, {
+      baseUrl,
+      model: target.model,
+      headers: provider.config.headers,
+      ...(provider.config.apiKey === undefined ? {} : { apiKey: provider.config.apiKey }),
+      settings: { anthropic, azure, bedrock, vertex },
+      ...(accessToken === undefined ? {} : { accessToken }),
+      nowMs: Date.now(),
+    });
+  } catch (err) {
+    return { ok: false, failure: translationFailure(err) };
+  }
   try {
     const res = await provider.transport.send(upstreamReq, { signal, connectTimeoutMs: provider.config.connectTimeoutMs });
     if (res.status < 200 || res.status >= 300 || !req.stream) {

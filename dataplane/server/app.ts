@@ -1,5 +1,7 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
+import { anthropicErrorMiddleware } from '../inbound/anthropic/messages-errors.js';
+import { messagesHandler } from '../inbound/anthropic/messages-handler.js';
 import { errorMiddleware, notFoundHandler } from './error-middleware.js';
 import { getModelHandler, listModelsHandler } from './models-handler.js';
 import { type ProxyDeps, proxyHandler, type RoutingInfo } from './proxy-handler.js';
@@ -51,6 +53,8 @@ export function createApp(deps: AppDeps): Express {
   app.post('/v1/chat/completions', json, proxyHandler('chat', deps));
   app.post('/v1/completions', json, proxyHandler('completions', deps));
   app.post('/v1/embeddings', json, proxyHandler('embeddings', deps));
+  // The Anthropic Messages API, routed like chat completions; its errors are rendered the Anthropic way.
+  app.post('/v1/messages', json, messagesHandler(deps), anthropicErrorMiddleware(deps.logger));
   app.get('/v1/models', listModelsHandler(deps.store));
   app.get('/v1/models/*model', getModelHandler(deps.store));
 

@@ -45,10 +45,10 @@ function parseRequest(op: Operation, body: unknown): CanonicalRequest {
     throw errors.badRequest(`invalid request: ${param ? `${param}: ` : ''}${issue?.message ?? 'invalid body'}`, param || null);
   }
   const stream = op !== 'embeddings' && parsed.data.stream === true;
-  return { op, body, stream, clientWantsUsage: stream && parsed.data.stream_options?.include_usage === true };
+  return { op, body, stream, clientWantsUsage: stream && parsed.data.stream_options?.include_usage === true, createdAt: Math.floor(Date.now() / 1000) };
 }
 
-function record(
+export function recordUsage(
   deps: ProxyDeps,
   requestId: string,
   req: CanonicalRequest,
@@ -75,50 +75,76 @@ function record(
   return rec;
 }
 
+/** A canonical request that a route served: the outcome to write back, in whatever client dialect. */
+export interface Routed {
+  route: RouteConfig;
+  requestId: string;
+  outcome: RouteOutcome;
+  /** Response headers the gateway adds (request id, route, provider, attempts). */
+  headers: Record<string, string>;
+}
+
+/** Must be called before parsing the body: draining and readiness are checked first. */
+export function checkServing(deps: ProxyDeps): void {
+  if (deps.isDraining()) throw errors.shuttingDown();
+  if (deps.store.current === undefined) throw errors.notReady();
+}
+
+/**
+ * Routes a canonical request exactly as the OpenAI endpoints do (route match, retries, failover).
+ * Resolves undefined when the client went away; throws a GatewayError when nothing served it.
+ */
+export async function routeCanonical(deps: ProxyDeps, req: Request, res: Response, canonical: CanonicalRequest): Promise<Routed | undefined> {
+  // Read once: the request finishes on this snapshot even if a newer one is applied meanwhile.
+  const runtime = deps.store.current;
+  if (runtime === undefined) throw errors.notReady();
+  const model = String(canonical.body.model);
+  const candidates = runtime.routesByModel.get(model);
+  if (candidates === undefined) throw errors.modelNotFound(model);
+  const runtimeRoute = candidates.find((r) => r.matches((name) => req.get(name)));
+  if (runtimeRoute === undefined) throw errors.modelNotFound(model);
+  const route = runtimeRoute.config;
+  const requestId = requestIdOf(req);
+  const info = res.locals as RoutingInfo;
+  info.route = route.id;
+
+  const client = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) client.abort(new ClientGone());
+  });
+
+  let outcome: RouteOutcome;
+  try {
+    outcome = await deps.router.serve(runtime, route, canonical, client.signal);
+  } catch (err) {
+    if (err instanceof ClientGone) return undefined;
+    throw err;
+  }
+  info.provider = outcome.target.providerId;
+  info.upstreamModel = outcome.target.model;
+  info.attempts = outcome.attempts.length;
+  const headers: Record<string, string> = {
+    'x-request-id': requestId,
+    'x-tollgate-route': route.id,
+    'x-tollgate-provider': outcome.target.providerId,
+    'x-tollgate-model': outcome.target.model,
+    'x-tollgate-attempts': String(outcome.attempts.length),
+  };
+  return { route, requestId, outcome, headers };
+}
+
 /** POST /v1/chat/completions, /v1/completions and /v1/embeddings. */
 export function proxyHandler(op: Operation, deps: ProxyDeps): RequestHandler {
   return async (req: Request, res: Response) => {
-    if (deps.isDraining()) throw errors.shuttingDown();
-    // Read once: the request finishes on this snapshot even if a newer one is applied meanwhile.
-    const runtime = deps.store.current;
-    if (runtime === undefined) throw errors.notReady();
+    checkServing(deps);
     const canonical = parseRequest(op, req.body);
-    const model = String(canonical.body.model);
-    const candidates = runtime.routesByModel.get(model);
-    if (candidates === undefined) throw errors.modelNotFound(model);
-    const runtimeRoute = candidates.find((r) => r.matches((name) => req.get(name)));
-    if (runtimeRoute === undefined) throw errors.modelNotFound(model);
-    const route = runtimeRoute.config;
-    const requestId = requestIdOf(req);
-    const info = res.locals as RoutingInfo;
-    info.route = route.id;
-
-    const client = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) client.abort(new ClientGone());
-    });
-
-    let outcome: RouteOutcome;
-    try {
-      outcome = await deps.router.serve(runtime, route, canonical, client.signal);
-    } catch (err) {
-      if (err instanceof ClientGone) return;
-      throw err;
-    }
-    info.provider = outcome.target.providerId;
-    info.upstreamModel = outcome.target.model;
-    info.attempts = outcome.attempts.length;
-    const headers: Record<string, string> = {
-      'x-request-id': requestId,
-      'x-tollgate-route': route.id,
-      'x-tollgate-provider': outcome.target.providerId,
-      'x-tollgate-model': outcome.target.model,
-      'x-tollgate-attempts': String(outcome.attempts.length),
-    };
+    const routed = await routeCanonical(deps, req, res, canonical);
+    if (routed === undefined) return;
+    const { route, requestId, outcome, headers } = routed;
 
     if (outcome.kind === 'response') {
       const usage = outcome.usage ?? { inputTokens: estimateTokens(promptText(canonical.body)), outputTokens: 0, cachedInputTokens: 0 };
-      const rec = record(deps, requestId, canonical, route, outcome, usage, outcome.usage === undefined);
+      const rec = recordUsage(deps, requestId, canonical, route, outcome, usage, outcome.usage === undefined);
       headers['x-tollgate-cost-usd'] = rec.costUsd.toFixed(8);
       res.status(200).set(headers).json(outcome.body);
       return;
@@ -128,7 +154,7 @@ export function proxyHandler(op: Operation, deps: ProxyDeps): RequestHandler {
       await writeStream(res, outcome, headers, route.timeouts.streamIdleMs, meter);
     } finally {
       const { usage, estimated } = meter.result();
-      record(deps, requestId, canonical, route, outcome, usage, estimated);
+      recordUsage(deps, requestId, canonical, route, outcome, usage, estimated);
     }
   };
 }

@@ -71,6 +71,92 @@ export const ProviderTimeoutsSchema = z.strictObject({
   connect: DurationSchema.default('5s').describe('TCP/TLS connect timeout.'),
 });
 
+export const AnthropicOptionsSchema = z
+  .strictObject({
+    version: z.string().min(1).max(64).default('2023-06-01').describe('anthropic-version header sent with every request.'),
+    beta: z.array(z.string().min(1).max(128)).max(16).optional().describe('anthropic-beta feature flags, sent comma-separated.'),
+    defaultMaxTokens: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000000)
+      .default(4096)
+      .describe('max_tokens sent when a client gives no max_tokens or max_completion_tokens (Anthropic requires one).'),
+  })
+  .describe('Settings of an anthropic provider (Messages API).');
+
+export const AzureOptionsSchema = z
+  .strictObject({
+    deployment: z
+      .string()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe('Deployment name in the URL (/openai/deployments/{deployment}/...). Defaults to the route target model.'),
+    apiVersion: z.string().min(1).max(64).default('2024-10-21').describe('api-version query parameter, e.g. 2024-10-21.'),
+    auth: z
+      .enum(['ApiKey', 'BearerToken'])
+      .default('ApiKey')
+      .describe('How the credential is sent: ApiKey as the api-key header, BearerToken (a Microsoft Entra token) as Authorization: Bearer.'),
+  })
+  .describe('Settings of an azure-openai provider. url is the resource endpoint, e.g. https://my-resource.openai.azure.com.');
+
+export const BedrockOptionsSchema = z
+  .strictObject({
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-[0-9]+$/, 'must be an AWS region such as us-east-1')
+      .max(32)
+      .default('us-east-1')
+      .describe('AWS region; used for SigV4 signing and the default url https://bedrock-runtime.{region}.amazonaws.com. Defaults to us-east-1.'),
+  })
+  .describe('Settings of a bedrock provider (Converse API).');
+
+export const VertexOptionsSchema = z
+  .strictObject({
+    project: z.string().min(1).max(128).describe('Google Cloud project id.'),
+    location: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, 'must be a location such as us-central1 or global')
+      .max(64)
+      .default('us-central1')
+      .describe('Vertex AI location, e.g. us-central1 or global; picks the default url ({location}-aiplatform.googleapis.com).'),
+  })
+  .describe('Settings of a vertex provider (Gemini models on Vertex AI).');
+
+export const AwsCredentialsRefSchema = z
+  .strictObject({
+    secretName: z.string().min(1).max(253).describe('Secret in the Provider namespace holding the AWS credentials.'),
+    accessKeyIdKey: z.string().min(1).max(253).default('AWS_ACCESS_KEY_ID').describe('Key of the access key id in the Secret.'),
+    secretAccessKeyKey: z.string().min(1).max(253).default('AWS_SECRET_ACCESS_KEY').describe('Key of the secret access key in the Secret.'),
+    sessionTokenKey: z
+      .string()
+      .min(1)
+      .max(253)
+      .default('AWS_SESSION_TOKEN')
+      .describe('Key of the session token of temporary credentials; used when the Secret has it.'),
+  })
+  .describe('AWS access key pair (and optional session token) used to SigV4-sign bedrock requests.');
+
+export const CredentialsSchema = withRules(
+  z.strictObject({
+    secretRef: SecretKeySelectorSchema.optional().describe(
+      'Secret key holding the API key: OpenAI/Anthropic/Gemini API key, Azure api-key or Entra token, Bedrock API key, or a static Vertex access token.',
+    ),
+    aws: AwsCredentialsRefSchema.optional(),
+    serviceAccountKeyRef: SecretKeySelectorSchema.optional().describe(
+      'Secret key holding a Google service-account JSON key (vertex); access tokens are minted from it and cached until expiry.',
+    ),
+  }),
+  [
+    {
+      rule: '(has(self.secretRef) ? 1 : 0) + (has(self.aws) ? 1 : 0) + (has(self.serviceAccountKeyRef) ? 1 : 0) == 1',
+      message: 'set exactly one of secretRef, aws and serviceAccountKeyRef',
+      holds: (c) => [c.secretRef, c.aws, c.serviceAccountKeyRef].filter((x) => x !== undefined).length === 1,
+    },
+  ],
+);
+
 export const ProviderSpecSchema = withRules(
   z.strictObject({
     type: z.enum(PROVIDER_TYPES).describe('Wire protocol of the upstream.'),
@@ -79,12 +165,13 @@ export const ProviderSpecSchema = withRules(
       .regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL')
       .max(2048)
       .optional()
-      .describe('Base URL of the API, e.g. https://api.openai.com/v1. Hosted types default to their public endpoint.'),
+      .describe(
+        'Base URL of the API. openai and openai-compatible: up to /v1 (https://api.openai.com/v1); anthropic, gemini, vertex, bedrock and azure-openai: the origin (https://api.anthropic.com). Hosted types default to their public endpoint; azure-openai needs its resource URL.',
+      ),
     serviceRef: ServiceRefSchema.optional(),
-    credentials: z
-      .strictObject({ secretRef: SecretKeySelectorSchema })
-      .optional()
-      .describe('API key (or other credential) for the upstream, read from a Secret. Rotation is picked up without restart.'),
+    credentials: CredentialsSchema.optional().describe(
+      'Credential for the upstream, read from a Secret: an API key (secretRef), an AWS key pair (aws, bedrock) or a service-account key (serviceAccountKeyRef, vertex). Rotation is picked up without restart.',
+    ),
     headers: z
       .record(z.string(), z.string())
       .optional()
@@ -102,6 +189,10 @@ export const ProviderSpecSchema = withRules(
       .optional()
       .describe('Which namespaces may route to this Provider. Defaults to the Provider namespace only.'),
     mock: MockBehaviourSchema.optional(),
+    anthropic: AnthropicOptionsSchema.optional(),
+    azure: AzureOptionsSchema.optional(),
+    bedrock: BedrockOptionsSchema.optional(),
+    vertex: VertexOptionsSchema.optional(),
   }),
   [
     {
@@ -120,6 +211,21 @@ export const ProviderSpecSchema = withRules(
       holds: (s) => s.type !== 'mock' || (s.url === undefined && s.serviceRef === undefined && s.credentials === undefined),
     },
     { rule: "self.type == 'mock' || !has(self.mock)", message: 'mock is only allowed with type mock', holds: (s) => s.type === 'mock' || s.mock === undefined },
+    { rule: "self.type == 'anthropic' || !has(self.anthropic)", message: 'anthropic is only allowed with type anthropic', holds: (s) => s.type === 'anthropic' || s.anthropic === undefined },
+    { rule: "self.type == 'azure-openai' || !has(self.azure)", message: 'azure is only allowed with type azure-openai', holds: (s) => s.type === 'azure-openai' || s.azure === undefined },
+    { rule: "self.type == 'bedrock' || !has(self.bedrock)", message: 'bedrock is only allowed with type bedrock', holds: (s) => s.type === 'bedrock' || s.bedrock === undefined },
+    { rule: "(self.type == 'vertex') == has(self.vertex)", message: 'vertex (with project) is required with type vertex and only allowed there', holds: (s) => (s.type === 'vertex') === (s.vertex !== undefined) },
+    { rule: "self.type != 'azure-openai' || has(self.url)", message: 'azure-openai providers need url (the resource endpoint)', holds: (s) => s.type !== 'azure-openai' || s.url !== undefined },
+    {
+      rule: "!has(self.credentials) || !has(self.credentials.aws) || self.type == 'bedrock'",
+      message: 'credentials.aws is only allowed with type bedrock',
+      holds: (s) => s.credentials?.aws === undefined || s.type === 'bedrock',
+    },
+    {
+      rule: "!has(self.credentials) || !has(self.credentials.serviceAccountKeyRef) || self.type == 'vertex'",
+      message: 'credentials.serviceAccountKeyRef is only allowed with type vertex',
+      holds: (s) => s.credentials?.serviceAccountKeyRef === undefined || s.type === 'vertex',
+    },
   ],
 ).describe('One upstream API and the models it serves.');
 

@@ -1,9 +1,10 @@
 import type { ProviderConfig } from '../../dataplane/config/snapshot.js';
+type AwsCredentials = NonNullable<NonNullable<ProviderConfig['bedrock']>['credentials']>;
 import { isSupportedProviderType, SUPPORTED_PROVIDER_TYPES } from '../../dataplane/config/snapshot.js';
-import { MockBehaviourSchema, type Provider, ProviderTimeoutsSchema } from '../api/provider.js';
+import { BedrockOptionsSchema, MockBehaviourSchema, type Provider, ProviderTimeoutsSchema } from '../api/provider.js';
 import { condition, type Problem, resolvedRefs } from './conditions.js';
 import { durationToMs } from '../api/duration.js';
-import { DEFAULT_BASE_URLS } from './provider-defaults.js';
+import { defaultBaseUrl } from './provider-defaults.js';
 import type { CompileInput, ObjectStatus } from './types.js';
 
 export interface CompiledProvider {
@@ -44,18 +45,29 @@ export function compileProviders(input: CompileInput): { providers: Map<string, 
     status.conditions.push(condition('Accepted', true, 'Accepted', 'Provider is valid', gen));
 
     const problems: Problem[] = [];
+    const secretValue = (name: string, key: string, optional = false): string | undefined => {
+      const data = secrets.get(`${ns}/${name}`);
+      if (data === undefined) problems.push({ reason: 'SecretNotFound', message: `Secret ${ns}/${name} not found` });
+      else if (data[key] === undefined) {
+        if (!optional) problems.push({ reason: 'SecretKeyNotFound', message: `Secret ${ns}/${name} has no key ${key}` });
+      } else return data[key]?.trim();
+      return undefined;
+    };
     let apiKey: string | undefined;
-    if (spec.credentials) {
-      const ref = spec.credentials.secretRef;
-      const data = secrets.get(`${ns}/${ref.name}`);
-      if (data === undefined) {
-        problems.push({ reason: 'SecretNotFound', message: `Secret ${ns}/${ref.name} not found` });
-      } else if (data[ref.key] === undefined) {
-        problems.push({ reason: 'SecretKeyNotFound', message: `Secret ${ns}/${ref.name} has no key ${ref.key}` });
-      } else {
-        apiKey = data[ref.key]?.trim();
+    let awsCredentials: AwsCredentials | undefined;
+    let serviceAccountKey: string | undefined;
+    const creds = spec.credentials;
+    if (creds?.secretRef) apiKey = secretValue(creds.secretRef.name, creds.secretRef.key);
+    if (creds?.aws) {
+      const a = creds.aws;
+      const accessKeyId = secretValue(a.secretName, a.accessKeyIdKey);
+      const secretAccessKey = secretValue(a.secretName, a.secretAccessKeyKey);
+      const sessionToken = secrets.has(`${ns}/${a.secretName}`) ? secretValue(a.secretName, a.sessionTokenKey, true) : undefined;
+      if (accessKeyId !== undefined && secretAccessKey !== undefined) {
+        awsCredentials = sessionToken === undefined ? { accessKeyId, secretAccessKey } : { accessKeyId, secretAccessKey, sessionToken };
       }
     }
+    if (creds?.serviceAccountKeyRef) serviceAccountKey = secretValue(creds.serviceAccountKeyRef.name, creds.serviceAccountKeyRef.key);
 
     let urls: string[] = [];
     let serviceProblem: Problem | undefined;
@@ -77,7 +89,7 @@ export function compileProviders(input: CompileInput): { providers: Map<string, 
     } else if (spec.url !== undefined) {
       urls = [spec.url.replace(/\/$/, '')];
     } else {
-      const fallback = DEFAULT_BASE_URLS[spec.type];
+      const fallback = defaultBaseUrl(spec);
       if (fallback !== undefined) urls = [fallback];
     }
 
@@ -107,6 +119,15 @@ export function compileProviders(input: CompileInput): { providers: Map<string, 
         failureRate: m.failureRate,
       };
     }
+    if (spec.anthropic) config.anthropic = { version: spec.anthropic.version, defaultMaxTokens: spec.anthropic.defaultMaxTokens, ...(spec.anthropic.beta ? { beta: spec.anthropic.beta } : {}) };
+    if (spec.azure) {
+      config.azure = { apiVersion: spec.azure.apiVersion, auth: spec.azure.auth === 'BearerToken' ? 'bearer' : 'api-key', ...(spec.azure.deployment ? { deployment: spec.azure.deployment } : {}) };
+    }
+    if (spec.type === 'bedrock') {
+      const region = (spec.bedrock ?? BedrockOptionsSchema.parse({})).region;
+      config.bedrock = { region, ...(awsCredentials ? { credentials: awsCredentials } : {}) };
+    }
+    if (spec.vertex) config.vertex = { project: spec.vertex.project, location: spec.vertex.location, ...(serviceAccountKey ? { serviceAccountKey } : {}) };
     providers.set(id, { id, source: p, config });
   }
   return { providers, statuses };

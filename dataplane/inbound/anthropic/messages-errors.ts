@@ -1,0 +1,54 @@
+import type { ErrorRequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { toGatewayError } from '../../server/error-middleware.js';
+import type { GatewayError } from '../../server/gateway-error.js';
+
+export interface AnthropicErrorBody {
+  type: 'error';
+  error: { type: string; message: string };
+}
+
+/** Gateway error → Anthropic error type, by status (Anthropic's own table). */
+export function anthropicErrorType(status: number): string {
+  switch (status) {
+    case 400:
+    case 422:
+      return 'invalid_request_error';
+    case 401:
+      return 'authentication_error';
+    case 402:
+      return 'billing_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+      return 'not_found_error';
+    case 413:
+      return 'request_too_large';
+    case 429:
+      return 'rate_limit_error';
+    case 503:
+    case 529:
+      return 'overloaded_error';
+    case 504:
+      return 'timeout_error';
+    default:
+      return status >= 400 && status < 500 ? 'invalid_request_error' : 'api_error';
+  }
+}
+
+export function anthropicErrorBody(err: GatewayError): AnthropicErrorBody {
+  return { type: 'error', error: { type: anthropicErrorType(err.status), message: err.message } };
+}
+
+/** The error handler of /v1/messages: same GatewayErrors as everywhere, rendered the Anthropic way. */
+export function anthropicErrorMiddleware(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, _req, res, _next) => {
+    const gatewayError = toGatewayError(err);
+    if (gatewayError.status >= 500 && gatewayError.code === 'internal_error') logger.error({ err }, 'unhandled error');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.status(gatewayError.status).set(gatewayError.headers).json(anthropicErrorBody(gatewayError));
+  };
+}

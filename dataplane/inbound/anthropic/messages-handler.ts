@@ -1,0 +1,39 @@
+import type { Request, RequestHandler, Response } from 'express';
+import { StreamMeter } from '../../metering/stream-meter.js';
+import { estimateTokens, promptText } from '../../metering/token-estimate.js';
+import { checkServing, type ProxyDeps, recordUsage, routeCanonical } from '../../server/proxy-handler.js';
+import { toAnthropicMessage } from './messages-response.js';
+import { toCanonicalRequest } from './messages-request.js';
+import { writeMessagesStream } from './messages-stream-writer.js';
+
+/**
+ * POST /v1/messages: the Anthropic Messages API in front of any route. The request becomes a
+ * canonical (OpenAI) request, is routed, retried, failed over and metered like
+ * /v1/chat/completions, and the answer is translated back (JSON or Anthropic SSE events).
+ */
+export function messagesHandler(deps: ProxyDeps): RequestHandler {
+  return async (req: Request, res: Response) => {
+    checkServing(deps);
+    const canonical = toCanonicalRequest(req.body, Math.floor(Date.now() / 1000));
+    const model = String(canonical.body.model);
+    const routed = await routeCanonical(deps, req, res, canonical);
+    if (routed === undefined) return;
+    const { route, requestId, outcome, headers } = routed;
+    headers['request-id'] = requestId;
+
+    if (outcome.kind === 'response') {
+      const usage = outcome.usage ?? { inputTokens: estimateTokens(promptText(canonical.body)), outputTokens: 0, cachedInputTokens: 0 };
+      const rec = recordUsage(deps, requestId, canonical, route, outcome, usage, outcome.usage === undefined);
+      headers['x-tollgate-cost-usd'] = rec.costUsd.toFixed(8);
+      res.status(200).set(headers).json(toAnthropicMessage(outcome.body, model));
+      return;
+    }
+    const meter = new StreamMeter(estimateTokens(promptText(canonical.body)));
+    try {
+      await writeMessagesStream(res, outcome, headers, route.timeouts.streamIdleMs, meter, model);
+    } finally {
+      const { usage, estimated } = meter.result();
+      recordUsage(deps, requestId, canonical, route, outcome, usage, estimated);
+    }
+  };
+}

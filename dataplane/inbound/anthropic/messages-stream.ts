@@ -1,0 +1,110 @@
+import type { JsonObject } from '../../providers/types.js';
+import { anthropicUsage, messageId, stopReasonFrom, type StopReason } from './messages-response.js';
+
+export interface AnthropicEvent {
+  event: string;
+  data: JsonObject;
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Canonical OpenAI chunks → the Anthropic event sequence: message_start, per content block
+ * content_block_start / _delta / _stop, message_delta (stop reason + usage), message_stop.
+ */
+export class MessagesStreamEncoder {
+  private started = false;
+  private block: { index: number; kind: 'text' | 'tool'; toolIndex?: number } | undefined;
+  private nextBlock = 0;
+  private readonly blockByTool = new Map<number, number>();
+  private stopReason: StopReason = 'end_turn';
+  private usage: unknown;
+
+  constructor(private readonly model: string) {}
+
+  private start(chunk: JsonObject, out: AnthropicEvent[]): void {
+    if (this.started) return;
+    this.started = true;
+    out.push({
+      event: 'message_start',
+      data: {
+        type: 'message_start',
+        message: {
+          id: messageId(chunk.id),
+          type: 'message',
+          role: 'assistant',
+          model: this.model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { input_tokens: 0, output_tokens: 0 },
+        },
+      },
+    });
+  }
+
+  private closeBlock(out: AnthropicEvent[]): void {
+    if (this.block === undefined) return;
+    out.push({ event: 'content_block_stop', data: { type: 'content_block_stop', index: this.block.index } });
+    this.block = undefined;
+  }
+
+  private openBlock(kind: 'text' | 'tool', contentBlock: JsonObject, out: AnthropicEvent[], toolIndex?: number): number {
+    this.closeBlock(out);
+    const index = this.nextBlock++;
+    this.block = toolIndex === undefined ? { index, kind } : { index, kind, toolIndex };
+    out.push({ event: 'content_block_start', data: { type: 'content_block_start', index, content_block: contentBlock } });
+    return index;
+  }
+
+  /** One canonical chunk in, zero or more Anthropic events out. */
+  chunk(chunk: JsonObject): AnthropicEvent[] {
+    const out: AnthropicEvent[] = [];
+    this.start(chunk, out);
+    if (chunk.usage !== undefined && chunk.usage !== null) this.usage = chunk.usage;
+    const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
+    for (const c of choices) {
+      if (!isObject(c) || (c.index !== undefined && c.index !== 0)) continue;
+      const delta = isObject(c.delta) ? c.delta : {};
+      if (typeof delta.content === 'string' && delta.content !== '') {
+        const index = this.block?.kind === 'text' ? this.block.index : this.openBlock('text', { type: 'text', text: '' }, out);
+        out.push({ event: 'content_block_delta', data: { type: 'content_block_delta', index, delta: { type: 'text_delta', text: delta.content } } });
+      }
+      for (const t of Array.isArray(delta.tool_calls) ? delta.tool_calls : []) {
+        if (!isObject(t)) continue;
+        const toolIndex = typeof t.index === 'number' ? t.index : 0;
+        const fn = isObject(t.function) ? t.function : {};
+        let index = this.blockByTool.get(toolIndex);
+        if (index === undefined) {
+          const block = { type: 'tool_use', id: typeof t.id === 'string' ? t.id : `toolu_${toolIndex}`, name: typeof fn.name === 'string' ? fn.name : '', input: {} };
+          index = this.openBlock('tool', block, out, toolIndex);
+          this.blockByTool.set(toolIndex, index);
+        }
+        if (typeof fn.arguments === 'string' && fn.arguments !== '') {
+          out.push({ event: 'content_block_delta', data: { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: fn.arguments } } });
+        }
+      }
+      if (typeof c.finish_reason === 'string') {
+        this.stopReason = stopReasonFrom(c.finish_reason);
+        this.closeBlock(out);
+      }
+    }
+    return out;
+  }
+
+  /** The stream ended normally. */
+  end(): AnthropicEvent[] {
+    const out: AnthropicEvent[] = [];
+    this.start({}, out);
+    this.closeBlock(out);
+    const usage = anthropicUsage(this.usage);
+    out.push({
+      event: 'message_delta',
+      data: { type: 'message_delta', delta: { stop_reason: this.stopReason, stop_sequence: null }, usage },
+    });
+    out.push({ event: 'message_stop', data: { type: 'message_stop' } });
+    return out;
+  }
+}

@@ -1,0 +1,55 @@
+import type {
+  AdapterTarget,
+  CanonicalRequest,
+  HeaderMap,
+  ParseResult,
+  ProviderAdapter,
+  StreamTransformer,
+  UpstreamHttpRequest,
+} from '../types.js';
+import { RequestTranslationError } from '../types.js';
+import { classifyAnthropicError } from './anthropic-errors.js';
+import { toAnthropicRequest } from './anthropic-request.js';
+import { fromAnthropicResponse } from './anthropic-response.js';
+import { anthropicSettings } from './anthropic-settings.js';
+import { AnthropicStreamTransformer } from './anthropic-stream.js';
+import type { AnthropicResponse } from './anthropic-wire.js';
+
+/** Anthropic Messages API: POST {base}/v1/messages with x-api-key and anthropic-version. */
+export const anthropicAdapter: ProviderAdapter = {
+  buildRequest(req: CanonicalRequest, target: AdapterTarget): UpstreamHttpRequest {
+    if (req.op !== 'chat') throw new RequestTranslationError(`${req.op} is not supported by anthropic providers; use chat completions`);
+    const settings = anthropicSettings(target.settings);
+    const body = toAnthropicRequest(req.body, target.model, req.stream, settings);
+    const headers: Record<string, string> = {
+      ...target.headers,
+      'content-type': 'application/json',
+      accept: req.stream ? 'text/event-stream' : 'application/json',
+      'anthropic-version': settings.version,
+    };
+    if (settings.beta !== undefined && settings.beta.length > 0) headers['anthropic-beta'] = settings.beta.join(',');
+    if (target.apiKey !== undefined && target.apiKey !== '') headers['x-api-key'] = target.apiKey;
+    return { url: `${target.baseUrl}/v1/messages`, method: 'POST', headers, body: JSON.stringify(body) };
+  },
+
+  parseResponse(req: CanonicalRequest, status: number, headers: HeaderMap, bodyText: string): ParseResult {
+    if (status < 200 || status >= 300) return { ok: false, failure: classifyAnthropicError(status, headers, bodyText) };
+    let body: AnthropicResponse;
+    try {
+      body = JSON.parse(bodyText) as AnthropicResponse;
+    } catch {
+      return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned a body that is not JSON' } };
+    }
+    if (typeof body !== 'object' || body === null || body.type !== 'message') {
+      return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned something other than a message' } };
+    }
+    const { body: out, usage } = fromAnthropicResponse(body, req.createdAt ?? 0);
+    return { ok: true, body: out, usage };
+  },
+
+  classifyError: classifyAnthropicError,
+
+  createStreamTransformer(req: CanonicalRequest): StreamTransformer {
+    return new AnthropicStreamTransformer(req.clientWantsUsage, req.createdAt ?? 0);
+  },
+};

@@ -1,0 +1,154 @@
+import type { AnthropicSettings } from './anthropic-settings.js';
+import { type JsonObject, RequestTranslationError } from '../types.js';
+import type {
+  AnthropicImageBlock,
+  AnthropicMessage,
+  AnthropicRequest,
+  AnthropicRequestBlock,
+  AnthropicTextBlock,
+  AnthropicTool,
+  AnthropicToolChoice,
+} from './anthropic-wire.js';
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const DATA_URI = 'data:';
+
+/** `data:<mime>;base64,<data>` or an http(s) URL → an Anthropic image block. */
+export function imageBlock(url: string, param: string): AnthropicImageBlock {
+  if (url.startsWith(DATA_URI)) {
+    const comma = url.indexOf(',');
+    const meta = url.slice(DATA_URI.length, comma);
+    if (comma === -1 || !meta.endsWith(';base64')) throw new RequestTranslationError('image data URIs must be base64 encoded', param);
+    return { type: 'image', source: { type: 'base64', media_type: meta.slice(0, -';base64'.length), data: url.slice(comma + 1) } };
+  }
+  if (url.startsWith('https://') || url.startsWith('http://')) return { type: 'image', source: { type: 'url', url } };
+  throw new RequestTranslationError('image_url.url must be a data: URI or an http(s) URL', param);
+}
+
+/** OpenAI content (string or parts) → Anthropic blocks; only text and images are representable. */
+function contentBlocks(content: unknown, param: string): (AnthropicTextBlock | AnthropicImageBlock)[] {
+  if (content === null || content === undefined) return [];
+  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
+  if (!Array.isArray(content)) throw new RequestTranslationError('content must be a string or an array of parts', param);
+  return content.map((part: unknown, i): AnthropicTextBlock | AnthropicImageBlock => {
+    const p = isObject(part) ? part : {};
+    if (p.type === 'text' && typeof p.text === 'string') return { type: 'text', text: p.text };
+    if (p.type === 'refusal' && typeof p.refusal === 'string') return { type: 'text', text: p.refusal };
+    if (p.type === 'image_url' && isObject(p.image_url) && typeof p.image_url.url === 'string') return imageBlock(p.image_url.url, `${param}.${i}`);
+    throw new RequestTranslationError(`content part type ${String(p.type)} is not supported by this provider`, `${param}.${i}`);
+  });
+}
+
+function textOf(content: unknown, param: string): string {
+  return contentBlocks(content, param)
+    .map((b) => (b.type === 'text' ? b.text : ''))
+    .join('');
+}
+
+export function parseToolArguments(args: unknown, param: string): unknown {
+  if (args === undefined || args === null || args === '') return {};
+  if (typeof args !== 'string') throw new RequestTranslationError('tool call arguments must be a JSON string', param);
+  try {
+    return JSON.parse(args);
+  } catch {
+    throw new RequestTranslationError('tool call arguments are not valid JSON', param);
+  }
+}
+
+function push(messages: AnthropicMessage[], role: 'user' | 'assistant', blocks: AnthropicRequestBlock[]): void {
+  if (blocks.length === 0) return;
+  const last = messages[messages.length - 1];
+  // Consecutive same-role turns are merged here so that tool results stay first and in order.
+  if (last !== undefined && last.role === role && Array.isArray(last.content)) last.content.push(...blocks);
+  else messages.push({ role, content: blocks });
+}
+
+function toolChoice(value: unknown, parallel: unknown): AnthropicToolChoice | undefined {
+  const disable = parallel === false ? { disable_parallel_tool_use: true } : {};
+  if (value === undefined || value === null) return parallel === false ? { type: 'auto', ...disable } : undefined;
+  if (value === 'none') return { type: 'none' };
+  if (value === 'auto') return { type: 'auto', ...disable };
+  if (value === 'required') return { type: 'any', ...disable };
+  if (isObject(value) && isObject(value.function) && typeof value.function.name === 'string') return { type: 'tool', name: value.function.name, ...disable };
+  throw new RequestTranslationError('unsupported tool_choice', 'tool_choice');
+}
+
+function tools(value: unknown): AnthropicTool[] | undefined {
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  return value.map((t: unknown, i) => {
+    const fn = isObject(t) && t.type === 'function' && isObject(t.function) ? t.function : undefined;
+    if (fn === undefined || typeof fn.name !== 'string') throw new RequestTranslationError('only function tools are supported', `tools.${i}`);
+    const tool: AnthropicTool = { name: fn.name, input_schema: isObject(fn.parameters) ? fn.parameters : { type: 'object', properties: {} } };
+    if (typeof fn.description === 'string') tool.description = fn.description;
+    return tool;
+  });
+}
+
+/** OpenAI chat request → Anthropic Messages request. */
+export function toAnthropicRequest(body: JsonObject, model: string, stream: boolean, settings: AnthropicSettings): AnthropicRequest {
+  if (typeof body.n === 'number' && body.n > 1) throw new RequestTranslationError('n > 1 is not supported by this provider', 'n');
+  const system: AnthropicTextBlock[] = [];
+  const messages: AnthropicMessage[] = [];
+  const list = Array.isArray(body.messages) ? body.messages : [];
+  list.forEach((m: unknown, i) => {
+    const msg = isObject(m) ? m : {};
+    const param = `messages.${i}.content`;
+    switch (msg.role) {
+      case 'system':
+      case 'developer': {
+        const text = textOf(msg.content, param);
+        if (text !== '') system.push({ type: 'text', text });
+        return;
+      }
+      case 'user':
+        push(messages, 'user', contentBlocks(msg.content, param));
+        return;
+      case 'assistant': {
+        const blocks: AnthropicRequestBlock[] = contentBlocks(msg.content, param);
+        const calls = Array.isArray(msg.tool_calls) ? msg.tool_calls : [];
+        calls.forEach((c: unknown, j) => {
+          const call = isObject(c) ? c : {};
+          const fn = isObject(call.function) ? call.function : {};
+          const where = `messages.${i}.tool_calls.${j}`;
+          if (typeof call.id !== 'string' || typeof fn.name !== 'string') throw new RequestTranslationError('tool call without id or function name', where);
+          blocks.push({ type: 'tool_use', id: call.id, name: fn.name, input: parseToolArguments(fn.arguments, `${where}.function.arguments`) });
+        });
+        push(messages, 'assistant', blocks);
+        return;
+      }
+      case 'tool': {
+        if (typeof msg.tool_call_id !== 'string') throw new RequestTranslationError('tool message without tool_call_id', `messages.${i}.tool_call_id`);
+        const content = typeof msg.content === 'string' ? msg.content : contentBlocks(msg.content, param);
+        push(messages, 'user', [{ type: 'tool_result', tool_use_id: msg.tool_call_id, content }]);
+        return;
+      }
+      default:
+        throw new RequestTranslationError(`message role ${String(msg.role)} is not supported`, `messages.${i}.role`);
+    }
+  });
+
+  const cap = body.max_completion_tokens ?? body.max_tokens;
+  const out: AnthropicRequest = {
+    model,
+    max_tokens: typeof cap === 'number' && cap > 0 ? cap : settings.defaultMaxTokens,
+    messages,
+  };
+  if (system.length > 0) out.system = system;
+  if (typeof body.stop === 'string') out.stop_sequences = [body.stop];
+  else if (Array.isArray(body.stop) && body.stop.length > 0) out.stop_sequences = body.stop.filter((s): s is string => typeof s === 'string');
+  if (typeof body.temperature === 'number') out.temperature = body.temperature;
+  if (typeof body.top_p === 'number') out.top_p = body.top_p;
+  if (typeof body.top_k === 'number') out.top_k = body.top_k;
+  const t = tools(body.tools);
+  const choice = toolChoice(body.tool_choice, body.parallel_tool_calls);
+  if (t !== undefined) {
+    out.tools = t;
+    if (choice !== undefined) out.tool_choice = choice;
+  }
+  if (typeof body.user === 'string') out.metadata = { user_id: body.user };
+  if (stream) out.stream = true;
+  return out;
+}

@@ -1,0 +1,68 @@
+import type { JsonObject, Usage } from '../types.js';
+import type { AnthropicResponse, AnthropicStopReason, AnthropicUsage } from './anthropic-wire.js';
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
+
+export function finishReasonFrom(stop: AnthropicStopReason | string | null | undefined): FinishReason {
+  switch (stop) {
+    case 'max_tokens':
+    case 'model_context_window_exceeded':
+      return 'length';
+    case 'tool_use':
+      return 'tool_calls';
+    case 'refusal':
+      return 'content_filter';
+    default:
+      // end_turn, stop_sequence, pause_turn and anything newer.
+      return 'stop';
+  }
+}
+
+function n(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+/** Anthropic counts uncached input only; OpenAI semantics put cache reads and writes inside the prompt. */
+export function usageFromAnthropic(u: Partial<AnthropicUsage> | undefined): Usage {
+  const cacheRead = n(u?.cache_read_input_tokens);
+  return {
+    inputTokens: n(u?.input_tokens) + n(u?.cache_creation_input_tokens) + cacheRead,
+    outputTokens: n(u?.output_tokens),
+    cachedInputTokens: cacheRead,
+  };
+}
+
+export function openAiUsage(usage: Usage): JsonObject {
+  return {
+    prompt_tokens: usage.inputTokens,
+    completion_tokens: usage.outputTokens,
+    total_tokens: usage.inputTokens + usage.outputTokens,
+    prompt_tokens_details: { cached_tokens: usage.cachedInputTokens },
+  };
+}
+
+/** Anthropic message → OpenAI chat.completion. */
+export function fromAnthropicResponse(res: AnthropicResponse, created: number): { body: JsonObject; usage: Usage } {
+  let text = '';
+  const toolCalls: JsonObject[] = [];
+  for (const block of Array.isArray(res.content) ? res.content : []) {
+    if (block.type === 'text' && 'text' in block) text += block.text;
+    else if (block.type === 'tool_use' && 'id' in block) {
+      toolCalls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } });
+    }
+  }
+  const usage = usageFromAnthropic(res.usage);
+  const message: JsonObject = { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text, refusal: null };
+  if (toolCalls.length > 0) message.tool_calls = toolCalls;
+  return {
+    usage,
+    body: {
+      id: res.id,
+      object: 'chat.completion',
+      created,
+      model: res.model,
+      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReasonFrom(res.stop_reason) }],
+      usage: openAiUsage(usage),
+    },
+  };
+}

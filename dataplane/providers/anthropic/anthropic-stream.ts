@@ -1,0 +1,100 @@
+import type { SseEvent } from '../../sse/sse-parser.js';
+import type { JsonObject, StreamStep, StreamTransformer, Usage } from '../types.js';
+import { finishReasonFrom, openAiUsage, usageFromAnthropic } from './anthropic-response.js';
+import { streamErrorFailure } from './anthropic-errors.js';
+import type { AnthropicStreamEvent, AnthropicUsage } from './anthropic-wire.js';
+
+const NOTHING: StreamStep = { chunks: [] };
+
+/**
+ * Anthropic's named-event stream → OpenAI chat.completion.chunk objects. One id/created for the
+ * whole stream; OpenAI tool call indexes count tool calls only, not Anthropic content blocks.
+ */
+export class AnthropicStreamTransformer implements StreamTransformer {
+  private id = 'msg';
+  private model = '';
+  private usage: Partial<AnthropicUsage> = {};
+  private toolIndexByBlock = new Map<number, number>();
+  private finished = false;
+
+  constructor(
+    private readonly clientWantsUsage: boolean,
+    private readonly created: number,
+  ) {}
+
+  private chunk(delta: JsonObject, finishReason: string | null = null): JsonObject {
+    return {
+      id: this.id,
+      object: 'chat.completion.chunk',
+      created: this.created,
+      model: this.model,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+    };
+  }
+
+  onEvent(event: SseEvent): StreamStep {
+    let parsed: AnthropicStreamEvent;
+    try {
+      parsed = JSON.parse(event.data) as AnthropicStreamEvent;
+    } catch {
+      return { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'upstream sent a stream event that is not JSON' } };
+    }
+    if (typeof parsed !== 'object' || parsed === null) return NOTHING;
+    switch (parsed.type) {
+      case 'message_start':
+        this.id = parsed.message.id;
+        this.model = parsed.message.model;
+        this.usage = { ...parsed.message.usage };
+        return { chunks: [this.chunk({ role: 'assistant', content: '' })] };
+      case 'content_block_start': {
+        const block = parsed.content_block;
+        if (block.type === 'tool_use' && 'id' in block) {
+          const index = this.toolIndexByBlock.size;
+          this.toolIndexByBlock.set(parsed.index, index);
+          return { chunks: [this.chunk({ tool_calls: [{ index, id: block.id, type: 'function', function: { name: block.name, arguments: '' } }] })] };
+        }
+        if (block.type === 'text' && 'text' in block && block.text !== '') return { chunks: [this.chunk({ content: block.text })] };
+        return NOTHING;
+      }
+      case 'content_block_delta': {
+        const d = parsed.delta;
+        if (d.type === 'text_delta') return { chunks: [this.chunk({ content: d.text })] };
+        if (d.type === 'input_json_delta') {
+          const index = this.toolIndexByBlock.get(parsed.index);
+          if (index === undefined || d.partial_json === '') return NOTHING;
+          return { chunks: [this.chunk({ tool_calls: [{ index, function: { arguments: d.partial_json } }] })] };
+        }
+        return NOTHING; // thinking and signature deltas have no OpenAI equivalent
+      }
+      case 'message_delta':
+        // Counts are cumulative: overwrite, never add.
+        this.usage = { ...this.usage, ...definedOnly(parsed.usage) };
+        this.finished = true;
+        return { chunks: [this.chunk({}, finishReasonFrom(parsed.delta.stop_reason))] };
+      case 'message_stop':
+        return this.final();
+      case 'error':
+        return { chunks: [], failure: streamErrorFailure(parsed.error.type, parsed.error.message) };
+      default:
+        return NOTHING; // ping, content_block_stop, and event types added later
+    }
+  }
+
+  private final(): StreamStep {
+    const usage: Usage = usageFromAnthropic(this.usage);
+    const chunks = this.clientWantsUsage ? [{ id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, choices: [], usage: openAiUsage(usage) }] : [];
+    return { chunks, usage, done: true };
+  }
+
+  onEnd(): StreamStep {
+    if (!this.finished) return { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'upstream stream ended before the message was complete' } };
+    return this.final();
+  }
+}
+
+function definedOnly(u: Partial<AnthropicUsage> | undefined): Partial<AnthropicUsage> {
+  const out: Partial<AnthropicUsage> = {};
+  if (u === undefined) return out;
+  for (const [k, v] of Object.entries(u)) if (typeof v === 'number') (out as Record<string, number>)[k] = v;
+  return out;
+}

@@ -1,0 +1,93 @@
+import type { SseEvent } from '../../sse/sse-parser.js';
+import { openAiAdapter } from '../openai/openai-adapter.js';
+import type {
+  AdapterTarget,
+  CanonicalRequest,
+  JsonObject,
+  Operation,
+  ProviderAdapter,
+  StreamStep,
+  StreamTransformer,
+  UpstreamHttpRequest,
+} from '../types.js';
+
+const PATHS: Record<Operation, string> = {
+  chat: 'chat/completions',
+  completions: 'completions',
+  embeddings: 'embeddings',
+};
+
+const DEFAULT_API_VERSION = '2024-10-21';
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Azure's content-filter annotations: chunks that carry only those are dropped, the rest is stripped of them. */
+function withoutFilterResults(chunk: JsonObject): JsonObject | undefined {
+  const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
+  const kept = choices.filter((c: unknown) => isObject(c) && (isObject(c.delta) || c.finish_reason !== null && c.finish_reason !== undefined));
+  if (kept.length === 0 && chunk.usage === undefined) return undefined;
+  const { prompt_filter_results: _p, ...rest } = chunk;
+  rest.choices = kept.map((c: unknown) => {
+    const { content_filter_results: _r, content_filter_offsets: _o, ...choice } = c as JsonObject;
+    return choice;
+  });
+  return rest;
+}
+
+class AzureStreamTransformer implements StreamTransformer {
+  constructor(private readonly inner: StreamTransformer) {}
+
+  onEvent(event: SseEvent): StreamStep {
+    const step = this.inner.onEvent(event);
+    const chunks: JsonObject[] = [];
+    for (const c of step.chunks) {
+      const kept = withoutFilterResults(c);
+      if (kept !== undefined) chunks.push(kept);
+    }
+    return { ...step, chunks };
+  }
+
+  onEnd(): StreamStep {
+    return this.inner.onEnd();
+  }
+}
+
+/**
+ * Azure OpenAI: the OpenAI mappers, with deployment URLs
+ * (`{base}/openai/deployments/{deployment}/{op}?api-version=…`) and the `api-key` header (or a bearer token).
+ */
+export const azureOpenAiAdapter: ProviderAdapter = {
+  buildRequest(req: CanonicalRequest, target: AdapterTarget): UpstreamHttpRequest {
+    const azure = target.settings?.azure;
+    const { apiKey, ...withoutKey } = target;
+    const built = openAiAdapter.buildRequest(req, withoutKey);
+    const deployment = encodeURIComponent(azure?.deployment ?? target.model);
+    const apiVersion = encodeURIComponent(azure?.apiVersion ?? DEFAULT_API_VERSION);
+    const headers = { ...built.headers };
+    const token = target.accessToken ?? apiKey;
+    if (token !== undefined && token !== '') {
+      if (azure?.auth === 'bearer' || target.accessToken !== undefined) headers.authorization = `Bearer ${token}`;
+      else headers['api-key'] = token;
+    }
+    return { ...built, headers, url: `${target.baseUrl}/openai/deployments/${deployment}/${PATHS[req.op]}?api-version=${apiVersion}` };
+  },
+  parseResponse(req, status, headers, bodyText) {
+    const parsed = openAiAdapter.parseResponse(req, status, headers, bodyText);
+    if (!parsed.ok) return parsed;
+    const { prompt_filter_results: _p, ...body } = parsed.body;
+    if (Array.isArray(body.choices)) {
+      body.choices = body.choices.map((c: unknown) => {
+        if (!isObject(c)) return c;
+        const { content_filter_results: _r, ...choice } = c;
+        return choice;
+      });
+    }
+    return { ...parsed, body };
+  },
+  classifyError: openAiAdapter.classifyError,
+  createStreamTransformer(req: CanonicalRequest): StreamTransformer {
+    return new AzureStreamTransformer(openAiAdapter.createStreamTransformer(req));
+  },
+};

@@ -1,0 +1,1 @@
+export { azureOpenAiAdapter } from './azure-openai-adapter.js';

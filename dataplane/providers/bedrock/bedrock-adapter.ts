@@ -1,0 +1,79 @@
+import type {
+  AdapterTarget,
+  ByteStreamTransformer,
+  CanonicalRequest,
+  HeaderMap,
+  ParseResult,
+  ProviderAdapter,
+  StreamStep,
+  StreamTransformer,
+  UpstreamHttpRequest,
+} from '../types.js';
+import { RequestTranslationError } from '../types.js';
+import { classifyBedrockError } from './bedrock-errors.js';
+import { toConverseRequest } from './bedrock-request.js';
+import { fromConverseResponse } from './bedrock-response.js';
+import { BedrockStreamTransformer } from './bedrock-stream.js';
+import type { BedrockConverseResponse } from './bedrock-wire.js';
+import { signRequest } from './sigv4.js';
+
+/** Bedrock signs as service "bedrock", also on the bedrock-runtime host. */
+export const SIGNING_SERVICE = 'bedrock';
+
+const NOT_SSE: StreamStep = { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'bedrock streams are AWS event streams, not SSE' } };
+
+function modelOf(req: CanonicalRequest): string {
+  return typeof req.body.model === 'string' ? req.body.model : 'bedrock';
+}
+
+/**
+ * Amazon Bedrock Converse API: `POST {base}/model/{modelId}/converse` (or `/converse-stream`), SigV4
+ * signed with the provider's AWS credentials, or a Bedrock API key as a bearer token.
+ */
+export const bedrockAdapter: ProviderAdapter = {
+  buildRequest(req: CanonicalRequest, target: AdapterTarget): UpstreamHttpRequest {
+    if (req.op !== 'chat') throw new RequestTranslationError(`${req.op} is not supported by bedrock providers; use chat completions`);
+    const bedrock = target.settings?.bedrock;
+    if (bedrock === undefined) throw new Error('bedrock provider without a region');
+    const body = JSON.stringify(toConverseRequest(req.body));
+    // The model id (it may be an ARN) is one path segment: ':' and '/' are percent-encoded.
+    const url = `${target.baseUrl}/model/${encodeURIComponent(target.model)}/${req.stream ? 'converse-stream' : 'converse'}`;
+    const headers: Record<string, string> = {
+      ...target.headers,
+      'content-type': 'application/json',
+      accept: req.stream ? 'application/vnd.amazon.eventstream' : 'application/json',
+    };
+    if (bedrock.credentials !== undefined) {
+      if (target.nowMs === undefined) throw new Error('bedrock request signing needs the attempt clock');
+      const signed = signRequest({ method: 'POST', url, headers: { 'content-type': 'application/json' }, body, region: bedrock.region, service: SIGNING_SERVICE }, bedrock.credentials, target.nowMs);
+      Object.assign(headers, signed.headers);
+    } else if (target.apiKey !== undefined && target.apiKey !== '') {
+      headers.authorization = `Bearer ${target.apiKey}`;
+    }
+    return { url, method: 'POST', headers, body };
+  },
+
+  parseResponse(req: CanonicalRequest, status: number, headers: HeaderMap, bodyText: string): ParseResult {
+    if (status < 200 || status >= 300) return { ok: false, failure: classifyBedrockError(status, headers, bodyText) };
+    let body: BedrockConverseResponse;
+    try {
+      body = JSON.parse(bodyText) as BedrockConverseResponse;
+    } catch {
+      return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned a body that is not JSON' } };
+    }
+    const requestId = headers['x-amzn-requestid'];
+    const id = `chatcmpl-${typeof requestId === 'string' ? requestId : (req.createdAt ?? 0).toString(16)}`;
+    const { body: out, usage } = fromConverseResponse(body, modelOf(req), id, req.createdAt ?? 0);
+    return { ok: true, body: out, usage };
+  },
+
+  classifyError: classifyBedrockError,
+
+  createStreamTransformer(): StreamTransformer {
+    return { onEvent: () => NOT_SSE, onEnd: () => NOT_SSE };
+  },
+
+  createByteStreamTransformer(req: CanonicalRequest): ByteStreamTransformer {
+    return new BedrockStreamTransformer(`chatcmpl-bedrock-${(req.createdAt ?? 0).toString(16)}`, modelOf(req), req.clientWantsUsage, req.createdAt ?? 0);
+  },
+};

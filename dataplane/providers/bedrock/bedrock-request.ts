@@ -1,0 +1,124 @@
+import { type JsonObject, RequestTranslationError } from '../types.js';
+import type { BedrockContentBlock, BedrockConverseRequest, BedrockImageFormat, BedrockMessage } from './bedrock-wire.js';
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const FORMATS: Record<string, BedrockImageFormat> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/jpg': 'jpeg', 'image/gif': 'gif', 'image/webp': 'webp' };
+
+function imageBlock(url: string, param: string): BedrockContentBlock {
+  // Converse takes image bytes only; fetching a remote URL would be I/O the adapter does not do.
+  if (!url.startsWith('data:')) throw new RequestTranslationError('this provider accepts images as base64 data: URIs only', param);
+  const comma = url.indexOf(',');
+  const meta = url.slice(5, comma);
+  const format = FORMATS[meta.replace(/;base64$/, '')];
+  if (comma === -1 || !meta.endsWith(';base64') || format === undefined) {
+    throw new RequestTranslationError('images must be base64 data: URIs of type png, jpeg, gif or webp', param);
+  }
+  return { image: { format, source: { bytes: url.slice(comma + 1) } } };
+}
+
+function blocks(content: unknown, param: string): BedrockContentBlock[] {
+  if (content === null || content === undefined) return [];
+  if (typeof content === 'string') return content === '' ? [] : [{ text: content }];
+  if (!Array.isArray(content)) throw new RequestTranslationError('content must be a string or an array of parts', param);
+  return content.map((part: unknown, i): BedrockContentBlock => {
+    const p = isObject(part) ? part : {};
+    if (p.type === 'text' && typeof p.text === 'string') return { text: p.text };
+    if (p.type === 'refusal' && typeof p.refusal === 'string') return { text: p.refusal };
+    if (p.type === 'image_url' && isObject(p.image_url) && typeof p.image_url.url === 'string') return imageBlock(p.image_url.url, `${param}.${i}`);
+    throw new RequestTranslationError(`content part type ${String(p.type)} is not supported by this provider`, `${param}.${i}`);
+  });
+}
+
+function push(messages: BedrockMessage[], role: 'user' | 'assistant', content: BedrockContentBlock[]): void {
+  if (content.length === 0) return;
+  const last = messages[messages.length - 1];
+  if (last !== undefined && last.role === role) last.content.push(...content);
+  else messages.push({ role, content });
+}
+
+function parseArgs(args: unknown, param: string): unknown {
+  if (args === undefined || args === null || args === '') return {};
+  if (typeof args !== 'string') throw new RequestTranslationError('tool call arguments must be a JSON string', param);
+  try {
+    return JSON.parse(args);
+  } catch {
+    throw new RequestTranslationError('tool call arguments are not valid JSON', param);
+  }
+}
+
+/** OpenAI chat request → Bedrock Converse request (the model id travels in the URL). */
+export function toConverseRequest(body: JsonObject): BedrockConverseRequest {
+  if (typeof body.n === 'number' && body.n > 1) throw new RequestTranslationError('n > 1 is not supported by this provider', 'n');
+  const system: { text: string }[] = [];
+  const messages: BedrockMessage[] = [];
+  const list = Array.isArray(body.messages) ? body.messages : [];
+  list.forEach((m: unknown, i) => {
+    const msg = isObject(m) ? m : {};
+    const param = `messages.${i}.content`;
+    switch (msg.role) {
+      case 'system':
+      case 'developer':
+        for (const b of blocks(msg.content, param)) if ('text' in b) system.push({ text: b.text });
+        return;
+      case 'user':
+        push(messages, 'user', blocks(msg.content, param));
+        return;
+      case 'assistant': {
+        const content = blocks(msg.content, param);
+        const calls = Array.isArray(msg.tool_calls) ? msg.tool_calls : [];
+        calls.forEach((c: unknown, j) => {
+          const call = isObject(c) ? c : {};
+          const fn = isObject(call.function) ? call.function : {};
+          const where = `messages.${i}.tool_calls.${j}`;
+          if (typeof call.id !== 'string' || typeof fn.name !== 'string') throw new RequestTranslationError('tool call without id or function name', where);
+          content.push({ toolUse: { toolUseId: call.id, name: fn.name, input: parseArgs(fn.arguments, `${where}.function.arguments`) } });
+        });
+        push(messages, 'assistant', content);
+        return;
+      }
+      case 'tool': {
+        if (typeof msg.tool_call_id !== 'string') throw new RequestTranslationError('tool message without tool_call_id', `messages.${i}.tool_call_id`);
+        const text = typeof msg.content === 'string' ? msg.content : blocks(msg.content, param).map((b) => ('text' in b ? b.text : '')).join('');
+        push(messages, 'user', [{ toolResult: { toolUseId: msg.tool_call_id, content: [{ text }] } }]);
+        return;
+      }
+      default:
+        throw new RequestTranslationError(`message role ${String(msg.role)} is not supported`, `messages.${i}.role`);
+    }
+  });
+
+  const out: BedrockConverseRequest = { messages };
+  if (system.length > 0) out.system = system;
+  const inference: NonNullable<BedrockConverseRequest['inferenceConfig']> = {};
+  const cap = body.max_completion_tokens ?? body.max_tokens;
+  if (typeof cap === 'number') inference.maxTokens = cap;
+  if (typeof body.temperature === 'number') inference.temperature = body.temperature;
+  if (typeof body.top_p === 'number') inference.topP = body.top_p;
+  if (typeof body.stop === 'string') inference.stopSequences = [body.stop];
+  else if (Array.isArray(body.stop) && body.stop.length > 0) inference.stopSequences = body.stop.filter((s): s is string => typeof s === 'string');
+  if (Object.keys(inference).length > 0) out.inferenceConfig = inference;
+  if (typeof body.top_k === 'number') out.additionalModelRequestFields = { top_k: body.top_k };
+
+  // Converse has no tool_choice "none": leave the tools out instead.
+  if (Array.isArray(body.tools) && body.tools.length > 0 && body.tool_choice !== 'none') {
+    const tools = body.tools.map((t: unknown, i) => {
+      const fn = isObject(t) && t.type === 'function' && isObject(t.function) ? t.function : undefined;
+      if (fn === undefined || typeof fn.name !== 'string') throw new RequestTranslationError('only function tools are supported', `tools.${i}`);
+      const spec: { name: string; description?: string; inputSchema: { json: unknown } } = {
+        name: fn.name,
+        inputSchema: { json: isObject(fn.parameters) ? fn.parameters : { type: 'object', properties: {} } },
+      };
+      if (typeof fn.description === 'string') spec.description = fn.description;
+      return { toolSpec: spec };
+    });
+    const choice = body.tool_choice;
+    out.toolConfig = { tools };
+    if (choice === 'required') out.toolConfig.toolChoice = { any: {} };
+    else if (choice === 'auto') out.toolConfig.toolChoice = { auto: {} };
+    else if (isObject(choice) && isObject(choice.function) && typeof choice.function.name === 'string') out.toolConfig.toolChoice = { tool: { name: choice.function.name } };
+  }
+  return out;
+}

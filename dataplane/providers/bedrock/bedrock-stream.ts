@@ -1,0 +1,108 @@
+import type { ByteStreamTransformer, JsonObject, StreamStep, Usage } from '../types.js';
+import { kindForException } from './bedrock-errors.js';
+import { finishReasonFrom, openAiUsage, usageFromBedrock } from './bedrock-response.js';
+import type { BedrockStreamEvents } from './bedrock-wire.js';
+import { EventStreamDecoder, EventStreamError, type EventStreamMessage } from './event-stream.js';
+
+const decoder = new TextDecoder();
+
+/**
+ * ConverseStream (binary AWS event stream) → OpenAI chunks. Dispatches on the `:message-type` and
+ * `:event-type` headers, never on payload keys. Usage arrives in `metadata`, after `messageStop`.
+ */
+export class BedrockStreamTransformer implements ByteStreamTransformer {
+  private readonly frames = new EventStreamDecoder();
+  private readonly toolIndexByBlock = new Map<number, number>();
+  private finished = false;
+  private done = false;
+
+  constructor(
+    private readonly id: string,
+    private readonly model: string,
+    private readonly clientWantsUsage: boolean,
+    private readonly created: number,
+  ) {}
+
+  private chunk(delta: JsonObject, finishReason: string | null = null): JsonObject {
+    return { id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] };
+  }
+
+  onBytes(bytes: Uint8Array): StreamStep[] {
+    let messages: EventStreamMessage[];
+    try {
+      messages = this.frames.push(bytes);
+    } catch (err) {
+      const message = err instanceof EventStreamError ? err.message : String(err);
+      return [{ chunks: [], failure: { kind: 'ServerError', status: 200, message } }];
+    }
+    const steps: StreamStep[] = [];
+    for (const m of messages) {
+      const step = this.onMessage(m);
+      steps.push(step);
+      if (step.failure !== undefined || step.done === true) break;
+    }
+    return steps;
+  }
+
+  private onMessage(m: EventStreamMessage): StreamStep {
+    const messageType = m.headers[':message-type'];
+    let payload: JsonObject = {};
+    try {
+      const parsed: unknown = m.payload.length === 0 ? {} : JSON.parse(decoder.decode(m.payload));
+      if (typeof parsed === 'object' && parsed !== null) payload = parsed as JsonObject;
+    } catch {
+      return { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'upstream sent an event whose payload is not JSON' } };
+    }
+    if (messageType === 'exception') {
+      const type = String(m.headers[':exception-type'] ?? 'exception');
+      const message = typeof payload.message === 'string' ? payload.message : type;
+      return { chunks: [], failure: { kind: kindForException(type, 0), status: 200, message: `${type}: ${message}` } };
+    }
+    if (messageType === 'error') {
+      return { chunks: [], failure: { kind: 'ServerError', status: 200, message: `${String(m.headers[':error-code'] ?? 'error')}: ${String(m.headers[':error-message'] ?? '')}` } };
+    }
+    switch (m.headers[':event-type']) {
+      case 'messageStart':
+        return { chunks: [this.chunk({ role: 'assistant', content: '' })] };
+      case 'contentBlockStart': {
+        const e = payload as unknown as BedrockStreamEvents['contentBlockStart'];
+        const tool = e.start?.toolUse;
+        if (tool === undefined) return { chunks: [] };
+        const index = this.toolIndexByBlock.size;
+        this.toolIndexByBlock.set(e.contentBlockIndex, index);
+        return { chunks: [this.chunk({ tool_calls: [{ index, id: tool.toolUseId, type: 'function', function: { name: tool.name, arguments: '' } }] })] };
+      }
+      case 'contentBlockDelta': {
+        const e = payload as unknown as BedrockStreamEvents['contentBlockDelta'];
+        if (typeof e.delta?.text === 'string') return { chunks: [this.chunk({ content: e.delta.text })] };
+        const input = e.delta?.toolUse?.input;
+        const index = this.toolIndexByBlock.get(e.contentBlockIndex);
+        if (typeof input === 'string' && input !== '' && index !== undefined) return { chunks: [this.chunk({ tool_calls: [{ index, function: { arguments: input } }] })] };
+        return { chunks: [] }; // reasoning content has no OpenAI equivalent
+      }
+      case 'messageStop': {
+        const e = payload as unknown as BedrockStreamEvents['messageStop'];
+        this.finished = true;
+        return { chunks: [this.chunk({}, finishReasonFrom(e.stopReason))] };
+      }
+      case 'metadata': {
+        const e = payload as unknown as BedrockStreamEvents['metadata'];
+        return this.final(e.usage === undefined ? undefined : usageFromBedrock(e.usage));
+      }
+      default:
+        return { chunks: [] }; // contentBlockStop and event types added later
+    }
+  }
+
+  private final(usage: Usage | undefined): StreamStep {
+    this.done = true;
+    const chunks = this.clientWantsUsage && usage !== undefined ? [{ id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, choices: [], usage: openAiUsage(usage) }] : [];
+    return usage === undefined ? { chunks, done: true } : { chunks, usage, done: true };
+  }
+
+  onEnd(): StreamStep {
+    if (this.frames.pending > 0) return { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'upstream stream ended inside an event-stream message' } };
+    if (!this.finished) return { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'upstream stream ended before messageStop' } };
+    return this.done ? { chunks: [], done: true } : this.final(undefined);
+  }
+}

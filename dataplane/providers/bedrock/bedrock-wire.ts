@@ -1,0 +1,66 @@
+// Amazon Bedrock Converse / ConverseStream wire types (bedrock-runtime), the subset the gateway uses.
+
+export type BedrockImageFormat = 'png' | 'jpeg' | 'gif' | 'webp';
+
+export type BedrockContentBlock =
+  | { text: string }
+  | { image: { format: BedrockImageFormat; source: { bytes: string } } }
+  | { toolUse: { toolUseId: string; name: string; input: unknown } }
+  | { toolResult: { toolUseId: string; content: ({ text: string } | { json: unknown })[]; status?: 'success' | 'error' } }
+  | { reasoningContent: unknown };
+
+export interface BedrockMessage {
+  role: 'user' | 'assistant';
+  content: BedrockContentBlock[];
+}
+
+export interface BedrockToolSpec {
+  toolSpec: { name: string; description?: string; inputSchema: { json: unknown } };
+}
+
+export interface BedrockConverseRequest {
+  messages: BedrockMessage[];
+  system?: { text: string }[];
+  inferenceConfig?: { maxTokens?: number; temperature?: number; topP?: number; stopSequences?: string[] };
+  toolConfig?: { tools: BedrockToolSpec[]; toolChoice?: { auto: Record<string, never> } | { any: Record<string, never> } | { tool: { name: string } } };
+  additionalModelRequestFields?: Record<string, unknown>;
+}
+
+export type BedrockStopReason =
+  | 'end_turn'
+  | 'tool_use'
+  | 'max_tokens'
+  | 'stop_sequence'
+  | 'guardrail_intervened'
+  | 'content_filtered'
+  | 'model_context_window_exceeded'
+  | 'malformed_model_output'
+  | 'malformed_tool_use';
+
+export interface BedrockUsage {
+  inputTokens?: number;
+  outputTokens?: number;
+  totalTokens?: number;
+  cacheReadInputTokens?: number;
+  cacheWriteInputTokens?: number;
+}
+
+export interface BedrockConverseResponse {
+  output?: { message?: { role: 'assistant'; content: BedrockContentBlock[] } };
+  stopReason?: BedrockStopReason | string;
+  usage?: BedrockUsage;
+  metrics?: { latencyMs?: number };
+}
+
+/** ConverseStream event payloads, keyed by the `:event-type` header. */
+export interface BedrockStreamEvents {
+  messageStart: { role: 'assistant' };
+  contentBlockStart: { contentBlockIndex: number; start?: { toolUse?: { toolUseId: string; name: string } } };
+  contentBlockDelta: {
+    contentBlockIndex: number;
+    delta: { text?: string; toolUse?: { input: string }; reasoningContent?: unknown };
+  };
+  contentBlockStop: { contentBlockIndex: number };
+  messageStop: { stopReason: BedrockStopReason | string };
+  metadata: { usage?: BedrockUsage; metrics?: { latencyMs?: number } };
+}

@@ -1,0 +1,79 @@
+import type {
+  AdapterTarget,
+  CanonicalRequest,
+  HeaderMap,
+  ParseResult,
+  ProviderAdapter,
+  StreamTransformer,
+  UpstreamHttpRequest,
+} from '../types.js';
+import { RequestTranslationError } from '../types.js';
+import { promptBlockedFailure } from './gemini-blocked.js';
+import { classifyGeminiError } from './gemini-errors.js';
+import { toGeminiRequest } from './gemini-request.js';
+import { fromGeminiResponse, promptBlockReason } from './gemini-response.js';
+import { GeminiStreamTransformer } from './gemini-stream.js';
+import type { GeminiResponse } from './gemini-wire.js';
+
+/** Where a generateContent call goes and how it authenticates: the only difference between Gemini API and Vertex AI. */
+export interface GeminiEndpoint {
+  /** URL up to and including `models/{model}`; the adapter appends `:generateContent` or `:streamGenerateContent?alt=sse`. */
+  modelUrl(target: AdapterTarget): string;
+  auth(target: AdapterTarget): Record<string, string>;
+}
+
+function modelOf(target: AdapterTarget): string {
+  return target.model.startsWith('models/') ? target.model.slice('models/'.length) : target.model;
+}
+
+export function createGeminiAdapter(endpoint: GeminiEndpoint): ProviderAdapter {
+  return {
+    buildRequest(req: CanonicalRequest, target: AdapterTarget): UpstreamHttpRequest {
+      if (req.op !== 'chat') throw new RequestTranslationError(`${req.op} is not supported by Gemini providers; use chat completions`);
+      const body = toGeminiRequest(req.body);
+      const method = req.stream ? ':streamGenerateContent?alt=sse' : ':generateContent';
+      return {
+        url: endpoint.modelUrl(target) + method,
+        method: 'POST',
+        headers: {
+          ...target.headers,
+          'content-type': 'application/json',
+          accept: req.stream ? 'text/event-stream' : 'application/json',
+          ...endpoint.auth(target),
+        },
+        body: JSON.stringify(body),
+      };
+    },
+
+    parseResponse(req: CanonicalRequest, status: number, headers: HeaderMap, bodyText: string): ParseResult {
+      if (status < 200 || status >= 300) return { ok: false, failure: classifyGeminiError(status, headers, bodyText) };
+      let body: GeminiResponse;
+      try {
+        body = JSON.parse(bodyText) as GeminiResponse;
+      } catch {
+        return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned a body that is not JSON' } };
+      }
+      if (typeof body !== 'object' || body === null) return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned a non-object body' } };
+      const blocked = promptBlockReason(body);
+      if (blocked !== undefined) return { ok: false, failure: promptBlockedFailure(blocked) };
+      const model = typeof req.body.model === 'string' ? req.body.model : 'gemini';
+      const { body: out, usage } = fromGeminiResponse(body, model, req.createdAt ?? 0);
+      return { ok: true, body: out, usage };
+    },
+
+    classifyError: classifyGeminiError,
+
+    createStreamTransformer(req: CanonicalRequest): StreamTransformer {
+      const model = typeof req.body.model === 'string' ? req.body.model : 'gemini';
+      return new GeminiStreamTransformer(model, req.clientWantsUsage, req.createdAt ?? 0);
+    },
+  };
+}
+
+/** Gemini API (generativelanguage): `{base}/v1beta/models/{model}:generateContent`, key in x-goog-api-key. */
+export const geminiAdapter: ProviderAdapter = createGeminiAdapter({
+  modelUrl: (target) => `${target.baseUrl}/v1beta/models/${encodeURIComponent(modelOf(target))}`,
+  auth: (target): Record<string, string> => (target.apiKey !== undefined && target.apiKey !== '' ? { 'x-goog-api-key': target.apiKey } : {}),
+});
+
+export { modelOf as geminiModelOf };

@@ -1,0 +1,172 @@
+import { type JsonObject, RequestTranslationError } from '../types.js';
+import type { GeminiContent, GeminiFunctionDeclaration, GeminiGenerationConfig, GeminiPart, GeminiRequest } from './gemini-wire.js';
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function imagePart(url: string, param: string): GeminiPart {
+  if (url.startsWith('data:')) {
+    const comma = url.indexOf(',');
+    const meta = url.slice(5, comma);
+    if (comma === -1 || !meta.endsWith(';base64')) throw new RequestTranslationError('image data URIs must be base64 encoded', param);
+    return { inlineData: { mimeType: meta.slice(0, -';base64'.length), data: url.slice(comma + 1) } };
+  }
+  if (/^(https?|gs):\/\//.test(url)) {
+    const lower = url.toLowerCase();
+    const mimeType = lower.endsWith('.png') ? 'image/png' : lower.endsWith('.webp') ? 'image/webp' : lower.endsWith('.gif') ? 'image/gif' : 'image/jpeg';
+    return { fileData: { mimeType, fileUri: url } };
+  }
+  throw new RequestTranslationError('image_url.url must be a data: URI or an http(s)/gs URL', param);
+}
+
+function parts(content: unknown, param: string): GeminiPart[] {
+  if (content === null || content === undefined) return [];
+  if (typeof content === 'string') return content === '' ? [] : [{ text: content }];
+  if (!Array.isArray(content)) throw new RequestTranslationError('content must be a string or an array of parts', param);
+  return content.map((part: unknown, i): GeminiPart => {
+    const p = isObject(part) ? part : {};
+    if (p.type === 'text' && typeof p.text === 'string') return { text: p.text };
+    if (p.type === 'refusal' && typeof p.refusal === 'string') return { text: p.refusal };
+    if (p.type === 'image_url' && isObject(p.image_url) && typeof p.image_url.url === 'string') return imagePart(p.image_url.url, `${param}.${i}`);
+    if (p.type === 'input_audio' && isObject(p.input_audio) && typeof p.input_audio.data === 'string') {
+      return { inlineData: { mimeType: `audio/${String(p.input_audio.format ?? 'wav')}`, data: p.input_audio.data } };
+    }
+    throw new RequestTranslationError(`content part type ${String(p.type)} is not supported by this provider`, `${param}.${i}`);
+  });
+}
+
+/** JSON Schema → the OpenAPI subset Gemini accepts: unsupported keywords dropped, `type: [x, "null"]` → nullable. */
+export function toGeminiSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(toGeminiSchema);
+  if (!isObject(schema)) return schema;
+  const out: JsonObject = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === '$schema' || key === 'additionalProperties' || key === 'strict' || key === '$id' || key === '$comment' || key === 'examples') continue;
+    if (key === 'type' && Array.isArray(value)) {
+      const types = value.filter((t) => t !== 'null');
+      out.type = types.length === 1 ? types[0] : types;
+      if (types.length !== value.length) out.nullable = true;
+      continue;
+    }
+    out[key] = key === 'properties' && isObject(value) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toGeminiSchema(v)])) : toGeminiSchema(value);
+  }
+  return out;
+}
+
+function push(contents: GeminiContent[], role: 'user' | 'model', p: GeminiPart[]): void {
+  if (p.length === 0) return;
+  const last = contents[contents.length - 1];
+  if (last !== undefined && last.role === role) last.parts.push(...p);
+  else contents.push({ role, parts: p });
+}
+
+function parseArgs(args: unknown, param: string): Record<string, unknown> {
+  if (args === undefined || args === null || args === '') return {};
+  try {
+    const parsed: unknown = typeof args === 'string' ? JSON.parse(args) : undefined;
+    if (isObject(parsed)) return parsed;
+  } catch {
+    // reported below
+  }
+  throw new RequestTranslationError('tool call arguments must be a JSON object string', param);
+}
+
+function generationConfig(body: JsonObject): GeminiGenerationConfig | undefined {
+  const g: GeminiGenerationConfig = {};
+  const cap = body.max_completion_tokens ?? body.max_tokens;
+  if (typeof cap === 'number') g.maxOutputTokens = cap;
+  if (typeof body.temperature === 'number') g.temperature = body.temperature;
+  if (typeof body.top_p === 'number') g.topP = body.top_p;
+  if (typeof body.top_k === 'number') g.topK = body.top_k;
+  if (typeof body.n === 'number') g.candidateCount = body.n;
+  if (typeof body.seed === 'number') g.seed = body.seed;
+  if (typeof body.presence_penalty === 'number') g.presencePenalty = body.presence_penalty;
+  if (typeof body.frequency_penalty === 'number') g.frequencyPenalty = body.frequency_penalty;
+  if (typeof body.stop === 'string') g.stopSequences = [body.stop];
+  else if (Array.isArray(body.stop)) g.stopSequences = body.stop.filter((s): s is string => typeof s === 'string');
+  const format = isObject(body.response_format) ? body.response_format : undefined;
+  if (format?.type === 'json_object') g.responseMimeType = 'application/json';
+  if (format?.type === 'json_schema') {
+    g.responseMimeType = 'application/json';
+    if (isObject(format.json_schema) && isObject(format.json_schema.schema)) g.responseSchema = toGeminiSchema(format.json_schema.schema);
+  }
+  return Object.keys(g).length > 0 ? g : undefined;
+}
+
+/** OpenAI chat request → Gemini generateContent request. */
+export function toGeminiRequest(body: JsonObject): GeminiRequest {
+  const system: { text: string }[] = [];
+  const contents: GeminiContent[] = [];
+  // Gemini has no tool call ids: tool results name the function, found from the assistant turn that called it.
+  const nameById = new Map<string, string>();
+  const list = Array.isArray(body.messages) ? body.messages : [];
+  list.forEach((m: unknown, i) => {
+    const msg = isObject(m) ? m : {};
+    const param = `messages.${i}.content`;
+    switch (msg.role) {
+      case 'system':
+      case 'developer':
+        for (const p of parts(msg.content, param)) if (p.text !== undefined) system.push({ text: p.text });
+        return;
+      case 'user':
+        push(contents, 'user', parts(msg.content, param));
+        return;
+      case 'assistant': {
+        const p = parts(msg.content, param);
+        const calls = Array.isArray(msg.tool_calls) ? msg.tool_calls : [];
+        calls.forEach((c: unknown, j) => {
+          const call = isObject(c) ? c : {};
+          const fn = isObject(call.function) ? call.function : {};
+          const where = `messages.${i}.tool_calls.${j}`;
+          if (typeof fn.name !== 'string') throw new RequestTranslationError('tool call without function name', where);
+          if (typeof call.id === 'string') nameById.set(call.id, fn.name);
+          p.push({ functionCall: { name: fn.name, args: parseArgs(fn.arguments, `${where}.function.arguments`) } });
+        });
+        push(contents, 'model', p);
+        return;
+      }
+      case 'tool': {
+        const id = typeof msg.tool_call_id === 'string' ? msg.tool_call_id : '';
+        const name = nameById.get(id);
+        if (name === undefined) throw new RequestTranslationError(`tool message answers unknown tool call ${id}`, `messages.${i}.tool_call_id`);
+        const text = typeof msg.content === 'string' ? msg.content : parts(msg.content, param).map((p) => p.text ?? '').join('');
+        let response: Record<string, unknown> = { output: text };
+        try {
+          const parsed: unknown = JSON.parse(text);
+          if (isObject(parsed)) response = parsed;
+        } catch {
+          // plain text result, wrapped
+        }
+        push(contents, 'user', [{ functionResponse: { name, response } }]);
+        return;
+      }
+      default:
+        throw new RequestTranslationError(`message role ${String(msg.role)} is not supported`, `messages.${i}.role`);
+    }
+  });
+
+  const out: GeminiRequest = { contents };
+  if (system.length > 0) out.systemInstruction = { parts: system };
+  const g = generationConfig(body);
+  if (g !== undefined) out.generationConfig = g;
+  if (Array.isArray(body.tools) && body.tools.length > 0) {
+    const declarations = body.tools.map((t: unknown, i): GeminiFunctionDeclaration => {
+      const fn = isObject(t) && t.type === 'function' && isObject(t.function) ? t.function : undefined;
+      if (fn === undefined || typeof fn.name !== 'string') throw new RequestTranslationError('only function tools are supported', `tools.${i}`);
+      const d: GeminiFunctionDeclaration = { name: fn.name };
+      if (typeof fn.description === 'string') d.description = fn.description;
+      if (isObject(fn.parameters) && Object.keys(isObject(fn.parameters.properties) ? fn.parameters.properties : {}).length > 0) d.parameters = toGeminiSchema(fn.parameters);
+      return d;
+    });
+    out.tools = [{ functionDeclarations: declarations }];
+    const choice = body.tool_choice;
+    if (choice === 'none') out.toolConfig = { functionCallingConfig: { mode: 'NONE' } };
+    else if (choice === 'required') out.toolConfig = { functionCallingConfig: { mode: 'ANY' } };
+    else if (choice === 'auto') out.toolConfig = { functionCallingConfig: { mode: 'AUTO' } };
+    else if (isObject(choice) && isObject(choice.function) && typeof choice.function.name === 'string') {
+      out.toolConfig = { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } };
+    }
+  }
+  return out;
+}

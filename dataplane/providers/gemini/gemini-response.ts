@@ -1,0 +1,87 @@
+import type { JsonObject, Usage } from '../types.js';
+import type { GeminiCandidate, GeminiResponse, GeminiUsageMetadata } from './gemini-wire.js';
+
+const FILTERED = new Set(['SAFETY', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'IMAGE_SAFETY', 'IMAGE_PROHIBITED_CONTENT', 'RECITATION', 'IMAGE_RECITATION', 'LANGUAGE']);
+
+/** Gemini says STOP for tool calls too; a function call in the answer makes it tool_calls. */
+export function finishReasonFrom(reason: string | undefined, hasToolCalls: boolean): 'stop' | 'length' | 'tool_calls' | 'content_filter' {
+  if (reason !== undefined && FILTERED.has(reason)) return 'content_filter';
+  if (reason === 'MAX_TOKENS') return 'length';
+  return hasToolCalls ? 'tool_calls' : 'stop';
+}
+
+function n(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+/** promptTokenCount already includes cached content; thoughts are output the model was billed for. */
+export function usageFromGemini(u: GeminiUsageMetadata | undefined): Usage {
+  return {
+    inputTokens: n(u?.promptTokenCount) + n(u?.toolUsePromptTokenCount),
+    outputTokens: n(u?.candidatesTokenCount) + n(u?.thoughtsTokenCount),
+    cachedInputTokens: n(u?.cachedContentTokenCount),
+  };
+}
+
+export function openAiUsage(usage: Usage, reasoning = 0): JsonObject {
+  const out: JsonObject = {
+    prompt_tokens: usage.inputTokens,
+    completion_tokens: usage.outputTokens,
+    total_tokens: usage.inputTokens + usage.outputTokens,
+    prompt_tokens_details: { cached_tokens: usage.cachedInputTokens },
+  };
+  if (reasoning > 0) out.completion_tokens_details = { reasoning_tokens: reasoning };
+  return out;
+}
+
+/** A synthesised tool call id: Gemini has none. Deterministic per response and position. */
+export function toolCallId(responseId: string | undefined, index: number): string {
+  return `call_${responseId ?? 'gemini'}_${index}`;
+}
+
+/** Text and tool calls of one candidate (thought parts skipped). */
+export function candidateContent(c: GeminiCandidate, responseId: string | undefined, firstToolIndex = 0): { text: string; toolCalls: JsonObject[] } {
+  let text = '';
+  const toolCalls: JsonObject[] = [];
+  for (const part of c.content?.parts ?? []) {
+    if (part.thought === true) continue;
+    if (typeof part.text === 'string') text += part.text;
+    if (part.functionCall !== undefined) {
+      const index = firstToolIndex + toolCalls.length;
+      toolCalls.push({
+        index,
+        id: part.functionCall.id ?? toolCallId(responseId, index),
+        type: 'function',
+        function: { name: part.functionCall.name, arguments: JSON.stringify(part.functionCall.args ?? {}) },
+      });
+    }
+  }
+  return { text, toolCalls };
+}
+
+/** The prompt was blocked before any candidate was generated. */
+export function promptBlockReason(res: GeminiResponse): string | undefined {
+  const reason = res.promptFeedback?.blockReason;
+  return reason !== undefined && reason !== 'BLOCK_REASON_UNSPECIFIED' && (res.candidates ?? []).length === 0 ? reason : undefined;
+}
+
+export function fromGeminiResponse(res: GeminiResponse, model: string, created: number): { body: JsonObject; usage: Usage } {
+  const usage = usageFromGemini(res.usageMetadata);
+  const choices = (res.candidates ?? []).map((c, i) => {
+    const { text, toolCalls } = candidateContent(c, res.responseId);
+    const message: JsonObject = { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text, refusal: null };
+    if (toolCalls.length > 0) message.tool_calls = toolCalls.map(({ index: _index, ...call }) => call);
+    return { index: c.index ?? i, message, logprobs: null, finish_reason: finishReasonFrom(c.finishReason, toolCalls.length > 0) };
+  });
+  return {
+    usage,
+    body: {
+      id: res.responseId ?? 'gemini',
+      object: 'chat.completion',
+      created,
+      model: res.modelVersion ?? model,
+      choices,
+      usage: openAiUsage(usage, n(res.usageMetadata?.thoughtsTokenCount)),
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import type { SseEvent } from '../../sse/sse-parser.js';
+import type { JsonObject, StreamStep, StreamTransformer, UpstreamFailure } from '../types.js';
+import { candidateContent, finishReasonFrom, openAiUsage, promptBlockReason, usageFromGemini } from './gemini-response.js';
+import { promptBlockedFailure } from './gemini-blocked.js';
+import type { GeminiErrorBody, GeminiResponse, GeminiUsageMetadata } from './gemini-wire.js';
+
+interface CandidateState {
+  tools: number;
+  finished: boolean;
+}
+
+/**
+ * streamGenerateContent?alt=sse → OpenAI chunks. Every event is a whole GenerateContentResponse with
+ * only the new parts; there is no terminal event, so the usage chunk is sent when the stream ends.
+ */
+export class GeminiStreamTransformer implements StreamTransformer {
+  private id: string | undefined;
+  private modelName: string;
+  private usage: GeminiUsageMetadata | undefined;
+  private readonly candidates = new Map<number, CandidateState>();
+
+  constructor(
+    model: string,
+    private readonly clientWantsUsage: boolean,
+    private readonly created: number,
+  ) {
+    this.modelName = model;
+  }
+
+  private chunk(index: number, delta: JsonObject, finishReason: string | null = null): JsonObject {
+    return {
+      id: this.id ?? 'gemini',
+      object: 'chat.completion.chunk',
+      created: this.created,
+      model: this.modelName,
+      choices: [{ index, delta, logprobs: null, finish_reason: finishReason }],
+    };
+  }
+
+  onEvent(event: SseEvent): StreamStep {
+    let res: GeminiResponse & Partial<GeminiErrorBody>;
+    try {
+      res = JSON.parse(event.data) as GeminiResponse & Partial<GeminiErrorBody>;
+    } catch {
+      return { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'upstream sent a stream event that is not JSON' } };
+    }
+    if (typeof res !== 'object' || res === null) return { chunks: [] };
+    if (res.error !== undefined) {
+      const failure: UpstreamFailure = {
+        kind: res.error.code === 429 ? 'RateLimited' : res.error.code === 504 ? 'Timeout' : 'ServerError',
+        status: 200,
+        message: `${res.error.status}: ${res.error.message}`,
+      };
+      return { chunks: [], failure };
+    }
+    const blocked = promptBlockReason(res);
+    if (blocked !== undefined) return { chunks: [], failure: promptBlockedFailure(blocked) };
+    this.id ??= res.responseId;
+    if (res.modelVersion !== undefined) this.modelName = res.modelVersion;
+    if (res.usageMetadata !== undefined) this.usage = res.usageMetadata;
+    const chunks: JsonObject[] = [];
+    for (const [i, c] of (res.candidates ?? []).entries()) {
+      const index = c.index ?? i;
+      let state = this.candidates.get(index);
+      if (state === undefined) {
+        state = { tools: 0, finished: false };
+        this.candidates.set(index, state);
+        chunks.push(this.chunk(index, { role: 'assistant', content: '' }));
+      }
+      const { text, toolCalls } = candidateContent(c, this.id, state.tools);
+      if (text !== '') chunks.push(this.chunk(index, { content: text }));
+      // Gemini sends each function call whole: id, name and complete arguments in one delta.
+      if (toolCalls.length > 0) chunks.push(this.chunk(index, { tool_calls: toolCalls }));
+      state.tools += toolCalls.length;
+      if (c.finishReason !== undefined && !state.finished) {
+        state.finished = true;
+        chunks.push(this.chunk(index, {}, finishReasonFrom(c.finishReason, state.tools > 0)));
+      }
+    }
+    return { chunks };
+  }
+
+  onEnd(): StreamStep {
+    const unfinished = this.candidates.size === 0 || [...this.candidates.values()].some((s) => !s.finished);
+    if (unfinished) return { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'upstream stream ended without a finish reason' } };
+    const usage = usageFromGemini(this.usage);
+    const chunks = this.clientWantsUsage
+      ? [{ id: this.id ?? 'gemini', object: 'chat.completion.chunk', created: this.created, model: this.modelName, choices: [], usage: openAiUsage(usage, this.usage?.thoughtsTokenCount ?? 0) }]
+      : [];
+    return this.usage === undefined ? { chunks, done: true } : { chunks, usage, done: true };
+  }
+}

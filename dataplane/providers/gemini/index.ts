@@ -1,0 +1,1 @@
+export { createGeminiAdapter, geminiAdapter } from './gemini-adapter.js';

@@ -1,0 +1,1 @@
+export { vertexAdapter } from './vertex-adapter.js';

@@ -1,0 +1,119 @@
+import type { ServerResponse } from 'node:http';
+import { type Behaviour, type Emulator, header, type ReceivedRequest, sse, startEmulator, writeInPieces } from './emulator-server.js';
+
+// Anthropic Messages API emulator: POST /v1/messages, x-api-key + anthropic-version, JSON or named-event SSE.
+
+const USAGE = { input_tokens: 10, cache_creation_input_tokens: 5, cache_read_input_tokens: 5, output_tokens: 8 };
+
+function check(req: ReceivedRequest, apiKey: string, problems: string[]): string | undefined {
+  const p: string[] = [];
+  if (req.method !== 'POST' || req.url !== '/v1/messages') p.push(`unexpected ${req.method} ${req.url}`);
+  if (header(req, 'x-api-key') !== apiKey) return 'authentication';
+  if (header(req, 'anthropic-version') !== '2023-06-01') p.push(`anthropic-version is ${header(req, 'anthropic-version')}`);
+  if (!header(req, 'content-type')?.startsWith('application/json')) p.push('content-type is not JSON');
+  const b = req.body;
+  if (typeof b.model !== 'string') p.push('model missing');
+  if (typeof b.max_tokens !== 'number') p.push('max_tokens missing (required)');
+  const messages = Array.isArray(b.messages) ? (b.messages as Record<string, unknown>[]) : [];
+  if (messages.length === 0) p.push('messages empty');
+  messages.forEach((m, i) => {
+    if (m.role !== 'user' && m.role !== 'assistant') p.push(`messages.${i}.role is ${String(m.role)}`);
+    if (i > 0 && messages[i - 1]?.role === m.role) p.push(`messages.${i} repeats role ${String(m.role)}`);
+    const blocks = Array.isArray(m.content) ? (m.content as Record<string, unknown>[]) : [];
+    for (const block of blocks) {
+      if (block.type === 'tool_result' && m.role !== 'user') p.push('tool_result outside a user message');
+      if (block.type === 'tool_use' && (typeof block.input !== 'object' || block.input === null)) p.push('tool_use.input is not an object');
+      if (block.type === 'image' && typeof block.source !== 'object') p.push('image without source');
+    }
+  });
+  if (messages[0]?.role !== 'user') p.push('first message is not from the user');
+  for (const t of Array.isArray(b.tools) ? (b.tools as Record<string, unknown>[]) : []) {
+    if ((t.input_schema as Record<string, unknown> | undefined)?.type !== 'object') p.push(`tool ${String(t.name)} input_schema is not an object schema`);
+  }
+  if (b.system !== undefined && typeof b.system !== 'string' && !Array.isArray(b.system)) p.push('system has the wrong shape');
+  problems.push(...p);
+  return p.length > 0 ? p.join('; ') : undefined;
+}
+
+function error(res: ServerResponse, status: number, type: string, message: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'request-id': 'req_emulated', ...headers });
+  res.end(JSON.stringify({ type: 'error', error: { type, message }, request_id: 'req_emulated' }));
+}
+
+function content(b: Behaviour): Record<string, unknown>[] {
+  if (b.kind === 'tool') return [{ type: 'text', text: 'Let me check.' }, { type: 'tool_use', id: 'toolu_01', name: b.name, input: b.args }];
+  if (b.kind === 'safety') return [];
+  return [{ type: 'text', text: b.kind === 'text' ? (b.text ?? 'Hello from Claude') : '' }];
+}
+
+function stopReason(b: Behaviour): string {
+  return b.kind === 'tool' ? 'tool_use' : b.kind === 'safety' ? 'refusal' : 'end_turn';
+}
+
+async function stream(res: ServerResponse, model: string, b: Behaviour): Promise<void> {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'request-id': 'req_emulated' });
+  const out: string[] = [];
+  out.push(sse('message_start', { type: 'message_start', message: { id: 'msg_emulated', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...USAGE, output_tokens: 1 } } }));
+  out.push(sse('ping', { type: 'ping' }));
+  if (b.kind === 'stream-error') {
+    out.push(sse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }));
+    out.push(sse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Partial' } }));
+    out.push(sse('error', { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }));
+    await writeInPieces(res, out.join(''));
+    res.end();
+    return;
+  }
+  content(b).forEach((block, index) => {
+    if (block.type === 'text') {
+      out.push(sse('content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } }));
+      const text = String(block.text);
+      for (const piece of [text.slice(0, 3), text.slice(3)]) {
+        if (piece !== '') out.push(sse('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: piece } }));
+      }
+    } else {
+      out.push(sse('content_block_start', { type: 'content_block_start', index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } }));
+      const json = JSON.stringify(block.input);
+      const cut = Math.floor(json.length / 2);
+      for (const piece of ['', json.slice(0, cut), json.slice(cut)]) {
+        out.push(sse('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: piece } }));
+      }
+    }
+    out.push(sse('content_block_stop', { type: 'content_block_stop', index }));
+  });
+  out.push(sse('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason(b), stop_sequence: null }, usage: { output_tokens: USAGE.output_tokens } }));
+  out.push(sse('message_stop', { type: 'message_stop' }));
+  await writeInPieces(res, out.join(''));
+  res.end();
+}
+
+export async function startAnthropicEmulator(apiKey = 'sk-ant-test'): Promise<Emulator> {
+  return startEmulator(async (req, b, res, problems) => {
+    const invalid = check(req, apiKey, problems);
+    if (invalid === 'authentication') return error(res, 401, 'authentication_error', 'invalid x-api-key');
+    if (invalid !== undefined) return error(res, 400, 'invalid_request_error', invalid);
+    const model = String(req.body.model);
+    switch (b.kind) {
+      case 'rate-limit':
+        return error(res, 429, 'rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit', {
+          'retry-after': '0',
+          'anthropic-ratelimit-requests-limit': '50',
+          'anthropic-ratelimit-requests-remaining': '0',
+          'anthropic-ratelimit-requests-reset': '2026-01-01T00:00:00Z',
+          'anthropic-ratelimit-tokens-remaining': '0',
+        });
+      case 'overloaded':
+        return error(res, 529, 'overloaded_error', 'Overloaded');
+      case 'server-error':
+        return error(res, 500, 'api_error', 'Internal server error');
+      case 'bad-request':
+        return error(res, 400, 'invalid_request_error', b.message ?? 'temperature: range: 0..1');
+      case 'context-length':
+        return error(res, 400, 'invalid_request_error', 'prompt is too long: 208310 tokens > 200000 maximum');
+      default:
+        break;
+    }
+    if (req.body.stream === true) return stream(res, model, b);
+    res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_emulated' });
+    res.end(JSON.stringify({ id: 'msg_emulated', type: 'message', role: 'assistant', model, content: content(b), stop_reason: stopReason(b), stop_sequence: null, usage: USAGE }));
+  });
+}

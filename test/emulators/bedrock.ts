@@ -1,0 +1,171 @@
+import { createHash, createHmac } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { crc32 } from 'node:zlib';
+import { type Behaviour, type Emulator, header, type ReceivedRequest, startEmulator, writeInPieces } from './emulator-server.js';
+
+// Bedrock Converse / ConverseStream emulator. It recomputes the SigV4 signature from the canonical
+// request the way AWS does (its own implementation, not the gateway's) and streams the binary AWS
+// event-stream framing with real CRC32s (zlib's).
+
+export interface AwsTestCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+const USAGE = { inputTokens: 10, cacheReadInputTokens: 5, cacheWriteInputTokens: 5, outputTokens: 8, totalTokens: 28 };
+
+const sha256 = (d: string | Buffer): string => createHash('sha256').update(d).digest('hex');
+const hmac = (k: string | Buffer, d: string): Buffer => createHmac('sha256', k).update(d).digest();
+const rfc3986 = (s: string): string => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/** Returns why the signature is wrong, or undefined when AWS would accept it. */
+function verifySigV4(req: ReceivedRequest, creds: AwsTestCredentials, region: string, now: number): string | undefined {
+  const auth = header(req, 'authorization') ?? '';
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(auth);
+  if (m === null) return `malformed Authorization header: ${auth}`;
+  const [, akid, day, signedRegion, service, signedHeaders = '', signature] = m;
+  if (akid !== creds.accessKeyId) return 'unknown access key';
+  if (signedRegion !== region || service !== 'bedrock') return `credential scope ${signedRegion}/${service} is not ${region}/bedrock`;
+  const amzDate = header(req, 'x-amz-date') ?? '';
+  const when = Date.parse(amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+  if (!Number.isFinite(when) || Math.abs(now - when) > 5 * 60_000) return 'x-amz-date missing or skewed by more than 5 minutes';
+  if (!amzDate.startsWith(day ?? '-')) return 'credential date does not match x-amz-date';
+  const names = signedHeaders.split(';');
+  for (const required of ['host', 'x-amz-date']) if (!names.includes(required)) return `${required} is not signed`;
+  if (creds.sessionToken !== undefined && (header(req, 'x-amz-security-token') !== creds.sessionToken || !names.includes('x-amz-security-token'))) {
+    return 'session token missing or unsigned';
+  }
+  const [path = '/', query = ''] = req.url.split('?');
+  const canonicalUri = path.split('/').map((seg) => rfc3986(seg)).join('/');
+  const canonicalQuery = query
+    .split('&')
+    .filter((p) => p !== '')
+    .map((p) => p.split('=').map((x) => rfc3986(decodeURIComponent(x))).join('='))
+    .sort()
+    .join('&');
+  const canonicalHeaders = names.map((n) => `${n}:${(header(req, n) ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+  const canonicalRequest = [req.method, canonicalUri, canonicalQuery, canonicalHeaders, signedHeaders, sha256(req.rawBody)].join('\n');
+  const scope = `${day}/${region}/bedrock/aws4_request`;
+  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');
+  const key = hmac(hmac(hmac(hmac(`AWS4${creds.secretAccessKey}`, day ?? ''), region), 'bedrock'), 'aws4_request');
+  const expected = createHmac('sha256', key).update(stringToSign).digest('hex');
+  return expected === signature ? undefined : `signature mismatch; canonical request was:\n${canonicalRequest}`;
+}
+
+/** One event-stream message: prelude, prelude CRC, string headers, JSON payload, message CRC. */
+export function eventStreamMessage(headers: Record<string, string>, payload: unknown): Buffer {
+  const headerBytes = Buffer.concat(
+    Object.entries(headers).map(([name, value]) => {
+      const n = Buffer.from(name);
+      const v = Buffer.from(value);
+      const len = Buffer.alloc(2);
+      len.writeUInt16BE(v.length);
+      return Buffer.concat([Buffer.from([n.length]), n, Buffer.from([7]), len, v]);
+    }),
+  );
+  const body = Buffer.from(JSON.stringify(payload));
+  const total = 12 + headerBytes.length + body.length + 4;
+  const prelude = Buffer.alloc(12);
+  prelude.writeUInt32BE(total, 0);
+  prelude.writeUInt32BE(headerBytes.length, 4);
+  prelude.writeUInt32BE(crc32(prelude.subarray(0, 8)), 8);
+  const withoutCrc = Buffer.concat([prelude, headerBytes, body]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(withoutCrc));
+  return Buffer.concat([withoutCrc, crc]);
+}
+
+const event = (type: string, payload: unknown): Buffer =>
+  eventStreamMessage({ ':event-type': type, ':content-type': 'application/json', ':message-type': 'event' }, payload);
+const exception = (type: string, message: string): Buffer =>
+  eventStreamMessage({ ':exception-type': type, ':content-type': 'application/json', ':message-type': 'exception' }, { message });
+
+function error(res: ServerResponse, status: number, type: string, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`, 'x-amzn-requestid': 'req-emulated' });
+  res.end(JSON.stringify({ message }));
+}
+
+function checkBody(req: ReceivedRequest): string[] {
+  const p: string[] = [];
+  const messages = Array.isArray(req.body.messages) ? (req.body.messages as Record<string, unknown>[]) : [];
+  if (messages.length === 0) p.push('messages empty');
+  messages.forEach((m, i) => {
+    if (m.role !== 'user' && m.role !== 'assistant') p.push(`messages.${i}.role is ${String(m.role)}`);
+    if (i > 0 && messages[i - 1]?.role === m.role) p.push(`messages.${i} repeats role`);
+    for (const block of (m.content as Record<string, unknown>[] | undefined) ?? []) {
+      if (Object.keys(block).length !== 1) p.push('a content block must have exactly one member');
+      const image = block.image as { format?: string; source?: { bytes?: unknown } } | undefined;
+      if (image !== undefined && (typeof image.source?.bytes !== 'string' || !['png', 'jpeg', 'gif', 'webp'].includes(image.format ?? ''))) p.push('bad image block');
+    }
+  });
+  if (req.body.model !== undefined) p.push('model in the body (it belongs in the URL)');
+  return p;
+}
+
+export async function startBedrockEmulator(creds: AwsTestCredentials, region = 'us-east-1'): Promise<Emulator> {
+  return startEmulator(async (req, b, res, problems) => {
+    const m = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(req.url);
+    if (m === null || req.method !== 'POST') {
+      problems.push(`unexpected ${req.method} ${req.url}`);
+      return error(res, 404, 'ResourceNotFoundException', 'not found');
+    }
+    const why = verifySigV4(req, creds, region, Date.now());
+    if (why !== undefined) {
+      problems.push(why);
+      return error(res, 403, 'InvalidSignatureException', why);
+    }
+    const p = checkBody(req);
+    problems.push(...p);
+    if (p.length > 0) return error(res, 400, 'ValidationException', p.join('; '));
+    switch (b.kind) {
+      case 'rate-limit':
+        return error(res, 429, 'ThrottlingException', 'Too many requests, please wait before trying again.');
+      case 'overloaded':
+        return error(res, 503, 'ServiceUnavailableException', 'Bedrock is unable to process your request.');
+      case 'server-error':
+        return error(res, 500, 'InternalServerException', 'The server encountered an error processing your request.');
+      case 'bad-request':
+        return error(res, 400, 'ValidationException', b.message ?? 'The provided inference configurations are invalid');
+      case 'context-length':
+        return error(res, 400, 'ValidationException', 'Input is too long for requested model.');
+      default:
+        break;
+    }
+    const stopReason = b.kind === 'tool' ? 'tool_use' : b.kind === 'safety' ? 'guardrail_intervened' : 'end_turn';
+    const text = b.kind === 'text' ? (b.text ?? 'Hello from Bedrock') : b.kind === 'tool' ? 'Let me check.' : '';
+    if (m[2] === 'converse') {
+      const content: unknown[] = text === '' ? [] : [{ text }];
+      if (b.kind === 'tool') content.push({ toolUse: { toolUseId: 'tooluse_01', name: b.name, input: b.args } });
+      res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'req-emulated' });
+      res.end(JSON.stringify({ output: { message: { role: 'assistant', content } }, stopReason, usage: USAGE, metrics: { latencyMs: 42 } }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': 'req-emulated' });
+    const frames: Buffer[] = [event('messageStart', { role: 'assistant' })];
+    if (text !== '') {
+      frames.push(event('contentBlockDelta', { contentBlockIndex: 0, delta: { text: text.slice(0, 5) } }));
+      frames.push(event('contentBlockDelta', { contentBlockIndex: 0, delta: { text: text.slice(5) } }));
+      frames.push(event('contentBlockStop', { contentBlockIndex: 0 }));
+    }
+    if (b.kind === 'stream-error') {
+      frames.push(exception('throttlingException', 'Too many tokens, please wait before trying again.'));
+      await writeInPieces(res, Buffer.concat(frames));
+      res.end();
+      return;
+    }
+    if (b.kind === 'tool') {
+      const json = JSON.stringify(b.args);
+      frames.push(event('contentBlockStart', { contentBlockIndex: 1, start: { toolUse: { toolUseId: 'tooluse_01', name: b.name } } }));
+      frames.push(event('contentBlockDelta', { contentBlockIndex: 1, delta: { toolUse: { input: json.slice(0, 4) } } }));
+      frames.push(event('contentBlockDelta', { contentBlockIndex: 1, delta: { toolUse: { input: json.slice(4) } } }));
+      frames.push(event('contentBlockStop', { contentBlockIndex: 1 }));
+    }
+    frames.push(event('messageStop', { stopReason }));
+    frames.push(event('metadata', { usage: USAGE, metrics: { latencyMs: 42 } }));
+    await writeInPieces(res, Buffer.concat(frames));
+    res.end();
+  });
+}
+
+export type { Behaviour };

@@ -1,0 +1,107 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** What an emulator does with one request; each emulator renders it in its provider's wire format. */
+export type Behaviour =
+  | { kind: 'text'; text?: string }
+  | { kind: 'tool'; name: string; args: Record<string, unknown> }
+  | { kind: 'rate-limit' }
+  | { kind: 'overloaded' }
+  | { kind: 'server-error' }
+  | { kind: 'bad-request'; message?: string }
+  | { kind: 'context-length' }
+  | { kind: 'safety' }
+  | { kind: 'stream-error' };
+
+/** Usage every emulator reports, in its own shape; in OpenAI terms: prompt 20 (5 cached), completion 8. */
+export const CANONICAL_USAGE = { inputTokens: 20, outputTokens: 8, cachedInputTokens: 5 };
+
+export interface ReceivedRequest {
+  method: string;
+  /** Path and query exactly as received. */
+  url: string;
+  headers: IncomingMessage['headers'];
+  rawBody: Buffer;
+  body: Record<string, unknown>;
+}
+
+export interface Emulator {
+  url: string;
+  requests: ReceivedRequest[];
+  /** Everything the emulator found wrong with the requests it received (empty when they were all valid). */
+  problems: string[];
+  script(...behaviours: Behaviour[]): void;
+  close(): Promise<void>;
+}
+
+export type Handler = (req: ReceivedRequest, behaviour: Behaviour, res: ServerResponse, problems: string[]) => Promise<void> | void;
+
+/** Writes bytes in small, uneven pieces, yielding between them, so that frames split at awkward places. */
+export async function writeInPieces(res: ServerResponse, data: Buffer | string): Promise<void> {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  const sizes = [1, 7, 3, 13, 2, 29, 5];
+  let at = 0;
+  for (let i = 0; at < bytes.length && !res.destroyed; i++) {
+    const n = sizes[i % sizes.length] ?? 8;
+    res.write(bytes.subarray(at, at + n));
+    at += n;
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+/** An HTTP server that records requests, lets the emulator check them, and answers scripted behaviours in order. */
+export async function startEmulator(handle: Handler, onRequest?: (req: ReceivedRequest, res: ServerResponse) => boolean): Promise<Emulator> {
+  let behaviours: Behaviour[] = [{ kind: 'text' }];
+  let next = 0;
+  const requests: ReceivedRequest[] = [];
+  const problems: string[] = [];
+  const server: Server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      const rawBody = Buffer.concat(parts);
+      let body: Record<string, unknown> = {};
+      try {
+        const text = rawBody.toString('utf8');
+        body = text && req.headers['content-type']?.includes('json') ? (JSON.parse(text) as Record<string, unknown>) : {};
+      } catch {
+        problems.push(`${req.url}: body is not JSON`);
+      }
+      const received: ReceivedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawBody, body };
+      if (onRequest?.(received, res) === true) return;
+      requests.push(received);
+      const b = behaviours[Math.min(next, behaviours.length - 1)] ?? { kind: 'text' };
+      next++;
+      Promise.resolve(handle(received, b, res, problems)).catch((err: unknown) => {
+        problems.push(`emulator failed: ${String(err)}`);
+        res.destroy();
+      });
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    problems,
+    script: (...b: Behaviour[]) => {
+      behaviours = b.length > 0 ? b : [{ kind: 'text' }];
+      next = 0;
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+export function sse(event: string | undefined, data: unknown): string {
+  return `${event === undefined ? '' : `event: ${event}\n`}data: ${JSON.stringify(data)}\n\n`;
+}
+
+export function header(req: ReceivedRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,190 @@
+import { createVerify, generateKeyPairSync } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { type Behaviour, type Emulator, header, type ReceivedRequest, sse, startEmulator, writeInPieces } from './emulator-server.js';
+
+// Gemini generateContent emulator, in two URL/auth shapes: the Gemini API (x-goog-api-key) and
+// Vertex AI (Bearer token that its own OAuth token endpoint minted from a service-account JWT).
+
+const USAGE = { promptTokenCount: 20, cachedContentTokenCount: 5, candidatesTokenCount: 6, thoughtsTokenCount: 2, totalTokenCount: 28 };
+
+function rpcError(res: ServerResponse, code: number, status: string, message: string, details?: unknown[]): void {
+  res.writeHead(code, { 'content-type': 'application/json; charset=UTF-8' });
+  res.end(JSON.stringify({ error: { code, message, status, ...(details ? { details } : {}) } }));
+}
+
+function checkBody(req: ReceivedRequest): string[] {
+  const p: string[] = [];
+  const b = req.body;
+  const contents = Array.isArray(b.contents) ? (b.contents as Record<string, unknown>[]) : [];
+  if (contents.length === 0) p.push('contents empty');
+  contents.forEach((c, i) => {
+    if (c.role !== 'user' && c.role !== 'model') p.push(`contents.${i}.role is ${String(c.role)}`);
+    const parts = Array.isArray(c.parts) ? (c.parts as Record<string, unknown>[]) : [];
+    if (parts.length === 0) p.push(`contents.${i} has no parts`);
+    for (const part of parts) {
+      const fr = part.functionResponse as Record<string, unknown> | undefined;
+      if (fr !== undefined && (typeof fr.name !== 'string' || typeof fr.response !== 'object')) p.push('functionResponse needs name and an object response');
+    }
+  });
+  if (b.model !== undefined || b.messages !== undefined) p.push('OpenAI fields in a Gemini body');
+  const tools = Array.isArray(b.tools) ? (b.tools as Record<string, unknown>[]) : [];
+  for (const t of tools) {
+    for (const d of (t.functionDeclarations as Record<string, unknown>[] | undefined) ?? []) {
+      const params = JSON.stringify(d.parameters ?? {});
+      if (params.includes('additionalProperties') || params.includes('$schema')) p.push(`function ${String(d.name)} parameters use keywords Gemini rejects`);
+    }
+  }
+  return p;
+}
+
+function parts(b: Behaviour): Record<string, unknown>[] {
+  if (b.kind === 'tool') return [{ functionCall: { name: b.name, args: b.args } }];
+  return [{ text: b.kind === 'text' ? (b.text ?? 'Hello from Gemini') : '' }];
+}
+
+function response(b: Behaviour, ps: Record<string, unknown>[], finish: boolean, usage: boolean): Record<string, unknown> {
+  const candidate: Record<string, unknown> = { content: { role: 'model', parts: ps }, index: 0 };
+  if (finish) candidate.finishReason = b.kind === 'safety' ? 'SAFETY' : 'STOP';
+  const out: Record<string, unknown> = { candidates: [candidate], modelVersion: 'gemini-2.0-flash-001', responseId: 'resp_emulated' };
+  if (usage) out.usageMetadata = USAGE;
+  return out;
+}
+
+async function answer(req: ReceivedRequest, b: Behaviour, res: ServerResponse, streaming: boolean): Promise<void> {
+  switch (b.kind) {
+    case 'rate-limit':
+      return rpcError(res, 429, 'RESOURCE_EXHAUSTED', 'Resource has been exhausted (e.g. check quota).', [
+        { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '0s' },
+      ]);
+    case 'overloaded':
+      return rpcError(res, 503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.');
+    case 'server-error':
+      return rpcError(res, 500, 'INTERNAL', 'An internal error has occurred.');
+    case 'bad-request':
+      return rpcError(res, 400, 'INVALID_ARGUMENT', b.message ?? 'Invalid value at generation_config.temperature');
+    case 'context-length':
+      return rpcError(res, 400, 'INVALID_ARGUMENT', 'The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).');
+    default:
+      break;
+  }
+  if (!streaming) {
+    res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
+    res.end(JSON.stringify(response(b, parts(b), true, true)));
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  const events: string[] = [];
+  if (b.kind === 'stream-error') {
+    events.push(sse(undefined, response(b, [{ text: 'Partial' }], false, false)));
+    events.push(sse(undefined, { error: { code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE' } }));
+  } else if (b.kind === 'text') {
+    const text = b.text ?? 'Hello from Gemini';
+    events.push(sse(undefined, response(b, [{ text: text.slice(0, 4) }], false, true)));
+    events.push(sse(undefined, response(b, [{ text: text.slice(4) }], true, true)));
+  } else {
+    events.push(sse(undefined, response(b, parts(b), true, true)));
+  }
+  // Gemini separates events with CRLF pairs as often as with LF pairs.
+  await writeInPieces(res, events.join('').replaceAll('\n\n', '\r\n\r\n'));
+  res.end();
+}
+
+function modelCall(path: string, prefix: string): { model: string; method: string; query: string } | undefined {
+  if (!path.startsWith(prefix)) return undefined;
+  const [rest = '', query = ''] = path.slice(prefix.length).split('?');
+  const colon = rest.lastIndexOf(':');
+  if (colon === -1) return undefined;
+  return { model: decodeURIComponent(rest.slice(0, colon)), method: rest.slice(colon + 1), query };
+}
+
+function route(req: ReceivedRequest, prefix: string, problems: string[]): { streaming: boolean } | undefined {
+  const call = modelCall(req.url, prefix);
+  if (call === undefined || req.method !== 'POST') {
+    problems.push(`unexpected ${req.method} ${req.url}`);
+    return undefined;
+  }
+  if (call.method === 'streamGenerateContent' && call.query !== 'alt=sse') problems.push(`stream call without alt=sse: ${req.url}`);
+  if (call.method !== 'generateContent' && call.method !== 'streamGenerateContent') problems.push(`unknown method ${call.method}`);
+  return { streaming: call.method === 'streamGenerateContent' };
+}
+
+export async function startGeminiEmulator(apiKey = 'gemini-test-key'): Promise<Emulator> {
+  return startEmulator(async (req, b, res, problems) => {
+    const r = route(req, '/v1beta/models/', problems);
+    if (r === undefined) return rpcError(res, 404, 'NOT_FOUND', 'not found');
+    if (header(req, 'x-goog-api-key') !== apiKey) return rpcError(res, 403, 'PERMISSION_DENIED', 'API key not valid.');
+    const p = checkBody(req);
+    problems.push(...p);
+    if (p.length > 0) return rpcError(res, 400, 'INVALID_ARGUMENT', p.join('; '));
+    if (b.kind === 'safety' && !r.streaming) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ promptFeedback: { blockReason: 'SAFETY', safetyRatings: [] }, usageMetadata: { promptTokenCount: 20, totalTokenCount: 20 } }));
+      return;
+    }
+    return answer(req, b, res, r.streaming);
+  });
+}
+
+export interface VertexEmulator extends Emulator {
+  /** Service-account JSON key whose token_uri points at this emulator. */
+  serviceAccountKey: string;
+  tokensIssued: () => number;
+}
+
+export async function startVertexEmulator(project = 'my-project', location = 'us-central1'): Promise<VertexEmulator> {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const issued = new Set<string>();
+  let url = '';
+  const clientEmail = 'tollgate@my-project.iam.gserviceaccount.com';
+  const tokenProblems: string[] = [];
+  const tokenEndpoint = (req: ReceivedRequest, res: ServerResponse): boolean => {
+    if (req.url !== '/token') return false;
+    const form = new URLSearchParams(req.rawBody.toString('utf8'));
+    const jwt = form.get('assertion') ?? '';
+    const [h = '', c = '', s = ''] = jwt.split('.');
+    const verified = createVerify('RSA-SHA256').update(`${h}.${c}`).verify(publicKey, Buffer.from(s, 'base64url'));
+    const claims = JSON.parse(Buffer.from(c, 'base64url').toString('utf8') || '{}') as Record<string, unknown>;
+    const head = JSON.parse(Buffer.from(h, 'base64url').toString('utf8') || '{}') as Record<string, unknown>;
+    if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') tokenProblems.push('wrong grant_type');
+    if (!verified) tokenProblems.push('JWT signature does not verify');
+    if (head.alg !== 'RS256') tokenProblems.push('JWT alg is not RS256');
+    if (claims.iss !== clientEmail) tokenProblems.push('JWT iss is not the client email');
+    if (claims.aud !== `${url}/token`) tokenProblems.push(`JWT aud is ${String(claims.aud)}`);
+    if (claims.scope !== 'https://www.googleapis.com/auth/cloud-platform') tokenProblems.push('JWT scope is not cloud-platform');
+    if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number' || claims.exp - claims.iat > 3600) tokenProblems.push('JWT lifetime wrong');
+    if (tokenProblems.length > 0) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'invalid_grant', error_description: tokenProblems.join('; ') }));
+      return true;
+    }
+    const token = `ya29.emulated-${issued.size + 1}`;
+    issued.add(token);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ access_token: token, expires_in: 3599, token_type: 'Bearer' }));
+    return true;
+  };
+  const emulator = await startEmulator(async (req, b, res, problems) => {
+    problems.push(...tokenProblems.splice(0));
+    const r = route(req, `/v1/projects/${project}/locations/${location}/publishers/google/models/`, problems);
+    if (r === undefined) return rpcError(res, 404, 'NOT_FOUND', 'not found');
+    const auth = header(req, 'authorization') ?? '';
+    if (!auth.startsWith('Bearer ') || !issued.has(auth.slice('Bearer '.length))) {
+      problems.push('request without a token minted by the token endpoint');
+      return rpcError(res, 401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials.');
+    }
+    const p = checkBody(req);
+    problems.push(...p);
+    if (p.length > 0) return rpcError(res, 400, 'INVALID_ARGUMENT', p.join('; '));
+    return answer(req, b, res, r.streaming);
+  }, tokenEndpoint);
+  url = emulator.url;
+  const serviceAccountKey = JSON.stringify({
+    type: 'service_account',
+    project_id: project,
+    private_key_id: 'key-1',
+    private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    client_email: clientEmail,
+    token_uri: `${url}/token`,
+  });
+  return { ...emulator, serviceAccountKey, tokensIssued: () => issued.size };
+}
