@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { eventStreamMessage } from '../../../test/emulators/bedrock.js';
+import { crc32 } from './crc32.js';
+import { EventStreamDecoder, EventStreamError } from './event-stream.js';
+import { BedrockStreamTransformer } from './bedrock-stream.js';
+import { signRequest } from './sigv4.js';
+
+// AWS Signature Version 4 test suite vectors (credentials AKIDEXAMPLE, 2015-08-30T12:36:00Z,
+// us-east-1, service "service"), signing the published requests.
+const SUITE = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
+const AT = Date.parse('2015-08-30T12:36:00Z');
+const sign = (method: string, url: string, headers: Record<string, string> = {}, body = '') =>
+  signRequest({ method, url, headers, body, region: 'us-east-1', service: 'service' }, SUITE, AT);
+
+describe('sigv4', () => {
+  it('get-vanilla', () => {
+    const r = sign('GET', 'https://example.amazonaws.com/');
+    expect(r.canonicalRequest).toBe('GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(r.stringToSign.split('\n')[3]).toBe('bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63');
+    expect(r.headers.authorization).toBe(
+      'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31',
+    );
+  });
+
+  it('post-vanilla, query ordering, form body', () => {
+    expect(sign('POST', 'https://example.amazonaws.com/').signature).toBe('5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b');
+    expect(sign('GET', 'https://example.amazonaws.com/?Param2=value2&Param1=value1').signature).toBe('b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500');
+    expect(sign('POST', 'https://example.amazonaws.com/?Param1=value1').signature).toBe('28038455d6de14eafc1f9222cf5aa6f1a96197d7deb8263271d420d138af7f11');
+    const form = sign('POST', 'https://example.amazonaws.com/', { 'Content-Type': 'application/x-www-form-urlencoded' }, 'Param1=value1');
+    expect(form.headers.authorization).toContain('SignedHeaders=content-type;host;x-amz-date, Signature=ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a');
+  });
+
+  it('signs the session token and double-encodes an already encoded model id', () => {
+    const r = signRequest(
+      { method: 'POST', url: 'https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-v2%3A1/converse', headers: {}, body: '{}', region: 'us-east-1', service: 'bedrock' },
+      { ...SUITE, sessionToken: 'tok' },
+      AT,
+    );
+    expect(r.canonicalRequest.split('\n')[1]).toBe('/model/anthropic.claude-v2%253A1/converse');
+    expect(r.headers['x-amz-security-token']).toBe('tok');
+    expect(r.headers.authorization).toContain('SignedHeaders=host;x-amz-date;x-amz-security-token');
+  });
+});
+
+describe('event-stream framing', () => {
+  it('crc32 is IEEE CRC-32', () => {
+    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+  });
+
+  it('decodes messages split at every byte boundary', () => {
+    const bytes = Buffer.concat([eventStreamMessage({ ':event-type': 'messageStart', ':message-type': 'event' }, { role: 'assistant' }), eventStreamMessage({ ':event-type': 'messageStop', ':message-type': 'event' }, { stopReason: 'end_turn' })]);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const d = new EventStreamDecoder();
+      const out = [...d.push(bytes.subarray(0, cut)), ...d.push(bytes.subarray(cut))];
+      expect(out.map((m) => m.headers[':event-type'])).toEqual(['messageStart', 'messageStop']);
+      expect(d.pending).toBe(0);
+    }
+  });
+
+  it('rejects a corrupted payload and a corrupted prelude', () => {
+    const good = eventStreamMessage({ ':event-type': 'messageStart', ':message-type': 'event' }, { role: 'assistant' });
+    const payload = Buffer.from(good);
+    payload.writeUInt8(payload.readUInt8(payload.length - 6) ^ 0xff, payload.length - 6);
+    expect(() => new EventStreamDecoder().push(payload)).toThrow(EventStreamError);
+    const prelude = Buffer.from(good);
+    prelude.writeUInt8(prelude.readUInt8(2) ^ 0x01, 2);
+    expect(() => new EventStreamDecoder().push(prelude)).toThrow(/prelude CRC/);
+  });
+
+  it('a CRC failure mid-stream becomes a stream failure, not a crash', () => {
+    const t = new BedrockStreamTransformer('id', 'm', false, 0);
+    const bad = Buffer.from(eventStreamMessage({ ':event-type': 'messageStart', ':message-type': 'event' }, {}));
+    bad.writeUInt8(bad.readUInt8(bad.length - 1) ^ 0xff, bad.length - 1);
+    expect(t.onBytes(bad)[0]?.failure?.message).toMatch(/CRC/);
+  });
+
+  it('maps in-stream exceptions to failure kinds', () => {
+    const t = new BedrockStreamTransformer('id', 'm', false, 0);
+    const steps = t.onBytes(eventStreamMessage({ ':exception-type': 'throttlingException', ':message-type': 'exception' }, { message: 'slow down' }));
+    expect(steps[0]?.failure).toMatchObject({ kind: 'RateLimited' });
+  });
+});

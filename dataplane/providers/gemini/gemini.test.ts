@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import type { CanonicalRequest } from '../types.js';
+import { geminiAdapter } from './gemini-adapter.js';
+import { finishReasonFrom } from './gemini-response.js';
+
+const req: CanonicalRequest = { op: 'chat', body: { model: 'g', messages: [{ role: 'user', content: 'x' }] }, stream: false, clientWantsUsage: false, createdAt: 1 };
+
+describe('gemini adapter', () => {
+  it('maps finish reasons; STOP with a function call is tool_calls; safety is content_filter', () => {
+    expect(finishReasonFrom('STOP', false)).toBe('stop');
+    expect(finishReasonFrom('STOP', true)).toBe('tool_calls');
+    expect(finishReasonFrom('MAX_TOKENS', false)).toBe('length');
+    for (const r of ['SAFETY', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'RECITATION']) expect(finishReasonFrom(r, false)).toBe('content_filter');
+  });
+
+  it('a blocked prompt is a client error with code content_filter', () => {
+    const r = geminiAdapter.parseResponse(req, 200, {}, JSON.stringify({ promptFeedback: { blockReason: 'SAFETY' } }));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.failure).toMatchObject({ kind: 'ClientError', clientBody: { error: { code: 'content_filter' } } });
+  });
+
+  it('429 RESOURCE_EXHAUSTED honours RetryInfo', () => {
+    const body = { error: { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'quota', details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '17s' }] } };
+    expect(geminiAdapter.classifyError(429, {}, JSON.stringify(body))).toMatchObject({ kind: 'RateLimited', retryAfterMs: 17000 });
+  });
+
+  it('tool results name the function of the call they answer', () => {
+    const r = geminiAdapter.buildRequest(
+      {
+        ...req,
+        body: {
+          model: 'g',
+          messages: [
+            { role: 'user', content: 'q' },
+            { role: 'assistant', content: null, tool_calls: [{ id: 'c9', type: 'function', function: { name: 'lookup', arguments: '{"k":"v"}' } }] },
+            { role: 'tool', tool_call_id: 'c9', content: 'plain text' },
+          ],
+        },
+      },
+      { baseUrl: 'http://g', model: 'models/gemini-x', apiKey: 'key', headers: {} },
+    );
+    expect(r.url).toBe('http://g/v1beta/models/gemini-x:generateContent');
+    expect(r.headers['x-goog-api-key']).toBe('key');
+    expect(JSON.parse(r.body).contents).toEqual([
+      { role: 'user', parts: [{ text: 'q' }] },
+      { role: 'model', parts: [{ functionCall: { name: 'lookup', args: { k: 'v' } } }] },
+      { role: 'user', parts: [{ functionResponse: { name: 'lookup', response: { output: 'plain text' } } }] },
+    ]);
+  });
+});

@@ -1,0 +1,164 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAnthropicEmulator } from '../emulators/anthropic.js';
+import type { Emulator } from '../emulators/emulator-server.js';
+import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+
+// The official Anthropic SDK against the gateway's POST /v1/messages, routed to an OpenAI-wire
+// upstream and to an Anthropic upstream.
+
+const ROUTES = `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: via-openai }
+spec:
+  model: via-openai
+  targets: [{ providerRef: { name: openai-up }, model: gpt-4o-mini }]
+  retry: { attempts: 1 }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: via-anthropic }
+spec:
+  model: via-anthropic
+  targets: [{ providerRef: { name: claude }, model: claude-sonnet-4-5 }]
+  retry: { attempts: 1 }
+`;
+
+describe('inbound Anthropic Messages API', () => {
+  let upstream: OpenAiUpstream;
+  let claude: Emulator;
+  let gateway: TestGateway;
+  let client: Anthropic;
+
+  beforeAll(async () => {
+    upstream = await startOpenAiUpstream();
+    claude = await startAnthropicEmulator('sk-ant-test');
+    gateway = await startTestGateway({
+      'providers.yaml': `${openAiProvider('openai-up', upstream.baseUrl)}---
+apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: claude }
+spec:
+  type: anthropic
+  url: ${claude.url}
+  credentials: { secretRef: { name: claude-key, key: apiKey } }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: claude-key }
+stringData: { apiKey: sk-ant-test }
+`,
+      'routes.yaml': ROUTES,
+    });
+    client = new Anthropic({ apiKey: 'client-key', baseURL: gateway.url, maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await upstream?.close();
+    await claude?.close();
+  });
+
+  it('non-streaming, routed to an OpenAI-wire upstream', async () => {
+    upstream.script({ kind: 'ok', content: 'hi from openai', usage: { prompt: 12, completion: 3, cached: 2 } });
+    const msg = await client.messages.create({
+      model: 'via-openai',
+      max_tokens: 64,
+      system: 'Be brief.',
+      messages: [{ role: 'user', content: 'Hello' }],
+    });
+    expect(msg.type).toBe('message');
+    expect(msg.content).toEqual([{ type: 'text', text: 'hi from openai' }]);
+    expect(msg.stop_reason).toBe('end_turn');
+    expect(msg.usage).toMatchObject({ input_tokens: 10, output_tokens: 3, cache_read_input_tokens: 2 });
+    const sent = upstream.requests[upstream.requests.length - 1]?.body;
+    expect(sent?.messages).toEqual([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hello' },
+    ]);
+    expect(sent?.max_tokens).toBe(64);
+  });
+
+  it('streaming with messages.stream, routed to an OpenAI-wire upstream', async () => {
+    upstream.script({ kind: 'stream', chunks: 3, intervalMs: 0, content: 'tok' });
+    const stream = client.messages.stream({ model: 'via-openai', max_tokens: 64, messages: [{ role: 'user', content: 'Hello' }] });
+    const deltas: string[] = [];
+    stream.on('text', (t) => deltas.push(t));
+    const final = await stream.finalMessage();
+    expect(deltas.join('')).toBe('tok tok tok');
+    expect(final.content).toEqual([{ type: 'text', text: 'tok tok tok' }]);
+    expect(final.stop_reason).toBe('end_turn');
+    expect(final.usage.output_tokens).toBe(3);
+  });
+
+  it('tool use round trip through an Anthropic upstream', async () => {
+    claude.script({ kind: 'tool', name: 'get_weather', args: { city: 'Rome' } }, { kind: 'text', text: 'Sunny in Rome.' });
+    const tools = [{ name: 'get_weather', description: 'Weather', input_schema: { type: 'object' as const, properties: { city: { type: 'string' } } } }];
+    const first = await client.messages.create({ model: 'via-anthropic', max_tokens: 100, tools, messages: [{ role: 'user', content: 'Weather in Rome?' }] });
+    expect(first.stop_reason).toBe('tool_use');
+    const use = first.content.find((b) => b.type === 'tool_use');
+    expect(use).toMatchObject({ type: 'tool_use', name: 'get_weather', input: { city: 'Rome' } });
+    if (use?.type !== 'tool_use') throw new Error('no tool_use');
+    const second = await client.messages.create({
+      model: 'via-anthropic',
+      max_tokens: 100,
+      tools,
+      messages: [
+        { role: 'user', content: 'Weather in Rome?' },
+        { role: 'assistant', content: first.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: 'sunny' }] },
+      ],
+    });
+    expect(second.content).toEqual([{ type: 'text', text: 'Sunny in Rome.' }]);
+    expect(claude.problems).toEqual([]);
+  });
+
+  it('streaming through an Anthropic upstream, tool input assembled', async () => {
+    claude.script({ kind: 'tool', name: 'get_weather', args: { city: 'Oslo' } });
+    const stream = client.messages.stream({
+      model: 'via-anthropic',
+      max_tokens: 100,
+      tools: [{ name: 'get_weather', input_schema: { type: 'object', properties: {} } }],
+      messages: [{ role: 'user', content: 'Weather in Oslo?' }],
+    });
+    const final = await stream.finalMessage();
+    expect(final.stop_reason).toBe('tool_use');
+    expect(final.content).toEqual([
+      { type: 'text', text: 'Let me check.' },
+      { type: 'tool_use', id: 'toolu_01', name: 'get_weather', input: { city: 'Oslo' } },
+    ]);
+    expect(final.usage).toMatchObject({ input_tokens: 15, output_tokens: 8, cache_read_input_tokens: 5 });
+    expect(claude.problems).toEqual([]);
+  });
+
+  it('errors come back as Anthropic error JSON', async () => {
+    const missing = await client.messages.create({ model: 'no-such-model', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((missing as InstanceType<typeof Anthropic.NotFoundError>).error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+
+    const invalid = await fetch(`${gateway.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"via-openai"}' });
+    expect(invalid.status).toBe(400);
+    expect(await invalid.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+
+    const badJson = await fetch(`${gateway.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
+    expect(await badJson.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+
+    claude.script({ kind: 'rate-limit' });
+    const limited = await client.messages.create({ model: 'via-anthropic', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(limited).toBeInstanceOf(Anthropic.RateLimitError);
+    expect((limited as InstanceType<typeof Anthropic.RateLimitError>).headers?.get('retry-after')).toBeTruthy();
+
+    claude.script({ kind: 'bad-request', message: 'max_tokens: too large' });
+    const relayed = await client.messages.create({ model: 'via-anthropic', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(relayed).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((relayed as Error).message).toContain('max_tokens: too large');
+  });
+
+  it('a failure mid-stream becomes an Anthropic error event', async () => {
+    claude.script({ kind: 'stream-error' });
+    const stream = client.messages.stream({ model: 'via-anthropic', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] });
+    const err = await stream.finalMessage().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+  });
+});
