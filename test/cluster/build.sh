@@ -112,7 +112,7 @@ build_helm() {
   ld+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
   # go install pkg@version ignores any go.mod around us; GOFLAGS=-mod=... is
   # not allowed there, so drop it for this one command.
-  GOFLAGS= GOBIN="${DIR}/bin" timed helm "${GO}" install -trimpath -ldflags="${ld}" \
+  GOFLAGS='' GOBIN="${DIR}/bin" timed helm "${GO}" install -trimpath -ldflags="${ld}" \
     "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
   echo "${stamp}" >"$(stamp_file "${out}")"
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by up.sh and down.sh (sourced, not run).
 
 # proc_alive <pidfile>: the process in pidfile runs and is the binary named
