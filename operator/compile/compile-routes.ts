@@ -3,7 +3,7 @@ import { BackoffSchema, type ModelRoute, RetrySchema, TimeoutsSchema } from '../
 import { condition, type Problem, resolvedRefs } from './conditions.js';
 import type { CompiledProvider } from './compile-providers.js';
 import { durationToMs } from '../api/duration.js';
-import { matchesSelector } from './label-selector.js';
+import { matchesSelector } from '../../dataplane/config/label-selector.js';
 import type { CompileInput, ObjectStatus } from './types.js';
 
 const RETRY_DEFAULTS = RetrySchema.parse({});

@@ -1,4 +1,8 @@
-import type { LabelSelector } from '../api/common.js';
+/** A Kubernetes label selector (structurally the same as the CRD field). */
+export interface LabelSelector {
+  matchLabels?: Record<string, string> | undefined;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] | undefined }[] | undefined;
+}
 
 export function matchesSelector(selector: LabelSelector, labels: Record<string, string>): boolean {
   for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
