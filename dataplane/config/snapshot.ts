@@ -98,6 +98,35 @@ export const HeaderMatchConfigSchema = z.object({
   type: z.enum(['Exact', 'RegularExpression']),
 });
 
+export const LabelSelectorConfigSchema = z.object({
+  matchLabels: z.record(z.string(), z.string()).optional(),
+  matchExpressions: z
+    .array(z.object({ key: z.string(), operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']), values: z.array(z.string()).optional() }))
+    .optional(),
+});
+
+/** Who may call a route. */
+export const AccessConfigSchema = z.object({
+  anonymous: z.boolean(),
+  /** Namespaces whose ServiceAccounts and API keys may call. */
+  namespaces: z.object({ from: z.enum(['Same', 'All', 'Selector']), selector: LabelSelectorConfigSchema.optional() }),
+  /** "namespace/name" of ServiceAccounts allowed in addition. */
+  serviceAccounts: z.array(z.string()),
+  /** API keys whose Secret labels match may call, wherever they live. */
+  apiKeySelector: LabelSelectorConfigSchema.optional(),
+});
+export type AccessConfig = z.infer<typeof AccessConfigSchema>;
+
+/** An API key, by hash only: the key itself never leaves its Secret. */
+export const ApiKeyConfigSchema = z.object({
+  /** hex SHA-256 of the key */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  namespace: z.string(),
+  name: z.string(),
+  labels: z.record(z.string(), z.string()),
+});
+export type ApiKeyConfig = z.infer<typeof ApiKeyConfigSchema>;
+
 export const RouteConfigSchema = z.object({
   /** namespace/name */
   id: z.string().min(1),
@@ -124,6 +153,7 @@ export const RouteConfigSchema = z.object({
     totalMs: z.number().int().min(1),
     streamIdleMs: z.number().int().min(1),
   }),
+  access: AccessConfigSchema,
 });
 export type RouteConfig = z.infer<typeof RouteConfigSchema>;
 
@@ -134,6 +164,9 @@ export const SnapshotSchema = z.object({
   providers: z.array(ProviderConfigSchema),
   /** Ordered by precedence: for one public model, the first matching route serves. */
   routes: z.array(RouteConfigSchema),
+  apiKeys: z.array(ApiKeyConfigSchema),
+  /** Labels of namespaces, for Selector access rules. */
+  namespaces: z.record(z.string(), z.record(z.string(), z.string())),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
 export type SnapshotContent = Omit<Snapshot, 'version'>;

@@ -10,6 +10,7 @@ const routeWith = (strategy: RouteConfig['strategy'], targets: TargetConfig[]): 
   id: 'ns/r', namespace: 'ns', model: 'm', created: 0, matches: [], strategy, targets, unresolved: [],
   retry: { attempts: 2, on: ['ServerError'], initialBackoffMs: 100, maxBackoffMs: 1000, maxRetryAfterMs: 5000 },
   fallbackOn: ['ServerError'], timeouts: { totalMs: 1000, streamIdleMs: 1000 },
+  access: { anonymous: true, namespaces: { from: 'Same' }, serviceAccounts: [] },
 });
 
 /** A seeded generator so that statistical assertions are reproducible. */

@@ -1,4 +1,4 @@
-import type { RouteConfig, TargetConfig } from '../../dataplane/config/snapshot.js';
+import type { AccessConfig, RouteConfig, TargetConfig } from '../../dataplane/config/snapshot.js';
 import { BackoffSchema, type ModelRoute, RetrySchema, TimeoutsSchema } from '../api/model-route.js';
 import { condition, type Problem, resolvedRefs } from './conditions.js';
 import type { CompiledProvider } from './compile-providers.js';
@@ -117,8 +117,22 @@ function toRouteConfig(route: ModelRoute, targets: TargetConfig[], unresolved: s
       totalMs: durationToMs(timeouts.total),
       streamIdleMs: durationToMs(timeouts.streamIdle),
     },
+    access: accessConfig(route),
   };
   if (timeouts.attempt !== undefined) config.timeouts.attemptMs = durationToMs(timeouts.attempt);
+  return config;
+}
+
+function accessConfig(route: ModelRoute): AccessConfig {
+  const access = route.spec.access;
+  const config: AccessConfig = {
+    anonymous: access?.anonymous ?? false,
+    namespaces: { from: access?.namespaces?.from ?? 'Same' },
+    serviceAccounts: (access?.serviceAccounts ?? []).map((sa) => `${sa.namespace}/${sa.name}`).sort(),
+  };
+  const selector = access?.namespaces?.selector;
+  if (selector !== undefined) config.namespaces.selector = selector;
+  if (access?.apiKeys !== undefined) config.apiKeySelector = access.apiKeys.selector;
   return config;
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { budget, provider, route } from '../../test/support/objects.js';
 import { compile } from './compile.js';
@@ -170,6 +171,24 @@ describe('compile', () => {
     const { statuses } = compile(input({ budgets: [ok, bad] }));
     expect(status(statuses, 'Budget', 'b').ResolvedRefs?.status).toBe('True');
     expect(status(statuses, 'Budget', 'bad').ResolvedRefs).toMatchObject({ status: 'False', reason: 'RouteNotFound' });
+  });
+
+  it('ships API keys from labelled Secrets as hashes only, and compiles route access', () => {
+    const key = { namespace: 'team-a', name: 'ci-key', data: { key: 'tg-secret-123' }, labels: { 'tollgate.dev/api-key': 'true', team: 'ci' } };
+    const unlabelled = { namespace: 'team-a', name: 'other', data: { key: 'nope' } };
+    const open = route('open', { model: 'open', targets: [{ providerRef: { name: 'openai' }, model: 'gpt-4o' }], access: { anonymous: true, serviceAccounts: [{ namespace: 'x', name: 'y' }], apiKeys: { selector: { matchLabels: { team: 'ci' } } } } });
+    const { snapshot } = compile(input({ secrets: [secret, key, unlabelled], routes: [chat, open] }));
+    expect(snapshot.apiKeys).toEqual([
+      { sha256: createHash('sha256').update('tg-secret-123').digest('hex'), namespace: 'team-a', name: 'ci-key', labels: { team: 'ci', 'tollgate.dev/api-key': 'true' } },
+    ]);
+    expect(JSON.stringify(snapshot)).not.toContain('tg-secret-123');
+    expect(snapshot.routes.find((r) => r.id === 'default/chat')?.access).toEqual({ anonymous: false, namespaces: { from: 'Same' }, serviceAccounts: [] });
+    expect(snapshot.routes.find((r) => r.id === 'default/open')?.access).toEqual({
+      anonymous: true,
+      namespaces: { from: 'Same' },
+      serviceAccounts: ['x/y'],
+      apiKeySelector: { matchLabels: { team: 'ci' } },
+    });
   });
 
   it('only ships providers that some route uses (credentials stay where they are needed)', () => {

@@ -1,6 +1,7 @@
 import { SNAPSHOT_SCHEMA_VERSION, type Snapshot, type SnapshotContent } from '../../dataplane/config/snapshot.js';
 import { compileBudgets } from './compile-budgets.js';
 import { compileProviders } from './compile-providers.js';
+import { compileApiKeys } from './compile-api-keys.js';
 import { compileRoutes } from './compile-routes.js';
 import { contentHash } from './content-hash.js';
 import type { CompileInput, CompileResult, ObjectStatus } from './types.js';
@@ -39,7 +40,11 @@ export function compile(input: CompileInput): CompileResult {
     // Only providers some route can reach: the snapshot carries credentials, so it carries no spare ones.
     providers: [...providers.values()].flatMap((p) => (p.config && referenced.has(p.id) ? [p.config] : [])),
     routes,
+    apiKeys: compileApiKeys(sorted.secrets),
+    namespaces: Object.fromEntries(
+      [...(sorted.namespaces ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1)).map((n) => [n.name, n.labels]),
+    ),
   };
-  const snapshot: Snapshot = { schemaVersion: content.schemaVersion, version: contentHash(content), providers: content.providers, routes: content.routes };
+  const snapshot: Snapshot = { ...content, version: contentHash(content) };
   return { snapshot, statuses: [...providerStatuses, ...routeStatuses, ...budgetStatuses].sort(statusOrder) };
 }

@@ -8,6 +8,7 @@ export interface SecretInput {
   name: string;
   /** Decoded values. */
   data: Record<string, string>;
+  labels?: Record<string, string>;
 }
 
 export interface NamespaceInput {

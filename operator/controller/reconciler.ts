@@ -71,6 +71,7 @@ function decodeSecrets(cache: Map<string, SecretObject>): CompileInput['secrets'
   return [...cache.values()].map((s) => ({
     namespace: s.metadata.namespace ?? 'default',
     name: s.metadata.name,
+    labels: s.metadata.labels ?? {},
     data: Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])),
   }));
 }

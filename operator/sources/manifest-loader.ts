@@ -99,7 +99,13 @@ export function loadManifests(files: ManifestFile[]): LoadResult {
         else if (kind === 'ModelRoute') accept(ModelRouteSchema.safeParse(raw), input.routes);
         else accept(BudgetSchema.safeParse(raw), input.budgets);
       } else if (raw.apiVersion === 'v1' && kind === 'Secret' && isDoc(raw.metadata) && typeof raw.metadata.name === 'string') {
-        input.secrets.push({ namespace: String(raw.metadata.namespace), name: raw.metadata.name, data: decodeSecret(raw) });
+        const labels = isDoc(raw.metadata.labels) ? raw.metadata.labels : {};
+        input.secrets.push({
+          namespace: String(raw.metadata.namespace),
+          name: raw.metadata.name,
+          data: decodeSecret(raw),
+          labels: Object.fromEntries(Object.entries(labels).filter((e): e is [string, string] => typeof e[1] === 'string')),
+        });
       } else if (raw.apiVersion === 'v1' && kind === 'Namespace' && isDoc(raw.metadata) && typeof raw.metadata.name === 'string') {
         const labels = isDoc(raw.metadata.labels) ? raw.metadata.labels : {};
         input.namespaces?.push({
