@@ -1,0 +1,130 @@
+{{/* Base name of every object; the client Service gets exactly this name. */}}
+{{- define "tollgate.fullname" -}}
+{{- default "tollgate" .Values.fullnameOverride -}}
+{{- end -}}
+
+{{- define "tollgate.operatorName" -}}{{ include "tollgate.fullname" . }}-operator{{- end -}}
+{{- define "tollgate.dataplaneName" -}}{{ include "tollgate.fullname" . }}-dataplane{{- end -}}
+{{- define "tollgate.adminTokenSecretName" -}}
+{{- default (printf "%s-admin-token" (include "tollgate.fullname" .)) .Values.adminToken.existingSecret -}}
+{{- end -}}
+
+{{- define "tollgate.operatorServiceAccountName" -}}
+{{- default (include "tollgate.operatorName" .) .Values.operator.serviceAccount.name -}}
+{{- end -}}
+{{- define "tollgate.dataplaneServiceAccountName" -}}
+{{- default (include "tollgate.dataplaneName" .) .Values.dataplane.serviceAccount.name -}}
+{{- end -}}
+
+{{/* Cluster-scoped objects carry the release namespace, so that one release per namespace never collides. */}}
+{{- define "tollgate.clusterName" -}}
+{{- printf "%s-%s-%s" (include "tollgate.operatorName" .root) .root.Release.Namespace .suffix | trunc 253 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "tollgate.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: tollgate
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: tollgate
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Labels of one component: include "tollgate.componentLabels" (dict "root" $ "component" "operator") */}}
+{{- define "tollgate.componentLabels" -}}
+{{ include "tollgate.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "tollgate.selectorLabels" -}}
+app.kubernetes.io/name: tollgate
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "tollgate.image" -}}
+{{- $repo := .Values.image.repository -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" $repo .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "tollgate.operatorUrl" -}}
+{{- printf "http://%s.%s.svc:%d" (include "tollgate.operatorName" .) .Release.Namespace (int .Values.operator.port) -}}
+{{- end -}}
+
+{{/* Grace period: the kubelet must not kill streams that are still draining. */}}
+{{- define "tollgate.dataplaneGracePeriod" -}}
+{{- $dp := .Values.dataplane -}}
+{{- $needed := add $dp.preStopDelaySeconds $dp.drainTimeoutSeconds -}}
+{{- if kindIs "invalid" $dp.terminationGracePeriodSeconds -}}
+{{- add $needed 15 -}}
+{{- else if le (int $dp.terminationGracePeriodSeconds) (int $needed) -}}
+{{- fail (printf "dataplane.terminationGracePeriodSeconds (%d) must exceed dataplane.preStopDelaySeconds + dataplane.drainTimeoutSeconds (%d), or the kubelet kills streams that are still draining" (int $dp.terminationGracePeriodSeconds) (int $needed)) -}}
+{{- else -}}
+{{- $dp.terminationGracePeriodSeconds -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Environment shared by both components: log level, OpenTelemetry. */}}
+{{- define "tollgate.commonEnv" -}}
+- name: LOG_LEVEL
+  value: {{ .root.Values.logLevel | quote }}
+{{- with .root.Values.otel }}
+{{- if .endpoint }}
+- name: OTEL_SERVICE_NAME
+  value: {{ printf "tollgate-%s" $.component | quote }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ .endpoint | quote }}
+{{- if .headersSecret.name }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ .headersSecret.name }}
+      key: {{ .headersSecret.key }}
+{{- end }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ .sampler | quote }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ .samplerArg | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod scheduling fields shared by both Deployments: include "tollgate.scheduling" (dict "root" $ "component" "dataplane" "values" .Values.dataplane) */}}
+{{- define "tollgate.scheduling" -}}
+{{- with .values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if .values.topologySpreadConstraints }}
+topologySpreadConstraints:
+{{- range .values.topologySpreadConstraints }}
+{{- $c := . }}
+{{- if not (hasKey $c "labelSelector") }}
+{{- $c = merge (dict "labelSelector" (dict "matchLabels" (include "tollgate.selectorLabels" $ | fromYaml))) $c }}
+{{- end }}
+  - {{- toYaml $c | nindent 4 }}
+{{- end }}
+{{- end }}
+{{- with .root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}

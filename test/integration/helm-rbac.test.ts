@@ -1,0 +1,251 @@
+// The operator runs under exactly the ServiceAccount and RBAC that `helm install` creates (a token
+// minted for that ServiceAccount), with the args the chart renders, and completes a full
+// reconcile-and-push cycle to a data-plane process. A recording proxy in front of the API server
+// logs every call it makes; the test fails on any call the chart's RBAC does not allow and on any
+// permission the chart grants that no call used. Both RBAC layouts: all namespaces and watchNamespaces.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import yaml from 'js-yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Cluster, startCluster } from '../cluster/cluster.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+import { type Conditioned, conditionOf, eventually, kubectlWith, POD_NET } from './harness.js';
+import { compare, grantsFor } from './helm-rbac-model.js';
+import {
+  CHART,
+  type CliProcess,
+  containerArgs,
+  containerEnv,
+  find,
+  helmOk,
+  type K8sObject,
+  parseManifests,
+  type RecordingProxy,
+  spawnTollgate,
+  startRecordingProxy,
+} from './helm-support.js';
+
+const NS = 'tollgate-system';
+const DP_IP = `${POD_NET}.20`;
+const OPERATOR_PORT = 19191;
+
+let cluster: Cluster;
+let kubectl: (args: string[], input?: string) => string;
+let proxy: RecordingProxy;
+let upstream: OpenAiUpstream;
+let dataplane: CliProcess | undefined;
+let operator: CliProcess | undefined;
+const work = mkdtempSync(join(tmpdir(), 'tollgate-helm-rbac-'));
+const tokenFile = join(work, 'admin-token');
+const operatorKubeconfig = join(work, 'operator.kubeconfig');
+
+/** What helm actually installed (not a fresh render): the objects the API server enforces. */
+const installed = (): K8sObject[] => parseManifests(helmOk(['get', 'manifest', 'tollgate', '-n', NS], cluster.kubeconfig));
+
+/** A kubeconfig for the chart's operator ServiceAccount, pointing at the recording proxy. */
+function writeOperatorKubeconfig(): void {
+  const token = kubectl(['create', 'token', 'tollgate-operator', '-n', NS, '--duration', '1h']).trim();
+  writeFileSync(
+    operatorKubeconfig,
+    yaml.dump({
+      apiVersion: 'v1',
+      kind: 'Config',
+      // client-node refuses plain HTTP unless TLS verification is off; the proxy verifies the API server.
+      clusters: [{ name: 'proxy', cluster: { server: proxy.url, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'operator', user: { token } }],
+      contexts: [{ name: 'operator', context: { cluster: 'proxy', user: 'operator' } }],
+      'current-context': 'operator',
+    }),
+  );
+}
+
+function startOperatorFromChart(objects: K8sObject[]): CliProcess {
+  const deployment = find(objects, 'Deployment', 'tollgate-operator', NS);
+  const args = containerArgs(deployment, { '--token-file': tokenFile, '--kubeconfig': operatorKubeconfig, '--host': '127.0.0.1', '--port': String(OPERATOR_PORT) });
+  // POD_NAMESPACE and POD_NAME come from the downward API in the chart.
+  return spawnTollgate(args, { ...containerEnv(deployment), POD_NAMESPACE: NS, POD_NAME: 'tollgate-operator-0' });
+}
+
+function objectsIn(ns: string, model: string): string {
+  return `apiVersion: v1
+kind: Secret
+metadata: { name: upstream-key, namespace: ${ns} }
+stringData: { apiKey: sk-${ns} }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: upstream, namespace: ${ns} }
+spec:
+  type: openai-compatible
+  url: ${upstream.baseUrl}
+  credentials: { secretRef: { name: upstream-key, key: apiKey } }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: chat, namespace: ${ns} }
+spec:
+  model: ${model}
+  targets: [{ providerRef: { name: upstream }, model: upstream-${ns} }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: orphan, namespace: ${ns} }
+spec:
+  model: orphan-${ns}
+  targets: [{ providerRef: { name: nowhere }, model: x }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: monthly, namespace: ${ns} }
+spec:
+  limit: { amount: 100 }
+  subjects: { namespaces: [${ns}] }
+`;
+}
+
+const chat = (model: string) =>
+  new OpenAI({ baseURL: `http://${DP_IP}:8080/v1`, apiKey: 'x', maxRetries: 0 }).chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });
+
+function programmed(kind: string, name: string, ns: string): Conditioned {
+  const o = JSON.parse(kubectl(['get', kind, name, '-n', ns, '-o', 'json'])) as Conditioned;
+  if (conditionOf(o, 'Programmed')?.status !== 'True') throw new Error(`${kind} ${ns}/${name}: ${JSON.stringify(o.status)}`);
+  return o;
+}
+
+/** Applies objects to each namespace and waits until the operator has reconciled and pushed them. */
+async function fullCycle(namespaces: string[]): Promise<void> {
+  for (const ns of namespaces) kubectl(['apply', '-f', '-'], objectsIn(ns, `chat-${ns}`));
+  for (const ns of namespaces) {
+    const response = await eventually(() => chat(`chat-${ns}`), `chat-${ns} to be served`, 30_000);
+    expect(response.model).toBe(`upstream-${ns}`);
+    expect(upstream.requests.at(-1)?.headers.authorization).toBe(`Bearer sk-${ns}`);
+    await eventually(() => programmed('modelroute', 'chat', ns), `ModelRoute ${ns}/chat Programmed`);
+    await eventually(() => programmed('provider', 'upstream', ns), `Provider ${ns}/upstream Programmed`);
+    await eventually(() => programmed('budget', 'monthly', ns), `Budget ${ns}/monthly Programmed`);
+    const orphan = await eventually(() => {
+      const o = JSON.parse(kubectl(['get', 'modelroute', 'orphan', '-n', ns, '-o', 'json'])) as Conditioned;
+      if (conditionOf(o, 'ResolvedRefs')?.reason !== 'ProviderNotFound') throw new Error('not yet');
+      return o;
+    }, `ModelRoute ${ns}/orphan ProviderNotFound`);
+    expect(conditionOf(orphan, 'ResolvedRefs')?.status).toBe('False');
+    await eventually(() => {
+      const events = JSON.parse(kubectl(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.name=orphan', '-o', 'json'])) as { items: { reason: string }[] };
+      if (!events.items.some((e) => e.reason === 'ProviderNotFound')) throw new Error('no Event yet');
+    }, `an Event for ${ns}/orphan`);
+  }
+  // Leader election renews its Lease every 2 s; wait for a renewal (an update) before stopping.
+  const lease = () => JSON.parse(kubectl(['get', 'lease', 'tollgate-operator', '-n', NS, '-o', 'json'])) as { metadata: { resourceVersion: string } };
+  const first = lease().metadata.resourceVersion;
+  await eventually(() => expect(lease().metadata.resourceVersion).not.toBe(first), 'a Lease renewal');
+}
+
+/** A failed cycle names the calls the API server refused first: usually the reason. */
+function failure(err: unknown): string {
+  const forbidden = proxy.calls.filter((c) => c.status === 403).map((c) => `${c.method} ${c.path}`);
+  return `${(err as Error).message}\nrefused (403): ${JSON.stringify([...new Set(forbidden)])}\noperator logs:\n${operator?.logs.join('').slice(-3000) ?? ''}`;
+}
+
+async function checkRbac(objects: K8sObject[]): Promise<void> {
+  // A graceful stop releases the Lease: one more update.
+  await operator?.stop('SIGTERM');
+  operator = undefined;
+  const forbidden = proxy.calls.filter((c) => c.status === 403).map((c) => `${c.method} ${c.path}${c.query}`);
+  expect(forbidden, 'calls the API server refused (403): the chart lacks a permission').toEqual([]);
+  const { missing, unused } = compare(proxy.calls, grantsFor(objects, { name: 'tollgate-operator', namespace: NS }));
+  expect(missing, 'calls no rule of the chart allows').toEqual([]);
+  // Least privilege: every permission the chart grants was used in this cycle.
+  expect(unused, 'permissions the chart grants but the operator never used').toEqual([]);
+}
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  kubectl = (args, input) => kubectlWith(cluster.kubeconfig, args, input);
+  for (const ns of [NS, 'team-a', 'team-b', 'team-c']) kubectl(['create', 'namespace', ns]);
+  helmOk(['install', 'tollgate', CHART, '-n', NS], cluster.kubeconfig);
+  kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=30s']);
+  proxy = await startRecordingProxy(cluster.kubeconfig);
+  upstream = await startOpenAiUpstream();
+  writeOperatorKubeconfig();
+  const secret = JSON.parse(kubectl(['get', 'secret', 'tollgate-admin-token', '-n', NS, '-o', 'json'])) as { data: { token: string } };
+  writeFileSync(tokenFile, Buffer.from(secret.data.token, 'base64').toString('utf8'));
+
+  // The data plane with the chart's args; no controllers run, so the test writes the EndpointSlice
+  // the EndpointSlice controller would write for the chart's data-plane Service.
+  const objects = installed();
+  const dpArgs = containerArgs(find(objects, 'Deployment', 'tollgate-dataplane', NS), {
+    '--token-file': tokenFile,
+    '--operator-url': `http://127.0.0.1:${OPERATOR_PORT}`,
+    '--host': DP_IP,
+  });
+  dataplane = spawnTollgate(dpArgs, containerEnv(find(objects, 'Deployment', 'tollgate-dataplane', NS)));
+  const service = find(objects, 'Service', 'tollgate-dataplane', NS);
+  const ports = slicePorts(service);
+  kubectl(
+    ['apply', '-f', '-'],
+    yaml.dump({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'tollgate-dataplane-test', namespace: NS, labels: { 'kubernetes.io/service-name': 'tollgate-dataplane' } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: [DP_IP], conditions: { ready: true } }],
+      ports,
+    }),
+  );
+}, 180_000);
+
+/** EndpointSlice ports as the controller derives them from the Service's named target ports. */
+function slicePorts(service: K8sObject): { name: string; port: number; protocol: string }[] {
+  const containerPorts: Record<string, number> = { http: 8080, admin: 9090 };
+  return ((service.spec as { ports: { name: string; targetPort: string }[] }).ports ?? []).map((p) => ({
+    name: p.name,
+    port: containerPorts[p.targetPort] ?? Number(p.targetPort),
+    protocol: 'TCP',
+  }));
+}
+
+afterAll(async () => {
+  await operator?.stop('SIGKILL');
+  await dataplane?.stop('SIGKILL');
+  await proxy?.close();
+  await upstream?.close();
+  await cluster?.stop();
+});
+
+describe('operator under the chart RBAC', () => {
+  it('all namespaces (ClusterRole): reconciles, pushes, and uses exactly the permissions granted', async () => {
+    const objects = installed();
+    expect(objects.filter((o) => o.kind === 'Role').map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual([`${NS}/tollgate-operator`]);
+    proxy.calls.length = 0;
+    operator = startOperatorFromChart(objects);
+    try {
+      await fullCycle(['team-a']);
+    } catch (err) {
+      throw new Error(failure(err));
+    }
+    await checkRbac(objects);
+  });
+
+  it('watchNamespaces (a Role per namespace): reconciles only those namespaces, with exactly the permissions granted', async () => {
+    helmOk(['upgrade', 'tollgate', CHART, '-n', NS, '--reuse-values', '--set', 'watchNamespaces={team-b,team-c}'], cluster.kubeconfig);
+    const objects = installed();
+    expect(objects.filter((o) => o.kind === 'Role').map((o) => `${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual([
+      `team-b/tollgate-operator-${NS}`,
+      `team-c/tollgate-operator-${NS}`,
+      `${NS}/tollgate-operator`,
+    ]);
+    // A fresh Lease, so that this run creates it again (the previous run released it).
+    kubectl(['delete', 'lease', 'tollgate-operator', '-n', NS]);
+    proxy.calls.length = 0;
+    operator = startOperatorFromChart(objects);
+    try {
+      await fullCycle(['team-b', 'team-c']);
+      // team-a is not watched any more: its route left the snapshot.
+      await eventually(async () => expect(await chat('chat-team-a').catch((e: { status?: number }) => e.status)).toBe(404), 'team-a to be dropped');
+    } catch (err) {
+      throw new Error(failure(err));
+    }
+    await checkRbac(objects);
+  });
+});
