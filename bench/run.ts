@@ -56,7 +56,7 @@ function errorText(err: unknown): string {
 async function startEmulator(): Promise<number> {
   const portFile = join(cfg.rawDir, 'emulator.port');
   emulator = startService('emulator', join(cfg.cacheDir, 'bin', 'emulator'), ['-addr', '127.0.0.1:0', '-port-file', portFile, '-max-life', '2h'], {
-    core: cfg.clientCore,
+    core: cfg.clientCore, nice: cfg.nice,
     logFile: join(cfg.rawDir, 'emulator.log'),
     env: { ...process.env, GOMAXPROCS: '1' },
   });
@@ -127,6 +127,7 @@ async function compileBenchmark(): Promise<RunResult['compile']> {
   log('control plane: compile benchmark');
   const res = await runTool(process.execPath, ['--import', 'tsx', join(cfg.benchDir, 'compile-bench.ts'), cfg.compileSizes.join(','), String(cfg.compileRepeats)], {
     core: cfg.gatewayCore,
+    nice: cfg.nice,
     timeoutMs: 300_000,
     cwd: cfg.repoRoot,
   });
@@ -152,7 +153,7 @@ async function profileTollgate(def: SystemDef, ctx: Omit<StartContext, 'tag'>): 
         runTool(
           join(cfg.cacheDir, 'bin', 'loadgen'),
           ['stream', '-url', sys.url, '-model', 'emu-c50-i2', '-count', String(Math.round(64 * cfg.profileSeconds * 5)), '-conc', '64', '-chunks', '50', '-interval', '2ms', '-warm', '0'],
-          { core: cfg.clientCore, timeoutMs: cfg.profileSeconds * 4000 + 60_000 },
+          { core: cfg.clientCore, nice: cfg.nice, timeoutMs: cfg.profileSeconds * 4000 + 60_000 },
         ),
     },
   ];

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 
-export const SYSTEM_IDS = ['direct', 'nginx', 'tollgate', 'portkey', 'litellm'] as const;
+export const SYSTEM_IDS = ['direct', 'nginx', 'node-floor', 'tollgate', 'portkey', 'litellm'] as const;
 export type SystemId = (typeof SYSTEM_IDS)[number];
 
 /** Every knob of a run, read once from the environment (see bench/README.md). */
@@ -13,6 +13,8 @@ export interface BenchConfig {
   tollgateQuiet: boolean;
   gatewayCore: number;
   clientCore: number;
+  /** Scheduling priority (nice) for everything the harness starts: 0, or negative on a shared, busy machine. */
+  nice: number;
   warmupSeconds: number;
   latencySeconds: number;
   throughputSeconds: number;
@@ -58,6 +60,13 @@ function list(env: NodeJS.ProcessEnv, name: string, fallback: number[]): number[
   });
 }
 
+function niceValue(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 0;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < -20 || n > 19) throw new Error(`BENCH_NICE must be an integer in -20..19, got ${raw}`);
+  return n;
+}
+
 function systems(raw: string | undefined): SystemId[] {
   if (raw === undefined || raw.trim() === '') return [...SYSTEM_IDS];
   const wanted = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -80,6 +89,7 @@ export function readConfig(env: NodeJS.ProcessEnv, repoRoot: string, now: Date):
     governance,
     tollgateQuiet: (env.BENCH_TOLLGATE_QUIET ?? '1') !== '0',
     gatewayCore: num(env, 'BENCH_GATEWAY_CORE', 0),
+    nice: niceValue(env.BENCH_NICE),
     clientCore: num(env, 'BENCH_CLIENT_CORE', 1),
     warmupSeconds: num(env, 'BENCH_WARMUP', quick ? 1 : 2),
     latencySeconds: num(env, 'BENCH_LATENCY_SECONDS', quick ? 2 : 10),

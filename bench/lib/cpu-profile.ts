@@ -29,7 +29,7 @@ export interface ProfileSummary {
   idlePct: number;
   /** By function, self time. */
   topSelf: ProfileEntry[];
-  /** By area (package, Node internals, Tollgate file), self time. */
+  /** By area (package, Node internals, Tollgate file): self time, and inclusive time (totalPct). */
   areas: ProfileEntry[];
   /** Tollgate's own functions by inclusive time (self plus callees). */
   tollgateTotal: ProfileEntry[];
@@ -136,13 +136,28 @@ export function summariseProfile(file: string, skipMs = 0, top = 20): ProfileSum
     for (const c of n.children ?? []) walk(c, next);
   };
   if (root !== undefined) walk(root.id, new Set());
+  // Inclusive time per area: a sample counts for every area on its stack, once.
+  const areaTotal = new Map<string, number>();
+  const walkAreas = (id: number, active: Set<string>): void => {
+    const n = byId.get(id);
+    if (n === undefined) return;
+    const area = areaOf(n.callFrame.url, n.callFrame.functionName);
+    const here = active.has(area) ? active : new Set([...active, area]);
+    const t = self.get(id) ?? 0;
+    if (t > 0 && n.callFrame.functionName !== '(idle)') for (const a of here) areaTotal.set(a, (areaTotal.get(a) ?? 0) + t);
+    for (const c of n.children ?? []) walkAreas(c, here);
+  };
+  if (root !== undefined) walkAreas(root.id, new Set());
   const pct = (t: number): number => (100 * t) / busy;
   return {
     durationMs: (clock - (firstCounted ?? 0)) / 1000,
     samples: counted,
     idlePct: (100 * idle) / total,
     topSelf: [...fnSelf.values()].sort((a, b) => b.t - a.t).slice(0, top).map((e) => ({ name: e.name, where: e.where, selfPct: pct(e.t) })),
-    areas: [...areaSelf.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, t]) => ({ name, where: '', selfPct: pct(t) })),
+    areas: [...areaSelf.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, t]) => ({ name, where: '', selfPct: pct(t), totalPct: pct(areaTotal.get(name) ?? 0) })),
     tollgateTotal: [...inclusive.values()]
       .sort((a, b) => b.t - a.t)
       .slice(0, top)

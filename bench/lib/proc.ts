@@ -15,9 +15,15 @@ export interface Service {
 
 export interface SpawnOptions {
   core: number;
+  nice?: number;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   logFile: string;
+}
+
+/** `nice -n N command args` when N is not 0 (nice execs too, so pids stay the command's own). */
+function niced(nice: number | undefined, command: string, args: string[]): string[] {
+  return nice === undefined || nice === 0 ? [command, ...args] : ['nice', '-n', String(nice), command, ...args];
 }
 
 /**
@@ -26,7 +32,7 @@ export interface SpawnOptions {
  */
 export function startService(name: string, command: string, args: string[], opts: SpawnOptions): Service {
   const log = createWriteStream(opts.logFile, { flags: 'a' });
-  const child = spawn('taskset', ['-c', String(opts.core), command, ...args], {
+  const child = spawn('taskset', ['-c', String(opts.core), ...niced(opts.nice, command, args)], {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
     detached: true,
@@ -84,9 +90,13 @@ export interface ToolResult {
 }
 
 /** Runs a command to completion on `core`, bounded by timeoutMs. */
-export function runTool(command: string, args: string[], opts: { core: number; timeoutMs: number; env?: NodeJS.ProcessEnv; cwd?: string }): Promise<ToolResult> {
+export function runTool(
+  command: string,
+  args: string[],
+  opts: { core: number; timeoutMs: number; nice?: number; env?: NodeJS.ProcessEnv; cwd?: string },
+): Promise<ToolResult> {
   return new Promise((resolve) => {
-    const child = spawn('taskset', ['-c', String(opts.core), command, ...args], {
+    const child = spawn('taskset', ['-c', String(opts.core), ...niced(opts.nice, command, args)], {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe'],

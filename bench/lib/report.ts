@@ -330,9 +330,9 @@ function profileSection(r: RunResult): string {
         '',
         `${p.workload}. Start-up and warm-up left out: ${(s.durationMs / 1000).toFixed(1)} s under load, ${s.samples} samples, idle ${pct(s.idlePct)}; percentages are of busy (non-idle) time. Raw: \`${p.file}\`.`,
         '',
-        'By area (self time):',
+        'By area: self time, and inclusive time (the area or anything it called):',
         '',
-        table(['Area', 'self'], s.areas.slice(0, 12).map((a) => [a.name, pct(a.selfPct)])),
+        table(['Area', 'self', 'inclusive'], s.areas.slice(0, 14).map((a) => [a.name, pct(a.selfPct), pct(a.totalPct ?? 0)])),
         '',
         'Top functions (self time):',
         '',
@@ -359,6 +359,7 @@ Started ${r.startedAt}, took ${minutes.toFixed(1)} min.
 
 - CPU: ${m.cpu}, ${m.cores} cores; memory ${m.memoryGiB} GiB; ${m.os}; kernel ${m.kernel}.
 - Pinning: the measured gateway on core ${cfg.gatewayCore} (\`taskset -c ${cfg.gatewayCore}\`); the emulator, the load generators and the harness on core ${cfg.clientCore}. Same for every system.
+- Scheduling priority of everything the harness started: ${cfg.nice === 0 ? 'normal (nice 0)' : `nice ${cfg.nice} (BENCH_NICE), so that other work on this shared machine preempts the measurement less`}.
 - Load average (1/5/15 min) and other processes using ≥ 20% of a core, sampled during the run:
 
 ${table(

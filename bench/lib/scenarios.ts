@@ -111,7 +111,7 @@ function parseJson<T>(what: string, stdout: string, stderr: string): T {
 
 async function loadgen<T>(cfg: BenchConfig, mode: string, sys: RunningSystem, args: string[], timeoutMs: number): Promise<T> {
   const headerArgs = sys.headers.flatMap((h) => ['-H', h]);
-  const res = await runTool(tool(cfg, 'loadgen'), [mode, '-url', sys.url, ...headerArgs, ...args], { core: cfg.clientCore, timeoutMs });
+  const res = await runTool(tool(cfg, 'loadgen'), [mode, '-url', sys.url, ...headerArgs, ...args], { core: cfg.clientCore, nice: cfg.nice, timeoutMs });
   if (res.timedOut) throw new Error(`loadgen ${mode}: timed out after ${Math.round(timeoutMs / 1000)} s`);
   return parseJson<T>(`loadgen ${mode}`, res.stdout, res.stderr);
 }
@@ -132,7 +132,7 @@ export async function wrk(cfg: BenchConfig, sys: RunningSystem, concurrency: num
   const secs = Math.max(1, Math.round(seconds));
   const env: NodeJS.ProcessEnv = { ...process.env, BENCH_MODEL: model, BENCH_HEADERS: sys.headers.join('|') };
   const res = await runTool('wrk', ['-t1', `-c${concurrency}`, `-d${secs}s`, '--timeout', '10s', '-s', join(cfg.benchDir, 'wrk', 'post.lua'), sys.url], {
-    core: cfg.clientCore,
+    core: cfg.clientCore, nice: cfg.nice,
     timeoutMs: secs * 1000 + 30_000,
     env,
   });

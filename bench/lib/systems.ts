@@ -140,12 +140,34 @@ http {
 `;
     writeFileSync(join(dir, 'nginx.conf'), conf);
     const svc = startService('nginx', 'nginx', ['-e', join(dir, 'error.log'), '-p', dir, '-c', join(dir, 'nginx.conf')], {
-      core: ctx.cfg.gatewayCore,
+      core: ctx.cfg.gatewayCore, nice: ctx.cfg.nice,
       logFile: logFile(ctx, 'nginx'),
     });
     const url = `http://127.0.0.1:${port}/v1/chat/completions`;
     await ready('nginx', svc, url, [], ctx);
     return { url, headers: [], pid: svc.pid, stop: () => svc.stop('SIGQUIT') };
+  },
+};
+
+const nodeFloor: SystemDef = {
+  key: 'node-floor',
+  id: 'node-floor',
+  label: 'Node floor (node:http + undici)',
+  notes: [
+    'Reference, not a product (bench/node-floor.ts): node:http, JSON body parsed and re-serialised, undici keep-alive pool, upstream bytes written back as they arrive; no framework, routing table, logging or metering. What any Node gateway costs at least.',
+  ],
+  version: () => `node ${process.version}, undici ${(JSON.parse(readFileSync(join(cfgRef().repoRoot, 'node_modules', 'undici', 'package.json'), 'utf8')) as { version: string }).version}`,
+  start: async (ctx) => {
+    const port = await freePort();
+    const svc = startService(
+      'node-floor',
+      process.execPath,
+      [...(ctx.nodeFlags ?? []), '--import', 'tsx', join(ctx.cfg.benchDir, 'node-floor.ts'), `http://127.0.0.1:${ctx.upstreamPort}/v1`, String(port)],
+      { core: ctx.cfg.gatewayCore, nice: ctx.cfg.nice, cwd: ctx.cfg.repoRoot, env: { ...process.env, NODE_ENV: 'production' }, logFile: logFile(ctx, 'node-floor') },
+    );
+    const url = `http://127.0.0.1:${port}/v1/chat/completions`;
+    await ready('node-floor', svc, url, [], ctx);
+    return { url, headers: [], pid: svc.pid, stop: () => svc.stop('SIGTERM') };
   },
 };
 
@@ -189,7 +211,7 @@ function tollgate(governance: Governance, quiet: boolean): SystemDef {
       const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' };
       delete env.LOG_LEVEL;
       delete env.OPENAI_API_KEY;
-      const svc = startService('tollgate', process.execPath, args, { core: ctx.cfg.gatewayCore, cwd: ctx.cfg.rawDir, env, logFile: logFile(ctx, `tollgate-${suffix}`) });
+      const svc = startService('tollgate', process.execPath, args, { core: ctx.cfg.gatewayCore, nice: ctx.cfg.nice, cwd: ctx.cfg.rawDir, env, logFile: logFile(ctx, `tollgate-${suffix}`) });
       const url = `http://127.0.0.1:${port}/v1/chat/completions`;
       await ready('tollgate', svc, url, [], ctx);
       return { url, headers: [], pid: svc.pid, stop: () => svc.stop('SIGTERM', 10_000) };
@@ -222,7 +244,7 @@ const portkey: SystemDef = {
     const entry = join(portkeyDir(ctx.cfg), 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: ctx.cfg.rawDir, NODE_ENV: 'production' };
     const svc = startService('portkey', process.execPath, [...(ctx.nodeFlags ?? []), entry, '--headless', `--port=${port}`], {
-      core: ctx.cfg.gatewayCore,
+      core: ctx.cfg.gatewayCore, nice: ctx.cfg.nice,
       cwd: portkeyDir(ctx.cfg),
       env,
       logFile: logFile(ctx, 'portkey'),
@@ -279,7 +301,7 @@ const litellm: SystemDef = {
     const bin = join(venv(ctx.cfg), 'bin');
     const env: NodeJS.ProcessEnv = { PATH: `${bin}:/usr/bin:/bin`, HOME: dir, LITELLM_LOCAL_MODEL_COST_MAP: 'True', PYTHONUNBUFFERED: '1' };
     const svc = startService('litellm', join(bin, 'litellm'), ['--config', join(dir, 'config.yaml'), '--host', '127.0.0.1', '--port', String(port), '--num_workers', '1'], {
-      core: ctx.cfg.gatewayCore,
+      core: ctx.cfg.gatewayCore, nice: ctx.cfg.nice,
       cwd: dir,
       env,
       logFile: logFile(ctx, 'litellm'),
@@ -303,6 +325,7 @@ export function systemsFor(cfg: BenchConfig): SystemDef[] {
   for (const id of cfg.systems) {
     if (id === 'direct') out.push(direct);
     else if (id === 'nginx') out.push(nginx);
+    else if (id === 'node-floor') out.push(nodeFloor);
     else if (id === 'tollgate') {
       for (const g of cfg.governance) out.push(tollgate(g, false));
       if (cfg.tollgateQuiet) out.push(tollgate('off', true));
