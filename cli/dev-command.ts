@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { Dataplane } from '../dataplane/dataplane.js';
+import type { Authenticator } from '../dataplane/governance/identity/authenticator.js';
 import type { UsageRecord, UsageSink } from '../dataplane/metering/usage-record.js';
 import { compile } from '../operator/compile/compile.js';
 import { DirectorySource } from '../operator/sources/directory-source.js';
@@ -13,6 +14,8 @@ export interface DevOptions {
   logger: Logger;
   /** Where metered usage goes; by default one log line per request. */
   usage?: UsageSink;
+  /** Enforce identity and route access as a cluster data plane does (off by default in dev). */
+  auth?: Authenticator;
 }
 
 export interface DevGateway {
@@ -31,6 +34,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     port: opts.port,
     logger,
     drainTimeoutMs: opts.drainTimeoutMs,
+    ...(opts.auth === undefined ? {} : { auth: opts.auth }),
     usage: opts.usage ?? { record: (u: UsageRecord) => logger.info({ usage: u }, 'usage') },
   });
   const onLoad = (result: LoadResult): void => {

@@ -4,6 +4,9 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { Dataplane } from '../dataplane/dataplane.js';
+import { Authenticator } from '../dataplane/governance/identity/authenticator.js';
+import { inClusterKubeApi, kubeApiFromKubeconfig } from '../dataplane/governance/identity/kube-api.js';
+import { KubeTokenReviewer } from '../dataplane/governance/identity/token-reviewer.js';
 import { renderCrdFiles } from '../operator/api/crd-yaml.js';
 import { compile } from '../operator/compile/compile.js';
 import { runOperator } from '../operator/operator.js';
@@ -31,6 +34,11 @@ dataplane:
   --operator-url <url>      Pull the current snapshot from the operator at start (env TOLLGATE_OPERATOR_URL)
   --snapshot <file>         Start from a compiled snapshot file instead
   --drain-timeout <s>       Seconds SIGTERM waits for in-flight streams (default 30)
+  --kubeconfig <path>       API server for TokenReview (default: in-cluster ServiceAccount)
+  --auth-cache-ttl <s>      Longest a verified ServiceAccount token is trusted (default 60)
+
+dev:
+  --auth                    Enforce caller identity and route access (default: every caller may use every route)
 
 operator:
   --kubeconfig <path>       Default: env KUBECONFIG, else in-cluster
@@ -43,6 +51,14 @@ operator:
 function fail(message: string): never {
   process.stderr.write(`tollgate: ${message}\n\n${USAGE}`);
   process.exit(2);
+}
+
+/** TokenReview through the given kubeconfig, else the pod's own ServiceAccount, else API keys only. */
+function createAuthenticator(kubeconfig: string | undefined, cacheTtl: string | undefined): Authenticator {
+  const api = kubeconfig !== undefined ? kubeApiFromKubeconfig(kubeconfig) : inClusterKubeApi(process.env);
+  const cacheTtlMs = Number(cacheTtl ?? '60') * 1000;
+  if (!Number.isFinite(cacheTtlMs) || cacheTtlMs < 0) fail('--auth-cache-ttl must be a number of seconds');
+  return new Authenticator({ cacheTtlMs, ...(api === undefined ? {} : { reviewer: new KubeTokenReviewer(api) }) });
 }
 
 function readToken(file: string | undefined): string | undefined {
@@ -91,6 +107,8 @@ async function main(argv: string[]): Promise<void> {
       'dataplane-namespace': { type: 'string' },
       'dataplane-service': { type: 'string' },
       identity: { type: 'string' },
+      auth: { type: 'boolean' },
+      'auth-cache-ttl': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: false,
@@ -106,7 +124,15 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'dev': {
       if (values.file === undefined) fail('dev needs -f <dir>');
-      const gateway = await startDev({ dir: values.file, host: values.host ?? '127.0.0.1', port: parsePort(values.port), drainTimeoutMs, logger });
+      const auth = values.auth === true ? createAuthenticator(values.kubeconfig, values['auth-cache-ttl']) : undefined;
+      const gateway = await startDev({
+        dir: values.file,
+        host: values.host ?? '127.0.0.1',
+        port: parsePort(values.port),
+        drainTimeoutMs,
+        logger,
+        ...(auth === undefined ? {} : { auth }),
+      });
       onSignals(gateway.stop);
       process.stderr.write(
         `\nTollgate is serving ${values.file} at ${gateway.url}\nTry:\n  curl -s ${gateway.url}/v1/chat/completions -H 'content-type: application/json' \\\n    -d '{"model":"mock-chat","messages":[{"role":"user","content":"Hello!"}]}'\n\n`,
@@ -122,6 +148,7 @@ async function main(argv: string[]): Promise<void> {
         port: parsePort(values.port),
         logger,
         drainTimeoutMs,
+        auth: createAuthenticator(values.kubeconfig ?? process.env.KUBECONFIG, values['auth-cache-ttl']),
         ...(token === undefined ? {} : { admin: { host, port: parsePort(values['admin-port'] ?? '9090'), token } }),
         ...(operatorUrl === undefined ? {} : { operatorUrl }),
       });

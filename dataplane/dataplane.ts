@@ -6,6 +6,7 @@ import { SnapshotStore } from './config/snapshot-store.js';
 import type { UsageSink } from './metering/usage-record.js';
 import { UsageTotals } from './metering/usage-record.js';
 import { createAdminApp } from './admin/admin-app.js';
+import type { Authenticator } from './governance/identity/authenticator.js';
 import { pullSnapshot } from './admin/snapshot-puller.js';
 import { Router } from './routing/router.js';
 import { TargetStats } from './routing/target-stats.js';
@@ -24,6 +25,8 @@ export interface DataplaneOptions {
   admin?: { host: string; port: number; token: string };
   /** Operator URL to pull the current snapshot from at start. */
   operatorUrl?: string;
+  /** Caller identity and route access; absent = anonymous callers may use every route. */
+  auth?: Authenticator;
 }
 
 /** The data-plane process: one snapshot store, one router, one HTTP server. */
@@ -58,6 +61,7 @@ export class Dataplane {
       logger: this.opts.logger,
       bodyLimitBytes: this.opts.bodyLimitBytes ?? 10 * 1024 * 1024,
       isDraining: () => this.draining,
+      ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }),
     });
     const server = app.listen(this.opts.port, this.opts.host);
     server.keepAliveTimeout = 65_000;

@@ -28,6 +28,7 @@ export function createApp(deps: AppDeps): Express {
           path: req.path,
           status: res.statusCode,
           durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+          caller: info.caller,
           route: info.route,
           provider: info.provider,
           upstreamModel: info.upstreamModel,
@@ -55,8 +56,8 @@ export function createApp(deps: AppDeps): Express {
   app.post('/v1/embeddings', json, proxyHandler('embeddings', deps));
   // The Anthropic Messages API, routed like chat completions; its errors are rendered the Anthropic way.
   app.post('/v1/messages', json, messagesHandler(deps), anthropicErrorMiddleware(deps.logger));
-  app.get('/v1/models', listModelsHandler(deps.store));
-  app.get('/v1/models/*model', getModelHandler(deps.store));
+  app.get('/v1/models', listModelsHandler(deps));
+  app.get('/v1/models/*model', getModelHandler(deps));
 
   app.use(notFoundHandler);
   app.use(errorMiddleware(deps.logger));

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { RouteConfig } from '../config/snapshot.js';
+import type { ApiKeyConfig, RouteConfig } from '../config/snapshot.js';
+import { accessDenied, mayCall } from '../governance/access.js';
+import type { Authenticator } from '../governance/identity/authenticator.js';
+import { ANONYMOUS, type Caller } from '../governance/types.js';
 import type { SnapshotStore } from '../config/snapshot-store.js';
 import { costUsd } from '../metering/cost.js';
 import { StreamMeter } from '../metering/stream-meter.js';
@@ -17,10 +20,13 @@ export interface ProxyDeps {
   router: Router;
   usage: UsageSink;
   isDraining: () => boolean;
+  /** Caller identity and route access; absent = every caller is anonymous and every route open (`tollgate dev`). */
+  auth?: Authenticator;
 }
 
 /** What the access log reports about the routing decision. */
 export interface RoutingInfo {
+  caller?: string;
   route?: string;
   provider?: string;
   upstreamModel?: string;
@@ -84,6 +90,12 @@ export interface Routed {
   headers: Record<string, string>;
 }
 
+/** The verified caller, or anonymous when identity is off. Throws 401 on a bad credential. */
+export async function identify(deps: ProxyDeps, req: Request, apiKeys: readonly ApiKeyConfig[]): Promise<Caller> {
+  if (deps.auth === undefined) return ANONYMOUS;
+  return deps.auth.authenticate((name) => req.get(name), apiKeys);
+}
+
 /** Must be called before parsing the body: draining and readiness are checked first. */
 export function checkServing(deps: ProxyDeps): void {
   if (deps.isDraining()) throw errors.shuttingDown();
@@ -98,14 +110,17 @@ export async function routeCanonical(deps: ProxyDeps, req: Request, res: Respons
   // Read once: the request finishes on this snapshot even if a newer one is applied meanwhile.
   const runtime = deps.store.current;
   if (runtime === undefined) throw errors.notReady();
+  const info = res.locals as RoutingInfo;
+  const caller = await identify(deps, req, runtime.snapshot.apiKeys);
+  info.caller = caller.id;
   const model = String(canonical.body.model);
   const candidates = runtime.routesByModel.get(model);
   if (candidates === undefined) throw errors.modelNotFound(model);
   const runtimeRoute = candidates.find((r) => r.matches((name) => req.get(name)));
   if (runtimeRoute === undefined) throw errors.modelNotFound(model);
   const route = runtimeRoute.config;
+  if (deps.auth !== undefined && !mayCall(caller, route, runtime.snapshot.namespaces)) throw accessDenied(caller, route);
   const requestId = requestIdOf(req);
-  const info = res.locals as RoutingInfo;
   info.route = route.id;
 
   const client = new AbortController();

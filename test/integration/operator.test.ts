@@ -42,6 +42,7 @@ metadata: { name: ${name}, namespace: team-a }
 spec:
   model: ${model}
   targets: [{ providerRef: { name: ${providerName} }, model: ${upstreamModel} }]
+  access: { anonymous: true }
 `;
 
 const client = (ip = DP1) => new OpenAI({ baseURL: `http://${ip}:8080/v1`, apiKey: 'x', maxRetries: 0 });

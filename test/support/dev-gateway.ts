@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { type DevGateway, startDev } from '../../cli/dev-command.js';
 import type { LoadResult } from '../../operator/sources/manifest-loader.js';
+import type { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
 import { UsageTotals } from '../../dataplane/metering/usage-record.js';
 
 export interface TestGateway extends DevGateway {
@@ -15,12 +16,13 @@ export interface TestGateway extends DevGateway {
 }
 
 /** `tollgate dev` on a temporary manifest directory, on a free loopback port, with logs silenced. */
-export async function startTestGateway(files: Record<string, string>, opts: { drainTimeoutMs?: number } = {}): Promise<TestGateway> {
+export async function startTestGateway(files: Record<string, string>, opts: { drainTimeoutMs?: number; auth?: Authenticator } = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-test-'));
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
   const usage = new UsageTotals();
   const gateway = await startDev({
     usage,
+    ...(opts.auth === undefined ? {} : { auth: opts.auth }),
     dir,
     host: '127.0.0.1',
     port: 0,

@@ -1,0 +1,29 @@
+import { matchesSelector } from '../config/label-selector.js';
+import type { RouteConfig, Snapshot } from '../config/snapshot.js';
+import { GatewayError } from '../server/gateway-error.js';
+import type { Caller } from './types.js';
+import { unauthenticated } from './identity/authenticator.js';
+
+/** Whether `caller` may use `route`, by the route's access rules. */
+export function mayCall(caller: Caller, route: RouteConfig, namespaces: Snapshot['namespaces']): boolean {
+  const access = route.access;
+  // A route open to anonymous callers is open to identified ones too.
+  if (access.anonymous || caller.kind === 'anonymous') return access.anonymous;
+  const ns = caller.namespace ?? '';
+  if (caller.kind === 'serviceaccount' && access.serviceAccounts.includes(`${ns}/${caller.name ?? ''}`)) return true;
+  if (caller.kind === 'apikey' && access.apiKeySelector !== undefined && matchesSelector(access.apiKeySelector, caller.labels ?? {})) return true;
+  switch (access.namespaces.from) {
+    case 'All':
+      return true;
+    case 'Same':
+      return ns === route.namespace;
+    case 'Selector':
+      return matchesSelector(access.namespaces.selector ?? {}, namespaces[ns] ?? {});
+  }
+}
+
+/** 401 when the caller brought no credential, 403 when it did but may not use the route. */
+export function accessDenied(caller: Caller, route: RouteConfig): GatewayError {
+  if (caller.kind === 'anonymous') return unauthenticated(`route ${route.id} (model ${route.model}) requires a ServiceAccount token or an API key`);
+  return new GatewayError(403, 'permission_denied', 'permission_error', `${caller.id} may not use route ${route.id} (model ${route.model})`);
+}

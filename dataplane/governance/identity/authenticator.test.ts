@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { RouteConfig } from '../../config/snapshot.js';
+import { mayCall } from '../access.js';
+import { ANONYMOUS, type Caller } from '../types.js';
+import { Authenticator } from './authenticator.js';
+import type { ReviewResult, TokenReviewer } from './token-reviewer.js';
+
+const jwt = (exp: number) =>
+  `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ exp })).toString('base64url')}.c2ln`;
+
+class FakeReviewer implements TokenReviewer {
+  calls = 0;
+  constructor(private readonly result: ReviewResult) {}
+  async review(): Promise<ReviewResult> {
+    this.calls++;
+    return this.result;
+  }
+}
+
+const header = (value: string | undefined) => (name: string) => (name === 'authorization' && value !== undefined ? `Bearer ${value}` : undefined);
+const keys = [{ sha256: createHash('sha256').update('k1').digest('hex'), namespace: 'team-a', name: 'ci', labels: { team: 'ci' } }];
+
+describe('Authenticator', () => {
+  it('caches a verified token until the earlier of its expiry and the cache TTL', async () => {
+    let now = 1_000_000;
+    const reviewer = new FakeReviewer({ authenticated: true, username: 'system:serviceaccount:team-a:app', audiences: ['tollgate'] });
+    const auth = new Authenticator({ reviewer, cacheTtlMs: 60_000, now: () => now });
+    const token = jwt(now / 1000 + 30);
+    expect(await auth.authenticate(header(token), [])).toEqual({ kind: 'serviceaccount', namespace: 'team-a', name: 'app', id: 'sa:team-a/app' });
+    await auth.authenticate(header(token), []);
+    expect(reviewer.calls).toBe(1);
+    now += 31_000; // past the token's own expiry, before the TTL
+    await auth.authenticate(header(token), []);
+    expect(reviewer.calls).toBe(2);
+  });
+
+  it('bounds the cache', async () => {
+    const reviewer = new FakeReviewer({ authenticated: true, username: 'system:serviceaccount:a:b', audiences: ['tollgate'] });
+    const auth = new Authenticator({ reviewer, maxCacheEntries: 2 });
+    for (const exp of [2e9, 2e9 + 1, 2e9 + 2]) await auth.authenticate(header(jwt(exp)), []);
+    await auth.authenticate(header(jwt(2e9)), []); // evicted first, so reviewed again
+    expect(reviewer.calls).toBe(4);
+  });
+
+  it('refuses unauthenticated tokens, wrong audiences and non-ServiceAccount users', async () => {
+    const cases: ReviewResult[] = [
+      { authenticated: false, reason: 'expired' },
+      { authenticated: true, username: 'system:serviceaccount:a:b', audiences: ['other'] },
+      { authenticated: true, username: 'alice', audiences: ['tollgate'] },
+    ];
+    for (const result of cases) {
+      await expect(new Authenticator({ reviewer: new FakeReviewer(result) }).authenticate(header(jwt(2e9)), [])).rejects.toMatchObject({ status: 401 });
+    }
+  });
+
+  it('knows API keys by hash, refuses unknown keys, and is anonymous without a credential', async () => {
+    const auth = new Authenticator();
+    expect(await auth.authenticate(header('k1'), keys)).toMatchObject({ kind: 'apikey', id: 'key:team-a/ci', labels: { team: 'ci' } });
+    await expect(auth.authenticate(header('k2'), keys)).rejects.toMatchObject({ status: 401 });
+    expect(await auth.authenticate(header(undefined), keys)).toBe(ANONYMOUS);
+    const viaXApiKey = (name: string) => (name === 'x-api-key' ? 'k1' : undefined);
+    expect((await auth.authenticate(viaXApiKey, keys)).id).toBe('key:team-a/ci');
+  });
+});
+
+describe('mayCall', () => {
+  const route = (access: RouteConfig['access']) => ({ id: 'team-a/r', namespace: 'team-a', model: 'm', access }) as RouteConfig;
+  const sa = (ns: string, name = 'app'): Caller => ({ kind: 'serviceaccount', namespace: ns, name, id: `sa:${ns}/${name}` });
+  const base = { anonymous: false, namespaces: { from: 'Same' as const }, serviceAccounts: [] };
+
+  it.each([
+    ['same namespace', base, sa('team-a'), true],
+    ['other namespace', base, sa('team-b'), false],
+    ['anonymous on a closed route', base, ANONYMOUS, false],
+    ['anonymous on an open route', { ...base, anonymous: true }, ANONYMOUS, true],
+    ['identified on an open route', { ...base, anonymous: true }, sa('team-b'), true],
+    ['listed ServiceAccount', { ...base, serviceAccounts: ['team-b/app'] }, sa('team-b'), true],
+    ['All namespaces', { ...base, namespaces: { from: 'All' as const } }, sa('team-z'), true],
+    ['namespace selector match', { ...base, namespaces: { from: 'Selector' as const, selector: { matchLabels: { llm: 'yes' } } } }, sa('team-b'), true],
+    ['namespace selector miss', { ...base, namespaces: { from: 'Selector' as const, selector: { matchLabels: { llm: 'yes' } } } }, sa('team-c'), false],
+  ])('%s', (_name, access, caller, allowed) => {
+    expect(mayCall(caller, route(access), { 'team-b': { llm: 'yes' }, 'team-c': {} })).toBe(allowed);
+  });
+});

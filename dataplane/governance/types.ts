@@ -1,0 +1,61 @@
+import type { RouteConfig } from '../config/snapshot.js';
+import type { CanonicalRequest, JsonObject, Usage } from '../providers/types.js';
+
+/** Who is calling, as far as the gateway could verify. */
+export interface Caller {
+  kind: 'serviceaccount' | 'apikey' | 'anonymous';
+  /** ServiceAccount namespace, or the namespace of the API key's Secret. */
+  namespace?: string;
+  /** ServiceAccount name, or the API key Secret's name. */
+  name?: string;
+  /** Labels of the API key Secret. */
+  labels?: Record<string, string>;
+  /** Stable identity for limit, budget and cache keys: "sa:<ns>/<name>", "key:<ns>/<name>" or "anonymous". */
+  id: string;
+}
+
+export const ANONYMOUS: Caller = { kind: 'anonymous', id: 'anonymous' };
+
+/** What admission sees of a request before it is sent upstream. */
+export interface AdmissionRequest {
+  caller: Caller;
+  route: RouteConfig;
+  req: CanonicalRequest;
+  /** Cheap estimate of prompt tokens. */
+  promptTokens: number;
+  /** The output cap the client asked for, or a route/provider default when it asked for none. */
+  maxOutputTokens: number;
+}
+
+/** The result of a request, for settling what admission reserved. */
+export interface Settlement {
+  /** Real (or, for cut streams, estimated) usage; undefined when nothing was sent upstream. */
+  usage: Usage | undefined;
+  /** Cost in USD of that usage at the serving target's prices. */
+  costUsd: number;
+}
+
+/**
+ * A granted admission. `settle` is called exactly once when the response ends (also on client
+ * disconnect and on upstream failure), with what was really used, so that reservations and token
+ * estimates are corrected.
+ */
+export interface Admission {
+  /** Headers to add to the response (e.g. x-ratelimit-*). */
+  headers: Record<string, string>;
+  settle(result: Settlement): void;
+}
+
+/** One admission check (rate limits, budgets). Throws a GatewayError (429/402/403) to refuse. */
+export interface Admitter {
+  admit(request: AdmissionRequest): Promise<Admission>;
+}
+
+/** A response as the cache keeps it: the JSON body, or the chunks of a stream in order. */
+export type CachedResponse = { kind: 'response'; body: JsonObject } | { kind: 'stream'; chunks: JsonObject[] };
+
+export interface ResponseCache {
+  /** undefined on a miss. Keys already include the route and, unless the route shares, the caller. */
+  get(key: string): Promise<CachedResponse | undefined>;
+  set(key: string, value: CachedResponse, ttlMs: number, maxEntries: number): Promise<void>;
+}

@@ -1,0 +1,167 @@
+import { createSign } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
+import { kubeApiFromKubeconfig } from '../../dataplane/governance/identity/kube-api.js';
+import { KubeTokenReviewer } from '../../dataplane/governance/identity/token-reviewer.js';
+import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+import { startTestCluster, type TestCluster } from './harness.js';
+
+let k: TestCluster;
+let upstream: OpenAiUpstream;
+let gateway: TestGateway;
+
+const routes = `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: team-chat, namespace: team-a }
+spec:
+  model: team-chat
+  targets: [{ providerRef: { name: up, namespace: default }, model: m }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: public-chat, namespace: team-a }
+spec:
+  model: public-chat
+  targets: [{ providerRef: { name: up, namespace: default }, model: m }]
+  access: { anonymous: true }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: partner-chat, namespace: team-a }
+spec:
+  model: partner-chat
+  targets: [{ providerRef: { name: up, namespace: default }, model: m }]
+  access: { apiKeys: { selector: { matchLabels: { partner: "yes" } } } }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: ci-key, namespace: team-a, labels: { tollgate.dev/api-key: "true" } }
+stringData: { key: tg-team-a-key }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: partner-key, namespace: partners, labels: { tollgate.dev/api-key: "true", partner: "yes" } }
+stringData: { key: tg-partner-key }
+`;
+
+const anonymous = async (model: string) => {
+  const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  return { status: res.status, message: ((await res.json()) as { error?: { message: string } }).error?.message ?? '' };
+};
+const chat = (model: string, apiKey: string) =>
+  new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey, maxRetries: 0 }).chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });
+const statusOf = async (p: Promise<unknown>) => ((await p.then(() => ({ status: 200 })).catch((e: unknown) => e)) as { status: number; message?: string });
+
+function token(namespace: string, sa: string, audience = 'tollgate'): string {
+  return k.kubectl(['create', 'token', sa, '-n', namespace, '--audience', audience, '--duration', '1h']).trim();
+}
+
+/** A ServiceAccount JWT signed with the cluster's own key but already expired. */
+function expiredToken(namespace: string, sa: string): string {
+  const uid = k.kubectl(['get', 'sa', sa, '-n', namespace, '-o', 'jsonpath={.metadata.uid}']);
+  const now = Math.floor(Date.now() / 1000);
+  const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const header = enc({ alg: 'RS256', typ: 'JWT' });
+  const payload = enc({
+    iss: 'https://kubernetes.default.svc.cluster.local',
+    sub: `system:serviceaccount:${namespace}:${sa}`,
+    aud: ['tollgate'],
+    iat: now - 7200,
+    nbf: now - 7200,
+    exp: now - 3600,
+    'kubernetes.io': { namespace, serviceaccount: { name: sa, uid } },
+  });
+  const signature = createSign('RSA-SHA256').update(`${header}.${payload}`).sign(readFileSync(join(k.cluster.stateDir, 'pki', 'sa.key')), 'base64url');
+  return `${header}.${payload}.${signature}`;
+}
+
+beforeAll(async () => {
+  k = await startTestCluster();
+  upstream = await startOpenAiUpstream();
+  for (const ns of ['team-a', 'team-b', 'partners']) k.kubectl(['create', 'namespace', ns]);
+  for (const [ns, sa] of [['team-a', 'app'], ['team-a', 'doomed'], ['team-b', 'other'], ['tollgate-system', 'tollgate-dataplane']] as const) {
+    k.kubectl(['create', 'serviceaccount', sa, '-n', ns]);
+  }
+  // The data plane's own identity may create TokenReviews and nothing else.
+  k.kubectl(['create', 'clusterrolebinding', 'tollgate-dataplane-auth', '--clusterrole=system:auth-delegator', '--serviceaccount=tollgate-system:tollgate-dataplane']);
+  const admin = yaml.load(readFileSync(k.kubeconfig, 'utf8')) as { clusters: { name: string; cluster: Record<string, string> }[] };
+  const dpKubeconfig = join(k.cluster.stateDir, 'dataplane.kubeconfig');
+  writeFileSync(
+    dpKubeconfig,
+    yaml.dump({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: admin.clusters,
+      users: [{ name: 'dp', user: { token: token('tollgate-system', 'tollgate-dataplane', 'https://kubernetes.default.svc.cluster.local') } }],
+      contexts: [{ name: 'dp', context: { cluster: admin.clusters[0]?.name, user: 'dp' } }],
+      'current-context': 'dp',
+    }),
+  );
+  gateway = await startTestGateway(
+    { 'provider.yaml': `${openAiProvider('up', upstream.baseUrl, '  allowedRoutes: { namespaces: { from: All } }\n')}`, 'routes.yaml': routes },
+    { auth: new Authenticator({ reviewer: new KubeTokenReviewer(kubeApiFromKubeconfig(dpKubeconfig)), cacheTtlMs: 60_000 }) },
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await gateway?.close();
+  await upstream?.close();
+  await k?.stop();
+});
+
+describe('caller identity and route access', () => {
+  it('authenticates a ServiceAccount token of audience tollgate minted with the TokenRequest API', async () => {
+    const res = await chat('team-chat', token('team-a', 'app'));
+    expect(res.choices[0]?.message.content).toBe('hello from upstream');
+  });
+
+  it('refuses a ServiceAccount of another namespace with 403 naming the route', async () => {
+    const err = await statusOf(chat('team-chat', token('team-b', 'other')));
+    expect(err.status).toBe(403);
+    expect(err.message).toMatch(/sa:team-b\/other may not use route team-a\/team-chat/);
+  });
+
+  it('refuses a token of another audience, an expired token and a deleted ServiceAccount with 401', async () => {
+    expect((await statusOf(chat('team-chat', token('team-a', 'app', 'https://kubernetes.default.svc.cluster.local')))).status).toBe(401);
+    const expired = await statusOf(chat('team-chat', expiredToken('team-a', 'app')));
+    expect(expired.status).toBe(401);
+    const doomed = token('team-a', 'doomed');
+    k.kubectl(['delete', 'serviceaccount', 'doomed', '-n', 'team-a']);
+    expect((await statusOf(chat('team-chat', doomed))).status).toBe(401);
+  });
+
+  it('asks for a credential (401) where a route does not allow anonymous callers, and serves anonymous where it does', async () => {
+    const err = await anonymous('team-chat');
+    expect(err.status).toBe(401);
+    expect(err.message).toMatch(/route team-a\/team-chat .* requires a ServiceAccount token or an API key/);
+    expect((await anonymous('public-chat')).status).toBe(200);
+  });
+
+  it('accepts API keys from labelled Secrets by namespace or label selector, and refuses unknown keys', async () => {
+    expect((await statusOf(chat('team-chat', 'tg-team-a-key'))).status).toBe(200);
+    expect((await statusOf(chat('partner-chat', 'tg-partner-key'))).status).toBe(200);
+    expect((await statusOf(chat('team-chat', 'tg-partner-key'))).status).toBe(403);
+    expect((await statusOf(chat('team-chat', 'tg-wrong'))).status).toBe(401);
+  });
+
+  it('lists only the models the caller may use', async () => {
+    const list = async (apiKey: string) => {
+      const res = await fetch(`${gateway.url}/v1/models`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} });
+      return ((await res.json()) as { data: { id: string }[] }).data.map((m) => m.id).sort();
+    };
+    // Same namespace as every route; the partner route admits its namespace too.
+    expect(await list(token('team-a', 'app'))).toEqual(['partner-chat', 'public-chat', 'team-chat']);
+    expect(await list(token('team-b', 'other'))).toEqual(['public-chat']);
+    expect(await list('tg-partner-key')).toEqual(['partner-chat', 'public-chat']);
+    expect(await list('')).toEqual(['public-chat']);
+  });
+});
