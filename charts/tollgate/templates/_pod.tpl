@@ -20,16 +20,8 @@
   mountPath: /tmp
 {{- end -}}
 
-{{/* Rolls the pods when a generated admin token changes (it only does when its Secret was deleted). */}}
+{{/* Pod annotations. The admin token is read at start; after rotating it (docs/upgrade.md), restart the pods. */}}
 {{- define "tollgate.podAnnotations" -}}
-{{- $secret := "" -}}
-{{- if not .root.Values.adminToken.existingSecret -}}
-{{- $live := lookup "v1" "Secret" .root.Release.Namespace (include "tollgate.adminTokenSecretName" .root) -}}
-{{- if $live -}}{{- $secret = index (default dict $live.data) .root.Values.adminToken.key | default "" -}}{{- end -}}
-{{- end -}}
-{{- with $secret }}
-checksum/admin-token: {{ sha256sum . }}
-{{- end }}
 {{- with .values.podAnnotations }}
 {{ toYaml . }}
 {{- end }}

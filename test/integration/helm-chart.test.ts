@@ -1,0 +1,316 @@
+// The chart: lint, render (defaults and every optional feature), values-schema refusals, and the
+// rendered manifests on a real kube-apiserver (server-side dry run, then for real), `helm install`
+// and `helm upgrade`. No controllers run there, so nothing waits for a rollout.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Cluster, startCluster } from '../cluster/cluster.js';
+import { kubectlWith } from './harness.js';
+import { ALL_FEATURES, at, CHART, find, helm, helmOk, type K8sObject, KUBE_VERSION, parseManifests, render, toYaml } from './helm-support.js';
+
+const NS = 'tollgate-system';
+const work = mkdtempSync(join(tmpdir(), 'tollgate-helm-chart-'));
+
+interface Container {
+  name: string;
+  args: string[];
+  env?: { name: string; value?: string; valueFrom?: unknown }[];
+  ports: { name: string; containerPort: number }[];
+  securityContext: Record<string, unknown>;
+  resources: { requests?: Record<string, string>; limits?: Record<string, string> };
+  readinessProbe?: { httpGet: { path: string; port: string } };
+  livenessProbe?: unknown;
+  lifecycle?: { preStop?: { exec?: { command: string[] } } };
+}
+
+const podSpec = (d: K8sObject) => at<Record<string, unknown>>(d, 'spec.template.spec');
+const container = (d: K8sObject) => at<Container>(d, 'spec.template.spec.containers.0');
+const deployments = (objects: K8sObject[]) => objects.filter((o) => o.kind === 'Deployment');
+
+/** Writes a values file and returns its path. */
+function valuesFile(name: string, content: string): string {
+  const path = join(work, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+describe('helm lint and template', () => {
+  it('lints strictly with default values and with every optional feature on', () => {
+    for (const extra of [[], ['-f', ALL_FEATURES]]) {
+      const r = helm(['lint', '--strict', CHART, '--kube-version', KUBE_VERSION, ...extra]);
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    }
+  });
+
+  it('renders a production-shaped default: two operators, two data planes, Services, PDBs, token Secret', () => {
+    const objects = render();
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
+      [
+        'ClusterRole/tollgate-operator-tollgate-system',
+        'ClusterRoleBinding/tollgate-operator-tollgate-system',
+        'Deployment/tollgate-dataplane',
+        'Deployment/tollgate-operator',
+        'PodDisruptionBudget/tollgate-dataplane',
+        'PodDisruptionBudget/tollgate-operator',
+        'Role/tollgate-operator',
+        'RoleBinding/tollgate-operator',
+        'Secret/tollgate-admin-token',
+        'Service/tollgate',
+        'Service/tollgate-dataplane',
+        'Service/tollgate-operator',
+        'ServiceAccount/tollgate-dataplane',
+        'ServiceAccount/tollgate-operator',
+      ].sort(),
+    );
+    expect(at(find(objects, 'Deployment', 'tollgate-operator'), 'spec.replicas')).toBe(2);
+    expect(at(find(objects, 'Deployment', 'tollgate-dataplane'), 'spec.replicas')).toBe(2);
+
+    // Workloads call http://tollgate.<ns>.svc: port 80 to the public port.
+    const client = find(objects, 'Service', 'tollgate');
+    expect(at(client, 'spec.type')).toBe('ClusterIP');
+    expect(at(client, 'spec.ports')).toEqual([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]);
+    // The operator finds pods through this Service; its admin port must be named admin.
+    const discovery = find(objects, 'Service', 'tollgate-dataplane');
+    expect(at<{ name: string }[]>(discovery, 'spec.ports').map((p) => p.name)).toContain('admin');
+
+    const dp = container(find(objects, 'Deployment', 'tollgate-dataplane'));
+    expect(dp.args).toEqual([
+      'dataplane',
+      '--port=8080',
+      '--admin-port=9090',
+      '--drain-timeout=30',
+      '--operator-url=http://tollgate-operator.tollgate-system.svc:9091',
+      '--token-file=/var/run/tollgate/admin-token/token',
+    ]);
+    expect(dp.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'admin' });
+    const op = container(find(objects, 'Deployment', 'tollgate-operator'));
+    expect(op.args).toEqual(['operator', '--port=9091', '--dataplane-service=tollgate-dataplane', '--token-file=/var/run/tollgate/admin-token/token']);
+    expect(op.env?.map((e) => e.name)).toEqual(['POD_NAMESPACE', 'POD_NAME', 'LOG_LEVEL']);
+    // The data plane makes no API calls: no token in its pods.
+    expect(podSpec(find(objects, 'Deployment', 'tollgate-dataplane')).automountServiceAccountToken).toBe(false);
+    expect(Buffer.from(at<string>(find(objects, 'Secret', 'tollgate-admin-token'), 'data.token'), 'base64').toString()).toMatch(/^[A-Za-z0-9]{48}$/);
+  });
+
+  it('gives the data plane a grace period longer than its preStop delay plus stream drain', () => {
+    for (const [values, expected] of [
+      [[], 50],
+      [[ALL_FEATURES], 150],
+    ] as const) {
+      const d = find(render({ values: [...values] }), 'Deployment', 'tollgate-dataplane');
+      const drain = Number(container(d).args.find((a) => a.startsWith('--drain-timeout='))?.split('=')[1]);
+      const preStop = Number(container(d).lifecycle?.preStop?.exec?.command[1]);
+      expect(podSpec(d).terminationGracePeriodSeconds).toBe(expected);
+      expect(expected).toBeGreaterThan(drain + preStop);
+    }
+    const r = helm(['template', 't', CHART, '--kube-version', KUBE_VERSION, '--set', 'dataplane.drainTimeoutSeconds=60', '--set', 'dataplane.terminationGracePeriodSeconds=60']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('dataplane.terminationGracePeriodSeconds (60) must exceed dataplane.preStopDelaySeconds + dataplane.drainTimeoutSeconds (65)');
+  });
+
+  it.each([
+    ['defaults', []],
+    ['every optional feature', [ALL_FEATURES]],
+  ])('runs every pod restricted, with resources and probes (%s)', (_name, values) => {
+    const objects = render({ values });
+    for (const d of deployments(objects)) {
+      const spec = podSpec(d);
+      expect(spec.securityContext, d.metadata.name).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      for (const c of at<Container[]>(d, 'spec.template.spec.containers')) {
+        expect(c.securityContext, c.name).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+        expect(c.resources.requests?.cpu, c.name).toBeDefined();
+        expect(c.resources.requests?.memory, c.name).toBeDefined();
+        expect(c.resources.limits?.memory, c.name).toBeDefined();
+        expect(c.readinessProbe, c.name).toBeDefined();
+        expect(c.livenessProbe, c.name).toBeDefined();
+      }
+      // Every selector picks exactly its own pods.
+      const labels = at<Record<string, string>>(d, 'spec.template.metadata.labels');
+      expect(labels).toMatchObject(at<Record<string, string>>(d, 'spec.selector.matchLabels'));
+    }
+    for (const s of objects.filter((o) => o.kind === 'Service' || o.kind === 'PodDisruptionBudget')) {
+      const selector = at<Record<string, string>>(s, s.kind === 'Service' ? 'spec.selector' : 'spec.selector.matchLabels');
+      const matched = deployments(objects).filter((d) => Object.entries(selector).every(([k, v]) => at<Record<string, string>>(d, 'spec.template.metadata.labels')[k] === v));
+      expect(matched.length, `${s.kind} ${s.metadata.name}`).toBe(1);
+    }
+  });
+
+  it('renders every optional feature: HPA, NetworkPolicies, ServiceMonitors, OTLP, Redis, per-namespace Roles', () => {
+    const objects = render({ values: [ALL_FEATURES] });
+    const dpDeploy = find(objects, 'Deployment', 'tollgate-dataplane');
+    expect(at(dpDeploy, 'spec.replicas'), 'the HPA owns replicas').toBeUndefined();
+    expect(at(find(objects, 'HorizontalPodAutoscaler', 'tollgate-dataplane'), 'spec')).toMatchObject({ minReplicas: 3, maxReplicas: 20 });
+    expect(at(find(objects, 'PodDisruptionBudget', 'tollgate-dataplane'), 'spec.maxUnavailable')).toBe('25%');
+    expect(at(dpDeploy, 'spec.template.spec.containers.0.image')).toBe(
+      'registry.example.com/platform/tollgate@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+    );
+
+    // Only the operator reaches the admin port (and the metrics scrapers, since scrapeDataplane is on).
+    const np = find(objects, 'NetworkPolicy', 'tollgate-dataplane');
+    const rules = at<{ ports: { port: string }[]; from: Record<string, unknown>[] }[]>(np, 'spec.ingress');
+    const admin = rules.find((r) => r.ports.some((p) => p.port === 'admin'));
+    expect(admin?.from[0]).toEqual({ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'tollgate', 'app.kubernetes.io/instance': 'tollgate', 'app.kubernetes.io/component': 'operator' } } });
+    expect(rules.find((r) => r.ports.some((p) => p.port === 'http'))?.from).toEqual([{ namespaceSelector: { matchLabels: { 'tollgate.dev/client': 'true' } } }]);
+    find(objects, 'NetworkPolicy', 'tollgate-operator');
+
+    expect(objects.filter((o) => o.kind === 'ServiceMonitor').map((o) => o.metadata.name).sort()).toEqual(['tollgate-dataplane', 'tollgate-operator']);
+    expect(find(objects, 'ServiceMonitor', 'tollgate-operator').metadata.labels?.release).toBe('prometheus');
+
+    const env = container(dpDeploy).env ?? [];
+    const byName = Object.fromEntries(env.map((e) => [e.name, e]));
+    expect(byName.OTEL_EXPORTER_OTLP_ENDPOINT?.value).toBe('http://otel-collector.observability.svc:4318');
+    expect(byName.OTEL_EXPORTER_OTLP_HEADERS?.valueFrom).toEqual({ secretKeyRef: { name: 'otel-headers', key: 'headers' } });
+    expect(byName.OTEL_TRACES_SAMPLER?.value).toBe('parentbased_traceidratio');
+    expect(byName.OTEL_TRACES_SAMPLER_ARG?.value).toBe('0.25');
+    expect(byName.TOLLGATE_REDIS_URL?.valueFrom).toEqual({ secretKeyRef: { name: 'tollgate-redis', key: 'url' } });
+    expect(container(find(objects, 'Deployment', 'tollgate-operator')).args).toContain('--watch-namespaces=team-a,team-b');
+
+    // watchNamespaces: the ClusterRole keeps only the cluster-scoped namespaces rule; one Role per namespace.
+    const clusterRules = at<{ resources: string[] }[]>(find(objects, 'ClusterRole', 'tollgate-operator-tollgate-system'), 'rules');
+    expect(clusterRules.flatMap((r) => r.resources)).toEqual(['namespaces']);
+    expect(objects.filter((o) => o.kind === 'Role').map((o) => `${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual([
+      'team-a/tollgate-operator-tollgate-system',
+      'team-b/tollgate-operator-tollgate-system',
+      'tollgate-system/tollgate-operator',
+    ]);
+    // The release namespace is not watched, so the data-plane EndpointSlices are granted there.
+    const releaseRules = at<{ resources: string[] }[]>(find(objects, 'Role', 'tollgate-operator', NS), 'rules');
+    expect(releaseRules.flatMap((r) => r.resources).sort()).toEqual(['endpointslices', 'leases']);
+  });
+
+  it.each([
+    ['a misspelt key', ['operator.replica=3'], '- operator: Additional property replica is not allowed'],
+    ['a misspelt top-level key', ['watchNamespace={a}'], '- (root): Additional property watchNamespace is not allowed'],
+    ['a wrong type', ['dataplane.replicas=two'], '- dataplane.replicas: Invalid type. Expected: integer, given: string'],
+    ['an unknown enum value', ['logLevel=verbose'], '- logLevel: logLevel must be one of the following: "fatal", "error", "warn", "info", "debug", "trace"'],
+    ['an invalid namespace name', ['watchNamespaces={Team_A}'], "- watchNamespaces.0: Does not match pattern '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'"],
+    ['a typo in resources', ['dataplane.resources.request.cpu=1'], '- dataplane.resources: Additional property request is not allowed'],
+    ['a Redis URL with a password inline', ['redis.url=redis://:secret@redis:6379'], '- redis.url: Does not match pattern'],
+  ])('refuses %s with a readable message', (_name, set, message) => {
+    const r = helm(['template', 't', CHART, '--kube-version', KUBE_VERSION, ...set.flatMap((s) => ['--set', s])]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("values don't meet the specifications of the schema(s)");
+    expect(r.stderr).toContain(message);
+  });
+});
+
+describe('on a real kube-apiserver', () => {
+  let cluster: Cluster;
+  let kubectl: (args: string[], input?: string) => string;
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    kubectl = (args, input) => kubectlWith(cluster.kubeconfig, args, input);
+    for (const ns of [NS, 'team-a', 'team-b', 'apply-test']) kubectl(['create', 'namespace', ns]);
+    // The Prometheus Operator is not installed: a stand-in ServiceMonitor CRD lets the manifests apply.
+    kubectl(['apply', '-f', '-'], toYaml([serviceMonitorCrd()]));
+    kubectl(['wait', '--for=condition=Established', 'crd/servicemonitors.monitoring.coreos.com', '--timeout=30s']);
+  }, 180_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it.each([
+    ['defaults', []],
+    ['every optional feature', [ALL_FEATURES]],
+  ])('accepts the rendered manifests in a server-side dry run (%s)', (_name, values) => {
+    const manifests = toYaml(render({ values, includeCrds: true }));
+    const out = kubectl(['apply', '--server-side', '--dry-run=server', '--field-manager=helm-test', '-f', '-'], manifests);
+    expect(out).toMatch(/deployment.apps\/tollgate-dataplane serverside-applied \(server dry run\)/);
+  });
+
+  it('creates every rendered object for real (every optional feature on)', () => {
+    const objects = render({ values: [ALL_FEATURES], namespace: 'apply-test', includeCrds: true });
+    kubectl(['apply', '--server-side', '--field-manager=helm-test', '-f', '-'], toYaml(objects));
+    // `kubectl get -f` fails unless every object exists.
+    const names = kubectl(['get', '-f', '-', '-o', 'name'], toYaml(objects)).trim().split('\n');
+    expect(names.length).toBe(objects.length);
+    expect(names).toContain('deployment.apps/tollgate-dataplane');
+    expect(names).toContain('servicemonitor.monitoring.coreos.com/tollgate-operator');
+  });
+
+  it('pod templates pass the Pod Security Standard "restricted" in enforce mode', () => {
+    kubectl(['create', 'namespace', 'psa-restricted']);
+    kubectl(['label', 'namespace', 'psa-restricted', 'pod-security.kubernetes.io/enforce=restricted']);
+    for (const values of [[], [ALL_FEATURES]]) {
+      for (const d of deployments(render({ values, namespace: 'psa-restricted' }))) {
+        const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: d.metadata.name, namespace: 'psa-restricted' }, spec: podSpec(d) };
+        const out = kubectl(['create', '--dry-run=server', '-f', '-'], toYaml([pod]));
+        expect(out).toContain(`pod/${d.metadata.name} created (server dry run)`);
+      }
+    }
+    // A container without the restricted settings is refused there, so the check above means something.
+    const bad = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'bad', namespace: 'psa-restricted' }, spec: { containers: [{ name: 'c', image: 'x' }] } };
+    expect(() => kubectl(['create', '--dry-run=server', '-f', '-'], toYaml([bad]))).toThrow(/violates PodSecurity "restricted/);
+  });
+
+  it('refuses a values-schema violation at install, creating nothing', () => {
+    const r = helm(['install', 'typo', CHART, '-n', 'team-b', '--set', 'dataplane.replica=3'], cluster.kubeconfig);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('- dataplane: Additional property replica is not allowed');
+    expect(helmOk(['list', '-n', 'team-b', '-q'], cluster.kubeconfig).trim()).toBe('');
+  });
+
+  it('installs with helm, and an upgrade keeps the generated admin token unchanged', () => {
+    helmOk(['install', 'tollgate', CHART, '-n', NS], cluster.kubeconfig);
+    kubectl(['wait', '--for=condition=Established', 'crd/providers.tollgate.dev', 'crd/modelroutes.tollgate.dev', 'crd/budgets.tollgate.dev', '--timeout=30s']);
+    const secret = () => JSON.parse(kubectl(['get', 'secret', 'tollgate-admin-token', '-n', NS, '-o', 'json'])) as { data: { token: string }; metadata: { uid: string } };
+    const before = secret();
+
+    const values = valuesFile('upgrade.yaml', 'dataplane:\n  replicas: 3\n  drainTimeoutSeconds: 90\nlogLevel: debug\n');
+    helmOk(['upgrade', 'tollgate', CHART, '-n', NS, '-f', values], cluster.kubeconfig);
+    const after = secret();
+    expect(after.data.token).toBe(before.data.token);
+    expect(after.metadata.uid).toBe(before.metadata.uid);
+    const deploy = JSON.parse(kubectl(['get', 'deployment', 'tollgate-dataplane', '-n', NS, '-o', 'json'])) as K8sObject;
+    expect(at(deploy, 'spec.replicas')).toBe(3);
+    expect(at(deploy, 'spec.template.spec.terminationGracePeriodSeconds')).toBe(110);
+
+    // A second upgrade that changes nothing keeps the token and the pod template.
+    const template = JSON.stringify(at(deploy, 'spec.template'));
+    helmOk(['upgrade', 'tollgate', CHART, '-n', NS, '--reuse-values'], cluster.kubeconfig);
+    expect(secret().data.token).toBe(before.data.token);
+    const again = JSON.parse(kubectl(['get', 'deployment', 'tollgate-dataplane', '-n', NS, '-o', 'json'])) as K8sObject;
+    expect(JSON.stringify(at(again, 'spec.template'))).toBe(template);
+  });
+
+  it('upgrades to watchNamespaces: namespaced Roles replace the cluster-wide rules', () => {
+    helmOk(['upgrade', 'tollgate', CHART, '-n', NS, '--reuse-values', '--set', 'watchNamespaces={team-a,team-b}'], cluster.kubeconfig);
+    const manifest = parseManifests(helmOk(['get', 'manifest', 'tollgate', '-n', NS], cluster.kubeconfig));
+    expect(manifest.filter((o) => o.kind === 'Role').length).toBe(3);
+    const clusterRole = JSON.parse(kubectl(['get', 'clusterrole', 'tollgate-operator-tollgate-system', '-o', 'json'])) as { rules: { resources: string[] }[] };
+    expect(clusterRole.rules.flatMap((r) => r.resources)).toEqual(['namespaces']);
+    // kubectl auth can-i prints yes or no (and exits 1 on no).
+    const can = (verb: string, resource: string, ns: string, ...extra: string[]) =>
+      spawnSync('kubectl', ['auth', 'can-i', verb, resource, ...extra, '-n', ns, '--as', `system:serviceaccount:${NS}:tollgate-operator`], {
+        encoding: 'utf8',
+        env: { ...process.env, KUBECONFIG: cluster.kubeconfig },
+      }).stdout.trim();
+    for (const ns of ['team-a', 'team-b']) {
+      expect(can('watch', 'modelroutes.tollgate.dev', ns)).toBe('yes');
+      expect(can('patch', 'modelroutes.tollgate.dev', ns, '--subresource=status')).toBe('yes');
+      expect(can('patch', 'modelroutes.tollgate.dev', ns)).toBe('no');
+      expect(can('list', 'secrets', ns)).toBe('yes');
+      expect(can('get', 'secrets', ns)).toBe('no');
+    }
+    expect(can('list', 'secrets', 'default')).toBe('no');
+    expect(can('list', 'modelroutes.tollgate.dev', 'default')).toBe('no');
+  });
+});
+
+function serviceMonitorCrd(): object {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'servicemonitors.monitoring.coreos.com' },
+    spec: {
+      group: 'monitoring.coreos.com',
+      names: { kind: 'ServiceMonitor', listKind: 'ServiceMonitorList', plural: 'servicemonitors', singular: 'servicemonitor' },
+      scope: 'Namespaced',
+      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+    },
+  };
+}
