@@ -98,6 +98,26 @@ export const HeaderMatchConfigSchema = z.object({
   type: z.enum(['Exact', 'RegularExpression']),
 });
 
+/** One rate limit of a route; a caller is admitted only when every limit of the route admits. */
+export const RateLimitConfigSchema = z.object({
+  /** Route: one bucket for all callers. Caller: one per caller, across routes with the same Caller limit. RouteAndCaller: one per caller on this route. */
+  per: z.enum(['Route', 'Caller', 'RouteAndCaller']),
+  requestsPerMinute: z.number().int().min(1).optional(),
+  /** Prompt + completion tokens. */
+  tokensPerMinute: z.number().int().min(1).optional(),
+});
+export type RateLimitConfig = z.infer<typeof RateLimitConfigSchema>;
+
+/** Response caching of a route; absent = off. */
+export const CacheConfigSchema = z.object({
+  ttlMs: z.number().int().min(1),
+  /** Entries kept per route (per pod with the in-memory cache); least recently used go first. */
+  maxEntries: z.number().int().min(1),
+  /** One entry serves every caller of the route; otherwise entries are per caller. */
+  shareAcrossCallers: z.boolean(),
+});
+export type CacheConfig = z.infer<typeof CacheConfigSchema>;
+
 export const LabelSelectorConfigSchema = z.object({
   matchLabels: z.record(z.string(), z.string()).optional(),
   matchExpressions: z
@@ -140,6 +160,9 @@ export const RouteConfigSchema = z.object({
   targets: z.array(TargetConfigSchema),
   /** Why configured targets are missing from `targets`; served as the error when none is left. */
   unresolved: z.array(z.string()),
+  /** Absent or empty = no rate limits. */
+  rateLimits: z.array(RateLimitConfigSchema).optional(),
+  cache: CacheConfigSchema.optional(),
   retry: z.object({
     attempts: z.number().int().min(1),
     on: z.array(FailureKindSchema),

@@ -1,0 +1,119 @@
+import type { BucketReport, LimitCheck, RateLimitBackend, TakeResult } from './backend.js';
+import { type BucketState, resetMs, tokensAt, tokensNeeded, waitMs } from './token-bucket.js';
+
+interface LocalBucket extends BucketState {
+  limit: number;
+}
+
+export interface LocalBackendOptions {
+  /** Ready data-plane pods sharing the limits (default 1). See setReplicas. */
+  replicas?: number;
+  /** Buckets kept at most (default 100 000); full buckets are dropped first, then the least recently used. */
+  maxBuckets?: number;
+  now?: () => number;
+}
+
+/**
+ * Per-pod token buckets. Each pod enforces limit × share with share = 1 / ready pods, so that the
+ * cluster-wide limit holds when a Service spreads traffic evenly. Single-threaded, so each take is
+ * atomic without locks.
+ */
+export class LocalRateLimitBackend implements RateLimitBackend {
+  readonly kind = 'local';
+  private readonly buckets = new Map<string, LocalBucket>();
+  private readonly maxBuckets: number;
+  private readonly now: () => number;
+  private replicas: number;
+
+  constructor(opts: LocalBackendOptions = {}) {
+    this.maxBuckets = opts.maxBuckets ?? 100_000;
+    this.now = opts.now ?? Date.now;
+    this.replicas = 1;
+    this.setReplicas(opts.replicas ?? 1);
+  }
+
+  /**
+   * The number of ready data-plane pods, including this one. Buckets keep their tokens; capacity
+   * and refill rate change at once (tokens above the new capacity are cut off).
+   */
+  setReplicas(replicas: number): void {
+    if (!Number.isInteger(replicas) || replicas < 1) throw new RangeError(`replicas must be an integer >= 1, got ${replicas}`);
+    this.replicas = replicas;
+  }
+
+  get share(): number {
+    return 1 / this.replicas;
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private capacity(check: LimitCheck): number {
+    return check.limit / this.replicas;
+  }
+
+  private report(tokens: number, check: LimitCheck, wait: number): BucketReport {
+    const capacity = this.capacity(check);
+    const clusterWide = Math.floor(Math.max(0, tokens) * this.replicas + 1e-9);
+    return { remaining: Math.min(check.limit, clusterWide), waitMs: wait, resetMs: resetMs(tokens, capacity) };
+  }
+
+  take(checks: readonly LimitCheck[]): Promise<TakeResult> {
+    return Promise.resolve(this.takeSync(checks));
+  }
+
+  takeSync(checks: readonly LimitCheck[]): TakeResult {
+    const now = this.now();
+    const tokens = checks.map((c) => tokensAt(this.buckets.get(c.key), this.capacity(c), now));
+    const admitted = checks.every((c, i) => (tokens[i] ?? 0) >= tokensNeeded(c.cost, this.capacity(c)));
+    const reports = checks.map((c, i) => {
+      let t = tokens[i] ?? 0;
+      if (!admitted) return this.report(t, c, waitMs(t, c.cost, this.capacity(c)));
+      t -= c.cost;
+      this.store(c, t, now);
+      return this.report(t, c, 0);
+    });
+    if (admitted) this.bound(now);
+    return { admitted, reports };
+  }
+
+  adjust(checks: readonly LimitCheck[], deltas: readonly number[]): Promise<void> {
+    const now = this.now();
+    checks.forEach((c, i) => {
+      const delta = deltas[i] ?? 0;
+      if (delta === 0) return;
+      const capacity = this.capacity(c);
+      this.store(c, Math.min(capacity, tokensAt(this.buckets.get(c.key), capacity, now) + delta), now);
+    });
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.buckets.clear();
+    return Promise.resolve();
+  }
+
+  private store(check: LimitCheck, tokens: number, now: number): void {
+    this.buckets.delete(check.key);
+    if (tokens < this.capacity(check)) this.buckets.set(check.key, { tokens, updatedMs: now, limit: check.limit });
+  }
+
+  /**
+   * Keeps the map bounded. A full bucket equals an absent one, so those go first; if that is not
+   * enough, the least recently charged ones (which gives them a fresh bucket). Sweeps down to 90% so
+   * that the linear pass is amortised.
+   */
+  private bound(now: number): void {
+    if (this.buckets.size <= this.maxBuckets) return;
+    const target = Math.floor(this.maxBuckets * 0.9);
+    for (const [key, b] of this.buckets) {
+      const capacity = b.limit / this.replicas;
+      if (tokensAt(b, capacity, now) >= capacity) this.buckets.delete(key);
+    }
+    for (const key of this.buckets.keys()) {
+      if (this.buckets.size <= target) break;
+      this.buckets.delete(key);
+    }
+  }
+}

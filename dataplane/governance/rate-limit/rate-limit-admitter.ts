@@ -1,0 +1,132 @@
+import { GatewayError } from '../../server/gateway-error.js';
+import type { Admission, AdmissionRequest, Admitter, Settlement } from '../types.js';
+import type { LimitCheck, RateLimitBackend, TakeResult } from './backend.js';
+import { limitChecks, type TokenCountPolicy } from './limit-checks.js';
+import { formatResetDuration, rateLimitHeaders, retryAfterSeconds } from './rate-limit-headers.js';
+
+export type FailMode = 'open' | 'closed';
+
+/** Counters for metrics; the observability side reads them (or uses onBackendError). */
+export interface RateLimitStats {
+  admitted: number;
+  refused: number;
+  /** Backend calls that failed (Redis down, timeout, bad reply), admissions and corrections alike. */
+  backendErrors: number;
+  /** Admissions let through unchecked because the backend failed and the fail mode is open. */
+  failedOpen: number;
+  /** Admissions refused because the backend failed and the fail mode is closed. */
+  failedClosed: number;
+}
+
+export interface RateLimitAdmitterOptions extends TokenCountPolicy {
+  backend: RateLimitBackend;
+  /** When the backend fails: open admits without limits, closed refuses with 503 (default open). */
+  failMode?: FailMode;
+  /** Called for each backend failure; `op` is "take" or "adjust". */
+  onBackendError?: (err: unknown, op: 'take' | 'adjust') => void;
+}
+
+const NO_LIMITS: Admission = { headers: {}, settle: () => {} };
+
+function refusal(request: AdmissionRequest, checks: readonly LimitCheck[], result: TakeResult, headers: Record<string, string>): GatewayError {
+  let worst = 0;
+  result.reports.forEach((r, i) => {
+    if (r.waitMs > (result.reports[worst]?.waitMs ?? 0)) worst = i;
+  });
+  const check = checks[worst];
+  const waitMs = result.reports[worst]?.waitMs ?? 0;
+  const callerPart = check?.key.includes('caller=') === true ? ` (caller ${request.caller.id})` : '';
+  const message =
+    `Rate limit reached for route ${request.route.id}: ${check?.description ?? 'limit'}${callerPart}. ` +
+    `Try again in ${formatResetDuration(waitMs)}.`;
+  return new GatewayError(429, 'rate_limit_exceeded', 'rate_limit_error', message, {
+    headers: { ...headers, 'retry-after': String(retryAfterSeconds(waitMs)), 'retry-after-ms': String(Math.max(1, waitMs)) },
+  });
+}
+
+/**
+ * Checks every rate limit of the route for the caller in one backend call: all must admit, and a
+ * refusal charges nothing. Token limits are charged an estimate at admission and corrected with
+ * the real usage in settle (requests are not refunded, whatever the outcome).
+ */
+export class RateLimitAdmitter implements Admitter {
+  readonly stats: RateLimitStats = { admitted: 0, refused: 0, backendErrors: 0, failedOpen: 0, failedClosed: 0 };
+  private readonly failMode: FailMode;
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(private readonly opts: RateLimitAdmitterOptions) {
+    this.failMode = opts.failMode ?? 'open';
+  }
+
+  get backend(): RateLimitBackend {
+    return this.opts.backend;
+  }
+
+  /** Ready data-plane pods; per-pod backends enforce limit / replicas. No effect with Redis. */
+  setReplicas(replicas: number): void {
+    this.opts.backend.setReplicas?.(replicas);
+  }
+
+  async admit(request: AdmissionRequest): Promise<Admission> {
+    const checks = limitChecks(request, this.opts);
+    if (checks.length === 0) return NO_LIMITS;
+    let result: TakeResult;
+    try {
+      result = await this.opts.backend.take(checks);
+    } catch (err) {
+      this.backendFailed(err, 'take');
+      if (this.failMode === 'open') {
+        this.stats.failedOpen++;
+        return NO_LIMITS;
+      }
+      this.stats.failedClosed++;
+      throw new GatewayError(503, 'rate_limiter_unavailable', 'service_unavailable_error', `rate limits for route ${request.route.id} cannot be checked right now`, {
+        headers: { 'retry-after': '1' },
+        cause: err,
+      });
+    }
+    const headers = rateLimitHeaders(checks, result.reports);
+    if (!result.admitted) {
+      this.stats.refused++;
+      throw refusal(request, checks, result, headers);
+    }
+    this.stats.admitted++;
+    let settled = false;
+    return {
+      headers,
+      settle: (settlement: Settlement) => {
+        if (settled) return;
+        settled = true;
+        this.correct(checks, settlement);
+      },
+    };
+  }
+
+  /** Resolves when every correction started by settle has reached the backend (for tests and shutdown). */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  async close(): Promise<void> {
+    await this.idle();
+    await this.opts.backend.close();
+  }
+
+  private correct(checks: readonly LimitCheck[], settlement: Settlement): void {
+    const tokenChecks = checks.filter((c) => c.dimension === 'tokens');
+    if (tokenChecks.length === 0) return;
+    const usage = settlement.usage;
+    const used = usage === undefined ? 0 : usage.inputTokens + usage.outputTokens;
+    // Positive: refund what the estimate over-charged; negative: charge the rest.
+    const deltas = tokenChecks.map((c) => c.cost - used);
+    if (deltas.every((d) => d === 0)) return;
+    const p = this.opts.backend.adjust(tokenChecks, deltas).catch((err: unknown) => this.backendFailed(err, 'adjust'));
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  private backendFailed(err: unknown, op: 'take' | 'adjust'): void {
+    this.stats.backendErrors++;
+    this.opts.onBackendError?.(err, op);
+  }
+}

@@ -1,0 +1,60 @@
+import type { BucketReport, LimitCheck, LimitDimension } from './backend.js';
+
+/** OpenAI's reset format: "20ms", "1s", "1.5s", "6m0s", "1h2m3s". */
+export function formatResetDuration(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms));
+  if (total < 1000) return `${total}ms`;
+  const hours = Math.floor(total / 3_600_000);
+  const minutes = Math.floor((total % 3_600_000) / 60_000);
+  const seconds = (total % 60_000) / 1000;
+  const s = `${Number(seconds.toFixed(3))}s`;
+  if (hours > 0) return `${hours}h${minutes}m${s}`;
+  if (minutes > 0) return `${minutes}m${s}`;
+  return s;
+}
+
+/** Whole seconds for retry-after: never 0, since a client would retry at once. */
+export function retryAfterSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}
+
+/**
+ * The bucket a dimension's headers describe: the one that refused (longest wait), else the one
+ * with the fewest tokens left relative to its limit.
+ */
+function headline(checks: readonly LimitCheck[], reports: readonly BucketReport[], dimension: LimitDimension): number | undefined {
+  let best: number | undefined;
+  checks.forEach((c, i) => {
+    if (c.dimension !== dimension) return;
+    if (best === undefined) {
+      best = i;
+      return;
+    }
+    const a = reports[i];
+    const b = reports[best];
+    const cb = checks[best];
+    if (a === undefined || b === undefined || cb === undefined) return;
+    if (a.waitMs !== b.waitMs) {
+      if (a.waitMs > b.waitMs) best = i;
+      return;
+    }
+    if (a.remaining / c.limit < b.remaining / cb.limit) best = i;
+  });
+  return best;
+}
+
+/** x-ratelimit-{limit,remaining,reset}-{requests,tokens} for the dimensions the route limits. */
+export function rateLimitHeaders(checks: readonly LimitCheck[], reports: readonly BucketReport[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const dimension of ['requests', 'tokens'] as const) {
+    const i = headline(checks, reports, dimension);
+    if (i === undefined) continue;
+    const check = checks[i];
+    const report = reports[i];
+    if (check === undefined || report === undefined) continue;
+    headers[`x-ratelimit-limit-${dimension}`] = String(check.limit);
+    headers[`x-ratelimit-remaining-${dimension}`] = String(report.remaining);
+    headers[`x-ratelimit-reset-${dimension}`] = formatResetDuration(report.resetMs);
+  }
+  return headers;
+}
