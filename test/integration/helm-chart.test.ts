@@ -51,6 +51,8 @@ describe('helm lint and template', () => {
       [
         'ClusterRole/tollgate-operator-tollgate-system',
         'ClusterRoleBinding/tollgate-operator-tollgate-system',
+        'ClusterRole/tollgate-dataplane-tollgate-system',
+        'ClusterRoleBinding/tollgate-dataplane-tollgate-system',
         'Deployment/tollgate-dataplane',
         'Deployment/tollgate-operator',
         'PodDisruptionBudget/tollgate-dataplane',
@@ -82,6 +84,7 @@ describe('helm lint and template', () => {
       '--port=8080',
       '--admin-port=9090',
       '--drain-timeout=30',
+      '--auth-cache-ttl=60',
       '--operator-url=http://tollgate-operator.tollgate-system.svc:9091',
       '--token-file=/var/run/tollgate/admin-token/token',
     ]);
@@ -89,8 +92,11 @@ describe('helm lint and template', () => {
     const op = container(find(objects, 'Deployment', 'tollgate-operator'));
     expect(op.args).toEqual(['operator', '--port=9091', '--dataplane-service=tollgate-dataplane', '--token-file=/var/run/tollgate/admin-token/token']);
     expect(op.env?.map((e) => e.name)).toEqual(['POD_NAMESPACE', 'POD_NAME', 'LOG_LEVEL']);
-    // The data plane makes no API calls: no token in its pods.
-    expect(podSpec(find(objects, 'Deployment', 'tollgate-dataplane')).automountServiceAccountToken).toBe(false);
+    // The data plane verifies callers' ServiceAccount tokens (TokenReview) with its own, and may do nothing else.
+    expect(podSpec(find(objects, 'Deployment', 'tollgate-dataplane')).automountServiceAccountToken).toBe(true);
+    expect(at(find(objects, 'ClusterRole', 'tollgate-dataplane-tollgate-system'), 'rules')).toEqual([
+      { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+    ]);
     expect(Buffer.from(at<string>(find(objects, 'Secret', 'tollgate-admin-token'), 'data.token'), 'base64').toString()).toMatch(/^[A-Za-z0-9]{48}$/);
   });
 

@@ -40,15 +40,20 @@ let operator: CliProcess | undefined;
 const work = mkdtempSync(join(tmpdir(), 'tollgate-helm-rbac-'));
 const tokenFile = join(work, 'admin-token');
 const operatorKubeconfig = join(work, 'operator.kubeconfig');
+const dataplaneKubeconfig = join(work, 'dataplane.kubeconfig');
+/** Bearer tokens minted for the chart's ServiceAccounts: the proxy tells their calls apart by them. */
+const saTokens = { operator: '', dataplane: '' };
+/** Workload tokens (audience tollgate) of a ServiceAccount `client` per namespace. */
+const clientTokens = new Map<string, string>();
 
 /** What helm actually installed (not a fresh render): the objects the API server enforces. */
 const installed = (): K8sObject[] => parseManifests(helmOk(['get', 'manifest', 'tollgate', '-n', NS], cluster.kubeconfig));
 
-/** A kubeconfig for the chart's operator ServiceAccount, pointing at the recording proxy. */
-function writeOperatorKubeconfig(): void {
-  const token = kubectl(['create', 'token', 'tollgate-operator', '-n', NS, '--duration', '1h']).trim();
+/** A kubeconfig for one of the chart's ServiceAccounts, pointing at the recording proxy. */
+function writeKubeconfig(path: string, serviceAccount: string): string {
+  const token = kubectl(['create', 'token', serviceAccount, '-n', NS, '--duration', '1h']).trim();
   writeFileSync(
-    operatorKubeconfig,
+    path,
     yaml.dump({
       apiVersion: 'v1',
       kind: 'Config',
@@ -59,6 +64,7 @@ function writeOperatorKubeconfig(): void {
       'current-context': 'operator',
     }),
   );
+  return token;
 }
 
 function startOperatorFromChart(objects: K8sObject[]): CliProcess {
@@ -105,8 +111,19 @@ spec:
 `;
 }
 
-const chat = (model: string) =>
-  new OpenAI({ baseURL: `http://${DP_IP}:8080/v1`, apiKey: 'x', maxRetries: 0 }).chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });
+/** A workload in `ns` calling with its projected ServiceAccount token, which the data plane reviews. */
+const chat = (model: string, ns: string) =>
+  new OpenAI({ baseURL: `http://${DP_IP}:8080/v1`, apiKey: clientToken(ns), maxRetries: 0 }).chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });
+
+function clientToken(ns: string): string {
+  let token = clientTokens.get(ns);
+  if (token === undefined) {
+    kubectl(['create', 'serviceaccount', 'client', '-n', ns]);
+    token = kubectl(['create', 'token', 'client', '-n', ns, '--audience', 'tollgate', '--duration', '1h']).trim();
+    clientTokens.set(ns, token);
+  }
+  return token;
+}
 
 function programmed(kind: string, name: string, ns: string): Conditioned {
   const o = JSON.parse(kubectl(['get', kind, name, '-n', ns, '-o', 'json'])) as Conditioned;
@@ -118,8 +135,15 @@ function programmed(kind: string, name: string, ns: string): Conditioned {
 async function fullCycle(namespaces: string[]): Promise<void> {
   for (const ns of namespaces) kubectl(['apply', '-f', '-'], objectsIn(ns, `chat-${ns}`));
   for (const ns of namespaces) {
-    const response = await eventually(() => chat(`chat-${ns}`), `chat-${ns} to be served`, 30_000);
+    const response = await eventually(() => chat(`chat-${ns}`, ns), `chat-${ns} to be served`, 30_000);
     expect(response.model).toBe(`upstream-${ns}`);
+    // Caller identity is on: without a credential the route (access: Same namespace) refuses.
+    const anonymous = await fetch(`http://${DP_IP}:8080/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: `chat-${ns}`, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(anonymous.status).toBe(401);
     expect(upstream.requests.at(-1)?.headers.authorization).toBe(`Bearer sk-${ns}`);
     await eventually(() => programmed('modelroute', 'chat', ns), `ModelRoute ${ns}/chat Programmed`);
     await eventually(() => programmed('provider', 'upstream', ns), `Provider ${ns}/upstream Programmed`);
@@ -153,10 +177,16 @@ async function checkRbac(objects: K8sObject[]): Promise<void> {
   operator = undefined;
   const forbidden = proxy.calls.filter((c) => c.status === 403).map((c) => `${c.method} ${c.path}${c.query}`);
   expect(forbidden, 'calls the API server refused (403): the chart lacks a permission').toEqual([]);
-  const { missing, unused } = compare(proxy.calls, grantsFor(objects, { name: 'tollgate-operator', namespace: NS }));
-  expect(missing, 'calls no rule of the chart allows').toEqual([]);
-  // Least privilege: every permission the chart grants was used in this cycle.
-  expect(unused, 'permissions the chart grants but the operator never used').toEqual([]);
+  for (const who of ['operator', 'dataplane'] as const) {
+    const calls = proxy.calls.filter((c) => c.bearer === saTokens[who]);
+    expect(calls.length, who).toBeGreaterThan(0);
+    const { missing, unused } = compare(calls, grantsFor(objects, { name: `tollgate-${who}`, namespace: NS }));
+    expect(missing, `calls of the ${who} that no rule of the chart allows`).toEqual([]);
+    // Least privilege: every permission the chart grants was used in this cycle.
+    expect(unused, `permissions the chart grants the ${who} but it never used`).toEqual([]);
+  }
+  const strangers = proxy.calls.filter((c) => c.bearer !== saTokens.operator && c.bearer !== saTokens.dataplane);
+  expect(strangers.map((c) => `${c.method} ${c.path}`), 'calls with another identity').toEqual([]);
 }
 
 beforeAll(async () => {
@@ -167,7 +197,8 @@ beforeAll(async () => {
   kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=30s']);
   proxy = await startRecordingProxy(cluster.kubeconfig);
   upstream = await startOpenAiUpstream();
-  writeOperatorKubeconfig();
+  saTokens.operator = writeKubeconfig(operatorKubeconfig, 'tollgate-operator');
+  saTokens.dataplane = writeKubeconfig(dataplaneKubeconfig, 'tollgate-dataplane');
   const secret = JSON.parse(kubectl(['get', 'secret', 'tollgate-admin-token', '-n', NS, '-o', 'json'])) as { data: { token: string } };
   writeFileSync(tokenFile, Buffer.from(secret.data.token, 'base64').toString('utf8'));
 
@@ -178,6 +209,8 @@ beforeAll(async () => {
     '--token-file': tokenFile,
     '--operator-url': `http://127.0.0.1:${OPERATOR_PORT}`,
     '--host': DP_IP,
+    // In a pod it uses its mounted ServiceAccount token; here the same identity, through the proxy.
+    '--kubeconfig': dataplaneKubeconfig,
   });
   dataplane = spawnTollgate(dpArgs, containerEnv(find(objects, 'Deployment', 'tollgate-dataplane', NS)));
   const service = find(objects, 'Service', 'tollgate-dataplane', NS);
@@ -242,7 +275,7 @@ describe('operator under the chart RBAC', () => {
     try {
       await fullCycle(['team-b', 'team-c']);
       // team-a is not watched any more: its route left the snapshot.
-      await eventually(async () => expect(await chat('chat-team-a').catch((e: { status?: number }) => e.status)).toBe(404), 'team-a to be dropped');
+      await eventually(async () => expect(await chat('chat-team-a', 'team-a').catch((e: { status?: number }) => e.status)).toBe(404), 'team-a to be dropped');
     } catch (err) {
       throw new Error(failure(err));
     }

@@ -90,6 +90,8 @@ export interface ApiCall {
   path: string;
   query: string;
   status: number;
+  /** The bearer token the call carried: who made it. */
+  bearer: string;
 }
 
 export interface RecordingProxy {
@@ -111,7 +113,8 @@ export async function startRecordingProxy(adminKubeconfig: string): Promise<Reco
   const calls: ApiCall[] = [];
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy');
-    const call: ApiCall = { method: req.method ?? 'GET', path: url.pathname, query: url.search, status: 0 };
+    const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    const call: ApiCall = { method: req.method ?? 'GET', path: url.pathname, query: url.search, status: 0, bearer };
     calls.push(call);
     const headers = { ...req.headers, host: upstream.host };
     const out = httpsRequest({ hostname: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers, ca }, (up) => {

@@ -21,6 +21,10 @@
 {{- printf "%s-%s-%s" (include "tollgate.operatorName" .root) .root.Release.Namespace .suffix | trunc 253 | trimSuffix "-" -}}
 {{- end -}}
 
+{{- define "tollgate.dataplaneClusterName" -}}
+{{- printf "%s-%s" (include "tollgate.dataplaneName" .) .Release.Namespace | trunc 253 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "tollgate.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 app.kubernetes.io/name: tollgate
