@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 
-export const SYSTEM_IDS = ['direct', 'nginx', 'node-floor', 'tollgate', 'portkey', 'litellm'] as const;
+export const SYSTEM_IDS = ['direct', 'nginx', 'node-floor', 'express-floor', 'tollgate', 'portkey', 'litellm'] as const;
 export type SystemId = (typeof SYSTEM_IDS)[number];
 
 /** Every knob of a run, read once from the environment (see bench/README.md). */
@@ -97,7 +97,7 @@ export function readConfig(env: NodeJS.ProcessEnv, repoRoot: string, now: Date):
     throughputConcurrency: num(env, 'BENCH_THROUGHPUT_CONCURRENCY', 64),
     sweepSeconds: num(env, 'BENCH_SWEEP_SECONDS', quick ? 1.5 : 4),
     sweepWarmupSeconds: num(env, 'BENCH_SWEEP_WARMUP', quick ? 0.5 : 1),
-    sweepRates: list(env, 'BENCH_SWEEP_RATES', [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 16000, 20000]),
+    sweepRates: list(env, 'BENCH_SWEEP_RATES', [10, 25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 16000, 20000]),
     sweepP99BudgetMs: num(env, 'BENCH_SWEEP_P99_BUDGET_MS', 5),
     streamCount: num(env, 'BENCH_STREAM_COUNT', quick ? 40 : 200),
     streamConcurrency: num(env, 'BENCH_STREAM_CONCURRENCY', 4),

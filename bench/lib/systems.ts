@@ -149,27 +149,46 @@ http {
   },
 };
 
-const nodeFloor: SystemDef = {
-  key: 'node-floor',
-  id: 'node-floor',
-  label: 'Node floor (node:http + undici)',
-  notes: [
-    'Reference, not a product (bench/node-floor.ts): node:http, JSON body parsed and re-serialised, undici keep-alive pool, upstream bytes written back as they arrive; no framework, routing table, logging or metering. What any Node gateway costs at least.',
-  ],
-  version: () => `node ${process.version}, undici ${(JSON.parse(readFileSync(join(cfgRef().repoRoot, 'node_modules', 'undici', 'package.json'), 'utf8')) as { version: string }).version}`,
-  start: async (ctx) => {
-    const port = await freePort();
-    const svc = startService(
-      'node-floor',
-      process.execPath,
-      [...(ctx.nodeFlags ?? []), '--import', 'tsx', join(ctx.cfg.benchDir, 'node-floor.ts'), `http://127.0.0.1:${ctx.upstreamPort}/v1`, String(port)],
-      { core: ctx.cfg.gatewayCore, nice: ctx.cfg.nice, cwd: ctx.cfg.repoRoot, env: { ...process.env, NODE_ENV: 'production' }, logFile: logFile(ctx, 'node-floor') },
-    );
-    const url = `http://127.0.0.1:${port}/v1/chat/completions`;
-    await ready('node-floor', svc, url, [], ctx);
-    return { url, headers: [], pid: svc.pid, stop: () => svc.stop('SIGTERM') };
-  },
-};
+function packageVersion(name: string): string {
+  return (JSON.parse(readFileSync(join(cfgRef().repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** A reference proxy from bench/<script>, run with tsx from the repository's node_modules. */
+function floor(id: 'node-floor' | 'express-floor', label: string, note: string, version: () => string): SystemDef {
+  return {
+    key: id,
+    id,
+    label,
+    notes: [note],
+    version,
+    start: async (ctx) => {
+      const port = await freePort();
+      const svc = startService(
+        id,
+        process.execPath,
+        [...(ctx.nodeFlags ?? []), '--import', 'tsx', join(ctx.cfg.benchDir, `${id}.ts`), `http://127.0.0.1:${ctx.upstreamPort}/v1`, String(port)],
+        { core: ctx.cfg.gatewayCore, nice: ctx.cfg.nice, cwd: ctx.cfg.repoRoot, env: { ...process.env, NODE_ENV: 'production' }, logFile: logFile(ctx, id) },
+      );
+      const url = `http://127.0.0.1:${port}/v1/chat/completions`;
+      await ready(id, svc, url, [], ctx);
+      return { url, headers: [], pid: svc.pid, stop: () => svc.stop('SIGTERM') };
+    },
+  };
+}
+
+const nodeFloor = floor(
+  'node-floor',
+  'Node floor (node:http + undici)',
+  'Reference, not a product (bench/node-floor.ts): node:http, JSON body parsed and re-serialised, undici keep-alive pool, upstream bytes written back as they arrive; no framework, routing table, logging or metering. What any Node gateway costs at least.',
+  () => `node ${process.version}, undici ${packageVersion('undici')}`,
+);
+
+const expressFloor = floor(
+  'express-floor',
+  'Express floor (express + undici)',
+  "Reference (bench/express-floor.ts): the Node floor plus Tollgate's framework layer: express, express.json() body parsing, res.status().set().json() (upstream JSON parsed and serialised again). No routing table, logging or metering.",
+  () => `express ${packageVersion('express')}, undici ${packageVersion('undici')}`,
+);
 
 function tollgate(governance: Governance, quiet: boolean): SystemDef {
   const suffix = quiet ? `${governance}-quiet` : governance;
@@ -326,6 +345,7 @@ export function systemsFor(cfg: BenchConfig): SystemDef[] {
     if (id === 'direct') out.push(direct);
     else if (id === 'nginx') out.push(nginx);
     else if (id === 'node-floor') out.push(nodeFloor);
+    else if (id === 'express-floor') out.push(expressFloor);
     else if (id === 'tollgate') {
       for (const g of cfg.governance) out.push(tollgate(g, false));
       if (cfg.tollgateQuiet) out.push(tollgate('off', true));
