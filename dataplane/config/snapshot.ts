@@ -15,6 +15,8 @@ export const PricingSchema = z.object({
   inputPerMTok: z.number().min(0),
   outputPerMTok: z.number().min(0),
   cachedInputPerMTok: z.number().min(0),
+  /** USD per second of one self-hosted pod (GPU-second price × GPUs per pod), charged for each request's share of the pod. */
+  podSecondUsd: z.number().min(0).optional(),
 });
 export type Pricing = z.infer<typeof PricingSchema>;
 
@@ -62,6 +64,23 @@ export const VertexSettingsSchema = z.object({
   serviceAccountKey: z.string().min(1).optional(),
 });
 
+/** Load-aware pod picking for a vllm provider: scraping, health and when a pod counts as full. */
+export const VllmConfigSchema = z.object({
+  scrapeIntervalMs: z.number().int().min(1),
+  scrapeTimeoutMs: z.number().int().min(1),
+  /** Metrics older than this are ignored (the pod is judged by the gateway's own in-flight count). */
+  staleAfterMs: z.number().int().min(1),
+  metricsPath: z.string().min(1),
+  healthPath: z.string().min(1),
+  /** Consecutive failed /health probes before a pod gets no traffic. */
+  unhealthyThreshold: z.number().int().min(1),
+  /** A pod is saturated when vllm:num_requests_waiting is above this ... */
+  maxQueueDepth: z.number().int().min(0),
+  /** ... or its KV-cache usage (0..1) is at or above this. */
+  maxKvCacheUsage: z.number().min(0).max(1),
+});
+export type VllmConfig = z.infer<typeof VllmConfigSchema>;
+
 export const ProviderConfigSchema = z.object({
   /** namespace/name */
   id: z.string().min(1),
@@ -78,6 +97,8 @@ export const ProviderConfigSchema = z.object({
   azure: AzureSettingsSchema.optional(),
   bedrock: BedrockSettingsSchema.optional(),
   vertex: VertexSettingsSchema.optional(),
+  /** Present for vllm providers: their endpoints are pods picked by load. */
+  vllm: VllmConfigSchema.optional(),
 });
 export type ProviderConfig = z.infer<typeof ProviderConfigSchema>;
 
@@ -147,6 +168,18 @@ export const ApiKeyConfigSchema = z.object({
 });
 export type ApiKeyConfig = z.infer<typeof ApiKeyConfigSchema>;
 
+export const POD_SELECTION_STRATEGIES = ['QueueAware', 'LeastOutstanding', 'PrefixAffinity', 'LoRAAffinity'] as const;
+
+/** How a pod is chosen inside a vllm provider; absent = QueueAware. */
+export const PodSelectionConfigSchema = z.object({
+  strategy: z.enum(POD_SELECTION_STRATEGIES),
+  /** PrefixAffinity: characters of the prompt prefix hashed. */
+  prefixChars: z.number().int().min(1),
+  /** PrefixAffinity: a pod takes at most loadBound × the average load. */
+  loadBound: z.number().min(1),
+});
+export type PodSelectionConfig = z.infer<typeof PodSelectionConfigSchema>;
+
 export const RouteConfigSchema = z.object({
   /** namespace/name */
   id: z.string().min(1),
@@ -177,6 +210,7 @@ export const RouteConfigSchema = z.object({
     streamIdleMs: z.number().int().min(1),
   }),
   access: AccessConfigSchema,
+  podSelection: PodSelectionConfigSchema.optional(),
 });
 export type RouteConfig = z.infer<typeof RouteConfigSchema>;
 

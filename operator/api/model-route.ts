@@ -31,6 +31,34 @@ export const TargetSchema = z.strictObject({
   weight: z.number().int().min(0).max(10000).optional().describe('weighted: share of traffic relative to the other targets.'),
 });
 
+export const POD_SELECTION = ['QueueAware', 'LeastOutstanding', 'PrefixAffinity', 'LoRAAffinity'] as const;
+
+export const PodSelectionSchema = z
+  .strictObject({
+    strategy: z
+      .enum(POD_SELECTION)
+      .default('QueueAware')
+      .describe(
+        'QueueAware: fewest queued + in-flight requests, KV-cache usage as tie-breaker. LeastOutstanding: fewest requests in flight from the gateway. PrefixAffinity: the same prompt prefix goes to the same pod (warm prefix cache) unless that pod is loaded beyond loadBound. LoRAAffinity: pods already running the target adapter first, then pods with a free adapter slot. Every strategy skips unhealthy and saturated pods.',
+      ),
+    prefixChars: z
+      .number()
+      .int()
+      .min(16)
+      .max(100000)
+      .default(1024)
+      .describe('PrefixAffinity: characters hashed from the leading system/developer messages (or the start of the prompt).'),
+    loadBound: z
+      .number()
+      .min(1)
+      .max(10)
+      .default(1.25)
+      .describe("PrefixAffinity: a pod takes at most loadBound × the average of the gateway's in-flight requests per pod; above it the prefix moves on to the next pod on the hash ring."),
+  })
+  .describe(
+    'How a pod is chosen inside a vllm Provider with several ready pods (other providers round-robin their endpoints). Per route, because the right choice depends on the traffic: PrefixAffinity for long shared system prompts, LoRAAffinity when the targets are adapters. Default QueueAware.',
+  );
+
 export const HeaderMatchSchema = z.strictObject({
   name: z.string().min(1).max(256).describe('Header name (case-insensitive).'),
   value: z.string().max(4096).describe('Value to compare with.'),
@@ -72,61 +100,22 @@ export const TimeoutsSchema = withRules(
   ],
 );
 
-export const RateLimitSchema = withRules(
-  z.strictObject({
-    per: z
-      .enum(['Route', 'Caller', 'RouteAndCaller'])
-      .default('Caller')
-      .describe(
-        'What one bucket counts. Route: all callers of this route together. RouteAndCaller: each caller on this route. Caller: each caller across every route that declares the same Caller limit (same numbers).',
-      ),
-    requestsPerMinute: z.number().int().min(1).max(100_000_000).optional().describe('Requests admitted per minute; an idle bucket allows a burst of this many.'),
-    tokensPerMinute: z
-      .number()
-      .int()
-      .min(1)
-      .max(10_000_000_000)
-      .optional()
-      .describe('Prompt + completion tokens per minute: charged the prompt estimate at admission, corrected with the real usage when the response ends.'),
-  }),
-  [
-    {
-      rule: 'has(self.requestsPerMinute) || has(self.tokensPerMinute)',
-      message: 'set requestsPerMinute or tokensPerMinute',
-      holds: (r) => r.requestsPerMinute !== undefined || r.tokensPerMinute !== undefined,
-    },
-  ],
-).describe('A requests and/or tokens per minute limit, enforced cluster-wide (exactly with Redis, as a per-pod share otherwise).');
-
-export const RateLimitsSchema = withRules(z.array(RateLimitSchema).max(3), [
+export const RateLimitSchema = withRules(z.strictObject({
+  per: z.enum(['Route', 'Caller', 'RouteAndCaller']).default('Caller').describe('What one bucket counts.'),
+  requestsPerMinute: z.number().int().min(1).optional().describe('Requests admitted per minute.'),
+  tokensPerMinute: z.number().int().min(1).optional().describe('Prompt + completion tokens per minute.'),
+}), [
   {
-    rule: 'self.all(l, self.exists_one(m, m.per == l.per))',
-    message: 'each per value may appear once: put requestsPerMinute and tokensPerMinute in the same entry',
-    holds: (limits) => limits.every((l) => limits.filter((m) => m.per === l.per).length === 1),
+    rule: 'has(self.requestsPerMinute) || has(self.tokensPerMinute)',
+    message: 'set requestsPerMinute or tokensPerMinute',
+    holds: (r) => r.requestsPerMinute !== undefined || r.tokensPerMinute !== undefined,
   },
 ]);
 
-export const CacheSchema = withRules(
-  z.strictObject({
-    enabled: z.boolean().default(false).describe('Serve identical requests (streaming and non-streaming alike) from cache.'),
-    ttl: DurationSchema.default('5m').describe('How long a cached response is served; at most 24h.'),
-    maxEntries: z
-      .number()
-      .int()
-      .min(1)
-      .max(100_000)
-      .default(1000)
-      .describe('Responses kept for this route (per pod with the in-memory cache); the least recently used are dropped first.'),
-    shareAcrossCallers: z
-      .boolean()
-      .default(false)
-      .describe('One cached response serves every caller of the route. Off: each caller only ever sees answers to its own requests.'),
-  }),
-  [
-    { rule: "duration(self.ttl) > duration('0s')", message: 'ttl must be greater than 0', holds: (c) => durationToMs(c.ttl) > 0 },
-    { rule: "duration(self.ttl) <= duration('24h')", message: 'ttl must be at most 24h', holds: (c) => durationToMs(c.ttl) <= 86_400_000 },
-  ],
-);
+export const CacheSchema = z.strictObject({
+  enabled: z.boolean().default(false).describe('Serve identical non-streaming requests from cache.'),
+  ttl: DurationSchema.default('5m').describe('How long a cached response is served.'),
+});
 
 export const AccessSchema = z
   .strictObject({
@@ -159,6 +148,7 @@ export const ModelRouteSpecSchema = withRules(
       .describe('Extra conditions: the route serves a request when any match holds (all headers of that match).'),
     strategy: z.enum(STRATEGIES).default('failover').describe('How a target is chosen for each request.'),
     targets: z.array(TargetSchema).min(1).max(32).describe('Upstream models that can serve the route.'),
+    podSelection: PodSelectionSchema.optional(),
     retry: RetrySchema.optional(),
     fallbackOn: z
       .array(FailureClassSchema)
@@ -166,8 +156,8 @@ export const ModelRouteSpecSchema = withRules(
       .default(['RateLimited', 'ServerError', 'Timeout', 'ConnectionError'])
       .describe('Failure classes after which the next target is tried.'),
     timeouts: TimeoutsSchema.optional().describe('Per-attempt, total and stream-idle timeouts.'),
-    rateLimits: RateLimitsSchema.optional().describe('Per-route and per-caller request and token limits; a request must be admitted by all of them.'),
-    cache: CacheSchema.optional().describe('Exact-match response caching: the same request on this route is answered from cache (no upstream call, no budget spend).'),
+    rateLimits: z.array(RateLimitSchema).max(8).optional().describe('Per-route and per-caller request and token limits.'),
+    cache: CacheSchema.optional().describe('Response caching for identical non-streaming requests.'),
     access: AccessSchema.optional(),
   }),
   [

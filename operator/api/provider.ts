@@ -124,6 +124,60 @@ export const VertexOptionsSchema = z
   })
   .describe('Settings of a vertex provider (Gemini models on Vertex AI).');
 
+export const VllmScrapeSchema = z
+  .strictObject({
+    interval: DurationSchema.default('1s').describe("How often each pod's /metrics and /health are read; short, because queues change within seconds."),
+    timeout: DurationSchema.default('500ms').describe('Limit for one /metrics or /health request.'),
+    staleAfter: DurationSchema.default('5s').describe(
+      "Metrics older than this are ignored: the pod is then judged by the gateway's own requests in flight alone.",
+    ),
+    metricsPath: z.string().regex(/^\/.*/, 'must start with /').max(256).default('/metrics').describe('Path of the Prometheus metrics on each pod.'),
+    healthPath: z.string().regex(/^\/.*/, 'must start with /').max(256).default('/health').describe('Path of the health endpoint on each pod (200 = healthy).'),
+  })
+  .describe('How the gateway reads load from each pod.');
+
+export const VllmSaturationSchema = z
+  .strictObject({
+    maxQueueDepth: z
+      .number()
+      .int()
+      .min(0)
+      .max(100000)
+      .default(8)
+      .describe(
+        'A pod with more queued requests (vllm:num_requests_waiting) takes no new ones. When every pod is above it, routes spill over to their next target, or answer 503 with retry-after.',
+      ),
+    maxKvCacheUsage: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.95)
+      .describe('A pod whose KV-cache usage (vllm:kv_cache_usage_perc, 0..1) is at or above this takes no new requests (it would preempt).'),
+  })
+  .describe(
+    'When a pod counts as full. Set on the Provider, not the route: it depends on the pool (GPU, model, max batch), which every route sharing the pool must agree on.',
+  );
+
+export const GpuPricingSchema = z
+  .strictObject({
+    perGpuSecond: z.number().min(0).describe('USD per GPU-second (an hourly GPU price divided by 3600).'),
+    gpusPerPod: z.number().int().min(1).max(64).default(1).describe('GPUs each pod holds.'),
+  })
+  .describe(
+    "Cost of self-hosted serving by GPU time: each request is charged its share of the pod's GPUs while it runs (time / requests sharing the batch), in addition to any per-token model prices.",
+  );
+
+export const VllmOptionsSchema = z
+  .strictObject({
+    scrape: VllmScrapeSchema.optional(),
+    unhealthyThreshold: z.number().int().min(1).max(100).default(2).describe('Consecutive failed /health probes before a pod gets no traffic.'),
+    saturation: VllmSaturationSchema.optional(),
+    gpuPricing: GpuPricingSchema.optional(),
+  })
+  .describe(
+    'Settings of a vllm provider. With serviceRef the gateway balances over the ready pods by their load; how a pod is chosen is set per ModelRoute (spec.podSelection).',
+  );
+
 export const AwsCredentialsRefSchema = z
   .strictObject({
     secretName: z.string().min(1).max(253).describe('Secret in the Provider namespace holding the AWS credentials.'),
@@ -193,6 +247,7 @@ export const ProviderSpecSchema = withRules(
     azure: AzureOptionsSchema.optional(),
     bedrock: BedrockOptionsSchema.optional(),
     vertex: VertexOptionsSchema.optional(),
+    vllm: VllmOptionsSchema.optional(),
   }),
   [
     {
@@ -214,6 +269,7 @@ export const ProviderSpecSchema = withRules(
     { rule: "self.type == 'anthropic' || !has(self.anthropic)", message: 'anthropic is only allowed with type anthropic', holds: (s) => s.type === 'anthropic' || s.anthropic === undefined },
     { rule: "self.type == 'azure-openai' || !has(self.azure)", message: 'azure is only allowed with type azure-openai', holds: (s) => s.type === 'azure-openai' || s.azure === undefined },
     { rule: "self.type == 'bedrock' || !has(self.bedrock)", message: 'bedrock is only allowed with type bedrock', holds: (s) => s.type === 'bedrock' || s.bedrock === undefined },
+    { rule: "self.type == 'vllm' || !has(self.vllm)", message: 'vllm is only allowed with type vllm', holds: (s) => s.type === 'vllm' || s.vllm === undefined },
     { rule: "(self.type == 'vertex') == has(self.vertex)", message: 'vertex (with project) is required with type vertex and only allowed there', holds: (s) => (s.type === 'vertex') === (s.vertex !== undefined) },
     { rule: "self.type != 'azure-openai' || has(self.url)", message: 'azure-openai providers need url (the resource endpoint)', holds: (s) => s.type !== 'azure-openai' || s.url !== undefined },
     {

@@ -1,7 +1,15 @@
 import type { ProviderConfig } from '../../dataplane/config/snapshot.js';
 type AwsCredentials = NonNullable<NonNullable<ProviderConfig['bedrock']>['credentials']>;
 import { isSupportedProviderType, SUPPORTED_PROVIDER_TYPES } from '../../dataplane/config/snapshot.js';
-import { BedrockOptionsSchema, MockBehaviourSchema, type Provider, ProviderTimeoutsSchema } from '../api/provider.js';
+import {
+  BedrockOptionsSchema,
+  MockBehaviourSchema,
+  type Provider,
+  ProviderTimeoutsSchema,
+  VllmOptionsSchema,
+  VllmSaturationSchema,
+  VllmScrapeSchema,
+} from '../api/provider.js';
 import { condition, type Problem, resolvedRefs } from './conditions.js';
 import { durationToMs } from '../api/duration.js';
 import { defaultBaseUrl } from './provider-defaults.js';
@@ -126,6 +134,21 @@ export function compileProviders(input: CompileInput): { providers: Map<string, 
     if (spec.type === 'bedrock') {
       const region = (spec.bedrock ?? BedrockOptionsSchema.parse({})).region;
       config.bedrock = { region, ...(awsCredentials ? { credentials: awsCredentials } : {}) };
+    }
+    if (spec.type === 'vllm') {
+      const v = spec.vllm ?? VllmOptionsSchema.parse({});
+      const scrape = v.scrape ?? VllmScrapeSchema.parse({});
+      const saturation = v.saturation ?? VllmSaturationSchema.parse({});
+      config.vllm = {
+        scrapeIntervalMs: Math.max(1, durationToMs(scrape.interval)),
+        scrapeTimeoutMs: Math.max(1, durationToMs(scrape.timeout)),
+        staleAfterMs: Math.max(1, durationToMs(scrape.staleAfter)),
+        metricsPath: scrape.metricsPath,
+        healthPath: scrape.healthPath,
+        unhealthyThreshold: v.unhealthyThreshold,
+        maxQueueDepth: saturation.maxQueueDepth,
+        maxKvCacheUsage: saturation.maxKvCacheUsage,
+      };
     }
     if (spec.vertex) config.vertex = { project: spec.vertex.project, location: spec.vertex.location, ...(serviceAccountKey ? { serviceAccountKey } : {}) };
     providers.set(id, { id, source: p, config });
