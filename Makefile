@@ -33,9 +33,14 @@ crds: install
 	npx tsx operator/api/generate-crds.ts crds
 
 ## Unit and end-to-end tests, then the integration suite against a real kube-apiserver + etcd.
-test: install typecheck build
+test: install typecheck build redis
 	npx vitest run
 	$(MAKE) test-integration
+
+## redis-server from Debian's packages for the Redis backend tests (they start their own on loopback).
+.PHONY: redis
+redis:
+	bash test/redis/ensure-redis.sh
 
 ## Builds kube-apiserver and etcd on first use (cached), then runs test/integration in a private network namespace.
 test-integration: build
