@@ -100,22 +100,61 @@ export const TimeoutsSchema = withRules(
   ],
 );
 
-export const RateLimitSchema = withRules(z.strictObject({
-  per: z.enum(['Route', 'Caller', 'RouteAndCaller']).default('Caller').describe('What one bucket counts.'),
-  requestsPerMinute: z.number().int().min(1).optional().describe('Requests admitted per minute.'),
-  tokensPerMinute: z.number().int().min(1).optional().describe('Prompt + completion tokens per minute.'),
-}), [
+export const RateLimitSchema = withRules(
+  z.strictObject({
+    per: z
+      .enum(['Route', 'Caller', 'RouteAndCaller'])
+      .default('Caller')
+      .describe(
+        'What one bucket counts. Route: all callers of this route together. RouteAndCaller: each caller on this route. Caller: each caller across every route that declares the same Caller limit (same numbers).',
+      ),
+    requestsPerMinute: z.number().int().min(1).max(100_000_000).optional().describe('Requests admitted per minute; an idle bucket allows a burst of this many.'),
+    tokensPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000_000_000)
+      .optional()
+      .describe('Prompt + completion tokens per minute: charged the prompt estimate at admission, corrected with the real usage when the response ends.'),
+  }),
+  [
+    {
+      rule: 'has(self.requestsPerMinute) || has(self.tokensPerMinute)',
+      message: 'set requestsPerMinute or tokensPerMinute',
+      holds: (r) => r.requestsPerMinute !== undefined || r.tokensPerMinute !== undefined,
+    },
+  ],
+).describe('A requests and/or tokens per minute limit, enforced cluster-wide (exactly with Redis, as a per-pod share otherwise).');
+
+export const RateLimitsSchema = withRules(z.array(RateLimitSchema).max(3), [
   {
-    rule: 'has(self.requestsPerMinute) || has(self.tokensPerMinute)',
-    message: 'set requestsPerMinute or tokensPerMinute',
-    holds: (r) => r.requestsPerMinute !== undefined || r.tokensPerMinute !== undefined,
+    rule: 'self.all(l, self.exists_one(m, m.per == l.per))',
+    message: 'each per value may appear once: put requestsPerMinute and tokensPerMinute in the same entry',
+    holds: (limits) => limits.every((l) => limits.filter((m) => m.per === l.per).length === 1),
   },
 ]);
 
-export const CacheSchema = z.strictObject({
-  enabled: z.boolean().default(false).describe('Serve identical non-streaming requests from cache.'),
-  ttl: DurationSchema.default('5m').describe('How long a cached response is served.'),
-});
+export const CacheSchema = withRules(
+  z.strictObject({
+    enabled: z.boolean().default(false).describe('Serve identical requests (streaming and non-streaming alike) from cache.'),
+    ttl: DurationSchema.default('5m').describe('How long a cached response is served; at most 24h.'),
+    maxEntries: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(1000)
+      .describe('Responses kept for this route (per pod with the in-memory cache); the least recently used are dropped first.'),
+    shareAcrossCallers: z
+      .boolean()
+      .default(false)
+      .describe('One cached response serves every caller of the route. Off: each caller only ever sees answers to its own requests.'),
+  }),
+  [
+    { rule: "duration(self.ttl) > duration('0s')", message: 'ttl must be greater than 0', holds: (c) => durationToMs(c.ttl) > 0 },
+    { rule: "duration(self.ttl) <= duration('24h')", message: 'ttl must be at most 24h', holds: (c) => durationToMs(c.ttl) <= 86_400_000 },
+  ],
+);
 
 export const AccessSchema = z
   .strictObject({
@@ -156,8 +195,8 @@ export const ModelRouteSpecSchema = withRules(
       .default(['RateLimited', 'ServerError', 'Timeout', 'ConnectionError'])
       .describe('Failure classes after which the next target is tried.'),
     timeouts: TimeoutsSchema.optional().describe('Per-attempt, total and stream-idle timeouts.'),
-    rateLimits: z.array(RateLimitSchema).max(8).optional().describe('Per-route and per-caller request and token limits.'),
-    cache: CacheSchema.optional().describe('Response caching for identical non-streaming requests.'),
+    rateLimits: RateLimitsSchema.optional().describe('Per-route and per-caller request and token limits; a request must be admitted by all of them.'),
+    cache: CacheSchema.optional().describe('Exact-match response caching: the same request on this route is answered from cache (no upstream call, no budget spend).'),
     access: AccessSchema.optional(),
   }),
   [

@@ -1,4 +1,4 @@
-import type { AccessConfig, RouteConfig, TargetConfig } from '../../dataplane/config/snapshot.js';
+import type { AccessConfig, CacheConfig, RateLimitConfig, RouteConfig, TargetConfig } from '../../dataplane/config/snapshot.js';
 import { BackoffSchema, type ModelRoute, RetrySchema, TimeoutsSchema } from '../api/model-route.js';
 import { condition, type Problem, resolvedRefs } from './conditions.js';
 import type { CompiledProvider } from './compile-providers.js';
@@ -122,8 +122,29 @@ function toRouteConfig(route: ModelRoute, targets: TargetConfig[], unresolved: s
     access: accessConfig(route),
   };
   if (timeouts.attempt !== undefined) config.timeouts.attemptMs = durationToMs(timeouts.attempt);
+  const rateLimits = rateLimitConfigs(route);
+  if (rateLimits.length > 0) config.rateLimits = rateLimits;
+  const cache = cacheConfig(route);
+  if (cache !== undefined) config.cache = cache;
   if (spec.podSelection !== undefined) config.podSelection = { ...spec.podSelection };
   return config;
+}
+
+/** Rate limits as declared; numbers left out when unset (the data plane reads absent as unlimited). */
+function rateLimitConfigs(route: ModelRoute): RateLimitConfig[] {
+  return (route.spec.rateLimits ?? []).map((l) => {
+    const config: RateLimitConfig = { per: l.per };
+    if (l.requestsPerMinute !== undefined) config.requestsPerMinute = l.requestsPerMinute;
+    if (l.tokensPerMinute !== undefined) config.tokensPerMinute = l.tokensPerMinute;
+    return config;
+  });
+}
+
+/** Present only when caching is enabled. */
+function cacheConfig(route: ModelRoute): CacheConfig | undefined {
+  const cache = route.spec.cache;
+  if (cache === undefined || !cache.enabled) return undefined;
+  return { ttlMs: durationToMs(cache.ttl), maxEntries: cache.maxEntries, shareAcrossCallers: cache.shareAcrossCallers };
 }
 
 function accessConfig(route: ModelRoute): AccessConfig {
