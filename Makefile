@@ -33,7 +33,7 @@ crds: install
 	npx tsx operator/api/generate-crds.ts crds
 
 ## Unit and end-to-end tests, then the integration suite against a real kube-apiserver + etcd.
-test: install typecheck build redis
+test: install typecheck build redis otelcol
 	npx vitest run
 	$(MAKE) test-integration
 
@@ -41,6 +41,12 @@ test: install typecheck build redis
 .PHONY: redis
 redis:
 	bash test/redis/ensure-redis.sh
+
+## OpenTelemetry Collector (OTLP receiver + file exporter) for test/telemetry, built from its Go modules
+## with the collector's builder on first use and cached; a second run is a no-op.
+.PHONY: otelcol
+otelcol:
+	bash test/otel/build.sh >/dev/null
 
 ## Builds kube-apiserver and etcd on first use (cached), then runs test/integration in a private network namespace.
 test-integration: build

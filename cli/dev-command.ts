@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { Dataplane } from '../dataplane/dataplane.js';
 import type { Authenticator } from '../dataplane/governance/identity/authenticator.js';
@@ -16,11 +18,17 @@ export interface DevOptions {
   usage?: UsageSink;
   /** Enforce identity and route access as a cluster data plane does (off by default in dev). */
   auth?: Authenticator;
+  /** Traces are recorded with this tracer; none when absent. */
+  tracer?: Tracer;
+  /** Also serve the admin port (probes, GET /metrics); its snapshot push API gets a random token nobody knows. */
+  adminPort?: number;
 }
 
 export interface DevGateway {
   dataplane: Dataplane;
   url: string;
+  /** The admin port's URL (GET /metrics) when `adminPort` was given. */
+  adminUrl?: string;
   /** Reloads the manifests now (the watcher does this on its own too). */
   reload(): LoadResult;
   stop(): Promise<{ drained: boolean }>;
@@ -35,6 +43,8 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     logger,
     drainTimeoutMs: opts.drainTimeoutMs,
     ...(opts.auth === undefined ? {} : { auth: opts.auth }),
+    ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }),
+    ...(opts.adminPort === undefined ? {} : { admin: { host: opts.host, port: opts.adminPort, token: randomBytes(32).toString('hex') } }),
     usage: opts.usage ?? { record: (u: UsageRecord) => logger.info({ usage: u }, 'usage') },
   });
   const onLoad = (result: LoadResult): void => {
@@ -59,9 +69,11 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
   source.start();
   const address = await dataplane.start();
   const host = address.address.includes(':') ? `[${address.address}]` : address.address;
+  const admin = dataplane.adminAddress;
   return {
     dataplane,
     url: `http://${host}:${address.port}`,
+    ...(admin === undefined ? {} : { adminUrl: `http://${host}:${admin.port}` }),
     reload: () => source.load(),
     stop: async () => {
       source.stop();

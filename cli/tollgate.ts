@@ -7,6 +7,8 @@ import { Dataplane } from '../dataplane/dataplane.js';
 import { Authenticator } from '../dataplane/governance/identity/authenticator.js';
 import { inClusterKubeApi, kubeApiFromKubeconfig } from '../dataplane/governance/identity/kube-api.js';
 import { KubeTokenReviewer } from '../dataplane/governance/identity/token-reviewer.js';
+import { startTracing, type Tracing } from '../dataplane/telemetry/otel-sdk.js';
+import { parseTracingConfig, TOLLGATE_VERSION, TracingConfigError } from '../dataplane/telemetry/tracing-config.js';
 import { renderCrdFiles } from '../operator/api/crd-yaml.js';
 import { compile } from '../operator/compile/compile.js';
 import { runOperator } from '../operator/operator.js';
@@ -28,9 +30,11 @@ Common options:
   --port <n>                Listen port (dev/dataplane: 8080, operator: 9091)
   --log-level <level>       pino level (default info; env LOG_LEVEL)
   --token-file <path>       Admin token shared by operator and data planes (env TOLLGATE_ADMIN_TOKEN)
+  --otlp-endpoint <url>     Export traces over OTLP/HTTP to <url>/v1/traces (env OTEL_EXPORTER_OTLP_ENDPOINT;
+                            tracing is off when neither is set; OTEL_* variables: docs/observability.md)
 
 dataplane:
-  --admin-port <n>          Admin port for snapshot pushes and probes (default 9090)
+  --admin-port <n>          Admin port: snapshot pushes, probes, GET /metrics (default 9090)
   --operator-url <url>      Pull the current snapshot from the operator at start (env TOLLGATE_OPERATOR_URL)
   --snapshot <file>         Start from a compiled snapshot file instead
   --drain-timeout <s>       Seconds SIGTERM waits for in-flight streams (default 30)
@@ -39,6 +43,7 @@ dataplane:
 
 dev:
   --auth                    Enforce caller identity and route access (default: every caller may use every route)
+  --admin-port <n>          Also serve an admin port with probes and GET /metrics (default: none)
 
 operator:
   --kubeconfig <path>       Default: env KUBECONFIG, else in-cluster
@@ -73,6 +78,26 @@ function parsePort(value: string | undefined): number {
   return port;
 }
 
+/** Starts trace export when an OTLP endpoint is configured (flag or OTEL_* variables); undefined = tracing off. */
+function tracingFor(otlpEndpoint: string | undefined, serviceName: string): Tracing | undefined {
+  try {
+    const config = parseTracingConfig(process.env, otlpEndpoint === undefined ? {} : { otlpEndpoint }, { serviceName, serviceVersion: TOLLGATE_VERSION });
+    return config === undefined ? undefined : startTracing(config);
+  } catch (err) {
+    if (err instanceof TracingConfigError) fail(err.message);
+    throw err;
+  }
+}
+
+/** Stops the process's work, then exports the spans still buffered. */
+function thenFlush(stop: () => Promise<{ drained: boolean }>, tracing: Tracing | undefined): () => Promise<{ drained: boolean }> {
+  return async () => {
+    const result = await stop();
+    await tracing?.shutdown().catch(() => undefined);
+    return result;
+  };
+}
+
 function onSignals(stop: () => Promise<{ drained: boolean }>): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals): void => {
@@ -102,6 +127,7 @@ async function main(argv: string[]): Promise<void> {
       'token-file': { type: 'string' },
       'admin-port': { type: 'string' },
       'operator-url': { type: 'string' },
+      'otlp-endpoint': { type: 'string' },
       kubeconfig: { type: 'string' },
       'watch-namespaces': { type: 'string' },
       'dataplane-namespace': { type: 'string' },
@@ -125,6 +151,7 @@ async function main(argv: string[]): Promise<void> {
     case 'dev': {
       if (values.file === undefined) fail('dev needs -f <dir>');
       const auth = values.auth === true ? createAuthenticator(values.kubeconfig, values['auth-cache-ttl']) : undefined;
+      const tracing = tracingFor(values['otlp-endpoint'], 'tollgate');
       const gateway = await startDev({
         dir: values.file,
         host: values.host ?? '127.0.0.1',
@@ -132,8 +159,10 @@ async function main(argv: string[]): Promise<void> {
         drainTimeoutMs,
         logger,
         ...(auth === undefined ? {} : { auth }),
+        ...(tracing === undefined ? {} : { tracer: tracing.tracer }),
+        ...(values['admin-port'] === undefined ? {} : { adminPort: parsePort(values['admin-port']) }),
       });
-      onSignals(gateway.stop);
+      onSignals(thenFlush(gateway.stop, tracing));
       process.stderr.write(
         `\nTollgate is serving ${values.file} at ${gateway.url}\nTry:\n  curl -s ${gateway.url}/v1/chat/completions -H 'content-type: application/json' \\\n    -d '{"model":"mock-chat","messages":[{"role":"user","content":"Hello!"}]}'\n\n`,
       );
@@ -143,14 +172,17 @@ async function main(argv: string[]): Promise<void> {
       const host = values.host ?? '0.0.0.0';
       const token = readToken(values['token-file']);
       const operatorUrl = values['operator-url'] ?? process.env.TOLLGATE_OPERATOR_URL;
+      const tracing = tracingFor(values['otlp-endpoint'], 'tollgate-dataplane');
       const dataplane = new Dataplane({
         host,
         port: parsePort(values.port),
         logger,
         drainTimeoutMs,
         auth: createAuthenticator(values.kubeconfig ?? process.env.KUBECONFIG, values['auth-cache-ttl']),
+        ...(process.env.POD_NAME === undefined ? {} : { podName: process.env.POD_NAME }),
         ...(token === undefined ? {} : { admin: { host, port: parsePort(values['admin-port'] ?? '9090'), token } }),
         ...(operatorUrl === undefined ? {} : { operatorUrl }),
+        ...(tracing === undefined ? {} : { tracer: tracing.tracer }),
       });
       if (values.snapshot !== undefined) {
         const applied = dataplane.store.apply(JSON.parse(readFileSync(values.snapshot, 'utf8')));
@@ -160,7 +192,7 @@ async function main(argv: string[]): Promise<void> {
       }
       const address = await dataplane.start();
       logger.info({ port: address.port, admin: dataplane.adminAddress?.port }, 'data plane listening');
-      onSignals(() => dataplane.shutdown());
+      onSignals(thenFlush(() => dataplane.shutdown(), tracing));
       return;
     }
     case 'operator': {
@@ -168,6 +200,7 @@ async function main(argv: string[]): Promise<void> {
       if (token === undefined) fail('operator needs --token-file (or TOLLGATE_ADMIN_TOKEN)');
       const dataplaneNamespace = values['dataplane-namespace'] ?? process.env.POD_NAMESPACE ?? 'default';
       const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG;
+      const tracing = tracingFor(values['otlp-endpoint'], 'tollgate-operator');
       const operator = await runOperator({
         ...(kubeconfig === undefined ? {} : { kubeconfig }),
         watchNamespaces: (values['watch-namespaces'] ?? process.env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
@@ -179,12 +212,15 @@ async function main(argv: string[]): Promise<void> {
         debounceMs: 100,
         maxWaitMs: 1_000,
         logger,
+        ...(tracing === undefined ? {} : { tracer: tracing.tracer }),
       });
       logger.info({ port: operator.address.port }, 'operator running');
-      onSignals(async () => {
-        await operator.stop();
-        return { drained: true };
-      });
+      onSignals(
+        thenFlush(async () => {
+          await operator.stop();
+          return { drained: true };
+        }, tracing),
+      );
       return;
     }
     case 'compile': {

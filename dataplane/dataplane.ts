@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { SnapshotStore } from './config/snapshot-store.js';
 import type { UsageSink } from './metering/usage-record.js';
@@ -8,10 +9,10 @@ import { UsageTotals } from './metering/usage-record.js';
 import { createAdminApp } from './admin/admin-app.js';
 import type { Authenticator } from './governance/identity/authenticator.js';
 import { pullSnapshot } from './admin/snapshot-puller.js';
-import { EndpointPickers } from './routing/endpoints/endpoint-pickers.js';
 import { Router } from './routing/router.js';
 import { TargetStats } from './routing/target-stats.js';
 import { createApp } from './server/app.js';
+import { GatewayTelemetry } from './telemetry/gateway-telemetry.js';
 import { HttpTransport } from './upstream/http-transport.js';
 
 export interface DataplaneOptions {
@@ -26,6 +27,8 @@ export interface DataplaneOptions {
   admin?: { host: string; port: number; token: string };
   /** Operator URL to pull the current snapshot from at start. */
   operatorUrl?: string;
+  /** Traces are recorded with this tracer (see telemetry/otel-sdk.ts); none when absent. */
+  tracer?: Tracer;
   /** Caller identity and route access; absent = anonymous callers may use every route. */
   auth?: Authenticator;
 }
@@ -34,10 +37,10 @@ export interface DataplaneOptions {
 export class Dataplane {
   readonly store: SnapshotStore;
   readonly usage: UsageSink;
+  /** Traces, Prometheus metrics (GET /metrics on the admin port) and the access log. */
+  readonly telemetry: GatewayTelemetry;
   private readonly transport = new HttpTransport();
   private readonly router: Router;
-  /** Endpoint picking, with the vLLM pod scrapers it runs; synced to every new snapshot. */
-  readonly endpoints = new EndpointPickers({ scrape: true });
   private server: Server | undefined;
   private adminServer: Server | undefined;
   private readonly stopPull = new AbortController();
@@ -48,9 +51,9 @@ export class Dataplane {
 
   constructor(private readonly opts: DataplaneOptions) {
     this.store = new SnapshotStore(this.transport);
-    this.store.onChange((runtime) => this.endpoints.sync(runtime));
-    this.router = new Router({ stats: new TargetStats(), endpoints: this.endpoints });
+    this.router = new Router({ stats: new TargetStats() });
     this.usage = opts.usage ?? new UsageTotals();
+    this.telemetry = new GatewayTelemetry({ logger: opts.logger, store: this.store, ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }) });
   }
 
   get isDraining(): boolean {
@@ -65,6 +68,7 @@ export class Dataplane {
       logger: this.opts.logger,
       bodyLimitBytes: this.opts.bodyLimitBytes ?? 10 * 1024 * 1024,
       isDraining: () => this.draining,
+      observer: this.telemetry,
       ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }),
     });
     const server = app.listen(this.opts.port, this.opts.host);
@@ -81,7 +85,7 @@ export class Dataplane {
     this.server = server;
     const admin = this.opts.admin;
     if (admin !== undefined) {
-      const adminApp = createAdminApp({ store: this.store, token: admin.token, logger: this.opts.logger, isDraining: () => this.draining });
+      const adminApp = createAdminApp({ store: this.store, token: admin.token, logger: this.opts.logger, isDraining: () => this.draining, extend: this.telemetry.mountMetrics });
       const adminServer = adminApp.listen(admin.port, admin.host);
       await once(adminServer, 'listening');
       this.adminServer = adminServer;
@@ -121,7 +125,6 @@ export class Dataplane {
       this.adminServer.closeAllConnections();
       await new Promise<void>((resolve) => this.adminServer?.close(() => resolve()));
     }
-    await this.endpoints.close();
     await this.transport.close();
     this.server = undefined;
     return { drained };

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { CoalescingTrigger } from './controller/coalescing-trigger.js';
 import type { EndpointSliceObject, SecretObject, ServiceObject } from './controller/kube-types.js';
@@ -13,6 +14,7 @@ import { Informer } from './kube/informer.js';
 import { KubeClient, type KubeObject } from './kube/kube-client.js';
 import { LeaderElector } from './kube/leader-election.js';
 import { createOperatorMetrics } from './operator-metrics.js';
+import { NOOP_OPERATOR_TRACING, operatorTracing } from './telemetry/operator-tracing.js';
 
 export interface OperatorConfig {
   /** Path to a kubeconfig; in-cluster config when absent. */
@@ -28,6 +30,8 @@ export interface OperatorConfig {
   debounceMs: number;
   maxWaitMs: number;
   logger: Logger;
+  /** Spans around reconciles and pushes; none when absent. */
+  tracer?: Tracer;
 }
 
 export interface RunningOperator {
@@ -49,6 +53,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   const { logger } = config;
   const client = new KubeClient(loadKubeConfig(config.kubeconfig));
   const metrics = createOperatorMetrics();
+  const tracing = config.tracer === undefined ? NOOP_OPERATOR_TRACING : operatorTracing(config.tracer);
   const caches: Caches = {
     providers: new Map(),
     routes: new Map(),
@@ -65,6 +70,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   const distributor = new Distributor({
     token: config.token,
     logger,
+    tracing,
     onAck: () => trigger?.trigger(),
     onPushed: (s) => metrics.pushSeconds.observe(s),
     onStale: (generation) => {
@@ -86,7 +92,11 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       // A partial cache would publish a partial config and flap statuses: wait for every informer.
       if (!synced) return;
       metrics.reconciles.inc();
-      await reconciler.reconcile(isLeader());
+      const leader = isLeader();
+      await tracing.reconcile(leader, () => reconciler.reconcile(leader), () => ({
+        'tollgate.snapshot.generation': reconciler.currentGeneration,
+        'tollgate.snapshot.version': distributor.envelope?.snapshot.version ?? '',
+      }));
       const envelope = distributor.envelope;
       if (envelope !== undefined) {
         metrics.snapshotGeneration.set(envelope.generation);

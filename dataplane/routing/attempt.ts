@@ -1,6 +1,7 @@
 import type { TargetConfig } from '../config/snapshot.js';
 import type { RuntimeProvider } from '../config/runtime-snapshot.js';
 import { SseParser } from '../sse/sse-parser.js';
+import { type AttemptTelemetry, requestTelemetry } from '../telemetry/gateway-observer.js';
 import {
   type CanonicalRequest,
   type JsonObject,
@@ -88,6 +89,19 @@ export async function runAttempt(
   signal: AbortSignal,
   clientSignal: AbortSignal,
 ): Promise<AttemptResult> {
+  const telemetry = requestTelemetry(req).attempt(target, provider, baseUrl);
+  return telemetry.settle(await attemptUpstream(req, target, provider, baseUrl, signal, clientSignal, telemetry));
+}
+
+async function attemptUpstream(
+  req: CanonicalRequest,
+  target: TargetConfig,
+  provider: RuntimeProvider,
+  baseUrl: string,
+  signal: AbortSignal,
+  clientSignal: AbortSignal,
+  telemetry: AttemptTelemetry,
+): Promise<AttemptResult> {
   const fail = (err: unknown): AttemptResult => {
     if (clientSignal.aborted) return { ok: false, clientGone: true };
     if (signal.reason instanceof AttemptTimeout) return { ok: false, failure: { kind: 'Timeout', status: 0, message: signal.reason.message } };
@@ -118,6 +132,7 @@ export async function runAttempt(
   } catch (err) {
     return { ok: false, failure: translationFailure(err) };
   }
+  telemetry.inject(upstreamReq.headers);
   try {
     const res = await provider.transport.send(upstreamReq, { signal, connectTimeoutMs: provider.config.connectTimeoutMs });
     if (res.status < 200 || res.status >= 300 || !req.stream) {

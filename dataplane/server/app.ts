@@ -4,11 +4,13 @@ import { anthropicErrorMiddleware } from '../inbound/anthropic/messages-errors.j
 import { messagesHandler } from '../inbound/anthropic/messages-handler.js';
 import { errorMiddleware, notFoundHandler } from './error-middleware.js';
 import { getModelHandler, listModelsHandler } from './models-handler.js';
-import { type ProxyDeps, proxyHandler, type RoutingInfo } from './proxy-handler.js';
+import type { GatewayObserver } from '../telemetry/gateway-observer.js';
+import { type ProxyDeps, proxyHandler } from './proxy-handler.js';
 
 export interface AppDeps extends ProxyDeps {
   logger: Logger;
   bodyLimitBytes: number;
+  observer: GatewayObserver;
 }
 
 /** The public OpenAI-compatible API plus health endpoints. */
@@ -18,28 +20,8 @@ export function createApp(deps: AppDeps): Express {
   app.disable('etag');
   app.set('trust proxy', false);
 
-  app.use((req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.on('close', () => {
-      const info = res.locals as RoutingInfo;
-      deps.logger.info(
-        {
-          method: req.method,
-          path: req.path,
-          status: res.statusCode,
-          durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-          caller: info.caller,
-          route: info.route,
-          provider: info.provider,
-          upstreamModel: info.upstreamModel,
-          attempts: info.attempts,
-          completed: res.writableFinished,
-        },
-        'request',
-      );
-    });
-    next();
-  });
+  // Access log, metrics and the SERVER span of every request (dataplane/telemetry).
+  app.use(deps.observer.middleware);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

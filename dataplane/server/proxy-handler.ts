@@ -11,6 +11,7 @@ import { estimateTokens, promptText } from '../metering/token-estimate.js';
 import type { UsageRecord, UsageSink } from '../metering/usage-record.js';
 import type { CanonicalRequest, JsonObject, Operation, Usage } from '../providers/types.js';
 import { ClientGone, type RouteOutcome, type Router } from '../routing/router.js';
+import { requestTelemetry } from '../telemetry/gateway-observer.js';
 import { errors } from './gateway-error.js';
 import { REQUEST_SCHEMAS } from './request-schemas.js';
 import { writeStream } from './write-stream.js';
@@ -78,6 +79,7 @@ export function recordUsage(
     estimated,
   };
   deps.usage.record(rec);
+  requestTelemetry(req).metered(rec);
   return rec;
 }
 
@@ -113,6 +115,7 @@ export async function routeCanonical(deps: ProxyDeps, req: Request, res: Respons
   const info = res.locals as RoutingInfo;
   const caller = await identify(deps, req, runtime.snapshot.apiKeys);
   info.caller = caller.id;
+  requestTelemetry(res).caller(caller);
   const model = String(canonical.body.model);
   const candidates = runtime.routesByModel.get(model);
   if (candidates === undefined) throw errors.modelNotFound(model);
@@ -121,6 +124,7 @@ export async function routeCanonical(deps: ProxyDeps, req: Request, res: Respons
   const route = runtimeRoute.config;
   if (deps.auth !== undefined && !mayCall(caller, route, runtime.snapshot.namespaces)) throw accessDenied(caller, route);
   const requestId = requestIdOf(req);
+  requestTelemetry(res).routed(route, canonical, requestId);
   info.route = route.id;
 
   const client = new AbortController();

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { request } from 'undici';
 import { PushResultSchema, type SnapshotEnvelope } from '../../dataplane/config/snapshot-envelope.js';
+import { NOOP_OPERATOR_TRACING, type OperatorTracing } from '../telemetry/operator-tracing.js';
 
 /** A data-plane pod as its Service's EndpointSlices show it. */
 export interface DataplaneEndpoint {
@@ -30,6 +31,8 @@ export interface DistributorOptions {
   onPushed?: (seconds: number) => void;
   /** Called when a pod serves a newer generation than ours (a previous leader): publish above it. */
   onStale?: (podGeneration: number) => void;
+  /** A span per push (traceparent sent to the pod). */
+  tracing?: OperatorTracing;
 }
 
 /**
@@ -141,15 +144,21 @@ export class Distributor {
     const release = await this.slot();
     const started = process.hrtime.bigint();
     let retry = true;
+    const span = (this.opts.tracing ?? NOOP_OPERATOR_TRACING).push(pod.endpoint.address, envelope.generation);
+    let traced: { outcome: 'acked' | 'stale' | 'refused' | 'failed'; status?: number; podGeneration?: number } = { outcome: 'failed' };
     try {
+      const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${this.opts.token}` };
+      span.inject(headers);
       const res = await request(`http://${pod.endpoint.address}/v1/snapshot`, {
         method: 'PUT',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.opts.token}` },
+        headers,
         body: this.body,
         signal: AbortSignal.timeout(this.opts.pushTimeoutMs ?? 10_000),
       });
       const parsed = PushResultSchema.safeParse(await res.body.json().catch(() => undefined));
       const result = parsed.success ? parsed.data : undefined;
+      const outcome = result === undefined ? 'failed' : res.statusCode === 200 ? 'acked' : res.statusCode === 409 ? 'stale' : res.statusCode === 400 ? 'refused' : 'failed';
+      traced = { outcome, status: res.statusCode, ...(result === undefined ? {} : { podGeneration: result.generation }) };
       if (res.statusCode === 200 && result !== undefined) {
         pod.acked = result.generation;
         pod.failures = 0;
@@ -170,6 +179,7 @@ export class Distributor {
     } catch (err) {
       this.opts.logger.debug({ pod: pod.endpoint.address, err: (err as Error).message }, 'snapshot push failed');
     } finally {
+      span.end(traced.outcome, traced.status, traced.podGeneration);
       release();
       pod.pushing = false;
       if (!pod.contacted) {

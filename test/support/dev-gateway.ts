@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import type { Tracer } from '@opentelemetry/api';
+import { type Logger, pino } from 'pino';
 import { type DevGateway, startDev } from '../../cli/dev-command.js';
 import type { LoadResult } from '../../operator/sources/manifest-loader.js';
 import type { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
@@ -15,19 +16,32 @@ export interface TestGateway extends DevGateway {
   close(): Promise<void>;
 }
 
+export interface TestGatewayOptions {
+  drainTimeoutMs?: number;
+  auth?: Authenticator;
+  /** Record traces with this tracer. */
+  tracer?: Tracer;
+  /** Also serve the admin port (GET /metrics) on a free loopback port: `adminUrl`. */
+  admin?: boolean;
+  /** Instead of the silenced default (e.g. to read the access log). */
+  logger?: Logger;
+}
+
 /** `tollgate dev` on a temporary manifest directory, on a free loopback port, with logs silenced. */
-export async function startTestGateway(files: Record<string, string>, opts: { drainTimeoutMs?: number; auth?: Authenticator } = {}): Promise<TestGateway> {
+export async function startTestGateway(files: Record<string, string>, opts: TestGatewayOptions = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-test-'));
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
   const usage = new UsageTotals();
   const gateway = await startDev({
     usage,
     ...(opts.auth === undefined ? {} : { auth: opts.auth }),
+    ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }),
+    ...(opts.admin === true ? { adminPort: 0 } : {}),
     dir,
     host: '127.0.0.1',
     port: 0,
     drainTimeoutMs: opts.drainTimeoutMs ?? 5_000,
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
   });
   return {
     ...gateway,

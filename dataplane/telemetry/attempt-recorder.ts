@@ -1,0 +1,183 @@
+import { type Attributes, type Context, defaultTextMapSetter, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { RuntimeProvider } from '../config/runtime-snapshot.js';
+import type { TargetConfig } from '../config/snapshot.js';
+import type { StreamStep, UpstreamFailure, Usage } from '../providers/types.js';
+import type { AttemptResult } from '../routing/attempt.js';
+import type { AttemptTelemetry } from './gateway-observer.js';
+import { GENAI, genAiProviderName, ResponseFacts } from './genai-attributes.js';
+import type { TelemetryContext } from './telemetry-context.js';
+
+type Stream = AsyncGenerator<StreamStep, void, undefined>;
+
+/** The name of the error a stream ends with when the client went away (routing's ClientGone). */
+export const CLIENT_GONE = 'ClientGone';
+
+/** What the request learns from its attempts. */
+export interface AttemptOwner {
+  readonly operationName: string;
+  readonly routeId: string;
+  readonly stream: boolean;
+  /** Trace context of the SERVER span; undefined when tracing is off. */
+  readonly traceContext: Context | undefined;
+  attemptDecided(attempt: AttemptRecorder, outcome: string, ms: number): void;
+  streamStarted(attempt: AttemptRecorder): void;
+  streamEnded(attempt: AttemptRecorder, failure: string | undefined): void;
+}
+
+/** Observes the end of a stream without changing what it yields; return() and throw() reach the upstream. */
+function observeStream(inner: Stream, onStep: (step: StreamStep) => void, onEnd: (failure: string | undefined) => void): Stream {
+  let ended = false;
+  const end = (failure: string | undefined): void => {
+    if (ended) return;
+    ended = true;
+    onEnd(failure);
+  };
+  const failureOf = (err: unknown): string => {
+    const cause = err instanceof Error && err.name === 'AbortError' && err.cause instanceof Error ? err.cause : err;
+    return cause instanceof Error ? cause.name : 'Error';
+  };
+  const wrapped: Stream = {
+    async next() {
+      try {
+        const r = await inner.next();
+        if (r.done === true) end(undefined);
+        else {
+          onStep(r.value);
+          if (r.value.failure !== undefined) end(r.value.failure.kind);
+          else if (r.value.done === true) end(undefined);
+        }
+        return r;
+      } catch (err) {
+        end(failureOf(err));
+        throw err;
+      }
+    },
+    async return(value) {
+      end(undefined);
+      return inner.return(value);
+    },
+    async throw(err: unknown) {
+      end(failureOf(err));
+      return inner.throw(err);
+    },
+    [Symbol.asyncIterator]() {
+      return wrapped;
+    },
+  };
+  return wrapped;
+}
+
+/** One upstream attempt: its CLIENT span, its metrics, and what the request learns from it. */
+export class AttemptRecorder implements AttemptTelemetry {
+  readonly started = performance.now();
+  readonly labels: { route: string; provider: string; upstream_model: string };
+  readonly facts = new ResponseFacts();
+  /** Usage as the provider reported it (never an estimate). */
+  usage: Usage | undefined;
+  private readonly span: Span | undefined;
+
+  constructor(
+    private readonly ctx: TelemetryContext,
+    private readonly owner: AttemptOwner,
+    readonly target: TargetConfig,
+    readonly provider: RuntimeProvider,
+    baseUrl: string,
+    n: number,
+  ) {
+    this.labels = { route: owner.routeId, provider: target.providerId, upstream_model: target.model };
+    const parent = owner.traceContext;
+    if (ctx.tracer === undefined || parent === undefined) return;
+    const server = ctx.addresses.of(baseUrl);
+    const attributes: Attributes = {
+      [GENAI.operation]: owner.operationName,
+      [GENAI.provider]: genAiProviderName(provider.config.type),
+      [GENAI.requestModel]: target.model,
+      'tollgate.route': owner.routeId,
+      'tollgate.provider': target.providerId,
+      'tollgate.attempt': n,
+    };
+    if (owner.stream) attributes[GENAI.requestStream] = true;
+    if (server !== undefined) {
+      attributes['server.address'] = server.address;
+      attributes['server.port'] = server.port;
+    }
+    this.span = ctx.tracer.startSpan(`${owner.operationName} ${target.model}`, { kind: SpanKind.CLIENT, attributes }, parent);
+  }
+
+  inject(headers: Record<string, string>): void {
+    const parent = this.owner.traceContext;
+    if (this.span === undefined || parent === undefined) return;
+    this.ctx.propagator.inject(trace.setSpan(parent, this.span), headers, defaultTextMapSetter);
+  }
+
+  settle(result: AttemptResult): AttemptResult {
+    const ms = performance.now() - this.started;
+    if (!result.ok) {
+      if ('clientGone' in result) {
+        this.owner.attemptDecided(this, 'client_gone', ms);
+        this.span?.setAttribute('tollgate.client_gone', true);
+        this.span?.end();
+        return result;
+      }
+      this.owner.attemptDecided(this, result.failure.kind, ms);
+      this.fail(result.failure);
+      this.span?.end();
+      return result;
+    }
+    this.owner.attemptDecided(this, 'success', ms);
+    this.span?.setAttribute('http.response.status_code', 'status' in result ? result.status : 200);
+    if (result.kind === 'response') {
+      this.facts.observe(result.body);
+      this.usage = result.usage;
+      this.end(undefined);
+      return result;
+    }
+    this.span?.setAttribute(GENAI.timeToFirstChunk, ms / 1000);
+    this.owner.streamStarted(this);
+    const onStep = (step: StreamStep): void => {
+      for (const chunk of step.chunks) this.facts.observe(chunk);
+      if (step.usage !== undefined) this.usage = step.usage;
+    };
+    for (const step of result.first) onStep(step);
+    const firstFailure = result.first.find((s) => s.failure !== undefined)?.failure;
+    const onEnd = (failure: string | undefined): void => {
+      this.owner.streamEnded(this, failure);
+      this.end(failure);
+    };
+    if (firstFailure !== undefined || result.first.some((s) => s.done === true)) {
+      onEnd(firstFailure?.kind);
+      return result;
+    }
+    return { ...result, rest: observeStream(result.rest, onStep, onEnd) };
+  }
+
+  private fail(failure: UpstreamFailure): void {
+    if (this.span === undefined) return;
+    this.span.setAttribute('error.type', failure.kind);
+    if (failure.status > 0) this.span.setAttribute('http.response.status_code', failure.status);
+    this.span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message.slice(0, 256) });
+  }
+
+  private end(failure: string | undefined): void {
+    const span = this.span;
+    if (span === undefined) return;
+    if (span.isRecording()) {
+      const attributes: Attributes = {};
+      if (this.facts.model !== undefined) attributes[GENAI.responseModel] = this.facts.model;
+      if (this.facts.id !== undefined) attributes[GENAI.responseId] = this.facts.id;
+      if (this.facts.finishReasons.length > 0) attributes[GENAI.finishReasons] = this.facts.finishReasons;
+      if (this.usage !== undefined) {
+        attributes[GENAI.inputTokens] = this.usage.inputTokens;
+        attributes[GENAI.outputTokens] = this.usage.outputTokens;
+        if (this.usage.cachedInputTokens > 0) attributes[GENAI.cacheReadTokens] = this.usage.cachedInputTokens;
+      }
+      span.setAttributes(attributes);
+      if (failure === CLIENT_GONE) span.setAttribute('tollgate.client_gone', true);
+      else if (failure !== undefined) {
+        span.setAttribute('error.type', failure);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: 'stream failed after the first chunk' });
+      }
+    }
+    span.end();
+  }
+}

@@ -1,0 +1,180 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { SnapshotStore } from '../config/snapshot-store.js';
+import type { CircuitState } from './gateway-observer.js';
+
+/**
+ * Label value when a request never got that far (no route matched, nothing served). Label values
+ * come only from configuration (route ids, provider ids, public and upstream model names as
+ * configured) and from enums; never from what a caller sent.
+ */
+export const NONE = 'none';
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30];
+const TPOT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1];
+
+const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, open: 1, half_open: 2 };
+
+/** The data plane's Prometheus metrics, in their own registry (one per Dataplane). See docs/observability.md. */
+export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  const registers = [registry];
+  const target = ['route', 'provider', 'upstream_model'] as const;
+  const circuits = new Map<string, CircuitState>();
+
+  const metrics = {
+    registry,
+    requests: new Counter({
+      name: 'tollgate_requests_total',
+      help: 'Inference requests by route, public model, serving provider and upstream model, and HTTP status class.',
+      labelNames: ['operation', 'route', 'model', 'provider', 'upstream_model', 'status_class'] as const,
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'tollgate_request_duration_seconds',
+      help: 'Time from receiving an inference request to the end of its response (stream end for streams).',
+      labelNames: ['route', 'model', 'provider', 'status_class'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    inflight: new Gauge({ name: 'tollgate_inflight_requests', help: 'Inference requests being served.', registers }),
+    attempts: new Counter({
+      name: 'tollgate_upstream_attempts_total',
+      help: 'Upstream attempts by target and outcome (success, a failure kind, or client_gone).',
+      labelNames: [...target, 'outcome'] as const,
+      registers,
+    }),
+    upstreamDuration: new Histogram({
+      name: 'tollgate_upstream_duration_seconds',
+      help: 'Time of one upstream attempt until it was decided: full response, first stream event, or failure.',
+      labelNames: [...target, 'outcome'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    ttft: new Histogram({
+      name: 'tollgate_time_to_first_token_seconds',
+      help: 'Streams: time from receiving the request to the first content chunk (failed attempts included).',
+      labelNames: target,
+      buckets: TTFT_BUCKETS,
+      registers,
+    }),
+    tpot: new Histogram({
+      name: 'tollgate_time_per_output_token_seconds',
+      help: 'Streams: (stream end - first chunk) / (output tokens - 1).',
+      labelNames: target,
+      buckets: TPOT_BUCKETS,
+      registers,
+    }),
+    streamErrors: new Counter({
+      name: 'tollgate_stream_errors_total',
+      help: 'Streams that failed after the first chunk (the client got an SSE error event).',
+      labelNames: [...target, 'kind'] as const,
+      registers,
+    }),
+    tokens: new Counter({
+      name: 'tollgate_tokens_total',
+      help: 'Metered tokens by type: input (all input, cached included), output, cached_input (subset of input).',
+      labelNames: ['route', 'model', 'provider', 'upstream_model', 'type'] as const,
+      registers,
+    }),
+    cost: new Counter({
+      name: 'tollgate_cost_usd_total',
+      help: "Metered cost in USD at the serving target's prices.",
+      labelNames: ['route', 'model', 'provider', 'upstream_model'] as const,
+      registers,
+    }),
+    estimated: new Counter({
+      name: 'tollgate_usage_estimated_total',
+      help: 'Requests metered from an estimate because the upstream reported no usage.',
+      labelNames: target,
+      registers,
+    }),
+    retries: new Counter({
+      name: 'tollgate_retries_total',
+      help: 'Upstream attempts that retried the same target.',
+      labelNames: target,
+      registers,
+    }),
+    failovers: new Counter({
+      name: 'tollgate_failovers_total',
+      help: 'Moves to the next target; provider and upstream_model name the target failed over from.',
+      labelNames: target,
+      registers,
+    }),
+    rateLimitRejections: new Counter({
+      name: 'tollgate_rate_limit_rejections_total',
+      help: 'Requests refused by a rate limit, by route and limit kind.',
+      labelNames: ['route', 'limit'] as const,
+      registers,
+    }),
+    budgetRejections: new Counter({
+      name: 'tollgate_budget_rejections_total',
+      help: 'Requests refused or downgraded by an exhausted Budget.',
+      labelNames: ['route', 'budget', 'action'] as const,
+      registers,
+    }),
+    cacheLookups: new Counter({
+      name: 'tollgate_cache_lookups_total',
+      help: 'Response-cache lookups by route and result (hit, miss).',
+      labelNames: ['route', 'result'] as const,
+      registers,
+    }),
+    setCircuit(providerId: string, model: string, state: CircuitState): void {
+      circuits.set(`${providerId}\u0000${model}`, state);
+    },
+  };
+
+  new Gauge({
+    name: 'tollgate_circuit_breaker_state',
+    help: 'Circuit-breaker state per configured target: 0 closed, 1 open, 2 half-open.',
+    labelNames: ['provider', 'upstream_model'] as const,
+    registers,
+    collect() {
+      this.reset();
+      const snapshot = store.current?.snapshot;
+      if (snapshot === undefined) return;
+      for (const route of snapshot.routes) {
+        for (const t of route.targets) {
+          const state = circuits.get(`${t.providerId}\u0000${t.model}`) ?? 'closed';
+          this.set({ provider: t.providerId, upstream_model: t.model }, CIRCUIT_VALUE[state]);
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: 'tollgate_snapshot_info',
+    help: 'The served snapshot: 1 with its content-hash version as a label.',
+    labelNames: ['version'] as const,
+    registers,
+    collect() {
+      this.reset();
+      const version = store.current?.snapshot.version;
+      if (version !== undefined) this.set({ version }, 1);
+    },
+  });
+  new Gauge({
+    name: 'tollgate_snapshot_generation',
+    help: 'Generation of the served snapshot (-1 before the first pushed one; dev mode does not count generations).',
+    registers,
+    collect() {
+      this.set(store.generation);
+    },
+  });
+  new Gauge({
+    name: 'tollgate_snapshot_routes',
+    help: 'Routes in the served snapshot.',
+    registers,
+    collect() {
+      this.set(store.current?.snapshot.routes.length ?? 0);
+    },
+  });
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  return metrics;
+}
+
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
+
+export function statusClass(status: number): string {
+  if (status >= 200 && status < 600) return `${Math.floor(status / 100)}xx`;
+  return 'other';
+}

@@ -1,0 +1,58 @@
+import type { Tracer } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { Express, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import type { SnapshotStore } from '../config/snapshot-store.js';
+import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.js';
+import { bindRequestTelemetry, type CircuitState, type GatewayObserver } from './gateway-observer.js';
+import { OPERATION_BY_PATH, ServerAddresses } from './genai-attributes.js';
+import { RequestRecorder } from './request-recorder.js';
+import type { TelemetryContext } from './telemetry-context.js';
+
+export interface GatewayTelemetryOptions {
+  logger: Logger;
+  store: SnapshotStore;
+  /** Traces are recorded only with a tracer (see startTracing); without one, no span work is done. */
+  tracer?: Tracer;
+  /** Node.js process metrics (process_*, nodejs_*) in the registry; default on. */
+  defaultMetrics?: boolean;
+}
+
+/** The data plane's observer: SERVER and CLIENT spans, Prometheus metrics and the JSON access log. */
+export class GatewayTelemetry implements GatewayObserver {
+  readonly metrics: GatewayMetrics;
+  readonly middleware: RequestHandler;
+
+  constructor(opts: GatewayTelemetryOptions) {
+    this.metrics = createGatewayMetrics(opts.store, opts.defaultMetrics === false ? { defaultMetrics: false } : {});
+    const ctx: TelemetryContext = {
+      metrics: this.metrics,
+      tracer: opts.tracer,
+      // Only W3C trace context crosses the gateway; a caller's baggage is not forwarded to providers.
+      propagator: new W3CTraceContextPropagator(),
+      logger: opts.logger,
+      addresses: new ServerAddresses(),
+    };
+    this.middleware = (req, res, next) => {
+      const operation = req.method === 'POST' ? OPERATION_BY_PATH.get(req.path) : undefined;
+      const recorder = new RequestRecorder(ctx, req, res, operation);
+      bindRequestTelemetry(res, recorder);
+      res.on('close', () => recorder.close());
+      next();
+    };
+  }
+
+  circuitState(providerId: string, model: string, state: CircuitState): void {
+    this.metrics.setCircuit(providerId, model, state);
+  }
+
+  /** Mounts GET /metrics (Prometheus text format); for the admin app's `extend` hook. */
+  readonly mountMetrics = (app: Express): void => {
+    const { registry } = this.metrics;
+    app.get('/metrics', (_req, res, next) => {
+      registry.metrics().then((text) => {
+        res.set('content-type', registry.contentType).send(text);
+      }, next);
+    });
+  };
+}

@@ -1,0 +1,89 @@
+import type { JsonObject, Operation } from '../providers/types.js';
+
+/**
+ * OpenTelemetry GenAI semantic conventions as of semantic-conventions v1.41 (the last version kept
+ * in the main repository; `gen_ai.provider.name`, not the pre-1.37 `gen_ai.system`).
+ */
+export const GENAI = {
+  operation: 'gen_ai.operation.name',
+  provider: 'gen_ai.provider.name',
+  requestModel: 'gen_ai.request.model',
+  requestStream: 'gen_ai.request.stream',
+  requestMaxTokens: 'gen_ai.request.max_tokens',
+  requestTemperature: 'gen_ai.request.temperature',
+  requestTopP: 'gen_ai.request.top_p',
+  responseModel: 'gen_ai.response.model',
+  responseId: 'gen_ai.response.id',
+  finishReasons: 'gen_ai.response.finish_reasons',
+  timeToFirstChunk: 'gen_ai.response.time_to_first_chunk',
+  inputTokens: 'gen_ai.usage.input_tokens',
+  outputTokens: 'gen_ai.usage.output_tokens',
+  cacheReadTokens: 'gen_ai.usage.cache_read.input_tokens',
+} as const;
+
+/** Path of a public inference endpoint → gen_ai.operation.name. */
+export const OPERATION_BY_PATH: ReadonlyMap<string, string> = new Map([
+  ['/v1/chat/completions', 'chat'],
+  ['/v1/messages', 'chat'],
+  ['/v1/completions', 'text_completion'],
+  ['/v1/embeddings', 'embeddings'],
+]);
+
+export const OPERATION_NAME: Record<Operation, string> = { chat: 'chat', completions: 'text_completion', embeddings: 'embeddings' };
+
+/** Provider type → gen_ai.provider.name: the registered value where there is one, else the type itself. */
+const PROVIDER_NAME: Record<string, string> = {
+  openai: 'openai',
+  'azure-openai': 'azure.ai.openai',
+  anthropic: 'anthropic',
+  gemini: 'gcp.gemini',
+  vertex: 'gcp.vertex_ai',
+  bedrock: 'aws.bedrock',
+};
+
+export function genAiProviderName(type: string): string {
+  return PROVIDER_NAME[type] ?? type;
+}
+
+/** server.address and server.port of a base URL, parsed once per distinct URL. */
+export class ServerAddresses {
+  private readonly cache = new Map<string, { address: string; port: number } | undefined>();
+
+  of(baseUrl: string): { address: string; port: number } | undefined {
+    if (this.cache.has(baseUrl)) return this.cache.get(baseUrl);
+    let parsed: { address: string; port: number } | undefined;
+    try {
+      const url = new URL(baseUrl);
+      if (url.protocol === 'http:' || url.protocol === 'https:') {
+        const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+        parsed = { address: url.hostname.replace(/^\[|\]$/g, ''), port };
+      }
+    } catch {
+      parsed = undefined;
+    }
+    if (this.cache.size > 1000) this.cache.clear();
+    this.cache.set(baseUrl, parsed);
+    return parsed;
+  }
+}
+
+/**
+ * What a (canonical, OpenAI-shaped) response or stream chunk says about itself: id, model, finish
+ * reasons. Reads no content.
+ */
+export class ResponseFacts {
+  id: string | undefined;
+  model: string | undefined;
+  readonly finishReasons: string[] = [];
+
+  observe(body: JsonObject): void {
+    if (this.id === undefined && typeof body.id === 'string') this.id = body.id;
+    if (this.model === undefined && typeof body.model === 'string') this.model = body.model;
+    const choices = body.choices;
+    if (!Array.isArray(choices)) return;
+    for (const choice of choices) {
+      const reason = (choice as JsonObject | null)?.finish_reason;
+      if (typeof reason === 'string') this.finishReasons.push(reason);
+    }
+  }
+}

@@ -1,0 +1,293 @@
+import { type Attributes, type Context, defaultTextMapGetter, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Request, Response } from 'express';
+import type { RuntimeProvider } from '../config/runtime-snapshot.js';
+import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
+import type { UsageRecord } from '../metering/usage-record.js';
+import type { CanonicalRequest, JsonObject } from '../providers/types.js';
+import { type AttemptOwner, AttemptRecorder, CLIENT_GONE } from './attempt-recorder.js';
+import { NONE, statusClass } from './gateway-metrics.js';
+import {
+  type AdmissionDecision,
+  type AttemptTelemetry,
+  bindRequestTelemetry,
+  type CallerIdentity,
+  type RequestTelemetry,
+} from './gateway-observer.js';
+import { GENAI, genAiProviderName } from './genai-attributes.js';
+import type { TelemetryContext } from './telemetry-context.js';
+
+/** What the access log reports about the routing decision (set by the proxy handler). */
+interface RoutingInfo {
+  caller?: string;
+  attempts?: number;
+}
+
+function numberParam(body: JsonObject, name: string): number | undefined {
+  const v = body[name];
+  return typeof v === 'number' ? v : undefined;
+}
+
+/**
+ * One public request: its SERVER span, its metrics and its access-log line, finished when the
+ * response has closed and (for served requests) its usage has been metered.
+ */
+export class RequestRecorder implements RequestTelemetry, AttemptOwner {
+  private readonly started = performance.now();
+  private readonly span: Span | undefined;
+  readonly traceContext: Context | undefined;
+  private route: RouteConfig | undefined;
+  private requestId: string | undefined;
+  stream = false;
+  private attempts = 0;
+  private retries = 0;
+  private failovers = 0;
+  private upstreamMs = 0;
+  private lastTarget: TargetConfig | undefined;
+  private lastFailure: string | undefined;
+  private serving: AttemptRecorder | undefined;
+  private firstChunkAt: number | undefined;
+  private streamEndAt: number | undefined;
+  private streamFailure: string | undefined;
+  private usage: UsageRecord | undefined;
+  private who: CallerIdentity | undefined;
+  private decision: AdmissionDecision | undefined;
+  private cacheHit: boolean | undefined;
+  private awaitingMeter = false;
+  private closed = false;
+  private finished = false;
+
+  constructor(
+    private readonly ctx: TelemetryContext,
+    private readonly req: Request,
+    private readonly res: Response,
+    /** gen_ai.operation.name of an inference endpoint; undefined for the others (probes, model lists). */
+    private readonly operation: string | undefined,
+  ) {
+    if (operation === undefined) return;
+    ctx.metrics.inflight.inc();
+    if (ctx.tracer === undefined) return;
+    const parent = ctx.propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+    this.span = ctx.tracer.startSpan(
+      operation,
+      { kind: SpanKind.SERVER, attributes: { [GENAI.operation]: operation, 'http.request.method': req.method, 'http.route': req.path, 'url.path': req.path } },
+      parent,
+    );
+    this.traceContext = trace.setSpan(parent, this.span);
+  }
+
+  get operationName(): string {
+    return this.operation ?? 'chat';
+  }
+
+  get routeId(): string {
+    return this.route?.id ?? NONE;
+  }
+
+  routed(route: RouteConfig, canonical: CanonicalRequest, requestId: string): void {
+    bindRequestTelemetry(canonical, this);
+    this.route = route;
+    this.requestId = requestId;
+    this.stream = canonical.stream;
+    const span = this.span;
+    if (span === undefined || !span.isRecording()) return;
+    span.updateName(`${this.operationName} ${route.model}`);
+    const attributes: Attributes = { [GENAI.requestModel]: route.model, 'tollgate.route': route.id, 'tollgate.request_id': requestId };
+    if (canonical.stream) attributes[GENAI.requestStream] = true;
+    const maxTokens = numberParam(canonical.body, 'max_completion_tokens') ?? numberParam(canonical.body, 'max_tokens');
+    if (maxTokens !== undefined) attributes[GENAI.requestMaxTokens] = maxTokens;
+    const temperature = numberParam(canonical.body, 'temperature');
+    if (temperature !== undefined) attributes[GENAI.requestTemperature] = temperature;
+    const topP = numberParam(canonical.body, 'top_p');
+    if (topP !== undefined) attributes[GENAI.requestTopP] = topP;
+    span.setAttributes(attributes);
+  }
+
+  attempt(target: TargetConfig, provider: RuntimeProvider, baseUrl: string): AttemptTelemetry {
+    const { metrics } = this.ctx;
+    const last = this.lastTarget;
+    if (last !== undefined) {
+      if (last.providerId === target.providerId && last.model === target.model) {
+        this.retries++;
+        metrics.retries.inc({ route: this.routeId, provider: target.providerId, upstream_model: target.model });
+      } else {
+        this.failovers++;
+        metrics.failovers.inc({ route: this.routeId, provider: last.providerId, upstream_model: last.model });
+      }
+    }
+    this.lastTarget = target;
+    this.attempts++;
+    return new AttemptRecorder(this.ctx, this, target, provider, baseUrl, this.attempts);
+  }
+
+  attemptDecided(attempt: AttemptRecorder, outcome: string, ms: number): void {
+    const labels = { ...attempt.labels, outcome };
+    this.ctx.metrics.attempts.inc(labels);
+    this.ctx.metrics.upstreamDuration.observe(labels, ms / 1000);
+    this.upstreamMs += ms;
+    if (outcome === 'success') {
+      this.serving = attempt;
+      this.awaitingMeter = true;
+    } else if (outcome !== 'client_gone') this.lastFailure = outcome;
+  }
+
+  streamStarted(attempt: AttemptRecorder): void {
+    this.firstChunkAt = performance.now();
+    this.ctx.metrics.ttft.observe(attempt.labels, (this.firstChunkAt - this.started) / 1000);
+  }
+
+  streamEnded(attempt: AttemptRecorder, failure: string | undefined): void {
+    this.streamEndAt = performance.now();
+    if (failure === undefined || failure === CLIENT_GONE) return;
+    this.streamFailure = failure;
+    this.ctx.metrics.streamErrors.inc({ ...attempt.labels, kind: failure });
+  }
+
+  metered(record: UsageRecord): void {
+    if (this.usage !== undefined) return;
+    this.usage = record;
+    const { metrics } = this.ctx;
+    const labels = { route: record.routeId, model: record.model, provider: record.providerId, upstream_model: record.upstreamModel };
+    metrics.tokens.inc({ ...labels, type: 'input' }, record.inputTokens);
+    metrics.tokens.inc({ ...labels, type: 'output' }, record.outputTokens);
+    metrics.tokens.inc({ ...labels, type: 'cached_input' }, record.cachedInputTokens);
+    metrics.cost.inc(labels, record.costUsd);
+    const target = { route: record.routeId, provider: record.providerId, upstream_model: record.upstreamModel };
+    if (record.estimated) metrics.estimated.inc(target);
+    if (record.stream && this.firstChunkAt !== undefined && this.streamEndAt !== undefined && record.outputTokens > 1) {
+      metrics.tpot.observe(target, (this.streamEndAt - this.firstChunkAt) / 1000 / (record.outputTokens - 1));
+    }
+    this.awaitingMeter = false;
+    if (this.closed) this.finish();
+  }
+
+  caller(caller: CallerIdentity): void {
+    this.who = caller;
+    this.span?.setAttributes({
+      'tollgate.caller.kind': caller.kind,
+      ...(caller.namespace === undefined ? {} : { 'tollgate.caller.namespace': caller.namespace }),
+      ...(caller.name === undefined ? {} : { 'tollgate.caller.name': caller.name }),
+    });
+  }
+
+  admission(decision: AdmissionDecision): void {
+    this.decision = decision;
+    this.span?.setAttribute('tollgate.admission', decision.result);
+    if (decision.result === 'rate_limited') {
+      this.ctx.metrics.rateLimitRejections.inc({ route: this.routeId, limit: decision.limit });
+      this.span?.setAttribute('tollgate.rate_limit.limit', decision.limit);
+    } else if (decision.result === 'budget_exceeded') {
+      this.ctx.metrics.budgetRejections.inc({ route: this.routeId, budget: decision.budget, action: decision.action });
+      this.span?.setAttributes({ 'tollgate.budget.id': decision.budget, 'tollgate.budget.action': decision.action });
+    }
+  }
+
+  cache(hit: boolean): void {
+    this.cacheHit = hit;
+    this.ctx.metrics.cacheLookups.inc({ route: this.routeId, result: hit ? 'hit' : 'miss' });
+  }
+
+  /** The response closed (finished, or the client went away). */
+  close(): void {
+    this.closed = true;
+    if (!this.awaitingMeter) this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const status = this.res.statusCode;
+    const durationMs = performance.now() - this.started;
+    const served = this.serving;
+    const provider = served?.target.providerId ?? NONE;
+    const upstreamModel = served?.target.model ?? NONE;
+    const model = this.route?.model ?? NONE;
+    const cls = statusClass(status);
+    if (this.operation !== undefined) {
+      const { metrics } = this.ctx;
+      metrics.inflight.dec();
+      metrics.requests.inc({ operation: this.operation, route: this.routeId, model, provider, upstream_model: upstreamModel, status_class: cls });
+      metrics.requestDuration.observe({ route: this.routeId, model, provider, status_class: cls }, durationMs / 1000);
+    }
+    const errorType = this.streamFailure ?? (status >= 500 ? (this.lastFailure ?? String(status)) : undefined);
+    this.endSpan(status, errorType);
+    this.log(status, durationMs, errorType);
+  }
+
+  private endSpan(status: number, errorType: string | undefined): void {
+    const span = this.span;
+    if (span === undefined) return;
+    if (span.isRecording()) {
+      const served = this.serving;
+      const attributes: Attributes = {
+        'http.response.status_code': status,
+        'tollgate.attempts': this.attempts,
+        'tollgate.cache_hit': this.cacheHit ?? false,
+      };
+      if (!this.res.writableFinished) attributes['tollgate.client_gone'] = true;
+      if (served !== undefined) {
+        attributes['tollgate.provider'] = served.target.providerId;
+        attributes[GENAI.provider] = genAiProviderName(served.provider.config.type);
+        if (served.facts.model !== undefined) attributes[GENAI.responseModel] = served.facts.model;
+        if (served.facts.finishReasons.length > 0) attributes[GENAI.finishReasons] = served.facts.finishReasons;
+      }
+      const usage = this.usage;
+      if (usage !== undefined) {
+        attributes['tollgate.cost_usd'] = usage.costUsd;
+        attributes['tollgate.usage.estimated'] = usage.estimated;
+        if (!usage.estimated) {
+          attributes[GENAI.inputTokens] = usage.inputTokens;
+          attributes[GENAI.outputTokens] = usage.outputTokens;
+          if (usage.cachedInputTokens > 0) attributes[GENAI.cacheReadTokens] = usage.cachedInputTokens;
+        }
+      }
+      if (errorType !== undefined) {
+        attributes['error.type'] = errorType;
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      span.setAttributes(attributes);
+    }
+    span.end();
+  }
+
+  /** One JSON line per request; never prompt or completion content. */
+  private log(status: number, durationMs: number, errorType: string | undefined): void {
+    const info = this.res.locals as RoutingInfo;
+    const served = this.serving;
+    const usage = this.usage;
+    const line: Record<string, unknown> = {
+      requestId: this.requestId ?? this.req.get('x-request-id'),
+      method: this.req.method,
+      path: this.req.path,
+      status,
+      durationMs: Math.round(durationMs * 1000) / 1000,
+      completed: this.res.writableFinished,
+      caller: this.who?.id ?? info.caller,
+    };
+    if (this.operation !== undefined) {
+      line.operation = this.operation;
+      line.route = this.route?.id;
+      line.model = this.route?.model;
+      line.stream = this.stream;
+      line.provider = served?.target.providerId;
+      line.upstreamModel = served?.target.model;
+      line.attempts = info.attempts ?? this.attempts;
+      if (this.retries > 0) line.retries = this.retries;
+      if (this.failovers > 0) line.failovers = this.failovers;
+      line.upstreamMs = Math.round(this.upstreamMs * 1000) / 1000;
+      if (this.firstChunkAt !== undefined) line.ttftMs = Math.round((this.firstChunkAt - this.started) * 1000) / 1000;
+      if (usage !== undefined) {
+        line.inputTokens = usage.inputTokens;
+        line.outputTokens = usage.outputTokens;
+        line.cachedInputTokens = usage.cachedInputTokens;
+        line.costUsd = usage.costUsd;
+        line.usageEstimated = usage.estimated;
+      }
+      if (errorType !== undefined) line.errorType = errorType;
+      if (this.decision !== undefined) line.admission = this.decision;
+      if (this.cacheHit !== undefined) line.cacheHit = this.cacheHit;
+      const traceId = this.span?.spanContext().traceId;
+      if (traceId !== undefined) line.traceId = traceId;
+    }
+    this.ctx.logger.info(line, 'request');
+  }
+}

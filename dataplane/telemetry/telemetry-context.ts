@@ -1,0 +1,13 @@
+import type { TextMapPropagator, Tracer } from '@opentelemetry/api';
+import type { Logger } from 'pino';
+import type { GatewayMetrics } from './gateway-metrics.js';
+import type { ServerAddresses } from './genai-attributes.js';
+
+/** What every request's recorder shares: metrics, the tracer (absent when tracing is off), the access log. */
+export interface TelemetryContext {
+  metrics: GatewayMetrics;
+  tracer: Tracer | undefined;
+  propagator: TextMapPropagator;
+  logger: Logger;
+  addresses: ServerAddresses;
+}

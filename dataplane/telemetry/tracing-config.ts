@@ -1,0 +1,116 @@
+export const SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type SamplerName = (typeof SAMPLERS)[number];
+
+/** Trace export settings, parsed once at start from flags and the standard OTEL_* variables. */
+export interface TracingConfig {
+  /** Full OTLP/HTTP traces URL (…/v1/traces). */
+  url: string;
+  headers: Record<string, string>;
+  timeoutMs: number;
+  sampler: SamplerName;
+  /** Ratio for the traceidratio samplers, 0..1. */
+  samplerRatio: number;
+  serviceName: string;
+  serviceVersion: string;
+  resourceAttributes: Record<string, string>;
+}
+
+export type Env = Record<string, string | undefined>;
+
+export class TracingConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TracingConfigError';
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const v = value?.trim();
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/** `k1=v1,k2=v2` with percent-encoded values (OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES). */
+export function parseKeyValueList(text: string | undefined, what: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (text === undefined) return out;
+  for (const item of text.split(',')) {
+    if (item.trim() === '') continue;
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new TracingConfigError(`${what}: expected key=value, got "${item.trim()}"`);
+    try {
+      out[decodeURIComponent(item.slice(0, eq).trim())] = decodeURIComponent(item.slice(eq + 1).trim());
+    } catch {
+      throw new TracingConfigError(`${what}: bad percent-encoding in "${item.trim()}"`);
+    }
+  }
+  return out;
+}
+
+function tracesUrl(base: string): string {
+  return `${base.replace(/\/+$/, '')}/v1/traces`;
+}
+
+export interface TracingFlags {
+  /** --otlp-endpoint: base URL, like OTEL_EXPORTER_OTLP_ENDPOINT; wins over the environment. */
+  otlpEndpoint?: string;
+}
+
+/**
+ * Tracing settings from flags and environment, or undefined when tracing is off: no endpoint,
+ * OTEL_SDK_DISABLED=true, or OTEL_TRACES_EXPORTER=none. Throws TracingConfigError on bad values.
+ * Only OTLP over HTTP with protobuf payloads is exported.
+ */
+export function parseTracingConfig(env: Env, flags: TracingFlags, defaults: { serviceName: string; serviceVersion: string }): TracingConfig | undefined {
+  if (nonEmpty(env.OTEL_SDK_DISABLED)?.toLowerCase() === 'true') return undefined;
+  const exporter = nonEmpty(env.OTEL_TRACES_EXPORTER)?.toLowerCase();
+  if (exporter === 'none') return undefined;
+  if (exporter !== undefined && exporter !== 'otlp') throw new TracingConfigError(`OTEL_TRACES_EXPORTER=${exporter} is not supported (otlp or none)`);
+
+  const flag = nonEmpty(flags.otlpEndpoint);
+  const signal = nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  const base = nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  const url = flag !== undefined ? tracesUrl(flag) : (signal ?? (base === undefined ? undefined : tracesUrl(base)));
+  if (url === undefined) return undefined;
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http(s)');
+  } catch {
+    throw new TracingConfigError(`OTLP endpoint must be an http(s) URL, got "${url}"`);
+  }
+
+  const protocol = nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) ?? nonEmpty(env.OTEL_EXPORTER_OTLP_PROTOCOL) ?? 'http/protobuf';
+  if (protocol !== 'http/protobuf') throw new TracingConfigError(`OTLP protocol ${protocol} is not supported; Tollgate exports http/protobuf`);
+
+  const headers = {
+    ...parseKeyValueList(nonEmpty(env.OTEL_EXPORTER_OTLP_HEADERS), 'OTEL_EXPORTER_OTLP_HEADERS'),
+    ...parseKeyValueList(nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS), 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'),
+  };
+  const timeoutText = nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT) ?? nonEmpty(env.OTEL_EXPORTER_OTLP_TIMEOUT) ?? '10000';
+  const timeoutMs = Number(timeoutText);
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new TracingConfigError(`OTLP timeout must be a positive number of ms, got "${timeoutText}"`);
+
+  const samplerText = (nonEmpty(env.OTEL_TRACES_SAMPLER) ?? 'parentbased_always_on').toLowerCase();
+  if (!(SAMPLERS as readonly string[]).includes(samplerText)) {
+    throw new TracingConfigError(`OTEL_TRACES_SAMPLER=${samplerText} is not supported (${SAMPLERS.join(', ')})`);
+  }
+  const sampler = samplerText as SamplerName;
+  const argText = nonEmpty(env.OTEL_TRACES_SAMPLER_ARG);
+  const samplerRatio = argText === undefined ? 1 : Number(argText);
+  if (sampler.endsWith('traceidratio') && !(samplerRatio >= 0 && samplerRatio <= 1)) {
+    throw new TracingConfigError(`OTEL_TRACES_SAMPLER_ARG must be a ratio in 0..1, got "${argText}"`);
+  }
+
+  const resourceAttributes = parseKeyValueList(nonEmpty(env.OTEL_RESOURCE_ATTRIBUTES), 'OTEL_RESOURCE_ATTRIBUTES');
+  const serviceName = nonEmpty(env.OTEL_SERVICE_NAME) ?? resourceAttributes['service.name'] ?? defaults.serviceName;
+  return { url, headers, timeoutMs, sampler, samplerRatio, serviceName, serviceVersion: defaults.serviceVersion, resourceAttributes };
+}
+
+/** service.version on every span; keep in sync with package.json. */
+export const TOLLGATE_VERSION = '0.1.0';
