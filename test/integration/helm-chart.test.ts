@@ -261,7 +261,13 @@ describe('on a real kube-apiserver', () => {
   });
 
   it('installs with helm, and an upgrade keeps the generated admin token unchanged', () => {
-    helmOk(['install', 'tollgate', CHART, '-n', NS], cluster.kubeconfig);
+    const installed = helmOk(['install', 'tollgate', CHART, '-n', NS], cluster.kubeconfig);
+    // NOTES.txt: how to apply a first Provider and ModelRoute, and how to call the gateway from a pod.
+    expect(installed).toContain('kind: Provider');
+    expect(installed).toContain('kind: ModelRoute');
+    expect(installed).toContain('curl -s http://tollgate.tollgate-system.svc/v1/chat/completions');
+    expect(installed).toContain('create token default --audience tollgate');
+    writeFileSync(join(work, 'NOTES.txt'), installed);
     kubectl(['wait', '--for=condition=Established', 'crd/providers.tollgate.dev', 'crd/modelroutes.tollgate.dev', 'crd/budgets.tollgate.dev', '--timeout=30s']);
     const secret = () => JSON.parse(kubectl(['get', 'secret', 'tollgate-admin-token', '-n', NS, '-o', 'json'])) as { data: { token: string }; metadata: { uid: string } };
     const before = secret();
@@ -281,6 +287,14 @@ describe('on a real kube-apiserver', () => {
     expect(secret().data.token).toBe(before.data.token);
     const again = JSON.parse(kubectl(['get', 'deployment', 'tollgate-dataplane', '-n', NS, '-o', 'json'])) as K8sObject;
     expect(JSON.stringify(at(again, 'spec.template'))).toBe(template);
+  });
+
+  it('accepts examples/cluster/ once the chart installed the CRDs (server-side dry run)', () => {
+    kubectl(['apply', '-f', 'examples/cluster/00-namespaces.yaml']);
+    const out = kubectl(['apply', '--dry-run=server', '-f', 'examples/cluster/']);
+    for (const o of ['provider.tollgate.dev/openai', 'provider.tollgate.dev/vllm', 'modelroute.tollgate.dev/chat-default', 'budget.tollgate.dev/team-a-monthly', 'deployment.apps/chat-client']) {
+      expect(out).toContain(o);
+    }
   });
 
   it('upgrades to watchNamespaces: namespaced Roles replace the cluster-wide rules', () => {

@@ -1,0 +1,86 @@
+// Pure checks of the chart's files (no helm binary): CRDs identical to crds/, a values schema that
+// refuses typos everywhere and describes every key, and values.yaml and the schema in step.
+import { readdirSync, readFileSync } from 'node:fs';
+import yaml from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+import { resolve, type ValuesSchema } from '../../tools/docs/config-reference.js';
+
+const CHART = 'charts/tollgate';
+const schema = JSON.parse(readFileSync(`${CHART}/values.schema.json`, 'utf8')) as ValuesSchema;
+const values = yaml.load(readFileSync(`${CHART}/values.yaml`, 'utf8')) as Record<string, unknown>;
+
+/**
+ * Schema nodes that values.yaml sets as a whole: Kubernetes objects passed through as they are
+ * (affinity, tolerations, ...) and resource requests/limits (a default need not name every quantity).
+ */
+const PASSTHROUGH = new Set(['kubernetesObject', 'kubernetesList', 'resources']);
+
+interface Visit {
+  path: string;
+  node: ValuesSchema;
+}
+
+function walk(node: ValuesSchema, path: string, out: Visit[]): void {
+  const ref = /^#\/definitions\/(.+)$/.exec(node.$ref ?? '')?.[1];
+  if (ref !== undefined && PASSTHROUGH.has(ref)) return;
+  const resolved = resolve(node, schema);
+  out.push({ path, node: resolved });
+  for (const [k, child] of Object.entries(resolved.properties ?? {})) walk(child, path === '' ? k : `${path}.${k}`, out);
+  if (resolved.items !== undefined) walk(resolved.items, `${path}[]`, out);
+}
+
+const nodes: Visit[] = [];
+walk(schema, '', nodes);
+
+describe('chart files', () => {
+  it('ships the CRDs of crds/ byte for byte (run `make docs` when this fails)', () => {
+    const repo = readdirSync('crds').filter((f) => f.endsWith('.yaml')).sort();
+    expect(readdirSync(`${CHART}/crds`).sort()).toEqual(repo);
+    for (const f of repo) expect(readFileSync(`${CHART}/crds/${f}`, 'utf8'), f).toBe(readFileSync(`crds/${f}`, 'utf8'));
+  });
+
+  it('refuses unknown keys in every object of the values schema', () => {
+    const open = nodes.filter((v) => v.node.type === 'object' && v.node.additionalProperties !== false && v.node.properties !== undefined);
+    expect(open.map((v) => v.path)).toEqual([]);
+    // Maps (labels, annotations) constrain their values instead.
+    const maps = nodes.filter((v) => v.node.type === 'object' && v.node.properties === undefined);
+    for (const m of maps) expect(typeof m.node.additionalProperties, m.path).toBe('object');
+  });
+
+  it('describes every key of the values schema (docs/configuration.md is generated from it)', () => {
+    const undescribed = nodes.filter((v) => v.path !== '' && !v.path.endsWith('[]') && !v.node.description).map((v) => v.path);
+    expect(undescribed).toEqual([]);
+  });
+
+  it('has a default in values.yaml for every key of the schema, and nothing else', () => {
+    const leafPaths = (obj: unknown, prefix: string): string[] =>
+      typeof obj === 'object' && obj !== null && !Array.isArray(obj) && Object.keys(obj).length > 0
+        ? Object.entries(obj).flatMap(([k, v]) => {
+            const path = prefix === '' ? k : `${prefix}.${k}`;
+            const node = nodes.find((n) => n.path === path)?.node;
+            // Maps and Kubernetes objects are leaves even when the default has keys.
+            return node !== undefined && node.properties !== undefined ? leafPaths(v, path) : [path];
+          })
+        : [prefix];
+    const inValues = leafPaths(values, '').sort();
+    const inSchema = nodes
+      .filter((v) => v.path !== '' && !v.path.includes('[]') && v.node.properties === undefined)
+      .map((v) => v.path)
+      .concat(
+        // Passthrough keys are not walked into; list them from their parents.
+        nodes.flatMap((v) =>
+          Object.entries(v.node.properties ?? {})
+            .filter(([, c]) => PASSTHROUGH.has(/^#\/definitions\/(.+)$/.exec(c.$ref ?? '')?.[1] ?? ''))
+            .map(([k]) => (v.path === '' ? k : `${v.path}.${k}`)),
+        ),
+      )
+      .sort();
+    expect(inValues).toEqual(inSchema);
+  });
+
+  it('keeps the rules files to one RBAC scope per rule, as the chart requires', () => {
+    const rules = yaml.load(readFileSync(`${CHART}/files/operator-rules.yaml`, 'utf8')) as { resources: string[] }[];
+    const scopeOf = (r: string) => (r === 'namespaces' ? 'cluster' : r === 'leases' ? 'lease' : 'watched');
+    for (const rule of rules) expect(new Set(rule.resources.map(scopeOf)).size, rule.resources.join(',')).toBe(1);
+  });
+});
