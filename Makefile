@@ -68,3 +68,15 @@ clean:
 bench: build
 	bash bench/install.sh
 	taskset -c $${BENCH_CLIENT_CORE:-1} node --import tsx bench/run.ts
+
+## Helm chart (issue 7): lint it strictly with default values and with every optional feature on.
+.PHONY: helm-lint docs
+helm-lint:
+	@helm="$$(bash test/cluster/build.sh | tail -n1)/bin/helm"; \
+	"$$helm" lint --strict charts/tollgate --kube-version 1.32.0 && \
+	"$$helm" lint --strict charts/tollgate --kube-version 1.32.0 -f charts/tollgate/ci/all-features-values.yaml
+
+## Regenerate docs/configuration.md, docs/crd-reference.md and charts/tollgate/crds/ (after `make crds`
+## or a change of the chart's values); a unit test fails while they are stale.
+docs: install
+	npx tsx tools/gen-docs.ts
