@@ -23,6 +23,27 @@ export interface ProfileEntry {
   totalPct?: number;
 }
 
+const FRAMEWORK = new Set(
+  'express router body-parser raw-body parseurl content-type type-is mime-types mime-db media-typer on-finished finalhandler send qs iconv-lite http-errors depd statuses content-disposition cookie cookie-signature vary accepts negotiator encodeurl escape-html etag fresh merge-descriptors proxy-addr forwarded ipaddr.js range-parser path-to-regexp is-promise unpipe ee-first bytes setprototypeof toidentifier inherits safe-buffer utils-merge methods debug ms serve-static side-channel object-inspect call-bound get-intrinsic'.split(' '),
+);
+const LOGGING = new Set('pino sonic-boom thread-stream fast-redact quick-format-unescaped safe-stable-stringify on-exit-leak-free atomic-sleep real-require process-warning pino-std-serializers'.split(' '));
+
+/** Coarse buckets for "where the time goes". */
+export function groupOf(area: string): string {
+  if (area === '(garbage collector)') return 'garbage collection';
+  if (area === '(program)' || area === '(root)') return 'V8 / runtime (program)';
+  if (area === '(native / V8)') return 'native code (syscalls such as writev, JSON, builtins)';
+  if (area.startsWith('tollgate ')) return "Tollgate's own code";
+  if (FRAMEWORK.has(area)) return 'express and its middleware (router, body-parser, …)';
+  if (LOGGING.has(area)) return 'pino (logging)';
+  if (area === 'undici') return 'undici (upstream HTTP client)';
+  if (area === 'zod' || area.startsWith('zod/')) return 'zod (request validation)';
+  if (area.startsWith('node:_http_')) return 'Node HTTP server and client internals';
+  if (area.startsWith('wasm://')) return 'undici (upstream HTTP client)';
+  if (area.startsWith('node:')) return 'Node internals (streams, events, timers, …)';
+  return 'other';
+}
+
 export interface ProfileSummary {
   durationMs: number;
   samples: number;
@@ -33,11 +54,13 @@ export interface ProfileSummary {
   areas: ProfileEntry[];
   /** Tollgate's own functions by inclusive time (self plus callees). */
   tollgateTotal: ProfileEntry[];
+  /** Self time in coarse groups (framework, logging, upstream client, GC, …); sums to 100%. */
+  groups: ProfileEntry[];
 }
 
 /** Where a frame lives: a package under node_modules, a Node internal module, or a project file. */
 export function areaOf(url: string, name: string): string {
-  if (url === '') return name.startsWith('(') ? name : '(native / V8)';
+  if (url === '') return ['(garbage collector)', '(program)', '(idle)', '(root)'].includes(name) ? name : '(native / V8)';
   const nm = url.lastIndexOf('node_modules/');
   if (nm !== -1) {
     const rest = url.slice(nm + 'node_modules/'.length).split('/');
@@ -149,6 +172,8 @@ export function summariseProfile(file: string, skipMs = 0, top = 20): ProfileSum
   };
   if (root !== undefined) walkAreas(root.id, new Set());
   const pct = (t: number): number => (100 * t) / busy;
+  const groupSelf = new Map<string, number>();
+  for (const [area, t] of areaSelf) groupSelf.set(groupOf(area), (groupSelf.get(groupOf(area)) ?? 0) + t);
   return {
     durationMs: (clock - (firstCounted ?? 0)) / 1000,
     samples: counted,
@@ -162,5 +187,6 @@ export function summariseProfile(file: string, skipMs = 0, top = 20): ProfileSum
       .sort((a, b) => b.t - a.t)
       .slice(0, top)
       .map((e) => ({ name: e.name, where: e.where, selfPct: pct(fnSelf.get(`${e.name}@${e.where}`)?.t ?? 0), totalPct: pct(e.t) })),
+    groups: [...groupSelf.entries()].sort((a, b) => b[1] - a[1]).map(([name, t]) => ({ name, where: '', selfPct: pct(t) })),
   };
 }
