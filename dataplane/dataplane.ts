@@ -9,6 +9,7 @@ import { UsageTotals } from './metering/usage-record.js';
 import { createAdminApp } from './admin/admin-app.js';
 import type { Authenticator } from './governance/identity/authenticator.js';
 import { pullSnapshot } from './admin/snapshot-puller.js';
+import { EndpointPickers } from './routing/endpoints/endpoint-pickers.js';
 import { Router } from './routing/router.js';
 import { TargetStats } from './routing/target-stats.js';
 import { createApp } from './server/app.js';
@@ -41,6 +42,8 @@ export class Dataplane {
   readonly telemetry: GatewayTelemetry;
   private readonly transport = new HttpTransport();
   private readonly router: Router;
+  /** Endpoint picking, with the vLLM pod scrapers it runs; synced to every new snapshot. */
+  readonly endpoints = new EndpointPickers({ scrape: true });
   private server: Server | undefined;
   private adminServer: Server | undefined;
   private readonly stopPull = new AbortController();
@@ -51,7 +54,8 @@ export class Dataplane {
 
   constructor(private readonly opts: DataplaneOptions) {
     this.store = new SnapshotStore(this.transport);
-    this.router = new Router({ stats: new TargetStats() });
+    this.store.onChange((runtime) => this.endpoints.sync(runtime));
+    this.router = new Router({ stats: new TargetStats(), endpoints: this.endpoints });
     this.usage = opts.usage ?? new UsageTotals();
     this.telemetry = new GatewayTelemetry({ logger: opts.logger, store: this.store, ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }) });
   }
@@ -125,6 +129,7 @@ export class Dataplane {
       this.adminServer.closeAllConnections();
       await new Promise<void>((resolve) => this.adminServer?.close(() => resolve()));
     }
+    await this.endpoints.close();
     await this.transport.close();
     this.server = undefined;
     return { drained };

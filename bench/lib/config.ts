@@ -34,6 +34,8 @@ export interface BenchConfig {
   profileSeconds: number;
   startTimeoutSeconds: number;
   repoRoot: string;
+  /** Where the measured Tollgate build lives (dist/cli/tollgate.js): the checkout, or a clean export. */
+  tollgateRoot: string;
   benchDir: string;
   resultsDir: string;
   rawDir: string;
@@ -110,6 +112,7 @@ export function readConfig(env: NodeJS.ProcessEnv, repoRoot: string, now: Date):
     profileSeconds: num(env, 'BENCH_PROFILE_SECONDS', quick ? 3 : 15),
     startTimeoutSeconds: num(env, 'BENCH_START_TIMEOUT', 90),
     repoRoot,
+    tollgateRoot: resolve(env.BENCH_TOLLGATE_ROOT ?? repoRoot),
     benchDir,
     resultsDir,
     rawDir: resolve(resultsDir, 'raw', runId),

@@ -206,17 +206,23 @@ function tollgate(governance: Governance, quiet: boolean): SystemDef {
     label: `Tollgate (governance ${governance}${quiet ? ', log warn' : ''})`,
     notes,
     version: () => {
-      const root = cfgRef().repoRoot;
+      const root = cfgRef().tollgateRoot;
       const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
-      if (!existsSync(join(root, 'dist/cli/tollgate.js'))) throw new Error('dist/cli/tollgate.js is missing: run `make build`');
+      if (!existsSync(join(root, 'dist/cli/tollgate.js'))) throw new Error(`${root}/dist/cli/tollgate.js is missing: run \`make build\``);
       let sha = 'unknown';
-      try {
-        sha = command('git', ['rev-parse', '--short', 'HEAD'], root);
-        if (command('git', ['status', '--porcelain', '--', 'cli', 'operator', 'dataplane'], root) !== '') sha += ' + uncommitted changes';
-      } catch {
-        /* not a git checkout */
+      const exported = join(root, '.bench-commit');
+      if (existsSync(exported)) {
+        // A clean export of one commit (see bench/README.md), built on its own.
+        sha = `${readFileSync(exported, 'utf8').trim()}, clean export`;
+      } else {
+        try {
+          sha = command('git', ['rev-parse', '--short', 'HEAD'], root);
+          if (command('git', ['status', '--porcelain', '--', 'cli', 'operator', 'dataplane'], root) !== '') sha += ' + uncommitted changes in the working tree';
+        } catch {
+          /* not a git checkout */
+        }
       }
-      return `${pkg.version} (${sha})`;
+      return `${pkg.version} (${sha}; ${root === cfgRef().repoRoot ? 'dist/ of this checkout' : root})`;
     },
     start: async (ctx) => {
       const port = await freePort();
@@ -225,7 +231,7 @@ function tollgate(governance: Governance, quiet: boolean): SystemDef {
       for (const [name, content] of Object.entries(benchManifests({ upstreamBaseUrl: `http://127.0.0.1:${ctx.upstreamPort}/v1`, models: ctx.models, governance }))) {
         writeFileSync(join(dir, name), content);
       }
-      const args = [...(ctx.nodeFlags ?? []), resolve(ctx.cfg.repoRoot, 'dist/cli/tollgate.js'), 'dev', '-f', dir, '--port', String(port), '--drain-timeout', '2'];
+      const args = [...(ctx.nodeFlags ?? []), resolve(ctx.cfg.tollgateRoot, 'dist/cli/tollgate.js'), 'dev', '-f', dir, '--port', String(port), '--drain-timeout', '2'];
       if (quiet) args.push('--log-level', 'warn');
       const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' };
       delete env.LOG_LEVEL;

@@ -1,11 +1,28 @@
 import type { Pricing } from '../config/snapshot.js';
 import type { Usage } from '../providers/types.js';
 
-/** USD for one request: uncached input, cached input and output, each at its price per million tokens. */
-export function costUsd(usage: Usage, pricing: Pricing): number {
+/**
+ * The prices of one request: the target's, plus — for self-hosted pods priced by GPU time — the pod
+ * time the request held, measured by the endpoint picker (read when the cost is computed, after the
+ * response or stream ended).
+ */
+export type RequestPricing = Pricing & { podSeconds?: () => number };
+
+/**
+ * USD for one request: uncached input, cached input and output, each at its price per million
+ * tokens, plus the request's share of pod time at the pod-second price.
+ */
+export function costUsd(usage: Usage, pricing: RequestPricing): number {
   const cached = Math.min(usage.cachedInputTokens, usage.inputTokens);
   const uncached = usage.inputTokens - cached;
   const micro = uncached * pricing.inputPerMTok + cached * pricing.cachedInputPerMTok + usage.outputTokens * pricing.outputPerMTok;
+  const podUsd = pricing.podSecondUsd === undefined ? 0 : pricing.podSecondUsd * Math.max(0, pricing.podSeconds?.() ?? 0);
   // Rounded to a millionth of a cent so that sums of many requests do not drift in binary floating point.
-  return Math.round(micro / 1e6 * 1e8) / 1e8;
+  return Math.round((micro / 1e6 + podUsd) * 1e8) / 1e8;
+}
+
+/** The target's pricing with the pod time of this request attached (when the target is priced by pod time). */
+export function withPodTime(pricing: Pricing, podSeconds: (() => number) | undefined): RequestPricing {
+  if (pricing.podSecondUsd === undefined || podSeconds === undefined) return pricing;
+  return { ...pricing, podSeconds };
 }

@@ -2,8 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
 import type { RuntimeProvider, RuntimeSnapshot } from '../config/runtime-snapshot.js';
 import type { CanonicalRequest, JsonObject, StreamStep, UpstreamFailure, Usage } from '../providers/types.js';
+import { withPodTime } from '../metering/cost.js';
 import { AttemptTimeout, runAttempt } from './attempt.js';
 import { retryDelayMs } from './backoff.js';
+import type { EndpointLease, EndpointPicker } from './endpoints/endpoint-picker.js';
+import { EndpointPickers } from './endpoints/endpoint-pickers.js';
+import { podsSaturated } from './endpoints/pods-saturated.js';
 import { noTargetLeft } from './route-errors.js';
 import { orderTargets, type Random } from './strategies.js';
 import type { TargetStats } from './target-stats.js';
@@ -42,32 +46,19 @@ export class ClientGone extends Error {
 
 export interface RouterDeps {
   stats: TargetStats;
+  /** Endpoint choice inside a provider (load-aware for vLLM pods, round robin otherwise). */
+  endpoints?: EndpointPicker;
   random?: Random;
   now?: () => number;
 }
 
-/**
- * Endpoint choice inside one provider: round robin over its ready endpoints.
- * (Load-aware picking for vLLM pods is separate work.)
- */
-class EndpointCursor {
-  private next = new Map<string, number>();
-  pick(provider: RuntimeProvider): string | undefined {
-    const endpoints = provider.config.endpoints;
-    if (provider.config.type === 'mock') return 'mock://in-process';
-    if (endpoints.length === 0) return undefined;
-    const i = this.next.get(provider.config.id) ?? 0;
-    this.next.set(provider.config.id, (i + 1) % endpoints.length);
-    return endpoints[i % endpoints.length];
-  }
-}
-
 export class Router {
-  private readonly endpoints = new EndpointCursor();
+  private readonly endpoints: EndpointPicker;
   private readonly random: Random;
   private readonly now: () => number;
 
   constructor(private readonly deps: RouterDeps) {
+    this.endpoints = deps.endpoints ?? new EndpointPickers();
     this.random = deps.random ?? Math.random;
     this.now = deps.now ?? Date.now;
   }
@@ -81,11 +72,14 @@ export class Router {
     const attempts: AttemptRecord[] = [];
     const deadline = this.now() + route.timeouts.totalMs;
     let retryAfterMs: number | undefined;
+    /** Set while the last target tried had no pod able to take the request. */
+    let saturation: { message: string; retryAfterMs?: number } | undefined;
 
     for (const target of orderTargets(route, this.deps.stats, this.random)) {
       const provider = runtime.providers.get(target.providerId);
       if (provider === undefined) continue;
       let last: UpstreamFailure | undefined;
+      const tried = new Set<string>();
       for (let attempt = 1; ; attempt++) {
         const remaining = deadline - this.now();
         if (remaining <= 0) {
@@ -95,19 +89,26 @@ export class Router {
         const record: AttemptRecord = { providerId: target.providerId, model: target.model };
         attempts.push(record);
         const max = provider.config.maxConcurrency;
-        const baseUrl = this.endpoints.pick(provider);
+        saturation = undefined;
         if (max !== undefined && this.deps.stats.providerInflight(provider.config.id) >= max) {
           last = { kind: 'RateLimited', status: 0, message: `provider at its maxConcurrency of ${max}` };
-        } else if (baseUrl === undefined) {
-          last = { kind: 'ConnectionError', status: 0, message: 'provider has no ready endpoints' };
         } else {
-          const timeoutMs = Math.min(remaining, route.timeouts.attemptMs ?? remaining);
-          const result = await this.attempt(req, target, provider, baseUrl, timeoutMs, clientSignal, attempts);
-          if (result.ok) return result.outcome;
-          if ('clientGone' in result) throw new ClientGone();
-          last = result.failure;
+          const picked = this.endpoints.pick({ provider: provider.config, route, target, req, tried });
+          if (!picked.ok) {
+            last = picked.failure;
+            if (picked.saturated) saturation = picked.retryAfterMs === undefined ? { message: last.message } : { message: last.message, retryAfterMs: picked.retryAfterMs };
+          } else {
+            tried.add(picked.lease.url);
+            const timeoutMs = Math.min(remaining, route.timeouts.attemptMs ?? remaining);
+            const result = await this.attempt(req, target, provider, picked.lease, timeoutMs, clientSignal, attempts);
+            if (result.ok) return result.outcome;
+            if ('clientGone' in result) throw new ClientGone();
+            last = result.failure;
+          }
         }
         record.failure = last;
+        // No pod can take it: retrying the same pool now would not help; spill over or give up.
+        if (saturation !== undefined) break;
         if (last.kind === 'RateLimited' && last.retryAfterMs !== undefined) {
           retryAfterMs = retryAfterMs === undefined ? last.retryAfterMs : Math.min(retryAfterMs, last.retryAfterMs);
         }
@@ -122,6 +123,7 @@ export class Router {
       }
       if (last === undefined || last.kind === 'ClientError' || !route.fallbackOn.includes(last.kind)) break;
     }
+    if (saturation !== undefined) throw podsSaturated(route, saturation.message, saturation.retryAfterMs, attempts.length);
     throw noTargetLeft(route, attempts, retryAfterMs);
   }
 
@@ -129,7 +131,7 @@ export class Router {
     req: CanonicalRequest,
     target: TargetConfig,
     provider: RuntimeProvider,
-    baseUrl: string,
+    lease: EndpointLease,
     timeoutMs: number,
     clientSignal: AbortSignal,
     attempts: AttemptRecord[],
@@ -148,18 +150,23 @@ export class Router {
       clearTimeout(timer);
       clientSignal.removeEventListener('abort', onClientAbort);
     };
-    const result = await runAttempt(req, target, provider, baseUrl, controller.signal, clientSignal);
+    const result = await runAttempt(req, target, provider, lease.url, controller.signal, clientSignal);
     clearTimeout(timer);
     if (!result.ok) {
       detach();
       end();
+      lease.release('failure' in result ? result.failure : undefined);
       return result;
     }
     this.deps.stats.observeLatency(target, this.now() - started);
     const release = (): void => {
       detach();
       end();
+      lease.release();
     };
+    // Self-hosted pods priced by GPU time: the cost includes the pod time this request held.
+    const pricing = withPodTime(target.pricing, lease.podSeconds);
+    if (pricing !== target.pricing) target = { ...target, pricing };
     if (result.kind === 'response') {
       release();
       const outcome = { kind: 'response' as const, target, provider, attempts, release: () => undefined, body: result.body };

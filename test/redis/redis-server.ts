@@ -62,7 +62,13 @@ export class RedisTestServer {
       { stdio: 'ignore' },
     );
     this.child = child;
+    // Never outlive the test process, even when it dies before afterAll.
+    const kill = (): void => {
+      child.kill('SIGKILL');
+    };
+    process.once('exit', kill);
     child.once('exit', () => {
+      process.off('exit', kill);
       if (this.child === child) this.child = undefined;
     });
     const deadline = Date.now() + 10_000;

@@ -1,0 +1,165 @@
+import { describe, expect, it } from 'vitest';
+import type { ProviderConfig, RouteConfig, TargetConfig } from '../../config/snapshot.js';
+import { costUsd, withPodTime } from '../../metering/cost.js';
+import type { CanonicalRequest } from '../../providers/types.js';
+import { RoundRobinPicker } from './endpoint-picker.js';
+import { PodPicker } from './pod-picker.js';
+import { isSaturated, loraTier, pickLoraAffinity, pickQueueAware, type PodView, triage } from './pod-scoring.js';
+import { HashRing, hash32, pickBoundedLoad } from './prefix-affinity.js';
+import { promptPrefix } from './prompt-prefix.js';
+import { PodState } from './pod-state.js';
+
+const limits = { maxQueueDepth: 8, maxKvCacheUsage: 0.9 };
+const pod = (url: string, extra: Partial<PodView> = {}): PodView => ({ url, outstanding: 0, available: true, ...extra });
+
+describe('pod scoring', () => {
+  it('filters unavailable and saturated pods and prefers untried ones', () => {
+    const pods = [pod('a', { available: false }), pod('b', { metrics: { waiting: 9 } }), pod('c', { metrics: { kvCacheUsage: 0.9 } }), pod('d'), pod('e')];
+    expect(isSaturated(pods[1] as PodView, limits)).toBe(true);
+    const t = triage(pods, limits, new Set(['d']));
+    expect(t).toMatchObject({ saturated: 2, unavailable: 1 });
+    expect(t.candidates.map((p) => p.url)).toEqual(['e']);
+    expect(triage(pods, limits, new Set(['d', 'e'])).candidates.map((p) => p.url)).toEqual(['d', 'e']);
+  });
+
+  it('scores queue + own in-flight, KV usage breaking ties, and rotates among equals', () => {
+    const pods = [pod('a', { metrics: { waiting: 3 } }), pod('b', { outstanding: 2, metrics: { kvCacheUsage: 0.5 } }), pod('c', { outstanding: 2, metrics: { kvCacheUsage: 0.2 } })];
+    expect(pickQueueAware(pods, 0)?.url).toBe('c');
+    const even = [pod('a'), pod('b')];
+    expect([0, 1, 2, 3].map((t) => pickQueueAware(even, t)?.url)).toEqual(['a', 'b', 'a', 'b']);
+  });
+
+  it('ranks LoRA tiers: running, waiting, free slot or unknown, full', () => {
+    const running = pod('r', { metrics: { lora: { running: ['s'], waiting: [], maxLora: 1 } } });
+    const waiting = pod('w', { metrics: { lora: { running: ['t'], waiting: ['s'], maxLora: 1 } } });
+    const free = pod('f', { metrics: { lora: { running: ['t'], waiting: [], maxLora: 2 } } });
+    const full = pod('x', { metrics: { lora: { running: ['t'], waiting: [], maxLora: 1 } } });
+    expect([running, waiting, free, pod('u'), full].map((p) => loraTier(p, 's'))).toEqual([0, 1, 2, 2, 3]);
+    expect(pickLoraAffinity([full, free, { ...running, outstanding: 5 }], 's', 0)?.url).toBe('r');
+    expect(pickLoraAffinity([full, free], 's', 0)?.url).toBe('f');
+  });
+});
+
+describe('prefix affinity', () => {
+  const urls = ['http://10.0.0.1:8000/v1', 'http://10.0.0.2:8000/v1', 'http://10.0.0.3:8000/v1', 'http://10.0.0.4:8000/v1'];
+
+  it('maps a key to the same pod and moves few keys when a pod leaves', () => {
+    const ring = new HashRing(urls);
+    const smaller = new HashRing(urls.slice(0, 3));
+    let moved = 0;
+    const used = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const key = hash32(`prompt ${i}`);
+      const a = ring.walk(key)[0];
+      used.add(a ?? '');
+      expect(ring.walk(key)[0]).toBe(a);
+      expect(ring.walk(key)).toHaveLength(4);
+      if (a !== urls[3] && smaller.walk(key)[0] !== a) moved++;
+    }
+    expect(used.size).toBe(4);
+    expect(moved).toBe(0);
+  });
+
+  it('bounds the load of the home pod to loadBound × the average', () => {
+    const ring = new HashRing(urls);
+    const key = hash32('system prompt');
+    const home = ring.walk(key)[0] ?? '';
+    const views = urls.map((u) => pod(u));
+    const picks: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const p = pickBoundedLoad(ring, key, views, 1.25);
+      if (p === undefined) throw new Error('no pick');
+      p.outstanding++;
+      picks.push(p.url);
+    }
+    const onHome = picks.filter((u) => u === home).length;
+    expect(onHome).toBeLessThanOrEqual(Math.ceil((1.25 * 12) / 4));
+    expect(onHome).toBeGreaterThanOrEqual(3);
+    expect(picks[0]).toBe(home);
+  });
+
+  it('keys on the leading system messages and the model', () => {
+    const body = (user: string) => ({ messages: [{ role: 'system', content: 'S' }, { role: 'developer', content: [{ type: 'text', text: 'D' }] }, { role: 'user', content: user }] });
+    expect(promptPrefix(body('a'), 'm', 100)).toBe(promptPrefix(body('b'), 'm', 100));
+    expect(promptPrefix(body('a'), 'm', 100)).not.toBe(promptPrefix(body('a'), 'n', 100));
+    expect(promptPrefix({ messages: [{ role: 'user', content: 'hello world' }] }, 'm', 5)).toBe('m\u0000hello');
+    expect(promptPrefix({ prompt: 'abcdef' }, 'm', 3)).toBe('m\u0000abc');
+  });
+});
+
+describe('pod state', () => {
+  it('charges each request its share of the pod while requests overlap', () => {
+    const s = new PodState('u', 0);
+    const stale = 1000;
+    s.begin(0, stale);
+    const a0 = s.clock(0, stale);
+    s.begin(1000, stale); // second request joins after 1 s alone
+    const b0 = s.clock(1000, stale);
+    s.end(3000, stale); // both shared 2 s
+    const a = s.clock(3000, stale) - a0;
+    const b = s.clock(3000, stale) - b0;
+    expect(a).toBeCloseTo(2, 9);
+    expect(b).toBeCloseTo(1, 9);
+  });
+
+  it('divides by the running batch the pod reports while it is fresh', () => {
+    const s = new PodState('u', 0);
+    s.observeMetrics({ running: 4 }, 0, 1000);
+    s.begin(0, 1000);
+    const start = s.clock(0, 1000);
+    expect(s.clock(1000, 1000) - start).toBeCloseTo(0.25, 9);
+    // Beyond staleAfter the report no longer counts.
+    expect(s.clock(3000, 1000) - start).toBeCloseTo(0.25 + 2, 9);
+  });
+
+  it('ages metrics out and cools down', () => {
+    const s = new PodState('u', 0);
+    s.observeMetrics({ waiting: 50 }, 0, 500);
+    expect(s.view(500, { staleAfterMs: 500, unhealthyThreshold: 1 }).metrics).toEqual({ waiting: 50 });
+    expect(s.view(501, { staleAfterMs: 500, unhealthyThreshold: 1 }).metrics).toBeUndefined();
+    s.coolDown(2000);
+    expect(s.view(1999, { staleAfterMs: 500, unhealthyThreshold: 1 }).available).toBe(false);
+    expect(s.view(2000, { staleAfterMs: 500, unhealthyThreshold: 1 }).available).toBe(true);
+    s.observeHealth(false);
+    expect(s.view(2000, { staleAfterMs: 500, unhealthyThreshold: 2 }).available).toBe(true);
+    s.observeHealth(false);
+    expect(s.view(2000, { staleAfterMs: 500, unhealthyThreshold: 2 }).available).toBe(false);
+  });
+});
+
+describe('pod picker', () => {
+  const vllm = { scrapeIntervalMs: 1000, scrapeTimeoutMs: 500, staleAfterMs: 5000, metricsPath: '/metrics', healthPath: '/health', unhealthyThreshold: 2, maxQueueDepth: 8, maxKvCacheUsage: 0.9 };
+  const provider: ProviderConfig = { id: 'ns/llama', type: 'vllm', endpoints: ['http://a/v1', 'http://b/v1'], headers: {}, connectTimeoutMs: 1000, vllm };
+  const target: TargetConfig = { providerId: 'ns/llama', model: 'm', priority: 0, weight: 1, pricing: { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0, podSecondUsd: 2 } };
+  const route = { id: 'ns/r', model: 'r', podSelection: { strategy: 'QueueAware', prefixChars: 100, loadBound: 1.25 } } as unknown as RouteConfig;
+  const req: CanonicalRequest = { op: 'chat', body: { messages: [] }, stream: false, clientWantsUsage: false };
+
+  it('spreads by own in-flight count, refuses when every pod cools down, and meters pod time', () => {
+    let now = 0;
+    const picker = new PodPicker(() => now);
+    picker.sync([provider]);
+    const first = picker.pick({ provider, route, target, req, tried: new Set() });
+    const second = picker.pick({ provider, route, target, req, tried: new Set() });
+    if (!first.ok || !second.ok) throw new Error('expected picks');
+    expect(new Set([first.lease.url, second.lease.url]).size).toBe(2);
+    now = 1500;
+    first.lease.release({ kind: 'RateLimited', status: 429, message: 'busy', retryAfterMs: 3000 });
+    second.lease.release({ kind: 'ServerError', status: 503, message: 'overloaded' });
+    expect(costUsd({ inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 }, withPodTime(target.pricing, first.lease.podSeconds))).toBeCloseTo(3, 8);
+    const refused = picker.pick({ provider, route, target, req, tried: new Set() });
+    expect(refused).toMatchObject({ ok: false, saturated: true, retryAfterMs: 1000 });
+    now = 2500;
+    expect(picker.pick({ provider, route, target, req, tried: new Set() })).toMatchObject({ ok: true, lease: { url: 'http://b/v1' } });
+  });
+
+  it('round robin stays the default for other providers', () => {
+    const rr = new RoundRobinPicker();
+    const plain: ProviderConfig = { id: 'ns/p', type: 'openai-compatible', endpoints: ['x', 'y'], headers: {}, connectTimeoutMs: 1000 };
+    const urls = [0, 1, 2].map(() => {
+      const r = rr.pick({ provider: plain, route, target, req, tried: new Set() });
+      return r.ok ? r.lease.url : '';
+    });
+    expect(urls).toEqual(['x', 'y', 'x']);
+    expect(rr.pick({ provider: { ...plain, endpoints: [] }, route, target, req, tried: new Set() }).ok).toBe(false);
+  });
+});

@@ -1,0 +1,156 @@
+import type { ProviderConfig, VllmConfig } from '../../config/snapshot.js';
+import type { UpstreamFailure } from '../../providers/types.js';
+import type { EndpointLease, EndpointPicker, PickRequest, PickResult } from './endpoint-picker.js';
+import { pickBoundedLoad, HashRing, hash32 } from './prefix-affinity.js';
+import { promptPrefix } from './prompt-prefix.js';
+import { type PodView, pickLeastOutstanding, pickLoraAffinity, pickQueueAware, triage } from './pod-scoring.js';
+import type { PodScraper } from './pod-scraper.js';
+import { PodState } from './pod-state.js';
+
+/** Most pods tracked (and scraped) per gateway; beyond it pods are still picked, by own load only. */
+export const MAX_TRACKED_PODS = 1024;
+/** Cool-down after a 429/503 without retry-after, or a refused connection. */
+const DEFAULT_COOL_DOWN_MS = 1000;
+/** Longest cool-down honoured from a retry-after. */
+const MAX_COOL_DOWN_MS = 30_000;
+const DEFAULT_PREFIX_CHARS = 1024;
+const DEFAULT_LOAD_BOUND = 1.25;
+
+/**
+ * Load-aware picking among the ready pods of a vLLM provider. State is per pod URL and survives
+ * snapshot swaps; `sync` starts and stops scraping as pods come and go. The strategy is the
+ * route's (RouteConfig.podSelection); saturation limits and scrape settings are the provider's.
+ */
+export class PodPicker implements EndpointPicker {
+  private readonly pods = new Map<string, PodState>();
+  private readonly settings = new Map<string, VllmConfig>();
+  private readonly rings = new Map<string, HashRing>();
+  private turn = 0;
+
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly scraper?: PodScraper,
+  ) {}
+
+  /** Tracks exactly the pods of these providers: new pods start being scraped, gone ones stop. */
+  sync(providers: readonly ProviderConfig[]): void {
+    const wanted = new Map<string, VllmConfig>();
+    for (const p of providers) {
+      if (p.vllm === undefined) continue;
+      for (const url of p.endpoints) if (!wanted.has(url) && wanted.size < MAX_TRACKED_PODS) wanted.set(url, p.vllm);
+    }
+    for (const url of [...this.pods.keys()]) {
+      if (wanted.has(url)) continue;
+      this.scraper?.stop(url);
+      this.pods.delete(url);
+      this.settings.delete(url);
+    }
+    for (const [url, settings] of wanted) {
+      this.settings.set(url, settings);
+      const state = this.state(url);
+      this.scraper?.start(state, () => this.settings.get(url) ?? settings);
+    }
+    this.rings.clear();
+  }
+
+  /** The pod's state; a pod no snapshot lists any more (a request on an old snapshot) gets a detached one. */
+  private state(url: string): PodState {
+    let s = this.pods.get(url);
+    if (s === undefined) {
+      s = new PodState(url, this.now());
+      if (this.pods.size < MAX_TRACKED_PODS) this.pods.set(url, s);
+    }
+    return s;
+  }
+
+  private ring(endpoints: readonly string[]): HashRing {
+    const key = endpoints.join('\n');
+    let ring = this.rings.get(key);
+    if (ring === undefined) {
+      if (this.rings.size >= 64) this.rings.clear();
+      ring = new HashRing(endpoints);
+      this.rings.set(key, ring);
+    }
+    return ring;
+  }
+
+  /** What the picker sees, for tests and debugging. */
+  views(provider: ProviderConfig): PodView[] {
+    const cfg = provider.vllm;
+    if (cfg === undefined) return [];
+    const now = this.now();
+    return provider.endpoints.map((url) => this.state(url).view(now, cfg));
+  }
+
+  pick({ provider, route, target, req, tried }: PickRequest): PickResult {
+    const cfg = provider.vllm;
+    if (cfg === undefined || provider.endpoints.length === 0) {
+      return { ok: false, saturated: false, failure: { kind: 'ConnectionError', status: 0, message: 'provider has no ready endpoints' } };
+    }
+    const now = this.now();
+    const states = provider.endpoints.map((url) => this.state(url));
+    const views = states.map((s) => s.view(now, cfg));
+    const { candidates, saturated, unavailable } = triage(views, cfg, tried);
+    if (candidates.length === 0) return this.refusal(provider, cfg, states, saturated, unavailable, now);
+
+    const selection = route.podSelection;
+    const turn = this.turn++;
+    let chosen: PodView | undefined;
+    switch (selection?.strategy ?? 'QueueAware') {
+      case 'LeastOutstanding':
+        chosen = pickLeastOutstanding(candidates, turn);
+        break;
+      case 'QueueAware':
+        chosen = pickQueueAware(candidates, turn);
+        break;
+      case 'LoRAAffinity':
+        chosen = pickLoraAffinity(candidates, target.model, turn);
+        break;
+      case 'PrefixAffinity': {
+        const key = hash32(promptPrefix(req.body, target.model, selection?.prefixChars ?? DEFAULT_PREFIX_CHARS));
+        chosen = pickBoundedLoad(this.ring(provider.endpoints), key, candidates, selection?.loadBound ?? DEFAULT_LOAD_BOUND);
+        break;
+      }
+    }
+    const state = chosen === undefined ? undefined : states.find((s) => s.url === chosen.url);
+    if (state === undefined) return this.refusal(provider, cfg, states, saturated, unavailable, now);
+    return { ok: true, lease: this.lease(state, cfg) };
+  }
+
+  private lease(state: PodState, cfg: VllmConfig): EndpointLease {
+    const stale = cfg.staleAfterMs;
+    state.begin(this.now(), stale);
+    const start = state.clock(this.now(), stale);
+    let held: number | undefined;
+    return {
+      url: state.url,
+      podSeconds: () => held ?? state.clock(this.now(), stale) - start,
+      release: (failure?: UpstreamFailure) => {
+        if (held !== undefined) return;
+        held = state.clock(this.now(), stale) - start;
+        state.end(this.now(), stale);
+        if (failure === undefined) return;
+        // The pod pushed back or is unreachable: keep picks away from it for a moment.
+        const pushedBack = failure.status === 429 || failure.status === 503;
+        const refused = failure.kind === 'ConnectionError' && failure.status === 0;
+        if (pushedBack || refused) {
+          const ms = Math.min(MAX_COOL_DOWN_MS, failure.retryAfterMs ?? DEFAULT_COOL_DOWN_MS);
+          state.coolDown(this.now() + ms);
+        }
+      },
+    };
+  }
+
+  private refusal(provider: ProviderConfig, cfg: VllmConfig, states: PodState[], saturated: number, unavailable: number, now: number): PickResult {
+    const cooling = states.map((s) => s.coolingFor(now)).filter((ms) => ms > 0);
+    // When the pods will look different: the end of the first cool-down, or two scrapes from now.
+    const retryAfterMs = cooling.length > 0 ? Math.min(...cooling) : 2 * cfg.scrapeIntervalMs;
+    const n = states.length;
+    if (saturated > 0) {
+      const message = `all ${n} pods of provider ${provider.id} are saturated or unavailable (${saturated} above queue depth ${cfg.maxQueueDepth} or KV-cache usage ${cfg.maxKvCacheUsage}, ${unavailable} unhealthy or cooling down)`;
+      return { ok: false, saturated: true, retryAfterMs, failure: { kind: 'RateLimited', status: 0, message, retryAfterMs } };
+    }
+    const message = `none of the ${n} pods of provider ${provider.id} is available (${unavailable} failing /health or cooling down after 429/503 or connection errors)`;
+    return { ok: false, saturated: true, retryAfterMs, failure: { kind: 'ConnectionError', status: 0, message } };
+  }
+}

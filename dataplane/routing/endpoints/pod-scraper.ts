@@ -1,0 +1,100 @@
+import { Agent, request } from 'undici';
+import { parseVllmMetrics } from '../../providers/vllm/vllm-metrics.js';
+import type { PodSettings, PodState } from './pod-state.js';
+
+/** Largest /metrics page read; vLLM's is tens of kB, histograms included. */
+const MAX_METRICS_BYTES = 4 * 1024 * 1024;
+
+interface Loop {
+  stop: AbortController;
+  timer: NodeJS.Timeout | undefined;
+}
+
+async function readCapped(body: AsyncIterable<Uint8Array>, limit: number): Promise<string | undefined> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const part of body) {
+    size += part.length;
+    if (size > limit) return undefined;
+    parts.push(part);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/**
+ * Scrapes /metrics and probes /health of each vLLM pod on its provider's interval: one loop per pod,
+ * at most one request of each kind in flight per pod, every request bounded by the scrape timeout
+ * and the page size by MAX_METRICS_BYTES. Timers are unref'd; stop() and close() end the loops.
+ */
+export class PodScraper {
+  private readonly loops = new Map<string, Loop>();
+  private readonly agent = new Agent({ connections: 2, keepAliveTimeout: 10_000, pipelining: 0 });
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  get size(): number {
+    return this.loops.size;
+  }
+
+  has(url: string): boolean {
+    return this.loops.has(url);
+  }
+
+  /** Starts scraping a pod; `settings` is read each round so that a new snapshot's values apply. */
+  start(state: PodState, settings: () => PodSettings): void {
+    if (this.loops.has(state.url)) return;
+    const loop: Loop = { stop: new AbortController(), timer: undefined };
+    this.loops.set(state.url, loop);
+    const round = async (): Promise<void> => {
+      const s = settings();
+      await this.scrapeOnce(state, s, loop.stop.signal);
+      if (loop.stop.signal.aborted) return;
+      loop.timer = setTimeout(() => void round(), s.scrapeIntervalMs);
+      loop.timer.unref();
+    };
+    void round();
+  }
+
+  stop(url: string): void {
+    const loop = this.loops.get(url);
+    if (loop === undefined) return;
+    loop.stop.abort();
+    clearTimeout(loop.timer);
+    this.loops.delete(url);
+  }
+
+  async close(): Promise<void> {
+    for (const url of [...this.loops.keys()]) this.stop(url);
+    await this.agent.close();
+  }
+
+  private async get(url: string, timeoutMs: number, stop: AbortSignal): Promise<{ status: number; text?: string }> {
+    const res = await request(url, {
+      method: 'GET',
+      signal: AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)]),
+      dispatcher: this.agent,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    if (res.statusCode !== 200) {
+      await res.body.dump().catch(() => undefined);
+      return { status: res.statusCode };
+    }
+    const text = await readCapped(res.body, MAX_METRICS_BYTES);
+    if (text === undefined) res.body.destroy();
+    return text === undefined ? { status: 0 } : { status: 200, text };
+  }
+
+  async scrapeOnce(state: PodState, settings: PodSettings, stop: AbortSignal): Promise<void> {
+    const origin = new URL(state.url).origin;
+    const [health, metrics] = await Promise.allSettled([
+      this.get(`${origin}${settings.healthPath}`, settings.scrapeTimeoutMs, stop),
+      this.get(`${origin}${settings.metricsPath}`, settings.scrapeTimeoutMs, stop),
+    ]);
+    if (stop.aborted) return;
+    state.observeHealth(health.status === 'fulfilled' && health.value.status === 200);
+    if (metrics.status === 'fulfilled' && metrics.value.text !== undefined) {
+      state.observeMetrics(parseVllmMetrics(metrics.value.text), this.now(), settings.staleAfterMs);
+    }
+  }
+}

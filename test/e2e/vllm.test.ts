@@ -1,0 +1,303 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { compile } from '../../operator/compile/compile.js';
+import { loadManifests } from '../../operator/sources/manifest-loader.js';
+import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+import { startVllmEmulator, type VllmEmulator } from '../emulators/vllm.js';
+
+// Three vLLM pods behind one Service port, as the operator resolves them from an EndpointSlice
+// (ServiceEndpointsInput), compiled by the real compile step and served by the real data plane.
+let pods: VllmEmulator[];
+let hosted: OpenAiUpstream;
+let gateway: TestGateway;
+
+const manifests = (hostedUrl: string): string => `apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: llama }
+spec:
+  type: vllm
+  serviceRef: { name: llama, port: 8000 }
+  vllm:
+    scrape: { interval: 50ms, timeout: 300ms, staleAfter: 500ms }
+    unhealthyThreshold: 1
+    saturation: { maxQueueDepth: 10, maxKvCacheUsage: 0.9 }
+    gpuPricing: { perGpuSecond: 0.5, gpusPerPod: 2 }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: hosted }
+spec:
+  type: openai-compatible
+  url: ${hostedUrl}
+  credentials: { secretRef: { name: hosted-key, key: apiKey } }
+  models: [{ name: gpt-4o-mini, pricing: { input: 1000, output: 2000 } }]
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: hosted-key }
+stringData: { apiKey: sk-hosted }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: chat }
+spec:
+  model: chat
+  access: { anonymous: true }
+  targets: [{ providerRef: { name: llama }, model: llama-3.1-8b }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: chat-lo }
+spec:
+  model: chat-lo
+  access: { anonymous: true }
+  podSelection: { strategy: LeastOutstanding }
+  targets: [{ providerRef: { name: llama }, model: llama-3.1-8b }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: chat-prefix }
+spec:
+  model: chat-prefix
+  access: { anonymous: true }
+  podSelection: { strategy: PrefixAffinity, loadBound: 1.25 }
+  targets: [{ providerRef: { name: llama }, model: llama-3.1-8b }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: sql }
+spec:
+  model: sql
+  access: { anonymous: true }
+  podSelection: { strategy: LoRAAffinity }
+  targets: [{ providerRef: { name: llama }, model: sql-lora }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: spill }
+spec:
+  model: spill
+  access: { anonymous: true }
+  targets:
+    - { providerRef: { name: llama }, model: llama-3.1-8b, priority: 0 }
+    - { providerRef: { name: hosted }, model: gpt-4o-mini, priority: 1 }
+`;
+
+async function startPods(): Promise<VllmEmulator[]> {
+  // Pods share a port on 127.0.0.2-4, like pod IPs behind one targetPort; plain loopback ports otherwise.
+  try {
+    const first = await startVllmEmulator({ host: '127.0.0.2' });
+    return [first, await startVllmEmulator({ host: '127.0.0.3', port: first.port }), await startVllmEmulator({ host: '127.0.0.4', port: first.port })];
+  } catch {
+    return Promise.all([startVllmEmulator(), startVllmEmulator(), startVllmEmulator()]);
+  }
+}
+
+function apply(): void {
+  const loaded = loadManifests([{ path: 'vllm.yaml', content: manifests(hosted.baseUrl) }]);
+  expect(loaded.errors).toEqual([]);
+  const endpoints = [{ namespace: 'default', service: 'llama', port: 8000, addresses: pods.map((p) => ({ ip: p.host, port: p.port, ready: true })) }];
+  const { snapshot, statuses } = compile({ ...loaded.input, endpoints });
+  expect(statuses.find((s) => s.name === 'llama')?.endpoints).toBe(3);
+  expect(gateway.dataplane.store.apply(snapshot).ok).toBe(true);
+}
+
+async function chat(model: string, opts: { system?: string; user?: string; stream?: boolean } = {}): Promise<Response> {
+  const messages = [...(opts.system === undefined ? [] : [{ role: 'system', content: opts.system }]), { role: 'user', content: opts.user ?? 'hi' }];
+  return fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages, ...(opts.stream === true ? { stream: true, stream_options: { include_usage: true } } : {}) }),
+  });
+}
+
+async function ok(model: string, opts: { system?: string; user?: string; stream?: boolean } = {}): Promise<Response> {
+  const res = await chat(model, opts);
+  expect(res.status, await res.clone().text()).toBe(200);
+  await res.text();
+  return res;
+}
+
+const counts = (): number[] => pods.map((p) => p.served.length);
+const delta = (before: number[]): number[] => counts().map((n, i) => n - (before[i] ?? 0));
+
+/** Waits until every pod has been scraped twice more, so that the gateway has seen a full scrape after a change. */
+async function scraped(): Promise<void> {
+  const before = pods.map((p) => p.scrapes + p.healthChecks);
+  await vi.waitFor(() => expect(pods.every((p, i) => p.scrapes + p.healthChecks >= (before[i] ?? 0) + 4)).toBe(true), { timeout: 5000, interval: 20 });
+  await new Promise((r) => setTimeout(r, 20));
+}
+
+beforeAll(async () => {
+  pods = await startPods();
+  hosted = await startOpenAiUpstream();
+  gateway = await startTestGateway({});
+  apply();
+});
+
+afterAll(async () => {
+  await gateway.close();
+  await Promise.all([...pods.map((p) => p.close()), hosted.close()]);
+});
+
+beforeEach(async () => {
+  for (const p of pods) p.set({ queue: 0, kvCacheUsage: 0.1, latencyMs: 0, health: 200, metrics: 'ok', reject: undefined, lora: undefined });
+  await scraped();
+});
+
+describe('vLLM pods behind a serviceRef provider', () => {
+  it('balances over the pod addresses, sending fewer requests to a pod with a deep queue', async () => {
+    pods[0]?.set({ queue: 6 });
+    for (const p of pods) p.set({ latencyMs: 150 });
+    await scraped();
+    let before = counts();
+    await Promise.all(Array.from({ length: 12 }, () => ok('chat')));
+    const queueAware = delta(before);
+    expect(queueAware.reduce((a, b) => a + b, 0)).toBe(12);
+    expect(queueAware[0]).toBeLessThan(queueAware[1] ?? 0);
+    expect(queueAware[0]).toBeLessThan(queueAware[2] ?? 0);
+
+    // Least outstanding requests ignores the queue: the deep pod gets its even share.
+    before = counts();
+    await Promise.all(Array.from({ length: 12 }, () => ok('chat-lo')));
+    const leastOutstanding = delta(before);
+    expect(leastOutstanding[0]).toBeGreaterThanOrEqual(3);
+    expect(leastOutstanding[0]).toBeGreaterThan(queueAware[0] ?? 0);
+  });
+
+  it('keeps a repeated system prompt on one pod until it is loaded beyond the bound, raising prefix-cache hits', async () => {
+    const system = `You are the billing assistant of ACME (${Date.now()}). Answer in one sentence.`;
+    let before = counts();
+    for (let i = 0; i < 9; i++) await ok('chat-prefix', { system, user: `question ${i}` });
+    const sequential = delta(before);
+    expect(sequential.filter((n) => n > 0)).toEqual([9]);
+    const home = sequential.indexOf(9);
+
+    // Concurrent load on the same prefix: the home pod takes at most ceil(1.25 × 6 / 3) = 3, the rest move on.
+    for (const p of pods) p.set({ latencyMs: 200 });
+    before = counts();
+    await Promise.all(Array.from({ length: 6 }, (_, i) => ok('chat-prefix', { system, user: `burst ${i}` })));
+    const burst = delta(before);
+    expect(burst[home]).toBe(3);
+    expect(burst.reduce((a, b) => a + b, 0)).toBe(6);
+    for (const p of pods) p.set({ latencyMs: 0 });
+
+    // Emulated prefix-cache hit rate: the same traffic through prefix affinity and through least outstanding.
+    const hitsOf = async (model: string, tag: string): Promise<number> => {
+      const hitsBefore = pods.reduce((s, p) => s + p.prefixCache.hits, 0);
+      for (let round = 0; round < 6; round++) {
+        for (let k = 0; k < 4; k++) await ok(model, { system: `System prompt ${k} for ${tag}, long enough to matter. ${'context '.repeat(20)}`, user: `q${round}` });
+      }
+      return pods.reduce((s, p) => s + p.prefixCache.hits, 0) - hitsBefore;
+    };
+    const affinityHits = await hitsOf('chat-prefix', `a${Date.now()}`);
+    const spreadHits = await hitsOf('chat-lo', `b${Date.now()}`);
+    expect(affinityHits).toBeGreaterThan(spreadHits);
+  });
+
+  it('prefers the pod already running the LoRA adapter, then a pod with a free adapter slot', async () => {
+    pods[0]?.set({ lora: { running: ['sql-lora'], waiting: [], maxLora: 1 } });
+    pods[1]?.set({ lora: { running: ['other'], waiting: [], maxLora: 1 } });
+    pods[2]?.set({ lora: { running: ['x'], waiting: [], maxLora: 1 } });
+    await scraped();
+    let before = counts();
+    for (let i = 0; i < 6; i++) await ok('sql');
+    expect(delta(before)).toEqual([6, 0, 0]);
+    expect(pods[0]?.served.at(-1)?.model).toBe('sql-lora');
+
+    pods[0]?.set({ lora: { running: ['other2'], waiting: [], maxLora: 1 } });
+    pods[1]?.set({ lora: { running: [], waiting: [], maxLora: 1 } });
+    await scraped();
+    before = counts();
+    for (let i = 0; i < 4; i++) await ok('sql');
+    expect(delta(before)).toEqual([0, 4, 0]);
+  });
+
+  it('drains a pod whose /health fails, and lets metrics that stopped updating age out', async () => {
+    pods[0]?.set({ health: 503 });
+    await scraped();
+    let before = counts();
+    for (let i = 0; i < 9; i++) await ok('chat-lo');
+    expect(delta(before)[0]).toBe(0);
+
+    pods[0]?.set({ health: 200, queue: 50 });
+    await scraped();
+    before = counts();
+    for (let i = 0; i < 9; i++) await ok('chat-lo');
+    expect(delta(before)[0]).toBe(0); // saturated by its last scrape
+
+    // /metrics now fails; the last scrape (queue 50) goes stale and the pod is judged by in-flight requests alone.
+    pods[0]?.set({ metrics: 'error' });
+    await vi.waitFor(
+      async () => {
+        const b = counts();
+        for (let i = 0; i < 3; i++) await ok('chat-lo');
+        expect(delta(b)[0]).toBeGreaterThan(0);
+      },
+      { timeout: 5000, interval: 50 },
+    );
+    expect(pods[0]?.controls.queue).toBe(50);
+  });
+
+  it('spills over to the hosted target when every pod is saturated, and comes back when load drops', async () => {
+    for (const p of pods) p.set({ queue: 50 });
+    await scraped();
+    const hostedBefore = hosted.requests.length;
+    let before = counts();
+    const res = await ok('spill');
+    expect(res.headers.get('x-tollgate-provider')).toBe('default/hosted');
+    expect(delta(before)).toEqual([0, 0, 0]);
+    expect(hosted.requests.length).toBe(hostedBefore + 1);
+    const rec = gateway.usage.records.at(-1);
+    expect(rec?.providerId).toBe('default/hosted');
+    expect(rec?.routeId).toBe('default/spill');
+    expect(rec?.costUsd).toBeCloseTo((10 * 1000 + 5 * 2000) / 1e6, 8);
+
+    for (const p of pods) p.set({ queue: 0 });
+    await scraped();
+    before = counts();
+    const back = await ok('spill');
+    expect(back.headers.get('x-tollgate-provider')).toBe('default/llama');
+    expect(delta(before).reduce((a, b) => a + b, 0)).toBe(1);
+  });
+
+  it('spills over when the pods answer 503, and keeps away from them while they cool down', async () => {
+    for (const p of pods) p.set({ reject: { status: 503 } });
+    const res = await ok('spill');
+    expect(res.headers.get('x-tollgate-provider')).toBe('default/hosted');
+    const again = await ok('spill');
+    expect(again.headers.get('x-tollgate-provider')).toBe('default/hosted');
+    for (const p of pods) p.set({ reject: undefined });
+    await vi.waitFor(async () => expect((await ok('spill')).headers.get('x-tollgate-provider')).toBe('default/llama'), { timeout: 5000, interval: 100 });
+  });
+
+  it('answers 503 with retry-after when every pod is saturated and the route has no spill-over target', async () => {
+    for (const p of pods) p.set({ queue: 50 });
+    await scraped();
+    const before = counts();
+    const res = await chat('chat');
+    expect(res.status).toBe(503);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const body = (await res.json()) as { error: { code: string; type: string; message: string } };
+    expect(body.error.code).toBe('pods_saturated');
+    expect(body.error.type).toBe('service_unavailable_error');
+    expect(body.error.message).toContain('saturated');
+    expect(delta(before)).toEqual([0, 0, 0]);
+  });
+
+  it('meters GPU-seconds for vLLM requests, JSON and streamed', async () => {
+    for (const p of pods) p.set({ latencyMs: 200 });
+    const res = await ok('chat');
+    const rec = gateway.usage.records.at(-1);
+    expect(rec?.providerId).toBe('default/llama');
+    // Token prices are 0: the cost is the pod time alone, at 0.5 USD per GPU-second × 2 GPUs, for at least ~0.2 s alone on the pod.
+    expect(rec?.costUsd).toBeGreaterThan(0.15);
+    expect(res.headers.get('x-tollgate-cost-usd')).toBe(rec?.costUsd.toFixed(8));
+
+    await ok('chat', { stream: true });
+    const streamed = gateway.usage.records.at(-1);
+    expect(streamed?.stream).toBe(true);
+    expect(streamed?.estimated).toBe(false);
+    expect(streamed?.costUsd).toBeGreaterThan(0.15);
+  });
+});

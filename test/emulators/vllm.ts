@@ -1,0 +1,227 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A vLLM pod: the OpenAI API it serves (chat completions, JSON and SSE with usage), /health, and
+ * /metrics in vLLM's Prometheus exposition (prometheus_client text format: HELP/TYPE lines, labels
+ * engine and model_name, `_total` counters, the LoRA info gauge whose value is the update time).
+ * Load is set from the test: queue depth, KV-cache usage, LoRA adapters, latency, health.
+ */
+export interface VllmPodControls {
+  /** Reported vllm:num_requests_waiting (requests in flight show up as running). */
+  queue: number;
+  /** Reported KV-cache usage, 0..1. */
+  kvCacheUsage: number;
+  /** With --enable-lora: adapters running and waiting, and max_lora. */
+  lora?: { running: string[]; waiting: string[]; maxLora: number };
+  /** Time before the answer (before the first chunk of a stream). */
+  latencyMs: number;
+  /** Status of GET /health. */
+  health: 200 | 503;
+  /** GET /metrics: served, failing with 500, or never answering. */
+  metrics: 'ok' | 'error' | 'hang';
+  /** Answer chat requests with this error instead (vLLM's 503 when overloaded, a 429 from a proxy in front). */
+  reject?: { status: 429 | 503; retryAfter?: string };
+  /** Report KV usage only under the name deprecated in vLLM 0.9 (vllm:gpu_cache_usage_perc). */
+  legacyKvMetric: boolean;
+}
+
+export interface ServedRequest {
+  model: string;
+  stream: boolean;
+  system?: string;
+}
+
+export interface VllmEmulator {
+  /** Origin, e.g. http://127.0.0.2:8000 */
+  url: string;
+  /** Base URL as the gateway calls it (…/v1). */
+  baseUrl: string;
+  host: string;
+  port: number;
+  controls: VllmPodControls;
+  set(patch: Partial<VllmPodControls>): void;
+  served: ServedRequest[];
+  scrapes: number;
+  healthChecks: number;
+  inflight: number;
+  /** Emulated prefix cache: a request hits when its system prompt was seen on this pod before (counted in tokens). */
+  prefixCache: { queries: number; hits: number };
+  close(): Promise<void>;
+}
+
+/** Python's repr(float) as prometheus_client's floatToGoString turns it into Go style. */
+export function goFloat(d: number): string {
+  if (d === Number.POSITIVE_INFINITY) return '+Inf';
+  if (d === Number.NEGATIVE_INFINITY) return '-Inf';
+  if (Number.isNaN(d)) return 'NaN';
+  const s = Number.isInteger(d) && Math.abs(d) < 1e16 ? `${d}.0` : String(d);
+  const dot = s.indexOf('.');
+  if (d > 0 && dot > 6) {
+    const mantissa = `${s[0]}.${s.slice(1, dot)}${s.slice(dot + 1)}`.replace(/[0.]+$/, '');
+    return `${mantissa}e+0${dot - 1}`;
+  }
+  return s;
+}
+
+const tokens = (text: string): number => Math.max(1, Math.ceil(text.length / 4));
+
+function metricsText(model: string, c: VllmPodControls, running: number, prefix: { queries: number; hits: number }, loraUpdatedAt: number): string {
+  const labels = `engine="0",model_name="${model}"`;
+  const out: string[] = [];
+  const family = (name: string, type: string, help: string, lines: string[]): void => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...lines);
+  };
+  if (c.lora !== undefined) {
+    // Two series, as vLLM leaves behind: an older empty one and the current one (larger timestamp value).
+    family('vllm:lora_requests_info', 'gauge', 'Running stats on lora requests.', [
+      `vllm:lora_requests_info{max_lora="${c.lora.maxLora}",running_lora_adapters="",waiting_lora_adapters=""} ${goFloat(loraUpdatedAt - 30.5)}`,
+      `vllm:lora_requests_info{max_lora="${c.lora.maxLora}",running_lora_adapters="${c.lora.running.join(',')}",waiting_lora_adapters="${c.lora.waiting.join(',')}"} ${goFloat(loraUpdatedAt)}`,
+    ]);
+  }
+  family('vllm:num_requests_running', 'gauge', 'Number of requests in model execution batches.', [`vllm:num_requests_running{${labels}} ${goFloat(running)}`]);
+  family('vllm:num_requests_waiting', 'gauge', 'Number of requests waiting to be processed.', [`vllm:num_requests_waiting{${labels}} ${goFloat(c.queue)}`]);
+  if (c.legacyKvMetric) {
+    family('vllm:gpu_cache_usage_perc', 'gauge', 'GPU KV-cache usage. 1 means 100 percent usage.', [`vllm:gpu_cache_usage_perc{${labels}} ${goFloat(c.kvCacheUsage)}`]);
+  } else {
+    family('vllm:kv_cache_usage_perc', 'gauge', 'KV-cache usage. 1 means 100 percent usage.', [`vllm:kv_cache_usage_perc{${labels}} ${goFloat(c.kvCacheUsage)}`]);
+  }
+  family('vllm:prefix_cache_queries_total', 'counter', 'Prefix cache queries, in terms of number of queried tokens.', [
+    `vllm:prefix_cache_queries_total{${labels}} ${goFloat(prefix.queries)}`,
+  ]);
+  family('vllm:prefix_cache_hits_total', 'counter', 'Prefix cache hits, in terms of number of cached tokens.', [`vllm:prefix_cache_hits_total{${labels}} ${goFloat(prefix.hits)}`]);
+  family('vllm:num_preemptions_total', 'counter', 'Cumulative number of preemption from the engine.', [`vllm:num_preemptions_total{${labels}} 0.0`]);
+  family('vllm:e2e_request_latency_seconds', 'histogram', 'Histogram of e2e request latency in seconds.', [
+    `vllm:e2e_request_latency_seconds_bucket{${labels},le="0.3"} 0.0`,
+    `vllm:e2e_request_latency_seconds_bucket{${labels},le="+Inf"} 0.0`,
+    `vllm:e2e_request_latency_seconds_count{${labels}} 0.0`,
+    `vllm:e2e_request_latency_seconds_sum{${labels}} 0.0`,
+  ]);
+  return `${out.join('\n')}\n`;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function textOfMessage(m: unknown): string {
+  if (typeof m !== 'object' || m === null) return '';
+  const content = (m as { content?: unknown }).content;
+  return typeof content === 'string' ? content : '';
+}
+
+/** Starts one emulated vLLM pod; `host` may be any 127.0.0.x address so that pods share a port, as in a cluster. */
+export async function startVllmEmulator(opts: { model?: string; host?: string; port?: number; controls?: Partial<VllmPodControls> } = {}): Promise<VllmEmulator> {
+  const model = opts.model ?? 'meta-llama/Llama-3.1-8B-Instruct';
+  const controls: VllmPodControls = { queue: 0, kvCacheUsage: 0.1, latencyMs: 0, health: 200, metrics: 'ok', legacyKvMetric: false, ...opts.controls };
+  const seenPrefixes = new Set<string>();
+  let counter = 0;
+  const emu: Omit<VllmEmulator, 'url' | 'baseUrl' | 'host' | 'port' | 'close'> = {
+    controls,
+    set: (patch) => Object.assign(controls, patch),
+    served: [],
+    scrapes: 0,
+    healthChecks: 0,
+    inflight: 0,
+    prefixCache: { queries: 0, hits: 0 },
+  };
+
+  const chat = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const body = JSON.parse((await readBody(req)) || '{}') as Record<string, unknown>;
+    const messages = Array.isArray(body.messages) ? body.messages : [];
+    const first = messages[0] as { role?: unknown } | undefined;
+    const system = first?.role === 'system' ? textOfMessage(first) : undefined;
+    const requested = typeof body.model === 'string' ? body.model : model;
+    const stream = body.stream === true;
+    if (controls.reject !== undefined) {
+      const { status, retryAfter } = controls.reject;
+      res.writeHead(status, { 'content-type': 'application/json', ...(retryAfter === undefined ? {} : { 'retry-after': retryAfter }) });
+      res.end(JSON.stringify({ object: 'error', message: status === 429 ? 'Too many requests' : 'Service Unavailable', type: status === 429 ? 'TooManyRequests' : 'ServiceUnavailable', param: null, code: status }));
+      return;
+    }
+    emu.served.push(system === undefined ? { model: requested, stream } : { model: requested, stream, system });
+    const promptTokens = messages.reduce((n: number, m) => n + tokens(textOfMessage(m)), 0);
+    emu.prefixCache.queries += promptTokens;
+    if (system !== undefined) {
+      if (seenPrefixes.has(system)) emu.prefixCache.hits += tokens(system);
+      else seenPrefixes.add(system);
+    }
+    emu.inflight++;
+    try {
+      if (controls.latencyMs > 0) await new Promise((r) => setTimeout(r, controls.latencyMs));
+      const id = `chatcmpl-${(++counter).toString(16).padStart(8, '0')}`;
+      const created = Math.floor(Date.now() / 1000);
+      const words = ['Hello', ' from', ' vLLM'];
+      const usage = { prompt_tokens: promptTokens, total_tokens: promptTokens + words.length, completion_tokens: words.length, prompt_tokens_details: null };
+      if (!stream) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            id, object: 'chat.completion', created, model: requested,
+            choices: [{ index: 0, message: { role: 'assistant', reasoning_content: null, content: words.join(''), tool_calls: [] }, logprobs: null, finish_reason: 'stop', stop_reason: null }],
+            usage, prompt_logprobs: null,
+          }),
+        );
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+      const chunk = (delta: Record<string, unknown>, finish: string | null): string =>
+        `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: requested, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
+      res.write(chunk({ role: 'assistant', content: '' }, null));
+      for (const w of words) res.write(chunk({ content: w }, null));
+      res.write(chunk({ content: '' }, 'stop'));
+      const opts2 = body.stream_options as { include_usage?: boolean } | undefined;
+      if (opts2?.include_usage === true) {
+        res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: requested, choices: [], usage })}\n\n`);
+      }
+      res.end('data: [DONE]\n\n');
+    } finally {
+      emu.inflight--;
+    }
+  };
+
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method === 'GET' && path === '/metrics') {
+      emu.scrapes++;
+      if (controls.metrics === 'hang') return;
+      if (controls.metrics === 'error') {
+        res.writeHead(500).end('Internal Server Error');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(metricsText(model, controls, emu.inflight, emu.prefixCache, Date.now() / 1000));
+      return;
+    }
+    if (req.method === 'GET' && path === '/health') {
+      emu.healthChecks++;
+      res.writeHead(controls.health).end();
+      return;
+    }
+    if (req.method === 'POST' && path === '/v1/chat/completions') {
+      chat(req, res).catch(() => res.destroy());
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ detail: 'Not Found' }));
+  });
+  server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
+  await once(server, 'listening');
+  const { address, port } = server.address() as AddressInfo;
+  const url = `http://${address}:${port}`;
+  return Object.assign(emu, {
+    url,
+    baseUrl: `${url}/v1`,
+    host: address,
+    port,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  });
+}
