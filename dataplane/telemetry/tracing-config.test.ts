@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { parseTracingConfig, TracingConfigError } from './tracing-config.js';
+
+const defaults = { serviceName: 'tollgate-dataplane', serviceVersion: '0.1.0' };
+
+describe('parseTracingConfig', () => {
+  it('is off without an endpoint, with OTEL_SDK_DISABLED and with OTEL_TRACES_EXPORTER=none', () => {
+    expect(parseTracingConfig({}, {}, defaults)).toBeUndefined();
+    expect(parseTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' }, {}, defaults)).toBeUndefined();
+    expect(parseTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }, {}, defaults)).toBeUndefined();
+  });
+
+  it('reads the standard variables', () => {
+    const c = parseTracingConfig(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
+        OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20abc, x-tenant=t1',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.25',
+        OTEL_SERVICE_NAME: 'gw',
+        OTEL_RESOURCE_ATTRIBUTES: 'k8s.pod.name=p-1,deployment.environment=prod',
+      },
+      {},
+      defaults,
+    );
+    expect(c).toEqual({
+      url: 'http://collector:4318/v1/traces',
+      headers: { authorization: 'Bearer abc', 'x-tenant': 't1' },
+      timeoutMs: 10_000,
+      sampler: 'parentbased_traceidratio',
+      samplerRatio: 0.25,
+      serviceName: 'gw',
+      serviceVersion: '0.1.0',
+      resourceAttributes: { 'k8s.pod.name': 'p-1', 'deployment.environment': 'prod' },
+    });
+  });
+
+  it('prefers the flag, then the traces-specific endpoint (used as is)', () => {
+    expect(parseTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318' }, { otlpEndpoint: 'http://flag:4318' }, defaults)?.url).toBe('http://flag:4318/v1/traces');
+    expect(parseTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b/custom' }, {}, defaults)?.url).toBe('http://b/custom');
+    expect(parseTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318' }, {}, defaults)).toMatchObject({ sampler: 'parentbased_always_on', serviceName: 'tollgate-dataplane' });
+  });
+
+  it('refuses what it cannot honour', () => {
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318' };
+    expect(() => parseTracingConfig({ ...env, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, {}, defaults)).toThrow(TracingConfigError);
+    expect(() => parseTracingConfig({ ...env, OTEL_TRACES_SAMPLER: 'jaeger_remote' }, {}, defaults)).toThrow(/not supported/);
+    expect(() => parseTracingConfig({ ...env, OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '2' }, {}, defaults)).toThrow(/ratio/);
+    expect(() => parseTracingConfig({ ...env, OTEL_EXPORTER_OTLP_HEADERS: 'novalue' }, {}, defaults)).toThrow(/key=value/);
+    expect(() => parseTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, {}, defaults)).toThrow(/http/);
+  });
+});

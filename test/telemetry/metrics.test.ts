@@ -1,0 +1,221 @@
+import { Writable } from 'node:stream';
+import express from 'express';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SnapshotStore } from '../../dataplane/config/snapshot-store.js';
+import { requestTelemetry } from '../../dataplane/telemetry/gateway-observer.js';
+import { GatewayTelemetry } from '../../dataplane/telemetry/gateway-telemetry.js';
+import { HttpTransport } from '../../dataplane/upstream/http-transport.js';
+import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+import { type MetricFamily, parsePrometheusText, samples, value } from './prom-text.js';
+
+const ROUTE = `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: m }
+spec:
+  model: chat-m
+  strategy: failover
+  retry: { attempts: 1 }
+  targets:
+    - { providerRef: { name: primary }, model: up-a, priority: 0 }
+    - { providerRef: { name: backup }, model: up-b, priority: 1 }
+`;
+
+let primary: OpenAiUpstream;
+let backup: OpenAiUpstream;
+let gateway: TestGateway;
+const logLines: Record<string, unknown>[] = [];
+
+beforeAll(async () => {
+  primary = await startOpenAiUpstream();
+  backup = await startOpenAiUpstream();
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line.trim() !== '') logLines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  gateway = await startTestGateway(
+    { 'primary.yaml': openAiProvider('primary', primary.baseUrl), 'backup.yaml': openAiProvider('backup', backup.baseUrl), 'route.yaml': ROUTE },
+    { admin: true, logger: pino({ level: 'info' }, sink) },
+  );
+});
+
+afterAll(async () => {
+  await gateway?.close();
+  await primary?.close();
+  await backup?.close();
+});
+
+async function scrape(url: string): Promise<Map<string, MetricFamily>> {
+  const res = await fetch(`${url}/metrics`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toContain('text/plain');
+  return parsePrometheusText(await res.text());
+}
+
+async function chat(body: Record<string, unknown>, requestId: string): Promise<Response> {
+  const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+    body: JSON.stringify(body),
+  });
+  await res.text();
+  return res;
+}
+
+async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const v = await read();
+    if (ok(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('GET /metrics on the admin port', () => {
+  it('counts requests, attempts, failovers, tokens and stream timings with labels from configuration only', async () => {
+    const adminUrl = gateway.adminUrl as string;
+    expect(adminUrl).toBeDefined();
+
+    primary.script({ kind: 'ok', usage: { prompt: 10, completion: 5, cached: 4 } });
+    expect((await chat({ model: 'chat-m', messages: [{ role: 'user', content: 'hi' }] }, 'req-plain')).status).toBe(200);
+
+    primary.script({ kind: 'error', status: 500 });
+    backup.script({ kind: 'stream', chunks: 3, intervalMs: 5 });
+    const streamed = await chat({ model: 'chat-m', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'a secret prompt' }] }, 'req-stream');
+    expect(streamed.status).toBe(200);
+
+    // A model no route serves must not become a label value.
+    expect((await chat({ model: 'caller-chosen-model-xyz', messages: [{ role: 'user', content: 'hi' }] }, 'req-unknown')).status).toBe(404);
+
+    const m = await eventually(
+      () => scrape(adminUrl),
+      (f) => samples(f, 'tollgate_requests_total').reduce((n, s) => n + s.value, 0) >= 3,
+    );
+    const route = 'default/m';
+    const primaryT = { route, provider: 'default/primary', upstream_model: 'up-a' };
+    const backupT = { route, provider: 'default/backup', upstream_model: 'up-b' };
+
+    expect(m.get('tollgate_requests_total')?.type).toBe('counter');
+    expect(value(m, 'tollgate_requests_total', { operation: 'chat', route, model: 'chat-m', provider: 'default/primary', upstream_model: 'up-a', status_class: '2xx' })).toBe(1);
+    expect(value(m, 'tollgate_requests_total', { operation: 'chat', route, model: 'chat-m', provider: 'default/backup', upstream_model: 'up-b', status_class: '2xx' })).toBe(1);
+    expect(value(m, 'tollgate_requests_total', { operation: 'chat', route: 'none', model: 'none', provider: 'none', upstream_model: 'none', status_class: '4xx' })).toBe(1);
+    for (const family of m.values()) {
+      for (const s of family.samples) expect(Object.values(s.labels)).not.toContain('caller-chosen-model-xyz');
+    }
+
+    expect(value(m, 'tollgate_upstream_attempts_total', { ...primaryT, outcome: 'success' })).toBe(1);
+    expect(value(m, 'tollgate_upstream_attempts_total', { ...primaryT, outcome: 'ServerError' })).toBe(1);
+    expect(value(m, 'tollgate_upstream_attempts_total', { ...backupT, outcome: 'success' })).toBe(1);
+    expect(m.get('tollgate_upstream_duration_seconds')?.type).toBe('histogram');
+    expect(value(m, 'tollgate_upstream_duration_seconds_count', { ...primaryT, outcome: 'ServerError' })).toBe(1);
+    expect(value(m, 'tollgate_failovers_total', primaryT)).toBe(1);
+    expect(samples(m, 'tollgate_retries_total')).toHaveLength(0);
+
+    const tokens = { route, model: 'chat-m' };
+    expect(value(m, 'tollgate_tokens_total', { ...tokens, provider: 'default/primary', upstream_model: 'up-a', type: 'input' })).toBe(10);
+    expect(value(m, 'tollgate_tokens_total', { ...tokens, provider: 'default/primary', upstream_model: 'up-a', type: 'output' })).toBe(5);
+    expect(value(m, 'tollgate_tokens_total', { ...tokens, provider: 'default/primary', upstream_model: 'up-a', type: 'cached_input' })).toBe(4);
+    expect(value(m, 'tollgate_tokens_total', { ...tokens, provider: 'default/backup', upstream_model: 'up-b', type: 'input' })).toBe(7);
+    expect(value(m, 'tollgate_tokens_total', { ...tokens, provider: 'default/backup', upstream_model: 'up-b', type: 'output' })).toBe(3);
+    expect(value(m, 'tollgate_cost_usd_total', { ...tokens, provider: 'default/backup', upstream_model: 'up-b' })).toBeGreaterThanOrEqual(0);
+    expect(samples(m, 'tollgate_usage_estimated_total')).toHaveLength(0);
+
+    // Stream timings: only the streamed request, served by the backup.
+    expect(value(m, 'tollgate_time_to_first_token_seconds_count', backupT)).toBe(1);
+    expect(value(m, 'tollgate_time_to_first_token_seconds_sum', backupT)).toBeGreaterThan(0);
+    expect(value(m, 'tollgate_time_to_first_token_seconds_bucket', { ...backupT, le: '+Inf' })).toBe(1);
+    expect(value(m, 'tollgate_time_per_output_token_seconds_count', backupT)).toBe(1);
+    expect(samples(m, 'tollgate_time_to_first_token_seconds_count', { provider: 'default/primary' })).toHaveLength(0);
+
+    expect(value(m, 'tollgate_request_duration_seconds_count', { route, model: 'chat-m', provider: 'default/backup', status_class: '2xx' })).toBe(1);
+    expect(value(m, 'tollgate_inflight_requests')).toBe(0);
+
+    // Target state and snapshot identity come from the served snapshot.
+    expect(value(m, 'tollgate_circuit_breaker_state', { provider: 'default/primary', upstream_model: 'up-a' })).toBe(0);
+    expect(value(m, 'tollgate_circuit_breaker_state', { provider: 'default/backup', upstream_model: 'up-b' })).toBe(0);
+    const version = gateway.dataplane.store.current?.snapshot.version as string;
+    expect(value(m, 'tollgate_snapshot_info', { version })).toBe(1);
+    expect(value(m, 'tollgate_snapshot_routes')).toBe(1);
+
+    // Governance counters exist before governance increments them.
+    for (const name of ['tollgate_rate_limit_rejections_total', 'tollgate_budget_rejections_total', 'tollgate_cache_lookups_total', 'tollgate_stream_errors_total']) {
+      expect(m.get(name)?.type).toBe('counter');
+    }
+    expect(m.get('process_cpu_user_seconds_total')?.type).toBe('counter');
+  });
+
+  it('writes one complete access-log line per request, without content', async () => {
+    const line = await eventually(
+      async () => logLines.find((l) => l.msg === 'request' && l.requestId === 'req-stream'),
+      (l) => l !== undefined,
+    );
+    expect(line).toMatchObject({
+      requestId: 'req-stream',
+      method: 'POST',
+      path: '/v1/chat/completions',
+      status: 200,
+      completed: true,
+      operation: 'chat',
+      route: 'default/m',
+      model: 'chat-m',
+      stream: true,
+      provider: 'default/backup',
+      upstreamModel: 'up-b',
+      attempts: 2,
+      failovers: 1,
+      inputTokens: 7,
+      outputTokens: 3,
+      cachedInputTokens: 0,
+      usageEstimated: false,
+      caller: 'anonymous',
+    });
+    expect(line?.durationMs).toEqual(expect.any(Number));
+    expect(line?.upstreamMs).toEqual(expect.any(Number));
+    expect(line?.ttftMs).toEqual(expect.any(Number));
+    expect(line?.costUsd).toEqual(expect.any(Number));
+    const unknown = logLines.find((l) => l.msg === 'request' && l.requestId === 'req-unknown');
+    expect(unknown).toMatchObject({ status: 404, operation: 'chat' });
+    expect(unknown?.route).toBeUndefined();
+    expect(JSON.stringify(logLines)).not.toContain('secret prompt');
+  });
+});
+
+describe('the governance hooks', () => {
+  it('count rate-limit and budget rejections and cache lookups by route', async () => {
+    const store = new SnapshotStore(new HttpTransport());
+    const telemetry = new GatewayTelemetry({ logger: pino({ level: 'silent' }), store, defaultMetrics: false });
+    const app = express();
+    app.use(telemetry.middleware);
+    app.post('/v1/chat/completions', (_req, res) => {
+      const t = requestTelemetry(res);
+      t.caller({ kind: 'serviceaccount', namespace: 'team-a', name: 'bot', id: 'sa:team-a/bot' });
+      t.cache(false);
+      t.admission({ result: 'rate_limited', limit: 'tokens' });
+      t.admission({ result: 'budget_exceeded', budget: 'team-a/monthly', action: 'reject' });
+      res.status(429).json({});
+    });
+    telemetry.mountMetrics(app);
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as { port: number };
+    try {
+      await (await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: 'POST' })).text();
+      const m = await eventually(
+        () => scrape(`http://127.0.0.1:${port}`),
+        (f) => samples(f, 'tollgate_requests_total').length > 0,
+      );
+      expect(value(m, 'tollgate_rate_limit_rejections_total', { route: 'none', limit: 'tokens' })).toBe(1);
+      expect(value(m, 'tollgate_budget_rejections_total', { route: 'none', budget: 'team-a/monthly', action: 'reject' })).toBe(1);
+      expect(value(m, 'tollgate_cache_lookups_total', { route: 'none', result: 'miss' })).toBe(1);
+      expect(value(m, 'tollgate_requests_total', { status_class: '4xx' })).toBe(1);
+      // Caller identity never becomes a label.
+      for (const family of m.values()) for (const s of family.samples) expect(Object.values(s.labels).join(' ')).not.toContain('bot');
+      expect(m.has('process_cpu_user_seconds_total')).toBe(false);
+    } finally {
+      server.close();
+    }
+  });
+});
