@@ -39,4 +39,4 @@ USER 65532:65532
 # 8080 public OpenAI API, 9090 data-plane admin, 9091 operator.
 EXPOSE 8080 9090 9091
 ENTRYPOINT ["node", "dist/cli/tollgate.js"]
-CMD ["--help"]
+CMD ["help"]

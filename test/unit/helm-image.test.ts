@@ -69,6 +69,8 @@ describe('Dockerfile', () => {
     // The chart's podSecurityContext uses the same user.
     expect(readFileSync('charts/tollgate/values.yaml', 'utf8')).toContain(`runAsUser: ${user.split(':')[0]}`);
     expect(runtime.find((i) => i.op === 'ENTRYPOINT')?.args).toBe('["node", "dist/cli/tollgate.js"]');
+    // Without arguments the image prints the usage (the CLI takes `help`, not `--help`, as a command).
+    expect(runtime.find((i) => i.op === 'CMD')?.args).toBe('["help"]');
     expect(pkg.bin.tollgate).toBe('dist/cli/tollgate.js');
   });
 
