@@ -31,6 +31,7 @@ typecheck: install
 ## Regenerate crds/ from the zod schemas in operator/api.
 crds: install
 	npx tsx operator/api/generate-crds.ts crds
+	$(MAKE) docs
 
 ## Unit and end-to-end tests, then the integration suite against a real kube-apiserver + etcd.
 test: install typecheck build redis otelcol

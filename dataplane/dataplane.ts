@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Tracer } from '@opentelemetry/api';
@@ -8,6 +10,10 @@ import type { UsageSink } from './metering/usage-record.js';
 import { UsageTotals } from './metering/usage-record.js';
 import { createAdminApp } from './admin/admin-app.js';
 import type { Authenticator } from './governance/identity/authenticator.js';
+import { BudgetAdmitter } from './governance/budget/budget-admitter.js';
+import { BudgetLedger } from './governance/budget/budget-ledger.js';
+import { UsageReporter } from './governance/budget/usage-reporter.js';
+import type { Admitter } from './governance/types.js';
 import { pullSnapshot } from './admin/snapshot-puller.js';
 import { EndpointPickers } from './routing/endpoints/endpoint-pickers.js';
 import { Router } from './routing/router.js';
@@ -32,6 +38,10 @@ export interface DataplaneOptions {
   tracer?: Tracer;
   /** Caller identity and route access; absent = anonymous callers may use every route. */
   auth?: Authenticator;
+  /** Admission checks that run before budgets (rate limits). */
+  admitters?: readonly Admitter[];
+  /** Names this pod in usage reports (POD_NAME in a cluster); a random suffix is added per start. */
+  podName?: string;
 }
 
 /** The data-plane process: one snapshot store, one router, one HTTP server. */
@@ -51,8 +61,21 @@ export class Dataplane {
   private inflight = 0;
   private draining = false;
   private idle: (() => void) | undefined;
+  /** Budget enforcement: spend known to this pod, and the reports that carry it to the operator. */
+  readonly ledger: BudgetLedger;
+  readonly reporter: UsageReporter;
+  private readonly budgets: BudgetAdmitter;
 
   constructor(private readonly opts: DataplaneOptions) {
+    // A pod that restarts starts a new report sequence, so it gets a new name in the idempotency key.
+    const pod = `${opts.podName ?? hostname()}-${randomBytes(4).toString('hex')}`;
+    this.ledger = new BudgetLedger(pod, { standalone: opts.operatorUrl === undefined });
+    this.reporter = new UsageReporter(this.ledger, {
+      logger: opts.logger,
+      ...(opts.operatorUrl === undefined ? {} : { operatorUrl: opts.operatorUrl }),
+      ...(opts.admin === undefined ? {} : { token: opts.admin.token }),
+    });
+    this.budgets = new BudgetAdmitter(this.ledger, this.reporter, () => this.store.current?.snapshot);
     this.store = new SnapshotStore(this.transport);
     this.store.onChange((runtime) => this.endpoints.sync(runtime));
     this.router = new Router({ stats: new TargetStats(), endpoints: this.endpoints });
@@ -73,6 +96,7 @@ export class Dataplane {
       bodyLimitBytes: this.opts.bodyLimitBytes ?? 10 * 1024 * 1024,
       isDraining: () => this.draining,
       observer: this.telemetry,
+      admitters: [...(this.opts.admitters ?? []), this.budgets],
       ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }),
     });
     const server = app.listen(this.opts.port, this.opts.host);
@@ -87,6 +111,7 @@ export class Dataplane {
     });
     await once(server, 'listening');
     this.server = server;
+    this.reporter.start();
     const admin = this.opts.admin;
     if (admin !== undefined) {
       const adminApp = createAdminApp({ store: this.store, token: admin.token, logger: this.opts.logger, isDraining: () => this.draining, extend: this.telemetry.mountMetrics });
@@ -129,6 +154,9 @@ export class Dataplane {
       this.adminServer.closeAllConnections();
       await new Promise<void>((resolve) => this.adminServer?.close(() => resolve()));
     }
+    // Spend of finished requests must reach the operator before the pod goes away.
+    const reported = await this.reporter.drain(5_000);
+    if (!reported) this.opts.logger.error({ unacknowledged: this.reporter.unacknowledged }, 'usage reports not acknowledged before exit');
     await this.endpoints.close();
     await this.transport.close();
     this.server = undefined;

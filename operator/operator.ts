@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import type { BudgetConfig } from '../dataplane/config/snapshot.js';
+import { UsageAggregator } from './budgets/usage-aggregator.js';
 import { CoalescingTrigger } from './controller/coalescing-trigger.js';
 import type { EndpointSliceObject, SecretObject, ServiceObject } from './controller/kube-types.js';
 import { type Caches, Reconciler } from './controller/reconciler.js';
@@ -78,13 +80,28 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       trigger?.trigger();
     },
   });
+  const events = new EventRecorder(client, config.identity, logger);
+  const budgetConfigs = (): readonly BudgetConfig[] => distributor.envelope?.snapshot.budgets ?? [];
+  const usage = new UsageAggregator({
+    client,
+    budgetObjects: () => caches.budgets,
+    budgetConfigs,
+    replicas: () => distributor.readyCount(),
+    events,
+    logger,
+  });
   const reconciler = new Reconciler({
     client,
     caches,
     distributor,
-    events: new EventRecorder(client, config.identity, logger),
+    events,
     logger,
     dataplane: config.dataplane,
+    extraConditions: (status) => {
+      if (status.kind !== 'Budget') return [];
+      const condition = usage.thresholdCondition(budgetConfigs().find((b) => b.id === `${status.namespace}/${status.name}`), status.generation);
+      return condition === undefined ? [] : [condition];
+    },
   });
   let synced = false;
   trigger = new CoalescingTrigger(
@@ -160,6 +177,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       },
       onStoppedLeading: () => {
         metrics.leader.set(0);
+        usage.reset();
         distributor.setEnabled(false);
       },
     },
@@ -167,7 +185,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   );
   elector.start();
 
-  const app = createOperatorApp({ token: config.token, distributor, registry: metrics.registry, isReady: () => synced, isLeader });
+  const app = createOperatorApp({ token: config.token, usage, distributor, registry: metrics.registry, isReady: () => synced, isLeader });
   const server: Server = app.listen(config.listen.port, config.listen.host);
   await once(server, 'listening');
 

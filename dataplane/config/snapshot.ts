@@ -180,6 +180,29 @@ export const PodSelectionConfigSchema = z.object({
 });
 export type PodSelectionConfig = z.infer<typeof PodSelectionConfigSchema>;
 
+/** A Budget as the data plane enforces it. Spend itself travels separately (usage reports). */
+export const BudgetConfigSchema = z.object({
+  /** namespace/name */
+  id: z.string(),
+  unit: z.enum(['USD', 'Tokens']),
+  amount: z.number().positive(),
+  period: z.enum(['Day', 'Week', 'Month', 'Rolling']),
+  windowMs: z.number().int().positive().optional(),
+  timeZone: z.string(),
+  subjects: z.object({
+    namespaces: z.array(z.string()),
+    /** "namespace/name" */
+    serviceAccounts: z.array(z.string()),
+    /** API key Secrets, "namespace/name" */
+    apiKeys: z.array(z.string()),
+    /** route ids */
+    routes: z.array(z.string()),
+  }),
+  action: z.object({ type: z.enum(['Reject', 'Downgrade']), downgradeTo: z.string().optional(), cutStreams: z.boolean() }),
+  thresholds: z.array(z.number()),
+});
+export type BudgetConfig = z.infer<typeof BudgetConfigSchema>;
+
 export const RouteConfigSchema = z.object({
   /** namespace/name */
   id: z.string().min(1),
@@ -222,6 +245,7 @@ export const SnapshotSchema = z.object({
   /** Ordered by precedence: for one public model, the first matching route serves. */
   routes: z.array(RouteConfigSchema),
   apiKeys: z.array(ApiKeyConfigSchema),
+  budgets: z.array(BudgetConfigSchema),
   /** Labels of namespaces, for Selector access rules. */
   namespaces: z.record(z.string(), z.record(z.string(), z.string())),
 });

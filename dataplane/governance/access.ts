@@ -24,6 +24,7 @@ export function mayCall(caller: Caller, route: RouteConfig, namespaces: Snapshot
 
 /** 401 when the caller brought no credential, 403 when it did but may not use the route. */
 export function accessDenied(caller: Caller, route: RouteConfig): GatewayError {
+  if (caller.invalidCredential !== undefined) return unauthenticated(`${caller.invalidCredential} (route ${route.id}, model ${route.model})`);
   if (caller.kind === 'anonymous') return unauthenticated(`route ${route.id} (model ${route.model}) requires a ServiceAccount token or an API key`);
   return new GatewayError(403, 'permission_denied', 'permission_error', `${caller.id} may not use route ${route.id} (model ${route.model})`);
 }

@@ -10,6 +10,11 @@ export interface Caller {
   name?: string;
   /** Labels of the API key Secret. */
   labels?: Record<string, string>;
+  /**
+   * Set when a credential was presented but is not valid. Such a caller is anonymous: routes open to
+   * anonymous callers serve it (SDKs insist on sending some key), every other route answers 401 with this.
+   */
+  invalidCredential?: string;
   /** Stable identity for limit, budget and cache keys: "sa:<ns>/<name>", "key:<ns>/<name>" or "anonymous". */
   id: string;
 }

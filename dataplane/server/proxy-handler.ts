@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { ApiKeyConfig, RouteConfig } from '../config/snapshot.js';
 import { accessDenied, mayCall } from '../governance/access.js';
+import { admitAll, outputCap } from '../governance/admission.js';
+import { Downgrade } from '../governance/budget/budget-admitter.js';
+import { GatewayError } from './gateway-error.js';
 import type { Authenticator } from '../governance/identity/authenticator.js';
-import { ANONYMOUS, type Caller } from '../governance/types.js';
+import { type Admission, type Admitter, ANONYMOUS, type Caller } from '../governance/types.js';
 import type { SnapshotStore } from '../config/snapshot-store.js';
 import { costUsd } from '../metering/cost.js';
 import { StreamMeter } from '../metering/stream-meter.js';
@@ -23,6 +26,8 @@ export interface ProxyDeps {
   isDraining: () => boolean;
   /** Caller identity and route access; absent = every caller is anonymous and every route open (`tollgate dev`). */
   auth?: Authenticator;
+  /** Admission checks in order (rate limits, then budgets); all must admit. */
+  admitters?: readonly Admitter[];
 }
 
 /** What the access log reports about the routing decision. */
@@ -55,15 +60,9 @@ function parseRequest(op: Operation, body: unknown): CanonicalRequest {
   return { op, body, stream, clientWantsUsage: stream && parsed.data.stream_options?.include_usage === true, createdAt: Math.floor(Date.now() / 1000) };
 }
 
-export function recordUsage(
-  deps: ProxyDeps,
-  requestId: string,
-  req: CanonicalRequest,
-  route: RouteConfig,
-  outcome: RouteOutcome,
-  usage: Usage,
-  estimated: boolean,
-): UsageRecord {
+/** Meters a finished request and settles its admission with what it really used. */
+export function recordUsage(deps: ProxyDeps, routed: Routed, req: CanonicalRequest, usage: Usage, estimated: boolean): UsageRecord {
+  const { requestId, route, outcome } = routed;
   const rec: UsageRecord = {
     requestId,
     op: req.op,
@@ -79,6 +78,7 @@ export function recordUsage(
     estimated,
   };
   deps.usage.record(rec);
+  routed.settle({ usage, costUsd: rec.costUsd });
   requestTelemetry(req).metered(rec);
   return rec;
 }
@@ -90,6 +90,8 @@ export interface Routed {
   outcome: RouteOutcome;
   /** Response headers the gateway adds (request id, route, provider, attempts). */
   headers: Record<string, string>;
+  /** Settles the request's admission (budget reservations, token estimates); recordUsage calls it. */
+  settle: Admission['settle'];
 }
 
 /** The verified caller, or anonymous when identity is off. Throws 401 on a bad credential. */
@@ -121,9 +123,27 @@ export async function routeCanonical(deps: ProxyDeps, req: Request, res: Respons
   if (candidates === undefined) throw errors.modelNotFound(model);
   const runtimeRoute = candidates.find((r) => r.matches((name) => req.get(name)));
   if (runtimeRoute === undefined) throw errors.modelNotFound(model);
-  const route = runtimeRoute.config;
+  let route = runtimeRoute.config;
   if (deps.auth !== undefined && !mayCall(caller, route, runtime.snapshot.namespaces)) throw accessDenied(caller, route);
   const requestId = requestIdOf(req);
+  const promptTokens = estimateTokens(promptText(canonical.body));
+  const admit = (r: RouteConfig): Promise<Admission> =>
+    admitAll(deps.admitters ?? [], { caller, route: r, req: canonical, promptTokens, maxOutputTokens: outputCap(canonical.body, r, promptTokens) });
+  let admission: Admission;
+  const extraHeaders: Record<string, string> = {};
+  try {
+    admission = await admit(route);
+  } catch (err) {
+    if (!(err instanceof Downgrade)) throw err;
+    // The exhausted budget names a cheaper public model: serve the request there, once.
+    const cheaper = runtime.routesByModel.get(err.model)?.find((r) => r.matches((name) => req.get(name)))?.config;
+    if (cheaper === undefined || (deps.auth !== undefined && !mayCall(caller, cheaper, runtime.snapshot.namespaces))) {
+      throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${err.budget} is exhausted and its downgrade route ${err.model} is not available to this caller`);
+    }
+    route = cheaper;
+    admission = await admit(route);
+    extraHeaders['x-tollgate-downgraded-by'] = err.budget;
+  }
   requestTelemetry(res).routed(route, canonical, requestId);
   info.route = route.id;
 
@@ -136,6 +156,7 @@ export async function routeCanonical(deps: ProxyDeps, req: Request, res: Respons
   try {
     outcome = await deps.router.serve(runtime, route, canonical, client.signal);
   } catch (err) {
+    admission.settle({ usage: undefined, costUsd: 0 });
     if (err instanceof ClientGone) return undefined;
     throw err;
   }
@@ -148,8 +169,10 @@ export async function routeCanonical(deps: ProxyDeps, req: Request, res: Respons
     'x-tollgate-provider': outcome.target.providerId,
     'x-tollgate-model': outcome.target.model,
     'x-tollgate-attempts': String(outcome.attempts.length),
+    ...admission.headers,
+    ...extraHeaders,
   };
-  return { route, requestId, outcome, headers };
+  return { route, requestId, outcome, headers, settle: (r) => admission.settle(r) };
 }
 
 /** POST /v1/chat/completions, /v1/completions and /v1/embeddings. */
@@ -159,11 +182,11 @@ export function proxyHandler(op: Operation, deps: ProxyDeps): RequestHandler {
     const canonical = parseRequest(op, req.body);
     const routed = await routeCanonical(deps, req, res, canonical);
     if (routed === undefined) return;
-    const { route, requestId, outcome, headers } = routed;
+    const { route, outcome, headers } = routed;
 
     if (outcome.kind === 'response') {
       const usage = outcome.usage ?? { inputTokens: estimateTokens(promptText(canonical.body)), outputTokens: 0, cachedInputTokens: 0 };
-      const rec = recordUsage(deps, requestId, canonical, route, outcome, usage, outcome.usage === undefined);
+      const rec = recordUsage(deps, routed, canonical, usage, outcome.usage === undefined);
       headers['x-tollgate-cost-usd'] = rec.costUsd.toFixed(8);
       res.status(200).set(headers).json(outcome.body);
       return;
@@ -173,7 +196,7 @@ export function proxyHandler(op: Operation, deps: ProxyDeps): RequestHandler {
       await writeStream(res, outcome, headers, route.timeouts.streamIdleMs, meter);
     } finally {
       const { usage, estimated } = meter.result();
-      recordUsage(deps, requestId, canonical, route, outcome, usage, estimated);
+      recordUsage(deps, routed, canonical, usage, estimated);
     }
   };
 }

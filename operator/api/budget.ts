@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isTimeZone } from '../../dataplane/config/budget-period.js';
 import { ConditionsSchema, DurationSchema, ObjectMetaSchema, ObservedGenerationSchema, ServiceAccountRefSchema, withRules } from './common.js';
 
 export const BudgetSpecSchema = withRules(
@@ -10,7 +11,17 @@ export const BudgetSpecSchema = withRules(
       }),
       [{ rule: 'self.amount > 0', message: 'limit.amount must be greater than 0', holds: (l) => l.amount > 0 }],
     ).describe('How much may be spent per period, in USD or tokens.'),
-    period: z.enum(['Day', 'Week', 'Month', 'Rolling']).default('Month').describe('Calendar period (UTC) or a rolling window.'),
+    period: z
+      .enum(['Day', 'Week', 'Month', 'Rolling'])
+      .default('Month')
+      .describe('Calendar period in timeZone (weeks start on Monday), or a rolling window of length window.'),
+    timeZone: z
+      .string()
+      .min(1)
+      .max(64)
+      .refine(isTimeZone, 'must be an IANA time zone such as UTC or Europe/Berlin')
+      .default('UTC')
+      .describe('IANA time zone in which calendar periods start, e.g. Europe/Berlin.'),
     window: DurationSchema.optional().describe('Length of the rolling window; only with period Rolling.'),
     subjects: withRules(
       z.strictObject({
@@ -49,6 +60,10 @@ export const BudgetSpecSchema = withRules(
       z.strictObject({
         type: z.enum(['Reject', 'Downgrade']).default('Reject').describe('Reject with 429, or send traffic to a cheaper route.'),
         downgradeTo: z.string().min(1).optional().describe('Public model name of the route used once the budget is exhausted.'),
+        cutStreams: z
+          .boolean()
+          .default(false)
+          .describe('End a stream with an error event when it crosses the limit, instead of letting it finish.'),
       }),
       [
         {
@@ -76,6 +91,16 @@ export const BudgetStatusSchema = z.strictObject({
   spent: z.number().optional().describe('Spent in the current period, in the unit of the limit.'),
   remaining: z.number().optional().describe('Left in the current period.'),
   periodStart: z.string().optional().describe('Start of the current period (RFC 3339).'),
+  resetsAt: z.string().optional().describe('When the current period ends (RFC 3339); absent for rolling windows.'),
+  appliedThrough: z
+    .record(z.string(), z.number().int())
+    .optional()
+    .describe('Per data-plane pod, the last usage report sequence number counted (makes reports idempotent).'),
+  buckets: z
+    .array(z.strictObject({ start: z.string().describe('Bucket start (RFC 3339).'), spent: z.number().describe('Spent in the bucket.') }))
+    .max(64)
+    .optional()
+    .describe('Rolling windows: spend per time bucket inside the window.'),
 }).describe('Spend in the current period, as the operator last persisted it.');
 
 export const BudgetSchema = z.looseObject({

@@ -73,7 +73,7 @@ export const BackoffSchema = z.strictObject({
 export const RetrySchema = z
   .strictObject({
     attempts: z.number().int().min(1).max(10).default(2).describe('Attempts per target, the first included, before falling back.'),
-    on: z
+    retryOn: z
       .array(FailureClassSchema)
       .max(5)
       .default(['RateLimited', 'ServerError', 'ConnectionError'])

@@ -1,12 +1,14 @@
-import type { RouteConfig } from '../../dataplane/config/snapshot.js';
+import type { BudgetConfig, RouteConfig } from '../../dataplane/config/snapshot.js';
+import { durationToMs } from '../api/duration.js';
 import type { Budget } from '../api/budget.js';
 import { condition, type Problem, resolvedRefs } from './conditions.js';
 import type { ObjectStatus } from './types.js';
 
-export function compileBudgets(budgets: Budget[], routes: RouteConfig[]): ObjectStatus[] {
+export function compileBudgets(budgets: Budget[], routes: RouteConfig[]): { configs: BudgetConfig[]; statuses: ObjectStatus[] } {
   const routeIds = new Set(routes.map((r) => r.id));
   const publicModels = new Set(routes.map((r) => r.model));
-  return budgets.map((b) => {
+  const configs: BudgetConfig[] = [];
+  const statuses = budgets.map((b) => {
     const ns = b.metadata.namespace ?? 'default';
     const gen = b.metadata.generation;
     const problems: Problem[] = [];
@@ -25,6 +27,30 @@ export function compileBudgets(budgets: Budget[], routes: RouteConfig[]): Object
       conditions: [condition('Accepted', true, 'Accepted', 'Budget is valid', gen), resolvedRefs(problems, gen)],
     };
     if (gen !== undefined) status.generation = gen;
+    const spec = b.spec;
+    const config: BudgetConfig = {
+      id: `${ns}/${b.metadata.name}`,
+      unit: spec.limit.unit,
+      amount: spec.limit.amount,
+      period: spec.period,
+      timeZone: spec.timeZone,
+      subjects: {
+        namespaces: [...(spec.subjects.namespaces ?? [])].sort(),
+        serviceAccounts: (spec.subjects.serviceAccounts ?? []).map((s) => `${s.namespace}/${s.name}`).sort(),
+        apiKeys: (spec.subjects.apiKeys ?? []).map((k) => `${ns}/${k}`).sort(),
+        routes: (spec.subjects.routes ?? []).map((r) => `${r.namespace ?? ns}/${r.name}`).sort(),
+      },
+      // A downgrade target that does not exist degrades to Reject: never to an unbudgeted route.
+      action: {
+        type: downgradeTo !== undefined && publicModels.has(downgradeTo) ? 'Downgrade' : 'Reject',
+        cutStreams: spec.action?.cutStreams ?? false,
+        ...(downgradeTo !== undefined && publicModels.has(downgradeTo) ? { downgradeTo } : {}),
+      },
+      thresholds: [...spec.thresholds].sort((x, y) => x - y),
+    };
+    if (spec.window !== undefined) config.windowMs = durationToMs(spec.window);
+    configs.push(config);
     return status;
   });
+  return { configs, statuses };
 }

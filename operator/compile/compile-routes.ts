@@ -109,7 +109,7 @@ function toRouteConfig(route: ModelRoute, targets: TargetConfig[], unresolved: s
     unresolved,
     retry: {
       attempts: retry.attempts,
-      on: [...retry.on].sort(),
+      on: [...retry.retryOn].sort(),
       initialBackoffMs: durationToMs(backoff.initial),
       maxBackoffMs: durationToMs(backoff.max),
       maxRetryAfterMs: durationToMs(retry.maxRetryAfter),

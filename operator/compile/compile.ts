@@ -32,7 +32,7 @@ export function compile(input: CompileInput): CompileResult {
   };
   const { providers, statuses: providerStatuses } = compileProviders(sorted);
   const { routes, statuses: routeStatuses } = compileRoutes(sorted, providers);
-  const budgetStatuses = compileBudgets(sorted.budgets, routes);
+  const { configs: budgets, statuses: budgetStatuses } = compileBudgets(sorted.budgets, routes);
 
   const referenced = new Set(routes.flatMap((r) => r.targets.map((t) => t.providerId)));
   const content: SnapshotContent = {
@@ -41,6 +41,7 @@ export function compile(input: CompileInput): CompileResult {
     providers: [...providers.values()].flatMap((p) => (p.config && referenced.has(p.id) ? [p.config] : [])),
     routes,
     apiKeys: compileApiKeys(sorted.secrets),
+    budgets,
     namespaces: Object.fromEntries(
       [...(sorted.namespaces ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1)).map((n) => [n.name, n.labels]),
     ),

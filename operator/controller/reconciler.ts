@@ -31,6 +31,8 @@ export interface ReconcilerOptions {
   logger: Logger;
   dataplane: { namespace: string; service: string; adminPortName: string };
   now?: () => number;
+  /** Conditions other components own (e.g. a Budget's ThresholdReached), written with the rest. */
+  extraConditions?: (status: ObjectStatus) => DesiredCondition[];
 }
 
 const PLURAL: Record<ObjectKind, string> = { Provider: 'providers', ModelRoute: 'modelroutes', Budget: 'budgets' };
@@ -173,7 +175,7 @@ export class Reconciler {
       const object = this.cacheFor(status.kind).get(`${status.namespace}/${status.name}`);
       if (object === undefined) continue;
       const existing = (object as KubeObject & { status?: StatusBody }).status;
-      const desired: DesiredCondition[] = [...status.conditions, this.programmed(status)];
+      const desired: DesiredCondition[] = [...status.conditions, this.programmed(status), ...(this.opts.extraConditions?.(status) ?? [])];
       const conditions = mergeConditions(existing?.conditions, desired, nowIso);
       const body: StatusBody = { conditions };
       if (status.generation !== undefined) body.observedGeneration = status.generation;

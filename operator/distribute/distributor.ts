@@ -104,6 +104,12 @@ export class Distributor {
     return true;
   }
 
+  readyCount(): number {
+    let n = 0;
+    for (const pod of this.pods.values()) if (pod.endpoint.ready) n++;
+    return n;
+  }
+
   /** How many ready pods serve at least `generation`. */
   progress(generation: number): { ready: number; acked: number } {
     let ready = 0;

@@ -2,9 +2,12 @@ import express, { type Express } from 'express';
 import { tokenMatches } from '../../dataplane/admin/admin-token.js';
 import type { Registry } from 'prom-client';
 import type { Distributor } from './distributor.js';
+import { UsageReportSchema } from '../../dataplane/governance/budget/budget-state.js';
+import type { UsageAggregator } from '../budgets/usage-aggregator.js';
 
 export interface OperatorServerDeps {
   token: string;
+  usage: UsageAggregator;
   distributor: Distributor;
   registry: Registry;
   isReady: () => boolean;
@@ -24,6 +27,27 @@ export function createOperatorApp(deps: OperatorServerDeps): Express {
   });
   app.get('/metrics', async (_req, res) => {
     res.type(deps.registry.contentType).send(await deps.registry.metrics());
+  });
+  app.post('/v1/usage', express.json({ limit: '16mb' }), async (req, res) => {
+    if (!tokenMatches(req.get('authorization'), deps.token)) {
+      res.status(401).json({ error: 'missing or wrong token' });
+      return;
+    }
+    if (!deps.isLeader()) {
+      res.status(503).set('retry-after', '1').json({ error: 'not the leader' });
+      return;
+    }
+    const report = UsageReportSchema.safeParse(req.body);
+    if (!report.success) {
+      res.status(400).json({ error: `bad usage report: ${report.error.issues[0]?.message ?? ''}` });
+      return;
+    }
+    try {
+      res.json(await deps.usage.handle(report.data));
+    } catch (err) {
+      // Nothing is acknowledged: the pod resends, and sequence numbers keep the retry from counting twice.
+      res.status(503).json({ error: `usage not persisted: ${(err as Error).message}` });
+    }
   });
   app.get('/v1/snapshot', (req, res) => {
     if (!tokenMatches(req.get('authorization'), deps.token)) {

@@ -8,7 +8,9 @@ export type Behaviour =
   | { kind: 'error'; status: number; body?: unknown; headers?: Record<string, string> }
   | { kind: 'hang' }
   | { kind: 'reset' }
-  | { kind: 'stream'; chunks: number; intervalMs: number; content?: string; omitUsage?: boolean; failAfter?: number };
+  | { kind: 'stream'; chunks: number; intervalMs: number; content?: string; omitUsage?: boolean; failAfter?: number }
+  /** A stream of `chunks` when the request asks to stream, the default JSON answer otherwise. */
+  | { kind: 'auto'; chunks: number };
 
 export interface RecordedRequest {
   path: string;
@@ -37,6 +39,8 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
   const model = String(body.model ?? 'unknown');
   const path = req.url ?? '';
   switch (b.kind) {
+    case 'auto':
+      return handle(body.stream === true ? { kind: 'stream', chunks: b.chunks, intervalMs: 0 } : { kind: 'ok' }, req, res, body);
     case 'hang':
       return; // never answers; the gateway must time out
     case 'reset':

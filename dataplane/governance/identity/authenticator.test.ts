@@ -50,14 +50,15 @@ describe('Authenticator', () => {
       { authenticated: true, username: 'alice', audiences: ['tollgate'] },
     ];
     for (const result of cases) {
-      await expect(new Authenticator({ reviewer: new FakeReviewer(result) }).authenticate(header(jwt(2e9)), [])).rejects.toMatchObject({ status: 401 });
+      const caller = await new Authenticator({ reviewer: new FakeReviewer(result) }).authenticate(header(jwt(2e9)), []);
+      expect(caller).toMatchObject({ kind: 'anonymous', invalidCredential: expect.any(String) });
     }
   });
 
   it('knows API keys by hash, refuses unknown keys, and is anonymous without a credential', async () => {
     const auth = new Authenticator();
     expect(await auth.authenticate(header('k1'), keys)).toMatchObject({ kind: 'apikey', id: 'key:team-a/ci', labels: { team: 'ci' } });
-    await expect(auth.authenticate(header('k2'), keys)).rejects.toMatchObject({ status: 401 });
+    expect(await auth.authenticate(header('k2'), keys)).toMatchObject({ kind: 'anonymous', invalidCredential: 'invalid API key' });
     expect(await auth.authenticate(header(undefined), keys)).toBe(ANONYMOUS);
     const viaXApiKey = (name: string) => (name === 'x-api-key' ? 'k1' : undefined);
     expect((await auth.authenticate(viaXApiKey, keys)).id).toBe('key:team-a/ci');

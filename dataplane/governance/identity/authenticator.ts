@@ -33,6 +33,10 @@ function credentialOf(header: (name: string) => string | undefined): string | un
   return header('x-api-key')?.trim() ?? header('api-key')?.trim();
 }
 
+function invalid(reason: string): Caller {
+  return { ...ANONYMOUS, invalidCredential: reason };
+}
+
 function looksLikeJwt(token: string): boolean {
   return /^eyJ[\w-]*\.[\w-]+\.[\w-]+$/.test(token);
 }
@@ -67,9 +71,7 @@ export class Authenticator {
     if (looksLikeJwt(credential)) return this.serviceAccount(credential, digest.toString('hex'));
     const hex = digest.toString('hex');
     const key = apiKeys.find((k) => k.sha256 === hex);
-    if (key === undefined || !timingSafeEqual(Buffer.from(key.sha256, 'hex'), digest)) {
-      throw unauthenticated('invalid API key');
-    }
+    if (key === undefined || !timingSafeEqual(Buffer.from(key.sha256, 'hex'), digest)) return invalid('invalid API key');
     return { kind: 'apikey', namespace: key.namespace, name: key.name, labels: key.labels, id: `key:${key.namespace}/${key.name}` };
   }
 
@@ -79,7 +81,7 @@ export class Authenticator {
     if (hit !== undefined && hit.expiresAt > now) return hit.caller;
     if (hit !== undefined) this.cache.delete(cacheKey);
     const reviewer = this.opts.reviewer;
-    if (reviewer === undefined) throw unauthenticated('ServiceAccount tokens are not accepted here (no TokenReview access configured)');
+    if (reviewer === undefined) return invalid('ServiceAccount tokens are not accepted here (no TokenReview access configured)');
     let result;
     try {
       result = await reviewer.review(token, TOKEN_AUDIENCE);
@@ -88,11 +90,11 @@ export class Authenticator {
         headers: { 'retry-after': '1' },
       });
     }
-    if (!result.authenticated) throw unauthenticated(`ServiceAccount token refused: ${result.reason}`);
-    if (!result.audiences.includes(TOKEN_AUDIENCE)) throw unauthenticated(`token is not for audience ${TOKEN_AUDIENCE}`);
-    if (!result.username.startsWith(SA_PREFIX)) throw unauthenticated('only ServiceAccount tokens are accepted');
+    if (!result.authenticated) return invalid(`ServiceAccount token refused: ${result.reason}`);
+    if (!result.audiences.includes(TOKEN_AUDIENCE)) return invalid(`token is not for audience ${TOKEN_AUDIENCE}`);
+    if (!result.username.startsWith(SA_PREFIX)) return invalid('only ServiceAccount tokens are accepted');
     const [namespace, name] = result.username.slice(SA_PREFIX.length).split(':');
-    if (namespace === undefined || name === undefined) throw unauthenticated('malformed ServiceAccount username');
+    if (namespace === undefined || name === undefined) return invalid('malformed ServiceAccount username');
     const caller: Caller = { kind: 'serviceaccount', namespace, name, id: `sa:${namespace}/${name}` };
     const ttl = this.opts.cacheTtlMs ?? 60_000;
     const expiresAt = Math.min(now + ttl, jwtExpiryMs(token) ?? now + ttl);

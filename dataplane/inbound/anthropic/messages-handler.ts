@@ -23,7 +23,7 @@ export function messagesHandler(deps: ProxyDeps): RequestHandler {
 
     if (outcome.kind === 'response') {
       const usage = outcome.usage ?? { inputTokens: estimateTokens(promptText(canonical.body)), outputTokens: 0, cachedInputTokens: 0 };
-      const rec = recordUsage(deps, requestId, canonical, route, outcome, usage, outcome.usage === undefined);
+      const rec = recordUsage(deps, routed, canonical, usage, outcome.usage === undefined);
       headers['x-tollgate-cost-usd'] = rec.costUsd.toFixed(8);
       res.status(200).set(headers).json(toAnthropicMessage(outcome.body, model));
       return;
@@ -33,7 +33,7 @@ export function messagesHandler(deps: ProxyDeps): RequestHandler {
       await writeMessagesStream(res, outcome, headers, route.timeouts.streamIdleMs, meter, model);
     } finally {
       const { usage, estimated } = meter.result();
-      recordUsage(deps, requestId, canonical, route, outcome, usage, estimated);
+      recordUsage(deps, routed, canonical, usage, estimated);
     }
   };
 }

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { bucketStart, isTimeZone, periodBounds } from './budget-period.js';
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+describe('periodBounds', () => {
+  const now = Date.parse('2026-03-29T10:30:00Z'); // a Sunday; Europe/Berlin switches to summer time at 01:00 UTC
+
+  it('computes calendar days, ISO weeks and months in UTC', () => {
+    expect([iso(periodBounds('Day', 'UTC', undefined, now).start), iso(periodBounds('Day', 'UTC', undefined, now).end)]).toEqual(['2026-03-29T00:00:00.000Z', '2026-03-30T00:00:00.000Z']);
+    const week = periodBounds('Week', 'UTC', undefined, now);
+    expect([iso(week.start), iso(week.end)]).toEqual(['2026-03-23T00:00:00.000Z', '2026-03-30T00:00:00.000Z']);
+    const month = periodBounds('Month', 'UTC', undefined, Date.parse('2026-12-31T23:59:59Z'));
+    expect([iso(month.start), iso(month.end)]).toEqual(['2026-12-01T00:00:00.000Z', '2027-01-01T00:00:00.000Z']);
+  });
+
+  it('starts periods at local midnight in the Budget time zone, across a DST change', () => {
+    const day = periodBounds('Day', 'Europe/Berlin', undefined, now);
+    // Midnight was still CET (UTC+1); the next midnight is CEST (UTC+2): a 23-hour day.
+    expect([iso(day.start), iso(day.end)]).toEqual(['2026-03-28T23:00:00.000Z', '2026-03-29T22:00:00.000Z']);
+    const ny = periodBounds('Month', 'America/New_York', undefined, Date.parse('2026-04-01T02:00:00Z'));
+    expect(iso(ny.start)).toBe('2026-03-01T05:00:00.000Z'); // still March in New York
+  });
+
+  it('handles rolling windows and buckets', () => {
+    expect(periodBounds('Rolling', 'UTC', 3_600_000, now)).toEqual({ start: now - 3_600_000, end: undefined });
+    expect(bucketStart(3_600_000, now + 123_456) % 150_000).toBe(0);
+  });
+
+  it('validates IANA time zones', () => {
+    expect(isTimeZone('Europe/Berlin')).toBe(true);
+    expect(isTimeZone('Mars/Olympus')).toBe(false);
+  });
+});

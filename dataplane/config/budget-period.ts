@@ -1,0 +1,82 @@
+/**
+ * Budget periods, shared by the data plane (admission) and the operator (aggregation) so that both
+ * agree on when a period starts and ends. Pure: `now` is always passed in.
+ */
+export type PeriodKind = 'Day' | 'Week' | 'Month' | 'Rolling';
+
+export interface PeriodBounds {
+  start: number;
+  /** undefined for rolling windows */
+  end: number | undefined;
+}
+
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function partsIn(tz: string, ms: number): { y: number; m: number; d: number; h: number; min: number; s: number; weekday: number } {
+  let f = formatters.get(tz);
+  if (f === undefined) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+      weekday: 'short',
+    });
+    formatters.set(tz, f);
+  }
+  const get = (type: string): string => f.formatToParts(ms).find((p) => p.type === type)?.value ?? '0';
+  const weekday = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'].indexOf(get('weekday'));
+  return { y: Number(get('year')), m: Number(get('month')), d: Number(get('day')), h: Number(get('hour')), min: Number(get('minute')), s: Number(get('second')), weekday };
+}
+
+/** The UTC instant of a wall-clock time in `tz` (two passes settle DST offsets). */
+function zonedToUtc(tz: string, y: number, m: number, d: number): number {
+  const wall = Date.UTC(y, m - 1, d);
+  let guess = wall;
+  for (let i = 0; i < 2; i++) {
+    const p = partsIn(tz, guess);
+    const asUtc = Date.UTC(p.y, p.m - 1, p.d, p.h, p.min, p.s);
+    guess = guess - (asUtc - wall);
+  }
+  return guess;
+}
+
+export function periodBounds(kind: PeriodKind, tz: string, windowMs: number | undefined, now: number): PeriodBounds {
+  if (kind === 'Rolling') return { start: now - (windowMs ?? 0), end: undefined };
+  const p = partsIn(tz, now);
+  if (kind === 'Day') {
+    const next = new Date(Date.UTC(p.y, p.m - 1, p.d + 1));
+    return { start: zonedToUtc(tz, p.y, p.m, p.d), end: zonedToUtc(tz, next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate()) };
+  }
+  if (kind === 'Week') {
+    const monday = new Date(Date.UTC(p.y, p.m - 1, p.d - p.weekday));
+    const nextMonday = new Date(Date.UTC(p.y, p.m - 1, p.d - p.weekday + 7));
+    return {
+      start: zonedToUtc(tz, monday.getUTCFullYear(), monday.getUTCMonth() + 1, monday.getUTCDate()),
+      end: zonedToUtc(tz, nextMonday.getUTCFullYear(), nextMonday.getUTCMonth() + 1, nextMonday.getUTCDate()),
+    };
+  }
+  const next = new Date(Date.UTC(p.y, p.m, 1));
+  return { start: zonedToUtc(tz, p.y, p.m, 1), end: zonedToUtc(tz, next.getUTCFullYear(), next.getUTCMonth() + 1, 1) };
+}
+
+/** Rolling windows are kept as this many buckets. */
+export const ROLLING_BUCKETS = 24;
+
+export function bucketStart(windowMs: number, at: number): number {
+  const size = Math.max(1000, Math.floor(windowMs / ROLLING_BUCKETS));
+  return at - (at % size);
+}

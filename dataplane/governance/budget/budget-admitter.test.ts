@@ -1,0 +1,75 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { BudgetConfig, RouteConfig, Snapshot } from '../../config/snapshot.js';
+import type { CanonicalRequest } from '../../providers/types.js';
+import type { Caller } from '../types.js';
+import { BudgetAdmitter, Downgrade } from './budget-admitter.js';
+import { BudgetLedger } from './budget-ledger.js';
+import { UsageReporter } from './usage-reporter.js';
+
+const budget = (over: Partial<BudgetConfig> = {}): BudgetConfig => ({
+  id: 'team-a/b',
+  unit: 'USD',
+  amount: 1,
+  period: 'Day',
+  timeZone: 'UTC',
+  subjects: { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] },
+  action: { type: 'Reject', cutStreams: false },
+  thresholds: [100],
+  ...over,
+});
+const route = {
+  id: 'team-a/r',
+  model: 'm',
+  targets: [{ providerId: 'x/p', model: 'u', priority: 0, weight: 1, pricing: { inputPerMTok: 1000, outputPerMTok: 1000, cachedInputPerMTok: 0 } }],
+} as unknown as RouteConfig;
+const caller: Caller = { kind: 'serviceaccount', namespace: 'team-a', name: 'app', id: 'sa:team-a/app' };
+const req = { op: 'chat', body: {}, stream: false, clientWantsUsage: false } as CanonicalRequest;
+
+function setup(budgets: BudgetConfig[], standalone = true) {
+  const ledger = new BudgetLedger('pod-1', { standalone });
+  const reporter = new UsageReporter(ledger, { logger: pino({ level: 'silent' }) });
+  const snapshot = { budgets } as unknown as Snapshot;
+  return { ledger, admitter: new BudgetAdmitter(ledger, reporter, () => snapshot, () => Date.parse('2026-11-15T12:00:00Z')) };
+}
+
+// At $1000 per million tokens both ways, 100 prompt + 300 output tokens cost at most $0.40.
+const ask = { caller, route, req, promptTokens: 100, maxOutputTokens: 300 };
+
+describe('BudgetAdmitter', () => {
+  it('reserves the worst case and refuses what the reservations cannot cover', async () => {
+    const { admitter } = setup([budget()]);
+    const a = await admitter.admit(ask);
+    const b = await admitter.admit(ask);
+    await expect(admitter.admit(ask)).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
+    a.settle({ usage: { inputTokens: 100, outputTokens: 50, cachedInputTokens: 0 }, costUsd: 0.15 });
+    b.settle({ usage: undefined, costUsd: 0 });
+    // 0.15 spent, nothing reserved: 0.85 left covers two more worst cases of 0.40.
+    await admitter.admit(ask);
+    await admitter.admit(ask);
+    await expect(admitter.admit(ask)).rejects.toThrow(/budget team-a\/b is exhausted: 0.1500 of 1 USD spent this period; it resets at 2026-11-16T00:00:00.000Z/);
+  });
+
+  it('enforces only this pod share of what is left when the operator reports several replicas', async () => {
+    const { admitter, ledger } = setup([budget()], false);
+    ledger.update({ 'team-a/b': { periodStart: Date.parse('2026-11-15T00:00:00Z'), spent: 0.1, appliedThrough: {} } }, 2);
+    await admitter.admit(ask); // 0.45 is this pod's half of 0.90
+    await expect(admitter.admit(ask)).rejects.toMatchObject({ status: 429 });
+  });
+
+  it('downgrades instead of refusing when the budget says so, and ignores budgets of other subjects', async () => {
+    const { admitter } = setup([budget({ amount: 0.1, action: { type: 'Downgrade', downgradeTo: 'cheap', cutStreams: false } })]);
+    await expect(admitter.admit(ask)).rejects.toBeInstanceOf(Downgrade);
+    const other = setup([budget({ amount: 0.1, subjects: { namespaces: ['team-b'], serviceAccounts: [], apiKeys: [], routes: [] } })]);
+    await expect(other.admitter.admit(ask)).resolves.toBeDefined();
+  });
+
+  it('counts tokens for token budgets', async () => {
+    const { admitter } = setup([budget({ unit: 'Tokens', amount: 500 })]);
+    const a = await admitter.admit(ask);
+    await expect(admitter.admit(ask)).rejects.toMatchObject({ status: 429 });
+    a.settle({ usage: { inputTokens: 100, outputTokens: 20, cachedInputTokens: 0 }, costUsd: 0 });
+    await expect(admitter.admit(ask)).rejects.toThrow(/120 of 500 tokens/); // 120 + 400 > 500
+    await admitter.admit({ ...ask, maxOutputTokens: 200 }); // 120 + 300 ≤ 500
+  });
+});

@@ -1,0 +1,101 @@
+import type { BudgetConfig, Pricing, RouteConfig, Snapshot } from '../../config/snapshot.js';
+import { GatewayError } from '../../server/gateway-error.js';
+import type { Admission, AdmissionRequest, Admitter, Caller, Settlement } from '../types.js';
+import type { BudgetLedger } from './budget-ledger.js';
+import type { UsageReporter } from './usage-reporter.js';
+
+/** Budgets whose subjects include this caller or route. */
+export function applicableBudgets(budgets: readonly BudgetConfig[], caller: Caller, route: RouteConfig): BudgetConfig[] {
+  const who = `${caller.namespace ?? ''}/${caller.name ?? ''}`;
+  return budgets.filter((b) => {
+    const s = b.subjects;
+    if (s.routes.includes(route.id)) return true;
+    if (caller.kind === 'anonymous') return false;
+    if (caller.namespace !== undefined && s.namespaces.includes(caller.namespace)) return true;
+    if (caller.kind === 'serviceaccount' && s.serviceAccounts.includes(who)) return true;
+    return caller.kind === 'apikey' && s.apiKeys.includes(who);
+  });
+}
+
+/** The most a request can cost on this route: its prompt estimate plus the output cap, at the priciest target. */
+export function worstCase(route: RouteConfig, promptTokens: number, maxOutputTokens: number): { usd: number; tokens: number } {
+  const price = (p: Pricing): number => (promptTokens * p.inputPerMTok + maxOutputTokens * p.outputPerMTok) / 1e6;
+  const usd = route.targets.reduce((max, t) => Math.max(max, price(t.pricing)), 0);
+  return { usd, tokens: promptTokens + maxOutputTokens };
+}
+
+function exhausted(budget: BudgetConfig, spent: number, resetsAt: number | undefined, now: number): GatewayError {
+  const unit = budget.unit === 'USD' ? 'USD' : 'tokens';
+  const when = resetsAt === undefined ? 'as older spend leaves the rolling window' : `at ${new Date(resetsAt).toISOString()}`;
+  const headers: Record<string, string> = { 'x-should-retry': 'false', 'x-tollgate-budget': budget.id };
+  if (resetsAt !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil((resetsAt - now) / 1000)));
+  return new GatewayError(
+    429,
+    'budget_exceeded',
+    'insufficient_quota',
+    `budget ${budget.id} is exhausted: ${spent.toFixed(budget.unit === 'USD' ? 4 : 0)} of ${budget.amount} ${unit} spent this period; it resets ${when}`,
+    { headers },
+  );
+}
+
+/** Thrown when an exhausted budget says to send the request to a cheaper route instead. */
+export class Downgrade extends Error {
+  constructor(
+    readonly budget: string,
+    readonly model: string,
+  ) {
+    super(`budget ${budget} downgrades to ${model}`);
+    this.name = 'Downgrade';
+  }
+}
+
+/**
+ * Admits a request only if every applicable budget can cover its worst case, reserves that amount,
+ * and settles with the real usage when the response ends (a record for the usage report).
+ */
+export class BudgetAdmitter implements Admitter {
+  constructor(
+    private readonly ledger: BudgetLedger,
+    private readonly reporter: UsageReporter,
+    private readonly snapshot: () => Snapshot | undefined,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async admit(request: AdmissionRequest): Promise<Admission> {
+    const budgets = applicableBudgets(this.snapshot()?.budgets ?? [], request.caller, request.route);
+    if (budgets.length === 0) return { headers: {}, settle: () => undefined };
+    const now = this.now();
+    const worst = worstCase(request.route, request.promptTokens, request.maxOutputTokens);
+    const holds: { budget: BudgetConfig; amount: number }[] = [];
+    for (const budget of budgets) {
+      const amount = budget.unit === 'USD' ? worst.usd : worst.tokens;
+      const { available, spent, resetsAt } = this.ledger.available(budget, now);
+      if (amount > available || (available <= 0 && amount === 0)) {
+        for (const h of holds) this.ledger.release(h.budget.id, h.amount);
+        if (budget.action.type === 'Downgrade' && budget.action.downgradeTo !== undefined && budget.action.downgradeTo !== request.route.model) {
+          throw new Downgrade(budget.id, budget.action.downgradeTo);
+        }
+        throw exhausted(budget, spent, resetsAt, now);
+      }
+      this.ledger.reserve(budget.id, amount);
+      holds.push({ budget, amount });
+    }
+    let settled = false;
+    return {
+      headers: {},
+      settle: (result: Settlement) => {
+        if (settled) return;
+        settled = true;
+        for (const h of holds) this.ledger.release(h.budget.id, h.amount);
+        const usage = result.usage;
+        if (usage === undefined) return;
+        this.reporter.record({
+          at: this.now(),
+          costUsd: result.costUsd,
+          tokens: usage.inputTokens + usage.outputTokens,
+          budgetIds: holds.map((h) => h.budget.id),
+        });
+      },
+    };
+  }
+}

@@ -1,0 +1,97 @@
+import type { Logger } from 'pino';
+import { request } from 'undici';
+import type { BudgetLedger } from './budget-ledger.js';
+import { type UsageReportRecord, UsageReportResponseSchema } from './budget-state.js';
+
+export interface UsageReporterOptions {
+  /** Operator base URL; absent in `tollgate dev`, where this pod's ledger is the whole truth. */
+  operatorUrl?: string;
+  token?: string;
+  intervalMs?: number;
+  logger: Logger;
+}
+
+/**
+ * Sends this pod's metered usage to the operator with an idempotency key (pod + sequence) and
+ * keeps every record until the operator says it is persisted. The operator's answer carries the
+ * persisted totals, which the ledger enforces against. Reports run every interval even when empty,
+ * so totals stay fresh.
+ */
+export class UsageReporter {
+  private seq = 0;
+  private pending: UsageReportRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private inflight: Promise<void> | undefined;
+  private stopped = false;
+  reportsSent = 0;
+
+  constructor(
+    private readonly ledger: BudgetLedger,
+    private readonly opts: UsageReporterOptions,
+  ) {}
+
+  start(): void {
+    if (this.opts.operatorUrl === undefined) return;
+    const tick = (): void => {
+      void this.flush().finally(() => {
+        if (!this.stopped) this.timer = setTimeout(tick, this.opts.intervalMs ?? 200);
+      });
+    };
+    this.timer = setTimeout(tick, this.opts.intervalMs ?? 200);
+  }
+
+  record(r: Omit<UsageReportRecord, 'seq'>): void {
+    const record: UsageReportRecord = { ...r, seq: ++this.seq };
+    this.ledger.addRecord(record);
+    if (this.opts.operatorUrl !== undefined && record.budgetIds.length > 0) this.pending.push(record);
+  }
+
+  get unacknowledged(): number {
+    return this.pending.length;
+  }
+
+  /** One report round trip (at most one at a time). */
+  flush(): Promise<void> {
+    this.inflight ??= this.send().finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  private async send(): Promise<void> {
+    const url = this.opts.operatorUrl;
+    if (url === undefined) return;
+    const batch = this.pending.slice(0, 2000);
+    try {
+      const res = await request(`${url.replace(/\/$/, '')}/v1/usage`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.opts.token ?? ''}` },
+        body: JSON.stringify({ pod: this.ledger.pod, records: batch }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) {
+        this.opts.logger.debug({ status: res.statusCode }, 'usage report not accepted; will resend');
+        return;
+      }
+      const answer = UsageReportResponseSchema.parse(JSON.parse(text));
+      this.pending = this.pending.filter((r) => r.seq > answer.ackedThrough);
+      this.ledger.update(answer.budgets, answer.replicas);
+      this.reportsSent++;
+    } catch (err) {
+      this.opts.logger.debug({ err: (err as Error).message }, 'usage report failed; will resend');
+    }
+  }
+
+  /** On shutdown: keep reporting until everything is acknowledged or the deadline passes. */
+  async drain(deadlineMs: number): Promise<boolean> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const until = Date.now() + deadlineMs;
+    while (this.pending.length > 0 && Date.now() < until) {
+      await this.flush();
+      if (this.pending.length > 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    return this.pending.length === 0;
+  }
+}

@@ -1,0 +1,77 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
+import type { KubeObject } from '../kube/kube-client.js';
+import { UsageAggregator } from './usage-aggregator.js';
+
+const budget: BudgetConfig = {
+  id: 'team-a/monthly',
+  unit: 'USD',
+  amount: 10,
+  period: 'Month',
+  timeZone: 'UTC',
+  subjects: { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] },
+  action: { type: 'Reject', cutStreams: false },
+  thresholds: [50, 100],
+};
+
+function setup(status: Record<string, unknown> = {}, failWrites = false) {
+  const writes: Record<string, unknown>[] = [];
+  const events: string[] = [];
+  const objects = new Map<string, KubeObject>([['team-a/monthly', { metadata: { name: 'monthly', namespace: 'team-a' }, ...{ status } } as KubeObject]]);
+  const aggregator = new UsageAggregator({
+    client: {
+      request: async <T>(_m: string, _p: string, body?: unknown): Promise<T> => {
+        if (failWrites) throw new Error('apiserver down');
+        writes.push((body as { status: Record<string, unknown> }).status);
+        return {} as T;
+      },
+    },
+    budgetObjects: () => objects,
+    budgetConfigs: () => [budget],
+    replicas: () => 3,
+    events: { record: async (_o, _t, reason) => void events.push(reason) },
+    logger: pino({ level: 'silent' }),
+    now: () => Date.parse('2026-11-15T12:00:00Z'),
+  });
+  return { aggregator, writes, events };
+}
+
+const rec = (seq: number, costUsd: number) => ({ seq, at: Date.parse('2026-11-15T11:59:00Z'), costUsd, tokens: 10, budgetIds: ['team-a/monthly'] });
+
+describe('UsageAggregator', () => {
+  it('counts each (pod, sequence) once, even when a report is resent', async () => {
+    const { aggregator, writes } = setup();
+    const first = await aggregator.handle({ pod: 'p1', records: [rec(1, 1.25), rec(2, 0.75)] });
+    expect(first).toMatchObject({ ackedThrough: 2, replicas: 3, budgets: { 'team-a/monthly': { spent: 2, appliedThrough: { p1: 2 } } } });
+    const resent = await aggregator.handle({ pod: 'p1', records: [rec(2, 0.75), rec(3, 1)] });
+    expect(resent.budgets['team-a/monthly']?.spent).toBe(3);
+    expect(writes.at(-1)).toMatchObject({ spent: 3, remaining: 7, periodStart: '2026-11-01T00:00:00Z', resetsAt: '2026-12-01T00:00:00Z', appliedThrough: { p1: 3 } });
+  });
+
+  it('resumes from persisted status after an operator restart without double counting', async () => {
+    const { aggregator } = setup({ spent: 4, periodStart: '2026-11-01T00:00:00Z', appliedThrough: { p1: 7 } });
+    const answer = await aggregator.handle({ pod: 'p1', records: [rec(7, 1), rec(8, 2)] });
+    expect(answer.budgets['team-a/monthly']?.spent).toBe(6);
+  });
+
+  it('starts a new period at zero', async () => {
+    const { aggregator } = setup({ spent: 9, periodStart: '2026-10-01T00:00:00Z', appliedThrough: { p1: 7 } });
+    const answer = await aggregator.handle({ pod: 'p1', records: [rec(8, 1)] });
+    expect(answer.budgets['team-a/monthly']?.spent).toBe(1);
+  });
+
+  it('does not acknowledge what it could not persist', async () => {
+    const { aggregator } = setup({}, true);
+    await expect(aggregator.handle({ pod: 'p1', records: [rec(1, 1)] })).rejects.toThrow(/apiserver down/);
+  });
+
+  it('raises an Event per crossed threshold and reports the condition', async () => {
+    const { aggregator, events } = setup();
+    await aggregator.handle({ pod: 'p1', records: [rec(1, 6)] });
+    expect(events).toEqual(['BudgetThresholdReached']);
+    await aggregator.handle({ pod: 'p1', records: [rec(2, 5)] });
+    expect(events).toEqual(['BudgetThresholdReached', 'BudgetExhausted']);
+    expect(aggregator.thresholdCondition(budget, 1)).toMatchObject({ type: 'ThresholdReached', status: 'True', reason: 'Exhausted' });
+  });
+});

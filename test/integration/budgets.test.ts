@@ -1,0 +1,199 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+import { dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster } from './harness.js';
+
+const IPS = [`${POD_NET}.11`, `${POD_NET}.12`, `${POD_NET}.13`];
+const OPERATOR_PORT = 19191;
+const OPERATOR_URL = `http://127.0.0.1:${OPERATOR_PORT}`;
+
+let k: TestCluster;
+let upstream: OpenAiUpstream;
+let operator: Proc;
+const pods = new Map<string, Proc>();
+
+// $1000 / $2000 per million tokens: a JSON answer (10 in, 5 out) costs $0.02, a 4-chunk stream (7 in, 4 out) $0.015.
+const manifests = (upstreamUrl: string) => `apiVersion: v1
+kind: Secret
+metadata: { name: key, namespace: team-a }
+stringData: { apiKey: sk-x }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: up, namespace: team-a }
+spec:
+  type: openai-compatible
+  url: ${upstreamUrl}
+  credentials: { secretRef: { name: key, key: apiKey } }
+  models: [{ name: m, pricing: { input: 1000, output: 2000 } }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: chat, namespace: team-a }
+spec:
+  model: chat
+  targets: [{ providerRef: { name: up }, model: m }]
+  access: { anonymous: true }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: capped, namespace: team-a }
+spec:
+  model: capped
+  targets: [{ providerRef: { name: up }, model: m }]
+  access: { anonymous: true }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: warmup, namespace: team-a }
+spec:
+  model: warmup
+  targets: [{ providerRef: { name: up }, model: m }]
+  access: { anonymous: true }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: chat-monthly, namespace: team-a }
+spec:
+  limit: { amount: 1000, unit: USD }
+  period: Month
+  subjects: { routes: [{ name: chat }] }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: capped-daily, namespace: team-a }
+spec:
+  limit: { amount: 0.2, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: capped }] }
+`;
+
+interface BudgetObject {
+  status?: { spent?: number; remaining?: number; periodStart?: string; resetsAt?: string; conditions?: { type: string; status: string; reason: string }[] };
+}
+
+function startPod(ip: string): void {
+  pods.set(ip, startDataplane(ip, { operatorUrl: OPERATOR_URL }));
+}
+
+/** One request of each kind against a pod; resolves to the cost the upstream reported, or 0 when it failed. */
+async function oneRequest(ip: string, model: string, stream: boolean, content = 'hi'): Promise<number> {
+  const client = new OpenAI({ baseURL: `http://${ip}:8080/v1`, apiKey: 'x', maxRetries: 0, timeout: 10_000 });
+  try {
+    if (stream) {
+      const s = await client.chat.completions.create({ model, stream: true, max_tokens: 5, messages: [{ role: 'user', content }] });
+      let chunks = 0;
+      for await (const c of s) if (c.choices[0]?.delta.content) chunks++;
+      return chunks === 4 ? 0.015 : Number.NaN;
+    }
+    await client.chat.completions.create({ model, max_tokens: 5, messages: [{ role: 'user', content }] });
+    return 0.02;
+  } catch (err) {
+    if (process.env.DEBUG_BUDGETS) console.error('request failed', ip, model, (err as Error).message);
+    return 0;
+  }
+}
+
+async function load(total: number, concurrency: number, model: string, during?: (done: number) => Promise<void>, content?: string): Promise<{ spent: number; refused: number }> {
+  let next = 0;
+  let spent = 0;
+  let refused = 0;
+  let done = 0;
+  const hooks: Promise<void>[] = [];
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      const i = next++;
+      const ip = IPS[i % IPS.length] ?? '';
+      const cost = await oneRequest(ip, model, i % 2 === 0, content);
+      if (Number.isNaN(cost)) throw new Error('a stream ended early');
+      if (cost === 0) refused++;
+      spent += cost;
+      done++;
+      if (during !== undefined) hooks.push(during(done));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(hooks);
+  return { spent, refused };
+}
+
+beforeAll(async () => {
+  k = await startTestCluster();
+  upstream = await startOpenAiUpstream();
+  streamsOn(upstream);
+  k.kubectl(['create', 'namespace', 'team-a']);
+  k.apply(manifests(upstream.baseUrl));
+  for (const ip of IPS) startPod(ip);
+  k.apply(dataplaneService(IPS));
+  operator = startOperator(k.operatorKubeconfig, { port: OPERATOR_PORT, identity: 'budget-operator' });
+  for (const ip of IPS) await eventually(() => oneRequest(ip, 'warmup', false).then((c) => expect(c).toBe(0.02)), `pod ${ip} serving`, 30_000);
+}, 120_000);
+
+afterAll(async () => {
+  await operator?.kill();
+  for (const p of pods.values()) await p.kill();
+  await upstream?.close();
+  await k?.stop();
+});
+
+const spentOf = (name: string): number => k.get<BudgetObject>('budget', name, 'team-a').status?.spent ?? 0;
+/** Equal to the cent: both sides sum the same float costs, so they differ only by rounding noise. */
+const toTheCent = (actual: number, expected: number): void => {
+  expect(Math.abs(actual - expected)).toBeLessThan(0.005);
+};
+
+describe('budgets that lose nothing', () => {
+  it('spends exactly what the upstream reported, across three pods, streaming and not', async () => {
+    const before = spentOf('chat-monthly');
+    const { spent } = await load(90, 9, 'chat');
+    await eventually(() => toTheCent(spentOf('chat-monthly') - before, spent), 'Budget.status.spent to match', 20_000);
+    expect(Math.abs(spentOf('chat-monthly') - before - spent)).toBeLessThan(1e-6);
+    const status = k.get<BudgetObject>('budget', 'chat-monthly', 'team-a').status;
+    expect(status?.remaining).toBeCloseTo(1000 - (status?.spent ?? 0), 6);
+    expect(status?.periodStart).toMatch(/^\d{4}-\d{2}-01T00:00:00Z$/);
+    expect(status?.resetsAt).toMatch(/^\d{4}-\d{2}-01T00:00:00Z$/);
+  });
+
+  it('loses nothing and counts nothing twice while a pod is stopped and the operator restarts mid-load', async () => {
+    streamsOn(upstream);
+    const before = spentOf('chat-monthly');
+    const faults = async (done: number): Promise<void> => {
+      if (done === 20) {
+        await pods.get(IPS[0] ?? '')?.kill('SIGTERM'); // a rolling restart: drain, report, exit
+        startPod(IPS[0] ?? '');
+      }
+      if (done === 40) {
+        await operator.kill();
+        operator = startOperator(k.operatorKubeconfig, { port: OPERATOR_PORT, identity: 'budget-operator-2' });
+      }
+    };
+    const { spent } = await load(120, 6, 'chat', faults);
+    await eventually(() => toTheCent(spentOf('chat-monthly') - before, spent), 'spend to settle after the faults', 30_000);
+    expect(Math.abs(spentOf('chat-monthly') - before - spent)).toBeLessThan(1e-6);
+  });
+
+  it('never overspends a hard budget by more than one request reservation', async () => {
+    streamsOn(upstream);
+    // ~15 prompt tokens estimated for 60 characters, max_tokens 5: a reservation of at most $0.025.
+    const { spent, refused } = await load(60, 9, 'capped', undefined, 'x'.repeat(60));
+    expect(refused).toBeGreaterThan(0);
+    if (process.env.DEBUG_BUDGETS) console.error('capped client-side spent', spent, 'refused', refused);
+    await eventually(() => toTheCent(spentOf('capped-daily'), spent), 'capped spend persisted', 20_000);
+    expect(spentOf('capped-daily')).toBeLessThanOrEqual(0.2 + 0.025 + 1e-9);
+    expect(spentOf('capped-daily')).toBeGreaterThan(0.1);
+    await eventually(() => {
+      const c = (k.get<BudgetObject>('budget', 'capped-daily', 'team-a').status?.conditions ?? []).find((x) => x.type === 'ThresholdReached');
+      expect(c?.status).toBe('True');
+    }, 'ThresholdReached', 10_000);
+    const err = await new OpenAI({ baseURL: `http://${IPS[1] ?? ''}:8080/v1`, apiKey: 'x', maxRetries: 0 }).chat.completions
+      .create({ model: 'capped', max_tokens: 5, messages: [{ role: 'user', content: 'x'.repeat(60) }] })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 429, code: 'budget_exceeded' });
+    expect((err as Error).message).toMatch(/budget team-a\/capped-daily is exhausted: .* of 0.2 USD spent this period; it resets at/);
+  });
+});
+
+/** The emulator streams 4 chunks when asked to stream and answers JSON otherwise. */
+function streamsOn(up: OpenAiUpstream): void {
+  up.script({ kind: 'auto', chunks: 4 });
+}
