@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { Dataplane } from '../dataplane/dataplane.js';
+import type { ResponseCacheHandle } from '../dataplane/governance/cache/create-response-cache.js';
+import type { RateLimitAdmitter } from '../dataplane/governance/rate-limit/rate-limit-admitter.js';
+import { governanceFromEnv } from './governance-config.js';
 import type { Authenticator } from '../dataplane/governance/identity/authenticator.js';
 import type { UsageRecord, UsageSink } from '../dataplane/metering/usage-record.js';
 import { compile } from '../operator/compile/compile.js';
@@ -22,6 +25,8 @@ export interface DevOptions {
   tracer?: Tracer;
   /** Also serve the admin port (probes, GET /metrics); its snapshot push API gets a random token nobody knows. */
   adminPort?: number;
+  /** Rate limits and response cache; per-process memory backends when absent. */
+  governance?: { rateLimiter: RateLimitAdmitter; cache: ResponseCacheHandle };
 }
 
 export interface DevGateway {
@@ -37,11 +42,14 @@ export interface DevGateway {
 /** `tollgate dev`: manifests on disk → compile → the data plane, reloaded on change. */
 export async function startDev(opts: DevOptions): Promise<DevGateway> {
   const { logger } = opts;
+  const governance = opts.governance ?? governanceFromEnv({}, logger);
   const dataplane = new Dataplane({
     host: opts.host,
     port: opts.port,
     logger,
     drainTimeoutMs: opts.drainTimeoutMs,
+    rateLimiter: governance.rateLimiter,
+    cache: governance.cache,
     ...(opts.auth === undefined ? {} : { auth: opts.auth }),
     ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }),
     ...(opts.adminPort === undefined ? {} : { admin: { host: opts.host, port: opts.adminPort, token: randomBytes(32).toString('hex') } }),

@@ -15,6 +15,7 @@ import { runOperator } from '../operator/operator.js';
 import { readManifestDir } from '../operator/sources/directory-source.js';
 import { formatManifestError, loadManifests } from '../operator/sources/manifest-loader.js';
 import { startDev } from './dev-command.js';
+import { governanceFromEnv } from './governance-config.js';
 
 const USAGE = `Usage: tollgate <command> [options]
 
@@ -161,6 +162,7 @@ async function main(argv: string[]): Promise<void> {
         ...(auth === undefined ? {} : { auth }),
         ...(tracing === undefined ? {} : { tracer: tracing.tracer }),
         ...(values['admin-port'] === undefined ? {} : { adminPort: parsePort(values['admin-port']) }),
+        governance: governanceFromEnv(process.env, logger),
       });
       onSignals(thenFlush(gateway.stop, tracing));
       process.stderr.write(
@@ -180,6 +182,7 @@ async function main(argv: string[]): Promise<void> {
         drainTimeoutMs,
         auth: createAuthenticator(values.kubeconfig ?? process.env.KUBECONFIG, values['auth-cache-ttl']),
         ...(process.env.POD_NAME === undefined ? {} : { podName: process.env.POD_NAME }),
+        ...governanceFromEnv(process.env, logger),
         ...(token === undefined ? {} : { admin: { host, port: parsePort(values['admin-port'] ?? '9090'), token } }),
         ...(operatorUrl === undefined ? {} : { operatorUrl }),
         ...(tracing === undefined ? {} : { tracer: tracing.tracer }),

@@ -13,7 +13,8 @@ import type { Authenticator } from './governance/identity/authenticator.js';
 import { BudgetAdmitter } from './governance/budget/budget-admitter.js';
 import { BudgetLedger } from './governance/budget/budget-ledger.js';
 import { UsageReporter } from './governance/budget/usage-reporter.js';
-import type { Admitter } from './governance/types.js';
+import type { ResponseCacheHandle } from './governance/cache/create-response-cache.js';
+import type { RateLimitAdmitter } from './governance/rate-limit/rate-limit-admitter.js';
 import { pullSnapshot } from './admin/snapshot-puller.js';
 import { EndpointPickers } from './routing/endpoints/endpoint-pickers.js';
 import { Router } from './routing/router.js';
@@ -38,8 +39,10 @@ export interface DataplaneOptions {
   tracer?: Tracer;
   /** Caller identity and route access; absent = anonymous callers may use every route. */
   auth?: Authenticator;
-  /** Admission checks that run before budgets (rate limits). */
-  admitters?: readonly Admitter[];
+  /** Rate limits (per-pod buckets or Redis); none when absent. */
+  rateLimiter?: RateLimitAdmitter;
+  /** Response cache for routes that enable it. */
+  cache?: ResponseCacheHandle;
   /** Names this pod in usage reports (POD_NAME in a cluster); a random suffix is added per start. */
   podName?: string;
 }
@@ -74,6 +77,7 @@ export class Dataplane {
       logger: opts.logger,
       ...(opts.operatorUrl === undefined ? {} : { operatorUrl: opts.operatorUrl }),
       ...(opts.admin === undefined ? {} : { token: opts.admin.token }),
+      onReplicas: (n) => opts.rateLimiter?.setReplicas(n),
     });
     this.budgets = new BudgetAdmitter(this.ledger, this.reporter, () => this.store.current?.snapshot);
     this.store = new SnapshotStore(this.transport);
@@ -96,7 +100,9 @@ export class Dataplane {
       bodyLimitBytes: this.opts.bodyLimitBytes ?? 10 * 1024 * 1024,
       isDraining: () => this.draining,
       observer: this.telemetry,
-      admitters: [...(this.opts.admitters ?? []), this.budgets],
+      admitters: [this.budgets],
+      ...(this.opts.rateLimiter === undefined ? {} : { rateLimiter: this.opts.rateLimiter }),
+      ...(this.opts.cache === undefined ? {} : { cache: this.opts.cache }),
       ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }),
     });
     const server = app.listen(this.opts.port, this.opts.host);
@@ -157,6 +163,8 @@ export class Dataplane {
     // Spend of finished requests must reach the operator before the pod goes away.
     const reported = await this.reporter.drain(5_000);
     if (!reported) this.opts.logger.error({ unacknowledged: this.reporter.unacknowledged }, 'usage reports not acknowledged before exit');
+    await this.opts.rateLimiter?.close();
+    await this.opts.cache?.close();
     await this.endpoints.close();
     await this.transport.close();
     this.server = undefined;

@@ -8,10 +8,26 @@ import { estimateTokens } from './token-estimate.js';
 export class StreamMeter {
   private outputChars = 0;
   private reported: Usage | undefined;
+  /** The chunks as written, kept only when the response may be cached. */
+  readonly chunks: JsonObject[] = [];
+  /** The stream ended normally ([DONE]), so it may be cached. */
+  completed = false;
+  /** Called once when the stream completes, before [DONE] reaches the client (so a cache write wins the race with a repeat). */
+  onCompleted: (() => void) | undefined;
 
-  constructor(private readonly promptTokensEstimate: number) {}
+  complete(): void {
+    if (this.completed) return;
+    this.completed = true;
+    this.onCompleted?.();
+  }
+
+  constructor(
+    private readonly promptTokensEstimate: number,
+    private readonly keepChunks = false,
+  ) {}
 
   observe(chunk: JsonObject): void {
+    if (this.keepChunks) this.chunks.push(chunk);
     const choices = chunk.choices;
     if (!Array.isArray(choices)) return;
     for (const c of choices) {

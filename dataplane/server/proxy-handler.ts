@@ -6,7 +6,10 @@ import { admitAll, outputCap } from '../governance/admission.js';
 import { Downgrade } from '../governance/budget/budget-admitter.js';
 import { GatewayError } from './gateway-error.js';
 import type { Authenticator } from '../governance/identity/authenticator.js';
-import { type Admission, type Admitter, ANONYMOUS, type Caller } from '../governance/types.js';
+import { CACHE_STATUS_HEADER } from '../governance/cache/cache-stats.js';
+import { cacheKey } from '../governance/cache/cache-key.js';
+import { type Admission, type Admitter, ANONYMOUS, type CachedResponse, type Caller, type ResponseCache } from '../governance/types.js';
+import { SSE_DONE, sseData } from '../sse/sse-writer.js';
 import type { SnapshotStore } from '../config/snapshot-store.js';
 import { costUsd } from '../metering/cost.js';
 import { StreamMeter } from '../metering/stream-meter.js';
@@ -26,9 +29,15 @@ export interface ProxyDeps {
   isDraining: () => boolean;
   /** Caller identity and route access; absent = every caller is anonymous and every route open (`tollgate dev`). */
   auth?: Authenticator;
-  /** Admission checks in order (rate limits, then budgets); all must admit. */
+  /** Budget admission (after rate limits and the cache: a cache hit costs nothing). */
   admitters?: readonly Admitter[];
+  /** Rate limits: checked first; a cache hit still counts as a request. */
+  rateLimiter?: Admitter;
+  /** Response cache for routes that enable it. */
+  cache?: ResponseCache;
 }
+
+const NOTHING_TO_SETTLE: Admission = { headers: {}, settle: () => undefined };
 
 /** What the access log reports about the routing decision. */
 export interface RoutingInfo {
@@ -92,6 +101,14 @@ export interface Routed {
   headers: Record<string, string>;
   /** Settles the request's admission (budget reservations, token estimates); recordUsage calls it. */
   settle: Admission['settle'];
+  /** Keeps a complete response for the route's cache (absent when the route does not cache). */
+  store?: (value: CachedResponse) => void;
+}
+
+/** A response served from the cache: nothing was sent upstream and nothing is charged. */
+export interface CacheHit {
+  cached: CachedResponse;
+  headers: Record<string, string>;
 }
 
 /** The verified caller, or anonymous when identity is off. Throws 401 on a bad credential. */
@@ -110,7 +127,13 @@ export function checkServing(deps: ProxyDeps): void {
  * Routes a canonical request exactly as the OpenAI endpoints do (route match, retries, failover).
  * Resolves undefined when the client went away; throws a GatewayError when nothing served it.
  */
-export async function routeCanonical(deps: ProxyDeps, req: Request, res: Response, canonical: CanonicalRequest): Promise<Routed | undefined> {
+export async function routeCanonical(
+  deps: ProxyDeps,
+  req: Request,
+  res: Response,
+  canonical: CanonicalRequest,
+  opts: { cache: boolean } = { cache: false },
+): Promise<Routed | CacheHit | undefined> {
   // Read once: the request finishes on this snapshot even if a newer one is applied meanwhile.
   const runtime = deps.store.current;
   if (runtime === undefined) throw errors.notReady();
@@ -126,7 +149,28 @@ export async function routeCanonical(deps: ProxyDeps, req: Request, res: Respons
   let route = runtimeRoute.config;
   if (deps.auth !== undefined && !mayCall(caller, route, runtime.snapshot.namespaces)) throw accessDenied(caller, route);
   const requestId = requestIdOf(req);
+  const telemetry = requestTelemetry(res);
+  telemetry.routed(route, canonical, requestId);
   const promptTokens = estimateTokens(promptText(canonical.body));
+  const admissionRequest = (r: RouteConfig) => ({ caller, route: r, req: canonical, promptTokens, maxOutputTokens: outputCap(canonical.body, r, promptTokens) });
+  let limits = NOTHING_TO_SETTLE;
+  if (deps.rateLimiter !== undefined) {
+    try {
+      limits = await deps.rateLimiter.admit(admissionRequest(route));
+    } catch (err) {
+      if (err instanceof GatewayError && err.code === 'rate_limit_exceeded') telemetry.admission({ result: 'rate_limited', limit: /token/i.test(err.message) ? 'tokens' : 'requests' });
+      throw err;
+    }
+  }
+  let key = opts.cache && deps.cache !== undefined && route.cache !== undefined ? cacheKey(route, caller, canonical) : undefined;
+  if (key !== undefined && deps.cache !== undefined) {
+    const hit = await deps.cache.get(key);
+    telemetry.cache(hit !== undefined);
+    if (hit !== undefined) {
+      limits.settle({ usage: undefined, costUsd: 0 });
+      return { cached: hit, headers: { 'x-request-id': requestId, 'x-tollgate-route': route.id, [CACHE_STATUS_HEADER]: 'hit', ...limits.headers } };
+    }
+  }
   const admit = (r: RouteConfig): Promise<Admission> =>
     admitAll(deps.admitters ?? [], { caller, route: r, req: canonical, promptTokens, maxOutputTokens: outputCap(canonical.body, r, promptTokens) });
   let admission: Admission;
@@ -134,17 +178,30 @@ export async function routeCanonical(deps: ProxyDeps, req: Request, res: Respons
   try {
     admission = await admit(route);
   } catch (err) {
-    if (!(err instanceof Downgrade)) throw err;
+    if (!(err instanceof Downgrade)) {
+      limits.settle({ usage: undefined, costUsd: 0 });
+      if (err instanceof GatewayError && err.code === 'budget_exceeded') telemetry.admission({ result: 'budget_exceeded', budget: err.headers['x-tollgate-budget'] ?? '', action: 'reject' });
+      throw err;
+    }
+    telemetry.admission({ result: 'budget_exceeded', budget: err.budget, action: 'downgrade' });
     // The exhausted budget names a cheaper public model: serve the request there, once.
     const cheaper = runtime.routesByModel.get(err.model)?.find((r) => r.matches((name) => req.get(name)))?.config;
     if (cheaper === undefined || (deps.auth !== undefined && !mayCall(caller, cheaper, runtime.snapshot.namespaces))) {
+      limits.settle({ usage: undefined, costUsd: 0 });
       throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${err.budget} is exhausted and its downgrade route ${err.model} is not available to this caller`);
     }
     route = cheaper;
-    admission = await admit(route);
+    try {
+      admission = await admit(route);
+    } catch (again) {
+      limits.settle({ usage: undefined, costUsd: 0 });
+      throw again;
+    }
     extraHeaders['x-tollgate-downgraded-by'] = err.budget;
+    // A downgraded answer must never be cached under the original route's key.
+    key = undefined;
+    telemetry.routed(route, canonical, requestId);
   }
-  requestTelemetry(res).routed(route, canonical, requestId);
   info.route = route.id;
 
   const client = new AbortController();
@@ -157,6 +214,7 @@ export async function routeCanonical(deps: ProxyDeps, req: Request, res: Respons
     outcome = await deps.router.serve(runtime, route, canonical, client.signal);
   } catch (err) {
     admission.settle({ usage: undefined, costUsd: 0 });
+    limits.settle({ usage: undefined, costUsd: 0 });
     if (err instanceof ClientGone) return undefined;
     throw err;
   }
@@ -169,10 +227,27 @@ export async function routeCanonical(deps: ProxyDeps, req: Request, res: Respons
     'x-tollgate-provider': outcome.target.providerId,
     'x-tollgate-model': outcome.target.model,
     'x-tollgate-attempts': String(outcome.attempts.length),
+    ...limits.headers,
     ...admission.headers,
     ...extraHeaders,
   };
-  return { route, requestId, outcome, headers, settle: (r) => admission.settle(r) };
+  if (key !== undefined) headers[CACHE_STATUS_HEADER] = 'miss';
+  const cache = deps.cache;
+  const cacheConfig = route.cache;
+  const routed: Routed = {
+    route,
+    requestId,
+    outcome,
+    headers,
+    settle: (r) => {
+      limits.settle(r);
+      admission.settle(r);
+    },
+  };
+  if (key !== undefined && cache !== undefined && cacheConfig !== undefined) {
+    routed.store = (value) => void cache.set(key, value, cacheConfig.ttlMs, cacheConfig.maxEntries);
+  }
+  return routed;
 }
 
 /** POST /v1/chat/completions, /v1/completions and /v1/embeddings. */
@@ -180,8 +255,12 @@ export function proxyHandler(op: Operation, deps: ProxyDeps): RequestHandler {
   return async (req: Request, res: Response) => {
     checkServing(deps);
     const canonical = parseRequest(op, req.body);
-    const routed = await routeCanonical(deps, req, res, canonical);
+    const routed = await routeCanonical(deps, req, res, canonical, { cache: true });
     if (routed === undefined) return;
+    if ('cached' in routed) {
+      await replay(res, routed);
+      return;
+    }
     const { route, outcome, headers } = routed;
 
     if (outcome.kind === 'response') {
@@ -189,9 +268,12 @@ export function proxyHandler(op: Operation, deps: ProxyDeps): RequestHandler {
       const rec = recordUsage(deps, routed, canonical, usage, outcome.usage === undefined);
       headers['x-tollgate-cost-usd'] = rec.costUsd.toFixed(8);
       res.status(200).set(headers).json(outcome.body);
+      routed.store?.({ kind: 'response', body: outcome.body });
       return;
     }
-    const meter = new StreamMeter(estimateTokens(promptText(canonical.body)));
+    const meter = new StreamMeter(estimateTokens(promptText(canonical.body)), routed.store !== undefined);
+    const store = routed.store;
+    if (store !== undefined) meter.onCompleted = () => store({ kind: 'stream', chunks: meter.chunks });
     try {
       await writeStream(res, outcome, headers, route.timeouts.streamIdleMs, meter);
     } finally {
@@ -199,4 +281,15 @@ export function proxyHandler(op: Operation, deps: ProxyDeps): RequestHandler {
       recordUsage(deps, routed, canonical, usage, estimated);
     }
   };
+}
+
+/** Writes a cached response: the JSON body, or the stream's chunks as SSE. */
+async function replay(res: Response, hit: CacheHit): Promise<void> {
+  if (hit.cached.kind === 'response') {
+    res.status(200).set(hit.headers).json(hit.cached.body);
+    return;
+  }
+  res.writeHead(200, { ...hit.headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+  for (const chunk of hit.cached.chunks) res.write(sseData(chunk));
+  res.end(SSE_DONE);
 }

@@ -64,6 +64,7 @@ export async function writeStream(
       return 'stop';
     }
     if (step.done === true) {
+      meter.complete();
       await write(res, SSE_DONE);
       return 'stop';
     }
@@ -80,7 +81,8 @@ export async function writeStream(
     while (state === 'continue' && !res.destroyed) {
       const next = await outcome.rest.next();
       if (next.done === true) {
-        await write(res, SSE_DONE);
+        meter.complete();
+      await write(res, SSE_DONE);
         break;
       }
       arm();

@@ -9,6 +9,8 @@ export interface UsageReporterOptions {
   token?: string;
   intervalMs?: number;
   logger: Logger;
+  /** Ready data-plane pods, as the operator counts them (per-pod limits use it for their share). */
+  onReplicas?: (replicas: number) => void;
 }
 
 /**
@@ -77,6 +79,7 @@ export class UsageReporter {
       const answer = UsageReportResponseSchema.parse(JSON.parse(text));
       this.pending = this.pending.filter((r) => r.seq > answer.ackedThrough);
       this.ledger.update(answer.budgets, answer.replicas);
+      this.opts.onReplicas?.(answer.replicas);
       this.reportsSent++;
     } catch (err) {
       this.opts.logger.debug({ err: (err as Error).message }, 'usage report failed; will resend');

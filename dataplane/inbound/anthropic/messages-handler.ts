@@ -17,7 +17,8 @@ export function messagesHandler(deps: ProxyDeps): RequestHandler {
     const canonical = toCanonicalRequest(req.body, Math.floor(Date.now() / 1000));
     const model = String(canonical.body.model);
     const routed = await routeCanonical(deps, req, res, canonical);
-    if (routed === undefined) return;
+    // /v1/messages does not use the response cache (routeCanonical is called without it).
+    if (routed === undefined || 'cached' in routed) return;
     const { route, requestId, outcome, headers } = routed;
     headers['request-id'] = requestId;
 

@@ -1,0 +1,104 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+
+let upstream: OpenAiUpstream;
+let gateway: TestGateway;
+let client: OpenAI;
+
+const route = (name: string, extra: string) => `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: ${name} }
+spec:
+  model: ${name}
+  targets: [{ providerRef: { name: up }, model: m }]
+${extra}---
+`;
+
+beforeAll(async () => {
+  upstream = await startOpenAiUpstream();
+  gateway = await startTestGateway({
+    // $1000 / $2000 per million tokens: one JSON answer (10 in, 5 out) costs $0.02.
+    'provider.yaml': openAiProvider('up', upstream.baseUrl, '  models: [{ name: m, pricing: { input: 1000, output: 2000 } }]\n'),
+    'routes.yaml':
+      route('limited', '  rateLimits: [{ per: Route, requestsPerMinute: 3 }]\n') +
+      route('cached', '  cache: { enabled: true, ttl: 5m }\n') +
+      route('metered', '') +
+      route('cheap', '') +
+      `apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: metered-daily }
+spec:
+  limit: { amount: 0.05, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: metered }, { name: cached }] }
+  action: { type: Downgrade, downgradeTo: cheap }
+`,
+  });
+  client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await gateway.close();
+  await upstream.close();
+});
+
+const ask = (model: string, content = 'hi') => client.chat.completions.create({ model, max_tokens: 5, messages: [{ role: 'user', content }] }).withResponse();
+
+describe('governance through the gateway', () => {
+  it('rate limits per route with 429, retry-after and x-ratelimit headers', async () => {
+    for (let i = 0; i < 3; i++) {
+      const { response } = await ask('limited');
+      expect(response.headers.get('x-ratelimit-limit-requests')).toBe('3');
+      expect(response.headers.get('x-ratelimit-remaining-requests')).toBe(String(2 - i));
+    }
+    const err = (await ask('limited').catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err.status).toBe(429);
+    expect(err.code).toBe('rate_limit_exceeded');
+    expect(Number(err.headers?.get('retry-after'))).toBeGreaterThan(0);
+    expect(err.headers?.get('x-ratelimit-remaining-requests')).toBe('0');
+  });
+
+  it('serves identical requests from the cache, JSON and streams, without calling upstream or charging budgets', async () => {
+    upstream.script({ kind: 'auto', chunks: 3 });
+    const before = upstream.requests.length;
+    const first = await ask('cached', 'cache me');
+    expect(first.response.headers.get('x-tollgate-cache')).toBe('miss');
+    const second = await ask('cached', 'cache me');
+    expect(second.response.headers.get('x-tollgate-cache')).toBe('hit');
+    expect(second.data).toEqual(first.data);
+    expect(upstream.requests.length - before).toBe(1);
+
+    const stream = async () => {
+      const s = await client.chat.completions.create({ model: 'cached', stream: true, max_tokens: 5, messages: [{ role: 'user', content: 'stream me' }] }).withResponse();
+      let text = '';
+      for await (const c of s.data) text += c.choices[0]?.delta.content ?? '';
+      return { text, cache: s.response.headers.get('x-tollgate-cache') };
+    };
+    const s1 = await stream();
+    const s2 = await stream();
+    expect(s1).toEqual({ text: 'tok tok tok', cache: 'miss' });
+    expect(s2).toEqual({ text: 'tok tok tok', cache: 'hit' });
+    expect(upstream.requests.length - before).toBe(2);
+    // Two misses were charged ($0.02 + a stream); the hits cost nothing.
+    const charged = gateway.usage.records.filter((r) => r.routeId === 'default/cached');
+    expect(charged).toHaveLength(2);
+  });
+
+  it('downgrades to the cheaper route once the budget cannot cover a request', async () => {
+    upstream.script({ kind: 'ok' });
+    // The budget covers metered + cached: $0.05, of which the cache test spent about $0.035.
+    let downgraded = 0;
+    for (let i = 0; i < 4; i++) {
+      const { response } = await ask('metered', 'x'.repeat(40));
+      if (response.headers.get('x-tollgate-downgraded-by') === 'default/metered-daily') {
+        downgraded++;
+        expect(response.headers.get('x-tollgate-route')).toBe('default/cheap');
+      }
+    }
+    expect(downgraded).toBeGreaterThan(0);
+    const spent = gateway.usage.records.filter((r) => r.routeId === 'default/metered' || r.routeId === 'default/cached').reduce((s, r) => s + r.costUsd, 0);
+    expect(spent).toBeLessThanOrEqual(0.05 + 1e-9);
+  });
+});
