@@ -33,8 +33,9 @@ export function createOperatorApp(deps: OperatorServerDeps): Express {
       res.status(401).json({ error: 'missing or wrong token' });
       return;
     }
-    if (!deps.isLeader()) {
-      res.status(503).set('retry-after', '1').json({ error: 'not the leader' });
+    // Before the first reconcile the budgets are unknown: acknowledging now would drop the records.
+    if (!deps.isLeader() || deps.distributor.envelope === undefined) {
+      res.status(503).set('retry-after', '1').json({ error: 'not the leader, or not reconciled yet' });
       return;
     }
     const report = UsageReportSchema.safeParse(req.body);

@@ -106,10 +106,10 @@ export function startOperator(kubeconfig: string, opts: { port: number; identity
   );
 }
 
-export function startDataplane(ip: string, opts: { operatorUrl?: string } = {}): Proc {
+export function startDataplane(ip: string, opts: { operatorUrl?: string; env?: Record<string, string> } = {}): Proc {
   const args = ['dataplane', '--host', ip, '--port', '8080', '--admin-port', '9090'];
   if (opts.operatorUrl !== undefined) args.push('--operator-url', opts.operatorUrl);
-  return spawnCli(args, { TOLLGATE_ADMIN_TOKEN: TOKEN });
+  return spawnCli(args, { TOLLGATE_ADMIN_TOKEN: TOKEN, ...opts.env });
 }
 
 /** The data-plane Service and one EndpointSlice per pod IP, as the EndpointSlice controller would write them. */
