@@ -28,6 +28,13 @@ export async function admitAll(admitters: readonly Admitter[], request: Admissio
   let settled = false;
   return {
     headers: Object.assign({}, ...granted.map((a) => a.headers)) as Record<string, string>,
+    overBudget(soFar: Settlement) {
+      for (const a of granted) {
+        const reason = a.overBudget?.(soFar);
+        if (reason !== undefined) return reason;
+      }
+      return undefined;
+    },
     settle(result: Settlement) {
       if (settled) return;
       settled = true;

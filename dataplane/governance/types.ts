@@ -49,6 +49,11 @@ export interface Admission {
   /** Headers to add to the response (e.g. x-ratelimit-*). */
   headers: Record<string, string>;
   settle(result: Settlement): void;
+  /**
+   * Asked while a stream runs, with its cost and tokens so far: a reason to cut it when a budget
+   * that says so (cutStreams) would be crossed.
+   */
+  overBudget?(soFar: Settlement): string | undefined;
 }
 
 /** One admission check (rate limits, budgets). Throws a GatewayError (429/402/403) to refuse. */

@@ -15,6 +15,11 @@ export class StreamMeter {
   /** Called once when the stream completes, before [DONE] reaches the client (so a cache write wins the race with a repeat). */
   onCompleted: (() => void) | undefined;
 
+  /** Asked after every chunk with the usage so far; a reason ends the stream (a budget's hard cap). */
+  guard: ((soFar: Usage) => string | undefined) | undefined;
+  /** Why the stream was cut, once it was. */
+  cutReason: string | undefined;
+
   complete(): void {
     if (this.completed) return;
     this.completed = true;
@@ -28,6 +33,11 @@ export class StreamMeter {
 
   observe(chunk: JsonObject): void {
     if (this.keepChunks) this.chunks.push(chunk);
+    this.track(chunk);
+    if (this.guard !== undefined && this.cutReason === undefined) this.cutReason = this.guard(this.result().usage);
+  }
+
+  private track(chunk: JsonObject): void {
     const choices = chunk.choices;
     if (!Array.isArray(choices)) return;
     for (const c of choices) {

@@ -8,7 +8,7 @@ import { GatewayError } from './gateway-error.js';
 import type { Authenticator } from '../governance/identity/authenticator.js';
 import { CACHE_STATUS_HEADER } from '../governance/cache/cache-stats.js';
 import { cacheKey } from '../governance/cache/cache-key.js';
-import { type Admission, type Admitter, ANONYMOUS, type CachedResponse, type Caller, type ResponseCache } from '../governance/types.js';
+import { type Admission, type Admitter, ANONYMOUS, type CachedResponse, type Caller, type ResponseCache, type Settlement } from '../governance/types.js';
 import { SSE_DONE, sseData } from '../sse/sse-writer.js';
 import type { SnapshotStore } from '../config/snapshot-store.js';
 import { costUsd } from '../metering/cost.js';
@@ -103,6 +103,8 @@ export interface Routed {
   settle: Admission['settle'];
   /** Keeps a complete response for the route's cache (absent when the route does not cache). */
   store?: (value: CachedResponse) => void;
+  /** A reason to cut a running stream (a budget's hard cap), from the admission. */
+  overBudget: (soFar: Settlement) => string | undefined;
 }
 
 /** A response served from the cache: nothing was sent upstream and nothing is charged. */
@@ -243,6 +245,7 @@ export async function routeCanonical(
       limits.settle(r);
       admission.settle(r);
     },
+    overBudget: (soFar) => admission.overBudget?.(soFar),
   };
   if (key !== undefined && cache !== undefined && cacheConfig !== undefined) {
     routed.store = (value) => void cache.set(key, value, cacheConfig.ttlMs, cacheConfig.maxEntries);
@@ -272,6 +275,7 @@ export function proxyHandler(op: Operation, deps: ProxyDeps): RequestHandler {
       return;
     }
     const meter = new StreamMeter(estimateTokens(promptText(canonical.body)), routed.store !== undefined);
+    meter.guard = (soFar) => routed.overBudget({ usage: soFar, costUsd: costUsd(soFar, outcome.target.pricing) });
     const store = routed.store;
     if (store !== undefined) meter.onCompleted = () => store({ kind: 'stream', chunks: meter.chunks });
     try {

@@ -57,6 +57,11 @@ export async function writeStream(
     for (const chunk of step.chunks) {
       meter.observe(chunk as JsonObject);
       await write(res, sseData(chunk));
+      if (meter.cutReason !== undefined) {
+        const cut = new GatewayError(429, 'budget_exceeded', 'insufficient_quota', meter.cutReason);
+        await write(res, sseData(cut.toBody()));
+        return 'stop';
+      }
     }
     if (step.usage !== undefined) meter.report(step.usage);
     if (step.failure !== undefined) {

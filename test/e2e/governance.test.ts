@@ -26,6 +26,17 @@ beforeAll(async () => {
       route('cached', '  cache: { enabled: true, ttl: 5m }\n') +
       route('metered', '') +
       route('cheap', '') +
+      route('capped-stream', '') +
+      `apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: stream-cap }
+spec:
+  limit: { amount: 0.05, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: capped-stream }] }
+  action: { type: Reject, cutStreams: true }
+---
+` +
       `apiVersion: tollgate.dev/v1alpha1
 kind: Budget
 metadata: { name: metered-daily }
@@ -84,6 +95,23 @@ describe('governance through the gateway', () => {
     // Two misses were charged ($0.02 + a stream); the hits cost nothing.
     const charged = gateway.usage.records.filter((r) => r.routeId === 'default/cached');
     expect(charged).toHaveLength(2);
+  });
+
+  it('cuts a stream that crosses a hard cap with a final error event (cutStreams)', async () => {
+    // The client asks for 5 tokens, the upstream streams 200: the reservation was too small.
+    upstream.script({ kind: 'stream', chunks: 200, intervalMs: 0 });
+    const stream = await client.chat.completions.create({ model: 'capped-stream', stream: true, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
+    let chunks = 0;
+    const err = await (async () => {
+      for await (const c of stream) if (c.choices[0]?.delta.content) chunks++;
+    })().catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/budget default\/stream-cap was exhausted during this stream/);
+    expect(chunks).toBeGreaterThan(5);
+    expect(chunks).toBeLessThan(40);
+    // The cut stream is still charged for what it produced.
+    const charged = gateway.usage.records.filter((r) => r.routeId === 'default/capped-stream');
+    expect(charged).toHaveLength(1);
+    expect(charged[0]?.costUsd).toBeGreaterThan(0.04);
   });
 
   it('downgrades to the cheaper route once the budget cannot cover a request', async () => {

@@ -83,6 +83,15 @@ export class BudgetAdmitter implements Admitter {
     let settled = false;
     return {
       headers: {},
+      overBudget: (soFar: Settlement) => {
+        for (const h of holds) {
+          if (!h.budget.action.cutStreams || soFar.usage === undefined) continue;
+          const amount = h.budget.unit === 'USD' ? soFar.costUsd : soFar.usage.inputTokens + soFar.usage.outputTokens;
+          const { spent } = this.ledger.spent(h.budget, this.now());
+          if (spent + amount > h.budget.amount) return `budget ${h.budget.id} was exhausted during this stream (limit ${h.budget.amount} ${h.budget.unit === 'USD' ? 'USD' : 'tokens'})`;
+        }
+        return undefined;
+      },
       settle: (result: Settlement) => {
         if (settled) return;
         settled = true;
