@@ -39,6 +39,8 @@ dataplane:
   --operator-url <url>      Pull the current snapshot from the operator at start (env TOLLGATE_OPERATOR_URL)
   --snapshot <file>         Start from a compiled snapshot file instead
   --drain-timeout <s>       Seconds SIGTERM waits for in-flight streams (default 30)
+  --admin-tls-cert/-key <f> Serve the admin port (snapshot pushes) over TLS
+  --operator-ca <file>      CA of the operator's certificate, for an https --operator-url
   --kubeconfig <path>       API server for TokenReview (default: in-cluster ServiceAccount)
   --auth-cache-ttl <s>      Longest a verified ServiceAccount token is trusted (default 60)
 
@@ -52,6 +54,9 @@ operator:
   --dataplane-namespace <n> Namespace of the data-plane Service (env POD_NAMESPACE, default "default")
   --dataplane-service <n>   Data-plane Service whose EndpointSlices list the pods (default tollgate-dataplane)
   --identity <id>           Leader-election identity (env POD_NAME, default hostname)
+  --tls-cert/--tls-key <f>  Serve the operator port (snapshot pull, usage reports) over TLS
+  --dataplane-ca <file>     Push to data planes over TLS, trusting this CA
+  --dataplane-tls-server-name <n>  Name the pods' certificates carry (default <service>.<namespace>.svc)
 `;
 
 function fail(message: string): never {
@@ -65,6 +70,13 @@ function createAuthenticator(kubeconfig: string | undefined, cacheTtl: string | 
   const cacheTtlMs = Number(cacheTtl ?? '60') * 1000;
   if (!Number.isFinite(cacheTtlMs) || cacheTtlMs < 0) fail('--auth-cache-ttl must be a number of seconds');
   return new Authenticator({ cacheTtlMs, ...(api === undefined ? {} : { reviewer: new KubeTokenReviewer(api) }) });
+}
+
+/** A certificate and key read from files, both or neither. */
+function tlsPair(cert: string | undefined, key: string | undefined, flag: string): { tls?: { cert: string; key: string } } {
+  if (cert === undefined && key === undefined) return {};
+  if (cert === undefined || key === undefined) fail(`${flag}-cert and ${flag}-key go together`);
+  return { tls: { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') } };
 }
 
 function readToken(file: string | undefined): string | undefined {
@@ -134,6 +146,13 @@ async function main(argv: string[]): Promise<void> {
       'dataplane-namespace': { type: 'string' },
       'dataplane-service': { type: 'string' },
       identity: { type: 'string' },
+      'admin-tls-cert': { type: 'string' },
+      'admin-tls-key': { type: 'string' },
+      'operator-ca': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'dataplane-ca': { type: 'string' },
+      'dataplane-tls-server-name': { type: 'string' },
       auth: { type: 'boolean' },
       'auth-cache-ttl': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -183,7 +202,10 @@ async function main(argv: string[]): Promise<void> {
         auth: createAuthenticator(values.kubeconfig ?? process.env.KUBECONFIG, values['auth-cache-ttl']),
         ...(process.env.POD_NAME === undefined ? {} : { podName: process.env.POD_NAME }),
         ...governanceFromEnv(process.env, logger),
-        ...(token === undefined ? {} : { admin: { host, port: parsePort(values['admin-port'] ?? '9090'), token } }),
+        ...(token === undefined
+          ? {}
+          : { admin: { host, port: parsePort(values['admin-port'] ?? '9090'), token, ...tlsPair(values['admin-tls-cert'], values['admin-tls-key'], '--admin-tls') } }),
+        ...(values['operator-ca'] === undefined ? {} : { operatorCa: readFileSync(values['operator-ca'], 'utf8') }),
         ...(operatorUrl === undefined ? {} : { operatorUrl }),
         ...(tracing === undefined ? {} : { tracer: tracing.tracer }),
       });
@@ -211,7 +233,15 @@ async function main(argv: string[]): Promise<void> {
         token,
         identity: values.identity ?? process.env.POD_NAME ?? hostname(),
         lease: { namespace: dataplaneNamespace, name: 'tollgate-operator', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
-        listen: { host: values.host ?? '0.0.0.0', port: parsePort(values.port ?? '9091') },
+        listen: { host: values.host ?? '0.0.0.0', port: parsePort(values.port ?? '9091'), ...tlsPair(values['tls-cert'], values['tls-key'], '--tls') },
+        ...(values['dataplane-ca'] === undefined
+          ? {}
+          : {
+              dataplaneTls: {
+                ca: readFileSync(values['dataplane-ca'], 'utf8'),
+                serverName: values['dataplane-tls-server-name'] ?? `${values['dataplane-service'] ?? 'tollgate-dataplane'}.${dataplaneNamespace}.svc`,
+              },
+            }),
         debounceMs: 100,
         maxWaitMs: 1_000,
         logger,

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
-import type { Server } from 'node:http';
+import { Agent } from 'undici';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
@@ -32,7 +34,9 @@ export interface DataplaneOptions {
   drainTimeoutMs?: number;
   usage?: UsageSink;
   /** Admin port for snapshot pushes from the operator; off when absent. */
-  admin?: { host: string; port: number; token: string };
+  admin?: { host: string; port: number; token: string; tls?: { cert: string; key: string } };
+  /** CA of the operator's certificate when operatorUrl is https. */
+  operatorCa?: string;
   /** Operator URL to pull the current snapshot from at start. */
   operatorUrl?: string;
   /** Traces are recorded with this tracer (see telemetry/otel-sdk.ts); none when absent. */
@@ -68,16 +72,19 @@ export class Dataplane {
   readonly ledger: BudgetLedger;
   readonly reporter: UsageReporter;
   private readonly budgets: BudgetAdmitter;
+  private readonly operatorAgent: Agent | undefined;
 
   constructor(private readonly opts: DataplaneOptions) {
     // A pod that restarts starts a new report sequence, so it gets a new name in the idempotency key.
     const pod = `${opts.podName ?? hostname()}-${randomBytes(4).toString('hex')}`;
+    this.operatorAgent = opts.operatorCa === undefined ? undefined : new Agent({ connect: { ca: opts.operatorCa } });
     this.ledger = new BudgetLedger(pod, { standalone: opts.operatorUrl === undefined });
     this.reporter = new UsageReporter(this.ledger, {
       logger: opts.logger,
       ...(opts.operatorUrl === undefined ? {} : { operatorUrl: opts.operatorUrl }),
       ...(opts.admin === undefined ? {} : { token: opts.admin.token }),
       onReplicas: (n) => opts.rateLimiter?.setReplicas(n),
+      ...(this.operatorAgent === undefined ? {} : { dispatcher: this.operatorAgent }),
     });
     this.budgets = new BudgetAdmitter(this.ledger, this.reporter, () => this.store.current?.snapshot);
     this.store = new SnapshotStore(this.transport);
@@ -121,12 +128,13 @@ export class Dataplane {
     const admin = this.opts.admin;
     if (admin !== undefined) {
       const adminApp = createAdminApp({ store: this.store, token: admin.token, logger: this.opts.logger, isDraining: () => this.draining, extend: this.telemetry.mountMetrics });
-      const adminServer = adminApp.listen(admin.port, admin.host);
+      const adminServer = admin.tls === undefined ? createHttpServer(adminApp) : createHttpsServer({ cert: admin.tls.cert, key: admin.tls.key }, adminApp);
+      adminServer.listen(admin.port, admin.host);
       await once(adminServer, 'listening');
       this.adminServer = adminServer;
       this.adminAddress = adminServer.address() as AddressInfo;
       if (this.opts.operatorUrl !== undefined) {
-        void pullSnapshot(this.store, this.opts.operatorUrl, admin.token, this.opts.logger, this.stopPull.signal);
+        void pullSnapshot(this.store, this.opts.operatorUrl, admin.token, this.opts.logger, this.stopPull.signal, this.operatorAgent);
       }
     }
     return server.address() as AddressInfo;

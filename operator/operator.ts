@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Tracer } from '@opentelemetry/api';
@@ -28,7 +29,9 @@ export interface OperatorConfig {
   token: string;
   identity: string;
   lease: { namespace: string; name: string; durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
-  listen: { host: string; port: number };
+  listen: { host: string; port: number; tls?: { cert: string; key: string } };
+  /** Push to the pods' admin ports over TLS. */
+  dataplaneTls?: { ca: string; serverName: string };
   debounceMs: number;
   maxWaitMs: number;
   logger: Logger;
@@ -71,6 +74,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   let trigger: CoalescingTrigger | undefined;
   const distributor = new Distributor({
     token: config.token,
+    ...(config.dataplaneTls === undefined ? {} : { tls: config.dataplaneTls }),
     logger,
     tracing,
     onAck: () => trigger?.trigger(),
@@ -186,7 +190,9 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   elector.start();
 
   const app = createOperatorApp({ token: config.token, usage, distributor, registry: metrics.registry, isReady: () => synced, isLeader });
-  const server: Server = app.listen(config.listen.port, config.listen.host);
+  const tls = config.listen.tls;
+  const server: Server = tls === undefined ? createHttpServer(app) : createHttpsServer({ cert: tls.cert, key: tls.key }, app);
+  server.listen(config.listen.port, config.listen.host);
   await once(server, 'listening');
 
   return {

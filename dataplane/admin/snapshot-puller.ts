@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { SnapshotEnvelopeSchema } from '../config/snapshot-envelope.js';
 import type { SnapshotStore } from '../config/snapshot-store.js';
 
@@ -7,12 +7,20 @@ import type { SnapshotStore } from '../config/snapshot-store.js';
  * On start, asks the operator for the current snapshot so that a new pod becomes ready without
  * waiting for the next push. Retries with backoff until this pod has a snapshot from any source.
  */
-export async function pullSnapshot(store: SnapshotStore, operatorUrl: string, token: string, logger: Logger, signal: AbortSignal): Promise<void> {
+export async function pullSnapshot(
+  store: SnapshotStore,
+  operatorUrl: string,
+  token: string,
+  logger: Logger,
+  signal: AbortSignal,
+  dispatcher?: Dispatcher,
+): Promise<void> {
   let delay = 250;
   while (!signal.aborted && store.current === undefined) {
     try {
       const res = await request(`${operatorUrl.replace(/\/$/, '')}/v1/snapshot`, {
         headers: { authorization: `Bearer ${token}` },
+        ...(dispatcher === undefined ? {} : { dispatcher }),
         signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
       });
       const text = await res.body.text();

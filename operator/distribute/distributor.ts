@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { PushResultSchema, type SnapshotEnvelope } from '../../dataplane/config/snapshot-envelope.js';
 import { NOOP_OPERATOR_TRACING, type OperatorTracing } from '../telemetry/operator-tracing.js';
 
@@ -23,6 +23,8 @@ interface PodState {
 export interface DistributorOptions {
   token: string;
   logger: Logger;
+  /** Push over TLS: the CA that signed the pods' admin certificates and the name they carry. */
+  tls?: { ca: string; serverName: string };
   concurrency?: number;
   pushTimeoutMs?: number;
   /** Called after every completed push, successful or not (to update Programmed). */
@@ -47,8 +49,12 @@ export class Distributor {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   private enabled = false;
+  private readonly tlsAgent: Agent | undefined;
 
-  constructor(private readonly opts: DistributorOptions) {}
+  constructor(private readonly opts: DistributorOptions) {
+    // Pod IPs change; the certificate names the Service, so verify against that name (SNI too).
+    if (opts.tls !== undefined) this.tlsAgent = new Agent({ connect: { ca: opts.tls.ca, servername: opts.tls.serverName } });
+  }
 
   get envelope(): SnapshotEnvelope | undefined {
     return this.current;
@@ -155,8 +161,9 @@ export class Distributor {
     try {
       const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${this.opts.token}` };
       span.inject(headers);
-      const res = await request(`http://${pod.endpoint.address}/v1/snapshot`, {
+      const res = await request(`${this.opts.tls === undefined ? 'http' : 'https'}://${pod.endpoint.address}/v1/snapshot`, {
         method: 'PUT',
+        ...(this.tlsAgent === undefined ? {} : { dispatcher: this.tlsAgent }),
         headers,
         body: this.body,
         signal: AbortSignal.timeout(this.opts.pushTimeoutMs ?? 10_000),

@@ -99,15 +99,28 @@ function spawnCli(args: string[], env: Record<string, string>): Proc {
   };
 }
 
-export function startOperator(kubeconfig: string, opts: { port: number; identity: string; host?: string }): Proc {
+export function startOperator(kubeconfig: string, opts: { port: number; identity: string; host?: string; args?: string[] }): Proc {
   return spawnCli(
-    ['operator', '--kubeconfig', kubeconfig, '--host', opts.host ?? '127.0.0.1', '--port', String(opts.port), '--identity', opts.identity, '--dataplane-namespace', 'tollgate-system'],
+    [
+      'operator',
+      '--kubeconfig',
+      kubeconfig,
+      '--host',
+      opts.host ?? '127.0.0.1',
+      '--port',
+      String(opts.port),
+      '--identity',
+      opts.identity,
+      '--dataplane-namespace',
+      'tollgate-system',
+      ...(opts.args ?? []),
+    ],
     { TOLLGATE_ADMIN_TOKEN: TOKEN },
   );
 }
 
-export function startDataplane(ip: string, opts: { operatorUrl?: string; env?: Record<string, string> } = {}): Proc {
-  const args = ['dataplane', '--host', ip, '--port', '8080', '--admin-port', '9090'];
+export function startDataplane(ip: string, opts: { operatorUrl?: string; env?: Record<string, string>; args?: string[] } = {}): Proc {
+  const args = ['dataplane', '--host', ip, '--port', '8080', '--admin-port', '9090', ...(opts.args ?? [])];
   if (opts.operatorUrl !== undefined) args.push('--operator-url', opts.operatorUrl);
   return spawnCli(args, { TOLLGATE_ADMIN_TOKEN: TOKEN, ...opts.env });
 }

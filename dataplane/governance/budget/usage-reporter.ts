@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import type { BudgetLedger } from './budget-ledger.js';
 import { type UsageReportRecord, UsageReportResponseSchema } from './budget-state.js';
 
@@ -9,6 +9,8 @@ export interface UsageReporterOptions {
   token?: string;
   intervalMs?: number;
   logger: Logger;
+  /** For an https operator URL with a private CA. */
+  dispatcher?: Dispatcher;
   /** Ready data-plane pods, as the operator counts them (per-pod limits use it for their share). */
   onReplicas?: (replicas: number) => void;
 }
@@ -67,6 +69,7 @@ export class UsageReporter {
     try {
       const res = await request(`${url.replace(/\/$/, '')}/v1/usage`, {
         method: 'POST',
+        ...(this.opts.dispatcher === undefined ? {} : { dispatcher: this.opts.dispatcher }),
         headers: { 'content-type': 'application/json', authorization: `Bearer ${this.opts.token ?? ''}` },
         body: JSON.stringify({ pod: this.ledger.pod, records: batch }),
         signal: AbortSignal.timeout(10_000),

@@ -1,0 +1,98 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+import { dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster } from './harness.js';
+
+const IP = `${POD_NET}.41`;
+const PORT = 19391;
+let k: TestCluster;
+let upstream: OpenAiUpstream;
+let operator: Proc | undefined;
+let pod: Proc | undefined;
+const dir = mkdtempSync(join(tmpdir(), 'tollgate-tls-'));
+const file = (name: string) => join(dir, name);
+
+/** A private CA and two leaf certificates: the pods' (named after the Service) and the operator's. */
+function certificates(): void {
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=tollgate-test-ca', '-keyout', file('ca.key'), '-out', file('ca.crt'));
+  const leaf = (name: string, san: string) => {
+    writeFileSync(file(`${name}.ext`), `subjectAltName=${san}\n`);
+    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`));
+    openssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', file(`${name}.ext`), '-out', file(`${name}.crt`));
+  };
+  leaf('dataplane', 'DNS:tollgate-dataplane.tollgate-system.svc');
+  leaf('operator', 'IP:127.0.0.1');
+}
+
+beforeAll(async () => {
+  certificates();
+  k = await startTestCluster();
+  upstream = await startOpenAiUpstream();
+  k.kubectl(['create', 'namespace', 'team-a']);
+  k.apply(`apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: up, namespace: team-a }
+spec:
+  type: openai-compatible
+  url: ${upstream.baseUrl}
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: chat, namespace: team-a }
+spec:
+  model: chat
+  targets: [{ providerRef: { name: up }, model: m }]
+  access: { anonymous: true }
+`);
+}, 120_000);
+
+afterAll(async () => {
+  await operator?.kill();
+  await pod?.kill();
+  await upstream?.close();
+  await k?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function chat(): Promise<number> {
+  const res = await fetch(`http://${IP}:8080/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  return res.status;
+}
+
+describe('TLS on the admin channel', () => {
+  it('pushes snapshots over TLS verified against the CA and the Service name, and pulls and reports over TLS', async () => {
+    pod = startDataplane(IP, {
+      operatorUrl: `https://127.0.0.1:${PORT}`,
+      args: ['--admin-tls-cert', file('dataplane.crt'), '--admin-tls-key', file('dataplane.key'), '--operator-ca', file('ca.crt')],
+    });
+    k.apply(dataplaneService([IP]));
+    operator = startOperator(k.operatorKubeconfig, {
+      port: PORT,
+      identity: 'tls-operator',
+      args: ['--tls-cert', file('operator.crt'), '--tls-key', file('operator.key'), '--dataplane-ca', file('ca.crt')],
+    });
+    await eventually(async () => expect(await chat()).toBe(200), 'a snapshot pushed over TLS', 30_000);
+    // The admin port speaks only TLS now.
+    await expect(fetch(`http://${IP}:9090/healthz`)).rejects.toThrow();
+    // The operator port too; a pod that trusts the CA pulled and reported through it.
+    await expect(fetch(`http://127.0.0.1:${PORT}/healthz`)).rejects.toThrow();
+  });
+
+  it('refuses to push to a pod whose certificate the CA did not sign', async () => {
+    await operator?.kill();
+    await pod?.kill();
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=rogue', '-addext', 'subjectAltName=DNS:tollgate-dataplane.tollgate-system.svc', '-keyout', file('rogue.key'), '-out', file('rogue.crt')], { stdio: 'pipe' });
+    pod = startDataplane(IP, { args: ['--admin-tls-cert', file('rogue.crt'), '--admin-tls-key', file('rogue.key')] });
+    operator = startOperator(k.operatorKubeconfig, { port: PORT, identity: 'tls-operator', args: ['--dataplane-ca', file('ca.crt')] });
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(await chat()).toBe(503); // never received a snapshot
+  });
+});
