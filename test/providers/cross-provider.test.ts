@@ -1,0 +1,226 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UsageRecord } from '../../dataplane/metering/usage-record.js';
+import { startAnthropicEmulator } from '../emulators/anthropic.js';
+import { startAzureOpenAiEmulator } from '../emulators/azure-openai.js';
+import { startBedrockEmulator } from '../emulators/bedrock.js';
+import type { Emulator } from '../emulators/emulator-server.js';
+import { startGeminiEmulator } from '../emulators/gemini.js';
+import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+
+// Failover between providers that speak different wire formats: the first target's failure is
+// classified by its own adapter, retried per the route's policy, and the next target's adapter
+// serves the same OpenAI request in its own format. Streaming and not.
+
+const AWS = { accessKeyId: 'AKIDCROSSTEST', secretAccessKey: 'cross/secret', sessionToken: 'cross-session' };
+
+function providerYaml(name: string, type: string, url: string, model: string, credentials: string, extra = ''): string {
+  return `apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: ${name} }
+spec:
+  type: ${type}
+  url: ${url}
+  credentials: ${credentials}
+${extra}  models:
+    - name: ${JSON.stringify(model)}
+      pricing: { input: 1, output: 2, cachedInput: 0.5 }
+---
+`;
+}
+
+function secretYaml(name: string, data: Record<string, string>): string {
+  return `apiVersion: v1
+kind: Secret
+metadata: { name: ${name} }
+stringData: ${JSON.stringify(data)}
+---
+`;
+}
+
+function routeYaml(name: string, primary: [string, string], secondary: [string, string]): string {
+  return `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: ${name} }
+spec:
+  model: ${name}
+  targets:
+    - providerRef: { name: ${primary[0]} }
+      model: ${JSON.stringify(primary[1])}
+      priority: 0
+    - providerRef: { name: ${secondary[0]} }
+      model: ${JSON.stringify(secondary[1])}
+      priority: 10
+  retry: { attempts: 2, backoff: { initial: 1ms, max: 5ms } }
+  timeouts: { total: 20s, streamIdle: 5s }
+---
+`;
+}
+
+async function collect(stream: AsyncIterable<OpenAI.ChatCompletionChunk>): Promise<{ text: string; finish: string | null | undefined; usage: OpenAI.CompletionUsage | undefined; ids: Set<string> }> {
+  let text = '';
+  let finish: string | null | undefined;
+  let usage: OpenAI.CompletionUsage | undefined;
+  const ids = new Set<string>();
+  for await (const chunk of stream) {
+    ids.add(chunk.id);
+    text += chunk.choices[0]?.delta.content ?? '';
+    finish = chunk.choices[0]?.finish_reason ?? finish;
+    if (chunk.usage) usage = chunk.usage;
+  }
+  return { text, finish, usage, ids };
+}
+
+describe('cross-provider failover', () => {
+  let anthropic: Emulator;
+  let gemini: Emulator;
+  let bedrock: Emulator;
+  let azure: Emulator;
+  let gateway: TestGateway;
+  let client: OpenAI;
+  const records: UsageRecord[] = [];
+
+  beforeAll(async () => {
+    [anthropic, gemini, bedrock, azure] = await Promise.all([
+      startAnthropicEmulator('sk-ant-cross'),
+      startGeminiEmulator('gemini-cross'),
+      startBedrockEmulator(AWS, 'eu-west-1'),
+      startAzureOpenAiEmulator('gpt4o-cross', 'azure-cross', '2024-10-21'),
+    ]);
+    gateway = await startTestGateway({
+      'providers.yaml':
+        providerYaml('claude', 'anthropic', anthropic.url, 'claude-sonnet-4-5', '{ secretRef: { name: claude, key: apiKey } }') +
+        secretYaml('claude', { apiKey: 'sk-ant-cross' }) +
+        providerYaml('gemini', 'gemini', gemini.url, 'gemini-2.0-flash', '{ secretRef: { name: gemini, key: apiKey } }') +
+        secretYaml('gemini', { apiKey: 'gemini-cross' }) +
+        providerYaml('bedrock', 'bedrock', bedrock.url, 'anthropic.claude-3-5-haiku-20241022-v1:0', '{ aws: { secretName: aws } }', '  bedrock: { region: eu-west-1 }\n') +
+        secretYaml('aws', { AWS_ACCESS_KEY_ID: AWS.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS.secretAccessKey, AWS_SESSION_TOKEN: AWS.sessionToken }) +
+        providerYaml('azure', 'azure-openai', azure.url, 'gpt-4o', '{ secretRef: { name: azure, key: apiKey } }', '  azure: { deployment: gpt4o-cross, apiVersion: "2024-10-21" }\n') +
+        secretYaml('azure', { apiKey: 'azure-cross' }),
+      'routes.yaml':
+        routeYaml('claude-then-gemini', ['claude', 'claude-sonnet-4-5'], ['gemini', 'gemini-2.0-flash']) +
+        routeYaml('bedrock-then-azure', ['bedrock', 'anthropic.claude-3-5-haiku-20241022-v1:0'], ['azure', 'gpt-4o']),
+    });
+    const sink = gateway.dataplane.usage;
+    const original = sink.record.bind(sink);
+    sink.record = (u: UsageRecord) => {
+      records.push(u);
+      original(u);
+    };
+    client = new OpenAI({ apiKey: 'client-key', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await Promise.all([anthropic?.close(), gemini?.close(), bedrock?.close(), azure?.close()]);
+  });
+
+  const last = (): UsageRecord | undefined => records[records.length - 1];
+
+  it('Anthropic 529 overloaded is retried on Anthropic, then served by Gemini', async () => {
+    anthropic.script({ kind: 'overloaded' });
+    gemini.script({ kind: 'text', text: 'Gemini to the rescue' });
+    const before = anthropic.requests.length;
+    const geminiBefore = gemini.requests.length;
+    const { data, response } = await client.chat.completions
+      .create({ model: 'claude-then-gemini', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello?' }] })
+      .withResponse();
+    expect(data.choices[0]?.message.content).toBe('Gemini to the rescue');
+    expect(data.choices[0]?.finish_reason).toBe('stop');
+    expect(data.usage).toMatchObject({ prompt_tokens: 20, completion_tokens: 8, prompt_tokens_details: { cached_tokens: 5 } });
+    expect(response.headers.get('x-tollgate-provider')).toBe('default/gemini');
+    expect(response.headers.get('x-tollgate-attempts')).toBe('3');
+    // Two Anthropic attempts (the retry policy), one Gemini attempt, each in its own wire format.
+    expect(anthropic.requests.length - before).toBe(2);
+    expect(gemini.requests.length - geminiBefore).toBe(1);
+    const sent = gemini.requests[gemini.requests.length - 1]?.body ?? {};
+    expect(sent.systemInstruction).toEqual({ parts: [{ text: 'Be brief.' }] });
+    expect(gemini.requests[gemini.requests.length - 1]?.url).toBe('/v1beta/models/gemini-2.0-flash:generateContent');
+    expect(last()).toMatchObject({ providerId: 'default/gemini', inputTokens: 20, outputTokens: 8, cachedInputTokens: 5, estimated: false });
+  });
+
+  it('streaming: Anthropic 529 before the first byte fails over to a Gemini stream', async () => {
+    anthropic.script({ kind: 'overloaded' });
+    gemini.script({ kind: 'text', text: 'Streamed by Gemini' });
+    const before = anthropic.requests.length;
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: 'claude-then-gemini', messages: [{ role: 'user', content: 'Stream?' }], stream: true, stream_options: { include_usage: true } })
+      .withResponse();
+    expect(response.headers.get('x-tollgate-provider')).toBe('default/gemini');
+    const out = await collect(stream);
+    expect(out.text).toBe('Streamed by Gemini');
+    expect(out.finish).toBe('stop');
+    expect(out.ids.size).toBe(1);
+    expect(out.usage).toMatchObject({ prompt_tokens: 20, completion_tokens: 8 });
+    expect(anthropic.requests.length - before).toBe(2);
+    expect(anthropic.requests[anthropic.requests.length - 1]?.body.stream).toBe(true);
+    expect(gemini.requests[gemini.requests.length - 1]?.url).toBe('/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(last()).toMatchObject({ providerId: 'default/gemini', stream: true, estimated: false });
+  });
+
+  it('Anthropic 529 then success stays on Anthropic (the retry, not the failover, serves it)', async () => {
+    anthropic.script({ kind: 'overloaded' }, { kind: 'text', text: 'Claude recovered' });
+    const geminiBefore = gemini.requests.length;
+    const { data, response } = await client.chat.completions.create({ model: 'claude-then-gemini', messages: [{ role: 'user', content: 'Hi' }] }).withResponse();
+    expect(data.choices[0]?.message.content).toBe('Claude recovered');
+    expect(response.headers.get('x-tollgate-provider')).toBe('default/claude');
+    expect(response.headers.get('x-tollgate-attempts')).toBe('2');
+    expect(gemini.requests.length).toBe(geminiBefore);
+  });
+
+  it('tool calls survive the failover: the Gemini function call comes back as an OpenAI tool call', async () => {
+    anthropic.script({ kind: 'overloaded' });
+    gemini.script({ kind: 'tool', name: 'lookup', args: { q: 'tollgate' } });
+    const res = await client.chat.completions.create({
+      model: 'claude-then-gemini',
+      messages: [{ role: 'user', content: 'Look it up' }],
+      tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } } } } }],
+    });
+    const call = res.choices[0]?.message.tool_calls?.[0];
+    expect(res.choices[0]?.finish_reason).toBe('tool_calls');
+    expect(call?.type === 'function' ? JSON.parse(call.function.arguments) : undefined).toEqual({ q: 'tollgate' });
+    // Anthropic received the tool in its format before failing.
+    expect(anthropic.requests[anthropic.requests.length - 1]?.body.tools).toEqual([{ name: 'lookup', input_schema: { type: 'object', properties: { q: { type: 'string' } } } }]);
+  });
+
+  it('Bedrock ThrottlingException is retried, then served by Azure OpenAI', async () => {
+    bedrock.script({ kind: 'rate-limit' });
+    azure.script({ kind: 'text', text: 'Azure answers' });
+    const before = bedrock.requests.length;
+    const { data, response } = await client.chat.completions.create({ model: 'bedrock-then-azure', messages: [{ role: 'user', content: 'Hi' }] }).withResponse();
+    expect(data.choices[0]?.message.content).toBe('Azure answers');
+    expect(response.headers.get('x-tollgate-provider')).toBe('default/azure');
+    expect(response.headers.get('x-tollgate-attempts')).toBe('3');
+    expect(bedrock.requests.length - before).toBe(2);
+    expect(bedrock.requests[bedrock.requests.length - 1]?.url).toBe('/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse');
+    expect(last()).toMatchObject({ providerId: 'default/azure', inputTokens: 20, outputTokens: 8, cachedInputTokens: 5 });
+  });
+
+  it('streaming: Bedrock ThrottlingException fails over to an Azure OpenAI stream', async () => {
+    bedrock.script({ kind: 'rate-limit' });
+    azure.script({ kind: 'text', text: 'Azure streams' });
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: 'bedrock-then-azure', messages: [{ role: 'user', content: 'Hi' }], stream: true, stream_options: { include_usage: true } })
+      .withResponse();
+    expect(response.headers.get('x-tollgate-provider')).toBe('default/azure');
+    expect(response.headers.get('x-tollgate-attempts')).toBe('3');
+    const out = await collect(stream);
+    expect(out.text).toBe('Azure streams');
+    expect(out.finish).toBe('stop');
+    expect(out.usage).toMatchObject({ prompt_tokens: 20, completion_tokens: 8 });
+    expect(bedrock.requests[bedrock.requests.length - 1]?.url).toBe('/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse-stream');
+  });
+
+  it('a client error on the first provider is not failed over', async () => {
+    anthropic.script({ kind: 'bad-request', message: 'max_tokens: too large' });
+    const geminiBefore = gemini.requests.length;
+    const err = await client.chat.completions.create({ model: 'claude-then-gemini', messages: [{ role: 'user', content: 'Hi' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(gemini.requests.length).toBe(geminiBefore);
+  });
+
+  it('every emulator received only valid requests', () => {
+    expect([...anthropic.problems, ...gemini.problems, ...bedrock.problems, ...azure.problems]).toEqual([]);
+  });
+});
