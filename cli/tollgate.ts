@@ -54,6 +54,7 @@ operator:
   --dataplane-namespace <n> Namespace of the data-plane Service (env POD_NAMESPACE, default "default")
   --dataplane-service <n>   Data-plane Service whose EndpointSlices list the pods (default tollgate-dataplane)
   --identity <id>           Leader-election identity (env POD_NAME, default hostname)
+  --lease-name <name>       Leader-election Lease in the data-plane namespace (default tollgate-operator)
   --tls-cert/--tls-key <f>  Serve the operator port (snapshot pull, usage reports) over TLS
   --dataplane-ca <file>     Push to data planes over TLS, trusting this CA
   --dataplane-tls-server-name <n>  Name the pods' certificates carry (default <service>.<namespace>.svc)
@@ -153,6 +154,7 @@ async function main(argv: string[]): Promise<void> {
       'tls-key': { type: 'string' },
       'dataplane-ca': { type: 'string' },
       'dataplane-tls-server-name': { type: 'string' },
+      'lease-name': { type: 'string' },
       auth: { type: 'boolean' },
       'auth-cache-ttl': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -232,7 +234,7 @@ async function main(argv: string[]): Promise<void> {
         dataplane: { namespace: dataplaneNamespace, service: values['dataplane-service'] ?? 'tollgate-dataplane', adminPortName: 'admin' },
         token,
         identity: values.identity ?? process.env.POD_NAME ?? hostname(),
-        lease: { namespace: dataplaneNamespace, name: 'tollgate-operator', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+        lease: { namespace: dataplaneNamespace, name: values['lease-name'] ?? 'tollgate-operator', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
         listen: { host: values.host ?? '0.0.0.0', port: parsePort(values.port ?? '9091'), ...tlsPair(values['tls-cert'], values['tls-key'], '--tls') },
         ...(values['dataplane-ca'] === undefined
           ? {}
