@@ -5,7 +5,7 @@
  * metering. node-floor → express-floor is what the framework costs; express-floor → Tollgate is
  * what Tollgate's own layers cost. Streams are passed through as bytes, as in node-floor.
  *
- *   node --import tsx bench/express-floor.ts <upstream base URL, e.g. http://127.0.0.1:9000/v1> <port>
+ *   node .cache/bench/js/express-floor.js <upstream base URL, e.g. http://127.0.0.1:9000/v1> <port>   (compiled by bench/install.sh)
  */
 import express, { type Request, type Response } from 'express';
 import { Agent, request } from 'undici';

@@ -39,6 +39,11 @@ else
   say "go is required (emulator and load generator) and missing"; status=1
 fi
 
+# --- Reference proxies (node-floor, express-floor), compiled so that no TypeScript loader runs ---
+./node_modules/.bin/tsc --module nodenext --moduleResolution nodenext --target es2023 --strict --skipLibCheck --types node \
+  --outDir "$CACHE/js" bench/node-floor.ts bench/express-floor.ts >"$CACHE/install-floors.log" 2>&1 \
+  || say "compiling the reference proxies failed; see $CACHE/install-floors.log"
+
 # --- Portkey --------------------------------------------------------------------------------------
 PK=bench/peers/portkey
 if [ ! -f "$PK/node_modules/@portkey-ai/gateway/package.json" ] || [ "$PK/package-lock.json" -nt "$PK/node_modules/.package-lock.json" ]; then

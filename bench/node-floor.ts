@@ -5,7 +5,7 @@
  * routing table, no logging, no metering. The distance from here to Tollgate is what Tollgate's
  * own layers cost; the distance from nginx to here is what Node costs.
  *
- *   node --import tsx bench/node-floor.ts <upstream base URL, e.g. http://127.0.0.1:9000/v1> <port>
+ *   node .cache/bench/js/node-floor.js <upstream base URL, e.g. http://127.0.0.1:9000/v1> <port>   (compiled by bench/install.sh)
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent, request } from 'undici';

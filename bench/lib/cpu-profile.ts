@@ -36,6 +36,7 @@ export function groupOf(area: string): string {
   if (area.startsWith('tollgate ')) return "Tollgate's own code";
   if (FRAMEWORK.has(area)) return 'express and its middleware (router, body-parser, …)';
   if (LOGGING.has(area)) return 'pino (logging)';
+  if (area === 'prom-client' || area === 'tdigest' || area === 'bintrees' || area.startsWith('@opentelemetry/')) return 'metrics and tracing (prom-client, OpenTelemetry)';
   if (area === 'undici') return 'undici (upstream HTTP client)';
   if (area === 'zod' || area.startsWith('zod/')) return 'zod (request validation)';
   if (area.startsWith('node:_http_')) return 'Node HTTP server and client internals';

@@ -153,20 +153,23 @@ function packageVersion(name: string): string {
   return (JSON.parse(readFileSync(join(cfgRef().repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** A reference proxy from bench/<script>, run with tsx from the repository's node_modules. */
+/** A reference proxy from bench/<id>.ts, compiled by install.sh to .cache/bench/js/<id>.js (plain node, no loader). */
 function floor(id: 'node-floor' | 'express-floor', label: string, note: string, version: () => string): SystemDef {
   return {
     key: id,
     id,
     label,
     notes: [note],
-    version,
+    version: () => {
+      if (!existsSync(join(cfgRef().cacheDir, 'js', `${id}.js`))) throw new Error(`not built: bench/install.sh compiles bench/${id}.ts`);
+      return version();
+    },
     start: async (ctx) => {
       const port = await freePort();
       const svc = startService(
         id,
         process.execPath,
-        [...(ctx.nodeFlags ?? []), '--import', 'tsx', join(ctx.cfg.benchDir, `${id}.ts`), `http://127.0.0.1:${ctx.upstreamPort}/v1`, String(port)],
+        [...(ctx.nodeFlags ?? []), join(ctx.cfg.cacheDir, 'js', `${id}.js`), `http://127.0.0.1:${ctx.upstreamPort}/v1`, String(port)],
         { core: ctx.cfg.gatewayCore, nice: ctx.cfg.nice, cwd: ctx.cfg.repoRoot, env: { ...process.env, NODE_ENV: 'production' }, logFile: logFile(ctx, id) },
       );
       const url = `http://127.0.0.1:${port}/v1/chat/completions`;
