@@ -61,6 +61,8 @@ const ratio = (a: number | undefined, b: number | undefined): string => {
   const r = a / b;
   return `${r >= 10 ? r.toFixed(0) : r >= 1 ? r.toFixed(2) : r.toFixed(3)}×`;
 };
+/** Ratio of two "added" amounts: meaningless when either side added nothing measurable (≤ 0). */
+const addedRatio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined || a <= 0 || b <= 0 ? '–' : ratio(a, b));
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 function table(head: string[], rows: string[][]): string {
@@ -130,7 +132,7 @@ function targets(r: RunResult, cfg: BenchConfig): string {
     [
       'Added p50 vs Portkey added p50',
       '≤ 1/5 (0.2×)',
-      ratio(t.addedP50Us, p.addedP50Us),
+      addedRatio(t.addedP50Us, p.addedP50Us),
       verdict(t.addedP50Us === undefined || p.addedP50Us === undefined ? undefined : t.addedP50Us <= p.addedP50Us / 5),
     ],
     [
@@ -283,15 +285,15 @@ function ratioTables(r: RunResult): string {
       rows.push([metric, ...peers.map(f)]);
     };
     row('Added latency p50 at c=1 (lower is better; vs direct: total latency ratio)', (p) =>
-      p.id === 'direct' ? ratio(tg.latency?.latencyUs.p50, p.latency?.latencyUs.p50) : ratio(t.addedP50Us, derive(p, direct).addedP50Us),
+      p.id === 'direct' ? ratio(tg.latency?.latencyUs.p50, p.latency?.latencyUs.p50) : addedRatio(t.addedP50Us, derive(p, direct).addedP50Us),
     );
     row('Added latency p99 at c=1 (lower is better; vs direct: total)', (p) =>
-      p.id === 'direct' ? ratio(tg.latency?.latencyUs.p99, p.latency?.latencyUs.p99) : ratio(t.addedP99Us, derive(p, direct).addedP99Us),
+      p.id === 'direct' ? ratio(tg.latency?.latencyUs.p99, p.latency?.latencyUs.p99) : addedRatio(t.addedP99Us, derive(p, direct).addedP99Us),
     );
     row('Throughput at c=64 (higher is better)', (p) => ratio(tg.throughput?.rps, p.throughput?.rps));
     row('Highest rate with added p99 < budget (higher is better)', (p) => (p.id === 'direct' ? '–' : ratio(tg.sweep?.maxRate, p.sweep?.maxRate)));
     row('Added TTFT p50 (lower is better; vs direct: total)', (p) =>
-      p.id === 'direct' ? ratio(tg.stream?.ttftUs.p50, p.stream?.ttftUs.p50) : ratio(t.addedTtftP50Us, derive(p, direct).addedTtftP50Us),
+      p.id === 'direct' ? ratio(tg.stream?.ttftUs.p50, p.stream?.ttftUs.p50) : addedRatio(t.addedTtftP50Us, derive(p, direct).addedTtftP50Us),
     );
     row('RSS with open streams (lower is better)', (p) => (p.id === 'direct' ? '–' : ratio(t.rssStreamsKiB, derive(p, direct).rssStreamsKiB)));
     out.push(`**${tg.label}** vs …\n\n${table(['Metric', ...peers.map((p) => p.label)], rows)}`);
@@ -413,6 +415,8 @@ Idle = VmRSS after start and a one-second trickle of requests. Then ${cfg.holdSt
 ${memoryTable(r, cfg)}
 
 ## Ratios
+
+Each Tollgate row against every other system. "–" where a number is missing or where one side added nothing measurable (an added amount ≤ 0 is noise, and a ratio of it means nothing).
 
 ${ratioTables(r)}
 
