@@ -6,6 +6,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Tracer } from '@opentelemetry/api';
+import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { SnapshotStore } from './config/snapshot-store.js';
 import type { UsageSink } from './metering/usage-record.js';
@@ -19,7 +20,9 @@ import type { ResponseCacheHandle } from './governance/cache/create-response-cac
 import type { RateLimitAdmitter } from './governance/rate-limit/rate-limit-admitter.js';
 import { pullSnapshot } from './admin/snapshot-puller.js';
 import { EndpointPickers } from './routing/endpoints/endpoint-pickers.js';
+import { TargetHealth } from './routing/health/target-health.js';
 import { Router } from './routing/router.js';
+import { mountDebugRoute } from './routing/rules/debug-route.js';
 import { TargetStats } from './routing/target-stats.js';
 import { createApp } from './server/app.js';
 import { GatewayTelemetry } from './telemetry/gateway-telemetry.js';
@@ -89,9 +92,10 @@ export class Dataplane {
     this.budgets = new BudgetAdmitter(this.ledger, this.reporter, () => this.store.current?.snapshot);
     this.store = new SnapshotStore(this.transport);
     this.store.onChange((runtime) => this.endpoints.sync(runtime));
-    this.router = new Router({ stats: new TargetStats(), endpoints: this.endpoints });
     this.usage = opts.usage ?? new UsageTotals();
     this.telemetry = new GatewayTelemetry({ logger: opts.logger, store: this.store, ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }) });
+    const health = new TargetHealth({ onState: (providerId, model, state) => this.telemetry.circuitState(providerId, model, state) });
+    this.router = new Router({ stats: new TargetStats(), endpoints: this.endpoints, health });
   }
 
   get isDraining(): boolean {
@@ -127,7 +131,11 @@ export class Dataplane {
     this.reporter.start();
     const admin = this.opts.admin;
     if (admin !== undefined) {
-      const adminApp = createAdminApp({ store: this.store, token: admin.token, logger: this.opts.logger, isDraining: () => this.draining, extend: this.telemetry.mountMetrics });
+      const extend = (app: Express): void => {
+        this.telemetry.mountMetrics(app);
+        mountDebugRoute(app, { store: this.store, router: this.router, ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
+      };
+      const adminApp = createAdminApp({ store: this.store, token: admin.token, logger: this.opts.logger, isDraining: () => this.draining, extend });
       const adminServer = admin.tls === undefined ? createHttpServer(adminApp) : createHttpsServer({ cert: admin.tls.cert, key: admin.tls.key }, adminApp);
       adminServer.listen(admin.port, admin.host);
       await once(adminServer, 'listening');

@@ -4,6 +4,7 @@ import { MockTransport } from '../providers/mock/mock-transport.js';
 import type { AccessTokenSource, ProviderAdapter } from '../providers/types.js';
 import { ServiceAccountTokenSource } from '../providers/vertex/service-account-token-source.js';
 import type { Transport } from '../upstream/transport.js';
+import { type CompiledRule, compileRules } from '../routing/rules/rule-matcher.js';
 
 export interface RuntimeProvider {
   config: ProviderConfig;
@@ -25,6 +26,8 @@ export type HeaderLookup = (name: string) => string | undefined;
 export interface RuntimeRoute {
   config: RouteConfig;
   matches(header: HeaderLookup): boolean;
+  /** The route's rules in order (one catch-all named default for a route without rules). */
+  rules: CompiledRule[];
 }
 
 /** A validated snapshot with the indexes the hot path needs, built once per snapshot. */
@@ -85,14 +88,18 @@ export function buildRuntimeSnapshot(input: unknown, httpTransport: Transport): 
     for (const t of r.targets) {
       if (!providers.has(t.providerId)) return { ok: false, error: `route ${r.id}: target provider ${t.providerId} is not in the snapshot` };
     }
+    const badIndex = r.rules?.flatMap((rule) => rule.targets).find((i) => i >= r.targets.length);
+    if (badIndex !== undefined) return { ok: false, error: `route ${r.id}: rule target ${badIndex} is not among the route's ${r.targets.length} targets` };
     let matches: (header: HeaderLookup) => boolean;
+    let rules: CompiledRule[];
     try {
       matches = matcherFor(r);
+      rules = compileRules(r);
     } catch (err) {
       return { ok: false, error: `route ${r.id}: bad header match: ${(err as Error).message}` };
     }
     const list = routesByModel.get(r.model) ?? [];
-    list.push({ config: r, matches });
+    list.push({ config: r, matches, rules });
     routesByModel.set(r.model, list);
     models.set(r.model, Math.min(models.get(r.model) ?? r.created, r.created));
   }

@@ -81,6 +81,18 @@ export const VllmConfigSchema = z.object({
 });
 export type VllmConfig = z.infer<typeof VllmConfigSchema>;
 
+/** Passive health of each target of a provider (see routing/health). */
+export const OutlierDetectionConfigSchema = z.object({
+  consecutiveFailures: z.number().int().min(1),
+  /** Eject when failures / attempts in the window reach this (0..1); absent = only consecutive failures count. */
+  errorRateThreshold: z.number().min(0).max(1).optional(),
+  errorRateMinRequests: z.number().int().min(1),
+  windowMs: z.number().int().min(1),
+  baseEjectionMs: z.number().int().min(1),
+  maxEjectionMs: z.number().int().min(1),
+});
+export type OutlierDetectionConfig = z.infer<typeof OutlierDetectionConfigSchema>;
+
 export const ProviderConfigSchema = z.object({
   /** namespace/name */
   id: z.string().min(1),
@@ -99,6 +111,10 @@ export const ProviderConfigSchema = z.object({
   vertex: VertexSettingsSchema.optional(),
   /** Present for vllm providers: their endpoints are pods picked by load. */
   vllm: VllmConfigSchema.optional(),
+  /** The Provider's labels (region, data class, approved...), for residency selectors; absent = none. */
+  labels: z.record(z.string(), z.string()).optional(),
+  /** Passive health; absent = off. */
+  outlierDetection: OutlierDetectionConfigSchema.optional(),
 });
 export type ProviderConfig = z.infer<typeof ProviderConfigSchema>;
 
@@ -203,6 +219,43 @@ export const BudgetConfigSchema = z.object({
 });
 export type BudgetConfig = z.infer<typeof BudgetConfigSchema>;
 
+/** An inclusive range; a missing bound is open. */
+export const RangeConfigSchema = z.object({ min: z.number().int().min(0).optional(), max: z.number().int().min(0).optional() });
+
+/** Conditions of a rule, all of which must hold; absent fields are not checked. */
+export const RuleConditionsConfigSchema = z.object({
+  headers: z.array(HeaderMatchConfigSchema).optional(),
+  namespaces: z.array(z.string()).optional(),
+  /** "namespace/name" */
+  serviceAccounts: z.array(z.string()).optional(),
+  namespaceSelector: LabelSelectorConfigSchema.optional(),
+  apiKeySelector: LabelSelectorConfigSchema.optional(),
+  promptTokens: RangeConfigSchema.optional(),
+  /** A request without an output cap counts as unbounded. */
+  maxTokens: RangeConfigSchema.optional(),
+  tools: z.boolean().optional(),
+  images: z.boolean().optional(),
+  jsonSchema: z.boolean().optional(),
+  stream: z.boolean().optional(),
+});
+export type RuleConditionsConfig = z.infer<typeof RuleConditionsConfigSchema>;
+
+export const STRATEGY_NAMES = ['failover', 'weighted', 'least-latency', 'least-cost', 'least-loaded'] as const;
+export type StrategyName = (typeof STRATEGY_NAMES)[number];
+
+/** One rule of a route; the first whose conditions hold serves. */
+export const RuleConfigSchema = z.object({
+  name: z.string().min(1),
+  /** Absent = catch-all. */
+  when: RuleConditionsConfigSchema.optional(),
+  strategy: z.enum(STRATEGY_NAMES),
+  /** Indexes into the route's `targets`. */
+  targets: z.array(z.number().int().min(0)),
+  /** Residency: only targets whose provider labels match may serve the rule. */
+  providerSelector: LabelSelectorConfigSchema.optional(),
+});
+export type RuleConfig = z.infer<typeof RuleConfigSchema>;
+
 export const RouteConfigSchema = z.object({
   /** namespace/name */
   id: z.string().min(1),
@@ -212,8 +265,11 @@ export const RouteConfigSchema = z.object({
   created: z.number().int(),
   /** Any one match must hold; empty = every request. */
   matches: z.array(z.object({ headers: z.array(HeaderMatchConfigSchema) })),
-  strategy: z.enum(['failover', 'weighted', 'least-latency', 'least-cost', 'least-loaded']),
+  strategy: z.enum(STRATEGY_NAMES),
+  /** Every target of the route (of all its rules). */
   targets: z.array(TargetConfigSchema),
+  /** Rules in order; absent = one catch-all rule named default over all `targets` with `strategy`. */
+  rules: z.array(RuleConfigSchema).optional(),
   /** Why configured targets are missing from `targets`; served as the error when none is left. */
   unresolved: z.array(z.string()),
   /** Absent or empty = no rate limits. */

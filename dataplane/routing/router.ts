@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
-import type { RuntimeProvider, RuntimeSnapshot } from '../config/runtime-snapshot.js';
+import type { RuntimeProvider, RuntimeRoute, RuntimeSnapshot } from '../config/runtime-snapshot.js';
 import type { CanonicalRequest, JsonObject, StreamStep, UpstreamFailure, Usage } from '../providers/types.js';
 import { withPodTime } from '../metering/cost.js';
 import { AttemptTimeout, runAttempt } from './attempt.js';
@@ -9,8 +9,13 @@ import type { EndpointLease, EndpointPicker } from './endpoints/endpoint-picker.
 import { EndpointPickers } from './endpoints/endpoint-pickers.js';
 import { podsSaturated } from './endpoints/pods-saturated.js';
 import { noTargetLeft } from './route-errors.js';
+import { TargetHealth } from './health/target-health.js';
+import { type DecisionRequest, decideRoute, residencyDenied, type RouteDecision } from './rules/route-decision.js';
 import { orderTargets, type Random } from './strategies.js';
 import type { TargetStats } from './target-stats.js';
+
+/** Failures that count against a target's passive health; 429s and client errors do not. */
+const UNHEALTHY = new Set<UpstreamFailure['kind']>(['ServerError', 'Timeout', 'ConnectionError']);
 
 export interface AttemptRecord {
   providerId: string;
@@ -48,6 +53,8 @@ export interface RouterDeps {
   stats: TargetStats;
   /** Endpoint choice inside a provider (load-aware for vLLM pods, round robin otherwise). */
   endpoints?: EndpointPicker;
+  /** Passive health (outlier detection) per target, shared by every route. */
+  health?: TargetHealth;
   random?: Random;
   now?: () => number;
 }
@@ -56,26 +63,33 @@ export class Router {
   private readonly endpoints: EndpointPicker;
   private readonly random: Random;
   private readonly now: () => number;
+  readonly health: TargetHealth;
 
   constructor(private readonly deps: RouterDeps) {
+    this.health = deps.health ?? new TargetHealth();
     this.endpoints = deps.endpoints ?? new EndpointPickers();
     this.random = deps.random ?? Math.random;
     this.now = deps.now ?? Date.now;
   }
 
+  /** The rule and the ordered candidate targets for a request (see rules/route-decision.ts); throws 403/400 GatewayErrors. */
+  decide(runtime: RuntimeSnapshot, route: RuntimeRoute, req: DecisionRequest): RouteDecision {
+    return decideRoute(route.config, route.rules, req, { providers: runtime.providers, stats: this.deps.stats, health: this.health, random: this.random });
+  }
+
   /**
-   * Tries the route's targets in strategy order, with retries per target and fallback between
-   * targets as the route says. Throws a GatewayError when nothing is left, ClientGone when the
-   * client disconnected.
+   * Tries the decision's candidates (without one: the route's targets in strategy order), with
+   * retries per target and fallback between targets as the route says. Throws a GatewayError when
+   * nothing is left, ClientGone when the client disconnected.
    */
-  async serve(runtime: RuntimeSnapshot, route: RouteConfig, req: CanonicalRequest, clientSignal: AbortSignal): Promise<RouteOutcome> {
+  async serve(runtime: RuntimeSnapshot, route: RouteConfig, req: CanonicalRequest, clientSignal: AbortSignal, decision?: RouteDecision): Promise<RouteOutcome> {
     const attempts: AttemptRecord[] = [];
     const deadline = this.now() + route.timeouts.totalMs;
     let retryAfterMs: number | undefined;
     /** Set while the last target tried had no pod able to take the request. */
     let saturation: { message: string; retryAfterMs?: number } | undefined;
 
-    for (const target of orderTargets(route, this.deps.stats, this.random)) {
+    for (const target of decision?.candidates ?? orderTargets(route, this.deps.stats, this.random)) {
       const provider = runtime.providers.get(target.providerId);
       if (provider === undefined) continue;
       let last: UpstreamFailure | undefined;
@@ -124,7 +138,13 @@ export class Router {
       if (last === undefined || last.kind === 'ClientError' || !route.fallbackOn.includes(last.kind)) break;
     }
     if (saturation !== undefined) throw podsSaturated(route, saturation.message, saturation.retryAfterMs, attempts.length);
-    throw noTargetLeft(route, attempts, retryAfterMs);
+    const failed = noTargetLeft(route, attempts, retryAfterMs);
+    // Residency excluded other targets: say so, rather than a bare upstream error, so that nobody
+    // "fixes" it by allowing a non-compliant provider unknowingly. Client errors are relayed as is.
+    if (decision !== undefined && decision.excludedBy.length > 0 && failed.status >= 500) {
+      throw residencyDenied(route, decision.rule, decision.excludedBy, `no allowed target could serve the request (${failed.message})`);
+    }
+    throw failed;
   }
 
   private async attempt(
@@ -145,6 +165,8 @@ export class Router {
     clientSignal.addEventListener('abort', onClientAbort, { once: true });
     const timer = setTimeout(() => controller.abort(new AttemptTimeout(timeoutMs)), timeoutMs);
     const end = this.deps.stats.start(target);
+    const outlier = provider.config.outlierDetection;
+    this.health.begin(target, outlier);
     const started = this.now();
     const detach = (): void => {
       clearTimeout(timer);
@@ -153,12 +175,16 @@ export class Router {
     const result = await runAttempt(req, target, provider, lease.url, controller.signal, clientSignal);
     clearTimeout(timer);
     if (!result.ok) {
+      if ('clientGone' in result) this.health.abandon(target);
+      else if (UNHEALTHY.has(result.failure.kind)) this.health.failure(target, outlier);
+      else this.health.success(target, outlier);
       detach();
       end();
       lease.release('failure' in result ? result.failure : undefined);
       return result;
     }
     this.deps.stats.observeLatency(target, this.now() - started);
+    this.health.success(target, outlier);
     const release = (): void => {
       detach();
       end();

@@ -32,8 +32,26 @@ function blendedPrice(t: TargetConfig): number {
 
 /** The order in which targets are tried for one request. Priority breaks every tie. */
 export function orderTargets(route: RouteConfig, stats: TargetStats, random: Random = Math.random): TargetConfig[] {
-  const targets = route.targets;
-  switch (route.strategy) {
+  return orderTargetsBy(route.strategy, route.targets, stats, random);
+}
+
+/** Least latency first; now and then (see TargetStats.explore) the least recently measured target goes first, so a slow target that recovered is noticed. */
+function latencyOrder(targets: readonly TargetConfig[], stats: TargetStats): TargetConfig[] {
+  // Unmeasured targets sort first so that each gets measured once.
+  const out = [...targets].sort((a, b) => (stats.latency(a) ?? -1) - (stats.latency(b) ?? -1) || byPriority(a, b));
+  if (out.length > 1 && stats.explore()) {
+    let stalest = 0;
+    for (let i = 1; i < out.length; i++) {
+      if (stats.measuredSeq(out[i] as TargetConfig) < stats.measuredSeq(out[stalest] as TargetConfig)) stalest = i;
+    }
+    if (stalest > 0) out.unshift(...out.splice(stalest, 1));
+  }
+  return out;
+}
+
+/** The order in which `targets` are tried under `strategy` (a route's, or one of its rules'). */
+export function orderTargetsBy(strategy: RouteConfig['strategy'], targets: readonly TargetConfig[], stats: TargetStats, random: Random = Math.random): TargetConfig[] {
+  switch (strategy) {
     case 'failover':
       return [...targets].sort(byPriority);
     case 'weighted':
@@ -43,7 +61,6 @@ export function orderTargets(route: RouteConfig, stats: TargetStats, random: Ran
     case 'least-loaded':
       return [...targets].sort((a, b) => stats.inflight(a) - stats.inflight(b) || byPriority(a, b));
     case 'least-latency':
-      // Unmeasured targets sort first so that each gets measured once.
-      return [...targets].sort((a, b) => (stats.latency(a) ?? -1) - (stats.latency(b) ?? -1) || byPriority(a, b));
+      return latencyOrder(targets, stats);
   }
 }

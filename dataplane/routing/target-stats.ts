@@ -4,9 +4,13 @@ interface Stats {
   inflight: number;
   /** Exponentially weighted moving average of time to first byte, ms; undefined until measured. */
   latencyMs: number | undefined;
+  /** Sequence number of the last latency observation (0 = never). */
+  measuredSeq: number;
 }
 
 const ALPHA = 0.2;
+/** least-latency explores (tries the least recently measured target first) once in this many orderings. */
+export const EXPLORE_EVERY = 20;
 
 /**
  * Live load and latency per provider + upstream model, shared by every route and kept across snapshot
@@ -15,6 +19,8 @@ const ALPHA = 0.2;
 export class TargetStats {
   private readonly targets = new Map<string, Stats>();
   private readonly providers = new Map<string, number>();
+  private observations = 0;
+  private orderings = 0;
 
   private key(t: TargetConfig): string {
     return `${t.providerId}\u0000${t.model}`;
@@ -24,7 +30,7 @@ export class TargetStats {
     const k = this.key(t);
     let s = this.targets.get(k);
     if (s === undefined) {
-      s = { inflight: 0, latencyMs: undefined };
+      s = { inflight: 0, latencyMs: undefined, measuredSeq: 0 };
       this.targets.set(k, s);
     }
     return s;
@@ -36,6 +42,17 @@ export class TargetStats {
 
   latency(t: TargetConfig): number | undefined {
     return this.targets.get(this.key(t))?.latencyMs;
+  }
+
+  /** Orders of least-latency measurements: lower = measured longer ago. */
+  measuredSeq(t: TargetConfig): number {
+    return this.targets.get(this.key(t))?.measuredSeq ?? 0;
+  }
+
+  /** True once every EXPLORE_EVERY calls: a deterministic bit of exploration for least-latency. */
+  explore(): boolean {
+    this.orderings = (this.orderings + 1) % EXPLORE_EVERY;
+    return this.orderings === 0;
   }
 
   providerInflight(providerId: string): number {
@@ -61,5 +78,6 @@ export class TargetStats {
   observeLatency(t: TargetConfig, ms: number): void {
     const s = this.get(t);
     s.latencyMs = s.latencyMs === undefined ? ms : s.latencyMs + ALPHA * (ms - s.latencyMs);
+    s.measuredSeq = ++this.observations;
   }
 }

@@ -43,6 +43,8 @@ const NOTHING_TO_SETTLE: Admission = { headers: {}, settle: () => undefined };
 export interface RoutingInfo {
   caller?: string;
   route?: string;
+  /** The rule of the route that served (default for a route without rules). */
+  rule?: string;
   provider?: string;
   upstreamModel?: string;
   attempts?: number;
@@ -154,6 +156,9 @@ export async function routeCanonical(
   const telemetry = requestTelemetry(res);
   telemetry.routed(route, canonical, requestId);
   const promptTokens = estimateTokens(promptText(canonical.body));
+  const decisionRequest = { caller, header: (name: string) => req.get(name), namespaces: runtime.snapshot.namespaces, body: canonical.body, stream: canonical.stream, promptTokens };
+  let decision = deps.router.decide(runtime, runtimeRoute, decisionRequest);
+  info.rule = decision.rule;
   const admissionRequest = (r: RouteConfig) => ({ caller, route: r, req: canonical, promptTokens, maxOutputTokens: outputCap(canonical.body, r, promptTokens) });
   let limits = NOTHING_TO_SETTLE;
   if (deps.rateLimiter !== undefined) {
@@ -170,7 +175,7 @@ export async function routeCanonical(
     telemetry.cache(hit !== undefined);
     if (hit !== undefined) {
       limits.settle({ usage: undefined, costUsd: 0 });
-      return { cached: hit, headers: { 'x-request-id': requestId, 'x-tollgate-route': route.id, [CACHE_STATUS_HEADER]: 'hit', ...limits.headers } };
+      return { cached: hit, headers: { 'x-request-id': requestId, 'x-tollgate-route': route.id, 'x-tollgate-rule': decision.rule, [CACHE_STATUS_HEADER]: 'hit', ...limits.headers } };
     }
   }
   const admit = (r: RouteConfig): Promise<Admission> =>
@@ -187,13 +192,16 @@ export async function routeCanonical(
     }
     telemetry.admission({ result: 'budget_exceeded', budget: err.budget, action: 'downgrade' });
     // The exhausted budget names a cheaper public model: serve the request there, once.
-    const cheaper = runtime.routesByModel.get(err.model)?.find((r) => r.matches((name) => req.get(name)))?.config;
-    if (cheaper === undefined || (deps.auth !== undefined && !mayCall(caller, cheaper, runtime.snapshot.namespaces))) {
+    const cheaperRoute = runtime.routesByModel.get(err.model)?.find((r) => r.matches((name) => req.get(name)));
+    const cheaper = cheaperRoute?.config;
+    if (cheaperRoute === undefined || cheaper === undefined || (deps.auth !== undefined && !mayCall(caller, cheaper, runtime.snapshot.namespaces))) {
       limits.settle({ usage: undefined, costUsd: 0 });
       throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${err.budget} is exhausted and its downgrade route ${err.model} is not available to this caller`);
     }
     route = cheaper;
     try {
+      decision = deps.router.decide(runtime, cheaperRoute, decisionRequest);
+      info.rule = decision.rule;
       admission = await admit(route);
     } catch (again) {
       limits.settle({ usage: undefined, costUsd: 0 });
@@ -213,7 +221,7 @@ export async function routeCanonical(
 
   let outcome: RouteOutcome;
   try {
-    outcome = await deps.router.serve(runtime, route, canonical, client.signal);
+    outcome = await deps.router.serve(runtime, route, canonical, client.signal, decision);
   } catch (err) {
     admission.settle({ usage: undefined, costUsd: 0 });
     limits.settle({ usage: undefined, costUsd: 0 });
@@ -226,6 +234,7 @@ export async function routeCanonical(
   const headers: Record<string, string> = {
     'x-request-id': requestId,
     'x-tollgate-route': route.id,
+    'x-tollgate-rule': decision.rule,
     'x-tollgate-provider': outcome.target.providerId,
     'x-tollgate-model': outcome.target.model,
     'x-tollgate-attempts': String(outcome.attempts.length),

@@ -172,6 +172,66 @@ export const AccessSchema = z
   })
   .describe('Who may call this route.');
 
+const RangeSchema = withRules(
+  z.strictObject({
+    min: z.number().int().min(0).max(100_000_000).optional().describe('Lowest value that matches (inclusive).'),
+    max: z.number().int().min(0).max(100_000_000).optional().describe('Highest value that matches (inclusive).'),
+  }),
+  [
+    { rule: 'has(self.min) || has(self.max)', message: 'set min or max', holds: (r) => r.min !== undefined || r.max !== undefined },
+    {
+      rule: '!has(self.min) || !has(self.max) || self.min <= self.max',
+      message: 'min must not exceed max',
+      holds: (r) => r.min === undefined || r.max === undefined || r.min <= r.max,
+    },
+  ],
+);
+
+/** Condition fields of a rule; the CEL rule below must name every one of them. */
+const RULE_CONDITIONS = ['headers', 'namespaces', 'serviceAccounts', 'namespaceSelector', 'apiKeySelector', 'promptTokens', 'maxTokens', 'tools', 'images', 'jsonSchema', 'stream'] as const;
+
+export const RuleConditionsSchema = withRules(
+  z.strictObject({
+    headers: z.array(HeaderMatchSchema).min(1).max(16).optional().describe('Request headers that must all match (e.g. x-task-type: classification).'),
+    namespaces: z.array(z.string().min(1).max(63)).min(1).max(64).optional().describe("The caller's namespace (ServiceAccount or API key Secret) is one of these."),
+    serviceAccounts: z.array(ServiceAccountRefSchema).min(1).max(64).optional().describe('The caller is one of these ServiceAccounts.'),
+    namespaceSelector: LabelSelectorSchema.optional().describe("The caller's namespace labels match this selector."),
+    apiKeySelector: LabelSelectorSchema.optional().describe("The caller uses an API key whose Secret labels match this selector."),
+    promptTokens: RangeSchema.optional().describe('Estimated prompt tokens (about four characters per token) are in this range.'),
+    maxTokens: RangeSchema.optional().describe('The output cap the request asks for (max_completion_tokens or max_tokens) is in this range; a request without a cap counts as unbounded.'),
+    tools: z.boolean().optional().describe('true: the request offers tools (or functions); false: it offers none.'),
+    images: z.boolean().optional().describe('true: a message contains an image; false: none does.'),
+    jsonSchema: z.boolean().optional().describe('true: the request asks for JSON-schema output (response_format json_schema); false: it does not.'),
+    stream: z.boolean().optional().describe('true: the request streams; false: it does not.'),
+  }),
+  [
+    {
+      rule: RULE_CONDITIONS.map((c) => `has(self.${c})`).join(' || '),
+      message: 'when needs at least one condition; leave when out for a catch-all rule',
+      holds: (w) => RULE_CONDITIONS.some((c) => w[c] !== undefined),
+    },
+  ],
+).describe('Conditions that must all hold for the rule to apply.');
+
+export const RouteRuleSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label (lower-case letters, digits and -)')
+      .describe('Rule name, reported in the x-tollgate-rule response header, the access log and /debug/route.'),
+    when: RuleConditionsSchema.optional().describe('Conditions; a rule without them is the catch-all and must be the last rule.'),
+    strategy: z.enum(STRATEGIES).optional().describe("How this rule's targets are chosen; defaults to the route strategy."),
+    targets: z.array(TargetSchema).min(1).max(32).describe('Upstream models that serve requests matching this rule.'),
+    providerSelector: LabelSelectorSchema.optional().describe(
+      'Residency: only targets whose Provider labels match may serve this rule. A request that no such target can serve is refused with 403 naming the rule, never sent elsewhere.',
+    ),
+  })
+  .describe('One routing rule: when its conditions hold, its targets serve the request.');
+
+const effectiveStrategy = (route: { strategy: Strategy }, rule: { strategy?: Strategy | undefined }): Strategy => rule.strategy ?? route.strategy;
+
 export const ModelRouteSpecSchema = withRules(
   z.strictObject({
     model: z
@@ -185,8 +245,19 @@ export const ModelRouteSpecSchema = withRules(
       .max(16)
       .optional()
       .describe('Extra conditions: the route serves a request when any match holds (all headers of that match).'),
-    strategy: z.enum(STRATEGIES).default('failover').describe('How a target is chosen for each request.'),
-    targets: z.array(TargetSchema).min(1).max(32).describe('Upstream models that can serve the route.'),
+    strategy: z.enum(STRATEGIES).default('failover').describe('How a target is chosen for each request (rules may choose their own).'),
+    targets: z
+      .array(TargetSchema)
+      .min(1)
+      .max(32)
+      .optional()
+      .describe('Upstream models that can serve the route. Set either targets (one implicit catch-all rule named default) or rules.'),
+    rules: z
+      .array(RouteRuleSchema)
+      .min(1)
+      .max(16)
+      .optional()
+      .describe('Rules evaluated in order; the first whose conditions hold serves the request. The last rule must be the only catch-all (no when).'),
     podSelection: PodSelectionSchema.optional(),
     retry: RetrySchema.optional(),
     fallbackOn: z
@@ -201,14 +272,46 @@ export const ModelRouteSpecSchema = withRules(
   }),
   [
     {
-      rule: "self.strategy == 'weighted' || self.targets.all(t, !has(t.weight))",
-      message: 'target weights are only allowed with strategy weighted',
-      holds: (s) => s.strategy === 'weighted' || s.targets.every((t) => t.weight === undefined),
+      rule: 'has(self.targets) != has(self.rules)',
+      message: 'set exactly one of targets and rules',
+      holds: (s) => (s.targets !== undefined) !== (s.rules !== undefined),
     },
     {
-      rule: "self.strategy != 'weighted' || self.targets.exists(t, has(t.weight) && t.weight > 0)",
+      rule: "!has(self.targets) || self.strategy == 'weighted' || self.targets.all(t, !has(t.weight))",
+      message: 'target weights are only allowed with strategy weighted',
+      holds: (s) => s.targets === undefined || s.strategy === 'weighted' || s.targets.every((t) => t.weight === undefined),
+    },
+    {
+      rule: "!has(self.targets) || self.strategy != 'weighted' || self.targets.exists(t, has(t.weight) && t.weight > 0)",
       message: 'strategy weighted needs at least one target with a weight above 0',
-      holds: (s) => s.strategy !== 'weighted' || s.targets.some((t) => (t.weight ?? 0) > 0),
+      holds: (s) => s.targets === undefined || s.strategy !== 'weighted' || s.targets.some((t) => (t.weight ?? 0) > 0),
+    },
+    {
+      rule: '!has(self.rules) || !has(self.rules[size(self.rules) - 1].when)',
+      message: 'the last rule must be a catch-all (no when)',
+      holds: (s) => s.rules === undefined || s.rules[s.rules.length - 1]?.when === undefined,
+    },
+    {
+      rule: '!has(self.rules) || self.rules.filter(r, !has(r.when)).size() <= 1',
+      message: 'only the last rule may be a catch-all (no when)',
+      holds: (s) => s.rules === undefined || s.rules.filter((r) => r.when === undefined).length <= 1,
+    },
+    {
+      rule: '!has(self.rules) || self.rules.all(r, self.rules.exists_one(o, o.name == r.name))',
+      message: 'rule names must be unique',
+      holds: (s) => s.rules === undefined || new Set(s.rules.map((r) => r.name)).size === s.rules.length,
+    },
+    {
+      rule:
+        "!has(self.rules) || self.rules.all(r, (has(r.strategy) ? r.strategy : self.strategy) == 'weighted' || r.targets.all(t, !has(t.weight)))",
+      message: 'target weights are only allowed in rules whose strategy is weighted',
+      holds: (s) => (s.rules ?? []).every((r) => effectiveStrategy(s, r) === 'weighted' || r.targets.every((t) => t.weight === undefined)),
+    },
+    {
+      rule:
+        "!has(self.rules) || self.rules.all(r, (has(r.strategy) ? r.strategy : self.strategy) != 'weighted' || r.targets.exists(t, has(t.weight) && t.weight > 0))",
+      message: 'a rule with strategy weighted needs at least one target with a weight above 0',
+      holds: (s) => (s.rules ?? []).every((r) => effectiveStrategy(s, r) !== 'weighted' || r.targets.some((t) => (t.weight ?? 0) > 0)),
     },
   ],
 ).describe('A public model name and how requests for it reach upstream models.');

@@ -8,6 +8,7 @@ import {
   ObjectMetaSchema,
   SecretKeySelectorSchema,
 } from './common.js';
+import { durationToMs } from './duration.js';
 
 export const PROVIDER_TYPES = [
   'openai',
@@ -66,6 +67,37 @@ export const HealthCheckSchema = z.strictObject({
   unhealthyThreshold: z.number().int().min(1).default(3).describe('Consecutive failures before the provider is marked unhealthy.'),
   healthyThreshold: z.number().int().min(1).default(1).describe('Consecutive successes before it is healthy again.'),
 });
+
+export const OutlierDetectionSchema = withRules(
+  z.strictObject({
+    consecutiveFailures: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(5)
+      .describe('Consecutive failed attempts (5xx, timeouts, connection errors) on one model of this provider that eject it.'),
+    errorRate: z
+      .strictObject({
+        threshold: z.number().min(0.01).max(1).describe('Share of failed attempts in the window (0..1) that ejects the target.'),
+        minRequests: z.number().int().min(1).max(100000).default(20).describe('Attempts the window must hold before the rate counts.'),
+        window: DurationSchema.default('30s').describe('Length of the window.'),
+      })
+      .optional()
+      .describe('Also eject when the error rate in a sliding window crosses a threshold.'),
+    baseEjectionTime: DurationSchema.default('30s').describe('Cooldown of the first ejection; each repeated ejection doubles it.'),
+    maxEjectionTime: DurationSchema.default('5m').describe('Longest cooldown.'),
+  }),
+  [
+    {
+      rule: 'duration(self.baseEjectionTime) <= duration(self.maxEjectionTime)',
+      message: 'baseEjectionTime must not exceed maxEjectionTime',
+      holds: (o) => durationToMs(o.baseEjectionTime) <= durationToMs(o.maxEjectionTime),
+    },
+  ],
+).describe(
+  'Passive health: a target (this provider + one model) that keeps failing is ejected for a cooldown, shared by every route using it; after the cooldown one request probes it (half-open) and success returns it.',
+);
 
 export const ProviderTimeoutsSchema = z.strictObject({
   connect: DurationSchema.default('5s').describe('TCP/TLS connect timeout.'),
@@ -238,6 +270,7 @@ export const ProviderSpecSchema = withRules(
       .optional()
       .describe('Models served, with prices. When empty, any model name is passed through unpriced.'),
     healthCheck: HealthCheckSchema.optional().describe('Active health probing of the provider.'),
+    outlierDetection: OutlierDetectionSchema.optional(),
     allowedRoutes: z
       .strictObject({ namespaces: NamespacesFromSchema.describe('Namespaces whose ModelRoutes may reference this Provider.') })
       .optional()

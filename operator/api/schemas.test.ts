@@ -47,7 +47,7 @@ describe('ModelRoute schema', () => {
     const r = route({ model: 'gpt-4o', targets: [target] });
     expect(r.data?.spec.strategy).toBe('failover');
     expect(r.data?.spec.fallbackOn).toEqual(['RateLimited', 'ServerError', 'Timeout', 'ConnectionError']);
-    expect(r.data?.spec.targets[0]?.priority).toBe(0);
+    expect(r.data?.spec.targets?.[0]?.priority).toBe(0);
   });
 
   it.each([

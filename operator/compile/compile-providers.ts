@@ -1,4 +1,4 @@
-import type { ProviderConfig } from '../../dataplane/config/snapshot.js';
+import type { OutlierDetectionConfig, ProviderConfig } from '../../dataplane/config/snapshot.js';
 type AwsCredentials = NonNullable<NonNullable<ProviderConfig['bedrock']>['credentials']>;
 import { isSupportedProviderType, SUPPORTED_PROVIDER_TYPES } from '../../dataplane/config/snapshot.js';
 import {
@@ -22,6 +22,18 @@ export interface CompiledProvider {
   config?: ProviderConfig;
   /** Why it cannot, when config is absent. */
   notReady?: string;
+}
+
+function outlierDetection(o: NonNullable<Provider['spec']['outlierDetection']>): OutlierDetectionConfig {
+  const config: OutlierDetectionConfig = {
+    consecutiveFailures: o.consecutiveFailures,
+    errorRateMinRequests: o.errorRate?.minRequests ?? 20,
+    windowMs: durationToMs(o.errorRate?.window ?? '30s'),
+    baseEjectionMs: Math.max(1, durationToMs(o.baseEjectionTime)),
+    maxEjectionMs: Math.max(1, durationToMs(o.maxEjectionTime)),
+  };
+  if (o.errorRate !== undefined) config.errorRateThreshold = o.errorRate.threshold;
+  return config;
 }
 
 function formatHost(ip: string): string {
@@ -117,6 +129,9 @@ export function compileProviders(input: CompileInput): { providers: Map<string, 
       connectTimeoutMs: durationToMs((spec.timeouts ?? ProviderTimeoutsSchema.parse({})).connect),
     };
     if (apiKey !== undefined) config.apiKey = apiKey;
+    const labels = p.metadata.labels ?? {};
+    if (Object.keys(labels).length > 0) config.labels = Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    if (spec.outlierDetection !== undefined) config.outlierDetection = outlierDetection(spec.outlierDetection);
     if (spec.maxConcurrency !== undefined) config.maxConcurrency = spec.maxConcurrency;
     if (spec.type === 'mock') {
       const m = spec.mock ?? MockBehaviourSchema.parse({});

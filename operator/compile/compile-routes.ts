@@ -1,5 +1,13 @@
-import type { AccessConfig, CacheConfig, RateLimitConfig, RouteConfig, TargetConfig } from '../../dataplane/config/snapshot.js';
-import { BackoffSchema, type ModelRoute, RetrySchema, TimeoutsSchema } from '../api/model-route.js';
+import type {
+  AccessConfig,
+  CacheConfig,
+  RateLimitConfig,
+  RouteConfig,
+  RuleConditionsConfig,
+  RuleConfig,
+  TargetConfig,
+} from '../../dataplane/config/snapshot.js';
+import { BackoffSchema, type ModelRoute, RetrySchema, type Strategy, TimeoutsSchema } from '../api/model-route.js';
 import { condition, type Problem, resolvedRefs } from './conditions.js';
 import type { CompiledProvider } from './compile-providers.js';
 import { durationToMs } from '../api/duration.js';
@@ -9,6 +17,8 @@ import type { CompileInput, ObjectStatus } from './types.js';
 const RETRY_DEFAULTS = RetrySchema.parse({});
 const BACKOFF_DEFAULTS = BackoffSchema.parse({});
 const TIMEOUT_DEFAULTS = TimeoutsSchema.parse({});
+
+type RouteRuleSpec = NonNullable<ModelRoute['spec']['rules']>[number];
 
 function creationSeconds(route: ModelRoute): number {
   const ts = route.metadata.creationTimestamp;
@@ -36,15 +46,19 @@ function admits(provider: CompiledProvider, routeNamespace: string, namespaceLab
   return matchesSelector(allowed.selector ?? {}, namespaceLabels.get(routeNamespace) ?? {});
 }
 
+type TargetSpec = NonNullable<ModelRoute['spec']['targets']>[number];
+
 function resolveTargets(
   route: ModelRoute,
+  specs: readonly TargetSpec[],
+  strategy: Strategy,
   providers: Map<string, CompiledProvider>,
   namespaceLabels: Map<string, Record<string, string>>,
 ): { targets: TargetConfig[]; problems: Problem[] } {
   const ns = route.metadata.namespace ?? 'default';
   const targets: TargetConfig[] = [];
   const problems: Problem[] = [];
-  for (const t of route.spec.targets) {
+  for (const t of specs) {
     const providerId = `${t.providerRef.namespace ?? ns}/${t.providerRef.name}`;
     const provider = providers.get(providerId);
     if (provider === undefined) {
@@ -76,7 +90,7 @@ function resolveTargets(
       providerId,
       model: t.model,
       priority: t.priority,
-      weight: route.spec.strategy === 'weighted' ? (t.weight ?? 1) : 1,
+      weight: strategy === 'weighted' ? (t.weight ?? 1) : 1,
       pricing: {
         inputPerMTok: model?.pricing?.input ?? 0,
         outputPerMTok: model?.pricing?.output ?? 0,
@@ -91,7 +105,46 @@ function resolveTargets(
   return { targets, problems };
 }
 
-function toRouteConfig(route: ModelRoute, targets: TargetConfig[], unresolved: string[]): RouteConfig {
+/** Targets of the route and, when it declares rules, each rule with indexes into those targets. */
+function resolveRoute(
+  route: ModelRoute,
+  providers: Map<string, CompiledProvider>,
+  namespaceLabels: Map<string, Record<string, string>>,
+): { targets: TargetConfig[]; rules?: RuleConfig[]; problems: Problem[] } {
+  const spec = route.spec;
+  if (spec.rules === undefined) return resolveTargets(route, spec.targets ?? [], spec.strategy, providers, namespaceLabels);
+  const targets: TargetConfig[] = [];
+  const problems: Problem[] = [];
+  const rules = spec.rules.map((r): RuleConfig => {
+    const strategy = r.strategy ?? spec.strategy;
+    const resolved = resolveTargets(route, r.targets, strategy, providers, namespaceLabels);
+    problems.push(...resolved.problems.map((p) => ({ ...p, message: `rule ${r.name}: ${p.message}` })));
+    const rule: RuleConfig = { name: r.name, strategy, targets: resolved.targets.map((_, i) => targets.length + i) };
+    targets.push(...resolved.targets);
+    if (r.when !== undefined) rule.when = ruleConditions(r.when);
+    if (r.providerSelector !== undefined) rule.providerSelector = r.providerSelector;
+    return rule;
+  });
+  return { targets, rules, problems };
+}
+
+function ruleConditions(when: NonNullable<RouteRuleSpec['when']>): RuleConditionsConfig {
+  const c: RuleConditionsConfig = {};
+  if (when.headers !== undefined) c.headers = when.headers.map((h) => ({ name: h.name.toLowerCase(), value: h.value, type: h.type }));
+  if (when.namespaces !== undefined) c.namespaces = [...when.namespaces].sort();
+  if (when.serviceAccounts !== undefined) c.serviceAccounts = when.serviceAccounts.map((sa) => `${sa.namespace}/${sa.name}`).sort();
+  if (when.namespaceSelector !== undefined) c.namespaceSelector = when.namespaceSelector;
+  if (when.apiKeySelector !== undefined) c.apiKeySelector = when.apiKeySelector;
+  if (when.promptTokens !== undefined) c.promptTokens = { ...when.promptTokens };
+  if (when.maxTokens !== undefined) c.maxTokens = { ...when.maxTokens };
+  for (const flag of ['tools', 'images', 'jsonSchema', 'stream'] as const) {
+    const value = when[flag];
+    if (value !== undefined) c[flag] = value;
+  }
+  return c;
+}
+
+function toRouteConfig(route: ModelRoute, targets: TargetConfig[], unresolved: string[], rules: RuleConfig[] | undefined): RouteConfig {
   const spec = route.spec;
   const retry = spec.retry ?? RETRY_DEFAULTS;
   const backoff = retry.backoff ?? BACKOFF_DEFAULTS;
@@ -106,6 +159,7 @@ function toRouteConfig(route: ModelRoute, targets: TargetConfig[], unresolved: s
     })),
     strategy: spec.strategy,
     targets,
+    ...(rules === undefined ? {} : { rules }),
     unresolved,
     retry: {
       attempts: retry.attempts,
@@ -186,10 +240,10 @@ export function compileRoutes(
       continue;
     }
     claimed.set(scope, idOf(route));
-    const { targets, problems } = resolveTargets(route, providers, namespaceLabels);
+    const { targets, rules, problems } = resolveRoute(route, providers, namespaceLabels);
     status.conditions.push(condition('Accepted', true, 'Accepted', 'Route is valid', gen));
     status.conditions.push(resolvedRefs(problems, gen));
-    routes.push(toRouteConfig(route, targets, problems.map((p) => p.message)));
+    routes.push(toRouteConfig(route, targets, problems.map((p) => p.message), rules));
   }
   // Precedence order is what the data plane relies on: oldest route first for each public name.
   routes.sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0));

@@ -1,0 +1,80 @@
+import express, { type Express, type Request } from 'express';
+import type { SnapshotStore } from '../../config/snapshot-store.js';
+import { accessDenied, mayCall } from '../../governance/access.js';
+import type { Authenticator } from '../../governance/identity/authenticator.js';
+import { ANONYMOUS, type Caller } from '../../governance/types.js';
+import { estimateTokens, promptText } from '../../metering/token-estimate.js';
+import type { JsonObject } from '../../providers/types.js';
+import { errors, GatewayError } from '../../server/gateway-error.js';
+import type { Router } from '../router.js';
+
+export interface DebugRouteDeps {
+  store: SnapshotStore;
+  router: Router;
+  /** Caller identity as on the public port; absent = anonymous. */
+  auth?: Authenticator;
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+async function explain(deps: DebugRouteDeps, req: Request): Promise<JsonObject> {
+  const runtime = deps.store.current;
+  if (runtime === undefined) throw errors.notReady();
+  const body: unknown = req.body;
+  if (!isObject(body) || typeof body.model !== 'string') throw errors.badRequest('send the request body a client would send (a JSON object with model)');
+  const header = (name: string): string | undefined => req.get(name);
+  const caller: Caller = deps.auth === undefined ? ANONYMOUS : await deps.auth.authenticate(header, runtime.snapshot.apiKeys);
+  const route = runtime.routesByModel.get(body.model)?.find((r) => r.matches(header));
+  if (route === undefined) throw errors.modelNotFound(body.model);
+  if (deps.auth !== undefined && !mayCall(caller, route.config, runtime.snapshot.namespaces)) throw accessDenied(caller, route.config);
+  const promptTokens = estimateTokens(promptText(body));
+  const decision = deps.router.decide(runtime, route, {
+    caller,
+    header,
+    namespaces: runtime.snapshot.namespaces,
+    body,
+    stream: body.stream === true,
+    promptTokens,
+  });
+  const health = (providerId: string, model: string): JsonObject => {
+    const view = deps.router.health.view({ providerId, model, priority: 0, weight: 0, pricing: { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0 } });
+    return view.ejectedForMs === undefined ? { state: view.state } : { state: view.state, ejectedForMs: view.ejectedForMs };
+  };
+  return {
+    snapshot: runtime.snapshot.version,
+    caller: caller.id,
+    route: route.config.id,
+    rule: decision.rule,
+    rules: route.rules.map((r) => r.name),
+    strategy: decision.strategy,
+    features: { ...decision.features, maxTokens: decision.features.maxTokens ?? null },
+    candidates: decision.candidates.map((t) => ({
+      provider: t.providerId,
+      model: t.model,
+      contextWindow: t.contextWindow ?? null,
+      health: health(t.providerId, t.model),
+    })),
+    skipped: decision.skipped.map((s) => ({ provider: s.providerId, model: s.model, reason: s.reason, detail: s.detail })),
+    policies: decision.excludedBy,
+    panic: decision.panic,
+  };
+}
+
+/**
+ * POST /debug/route on the admin port: the routing decision for a request body, with the caller's
+ * headers (credential, x-task-type, ...), without sending anything upstream. A refusal (404, 403,
+ * 400) comes back as the client would get it, in `error`.
+ */
+export function mountDebugRoute(app: Express, deps: DebugRouteDeps): void {
+  app.post('/debug/route', express.json({ limit: '32mb' }), (req, res) => {
+    explain(deps, req).then(
+      (decision) => res.json({ decision }),
+      (err: unknown) => {
+        const e = err instanceof GatewayError ? err : errors.internal(err);
+        res.status(e.status).json({ decision: null, ...e.toBody() });
+      },
+    );
+  });
+}

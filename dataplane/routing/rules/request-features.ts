@@ -1,0 +1,50 @@
+import type { JsonObject } from '../../providers/types.js';
+
+/** What rules may ask about a request, computed once per request without copying the body. */
+export interface RequestFeatures {
+  /** Estimated prompt tokens (metering/token-estimate). */
+  promptTokens: number;
+  /** max_completion_tokens or max_tokens; undefined when the request sets no cap. */
+  maxTokens: number | undefined;
+  tools: boolean;
+  images: boolean;
+  jsonSchema: boolean;
+  stream: boolean;
+}
+
+const IMAGE_PART_TYPES = new Set(['image_url', 'input_image', 'image']);
+
+function nonEmptyArray(value: unknown): boolean {
+  return Array.isArray(value) && value.length > 0;
+}
+
+function hasImage(messages: unknown): boolean {
+  if (!Array.isArray(messages)) return false;
+  for (const m of messages) {
+    if (typeof m !== 'object' || m === null) continue;
+    const content = (m as JsonObject).content;
+    if (!Array.isArray(content)) continue;
+    for (const part of content) {
+      if (typeof part === 'object' && part !== null && IMAGE_PART_TYPES.has(String((part as JsonObject).type))) return true;
+    }
+  }
+  return false;
+}
+
+function outputCap(body: JsonObject): number | undefined {
+  const asked = body.max_completion_tokens ?? body.max_tokens;
+  return typeof asked === 'number' && asked > 0 ? asked : undefined;
+}
+
+/** The features of an OpenAI-shaped request body (the canonical form). */
+export function requestFeatures(body: JsonObject, stream: boolean, promptTokens: number): RequestFeatures {
+  const format = body.response_format;
+  return {
+    promptTokens,
+    maxTokens: outputCap(body),
+    tools: nonEmptyArray(body.tools) || nonEmptyArray(body.functions),
+    images: hasImage(body.messages),
+    jsonSchema: typeof format === 'object' && format !== null && (format as JsonObject).type === 'json_schema',
+    stream,
+  };
+}

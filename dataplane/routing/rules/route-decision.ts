@@ -1,0 +1,144 @@
+import type { HeaderLookup, RuntimeProvider } from '../../config/runtime-snapshot.js';
+import type { RouteConfig, Snapshot, StrategyName, TargetConfig } from '../../config/snapshot.js';
+import type { Caller } from '../../governance/types.js';
+import type { JsonObject } from '../../providers/types.js';
+import { GatewayError } from '../../server/gateway-error.js';
+import type { TargetHealth } from '../health/target-health.js';
+import { orderTargetsBy, type Random } from '../strategies.js';
+import type { TargetStats } from '../target-stats.js';
+import { requestFeatures, type RequestFeatures } from './request-features.js';
+import { callerPolicies, type ResidencyPolicy, rulePolicy, violatedPolicy } from './residency.js';
+import { type CompiledRule, firstMatchingRule } from './rule-matcher.js';
+
+export type SkipReason = 'residency' | 'context-window' | 'ejected';
+
+export interface SkippedTarget {
+  providerId: string;
+  model: string;
+  reason: SkipReason;
+  detail: string;
+}
+
+/** Which rule serves a request, and which targets it tries in which order. */
+export interface RouteDecision {
+  rule: string;
+  strategy: StrategyName;
+  /** Targets in the order they are tried. */
+  candidates: TargetConfig[];
+  /** Targets of the rule that will not be tried, and why. */
+  skipped: SkippedTarget[];
+  /** Residency policies that excluded a target: when no candidate serves, the 403 names them. */
+  excludedBy: string[];
+  /** Every candidate was ejected by passive health, so they are tried anyway rather than none. */
+  panic: boolean;
+  features: RequestFeatures;
+}
+
+export interface DecisionRequest {
+  caller: Caller;
+  header: HeaderLookup;
+  namespaces: Snapshot['namespaces'];
+  body: JsonObject;
+  stream: boolean;
+  promptTokens: number;
+}
+
+export interface DecisionContext {
+  providers: ReadonlyMap<string, RuntimeProvider>;
+  stats: TargetStats;
+  health: TargetHealth;
+  random: Random;
+}
+
+const NO_LABELS: Record<string, string> = {};
+
+function skip(t: TargetConfig, reason: SkipReason, detail: string): SkippedTarget {
+  return { providerId: t.providerId, model: t.model, reason, detail };
+}
+
+/** 403: the policies left no target that may serve the request. */
+export function residencyDenied(route: RouteConfig, rule: string, policies: readonly string[], why: string): GatewayError {
+  return new GatewayError(
+    403,
+    'residency_denied',
+    'permission_error',
+    `model ${route.model} (route ${route.id}, rule ${rule}): ${why}; policy: ${policies.join('; ')}`,
+    { headers: { 'x-tollgate-rule': rule } },
+  );
+}
+
+/**
+ * Picks the rule (first whose conditions hold), orders its targets by its strategy, and drops the
+ * targets that must not or cannot serve: residency (caller and rule policies), the context window
+ * (estimated prompt + max_tokens), and passive health (ejected targets, unless all are). Throws a
+ * GatewayError when nothing is left for a reason the client should hear (403 residency, 400 context).
+ */
+export function decideRoute(route: RouteConfig, rules: readonly CompiledRule[], req: DecisionRequest, ctx: DecisionContext): RouteDecision {
+  const namespaceLabels = (req.caller.namespace === undefined ? undefined : req.namespaces[req.caller.namespace]) ?? NO_LABELS;
+  const features = requestFeatures(req.body, req.stream, req.promptTokens);
+  const rule = firstMatchingRule(rules, { header: req.header, caller: req.caller, namespaceLabels, features });
+  if (rule === undefined) {
+    throw new GatewayError(400, 'no_matching_rule', 'invalid_request_error', `no rule of route ${route.id} (model ${route.model}) applies to this request`);
+  }
+  return decideWithin(route, rule, req.caller, namespaceLabels, features, ctx);
+}
+
+function decideWithin(
+  route: RouteConfig,
+  rule: CompiledRule,
+  caller: Caller,
+  namespaceLabels: Record<string, string>,
+  features: RequestFeatures,
+  ctx: DecisionContext,
+): RouteDecision {
+  let policies: ResidencyPolicy[] = callerPolicies(caller, namespaceLabels);
+  if (rule.providerSelector !== undefined) policies = [...policies, rulePolicy(route.id, rule.name, rule.providerSelector)];
+  const ordered = orderTargetsBy(rule.strategy, rule.targets, ctx.stats, ctx.random);
+  const skipped: SkippedTarget[] = [];
+  const excludedBy: string[] = [];
+  const allowed: TargetConfig[] = [];
+  for (const t of ordered) {
+    if (policies.length > 0) {
+      const violated = violatedPolicy(policies, ctx.providers.get(t.providerId)?.config.labels ?? NO_LABELS);
+      if (violated !== undefined) {
+        skipped.push(skip(t, 'residency', violated.name));
+        if (!excludedBy.includes(violated.name)) excludedBy.push(violated.name);
+        continue;
+      }
+    }
+    allowed.push(t);
+  }
+  if (allowed.length === 0 && excludedBy.length > 0) throw residencyDenied(route, rule.name, excludedBy, 'no target of the rule is allowed for this caller');
+
+  const needed = features.promptTokens + (features.maxTokens ?? 0);
+  const fitting: TargetConfig[] = [];
+  for (const t of allowed) {
+    if (t.contextWindow !== undefined && needed > t.contextWindow) {
+      skipped.push(skip(t, 'context-window', `needs ~${needed} tokens (prompt ~${features.promptTokens} + max_tokens ${features.maxTokens ?? 0}), window ${t.contextWindow}`));
+      continue;
+    }
+    fitting.push(t);
+  }
+  if (fitting.length === 0 && allowed.length > 0) {
+    throw new GatewayError(
+      400,
+      'context_length_exceeded',
+      'invalid_request_error',
+      `the request needs about ${needed} tokens (prompt ~${features.promptTokens} + max_tokens ${features.maxTokens ?? 0}); no target of model ${route.model} (route ${route.id}, rule ${rule.name}) has a context window that large`,
+      { param: 'messages', headers: { 'x-tollgate-rule': rule.name } },
+    );
+  }
+
+  const healthy: TargetConfig[] = [];
+  const ejected: SkippedTarget[] = [];
+  for (const t of fitting) {
+    if (ctx.health.available(t, ctx.providers.get(t.providerId)?.config.outlierDetection)) healthy.push(t);
+    else {
+      const v = ctx.health.view(t);
+      ejected.push(skip(t, 'ejected', v.state === 'open' ? `ejected by passive health for another ${v.ejectedForMs ?? 0} ms` : 'half-open: a probe is in flight'));
+    }
+  }
+  const panic = healthy.length === 0 && fitting.length > 0;
+  if (!panic) skipped.push(...ejected);
+  return { rule: rule.name, strategy: rule.strategy, candidates: panic ? fitting : healthy, skipped, excludedBy, panic, features };
+}
