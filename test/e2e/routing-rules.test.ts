@@ -1,0 +1,232 @@
+import OpenAI from 'openai';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
+import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+
+const NAMES = ['cheap', 'long', 'tools', 'approved', 'public', 'flaky', 'steady'] as const;
+type Name = (typeof NAMES)[number];
+const up = {} as Record<Name, OpenAiUpstream>;
+let gateway: TestGateway;
+let client: OpenAI;
+
+const providers = (): string =>
+  [
+    openAiProvider('cheap', up.cheap.baseUrl, '  models: [{ name: mini, contextWindow: 16000 }]\n'),
+    openAiProvider('long', up.long.baseUrl, '  models: [{ name: long-ctx, contextWindow: 200000 }]\n'),
+    openAiProvider('tools', up.tools.baseUrl),
+    openAiProvider('approved', up.approved.baseUrl).replace('metadata: { name: approved }', 'metadata: { name: approved, labels: { approved: "true" } }'),
+    openAiProvider('public', up.public.baseUrl),
+    openAiProvider('flaky', up.flaky.baseUrl, '  outlierDetection: { consecutiveFailures: 2, baseEjectionTime: 300ms, maxEjectionTime: 1s }\n'),
+    openAiProvider('steady', up.steady.baseUrl),
+  ].join('---\n');
+
+const routes = `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: assistant }
+spec:
+  model: assistant
+  access: { anonymous: true }
+  retry: { attempts: 1 }
+  rules:
+    - name: classification
+      when: { headers: [{ name: x-task-type, value: classification }] }
+      targets: [{ providerRef: { name: cheap }, model: mini }]
+    - name: tools
+      when: { tools: true }
+      targets: [{ providerRef: { name: tools }, model: tool-model }]
+    - name: general
+      targets:
+        - { providerRef: { name: cheap }, model: mini, priority: 0 }
+        - { providerRef: { name: long }, model: long-ctx, priority: 1 }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: records }
+spec:
+  model: records
+  access: { anonymous: true }
+  retry: { attempts: 1 }
+  targets:
+    - { providerRef: { name: public }, model: m, priority: 0 }
+    - { providerRef: { name: approved }, model: m, priority: 1 }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: ejecting }
+spec:
+  model: ejecting
+  access: { anonymous: true }
+  retry: { attempts: 1 }
+  targets:
+    - { providerRef: { name: flaky }, model: m, priority: 0 }
+    - { providerRef: { name: steady }, model: m, priority: 1 }
+`;
+
+const identities = `apiVersion: v1
+kind: Namespace
+metadata: { name: finance, labels: { require.tollgate.dev/approved: "true" } }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: ledger, namespace: finance, labels: { tollgate.dev/api-key: "true" } }
+stringData: { key: tg-finance-key }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: web, namespace: marketing, labels: { tollgate.dev/api-key: "true" } }
+stringData: { key: tg-marketing-key }
+`;
+
+const mockLatency = (a: string, b: string) => `apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: mock-a }
+spec: { type: mock, mock: { latency: ${a} } }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: mock-b }
+spec: { type: mock, mock: { latency: ${b} } }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: fastest }
+spec:
+  model: fastest
+  access: { anonymous: true }
+  strategy: least-latency
+  targets:
+    - { providerRef: { name: mock-a }, model: a, priority: 0 }
+    - { providerRef: { name: mock-b }, model: b, priority: 1 }
+`;
+
+const hi = [{ role: 'user' as const, content: 'hi' }];
+const served = async (p: Promise<{ response: Response }>) => {
+  const { response } = await p;
+  return { rule: response.headers.get('x-tollgate-rule'), provider: response.headers.get('x-tollgate-provider'), attempts: response.headers.get('x-tollgate-attempts') };
+};
+const failure = async (p: Promise<unknown>) => (await p.then(() => ({ status: 200, message: '' })).catch((e: unknown) => e)) as { status: number; message: string; code?: string };
+
+beforeAll(async () => {
+  for (const n of NAMES) up[n] = await startOpenAiUpstream();
+  gateway = await startTestGateway(
+    { 'providers.yaml': providers(), 'routes.yaml': routes, 'identities.yaml': identities, 'latency.yaml': mockLatency('5ms', '30ms') },
+    { auth: new Authenticator({}), admin: true },
+  );
+  client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await gateway?.close();
+  for (const n of NAMES) await up[n]?.close();
+});
+
+afterEach(() => {
+  for (const n of NAMES) {
+    up[n].script();
+    up[n].requests.length = 0;
+  }
+});
+
+describe('routing rules (official openai client)', () => {
+  it('a classification header goes to the cheap target', async () => {
+    const r = await served(client.chat.completions.create({ model: 'assistant', messages: hi }, { headers: { 'x-task-type': 'classification' } }).withResponse());
+    expect(r).toMatchObject({ rule: 'classification', provider: 'default/cheap' });
+    expect(up.cheap.requests[0]?.body.model).toBe('mini');
+  });
+
+  it('a request with tools goes to the tools-capable target', async () => {
+    const tools = [{ type: 'function' as const, function: { name: 'lookup', parameters: { type: 'object', properties: {} } } }];
+    const r = await served(client.chat.completions.create({ model: 'assistant', messages: hi, tools }).withResponse());
+    expect(r).toMatchObject({ rule: 'tools', provider: 'default/tools' });
+  });
+
+  it('a 60k-token prompt skips the 16k model for the long-context target', async () => {
+    const short = await served(client.chat.completions.create({ model: 'assistant', messages: hi }).withResponse());
+    expect(short).toMatchObject({ rule: 'general', provider: 'default/cheap', attempts: '1' });
+    const long = await served(client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: 'lorem '.repeat(40_000) }] }).withResponse());
+    expect(long).toMatchObject({ rule: 'general', provider: 'default/long', attempts: '1' });
+    expect(up.cheap.requests).toHaveLength(1); // only the short one
+  });
+
+  it('a regulated caller reaches only the approved provider, and gets 403 naming the policy when it is down', async () => {
+    const finance = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'tg-finance-key', maxRetries: 0 });
+    const marketing = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'tg-marketing-key', maxRetries: 0 });
+    expect(await served(marketing.chat.completions.create({ model: 'records', messages: hi }).withResponse())).toMatchObject({ provider: 'default/public' });
+    expect(await served(finance.chat.completions.create({ model: 'records', messages: hi }).withResponse())).toMatchObject({ provider: 'default/approved' });
+    expect(up.public.requests).toHaveLength(1);
+
+    up.approved.script({ kind: 'error', status: 500 });
+    const denied = await failure(finance.chat.completions.create({ model: 'records', messages: hi }));
+    expect(denied.status).toBe(403);
+    expect(denied.code).toBe('residency_denied');
+    expect(denied.message).toMatch(/namespace finance requires providers labelled approved=true/);
+    expect(up.approved.requests).toHaveLength(2);
+    expect(up.public.requests).toHaveLength(1); // never the non-compliant provider, failover included
+  });
+
+  it('ejects a target returning 500s after the threshold, and probes it back after the cooldown', async () => {
+    up.flaky.script({ kind: 'error', status: 500 });
+    for (let i = 0; i < 2; i++) {
+      expect(await served(client.chat.completions.create({ model: 'ejecting', messages: hi }).withResponse())).toMatchObject({ provider: 'default/steady', attempts: '2' });
+    }
+    // Ejected: the next requests go straight to the steady target.
+    expect(await served(client.chat.completions.create({ model: 'ejecting', messages: hi }).withResponse())).toMatchObject({ provider: 'default/steady', attempts: '1' });
+    expect(up.flaky.requests).toHaveLength(2);
+    const metrics = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/tollgate_circuit_breaker_state\{provider="default\/flaky",upstream_model="m"\} 1/);
+
+    up.flaky.script({ kind: 'ok' });
+    const deadline = Date.now() + 10_000;
+    let back: { provider: string | null } = { provider: null };
+    while (Date.now() < deadline) {
+      back = await served(client.chat.completions.create({ model: 'ejecting', messages: hi }).withResponse());
+      if (back.provider === 'default/flaky') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(back.provider).toBe('default/flaky');
+    expect(await served(client.chat.completions.create({ model: 'ejecting', messages: hi }).withResponse())).toMatchObject({ provider: 'default/flaky' });
+  });
+
+  it('least-latency shifts traffic away from a target whose latency rises', async () => {
+    const firsts = async (n: number) => {
+      const out: (string | null)[] = [];
+      for (let i = 0; i < n; i++) out.push((await served(client.chat.completions.create({ model: 'fastest', messages: hi }).withResponse())).provider);
+      return out;
+    };
+    const before = await firsts(10);
+    expect(before.filter((p) => p === 'default/mock-a').length).toBeGreaterThanOrEqual(7);
+    gateway.write('latency.yaml', mockLatency('120ms', '30ms'));
+    const after = await firsts(15);
+    // Once mock-a's slower answers enter its average, mock-b serves (exploration aside).
+    expect(after.slice(5).filter((p) => p === 'default/mock-b').length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('/debug/route explains the decision without sending anything upstream', async () => {
+    const explain = async (body: unknown, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${gateway.adminUrl}/debug/route`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+      return { status: res.status, json: (await res.json()) as { decision: Record<string, unknown> | null; error?: { code: string; message: string } } };
+    };
+    const long = await explain({ model: 'assistant', messages: [{ role: 'user', content: 'lorem '.repeat(40_000) }], max_tokens: 100 });
+    expect(long.status).toBe(200);
+    expect(long.json.decision).toMatchObject({
+      route: 'default/assistant',
+      rule: 'general',
+      rules: ['classification', 'tools', 'general'],
+      candidates: [{ provider: 'default/long', model: 'long-ctx', contextWindow: 200000, health: { state: 'closed' } }],
+      skipped: [{ provider: 'default/cheap', model: 'mini', reason: 'context-window' }],
+      features: { maxTokens: 100, tools: false, stream: false },
+    });
+    const classified = await explain({ model: 'assistant', messages: hi }, { 'x-task-type': 'classification' });
+    expect(classified.json.decision).toMatchObject({ rule: 'classification', caller: 'anonymous' });
+    const regulated = await explain({ model: 'records', messages: hi }, { authorization: 'Bearer tg-finance-key' });
+    expect(regulated.json.decision).toMatchObject({
+      caller: 'key:finance/ledger',
+      candidates: [{ provider: 'default/approved' }],
+      skipped: [{ provider: 'default/public', reason: 'residency', detail: 'namespace finance requires providers labelled approved=true' }],
+      policies: ['namespace finance requires providers labelled approved=true'],
+    });
+    expect((await explain({ model: 'nope', messages: hi })).status).toBe(404);
+    for (const n of NAMES) expect(up[n].requests).toHaveLength(0);
+  });
+});
