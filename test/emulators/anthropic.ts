@@ -40,17 +40,30 @@ function error(res: ServerResponse, status: number, type: string, message: strin
   res.end(JSON.stringify({ type: 'error', error: { type, message }, request_id: 'req_emulated' }));
 }
 
-function content(b: Behaviour): Record<string, unknown>[] {
+/** The tool a request makes the model call: tool_choice {type: tool} names it; with {type: any} the last tool offered. */
+function forcedTool(req: ReceivedRequest, problems: string[]): string {
+  const tools = Array.isArray(req.body.tools) ? (req.body.tools as { name?: unknown }[]) : [];
+  const choice = req.body.tool_choice as { type?: string; name?: string } | undefined;
+  const name = choice?.type === 'tool' ? choice.name : choice?.type === 'any' ? tools[tools.length - 1]?.name : undefined;
+  if (typeof name !== 'string' || !tools.some((t) => t.name === name)) {
+    problems.push(`a JSON answer was scripted but the request forces no tool it offers (tool_choice ${JSON.stringify(choice)})`);
+    return 'unknown';
+  }
+  return name;
+}
+
+function content(b: Behaviour, forced = ''): Record<string, unknown>[] {
+  if (b.kind === 'json') return [{ type: 'tool_use', id: 'toolu_json', name: forced, input: b.value }];
   if (b.kind === 'tool') return [{ type: 'text', text: 'Let me check.' }, { type: 'tool_use', id: 'toolu_01', name: b.name, input: b.args }];
   if (b.kind === 'safety') return [];
   return [{ type: 'text', text: b.kind === 'text' ? (b.text ?? 'Hello from Claude') : '' }];
 }
 
 function stopReason(b: Behaviour): string {
-  return b.kind === 'tool' ? 'tool_use' : b.kind === 'safety' ? 'refusal' : 'end_turn';
+  return b.kind === 'tool' || b.kind === 'json' ? 'tool_use' : b.kind === 'safety' ? 'refusal' : 'end_turn';
 }
 
-async function stream(res: ServerResponse, model: string, b: Behaviour): Promise<void> {
+async function stream(res: ServerResponse, model: string, b: Behaviour, forced: string): Promise<void> {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'request-id': 'req_emulated' });
   const out: string[] = [];
   out.push(sse('message_start', { type: 'message_start', message: { id: 'msg_emulated', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...USAGE, output_tokens: 1 } } }));
@@ -63,7 +76,7 @@ async function stream(res: ServerResponse, model: string, b: Behaviour): Promise
     res.end();
     return;
   }
-  content(b).forEach((block, index) => {
+  content(b, forced).forEach((block, index) => {
     if (block.type === 'text') {
       out.push(sse('content_block_start', { type: 'content_block_start', index, content_block: { type: 'text', text: '' } }));
       const text = String(block.text);
@@ -112,8 +125,9 @@ export async function startAnthropicEmulator(apiKey = 'sk-ant-test'): Promise<Em
       default:
         break;
     }
-    if (req.body.stream === true) return stream(res, model, b);
+    const forced = b.kind === 'json' ? forcedTool(req, problems) : '';
+    if (req.body.stream === true) return stream(res, model, b, forced);
     res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_emulated' });
-    res.end(JSON.stringify({ id: 'msg_emulated', type: 'message', role: 'assistant', model, content: content(b), stop_reason: stopReason(b), stop_sequence: null, usage: USAGE }));
+    res.end(JSON.stringify({ id: 'msg_emulated', type: 'message', role: 'assistant', model, content: content(b, forced), stop_reason: stopReason(b), stop_sequence: null, usage: USAGE }));
   });
 }

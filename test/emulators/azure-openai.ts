@@ -38,7 +38,8 @@ export async function startAzureOpenAiEmulator(deployment: string, apiKey = 'azu
         break;
     }
     const model = 'gpt-4o-2024-08-06';
-    const text = b.kind === 'text' ? (b.text ?? 'Hello from Azure') : '';
+    if (b.kind === 'json' && typeof (req.body.response_format as { type?: unknown } | undefined)?.type !== 'string') problems.push('a JSON answer was scripted but the request has no response_format');
+    const text = b.kind === 'text' ? (b.text ?? 'Hello from Azure') : b.kind === 'json' ? JSON.stringify(b.value) : '';
     const toolCalls = b.kind === 'tool' ? [{ id: 'call_az1', type: 'function', function: { name: b.name, arguments: JSON.stringify(b.args) } }] : undefined;
     const finish = toolCalls !== undefined ? 'tool_calls' : 'stop';
     if (req.body.stream !== true) {

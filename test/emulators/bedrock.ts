@@ -132,11 +132,17 @@ export async function startBedrockEmulator(creds: AwsTestCredentials, region = '
       default:
         break;
     }
-    const stopReason = b.kind === 'tool' ? 'tool_use' : b.kind === 'safety' ? 'guardrail_intervened' : 'end_turn';
+    // A JSON answer is a call of the tool the request forces (toolChoice.tool, or with toolChoice.any the last tool).
+    const toolConfig = req.body.toolConfig as { tools?: { toolSpec?: { name?: string } }[]; toolChoice?: { tool?: { name?: string }; any?: unknown } } | undefined;
+    const offered = (toolConfig?.tools ?? []).map((t) => t.toolSpec?.name);
+    const forced = toolConfig?.toolChoice?.tool?.name ?? (toolConfig?.toolChoice?.any !== undefined ? offered[offered.length - 1] : undefined);
+    if (b.kind === 'json' && (forced === undefined || !offered.includes(forced))) problems.push('a JSON answer was scripted but the request forces no tool it offers');
+    const call = b.kind === 'tool' ? { name: b.name, args: b.args } : b.kind === 'json' ? { name: forced ?? 'unknown', args: b.value } : undefined;
+    const stopReason = call !== undefined ? 'tool_use' : b.kind === 'safety' ? 'guardrail_intervened' : 'end_turn';
     const text = b.kind === 'text' ? (b.text ?? 'Hello from Bedrock') : b.kind === 'tool' ? 'Let me check.' : '';
     if (m[2] === 'converse') {
       const content: unknown[] = text === '' ? [] : [{ text }];
-      if (b.kind === 'tool') content.push({ toolUse: { toolUseId: 'tooluse_01', name: b.name, input: b.args } });
+      if (call !== undefined) content.push({ toolUse: { toolUseId: 'tooluse_01', name: call.name, input: call.args } });
       res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'req-emulated' });
       res.end(JSON.stringify({ output: { message: { role: 'assistant', content } }, stopReason, usage: USAGE, metrics: { latencyMs: 42 } }));
       return;
@@ -154,9 +160,9 @@ export async function startBedrockEmulator(creds: AwsTestCredentials, region = '
       res.end();
       return;
     }
-    if (b.kind === 'tool') {
-      const json = JSON.stringify(b.args);
-      frames.push(event('contentBlockStart', { contentBlockIndex: 1, start: { toolUse: { toolUseId: 'tooluse_01', name: b.name } } }));
+    if (call !== undefined) {
+      const json = JSON.stringify(call.args);
+      frames.push(event('contentBlockStart', { contentBlockIndex: 1, start: { toolUse: { toolUseId: 'tooluse_01', name: call.name } } }));
       frames.push(event('contentBlockDelta', { contentBlockIndex: 1, delta: { toolUse: { input: json.slice(0, 4) } } }));
       frames.push(event('contentBlockDelta', { contentBlockIndex: 1, delta: { toolUse: { input: json.slice(4) } } }));
       frames.push(event('contentBlockStop', { contentBlockIndex: 1 }));

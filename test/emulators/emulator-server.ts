@@ -6,6 +6,8 @@ import type { AddressInfo } from 'node:net';
 export type Behaviour =
   | { kind: 'text'; text?: string }
   | { kind: 'tool'; name: string; args: Record<string, unknown> }
+  /** A structured answer: in the provider's JSON mode, or as a call of the tool the request forces. */
+  | { kind: 'json'; value: Record<string, unknown> }
   | { kind: 'rate-limit' }
   | { kind: 'overloaded' }
   | { kind: 'server-error' }

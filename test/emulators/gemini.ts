@@ -39,6 +39,7 @@ function checkBody(req: ReceivedRequest): string[] {
 
 function parts(b: Behaviour): Record<string, unknown>[] {
   if (b.kind === 'tool') return [{ functionCall: { name: b.name, args: b.args } }];
+  if (b.kind === 'json') return [{ text: JSON.stringify(b.value) }];
   return [{ text: b.kind === 'text' ? (b.text ?? 'Hello from Gemini') : '' }];
 }
 
@@ -114,6 +115,7 @@ export async function startGeminiEmulator(apiKey = 'gemini-test-key'): Promise<E
     if (r === undefined) return rpcError(res, 404, 'NOT_FOUND', 'not found');
     if (header(req, 'x-goog-api-key') !== apiKey) return rpcError(res, 403, 'PERMISSION_DENIED', 'API key not valid.');
     const p = checkBody(req);
+    if (b.kind === 'json' && (req.body.generationConfig as { responseMimeType?: string } | undefined)?.responseMimeType !== 'application/json') p.push('a JSON answer was scripted but responseMimeType is not application/json');
     problems.push(...p);
     if (p.length > 0) return rpcError(res, 400, 'INVALID_ARGUMENT', p.join('; '));
     if (b.kind === 'safety' && !r.streaming) {

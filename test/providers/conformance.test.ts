@@ -301,6 +301,46 @@ describe.each(PROVIDERS)('provider conformance: $type', (p) => {
     expect(finish).toBe('tool_calls');
   });
 
+  it('response_format json_schema: the JSON answer is the message content, finish reason stop (JSON mode or a forced tool)', async () => {
+    const value = { city: 'Paris', temperature_c: 21, sunny: true };
+    const schema = { type: 'object', properties: { city: { type: 'string' }, temperature_c: { type: 'number' }, sunny: { type: 'boolean' } }, required: ['city', 'temperature_c', 'sunny'] };
+    emulator.script({ kind: 'json', value });
+    const res = await client.chat.completions.create({
+      model: 'conformance',
+      messages: [{ role: 'user', content: 'Weather in Paris as JSON' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'weather', schema, strict: true } },
+    });
+    expect(res.choices[0]?.finish_reason).toBe('stop');
+    expect(res.choices[0]?.message.tool_calls ?? []).toEqual([]);
+    expect(JSON.parse(res.choices[0]?.message.content ?? '')).toEqual(value);
+    const sent = emulator.requests[emulator.requests.length - 1]?.body ?? {};
+    if (p.type === 'anthropic') {
+      expect(sent.tools).toEqual([{ name: 'json_tool_call', description: expect.stringContaining('"weather"') as unknown, input_schema: schema }]);
+      expect(sent.tool_choice).toEqual({ type: 'tool', name: 'json_tool_call' });
+    }
+    if (p.type === 'bedrock') expect(sent.toolConfig).toMatchObject({ tools: [{ toolSpec: { name: 'json_tool_call', inputSchema: { json: schema } } }], toolChoice: { tool: { name: 'json_tool_call' } } });
+
+    emulator.script({ kind: 'json', value });
+    const stream = await client.chat.completions.create({
+      model: 'conformance',
+      messages: [{ role: 'user', content: 'Weather in Paris as JSON' }],
+      response_format: { type: 'json_object' },
+      stream: true,
+    });
+    let text = '';
+    let finish: string | null | undefined;
+    let toolDeltas = 0;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      toolDeltas += chunk.choices[0]?.delta.tool_calls?.length ?? 0;
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(JSON.parse(text)).toEqual(value);
+    expect(finish).toBe('stop');
+    expect(toolDeltas).toBe(0);
+    expect(emulator.problems).toEqual([]);
+  });
+
   it('429 is retried, then the route fails over to the next target', async () => {
     emulator.script({ kind: 'rate-limit' });
     backup.script({ kind: 'ok', content: 'from backup' });

@@ -220,6 +220,16 @@ describe('cross-provider failover', () => {
     expect(gemini.requests.length).toBe(geminiBefore);
   });
 
+  it('a response_format the forced tool cannot express is a 400 before any upstream call', async () => {
+    const before = anthropic.requests.length + gemini.requests.length;
+    const err = await client.chat.completions
+      .create({ model: 'claude-then-gemini', messages: [{ role: 'user', content: 'List' }], response_format: { type: 'json_schema', json_schema: { name: 'list', schema: { type: 'array' } } } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('type "object"');
+    expect(anthropic.requests.length + gemini.requests.length).toBe(before);
+  });
+
   it('every emulator received only valid requests', () => {
     expect([...anthropic.problems, ...gemini.problems, ...bedrock.problems, ...azure.problems]).toEqual([]);
   });

@@ -1,3 +1,4 @@
+import { count, isObject } from '../../providers/shared/json-guards.js';
 import type { JsonObject } from '../../providers/types.js';
 
 export type StopReason = 'end_turn' | 'max_tokens' | 'tool_use' | 'refusal' | 'stop_sequence';
@@ -16,19 +17,11 @@ export function stopReasonFrom(finish: unknown): StopReason {
   }
 }
 
-function n(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** OpenAI usage (cache inside the prompt) → Anthropic usage (input_tokens excludes cache reads). */
 export function anthropicUsage(usage: unknown): { input_tokens: number; output_tokens: number; cache_read_input_tokens: number; cache_creation_input_tokens: number } {
   const u = isObject(usage) ? usage : {};
-  const cached = n(isObject(u.prompt_tokens_details) ? u.prompt_tokens_details.cached_tokens : 0);
-  return { input_tokens: Math.max(0, n(u.prompt_tokens) - cached), output_tokens: n(u.completion_tokens), cache_read_input_tokens: cached, cache_creation_input_tokens: 0 };
+  const cached = count(isObject(u.prompt_tokens_details) ? u.prompt_tokens_details.cached_tokens : 0);
+  return { input_tokens: Math.max(0, count(u.prompt_tokens) - cached), output_tokens: count(u.completion_tokens), cache_read_input_tokens: cached, cache_creation_input_tokens: 0 };
 }
 
 export function parseInput(args: unknown): unknown {

@@ -1,13 +1,10 @@
+import { isObject } from '../../providers/shared/json-guards.js';
 import type { JsonObject } from '../../providers/types.js';
 import { anthropicUsage, messageId, stopReasonFrom, type StopReason } from './messages-response.js';
 
 export interface AnthropicEvent {
   event: string;
   data: JsonObject;
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -8,6 +8,7 @@ import type {
   UpstreamHttpRequest,
 } from '../types.js';
 import { RequestTranslationError } from '../types.js';
+import { jsonToolOf } from '../shared/json-response-tool.js';
 import { classifyAnthropicError } from './anthropic-errors.js';
 import { toAnthropicRequest } from './anthropic-request.js';
 import { fromAnthropicResponse } from './anthropic-response.js';
@@ -43,13 +44,13 @@ export const anthropicAdapter: ProviderAdapter = {
     if (typeof body !== 'object' || body === null || body.type !== 'message') {
       return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned something other than a message' } };
     }
-    const { body: out, usage } = fromAnthropicResponse(body, req.createdAt ?? 0);
+    const { body: out, usage } = fromAnthropicResponse(body, req.createdAt ?? 0, jsonToolOf(req.body));
     return { ok: true, body: out, usage };
   },
 
   classifyError: classifyAnthropicError,
 
   createStreamTransformer(req: CanonicalRequest): StreamTransformer {
-    return new AnthropicStreamTransformer(req.clientWantsUsage, req.createdAt ?? 0);
+    return new AnthropicStreamTransformer(req.clientWantsUsage, req.createdAt ?? 0, jsonToolOf(req.body));
   },
 };

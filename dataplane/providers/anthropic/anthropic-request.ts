@@ -1,4 +1,10 @@
 import type { AnthropicSettings } from './anthropic-settings.js';
+import { base64DataUri } from '../shared/data-uri.js';
+import { functionTools } from '../shared/function-tools.js';
+import { isObject } from '../shared/json-guards.js';
+import { jsonResponseTool } from '../shared/json-response-tool.js';
+import { stopSequences } from '../shared/stop-sequences.js';
+import { parseToolArguments } from '../shared/tool-arguments.js';
 import { type JsonObject, RequestTranslationError } from '../types.js';
 import type {
   AnthropicImageBlock,
@@ -10,19 +16,12 @@ import type {
   AnthropicToolChoice,
 } from './anthropic-wire.js';
 
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-const DATA_URI = 'data:';
-
 /** `data:<mime>;base64,<data>` or an http(s) URL → an Anthropic image block. */
 export function imageBlock(url: string, param: string): AnthropicImageBlock {
-  if (url.startsWith(DATA_URI)) {
-    const comma = url.indexOf(',');
-    const meta = url.slice(DATA_URI.length, comma);
-    if (comma === -1 || !meta.endsWith(';base64')) throw new RequestTranslationError('image data URIs must be base64 encoded', param);
-    return { type: 'image', source: { type: 'base64', media_type: meta.slice(0, -';base64'.length), data: url.slice(comma + 1) } };
+  if (url.startsWith('data:')) {
+    const data = base64DataUri(url);
+    if (data === undefined) throw new RequestTranslationError('image data URIs must be base64 encoded', param);
+    return { type: 'image', source: { type: 'base64', media_type: data.mediaType, data: data.data } };
   }
   if (url.startsWith('https://') || url.startsWith('http://')) return { type: 'image', source: { type: 'url', url } };
   throw new RequestTranslationError('image_url.url must be a data: URI or an http(s) URL', param);
@@ -48,16 +47,6 @@ function textOf(content: unknown, param: string): string {
     .join('');
 }
 
-export function parseToolArguments(args: unknown, param: string): unknown {
-  if (args === undefined || args === null || args === '') return {};
-  if (typeof args !== 'string') throw new RequestTranslationError('tool call arguments must be a JSON string', param);
-  try {
-    return JSON.parse(args);
-  } catch {
-    throw new RequestTranslationError('tool call arguments are not valid JSON', param);
-  }
-}
-
 function push(messages: AnthropicMessage[], role: 'user' | 'assistant', blocks: AnthropicRequestBlock[]): void {
   if (blocks.length === 0) return;
   const last = messages[messages.length - 1];
@@ -76,13 +65,10 @@ function toolChoice(value: unknown, parallel: unknown): AnthropicToolChoice | un
   throw new RequestTranslationError('unsupported tool_choice', 'tool_choice');
 }
 
-function tools(value: unknown): AnthropicTool[] | undefined {
-  if (!Array.isArray(value) || value.length === 0) return undefined;
-  return value.map((t: unknown, i) => {
-    const fn = isObject(t) && t.type === 'function' && isObject(t.function) ? t.function : undefined;
-    if (fn === undefined || typeof fn.name !== 'string') throw new RequestTranslationError('only function tools are supported', `tools.${i}`);
-    const tool: AnthropicTool = { name: fn.name, input_schema: isObject(fn.parameters) ? fn.parameters : { type: 'object', properties: {} } };
-    if (typeof fn.description === 'string') tool.description = fn.description;
+function tools(value: unknown): AnthropicTool[] {
+  return functionTools(value).map((fn) => {
+    const tool: AnthropicTool = { name: fn.name, input_schema: fn.parameters ?? { type: 'object', properties: {} } };
+    if (fn.description !== undefined) tool.description = fn.description;
     return tool;
   });
 }
@@ -137,16 +123,24 @@ export function toAnthropicRequest(body: JsonObject, model: string, stream: bool
     messages,
   };
   if (system.length > 0) out.system = system;
-  if (typeof body.stop === 'string') out.stop_sequences = [body.stop];
-  else if (Array.isArray(body.stop) && body.stop.length > 0) out.stop_sequences = body.stop.filter((s): s is string => typeof s === 'string');
+  const stop = stopSequences(body.stop);
+  if (stop !== undefined) out.stop_sequences = stop;
   if (typeof body.temperature === 'number') out.temperature = body.temperature;
   if (typeof body.top_p === 'number') out.top_p = body.top_p;
   if (typeof body.top_k === 'number') out.top_k = body.top_k;
-  const t = tools(body.tools);
-  const choice = toolChoice(body.tool_choice, body.parallel_tool_calls);
-  if (t !== undefined) {
-    out.tools = t;
-    if (choice !== undefined) out.tool_choice = choice;
+  const json = jsonResponseTool(body);
+  if (json !== undefined) {
+    // response_format: the JSON tool (see shared/json-response-tool.ts), beside the client's tools when it offers some.
+    out.tools = [...(json.withClientTools ? tools(body.tools) : []), { name: json.name, description: json.description, input_schema: json.schema }];
+    const disable = body.parallel_tool_calls === false ? { disable_parallel_tool_use: true } : {};
+    out.tool_choice = json.choice.type === 'any' ? { type: 'any', ...disable } : { type: 'tool', name: json.choice.name, ...disable };
+  } else {
+    const t = tools(body.tools);
+    const choice = toolChoice(body.tool_choice, body.parallel_tool_calls);
+    if (t.length > 0) {
+      out.tools = t;
+      if (choice !== undefined) out.tool_choice = choice;
+    }
   }
   if (typeof body.user === 'string') out.metadata = { user_id: body.user };
   if (stream) out.stream = true;

@@ -1,3 +1,6 @@
+import { count } from '../shared/json-guards.js';
+import { finishWithJsonTool } from '../shared/json-response-tool.js';
+import { toOpenAiUsage } from '../shared/openai-usage.js';
 import type { JsonObject, Usage } from '../types.js';
 import type { AnthropicResponse, AnthropicStopReason, AnthropicUsage } from './anthropic-wire.js';
 
@@ -18,35 +21,26 @@ export function finishReasonFrom(stop: AnthropicStopReason | string | null | und
   }
 }
 
-function n(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
-}
-
 /** Anthropic counts uncached input only; OpenAI semantics put cache reads and writes inside the prompt. */
 export function usageFromAnthropic(u: Partial<AnthropicUsage> | undefined): Usage {
-  const cacheRead = n(u?.cache_read_input_tokens);
+  const cacheRead = count(u?.cache_read_input_tokens);
   return {
-    inputTokens: n(u?.input_tokens) + n(u?.cache_creation_input_tokens) + cacheRead,
-    outputTokens: n(u?.output_tokens),
+    inputTokens: count(u?.input_tokens) + count(u?.cache_creation_input_tokens) + cacheRead,
+    outputTokens: count(u?.output_tokens),
     cachedInputTokens: cacheRead,
   };
 }
 
-export function openAiUsage(usage: Usage): JsonObject {
-  return {
-    prompt_tokens: usage.inputTokens,
-    completion_tokens: usage.outputTokens,
-    total_tokens: usage.inputTokens + usage.outputTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedInputTokens },
-  };
-}
-
-/** Anthropic message → OpenAI chat.completion. */
-export function fromAnthropicResponse(res: AnthropicResponse, created: number): { body: JsonObject; usage: Usage } {
+/**
+ * Anthropic message → OpenAI chat.completion. `jsonTool` names the tool that carries a
+ * response_format answer: its input becomes the content (see shared/json-response-tool.ts).
+ */
+export function fromAnthropicResponse(res: AnthropicResponse, created: number, jsonTool?: string): { body: JsonObject; usage: Usage } {
   let text = '';
   const toolCalls: JsonObject[] = [];
   for (const block of Array.isArray(res.content) ? res.content : []) {
     if (block.type === 'text' && 'text' in block) text += block.text;
+    else if (block.type === 'tool_use' && 'id' in block && block.name === jsonTool) text += JSON.stringify(block.input ?? {});
     else if (block.type === 'tool_use' && 'id' in block) {
       toolCalls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } });
     }
@@ -61,8 +55,8 @@ export function fromAnthropicResponse(res: AnthropicResponse, created: number): 
       object: 'chat.completion',
       created,
       model: res.model,
-      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReasonFrom(res.stop_reason) }],
-      usage: openAiUsage(usage),
+      choices: [{ index: 0, message, logprobs: null, finish_reason: finishWithJsonTool(finishReasonFrom(res.stop_reason), toolCalls.length) }],
+      usage: toOpenAiUsage(usage),
     },
   };
 }

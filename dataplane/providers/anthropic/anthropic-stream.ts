@@ -1,6 +1,8 @@
 import type { SseEvent } from '../../sse/sse-parser.js';
 import type { JsonObject, StreamStep, StreamTransformer, Usage } from '../types.js';
-import { finishReasonFrom, openAiUsage, usageFromAnthropic } from './anthropic-response.js';
+import { finishWithJsonTool } from '../shared/json-response-tool.js';
+import { usageChunk } from '../shared/openai-usage.js';
+import { finishReasonFrom, usageFromAnthropic } from './anthropic-response.js';
 import { streamErrorFailure } from './anthropic-errors.js';
 import type { AnthropicStreamEvent, AnthropicUsage } from './anthropic-wire.js';
 
@@ -15,11 +17,14 @@ export class AnthropicStreamTransformer implements StreamTransformer {
   private model = '';
   private usage: Partial<AnthropicUsage> = {};
   private toolIndexByBlock = new Map<number, number>();
+  /** Content blocks of the response_format tool, whose input streams out as content. */
+  private jsonBlocks = new Set<number>();
   private finished = false;
 
   constructor(
     private readonly clientWantsUsage: boolean,
     private readonly created: number,
+    private readonly jsonTool?: string,
   ) {}
 
   private chunk(delta: JsonObject, finishReason: string | null = null): JsonObject {
@@ -48,6 +53,10 @@ export class AnthropicStreamTransformer implements StreamTransformer {
         return { chunks: [this.chunk({ role: 'assistant', content: '' })] };
       case 'content_block_start': {
         const block = parsed.content_block;
+        if (block.type === 'tool_use' && 'id' in block && block.name === this.jsonTool) {
+          this.jsonBlocks.add(parsed.index);
+          return NOTHING;
+        }
         if (block.type === 'tool_use' && 'id' in block) {
           const index = this.toolIndexByBlock.size;
           this.toolIndexByBlock.set(parsed.index, index);
@@ -59,6 +68,7 @@ export class AnthropicStreamTransformer implements StreamTransformer {
       case 'content_block_delta': {
         const d = parsed.delta;
         if (d.type === 'text_delta') return { chunks: [this.chunk({ content: d.text })] };
+        if (d.type === 'input_json_delta' && this.jsonBlocks.has(parsed.index)) return d.partial_json === '' ? NOTHING : { chunks: [this.chunk({ content: d.partial_json })] };
         if (d.type === 'input_json_delta') {
           const index = this.toolIndexByBlock.get(parsed.index);
           if (index === undefined || d.partial_json === '') return NOTHING;
@@ -70,7 +80,7 @@ export class AnthropicStreamTransformer implements StreamTransformer {
         // Counts are cumulative: overwrite, never add.
         this.usage = { ...this.usage, ...definedOnly(parsed.usage) };
         this.finished = true;
-        return { chunks: [this.chunk({}, finishReasonFrom(parsed.delta.stop_reason))] };
+        return { chunks: [this.chunk({}, finishWithJsonTool(finishReasonFrom(parsed.delta.stop_reason), this.toolIndexByBlock.size))] };
       case 'message_stop':
         return this.final();
       case 'error':
@@ -82,7 +92,7 @@ export class AnthropicStreamTransformer implements StreamTransformer {
 
   private final(): StreamStep {
     const usage: Usage = usageFromAnthropic(this.usage);
-    const chunks = this.clientWantsUsage ? [{ id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, choices: [], usage: openAiUsage(usage) }] : [];
+    const chunks = this.clientWantsUsage ? [usageChunk(this.id, this.created, this.model, usage)] : [];
     return { chunks, usage, done: true };
   }
 

@@ -1,5 +1,6 @@
 import type { SseEvent } from '../../sse/sse-parser.js';
 import { openAiAdapter } from '../openai/openai-adapter.js';
+import { isObject } from '../shared/json-guards.js';
 import type {
   AdapterTarget,
   CanonicalRequest,
@@ -18,10 +19,6 @@ const PATHS: Record<Operation, string> = {
 };
 
 const DEFAULT_API_VERSION = '2024-10-21';
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Azure's content-filter annotations: chunks that carry only those are dropped, the rest is stripped of them. */
 function withoutFilterResults(chunk: JsonObject): JsonObject | undefined {

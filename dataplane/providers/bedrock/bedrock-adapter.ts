@@ -10,6 +10,7 @@ import type {
   UpstreamHttpRequest,
 } from '../types.js';
 import { RequestTranslationError } from '../types.js';
+import { jsonToolOf } from '../shared/json-response-tool.js';
 import { classifyBedrockError } from './bedrock-errors.js';
 import { toConverseRequest } from './bedrock-request.js';
 import { fromConverseResponse } from './bedrock-response.js';
@@ -63,7 +64,7 @@ export const bedrockAdapter: ProviderAdapter = {
     }
     const requestId = headers['x-amzn-requestid'];
     const id = `chatcmpl-${typeof requestId === 'string' ? requestId : (req.createdAt ?? 0).toString(16)}`;
-    const { body: out, usage } = fromConverseResponse(body, modelOf(req), id, req.createdAt ?? 0);
+    const { body: out, usage } = fromConverseResponse(body, modelOf(req), id, req.createdAt ?? 0, jsonToolOf(req.body));
     return { ok: true, body: out, usage };
   },
 
@@ -74,6 +75,6 @@ export const bedrockAdapter: ProviderAdapter = {
   },
 
   createByteStreamTransformer(req: CanonicalRequest): ByteStreamTransformer {
-    return new BedrockStreamTransformer(`chatcmpl-bedrock-${(req.createdAt ?? 0).toString(16)}`, modelOf(req), req.clientWantsUsage, req.createdAt ?? 0);
+    return new BedrockStreamTransformer(`chatcmpl-bedrock-${(req.createdAt ?? 0).toString(16)}`, modelOf(req), req.clientWantsUsage, req.createdAt ?? 0, jsonToolOf(req.body));
   },
 };

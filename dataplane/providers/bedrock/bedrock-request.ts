@@ -1,22 +1,23 @@
+import { base64DataUri } from '../shared/data-uri.js';
+import { type FunctionTool, functionTools } from '../shared/function-tools.js';
+import { isObject } from '../shared/json-guards.js';
+import { jsonResponseTool } from '../shared/json-response-tool.js';
+import { stopSequences } from '../shared/stop-sequences.js';
+import { parseToolArguments } from '../shared/tool-arguments.js';
 import { type JsonObject, RequestTranslationError } from '../types.js';
-import type { BedrockContentBlock, BedrockConverseRequest, BedrockImageFormat, BedrockMessage } from './bedrock-wire.js';
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import type { BedrockContentBlock, BedrockConverseRequest, BedrockImageFormat, BedrockMessage, BedrockToolSpec } from './bedrock-wire.js';
 
 const FORMATS: Record<string, BedrockImageFormat> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/jpg': 'jpeg', 'image/gif': 'gif', 'image/webp': 'webp' };
 
 function imageBlock(url: string, param: string): BedrockContentBlock {
   // Converse takes image bytes only; fetching a remote URL would be I/O the adapter does not do.
   if (!url.startsWith('data:')) throw new RequestTranslationError('this provider accepts images as base64 data: URIs only', param);
-  const comma = url.indexOf(',');
-  const meta = url.slice(5, comma);
-  const format = FORMATS[meta.replace(/;base64$/, '')];
-  if (comma === -1 || !meta.endsWith(';base64') || format === undefined) {
+  const data = base64DataUri(url);
+  const format = data === undefined ? undefined : FORMATS[data.mediaType];
+  if (data === undefined || format === undefined) {
     throw new RequestTranslationError('images must be base64 data: URIs of type png, jpeg, gif or webp', param);
   }
-  return { image: { format, source: { bytes: url.slice(comma + 1) } } };
+  return { image: { format, source: { bytes: data.data } } };
 }
 
 function blocks(content: unknown, param: string): BedrockContentBlock[] {
@@ -39,14 +40,10 @@ function push(messages: BedrockMessage[], role: 'user' | 'assistant', content: B
   else messages.push({ role, content });
 }
 
-function parseArgs(args: unknown, param: string): unknown {
-  if (args === undefined || args === null || args === '') return {};
-  if (typeof args !== 'string') throw new RequestTranslationError('tool call arguments must be a JSON string', param);
-  try {
-    return JSON.parse(args);
-  } catch {
-    throw new RequestTranslationError('tool call arguments are not valid JSON', param);
-  }
+function toolSpec(fn: FunctionTool): BedrockToolSpec {
+  const spec: BedrockToolSpec['toolSpec'] = { name: fn.name, inputSchema: { json: fn.parameters ?? { type: 'object', properties: {} } } };
+  if (fn.description !== undefined) spec.description = fn.description;
+  return { toolSpec: spec };
 }
 
 /** OpenAI chat request → Bedrock Converse request (the model id travels in the URL). */
@@ -74,7 +71,7 @@ export function toConverseRequest(body: JsonObject): BedrockConverseRequest {
           const fn = isObject(call.function) ? call.function : {};
           const where = `messages.${i}.tool_calls.${j}`;
           if (typeof call.id !== 'string' || typeof fn.name !== 'string') throw new RequestTranslationError('tool call without id or function name', where);
-          content.push({ toolUse: { toolUseId: call.id, name: fn.name, input: parseArgs(fn.arguments, `${where}.function.arguments`) } });
+          content.push({ toolUse: { toolUseId: call.id, name: fn.name, input: parseToolArguments(fn.arguments, `${where}.function.arguments`) } });
         });
         push(messages, 'assistant', content);
         return;
@@ -97,23 +94,20 @@ export function toConverseRequest(body: JsonObject): BedrockConverseRequest {
   if (typeof cap === 'number') inference.maxTokens = cap;
   if (typeof body.temperature === 'number') inference.temperature = body.temperature;
   if (typeof body.top_p === 'number') inference.topP = body.top_p;
-  if (typeof body.stop === 'string') inference.stopSequences = [body.stop];
-  else if (Array.isArray(body.stop) && body.stop.length > 0) inference.stopSequences = body.stop.filter((s): s is string => typeof s === 'string');
+  const stop = stopSequences(body.stop);
+  if (stop !== undefined) inference.stopSequences = stop;
   if (Object.keys(inference).length > 0) out.inferenceConfig = inference;
   if (typeof body.top_k === 'number') out.additionalModelRequestFields = { top_k: body.top_k };
 
-  // Converse has no tool_choice "none": leave the tools out instead.
-  if (Array.isArray(body.tools) && body.tools.length > 0 && body.tool_choice !== 'none') {
-    const tools = body.tools.map((t: unknown, i) => {
-      const fn = isObject(t) && t.type === 'function' && isObject(t.function) ? t.function : undefined;
-      if (fn === undefined || typeof fn.name !== 'string') throw new RequestTranslationError('only function tools are supported', `tools.${i}`);
-      const spec: { name: string; description?: string; inputSchema: { json: unknown } } = {
-        name: fn.name,
-        inputSchema: { json: isObject(fn.parameters) ? fn.parameters : { type: 'object', properties: {} } },
-      };
-      if (typeof fn.description === 'string') spec.description = fn.description;
-      return { toolSpec: spec };
-    });
+  const json = jsonResponseTool(body);
+  const clientTools = functionTools(body.tools);
+  if (json !== undefined) {
+    // response_format: the JSON tool (see shared/json-response-tool.ts), beside the client's tools when it offers some.
+    const tools = [...(json.withClientTools ? clientTools.map(toolSpec) : []), toolSpec({ name: json.name, description: json.description, parameters: json.schema })];
+    out.toolConfig = { tools, toolChoice: json.choice.type === 'any' ? { any: {} } : { tool: { name: json.choice.name } } };
+  } else if (clientTools.length > 0 && body.tool_choice !== 'none') {
+    // Converse has no tool_choice "none": leave the tools out instead.
+    const tools = clientTools.map(toolSpec);
     const choice = body.tool_choice;
     out.toolConfig = { tools };
     if (choice === 'required') out.toolConfig.toolChoice = { any: {} };

@@ -1,3 +1,6 @@
+import { count } from '../shared/json-guards.js';
+import { finishWithJsonTool } from '../shared/json-response-tool.js';
+import { toOpenAiUsage } from '../shared/openai-usage.js';
 import type { JsonObject, Usage } from '../types.js';
 import type { BedrockConverseResponse, BedrockUsage } from './bedrock-wire.js';
 
@@ -16,30 +19,19 @@ export function finishReasonFrom(stop: string | undefined): 'stop' | 'length' | 
   }
 }
 
-function n(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
-}
-
 /** inputTokens counts uncached input only; OpenAI semantics include cache reads and writes in the prompt. */
 export function usageFromBedrock(u: BedrockUsage | undefined): Usage {
-  const cacheRead = n(u?.cacheReadInputTokens);
-  return { inputTokens: n(u?.inputTokens) + cacheRead + n(u?.cacheWriteInputTokens), outputTokens: n(u?.outputTokens), cachedInputTokens: cacheRead };
+  const cacheRead = count(u?.cacheReadInputTokens);
+  return { inputTokens: count(u?.inputTokens) + cacheRead + count(u?.cacheWriteInputTokens), outputTokens: count(u?.outputTokens), cachedInputTokens: cacheRead };
 }
 
-export function openAiUsage(usage: Usage): JsonObject {
-  return {
-    prompt_tokens: usage.inputTokens,
-    completion_tokens: usage.outputTokens,
-    total_tokens: usage.inputTokens + usage.outputTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedInputTokens },
-  };
-}
-
-export function fromConverseResponse(res: BedrockConverseResponse, model: string, id: string, created: number): { body: JsonObject; usage: Usage } {
+/** Converse response → OpenAI chat.completion; a call of `jsonTool` (response_format) is the content. */
+export function fromConverseResponse(res: BedrockConverseResponse, model: string, id: string, created: number, jsonTool?: string): { body: JsonObject; usage: Usage } {
   let text = '';
   const toolCalls: JsonObject[] = [];
   for (const block of res.output?.message?.content ?? []) {
     if ('text' in block) text += block.text;
+    else if ('toolUse' in block && block.toolUse.name === jsonTool) text += JSON.stringify(block.toolUse.input ?? {});
     else if ('toolUse' in block) {
       toolCalls.push({ id: block.toolUse.toolUseId, type: 'function', function: { name: block.toolUse.name, arguments: JSON.stringify(block.toolUse.input ?? {}) } });
     }
@@ -54,8 +46,8 @@ export function fromConverseResponse(res: BedrockConverseResponse, model: string
       object: 'chat.completion',
       created,
       model,
-      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReasonFrom(res.stopReason) }],
-      usage: openAiUsage(usage),
+      choices: [{ index: 0, message, logprobs: null, finish_reason: finishWithJsonTool(finishReasonFrom(res.stopReason), toolCalls.length) }],
+      usage: toOpenAiUsage(usage),
     },
   };
 }

@@ -1,6 +1,8 @@
 import type { ByteStreamTransformer, JsonObject, StreamStep, Usage } from '../types.js';
 import { kindForException } from './bedrock-errors.js';
-import { finishReasonFrom, openAiUsage, usageFromBedrock } from './bedrock-response.js';
+import { finishWithJsonTool } from '../shared/json-response-tool.js';
+import { usageChunk } from '../shared/openai-usage.js';
+import { finishReasonFrom, usageFromBedrock } from './bedrock-response.js';
 import type { BedrockStreamEvents } from './bedrock-wire.js';
 import { EventStreamDecoder, EventStreamError, type EventStreamMessage } from './event-stream.js';
 
@@ -13,6 +15,8 @@ const decoder = new TextDecoder();
 export class BedrockStreamTransformer implements ByteStreamTransformer {
   private readonly frames = new EventStreamDecoder();
   private readonly toolIndexByBlock = new Map<number, number>();
+  /** Content blocks of the response_format tool, whose input streams out as content. */
+  private readonly jsonBlocks = new Set<number>();
   private finished = false;
   private done = false;
 
@@ -21,6 +25,7 @@ export class BedrockStreamTransformer implements ByteStreamTransformer {
     private readonly model: string,
     private readonly clientWantsUsage: boolean,
     private readonly created: number,
+    private readonly jsonTool?: string,
   ) {}
 
   private chunk(delta: JsonObject, finishReason: string | null = null): JsonObject {
@@ -68,6 +73,10 @@ export class BedrockStreamTransformer implements ByteStreamTransformer {
         const e = payload as unknown as BedrockStreamEvents['contentBlockStart'];
         const tool = e.start?.toolUse;
         if (tool === undefined) return { chunks: [] };
+        if (tool.name === this.jsonTool) {
+          this.jsonBlocks.add(e.contentBlockIndex);
+          return { chunks: [] };
+        }
         const index = this.toolIndexByBlock.size;
         this.toolIndexByBlock.set(e.contentBlockIndex, index);
         return { chunks: [this.chunk({ tool_calls: [{ index, id: tool.toolUseId, type: 'function', function: { name: tool.name, arguments: '' } }] })] };
@@ -76,6 +85,7 @@ export class BedrockStreamTransformer implements ByteStreamTransformer {
         const e = payload as unknown as BedrockStreamEvents['contentBlockDelta'];
         if (typeof e.delta?.text === 'string') return { chunks: [this.chunk({ content: e.delta.text })] };
         const input = e.delta?.toolUse?.input;
+        if (this.jsonBlocks.has(e.contentBlockIndex)) return typeof input === 'string' && input !== '' ? { chunks: [this.chunk({ content: input })] } : { chunks: [] };
         const index = this.toolIndexByBlock.get(e.contentBlockIndex);
         if (typeof input === 'string' && input !== '' && index !== undefined) return { chunks: [this.chunk({ tool_calls: [{ index, function: { arguments: input } }] })] };
         return { chunks: [] }; // reasoning content has no OpenAI equivalent
@@ -83,7 +93,7 @@ export class BedrockStreamTransformer implements ByteStreamTransformer {
       case 'messageStop': {
         const e = payload as unknown as BedrockStreamEvents['messageStop'];
         this.finished = true;
-        return { chunks: [this.chunk({}, finishReasonFrom(e.stopReason))] };
+        return { chunks: [this.chunk({}, finishWithJsonTool(finishReasonFrom(e.stopReason), this.toolIndexByBlock.size))] };
       }
       case 'metadata': {
         const e = payload as unknown as BedrockStreamEvents['metadata'];
@@ -96,7 +106,7 @@ export class BedrockStreamTransformer implements ByteStreamTransformer {
 
   private final(usage: Usage | undefined): StreamStep {
     this.done = true;
-    const chunks = this.clientWantsUsage && usage !== undefined ? [{ id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, choices: [], usage: openAiUsage(usage) }] : [];
+    const chunks = this.clientWantsUsage && usage !== undefined ? [usageChunk(this.id, this.created, this.model, usage)] : [];
     return usage === undefined ? { chunks, done: true } : { chunks, usage, done: true };
   }
 

@@ -1,16 +1,15 @@
+import { base64DataUri } from '../shared/data-uri.js';
+import { functionTools } from '../shared/function-tools.js';
+import { isObject } from '../shared/json-guards.js';
+import { stopSequences } from '../shared/stop-sequences.js';
 import { type JsonObject, RequestTranslationError } from '../types.js';
 import type { GeminiContent, GeminiFunctionDeclaration, GeminiGenerationConfig, GeminiPart, GeminiRequest } from './gemini-wire.js';
 
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function imagePart(url: string, param: string): GeminiPart {
   if (url.startsWith('data:')) {
-    const comma = url.indexOf(',');
-    const meta = url.slice(5, comma);
-    if (comma === -1 || !meta.endsWith(';base64')) throw new RequestTranslationError('image data URIs must be base64 encoded', param);
-    return { inlineData: { mimeType: meta.slice(0, -';base64'.length), data: url.slice(comma + 1) } };
+    const data = base64DataUri(url);
+    if (data === undefined) throw new RequestTranslationError('image data URIs must be base64 encoded', param);
+    return { inlineData: { mimeType: data.mediaType, data: data.data } };
   }
   if (/^(https?|gs):\/\//.test(url)) {
     const lower = url.toLowerCase();
@@ -83,8 +82,8 @@ function generationConfig(body: JsonObject): GeminiGenerationConfig | undefined 
   if (typeof body.seed === 'number') g.seed = body.seed;
   if (typeof body.presence_penalty === 'number') g.presencePenalty = body.presence_penalty;
   if (typeof body.frequency_penalty === 'number') g.frequencyPenalty = body.frequency_penalty;
-  if (typeof body.stop === 'string') g.stopSequences = [body.stop];
-  else if (Array.isArray(body.stop)) g.stopSequences = body.stop.filter((s): s is string => typeof s === 'string');
+  const stop = stopSequences(body.stop);
+  if (stop !== undefined) g.stopSequences = stop;
   const format = isObject(body.response_format) ? body.response_format : undefined;
   if (format?.type === 'json_object') g.responseMimeType = 'application/json';
   if (format?.type === 'json_schema') {
@@ -150,13 +149,12 @@ export function toGeminiRequest(body: JsonObject): GeminiRequest {
   if (system.length > 0) out.systemInstruction = { parts: system };
   const g = generationConfig(body);
   if (g !== undefined) out.generationConfig = g;
-  if (Array.isArray(body.tools) && body.tools.length > 0) {
-    const declarations = body.tools.map((t: unknown, i): GeminiFunctionDeclaration => {
-      const fn = isObject(t) && t.type === 'function' && isObject(t.function) ? t.function : undefined;
-      if (fn === undefined || typeof fn.name !== 'string') throw new RequestTranslationError('only function tools are supported', `tools.${i}`);
+  const tools = functionTools(body.tools);
+  if (tools.length > 0) {
+    const declarations = tools.map((fn): GeminiFunctionDeclaration => {
       const d: GeminiFunctionDeclaration = { name: fn.name };
-      if (typeof fn.description === 'string') d.description = fn.description;
-      if (isObject(fn.parameters) && Object.keys(isObject(fn.parameters.properties) ? fn.parameters.properties : {}).length > 0) d.parameters = toGeminiSchema(fn.parameters);
+      if (fn.description !== undefined) d.description = fn.description;
+      if (fn.parameters !== undefined && Object.keys(isObject(fn.parameters.properties) ? fn.parameters.properties : {}).length > 0) d.parameters = toGeminiSchema(fn.parameters);
       return d;
     });
     out.tools = [{ functionDeclarations: declarations }];

@@ -1,3 +1,5 @@
+import { count } from '../shared/json-guards.js';
+import { toOpenAiUsage } from '../shared/openai-usage.js';
 import type { JsonObject, Usage } from '../types.js';
 import type { GeminiCandidate, GeminiResponse, GeminiUsageMetadata } from './gemini-wire.js';
 
@@ -10,28 +12,13 @@ export function finishReasonFrom(reason: string | undefined, hasToolCalls: boole
   return hasToolCalls ? 'tool_calls' : 'stop';
 }
 
-function n(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
-}
-
 /** promptTokenCount already includes cached content; thoughts are output the model was billed for. */
 export function usageFromGemini(u: GeminiUsageMetadata | undefined): Usage {
   return {
-    inputTokens: n(u?.promptTokenCount) + n(u?.toolUsePromptTokenCount),
-    outputTokens: n(u?.candidatesTokenCount) + n(u?.thoughtsTokenCount),
-    cachedInputTokens: n(u?.cachedContentTokenCount),
+    inputTokens: count(u?.promptTokenCount) + count(u?.toolUsePromptTokenCount),
+    outputTokens: count(u?.candidatesTokenCount) + count(u?.thoughtsTokenCount),
+    cachedInputTokens: count(u?.cachedContentTokenCount),
   };
-}
-
-export function openAiUsage(usage: Usage, reasoning = 0): JsonObject {
-  const out: JsonObject = {
-    prompt_tokens: usage.inputTokens,
-    completion_tokens: usage.outputTokens,
-    total_tokens: usage.inputTokens + usage.outputTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedInputTokens },
-  };
-  if (reasoning > 0) out.completion_tokens_details = { reasoning_tokens: reasoning };
-  return out;
 }
 
 /** A synthesised tool call id: Gemini has none. Deterministic per response and position. */
@@ -81,7 +68,7 @@ export function fromGeminiResponse(res: GeminiResponse, model: string, created: 
       created,
       model: res.modelVersion ?? model,
       choices,
-      usage: openAiUsage(usage, n(res.usageMetadata?.thoughtsTokenCount)),
+      usage: toOpenAiUsage(usage, count(res.usageMetadata?.thoughtsTokenCount)),
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { SseEvent } from '../../sse/sse-parser.js';
 import type { JsonObject, StreamStep, StreamTransformer, UpstreamFailure } from '../types.js';
-import { candidateContent, finishReasonFrom, openAiUsage, promptBlockReason, usageFromGemini } from './gemini-response.js';
+import { usageChunk } from '../shared/openai-usage.js';
+import { candidateContent, finishReasonFrom, promptBlockReason, usageFromGemini } from './gemini-response.js';
 import { promptBlockedFailure } from './gemini-blocked.js';
 import type { GeminiErrorBody, GeminiResponse, GeminiUsageMetadata } from './gemini-wire.js';
 
@@ -85,7 +86,7 @@ export class GeminiStreamTransformer implements StreamTransformer {
     if (unfinished) return { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'upstream stream ended without a finish reason' } };
     const usage = usageFromGemini(this.usage);
     const chunks = this.clientWantsUsage
-      ? [{ id: this.id ?? 'gemini', object: 'chat.completion.chunk', created: this.created, model: this.modelName, choices: [], usage: openAiUsage(usage, this.usage?.thoughtsTokenCount ?? 0) }]
+      ? [usageChunk(this.id ?? 'gemini', this.created, this.modelName, usage, this.usage?.thoughtsTokenCount ?? 0)]
       : [];
     return this.usage === undefined ? { chunks, done: true } : { chunks, usage, done: true };
   }

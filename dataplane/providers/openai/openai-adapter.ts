@@ -11,6 +11,7 @@ import type {
   StreamTransformer,
   UpstreamHttpRequest,
 } from '../types.js';
+import { isObject } from '../shared/json-guards.js';
 import { classifyOpenAiError } from './openai-errors.js';
 import { usageFromOpenAi } from './openai-usage.js';
 
@@ -21,10 +22,6 @@ const PATHS: Record<Operation, string> = {
 };
 
 const DONE: StreamStep = { chunks: [], done: true };
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 class OpenAiStreamTransformer implements StreamTransformer {
   constructor(private readonly clientWantsUsage: boolean) {}
