@@ -176,8 +176,9 @@ export class Dataplane {
       this.adminServer.closeAllConnections();
       await new Promise<void>((resolve) => this.adminServer?.close(() => resolve()));
     }
-    // Spend of finished requests must reach the operator before the pod goes away.
-    const reported = await this.reporter.drain(5_000);
+    // Spend of finished requests must reach the operator before the pod goes away. If the operator
+    // is restarting, wait for its successor (a Lease takes over within 15 s) up to the drain timeout.
+    const reported = await this.reporter.drain(Math.max(5_000, this.opts.drainTimeoutMs ?? 30_000));
     if (!reported) this.opts.logger.error({ unacknowledged: this.reporter.unacknowledged }, 'usage reports not acknowledged before exit');
     await this.opts.rateLimiter?.close();
     await this.opts.cache?.close();
