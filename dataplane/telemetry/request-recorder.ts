@@ -20,6 +20,8 @@ import type { TelemetryContext } from './telemetry-context.js';
 interface RoutingInfo {
   caller?: string;
   attempts?: number;
+  /** The rule of the route that served. */
+  rule?: string;
 }
 
 function numberParam(body: JsonObject, name: string): number | undefined {
@@ -223,6 +225,8 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
         'tollgate.attempts': this.attempts,
         'tollgate.cache_hit': this.cacheHit ?? false,
       };
+      const rule = (this.res.locals as RoutingInfo).rule;
+      if (rule !== undefined) attributes['tollgate.rule'] = rule;
       if (!this.res.writableFinished) attributes['tollgate.client_gone'] = true;
       if (served !== undefined) {
         attributes['tollgate.provider'] = served.target.providerId;
@@ -266,6 +270,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     if (this.operation !== undefined) {
       line.operation = this.operation;
       line.route = this.route?.id;
+      line.rule = info.rule;
       line.model = this.route?.model;
       line.stream = this.stream;
       line.provider = served?.target.providerId;
