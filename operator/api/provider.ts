@@ -1,3 +1,4 @@
+import { SUPPORTED_PROVIDER_TYPES } from '../../dataplane/config/snapshot.js';
 import { z } from 'zod';
 import {
   ConditionsSchema,
@@ -10,17 +11,11 @@ import {
 } from './common.js';
 import { durationToMs } from './duration.js';
 
-export const PROVIDER_TYPES = [
-  'openai',
-  'azure-openai',
-  'anthropic',
-  'gemini',
-  'vertex',
-  'bedrock',
-  'openai-compatible',
-  'vllm',
-  'mock',
-] as const;
+/**
+ * Every type the API accepts has an adapter in this build (the data plane's list is the source):
+ * a Provider of an unknown type is refused by kubectl rather than accepted and left unserved.
+ */
+export const PROVIDER_TYPES = SUPPORTED_PROVIDER_TYPES;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
 export const ModelPricingSchema = z
