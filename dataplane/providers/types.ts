@@ -63,6 +63,12 @@ export interface Usage {
   inputTokens: number;
   outputTokens: number;
   cachedInputTokens: number;
+  /**
+   * Input tokens written to the provider's prompt cache (Anthropic cache_creation_input_tokens,
+   * Bedrock cacheWriteInputTokens): part of inputTokens, not of cachedInputTokens. Set only by
+   * providers that report them; metering prices them as input.
+   */
+  cacheWriteTokens?: number;
 }
 
 /** A failed attempt, classified so that retry and fallback rules work the same for every provider. */

@@ -60,10 +60,19 @@ function content(b: Behaviour, forced = ''): Record<string, unknown>[] {
 }
 
 function stopReason(b: Behaviour): string {
+  if (b.kind === 'text' && b.stop !== undefined) return 'stop_sequence';
   return b.kind === 'tool' || b.kind === 'json' ? 'tool_use' : b.kind === 'safety' ? 'refusal' : 'end_turn';
 }
 
-async function stream(res: ServerResponse, model: string, b: Behaviour, forced: string): Promise<void> {
+/** The stop sequence that ended the message; it must be one the request sent. */
+function stopSequence(req: ReceivedRequest, b: Behaviour, problems: string[]): string | null {
+  if (b.kind !== 'text' || b.stop === undefined) return null;
+  const sent = Array.isArray(req.body.stop_sequences) ? (req.body.stop_sequences as unknown[]) : [];
+  if (!sent.includes(b.stop)) problems.push(`scripted stop sequence ${b.stop} is not in the request's stop_sequences ${JSON.stringify(sent)}`);
+  return b.stop;
+}
+
+async function stream(res: ServerResponse, model: string, b: Behaviour, forced: string, stop: string | null): Promise<void> {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'request-id': 'req_emulated' });
   const out: string[] = [];
   out.push(sse('message_start', { type: 'message_start', message: { id: 'msg_emulated', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...USAGE, output_tokens: 1 } } }));
@@ -93,7 +102,7 @@ async function stream(res: ServerResponse, model: string, b: Behaviour, forced: 
     }
     out.push(sse('content_block_stop', { type: 'content_block_stop', index }));
   });
-  out.push(sse('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason(b), stop_sequence: null }, usage: { output_tokens: USAGE.output_tokens } }));
+  out.push(sse('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason(b), stop_sequence: stop }, usage: { output_tokens: USAGE.output_tokens } }));
   out.push(sse('message_stop', { type: 'message_stop' }));
   await writeInPieces(res, out.join(''));
   res.end();
@@ -126,8 +135,9 @@ export async function startAnthropicEmulator(apiKey = 'sk-ant-test'): Promise<Em
         break;
     }
     const forced = b.kind === 'json' ? forcedTool(req, problems) : '';
-    if (req.body.stream === true) return stream(res, model, b, forced);
+    const stop = stopSequence(req, b, problems);
+    if (req.body.stream === true) return stream(res, model, b, forced, stop);
     res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_emulated' });
-    res.end(JSON.stringify({ id: 'msg_emulated', type: 'message', role: 'assistant', model, content: content(b, forced), stop_reason: stopReason(b), stop_sequence: null, usage: USAGE }));
+    res.end(JSON.stringify({ id: 'msg_emulated', type: 'message', role: 'assistant', model, content: content(b, forced), stop_reason: stopReason(b), stop_sequence: stop, usage: USAGE }));
   });
 }

@@ -138,7 +138,10 @@ export async function startBedrockEmulator(creds: AwsTestCredentials, region = '
     const forced = toolConfig?.toolChoice?.tool?.name ?? (toolConfig?.toolChoice?.any !== undefined ? offered[offered.length - 1] : undefined);
     if (b.kind === 'json' && (forced === undefined || !offered.includes(forced))) problems.push('a JSON answer was scripted but the request forces no tool it offers');
     const call = b.kind === 'tool' ? { name: b.name, args: b.args } : b.kind === 'json' ? { name: forced ?? 'unknown', args: b.value } : undefined;
-    const stopReason = call !== undefined ? 'tool_use' : b.kind === 'safety' ? 'guardrail_intervened' : 'end_turn';
+    if (b.kind === 'text' && b.stop !== undefined && !((req.body.inferenceConfig as { stopSequences?: string[] } | undefined)?.stopSequences ?? []).includes(b.stop)) {
+      problems.push(`scripted stop sequence ${b.stop} is not in inferenceConfig.stopSequences`);
+    }
+    const stopReason = b.kind === 'text' && b.stop !== undefined ? 'stop_sequence' : call !== undefined ? 'tool_use' : b.kind === 'safety' ? 'guardrail_intervened' : 'end_turn';
     const text = b.kind === 'text' ? (b.text ?? 'Hello from Bedrock') : b.kind === 'tool' ? 'Let me check.' : '';
     if (m[2] === 'converse') {
       const content: unknown[] = text === '' ? [] : [{ text }];

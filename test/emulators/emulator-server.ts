@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 
 /** What an emulator does with one request; each emulator renders it in its provider's wire format. */
 export type Behaviour =
-  | { kind: 'text'; text?: string }
+  /** `stop`: the text ended on this stop sequence of the request (for providers that say so). */
+  | { kind: 'text'; text?: string; stop?: string }
   | { kind: 'tool'; name: string; args: Record<string, unknown> }
   /** A structured answer: in the provider's JSON mode, or as a call of the tool the request forces. */
   | { kind: 'json'; value: Record<string, unknown> }

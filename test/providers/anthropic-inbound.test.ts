@@ -1,6 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAnthropicEmulator } from '../emulators/anthropic.js';
+import { startBedrockEmulator } from '../emulators/bedrock.js';
 import type { Emulator } from '../emulators/emulator-server.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
@@ -23,17 +24,29 @@ spec:
   model: via-anthropic
   targets: [{ providerRef: { name: claude }, model: claude-sonnet-4-5 }]
   retry: { attempts: 1 }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: via-bedrock }
+spec:
+  model: via-bedrock
+  targets: [{ providerRef: { name: bedrock }, model: "anthropic.claude-3-5-haiku-20241022-v1:0" }]
+  retry: { attempts: 1 }
 `;
+
+const AWS = { accessKeyId: 'AKIDINBOUND', secretAccessKey: 'inbound/secret' };
 
 describe('inbound Anthropic Messages API', () => {
   let upstream: OpenAiUpstream;
   let claude: Emulator;
+  let bedrock: Emulator;
   let gateway: TestGateway;
   let client: Anthropic;
 
   beforeAll(async () => {
     upstream = await startOpenAiUpstream();
     claude = await startAnthropicEmulator('sk-ant-test');
+    bedrock = await startBedrockEmulator(AWS, 'us-west-2');
     gateway = await startTestGateway({
       'providers.yaml': `${openAiProvider('openai-up', upstream.baseUrl)}---
 apiVersion: tollgate.dev/v1alpha1
@@ -48,6 +61,20 @@ apiVersion: v1
 kind: Secret
 metadata: { name: claude-key }
 stringData: { apiKey: sk-ant-test }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: bedrock }
+spec:
+  type: bedrock
+  url: ${bedrock.url}
+  credentials: { aws: { secretName: aws } }
+  bedrock: { region: us-west-2 }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: aws }
+stringData: { AWS_ACCESS_KEY_ID: ${AWS.accessKeyId}, AWS_SECRET_ACCESS_KEY: ${AWS.secretAccessKey} }
 `,
       'routes.yaml': ROUTES,
     });
@@ -58,6 +85,7 @@ stringData: { apiKey: sk-ant-test }
     await gateway?.close();
     await upstream?.close();
     await claude?.close();
+    await bedrock?.close();
   });
 
   it('non-streaming, routed to an OpenAI-wire upstream', async () => {
@@ -128,8 +156,60 @@ stringData: { apiKey: sk-ant-test }
       { type: 'text', text: 'Let me check.' },
       { type: 'tool_use', id: 'toolu_01', name: 'get_weather', input: { city: 'Oslo' } },
     ]);
-    expect(final.usage).toMatchObject({ input_tokens: 15, output_tokens: 8, cache_read_input_tokens: 5 });
+    // The emulator's own numbers: 10 uncached, 5 written to the cache, 5 read from it.
+    expect(final.usage).toMatchObject({ input_tokens: 10, output_tokens: 8, cache_read_input_tokens: 5, cache_creation_input_tokens: 5 });
     expect(claude.problems).toEqual([]);
+  });
+
+  it('stop_sequence: an Anthropic upstream names the stop sequence that matched (JSON and stream); cache writes stay apart', async () => {
+    claude.script({ kind: 'text', text: 'One, two', stop: 'three' });
+    const msg = await client.messages.create({ model: 'via-anthropic', max_tokens: 50, stop_sequences: ['END', 'three'], messages: [{ role: 'user', content: 'Count' }] });
+    expect(msg.stop_reason).toBe('stop_sequence');
+    expect(msg.stop_sequence).toBe('three');
+    expect(msg.usage).toMatchObject({ input_tokens: 10, cache_creation_input_tokens: 5, cache_read_input_tokens: 5, output_tokens: 8 });
+    expect(claude.requests[claude.requests.length - 1]?.body.stop_sequences).toEqual(['END', 'three']);
+
+    claude.script({ kind: 'text', text: 'One, two', stop: 'three' });
+    const final = await client.messages.stream({ model: 'via-anthropic', max_tokens: 50, stop_sequences: ['three'], messages: [{ role: 'user', content: 'Count' }] }).finalMessage();
+    expect(final.stop_reason).toBe('stop_sequence');
+    expect(final.stop_sequence).toBe('three');
+    expect(final.content).toEqual([{ type: 'text', text: 'One, two' }]);
+
+    claude.script({ kind: 'text', text: 'All done' });
+    const natural = await client.messages.create({ model: 'via-anthropic', max_tokens: 50, stop_sequences: ['three'], messages: [{ role: 'user', content: 'Count' }] });
+    expect(natural.stop_reason).toBe('end_turn');
+    expect(natural.stop_sequence).toBeNull();
+    expect(claude.problems).toEqual([]);
+  });
+
+  it('stop_sequence through Bedrock: known with one stop sequence, end_turn when Converse cannot say which of several', async () => {
+    bedrock.script({ kind: 'text', text: 'Counting', stop: 'END' });
+    const one = await client.messages.create({ model: 'via-bedrock', max_tokens: 50, stop_sequences: ['END'], messages: [{ role: 'user', content: 'Count' }] });
+    expect(one).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: 'END' });
+    expect(one.usage).toMatchObject({ input_tokens: 10, cache_creation_input_tokens: 5, cache_read_input_tokens: 5, output_tokens: 8 });
+
+    bedrock.script({ kind: 'text', text: 'Counting', stop: 'END' });
+    const streamed = await client.messages.stream({ model: 'via-bedrock', max_tokens: 50, stop_sequences: ['END'], messages: [{ role: 'user', content: 'Count' }] }).finalMessage();
+    expect(streamed).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: 'END' });
+    expect(streamed.usage).toMatchObject({ input_tokens: 10, cache_creation_input_tokens: 5, cache_read_input_tokens: 5 });
+
+    bedrock.script({ kind: 'text', text: 'Counting', stop: 'STOP' });
+    const several = await client.messages.create({ model: 'via-bedrock', max_tokens: 50, stop_sequences: ['END', 'STOP'], messages: [{ role: 'user', content: 'Count' }] });
+    expect(several).toMatchObject({ stop_reason: 'end_turn', stop_sequence: null });
+    expect(bedrock.problems).toEqual([]);
+  });
+
+  it('a forced tool_choice reaches the Anthropic upstream and comes back as tool_use', async () => {
+    claude.script({ kind: 'tool', name: 'record', args: { a: 1 } });
+    const msg = await client.messages.create({
+      model: 'via-anthropic',
+      max_tokens: 50,
+      tools: [{ name: 'record', input_schema: { type: 'object', properties: { a: { type: 'number' } } } }],
+      tool_choice: { type: 'tool', name: 'record' },
+      messages: [{ role: 'user', content: 'Record it' }],
+    });
+    expect(msg.content).toContainEqual({ type: 'tool_use', id: 'toolu_01', name: 'record', input: { a: 1 } });
+    expect(claude.requests[claude.requests.length - 1]?.body.tool_choice).toEqual({ type: 'tool', name: 'record' });
   });
 
   it('errors come back as Anthropic error JSON', async () => {

@@ -16,6 +16,7 @@ export function messagesHandler(deps: ProxyDeps): RequestHandler {
     checkServing(deps);
     const canonical = toCanonicalRequest(req.body, Math.floor(Date.now() / 1000));
     const model = String(canonical.body.model);
+    const stopSequences = Array.isArray(canonical.body.stop) ? canonical.body.stop.filter((s): s is string => typeof s === 'string') : [];
     const routed = await routeCanonical(deps, req, res, canonical);
     // /v1/messages does not use the response cache (routeCanonical is called without it).
     if (routed === undefined || 'cached' in routed) return;
@@ -26,12 +27,12 @@ export function messagesHandler(deps: ProxyDeps): RequestHandler {
       const usage = outcome.usage ?? { inputTokens: estimateTokens(promptText(canonical.body)), outputTokens: 0, cachedInputTokens: 0 };
       const rec = recordUsage(deps, routed, canonical, usage, outcome.usage === undefined);
       headers['x-tollgate-cost-usd'] = rec.costUsd.toFixed(8);
-      res.status(200).set(headers).json(toAnthropicMessage(outcome.body, model));
+      res.status(200).set(headers).json(toAnthropicMessage(outcome.body, model, { stopSequences, usage: outcome.usage }));
       return;
     }
     const meter = new StreamMeter(estimateTokens(promptText(canonical.body)));
     try {
-      await writeMessagesStream(res, outcome, headers, route.timeouts.streamIdleMs, meter, model);
+      await writeMessagesStream(res, outcome, headers, route.timeouts.streamIdleMs, meter, model, stopSequences);
     } finally {
       const { usage, estimated } = meter.result();
       recordUsage(deps, routed, canonical, usage, estimated);

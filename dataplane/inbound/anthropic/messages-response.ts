@@ -1,5 +1,5 @@
 import { count, isObject } from '../../providers/shared/json-guards.js';
-import type { JsonObject } from '../../providers/types.js';
+import type { JsonObject, Usage } from '../../providers/types.js';
 
 export type StopReason = 'end_turn' | 'max_tokens' | 'tool_use' | 'refusal' | 'stop_sequence';
 
@@ -17,8 +17,39 @@ export function stopReasonFrom(finish: unknown): StopReason {
   }
 }
 
-/** OpenAI usage (cache inside the prompt) → Anthropic usage (input_tokens excludes cache reads). */
-export function anthropicUsage(usage: unknown): { input_tokens: number; output_tokens: number; cache_read_input_tokens: number; cache_creation_input_tokens: number } {
+/**
+ * How an OpenAI choice ended, the Anthropic way. `stop_sequence` needs the upstream to say which
+ * stop sequence matched: the adapters put it in the choice's `stop_reason` (vLLM's field, which
+ * vLLM itself fills) when they know it; it must be one of the request's. When nobody knows (OpenAI,
+ * Gemini, Bedrock with several stop sequences), a stop is `end_turn`.
+ */
+export function stopOf(choice: JsonObject, stopSequences: readonly string[]): { stop_reason: StopReason; stop_sequence: string | null } {
+  const matched = choice.stop_reason;
+  if (choice.finish_reason === 'stop' && typeof matched === 'string' && stopSequences.includes(matched)) return { stop_reason: 'stop_sequence', stop_sequence: matched };
+  return { stop_reason: stopReasonFrom(choice.finish_reason), stop_sequence: null };
+}
+
+export interface AnthropicUsage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_input_tokens: number;
+  cache_creation_input_tokens: number;
+}
+
+/**
+ * Usage, the Anthropic way (input_tokens excludes cache reads and writes). The canonical usage
+ * the adapter reported is preferred: it keeps cache writes apart; the OpenAI `usage` object cannot.
+ */
+export function anthropicUsage(usage: unknown, canonical?: Usage): AnthropicUsage {
+  if (canonical !== undefined) {
+    const write = canonical.cacheWriteTokens ?? 0;
+    return {
+      input_tokens: Math.max(0, canonical.inputTokens - canonical.cachedInputTokens - write),
+      output_tokens: canonical.outputTokens,
+      cache_read_input_tokens: canonical.cachedInputTokens,
+      cache_creation_input_tokens: write,
+    };
+  }
   const u = isObject(usage) ? usage : {};
   const cached = count(isObject(u.prompt_tokens_details) ? u.prompt_tokens_details.cached_tokens : 0);
   return { input_tokens: Math.max(0, count(u.prompt_tokens) - cached), output_tokens: count(u.completion_tokens), cache_read_input_tokens: cached, cache_creation_input_tokens: 0 };
@@ -38,8 +69,16 @@ export function messageId(id: unknown): string {
   return s.startsWith('msg_') ? s : `msg_${s}`;
 }
 
+/** What the request and the adapter tell beyond the OpenAI body. */
+export interface MessageContext {
+  /** The request's stop_sequences. */
+  stopSequences?: readonly string[];
+  /** The canonical usage the adapter reported. */
+  usage?: Usage | undefined;
+}
+
 /** OpenAI chat.completion → Anthropic message (first choice). */
-export function toAnthropicMessage(body: JsonObject, model: string): JsonObject {
+export function toAnthropicMessage(body: JsonObject, model: string, context: MessageContext = {}): JsonObject {
   const choices = Array.isArray(body.choices) ? body.choices : [];
   const choice = isObject(choices[0]) ? choices[0] : {};
   const message = isObject(choice.message) ? choice.message : {};
@@ -56,8 +95,7 @@ export function toAnthropicMessage(body: JsonObject, model: string): JsonObject 
     role: 'assistant',
     model,
     content,
-    stop_reason: stopReasonFrom(choice.finish_reason),
-    stop_sequence: null,
-    usage: anthropicUsage(body.usage),
+    ...stopOf(choice, context.stopSequences ?? []),
+    usage: anthropicUsage(body.usage, context.usage),
   };
 }

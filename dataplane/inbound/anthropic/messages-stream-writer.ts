@@ -33,6 +33,7 @@ export async function writeMessagesStream(
   idleMs: number,
   meter: StreamMeter,
   model: string,
+  stopSequences: readonly string[] = [],
 ): Promise<void> {
   res.writeHead(200, {
     ...headers,
@@ -42,7 +43,7 @@ export async function writeMessagesStream(
     'x-accel-buffering': 'no',
   });
   res.flushHeaders();
-  const encoder = new MessagesStreamEncoder(model);
+  const encoder = new MessagesStreamEncoder(model, stopSequences);
   let timer: NodeJS.Timeout | undefined;
   const arm = (): void => {
     clearTimeout(timer);
@@ -54,7 +55,10 @@ export async function writeMessagesStream(
       meter.observe(chunk as JsonObject);
       await write(res, encoder.chunk(chunk));
     }
-    if (step.usage !== undefined) meter.report(step.usage);
+    if (step.usage !== undefined) {
+      meter.report(step.usage);
+      encoder.reportUsage(step.usage);
+    }
     if (step.failure !== undefined) {
       await write(res, [errorEvent(step.failure)]);
       return 'stop';

@@ -1,6 +1,6 @@
 import { isObject } from '../../providers/shared/json-guards.js';
-import type { JsonObject } from '../../providers/types.js';
-import { anthropicUsage, messageId, stopReasonFrom, type StopReason } from './messages-response.js';
+import type { JsonObject, Usage } from '../../providers/types.js';
+import { anthropicUsage, messageId, type StopReason, stopOf } from './messages-response.js';
 
 export interface AnthropicEvent {
   event: string;
@@ -16,10 +16,19 @@ export class MessagesStreamEncoder {
   private block: { index: number; kind: 'text' | 'tool'; toolIndex?: number } | undefined;
   private nextBlock = 0;
   private readonly blockByTool = new Map<number, number>();
-  private stopReason: StopReason = 'end_turn';
+  private stop: { stop_reason: StopReason; stop_sequence: string | null } = { stop_reason: 'end_turn', stop_sequence: null };
   private usage: unknown;
+  private canonicalUsage: Usage | undefined;
 
-  constructor(private readonly model: string) {}
+  constructor(
+    private readonly model: string,
+    private readonly stopSequences: readonly string[] = [],
+  ) {}
+
+  /** The canonical usage the adapter reported (it keeps cache writes apart, the usage chunk cannot). */
+  reportUsage(usage: Usage): void {
+    this.canonicalUsage = usage;
+  }
 
   private start(chunk: JsonObject, out: AnthropicEvent[]): void {
     if (this.started) return;
@@ -84,7 +93,7 @@ export class MessagesStreamEncoder {
         }
       }
       if (typeof c.finish_reason === 'string') {
-        this.stopReason = stopReasonFrom(c.finish_reason);
+        this.stop = stopOf(c, this.stopSequences);
         this.closeBlock(out);
       }
     }
@@ -96,11 +105,8 @@ export class MessagesStreamEncoder {
     const out: AnthropicEvent[] = [];
     this.start({}, out);
     this.closeBlock(out);
-    const usage = anthropicUsage(this.usage);
-    out.push({
-      event: 'message_delta',
-      data: { type: 'message_delta', delta: { stop_reason: this.stopReason, stop_sequence: null }, usage },
-    });
+    const usage = anthropicUsage(this.usage, this.canonicalUsage);
+    out.push({ event: 'message_delta', data: { type: 'message_delta', delta: this.stop, usage } });
     out.push({ event: 'message_stop', data: { type: 'message_stop' } });
     return out;
   }

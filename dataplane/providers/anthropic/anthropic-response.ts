@@ -24,11 +24,18 @@ export function finishReasonFrom(stop: AnthropicStopReason | string | null | und
 /** Anthropic counts uncached input only; OpenAI semantics put cache reads and writes inside the prompt. */
 export function usageFromAnthropic(u: Partial<AnthropicUsage> | undefined): Usage {
   const cacheRead = count(u?.cache_read_input_tokens);
-  return {
-    inputTokens: count(u?.input_tokens) + count(u?.cache_creation_input_tokens) + cacheRead,
-    outputTokens: count(u?.output_tokens),
-    cachedInputTokens: cacheRead,
-  };
+  const cacheWrite = count(u?.cache_creation_input_tokens);
+  const usage: Usage = { inputTokens: count(u?.input_tokens) + cacheWrite + cacheRead, outputTokens: count(u?.output_tokens), cachedInputTokens: cacheRead };
+  if (cacheWrite > 0) usage.cacheWriteTokens = cacheWrite;
+  return usage;
+}
+
+/**
+ * The OpenAI choice of a message that ended on one of the request's stop sequences names it in
+ * `stop_reason`, as vLLM's OpenAI server does; /v1/messages reads it back as `stop_sequence`.
+ */
+export function stopSequenceField(stopReason: string | null | undefined, stopSequence: string | null | undefined): { stop_reason?: string } {
+  return stopReason === 'stop_sequence' && typeof stopSequence === 'string' ? { stop_reason: stopSequence } : {};
 }
 
 /**
@@ -55,7 +62,7 @@ export function fromAnthropicResponse(res: AnthropicResponse, created: number, j
       object: 'chat.completion',
       created,
       model: res.model,
-      choices: [{ index: 0, message, logprobs: null, finish_reason: finishWithJsonTool(finishReasonFrom(res.stop_reason), toolCalls.length) }],
+      choices: [{ index: 0, message, logprobs: null, finish_reason: finishWithJsonTool(finishReasonFrom(res.stop_reason), toolCalls.length), ...stopSequenceField(res.stop_reason, res.stop_sequence) }],
       usage: toOpenAiUsage(usage),
     },
   };

@@ -2,7 +2,7 @@ import type { SseEvent } from '../../sse/sse-parser.js';
 import type { JsonObject, StreamStep, StreamTransformer, Usage } from '../types.js';
 import { finishWithJsonTool } from '../shared/json-response-tool.js';
 import { usageChunk } from '../shared/openai-usage.js';
-import { finishReasonFrom, usageFromAnthropic } from './anthropic-response.js';
+import { finishReasonFrom, stopSequenceField, usageFromAnthropic } from './anthropic-response.js';
 import { streamErrorFailure } from './anthropic-errors.js';
 import type { AnthropicStreamEvent, AnthropicUsage } from './anthropic-wire.js';
 
@@ -27,13 +27,13 @@ export class AnthropicStreamTransformer implements StreamTransformer {
     private readonly jsonTool?: string,
   ) {}
 
-  private chunk(delta: JsonObject, finishReason: string | null = null): JsonObject {
+  private chunk(delta: JsonObject, finishReason: string | null = null, extra: JsonObject = {}): JsonObject {
     return {
       id: this.id,
       object: 'chat.completion.chunk',
       created: this.created,
       model: this.model,
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason, ...extra }],
     };
   }
 
@@ -76,11 +76,13 @@ export class AnthropicStreamTransformer implements StreamTransformer {
         }
         return NOTHING; // thinking and signature deltas have no OpenAI equivalent
       }
-      case 'message_delta':
+      case 'message_delta': {
         // Counts are cumulative: overwrite, never add.
         this.usage = { ...this.usage, ...definedOnly(parsed.usage) };
         this.finished = true;
-        return { chunks: [this.chunk({}, finishWithJsonTool(finishReasonFrom(parsed.delta.stop_reason), this.toolIndexByBlock.size))] };
+        const finish = finishWithJsonTool(finishReasonFrom(parsed.delta.stop_reason), this.toolIndexByBlock.size);
+        return { chunks: [this.chunk({}, finish, stopSequenceField(parsed.delta.stop_reason, parsed.delta.stop_sequence))] };
+      }
       case 'message_stop':
         return this.final();
       case 'error':

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { SseEvent } from '../../sse/sse-parser.js';
 import type { CanonicalRequest } from '../types.js';
 import { anthropicAdapter } from './anthropic-adapter.js';
-import { finishReasonFrom, usageFromAnthropic } from './anthropic-response.js';
+import { finishReasonFrom, fromAnthropicResponse, usageFromAnthropic } from './anthropic-response.js';
 import { AnthropicStreamTransformer } from './anthropic-stream.js';
 
 const ev = (data: unknown): SseEvent => ({ event: (data as { type: string }).type, data: JSON.stringify(data) });
@@ -18,8 +18,22 @@ describe('anthropic adapter', () => {
     expect(finishReasonFrom('pause_turn')).toBe('stop');
   });
 
-  it('counts cache reads and writes inside prompt tokens', () => {
-    expect(usageFromAnthropic({ input_tokens: 3, cache_creation_input_tokens: 4, cache_read_input_tokens: 5, output_tokens: 2 })).toEqual({ inputTokens: 12, outputTokens: 2, cachedInputTokens: 5 });
+  it('counts cache reads and writes inside prompt tokens, and keeps the writes apart', () => {
+    expect(usageFromAnthropic({ input_tokens: 3, cache_creation_input_tokens: 4, cache_read_input_tokens: 5, output_tokens: 2 })).toEqual({ inputTokens: 12, outputTokens: 2, cachedInputTokens: 5, cacheWriteTokens: 4 });
+    expect(usageFromAnthropic({ input_tokens: 3, output_tokens: 2 })).toEqual({ inputTokens: 3, outputTokens: 2, cachedInputTokens: 0 });
+  });
+
+  it('a matched stop sequence is named in the choice (stop_reason, as vLLM does), JSON and stream', () => {
+    const res = { id: 'msg_1', type: 'message' as const, role: 'assistant' as const, model: 'c', content: [{ type: 'text' as const, text: 'a' }], usage: { input_tokens: 1, output_tokens: 1 } };
+    expect(fromAnthropicResponse({ ...res, stop_reason: 'stop_sequence', stop_sequence: 'END' }, 0).body.choices).toEqual([
+      { index: 0, message: { role: 'assistant', content: 'a', refusal: null }, logprobs: null, finish_reason: 'stop', stop_reason: 'END' },
+    ]);
+    expect(fromAnthropicResponse({ ...res, stop_reason: 'end_turn', stop_sequence: null }, 0).body.choices).toEqual([
+      { index: 0, message: { role: 'assistant', content: 'a', refusal: null }, logprobs: null, finish_reason: 'stop' },
+    ]);
+    const t = new AnthropicStreamTransformer(false, 0);
+    t.onEvent(ev({ type: 'message_start', message: { ...res, content: [], stop_reason: null, stop_sequence: null } }));
+    expect(t.onEvent(ev({ type: 'message_delta', delta: { stop_reason: 'stop_sequence', stop_sequence: 'END' }, usage: { output_tokens: 1 } })).chunks[0]).toMatchObject({ choices: [{ finish_reason: 'stop', stop_reason: 'END' }] });
   });
 
   it('stream: tool call argument fragments keep a separate tool index; usage is cumulative', () => {

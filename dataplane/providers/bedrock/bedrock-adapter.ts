@@ -10,10 +10,9 @@ import type {
   UpstreamHttpRequest,
 } from '../types.js';
 import { RequestTranslationError } from '../types.js';
-import { jsonToolOf } from '../shared/json-response-tool.js';
 import { classifyBedrockError } from './bedrock-errors.js';
 import { toConverseRequest } from './bedrock-request.js';
-import { fromConverseResponse } from './bedrock-response.js';
+import { fromConverseResponse, readingOf } from './bedrock-response.js';
 import { BedrockStreamTransformer } from './bedrock-stream.js';
 import type { BedrockConverseResponse } from './bedrock-wire.js';
 import { signRequest } from './sigv4.js';
@@ -64,7 +63,7 @@ export const bedrockAdapter: ProviderAdapter = {
     }
     const requestId = headers['x-amzn-requestid'];
     const id = `chatcmpl-${typeof requestId === 'string' ? requestId : (req.createdAt ?? 0).toString(16)}`;
-    const { body: out, usage } = fromConverseResponse(body, modelOf(req), id, req.createdAt ?? 0, jsonToolOf(req.body));
+    const { body: out, usage } = fromConverseResponse(body, modelOf(req), id, req.createdAt ?? 0, readingOf(req.body));
     return { ok: true, body: out, usage };
   },
 
@@ -75,6 +74,6 @@ export const bedrockAdapter: ProviderAdapter = {
   },
 
   createByteStreamTransformer(req: CanonicalRequest): ByteStreamTransformer {
-    return new BedrockStreamTransformer(`chatcmpl-bedrock-${(req.createdAt ?? 0).toString(16)}`, modelOf(req), req.clientWantsUsage, req.createdAt ?? 0, jsonToolOf(req.body));
+    return new BedrockStreamTransformer(`chatcmpl-bedrock-${(req.createdAt ?? 0).toString(16)}`, modelOf(req), req.clientWantsUsage, req.createdAt ?? 0, readingOf(req.body));
   },
 };

@@ -1,6 +1,7 @@
 import { count } from '../shared/json-guards.js';
-import { finishWithJsonTool } from '../shared/json-response-tool.js';
+import { finishWithJsonTool, jsonToolOf } from '../shared/json-response-tool.js';
 import { toOpenAiUsage } from '../shared/openai-usage.js';
+import { stopSequences } from '../shared/stop-sequences.js';
 import type { JsonObject, Usage } from '../types.js';
 import type { BedrockConverseResponse, BedrockUsage } from './bedrock-wire.js';
 
@@ -22,11 +23,42 @@ export function finishReasonFrom(stop: string | undefined): 'stop' | 'length' | 
 /** inputTokens counts uncached input only; OpenAI semantics include cache reads and writes in the prompt. */
 export function usageFromBedrock(u: BedrockUsage | undefined): Usage {
   const cacheRead = count(u?.cacheReadInputTokens);
-  return { inputTokens: count(u?.inputTokens) + cacheRead + count(u?.cacheWriteInputTokens), outputTokens: count(u?.outputTokens), cachedInputTokens: cacheRead };
+  const cacheWrite = count(u?.cacheWriteInputTokens);
+  const usage: Usage = { inputTokens: count(u?.inputTokens) + cacheRead + cacheWrite, outputTokens: count(u?.outputTokens), cachedInputTokens: cacheRead };
+  if (cacheWrite > 0) usage.cacheWriteTokens = cacheWrite;
+  return usage;
 }
 
-/** Converse response → OpenAI chat.completion; a call of `jsonTool` (response_format) is the content. */
-export function fromConverseResponse(res: BedrockConverseResponse, model: string, id: string, created: number, jsonTool?: string): { body: JsonObject; usage: Usage } {
+/** What reading a response needs to know of the request. */
+export interface ConverseReading {
+  /** The response_format tool, whose call is the content. */
+  jsonTool?: string;
+  /** The request's stop sequences. */
+  stopSequences?: string[];
+}
+
+export function readingOf(body: JsonObject): ConverseReading {
+  const reading: ConverseReading = {};
+  const json = jsonToolOf(body);
+  if (json !== undefined) reading.jsonTool = json;
+  const stop = stopSequences(body.stop);
+  if (stop !== undefined) reading.stopSequences = stop;
+  return reading;
+}
+
+/**
+ * Converse says that a stop sequence ended the message, not which one: with a single stop sequence
+ * in the request it can only be that one (named in the choice's `stop_reason`, as vLLM does); with
+ * several it stays unknown.
+ */
+export function stopSequenceField(stopReason: string | undefined, reading: ConverseReading): { stop_reason?: string } {
+  const only = reading.stopSequences?.length === 1 ? reading.stopSequences[0] : undefined;
+  return stopReason === 'stop_sequence' && only !== undefined ? { stop_reason: only } : {};
+}
+
+/** Converse response → OpenAI chat.completion; a call of the response_format tool is the content. */
+export function fromConverseResponse(res: BedrockConverseResponse, model: string, id: string, created: number, reading: ConverseReading = {}): { body: JsonObject; usage: Usage } {
+  const jsonTool = reading.jsonTool;
   let text = '';
   const toolCalls: JsonObject[] = [];
   for (const block of res.output?.message?.content ?? []) {
@@ -46,7 +78,7 @@ export function fromConverseResponse(res: BedrockConverseResponse, model: string
       object: 'chat.completion',
       created,
       model,
-      choices: [{ index: 0, message, logprobs: null, finish_reason: finishWithJsonTool(finishReasonFrom(res.stopReason), toolCalls.length) }],
+      choices: [{ index: 0, message, logprobs: null, finish_reason: finishWithJsonTool(finishReasonFrom(res.stopReason), toolCalls.length), ...stopSequenceField(res.stopReason, reading) }],
       usage: toOpenAiUsage(usage),
     },
   };

@@ -2,7 +2,7 @@ import type { ByteStreamTransformer, JsonObject, StreamStep, Usage } from '../ty
 import { kindForException } from './bedrock-errors.js';
 import { finishWithJsonTool } from '../shared/json-response-tool.js';
 import { usageChunk } from '../shared/openai-usage.js';
-import { finishReasonFrom, usageFromBedrock } from './bedrock-response.js';
+import { type ConverseReading, finishReasonFrom, stopSequenceField, usageFromBedrock } from './bedrock-response.js';
 import type { BedrockStreamEvents } from './bedrock-wire.js';
 import { EventStreamDecoder, EventStreamError, type EventStreamMessage } from './event-stream.js';
 
@@ -25,11 +25,11 @@ export class BedrockStreamTransformer implements ByteStreamTransformer {
     private readonly model: string,
     private readonly clientWantsUsage: boolean,
     private readonly created: number,
-    private readonly jsonTool?: string,
+    private readonly reading: ConverseReading = {},
   ) {}
 
-  private chunk(delta: JsonObject, finishReason: string | null = null): JsonObject {
-    return { id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }] };
+  private chunk(delta: JsonObject, finishReason: string | null = null, extra: JsonObject = {}): JsonObject {
+    return { id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason, ...extra }] };
   }
 
   onBytes(bytes: Uint8Array): StreamStep[] {
@@ -73,7 +73,7 @@ export class BedrockStreamTransformer implements ByteStreamTransformer {
         const e = payload as unknown as BedrockStreamEvents['contentBlockStart'];
         const tool = e.start?.toolUse;
         if (tool === undefined) return { chunks: [] };
-        if (tool.name === this.jsonTool) {
+        if (tool.name === this.reading.jsonTool) {
           this.jsonBlocks.add(e.contentBlockIndex);
           return { chunks: [] };
         }
@@ -93,7 +93,7 @@ export class BedrockStreamTransformer implements ByteStreamTransformer {
       case 'messageStop': {
         const e = payload as unknown as BedrockStreamEvents['messageStop'];
         this.finished = true;
-        return { chunks: [this.chunk({}, finishWithJsonTool(finishReasonFrom(e.stopReason), this.toolIndexByBlock.size))] };
+        return { chunks: [this.chunk({}, finishWithJsonTool(finishReasonFrom(e.stopReason), this.toolIndexByBlock.size), stopSequenceField(e.stopReason, this.reading))] };
       }
       case 'metadata': {
         const e = payload as unknown as BedrockStreamEvents['metadata'];

@@ -68,7 +68,7 @@ describe('response_format as a forced tool', () => {
     expect(mixed.choices).toMatchObject([{ message: { content: '{"a":2}', tool_calls: [{ id: 't1' }] }, finish_reason: 'tool_calls' }]);
     // Without response_format a tool named like the JSON tool is an ordinary tool call.
     expect(fromAnthropicResponse({ ...base, content: [{ type: 'tool_use', id: 't1', name: JSON_RESPONSE_TOOL, input: {} }] }, 0).body.choices).toMatchObject([{ finish_reason: 'tool_calls' }]);
-    const converse = fromConverseResponse({ output: { message: { role: 'assistant', content: [{ toolUse: { toolUseId: 'x', name: JSON_RESPONSE_TOOL, input: { a: 3 } } }] } }, stopReason: 'tool_use' }, 'm', 'id', 0, JSON_RESPONSE_TOOL).body;
+    const converse = fromConverseResponse({ output: { message: { role: 'assistant', content: [{ toolUse: { toolUseId: 'x', name: JSON_RESPONSE_TOOL, input: { a: 3 } } }] } }, stopReason: 'tool_use' }, 'm', 'id', 0, { jsonTool: JSON_RESPONSE_TOOL }).body;
     expect(converse.choices).toMatchObject([{ message: { content: '{"a":3}' }, finish_reason: 'stop' }]);
     expect(jsonToolOf({ response_format: { type: 'text' } })).toBeUndefined();
     expect(jsonToolOf({ response_format: 'garbage' })).toBeUndefined();

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { anthropicUsage, stopOf, toAnthropicMessage } from './messages-response.js';
+import { MessagesStreamEncoder } from './messages-stream.js';
+
+describe('OpenAI → Anthropic message', () => {
+  it('stop_sequence only when the choice names one of the request stop sequences', () => {
+    expect(stopOf({ finish_reason: 'stop', stop_reason: 'END' }, ['END'])).toEqual({ stop_reason: 'stop_sequence', stop_sequence: 'END' });
+    // vLLM reports a stop token id as a number; an unknown string is not trusted either.
+    expect(stopOf({ finish_reason: 'stop', stop_reason: 128009 }, ['END'])).toEqual({ stop_reason: 'end_turn', stop_sequence: null });
+    expect(stopOf({ finish_reason: 'stop', stop_reason: 'OTHER' }, ['END'])).toEqual({ stop_reason: 'end_turn', stop_sequence: null });
+    expect(stopOf({ finish_reason: 'length', stop_reason: 'END' }, ['END'])).toEqual({ stop_reason: 'max_tokens', stop_sequence: null });
+  });
+
+  it('usage: the canonical usage keeps cache writes apart; the OpenAI usage alone cannot', () => {
+    const openAi = { prompt_tokens: 20, completion_tokens: 8, prompt_tokens_details: { cached_tokens: 5 } };
+    expect(anthropicUsage(openAi)).toEqual({ input_tokens: 15, output_tokens: 8, cache_read_input_tokens: 5, cache_creation_input_tokens: 0 });
+    expect(anthropicUsage(openAi, { inputTokens: 20, outputTokens: 8, cachedInputTokens: 5, cacheWriteTokens: 5 })).toEqual({ input_tokens: 10, output_tokens: 8, cache_read_input_tokens: 5, cache_creation_input_tokens: 5 });
+    const body = { id: 'x', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop', stop_reason: 'END' }], usage: openAi };
+    expect(toAnthropicMessage(body, 'm', { stopSequences: ['END'], usage: { inputTokens: 20, outputTokens: 8, cachedInputTokens: 5, cacheWriteTokens: 5 } })).toMatchObject({
+      stop_reason: 'stop_sequence',
+      stop_sequence: 'END',
+      usage: { input_tokens: 10, cache_creation_input_tokens: 5 },
+    });
+  });
+
+  it('stream: the finish chunk sets stop_sequence; reported usage wins over the usage chunk', () => {
+    const enc = new MessagesStreamEncoder('m', ['END']);
+    enc.chunk({ id: 'c', choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: null }] });
+    enc.chunk({ id: 'c', choices: [{ index: 0, delta: {}, finish_reason: 'stop', stop_reason: 'END' }] });
+    enc.chunk({ id: 'c', choices: [], usage: { prompt_tokens: 20, completion_tokens: 8 } });
+    enc.reportUsage({ inputTokens: 20, outputTokens: 8, cachedInputTokens: 5, cacheWriteTokens: 5 });
+    const delta = enc.end().find((e) => e.event === 'message_delta');
+    expect(delta?.data).toEqual({
+      type: 'message_delta',
+      delta: { stop_reason: 'stop_sequence', stop_sequence: 'END' },
+      usage: { input_tokens: 10, output_tokens: 8, cache_read_input_tokens: 5, cache_creation_input_tokens: 5 },
+    });
+  });
+});
