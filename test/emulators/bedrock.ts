@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { crc32 } from 'node:zlib';
-import { type Behaviour, type Emulator, header, type ReceivedRequest, startEmulator, writeInPieces } from './emulator-server.js';
+import { type Behaviour, embeddingVector, type Emulator, header, type ReceivedRequest, startEmulator, writeInPieces } from './emulator-server.js';
 
 // Bedrock Converse / ConverseStream emulator. It recomputes the SigV4 signature from the canonical
 // request the way AWS does (its own implementation, not the gateway's) and streams the binary AWS
@@ -103,9 +103,34 @@ function checkBody(req: ReceivedRequest): string[] {
   return p;
 }
 
+/** InvokeModel for embedding models: Titan (`inputText`, one text) or Cohere (`texts`, `input_type`); token count also in a header. */
+function invokeEmbeddings(req: ReceivedRequest, modelId: string, b: Behaviour, res: ServerResponse, problems: string[]): void {
+  if (b.kind === 'rate-limit') return error(res, 429, 'ThrottlingException', 'Too many requests, please wait before trying again.');
+  const body = req.body;
+  let payload: Record<string, unknown>;
+  let tokens: number;
+  if (modelId.includes('amazon.titan-embed-text')) {
+    if (typeof body.inputText !== 'string') problems.push('Titan embeddings need inputText');
+    if (body.texts !== undefined || body.input !== undefined) problems.push('Titan embeddings take inputText only');
+    const text = String(body.inputText);
+    tokens = Math.ceil(text.length / 4);
+    payload = { embedding: embeddingVector(text, typeof body.dimensions === 'number' ? body.dimensions : 8), inputTextTokenCount: tokens };
+  } else if (modelId.includes('cohere.embed')) {
+    const texts = Array.isArray(body.texts) ? (body.texts as unknown[]) : [];
+    if (texts.length === 0 || texts.some((t) => typeof t !== 'string')) problems.push('Cohere embeddings need texts: string[]');
+    if (!['search_document', 'search_query', 'classification', 'clustering'].includes(String(body.input_type))) problems.push(`Cohere input_type ${String(body.input_type)} is not valid`);
+    tokens = texts.reduce((n: number, t) => n + Math.ceil(String(t).length / 4), 0);
+    payload = { id: 'emb-emulated', embeddings: texts.map((t) => embeddingVector(String(t))), response_type: 'embeddings_floats', texts };
+  } else {
+    return error(res, 400, 'ValidationException', `model ${modelId} does not support this request`);
+  }
+  res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'req-emulated', 'x-amzn-bedrock-input-token-count': String(tokens) });
+  res.end(JSON.stringify(payload));
+}
+
 export async function startBedrockEmulator(creds: AwsTestCredentials, region = 'us-east-1'): Promise<Emulator> {
   return startEmulator(async (req, b, res, problems) => {
-    const m = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(req.url);
+    const m = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec(req.url);
     if (m === null || req.method !== 'POST') {
       problems.push(`unexpected ${req.method} ${req.url}`);
       return error(res, 404, 'ResourceNotFoundException', 'not found');
@@ -115,6 +140,7 @@ export async function startBedrockEmulator(creds: AwsTestCredentials, region = '
       problems.push(why);
       return error(res, 403, 'InvalidSignatureException', why);
     }
+    if (m[2] === 'invoke') return invokeEmbeddings(req, decodeURIComponent(m[1] ?? ''), b, res, problems);
     const p = checkBody(req);
     problems.push(...p);
     if (p.length > 0) return error(res, 400, 'ValidationException', p.join('; '));

@@ -100,6 +100,11 @@ export async function startEmulator(handle: Handler, onRequest?: (req: ReceivedR
   };
 }
 
+/** The vector every emulator returns for a text: deterministic, and exact in float32 (so base64 round-trips). */
+export function embeddingVector(text: string, dimensions = 8): number[] {
+  return Array.from({ length: dimensions }, (_, i) => ((text.charCodeAt(i % Math.max(1, text.length)) || 0) % 32 + i) / 32);
+}
+
 export function sse(event: string | undefined, data: unknown): string {
   return `${event === undefined ? '' : `event: ${event}\n`}data: ${JSON.stringify(data)}\n\n`;
 }

@@ -1,6 +1,6 @@
 import { createVerify, generateKeyPairSync } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { type Behaviour, type Emulator, header, type ReceivedRequest, sse, startEmulator, writeInPieces } from './emulator-server.js';
+import { type Behaviour, embeddingVector, type Emulator, header, type ReceivedRequest, sse, startEmulator, writeInPieces } from './emulator-server.js';
 
 // Gemini generateContent emulator, in two URL/auth shapes: the Gemini API (x-goog-api-key) and
 // Vertex AI (Bearer token that its own OAuth token endpoint minted from a service-account JWT).
@@ -98,6 +98,33 @@ function modelCall(path: string, prefix: string): { model: string; method: strin
   return { model: decodeURIComponent(rest.slice(0, colon)), method: rest.slice(colon + 1), query };
 }
 
+/** Errors first; then the vectors in the endpoint's shape. */
+function embed(req: ReceivedRequest, b: Behaviour, res: ServerResponse, problems: string[], model: string, vertex: boolean): void {
+  if (b.kind === 'rate-limit') return rpcError(res, 429, 'RESOURCE_EXHAUSTED', 'Resource has been exhausted (e.g. check quota).');
+  if (b.kind === 'server-error') return rpcError(res, 500, 'INTERNAL', 'An internal error has occurred.');
+  res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
+  if (vertex) {
+    // Vertex AI text embeddings: :predict with instances [{content}] and parameters.outputDimensionality.
+    const instances = Array.isArray(req.body.instances) ? (req.body.instances as { content?: unknown }[]) : [];
+    if (instances.length === 0 || instances.some((i) => typeof i.content !== 'string')) problems.push('predict needs instances [{content: string}]');
+    const dims = (req.body.parameters as { outputDimensionality?: number } | undefined)?.outputDimensionality;
+    const predictions = instances.map((i) => {
+      const text = String(i.content);
+      return { embeddings: { values: embeddingVector(text, dims), statistics: { truncated: false, token_count: Math.ceil(text.length / 4) } } };
+    });
+    res.end(JSON.stringify({ predictions, metadata: { billableCharacterCount: instances.reduce((n, i) => n + String(i.content).length, 0) } }));
+    return;
+  }
+  // Gemini API: :batchEmbedContents with requests [{model: "models/{model}", content: {parts: [{text}]}}]; no token counts.
+  const requests = Array.isArray(req.body.requests) ? (req.body.requests as { model?: unknown; content?: { parts?: { text?: unknown }[] }; outputDimensionality?: number }[]) : [];
+  if (requests.length === 0) problems.push('batchEmbedContents without requests');
+  for (const r of requests) {
+    if (r.model !== `models/${model}`) problems.push(`batch request model ${String(r.model)} is not models/${model}`);
+    if (typeof r.content?.parts?.[0]?.text !== 'string') problems.push('batch request without content.parts[0].text');
+  }
+  res.end(JSON.stringify({ embeddings: requests.map((r) => ({ values: embeddingVector(String(r.content?.parts?.[0]?.text), r.outputDimensionality) })) }));
+}
+
 function route(req: ReceivedRequest, prefix: string, problems: string[]): { streaming: boolean } | undefined {
   const call = modelCall(req.url, prefix);
   if (call === undefined || req.method !== 'POST') {
@@ -105,8 +132,13 @@ function route(req: ReceivedRequest, prefix: string, problems: string[]): { stre
     return undefined;
   }
   if (call.method === 'streamGenerateContent' && call.query !== 'alt=sse') problems.push(`stream call without alt=sse: ${req.url}`);
-  if (call.method !== 'generateContent' && call.method !== 'streamGenerateContent') problems.push(`unknown method ${call.method}`);
+  if (!['generateContent', 'streamGenerateContent', 'batchEmbedContents', 'predict'].includes(call.method)) problems.push(`unknown method ${call.method}`);
   return { streaming: call.method === 'streamGenerateContent' };
+}
+
+function embedCall(req: ReceivedRequest, prefix: string): { model: string; method: string } | undefined {
+  const call = modelCall(req.url, prefix);
+  return call !== undefined && (call.method === 'batchEmbedContents' || call.method === 'predict') ? call : undefined;
 }
 
 export async function startGeminiEmulator(apiKey = 'gemini-test-key'): Promise<Emulator> {
@@ -114,6 +146,11 @@ export async function startGeminiEmulator(apiKey = 'gemini-test-key'): Promise<E
     const r = route(req, '/v1beta/models/', problems);
     if (r === undefined) return rpcError(res, 404, 'NOT_FOUND', 'not found');
     if (header(req, 'x-goog-api-key') !== apiKey) return rpcError(res, 403, 'PERMISSION_DENIED', 'API key not valid.');
+    const embedding = embedCall(req, '/v1beta/models/');
+    if (embedding !== undefined) {
+      if (embedding.method !== 'batchEmbedContents') problems.push(`the Gemini API has no ${embedding.method} method for embeddings`);
+      return embed(req, b, res, problems, embedding.model, false);
+    }
     const p = checkBody(req);
     if (b.kind === 'json' && (req.body.generationConfig as { responseMimeType?: string } | undefined)?.responseMimeType !== 'application/json') p.push('a JSON answer was scripted but responseMimeType is not application/json');
     problems.push(...p);
@@ -173,6 +210,11 @@ export async function startVertexEmulator(project = 'my-project', location = 'us
     if (!auth.startsWith('Bearer ') || !issued.has(auth.slice('Bearer '.length))) {
       problems.push('request without a token minted by the token endpoint');
       return rpcError(res, 401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials.');
+    }
+    const embedding = embedCall(req, `/v1/projects/${project}/locations/${location}/publishers/google/models/`);
+    if (embedding !== undefined) {
+      if (embedding.method !== 'predict') problems.push(`Vertex AI text embeddings use :predict, not ${embedding.method}`);
+      return embed(req, b, res, problems, embedding.model, true);
     }
     const p = checkBody(req);
     problems.push(...p);

@@ -10,6 +10,8 @@ import type {
   UpstreamHttpRequest,
 } from '../types.js';
 import { RequestTranslationError } from '../types.js';
+import { toOpenAiEmbeddings } from '../shared/openai-embeddings.js';
+import { embeddingsBody, parseEmbeddings } from './bedrock-embeddings.js';
 import { classifyBedrockError } from './bedrock-errors.js';
 import { toConverseRequest } from './bedrock-request.js';
 import { fromConverseResponse, readingOf } from './bedrock-response.js';
@@ -32,12 +34,14 @@ function modelOf(req: CanonicalRequest): string {
  */
 export const bedrockAdapter: ProviderAdapter = {
   buildRequest(req: CanonicalRequest, target: AdapterTarget): UpstreamHttpRequest {
-    if (req.op !== 'chat') throw new RequestTranslationError(`${req.op} is not supported by bedrock providers; use chat completions`);
+    if (req.op === 'completions') throw new RequestTranslationError('completions is not supported by bedrock providers; use chat completions');
     const bedrock = target.settings?.bedrock;
     if (bedrock === undefined) throw new Error('bedrock provider without a region');
-    const body = JSON.stringify(toConverseRequest(req.body));
+    const embeddings = req.op === 'embeddings';
+    const body = JSON.stringify(embeddings ? embeddingsBody(target.model, req.body) : toConverseRequest(req.body));
     // The model id (it may be an ARN) is one path segment: ':' and '/' are percent-encoded.
-    const url = `${target.baseUrl}/model/${encodeURIComponent(target.model)}/${req.stream ? 'converse-stream' : 'converse'}`;
+    const action = embeddings ? 'invoke' : req.stream ? 'converse-stream' : 'converse';
+    const url = `${target.baseUrl}/model/${encodeURIComponent(target.model)}/${action}`;
     const headers: Record<string, string> = {
       ...target.headers,
       'content-type': 'application/json',
@@ -60,6 +64,11 @@ export const bedrockAdapter: ProviderAdapter = {
       body = JSON.parse(bodyText) as BedrockConverseResponse;
     } catch {
       return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned a body that is not JSON' } };
+    }
+    if (req.op === 'embeddings') {
+      const embedded = parseEmbeddings(body, headers);
+      if (embedded === undefined) return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned something other than embeddings' } };
+      return { ok: true, ...toOpenAiEmbeddings(req, embedded.vectors, modelOf(req), embedded.inputTokens) };
     }
     const requestId = headers['x-amzn-requestid'];
     const id = `chatcmpl-${typeof requestId === 'string' ? requestId : (req.createdAt ?? 0).toString(16)}`;

@@ -7,8 +7,10 @@ import type {
   StreamTransformer,
   UpstreamHttpRequest,
 } from '../types.js';
+import { toOpenAiEmbeddings } from '../shared/openai-embeddings.js';
 import { RequestTranslationError } from '../types.js';
 import { promptBlockedFailure } from './gemini-blocked.js';
+import { batchEmbedContents, type EmbeddingsDialect, predictEmbeddings } from './gemini-embeddings.js';
 import { classifyGeminiError } from './gemini-errors.js';
 import { toGeminiRequest } from './gemini-request.js';
 import { fromGeminiResponse, promptBlockReason } from './gemini-response.js';
@@ -20,6 +22,8 @@ export interface GeminiEndpoint {
   /** URL up to and including `models/{model}`; the adapter appends `:generateContent` or `:streamGenerateContent?alt=sse`. */
   modelUrl(target: AdapterTarget): string;
   auth(target: AdapterTarget): Record<string, string>;
+  /** How this endpoint embeds text (/v1/embeddings). */
+  embeddings: EmbeddingsDialect;
 }
 
 function modelOf(target: AdapterTarget): string {
@@ -29,6 +33,14 @@ function modelOf(target: AdapterTarget): string {
 export function createGeminiAdapter(endpoint: GeminiEndpoint): ProviderAdapter {
   return {
     buildRequest(req: CanonicalRequest, target: AdapterTarget): UpstreamHttpRequest {
+      if (req.op === 'embeddings') {
+        return {
+          url: endpoint.modelUrl(target) + endpoint.embeddings.method,
+          method: 'POST',
+          headers: { ...target.headers, 'content-type': 'application/json', accept: 'application/json', ...endpoint.auth(target) },
+          body: JSON.stringify(endpoint.embeddings.body(req.body, modelOf(target))),
+        };
+      }
       if (req.op !== 'chat') throw new RequestTranslationError(`${req.op} is not supported by Gemini providers; use chat completions`);
       const body = toGeminiRequest(req.body);
       const method = req.stream ? ':streamGenerateContent?alt=sse' : ':generateContent';
@@ -54,6 +66,12 @@ export function createGeminiAdapter(endpoint: GeminiEndpoint): ProviderAdapter {
         return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned a body that is not JSON' } };
       }
       if (typeof body !== 'object' || body === null) return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned a non-object body' } };
+      if (req.op === 'embeddings') {
+        const embedded = endpoint.embeddings.parse(body);
+        if (embedded === undefined) return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned something other than embeddings' } };
+        const model = typeof req.body.model === 'string' ? req.body.model : 'gemini';
+        return { ok: true, ...toOpenAiEmbeddings(req, embedded.vectors, model, embedded.inputTokens) };
+      }
       const blocked = promptBlockReason(body);
       if (blocked !== undefined) return { ok: false, failure: promptBlockedFailure(blocked) };
       const model = typeof req.body.model === 'string' ? req.body.model : 'gemini';
@@ -74,6 +92,7 @@ export function createGeminiAdapter(endpoint: GeminiEndpoint): ProviderAdapter {
 export const geminiAdapter: ProviderAdapter = createGeminiAdapter({
   modelUrl: (target) => `${target.baseUrl}/v1beta/models/${encodeURIComponent(modelOf(target))}`,
   auth: (target): Record<string, string> => (target.apiKey !== undefined && target.apiKey !== '' ? { 'x-goog-api-key': target.apiKey } : {}),
+  embeddings: batchEmbedContents,
 });
 
 export { modelOf as geminiModelOf };

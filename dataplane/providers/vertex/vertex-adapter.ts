@@ -1,4 +1,5 @@
 import { createGeminiAdapter, geminiModelOf } from '../gemini/gemini-adapter.js';
+import { predictEmbeddings } from '../gemini/gemini-embeddings.js';
 import type { ProviderAdapter } from '../types.js';
 
 /**
@@ -18,4 +19,5 @@ export const vertexAdapter: ProviderAdapter = createGeminiAdapter({
     const token = target.accessToken ?? target.apiKey;
     return token !== undefined && token !== '' ? { authorization: `Bearer ${token}` } : {};
   },
+  embeddings: predictEmbeddings,
 });
