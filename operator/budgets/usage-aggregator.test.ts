@@ -15,7 +15,7 @@ const budget: BudgetConfig = {
   thresholds: [50, 100],
 };
 
-function setup(status: Record<string, unknown> = {}, failWrites = false) {
+function setup(status: Record<string, unknown> = {}, failWrites = false, config: BudgetConfig = budget, clock = { now: Date.parse('2026-11-15T12:00:00Z') }) {
   const writes: Record<string, unknown>[] = [];
   const events: string[] = [];
   const objects = new Map<string, KubeObject>([['team-a/monthly', { metadata: { name: 'monthly', namespace: 'team-a' }, ...{ status } } as KubeObject]]);
@@ -28,11 +28,11 @@ function setup(status: Record<string, unknown> = {}, failWrites = false) {
       },
     },
     budgetObjects: () => objects,
-    budgetConfigs: () => [budget],
+    budgetConfigs: () => [config],
     replicas: () => 3,
     events: { record: async (_o, _t, reason) => void events.push(reason) },
     logger: pino({ level: 'silent' }),
-    now: () => Date.parse('2026-11-15T12:00:00Z'),
+    now: () => clock.now,
   });
   return { aggregator, writes, events };
 }
@@ -64,6 +64,21 @@ describe('UsageAggregator', () => {
   it('does not acknowledge what it could not persist', async () => {
     const { aggregator } = setup({}, true);
     await expect(aggregator.handle({ pod: 'p1', records: [rec(1, 1)] })).rejects.toThrow(/apiserver down/);
+  });
+
+  it('keeps a rolling window in buckets: spend leaves the window as time passes', async () => {
+    const rolling: BudgetConfig = { ...budget, period: 'Rolling', windowMs: 3_600_000 };
+    const clock = { now: Date.parse('2026-11-15T12:00:00Z') };
+    const { aggregator, writes } = setup({}, false, rolling, clock);
+    const at = (iso: string, seq: number, usd: number) => ({ seq, at: Date.parse(iso), costUsd: usd, tokens: 1, budgetIds: ['team-a/monthly'] });
+    await aggregator.handle({ pod: 'p1', records: [at('2026-11-15T11:10:00Z', 1, 2), at('2026-11-15T11:55:00Z', 2, 3)] });
+    expect(writes.at(-1)).toMatchObject({ spent: 5, resetsAt: null });
+    expect((writes.at(-1)?.buckets as unknown[]).length).toBe(2);
+    clock.now = Date.parse('2026-11-15T12:20:00Z'); // the 11:10 spend has left the hour
+    const later = await aggregator.handle({ pod: 'p1', records: [] });
+    expect(later.budgets['team-a/monthly']?.spent).toBe(3);
+    clock.now = Date.parse('2026-11-15T13:10:00Z');
+    expect((await aggregator.handle({ pod: 'p1', records: [] })).budgets['team-a/monthly']?.spent).toBe(0);
   });
 
   it('raises an Event per crossed threshold and reports the condition', async () => {

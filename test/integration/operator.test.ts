@@ -84,9 +84,13 @@ describe('CRDs on a real API server', () => {
     ['weights without strategy weighted', 'spec:\n  model: m\n  targets: [{ providerRef: { name: p }, model: m, weight: 2 }]', 'target weights are only allowed with strategy weighted'],
     ['weighted without weights', 'spec:\n  model: m\n  strategy: weighted\n  targets: [{ providerRef: { name: p }, model: m }]', 'strategy weighted needs at least one target with a weight above 0'],
     ['attempt above total', 'spec:\n  model: m\n  targets: [{ providerRef: { name: p }, model: m }]\n  timeouts: { attempt: 5m, total: 1m }', 'attempt must not exceed total'],
-    ['missing targets', 'spec:\n  model: m', 'spec.targets: Required value'],
+    ['neither targets nor rules', 'spec:\n  model: m', 'set exactly one of targets and rules'],
+    ['a missing model', 'spec:\n  targets: [{ providerRef: { name: p }, model: m }]', 'spec.model: Required value'],
     ['wrong type', 'spec:\n  model: m\n  targets: [{ providerRef: { name: p }, model: m, priority: high }]', 'spec.targets[0].priority: Invalid value: "string"'],
     ['unknown strategy', 'spec:\n  model: m\n  strategy: fastest\n  targets: [{ providerRef: { name: p }, model: m }]', 'Unsupported value: "fastest"'],
+    ['a rate limit without a limit', 'spec:\n  model: m\n  targets: [{ providerRef: { name: p }, model: m }]\n  rateLimits: [{ per: Caller }]', 'set requestsPerMinute or tokensPerMinute'],
+    ['a Selector without selector', 'spec:\n  model: m\n  targets: [{ providerRef: { name: p }, model: m }]\n  access: { namespaces: { from: Selector } }', 'selector is required when from is Selector'],
+    ['a selector without Selector', 'spec:\n  model: m\n  targets: [{ providerRef: { name: p }, model: m }]\n  access: { namespaces: { from: All, selector: {} } }', 'selector is only allowed when from is Selector'],
   ])('refuses a ModelRoute with %s', (_name, spec, message) => {
     const manifest = `apiVersion: tollgate.dev/v1alpha1\nkind: ModelRoute\nmetadata: { name: bad, namespace: team-a }\n${spec}\n`;
     expect(() => k.apply(manifest)).toThrow(message);
@@ -95,6 +99,9 @@ describe('CRDs on a real API server', () => {
   it.each([
     ['url and serviceRef', 'type: vllm\n  url: http://x/v1\n  serviceRef: { name: s, port: 80 }', 'set at most one of url and serviceRef'],
     ['openai-compatible without an endpoint', 'type: openai-compatible', 'openai-compatible and vllm providers need url or serviceRef'],
+    ['a mock with a url', 'type: mock\n  url: http://x/v1', 'a mock provider takes no url, serviceRef or credentials'],
+    ['mock settings on another type', 'type: openai\n  mock: { latency: 1s }', 'mock is only allowed with type mock'],
+    ['a malformed duration', 'type: openai\n  timeouts: { connect: 5 seconds }', 'spec.timeouts.connect'],
   ])('refuses a Provider with %s', (_name, spec, message) => {
     const manifest = `apiVersion: tollgate.dev/v1alpha1\nkind: Provider\nmetadata: { name: bad, namespace: team-a }\nspec:\n  ${spec}\n`;
     expect(() => k.apply(manifest)).toThrow(message);
@@ -104,6 +111,8 @@ describe('CRDs on a real API server', () => {
     ['a zero amount', 'limit: { amount: 0 }\n  subjects: { namespaces: [a] }', 'limit.amount must be greater than 0'],
     ['no subjects', 'limit: { amount: 5 }\n  subjects: {}', 'subjects must name at least one'],
     ['Downgrade without a target', 'limit: { amount: 5 }\n  subjects: { namespaces: [a] }\n  action: { type: Downgrade }', 'downgradeTo is required with action Downgrade'],
+    ['Rolling without a window', 'limit: { amount: 5 }\n  subjects: { namespaces: [a] }\n  period: Rolling', 'window is required with period Rolling and only allowed with it'],
+    ['a window on a calendar period', 'limit: { amount: 5 }\n  subjects: { namespaces: [a] }\n  period: Day\n  window: 1h', 'window is required with period Rolling and only allowed with it'],
   ])('refuses a Budget with %s', (_name, spec, message) => {
     const manifest = `apiVersion: tollgate.dev/v1alpha1\nkind: Budget\nmetadata: { name: bad, namespace: team-a }\nspec:\n  ${spec}\n`;
     expect(() => k.apply(manifest)).toThrow(message);
