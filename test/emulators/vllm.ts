@@ -25,12 +25,28 @@ export interface VllmPodControls {
   reject?: { status: 429 | 503; retryAfter?: string };
   /** Report KV usage only under the name deprecated in vLLM 0.9 (vllm:gpu_cache_usage_perc). */
   legacyKvMetric: boolean;
+  /**
+   * Engine model, for benchmarks (all off by default): at most `maxRunning` requests run at once and
+   * the rest wait in arrival order, counted in vllm:num_requests_waiting on top of `queue`.
+   */
+  maxRunning?: number;
+  /** Extra time for a request whose system prompt is not in this pod's prefix cache (prefill). */
+  prefixMissMs?: number;
+  /** The prefix cache keeps this many system prompts, least recently used evicted (unbounded when absent). */
+  prefixCacheSize?: number;
+  /** Extra time for a request for an adapter not in `lora.running`; it is loaded when a slot is free. */
+  loraMissMs?: number;
 }
 
 export interface ServedRequest {
   model: string;
   stream: boolean;
   system?: string;
+  /** Time spent waiting for an engine slot (0 without `maxRunning`). */
+  queuedMs?: number;
+  prefixHit?: boolean;
+  /** The adapter was not running on this pod (with `loraMissMs`). */
+  loraLoad?: boolean;
 }
 
 export interface VllmEmulator {
@@ -46,6 +62,8 @@ export interface VllmEmulator {
   scrapes: number;
   healthChecks: number;
   inflight: number;
+  /** Requests waiting for an engine slot (with `maxRunning`). */
+  waiting: number;
   /** Emulated prefix cache: a request hits when its system prompt was seen on this pod before (counted in tokens). */
   prefixCache: { queries: number; hits: number };
   close(): Promise<void>;
@@ -67,7 +85,7 @@ export function goFloat(d: number): string {
 
 const tokens = (text: string): number => Math.max(1, Math.ceil(text.length / 4));
 
-function metricsText(model: string, c: VllmPodControls, running: number, prefix: { queries: number; hits: number }, loraUpdatedAt: number): string {
+function metricsText(model: string, c: VllmPodControls, running: number, waiting: number, prefix: { queries: number; hits: number }, loraUpdatedAt: number): string {
   const labels = `engine="0",model_name="${model}"`;
   const out: string[] = [];
   const family = (name: string, type: string, help: string, lines: string[]): void => {
@@ -81,7 +99,7 @@ function metricsText(model: string, c: VllmPodControls, running: number, prefix:
     ]);
   }
   family('vllm:num_requests_running', 'gauge', 'Number of requests in model execution batches.', [`vllm:num_requests_running{${labels}} ${goFloat(running)}`]);
-  family('vllm:num_requests_waiting', 'gauge', 'Number of requests waiting to be processed.', [`vllm:num_requests_waiting{${labels}} ${goFloat(c.queue)}`]);
+  family('vllm:num_requests_waiting', 'gauge', 'Number of requests waiting to be processed.', [`vllm:num_requests_waiting{${labels}} ${goFloat(c.queue + waiting)}`]);
   if (c.legacyKvMetric) {
     family('vllm:gpu_cache_usage_perc', 'gauge', 'GPU KV-cache usage. 1 means 100 percent usage.', [`vllm:gpu_cache_usage_perc{${labels}} ${goFloat(c.kvCacheUsage)}`]);
   } else {
@@ -122,6 +140,7 @@ export async function startVllmEmulator(opts: { model?: string; host?: string; p
   const controls: VllmPodControls = { queue: 0, kvCacheUsage: 0.1, latencyMs: 0, health: 200, metrics: 'ok', legacyKvMetric: false, ...opts.controls };
   const seenPrefixes = new Set<string>();
   let counter = 0;
+  const slotWaiters: (() => void)[] = [];
   const emu: Omit<VllmEmulator, 'url' | 'baseUrl' | 'host' | 'port' | 'close'> = {
     controls,
     set: (patch) => Object.assign(controls, patch),
@@ -129,6 +148,7 @@ export async function startVllmEmulator(opts: { model?: string; host?: string; p
     scrapes: 0,
     healthChecks: 0,
     inflight: 0,
+    waiting: 0,
     prefixCache: { queries: 0, hits: 0 },
   };
 
@@ -145,16 +165,37 @@ export async function startVllmEmulator(opts: { model?: string; host?: string; p
       res.end(JSON.stringify({ object: 'error', message: status === 429 ? 'Too many requests' : 'Service Unavailable', type: status === 429 ? 'TooManyRequests' : 'ServiceUnavailable', param: null, code: status }));
       return;
     }
-    emu.served.push(system === undefined ? { model: requested, stream } : { model: requested, stream, system });
+    const served: ServedRequest = system === undefined ? { model: requested, stream } : { model: requested, stream, system };
+    emu.served.push(served);
     const promptTokens = messages.reduce((n: number, m) => n + tokens(textOfMessage(m)), 0);
     emu.prefixCache.queries += promptTokens;
+    let extraMs = 0;
     if (system !== undefined) {
-      if (seenPrefixes.has(system)) emu.prefixCache.hits += tokens(system);
-      else seenPrefixes.add(system);
+      served.prefixHit = seenPrefixes.delete(system);
+      if (served.prefixHit) emu.prefixCache.hits += tokens(system);
+      else extraMs += controls.prefixMissMs ?? 0;
+      seenPrefixes.add(system); // most recently used last
+      const cap = controls.prefixCacheSize;
+      while (cap !== undefined && seenPrefixes.size > cap) seenPrefixes.delete(seenPrefixes.values().next().value ?? '');
     }
-    emu.inflight++;
+    const lora = controls.lora;
+    if (controls.loraMissMs !== undefined && lora !== undefined && requested !== model && !lora.running.includes(requested)) {
+      served.loraLoad = true;
+      extraMs += controls.loraMissMs;
+      if (lora.running.length < lora.maxLora) lora.running.push(requested);
+    }
+    const queuedAt = Date.now();
+    if (controls.maxRunning !== undefined && (emu.inflight >= controls.maxRunning || slotWaiters.length > 0)) {
+      emu.waiting++;
+      await new Promise<void>((r) => slotWaiters.push(r)); // the finishing request hands its slot over (inflight unchanged)
+      emu.waiting--;
+    } else {
+      emu.inflight++;
+    }
+    served.queuedMs = Date.now() - queuedAt;
     try {
-      if (controls.latencyMs > 0) await new Promise((r) => setTimeout(r, controls.latencyMs));
+      const latency = controls.latencyMs + extraMs;
+      if (latency > 0) await new Promise((r) => setTimeout(r, latency));
       const id = `chatcmpl-${(++counter).toString(16).padStart(8, '0')}`;
       const created = Math.floor(Date.now() / 1000);
       const words = ['Hello', ' from', ' vLLM'];
@@ -182,7 +223,9 @@ export async function startVllmEmulator(opts: { model?: string; host?: string; p
       }
       res.end('data: [DONE]\n\n');
     } finally {
-      emu.inflight--;
+      const next = controls.maxRunning === undefined || emu.inflight <= controls.maxRunning ? slotWaiters.shift() : undefined;
+      if (next === undefined) emu.inflight--;
+      else next();
     }
   };
 
@@ -196,7 +239,7 @@ export async function startVllmEmulator(opts: { model?: string; host?: string; p
         return;
       }
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-      res.end(metricsText(model, controls, emu.inflight, emu.prefixCache, Date.now() / 1000));
+      res.end(metricsText(model, controls, emu.inflight, emu.waiting, emu.prefixCache, Date.now() / 1000));
       return;
     }
     if (req.method === 'GET' && path === '/health') {
