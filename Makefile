@@ -70,6 +70,12 @@ bench: build
 	bash bench/install.sh
 	taskset -c $${BENCH_CLIENT_CORE:-1} node --import tsx bench/run.ts
 
+## vLLM pod selection (issue 9): round robin vs each podSelection strategy on four emulated pods with
+## skewed load, ~2 min; report in bench/results/vllm-strategies-<date>.md (VLLM_BENCH_SECONDS=5: raw/).
+.PHONY: bench-vllm
+bench-vllm: build
+	taskset -c $${BENCH_CLIENT_CORE:-1} node --import tsx bench/vllm-strategies.ts
+
 ## Helm chart (issue 7): lint it strictly with default values and with every optional feature on.
 .PHONY: helm-lint docs
 helm-lint:
