@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** A long-running process the harness started (pinned to a core), and only ever stopped by its id. */
@@ -28,18 +28,19 @@ function niced(nice: number | undefined, command: string, args: string[]): strin
 
 /**
  * Starts `command args` under `taskset -c core` in its own process group. taskset execs the command,
- * so the pid is the command's own. Output goes to logFile.
+ * so the pid is the command's own. stdout and stderr go straight to logFile (a regular file, not a
+ * pipe the harness must drain: a synchronous logger writing to a full pipe would stall, and that
+ * stall would be the harness's doing, not the system's).
  */
 export function startService(name: string, command: string, args: string[], opts: SpawnOptions): Service {
-  const log = createWriteStream(opts.logFile, { flags: 'a' });
+  const fd = openSync(opts.logFile, 'a');
   const child = spawn('taskset', ['-c', String(opts.core), ...niced(opts.nice, command, args)], {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', fd, fd],
   });
-  child.stdout?.pipe(log, { end: false });
-  child.stderr?.pipe(log, { end: false });
+  closeSync(fd);
   let exit: string | undefined;
   child.on('exit', (code, signal) => {
     exit = signal !== null ? `signal ${signal}` : `exit code ${String(code)}`;
@@ -77,7 +78,6 @@ export function startService(name: string, command: string, args: string[], opts
         kill('SIGKILL');
         await Promise.race([gone, sleep(2000)]);
       }
-      log.end();
     },
   };
 }

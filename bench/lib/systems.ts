@@ -202,7 +202,7 @@ function tollgate(governance: Governance, quiet: boolean): SystemDef {
         ]
       : ['Governance off: no auth, rate limit or tracing exists in this build (issues 5 and 6). Metering (usage per request) is on.'];
   if (quiet) notes.push('--log-level warn: no per-request access and usage log lines.');
-  else notes.push('Default log level (info): one access-log and one usage line per request, to a file.');
+  else notes.push('Default log level (info): one access-log and one usage line per request, written to a regular file.');
   return {
     key: `tollgate-${suffix}`,
     id: 'tollgate',
