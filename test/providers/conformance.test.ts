@@ -8,6 +8,7 @@ import { CANONICAL_USAGE, type Emulator } from '../emulators/emulator-server.js'
 import { startGeminiEmulator, startVertexEmulator } from '../emulators/gemini.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+import { captureUsage } from './provider-manifests.js';
 
 // One suite, every adapter: the official openai client talks to the real gateway (`tollgate dev`
 // on manifests), which talks to a local emulator of each provider's wire format.
@@ -139,7 +140,7 @@ describe.each(PROVIDERS)('provider conformance: $type', (p) => {
   let backup: OpenAiUpstream;
   let gateway: TestGateway;
   let client: OpenAI;
-  const records: UsageRecord[] = [];
+  let records: UsageRecord[] = [];
 
   beforeAll(async () => {
     emulator = await p.start();
@@ -148,12 +149,7 @@ describe.each(PROVIDERS)('provider conformance: $type', (p) => {
       'providers.yaml': `${p.manifests(emulator)}---\n${openAiProvider('backup', backup.baseUrl)}`,
       'routes.yaml': ROUTE.replace('MODEL', JSON.stringify(p.model)),
     });
-    const sink = gateway.dataplane.usage;
-    const original = sink.record.bind(sink);
-    sink.record = (u: UsageRecord) => {
-      records.push(u);
-      original(u);
-    };
+    records = captureUsage(gateway);
     client = new OpenAI({ apiKey: 'client-key', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
   });
 

@@ -7,6 +7,7 @@ import { startBedrockEmulator } from '../emulators/bedrock.js';
 import type { Emulator } from '../emulators/emulator-server.js';
 import { startGeminiEmulator } from '../emulators/gemini.js';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { captureUsage, providerManifest, routeManifest, secretManifest } from './provider-manifests.js';
 
 // Failover between providers that speak different wire formats: the first target's failure is
 // classified by its own adapter, retried per the route's policy, and the next target's adapter
@@ -14,48 +15,7 @@ import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 
 const AWS = { accessKeyId: 'AKIDCROSSTEST', secretAccessKey: 'cross/secret', sessionToken: 'cross-session' };
 
-function providerYaml(name: string, type: string, url: string, model: string, credentials: string, extra = ''): string {
-  return `apiVersion: tollgate.dev/v1alpha1
-kind: Provider
-metadata: { name: ${name} }
-spec:
-  type: ${type}
-  url: ${url}
-  credentials: ${credentials}
-${extra}  models:
-    - name: ${JSON.stringify(model)}
-      pricing: { input: 1, output: 2, cachedInput: 0.5 }
----
-`;
-}
-
-function secretYaml(name: string, data: Record<string, string>): string {
-  return `apiVersion: v1
-kind: Secret
-metadata: { name: ${name} }
-stringData: ${JSON.stringify(data)}
----
-`;
-}
-
-function routeYaml(name: string, primary: [string, string], secondary: [string, string]): string {
-  return `apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: ${name} }
-spec:
-  model: ${name}
-  targets:
-    - providerRef: { name: ${primary[0]} }
-      model: ${JSON.stringify(primary[1])}
-      priority: 0
-    - providerRef: { name: ${secondary[0]} }
-      model: ${JSON.stringify(secondary[1])}
-      priority: 10
-  retry: { attempts: 2, backoff: { initial: 1ms, max: 5ms } }
-  timeouts: { total: 20s, streamIdle: 5s }
----
-`;
-}
+const RETRY = '{ attempts: 2, backoff: { initial: 1ms, max: 5ms } }';
 
 async function collect(stream: AsyncIterable<OpenAI.ChatCompletionChunk>): Promise<{ text: string; finish: string | null | undefined; usage: OpenAI.CompletionUsage | undefined; ids: Set<string> }> {
   let text = '';
@@ -78,7 +38,7 @@ describe('cross-provider failover', () => {
   let azure: Emulator;
   let gateway: TestGateway;
   let client: OpenAI;
-  const records: UsageRecord[] = [];
+  let records: UsageRecord[] = [];
 
   beforeAll(async () => {
     [anthropic, gemini, bedrock, azure] = await Promise.all([
@@ -89,24 +49,19 @@ describe('cross-provider failover', () => {
     ]);
     gateway = await startTestGateway({
       'providers.yaml':
-        providerYaml('claude', 'anthropic', anthropic.url, 'claude-sonnet-4-5', '{ secretRef: { name: claude, key: apiKey } }') +
-        secretYaml('claude', { apiKey: 'sk-ant-cross' }) +
-        providerYaml('gemini', 'gemini', gemini.url, 'gemini-2.0-flash', '{ secretRef: { name: gemini, key: apiKey } }') +
-        secretYaml('gemini', { apiKey: 'gemini-cross' }) +
-        providerYaml('bedrock', 'bedrock', bedrock.url, 'anthropic.claude-3-5-haiku-20241022-v1:0', '{ aws: { secretName: aws } }', '  bedrock: { region: eu-west-1 }\n') +
-        secretYaml('aws', { AWS_ACCESS_KEY_ID: AWS.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS.secretAccessKey, AWS_SESSION_TOKEN: AWS.sessionToken }) +
-        providerYaml('azure', 'azure-openai', azure.url, 'gpt-4o', '{ secretRef: { name: azure, key: apiKey } }', '  azure: { deployment: gpt4o-cross, apiVersion: "2024-10-21" }\n') +
-        secretYaml('azure', { apiKey: 'azure-cross' }),
+        providerManifest('claude', 'anthropic', anthropic.url, '{ secretRef: { name: claude, key: apiKey } }', '', 'claude-sonnet-4-5') +
+        secretManifest('claude', { apiKey: 'sk-ant-cross' }) +
+        providerManifest('gemini', 'gemini', gemini.url, '{ secretRef: { name: gemini, key: apiKey } }', '', 'gemini-2.0-flash') +
+        secretManifest('gemini', { apiKey: 'gemini-cross' }) +
+        providerManifest('bedrock', 'bedrock', bedrock.url, '{ aws: { secretName: aws } }', '  bedrock: { region: eu-west-1 }\n', 'anthropic.claude-3-5-haiku-20241022-v1:0') +
+        secretManifest('aws', { AWS_ACCESS_KEY_ID: AWS.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS.secretAccessKey, AWS_SESSION_TOKEN: AWS.sessionToken }) +
+        providerManifest('azure', 'azure-openai', azure.url, '{ secretRef: { name: azure, key: apiKey } }', '  azure: { deployment: gpt4o-cross, apiVersion: "2024-10-21" }\n', 'gpt-4o') +
+        secretManifest('azure', { apiKey: 'azure-cross' }),
       'routes.yaml':
-        routeYaml('claude-then-gemini', ['claude', 'claude-sonnet-4-5'], ['gemini', 'gemini-2.0-flash']) +
-        routeYaml('bedrock-then-azure', ['bedrock', 'anthropic.claude-3-5-haiku-20241022-v1:0'], ['azure', 'gpt-4o']),
+        routeManifest('claude-then-gemini', [['claude', 'claude-sonnet-4-5'], ['gemini', 'gemini-2.0-flash']], RETRY) +
+        routeManifest('bedrock-then-azure', [['bedrock', 'anthropic.claude-3-5-haiku-20241022-v1:0'], ['azure', 'gpt-4o']], RETRY),
     });
-    const sink = gateway.dataplane.usage;
-    const original = sink.record.bind(sink);
-    sink.record = (u: UsageRecord) => {
-      records.push(u);
-      original(u);
-    };
+    records = captureUsage(gateway);
     client = new OpenAI({ apiKey: 'client-key', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
   });
 

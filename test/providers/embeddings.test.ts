@@ -6,46 +6,13 @@ import { startBedrockEmulator } from '../emulators/bedrock.js';
 import { embeddingVector, type Emulator } from '../emulators/emulator-server.js';
 import { startGeminiEmulator, startVertexEmulator, type VertexEmulator } from '../emulators/gemini.js';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { captureUsage, providerManifest, routeManifest, secretManifest } from './provider-manifests.js';
 
 // /v1/embeddings through providers whose embedding APIs are not OpenAI's: Gemini batchEmbedContents,
 // Vertex AI predict, Bedrock InvokeModel with Titan and Cohere bodies. The official client asks for
 // base64 vectors by default and decodes them, so both encodings are exercised.
 
 const AWS = { accessKeyId: 'AKIDEMBED', secretAccessKey: 'embed/secret' };
-
-function provider(name: string, type: string, url: string, credentials: string, extra = ''): string {
-  return `apiVersion: tollgate.dev/v1alpha1
-kind: Provider
-metadata: { name: ${name} }
-spec:
-  type: ${type}
-  url: ${url}
-  credentials: ${credentials}
-${extra}---
-`;
-}
-
-function secret(name: string, data: Record<string, string>): string {
-  return `apiVersion: v1
-kind: Secret
-metadata: { name: ${name} }
-stringData: ${JSON.stringify(data)}
----
-`;
-}
-
-function route(name: string, ...targets: [string, string][]): string {
-  return `apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: ${name} }
-spec:
-  model: ${name}
-  targets:
-${targets.map(([p, m], i) => `    - { providerRef: { name: ${p} }, model: ${JSON.stringify(m)}, priority: ${i * 10} }`).join('\n')}
-  retry: { attempts: 1 }
----
-`;
-}
 
 describe('embeddings on Gemini, Vertex AI and Bedrock', () => {
   let gemini: Emulator;
@@ -54,7 +21,7 @@ describe('embeddings on Gemini, Vertex AI and Bedrock', () => {
   let claude: Emulator;
   let gateway: TestGateway;
   let client: OpenAI;
-  const records: UsageRecord[] = [];
+  let records: UsageRecord[] = [];
 
   beforeAll(async () => {
     [gemini, vertex, bedrock, claude] = await Promise.all([
@@ -65,29 +32,24 @@ describe('embeddings on Gemini, Vertex AI and Bedrock', () => {
     ]);
     gateway = await startTestGateway({
       'providers.yaml':
-        provider('gemini', 'gemini', gemini.url, '{ secretRef: { name: gemini, key: apiKey } }') +
-        secret('gemini', { apiKey: 'gemini-embed' }) +
-        provider('vertex', 'vertex', vertex.url, '{ serviceAccountKeyRef: { name: gcp, key: key.json } }', '  vertex: { project: embed-project, location: europe-west4 }\n') +
-        secret('gcp', { 'key.json': vertex.serviceAccountKey }) +
-        provider('bedrock', 'bedrock', bedrock.url, '{ aws: { secretName: aws } }', '  bedrock: { region: us-east-1 }\n') +
-        secret('aws', { AWS_ACCESS_KEY_ID: AWS.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS.secretAccessKey }) +
-        provider('claude', 'anthropic', claude.url, '{ secretRef: { name: claude, key: apiKey } }') +
-        secret('claude', { apiKey: 'sk-ant-embed' }),
+        providerManifest('gemini', 'gemini', gemini.url, '{ secretRef: { name: gemini, key: apiKey } }') +
+        secretManifest('gemini', { apiKey: 'gemini-embed' }) +
+        providerManifest('vertex', 'vertex', vertex.url, '{ serviceAccountKeyRef: { name: gcp, key: key.json } }', '  vertex: { project: embed-project, location: europe-west4 }\n') +
+        secretManifest('gcp', { 'key.json': vertex.serviceAccountKey }) +
+        providerManifest('bedrock', 'bedrock', bedrock.url, '{ aws: { secretName: aws } }', '  bedrock: { region: us-east-1 }\n') +
+        secretManifest('aws', { AWS_ACCESS_KEY_ID: AWS.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS.secretAccessKey }) +
+        providerManifest('claude', 'anthropic', claude.url, '{ secretRef: { name: claude, key: apiKey } }') +
+        secretManifest('claude', { apiKey: 'sk-ant-embed' }),
       'routes.yaml':
-        route('emb-gemini', ['gemini', 'gemini-embedding-001']) +
-        route('emb-vertex', ['vertex', 'text-embedding-005']) +
-        route('emb-titan', ['bedrock', 'amazon.titan-embed-text-v2:0']) +
-        route('emb-cohere', ['bedrock', 'cohere.embed-english-v3']) +
-        route('emb-titan-then-gemini', ['bedrock', 'amazon.titan-embed-text-v2:0'], ['gemini', 'gemini-embedding-001']) +
-        route('emb-bedrock-chat-model', ['bedrock', 'anthropic.claude-3-5-haiku-20241022-v1:0']) +
-        route('emb-claude', ['claude', 'claude-sonnet-4-5']),
+        routeManifest('emb-gemini', [['gemini', 'gemini-embedding-001']]) +
+        routeManifest('emb-vertex', [['vertex', 'text-embedding-005']]) +
+        routeManifest('emb-titan', [['bedrock', 'amazon.titan-embed-text-v2:0']]) +
+        routeManifest('emb-cohere', [['bedrock', 'cohere.embed-english-v3']]) +
+        routeManifest('emb-titan-then-gemini', [['bedrock', 'amazon.titan-embed-text-v2:0'], ['gemini', 'gemini-embedding-001']]) +
+        routeManifest('emb-bedrock-chat-model', [['bedrock', 'anthropic.claude-3-5-haiku-20241022-v1:0']]) +
+        routeManifest('emb-claude', [['claude', 'claude-sonnet-4-5']]),
     });
-    const sink = gateway.dataplane.usage;
-    const original = sink.record.bind(sink);
-    sink.record = (u: UsageRecord) => {
-      records.push(u);
-      original(u);
-    };
+    records = captureUsage(gateway);
     client = new OpenAI({ apiKey: 'client-key', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
   });
 

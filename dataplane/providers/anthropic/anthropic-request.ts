@@ -1,10 +1,10 @@
 import type { AnthropicSettings } from './anthropic-settings.js';
+import { assistantToolCalls } from '../shared/assistant-tool-calls.js';
 import { base64DataUri } from '../shared/data-uri.js';
 import { functionTools } from '../shared/function-tools.js';
 import { isObject } from '../shared/json-guards.js';
 import { jsonResponseTool } from '../shared/json-response-tool.js';
 import { stopSequences } from '../shared/stop-sequences.js';
-import { parseToolArguments } from '../shared/tool-arguments.js';
 import { type JsonObject, RequestTranslationError } from '../types.js';
 import type {
   AnthropicImageBlock,
@@ -94,14 +94,7 @@ export function toAnthropicRequest(body: JsonObject, model: string, stream: bool
         return;
       case 'assistant': {
         const blocks: AnthropicRequestBlock[] = contentBlocks(msg.content, param);
-        const calls = Array.isArray(msg.tool_calls) ? msg.tool_calls : [];
-        calls.forEach((c: unknown, j) => {
-          const call = isObject(c) ? c : {};
-          const fn = isObject(call.function) ? call.function : {};
-          const where = `messages.${i}.tool_calls.${j}`;
-          if (typeof call.id !== 'string' || typeof fn.name !== 'string') throw new RequestTranslationError('tool call without id or function name', where);
-          blocks.push({ type: 'tool_use', id: call.id, name: fn.name, input: parseToolArguments(fn.arguments, `${where}.function.arguments`) });
-        });
+        for (const call of assistantToolCalls(msg, i, true)) blocks.push({ type: 'tool_use', id: call.id, name: call.name, input: call.input });
         push(messages, 'assistant', blocks);
         return;
       }

@@ -1,9 +1,9 @@
+import { assistantToolCalls } from '../shared/assistant-tool-calls.js';
 import { base64DataUri } from '../shared/data-uri.js';
 import { type FunctionTool, functionTools } from '../shared/function-tools.js';
 import { isObject } from '../shared/json-guards.js';
 import { jsonResponseTool } from '../shared/json-response-tool.js';
 import { stopSequences } from '../shared/stop-sequences.js';
-import { parseToolArguments } from '../shared/tool-arguments.js';
 import { type JsonObject, RequestTranslationError } from '../types.js';
 import type { BedrockContentBlock, BedrockConverseRequest, BedrockImageFormat, BedrockMessage, BedrockToolSpec } from './bedrock-wire.js';
 
@@ -65,14 +65,7 @@ export function toConverseRequest(body: JsonObject): BedrockConverseRequest {
         return;
       case 'assistant': {
         const content = blocks(msg.content, param);
-        const calls = Array.isArray(msg.tool_calls) ? msg.tool_calls : [];
-        calls.forEach((c: unknown, j) => {
-          const call = isObject(c) ? c : {};
-          const fn = isObject(call.function) ? call.function : {};
-          const where = `messages.${i}.tool_calls.${j}`;
-          if (typeof call.id !== 'string' || typeof fn.name !== 'string') throw new RequestTranslationError('tool call without id or function name', where);
-          content.push({ toolUse: { toolUseId: call.id, name: fn.name, input: parseToolArguments(fn.arguments, `${where}.function.arguments`) } });
-        });
+        for (const call of assistantToolCalls(msg, i, true)) content.push({ toolUse: { toolUseId: call.id, name: call.name, input: call.input } });
         push(messages, 'assistant', content);
         return;
       }

@@ -1,3 +1,4 @@
+import { assistantToolCalls } from '../shared/assistant-tool-calls.js';
 import { base64DataUri } from '../shared/data-uri.js';
 import { functionTools } from '../shared/function-tools.js';
 import { isObject } from '../shared/json-guards.js';
@@ -60,17 +61,6 @@ function push(contents: GeminiContent[], role: 'user' | 'model', p: GeminiPart[]
   else contents.push({ role, parts: p });
 }
 
-function parseArgs(args: unknown, param: string): Record<string, unknown> {
-  if (args === undefined || args === null || args === '') return {};
-  try {
-    const parsed: unknown = typeof args === 'string' ? JSON.parse(args) : undefined;
-    if (isObject(parsed)) return parsed;
-  } catch {
-    // reported below
-  }
-  throw new RequestTranslationError('tool call arguments must be a JSON object string', param);
-}
-
 function generationConfig(body: JsonObject): GeminiGenerationConfig | undefined {
   const g: GeminiGenerationConfig = {};
   const cap = body.max_completion_tokens ?? body.max_tokens;
@@ -113,15 +103,12 @@ export function toGeminiRequest(body: JsonObject): GeminiRequest {
         return;
       case 'assistant': {
         const p = parts(msg.content, param);
-        const calls = Array.isArray(msg.tool_calls) ? msg.tool_calls : [];
-        calls.forEach((c: unknown, j) => {
-          const call = isObject(c) ? c : {};
-          const fn = isObject(call.function) ? call.function : {};
-          const where = `messages.${i}.tool_calls.${j}`;
-          if (typeof fn.name !== 'string') throw new RequestTranslationError('tool call without function name', where);
-          if (typeof call.id === 'string') nameById.set(call.id, fn.name);
-          p.push({ functionCall: { name: fn.name, args: parseArgs(fn.arguments, `${where}.function.arguments`) } });
-        });
+        for (const call of assistantToolCalls(msg, i, false)) {
+          // functionCall.args is a JSON object (a Struct).
+          if (!isObject(call.input)) throw new RequestTranslationError('tool call arguments must be a JSON object', `${call.param}.function.arguments`);
+          if (call.id !== undefined) nameById.set(call.id, call.name);
+          p.push({ functionCall: { name: call.name, args: call.input } });
+        }
         push(contents, 'model', p);
         return;
       }
