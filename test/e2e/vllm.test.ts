@@ -25,6 +25,13 @@ spec:
 ---
 apiVersion: tollgate.dev/v1alpha1
 kind: Provider
+metadata: { name: llama-rr }
+spec:
+  type: openai-compatible
+  serviceRef: { name: llama, port: 8000 }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: Provider
 metadata: { name: hosted }
 spec:
   type: openai-compatible
@@ -44,6 +51,14 @@ spec:
   model: chat
   access: { anonymous: true }
   targets: [{ providerRef: { name: llama }, model: llama-3.1-8b }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: chat-rr }
+spec:
+  model: chat-rr
+  access: { anonymous: true }
+  targets: [{ providerRef: { name: llama-rr }, model: llama-3.1-8b }]
 ---
 apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
@@ -163,6 +178,37 @@ describe('vLLM pods behind a serviceRef provider', () => {
     const leastOutstanding = delta(before);
     expect(leastOutstanding[0]).toBeGreaterThanOrEqual(3);
     expect(leastOutstanding[0]).toBeGreaterThan(queueAware[0] ?? 0);
+  });
+
+  it('keeps the maximum queue lower than round robin when one pod is slow', async () => {
+    // One engine slot per pod (the rest wait in the pod's queue); pod 0 is four times slower. The same
+    // paced arrivals (one request every 60 ms) through round robin and through QueueAware.
+    for (const [i, p] of pods.entries()) p.set({ maxRunning: 1, latencyMs: i === 0 ? 400 : 100 });
+    await scraped();
+    const maxQueueOf = async (model: string): Promise<number> => {
+      let max = 0;
+      const sampler = setInterval(() => {
+        for (const p of pods) max = Math.max(max, p.waiting);
+      }, 5);
+      const sent: Promise<Response>[] = [];
+      for (let i = 0; i < 24; i++) {
+        sent.push(ok(model, { user: `paced ${i}` }));
+        await new Promise((r) => setTimeout(r, 60));
+      }
+      await Promise.all(sent);
+      clearInterval(sampler);
+      return max;
+    };
+    try {
+      const roundRobin = await maxQueueOf('chat-rr');
+      await vi.waitFor(() => expect(pods.every((p) => p.waiting === 0 && p.inflight === 0)).toBe(true), { timeout: 5000, interval: 20 });
+      await scraped();
+      const queueAware = await maxQueueOf('chat');
+      expect(roundRobin).toBeGreaterThanOrEqual(3);
+      expect(queueAware).toBeLessThan(roundRobin);
+    } finally {
+      for (const p of pods) p.set({ maxRunning: undefined });
+    }
   });
 
   it('keeps a repeated system prompt on one pod until it is loaded beyond the bound, raising prefix-cache hits', async () => {
