@@ -2,7 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAnthropicEmulator } from '../emulators/anthropic.js';
 import { startBedrockEmulator } from '../emulators/bedrock.js';
-import type { Emulator } from '../emulators/emulator-server.js';
+import { type Emulator, sse, startEmulator } from '../emulators/emulator-server.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 
@@ -36,10 +36,33 @@ spec:
 
 const AWS = { accessKeyId: 'AKIDINBOUND', secretAccessKey: 'inbound/secret' };
 
+/** A vLLM-style OpenAI server that ended on the request's last stop sequence and says so in `stop_reason`. */
+function startVllmLike(): Promise<Emulator> {
+  return startEmulator((req, _b, res) => {
+    const stops = (req.body.stop as string[] | undefined) ?? [];
+    const stop = stops[stops.length - 1] ?? null;
+    const usage = { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 };
+    if (req.body.stream === true) {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const chunk = (choice: Record<string, unknown>, extra: Record<string, unknown> = {}) => sse(undefined, { id: 'cmpl-v', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [choice], ...extra });
+      res.end(
+        chunk({ index: 0, delta: { role: 'assistant', content: 'one two' }, finish_reason: null }) +
+          chunk({ index: 0, delta: {}, finish_reason: 'stop', stop_reason: stop }) +
+          sse(undefined, { id: 'cmpl-v', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage }) +
+          'data: [DONE]\n\n',
+      );
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ id: 'cmpl-v', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'one two' }, finish_reason: 'stop', stop_reason: stop }], usage }));
+  });
+}
+
 describe('inbound Anthropic Messages API', () => {
   let upstream: OpenAiUpstream;
   let claude: Emulator;
   let bedrock: Emulator;
+  let vllm: Emulator;
   let gateway: TestGateway;
   let client: Anthropic;
 
@@ -47,8 +70,10 @@ describe('inbound Anthropic Messages API', () => {
     upstream = await startOpenAiUpstream();
     claude = await startAnthropicEmulator('sk-ant-test');
     bedrock = await startBedrockEmulator(AWS, 'us-west-2');
+    vllm = await startVllmLike();
     gateway = await startTestGateway({
       'providers.yaml': `${openAiProvider('openai-up', upstream.baseUrl)}---
+${openAiProvider('vllm-like', vllm.url)}---
 apiVersion: tollgate.dev/v1alpha1
 kind: Provider
 metadata: { name: claude }
@@ -76,7 +101,15 @@ kind: Secret
 metadata: { name: aws }
 stringData: { AWS_ACCESS_KEY_ID: ${AWS.accessKeyId}, AWS_SECRET_ACCESS_KEY: ${AWS.secretAccessKey} }
 `,
-      'routes.yaml': ROUTES,
+      'routes.yaml': `${ROUTES}---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: via-vllm }
+spec:
+  model: via-vllm
+  targets: [{ providerRef: { name: vllm-like }, model: m }]
+  retry: { attempts: 1 }
+`,
     });
     client = new Anthropic({ apiKey: 'client-key', baseURL: gateway.url, maxRetries: 0 });
   });
@@ -86,6 +119,7 @@ stringData: { AWS_ACCESS_KEY_ID: ${AWS.accessKeyId}, AWS_SECRET_ACCESS_KEY: ${AW
     await upstream?.close();
     await claude?.close();
     await bedrock?.close();
+    await vllm?.close();
   });
 
   it('non-streaming, routed to an OpenAI-wire upstream', async () => {
@@ -197,6 +231,17 @@ stringData: { AWS_ACCESS_KEY_ID: ${AWS.accessKeyId}, AWS_SECRET_ACCESS_KEY: ${AW
     const several = await client.messages.create({ model: 'via-bedrock', max_tokens: 50, stop_sequences: ['END', 'STOP'], messages: [{ role: 'user', content: 'Count' }] });
     expect(several).toMatchObject({ stop_reason: 'end_turn', stop_sequence: null });
     expect(bedrock.problems).toEqual([]);
+  });
+
+  it("stop_sequence through a vLLM-style OpenAI server: its choice's stop_reason names the sequence (JSON and stream)", async () => {
+    const msg = await client.messages.create({ model: 'via-vllm', max_tokens: 20, stop_sequences: ['three', 'four'], messages: [{ role: 'user', content: 'Count' }] });
+    expect(msg).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: 'four', content: [{ type: 'text', text: 'one two' }] });
+    expect(vllm.requests[vllm.requests.length - 1]?.body.stop).toEqual(['three', 'four']);
+    const final = await client.messages.stream({ model: 'via-vllm', max_tokens: 20, stop_sequences: ['three'], messages: [{ role: 'user', content: 'Count' }] }).finalMessage();
+    expect(final).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: 'three' });
+    // Without stop sequences in the request nothing can have matched.
+    const plain = await client.messages.create({ model: 'via-vllm', max_tokens: 20, messages: [{ role: 'user', content: 'Count' }] });
+    expect(plain).toMatchObject({ stop_reason: 'end_turn', stop_sequence: null });
   });
 
   it('a forced tool_choice reaches the Anthropic upstream and comes back as tool_use', async () => {
