@@ -10,7 +10,7 @@ import type {
 import { toOpenAiEmbeddings } from '../shared/openai-embeddings.js';
 import { RequestTranslationError } from '../types.js';
 import { promptBlockedFailure } from './gemini-blocked.js';
-import { batchEmbedContents, type EmbeddingsDialect, predictEmbeddings } from './gemini-embeddings.js';
+import { batchEmbedContents, type EmbeddingsDialect } from './gemini-embeddings.js';
 import { classifyGeminiError } from './gemini-errors.js';
 import { toGeminiRequest } from './gemini-request.js';
 import { fromGeminiResponse, promptBlockReason } from './gemini-response.js';
