@@ -15,6 +15,8 @@ export const PricingSchema = z.object({
   inputPerMTok: z.number().min(0),
   outputPerMTok: z.number().min(0),
   cachedInputPerMTok: z.number().min(0),
+  /** Price of input tokens written to the prompt cache; the input price when absent. */
+  cacheWriteInputPerMTok: z.number().min(0).optional(),
   /** USD per second of one self-hosted pod (GPU-second price × GPUs per pod), charged for each request's share of the pod. */
   podSecondUsd: z.number().min(0).optional(),
 });

@@ -11,6 +11,15 @@ describe('costUsd', () => {
     expect(costUsd({ inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 }, pricing)).toBe(0);
   });
 
+  it('prices prompt-cache writes at their own price when the Provider sets one', () => {
+    const pricing = { inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.3, cacheWriteInputPerMTok: 3.75 };
+    // 1000 input = 200 cache reads + 300 cache writes + 500 uncached; 100 output.
+    const usage = { inputTokens: 1000, cachedInputTokens: 200, cacheWriteTokens: 300, outputTokens: 100 };
+    expect(costUsd(usage, pricing)).toBe((500 * 3 + 200 * 0.3 + 300 * 3.75 + 100 * 15) / 1e6);
+    const { cacheWriteInputPerMTok: _ignored, ...withoutWritePrice } = pricing;
+    expect(costUsd(usage, withoutWritePrice)).toBe((800 * 3 + 200 * 0.3 + 100 * 15) / 1e6);
+  });
+
   it('never counts more cached than total input', () => {
     const pricing = { inputPerMTok: 1, outputPerMTok: 0, cachedInputPerMTok: 0 };
     expect(costUsd({ inputTokens: 10, cachedInputTokens: 50, outputTokens: 0 }, pricing)).toBe(0);

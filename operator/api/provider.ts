@@ -27,6 +27,11 @@ export const ModelPricingSchema = z
       .min(0)
       .optional()
       .describe('USD per million input tokens served from the provider prompt cache. Defaults to the input price.'),
+    cacheWrite: z
+      .number()
+      .min(0)
+      .optional()
+      .describe('USD per million input tokens written to the provider prompt cache (Anthropic, Bedrock). Defaults to the input price.'),
   })
   .describe('Prices in USD per million tokens, used to meter cost and enforce budgets.');
 

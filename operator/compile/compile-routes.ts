@@ -95,6 +95,7 @@ function resolveTargets(
         inputPerMTok: model?.pricing?.input ?? 0,
         outputPerMTok: model?.pricing?.output ?? 0,
         cachedInputPerMTok: model?.pricing?.cachedInput ?? model?.pricing?.input ?? 0,
+        ...(model?.pricing?.cacheWrite === undefined ? {} : { cacheWriteInputPerMTok: model.pricing.cacheWrite }),
       },
     };
     const gpu = provider.source.spec.vllm?.gpuPricing;
