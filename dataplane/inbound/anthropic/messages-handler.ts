@@ -1,3 +1,4 @@
+import { costUsd } from '../../metering/cost.js';
 import type { Request, RequestHandler, Response } from 'express';
 import { StreamMeter } from '../../metering/stream-meter.js';
 import { estimateTokens, promptText } from '../../metering/token-estimate.js';
@@ -31,6 +32,8 @@ export function messagesHandler(deps: ProxyDeps): RequestHandler {
       return;
     }
     const meter = new StreamMeter(estimateTokens(promptText(canonical.body)));
+    // A budget with cutStreams ends the stream when its cap is crossed, as on /v1/chat/completions.
+    meter.guard = (soFar) => routed.overBudget({ usage: soFar, costUsd: costUsd(soFar, outcome.target.pricing) });
     try {
       await writeMessagesStream(res, outcome, headers, route.timeouts.streamIdleMs, meter, model, stopSequences);
     } finally {

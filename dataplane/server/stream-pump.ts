@@ -1,0 +1,114 @@
+import { once } from 'node:events';
+import type { Response } from 'express';
+import type { StreamMeter } from '../metering/stream-meter.js';
+import type { JsonObject, StreamStep, UpstreamFailure, Usage } from '../providers/types.js';
+import type { RouteOutcome } from '../routing/router.js';
+
+export type StreamOutcome = Extract<RouteOutcome, { kind: 'stream' }>;
+
+export class StreamIdleTimeout extends Error {
+  constructor(readonly ms: number) {
+    super(`upstream sent nothing for ${ms} ms`);
+    this.name = 'StreamIdleTimeout';
+  }
+}
+
+/** How a client dialect (OpenAI chunks, Anthropic events) writes a stream; every method returns SSE text. */
+export interface StreamDialect {
+  chunk(chunk: JsonObject): string;
+  usage?(usage: Usage): void;
+  /** The stream ended normally. */
+  end(): string;
+  /** The upstream failed after the first byte (or went silent). */
+  failure(failure: UpstreamFailure | Error): string;
+  /** A budget's hard cap was crossed. */
+  cut(reason: string): string;
+}
+
+async function write(res: Response, text: string): Promise<void> {
+  if (text === '' || res.write(text)) return;
+  // Slow client: wait for the socket to drain instead of buffering the whole stream in memory.
+  await Promise.race([once(res, 'drain'), once(res, 'close')]);
+}
+
+/**
+ * Writes a started stream: first the steps the router already read, then the rest, with an idle
+ * timeout between chunks. After the first byte nothing is retried; a failure ends the stream with
+ * an error event. The meter sees every chunk (usage, cache, budget cut) whatever the dialect.
+ */
+export async function pumpStream(
+  res: Response,
+  outcome: StreamOutcome,
+  headers: Record<string, string>,
+  idleMs: number,
+  meter: StreamMeter,
+  dialect: StreamDialect,
+): Promise<void> {
+  res.writeHead(200, {
+    ...headers,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.flushHeaders();
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => outcome.abort(new StreamIdleTimeout(idleMs)), idleMs);
+  };
+  const finish = async (): Promise<'stop'> => {
+    meter.complete();
+    await write(res, dialect.end());
+    return 'stop';
+  };
+
+  const emit = async (step: StreamStep): Promise<'continue' | 'stop'> => {
+    for (const chunk of step.chunks) {
+      meter.observe(chunk as JsonObject);
+      await write(res, dialect.chunk(chunk));
+      if (meter.cutReason !== undefined) {
+        await write(res, dialect.cut(meter.cutReason));
+        return 'stop';
+      }
+    }
+    if (step.usage !== undefined) {
+      meter.report(step.usage);
+      dialect.usage?.(step.usage);
+    }
+    if (step.failure !== undefined) {
+      await write(res, dialect.failure(step.failure));
+      return 'stop';
+    }
+    return step.done === true ? finish() : 'continue';
+  };
+
+  try {
+    let state: 'continue' | 'stop' = 'continue';
+    for (const step of outcome.first) {
+      state = await emit(step);
+      if (state === 'stop') break;
+    }
+    arm();
+    while (state === 'continue' && !res.destroyed) {
+      const next = await outcome.rest.next();
+      if (next.done === true) {
+        await finish();
+        break;
+      }
+      arm();
+      state = await emit(next.value);
+    }
+  } catch (err) {
+    if (!res.destroyed) {
+      const reason = err instanceof Error && err.name === 'AbortError' && err.cause instanceof Error ? err.cause : err;
+      await write(res, dialect.failure(reason instanceof Error ? reason : new Error(String(reason)))).catch(() => undefined);
+    }
+  } finally {
+    clearTimeout(timer);
+    outcome.release();
+    // Stop reading an upstream the client no longer wants.
+    await outcome.rest.return(undefined).catch(() => undefined);
+    res.end();
+  }
+}
