@@ -42,7 +42,7 @@ export interface DevGateway {
 /** `tollgate dev`: manifests on disk → compile → the data plane, reloaded on change. */
 export async function startDev(opts: DevOptions): Promise<DevGateway> {
   const { logger } = opts;
-  const governance = opts.governance ?? governanceFromEnv({}, logger);
+  const governance = opts.governance ?? (await governanceFromEnv({}, logger));
   const dataplane = new Dataplane({
     host: opts.host,
     port: opts.port,

@@ -1,18 +1,35 @@
 import type { Logger } from 'pino';
-import { createResponseCache, parseResponseCacheEnv, type ResponseCacheHandle } from '../dataplane/governance/cache/create-response-cache.js';
-import { createRateLimiter } from '../dataplane/governance/rate-limit/create-rate-limiter.js';
-import type { RateLimitAdmitter } from '../dataplane/governance/rate-limit/rate-limit-admitter.js';
+import { MemoryResponseCache } from '../dataplane/governance/cache/memory-cache.js';
+import type { ResponseCacheHandle } from '../dataplane/governance/cache/create-response-cache.js';
+import { parseResponseCacheEnv } from '../dataplane/governance/cache/response-cache-config.js';
+import { LocalRateLimitBackend } from '../dataplane/governance/rate-limit/local-backend.js';
+import { RateLimitAdmitter } from '../dataplane/governance/rate-limit/rate-limit-admitter.js';
 import { parseRateLimiterEnv } from '../dataplane/governance/rate-limit/rate-limiter-config.js';
 
-/** Rate limiter and response cache from the environment (TOLLGATE_REDIS_URL and friends), read once. */
-export function governanceFromEnv(env: NodeJS.ProcessEnv, logger: Logger): { rateLimiter: RateLimitAdmitter; cache: ResponseCacheHandle } {
-  const rateLimiter = createRateLimiter(parseRateLimiterEnv(env), {
-    onBackendError: (err, op) => logger.warn({ err: (err as Error).message, op }, 'rate-limit backend failed'),
-    onConnectionError: (err) => logger.warn({ err: err.message }, 'redis connection error'),
-  });
-  const cache = createResponseCache(parseResponseCacheEnv(env), {
-    onError: (err, op) => logger.warn({ err: (err as Error).message, op }, 'response cache failed'),
-    onConnectionError: (err) => logger.warn({ err: err.message }, 'redis connection error'),
-  });
-  return { rateLimiter, cache };
+/**
+ * Rate limiter and response cache from the environment (TOLLGATE_REDIS_URL and friends), read once.
+ * Without Redis the Redis client is never loaded (it costs a data plane about 20 MB of memory).
+ */
+export async function governanceFromEnv(env: NodeJS.ProcessEnv, logger: Logger): Promise<{ rateLimiter: RateLimitAdmitter; cache: ResponseCacheHandle }> {
+  const limits = parseRateLimiterEnv(env);
+  const caching = parseResponseCacheEnv(env);
+  const onBackendError = (err: unknown, op: string): void => logger.warn({ err: (err as Error).message, op }, 'rate-limit backend failed');
+  const onError = (err: unknown, op: string): void => logger.warn({ err: (err as Error).message, op }, 'response cache failed');
+  const onConnectionError = (err: Error): void => logger.warn({ err: err.message }, 'redis connection error');
+  if (limits.backend === 'local' && caching.backend === 'memory') {
+    return {
+      rateLimiter: new RateLimitAdmitter({
+        backend: new LocalRateLimitBackend({ replicas: limits.replicas }),
+        countMaxOutputTokens: limits.countMaxOutputTokens,
+        onBackendError,
+      }),
+      cache: new MemoryResponseCache({ maxTotalBytes: caching.maxTotalBytes, maxEntryBytes: caching.maxEntryBytes }),
+    };
+  }
+  const { createRateLimiter } = await import('../dataplane/governance/rate-limit/create-rate-limiter.js');
+  const { createResponseCache } = await import('../dataplane/governance/cache/create-response-cache.js');
+  return {
+    rateLimiter: createRateLimiter(limits, { onBackendError, onConnectionError }),
+    cache: createResponseCache(caching, { onError, onConnectionError }),
+  };
 }

@@ -7,11 +7,10 @@ import { Dataplane } from '../dataplane/dataplane.js';
 import { Authenticator } from '../dataplane/governance/identity/authenticator.js';
 import { inClusterKubeApi, kubeApiFromKubeconfig } from '../dataplane/governance/identity/kube-api.js';
 import { KubeTokenReviewer } from '../dataplane/governance/identity/token-reviewer.js';
-import { startTracing, type Tracing } from '../dataplane/telemetry/otel-sdk.js';
+import type { Tracing } from '../dataplane/telemetry/otel-sdk.js';
 import { parseTracingConfig, TOLLGATE_VERSION, TracingConfigError } from '../dataplane/telemetry/tracing-config.js';
 import { renderCrdFiles } from '../operator/api/crd-yaml.js';
 import { compile } from '../operator/compile/compile.js';
-import { runOperator } from '../operator/operator.js';
 import { readManifestDir } from '../operator/sources/directory-source.js';
 import { formatManifestError, loadManifests } from '../operator/sources/manifest-loader.js';
 import { startDev } from './dev-command.js';
@@ -93,14 +92,18 @@ function parsePort(value: string | undefined): number {
 }
 
 /** Starts trace export when an OTLP endpoint is configured (flag or OTEL_* variables); undefined = tracing off. */
-function tracingFor(otlpEndpoint: string | undefined, serviceName: string): Tracing | undefined {
+/** The OpenTelemetry SDK is loaded only when tracing is configured (it costs about 25 MB). */
+async function tracingFor(otlpEndpoint: string | undefined, serviceName: string): Promise<Tracing | undefined> {
+  let config;
   try {
-    const config = parseTracingConfig(process.env, otlpEndpoint === undefined ? {} : { otlpEndpoint }, { serviceName, serviceVersion: TOLLGATE_VERSION });
-    return config === undefined ? undefined : startTracing(config);
+    config = parseTracingConfig(process.env, otlpEndpoint === undefined ? {} : { otlpEndpoint }, { serviceName, serviceVersion: TOLLGATE_VERSION });
   } catch (err) {
     if (err instanceof TracingConfigError) fail(err.message);
     throw err;
   }
+  if (config === undefined) return undefined;
+  const { startTracing } = await import('../dataplane/telemetry/otel-sdk.js');
+  return startTracing(config);
 }
 
 /** Stops the process's work, then exports the spans still buffered. */
@@ -173,7 +176,7 @@ async function main(argv: string[]): Promise<void> {
     case 'dev': {
       if (values.file === undefined) fail('dev needs -f <dir>');
       const auth = values.auth === true ? createAuthenticator(values.kubeconfig, values['auth-cache-ttl']) : undefined;
-      const tracing = tracingFor(values['otlp-endpoint'], 'tollgate');
+      const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate');
       const gateway = await startDev({
         dir: values.file,
         host: values.host ?? '127.0.0.1',
@@ -183,7 +186,7 @@ async function main(argv: string[]): Promise<void> {
         ...(auth === undefined ? {} : { auth }),
         ...(tracing === undefined ? {} : { tracer: tracing.tracer }),
         ...(values['admin-port'] === undefined ? {} : { adminPort: parsePort(values['admin-port']) }),
-        governance: governanceFromEnv(process.env, logger),
+        governance: await governanceFromEnv(process.env, logger),
       });
       onSignals(thenFlush(gateway.stop, tracing));
       process.stderr.write(
@@ -195,7 +198,7 @@ async function main(argv: string[]): Promise<void> {
       const host = values.host ?? '0.0.0.0';
       const token = readToken(values['token-file']);
       const operatorUrl = values['operator-url'] ?? process.env.TOLLGATE_OPERATOR_URL;
-      const tracing = tracingFor(values['otlp-endpoint'], 'tollgate-dataplane');
+      const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate-dataplane');
       const dataplane = new Dataplane({
         host,
         port: parsePort(values.port),
@@ -203,7 +206,7 @@ async function main(argv: string[]): Promise<void> {
         drainTimeoutMs,
         auth: createAuthenticator(values.kubeconfig ?? process.env.KUBECONFIG, values['auth-cache-ttl']),
         ...(process.env.POD_NAME === undefined ? {} : { podName: process.env.POD_NAME }),
-        ...governanceFromEnv(process.env, logger),
+        ...(await governanceFromEnv(process.env, logger)),
         ...(token === undefined
           ? {}
           : { admin: { host, port: parsePort(values['admin-port'] ?? '9090'), token, ...tlsPair(values['admin-tls-cert'], values['admin-tls-key'], '--admin-tls') } }),
@@ -227,7 +230,9 @@ async function main(argv: string[]): Promise<void> {
       if (token === undefined) fail('operator needs --token-file (or TOLLGATE_ADMIN_TOKEN)');
       const dataplaneNamespace = values['dataplane-namespace'] ?? process.env.POD_NAMESPACE ?? 'default';
       const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG;
-      const tracing = tracingFor(values['otlp-endpoint'], 'tollgate-operator');
+      const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate-operator');
+      // Loaded here so that a data plane never pays for the Kubernetes client (about 85 MB).
+      const { runOperator } = await import('../operator/operator.js');
       const operator = await runOperator({
         ...(kubeconfig === undefined ? {} : { kubeconfig }),
         watchNamespaces: (values['watch-namespaces'] ?? process.env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),

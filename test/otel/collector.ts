@@ -67,7 +67,9 @@ interface ExportRequest {
 /** Parses the file exporter's output: one OTLP/JSON ExportTraceServiceRequest per line. */
 export function parseFileExport(text: string): ReceivedSpan[] {
   const out: ReceivedSpan[] = [];
-  for (const line of text.split('\n')) {
+  // The collector may be mid-write: only lines that ended are complete requests.
+  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+  for (const line of complete.split('\n')) {
     if (line.trim() === '') continue;
     const req = JSON.parse(line) as ExportRequest;
     for (const rs of req.resourceSpans ?? []) {
