@@ -237,7 +237,7 @@ async function main(): Promise<void> {
     compile,
     profiles,
     commands: [
-      'make bench   # = bash bench/install.sh && taskset -c 1 npx tsx bench/run.ts',
+      'make bench   # = make build && bash bench/install.sh && taskset -c 1 node --import tsx bench/run.ts',
       cfg.quick ? 'BENCH_QUICK=1 make bench' : 'BENCH_QUICK=1 make bench   # smoke run, report under bench/results/raw/',
       `wrk -t1 -c{1,${cfg.throughputConcurrency}} -d{${cfg.latencySeconds},${cfg.throughputSeconds}}s --timeout 10s -s bench/wrk/post.lua <url>`,
       `loadgen rate -url <url> -rate R -duration ${cfg.sweepSeconds}s -warmup ${cfg.sweepWarmupSeconds}s -conns 256`,
