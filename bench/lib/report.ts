@@ -70,7 +70,7 @@ function table(head: string[], rows: string[][]): string {
 }
 
 function why(s: SystemResult, scenario: string): string {
-  if (s.error !== undefined) return 'not run';
+  if (s.error !== undefined) return `not run: ${s.error.slice(0, 120)}`;
   const e = s.scenarioErrors[scenario];
   return e === undefined ? '–' : `failed: ${e.slice(0, 140)}`;
 }
