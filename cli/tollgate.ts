@@ -168,7 +168,9 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const logger = pino({ level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info' });
+  // Asynchronous writes: a synchronous logger blocks the event loop whenever stdout (a pipe under
+  // Kubernetes) is slow to drain. pino flushes what is buffered when the process exits.
+  const logger = pino({ level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info' }, pino.destination({ sync: false }));
   const drainTimeoutMs = Number(values['drain-timeout'] ?? '30') * 1000;
   if (!Number.isFinite(drainTimeoutMs) || drainTimeoutMs < 0) fail('--drain-timeout must be a number of seconds');
 

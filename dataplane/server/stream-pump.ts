@@ -53,9 +53,10 @@ export async function pumpStream(
   });
   res.flushHeaders();
   let timer: NodeJS.Timeout | undefined;
+  // One timer per stream, pushed back on every chunk (refresh() costs far less than a new timer).
   const arm = (): void => {
-    clearTimeout(timer);
-    timer = setTimeout(() => outcome.abort(new StreamIdleTimeout(idleMs)), idleMs);
+    if (timer === undefined) timer = setTimeout(() => outcome.abort(new StreamIdleTimeout(idleMs)), idleMs);
+    else timer.refresh();
   };
   const finish = async (): Promise<'stop'> => {
     meter.complete();

@@ -19,6 +19,14 @@ describe('SseParser', () => {
     expect(out).toEqual([{ event: 'message_start', data: '{"t":"héllo"}' }, { data: 'a\nb', id: '7' }]);
   });
 
+  it('parses LF-only streams split at every byte', () => {
+    const text = 'data: {"a":"ü"}\n\nevent: x\ndata: 1\ndata: 2\n\n: c\ndata: [DONE]\n\n';
+    const p = new SseParser();
+    const out = [];
+    for (const b of enc(text)) out.push(...p.push(new Uint8Array([b])));
+    expect(out).toEqual([{ data: '{"a":"ü"}' }, { event: 'x', data: '1\n2' }, { data: '[DONE]' }]);
+  });
+
   it('dispatches a final event without a trailing blank line at end of stream', () => {
     const p = new SseParser();
     expect(p.push(enc('data: x'))).toEqual([]);

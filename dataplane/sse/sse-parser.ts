@@ -37,6 +37,14 @@ export class SseParser {
     const out: SseEvent[] = [];
     let start = 0;
     const buf = this.buffer;
+    if (buf.indexOf('\r') === -1) {
+      // The common case (LF only): jump from line end to line end instead of testing every character.
+      for (let nl = buf.indexOf('\n'); nl !== -1; nl = buf.indexOf('\n', start)) {
+        this.line(buf.slice(start, nl), out);
+        start = nl + 1;
+      }
+      return this.finishDrain(buf, start, final, out);
+    }
     for (let i = 0; i < buf.length; i++) {
       const c = buf.charCodeAt(i);
       if (c !== LF && c !== CR) continue;
@@ -44,6 +52,10 @@ export class SseParser {
       if (c === CR && buf.charCodeAt(i + 1) === LF) i++;
       start = i + 1;
     }
+    return this.finishDrain(buf, start, final, out);
+  }
+
+  private finishDrain(buf: string, start: number, final: boolean, out: SseEvent[]): SseEvent[] {
     this.buffer = buf.slice(start);
     if (final) {
       if (this.buffer.length > 0) this.line(this.buffer, out);
