@@ -20,6 +20,7 @@ import type { ResponseCacheHandle } from './governance/cache/create-response-cac
 import type { RateLimitAdmitter } from './governance/rate-limit/rate-limit-admitter.js';
 import { pullSnapshot } from './admin/snapshot-puller.js';
 import { EndpointPickers } from './routing/endpoints/endpoint-pickers.js';
+import { ActiveHealthChecker } from './routing/health/active-health.js';
 import { TargetHealth } from './routing/health/target-health.js';
 import { Router } from './routing/router.js';
 import { mountDebugRoute } from './routing/rules/debug-route.js';
@@ -76,6 +77,7 @@ export class Dataplane {
   readonly reporter: UsageReporter;
   private readonly budgets: BudgetAdmitter;
   private readonly operatorAgent: Agent | undefined;
+  private readonly activeHealth: ActiveHealthChecker;
 
   constructor(private readonly opts: DataplaneOptions) {
     // A pod that restarts starts a new report sequence, so it gets a new name in the idempotency key.
@@ -96,6 +98,8 @@ export class Dataplane {
     this.telemetry = new GatewayTelemetry({ logger: opts.logger, store: this.store, ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }) });
     const health = new TargetHealth({ onState: (providerId, model, state) => this.telemetry.circuitState(providerId, model, state) });
     this.router = new Router({ stats: new TargetStats(), endpoints: this.endpoints, health });
+    this.activeHealth = new ActiveHealthChecker(health, opts.logger);
+    this.store.onChange((runtime) => this.activeHealth.sync(runtime));
   }
 
   get isDraining(): boolean {
@@ -182,6 +186,7 @@ export class Dataplane {
     if (!reported) this.opts.logger.error({ unacknowledged: this.reporter.unacknowledged }, 'usage reports not acknowledged before exit');
     await this.opts.rateLimiter?.close();
     await this.opts.cache?.close();
+    this.activeHealth.close();
     await this.endpoints.close();
     await this.transport.close();
     this.server = undefined;

@@ -117,6 +117,16 @@ export const ProviderConfigSchema = z.object({
   labels: z.record(z.string(), z.string()).optional(),
   /** Passive health; absent = off. */
   outlierDetection: OutlierDetectionConfigSchema.optional(),
+  /** Active health checks; absent when the Provider does not enable them. */
+  healthCheck: z
+    .object({
+      path: z.string(),
+      intervalMs: z.number().int().min(1),
+      timeoutMs: z.number().int().min(1),
+      unhealthyThreshold: z.number().int().min(1),
+      healthyThreshold: z.number().int().min(1),
+    })
+    .optional(),
 });
 export type ProviderConfig = z.infer<typeof ProviderConfigSchema>;
 

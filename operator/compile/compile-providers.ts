@@ -132,6 +132,16 @@ export function compileProviders(input: CompileInput): { providers: Map<string, 
     const labels = p.metadata.labels ?? {};
     if (Object.keys(labels).length > 0) config.labels = Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     if (spec.outlierDetection !== undefined) config.outlierDetection = outlierDetection(spec.outlierDetection);
+    if (spec.healthCheck?.enabled === true && spec.type !== 'mock') {
+      const h = spec.healthCheck;
+      config.healthCheck = {
+        path: h.path,
+        intervalMs: durationToMs(h.interval),
+        timeoutMs: durationToMs(h.timeout),
+        unhealthyThreshold: h.unhealthyThreshold,
+        healthyThreshold: h.healthyThreshold,
+      };
+    }
     if (spec.maxConcurrency !== undefined) config.maxConcurrency = spec.maxConcurrency;
     if (spec.type === 'mock') {
       const m = spec.mock ?? MockBehaviourSchema.parse({});

@@ -21,6 +21,8 @@ interface Entry {
 export interface TargetHealthView {
   state: HealthState;
   ejections: number;
+  /** Set when the provider failed its active health check. */
+  activeFailure?: string;
   /** Remaining cooldown when open. */
   ejectedForMs?: number;
 }
@@ -40,6 +42,8 @@ export interface TargetHealthOptions {
  */
 export class TargetHealth {
   private readonly entries = new Map<string, Entry>();
+  /** Providers whose active health check fails, with why. */
+  private readonly downProviders = new Map<string, string>();
   private readonly now: () => number;
 
   constructor(private readonly opts: TargetHealthOptions = {}) {
@@ -84,8 +88,15 @@ export class TargetHealth {
     if (e.state === 'open' && this.now() >= e.ejectedUntil) this.set(e, 'half_open');
   }
 
-  /** Whether the target may be tried now: closed, or half-open with no probe in flight. */
+  /** Active health: the provider's probes fail (reason) or pass again (undefined). */
+  markProvider(providerId: string, failing: string | undefined): void {
+    if (failing === undefined) this.downProviders.delete(providerId);
+    else this.downProviders.set(providerId, failing);
+  }
+
+  /** Whether the target may be tried now: its provider passes active checks, and it is closed or half-open with no probe in flight. */
   available(t: TargetConfig, config: OutlierDetectionConfig | undefined): boolean {
+    if (this.downProviders.has(t.providerId)) return false;
     if (config === undefined) return true;
     const e = this.entries.get(this.key(t));
     if (e === undefined) return true;
@@ -94,6 +105,8 @@ export class TargetHealth {
   }
 
   view(t: TargetConfig): TargetHealthView {
+    const down = this.downProviders.get(t.providerId);
+    if (down !== undefined) return { state: 'open', ejections: 0, activeFailure: down };
     const e = this.entries.get(this.key(t));
     if (e === undefined) return { state: 'closed', ejections: 0 };
     this.refresh(e);

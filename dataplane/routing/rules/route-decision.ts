@@ -135,7 +135,13 @@ function decideWithin(
     if (ctx.health.available(t, ctx.providers.get(t.providerId)?.config.outlierDetection)) healthy.push(t);
     else {
       const v = ctx.health.view(t);
-      ejected.push(skip(t, 'ejected', v.state === 'open' ? `ejected by passive health for another ${v.ejectedForMs ?? 0} ms` : 'half-open: a probe is in flight'));
+      const why =
+        v.activeFailure !== undefined
+          ? `failing its active health check: ${v.activeFailure}`
+          : v.state === 'open'
+            ? `ejected by passive health for another ${v.ejectedForMs ?? 0} ms`
+            : 'half-open: a probe is in flight';
+      ejected.push(skip(t, 'ejected', why));
     }
   }
   const panic = healthy.length === 0 && fitting.length > 0;
