@@ -137,6 +137,8 @@ export const TargetConfigSchema = z.object({
   weight: z.number().int().min(0),
   pricing: PricingSchema,
   contextWindow: z.number().int().optional(),
+  /** Capabilities declared false on the Provider's model (absent = supported). */
+  lacks: z.array(z.enum(['tools', 'vision', 'jsonSchema'])).optional(),
 });
 export type TargetConfig = z.infer<typeof TargetConfigSchema>;
 

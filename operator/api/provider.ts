@@ -38,6 +38,14 @@ export const ModelPricingSchema = z
 export const ProviderModelSchema = z.strictObject({
   name: z.string().min(1).max(256).describe('Model name as the upstream API knows it (e.g. gpt-4o-mini).'),
   contextWindow: z.number().int().min(1).optional().describe('Maximum prompt + completion tokens the model accepts.'),
+  capabilities: z
+    .strictObject({
+      tools: z.boolean().optional().describe('The model can call tools (function calling).'),
+      vision: z.boolean().optional().describe('The model accepts images.'),
+      jsonSchema: z.boolean().optional().describe('The model supports response_format json_schema.'),
+    })
+    .optional()
+    .describe('What the model can do; a request that needs a capability set to false skips this model. Unset means supported.'),
   pricing: ModelPricingSchema.optional(),
 });
 

@@ -101,6 +101,9 @@ function resolveTargets(
     const gpu = provider.source.spec.vllm?.gpuPricing;
     if (gpu !== undefined) target.pricing.podSecondUsd = gpu.perGpuSecond * gpu.gpusPerPod;
     if (model?.contextWindow !== undefined) target.contextWindow = model.contextWindow;
+    const caps = model?.capabilities;
+    const lacks = caps === undefined ? [] : (['tools', 'vision', 'jsonSchema'] as const).filter((c) => caps[c] === false);
+    if (lacks.length > 0) target.lacks = lacks;
     targets.push(target);
   }
   return { targets, problems };

@@ -10,7 +10,7 @@ import { requestFeatures, type RequestFeatures } from './request-features.js';
 import { callerPolicies, type ResidencyPolicy, rulePolicy, violatedPolicy } from './residency.js';
 import { type CompiledRule, firstMatchingRule } from './rule-matcher.js';
 
-export type SkipReason = 'residency' | 'context-window' | 'ejected';
+export type SkipReason = 'residency' | 'capability' | 'context-window' | 'ejected';
 
 export interface SkippedTarget {
   providerId: string;
@@ -110,16 +110,37 @@ function decideWithin(
   }
   if (allowed.length === 0 && excludedBy.length > 0) throw residencyDenied(route, rule.name, excludedBy, 'no target of the rule is allowed for this caller');
 
+  // Capabilities: a request with tools, images or a JSON schema never goes to a model declared without them.
+  const wanted = (['tools', 'vision', 'jsonSchema'] as const).filter((c) => (c === 'vision' ? features.images : features[c]));
+  const capable: TargetConfig[] = [];
+  for (const t of allowed) {
+    const missing = wanted.filter((c) => t.lacks?.includes(c) === true);
+    if (missing.length > 0) {
+      skipped.push(skip(t, 'capability', `the model does not support ${missing.join(', ')}`));
+      continue;
+    }
+    capable.push(t);
+  }
+  if (capable.length === 0 && allowed.length > 0) {
+    throw new GatewayError(
+      400,
+      'unsupported_capability',
+      'invalid_request_error',
+      `no target of model ${route.model} (route ${route.id}, rule ${rule.name}) supports ${wanted.join(', ')}`,
+      { headers: { 'x-tollgate-rule': rule.name } },
+    );
+  }
+
   const needed = features.promptTokens + (features.maxTokens ?? 0);
   const fitting: TargetConfig[] = [];
-  for (const t of allowed) {
+  for (const t of capable) {
     if (t.contextWindow !== undefined && needed > t.contextWindow) {
       skipped.push(skip(t, 'context-window', `needs ~${needed} tokens (prompt ~${features.promptTokens} + max_tokens ${features.maxTokens ?? 0}), window ${t.contextWindow}`));
       continue;
     }
     fitting.push(t);
   }
-  if (fitting.length === 0 && allowed.length > 0) {
+  if (fitting.length === 0 && capable.length > 0) {
     throw new GatewayError(
       400,
       'context_length_exceeded',
