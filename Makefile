@@ -76,6 +76,14 @@ bench: build
 bench-vllm: build
 	taskset -c $${BENCH_CLIENT_CORE:-1} node --import tsx bench/vllm-strategies.ts
 
+## Control plane (issue 8): kubectl apply → first request served with 1 and 20 data-plane processes,
+## on a real kube-apiserver + etcd in a private network namespace, ~2 min; report in
+## bench/results/apply-to-served-<date>.md (BENCH_TOLLGATE_ROOT: measure a clean export instead of dist/).
+.PHONY: bench-apply
+bench-apply: build
+	bash test/cluster/build.sh >/dev/null
+	test/integration/run-in-netns.sh node --import tsx bench/apply-to-served.ts
+
 ## Helm chart (issue 7): lint it strictly with default values and with every optional feature on.
 .PHONY: helm-lint docs
 helm-lint:

@@ -223,9 +223,8 @@ async function main(): Promise<void> {
   loads.push(await sampleLoad('end', own));
   await cleanup();
 
-  // TODO(issue 3): "kubectl apply → first request served" with 1 and 20 data-plane processes, once
-  // the operator exists: start test/cluster (kube-apiserver + etcd), the operator and N data planes,
-  // apply a new ModelRoute, poll each data plane until the route answers, report p50/max.
+  // "kubectl apply → first request served" (1 and 20 data planes) needs a real API server and a
+  // network namespace: bench/apply-to-served.ts (`make bench-apply`).
 
   const result: RunResult = {
     runId: cfg.runId,

@@ -7,8 +7,8 @@ export type SystemId = (typeof SYSTEM_IDS)[number];
 export interface BenchConfig {
   quick: boolean;
   systems: SystemId[];
-  /** Tollgate variants: `off` (what exists today), `on` (governance manifests; see manifests.ts). */
-  governance: ('off' | 'on')[];
+  /** Tollgate variants: `off` (no auth, limits, budget or tracing) and `on` (all of them; see manifests.ts). */
+  governance: ('off' | 'on' | 'on-nobudget')[];
   /** Also run Tollgate with --log-level warn, to show what the per-request logging costs. */
   tollgateQuiet: boolean;
   gatewayCore: number;
@@ -82,9 +82,9 @@ export function readConfig(env: NodeJS.ProcessEnv, repoRoot: string, now: Date):
   const benchDir = resolve(repoRoot, 'bench');
   const resultsDir = resolve(env.BENCH_RESULTS_DIR ?? resolve(benchDir, 'results'));
   const runId = now.toISOString().replace(/[:]/g, '').replace(/\..*$/, 'Z') + (quick ? '-quick' : '');
-  const governanceRaw = (env.BENCH_GOVERNANCE ?? 'off').split(',').map((s) => s.trim());
-  const governance = governanceRaw.filter((g): g is 'off' | 'on' => g === 'off' || g === 'on');
-  if (governance.length === 0) throw new Error('BENCH_GOVERNANCE must list off and/or on');
+  const governanceRaw = (env.BENCH_GOVERNANCE ?? 'off,on,on-nobudget').split(',').map((s) => s.trim());
+  const governance = governanceRaw.filter((g): g is 'off' | 'on' | 'on-nobudget' => g === 'off' || g === 'on' || g === 'on-nobudget');
+  if (governance.length !== governanceRaw.length || governance.length === 0) throw new Error('BENCH_GOVERNANCE must list off, on and/or on-nobudget');
   return {
     quick,
     systems: systems(env.BENCH_SYSTEMS),

@@ -2,18 +2,25 @@
  * Manifests for Tollgate in the benchmarks: one openai-compatible Provider pointing at the emulator
  * and one ModelRoute per model name the scenarios send.
  *
- * Governance `on` adds what issues 5 (identity, access, rate limits) and 6 (tracing) will enforce:
- * an API key Secret, `access.apiKeys` and a generous `rateLimits` entry on every route, so that
- * admission runs but never rejects. In this build the data plane does not enforce any of it yet
- * (the fields are accepted by the CRD schema and ignored), so `on` measures the same code path as
- * `off`; the report says so. When issues 5 and 6 land, adjust the Secret format and add the tracing
- * settings here (a local OTLP receiver), and the `on` rows become meaningful without other changes.
+ * Governance `on` turns on everything a production route would pay for on the request path, sized
+ * so that it admits every benchmark request (docs/governance.md, docs/rate-limits-and-cache.md):
+ * - identity: an API key Secret (label `tollgate.dev/api-key: "true"`, data key `key`); the load
+ *   generators send `Authorization: Bearer <key>` and `tollgate dev` runs with `--auth`;
+ * - access: every route admits only API keys labelled `tollgate.dev/bench: "true"` (no anonymous);
+ * - rate limits: a `Route` and a `Caller` bucket on every route at the schema's maximum request
+ *   rate and a huge token rate (checked and charged on every request, never refusing);
+ * - metering into a Budget of 10^15 tokens a month whose subjects are the key and every route
+ *   (`tollgate dev` keeps budgets in the process: reserved at admission, charged at the end);
+ * - tracing to a local OTLP receiver (`--otlp-endpoint`, see otlp-sink.ts), not set here.
  */
 
-export type Governance = 'off' | 'on';
+/** `on-nobudget`: everything of `on` except the Budget, to separate what metering into a budget costs. */
+export type Governance = 'off' | 'on' | 'on-nobudget';
 
 /** Sent by the load generators as `Authorization: Bearer …`; only ever a benchmark placeholder. */
 export const BENCH_API_KEY = 'sk-bench-not-a-real-key';
+/** Name of the caller's API key Secret (governance on). */
+export const BENCH_KEY_SECRET = 'bench-caller';
 
 export interface ManifestOptions {
   upstreamBaseUrl: string;
@@ -33,15 +40,16 @@ function route(model: string, governance: Governance): string {
     '    - providerRef: { name: emulator }',
     `      model: ${model}`,
   ];
-  if (governance === 'on') {
+  if (governance !== 'off') {
     lines.push(
       '  access:',
+      '    anonymous: false',
       '    apiKeys:',
       '      selector: { matchLabels: { tollgate.dev/bench: "true" } }',
       '  rateLimits:',
-      '    - per: Caller',
-      '      requestsPerMinute: 1000000000',
-      '      tokensPerMinute: 1000000000',
+      // Schema maxima for requests (10^8/min); tokens far above anything a run can use.
+      '    - { per: Route, requestsPerMinute: 100000000, tokensPerMinute: 10000000000 }',
+      '    - { per: Caller, requestsPerMinute: 100000000, tokensPerMinute: 10000000000 }',
     );
   }
   return lines.join('\n');
@@ -65,16 +73,34 @@ export function benchManifests(opts: ManifestOptions): Record<string, string> {
     'provider.yaml': `${provider}\n---\n${upstreamSecret}\n`,
     'routes.yaml': `${opts.models.map((m) => route(m, opts.governance)).join('\n---\n')}\n`,
   };
-  if (opts.governance === 'on') {
-    // Caller API key; the Secret format is a placeholder until issue 5 defines it.
+  if (opts.governance !== 'off') {
+    // The caller's API key: the data plane keeps only its SHA-256 and compares in constant time.
     files['api-key.yaml'] = [
       'apiVersion: v1',
       'kind: Secret',
       'metadata:',
-      '  name: bench-caller',
+      `  name: ${BENCH_KEY_SECRET}`,
       '  labels: { tollgate.dev/api-key: "true", tollgate.dev/bench: "true" }',
       'stringData:',
       `  key: ${BENCH_API_KEY}`,
+      '',
+    ].join('\n');
+  }
+  if (opts.governance === 'on') {
+    // Metering into a budget that can never run out: every request reserves its worst case at
+    // admission and is charged its real usage when it ends.
+    files['budget.yaml'] = [
+      'apiVersion: tollgate.dev/v1alpha1',
+      'kind: Budget',
+      'metadata:',
+      '  name: bench',
+      'spec:',
+      '  limit: { amount: 1000000000000000, unit: Tokens }',
+      '  period: Month',
+      '  subjects:',
+      `    apiKeys: [${BENCH_KEY_SECRET}]`,
+      `    routes: [${opts.models.map((m) => `{ name: ${m} }`).join(', ')}]`,
+      '  action: { type: Reject }',
       '',
     ].join('\n');
   }

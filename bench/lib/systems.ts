@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { BenchConfig, SystemId } from './config.js';
 import { BENCH_API_KEY, benchManifests, type Governance } from './manifests.js';
+import { startOtlpSink } from './otlp-sink.js';
 import { type Service, startService, waitUntil } from './proc.js';
 
 /** A system under test, started and answering. */
@@ -195,18 +196,23 @@ const expressFloor = floor(
 
 function tollgate(governance: Governance, quiet: boolean): SystemDef {
   const suffix = quiet ? `${governance}-quiet` : governance;
+  const onNote =
+    'Governance on (bench/lib/manifests.ts): `tollgate dev --auth`; every request carries `Authorization: Bearer <key>` checked against an API key Secret (label tollgate.dev/api-key, data key `key`); every route admits only API keys with a bench label (no anonymous; each start checks that a request without the key gets 401); two rate-limit buckets per request (per Route and per Caller, limits never reached); traces exported over OTLP/HTTP (BatchSpanProcessor, parentbased_always_on) to a receiver in the harness process on loopback that counts the spans and discards them;';
   const notes =
     governance === 'on'
-      ? [
-          'Governance ON manifests (API key access, rate limits) are applied, but this build does not enforce them yet (issues 5 and 6): the code path is the same as governance off.',
-        ]
-      : ['Governance off: no auth, rate limit or tracing exists in this build (issues 5 and 6). Metering (usage per request) is on.'];
+      ? [`${onNote} metering into a Budget of 10^15 tokens a month (reserved at admission, charged at the end, kept in the process by \`tollgate dev\`).`]
+      : governance === 'on-nobudget'
+        ? [`${onNote} no Budget (the same as governance on without metering into a budget, to separate its cost).`]
+        : ['Governance off: no `--auth`, no access rule, no rate limit, no budget, no tracing. Metering (usage per request) is on.'];
   if (quiet) notes.push('--log-level warn: no per-request access and usage log lines.');
   else notes.push('Default log level (info): one access-log and one usage line per request, written to a regular file.');
+  // Spans received over every start of this row (main, memory), reported in the notes.
+  const traced = { starts: 0, exports: 0, spans: 0, malformed: 0 };
+  const tracedNote = notes.length;
   return {
     key: `tollgate-${suffix}`,
     id: 'tollgate',
-    label: `Tollgate (governance ${governance}${quiet ? ', log warn' : ''})`,
+    label: `Tollgate (governance ${governance === 'on-nobudget' ? 'on, no Budget' : governance}${quiet ? ', log warn' : ''})`,
     notes,
     version: () => {
       const root = cfgRef().tollgateRoot;
@@ -239,10 +245,41 @@ function tollgate(governance: Governance, quiet: boolean): SystemDef {
       const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' };
       delete env.LOG_LEVEL;
       delete env.OPENAI_API_KEY;
+      delete env.KUBECONFIG; // --auth checks API keys only: no TokenReview against any API server
+      for (const name of Object.keys(env)) if (name.startsWith('OTEL_')) delete env[name];
+      const sink = governance === 'off' ? undefined : await startOtlpSink();
+      if (sink !== undefined) args.push('--auth', '--otlp-endpoint', sink.url);
       const svc = startService('tollgate', process.execPath, args, { core: ctx.cfg.gatewayCore, nice: ctx.cfg.nice, cwd: ctx.cfg.rawDir, env, logFile: logFile(ctx, `tollgate-${suffix}`) });
       const url = `http://127.0.0.1:${port}/v1/chat/completions`;
-      await ready('tollgate', svc, url, [], ctx);
-      return { url, headers: [], pid: svc.pid, stop: () => svc.stop('SIGTERM', 10_000) };
+      try {
+        await ready('tollgate', svc, url, [], ctx);
+        if (governance !== 'off') {
+          // Enforcement check: without the key the route must refuse (401), with it serve (probe above).
+          const res = await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ model: 'emu', messages: [{ role: 'user', content: 'no key' }] }),
+            signal: AbortSignal.timeout(5000),
+          });
+          await res.arrayBuffer();
+          if (res.status !== 401) throw new Error(`governance on: a request without an API key got HTTP ${res.status}, expected 401`);
+        }
+      } catch (err) {
+        await svc.stop();
+        await sink?.close();
+        throw err;
+      }
+      const stop = async (): Promise<void> => {
+        await svc.stop('SIGTERM', 10_000); // flushes the spans still buffered
+        if (sink === undefined) return;
+        await sink.close();
+        traced.starts++;
+        traced.exports += sink.stats.exports;
+        traced.spans += sink.stats.spans;
+        traced.malformed += sink.stats.malformed;
+        notes[tracedNote] = `OTLP receiver: ${traced.spans.toLocaleString('en-US')} spans in ${traced.exports.toLocaleString('en-US')} export requests over ${traced.starts} start(s) of this row${traced.malformed > 0 ? `, ${traced.malformed} unreadable` : ''}.`;
+      };
+      return { url, headers: [], pid: svc.pid, stop };
     },
   };
 }
