@@ -23,7 +23,11 @@ export function toGatewayError(err: unknown): GatewayError {
   return errors.internal(err);
 }
 
-export function errorMiddleware(logger: Logger): ErrorRequestHandler {
+/**
+ * The one error handler: every error becomes a GatewayError, rendered by the API's dialect
+ * (OpenAI JSON by default; /v1/messages passes the Anthropic rendering).
+ */
+export function errorMiddleware(logger: Logger, render: (err: GatewayError) => unknown = (e) => e.toBody()): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
     const gatewayError = toGatewayError(err);
     if (gatewayError.status >= 500 && gatewayError.code === 'internal_error') logger.error({ err }, 'unhandled error');
@@ -31,7 +35,7 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    res.status(gatewayError.status).set(gatewayError.headers).json(gatewayError.toBody());
+    res.status(gatewayError.status).set(gatewayError.headers).json(render(gatewayError));
   };
 }
 

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { toGatewayError } from '../../server/error-middleware.js';
+import { errorMiddleware } from '../../server/error-middleware.js';
 import type { GatewayError } from '../../server/gateway-error.js';
 
 export interface AnthropicErrorBody {
@@ -42,13 +42,5 @@ export function anthropicErrorBody(err: GatewayError): AnthropicErrorBody {
 
 /** The error handler of /v1/messages: same GatewayErrors as everywhere, rendered the Anthropic way. */
 export function anthropicErrorMiddleware(logger: Logger): ErrorRequestHandler {
-  return (err: unknown, _req, res, _next) => {
-    const gatewayError = toGatewayError(err);
-    if (gatewayError.status >= 500 && gatewayError.code === 'internal_error') logger.error({ err }, 'unhandled error');
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    res.status(gatewayError.status).set(gatewayError.headers).json(anthropicErrorBody(gatewayError));
-  };
+  return errorMiddleware(logger, anthropicErrorBody);
 }
