@@ -166,3 +166,41 @@ export interface Conditioned {
 export function conditionOf(obj: Conditioned, type: string): { status: string; reason: string; message: string; observedGeneration?: number } | undefined {
   return obj.status?.conditions?.find((c) => c.type === type);
 }
+
+/** An openai-compatible Provider `up` in `namespace`, for the upstream emulator at `baseUrl`. */
+export function upstreamProvider(namespace: string, baseUrl: string, extra = ''): string {
+  return `apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: up, namespace: ${namespace} }
+spec:
+  type: openai-compatible
+  url: ${baseUrl}
+${extra}`;
+}
+
+/** A ModelRoute open to anonymous callers, serving `model` from Provider `up` (upstream model `m`). */
+export function anonymousRoute(namespace: string, model: string, extra = ''): string {
+  return `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: ${model}, namespace: ${namespace} }
+spec:
+  model: ${model}
+  targets: [{ providerRef: { name: up }, model: m }]
+  access: { anonymous: true }
+${extra}`;
+}
+
+/** POSTs a one-message chat completion to a data plane; the HTTP status, or 0 when unreachable. */
+export async function postChat(ip: string, model: string): Promise<number> {
+  try {
+    const res = await fetch(`http://${ip}:8080/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return 0;
+  }
+}

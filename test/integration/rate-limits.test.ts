@@ -1,7 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisTestServer } from '../redis/redis-server.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
-import { dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster } from './harness.js';
+import {
+  anonymousRoute,
+  dataplaneService,
+  eventually,
+  POD_NET,
+  postChat as post,
+  type Proc,
+  startDataplane,
+  startOperator,
+  startTestCluster,
+  type TestCluster,
+  upstreamProvider,
+} from './harness.js';
 
 const IPS = [`${POD_NET}.21`, `${POD_NET}.22`, `${POD_NET}.23`];
 const OPERATOR_PORT = 19291;
@@ -13,15 +25,7 @@ let redis: RedisTestServer;
 let operator: Proc;
 let pods: Proc[] = [];
 
-const route = (name: string) => `apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: ${name}, namespace: team-a }
-spec:
-  model: ${name}
-  targets: [{ providerRef: { name: up }, model: m }]
-  access: { anonymous: true }
-  rateLimits: [{ per: Route, requestsPerMinute: ${LIMIT} }]
-`;
+const route = (name: string) => anonymousRoute('team-a', name, `  rateLimits: [{ per: Route, requestsPerMinute: ${LIMIT} }]\n`);
 
 async function startPods(env: Record<string, string>): Promise<void> {
   for (const p of pods) await p.kill('SIGTERM');
@@ -29,20 +33,6 @@ async function startPods(env: Record<string, string>): Promise<void> {
   for (const ip of IPS) await eventually(() => post(ip, 'warmup').then((s) => expect(s).toBe(200)), `pod ${ip}`, 30_000);
   // Usage reports tell each pod how many replicas share the per-pod limits.
   await new Promise((r) => setTimeout(r, 1000));
-}
-
-async function post(ip: string, model: string): Promise<number> {
-  try {
-    const res = await fetch(`http://${ip}:8080/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
-    });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return 0;
-  }
 }
 
 /** `total` requests spread over the three pods, `concurrency` at a time; how many were admitted. */
@@ -69,23 +59,7 @@ beforeAll(async () => {
   upstream = await startOpenAiUpstream();
   redis = await RedisTestServer.start();
   k.kubectl(['create', 'namespace', 'team-a']);
-  k.apply(`apiVersion: tollgate.dev/v1alpha1
-kind: Provider
-metadata: { name: up, namespace: team-a }
-spec:
-  type: openai-compatible
-  url: ${upstream.baseUrl}
----
-apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: warmup, namespace: team-a }
-spec:
-  model: warmup
-  targets: [{ providerRef: { name: up }, model: m }]
-  access: { anonymous: true }
----
-${route('per-pod')}---
-${route('shared')}`);
+  k.apply([upstreamProvider('team-a', upstream.baseUrl), anonymousRoute('team-a', 'warmup'), route('per-pod'), route('shared')].join('---\n'));
   k.apply(dataplaneService(IPS));
   operator = startOperator(k.operatorKubeconfig, { port: OPERATOR_PORT, identity: 'rl-operator' });
 }, 120_000);

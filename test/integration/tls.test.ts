@@ -4,7 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
-import { dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster } from './harness.js';
+import {
+  anonymousRoute,
+  dataplaneService,
+  eventually,
+  POD_NET,
+  postChat,
+  type Proc,
+  startDataplane,
+  startOperator,
+  startTestCluster,
+  type TestCluster,
+  upstreamProvider,
+} from './harness.js';
 
 const IP = `${POD_NET}.41`;
 const PORT = 19391;
@@ -33,21 +45,7 @@ beforeAll(async () => {
   k = await startTestCluster();
   upstream = await startOpenAiUpstream();
   k.kubectl(['create', 'namespace', 'team-a']);
-  k.apply(`apiVersion: tollgate.dev/v1alpha1
-kind: Provider
-metadata: { name: up, namespace: team-a }
-spec:
-  type: openai-compatible
-  url: ${upstream.baseUrl}
----
-apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: chat, namespace: team-a }
-spec:
-  model: chat
-  targets: [{ providerRef: { name: up }, model: m }]
-  access: { anonymous: true }
-`);
+  k.apply([upstreamProvider('team-a', upstream.baseUrl), anonymousRoute('team-a', 'chat')].join('---\n'));
 }, 120_000);
 
 afterAll(async () => {
@@ -58,14 +56,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function chat(): Promise<number> {
-  const res = await fetch(`http://${IP}:8080/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
-  });
-  return res.status;
-}
+const chat = (): Promise<number> => postChat(IP, 'chat');
 
 describe('TLS on the admin channel', () => {
   it('pushes snapshots over TLS verified against the CA and the Service name, and pulls and reports over TLS', async () => {
