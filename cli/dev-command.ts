@@ -17,7 +17,7 @@ export interface DevOptions {
   port: number;
   drainTimeoutMs: number;
   logger: Logger;
-  /** Where metered usage goes; by default one log line per request. */
+  /** Where metered usage goes; by default a debug log line (the access log already carries tokens and cost). */
   usage?: UsageSink;
   /** Enforce identity and route access as a cluster data plane does (off by default in dev). */
   auth?: Authenticator;
@@ -53,7 +53,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     ...(opts.auth === undefined ? {} : { auth: opts.auth }),
     ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }),
     ...(opts.adminPort === undefined ? {} : { admin: { host: opts.host, port: opts.adminPort, token: randomBytes(32).toString('hex') } }),
-    usage: opts.usage ?? { record: (u: UsageRecord) => logger.info({ usage: u }, 'usage') },
+    usage: opts.usage ?? { record: (u: UsageRecord) => logger.debug({ usage: u }, 'usage') },
   });
   const onLoad = (result: LoadResult): void => {
     for (const skipped of result.ignored) logger.debug(`ignored ${skipped}`);
