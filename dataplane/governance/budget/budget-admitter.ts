@@ -103,7 +103,7 @@ export class BudgetAdmitter implements Admitter {
           costUsd: result.costUsd,
           tokens: usage.inputTokens + usage.outputTokens,
           budgetIds: holds.map((h) => h.budget.id),
-        });
+        }, holds.map((h) => h.budget));
       },
     };
   }

@@ -1,16 +1,30 @@
-import { periodBounds } from '../../config/budget-period.js';
+import { bucketStart, type PeriodBounds, periodBounds } from '../../config/budget-period.js';
 import type { BudgetConfig } from '../../config/snapshot.js';
 import { amountOf, type BudgetState, type UsageReportRecord } from './budget-state.js';
+
+interface OwnSpend {
+  periodStart: number;
+  usd: number;
+  tokens: number;
+  /** Rolling windows: spend per bucket start. */
+  buckets: Map<number, { usd: number; tokens: number }>;
+}
 
 /**
  * What one pod knows about spend: the operator's last persisted totals, plus this pod's own records
  * that those totals do not include yet, plus reservations for requests in flight. Admission uses
  * only this pod's share of what is left, so that N pods together cannot overspend between syncs.
+ *
+ * Admission runs on every request, so it must not depend on how much was spent: with an operator
+ * the own records are only those of the last report interval; without one (`tollgate dev`) the pod
+ * keeps running sums instead of records.
  */
 export class BudgetLedger {
   private states = new Map<string, BudgetState>();
   private local: UsageReportRecord[] = [];
+  private readonly own = new Map<string, OwnSpend>();
   private readonly reserved = new Map<string, number>();
+  private readonly bounds = new Map<string, PeriodBounds>();
   private replicas = 1;
   /** Without an operator (tollgate dev) this pod's records are the whole truth. */
   private readonly standalone: boolean;
@@ -30,8 +44,25 @@ export class BudgetLedger {
     this.local = this.local.filter((record) => record.budgetIds.some((id) => record.seq > (this.states.get(id)?.appliedThrough[this.pod] ?? 0)));
   }
 
-  addRecord(record: UsageReportRecord): void {
-    this.local.push(record);
+  /** A metered request, against the budgets it was admitted under. */
+  addRecord(record: UsageReportRecord, budgets: readonly BudgetConfig[]): void {
+    if (!this.standalone) {
+      this.local.push(record);
+      return;
+    }
+    for (const budget of budgets) {
+      const spend = this.ownSpend(budget, record.at);
+      if (budget.period === 'Rolling') {
+        const start = bucketStart(budget.windowMs ?? 0, record.at);
+        const bucket = spend.buckets.get(start) ?? { usd: 0, tokens: 0 };
+        bucket.usd += record.costUsd;
+        bucket.tokens += record.tokens;
+        spend.buckets.set(start, bucket);
+      } else {
+        spend.usd += record.costUsd;
+        spend.tokens += record.tokens;
+      }
+    }
   }
 
   reserve(budgetId: string, amount: number): void {
@@ -48,19 +79,6 @@ export class BudgetLedger {
   spent(budget: BudgetConfig, now: number): { spent: number; resetsAt: number | undefined } {
     const { persisted, own, resetsAt } = this.parts(budget, now);
     return { spent: persisted + own, resetsAt };
-  }
-
-  private parts(budget: BudgetConfig, now: number): { persisted: number; own: number; resetsAt: number | undefined } {
-    const bounds = periodBounds(budget.period, budget.timeZone, budget.windowMs, now);
-    const state = this.states.get(budget.id);
-    // A persisted total from an earlier period does not count any more.
-    const persisted = state !== undefined && state.periodStart >= bounds.start - 1 ? state.spent : 0;
-    const applied = this.standalone ? 0 : (state?.appliedThrough[this.pod] ?? 0);
-    let own = 0;
-    for (const record of this.local) {
-      if (record.seq > applied && record.at >= bounds.start && record.budgetIds.includes(budget.id)) own += amountOf(budget.unit, record);
-    }
-    return { persisted, own, resetsAt: bounds.end };
   }
 
   /**
@@ -80,8 +98,50 @@ export class BudgetLedger {
     return this.local.length;
   }
 
-  /** Trims records that can no longer matter (standalone mode keeps a period's worth). */
-  prune(before: number): void {
-    if (this.standalone) this.local = this.local.filter((record) => record.at >= before);
+  /** Calendar bounds are computed once per period (time-zone arithmetic is not free). */
+  private boundsAt(budget: BudgetConfig, now: number): PeriodBounds {
+    if (budget.period === 'Rolling') return periodBounds('Rolling', budget.timeZone, budget.windowMs, now);
+    const cached = this.bounds.get(budget.id);
+    if (cached !== undefined && cached.end !== undefined && now >= cached.start && now < cached.end) return cached;
+    const fresh = periodBounds(budget.period, budget.timeZone, budget.windowMs, now);
+    this.bounds.set(budget.id, fresh);
+    return fresh;
+  }
+
+  private ownSpend(budget: BudgetConfig, at: number): OwnSpend {
+    const start = this.boundsAt(budget, at).start;
+    let spend = this.own.get(budget.id);
+    if (spend === undefined || (budget.period !== 'Rolling' && spend.periodStart !== start)) {
+      spend = { periodStart: start, usd: 0, tokens: 0, buckets: new Map() };
+      this.own.set(budget.id, spend);
+    }
+    return spend;
+  }
+
+  private parts(budget: BudgetConfig, now: number): { persisted: number; own: number; resetsAt: number | undefined } {
+    const bounds = this.boundsAt(budget, now);
+    if (this.standalone) return { persisted: 0, own: this.standaloneOwn(budget, bounds), resetsAt: bounds.end };
+    const state = this.states.get(budget.id);
+    // A persisted total from an earlier period does not count any more.
+    const persisted = state !== undefined && state.periodStart >= bounds.start - 1 ? state.spent : 0;
+    const applied = state?.appliedThrough[this.pod] ?? 0;
+    let own = 0;
+    for (const record of this.local) {
+      if (record.seq > applied && record.at >= bounds.start && record.budgetIds.includes(budget.id)) own += amountOf(budget.unit, record);
+    }
+    return { persisted, own, resetsAt: bounds.end };
+  }
+
+  private standaloneOwn(budget: BudgetConfig, bounds: PeriodBounds): number {
+    const spend = this.own.get(budget.id);
+    if (spend === undefined) return 0;
+    if (budget.period !== 'Rolling') return spend.periodStart === bounds.start ? amountOf(budget.unit, { costUsd: spend.usd, tokens: spend.tokens }) : 0;
+    let total = 0;
+    const size = Math.max(1000, Math.floor((budget.windowMs ?? 0) / 24));
+    for (const [start, bucket] of spend.buckets) {
+      if (start + size <= bounds.start) spend.buckets.delete(start);
+      else total += amountOf(budget.unit, { costUsd: bucket.usd, tokens: bucket.tokens });
+    }
+    return total;
   }
 }

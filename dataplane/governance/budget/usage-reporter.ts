@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
+import type { BudgetConfig } from '../../config/snapshot.js';
 import type { BudgetLedger } from './budget-ledger.js';
 import { type UsageReportRecord, UsageReportResponseSchema } from './budget-state.js';
 
@@ -44,9 +45,9 @@ export class UsageReporter {
     this.timer = setTimeout(tick, this.opts.intervalMs ?? 200);
   }
 
-  record(r: Omit<UsageReportRecord, 'seq'>): void {
+  record(r: Omit<UsageReportRecord, 'seq'>, budgets: readonly BudgetConfig[]): void {
     const record: UsageReportRecord = { ...r, seq: ++this.seq };
-    this.ledger.addRecord(record);
+    this.ledger.addRecord(record, budgets);
     if (this.opts.operatorUrl !== undefined && record.budgetIds.length > 0) this.pending.push(record);
   }
 
