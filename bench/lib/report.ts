@@ -322,7 +322,7 @@ function compileSection(r: RunResult): string {
     `${(c.snapshotBytes / 1024).toFixed(0)} KiB`,
     String(c.rejected),
   ]);
-  rows.push(['kubectl apply → served (1 and 20 data planes)', 'TODO', 'needs the operator (issue 3); not measured, not faked', '', '', '', '', '', '', '']);
+  rows.push(['kubectl apply → served (1 and 20 data planes)', '–', 'measured separately: `make bench-apply` (bench/results/apply-to-served-<date>.md)', '', '', '', '', '', '', '']);
   return table(['ModelRoutes', 'Providers', 'YAML', 'load + validate ms', 'compile median ms', 'min', 'max', 'runs', 'snapshot JSON', 'rejected'], rows);
 }
 
