@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
-import { dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster } from './harness.js';
+import { anonymousRoute, dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster, upstreamProvider } from './harness.js';
 
 const IPS = [`${POD_NET}.11`, `${POD_NET}.12`, `${POD_NET}.13`];
 const OPERATOR_PORT = 19191;
@@ -18,39 +18,10 @@ kind: Secret
 metadata: { name: key, namespace: team-a }
 stringData: { apiKey: sk-x }
 ---
-apiVersion: tollgate.dev/v1alpha1
-kind: Provider
-metadata: { name: up, namespace: team-a }
-spec:
-  type: openai-compatible
-  url: ${upstreamUrl}
-  credentials: { secretRef: { name: key, key: apiKey } }
-  models: [{ name: m, pricing: { input: 1000, output: 2000 } }]
----
-apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: chat, namespace: team-a }
-spec:
-  model: chat
-  targets: [{ providerRef: { name: up }, model: m }]
-  access: { anonymous: true }
----
-apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: capped, namespace: team-a }
-spec:
-  model: capped
-  targets: [{ providerRef: { name: up }, model: m }]
-  access: { anonymous: true }
----
-apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: warmup, namespace: team-a }
-spec:
-  model: warmup
-  targets: [{ providerRef: { name: up }, model: m }]
-  access: { anonymous: true }
----
+${upstreamProvider('team-a', upstreamUrl, '  credentials: { secretRef: { name: key, key: apiKey } }\n  models: [{ name: m, pricing: { input: 1000, output: 2000 } }]\n')}---
+${anonymousRoute('team-a', 'chat')}---
+${anonymousRoute('team-a', 'capped')}---
+${anonymousRoute('team-a', 'warmup')}---
 apiVersion: tollgate.dev/v1alpha1
 kind: Budget
 metadata: { name: chat-monthly, namespace: team-a }

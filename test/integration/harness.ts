@@ -82,7 +82,8 @@ export interface Proc {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-function spawnCli(args: string[], env: Record<string, string>): Proc {
+/** Runs the built CLI (dist/cli/tollgate.js) as a process, the way a container would. */
+export function spawnCli(args: string[], env: Record<string, string>): Proc {
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   child.stdout?.on('data', (d: Buffer) => logs.push(d.toString()));

@@ -1,6 +1,6 @@
 // Helpers for the chart tests: the helm binary that test/cluster/build.sh installs, rendering the
 // chart into objects, and a recording proxy in front of the API server.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -8,6 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
+import { spawnCli } from './harness.js';
 
 export const CHART = 'charts/tollgate';
 export const ALL_FEATURES = `${CHART}/ci/all-features-values.yaml`;
@@ -144,25 +145,10 @@ export interface CliProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Runs the built CLI (dist/cli/tollgate.js) as a process, the way a container would. */
+/** Runs the built CLI (dist/cli/tollgate.js) as a process, the way a container would; stops with SIGTERM by default. */
 export function spawnTollgate(args: string[], env: Record<string, string>): CliProcess {
-  const child = spawn(process.execPath, [join(process.cwd(), 'dist/cli/tollgate.js'), ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: string[] = [];
-  child.stdout?.on('data', (d: Buffer) => logs.push(d.toString()));
-  child.stderr?.on('data', (d: Buffer) => logs.push(d.toString()));
-  return {
-    child,
-    logs,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill(signal);
-      await exited;
-    },
-  };
+  const proc = spawnCli(args, env);
+  return { child: proc.child, logs: proc.logs, stop: (signal: NodeJS.Signals = 'SIGTERM') => proc.kill(signal) };
 }
 
 /** The container args of a rendered Deployment, with flags replaced or added for a local run. */

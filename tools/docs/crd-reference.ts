@@ -1,24 +1,8 @@
+import type { OpenApiSchema } from '../../operator/api/crd-builder.js';
 import { cell, code, isRecord, table } from './markdown.js';
 
-/** The parts of a generated CRD (crds/*.yaml) the reference shows. */
-interface CrdSchema {
-  type?: string;
-  description?: string;
-  properties?: Record<string, CrdSchema>;
-  additionalProperties?: CrdSchema;
-  items?: CrdSchema;
-  required?: string[];
-  enum?: unknown[];
-  default?: unknown;
-  pattern?: string;
-  minimum?: number;
-  maximum?: number;
-  minLength?: number;
-  maxLength?: number;
-  minItems?: number;
-  maxItems?: number;
-  'x-kubernetes-validations'?: { rule: string; message?: string }[];
-}
+/** The schema of a generated CRD (crds/*.yaml), as the generator writes it. */
+type CrdSchema = OpenApiSchema;
 
 interface Crd {
   metadata: { name: string };
