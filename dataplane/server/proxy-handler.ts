@@ -178,8 +178,7 @@ export async function routeCanonical(
       return { cached: hit, headers: { 'x-request-id': requestId, 'x-tollgate-route': route.id, 'x-tollgate-rule': decision.rule, [CACHE_STATUS_HEADER]: 'hit', ...limits.headers } };
     }
   }
-  const admit = (r: RouteConfig): Promise<Admission> =>
-    admitAll(deps.admitters ?? [], { caller, route: r, req: canonical, promptTokens, maxOutputTokens: outputCap(canonical.body, r, promptTokens) });
+  const admit = (r: RouteConfig): Promise<Admission> => admitAll(deps.admitters ?? [], admissionRequest(r));
   let admission: Admission;
   const extraHeaders: Record<string, string> = {};
   try {
