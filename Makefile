@@ -54,10 +54,14 @@ test-integration: build
 	bash test/cluster/build.sh
 	test/integration/run-in-netns.sh npx vitest run -c vitest.integration.config.ts
 
+## `make cluster-up` starts kube-apiserver + etcd only (the integration suite's cluster);
+## `make cluster-up NODE=1` a real single node in the network namespace tollgate-node (see
+## test/cluster/README.md). `make cluster-down` removes either.
 cluster-up:
-	@bash test/cluster/up.sh
+	@if [ "$(NODE)" = 1 ]; then bash test/cluster/node-up.sh; else bash test/cluster/up.sh; fi
 
 cluster-down:
+	@bash test/cluster/node-down.sh
 	@bash test/cluster/down.sh
 
 clean:

@@ -45,6 +45,12 @@ describe('helm lint and template', () => {
     }
   });
 
+  it('renders without --kube-version: the helm build stamps the Kubernetes version of its release build', () => {
+    // helm built without its release ldflags reports v1.20, below the chart's kubeVersion (>=1.28).
+    const r = helm(['template', 't', CHART]);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+
   it('renders a production-shaped default: two operators, two data planes, Services, PDBs, token Secret', () => {
     const objects = render();
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
