@@ -1,4 +1,5 @@
 import type { HeaderLookup } from '../../config/runtime-snapshot.js';
+import { compileHeaderPattern } from '../../config/header-pattern.js';
 import { matchesSelector } from '../../config/label-selector.js';
 import type { RouteConfig, RuleConditionsConfig, RuleConfig, StrategyName, TargetConfig } from '../../config/snapshot.js';
 import type { Caller } from '../../governance/types.js';
@@ -35,7 +36,9 @@ function inRange(value: number, range: { min?: number | undefined; max?: number 
 
 function headerTest(h: NonNullable<RuleConditionsConfig['headers']>[number]): Test {
   if (h.type === 'Exact') return (i) => i.header(h.name) === h.value;
-  const re = new RegExp(`^(?:${h.value})$`);
+  const compiled = compileHeaderPattern(h.value);
+  if (!compiled.ok) throw new Error(compiled.error);
+  const re = compiled.pattern;
   return (i) => {
     const v = i.header(h.name);
     return v !== undefined && re.test(v);

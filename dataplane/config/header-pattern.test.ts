@@ -1,0 +1,93 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { compileHeaderPattern, headerPatternError, MAX_MATCHED_HEADER_LENGTH } from './header-pattern.js';
+import { buildRuntimeSnapshot } from './runtime-snapshot.js';
+import type { RouteConfig, Snapshot } from './snapshot.js';
+import type { Transport } from '../upstream/transport.js';
+
+const noTransport: Transport = { send: () => Promise.reject(new Error('unused')) };
+const EVIL = '(\\w+\\s?)+';
+/** 45 word characters and a character that makes the match fail: exponential for a backtracking engine. */
+const ADVERSARIAL = `${'a'.repeat(45)}!`;
+
+function routeWith(headers: RouteConfig['matches'][number]['headers'], ruleHeaders: RouteConfig['matches'][number]['headers']): RouteConfig {
+  return {
+    id: 'team-a/r',
+    namespace: 'team-a',
+    model: 'chat',
+    created: 0,
+    matches: [{ headers }],
+    strategy: 'failover',
+    targets: [{ providerId: 'team-a/p', model: 'm', priority: 0, weight: 1, pricing: { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0 } }],
+    rules: [
+      { name: 'evil', when: { headers: ruleHeaders }, strategy: 'failover', targets: [0] },
+      { name: 'rest', strategy: 'failover', targets: [0] },
+    ],
+    unresolved: [],
+    retry: { attempts: 1, on: [], initialBackoffMs: 0, maxBackoffMs: 0, maxRetryAfterMs: 0 },
+    fallbackOn: [],
+    timeouts: { totalMs: 1000, streamIdleMs: 1000 },
+    access: { anonymous: true, namespaces: { from: 'Same' }, serviceAccounts: [] },
+  };
+}
+
+function snapshotWith(route: RouteConfig): Snapshot {
+  return {
+    schemaVersion: 1,
+    version: 'v',
+    providers: [{ id: 'team-a/p', type: 'mock', endpoints: [], headers: {}, connectTimeoutMs: 1, mock: { latencyMs: 0, chunkIntervalMs: 0, completionTokens: 1, failureRate: 0 } }],
+    routes: [route],
+    apiKeys: [],
+    budgets: [],
+    namespaces: {},
+  };
+}
+
+describe('header patterns: RE2 semantics, linear-time matching', () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it('never hands a client-facing pattern to the backtracking RegExp engine, and matches (\\w+\\s?)+ against an adversarial header', () => {
+    // By construction: every `new RegExp(...)` made while the snapshot loads and the header is matched is
+    // recorded. The backtracking engine took 2.7 s for this 46-byte header; RE2 is linear in its length.
+    const made: string[] = [];
+    const Native = RegExp;
+    vi.stubGlobal(
+      'RegExp',
+      new Proxy(Native, {
+        construct(target, args: [string | RegExp, string?]) {
+          made.push(String(args[0]));
+          return new target(...args);
+        },
+      }),
+    );
+    const built = buildRuntimeSnapshot(snapshotWith(routeWith([{ name: 'x-team', value: EVIL, type: 'RegularExpression' }], [{ name: 'x-team', value: EVIL, type: 'RegularExpression' }])), noTransport);
+    if (!built.ok) throw new Error(built.error);
+    // Checked before matching: on a backtracking engine the match below would run for hours.
+    expect(made.filter((source) => source.includes('\\w+\\s?'))).toEqual([]);
+    const route = built.runtime.routesByModel.get('chat')?.[0];
+    if (route === undefined) throw new Error('route missing');
+    const header = (value: string) => (name: string) => (name === 'x-team' ? value : undefined);
+    expect(route.matches(header(ADVERSARIAL))).toBe(false);
+    expect(route.matches(header('ab cd ef'))).toBe(true);
+    const input = (value: string) => ({ header: header(value), caller: { kind: 'anonymous' as const, id: 'anon' }, namespaceLabels: {}, features: { promptTokens: 0, maxTokens: undefined, tools: false, images: false, jsonSchema: false, stream: false } });
+    expect(route.rules[0]?.matches(input(ADVERSARIAL))).toBe(false);
+    expect(route.rules[0]?.matches(input('ab cd'))).toBe(true);
+  });
+
+  it('matches the whole value, as the old anchored RegExp did', () => {
+    const compiled = compileHeaderPattern('prod|staging');
+    if (!compiled.ok) throw new Error(compiled.error);
+    expect(['prod', 'staging', 'production', 'xprod'].map((v) => compiled.pattern.test(v))).toEqual([true, true, false, false]);
+  });
+
+  it('refuses syntax RE2 does not have (backreferences, lookaround) and malformed patterns', () => {
+    for (const bad of ['(', '(a)\\1', '(?=a)b', 'a{2,1}']) expect(headerPatternError(bad), bad).toEqual(expect.any(String));
+    expect(headerPatternError('(?i)eu-[a-z]+')).toBeUndefined();
+  });
+
+  it('a header longer than the cap never matches, so one header bounds the work', () => {
+    const compiled = compileHeaderPattern('a*');
+    if (!compiled.ok) throw new Error(compiled.error);
+    expect(compiled.pattern.test('a'.repeat(MAX_MATCHED_HEADER_LENGTH))).toBe(true);
+    expect(compiled.pattern.test('a'.repeat(MAX_MATCHED_HEADER_LENGTH + 1))).toBe(false);
+  });
+});
