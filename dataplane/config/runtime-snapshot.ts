@@ -1,4 +1,6 @@
-import { isSupportedProviderType, type ProviderConfig, type RouteConfig, type Snapshot, SnapshotSchema } from './snapshot.js';
+import { type ProviderConfig, type RouteConfig, type Snapshot, SnapshotSchema, type SupportedProviderType } from './snapshot.js';
+import { compileHeaderPattern } from './header-pattern.js';
+import { providerLoadProblem, routeLoadProblems } from './load-checks.js';
 import { adapterFor } from '../providers/registry.js';
 import { MockTransport } from '../providers/mock/mock-transport.js';
 import type { AccessTokenSource, ProviderAdapter } from '../providers/types.js';
@@ -12,13 +14,6 @@ export interface RuntimeProvider {
   transport: Transport;
   /** Mints bearer tokens before each attempt (Vertex service-account keys). */
   tokenSource?: AccessTokenSource;
-}
-
-/** Settings a provider type cannot work without; compile guarantees them, an untrusted snapshot may not. */
-function missingSettings(p: ProviderConfig): string | undefined {
-  if (p.type === 'bedrock' && p.bedrock === undefined) return 'bedrock provider without bedrock settings (region)';
-  if (p.type === 'vertex' && p.vertex === undefined) return 'vertex provider without vertex settings (project, location)';
-  return undefined;
 }
 
 export type HeaderLookup = (name: string) => string | undefined;
@@ -46,7 +41,9 @@ function matcherFor(route: RouteConfig): (header: HeaderLookup) => boolean {
   const compiled = route.matches.map((m) =>
     m.headers.map((h) => {
       if (h.type === 'Exact') return (header: HeaderLookup) => header(h.name) === h.value;
-      const re = new RegExp(`^(?:${h.value})$`);
+      const compiled = compileHeaderPattern(h.value);
+      if (!compiled.ok) throw new Error(compiled.error);
+      const re = compiled.pattern;
       return (header: HeaderLookup) => {
         const v = header(h.name);
         return v !== undefined && re.test(v);
@@ -66,12 +63,11 @@ export function buildRuntimeSnapshot(input: unknown, httpTransport: Transport): 
   const snapshot = parsed.data;
   const providers = new Map<string, RuntimeProvider>();
   for (const p of snapshot.providers) {
-    if (!isSupportedProviderType(p.type)) return { ok: false, error: `provider ${p.id}: unsupported type ${p.type}` };
-    if (p.type === 'mock' && p.mock === undefined) return { ok: false, error: `provider ${p.id}: mock provider without mock settings` };
-    const missing = missingSettings(p);
-    if (missing !== undefined) return { ok: false, error: `provider ${p.id}: ${missing}` };
+    const problem = providerLoadProblem(p);
+    if (problem !== undefined) return { ok: false, error: `provider ${p.id}: ${problem.path}: ${problem.message}` };
     const transport = p.type === 'mock' && p.mock !== undefined ? new MockTransport(p.mock) : httpTransport;
-    const runtime: RuntimeProvider = { config: p, adapter: adapterFor(p.type), transport };
+    // providerLoadProblem refused every unsupported type.
+    const runtime: RuntimeProvider = { config: p, adapter: adapterFor(p.type as SupportedProviderType), transport };
     const serviceAccountKey = p.vertex?.serviceAccountKey;
     if (serviceAccountKey !== undefined) {
       try {
@@ -82,14 +78,12 @@ export function buildRuntimeSnapshot(input: unknown, httpTransport: Transport): 
     }
     providers.set(p.id, runtime);
   }
+  const providerIds = new Set(providers.keys());
   const routesByModel = new Map<string, RuntimeRoute[]>();
   const models = new Map<string, number>();
   for (const r of snapshot.routes) {
-    for (const t of r.targets) {
-      if (!providers.has(t.providerId)) return { ok: false, error: `route ${r.id}: target provider ${t.providerId} is not in the snapshot` };
-    }
-    const badIndex = r.rules?.flatMap((rule) => rule.targets).find((i) => i >= r.targets.length);
-    if (badIndex !== undefined) return { ok: false, error: `route ${r.id}: rule target ${badIndex} is not among the route's ${r.targets.length} targets` };
+    const problem = routeLoadProblems(r, providerIds)[0];
+    if (problem !== undefined) return { ok: false, error: `route ${r.id}: ${problem.path}: ${problem.message}` };
     let matches: (header: HeaderLookup) => boolean;
     let rules: CompiledRule[];
     try {

@@ -10,6 +10,7 @@ import {
   withRules,
 } from './common.js';
 import { durationToMs } from './duration.js';
+import { headerPatternError } from '../../dataplane/config/header-pattern.js';
 
 export const STRATEGIES = ['failover', 'weighted', 'least-latency', 'least-cost', 'least-loaded'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
@@ -59,11 +60,27 @@ export const PodSelectionSchema = z
     'How a pod is chosen inside a vllm Provider with several ready pods (other providers round-robin their endpoints). Per route, because the right choice depends on the traffic: PrefixAffinity for long shared system prompts, LoRAAffinity when the targets are adapters. Default QueueAware.',
   );
 
-export const HeaderMatchSchema = z.strictObject({
-  name: z.string().min(1).max(256).describe('Header name (case-insensitive).'),
-  value: z.string().max(4096).describe('Value to compare with.'),
-  type: z.enum(['Exact', 'RegularExpression']).default('Exact').describe('How value is compared.'),
-});
+export const HeaderMatchSchema = withRules(
+  z.strictObject({
+    name: z.string().min(1).max(256).describe('Header name (case-insensitive).'),
+    value: z
+      .string()
+      .max(4096)
+      .describe(
+        'Value to compare with. For RegularExpression: RE2 syntax (no backreferences or lookaround), matched against the whole header value in linear time; a value longer than 8192 characters never matches.',
+      ),
+    type: z.enum(['Exact', 'RegularExpression']).default('Exact').describe('How value is compared.'),
+  }),
+  [
+    {
+      // The API server's CEL regex engine is RE2 too: matches() fails on a pattern RE2 cannot compile,
+      // and a rule whose evaluation fails refuses the object. x || !x holds for every valid pattern.
+      rule: "self.type != 'RegularExpression' || ''.matches(self.value) || !''.matches(self.value)",
+      message: 'value must be a valid RE2 regular expression',
+      holds: (h) => h.type !== 'RegularExpression' || headerPatternError(h.value) === undefined,
+    },
+  ],
+);
 
 export const BackoffSchema = z.strictObject({
   initial: DurationSchema.default('100ms').describe('Delay before the first retry; doubles each time, with full jitter.'),

@@ -2,6 +2,7 @@ import type { BudgetConfig, RouteConfig } from '../../dataplane/config/snapshot.
 import { durationToMs } from '../api/duration.js';
 import type { Budget } from '../api/budget.js';
 import { condition, type Problem, resolvedRefs } from './conditions.js';
+import { budgetRefusal } from './publishable.js';
 import type { ObjectStatus } from './types.js';
 
 export function compileBudgets(budgets: Budget[], routes: RouteConfig[]): { configs: BudgetConfig[]; statuses: ObjectStatus[] } {
@@ -49,6 +50,12 @@ export function compileBudgets(budgets: Budget[], routes: RouteConfig[]): { conf
       thresholds: [...spec.thresholds].sort((x, y) => x - y),
     };
     if (spec.window !== undefined) config.windowMs = durationToMs(spec.window);
+    const refusal = budgetRefusal(config);
+    if (refusal !== undefined) {
+      // The data plane would refuse the whole snapshot for it: this Budget alone is refused.
+      status.conditions = [condition('Accepted', false, 'Invalid', `${refusal.path}: ${refusal.message}`, gen), resolvedRefs(problems, gen)];
+      return status;
+    }
     configs.push(config);
     return status;
   });

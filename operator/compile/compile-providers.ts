@@ -13,6 +13,7 @@ import {
 import { condition, type Problem, resolvedRefs } from './conditions.js';
 import { durationToMs } from '../api/duration.js';
 import { defaultBaseUrl } from './provider-defaults.js';
+import { providerRefusal } from './publishable.js';
 import type { CompileInput, ObjectStatus } from './types.js';
 
 export interface CompiledProvider {
@@ -176,6 +177,18 @@ export function compileProviders(input: CompileInput): { providers: Map<string, 
       };
     }
     if (spec.vertex) config.vertex = { project: spec.vertex.project, location: spec.vertex.location, ...(serviceAccountKey ? { serviceAccountKey } : {}) };
+    const refusal = providerRefusal(config);
+    if (refusal !== undefined) {
+      // What the data plane would refuse on load stays out of the snapshot: this Provider alone is not ready.
+      const keyRef = creds?.serviceAccountKeyRef;
+      const fromSecret = refusal.path === 'vertex.serviceAccountKey' && keyRef !== undefined;
+      const message = fromSecret ? `Secret ${ns}/${keyRef.name} key ${keyRef.key}: ${refusal.message}` : `${refusal.path}: ${refusal.message}`;
+      status.conditions = fromSecret
+        ? [condition('Accepted', true, 'Accepted', 'Provider is valid', gen), condition('ResolvedRefs', false, 'InvalidSecret', message, gen)]
+        : [condition('Accepted', false, 'Invalid', message, gen), resolvedRefs([], gen)];
+      providers.set(id, { id, source: p, notReady: message });
+      continue;
+    }
     providers.set(id, { id, source: p, config });
   }
   return { providers, statuses };

@@ -12,6 +12,7 @@ import { condition, type Problem, resolvedRefs } from './conditions.js';
 import type { CompiledProvider } from './compile-providers.js';
 import { durationToMs } from '../api/duration.js';
 import { matchesSelector } from '../../dataplane/config/label-selector.js';
+import { routeRefusal } from './publishable.js';
 import type { CompileInput, ObjectStatus } from './types.js';
 
 const RETRY_DEFAULTS = RetrySchema.parse({});
@@ -227,6 +228,7 @@ export function compileRoutes(
   const claimed = new Map<string, string>();
   const routes: RouteConfig[] = [];
   const statuses: ObjectStatus[] = [];
+  const publishable = new Set([...providers.values()].flatMap((p) => (p.config === undefined ? [] : [p.id])));
 
   for (const route of ordered) {
     const ns = route.metadata.namespace ?? 'default';
@@ -235,6 +237,14 @@ export function compileRoutes(
     if (gen !== undefined) status.generation = gen;
     statuses.push(status);
 
+    const { targets, rules, problems } = resolveRoute(route, providers, namespaceLabels);
+    const config = toRouteConfig(route, targets, problems.map((p) => p.message), rules);
+    // Refused before it can claim its public name: a route the data plane cannot load serves nothing.
+    const refusal = routeRefusal(config, publishable);
+    if (refusal !== undefined) {
+      status.conditions.push(condition('Accepted', false, 'Invalid', `spec.${refusal.path}: ${refusal.message}`, gen));
+      continue;
+    }
     const scope = `${ns}\u0000${route.spec.model}`;
     const owner = claimed.get(scope);
     if (owner !== undefined) {
@@ -244,10 +254,9 @@ export function compileRoutes(
       continue;
     }
     claimed.set(scope, idOf(route));
-    const { targets, rules, problems } = resolveRoute(route, providers, namespaceLabels);
     status.conditions.push(condition('Accepted', true, 'Accepted', 'Route is valid', gen));
     status.conditions.push(resolvedRefs(problems, gen));
-    routes.push(toRouteConfig(route, targets, problems.map((p) => p.message), rules));
+    routes.push(config);
   }
   // Precedence order is what the data plane relies on: oldest route first for each public name.
   routes.sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0));

@@ -57,6 +57,17 @@ describe('ModelRoute rules: CEL validation in the API server', () => {
     expect(apply(route(name, spec))).toContain(message);
   });
 
+  it('refuses a header regular expression RE2 cannot compile, and accepts a valid one', () => {
+    const matches = (value: string) => `  matches: [{ headers: [{ name: x-team, value: '${value}', type: RegularExpression }] }]
+  targets: [{ providerRef: { name: p }, model: m }]
+`;
+    expect(apply(route('bad-regex', matches('(')))).toContain('value must be a valid RE2 regular expression');
+    expect(apply(route('lookahead', matches('(?=a)b')))).toContain('value must be a valid RE2 regular expression');
+    expect(apply(route('good-regex', matches('(\\w+\\s?)+')))).toBe('');
+    const ruleRegex = classify.replace('value: classification }', "value: 'a{2,1}', type: RegularExpression }");
+    expect(apply(route('bad-rule-regex', rules(ruleRegex + catchAll)))).toContain('value must be a valid RE2 regular expression');
+  });
+
   it('refuses a Provider whose base ejection time exceeds the maximum', () => {
     const provider = `apiVersion: tollgate.dev/v1alpha1
 kind: Provider

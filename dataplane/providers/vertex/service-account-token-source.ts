@@ -1,35 +1,12 @@
 import { createSign } from 'node:crypto';
 import type { Transport } from '../../upstream/transport.js';
-import type { AccessTokenSource, JsonObject } from '../types.js';
+import { parseServiceAccountKey, type ServiceAccountKey } from '../../config/service-account-key.js';
+import type { AccessTokenSource } from '../types.js';
 
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 const DEFAULT_TOKEN_URI = 'https://oauth2.googleapis.com/token';
 /** Tokens are renewed this long before they expire. */
 const EARLY_REFRESH_MS = 5 * 60_000;
-
-export interface ServiceAccountKey {
-  client_email: string;
-  private_key: string;
-  private_key_id?: string;
-  token_uri?: string;
-}
-
-export function parseServiceAccountKey(json: string): ServiceAccountKey {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(json);
-  } catch {
-    throw new Error('the service-account key is not JSON');
-  }
-  const k = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as JsonObject;
-  if (typeof k.client_email !== 'string' || typeof k.private_key !== 'string') {
-    throw new Error('the service-account key has no client_email or private_key');
-  }
-  const key: ServiceAccountKey = { client_email: k.client_email, private_key: k.private_key };
-  if (typeof k.private_key_id === 'string') key.private_key_id = k.private_key_id;
-  if (typeof k.token_uri === 'string') key.token_uri = k.token_uri;
-  return key;
-}
 
 function base64url(input: string | Buffer): string {
   return Buffer.from(input).toString('base64url');

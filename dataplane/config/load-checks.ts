@@ -1,0 +1,58 @@
+import { compileHeaderPattern } from './header-pattern.js';
+import { parseServiceAccountKey } from './service-account-key.js';
+import { isSupportedProviderType, type ProviderConfig, type RouteConfig } from './snapshot.js';
+
+/**
+ * What the data plane checks when it loads a snapshot, beyond the zod schema, one object at a time.
+ * compile runs the same checks on each object it emits and refuses a failing object alone, so that
+ * whatever the operator publishes, the data plane can load.
+ */
+
+/** A problem with one field of a snapshot object; `path` is relative to the object (e.g. `matches[0].headers[1].value`). */
+export interface LoadProblem {
+  path: string;
+  message: string;
+}
+
+/** Settings a provider type cannot work without; compile guarantees them, an untrusted snapshot may not. */
+export function providerLoadProblem(p: ProviderConfig): LoadProblem | undefined {
+  if (!isSupportedProviderType(p.type)) return { path: 'type', message: `unsupported type ${p.type}` };
+  if (p.type === 'mock' && p.mock === undefined) return { path: 'mock', message: 'mock provider without mock settings' };
+  if (p.type === 'bedrock' && p.bedrock === undefined) return { path: 'bedrock', message: 'bedrock provider without bedrock settings (region)' };
+  if (p.type === 'vertex' && p.vertex === undefined) return { path: 'vertex', message: 'vertex provider without vertex settings (project, location)' };
+  const serviceAccountKey = p.vertex?.serviceAccountKey;
+  if (serviceAccountKey !== undefined) {
+    try {
+      parseServiceAccountKey(serviceAccountKey);
+    } catch (err) {
+      return { path: 'vertex.serviceAccountKey', message: (err as Error).message };
+    }
+  }
+  return undefined;
+}
+
+type HeaderMatch = RouteConfig['matches'][number]['headers'][number];
+
+function headerProblems(headers: readonly HeaderMatch[], at: string): LoadProblem[] {
+  return headers.flatMap((h, i) => {
+    if (h.type !== 'RegularExpression') return [];
+    const compiled = compileHeaderPattern(h.value);
+    return compiled.ok ? [] : [{ path: `${at}[${i}].value`, message: `invalid regular expression (RE2 syntax): ${compiled.error}` }];
+  });
+}
+
+/** Every problem of one route: its header patterns, its rules' target indexes, its targets' providers. */
+export function routeLoadProblems(r: RouteConfig, providerIds: ReadonlySet<string>): LoadProblem[] {
+  const problems: LoadProblem[] = [];
+  r.matches.forEach((m, i) => problems.push(...headerProblems(m.headers, `matches[${i}].headers`)));
+  r.rules?.forEach((rule, i) => {
+    problems.push(...headerProblems(rule.when?.headers ?? [], `rules[${i}].when.headers`));
+    rule.targets.forEach((index, j) => {
+      if (index >= r.targets.length) problems.push({ path: `rules[${i}].targets[${j}]`, message: `rule target ${index} is not among the route's ${r.targets.length} targets` });
+    });
+  });
+  r.targets.forEach((t, i) => {
+    if (!providerIds.has(t.providerId)) problems.push({ path: `targets[${i}].providerId`, message: `target provider ${t.providerId} is not in the snapshot` });
+  });
+  return problems;
+}
