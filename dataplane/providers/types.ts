@@ -80,6 +80,8 @@ export interface UpstreamFailure {
   retryAfterMs?: number;
   /** The provider's error in OpenAI form, relayed to the client for ClientError. */
   clientBody?: JsonObject;
+  /** The gateway failed before sending anything upstream (e.g. translating the request): no verdict on the target's health. */
+  local?: true;
 }
 
 export type ParseResult = { ok: true; body: JsonObject; usage?: Usage } | { ok: false; failure: UpstreamFailure };

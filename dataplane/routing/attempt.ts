@@ -65,16 +65,28 @@ function describeThrown(err: unknown): string {
   return String(err);
 }
 
-/** A request the adapter could not translate is the client's error; anything else thrown is the gateway's configuration. */
+/**
+ * Building the upstream request failed: nothing was sent, so this is never the target's fault. A
+ * request the adapter cannot express, or one too deep or too large to re-serialise (the engine's
+ * RangeError), is the client's (400); anything else is the gateway's own bug. Either way the
+ * failure is local: passive health ignores it and the same target is not retried.
+ */
 function translationFailure(err: unknown): UpstreamFailure {
   const message = err instanceof Error ? err.message : String(err);
-  if (!(err instanceof RequestTranslationError)) return { kind: 'ServerError', status: 0, message: `cannot build the upstream request: ${message}` };
-  return {
-    kind: 'ClientError',
-    status: 400,
-    message,
-    clientBody: { error: { message, type: 'invalid_request_error', param: err.param, code: 'unsupported_by_provider' } },
-  };
+  if (err instanceof RequestTranslationError) {
+    return {
+      kind: 'ClientError',
+      status: 400,
+      message,
+      local: true,
+      clientBody: { error: { message, type: 'invalid_request_error', param: err.param, code: 'unsupported_by_provider' } },
+    };
+  }
+  if (err instanceof RangeError) {
+    const text = 'the request is too deeply nested or too large to be sent upstream';
+    return { kind: 'ClientError', status: 400, message: text, local: true, clientBody: { error: { message: text, type: 'invalid_request_error', param: null, code: 'request_too_complex' } } };
+  }
+  return { kind: 'ServerError', status: 0, message: `cannot build the upstream request: ${message}`, local: true };
 }
 
 /**

@@ -126,7 +126,8 @@ export class Router {
         if (last.kind === 'RateLimited' && last.retryAfterMs !== undefined) {
           retryAfterMs = retryAfterMs === undefined ? last.retryAfterMs : Math.min(retryAfterMs, last.retryAfterMs);
         }
-        if (attempt >= route.retry.attempts || last.kind === 'ClientError' || !route.retry.on.includes(last.kind)) break;
+        // A local failure would fail the same way again on this target.
+        if (attempt >= route.retry.attempts || last.kind === 'ClientError' || last.local === true || !route.retry.on.includes(last.kind)) break;
         const delay = retryDelayMs(attempt, route.retry, last.retryAfterMs, this.random);
         if (delay === undefined || this.now() + delay >= deadline) break;
         try {
@@ -175,12 +176,14 @@ export class Router {
     const result = await runAttempt(req, target, provider, lease.url, controller.signal, clientSignal);
     clearTimeout(timer);
     if (!result.ok) {
-      if ('clientGone' in result) this.health.abandon(target);
-      else if (UNHEALTHY.has(result.failure.kind)) this.health.failure(target, outlier);
+      // Only an answer (or silence) from the upstream is a verdict on it; a local failure is not.
+      const upstreamFailure = 'failure' in result && result.failure.local !== true ? result.failure : undefined;
+      if (upstreamFailure === undefined) this.health.abandon(target);
+      else if (UNHEALTHY.has(upstreamFailure.kind)) this.health.failure(target, outlier);
       else this.health.success(target, outlier);
       detach();
       end();
-      lease.release('failure' in result ? result.failure : undefined);
+      lease.release(upstreamFailure);
       return result;
     }
     this.deps.stats.observeLatency(target, this.now() - started);
