@@ -16,6 +16,11 @@ export function createOperatorMetrics() {
       registers: [registry],
     }),
     dataplanes: new Gauge({ name: 'tollgate_operator_dataplanes', help: 'Data-plane pods by state.', labelNames: ['state'], registers: [registry] }),
+    usageRejected: new Counter({
+      name: 'tollgate_operator_usage_records_rejected_total',
+      help: 'Usage records from data-plane pods that could not be counted (e.g. negative tokens) and were dropped.',
+      registers: [registry],
+    }),
     leader: new Gauge({ name: 'tollgate_operator_leader', help: '1 while this replica is the leader.', registers: [registry] }),
   };
 }

@@ -12,6 +12,7 @@ import type { EndpointSliceObject, SecretObject, ServiceObject } from './control
 import { type Caches, Reconciler } from './controller/reconciler.js';
 import { Distributor } from './distribute/distributor.js';
 import { createOperatorApp } from './distribute/operator-server.js';
+import type { RejectedRecord } from './budgets/usage-intake.js';
 import { EventRecorder } from './kube/event-recorder.js';
 import { Informer } from './kube/informer.js';
 import { KubeClient, type KubeObject } from './kube/kube-client.js';
@@ -189,7 +190,11 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   );
   elector.start();
 
-  const app = createOperatorApp({ token: config.token, usage, distributor, registry: metrics.registry, isReady: () => synced, isLeader });
+  const onRejectedUsage = (pod: string, rejected: readonly RejectedRecord[]): void => {
+    metrics.usageRejected.inc(rejected.length);
+    logger.warn({ pod, rejected }, 'usage records that cannot be counted were dropped');
+  };
+  const app = createOperatorApp({ token: config.token, usage, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage });
   const tls = config.listen.tls;
   const server: Server = tls === undefined ? createHttpServer(app) : createHttpsServer({ cert: tls.cert, key: tls.key }, app);
   server.listen(config.listen.port, config.listen.host);

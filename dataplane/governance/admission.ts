@@ -1,16 +1,29 @@
-import type { RouteConfig } from '../config/snapshot.js';
-import type { JsonObject } from '../providers/types.js';
+import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
+import { askedOutputCap, outputMultiplier } from '../metering/output-bound.js';
+import type { CanonicalRequest } from '../providers/types.js';
 import type { Admission, AdmissionRequest, Admitter, Settlement } from './types.js';
 
-/** Output cap used for the worst case when the client sets none: the smallest context window, else this. */
+/** Output cap per completion when neither the client, the target's provider nor its context window says one. */
 export const DEFAULT_OUTPUT_CAP = 4096;
 
-export function outputCap(body: JsonObject, route: RouteConfig, promptTokens: number): number {
-  const asked = body.max_completion_tokens ?? body.max_tokens;
-  if (typeof asked === 'number' && asked > 0) return asked;
-  const windows = route.targets.map((t) => t.contextWindow).filter((w): w is number => w !== undefined);
-  if (windows.length === 0) return DEFAULT_OUTPUT_CAP;
-  return Math.max(1, Math.min(...windows) - promptTokens);
+/**
+ * The most output tokens a request can be billed for on this route: the cap per completion times
+ * outputMultiplier. Without a client cap, each target's own default counts (a provider that sends
+ * a default max_tokens, e.g. Anthropic's defaultMaxTokens), else its context window minus the
+ * prompt, else DEFAULT_OUTPUT_CAP; the largest over the route's targets is the worst case.
+ */
+export function outputCap(
+  req: Pick<CanonicalRequest, 'op' | 'body'>,
+  route: RouteConfig,
+  promptTokens: number,
+  targetDefault: (t: TargetConfig) => number | undefined = () => undefined,
+): number {
+  const multiplier = outputMultiplier(req);
+  if (multiplier === 0) return 0;
+  const asked = askedOutputCap(req.body);
+  if (asked !== undefined) return asked * multiplier;
+  const perTarget = route.targets.map((t) => targetDefault(t) ?? (t.contextWindow === undefined ? DEFAULT_OUTPUT_CAP : Math.max(1, t.contextWindow - promptTokens)));
+  return (perTarget.length === 0 ? DEFAULT_OUTPUT_CAP : Math.max(...perTarget)) * multiplier;
 }
 
 /**

@@ -1,16 +1,19 @@
 import type { JsonObject, Usage } from '../providers/types.js';
-import { estimateTokens } from './token-estimate.js';
+import { type MeteredUsage, plausibleUsage } from './settled-usage.js';
+import { outputTextOf } from './token-estimate.js';
 
 /**
  * Watches the chunks of a stream so that it is charged even when the upstream never reports usage
- * (an OpenAI-compatible server that ignores include_usage, or a stream cut short).
+ * (an OpenAI-compatible server that ignores include_usage, a stream cut short, a report that cannot
+ * be true).
  */
 export class StreamMeter {
-  private outputChars = 0;
+  private outputBytes = 0;
   private reported: Usage | undefined;
+  private invalidReport = false;
   /** The chunks as written, kept only when the response may be cached. */
   readonly chunks: JsonObject[] = [];
-  /** The stream ended normally ([DONE]), so it may be cached. */
+  /** The stream ended normally (the upstream's end of stream was seen), so it may be cached. */
   completed = false;
   /** Called once when the stream completes, before [DONE] reaches the client (so a cache write wins the race with a repeat). */
   onCompleted: (() => void) | undefined;
@@ -19,6 +22,8 @@ export class StreamMeter {
   guard: ((soFar: Usage) => string | undefined) | undefined;
   /** Why the stream was cut, once it was. */
   cutReason: string | undefined;
+  /** The stream ended without its end marker (an error event was written instead). */
+  truncated = false;
 
   complete(): void {
     if (this.completed) return;
@@ -33,33 +38,22 @@ export class StreamMeter {
 
   observe(chunk: JsonObject): void {
     if (this.keepChunks) this.chunks.push(chunk);
-    this.track(chunk);
+    const text = outputTextOf(chunk);
+    if (text !== '') this.outputBytes += Buffer.byteLength(text, 'utf8');
     if (this.guard !== undefined && this.cutReason === undefined) this.cutReason = this.guard(this.result().usage);
   }
 
-  private track(chunk: JsonObject): void {
-    const choices = chunk.choices;
-    if (!Array.isArray(choices)) return;
-    for (const c of choices) {
-      if (typeof c !== 'object' || c === null) continue;
-      const choice = c as JsonObject;
-      const delta = choice.delta as JsonObject | undefined;
-      const text = delta?.content ?? choice.text;
-      if (typeof text === 'string') this.outputChars += text.length;
-      const calls = delta?.tool_calls;
-      if (Array.isArray(calls)) this.outputChars += JSON.stringify(calls).length;
-    }
-  }
-
+  /** Usage the upstream reported; a report that cannot be true is ignored (the estimate counts). */
   report(usage: Usage): void {
-    this.reported = usage;
+    if (plausibleUsage(usage)) this.reported = usage;
+    else this.invalidReport = true;
   }
 
-  result(): { usage: Usage; estimated: boolean } {
-    if (this.reported !== undefined) return { usage: this.reported, estimated: false };
+  result(): MeteredUsage {
+    if (this.reported !== undefined) return { usage: this.reported };
     return {
-      usage: { inputTokens: this.promptTokensEstimate, outputTokens: Math.ceil(this.outputChars / 4), cachedInputTokens: 0 },
-      estimated: true,
+      usage: { inputTokens: this.promptTokensEstimate, outputTokens: Math.ceil(this.outputBytes / 4), cachedInputTokens: 0 },
+      estimated: this.invalidReport ? 'invalid' : this.truncated ? 'truncated' : 'missing',
     };
   }
 }

@@ -1,8 +1,104 @@
 import type { JsonObject } from '../providers/types.js';
 
-/** A cheap, tokenizer-free estimate (about four characters per token for English text and code). */
+/**
+ * A cheap, tokenizer-free estimate: about four bytes of UTF-8 per token (English text and code;
+ * bytes rather than characters so that CJK text, ~1 token per character, is not under-counted).
+ */
 export function estimateTokens(text: string): number {
-  return text.length === 0 ? 0 : Math.ceil(text.length / 4);
+  return text.length === 0 ? 0 : Math.ceil(Buffer.byteLength(text, 'utf8') / 4);
+}
+
+/**
+ * Tokens billed per image part. Providers price images by size and detail (OpenAI: 85 at detail
+ * low, up to ~1,100 at high; Anthropic: width × height / 750, ~1,600 at its 1.15 MP maximum;
+ * Gemini: 258 per tile); without decoding the image the gateway counts the largest common case.
+ */
+export const IMAGE_TOKENS = { low: 85, other: 1600 } as const;
+
+const IMAGE_PART_TYPES = new Set(['image_url', 'input_image', 'image']);
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function imageDetail(part: JsonObject): unknown {
+  return isObject(part.image_url) ? part.image_url.detail : part.detail;
+}
+
+/**
+ * Serialises a billed part with every image replaced by a placeholder: the image is counted at
+ * IMAGE_TOKENS instead of its base64 text (which providers do not bill as text).
+ */
+function billedJson(value: unknown, images: { tokens: number }): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (!isObject(v) || typeof v.type !== 'string' || !IMAGE_PART_TYPES.has(v.type)) return v;
+    images.tokens += imageDetail(v) === 'low' ? IMAGE_TOKENS.low : IMAGE_TOKENS.other;
+    return { type: v.type };
+  });
+}
+
+/** Text prompts, or token ids (counted exactly: one per id) for completions and embeddings. */
+function textOrTokenIds(value: unknown): number {
+  if (typeof value === 'string') return estimateTokens(value);
+  if (typeof value === 'number') return 1;
+  if (Array.isArray(value)) return value.reduce<number>((sum, v) => sum + textOrTokenIds(v), 0);
+  return value === undefined || value === null ? 0 : estimateTokens(JSON.stringify(value));
+}
+
+/** Chat fields providers bill as input: the conversation and what the model is told about tools and output format. */
+const BILLED_CHAT_FIELDS = ['messages', 'tools', 'functions', 'tool_choice', 'response_format'] as const;
+
+/**
+ * The prompt tokens a request will be billed for, estimated before it is sent (budgets, rate
+ * limits, the context-window guard, and usage when the upstream reports none). Chat: bytes / 4 of
+ * the serialised billed parts (every message field — text, tool calls, tool results, names — plus
+ * tool definitions, tool_choice and response_format schemas), with each image counted at
+ * IMAGE_TOKENS. Completions and embeddings: text at bytes / 4, token-id arrays one token per id.
+ * Anthropic requests are estimated in their canonical form, where the system prompt is a message.
+ */
+export function estimatePromptTokens(body: JsonObject): number {
+  if (body.messages !== undefined) {
+    const images = { tokens: 0 };
+    let bytes = 0;
+    for (const field of BILLED_CHAT_FIELDS) {
+      const value = body[field];
+      if (value !== undefined && value !== null) bytes += Buffer.byteLength(billedJson(value, images), 'utf8');
+    }
+    return Math.ceil(bytes / 4) + images.tokens;
+  }
+  if (body.prompt !== undefined) return textOrTokenIds(body.prompt) + textOrTokenIds(body.suffix);
+  return textOrTokenIds(body.input);
+}
+
+function outputText(choice: JsonObject, parts: string[]): void {
+  const message = isObject(choice.message) ? choice.message : isObject(choice.delta) ? choice.delta : undefined;
+  if (typeof choice.text === 'string') parts.push(choice.text);
+  if (message === undefined) return;
+  for (const field of ['content', 'refusal', 'reasoning_content', 'reasoning']) {
+    const v = message[field];
+    if (typeof v === 'string') parts.push(v);
+  }
+  for (const field of ['tool_calls', 'function_call', 'audio']) {
+    const v = message[field];
+    if (v !== undefined && v !== null) parts.push(JSON.stringify(v));
+  }
+}
+
+/**
+ * The output text of an OpenAI-shaped response or stream chunk (every choice: content, refusal,
+ * reasoning, tool calls; completions text), for estimating output tokens when no usage is reported.
+ */
+export function outputTextOf(body: JsonObject): string {
+  const choices = body.choices;
+  if (!Array.isArray(choices)) return '';
+  const parts: string[] = [];
+  for (const c of choices) if (isObject(c)) outputText(c, parts);
+  return parts.join('');
+}
+
+/** Output tokens of a response body that came without usage (0 for embeddings). */
+export function estimateOutputTokens(body: JsonObject): number {
+  return estimateTokens(outputTextOf(body));
 }
 
 function collect(value: unknown, out: string[]): void {
@@ -15,7 +111,7 @@ function collect(value: unknown, out: string[]): void {
   }
 }
 
-/** The prompt text of a chat, completions or embeddings request. */
+/** The prompt text of a chat, completions or embeddings request (for content, not for metering). */
 export function promptText(body: JsonObject): string {
   const parts: string[] = [];
   collect(body.messages ?? body.prompt ?? body.input, parts);

@@ -1,4 +1,5 @@
 import type { Operation } from '../providers/types.js';
+import type { EstimateReason } from './settled-usage.js';
 
 /** One metered request, handed to the usage sink (logs today; the operator's Budget status later). */
 export interface UsageRecord {
@@ -14,8 +15,10 @@ export interface UsageRecord {
   outputTokens: number;
   cachedInputTokens: number;
   costUsd: number;
-  /** True when the upstream reported no usage and the gateway estimated it. */
+  /** True when the gateway estimated the usage (the upstream reported none, or none that can be true). */
   estimated: boolean;
+  /** Why it was estimated (the `reason` of tollgate_usage_estimated_total and the access log). */
+  estimateReason?: EstimateReason;
 }
 
 export interface UsageSink {

@@ -118,4 +118,6 @@ export interface ProviderAdapter {
   createStreamTransformer(req: CanonicalRequest): StreamTransformer;
   /** Providers whose streams are not SSE decode the bytes themselves; used instead of the SSE parser when present. */
   createByteStreamTransformer?(req: CanonicalRequest): ByteStreamTransformer;
+  /** The output cap this adapter sends when the client sets none (budgets reserve for it); absent = the upstream's own default. */
+  defaultOutputCap?(settings: ProviderSettings): number;
 }

@@ -16,7 +16,8 @@ export type AttemptResult =
   | { ok: true; kind: 'response'; body: JsonObject; usage?: Usage; status: number }
   | { ok: true; kind: 'stream'; first: StreamStep[]; rest: AsyncGenerator<StreamStep, void, undefined> }
   | { ok: false; failure: UpstreamFailure }
-  | { ok: false; clientGone: true };
+  /** `sent`: the request had been handed to the upstream before the client left. */
+  | { ok: false; clientGone: true; sent: boolean };
 
 /** Aborted by the router when an attempt runs out of time. */
 export class AttemptTimeout extends Error {
@@ -114,8 +115,9 @@ async function attemptUpstream(
   clientSignal: AbortSignal,
   telemetry: AttemptTelemetry,
 ): Promise<AttemptResult> {
+  let sent = false;
   const fail = (err: unknown): AttemptResult => {
-    if (clientSignal.aborted) return { ok: false, clientGone: true };
+    if (clientSignal.aborted) return { ok: false, clientGone: true, sent };
     if (signal.reason instanceof AttemptTimeout) return { ok: false, failure: { kind: 'Timeout', status: 0, message: signal.reason.message } };
     return { ok: false, failure: { kind: 'ConnectionError', status: 0, message: describeThrown(err) } };
   };
@@ -146,6 +148,7 @@ async function attemptUpstream(
   }
   telemetry.inject(upstreamReq.headers);
   try {
+    sent = true;
     const res = await provider.transport.send(upstreamReq, { signal, connectTimeoutMs: provider.config.connectTimeoutMs });
     if (res.status < 200 || res.status >= 300 || !req.stream) {
       const text = await res.text();

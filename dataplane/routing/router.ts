@@ -43,7 +43,8 @@ export type RouteOutcome =
 
 /** The client went away; nothing is to be written. */
 export class ClientGone extends Error {
-  constructor() {
+  /** `reached`: the target an attempt had already sent the request to (the upstream may have worked on it). */
+  constructor(readonly reached?: TargetConfig) {
     super('client disconnected');
     this.name = 'ClientGone';
   }
@@ -116,8 +117,10 @@ export class Router {
             const timeoutMs = Math.min(remaining, route.timeouts.attemptMs ?? remaining);
             const result = await this.attempt(req, target, provider, picked.lease, timeoutMs, clientSignal, attempts);
             if (result.ok) return result.outcome;
-            if ('clientGone' in result) throw new ClientGone();
+            if ('clientGone' in result) throw new ClientGone(result.sent ? target : undefined);
             last = result.failure;
+            // A non-streaming attempt outlives its client (so its usage is metered); nothing is retried for nobody.
+            if (clientSignal.aborted) throw new ClientGone();
           }
         }
         record.failure = last;
@@ -159,11 +162,14 @@ export class Router {
   ): Promise<
     | { ok: true; outcome: RouteOutcome }
     | { ok: false; failure: UpstreamFailure }
-    | { ok: false; clientGone: true }
+    | { ok: false; clientGone: true; sent: boolean }
   > {
     const controller = new AbortController();
     const onClientAbort = (): void => controller.abort(clientSignal.reason);
-    clientSignal.addEventListener('abort', onClientAbort, { once: true });
+    // A stream stops with its client (what was streamed is charged). A non-streaming response is
+    // read to its end even when the client left, bounded by the attempt timeout, so that the work
+    // the upstream did is charged from its usage rather than not at all.
+    if (req.stream) clientSignal.addEventListener('abort', onClientAbort, { once: true });
     const timer = setTimeout(() => controller.abort(new AttemptTimeout(timeoutMs)), timeoutMs);
     const end = this.deps.stats.start(target);
     const outlier = provider.config.outlierDetection;

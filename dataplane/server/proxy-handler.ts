@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { ApiKeyConfig, RouteConfig } from '../config/snapshot.js';
+import type { ApiKeyConfig, RouteConfig, TargetConfig } from '../config/snapshot.js';
 import { accessDenied, mayCall } from '../governance/access.js';
 import { admitAll, outputCap } from '../governance/admission.js';
 import { Downgrade } from '../governance/budget/budget-admitter.js';
@@ -13,9 +13,10 @@ import { SSE_DONE, sseData } from '../sse/sse-writer.js';
 import type { SnapshotStore } from '../config/snapshot-store.js';
 import { costUsd } from '../metering/cost.js';
 import { StreamMeter } from '../metering/stream-meter.js';
-import { estimateTokens, promptText } from '../metering/token-estimate.js';
+import { estimatePromptTokens } from '../metering/token-estimate.js';
+import { type MeteredUsage, responseUsage } from '../metering/settled-usage.js';
 import type { UsageRecord, UsageSink } from '../metering/usage-record.js';
-import type { CanonicalRequest, JsonObject, Operation, Usage } from '../providers/types.js';
+import type { CanonicalRequest, JsonObject, Operation } from '../providers/types.js';
 import { ClientGone, type RouteOutcome, type Router } from '../routing/router.js';
 import { requestTelemetry } from '../telemetry/gateway-observer.js';
 import { errors } from './gateway-error.js';
@@ -71,22 +72,24 @@ function parseRequest(op: Operation, body: unknown): CanonicalRequest {
   return { op, body, stream, clientWantsUsage: stream && parsed.data.stream_options?.include_usage === true, createdAt: Math.floor(Date.now() / 1000) };
 }
 
-/** Meters a finished request and settles its admission with what it really used. */
-export function recordUsage(deps: ProxyDeps, routed: Routed, req: CanonicalRequest, usage: Usage, estimated: boolean): UsageRecord {
-  const { requestId, route, outcome } = routed;
+/** Meters a finished request and settles its admission with what it really used (or, marked, the estimate). */
+export function recordUsage(deps: ProxyDeps, routed: Metered, req: CanonicalRequest, metered: MeteredUsage): UsageRecord {
+  const { requestId, route, target } = routed;
+  const { usage, estimated } = metered;
   const rec: UsageRecord = {
     requestId,
     op: req.op,
     routeId: route.id,
     model: route.model,
-    providerId: outcome.target.providerId,
-    upstreamModel: outcome.target.model,
+    providerId: target.providerId,
+    upstreamModel: target.model,
     stream: req.stream,
     inputTokens: usage.inputTokens,
     outputTokens: usage.outputTokens,
     cachedInputTokens: usage.cachedInputTokens,
-    costUsd: costUsd(usage, outcome.target.pricing),
-    estimated,
+    costUsd: costUsd(usage, target.pricing),
+    estimated: estimated !== undefined,
+    ...(estimated === undefined ? {} : { estimateReason: estimated }),
   };
   deps.usage.record(rec);
   routed.settle({ usage, costUsd: rec.costUsd });
@@ -94,15 +97,22 @@ export function recordUsage(deps: ProxyDeps, routed: Routed, req: CanonicalReque
   return rec;
 }
 
-/** A canonical request that a route served: the outcome to write back, in whatever client dialect. */
-export interface Routed {
+/** What metering needs to know about a request that reached an upstream. */
+export interface Metered {
   route: RouteConfig;
   requestId: string;
+  /** The target that served (or was sent the request), with the prices charged. */
+  target: TargetConfig;
+  settle: Admission['settle'];
+}
+
+/** A canonical request that a route served: the outcome to write back, in whatever client dialect. */
+export interface Routed extends Metered {
   outcome: RouteOutcome;
+  /** The prompt estimate (metering/token-estimate): charged when the upstream reports no usage. */
+  promptTokens: number;
   /** Response headers the gateway adds (request id, route, provider, attempts). */
   headers: Record<string, string>;
-  /** Settles the request's admission (budget reservations, token estimates); recordUsage calls it. */
-  settle: Admission['settle'];
   /** Keeps a complete response for the route's cache (absent when the route does not cache). */
   store?: (value: CachedResponse) => void;
   /** A reason to cut a running stream (a budget's hard cap), from the admission. */
@@ -155,11 +165,15 @@ export async function routeCanonical(
   const requestId = requestIdOf(req);
   const telemetry = requestTelemetry(res);
   telemetry.routed(route, canonical, requestId);
-  const promptTokens = estimateTokens(promptText(canonical.body));
+  const promptTokens = estimatePromptTokens(canonical.body);
   const decisionRequest = { caller, header: (name: string) => req.get(name), namespaces: runtime.snapshot.namespaces, body: canonical.body, stream: canonical.stream, promptTokens };
   let decision = deps.router.decide(runtime, runtimeRoute, decisionRequest);
   info.rule = decision.rule;
-  const admissionRequest = (r: RouteConfig) => ({ caller, route: r, req: canonical, promptTokens, maxOutputTokens: outputCap(canonical.body, r, promptTokens) });
+  const targetDefault = (t: TargetConfig): number | undefined => {
+    const provider = runtime.providers.get(t.providerId);
+    return provider?.adapter.defaultOutputCap?.(provider.config);
+  };
+  const admissionRequest = (r: RouteConfig) => ({ caller, route: r, req: canonical, promptTokens, maxOutputTokens: outputCap(canonical, r, promptTokens, targetDefault) });
   let limits = NOTHING_TO_SETTLE;
   if (deps.rateLimiter !== undefined) {
     try {
@@ -222,8 +236,16 @@ export async function routeCanonical(
   try {
     outcome = await deps.router.serve(runtime, route, canonical, client.signal, decision);
   } catch (err) {
-    admission.settle({ usage: undefined, costUsd: 0 });
-    limits.settle({ usage: undefined, costUsd: 0 });
+    const settle = (r: Settlement): void => {
+      limits.settle(r);
+      admission.settle(r);
+    };
+    // The client left while an upstream was already working on the request: charge the prompt estimate, marked.
+    if (err instanceof ClientGone && err.reached !== undefined) {
+      recordUsage(deps, { route, requestId, target: err.reached, settle }, canonical, { usage: { inputTokens: promptTokens, outputTokens: 0, cachedInputTokens: 0 }, estimated: 'client_gone' });
+      return undefined;
+    }
+    settle({ usage: undefined, costUsd: 0 });
     if (err instanceof ClientGone) return undefined;
     throw err;
   }
@@ -248,6 +270,8 @@ export async function routeCanonical(
     route,
     requestId,
     outcome,
+    target: outcome.target,
+    promptTokens,
     headers,
     settle: (r) => {
       limits.settle(r);
@@ -275,22 +299,22 @@ export function proxyHandler(op: Operation, deps: ProxyDeps): RequestHandler {
     const { route, outcome, headers } = routed;
 
     if (outcome.kind === 'response') {
-      const usage = outcome.usage ?? { inputTokens: estimateTokens(promptText(canonical.body)), outputTokens: 0, cachedInputTokens: 0 };
-      const rec = recordUsage(deps, routed, canonical, usage, outcome.usage === undefined);
+      const rec = recordUsage(deps, routed, canonical, responseUsage(outcome.usage, outcome.body, routed.promptTokens));
+      routed.store?.({ kind: 'response', body: outcome.body });
+      // The client may have left while the upstream answered: it was metered all the same.
+      if (res.destroyed) return;
       headers['x-tollgate-cost-usd'] = rec.costUsd.toFixed(8);
       res.status(200).set(headers).json(outcome.body);
-      routed.store?.({ kind: 'response', body: outcome.body });
       return;
     }
-    const meter = new StreamMeter(estimateTokens(promptText(canonical.body)), routed.store !== undefined);
+    const meter = new StreamMeter(routed.promptTokens, routed.store !== undefined);
     meter.guard = (soFar) => routed.overBudget({ usage: soFar, costUsd: costUsd(soFar, outcome.target.pricing) });
     const store = routed.store;
     if (store !== undefined) meter.onCompleted = () => store({ kind: 'stream', chunks: meter.chunks });
     try {
       await writeStream(res, outcome, headers, route.timeouts.streamIdleMs, meter);
     } finally {
-      const { usage, estimated } = meter.result();
-      recordUsage(deps, routed, canonical, usage, estimated);
+      recordUsage(deps, routed, canonical, meter.result());
     }
   };
 }

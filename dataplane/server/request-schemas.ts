@@ -10,6 +10,8 @@ const streamFields = {
   stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
   max_tokens: z.number().int().positive().nullish(),
   max_completion_tokens: z.number().int().positive().nullish(),
+  // Multiplies billed output (budgets reserve for it): refused unless a positive integer, never coerced upstream.
+  n: z.number().int().positive().nullish(),
 };
 
 /** Just enough validation to route and meter; every other field passes through to the provider. */
@@ -19,6 +21,7 @@ export const REQUEST_SCHEMAS: Record<Operation, z.ZodType<{ model: string; strea
     model: z.string().min(1),
     prompt: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))]),
     ...streamFields,
+    best_of: z.number().int().positive().nullish(),
   }),
   embeddings: z.looseObject({
     model: z.string().min(1),

@@ -78,6 +78,7 @@ export async function pumpStream(
       dialect.usage?.(step.usage);
     }
     if (step.failure !== undefined) {
+      meter.truncated = true;
       await write(res, dialect.failure(step.failure));
       return 'stop';
     }
@@ -94,13 +95,17 @@ export async function pumpStream(
     while (state === 'continue' && !res.destroyed) {
       const next = await outcome.rest.next();
       if (next.done === true) {
-        await finish();
+        // Every provider's stream says when it is complete ([DONE], message_stop, finishReason,
+        // messageStop): running out of events without that is a truncated stream, never a complete one.
+        meter.truncated = true;
+        await write(res, dialect.failure(new Error('upstream stream ended before it was complete')));
         break;
       }
       arm();
       state = await emit(next.value);
     }
   } catch (err) {
+    meter.truncated = true;
     if (!res.destroyed) {
       const reason = err instanceof Error && err.name === 'AbortError' && err.cause instanceof Error ? err.cause : err;
       await write(res, dialect.failure(reason instanceof Error ? reason : new Error(String(reason)))).catch(() => undefined);

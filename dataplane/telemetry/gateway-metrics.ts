@@ -85,8 +85,8 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
     }),
     estimated: new Counter({
       name: 'tollgate_usage_estimated_total',
-      help: 'Requests metered from an estimate because the upstream reported no usage.',
-      labelNames: target,
+      help: 'Requests metered from an estimate; reason: missing (no usage reported), invalid (usage that cannot be true), client_gone (client left after the upstream was sent the request), truncated (stream ended early).',
+      labelNames: [...target, 'reason'] as const,
       registers,
     }),
     retries: new Counter({

@@ -154,7 +154,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     metrics.tokens.inc({ ...labels, type: 'cached_input' }, record.cachedInputTokens);
     metrics.cost.inc(labels, record.costUsd);
     const target = { route: record.routeId, provider: record.providerId, upstream_model: record.upstreamModel };
-    if (record.estimated) metrics.estimated.inc(target);
+    if (record.estimated) metrics.estimated.inc({ ...target, reason: record.estimateReason ?? 'missing' });
     if (record.stream && this.firstChunkAt !== undefined && this.streamEndAt !== undefined && record.outputTokens > 1) {
       metrics.tpot.observe(target, (this.streamEndAt - this.firstChunkAt) / 1000 / (record.outputTokens - 1));
     }
@@ -286,6 +286,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
         line.cachedInputTokens = usage.cachedInputTokens;
         line.costUsd = usage.costUsd;
         line.usageEstimated = usage.estimated;
+        if (usage.estimateReason !== undefined) line.usageEstimateReason = usage.estimateReason;
       }
       if (errorType !== undefined) line.errorType = errorType;
       if (this.decision !== undefined) line.admission = this.decision;

@@ -2,8 +2,8 @@ import express, { type Express } from 'express';
 import { tokenMatches } from '../../dataplane/admin/admin-token.js';
 import type { Registry } from 'prom-client';
 import type { Distributor } from './distributor.js';
-import { UsageReportSchema } from '../../dataplane/governance/budget/budget-state.js';
 import type { UsageAggregator } from '../budgets/usage-aggregator.js';
+import { parseUsageReport, type RejectedRecord } from '../budgets/usage-intake.js';
 
 export interface OperatorServerDeps {
   token: string;
@@ -12,6 +12,8 @@ export interface OperatorServerDeps {
   registry: Registry;
   isReady: () => boolean;
   isLeader: () => boolean;
+  /** Records of a report that cannot be counted: dropped (and acknowledged) rather than refusing the report. */
+  onRejectedUsage?: (pod: string, rejected: readonly RejectedRecord[]) => void;
 }
 
 /** Probes, metrics, and the current snapshot for data-plane pods that start (pull). */
@@ -38,13 +40,15 @@ export function createOperatorApp(deps: OperatorServerDeps): Express {
       res.status(503).set('retry-after', '1').json({ error: 'not the leader, or not reconciled yet' });
       return;
     }
-    const report = UsageReportSchema.safeParse(req.body);
-    if (!report.success) {
-      res.status(400).json({ error: `bad usage report: ${report.error.issues[0]?.message ?? ''}` });
+    const intake = parseUsageReport(req.body);
+    if (!intake.ok) {
+      res.status(400).json({ error: `bad usage report: ${intake.error}` });
       return;
     }
+    if (intake.rejected.length > 0) deps.onRejectedUsage?.(intake.report.pod, intake.rejected);
     try {
-      res.json(await deps.usage.handle(report.data));
+      const answer = await deps.usage.handle(intake.report);
+      res.json({ ...answer, ackedThrough: Math.max(answer.ackedThrough, intake.rejectedThrough) });
     } catch (err) {
       // Nothing is acknowledged: the pod resends, and sequence numbers keep the retry from counting twice.
       res.status(503).json({ error: `usage not persisted: ${(err as Error).message}` });

@@ -4,11 +4,17 @@ import type { AddressInfo } from 'node:net';
 
 /** What the emulator does with one request. */
 export type Behaviour =
-  | { kind: 'ok'; content?: string; usage?: { prompt: number; completion: number; cached?: number } }
+  /**
+   * A JSON answer with `n` choices (OpenAI bills completion tokens for every choice: `usage.completion`
+   * is per choice). `rawUsage` replaces the usage object as is (`null` = none, as some servers do);
+   * `delayMs` answers late (a client may hang up meanwhile).
+   */
+  | { kind: 'ok'; content?: string; usage?: { prompt: number; completion: number; cached?: number }; rawUsage?: unknown; delayMs?: number }
   | { kind: 'error'; status: number; body?: unknown; headers?: Record<string, string> }
   | { kind: 'hang' }
   | { kind: 'reset' }
-  | { kind: 'stream'; chunks: number; intervalMs: number; content?: string; omitUsage?: boolean; failAfter?: number }
+  /** `truncate`: the body ends cleanly after the chunks, without a finish reason or [DONE] (a cut-off upstream). */
+  | { kind: 'stream'; chunks: number; intervalMs: number; content?: string; omitUsage?: boolean; failAfter?: number; truncate?: boolean }
   /** A stream of `chunks` when the request asks to stream, the default JSON answer otherwise. */
   | { kind: 'auto'; chunks: number };
 
@@ -51,13 +57,18 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
       res.end(JSON.stringify(b.body ?? { error: { message: `emulated ${b.status}`, type: 'server_error', param: null, code: null } }));
       return;
     case 'ok': {
+      if (b.delayMs !== undefined) await new Promise((r) => setTimeout(r, b.delayMs));
       const usage = b.usage ?? { prompt: 10, completion: 5 };
-      const u = {
-        prompt_tokens: usage.prompt,
-        completion_tokens: usage.completion,
-        total_tokens: usage.prompt + usage.completion,
-        prompt_tokens_details: { cached_tokens: usage.cached ?? 0 },
-      };
+      const n = typeof body.n === 'number' ? body.n : 1;
+      const u =
+        b.rawUsage !== undefined
+          ? b.rawUsage
+          : {
+              prompt_tokens: usage.prompt,
+              completion_tokens: usage.completion * n,
+              total_tokens: usage.prompt + usage.completion * n,
+              prompt_tokens_details: { cached_tokens: usage.cached ?? 0 },
+            };
       let response: unknown;
       if (path.endsWith('/embeddings')) {
         const inputs = Array.isArray(body.input) ? body.input : [body.input];
@@ -67,7 +78,7 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
       } else {
         response = {
           id: 'chatcmpl-1', object: 'chat.completion', created: 1, model,
-          choices: [{ index: 0, message: { role: 'assistant', content: b.content ?? 'hello from upstream', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+          choices: Array.from({ length: n }, (_, index) => ({ index, message: { role: 'assistant', content: b.content ?? 'hello from upstream', refusal: null }, logprobs: null, finish_reason: 'stop' })),
           usage: u,
         };
       }
@@ -87,6 +98,10 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
         if (res.destroyed) return;
         res.write(chunk(id, model, i === 0 ? { role: 'assistant', content: word } : { content: ` ${word}` }, null));
         if (b.intervalMs > 0) await new Promise((r) => setTimeout(r, b.intervalMs));
+      }
+      if (b.truncate === true) {
+        res.end();
+        return;
       }
       res.write(chunk(id, model, {}, 'stop'));
       const streamOptions = body.stream_options as { include_usage?: boolean } | undefined;

@@ -1,7 +1,7 @@
 import { costUsd } from '../../metering/cost.js';
 import type { Request, RequestHandler, Response } from 'express';
 import { StreamMeter } from '../../metering/stream-meter.js';
-import { estimateTokens, promptText } from '../../metering/token-estimate.js';
+import { responseUsage } from '../../metering/settled-usage.js';
 import { checkServing, type ProxyDeps, recordUsage, routeCanonical } from '../../server/proxy-handler.js';
 import { toAnthropicMessage } from './messages-response.js';
 import { toCanonicalRequest } from './messages-request.js';
@@ -25,20 +25,20 @@ export function messagesHandler(deps: ProxyDeps): RequestHandler {
     headers['request-id'] = requestId;
 
     if (outcome.kind === 'response') {
-      const usage = outcome.usage ?? { inputTokens: estimateTokens(promptText(canonical.body)), outputTokens: 0, cachedInputTokens: 0 };
-      const rec = recordUsage(deps, routed, canonical, usage, outcome.usage === undefined);
+      const metered = responseUsage(outcome.usage, outcome.body, routed.promptTokens);
+      const rec = recordUsage(deps, routed, canonical, metered);
+      if (res.destroyed) return;
       headers['x-tollgate-cost-usd'] = rec.costUsd.toFixed(8);
-      res.status(200).set(headers).json(toAnthropicMessage(outcome.body, model, { stopSequences, usage: outcome.usage }));
+      res.status(200).set(headers).json(toAnthropicMessage(outcome.body, model, { stopSequences, usage: metered.usage }));
       return;
     }
-    const meter = new StreamMeter(estimateTokens(promptText(canonical.body)));
+    const meter = new StreamMeter(routed.promptTokens);
     // A budget with cutStreams ends the stream when its cap is crossed, as on /v1/chat/completions.
     meter.guard = (soFar) => routed.overBudget({ usage: soFar, costUsd: costUsd(soFar, outcome.target.pricing) });
     try {
       await writeMessagesStream(res, outcome, headers, route.timeouts.streamIdleMs, meter, model, stopSequences);
     } finally {
-      const { usage, estimated } = meter.result();
-      recordUsage(deps, routed, canonical, usage, estimated);
+      recordUsage(deps, routed, canonical, meter.result());
     }
   };
 }

@@ -53,4 +53,6 @@ export const anthropicAdapter: ProviderAdapter = {
   createStreamTransformer(req: CanonicalRequest): StreamTransformer {
     return new AnthropicStreamTransformer(req.clientWantsUsage, req.createdAt ?? 0, jsonToolOf(req.body));
   },
+
+  defaultOutputCap: (settings) => anthropicSettings(settings).defaultMaxTokens,
 };

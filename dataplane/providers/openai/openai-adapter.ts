@@ -23,8 +23,25 @@ const PATHS: Record<Operation, string> = {
 
 const DONE: StreamStep = { chunks: [], done: true };
 
+/**
+ * OpenAI streams end with `data: [DONE]`. A stream that ends without it is complete only if every
+ * choice it started reported a finish_reason (some compatible servers omit [DONE]); otherwise the
+ * upstream was cut off and the stream is a failure, never shown as complete nor cached.
+ */
 class OpenAiStreamTransformer implements StreamTransformer {
+  private readonly started = new Set<unknown>();
+  private readonly finished = new Set<unknown>();
+
   constructor(private readonly clientWantsUsage: boolean) {}
+
+  private track(choices: unknown): void {
+    if (!Array.isArray(choices)) return;
+    for (const c of choices) {
+      if (!isObject(c)) continue;
+      this.started.add(c.index ?? 0);
+      if (typeof c.finish_reason === 'string' && c.finish_reason !== '') this.finished.add(c.index ?? 0);
+    }
+  }
 
   onEvent(event: SseEvent): StreamStep {
     if (event.data === '[DONE]') return DONE;
@@ -40,6 +57,7 @@ class OpenAiStreamTransformer implements StreamTransformer {
       const message = typeof e.message === 'string' ? e.message : 'upstream reported an error mid-stream';
       return { chunks: [], failure: { kind: 'ServerError', status: 200, message } };
     }
+    this.track(chunk.choices);
     const usage = usageFromOpenAi(chunk.usage);
     const step: StreamStep = { chunks: [chunk] };
     if (usage !== undefined) step.usage = usage;
@@ -53,7 +71,9 @@ class OpenAiStreamTransformer implements StreamTransformer {
   }
 
   onEnd(): StreamStep {
-    return DONE;
+    const complete = this.started.size > 0 && [...this.started].every((i) => this.finished.has(i));
+    if (complete) return DONE;
+    return { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'upstream stream ended before [DONE] or a finish reason' } };
   }
 }
 

@@ -1,4 +1,4 @@
-import { estimateTokens, promptText } from '../../metering/token-estimate.js';
+import { estimatePromptTokens } from '../../metering/token-estimate.js';
 import { type JsonObject, RequestTranslationError, type Usage } from '../types.js';
 
 // The OpenAI embeddings contract, for providers whose embedding APIs look different: the inputs a
@@ -32,7 +32,7 @@ function encode(vector: number[], base64: boolean): number[] | string {
  */
 export function toOpenAiEmbeddings(req: { body: JsonObject }, vectors: number[][], model: string, inputTokens: number | undefined): { body: JsonObject; usage?: Usage } {
   const base64 = req.body.encoding_format === 'base64';
-  const tokens = inputTokens ?? estimateTokens(promptText(req.body));
+  const tokens = inputTokens ?? estimatePromptTokens(req.body);
   const body: JsonObject = {
     object: 'list',
     data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: encode(v, base64) })),

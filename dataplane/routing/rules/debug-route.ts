@@ -3,7 +3,7 @@ import type { SnapshotStore } from '../../config/snapshot-store.js';
 import { accessDenied, mayCall } from '../../governance/access.js';
 import type { Authenticator } from '../../governance/identity/authenticator.js';
 import { ANONYMOUS, type Caller } from '../../governance/types.js';
-import { estimateTokens, promptText } from '../../metering/token-estimate.js';
+import { estimatePromptTokens } from '../../metering/token-estimate.js';
 import type { JsonObject } from '../../providers/types.js';
 import { errors, GatewayError } from '../../server/gateway-error.js';
 import type { Router } from '../router.js';
@@ -29,7 +29,7 @@ async function explain(deps: DebugRouteDeps, req: Request): Promise<JsonObject> 
   const route = runtime.routesByModel.get(body.model)?.find((r) => r.matches(header));
   if (route === undefined) throw errors.modelNotFound(body.model);
   if (deps.auth !== undefined && !mayCall(caller, route.config, runtime.snapshot.namespaces)) throw accessDenied(caller, route.config);
-  const promptTokens = estimateTokens(promptText(body));
+  const promptTokens = estimatePromptTokens(body);
   const decision = deps.router.decide(runtime, route, {
     caller,
     header,

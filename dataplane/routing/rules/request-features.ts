@@ -1,10 +1,11 @@
+import { askedOutputCap } from '../../metering/output-bound.js';
 import type { JsonObject } from '../../providers/types.js';
 
 /** What rules may ask about a request, computed once per request without copying the body. */
 export interface RequestFeatures {
   /** Estimated prompt tokens (metering/token-estimate). */
   promptTokens: number;
-  /** max_completion_tokens or max_tokens; undefined when the request sets no cap. */
+  /** The client's cap per completion (metering/output-bound askedOutputCap); undefined when it sets none. */
   maxTokens: number | undefined;
   tools: boolean;
   images: boolean;
@@ -31,17 +32,12 @@ function hasImage(messages: unknown): boolean {
   return false;
 }
 
-function outputCap(body: JsonObject): number | undefined {
-  const asked = body.max_completion_tokens ?? body.max_tokens;
-  return typeof asked === 'number' && asked > 0 ? asked : undefined;
-}
-
 /** The features of an OpenAI-shaped request body (the canonical form). */
 export function requestFeatures(body: JsonObject, stream: boolean, promptTokens: number): RequestFeatures {
   const format = body.response_format;
   return {
     promptTokens,
-    maxTokens: outputCap(body),
+    maxTokens: askedOutputCap(body),
     tools: nonEmptyArray(body.tools) || nonEmptyArray(body.functions),
     images: hasImage(body.messages),
     jsonSchema: typeof format === 'object' && format !== null && (format as JsonObject).type === 'json_schema',

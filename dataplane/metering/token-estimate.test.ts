@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { outputCap } from '../governance/admission.js';
+import type { RouteConfig } from '../config/snapshot.js';
+import { outputMultiplier } from './output-bound.js';
+import { responseUsage } from './settled-usage.js';
+import { StreamMeter } from './stream-meter.js';
+import { estimateOutputTokens, estimatePromptTokens, IMAGE_TOKENS } from './token-estimate.js';
+
+const bigSchema = { type: 'object', properties: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`field_${i}`, { type: 'string', description: 'x'.repeat(40) }])) };
+
+describe('prompt estimate: every part providers bill', () => {
+  const base = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+  const small = estimatePromptTokens(base);
+
+  it('counts tool definitions, tool calls, tool results and response_format schemas', () => {
+    const tools = [{ type: 'function', function: { name: 'lookup', parameters: bigSchema } }];
+    expect(estimatePromptTokens({ ...base, tools })).toBeGreaterThan(small + JSON.stringify(tools).length / 4 - 1);
+    const schema = { type: 'json_schema', json_schema: { name: 'out', schema: bigSchema } };
+    expect(estimatePromptTokens({ ...base, response_format: schema })).toBeGreaterThan(small + 2000);
+    const args = JSON.stringify({ q: 'y'.repeat(4000) });
+    const calls = { model: 'm', messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup', arguments: args } }] }, { role: 'tool', tool_call_id: 'c1', content: 'z'.repeat(4000) }] };
+    expect(estimatePromptTokens(calls)).toBeGreaterThan(2000);
+  });
+
+  it('counts images per image by detail, not as their base64 text', () => {
+    const image = (detail?: string) => ({ type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(400_000)}`, ...(detail === undefined ? {} : { detail }) } });
+    const withImages = estimatePromptTokens({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this' }, image(), image('low')] }] });
+    expect(withImages).toBeGreaterThanOrEqual(IMAGE_TOKENS.other + IMAGE_TOKENS.low);
+    expect(withImages).toBeLessThan(IMAGE_TOKENS.other + IMAGE_TOKENS.low + 50);
+  });
+
+  it('counts token-id prompts and inputs one token per id, and text by UTF-8 bytes', () => {
+    expect(estimatePromptTokens({ model: 'm', prompt: Array.from({ length: 3000 }, (_, i) => i) })).toBe(3000);
+    expect(estimatePromptTokens({ model: 'm', prompt: [[1, 2, 3], [4, 5]] })).toBe(5);
+    expect(estimatePromptTokens({ model: 'm', input: [Array.from({ length: 800 }, () => 7), [1]] })).toBe(801);
+    expect(estimatePromptTokens({ model: 'm', input: 'abcdefgh' })).toBe(2);
+    // CJK: three UTF-8 bytes a character, about one token each.
+    expect(estimatePromptTokens({ model: 'm', prompt: '漢字漢字' })).toBe(3);
+  });
+});
+
+describe('output bound: everything that multiplies output', () => {
+  const route = { targets: [{ providerId: 'p', model: 'm', priority: 0, weight: 1, pricing: { inputPerMTok: 1, outputPerMTok: 1, cachedInputPerMTok: 1 } }] } as unknown as RouteConfig;
+
+  it('multiplies the cap by n, and by best_of for completions; embeddings have no output', () => {
+    expect(outputMultiplier({ op: 'chat', body: { n: 50 } })).toBe(50);
+    expect(outputMultiplier({ op: 'completions', body: { n: 2, best_of: 5 } })).toBe(5);
+    expect(outputMultiplier({ op: 'embeddings', body: { n: 5 } })).toBe(0);
+    expect(outputCap({ op: 'chat', body: { n: 128, max_tokens: 100 } }, route, 10)).toBe(12_800);
+    expect(outputCap({ op: 'embeddings', body: { input: 'x' } }, route, 10)).toBe(0);
+  });
+
+  it('takes the larger of max_completion_tokens and max_tokens, and a provider default when the client sets none', () => {
+    expect(outputCap({ op: 'chat', body: { max_completion_tokens: 5, max_tokens: 9000 } }, route, 10)).toBe(9000);
+    expect(outputCap({ op: 'chat', body: {} }, route, 10, () => 32_000)).toBe(32_000);
+    const windows = { targets: [{ ...route.targets[0], contextWindow: 8000 }, { ...route.targets[0], contextWindow: 128_000 }] } as unknown as RouteConfig;
+    expect(outputCap({ op: 'chat', body: {} }, windows, 1000)).toBe(127_000);
+  });
+});
+
+describe('usage from an upstream that cannot be true is treated as missing', () => {
+  it.each([
+    { inputTokens: -1000, outputTokens: 5, cachedInputTokens: 0 },
+    { inputTokens: 10, outputTokens: -5, cachedInputTokens: 0 },
+    { inputTokens: 10, outputTokens: 1e12, cachedInputTokens: 0 },
+    { inputTokens: 10.5, outputTokens: 5, cachedInputTokens: 0 },
+    { inputTokens: 10, outputTokens: 5, cachedInputTokens: 50 },
+    { inputTokens: Number.NaN, outputTokens: 5, cachedInputTokens: 0 },
+  ])('%o', (bad) => {
+    const body = { choices: [{ index: 0, message: { role: 'assistant', content: 'x'.repeat(40) } }] };
+    expect(responseUsage(bad, body, 12)).toEqual({ usage: { inputTokens: 12, outputTokens: 10, cachedInputTokens: 0 }, estimated: 'invalid' });
+    const meter = new StreamMeter(12);
+    meter.observe({ choices: [{ index: 0, delta: { content: 'x'.repeat(40) } }] });
+    meter.report(bad);
+    expect(meter.result()).toEqual({ usage: { inputTokens: 12, outputTokens: 10, cachedInputTokens: 0 }, estimated: 'invalid' });
+  });
+
+  it('estimates the output of a response without usage from every choice', () => {
+    const body = { choices: [0, 1, 2].map((index) => ({ index, message: { role: 'assistant', content: 'abcd'.repeat(10), tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] } })) };
+    expect(estimateOutputTokens(body)).toBeGreaterThan(30);
+    expect(responseUsage(undefined, body, 7).estimated).toBe('missing');
+  });
+});

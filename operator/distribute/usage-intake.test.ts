@@ -1,0 +1,80 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
+import { UsageAggregator } from '../budgets/usage-aggregator.js';
+import type { RejectedRecord } from '../budgets/usage-intake.js';
+import type { KubeObject } from '../kube/kube-client.js';
+import type { Distributor } from './distributor.js';
+import { createOperatorApp } from './operator-server.js';
+
+const budget: BudgetConfig = {
+  id: 'team-a/daily',
+  unit: 'USD',
+  amount: 10,
+  period: 'Day',
+  timeZone: 'UTC',
+  subjects: { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] },
+  action: { type: 'Reject', cutStreams: false },
+  thresholds: [],
+};
+
+const rejected: { pod: string; records: readonly RejectedRecord[] }[] = [];
+let url = '';
+let close: () => Promise<void>;
+
+beforeAll(async () => {
+  const objects = new Map<string, KubeObject>([[budget.id, { metadata: { name: 'daily', namespace: 'team-a' } } as KubeObject]]);
+  const usage = new UsageAggregator({
+    client: { request: async <T>(): Promise<T> => ({}) as T },
+    budgetObjects: () => objects,
+    budgetConfigs: () => [budget],
+    replicas: () => 1,
+    events: { record: async () => undefined },
+    logger: pino({ level: 'silent' }),
+  });
+  const app = createOperatorApp({
+    token: 't0ken',
+    usage,
+    distributor: { envelope: {} } as unknown as Distributor,
+    registry: new Registry(),
+    isReady: () => true,
+    isLeader: () => true,
+    onRejectedUsage: (pod, records) => void rejected.push({ pod, records }),
+  });
+  const server = createServer(app).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  close = () => new Promise((r) => server.close(() => r()));
+});
+
+afterAll(() => close());
+
+const report = (records: unknown[]) =>
+  fetch(`${url}/v1/usage`, { method: 'POST', headers: { authorization: 'Bearer t0ken', 'content-type': 'application/json' }, body: JSON.stringify({ pod: 'p1', records }) });
+
+const rec = (seq: number, costUsd: number, tokens = 10) => ({ seq, at: Date.now(), costUsd, tokens, budgetIds: [budget.id] });
+
+describe('operator usage intake', () => {
+  it('drops a record that cannot be counted, acknowledges it, and keeps counting the rest', async () => {
+    const first = await report([rec(1, 0.5), rec(2, -115, -1_000_000), rec(3, 0.25, 2.5)]);
+    expect(first.status).toBe(200);
+    const answer = (await first.json()) as { ackedThrough: number; budgets: Record<string, { spent: number }> };
+    // Acknowledged through the bad records too, so the pod drops them instead of resending forever.
+    expect(answer.ackedThrough).toBe(3);
+    expect(answer.budgets[budget.id]?.spent).toBe(0.5);
+    expect(rejected).toEqual([{ pod: 'p1', records: [expect.objectContaining({ seq: 2 }), expect.objectContaining({ seq: 3 })] }]);
+    // The channel is not wedged: the next report counts.
+    const next = await report([rec(4, 1)]);
+    expect(next.status).toBe(200);
+    expect(((await next.json()) as { budgets: Record<string, { spent: number }> }).budgets[budget.id]?.spent).toBe(1.5);
+  });
+
+  it('still refuses a report that is not a report at all', async () => {
+    const res = await fetch(`${url}/v1/usage`, { method: 'POST', headers: { authorization: 'Bearer t0ken', 'content-type': 'application/json' }, body: JSON.stringify({ records: 'nope' }) });
+    expect(res.status).toBe(400);
+  });
+});
