@@ -1,8 +1,8 @@
-import { once } from 'node:events';
 import type { Response } from 'express';
 import type { StreamMeter } from '../metering/stream-meter.js';
 import type { JsonObject, StreamStep, UpstreamFailure, Usage } from '../providers/types.js';
 import type { RouteOutcome } from '../routing/router.js';
+import { writeWithBackpressure } from './write-with-backpressure.js';
 
 export type StreamOutcome = Extract<RouteOutcome, { kind: 'stream' }>;
 
@@ -25,11 +25,7 @@ export interface StreamDialect {
   cut(reason: string): string;
 }
 
-async function write(res: Response, text: string): Promise<void> {
-  if (text === '' || res.write(text)) return;
-  // Slow client: wait for the socket to drain instead of buffering the whole stream in memory.
-  await Promise.race([once(res, 'drain'), once(res, 'close')]);
-}
+const write = writeWithBackpressure;
 
 /**
  * Writes a started stream: first the steps the router already read, then the rest, with an idle
