@@ -169,6 +169,13 @@ export const CacheConfigSchema = z.object({
 });
 export type CacheConfig = z.infer<typeof CacheConfigSchema>;
 
+/** Size limits on what an upstream sends back; a field left out takes its default (config/route-limits.ts). */
+export const RouteLimitsConfigSchema = z.object({
+  maxResponseBytes: z.number().int().min(1).optional(),
+  maxStreamEventBytes: z.number().int().min(1).optional(),
+});
+export type RouteLimitsConfig = z.infer<typeof RouteLimitsConfigSchema>;
+
 export const LabelSelectorConfigSchema = z.object({
   matchLabels: z.record(z.string(), z.string()).optional(),
   matchExpressions: z
@@ -289,6 +296,7 @@ export const RouteConfigSchema = z.object({
   /** Absent or empty = no rate limits. */
   rateLimits: z.array(RateLimitConfigSchema).optional(),
   cache: CacheConfigSchema.optional(),
+  limits: RouteLimitsConfigSchema.optional(),
   retry: z.object({
     attempts: z.number().int().min(1),
     on: z.array(FailureKindSchema),

@@ -73,7 +73,12 @@ export interface Usage {
 
 /** A failed attempt, classified so that retry and fallback rules work the same for every provider. */
 export interface UpstreamFailure {
-  kind: FailureKind | 'ClientError';
+  /**
+   * ClientError: the upstream refused the request as invalid. ResponseTooLarge: the answer passed
+   * the route's size limits (config/route-limits.ts). Neither is retried, falls back, or counts
+   * against the target's health: both follow from the request, not from the target.
+   */
+  kind: FailureKind | 'ClientError' | 'ResponseTooLarge';
   /** Upstream HTTP status, or 0 when no response arrived. */
   status: number;
   message: string;

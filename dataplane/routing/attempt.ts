@@ -1,6 +1,8 @@
+import { MAX_ERROR_BODY_BYTES, type RouteLimits } from '../config/route-limits.js';
 import type { TargetConfig } from '../config/snapshot.js';
 import type { RuntimeProvider } from '../config/runtime-snapshot.js';
-import { SseParser } from '../sse/sse-parser.js';
+import { type SseEvent, SseEventTooLarge, SseParser } from '../sse/sse-parser.js';
+import { readCapped } from '../upstream/read-capped.js';
 import { type AttemptTelemetry, requestTelemetry } from '../telemetry/gateway-observer.js';
 import {
   type CanonicalRequest,
@@ -27,7 +29,12 @@ export class AttemptTimeout extends Error {
   }
 }
 
-async function* streamSteps(body: AsyncIterable<Uint8Array>, req: CanonicalRequest, provider: RuntimeProvider): AsyncGenerator<StreamStep, void, undefined> {
+/** A response or stream event past the route's limits: the request asked for more than the route allows. */
+function tooLarge(status: number, what: string, limitBytes: number, setting: string): UpstreamFailure {
+  return { kind: 'ResponseTooLarge', status, message: `upstream ${what} exceeds the route's limit of ${limitBytes} bytes (limits.${setting})` };
+}
+
+async function* streamSteps(body: AsyncIterable<Uint8Array>, req: CanonicalRequest, provider: RuntimeProvider, limits: RouteLimits): AsyncGenerator<StreamStep, void, undefined> {
   const binary = provider.adapter.createByteStreamTransformer?.(req);
   if (binary !== undefined) {
     // Providers that do not stream SSE (AWS event-stream framing) decode the bytes themselves.
@@ -40,10 +47,19 @@ async function* streamSteps(body: AsyncIterable<Uint8Array>, req: CanonicalReque
     yield binary.onEnd();
     return;
   }
-  const parser = new SseParser();
+  const parser = new SseParser(limits.maxStreamEventBytes);
   const transformer = provider.adapter.createStreamTransformer(req);
   for await (const bytes of body) {
-    for (const event of parser.push(bytes)) {
+    let events: SseEvent[];
+    try {
+      events = parser.push(bytes);
+    } catch (err) {
+      if (!(err instanceof SseEventTooLarge)) throw err;
+      // Leaving the loop stops reading the upstream.
+      yield { chunks: [], failure: tooLarge(200, 'stream event', err.limitBytes, 'maxStreamEventBytes') };
+      return;
+    }
+    for (const event of events) {
       const step = transformer.onEvent(event);
       yield step;
       if (step.done === true || step.failure !== undefined) return;
@@ -101,9 +117,10 @@ export async function runAttempt(
   baseUrl: string,
   signal: AbortSignal,
   clientSignal: AbortSignal,
+  limits: RouteLimits,
 ): Promise<AttemptResult> {
   const telemetry = requestTelemetry(req).attempt(target, provider, baseUrl);
-  return telemetry.settle(await attemptUpstream(req, target, provider, baseUrl, signal, clientSignal, telemetry));
+  return telemetry.settle(await attemptUpstream(req, target, provider, baseUrl, signal, clientSignal, limits, telemetry));
 }
 
 async function attemptUpstream(
@@ -113,6 +130,7 @@ async function attemptUpstream(
   baseUrl: string,
   signal: AbortSignal,
   clientSignal: AbortSignal,
+  limits: RouteLimits,
   telemetry: AttemptTelemetry,
 ): Promise<AttemptResult> {
   let sent = false;
@@ -150,22 +168,34 @@ async function attemptUpstream(
   try {
     sent = true;
     const res = await provider.transport.send(upstreamReq, { signal, connectTimeoutMs: provider.config.connectTimeoutMs });
-    if (res.status < 200 || res.status >= 300 || !req.stream) {
-      const text = await res.text();
-      const parsed = provider.adapter.parseResponse(req, res.status, res.headers, text);
+    const success = res.status >= 200 && res.status < 300;
+    if (!success || !req.stream) {
+      // Counted as it arrives: an error body is read only as far as any error message goes, a
+      // response only up to the route's limit (checked first against a declared length).
+      const limit = success ? limits.maxResponseBytes : MAX_ERROR_BODY_BYTES;
+      const declared = Number(res.headers['content-length']);
+      if (success && declared > limit) {
+        res.discard();
+        return { ok: false, failure: tooLarge(res.status, 'response', limit, 'maxResponseBytes') };
+      }
+      const read = await readCapped(res.body, limit);
+      if (success && !read.complete) return { ok: false, failure: tooLarge(res.status, 'response', limit, 'maxResponseBytes') };
+      const parsed = provider.adapter.parseResponse(req, res.status, res.headers, read.text);
       if (!parsed.ok) return { ok: false, failure: parsed.failure };
       return parsed.usage === undefined
         ? { ok: true, kind: 'response', body: parsed.body, status: res.status }
         : { ok: true, kind: 'response', body: parsed.body, usage: parsed.usage, status: res.status };
     }
-    const steps = streamSteps(res.body, req, provider);
+    const steps = streamSteps(res.body, req, provider, limits);
     const first: StreamStep[] = [];
     for (;;) {
       const next = await steps.next();
       if (next.done === true) break;
       const step = next.value;
       if (step.failure !== undefined && first.every((s) => s.chunks.length === 0)) {
-        res.discard();
+        // Ends the generator where it yielded, which ends its read of the body: left suspended, it
+        // kept the upstream connection open (and the transport could not close) until the upstream quit.
+        await steps.return(undefined);
         return { ok: false, failure: step.failure };
       }
       first.push(step);

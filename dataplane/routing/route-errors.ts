@@ -45,6 +45,9 @@ export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retr
       headers,
     });
   }
+  if (last?.kind === 'ResponseTooLarge') {
+    return new GatewayError(502, 'upstream_response_too_large', 'server_error', `${last.message}; model ${route.model} (route ${route.id})`, { headers });
+  }
   const tried = `tried ${attempts.map(describe).join('; ')}`;
   const message = `no upstream could serve model ${route.model} (route ${route.id}); ${tried}`;
   switch (last?.kind) {

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type RouteLimits, routeLimits } from '../config/route-limits.js';
 import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
 import type { RuntimeProvider, RuntimeRoute, RuntimeSnapshot } from '../config/runtime-snapshot.js';
 import type { CanonicalRequest, JsonObject, StreamStep, UpstreamFailure, Usage } from '../providers/types.js';
@@ -85,6 +86,7 @@ export class Router {
    */
   async serve(runtime: RuntimeSnapshot, route: RouteConfig, req: CanonicalRequest, clientSignal: AbortSignal, decision?: RouteDecision): Promise<RouteOutcome> {
     const attempts: AttemptRecord[] = [];
+    const limits = routeLimits(route);
     const deadline = this.now() + route.timeouts.totalMs;
     let retryAfterMs: number | undefined;
     /** Set while the last target tried had no pod able to take the request. */
@@ -115,7 +117,7 @@ export class Router {
           } else {
             tried.add(picked.lease.url);
             const timeoutMs = Math.min(remaining, route.timeouts.attemptMs ?? remaining);
-            const result = await this.attempt(req, target, provider, picked.lease, timeoutMs, clientSignal, attempts);
+            const result = await this.attempt(req, target, provider, picked.lease, timeoutMs, clientSignal, attempts, limits);
             if (result.ok) return result.outcome;
             if ('clientGone' in result) throw new ClientGone(result.sent ? target : undefined);
             last = result.failure;
@@ -130,7 +132,7 @@ export class Router {
           retryAfterMs = retryAfterMs === undefined ? last.retryAfterMs : Math.min(retryAfterMs, last.retryAfterMs);
         }
         // A local failure would fail the same way again on this target.
-        if (attempt >= route.retry.attempts || last.kind === 'ClientError' || last.local === true || !route.retry.on.includes(last.kind)) break;
+        if (attempt >= route.retry.attempts || last.kind === 'ClientError' || last.kind === 'ResponseTooLarge' || last.local === true || !route.retry.on.includes(last.kind)) break;
         const delay = retryDelayMs(attempt, route.retry, last.retryAfterMs, this.random);
         if (delay === undefined || this.now() + delay >= deadline) break;
         try {
@@ -139,7 +141,7 @@ export class Router {
           throw new ClientGone();
         }
       }
-      if (last === undefined || last.kind === 'ClientError' || !route.fallbackOn.includes(last.kind)) break;
+      if (last === undefined || last.kind === 'ClientError' || last.kind === 'ResponseTooLarge' || !route.fallbackOn.includes(last.kind)) break;
     }
     if (saturation !== undefined) throw podsSaturated(route, saturation.message, saturation.retryAfterMs, attempts.length);
     const failed = noTargetLeft(route, attempts, retryAfterMs);
@@ -159,6 +161,7 @@ export class Router {
     timeoutMs: number,
     clientSignal: AbortSignal,
     attempts: AttemptRecord[],
+    limits: RouteLimits,
   ): Promise<
     | { ok: true; outcome: RouteOutcome }
     | { ok: false; failure: UpstreamFailure }
@@ -179,7 +182,7 @@ export class Router {
       clearTimeout(timer);
       clientSignal.removeEventListener('abort', onClientAbort);
     };
-    const result = await runAttempt(req, target, provider, lease.url, controller.signal, clientSignal);
+    const result = await runAttempt(req, target, provider, lease.url, controller.signal, clientSignal, limits);
     clearTimeout(timer);
     if (!result.ok) {
       // Only an answer (or silence) from the upstream is a verdict on it; a local failure is not.

@@ -8,7 +8,7 @@ export type StreamOutcome = Extract<RouteOutcome, { kind: 'stream' }>;
 
 export class StreamIdleTimeout extends Error {
   constructor(readonly ms: number) {
-    super(`upstream sent nothing for ${ms} ms`);
+    super(`upstream sent no chunk for ${ms} ms`);
     this.name = 'StreamIdleTimeout';
   }
 }
@@ -97,7 +97,9 @@ export async function pumpStream(
         await write(res, dialect.failure(new Error('upstream stream ended before it was complete')));
         break;
       }
-      arm();
+      // Only events that carry something count: keep-alive events, or bytes that never complete an
+      // event, cannot hold a stream (and its upstream connection) open past the idle timeout.
+      if (next.value.chunks.length > 0 || next.value.usage !== undefined) arm();
       state = await emit(next.value);
     }
   } catch (err) {

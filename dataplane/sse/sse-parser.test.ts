@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SseParser } from './sse-parser.js';
+import { SseEventTooLarge, SseParser } from './sse-parser.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -36,5 +36,56 @@ describe('SseParser', () => {
   it('ignores events without data and fields without a space after the colon', () => {
     const p = new SseParser();
     expect(p.push(enc('event: ping\n\ndata:y\n\n'))).toEqual([{ data: 'y' }]);
+  });
+});
+
+describe('SseParser limits', () => {
+  const chunked = (text: string, size: number): Uint8Array[] => {
+    const bytes = enc(text);
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < bytes.length; i += size) out.push(bytes.subarray(i, i + size));
+    return out;
+  };
+
+  it('looks at each byte of a long unfinished line once per line-end kind, however it is chunked', () => {
+    const p = new SseParser(64 * 1024 * 1024);
+    const parts = chunked(`data: ${'x'.repeat(4 * 1024 * 1024)}`, 1024);
+    let pushed = 0;
+    for (const part of parts) {
+      expect(p.push(part)).toEqual([]);
+      pushed += part.length;
+    }
+    // The old parser rescanned its whole buffer on every push: about 4096²/2 KiB here.
+    expect(p.scannedBytes).toBeLessThanOrEqual(2 * pushed);
+    expect(p.end()).toHaveLength(1);
+  });
+
+  it('stays linear on chunks of many short LF-only lines', () => {
+    const p = new SseParser();
+    const text = 'data: {"a":1}\n\n'.repeat(20_000);
+    let events = 0;
+    for (const part of chunked(text, 64 * 1024)) events += p.push(part).length;
+    expect(events).toBe(20_000);
+    expect(p.scannedBytes).toBeLessThanOrEqual(2 * text.length);
+  });
+
+  it('refuses a line without an end that grows past the event limit', () => {
+    const p = new SseParser(1024);
+    expect(p.push(enc(`data: ${'x'.repeat(1000)}`))).toEqual([]);
+    expect(() => p.push(enc('x'.repeat(100)))).toThrow(SseEventTooLarge);
+  });
+
+  it('refuses an event whose data lines add up past the limit, and accepts one just below it', () => {
+    const line = `data: ${'y'.repeat(94)}\n`; // 101 bytes
+    const ok = new SseParser(1024);
+    expect(ok.push(enc(`${line.repeat(10)}\n`))).toHaveLength(1);
+    expect(ok.push(enc(`${line.repeat(10)}\n`))).toHaveLength(1);
+    const tooBig = new SseParser(1024);
+    expect(() => tooBig.push(enc(line.repeat(11)))).toThrow(SseEventTooLarge);
+  });
+
+  it('drops a leading byte order mark', () => {
+    const p = new SseParser();
+    expect(p.push(new Uint8Array([0xef, 0xbb, 0xbf, ...enc('data: a\n\n')]))).toEqual([{ data: 'a' }]);
   });
 });

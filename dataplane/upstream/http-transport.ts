@@ -37,7 +37,6 @@ export class HttpTransport implements Transport {
       status: res.statusCode,
       headers: res.headers,
       body: res.body,
-      text: () => res.body.text(),
       discard: () => {
         res.body.dump().catch(() => undefined);
       },

@@ -3,8 +3,8 @@ import type { HeaderMap, UpstreamHttpRequest } from '../providers/types.js';
 export interface UpstreamResponse {
   status: number;
   headers: HeaderMap;
+  /** Read it with readCapped (upstream/read-capped.ts) unless it is a stream: nothing reads a body unbounded. */
   body: AsyncIterable<Uint8Array>;
-  text(): Promise<string>;
   /** Release the connection without reading the rest. */
   discard(): void;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_EVENT_BYTES, MAX_ROUTE_LIMIT_BYTES } from '../../dataplane/config/route-limits.js';
 import {
   ConditionsSchema,
   DurationSchema,
@@ -106,7 +107,7 @@ export const TimeoutsSchema = withRules(
   z.strictObject({
     attempt: DurationSchema.optional().describe('Limit per upstream attempt: to the full response, or to the first event of a stream.'),
     total: DurationSchema.default('300s').describe('Limit for all attempts together, backoff included.'),
-    streamIdle: DurationSchema.default('120s').describe('Longest silence between two chunks of a started stream.'),
+    streamIdle: DurationSchema.default('120s').describe('Longest silence between two chunks of a started stream; keep-alive events, comments and bytes that complete no event do not count.'),
   }),
   [
     {
@@ -172,6 +173,31 @@ export const CacheSchema = withRules(
     { rule: "duration(self.ttl) <= duration('24h')", message: 'ttl must be at most 24h', holds: (c) => durationToMs(c.ttl) <= 86_400_000 },
   ],
 );
+
+const MiB = 1024 * 1024;
+
+export const RouteLimitsSchema = z
+  .strictObject({
+    maxResponseBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(MAX_ROUTE_LIMIT_BYTES)
+      .optional()
+      .describe(
+        `Largest non-streaming upstream response body, in bytes (default ${DEFAULT_MAX_RESPONSE_BYTES / MiB} MiB: a 2,048-input embeddings batch in base64 fits). A larger one is cut off as it arrives and the client gets 502 upstream_response_too_large; it is not retried and does not count against the target's health.`,
+      ),
+    maxStreamEventBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(MAX_ROUTE_LIMIT_BYTES)
+      .optional()
+      .describe(
+        `Largest single event of an upstream stream, in bytes (default ${DEFAULT_MAX_STREAM_EVENT_BYTES / MiB} MiB). A larger one ends the stream with an error event (502 upstream_response_too_large before the first chunk); such a stream is never cached.`,
+      ),
+  })
+  .describe('Size limits on what upstreams send back for this route; they bound the memory one request can take.');
 
 export const AccessSchema = z
   .strictObject({
@@ -286,6 +312,7 @@ export const ModelRouteSpecSchema = withRules(
     rateLimits: RateLimitsSchema.optional().describe('Per-route and per-caller request and token limits; a request must be admitted by all of them.'),
     cache: CacheSchema.optional().describe('Exact-match response caching: the same request on this route is answered from cache (no upstream call, no budget spend).'),
     access: AccessSchema.optional(),
+    limits: RouteLimitsSchema.optional(),
   }),
   [
     {

@@ -186,6 +186,8 @@ function toRouteConfig(route: ModelRoute, targets: TargetConfig[], unresolved: s
   const cache = cacheConfig(route);
   if (cache !== undefined) config.cache = cache;
   if (spec.podSelection !== undefined) config.podSelection = { ...spec.podSelection };
+  const limits = spec.limits;
+  if (limits !== undefined && (limits.maxResponseBytes !== undefined || limits.maxStreamEventBytes !== undefined)) config.limits = { ...limits };
   return config;
 }
 

@@ -57,6 +57,17 @@ describe('event-stream framing', () => {
     }
   });
 
+  it('joins a large message that arrives in small pieces once, not on every push', () => {
+    const big = eventStreamMessage({ ':event-type': 'contentBlockDelta', ':message-type': 'event' }, { delta: { text: 'x'.repeat(4 * 1024 * 1024) } });
+    const d = new EventStreamDecoder();
+    const out = [];
+    for (let at = 0; at < big.length; at += 4096) out.push(...d.push(big.subarray(at, at + 4096)));
+    expect(out).toHaveLength(1);
+    // The old decoder copied everything buffered on each push: about 1,000 × 2 MB here.
+    expect(d.copiedBytes).toBeLessThanOrEqual(big.length);
+    expect(d.pending).toBe(0);
+  });
+
   it('rejects a corrupted payload and a corrupted prelude', () => {
     const good = eventStreamMessage({ ':event-type': 'messageStart', ':message-type': 'event' }, { role: 'assistant' });
     const payload = Buffer.from(good);

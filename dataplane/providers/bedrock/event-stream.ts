@@ -97,39 +97,81 @@ function parseHeaders(bytes: Uint8Array): Record<string, EventStreamHeaderValue>
 /**
  * Incremental decoder: bytes in (split anywhere), whole messages out, both CRCs checked. A CRC or
  * framing error throws EventStreamError; the stream cannot be resynchronised after it.
+ *
+ * Linear in the bytes pushed: chunks are queued as they come and a message's bytes are joined once,
+ * when all of them are there (joining on every push copied a large message again and again).
  */
 export class EventStreamDecoder {
-  private buffer = new Uint8Array(0);
+  private chunks: Uint8Array[] = [];
+  private size = 0;
+  /** Bytes copied to join messages that arrived in pieces; tests check it stays near the bytes pushed. */
+  copiedBytes = 0;
 
   push(bytes: Uint8Array): EventStreamMessage[] {
-    if (this.buffer.length === 0) this.buffer = bytes.slice();
-    else {
-      const joined = new Uint8Array(this.buffer.length + bytes.length);
-      joined.set(this.buffer, 0);
-      joined.set(bytes, this.buffer.length);
-      this.buffer = joined;
+    if (bytes.length > 0) {
+      this.chunks.push(bytes);
+      this.size += bytes.length;
     }
     const out: EventStreamMessage[] = [];
-    let offset = 0;
-    while (this.buffer.length - offset >= PRELUDE) {
-      const view = new DataView(this.buffer.buffer, this.buffer.byteOffset + offset, this.buffer.length - offset);
+    while (this.size >= PRELUDE) {
+      const prelude = this.peek(PRELUDE);
+      const view = new DataView(prelude.buffer, prelude.byteOffset, PRELUDE);
       const total = view.getUint32(0);
       const headersLength = view.getUint32(4);
-      if (crc32(this.buffer, offset, offset + 8) !== view.getUint32(8)) throw new EventStreamError('event-stream prelude CRC mismatch');
+      if (crc32(prelude, 0, 8) !== view.getUint32(8)) throw new EventStreamError('event-stream prelude CRC mismatch');
       if (total < MIN_MESSAGE || total > MAX_MESSAGE || headersLength > total - MIN_MESSAGE) throw new EventStreamError(`bad event-stream message length ${total}`);
-      if (this.buffer.length - offset < total) break;
-      if (crc32(this.buffer, offset, offset + total - 4) !== view.getUint32(total - 4)) throw new EventStreamError('event-stream message CRC mismatch');
-      const headers = parseHeaders(this.buffer.subarray(offset + PRELUDE, offset + PRELUDE + headersLength));
-      const payload = this.buffer.slice(offset + PRELUDE + headersLength, offset + total - 4);
+      if (this.size < total) break;
+      const message = this.take(total);
+      const messageView = new DataView(message.buffer, message.byteOffset, total);
+      if (crc32(message, 0, total - 4) !== messageView.getUint32(total - 4)) throw new EventStreamError('event-stream message CRC mismatch');
+      const headers = parseHeaders(message.subarray(PRELUDE, PRELUDE + headersLength));
+      const payload = message.slice(PRELUDE + headersLength, total - 4);
       out.push({ headers, payload });
-      offset += total;
     }
-    this.buffer = this.buffer.slice(offset);
     return out;
   }
 
   /** Bytes left over when the stream ended: a truncated message. */
   get pending(): number {
-    return this.buffer.length;
+    return this.size;
+  }
+
+  /** The first n queued bytes, without consuming them (n is small: the prelude). */
+  private peek(n: number): Uint8Array {
+    const first = this.chunks[0];
+    if (first !== undefined && first.length >= n) return first;
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (const c of this.chunks) {
+      const part = c.subarray(0, n - at);
+      out.set(part, at);
+      at += part.length;
+      if (at === n) break;
+    }
+    return out;
+  }
+
+  /** Removes and returns the first n queued bytes, copying only when they span chunks. */
+  private take(n: number): Uint8Array {
+    this.size -= n;
+    const first = this.chunks[0];
+    if (first !== undefined && first.length >= n) {
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = new Uint8Array(n);
+    let at = 0;
+    while (at < n) {
+      const c = this.chunks[0];
+      if (c === undefined) break;
+      const part = c.subarray(0, n - at);
+      out.set(part, at);
+      at += part.length;
+      if (part.length === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(part.length);
+    }
+    this.copiedBytes += n;
+    return out;
   }
 }

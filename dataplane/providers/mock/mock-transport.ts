@@ -16,11 +16,6 @@ function respond(status: number, contentType: string, parts: AsyncIterable<strin
     status,
     headers: { 'content-type': contentType },
     body,
-    text: async () => {
-      let text = '';
-      for await (const part of parts) text += part;
-      return text;
-    },
     discard: () => undefined,
   };
 }

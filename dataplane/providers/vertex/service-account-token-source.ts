@@ -1,4 +1,5 @@
 import { createSign } from 'node:crypto';
+import { readCapped } from '../../upstream/read-capped.js';
 import type { Transport } from '../../upstream/transport.js';
 import { parseServiceAccountKey, type ServiceAccountKey } from '../../config/service-account-key.js';
 import type { AccessTokenSource } from '../types.js';
@@ -7,6 +8,7 @@ export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platf
 const DEFAULT_TOKEN_URI = 'https://oauth2.googleapis.com/token';
 /** Tokens are renewed this long before they expire. */
 const EARLY_REFRESH_MS = 5 * 60_000;
+const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
 
 function base64url(input: string | Buffer): string {
   return Buffer.from(input).toString('base64url');
@@ -57,7 +59,9 @@ export class ServiceAccountTokenSource implements AccessTokenSource {
       { url: this.key.token_uri ?? DEFAULT_TOKEN_URI, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body },
       { signal, connectTimeoutMs: 5_000 },
     );
-    const text = await res.text();
+    // A token answer is a few hundred bytes; an endpoint that sends more is not one.
+    const { text, complete } = await readCapped(res.body, MAX_TOKEN_RESPONSE_BYTES);
+    if (!complete) throw new Error(`token endpoint answered more than ${MAX_TOKEN_RESPONSE_BYTES} bytes`);
     if (res.status !== 200) throw new Error(`token endpoint answered HTTP ${res.status}: ${text.slice(0, 200)}`);
     const parsed = JSON.parse(text) as { access_token?: unknown; expires_in?: unknown };
     if (typeof parsed.access_token !== 'string') throw new Error('token endpoint answered without access_token');

@@ -1,5 +1,6 @@
 import { Agent, request } from 'undici';
 import { parseVllmMetrics } from '../../providers/vllm/vllm-metrics.js';
+import { readCapped } from '../../upstream/read-capped.js';
 import type { PodSettings, PodState } from './pod-state.js';
 
 /** Largest /metrics page read; vLLM's is tens of kB, histograms included. */
@@ -8,17 +9,6 @@ const MAX_METRICS_BYTES = 4 * 1024 * 1024;
 interface Loop {
   stop: AbortController;
   timer: NodeJS.Timeout | undefined;
-}
-
-async function readCapped(body: AsyncIterable<Uint8Array>, limit: number): Promise<string | undefined> {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const part of body) {
-    size += part.length;
-    if (size > limit) return undefined;
-    parts.push(part);
-  }
-  return Buffer.concat(parts).toString('utf8');
 }
 
 /**
@@ -80,9 +70,8 @@ export class PodScraper {
       await res.body.dump().catch(() => undefined);
       return { status: res.statusCode };
     }
-    const text = await readCapped(res.body, MAX_METRICS_BYTES);
-    if (text === undefined) res.body.destroy();
-    return text === undefined ? { status: 0 } : { status: 200, text };
+    const { text, complete } = await readCapped(res.body, MAX_METRICS_BYTES);
+    return complete ? { status: 200, text } : { status: 0 };
   }
 
   async scrapeOnce(state: PodState, settings: PodSettings, stop: AbortSignal): Promise<void> {

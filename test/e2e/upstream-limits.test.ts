@@ -1,0 +1,226 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+
+/** What the upstream did with one request: bytes it managed to write, and whether the gateway hung up first. */
+interface Served {
+  written: number;
+  cut: boolean;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, served: Served) => Promise<void>;
+
+/** A loopback upstream whose answer each test scripts; it records how far each answer got. */
+class ScriptedUpstream {
+  handler: Handler = async (_req, res) => void res.end('{}');
+  readonly served: Served[] = [];
+  private server: Server | undefined;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const served: Served = { written: 0, cut: false };
+      this.served.push(served);
+      res.on('close', () => {
+        if (!res.writableFinished) served.cut = true;
+      });
+      req.resume();
+      req.on('end', () => void this.handler(req, res, served).catch(() => undefined));
+    });
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
+  }
+
+  async close(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((r) => this.server?.close(() => r()));
+  }
+}
+
+/** Writes `total` bytes of `fill` in pieces, waiting for the socket to drain; stops when the gateway hangs up. */
+async function writeMany(res: ServerResponse, served: Served, total: number, piece: string): Promise<void> {
+  while (served.written < total && !res.destroyed) {
+    served.written += piece.length;
+    if (!res.write(piece)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+  }
+}
+
+const chunk = (content: string): string =>
+  `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+
+const route = (name: string, providers: string[], extra = ''): string => `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: ${name} }
+spec:
+  model: ${name}
+  targets: [${providers.map((p) => `{ providerRef: { name: ${p} }, model: m }`).join(', ')}]
+  timeouts: { total: 20s, streamIdle: 300ms }
+  limits: { maxResponseBytes: 65536, maxStreamEventBytes: 65536 }
+${extra}`;
+
+const MB = 1024 * 1024;
+let upstream: ScriptedUpstream;
+let spare: ScriptedUpstream;
+let gateway: TestGateway;
+
+beforeAll(async () => {
+  upstream = new ScriptedUpstream();
+  spare = new ScriptedUpstream();
+  await upstream.start();
+  await spare.start();
+  gateway = await startTestGateway({
+    'providers.yaml': `${openAiProvider('up', upstream.url)}---\n${openAiProvider('spare', spare.url)}`,
+    'routes.yaml': `${route('limited', ['up', 'spare'])}---\n${route('cached', ['up'], '  cache: { enabled: true, ttl: 5m }\n')}`,
+  });
+});
+afterAll(async () => {
+  await gateway.close();
+  await upstream.close();
+  await spare.close();
+});
+
+function ask(model: string, stream: boolean, content = 'hi'): Promise<Response> {
+  return fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, stream, messages: [{ role: 'user', content }] }),
+  });
+}
+
+describe('upstream response size limits', () => {
+  it('cuts a non-streaming body past limits.maxResponseBytes as it arrives: 502, no retry, no fallback', async () => {
+    upstream.served.length = 0;
+    spare.served.length = 0;
+    upstream.handler = async (_req, res, served) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      await writeMany(res, served, 200 * MB, `{"pad":"${'x'.repeat(16 * 1024)}"},`);
+      res.end();
+    };
+    const res = await ask('limited', false);
+    expect(res.status).toBe(502);
+    const body = (await res.json()) as { error: { code: string; type: string; message: string } };
+    expect(body.error).toMatchObject({ code: 'upstream_response_too_large', type: 'server_error' });
+    expect(body.error.message).toContain('65536 bytes (limits.maxResponseBytes)');
+    await expect.poll(() => upstream.served[0]?.cut).toBe(true);
+    // The gateway stopped reading: what the upstream got out is what socket buffers hold, not 200 MB.
+    expect(upstream.served[0]?.written).toBeLessThan(50 * MB);
+    expect(upstream.served).toHaveLength(1);
+    expect(spare.served).toHaveLength(0);
+  });
+
+  it('refuses a declared content-length past the limit without reading the body', async () => {
+    upstream.served.length = 0;
+    upstream.handler = async (_req, res, served) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(100 * MB) });
+      await writeMany(res, served, 100 * MB, 'x'.repeat(64 * 1024));
+      res.end();
+    };
+    const res = await ask('limited', false);
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('upstream_response_too_large');
+    await expect.poll(() => upstream.served[0]?.cut).toBe(true);
+  });
+
+  it('reads only the first KB of an upstream error body', async () => {
+    upstream.served.length = 0;
+    upstream.handler = async (_req, res, served) => {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      await writeMany(res, served, 200 * MB, `{"error":{"message":"${'e'.repeat(64 * 1024)}"}}`);
+      res.end();
+    };
+    // One target, so the 500 comes back to the client (after the route's retry).
+    const res = await ask('cached', false);
+    expect(res.status).toBe(502);
+    await res.text();
+    await expect.poll(() => upstream.served.length > 0 && upstream.served.every((s) => s.cut)).toBe(true);
+    for (const s of upstream.served) expect(s.written).toBeLessThan(50 * MB);
+  });
+
+  it('ends a started stream with an error event when one event passes limits.maxStreamEventBytes, and does not cache it', async () => {
+    upstream.served.length = 0;
+    upstream.handler = async (_req, res, served) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk('first'));
+      res.write('data: {"pad":"');
+      await writeMany(res, served, 200 * MB, 'y'.repeat(16 * 1024));
+      res.end('"}\n\ndata: [DONE]\n\n');
+    };
+    const res = await ask('cached', true, 'big event');
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('"content":"first"');
+    expect(text).toContain('stream event exceeds the route');
+    expect(text).not.toContain('[DONE]');
+    await expect.poll(() => upstream.served[0]?.cut).toBe(true);
+    expect(upstream.served[0]?.written).toBeLessThan(50 * MB);
+    // Never cached: the same request goes upstream again.
+    upstream.handler = async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`${chunk('fine')}data: [DONE]\n\n`);
+    };
+    const again = await ask('cached', true, 'big event');
+    expect(again.headers.get('x-tollgate-cache')).toBe('miss');
+    expect(await again.text()).toContain('"content":"fine"');
+  });
+
+  it('answers 502 upstream_response_too_large when the first event is already too large', async () => {
+    upstream.served.length = 0;
+    spare.served.length = 0;
+    upstream.handler = async (_req, res, served) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"pad":"');
+      await writeMany(res, served, 200 * MB, 'z'.repeat(16 * 1024));
+      res.end('"}\n\n');
+    };
+    const res = await ask('limited', true);
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('upstream_response_too_large');
+    // The attempt let go of the upstream (it used to keep the connection, suspended, until the upstream quit).
+    await expect.poll(() => upstream.served[0]?.cut).toBe(true);
+    expect(upstream.served).toHaveLength(1);
+    expect(spare.served).toHaveLength(0);
+  });
+});
+
+describe('stream idle timeout', () => {
+  it('is not kept alive by bytes that never complete an event', async () => {
+    upstream.served.length = 0;
+    upstream.handler = async (_req, res, served) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk('first'));
+      res.write('data: {"slow":"');
+      // 100 × 50 ms: far longer than the 300 ms idle timeout if every byte counted as life.
+      for (let i = 0; i < 100 && !res.destroyed; i++) {
+        res.write('.');
+        served.written++;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      res.end('"}\n\ndata: [DONE]\n\n');
+    };
+    const text = await (await ask('limited', true)).text();
+    expect(text).toContain('no chunk for 300 ms');
+    await expect.poll(() => upstream.served[0]?.cut).toBe(true);
+    expect(upstream.served[0]?.written).toBeLessThan(100);
+  });
+
+  it('is not kept alive by events that carry no chunk', async () => {
+    upstream.served.length = 0;
+    upstream.handler = async (_req, res, served) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk('first'));
+      for (let i = 0; i < 100 && !res.destroyed; i++) {
+        res.write('data: 0\n\n');
+        served.written++;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      res.end('data: [DONE]\n\n');
+    };
+    const text = await (await ask('limited', true)).text();
+    expect(text).toContain('no chunk for 300 ms');
+    await expect.poll(() => upstream.served[0]?.cut).toBe(true);
+    expect(upstream.served[0]?.written).toBeLessThan(100);
+  });
+});
