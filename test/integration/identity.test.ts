@@ -6,7 +6,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
 import { kubeApiFromKubeconfig } from '../../dataplane/governance/identity/kube-api.js';
-import { KubeTokenReviewer } from '../../dataplane/governance/identity/token-reviewer.js';
+import { KubeTokenReviewer, type ReviewResult, type TokenReviewer } from '../../dataplane/governance/identity/token-reviewer.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 import { startTestCluster, type TestCluster } from './harness.js';
@@ -14,6 +14,17 @@ import { startTestCluster, type TestCluster } from './harness.js';
 let k: TestCluster;
 let upstream: OpenAiUpstream;
 let gateway: TestGateway;
+let reviews: CountingReviewer;
+
+/** The real TokenReview client, counting the reviews it sends to the API server. */
+class CountingReviewer implements TokenReviewer {
+  calls = 0;
+  constructor(private readonly inner: TokenReviewer) {}
+  review(token: string, audience: string): Promise<ReviewResult> {
+    this.calls++;
+    return this.inner.review(token, audience);
+  }
+}
 
 const routes = `apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
@@ -108,7 +119,7 @@ beforeAll(async () => {
   );
   gateway = await startTestGateway(
     { 'provider.yaml': `${openAiProvider('up', upstream.baseUrl, '  allowedRoutes: { namespaces: { from: All } }\n')}`, 'routes.yaml': routes },
-    { auth: new Authenticator({ reviewer: new KubeTokenReviewer(kubeApiFromKubeconfig(dpKubeconfig)), cacheTtlMs: 60_000 }) },
+    { auth: new Authenticator({ reviewer: (reviews = new CountingReviewer(new KubeTokenReviewer(kubeApiFromKubeconfig(dpKubeconfig)))), cacheTtlMs: 60_000 }) },
   );
 }, 120_000);
 
@@ -163,5 +174,32 @@ describe('caller identity and route access', () => {
     expect(await list(token('team-b', 'other'))).toEqual(['public-chat']);
     expect(await list('tg-partner-key')).toEqual(['partner-chat', 'public-chat']);
     expect(await list('')).toEqual(['public-chat']);
+  });
+
+  it('500 hostile tokens cost the API server at most one TokenReview per distinct plausible token', async () => {
+    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const rand = () => Buffer.from(Array.from({ length: 48 }, () => Math.floor(Math.random() * 256))).toString('base64url');
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    // Signed with a key the API server does not know: only TokenReview can refuse these.
+    const forged = Array.from({ length: 10 }, (_, i) => `${b64({ alg: 'RS256' })}.${b64({ aud: ['tollgate'], exp, sub: `forged-${i}` })}.${rand()}`);
+    const otherAudience = token('team-a', 'app', 'https://kubernetes.default.svc.cluster.local');
+    const hostile = Array.from({ length: 500 }, (_, i) => (i % 10 === 0 ? (forged[(i / 10) % 10] as string) : i % 10 === 1 ? otherAudience : `eyJ${rand()}.${rand()}.${rand()}`));
+    const before = reviews.calls;
+    const statuses: number[] = [];
+    for (let i = 0; i < hostile.length; i += 50) {
+      const batch = hostile.slice(i, i + 50).map(async (t) => {
+        const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${t}` },
+          body: JSON.stringify({ model: 'team-chat', messages: [{ role: 'user', content: 'hi' }] }),
+        });
+        await res.arrayBuffer();
+        return res.status;
+      });
+      statuses.push(...(await Promise.all(batch)));
+    }
+    expect(new Set(statuses)).toEqual(new Set([401]));
+    expect(reviews.calls - before).toBeLessThanOrEqual(forged.length);
+    expect(reviews.calls - before).toBeGreaterThan(0);
   });
 });

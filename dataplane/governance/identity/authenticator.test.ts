@@ -7,7 +7,7 @@ import { Authenticator } from './authenticator.js';
 import type { ReviewResult, TokenReviewer } from './token-reviewer.js';
 
 const jwt = (exp: number) =>
-  `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ exp })).toString('base64url')}.c2ln`;
+  `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ aud: ['tollgate'], exp })).toString('base64url')}.c2ln`;
 
 class FakeReviewer implements TokenReviewer {
   calls = 0;
