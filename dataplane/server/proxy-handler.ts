@@ -183,7 +183,10 @@ export async function routeCanonical(
       throw err;
     }
   }
-  let key = opts.cache && deps.cache !== undefined && route.cache !== undefined ? cacheKey(route, caller, canonical) : undefined;
+  // A caller whose credential did not verify (served only on routes open to anonymous callers) is
+  // never answered from, nor stored in, the cache: it must not share the anonymous callers' entries.
+  const cacheable = opts.cache && deps.cache !== undefined && route.cache !== undefined && caller.invalidCredential === undefined;
+  let key = cacheable ? cacheKey(route, caller, canonical, decision) : undefined;
   if (key !== undefined && deps.cache !== undefined) {
     const hit = await deps.cache.get(key);
     telemetry.cache(hit !== undefined);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Tracer } from '@opentelemetry/api';
 import { type Logger, pino } from 'pino';
-import { type DevGateway, startDev } from '../../cli/dev-command.js';
+import { type DevGateway, type DevOptions, startDev } from '../../cli/dev-command.js';
 import type { LoadResult } from '../../operator/sources/manifest-loader.js';
 import type { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
 import { UsageTotals } from '../../dataplane/metering/usage-record.js';
@@ -25,6 +25,8 @@ export interface TestGatewayOptions {
   admin?: boolean;
   /** Instead of the silenced default (e.g. to read the access log). */
   logger?: Logger;
+  /** Rate-limit and cache backends (e.g. Redis); per-process memory backends when absent. */
+  governance?: DevOptions['governance'];
 }
 
 /** `tollgate dev` on a temporary manifest directory, on a free loopback port, with logs silenced. */
@@ -36,6 +38,7 @@ export async function startTestGateway(files: Record<string, string>, opts: Test
     usage,
     ...(opts.auth === undefined ? {} : { auth: opts.auth }),
     ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }),
+    ...(opts.governance === undefined ? {} : { governance: opts.governance }),
     ...(opts.admin === true ? { adminPort: 0 } : {}),
     dir,
     host: '127.0.0.1',

@@ -5,11 +5,19 @@ import type { Caller } from '../types.js';
 
 /**
  * Body fields that do not change what the model answers, left out of the key: how the answer is
- * delivered (stream, stream_options; the delivery mode is keyed separately), who the end user is
- * for abuse monitoring (user, safety_identifier), and provider-side bookkeeping (metadata, store,
- * prompt_cache_key). Everything else counts, sampling parameters and seed included.
+ * delivered (stream, stream_options.include_usage; the delivery mode is keyed separately), who the
+ * end user is for abuse monitoring (user, safety_identifier), and provider-side bookkeeping
+ * (metadata, store, prompt_cache_key). Everything else sent upstream counts, sampling parameters,
+ * seed and the other stream_options included.
  */
-export const VOLATILE_FIELDS: readonly string[] = ['stream', 'stream_options', 'user', 'safety_identifier', 'metadata', 'store', 'prompt_cache_key'];
+export const VOLATILE_FIELDS: readonly string[] = ['stream', 'user', 'safety_identifier', 'metadata', 'store', 'prompt_cache_key'];
+
+/** Which rule served and which targets it may use (routing/rules RouteDecision, reduced to what the key needs). */
+export interface KeyedDecision {
+  rule: string;
+  candidates: readonly { providerId: string; model: string }[];
+  skipped: readonly { providerId: string; model: string; reason: string }[];
+}
 
 /** JSON with object keys sorted at every depth and undefined members dropped: equal data, equal text. */
 export function canonicalJson(value: unknown): string {
@@ -31,25 +39,47 @@ function deliveryMode(req: CanonicalRequest): 'response' | 'stream' | 'stream+us
 }
 
 /**
- * The cache key of a request: "<route id>#<sha256>". The hash covers the operation, the route and
- * the upstream models it points at (so re-pointing a route does not serve old answers), the
- * caller's identity unless the route shares its cache across callers, the delivery mode, and the
- * body without VOLATILE_FIELDS. The prompt never appears in the key. Stream and non-stream
- * requests never share an entry (a stream is replayed chunk by chunk as it was received).
+ * The targets that may answer this request under its decision: the candidates plus those passive
+ * health ejected for now (health must not churn keys), without those residency, capabilities or
+ * the context window excluded. Sorted: strategy order does not change who may answer.
  */
-export function cacheKey(route: RouteConfig, caller: Caller, req: CanonicalRequest): string {
-  const body: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(req.body)) if (!VOLATILE_FIELDS.includes(k)) body[k] = v;
+function eligibleTargets(decision: KeyedDecision): string[] {
+  const ids = [...decision.candidates, ...decision.skipped.filter((s) => s.reason === 'ejected')].map((t) => `${t.providerId}/${t.model}`);
+  return [...new Set(ids)].sort();
+}
+
+/**
+ * The cache key of a request: "<route id>#<sha256>". The hash covers the operation, the route, the
+ * resolved decision (the rule and the targets that may answer under it, so a `premium` answer never
+ * serves a `general` request and a caller restricted by residency never gets an answer a provider it
+ * may not use made), the caller's identity unless the route shares its cache across callers, the
+ * delivery mode, and the body without VOLATILE_FIELDS. The prompt never appears in the key. Stream
+ * and non-stream requests never share an entry (a stream is replayed chunk by chunk as received).
+ * Callers with an invalid credential are never given a key (routeCanonical bypasses the cache).
+ */
+export function cacheKey(route: RouteConfig, caller: Caller, req: CanonicalRequest, decision: KeyedDecision = { rule: 'default', candidates: route.targets, skipped: [] }): string {
+  // Object.fromEntries defines own properties, so a `__proto__` member of the body (which JSON.parse
+  // keeps, and which is sent upstream) is keyed like any other field instead of vanishing.
+  const body = Object.fromEntries(
+    Object.entries(req.body)
+      .filter(([k]) => !VOLATILE_FIELDS.includes(k))
+      .map(([k, v]) => (k === 'stream_options' && isRecord(v) ? [k, Object.fromEntries(Object.entries(v).filter(([o]) => o !== 'include_usage'))] : [k, v])),
+  );
   const material = {
-    v: 1,
+    v: 2,
     op: req.op,
     route: route.id,
-    targets: route.targets.map((t) => `${t.providerId}/${t.model}`),
+    rule: decision.rule,
+    targets: eligibleTargets(decision),
     caller: route.cache?.shareAcrossCallers === true ? null : caller.id,
     mode: deliveryMode(req),
     body,
   };
   return `${route.id}#${createHash('sha256').update(canonicalJson(material)).digest('hex')}`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The route part of a key made by cacheKey (the partition whose maxEntries applies). */

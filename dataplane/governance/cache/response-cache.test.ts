@@ -52,6 +52,26 @@ describe('cacheKey', () => {
     const repointed = testRoute([], { targets: [{ providerId: 'team-a/vllm', model: 'llama-2', priority: 0, weight: 1, pricing: { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0 } }] });
     expect(cacheKey(repointed, caller('a'), chat({}))).not.toBe(a);
   });
+
+  it('keys the resolved decision: the rule and the targets that may answer, not their order or health', () => {
+    const t = (providerId: string) => ({ providerId, model: 'm' });
+    const premium = { rule: 'premium', candidates: [t('team-a/us'), t('team-a/eu')], skipped: [] };
+    const base = cacheKey(route, caller('a'), chat({}), premium);
+    expect(cacheKey(route, caller('a'), chat({}), { ...premium, rule: 'general' })).not.toBe(base);
+    // Residency left only the EU provider for this caller: never an answer the US provider made.
+    expect(cacheKey(route, caller('a'), chat({}), { ...premium, candidates: [t('team-a/eu')], skipped: [{ ...t('team-a/us'), reason: 'residency' }] })).not.toBe(base);
+    expect(cacheKey(route, caller('a'), chat({}), { ...premium, candidates: [t('team-a/eu'), t('team-a/us')] })).toBe(base);
+    expect(cacheKey(route, caller('a'), chat({}), { ...premium, candidates: [t('team-a/eu')], skipped: [{ ...t('team-a/us'), reason: 'ejected' }] })).toBe(base);
+  });
+
+  it('keys every field sent upstream, __proto__ included, and stream_options beyond include_usage', () => {
+    const base = cacheKey(route, caller('a'), chat({}));
+    const proto = JSON.parse('{"__proto__": {"temperature": 2}}') as Record<string, unknown>;
+    expect(cacheKey(route, caller('a'), chat(proto))).not.toBe(base);
+    const streamed = (options: Record<string, unknown>) => cacheKey(route, caller('a'), chat({ stream: true, stream_options: options }, true, options.include_usage === true));
+    expect(streamed({ include_usage: false })).toBe(streamed({}));
+    expect(streamed({ include_obfuscation: false })).not.toBe(streamed({}));
+  });
 });
 
 describe('MemoryResponseCache', () => {

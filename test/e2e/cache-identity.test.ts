@@ -1,0 +1,126 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { governanceFromEnv } from '../../cli/governance-config.js';
+import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
+import { RedisTestServer } from '../redis/redis-server.js';
+import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+
+// The cache answers only what the gateway would have answered: per rule, per the targets a caller
+// may use, per every field sent upstream, and never for a credential that did not verify. Run on
+// the in-memory cache and on a shared Redis cache (a real redis-server).
+
+const manifests = (us: string, eu: string) => ({
+  'providers.yaml':
+    openAiProvider('us', us) +
+    '---\n' +
+    openAiProvider('eu', eu).replace('metadata: { name: eu }', 'metadata: { name: eu, labels: { approved: "true" } }'),
+  'routes.yaml': `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: tiered }
+spec:
+  model: tiered
+  access: { anonymous: true }
+  cache: { enabled: true, ttl: 5m }
+  rules:
+    - name: premium
+      when: { headers: [{ name: x-tier, value: premium }] }
+      targets: [{ providerRef: { name: eu }, model: m }]
+    - name: general
+      targets: [{ providerRef: { name: us }, model: m }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: shared }
+spec:
+  model: shared
+  access: { anonymous: true }
+  cache: { enabled: true, ttl: 5m, shareAcrossCallers: true }
+  targets:
+    - { providerRef: { name: us }, model: m, priority: 0 }
+    - { providerRef: { name: eu }, model: m, priority: 1 }
+`,
+  'identities.yaml': `apiVersion: v1
+kind: Namespace
+metadata: { name: finance, labels: { require.tollgate.dev/approved: "true" } }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: ledger, namespace: finance, labels: { tollgate.dev/api-key: "true" } }
+stringData: { key: tg-finance-key }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: web, namespace: marketing, labels: { tollgate.dev/api-key: "true" } }
+stringData: { key: tg-marketing-key }
+`,
+});
+
+describe.each(['memory', 'redis'] as const)('cache identity (%s cache)', (backend) => {
+  let us: OpenAiUpstream;
+  let eu: OpenAiUpstream;
+  let redis: RedisTestServer | undefined;
+  let gateway: TestGateway;
+
+  beforeAll(async () => {
+    us = await startOpenAiUpstream();
+    eu = await startOpenAiUpstream();
+    us.script({ kind: 'ok', content: 'made in the US' });
+    eu.script({ kind: 'ok', content: 'made in the EU' });
+    const logger = pino({ level: 'silent' });
+    if (backend === 'redis') redis = await RedisTestServer.start();
+    const governance = redis === undefined ? undefined : await governanceFromEnv({ TOLLGATE_REDIS_URL: redis.url }, logger);
+    gateway = await startTestGateway(manifests(us.baseUrl, eu.baseUrl), { auth: new Authenticator({}), ...(governance === undefined ? {} : { governance }) });
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await us?.close();
+    await eu?.close();
+    await redis?.destroy();
+  });
+
+  const ask = async (model: string, body: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: `{"model":"${model}","messages":[{"role":"user","content":"${body}"}]}`,
+    });
+    const json = (await res.json()) as { choices: { message: { content: string } }[] };
+    return { status: res.status, cache: res.headers.get('x-tollgate-cache'), text: json.choices[0]?.message.content };
+  };
+
+  it('never serves one rule’s answer to a request another rule serves', async () => {
+    expect(await ask('tiered', 'rules', { 'x-tier': 'premium' })).toEqual({ status: 200, cache: 'miss', text: 'made in the EU' });
+    expect(await ask('tiered', 'rules')).toEqual({ status: 200, cache: 'miss', text: 'made in the US' });
+    expect(await ask('tiered', 'rules', { 'x-tier': 'premium' })).toEqual({ status: 200, cache: 'hit', text: 'made in the EU' });
+  });
+
+  it('never serves a residency-restricted caller an answer a provider it may not use made (shared cache)', async () => {
+    expect(await ask('shared', 'residency', { authorization: 'Bearer tg-marketing-key' })).toEqual({ status: 200, cache: 'miss', text: 'made in the US' });
+    expect(await ask('shared', 'residency', { authorization: 'Bearer tg-finance-key' })).toEqual({ status: 200, cache: 'miss', text: 'made in the EU' });
+    expect(await ask('shared', 'residency', { authorization: 'Bearer tg-finance-key' })).toEqual({ status: 200, cache: 'hit', text: 'made in the EU' });
+  });
+
+  it('keys a __proto__ member of the body, which is sent upstream', async () => {
+    const plain = { model: 'tiered', messages: [{ role: 'user', content: 'proto' }] };
+    const send = (text: string) => fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+    expect((await send(JSON.stringify(plain))).headers.get('x-tollgate-cache')).toBe('miss');
+    const before = us.requests.length;
+    const withProto = await send(`${JSON.stringify(plain).slice(0, -1)},"__proto__":{"temperature":2}}`);
+    expect(withProto.headers.get('x-tollgate-cache')).toBe('miss');
+    expect(us.requests.length).toBe(before + 1);
+    expect(Object.hasOwn(us.requests.at(-1)?.body ?? {}, '__proto__')).toBe(true);
+  });
+
+  it('never answers a caller with an invalid key from the anonymous callers’ entries, nor stores for it', async () => {
+    expect((await ask('tiered', 'anonymous')).cache).toBe('miss');
+    expect((await ask('tiered', 'anonymous')).cache).toBe('hit');
+    const before = us.requests.length;
+    const invalid = await ask('tiered', 'anonymous', { authorization: 'Bearer sk-not-a-key' });
+    expect(invalid).toEqual({ status: 200, cache: null, text: 'made in the US' });
+    expect(us.requests.length).toBe(before + 1);
+    expect((await ask('tiered', 'invalid only', { authorization: 'Bearer sk-not-a-key' })).cache).toBeNull();
+    expect((await ask('tiered', 'invalid only')).cache).toBe('miss');
+  });
+});
