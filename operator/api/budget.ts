@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isTimeZone } from '../../dataplane/config/budget-period.js';
-import { ConditionsSchema, DurationSchema, ObjectMetaSchema, ObservedGenerationSchema, ServiceAccountRefSchema, withRules } from './common.js';
+import { ConditionsSchema, ObjectMetaSchema, PositiveDurationSchema, ObservedGenerationSchema, ServiceAccountRefSchema, withRules } from './common.js';
 
 export const BudgetSpecSchema = withRules(
   z.strictObject({
@@ -22,7 +22,7 @@ export const BudgetSpecSchema = withRules(
       .refine(isTimeZone, 'must be an IANA time zone such as UTC or Europe/Berlin')
       .default('UTC')
       .describe('IANA time zone in which calendar periods start, e.g. Europe/Berlin.'),
-    window: DurationSchema.optional().describe('Length of the rolling window; only with period Rolling.'),
+    window: PositiveDurationSchema.optional().describe('Length of the rolling window; only with period Rolling.'),
     subjects: withRules(
       z.strictObject({
         namespaces: z.array(z.string().min(1)).max(256).optional().describe('All callers in these namespaces.'),

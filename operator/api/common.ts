@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { durationToMs } from './duration.js';
 
 /** API group and version shared by every Tollgate CRD. */
 export const GROUP = 'tollgate.dev';
@@ -104,3 +105,11 @@ export function withRules<S extends z.ZodType>(schema: S, rules: CrossFieldRule<
     })
     .meta({ 'x-kubernetes-validations': rules.map(({ rule, message }) => ({ rule, message })) }) as S;
 }
+
+/**
+ * A Duration that must be longer than zero: a timeout, an interval, a window. The snapshot refuses
+ * zero there, so the API server refuses it first.
+ */
+export const PositiveDurationSchema = withRules(DurationSchema, [
+  { rule: "duration(self) > duration('0s')", message: 'must be longer than 0s', holds: (d) => durationToMs(d) > 0 },
+]);

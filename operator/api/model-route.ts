@@ -3,6 +3,7 @@ import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_EVENT_BYTES, MAX_ROUTE_L
 import {
   ConditionsSchema,
   DurationSchema,
+  PositiveDurationSchema,
   LabelSelectorSchema,
   NamespacesFromSchema,
   ObjectMetaSchema,
@@ -105,9 +106,9 @@ export const RetrySchema = z
 
 export const TimeoutsSchema = withRules(
   z.strictObject({
-    attempt: DurationSchema.optional().describe('Limit per upstream attempt: to the full response, or to the first event of a stream.'),
-    total: DurationSchema.default('300s').describe('Limit for all attempts together, backoff included.'),
-    streamIdle: DurationSchema.default('120s').describe('Longest silence between two chunks of a started stream; keep-alive events, comments and bytes that complete no event do not count.'),
+    attempt: PositiveDurationSchema.optional().describe('Limit per upstream attempt: to the full response, or to the first event of a stream.'),
+    total: PositiveDurationSchema.default('300s').describe('Limit for all attempts together, backoff included.'),
+    streamIdle: PositiveDurationSchema.default('120s').describe('Longest silence between two chunks of a started stream; keep-alive events, comments and bytes that complete no event do not count.'),
   }),
   [
     {
@@ -155,7 +156,7 @@ export const RateLimitsSchema = withRules(z.array(RateLimitSchema).max(3), [
 export const CacheSchema = withRules(
   z.strictObject({
     enabled: z.boolean().default(false).describe('Serve identical requests (streaming and non-streaming alike) from cache.'),
-    ttl: DurationSchema.default('5m').describe('How long a cached response is served; at most 24h.'),
+    ttl: PositiveDurationSchema.default('5m').describe('How long a cached response is served; at most 24h.'),
     maxEntries: z
       .number()
       .int()

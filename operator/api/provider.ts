@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   ConditionsSchema,
   DurationSchema,
+  PositiveDurationSchema,
   NamespacesFromSchema,
   ObservedGenerationSchema,
   withRules,
@@ -70,8 +71,8 @@ export const MockBehaviourSchema = z
 export const HealthCheckSchema = z.strictObject({
   enabled: z.boolean().default(false).describe('Actively probe the provider.'),
   path: z.string().default('/models').describe('Path probed with GET, relative to the base URL.'),
-  interval: DurationSchema.default('30s').describe('Time between probes.'),
-  timeout: DurationSchema.default('5s').describe('Probe timeout.'),
+  interval: PositiveDurationSchema.default('30s').describe('Time between probes.'),
+  timeout: PositiveDurationSchema.default('5s').describe('Probe timeout.'),
   unhealthyThreshold: z.number().int().min(1).default(3).describe('Consecutive failures before the provider is marked unhealthy.'),
   healthyThreshold: z.number().int().min(1).default(1).describe('Consecutive successes before it is healthy again.'),
 });
@@ -89,7 +90,7 @@ export const OutlierDetectionSchema = withRules(
       .strictObject({
         threshold: z.number().min(0.01).max(1).describe('Share of failed attempts in the window (0..1) that ejects the target.'),
         minRequests: z.number().int().min(1).max(100000).default(20).describe('Attempts the window must hold before the rate counts.'),
-        window: DurationSchema.default('30s').describe('Length of the window.'),
+        window: PositiveDurationSchema.default('30s').describe('Length of the window.'),
       })
       .optional()
       .describe('Also eject when the error rate in a sliding window crosses a threshold.'),
@@ -108,7 +109,7 @@ export const OutlierDetectionSchema = withRules(
 );
 
 export const ProviderTimeoutsSchema = z.strictObject({
-  connect: DurationSchema.default('5s').describe('TCP/TLS connect timeout.'),
+  connect: PositiveDurationSchema.default('5s').describe('TCP/TLS connect timeout.'),
 });
 
 export const AnthropicOptionsSchema = z

@@ -121,10 +121,33 @@ function mutate(g: Gen, value: Json): Json {
   return g.pick(WEIRD);
 }
 
-/** As the operator does: an object its CRD schema refuses never reaches compile. */
-function admitted<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, raw: Json): T[] {
+/** Replaces one string or number leaf with another of the same type: what an older, looser CRD could have stored. */
+function stale(g: Gen, value: Json): Json {
+  if (Array.isArray(value)) {
+    if (value.length === 0) return value;
+    const i = g.int(value.length);
+    return value.map((v, j) => (j === i ? stale(g, v) : v));
+  }
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value).filter((k) => k !== 'apiVersion' && k !== 'kind');
+    if (keys.length === 0) return value;
+    const k = g.pick(keys);
+    return { ...value, [k]: stale(g, value[k] as Json) };
+  }
+  if (typeof value === 'string') return g.pick([...PATTERNS, ...DURATIONS]);
+  if (typeof value === 'number') return g.pick([0, -1, 0.5, 1e12]);
+  return value;
+}
+
+/**
+ * As the operator does: an object its CRD schema refuses never reaches compile. Some admitted
+ * objects are then changed as if stored under an older CRD, so that compile's own checks, not the
+ * schema's, must keep the snapshot loadable.
+ */
+function admitted<T>(g: Gen, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, raw: Json): T[] {
   const parsed = schema.safeParse(raw);
-  return parsed.success ? [parsed.data] : [];
+  if (!parsed.success) return [];
+  return [g.chance(0.4) ? (stale(g, parsed.data as Json) as T) : parsed.data];
 }
 
 function world(seed: number): CompileInput {
@@ -140,17 +163,17 @@ function world(seed: number): CompileInput {
     refs.push({ name, namespace });
     let raw: Json = { apiVersion: 'tollgate.dev/v1alpha1', kind: 'Provider', metadata: meta(name, namespace), spec: providerSpec(g, g.pick(TYPES)) };
     if (g.chance(0.3)) raw = mutate(g, raw);
-    providers.push(...admitted<Provider>(ProviderSchema, raw));
+    providers.push(...admitted<Provider>(g, ProviderSchema, raw));
   }
   for (let i = 0; i < 1 + g.int(6); i++) {
     let raw: Json = { apiVersion: 'tollgate.dev/v1alpha1', kind: 'ModelRoute', metadata: meta(`r${i}`, g.pick(NAMESPACES)), spec: routeSpec(g, refs) };
     if (g.chance(0.3)) raw = mutate(g, raw);
-    routes.push(...admitted<ModelRoute>(ModelRouteSchema, raw));
+    routes.push(...admitted<ModelRoute>(g, ModelRouteSchema, raw));
   }
   for (let i = 0; i < g.int(3); i++) {
     let raw: Json = { apiVersion: 'tollgate.dev/v1alpha1', kind: 'Budget', metadata: meta(`b${i}`, g.pick(NAMESPACES)), spec: budgetSpec(g) };
     if (g.chance(0.3)) raw = mutate(g, raw);
-    budgets.push(...admitted<Budget>(BudgetSchema, raw));
+    budgets.push(...admitted<Budget>(g, BudgetSchema, raw));
   }
   const secrets: SecretInput[] = NAMESPACES.map((namespace) => ({
     namespace,
@@ -163,7 +186,7 @@ function world(seed: number): CompileInput {
 
 describe('whatever compile publishes, the data plane can load', () => {
   it('holds for 400 seeded worlds of random and mutated objects', () => {
-    let refusedRoutes = 0;
+    const refused = { ModelRoute: 0, Provider: 0, Budget: 0 };
     for (let seed = 1; seed <= 400; seed++) {
       const { snapshot, statuses } = compile(world(seed));
       const loaded = buildRuntimeSnapshot(JSON.parse(JSON.stringify(snapshot)), noTransport);
@@ -174,10 +197,12 @@ describe('whatever compile publishes, the data plane can load', () => {
         .map((s) => `${s.namespace}/${s.name}`)
         .sort();
       expect(snapshot.routes.map((r) => r.id).sort(), `seed ${seed}`).toEqual(accepted);
-      refusedRoutes += statuses.filter((s) => s.kind === 'ModelRoute' && s.conditions.some((c) => c.reason === 'Invalid')).length;
+      for (const s of statuses) if (s.conditions.some((c) => c.reason === 'Invalid' || c.reason === 'InvalidSecret')) refused[s.kind]++;
     }
     // The generator does reach the refusal path (not only worlds that happen to be valid).
-    expect(refusedRoutes).toBeGreaterThan(20);
+    expect(refused.ModelRoute).toBeGreaterThan(10);
+    expect(refused.Provider).toBeGreaterThan(10);
+    expect(refused.Budget).toBeGreaterThan(0);
   });
 });
 
@@ -222,4 +247,19 @@ describe('compile refuses what the data plane would refuse, one object at a time
     expect(snapshot.providers.map((x) => x.id)).toEqual(['default/p']);
     expect(buildRuntimeSnapshot(snapshot, noTransport).ok).toBe(true);
   });
+
+  it('the CRD schemas (CEL at kubectl apply, zod for tollgate dev) refuse zero durations the snapshot cannot carry', () => {
+    const meta = { name: 'x', namespace: 'default' };
+    const refused = (schema: { safeParse(v: unknown): { success: boolean } }, kind: string, spec: Record<string, unknown>) =>
+      !schema.safeParse({ apiVersion: 'tollgate.dev/v1alpha1', kind, metadata: meta, spec }).success;
+    const target = { providerRef: { name: 'p' }, model: 'm' };
+    expect(refused(ProviderSchema, 'Provider', { type: 'openai', timeouts: { connect: '0s' } })).toBe(true);
+    expect(refused(ProviderSchema, 'Provider', { type: 'openai', healthCheck: { enabled: true, interval: '0ms' } })).toBe(true);
+    expect(refused(ModelRouteSchema, 'ModelRoute', { model: 'm', targets: [target], timeouts: { total: '0s' } })).toBe(true);
+    expect(refused(ModelRouteSchema, 'ModelRoute', { model: 'm', targets: [target], cache: { enabled: true, ttl: '0m' } })).toBe(true);
+    expect(refused(BudgetSchema, 'Budget', { limit: { unit: 'USD', amount: 1 }, period: 'Rolling', window: '0h', subjects: { namespaces: ['a'] } })).toBe(true);
+    expect(refused(ProviderSchema, 'Provider', { type: 'openai', timeouts: { connect: '1ms' } })).toBe(false);
+    expect(refused(ProviderSchema, 'Provider', { type: 'mock', mock: { latency: '0ms' } })).toBe(false);
+  });
 });
+

@@ -77,6 +77,7 @@ spec:
   outlierDetection: { baseEjectionTime: 10m, maxEjectionTime: 1m }
 `;
     expect(apply(provider)).toContain('baseEjectionTime must not exceed maxEjectionTime');
+    expect(apply(provider.replace('outlierDetection: { baseEjectionTime: 10m, maxEjectionTime: 1m }', 'timeouts: { connect: 0s }'))).toContain('must be longer than 0s');
     expect(apply(provider.replace('10m', '10s'))).toBe('');
   });
 });
