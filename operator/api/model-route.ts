@@ -156,7 +156,7 @@ export const RateLimitsSchema = withRules(z.array(RateLimitSchema).max(3), [
 export const CacheSchema = withRules(
   z.strictObject({
     enabled: z.boolean().default(false).describe('Serve identical requests (streaming and non-streaming alike) from cache.'),
-    ttl: PositiveDurationSchema.default('5m').describe('How long a cached response is served; at most 24h.'),
+    ttl: DurationSchema.default('5m').describe('How long a cached response is served; at most 24h.'),
     maxEntries: z
       .number()
       .int()

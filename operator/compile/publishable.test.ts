@@ -256,7 +256,7 @@ describe('compile refuses what the data plane would refuse, one object at a time
     expect(refused(ProviderSchema, 'Provider', { type: 'openai', timeouts: { connect: '0s' } })).toBe(true);
     expect(refused(ProviderSchema, 'Provider', { type: 'openai', healthCheck: { enabled: true, interval: '0ms' } })).toBe(true);
     expect(refused(ModelRouteSchema, 'ModelRoute', { model: 'm', targets: [target], timeouts: { total: '0s' } })).toBe(true);
-    expect(refused(ModelRouteSchema, 'ModelRoute', { model: 'm', targets: [target], cache: { enabled: true, ttl: '0m' } })).toBe(true);
+    expect(refused(ModelRouteSchema, 'ModelRoute', { model: 'm', targets: [target], timeouts: { streamIdle: '0ms' } })).toBe(true);
     expect(refused(BudgetSchema, 'Budget', { limit: { unit: 'USD', amount: 1 }, period: 'Rolling', window: '0h', subjects: { namespaces: ['a'] } })).toBe(true);
     expect(refused(ProviderSchema, 'Provider', { type: 'openai', timeouts: { connect: '1ms' } })).toBe(false);
     expect(refused(ProviderSchema, 'Provider', { type: 'mock', mock: { latency: '0ms' } })).toBe(false);
