@@ -92,7 +92,6 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     budgetObjects: () => caches.budgets,
     budgetConfigs,
     replicas: () => distributor.readyCount(),
-    events,
     logger,
   });
   const reconciler = new Reconciler({

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { ApiKeyConfig, RouteConfig, TargetConfig } from '../config/snapshot.js';
-import { accessDenied, mayCall } from '../governance/access.js';
+import { accessDenied } from '../governance/access.js';
+import { type Selection, selectRoute } from '../governance/route-selection.js';
 import { admitAll, outputCap } from '../governance/admission.js';
 import { Downgrade } from '../governance/budget/budget-admitter.js';
 import { GatewayError } from './gateway-error.js';
@@ -156,12 +157,12 @@ export async function routeCanonical(
   info.caller = caller.id;
   requestTelemetry(res).caller(caller);
   const model = String(canonical.body.model);
-  const candidates = runtime.routesByModel.get(model);
-  if (candidates === undefined) throw errors.modelNotFound(model);
-  const runtimeRoute = candidates.find((r) => r.matches((name) => req.get(name)));
-  if (runtimeRoute === undefined) throw errors.modelNotFound(model);
+  const select = (name: string): Selection => selectRoute(runtime.routesByModel.get(name), caller, (h) => req.get(h), runtime.snapshot.namespaces, deps.auth !== undefined);
+  const selected = select(model);
+  if (selected === undefined) throw errors.modelNotFound(model);
+  if ('denied' in selected) throw accessDenied(caller, selected.denied.config);
+  const runtimeRoute = selected.route;
   let route = runtimeRoute.config;
-  if (deps.auth !== undefined && !mayCall(caller, route, runtime.snapshot.namespaces)) throw accessDenied(caller, route);
   const requestId = requestIdOf(req);
   const telemetry = requestTelemetry(res);
   telemetry.routed(route, canonical, requestId);
@@ -208,9 +209,10 @@ export async function routeCanonical(
     }
     telemetry.admission({ result: 'budget_exceeded', budget: err.budget, action: 'downgrade' });
     // The exhausted budget names a cheaper public model: serve the request there, once.
-    const cheaperRoute = runtime.routesByModel.get(err.model)?.find((r) => r.matches((name) => req.get(name)));
+    const downgraded = select(err.model);
+    const cheaperRoute = downgraded !== undefined && 'route' in downgraded ? downgraded.route : undefined;
     const cheaper = cheaperRoute?.config;
-    if (cheaperRoute === undefined || cheaper === undefined || (deps.auth !== undefined && !mayCall(caller, cheaper, runtime.snapshot.namespaces))) {
+    if (cheaperRoute === undefined || cheaper === undefined) {
       limits.settle({ usage: undefined, costUsd: 0 });
       throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${err.budget} is exhausted and its downgrade route ${err.model} is not available to this caller`);
     }

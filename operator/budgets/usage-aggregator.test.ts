@@ -17,7 +17,6 @@ const budget: BudgetConfig = {
 
 function setup(status: Record<string, unknown> = {}, failWrites = false, config: BudgetConfig = budget, clock = { now: Date.parse('2026-11-15T12:00:00Z') }) {
   const writes: Record<string, unknown>[] = [];
-  const events: string[] = [];
   const objects = new Map<string, KubeObject>([['team-a/monthly', { metadata: { name: 'monthly', namespace: 'team-a' }, ...{ status } } as KubeObject]]);
   const aggregator = new UsageAggregator({
     client: {
@@ -30,11 +29,10 @@ function setup(status: Record<string, unknown> = {}, failWrites = false, config:
     budgetObjects: () => objects,
     budgetConfigs: () => [config],
     replicas: () => 3,
-    events: { record: async (_o, _t, reason) => void events.push(reason) },
     logger: pino({ level: 'silent' }),
     now: () => clock.now,
   });
-  return { aggregator, writes, events };
+  return { aggregator, writes };
 }
 
 const rec = (seq: number, costUsd: number) => ({ seq, at: Date.parse('2026-11-15T11:59:00Z'), costUsd, tokens: 10, budgetIds: ['team-a/monthly'] });
@@ -81,12 +79,18 @@ describe('UsageAggregator', () => {
     expect((await aggregator.handle({ pod: 'p1', records: [] })).budgets['team-a/monthly']?.spent).toBe(0);
   });
 
-  it('raises an Event per crossed threshold and reports the condition', async () => {
-    const { aggregator, events } = setup();
+  it('reports the condition with the Event to record when its reason changes (healthy is Normal, exhausted a Warning)', async () => {
+    const { aggregator } = setup();
+    expect(aggregator.thresholdCondition(budget, 1)).toMatchObject({ status: 'False', reason: 'BelowThresholds', event: { type: 'Normal' } });
     await aggregator.handle({ pod: 'p1', records: [rec(1, 6)] });
-    expect(events).toEqual(['BudgetThresholdReached']);
+    expect(aggregator.thresholdCondition(budget, 1)).toMatchObject({
+      status: 'True',
+      reason: 'Reached50Percent',
+      event: { type: 'Normal', reason: 'BudgetThresholdReached', message: 'at least 50% of the limit of 10 USD spent: 6 of 10 USD spent (60%)' },
+    });
     await aggregator.handle({ pod: 'p1', records: [rec(2, 5)] });
-    expect(events).toEqual(['BudgetThresholdReached', 'BudgetExhausted']);
-    expect(aggregator.thresholdCondition(budget, 1)).toMatchObject({ type: 'ThresholdReached', status: 'True', reason: 'Exhausted' });
+    expect(aggregator.thresholdCondition(budget, 1)).toMatchObject({ type: 'ThresholdReached', status: 'True', reason: 'Exhausted', event: { type: 'Warning', reason: 'BudgetExhausted' } });
+    // A lowered limit crosses thresholds without any spend.
+    expect(aggregator.thresholdCondition({ ...budget, amount: 12 }, 2)).toMatchObject({ reason: 'Reached50Percent' });
   });
 });

@@ -3,7 +3,6 @@ import { bucketStart, periodBounds } from '../../dataplane/config/budget-period.
 import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
 import { amountOf, type BudgetState, type UsageReport, type UsageReportResponse } from '../../dataplane/governance/budget/budget-state.js';
 import type { DesiredCondition } from '../controller/status-conditions.js';
-import type { EventRecorder } from '../kube/event-recorder.js';
 import type { KubeClient, KubeObject } from '../kube/kube-client.js';
 
 interface PersistedStatus {
@@ -32,7 +31,6 @@ export interface UsageAggregatorOptions {
   /** The compiled budgets of the current snapshot. */
   budgetConfigs: () => readonly BudgetConfig[];
   replicas: () => number;
-  events: Pick<EventRecorder, 'record'>;
   logger: Logger;
   now?: () => number;
 }
@@ -168,7 +166,6 @@ export class UsageAggregator {
           state.dirty = true;
           throw err;
         }
-        await this.thresholdEvents(config, state);
         state.persistedSpent = state.spent;
       }
     })();
@@ -179,23 +176,11 @@ export class UsageAggregator {
     }
   }
 
-  private async thresholdEvents(config: BudgetConfig, state: AggregateState): Promise<void> {
-    const before = (state.persistedSpent / config.amount) * 100;
-    const after = (state.spent / config.amount) * 100;
-    const crossed = config.thresholds.filter((t) => before < t && after >= t);
-    const object = this.opts.budgetObjects().get(config.id);
-    if (crossed.length === 0 || object === undefined) return;
-    const top = Math.max(...crossed);
-    const unit = config.unit === 'USD' ? 'USD' : 'tokens';
-    await this.opts.events.record(
-      object,
-      top >= 100 ? 'Warning' : 'Normal',
-      top >= 100 ? 'BudgetExhausted' : 'BudgetThresholdReached',
-      `spent ${Math.floor(after)}% of ${config.amount} ${unit} (${round(state.spent)}) in the period starting ${rfc3339(state.periodStart)}`,
-    );
-  }
-
-  /** The ThresholdReached condition for a Budget, for the reconciler's status write. */
+  /**
+   * The ThresholdReached condition for a Budget, for the reconciler's status write. Its Events come
+   * from the same place (on a change of reason), so a crossing by spend and one by a lowered limit
+   * look alike, and the condition, the Events and the refusals agree.
+   */
   thresholdCondition(config: BudgetConfig | undefined, generation: number | undefined): DesiredCondition | undefined {
     if (config === undefined) return undefined;
     const state = this.states.get(config.id);
@@ -204,11 +189,26 @@ export class UsageAggregator {
     const pct = (spent / config.amount) * 100;
     const reached = config.thresholds.filter((t) => pct >= t);
     const base = generation === undefined ? {} : { observedGeneration: generation };
+    const unit = config.unit === 'USD' ? 'USD' : 'tokens';
+    const numbers = `${round(spent)} of ${config.amount} ${unit} spent (${Math.floor(pct)}%)`;
     // The message names the threshold, not the exact percentage, so that spend alone does not rewrite conditions.
     const first = config.thresholds[0] ?? 100;
-    if (reached.length === 0) return { type: 'ThresholdReached', status: 'False', reason: 'BelowThresholds', message: `less than ${first}% of the limit spent`, ...base };
+    if (reached.length === 0) {
+      const message = `less than ${first}% of the limit of ${config.amount} ${unit} spent`;
+      return { type: 'ThresholdReached', status: 'False', reason: 'BelowThresholds', message, event: { type: 'Normal', reason: 'BelowThresholds', message: `${message}: ${numbers}` }, ...base };
+    }
     const top = Math.max(...reached);
-    return { type: 'ThresholdReached', status: 'True', reason: top >= 100 ? 'Exhausted' : `Reached${top}Percent`, message: `at least ${top}% of the limit spent`, ...base };
+    const exhausted = top >= 100;
+    const then = config.action.type === 'Downgrade' ? `requests go to model ${config.action.downgradeTo ?? ''}` : 'requests are refused';
+    const message = exhausted ? `the limit of ${config.amount} ${unit} is spent; ${then} until the period resets` : `at least ${top}% of the limit of ${config.amount} ${unit} spent`;
+    return {
+      type: 'ThresholdReached',
+      status: 'True',
+      reason: exhausted ? 'Exhausted' : `Reached${top}Percent`,
+      message,
+      event: { type: exhausted ? 'Warning' : 'Normal', reason: exhausted ? 'BudgetExhausted' : 'BudgetThresholdReached', message: `${message}: ${numbers}` },
+      ...base,
+    };
   }
 }
 

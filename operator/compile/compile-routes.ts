@@ -221,6 +221,28 @@ function accessConfig(route: ModelRoute): AccessConfig {
   return config;
 }
 
+/** Whether the route admits some caller from its own namespace (who then always gets it: own namespace first). */
+function admitsOwnNamespace(route: ModelRoute, namespaceLabels: Map<string, Record<string, string>>): boolean {
+  const access = route.spec.access;
+  const ns = route.metadata.namespace ?? 'default';
+  if (access === undefined || access.anonymous || access.apiKeys !== undefined) return true;
+  if ((access.serviceAccounts ?? []).some((sa) => sa.namespace === ns)) return true;
+  const from = access.namespaces?.from ?? 'Same';
+  if (from !== 'Selector') return true;
+  return matchesSelector(access.namespaces?.selector ?? {}, namespaceLabels.get(ns) ?? {});
+}
+
+/**
+ * The older route of the same public name that takes every caller this one could serve, if any.
+ * The data plane picks the caller's own namespace's route first, then the oldest: a route that no
+ * caller of its own namespace may use only serves callers no older route admits, so an older route
+ * without header matches that is open to all namespaces (or anonymous) shadows it completely.
+ */
+function shadowingRoute(route: ModelRoute, older: readonly ModelRoute[], namespaceLabels: Map<string, Record<string, string>>): ModelRoute | undefined {
+  if (admitsOwnNamespace(route, namespaceLabels)) return undefined;
+  return older.find((o) => (o.spec.matches ?? []).length === 0 && (o.spec.access?.anonymous === true || o.spec.access?.namespaces?.from === 'All'));
+}
+
 export function compileRoutes(
   input: CompileInput,
   providers: Map<string, CompiledProvider>,
@@ -228,6 +250,7 @@ export function compileRoutes(
   const namespaceLabels = new Map((input.namespaces ?? []).map((n) => [n.name, n.labels]));
   const ordered = [...input.routes].sort(precedence);
   const claimed = new Map<string, string>();
+  const acceptedByModel = new Map<string, ModelRoute[]>();
   const routes: RouteConfig[] = [];
   const statuses: ObjectStatus[] = [];
   const publishable = new Set([...providers.values()].flatMap((p) => (p.config === undefined ? [] : [p.id])));
@@ -247,17 +270,24 @@ export function compileRoutes(
       status.conditions.push(condition('Accepted', false, 'Invalid', `spec.${refusal.path}: ${refusal.message}`, gen));
       continue;
     }
+    // A route that lost a conflict is still checked: fixing its references should not wait for the winner to go.
+    const refs = resolvedRefs(problems, gen);
     const scope = `${ns}\u0000${route.spec.model}`;
     const owner = claimed.get(scope);
-    if (owner !== undefined) {
-      status.conditions.push(
-        condition('Accepted', false, 'Conflicted', `public model ${route.spec.model} is already served by ModelRoute ${owner}`, gen),
-      );
+    const older = acceptedByModel.get(route.spec.model) ?? [];
+    const shadow = owner === undefined ? shadowingRoute(route, older, namespaceLabels) : undefined;
+    if (owner !== undefined || shadow !== undefined) {
+      const message =
+        owner !== undefined
+          ? `public model ${route.spec.model} is already served by ModelRoute ${owner} in the same namespace; rename spec.model or delete one of them`
+          : `public model ${route.spec.model} is already served by the older ModelRoute ${idOf(shadow as ModelRoute)}, which admits every caller this route admits except its own namespace's, and this route admits no caller of its own namespace; admit namespace ${ns} in spec.access or rename spec.model`;
+      status.conditions.push(condition('Accepted', false, 'Conflicted', message, gen), refs);
       continue;
     }
     claimed.set(scope, idOf(route));
+    acceptedByModel.set(route.spec.model, [...older, route]);
     status.conditions.push(condition('Accepted', true, 'Accepted', 'Route is valid', gen));
-    status.conditions.push(resolvedRefs(problems, gen));
+    status.conditions.push(refs);
     routes.push(config);
   }
   // Precedence order is what the data plane relies on: oldest route first for each public name.

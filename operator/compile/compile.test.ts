@@ -127,8 +127,29 @@ describe('compile', () => {
     expect(status(statuses, 'ModelRoute', 'a-newer').Accepted).toMatchObject({
       status: 'False',
       reason: 'Conflicted',
-      message: 'public model chat is already served by ModelRoute default/older',
+      message: 'public model chat is already served by ModelRoute default/older in the same namespace; rename spec.model or delete one of them',
     });
+    // Losing a conflict is not being invalid: its references are still checked and reported.
+    expect(status(statuses, 'ModelRoute', 'a-newer').ResolvedRefs).toMatchObject({ status: 'True', reason: 'ResolvedRefs' });
+  });
+
+  it('reports a route in another namespace that could never serve anyone as Conflicted, and keeps one that serves its own namespace', () => {
+    const target = [{ providerRef: { name: 'openai', namespace: 'default' }, model: 'gpt-4o' }];
+    const open = route('chat', { model: 'chat', targets: target, access: { namespaces: { from: 'All' } } }, { creationTimestamp: '2026-01-01T00:00:00Z' });
+    const own = route('chat', { model: 'chat', targets: target }, { namespace: 'team-b', creationTimestamp: '2026-02-01T00:00:00Z' });
+    // Admits only callers from team-c, whom the older route (open to all) always serves.
+    const elsewhere = route('chat', { model: 'chat', targets: target, access: { namespaces: { from: 'Selector', selector: { matchLabels: { team: 'c' } } } } }, {
+      namespace: 'team-d',
+      creationTimestamp: '2026-03-01T00:00:00Z',
+    });
+    const shared = provider('openai', { ...openai.spec, allowedRoutes: { namespaces: { from: 'All' } } });
+    const { snapshot, statuses } = compile(
+      input({ providers: [shared], routes: [open, own, elsewhere], namespaces: [{ name: 'team-c', labels: { team: 'c' } }, { name: 'team-d', labels: {} }] }),
+    );
+    expect(snapshot.routes.map((r) => r.id)).toEqual(['default/chat', 'team-b/chat']);
+    expect(status(statuses, 'ModelRoute', 'chat', 'team-b').Accepted?.status).toBe('True');
+    expect(status(statuses, 'ModelRoute', 'chat', 'team-d').Accepted).toMatchObject({ status: 'False', reason: 'Conflicted' });
+    expect(status(statuses, 'ModelRoute', 'chat', 'team-d').Accepted?.message).toContain('default/chat');
   });
 
   it('breaks a creation-time tie by namespace/name, and does not conflict across namespaces', () => {

@@ -144,8 +144,10 @@ export class Reconciler {
   private programmed(status: ObjectStatus): DesiredCondition {
     const gen = status.generation;
     const base = gen === undefined ? {} : { observedGeneration: gen };
-    if (status.conditions.some((c) => c.type === 'Accepted' && c.status === 'False')) {
-      return { type: 'Programmed', status: 'False', reason: 'Invalid', message: 'not programmed: the object is not accepted', ...base };
+    const refused = status.conditions.find((c) => c.type === 'Accepted' && c.status === 'False');
+    if (refused !== undefined) {
+      // Same reason as Accepted: a route that lost a conflict is not invalid.
+      return { type: 'Programmed', status: 'False', reason: refused.reason, message: `not programmed: the object is not accepted (${refused.reason})`, ...base };
     }
     const key = `${status.kind}/${status.namespace}/${status.name}`;
     const seen = this.programmedAt.get(key);
@@ -159,6 +161,25 @@ export class Reconciler {
       return { type: 'Programmed', status: 'False', reason: 'Pending', message: `${acked} of ${ready} ready data-plane pods serve it`, ...base };
     }
     return { type: 'Programmed', status: 'True', reason: 'Programmed', message: `served by ${ready} data-plane pod(s)`, ...base };
+  }
+
+  /** Events on transitions only, one per reason (Programmed repeats Accepted's reason; one Event says it). */
+  private async recordEvents(object: KubeObject, existing: readonly Condition[] | undefined, desired: readonly DesiredCondition[]): Promise<void> {
+    const recorded = new Set<string>();
+    for (const c of desired) {
+      const previous = existing?.find((p) => p.type === c.type);
+      let event: { type: 'Normal' | 'Warning'; reason: string; message: string } | undefined;
+      if (c.event !== undefined) {
+        const changed = previous === undefined ? c.status === 'True' : previous.reason !== c.reason;
+        if (changed) event = c.event;
+      } else {
+        const flipped = previous === undefined || previous.status !== c.status;
+        if (flipped && c.status === 'False' && c.reason !== 'Pending' && c.reason !== 'NoDataPlanes') event = { type: 'Warning', reason: c.reason, message: c.message };
+      }
+      if (event === undefined || recorded.has(event.reason)) continue;
+      recorded.add(event.reason);
+      await this.opts.events.record(object, event.type, event.reason, event.message);
+    }
   }
 
   private cacheFor(kind: ObjectKind): Map<string, KubeObject> {
@@ -195,13 +216,7 @@ export class Reconciler {
         if (err instanceof KubeError && err.status === 404) continue;
         throw err;
       }
-      for (const c of conditions) {
-        const previous = existing?.conditions?.find((p) => p.type === c.type);
-        const flipped = previous === undefined || previous.status !== c.status;
-        if (flipped && c.status === 'False' && c.reason !== 'Pending' && c.reason !== 'NoDataPlanes') {
-          await this.opts.events.record(object, 'Warning', c.reason, c.message);
-        }
-      }
+      await this.recordEvents(object, existing?.conditions, desired);
     }
     for (const key of this.programmedAt.keys()) if (!live.has(key)) this.programmedAt.delete(key);
   }

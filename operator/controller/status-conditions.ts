@@ -1,7 +1,21 @@
 import type { Condition } from '../api/common.js';
 import type { ComputedCondition } from '../compile/types.js';
 
-export type DesiredCondition = Omit<ComputedCondition, 'type'> & { type: string };
+/** An Event to record when a condition's reason changes (for conditions where True is the bad state). */
+export interface ConditionEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export type DesiredCondition = Omit<ComputedCondition, 'type'> & {
+  type: string;
+  /**
+   * Recorded when the reason changes from an earlier one, or when the condition first appears True.
+   * Without it, an Event (Warning) is recorded when the condition turns False.
+   */
+  event?: ConditionEvent;
+};
 
 /**
  * The conditions to write: lastTransitionTime moves only when a condition's status flips

@@ -160,7 +160,8 @@ describe('budgets that lose nothing', () => {
       .create({ model: 'capped', max_tokens: 5, messages: [{ role: 'user', content: 'x'.repeat(60) }] })
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 429, code: 'budget_exceeded' });
-    expect((err as Error).message).toMatch(/budget team-a\/capped-daily is exhausted: .* of 0.2 USD spent this period; it resets at/);
+    // Exhausted, or (just below the limit) the hold this request needs is more than this pod's share of what is left.
+    expect((err as Error).message).toMatch(/budget team-a\/capped-daily (is exhausted: .* of 0.2 USD spent this period; it resets at|cannot cover this request's worst case: .*set max_tokens)/);
   });
 });
 

@@ -47,14 +47,28 @@ describe('BudgetAdmitter', () => {
     // 0.15 spent, nothing reserved: 0.85 left covers two more worst cases of 0.40.
     await admitter.admit(ask);
     await admitter.admit(ask);
-    await expect(admitter.admit(ask)).rejects.toThrow(/budget team-a\/b is exhausted: 0.1500 of 1 USD spent this period; it resets at 2026-11-16T00:00:00.000Z/);
+    // Not exhausted (0.15 of 1 spent): the two holds in flight leave 0.05, less than this request's 0.40.
+    await expect(admitter.admit(ask)).rejects.toThrow(
+      "budget team-a/b cannot cover this request's worst case: it would hold 0.4000 USD (prompt estimate plus the output cap at the route's priciest target) but only 0.0500 USD are available: 0.1500 of 1 USD spent this period, 0.8500 left, less 0.8000 held for requests in flight; set max_tokens (or max_completion_tokens) to lower the hold",
+    );
+  });
+
+  it('says exhausted only when the spend reached the limit, with when it resets', async () => {
+    const { admitter } = setup([budget({ amount: 0.5 })]);
+    const a = await admitter.admit(ask);
+    a.settle({ usage: { inputTokens: 100, outputTokens: 300, cachedInputTokens: 0 }, costUsd: 0.5 });
+    await expect(admitter.admit(ask)).rejects.toThrow(/^budget team-a\/b is exhausted: 0.5000 of 0.5 USD spent this period; it resets at 2026-11-16T00:00:00.000Z$/);
   });
 
   it('enforces only this pod share of what is left when the operator reports several replicas', async () => {
     const { admitter, ledger } = setup([budget()], false);
     ledger.update({ 'team-a/b': { periodStart: Date.parse('2026-11-15T00:00:00Z'), spent: 0.1, appliedThrough: {} } }, 2);
     await admitter.admit(ask); // 0.45 is this pod's half of 0.90
-    await expect(admitter.admit(ask)).rejects.toMatchObject({ status: 429 });
+    const refused = admitter.admit(ask);
+    await expect(refused).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
+    await expect(refused).rejects.toThrow(
+      /would hold 0.4000 USD .* but only 0.0500 USD are available: 0.1000 of 1 USD spent this period, 0.9000 left, of which this gateway pod may use 0.4500 \(its 1\/2 share until the next usage sync\), less 0.4000 held for requests in flight; set max_tokens/,
+    );
   });
 
   it('downgrades instead of refusing when the budget says so, and ignores budgets of other subjects', async () => {

@@ -1,7 +1,7 @@
 import type { BudgetConfig, Pricing, RouteConfig, Snapshot } from '../../config/snapshot.js';
 import { GatewayError } from '../../server/gateway-error.js';
 import type { Admission, AdmissionRequest, Admitter, Caller, Settlement } from '../types.js';
-import type { BudgetLedger } from './budget-ledger.js';
+import type { Availability, BudgetLedger } from './budget-ledger.js';
 import type { UsageReporter } from './usage-reporter.js';
 
 /** Budgets whose subjects include this caller or route. */
@@ -24,16 +24,27 @@ export function worstCase(route: RouteConfig, promptTokens: number, maxOutputTok
   return { usd, tokens: promptTokens + maxOutputTokens };
 }
 
-function exhausted(budget: BudgetConfig, spent: number, resetsAt: number | undefined, now: number): GatewayError {
-  const unit = budget.unit === 'USD' ? 'USD' : 'tokens';
-  const when = resetsAt === undefined ? 'as older spend leaves the rolling window' : `at ${new Date(resetsAt).toISOString()}`;
+/**
+ * The refusal: exhausted when the spend reached the limit, else the real cause with its numbers
+ * (this request's worst-case hold against this pod's share of what is left) and how to lower it.
+ */
+function refusal(budget: BudgetConfig, a: Availability, hold: number, now: number): GatewayError {
+  const usd = budget.unit === 'USD';
+  const unit = usd ? 'USD' : 'tokens';
+  const fmt = (n: number): string => (usd ? n.toFixed(4) : String(Math.ceil(n)));
   const headers: Record<string, string> = { 'x-should-retry': 'false', 'x-tollgate-budget': budget.id };
-  if (resetsAt !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil((resetsAt - now) / 1000)));
+  if (a.spent >= budget.amount || a.left <= 0) {
+    const when = a.resetsAt === undefined ? 'as older spend leaves the rolling window' : `at ${new Date(a.resetsAt).toISOString()}`;
+    if (a.resetsAt !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil((a.resetsAt - now) / 1000)));
+    return new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${budget.id} is exhausted: ${fmt(a.spent)} of ${budget.amount} ${unit} spent this period; it resets ${when}`, { headers });
+  }
+  const share = a.pods > 1 ? `, of which this gateway pod may use ${fmt(a.available + a.reserved)} (its 1/${a.pods} share until the next usage sync)` : '';
+  const held = a.reserved > 0 ? `, less ${fmt(a.reserved)} held for requests in flight` : '';
   return new GatewayError(
     429,
     'budget_exceeded',
     'insufficient_quota',
-    `budget ${budget.id} is exhausted: ${spent.toFixed(budget.unit === 'USD' ? 4 : 0)} of ${budget.amount} ${unit} spent this period; it resets ${when}`,
+    `budget ${budget.id} cannot cover this request's worst case: it would hold ${fmt(hold)} ${unit} (prompt estimate plus the output cap at the route's priciest target) but only ${fmt(Math.max(0, a.available))} ${unit} are available: ${fmt(a.spent)} of ${budget.amount} ${unit} spent this period, ${fmt(budget.amount - a.spent)} left${share}${held}; set max_tokens (or max_completion_tokens) to lower the hold`,
     { headers },
   );
 }
@@ -69,13 +80,14 @@ export class BudgetAdmitter implements Admitter {
     const holds: { budget: BudgetConfig; amount: number }[] = [];
     for (const budget of budgets) {
       const amount = budget.unit === 'USD' ? worst.usd : worst.tokens;
-      const { available, spent, resetsAt } = this.ledger.available(budget, now);
+      const availability = this.ledger.available(budget, now);
+      const { available } = availability;
       if (amount > available || (available <= 0 && amount === 0)) {
         for (const h of holds) this.ledger.release(h.budget.id, h.amount);
         if (budget.action.type === 'Downgrade' && budget.action.downgradeTo !== undefined && budget.action.downgradeTo !== request.route.model) {
           throw new Downgrade(budget.id, budget.action.downgradeTo);
         }
-        throw exhausted(budget, spent, resetsAt, now);
+        throw refusal(budget, availability, amount, now);
       }
       this.ledger.reserve(budget.id, amount);
       holds.push({ budget, amount });

@@ -10,6 +10,21 @@ interface OwnSpend {
   buckets: Map<number, { usd: number; tokens: number }>;
 }
 
+/** What this pod may admit against one budget, and the parts it is made of (for refusals that explain themselves). */
+export interface Availability {
+  available: number;
+  spent: number;
+  resetsAt: number | undefined;
+  /** Limit minus the persisted spend. */
+  left: number;
+  /** Pods sharing what is left (1 without an operator). */
+  pods: number;
+  /** This pod's spend not in the persisted total yet. */
+  ownUnreported: number;
+  /** This pod's holds for requests in flight. */
+  reserved: number;
+}
+
 /**
  * What one pod knows about spend: the operator's last persisted totals, plus this pod's own records
  * that those totals do not include yet, plus reservations for requests in flight. Admission uses
@@ -86,11 +101,12 @@ export class BudgetLedger {
    * last saw left, minus what this pod spent since and what it has reserved. Between two reports
    * the pods together can therefore spend at most what was left.
    */
-  available(budget: BudgetConfig, now: number): { available: number; spent: number; resetsAt: number | undefined } {
+  available(budget: BudgetConfig, now: number): Availability {
     const { persisted, own, resetsAt } = this.parts(budget, now);
     const left = Math.max(0, budget.amount - persisted);
-    const share = this.standalone ? left : left / this.replicas;
-    return { available: share - own - (this.reserved.get(budget.id) ?? 0), spent: persisted + own, resetsAt };
+    const pods = this.standalone ? 1 : this.replicas;
+    const reserved = this.reserved.get(budget.id) ?? 0;
+    return { available: left / pods - own - reserved, spent: persisted + own, resetsAt, left, pods, ownUnreported: own, reserved };
   }
 
   /** For tests and the access log. */

@@ -1,6 +1,7 @@
 import express, { type Express, type Request } from 'express';
 import type { SnapshotStore } from '../../config/snapshot-store.js';
-import { accessDenied, mayCall } from '../../governance/access.js';
+import { accessDenied } from '../../governance/access.js';
+import { selectRoute } from '../../governance/route-selection.js';
 import type { Authenticator } from '../../governance/identity/authenticator.js';
 import { ANONYMOUS, type Caller } from '../../governance/types.js';
 import { estimatePromptTokens } from '../../metering/token-estimate.js';
@@ -26,9 +27,10 @@ async function explain(deps: DebugRouteDeps, req: Request): Promise<JsonObject> 
   if (!isObject(body) || typeof body.model !== 'string') throw errors.badRequest('send the request body a client would send (a JSON object with model)');
   const header = (name: string): string | undefined => req.get(name);
   const caller: Caller = deps.auth === undefined ? ANONYMOUS : await deps.auth.authenticate(header, runtime.snapshot.apiKeys);
-  const route = runtime.routesByModel.get(body.model)?.find((r) => r.matches(header));
-  if (route === undefined) throw errors.modelNotFound(body.model);
-  if (deps.auth !== undefined && !mayCall(caller, route.config, runtime.snapshot.namespaces)) throw accessDenied(caller, route.config);
+  const selected = selectRoute(runtime.routesByModel.get(body.model), caller, header, runtime.snapshot.namespaces, deps.auth !== undefined);
+  if (selected === undefined) throw errors.modelNotFound(body.model);
+  if ('denied' in selected) throw accessDenied(caller, selected.denied.config);
+  const route = selected.route;
   const promptTokens = estimatePromptTokens(body);
   const decision = deps.router.decide(runtime, route, {
     caller,
