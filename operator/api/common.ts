@@ -67,7 +67,7 @@ export const NamespacesFromSchema = withRules(
 export type NamespacesFrom = z.infer<typeof NamespacesFromSchema>;
 
 export const ConditionSchema = z.strictObject({
-  type: z.string().describe('Condition type: Accepted, ResolvedRefs or Programmed.'),
+  type: z.string().describe('Condition type: Accepted, ResolvedRefs or Programmed; a Budget also has ThresholdReached (True from its first threshold crossed, reason ReachedNPercent or Exhausted).'),
   status: z.enum(['True', 'False', 'Unknown']).describe('True, False or Unknown.'),
   reason: z.string().describe('CamelCase reason for the last transition.'),
   message: z.string().describe('Human readable details.'),

@@ -42,6 +42,7 @@ export const CRD_DEFINITIONS: readonly CrdDefinition[] = [
       { name: 'Service', type: 'string', jsonPath: '.spec.serviceRef.name', priority: 1 },
       { name: 'Accepted', type: 'string', jsonPath: condition('Accepted') },
       { name: 'Resolved', type: 'string', jsonPath: condition('ResolvedRefs') },
+      { name: 'Programmed', type: 'string', jsonPath: condition('Programmed') },
       age,
     ],
   },
@@ -76,6 +77,10 @@ export const CRD_DEFINITIONS: readonly CrdDefinition[] = [
       { name: 'Unit', type: 'string', jsonPath: '.spec.limit.unit' },
       { name: 'Period', type: 'string', jsonPath: '.spec.period' },
       { name: 'Spent', type: 'number', jsonPath: '.status.spent' },
+      { name: 'Remaining', type: 'number', jsonPath: '.status.remaining' },
+      // A string, not a date: kubectl prints future dates as <invalid>.
+      { name: 'Resets-At', type: 'string', jsonPath: '.status.resetsAt' },
+      { name: 'Threshold', type: 'string', jsonPath: '.status.conditions[?(@.type=="ThresholdReached")].reason', priority: 1 },
       { name: 'Accepted', type: 'string', jsonPath: condition('Accepted') },
       age,
     ],

@@ -169,3 +169,44 @@ describe('budgets that lose nothing', () => {
 function streamsOn(up: OpenAiUpstream): void {
   up.script({ kind: 'auto', chunks: 4 });
 }
+
+describe('Budget Events on transitions', () => {
+  interface EventItem {
+    type: string;
+    reason: string;
+    message: string;
+  }
+  const eventsOf = (name: string): EventItem[] =>
+    (JSON.parse(k.kubectl(['get', 'events', '-n', 'team-a', '--field-selector', `involvedObject.name=${name}`, '-o', 'json'])) as { items: EventItem[] }).items;
+  const probe = (amount: number) => `apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: events-probe, namespace: team-a }
+spec:
+  limit: { amount: ${amount}, unit: USD }
+  period: Month
+  subjects: { routes: [{ name: warmup }] }
+  thresholds: [50, 80, 100]
+`;
+
+  it('records no Warning for a healthy new Budget, and a Normal Event when a lowered limit crosses a threshold', async () => {
+    k.apply(probe(1000));
+    await eventually(() => {
+      const c = (k.get<BudgetObject>('budget', 'events-probe', 'team-a').status?.conditions ?? []).find((x) => x.type === 'ThresholdReached');
+      expect(c).toMatchObject({ status: 'False', reason: 'BelowThresholds' });
+    }, 'ThresholdReached=False');
+    for (let i = 0; i < 3; i++) expect(await oneRequest(IPS[i] ?? '', 'warmup', false)).toBe(0.02);
+    await eventually(() => toTheCent(spentOf('events-probe'), 0.06), 'the spend to be persisted');
+    expect(eventsOf('events-probe').filter((e) => e.type === 'Warning')).toEqual([]);
+
+    k.apply(probe(0.1)); // 0.06 of 0.1: the 50% threshold is crossed without any new spend
+    const crossed = await eventually(() => {
+      const found = eventsOf('events-probe').find((e) => e.reason === 'BudgetThresholdReached');
+      if (found === undefined) throw new Error('no event yet');
+      return found;
+    }, 'a BudgetThresholdReached Event');
+    expect(crossed).toMatchObject({ type: 'Normal', message: 'at least 50% of the limit of 0.1 USD spent: 0.06 of 0.1 USD spent (60%)' });
+    const condition = (k.get<BudgetObject>('budget', 'events-probe', 'team-a').status?.conditions ?? []).find((x) => x.type === 'ThresholdReached');
+    expect(condition).toMatchObject({ status: 'True', reason: 'Reached50Percent' });
+    expect(eventsOf('events-probe').filter((e) => e.type === 'Warning')).toEqual([]);
+  });
+});

@@ -80,6 +80,15 @@ describe('CRDs on a real API server', () => {
     k.kubectl(['delete', 'modelroute', 'columns', '-n', 'team-a']);
   });
 
+  it('shows PROGRAMMED for Providers, spend columns for Budgets, and explains ThresholdReached', () => {
+    expect(k.kubectl(['get', 'providers', '-n', 'team-a']).split('\n')[0]).toMatch(/NAME\s+TYPE\s+ACCEPTED\s+RESOLVED\s+PROGRAMMED\s+AGE/);
+    k.apply('apiVersion: tollgate.dev/v1alpha1\nkind: Budget\nmetadata: { name: columns, namespace: team-a }\nspec:\n  limit: { amount: 5 }\n  subjects: { namespaces: [team-a] }\n');
+    expect(k.kubectl(['get', 'budgets', '-n', 'team-a']).split('\n')[0]).toMatch(/NAME\s+LIMIT\s+UNIT\s+PERIOD\s+SPENT\s+REMAINING\s+RESETS-AT\s+ACCEPTED\s+AGE/);
+    expect(k.kubectl(['get', 'budgets', '-n', 'team-a', '-o', 'wide']).split('\n')[0]).toMatch(/THRESHOLD/);
+    expect(k.kubectl(['explain', 'budget.status.conditions.type'])).toMatch(/ThresholdReached/);
+    k.kubectl(['delete', 'budget', 'columns', '-n', 'team-a']);
+  });
+
   it.each([
     ['weights without strategy weighted', 'spec:\n  model: m\n  targets: [{ providerRef: { name: p }, model: m, weight: 2 }]', 'target weights are only allowed with strategy weighted'],
     ['weighted without weights', 'spec:\n  model: m\n  strategy: weighted\n  targets: [{ providerRef: { name: p }, model: m }]', 'strategy weighted needs at least one target with a weight above 0'],
@@ -189,7 +198,15 @@ describe('operator → data plane', () => {
       if (conditionOf(o, 'Accepted')?.status !== 'False') throw new Error('not yet');
       return o;
     }, 'Conflicted');
-    expect(conditionOf(obj, 'Accepted')).toMatchObject({ reason: 'Conflicted', message: 'public model chat is already served by ModelRoute team-a/chat' });
+    expect(conditionOf(obj, 'Accepted')).toMatchObject({
+      reason: 'Conflicted',
+      message: 'public model chat is already served by ModelRoute team-a/chat in the same namespace; rename spec.model or delete one of them',
+    });
+    // It lost a conflict, it is not invalid: Programmed says so, and its references are still checked.
+    await eventually(() => expect(conditionOf(k.get<Conditioned>('modelroute', 'chat-dup', 'team-a'), 'Programmed')).toMatchObject({ status: 'False', reason: 'Conflicted' }), 'Programmed=False Conflicted');
+    expect(conditionOf(k.get<Conditioned>('modelroute', 'chat-dup', 'team-a'), 'ResolvedRefs')).toMatchObject({ status: 'True' });
+    const events = JSON.parse(k.kubectl(['get', 'events', '-n', 'team-a', '--field-selector', 'involvedObject.name=chat-dup', '-o', 'json'])) as { items: { reason: string }[] };
+    expect(events.items.map((e) => e.reason)).toEqual(['Conflicted']);
     expect((await chat('chat')).model).toBe('model-v2');
     k.kubectl(['delete', 'modelroute', 'chat-dup', '-n', 'team-a']);
   });
