@@ -97,7 +97,12 @@ export class Dataplane {
     this.usage = opts.usage ?? new UsageTotals();
     this.telemetry = new GatewayTelemetry({ logger: opts.logger, store: this.store, ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }) });
     const health = new TargetHealth({ onState: (providerId, model, state) => this.telemetry.circuitState(providerId, model, state) });
-    this.router = new Router({ stats: new TargetStats(), endpoints: this.endpoints, health });
+    this.router = new Router({
+      stats: new TargetStats(),
+      endpoints: this.endpoints,
+      health,
+      onSkip: (route, target, reason) => this.telemetry.targetSkipped(route.id, target.providerId, target.model, reason),
+    });
     this.activeHealth = new ActiveHealthChecker(health, opts.logger);
     this.store.onChange((runtime) => this.activeHealth.sync(runtime));
   }

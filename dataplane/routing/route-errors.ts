@@ -27,10 +27,11 @@ function relayed(body: JsonObject | undefined): { message?: string; type?: strin
  * (e.g. an invalid parameter) is relayed as is; otherwise the status says what went wrong last and
  * the message lists every attempt.
  */
-export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retryAfterMs: number | undefined): GatewayError {
+export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retryAfterMs: number | undefined, skipped: readonly string[] = []): GatewayError {
   const headers: Record<string, string> = { 'x-tollgate-attempts': String(attempts.length) };
   if (attempts.length === 0) {
-    const why = route.unresolved.length > 0 ? route.unresolved.join('; ') : 'the route has no targets';
+    const reasons = [...route.unresolved, ...skipped.map((p) => `NoReadyEndpoints (${p})`)];
+    const why = reasons.length > 0 ? reasons.join('; ') : 'the route has no targets';
     return new GatewayError(503, 'no_targets', 'service_unavailable_error', `model ${route.model} (route ${route.id}) has no usable target: ${why}`, {
       headers: { ...headers, 'retry-after': '5' },
     });

@@ -59,6 +59,13 @@ export interface RouterDeps {
   health?: TargetHealth;
   random?: Random;
   now?: () => number;
+  /** A target passed over without an attempt (counted in tollgate_targets_skipped_total). */
+  onSkip?: (route: RouteConfig, target: TargetConfig, reason: 'no_endpoints') => void;
+}
+
+/** A Provider with no endpoint at all (a Service without ready pods): nothing to try, nothing to wait for. */
+function hasNoEndpoints(provider: RuntimeProvider): boolean {
+  return provider.config.endpoints.length === 0 && provider.config.mock === undefined;
 }
 
 export class Router {
@@ -92,9 +99,16 @@ export class Router {
     /** Set while the last target tried had no pod able to take the request. */
     let saturation: { message: string; retryAfterMs?: number } | undefined;
 
+    const skipped: string[] = [];
     for (const target of decision?.candidates ?? orderTargets(route, this.deps.stats, this.random)) {
       const provider = runtime.providers.get(target.providerId);
       if (provider === undefined) continue;
+      // Retrying with backoff cannot make a pod ready: fail over at once, without an attempt.
+      if (hasNoEndpoints(provider)) {
+        skipped.push(target.providerId);
+        this.deps.onSkip?.(route, target, 'no_endpoints');
+        continue;
+      }
       let last: UpstreamFailure | undefined;
       const tried = new Set<string>();
       for (let attempt = 1; ; attempt++) {
@@ -144,7 +158,7 @@ export class Router {
       if (last === undefined || last.kind === 'ClientError' || last.kind === 'ResponseTooLarge' || !route.fallbackOn.includes(last.kind)) break;
     }
     if (saturation !== undefined) throw podsSaturated(route, saturation.message, saturation.retryAfterMs, attempts.length);
-    const failed = noTargetLeft(route, attempts, retryAfterMs);
+    const failed = noTargetLeft(route, attempts, retryAfterMs, skipped);
     // Residency excluded other targets: say so, rather than a bare upstream error, so that nobody
     // "fixes" it by allowing a non-compliant provider unknowingly. Client errors are relayed as is.
     if (decision !== undefined && decision.excludedBy.length > 0 && failed.status >= 500) {

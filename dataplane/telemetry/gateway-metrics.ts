@@ -101,6 +101,12 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
       labelNames: target,
       registers,
     }),
+    targetsSkipped: new Counter({
+      name: 'tollgate_targets_skipped_total',
+      help: 'Targets passed over without an attempt, by reason (no_endpoints: the Provider has no ready endpoints).',
+      labelNames: [...target, 'reason'] as const,
+      registers,
+    }),
     rateLimitRejections: new Counter({
       name: 'tollgate_rate_limit_rejections_total',
       help: 'Requests refused by a rate limit, by route and limit kind.',

@@ -42,6 +42,11 @@ export class GatewayTelemetry implements GatewayObserver {
     };
   }
 
+  /** A target the router passed over without trying it. */
+  targetSkipped(routeId: string, providerId: string, model: string, reason: 'no_endpoints'): void {
+    this.metrics.targetsSkipped.inc({ route: routeId, provider: providerId, upstream_model: model, reason });
+  }
+
   circuitState(providerId: string, model: string, state: CircuitState): void {
     this.metrics.setCircuit(providerId, model, state);
   }

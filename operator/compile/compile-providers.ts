@@ -96,7 +96,10 @@ export function compileProviders(input: CompileInput): { providers: Map<string, 
       const ref = spec.serviceRef;
       const resolved = endpoints.get(`${ns}/${ref.name}:${ref.port}`);
       if (resolved === undefined) {
-        serviceProblem = { reason: 'ServiceNotFound', message: `Service ${ns}/${ref.name} port ${ref.port} has no endpoints` };
+        serviceProblem = { reason: 'ServiceNotFound', message: `Service ${ns}/${ref.name} not found: create it or fix spec.serviceRef.name` };
+      } else if (resolved.servicePorts !== undefined) {
+        const has = resolved.servicePorts.length === 0 ? 'none' : resolved.servicePorts.join(', ');
+        serviceProblem = { reason: 'ServicePortNotFound', message: `Service ${ns}/${ref.name} has no port ${ref.port} (its ports: ${has}): fix spec.serviceRef.port` };
       } else {
         urls = resolved.addresses
           .filter((a) => a.ready)
@@ -104,7 +107,9 @@ export function compileProviders(input: CompileInput): { providers: Map<string, 
           .sort();
         status.endpoints = urls.length;
         if (urls.length === 0) {
-          serviceProblem = { reason: 'NoReadyEndpoints', message: `Service ${ns}/${ref.name} has no ready endpoints` };
+          const total = resolved.addresses.length;
+          const why = total === 0 ? 'it selects no pods (check its selector and that the pods exist)' : `0 of ${total} endpoints are ready (check the pods' readiness)`;
+          serviceProblem = { reason: 'NoReadyEndpoints', message: `Service ${ns}/${ref.name} port ${ref.port} has no ready endpoints: ${why}` };
         }
       }
     } else if (spec.url !== undefined) {

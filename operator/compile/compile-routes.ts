@@ -11,7 +11,7 @@ import { BackoffSchema, type ModelRoute, RetrySchema, type Strategy, TimeoutsSch
 import { condition, type Problem, resolvedRefs } from './conditions.js';
 import type { CompiledProvider } from './compile-providers.js';
 import { durationToMs } from '../api/duration.js';
-import { matchesSelector } from '../../dataplane/config/label-selector.js';
+import { type LabelSelector, matchesSelector } from '../../dataplane/config/label-selector.js';
 import { routeRefusal } from './publishable.js';
 import type { CompileInput, ObjectStatus } from './types.js';
 
@@ -47,6 +47,36 @@ function admits(provider: CompiledProvider, routeNamespace: string, namespaceLab
   return matchesSelector(allowed.selector ?? {}, namespaceLabels.get(routeNamespace) ?? {});
 }
 
+/**
+ * What a caller may learn about a missing target: the reason and the Provider, never the details
+ * (Secret names, namespace labels), which belong to the route's status.
+ */
+function forCallers(p: Problem): string {
+  return `${p.reason} (${p.ref ?? 'target'}); the ModelRoute's ResolvedRefs condition says why`;
+}
+
+/** Why a Provider refuses a route's namespace, and what would change that. */
+function notPermitted(provider: CompiledProvider, providerId: string, ns: string): string {
+  const allowed = provider.source.spec.allowedRoutes?.namespaces;
+  const base = `Provider ${providerId} does not allow routes from namespace ${ns}`;
+  if (allowed?.from !== 'Selector') {
+    return `${base} (allowedRoutes.namespaces.from: ${allowed?.from ?? 'Same'}); set it to All, or to Selector with a selector namespace ${ns} matches`;
+  }
+  const selector = allowed.selector ?? {};
+  const labels = Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  const fix = (selector.matchExpressions ?? []).length === 0 && labels.length > 0 ? `kubectl label namespace ${ns} ${labels.join(' ')}` : `label namespace ${ns} to match`;
+  return `${base}: allowedRoutes.namespaces.selector wants ${describeSelector(selector)} on the route's namespace; ${fix}`;
+}
+
+function describeSelector(selector: LabelSelector): string {
+  const parts = Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of selector.matchExpressions ?? []) {
+    const values = (e.values ?? []).join(',');
+    parts.push(e.operator === 'Exists' ? e.key : e.operator === 'DoesNotExist' ? `!${e.key}` : `${e.key} ${e.operator.toLowerCase()} (${values})`);
+  }
+  return parts.length === 0 ? 'any labels' : `the label(s) ${parts.join(', ')}`;
+}
+
 type TargetSpec = NonNullable<ModelRoute['spec']['targets']>[number];
 
 function resolveTargets(
@@ -63,19 +93,15 @@ function resolveTargets(
     const providerId = `${t.providerRef.namespace ?? ns}/${t.providerRef.name}`;
     const provider = providers.get(providerId);
     if (provider === undefined) {
-      problems.push({ reason: 'ProviderNotFound', message: `Provider ${providerId} not found` });
+      problems.push({ reason: 'ProviderNotFound', message: `Provider ${providerId} not found`, ref: providerId });
       continue;
     }
     if (!admits(provider, ns, namespaceLabels)) {
-      const from = provider.source.spec.allowedRoutes?.namespaces.from ?? 'Same';
-      problems.push({
-        reason: 'RefNotPermitted',
-        message: `Provider ${providerId} does not allow routes from namespace ${ns} (allowedRoutes.namespaces.from: ${from})`,
-      });
+      problems.push({ reason: 'RefNotPermitted', message: notPermitted(provider, providerId, ns), ref: providerId });
       continue;
     }
     if (provider.config === undefined) {
-      problems.push({ reason: 'ProviderNotReady', message: `Provider ${providerId} is not usable: ${provider.notReady ?? 'unknown'}` });
+      problems.push({ reason: 'ProviderNotReady', message: `Provider ${providerId} is not usable: ${provider.notReady ?? 'unknown'}`, ref: providerId });
       continue;
     }
     const models = provider.source.spec.models ?? [];
@@ -84,6 +110,7 @@ function resolveTargets(
       problems.push({
         reason: 'ModelNotServed',
         message: `Provider ${providerId} does not serve model ${t.model} (it serves ${models.map((m) => m.name).join(', ')})`,
+        ref: providerId,
       });
       continue;
     }
@@ -123,7 +150,7 @@ function resolveRoute(
   const rules = spec.rules.map((r): RuleConfig => {
     const strategy = r.strategy ?? spec.strategy;
     const resolved = resolveTargets(route, r.targets, strategy, providers, namespaceLabels);
-    problems.push(...resolved.problems.map((p) => ({ ...p, message: `rule ${r.name}: ${p.message}` })));
+    problems.push(...resolved.problems.map((p) => ({ ...p, message: `rule ${r.name}: ${p.message}`, ref: `rule ${r.name}: ${p.ref ?? ''}` })));
     const rule: RuleConfig = { name: r.name, strategy, targets: resolved.targets.map((_, i) => targets.length + i) };
     targets.push(...resolved.targets);
     if (r.when !== undefined) rule.when = ruleConditions(r.when);
@@ -263,7 +290,7 @@ export function compileRoutes(
     statuses.push(status);
 
     const { targets, rules, problems } = resolveRoute(route, providers, namespaceLabels);
-    const config = toRouteConfig(route, targets, problems.map((p) => p.message), rules);
+    const config = toRouteConfig(route, targets, problems.map(forCallers), rules);
     // Refused before it can claim its public name: a route the data plane cannot load serves nothing.
     const refusal = routeRefusal(config, publishable);
     if (refusal !== undefined) {

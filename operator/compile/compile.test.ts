@@ -91,7 +91,11 @@ describe('compile', () => {
       name: 'cross-namespace reference without allowedRoutes',
       input: input({ routes: [route('chat', { model: 'chat', targets: [{ providerRef: { name: 'openai', namespace: 'default' }, model: 'gpt-4o' }] }, { namespace: 'team-a' })] }),
       kind: 'ModelRoute', object: 'chat', namespace: 'team-a',
-      expected: { status: 'False', reason: 'RefNotPermitted', message: 'Provider default/openai does not allow routes from namespace team-a (allowedRoutes.namespaces.from: Same)' },
+      expected: {
+        status: 'False',
+        reason: 'RefNotPermitted',
+        message: 'Provider default/openai does not allow routes from namespace team-a (allowedRoutes.namespaces.from: Same); set it to All, or to Selector with a selector namespace team-a matches',
+      },
     },
   ])('ResolvedRefs=False for $name', ({ input: i, kind, object, namespace, expected }) => {
     const { statuses } = compile(i);
@@ -115,7 +119,12 @@ describe('compile', () => {
     const matching = compile(input({ providers: [selector], routes: [teamRoute], namespaces: [{ name: 'team-a', labels: { 'tollgate.dev/llm': 'allowed' } }] }));
     expect(status(matching.statuses, 'ModelRoute', 'chat', 'team-a').ResolvedRefs?.status).toBe('True');
     const other = compile(input({ providers: [selector], routes: [teamRoute], namespaces: [{ name: 'team-a', labels: {} }] }));
-    expect(status(other.statuses, 'ModelRoute', 'chat', 'team-a').ResolvedRefs?.reason).toBe('RefNotPermitted');
+    // The refusal names the label the selector wants and how to add it.
+    expect(status(other.statuses, 'ModelRoute', 'chat', 'team-a').ResolvedRefs).toMatchObject({
+      reason: 'RefNotPermitted',
+      message:
+        "Provider default/openai does not allow routes from namespace team-a: allowedRoutes.namespaces.selector wants the label(s) tollgate.dev/llm=allowed on the route's namespace; kubectl label namespace team-a tollgate.dev/llm=allowed",
+    });
   });
 
   it('resolves a conflict on a public model name: the older route wins, the other is Conflicted', () => {
@@ -181,7 +190,19 @@ describe('compile', () => {
     expect(snapshot.providers[0]?.endpoints).toEqual(['http://10.0.0.2:8080/v1', 'http://[fd00::1]:8080/v1']);
     expect(statuses.find((s) => s.name === 'vllm')?.endpoints).toBe(2);
     const none = compile(input({ providers: [vllm], routes: [r], endpoints: [] }));
-    expect(status(none.statuses, 'Provider', 'vllm').ResolvedRefs).toMatchObject({ status: 'False', reason: 'ServiceNotFound' });
+    expect(status(none.statuses, 'Provider', 'vllm').ResolvedRefs).toMatchObject({
+      status: 'False',
+      reason: 'ServiceNotFound',
+      message: 'Service default/vllm not found: create it or fix spec.serviceRef.name',
+    });
+    // A Service that exists but has no ready endpoint says so, not "not found".
+    const idle = compile(input({ providers: [vllm], routes: [r], endpoints: [{ ...endpoints[0], addresses: [{ ip: '10.0.0.3', port: 8080, ready: false }] }] as typeof endpoints }));
+    expect(status(idle.statuses, 'Provider', 'vllm').ResolvedRefs).toMatchObject({
+      reason: 'NoReadyEndpoints',
+      message: "Service default/vllm port 8000 has no ready endpoints: 0 of 1 endpoints are ready (check the pods' readiness)",
+    });
+    const wrongPort = compile(input({ providers: [vllm], routes: [r], endpoints: [{ namespace: 'default', service: 'vllm', port: 8000, addresses: [], servicePorts: [80] }] }));
+    expect(status(wrongPort.statuses, 'Provider', 'vllm').ResolvedRefs).toMatchObject({ reason: 'ServicePortNotFound', message: 'Service default/vllm has no port 8000 (its ports: 80): fix spec.serviceRef.port' });
     // Still routable, so that failover works and recovery needs no config change.
     expect(none.snapshot.providers[0]?.endpoints).toEqual([]);
   });

@@ -15,6 +15,8 @@ export function condition(
 export interface Problem {
   reason: string;
   message: string;
+  /** The object the problem is about, as a caller may see it (a Provider id). */
+  ref?: string;
 }
 
 /** ResolvedRefs from a list of problems: True when there are none, else the first reason and every message. */

@@ -23,6 +23,8 @@ export interface ServiceEndpointsInput {
   /** The Service port the Provider names. */
   port: number;
   addresses: { ip: string; port: number; ready: boolean }[];
+  /** Set when the Service exists but has no such port: the ports it has. */
+  servicePorts?: number[];
 }
 
 export interface CompileInput {

@@ -34,8 +34,12 @@ export function resolveServiceEndpoints(providers: Provider[], services: Map<str
     if (done.has(key)) continue;
     done.add(key);
     const service = services.get(`${ns}/${ref.name}`);
-    const servicePort = service?.spec?.ports?.find((sp) => sp.port === ref.port);
-    if (servicePort === undefined) continue;
+    if (service === undefined) continue;
+    const servicePort = service.spec?.ports?.find((sp) => sp.port === ref.port);
+    if (servicePort === undefined) {
+      out.push({ namespace: ns, service: ref.name, port: ref.port, addresses: [], servicePorts: (service.spec?.ports ?? []).map((sp) => sp.port) });
+      continue;
+    }
     out.push({ namespace: ns, service: ref.name, port: ref.port, addresses: addressesFor(slicesOf(all, ns, ref.name), servicePort.name ?? '') });
   }
   return out;

@@ -229,7 +229,7 @@ describe('OpenAI API through the gateway (official openai client)', () => {
     expect(missing.code).toBe('model_not_found');
     const broken = (await client.chat.completions.create({ model: 'broken', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
     expect(broken.status).toBe(503);
-    expect(broken.message).toMatch(/Provider default\/nowhere not found/);
+    expect(broken.message).toMatch(/has no usable target: ProviderNotFound \(default\/nowhere\)/);
   });
 
   it('cancels the upstream request when the client disconnects', async () => {

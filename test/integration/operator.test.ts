@@ -181,7 +181,7 @@ describe('operator → data plane', () => {
       if (e.status !== 503) throw new Error(`status ${String(e.status)}`);
       return e;
     }, 'a 503 for the orphan route');
-    expect(err.message).toMatch(/Provider team-a\/nowhere not found/);
+    expect(err.message).toMatch(/ProviderNotFound \(team-a\/nowhere\); the ModelRoute's ResolvedRefs condition says why/);
     const events = await eventually(() => {
       const out = k.kubectl(['get', 'events', '-n', 'team-a', '--field-selector', 'involvedObject.name=orphan', '-o', 'json']);
       const items = (JSON.parse(out) as { items: { reason: string; message: string; type: string }[] }).items;
