@@ -52,7 +52,7 @@ function admits(provider: CompiledProvider, routeNamespace: string, namespaceLab
  * (Secret names, namespace labels), which belong to the route's status.
  */
 function forCallers(p: Problem): string {
-  return `${p.reason} (${p.ref ?? 'target'}); the ModelRoute's ResolvedRefs condition says why`;
+  return `${p.rule === undefined ? '' : `rule ${p.rule}: `}${p.reason} (${p.ref ?? 'target'}); the ModelRoute's ResolvedRefs condition says why`;
 }
 
 /** Why a Provider refuses a route's namespace, and what would change that. */
@@ -150,7 +150,7 @@ function resolveRoute(
   const rules = spec.rules.map((r): RuleConfig => {
     const strategy = r.strategy ?? spec.strategy;
     const resolved = resolveTargets(route, r.targets, strategy, providers, namespaceLabels);
-    problems.push(...resolved.problems.map((p) => ({ ...p, message: `rule ${r.name}: ${p.message}`, ref: `rule ${r.name}: ${p.ref ?? ''}` })));
+    problems.push(...resolved.problems.map((p) => ({ ...p, message: `rule ${r.name}: ${p.message}`, rule: r.name })));
     const rule: RuleConfig = { name: r.name, strategy, targets: resolved.targets.map((_, i) => targets.length + i) };
     targets.push(...resolved.targets);
     if (r.when !== undefined) rule.when = ruleConditions(r.when);

@@ -104,7 +104,7 @@ describe('compile', () => {
 
   it('keeps a route with unresolved targets in the snapshot so that its requests get a clear error', () => {
     const { snapshot } = compile(input({ providers: [] }));
-    expect(snapshot.routes[0]).toMatchObject({ id: 'default/chat', targets: [], unresolved: ['Provider default/openai not found'] });
+    expect(snapshot.routes[0]).toMatchObject({ id: 'default/chat', targets: [], unresolved: ["ProviderNotFound (default/openai); the ModelRoute's ResolvedRefs condition says why"] });
     expect(snapshot.providers).toEqual([]);
   });
 

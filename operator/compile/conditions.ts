@@ -17,6 +17,8 @@ export interface Problem {
   message: string;
   /** The object the problem is about, as a caller may see it (a Provider id). */
   ref?: string;
+  /** The route rule the problem is in. */
+  rule?: string;
 }
 
 /** ResolvedRefs from a list of problems: True when there are none, else the first reason and every message. */

@@ -74,7 +74,7 @@ describe('compile: rules, provider labels, outlier detection', () => {
     const r = route('chat', routeSpec([{ name: 'only', targets: [ref('missing', 'x'), ref('cheap', 'mini')] }]));
     const { snapshot, statuses } = compile({ providers: [cheap], routes: [r], budgets: [], secrets: [secret] });
     expect(snapshot.routes[0]?.rules).toEqual([{ name: 'only', strategy: 'failover', targets: [0] }]);
-    expect(snapshot.routes[0]?.unresolved).toEqual(['rule only: Provider default/missing not found']);
+    expect(snapshot.routes[0]?.unresolved).toEqual(["rule only: ProviderNotFound (default/missing); the ModelRoute's ResolvedRefs condition says why"]);
     expect(statuses.find((s) => s.kind === 'ModelRoute')?.conditions[1]).toMatchObject({ status: 'False', reason: 'ProviderNotFound' });
   });
 
