@@ -33,7 +33,6 @@ beforeAll(async () => {
     budgetObjects: () => objects,
     budgetConfigs: () => [budget],
     replicas: () => 1,
-    events: { record: async () => undefined },
     logger: pino({ level: 'silent' }),
   });
   const app = createOperatorApp({
