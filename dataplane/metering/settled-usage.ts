@@ -22,6 +22,16 @@ export function plausibleUsage(usage: Usage): boolean {
   return usage.cachedInputTokens + (usage.cacheWriteTokens ?? 0) <= usage.inputTokens;
 }
 
+/**
+ * Why reported usage cannot be charged as is, or undefined when it can. All-zero usage counts as
+ * missing: a request that reached a model always bills some input, and the Anthropic, Gemini and
+ * Bedrock mappers read an absent usage object as zeros.
+ */
+export function usageProblem(usage: Usage | undefined): 'missing' | 'invalid' | undefined {
+  if (usage === undefined || (usage.inputTokens === 0 && usage.outputTokens === 0)) return 'missing';
+  return plausibleUsage(usage) ? undefined : 'invalid';
+}
+
 export interface MeteredUsage {
   usage: Usage;
   /** Set when the usage is the gateway's estimate, with why. */
@@ -29,13 +39,11 @@ export interface MeteredUsage {
 }
 
 /**
- * What a non-streaming response is charged: the upstream's usage when it is plausible, else the
+ * What a non-streaming response is charged: the upstream's usage when it can be true, else the
  * prompt estimate plus the output estimated from the body (every choice), marked estimated.
  */
 export function responseUsage(reported: Usage | undefined, body: JsonObject, promptTokens: number): MeteredUsage {
-  if (reported !== undefined && plausibleUsage(reported)) return { usage: reported };
-  return {
-    usage: { inputTokens: promptTokens, outputTokens: estimateOutputTokens(body), cachedInputTokens: 0 },
-    estimated: reported === undefined ? 'missing' : 'invalid',
-  };
+  const problem = usageProblem(reported);
+  if (problem === undefined && reported !== undefined) return { usage: reported };
+  return { usage: { inputTokens: promptTokens, outputTokens: estimateOutputTokens(body), cachedInputTokens: 0 }, estimated: problem ?? 'missing' };
 }

@@ -1,5 +1,5 @@
 import type { JsonObject, Usage } from '../providers/types.js';
-import { type MeteredUsage, plausibleUsage } from './settled-usage.js';
+import { type MeteredUsage, usageProblem } from './settled-usage.js';
 import { outputTextOf } from './token-estimate.js';
 
 /**
@@ -10,7 +10,7 @@ import { outputTextOf } from './token-estimate.js';
 export class StreamMeter {
   private outputBytes = 0;
   private reported: Usage | undefined;
-  private invalidReport = false;
+  private problem: 'invalid' | undefined;
   /** The chunks as written, kept only when the response may be cached. */
   readonly chunks: JsonObject[] = [];
   /** The stream ended normally (the upstream's end of stream was seen), so it may be cached. */
@@ -43,17 +43,23 @@ export class StreamMeter {
     if (this.guard !== undefined && this.cutReason === undefined) this.cutReason = this.guard(this.result().usage);
   }
 
-  /** Usage the upstream reported; a report that cannot be true is ignored (the estimate counts). */
+  /** Usage the upstream reported; a report that cannot be true (or is all zeros) is ignored: the estimate counts. */
   report(usage: Usage): void {
-    if (plausibleUsage(usage)) this.reported = usage;
-    else this.invalidReport = true;
+    const problem = usageProblem(usage);
+    if (this.problem === 'invalid') return;
+    if (problem === undefined) this.reported = usage;
+    else if (problem === 'invalid') {
+      // One impossible report discredits the stream's usage: earlier partial counts are not trusted either.
+      this.problem = problem;
+      this.reported = undefined;
+    }
   }
 
   result(): MeteredUsage {
     if (this.reported !== undefined) return { usage: this.reported };
     return {
       usage: { inputTokens: this.promptTokensEstimate, outputTokens: Math.ceil(this.outputBytes / 4), cachedInputTokens: 0 },
-      estimated: this.invalidReport ? 'invalid' : this.truncated ? 'truncated' : 'missing',
+      estimated: this.problem === 'invalid' ? 'invalid' : this.truncated ? 'truncated' : 'missing',
     };
   }
 }

@@ -75,6 +75,19 @@ describe('usage from an upstream that cannot be true is treated as missing', () 
     expect(meter.result()).toEqual({ usage: { inputTokens: 12, outputTokens: 10, cachedInputTokens: 0 }, estimated: 'invalid' });
   });
 
+  it('treats all-zero usage as missing (mappers read an absent usage object as zeros)', () => {
+    const zero = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+    expect(responseUsage(zero, { choices: [] }, 9)).toEqual({ usage: { inputTokens: 9, outputTokens: 0, cachedInputTokens: 0 }, estimated: 'missing' });
+    const meter = new StreamMeter(9);
+    meter.report(zero);
+    expect(meter.result().estimated).toBe('missing');
+    meter.report({ inputTokens: 9, outputTokens: 1, cachedInputTokens: 0 });
+    expect(meter.result()).toEqual({ usage: { inputTokens: 9, outputTokens: 1, cachedInputTokens: 0 } });
+    meter.report({ inputTokens: -9, outputTokens: 1, cachedInputTokens: 0 });
+    meter.report({ inputTokens: 9, outputTokens: 2, cachedInputTokens: 0 });
+    expect(meter.result().estimated).toBe('invalid');
+  });
+
   it('estimates the output of a response without usage from every choice', () => {
     const body = { choices: [0, 1, 2].map((index) => ({ index, message: { role: 'assistant', content: 'abcd'.repeat(10), tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] } })) };
     expect(estimateOutputTokens(body)).toBeGreaterThan(30);

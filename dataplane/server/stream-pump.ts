@@ -109,6 +109,8 @@ export async function pumpStream(
       await write(res, dialect.failure(reason instanceof Error ? reason : new Error(String(reason)))).catch(() => undefined);
     }
   } finally {
+    // Not complete (client gone, upstream failed, budget cut): what was streamed is an estimate.
+    if (!meter.completed) meter.truncated = true;
     clearTimeout(timer);
     outcome.release();
     // Stop reading an upstream the client no longer wants.

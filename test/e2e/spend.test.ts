@@ -131,6 +131,15 @@ describe('a request that reached an upstream is never charged nothing', () => {
     expect(rec?.outputTokens).toBeGreaterThanOrEqual(200);
   });
 
+  it('charges all-zero usage (an absent usage object, as the non-OpenAI mappers read it) the estimate', async () => {
+    upstream.script({ kind: 'ok', rawUsage: {}, content: 'y'.repeat(80) });
+    const res = await post('chat/completions', { model: 'metered', messages: [{ role: 'user', content: 'zero' }] });
+    expect(res.status).toBe(200);
+    const rec = records('metered').at(-1);
+    expect(rec).toMatchObject({ estimated: true, estimateReason: 'missing', outputTokens: 20 });
+    expect(rec?.inputTokens).toBeGreaterThan(0);
+  });
+
   it('keeps reading a non-streaming response after the client hung up and charges its usage', async () => {
     upstream.script({ kind: 'ok', delayMs: 400, usage: { prompt: 11, completion: 7 } });
     const before = records('metered').length;
