@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { governanceFromEnv } from '../../cli/governance-config.js';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
 import { RedisTestServer } from '../redis/redis-server.js';
-import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { openAiProvider, RESIDENCY_IDENTITIES, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 
 // The cache answers only what the gateway would have answered: per rule, per the targets a caller
@@ -40,20 +40,7 @@ spec:
     - { providerRef: { name: us }, model: m, priority: 0 }
     - { providerRef: { name: eu }, model: m, priority: 1 }
 `,
-  'identities.yaml': `apiVersion: v1
-kind: Namespace
-metadata: { name: finance, labels: { require.tollgate.dev/approved: "true" } }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: ledger, namespace: finance, labels: { tollgate.dev/api-key: "true" } }
-stringData: { key: tg-finance-key }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: web, namespace: marketing, labels: { tollgate.dev/api-key: "true" } }
-stringData: { key: tg-marketing-key }
-`,
+  'identities.yaml': RESIDENCY_IDENTITIES,
 });
 
 describe.each(['memory', 'redis'] as const)('cache identity (%s cache)', (backend) => {

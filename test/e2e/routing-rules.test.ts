@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
-import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { openAiProvider, RESIDENCY_IDENTITIES, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 
 const NAMES = ['cheap', 'long', 'tools', 'approved', 'public', 'flaky', 'steady'] as const;
@@ -63,20 +63,6 @@ spec:
     - { providerRef: { name: steady }, model: m, priority: 1 }
 `;
 
-const identities = `apiVersion: v1
-kind: Namespace
-metadata: { name: finance, labels: { require.tollgate.dev/approved: "true" } }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: ledger, namespace: finance, labels: { tollgate.dev/api-key: "true" } }
-stringData: { key: tg-finance-key }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: web, namespace: marketing, labels: { tollgate.dev/api-key: "true" } }
-stringData: { key: tg-marketing-key }
-`;
 
 const mockLatency = (a: string, b: string) => `apiVersion: tollgate.dev/v1alpha1
 kind: Provider
@@ -110,7 +96,7 @@ const failure = async (p: Promise<unknown>) => (await p.then(() => ({ status: 20
 beforeAll(async () => {
   for (const n of NAMES) up[n] = await startOpenAiUpstream();
   gateway = await startTestGateway(
-    { 'providers.yaml': providers(), 'routes.yaml': routes, 'identities.yaml': identities, 'latency.yaml': mockLatency('5ms', '30ms') },
+    { 'providers.yaml': providers(), 'routes.yaml': routes, 'identities.yaml': RESIDENCY_IDENTITIES, 'latency.yaml': mockLatency('5ms', '30ms') },
     { auth: new Authenticator({}), admin: true },
   );
   client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 });

@@ -77,3 +77,22 @@ metadata: { name: ${name}-key }
 stringData: { apiKey: sk-${name} }
 `;
 }
+
+/**
+ * Namespace finance requires providers labelled approved=true (residency); API keys
+ * `tg-finance-key` (key:finance/ledger) and `tg-marketing-key` (key:marketing/web).
+ */
+export const RESIDENCY_IDENTITIES = `apiVersion: v1
+kind: Namespace
+metadata: { name: finance, labels: { require.tollgate.dev/approved: "true" } }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: ledger, namespace: finance, labels: { tollgate.dev/api-key: "true" } }
+stringData: { key: tg-finance-key }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: web, namespace: marketing, labels: { tollgate.dev/api-key: "true" } }
+stringData: { key: tg-marketing-key }
+`;
