@@ -7,6 +7,7 @@ import type { RateLimitAdmitter } from '../dataplane/governance/rate-limit/rate-
 import { governanceFromEnv } from './governance-config.js';
 import type { Authenticator } from '../dataplane/governance/identity/authenticator.js';
 import type { UsageRecord, UsageSink } from '../dataplane/metering/usage-record.js';
+import type { RequestBodyLimits } from '../dataplane/server/body/json-body.js';
 import { compile } from '../operator/compile/compile.js';
 import { DirectorySource } from '../operator/sources/directory-source.js';
 import { formatManifestError, type LoadResult } from '../operator/sources/manifest-loader.js';
@@ -27,6 +28,8 @@ export interface DevOptions {
   adminPort?: number;
   /** Rate limits and response cache; per-process memory backends when absent. */
   governance?: { rateLimiter: RateLimitAdmitter; cache: ResponseCacheHandle };
+  /** Request body size limits; the data plane's defaults when absent. */
+  bodyLimits?: Partial<RequestBodyLimits>;
 }
 
 export interface DevGateway {
@@ -52,6 +55,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     cache: governance.cache,
     ...(opts.auth === undefined ? {} : { auth: opts.auth }),
     ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }),
+    ...(opts.bodyLimits === undefined ? {} : { bodyLimits: opts.bodyLimits }),
     ...(opts.adminPort === undefined ? {} : { admin: { host: opts.host, port: opts.adminPort, token: randomBytes(32).toString('hex') } }),
     usage: opts.usage ?? { record: (u: UsageRecord) => logger.debug({ usage: u }, 'usage') },
   });

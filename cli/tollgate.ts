@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { Dataplane } from '../dataplane/dataplane.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBodyLimits } from '../dataplane/server/body/json-body.js';
 import { Authenticator } from '../dataplane/governance/identity/authenticator.js';
 import { inClusterKubeApi, kubeApiFromKubeconfig } from '../dataplane/governance/identity/kube-api.js';
 import { KubeTokenReviewer } from '../dataplane/governance/identity/token-reviewer.js';
@@ -32,6 +33,11 @@ Common options:
   --token-file <path>       Admin token shared by operator and data planes (env TOLLGATE_ADMIN_TOKEN)
   --otlp-endpoint <url>     Export traces over OTLP/HTTP to <url>/v1/traces (env OTEL_EXPORTER_OTLP_ENDPOINT;
                             tracing is off when neither is set; OTEL_* variables: docs/observability.md)
+
+dev and dataplane:
+  --max-body-bytes <n>      Largest request body, decompressed (default 10485760 = 10 MiB; larger: 413)
+  --max-inflight-body-bytes <n>  Bytes of request bodies held at once by the process, each until its
+                            response ends (default 67108864 = 64 MiB; over it: 503 with retry-after)
 
 dataplane:
   --admin-port <n>          Admin port: snapshot pushes, probes, GET /metrics (default 9090)
@@ -89,6 +95,27 @@ function parsePort(value: string | undefined): number {
   const port = Number(value ?? '8080');
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be 0..65535, got ${value}`);
   return port;
+}
+
+function parseBytes(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const bytes = Number(value);
+  if (!Number.isInteger(bytes) || bytes < 1) fail(`--${flag} must be a whole number of bytes, got ${value}`);
+  return bytes;
+}
+
+/** --max-body-bytes and --max-inflight-body-bytes, as far as given. */
+function bodyLimitsFrom(values: { 'max-body-bytes'?: string | undefined; 'max-inflight-body-bytes'?: string | undefined }): { bodyLimits?: Partial<RequestBodyLimits> } {
+  const maxBodyBytes = parseBytes('max-body-bytes', values['max-body-bytes']);
+  const maxInflightBodyBytes = parseBytes('max-inflight-body-bytes', values['max-inflight-body-bytes']);
+  const limits: Partial<RequestBodyLimits> = {
+    ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
+    ...(maxInflightBodyBytes === undefined ? {} : { maxInflightBodyBytes }),
+  };
+  const body = limits.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const inflight = limits.maxInflightBodyBytes ?? DEFAULT_MAX_INFLIGHT_BODY_BYTES;
+  if (inflight < body) fail(`--max-inflight-body-bytes (${inflight}) must be at least --max-body-bytes (${body})`);
+  return Object.keys(limits).length === 0 ? {} : { bodyLimits: limits };
 }
 
 /** Starts trace export when an OTLP endpoint is configured (flag or OTEL_* variables); undefined = tracing off. */
@@ -160,6 +187,8 @@ async function main(argv: string[]): Promise<void> {
       'lease-name': { type: 'string' },
       auth: { type: 'boolean' },
       'auth-cache-ttl': { type: 'string' },
+      'max-body-bytes': { type: 'string' },
+      'max-inflight-body-bytes': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: false,
@@ -189,6 +218,7 @@ async function main(argv: string[]): Promise<void> {
         ...(tracing === undefined ? {} : { tracer: tracing.tracer }),
         ...(values['admin-port'] === undefined ? {} : { adminPort: parsePort(values['admin-port']) }),
         governance: await governanceFromEnv(process.env, logger),
+        ...bodyLimitsFrom(values),
       });
       onSignals(thenFlush(gateway.stop, tracing));
       process.stderr.write(
@@ -208,6 +238,7 @@ async function main(argv: string[]): Promise<void> {
         drainTimeoutMs,
         auth: createAuthenticator(values.kubeconfig ?? process.env.KUBECONFIG, values['auth-cache-ttl']),
         ...(process.env.POD_NAME === undefined ? {} : { podName: process.env.POD_NAME }),
+        ...bodyLimitsFrom(values),
         ...(await governanceFromEnv(process.env, logger)),
         ...(token === undefined
           ? {}

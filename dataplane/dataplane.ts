@@ -26,6 +26,8 @@ import { Router } from './routing/router.js';
 import { mountDebugRoute } from './routing/rules/debug-route.js';
 import { TargetStats } from './routing/target-stats.js';
 import { createApp } from './server/app.js';
+import { ByteBudget } from './server/body/byte-budget.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBodyLimits } from './server/body/json-body.js';
 import { GatewayTelemetry } from './telemetry/gateway-telemetry.js';
 import { HttpTransport } from './upstream/http-transport.js';
 
@@ -33,7 +35,8 @@ export interface DataplaneOptions {
   host: string;
   port: number;
   logger: Logger;
-  bodyLimitBytes?: number;
+  /** Request body size and bytes of bodies held at once (defaults in server/body/json-body.ts). */
+  bodyLimits?: Partial<RequestBodyLimits>;
   /** How long SIGTERM waits for in-flight requests and streams. */
   drainTimeoutMs?: number;
   usage?: UsageSink;
@@ -79,7 +82,20 @@ export class Dataplane {
   private readonly operatorAgent: Agent | undefined;
   private readonly activeHealth: ActiveHealthChecker;
 
+  private readonly bodyLimits: RequestBodyLimits;
+  /** Bytes of request bodies held right now, across every request of this process. */
+  readonly bodyBudget: ByteBudget;
+
   constructor(private readonly opts: DataplaneOptions) {
+    this.bodyLimits = {
+      maxBodyBytes: opts.bodyLimits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      maxInflightBodyBytes: opts.bodyLimits?.maxInflightBodyBytes ?? DEFAULT_MAX_INFLIGHT_BODY_BYTES,
+    };
+    // One body of the largest size must always fit, or such a request could never be served.
+    if (this.bodyLimits.maxInflightBodyBytes < this.bodyLimits.maxBodyBytes) {
+      throw new Error(`the bytes of request bodies held at once (${this.bodyLimits.maxInflightBodyBytes}) must be at least the largest body (${this.bodyLimits.maxBodyBytes})`);
+    }
+    this.bodyBudget = new ByteBudget(this.bodyLimits.maxInflightBodyBytes);
     // A pod that restarts starts a new report sequence, so it gets a new name in the idempotency key.
     const pod = `${opts.podName ?? hostname()}-${randomBytes(4).toString('hex')}`;
     this.operatorAgent = opts.operatorCa === undefined ? undefined : new Agent({ connect: { ca: opts.operatorCa } });
@@ -117,7 +133,8 @@ export class Dataplane {
       router: this.router,
       usage: this.usage,
       logger: this.opts.logger,
-      bodyLimitBytes: this.opts.bodyLimitBytes ?? 10 * 1024 * 1024,
+      bodyLimits: this.bodyLimits,
+      bodyBudget: this.bodyBudget,
       isDraining: () => this.draining,
       observer: this.telemetry,
       admitters: [this.budgets],

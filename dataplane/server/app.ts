@@ -2,6 +2,9 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { anthropicErrorMiddleware } from '../inbound/anthropic/messages-errors.js';
 import { messagesHandler } from '../inbound/anthropic/messages-handler.js';
+import { authenticateFirst } from './authenticate-first.js';
+import type { ByteBudget } from './body/byte-budget.js';
+import { jsonBody, type RequestBodyLimits } from './body/json-body.js';
 import { errorMiddleware, notFoundHandler } from './error-middleware.js';
 import { getModelHandler, listModelsHandler } from './models-handler.js';
 import type { GatewayObserver } from '../telemetry/gateway-observer.js';
@@ -9,7 +12,9 @@ import { type ProxyDeps, proxyHandler } from './proxy-handler.js';
 
 export interface AppDeps extends ProxyDeps {
   logger: Logger;
-  bodyLimitBytes: number;
+  bodyLimits: RequestBodyLimits;
+  /** Bytes of request bodies the process holds, shared by every request (bodyLimits.maxInflightBodyBytes). */
+  bodyBudget: ByteBudget;
   observer: GatewayObserver;
 }
 
@@ -32,12 +37,13 @@ export function createApp(deps: AppDeps): Express {
     res.status(ready ? 200 : 503).json({ ready, snapshot: version ?? null, draining: deps.isDraining() });
   });
 
-  const json = express.json({ limit: deps.bodyLimitBytes, type: () => true, strict: false });
-  app.post('/v1/chat/completions', json, proxyHandler('chat', deps));
-  app.post('/v1/completions', json, proxyHandler('completions', deps));
-  app.post('/v1/embeddings', json, proxyHandler('embeddings', deps));
+  // Who is calling is settled from the headers first; only then is the body read (bounded) and parsed.
+  const json = [authenticateFirst(deps), jsonBody(deps.bodyLimits, deps.bodyBudget)];
+  app.post('/v1/chat/completions', ...json, proxyHandler('chat', deps));
+  app.post('/v1/completions', ...json, proxyHandler('completions', deps));
+  app.post('/v1/embeddings', ...json, proxyHandler('embeddings', deps));
   // The Anthropic Messages API, routed like chat completions; its errors are rendered the Anthropic way.
-  app.post('/v1/messages', json, messagesHandler(deps), anthropicErrorMiddleware(deps.logger));
+  app.post('/v1/messages', ...json, messagesHandler(deps), anthropicErrorMiddleware(deps.logger));
   app.get('/v1/models', listModelsHandler(deps));
   app.get('/v1/models/*model', getModelHandler(deps));
 

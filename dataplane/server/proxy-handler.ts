@@ -20,6 +20,7 @@ import type { UsageRecord, UsageSink } from '../metering/usage-record.js';
 import type { CanonicalRequest, JsonObject, Operation } from '../providers/types.js';
 import { ClientGone, type RouteOutcome, type Router } from '../routing/router.js';
 import { requestTelemetry } from '../telemetry/gateway-observer.js';
+import { earlyIdentity } from './early-identity.js';
 import { errors } from './gateway-error.js';
 import { REQUEST_SCHEMAS } from './request-schemas.js';
 import { writeStream } from './write-stream.js';
@@ -150,10 +151,11 @@ export async function routeCanonical(
   opts: { cache: boolean } = { cache: false },
 ): Promise<Routed | CacheHit | undefined> {
   // Read once: the request finishes on this snapshot even if a newer one is applied meanwhile.
-  const runtime = deps.store.current;
+  const early = earlyIdentity(res);
+  const runtime = early?.runtime ?? deps.store.current;
   if (runtime === undefined) throw errors.notReady();
   const info = res.locals as RoutingInfo;
-  const caller = await identify(deps, req, runtime.snapshot.apiKeys);
+  const caller = early?.caller ?? (await identify(deps, req, runtime.snapshot.apiKeys));
   info.caller = caller.id;
   requestTelemetry(res).caller(caller);
   const model = String(canonical.body.model);

@@ -1,0 +1,111 @@
+import type { Readable } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import type { Request, RequestHandler, Response } from 'express';
+import { errors, GatewayError } from '../gateway-error.js';
+import type { ByteBudget } from './byte-budget.js';
+import { jsonDeeperThan } from './json-depth.js';
+
+const MiB = 1024 * 1024;
+
+/** Largest request body by default (after decompression): long-context prompts and image payloads fit. */
+export const DEFAULT_MAX_BODY_BYTES = 10 * MiB;
+/**
+ * Request bodies held at once per process by default: their bytes are counted from the first byte
+ * read until the response has closed (the parsed body lives that long). A parsed body takes a few
+ * times its size, so 64 MiB keeps request bodies well inside the chart's 1 GiB memory limit.
+ */
+export const DEFAULT_MAX_INFLIGHT_BODY_BYTES = 64 * MiB;
+/** Deepest nesting of objects and arrays accepted; real requests (tool schemas included) stay far below. */
+export const MAX_JSON_DEPTH = 64;
+
+export interface RequestBodyLimits {
+  maxBodyBytes: number;
+  maxInflightBodyBytes: number;
+}
+
+const closing = { connection: 'close' };
+
+export const bodyErrors = {
+  tooLarge: (limitBytes: number): GatewayError =>
+    new GatewayError(413, 'request_too_large', 'invalid_request_error', `request body exceeds the limit of ${limitBytes} bytes`, { headers: closing }),
+  overCapacity: (capacity: number): GatewayError =>
+    new GatewayError(
+      503,
+      'request_bodies_over_capacity',
+      'service_unavailable_error',
+      `the gateway already holds its maximum of ${capacity} bytes of request bodies; retry shortly (or on another replica)`,
+      { headers: { ...closing, 'retry-after': '1' } },
+    ),
+  tooDeep: (): GatewayError =>
+    new GatewayError(400, 'json_too_deep', 'invalid_request_error', `request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`),
+  encoding: (encoding: string): GatewayError =>
+    new GatewayError(415, 'unsupported_content_encoding', 'invalid_request_error', `content-encoding ${encoding} is not supported (use gzip, deflate, br or none)`, { headers: closing }),
+};
+
+function decoded(req: Request): Readable | GatewayError {
+  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  switch (encoding) {
+    case 'identity':
+      return req;
+    case 'gzip':
+      return req.pipe(createGunzip());
+    case 'deflate':
+      return req.pipe(createInflate());
+    case 'br':
+      return req.pipe(createBrotliDecompress());
+    default:
+      return bodyErrors.encoding(encoding);
+  }
+}
+
+/**
+ * Reads and parses a JSON request body into `req.body`, bounded three ways: its own size (413,
+ * checked against content-length before reading and counted as bytes arrive, decompressed), the
+ * bytes of all bodies the process holds (503 with retry-after, taken from `budget` until the
+ * response closes), and its nesting depth (400, before JSON.parse). A refused body is not read
+ * further and the connection is closed after the error.
+ */
+export function jsonBody(limits: RequestBodyLimits, budget: ByteBudget): RequestHandler {
+  return (req: Request, res: Response, next) => {
+    const declared = Number(req.headers['content-length'] ?? Number.NaN);
+    if (declared > limits.maxBodyBytes) return next(bodyErrors.tooLarge(limits.maxBodyBytes));
+    if (!budget.fits(Math.min(Number.isFinite(declared) ? declared : 0, limits.maxBodyBytes))) return next(bodyErrors.overCapacity(budget.capacity));
+    const source = decoded(req);
+    if (source instanceof GatewayError) return next(source);
+
+    let held = 0;
+    res.once('close', () => budget.give(held));
+    const parts: Buffer[] = [];
+    let done = false;
+    const finish = (err?: GatewayError): void => {
+      if (done) return;
+      done = true;
+      source.off('data', onData);
+      if (err === undefined) return parse();
+      // Stop reading; what is left of the body is dropped with the connection.
+      if (source !== req) source.destroy();
+      req.pause();
+      next(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      if (held + chunk.length > limits.maxBodyBytes) return finish(bodyErrors.tooLarge(limits.maxBodyBytes));
+      if (!budget.tryTake(chunk.length)) return finish(bodyErrors.overCapacity(budget.capacity));
+      held += chunk.length;
+      parts.push(chunk);
+    };
+    const parse = (): void => {
+      const bytes = Buffer.concat(parts, held);
+      parts.length = 0;
+      if (jsonDeeperThan(bytes, MAX_JSON_DEPTH)) return next(bodyErrors.tooDeep());
+      try {
+        req.body = held === 0 ? {} : (JSON.parse(bytes.toString('utf8')) as unknown);
+      } catch (err) {
+        return next(errors.invalidJson(err instanceof Error ? err.message : String(err)));
+      }
+      next();
+    };
+    source.on('data', onData);
+    source.once('end', () => finish());
+    source.once('error', (err: Error) => finish(errors.badRequest(`could not read the request body: ${err.message}`)));
+  };
+}
