@@ -91,6 +91,8 @@ describe('helm lint and template', () => {
       '--admin-port=9090',
       '--drain-timeout=30',
       '--auth-cache-ttl=60',
+      '--max-body-bytes=10485760',
+      '--max-inflight-body-bytes=67108864',
       '--operator-url=http://tollgate-operator.tollgate-system.svc:9091',
       '--token-file=/var/run/tollgate/admin-token/token',
     ]);
@@ -104,6 +106,11 @@ describe('helm lint and template', () => {
       { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
     ]);
     expect(Buffer.from(at<string>(find(objects, 'Secret', 'tollgate-admin-token'), 'data.token'), 'base64').toString()).toMatch(/^[A-Za-z0-9]{48}$/);
+  });
+
+  it('passes the request body limits as whole numbers, however large', () => {
+    const d = find(render({ set: ['dataplane.maxRequestBodyBytes=33554432', 'dataplane.maxInflightRequestBodyBytes=4294967296'] }), 'Deployment', 'tollgate-dataplane');
+    expect(container(d).args).toEqual(expect.arrayContaining(['--max-body-bytes=33554432', '--max-inflight-body-bytes=4294967296']));
   });
 
   it('gives the data plane a grace period longer than its preStop delay plus stream drain', () => {

@@ -27,6 +27,8 @@ export interface TestGatewayOptions {
   logger?: Logger;
   /** Rate-limit and cache backends (e.g. Redis); per-process memory backends when absent. */
   governance?: DevOptions['governance'];
+  /** Request body limits instead of the data plane's defaults. */
+  bodyLimits?: DevOptions['bodyLimits'];
 }
 
 /** `tollgate dev` on a temporary manifest directory, on a free loopback port, with logs silenced. */
@@ -40,6 +42,7 @@ export async function startTestGateway(files: Record<string, string>, opts: Test
     ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }),
     ...(opts.governance === undefined ? {} : { governance: opts.governance }),
     ...(opts.admin === true ? { adminPort: 0 } : {}),
+    ...(opts.bodyLimits === undefined ? {} : { bodyLimits: opts.bodyLimits }),
     dir,
     host: '127.0.0.1',
     port: 0,
