@@ -2,10 +2,16 @@ import type { BudgetConfig, RouteConfig } from '../../dataplane/config/snapshot.
 import { durationToMs } from '../api/duration.js';
 import type { Budget } from '../api/budget.js';
 import { condition, type Problem, resolvedRefs } from './conditions.js';
+import { scopedSubjects } from './budget-scope.js';
 import { budgetRefusal } from './publishable.js';
 import type { ObjectStatus } from './types.js';
 
-export function compileBudgets(budgets: Budget[], routes: RouteConfig[]): { configs: BudgetConfig[]; statuses: ObjectStatus[] } {
+/** `platform`: namespaces whose Budgets may name subjects in any namespace (undefined: every namespace). */
+export function compileBudgets(
+  budgets: Budget[],
+  routes: RouteConfig[],
+  platform?: ReadonlySet<string>,
+): { configs: BudgetConfig[]; statuses: ObjectStatus[] } {
   const routeIds = new Set(routes.map((r) => r.id));
   const publicModels = new Set(routes.map((r) => r.model));
   const configs: BudgetConfig[] = [];
@@ -21,6 +27,8 @@ export function compileBudgets(budgets: Budget[], routes: RouteConfig[]): { conf
     if (downgradeTo !== undefined && !publicModels.has(downgradeTo)) {
       problems.push({ reason: 'RouteNotFound', message: `no accepted ModelRoute serves model ${downgradeTo} (action.downgradeTo)` });
     }
+    const scoped = scopedSubjects(b, platform);
+    if (scoped.problem !== undefined) problems.push(scoped.problem);
     const status: ObjectStatus = {
       kind: 'Budget',
       namespace: ns,
@@ -35,12 +43,7 @@ export function compileBudgets(budgets: Budget[], routes: RouteConfig[]): { conf
       amount: spec.limit.amount,
       period: spec.period,
       timeZone: spec.timeZone,
-      subjects: {
-        namespaces: [...(spec.subjects.namespaces ?? [])].sort(),
-        serviceAccounts: (spec.subjects.serviceAccounts ?? []).map((s) => `${s.namespace}/${s.name}`).sort(),
-        apiKeys: (spec.subjects.apiKeys ?? []).map((k) => `${ns}/${k}`).sort(),
-        routes: (spec.subjects.routes ?? []).map((r) => `${r.namespace ?? ns}/${r.name}`).sort(),
-      },
+      subjects: scoped.subjects,
       // A downgrade target that does not exist degrades to Reject: never to an unbudgeted route.
       action: {
         type: downgradeTo !== undefined && publicModels.has(downgradeTo) ? 'Downgrade' : 'Reject',

@@ -32,7 +32,7 @@ export function compile(input: CompileInput): CompileResult {
   };
   const { providers, statuses: providerStatuses } = compileProviders(sorted);
   const { routes, statuses: routeStatuses } = compileRoutes(sorted, providers);
-  const { configs: budgets, statuses: budgetStatuses } = compileBudgets(sorted.budgets, routes);
+  const { configs: budgets, statuses: budgetStatuses } = compileBudgets(sorted.budgets, routes, input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces));
 
   const referenced = new Set(routes.flatMap((r) => r.targets.map((t) => t.providerId)));
   const content: SnapshotContent = {

@@ -35,6 +35,11 @@ export interface CompileInput {
   /** Needed for Selector-based allowedRoutes; a namespace that is absent has no labels. */
   namespaces?: NamespaceInput[];
   endpoints?: ServiceEndpointsInput[];
+  /**
+   * Namespaces whose Budgets may name subjects in other namespaces (the operator passes its
+   * installation namespace). Absent: every namespace may, as for manifests on disk.
+   */
+  platformNamespaces?: string[];
 }
 
 export type ObjectKind = 'Provider' | 'ModelRoute' | 'Budget';

@@ -120,6 +120,8 @@ export class Reconciler {
       secrets: decodeSecrets(c.secrets),
       namespaces: [...c.namespaces.values()].map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {} })),
       endpoints: resolveServiceEndpoints(providers.objects, c.services, c.slices.values()),
+      // Budgets in the installation's namespace may cap any namespace; a tenant's only its own.
+      platformNamespaces: [this.opts.dataplane.namespace],
     };
     return { input, invalid: [...providers.invalid, ...routes.invalid, ...budgets.invalid] };
   }

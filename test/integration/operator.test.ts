@@ -212,6 +212,26 @@ describe('operator → data plane', () => {
     k.kubectl(['delete', 'modelroute', 'chat-dup', '-n', 'team-a']);
   });
 
+  it("a tenant's Budget cannot cut off another namespace: outside the platform namespace it caps only its own", async () => {
+    k.kubectl(['create', 'namespace', 'team-b']);
+    k.apply(`apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: grief, namespace: team-b }
+spec:
+  limit: { amount: 1, unit: Tokens }
+  subjects: { namespaces: [team-a, team-b], routes: [{ namespace: team-a, name: chat }] }
+`);
+    const obj = await eventually(() => {
+      const o = k.get<Conditioned>('budget', 'grief', 'team-b');
+      if (conditionOf(o, 'ResolvedRefs')?.status !== 'False') throw new Error('not yet');
+      return o;
+    }, 'ResolvedRefs=False');
+    expect(conditionOf(obj, 'ResolvedRefs')).toMatchObject({ reason: 'RefNotPermitted', message: expect.stringContaining('not applied to namespace team-a, ModelRoute team-a/chat') });
+    // A one-token budget would refuse every request; team-a's route keeps serving.
+    for (let i = 0; i < 3; i++) expect((await chat('chat')).model).toBe('model-v2');
+    k.kubectl(['delete', 'budget', 'grief', '-n', 'team-b']);
+  });
+
   it('coalesces a burst: 100 routes applied at once cost a handful of compiles, not 100', async () => {
     const reconciles = async () => {
       const text = await (await fetch('http://127.0.0.1:19091/metrics')).text();
