@@ -8,6 +8,7 @@ import { governanceFromEnv } from './governance-config.js';
 import type { Authenticator } from '../dataplane/governance/identity/authenticator.js';
 import type { UsageRecord, UsageSink } from '../dataplane/metering/usage-record.js';
 import type { RequestBodyLimits } from '../dataplane/server/body/json-body.js';
+import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { compile } from '../operator/compile/compile.js';
 import { DirectorySource } from '../operator/sources/directory-source.js';
 import { formatManifestError, type LoadResult } from '../operator/sources/manifest-loader.js';
@@ -24,8 +25,12 @@ export interface DevOptions {
   auth?: Authenticator;
   /** Traces are recorded with this tracer; none when absent. */
   tracer?: Tracer;
-  /** Also serve the admin port (probes, GET /metrics); its snapshot push API gets a random token nobody knows. */
+  /** Also serve the admin port (probes; GET /metrics and /debug/route with the admin token). */
   adminPort?: number;
+  /** The admin port's token; random when absent (see DevGateway.adminToken). */
+  adminToken?: string;
+  /** The installation key for API key HMACs; random per process when absent (the CLI keeps one on disk). */
+  apiKeyHashKey?: string;
   /** Rate limits and response cache; per-process memory backends when absent. */
   governance?: { rateLimiter: RateLimitAdmitter; cache: ResponseCacheHandle };
   /** Request body size limits; the data plane's defaults when absent. */
@@ -37,6 +42,8 @@ export interface DevGateway {
   url: string;
   /** The admin port's URL (GET /metrics) when `adminPort` was given. */
   adminUrl?: string;
+  /** Bearer token of the admin port's endpoints other than the probes. */
+  adminToken: string;
   /** Reloads the manifests now (the watcher does this on its own too). */
   reload(): LoadResult;
   stop(): Promise<{ drained: boolean }>;
@@ -46,6 +53,8 @@ export interface DevGateway {
 export async function startDev(opts: DevOptions): Promise<DevGateway> {
   const { logger } = opts;
   const governance = opts.governance ?? (await governanceFromEnv({}, logger));
+  const adminToken = opts.adminToken ?? randomBytes(32).toString('hex');
+  const apiKeyHashKey = opts.apiKeyHashKey ?? newApiKeyHashKey();
   const dataplane = new Dataplane({
     host: opts.host,
     port: opts.port,
@@ -56,7 +65,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     ...(opts.auth === undefined ? {} : { auth: opts.auth }),
     ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }),
     ...(opts.bodyLimits === undefined ? {} : { bodyLimits: opts.bodyLimits }),
-    ...(opts.adminPort === undefined ? {} : { admin: { host: opts.host, port: opts.adminPort, token: randomBytes(32).toString('hex') } }),
+    ...(opts.adminPort === undefined ? {} : { admin: { host: opts.host, port: opts.adminPort, token: adminToken } }),
     usage: opts.usage ?? { record: (u: UsageRecord) => logger.debug({ usage: u }, 'usage') },
   });
   const onLoad = (result: LoadResult): void => {
@@ -67,7 +76,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
       logger.error(kept === undefined ? 'no valid configuration yet; not serving' : `change refused; still serving snapshot ${kept}`);
       return;
     }
-    const { snapshot, statuses } = compile(result.input);
+    const { snapshot, statuses } = compile({ ...result.input, apiKeyHashKey });
     for (const s of statuses) {
       for (const c of s.conditions) {
         if (c.status === 'False') logger.warn(`${s.kind} ${s.namespace}/${s.name}: ${c.type}=False (${c.reason}): ${c.message}`);
@@ -86,6 +95,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     dataplane,
     url: `http://${host}:${address.port}`,
     ...(admin === undefined ? {} : { adminUrl: `http://${host}:${admin.port}` }),
+    adminToken,
     reload: () => source.load(),
     stop: async () => {
       source.stop();

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { Dataplane } from '../dataplane/dataplane.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBodyLimits } from '../dataplane/server/body/json-body.js';
 import { Authenticator } from '../dataplane/governance/identity/authenticator.js';
@@ -15,6 +15,8 @@ import { compile } from '../operator/compile/compile.js';
 import { readManifestDir } from '../operator/sources/directory-source.js';
 import { formatManifestError, loadManifests } from '../operator/sources/manifest-loader.js';
 import { startDev } from './dev-command.js';
+import { devStateDir, readOrCreateSecretFile } from './dev-state.js';
+import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { governanceFromEnv } from './governance-config.js';
 
 const USAGE = `Usage: tollgate <command> [options]
@@ -23,7 +25,7 @@ Commands:
   dev -f <dir>              Serve the OpenAI API from CRD manifests in <dir>; reload on change.
   dataplane                 Serve the OpenAI API with snapshots pushed by the operator (admin port).
   operator                  Reconcile Provider, ModelRoute and Budget objects and push snapshots.
-  compile -f <dir>          Print the snapshot and object status compiled from <dir> (keys redacted).
+  compile -f <dir>          Print the snapshot and object status compiled from <dir> (credentials redacted).
   crds                      Print the CustomResourceDefinitions (pipe into kubectl apply -f -).
 
 Common options:
@@ -51,7 +53,9 @@ dataplane:
 
 dev:
   --auth                    Enforce caller identity and route access (default: every caller may use every route)
-  --admin-port <n>          Also serve an admin port with probes and GET /metrics (default: none)
+  --admin-port <n>          Also serve an admin port with probes, GET /metrics and POST /debug/route (default: none);
+                            its token is kept in <state dir>/admin-token, the API key hash key in <state dir>/api-key-hash-key
+                            (state dir: TOLLGATE_STATE_DIR, else $XDG_STATE_HOME/tollgate, else ~/.local/state/tollgate)
 
 operator:
   --kubeconfig <path>       Default: env KUBECONFIG, else in-cluster
@@ -60,6 +64,8 @@ operator:
   --dataplane-service <n>   Data-plane Service whose EndpointSlices list the pods (default tollgate-dataplane)
   --identity <id>           Leader-election identity (env POD_NAME, default hostname)
   --lease-name <name>       Leader-election Lease in the data-plane namespace (default tollgate-operator)
+  --api-key-hash-secret <n> Secret (data-plane namespace, data key "key") with the installation's key for client
+                            API key HMACs; created when missing (default tollgate-api-key-hash)
   --tls-cert/--tls-key <f>  Serve the operator port (snapshot pull, usage reports) over TLS
   --dataplane-ca <file>     Push to data planes over TLS, trusting this CA
   --dataplane-tls-server-name <n>  Name the pods' certificates carry (default <service>.<namespace>.svc)
@@ -71,11 +77,12 @@ function fail(message: string): never {
 }
 
 /** TokenReview through the given kubeconfig, else the pod's own ServiceAccount, else API keys only. */
-function createAuthenticator(kubeconfig: string | undefined, cacheTtl: string | undefined): Authenticator {
+function createAuthenticator(kubeconfig: string | undefined, cacheTtl: string | undefined, logger: Logger): Authenticator {
   const api = kubeconfig !== undefined ? kubeApiFromKubeconfig(kubeconfig) : inClusterKubeApi(process.env);
   const cacheTtlMs = Number(cacheTtl ?? '60') * 1000;
   if (!Number.isFinite(cacheTtlMs) || cacheTtlMs < 0) fail('--auth-cache-ttl must be a number of seconds');
-  return new Authenticator({ cacheTtlMs, ...(api === undefined ? {} : { reviewer: new KubeTokenReviewer(api) }) });
+  const onReviewError = (err: unknown): void => logger.warn({ err: (err as Error).message }, 'TokenReview failed');
+  return new Authenticator({ cacheTtlMs, onReviewError, ...(api === undefined ? {} : { reviewer: new KubeTokenReviewer(api) }) });
 }
 
 /** A certificate and key read from files, both or neither. */
@@ -185,6 +192,7 @@ async function main(argv: string[]): Promise<void> {
       'dataplane-ca': { type: 'string' },
       'dataplane-tls-server-name': { type: 'string' },
       'lease-name': { type: 'string' },
+      'api-key-hash-secret': { type: 'string' },
       auth: { type: 'boolean' },
       'auth-cache-ttl': { type: 'string' },
       'max-body-bytes': { type: 'string' },
@@ -206,8 +214,11 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'dev': {
       if (values.file === undefined) fail('dev needs -f <dir>');
-      const auth = values.auth === true ? createAuthenticator(values.kubeconfig, values['auth-cache-ttl']) : undefined;
+      const auth = values.auth === true ? createAuthenticator(values.kubeconfig, values['auth-cache-ttl'], logger) : undefined;
       const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate');
+      const stateDir = devStateDir(process.env);
+      const apiKeyHashKey = readOrCreateSecretFile(stateDir, 'api-key-hash-key', newApiKeyHashKey).value;
+      const adminToken = values['admin-port'] === undefined ? undefined : readOrCreateSecretFile(stateDir, 'admin-token', newApiKeyHashKey);
       const gateway = await startDev({
         dir: values.file,
         host: values.host ?? '127.0.0.1',
@@ -217,10 +228,13 @@ async function main(argv: string[]): Promise<void> {
         ...(auth === undefined ? {} : { auth }),
         ...(tracing === undefined ? {} : { tracer: tracing.tracer }),
         ...(values['admin-port'] === undefined ? {} : { adminPort: parsePort(values['admin-port']) }),
+        ...(adminToken === undefined ? {} : { adminToken: adminToken.value }),
+        apiKeyHashKey,
         governance: await governanceFromEnv(process.env, logger),
         ...bodyLimitsFrom(values),
       });
       onSignals(thenFlush(gateway.stop, tracing));
+      if (adminToken !== undefined) logger.info({ adminUrl: gateway.adminUrl, tokenFile: adminToken.path }, 'admin port: send the token in the file as a bearer token');
       process.stderr.write(
         `\nTollgate is serving ${values.file} at ${gateway.url}\nTry:\n  curl -s ${gateway.url}/v1/chat/completions -H 'content-type: application/json' \\\n    -d '{"model":"mock-chat","messages":[{"role":"user","content":"Hello!"}]}'\n\n`,
       );
@@ -236,7 +250,7 @@ async function main(argv: string[]): Promise<void> {
         port: parsePort(values.port),
         logger,
         drainTimeoutMs,
-        auth: createAuthenticator(values.kubeconfig ?? process.env.KUBECONFIG, values['auth-cache-ttl']),
+        auth: createAuthenticator(values.kubeconfig ?? process.env.KUBECONFIG, values['auth-cache-ttl'], logger),
         ...(process.env.POD_NAME === undefined ? {} : { podName: process.env.POD_NAME }),
         ...bodyLimitsFrom(values),
         ...(await governanceFromEnv(process.env, logger)),
@@ -273,6 +287,7 @@ async function main(argv: string[]): Promise<void> {
         token,
         identity: values.identity ?? process.env.POD_NAME ?? hostname(),
         lease: { namespace: dataplaneNamespace, name: values['lease-name'] ?? 'tollgate-operator', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+        apiKeyHashSecret: { namespace: dataplaneNamespace, name: values['api-key-hash-secret'] ?? 'tollgate-api-key-hash' },
         listen: { host: values.host ?? '0.0.0.0', port: parsePort(values.port ?? '9091'), ...tlsPair(values['tls-cert'], values['tls-key'], '--tls') },
         ...(values['dataplane-ca'] === undefined
           ? {}
@@ -303,9 +318,10 @@ async function main(argv: string[]): Promise<void> {
         for (const e of loaded.errors) process.stderr.write(`${formatManifestError(e)}\n`);
         process.exit(1);
       }
-      const { snapshot, statuses } = compile(loaded.input);
-      const redacted = { ...snapshot, providers: snapshot.providers.map((p) => (p.apiKey === undefined ? p : { ...p, apiKey: '<redacted>' })) };
-      process.stdout.write(`${JSON.stringify({ snapshot: redacted, statuses }, null, 2)}\n`);
+      // A throwaway hash key: the output shows which API keys compiled, never their digests.
+      const { snapshot, statuses } = compile({ ...loaded.input, apiKeyHashKey: newApiKeyHashKey() });
+      // Credentials are SecretValues: JSON.stringify writes them as "[redacted]".
+      process.stdout.write(`${JSON.stringify({ snapshot, statuses }, null, 2)}\n`);
       return;
     }
     case 'crds':

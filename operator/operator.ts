@@ -17,6 +17,8 @@ import { EventRecorder } from './kube/event-recorder.js';
 import { Informer } from './kube/informer.js';
 import { KubeClient, type KubeObject } from './kube/kube-client.js';
 import { LeaderElector } from './kube/leader-election.js';
+import { ensureInstallationSecretWithRetry } from './kube/installation-secret.js';
+import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { createOperatorMetrics } from './operator-metrics.js';
 import { NOOP_OPERATOR_TRACING, operatorTracing } from './telemetry/operator-tracing.js';
 
@@ -31,6 +33,8 @@ export interface OperatorConfig {
   identity: string;
   lease: { namespace: string; name: string; durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   listen: { host: string; port: number; tls?: { cert: string; key: string } };
+  /** The Secret (created when missing) holding the installation's key for client API key HMACs, under data key `key`. */
+  apiKeyHashSecret: { namespace: string; name: string };
   /** Push to the pods' admin ports over TLS. */
   dataplaneTls?: { ca: string; serverName: string };
   debounceMs: number;
@@ -39,6 +43,9 @@ export interface OperatorConfig {
   /** Spans around reconciles and pushes; none when absent. */
   tracer?: Tracer;
 }
+
+/** Data key of the API key hash key in its Secret. */
+export const API_KEY_HASH_DATA_KEY = 'key';
 
 export interface RunningOperator {
   address: AddressInfo;
@@ -94,6 +101,8 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     replicas: () => distributor.readyCount(),
     logger,
   });
+  let apiKeyHashKey: string | undefined;
+  const stopSecrets = new AbortController();
   const reconciler = new Reconciler({
     client,
     caches,
@@ -101,6 +110,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     events,
     logger,
     dataplane: config.dataplane,
+    apiKeyHashKey: () => apiKeyHashKey,
     extraConditions: (status) => {
       if (status.kind !== 'Budget') return [];
       const condition = usage.thresholdCondition(budgetConfigs().find((b) => b.id === `${status.namespace}/${status.name}`), status.generation);
@@ -110,8 +120,9 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   let synced = false;
   trigger = new CoalescingTrigger(
     async () => {
-      // A partial cache would publish a partial config and flap statuses: wait for every informer.
-      if (!synced) return;
+      // A partial cache would publish a partial config and flap statuses: wait for every informer
+      // (and for the API key hash key: without it every API key would be refused).
+      if (!synced || apiKeyHashKey === undefined) return;
       metrics.reconciles.inc();
       const leader = isLeader();
       await tracing.reconcile(leader, () => reconciler.reconcile(leader), () => ({
@@ -156,6 +167,13 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   }
   watch(caches.namespaces, '/api/v1/namespaces');
   for (const informer of informers) informer.start();
+  void ensureInstallationSecretWithRetry(client, config.apiKeyHashSecret, [API_KEY_HASH_DATA_KEY], () => ({ [API_KEY_HASH_DATA_KEY]: newApiKeyHashKey() }), logger, stopSecrets.signal).then(
+    (data) => {
+      apiKeyHashKey = data[API_KEY_HASH_DATA_KEY];
+      trigger?.trigger();
+    },
+    () => undefined,
+  );
 
   void Promise.all(informers.map((i) => i.hasSynced())).then(() => {
     synced = true;
@@ -193,7 +211,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     metrics.usageRejected.inc(rejected.length);
     logger.warn({ pod, rejected }, 'usage records that cannot be counted were dropped');
   };
-  const app = createOperatorApp({ token: config.token, usage, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage });
+  const app = createOperatorApp({ token: config.token, usage, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, logger });
   const tls = config.listen.tls;
   const server: Server = tls === undefined ? createHttpServer(app) : createHttpsServer({ cert: tls.cert, key: tls.key }, app);
   server.listen(config.listen.port, config.listen.host);
@@ -205,6 +223,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     isLeader,
     async stop() {
       trigger?.stop();
+      stopSecrets.abort();
       for (const informer of informers) informer.stop();
       distributor.stop();
       await elector?.stop();

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,5 +62,45 @@ describe('admin API', () => {
 
     expect((await push({ generation: 12, snapshot: snapshot('d') })).status).toBe(200);
     expect(store.current?.models.map((m) => m.id)).toEqual(['d']);
+  });
+
+  it('refuses the served generation with other content (409), and a version that is not the content hash (400)', async () => {
+    const served = store.generation;
+    const same = await push({ generation: served, snapshot: snapshot('e') });
+    expect(same.status).toBe(409);
+    expect(((await same.json()) as { error: string }).error).toMatch(/already served/);
+    expect(store.current?.models.map((m) => m.id)).toEqual(['d']);
+    // The same generation with the same content is an idempotent retry.
+    expect((await push({ generation: served, snapshot: snapshot('d') })).status).toBe(200);
+
+    const forged = { ...snapshot('f'), version: snapshot('d').version };
+    const lying = await push({ generation: served + 1, snapshot: forged });
+    expect(lying.status).toBe(400);
+    expect(((await lying.json()) as { error: string }).error).toMatch(/does not match its content/);
+    expect(store.current?.models.map((m) => m.id)).toEqual(['d']);
+  });
+
+  it('checks the token before reading a body: a 50 MB upload without it is answered at once, unread', async () => {
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest(`${base}/v1/snapshot`, { method: 'PUT', headers: { 'content-type': 'application/json', 'content-length': String(50 * 1024 * 1024) } });
+      req.on('response', resolve);
+      req.on('error', reject);
+      req.flushHeaders(); // no body byte is ever sent: only a handler that does not wait for it can answer
+    });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['content-type']).toMatch(/application\/json/);
+    res.destroy();
+  });
+
+  it('answers every error as JSON without a stack trace, whatever NODE_ENV says', async () => {
+    const bad = await fetch(`${base}/v1/snapshot`, { method: 'PUT', headers: { authorization: 'Bearer secret', 'content-type': 'application/json' }, body: '{"generation": 1, ' });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toMatch(/application\/json/);
+    const text = await bad.text();
+    expect(text).not.toMatch(/<html|<pre>|at .*\.js:\d+/i);
+    expect(JSON.parse(text)).toHaveProperty('error');
+    const missing = await fetch(`${base}/nope`, { headers: { authorization: 'Bearer secret' } });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: 'no such endpoint: GET /nope' });
   });
 });

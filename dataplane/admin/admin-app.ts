@@ -2,20 +2,21 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { type PushResult, SnapshotEnvelopeSchema } from '../config/snapshot-envelope.js';
 import type { SnapshotStore } from '../config/snapshot-store.js';
-import { tokenMatches } from './admin-token.js';
+import { jsonErrors, jsonNotFound, requireToken, SNAPSHOT_BODY_LIMIT } from './admin-http.js';
 
 export interface AdminDeps {
   store: SnapshotStore;
   token: string;
   logger: Logger;
   isDraining: () => boolean;
-  /** Extra admin routes (metrics) mounted by their owners. */
+  /** Extra admin routes (metrics, /debug/route) mounted by their owners, behind the token. */
   extend?: (app: Express) => void;
 }
 
 /**
- * The admin port: snapshot push from the operator (bearer token), status, and probes. It is not
- * the public port, so that a NetworkPolicy can keep it to the operator.
+ * The admin port: snapshot push from the operator, status, metrics and /debug/route (all behind
+ * the bearer token, checked before any body is read), and the probes (open: kubelet has no token).
+ * It is not the public port, so that a NetworkPolicy can keep it to the operator.
  */
 export function createAdminApp(deps: AdminDeps): Express {
   const app = express();
@@ -33,16 +34,13 @@ export function createAdminApp(deps: AdminDeps): Express {
     const ready = deps.store.current !== undefined && !deps.isDraining();
     res.status(ready ? 200 : 503).json({ ready, ...status() });
   });
-  deps.extend?.(app);
 
-  app.use('/v1', (req, res, next) => {
-    if (tokenMatches(req.get('authorization'), deps.token)) return next();
-    res.status(401).json({ accepted: false, generation: deps.store.generation, version: null, error: 'missing or wrong admin token' });
-  });
+  app.use(requireToken(deps.token));
+  deps.extend?.(app);
   app.get('/v1/snapshot/status', (_req, res) => {
     res.json(status());
   });
-  app.put('/v1/snapshot', express.json({ limit: '64mb' }), (req, res) => {
+  app.put('/v1/snapshot', express.json({ limit: SNAPSHOT_BODY_LIMIT }), (req, res) => {
     const envelope = SnapshotEnvelopeSchema.safeParse(req.body);
     if (!envelope.success) {
       res.status(400).json({ ...status(), accepted: false, error: `bad envelope: ${envelope.error.issues[0]?.message ?? ''}` });
@@ -57,5 +55,7 @@ export function createAdminApp(deps: AdminDeps): Express {
     if (result.changed) deps.logger.info({ generation: envelope.data.generation, version: result.version }, 'snapshot applied');
     res.json(status());
   });
+  app.use(jsonNotFound);
+  app.use(jsonErrors(deps.logger));
   return app;
 }

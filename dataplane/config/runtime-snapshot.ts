@@ -6,6 +6,7 @@ import { MockTransport } from '../providers/mock/mock-transport.js';
 import type { AccessTokenSource, ProviderAdapter } from '../providers/types.js';
 import { ServiceAccountTokenSource } from '../providers/vertex/service-account-token-source.js';
 import type { Transport } from '../upstream/transport.js';
+import { ApiKeyIndex } from '../governance/identity/api-key-index.js';
 import { type CompiledRule, compileRules } from '../routing/rules/rule-matcher.js';
 
 export interface RuntimeProvider {
@@ -32,6 +33,8 @@ export interface RuntimeSnapshot {
   routesByModel: Map<string, RuntimeRoute[]>;
   /** Public model names with their creation time, for /v1/models. */
   models: { id: string; created: number }[];
+  /** Client API keys by keyed digest. */
+  apiKeys: ApiKeyIndex;
 }
 
 export type BuildResult = { ok: true; runtime: RuntimeSnapshot } | { ok: false; error: string };
@@ -71,7 +74,7 @@ export function buildRuntimeSnapshot(input: unknown, httpTransport: Transport): 
     const serviceAccountKey = p.vertex?.serviceAccountKey;
     if (serviceAccountKey !== undefined) {
       try {
-        runtime.tokenSource = new ServiceAccountTokenSource(serviceAccountKey, httpTransport);
+        runtime.tokenSource = new ServiceAccountTokenSource(serviceAccountKey.reveal(), httpTransport);
       } catch (err) {
         return { ok: false, error: `provider ${p.id}: ${(err as Error).message}` };
       }
@@ -104,6 +107,7 @@ export function buildRuntimeSnapshot(input: unknown, httpTransport: Transport): 
       providers,
       routesByModel,
       models: [...models].map(([id, created]) => ({ id, created })).sort((a, b) => a.id.localeCompare(b.id)),
+      apiKeys: new ApiKeyIndex(snapshot),
     },
   };
 }

@@ -1,11 +1,14 @@
 import { z } from 'zod';
+import { secretSchema } from './secret-value.js';
 
 /**
  * The Snapshot: the only contract between the operator (or `tollgate dev`) and the data plane.
  * It carries no Kubernetes types. Durations are milliseconds, prices USD per million tokens.
  * Both sides validate with this schema; bump SNAPSHOT_SCHEMA_VERSION on incompatible changes.
+ * Every credential is a SecretValue (secretSchema): redacted in every output, revealed only on the wire
+ * to a data plane and where it is sent upstream.
  */
-export const SNAPSHOT_SCHEMA_VERSION = 1;
+export const SNAPSHOT_SCHEMA_VERSION = 2;
 
 export const FAILURE_KINDS = ['RateLimited', 'ServerError', 'Timeout', 'ConnectionError', 'ContextLengthExceeded'] as const;
 export const FailureKindSchema = z.enum(FAILURE_KINDS);
@@ -49,8 +52,8 @@ export const AzureSettingsSchema = z.object({
 
 export const AwsCredentialsSchema = z.object({
   accessKeyId: z.string().min(1),
-  secretAccessKey: z.string().min(1),
-  sessionToken: z.string().min(1).optional(),
+  secretAccessKey: secretSchema(),
+  sessionToken: secretSchema().optional(),
 });
 
 export const BedrockSettingsSchema = z.object({
@@ -63,7 +66,7 @@ export const VertexSettingsSchema = z.object({
   project: z.string().min(1),
   location: z.string().min(1),
   /** Google service-account JSON key; bearer tokens are minted from it. Without it apiKey is used as the bearer token. */
-  serviceAccountKey: z.string().min(1).optional(),
+  serviceAccountKey: secretSchema().optional(),
 });
 
 /** Load-aware pod picking for a vllm provider: scraping, health and when a pod counts as full. */
@@ -102,7 +105,7 @@ export const ProviderConfigSchema = z.object({
   /** Base URLs (one for hosted APIs, one per ready pod for serviceRef providers). Empty for mock. */
   endpoints: z.array(z.string()),
   /** The upstream credential itself. The channel carrying a snapshot must be authenticated. */
-  apiKey: z.string().optional(),
+  apiKey: secretSchema(z.string()).optional(),
   headers: z.record(z.string(), z.string()),
   connectTimeoutMs: z.number().int().min(1),
   maxConcurrency: z.number().int().min(1).optional(),
@@ -195,10 +198,10 @@ export const AccessConfigSchema = z.object({
 });
 export type AccessConfig = z.infer<typeof AccessConfigSchema>;
 
-/** An API key, by hash only: the key itself never leaves its Secret. */
+/** An API key, by keyed hash only: the key itself never leaves its Secret. */
 export const ApiKeyConfigSchema = z.object({
-  /** hex SHA-256 of the key */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** hex HMAC-SHA256 of the key under the snapshot's apiKeyHashKey (see api-key-digest.ts) */
+  hmacSha256: secretSchema(z.string().regex(/^[0-9a-f]{64}$/)),
   namespace: z.string(),
   name: z.string(),
   labels: z.record(z.string(), z.string()),
@@ -323,6 +326,8 @@ export const SnapshotSchema = z.object({
   /** Ordered by precedence: for one public model, the first matching route serves. */
   routes: z.array(RouteConfigSchema),
   apiKeys: z.array(ApiKeyConfigSchema),
+  /** The installation's key for apiKeys' HMACs; present whenever apiKeys is not empty. */
+  apiKeyHashKey: secretSchema().optional(),
   budgets: z.array(BudgetConfigSchema),
   /** Labels of namespaces, for Selector access rules. */
   namespaces: z.record(z.string(), z.record(z.string(), z.string())),

@@ -3,6 +3,7 @@ import type { TargetConfig } from '../config/snapshot.js';
 import type { RuntimeProvider } from '../config/runtime-snapshot.js';
 import { type SseEvent, SseEventTooLarge, SseParser } from '../sse/sse-parser.js';
 import { readCapped } from '../upstream/read-capped.js';
+import { providerSecrets, scrubFailure, scrubStep } from '../providers/scrub-credentials.js';
 import { type AttemptTelemetry, requestTelemetry } from '../telemetry/gateway-observer.js';
 import {
   type CanonicalRequest,
@@ -120,7 +121,26 @@ export async function runAttempt(
   limits: RouteLimits,
 ): Promise<AttemptResult> {
   const telemetry = requestTelemetry(req).attempt(target, provider, baseUrl);
-  return telemetry.settle(await attemptUpstream(req, target, provider, baseUrl, signal, clientSignal, limits, telemetry));
+  return telemetry.settle(scrubbed(await attemptUpstream(req, target, provider, baseUrl, signal, clientSignal, limits, telemetry), provider));
+}
+
+/**
+ * Upstream error text leaves the attempt only scrubbed (credentials the upstream echoed back, and
+ * anything shaped like one), so that clients, spans, logs and the error after failover never see it.
+ */
+function scrubbed(result: AttemptResult, provider: RuntimeProvider): AttemptResult {
+  if (result.ok && result.kind === 'response') return result;
+  const secrets = providerSecrets(provider.config);
+  if (!result.ok) return 'failure' in result ? { ...result, failure: scrubFailure(result.failure, secrets) } : result;
+  return { ...result, first: result.first.map((s) => scrubStep(s, secrets)), rest: scrubSteps(result.rest, secrets) };
+}
+
+async function* scrubSteps(steps: AsyncGenerator<StreamStep, void, undefined>, secrets: readonly string[]): AsyncGenerator<StreamStep, void, undefined> {
+  try {
+    for await (const step of steps) yield scrubStep(step, secrets);
+  } finally {
+    await steps.return(undefined);
+  }
 }
 
 async function attemptUpstream(
@@ -156,7 +176,7 @@ async function attemptUpstream(
       baseUrl,
       model: target.model,
       headers: provider.config.headers,
-      ...(provider.config.apiKey === undefined ? {} : { apiKey: provider.config.apiKey }),
+      ...(provider.config.apiKey === undefined ? {} : { apiKey: provider.config.apiKey.reveal() }),
       settings: { anthropic, azure, bedrock, vertex },
       ...(accessToken === undefined ? {} : { accessToken }),
       nowMs: Date.now(),

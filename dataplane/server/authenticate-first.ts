@@ -24,7 +24,7 @@ export function authenticateFirst(deps: ProxyDeps): RequestHandler {
     checkServing(deps);
     const runtime = deps.store.current;
     if (runtime === undefined) return next();
-    const caller = await identify(deps, req, runtime.snapshot.apiKeys);
+    const caller = await identify(deps, req, runtime.apiKeys);
     if (deps.auth !== undefined) {
       const refused = refusedWithoutRoute(caller, runtime.snapshot.routes);
       if (refused !== undefined) return next(refused);

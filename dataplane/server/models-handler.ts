@@ -9,7 +9,7 @@ const toModel = (m: { id: string; created: number }) => ({ id: m.id, object: 'mo
 /** The public model names this caller may use. */
 async function visibleModels(deps: ProxyDeps, req: Request, runtime: RuntimeSnapshot): Promise<{ id: string; created: number }[]> {
   if (deps.auth === undefined) return runtime.models;
-  const caller = await identify(deps, req, runtime.snapshot.apiKeys);
+  const caller = await identify(deps, req, runtime.apiKeys);
   return runtime.models.filter((m) => (runtime.routesByModel.get(m.id) ?? []).some((r) => mayCall(caller, r.config, runtime.snapshot.namespaces)));
 }
 

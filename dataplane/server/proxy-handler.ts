@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { ApiKeyConfig, RouteConfig, TargetConfig } from '../config/snapshot.js';
+import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
+import type { ApiKeyIndex } from '../governance/identity/api-key-index.js';
 import { accessDenied } from '../governance/access.js';
 import { type Selection, selectRoute } from '../governance/route-selection.js';
 import { admitAll, outputCap } from '../governance/admission.js';
@@ -128,7 +129,7 @@ export interface CacheHit {
 }
 
 /** The verified caller, or anonymous when identity is off. Throws 401 on a bad credential. */
-export async function identify(deps: ProxyDeps, req: Request, apiKeys: readonly ApiKeyConfig[]): Promise<Caller> {
+export async function identify(deps: ProxyDeps, req: Request, apiKeys: ApiKeyIndex): Promise<Caller> {
   if (deps.auth === undefined) return ANONYMOUS;
   return deps.auth.authenticate((name) => req.get(name), apiKeys);
 }
@@ -155,7 +156,7 @@ export async function routeCanonical(
   const runtime = early?.runtime ?? deps.store.current;
   if (runtime === undefined) throw errors.notReady();
   const info = res.locals as RoutingInfo;
-  const caller = early?.caller ?? (await identify(deps, req, runtime.snapshot.apiKeys));
+  const caller = early?.caller ?? (await identify(deps, req, runtime.apiKeys));
   info.caller = caller.id;
   requestTelemetry(res).caller(caller);
   const model = String(canonical.body.model);

@@ -1,6 +1,7 @@
 import type { OutlierDetectionConfig, ProviderConfig } from '../../dataplane/config/snapshot.js';
 type AwsCredentials = NonNullable<NonNullable<ProviderConfig['bedrock']>['credentials']>;
 import { isSupportedProviderType, SUPPORTED_PROVIDER_TYPES } from '../../dataplane/config/snapshot.js';
+import { secret, type SecretValue } from '../../dataplane/config/secret-value.js';
 import {
   BedrockOptionsSchema,
   MockBehaviourSchema,
@@ -74,21 +75,22 @@ export function compileProviders(input: CompileInput): { providers: Map<string, 
       } else return data[key]?.trim();
       return undefined;
     };
-    let apiKey: string | undefined;
+    let apiKey: SecretValue | undefined;
     let awsCredentials: AwsCredentials | undefined;
-    let serviceAccountKey: string | undefined;
+    let serviceAccountKey: SecretValue | undefined;
     const creds = spec.credentials;
-    if (creds?.secretRef) apiKey = secretValue(creds.secretRef.name, creds.secretRef.key);
+    const secretOf = (value: string | undefined): SecretValue | undefined => (value === undefined ? undefined : secret(value));
+    if (creds?.secretRef) apiKey = secretOf(secretValue(creds.secretRef.name, creds.secretRef.key));
     if (creds?.aws) {
       const a = creds.aws;
       const accessKeyId = secretValue(a.secretName, a.accessKeyIdKey);
-      const secretAccessKey = secretValue(a.secretName, a.secretAccessKeyKey);
-      const sessionToken = secrets.has(`${ns}/${a.secretName}`) ? secretValue(a.secretName, a.sessionTokenKey, true) : undefined;
+      const secretAccessKey = secretOf(secretValue(a.secretName, a.secretAccessKeyKey));
+      const sessionToken = secrets.has(`${ns}/${a.secretName}`) ? secretOf(secretValue(a.secretName, a.sessionTokenKey, true)) : undefined;
       if (accessKeyId !== undefined && secretAccessKey !== undefined) {
         awsCredentials = sessionToken === undefined ? { accessKeyId, secretAccessKey } : { accessKeyId, secretAccessKey, sessionToken };
       }
     }
-    if (creds?.serviceAccountKeyRef) serviceAccountKey = secretValue(creds.serviceAccountKeyRef.name, creds.serviceAccountKeyRef.key);
+    if (creds?.serviceAccountKeyRef) serviceAccountKey = secretOf(secretValue(creds.serviceAccountKeyRef.name, creds.serviceAccountKeyRef.key));
 
     let urls: string[] = [];
     let serviceProblem: Problem | undefined;

@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { budget, provider, route } from '../../test/support/objects.js';
 import { compile } from './compile.js';
+import { SecretValue, wireJson } from '../../dataplane/config/secret-value.js';
 import type { CompileInput, ObjectStatus } from './types.js';
 
 const secret = { namespace: 'default', name: 'openai', data: { apiKey: 'sk-1' } };
@@ -26,8 +27,9 @@ describe('compile', () => {
   it('resolves a route to its provider with prices, key and defaults', () => {
     const { snapshot, statuses } = compile(input({}));
     expect(snapshot.providers).toEqual([
-      { id: 'default/openai', type: 'openai', endpoints: ['https://api.openai.com/v1'], headers: {}, connectTimeoutMs: 5000, apiKey: 'sk-1' },
+      { id: 'default/openai', type: 'openai', endpoints: ['https://api.openai.com/v1'], headers: {}, connectTimeoutMs: 5000, apiKey: expect.any(SecretValue) },
     ]);
+    expect(snapshot.providers[0]?.apiKey?.reveal()).toBe('sk-1');
     expect(snapshot.routes[0]).toMatchObject({
       id: 'default/chat',
       model: 'chat',
@@ -215,15 +217,18 @@ describe('compile', () => {
     expect(status(statuses, 'Budget', 'bad').ResolvedRefs).toMatchObject({ status: 'False', reason: 'RouteNotFound' });
   });
 
-  it('ships API keys from labelled Secrets as hashes only, and compiles route access', () => {
+  it('ships API keys from labelled Secrets as keyed hashes only (HMAC under the installation key), and compiles route access', () => {
     const key = { namespace: 'team-a', name: 'ci-key', data: { key: 'tg-secret-123' }, labels: { 'tollgate.dev/api-key': 'true', team: 'ci' } };
     const unlabelled = { namespace: 'team-a', name: 'other', data: { key: 'nope' } };
     const open = route('open', { model: 'open', targets: [{ providerRef: { name: 'openai' }, model: 'gpt-4o' }], access: { anonymous: true, serviceAccounts: [{ namespace: 'x', name: 'y' }], apiKeys: { selector: { matchLabels: { team: 'ci' } } } } });
-    const { snapshot } = compile(input({ secrets: [secret, key, unlabelled], routes: [chat, open] }));
-    expect(snapshot.apiKeys).toEqual([
-      { sha256: createHash('sha256').update('tg-secret-123').digest('hex'), namespace: 'team-a', name: 'ci-key', labels: { team: 'ci', 'tollgate.dev/api-key': 'true' } },
-    ]);
-    expect(JSON.stringify(snapshot)).not.toContain('tg-secret-123');
+    const { snapshot } = compile(input({ secrets: [secret, key, unlabelled], routes: [chat, open], apiKeyHashKey: 'install-key' }));
+    expect(snapshot.apiKeys).toEqual([{ hmacSha256: expect.any(SecretValue), namespace: 'team-a', name: 'ci-key', labels: { team: 'ci', 'tollgate.dev/api-key': 'true' } }]);
+    expect(snapshot.apiKeys[0]?.hmacSha256.reveal()).toBe(createHmac('sha256', 'install-key').update('tg-secret-123').digest('hex'));
+    expect(snapshot.apiKeys[0]?.hmacSha256.reveal()).not.toBe(createHash('sha256').update('tg-secret-123').digest('hex'));
+    expect(snapshot.apiKeyHashKey?.reveal()).toBe('install-key');
+    expect(wireJson(snapshot)).not.toContain('tg-secret-123');
+    // Without the installation's key no API key compiles (a plain hash is never the fallback).
+    expect(compile(input({ secrets: [secret, key] })).snapshot.apiKeys).toEqual([]);
     expect(snapshot.routes.find((r) => r.id === 'default/chat')?.access).toEqual({ anonymous: false, namespaces: { from: 'Same' }, serviceAccounts: [] });
     expect(snapshot.routes.find((r) => r.id === 'default/open')?.access).toEqual({
       anonymous: true,

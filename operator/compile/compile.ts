@@ -1,9 +1,10 @@
 import { SNAPSHOT_SCHEMA_VERSION, type Snapshot, type SnapshotContent } from '../../dataplane/config/snapshot.js';
+import { secret } from '../../dataplane/config/secret-value.js';
 import { compileBudgets } from './compile-budgets.js';
 import { compileProviders } from './compile-providers.js';
 import { compileApiKeys } from './compile-api-keys.js';
 import { compileRoutes } from './compile-routes.js';
-import { contentHash } from './content-hash.js';
+import { contentHash } from '../../dataplane/config/content-hash.js';
 import type { CompileInput, CompileResult, ObjectStatus } from './types.js';
 
 type Named = { metadata: { name: string; namespace?: string | undefined } };
@@ -34,18 +35,20 @@ export function compile(input: CompileInput): CompileResult {
   const { routes, statuses: routeStatuses } = compileRoutes(sorted, providers);
   const { configs: budgets, statuses: budgetStatuses } = compileBudgets(sorted.budgets, routes, input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces));
 
+  const apiKeys = compileApiKeys(sorted.secrets, input.apiKeyHashKey);
   const referenced = new Set(routes.flatMap((r) => r.targets.map((t) => t.providerId)));
   const content: SnapshotContent = {
     schemaVersion: SNAPSHOT_SCHEMA_VERSION,
     // Only providers some route can reach: the snapshot carries credentials, so it carries no spare ones.
     providers: [...providers.values()].flatMap((p) => (p.config && referenced.has(p.id) ? [p.config] : [])),
     routes,
-    apiKeys: compileApiKeys(sorted.secrets),
+    apiKeys,
     budgets,
     namespaces: Object.fromEntries(
       [...(sorted.namespaces ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1)).map((n) => [n.name, n.labels]),
     ),
   };
+  if (apiKeys.length > 0 && input.apiKeyHashKey !== undefined) content.apiKeyHashKey = secret(input.apiKeyHashKey);
   const snapshot: Snapshot = { ...content, version: contentHash(content) };
   return { snapshot, statuses: [...providerStatuses, ...routeStatuses, ...budgetStatuses].sort(statusOrder) };
 }

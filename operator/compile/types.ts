@@ -40,6 +40,8 @@ export interface CompileInput {
    * installation namespace). Absent: every namespace may, as for manifests on disk.
    */
   platformNamespaces?: string[];
+  /** The installation's key for API key HMACs (see api-key-digest.ts); without it no API key is compiled. */
+  apiKeyHashKey?: string;
 }
 
 export type ObjectKind = 'Provider' | 'ModelRoute' | 'Budget';

@@ -31,6 +31,8 @@ export interface ReconcilerOptions {
   logger: Logger;
   dataplane: { namespace: string; service: string; adminPortName: string };
   now?: () => number;
+  /** The installation's key for client API key HMACs (compile drops API keys without it). */
+  apiKeyHashKey?: () => string | undefined;
   /** Conditions other components own (e.g. a Budget's ThresholdReached), written with the rest. */
   extraConditions?: (status: ObjectStatus) => DesiredCondition[];
 }
@@ -123,6 +125,8 @@ export class Reconciler {
       // Budgets in the installation's namespace may cap any namespace; a tenant's only its own.
       platformNamespaces: [this.opts.dataplane.namespace],
     };
+    const hashKey = this.opts.apiKeyHashKey?.();
+    if (hashKey !== undefined) input.apiKeyHashKey = hashKey;
     return { input, invalid: [...providers.invalid, ...routes.invalid, ...budgets.invalid] };
   }
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { PushResultSchema, type SnapshotEnvelope } from '../../dataplane/config/snapshot-envelope.js';
+import { wireJson } from '../../dataplane/config/secret-value.js';
 import { NOOP_OPERATOR_TRACING, type OperatorTracing } from '../telemetry/operator-tracing.js';
 
 /** A data-plane pod as its Service's EndpointSlices show it. */
@@ -72,7 +73,7 @@ export class Distributor {
 
   publish(envelope: SnapshotEnvelope): void {
     this.current = envelope;
-    this.body = JSON.stringify(envelope);
+    this.body = wireJson(envelope);
     for (const pod of this.pods.values()) {
       pod.failures = 0;
       this.schedule(pod, 0);

@@ -1,9 +1,11 @@
 import express, { type Express } from 'express';
-import { tokenMatches } from '../../dataplane/admin/admin-token.js';
+import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Distributor } from './distributor.js';
+import { jsonErrors, jsonNotFound, requireToken, SMALL_BODY_LIMIT } from '../../dataplane/admin/admin-http.js';
+import { wireJson } from '../../dataplane/config/secret-value.js';
 import type { UsageAggregator } from '../budgets/usage-aggregator.js';
 import { parseUsageReport, type RejectedRecord } from '../budgets/usage-intake.js';
+import type { Distributor } from './distributor.js';
 
 export interface OperatorServerDeps {
   token: string;
@@ -14,9 +16,13 @@ export interface OperatorServerDeps {
   isLeader: () => boolean;
   /** Records of a report that cannot be counted: dropped (and acknowledged) rather than refusing the report. */
   onRejectedUsage?: (pod: string, rejected: readonly RejectedRecord[]) => void;
+  logger: Logger;
 }
 
-/** Probes, metrics, and the current snapshot for data-plane pods that start (pull). */
+/**
+ * Probes (open), and behind the token (checked before any body is read): metrics, usage reports
+ * from data-plane pods, and the current snapshot for pods that start (pull).
+ */
 export function createOperatorApp(deps: OperatorServerDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -27,14 +33,11 @@ export function createOperatorApp(deps: OperatorServerDeps): Express {
     const ready = deps.isReady();
     res.status(ready ? 200 : 503).json({ ready, leader: deps.isLeader() });
   });
+  app.use(requireToken(deps.token));
   app.get('/metrics', async (_req, res) => {
     res.type(deps.registry.contentType).send(await deps.registry.metrics());
   });
-  app.post('/v1/usage', express.json({ limit: '16mb' }), async (req, res) => {
-    if (!tokenMatches(req.get('authorization'), deps.token)) {
-      res.status(401).json({ error: 'missing or wrong token' });
-      return;
-    }
+  app.post('/v1/usage', express.json({ limit: SMALL_BODY_LIMIT }), async (req, res) => {
     // Before the first reconcile the budgets are unknown: acknowledging now would drop the records.
     if (!deps.isLeader() || deps.distributor.envelope === undefined) {
       res.status(503).set('retry-after', '1').json({ error: 'not the leader, or not reconciled yet' });
@@ -51,20 +54,20 @@ export function createOperatorApp(deps: OperatorServerDeps): Express {
       res.json({ ...answer, ackedThrough: Math.max(answer.ackedThrough, intake.rejectedThrough) });
     } catch (err) {
       // Nothing is acknowledged: the pod resends, and sequence numbers keep the retry from counting twice.
-      res.status(503).json({ error: `usage not persisted: ${(err as Error).message}` });
+      deps.logger.warn({ err: (err as Error).message }, 'usage report not persisted');
+      res.status(503).json({ error: 'usage not persisted; retry' });
     }
   });
-  app.get('/v1/snapshot', (req, res) => {
-    if (!tokenMatches(req.get('authorization'), deps.token)) {
-      res.status(401).json({ error: 'missing or wrong token' });
-      return;
-    }
+  app.get('/v1/snapshot', (_req, res) => {
     const envelope = deps.distributor.envelope;
     if (!deps.isLeader() || envelope === undefined) {
       res.status(503).set('retry-after', '1').json({ error: 'no snapshot here: not the leader or not reconciled yet' });
       return;
     }
-    res.json(envelope);
+    // The wire form carries the credentials in clear (the channel is authenticated, TLS by default).
+    res.type('json').send(wireJson(envelope));
   });
+  app.use(jsonNotFound);
+  app.use(jsonErrors(deps.logger));
   return app;
 }

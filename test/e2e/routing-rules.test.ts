@@ -159,7 +159,7 @@ describe('routing rules (official openai client)', () => {
     // Ejected: the next requests go straight to the steady target.
     expect(await served(client.chat.completions.create({ model: 'ejecting', messages: hi }).withResponse())).toMatchObject({ provider: 'default/steady', attempts: '1' });
     expect(up.flaky.requests).toHaveLength(2);
-    const metrics = await (await fetch(`${gateway.adminUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${gateway.adminUrl}/metrics`, { headers: { authorization: `Bearer ${gateway.adminToken}` } })).text();
     expect(metrics).toMatch(/tollgate_circuit_breaker_state\{provider="default\/flaky",upstream_model="m"\} 1/);
 
     up.flaky.script({ kind: 'ok' });
@@ -190,7 +190,11 @@ describe('routing rules (official openai client)', () => {
 
   it('/debug/route explains the decision without sending anything upstream', async () => {
     const explain = async (body: unknown, headers: Record<string, string> = {}) => {
-      const res = await fetch(`${gateway.adminUrl}/debug/route`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+      const res = await fetch(`${gateway.adminUrl}/debug/route`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${gateway.adminToken}`, ...headers },
+        body: JSON.stringify(body),
+      });
       return { status: res.status, json: (await res.json()) as { decision: Record<string, unknown> | null; error?: { code: string; message: string } } };
     };
     const long = await explain({ model: 'assistant', messages: [{ role: 'user', content: 'lorem '.repeat(40_000) }], max_tokens: 100 });
@@ -205,7 +209,7 @@ describe('routing rules (official openai client)', () => {
     });
     const classified = await explain({ model: 'assistant', messages: hi }, { 'x-task-type': 'classification' });
     expect(classified.json.decision).toMatchObject({ rule: 'classification', caller: 'anonymous' });
-    const regulated = await explain({ model: 'records', messages: hi }, { authorization: 'Bearer tg-finance-key' });
+    const regulated = await explain({ model: 'records', messages: hi }, { 'x-tollgate-caller-authorization': 'Bearer tg-finance-key' });
     expect(regulated.json.decision).toMatchObject({
       caller: 'key:finance/ledger',
       candidates: [{ provider: 'default/approved' }],

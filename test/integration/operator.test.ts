@@ -12,7 +12,10 @@ import {
   startOperator,
   startTestCluster,
   type TestCluster,
+  TOKEN,
 } from './harness.js';
+
+const withToken = { headers: { authorization: `Bearer ${TOKEN}` } };
 
 const DP1 = `${POD_NET}.2`;
 const DP2 = `${POD_NET}.3`;
@@ -234,7 +237,7 @@ spec:
 
   it('coalesces a burst: 100 routes applied at once cost a handful of compiles, not 100', async () => {
     const reconciles = async () => {
-      const text = await (await fetch('http://127.0.0.1:19091/metrics')).text();
+      const text = await (await fetch('http://127.0.0.1:19091/metrics', withToken)).text();
       return Number(/tollgate_operator_reconciles_total (\d+)/.exec(text)?.[1] ?? 'NaN');
     };
     const before = await reconciles();
@@ -288,7 +291,7 @@ describe('faults', () => {
       k.apply(dataplaneService([DP1, DP2]));
       await eventually(() => chat('chat', DP2), 'the new pod to be programmed');
       const pushes = async (port: number) => {
-        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, withToken)).text();
         return Number(/tollgate_operator_push_duration_seconds_count (\d+)/.exec(text)?.[1] ?? '0');
       };
       expect(await pushes(19092)).toBe(0);

@@ -49,7 +49,8 @@ afterAll(async () => {
 });
 
 async function scrape(url: string): Promise<Map<string, MetricFamily>> {
-  const res = await fetch(`${url}/metrics`);
+  // The admin port's /metrics wants the admin token (other apps in this file mount metrics without one).
+  const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${gateway.adminToken}` } });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toContain('text/plain');
   return parsePrometheusText(await res.text());

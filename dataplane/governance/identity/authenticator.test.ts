@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { apiKeyDigest } from '../../config/api-key-digest.js';
+import { secret } from '../../config/secret-value.js';
+import { ApiKeyIndex, EMPTY_API_KEYS } from './api-key-index.js';
 import { describe, expect, it } from 'vitest';
 import type { RouteConfig } from '../../config/snapshot.js';
 import { mayCall } from '../access.js';
@@ -19,7 +22,11 @@ class FakeReviewer implements TokenReviewer {
 }
 
 const header = (value: string | undefined) => (name: string) => (name === 'authorization' && value !== undefined ? `Bearer ${value}` : undefined);
-const keys = [{ sha256: createHash('sha256').update('k1').digest('hex'), namespace: 'team-a', name: 'ci', labels: { team: 'ci' } }];
+const HASH_KEY = 'installation-key';
+const keys = new ApiKeyIndex({
+  apiKeys: [{ hmacSha256: secret(apiKeyDigest('k1', HASH_KEY)), namespace: 'team-a', name: 'ci', labels: { team: 'ci' } }],
+  apiKeyHashKey: secret(HASH_KEY),
+});
 
 describe('Authenticator', () => {
   it('caches a verified token until the earlier of its expiry and the cache TTL', async () => {
@@ -27,19 +34,19 @@ describe('Authenticator', () => {
     const reviewer = new FakeReviewer({ authenticated: true, username: 'system:serviceaccount:team-a:app', audiences: ['tollgate'] });
     const auth = new Authenticator({ reviewer, cacheTtlMs: 60_000, now: () => now });
     const token = jwt(now / 1000 + 30);
-    expect(await auth.authenticate(header(token), [])).toEqual({ kind: 'serviceaccount', namespace: 'team-a', name: 'app', id: 'sa:team-a/app' });
-    await auth.authenticate(header(token), []);
+    expect(await auth.authenticate(header(token), EMPTY_API_KEYS)).toEqual({ kind: 'serviceaccount', namespace: 'team-a', name: 'app', id: 'sa:team-a/app' });
+    await auth.authenticate(header(token), EMPTY_API_KEYS);
     expect(reviewer.calls).toBe(1);
     now += 31_000; // past the token's own expiry, before the TTL
-    await auth.authenticate(header(token), []);
+    await auth.authenticate(header(token), EMPTY_API_KEYS);
     expect(reviewer.calls).toBe(2);
   });
 
   it('bounds the cache', async () => {
     const reviewer = new FakeReviewer({ authenticated: true, username: 'system:serviceaccount:a:b', audiences: ['tollgate'] });
     const auth = new Authenticator({ reviewer, maxCacheEntries: 2 });
-    for (const exp of [2e9, 2e9 + 1, 2e9 + 2]) await auth.authenticate(header(jwt(exp)), []);
-    await auth.authenticate(header(jwt(2e9)), []); // evicted first, so reviewed again
+    for (const exp of [2e9, 2e9 + 1, 2e9 + 2]) await auth.authenticate(header(jwt(exp)), EMPTY_API_KEYS);
+    await auth.authenticate(header(jwt(2e9)), EMPTY_API_KEYS); // evicted first, so reviewed again
     expect(reviewer.calls).toBe(4);
   });
 
@@ -50,18 +57,37 @@ describe('Authenticator', () => {
       { authenticated: true, username: 'alice', audiences: ['tollgate'] },
     ];
     for (const result of cases) {
-      const caller = await new Authenticator({ reviewer: new FakeReviewer(result) }).authenticate(header(jwt(2e9)), []);
+      const caller = await new Authenticator({ reviewer: new FakeReviewer(result) }).authenticate(header(jwt(2e9)), EMPTY_API_KEYS);
       expect(caller).toMatchObject({ kind: 'anonymous', invalidCredential: expect.any(String) });
     }
   });
 
-  it('knows API keys by hash, refuses unknown keys, and is anonymous without a credential', async () => {
+  it('knows API keys by keyed hash (HMAC under the installation key), refuses unknown keys, and is anonymous without a credential', async () => {
     const auth = new Authenticator();
     expect(await auth.authenticate(header('k1'), keys)).toMatchObject({ kind: 'apikey', id: 'key:team-a/ci', labels: { team: 'ci' } });
     expect(await auth.authenticate(header('k2'), keys)).toMatchObject({ kind: 'anonymous', invalidCredential: 'invalid API key' });
     expect(await auth.authenticate(header(undefined), keys)).toBe(ANONYMOUS);
     const viaXApiKey = (name: string) => (name === 'x-api-key' ? 'k1' : undefined);
     expect((await auth.authenticate(viaXApiKey, keys)).id).toBe('key:team-a/ci');
+  });
+
+  it('does not accept a key whose plain SHA-256 is listed, nor any key under another installation key', async () => {
+    const auth = new Authenticator();
+    const unsalted = new ApiKeyIndex({
+      apiKeys: [{ hmacSha256: secret(createHash('sha256').update('k1').digest('hex')), namespace: 'team-a', name: 'ci', labels: {} }],
+      apiKeyHashKey: secret(HASH_KEY),
+    });
+    expect(await auth.authenticate(header('k1'), unsalted)).toMatchObject({ invalidCredential: 'invalid API key' });
+    const other = new ApiKeyIndex({ apiKeys: [{ hmacSha256: secret(apiKeyDigest('k1', 'another-installation')), namespace: 'team-a', name: 'ci', labels: {} }], apiKeyHashKey: secret(HASH_KEY) });
+    expect(await auth.authenticate(header('k1'), other)).toMatchObject({ invalidCredential: 'invalid API key' });
+  });
+
+  it('indexes keys by digest (10,000 keys)', () => {
+    const apiKeys = Array.from({ length: 10_000 }, (_, i) => ({ hmacSha256: secret(apiKeyDigest(`key-${i}`, HASH_KEY)), namespace: 'ns', name: `k${i}`, labels: {} }));
+    const index = new ApiKeyIndex({ apiKeys, apiKeyHashKey: secret(HASH_KEY) });
+    expect(index.size).toBe(10_000);
+    expect(index.find('key-9999')?.name).toBe('k9999');
+    expect(index.find('key-10000')).toBeUndefined();
   });
 });
 

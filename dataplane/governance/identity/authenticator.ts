@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ApiKeyConfig } from '../../config/snapshot.js';
+import { createHash } from 'node:crypto';
+import type { ApiKeyIndex } from './api-key-index.js';
 import { GatewayError } from '../../server/gateway-error.js';
 import { ANONYMOUS, type Caller } from '../types.js';
 import { ServiceAccountVerifier, type VerifierOptions } from './service-account-verifier.js';
@@ -32,9 +32,8 @@ function looksLikeJwt(token: string): boolean {
 
 /**
  * Who is calling: a ServiceAccount (bearer JWT verified by TokenReview for audience `tollgate`;
- * ServiceAccountVerifier says what is refused locally, cached and bounded), an API key (SHA-256
- * looked up among the snapshot's key hashes, compared in constant time), or anonymous (no
- * credential at all).
+ * ServiceAccountVerifier says what is refused locally, cached and bounded), an API key (its HMAC
+ * looked up in the snapshot's index), or anonymous (no credential at all).
  */
 export class Authenticator {
   private readonly verifier: ServiceAccountVerifier | undefined;
@@ -44,14 +43,12 @@ export class Authenticator {
     this.verifier = reviewer === undefined ? undefined : new ServiceAccountVerifier({ ...limits, reviewer, audience: TOKEN_AUDIENCE });
   }
 
-  async authenticate(header: (name: string) => string | undefined, apiKeys: readonly ApiKeyConfig[]): Promise<Caller> {
+  async authenticate(header: (name: string) => string | undefined, apiKeys: ApiKeyIndex): Promise<Caller> {
     const credential = credentialOf(header);
     if (credential === undefined || credential === '') return ANONYMOUS;
-    const digest = createHash('sha256').update(credential).digest();
-    if (looksLikeJwt(credential)) return this.serviceAccount(credential, digest.toString('hex'));
-    const hex = digest.toString('hex');
-    const key = apiKeys.find((k) => k.sha256 === hex);
-    if (key === undefined || !timingSafeEqual(Buffer.from(key.sha256, 'hex'), digest)) return invalid('invalid API key');
+    if (looksLikeJwt(credential)) return this.serviceAccount(credential, createHash('sha256').update(credential).digest('hex'));
+    const key = apiKeys.find(credential);
+    if (key === undefined) return invalid('invalid API key');
     return { kind: 'apikey', namespace: key.namespace, name: key.name, labels: key.labels, id: `key:${key.namespace}/${key.name}` };
   }
 

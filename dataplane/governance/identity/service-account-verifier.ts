@@ -29,6 +29,8 @@ export interface VerifierOptions {
   /** Reviews waiting for a slot; beyond this a request gets 503 at once. */
   maxQueuedReviews?: number;
   now?: () => number;
+  /** Told why a review failed (for the log). */
+  onReviewError?: (err: unknown) => void;
 }
 
 export type Verdict = { ok: true; caller: Caller } | { ok: false; reason: string };
@@ -62,7 +64,8 @@ class ExpiringCache {
 }
 
 function verdictOf(result: ReviewResult, audience: string): Verdict {
-  if (!result.authenticated) return { ok: false, reason: `ServiceAccount token refused: ${result.reason}` };
+  // The API server's reason may name accounts and addresses: the client gets the verdict only.
+  if (!result.authenticated) return { ok: false, reason: 'ServiceAccount token refused' };
   if (!result.audiences.includes(audience)) return { ok: false, reason: `token is not for audience ${audience}` };
   if (!result.username.startsWith(SA_PREFIX)) return { ok: false, reason: 'only ServiceAccount tokens are accepted' };
   const [namespace, name] = result.username.slice(SA_PREFIX.length).split(':');
@@ -83,7 +86,7 @@ export class ServiceAccountVerifier {
   private readonly waiting: (() => void)[] = [];
   private active = 0;
   private readonly now: () => number;
-  private readonly limits: Required<Omit<VerifierOptions, 'reviewer' | 'audience' | 'now'>>;
+  private readonly limits: Required<Omit<VerifierOptions, 'reviewer' | 'audience' | 'now' | 'onReviewError'>>;
 
   constructor(private readonly opts: VerifierOptions) {
     this.now = opts.now ?? Date.now;
@@ -120,9 +123,12 @@ export class ServiceAccountVerifier {
     try {
       result = await this.opts.reviewer.review(token, this.opts.audience);
     } catch (err) {
-      // Not cached: the next request asks again.
-      throw new GatewayError(503, 'auth_unavailable', 'service_unavailable_error', `cannot verify the token now: ${(err as Error).message}`, {
+      // Not cached: the next request asks again. The reviewer's error names the API server and the
+      // gateway's own ServiceAccount: it goes to the log, the client learns only that it may retry.
+      this.opts.onReviewError?.(err);
+      throw new GatewayError(503, 'auth_unavailable', 'service_unavailable_error', 'cannot verify the token now; retry shortly', {
         headers: { 'retry-after': '1' },
+        cause: err,
       });
     } finally {
       this.release();

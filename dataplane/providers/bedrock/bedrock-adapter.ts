@@ -49,7 +49,9 @@ export const bedrockAdapter: ProviderAdapter = {
     };
     if (bedrock.credentials !== undefined) {
       if (target.nowMs === undefined) throw new Error('bedrock request signing needs the attempt clock');
-      const signed = signRequest({ method: 'POST', url, headers: { 'content-type': 'application/json' }, body, region: bedrock.region, service: SIGNING_SERVICE }, bedrock.credentials, target.nowMs);
+      const c = bedrock.credentials;
+      const credentials = { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey.reveal(), ...(c.sessionToken === undefined ? {} : { sessionToken: c.sessionToken.reveal() }) };
+      const signed = signRequest({ method: 'POST', url, headers: { 'content-type': 'application/json' }, body, region: bedrock.region, service: SIGNING_SERVICE }, credentials, target.nowMs);
       Object.assign(headers, signed.headers);
     } else if (target.apiKey !== undefined && target.apiKey !== '') {
       headers.authorization = `Bearer ${target.apiKey}`;

@@ -1,4 +1,5 @@
 import express, { type Express, type Request } from 'express';
+import { SMALL_BODY_LIMIT } from '../../admin/admin-http.js';
 import type { SnapshotStore } from '../../config/snapshot-store.js';
 import { accessDenied } from '../../governance/access.js';
 import { selectRoute } from '../../governance/route-selection.js';
@@ -16,6 +17,9 @@ export interface DebugRouteDeps {
   auth?: Authenticator;
 }
 
+/** The Authorization header of the caller whose request is explained. */
+export const CALLER_AUTHORIZATION = 'x-tollgate-caller-authorization';
+
 function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -25,8 +29,10 @@ async function explain(deps: DebugRouteDeps, req: Request): Promise<JsonObject> 
   if (runtime === undefined) throw errors.notReady();
   const body: unknown = req.body;
   if (!isObject(body) || typeof body.model !== 'string') throw errors.badRequest('send the request body a client would send (a JSON object with model)');
-  const header = (name: string): string | undefined => req.get(name);
-  const caller: Caller = deps.auth === undefined ? ANONYMOUS : await deps.auth.authenticate(header, runtime.snapshot.apiKeys);
+  // Authorization carries the admin token here; the credential of the caller to explain comes in
+  // its own header (x-api-key and api-key pass as they are).
+  const header = (name: string): string | undefined => (name === 'authorization' ? req.get(CALLER_AUTHORIZATION) : req.get(name));
+  const caller: Caller = deps.auth === undefined ? ANONYMOUS : await deps.auth.authenticate(header, runtime.apiKeys);
   const selected = selectRoute(runtime.routesByModel.get(body.model), caller, header, runtime.snapshot.namespaces, deps.auth !== undefined);
   if (selected === undefined) throw errors.modelNotFound(body.model);
   if ('denied' in selected) throw accessDenied(caller, selected.denied.config);
@@ -65,12 +71,13 @@ async function explain(deps: DebugRouteDeps, req: Request): Promise<JsonObject> 
 }
 
 /**
- * POST /debug/route on the admin port: the routing decision for a request body, with the caller's
- * headers (credential, x-task-type, ...), without sending anything upstream. A refusal (404, 403,
+ * POST /debug/route on the admin port (behind the admin token): the routing decision for a request
+ * body, with the caller's headers (x-task-type, ..., and the caller's Authorization value in
+ * x-tollgate-caller-authorization), without sending anything upstream. A refusal (404, 403,
  * 400) comes back as the client would get it, in `error`.
  */
 export function mountDebugRoute(app: Express, deps: DebugRouteDeps): void {
-  app.post('/debug/route', express.json({ limit: '32mb' }), (req, res) => {
+  app.post('/debug/route', express.json({ limit: SMALL_BODY_LIMIT }), (req, res) => {
     explain(deps, req).then(
       (decision) => res.json({ decision }),
       (err: unknown) => {

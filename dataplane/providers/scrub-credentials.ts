@@ -1,0 +1,74 @@
+import type { ProviderConfig } from '../config/snapshot.js';
+import type { JsonObject, StreamStep, UpstreamFailure } from './types.js';
+
+const MASK = '[redacted]';
+/** Longest upstream error text passed on (to the client, a span status, a log line). */
+export const MAX_UPSTREAM_MESSAGE = 300;
+
+// What credentials look like when an upstream (or a proxy before it) echoes them back. Specific
+// shapes first; then long token-like runs, which is where unknown key formats end up.
+const PATTERNS: [RegExp, string][] = [
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g, MASK],
+  [/\b(Bearer|bearer|BEARER|Basic)\s+[^\s"',;]+/g, `$1 ${MASK}`],
+  [/\beyJ[\w-]*\.[\w-]+\.[\w-]*/g, MASK], // JWT
+  [/\b(?:sk|pk|rk)-[\w*.-]{6,}/g, MASK], // OpenAI, Anthropic (sk-ant-…), also when partly masked by the upstream
+  [/\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, MASK], // AWS access key id
+  [/\bAIza[\w-]{30,}/g, MASK], // Google API key
+  [/\bya29\.[\w.-]+/g, MASK], // Google OAuth access token
+  [/\b((?:x-)?api[-_]?key|key|token|access_token|secret|password|signature|credential)(["']?\s*[=:]\s*["']?)[^\s"'&,;]+/gi, `$1$2${MASK}`],
+  // 32+ characters of base64/hex with letters and digits (Azure keys, AWS secret keys, unknown
+  // formats); '-' and '.' break a run, so model names and UUIDs stay readable.
+  [/(?<![\w/+=])(?=[\w/+=]*\d)(?=[\w/+=]*[A-Za-z])[\w/+=]{32,}/g, MASK],
+];
+/** Text scanned by the patterns at most (the rest is cut anyway): keeps the scrub linear in practice. */
+const SCAN_LIMIT = 4 * MAX_UPSTREAM_MESSAGE;
+
+function replaceAll(text: string, secret: string): string {
+  return secret.length >= 4 ? text.split(secret).join(MASK) : text;
+}
+
+/** The credential values a provider holds, to be cut out of anything its upstream says. */
+export function providerSecrets(config: ProviderConfig): string[] {
+  const out: string[] = [];
+  const add = (v: { reveal(): string } | undefined): void => {
+    if (v !== undefined && v.reveal() !== '') out.push(v.reveal());
+  };
+  add(config.apiKey);
+  add(config.bedrock?.credentials?.secretAccessKey);
+  add(config.bedrock?.credentials?.sessionToken);
+  add(config.vertex?.serviceAccountKey);
+  return out;
+}
+
+/**
+ * Upstream text as it may leave the gateway: the provider's own credentials and anything shaped
+ * like a credential replaced by "[redacted]", whitespace collapsed, cut to MAX_UPSTREAM_MESSAGE.
+ */
+export function scrubText(text: string, secrets: readonly string[] = []): string {
+  let out = text;
+  for (const s of secrets) out = replaceAll(out, s);
+  out = out.slice(0, SCAN_LIMIT);
+  for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);
+  out = out.replace(/\s+/g, ' ').trim();
+  return out.length > MAX_UPSTREAM_MESSAGE ? `${out.slice(0, MAX_UPSTREAM_MESSAGE)}…` : out;
+}
+
+function scrubJson(value: unknown, secrets: readonly string[]): unknown {
+  if (typeof value === 'string') return scrubText(value, secrets);
+  if (Array.isArray(value)) return value.map((v) => scrubJson(v, secrets));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubJson(v, secrets)]));
+  }
+  return value;
+}
+
+/** A failure with every upstream-provided text scrubbed: the only form that reaches clients, spans and logs. */
+export function scrubFailure(failure: UpstreamFailure, secrets: readonly string[]): UpstreamFailure {
+  const out: UpstreamFailure = { ...failure, message: scrubText(failure.message, secrets) };
+  if (failure.clientBody !== undefined) out.clientBody = scrubJson(failure.clientBody, secrets) as JsonObject;
+  return out;
+}
+
+export function scrubStep(step: StreamStep, secrets: readonly string[]): StreamStep {
+  return step.failure === undefined ? step : { ...step, failure: scrubFailure(step.failure, secrets) };
+}
