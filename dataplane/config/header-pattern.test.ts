@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { compileHeaderPattern, headerPatternError, MAX_MATCHED_HEADER_LENGTH } from './header-pattern.js';
 import { buildRuntimeSnapshot } from './runtime-snapshot.js';
-import type { RouteConfig, Snapshot } from './snapshot.js';
+import { type RouteConfig, type Snapshot, SNAPSHOT_SCHEMA_VERSION } from './snapshot.js';
 import type { Transport } from '../upstream/transport.js';
 
 const noTransport: Transport = { send: () => Promise.reject(new Error('unused')) };
@@ -32,7 +32,7 @@ function routeWith(headers: RouteConfig['matches'][number]['headers'], ruleHeade
 
 function snapshotWith(route: RouteConfig): Snapshot {
   return {
-    schemaVersion: 1,
+    schemaVersion: SNAPSHOT_SCHEMA_VERSION,
     version: 'v',
     providers: [{ id: 'team-a/p', type: 'mock', endpoints: [], headers: {}, connectTimeoutMs: 1, mock: { latencyMs: 0, chunkIntervalMs: 0, completionTokens: 1, failureRate: 0 } }],
     routes: [route],

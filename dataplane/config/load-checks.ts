@@ -23,7 +23,7 @@ export function providerLoadProblem(p: ProviderConfig): LoadProblem | undefined 
   const serviceAccountKey = p.vertex?.serviceAccountKey;
   if (serviceAccountKey !== undefined) {
     try {
-      parseServiceAccountKey(serviceAccountKey);
+      parseServiceAccountKey(serviceAccountKey.reveal());
     } catch (err) {
       return { path: 'vertex.serviceAccountKey', message: (err as Error).message };
     }

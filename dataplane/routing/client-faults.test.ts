@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildRuntimeSnapshot, type RuntimeSnapshot } from '../config/runtime-snapshot.js';
-import type { OutlierDetectionConfig, ProviderConfig, RouteConfig, Snapshot, TargetConfig } from '../config/snapshot.js';
+import { type OutlierDetectionConfig, type ProviderConfig, type RouteConfig, type Snapshot, SNAPSHOT_SCHEMA_VERSION, type TargetConfig } from '../config/snapshot.js';
 import type { CanonicalRequest, JsonObject } from '../providers/types.js';
 import { GatewayError } from '../server/gateway-error.js';
 import type { Transport } from '../upstream/transport.js';
@@ -38,7 +38,7 @@ const route: RouteConfig = {
   timeouts: { totalMs: 10_000, streamIdleMs: 10_000 },
   access: { anonymous: true, namespaces: { from: 'Same' }, serviceAccounts: [] },
 };
-const snapshot: Snapshot = { schemaVersion: 1, version: 'v', providers: [mock('team-a/primary'), mock('team-a/fallback')], routes: [route], apiKeys: [], budgets: [], namespaces: {} };
+const snapshot: Snapshot = { schemaVersion: SNAPSHOT_SCHEMA_VERSION, version: 'v', providers: [mock('team-a/primary'), mock('team-a/fallback')], routes: [route], apiKeys: [], budgets: [], namespaces: {} };
 const unusedTransport: Transport = { send: () => Promise.reject(new Error('mock providers answer in process')) };
 
 function runtime(): RuntimeSnapshot {

@@ -36,6 +36,7 @@ beforeAll(async () => {
     logger: pino({ level: 'silent' }),
   });
   const app = createOperatorApp({
+    logger: pino({ level: 'silent' }),
     token: 't0ken',
     usage,
     distributor: { envelope: {} } as unknown as Distributor,
