@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { compile } from '../operator/compile/compile.js';
+import { wireJson } from '../dataplane/config/secret-value.js';
 import { loadManifests } from '../operator/sources/manifest-loader.js';
 import { scaleManifests } from './lib/manifests.js';
 
@@ -50,7 +51,7 @@ function measure(routes: number, repeats: number): CompileSize {
     yamlBytes: Buffer.byteLength(yaml),
     loadMs,
     compileMs: { min: Math.min(...times), median: median(times), max: Math.max(...times), runs: times.length },
-    snapshotBytes: Buffer.byteLength(JSON.stringify(last.snapshot)),
+    snapshotBytes: Buffer.byteLength(wireJson(last.snapshot)),
     snapshotRoutes: last.snapshot.routes.length,
     statuses: last.statuses.length,
     rejected,

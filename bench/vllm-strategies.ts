@@ -18,6 +18,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { wireJson } from '../dataplane/config/secret-value.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { compile } from '../operator/compile/compile.js';
 import { loadManifests } from '../operator/sources/manifest-loader.js';
@@ -331,7 +332,7 @@ async function main(): Promise<void> {
     const bad = statuses.flatMap((s) => s.conditions.filter((c) => c.status === 'False').map((c) => `${s.kind} ${s.name}: ${c.reason} ${c.message}`));
     if (bad.length > 0) throw new Error(`compile: ${bad.join('; ')}`);
     const snapshotFile = join(dir, 'snapshot.json');
-    writeFileSync(snapshotFile, JSON.stringify(snapshot));
+    writeFileSync(snapshotFile, wireJson(snapshot)); // the wire form: credentials in clear, as the data plane needs them
     const port = await freePort();
     gateway = startGateway(snapshotFile, port);
     const url = `http://127.0.0.1:${port}`;

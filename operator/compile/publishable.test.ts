@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildRuntimeSnapshot } from '../../dataplane/config/runtime-snapshot.js';
+import { wireJson } from '../../dataplane/config/secret-value.js';
 import type { Transport } from '../../dataplane/upstream/transport.js';
 import { BudgetSchema, type Budget } from '../api/budget.js';
 import { ModelRouteSchema, type ModelRoute } from '../api/model-route.js';
@@ -189,7 +190,7 @@ describe('whatever compile publishes, the data plane can load', () => {
     const refused = { ModelRoute: 0, Provider: 0, Budget: 0 };
     for (let seed = 1; seed <= 400; seed++) {
       const { snapshot, statuses } = compile(world(seed));
-      const loaded = buildRuntimeSnapshot(JSON.parse(JSON.stringify(snapshot)), noTransport);
+      const loaded = buildRuntimeSnapshot(JSON.parse(wireJson(snapshot)), noTransport);
       expect(loaded.ok ? 'loaded' : `seed ${seed}: ${loaded.error}`).toBe('loaded');
       // Refused alone: every accepted route is published, every refused one is not.
       const accepted = statuses
