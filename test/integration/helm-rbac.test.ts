@@ -270,6 +270,8 @@ describe('operator under the chart RBAC', () => {
     ]);
     // A fresh Lease, so that this run creates it again (the previous run released it).
     kubectl(['delete', 'lease', 'tollgate-operator', '-n', NS]);
+    // And no API key hash Secret, so that this run creates it again too.
+    kubectl(['delete', 'secret', 'tollgate-api-key-hash', '-n', NS]);
     proxy.calls.length = 0;
     operator = startOperatorFromChart(objects);
     try {

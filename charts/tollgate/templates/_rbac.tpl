@@ -2,14 +2,16 @@
 The operator's rules come from files/operator-rules.yaml (shared with the integration tests).
 Each rule belongs to one scope, decided by its resources:
   cluster  - namespaces (always a ClusterRole)
-  lease    - leases (a Role in the release namespace)
+  release  - leases, and secrets with verb create (a Role in the release namespace)
   watched  - everything else (a ClusterRole when all namespaces are watched, else a Role per namespace)
 include "tollgate.operatorRules" (dict "root" $ "scope" "watched") renders the rules of one scope as a YAML list.
 */}}
 {{- define "tollgate.ruleScope" -}}
 {{- $scopes := dict -}}
+{{- $creates := has "create" .verbs -}}
 {{- range .resources -}}
-{{- $_ := set $scopes (ternary "cluster" (ternary "lease" "watched" (eq . "leases")) (eq . "namespaces")) true -}}
+{{- $release := or (eq . "leases") (and (eq . "secrets") $creates) -}}
+{{- $_ := set $scopes (ternary "cluster" (ternary "release" "watched" $release) (eq . "namespaces")) true -}}
 {{- end -}}
 {{- if ne (len $scopes) 1 -}}
 {{- fail (printf "files/operator-rules.yaml: a rule mixes scopes %v (resources %v); split it" (keys $scopes | sortAlpha) .resources) -}}
