@@ -98,7 +98,13 @@ describe('helm lint and template', () => {
     ]);
     expect(dp.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'admin' });
     const op = container(find(objects, 'Deployment', 'tollgate-operator'));
-    expect(op.args).toEqual(['operator', '--port=9091', '--dataplane-service=tollgate-dataplane', '--token-file=/var/run/tollgate/admin-token/token']);
+    expect(op.args).toEqual([
+      'operator',
+      '--port=9091',
+      '--dataplane-service=tollgate-dataplane',
+      '--token-file=/var/run/tollgate/admin-token/token',
+      '--api-key-hash-secret=tollgate-api-key-hash',
+    ]);
     expect(op.env?.map((e) => e.name)).toEqual(['POD_NAMESPACE', 'POD_NAME', 'LOG_LEVEL']);
     // The data plane verifies callers' ServiceAccount tokens (TokenReview) with its own, and may do nothing else.
     expect(podSpec(find(objects, 'Deployment', 'tollgate-dataplane')).automountServiceAccountToken).toBe(true);
@@ -196,7 +202,7 @@ describe('helm lint and template', () => {
     ]);
     // The release namespace is not watched, so the data-plane EndpointSlices are granted there.
     const releaseRules = at<{ resources: string[] }[]>(find(objects, 'Role', 'tollgate-operator', NS), 'rules');
-    expect(releaseRules.flatMap((r) => r.resources).sort()).toEqual(['endpointslices', 'leases']);
+    expect(releaseRules.flatMap((r) => r.resources).sort()).toEqual(['endpointslices', 'leases', 'secrets']);
   });
 
   it.each([
