@@ -64,7 +64,7 @@ afterAll(async () => {
 });
 
 const skippedCount = async (): Promise<number> => {
-  const text = await (await fetch(`${gateway.adminUrl ?? ''}/metrics`)).text();
+  const text = await (await fetch(`${gateway.adminUrl ?? ''}/metrics`, { headers: { authorization: `Bearer ${gateway.adminToken}` } })).text();
   const line = text.split('\n').find((l) => l.startsWith('tollgate_targets_skipped_total{') && l.includes('provider="default/vllm"') && l.includes('reason="no_endpoints"'));
   return Number(line?.split(' ').at(-1) ?? 0);
 };
