@@ -200,7 +200,7 @@ async function attemptUpstream(
       }
       const read = await readCapped(res.body, limit);
       if (success && !read.complete) return { ok: false, failure: tooLarge(res.status, 'response', limit, 'maxResponseBytes') };
-      const parsed = provider.adapter.parseResponse(req, res.status, res.headers, read.text);
+      const parsed = provider.adapter.parseResponse(req, res.status, res.headers, read.text());
       if (!parsed.ok) return { ok: false, failure: parsed.failure };
       return parsed.usage === undefined
         ? { ok: true, kind: 'response', body: parsed.body, status: res.status }

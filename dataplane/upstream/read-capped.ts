@@ -1,7 +1,8 @@
 /** A body read up to a limit: `complete` is false when more bytes followed (they were not read). */
 export interface CappedText {
-  text: string;
   complete: boolean;
+  /** The bytes read, decoded on demand (a body refused for its size is never decoded). */
+  text(): string;
 }
 
 /**
@@ -12,13 +13,15 @@ export interface CappedText {
 export async function readCapped(body: AsyncIterable<Uint8Array>, limitBytes: number): Promise<CappedText> {
   const parts: Uint8Array[] = [];
   let size = 0;
+  const text = (): string => Buffer.concat(parts, size).toString('utf8');
   for await (const part of body) {
     if (size + part.length > limitBytes) {
       parts.push(part.subarray(0, limitBytes - size));
-      return { text: Buffer.concat(parts).toString('utf8'), complete: false };
+      size = limitBytes;
+      return { complete: false, text };
     }
     size += part.length;
     parts.push(part);
   }
-  return { text: Buffer.concat(parts, size).toString('utf8'), complete: true };
+  return { complete: true, text };
 }

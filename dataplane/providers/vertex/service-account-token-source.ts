@@ -60,8 +60,9 @@ export class ServiceAccountTokenSource implements AccessTokenSource {
       { signal, connectTimeoutMs: 5_000 },
     );
     // A token answer is a few hundred bytes; an endpoint that sends more is not one.
-    const { text, complete } = await readCapped(res.body, MAX_TOKEN_RESPONSE_BYTES);
-    if (!complete) throw new Error(`token endpoint answered more than ${MAX_TOKEN_RESPONSE_BYTES} bytes`);
+    const read = await readCapped(res.body, MAX_TOKEN_RESPONSE_BYTES);
+    if (!read.complete) throw new Error(`token endpoint answered more than ${MAX_TOKEN_RESPONSE_BYTES} bytes`);
+    const text = read.text();
     if (res.status !== 200) throw new Error(`token endpoint answered HTTP ${res.status}: ${text.slice(0, 200)}`);
     const parsed = JSON.parse(text) as { access_token?: unknown; expires_in?: unknown };
     if (typeof parsed.access_token !== 'string') throw new Error('token endpoint answered without access_token');

@@ -70,8 +70,8 @@ export class PodScraper {
       await res.body.dump().catch(() => undefined);
       return { status: res.statusCode };
     }
-    const { text, complete } = await readCapped(res.body, MAX_METRICS_BYTES);
-    return complete ? { status: 200, text } : { status: 0 };
+    const read = await readCapped(res.body, MAX_METRICS_BYTES);
+    return read.complete ? { status: 200, text: read.text() } : { status: 0 };
   }
 
   async scrapeOnce(state: PodState, settings: PodSettings, stop: AbortSignal): Promise<void> {
