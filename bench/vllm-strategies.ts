@@ -23,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { compile } from '../operator/compile/compile.js';
 import { loadManifests } from '../operator/sources/manifest-loader.js';
 import { type ServedRequest, startVllmEmulator, type VllmEmulator, type VllmPodControls } from '../test/emulators/vllm.js';
+import { seededRandom as prng } from '../test/support/seeded-random.js';
 
 const SECONDS = Number(process.env.VLLM_BENCH_SECONDS ?? '15');
 const RATE = Number(process.env.VLLM_BENCH_RATE ?? '20'); // requests per second, Poisson arrivals
@@ -93,18 +94,6 @@ ${s.podSelection === undefined ? '' : `  podSelection: { strategy: ${s.podSelect
     }
   }
   return docs.join('---\n');
-}
-
-/** mulberry32: a small seeded PRNG, so that every strategy sees the same schedule and mix. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Planned {

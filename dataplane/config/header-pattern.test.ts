@@ -3,6 +3,7 @@ import { compileHeaderPattern, headerPatternError, MAX_MATCHED_HEADER_LENGTH } f
 import { buildRuntimeSnapshot } from './runtime-snapshot.js';
 import { type RouteConfig, type Snapshot, SNAPSHOT_SCHEMA_VERSION } from './snapshot.js';
 import type { Transport } from '../upstream/transport.js';
+import { testRoute } from '../governance/rate-limit/test-support.js';
 
 const noTransport: Transport = { send: () => Promise.reject(new Error('unused')) };
 const EVIL = '(\\w+\\s?)+';
@@ -10,24 +11,14 @@ const EVIL = '(\\w+\\s?)+';
 const ADVERSARIAL = `${'a'.repeat(45)}!`;
 
 function routeWith(headers: RouteConfig['matches'][number]['headers'], ruleHeaders: RouteConfig['matches'][number]['headers']): RouteConfig {
-  return {
-    id: 'team-a/r',
-    namespace: 'team-a',
-    model: 'chat',
-    created: 0,
+  return testRoute([], {
     matches: [{ headers }],
-    strategy: 'failover',
     targets: [{ providerId: 'team-a/p', model: 'm', priority: 0, weight: 1, pricing: { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0 } }],
     rules: [
       { name: 'evil', when: { headers: ruleHeaders }, strategy: 'failover', targets: [0] },
       { name: 'rest', strategy: 'failover', targets: [0] },
     ],
-    unresolved: [],
-    retry: { attempts: 1, on: [], initialBackoffMs: 0, maxBackoffMs: 0, maxRetryAfterMs: 0 },
-    fallbackOn: [],
-    timeouts: { totalMs: 1000, streamIdleMs: 1000 },
-    access: { anonymous: true, namespaces: { from: 'Same' }, serviceAccounts: [] },
-  };
+  });
 }
 
 function snapshotWith(route: RouteConfig): Snapshot {

@@ -4,6 +4,7 @@ import { type OutlierDetectionConfig, type ProviderConfig, type RouteConfig, typ
 import type { CanonicalRequest, JsonObject } from '../providers/types.js';
 import { GatewayError } from '../server/gateway-error.js';
 import type { Transport } from '../upstream/transport.js';
+import { testRoute } from '../governance/rate-limit/test-support.js';
 import { TargetHealth } from './health/target-health.js';
 import { Router } from './router.js';
 import { TargetStats } from './target-stats.js';
@@ -24,20 +25,12 @@ const mock = (id: string): ProviderConfig => ({
 const pricing = { inputPerMTok: 1, outputPerMTok: 1, cachedInputPerMTok: 1 };
 const primary: TargetConfig = { providerId: 'team-a/primary', model: 'cheap', priority: 0, weight: 1, pricing };
 const fallback: TargetConfig = { providerId: 'team-a/fallback', model: 'expensive', priority: 1, weight: 1, pricing };
-const route: RouteConfig = {
-  id: 'team-a/chat',
-  namespace: 'team-a',
-  model: 'chat',
-  created: 0,
-  matches: [],
-  strategy: 'failover',
+const route: RouteConfig = testRoute([], {
   targets: [primary, fallback],
-  unresolved: [],
   retry: { attempts: 3, on: ['ServerError', 'ConnectionError'], initialBackoffMs: 0, maxBackoffMs: 0, maxRetryAfterMs: 0 },
   fallbackOn: ['ServerError', 'ConnectionError', 'Timeout'],
   timeouts: { totalMs: 10_000, streamIdleMs: 10_000 },
-  access: { anonymous: true, namespaces: { from: 'Same' }, serviceAccounts: [] },
-};
+});
 const snapshot: Snapshot = { schemaVersion: SNAPSHOT_SCHEMA_VERSION, version: 'v', providers: [mock('team-a/primary'), mock('team-a/fallback')], routes: [route], apiKeys: [], budgets: [], namespaces: {} };
 const unusedTransport: Transport = { send: () => Promise.reject(new Error('mock providers answer in process')) };
 

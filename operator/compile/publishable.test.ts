@@ -6,24 +6,13 @@ import { BudgetSchema, type Budget } from '../api/budget.js';
 import { ModelRouteSchema, type ModelRoute } from '../api/model-route.js';
 import { ProviderSchema, type Provider } from '../api/provider.js';
 import { provider, route } from '../../test/support/objects.js';
+import { seededRandom } from '../../test/support/seeded-random.js';
 import { compile } from './compile.js';
 import type { CompileInput, SecretInput } from './types.js';
 
 const noTransport: Transport = {
   send: () => Promise.reject(new Error('no upstream in this test')),
 };
-
-/** mulberry32: a tiny seeded generator, so every failure replays from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -152,7 +141,7 @@ function admitted<T>(g: Gen, schema: { safeParse(v: unknown): { success: true; d
 }
 
 function world(seed: number): CompileInput {
-  const g = new Gen(rng(seed));
+  const g = new Gen(seededRandom(seed));
   const meta = (name: string, namespace: string): Json => ({ name, namespace, generation: 1, creationTimestamp: `2026-01-0${1 + g.int(9)}T00:00:00Z` });
   const refs: { name: string; namespace: string }[] = [];
   const providers: Provider[] = [];
