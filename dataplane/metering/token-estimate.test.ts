@@ -29,6 +29,14 @@ describe('prompt estimate: every part providers bill', () => {
     expect(withImages).toBeLessThan(IMAGE_TOKENS.other + IMAGE_TOKENS.low + 50);
   });
 
+  it('counts audio by its size as audio, not as base64 text', () => {
+    // 160 kB of audio (10 s at 128 kbit/s) in base64: about 100 tokens, not 53k.
+    const data = 'A'.repeat((160_000 * 4) / 3);
+    const tokens = estimatePromptTokens({ model: 'm', messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data, format: 'mp3' } }] }] });
+    expect(tokens).toBeGreaterThanOrEqual(100);
+    expect(tokens).toBeLessThan(130);
+  });
+
   it('counts token-id prompts and inputs one token per id, and text by UTF-8 bytes', () => {
     expect(estimatePromptTokens({ model: 'm', prompt: Array.from({ length: 3000 }, (_, i) => i) })).toBe(3000);
     expect(estimatePromptTokens({ model: 'm', prompt: [[1, 2, 3], [4, 5]] })).toBe(5);

@@ -17,6 +17,18 @@ export const IMAGE_TOKENS = { low: 85, other: 1600 } as const;
 
 const IMAGE_PART_TYPES = new Set(['image_url', 'input_image', 'image']);
 
+/**
+ * Audio input is billed by duration (OpenAI: about 10 tokens a second), not by its base64 text:
+ * one token per 1,600 bytes of audio is 10 a second at 128 kbit/s (compressed audio), and more
+ * than that for uncompressed PCM/WAV, so never fewer than billed for common formats.
+ */
+export const AUDIO_BYTES_PER_TOKEN = 1600;
+
+function audioTokens(part: JsonObject): number | undefined {
+  if (part.type !== 'input_audio' || !isObject(part.input_audio) || typeof part.input_audio.data !== 'string') return undefined;
+  return Math.ceil((part.input_audio.data.length * 3) / 4 / AUDIO_BYTES_PER_TOKEN);
+}
+
 function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -26,13 +38,17 @@ function imageDetail(part: JsonObject): unknown {
 }
 
 /**
- * Serialises a billed part with every image replaced by a placeholder: the image is counted at
- * IMAGE_TOKENS instead of its base64 text (which providers do not bill as text).
+ * Serialises a billed part with every image and audio part replaced by a placeholder: they are
+ * counted at IMAGE_TOKENS and by AUDIO_BYTES_PER_TOKEN instead of as their base64 text (which
+ * providers do not bill as text). Other binary parts (file data) count as text: an over-estimate.
  */
-function billedJson(value: unknown, images: { tokens: number }): string {
+function billedJson(value: unknown, media: { tokens: number }): string {
   return JSON.stringify(value, (_key, v: unknown) => {
-    if (!isObject(v) || typeof v.type !== 'string' || !IMAGE_PART_TYPES.has(v.type)) return v;
-    images.tokens += imageDetail(v) === 'low' ? IMAGE_TOKENS.low : IMAGE_TOKENS.other;
+    if (!isObject(v) || typeof v.type !== 'string') return v;
+    const audio = audioTokens(v);
+    if (audio !== undefined) media.tokens += audio;
+    else if (IMAGE_PART_TYPES.has(v.type)) media.tokens += imageDetail(v) === 'low' ? IMAGE_TOKENS.low : IMAGE_TOKENS.other;
+    else return v;
     return { type: v.type };
   });
 }
@@ -53,7 +69,7 @@ const BILLED_CHAT_FIELDS = ['messages', 'tools', 'functions', 'tool_choice', 're
  * limits, the context-window guard, and usage when the upstream reports none). Chat: bytes / 4 of
  * the serialised billed parts (every message field — text, tool calls, tool results, names — plus
  * tool definitions, tool_choice and response_format schemas), with each image counted at
- * IMAGE_TOKENS. Completions and embeddings: text at bytes / 4, token-id arrays one token per id.
+ * IMAGE_TOKENS and audio by AUDIO_BYTES_PER_TOKEN. Completions and embeddings: text at bytes / 4, token-id arrays one token per id.
  * Anthropic requests are estimated in their canonical form, where the system prompt is a message.
  */
 export function estimatePromptTokens(body: JsonObject): number {
