@@ -39,6 +39,14 @@ spec:
   targets:
     - { providerRef: { name: us }, model: m, priority: 0 }
     - { providerRef: { name: eu }, model: m, priority: 1 }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: private }
+spec:
+  model: private
+  cache: { enabled: true, ttl: 5m, shareAcrossCallers: true }
+  targets: [{ providerRef: { name: us }, model: m }]
 `,
   'identities.yaml': RESIDENCY_IDENTITIES,
 });
@@ -109,5 +117,17 @@ describe.each(['memory', 'redis'] as const)('cache identity (%s cache)', (backen
     expect(us.requests.length).toBe(before + 1);
     expect((await ask('tiered', 'invalid only', { authorization: 'Bearer sk-not-a-key' })).cache).toBeNull();
     expect((await ask('tiered', 'invalid only')).cache).toBe('miss');
+  });
+
+  it('refuses an invalid key with 401 before the cache on a route closed to anonymous callers', async () => {
+    const before = us.requests.length;
+    const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-not-a-key' },
+      body: JSON.stringify({ model: 'private', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('x-tollgate-cache')).toBeNull();
+    expect(us.requests.length).toBe(before);
   });
 });
