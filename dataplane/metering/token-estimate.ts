@@ -69,18 +69,19 @@ const BILLED_CHAT_FIELDS = ['messages', 'tools', 'functions', 'tool_choice', 're
  * limits, the context-window guard, and usage when the upstream reports none). Chat: bytes / 4 of
  * the serialised billed parts (every message field — text, tool calls, tool results, names — plus
  * tool definitions, tool_choice and response_format schemas), with each image counted at
- * IMAGE_TOKENS and audio by AUDIO_BYTES_PER_TOKEN. Completions and embeddings: text at bytes / 4, token-id arrays one token per id.
- * Anthropic requests are estimated in their canonical form, where the system prompt is a message.
+ * IMAGE_TOKENS and audio by AUDIO_BYTES_PER_TOKEN. Completions and embeddings: text at bytes / 4,
+ * token-id arrays one token per id. Anthropic requests are estimated in their canonical form,
+ * where the system prompt is a message.
  */
 export function estimatePromptTokens(body: JsonObject): number {
   if (body.messages !== undefined) {
-    const images = { tokens: 0 };
+    const media = { tokens: 0 };
     let bytes = 0;
     for (const field of BILLED_CHAT_FIELDS) {
       const value = body[field];
-      if (value !== undefined && value !== null) bytes += Buffer.byteLength(billedJson(value, images), 'utf8');
+      if (value !== undefined && value !== null) bytes += Buffer.byteLength(billedJson(value, media), 'utf8');
     }
-    return Math.ceil(bytes / 4) + images.tokens;
+    return Math.ceil(bytes / 4) + media.tokens;
   }
   if (body.prompt !== undefined) return textOrTokenIds(body.prompt) + textOrTokenIds(body.suffix);
   return textOrTokenIds(body.input);
