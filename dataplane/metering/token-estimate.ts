@@ -61,27 +61,54 @@ function textOrTokenIds(value: unknown): number {
   return value === undefined || value === null ? 0 : estimateTokens(JSON.stringify(value));
 }
 
-/** Chat fields providers bill as input: the conversation and what the model is told about tools and output format. */
-const BILLED_CHAT_FIELDS = ['messages', 'tools', 'functions', 'tool_choice', 'response_format'] as const;
+/** Per message and per reply, what chat formats add around the text (OpenAI's published accounting). */
+const TOKENS_PER_MESSAGE = 3;
+const TOKENS_PER_REPLY = 3;
+
+/** Chat fields rendered into the prompt as JSON (keys included): tool definitions and output schemas. */
+const BILLED_SCHEMA_FIELDS = ['tools', 'functions', 'tool_choice', 'response_format'] as const;
+
+/** Bytes of the values in a message (text, names, tool call ids and arguments; not the JSON keys), media counted aside. */
+function valueBytes(value: unknown, media: { tokens: number }): number {
+  if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value).length;
+  if (Array.isArray(value)) return value.reduce<number>((sum, v) => sum + valueBytes(v, media), 0);
+  if (!isObject(value)) return 0;
+  if (typeof value.type === 'string') {
+    const audio = audioTokens(value);
+    if (audio !== undefined) {
+      media.tokens += audio;
+      return 0;
+    }
+    if (IMAGE_PART_TYPES.has(value.type)) {
+      media.tokens += imageDetail(value) === 'low' ? IMAGE_TOKENS.low : IMAGE_TOKENS.other;
+      return 0;
+    }
+  }
+  let bytes = 0;
+  for (const v of Object.values(value)) bytes += valueBytes(v, media);
+  return bytes;
+}
 
 /**
  * The prompt tokens a request will be billed for, estimated before it is sent (budgets, rate
  * limits, the context-window guard, and usage when the upstream reports none). Chat: bytes / 4 of
- * the serialised billed parts (every message field — text, tool calls, tool results, names — plus
- * tool definitions, tool_choice and response_format schemas), with each image counted at
- * IMAGE_TOKENS and audio by AUDIO_BYTES_PER_TOKEN. Completions and embeddings: text at bytes / 4,
+ * every value in every message (text, roles, names, tool calls and their arguments, tool results)
+ * plus 3 tokens a message and 3 for the reply, plus bytes / 4 of the JSON of tool definitions,
+ * tool_choice and response_format schemas; each image at IMAGE_TOKENS and audio by
+ * AUDIO_BYTES_PER_TOKEN, never as base64 text. Completions and embeddings: text at bytes / 4,
  * token-id arrays one token per id. Anthropic requests are estimated in their canonical form,
  * where the system prompt is a message.
  */
 export function estimatePromptTokens(body: JsonObject): number {
-  if (body.messages !== undefined) {
+  if (Array.isArray(body.messages)) {
     const media = { tokens: 0 };
-    let bytes = 0;
-    for (const field of BILLED_CHAT_FIELDS) {
+    let bytes = valueBytes(body.messages, media);
+    for (const field of BILLED_SCHEMA_FIELDS) {
       const value = body[field];
       if (value !== undefined && value !== null) bytes += Buffer.byteLength(billedJson(value, media), 'utf8');
     }
-    return Math.ceil(bytes / 4) + media.tokens;
+    return Math.ceil(bytes / 4) + media.tokens + TOKENS_PER_MESSAGE * body.messages.length + TOKENS_PER_REPLY;
   }
   if (body.prompt !== undefined) return textOrTokenIds(body.prompt) + textOrTokenIds(body.suffix);
   return textOrTokenIds(body.input);
