@@ -35,6 +35,26 @@ describe('StreamMeter', () => {
     m.report({ inputTokens: 7, outputTokens: 2, cachedInputTokens: 1 });
     expect(m.result()).toEqual({ usage: { inputTokens: 7, outputTokens: 2, cachedInputTokens: 1 } });
   });
+
+  it('keeps chunks for the cache only up to its byte bound: a longer stream is dropped and never stored', () => {
+    const chunk = { choices: [{ delta: { content: 'x'.repeat(1000) } }] };
+    const small = new StreamMeter(1, 64 * 1024);
+    let stored = 0;
+    small.onCompleted = () => void stored++;
+    for (let i = 0; i < 10; i++) small.observe(chunk);
+    small.complete();
+    expect(small.chunks).toHaveLength(10);
+    expect(stored).toBe(1);
+
+    const long = new StreamMeter(1, 64 * 1024);
+    long.onCompleted = () => void stored++;
+    for (let i = 0; i < 100; i++) long.observe(chunk);
+    long.complete();
+    expect(long.chunks).toHaveLength(0);
+    expect(stored).toBe(1);
+    // Metering still sees every chunk.
+    expect(long.result().usage.outputTokens).toBe(25_000);
+  });
 });
 
 describe('token estimate', () => {

@@ -2,6 +2,9 @@ import type { JsonObject, Usage } from '../providers/types.js';
 import { type MeteredUsage, usageProblem } from './settled-usage.js';
 import { outputTextOf } from './token-estimate.js';
 
+/** What a chunk costs besides its text (id, model, choice fields), for the bound on kept chunks. */
+const CHUNK_ENVELOPE_BYTES = 256;
+
 /**
  * Watches the chunks of a stream so that it is charged even when the upstream never reports usage
  * (an OpenAI-compatible server that ignores include_usage, a stream cut short, a report that cannot
@@ -11,8 +14,11 @@ export class StreamMeter {
   private outputBytes = 0;
   private reported: Usage | undefined;
   private problem: 'invalid' | undefined;
-  /** The chunks as written, kept only when the response may be cached. */
+  /** The chunks as written, kept only when the response may be cached, and only up to keepChunksUpTo bytes. */
   readonly chunks: JsonObject[] = [];
+  private keptBytes = 0;
+  /** The stream outgrew keepChunksUpTo: its chunks were dropped and it will not be cached. */
+  private dropped = false;
   /** The stream ended normally (the upstream's end of stream was seen), so it may be cached. */
   completed = false;
   /** Called once when the stream completes, before [DONE] reaches the client (so a cache write wins the race with a repeat). */
@@ -28,19 +34,34 @@ export class StreamMeter {
   complete(): void {
     if (this.completed) return;
     this.completed = true;
-    this.onCompleted?.();
+    if (!this.dropped) this.onCompleted?.();
   }
 
+  /**
+   * keepChunksUpTo: bytes of chunks (about: their text plus a fixed envelope each) kept for the
+   * cache; 0 keeps none. A stream that outgrows it is not cached rather than held whole in memory.
+   */
   constructor(
     private readonly promptTokensEstimate: number,
-    private readonly keepChunks = false,
+    private readonly keepChunksUpTo = 0,
   ) {}
 
   observe(chunk: JsonObject): void {
-    if (this.keepChunks) this.chunks.push(chunk);
     const text = outputTextOf(chunk);
-    if (text !== '') this.outputBytes += Buffer.byteLength(text, 'utf8');
+    const bytes = text === '' ? 0 : Buffer.byteLength(text, 'utf8');
+    this.outputBytes += bytes;
+    if (this.keepChunksUpTo > 0 && !this.dropped) this.keep(chunk, bytes);
     if (this.guard !== undefined && this.cutReason === undefined) this.cutReason = this.guard(this.result().usage);
+  }
+
+  private keep(chunk: JsonObject, textBytes: number): void {
+    this.keptBytes += textBytes + CHUNK_ENVELOPE_BYTES;
+    if (this.keptBytes > this.keepChunksUpTo) {
+      this.dropped = true;
+      this.chunks.length = 0;
+      return;
+    }
+    this.chunks.push(chunk);
   }
 
   /** Usage the upstream reported; a report that cannot be true (or is all zeros) is ignored: the estimate counts. */

@@ -21,6 +21,7 @@ import type { UsageRecord, UsageSink } from '../metering/usage-record.js';
 import type { CanonicalRequest, JsonObject, Operation } from '../providers/types.js';
 import { ClientGone, type RouteOutcome, type Router } from '../routing/router.js';
 import { requestTelemetry } from '../telemetry/gateway-observer.js';
+import { routeLimits } from '../config/route-limits.js';
 import { earlyIdentity } from './early-identity.js';
 import { errors } from './gateway-error.js';
 import { REQUEST_SCHEMAS } from './request-schemas.js';
@@ -315,7 +316,8 @@ export function proxyHandler(op: Operation, deps: ProxyDeps): RequestHandler {
       res.status(200).set(headers).json(outcome.body);
       return;
     }
-    const meter = new StreamMeter(routed.promptTokens, routed.store !== undefined);
+    // A cached stream is held whole until it ends: no more of it than a route's response may be.
+    const meter = new StreamMeter(routed.promptTokens, routed.store === undefined ? 0 : routeLimits(route).maxResponseBytes);
     meter.guard = (soFar) => routed.overBudget({ usage: soFar, costUsd: costUsd(soFar, outcome.target.pricing) });
     const store = routed.store;
     if (store !== undefined) meter.onCompleted = () => store({ kind: 'stream', chunks: meter.chunks });
