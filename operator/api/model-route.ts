@@ -177,26 +177,17 @@ export const CacheSchema = withRules(
 
 const MiB = 1024 * 1024;
 
+/** A size limit in bytes, optional, between 1 KiB and MAX_ROUTE_LIMIT_BYTES. */
+const byteLimit = (description: string) => z.number().int().min(1024).max(MAX_ROUTE_LIMIT_BYTES).optional().describe(description);
+
 export const RouteLimitsSchema = z
   .strictObject({
-    maxResponseBytes: z
-      .number()
-      .int()
-      .min(1024)
-      .max(MAX_ROUTE_LIMIT_BYTES)
-      .optional()
-      .describe(
-        `Largest non-streaming upstream response body, in bytes (default ${DEFAULT_MAX_RESPONSE_BYTES / MiB} MiB: a 2,048-input embeddings batch in base64 fits). A larger one is cut off as it arrives and the client gets 502 upstream_response_too_large; it is not retried and does not count against the target's health.`,
-      ),
-    maxStreamEventBytes: z
-      .number()
-      .int()
-      .min(1024)
-      .max(MAX_ROUTE_LIMIT_BYTES)
-      .optional()
-      .describe(
-        `Largest single event of an upstream stream, in bytes (default ${DEFAULT_MAX_STREAM_EVENT_BYTES / MiB} MiB). A larger one ends the stream with an error event (502 upstream_response_too_large before the first chunk); such a stream is never cached.`,
-      ),
+    maxResponseBytes: byteLimit(
+      `Largest non-streaming upstream response body, in bytes (default ${DEFAULT_MAX_RESPONSE_BYTES / MiB} MiB: a 2,048-input embeddings batch in base64 fits). A larger one is cut off as it arrives and the client gets 502 upstream_response_too_large; it is not retried and does not count against the target's health.`,
+    ),
+    maxStreamEventBytes: byteLimit(
+      `Largest single event of an upstream stream, in bytes (default ${DEFAULT_MAX_STREAM_EVENT_BYTES / MiB} MiB). A larger one ends the stream with an error event (502 upstream_response_too_large before the first chunk); such a stream is never cached.`,
+    ),
   })
   .describe('Size limits on what upstreams send back for this route; they bound the memory one request can take.');
 

@@ -139,42 +139,34 @@ describe('upstream response size limits', () => {
   });
 });
 
+/**
+ * A stream that sends one chunk, then `drip` 100 times 50 ms apart (far longer than the route's
+ * 300 ms idle timeout if a drip counted as life), then `tail`. The gateway must give up on it.
+ */
+async function expectIdleTimeout(start: string, drip: string, tail: string): Promise<void> {
+  upstream.served.length = 0;
+  upstream.handler = async (_req, res, served) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(chunk('first') + start);
+    for (let i = 0; i < 100 && !res.destroyed; i++) {
+      res.write(drip);
+      served.written++;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    res.end(tail);
+  };
+  const text = await (await ask('limited', true)).text();
+  expect(text).toContain('no chunk for 300 ms');
+  await expect.poll(() => upstream.served[0]?.cut).toBe(true);
+  expect(upstream.served[0]?.written).toBeLessThan(100);
+}
+
 describe('stream idle timeout', () => {
   it('is not kept alive by bytes that never complete an event', async () => {
-    upstream.served.length = 0;
-    upstream.handler = async (_req, res, served) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(chunk('first'));
-      res.write('data: {"slow":"');
-      // 100 × 50 ms: far longer than the 300 ms idle timeout if every byte counted as life.
-      for (let i = 0; i < 100 && !res.destroyed; i++) {
-        res.write('.');
-        served.written++;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      res.end('"}\n\ndata: [DONE]\n\n');
-    };
-    const text = await (await ask('limited', true)).text();
-    expect(text).toContain('no chunk for 300 ms');
-    await expect.poll(() => upstream.served[0]?.cut).toBe(true);
-    expect(upstream.served[0]?.written).toBeLessThan(100);
+    await expectIdleTimeout('data: {"slow":"', '.', '"}\n\ndata: [DONE]\n\n');
   });
 
   it('is not kept alive by events that carry no chunk', async () => {
-    upstream.served.length = 0;
-    upstream.handler = async (_req, res, served) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(chunk('first'));
-      for (let i = 0; i < 100 && !res.destroyed; i++) {
-        res.write('data: 0\n\n');
-        served.written++;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      res.end('data: [DONE]\n\n');
-    };
-    const text = await (await ask('limited', true)).text();
-    expect(text).toContain('no chunk for 300 ms');
-    await expect.poll(() => upstream.served[0]?.cut).toBe(true);
-    expect(upstream.served[0]?.written).toBeLessThan(100);
+    await expectIdleTimeout('', 'data: 0\n\n', 'data: [DONE]\n\n');
   });
 });
