@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { compileHeaderPattern, headerPatternError, MAX_MATCHED_HEADER_LENGTH } from './header-pattern.js';
+import { compileHeaderPattern, headerPatternError, MAX_MATCHED_HEADER_LENGTH, MAX_PATTERN_PROGRAM_SIZE, MAX_ROUTE_PROGRAM_SIZE } from './header-pattern.js';
+import { routeLoadProblems } from './load-checks.js';
 import { buildRuntimeSnapshot } from './runtime-snapshot.js';
 import { type RouteConfig, type Snapshot, SNAPSHOT_SCHEMA_VERSION } from './snapshot.js';
 import type { Transport } from '../upstream/transport.js';
@@ -81,4 +82,19 @@ describe('header patterns: RE2 semantics, linear-time matching', () => {
     expect(compiled.pattern.test('a'.repeat(MAX_MATCHED_HEADER_LENGTH))).toBe(true);
     expect(compiled.pattern.test('a'.repeat(MAX_MATCHED_HEADER_LENGTH + 1))).toBe(false);
   });
+
+  it('bounds the work per header by construction: program size per pattern and per route, value length per match', () => {
+    // A 4 KB `.*a.*a…` against 8 KB of `a` took 3 s in the NFA: such patterns are refused, not run.
+    expect(headerPatternError('.*a'.repeat(1350))).toMatch(/too complex: RE2 program size \d+ exceeds 256/);
+    expect(headerPatternError('a{1000}')).toMatch(/too complex/);
+    const accepted = compileHeaderPattern('[a-z0-9-]{1,63}');
+    if (!accepted.ok) throw new Error(accepted.error);
+    expect(accepted.pattern.programSize).toBeLessThanOrEqual(MAX_PATTERN_PROGRAM_SIZE);
+    // Each one is fine alone; nine of them exceed the route's total.
+    const many = Array.from({ length: 9 }, () => ({ name: 'x-team', value: '[a-z0-9-]{1,63}', type: 'RegularExpression' as const }));
+    const problems = routeLoadProblems(routeWith(many.slice(0, 4), many.slice(4)), new Set(['team-a/p']));
+    expect(problems[0]).toEqual({ path: 'rules[0].when.headers[4].value', message: `the route's regular expressions together exceed RE2 program size ${MAX_ROUTE_PROGRAM_SIZE}` });
+    expect(routeLoadProblems(routeWith(many.slice(0, 4), many.slice(0, 4)), new Set(['team-a/p']))).toEqual([]);
+  });
 });
+

@@ -1,4 +1,4 @@
-import { compileHeaderPattern } from './header-pattern.js';
+import { compileHeaderPattern, MAX_ROUTE_PROGRAM_SIZE } from './header-pattern.js';
 import { parseServiceAccountKey } from './service-account-key.js';
 import { isSupportedProviderType, type ProviderConfig, type RouteConfig } from './snapshot.js';
 
@@ -33,20 +33,25 @@ export function providerLoadProblem(p: ProviderConfig): LoadProblem | undefined 
 
 type HeaderMatch = RouteConfig['matches'][number]['headers'][number];
 
-function headerProblems(headers: readonly HeaderMatch[], at: string): LoadProblem[] {
+/** Problems of each RegularExpression, and the sum of their RE2 program sizes. */
+function headerProblems(headers: readonly HeaderMatch[], at: string, total: { programSize: number }): LoadProblem[] {
   return headers.flatMap((h, i) => {
     if (h.type !== 'RegularExpression') return [];
     const compiled = compileHeaderPattern(h.value);
-    return compiled.ok ? [] : [{ path: `${at}[${i}].value`, message: `invalid regular expression (RE2 syntax): ${compiled.error}` }];
+    if (!compiled.ok) return [{ path: `${at}[${i}].value`, message: `invalid regular expression (RE2 syntax): ${compiled.error}` }];
+    total.programSize += compiled.pattern.programSize;
+    if (total.programSize <= MAX_ROUTE_PROGRAM_SIZE) return [];
+    return [{ path: `${at}[${i}].value`, message: `the route's regular expressions together exceed RE2 program size ${MAX_ROUTE_PROGRAM_SIZE}` }];
   });
 }
 
 /** Every problem of one route: its header patterns, its rules' target indexes, its targets' providers. */
 export function routeLoadProblems(r: RouteConfig, providerIds: ReadonlySet<string>): LoadProblem[] {
   const problems: LoadProblem[] = [];
-  r.matches.forEach((m, i) => problems.push(...headerProblems(m.headers, `matches[${i}].headers`)));
+  const regex = { programSize: 0 };
+  r.matches.forEach((m, i) => problems.push(...headerProblems(m.headers, `matches[${i}].headers`, regex)));
   r.rules?.forEach((rule, i) => {
-    problems.push(...headerProblems(rule.when?.headers ?? [], `rules[${i}].when.headers`));
+    problems.push(...headerProblems(rule.when?.headers ?? [], `rules[${i}].when.headers`, regex));
     rule.targets.forEach((index, j) => {
       if (index >= r.targets.length) problems.push({ path: `rules[${i}].targets[${j}]`, message: `rule target ${index} is not among the route's ${r.targets.length} targets` });
     });

@@ -69,7 +69,7 @@ export const HeaderMatchSchema = withRules(
       .string()
       .max(4096)
       .describe(
-        'Value to compare with. For RegularExpression: RE2 syntax (no backreferences or lookaround), matched against the whole header value in linear time; a value longer than 8192 characters never matches.',
+        'Value to compare with. For RegularExpression: RE2 syntax (no backreferences or lookaround), matched against the whole header value in linear time; a value longer than 1024 characters never matches. RE2 program size at most 256 per pattern and 1024 for all patterns of a route.',
       ),
     type: z.enum(['Exact', 'RegularExpression']).default('Exact').describe('How value is compared.'),
   }),
