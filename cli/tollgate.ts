@@ -48,6 +48,7 @@ dataplane:
   --drain-timeout <s>       Seconds SIGTERM waits for in-flight streams (default 30)
   --admin-tls-cert/-key <f> Serve the admin port (snapshot pushes) over TLS
   --operator-ca <file>      CA of the operator's certificate, for an https --operator-url
+  --operator-tls-server-name <n>  Name the operator's certificate carries (default: the host of --operator-url)
   --kubeconfig <path>       API server for TokenReview (default: in-cluster ServiceAccount)
   --auth-cache-ttl <s>      Longest a verified ServiceAccount token is trusted (default 60)
 
@@ -69,6 +70,11 @@ operator:
   --tls-cert/--tls-key <f>  Serve the operator port (snapshot pull, usage reports) over TLS
   --dataplane-ca <file>     Push to data planes over TLS, trusting this CA
   --dataplane-tls-server-name <n>  Name the pods' certificates carry (default <service>.<namespace>.svc)
+  --managed-tls             TLS on the channel with certificates the operator manages: a CA in Secret
+                            <prefix>-ca, the data planes' certificate in <prefix>-dataplane-tls (tls.crt,
+                            tls.key, ca.crt; created when missing), its own issued at start
+  --tls-secret-prefix <p>   Prefix of those Secrets in the data-plane namespace (default tollgate)
+  --operator-service <n>    The operator's Service, named in its certificate (default tollgate-operator)
 `;
 
 function fail(message: string): never {
@@ -193,6 +199,10 @@ async function main(argv: string[]): Promise<void> {
       'dataplane-tls-server-name': { type: 'string' },
       'lease-name': { type: 'string' },
       'api-key-hash-secret': { type: 'string' },
+      'managed-tls': { type: 'boolean' },
+      'tls-secret-prefix': { type: 'string' },
+      'operator-service': { type: 'string' },
+      'operator-tls-server-name': { type: 'string' },
       auth: { type: 'boolean' },
       'auth-cache-ttl': { type: 'string' },
       'max-body-bytes': { type: 'string' },
@@ -258,6 +268,7 @@ async function main(argv: string[]): Promise<void> {
           ? {}
           : { admin: { host, port: parsePort(values['admin-port'] ?? '9090'), token, ...tlsPair(values['admin-tls-cert'], values['admin-tls-key'], '--admin-tls') } }),
         ...(values['operator-ca'] === undefined ? {} : { operatorCa: readFileSync(values['operator-ca'], 'utf8') }),
+        ...(values['operator-tls-server-name'] === undefined ? {} : { operatorServerName: values['operator-tls-server-name'] }),
         ...(operatorUrl === undefined ? {} : { operatorUrl }),
         ...(tracing === undefined ? {} : { tracer: tracing.tracer }),
       });
@@ -280,6 +291,7 @@ async function main(argv: string[]): Promise<void> {
       const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate-operator');
       // Loaded here so that a data plane never pays for the Kubernetes client (about 85 MB).
       const { runOperator } = await import('../operator/operator.js');
+      const { serviceNames } = await import('../operator/tls/channel-tls.js');
       const operator = await runOperator({
         ...(kubeconfig === undefined ? {} : { kubeconfig }),
         watchNamespaces: (values['watch-namespaces'] ?? process.env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
@@ -289,6 +301,17 @@ async function main(argv: string[]): Promise<void> {
         lease: { namespace: dataplaneNamespace, name: values['lease-name'] ?? 'tollgate-operator', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
         apiKeyHashSecret: { namespace: dataplaneNamespace, name: values['api-key-hash-secret'] ?? 'tollgate-api-key-hash' },
         listen: { host: values.host ?? '0.0.0.0', port: parsePort(values.port ?? '9091'), ...tlsPair(values['tls-cert'], values['tls-key'], '--tls') },
+        ...(values['managed-tls'] === true
+          ? {
+              managedTls: {
+                namespace: dataplaneNamespace,
+                caSecret: `${values['tls-secret-prefix'] ?? 'tollgate'}-ca`,
+                dataplaneSecret: `${values['tls-secret-prefix'] ?? 'tollgate'}-dataplane-tls`,
+                dataplaneNames: serviceNames(values['dataplane-service'] ?? 'tollgate-dataplane', dataplaneNamespace),
+                operatorNames: serviceNames(values['operator-service'] ?? 'tollgate-operator', dataplaneNamespace),
+              },
+            }
+          : {}),
         ...(values['dataplane-ca'] === undefined
           ? {}
           : {

@@ -44,6 +44,8 @@ export interface DataplaneOptions {
   admin?: { host: string; port: number; token: string; tls?: { cert: string; key: string } };
   /** CA of the operator's certificate when operatorUrl is https. */
   operatorCa?: string;
+  /** The name the operator's certificate carries, when it is not the host of operatorUrl (SNI and verification). */
+  operatorServerName?: string;
   /** Operator URL to pull the current snapshot from at start. */
   operatorUrl?: string;
   /** Traces are recorded with this tracer (see telemetry/otel-sdk.ts); none when absent. */
@@ -98,7 +100,8 @@ export class Dataplane {
     this.bodyBudget = new ByteBudget(this.bodyLimits.maxInflightBodyBytes);
     // A pod that restarts starts a new report sequence, so it gets a new name in the idempotency key.
     const pod = `${opts.podName ?? hostname()}-${randomBytes(4).toString('hex')}`;
-    this.operatorAgent = opts.operatorCa === undefined ? undefined : new Agent({ connect: { ca: opts.operatorCa } });
+    this.operatorAgent =
+      opts.operatorCa === undefined ? undefined : new Agent({ connect: { ca: opts.operatorCa, ...(opts.operatorServerName === undefined ? {} : { servername: opts.operatorServerName }) } });
     this.ledger = new BudgetLedger(pod, { standalone: opts.operatorUrl === undefined });
     this.reporter = new UsageReporter(this.ledger, {
       logger: opts.logger,

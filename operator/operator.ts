@@ -18,6 +18,7 @@ import { Informer } from './kube/informer.js';
 import { KubeClient, type KubeObject } from './kube/kube-client.js';
 import { LeaderElector } from './kube/leader-election.js';
 import { ensureInstallationSecretWithRetry } from './kube/installation-secret.js';
+import { ensureChannelTls, type ManagedTlsConfig } from './tls/channel-tls.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { createOperatorMetrics } from './operator-metrics.js';
 import { NOOP_OPERATOR_TRACING, operatorTracing } from './telemetry/operator-tracing.js';
@@ -37,6 +38,11 @@ export interface OperatorConfig {
   apiKeyHashSecret: { namespace: string; name: string };
   /** Push to the pods' admin ports over TLS. */
   dataplaneTls?: { ca: string; serverName: string };
+  /**
+   * TLS for the channel with certificates the operator manages (a CA and the data planes'
+   * certificate in Secrets, its own issued at start); overrides listen.tls and dataplaneTls.
+   */
+  managedTls?: ManagedTlsConfig;
   debounceMs: number;
   maxWaitMs: number;
   logger: Logger;
@@ -65,6 +71,16 @@ function loadKubeConfig(path: string | undefined): KubeConfig {
 export async function runOperator(config: OperatorConfig): Promise<RunningOperator> {
   const { logger } = config;
   const client = new KubeClient(loadKubeConfig(config.kubeconfig));
+  const stopSecrets = new AbortController();
+  let listenTls = config.listen.tls;
+  let dataplaneTls = config.dataplaneTls;
+  if (config.managedTls !== undefined) {
+    // Before anything listens or pushes: the channel is never plain when TLS is managed.
+    const channel = await ensureChannelTls(client, config.managedTls, logger, stopSecrets.signal);
+    listenTls = { cert: channel.operator.cert, key: channel.operator.key };
+    dataplaneTls = { ca: channel.ca, serverName: config.managedTls.dataplaneNames[0] ?? config.dataplane.service };
+    logger.info({ ca: config.managedTls.caSecret, dataplane: config.managedTls.dataplaneSecret }, 'channel TLS with operator-managed certificates');
+  }
   const metrics = createOperatorMetrics();
   const tracing = config.tracer === undefined ? NOOP_OPERATOR_TRACING : operatorTracing(config.tracer);
   const caches: Caches = {
@@ -82,7 +98,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   let trigger: CoalescingTrigger | undefined;
   const distributor = new Distributor({
     token: config.token,
-    ...(config.dataplaneTls === undefined ? {} : { tls: config.dataplaneTls }),
+    ...(dataplaneTls === undefined ? {} : { tls: dataplaneTls }),
     logger,
     tracing,
     onAck: () => trigger?.trigger(),
@@ -102,7 +118,6 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     logger,
   });
   let apiKeyHashKey: string | undefined;
-  const stopSecrets = new AbortController();
   const reconciler = new Reconciler({
     client,
     caches,
@@ -212,7 +227,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     logger.warn({ pod, rejected }, 'usage records that cannot be counted were dropped');
   };
   const app = createOperatorApp({ token: config.token, usage, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, logger });
-  const tls = config.listen.tls;
+  const tls = listenTls;
   const server: Server = tls === undefined ? createHttpServer(app) : createHttpsServer({ cert: tls.cert, key: tls.key }, app);
   server.listen(config.listen.port, config.listen.host);
   await once(server, 'listening');

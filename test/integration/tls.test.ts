@@ -86,4 +86,41 @@ describe('TLS on the admin channel', () => {
     await new Promise((r) => setTimeout(r, 4000));
     expect(await chat()).toBe(503); // never received a snapshot
   });
+
+  it('with --managed-tls the operator makes the CA and the data planes\' certificate itself, and the channel is TLS only', async () => {
+    await operator?.kill();
+    await pod?.kill();
+    // The operator creates both Secrets in the data-plane namespace before it listens or pushes.
+    operator = startOperator(k.operatorKubeconfig, { port: PORT, identity: 'tls-operator', args: ['--managed-tls', '--tls-secret-prefix', 'managed'] });
+    const secret = await eventually(() => {
+      const s = JSON.parse(k.kubectl(['get', 'secret', 'managed-dataplane-tls', '-n', 'tollgate-system', '-o', 'json'])) as { data: Record<string, string> };
+      return Object.fromEntries(Object.entries(s.data).map(([key, v]) => [key, Buffer.from(v, 'base64').toString('utf8')]));
+    }, 'the data planes\' certificate Secret', 30_000);
+    expect(Object.keys(secret).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
+    const ca = JSON.parse(k.kubectl(['get', 'secret', 'managed-ca', '-n', 'tollgate-system', '-o', 'json'])) as { data: Record<string, string> };
+    expect(Buffer.from(ca.data['tls.crt'] ?? '', 'base64').toString()).toBe(secret['ca.crt']);
+    // What the chart mounts into the data-plane pods.
+    for (const [key, value] of Object.entries(secret)) writeFileSync(file(`managed-${key}`), value ?? '');
+    pod = startDataplane(IP, {
+      operatorUrl: `https://127.0.0.1:${PORT}`,
+      args: [
+        '--admin-tls-cert', file('managed-tls.crt'),
+        '--admin-tls-key', file('managed-tls.key'),
+        '--operator-ca', file('managed-ca.crt'),
+        // The operator's certificate names its Service; here it is reached on loopback.
+        '--operator-tls-server-name', 'tollgate-operator.tollgate-system.svc',
+      ],
+    });
+    await eventually(async () => expect(await chat()).toBe(200), 'a snapshot over operator-managed TLS', 30_000);
+    await expect(fetch(`http://${IP}:9090/healthz`)).rejects.toThrow();
+    await expect(fetch(`http://127.0.0.1:${PORT}/healthz`)).rejects.toThrow();
+
+    // A restarted operator keeps the CA and the certificate (created once), and issues itself a new one from the same CA.
+    await operator.kill();
+    operator = startOperator(k.operatorKubeconfig, { port: PORT, identity: 'tls-operator', args: ['--managed-tls', '--tls-secret-prefix', 'managed'] });
+    k.apply(anonymousRoute('team-a', 'chat-after-restart'));
+    await eventually(async () => expect(await postChat(IP, 'chat-after-restart')).toBe(200), 'a push after the operator restarted', 30_000);
+    const again = JSON.parse(k.kubectl(['get', 'secret', 'managed-dataplane-tls', '-n', 'tollgate-system', '-o', 'json'])) as { data: Record<string, string> };
+    expect(Buffer.from(again.data['tls.crt'] ?? '', 'base64').toString()).toBe(secret['tls.crt']);
+  });
 });

@@ -63,8 +63,16 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{- define "tollgate.operatorUrl" -}}
-{{- printf "http://%s.%s.svc:%d" (include "tollgate.operatorName" .) .Release.Namespace (int .Values.operator.port) -}}
+{{- printf "%s://%s.%s.svc:%d" (ternary "https" "http" .Values.tls.enabled) (include "tollgate.operatorName" .) .Release.Namespace (int .Values.operator.port) -}}
 {{- end -}}
+
+{{/* Channel TLS: the data planes' certificate Secret (tls.crt, tls.key, ca.crt), made by the operator or by cert-manager. */}}
+{{- define "tollgate.dataplaneTlsSecretName" -}}{{ include "tollgate.fullname" . }}-dataplane-tls{{- end -}}
+{{/* cert-manager only: the operator's certificate Secret (with managed TLS the operator issues its own in memory). */}}
+{{- define "tollgate.operatorTlsSecretName" -}}{{ include "tollgate.fullname" . }}-operator-tls{{- end -}}
+{{- define "tollgate.tlsDir" -}}/var/run/tollgate/tls{{- end -}}
+{{/* Probe scheme of the ports that speak the channel's TLS. */}}
+{{- define "tollgate.probeScheme" -}}{{ ternary "HTTPS" "HTTP" .Values.tls.enabled }}{{- end -}}
 
 {{/* Grace period: the kubelet must not kill streams that are still draining. */}}
 {{- define "tollgate.dataplaneGracePeriod" -}}
