@@ -20,7 +20,7 @@ interface Container {
   ports: { name: string; containerPort: number }[];
   securityContext: Record<string, unknown>;
   resources: { requests?: Record<string, string>; limits?: Record<string, string> };
-  readinessProbe?: { httpGet: { path: string; port: string } };
+  readinessProbe?: { httpGet: { path: string; port: string; scheme?: string } };
   livenessProbe?: unknown;
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
 }
@@ -51,7 +51,7 @@ describe('helm lint and template', () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
   });
 
-  it('renders a production-shaped default: two operators, two data planes, Services, PDBs, token Secret', () => {
+  it('renders a production-shaped default: two operators, two data planes, Services, PDBs, token Secret, NetworkPolicies, channel TLS', () => {
     const objects = render();
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
       [
@@ -61,6 +61,8 @@ describe('helm lint and template', () => {
         'ClusterRoleBinding/tollgate-dataplane-tollgate-system',
         'Deployment/tollgate-dataplane',
         'Deployment/tollgate-operator',
+        'NetworkPolicy/tollgate-dataplane',
+        'NetworkPolicy/tollgate-operator',
         'PodDisruptionBudget/tollgate-dataplane',
         'PodDisruptionBudget/tollgate-operator',
         'Role/tollgate-operator',
@@ -93,10 +95,17 @@ describe('helm lint and template', () => {
       '--auth-cache-ttl=60',
       '--max-body-bytes=10485760',
       '--max-inflight-body-bytes=67108864',
-      '--operator-url=http://tollgate-operator.tollgate-system.svc:9091',
+      '--operator-url=https://tollgate-operator.tollgate-system.svc:9091',
       '--token-file=/var/run/tollgate/admin-token/token',
+      '--admin-tls-cert=/var/run/tollgate/tls/tls.crt',
+      '--admin-tls-key=/var/run/tollgate/tls/tls.key',
+      '--operator-ca=/var/run/tollgate/tls/ca.crt',
     ]);
-    expect(dp.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'admin' });
+    expect(dp.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'admin', scheme: 'HTTPS' });
+    // The data planes mount the certificate Secret the operator makes; they start once it exists.
+    expect(podSpec(find(objects, 'Deployment', 'tollgate-dataplane')).volumes).toContainEqual(
+      expect.objectContaining({ name: 'channel-tls', secret: expect.objectContaining({ secretName: 'tollgate-dataplane-tls' }) }),
+    );
     const op = container(find(objects, 'Deployment', 'tollgate-operator'));
     expect(op.args).toEqual([
       'operator',
@@ -104,6 +113,9 @@ describe('helm lint and template', () => {
       '--dataplane-service=tollgate-dataplane',
       '--token-file=/var/run/tollgate/admin-token/token',
       '--api-key-hash-secret=tollgate-api-key-hash',
+      '--managed-tls',
+      '--tls-secret-prefix=tollgate',
+      '--operator-service=tollgate-operator',
     ]);
     expect(op.env?.map((e) => e.name)).toEqual(['POD_NAMESPACE', 'POD_NAME', 'LOG_LEVEL']);
     // The data plane verifies callers' ServiceAccount tokens (TokenReview) with its own, and may do nothing else.
@@ -117,6 +129,23 @@ describe('helm lint and template', () => {
   it('passes the request body limits as whole numbers, however large', () => {
     const d = find(render({ set: ['dataplane.maxRequestBodyBytes=33554432', 'dataplane.maxInflightRequestBodyBytes=4294967296'] }), 'Deployment', 'tollgate-dataplane');
     expect(container(d).args).toEqual(expect.arrayContaining(['--max-body-bytes=33554432', '--max-inflight-body-bytes=4294967296']));
+  });
+
+  it('issues the channel certificates with cert-manager when asked, and speaks plain HTTP only when TLS is turned off', () => {
+    const cm = render({ set: ['tls.certManager.enabled=true', 'tls.certManager.issuerRef.name=channel-ca'] });
+    expect(cm.filter((o) => o.kind === 'Certificate').map((o) => at<string>(o, 'spec.secretName')).sort()).toEqual(['tollgate-dataplane-tls', 'tollgate-operator-tls']);
+    expect(at<string[]>(find(cm, 'Certificate', 'tollgate-operator-tls'), 'spec.dnsNames')).toContain('tollgate-operator.tollgate-system.svc');
+    const opArgs = container(find(cm, 'Deployment', 'tollgate-operator')).args;
+    expect(opArgs).toEqual(expect.arrayContaining(['--tls-cert=/var/run/tollgate/tls/tls.crt', '--dataplane-ca=/var/run/tollgate/tls/ca.crt']));
+    expect(opArgs).not.toContain('--managed-tls');
+    expect(helm(['template', 't', CHART, '--kube-version', KUBE_VERSION, '--set', 'tls.certManager.enabled=true']).stderr).toMatch(/needs tls.certManager.issuerRef.name/);
+
+    const plain = render({ set: ['tls.enabled=false'] });
+    const dp = container(find(plain, 'Deployment', 'tollgate-dataplane'));
+    expect(dp.args).toContain('--operator-url=http://tollgate-operator.tollgate-system.svc:9091');
+    expect(dp.args.some((a) => a.startsWith('--admin-tls'))).toBe(false);
+    expect(dp.readinessProbe?.httpGet.scheme).toBe('HTTP');
+    expect(container(find(plain, 'Deployment', 'tollgate-operator')).args).not.toContain('--managed-tls');
   });
 
   it('gives the data plane a grace period longer than its preStop delay plus stream drain', () => {

@@ -74,6 +74,32 @@ function startOperatorFromChart(objects: K8sObject[]): CliProcess {
   return spawnTollgate(args, { ...containerEnv(deployment), POD_NAMESPACE: NS, POD_NAME: 'tollgate-operator-0' });
 }
 
+/**
+ * The data plane with the chart's args, once the operator has created the certificate Secret the
+ * chart mounts into its pods (channel TLS is on by default): the test writes the mounted files.
+ */
+async function startDataplaneFromChart(objects: K8sObject[]): Promise<CliProcess> {
+  const secret = await eventually(
+    () => JSON.parse(kubectl(['get', 'secret', 'tollgate-dataplane-tls', '-n', NS, '-o', 'json'])) as { data: Record<string, string> },
+    'the operator to create the data planes\' certificate Secret',
+  );
+  for (const [key, value] of Object.entries(secret.data)) writeFileSync(join(work, key), Buffer.from(value, 'base64'));
+  const deployment = find(objects, 'Deployment', 'tollgate-dataplane', NS);
+  const dpArgs = containerArgs(deployment, {
+    '--token-file': tokenFile,
+    '--operator-url': `https://127.0.0.1:${OPERATOR_PORT}`,
+    // The operator's certificate names its Service; here it is reached on loopback.
+    '--operator-tls-server-name': `tollgate-operator.${NS}.svc`,
+    '--admin-tls-cert': join(work, 'tls.crt'),
+    '--admin-tls-key': join(work, 'tls.key'),
+    '--operator-ca': join(work, 'ca.crt'),
+    '--host': DP_IP,
+    // In a pod it uses its mounted ServiceAccount token; here the same identity, through the proxy.
+    '--kubeconfig': dataplaneKubeconfig,
+  });
+  return spawnTollgate(dpArgs, containerEnv(deployment));
+}
+
 function objectsIn(ns: string, model: string): string {
   return `apiVersion: v1
 kind: Secret
@@ -202,17 +228,10 @@ beforeAll(async () => {
   const secret = JSON.parse(kubectl(['get', 'secret', 'tollgate-admin-token', '-n', NS, '-o', 'json'])) as { data: { token: string } };
   writeFileSync(tokenFile, Buffer.from(secret.data.token, 'base64').toString('utf8'));
 
-  // The data plane with the chart's args; no controllers run, so the test writes the EndpointSlice
-  // the EndpointSlice controller would write for the chart's data-plane Service.
+  // The data plane starts in each cycle, once the operator has made its certificate (startDataplaneFromChart);
+  // no controllers run, so the test writes the EndpointSlice the EndpointSlice controller would
+  // write for the chart's data-plane Service.
   const objects = installed();
-  const dpArgs = containerArgs(find(objects, 'Deployment', 'tollgate-dataplane', NS), {
-    '--token-file': tokenFile,
-    '--operator-url': `http://127.0.0.1:${OPERATOR_PORT}`,
-    '--host': DP_IP,
-    // In a pod it uses its mounted ServiceAccount token; here the same identity, through the proxy.
-    '--kubeconfig': dataplaneKubeconfig,
-  });
-  dataplane = spawnTollgate(dpArgs, containerEnv(find(objects, 'Deployment', 'tollgate-dataplane', NS)));
   const service = find(objects, 'Service', 'tollgate-dataplane', NS);
   const ports = slicePorts(service);
   kubectl(
@@ -253,6 +272,7 @@ describe('operator under the chart RBAC', () => {
     proxy.calls.length = 0;
     operator = startOperatorFromChart(objects);
     try {
+      dataplane = await startDataplaneFromChart(objects);
       await fullCycle(['team-a']);
     } catch (err) {
       throw new Error(failure(err));
@@ -270,11 +290,13 @@ describe('operator under the chart RBAC', () => {
     ]);
     // A fresh Lease, so that this run creates it again (the previous run released it).
     kubectl(['delete', 'lease', 'tollgate-operator', '-n', NS]);
-    // And no API key hash Secret, so that this run creates it again too.
-    kubectl(['delete', 'secret', 'tollgate-api-key-hash', '-n', NS]);
+    // And none of the installation's Secrets (API key hash key, channel CA and certificate), so that this run creates them again too.
+    kubectl(['delete', 'secret', 'tollgate-api-key-hash', 'tollgate-ca', 'tollgate-dataplane-tls', '-n', NS]);
+    await dataplane?.stop('SIGKILL');
     proxy.calls.length = 0;
     operator = startOperatorFromChart(objects);
     try {
+      dataplane = await startDataplaneFromChart(objects);
       await fullCycle(['team-b', 'team-c']);
       // team-a is not watched any more: its route left the snapshot.
       await eventually(async () => expect(await chat('chat-team-a', 'team-a').catch((e: { status?: number }) => e.status)).toBe(404), 'team-a to be dropped');
