@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import express, { type Express } from 'express';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../operator/compile/compile.js';
@@ -22,7 +23,11 @@ let base: string;
 const store = new SnapshotStore(new HttpTransport());
 
 beforeAll(async () => {
-  server = createAdminApp({ store, token: 'secret', logger: pino({ level: 'silent' }), isDraining: () => false }).listen(0, '127.0.0.1');
+  // An extension that parses a body, as /debug/route does: it must sit behind the token.
+  const extend = (app: Express): void => {
+    app.post('/debug/echo', express.json({ limit: '64mb' }), (req, res) => res.json({ got: req.body as unknown }));
+  };
+  server = createAdminApp({ store, token: 'secret', logger: pino({ level: 'silent' }), isDraining: () => false, extend }).listen(0, '127.0.0.1');
   await once(server, 'listening');
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -41,6 +46,9 @@ describe('admin API', () => {
   it('refuses pushes without the right token', async () => {
     expect((await push({ generation: 1, snapshot: snapshot('a') }, 'wrong')).status).toBe(401);
     expect((await fetch(`${base}/v1/snapshot/status`)).status).toBe(401);
+    expect((await fetch(`${base}/debug/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+    const withToken = await fetch(`${base}/debug/echo`, { method: 'POST', headers: { authorization: 'Bearer secret', 'content-type': 'application/json' }, body: '{"a":1}' });
+    expect(await withToken.json()).toEqual({ got: { a: 1 } });
   });
 
   it('applies a newer generation, refuses an older one, and keeps the last good on an invalid one', async () => {
@@ -80,9 +88,12 @@ describe('admin API', () => {
     expect(store.current?.models.map((m) => m.id)).toEqual(['d']);
   });
 
-  it('checks the token before reading a body: a 50 MB upload without it is answered at once, unread', async () => {
+  it.each([
+    ['PUT', '/v1/snapshot'],
+    ['POST', '/debug/echo'],
+  ])('checks the token before reading a body (%s %s): a 50 MB upload without it is answered at once, unread', async (method, path) => {
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = httpRequest(`${base}/v1/snapshot`, { method: 'PUT', headers: { 'content-type': 'application/json', 'content-length': String(50 * 1024 * 1024) } });
+      const req = httpRequest(`${base}${path}`, { method, headers: { 'content-type': 'application/json', 'content-length': String(50 * 1024 * 1024) } });
       req.on('response', resolve);
       req.on('error', reject);
       req.flushHeaders(); // no body byte is ever sent: only a handler that does not wait for it can answer

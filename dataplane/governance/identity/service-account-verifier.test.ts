@@ -103,3 +103,28 @@ describe('ServiceAccount tokens: the API server is not the caller’s to drive',
     expect(precheckJwt(`${plausible()}${'A'.repeat(9000)}`, 'tollgate', NOW_MS)).toEqual({ ok: false, reason: 'token too long' });
   });
 });
+
+describe('TokenReview details never reach the caller', () => {
+  const API_SERVER = 'https://10.96.0.1:443';
+  const OWN_SA = 'system:serviceaccount:tollgate-system:tollgate-dataplane';
+
+  it('an API server that cannot be asked gives a bare 503; the reason goes to the log hook only', async () => {
+    const logged: unknown[] = [];
+    const failing: TokenReviewer = {
+      review: () => Promise.reject(new Error(`TokenReview failed: HTTP 403 tokenreviews is forbidden: User "${OWN_SA}" cannot create at ${API_SERVER}`)),
+    };
+    const auth = new Authenticator({ reviewer: failing, now: () => NOW_MS, onReviewError: (err) => logged.push(err) });
+    const err = await auth.authenticate(bearer(plausible()), EMPTY_API_KEYS).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayError);
+    const body = JSON.stringify((err as GatewayError).toBody());
+    expect(body).toContain('cannot verify the token now');
+    expect(body).not.toMatch(/10\.96\.0\.1|tollgate-dataplane|forbidden/);
+    expect(String(logged[0])).toContain(API_SERVER);
+  });
+
+  it('a refusal says that the token was refused, not what the API server said about it', async () => {
+    const reviewer = new CountingReviewer({ authenticated: false, reason: `[invalid bearer token, serviceaccounts "ci-bot" not found in team-a via ${API_SERVER}]` });
+    const caller = await new Authenticator({ reviewer, now: () => NOW_MS }).authenticate(bearer(plausible()), EMPTY_API_KEYS);
+    expect(caller.invalidCredential).toBe('ServiceAccount token refused');
+  });
+});
