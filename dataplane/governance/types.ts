@@ -28,7 +28,7 @@ export interface AdmissionRequest {
   req: CanonicalRequest;
   /** Cheap estimate of prompt tokens. */
   promptTokens: number;
-  /** The output cap the client asked for, or a route/provider default when it asked for none. */
+  /** The most output tokens the request can be billed for: the cap per completion (asked, else a provider or route default) × n / best_of (governance/admission outputCap). */
   maxOutputTokens: number;
 }
 
