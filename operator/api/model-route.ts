@@ -62,8 +62,8 @@ export const PodSelectionSchema = z
     'How a pod is chosen inside a vllm Provider with several ready pods (other providers round-robin their endpoints). Per route, because the right choice depends on the traffic: PrefixAffinity for long shared system prompts, LoRAAffinity when the targets are adapters. Default QueueAware.',
   );
 
-export const HeaderMatchSchema = withRules(
-  z.strictObject({
+export const HeaderMatchSchema = z
+  .strictObject({
     name: z.string().min(1).max(256).describe('Header name (case-insensitive).'),
     value: z
       .string()
@@ -72,17 +72,23 @@ export const HeaderMatchSchema = withRules(
         'Value to compare with. For RegularExpression: RE2 syntax (no backreferences or lookaround), matched against the whole header value in linear time; a value longer than 1024 characters never matches. RE2 program size at most 256 per pattern and 1024 for all patterns of a route.',
       ),
     type: z.enum(['Exact', 'RegularExpression']).default('Exact').describe('How value is compared.'),
-  }),
-  [
-    {
-      // The API server's CEL regex engine is RE2 too: matches() fails on a pattern RE2 cannot compile,
-      // and a rule whose evaluation fails refuses the object. x || !x holds for every valid pattern.
-      rule: "self.type != 'RegularExpression' || ''.matches(self.value) || !''.matches(self.value)",
-      message: 'value must be a valid RE2 regular expression',
-      holds: (h) => h.type !== 'RegularExpression' || headerPatternError(h.value) === undefined,
-    },
-  ],
-);
+  })
+  // The whole reason in the message (bad syntax, or an RE2 program too large for the data plane).
+  .superRefine((h, ctx) => {
+    const error = h.type === 'RegularExpression' ? headerPatternError(h.value) : undefined;
+    if (error !== undefined) ctx.addIssue({ code: 'custom', path: ['value'], message: `value must be a valid RE2 regular expression: ${error}` });
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        // The API server's CEL regex engine is RE2 too: matches() fails on a pattern RE2 cannot compile,
+        // and a rule whose evaluation fails refuses the object. x || !x holds for every valid pattern.
+        // (The program-size limit is checked by the operator, which refuses such a route alone.)
+        rule: "self.type != 'RegularExpression' || ''.matches(self.value) || !''.matches(self.value)",
+        message: 'value must be a valid RE2 regular expression',
+      },
+    ],
+  });
 
 export const BackoffSchema = z.strictObject({
   initial: DurationSchema.default('100ms').describe('Delay before the first retry; doubles each time, with full jitter.'),

@@ -215,6 +215,23 @@ describe('operator → data plane', () => {
     k.kubectl(['delete', 'modelroute', 'chat-dup', '-n', 'team-a']);
   });
 
+  it('a route the data plane could not load is refused alone: the rest of the snapshot is still published', async () => {
+    // Passes the API server's CEL (it is valid RE2) but exceeds the data plane's program-size limit.
+    const heavy = `${route('heavy', 'heavy', 'model-h')}  matches: [{ headers: [{ name: x-team, value: '${'.*a'.repeat(100)}', type: RegularExpression }] }]\n`;
+    k.apply(heavy);
+    const obj = await eventually(() => {
+      const o = k.get<Conditioned>('modelroute', 'heavy', 'team-a');
+      if (conditionOf(o, 'Accepted')?.status !== 'False') throw new Error('not yet');
+      return o;
+    }, 'Accepted=False');
+    expect(conditionOf(obj, 'Accepted')).toMatchObject({ reason: 'Invalid', message: expect.stringMatching(/matches\.0\.headers\.0.*too complex: RE2 program size \d+ exceeds 256/) });
+    // Another change made after it is served: the snapshot kept flowing.
+    k.apply(route('after-heavy', 'after-heavy', 'model-a'));
+    expect((await eventually(() => chat('after-heavy'), 'the later route')).model).toBe('model-a');
+    expect((await chat('chat')).model).toBe('model-v2');
+    k.kubectl(['delete', 'modelroute', 'heavy', 'after-heavy', '-n', 'team-a']);
+  });
+
   it("a tenant's Budget cannot cut off another namespace: outside the platform namespace it caps only its own", async () => {
     k.kubectl(['create', 'namespace', 'team-b']);
     k.apply(`apiVersion: tollgate.dev/v1alpha1
