@@ -75,6 +75,8 @@ operator:
                             tls.key, ca.crt; created when missing), its own issued at start
   --tls-secret-prefix <p>   Prefix of those Secrets in the data-plane namespace (default tollgate)
   --operator-service <n>    The operator's Service, named in its certificate (default tollgate-operator)
+  --owner-service-account <n>  The operator's ServiceAccount: owner of the Secrets it creates, which then go
+                            with it (helm uninstall); default: no owner, the Secrets stay
 `;
 
 function fail(message: string): never {
@@ -202,6 +204,7 @@ async function main(argv: string[]): Promise<void> {
       'managed-tls': { type: 'boolean' },
       'tls-secret-prefix': { type: 'string' },
       'operator-service': { type: 'string' },
+      'owner-service-account': { type: 'string' },
       'operator-tls-server-name': { type: 'string' },
       auth: { type: 'boolean' },
       'auth-cache-ttl': { type: 'string' },
@@ -300,6 +303,7 @@ async function main(argv: string[]): Promise<void> {
         identity: values.identity ?? process.env.POD_NAME ?? hostname(),
         lease: { namespace: dataplaneNamespace, name: values['lease-name'] ?? 'tollgate-operator', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
         apiKeyHashSecret: { namespace: dataplaneNamespace, name: values['api-key-hash-secret'] ?? 'tollgate-api-key-hash' },
+        ...(values['owner-service-account'] === undefined ? {} : { ownerServiceAccount: values['owner-service-account'] }),
         listen: { host: values.host ?? '0.0.0.0', port: parsePort(values.port ?? '9091'), ...tlsPair(values['tls-cert'], values['tls-key'], '--tls') },
         ...(values['managed-tls'] === true
           ? {

@@ -17,7 +17,7 @@ import { EventRecorder } from './kube/event-recorder.js';
 import { Informer } from './kube/informer.js';
 import { KubeClient, type KubeObject } from './kube/kube-client.js';
 import { LeaderElector } from './kube/leader-election.js';
-import { ensureInstallationSecretWithRetry } from './kube/installation-secret.js';
+import { ensureInstallationSecretWithRetry, serviceAccountOwner, withRetry } from './kube/installation-secret.js';
 import { ensureChannelTls, type ManagedTlsConfig } from './tls/channel-tls.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { createOperatorMetrics } from './operator-metrics.js';
@@ -36,6 +36,8 @@ export interface OperatorConfig {
   listen: { host: string; port: number; tls?: { cert: string; key: string } };
   /** The Secret (created when missing) holding the installation's key for client API key HMACs, under data key `key`. */
   apiKeyHashSecret: { namespace: string; name: string };
+  /** The operator's own ServiceAccount (in the data-plane namespace): owner of the Secrets it creates, so that they go with it. */
+  ownerServiceAccount?: string;
   /** Push to the pods' admin ports over TLS. */
   dataplaneTls?: { ca: string; serverName: string };
   /**
@@ -74,9 +76,15 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   const stopSecrets = new AbortController();
   let listenTls = config.listen.tls;
   let dataplaneTls = config.dataplaneTls;
+  const saName = config.ownerServiceAccount;
+  const owner =
+    saName === undefined
+      ? undefined
+      : await withRetry(() => serviceAccountOwner(client, config.dataplane.namespace, saName), `cannot read the ServiceAccount ${saName}`, logger, stopSecrets.signal);
+  const owned = owner === undefined ? {} : { owner };
   if (config.managedTls !== undefined) {
     // Before anything listens or pushes: the channel is never plain when TLS is managed.
-    const channel = await ensureChannelTls(client, config.managedTls, logger, stopSecrets.signal);
+    const channel = await ensureChannelTls(client, { ...config.managedTls, ...owned }, logger, stopSecrets.signal);
     listenTls = { cert: channel.operator.cert, key: channel.operator.key };
     dataplaneTls = { ca: channel.ca, serverName: config.managedTls.dataplaneNames[0] ?? config.dataplane.service };
     logger.info({ ca: config.managedTls.caSecret, dataplane: config.managedTls.dataplaneSecret }, 'channel TLS with operator-managed certificates');
@@ -182,7 +190,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   }
   watch(caches.namespaces, '/api/v1/namespaces');
   for (const informer of informers) informer.start();
-  void ensureInstallationSecretWithRetry(client, config.apiKeyHashSecret, [API_KEY_HASH_DATA_KEY], () => ({ [API_KEY_HASH_DATA_KEY]: newApiKeyHashKey() }), logger, stopSecrets.signal).then(
+  void ensureInstallationSecretWithRetry(client, { ...config.apiKeyHashSecret, ...owned }, [API_KEY_HASH_DATA_KEY], () => ({ [API_KEY_HASH_DATA_KEY]: newApiKeyHashKey() }), logger, stopSecrets.signal).then(
     (data) => {
       apiKeyHashKey = data[API_KEY_HASH_DATA_KEY];
       trigger?.trigger();

@@ -5,6 +5,25 @@ import { KubeError, type KubeClient } from './kube-client.js';
 export interface InstallationSecretRef {
   namespace: string;
   name: string;
+  /** Set as the Secret's owner when it is created, so that it goes when its owner goes (helm uninstall). */
+  owner?: OwnerReference;
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+}
+
+/**
+ * The operator's ServiceAccount as the owner of the Secrets it creates: Helm deletes it on
+ * uninstall, and the garbage collector then deletes them (an upgrade keeps it, and them).
+ */
+export async function serviceAccountOwner(client: KubeClient, namespace: string, name: string): Promise<OwnerReference> {
+  const sa = await client.request<{ metadata: { uid?: string } }>('GET', `/api/v1/namespaces/${namespace}/serviceaccounts/${name}`);
+  if (sa.metadata.uid === undefined) throw new Error(`ServiceAccount ${namespace}/${name} has no uid`);
+  return { apiVersion: 'v1', kind: 'ServiceAccount', name, uid: sa.metadata.uid };
 }
 
 const decode = (data: Record<string, string> | undefined): Record<string, string> =>
@@ -37,7 +56,12 @@ export async function ensureInstallationSecret(
     const body = {
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name: ref.name, namespace: ref.namespace, labels: { 'app.kubernetes.io/managed-by': 'tollgate-operator' } },
+      metadata: {
+        name: ref.name,
+        namespace: ref.namespace,
+        labels: { 'app.kubernetes.io/managed-by': 'tollgate-operator' },
+        ...(ref.owner === undefined ? {} : { ownerReferences: [ref.owner] }),
+      },
       type: 'Opaque',
       data: Object.fromEntries(Object.entries(fresh).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')])),
     };
@@ -54,8 +78,22 @@ export async function ensureInstallationSecret(
   return data;
 }
 
-/** Retries until the Secret is read or created (the API server may not be reachable yet), or `signal` aborts. */
-export async function ensureInstallationSecretWithRetry(
+/** Retries `fn` with backoff until it succeeds (the API server may not be reachable yet), or `signal` aborts. */
+export async function withRetry<T>(fn: () => Promise<T>, what: string, logger: Logger, signal: AbortSignal): Promise<T> {
+  let delay = 500;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (signal.aborted) throw err;
+      logger.error({ err: (err as Error).message }, `${what}; retrying`);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 10_000);
+    }
+  }
+}
+
+export function ensureInstallationSecretWithRetry(
   client: KubeClient,
   ref: InstallationSecretRef,
   required: readonly string[],
@@ -63,15 +101,5 @@ export async function ensureInstallationSecretWithRetry(
   logger: Logger,
   signal: AbortSignal,
 ): Promise<Record<string, string>> {
-  let delay = 500;
-  for (;;) {
-    try {
-      return await ensureInstallationSecret(client, ref, required, generate);
-    } catch (err) {
-      if (signal.aborted) throw err;
-      logger.error({ secret: `${ref.namespace}/${ref.name}`, err: (err as Error).message }, 'cannot read or create the installation Secret; retrying');
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 10_000);
-    }
-  }
+  return withRetry(() => ensureInstallationSecret(client, ref, required, generate), `cannot read or create the Secret ${ref.namespace}/${ref.name}`, logger, signal);
 }

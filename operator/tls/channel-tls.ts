@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ensureInstallationSecretWithRetry } from '../kube/installation-secret.js';
+import { ensureInstallationSecretWithRetry, type OwnerReference } from '../kube/installation-secret.js';
 import type { KubeClient } from '../kube/kube-client.js';
 import { createCa, isCurrent, issueCertificate, type KeyPairPem } from './certificates.js';
 
@@ -16,6 +16,8 @@ export interface ManagedTlsConfig {
   dataplaneNames: string[];
   /** Names in the operator's own certificate (data planes call the operator's Service). */
   operatorNames: string[];
+  /** Owner of the Secrets it creates (see serviceAccountOwner). */
+  owner?: OwnerReference;
 }
 
 export interface ChannelTls {
@@ -39,7 +41,7 @@ export function serviceNames(service: string, namespace: string): string[] {
 export async function ensureChannelTls(client: KubeClient, config: ManagedTlsConfig, logger: Logger, signal: AbortSignal): Promise<ChannelTls> {
   const caData = await ensureInstallationSecretWithRetry(
     client,
-    { namespace: config.namespace, name: config.caSecret },
+    { namespace: config.namespace, name: config.caSecret, ...(config.owner === undefined ? {} : { owner: config.owner }) },
     ['tls.crt', 'tls.key'],
     () => {
       const ca = createCa(`tollgate-channel-ca.${config.namespace}`, CHANNEL_CERT_DAYS);
@@ -51,7 +53,7 @@ export async function ensureChannelTls(client: KubeClient, config: ManagedTlsCon
   const ca: KeyPairPem = { cert: caData['tls.crt'] ?? '', key: caData['tls.key'] ?? '' };
   const dp = await ensureInstallationSecretWithRetry(
     client,
-    { namespace: config.namespace, name: config.dataplaneSecret },
+    { namespace: config.namespace, name: config.dataplaneSecret, ...(config.owner === undefined ? {} : { owner: config.owner }) },
     ['tls.crt', 'tls.key', 'ca.crt'],
     () => {
       const leaf = issueCertificate(ca, config.dataplaneNames[0] ?? 'tollgate-dataplane', config.dataplaneNames, CHANNEL_CERT_DAYS);

@@ -113,6 +113,7 @@ describe('helm lint and template', () => {
       '--dataplane-service=tollgate-dataplane',
       '--token-file=/var/run/tollgate/admin-token/token',
       '--api-key-hash-secret=tollgate-api-key-hash',
+      '--owner-service-account=tollgate-operator',
       '--managed-tls',
       '--tls-secret-prefix=tollgate',
       '--operator-service=tollgate-operator',
@@ -231,7 +232,7 @@ describe('helm lint and template', () => {
     ]);
     // The release namespace is not watched, so the data-plane EndpointSlices are granted there.
     const releaseRules = at<{ resources: string[] }[]>(find(objects, 'Role', 'tollgate-operator', NS), 'rules');
-    expect(releaseRules.flatMap((r) => r.resources).sort()).toEqual(['endpointslices', 'leases', 'secrets']);
+    expect(releaseRules.flatMap((r) => r.resources).sort()).toEqual(['endpointslices', 'leases', 'secrets', 'serviceaccounts']);
   });
 
   it.each([

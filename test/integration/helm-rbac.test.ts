@@ -274,6 +274,11 @@ describe('operator under the chart RBAC', () => {
     try {
       dataplane = await startDataplaneFromChart(objects);
       await fullCycle(['team-a']);
+      // The Secrets the operator made go with its ServiceAccount (helm uninstall; the garbage collector deletes them).
+      for (const name of ['tollgate-api-key-hash', 'tollgate-ca', 'tollgate-dataplane-tls']) {
+        const owners = (JSON.parse(kubectl(['get', 'secret', name, '-n', NS, '-o', 'json'])) as { metadata: { ownerReferences?: { kind: string; name: string }[] } }).metadata.ownerReferences;
+        expect(owners?.map((o) => `${o.kind}/${o.name}`), name).toEqual(['ServiceAccount/tollgate-operator']);
+      }
     } catch (err) {
       throw new Error(failure(err));
     }

@@ -81,7 +81,7 @@ describe('chart files', () => {
   it('keeps the rules files to one RBAC scope per rule, as the chart requires', () => {
     const rules = yaml.load(readFileSync(`${CHART}/files/operator-rules.yaml`, 'utf8')) as { resources: string[]; verbs: string[] }[];
     const scopeOf = (r: string, verbs: string[]) =>
-      r === 'namespaces' ? 'cluster' : r === 'leases' || (r === 'secrets' && verbs.includes('create')) ? 'release' : 'watched';
+      r === 'namespaces' ? 'cluster' : r === 'leases' || r === 'serviceaccounts' || (r === 'secrets' && verbs.includes('create')) ? 'release' : 'watched';
     for (const rule of rules) expect(new Set(rule.resources.map((r) => scopeOf(r, rule.verbs))).size, rule.resources.join(',')).toBe(1);
   });
 });

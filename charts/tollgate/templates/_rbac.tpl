@@ -2,7 +2,7 @@
 The operator's rules come from files/operator-rules.yaml (shared with the integration tests).
 Each rule belongs to one scope, decided by its resources:
   cluster  - namespaces (always a ClusterRole)
-  release  - leases, and secrets with verb create (a Role in the release namespace)
+  release  - leases, serviceaccounts, and secrets with verb create (a Role in the release namespace)
   watched  - everything else (a ClusterRole when all namespaces are watched, else a Role per namespace)
 include "tollgate.operatorRules" (dict "root" $ "scope" "watched") renders the rules of one scope as a YAML list.
 */}}
@@ -10,7 +10,7 @@ include "tollgate.operatorRules" (dict "root" $ "scope" "watched") renders the r
 {{- $scopes := dict -}}
 {{- $creates := has "create" .verbs -}}
 {{- range .resources -}}
-{{- $release := or (eq . "leases") (and (eq . "secrets") $creates) -}}
+{{- $release := or (eq . "leases") (eq . "serviceaccounts") (and (eq . "secrets") $creates) -}}
 {{- $_ := set $scopes (ternary "cluster" (ternary "release" "watched" $release) (eq . "namespaces")) true -}}
 {{- end -}}
 {{- if ne (len $scopes) 1 -}}
