@@ -74,13 +74,39 @@ async function* streamSteps(body: AsyncIterable<Uint8Array>, req: CanonicalReque
   yield transformer.onEnd();
 }
 
-function describeThrown(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as Error & { code?: unknown }).code;
-    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
-    return typeof code === 'string' ? `${code}: ${err.message}${cause}` : `${err.message}${cause}`;
+/** What a transport error code means, for the person reading the client's error (never the raw code). */
+const CONNECTION_FAILURES: Readonly<Record<string, string>> = {
+  UND_ERR_SOCKET: 'closed the connection before answering',
+  ECONNRESET: 'closed the connection before answering',
+  EPIPE: 'closed the connection before answering',
+  UND_ERR_CLOSED: 'closed the connection before answering',
+  ECONNREFUSED: 'refused the connection (is anything listening at its base URL?)',
+  ENOTFOUND: 'could not be found (its host name does not resolve)',
+  EAI_AGAIN: 'could not be found (its host name did not resolve; DNS may be down)',
+  EHOSTUNREACH: 'is unreachable (no route to its host)',
+  ENETUNREACH: 'is unreachable (no route to its network)',
+  ETIMEDOUT: 'did not accept the connection in time',
+  UND_ERR_CONNECT_TIMEOUT: 'did not accept the connection in time',
+};
+
+/** The failure's code, on the error or (fetch's `TypeError: fetch failed`) on its cause. */
+function codeOf(err: Error): string | undefined {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const code = (e as Error & { code?: unknown }).code;
+    if (typeof code === 'string') return code;
   }
-  return String(err);
+  return undefined;
+}
+
+/** A thrown transport error as a sentence for people ("the upstream closed the connection before answering"); the error names the provider. */
+function describeThrown(err: unknown): string {
+  if (!(err instanceof Error)) return `the upstream failed: ${String(err)}`;
+  const code = codeOf(err);
+  const known = code === undefined ? undefined : CONNECTION_FAILURES[code];
+  if (known !== undefined) return `the upstream ${known}`;
+  if (code !== undefined && /CERT|SSL|TLS/.test(code)) return `the upstream presented a TLS certificate that was not accepted (${err.cause instanceof Error ? err.cause.message : err.message})`;
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return `could not reach the upstream: ${err.message}${cause}`;
 }
 
 /**

@@ -66,12 +66,14 @@ async function serveError(router: Router, rt: RuntimeSnapshot, req: CanonicalReq
 }
 
 describe('client faults never touch target health', () => {
-  it('a request that cannot be translated is a 400 after one attempt, and the primary stays in service', async () => {
+  it('a request that cannot be translated is a 400 with no upstream attempt, and the primary stays in service', async () => {
     const router = new Router({ stats: new TargetStats() });
     const rt = runtime();
     const error = await serveError(router, rt, tooDeep);
     expect(error.status).toBe(400);
-    expect(error.headers?.['x-tollgate-attempts']).toBe('1');
+    // Nothing went upstream: the attempt count says so, and no provider is named as tried.
+    expect(error.headers?.['x-tollgate-attempts']).toBe('0');
+    expect(error.headers?.['x-tollgate-provider']).toBeUndefined();
     expect(router.health.view(primary).state).toBe('closed');
     expect(router.health.view(fallback).state).toBe('closed');
     // The next, ordinary request is served by the primary: nobody's traffic moved to the fallback.

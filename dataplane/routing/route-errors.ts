@@ -6,6 +6,8 @@ import type { AttemptRecord } from './router.js';
 function describe(a: AttemptRecord): string {
   const f = a.failure;
   if (f === undefined) return `${a.providerId} (${a.model})`;
+  // A connection failure's message is already a sentence for people (attempt.ts): no class name in front.
+  if (f.kind === 'ConnectionError' && f.status === 0) return `${a.providerId} (${a.model}): ${f.message}`;
   const status = f.status > 0 ? `HTTP ${f.status} ` : '';
   return `${a.providerId} (${a.model}): ${status}${f.kind}: ${f.message}`;
 }
@@ -22,13 +24,28 @@ function relayed(body: JsonObject | undefined): { message?: string; type?: strin
   return out;
 }
 
+/** Attempts that reached an upstream: a request the gateway refused itself (a local failure) is not one. */
+export function upstreamAttempts(attempts: readonly AttemptRecord[]): number {
+  return attempts.filter((a) => a.failure?.local !== true).length;
+}
+
+/**
+ * `x-tollgate-attempts` (requests sent upstream, 0 when none was) and `x-tollgate-provider` (the last
+ * provider tried, when one was), on every answer the router gives.
+ */
+export function attemptHeaders(attempts: readonly AttemptRecord[]): Record<string, string> {
+  const tried = attempts.filter((a) => a.failure?.local !== true);
+  const last = tried.at(-1);
+  return { 'x-tollgate-attempts': String(tried.length), ...(last === undefined ? {} : { 'x-tollgate-provider': last.providerId }) };
+}
+
 /**
  * The error a client gets when no target served its request. A client error from the upstream
  * (e.g. an invalid parameter) is relayed as is; otherwise the status says what went wrong last and
  * the message lists every attempt.
  */
 export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retryAfterMs: number | undefined, skipped: readonly string[] = []): GatewayError {
-  const headers: Record<string, string> = { 'x-tollgate-attempts': String(attempts.length) };
+  const headers = attemptHeaders(attempts);
   if (attempts.length === 0) {
     const reasons = [...route.unresolved, ...skipped.map((p) => `NoReadyEndpoints (${p})`)];
     const why = reasons.length > 0 ? reasons.join('; ') : 'the route has no targets';

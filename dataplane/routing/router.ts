@@ -9,7 +9,7 @@ import { retryDelayMs } from './backoff.js';
 import type { EndpointLease, EndpointPicker } from './endpoints/endpoint-picker.js';
 import { EndpointPickers } from './endpoints/endpoint-pickers.js';
 import { podsSaturated } from './endpoints/pods-saturated.js';
-import { noTargetLeft } from './route-errors.js';
+import { attemptHeaders, noTargetLeft } from './route-errors.js';
 import { TargetHealth } from './health/target-health.js';
 import { type DecisionRequest, decideRoute, residencyDenied, type RouteDecision } from './rules/route-decision.js';
 import { orderTargets, type Random } from './strategies.js';
@@ -157,12 +157,14 @@ export class Router {
       }
       if (last === undefined || last.kind === 'ClientError' || last.kind === 'ResponseTooLarge' || !route.fallbackOn.includes(last.kind)) break;
     }
-    if (saturation !== undefined) throw podsSaturated(route, saturation.message, saturation.retryAfterMs, attempts.length);
+    if (saturation !== undefined) throw podsSaturated(route, saturation.message, saturation.retryAfterMs, attemptHeaders(attempts));
     const failed = noTargetLeft(route, attempts, retryAfterMs, skipped);
     // Residency excluded other targets: say so, rather than a bare upstream error, so that nobody
     // "fixes" it by allowing a non-compliant provider unknowingly. Client errors are relayed as is.
     if (decision !== undefined && decision.excludedBy.length > 0 && failed.status >= 500) {
-      throw residencyDenied(route, decision.rule, decision.excludedBy, `no allowed target could serve the request (${failed.message})`);
+      const denied = residencyDenied(route, decision.rule, decision.excludedBy, `no allowed target could serve the request (${failed.message})`);
+      Object.assign(denied.headers, attemptHeaders(attempts));
+      throw denied;
     }
     throw failed;
   }

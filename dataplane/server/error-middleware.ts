@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { errors, GatewayError } from './gateway-error.js';
+import type { RoutingInfo } from './proxy-handler.js';
 
 interface BodyParserError {
   type: string;
@@ -23,6 +24,14 @@ export function toGatewayError(err: unknown): GatewayError {
   return errors.internal(err);
 }
 
+/** A refusal after a route was matched still says which route (and rule) refused it; the router's own errors add the provider tried. */
+function routingHeaders(info: RoutingInfo): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (info.route !== undefined) headers['x-tollgate-route'] = info.route;
+  if (info.rule !== undefined) headers['x-tollgate-rule'] = info.rule;
+  return headers;
+}
+
 /**
  * The one error handler: every error becomes a GatewayError, rendered by the API's dialect
  * (OpenAI JSON by default; /v1/messages passes the Anthropic rendering).
@@ -35,7 +44,7 @@ export function errorMiddleware(logger: Logger, render: (err: GatewayError) => u
       res.destroy();
       return;
     }
-    res.status(gatewayError.status).set(gatewayError.headers).json(render(gatewayError));
+    res.status(gatewayError.status).set(routingHeaders(res.locals as RoutingInfo)).set(gatewayError.headers).json(render(gatewayError));
   };
 }
 

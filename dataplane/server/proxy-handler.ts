@@ -20,10 +20,12 @@ import { type MeteredUsage, responseUsage } from '../metering/settled-usage.js';
 import type { UsageRecord, UsageSink } from '../metering/usage-record.js';
 import type { CanonicalRequest, JsonObject, Operation } from '../providers/types.js';
 import { ClientGone, type RouteOutcome, type Router } from '../routing/router.js';
+import { upstreamAttempts } from '../routing/route-errors.js';
 import { requestTelemetry } from '../telemetry/gateway-observer.js';
 import { routeLimits } from '../config/route-limits.js';
 import { earlyIdentity } from './early-identity.js';
 import { errors } from './gateway-error.js';
+import { invalidRequest } from './request-issue.js';
 import { REQUEST_SCHEMAS } from './request-schemas.js';
 import { writeStream } from './write-stream.js';
 
@@ -67,11 +69,7 @@ export function requestIdOf(req: Request): string {
 function parseRequest(op: Operation, body: unknown): CanonicalRequest {
   if (!isObject(body)) throw errors.badRequest('request body must be a JSON object');
   const parsed = REQUEST_SCHEMAS[op].safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const param = issue?.path.join('.') ?? null;
-    throw errors.badRequest(`invalid request: ${param ? `${param}: ` : ''}${issue?.message ?? 'invalid body'}`, param || null);
-  }
+  if (!parsed.success) throw invalidRequest(parsed.error, body);
   const stream = op !== 'embeddings' && parsed.data.stream === true;
   return { op, body, stream, clientWantsUsage: stream && parsed.data.stream_options?.include_usage === true, createdAt: Math.floor(Date.now() / 1000) };
 }
@@ -167,6 +165,8 @@ export async function routeCanonical(
   if ('denied' in selected) throw accessDenied(caller, selected.denied.config);
   const runtimeRoute = selected.route;
   let route = runtimeRoute.config;
+  // From here on every answer, refusals included, names the route (error-middleware.ts reads it).
+  info.route = route.id;
   const requestId = requestIdOf(req);
   const telemetry = requestTelemetry(res);
   telemetry.routed(route, canonical, requestId);
@@ -221,6 +221,7 @@ export async function routeCanonical(
       throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${err.budget} is exhausted and its downgrade route ${err.model} is not available to this caller`);
     }
     route = cheaper;
+    info.route = route.id;
     try {
       decision = deps.router.decide(runtime, cheaperRoute, decisionRequest);
       info.rule = decision.rule;
@@ -234,7 +235,6 @@ export async function routeCanonical(
     key = undefined;
     telemetry.routed(route, canonical, requestId);
   }
-  info.route = route.id;
 
   const client = new AbortController();
   res.on('close', () => {
@@ -260,14 +260,14 @@ export async function routeCanonical(
   }
   info.provider = outcome.target.providerId;
   info.upstreamModel = outcome.target.model;
-  info.attempts = outcome.attempts.length;
+  info.attempts = upstreamAttempts(outcome.attempts);
   const headers: Record<string, string> = {
     'x-request-id': requestId,
     'x-tollgate-route': route.id,
     'x-tollgate-rule': decision.rule,
     'x-tollgate-provider': outcome.target.providerId,
     'x-tollgate-model': outcome.target.model,
-    'x-tollgate-attempts': String(outcome.attempts.length),
+    'x-tollgate-attempts': String(info.attempts),
     ...limits.headers,
     ...admission.headers,
     ...extraHeaders,

@@ -24,6 +24,9 @@ interface RoutingInfo {
   rule?: string;
 }
 
+/** Logged (and counted) for a request whose client left before any response was sent. */
+const CLIENT_CLOSED_REQUEST = 499;
+
 function numberParam(body: JsonObject, name: string): number | undefined {
   const v = body[name];
   return typeof v === 'number' ? v : undefined;
@@ -56,6 +59,8 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   private cacheHit: boolean | undefined;
   private awaitingMeter = false;
   private closed = false;
+  /** The connection closed before the response was complete (read at 'close': a later res.end() would hide it). */
+  private clientLeft = false;
   private finished = false;
 
   constructor(
@@ -191,13 +196,15 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   /** The response closed (finished, or the client went away). */
   close(): void {
     this.closed = true;
+    this.clientLeft = !this.res.writableFinished;
     if (!this.awaitingMeter) this.finish();
   }
 
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    const status = this.res.statusCode;
+    // Nothing was sent to a client that left: 499 (nginx's "client closed request"), not express's default 200.
+    const status = this.clientLeft && !this.res.headersSent ? CLIENT_CLOSED_REQUEST : this.res.statusCode;
     const durationMs = performance.now() - this.started;
     const served = this.serving;
     const provider = served?.target.providerId ?? NONE;
@@ -227,7 +234,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
       };
       const rule = (this.res.locals as RoutingInfo).rule;
       if (rule !== undefined) attributes['tollgate.rule'] = rule;
-      if (!this.res.writableFinished) attributes['tollgate.client_gone'] = true;
+      if (this.clientLeft) attributes['tollgate.client_gone'] = true;
       if (served !== undefined) {
         attributes['tollgate.provider'] = served.target.providerId;
         attributes[GENAI.provider] = genAiProviderName(served.provider.config.type);
@@ -264,7 +271,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
       path: this.req.path,
       status,
       durationMs: Math.round(durationMs * 1000) / 1000,
-      completed: this.res.writableFinished,
+      completed: !this.clientLeft,
       caller: this.who?.id ?? info.caller,
     };
     if (this.operation !== undefined) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { CanonicalRequest, JsonObject } from '../../providers/types.js';
+import { invalidRequest } from '../../server/request-issue.js';
 import { errors } from '../../server/gateway-error.js';
 
 const TextBlock = z.looseObject({ type: z.literal('text'), text: z.string() });
@@ -67,11 +68,7 @@ function toolResultText(b: z.infer<typeof ToolResultBlock>): string {
 /** Anthropic Messages request → canonical (OpenAI chat) request. Throws a GatewayError (400) when invalid. */
 export function toCanonicalRequest(input: unknown, createdAt: number): CanonicalRequest {
   const parsed = MessagesRequestSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const param = issue?.path.join('.') ?? null;
-    throw errors.badRequest(`invalid request: ${param ? `${param}: ` : ''}${issue?.message ?? 'invalid body'}`, param || null);
-  }
+  if (!parsed.success) throw invalidRequest(parsed.error, input);
   const r = parsed.data;
   const messages: JsonObject[] = [];
   if (r.system !== undefined) {
