@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { devBanner } from './dev-banner.js';
 import { type Logger, pino } from 'pino';
 import { Dataplane } from '../dataplane/dataplane.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBodyLimits } from '../dataplane/server/body/json-body.js';
@@ -173,7 +174,9 @@ function onSignals(stop: () => Promise<{ drained: boolean }>): void {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
+  const [first, ...rest] = argv;
+  // `tollgate --help` / `-h` ask for the usage, like `tollgate help`.
+  const command = first === '--help' || first === '-h' ? 'help' : first;
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -248,9 +251,7 @@ async function main(argv: string[]): Promise<void> {
       });
       onSignals(thenFlush(gateway.stop, tracing));
       if (adminToken !== undefined) logger.info({ adminUrl: gateway.adminUrl, tokenFile: adminToken.path }, 'admin port: send the token in the file as a bearer token');
-      process.stderr.write(
-        `\nTollgate is serving ${values.file} at ${gateway.url}\nTry:\n  curl -s ${gateway.url}/v1/chat/completions -H 'content-type: application/json' \\\n    -d '{"model":"mock-chat","messages":[{"role":"user","content":"Hello!"}]}'\n\n`,
-      );
+      process.stderr.write(devBanner(values.file, gateway.url, gateway.dataplane.store.current?.snapshot.routes.map((r) => r.model)));
       return;
     }
     case 'dataplane': {
