@@ -112,7 +112,7 @@ export const RetrySchema = z
 
 export const TimeoutsSchema = withRules(
   z.strictObject({
-    attempt: PositiveDurationSchema.optional().describe('Limit per upstream attempt: to the full response, or to the first event of a stream.'),
+    attempt: PositiveDurationSchema.optional().describe('Limit per upstream attempt: to the full response, or to the first event of a stream. Unset: an attempt may use all of `total` (default 300s), so a hung upstream holds the request that long before any fallback; set it on routes with fallback targets.'),
     total: PositiveDurationSchema.default('300s').describe('Limit for all attempts together, backoff included.'),
     streamIdle: PositiveDurationSchema.default('120s').describe('Longest silence between two chunks of a started stream; keep-alive events, comments and bytes that complete no event do not count.'),
   }),
