@@ -13,7 +13,8 @@
 # What is on: RBAC authorization; x509 client certs (CA in pki/ca.crt);
 # service-account tokens signed with pki/sa.key (TokenRequest API, so
 # `kubectl create token SA --audience tollgate` works) and TokenReview, with
-# --api-audiences=tollgate,$ISSUER. There is no kube-controller-manager:
+# --api-audiences=$ISSUER only, as on a real cluster (a token meant for Tollgate must be
+# made with --audience tollgate). There is no kube-controller-manager:
 # ServiceAccounts are not auto-created in namespaces (tests create them), no
 # Pods run, and the ServiceAccount admission plugin is disabled (as in
 # controller-runtime's envtest) so Pods can be created without one.
@@ -199,7 +200,7 @@ start_apiserver() {
     --service-account-issuer="${ISSUER}" \
     --service-account-key-file="${PKI}/sa.pub" \
     --service-account-signing-key-file="${PKI}/sa.key" \
-    --api-audiences="tollgate,${ISSUER}" \
+    --api-audiences="${ISSUER}" \
     --service-cluster-ip-range=10.0.0.0/24 \
     --endpoint-reconciler-type=none \
     --disable-admission-plugins=ServiceAccount \

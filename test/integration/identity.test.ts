@@ -143,6 +143,9 @@ describe('caller identity and route access', () => {
 
   it('refuses a token of another audience, an expired token and a deleted ServiceAccount with 401', async () => {
     expect((await statusOf(chat('team-chat', token('team-a', 'app', 'https://kubernetes.default.svc.cluster.local')))).status).toBe(401);
+    // As on a real cluster, a token made without --audience is for the API server only.
+    const apiOnly = k.kubectl(['create', 'token', 'app', '-n', 'team-a', '--duration', '1h']).trim();
+    expect((await statusOf(chat('team-chat', apiOnly))).status).toBe(401);
     const expired = await statusOf(chat('team-chat', expiredToken('team-a', 'app')));
     expect(expired.status).toBe(401);
     const doomed = token('team-a', 'doomed');
