@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { devBanner } from './dev-banner.js';
 import { type Logger, pino } from 'pino';
-import { Dataplane } from '../dataplane/dataplane.js';
+import { Dataplane, NO_TOKEN_REVIEW } from '../dataplane/dataplane.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBodyLimits } from '../dataplane/server/body/json-body.js';
 import { Authenticator } from '../dataplane/governance/identity/authenticator.js';
 import { inClusterKubeApi, kubeApiFromKubeconfig } from '../dataplane/governance/identity/kube-api.js';
@@ -50,7 +50,10 @@ dataplane:
   --admin-tls-cert/-key <f> Serve the admin port (snapshot pushes) over TLS
   --operator-ca <file>      CA of the operator's certificate, for an https --operator-url
   --operator-tls-server-name <n>  Name the operator's certificate carries (default: the host of --operator-url)
-  --kubeconfig <path>       API server for TokenReview (default: in-cluster ServiceAccount)
+  --kubeconfig <path>       API server for TokenReview (default: env KUBECONFIG, else the pod's own
+                            ServiceAccount; with neither, ServiceAccount tokens get 401 and a warning is logged)
+  --require-identity        Not ready (/readyz 503) without TokenReview access (the chart sets it unless
+                            dataplane.serviceAccount.automountToken is false)
   --auth-cache-ttl <s>      Longest a verified ServiceAccount token is trusted (default 60)
 
 dev:
@@ -210,6 +213,7 @@ async function main(argv: string[]): Promise<void> {
       'owner-service-account': { type: 'string' },
       'operator-tls-server-name': { type: 'string' },
       auth: { type: 'boolean' },
+      'require-identity': { type: 'boolean' },
       'auth-cache-ttl': { type: 'string' },
       'max-body-bytes': { type: 'string' },
       'max-inflight-body-bytes': { type: 'string' },
@@ -259,12 +263,16 @@ async function main(argv: string[]): Promise<void> {
       const token = readToken(values['token-file']);
       const operatorUrl = values['operator-url'] ?? process.env.TOLLGATE_OPERATOR_URL;
       const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate-dataplane');
+      const auth = createAuthenticator(values.kubeconfig ?? process.env.KUBECONFIG, values['auth-cache-ttl'], logger);
+      const requireServiceAccounts = values['require-identity'] === true;
+      if (!auth.verifiesServiceAccounts) logger.warn({ notReady: requireServiceAccounts }, NO_TOKEN_REVIEW);
       const dataplane = new Dataplane({
         host,
         port: parsePort(values.port),
         logger,
         drainTimeoutMs,
-        auth: createAuthenticator(values.kubeconfig ?? process.env.KUBECONFIG, values['auth-cache-ttl'], logger),
+        auth,
+        requireServiceAccounts,
         ...(process.env.POD_NAME === undefined ? {} : { podName: process.env.POD_NAME }),
         ...bodyLimitsFrom(values),
         ...(await governanceFromEnv(process.env, logger)),

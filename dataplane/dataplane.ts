@@ -52,6 +52,8 @@ export interface DataplaneOptions {
   tracer?: Tracer;
   /** Caller identity and route access; absent = anonymous callers may use every route. */
   auth?: Authenticator;
+  /** Not ready (GET /readyz 503) while `auth` cannot verify ServiceAccount tokens (no TokenReview access). */
+  requireServiceAccounts?: boolean;
   /** Rate limits (per-pod buckets or Redis); none when absent. */
   rateLimiter?: RateLimitAdmitter;
   /** Response cache for routes that enable it. */
@@ -59,6 +61,9 @@ export interface DataplaneOptions {
   /** Names this pod in usage reports (POD_NAME in a cluster); a random suffix is added per start. */
   podName?: string;
 }
+
+export const NO_TOKEN_REVIEW =
+  'no TokenReview access: ServiceAccount tokens cannot be verified and get 401 (set --kubeconfig or KUBECONFIG, or run in a pod with its ServiceAccount token mounted)';
 
 /** The data-plane process: one snapshot store, one router, one HTTP server. */
 export class Dataplane {
@@ -164,7 +169,9 @@ export class Dataplane {
         this.telemetry.mountMetrics(app);
         mountDebugRoute(app, { store: this.store, router: this.router, ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
       };
-      const adminApp = createAdminApp({ store: this.store, token: admin.token, logger: this.opts.logger, isDraining: () => this.draining, extend });
+      const unready = (): string | undefined =>
+        this.opts.requireServiceAccounts === true && this.opts.auth?.verifiesServiceAccounts !== true ? NO_TOKEN_REVIEW : undefined;
+      const adminApp = createAdminApp({ store: this.store, token: admin.token, logger: this.opts.logger, isDraining: () => this.draining, unready, extend });
       const adminServer = admin.tls === undefined ? createHttpServer(adminApp) : createHttpsServer({ cert: admin.tls.cert, key: admin.tls.key }, adminApp);
       adminServer.listen(admin.port, admin.host);
       await once(adminServer, 'listening');

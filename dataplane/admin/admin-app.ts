@@ -9,6 +9,8 @@ export interface AdminDeps {
   token: string;
   logger: Logger;
   isDraining: () => boolean;
+  /** A reason this pod must not take traffic even with a snapshot (e.g. identity required but not verifiable). */
+  unready?: () => string | undefined;
   /** Extra admin routes (metrics, /debug/route) mounted by their owners, behind the token. */
   extend?: (app: Express) => void;
 }
@@ -31,8 +33,9 @@ export function createAdminApp(deps: AdminDeps): Express {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', (_req, res) => {
-    const ready = deps.store.current !== undefined && !deps.isDraining();
-    res.status(ready ? 200 : 503).json({ ready, ...status() });
+    const reason = deps.unready?.();
+    const ready = deps.store.current !== undefined && !deps.isDraining() && reason === undefined;
+    res.status(ready ? 200 : 503).json({ ready, ...status(), ...(reason === undefined ? {} : { reason }) });
   });
 
   app.use(requireToken(deps.token));

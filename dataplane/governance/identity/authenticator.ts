@@ -43,6 +43,11 @@ export class Authenticator {
     this.verifier = reviewer === undefined ? undefined : new ServiceAccountVerifier({ ...limits, reviewer, audience: TOKEN_AUDIENCE });
   }
 
+  /** False without TokenReview access: every ServiceAccount token is then refused. */
+  get verifiesServiceAccounts(): boolean {
+    return this.verifier !== undefined;
+  }
+
   async authenticate(header: (name: string) => string | undefined, apiKeys: ApiKeyIndex): Promise<Caller> {
     const credential = credentialOf(header);
     if (credential === undefined || credential === '') return ANONYMOUS;

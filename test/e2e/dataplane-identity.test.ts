@@ -1,0 +1,70 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { compile } from '../../operator/compile/compile.js';
+
+// Issue 20: a data plane without TokenReview access says so at start-up and, where identity is required, is not ready.
+const CLI = join(process.cwd(), 'dist/cli/tollgate.js');
+const running: ChildProcess[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'tollgate-identity-'));
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+/** The built CLI with neither --kubeconfig, KUBECONFIG nor an in-cluster ServiceAccount. */
+async function dataplane(extra: string[]): Promise<{ admin: string; logs: () => string }> {
+  const snapshot = join(dir, 'snapshot.json');
+  writeFileSync(snapshot, JSON.stringify(compile({ providers: [], routes: [], budgets: [], secrets: [] }).snapshot));
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const env: NodeJS.ProcessEnv = { ...process.env, TOLLGATE_ADMIN_TOKEN: 't0ken', LOG_LEVEL: 'info' };
+  delete env.KUBECONFIG;
+  const args = [CLI, 'dataplane', '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--snapshot', snapshot, ...extra];
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.push(child);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const admin = `http://127.0.0.1:${adminPort}`;
+  for (let i = 0; i < 100 && !out.includes('data plane listening'); i++) await new Promise((r) => setTimeout(r, 50));
+  return { admin, logs: () => out };
+}
+
+afterEach(async () => {
+  for (const child of running.splice(0)) {
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+  }
+});
+
+describe('data plane without TokenReview access', () => {
+  it('documents --kubeconfig as it behaves (KUBECONFIG, then in-cluster)', () => {
+    const help = spawnSync(process.execPath, [CLI, 'help'], { encoding: 'utf8' }).stdout;
+    expect(help).toMatch(/--kubeconfig <path>\s+API server for TokenReview \(default: env KUBECONFIG, else the pod's own\s+ServiceAccount; with neither, ServiceAccount tokens get 401/);
+  });
+
+  it('warns at start-up and stays ready when identity is not required', async () => {
+    const dp = await dataplane([]);
+    expect(dp.logs()).toMatch(/"level":40.*no TokenReview access: ServiceAccount tokens cannot be verified and get 401/);
+    const res = await fetch(`${dp.admin}/readyz`);
+    expect(res.status).toBe(200);
+  });
+
+  it('is not ready where identity is required, and says why', async () => {
+    const dp = await dataplane(['--require-identity']);
+    const res = await fetch(`${dp.admin}/readyz`);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { reason?: string }).reason).toMatch(/^no TokenReview access/);
+  });
+});
+
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
