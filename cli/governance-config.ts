@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { MemoryResponseCache } from '../dataplane/governance/cache/memory-cache.js';
 import type { ResponseCacheHandle } from '../dataplane/governance/cache/create-response-cache.js';
@@ -5,6 +6,7 @@ import { parseResponseCacheEnv } from '../dataplane/governance/cache/response-ca
 import { LocalRateLimitBackend } from '../dataplane/governance/rate-limit/local-backend.js';
 import { RateLimitAdmitter } from '../dataplane/governance/rate-limit/rate-limit-admitter.js';
 import { parseRateLimiterEnv } from '../dataplane/governance/rate-limit/rate-limiter-config.js';
+import { parseBudgetModeEnv } from '../dataplane/governance/budget/budget-mode-config.js';
 
 /**
  * Rate limiter and response cache from the environment (TOLLGATE_REDIS_URL and friends), read once.
@@ -32,4 +34,17 @@ export async function governanceFromEnv(env: NodeJS.ProcessEnv, logger: Logger):
     rateLimiter: createRateLimiter(limits, { onBackendError, onConnectionError }),
     cache: createResponseCache(caching, { onError, onConnectionError }),
   };
+}
+
+/** Exact budgets (TOLLGATE_BUDGET_MODE=exact): a Redis client of their own, connected at start-up. */
+export async function exactBudgetsFromEnv(
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+): Promise<{ client: Redis; keyPrefix: string; holdTimeoutMs: number } | undefined> {
+  const config = parseBudgetModeEnv(env);
+  if (config.mode !== 'exact') return undefined;
+  const { createRedisClient } = await import('../dataplane/governance/rate-limit/redis-client.js');
+  const client = createRedisClient(config.redis, (err) => logger.warn({ err: err.message }, 'redis connection error (exact budgets)'));
+  logger.info({ holdTimeoutMs: config.holdTimeoutMs }, 'budgets are exact: holds and spend in Redis');
+  return { client, keyPrefix: config.redis.keyPrefix, holdTimeoutMs: config.holdTimeoutMs };
 }

@@ -18,7 +18,7 @@ import { formatManifestError, loadManifests } from '../operator/sources/manifest
 import { startDev } from './dev-command.js';
 import { devStateDir, readOrCreateSecretFile } from './dev-state.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
-import { governanceFromEnv } from './governance-config.js';
+import { exactBudgetsFromEnv, governanceFromEnv } from './governance-config.js';
 
 const USAGE = `Usage: tollgate <command> [options]
 
@@ -266,12 +266,14 @@ async function main(argv: string[]): Promise<void> {
       const auth = createAuthenticator(values.kubeconfig ?? process.env.KUBECONFIG, values['auth-cache-ttl'], logger);
       const requireServiceAccounts = values['require-identity'] === true;
       if (!auth.verifiesServiceAccounts) logger.warn({ notReady: requireServiceAccounts }, NO_TOKEN_REVIEW);
+      const exactBudgets = await exactBudgetsFromEnv(process.env, logger);
       const dataplane = new Dataplane({
         host,
         port: parsePort(values.port),
         logger,
         drainTimeoutMs,
         auth,
+        ...(exactBudgets === undefined ? {} : { exactBudgets }),
         requireServiceAccounts,
         ...(process.env.POD_NAME === undefined ? {} : { podName: process.env.POD_NAME }),
         ...bodyLimitsFrom(values),
@@ -304,7 +306,9 @@ async function main(argv: string[]): Promise<void> {
       // Loaded here so that a data plane never pays for the Kubernetes client (about 85 MB).
       const { runOperator } = await import('../operator/operator.js');
       const { serviceNames } = await import('../operator/tls/channel-tls.js');
+      const exactBudgets = await exactBudgetsFromEnv(process.env, logger);
       const operator = await runOperator({
+        ...(exactBudgets === undefined ? {} : { exactBudgets: { redis: exactBudgets.client, keyPrefix: exactBudgets.keyPrefix } }),
         ...(kubeconfig === undefined ? {} : { kubeconfig }),
         watchNamespaces: (values['watch-namespaces'] ?? process.env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
         dataplane: { namespace: dataplaneNamespace, service: values['dataplane-service'] ?? 'tollgate-dataplane', adminPortName: 'admin' },

@@ -14,6 +14,11 @@ import { UsageTotals } from './metering/usage-record.js';
 import { createAdminApp } from './admin/admin-app.js';
 import type { Authenticator } from './governance/identity/authenticator.js';
 import { BudgetAdmitter } from './governance/budget/budget-admitter.js';
+import { ExactBudgetAdmitter } from './governance/budget/exact-budget-admitter.js';
+import { isExact } from './config/exact-budget-ledger.js';
+import type { Admitter } from './governance/types.js';
+import type { Snapshot } from './config/snapshot.js';
+import type { Redis } from 'ioredis';
 import { BudgetLedger } from './governance/budget/budget-ledger.js';
 import { UsageReporter } from './governance/budget/usage-reporter.js';
 import type { ResponseCacheHandle } from './governance/cache/create-response-cache.js';
@@ -29,6 +34,7 @@ import { createApp } from './server/app.js';
 import { ByteBudget } from './server/body/byte-budget.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBodyLimits } from './server/body/json-body.js';
 import { GatewayTelemetry } from './telemetry/gateway-telemetry.js';
+import { registerUsageBacklog } from './telemetry/usage-backlog-metrics.js';
 import { HttpTransport } from './upstream/http-transport.js';
 
 export interface DataplaneOptions {
@@ -52,6 +58,8 @@ export interface DataplaneOptions {
   tracer?: Tracer;
   /** Caller identity and route access; absent = anonymous callers may use every route. */
   auth?: Authenticator;
+  /** Exact budgets: holds and spend in this Redis (calendar periods); absent = reported budgets only. */
+  exactBudgets?: { client: Redis; keyPrefix: string; holdTimeoutMs: number };
   /** Not ready (GET /readyz 503) while `auth` cannot verify ServiceAccount tokens (no TokenReview access). */
   requireServiceAccounts?: boolean;
   /** Rate limits (per-pod buckets or Redis); none when absent. */
@@ -85,7 +93,8 @@ export class Dataplane {
   /** Budget enforcement: spend known to this pod, and the reports that carry it to the operator. */
   readonly ledger: BudgetLedger;
   readonly reporter: UsageReporter;
-  private readonly budgets: BudgetAdmitter;
+  private readonly budgets: Admitter[];
+  private readonly exactBudgets: ExactBudgetAdmitter | undefined;
   private readonly operatorAgent: Agent | undefined;
   private readonly activeHealth: ActiveHealthChecker;
 
@@ -115,11 +124,23 @@ export class Dataplane {
       onReplicas: (n) => opts.rateLimiter?.setReplicas(n),
       ...(this.operatorAgent === undefined ? {} : { dispatcher: this.operatorAgent }),
     });
-    this.budgets = new BudgetAdmitter(this.ledger, this.reporter, () => this.store.current?.snapshot);
+    const exact = opts.exactBudgets;
+    if (exact === undefined) {
+      this.budgets = [new BudgetAdmitter(this.ledger, this.reporter, () => this.store.current?.snapshot)];
+    } else {
+      this.exactBudgets = new ExactBudgetAdmitter({ ...exact, pod, logger: opts.logger }, () => this.store.current?.snapshot);
+      // Rolling windows are not kept in Redis: the reported ledger keeps them.
+      const rolling = (): Snapshot | undefined => {
+        const s = this.store.current?.snapshot;
+        return s === undefined ? undefined : { ...s, budgets: s.budgets.filter((b) => !isExact(b)) };
+      };
+      this.budgets = [this.exactBudgets, new BudgetAdmitter(this.ledger, this.reporter, rolling)];
+    }
     this.store = new SnapshotStore(this.transport);
     this.store.onChange((runtime) => this.endpoints.sync(runtime));
     this.usage = opts.usage ?? new UsageTotals();
     this.telemetry = new GatewayTelemetry({ logger: opts.logger, store: this.store, ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }) });
+    registerUsageBacklog(this.telemetry.metrics.registry, () => this.reporter.backlog());
     const health = new TargetHealth({ onState: (providerId, model, state) => this.telemetry.circuitState(providerId, model, state) });
     this.router = new Router({
       stats: new TargetStats(),
@@ -145,7 +166,7 @@ export class Dataplane {
       bodyBudget: this.bodyBudget,
       isDraining: () => this.draining,
       observer: this.telemetry,
-      admitters: [this.budgets],
+      admitters: this.budgets,
       ...(this.opts.rateLimiter === undefined ? {} : { rateLimiter: this.opts.rateLimiter }),
       ...(this.opts.cache === undefined ? {} : { cache: this.opts.cache }),
       ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }),
@@ -163,6 +184,7 @@ export class Dataplane {
     await once(server, 'listening');
     this.server = server;
     this.reporter.start();
+    this.exactBudgets?.start();
     const admin = this.opts.admin;
     if (admin !== undefined) {
       const extend = (app: Express): void => {
@@ -216,6 +238,8 @@ export class Dataplane {
     // is restarting, wait for its successor (a Lease takes over within 15 s) up to the drain timeout.
     const reported = await this.reporter.drain(Math.max(5_000, this.opts.drainTimeoutMs ?? 30_000));
     if (!reported) this.opts.logger.error({ unacknowledged: this.reporter.unacknowledged }, 'usage reports not acknowledged before exit');
+    await this.exactBudgets?.stop();
+    this.opts.exactBudgets?.client.disconnect();
     await this.opts.rateLimiter?.close();
     await this.opts.cache?.close();
     this.activeHealth.close();

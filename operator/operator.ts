@@ -7,6 +7,9 @@ import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { BudgetConfig } from '../dataplane/config/snapshot.js';
 import { UsageAggregator } from './budgets/usage-aggregator.js';
+import { ExactBudgetMirror } from './budgets/exact-budget-mirror.js';
+import { isExact } from '../dataplane/config/exact-budget-ledger.js';
+import type { Redis } from 'ioredis';
 import { CoalescingTrigger } from './controller/coalescing-trigger.js';
 import type { EndpointSliceObject, SecretObject, ServiceObject } from './controller/kube-types.js';
 import { type Caches, Reconciler } from './controller/reconciler.js';
@@ -50,6 +53,8 @@ export interface OperatorConfig {
   logger: Logger;
   /** Spans around reconciles and pushes; none when absent. */
   tracer?: Tracer;
+  /** Exact budgets: the Redis the data planes keep holds and spend in; Budget.status mirrors it. */
+  exactBudgets?: { redis: Redis; keyPrefix: string };
 }
 
 /** Data key of the API key hash key in its Secret. */
@@ -118,10 +123,13 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   });
   const events = new EventRecorder(client, config.identity, logger);
   const budgetConfigs = (): readonly BudgetConfig[] => distributor.envelope?.snapshot.budgets ?? [];
+  const exact = config.exactBudgets;
+  // In the exact mode only rolling windows are reported; Redis keeps the calendar periods.
+  const reportedBudgets = (): readonly BudgetConfig[] => (exact === undefined ? budgetConfigs() : budgetConfigs().filter((b) => !isExact(b)));
   const usage = new UsageAggregator({
     client,
     budgetObjects: () => caches.budgets,
-    budgetConfigs,
+    budgetConfigs: reportedBudgets,
     replicas: () => distributor.readyCount(),
     logger,
   });
@@ -140,6 +148,11 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       return condition === undefined ? [] : [condition];
     },
   });
+  const mirror =
+    exact === undefined
+      ? undefined
+      : new ExactBudgetMirror({ ...exact, client, budgetObjects: () => caches.budgets, budgetConfigs: () => budgetConfigs().filter(isExact), isLeader: () => isLeader(), logger });
+  mirror?.start();
   let synced = false;
   trigger = new CoalescingTrigger(
     async () => {
@@ -247,6 +260,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     async stop() {
       trigger?.stop();
       stopSecrets.abort();
+      await mirror?.stop();
       for (const informer of informers) informer.stop();
       distributor.stop();
       await elector?.stop();

@@ -28,7 +28,7 @@ export function worstCase(route: RouteConfig, promptTokens: number, maxOutputTok
  * The refusal: exhausted when the spend reached the limit, else the real cause with its numbers
  * (this request's worst-case hold against this pod's share of what is left) and how to lower it.
  */
-function refusal(budget: BudgetConfig, a: Availability, hold: number, now: number): GatewayError {
+export function refusal(budget: BudgetConfig, a: Availability, hold: number, now: number): GatewayError {
   const usd = budget.unit === 'USD';
   const unit = usd ? 'USD' : 'tokens';
   const fmt = (n: number): string => (usd ? n.toFixed(4) : String(Math.ceil(n)));

@@ -16,6 +16,9 @@ export interface UsageReporterOptions {
   onReplicas?: (replicas: number) => void;
 }
 
+/** Unacknowledged spend older than this is logged: several report intervals went by without an answer. */
+const BEHIND_WARN_MS = 2_000;
+
 /**
  * Sends this pod's metered usage to the operator with an idempotency key (pod + sequence) and
  * keeps every record until the operator says it is persisted. The operator's answer carries the
@@ -26,6 +29,7 @@ export class UsageReporter {
   private seq = 0;
   private pending: UsageReportRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private lastWarnAt = 0;
   private inflight: Promise<void> | undefined;
   private stopped = false;
   reportsSent = 0;
@@ -39,6 +43,7 @@ export class UsageReporter {
     if (this.opts.operatorUrl === undefined) return;
     const tick = (): void => {
       void this.flush().finally(() => {
+        this.warnIfBehind();
         if (!this.stopped) this.timer = setTimeout(tick, this.opts.intervalMs ?? 200);
       });
     };
@@ -53,6 +58,26 @@ export class UsageReporter {
 
   get unacknowledged(): number {
     return this.pending.length;
+  }
+
+  /** Metered spend the operator has not acknowledged: Budget.status does not include it yet. */
+  backlog(): { records: number; usd: number; oldestAt: number | undefined } {
+    let usd = 0;
+    for (const r of this.pending) usd += r.costUsd;
+    return { records: this.pending.length, usd, oldestAt: this.pending[0]?.at };
+  }
+
+  /** Says, at most every 10 s, that Budget.status is behind (a pod killed now would lose this spend). */
+  private warnIfBehind(): void {
+    const { records, usd, oldestAt } = this.backlog();
+    const now = Date.now();
+    const behindMs = oldestAt === undefined ? 0 : now - oldestAt;
+    if (behindMs < BEHIND_WARN_MS || now - this.lastWarnAt < 10_000) return;
+    this.lastWarnAt = now;
+    this.opts.logger.warn(
+      { records, usd: Math.round(usd * 1e6) / 1e6, oldestSeconds: Math.round(behindMs / 100) / 10 },
+      'usage reports waiting to be sent: Budget.status does not include this spend yet (the operator has not acknowledged it)',
+    );
   }
 
   /** One report round trip (at most one at a time). */

@@ -1,0 +1,127 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { exactBudgetKeys, isExact, REFRESH_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT } from '../../config/exact-budget-ledger.js';
+import type { BudgetConfig, Snapshot } from '../../config/snapshot.js';
+import { GatewayError } from '../../server/gateway-error.js';
+import { RedisScript } from '../rate-limit/redis-script.js';
+import type { Admission, AdmissionRequest, Admitter, Settlement } from '../types.js';
+import { applicableBudgets, Downgrade, refusal, worstCase } from './budget-admitter.js';
+
+export interface ExactBudgetOptions {
+  client: Redis;
+  keyPrefix: string;
+  /** Names this pod's reservations (unique per start). */
+  pod: string;
+  /** A hold not refreshed for this long is charged at its worst case (its pod is presumed dead). */
+  holdTimeoutMs: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+const reserveScript = new RedisScript(RESERVE_SCRIPT);
+const settleScript = new RedisScript(SETTLE_SCRIPT);
+const refreshScript = new RedisScript(REFRESH_SCRIPT);
+
+interface Live {
+  deadlineKeys: string[];
+}
+
+/**
+ * Budgets held exactly in Redis: each admission records its worst case as a hold before the
+ * upstream call (atomically with the check against the limit, across every pod), and settling
+ * replaces it with the real amount. Holds of this pod are refreshed while their requests run; a
+ * pod killed mid-request leaves holds that any pod or the operator charges at their worst case
+ * once they expire. Fails closed: without Redis, requests under an exact budget are refused.
+ */
+export class ExactBudgetAdmitter implements Admitter {
+  private seq = 0;
+  private readonly live = new Map<string, Live>();
+  private readonly settling = new Set<Promise<unknown>>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly opts: ExactBudgetOptions,
+    private readonly snapshot: () => Snapshot | undefined,
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Refreshes this pod's holds every third of the timeout. */
+  start(): void {
+    const every = Math.max(100, Math.floor(this.opts.holdTimeoutMs / 3));
+    this.timer = setInterval(() => void this.refresh(), every);
+    this.timer.unref();
+  }
+
+  /** Stops refreshing once the settles in flight have reached Redis. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await Promise.allSettled([...this.settling]);
+  }
+
+  private async refresh(): Promise<void> {
+    if (this.live.size === 0) return;
+    const keys = [...new Set([...this.live.values()].flatMap((l) => l.deadlineKeys))];
+    try {
+      await refreshScript.run(this.opts.client, keys, [this.now() + this.opts.holdTimeoutMs, ...this.live.keys()]);
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message, holds: this.live.size }, 'exact budgets: could not refresh holds');
+    }
+  }
+
+  async admit(request: AdmissionRequest): Promise<Admission> {
+    const budgets = applicableBudgets(this.snapshot()?.budgets ?? [], request.caller, request.route).filter(isExact);
+    if (budgets.length === 0) return { headers: {}, settle: () => undefined };
+    const now = this.now();
+    const worst = worstCase(request.route, request.promptTokens, request.maxOutputTokens);
+    const amounts = budgets.map((b) => (b.unit === 'USD' ? worst.usd : worst.tokens));
+    const periods = budgets.map((b) => exactBudgetKeys(this.opts.keyPrefix, b, now));
+    const id = `${this.opts.pod}:${++this.seq}`;
+    const args: (string | number)[] = [now, id, now + this.opts.holdTimeoutMs, budgets.length];
+    budgets.forEach((b, i) => args.push(b.amount, amounts[i] ?? 0, periods[i]?.ttlSeconds ?? 60));
+    let answer: unknown;
+    try {
+      answer = await reserveScript.run(this.opts.client, periods.flatMap((p) => p.keys), args);
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, 'exact budgets: Redis unavailable, refusing');
+      throw new GatewayError(503, 'budget_unavailable', 'service_unavailable_error', 'budget accounting is unavailable right now; retry shortly', {
+        headers: { 'retry-after': '1' },
+      });
+    }
+    const [index, spentText, heldText] = answer as [number, string?, string?];
+    if (index !== 0) {
+      const budget = budgets[index - 1] as BudgetConfig;
+      const spent = Number(spentText ?? 0);
+      const held = Number(heldText ?? 0);
+      if (budget.action.type === 'Downgrade' && budget.action.downgradeTo !== undefined && budget.action.downgradeTo !== request.route.model) {
+        throw new Downgrade(budget.id, budget.action.downgradeTo);
+      }
+      const left = Math.max(0, budget.amount - spent);
+      const availability = { available: left - held, spent, resetsAt: periods[index - 1]?.resetsAt, left, pods: 1, ownUnreported: 0, reserved: held };
+      throw refusal(budget, availability, amounts[index - 1] ?? 0, now);
+    }
+    this.live.set(id, { deadlineKeys: periods.map((p) => p.keys[2] ?? '') });
+    let settled = false;
+    return {
+      headers: {},
+      settle: (result: Settlement) => {
+        if (settled) return;
+        settled = true;
+        const usage = result.usage;
+        const actual = budgets.map((b) => (usage === undefined ? 0 : b.unit === 'USD' ? result.costUsd : usage.inputTokens + usage.outputTokens));
+        const done = settleScript
+          .run(this.opts.client, periods.flatMap((p) => p.keys), [id, budgets.length, ...actual])
+          .catch((err: unknown) => {
+            // The hold stays and expires: charged at its worst case, never under-counted.
+            this.opts.logger.warn({ err: (err as Error).message, id }, 'exact budgets: settle failed; the hold will be charged at its worst case');
+          })
+          .finally(() => {
+            this.live.delete(id);
+            this.settling.delete(done);
+          });
+        this.settling.add(done);
+      },
+    };
+  }
+}

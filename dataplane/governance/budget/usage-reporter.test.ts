@@ -1,0 +1,27 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { registerUsageBacklog } from '../../telemetry/usage-backlog-metrics.js';
+import { BudgetLedger } from './budget-ledger.js';
+import { UsageReporter } from './usage-reporter.js';
+
+describe('usage reports waiting to be sent', () => {
+  it('are shown by metrics and a log line while the operator does not acknowledge them', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }));
+    // Nothing listens on port 1: every report fails, as while the operator is down.
+    const reporter = new UsageReporter(new BudgetLedger('pod-1', { standalone: false }), { operatorUrl: 'http://127.0.0.1:1', token: 't', intervalMs: 50, logger });
+    const registry = new Registry();
+    registerUsageBacklog(registry, () => reporter.backlog());
+    reporter.record({ at: Date.now(), costUsd: 0.25, tokens: 10, budgetIds: ['team-a/b'] }, []);
+    reporter.start();
+    const text = await registry.metrics();
+    expect(text).toMatch(/^tollgate_usage_reports_pending 1$/m);
+    expect(text).toMatch(/^tollgate_usage_reports_pending_usd 0.25$/m);
+    for (let i = 0; i < 60 && !lines.some((l) => l.includes('usage reports waiting to be sent')); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(JSON.parse(lines.find((l) => l.includes('usage reports waiting to be sent')) ?? '{}')).toMatchObject({ records: 1, usd: 0.25 });
+    expect(await registry.metrics()).toMatch(/^tollgate_usage_reports_oldest_pending_seconds [2-9]/m);
+    await reporter.drain(0);
+  });
+});

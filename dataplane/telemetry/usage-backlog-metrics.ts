@@ -1,0 +1,40 @@
+import { Gauge, type Registry } from 'prom-client';
+
+export interface UsageBacklog {
+  records: number;
+  usd: number;
+  oldestAt: number | undefined;
+}
+
+/**
+ * The window in which Budget.status lags this pod's spend (reported budgets): records metered but
+ * not yet acknowledged by the operator. A pod killed without SIGTERM loses what these show.
+ */
+export function registerUsageBacklog(registry: Registry, backlog: () => UsageBacklog, now: () => number = Date.now): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'tollgate_usage_reports_pending',
+    help: 'Metered requests whose usage the operator has not acknowledged yet (not in Budget.status).',
+    registers,
+    collect() {
+      this.set(backlog().records);
+    },
+  });
+  new Gauge({
+    name: 'tollgate_usage_reports_pending_usd',
+    help: 'Cost (USD) of the metered requests not yet in Budget.status.',
+    registers,
+    collect() {
+      this.set(backlog().usd);
+    },
+  });
+  new Gauge({
+    name: 'tollgate_usage_reports_oldest_pending_seconds',
+    help: 'Age of the oldest metered request not yet in Budget.status (0 when none).',
+    registers,
+    collect() {
+      const oldest = backlog().oldestAt;
+      this.set(oldest === undefined ? 0 : Math.max(0, (now() - oldest) / 1000));
+    },
+  });
+}

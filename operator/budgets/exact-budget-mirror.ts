@@ -1,0 +1,87 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { exactBudgetKeys, READ_SCRIPT } from '../../dataplane/config/exact-budget-ledger.js';
+import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
+import type { KubeClient, KubeObject } from '../kube/kube-client.js';
+
+export interface ExactBudgetMirrorOptions {
+  redis: Redis;
+  keyPrefix: string;
+  client: Pick<KubeClient, 'request'>;
+  budgetObjects: () => Map<string, KubeObject>;
+  /** The exact budgets of the current snapshot (calendar periods). */
+  budgetConfigs: () => readonly BudgetConfig[];
+  isLeader: () => boolean;
+  logger: Logger;
+  intervalMs?: number;
+  now?: () => number;
+}
+
+interface PersistedStatus {
+  spent?: number;
+  periodStart?: string;
+}
+
+const rfc3339 = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+const round = (n: number): number => Math.round(n * 1e8) / 1e8;
+
+/**
+ * Exact budgets: Redis is the ledger, Budget.status its mirror. The leader reads each budget's
+ * period (charging holds that expired, i.e. whose pod died) every interval and writes spent,
+ * remaining and the period to the status when they changed. Conditions and Events follow from the
+ * status as in the reported mode.
+ */
+export class ExactBudgetMirror {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: ExactBudgetMirrorOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.sync().finally(() => {
+        this.running = undefined;
+      });
+    }, this.opts.intervalMs ?? 1_000);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+    this.opts.redis.disconnect();
+  }
+
+  /** One pass over every exact budget; errors are logged and retried on the next pass. */
+  async sync(): Promise<void> {
+    if (!this.opts.isLeader()) return;
+    const now = this.now();
+    for (const budget of this.opts.budgetConfigs()) {
+      try {
+        await this.syncOne(budget, now);
+      } catch (err) {
+        this.opts.logger.warn({ err: (err as Error).message, budget: budget.id }, 'exact budgets: could not mirror spend into Budget.status');
+      }
+    }
+  }
+
+  private async syncOne(budget: BudgetConfig, now: number): Promise<void> {
+    const object = this.opts.budgetObjects().get(budget.id) as (KubeObject & { status?: PersistedStatus }) | undefined;
+    if (object === undefined) return;
+    const period = exactBudgetKeys(this.opts.keyPrefix, budget, now);
+    const [spentText] = (await this.opts.redis.eval(READ_SCRIPT, period.keys.length, ...period.keys, now)) as [string, string];
+    const spent = round(Number(spentText));
+    const periodStart = rfc3339(period.periodStart);
+    if (object.status?.spent === spent && object.status.periodStart === periodStart) return;
+    const [namespace, name] = budget.id.split('/');
+    const status = {
+      spent,
+      remaining: round(Math.max(0, budget.amount - spent)),
+      periodStart,
+      resetsAt: period.resetsAt === undefined ? null : rfc3339(period.resetsAt),
+    };
+    await this.opts.client.request('PATCH', `/apis/tollgate.dev/v1alpha1/namespaces/${namespace}/budgets/${name}/status`, { status }, 'application/merge-patch+json');
+  }
+}

@@ -1,0 +1,115 @@
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exactBudgetKeys } from '../../dataplane/config/exact-budget-ledger.js';
+import type { BudgetConfig, RouteConfig, Snapshot } from '../../dataplane/config/snapshot.js';
+import { ExactBudgetAdmitter } from '../../dataplane/governance/budget/exact-budget-admitter.js';
+import { createRedisClient, waitReady } from '../../dataplane/governance/rate-limit/redis-client.js';
+import type { AdmissionRequest, Caller } from '../../dataplane/governance/types.js';
+import type { CanonicalRequest } from '../../dataplane/providers/types.js';
+import { ExactBudgetMirror } from '../../operator/budgets/exact-budget-mirror.js';
+import type { KubeObject } from '../../operator/kube/kube-client.js';
+import { RedisTestServer } from './redis-server.js';
+
+// Issue 20: an exact budget mode whose spend survives a SIGKILLed pod (holds written before the upstream call).
+let server: RedisTestServer;
+let admin: Redis;
+const clients: Redis[] = [];
+const NOW = Date.parse('2026-11-15T12:00:00Z');
+const clock = { now: NOW };
+
+const budget: BudgetConfig = {
+  id: 'team-a/monthly',
+  unit: 'USD',
+  amount: 1,
+  period: 'Month',
+  timeZone: 'UTC',
+  subjects: { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] },
+  action: { type: 'Reject', cutStreams: false },
+  thresholds: [50, 100],
+};
+const snapshot = { budgets: [budget] } as unknown as Snapshot;
+// $1000 per million tokens both ways: 100 prompt + 300 output tokens hold $0.40.
+const route = {
+  id: 'team-a/r',
+  model: 'm',
+  targets: [{ providerId: 'x/p', model: 'u', priority: 0, weight: 1, pricing: { inputPerMTok: 1000, outputPerMTok: 1000, cachedInputPerMTok: 0 } }],
+} as unknown as RouteConfig;
+const caller: Caller = { kind: 'serviceaccount', namespace: 'team-a', name: 'app', id: 'sa:team-a/app' };
+const ask: AdmissionRequest = { caller, route, req: { op: 'chat', body: {}, stream: false, clientWantsUsage: false } as CanonicalRequest, promptTokens: 100, maxOutputTokens: 300 };
+const usage = (costUsd: number) => ({ usage: { inputTokens: 100, outputTokens: 50, cachedInputTokens: 0 }, costUsd });
+
+/** One data-plane pod: its own connection and reservation names, as in production. */
+async function pod(name: string): Promise<ExactBudgetAdmitter> {
+  const client = createRedisClient({ url: server.url, timeoutMs: 500 });
+  clients.push(client);
+  await waitReady(client, 5000);
+  return new ExactBudgetAdmitter({ client, keyPrefix: 'tollgate:', pod: name, holdTimeoutMs: 30_000, logger: pino({ level: 'silent' }), now: () => clock.now }, () => snapshot);
+}
+
+const spentInRedis = async (): Promise<number> => Number((await admin.get(exactBudgetKeys('tollgate:', budget, clock.now).keys[0] ?? '')) ?? 0);
+
+beforeAll(async () => {
+  server = await RedisTestServer.start();
+  admin = new Redis(server.url);
+});
+
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  admin.disconnect();
+  await server.destroy();
+});
+
+describe('exact budgets in Redis', () => {
+  it('holds the worst case across pods before the call and charges the real amount after', async () => {
+    await admin.flushall();
+    const [a, b] = [await pod('a'), await pod('b')];
+    const first = await a.admit(ask);
+    const second = await b.admit(ask);
+    // 0.80 held across both pods: a third worst case of 0.40 does not fit in 1 USD, on either pod.
+    await expect(a.admit(ask)).rejects.toThrow(/cannot cover this request's worst case: it would hold 0.4000 USD .* only 0.2000 USD are available: 0.0000 of 1 USD spent this period, 1.0000 left, less 0.8000 held for requests in flight; set max_tokens/);
+    first.settle(usage(0.15));
+    second.settle({ usage: undefined, costUsd: 0 });
+    await a.stop();
+    await b.stop();
+    expect(await spentInRedis()).toBeCloseTo(0.15, 9);
+    await (await a.admit(ask)).settle(usage(0.5));
+    await a.stop();
+    await expect(b.admit(ask)).rejects.toThrow(/budget team-a\/monthly (is exhausted|cannot cover)/);
+  });
+
+  it("charges a dead pod's holds at their worst case once they expire, and a late settle corrects the charge", async () => {
+    await admin.flushall();
+    const dead = await pod('dead');
+    const alive = await pod('alive');
+    await dead.admit(ask); // its pod is killed: never settled, never refreshed
+    const slow = await alive.admit(ask);
+    clock.now += 31_000; // past the hold timeout of both: the alive pod's refresh did not run in this fake time
+    const mirrorWrites: Record<string, unknown>[] = [];
+    const object = { metadata: { name: 'monthly', namespace: 'team-a' } } as KubeObject;
+    const mirror = new ExactBudgetMirror({
+      redis: admin,
+      keyPrefix: 'tollgate:',
+      client: { request: async <T>(_m: string, _p: string, body?: unknown): Promise<T> => (mirrorWrites.push((body as { status: Record<string, unknown> }).status), {} as T) },
+      budgetObjects: () => new Map([[budget.id, object]]),
+      budgetConfigs: () => [budget],
+      isLeader: () => true,
+      logger: pino({ level: 'silent' }),
+      now: () => clock.now,
+    });
+    await mirror.sync();
+    // Both holds were charged at their worst case: the ledger never counts less than was served.
+    expect(mirrorWrites.at(-1)).toMatchObject({ spent: 0.8, remaining: 0.2, periodStart: '2026-11-01T00:00:00Z', resetsAt: '2026-12-01T00:00:00Z' });
+    slow.settle(usage(0.1)); // the slow pod was alive after all: its real amount replaces the worst case
+    await alive.stop();
+    expect(await spentInRedis()).toBeCloseTo(0.5, 9);
+    clock.now = NOW;
+  });
+
+  it('fails closed when Redis is unreachable', async () => {
+    const client = createRedisClient({ url: 'redis://127.0.0.1:1', timeoutMs: 200 });
+    clients.push(client);
+    const offline = new ExactBudgetAdmitter({ client, keyPrefix: 'tollgate:', pod: 'x', holdTimeoutMs: 30_000, logger: pino({ level: 'silent' }) }, () => snapshot);
+    await expect(offline.admit(ask)).rejects.toMatchObject({ status: 503, code: 'budget_unavailable' });
+  });
+});
