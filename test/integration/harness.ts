@@ -100,7 +100,7 @@ export function spawnCli(args: string[], env: Record<string, string>): Proc {
   };
 }
 
-export function startOperator(kubeconfig: string, opts: { port: number; identity: string; host?: string; args?: string[] }): Proc {
+export function startOperator(kubeconfig: string, opts: { port: number; identity: string; host?: string; args?: string[]; env?: Record<string, string> }): Proc {
   return spawnCli(
     [
       'operator',
@@ -116,7 +116,7 @@ export function startOperator(kubeconfig: string, opts: { port: number; identity
       'tollgate-system',
       ...(opts.args ?? []),
     ],
-    { TOLLGATE_ADMIN_TOKEN: TOKEN },
+    { TOLLGATE_ADMIN_TOKEN: TOKEN, ...opts.env },
   );
 }
 
