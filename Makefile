@@ -64,6 +64,17 @@ cluster-down:
 	@bash test/cluster/node-down.sh
 	@bash test/cluster/down.sh
 
+## The operator and DATAPLANES data planes (default 2) with their EndpointSlice against cluster-up's
+## API server; PID files and logs in $${TMPDIR:-/tmp}/tollgate-cluster/local. Run inside
+## test/integration/run-in-netns.sh bash (EndpointSlices refuse loopback). Stop: cluster-local-down.
+DATAPLANES ?= 2
+.PHONY: cluster-local cluster-local-down
+cluster-local: build
+	@bash test/cluster/local.sh up $(DATAPLANES)
+
+cluster-local-down:
+	@bash test/cluster/local.sh down
+
 clean:
 	rm -rf dist .cache
 
