@@ -2,11 +2,11 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exactBudgetKeys } from '../../dataplane/config/exact-budget-ledger.js';
-import type { BudgetConfig, RouteConfig, Snapshot } from '../../dataplane/config/snapshot.js';
+import type { Snapshot } from '../../dataplane/config/snapshot.js';
 import { ExactBudgetAdmitter } from '../../dataplane/governance/budget/exact-budget-admitter.js';
 import { createRedisClient, waitReady } from '../../dataplane/governance/rate-limit/redis-client.js';
-import type { AdmissionRequest, Caller } from '../../dataplane/governance/types.js';
-import type { CanonicalRequest } from '../../dataplane/providers/types.js';
+import type { AdmissionRequest } from '../../dataplane/governance/types.js';
+import { testBudget, testCaller, testRequest, testRoute } from '../../dataplane/governance/budget/test-support.js';
 import { ExactBudgetMirror } from '../../operator/budgets/exact-budget-mirror.js';
 import type { KubeObject } from '../../operator/kube/kube-client.js';
 import { RedisTestServer } from './redis-server.js';
@@ -18,25 +18,10 @@ const clients: Redis[] = [];
 const NOW = Date.parse('2026-11-15T12:00:00Z');
 const clock = { now: NOW };
 
-const budget: BudgetConfig = {
-  id: 'team-a/monthly',
-  unit: 'USD',
-  amount: 1,
-  period: 'Month',
-  timeZone: 'UTC',
-  subjects: { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] },
-  action: { type: 'Reject', cutStreams: false },
-  thresholds: [50, 100],
-};
+const budget = testBudget({ id: 'team-a/monthly', period: 'Month', thresholds: [50, 100] });
 const snapshot = { budgets: [budget] } as unknown as Snapshot;
-// $1000 per million tokens both ways: 100 prompt + 300 output tokens hold $0.40.
-const route = {
-  id: 'team-a/r',
-  model: 'm',
-  targets: [{ providerId: 'x/p', model: 'u', priority: 0, weight: 1, pricing: { inputPerMTok: 1000, outputPerMTok: 1000, cachedInputPerMTok: 0 } }],
-} as unknown as RouteConfig;
-const caller: Caller = { kind: 'serviceaccount', namespace: 'team-a', name: 'app', id: 'sa:team-a/app' };
-const ask: AdmissionRequest = { caller, route, req: { op: 'chat', body: {}, stream: false, clientWantsUsage: false } as CanonicalRequest, promptTokens: 100, maxOutputTokens: 300 };
+// 100 prompt + 300 output tokens hold $0.40 on the test route.
+const ask: AdmissionRequest = { caller: testCaller, route: testRoute, req: testRequest, promptTokens: 100, maxOutputTokens: 300 };
 const usage = (costUsd: number) => ({ usage: { inputTokens: 100, outputTokens: 50, cachedInputTokens: 0 }, costUsd });
 
 /** One data-plane pod: its own connection and reservation names, as in production. */

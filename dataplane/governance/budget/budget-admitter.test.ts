@@ -6,25 +6,12 @@ import type { Caller } from '../types.js';
 import { BudgetAdmitter, Downgrade } from './budget-admitter.js';
 import { BudgetLedger } from './budget-ledger.js';
 import { UsageReporter } from './usage-reporter.js';
+import { testBudget, testCaller, testRequest, testRoute } from './test-support.js';
 
-const budget = (over: Partial<BudgetConfig> = {}): BudgetConfig => ({
-  id: 'team-a/b',
-  unit: 'USD',
-  amount: 1,
-  period: 'Day',
-  timeZone: 'UTC',
-  subjects: { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] },
-  action: { type: 'Reject', cutStreams: false },
-  thresholds: [100],
-  ...over,
-});
-const route = {
-  id: 'team-a/r',
-  model: 'm',
-  targets: [{ providerId: 'x/p', model: 'u', priority: 0, weight: 1, pricing: { inputPerMTok: 1000, outputPerMTok: 1000, cachedInputPerMTok: 0 } }],
-} as unknown as RouteConfig;
-const caller: Caller = { kind: 'serviceaccount', namespace: 'team-a', name: 'app', id: 'sa:team-a/app' };
-const req = { op: 'chat', body: {}, stream: false, clientWantsUsage: false } as CanonicalRequest;
+const budget = testBudget;
+const route = testRoute;
+const caller = testCaller;
+const req = testRequest;
 
 function setup(budgets: BudgetConfig[], standalone = true) {
   const ledger = new BudgetLedger('pod-1', { standalone });
