@@ -127,6 +127,20 @@ describe('helm lint and template', () => {
     expect(Buffer.from(at<string>(find(objects, 'Secret', 'tollgate-admin-token'), 'data.token'), 'base64').toString()).toMatch(/^[A-Za-z0-9]{48}$/);
   });
 
+  it('budgets.mode exact gives the data planes and the operator the budget mode and Redis; the data planes require identity', () => {
+    const objects = render({ set: ['budgets.mode=exact', 'budgets.holdTimeoutSeconds=45', 'redis.url=redis://redis.platform.svc:6379/0'] });
+    for (const name of ['tollgate-dataplane', 'tollgate-operator']) {
+      const env = Object.fromEntries((container(find(objects, 'Deployment', name)).env ?? []).map((e) => [e.name, e.value]));
+      expect(env, name).toMatchObject({ TOLLGATE_BUDGET_MODE: 'exact', TOLLGATE_BUDGET_HOLD_TIMEOUT_MS: '45000', TOLLGATE_REDIS_URL: 'redis://redis.platform.svc:6379/0' });
+    }
+    expect(container(find(objects, 'Deployment', 'tollgate-dataplane')).args).toContain('--require-identity');
+    const noToken = render({ set: ['dataplane.serviceAccount.automountToken=false'] });
+    expect(container(find(noToken, 'Deployment', 'tollgate-dataplane')).args).not.toContain('--require-identity');
+    const r = helm(['template', 't', CHART, '--set', 'budgets.mode=exact']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('budgets.mode exact needs Redis');
+  });
+
   it('passes the request body limits as whole numbers, however large', () => {
     const d = find(render({ set: ['dataplane.maxRequestBodyBytes=33554432', 'dataplane.maxInflightRequestBodyBytes=4294967296'] }), 'Deployment', 'tollgate-dataplane');
     expect(container(d).args).toEqual(expect.arrayContaining(['--max-body-bytes=33554432', '--max-inflight-body-bytes=4294967296']));

@@ -144,3 +144,30 @@ imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/* Env of the budget mode: with budgets.mode exact, TOLLGATE_BUDGET_MODE and the Redis URL (data planes and operator). */}}
+{{- define "tollgate.budgetEnv" -}}
+{{- if eq .Values.budgets.mode "exact" }}
+{{- if not (or .Values.redis.existingSecret.name .Values.redis.url) }}
+{{- fail "budgets.mode exact needs Redis: set redis.url or redis.existingSecret.name" }}
+{{- end }}
+- name: TOLLGATE_BUDGET_MODE
+  value: exact
+- name: TOLLGATE_BUDGET_HOLD_TIMEOUT_MS
+  value: {{ mul .Values.budgets.holdTimeoutSeconds 1000 | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* TOLLGATE_REDIS_URL from redis.existingSecret or redis.url, when either is set. */}}
+{{- define "tollgate.redisUrlEnv" -}}
+{{- if .Values.redis.existingSecret.name }}
+- name: TOLLGATE_REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.redis.existingSecret.name }}
+      key: {{ .Values.redis.existingSecret.key }}
+{{- else if .Values.redis.url }}
+- name: TOLLGATE_REDIS_URL
+  value: {{ .Values.redis.url | quote }}
+{{- end }}
+{{- end -}}
