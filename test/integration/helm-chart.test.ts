@@ -100,6 +100,7 @@ describe('helm lint and template', () => {
       '--admin-tls-cert=/var/run/tollgate/tls/tls.crt',
       '--admin-tls-key=/var/run/tollgate/tls/tls.key',
       '--operator-ca=/var/run/tollgate/tls/ca.crt',
+      '--require-identity',
     ]);
     expect(dp.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'admin', scheme: 'HTTPS' });
     // The data planes mount the certificate Secret the operator makes; they start once it exists.
