@@ -75,6 +75,17 @@ cluster-local: build
 cluster-local-down:
 	@bash test/cluster/local.sh down
 
+## tollgate:dev from the Dockerfile (and the e2e testkit image) with buildah on a locally made
+## Debian + Node 20 base, no Docker daemon or registry; imported into the node's containerd when
+## `make cluster-up NODE=1` runs. Cached by content.
+.PHONY: image e2e
+image:
+	@bash test/cluster/image.sh
+
+## The end-to-end suite on a real single node (test/node-e2e; docs/install.md describes its steps).
+e2e: build
+	bash test/node-e2e/run.sh
+
 clean:
 	rm -rf dist .cache
 

@@ -67,7 +67,7 @@ oci_image_tar() {
   layer_digest="$(sha256sum "${work}/layer.tar" | cut -d' ' -f1)"
   layer_size="$(stat -c %s "${work}/layer.tar")"
   mv "${work}/layer.tar" "${work}/blobs/sha256/${layer_digest}"
-  printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":%s,"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+  printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":%s,"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"created":"1970-01-01T00:00:00Z","history":[{"created":"1970-01-01T00:00:00Z","created_by":"test/cluster/node-lib.sh oci_image_tar"}]}' \
     "${entrypoint}" "${layer_digest}" >"${work}/config.json"
   local config_digest config_size
   config_digest="$(sha256sum "${work}/config.json" | cut -d' ' -f1)"
