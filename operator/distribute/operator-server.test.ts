@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { Agent, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -63,5 +63,57 @@ describe('operator port', () => {
     const bad = await fetch(`${base}/v1/usage`, { method: 'POST', headers: { authorization: 'Bearer op-token', 'content-type': 'application/json' }, body: '{' });
     expect(bad.status).toBe(400);
     expect(bad.headers.get('content-type')).toMatch(/application\/json/);
+  });
+});
+
+/** An operator's HTTP server, leader or standby (with a reconciled snapshot when leader). */
+async function operatorServer(leader: boolean): Promise<{ url: string; close: () => void }> {
+  const distributor = { envelope: leader ? { generation: 1 } : undefined } as unknown as Distributor;
+  const usage = { handle: () => Promise.resolve({ ackedThrough: 0, budgets: [], replicas: 1 }) } as unknown as UsageAggregator;
+  const app = createOperatorApp({ token: 'op-token', usage, distributor, registry: new Registry(), isReady: () => true, isLeader: () => leader, logger: pino({ level: 'silent' }) });
+  const s = app.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  return {
+    url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`,
+    close: () => {
+      s.closeAllConnections();
+      s.close();
+    },
+  };
+}
+
+/** What a data-plane pod gets for a usage report or a snapshot pull: status and Connection header. */
+async function podCall(leader: boolean, method: 'GET' | 'POST', path: string): Promise<{ status: number; connection: string | undefined }> {
+  const op = await operatorServer(leader);
+  try {
+    return await new Promise((resolve, reject) => {
+      const req = httpRequest(`${op.url}${path}`, { method, agent: new Agent({ keepAlive: true }), headers: { authorization: 'Bearer op-token', 'content-type': 'application/json' } });
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+      });
+      req.on('error', reject);
+      req.end(method === 'POST' ? JSON.stringify({ pod: 'p', records: [] }) : undefined);
+    });
+  } finally {
+    op.close();
+  }
+}
+
+// Data-plane pods reach the operator through its Service, which picks a backend per connection: a
+// standby that kept the connection alive would get every report and pull while the leader idles
+// (on a real node the usage of a whole run never reached Budget.status).
+describe('operator behind a Service', () => {
+  it('a standby refuses usage reports with 503 and closes the connection, so the next try can reach the leader', async () => {
+    expect(await podCall(false, 'POST', '/v1/usage')).toEqual({ status: 503, connection: 'close' });
+  });
+
+  it('a standby refuses snapshot pulls with 503 and closes the connection', async () => {
+    expect(await podCall(false, 'GET', '/v1/snapshot')).toEqual({ status: 503, connection: 'close' });
+  });
+
+  it('the leader keeps the connection alive', async () => {
+    expect(await podCall(true, 'POST', '/v1/usage')).toEqual({ status: 200, connection: 'keep-alive' });
+    expect(await podCall(true, 'GET', '/v1/snapshot')).toEqual({ status: 200, connection: 'keep-alive' });
   });
 });

@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { type Express, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { jsonErrors, jsonNotFound, requireToken, SMALL_BODY_LIMIT } from '../../dataplane/admin/admin-http.js';
@@ -17,6 +17,16 @@ export interface OperatorServerDeps {
   /** Records of a report that cannot be counted: dropped (and acknowledged) rather than refusing the report. */
   onRejectedUsage?: (pod: string, rejected: readonly RejectedRecord[]) => void;
   logger: Logger;
+}
+
+/**
+ * 503 from a standby (or a leader that has not reconciled yet), and the connection closed: data-plane
+ * pods reach the operator through its Service, which picks a backend per connection, so a kept-alive
+ * connection to a standby would get this answer forever while the leader sits idle. A new connection
+ * on the next try can land on the leader.
+ */
+function notHere(res: Response, error: string): void {
+  res.status(503).set({ 'retry-after': '1', connection: 'close' }).json({ error });
 }
 
 /**
@@ -40,7 +50,7 @@ export function createOperatorApp(deps: OperatorServerDeps): Express {
   app.post('/v1/usage', express.json({ limit: SMALL_BODY_LIMIT }), async (req, res) => {
     // Before the first reconcile the budgets are unknown: acknowledging now would drop the records.
     if (!deps.isLeader() || deps.distributor.envelope === undefined) {
-      res.status(503).set('retry-after', '1').json({ error: 'not the leader, or not reconciled yet' });
+      notHere(res, 'not the leader, or not reconciled yet');
       return;
     }
     const intake = parseUsageReport(req.body);
@@ -61,7 +71,7 @@ export function createOperatorApp(deps: OperatorServerDeps): Express {
   app.get('/v1/snapshot', (_req, res) => {
     const envelope = deps.distributor.envelope;
     if (!deps.isLeader() || envelope === undefined) {
-      res.status(503).set('retry-after', '1').json({ error: 'no snapshot here: not the leader or not reconciled yet' });
+      notHere(res, 'no snapshot here: not the leader or not reconciled yet');
       return;
     }
     // The wire form carries the credentials in clear (the channel is authenticated, TLS by default).
