@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { Agent } from 'undici';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, Server as NetServer, type Socket } from 'node:net';
 import type { Tracer } from '@opentelemetry/api';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
@@ -36,6 +36,12 @@ import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBo
 import { GatewayTelemetry } from './telemetry/gateway-telemetry.js';
 import { registerUsageBacklog } from './telemetry/usage-backlog-metrics.js';
 import { HttpTransport } from './upstream/http-transport.js';
+
+/**
+ * How long a stopping data plane keeps idle keep-alive connections open: a client in the middle
+ * of reusing one gets its answer (with `connection: close`) instead of a reset.
+ */
+const IDLE_CONNECTION_GRACE_MS = 1_000;
 
 export interface DataplaneOptions {
   host: string;
@@ -90,6 +96,8 @@ export class Dataplane {
   private inflight = 0;
   private draining = false;
   private idle: (() => void) | undefined;
+  /** Open client connections and the requests in flight on each. */
+  private readonly connections = new Map<Socket, number>();
   /** Budget enforcement: spend known to this pod, and the reports that carry it to the operator. */
   readonly ledger: BudgetLedger;
   readonly reporter: UsageReporter;
@@ -173,11 +181,18 @@ export class Dataplane {
     });
     const server = app.listen(this.opts.port, this.opts.host);
     server.keepAliveTimeout = 65_000;
-    server.on('request', (_req, res) => {
+    server.on('connection', (socket: Socket) => {
+      this.connections.set(socket, 0);
+      socket.on('close', () => this.connections.delete(socket));
+    });
+    server.on('request', (req, res) => {
       this.inflight++;
+      const socket = req.socket;
+      this.connections.set(socket, (this.connections.get(socket) ?? 0) + 1);
       if (this.draining) res.setHeader('connection', 'close');
       res.on('close', () => {
         this.inflight--;
+        if (this.connections.has(socket)) this.connections.set(socket, (this.connections.get(socket) ?? 1) - 1);
         if (this.inflight === 0) this.idle?.();
       });
     });
@@ -206,17 +221,31 @@ export class Dataplane {
     return server.address() as AddressInfo;
   }
 
+  /** Waits until every open connection is busy or gone (at most `graceMs`), then closes the idle ones. */
+  private async closeIdleConnectionsAfterGrace(graceMs: number): Promise<void> {
+    const until = Date.now() + graceMs;
+    const idle = (): Socket[] => [...this.connections].filter(([, n]) => n === 0).map(([s]) => s);
+    while (idle().length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    for (const socket of idle()) socket.destroy();
+  }
+
   /**
-   * Graceful stop: refuse new work, let requests and streams in flight finish up to the drain
-   * timeout, then close what is left.
+   * Graceful stop: stop accepting connections, answer what arrives on open ones with
+   * `connection: close`, let requests and streams in flight finish up to the drain timeout, then
+   * close what is left.
    */
   async shutdown(): Promise<{ drained: boolean }> {
     const server = this.server;
     if (server === undefined) return { drained: true };
     this.draining = true;
     this.stopPull.abort();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
+    // Stop accepting connections, but keep the open ones for now: http.Server.close() would also
+    // close idle keep-alive connections at once, racing a client that is just sending its next
+    // request on one (behind a Service, clients keep connections to a pod being removed), and that
+    // request would fail. Every response from now on says `connection: close`; connections still
+    // idle after the grace are closed.
+    const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+    await this.closeIdleConnectionsAfterGrace(Math.min(IDLE_CONNECTION_GRACE_MS, this.opts.drainTimeoutMs ?? 30_000));
     let drained = this.inflight === 0;
     if (!drained) {
       const timeoutMs = this.opts.drainTimeoutMs ?? 30_000;

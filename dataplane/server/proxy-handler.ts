@@ -133,9 +133,11 @@ export async function identify(deps: ProxyDeps, req: Request, apiKeys: ApiKeyInd
   return deps.auth.authenticate((name) => req.get(name), apiKeys);
 }
 
-/** Must be called before parsing the body: draining and readiness are checked first. */
+/**
+ * Must be called before parsing the body: readiness is checked first. A draining pod still answers
+ * what reaches it on open connections (with `connection: close`), see DataPlane.shutdown.
+ */
 export function checkServing(deps: ProxyDeps): void {
-  if (deps.isDraining()) throw errors.shuttingDown();
   if (deps.store.current === undefined) throw errors.notReady();
 }
 

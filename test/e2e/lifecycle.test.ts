@@ -1,4 +1,6 @@
 import OpenAI from 'openai';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAiProvider, startTestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
@@ -23,6 +25,29 @@ async function collect(stream: AsyncIterable<OpenAI.Chat.Completions.ChatComplet
   let text = '';
   for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
   return text;
+}
+
+/** One chat completion over a raw, kept-alive HTTP/1.1 connection (no client pool choosing sockets). */
+async function exchange(socket: Socket): Promise<{ status: number; connection: string | undefined; body: unknown }> {
+  const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x' }] });
+  socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  let data = Buffer.alloc(0);
+  for (;;) {
+    const chunk = await Promise.race([
+      once(socket, 'data').then(([c]) => c as Buffer),
+      once(socket, 'close').then(() => {
+        throw new Error('the gateway closed the connection instead of answering');
+      }),
+    ]);
+    data = Buffer.concat([data, chunk]);
+    const end = data.indexOf('\r\n\r\n');
+    if (end < 0) continue;
+    const head = data.subarray(0, end).toString().split('\r\n');
+    const headers = new Map(head.slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+    const length = Number(headers.get('content-length'));
+    if (data.length < end + 4 + length) continue;
+    return { status: Number(head[0]?.split(' ')[1]), connection: headers.get('connection'), body: JSON.parse(data.subarray(end + 4, end + 4 + length).toString()) };
+  }
 }
 
 describe('configuration changes and shutdown', () => {
@@ -73,6 +98,27 @@ describe('configuration changes and shutdown', () => {
     expect(drained).toBe(true);
     expect(await inFlight).toBe(Array(15).fill('tok').join(' '));
     await expect(fetch(`${gateway.url}/healthz`)).rejects.toThrow();
+  });
+
+  // Behind a Service, a client keeps its connection to a pod that kube-proxy no longer picks: its
+  // next request arrives after SIGTERM, on that kept-alive connection. It must be answered (with
+  // `connection: close`), not refused or cut: on a real node either was a failed client request.
+  it('answers a request that arrives on a kept-alive connection after shutdown began, then closes that connection', async () => {
+    const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') });
+    const { port } = new URL(gateway.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    try {
+      upstream.script({ kind: 'ok' }, { kind: 'ok' });
+      expect(await exchange(socket)).toMatchObject({ status: 200, connection: 'keep-alive' });
+      const stopped = gateway.stop();
+      expect(gateway.dataplane.isDraining).toBe(true);
+      expect(await exchange(socket)).toMatchObject({ status: 200, connection: 'close', body: { model: 'v1' } });
+      await once(socket, 'close');
+      expect((await stopped).drained).toBe(true);
+    } finally {
+      socket.destroy();
+    }
   });
 
   it('cuts streams that outlive the drain timeout', async () => {
