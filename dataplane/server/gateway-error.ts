@@ -61,10 +61,6 @@ export const errors = {
     new GatewayError(503, 'not_ready', 'service_unavailable_error', 'the gateway has not loaded a configuration snapshot yet', {
       headers: { 'retry-after': '1' },
     }),
-  shuttingDown: (): GatewayError =>
-    new GatewayError(503, 'shutting_down', 'service_unavailable_error', 'the gateway is shutting down; retry on another replica', {
-      headers: { 'retry-after': '1', connection: 'close' },
-    }),
   internal: (cause: unknown): GatewayError =>
     new GatewayError(500, 'internal_error', 'server_error', 'internal gateway error', { cause }),
 };
