@@ -33,10 +33,12 @@ crds: install
 	npx tsx operator/api/generate-crds.ts crds
 	$(MAKE) docs
 
-## Unit and end-to-end tests, then the integration suite against a real kube-apiserver + etcd.
+## Unit and end-to-end tests, the integration suite against a real kube-apiserver + etcd, then the
+## real-node suite (make e2e). Each part prints how long it took.
 test: install typecheck build redis otelcol
-	npx vitest run
-	$(MAKE) test-integration
+	@t=$$(date +%s); npx vitest run || exit 1; echo "[make test] unit and e2e: $$(( $$(date +%s) - t )) s"
+	@t=$$(date +%s); $(MAKE) test-integration || exit 1; echo "[make test] integration: $$(( $$(date +%s) - t )) s"
+	@t=$$(date +%s); $(MAKE) e2e || exit 1; echo "[make test] real node: $$(( $$(date +%s) - t )) s"
 
 ## redis-server from Debian's packages for the Redis backend tests (they start their own on loopback).
 .PHONY: redis
@@ -83,7 +85,7 @@ image:
 	@bash test/cluster/image.sh
 
 ## The end-to-end suite on a real single node (test/node-e2e; docs/install.md describes its steps).
-e2e: build
+e2e: install
 	bash test/node-e2e/run.sh
 
 clean:
