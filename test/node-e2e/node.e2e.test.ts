@@ -294,7 +294,13 @@ describe('Tollgate on a real node', () => {
     console.log(`[e2e] faults: ${r.ok} requests answered, ${r.failed} failed`);
     expect(r.failures).toEqual([]);
     const expected = before + cost(r.usage);
-    await waitFor(`Budget.status.spent = ${expected.toFixed(4)} (${r.ok} requests)`, 60_000, () => (Math.abs(spent() - expected) < 0.005 ? true : undefined));
+    let seen = before;
+    await waitFor(`Budget.status.spent = ${expected.toFixed(4)} (${r.ok} requests)`, 60_000, () => {
+      seen = spent();
+      return Math.abs(seen - expected) < 0.005 ? true : undefined;
+    }).catch((e: unknown) => {
+      throw new Error(`${String(e)}; last seen ${seen.toFixed(4)} (from ${before.toFixed(4)})`);
+    });
     phase('spend settled to the cent');
   });
 
