@@ -15,12 +15,15 @@ const budget: BudgetConfig = {
   thresholds: [50, 100],
 };
 
-function setup(status: Record<string, unknown> = {}, failWrites = false, config: BudgetConfig = budget, clock = { now: Date.parse('2026-11-15T12:00:00Z') }) {
+/** `status` is what the API server holds; `cached`, what the informer shows (default: the same). */
+function setup(status: Record<string, unknown> = {}, failWrites = false, config: BudgetConfig = budget, clock = { now: Date.parse('2026-11-15T12:00:00Z') }, cached = status) {
   const writes: Record<string, unknown>[] = [];
-  const objects = new Map<string, KubeObject>([['team-a/monthly', { metadata: { name: 'monthly', namespace: 'team-a' }, ...{ status } } as KubeObject]]);
+  const object = (st: Record<string, unknown>) => ({ metadata: { name: 'monthly', namespace: 'team-a' }, ...{ status: st } }) as KubeObject;
+  const objects = new Map<string, KubeObject>([['team-a/monthly', object(cached)]]);
   const aggregator = new UsageAggregator({
     client: {
-      request: async <T>(_m: string, _p: string, body?: unknown): Promise<T> => {
+      request: async <T>(method: string, _p: string, body?: unknown): Promise<T> => {
+        if (method === 'GET') return { items: [object(status)] } as T;
         if (failWrites) throw new Error('apiserver down');
         writes.push((body as { status: Record<string, unknown> }).status);
         return {} as T;
@@ -51,6 +54,14 @@ describe('UsageAggregator', () => {
     const { aggregator } = setup({ spent: 4, periodStart: '2026-11-01T00:00:00Z', appliedThrough: { p1: 7 } });
     const answer = await aggregator.handle({ pod: 'p1', records: [rec(7, 1), rec(8, 2)] });
     expect(answer.budgets['team-a/monthly']?.spent).toBe(6);
+  });
+
+  // On a real node: the leader was deleted under load and the new one started from its informer's
+  // older status, so what the old leader counted last was lost (Budget.status below the usage).
+  it('a new leader starts from the status the API server holds, not from a stale informer copy', async () => {
+    const { aggregator } = setup({ spent: 4, periodStart: '2026-11-01T00:00:00Z', appliedThrough: { p1: 7 } }, false, budget, undefined, { spent: 1, periodStart: '2026-11-01T00:00:00Z', appliedThrough: { p1: 3 } });
+    const answer = await aggregator.handle({ pod: 'p1', records: [rec(8, 2)] });
+    expect(answer.budgets['team-a/monthly']).toMatchObject({ spent: 6, appliedThrough: { p1: 8 } });
   });
 
   it('starts a new period at zero', async () => {

@@ -57,11 +57,29 @@ export class UsageAggregator {
     this.states.clear();
   }
 
-  private load(budget: BudgetConfig, now: number): AggregateState | undefined {
+  /**
+   * The Budget as the API server has it now. Not the informer's copy: a leader that just took over
+   * may not have seen the last status its predecessor wrote, and starting from an older spend and
+   * appliedThrough loses what was counted since (the pods dropped those acknowledged records).
+   */
+  private async fetch(id: string): Promise<KubeObject | undefined> {
+    if (!this.opts.budgetObjects().has(id)) return undefined;
+    const [namespace = '', name = ''] = id.split('/');
+    // A list (the verb the operator already has) with a field selector: a quorum read of one object.
+    const list = await this.opts.client.request<{ items: KubeObject[] }>(
+      'GET',
+      `/apis/tollgate.dev/v1alpha1/namespaces/${encodeURIComponent(namespace)}/budgets?fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`,
+    );
+    return list.items[0];
+  }
+
+  private async load(budget: BudgetConfig, now: number): Promise<AggregateState | undefined> {
     let state = this.states.get(budget.id);
     if (state !== undefined) return state;
-    const object = this.opts.budgetObjects().get(budget.id);
+    const object = await this.fetch(budget.id);
     if (object === undefined) return undefined;
+    state = this.states.get(budget.id); // loaded by a concurrent report meanwhile
+    if (state !== undefined) return state;
     const status = ((object as KubeObject & { status?: PersistedStatus }).status ?? {}) as PersistedStatus;
     const bounds = periodBounds(budget.period, budget.timeZone, budget.windowMs, now);
     const persistedStart = status.periodStart === undefined ? Number.NaN : Date.parse(status.periodStart);
@@ -106,7 +124,7 @@ export class UsageAggregator {
     const now = this.now();
     const configs = new Map(this.opts.budgetConfigs().map((b) => [b.id, b]));
     for (const config of configs.values()) {
-      const state = this.load(config, now);
+      const state = await this.load(config, now);
       if (state !== undefined) this.roll(config, state, now);
     }
     let acked = 0;
@@ -114,7 +132,7 @@ export class UsageAggregator {
       acked = Math.max(acked, record.seq);
       for (const id of record.budgetIds) {
         const config = configs.get(id);
-        const state = config === undefined ? undefined : this.load(config, now);
+        const state = config === undefined ? undefined : this.states.get(id);
         if (config === undefined || state === undefined) continue;
         if (record.seq <= (state.appliedThrough[report.pod] ?? 0)) continue;
         state.appliedThrough[report.pod] = record.seq;

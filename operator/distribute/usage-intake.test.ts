@@ -29,7 +29,8 @@ let close: () => Promise<void>;
 beforeAll(async () => {
   const objects = new Map<string, KubeObject>([[budget.id, { metadata: { name: 'daily', namespace: 'team-a' } } as KubeObject]]);
   const usage = new UsageAggregator({
-    client: { request: async <T>(): Promise<T> => ({}) as T },
+    // GET: the Budget as the API server lists it (what a new leader reads); PATCH: the status write.
+    client: { request: async <T>(method: string): Promise<T> => (method === 'GET' ? { items: [...objects.values()] } : {}) as T },
     budgetObjects: () => objects,
     budgetConfigs: () => [budget],
     replicas: () => 1,
