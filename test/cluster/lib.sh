@@ -44,3 +44,22 @@ clean_state() {
   rm -f "${d}/kubeconfig" "${d}/kubeconfig.tmp" "${d}/cluster.env" \
     "${d}/etcd.pid" "${d}/kube-apiserver.pid" "${d}/etcd.log" "${d}/kube-apiserver.log"
 }
+
+# wait_for_proc <what> <log file> <pid file> <cmd...>: polls cmd until it succeeds; fails (die, from
+# the sourcing script, with the log's tail) when the process in pid file exits or after $TIMEOUT s.
+wait_for_proc() {
+  local what="$1" logf="$2" pidf="$3"
+  shift 3
+  local deadline=$(($(date +%s) + TIMEOUT))
+  until "$@" >/dev/null 2>&1; do
+    if ! proc_alive "${pidf}"; then
+      tail -n 40 "${logf}" >&2 || true
+      die "${what} exited; see ${logf}"
+    fi
+    if (($(date +%s) >= deadline)); then
+      tail -n 40 "${logf}" >&2 || true
+      die "timed out after ${TIMEOUT}s waiting for ${what}; see ${logf}"
+    fi
+    sleep 0.2
+  done
+}

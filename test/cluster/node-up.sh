@@ -229,18 +229,7 @@ start() {
 wait_for() { # <name> <cmd...>: polls cmd (run inside the node) until it succeeds
   local name="$1"
   shift
-  local deadline=$(($(date +%s) + TIMEOUT))
-  until in_node "$@" >/dev/null 2>&1; do
-    if ! proc_alive "${STATE}/${name}.pid"; then
-      tail -n 40 "${STATE}/logs/${name}.log" >&2 || true
-      die "${name} exited; see ${STATE}/logs/${name}.log"
-    fi
-    if (($(date +%s) >= deadline)); then
-      tail -n 40 "${STATE}/logs/${name}.log" >&2 || true
-      die "timed out after ${TIMEOUT}s waiting for ${name}; see ${STATE}/logs/${name}.log"
-    fi
-    sleep 0.2
-  done
+  wait_for_proc "${name}" "${STATE}/logs/${name}.log" "${STATE}/${name}.pid" in_node "$@"
 }
 
 # --- control plane -------------------------------------------------------------------------------

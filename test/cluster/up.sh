@@ -146,23 +146,6 @@ EOF
   mv -f "${tmp}" "${KUBECONFIG_PATH}"
 }
 
-wait_for() { # <what> <log file> <pid file> <cmd...>: poll cmd until it succeeds
-  local what="$1" logf="$2" pidf="$3"
-  shift 3
-  local deadline=$(($(date +%s) + TIMEOUT))
-  until "$@" >/dev/null 2>&1; do
-    if ! proc_alive "${pidf}"; then
-      tail -n 40 "${logf}" >&2 || true
-      die "${what} exited; see ${logf}"
-    fi
-    if (($(date +%s) >= deadline)); then
-      tail -n 40 "${logf}" >&2 || true
-      die "timed out after ${TIMEOUT}s waiting for ${what}; see ${logf}"
-    fi
-    sleep 0.2
-  done
-}
-
 start_etcd() {
   rm -rf "${STATE_DIR}/etcd-data"
   mkdir -p "${STATE_DIR}/etcd-data"
@@ -182,7 +165,7 @@ start_etcd() {
     --log-level=warn \
     </dev/null >"${STATE_DIR}/etcd.log" 2>&1 9>&- &
   echo $! >"${STATE_DIR}/etcd.pid"
-  wait_for etcd "${STATE_DIR}/etcd.log" "${STATE_DIR}/etcd.pid" \
+  wait_for_proc etcd "${STATE_DIR}/etcd.log" "${STATE_DIR}/etcd.pid" \
     curl -fsS "http://127.0.0.1:${ETCD_PORT}/health"
 }
 
@@ -208,7 +191,7 @@ start_apiserver() {
     --profiling=false \
     </dev/null >"${STATE_DIR}/kube-apiserver.log" 2>&1 9>&- &
   echo $! >"${STATE_DIR}/kube-apiserver.pid"
-  wait_for kube-apiserver "${STATE_DIR}/kube-apiserver.log" "${STATE_DIR}/kube-apiserver.pid" \
+  wait_for_proc kube-apiserver "${STATE_DIR}/kube-apiserver.log" "${STATE_DIR}/kube-apiserver.pid" \
     curl -fsS --cacert "${PKI}/ca.crt" "${SERVER}/readyz"
 }
 
