@@ -38,7 +38,6 @@ crds: install
 test: install typecheck build redis otelcol
 	@t=$$(date +%s); npx vitest run || exit 1; echo "[make test] unit and e2e: $$(( $$(date +%s) - t )) s"
 	@t=$$(date +%s); $(MAKE) test-integration || exit 1; echo "[make test] integration: $$(( $$(date +%s) - t )) s"
-	@t=$$(date +%s); $(MAKE) e2e || exit 1; echo "[make test] real node: $$(( $$(date +%s) - t )) s"
 
 ## redis-server from Debian's packages for the Redis backend tests (they start their own on loopback).
 .PHONY: redis
