@@ -1,0 +1,159 @@
+import { isIPv6 } from 'node:net';
+import { ibanChecksumValid, luhnValid, spanishIdValid, verhoeffValid } from './checksums.js';
+import type { BuiltinDetector } from './detector-types.js';
+
+/**
+ * One built-in pattern. Built-ins run on the JavaScript engine for speed, so each pattern obeys a
+ * discipline that keeps every match attempt bounded by a constant (checked by a test): no
+ * unbounded quantifier (`*`, `+`, `{n,}`), and a look-behind so attempts start only at a token
+ * boundary. A scan therefore costs O(input × longest token), never the backtracking blow-up.
+ * User patterns do not get this trust: they run on RE2 (custom-pattern.ts).
+ */
+export interface BuiltinRule {
+  detector: BuiltinDetector;
+  /** Sticky-free global pattern; flags must include `g`. */
+  pattern: RegExp;
+  /** A substring the text must contain for the rule to be worth running (cheap pre-filter). */
+  requires?: string;
+  /**
+   * Checks a raw match (checksums, number ranges) and may narrow it: returns the span to redact,
+   * relative to the text, or undefined to reject the match.
+   */
+  validate?: (text: string, start: number, end: number) => readonly [number, number] | undefined;
+}
+
+const whole = (start: number, end: number): readonly [number, number] => [start, end];
+const digitsOf = (s: string): string => s.replace(/\D/g, '');
+
+/** A card number: 13-19 digits, an issuer prefix, Luhn. Tries the whole match, then shorter group-aligned prefixes. */
+function validateCard(text: string, start: number, end: number): readonly [number, number] | undefined {
+  const raw = text.slice(start, end);
+  const cuts = [raw.length];
+  for (let i = raw.length - 1; i > 0; i--) if (raw[i] === ' ' || raw[i] === '-') cuts.push(i);
+  for (const cut of cuts) {
+    const digits = digitsOf(raw.slice(0, cut));
+    if (digits.length >= 13 && digits.length <= 19 && issuerPrefix(digits) && luhnValid(digits)) return [start, start + cut];
+  }
+  return undefined;
+}
+
+/** Major-issuer prefixes (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro). */
+function issuerPrefix(d: string): boolean {
+  const two = Number(d.slice(0, 2));
+  const four = Number(d.slice(0, 4));
+  switch (d[0]) {
+    case '2': return four >= 2221 && four <= 2720;
+    case '3': return two === 30 || two === 34 || two === 35 || two === 36 || two === 37 || two === 38 || two === 39;
+    case '4': return true;
+    case '5': return two >= 50 && two <= 59;
+    case '6': return true;
+    default: return false;
+  }
+}
+
+/** IBAN lengths per country (ISO 13616 registry). */
+const IBAN_LENGTHS: Readonly<Record<string, number>> = {
+  AD: 24, AE: 23, AL: 28, AT: 20, AZ: 28, BA: 20, BE: 16, BG: 22, BH: 22, BR: 29, BY: 28, CH: 21, CR: 22,
+  CY: 28, CZ: 24, DE: 22, DK: 18, DO: 28, EE: 20, EG: 29, ES: 24, FI: 18, FO: 18, FR: 27, GB: 22, GE: 22,
+  GI: 23, GL: 18, GR: 27, GT: 28, HR: 21, HU: 28, IE: 22, IL: 23, IQ: 23, IS: 26, IT: 27, JO: 30, KW: 30,
+  KZ: 20, LB: 28, LC: 32, LI: 21, LT: 20, LU: 20, LV: 21, MC: 27, MD: 24, ME: 22, MK: 19, MR: 27, MT: 31,
+  MU: 30, NL: 18, NO: 15, PK: 24, PL: 28, PS: 29, PT: 25, QA: 29, RO: 24, RS: 22, SA: 24, SC: 31, SE: 24,
+  SI: 19, SK: 24, SM: 27, ST: 25, SV: 28, TL: 23, TN: 24, TR: 26, UA: 29, VA: 22, VG: 24, XK: 20,
+};
+
+/** An IBAN: takes exactly the country's length of characters from the match, then the mod-97 check. */
+function validateIban(text: string, start: number, end: number): readonly [number, number] | undefined {
+  const length = IBAN_LENGTHS[text.slice(start, start + 2)];
+  if (length === undefined) return undefined;
+  let compact = '';
+  let i = start;
+  while (i < end && compact.length < length) {
+    if (text[i] !== ' ') compact += text[i];
+    i++;
+  }
+  if (compact.length !== length || /[A-Za-z0-9]/.test(text[i] ?? '')) return undefined;
+  return ibanChecksumValid(compact) ? [start, i] : undefined;
+}
+
+function validateIpv6(text: string, start: number, end: number): readonly [number, number] | undefined {
+  const candidate = text.slice(start, end);
+  // "::1", "fe80::1" or "a::b" (C++ scopes look like that) identify no one: a routable address has three or more groups.
+  if ((candidate.match(/[0-9A-Fa-f]{1,4}/g) ?? []).length < 3) return undefined;
+  return isIPv6(candidate) ? whole(start, end) : undefined;
+}
+
+/** A key-shaped token contains both letters and digits (keeps hyphenated words out). */
+function validateMixedToken(text: string, start: number, end: number): readonly [number, number] | undefined {
+  const token = text.slice(start, end);
+  return /\d/.test(token) && /[A-Za-z]/.test(token) ? whole(start, end) : undefined;
+}
+
+/** HTTP Basic credentials: the token must decode to `user:password`. */
+function validateBasic(text: string, start: number, end: number): readonly [number, number] | undefined {
+  const token = text.slice(start, end).replace(/^[Bb]asic[ \t]{1,8}/, '');
+  if (token.length % 4 !== 0) return undefined;
+  const decoded = Buffer.from(token, 'base64').toString('latin1');
+  return /^[\x20-\x7e]{1,256}:[\x20-\x7e]{0,256}$/.test(decoded) ? whole(start, end) : undefined;
+}
+
+const checked = (check: (digits: string) => boolean) =>
+  (text: string, start: number, end: number): readonly [number, number] | undefined =>
+    check(text.slice(start, end).replace(/[^0-9A-Za-z]/g, '')) ? whole(start, end) : undefined;
+
+/** North American numbers: area code and exchange start with 2-9 (NANP), so 123-456-7890 is not a phone. */
+function validateNanp(text: string, start: number, end: number): readonly [number, number] | undefined {
+  const digits = digitsOf(text.slice(start, end));
+  const local = digits.length === 11 ? digits.slice(1) : digits;
+  return local[0]! >= '2' && local[3]! >= '2' ? whole(start, end) : undefined;
+}
+
+function validateInternational(text: string, start: number, end: number): readonly [number, number] | undefined {
+  const count = digitsOf(text.slice(start, end)).length;
+  return count >= 8 && count <= 15 ? whole(start, end) : undefined;
+}
+
+const TOKEN_BEFORE = '(?<![A-Za-z0-9_-])';
+const TOKEN_AFTER = '(?![A-Za-z0-9_-])';
+const IPV4_OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+
+const rule = (detector: BuiltinDetector, source: string, extra: Omit<BuiltinRule, 'detector' | 'pattern'> = {}, flags = 'g'): BuiltinRule => ({
+  detector,
+  pattern: new RegExp(source, flags),
+  ...extra,
+});
+
+/** Every built-in rule, in priority order: when matches overlap, the earlier-starting one wins and absorbs the rest. */
+export const BUILTIN_RULES: readonly BuiltinRule[] = [
+  // Credentials first: a key or token often contains digit runs other detectors would claim.
+  rule('Credential', '-----BEGIN (?:[A-Z0-9]{1,20} ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:[^-]|-(?!----)){1,16384}(?:-----END (?:[A-Z0-9]{1,20} ){0,3}PRIVATE KEY(?: BLOCK)?-----)?', { requires: 'PRIVATE KEY' }),
+  rule('Credential', `${TOKEN_BEFORE}eyJ[A-Za-z0-9_-]{4,2048}\\.eyJ[A-Za-z0-9_-]{4,8192}\\.[A-Za-z0-9_-]{0,1024}${TOKEN_AFTER}`, { requires: 'eyJ' }),
+  rule('Credential', '(?<![A-Za-z0-9])[Bb]earer[ \\t]{1,8}[A-Za-z0-9._~+/-]{16,4096}={0,2}(?![A-Za-z0-9._~+/=-])', { requires: 'earer' }),
+  rule('Credential', '(?<![A-Za-z0-9])[Bb]asic[ \\t]{1,8}[A-Za-z0-9+/]{8,1024}={0,2}(?![A-Za-z0-9+/=])', { requires: 'asic', validate: validateBasic }),
+  rule('Credential', `${TOKEN_BEFORE}sk-[A-Za-z0-9_-]{20,300}${TOKEN_AFTER}`, { requires: 'sk-', validate: validateMixedToken }),
+  rule('Credential', `${TOKEN_BEFORE}(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,247}${TOKEN_AFTER}`, { requires: 'k_' }),
+  rule('Credential', `${TOKEN_BEFORE}(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244}|glpat-[A-Za-z0-9_-]{20,50})${TOKEN_AFTER}`),
+  rule('Credential', `${TOKEN_BEFORE}xox[abprs]-[A-Za-z0-9-]{10,250}${TOKEN_AFTER}`, { requires: 'xox', validate: validateMixedToken }),
+  rule('Credential', `${TOKEN_BEFORE}AIza[0-9A-Za-z_-]{35}${TOKEN_AFTER}`, { requires: 'AIza' }),
+  rule('Credential', `${TOKEN_BEFORE}(?:hf_[A-Za-z0-9]{30,40}|gsk_[A-Za-z0-9]{40,60}|xai-[A-Za-z0-9]{40,100}|pplx-[A-Za-z0-9]{40,60}|r8_[A-Za-z0-9]{37})${TOKEN_AFTER}`, { validate: validateMixedToken }),
+  rule('Credential', '(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|APKA)[A-Z0-9]{16}(?![A-Za-z0-9])'),
+  rule('Credential', '(?<![A-Za-z0-9])aws_?secret_?access_?key["\']?[ \\t]{0,4}[:=][ \\t]{0,4}["\']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])', {}, 'gi'),
+  rule('Credential', '(?<![A-Za-z0-9])AccountKey=[A-Za-z0-9+/]{40,100}={0,2}', { requires: 'AccountKey=' }),
+
+  // Unicode letters too: internationalised local parts and domains (zoë@exämple.de) are addresses as well.
+  rule('Email', '(?<![\\p{L}\\p{N}._%+\\-])[\\p{L}\\p{N}._%+\\-]{1,64}@(?:[\\p{L}\\p{N}](?:[\\p{L}\\p{N}\\-]{0,61}[\\p{L}\\p{N}])?\\.){1,8}\\p{L}{2,24}(?![\\p{L}\\p{N}\\-])', { requires: '@' }, 'gu'),
+
+  rule('IBAN', '(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}', { validate: validateIban }),
+  rule('PaymentCard', '(?<![\\d.])(?:\\d[ -]?){12,18}\\d(?!\\d)', { validate: validateCard }),
+
+  rule('NationalID', '(?<![\\w-])(?!000|666|9)\\d{3}-(?!00)\\d{2}-(?!0000)\\d{4}(?![\\w-])'), // US SSN
+  rule('NationalID', '(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2} ?[A-D](?![A-Za-z0-9])'), // UK NINO
+  rule('NationalID', '(?<![\\w-])[1-79]\\d{2}[ -]\\d{3}[ -]\\d{3}(?![\\w-])', { validate: checked(luhnValid) }), // Canada SIN
+  rule('NationalID', '(?<![\\w-])[2-9]\\d{3}[ -]\\d{4}[ -]\\d{4}(?![\\w-])', { validate: checked(verhoeffValid) }), // India Aadhaar
+  rule('NationalID', '(?<![A-Za-z0-9])(?:\\d{8}|[XYZ]\\d{7})-?[A-Z](?![A-Za-z0-9])', { validate: checked(spanishIdValid) }), // Spain DNI/NIE
+
+  rule('Phone', '(?<![\\w+])\\+[1-9]\\d{0,14}(?:[ .-]?\\(\\d{1,6}\\)\\d{0,10}|[ .-]\\d{1,10}){0,6}(?!\\d)', { requires: '+', validate: validateInternational }),
+  rule('Phone', '(?<![\\w+.-])(?:1[ .-])?(?:\\(\\d{3}\\) ?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}(?![\\w-]|\\.\\d)', { validate: validateNanp }),
+
+  rule('IPAddress', `(?<![\\d.])(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET}(?!\\d|\\.\\d)`, { requires: '.' }),
+  rule('IPAddress', '(?<![\\w:.])[0-9A-Fa-f:]{3,39}(?![\\w:])', { requires: ':', validate: validateIpv6 }),
+];

@@ -1,0 +1,156 @@
+import { BUILTIN_RULES, type BuiltinRule } from './builtin-rules.js';
+import { compileCustomPattern, MAX_CUSTOM_PATTERNS, MAX_TOTAL_CUSTOM_PROGRAM_SIZE, type CompiledCustomPattern } from './custom-pattern.js';
+import {
+  BUILTIN_DETECTORS,
+  BUILTIN_MARKERS,
+  DEFAULT_DETECTOR_LIMITS,
+  UNSCANNED_MARKER,
+  type BuiltinDetector,
+  type CustomPattern,
+  type DetectorLimits,
+  type DetectorSpecError,
+  type Finding,
+  type RedactResult,
+  type ScanResult,
+} from './detector-types.js';
+
+export interface DetectorSpec {
+  /** Built-in detectors to run (names from BUILTIN_DETECTORS). */
+  detectors: readonly string[];
+  customPatterns?: readonly CustomPattern[];
+  limits?: Partial<DetectorLimits>;
+}
+
+/** A compiled, immutable set of detectors; safe to share between requests. */
+export interface DetectorSet {
+  scan(text: string): ScanResult;
+  redact(text: string): RedactResult;
+}
+
+export type DetectorSetResult = { ok: true; detectors: DetectorSet } | { ok: false; errors: DetectorSpecError[] };
+
+/** Every problem with a spec (unknown detector, bad pattern, duplicate name), each naming its field. */
+export function detectorSpecErrors(spec: DetectorSpec): DetectorSpecError[] {
+  const result = compileDetectors(spec);
+  return result.ok ? [] : result.errors;
+}
+
+/** Compiles a detector spec; collects every error rather than stopping at the first. */
+export function compileDetectors(spec: DetectorSpec): DetectorSetResult {
+  const errors: DetectorSpecError[] = [];
+  const chosen = new Set<BuiltinDetector>();
+  spec.detectors.forEach((name, i) => {
+    if ((BUILTIN_DETECTORS as readonly string[]).includes(name)) chosen.add(name as BuiltinDetector);
+    else errors.push({ field: `detectors[${i}]`, message: `unknown detector "${name}" (known: ${BUILTIN_DETECTORS.join(', ')})` });
+  });
+  const custom: CompiledCustomPattern[] = [];
+  const patterns = spec.customPatterns ?? [];
+  if (patterns.length > MAX_CUSTOM_PATTERNS) errors.push({ field: 'customPatterns', message: `at most ${MAX_CUSTOM_PATTERNS} custom patterns` });
+  const names = new Set<string>();
+  let totalProgram = 0;
+  patterns.forEach((p, i) => {
+    if (names.has(p.name)) errors.push({ field: `customPatterns[${i}].name`, message: `duplicate name "${p.name}"` });
+    names.add(p.name);
+    const compiled = compileCustomPattern(p.name, p.pattern);
+    if (!compiled.ok) {
+      errors.push({ field: `customPatterns[${i}]${compiled.error.startsWith('name') ? '.name' : '.pattern'}`, message: compiled.error });
+      return;
+    }
+    totalProgram += compiled.pattern.programSize;
+    custom.push(compiled.pattern);
+  });
+  if (totalProgram > MAX_TOTAL_CUSTOM_PROGRAM_SIZE) {
+    errors.push({ field: 'customPatterns', message: `too complex together: RE2 program sizes sum to ${totalProgram}, more than ${MAX_TOTAL_CUSTOM_PROGRAM_SIZE}` });
+  }
+  const limits: DetectorLimits = { ...DEFAULT_DETECTOR_LIMITS, ...spec.limits };
+  if (!(limits.maxInputLength > 0) || !(limits.maxMatches > 0)) errors.push({ field: 'limits', message: 'limits must be positive' });
+  if (errors.length > 0) return { ok: false, errors };
+  const rules = BUILTIN_RULES.filter((r) => chosen.has(r.detector));
+  return { ok: true, detectors: detectorSet(rules, custom, limits) };
+}
+
+function detectorSet(rules: readonly BuiltinRule[], custom: readonly CompiledCustomPattern[], limits: DetectorLimits): DetectorSet {
+  const scan = (text: string): ScanResult => scanText(text, rules, custom, limits);
+  return {
+    scan,
+    redact(text) {
+      const result = scan(text);
+      return { text: applyFindings(text, result), counts: countByType(result.findings), complete: result.complete };
+    },
+  };
+}
+
+interface RawMatch {
+  finding: Finding;
+  /** Position of the rule in priority order: breaks ties between matches starting at the same place. */
+  priority: number;
+}
+
+function scanText(text: string, rules: readonly BuiltinRule[], custom: readonly CompiledCustomPattern[], limits: DetectorLimits): ScanResult {
+  const input = text.length > limits.maxInputLength ? text.slice(0, limits.maxInputLength) : text;
+  const raw: RawMatch[] = [];
+  // Each rule stops after maxMatches of its own; the earliest such stop bounds what was fully scanned.
+  let scannedLength = input.length;
+  rules.forEach((rule, priority) => {
+    if (rule.requires !== undefined && !input.includes(rule.requires)) return;
+    const re = new RegExp(rule.pattern); // a private copy: lastIndex is per scan, the rule table is shared
+    let count = 0;
+    for (let m = re.exec(input); m !== null; m = re.exec(input)) {
+      const span = rule.validate ? rule.validate(input, m.index, m.index + m[0].length) : ([m.index, m.index + m[0].length] as const);
+      if (span === undefined) continue;
+      raw.push({ priority, finding: { detector: rule.detector, type: rule.detector, marker: BUILTIN_MARKERS[rule.detector], start: span[0], end: span[1] } });
+      if (++count >= limits.maxMatches) {
+        scannedLength = Math.min(scannedLength, span[1]);
+        break;
+      }
+    }
+  });
+  custom.forEach((pattern, i) => {
+    let count = 0;
+    pattern.forEachMatch(input, (start, end) => {
+      raw.push({ priority: rules.length + i, finding: { detector: 'Custom', type: pattern.name, marker: pattern.marker, start, end } });
+      if (++count < limits.maxMatches) return true;
+      scannedLength = Math.min(scannedLength, end);
+      return false;
+    });
+  });
+  const findings = mergeOverlaps(raw, scannedLength);
+  const capped = findings.length > limits.maxMatches ? findings.slice(0, limits.maxMatches) : findings;
+  if (capped.length < findings.length) scannedLength = Math.min(scannedLength, capped[capped.length - 1]!.end);
+  return { findings: capped, scannedLength, complete: scannedLength === text.length };
+}
+
+/** Orders matches and folds overlapping ones into the first (longest, then highest-priority) so no part of either survives. */
+function mergeOverlaps(raw: RawMatch[], limit: number): Finding[] {
+  raw.sort((a, b) => a.finding.start - b.finding.start || b.finding.end - a.finding.end || a.priority - b.priority);
+  const out: Finding[] = [];
+  for (const { finding } of raw) {
+    if (finding.start >= limit) break;
+    const last = out[out.length - 1];
+    if (last !== undefined && finding.start < last.end) {
+      if (finding.end > last.end) out[out.length - 1] = { ...last, end: finding.end };
+      continue;
+    }
+    out.push({ ...finding });
+  }
+  return out;
+}
+
+function applyFindings(text: string, result: ScanResult): string {
+  const parts: string[] = [];
+  let at = 0;
+  for (const f of result.findings) {
+    parts.push(text.slice(at, f.start), f.marker);
+    at = f.end;
+  }
+  const end = Math.max(at, result.scannedLength);
+  parts.push(text.slice(at, end));
+  if (!result.complete && end < text.length) parts.push(UNSCANNED_MARKER);
+  return parts.join('');
+}
+
+function countByType(findings: readonly Finding[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const f of findings) counts[f.type] = (counts[f.type] ?? 0) + 1;
+  return counts;
+}

@@ -1,0 +1,212 @@
+import { describe, expect, it } from 'vitest';
+import { BUILTIN_RULES } from './builtin-rules.js';
+import { ibanChecksumValid, luhnValid, spanishIdValid, verhoeffValid } from './checksums.js';
+import { BUILTIN_DETECTORS, compileDetectors, UNSCANNED_MARKER, type DetectorSet, type DetectorSpec } from './index.js';
+
+function detectorsFor(spec: DetectorSpec): DetectorSet {
+  const result = compileDetectors(spec);
+  if (!result.ok) throw new Error(JSON.stringify(result.errors));
+  return result.detectors;
+}
+
+const all = detectorsFor({ detectors: BUILTIN_DETECTORS });
+const redact = (text: string): string => all.redact(text).text;
+const typesIn = (text: string): string[] => all.scan(text).findings.map((f) => f.type);
+
+describe('checksums', () => {
+  it('Luhn accepts test card numbers and rejects a changed digit', () => {
+    expect(luhnValid('4111111111111111')).toBe(true);
+    expect(luhnValid('4111111111111112')).toBe(false);
+    expect(luhnValid('')).toBe(false);
+  });
+  it('IBAN mod 97', () => {
+    expect(ibanChecksumValid('DE89370400440532013000')).toBe(true);
+    expect(ibanChecksumValid('DE89370400440532013001')).toBe(false);
+  });
+  it('Verhoeff and DNI letters', () => {
+    expect(verhoeffValid('2363')).toBe(true);
+    expect(verhoeffValid('2364')).toBe(false);
+    expect(spanishIdValid('12345678Z')).toBe(true);
+    expect(spanishIdValid('12345678A')).toBe(false);
+    expect(spanishIdValid('X1234567L')).toBe(true);
+  });
+});
+
+describe('true positives: each is replaced by its typed marker', () => {
+  const cases: Array<[string, string, string]> = [
+    ['Email', 'write to jane.doe+tag@mail.example.co.uk today', 'write to [EMAIL] today'],
+    ['Email', 'bob@example.com.', '[EMAIL].'],
+    ['Phone', 'call +1 (415) 555-2671 now', 'call [PHONE] now'],
+    ['Phone', 'ring +442079460958.', 'ring [PHONE].'],
+    ['Phone', 'ring +44 20 7946 0958', 'ring [PHONE]'],
+    ['Phone', 'ring +49 (0)30 1234567', 'ring [PHONE]'],
+    ['Phone', 'office: (415) 555-2671', 'office: [PHONE]'],
+    ['Phone', 'office: 415.555.2671, or 1-800-555-0199', 'office: [PHONE], or [PHONE]'],
+    ['PaymentCard', 'card 4111 1111 1111 1111 exp 12/29', 'card [PAYMENT_CARD] exp 12/29'],
+    ['PaymentCard', 'card 5555-5555-5555-4444', 'card [PAYMENT_CARD]'],
+    ['PaymentCard', 'amex 378282246310005', 'amex [PAYMENT_CARD]'],
+    ['PaymentCard', 'card 4111 1111 1111 1111 2024', 'card [PAYMENT_CARD] 2024'],
+    ['IBAN', 'IBAN DE89 3704 0044 0532 0130 00 THANKS', 'IBAN [IBAN] THANKS'],
+    ['IBAN', 'to GB82WEST12345698765432.', 'to [IBAN].'],
+    ['NationalID', 'SSN 078-05-1120', 'SSN [NATIONAL_ID]'],
+    ['NationalID', 'NI number AB 12 34 56 C', 'NI number [NATIONAL_ID]'],
+    ['NationalID', 'SIN 130 692 544', 'SIN [NATIONAL_ID]'],
+    ['NationalID', 'DNI 12345678Z', 'DNI [NATIONAL_ID]'],
+    ['NationalID', 'Aadhaar 2345 6789 0124', 'Aadhaar [NATIONAL_ID]'],
+    ['IPAddress', 'from 192.168.10.254.', 'from [IP_ADDRESS].'],
+    ['IPAddress', 'v6 2001:db8::8a2e:370:7334 and ::1 and fe80::1', 'v6 [IP_ADDRESS] and ::1 and fe80::1'],
+    ['IPAddress', 'full fe80:0000:0000:0000:0202:b3ff:fe1e:8329', 'full [IP_ADDRESS]'],
+    ['Credential', 'key sk-proj-AbCdEf0123456789GhIjKlMnOpQr', 'key [CREDENTIAL]'],
+    ['Credential', `key sk-ant-api03-${'a1B2'.repeat(24)}-xyzAA`, 'key [CREDENTIAL]'],
+    ['Credential', 'Authorization: Bearer abcDEF123456ghiJKL789.tok', 'Authorization: [CREDENTIAL]'],
+    ['Credential', 'Authorization: Basic dXNlcjpwYXNzd29yZA==', 'Authorization: [CREDENTIAL]'],
+    ['Credential', 'jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end', 'jwt [CREDENTIAL] end'],
+    ['Credential', 'aws AKIAIOSFODNN7EXAMPLE ok', 'aws [CREDENTIAL] ok'],
+    ['Credential', 'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', '[CREDENTIAL]'],
+    ['Credential', 'github ghp_0123456789abcdefghijABCDEFGHIJ012345 x', 'github [CREDENTIAL] x'],
+    ['Credential', 'stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc', 'stripe [CREDENTIAL]'],
+    ['Credential', 'slack xoxb-123456789012-abcdefGHIJ', 'slack [CREDENTIAL]'],
+    ['Credential', 'google AIzaSyA1234567890abcdefghijklmnopqrstuv', 'google [CREDENTIAL]'],
+    ['Credential', 'hf hf_abcdefghijklmnopqrstuvwxyz0123456789', 'hf [CREDENTIAL]'],
+    ['Credential', 'DefaultEndpointsProtocol=https;AccountName=x;AccountKey=' + 'A1b2'.repeat(22) + '==;', 'DefaultEndpointsProtocol=https;AccountName=x;[CREDENTIAL];'],
+    [
+      'Credential',
+      'here:\n-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy\n-----END RSA PRIVATE KEY-----\nthanks',
+      'here:\n[CREDENTIAL]\nthanks',
+    ],
+    ['Credential', 'cut: -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA', 'cut: [CREDENTIAL]'],
+  ];
+  it.each(cases)('%s: %s', (type, input, expected) => {
+    expect(redact(input)).toBe(expected);
+    expect(typesIn(input)).toContain(type);
+  });
+});
+
+describe('false positives: look-alikes stay as they are', () => {
+  const clean = [
+    'card 4111 1111 1111 1112 fails Luhn',
+    'order 1234567890123 fails Luhn and prefix',
+    '0000 0000 0000 0000 is Luhn-valid but no issuer starts with 0',
+    'pi is 3.14159265358979323846',
+    'IBAN DE89 3704 0044 0532 0130 01 has a bad checksum',
+    'XX89370400440532013000 is not a country',
+    'version 1.2.3 and 10.0 and 256.1.1.1 and 1.2.3.456',
+    'at 10:30:45 we met; std::vector and a::b are code; MAC 00:1a:2b:3c:4d:5e',
+    'SSN-like 000-12-3456 and 666-12-3456 and 123-00-4567',
+    'numbers 123-456-7890 (NANP area code cannot start with 1)',
+    'dates 2024-01-15 and 15/01/2024, price $1,234.56',
+    'the sk-learn library and sk-this-is-just-a-long-hyphenated-phrase',
+    'a bearer of bad news; basic understanding of things',
+    'email without domain: user@localhost, or @mention, or a@b',
+    'score +5 points',
+    'DNI 12345678A has the wrong letter',
+    'a uuid 123e4567-e89b-12d3-a456-426614174000',
+    'hash 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
+  ];
+  it.each(clean)('%s', (text) => {
+    expect(all.scan(text).findings).toEqual([]);
+    expect(redact(text)).toBe(text);
+  });
+});
+
+describe('detector selection and custom patterns', () => {
+  it('runs only the chosen detectors', () => {
+    const emailOnly = detectorsFor({ detectors: ['Email'] });
+    expect(emailOnly.redact('a@example.com 4111111111111111').text).toBe('[EMAIL] 4111111111111111');
+  });
+
+  it('replaces custom-pattern matches with the upper-cased name and counts them', () => {
+    const d = detectorsFor({ detectors: [], customPatterns: [{ name: 'employee-id', pattern: 'EMP-[0-9]{6}' }] });
+    const result = d.redact('EMP-123456 and EMP-654321, not EMP-12');
+    expect(result.text).toBe('[EMPLOYEE_ID] and [EMPLOYEE_ID], not EMP-12');
+    expect(result.counts).toEqual({ 'employee-id': 2 });
+    expect(result.complete).toBe(true);
+  });
+
+  it('reports custom matches at UTF-16 positions after non-ASCII text', () => {
+    const d = detectorsFor({ detectors: ['Email'], customPatterns: [{ name: 'ticket', pattern: '(?i)ticket #[0-9]+' }] });
+    expect(d.redact('Grüße 😀 — TICKET #42 from zoë@example.com').text).toBe('Grüße 😀 — [TICKET] from [EMAIL]');
+  });
+
+  it('refuses bad specs, naming each field', () => {
+    const result = compileDetectors({
+      detectors: ['Email', 'Passport'],
+      customPatterns: [
+        { name: 'ok', pattern: 'a(b' },
+        { name: 'backref', pattern: '(a)\\1' },
+        { name: 'empty', pattern: 'x*' },
+        { name: '1bad', pattern: 'x' },
+        { name: 'big', pattern: '[a-z]{1000}[0-9]{1000}[A-Z]{1000}' },
+        { name: 'ok2', pattern: 'q' },
+        { name: 'ok2', pattern: 'r' },
+      ],
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors.map((e) => e.field)).toEqual([
+      'detectors[1]',
+      'customPatterns[0].pattern',
+      'customPatterns[1].pattern',
+      'customPatterns[2].pattern',
+      'customPatterns[3].name',
+      'customPatterns[4].pattern',
+      'customPatterns[6].name',
+    ]);
+    expect(result.errors[0]!.message).toContain('unknown detector "Passport"');
+    expect(result.errors[5]!.message).toContain('too complex');
+  });
+});
+
+describe('overlaps and bounds', () => {
+  it('merges overlapping matches so no part of either survives', () => {
+    const d = detectorsFor({ detectors: ['Email'], customPatterns: [{ name: 'domain', pattern: 'example\\.com/[a-z]+' }] });
+    expect(d.redact('x jo@example.com/path y').text).toBe('x [EMAIL] y');
+  });
+
+  it('stops at the match cap and drops the unscanned rest instead of passing it through', () => {
+    const d = detectorsFor({ detectors: ['Email'], limits: { maxMatches: 3 } });
+    const text = Array.from({ length: 6 }, (_, i) => `u${i}@example.com`).join(' ');
+    const result = d.redact(text);
+    expect(result.text).toBe(`[EMAIL] [EMAIL] [EMAIL]${UNSCANNED_MARKER}`);
+    expect(result.complete).toBe(false);
+    expect(result.counts).toEqual({ Email: 3 });
+  });
+
+  it('scans only up to the input cap and marks the rest unscanned', () => {
+    const d = detectorsFor({ detectors: ['Email'], limits: { maxInputLength: 20 } });
+    const result = d.redact('hello a@example.com and then b@example.com');
+    expect(result.text).toBe(`hello [EMAIL] ${UNSCANNED_MARKER}`);
+    expect(result.complete).toBe(false);
+    expect(all.scan('a@example.com').complete).toBe(true);
+  });
+
+  it('every built-in pattern uses only bounded quantifiers, so each match attempt has a constant bound', () => {
+    for (const rule of BUILTIN_RULES) {
+      // Strip escapes and character classes first: a literal "+" or "*" inside them is no quantifier.
+      const structure = rule.pattern.source.replace(/\\./g, 'x').replace(/\[[^\]]*\]/g, 'x');
+      expect(structure, rule.pattern.source).not.toMatch(/[*+]|\{\d+,\}/);
+      expect(rule.pattern.flags).toContain('g');
+    }
+  });
+
+  it('finishes adversarial inputs (long runs of near-matches) with correct results', () => {
+    const inputs = [
+      'a'.repeat(200_000) + '@',
+      '@'.repeat(200_000),
+      '1'.repeat(200_000),
+      '1 '.repeat(100_000),
+      'eyJ'.repeat(70_000),
+      'eyJa.'.repeat(40_000),
+      '-----BEGIN PRIVATE KEY-----'.repeat(8_000),
+      ':'.repeat(100_000) + 'a:b'.repeat(30_000),
+      '+1 '.repeat(70_000),
+      'Bearer '.repeat(30_000),
+      'AB12 '.repeat(40_000),
+    ];
+    for (const text of inputs) {
+      const result = all.redact(text);
+      expect(result.text.length).toBeGreaterThan(0);
+    }
+    expect(all.redact('1'.repeat(200_000)).text).toBe('1'.repeat(200_000));
+  });
+});
