@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { anthropicErrorMiddleware } from '../inbound/anthropic/messages-errors.js';
 import { messagesHandler } from '../inbound/anthropic/messages-handler.js';
+import { responsesHandler } from '../inbound/responses/responses-handler.js';
 import { authenticateFirst } from './authenticate-first.js';
 import type { ByteBudget } from './body/byte-budget.js';
 import { jsonBody, type RequestBodyLimits } from './body/json-body.js';
@@ -44,6 +45,8 @@ export function createApp(deps: AppDeps): Express {
   app.post('/v1/embeddings', ...json, proxyHandler('embeddings', deps));
   // The Anthropic Messages API, routed like chat completions; its errors are rendered the Anthropic way.
   app.post('/v1/messages', ...json, messagesHandler(deps), anthropicErrorMiddleware(deps.logger));
+  // The OpenAI Responses API, translated to and from the canonical request for every provider.
+  app.post('/v1/responses', ...json, responsesHandler(deps));
   app.get('/v1/models', listModelsHandler(deps));
   app.get('/v1/models/*model', getModelHandler(deps));
 
