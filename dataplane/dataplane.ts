@@ -8,7 +8,7 @@ import { type AddressInfo, Server as NetServer, type Socket } from 'node:net';
 import type { Tracer } from '@opentelemetry/api';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
-import { SnapshotStore } from './config/snapshot-store.js';
+import { SnapshotStore } from './runtime/snapshot-store.js';
 import type { UsageSink } from './metering/usage-record.js';
 import { UsageTotals } from './metering/usage-record.js';
 import { createAdminApp } from './admin/admin-app.js';

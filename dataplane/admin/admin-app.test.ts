@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../operator/compile/compile.js';
 import { provider, route } from '../../test/support/objects.js';
-import { SnapshotStore } from '../config/snapshot-store.js';
+import { SnapshotStore } from '../runtime/snapshot-store.js';
 import { HttpTransport } from '../upstream/http-transport.js';
 import { createAdminApp } from './admin-app.js';
 

@@ -1,8 +1,8 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { type PushResult, SnapshotEnvelopeSchema } from '../config/snapshot-envelope.js';
-import type { SnapshotStore } from '../config/snapshot-store.js';
-import { jsonErrors, jsonNotFound, requireToken, SNAPSHOT_BODY_LIMIT } from './admin-http.js';
+import type { SnapshotStore } from '../runtime/snapshot-store.js';
+import { jsonErrors, jsonNotFound, requireToken, SNAPSHOT_BODY_LIMIT } from '../config/channel-http.js';
 
 export interface AdminDeps {
   store: SnapshotStore;

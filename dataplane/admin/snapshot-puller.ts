@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
 import { SnapshotEnvelopeSchema } from '../config/snapshot-envelope.js';
-import type { SnapshotStore } from '../config/snapshot-store.js';
+import type { SnapshotStore } from '../runtime/snapshot-store.js';
 
 /**
  * On start, asks the operator for the current snapshot so that a new pod becomes ready without

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { compileHeaderPattern, headerPatternError, MAX_MATCHED_HEADER_LENGTH, MAX_PATTERN_PROGRAM_SIZE, MAX_ROUTE_PROGRAM_SIZE } from './header-pattern.js';
 import { routeLoadProblems } from './load-checks.js';
-import { buildRuntimeSnapshot } from './runtime-snapshot.js';
+import { buildRuntimeSnapshot } from '../runtime/runtime-snapshot.js';
 import { type RouteConfig, type Snapshot, SNAPSHOT_SCHEMA_VERSION } from './snapshot.js';
 import type { Transport } from '../upstream/transport.js';
 import { testRoute } from '../governance/rate-limit/test-support.js';

@@ -1,7 +1,7 @@
 import { matchesSelector } from '../config/label-selector.js';
 import type { RouteConfig, Snapshot } from '../config/snapshot.js';
-import { GatewayError } from '../server/gateway-error.js';
-import type { Caller } from './types.js';
+import { GatewayError } from '../core/gateway-error.js';
+import type { Caller } from '../core/caller.js';
 import { unauthenticated } from './identity/authenticator.js';
 
 /** Whether `caller` may use `route`, by the route's access rules. */

@@ -1,6 +1,6 @@
 import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
 import { askedOutputCap, outputMultiplier } from '../metering/output-bound.js';
-import type { CanonicalRequest } from '../providers/types.js';
+import type { CanonicalRequest } from '../core/canonical.js';
 import type { Admission, AdmissionRequest, Admitter, Settlement } from './types.js';
 
 /** Output cap per completion when neither the client, the target's provider nor its context window says one. */

@@ -1,7 +1,8 @@
-import type { HeaderLookup, RuntimeRoute } from '../config/runtime-snapshot.js';
+import type { RuntimeRoute } from '../runtime/runtime-snapshot.js';
+import type { HeaderLookup } from '../runtime/rule-matcher.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { mayCall } from './access.js';
-import type { Caller } from './types.js';
+import type { Caller } from '../core/caller.js';
 
 /** The route that serves, or the one to name in a refusal when none admits the caller. */
 export type Selection = { route: RuntimeRoute } | { denied: RuntimeRoute } | undefined;

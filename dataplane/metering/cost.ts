@@ -1,5 +1,5 @@
 import type { Pricing } from '../config/snapshot.js';
-import type { Usage } from '../providers/types.js';
+import type { Usage } from '../core/canonical.js';
 
 /**
  * The prices of one request: the target's, plus — for self-hosted pods priced by GPU time — the pod

@@ -1,4 +1,4 @@
-import type { CanonicalRequest, JsonObject } from '../providers/types.js';
+import type { CanonicalRequest, JsonObject } from '../core/canonical.js';
 
 /** A positive integer request field, else undefined. */
 export function positiveInt(value: unknown): number | undefined {

@@ -1,4 +1,4 @@
-import type { JsonObject, Usage } from '../providers/types.js';
+import type { JsonObject, Usage } from '../core/canonical.js';
 import { estimateOutputTokens } from './token-estimate.js';
 
 /** Why a request was metered from the gateway's estimate instead of the upstream's usage. */

@@ -1,4 +1,4 @@
-import type { JsonObject, Usage } from '../providers/types.js';
+import type { JsonObject, Usage } from '../core/canonical.js';
 import { type MeteredUsage, usageProblem } from './settled-usage.js';
 import { outputTextOf } from './token-estimate.js';
 

@@ -1,4 +1,4 @@
-import type { JsonObject } from '../providers/types.js';
+import type { JsonObject } from '../core/canonical.js';
 
 /**
  * A cheap, tokenizer-free estimate: about four bytes of UTF-8 per token (English text and code;

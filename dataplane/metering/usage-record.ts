@@ -1,4 +1,4 @@
-import type { Operation } from '../providers/types.js';
+import type { Operation } from '../core/canonical.js';
 import type { EstimateReason } from './settled-usage.js';
 
 /** One metered request, handed to the usage sink (logs today; the operator's Budget status later). */

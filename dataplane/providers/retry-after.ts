@@ -1,4 +1,4 @@
-import type { HeaderMap } from './types.js';
+import type { HeaderMap } from '../core/canonical.js';
 
 function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;

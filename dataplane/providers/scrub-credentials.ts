@@ -1,5 +1,5 @@
 import type { ProviderConfig } from '../config/snapshot.js';
-import type { JsonObject, StreamStep, UpstreamFailure } from './types.js';
+import type { JsonObject, StreamStep, UpstreamFailure } from '../core/canonical.js';
 
 const MASK = '[redacted]';
 /** Longest upstream error text passed on (to the client, a span status, a log line). */

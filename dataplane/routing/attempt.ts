@@ -1,26 +1,12 @@
 import { MAX_ERROR_BODY_BYTES, type RouteLimits } from '../config/route-limits.js';
 import type { TargetConfig } from '../config/snapshot.js';
-import type { RuntimeProvider } from '../config/runtime-snapshot.js';
+import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import { type SseEvent, SseEventTooLarge, SseParser } from '../sse/sse-parser.js';
 import { readCapped } from '../upstream/read-capped.js';
 import { providerSecrets, scrubFailure, scrubStep } from '../providers/scrub-credentials.js';
 import { type AttemptTelemetry, requestTelemetry } from '../telemetry/gateway-observer.js';
-import {
-  type CanonicalRequest,
-  type JsonObject,
-  RequestTranslationError,
-  type StreamStep,
-  type UpstreamFailure,
-  type UpstreamHttpRequest,
-  type Usage,
-} from '../providers/types.js';
-
-export type AttemptResult =
-  | { ok: true; kind: 'response'; body: JsonObject; usage?: Usage; status: number }
-  | { ok: true; kind: 'stream'; first: StreamStep[]; rest: AsyncGenerator<StreamStep, void, undefined> }
-  | { ok: false; failure: UpstreamFailure }
-  /** `sent`: the request had been handed to the upstream before the client left. */
-  | { ok: false; clientGone: true; sent: boolean };
+import { RequestTranslationError } from '../providers/types.js';
+import type { AttemptResult, CanonicalRequest, JsonObject, StreamStep, UpstreamFailure, UpstreamHttpRequest, Usage } from '../core/canonical.js';
 
 /** Aborted by the router when an attempt runs out of time. */
 export class AttemptTimeout extends Error {

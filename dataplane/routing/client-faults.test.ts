@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { buildRuntimeSnapshot, type RuntimeSnapshot } from '../config/runtime-snapshot.js';
+import { buildRuntimeSnapshot, type RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
 import { type OutlierDetectionConfig, type ProviderConfig, type RouteConfig, type Snapshot, SNAPSHOT_SCHEMA_VERSION, type TargetConfig } from '../config/snapshot.js';
-import type { CanonicalRequest, JsonObject } from '../providers/types.js';
-import { GatewayError } from '../server/gateway-error.js';
+import type { CanonicalRequest, JsonObject } from '../core/canonical.js';
+import { GatewayError } from '../core/gateway-error.js';
 import type { Transport } from '../upstream/transport.js';
 import { testRoute } from '../governance/rate-limit/test-support.js';
 import { TargetHealth } from './health/target-health.js';

@@ -1,7 +1,13 @@
 import type { RouteConfig } from '../config/snapshot.js';
-import { GatewayError } from '../server/gateway-error.js';
-import type { JsonObject } from '../providers/types.js';
-import type { AttemptRecord } from './router.js';
+import { GatewayError } from '../core/gateway-error.js';
+import type { JsonObject, UpstreamFailure } from '../core/canonical.js';
+
+/** One target tried for a request, and how it failed (absent on the attempt that served). */
+export interface AttemptRecord {
+  providerId: string;
+  model: string;
+  failure?: UpstreamFailure;
+}
 
 function describe(a: AttemptRecord): string {
   const f = a.failure;

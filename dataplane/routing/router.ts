@@ -1,15 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type RouteLimits, routeLimits } from '../config/route-limits.js';
 import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
-import type { RuntimeProvider, RuntimeRoute, RuntimeSnapshot } from '../config/runtime-snapshot.js';
-import type { CanonicalRequest, JsonObject, StreamStep, UpstreamFailure, Usage } from '../providers/types.js';
+import type { RuntimeProvider, RuntimeRoute, RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
+import type { CanonicalRequest, JsonObject, StreamStep, UpstreamFailure, Usage } from '../core/canonical.js';
 import { withPodTime } from '../metering/cost.js';
 import { AttemptTimeout, runAttempt } from './attempt.js';
 import { retryDelayMs } from './backoff.js';
 import type { EndpointLease, EndpointPicker } from './endpoints/endpoint-picker.js';
 import { EndpointPickers } from './endpoints/endpoint-pickers.js';
 import { podsSaturated } from './endpoints/pods-saturated.js';
-import { attemptHeaders, noTargetLeft } from './route-errors.js';
+import { type AttemptRecord, attemptHeaders, noTargetLeft } from './route-errors.js';
 import { TargetHealth } from './health/target-health.js';
 import { type DecisionRequest, decideRoute, residencyDenied, type RouteDecision } from './rules/route-decision.js';
 import { orderTargets, type Random } from './strategies.js';
@@ -17,12 +17,6 @@ import type { TargetStats } from './target-stats.js';
 
 /** Failures that count against a target's passive health; 429s and client errors do not. */
 const UNHEALTHY = new Set<UpstreamFailure['kind']>(['ServerError', 'Timeout', 'ConnectionError']);
-
-export interface AttemptRecord {
-  providerId: string;
-  model: string;
-  failure?: UpstreamFailure;
-}
 
 interface Served {
   target: TargetConfig;

@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { RouteConfig } from '../config/snapshot.js';
 import { unauthenticated } from '../governance/identity/authenticator.js';
-import type { Caller } from '../governance/types.js';
+import type { Caller } from '../core/caller.js';
 import { setEarlyIdentity } from './early-identity.js';
 import { checkServing, identify, type ProxyDeps } from './proxy-handler.js';
 

@@ -1,6 +1,6 @@
 import type { Response } from 'express';
-import type { RuntimeSnapshot } from '../config/runtime-snapshot.js';
-import type { Caller } from '../governance/types.js';
+import type { RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
+import type { Caller } from '../core/caller.js';
 
 /** The caller, authenticated from the request's headers before its body was read, and the snapshot that did it. */
 export interface EarlyIdentity {

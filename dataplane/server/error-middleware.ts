@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { errors, GatewayError } from './gateway-error.js';
+import { errors, GatewayError } from '../core/gateway-error.js';
 import type { RoutingInfo } from './proxy-handler.js';
 
 interface BodyParserError {

@@ -1,7 +1,7 @@
 import type { Request, RequestHandler } from 'express';
-import type { RuntimeSnapshot } from '../config/runtime-snapshot.js';
+import type { RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
 import { mayCall } from '../governance/access.js';
-import { errors } from './gateway-error.js';
+import { errors } from '../core/gateway-error.js';
 import { identify, type ProxyDeps } from './proxy-handler.js';
 
 const toModel = (m: { id: string; created: number }) => ({ id: m.id, object: 'model', created: m.created, owned_by: 'tollgate' });

@@ -3,7 +3,7 @@ import { createServer, get, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { StreamMeter } from '../metering/stream-meter.js';
-import type { StreamStep } from '../providers/types.js';
+import type { StreamStep } from '../core/canonical.js';
 import { pumpStream, type StreamOutcome } from './stream-pump.js';
 
 const CHUNKS = 60;

@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import type { StreamMeter } from '../metering/stream-meter.js';
-import type { JsonObject, StreamStep, UpstreamFailure, Usage } from '../providers/types.js';
+import type { JsonObject, StreamStep, UpstreamFailure, Usage } from '../core/canonical.js';
 import type { RouteOutcome } from '../routing/router.js';
 import { writeWithBackpressure } from './write-with-backpressure.js';
 

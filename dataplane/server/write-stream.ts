@@ -1,7 +1,7 @@
 import type { Response } from 'express';
 import type { StreamMeter } from '../metering/stream-meter.js';
 import { SSE_DONE, sseData } from '../sse/sse-writer.js';
-import { GatewayError } from './gateway-error.js';
+import { GatewayError } from '../core/gateway-error.js';
 import { pumpStream, type StreamDialect, type StreamOutcome } from './stream-pump.js';
 
 export { StreamIdleTimeout } from './stream-pump.js';

@@ -1,8 +1,8 @@
 import { type Attributes, type Context, defaultTextMapSetter, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { RuntimeProvider } from '../config/runtime-snapshot.js';
+import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import type { TargetConfig } from '../config/snapshot.js';
-import type { StreamStep, UpstreamFailure, Usage } from '../providers/types.js';
-import type { AttemptResult } from '../routing/attempt.js';
+import type { StreamStep, UpstreamFailure, Usage } from '../core/canonical.js';
+import type { AttemptResult } from '../core/canonical.js';
 import type { AttemptTelemetry } from './gateway-observer.js';
 import { GENAI, genAiProviderName, ResponseFacts } from './genai-attributes.js';
 import type { TelemetryContext } from './telemetry-context.js';

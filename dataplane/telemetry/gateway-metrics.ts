@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { SnapshotStore } from '../config/snapshot-store.js';
+import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { CircuitState } from './gateway-observer.js';
 
 /**

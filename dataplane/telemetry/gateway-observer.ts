@@ -1,9 +1,9 @@
 import type { RequestHandler, Response } from 'express';
-import type { RuntimeProvider } from '../config/runtime-snapshot.js';
+import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
 import type { UsageRecord } from '../metering/usage-record.js';
-import type { CanonicalRequest } from '../providers/types.js';
-import type { AttemptResult } from '../routing/attempt.js';
+import type { CanonicalRequest } from '../core/canonical.js';
+import type { AttemptResult } from '../core/canonical.js';
 
 /**
  * Who called, as governance verified it. Structural, so that telemetry does not depend on the

@@ -2,7 +2,7 @@ import type { Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Express, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import type { SnapshotStore } from '../config/snapshot-store.js';
+import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.js';
 import { bindRequestTelemetry, type CircuitState, type GatewayObserver } from './gateway-observer.js';
 import { OPERATION_BY_PATH, ServerAddresses } from './genai-attributes.js';

@@ -1,4 +1,4 @@
-import type { JsonObject, Operation } from '../providers/types.js';
+import type { JsonObject, Operation } from '../core/canonical.js';
 
 /**
  * OpenTelemetry GenAI semantic conventions as of semantic-conventions v1.41 (the last version kept

@@ -1,9 +1,9 @@
 import { type Attributes, type Context, defaultTextMapGetter, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Request, Response } from 'express';
-import type { RuntimeProvider } from '../config/runtime-snapshot.js';
+import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
 import type { UsageRecord } from '../metering/usage-record.js';
-import type { CanonicalRequest, JsonObject } from '../providers/types.js';
+import type { CanonicalRequest, JsonObject } from '../core/canonical.js';
 import { type AttemptOwner, AttemptRecorder, CLIENT_GONE } from './attempt-recorder.js';
 import { NONE, statusClass } from './gateway-metrics.js';
 import {

@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 import type { SendOptions, Transport, UpstreamResponse } from './transport.js';
-import type { UpstreamHttpRequest } from '../providers/types.js';
+import type { UpstreamHttpRequest } from '../core/canonical.js';
 
 /**
  * Pooled keep-alive HTTP/1.1 client. One undici Agent per connect timeout (a handful at most); each

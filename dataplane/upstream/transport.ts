@@ -1,4 +1,4 @@
-import type { HeaderMap, UpstreamHttpRequest } from '../providers/types.js';
+import type { HeaderMap, UpstreamHttpRequest } from '../core/canonical.js';
 
 export interface UpstreamResponse {
   status: number;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { bucketStart, periodBounds } from '../../dataplane/config/budget-period.js';
 import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
-import { amountOf, type BudgetState, type UsageReport, type UsageReportResponse } from '../../dataplane/governance/budget/budget-state.js';
+import { amountOf, type BudgetState, type UsageReport, type UsageReportResponse } from '../../dataplane/config/usage-report.js';
 import type { DesiredCondition } from '../controller/status-conditions.js';
 import type { KubeClient, KubeObject } from '../kube/kube-client.js';
 

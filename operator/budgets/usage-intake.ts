@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type UsageReport, UsageReportRecordSchema, type UsageReportRecord } from '../../dataplane/governance/budget/budget-state.js';
+import { type UsageReport, UsageReportRecordSchema, type UsageReportRecord } from '../../dataplane/config/usage-report.js';
 
 /** The report's frame; its records are checked one by one. */
 const ReportFrameSchema = z.object({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applicableBudgets } from '../../dataplane/governance/budget/budget-admitter.js';
-import type { Caller } from '../../dataplane/governance/types.js';
+import type { Caller } from '../../dataplane/core/caller.js';
 import { budget, provider, route } from '../../test/support/objects.js';
 import { compile } from './compile.js';
 import type { CompileInput } from './types.js';

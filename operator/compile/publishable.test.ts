@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildRuntimeSnapshot } from '../../dataplane/config/runtime-snapshot.js';
+import { buildRuntimeSnapshot } from '../../dataplane/runtime/runtime-snapshot.js';
 import { wireJson } from '../../dataplane/config/secret-value.js';
 import type { Transport } from '../../dataplane/upstream/transport.js';
 import { BudgetSchema, type Budget } from '../api/budget.js';

@@ -1,7 +1,7 @@
 import express, { type Express, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { jsonErrors, jsonNotFound, requireToken, SMALL_BODY_LIMIT } from '../../dataplane/admin/admin-http.js';
+import { jsonErrors, jsonNotFound, requireToken, SMALL_BODY_LIMIT } from '../../dataplane/config/channel-http.js';
 import { wireJson } from '../../dataplane/config/secret-value.js';
 import type { UsageAggregator } from '../budgets/usage-aggregator.js';
 import { parseUsageReport, type RejectedRecord } from '../budgets/usage-intake.js';

@@ -7,7 +7,7 @@ import express from 'express';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../dataplane/admin/admin-app.js';
-import { SnapshotStore } from '../../dataplane/config/snapshot-store.js';
+import { SnapshotStore } from '../../dataplane/runtime/snapshot-store.js';
 import { HttpTransport } from '../../dataplane/upstream/http-transport.js';
 import { provider, route } from '../../test/support/objects.js';
 import { compile } from '../compile/compile.js';

@@ -6,7 +6,7 @@ import { RateLimitAdmitter } from '../../dataplane/governance/rate-limit/rate-li
 import { RedisRateLimitBackend } from '../../dataplane/governance/rate-limit/redis-backend.js';
 import { createRedisClient, waitReady } from '../../dataplane/governance/rate-limit/redis-client.js';
 import { admission, caller, testRoute } from '../../dataplane/governance/rate-limit/test-support.js';
-import { GatewayError } from '../../dataplane/server/gateway-error.js';
+import { GatewayError } from '../../dataplane/core/gateway-error.js';
 import type { RouteConfig } from '../../dataplane/config/snapshot.js';
 import { RedisTestServer } from './redis-server.js';
 

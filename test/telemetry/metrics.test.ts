@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import express from 'express';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SnapshotStore } from '../../dataplane/config/snapshot-store.js';
+import { SnapshotStore } from '../../dataplane/runtime/snapshot-store.js';
 import { requestTelemetry } from '../../dataplane/telemetry/gateway-observer.js';
 import { GatewayTelemetry } from '../../dataplane/telemetry/gateway-telemetry.js';
 import { HttpTransport } from '../../dataplane/upstream/http-transport.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SnapshotStore } from '../../dataplane/config/snapshot-store.js';
+import { SnapshotStore } from '../../dataplane/runtime/snapshot-store.js';
 import { createGatewayMetrics } from '../../dataplane/telemetry/gateway-metrics.js';
 import { HttpTransport } from '../../dataplane/upstream/http-transport.js';
 import { createOperatorMetrics } from '../../operator/operator-metrics.js';

@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { BudgetConfig, RouteConfig, Snapshot } from '../../config/snapshot.js';
-import type { CanonicalRequest } from '../../providers/types.js';
-import type { Caller } from '../types.js';
+import type { CanonicalRequest } from '../../core/canonical.js';
+import type { Caller } from '../../core/caller.js';
 import { BudgetAdmitter, Downgrade } from './budget-admitter.js';
 import { BudgetLedger } from './budget-ledger.js';
 import { UsageReporter } from './usage-reporter.js';

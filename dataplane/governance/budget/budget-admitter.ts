@@ -1,6 +1,7 @@
 import type { BudgetConfig, Pricing, RouteConfig, Snapshot } from '../../config/snapshot.js';
-import { GatewayError } from '../../server/gateway-error.js';
-import type { Admission, AdmissionRequest, Admitter, Caller, Settlement } from '../types.js';
+import { GatewayError } from '../../core/gateway-error.js';
+import type { Admission, AdmissionRequest, Admitter, Settlement } from '../types.js';
+import type { Caller } from '../../core/caller.js';
 import type { Availability, BudgetLedger } from './budget-ledger.js';
 import type { UsageReporter } from './usage-reporter.js';
 

@@ -1,6 +1,6 @@
 import { bucketStart, type PeriodBounds, periodBounds } from '../../config/budget-period.js';
 import type { BudgetConfig } from '../../config/snapshot.js';
-import { amountOf, type BudgetState, type UsageReportRecord } from './budget-state.js';
+import { amountOf, type BudgetState, type UsageReportRecord } from '../../config/usage-report.js';
 
 interface OwnSpend {
   periodStart: number;

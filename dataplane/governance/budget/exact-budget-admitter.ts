@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { exactBudgetKeys, isExact, REFRESH_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT } from '../../config/exact-budget-ledger.js';
 import type { BudgetConfig, Snapshot } from '../../config/snapshot.js';
-import { GatewayError } from '../../server/gateway-error.js';
+import { GatewayError } from '../../core/gateway-error.js';
 import { RedisScript } from '../rate-limit/redis-script.js';
 import type { Admission, AdmissionRequest, Admitter, Settlement } from '../types.js';
 import { applicableBudgets, Downgrade, refusal, worstCase } from './budget-admitter.js';

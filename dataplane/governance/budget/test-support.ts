@@ -1,7 +1,7 @@
 // Fixtures shared by the budget admitters' tests (reported ledger and exact Redis mode).
 import type { BudgetConfig, RouteConfig } from '../../config/snapshot.js';
-import type { CanonicalRequest } from '../../providers/types.js';
-import type { Caller } from '../types.js';
+import type { CanonicalRequest } from '../../core/canonical.js';
+import type { Caller } from '../../core/caller.js';
 
 export const testBudget = (over: Partial<BudgetConfig> = {}): BudgetConfig => ({
   id: 'team-a/b',

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
 import type { BudgetConfig } from '../../config/snapshot.js';
 import type { BudgetLedger } from './budget-ledger.js';
-import { type UsageReportRecord, UsageReportResponseSchema } from './budget-state.js';
+import { type UsageReportRecord, UsageReportResponseSchema } from '../../config/usage-report.js';
 
 export interface UsageReporterOptions {
   /** Operator base URL; absent in `tollgate dev`, where this pod's ledger is the whole truth. */

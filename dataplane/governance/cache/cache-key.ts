@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RouteConfig } from '../../config/snapshot.js';
-import type { CanonicalRequest } from '../../providers/types.js';
-import type { Caller } from '../types.js';
+import type { CanonicalRequest } from '../../core/canonical.js';
+import type { Caller } from '../../core/caller.js';
 
 /**
  * Body fields that do not change what the model answers, left out of the key: how the answer is

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CanonicalRequest } from '../../providers/types.js';
+import type { CanonicalRequest } from '../../core/canonical.js';
 import { caller, FakeClock, testRoute } from '../rate-limit/test-support.js';
 import { cacheKey, canonicalJson, partitionOf } from './cache-key.js';
 import { createResponseCache, parseResponseCacheEnv } from './create-response-cache.js';

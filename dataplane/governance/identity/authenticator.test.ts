@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { apiKeyDigest } from '../../config/api-key-digest.js';
 import { secret } from '../../config/secret-value.js';
-import { ApiKeyIndex, EMPTY_API_KEYS } from './api-key-index.js';
+import { ApiKeyIndex, EMPTY_API_KEYS } from '../../runtime/api-key-index.js';
 import { describe, expect, it } from 'vitest';
 import type { RouteConfig } from '../../config/snapshot.js';
 import { mayCall } from '../access.js';
-import { ANONYMOUS, type Caller } from '../types.js';
+import { ANONYMOUS, type Caller } from '../../core/caller.js';
 import { Authenticator } from './authenticator.js';
 import type { ReviewResult, TokenReviewer } from './token-reviewer.js';
 

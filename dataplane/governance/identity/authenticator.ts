@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { ApiKeyIndex } from './api-key-index.js';
-import { GatewayError } from '../../server/gateway-error.js';
-import { ANONYMOUS, type Caller } from '../types.js';
+import type { ApiKeyIndex } from '../../runtime/api-key-index.js';
+import { GatewayError } from '../../core/gateway-error.js';
+import { ANONYMOUS, type Caller } from '../../core/caller.js';
 import { ServiceAccountVerifier, type VerifierOptions } from './service-account-verifier.js';
 
 export const TOKEN_AUDIENCE = 'tollgate';

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { setImmediate as tick } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { GatewayError } from '../../server/gateway-error.js';
+import { GatewayError } from '../../core/gateway-error.js';
 import { Authenticator } from './authenticator.js';
 import { precheckJwt } from './jwt-precheck.js';
 import type { ReviewResult, TokenReviewer } from './token-reviewer.js';
-import { EMPTY_API_KEYS } from './api-key-index.js';
+import { EMPTY_API_KEYS } from '../../runtime/api-key-index.js';
 
 const NOW_MS = 1_800_000_000_000;
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');

@@ -1,5 +1,5 @@
-import { GatewayError } from '../../server/gateway-error.js';
-import type { Caller } from '../types.js';
+import { GatewayError } from '../../core/gateway-error.js';
+import type { Caller } from '../../core/caller.js';
 import { precheckJwt } from './jwt-precheck.js';
 import type { ReviewResult, TokenReviewer } from './token-reviewer.js';
 

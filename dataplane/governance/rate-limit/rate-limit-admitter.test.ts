@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GatewayError } from '../../server/gateway-error.js';
+import { GatewayError } from '../../core/gateway-error.js';
 import type { LimitCheck, RateLimitBackend, TakeResult } from './backend.js';
 import { createRateLimiter } from './create-rate-limiter.js';
 import { limitChecks } from './limit-checks.js';

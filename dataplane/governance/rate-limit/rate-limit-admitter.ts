@@ -1,4 +1,4 @@
-import { GatewayError } from '../../server/gateway-error.js';
+import { GatewayError } from '../../core/gateway-error.js';
 import type { Admission, AdmissionRequest, Admitter, Settlement } from '../types.js';
 import type { LimitCheck, RateLimitBackend, TakeResult } from './backend.js';
 import { limitChecks, type TokenCountPolicy } from './limit-checks.js';

@@ -1,5 +1,6 @@
 import type { RateLimitConfig, RouteConfig } from '../../config/snapshot.js';
-import type { AdmissionRequest, Caller } from '../types.js';
+import type { AdmissionRequest } from '../types.js';
+import type { Caller } from '../../core/caller.js';
 
 /** A minimal route for rate-limit and cache tests. */
 export function testRoute(rateLimits: RateLimitConfig[], extra: Partial<RouteConfig> = {}): RouteConfig {

@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { errorMiddleware } from '../../server/error-middleware.js';
-import type { GatewayError } from '../../server/gateway-error.js';
+import type { GatewayError } from '../../core/gateway-error.js';
 
 export interface AnthropicErrorBody {
   type: 'error';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { CanonicalRequest, JsonObject } from '../../providers/types.js';
-import { invalidRequest } from '../../server/request-issue.js';
-import { errors } from '../../server/gateway-error.js';
+import type { CanonicalRequest, JsonObject } from '../../core/canonical.js';
+import { invalidRequest } from '../../core/request-issue.js';
+import { errors } from '../../core/gateway-error.js';
 
 const TextBlock = z.looseObject({ type: z.literal('text'), text: z.string() });
 const ImageBlock = z.looseObject({

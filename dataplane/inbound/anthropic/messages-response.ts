@@ -1,5 +1,5 @@
 import { count, isObject } from '../../providers/shared/json-guards.js';
-import type { JsonObject, Usage } from '../../providers/types.js';
+import type { JsonObject, Usage } from '../../core/canonical.js';
 
 export type StopReason = 'end_turn' | 'max_tokens' | 'tool_use' | 'refusal' | 'stop_sequence';
 

@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import type { StreamMeter } from '../../metering/stream-meter.js';
-import type { UpstreamFailure } from '../../providers/types.js';
+import type { UpstreamFailure } from '../../core/canonical.js';
 import { pumpStream, StreamIdleTimeout, type StreamOutcome } from '../../server/stream-pump.js';
 import { sseEvent } from '../../sse/sse-writer.js';
 import type { AnthropicEvent } from './messages-stream.js';

@@ -1,5 +1,5 @@
 import { parseRetryAfterMs } from '../retry-after.js';
-import type { HeaderMap, JsonObject, UpstreamFailure } from '../types.js';
+import type { HeaderMap, JsonObject, UpstreamFailure } from '../../core/canonical.js';
 
 const CONTEXT_LENGTH = /prompt is too long|context window|too many (input )?tokens|maximum context/i;
 

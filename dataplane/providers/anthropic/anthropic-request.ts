@@ -5,7 +5,8 @@ import { functionTools } from '../shared/function-tools.js';
 import { isObject } from '../shared/json-guards.js';
 import { jsonResponseTool } from '../shared/json-response-tool.js';
 import { stopSequences } from '../shared/stop-sequences.js';
-import { type JsonObject, RequestTranslationError } from '../types.js';
+import { RequestTranslationError } from '../types.js';
+import type { JsonObject } from '../../core/canonical.js';
 import type {
   AnthropicImageBlock,
   AnthropicMessage,

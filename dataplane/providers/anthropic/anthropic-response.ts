@@ -1,7 +1,7 @@
 import { count } from '../shared/json-guards.js';
 import { finishWithJsonTool } from '../shared/json-response-tool.js';
 import { toOpenAiUsage } from '../shared/openai-usage.js';
-import type { JsonObject, Usage } from '../types.js';
+import type { JsonObject, Usage } from '../../core/canonical.js';
 import type { AnthropicResponse, AnthropicStopReason, AnthropicUsage } from './anthropic-wire.js';
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';

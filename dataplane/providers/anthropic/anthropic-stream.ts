@@ -1,5 +1,6 @@
 import type { SseEvent } from '../../sse/sse-parser.js';
-import type { JsonObject, StreamStep, StreamTransformer, Usage } from '../types.js';
+import type { StreamTransformer } from '../types.js';
+import type { JsonObject, StreamStep, Usage } from '../../core/canonical.js';
 import { finishWithJsonTool } from '../shared/json-response-tool.js';
 import { usageChunk } from '../shared/openai-usage.js';
 import { finishReasonFrom, stopSequenceField, usageFromAnthropic } from './anthropic-response.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SseEvent } from '../../sse/sse-parser.js';
-import type { CanonicalRequest } from '../types.js';
+import type { CanonicalRequest } from '../../core/canonical.js';
 import { anthropicAdapter } from './anthropic-adapter.js';
 import { finishReasonFrom, fromAnthropicResponse, usageFromAnthropic } from './anthropic-response.js';
 import { AnthropicStreamTransformer } from './anthropic-stream.js';

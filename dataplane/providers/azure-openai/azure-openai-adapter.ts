@@ -1,16 +1,8 @@
 import type { SseEvent } from '../../sse/sse-parser.js';
 import { openAiAdapter } from '../openai/openai-adapter.js';
 import { isObject } from '../shared/json-guards.js';
-import type {
-  AdapterTarget,
-  CanonicalRequest,
-  JsonObject,
-  Operation,
-  ProviderAdapter,
-  StreamStep,
-  StreamTransformer,
-  UpstreamHttpRequest,
-} from '../types.js';
+import type { AdapterTarget, ProviderAdapter, StreamTransformer } from '../types.js';
+import type { CanonicalRequest, JsonObject, Operation, StreamStep, UpstreamHttpRequest } from '../../core/canonical.js';
 
 const PATHS: Record<Operation, string> = {
   chat: 'chat/completions',

@@ -1,14 +1,5 @@
-import type {
-  AdapterTarget,
-  ByteStreamTransformer,
-  CanonicalRequest,
-  HeaderMap,
-  ParseResult,
-  ProviderAdapter,
-  StreamStep,
-  StreamTransformer,
-  UpstreamHttpRequest,
-} from '../types.js';
+import type { AdapterTarget, ByteStreamTransformer, ProviderAdapter, StreamTransformer } from '../types.js';
+import type { CanonicalRequest, HeaderMap, ParseResult, StreamStep, UpstreamHttpRequest } from '../../core/canonical.js';
 import { RequestTranslationError } from '../types.js';
 import { toOpenAiEmbeddings } from '../shared/openai-embeddings.js';
 import { embeddingsBody, parseEmbeddings } from './bedrock-embeddings.js';

@@ -1,6 +1,7 @@
 import { isObject } from '../shared/json-guards.js';
 import { embeddingDimensions, embeddingInputs, vectorOf } from '../shared/openai-embeddings.js';
-import { type HeaderMap, type JsonObject, RequestTranslationError } from '../types.js';
+import { RequestTranslationError } from '../types.js';
+import type { HeaderMap, JsonObject } from '../../core/canonical.js';
 
 // /v1/embeddings on Bedrock: InvokeModel (`POST /model/{modelId}/invoke`) with the model family's
 // own body, since Converse does not embed. Amazon Titan Text Embeddings take one text per call;

@@ -1,5 +1,5 @@
 import { parseRetryAfterMs } from '../retry-after.js';
-import type { HeaderMap, JsonObject, UpstreamFailure } from '../types.js';
+import type { HeaderMap, JsonObject, UpstreamFailure } from '../../core/canonical.js';
 
 const CONTEXT_LENGTH = /too long|too many (input )?tokens|context (window|length)|maximum context|max_tokens.*exceed/i;
 

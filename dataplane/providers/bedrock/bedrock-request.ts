@@ -4,7 +4,8 @@ import { type FunctionTool, functionTools } from '../shared/function-tools.js';
 import { isObject } from '../shared/json-guards.js';
 import { jsonResponseTool } from '../shared/json-response-tool.js';
 import { stopSequences } from '../shared/stop-sequences.js';
-import { type JsonObject, RequestTranslationError } from '../types.js';
+import { RequestTranslationError } from '../types.js';
+import type { JsonObject } from '../../core/canonical.js';
 import type { BedrockContentBlock, BedrockConverseRequest, BedrockImageFormat, BedrockMessage, BedrockToolSpec } from './bedrock-wire.js';
 
 const FORMATS: Record<string, BedrockImageFormat> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/jpg': 'jpeg', 'image/gif': 'gif', 'image/webp': 'webp' };

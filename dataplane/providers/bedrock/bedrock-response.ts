@@ -2,7 +2,7 @@ import { count } from '../shared/json-guards.js';
 import { finishWithJsonTool, jsonToolOf } from '../shared/json-response-tool.js';
 import { toOpenAiUsage } from '../shared/openai-usage.js';
 import { stopSequences } from '../shared/stop-sequences.js';
-import type { JsonObject, Usage } from '../types.js';
+import type { JsonObject, Usage } from '../../core/canonical.js';
 import type { BedrockConverseResponse, BedrockUsage } from './bedrock-wire.js';
 
 export function finishReasonFrom(stop: string | undefined): 'stop' | 'length' | 'tool_calls' | 'content_filter' {

@@ -1,4 +1,5 @@
-import type { ByteStreamTransformer, JsonObject, StreamStep, Usage } from '../types.js';
+import type { ByteStreamTransformer } from '../types.js';
+import type { JsonObject, StreamStep, Usage } from '../../core/canonical.js';
 import { kindForException } from './bedrock-errors.js';
 import { finishWithJsonTool } from '../shared/json-response-tool.js';
 import { usageChunk } from '../shared/openai-usage.js';

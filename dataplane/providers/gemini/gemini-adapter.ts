@@ -1,12 +1,5 @@
-import type {
-  AdapterTarget,
-  CanonicalRequest,
-  HeaderMap,
-  ParseResult,
-  ProviderAdapter,
-  StreamTransformer,
-  UpstreamHttpRequest,
-} from '../types.js';
+import type { AdapterTarget, ProviderAdapter, StreamTransformer } from '../types.js';
+import type { CanonicalRequest, HeaderMap, ParseResult, UpstreamHttpRequest } from '../../core/canonical.js';
 import { toOpenAiEmbeddings } from '../shared/openai-embeddings.js';
 import { RequestTranslationError } from '../types.js';
 import { promptBlockedFailure } from './gemini-blocked.js';

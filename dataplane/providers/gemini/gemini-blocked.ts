@@ -1,4 +1,4 @@
-import type { UpstreamFailure } from '../types.js';
+import type { UpstreamFailure } from '../../core/canonical.js';
 
 /**
  * A prompt the provider's safety filters refused (promptFeedback.blockReason, no candidates): a

@@ -1,6 +1,6 @@
 import { isObject } from '../shared/json-guards.js';
 import { embeddingDimensions, embeddingInputs, vectorOf } from '../shared/openai-embeddings.js';
-import type { JsonObject } from '../types.js';
+import type { JsonObject } from '../../core/canonical.js';
 
 /** How one Google endpoint embeds text: the method after `models/{model}`, the body, and the vectors back. */
 export interface EmbeddingsDialect {

@@ -1,5 +1,5 @@
 import { parseRetryAfterMs } from '../retry-after.js';
-import type { HeaderMap, JsonObject, UpstreamFailure } from '../types.js';
+import type { HeaderMap, JsonObject, UpstreamFailure } from '../../core/canonical.js';
 import type { GeminiErrorBody } from './gemini-wire.js';
 
 const CONTEXT_LENGTH = /exceeds the maximum number of tokens|input token count|context (window|length)|too long/i;

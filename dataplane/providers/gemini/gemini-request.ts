@@ -3,7 +3,8 @@ import { base64DataUri } from '../shared/data-uri.js';
 import { functionTools } from '../shared/function-tools.js';
 import { isObject } from '../shared/json-guards.js';
 import { stopSequences } from '../shared/stop-sequences.js';
-import { type JsonObject, RequestTranslationError } from '../types.js';
+import { RequestTranslationError } from '../types.js';
+import type { JsonObject } from '../../core/canonical.js';
 import type { GeminiContent, GeminiFunctionDeclaration, GeminiGenerationConfig, GeminiPart, GeminiRequest } from './gemini-wire.js';
 
 function imagePart(url: string, param: string): GeminiPart {

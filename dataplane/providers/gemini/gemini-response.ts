@@ -1,6 +1,6 @@
 import { count } from '../shared/json-guards.js';
 import { toOpenAiUsage } from '../shared/openai-usage.js';
-import type { JsonObject, Usage } from '../types.js';
+import type { JsonObject, Usage } from '../../core/canonical.js';
 import type { GeminiCandidate, GeminiResponse, GeminiUsageMetadata } from './gemini-wire.js';
 
 const FILTERED = new Set(['SAFETY', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'IMAGE_SAFETY', 'IMAGE_PROHIBITED_CONTENT', 'RECITATION', 'IMAGE_RECITATION', 'LANGUAGE']);

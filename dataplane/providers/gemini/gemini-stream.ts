@@ -1,5 +1,6 @@
 import type { SseEvent } from '../../sse/sse-parser.js';
-import type { JsonObject, StreamStep, StreamTransformer, UpstreamFailure } from '../types.js';
+import type { StreamTransformer } from '../types.js';
+import type { JsonObject, StreamStep, UpstreamFailure } from '../../core/canonical.js';
 import { usageChunk } from '../shared/openai-usage.js';
 import { candidateContent, finishReasonFrom, promptBlockReason, usageFromGemini } from './gemini-response.js';
 import { promptBlockedFailure } from './gemini-blocked.js';

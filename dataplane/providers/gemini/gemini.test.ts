@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CanonicalRequest } from '../types.js';
+import type { CanonicalRequest } from '../../core/canonical.js';
 import { geminiAdapter } from './gemini-adapter.js';
 import { finishReasonFrom } from './gemini-response.js';
 

@@ -3,7 +3,7 @@ import type { MockConfig } from '../../config/snapshot.js';
 import { estimateTokens, promptText } from '../../metering/token-estimate.js';
 import { SSE_DONE, sseData } from '../../sse/sse-writer.js';
 import type { SendOptions, Transport, UpstreamResponse } from '../../upstream/transport.js';
-import type { JsonObject, UpstreamHttpRequest } from '../types.js';
+import type { JsonObject, UpstreamHttpRequest } from '../../core/canonical.js';
 import { mockEmbedding, mockWords, seedOf } from './mock-content.js';
 
 const encoder = new TextEncoder();

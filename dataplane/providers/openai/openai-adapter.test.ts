@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openAiAdapter } from './openai-adapter.js';
-import type { CanonicalRequest } from '../types.js';
+import type { CanonicalRequest } from '../../core/canonical.js';
 import { parseRetryAfterMs } from '../retry-after.js';
 
 const req = (stream: boolean, clientWantsUsage = false): CanonicalRequest => ({

@@ -1,16 +1,6 @@
 import type { SseEvent } from '../../sse/sse-parser.js';
-import type {
-  AdapterTarget,
-  CanonicalRequest,
-  HeaderMap,
-  JsonObject,
-  Operation,
-  ParseResult,
-  ProviderAdapter,
-  StreamStep,
-  StreamTransformer,
-  UpstreamHttpRequest,
-} from '../types.js';
+import type { AdapterTarget, ProviderAdapter, StreamTransformer } from '../types.js';
+import type { CanonicalRequest, HeaderMap, JsonObject, Operation, ParseResult, StreamStep, UpstreamHttpRequest } from '../../core/canonical.js';
 import { isObject } from '../shared/json-guards.js';
 import { classifyOpenAiError } from './openai-errors.js';
 import { usageFromOpenAi } from './openai-usage.js';

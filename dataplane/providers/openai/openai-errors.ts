@@ -1,5 +1,5 @@
 import { parseRetryAfterMs } from '../retry-after.js';
-import type { HeaderMap, JsonObject, UpstreamFailure } from '../types.js';
+import type { HeaderMap, JsonObject, UpstreamFailure } from '../../core/canonical.js';
 
 function parseErrorBody(bodyText: string): { message?: string; code?: string; type?: string; body?: JsonObject } {
   try {

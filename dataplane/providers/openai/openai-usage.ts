@@ -1,5 +1,5 @@
 import { count, isObject } from '../shared/json-guards.js';
-import type { Usage } from '../types.js';
+import type { Usage } from '../../core/canonical.js';
 
 
 /** OpenAI usage (chat, completions or embeddings) to canonical usage; undefined when absent. */

@@ -1,4 +1,5 @@
-import { type JsonObject, RequestTranslationError } from '../types.js';
+import { RequestTranslationError } from '../types.js';
+import type { JsonObject } from '../../core/canonical.js';
 import { isObject } from './json-guards.js';
 
 /** An OpenAI tool call's `arguments` (a JSON string) → the value providers take as tool input; '' and absent mean {}. */

@@ -1,4 +1,5 @@
-import { type JsonObject, RequestTranslationError } from '../types.js';
+import { RequestTranslationError } from '../types.js';
+import type { JsonObject } from '../../core/canonical.js';
 import { isObject } from './json-guards.js';
 
 /** One OpenAI function tool, checked; providers shape it their own way. */

@@ -1,4 +1,4 @@
-import type { JsonObject } from '../types.js';
+import type { JsonObject } from '../../core/canonical.js';
 
 /** A parsed JSON value that is an object (not null, not an array). */
 export function isObject(value: unknown): value is JsonObject {

@@ -4,7 +4,7 @@ import { fromAnthropicResponse } from '../anthropic/anthropic-response.js';
 import { AnthropicStreamTransformer } from '../anthropic/anthropic-stream.js';
 import { fromConverseResponse } from '../bedrock/bedrock-response.js';
 import { toConverseRequest } from '../bedrock/bedrock-request.js';
-import type { CanonicalRequest, JsonObject } from '../types.js';
+import type { CanonicalRequest, JsonObject } from '../../core/canonical.js';
 import { JSON_RESPONSE_TOOL, jsonResponseTool, jsonToolOf } from './json-response-tool.js';
 
 const SCHEMA = { type: 'object', properties: { a: { type: 'number' } }, required: ['a'] };

@@ -1,5 +1,6 @@
 import { estimatePromptTokens } from '../../metering/token-estimate.js';
-import { type JsonObject, RequestTranslationError, type Usage } from '../types.js';
+import { RequestTranslationError } from '../types.js';
+import type { JsonObject, Usage } from '../../core/canonical.js';
 
 // The OpenAI embeddings contract, for providers whose embedding APIs look different: the inputs a
 // request carries, and the `list` response built from the provider's vectors.

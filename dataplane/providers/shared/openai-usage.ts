@@ -1,4 +1,4 @@
-import type { JsonObject, Usage } from '../types.js';
+import type { JsonObject, Usage } from '../../core/canonical.js';
 
 /** Canonical usage → the OpenAI `usage` object (cached tokens inside the prompt, reasoning inside the completion). */
 export function toOpenAiUsage(usage: Usage, reasoningTokens = 0): JsonObject {

@@ -1,5 +1,5 @@
 import type { ProviderConfig, RouteConfig, TargetConfig } from '../../config/snapshot.js';
-import type { CanonicalRequest, UpstreamFailure } from '../../providers/types.js';
+import type { CanonicalRequest, UpstreamFailure } from '../../core/canonical.js';
 
 /** One attempt's question: which endpoint (base URL) of this provider? */
 export interface PickRequest {

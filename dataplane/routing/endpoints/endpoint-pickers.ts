@@ -1,4 +1,4 @@
-import type { RuntimeSnapshot } from '../../config/runtime-snapshot.js';
+import type { RuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
 import { type EndpointPicker, type PickRequest, type PickResult, RoundRobinPicker } from './endpoint-picker.js';
 import { PodPicker } from './pod-picker.js';
 import { PodScraper } from './pod-scraper.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ProviderConfig, RouteConfig, TargetConfig } from '../../config/snapshot.js';
 import { costUsd, withPodTime } from '../../metering/cost.js';
-import type { CanonicalRequest } from '../../providers/types.js';
+import type { CanonicalRequest } from '../../core/canonical.js';
 import { RoundRobinPicker } from './endpoint-picker.js';
 import { PodPicker } from './pod-picker.js';
 import { isSaturated, loraTier, pickLoraAffinity, pickQueueAware, type PodView, triage } from './pod-scoring.js';

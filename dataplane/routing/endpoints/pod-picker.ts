@@ -1,5 +1,5 @@
 import type { ProviderConfig, VllmConfig } from '../../config/snapshot.js';
-import type { UpstreamFailure } from '../../providers/types.js';
+import type { UpstreamFailure } from '../../core/canonical.js';
 import type { EndpointLease, EndpointPicker, PickRequest, PickResult } from './endpoint-picker.js';
 import { pickBoundedLoad, HashRing, hash32 } from './prefix-affinity.js';
 import { promptPrefix } from './prompt-prefix.js';

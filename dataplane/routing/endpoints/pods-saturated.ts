@@ -1,5 +1,5 @@
 import type { RouteConfig } from '../../config/snapshot.js';
-import { GatewayError } from '../../server/gateway-error.js';
+import { GatewayError } from '../../core/gateway-error.js';
 
 /**
  * The answer when the last target tried was a self-hosted pool with no pod able to take the

@@ -1,4 +1,4 @@
-import type { JsonObject } from '../../providers/types.js';
+import type { JsonObject } from '../../core/canonical.js';
 
 function textOf(content: unknown): string {
   if (typeof content === 'string') return content;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { request } from 'undici';
-import type { RuntimeSnapshot } from '../../config/runtime-snapshot.js';
+import type { RuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
 import type { ProviderConfig } from '../../config/snapshot.js';
 import type { TargetHealth } from './target-health.js';
 

@@ -1,13 +1,13 @@
 import express, { type Express, type Request } from 'express';
-import { SMALL_BODY_LIMIT } from '../../admin/admin-http.js';
-import type { SnapshotStore } from '../../config/snapshot-store.js';
+import { SMALL_BODY_LIMIT } from '../../config/channel-http.js';
+import type { SnapshotStore } from '../../runtime/snapshot-store.js';
 import { accessDenied } from '../../governance/access.js';
 import { selectRoute } from '../../governance/route-selection.js';
 import type { Authenticator } from '../../governance/identity/authenticator.js';
-import { ANONYMOUS, type Caller } from '../../governance/types.js';
+import { ANONYMOUS, type Caller } from '../../core/caller.js';
 import { estimatePromptTokens } from '../../metering/token-estimate.js';
-import type { JsonObject } from '../../providers/types.js';
-import { errors, GatewayError } from '../../server/gateway-error.js';
+import type { JsonObject } from '../../core/canonical.js';
+import { errors, GatewayError } from '../../core/gateway-error.js';
 import type { Router } from '../router.js';
 
 export interface DebugRouteDeps {

@@ -1,5 +1,5 @@
 import { type LabelSelector, matchesSelector } from '../../config/label-selector.js';
-import type { Caller } from '../../governance/types.js';
+import type { Caller } from '../../core/caller.js';
 
 /**
  * A namespace (or API key Secret) label `require.tollgate.dev/<key>: <value>` means: callers from it

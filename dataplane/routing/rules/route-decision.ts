@@ -1,14 +1,15 @@
-import type { HeaderLookup, RuntimeProvider } from '../../config/runtime-snapshot.js';
+import type { RuntimeProvider } from '../../runtime/runtime-snapshot.js';
+import type { HeaderLookup } from '../../runtime/rule-matcher.js';
 import type { RouteConfig, Snapshot, StrategyName, TargetConfig } from '../../config/snapshot.js';
-import type { Caller } from '../../governance/types.js';
-import type { JsonObject } from '../../providers/types.js';
-import { GatewayError } from '../../server/gateway-error.js';
+import type { Caller } from '../../core/caller.js';
+import type { JsonObject } from '../../core/canonical.js';
+import { GatewayError } from '../../core/gateway-error.js';
 import type { TargetHealth } from '../health/target-health.js';
 import { orderTargetsBy, type Random } from '../strategies.js';
 import type { TargetStats } from '../target-stats.js';
-import { requestFeatures, type RequestFeatures } from './request-features.js';
+import { requestFeatures, type RequestFeatures } from '../../runtime/request-features.js';
 import { callerPolicies, type ResidencyPolicy, rulePolicy, violatedPolicy } from './residency.js';
-import { type CompiledRule, firstMatchingRule } from './rule-matcher.js';
+import { type CompiledRule, firstMatchingRule } from '../../runtime/rule-matcher.js';
 
 export type SkipReason = 'residency' | 'capability' | 'context-window' | 'ejected';
 

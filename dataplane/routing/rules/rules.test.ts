@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { RuntimeProvider } from '../../config/runtime-snapshot.js';
+import type { RuntimeProvider } from '../../runtime/runtime-snapshot.js';
 import type { OutlierDetectionConfig, RouteConfig, RuleConfig, TargetConfig } from '../../config/snapshot.js';
-import { ANONYMOUS, type Caller } from '../../governance/types.js';
-import type { JsonObject } from '../../providers/types.js';
-import { GatewayError } from '../../server/gateway-error.js';
+import { ANONYMOUS, type Caller } from '../../core/caller.js';
+import type { JsonObject } from '../../core/canonical.js';
+import { GatewayError } from '../../core/gateway-error.js';
 import { TargetHealth } from '../health/target-health.js';
 import { TargetStats } from '../target-stats.js';
-import { requestFeatures } from './request-features.js';
+import { requestFeatures } from '../../runtime/request-features.js';
 import { type DecisionRequest, decideRoute } from './route-decision.js';
-import { compileRules, firstMatchingRule, type RuleInput } from './rule-matcher.js';
+import { compileRules, firstMatchingRule, type RuleInput } from '../../runtime/rule-matcher.js';
 
 const pricing = { inputPerMTok: 1, outputPerMTok: 1, cachedInputPerMTok: 1 };
 const t = (providerId: string, model: string, extra: Partial<TargetConfig> = {}): TargetConfig => ({ providerId, model, priority: 0, weight: 1, pricing, ...extra });

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Request, RequestHandler, Response } from 'express';
-import { errors, GatewayError } from '../gateway-error.js';
+import { errors, GatewayError } from '../../core/gateway-error.js';
 import type { ByteBudget } from './byte-budget.js';
 import { jsonDeeperThan } from './json-depth.js';
 

@@ -1,9 +1,11 @@
-import type { HeaderLookup } from '../../config/runtime-snapshot.js';
-import { compileHeaderPattern } from '../../config/header-pattern.js';
-import { matchesSelector } from '../../config/label-selector.js';
-import type { RouteConfig, RuleConditionsConfig, RuleConfig, StrategyName, TargetConfig } from '../../config/snapshot.js';
-import type { Caller } from '../../governance/types.js';
+import { compileHeaderPattern } from '../config/header-pattern.js';
+import { matchesSelector } from '../config/label-selector.js';
+import type { RouteConfig, RuleConditionsConfig, RuleConfig, StrategyName, TargetConfig } from '../config/snapshot.js';
+import type { Caller } from '../core/caller.js';
 import type { RequestFeatures } from './request-features.js';
+
+/** Reads one request header by its lower-case name. */
+export type HeaderLookup = (name: string) => string | undefined;
 
 /** What a rule's conditions read. */
 export interface RuleInput {

@@ -1,5 +1,5 @@
-import { askedOutputCap } from '../../metering/output-bound.js';
-import type { JsonObject } from '../../providers/types.js';
+import { askedOutputCap } from '../metering/output-bound.js';
+import type { JsonObject } from '../core/canonical.js';
 
 /** What rules may ask about a request, computed once per request without copying the body. */
 export interface RequestFeatures {

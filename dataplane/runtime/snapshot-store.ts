@@ -1,5 +1,5 @@
 import type { Transport } from '../upstream/transport.js';
-import { expectedVersion } from './content-hash.js';
+import { expectedVersion } from '../config/content-hash.js';
 import { buildRuntimeSnapshot, type RuntimeSnapshot } from './runtime-snapshot.js';
 
 export type ApplyResult = { ok: true; version: string; changed: boolean } | { ok: false; error: string; stale?: boolean };

@@ -1,5 +1,5 @@
-import { apiKeyDigest } from '../../config/api-key-digest.js';
-import type { ApiKeyConfig, Snapshot } from '../../config/snapshot.js';
+import { apiKeyDigest } from '../config/api-key-digest.js';
+import type { ApiKeyConfig, Snapshot } from '../config/snapshot.js';
 
 /**
  * The snapshot's API keys by keyed digest: one HMAC and one map lookup per request, whatever the

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { tokenMatches } from './admin-token.js';
+import { tokenMatches } from './channel-token.js';
 
 /** Largest snapshot push (after the token check): room for thousands of routes and providers. */
 export const SNAPSHOT_BODY_LIMIT = '32mb';

@@ -1,13 +1,13 @@
-import { type ProviderConfig, type RouteConfig, type Snapshot, SnapshotSchema, type SupportedProviderType } from './snapshot.js';
-import { compileHeaderPattern } from './header-pattern.js';
-import { providerLoadProblem, routeLoadProblems } from './load-checks.js';
+import { type ProviderConfig, type RouteConfig, type Snapshot, SnapshotSchema, type SupportedProviderType } from '../config/snapshot.js';
+import { compileHeaderPattern } from '../config/header-pattern.js';
+import { providerLoadProblem, routeLoadProblems } from '../config/load-checks.js';
 import { adapterFor } from '../providers/registry.js';
 import { MockTransport } from '../providers/mock/mock-transport.js';
 import type { AccessTokenSource, ProviderAdapter } from '../providers/types.js';
 import { ServiceAccountTokenSource } from '../providers/vertex/service-account-token-source.js';
 import type { Transport } from '../upstream/transport.js';
-import { ApiKeyIndex } from '../governance/identity/api-key-index.js';
-import { type CompiledRule, compileRules } from '../routing/rules/rule-matcher.js';
+import { ApiKeyIndex } from './api-key-index.js';
+import { type CompiledRule, compileRules, type HeaderLookup } from './rule-matcher.js';
 
 export interface RuntimeProvider {
   config: ProviderConfig;
@@ -16,8 +16,6 @@ export interface RuntimeProvider {
   /** Mints bearer tokens before each attempt (Vertex service-account keys). */
   tokenSource?: AccessTokenSource;
 }
-
-export type HeaderLookup = (name: string) => string | undefined;
 
 export interface RuntimeRoute {
   config: RouteConfig;

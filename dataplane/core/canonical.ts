@@ -1,0 +1,79 @@
+import type { FailureKind } from '../config/snapshot.js';
+
+/**
+ * The data plane's shared vocabulary: a request in canonical (OpenAI) form, what an upstream answered,
+ * and the usage it reported. Every layer above speaks these types; none of them knows a provider.
+ */
+
+export type JsonObject = { [key: string]: unknown };
+
+export type Operation = 'chat' | 'completions' | 'embeddings';
+
+/** A client request in canonical (OpenAI) form, already validated. */
+export interface CanonicalRequest {
+  op: Operation;
+  body: JsonObject;
+  stream: boolean;
+  /** The client asked for the usage chunk (stream_options.include_usage). */
+  clientWantsUsage: boolean;
+  /** Unix seconds when the gateway received the request; translated responses use it as `created`. */
+  createdAt?: number;
+}
+
+export interface UpstreamHttpRequest {
+  url: string;
+  method: 'POST';
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Tokens as OpenAI counts them: cached input is part of input. */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens: number;
+  /**
+   * Input tokens written to the provider's prompt cache (Anthropic cache_creation_input_tokens,
+   * Bedrock cacheWriteInputTokens): part of inputTokens, not of cachedInputTokens. Set only by
+   * providers that report them; metering prices them as input.
+   */
+  cacheWriteTokens?: number;
+}
+
+/** A failed attempt, classified so that retry and fallback rules work the same for every provider. */
+export interface UpstreamFailure {
+  /**
+   * ClientError: the upstream refused the request as invalid. ResponseTooLarge: the answer passed
+   * the route's size limits (config/route-limits.ts). Neither is retried, falls back, or counts
+   * against the target's health: both follow from the request, not from the target.
+   */
+  kind: FailureKind | 'ClientError' | 'ResponseTooLarge';
+  /** Upstream HTTP status, or 0 when no response arrived. */
+  status: number;
+  message: string;
+  retryAfterMs?: number;
+  /** The provider's error in OpenAI form, relayed to the client for ClientError. */
+  clientBody?: JsonObject;
+  /** The gateway failed before sending anything upstream (e.g. translating the request): no verdict on the target's health. */
+  local?: true;
+}
+
+export type ParseResult = { ok: true; body: JsonObject; usage?: Usage } | { ok: false; failure: UpstreamFailure };
+
+/** What one upstream stream event turned into. */
+export interface StreamStep {
+  chunks: JsonObject[];
+  usage?: Usage;
+  failure?: UpstreamFailure;
+  done?: boolean;
+}
+
+export type HeaderMap = Record<string, string | string[] | undefined>;
+
+/** What one upstream attempt came to: a response, a stream under way, a classified failure, or a client that left. */
+export type AttemptResult =
+  | { ok: true; kind: 'response'; body: JsonObject; usage?: Usage; status: number }
+  | { ok: true; kind: 'stream'; first: StreamStep[]; rest: AsyncGenerator<StreamStep, void, undefined> }
+  | { ok: false; failure: UpstreamFailure }
+  /** `sent`: the request had been handed to the upstream before the client left. */
+  | { ok: false; clientGone: true; sent: boolean };
