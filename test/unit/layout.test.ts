@@ -1,0 +1,171 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, normalize, sep } from 'node:path';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The layout rules of docs/architecture.md ("Layout"), checked on the import graph of the source
+ * (test files excluded: a test may reach anywhere it needs to):
+ *  - no import circle among dataplane/, operator/ and cli/ files;
+ *  - inside dataplane/, a folder imports only folders below it in LAYERS (never up, never sideways);
+ *  - the operator imports nothing of the data plane but dataplane/config (the contract);
+ *  - outside providers/, only the registry imports a provider's own folder (providers/<name>/).
+ */
+
+/** dataplane/'s folders from the bottom up; `main` is dataplane/main/ (the composition root). */
+export const LAYERS = ['config', 'core', 'sse', 'upstream', 'metering', 'providers', 'runtime', 'governance', 'telemetry', 'routing', 'inbound', 'server', 'admin', 'main'] as const;
+
+/**
+ * Edges that break a rule today, each with the work that removes it. An entry that no longer occurs
+ * fails the test too, so that this list only shrinks.
+ */
+const PENDING: Readonly<Record<string, string>> = {
+  // #15 item 2 (inbound dialects as equals): the Anthropic dialect still borrows the OpenAI handler's pipeline.
+  'dataplane/inbound/anthropic/messages-errors.ts -> dataplane/server/error-middleware.ts': 'inbound dialect interface',
+  'dataplane/inbound/anthropic/messages-handler.ts -> dataplane/server/proxy-handler.ts': 'inbound dialect interface',
+  'dataplane/inbound/anthropic/messages-stream-writer.ts -> dataplane/server/stream-pump.ts': 'inbound dialect interface',
+  // vLLM pod scoring reads the vLLM metrics format; the registry is to carry it (a provider's metrics parser).
+  'dataplane/routing/endpoints/pod-scoring.ts -> dataplane/providers/vllm/vllm-metrics.ts': 'metrics parser through the registry',
+  'dataplane/routing/endpoints/pod-scraper.ts -> dataplane/providers/vllm/vllm-metrics.ts': 'metrics parser through the registry',
+  'dataplane/routing/endpoints/pod-state.ts -> dataplane/providers/vllm/vllm-metrics.ts': 'metrics parser through the registry',
+  'dataplane/runtime/runtime-snapshot.ts -> dataplane/providers/mock/mock-transport.ts': 'transport through the registry',
+  'dataplane/runtime/runtime-snapshot.ts -> dataplane/providers/vertex/service-account-token-source.ts': 'token source through the registry',
+};
+
+/** Folders of providers/ that are shared code, not a provider. */
+const PROVIDER_SHARED = new Set(['shared']);
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return sourceFiles(path);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [path] : [];
+  });
+}
+
+const toPosix = (p: string): string => p.split(sep).join('/');
+
+/** Every relative import of each file (static, dynamic and type-only), as repository paths. */
+function importGraph(roots: readonly string[]): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const file of roots.flatMap(sourceFiles)) {
+    const info = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
+    const targets = info.importedFiles
+      .map((i) => i.fileName)
+      .filter((spec) => spec.startsWith('.'))
+      .map((spec) => toPosix(normalize(join(dirname(file), spec))).replace(/\.js$/, '.ts'));
+    graph.set(toPosix(file), targets);
+  }
+  return graph;
+}
+
+/** Strongly connected components with more than one file (or a file importing itself): the circles. */
+function circles(graph: Map<string, string[]>): string[][] {
+  let index = 0;
+  const indexOf = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const found: string[][] = [];
+  const visit = (v: string): void => {
+    indexOf.set(v, index);
+    low.set(v, index);
+    index += 1;
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!graph.has(w)) continue;
+      if (!indexOf.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v) as number, low.get(w) as number));
+      } else if (onStack.has(w)) {
+        low.set(v, Math.min(low.get(v) as number, indexOf.get(w) as number));
+      }
+    }
+    if (low.get(v) !== indexOf.get(v)) return;
+    const component: string[] = [];
+    let w: string;
+    do {
+      w = stack.pop() as string;
+      onStack.delete(w);
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1 || (graph.get(v) ?? []).includes(v)) found.push(component.sort());
+  };
+  for (const v of graph.keys()) if (!indexOf.has(v)) visit(v);
+  return found;
+}
+
+/** The layer of a dataplane/ file: its first folder (dataplane/main/ for files directly in dataplane/). */
+function layerOf(file: string): string {
+  const parts = file.split('/');
+  return parts.length > 2 ? (parts[1] as string) : 'main';
+}
+
+const graph = importGraph(['dataplane', 'operator', 'cli']);
+const edges = [...graph].flatMap(([from, targets]) => targets.map((to) => ({ from, to })));
+const rank = (file: string): number => (LAYERS as readonly string[]).indexOf(layerOf(file));
+const upward = edges
+  .filter((e) => e.from.startsWith('dataplane/') && e.to.startsWith('dataplane/'))
+  .filter((e) => layerOf(e.from) !== layerOf(e.to) && rank(e.to) > rank(e.from))
+  .map((e) => `${e.from} -> ${e.to}`);
+const providerFolder = (file: string): string | undefined => {
+  const m = /^dataplane\/providers\/([^/]+)\//.exec(file);
+  return m === null || PROVIDER_SHARED.has(m[1] as string) ? undefined : m[1];
+};
+const reachingProviders = edges
+  .filter((e) => providerFolder(e.to) !== undefined && !e.from.startsWith('dataplane/providers/'))
+  .map((e) => `${e.from} -> ${e.to}`);
+
+describe('source layout (docs/architecture.md)', () => {
+  it('reads a real graph', () => {
+    // Guards the checks below against passing on an empty or mis-parsed graph.
+    expect(graph.size).toBeGreaterThan(200);
+    expect(edges.some((e) => e.from === 'dataplane/providers/registry.ts' && e.to === 'dataplane/config/snapshot.ts')).toBe(true);
+  });
+
+  it('has no import circle', () => {
+    expect(circles(graph)).toEqual([]);
+  });
+
+  it('names every dataplane folder in the layer order', () => {
+    const layers = new Set(LAYERS as readonly string[]);
+    const unknown = [...graph.keys()].filter((f) => f.startsWith('dataplane/') && !layers.has(layerOf(f)));
+    expect(unknown).toEqual([]);
+  });
+
+  it('imports only downward inside dataplane/', () => {
+    expect(upward.filter((e) => !(e in PENDING))).toEqual([]);
+  });
+
+  it('lets the operator import only dataplane/config', () => {
+    const outside = edges.filter((e) => e.from.startsWith('operator/') && e.to.startsWith('dataplane/') && !e.to.startsWith('dataplane/config/'));
+    expect(outside.map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
+  });
+
+  it("reaches a provider's own folder only from providers/ (the registry)", () => {
+    expect(reachingProviders.filter((e) => !(e in PENDING))).toEqual([]);
+  });
+
+  it('lists as pending only edges that still exist', () => {
+    const seen = new Set([...upward, ...reachingProviders]);
+    expect(Object.keys(PENDING).filter((e) => !seen.has(e))).toEqual([]);
+  });
+});
+
+// Keep the helper honest on a hand-made graph: a circle and an upward edge are seen.
+describe('layout checks themselves', () => {
+  it('find a circle', () => {
+    const g = new Map([
+      ['a.ts', ['b.ts']],
+      ['b.ts', ['a.ts']],
+      ['c.ts', ['a.ts']],
+    ]);
+    expect(circles(g)).toEqual([['a.ts', 'b.ts']]);
+  });
+
+  it('place files in their layer', () => {
+    expect(layerOf('dataplane/routing/router.ts')).toBe('routing');
+    expect(layerOf('dataplane/dataplane.ts')).toBe('main');
+  });
+});
