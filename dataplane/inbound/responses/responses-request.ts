@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { CanonicalRequest, JsonObject } from '../../providers/types.js';
-import { errors } from '../../server/gateway-error.js';
-import { invalidRequest } from '../../server/request-issue.js';
+import type { CanonicalRequest, JsonObject } from '../../core/canonical.js';
+import { errors } from '../../core/gateway-error.js';
+import { invalidRequest } from '../../core/request-issue.js';
 
 // The Responses API request (openai `ResponseCreateParams`), as much as the gateway translates to a
 // canonical chat request. Unknown fields are ignored; fields that need state kept by OpenAI are refused.

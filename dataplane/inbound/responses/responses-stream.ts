@@ -1,5 +1,5 @@
 import { isObject } from '../../providers/shared/json-guards.js';
-import type { JsonObject, Usage } from '../../providers/types.js';
+import type { JsonObject, Usage } from '../../core/canonical.js';
 import type { ResponsesEcho } from './responses-request.js';
 import {
   functionCallItem,

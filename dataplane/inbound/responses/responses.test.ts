@@ -1,8 +1,8 @@
 import { accumulateResponse } from 'openai/lib/responses/ResponseAccumulator';
 import type { Response, ResponseStreamEvent } from 'openai/resources/responses/responses';
 import { describe, expect, it } from 'vitest';
-import { GatewayError } from '../../server/gateway-error.js';
-import type { JsonObject } from '../../providers/types.js';
+import { GatewayError } from '../../core/gateway-error.js';
+import type { JsonObject } from '../../core/canonical.js';
 import { toCanonicalRequest } from './responses-request.js';
 import { toResponseObject } from './responses-response.js';
 import { type ResponsesEvent, ResponsesStreamEncoder } from './responses-stream.js';
