@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+
 /** A body read up to a limit: `complete` is false when more bytes followed (they were not read). */
 export interface CappedText {
   complete: boolean;
@@ -5,23 +7,85 @@ export interface CappedText {
   text(): string;
 }
 
+/** Collects parts up to `limitBytes`; `add` says false once the limit is reached (the rest is not wanted). */
+class Collected {
+  private readonly parts: Uint8Array[] = [];
+  private size = 0;
+
+  constructor(private readonly limitBytes: number) {}
+
+  add(part: Uint8Array): boolean {
+    if (this.size + part.length > this.limitBytes) {
+      this.parts.push(part.subarray(0, this.limitBytes - this.size));
+      this.size = this.limitBytes;
+      return false;
+    }
+    this.size += part.length;
+    this.parts.push(part);
+    return true;
+  }
+
+  result(complete: boolean): CappedText {
+    const { parts, size } = this;
+    return { complete, text: () => Buffer.concat(parts, size).toString('utf8') };
+  }
+}
+
+const ignore = (): void => undefined;
+
 /**
- * Reads a response body, counting bytes as they arrive, and stops at `limitBytes`: leaving the loop
- * early ends the iterator, which for an undici body destroys it (the connection is dropped, nothing
- * more is read). What was read up to the limit is returned.
+ * Reads a Node stream with its events: what the async iterator does, without a promise and a
+ * microtask per chunk (an undici body is one; this is every non-streaming upstream response).
+ * Past the limit the stream is destroyed, which for an undici body drops the connection.
+ */
+function readStream(body: Readable, collected: Collected): Promise<CappedText> {
+  return new Promise((resolve, reject) => {
+    const settle = (): void => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+    };
+    const onData = (part: Uint8Array): void => {
+      if (collected.add(part)) return;
+      settle();
+      // An undici body reports its own destruction as an error (RequestAbortedError): expected here.
+      body.on('error', ignore);
+      body.destroy();
+      resolve(collected.result(false));
+    };
+    const onEnd = (): void => {
+      settle();
+      resolve(collected.result(true));
+    };
+    const onError = (err: Error): void => {
+      settle();
+      reject(err);
+    };
+    // Closed (destroyed) before its end without an error: the body is cut short, as the iterator reports it.
+    const onClose = (): void => {
+      settle();
+      reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    };
+    if (body.readableEnded) return resolve(collected.result(true));
+    if (body.destroyed) return reject(body.errored ?? Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    body.on('close', onClose);
+  });
+}
+
+/**
+ * Reads a response body, counting bytes as they arrive, and stops at `limitBytes`: a Node stream
+ * is destroyed there (for an undici body the connection is dropped, nothing more is read), any
+ * other iterable is left, which ends its iterator. What was read up to the limit is returned.
  */
 export async function readCapped(body: AsyncIterable<Uint8Array>, limitBytes: number): Promise<CappedText> {
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  const text = (): string => Buffer.concat(parts, size).toString('utf8');
+  const collected = new Collected(limitBytes);
+  if (body instanceof Readable) return readStream(body, collected);
   for await (const part of body) {
-    if (size + part.length > limitBytes) {
-      parts.push(part.subarray(0, limitBytes - size));
-      size = limitBytes;
-      return { complete: false, text };
-    }
-    size += part.length;
-    parts.push(part);
+    if (!collected.add(part)) return collected.result(false);
   }
-  return { complete: true, text };
+  return collected.result(true);
 }
