@@ -22,6 +22,18 @@ describe('prompt estimate: every part providers bill', () => {
     expect(estimatePromptTokens(calls)).toBeGreaterThan(2000);
   });
 
+  it('counts a schema field as the bytes of its JSON, and a media part inside one as media', () => {
+    const tools = [{ type: 'function', function: { name: 'lookup', description: 'Ünïcode "quoted" \\ text', parameters: bigSchema } }];
+    const messageBytes = 'user'.length + 'hi'.length;
+    expect(estimatePromptTokens({ ...base, tools })).toBe(Math.ceil((messageBytes + Buffer.byteLength(JSON.stringify(tools))) / 4) + 3 + 3);
+    // A key named like a media type is not a media part: counted as text like any other key.
+    const named = { type: 'object', properties: { image: { type: 'string' } } };
+    expect(estimatePromptTokens({ ...base, response_format: named })).toBe(Math.ceil((messageBytes + JSON.stringify(named).length) / 4) + 3 + 3);
+    const withImage = { type: 'json_schema', examples: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(100_000)}` } }] };
+    const placeholder = JSON.stringify({ type: 'json_schema', examples: [{ type: 'image_url' }] });
+    expect(estimatePromptTokens({ ...base, response_format: withImage })).toBe(Math.ceil((messageBytes + placeholder.length) / 4) + IMAGE_TOKENS.other + 3 + 3);
+  });
+
   it('counts images per image by detail, not as their base64 text', () => {
     const image = (detail?: string) => ({ type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(400_000)}`, ...(detail === undefined ? {} : { detail }) } });
     const withImages = estimatePromptTokens({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this' }, image(), image('low')] }] });

@@ -16,6 +16,8 @@ export function estimateTokens(text: string): number {
 export const IMAGE_TOKENS = { low: 85, other: 1600 } as const;
 
 const IMAGE_PART_TYPES = new Set(['image_url', 'input_image', 'image']);
+/** Any media part type (IMAGE_PART_TYPES and input_audio) as a JSON string token. */
+const MEDIA_TYPE_TOKEN = /"(?:image_url|input_image|image|input_audio)"/;
 
 /**
  * Audio input is billed by duration (OpenAI: about 10 tokens a second), not by its base64 text:
@@ -43,6 +45,10 @@ function imageDetail(part: JsonObject): unknown {
  * providers do not bill as text). Other binary parts (file data) count as text: an over-estimate.
  */
 function billedJson(value: unknown, media: { tokens: number }): string {
+  // Without a media type anywhere in it (JSON.stringify writes each string one way only), the
+  // replacer below would change nothing: the plain JSON is the same text, several times faster.
+  const plain = JSON.stringify(value);
+  if (!MEDIA_TYPE_TOKEN.test(plain)) return plain;
   return JSON.stringify(value, (_key, v: unknown) => {
     if (!isObject(v) || typeof v.type !== 'string') return v;
     const audio = audioTokens(v);
