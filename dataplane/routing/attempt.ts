@@ -21,17 +21,22 @@ function tooLarge(status: number, what: string, limitBytes: number, setting: str
   return { kind: 'ResponseTooLarge', status, message: `upstream ${what} exceeds the route's limit of ${limitBytes} bytes (limits.${setting})` };
 }
 
+/**
+ * The upstream stream as steps. A step that carries a failure (upstream error text) is scrubbed
+ * here, where it is made, so the stream needs no second generator around it (see scrubbed).
+ */
 async function* streamSteps(body: AsyncIterable<Uint8Array>, req: CanonicalRequest, provider: RuntimeProvider, limits: RouteLimits): AsyncGenerator<StreamStep, void, undefined> {
+  const clean = (step: StreamStep): StreamStep => (step.failure === undefined ? step : scrubStep(step, providerSecrets(provider.config)));
   const binary = provider.adapter.createByteStreamTransformer?.(req);
   if (binary !== undefined) {
     // Providers that do not stream SSE (AWS event-stream framing) decode the bytes themselves.
     for await (const bytes of body) {
       for (const step of binary.onBytes(bytes)) {
-        yield step;
+        yield clean(step);
         if (step.done === true || step.failure !== undefined) return;
       }
     }
-    yield binary.onEnd();
+    yield clean(binary.onEnd());
     return;
   }
   const parser = new SseParser(limits.maxStreamEventBytes);
@@ -43,21 +48,21 @@ async function* streamSteps(body: AsyncIterable<Uint8Array>, req: CanonicalReque
     } catch (err) {
       if (!(err instanceof SseEventTooLarge)) throw err;
       // Leaving the loop stops reading the upstream.
-      yield { chunks: [], failure: tooLarge(200, 'stream event', err.limitBytes, 'maxStreamEventBytes') };
+      yield clean({ chunks: [], failure: tooLarge(200, 'stream event', err.limitBytes, 'maxStreamEventBytes') });
       return;
     }
     for (const event of events) {
       const step = transformer.onEvent(event);
-      yield step;
+      yield clean(step);
       if (step.done === true || step.failure !== undefined) return;
     }
   }
   for (const event of parser.end()) {
     const step = transformer.onEvent(event);
-    yield step;
+    yield clean(step);
     if (step.done === true || step.failure !== undefined) return;
   }
-  yield transformer.onEnd();
+  yield clean(transformer.onEnd());
 }
 
 /** What a transport error code means, for the person reading the client's error (never the raw code). */
@@ -139,20 +144,11 @@ export async function runAttempt(
 /**
  * Upstream error text leaves the attempt only scrubbed (credentials the upstream echoed back, and
  * anything shaped like one), so that clients, spans, logs and the error after failover never see it.
+ * A stream's steps (first and rest) come scrubbed from streamSteps.
  */
 function scrubbed(result: AttemptResult, provider: RuntimeProvider): AttemptResult {
-  if (result.ok && result.kind === 'response') return result;
-  const secrets = providerSecrets(provider.config);
-  if (!result.ok) return 'failure' in result ? { ...result, failure: scrubFailure(result.failure, secrets) } : result;
-  return { ...result, first: result.first.map((s) => scrubStep(s, secrets)), rest: scrubSteps(result.rest, secrets) };
-}
-
-async function* scrubSteps(steps: AsyncGenerator<StreamStep, void, undefined>, secrets: readonly string[]): AsyncGenerator<StreamStep, void, undefined> {
-  try {
-    for await (const step of steps) yield scrubStep(step, secrets);
-  } finally {
-    await steps.return(undefined);
-  }
+  if (result.ok || !('failure' in result)) return result;
+  return { ...result, failure: scrubFailure(result.failure, providerSecrets(provider.config)) };
 }
 
 async function attemptUpstream(
