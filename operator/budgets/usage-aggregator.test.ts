@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
-import type { KubeObject } from '../kube/kube-client.js';
-import { UsageAggregator } from './usage-aggregator.js';
+import { KubeError, type KubeObject } from '../kube/kube-client.js';
+import { StaleBudgetStateError, UsageAggregator } from './usage-aggregator.js';
 
 const budget: BudgetConfig = {
   id: 'team-a/monthly',
@@ -26,7 +26,7 @@ function setup(status: Record<string, unknown> = {}, failWrites = false, config:
         if (method === 'GET') return { items: [object(status)] } as T;
         if (failWrites) throw new Error('apiserver down');
         writes.push((body as { status: Record<string, unknown> }).status);
-        return {} as T;
+        return object(writes.at(-1) ?? {}) as T;
       },
     },
     budgetObjects: () => objects,
@@ -103,5 +103,99 @@ describe('UsageAggregator', () => {
     expect(aggregator.thresholdCondition(budget, 1)).toMatchObject({ type: 'ThresholdReached', status: 'True', reason: 'Exhausted', event: { type: 'Warning', reason: 'BudgetExhausted' } });
     // A lowered limit crosses thresholds without any spend.
     expect(aggregator.thresholdCondition({ ...budget, amount: 12 }, 2)).toMatchObject({ reason: 'Reached50Percent' });
+  });
+
+  describe('overlapping leaders and lost leadership (a real node: spend below the usage after the leader pod was deleted)', () => {
+    const periodStart = '2026-11-01T00:00:00Z';
+
+    /**
+     * One Budget as the API server keeps it: each write bumps the resourceVersion, and a merge patch
+     * carrying metadata.resourceVersion is refused with 409 once the object has moved on (as the real
+     * API server does on the status subresource). holdNextWrite parks the next usage write.
+     */
+    function apiServer(status: Record<string, unknown>) {
+      const stored = { metadata: { name: 'monthly', namespace: 'team-a', resourceVersion: '1' }, status: { ...status } };
+      const objects = new Map<string, KubeObject>([['team-a/monthly', stored]]);
+      let hold: { parked: () => void; until: Promise<void> } | undefined;
+      const client = {
+        request: async <T>(method: string, _p: string, body?: unknown): Promise<T> => {
+          if (method === 'GET') return { items: [structuredClone(stored)] } as T;
+          const patch = body as { metadata?: { resourceVersion?: string }; status: Record<string, unknown> };
+          const h = hold;
+          if (h !== undefined && patch.status.spent !== undefined) {
+            hold = undefined;
+            h.parked();
+            await h.until;
+          }
+          const wanted = patch.metadata?.resourceVersion;
+          if (wanted !== undefined && wanted !== stored.metadata.resourceVersion) throw new KubeError(409, 'the object has been modified');
+          const appliedThrough = { ...(stored.status.appliedThrough as object | undefined), ...(patch.status.appliedThrough as object | undefined) };
+          stored.status = { ...stored.status, ...patch.status, appliedThrough }; // a merge patch merges nested objects
+          stored.metadata.resourceVersion = String(Number(stored.metadata.resourceVersion) + 1);
+          return structuredClone(stored) as T;
+        },
+      };
+      return {
+        stored,
+        client,
+        /** An operator replica's aggregator (a leader, old or new). */
+        aggregator: () =>
+          new UsageAggregator({ client, budgetObjects: () => objects, budgetConfigs: () => [budget], replicas: () => 2, logger: pino({ level: 'silent' }), now: () => Date.parse('2026-11-15T12:00:00Z') }),
+        holdNextWrite(): { parked: Promise<void>; release: () => void } {
+          let release = (): void => undefined;
+          let parked = (): void => undefined;
+          const until = new Promise<void>((r) => (release = r));
+          const reached = new Promise<void>((r) => (parked = r));
+          hold = { parked, until };
+          return { parked: reached, release };
+        },
+      };
+    }
+
+    it('a report counted into state that is dropped (leadership lost) before its write is not acknowledged', async () => {
+      const api = apiServer({ spent: 0, periodStart, appliedThrough: {} });
+      const leader = api.aggregator();
+      await leader.handle({ pod: 'p1', records: [] });
+      const write = api.holdNextWrite();
+      const first = leader.handle({ pod: 'p1', records: [rec(1, 1)] });
+      await write.parked;
+      // A second pod's report counts while the first write is in flight and waits for the next write.
+      const second = leader.handle({ pod: 'p2', records: [rec(1, 2)] });
+      await new Promise((r) => setTimeout(r, 10));
+      leader.reset(); // the Lease is lost (or the pod is stopping): the in-memory state is dropped
+      write.release();
+      await expect(first).resolves.toMatchObject({ ackedThrough: 1 }); // written before the reset: acknowledged
+      await expect(second).rejects.toBeInstanceOf(StaleBudgetStateError); // never written: p2 keeps and resends it
+      expect(api.stored.status).toMatchObject({ spent: 1, appliedThrough: { p1: 1 } });
+      // The resend to the next leader counts it once.
+      await api.aggregator().handle({ pod: 'p2', records: [rec(1, 2)] });
+      expect(api.stored.status).toMatchObject({ spent: 3, appliedThrough: { p1: 1, p2: 1 } });
+    });
+
+    it('a leader whose state is older than what another leader counted does not overwrite it; the resend counts on a fresh read', async () => {
+      const api = apiServer({ spent: 0, periodStart, appliedThrough: {} });
+      const next = api.aggregator();
+      await next.handle({ pod: 'p2', records: [] }); // the new leader read the Budget ...
+      const old = api.aggregator();
+      // ... then the old leader, still finishing, counted and acknowledged p1's records.
+      await expect(old.handle({ pod: 'p1', records: [rec(1, 1), rec(2, 2)] })).resolves.toMatchObject({ ackedThrough: 2 });
+      expect(api.stored.status).toMatchObject({ spent: 3 });
+      // The new leader's first write would start from spent 0: refused, not acknowledged.
+      await expect(next.handle({ pod: 'p2', records: [rec(1, 4)] })).rejects.toBeInstanceOf(StaleBudgetStateError);
+      expect(api.stored.status).toMatchObject({ spent: 3 });
+      // p2 resends: counted on top of the old leader's spend. p1's resend of an acknowledged record is not counted again.
+      await expect(next.handle({ pod: 'p2', records: [rec(1, 4)] })).resolves.toMatchObject({ ackedThrough: 1 });
+      await next.handle({ pod: 'p1', records: [rec(2, 2)] });
+      expect(api.stored.status).toMatchObject({ spent: 7, appliedThrough: { p1: 2, p2: 1 } });
+    });
+
+    it('a write of the conditions alone (the reconciler) between two usage writes does not fail the report', async () => {
+      const api = apiServer({ spent: 0, periodStart, appliedThrough: {} });
+      const leader = api.aggregator();
+      await leader.handle({ pod: 'p1', records: [rec(1, 1)] });
+      await api.client.request('PATCH', '/status', { status: { conditions: [{ type: 'Programmed', status: 'True' }] } });
+      await expect(leader.handle({ pod: 'p1', records: [rec(2, 2)] })).resolves.toMatchObject({ ackedThrough: 2 });
+      expect(api.stored.status).toMatchObject({ spent: 3, appliedThrough: { p1: 2 }, conditions: [{ type: 'Programmed' }] });
+    });
   });
 });

@@ -3,7 +3,7 @@ import { bucketStart, periodBounds } from '../../dataplane/config/budget-period.
 import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
 import { amountOf, type BudgetState, type UsageReport, type UsageReportResponse } from '../../dataplane/config/usage-report.js';
 import type { DesiredCondition } from '../controller/status-conditions.js';
-import type { KubeClient, KubeObject } from '../kube/kube-client.js';
+import { KubeError, type KubeClient, type KubeObject } from '../kube/kube-client.js';
 
 interface PersistedStatus {
   spent?: number;
@@ -13,6 +13,7 @@ interface PersistedStatus {
 }
 
 interface AggregateState {
+  id: string;
   periodStart: number;
   resetsAt: number | undefined;
   spent: number;
@@ -21,8 +22,32 @@ interface AggregateState {
   buckets: Map<number, number>;
   /** Spent as last written to status (for threshold crossings). */
   persistedSpent: number;
-  dirty: boolean;
+  /** The Budget's resourceVersion this state was read at or last written as: every write is conditional on it. */
+  resourceVersion: string | undefined;
+  /** The counted fields of status as persisted (see countedFields), to tell a foreign write that left them alone. */
+  persistedFields: string;
+  /** Bumped by every change; a report is acknowledged once persistedRev reaches what its records made it. */
+  rev: number;
+  persistedRev: number;
+  /** Dropped (leadership lost, or another writer counted into the Budget): never written again. */
+  discarded: boolean;
 }
+
+/** A report whose records went into a state that was dropped before it was written: not acknowledged. */
+export class StaleBudgetStateError extends Error {
+  constructor(id: string) {
+    super(`Budget ${id}: the status changed under this operator (leadership lost or another leader wrote it); the pod resends`);
+    this.name = 'StaleBudgetStateError';
+  }
+}
+
+/** spent, periodStart, appliedThrough and buckets as one comparable string (key order aside). */
+function countedFields(status: PersistedStatus | undefined): string {
+  const applied = Object.entries(status?.appliedThrough ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([status?.spent ?? 0, status?.periodStart ?? '', applied, status?.buckets ?? []]);
+}
+
+const statusOf = (object: KubeObject | undefined): PersistedStatus | undefined => (object as (KubeObject & { status?: PersistedStatus }) | undefined)?.status;
 
 export interface UsageAggregatorOptions {
   client: Pick<KubeClient, 'request'>;
@@ -42,6 +67,13 @@ const rfc3339 = (ms: number): string => new Date(ms).toISOString().replace(/\.\d
  * per pod, the last sequence number applied, and a report is acknowledged only after the status
  * write that contains it succeeded. A crash on either side therefore loses nothing (the pod resends
  * what is unacknowledged) and counts nothing twice (the sequence is already applied).
+ *
+ * Two leaders can overlap for a moment (the old one finishing a report while the new one starts),
+ * so every status write is conditional on the resourceVersion the state was read at: a write based
+ * on a status someone else has since counted into fails with 409, the state is dropped, the report
+ * is not acknowledged, and the resend is counted on a fresh read. An unconditional write would put
+ * back the older spend and appliedThrough (under-counting what the other leader acknowledged) or
+ * count resent records again.
  */
 export class UsageAggregator {
   private readonly states = new Map<string, AggregateState>();
@@ -52,9 +84,18 @@ export class UsageAggregator {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Forget in-memory state (on losing leadership): the next leader reads it back from status. */
+  /**
+   * Forget in-memory state (on losing leadership): the next leader reads it back from status. A
+   * report still in flight whose records are not written yet is not acknowledged (see persist).
+   */
   reset(): void {
+    for (const state of this.states.values()) state.discarded = true;
     this.states.clear();
+  }
+
+  private discard(state: AggregateState): void {
+    state.discarded = true;
+    if (this.states.get(state.id) === state) this.states.delete(state.id);
   }
 
   /**
@@ -80,18 +121,24 @@ export class UsageAggregator {
     if (object === undefined) return undefined;
     state = this.states.get(budget.id); // loaded by a concurrent report meanwhile
     if (state !== undefined) return state;
-    const status = ((object as KubeObject & { status?: PersistedStatus }).status ?? {}) as PersistedStatus;
+    const status = statusOf(object) ?? {};
     const bounds = periodBounds(budget.period, budget.timeZone, budget.windowMs, now);
     const persistedStart = status.periodStart === undefined ? Number.NaN : Date.parse(status.periodStart);
     const samePeriod = budget.period !== 'Rolling' && persistedStart === bounds.start;
+    const newPeriod = !samePeriod && budget.period !== 'Rolling';
     state = {
+      id: budget.id,
       periodStart: bounds.start,
       resetsAt: bounds.end,
       spent: samePeriod ? (status.spent ?? 0) : 0,
       appliedThrough: { ...(status.appliedThrough ?? {}) },
       buckets: new Map((status.buckets ?? []).map((b) => [Date.parse(b.start), b.spent])),
       persistedSpent: status.spent ?? 0,
-      dirty: !samePeriod && budget.period !== 'Rolling',
+      resourceVersion: object.metadata.resourceVersion,
+      persistedFields: countedFields(status),
+      rev: newPeriod ? 1 : 0,
+      persistedRev: 0,
+      discarded: false,
     };
     this.states.set(budget.id, state);
     return state;
@@ -106,7 +153,7 @@ export class UsageAggregator {
         if (start + Math.max(1000, Math.floor((budget.windowMs ?? 0) / 24)) <= bounds.start) state.buckets.delete(start);
         else spent += value;
       }
-      if (Math.abs(spent - state.spent) > 1e-12) state.dirty = true;
+      if (Math.abs(spent - state.spent) > 1e-12) state.rev++;
       state.spent = spent;
       state.periodStart = bounds.start;
       return;
@@ -116,27 +163,33 @@ export class UsageAggregator {
       state.resetsAt = bounds.end;
       state.spent = 0;
       state.persistedSpent = 0;
-      state.dirty = true;
+      state.rev++;
     }
   }
 
   async handle(report: UsageReport): Promise<UsageReportResponse> {
     const now = this.now();
     const configs = new Map(this.opts.budgetConfigs().map((b) => [b.id, b]));
+    // The states this report counts into, as loaded: a reset meanwhile leaves them discarded.
+    const loaded = new Map<string, AggregateState>();
     for (const config of configs.values()) {
       const state = await this.load(config, now);
-      if (state !== undefined) this.roll(config, state, now);
+      if (state !== undefined) loaded.set(config.id, state);
+    }
+    for (const [id, state] of loaded) {
+      const config = configs.get(id);
+      if (config !== undefined) this.roll(config, state, now);
     }
     let acked = 0;
     for (const record of [...report.records].sort((a, b) => a.seq - b.seq)) {
       acked = Math.max(acked, record.seq);
       for (const id of record.budgetIds) {
         const config = configs.get(id);
-        const state = config === undefined ? undefined : this.states.get(id);
+        const state = loaded.get(id);
         if (config === undefined || state === undefined) continue;
         if (record.seq <= (state.appliedThrough[report.pod] ?? 0)) continue;
         state.appliedThrough[report.pod] = record.seq;
-        state.dirty = true;
+        state.rev++;
         const amount = amountOf(config.unit, record);
         if (config.period === 'Rolling') {
           if (record.at < state.periodStart) continue;
@@ -148,7 +201,9 @@ export class UsageAggregator {
         }
       }
     }
-    await this.flush(configs);
+    // Every state as of now, not only those this report changed: a skipped duplicate was applied by
+    // a concurrent report whose write may still be pending, and the ack must wait for it too.
+    await this.persist(new Map([...loaded.values()].map((state) => [state, state.rev])), configs);
     const budgets: Record<string, BudgetState> = {};
     for (const [id, s] of this.states) {
       if (!configs.has(id)) continue;
@@ -157,40 +212,91 @@ export class UsageAggregator {
     return { ackedThrough: acked, replicas: Math.max(1, this.opts.replicas()), budgets };
   }
 
-  /** Writes every dirty state; concurrent callers share one write and wait for it. */
-  private async flush(configs: Map<string, BudgetConfig>): Promise<void> {
-    while (this.flushing !== undefined) await this.flushing;
-    const dirty = [...this.states].filter(([id, s]) => s.dirty && configs.has(id));
-    if (dirty.length === 0) return;
-    this.flushing = (async () => {
-      for (const [id, state] of dirty) {
-        const config = configs.get(id);
-        if (config === undefined) continue;
-        const [namespace, name] = id.split('/');
-        const status: Record<string, unknown> = {
-          spent: round(state.spent),
-          remaining: round(Math.max(0, config.amount - state.spent)),
-          periodStart: rfc3339(state.periodStart),
-          resetsAt: state.resetsAt === undefined ? null : rfc3339(state.resetsAt),
-          appliedThrough: state.appliedThrough,
-        };
-        if (config.period === 'Rolling') {
-          status.buckets = [...state.buckets].sort(([a], [b]) => a - b).map(([start, spent]) => ({ start: new Date(start).toISOString(), spent: round(spent) }));
-        }
-        state.dirty = false;
-        try {
-          await this.opts.client.request('PATCH', `/apis/tollgate.dev/v1alpha1/namespaces/${namespace}/budgets/${name}/status`, { status }, 'application/merge-patch+json');
-        } catch (err) {
-          state.dirty = true;
-          throw err;
-        }
-        state.persistedSpent = state.spent;
+  /**
+   * Returns once each state is written through the given revision; throws when one cannot be (its
+   * write failed, or it was dropped first). Concurrent reports share writes: one round writes every
+   * changed state, and a report that arrives meanwhile waits for it and then checks again.
+   */
+  private async persist(targets: Map<AggregateState, number>, configs: Map<string, BudgetConfig>): Promise<void> {
+    for (;;) {
+      const behind = [...targets].filter(([state, rev]) => state.persistedRev < rev).map(([state]) => state);
+      if (behind.length === 0) return;
+      const dropped = behind.find((state) => state.discarded);
+      if (dropped !== undefined) throw new StaleBudgetStateError(dropped.id);
+      if (this.flushing !== undefined) {
+        await this.flushing;
+        continue;
       }
-    })();
-    try {
-      await this.flushing;
-    } finally {
-      this.flushing = undefined;
+      const writing = this.writeChanged(configs);
+      this.flushing = writing.then(() => undefined);
+      let failures: Map<AggregateState, unknown>;
+      try {
+        failures = await writing;
+      } finally {
+        this.flushing = undefined;
+      }
+      const failed = behind.find((state) => failures.has(state));
+      if (failed !== undefined) throw failures.get(failed);
+    }
+  }
+
+  /** Writes every changed state; never rejects: the failures come back per state. */
+  private async writeChanged(configs: Map<string, BudgetConfig>): Promise<Map<AggregateState, unknown>> {
+    const failures = new Map<AggregateState, unknown>();
+    for (const state of [...this.states.values()]) {
+      const config = configs.get(state.id);
+      if (config === undefined || state.discarded || state.persistedRev >= state.rev) continue;
+      try {
+        await this.write(state, config);
+      } catch (err) {
+        failures.set(state, err);
+      }
+    }
+    return failures;
+  }
+
+  /** One conditional status write; on a conflict that changed the counted fields the state is dropped. */
+  private async write(state: AggregateState, config: BudgetConfig): Promise<void> {
+    const [namespace = '', name = ''] = state.id.split('/');
+    for (let attempt = 0; ; attempt++) {
+      const rev = state.rev;
+      const spent = state.spent;
+      const status: Record<string, unknown> = {
+        spent: round(spent),
+        remaining: round(Math.max(0, config.amount - spent)),
+        periodStart: rfc3339(state.periodStart),
+        resetsAt: state.resetsAt === undefined ? null : rfc3339(state.resetsAt),
+        appliedThrough: { ...state.appliedThrough },
+      };
+      if (config.period === 'Rolling') {
+        status.buckets = [...state.buckets].sort(([a], [b]) => a - b).map(([start, value]) => ({ start: new Date(start).toISOString(), spent: round(value) }));
+      }
+      try {
+        const written = await this.opts.client.request<KubeObject>(
+          'PATCH',
+          `/apis/tollgate.dev/v1alpha1/namespaces/${namespace}/budgets/${name}/status`,
+          { metadata: { resourceVersion: state.resourceVersion }, status },
+          'application/merge-patch+json',
+        );
+        state.resourceVersion = written.metadata?.resourceVersion;
+        state.persistedFields = countedFields(statusOf(written));
+        state.persistedRev = Math.max(state.persistedRev, rev);
+        state.persistedSpent = spent;
+        return;
+      } catch (err) {
+        if (!(err instanceof KubeError && err.status === 409)) throw err;
+        // Someone else wrote the Budget. Its conditions (the reconciler) leave the counted fields as
+        // this state persisted them: take the new version and write again. Anything else means
+        // another leader counted into it, and this state must not overwrite that.
+        const current = await this.fetch(state.id);
+        if (attempt < 3 && current !== undefined && countedFields(statusOf(current)) === state.persistedFields) {
+          state.resourceVersion = current.metadata.resourceVersion;
+          continue;
+        }
+        this.discard(state);
+        this.opts.logger.info({ budget: state.id }, 'Budget status was counted into by another operator; reading it again');
+        throw new StaleBudgetStateError(state.id);
+      }
     }
   }
 
