@@ -29,6 +29,21 @@ function clientFor(baseURL: string, tokenFile: string): OpenAI {
   return new OpenAI({ baseURL, apiKey: readFileSync(tokenFile, 'utf8').trim(), maxRetries: 0, timeout: 30_000 });
 }
 
+/** The error and its causes (a connection error says which: reset, refused, closed by the other side). */
+function describe(e: unknown): string {
+  const parts: string[] = [];
+  for (let cur: unknown = e, depth = 0; cur !== undefined && cur !== null && depth < 4; depth++) {
+    if (!(cur instanceof Error)) {
+      parts.push(String(cur));
+      break;
+    }
+    const code = (cur as { code?: unknown }).code;
+    parts.push(`${cur.constructor.name}: ${cur.message}${typeof code === 'string' ? ` (${code})` : ''}`);
+    cur = cur.cause;
+  }
+  return parts.join(' <- ');
+}
+
 async function call(baseURL: string, model: string, tokenFile: string, stream: boolean, n: number): Promise<Outcome> {
   const client = clientFor(baseURL, tokenFile);
   const messages = [{ role: 'user' as const, content: `request ${n}: say hello` }];
@@ -48,7 +63,7 @@ async function call(baseURL: string, model: string, tokenFile: string, stream: b
     return { ok: true, content, usage };
   } catch (e) {
     const status = e instanceof OpenAI.APIError ? (e.status ?? null) : null;
-    return { ok: false, status, error: e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e) };
+    return { ok: false, status, error: describe(e) };
   }
 }
 
