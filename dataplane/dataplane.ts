@@ -38,8 +38,9 @@ import { registerUsageBacklog } from './telemetry/usage-backlog-metrics.js';
 import { HttpTransport } from './upstream/http-transport.js';
 
 /**
- * How long a stopping data plane keeps idle keep-alive connections open: a client in the middle
- * of reusing one gets its answer (with `connection: close`) instead of a reset.
+ * How long a stopping data plane keeps a keep-alive connection open after it went idle (counted from
+ * the drain's start at the earliest): a client in the middle of reusing one gets its answer (with
+ * `connection: close`) instead of a reset.
  */
 const IDLE_CONNECTION_GRACE_MS = 1_000;
 
@@ -95,9 +96,8 @@ export class Dataplane {
   adminAddress: AddressInfo | undefined;
   private inflight = 0;
   private draining = false;
-  private idle: (() => void) | undefined;
-  /** Open client connections and the requests in flight on each. */
-  private readonly connections = new Map<Socket, number>();
+  /** Open client connections: the requests in flight on each, and since when it is idle (ms). */
+  private readonly connections = new Map<Socket, { busy: number; idleSince: number }>();
   /** Budget enforcement: spend known to this pod, and the reports that carry it to the operator. */
   readonly ledger: BudgetLedger;
   readonly reporter: UsageReporter;
@@ -182,18 +182,17 @@ export class Dataplane {
     const server = app.listen(this.opts.port, this.opts.host);
     server.keepAliveTimeout = 65_000;
     server.on('connection', (socket: Socket) => {
-      this.connections.set(socket, 0);
+      this.connections.set(socket, { busy: 0, idleSince: Date.now() });
       socket.on('close', () => this.connections.delete(socket));
     });
     server.on('request', (req, res) => {
       this.inflight++;
-      const socket = req.socket;
-      this.connections.set(socket, (this.connections.get(socket) ?? 0) + 1);
+      const connection = this.connections.get(req.socket);
+      if (connection !== undefined) connection.busy++;
       if (this.draining) res.setHeader('connection', 'close');
       res.on('close', () => {
         this.inflight--;
-        if (this.connections.has(socket)) this.connections.set(socket, (this.connections.get(socket) ?? 1) - 1);
-        if (this.inflight === 0) this.idle?.();
+        if (connection !== undefined && --connection.busy === 0) connection.idleSince = Date.now();
       });
     });
     await once(server, 'listening');
@@ -221,12 +220,21 @@ export class Dataplane {
     return server.address() as AddressInfo;
   }
 
-  /** Waits until every open connection is busy or gone (at most `graceMs`), then closes the idle ones. */
-  private async closeIdleConnectionsAfterGrace(graceMs: number): Promise<void> {
-    const until = Date.now() + graceMs;
-    const idle = (): Socket[] => [...this.connections].filter(([, n]) => n === 0).map(([s]) => s);
-    while (idle().length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    for (const socket of idle()) socket.destroy();
+  /**
+   * Waits until every connection is gone, at most `timeoutMs`. Busy ones end after their response
+   * (`connection: close`); an idle one is closed once it has been idle for `graceMs` since the
+   * later of its last response and `from`. Never at a fixed instant for all: that cut connections
+   * whose keep-alive response had ended a moment before, while their client was sending the next
+   * request (a failed client request on a real node, during a rollout under load).
+   */
+  private async closeConnectionsWhenIdle(from: number, graceMs: number, timeoutMs: number): Promise<void> {
+    const until = from + timeoutMs;
+    for (;;) {
+      const now = Date.now();
+      for (const [socket, c] of this.connections) if (c.busy === 0 && now - Math.max(c.idleSince, from) >= graceMs) socket.destroy();
+      if (this.connections.size === 0 || now >= until) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   /**
@@ -242,21 +250,11 @@ export class Dataplane {
     // Stop accepting connections, but keep the open ones for now: http.Server.close() would also
     // close idle keep-alive connections at once, racing a client that is just sending its next
     // request on one (behind a Service, clients keep connections to a pod being removed), and that
-    // request would fail. Every response from now on says `connection: close`; connections still
-    // idle after the grace are closed.
+    // request would fail. Every response from now on says `connection: close`.
     const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
-    await this.closeIdleConnectionsAfterGrace(Math.min(IDLE_CONNECTION_GRACE_MS, this.opts.drainTimeoutMs ?? 30_000));
-    let drained = this.inflight === 0;
-    if (!drained) {
-      const timeoutMs = this.opts.drainTimeoutMs ?? 30_000;
-      drained = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), timeoutMs);
-        this.idle = () => {
-          clearTimeout(timer);
-          resolve(true);
-        };
-      });
-    }
+    const timeoutMs = this.opts.drainTimeoutMs ?? 30_000;
+    await this.closeConnectionsWhenIdle(Date.now(), Math.min(IDLE_CONNECTION_GRACE_MS, timeoutMs), timeoutMs);
+    const drained = this.inflight === 0;
     server.closeAllConnections();
     await closed;
     if (this.adminServer !== undefined) {

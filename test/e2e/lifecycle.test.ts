@@ -50,6 +50,11 @@ async function exchange(socket: Socket): Promise<{ status: number; connection: s
   }
 }
 
+/** Until the upstream has received more than `seen` requests (the gateway accepted the one sent). */
+async function upstreamReceived(seen: number): Promise<void> {
+  while (upstream.requests.length <= seen) await new Promise((r) => setTimeout(r, 5));
+}
+
 describe('configuration changes and shutdown', () => {
   it('hot-reloads a changed manifest without dropping an in-flight stream', async () => {
     const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') });
@@ -113,6 +118,30 @@ describe('configuration changes and shutdown', () => {
       expect(await exchange(socket)).toMatchObject({ status: 200, connection: 'keep-alive' });
       const stopped = gateway.stop();
       expect(gateway.dataplane.isDraining).toBe(true);
+      expect(await exchange(socket)).toMatchObject({ status: 200, connection: 'close', body: { model: 'v1' } });
+      await once(socket, 'close');
+      expect((await stopped).drained).toBe(true);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  // The response to a request that arrived before SIGTERM says keep-alive (its headers went out
+  // first), so its client reuses the connection right after it. Closing every connection once no
+  // request was in flight cut that next request (a failed client request on a real node during a
+  // rollout under load): it must be answered, with `connection: close`.
+  it('answers the next request on a connection whose keep-alive response ended during the drain', async () => {
+    const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') });
+    const { port } = new URL(gateway.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    try {
+      upstream.script({ kind: 'ok', delayMs: 300 }, { kind: 'ok' });
+      const seen = upstream.requests.length;
+      const first = exchange(socket);
+      await upstreamReceived(seen);
+      const stopped = gateway.stop();
+      expect(await first).toMatchObject({ status: 200, connection: 'keep-alive' });
       expect(await exchange(socket)).toMatchObject({ status: 200, connection: 'close', body: { model: 'v1' } });
       await once(socket, 'close');
       expect((await stopped).drained).toBe(true);
