@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { secretSchema } from './secret-value.js';
+import { PASS_THROUGH_ENDPOINTS } from './pass-through-endpoints.js';
 
 /**
  * The Snapshot: the only contract between the operator (or `tollgate dev`) and the data plane.
@@ -163,6 +164,14 @@ export const RateLimitConfigSchema = z.object({
 export type RateLimitConfig = z.infer<typeof RateLimitConfigSchema>;
 
 /** Response caching of a route; absent = off. */
+/** Pass-through endpoints of a route (dataplane/passthrough). */
+export const PassThroughConfigSchema = z.object({
+  endpoints: z.array(z.enum(PASS_THROUGH_ENDPOINTS)),
+  maxUploadBytes: z.number().int().min(1),
+  realtime: z.object({ maxConnections: z.number().int().min(1), idleTimeoutMs: z.number().int().min(1) }),
+});
+export type PassThroughConfig = z.infer<typeof PassThroughConfigSchema>;
+
 export const CacheConfigSchema = z.object({
   ttlMs: z.number().int().min(1),
   /** Entries kept per route (per pod with the in-memory cache); least recently used go first. */
@@ -300,6 +309,8 @@ export const RouteConfigSchema = z.object({
   rateLimits: z.array(RateLimitConfigSchema).optional(),
   cache: CacheConfigSchema.optional(),
   limits: RouteLimitsConfigSchema.optional(),
+  /** Absent = no pass-through endpoint is enabled. */
+  passThrough: PassThroughConfigSchema.optional(),
   retry: z.object({
     attempts: z.number().int().min(1),
     on: z.array(FailureKindSchema),

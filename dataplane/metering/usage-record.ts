@@ -4,7 +4,8 @@ import type { EstimateReason } from './settled-usage.js';
 /** One metered request, handed to the usage sink (logs today; the operator's Budget status later). */
 export interface UsageRecord {
   requestId: string;
-  op: Operation;
+  /** The canonical operation; `passthrough` and `realtime` for endpoints the gateway forwards untranslated. */
+  op: Operation | 'passthrough' | 'realtime';
   routeId: string;
   /** The public model name the client asked for. */
   model: string;

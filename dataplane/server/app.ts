@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { anthropicErrorMiddleware } from '../inbound/anthropic/messages-errors.js';
 import { messagesHandler } from '../inbound/anthropic/messages-handler.js';
 import { responsesHandler } from '../inbound/responses/responses-handler.js';
+import { passThroughHandlers } from './passthrough/passthrough-handler.js';
+import { PASS_THROUGH_PATTERNS } from './passthrough/passthrough-paths.js';
 import { authenticateFirst } from './authenticate-first.js';
 import type { ByteBudget } from './body/byte-budget.js';
 import { jsonBody, type RequestBodyLimits } from './body/json-body.js';
@@ -47,6 +49,8 @@ export function createApp(deps: AppDeps): Express {
   app.post('/v1/messages', ...json, messagesHandler(deps), anthropicErrorMiddleware(deps.logger));
   // The OpenAI Responses API, translated to and from the canonical request for every provider.
   app.post('/v1/responses', ...json, responsesHandler(deps));
+  // Endpoints forwarded untranslated to the route's first target, where the route enables them.
+  app.all([...PASS_THROUGH_PATTERNS], authenticateFirst(deps), ...passThroughHandlers(deps));
   app.get('/v1/models', listModelsHandler(deps));
   app.get('/v1/models/*model', getModelHandler(deps));
 

@@ -13,6 +13,7 @@ import {
 } from './common.js';
 import { durationToMs } from './duration.js';
 import { headerPatternError } from '../../dataplane/config/header-pattern.js';
+import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_REALTIME_IDLE_MS, DEFAULT_REALTIME_MAX_CONNECTIONS, MAX_UPLOAD_BYTES_LIMIT, PASS_THROUGH_ENDPOINTS } from '../../dataplane/config/pass-through-endpoints.js';
 
 export const STRATEGIES = ['failover', 'weighted', 'least-latency', 'least-cost', 'least-loaded'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
@@ -197,6 +198,32 @@ export const RouteLimitsSchema = z
   })
   .describe('Size limits on what upstreams send back for this route; they bound the memory one request can take.');
 
+export const PassThroughSchema = z
+  .strictObject({
+    endpoints: z
+      .array(z.enum(PASS_THROUGH_ENDPOINTS))
+      .min(1)
+      .max(PASS_THROUGH_ENDPOINTS.length)
+      .describe(
+        'OpenAI endpoints forwarded as they are to the route\'s first target (openai, openai-compatible or vllm Provider): images (/v1/images/*), audio (/v1/audio/*), files (/v1/files*), batches (/v1/batches*), moderations (/v1/moderations), rerank (/v1/rerank), score (/v1/score), tokenize (/tokenize, /detokenize), realtime (GET /v1/realtime over WebSocket). Identity, access, request rate limits and the access log apply; the Provider\'s credentials replace the caller\'s.',
+      ),
+    maxUploadBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(MAX_UPLOAD_BYTES_LIMIT)
+      .default(DEFAULT_MAX_UPLOAD_BYTES)
+      .describe('Largest request body of a pass-through request, in bytes (uploads are streamed, never held whole); a larger one is refused with 413.'),
+    realtime: z
+      .strictObject({
+        maxConnections: z.number().int().min(1).max(100_000).default(DEFAULT_REALTIME_MAX_CONNECTIONS).describe('Open Realtime WebSockets per data-plane pod on this route; one more is refused with 429 at the upgrade.'),
+        idleTimeout: PositiveDurationSchema.default(`${DEFAULT_REALTIME_IDLE_MS / 1000}s`).describe('A Realtime WebSocket with no message either way for this long is closed (1001).'),
+      })
+      .optional()
+      .describe('Limits of Realtime WebSockets (endpoint realtime).'),
+  })
+  .describe('Endpoints the gateway does not translate, forwarded to the route\'s first target.');
+
 export const AccessSchema = z
   .strictObject({
     namespaces: NamespacesFromSchema.optional().describe('Namespaces whose workloads may call this route (default: Same).'),
@@ -311,6 +338,7 @@ export const ModelRouteSpecSchema = withRules(
     cache: CacheSchema.optional().describe('Exact-match response caching: the same request on this route is answered from cache (no upstream call, no budget spend).'),
     access: AccessSchema.optional(),
     limits: RouteLimitsSchema.optional(),
+    passThrough: PassThroughSchema.optional(),
   }),
   [
     {

@@ -11,6 +11,7 @@ import { BackoffSchema, type ModelRoute, RetrySchema, type Strategy, TimeoutsSch
 import { condition, type Problem, resolvedRefs } from './conditions.js';
 import type { CompiledProvider } from './compile-providers.js';
 import { durationToMs } from '../api/duration.js';
+import { DEFAULT_REALTIME_IDLE_MS, DEFAULT_REALTIME_MAX_CONNECTIONS } from '../../dataplane/config/pass-through-endpoints.js';
 import { type LabelSelector, matchesSelector } from '../../dataplane/config/label-selector.js';
 import { routeRefusal } from './publishable.js';
 import type { CompileInput, ObjectStatus } from './types.js';
@@ -213,6 +214,17 @@ function toRouteConfig(route: ModelRoute, targets: TargetConfig[], unresolved: s
   const cache = cacheConfig(route);
   if (cache !== undefined) config.cache = cache;
   if (spec.podSelection !== undefined) config.podSelection = { ...spec.podSelection };
+  if (spec.passThrough !== undefined) {
+    const realtime = spec.passThrough.realtime;
+    config.passThrough = {
+      endpoints: [...new Set(spec.passThrough.endpoints)].sort(),
+      maxUploadBytes: spec.passThrough.maxUploadBytes,
+      realtime: {
+        maxConnections: realtime?.maxConnections ?? DEFAULT_REALTIME_MAX_CONNECTIONS,
+        idleTimeoutMs: realtime === undefined ? DEFAULT_REALTIME_IDLE_MS : durationToMs(realtime.idleTimeout),
+      },
+    };
+  }
   const limits = spec.limits;
   if (limits !== undefined && (limits.maxResponseBytes !== undefined || limits.maxStreamEventBytes !== undefined)) config.limits = { ...limits };
   return config;

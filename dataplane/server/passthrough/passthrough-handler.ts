@@ -1,0 +1,244 @@
+import type { IncomingMessage } from 'node:http';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { createProxyMiddleware, proxyEventsPlugin } from 'http-proxy-middleware';
+import type { JsonObject, Usage } from '../../core/canonical.js';
+import { isObject } from '../../providers/shared/json-guards.js';
+import { costUsd } from '../../metering/cost.js';
+import { ANONYMOUS } from '../../core/caller.js';
+import type { Admission } from '../../governance/types.js';
+import { bodyErrors, jsonBody, type RequestBodyLimits } from '../body/json-body.js';
+import { earlyIdentity } from '../early-identity.js';
+import { GatewayError } from '../../core/gateway-error.js';
+import type { ByteBudget } from '../body/byte-budget.js';
+import { checkServing, identify, type ProxyDeps, requestIdOf, type RoutingInfo } from '../proxy-handler.js';
+import { MODEL_HEADER, type PassThroughDecision, passThroughRoute } from './passthrough-route.js';
+import { passThroughPath, upstreamUrl } from './passthrough-paths.js';
+import { passThroughUsage } from './passthrough-usage.js';
+
+/** Headers that carry the caller's credentials or address the gateway: never forwarded upstream. */
+const CALLER_HEADERS = ['authorization', 'api-key', 'x-api-key', 'cookie', 'openai-organization', 'openai-project', MODEL_HEADER, 'x-tollgate-debug'];
+/** Largest JSON answer read (besides being forwarded) to find its usage. */
+const MAX_METERED_RESPONSE_BYTES = 1024 * 1024;
+
+interface Pending {
+  decision: PassThroughDecision;
+  url: URL;
+  /** What is sent upstream instead of the request stream (a rewritten JSON body, or the counted upload). */
+  body: Readable;
+  /** The rewritten JSON body's length; undefined for streamed uploads (their own length is kept). */
+  length?: number;
+  requestId: string;
+  /** The rate limits' admission; settled once, with the usage the answer reported (or none). */
+  settle: (usage: Usage | undefined, cost: number) => void;
+  headers: Record<string, string>;
+  proxyReq?: import('node:http').ClientRequest;
+}
+
+const pending = new WeakMap<IncomingMessage, Pending>();
+
+export interface PassThroughDeps extends ProxyDeps {
+  bodyLimits: RequestBodyLimits;
+  bodyBudget: ByteBudget;
+}
+
+
+/** Counts an upload as it streams and fails it once it passes the route's limit (bodies without content-length). */
+class UploadLimit extends Transform {
+  private seen = 0;
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.limit) done(bodyErrors.tooLarge(this.limit));
+    else done(null, chunk);
+  }
+}
+
+function isJson(req: Request): boolean {
+  return (req.headers['content-type'] ?? '').toLowerCase().startsWith('application/json');
+}
+
+const hasBody = (req: Request): boolean => req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'DELETE';
+
+/** The public model a request names: its JSON body's model, else the `model` query parameter, else the x-tollgate-model header. */
+function modelOf(req: Request): string | undefined {
+  const body: unknown = req.body;
+  if (isObject(body) && typeof body.model === 'string' && body.model !== '') return body.model;
+  const query = new URL(req.originalUrl, 'http://gateway').searchParams.get('model');
+  if (query !== null && query !== '') return query;
+  const header = req.get(MODEL_HEADER);
+  return header !== undefined && header !== '' ? header : undefined;
+}
+
+function gatewayHeaders(p: Pending): Record<string, string> {
+  return {
+    'x-request-id': p.requestId,
+    'x-tollgate-route': p.decision.route.id,
+    'x-tollgate-provider': p.decision.target.providerId,
+    'x-tollgate-model': p.decision.target.model,
+    ...p.headers,
+  };
+}
+
+/**
+ * Pass-through endpoints (images, audio, files, batches, moderations, rerank, score, tokenize):
+ * forwarded as they are to the route's first target with http-proxy-middleware. JSON bodies are
+ * read (bounded, like chat) to find the route and rewrite `model`; any other body (multipart
+ * uploads) streams straight through, counted against the route's maxUploadBytes. The Provider's
+ * credentials replace the caller's. Request rate limits apply; a JSON answer that reports usage is
+ * metered at the target's prices. No retry or failover: a streamed body cannot be sent twice.
+ */
+export function passThroughHandlers(deps: PassThroughDeps): RequestHandler[] {
+  const proxy = createProxyMiddleware({
+    changeOrigin: true,
+    ejectPlugins: true,
+    plugins: [proxyEventsPlugin],
+    router: (req, _res, options) => {
+      const p = pending.get(req);
+      if (p === undefined) throw new Error('pass-through request without a decision');
+      // httpxy sends `buffer` instead of the request stream: the rewritten or counted body.
+      options.buffer = p.body;
+      return p.url.origin;
+    },
+    pathRewrite: (_path, req) => {
+      const p = pending.get(req);
+      return p === undefined ? undefined : `${p.url.pathname}${p.url.search}`;
+    },
+    on: {
+      proxyReq: (proxyReq, req) => {
+        const p = pending.get(req);
+        if (p === undefined) return;
+        p.proxyReq = proxyReq;
+        for (const name of CALLER_HEADERS) proxyReq.removeHeader(name);
+        for (const name of proxyReq.getHeaderNames()) if (name.startsWith('x-tollgate-')) proxyReq.removeHeader(name);
+        const provider = p.decision.provider.config;
+        for (const [name, value] of Object.entries(provider.headers)) proxyReq.setHeader(name, value);
+        const key = provider.apiKey?.reveal();
+        if (key !== undefined && key !== '') proxyReq.setHeader('authorization', `Bearer ${key}`);
+        if (p.length !== undefined) {
+          proxyReq.removeHeader('content-encoding');
+          proxyReq.removeHeader('transfer-encoding');
+          proxyReq.setHeader('content-length', String(p.length));
+        }
+      },
+      proxyRes: (proxyRes, req) => {
+        const p = pending.get(req);
+        if (p === undefined) return;
+        Object.assign(proxyRes.headers, gatewayHeaders(p));
+        meterAnswer(deps, p, proxyRes);
+      },
+    },
+  });
+
+  const prepare = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    checkServing(deps);
+    const path = passThroughPath(req.path);
+    if (path === undefined) return next();
+    const early = earlyIdentity(res);
+    const runtime = early?.runtime ?? deps.store.current;
+    if (runtime === undefined) return next();
+    const caller = early?.caller ?? (deps.auth === undefined ? ANONYMOUS : await identify(deps, req, runtime.apiKeys));
+    const info = res.locals as RoutingInfo;
+    info.caller = caller.id;
+    const decision = passThroughRoute(runtime, caller, (h) => req.get(h), path.endpoint, modelOf(req), deps.auth !== undefined);
+    const { route, target } = decision;
+    info.route = route.id;
+    info.provider = target.providerId;
+    info.upstreamModel = target.model;
+    info.attempts = 1;
+    const maxUpload = route.passThrough?.maxUploadBytes ?? 0;
+    const declared = Number(req.headers['content-length'] ?? Number.NaN);
+    if (declared > maxUpload) throw bodyErrors.tooLarge(maxUpload);
+
+    let body: Readable;
+    let length: number | undefined;
+    if (hasBody(req) && isJson(req) && isObject(req.body)) {
+      const rewritten: JsonObject = typeof req.body.model === 'string' ? { ...req.body, model: target.model } : req.body;
+      const bytes = Buffer.from(JSON.stringify(rewritten));
+      if (bytes.length > maxUpload) throw bodyErrors.tooLarge(maxUpload);
+      body = Readable.from([bytes]);
+      length = bytes.length;
+    } else if (hasBody(req) && !Number.isFinite(declared)) {
+      const limit = new UploadLimit(maxUpload);
+      limit.on('error', (err) => {
+        if (!res.headersSent) next(err);
+        pending.get(req)?.proxyReq?.destroy();
+      });
+      body = req.pipe(limit);
+    } else {
+      body = req.pipe(new PassThrough());
+    }
+
+    let limits: Admission = { headers: {}, settle: () => undefined };
+    if (deps.rateLimiter !== undefined) {
+      // Requests per minute count; token limits are charged what the answer reports (nothing is estimated up front).
+      limits = await deps.rateLimiter.admit({ caller, route, req: { op: 'chat', body: {}, stream: false, clientWantsUsage: false }, promptTokens: 0, maxOutputTokens: 0 });
+    }
+    const url = upstreamUrl(decision.baseUrl, path, new URL(req.originalUrl, 'http://gateway').search);
+    let settled = false;
+    const settle = (usage: Usage | undefined, cost: number): void => {
+      if (settled) return;
+      settled = true;
+      limits.settle({ usage, costUsd: cost });
+    };
+    pending.set(req, { decision, url, body, ...(length === undefined ? {} : { length }), requestId: requestIdOf(req), settle, headers: limits.headers });
+    // An answer that never completes (client gone, upstream failed) settles with nothing reported.
+    res.on('close', () => settle(undefined, 0));
+    await proxy(req, res, (err?: unknown) => {
+      if (err === undefined || res.headersSent) return;
+      next(err instanceof GatewayError ? err : new GatewayError(502, 'upstream_unreachable', 'server_error', `pass-through to ${decision.target.providerId} failed: ${err instanceof Error ? err.message : String(err)}`));
+    });
+  };
+
+  const maybeJson = jsonBody(deps.bodyLimits, deps.bodyBudget);
+  const readJson: RequestHandler = (req, res, next) => (hasBody(req) && isJson(req) ? maybeJson(req, res, next) : next());
+  return [readJson, prepare as RequestHandler];
+}
+
+/** Reads (a bounded copy of) a JSON answer as it is forwarded and meters the usage it reports. */
+function meterAnswer(deps: PassThroughDeps, p: Pending, proxyRes: IncomingMessage): void {
+  const status = proxyRes.statusCode ?? 0;
+  const type = String(proxyRes.headers['content-type'] ?? '');
+  if (status < 200 || status >= 300 || !type.includes('json') || proxyRes.headers['content-encoding'] !== undefined) {
+    p.settle(undefined, 0);
+    return;
+  }
+  const parts: Buffer[] = [];
+  let size = 0;
+  proxyRes.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= MAX_METERED_RESPONSE_BYTES) parts.push(chunk);
+  });
+  proxyRes.on('end', () => {
+    let parsed: unknown;
+    try {
+      parsed = size <= MAX_METERED_RESPONSE_BYTES ? JSON.parse(Buffer.concat(parts).toString('utf8')) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    const usage = passThroughUsage(parsed);
+    if (usage === undefined) {
+      p.settle(undefined, 0);
+      return;
+    }
+    const { route, target } = p.decision;
+    const cost = costUsd(usage, target.pricing);
+    deps.usage.record({
+      requestId: p.requestId,
+      op: 'passthrough',
+      routeId: route.id,
+      model: route.model,
+      providerId: target.providerId,
+      upstreamModel: target.model,
+      stream: false,
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      cachedInputTokens: usage.cachedInputTokens,
+      costUsd: cost,
+      estimated: false,
+    });
+    p.settle(usage, cost);
+  });
+}

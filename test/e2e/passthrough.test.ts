@@ -1,0 +1,197 @@
+import OpenAI, { toFile } from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
+import { type PassThroughEmulator, startPassThroughEmulator } from '../emulators/openai-passthrough.js';
+import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+
+// Pass-through endpoints driven by the official openai client (images, audio with a real file
+// upload, files, batches, moderations) and plain fetch (vLLM rerank, score, tokenize), with identity,
+// access, rate limits and metering applied, and the Provider's credentials replacing the caller's.
+
+const CALLER_KEY = 'tg-caller-key';
+
+function providers(url: string): string {
+  return `apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: openai-up }
+spec:
+  type: openai
+  url: ${url}/v1
+  credentials: { secretRef: { name: up-key, key: apiKey } }
+  models: [{ name: gpt-image-1, pricing: { input: 5, output: 40 } }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: vllm-up }
+spec:
+  type: openai-compatible
+  url: ${url}/v1
+  credentials: { secretRef: { name: up-key, key: apiKey } }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: up-key }
+stringData: { apiKey: sk-upstream }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: caller, labels: { tollgate.dev/api-key: "true" } }
+stringData: { key: ${CALLER_KEY} }
+`;
+}
+
+const ROUTES = `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: media }
+spec:
+  model: image-default
+  targets: [{ providerRef: { name: openai-up }, model: gpt-image-1 }]
+  passThrough:
+    endpoints: [images, audio, files, batches, moderations]
+    maxUploadBytes: 65536
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: reranker }
+spec:
+  model: reranker
+  targets: [{ providerRef: { name: vllm-up }, model: bge-reranker }]
+  rateLimits: [{ per: Route, requestsPerMinute: 3 }]
+  passThrough: { endpoints: [rerank, score, tokenize] }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: chat-only }
+spec:
+  model: chat-only
+  targets: [{ providerRef: { name: openai-up }, model: gpt-4o-mini }]
+`;
+
+describe('pass-through endpoints', () => {
+  let upstream: PassThroughEmulator;
+  let gateway: TestGateway;
+  let client: OpenAI;
+
+  const post = (path: string, body: unknown, key = CALLER_KEY): Promise<Response> =>
+    fetch(`${gateway.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+  const last = () => upstream.requests[upstream.requests.length - 1];
+
+  beforeAll(async () => {
+    upstream = await startPassThroughEmulator('sk-upstream');
+    gateway = await startTestGateway({ 'providers.yaml': providers(upstream.url), 'routes.yaml': ROUTES }, { auth: new Authenticator({}) });
+    client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await upstream?.close();
+  });
+
+  it('images.generate: routed by model, model rewritten, credentials swapped, usage metered at the target prices', async () => {
+    const { data, response } = await client.images.generate({ model: 'image-default', prompt: 'a cat' }).withResponse();
+    expect(Buffer.from(data.data?.[0]?.b64_json ?? '', 'base64').toString()).toBe('image for a cat by gpt-image-1');
+    expect(data.usage?.output_tokens).toBe(100);
+    expect(response.headers.get('x-tollgate-route')).toBe('default/media');
+    expect(response.headers.get('x-tollgate-provider')).toBe('default/openai-up');
+    const sent = last();
+    expect(sent?.url).toBe('/v1/images/generations');
+    expect(sent?.headers.authorization).toBe('Bearer sk-upstream');
+    expect(JSON.stringify(sent?.headers)).not.toContain(CALLER_KEY);
+    const rec = gateway.usage.records[gateway.usage.records.length - 1];
+    // 10 input × $5/M + 100 output × $40/M
+    expect(rec).toMatchObject({ op: 'passthrough', routeId: 'default/media', inputTokens: 10, outputTokens: 100, estimated: false });
+    expect(rec?.costUsd).toBeCloseTo((10 * 5 + 100 * 40) / 1e6, 12);
+  });
+
+  it('audio.transcriptions.create with a real file upload streams the multipart body through', async () => {
+    const audio = Buffer.alloc(40_000, 7);
+    const t = await client.audio.transcriptions.create({ file: await toFile(audio, 'speech.wav', { type: 'audio/wav' }), model: 'whisper-1' });
+    expect(t.text).toBe('heard 40000 bytes with whisper-1');
+    const sent = last();
+    expect(sent?.url).toBe('/v1/audio/transcriptions');
+    expect(String(sent?.headers['content-type'])).toMatch(/^multipart\/form-data; boundary=/);
+    expect(sent?.headers.authorization).toBe('Bearer sk-upstream');
+    expect(gateway.usage.records[gateway.usage.records.length - 1]).toMatchObject({ op: 'passthrough', inputTokens: 14, outputTokens: 3 });
+  });
+
+  it('an upload over the route maxUploadBytes is refused with 413 and never reaches the upstream', async () => {
+    const before = upstream.requests.length;
+    const err = await client.audio.transcriptions
+      .create({ file: await toFile(Buffer.alloc(100_000, 1), 'long.wav', { type: 'audio/wav' }), model: 'whisper-1' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(413);
+    expect(upstream.requests.length).toBe(before);
+  });
+
+  it('a chunked upload (no content-length) is counted as it streams and cut with 413 at the limit', async () => {
+    const chunk = new Uint8Array(16_384);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent >= 10) return c.close();
+        sent++;
+        c.enqueue(chunk);
+      },
+    });
+    const res = await fetch(`${gateway.url}/v1/audio/transcriptions`, {
+      method: 'POST',
+      body,
+      duplex: 'half',
+      headers: { 'content-type': 'multipart/form-data; boundary=x', authorization: `Bearer ${CALLER_KEY}`, 'x-tollgate-model': 'image-default' },
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('request_too_large');
+  });
+
+  it('audio.speech: a binary answer streams back unchanged', async () => {
+    const speech = await client.audio.speech.create({ model: 'image-default', voice: 'alloy', input: 'hello' });
+    expect(Buffer.from(await speech.arrayBuffer()).toString()).toBe('mp3:hello');
+    expect(speech.headers.get('content-type')).toBe('audio/mpeg');
+  });
+
+  it('files and batches: upload, list, retrieve, content, delete; create, retrieve, list, cancel', async () => {
+    const file = await client.files.create({ file: await toFile(Buffer.from('{"custom_id":"1"}\n'), 'batch.jsonl'), purpose: 'batch' });
+    expect(file).toMatchObject({ id: 'file-abc', bytes: 18, purpose: 'batch' });
+    expect((await client.files.list()).data.map((f) => f.id)).toEqual(['file-abc']);
+    expect((await client.files.retrieve('file-abc')).filename).toBe('batch.jsonl');
+    expect(await (await client.files.content('file-abc')).text()).toBe('{"custom_id":"1"}\n');
+    expect((await client.files.delete('file-abc')).deleted).toBe(true);
+    const batch = await client.batches.create({ input_file_id: 'file-abc', endpoint: '/v1/chat/completions', completion_window: '24h' });
+    expect(batch).toMatchObject({ id: 'batch_abc', input_file_id: 'file-abc' });
+    expect((await client.batches.retrieve('batch_abc')).status).toBe('validating');
+    expect((await client.batches.list()).data).toHaveLength(1);
+    expect((await client.batches.cancel('batch_abc')).status).toBe('cancelling');
+    expect(upstream.problems).toEqual([]);
+  });
+
+  it('moderations.create, and a route that does not enable an endpoint is a 404 naming it', async () => {
+    const m = await client.moderations.create({ model: 'image-default', input: 'hello' });
+    expect(m.results[0]?.flagged).toBe(false);
+    const refused = await client.moderations.create({ model: 'chat-only', input: 'hello' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((refused as InstanceType<typeof OpenAI.NotFoundError>).message).toMatch(/endpoint moderations is not enabled on route default\/chat-only/);
+  });
+
+  it('vLLM rerank, score and tokenize; the route rate limit counts them', async () => {
+    const rerank = await post('/v1/rerank', { model: 'reranker', query: 'q', documents: ['a', 'b'] });
+    expect(rerank.status).toBe(200);
+    expect(((await rerank.json()) as { results: unknown[] }).results).toHaveLength(2);
+    expect(JSON.parse(last()?.body.toString() ?? '{}')).toMatchObject({ model: 'bge-reranker' });
+    expect(gateway.usage.records[gateway.usage.records.length - 1]).toMatchObject({ routeId: 'default/reranker', inputTokens: 12, outputTokens: 0 });
+    const score = await post('/v1/score', { model: 'reranker', text_1: 'a', text_2: 'b' });
+    expect(score.status).toBe(200);
+    const tokenize = await post('/tokenize', { model: 'reranker', prompt: 'hi there' });
+    expect(await tokenize.json()).toMatchObject({ count: 3, model: 'bge-reranker' });
+    expect(last()?.url).toBe('/tokenize');
+    const limited = await post('/v1/rerank', { model: 'reranker', query: 'q', documents: ['a'] });
+    expect(limited.status).toBe(429);
+  });
+
+  it('identity and access apply: no credential is a 401, an unknown model a 404', async () => {
+    const anonymous = await post('/v1/moderations', { model: 'image-default', input: 'x' }, '');
+    expect(anonymous.status).toBe(401);
+    const unknown = await post('/v1/moderations', { model: 'nope', input: 'x' });
+    expect(unknown.status).toBe(404);
+  });
+});

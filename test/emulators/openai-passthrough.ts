@@ -1,0 +1,148 @@
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+// The OpenAI endpoints the gateway forwards untranslated (images, audio, files, batches,
+// moderations) and vLLM's rerank, score and tokenize, as their wire formats are: JSON bodies,
+// multipart uploads (parsed with the platform's own multipart parser) and binary answers.
+
+export interface PassThroughRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  /** Bytes of the body that had arrived when the emulator answered the first byte (uploads stream). */
+  form?: FormData;
+}
+
+export interface PassThroughEmulator {
+  url: string;
+  requests: PassThroughRequest[];
+  problems: string[];
+  close(): Promise<void>;
+}
+
+const FILE = { id: 'file-abc', object: 'file', bytes: 0, created_at: 1_700_000_000, filename: 'batch.jsonl', purpose: 'batch', status: 'processed' };
+const BATCH = {
+  id: 'batch_abc',
+  object: 'batch',
+  endpoint: '/v1/chat/completions',
+  errors: null,
+  input_file_id: 'file-abc',
+  completion_window: '24h',
+  status: 'validating',
+  output_file_id: null,
+  error_file_id: null,
+  created_at: 1_700_000_000,
+  request_counts: { total: 0, completed: 0, failed: 0 },
+  metadata: null,
+};
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'req_upstream' });
+  res.end(JSON.stringify(body));
+}
+
+async function formOf(req: PassThroughRequest): Promise<FormData> {
+  return new Response(req.body, { headers: { 'content-type': String(req.headers['content-type']) } }).formData();
+}
+
+async function answer(req: PassThroughRequest, res: ServerResponse, problems: string[]): Promise<void> {
+  const path = req.url.split('?')[0] ?? '';
+  const body = (): Record<string, unknown> => JSON.parse(req.body.toString('utf8')) as Record<string, unknown>;
+  switch (`${req.method} ${path}`) {
+    case 'POST /v1/images/generations': {
+      const b = body();
+      return json(res, 200, {
+        created: 1_700_000_000,
+        data: [{ b64_json: Buffer.from(`image for ${String(b.prompt)} by ${String(b.model)}`).toString('base64') }],
+        usage: { input_tokens: 10, input_tokens_details: { text_tokens: 10, image_tokens: 0 }, output_tokens: 100, total_tokens: 110 },
+      });
+    }
+    case 'POST /v1/audio/transcriptions': {
+      req.form = await formOf(req);
+      const file = req.form.get('file');
+      if (!(file instanceof File)) problems.push('transcription without a file part');
+      const size = file instanceof File ? file.size : 0;
+      return json(res, 200, { text: `heard ${size} bytes with ${String(req.form.get('model'))}`, usage: { type: 'tokens', input_tokens: 14, output_tokens: 3, total_tokens: 17 } });
+    }
+    case 'POST /v1/audio/speech': {
+      const b = body();
+      res.writeHead(200, { 'content-type': 'audio/mpeg' });
+      res.end(Buffer.from(`mp3:${String(b.input)}`));
+      return;
+    }
+    case 'POST /v1/files': {
+      req.form = await formOf(req);
+      const file = req.form.get('file');
+      return json(res, 200, { ...FILE, bytes: file instanceof File ? file.size : 0, purpose: String(req.form.get('purpose')) });
+    }
+    case 'GET /v1/files':
+      return json(res, 200, { object: 'list', data: [FILE], has_more: false, first_id: FILE.id, last_id: FILE.id });
+    case 'GET /v1/files/file-abc':
+      return json(res, 200, FILE);
+    case 'GET /v1/files/file-abc/content':
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end('{"custom_id":"1"}\n');
+      return;
+    case 'DELETE /v1/files/file-abc':
+      return json(res, 200, { id: FILE.id, object: 'file', deleted: true });
+    case 'POST /v1/batches':
+      return json(res, 200, { ...BATCH, ...body() });
+    case 'GET /v1/batches/batch_abc':
+      return json(res, 200, BATCH);
+    case 'GET /v1/batches':
+      return json(res, 200, { object: 'list', data: [BATCH], has_more: false, first_id: BATCH.id, last_id: BATCH.id });
+    case 'POST /v1/batches/batch_abc/cancel':
+      return json(res, 200, { ...BATCH, status: 'cancelling' });
+    case 'POST /v1/moderations': {
+      const b = body();
+      return json(res, 200, { id: 'modr-1', model: String(b.model ?? 'omni-moderation-latest'), results: [{ flagged: false, categories: {}, category_scores: {}, category_applied_input_types: {} }] });
+    }
+    case 'POST /v1/rerank': {
+      const b = body();
+      const docs = Array.isArray(b.documents) ? (b.documents as string[]) : [];
+      return json(res, 200, { id: 'rerank-1', model: b.model, usage: { total_tokens: 12 }, results: docs.map((text, index) => ({ index, document: { text }, relevance_score: 1 / (index + 1) })) });
+    }
+    case 'POST /v1/score':
+      return json(res, 200, { id: 'score-1', object: 'list', created: 1, model: body().model, data: [{ index: 0, object: 'score', score: 0.9 }], usage: { prompt_tokens: 9, total_tokens: 9 } });
+    case 'POST /tokenize': {
+      const b = body();
+      return json(res, 200, { count: 3, max_model_len: 4096, tokens: [1, 2, 3], model: b.model });
+    }
+    default:
+      problems.push(`unexpected ${req.method} ${req.url}`);
+      return json(res, 404, { error: { message: `no route ${req.method} ${req.url}`, type: 'invalid_request_error', param: null, code: null } });
+  }
+}
+
+/** Starts the emulator on a free loopback port; every request must carry `Bearer <apiKey>`. */
+export async function startPassThroughEmulator(apiKey: string): Promise<PassThroughEmulator> {
+  const requests: PassThroughRequest[] = [];
+  const problems: string[] = [];
+  const server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      const received: PassThroughRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(parts) };
+      requests.push(received);
+      if (req.headers.authorization !== `Bearer ${apiKey}`) {
+        json(res, 401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+        return;
+      }
+      answer(received, res, problems).catch((err: unknown) => {
+        problems.push(String(err));
+        if (!res.headersSent) json(res, 500, { error: { message: String(err), type: 'server_error', param: null, code: null } });
+      });
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    problems,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
