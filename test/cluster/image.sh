@@ -121,6 +121,10 @@ build_image() {
   "${BUILDAH[@]}" push -q "localhost/${name}:dev" "oci-archive:${tar}.tmp:docker.io/library/${name}:dev"
   mv -f "${tar}.tmp" "${tar}"
   echo "${key}" >"${stamp}"
+  # vfs storage keeps every layer as a full copy: the image this build untagged and any working
+  # container an interrupted build left behind would otherwise add ~1 GB per rebuild (46 GB seen).
+  "${BUILDAH[@]}" rm --all >/dev/null 2>&1 || true
+  "${BUILDAH[@]}" rmi --prune -f >/dev/null 2>&1 || true
   log "built ${name}:dev in $(($(date +%s) - t0))s"
 }
 
