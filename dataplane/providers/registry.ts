@@ -1,28 +1,73 @@
-import type { SupportedProviderType } from '../config/snapshot.js';
+import type { ProviderConfig, SupportedProviderType } from '../config/snapshot.js';
+import type { Transport } from '../upstream/transport.js';
 import { anthropicAdapter } from './anthropic/index.js';
 import { azureOpenAiAdapter } from './azure-openai/index.js';
 import { bedrockAdapter } from './bedrock/index.js';
 import { geminiAdapter } from './gemini/index.js';
+import { MockTransport } from './mock/mock-transport.js';
 import { openAiAdapter } from './openai/index.js';
 import { openAiCompatibleAdapter } from './openai-compatible/index.js';
-import type { ProviderAdapter } from './types.js';
+import type { AccessTokenSource, ProviderAdapter } from './types.js';
+import { ServiceAccountTokenSource } from './vertex/service-account-token-source.js';
 import { vertexAdapter } from './vertex/index.js';
 import { vllmAdapter } from './vllm/index.js';
 
-/** One adapter per supported provider type; adding a type to the snapshot contract without one fails to compile. */
-export const ADAPTERS = {
-  openai: openAiAdapter,
-  'azure-openai': azureOpenAiAdapter,
-  anthropic: anthropicAdapter,
-  gemini: geminiAdapter,
-  vertex: vertexAdapter,
-  bedrock: bedrockAdapter,
-  'openai-compatible': openAiCompatibleAdapter,
-  vllm: vllmAdapter,
+/**
+ * What the data plane knows of one provider type. With the providers/<name>/ folders, this file is
+ * the only place that names a provider type: the runtime snapshot, routing and telemetry read these
+ * fields, never the type.
+ */
+interface ProviderKind {
+  adapter: ProviderAdapter;
+  /** gen_ai.provider.name (OpenTelemetry GenAI conventions): the registered value where there is one, else the type. */
+  telemetryName: string;
+  /** A transport of the provider's own instead of HTTP (the mock provider answers in process). */
+  ownTransport?(config: ProviderConfig): Transport | undefined;
+}
+
+const IN_PROCESS_ENDPOINT = 'mock://in-process';
+
+/** One kind per supported provider type; adding a type to the snapshot contract without one fails to compile. */
+const KINDS = {
+  openai: { adapter: openAiAdapter, telemetryName: 'openai' },
+  'azure-openai': { adapter: azureOpenAiAdapter, telemetryName: 'azure.ai.openai' },
+  anthropic: { adapter: anthropicAdapter, telemetryName: 'anthropic' },
+  gemini: { adapter: geminiAdapter, telemetryName: 'gcp.gemini' },
+  vertex: { adapter: vertexAdapter, telemetryName: 'gcp.vertex_ai' },
+  bedrock: { adapter: bedrockAdapter, telemetryName: 'aws.bedrock' },
+  'openai-compatible': { adapter: openAiCompatibleAdapter, telemetryName: 'openai-compatible' },
+  vllm: { adapter: vllmAdapter, telemetryName: 'vllm' },
   // The mock provider speaks the OpenAI format through an in-process transport.
-  mock: openAiAdapter,
-} as const satisfies Record<SupportedProviderType, ProviderAdapter>;
+  mock: { adapter: openAiAdapter, telemetryName: 'mock', ownTransport: (p) => (p.mock === undefined ? undefined : new MockTransport(p.mock)) },
+} as const satisfies Record<SupportedProviderType, ProviderKind>;
 
 export function adapterFor(type: SupportedProviderType): ProviderAdapter {
-  return ADAPTERS[type];
+  return KINDS[type].adapter;
+}
+
+/** A provider of the snapshot, ready to serve: its settings with the adapter, transport, auth and names that go with its type. */
+export interface RuntimeProvider {
+  config: ProviderConfig;
+  adapter: ProviderAdapter;
+  transport: Transport;
+  /** Mints bearer tokens before each attempt (Vertex service-account keys). */
+  tokenSource?: AccessTokenSource;
+  /** gen_ai.provider.name for spans and logs. */
+  telemetryName: string;
+  /** Set for a provider served in process: its only base URL, with no endpoints to pick from. */
+  inProcessEndpoint?: string;
+}
+
+/**
+ * Builds the runtime form of one provider whose type is supported (load checks ran first).
+ * Throws when its credentials cannot be used (a service-account key that does not parse).
+ */
+export function runtimeProvider(config: ProviderConfig, httpTransport: Transport): RuntimeProvider {
+  const kind: ProviderKind = KINDS[config.type as SupportedProviderType];
+  const own = kind.ownTransport?.(config);
+  const runtime: RuntimeProvider = { config, adapter: kind.adapter, transport: own ?? httpTransport, telemetryName: kind.telemetryName };
+  if (own !== undefined) runtime.inProcessEndpoint = IN_PROCESS_ENDPOINT;
+  const serviceAccountKey = config.vertex?.serviceAccountKey;
+  if (serviceAccountKey !== undefined) runtime.tokenSource = new ServiceAccountTokenSource(serviceAccountKey.reveal(), httpTransport);
+  return runtime;
 }

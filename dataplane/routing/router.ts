@@ -6,7 +6,7 @@ import type { CanonicalRequest, JsonObject, StreamStep, UpstreamFailure, Usage }
 import { withPodTime } from '../metering/cost.js';
 import { AttemptTimeout, runAttempt } from './attempt.js';
 import { retryDelayMs } from './backoff.js';
-import type { EndpointLease, EndpointPicker } from './endpoints/endpoint-picker.js';
+import type { EndpointLease, EndpointPicker, PickRequest, PickResult } from './endpoints/endpoint-picker.js';
 import { EndpointPickers } from './endpoints/endpoint-pickers.js';
 import { podsSaturated } from './endpoints/pods-saturated.js';
 import { type AttemptRecord, attemptHeaders, noTargetLeft } from './route-errors.js';
@@ -57,9 +57,15 @@ export interface RouterDeps {
   onSkip?: (route: RouteConfig, target: TargetConfig, reason: 'no_endpoints') => void;
 }
 
+/** A provider served in process has its one endpoint; the others ask the picker. */
+function pickEndpoint(picker: EndpointPicker, provider: RuntimeProvider, request: PickRequest): PickResult {
+  const url = provider.inProcessEndpoint;
+  return url === undefined ? picker.pick(request) : { ok: true, lease: { url, release: () => undefined } };
+}
+
 /** A Provider with no endpoint at all (a Service without ready pods): nothing to try, nothing to wait for. */
 function hasNoEndpoints(provider: RuntimeProvider): boolean {
-  return provider.config.endpoints.length === 0 && provider.config.mock === undefined;
+  return provider.config.endpoints.length === 0 && provider.inProcessEndpoint === undefined;
 }
 
 export class Router {
@@ -118,7 +124,7 @@ export class Router {
         if (max !== undefined && this.deps.stats.providerInflight(provider.config.id) >= max) {
           last = { kind: 'RateLimited', status: 0, message: `provider at its maxConcurrency of ${max}` };
         } else {
-          const picked = this.endpoints.pick({ provider: provider.config, route, target, req, tried });
+          const picked = pickEndpoint(this.endpoints, provider, { provider: provider.config, route, target, req, tried });
           if (!picked.ok) {
             last = picked.failure;
             if (picked.saturated) saturation = picked.retryAfterMs === undefined ? { message: last.message } : { message: last.message, retryAfterMs: picked.retryAfterMs };

@@ -1,21 +1,12 @@
-import { type ProviderConfig, type RouteConfig, type Snapshot, SnapshotSchema, type SupportedProviderType } from '../config/snapshot.js';
+import { type RouteConfig, type Snapshot, SnapshotSchema } from '../config/snapshot.js';
 import { compileHeaderPattern } from '../config/header-pattern.js';
 import { providerLoadProblem, routeLoadProblems } from '../config/load-checks.js';
-import { adapterFor } from '../providers/registry.js';
-import { MockTransport } from '../providers/mock/mock-transport.js';
-import type { AccessTokenSource, ProviderAdapter } from '../providers/types.js';
-import { ServiceAccountTokenSource } from '../providers/vertex/service-account-token-source.js';
+import { type RuntimeProvider, runtimeProvider } from '../providers/registry.js';
 import type { Transport } from '../upstream/transport.js';
 import { ApiKeyIndex } from './api-key-index.js';
 import { type CompiledRule, compileRules, type HeaderLookup } from './rule-matcher.js';
 
-export interface RuntimeProvider {
-  config: ProviderConfig;
-  adapter: ProviderAdapter;
-  transport: Transport;
-  /** Mints bearer tokens before each attempt (Vertex service-account keys). */
-  tokenSource?: AccessTokenSource;
-}
+export type { RuntimeProvider };
 
 export interface RuntimeRoute {
   config: RouteConfig;
@@ -66,18 +57,12 @@ export function buildRuntimeSnapshot(input: unknown, httpTransport: Transport): 
   for (const p of snapshot.providers) {
     const problem = providerLoadProblem(p);
     if (problem !== undefined) return { ok: false, error: `provider ${p.id}: ${problem.path}: ${problem.message}` };
-    const transport = p.type === 'mock' && p.mock !== undefined ? new MockTransport(p.mock) : httpTransport;
     // providerLoadProblem refused every unsupported type.
-    const runtime: RuntimeProvider = { config: p, adapter: adapterFor(p.type as SupportedProviderType), transport };
-    const serviceAccountKey = p.vertex?.serviceAccountKey;
-    if (serviceAccountKey !== undefined) {
-      try {
-        runtime.tokenSource = new ServiceAccountTokenSource(serviceAccountKey.reveal(), httpTransport);
-      } catch (err) {
-        return { ok: false, error: `provider ${p.id}: ${(err as Error).message}` };
-      }
+    try {
+      providers.set(p.id, runtimeProvider(p, httpTransport));
+    } catch (err) {
+      return { ok: false, error: `provider ${p.id}: ${(err as Error).message}` };
     }
-    providers.set(p.id, runtime);
   }
   const providerIds = new Set(providers.keys());
   const routesByModel = new Map<string, RuntimeRoute[]>();

@@ -4,7 +4,7 @@ import type { TargetConfig } from '../config/snapshot.js';
 import type { StreamStep, UpstreamFailure, Usage } from '../core/canonical.js';
 import type { AttemptResult } from '../core/canonical.js';
 import type { AttemptTelemetry } from './gateway-observer.js';
-import { GENAI, genAiProviderName, ResponseFacts } from './genai-attributes.js';
+import { GENAI, ResponseFacts } from './genai-attributes.js';
 import type { TelemetryContext } from './telemetry-context.js';
 
 type Stream = AsyncGenerator<StreamStep, void, undefined>;
@@ -90,7 +90,7 @@ export class AttemptRecorder implements AttemptTelemetry {
     const server = ctx.addresses.of(baseUrl);
     const attributes: Attributes = {
       [GENAI.operation]: owner.operationName,
-      [GENAI.provider]: genAiProviderName(provider.config.type),
+      [GENAI.provider]: provider.telemetryName,
       [GENAI.requestModel]: target.model,
       'tollgate.route': owner.routeId,
       'tollgate.provider': target.providerId,

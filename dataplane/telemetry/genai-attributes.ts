@@ -31,20 +31,6 @@ export const OPERATION_BY_PATH: ReadonlyMap<string, string> = new Map([
 
 export const OPERATION_NAME: Record<Operation, string> = { chat: 'chat', completions: 'text_completion', embeddings: 'embeddings' };
 
-/** Provider type → gen_ai.provider.name: the registered value where there is one, else the type itself. */
-const PROVIDER_NAME: Record<string, string> = {
-  openai: 'openai',
-  'azure-openai': 'azure.ai.openai',
-  anthropic: 'anthropic',
-  gemini: 'gcp.gemini',
-  vertex: 'gcp.vertex_ai',
-  bedrock: 'aws.bedrock',
-};
-
-export function genAiProviderName(type: string): string {
-  return PROVIDER_NAME[type] ?? type;
-}
-
 /** server.address and server.port of a base URL, parsed once per distinct URL. */
 export class ServerAddresses {
   private readonly cache = new Map<string, { address: string; port: number } | undefined>();

@@ -13,7 +13,7 @@ import {
   type CallerIdentity,
   type RequestTelemetry,
 } from './gateway-observer.js';
-import { GENAI, genAiProviderName } from './genai-attributes.js';
+import { GENAI } from './genai-attributes.js';
 import type { TelemetryContext } from './telemetry-context.js';
 
 /** What the access log reports about the routing decision (set by the proxy handler). */
@@ -237,7 +237,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
       if (this.clientLeft) attributes['tollgate.client_gone'] = true;
       if (served !== undefined) {
         attributes['tollgate.provider'] = served.target.providerId;
-        attributes[GENAI.provider] = genAiProviderName(served.provider.config.type);
+        attributes[GENAI.provider] = served.provider.telemetryName;
         if (served.facts.model !== undefined) attributes[GENAI.responseModel] = served.facts.model;
         if (served.facts.finishReasons.length > 0) attributes[GENAI.finishReasons] = served.facts.finishReasons;
       }

@@ -30,8 +30,6 @@ const PENDING: Readonly<Record<string, string>> = {
   'dataplane/routing/endpoints/pod-scoring.ts -> dataplane/providers/vllm/vllm-metrics.ts': 'metrics parser through the registry',
   'dataplane/routing/endpoints/pod-scraper.ts -> dataplane/providers/vllm/vllm-metrics.ts': 'metrics parser through the registry',
   'dataplane/routing/endpoints/pod-state.ts -> dataplane/providers/vllm/vllm-metrics.ts': 'metrics parser through the registry',
-  'dataplane/runtime/runtime-snapshot.ts -> dataplane/providers/mock/mock-transport.ts': 'transport through the registry',
-  'dataplane/runtime/runtime-snapshot.ts -> dataplane/providers/vertex/service-account-token-source.ts': 'token source through the registry',
 };
 
 /** Folders of providers/ that are shared code, not a provider. */

@@ -30,15 +30,12 @@ export interface EndpointPicker {
   pick(request: PickRequest): PickResult;
 }
 
-const MOCK_ENDPOINT = 'mock://in-process';
-
 /** The default for hosted APIs and plain endpoints: round robin over the provider's endpoints. */
 export class RoundRobinPicker implements EndpointPicker {
   private readonly next = new Map<string, number>();
 
   pick({ provider }: PickRequest): PickResult {
     const endpoints = provider.endpoints;
-    if (provider.mock !== undefined) return { ok: true, lease: { url: MOCK_ENDPOINT, release: () => undefined } };
     if (endpoints.length === 0) {
       return { ok: false, saturated: false, failure: { kind: 'ConnectionError', status: 0, message: 'provider has no ready endpoints' } };
     }
