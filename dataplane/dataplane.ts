@@ -28,7 +28,7 @@ import { EndpointPickers } from './routing/endpoints/endpoint-pickers.js';
 import { ActiveHealthChecker } from './routing/health/active-health.js';
 import { TargetHealth } from './routing/health/target-health.js';
 import { Router } from './routing/router.js';
-import { mountDebugRoute } from './routing/rules/debug-route.js';
+import { mountDebugRoute } from './admin/debug-route.js';
 import { TargetStats } from './routing/target-stats.js';
 import { createApp } from './server/app.js';
 import { ByteBudget } from './server/body/byte-budget.js';

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wireJson } from '../../dataplane/config/secret-value.js';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
-import { CALLER_AUTHORIZATION } from '../../dataplane/routing/rules/debug-route.js';
+import { CALLER_AUTHORIZATION } from '../../dataplane/admin/debug-route.js';
 import { compile } from '../../operator/compile/compile.js';
 import { loadManifests } from '../../operator/sources/manifest-loader.js';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
