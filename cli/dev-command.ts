@@ -76,10 +76,11 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
       logger.error(kept === undefined ? 'no valid configuration yet; not serving' : `change refused; still serving snapshot ${kept}`);
       return;
     }
-    const { snapshot, statuses } = compile({ ...result.input, apiKeyHashKey });
+    const { snapshot, statuses } = compile({ ...result.input, apiKeyHashKey, localCaptureDestinations: true });
     for (const s of statuses) {
       for (const c of s.conditions) {
-        if (c.status === 'False') logger.warn(`${s.kind} ${s.namespace}/${s.name}: ${c.type}=False (${c.reason}): ${c.message}`);
+        // Conflicted is the one condition whose True is the bad state.
+        if ((c.status === 'False') !== (c.type === 'Conflicted')) logger.warn(`${s.kind} ${s.namespace}/${s.name}: ${c.type}=False (${c.reason}): ${c.message}`);
       }
     }
     const applied = dataplane.store.apply(snapshot);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { secretSchema } from './secret-value.js';
 import { PASS_THROUGH_ENDPOINTS } from './pass-through-endpoints.js';
+import { DataPolicyConfigSchema } from './data-policy-config.js';
 
 /**
  * The Snapshot: the only contract between the operator (or `tollgate dev`) and the data plane.
@@ -342,6 +343,8 @@ export const SnapshotSchema = z.object({
   budgets: z.array(BudgetConfigSchema),
   /** Labels of namespaces, for Selector access rules. */
   namespaces: z.record(z.string(), z.record(z.string(), z.string())),
+  /** Content capture policies, in precedence order; absent = nothing is captured anywhere. */
+  dataPolicies: z.array(DataPolicyConfigSchema).optional(),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
 export type SnapshotContent = Omit<Snapshot, 'version'>;

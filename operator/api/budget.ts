@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isTimeZone } from '../../dataplane/config/budget-period.js';
-import { ConditionsSchema, ObjectMetaSchema, PositiveDurationSchema, ObservedGenerationSchema, ServiceAccountRefSchema, withRules } from './common.js';
+import { ConditionsSchema, ObjectMetaSchema, PositiveDurationSchema, ObservedGenerationSchema, withRules } from './common.js';
+import { subjectsSchema } from './subjects.js';
 
 export const BudgetSpecSchema = withRules(
   z.strictObject({
@@ -23,34 +24,7 @@ export const BudgetSpecSchema = withRules(
       .default('UTC')
       .describe('IANA time zone in which calendar periods start, e.g. Europe/Berlin.'),
     window: PositiveDurationSchema.optional().describe('Length of the rolling window; only with period Rolling.'),
-    subjects: withRules(
-      z.strictObject({
-        namespaces: z.array(z.string().min(1)).max(256).optional().describe('All callers in these namespaces.'),
-        serviceAccounts: z
-          .array(ServiceAccountRefSchema)
-          .max(256)
-          .optional()
-          .describe('These ServiceAccounts.'),
-        apiKeys: z.array(z.string().min(1)).max(256).optional().describe('API key Secrets (by name, in the Budget namespace).'),
-        routes: z
-          .array(
-            z.strictObject({
-              name: z.string().min(1).describe('ModelRoute name.'),
-              namespace: z.string().min(1).optional().describe('ModelRoute namespace; defaults to the Budget namespace.'),
-            }),
-          )
-          .max(256)
-          .optional()
-          .describe('All traffic through these ModelRoutes.'),
-      }),
-      [
-        {
-          rule: 'has(self.namespaces) || has(self.serviceAccounts) || has(self.apiKeys) || has(self.routes)',
-          message: 'subjects must name at least one namespace, serviceAccount, apiKey or route',
-          holds: (s) => s.namespaces !== undefined || s.serviceAccounts !== undefined || s.apiKeys !== undefined || s.routes !== undefined,
-        },
-      ],
-    ).describe('Whose spend counts against this budget.'),
+    subjects: subjectsSchema('Budget').describe('Whose spend counts against this budget.'),
     thresholds: z
       .array(z.number().int().min(1).max(100))
       .max(10)

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { BudgetSpecSchema, BudgetStatusSchema } from './budget.js';
+import { DataPolicySpecSchema, DataPolicyStatusSchema } from './data-policy.js';
 import { ModelRouteSpecSchema, ModelRouteStatusSchema } from './model-route.js';
 import { ProviderSpecSchema, ProviderStatusSchema } from './provider.js';
 
@@ -13,7 +14,7 @@ export interface PrinterColumn {
 
 /** Everything the generator needs to know about one kind besides its zod schemas. */
 export interface CrdDefinition {
-  kind: 'Provider' | 'ModelRoute' | 'Budget';
+  kind: 'Provider' | 'ModelRoute' | 'Budget' | 'DataPolicy';
   plural: string;
   singular: string;
   shortNames: string[];
@@ -82,6 +83,25 @@ export const CRD_DEFINITIONS: readonly CrdDefinition[] = [
       { name: 'Resets-At', type: 'string', jsonPath: '.status.resetsAt' },
       { name: 'Threshold', type: 'string', jsonPath: '.status.conditions[?(@.type=="ThresholdReached")].reason', priority: 1 },
       { name: 'Accepted', type: 'string', jsonPath: condition('Accepted') },
+      age,
+    ],
+  },
+  {
+    kind: 'DataPolicy',
+    plural: 'datapolicies',
+    singular: 'datapolicy',
+    shortNames: ['dp', 'llmdatapolicy'],
+    description:
+      'DataPolicy decides what prompt and response content is captured for which traffic (namespaces, ServiceAccounts, API keys, routes), how it is redacted, where it may go and how long it lives. Without one, nothing is captured.',
+    spec: DataPolicySpecSchema,
+    status: DataPolicyStatusSchema,
+    printerColumns: [
+      { name: 'Mode', type: 'string', jsonPath: '.spec.capture.mode' },
+      { name: 'Sample', type: 'number', jsonPath: '.spec.capture.sampleRate' },
+      { name: 'Content-Retention', type: 'string', jsonPath: '.spec.retention.content', priority: 1 },
+      { name: 'Metadata-Retention', type: 'string', jsonPath: '.spec.retention.metadata', priority: 1 },
+      { name: 'Accepted', type: 'string', jsonPath: condition('Accepted') },
+      { name: 'Conflicted', type: 'string', jsonPath: condition('Conflicted'), priority: 1 },
       age,
     ],
   },

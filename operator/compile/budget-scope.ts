@@ -1,19 +1,20 @@
 import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
-import type { Budget } from '../api/budget.js';
+import type { Subjects } from '../api/subjects.js';
 import type { Problem } from './conditions.js';
 
 /**
- * The subjects a Budget may constrain. A Budget in a tenant's namespace caps only that namespace's
+ * The subjects a Budget (or DataPolicy) may govern. A Budget in a tenant's namespace caps only that namespace's
  * callers and routes: listing another team's namespace, ServiceAccounts or routes would let one
  * tenant cut off another. Only a Budget in a platform namespace may name subjects anywhere;
  * `platform` undefined trusts every namespace (manifests on disk have one author).
  */
 export function scopedSubjects(
-  budget: Budget,
+  policy: { kind?: string; metadata: { namespace?: string | undefined }; spec: { subjects: Subjects } },
   platform: ReadonlySet<string> | undefined,
 ): { subjects: BudgetConfig['subjects']; problem?: Problem } {
-  const ns = budget.metadata.namespace ?? 'default';
-  const s = budget.spec.subjects;
+  const ns = policy.metadata.namespace ?? 'default';
+  const kind = policy.kind ?? 'Budget';
+  const s = policy.spec.subjects;
   const all: BudgetConfig['subjects'] = {
     namespaces: [...(s.namespaces ?? [])].sort(),
     serviceAccounts: (s.serviceAccounts ?? []).map((sa) => `${sa.namespace}/${sa.name}`).sort(),
@@ -37,7 +38,7 @@ export function scopedSubjects(
     },
     problem: {
       reason: 'RefNotPermitted',
-      message: `a Budget in namespace ${ns} applies only to subjects in ${ns} (platform-wide Budgets live in ${[...platform].sort().join(', ')}); not applied to ${foreign.join(', ')}`,
+      message: `a ${kind} in namespace ${ns} applies only to subjects in ${ns} (platform-wide ${kind === 'DataPolicy' ? 'DataPolicies' : `${kind}s`} live in ${[...platform].sort().join(', ')}); not applied to ${foreign.join(', ')}`,
     },
   };
 }

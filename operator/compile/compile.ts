@@ -1,6 +1,7 @@
 import { SNAPSHOT_SCHEMA_VERSION, type Snapshot, type SnapshotContent } from '../../dataplane/config/snapshot.js';
 import { secret } from '../../dataplane/config/secret-value.js';
 import { compileBudgets } from './compile-budgets.js';
+import { compileDataPolicies } from './compile-data-policies.js';
 import { compileProviders } from './compile-providers.js';
 import { compileApiKeys } from './compile-api-keys.js';
 import { compileRoutes } from './compile-routes.js';
@@ -35,6 +36,13 @@ export function compile(input: CompileInput): CompileResult {
   const { routes, statuses: routeStatuses } = compileRoutes(sorted, providers);
   const { configs: budgets, statuses: budgetStatuses } = compileBudgets(sorted.budgets, routes, input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces));
 
+  const { configs: dataPolicies, statuses: dataPolicyStatuses } = compileDataPolicies(input.dataPolicies ?? [], {
+    routes,
+    secrets: sorted.secrets,
+    platform: input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces),
+    localDestinations: input.localCaptureDestinations ?? false,
+  });
+
   const apiKeys = compileApiKeys(sorted.secrets, input.apiKeyHashKey);
   const referenced = new Set(routes.flatMap((r) => r.targets.map((t) => t.providerId)));
   const content: SnapshotContent = {
@@ -48,7 +56,9 @@ export function compile(input: CompileInput): CompileResult {
       [...(sorted.namespaces ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1)).map((n) => [n.name, n.labels]),
     ),
   };
+  // Only when there is one: snapshots (and their versions) without DataPolicies stay as they were.
+  if (dataPolicies.length > 0) content.dataPolicies = dataPolicies;
   if (apiKeys.length > 0 && input.apiKeyHashKey !== undefined) content.apiKeyHashKey = secret(input.apiKeyHashKey);
   const snapshot: Snapshot = { ...content, version: contentHash(content) };
-  return { snapshot, statuses: [...providerStatuses, ...routeStatuses, ...budgetStatuses].sort(statusOrder) };
+  return { snapshot, statuses: [...providerStatuses, ...routeStatuses, ...budgetStatuses, ...dataPolicyStatuses].sort(statusOrder) };
 }

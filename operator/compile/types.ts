@@ -1,4 +1,5 @@
 import type { Budget } from '../api/budget.js';
+import type { DataPolicy } from '../api/data-policy.js';
 import type { ModelRoute } from '../api/model-route.js';
 import type { Provider } from '../api/provider.js';
 import type { Snapshot } from '../../dataplane/config/snapshot.js';
@@ -31,6 +32,8 @@ export interface CompileInput {
   providers: Provider[];
   routes: ModelRoute[];
   budgets: Budget[];
+  /** Absent: none (nothing is captured). */
+  dataPolicies?: DataPolicy[];
   secrets: SecretInput[];
   /** Needed for Selector-based allowedRoutes; a namespace that is absent has no labels. */
   namespaces?: NamespaceInput[];
@@ -40,19 +43,23 @@ export interface CompileInput {
    * installation namespace). Absent: every namespace may, as for manifests on disk.
    */
   platformNamespaces?: string[];
+  /** DataPolicy localDirectory destinations are allowed (only `tollgate dev`: in a cluster a pod's disk is no destination). */
+  localCaptureDestinations?: boolean;
   /** The installation's key for API key HMACs (see api-key-digest.ts); without it no API key is compiled. */
   apiKeyHashKey?: string;
 }
 
-export type ObjectKind = 'Provider' | 'ModelRoute' | 'Budget';
+export type ObjectKind = 'Provider' | 'ModelRoute' | 'Budget' | 'DataPolicy';
 
 /** A condition as compile computes it; the controller adds lastTransitionTime. */
 export interface ComputedCondition {
-  type: 'Accepted' | 'ResolvedRefs';
+  type: 'Accepted' | 'ResolvedRefs' | 'Conflicted';
   status: 'True' | 'False';
   reason: string;
   message: string;
   observedGeneration?: number;
+  /** For conditions whose True is the bad state (Conflicted): the Event recorded when the reason changes. */
+  event?: { type: 'Normal' | 'Warning'; reason: string; message: string };
 }
 
 export interface ObjectStatus {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BudgetSchema, type Budget } from '../api/budget.js';
+import { DataPolicySchema, type DataPolicy } from '../api/data-policy.js';
 import type { Condition } from '../api/common.js';
 import { ModelRouteSchema, type ModelRoute } from '../api/model-route.js';
 import { ProviderSchema, type Provider } from '../api/provider.js';
@@ -17,6 +18,7 @@ export interface Caches {
   providers: Map<string, KubeObject>;
   routes: Map<string, KubeObject>;
   budgets: Map<string, KubeObject>;
+  dataPolicies: Map<string, KubeObject>;
   secrets: Map<string, SecretObject>;
   namespaces: Map<string, KubeObject>;
   services: Map<string, ServiceObject>;
@@ -37,7 +39,7 @@ export interface ReconcilerOptions {
   extraConditions?: (status: ObjectStatus) => DesiredCondition[];
 }
 
-const PLURAL: Record<ObjectKind, string> = { Provider: 'providers', ModelRoute: 'modelroutes', Budget: 'budgets' };
+const PLURAL: Record<ObjectKind, string> = { Provider: 'providers', ModelRoute: 'modelroutes', Budget: 'budgets', DataPolicy: 'datapolicies' };
 
 interface StatusBody {
   observedGeneration?: number;
@@ -115,10 +117,12 @@ export class Reconciler {
     const providers = parseAll<Provider>('Provider', c.providers, ProviderSchema);
     const routes = parseAll<ModelRoute>('ModelRoute', c.routes, ModelRouteSchema);
     const budgets = parseAll<Budget>('Budget', c.budgets, BudgetSchema);
+    const dataPolicies = parseAll<DataPolicy>('DataPolicy', c.dataPolicies, DataPolicySchema);
     const input: CompileInput = {
       providers: providers.objects,
       routes: routes.objects,
       budgets: budgets.objects,
+      dataPolicies: dataPolicies.objects,
       secrets: decodeSecrets(c.secrets),
       namespaces: [...c.namespaces.values()].map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {} })),
       endpoints: resolveServiceEndpoints(providers.objects, c.services, c.slices.values()),
@@ -127,7 +131,7 @@ export class Reconciler {
     };
     const hashKey = this.opts.apiKeyHashKey?.();
     if (hashKey !== undefined) input.apiKeyHashKey = hashKey;
-    return { input, invalid: [...providers.invalid, ...routes.invalid, ...budgets.invalid] };
+    return { input, invalid: [...providers.invalid, ...routes.invalid, ...budgets.invalid, ...dataPolicies.invalid] };
   }
 
   async reconcile(leader: boolean): Promise<void> {
@@ -190,7 +194,7 @@ export class Reconciler {
 
   private cacheFor(kind: ObjectKind): Map<string, KubeObject> {
     const c = this.opts.caches;
-    return kind === 'Provider' ? c.providers : kind === 'ModelRoute' ? c.routes : c.budgets;
+    return kind === 'Provider' ? c.providers : kind === 'ModelRoute' ? c.routes : kind === 'Budget' ? c.budgets : c.dataPolicies;
   }
 
   private async writeStatuses(statuses: ObjectStatus[]): Promise<void> {

@@ -1,6 +1,7 @@
 import yaml from 'js-yaml';
 import type { z } from 'zod';
 import { BudgetSchema } from '../api/budget.js';
+import { DataPolicySchema } from '../api/data-policy.js';
 import { API_VERSION } from '../api/common.js';
 import { ModelRouteSchema } from '../api/model-route.js';
 import { ProviderSchema } from '../api/provider.js';
@@ -90,14 +91,15 @@ export function loadManifests(files: ManifestFile[]): LoadResult {
       }
       seen.add(object);
       const kind = raw.kind;
-      if (raw.apiVersion === API_VERSION && (kind === 'Provider' || kind === 'ModelRoute' || kind === 'Budget')) {
+      if (raw.apiVersion === API_VERSION && (kind === 'Provider' || kind === 'ModelRoute' || kind === 'Budget' || kind === 'DataPolicy')) {
         const accept = <T>(result: z.ZodSafeParseResult<T>, into: T[]): void => {
           if (result.success) into.push(result.data);
           else errors.push(...zodErrors(file.path, object, result.error));
         };
         if (kind === 'Provider') accept(ProviderSchema.safeParse(raw), input.providers);
         else if (kind === 'ModelRoute') accept(ModelRouteSchema.safeParse(raw), input.routes);
-        else accept(BudgetSchema.safeParse(raw), input.budgets);
+        else if (kind === 'Budget') accept(BudgetSchema.safeParse(raw), input.budgets);
+        else accept(DataPolicySchema.safeParse(raw), (input.dataPolicies ??= []));
       } else if (raw.apiVersion === 'v1' && kind === 'Secret' && isDoc(raw.metadata) && typeof raw.metadata.name === 'string') {
         const labels = isDoc(raw.metadata.labels) ? raw.metadata.labels : {};
         input.secrets.push({

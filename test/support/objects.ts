@@ -1,3 +1,4 @@
+import { DataPolicySchema, type DataPolicy } from '../../operator/api/data-policy.js';
 import { BudgetSchema, type Budget } from '../../operator/api/budget.js';
 import { ModelRouteSchema, type ModelRoute } from '../../operator/api/model-route.js';
 import { ProviderSchema, type Provider } from '../../operator/api/provider.js';
@@ -13,4 +14,8 @@ export function route(name: string, spec: Record<string, unknown>, meta: Record<
 
 export function budget(name: string, spec: Record<string, unknown>, meta: Record<string, unknown> = {}): Budget {
   return BudgetSchema.parse({ apiVersion: 'tollgate.dev/v1alpha1', kind: 'Budget', metadata: { name, namespace: 'default', generation: 1, ...meta }, spec });
+}
+
+export function dataPolicy(name: string, spec: Record<string, unknown>, meta: Record<string, unknown> = {}): DataPolicy {
+  return DataPolicySchema.parse({ apiVersion: 'tollgate.dev/v1alpha1', kind: 'DataPolicy', metadata: { name, namespace: 'default', generation: 1, ...meta }, spec });
 }

@@ -1,0 +1,142 @@
+import {
+  type CaptureDestinationConfig,
+  type DataPolicyConfig,
+  DataPolicyConfigSchema,
+  detectorSpecErrors,
+} from '../../dataplane/config/data-policy-config.js';
+import { secret } from '../../dataplane/config/secret-value.js';
+import type { RouteConfig } from '../../dataplane/config/snapshot.js';
+import type { DataPolicy } from '../api/data-policy.js';
+import { durationToMs } from '../api/duration.js';
+import { scopedSubjects } from './budget-scope.js';
+import { condition, type Problem, resolvedRefs } from './conditions.js';
+import type { ComputedCondition, ObjectStatus, SecretInput } from './types.js';
+
+export interface DataPolicyCompileOptions {
+  routes: readonly RouteConfig[];
+  secrets: readonly SecretInput[];
+  platform?: ReadonlySet<string> | undefined;
+  localDestinations: boolean;
+}
+
+const id = (p: DataPolicy): string => `${p.metadata.namespace ?? 'default'}/${p.metadata.name}`;
+
+/** Older first (creationTimestamp, then namespace/name): among equally specific policies the older one wins. */
+function precedence(a: DataPolicy, b: DataPolicy): number {
+  const ta = a.metadata.creationTimestamp ?? '';
+  const tb = b.metadata.creationTimestamp ?? '';
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0;
+}
+
+/**
+ * DataPolicies → snapshot entries in precedence order, and a status for each. An invalid policy is
+ * refused alone (Accepted=False naming the field); one that claims a subject an older policy already
+ * claims at the same specificity still applies to its other subjects and says so (Conflicted=True).
+ */
+export function compileDataPolicies(policies: readonly DataPolicy[], opts: DataPolicyCompileOptions): { configs: DataPolicyConfig[]; statuses: ObjectStatus[] } {
+  const routeIds = new Set(opts.routes.map((r) => r.id));
+  const claimedBy = new Map<string, string>();
+  const configs: DataPolicyConfig[] = [];
+  const statuses = [...policies].sort(precedence).map((p) => {
+    const ns = p.metadata.namespace ?? 'default';
+    const gen = p.metadata.generation;
+    const status: ObjectStatus = { kind: 'DataPolicy', namespace: ns, name: p.metadata.name, conditions: [] };
+    if (gen !== undefined) status.generation = gen;
+    const problems: Problem[] = [];
+    const scoped = scopedSubjects({ ...p, kind: 'DataPolicy' }, opts.platform);
+    if (scoped.problem !== undefined) problems.push(scoped.problem);
+    for (const r of scoped.subjects.routes) {
+      if (!routeIds.has(r)) problems.push({ reason: 'RouteNotFound', message: `ModelRoute ${r} not found or not accepted` });
+    }
+    const invalid: string[] = detectorSpecErrors({ detectors: p.spec.redaction.detectors, customPatterns: p.spec.redaction.customPatterns ?? [] }).map(
+      (e) => `spec.redaction.${e.field}: ${e.message}`,
+    );
+    const destinations: CaptureDestinationConfig[] = [];
+    p.spec.destinations.forEach((d, i) => {
+      const field = `spec.destinations[${i}]`;
+      if (d.otlpLogs !== undefined) destinations.push({ type: 'otlpLogs', name: d.name, endpoint: d.otlpLogs.endpoint.replace(/\/+$/, '') });
+      else if (d.localDirectory !== undefined) {
+        if (opts.localDestinations) destinations.push({ type: 'localDirectory', name: d.name, path: d.localDirectory.path });
+        else invalid.push(`${field}.localDirectory: only tollgate dev writes to a local directory; use s3 or otlpLogs in a cluster`);
+      } else if (d.s3 !== undefined) {
+        const ref = d.s3.credentialsSecretRef;
+        const data = opts.secrets.find((s) => s.namespace === ns && s.name === ref.name)?.data;
+        const keyId = data?.[ref.accessKeyIdKey];
+        const key = data?.[ref.secretAccessKeyKey];
+        if (keyId === undefined || key === undefined || keyId === '' || key === '') {
+          problems.push({
+            reason: 'SecretNotFound',
+            message: `${field}.s3.credentialsSecretRef: Secret ${ns}/${ref.name} ${data === undefined ? 'not found' : `lacks key ${keyId === undefined || keyId === '' ? ref.accessKeyIdKey : ref.secretAccessKeyKey}`}; destination ${d.name} receives nothing`,
+          });
+          return;
+        }
+        destinations.push({
+          type: 's3',
+          name: d.name,
+          endpoint: d.s3.endpoint.replace(/\/+$/, ''),
+          bucket: d.s3.bucket,
+          region: d.s3.region,
+          prefix: d.s3.prefix.replace(/\/+$/, ''),
+          accessKeyId: secret(keyId),
+          secretAccessKey: secret(key),
+          batchIntervalMs: durationToMs(d.s3.batchInterval),
+          maxBatchRecords: d.s3.maxBatchRecords,
+        });
+      }
+    });
+    if (invalid.length > 0) {
+      status.conditions = [condition('Accepted', false, 'Invalid', invalid.join('; '), gen), resolvedRefs(problems, gen)];
+      return status;
+    }
+    const spec = p.spec;
+    const config: DataPolicyConfig = {
+      id: `${ns}/${p.metadata.name}`,
+      subjects: scoped.subjects,
+      mode: spec.capture.mode,
+      sampleRate: spec.capture.sampleRate,
+      parts: { request: spec.capture.parts.includes('Request'), response: spec.capture.parts.includes('Response') },
+      maxRecordBytes: spec.capture.maxRecordBytes,
+      allowOptOut: spec.capture.allowOptOut,
+      redaction: { detectors: [...spec.redaction.detectors], customPatterns: (spec.redaction.customPatterns ?? []).map((c) => ({ name: c.name, pattern: c.pattern })) },
+      retention: {
+        ...(spec.retention?.content === undefined ? {} : { contentMs: durationToMs(spec.retention.content) }),
+        ...(spec.retention?.metadata === undefined ? {} : { metadataMs: durationToMs(spec.retention.metadata) }),
+      },
+      destinations,
+    };
+    const parsed = DataPolicyConfigSchema.safeParse(config);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      status.conditions = [condition('Accepted', false, 'Invalid', `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`, gen), resolvedRefs(problems, gen)];
+      return status;
+    }
+    status.conditions = [condition('Accepted', true, 'Accepted', 'DataPolicy is valid', gen), resolvedRefs(problems, gen), conflicts(config, claimedBy, gen)];
+    configs.push(config);
+    return status;
+  });
+  return { configs, statuses };
+}
+
+/** Records which subjects this policy claims; those an older policy claimed first are its conflicts. */
+function conflicts(config: DataPolicyConfig, claimedBy: Map<string, string>, gen: number | undefined): ComputedCondition {
+  const s = config.subjects;
+  const keys = [
+    ...s.routes.map((r) => `route ${r}`),
+    ...s.serviceAccounts.map((sa) => `ServiceAccount ${sa}`),
+    ...s.apiKeys.map((k) => `API key ${k}`),
+    ...s.namespaces.map((n) => `namespace ${n}`),
+  ];
+  const lost: string[] = [];
+  for (const key of keys) {
+    const owner = claimedBy.get(key);
+    if (owner === undefined) claimedBy.set(key, config.id);
+    else lost.push(`${key} (DataPolicy ${owner} applies)`);
+  }
+  if (lost.length === 0) {
+    const message = 'no older DataPolicy governs the same subjects';
+    return { ...condition('Conflicted', false, 'NoConflicts', message, gen), event: { type: 'Normal', reason: 'NoConflicts', message } };
+  }
+  const message = `older DataPolicies govern: ${lost.join(', ')}`;
+  return { ...condition('Conflicted', true, 'SubjectClaimed', message, gen), event: { type: 'Warning', reason: 'SubjectClaimed', message } };
+}
