@@ -134,6 +134,12 @@ metadata: { name: monthly, namespace: ${ns} }
 spec:
   limit: { amount: 100 }
   subjects: { namespaces: [${ns}] }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: DataPolicy
+metadata: { name: audit, namespace: ${ns} }
+spec:
+  subjects: { namespaces: [${ns}] }
 `;
 }
 
@@ -174,6 +180,7 @@ async function fullCycle(namespaces: string[]): Promise<void> {
     await eventually(() => programmed('modelroute', 'chat', ns), `ModelRoute ${ns}/chat Programmed`);
     await eventually(() => programmed('provider', 'upstream', ns), `Provider ${ns}/upstream Programmed`);
     await eventually(() => programmed('budget', 'monthly', ns), `Budget ${ns}/monthly Programmed`);
+    await eventually(() => programmed('datapolicy', 'audit', ns), `DataPolicy ${ns}/audit Programmed`);
     const orphan = await eventually(() => {
       const o = JSON.parse(kubectl(['get', 'modelroute', 'orphan', '-n', ns, '-o', 'json'])) as Conditioned;
       if (conditionOf(o, 'ResolvedRefs')?.reason !== 'ProviderNotFound') throw new Error('not yet');
