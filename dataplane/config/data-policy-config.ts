@@ -1,12 +1,6 @@
 import { z } from 'zod';
-import { BUILTIN_DETECTORS } from '../policy/detectors/detector-types.js';
+import { BUILTIN_DETECTORS, compileContentPattern, MAX_CUSTOM_PATTERNS, MAX_TOTAL_CUSTOM_PROGRAM_SIZE } from './content-detectors.js';
 import { secretSchema } from './secret-value.js';
-
-// The detector vocabulary is part of the operator↔data-plane contract: compile validates with the
-// same code the data plane runs, so an object compile accepts is one the data plane can load.
-export { BUILTIN_DETECTORS, type BuiltinDetector } from '../policy/detectors/detector-types.js';
-export { CUSTOM_PATTERN_NAME, MAX_CUSTOM_PATTERNS } from '../policy/detectors/custom-pattern.js';
-export { detectorSpecErrors } from '../policy/detectors/detector-set.js';
 
 export const CAPTURE_MODES = ['None', 'Metadata', 'Redacted', 'Full'] as const;
 export type CaptureMode = (typeof CAPTURE_MODES)[number];
@@ -58,3 +52,23 @@ export const DataPolicyConfigSchema = z.object({
   destinations: z.array(CaptureDestinationConfigSchema),
 });
 export type DataPolicyConfig = z.infer<typeof DataPolicyConfigSchema>;
+
+/**
+ * Why a policy's custom patterns cannot be loaded (each message starts with its field), with the
+ * same checks the data plane's detector set makes: RE2, size, empty match, unique names.
+ */
+export function customPatternErrors(patterns: readonly { name: string; pattern: string }[]): string[] {
+  const errors: string[] = [];
+  if (patterns.length > MAX_CUSTOM_PATTERNS) errors.push(`customPatterns: at most ${MAX_CUSTOM_PATTERNS} custom patterns`);
+  const names = new Set<string>();
+  let total = 0;
+  patterns.forEach((p, i) => {
+    if (names.has(p.name)) errors.push(`customPatterns[${i}].name: duplicate name "${p.name}"`);
+    names.add(p.name);
+    const compiled = compileContentPattern(p.name, p.pattern);
+    if (compiled.ok) total += compiled.programSize;
+    else errors.push(`customPatterns[${i}]${compiled.error.startsWith('name') ? '.name' : '.pattern'}: ${compiled.error}`);
+  });
+  if (total > MAX_TOTAL_CUSTOM_PROGRAM_SIZE) errors.push(`customPatterns: too complex together: RE2 program sizes sum to ${total}, more than ${MAX_TOTAL_CUSTOM_PROGRAM_SIZE}`);
+  return errors;
+}

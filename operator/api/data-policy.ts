@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { BUILTIN_DETECTORS, CAPTURE_MODES, CAPTURE_OPT_OUT_HEADER, CUSTOM_PATTERN_NAME, MAX_CUSTOM_PATTERNS } from '../../dataplane/config/data-policy-config.js';
+import { BUILTIN_DETECTORS, CUSTOM_PATTERN_NAME, MAX_CUSTOM_PATTERNS } from '../../dataplane/config/content-detectors.js';
+import { CAPTURE_MODES, CAPTURE_OPT_OUT_HEADER } from '../../dataplane/config/data-policy-config.js';
 import { ConditionsSchema, ObjectMetaSchema, ObservedGenerationSchema, PositiveDurationSchema, withRules } from './common.js';
 import { durationToMs } from './duration.js';
 import { subjectsSchema } from './subjects.js';

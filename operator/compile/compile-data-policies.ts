@@ -2,7 +2,7 @@ import {
   type CaptureDestinationConfig,
   type DataPolicyConfig,
   DataPolicyConfigSchema,
-  detectorSpecErrors,
+  customPatternErrors,
 } from '../../dataplane/config/data-policy-config.js';
 import { secret } from '../../dataplane/config/secret-value.js';
 import type { RouteConfig } from '../../dataplane/config/snapshot.js';
@@ -49,9 +49,7 @@ export function compileDataPolicies(policies: readonly DataPolicy[], opts: DataP
     for (const r of scoped.subjects.routes) {
       if (!routeIds.has(r)) problems.push({ reason: 'RouteNotFound', message: `ModelRoute ${r} not found or not accepted` });
     }
-    const invalid: string[] = detectorSpecErrors({ detectors: p.spec.redaction.detectors, customPatterns: p.spec.redaction.customPatterns ?? [] }).map(
-      (e) => `spec.redaction.${e.field}: ${e.message}`,
-    );
+    const invalid: string[] = customPatternErrors(p.spec.redaction.customPatterns ?? []).map((e) => `spec.redaction.${e}`);
     const destinations: CaptureDestinationConfig[] = [];
     p.spec.destinations.forEach((d, i) => {
       const field = `spec.destinations[${i}]`;

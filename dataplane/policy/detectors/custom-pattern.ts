@@ -1,16 +1,7 @@
-import { RE2JS } from 're2js';
+import { compileContentPattern } from '../../config/content-detectors.js';
 
-/**
- * Largest RE2 program of one custom content pattern. RE2 matching costs program size × input
- * length, so this and the input cap bound one pattern's work on any text.
- */
-export const MAX_CUSTOM_PROGRAM_SIZE = 2048;
-/** Largest sum of the program sizes of one policy's custom patterns. */
-export const MAX_TOTAL_CUSTOM_PROGRAM_SIZE = 8192;
-/** Most custom patterns one policy may carry. */
-export const MAX_CUSTOM_PATTERNS = 32;
-/** A custom pattern's name: it becomes the marker `[NAME]`. */
-export const CUSTOM_PATTERN_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,62}$/;
+// The limits and the acceptance check are part of the operator↔data-plane contract (config/).
+export { CUSTOM_PATTERN_NAME, MAX_CUSTOM_PATTERNS, MAX_CUSTOM_PROGRAM_SIZE, MAX_TOTAL_CUSTOM_PROGRAM_SIZE } from '../../config/content-detectors.js';
 
 /** A compiled custom pattern: RE2 semantics (linear time, no backreferences or look-around). */
 export interface CompiledCustomPattern {
@@ -29,19 +20,9 @@ export function customMarker(name: string): string {
 
 /** Compiles one custom pattern, refusing what could not run within the bounds above. */
 export function compileCustomPattern(name: string, source: string): CustomPatternResult {
-  if (!CUSTOM_PATTERN_NAME.test(name)) return { ok: false, error: `name must match ${CUSTOM_PATTERN_NAME.source}` };
-  let re: RE2JS;
-  try {
-    re = RE2JS.compile(source);
-  } catch (err) {
-    return { ok: false, error: `invalid RE2 pattern: ${err instanceof Error ? err.message : String(err)}` };
-  }
-  const programSize = re.programSize();
-  if (programSize > MAX_CUSTOM_PROGRAM_SIZE) {
-    return { ok: false, error: `too complex: RE2 program size ${programSize} exceeds ${MAX_CUSTOM_PROGRAM_SIZE}` };
-  }
-  // A pattern that matches nothing-at-all would "redact" every position and hide nothing.
-  if (re.matches('')) return { ok: false, error: 'pattern matches the empty string' };
+  const compiled = compileContentPattern(name, source);
+  if (!compiled.ok) return compiled;
+  const { re, programSize } = compiled;
   return {
     ok: true,
     pattern: {

@@ -1,6 +1,7 @@
-/** The built-in detectors, by the names policies use (CRD enums: `redaction.detectors`, guardrail rules). */
-export const BUILTIN_DETECTORS = ['Email', 'Phone', 'PaymentCard', 'IBAN', 'NationalID', 'IPAddress', 'Credential'] as const;
-export type BuiltinDetector = (typeof BUILTIN_DETECTORS)[number];
+import type { BuiltinDetector } from '../../config/content-detectors.js';
+
+// The names are part of the operator↔data-plane contract (config/), which the operator may import.
+export { BUILTIN_DETECTORS, type BuiltinDetector } from '../../config/content-detectors.js';
 
 /** The marker each built-in detector's matches are replaced by. */
 export const BUILTIN_MARKERS: Readonly<Record<BuiltinDetector, string>> = {
