@@ -31,6 +31,7 @@ import { Router } from './routing/router.js';
 import { mountDebugRoute } from './admin/debug-route.js';
 import { TargetStats } from './routing/target-stats.js';
 import { createApp } from './server/app.js';
+import { RealtimeProxy } from './server/realtime/realtime-proxy.js';
 import { ByteBudget } from './server/body/byte-budget.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBodyLimits } from './server/body/json-body.js';
 import { GatewayTelemetry } from './telemetry/gateway-telemetry.js';
@@ -91,6 +92,7 @@ export class Dataplane {
   /** Endpoint picking, with the vLLM pod scrapers it runs; synced to every new snapshot. */
   readonly endpoints = new EndpointPickers({ scrape: true });
   private server: Server | undefined;
+  private realtime: RealtimeProxy | undefined;
   private adminServer: Server | undefined;
   private readonly stopPull = new AbortController();
   adminAddress: AddressInfo | undefined;
@@ -181,6 +183,9 @@ export class Dataplane {
     });
     const server = app.listen(this.opts.port, this.opts.host);
     server.keepAliveTimeout = 65_000;
+    // GET /v1/realtime: WebSocket upgrades, proxied where a route enables the realtime endpoint.
+    this.realtime = new RealtimeProxy({ store: this.store, router: this.router, usage: this.usage, logger: this.opts.logger, isDraining: () => this.draining, admitters: this.budgets, ...(this.opts.rateLimiter === undefined ? {} : { rateLimiter: this.opts.rateLimiter }), ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
+    server.on('upgrade', this.realtime.onUpgrade);
     server.on('connection', (socket: Socket) => {
       this.connections.set(socket, { busy: 0, idleSince: Date.now() });
       socket.on('close', () => this.connections.delete(socket));
@@ -247,6 +252,8 @@ export class Dataplane {
     if (server === undefined) return { drained: true };
     this.draining = true;
     this.stopPull.abort();
+    // Realtime sessions are long-lived: told to reconnect (1001) rather than cut when the drain ends.
+    this.realtime?.closeAll();
     // Stop accepting connections, but keep the open ones for now: http.Server.close() would also
     // close idle keep-alive connections at once, racing a client that is just sending its next
     // request on one (behind a Service, clients keep connections to a pod being removed), and that

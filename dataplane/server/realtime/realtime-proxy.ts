@@ -1,0 +1,226 @@
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { ANONYMOUS, type Caller } from '../../core/caller.js';
+import type { Usage } from '../../core/canonical.js';
+import { errors, GatewayError } from '../../core/gateway-error.js';
+import { costUsd } from '../../metering/cost.js';
+import { MODEL_HEADER, type PassThroughDecision, passThroughRoute } from '../passthrough/passthrough-route.js';
+import type { ProxyDeps } from '../proxy-handler.js';
+import { realtimeUsage } from './realtime-usage.js';
+
+export const REALTIME_PATH = '/v1/realtime';
+/** Largest single WebSocket message either way (audio chunks are base64 in JSON; 16 MiB leaves room). */
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** Browsers cannot set headers on a WebSocket: OpenAI's clients put the key in this subprotocol. */
+const KEY_PROTOCOL = 'openai-insecure-api-key.';
+
+export interface RealtimeDeps extends ProxyDeps {
+  logger: Logger;
+}
+
+/** Answers an upgrade that is refused with an HTTP status and OpenAI error JSON, then closes it. */
+function refuse(socket: Duplex, err: GatewayError): void {
+  const body = JSON.stringify(err.toBody());
+  const head = [`HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Error'}`, 'content-type: application/json', `content-length: ${Buffer.byteLength(body)}`, 'connection: close'];
+  for (const [name, value] of Object.entries(err.headers)) if (name !== 'connection') head.push(`${name}: ${value}`);
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+}
+
+/** Close codes that may not be sent on the wire (1005, 1006, 1015) become 1011 / 1000. */
+function sendableCode(code: number): number {
+  if (code === 1005) return 1000;
+  if (code === 1006 || code === 1015 || code < 1000 || code >= 5000) return 1011;
+  return code;
+}
+
+/** The upstream's WebSocket URL: its base URL with ws(s), `/realtime`, the client's query and the target's model. */
+export function realtimeUpstreamUrl(baseUrl: string, clientQuery: URLSearchParams, model: string): URL {
+  const url = new URL(`${baseUrl.replace(/\/+$/, '')}/realtime`);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  for (const [k, v] of clientQuery) url.searchParams.append(k, v);
+  if (url.searchParams.has('model')) url.searchParams.set('model', model);
+  return url;
+}
+
+/**
+ * Realtime over WebSocket: `GET /v1/realtime` upgraded and proxied, message for message, to the
+ * route's first OpenAI-wire target. Identity, access, the route's `realtime` endpoint, its
+ * connection limit and request rate limit are checked before the upgrade is answered (refusals are
+ * plain HTTP answers: 401, 403, 404, 429); the Provider's key replaces the caller's. A connection
+ * with no message either way for the route's idle timeout is closed (1001). Every `response.done`
+ * the upstream sends is metered at the target's prices.
+ */
+export class RealtimeProxy {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  private readonly open = new Map<string, number>();
+  private readonly sockets = new Set<WebSocket>();
+
+  constructor(private readonly deps: RealtimeDeps) {}
+
+  /** Open Realtime connections on a route (on this pod). */
+  connections(routeId: string): number {
+    return this.open.get(routeId) ?? 0;
+  }
+
+  /** For http.Server's `upgrade` event; other paths are refused with 404. */
+  readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy());
+    this.upgrade(req, socket, head).catch((err: unknown) => {
+      refuse(socket, err instanceof GatewayError ? err : errors.internal(err));
+    });
+  };
+
+  /** Closes every connection (1001 going away), e.g. when the pod drains. */
+  closeAll(): void {
+    for (const ws of this.sockets) ws.close(1001, 'gateway shutting down');
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    if (url.pathname !== REALTIME_PATH || req.method !== 'GET') throw errors.notFound(url.pathname);
+    if (this.deps.isDraining()) throw new GatewayError(503, 'draining', 'service_unavailable_error', 'the gateway is shutting down; reconnect', { headers: { 'retry-after': '1' } });
+    const runtime = this.deps.store.current;
+    if (runtime === undefined) throw errors.notReady();
+    const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    const keyFromProtocol = protocols.find((p) => p.startsWith(KEY_PROTOCOL))?.slice(KEY_PROTOCOL.length);
+    const header = (name: string): string | undefined => {
+      const lower = name.toLowerCase();
+      if (lower === 'authorization' && req.headers.authorization === undefined && keyFromProtocol !== undefined) return `Bearer ${keyFromProtocol}`;
+      const v = req.headers[lower];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const caller: Caller = this.deps.auth === undefined ? ANONYMOUS : await this.deps.auth.authenticate(header, runtime.apiKeys);
+    const model = url.searchParams.get('model') ?? header(MODEL_HEADER);
+    const decision = passThroughRoute(runtime, caller, header, 'realtime', model === undefined || model === '' ? undefined : model, this.deps.auth !== undefined);
+    const { route } = decision;
+    const limit = route.passThrough?.realtime.maxConnections ?? 0;
+    if (this.connections(route.id) >= limit) {
+      throw new GatewayError(429, 'too_many_connections', 'rate_limit_error', `route ${route.id} already has its maximum of ${limit} open Realtime connections on this gateway; retry shortly`, {
+        headers: { 'retry-after': '1' },
+      });
+    }
+    const limits = this.deps.rateLimiter === undefined ? undefined : await this.deps.rateLimiter.admit({ caller, route, req: { op: 'chat', body: {}, stream: true, clientWantsUsage: false }, promptTokens: 0, maxOutputTokens: 0 });
+    // Counted from here: connecting upstream takes a while, and parallel upgrades must see each other.
+    this.open.set(route.id, this.connections(route.id) + 1);
+    let counted = true;
+    const uncount = (): void => {
+      if (!counted) return;
+      counted = false;
+      this.open.set(route.id, Math.max(0, this.connections(route.id) - 1));
+    };
+    try {
+      const upstream = await this.connectUpstream(decision, url.searchParams, req);
+      this.wss.handleUpgrade(req, socket, head, (client) => this.pipe(client, upstream, decision, caller, limits?.settle, uncount));
+    } catch (err) {
+      uncount();
+      limits?.settle({ usage: undefined, costUsd: 0 });
+      throw err;
+    }
+  }
+
+  private connectUpstream(decision: PassThroughDecision, query: URLSearchParams, req: IncomingMessage): Promise<WebSocket> {
+    const provider = decision.provider.config;
+    const headers: Record<string, string> = { ...provider.headers };
+    const key = provider.apiKey?.reveal();
+    if (key !== undefined && key !== '') headers.authorization = `Bearer ${key}`;
+    const beta = req.headers['openai-beta'];
+    if (typeof beta === 'string') headers['openai-beta'] = beta;
+    const target = realtimeUpstreamUrl(decision.baseUrl, query, decision.target.model);
+    return new Promise((resolve, reject) => {
+      const upstream = new WebSocket(target, { headers, maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: provider.connectTimeoutMs });
+      const fail = (message: string): void => {
+        upstream.removeAllListeners();
+        upstream.on('error', () => undefined);
+        upstream.terminate();
+        reject(new GatewayError(502, 'upstream_unreachable', 'server_error', `Realtime upstream ${decision.target.providerId} refused the connection: ${message}`));
+      };
+      upstream.once('open', () => {
+        // The upstream speaks first (session.created): hold its messages until the client's side is up.
+        upstream.pause();
+        upstream.removeAllListeners('error');
+        upstream.removeAllListeners('unexpected-response');
+        resolve(upstream);
+      });
+      upstream.once('unexpected-response', (_r, res) => fail(`HTTP ${res.statusCode ?? 0}`));
+      upstream.once('error', (err) => fail(err.message));
+    });
+  }
+
+  private pipe(client: WebSocket, upstream: WebSocket, decision: PassThroughDecision, caller: Caller, settle: ((s: { usage: Usage | undefined; costUsd: number }) => void) | undefined, uncount: () => void): void {
+    const { route, target } = decision;
+    const started = Date.now();
+    const idleMs = route.passThrough?.realtime.idleTimeoutMs ?? 60_000;
+    const total: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+    let messages = 0;
+    let responses = 0;
+    this.sockets.add(client);
+    const idle = setTimeout(() => {
+      client.close(1001, `idle for ${idleMs} ms`);
+      upstream.close(1001, 'client idle');
+    }, idleMs);
+    const touch = (): void => void idle.refresh();
+
+    client.on('message', (data: RawData, isBinary: boolean) => {
+      touch();
+      messages++;
+      if (upstream.readyState === WebSocket.OPEN) upstream.send(data, { binary: isBinary });
+    });
+    upstream.on('message', (data: RawData, isBinary: boolean) => {
+      touch();
+      messages++;
+      if (!isBinary) {
+        const usage = realtimeUsage(data);
+        if (usage !== undefined) {
+          responses++;
+          total.inputTokens += usage.inputTokens;
+          total.outputTokens += usage.outputTokens;
+          total.cachedInputTokens += usage.cachedInputTokens;
+          this.deps.usage.record({
+            requestId: `${route.id}:${started}:${responses}`,
+            op: 'realtime',
+            routeId: route.id,
+            model: route.model,
+            providerId: target.providerId,
+            upstreamModel: target.model,
+            stream: true,
+            inputTokens: usage.inputTokens,
+            outputTokens: usage.outputTokens,
+            cachedInputTokens: usage.cachedInputTokens,
+            costUsd: costUsd(usage, target.pricing),
+            estimated: false,
+          });
+        }
+      }
+      if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
+    });
+    let closed = false;
+    const finish = (): void => {
+      if (closed) return;
+      closed = true;
+      clearTimeout(idle);
+      this.sockets.delete(client);
+      uncount();
+      settle?.({ usage: total, costUsd: costUsd(total, target.pricing) });
+      this.deps.logger.info(
+        { route: route.id, caller: caller.id, provider: target.providerId, upstreamModel: target.model, durationMs: Date.now() - started, messages, responses, inputTokens: total.inputTokens, outputTokens: total.outputTokens },
+        'realtime connection closed',
+      );
+    };
+    client.on('close', (code, reason) => {
+      finish();
+      if (upstream.readyState === WebSocket.OPEN || upstream.readyState === WebSocket.CONNECTING) upstream.close(sendableCode(code), reason);
+    });
+    upstream.on('close', (code, reason) => {
+      finish();
+      if (client.readyState === WebSocket.OPEN) client.close(sendableCode(code), reason);
+    });
+    client.on('error', () => client.terminate());
+    upstream.resume();
+    upstream.on('error', () => {
+      upstream.terminate();
+      if (client.readyState === WebSocket.OPEN) client.close(1011, 'upstream failed');
+    });
+  }
+}

@@ -1,0 +1,24 @@
+import type { RawData } from 'ws';
+import type { Usage } from '../../core/canonical.js';
+import { count, isObject } from '../../providers/shared/json-guards.js';
+
+/**
+ * The usage of one Realtime `response.done` server event (`response.usage`: input_tokens with
+ * input_token_details.cached_tokens, output_tokens), or undefined for every other message. Cheap
+ * for the common case: only messages that mention response.done are parsed.
+ */
+export function realtimeUsage(data: RawData): Usage | undefined {
+  const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+  if (!text.includes('"response.done"')) return undefined;
+  let event: unknown;
+  try {
+    event = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(event) || event.type !== 'response.done' || !isObject(event.response) || !isObject(event.response.usage)) return undefined;
+  const u = event.response.usage;
+  const details = isObject(u.input_token_details) ? u.input_token_details : {};
+  const input = count(u.input_tokens);
+  return { inputTokens: input, outputTokens: count(u.output_tokens), cachedInputTokens: Math.min(input, count(details.cached_tokens)) };
+}

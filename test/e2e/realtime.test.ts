@@ -1,0 +1,174 @@
+import { once } from 'node:events';
+import { connect as tcpConnect } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import OpenAI from 'openai';
+import { OpenAIRealtimeWS } from 'openai/realtime/ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
+import { createCa, issueCertificate } from '../../operator/tls/certificates.js';
+import { REALTIME_USAGE, type RealtimeEmulator, startRealtimeEmulator } from '../emulators/realtime.js';
+import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+
+// Realtime over WebSocket through the gateway, driven by the official openai client's
+// OpenAIRealtimeWS (and the ws package for refusals): identity at the upgrade, the Provider's key
+// upstream, connection limits, idle timeouts and usage metered from response.done.
+
+const CALLER_KEY = 'tg-realtime-key';
+
+function files(url: string): Record<string, string> {
+  const route = (name: string, passThrough: string) => `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: ${name} }
+spec:
+  model: ${name}
+  targets: [{ providerRef: { name: openai-up }, model: gpt-realtime-upstream }]
+${passThrough}`;
+  return {
+    'providers.yaml': `apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: openai-up }
+spec:
+  type: openai
+  url: ${url}/v1
+  credentials: { secretRef: { name: up-key, key: apiKey } }
+  models: [{ name: gpt-realtime-upstream, pricing: { input: 4, output: 16, cachedInput: 0.4 } }]
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: up-key }
+stringData: { apiKey: sk-upstream }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: caller, labels: { tollgate.dev/api-key: "true" } }
+stringData: { key: ${CALLER_KEY} }
+`,
+    'routes.yaml': [
+      route('voice', '  passThrough: { endpoints: [realtime] }\n'),
+      route('voice-one', '  passThrough: { endpoints: [realtime], realtime: { maxConnections: 1 } }\n'),
+      route('voice-idle', '  passThrough: { endpoints: [realtime], realtime: { idleTimeout: 300ms } }\n'),
+      route('chat-only', ''),
+    ].join('---\n'),
+  };
+}
+
+/** Opens a raw WebSocket to the gateway; resolves with the HTTP status of a refused upgrade, or the open socket. */
+function connect(gatewayUrl: string, model: string, key?: string): Promise<{ status: number; body: string } | WebSocket> {
+  const ws = new WebSocket(`${gatewayUrl.replace('http', 'ws')}/v1/realtime?model=${model}`, { headers: key === undefined ? {} : { authorization: `Bearer ${key}` } });
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.once('error', reject);
+  });
+}
+
+describe('Realtime over WebSocket', () => {
+  let upstream: RealtimeEmulator;
+  let gateway: TestGateway;
+  let client: OpenAI;
+  // The SDK only speaks wss://: a TLS hop in front of the gateway, as an ingress would terminate it.
+  let ingress: TlsServer;
+  const ca = createCa('realtime-test-ca', 1);
+
+  beforeAll(async () => {
+    upstream = await startRealtimeEmulator('sk-upstream');
+    gateway = await startTestGateway(files(upstream.url), { auth: new Authenticator({}) });
+    const gatewayPort = Number(new URL(gateway.url).port);
+    ingress = createTlsServer(issueCertificate(ca, 'gateway', ['127.0.0.1'], 1), (tls) => {
+      const plain = tcpConnect(gatewayPort, '127.0.0.1');
+      tls.pipe(plain).pipe(tls);
+      tls.on('error', () => plain.destroy());
+      plain.on('error', () => tls.destroy());
+    });
+    ingress.listen(0, '127.0.0.1');
+    await once(ingress, 'listening');
+    const { port } = ingress.address() as { port: number };
+    client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `https://127.0.0.1:${port}/v1`, maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    ingress?.close();
+    await gateway?.close();
+    await upstream?.close();
+  });
+
+  it('OpenAIRealtimeWS: events both ways, the Provider key and target model upstream, usage metered from response.done', async () => {
+    const rt = new OpenAIRealtimeWS({ model: 'voice', options: { ca: ca.cert } }, client);
+    const types: string[] = [];
+    let text = '';
+    const done = new Promise<void>((resolve, reject) => {
+      rt.on('event', (e) => {
+        types.push(e.type);
+        if (e.type === 'response.output_text.delta') text += e.delta;
+        if (e.type === 'session.created') rt.send({ type: 'response.create' });
+        if (e.type === 'response.done') resolve();
+      });
+      rt.on('error', reject);
+    });
+    await done;
+    expect(types).toEqual(['session.created', 'response.created', 'response.output_text.delta', 'response.output_text.delta', 'response.done']);
+    expect(text).toBe('Hello');
+    const seen = upstream.connections[upstream.connections.length - 1];
+    expect(seen?.headers.authorization).toBe('Bearer sk-upstream');
+    expect(JSON.stringify(seen?.headers)).not.toContain(CALLER_KEY);
+    expect(new URL(seen?.url ?? '', 'http://x').searchParams.get('model')).toBe('gpt-realtime-upstream');
+    const rec = gateway.usage.records[gateway.usage.records.length - 1];
+    expect(rec).toMatchObject({ op: 'realtime', routeId: 'default/voice', inputTokens: REALTIME_USAGE.input_tokens, outputTokens: REALTIME_USAGE.output_tokens, cachedInputTokens: 4 });
+    // 16 uncached × $4/M + 4 cached × $0.4/M + 6 output × $16/M
+    expect(rec?.costUsd).toBeCloseTo((16 * 4 + 4 * 0.4 + 6 * 16) / 1e6, 12);
+    const closed = once(rt.socket, 'close');
+    rt.close();
+    const [code] = (await closed) as [number];
+    expect(code).toBe(1000);
+  });
+
+  it('binary messages pass unchanged', async () => {
+    const ws = await connect(gateway.url, 'voice', CALLER_KEY);
+    if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status}`);
+    const echoed = new Promise<Buffer>((resolve) => ws.on('message', (data, isBinary) => isBinary && resolve(data as Buffer)));
+    ws.send(Buffer.from([0, 1, 2, 255]), { binary: true });
+    expect([...(await echoed)]).toEqual([0, 1, 2, 255]);
+    ws.close();
+  });
+
+  it('refuses at the upgrade: no credential 401, a route without realtime 404 naming it, an unknown model 404', async () => {
+    expect(await connect(gateway.url, 'voice')).toMatchObject({ status: 401 });
+    const notEnabled = await connect(gateway.url, 'chat-only', CALLER_KEY);
+    expect(notEnabled).toMatchObject({ status: 404 });
+    expect(JSON.parse((notEnabled as { body: string }).body).error.message).toMatch(/endpoint realtime is not enabled on route default\/chat-only/);
+    expect(await connect(gateway.url, 'nope', CALLER_KEY)).toMatchObject({ status: 404 });
+  });
+
+  it('a route at its connection limit refuses one more with 429 until one closes', async () => {
+    const first = await connect(gateway.url, 'voice-one', CALLER_KEY);
+    if (!(first instanceof WebSocket)) throw new Error(`refused: ${first.status}`);
+    const second = await connect(gateway.url, 'voice-one', CALLER_KEY);
+    expect(second).toMatchObject({ status: 429 });
+    first.close();
+    await once(first, 'close');
+    // The gateway counts the connection gone once its side has closed too: poll, bounded.
+    let again: Awaited<ReturnType<typeof connect>> = { status: 0, body: '' };
+    for (let i = 0; i < 50; i++) {
+      again = await connect(gateway.url, 'voice-one', CALLER_KEY);
+      if (again instanceof WebSocket) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(again).toBeInstanceOf(WebSocket);
+    (again as WebSocket).close();
+  });
+
+  it('an idle connection is closed with 1001, upstream too', async () => {
+    const ws = await connect(gateway.url, 'voice-idle', CALLER_KEY);
+    if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status}`);
+    const before = upstream.closes.length;
+    const [code] = (await once(ws, 'close')) as [number];
+    expect(code).toBe(1001);
+    for (let i = 0; i < 50 && !upstream.closes.slice(before).includes(1001); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(upstream.closes.slice(before)).toContain(1001);
+  });
+});

@@ -1,0 +1,69 @@
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+
+// The Realtime API's WebSocket side as OpenAI serves it: GET /v1/realtime?model=… upgraded with
+// `Authorization: Bearer <key>`, session.created first, then for response.create the server events
+// response.created, response.output_text.delta…, response.done with usage.
+
+export const REALTIME_USAGE = { total_tokens: 26, input_tokens: 20, output_tokens: 6, input_token_details: { cached_tokens: 4, text_tokens: 20, audio_tokens: 0 }, output_token_details: { text_tokens: 6, audio_tokens: 0 } };
+
+export interface RealtimeEmulator {
+  url: string;
+  /** Handshake headers and URL of every accepted connection. */
+  connections: { url: string; headers: IncomingHttpHeaders }[];
+  /** Close codes the emulator saw from the gateway, in order. */
+  closes: number[];
+  close(): Promise<void>;
+}
+
+export async function startRealtimeEmulator(apiKey: string): Promise<RealtimeEmulator> {
+  const connections: RealtimeEmulator['connections'] = [];
+  const closes: number[] = [];
+  const server = createServer((_req, res) => {
+    res.writeHead(404).end();
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    if (url.pathname !== '/v1/realtime' || req.headers.authorization !== `Bearer ${apiKey}` || !url.searchParams.has('model')) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      connections.push({ url: req.url ?? '', headers: req.headers });
+      let n = 0;
+      const send = (event: Record<string, unknown>): void => ws.send(JSON.stringify({ event_id: `event_${++n}`, ...event }));
+      send({ type: 'session.created', session: { id: 'sess_1', model: url.searchParams.get('model') } });
+      ws.on('message', (data, isBinary) => {
+        if (isBinary) {
+          ws.send(data, { binary: true });
+          return;
+        }
+        const event = JSON.parse(data.toString()) as { type?: string };
+        if (event.type === 'response.create') {
+          send({ type: 'response.created', response: { id: 'resp_rt', status: 'in_progress', output: [] } });
+          send({ type: 'response.output_text.delta', response_id: 'resp_rt', item_id: 'item_1', output_index: 0, content_index: 0, delta: 'Hel' });
+          send({ type: 'response.output_text.delta', response_id: 'resp_rt', item_id: 'item_1', output_index: 0, content_index: 0, delta: 'lo' });
+          send({ type: 'response.done', response: { id: 'resp_rt', status: 'completed', output: [], usage: REALTIME_USAGE } });
+        } else {
+          send({ type: 'error', error: { type: 'invalid_request_error', message: `unknown event ${String(event.type)}` } });
+        }
+      });
+      ws.on('close', (code) => closes.push(code));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    closes,
+    close: async () => {
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
