@@ -7,7 +7,7 @@ import { geminiAdapter } from './gemini/index.js';
 import { MockTransport } from './mock/mock-transport.js';
 import { openAiAdapter } from './openai/index.js';
 import { openAiCompatibleAdapter } from './openai-compatible/index.js';
-import type { AccessTokenSource, ProviderAdapter } from './types.js';
+import type { AccessTokenSource, AdapterTarget, ProviderAdapter } from './types.js';
 import { ServiceAccountTokenSource } from './vertex/service-account-token-source.js';
 import { vertexAdapter } from './vertex/index.js';
 import { vllmAdapter } from './vllm/index.js';
@@ -70,4 +70,18 @@ export function runtimeProvider(config: ProviderConfig, httpTransport: Transport
   const serviceAccountKey = config.vertex?.serviceAccountKey;
   if (serviceAccountKey !== undefined) runtime.tokenSource = new ServiceAccountTokenSource(serviceAccountKey.reveal(), httpTransport);
   return runtime;
+}
+
+/** Where and as whom one attempt goes: the provider's credential, headers and settings, at one base URL. */
+export function adapterTarget(provider: RuntimeProvider, baseUrl: string, model: string, nowMs: number, accessToken?: string): AdapterTarget {
+  const { anthropic, azure, bedrock, vertex } = provider.config;
+  return {
+    baseUrl,
+    model,
+    headers: provider.config.headers,
+    ...(provider.config.apiKey === undefined ? {} : { apiKey: provider.config.apiKey.reveal() }),
+    settings: { anthropic, azure, bedrock, vertex },
+    ...(accessToken === undefined ? {} : { accessToken }),
+    nowMs,
+  };
 }

@@ -5,6 +5,7 @@ import { type SseEvent, SseEventTooLarge, SseParser } from '../sse/sse-parser.js
 import { readCapped } from '../upstream/read-capped.js';
 import { providerSecrets, scrubFailure, scrubStep } from '../providers/scrub-credentials.js';
 import { type AttemptTelemetry, requestTelemetry } from '../telemetry/gateway-observer.js';
+import { adapterTarget } from '../providers/registry.js';
 import { RequestTranslationError } from '../providers/types.js';
 import type { AttemptResult, CanonicalRequest, JsonObject, StreamStep, UpstreamFailure, UpstreamHttpRequest, Usage } from '../core/canonical.js';
 
@@ -177,18 +178,9 @@ async function attemptUpstream(
       return failed;
     }
   }
-  const { anthropic, azure, bedrock, vertex } = provider.config;
   let upstreamReq: UpstreamHttpRequest;
   try {
-    upstreamReq = provider.adapter.buildRequest(req, {
-      baseUrl,
-      model: target.model,
-      headers: provider.config.headers,
-      ...(provider.config.apiKey === undefined ? {} : { apiKey: provider.config.apiKey.reveal() }),
-      settings: { anthropic, azure, bedrock, vertex },
-      ...(accessToken === undefined ? {} : { accessToken }),
-      nowMs: Date.now(),
-    });
+    upstreamReq = provider.adapter.buildRequest(req, adapterTarget(provider, baseUrl, target.model, Date.now(), accessToken));
   } catch (err) {
     return { ok: false, failure: translationFailure(err) };
   }
