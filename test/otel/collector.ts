@@ -43,7 +43,42 @@ export interface Collector {
   spans(): ReceivedSpan[];
   /** Waits until `predicate` holds for the spans written so far. */
   waitFor(predicate: (spans: ReceivedSpan[]) => boolean, timeoutMs?: number): Promise<ReceivedSpan[]>;
+  /** Log records (OTLP logs pipeline) the file exporter has written so far. */
+  logs(): ReceivedLog[];
   stop(): Promise<void>;
+}
+
+/** A log record with its attributes as plain values. */
+export interface ReceivedLog {
+  eventName: string;
+  traceId: string;
+  body: string;
+  attributes: Record<string, string | number | boolean | (string | number | boolean)[]>;
+}
+
+/** Parses the logs file: one OTLP/JSON ExportLogsServiceRequest per line. */
+export function parseLogExport(text: string): ReceivedLog[] {
+  const out: ReceivedLog[] = [];
+  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+  for (const line of complete.split('\n')) {
+    if (line.trim() === '') continue;
+    const req = JSON.parse(line) as {
+      resourceLogs?: { scopeLogs?: { logRecords?: { eventName?: string; traceId?: string; body?: AnyValue; attributes?: { key: string; value: AnyValue }[] }[] }[] }[];
+    };
+    for (const rl of req.resourceLogs ?? []) {
+      for (const sl of rl.scopeLogs ?? []) {
+        for (const r of sl.logRecords ?? []) {
+          out.push({
+            eventName: r.eventName ?? '',
+            traceId: r.traceId ?? '',
+            body: r.body === undefined ? '' : String(plain(r.body)),
+            attributes: Object.fromEntries((r.attributes ?? []).map((a) => [a.key, plain(a.value)])),
+          });
+        }
+      }
+    }
+  }
+  return out;
 }
 
 const KINDS: ReceivedSpan['kind'][] = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
@@ -137,6 +172,7 @@ export async function startCollector(bin: string = collectorBinary()): Promise<C
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-otelcol-'));
   const port = await freePort();
   const file = join(dir, 'traces.jsonl');
+  const logsFile = join(dir, 'logs.jsonl');
   const config = join(dir, 'config.yaml');
   writeFileSync(
     config,
@@ -150,12 +186,17 @@ exporters:
     path: ${file}
     format: json
     flush_interval: 50ms
+  file/logs:
+    path: ${logsFile}
+    format: json
+    flush_interval: 50ms
 service:
   telemetry:
     logs: { level: warn }
     metrics: { level: none }
   pipelines:
     traces: { receivers: [otlp], exporters: [file] }
+    logs: { receivers: [otlp], exporters: [file/logs] }
 `,
   );
   let stderr = '';
@@ -173,6 +214,7 @@ service:
   return {
     endpoint: `http://127.0.0.1:${port}`,
     spans,
+    logs: () => (existsSync(logsFile) ? parseLogExport(readFileSync(logsFile, 'utf8')) : []),
     async waitFor(predicate, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

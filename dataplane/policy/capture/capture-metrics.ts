@@ -1,0 +1,31 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** Why a record never reached a destination. */
+export type DropReason = 'queue_full' | 'destination_error' | 'shutdown';
+
+/** What capture reports; the data plane's Prometheus registry implements it (createCaptureMetrics). */
+export interface CaptureMetrics {
+  exported(destination: string, records: number): void;
+  dropped(reason: DropReason, destination: string, records: number): void;
+  ready(destination: string, ready: boolean): void;
+}
+
+export const NO_CAPTURE_METRICS: CaptureMetrics = { exported: () => {}, dropped: () => {}, ready: () => {} };
+
+/** Label values are DataPolicy ids and destination names from configuration, never request data. */
+export function createCaptureMetrics(registry: Registry): CaptureMetrics {
+  const registers = [registry];
+  const exported = new Counter({ name: 'tollgate_capture_records_total', help: 'Capture records written to a destination.', labelNames: ['destination'] as const, registers });
+  const dropped = new Counter({
+    name: 'tollgate_capture_dropped_total',
+    help: 'Capture records dropped: queue_full (the bounded queue was full), destination_error (the write failed), shutdown (still queued when the drain ended).',
+    labelNames: ['reason', 'destination'] as const,
+    registers,
+  });
+  const ready = new Gauge({ name: 'tollgate_capture_destination_ready', help: '1 when the last write to a capture destination succeeded, 0 when it failed.', labelNames: ['destination'] as const, registers });
+  return {
+    exported: (destination, n) => exported.inc({ destination }, n),
+    dropped: (reason, destination, n) => dropped.inc({ reason, destination }, n),
+    ready: (destination, ok) => ready.set({ destination }, ok ? 1 : 0),
+  };
+}

@@ -1,0 +1,76 @@
+import type { CaptureMode } from '../../config/data-policy-config.js';
+
+/**
+ * One capture record: the same shape in every destination, joined to access logs and traces by
+ * requestId and traceId. `content` is present only in modes Redacted and Full.
+ */
+export interface CaptureRecord {
+  schema: 'tollgate.capture.v1';
+  requestId: string;
+  traceId?: string;
+  spanId?: string;
+  /** When the request arrived (RFC 3339). */
+  time: string;
+  durationMs: number;
+  /** The namespace the record is filed under: the caller's, else the route's. */
+  namespace: string;
+  caller: { kind: string; namespace?: string; name?: string };
+  route?: string;
+  rule?: string;
+  provider?: string;
+  model: string;
+  upstreamModel?: string;
+  stream: boolean;
+  status: number;
+  /** What the gateway did: served, or the stable error code it refused with. */
+  decision: string;
+  tokens?: { input: number; output: number; cached: number };
+  costUsd?: number;
+  policy: { id: string; mode: CaptureMode; optedOut?: true };
+  content?: CaptureContent;
+}
+
+export interface CaptureContent {
+  /** The request's messages (and tools), as the client sent them after redaction. */
+  request?: unknown;
+  /** The response; a stream's assembled result. */
+  response?: unknown;
+  /** Matches replaced, by type (Redacted). */
+  redactions?: Record<string, number>;
+  /** Content longer than maxRecordBytes was cut: `request`/`response` then hold the cut JSON text. */
+  truncated?: true;
+  /** A detector cap was reached: the rest of some text was dropped as [UNSCANNED]. */
+  unscanned?: true;
+}
+
+/** What the request path knows about a finished request, before the policy shapes it into a record. */
+export interface CaptureInput {
+  requestId: string;
+  traceId?: string;
+  spanId?: string;
+  startedAtMs: number;
+  durationMs: number;
+  caller: { kind: string; namespace?: string; name?: string };
+  routeId?: string;
+  routeNamespace?: string;
+  rule?: string;
+  provider?: string;
+  model: string;
+  upstreamModel?: string;
+  stream: boolean;
+  status: number;
+  decision: string;
+  tokens?: { input: number; output: number; cached: number };
+  costUsd?: number;
+  /** The canonical request body. */
+  requestBody: Record<string, unknown>;
+  /** The canonical response body, or a stream's assembled result; absent when there was none. */
+  response?: Record<string, unknown>;
+}
+
+/** The record split for stores with separate retention: metadata alone, and content keyed by request id. */
+export function splitRecord(record: CaptureRecord): { metadata: CaptureRecord; content?: { requestId: string; time: string; namespace: string; content: CaptureContent } } {
+  const { content, ...metadata } = record;
+  if (content === undefined) return { metadata };
+  return { metadata, content: { requestId: record.requestId, time: record.time, namespace: record.namespace, content } };
+}

@@ -1,0 +1,246 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DataPolicyConfig } from '../../config/data-policy-config.js';
+import type { Caller } from '../../core/caller.js';
+import { type Collector, startCollector } from '../../../test/otel/collector.js';
+import type { CaptureDestination } from './bounded-exporter.js';
+import type { CaptureInput, CaptureRecord } from './capture-record.js';
+import type { CaptureMetrics, DropReason } from './capture-metrics.js';
+import { CaptureService, sampled } from './capture-service.js';
+import { StreamAssembler } from './stream-assembler.js';
+
+const sa = (namespace: string, name: string): Caller => ({ kind: 'serviceaccount', namespace, name, id: `sa:${namespace}/${name}` });
+
+function policy(id: string, partial: Partial<DataPolicyConfig> = {}): DataPolicyConfig {
+  return {
+    id,
+    subjects: { namespaces: [], serviceAccounts: [], apiKeys: [], routes: [] },
+    mode: 'Redacted',
+    sampleRate: 1,
+    parts: { request: true, response: true },
+    maxRecordBytes: 262_144,
+    allowOptOut: false,
+    redaction: { detectors: ['Email', 'PaymentCard', 'Credential'], customPatterns: [] },
+    retention: {},
+    destinations: [{ type: 'localDirectory', name: 'mem', path: '/unused' }],
+    ...partial,
+  };
+}
+
+/** A destination that keeps what it is given (or fails, or never answers). */
+function memory(behaviour: 'ok' | 'fail' | 'hang' = 'ok') {
+  const records: CaptureRecord[] = [];
+  const destination: CaptureDestination = {
+    write: (batch) => {
+      if (behaviour === 'fail') return Promise.reject(new Error('down'));
+      if (behaviour === 'hang') return new Promise(() => {});
+      records.push(...batch);
+      return Promise.resolve();
+    },
+  };
+  return { records, destination };
+}
+
+function countingMetrics() {
+  const dropped: Record<string, number> = {};
+  const ready: Record<string, boolean> = {};
+  let exported = 0;
+  const metrics: CaptureMetrics = {
+    exported: (_d, n) => (exported += n),
+    dropped: (reason: DropReason, _d, n) => (dropped[reason] = (dropped[reason] ?? 0) + n),
+    ready: (d, ok) => (ready[d] = ok),
+  };
+  return { metrics, dropped, ready, exported: () => exported };
+}
+
+const input = (over: Partial<CaptureInput> = {}): CaptureInput => ({
+  requestId: 'req-1',
+  startedAtMs: Date.parse('2026-12-05T03:04:05Z'),
+  durationMs: 12,
+  caller: { kind: 'serviceaccount', namespace: 'team-a', name: 'app' },
+  routeId: 'team-a/chat',
+  model: 'chat',
+  upstreamModel: 'gpt-4o',
+  provider: 'team-a/openai',
+  stream: false,
+  status: 200,
+  decision: 'served',
+  tokens: { input: 10, output: 5, cached: 0 },
+  requestBody: { model: 'chat', messages: [{ role: 'user', content: 'I am jo@example.com, card 4111 1111 1111 1111' }], temperature: 0.2 },
+  response: { id: 'x', choices: [{ index: 0, message: { role: 'assistant', content: 'Noted, jo@example.com.' }, finish_reason: 'stop' }], usage: {} },
+  ...over,
+});
+
+function service(policies: DataPolicyConfig[], behaviour: 'ok' | 'fail' | 'hang' = 'ok', maxQueue = 100) {
+  const mem = memory(behaviour);
+  const m = countingMetrics();
+  const svc = new CaptureService({ metrics: m.metrics, destinations: () => mem.destination, maxQueue, maxBatch: 10, flushIntervalMs: 5 });
+  svc.apply(policies);
+  return { svc, mem, m };
+}
+
+const none = () => undefined;
+
+describe('which policy applies', () => {
+  it('captures nothing without a DataPolicy', () => {
+    const { svc } = service([]);
+    expect(svc.decide(sa('team-a', 'app'), 'team-a/chat', 'r', none)).toBeUndefined();
+  });
+
+  it('prefers route, then ServiceAccount, then namespace; a None policy switches capture off', () => {
+    const ns = policy('team-a/ns', { subjects: { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] }, mode: 'Full' });
+    const byRoute = policy('team-a/route', { subjects: { namespaces: [], serviceAccounts: [], apiKeys: [], routes: ['team-a/secret'] }, mode: 'None' });
+    const bySa = policy('team-a/sa', { subjects: { namespaces: [], serviceAccounts: ['team-a/app'], apiKeys: [], routes: [] }, mode: 'Metadata' });
+    const { svc } = service([ns, byRoute, bySa]);
+    expect(svc.decide(sa('team-a', 'app'), 'team-a/chat', 'r', none)?.policy.config.id).toBe('team-a/sa');
+    expect(svc.decide(sa('team-a', 'other'), 'team-a/chat', 'r', none)?.policy.config.id).toBe('team-a/ns');
+    expect(svc.decide(sa('team-a', 'app'), 'team-a/secret', 'r', none)).toBeUndefined();
+    expect(svc.decide(sa('team-b', 'app'), 'team-b/chat', 'r', none)).toBeUndefined();
+  });
+
+  it('honours the opt-out header only when the policy allows it, keeping metadata', () => {
+    const subjects = { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] };
+    const header = (n: string) => (n === 'x-tollgate-capture' ? 'off' : undefined);
+    expect(service([policy('a/strict', { subjects })]).svc.decide(sa('team-a', 'x'), undefined, 'r', header)?.mode).toBe('Redacted');
+    const lax = service([policy('a/lax', { subjects, allowOptOut: true })]).svc.decide(sa('team-a', 'x'), undefined, 'r', header);
+    expect(lax).toMatchObject({ mode: 'Metadata', optedOut: true });
+  });
+
+  it('samples within tolerance over 1,000 requests, the same way for the same request id', () => {
+    let n = 0;
+    for (let i = 0; i < 1000; i++) if (sampled(`req-${i}`, 0.3)) n++;
+    expect(n).toBeGreaterThan(250);
+    expect(n).toBeLessThan(350);
+    expect(sampled('req-7', 0.3)).toBe(sampled('req-7', 0.3));
+    expect(sampled('x', 0)).toBe(false);
+    expect(sampled('x', 1)).toBe(true);
+  });
+});
+
+describe('records', () => {
+  const subjects = { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] };
+  const run = async (p: DataPolicyConfig, over: Partial<CaptureInput> = {}) => {
+    const { svc, mem } = service([p]);
+    const decision = svc.decide(sa('team-a', 'app'), 'team-a/chat', 'req-1', none);
+    expect(decision).toBeDefined();
+    svc.record(decision!, input(over));
+    await svc.drain(5_000);
+    expect(mem.records).toHaveLength(1);
+    return mem.records[0]!;
+  };
+
+  it('Redacted: e-mail and card become typed markers in request and response, with counts', async () => {
+    const r = await run(policy('team-a/p', { subjects }));
+    const text = JSON.stringify(r.content);
+    expect(text).not.toContain('jo@example.com');
+    expect(text).not.toContain('4111');
+    expect(r.content?.request).toEqual({ messages: [{ role: 'user', content: 'I am [EMAIL], card [PAYMENT_CARD]' }] });
+    expect(r.content?.redactions).toEqual({ Email: 2, PaymentCard: 1 });
+    expect(r).toMatchObject({ requestId: 'req-1', namespace: 'team-a', route: 'team-a/chat', policy: { id: 'team-a/p', mode: 'Redacted' }, tokens: { input: 10, output: 5 } });
+  });
+
+  it('Metadata: no content at all', async () => {
+    const r = await run(policy('team-a/p', { subjects, mode: 'Metadata' }));
+    expect(r.content).toBeUndefined();
+    expect(JSON.stringify(r)).not.toContain('example.com');
+  });
+
+  it('Full: content as sent, inline binary omitted; parts limit what is kept', async () => {
+    const image = { type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(500)}` } };
+    const r = await run(policy('team-a/p', { subjects, mode: 'Full', parts: { request: true, response: false } }), {
+      requestBody: { messages: [{ role: 'user', content: [{ type: 'text', text: 'jo@example.com' }, image] }] },
+    });
+    expect(JSON.stringify(r.content?.request)).toContain('jo@example.com');
+    expect(JSON.stringify(r.content?.request)).toContain('[BINARY 522 chars omitted]');
+    expect(r.content?.response).toBeUndefined();
+  });
+
+  it('cuts content beyond maxRecordBytes and says so', async () => {
+    const long = 'x'.repeat(10_000);
+    const r = await run(policy('team-a/p', { subjects, mode: 'Full', maxRecordBytes: 2048 }), { requestBody: { messages: [{ role: 'user', content: long }] } });
+    expect(r.content?.truncated).toBe(true);
+    expect(Buffer.byteLength(JSON.stringify(r.content?.request)) + Buffer.byteLength(JSON.stringify(r.content?.response))).toBeLessThan(2048 + 64);
+  });
+
+  it('a streamed response is recorded as the assembled result', () => {
+    const a = new StreamAssembler();
+    a.add({ id: 's', model: 'm', choices: [{ index: 0, delta: { role: 'assistant', content: 'Hel' } }] });
+    a.add({ id: 's', model: 'm', choices: [{ index: 0, delta: { content: 'lo' } }] });
+    a.add({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get', arguments: '{"a"' } }] } }] });
+    a.add({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: ':1}' } }] }, finish_reason: 'tool_calls' }] });
+    a.add({ choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } });
+    expect(a.result()).toEqual({
+      object: 'chat.completion',
+      id: 's',
+      model: 'm',
+      usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+      choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: 'Hello', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get', arguments: '{"a":1}' } }] } }],
+    });
+  });
+});
+
+describe('never in the way', () => {
+  const subjects = { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] };
+  it('drops and counts when the queue is full, and counts what a drain could not write', async () => {
+    const { svc, m } = service([policy('team-a/p', { subjects, mode: 'Metadata' })], 'hang', 5);
+    const decision = svc.decide(sa('team-a', 'app'), undefined, 'r', none)!;
+    for (let i = 0; i < 30; i++) svc.record(decision, input({ requestId: `r${i}` }));
+    // 5 wait for the flush timer, 25 found the queue full.
+    expect(m.dropped.queue_full).toBe(25);
+    // The drain hands the 5 to a write that never answers: at its deadline they count as lost.
+    await svc.drain(50);
+    expect(m.dropped.shutdown).toBe(5);
+    expect(m.exported()).toBe(0);
+  });
+
+  it('drops and counts a batch the destination refused, and reports it not ready', async () => {
+    const { svc, m } = service([policy('team-a/p', { subjects, mode: 'Metadata' })], 'fail');
+    const decision = svc.decide(sa('team-a', 'app'), undefined, 'r', none)!;
+    for (let i = 0; i < 3; i++) svc.record(decision, input({ requestId: `r${i}` }));
+    await svc.drain(1_000);
+    expect(m.dropped.destination_error).toBe(3);
+    expect(m.ready['team-a/p/mem']).toBe(false);
+  });
+});
+
+describe('destinations', () => {
+  let collector: Collector;
+  beforeAll(async () => {
+    collector = await startCollector();
+  }, 20 * 60_000);
+  afterAll(async () => {
+    await collector?.stop();
+  });
+
+  it('sends GenAI log events to a real OpenTelemetry Collector, redacted', async () => {
+    const svc = new CaptureService({ flushIntervalMs: 5 });
+    svc.apply([policy('team-a/p', { subjects: { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] }, destinations: [{ type: 'otlpLogs', name: 'collector', endpoint: collector.endpoint }] })]);
+    svc.record(svc.decide(sa('team-a', 'app'), 'team-a/chat', 'req-otlp', none)!, input({ requestId: 'req-otlp', traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' }));
+    await svc.drain(10_000);
+    const deadline = Date.now() + 10_000;
+    while (collector.logs().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const [log] = collector.logs();
+    expect(log?.eventName).toBe('gen_ai.client.inference.operation.details');
+    expect(log?.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    expect(log?.attributes).toMatchObject({ 'gen_ai.request.model': 'chat', 'gen_ai.usage.input_tokens': 10, 'tollgate.request_id': 'req-otlp', 'tollgate.capture.mode': 'Redacted' });
+    expect(String(log?.attributes['gen_ai.input.messages'])).toContain('[EMAIL]');
+    expect(JSON.stringify(collector.logs())).not.toContain('jo@example.com');
+  });
+
+  it('appends JSON Lines under <dir>/<namespace>/<date>.jsonl for tollgate dev', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-capture-'));
+    try {
+      const svc = new CaptureService({ flushIntervalMs: 5 });
+      svc.apply([policy('team-a/p', { subjects: { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] }, destinations: [{ type: 'localDirectory', name: 'disk', path: dir }] })]);
+      svc.record(svc.decide(sa('team-a', 'app'), undefined, 'r', none)!, input());
+      await svc.drain(5_000);
+      expect(readdirSync(join(dir, 'team-a'))).toEqual(['2026-12-05.jsonl']);
+      const line = JSON.parse(readFileSync(join(dir, 'team-a', '2026-12-05.jsonl'), 'utf8')) as CaptureRecord;
+      expect(line.content?.redactions).toEqual({ Email: 2, PaymentCard: 1 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,61 @@
+import type { CaptureDestination } from '../bounded-exporter.js';
+import type { CaptureRecord } from '../capture-record.js';
+
+/** The GenAI semantic-convention event for one inference, which collectors can route on. */
+export const GENAI_EVENT_NAME = 'gen_ai.client.inference.operation.details';
+
+type AnyValue = { stringValue: string } | { intValue: string } | { doubleValue: number } | { boolValue: boolean };
+const str = (key: string, value: string | undefined): { key: string; value: AnyValue }[] => (value === undefined ? [] : [{ key, value: { stringValue: value } }]);
+const int = (key: string, value: number | undefined): { key: string; value: AnyValue }[] => (value === undefined ? [] : [{ key, value: { intValue: String(Math.round(value)) } }]);
+
+/** One record as an OTLP log record (JSON encoding): GenAI attributes, the whole record as the body. */
+export function otlpLogRecord(r: CaptureRecord): Record<string, unknown> {
+  const nanos = `${BigInt(Date.parse(r.time)) * 1_000_000n}`;
+  const attributes = [
+    ...str('gen_ai.operation.name', 'chat'),
+    ...str('gen_ai.request.model', r.model),
+    ...str('gen_ai.response.model', r.upstreamModel),
+    ...str('gen_ai.provider.name', r.provider),
+    ...int('gen_ai.usage.input_tokens', r.tokens?.input),
+    ...int('gen_ai.usage.output_tokens', r.tokens?.output),
+    ...str('gen_ai.input.messages', r.content?.request === undefined ? undefined : JSON.stringify(r.content.request)),
+    ...str('gen_ai.output.messages', r.content?.response === undefined ? undefined : JSON.stringify(r.content.response)),
+    ...str('tollgate.request_id', r.requestId),
+    ...str('tollgate.namespace', r.namespace),
+    ...str('tollgate.route', r.route),
+    ...str('tollgate.data_policy', r.policy.id),
+    ...str('tollgate.capture.mode', r.policy.mode),
+  ];
+  const record: Record<string, unknown> = {
+    timeUnixNano: nanos,
+    observedTimeUnixNano: nanos,
+    severityNumber: 9,
+    severityText: 'INFO',
+    eventName: GENAI_EVENT_NAME,
+    body: { stringValue: JSON.stringify(r) },
+    attributes,
+  };
+  if (r.traceId !== undefined) record.traceId = r.traceId;
+  if (r.spanId !== undefined) record.spanId = r.spanId;
+  return record;
+}
+
+/** OTLP/HTTP JSON to <endpoint>/v1/logs. A non-2xx answer or a network error fails the batch. */
+export function otlpLogsDestination(endpoint: string, timeoutMs = 10_000): CaptureDestination {
+  const url = `${endpoint}/v1/logs`;
+  return {
+    async write(batch) {
+      const body = {
+        resourceLogs: [
+          {
+            resource: { attributes: str('service.name', 'tollgate') },
+            scopeLogs: [{ scope: { name: 'tollgate.capture' }, logRecords: batch.map(otlpLogRecord) }],
+          },
+        ],
+      };
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+      await res.arrayBuffer();
+      if (!res.ok) throw new Error(`OTLP logs endpoint answered ${res.status}`);
+    },
+  };
+}
