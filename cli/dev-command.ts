@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import { Dataplane } from '../dataplane/dataplane.js';
+import { Dataplane, type DataplaneOptions } from '../dataplane/dataplane.js';
 import type { ResponseCacheHandle } from '../dataplane/governance/cache/create-response-cache.js';
 import type { RateLimitAdmitter } from '../dataplane/governance/rate-limit/rate-limit-admitter.js';
 import { governanceFromEnv } from './governance-config.js';
@@ -35,6 +35,8 @@ export interface DevOptions {
   governance?: { rateLimiter: RateLimitAdmitter; cache: ResponseCacheHandle };
   /** Request body size limits; the data plane's defaults when absent. */
   bodyLimits?: Partial<RequestBodyLimits>;
+  /** Every finished inference request, as usage history counts it. */
+  onRequest?: DataplaneOptions['onRequest'];
 }
 
 export interface DevGateway {
@@ -65,6 +67,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     ...(opts.auth === undefined ? {} : { auth: opts.auth }),
     ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }),
     ...(opts.bodyLimits === undefined ? {} : { bodyLimits: opts.bodyLimits }),
+    ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
     ...(opts.adminPort === undefined ? {} : { admin: { host: opts.host, port: opts.adminPort, token: adminToken } }),
     usage: opts.usage ?? { record: (u: UsageRecord) => logger.debug({ usage: u }, 'usage') },
   });

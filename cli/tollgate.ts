@@ -81,6 +81,9 @@ operator:
   --operator-service <n>    The operator's Service, named in its certificate (default tollgate-operator)
   --owner-service-account <n>  The operator's ServiceAccount: owner of the Secrets it creates, which then go
                             with it (helm uninstall); default: no owner, the Secrets stay
+  --usage-retention-days <n>  Days of UsageReport objects kept (default 30; env TOLLGATE_USAGE_RETENTION_DAYS)
+  --usage-flush-interval <s>  Seconds between UsageReport writes (default 5)
+  --usage-top-callers <n>   Callers a UsageReport keeps by name, the rest summed (default 10, at most 25)
 `;
 
 function fail(message: string): never {
@@ -95,6 +98,26 @@ function createAuthenticator(kubeconfig: string | undefined, cacheTtl: string | 
   if (!Number.isFinite(cacheTtlMs) || cacheTtlMs < 0) fail('--auth-cache-ttl must be a number of seconds');
   const onReviewError = (err: unknown): void => logger.warn({ err: (err as Error).message }, 'TokenReview failed');
   return new Authenticator({ cacheTtlMs, onReviewError, ...(api === undefined ? {} : { reviewer: new KubeTokenReviewer(api) }) });
+}
+
+/** A positive whole number from a flag, or undefined when the flag is absent. */
+function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) fail(`${flag} must be a whole number of at least 1`);
+  return n;
+}
+
+function usageHistoryOptions(retention: string | undefined, interval: string | undefined, top: string | undefined): { retentionDays?: number; flushIntervalMs?: number; topCallers?: number } {
+  const retentionDays = positiveInt(retention, '--usage-retention-days');
+  const seconds = positiveInt(interval, '--usage-flush-interval');
+  const topCallers = positiveInt(top, '--usage-top-callers');
+  if (topCallers !== undefined && topCallers > 25) fail('--usage-top-callers must be at most 25');
+  return {
+    ...(retentionDays === undefined ? {} : { retentionDays }),
+    ...(seconds === undefined ? {} : { flushIntervalMs: seconds * 1000 }),
+    ...(topCallers === undefined ? {} : { topCallers }),
+  };
 }
 
 /** A certificate and key read from files, both or neither. */
@@ -217,6 +240,9 @@ async function main(argv: string[]): Promise<void> {
       'auth-cache-ttl': { type: 'string' },
       'max-body-bytes': { type: 'string' },
       'max-inflight-body-bytes': { type: 'string' },
+      'usage-retention-days': { type: 'string' },
+      'usage-flush-interval': { type: 'string' },
+      'usage-top-callers': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: false,
@@ -337,6 +363,7 @@ async function main(argv: string[]): Promise<void> {
                 serverName: values['dataplane-tls-server-name'] ?? `${values['dataplane-service'] ?? 'tollgate-dataplane'}.${dataplaneNamespace}.svc`,
               },
             }),
+        usageHistory: usageHistoryOptions(values['usage-retention-days'] ?? process.env.TOLLGATE_USAGE_RETENTION_DAYS, values['usage-flush-interval'], values['usage-top-callers']),
         debounceMs: 100,
         maxWaitMs: 1_000,
         logger,

@@ -21,6 +21,7 @@ import type { Snapshot } from './config/snapshot.js';
 import type { Redis } from 'ioredis';
 import { BudgetLedger } from './governance/budget/budget-ledger.js';
 import { UsageReporter } from './governance/budget/usage-reporter.js';
+import type { RequestUsage } from './config/request-usage.js';
 import type { ResponseCacheHandle } from './governance/cache/create-response-cache.js';
 import type { RateLimitAdmitter } from './governance/rate-limit/rate-limit-admitter.js';
 import { pullSnapshot } from './admin/snapshot-puller.js';
@@ -46,6 +47,8 @@ import { HttpTransport } from './upstream/http-transport.js';
 const IDLE_CONNECTION_GRACE_MS = 1_000;
 
 export interface DataplaneOptions {
+  /** Every finished inference request (usage history without an operator: `tollgate dev`'s console). */
+  onRequest?: (request: RequestUsage, costUsd: number) => void;
   host: string;
   port: number;
   logger: Logger;
@@ -149,7 +152,15 @@ export class Dataplane {
     this.store = new SnapshotStore(this.transport);
     this.store.onChange((runtime) => this.endpoints.sync(runtime));
     this.usage = opts.usage ?? new UsageTotals();
-    this.telemetry = new GatewayTelemetry({ logger: opts.logger, store: this.store, ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }) });
+    this.telemetry = new GatewayTelemetry({
+      logger: opts.logger,
+      store: this.store,
+      ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }),
+      onRequest: (request, cost) => {
+        this.reporter.reportRequest(request, cost);
+        opts.onRequest?.(request, cost);
+      },
+    });
     registerUsageBacklog(this.telemetry.metrics.registry, () => this.reporter.backlog());
     const health = new TargetHealth({ onState: (providerId, model, state) => this.telemetry.circuitState(providerId, model, state) });
     this.router = new Router({

@@ -21,6 +21,12 @@ export function createOperatorMetrics() {
       help: 'Usage records from data-plane pods that could not be counted (e.g. negative tokens) and were dropped.',
       registers: [registry],
     }),
+    usageReportWrites: new Counter({
+      name: 'tollgate_operator_usage_report_writes_total',
+      help: 'UsageReport status writes (batched: at most one per report per flush interval).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
     leader: new Gauge({ name: 'tollgate_operator_leader', help: '1 while this replica is the leader.', registers: [registry] }),
   };
 }

@@ -7,6 +7,7 @@ import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { BudgetConfig } from '../dataplane/config/snapshot.js';
 import { UsageAggregator } from './budgets/usage-aggregator.js';
+import { UsageHistory } from './usage/usage-history.js';
 import { ExactBudgetMirror } from './budgets/exact-budget-mirror.js';
 import { isExact } from '../dataplane/config/exact-budget-ledger.js';
 import type { Redis } from 'ioredis';
@@ -55,6 +56,8 @@ export interface OperatorConfig {
   tracer?: Tracer;
   /** Exact budgets: the Redis the data planes keep holds and spend in; Budget.status mirrors it. */
   exactBudgets?: { redis: Redis; keyPrefix: string };
+  /** UsageReport objects: days kept, write interval, callers kept by name (defaults 30 days, 5 s, 10). */
+  usageHistory?: { retentionDays?: number; flushIntervalMs?: number; topCallers?: number };
 }
 
 /** Data key of the API key hash key in its Secret. */
@@ -134,6 +137,15 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     replicas: () => distributor.readyCount(),
     logger,
   });
+  const history = new UsageHistory({
+    client,
+    logger,
+    ...config.usageHistory,
+    scopes: config.watchNamespaces.length === 0 ? [''] : config.watchNamespaces,
+    isLeader: () => isLeader(),
+    onWrite: (result) => metrics.usageReportWrites.inc({ result }),
+  });
+  history.start();
   let apiKeyHashKey: string | undefined;
   const reconciler = new Reconciler({
     client,
@@ -238,6 +250,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       onStoppedLeading: () => {
         metrics.leader.set(0);
         usage.reset();
+        history.reset();
         distributor.setEnabled(false);
       },
     },
@@ -249,7 +262,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     metrics.usageRejected.inc(rejected.length);
     logger.warn({ pod, rejected }, 'usage records that cannot be counted were dropped');
   };
-  const app = createOperatorApp({ token: config.token, usage, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, logger });
+  const app = createOperatorApp({ token: config.token, usage, history, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, logger });
   const tls = listenTls;
   const server: Server = tls === undefined ? createHttpServer(app) : createHttpsServer({ cert: tls.cert, key: tls.key }, app);
   server.listen(config.listen.port, config.listen.host);
@@ -261,6 +274,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     isLeader,
     async stop() {
       trigger?.stop();
+      await history.stop();
       stopSecrets.abort();
       await mirror?.stop();
       for (const informer of informers) informer.stop();

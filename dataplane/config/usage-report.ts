@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RequestUsageSchema } from './request-usage.js';
 
 /** One budget's spend as the operator persisted it, sent back to pods with every usage report. */
 export const BudgetStateSchema = z.object({
@@ -19,6 +20,8 @@ export const UsageReportRecordSchema = z.object({
   costUsd: z.number().min(0),
   tokens: z.number().int().min(0),
   budgetIds: z.array(z.string()),
+  /** Set on the one record per finished request that feeds usage history (UsageReport); such a record has no budgetIds. */
+  request: RequestUsageSchema.optional(),
 });
 export type UsageReportRecord = z.infer<typeof UsageReportRecordSchema>;
 

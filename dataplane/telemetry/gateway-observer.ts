@@ -20,7 +20,8 @@ export interface CallerIdentity {
 export type AdmissionDecision =
   | { result: 'allowed' }
   | { result: 'rate_limited'; limit: 'requests' | 'tokens' | 'concurrency' }
-  | { result: 'budget_exceeded'; budget: string; action: 'reject' | 'downgrade' };
+  | { result: 'budget_exceeded'; budget: string; action: 'reject' | 'downgrade' }
+  | { result: 'guardrail_blocked' };
 
 /** Circuit-breaker state of one target; 0 = closed, 1 = open, 2 = half-open (the gauge's value). */
 export type CircuitState = 'closed' | 'open' | 'half_open';

@@ -3,6 +3,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Express, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
+import type { RequestUsage } from '../config/request-usage.js';
 import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.js';
 import { bindRequestTelemetry, type CircuitState, type GatewayObserver } from './gateway-observer.js';
 import { OPERATION_BY_PATH, ServerAddresses } from './genai-attributes.js';
@@ -16,6 +17,8 @@ export interface GatewayTelemetryOptions {
   tracer?: Tracer;
   /** Node.js process metrics (process_*, nodejs_*) in the registry; default on. */
   defaultMetrics?: boolean;
+  /** Every finished inference request, for usage history. */
+  onRequest?: (usage: RequestUsage, costUsd: number) => void;
 }
 
 /** The data plane's observer: SERVER and CLIENT spans, Prometheus metrics and the JSON access log. */
@@ -32,6 +35,7 @@ export class GatewayTelemetry implements GatewayObserver {
       propagator: new W3CTraceContextPropagator(),
       logger: opts.logger,
       addresses: new ServerAddresses(),
+      ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
     };
     this.middleware = (req, res, next) => {
       const operation = req.method === 'POST' ? OPERATION_BY_PATH.get(req.path) : undefined;

@@ -2,6 +2,7 @@ import { type Attributes, type Context, defaultTextMapGetter, ROOT_CONTEXT, type
 import type { Request, Response } from 'express';
 import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
+import { outcomeClass, type RequestEnd, type RequestUsage } from '../config/request-usage.js';
 import type { UsageRecord } from '../metering/usage-record.js';
 import type { CanonicalRequest, JsonObject } from '../core/canonical.js';
 import { type AttemptOwner, AttemptRecorder, CLIENT_GONE } from './attempt-recorder.js';
@@ -26,6 +27,12 @@ interface RoutingInfo {
 
 /** Logged (and counted) for a request whose client left before any response was sent. */
 const CLIENT_CLOSED_REQUEST = 499;
+
+function admissionOf(decision: AdmissionDecision | undefined): RequestEnd['admission'] {
+  if (decision === undefined) return undefined;
+  if (decision.result === 'budget_exceeded') return decision.action === 'reject' ? 'budget_rejected' : 'budget_downgraded';
+  return decision.result;
+}
 
 function numberParam(body: JsonObject, name: string): number | undefined {
   const v = body[name];
@@ -220,6 +227,41 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     const errorType = this.streamFailure ?? (status >= 500 ? (this.lastFailure ?? String(status)) : undefined);
     this.endSpan(status, errorType);
     this.log(status, durationMs, errorType);
+    if (this.operation !== undefined) this.report(status, durationMs);
+  }
+
+  /** The request as usage history counts it; not counted when no namespace is known (no route, no verified caller). */
+  private report(status: number, durationMs: number): void {
+    const onRequest = this.ctx.onRequest;
+    const namespace = this.route?.id.split('/')[0] ?? this.who?.namespace;
+    if (onRequest === undefined || namespace === undefined || namespace.length === 0) return;
+    const usage = this.usage;
+    const end: RequestEnd = {
+      status,
+      clientLeft: this.clientLeft,
+      admission: admissionOf(this.decision),
+      attempts: this.attempts,
+      lastFailure: this.streamFailure ?? this.lastFailure,
+    };
+    const record: RequestUsage = {
+      namespace,
+      outcome: outcomeClass(end),
+      failovers: this.failovers,
+      cacheHit: this.cacheHit === true,
+      inputTokens: usage?.inputTokens ?? 0,
+      outputTokens: usage?.outputTokens ?? 0,
+      cachedInputTokens: usage?.cachedInputTokens ?? 0,
+      latencyMs: Math.round(durationMs),
+    };
+    if (this.route !== undefined) {
+      record.route = this.route.id;
+      record.model = this.route.model;
+    }
+    const provider = this.serving?.target.providerId;
+    if (provider !== undefined) record.provider = provider;
+    if (this.who !== undefined) record.caller = this.who.id;
+    if (this.firstChunkAt !== undefined) record.ttftMs = Math.round(this.firstChunkAt - this.started);
+    onRequest(record, usage?.costUsd ?? 0);
   }
 
   private endSpan(status: number, errorType: string | undefined): void {

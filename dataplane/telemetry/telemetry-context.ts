@@ -1,5 +1,6 @@
 import type { TextMapPropagator, Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import type { RequestUsage } from '../config/request-usage.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { ServerAddresses } from './genai-attributes.js';
 
@@ -10,4 +11,6 @@ export interface TelemetryContext {
   propagator: TextMapPropagator;
   logger: Logger;
   addresses: ServerAddresses;
+  /** Every finished inference request, for usage history (the usage reporter). */
+  onRequest?: (usage: RequestUsage, costUsd: number) => void;
 }

@@ -133,7 +133,7 @@ export function buildCrd(def: CrdDefinition): CustomResourceDefinition {
             openAPIV3Schema: {
               type: 'object',
               description: def.description,
-              required: ['spec'],
+              ...(def.specRequired === false ? {} : { required: ['spec'] }),
               properties: {
                 apiVersion: { type: 'string', description: 'APIVersion of this object: tollgate.dev/v1alpha1.' },
                 kind: { type: 'string', description: `Kind of this object: ${def.kind}.` },

@@ -3,6 +3,7 @@ import { BudgetSpecSchema, BudgetStatusSchema } from './budget.js';
 import { DataPolicySpecSchema, DataPolicyStatusSchema } from './data-policy.js';
 import { ModelRouteSpecSchema, ModelRouteStatusSchema } from './model-route.js';
 import { ProviderSpecSchema, ProviderStatusSchema } from './provider.js';
+import { UsageReportSpecSchema, UsageReportStatusSchema } from './usage-report.js';
 
 export interface PrinterColumn {
   name: string;
@@ -14,7 +15,7 @@ export interface PrinterColumn {
 
 /** Everything the generator needs to know about one kind besides its zod schemas. */
 export interface CrdDefinition {
-  kind: 'Provider' | 'ModelRoute' | 'Budget' | 'DataPolicy';
+  kind: 'Provider' | 'ModelRoute' | 'Budget' | 'DataPolicy' | 'UsageReport';
   plural: string;
   singular: string;
   shortNames: string[];
@@ -22,6 +23,8 @@ export interface CrdDefinition {
   spec: z.ZodType;
   status: z.ZodType;
   printerColumns: PrinterColumn[];
+  /** Whether objects must have a spec (false for kinds the operator writes, which have only status). */
+  specRequired?: boolean;
 }
 
 const condition = (type: string): string => `.status.conditions[?(@.type=="${type}")].status`;
@@ -103,6 +106,28 @@ export const CRD_DEFINITIONS: readonly CrdDefinition[] = [
       { name: 'Accepted', type: 'string', jsonPath: condition('Accepted') },
       { name: 'Conflicted', type: 'string', jsonPath: condition('Conflicted'), priority: 1 },
       age,
+    ],
+  },
+  {
+    kind: 'UsageReport',
+    plural: 'usagereports',
+    singular: 'usagereport',
+    shortNames: ['usage'],
+    description:
+      'UsageReport is the usage history of one namespace on one day (UTC): requests by outcome, tokens, cost, latency, by hour and by route, model, provider and caller. Written by the operator from the data planes\' usage reports; named after the day (YYYY-MM-DD).',
+    spec: UsageReportSpecSchema,
+    status: UsageReportStatusSchema,
+    specRequired: false,
+    printerColumns: [
+      { name: 'Date', type: 'string', jsonPath: '.status.date' },
+      { name: 'Requests', type: 'integer', jsonPath: '.status.totals.requests' },
+      { name: 'Errors', type: 'integer', jsonPath: '.status.errors' },
+      { name: 'Cost-USD', type: 'number', jsonPath: '.status.totals.costUsd' },
+      { name: 'Input-Tokens', type: 'integer', jsonPath: '.status.totals.inputTokens' },
+      { name: 'Output-Tokens', type: 'integer', jsonPath: '.status.totals.outputTokens' },
+      { name: 'Cache-Hits', type: 'integer', jsonPath: '.status.totals.cacheHits', priority: 1 },
+      { name: 'Failovers', type: 'integer', jsonPath: '.status.totals.failovers', priority: 1 },
+      { name: 'Updated', type: 'string', jsonPath: '.status.updatedAt', priority: 1 },
     ],
   },
 ];

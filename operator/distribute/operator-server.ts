@@ -5,11 +5,14 @@ import { jsonErrors, jsonNotFound, requireToken, SMALL_BODY_LIMIT } from '../../
 import { wireJson } from '../../dataplane/config/secret-value.js';
 import type { UsageAggregator } from '../budgets/usage-aggregator.js';
 import { parseUsageReport, type RejectedRecord } from '../budgets/usage-intake.js';
+import type { UsageHistory } from '../usage/usage-history.js';
 import type { Distributor } from './distributor.js';
 
 export interface OperatorServerDeps {
   token: string;
   usage: UsageAggregator;
+  /** Usage history (UsageReport objects); absent in tests that exercise only budgets. */
+  history?: Pick<UsageHistory, 'handle'>;
   distributor: Distributor;
   registry: Registry;
   isReady: () => boolean;
@@ -61,7 +64,9 @@ export function createOperatorApp(deps: OperatorServerDeps): Express {
     if (intake.rejected.length > 0) deps.onRejectedUsage?.(intake.report.pod, intake.rejected);
     try {
       const answer = await deps.usage.handle(intake.report);
-      res.json({ ...answer, ackedThrough: Math.max(answer.ackedThrough, intake.rejectedThrough) });
+      // History writes are batched: records not yet in a UsageReport are not acknowledged (the pod resends them).
+      const written = deps.history === undefined ? Infinity : await deps.history.handle(intake.report);
+      res.json({ ...answer, ackedThrough: Math.min(Math.max(answer.ackedThrough, intake.rejectedThrough), written) });
     } catch (err) {
       // Nothing is acknowledged: the pod resends, and sequence numbers keep the retry from counting twice.
       deps.logger.warn({ err: (err as Error).message }, 'usage report not persisted');

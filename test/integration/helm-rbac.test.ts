@@ -192,10 +192,23 @@ async function fullCycle(namespaces: string[]): Promise<void> {
       if (!events.items.some((e) => e.reason === 'ProviderNotFound')) throw new Error('no Event yet');
     }, `an Event for ${ns}/orphan`);
   }
+  // Usage history: today's report written for each namespace, the expired one swept.
+  for (const ns of namespaces) {
+    await eventually(() => {
+      const report = JSON.parse(kubectl(['get', 'usagereport', new Date().toISOString().slice(0, 10), '-n', ns, '-o', 'json'])) as { status?: { totals?: { requests?: number } } };
+      expect(report.status?.totals?.requests).toBeGreaterThan(0);
+    }, `UsageReport in ${ns}`);
+  }
+  await eventually(() => expect(kubectl(['get', 'usagereports', '-A', '-o', 'name'])).not.toContain('2000-01-01'), 'the expired UsageReport deleted');
   // Leader election renews its Lease every 2 s; wait for a renewal (an update) before stopping.
   const lease = () => JSON.parse(kubectl(['get', 'lease', 'tollgate-operator', '-n', NS, '-o', 'json'])) as { metadata: { resourceVersion: string } };
   const first = lease().metadata.resourceVersion;
   await eventually(() => expect(lease().metadata.resourceVersion).not.toBe(first), 'a Lease renewal');
+}
+
+/** A UsageReport past any retention: the operator's sweep deletes it (the delete permission is used). */
+function oldUsageReport(ns: string): void {
+  kubectl(['apply', '-f', '-'], 'apiVersion: tollgate.dev/v1alpha1\nkind: UsageReport\nmetadata: { name: 2000-01-01, namespace: ' + ns + ' }\n');
 }
 
 /** A failed cycle names the calls the API server refused first: usually the reason. */
@@ -276,6 +289,7 @@ describe('operator under the chart RBAC', () => {
   it('all namespaces (ClusterRole): reconciles, pushes, and uses exactly the permissions granted', async () => {
     const objects = installed();
     expect(objects.filter((o) => o.kind === 'Role').map((o) => `${o.metadata.namespace}/${o.metadata.name}`)).toEqual([`${NS}/tollgate-operator`]);
+    oldUsageReport('team-a');
     proxy.calls.length = 0;
     operator = startOperatorFromChart(objects);
     try {
@@ -305,6 +319,7 @@ describe('operator under the chart RBAC', () => {
     // And none of the installation's Secrets (API key hash key, channel CA and certificate), so that this run creates them again too.
     kubectl(['delete', 'secret', 'tollgate-api-key-hash', 'tollgate-ca', 'tollgate-dataplane-tls', '-n', NS]);
     await dataplane?.stop('SIGKILL');
+    for (const ns of ['team-b', 'team-c']) oldUsageReport(ns);
     proxy.calls.length = 0;
     operator = startOperatorFromChart(objects);
     try {

@@ -29,6 +29,8 @@ export interface TestGatewayOptions {
   governance?: DevOptions['governance'];
   /** Request body limits instead of the data plane's defaults. */
   bodyLimits?: DevOptions['bodyLimits'];
+  /** Every finished inference request (usage history). */
+  onRequest?: DevOptions['onRequest'];
 }
 
 /** `tollgate dev` on a temporary manifest directory, on a free loopback port, with logs silenced. */
@@ -43,6 +45,7 @@ export async function startTestGateway(files: Record<string, string>, opts: Test
     ...(opts.governance === undefined ? {} : { governance: opts.governance }),
     ...(opts.admin === true ? { adminPort: 0 } : {}),
     ...(opts.bodyLimits === undefined ? {} : { bodyLimits: opts.bodyLimits }),
+    ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
     dir,
     host: '127.0.0.1',
     port: 0,

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { type Dispatcher, request } from 'undici';
 import type { BudgetConfig } from '../../config/snapshot.js';
+import type { RequestUsage } from '../../config/request-usage.js';
 import type { BudgetLedger } from './budget-ledger.js';
 import { type UsageReportRecord, UsageReportResponseSchema } from '../../config/usage-report.js';
 
@@ -15,6 +16,13 @@ export interface UsageReporterOptions {
   /** Ready data-plane pods, as the operator counts them (per-pod limits use it for their share). */
   onReplicas?: (replicas: number) => void;
 }
+
+/**
+ * Usage-history records (no budget) kept while the operator does not acknowledge them; beyond this
+ * the oldest are dropped (counted), so an unreachable operator costs bounded memory. Budget records
+ * are never dropped: they are spend the budgets must see.
+ */
+export const MAX_PENDING_HISTORY = 50_000;
 
 /** Unacknowledged spend older than this is logged: several report intervals went by without an answer. */
 const BEHIND_WARN_MS = 2_000;
@@ -33,6 +41,9 @@ export class UsageReporter {
   private inflight: Promise<void> | undefined;
   private stopped = false;
   reportsSent = 0;
+  /** Usage-history records dropped because too many were unacknowledged. */
+  historyDropped = 0;
+  private pendingHistory = 0;
 
   constructor(
     private readonly ledger: BudgetLedger,
@@ -56,6 +67,22 @@ export class UsageReporter {
     if (this.opts.operatorUrl !== undefined && record.budgetIds.length > 0) this.pending.push(record);
   }
 
+  /** One finished request, for usage history (UsageReport): sent with the budget records, acknowledged the same way. */
+  reportRequest(request: RequestUsage, costUsd: number): void {
+    if (this.opts.operatorUrl === undefined) return;
+    this.pending.push({ seq: ++this.seq, at: Date.now(), costUsd, tokens: request.inputTokens + request.outputTokens, budgetIds: [], request });
+    if (++this.pendingHistory > MAX_PENDING_HISTORY) this.dropOldestHistory();
+  }
+
+  private dropOldestHistory(): void {
+    let drop = Math.ceil(MAX_PENDING_HISTORY / 10);
+    this.pending = this.pending.filter((r) => r.request === undefined || drop-- <= 0);
+    const dropped = Math.ceil(MAX_PENDING_HISTORY / 10) - Math.max(0, drop);
+    this.historyDropped += dropped;
+    this.pendingHistory -= dropped;
+    this.opts.logger.warn({ dropped, total: this.historyDropped }, 'usage history records dropped: the operator has not acknowledged them for too long (budget spend is kept)');
+  }
+
   get unacknowledged(): number {
     return this.pending.length;
   }
@@ -63,8 +90,15 @@ export class UsageReporter {
   /** Metered spend the operator has not acknowledged: Budget.status does not include it yet. */
   backlog(): { records: number; usd: number; oldestAt: number | undefined } {
     let usd = 0;
-    for (const r of this.pending) usd += r.costUsd;
-    return { records: this.pending.length, usd, oldestAt: this.pending[0]?.at };
+    let records = 0;
+    let oldestAt: number | undefined;
+    for (const r of this.pending) {
+      if (r.request !== undefined) continue;
+      usd += r.costUsd;
+      records++;
+      oldestAt ??= r.at;
+    }
+    return { records, usd, oldestAt };
   }
 
   /** Says, at most every 10 s, that Budget.status is behind (a pod killed now would lose this spend). */
@@ -107,6 +141,7 @@ export class UsageReporter {
       }
       const answer = UsageReportResponseSchema.parse(JSON.parse(text));
       this.pending = this.pending.filter((r) => r.seq > answer.ackedThrough);
+      this.pendingHistory = this.pending.reduce((n, r) => n + (r.request === undefined ? 0 : 1), 0);
       this.ledger.update(answer.budgets, answer.replicas);
       this.opts.onReplicas?.(answer.replicas);
       this.reportsSent++;

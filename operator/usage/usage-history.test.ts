@@ -1,0 +1,234 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { UsageReport } from '../../dataplane/config/usage-report.js';
+import type { RequestUsage } from '../../dataplane/config/request-usage.js';
+import { MAX_APPLIED_PODS, MAX_BREAKDOWN_KEYS, MAX_TOP_CALLERS, OTHER_KEY, UsageReportStatusSchema, type UsageReportStatus } from '../api/usage-report.js';
+import { KubeError, type KubeObject } from '../kube/kube-client.js';
+import { UsageDay } from './usage-day.js';
+import { UsageHistory } from './usage-history.js';
+
+const NOON = Date.parse('2026-12-05T12:30:00Z');
+
+const request = (over: Partial<RequestUsage> = {}): RequestUsage => ({
+  namespace: 'team-a',
+  route: 'team-a/chat',
+  model: 'chat',
+  provider: 'team-a/openai',
+  caller: 'sa:team-a/app',
+  outcome: 'ok',
+  failovers: 0,
+  cacheHit: false,
+  inputTokens: 10,
+  outputTokens: 5,
+  cachedInputTokens: 0,
+  latencyMs: 120,
+  ...over,
+});
+
+function report(pod: string, from: number, n: number, over: Partial<RequestUsage> = {}, at = NOON): UsageReport {
+  return { pod, records: Array.from({ length: n }, (_, i) => ({ seq: from + i, at, costUsd: 0.01, tokens: 15, budgetIds: [], request: request(over) })) };
+}
+
+/** An API server for UsageReports: create, get, status update with resourceVersion preconditions. */
+function fakeApiServer() {
+  const objects = new Map<string, KubeObject & { status?: UsageReportStatus }>();
+  let rv = 1;
+  const calls: string[] = [];
+  let failNext: KubeError | undefined;
+  const client = {
+    request: async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+      calls.push(`${method} ${path}`);
+      if (failNext !== undefined && method === 'PUT') {
+        const err = failNext;
+        failNext = undefined;
+        throw err;
+      }
+      const m = /namespaces\/([^/]+)\/usagereports(?:\/([^/]+))?(\/status)?$/.exec(path);
+      if (m === null) {
+        if (method === 'GET') return { metadata: {}, items: [...objects.values()] } as T;
+        throw new KubeError(404, 'no route');
+      }
+      const [, ns = '', name, status] = m;
+      if (method === 'GET' && name === undefined) return { metadata: {}, items: [...objects.values()].filter((o) => o.metadata.namespace === ns) } as T;
+      const key = `${ns}/${name ?? (body as KubeObject).metadata.name}`;
+      if (method === 'GET') {
+        const o = objects.get(key);
+        if (o === undefined) throw new KubeError(404, 'not found');
+        return structuredClone(o) as T;
+      }
+      if (method === 'POST') {
+        if (objects.has(key)) throw new KubeError(409, 'exists');
+        const o = { ...(body as KubeObject), metadata: { ...(body as KubeObject).metadata, resourceVersion: String(rv++) } };
+        objects.set(key, o);
+        return structuredClone(o) as T;
+      }
+      if (method === 'PUT' && status !== undefined) {
+        const o = objects.get(key);
+        if (o === undefined) throw new KubeError(404, 'not found');
+        const given = body as KubeObject & { status: UsageReportStatus };
+        if (given.metadata.resourceVersion !== o.metadata.resourceVersion) throw new KubeError(409, 'conflict');
+        const parsed = UsageReportStatusSchema.safeParse(given.status);
+        if (!parsed.success) throw new KubeError(422, parsed.error.message);
+        const next = { ...o, status: given.status, metadata: { ...o.metadata, resourceVersion: String(rv++) } };
+        objects.set(key, next);
+        return structuredClone(next) as T;
+      }
+      if (method === 'DELETE') {
+        objects.delete(key);
+        return {} as T;
+      }
+      throw new KubeError(405, 'unexpected');
+    },
+  };
+  return { client, objects, calls, failPut: (err: KubeError) => (failNext = err) };
+}
+
+function history(api: ReturnType<typeof fakeApiServer>, now = () => NOON, extra: Partial<ConstructorParameters<typeof UsageHistory>[0]> = {}) {
+  return new UsageHistory({ client: api.client, logger: pino({ level: 'silent' }), now, ...extra });
+}
+
+describe('UsageHistory', () => {
+  it('acknowledges records only once the report holding them is written', async () => {
+    const api = fakeApiServer();
+    const h = history(api);
+    expect(await h.handle(report('pod-a', 1, 3))).toBe(0);
+    await h.flush();
+    // Resent: counted already, and now written.
+    expect(await h.handle(report('pod-a', 1, 3))).toBe(Infinity);
+    const status = api.objects.get('team-a/2026-12-05')?.status;
+    expect(status?.totals.requests).toBe(3);
+    expect(status?.totals.costUsd).toBeCloseTo(0.03);
+    expect(status?.appliedThrough).toEqual({ 'pod-a': 3 });
+    expect(status?.hours.map((x) => x.hour)).toEqual([12]);
+  });
+
+  it('counts a resent report once, across an operator restart between the write and the acknowledgement', async () => {
+    const api = fakeApiServer();
+    const first = history(api);
+    await first.handle(report('pod-a', 1, 5));
+    await first.flush();
+    // The operator died before answering: the pod resends 1..5 with 6..7 to a new operator.
+    const second = history(api);
+    expect(await second.handle(report('pod-a', 1, 7))).toBe(5);
+    await second.flush();
+    expect(api.objects.get('team-a/2026-12-05')?.status?.totals.requests).toBe(7);
+  });
+
+  it('a conflicting write reloads the report and the resent records are counted into the fresh copy', async () => {
+    const api = fakeApiServer();
+    const h = history(api);
+    await h.handle(report('pod-a', 1, 2));
+    await h.flush();
+    await h.handle(report('pod-a', 3, 2));
+    api.failPut(new KubeError(409, 'conflict'));
+    await expect(h.flush()).rejects.toThrow('conflict');
+    expect(await h.handle(report('pod-a', 3, 2))).toBe(2);
+    await h.flush();
+    expect(await h.handle(report('pod-a', 3, 2))).toBe(Infinity);
+    expect(api.objects.get('team-a/2026-12-05')?.status?.totals.requests).toBe(4);
+  });
+
+  it('a write the API server refuses for good is logged and does not hold back acknowledgements', async () => {
+    const api = fakeApiServer();
+    const h = history(api);
+    await h.handle(report('pod-a', 1, 2));
+    api.failPut(new KubeError(403, 'forbidden'));
+    await h.flush();
+    expect(await h.handle(report('pod-a', 3, 1))).toBe(2);
+  });
+
+  it('one report per namespace and day; a late record goes to its own day', async () => {
+    const api = fakeApiServer();
+    const h = history(api);
+    await h.handle({ pod: 'p', records: [...report('p', 1, 1).records, ...report('p', 2, 1, { namespace: 'team-b', route: 'team-b/x' }).records, ...report('p', 3, 1, {}, NOON - 86_400_000).records] });
+    await h.flush();
+    expect([...api.objects.keys()].sort()).toEqual(['team-a/2026-12-04', 'team-a/2026-12-05', 'team-b/2026-12-05']);
+  });
+
+  it('writes each dirty report once per flush, however many pods report', async () => {
+    const api = fakeApiServer();
+    const h = history(api);
+    for (let pod = 0; pod < 20; pod++) await h.handle(report(`pod-${pod}`, 1, 50));
+    await h.flush();
+    expect(api.calls.filter((c) => c.startsWith('PUT'))).toHaveLength(1);
+    expect(api.objects.get('team-a/2026-12-05')?.status?.totals.requests).toBe(1000);
+  });
+
+  it('records of namespaces outside the watched scopes and days past the retention are not counted', async () => {
+    const api = fakeApiServer();
+    const h = history(api, () => NOON, { scopes: ['team-a'], retentionDays: 3 });
+    expect(await h.handle({ pod: 'p', records: [...report('p', 1, 1, { namespace: 'team-z' }).records, ...report('p', 2, 1, {}, NOON - 5 * 86_400_000).records] })).toBe(Infinity);
+    expect(api.objects.size).toBe(0);
+  });
+
+  it('the retention sweep deletes reports older than the retention only', async () => {
+    const api = fakeApiServer();
+    for (const name of ['2026-11-01', '2026-12-01', '2026-12-05']) {
+      api.objects.set(`team-a/${name}`, { metadata: { name, namespace: 'team-a', resourceVersion: '1' } });
+    }
+    const h = history(api, () => NOON, { retentionDays: 7 });
+    expect(await h.sweep()).toBe(1);
+    expect([...api.objects.keys()].sort()).toEqual(['team-a/2026-12-01', 'team-a/2026-12-05']);
+  });
+});
+
+describe('UsageDay', () => {
+  it('sorts outcomes, histograms and breakdowns into hours', () => {
+    const day = new UsageDay('team-a', '2026-12-05');
+    day.add('p', 1, NOON, request({ outcome: 'ok', latencyMs: 40, ttftMs: 30 }), 0.5);
+    day.add('p', 2, NOON, request({ outcome: 'upstream_5xx', failovers: 1, latencyMs: 70_000 }), 0);
+    day.add('p', 3, NOON + 3_600_000, request({ outcome: 'rate_limited', cacheHit: true, latencyMs: 1 }), 0);
+    const s = day.toStatus(10, NOON);
+    expect(s.totals).toMatchObject({ requests: 3, outcomes: { ok: 1, upstream_5xx: 1, rate_limited: 1 }, failovers: 1, cacheHits: 1, costUsd: 0.5 });
+    expect(s.errors).toBe(2);
+    const [h12, h13] = s.hours;
+    expect(h12?.latencyMs[0]).toBe(1);
+    expect(h12?.latencyMs.at(-1)).toBe(1);
+    expect(h12?.ttftMs[0]).toBe(1);
+    expect(h13?.hour).toBe(13);
+    expect(h12?.byCaller['sa:team-a/app']?.requests).toBe(2);
+    expect(UsageReportStatusSchema.safeParse(s).success).toBe(true);
+  });
+
+  it('keeps the top callers by cost and sums the rest', () => {
+    const day = new UsageDay('team-a', '2026-12-05');
+    for (let i = 0; i < 30; i++) day.add('p', i + 1, NOON, request({ caller: `sa:team-a/c${i}` }), i);
+    const callers = day.toStatus(5, NOON).hours[0]?.byCaller ?? {};
+    expect(Object.keys(callers).sort()).toEqual(['sa:team-a/c25', 'sa:team-a/c26', 'sa:team-a/c27', 'sa:team-a/c28', 'sa:team-a/c29', OTHER_KEY].sort());
+    expect(callers[OTHER_KEY]?.requests).toBe(25);
+  });
+
+  it('stays far below the API server size limit at the largest cardinality', () => {
+    const day = new UsageDay('team-a', '2026-12-05');
+    let seq = 0;
+    // Every hour, many distinct routes, models, providers and callers, all outcomes, every pod name.
+    for (let hour = 0; hour < 24; hour++) {
+      for (let i = 0; i < 400; i++) {
+        const r = request({
+          route: `team-a/route-with-a-rather-long-name-${i}`,
+          model: `model-with-a-rather-long-public-name-${i}`,
+          provider: `team-a/provider-with-a-long-name-${i}`,
+          caller: `sa:team-a/service-account-with-a-long-name-${i}`,
+          outcome: (['ok', 'rate_limited', 'budget_rejected', 'guardrail_blocked', 'rejected', 'upstream_4xx', 'upstream_5xx', 'timeout', 'cancelled'] as const)[i % 9] ?? 'ok',
+          failovers: 1,
+          cacheHit: true,
+          inputTokens: 123_456_789,
+          outputTokens: 123_456_789,
+          cachedInputTokens: 123_456_789,
+          latencyMs: i * 200,
+          ttftMs: i * 100,
+        });
+        day.add(`tollgate-dataplane-7f9c8d6b5-${String(i % 300).padStart(5, 'x')}-0123abcd`, ++seq, Date.parse('2026-12-05T00:00:00Z') + hour * 3_600_000, r, 1234.56789);
+      }
+    }
+    const status = day.toStatus(MAX_TOP_CALLERS, NOON);
+    const bytes = Buffer.byteLength(JSON.stringify(status));
+    // etcd's default request limit is 1.5 MiB; a report stays under a third of it.
+    if (process.env.PRINT_SIZE) console.log(`largest UsageReport status: ${bytes} bytes`);
+    expect(bytes).toBeLessThan(512 * 1024);
+    expect(Object.keys(status.appliedThrough)).toHaveLength(MAX_APPLIED_PODS);
+    expect(Object.keys(status.hours[0]?.byRoute ?? {})).toHaveLength(MAX_BREAKDOWN_KEYS + 1);
+    expect(Object.keys(status.hours[0]?.byCaller ?? {})).toHaveLength(MAX_TOP_CALLERS + 1);
+    expect(UsageReportStatusSchema.safeParse(status).success).toBe(true);
+  });
+});
