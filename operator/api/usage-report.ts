@@ -20,8 +20,20 @@ export const OTHER_KEY = '(other)';
 
 const count = z.number().int().min(0);
 
+const OUTCOME_DESCRIPTIONS: Record<(typeof OUTCOME_CLASSES)[number], string> = {
+  ok: 'Answered (a cache hit too).',
+  rate_limited: 'Refused by a rate limit.',
+  budget_rejected: 'Refused by an exhausted Budget.',
+  guardrail_blocked: 'Blocked by a guardrail.',
+  rejected: 'Refused before any upstream was tried: authentication, access, unknown model, bad body.',
+  upstream_4xx: 'Refused by the upstream (4xx, relayed).',
+  upstream_5xx: 'Failed upstream (5xx, connection error, no target available) after retries and failover.',
+  timeout: 'Timed out upstream.',
+  cancelled: 'The client left before the response was complete.',
+};
+
 const OutcomesSchema = z
-  .strictObject(Object.fromEntries(OUTCOME_CLASSES.map((c) => [c, count.optional()])) as Record<(typeof OUTCOME_CLASSES)[number], z.ZodOptional<typeof count>>)
+  .strictObject(Object.fromEntries(OUTCOME_CLASSES.map((c) => [c, count.optional().describe(OUTCOME_DESCRIPTIONS[c])])) as Record<(typeof OUTCOME_CLASSES)[number], z.ZodOptional<typeof count>>)
   .describe(
     'Requests by outcome class (absent = 0): ok, rate_limited, budget_rejected, guardrail_blocked, rejected (refused before any upstream: authentication, access, unknown model, bad body), upstream_4xx, upstream_5xx, timeout, cancelled (the client left).',
   );
