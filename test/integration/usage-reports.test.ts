@@ -102,7 +102,7 @@ beforeAll(async () => {
     await eventually(
       () => new OpenAI({ baseURL: `http://${ip}:8080/v1`, apiKey: 'x', maxRetries: 0 }).chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
       `pod ${ip} serving`,
-      30_000,
+      60_000,
     );
   }
 }, 120_000);
