@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { createProxyMiddleware, proxyEventsPlugin } from 'http-proxy-middleware';
+import type { RequestHandler as ProxyHandler } from 'http-proxy-middleware';
 import type { JsonObject, Usage } from '../../core/canonical.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { costUsd } from '../../metering/cost.js';
@@ -91,7 +91,9 @@ function gatewayHeaders(p: Pending): Record<string, string> {
  * metered at the target's prices. No retry or failover: a streamed body cannot be sent twice.
  */
 export function passThroughHandlers(deps: PassThroughDeps): RequestHandler[] {
-  const proxy = createProxyMiddleware({
+  // http-proxy-middleware is loaded with the first pass-through request: start-up does not pay for it.
+  let proxyMiddleware: Promise<ProxyHandler> | undefined;
+  const loadProxy = (): Promise<ProxyHandler> => (proxyMiddleware ??= import('http-proxy-middleware').then(({ createProxyMiddleware, proxyEventsPlugin }) => createProxyMiddleware({
     changeOrigin: true,
     ejectPlugins: true,
     plugins: [proxyEventsPlugin],
@@ -130,7 +132,7 @@ export function passThroughHandlers(deps: PassThroughDeps): RequestHandler[] {
         meterAnswer(deps, p, proxyRes);
       },
     },
-  });
+  })));
 
   const prepare = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     checkServing(deps);
@@ -186,6 +188,7 @@ export function passThroughHandlers(deps: PassThroughDeps): RequestHandler[] {
     pending.set(req, { decision, url, body, ...(length === undefined ? {} : { length }), requestId: requestIdOf(req), settle, headers: limits.headers });
     // An answer that never completes (client gone, upstream failed) settles with nothing reported.
     res.on('close', () => settle(undefined, 0));
+    const proxy = await loadProxy();
     await proxy(req, res, (err?: unknown) => {
       if (err === undefined || res.headersSent) return;
       next(err instanceof GatewayError ? err : new GatewayError(502, 'upstream_unreachable', 'server_error', `pass-through to ${decision.target.providerId} failed: ${err instanceof Error ? err.message : String(err)}`));

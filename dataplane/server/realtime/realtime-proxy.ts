@@ -1,7 +1,7 @@
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import { ANONYMOUS, type Caller } from '../../core/caller.js';
 import type { Usage } from '../../core/canonical.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
@@ -53,11 +53,17 @@ export function realtimeUpstreamUrl(baseUrl: string, clientQuery: URLSearchParam
  * the upstream sends is metered at the target's prices.
  */
 export class RealtimeProxy {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  /** `ws` is loaded on the first upgrade: a gateway without Realtime routes does not pay for it at start-up. */
+  private ws: Promise<{ server: WebSocketServer; connect: typeof WebSocket }> | undefined;
   private readonly open = new Map<string, number>();
   private readonly sockets = new Set<WebSocket>();
 
   constructor(private readonly deps: RealtimeDeps) {}
+
+  private loadWs(): Promise<{ server: WebSocketServer; connect: typeof WebSocket }> {
+    this.ws ??= import('ws').then((m) => ({ server: new m.WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES }), connect: m.WebSocket }));
+    return this.ws;
+  }
 
   /** Open Realtime connections on a route (on this pod). */
   connections(routeId: string): number {
@@ -111,8 +117,9 @@ export class RealtimeProxy {
       this.open.set(route.id, Math.max(0, this.connections(route.id) - 1));
     };
     try {
-      const upstream = await this.connectUpstream(decision, url.searchParams, req);
-      this.wss.handleUpgrade(req, socket, head, (client) => this.pipe(client, upstream, decision, caller, limits?.settle, uncount));
+      const ws = await this.loadWs();
+      const upstream = await this.connectUpstream(ws.connect, decision, url.searchParams, req);
+      ws.server.handleUpgrade(req, socket, head, (client) => this.pipe(client, upstream, decision, caller, limits?.settle, uncount));
     } catch (err) {
       uncount();
       limits?.settle({ usage: undefined, costUsd: 0 });
@@ -120,7 +127,7 @@ export class RealtimeProxy {
     }
   }
 
-  private connectUpstream(decision: PassThroughDecision, query: URLSearchParams, req: IncomingMessage): Promise<WebSocket> {
+  private connectUpstream(Connect: typeof WebSocket, decision: PassThroughDecision, query: URLSearchParams, req: IncomingMessage): Promise<WebSocket> {
     const provider = decision.provider.config;
     const headers: Record<string, string> = { ...provider.headers };
     const key = provider.apiKey?.reveal();
@@ -129,7 +136,7 @@ export class RealtimeProxy {
     if (typeof beta === 'string') headers['openai-beta'] = beta;
     const target = realtimeUpstreamUrl(decision.baseUrl, query, decision.target.model);
     return new Promise((resolve, reject) => {
-      const upstream = new WebSocket(target, { headers, maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: provider.connectTimeoutMs });
+      const upstream = new Connect(target, { headers, maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: provider.connectTimeoutMs });
       const fail = (message: string): void => {
         upstream.removeAllListeners();
         upstream.on('error', () => undefined);
@@ -165,7 +172,7 @@ export class RealtimeProxy {
     client.on('message', (data: RawData, isBinary: boolean) => {
       touch();
       messages++;
-      if (upstream.readyState === WebSocket.OPEN) upstream.send(data, { binary: isBinary });
+      if (upstream.readyState === upstream.OPEN) upstream.send(data, { binary: isBinary });
     });
     upstream.on('message', (data: RawData, isBinary: boolean) => {
       touch();
@@ -193,7 +200,7 @@ export class RealtimeProxy {
           });
         }
       }
-      if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
+      if (client.readyState === client.OPEN) client.send(data, { binary: isBinary });
     });
     let closed = false;
     const finish = (): void => {
@@ -210,17 +217,17 @@ export class RealtimeProxy {
     };
     client.on('close', (code, reason) => {
       finish();
-      if (upstream.readyState === WebSocket.OPEN || upstream.readyState === WebSocket.CONNECTING) upstream.close(sendableCode(code), reason);
+      if (upstream.readyState === upstream.OPEN || upstream.readyState === upstream.CONNECTING) upstream.close(sendableCode(code), reason);
     });
     upstream.on('close', (code, reason) => {
       finish();
-      if (client.readyState === WebSocket.OPEN) client.close(sendableCode(code), reason);
+      if (client.readyState === client.OPEN) client.close(sendableCode(code), reason);
     });
     client.on('error', () => client.terminate());
     upstream.resume();
     upstream.on('error', () => {
       upstream.terminate();
-      if (client.readyState === WebSocket.OPEN) client.close(1011, 'upstream failed');
+      if (client.readyState === client.OPEN) client.close(1011, 'upstream failed');
     });
   }
 }
