@@ -2,6 +2,7 @@ import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
 import { type PassThroughEmulator, startPassThroughEmulator } from '../emulators/openai-passthrough.js';
+import { apiKeySecretManifest, providerManifest, secretManifest } from '../providers/provider-manifests.js';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 
 // Pass-through endpoints driven by the official openai client (images, audio with a real file
@@ -11,33 +12,13 @@ import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 const CALLER_KEY = 'tg-caller-key';
 
 function providers(url: string): string {
-  return `apiVersion: tollgate.dev/v1alpha1
-kind: Provider
-metadata: { name: openai-up }
-spec:
-  type: openai
-  url: ${url}/v1
-  credentials: { secretRef: { name: up-key, key: apiKey } }
-  models: [{ name: gpt-image-1, pricing: { input: 5, output: 40 } }]
----
-apiVersion: tollgate.dev/v1alpha1
-kind: Provider
-metadata: { name: vllm-up }
-spec:
-  type: openai-compatible
-  url: ${url}/v1
-  credentials: { secretRef: { name: up-key, key: apiKey } }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: up-key }
-stringData: { apiKey: sk-upstream }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: caller, labels: { tollgate.dev/api-key: "true" } }
-stringData: { key: ${CALLER_KEY} }
-`;
+  const credentials = '{ secretRef: { name: up-key, key: apiKey } }';
+  return (
+    providerManifest('openai-up', 'openai', `${url}/v1`, credentials, '  models: [{ name: gpt-image-1, pricing: { input: 5, output: 40 } }]\n') +
+    providerManifest('vllm-up', 'openai-compatible', `${url}/v1`, credentials) +
+    secretManifest('up-key', { apiKey: 'sk-upstream' }) +
+    apiKeySecretManifest('caller', CALLER_KEY)
+  );
 }
 
 const ROUTES = `apiVersion: tollgate.dev/v1alpha1

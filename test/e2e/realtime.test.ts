@@ -8,6 +8,7 @@ import { WebSocket } from 'ws';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
 import { createCa, issueCertificate } from '../../operator/tls/certificates.js';
 import { REALTIME_USAGE, type RealtimeEmulator, startRealtimeEmulator } from '../emulators/realtime.js';
+import { apiKeySecretManifest, providerManifest, secretManifest } from '../providers/provider-manifests.js';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 
 // Realtime over WebSocket through the gateway, driven by the official openai client's
@@ -25,25 +26,10 @@ spec:
   targets: [{ providerRef: { name: openai-up }, model: gpt-realtime-upstream }]
 ${passThrough}`;
   return {
-    'providers.yaml': `apiVersion: tollgate.dev/v1alpha1
-kind: Provider
-metadata: { name: openai-up }
-spec:
-  type: openai
-  url: ${url}/v1
-  credentials: { secretRef: { name: up-key, key: apiKey } }
-  models: [{ name: gpt-realtime-upstream, pricing: { input: 4, output: 16, cachedInput: 0.4 } }]
----
-apiVersion: v1
-kind: Secret
-metadata: { name: up-key }
-stringData: { apiKey: sk-upstream }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: caller, labels: { tollgate.dev/api-key: "true" } }
-stringData: { key: ${CALLER_KEY} }
-`,
+    'providers.yaml':
+      providerManifest('openai-up', 'openai', `${url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime-upstream, pricing: { input: 4, output: 16, cachedInput: 0.4 } }]\n') +
+      secretManifest('up-key', { apiKey: 'sk-upstream' }) +
+      apiKeySecretManifest('caller', CALLER_KEY),
     'routes.yaml': [
       route('voice', '  passThrough: { endpoints: [realtime] }\n'),
       route('voice-one', '  passThrough: { endpoints: [realtime], realtime: { maxConnections: 1 } }\n'),

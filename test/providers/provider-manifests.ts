@@ -26,6 +26,16 @@ stringData: ${JSON.stringify(data)}
 `;
 }
 
+/** A client API key Secret (labelled tollgate.dev/api-key) in the default namespace. */
+export function apiKeySecretManifest(name: string, key: string): string {
+  return `apiVersion: v1
+kind: Secret
+metadata: { name: ${name}, labels: { tollgate.dev/api-key: "true" } }
+stringData: { key: ${key} }
+---
+`;
+}
+
 /** Every usage record the gateway writes from now on, in order. */
 export function captureUsage(gateway: TestGateway): UsageRecord[] {
   const records: UsageRecord[] = [];

@@ -6,6 +6,7 @@ import { startAnthropicEmulator } from '../emulators/anthropic.js';
 import type { Emulator } from '../emulators/emulator-server.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+import { providerManifest, secretManifest } from './provider-manifests.js';
 
 // The official openai client's Responses API (responses.create, its stream and responses.stream)
 // against the gateway's POST /v1/responses, translated for an OpenAI-wire chat upstream, an
@@ -44,20 +45,7 @@ describe('inbound OpenAI Responses API (translated)', () => {
     claude = await startAnthropicEmulator('sk-ant-test');
     gateway = await startTestGateway({
       'providers.yaml': `${openAiProvider('openai-up', upstream.baseUrl, '  models: [{ name: gpt-4o-mini, pricing: { input: 1, output: 2 } }]\n')}---
-apiVersion: tollgate.dev/v1alpha1
-kind: Provider
-metadata: { name: claude }
-spec:
-  type: anthropic
-  url: ${claude.url}
-  credentials: { secretRef: { name: claude-key, key: apiKey } }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: claude-key }
-stringData: { apiKey: sk-ant-test }
----
-${readFileSync('examples/quickstart/providers.yaml', 'utf8')}`,
+${providerManifest('claude', 'anthropic', claude.url, '{ secretRef: { name: claude-key, key: apiKey } }')}${secretManifest('claude-key', { apiKey: 'sk-ant-test' })}${readFileSync('examples/quickstart/providers.yaml', 'utf8')}`,
       'routes.yaml': `${ROUTES}---\n${readFileSync('examples/quickstart/routes.yaml', 'utf8')}`,
     });
     client = new OpenAI({ apiKey: 'client-key', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
