@@ -6,7 +6,7 @@ import { startAnthropicEmulator } from '../emulators/anthropic.js';
 import type { Emulator } from '../emulators/emulator-server.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
-import { providerManifest, secretManifest } from './provider-manifests.js';
+import { providerManifest, routeManifest, secretManifest } from './provider-manifests.js';
 
 // The official openai client's Responses API (responses.create, its stream and responses.stream)
 // against the gateway's POST /v1/responses, translated for an OpenAI-wire chat upstream, an
@@ -21,14 +21,7 @@ spec:
   retry: { attempts: 1 }
   timeouts: { streamIdle: 2s }
 ---
-apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: via-anthropic }
-spec:
-  model: via-anthropic
-  targets: [{ providerRef: { name: claude }, model: claude-sonnet-4-5 }]
-  retry: { attempts: 1 }
-`;
+${routeManifest('via-anthropic', [['claude', 'claude-sonnet-4-5']])}`;
 
 const WEATHER = { type: 'function' as const, name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false };
 
@@ -46,7 +39,7 @@ describe('inbound OpenAI Responses API (translated)', () => {
     gateway = await startTestGateway({
       'providers.yaml': `${openAiProvider('openai-up', upstream.baseUrl, '  models: [{ name: gpt-4o-mini, pricing: { input: 1, output: 2 } }]\n')}---
 ${providerManifest('claude', 'anthropic', claude.url, '{ secretRef: { name: claude-key, key: apiKey } }')}${secretManifest('claude-key', { apiKey: 'sk-ant-test' })}${readFileSync('examples/quickstart/providers.yaml', 'utf8')}`,
-      'routes.yaml': `${ROUTES}---\n${readFileSync('examples/quickstart/routes.yaml', 'utf8')}`,
+      'routes.yaml': `${ROUTES}${readFileSync('examples/quickstart/routes.yaml', 'utf8')}`,
     });
     client = new OpenAI({ apiKey: 'client-key', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
   });
