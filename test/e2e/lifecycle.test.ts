@@ -50,6 +50,14 @@ async function exchange(socket: Socket): Promise<{ status: number; connection: s
   }
 }
 
+/** A gateway routing `chat` to the upstream, and one raw connection to it. */
+async function gatewayWithSocket(): Promise<{ gateway: Awaited<ReturnType<typeof startTestGateway>>; socket: Socket }> {
+  const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') });
+  const socket = connect(Number(new URL(gateway.url).port), '127.0.0.1');
+  await once(socket, 'connect');
+  return { gateway, socket };
+}
+
 /** Until the upstream has received more than `seen` requests (the gateway accepted the one sent). */
 async function upstreamReceived(seen: number): Promise<void> {
   while (upstream.requests.length <= seen) await new Promise((r) => setTimeout(r, 5));
@@ -109,10 +117,7 @@ describe('configuration changes and shutdown', () => {
   // next request arrives after SIGTERM, on that kept-alive connection. It must be answered (with
   // `connection: close`), not refused or cut: on a real node either was a failed client request.
   it('answers a request that arrives on a kept-alive connection after shutdown began, then closes that connection', async () => {
-    const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') });
-    const { port } = new URL(gateway.url);
-    const socket = connect(Number(port), '127.0.0.1');
-    await once(socket, 'connect');
+    const { gateway, socket } = await gatewayWithSocket();
     try {
       upstream.script({ kind: 'ok' }, { kind: 'ok' });
       expect(await exchange(socket)).toMatchObject({ status: 200, connection: 'keep-alive' });
@@ -131,10 +136,7 @@ describe('configuration changes and shutdown', () => {
   // request was in flight cut that next request (a failed client request on a real node during a
   // rollout under load): it must be answered, with `connection: close`.
   it('answers the next request on a connection whose keep-alive response ended during the drain', async () => {
-    const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') });
-    const { port } = new URL(gateway.url);
-    const socket = connect(Number(port), '127.0.0.1');
-    await once(socket, 'connect');
+    const { gateway, socket } = await gatewayWithSocket();
     try {
       upstream.script({ kind: 'ok', delayMs: 300 }, { kind: 'ok' });
       const seen = upstream.requests.length;
