@@ -18,6 +18,8 @@ export interface DevOptions {
   host: string;
   port: number;
   drainTimeoutMs: number;
+  /** How long Ctrl-C keeps idle keep-alive connections open (default 1 s: no Service in front of a laptop). */
+  idleConnectionGraceMs?: number;
   logger: Logger;
   /** Where metered usage goes; by default a debug log line (the access log already carries tokens and cost). */
   usage?: UsageSink;
@@ -62,6 +64,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     port: opts.port,
     logger,
     drainTimeoutMs: opts.drainTimeoutMs,
+    idleConnectionGraceMs: opts.idleConnectionGraceMs ?? 1_000,
     rateLimiter: governance.rateLimiter,
     cache: governance.cache,
     ...(opts.auth === undefined ? {} : { auth: opts.auth }),

@@ -39,12 +39,6 @@ import { GatewayTelemetry } from './telemetry/gateway-telemetry.js';
 import { registerUsageBacklog } from './telemetry/usage-backlog-metrics.js';
 import { HttpTransport } from './upstream/http-transport.js';
 
-/**
- * How long a stopping data plane keeps a keep-alive connection open after it went idle (counted from
- * the drain's start at the earliest): a client in the middle of reusing one gets its answer (with
- * `connection: close`) instead of a reset.
- */
-const IDLE_CONNECTION_GRACE_MS = 1_000;
 
 export interface DataplaneOptions {
   /** Every finished inference request (usage history without an operator: `tollgate dev`'s console). */
@@ -56,6 +50,14 @@ export interface DataplaneOptions {
   bodyLimits?: Partial<RequestBodyLimits>;
   /** How long SIGTERM waits for in-flight requests and streams. */
   drainTimeoutMs?: number;
+  /**
+   * How long a draining data plane keeps an idle keep-alive connection open for its client's next
+   * request (answered with `connection: close`), counted from its last response or the drain's
+   * start, whichever is later. Default: the whole drain timeout. Behind a Service, clients keep
+   * connections to a pod that is being removed, and closing one races a client that is sending on
+   * it; a client starved of CPU for more than a second did (a failed request on a real node).
+   */
+  idleConnectionGraceMs?: number;
   usage?: UsageSink;
   /** Admin port for snapshot pushes from the operator; off when absent. */
   admin?: { host: string; port: number; token: string; tls?: { cert: string; key: string } };
@@ -271,7 +273,7 @@ export class Dataplane {
     // request would fail. Every response from now on says `connection: close`.
     const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
     const timeoutMs = this.opts.drainTimeoutMs ?? 30_000;
-    await this.closeConnectionsWhenIdle(Date.now(), Math.min(IDLE_CONNECTION_GRACE_MS, timeoutMs), timeoutMs);
+    await this.closeConnectionsWhenIdle(Date.now(), Math.min(this.opts.idleConnectionGraceMs ?? timeoutMs, timeoutMs), timeoutMs);
     const drained = this.inflight === 0;
     server.closeAllConnections();
     await closed;

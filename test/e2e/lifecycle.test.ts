@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openAiProvider, startTestGateway } from '../support/dev-gateway.js';
+import { openAiProvider, startTestGateway, type TestGatewayOptions } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 
 const route = (model: string, upstreamModel: string) => `apiVersion: tollgate.dev/v1alpha1
@@ -51,8 +51,8 @@ async function exchange(socket: Socket): Promise<{ status: number; connection: s
 }
 
 /** A gateway routing `chat` to the upstream, and one raw connection to it. */
-async function gatewayWithSocket(): Promise<{ gateway: Awaited<ReturnType<typeof startTestGateway>>; socket: Socket }> {
-  const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') });
+async function gatewayWithSocket(opts: TestGatewayOptions = {}): Promise<{ gateway: Awaited<ReturnType<typeof startTestGateway>>; socket: Socket }> {
+  const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') }, opts);
   const socket = connect(Number(new URL(gateway.url).port), '127.0.0.1');
   await once(socket, 'connect');
   return { gateway, socket };
@@ -144,6 +144,24 @@ describe('configuration changes and shutdown', () => {
       await upstreamReceived(seen);
       const stopped = gateway.stop();
       expect(await first).toMatchObject({ status: 200, connection: 'keep-alive' });
+      expect(await exchange(socket)).toMatchObject({ status: 200, connection: 'close', body: { model: 'v1' } });
+      await once(socket, 'close');
+      expect((await stopped).drained).toBe(true);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  // A data plane pod (idle grace: the drain timeout) answers a client that was starved of CPU for
+  // longer than `tollgate dev`'s 1 s between two requests on its kept-alive connection. With a 1 s
+  // grace for pods that request failed on a real node under load (other side closed).
+  it('keeps an idle kept-alive connection open for its client for the idle grace', async () => {
+    const { gateway, socket } = await gatewayWithSocket({ drainTimeoutMs: 20_000, idleConnectionGraceMs: 20_000 });
+    try {
+      upstream.script({ kind: 'ok' }, { kind: 'ok' });
+      expect(await exchange(socket)).toMatchObject({ status: 200, connection: 'keep-alive' });
+      const stopped = gateway.stop();
+      await new Promise((r) => setTimeout(r, 1_500)); // the client stalls longer than dev's grace
       expect(await exchange(socket)).toMatchObject({ status: 200, connection: 'close', body: { model: 'v1' } });
       await once(socket, 'close');
       expect((await stopped).drained).toBe(true);

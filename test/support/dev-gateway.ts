@@ -18,6 +18,8 @@ export interface TestGateway extends DevGateway {
 
 export interface TestGatewayOptions {
   drainTimeoutMs?: number;
+  /** Default 1 s, as `tollgate dev`. */
+  idleConnectionGraceMs?: number;
   auth?: Authenticator;
   /** Record traces with this tracer. */
   tracer?: Tracer;
@@ -50,6 +52,7 @@ export async function startTestGateway(files: Record<string, string>, opts: Test
     host: '127.0.0.1',
     port: 0,
     drainTimeoutMs: opts.drainTimeoutMs ?? 5_000,
+    ...(opts.idleConnectionGraceMs === undefined ? {} : { idleConnectionGraceMs: opts.idleConnectionGraceMs }),
     logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
   });
   return {
