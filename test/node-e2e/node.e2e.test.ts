@@ -86,7 +86,10 @@ spec:
           args: [test/node-e2e/pod/vllm-main.ts]
           env: [{ name: MODEL, value: "${model}" }]
           ports: [{ name: http, containerPort: 8000 }]
-          readinessProbe: { httpGet: { path: /health, port: 8000 }, periodSeconds: 1 }
+          # A slow answer under CPU starvation (BestEffort pod on a loaded node) is not a dead emulator:
+          # with the 1 s default timeout it left its Service for a moment, and the gateway's
+          # connection was refused (502 to the client).
+          readinessProbe: { httpGet: { path: /health, port: 8000 }, periodSeconds: 1, timeoutSeconds: 5, failureThreshold: 5 }
           # Stay in service while the EndpointSlice drops the pod (the usual preStop pattern).
           lifecycle: { preStop: { exec: { command: [sleep, "3"] } } }
           securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: [ALL] } }
