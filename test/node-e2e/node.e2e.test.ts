@@ -54,6 +54,8 @@ spec:
       image: tollgate-testkit:dev
       imagePullPolicy: IfNotPresent
       command: [sleep, infinity]
+      # A CPU request, as a real workload has: a BestEffort pod on a loaded node stalls for seconds.
+      resources: { requests: { cpu: 50m } }
       securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: [ALL] } }
       volumeMounts:
         - { name: tollgate-token, mountPath: /var/run/secrets/tollgate, readOnly: true }
@@ -92,6 +94,9 @@ spec:
           readinessProbe: { httpGet: { path: /health, port: 8000 }, periodSeconds: 1, timeoutSeconds: 5, failureThreshold: 5 }
           # Stay in service while the EndpointSlice drops the pod (the usual preStop pattern).
           lifecycle: { preStop: { exec: { command: [sleep, "3"] } } }
+          # A CPU request, as a real model server has: starved as BestEffort on a loaded node, its
+          # /health answered too late for the gateway's health check (503, no pod available).
+          resources: { requests: { cpu: 50m } }
           securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: [ALL] } }
 ---
 apiVersion: v1
