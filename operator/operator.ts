@@ -104,6 +104,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     routes: new Map(),
     budgets: new Map(),
     dataPolicies: new Map(),
+    guardrails: new Map(),
     secrets: new Map(),
     namespaces: new Map(),
     services: new Map(),
@@ -208,6 +209,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     watch(caches.routes, `/apis/tollgate.dev/v1alpha1${nsPath(ns)}/modelroutes`);
     watch(caches.budgets, `/apis/tollgate.dev/v1alpha1${nsPath(ns)}/budgets`);
     watch(caches.dataPolicies, `/apis/tollgate.dev/v1alpha1${nsPath(ns)}/datapolicies`);
+    watch(caches.guardrails, `/apis/tollgate.dev/v1alpha1${nsPath(ns)}/guardrailpolicies`);
     watch<SecretObject>(caches.secrets, `/api/v1${nsPath(ns)}/secrets`);
     watch<ServiceObject>(caches.services, `/api/v1${nsPath(ns)}/services`);
     watch<EndpointSliceObject>(caches.slices, `/apis/discovery.k8s.io/v1${nsPath(ns)}/endpointslices`);

@@ -1,6 +1,8 @@
 import { compileHeaderPattern, MAX_ROUTE_PROGRAM_SIZE } from './header-pattern.js';
 import { parseServiceAccountKey } from './service-account-key.js';
 import { isSupportedProviderType, type ProviderConfig, type RouteConfig } from './snapshot.js';
+import type { GuardrailConfig } from './guardrail-config.js';
+import { compileContentPattern, MAX_TOTAL_CUSTOM_PROGRAM_SIZE } from './content-detectors.js';
 
 /**
  * What the data plane checks when it loads a snapshot, beyond the zod schema, one object at a time.
@@ -60,4 +62,25 @@ export function routeLoadProblems(r: RouteConfig, providerIds: ReadonlySet<strin
     if (!providerIds.has(t.providerId)) problems.push({ path: `targets[${i}].providerId`, message: `target provider ${t.providerId} is not in the snapshot` });
   });
   return problems;
+}
+
+/** Every problem of one GuardrailPolicy's custom patterns: what RE2 refuses, finds too complex, or a name used twice. */
+export function guardrailLoadProblems(g: GuardrailConfig): LoadProblem[] {
+  return g.rules.flatMap((rule, i) => {
+    const d = rule.detector;
+    if (d.kind !== 'patterns') return [];
+    const at = `rules[${i}].detector.patterns`;
+    const problems: LoadProblem[] = [];
+    const names = new Set<string>();
+    let total = 0;
+    d.patterns.forEach((p, j) => {
+      if (names.has(p.name)) problems.push({ path: `${at}[${j}].name`, message: `duplicate name "${p.name}"` });
+      names.add(p.name);
+      const compiled = compileContentPattern(p.name, p.pattern);
+      if (!compiled.ok) problems.push({ path: `${at}[${j}].${compiled.error.startsWith('name') ? 'name' : 'pattern'}`, message: compiled.error });
+      else total += compiled.programSize;
+    });
+    if (total > MAX_TOTAL_CUSTOM_PROGRAM_SIZE) problems.push({ path: at, message: `too complex together: RE2 program sizes sum to ${total}, more than ${MAX_TOTAL_CUSTOM_PROGRAM_SIZE}` });
+    return problems;
+  });
 }

@@ -2,6 +2,10 @@ import { z } from 'zod';
 import { secretSchema } from './secret-value.js';
 import { PASS_THROUGH_ENDPOINTS } from './pass-through-endpoints.js';
 import { DataPolicyConfigSchema } from './data-policy-config.js';
+import { GuardrailConfigSchema } from './guardrail-config.js';
+import { SubjectsConfigSchema } from './subjects-config.js';
+
+export { SubjectsConfigSchema, type SubjectsConfig } from './subjects-config.js';
 
 /**
  * The Snapshot: the only contract between the operator (or `tollgate dev`) and the data plane.
@@ -239,15 +243,7 @@ export const BudgetConfigSchema = z.object({
   period: z.enum(['Day', 'Week', 'Month', 'Rolling']),
   windowMs: z.number().int().positive().optional(),
   timeZone: z.string(),
-  subjects: z.object({
-    namespaces: z.array(z.string()),
-    /** "namespace/name" */
-    serviceAccounts: z.array(z.string()),
-    /** API key Secrets, "namespace/name" */
-    apiKeys: z.array(z.string()),
-    /** route ids */
-    routes: z.array(z.string()),
-  }),
+  subjects: SubjectsConfigSchema,
   action: z.object({ type: z.enum(['Reject', 'Downgrade']), downgradeTo: z.string().optional(), cutStreams: z.boolean() }),
   thresholds: z.array(z.number()),
 });
@@ -341,6 +337,8 @@ export const SnapshotSchema = z.object({
   /** The installation's key for apiKeys' HMACs; present whenever apiKeys is not empty. */
   apiKeyHashKey: secretSchema().optional(),
   budgets: z.array(BudgetConfigSchema),
+  /** GuardrailPolicies (dataplane/guardrail); absent = none. */
+  guardrails: z.array(GuardrailConfigSchema).optional(),
   /** Labels of namespaces, for Selector access rules. */
   namespaces: z.record(z.string(), z.record(z.string(), z.string())),
   /** Content capture policies, in precedence order; absent = nothing is captured anywhere. */

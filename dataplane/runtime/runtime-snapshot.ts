@@ -1,6 +1,6 @@
 import { type RouteConfig, type Snapshot, SnapshotSchema } from '../config/snapshot.js';
 import { compileHeaderPattern } from '../config/header-pattern.js';
-import { providerLoadProblem, routeLoadProblems } from '../config/load-checks.js';
+import { guardrailLoadProblems, providerLoadProblem, routeLoadProblems } from '../config/load-checks.js';
 import { type RuntimeProvider, runtimeProvider } from '../providers/registry.js';
 import type { Transport } from '../upstream/transport.js';
 import { ApiKeyIndex } from './api-key-index.js';
@@ -82,6 +82,10 @@ export function buildRuntimeSnapshot(input: unknown, httpTransport: Transport): 
     list.push({ config: r, matches, rules });
     routesByModel.set(r.model, list);
     models.set(r.model, Math.min(models.get(r.model) ?? r.created, r.created));
+  }
+  for (const g of snapshot.guardrails ?? []) {
+    const problem = guardrailLoadProblems(g)[0];
+    if (problem !== undefined) return { ok: false, error: `guardrail ${g.id}: ${problem.path}: ${problem.message}` };
   }
   return {
     ok: true,

@@ -10,8 +10,9 @@ export { StreamIdleTimeout } from './stream-pump.js';
 const openAiDialect: StreamDialect = {
   chunk: (chunk) => sseData(chunk),
   end: () => SSE_DONE,
+  // A GatewayError is the gateway's own verdict (a guardrail's block): written as it is.
   failure: (failure) =>
-    sseData(new GatewayError(502, 'upstream_stream_error', 'server_error', `upstream stream failed: ${failure.message}`).toBody()),
+    sseData((failure instanceof GatewayError ? failure : new GatewayError(502, 'upstream_stream_error', 'server_error', `upstream stream failed: ${failure.message}`)).toBody()),
   cut: (reason) => sseData(new GatewayError(429, 'budget_exceeded', 'insufficient_quota', reason).toBody()),
 };
 

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { BudgetSpecSchema, BudgetStatusSchema } from './budget.js';
 import { DataPolicySpecSchema, DataPolicyStatusSchema } from './data-policy.js';
+import { GuardrailPolicySpecSchema, GuardrailPolicyStatusSchema } from './guardrail-policy.js';
 import { ModelRouteSpecSchema, ModelRouteStatusSchema } from './model-route.js';
 import { ProviderSpecSchema, ProviderStatusSchema } from './provider.js';
 import { UsageReportSpecSchema, UsageReportStatusSchema } from './usage-report.js';
@@ -15,7 +16,7 @@ export interface PrinterColumn {
 
 /** Everything the generator needs to know about one kind besides its zod schemas. */
 export interface CrdDefinition {
-  kind: 'Provider' | 'ModelRoute' | 'Budget' | 'DataPolicy' | 'UsageReport';
+  kind: 'Provider' | 'ModelRoute' | 'Budget' | 'DataPolicy' | 'UsageReport' | 'GuardrailPolicy';
   plural: string;
   singular: string;
   shortNames: string[];
@@ -128,6 +129,24 @@ export const CRD_DEFINITIONS: readonly CrdDefinition[] = [
       { name: 'Cache-Hits', type: 'integer', jsonPath: '.status.totals.cacheHits', priority: 1 },
       { name: 'Failovers', type: 'integer', jsonPath: '.status.totals.failovers', priority: 1 },
       { name: 'Updated', type: 'string', jsonPath: '.status.updatedAt', priority: 1 },
+    ],
+  },
+  {
+    kind: 'GuardrailPolicy',
+    plural: 'guardrailpolicies',
+    singular: 'guardrailpolicy',
+    shortNames: ['guardrail', 'grp'],
+    description:
+      'GuardrailPolicy checks the content of requests and responses (streams included) of a set of namespaces, ServiceAccounts, API keys or routes, and blocks, masks or monitors what its rules find; every decision names the policy and rule.',
+    spec: GuardrailPolicySpecSchema,
+    status: GuardrailPolicyStatusSchema,
+    printerColumns: [
+      // No column lists the rules: kubectl prints only the first element of a list.
+      { name: 'Hold-Back', type: 'integer', jsonPath: '.spec.streaming.holdBackChars', priority: 1 },
+      { name: 'Accepted', type: 'string', jsonPath: condition('Accepted') },
+      { name: 'Resolved', type: 'string', jsonPath: condition('ResolvedRefs') },
+      { name: 'Programmed', type: 'string', jsonPath: condition('Programmed') },
+      age,
     ],
   },
 ];

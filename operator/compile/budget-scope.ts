@@ -38,7 +38,7 @@ export function scopedSubjects(
     },
     problem: {
       reason: 'RefNotPermitted',
-      message: `a ${kind} in namespace ${ns} applies only to subjects in ${ns} (platform-wide ${kind === 'DataPolicy' ? 'DataPolicies' : `${kind}s`} live in ${[...platform].sort().join(', ')}); not applied to ${foreign.join(', ')}`,
+      message: `a ${kind} in namespace ${ns} applies only to subjects in ${ns} (platform-wide ${kind.endsWith('Policy') ? `${kind.slice(0, -1)}ies` : `${kind}s`} live in ${[...platform].sort().join(', ')}); not applied to ${foreign.join(', ')}`,
     },
   };
 }

@@ -39,7 +39,8 @@ function idOf(route: ModelRoute): string {
   return `${route.metadata.namespace ?? 'default'}/${route.metadata.name}`;
 }
 
-function admits(provider: CompiledProvider, routeNamespace: string, namespaceLabels: Map<string, Record<string, string>>): boolean {
+/** Whether a Provider's allowedRoutes admits objects (routes, guardrail moderation) of a namespace. */
+export function admits(provider: CompiledProvider, routeNamespace: string, namespaceLabels: Map<string, Record<string, string>>): boolean {
   const providerNamespace = provider.source.metadata.namespace ?? 'default';
   if (providerNamespace === routeNamespace) return true;
   const allowed = provider.source.spec.allowedRoutes?.namespaces;

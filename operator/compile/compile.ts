@@ -2,6 +2,7 @@ import { SNAPSHOT_SCHEMA_VERSION, type Snapshot, type SnapshotContent } from '..
 import { secret } from '../../dataplane/config/secret-value.js';
 import { compileBudgets } from './compile-budgets.js';
 import { compileDataPolicies } from './compile-data-policies.js';
+import { compileGuardrails } from './compile-guardrails.js';
 import { compileProviders } from './compile-providers.js';
 import { compileApiKeys } from './compile-api-keys.js';
 import { compileRoutes } from './compile-routes.js';
@@ -31,6 +32,7 @@ export function compile(input: CompileInput): CompileResult {
     providers: byId(input.providers),
     routes: byId(input.routes),
     budgets: byId(input.budgets),
+    guardrails: byId(input.guardrails ?? []),
   };
   const { providers, statuses: providerStatuses } = compileProviders(sorted);
   const { routes, statuses: routeStatuses } = compileRoutes(sorted, providers);
@@ -42,9 +44,15 @@ export function compile(input: CompileInput): CompileResult {
     platform: input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces),
     localDestinations: input.localCaptureDestinations ?? false,
   });
+  const guardrails = compileGuardrails(sorted.guardrails ?? [], {
+    providers,
+    routeIds: new Set(routes.map((r) => r.id)),
+    namespaceLabels: new Map((sorted.namespaces ?? []).map((n) => [n.name, n.labels])),
+    platform: input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces),
+  });
 
   const apiKeys = compileApiKeys(sorted.secrets, input.apiKeyHashKey);
-  const referenced = new Set(routes.flatMap((r) => r.targets.map((t) => t.providerId)));
+  const referenced = new Set([...routes.flatMap((r) => r.targets.map((t) => t.providerId)), ...guardrails.moderationProviders]);
   const content: SnapshotContent = {
     schemaVersion: SNAPSHOT_SCHEMA_VERSION,
     // Only providers some route can reach: the snapshot carries credentials, so it carries no spare ones.
@@ -58,7 +66,9 @@ export function compile(input: CompileInput): CompileResult {
   };
   // Only when there is one: snapshots (and their versions) without DataPolicies stay as they were.
   if (dataPolicies.length > 0) content.dataPolicies = dataPolicies;
+  // Absent rather than empty: snapshots without guardrails keep their content hash.
+  if (guardrails.configs.length > 0) content.guardrails = guardrails.configs;
   if (apiKeys.length > 0 && input.apiKeyHashKey !== undefined) content.apiKeyHashKey = secret(input.apiKeyHashKey);
   const snapshot: Snapshot = { ...content, version: contentHash(content) };
-  return { snapshot, statuses: [...providerStatuses, ...routeStatuses, ...budgetStatuses, ...dataPolicyStatuses].sort(statusOrder) };
+  return { snapshot, statuses: [...providerStatuses, ...routeStatuses, ...budgetStatuses, ...dataPolicyStatuses, ...guardrails.statuses].sort(statusOrder) };
 }

@@ -176,7 +176,7 @@ function world(seed: number): CompileInput {
 
 describe('whatever compile publishes, the data plane can load', () => {
   it('holds for 400 seeded worlds of random and mutated objects', () => {
-    const refused = { ModelRoute: 0, Provider: 0, Budget: 0, DataPolicy: 0 };
+    const refused = { ModelRoute: 0, Provider: 0, Budget: 0, DataPolicy: 0, GuardrailPolicy: 0 };
     for (let seed = 1; seed <= 400; seed++) {
       const { snapshot, statuses } = compile(world(seed));
       const loaded = buildRuntimeSnapshot(JSON.parse(wireJson(snapshot)), noTransport);

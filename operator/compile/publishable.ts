@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { type LoadProblem, providerLoadProblem, routeLoadProblems } from '../../dataplane/config/load-checks.js';
+import { guardrailLoadProblems, type LoadProblem, providerLoadProblem, routeLoadProblems } from '../../dataplane/config/load-checks.js';
+import { type GuardrailConfig, GuardrailConfigSchema } from '../../dataplane/config/guardrail-config.js';
 import { type BudgetConfig, BudgetConfigSchema, type ProviderConfig, ProviderConfigSchema, type RouteConfig, RouteConfigSchema } from '../../dataplane/config/snapshot.js';
 
 /**
@@ -30,4 +31,8 @@ export function routeRefusal(config: RouteConfig, providerIds: ReadonlySet<strin
 
 export function budgetRefusal(config: BudgetConfig): LoadProblem | undefined {
   return schemaProblem(BudgetConfigSchema, config);
+}
+
+export function guardrailRefusal(config: GuardrailConfig): LoadProblem | undefined {
+  return schemaProblem(GuardrailConfigSchema, config) ?? guardrailLoadProblems(config)[0];
 }

@@ -1,5 +1,6 @@
 import type { Budget } from '../api/budget.js';
 import type { DataPolicy } from '../api/data-policy.js';
+import type { GuardrailPolicy } from '../api/guardrail-policy.js';
 import type { ModelRoute } from '../api/model-route.js';
 import type { Provider } from '../api/provider.js';
 import type { Snapshot } from '../../dataplane/config/snapshot.js';
@@ -33,7 +34,9 @@ export interface CompileInput {
   routes: ModelRoute[];
   budgets: Budget[];
   /** Absent: none (nothing is captured). */
+  /** Absent: none. */
   dataPolicies?: DataPolicy[];
+  guardrails?: GuardrailPolicy[];
   secrets: SecretInput[];
   /** Needed for Selector-based allowedRoutes; a namespace that is absent has no labels. */
   namespaces?: NamespaceInput[];
@@ -49,7 +52,7 @@ export interface CompileInput {
   apiKeyHashKey?: string;
 }
 
-export type ObjectKind = 'Provider' | 'ModelRoute' | 'Budget' | 'DataPolicy';
+export type ObjectKind = 'Provider' | 'ModelRoute' | 'Budget' | 'DataPolicy' | 'GuardrailPolicy';
 
 /** A condition as compile computes it; the controller adds lastTransitionTime. */
 export interface ComputedCondition {

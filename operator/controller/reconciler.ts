@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BudgetSchema, type Budget } from '../api/budget.js';
 import { DataPolicySchema, type DataPolicy } from '../api/data-policy.js';
+import { GuardrailPolicySchema, type GuardrailPolicy } from '../api/guardrail-policy.js';
 import type { Condition } from '../api/common.js';
 import { ModelRouteSchema, type ModelRoute } from '../api/model-route.js';
 import { ProviderSchema, type Provider } from '../api/provider.js';
@@ -19,6 +20,7 @@ export interface Caches {
   routes: Map<string, KubeObject>;
   budgets: Map<string, KubeObject>;
   dataPolicies: Map<string, KubeObject>;
+  guardrails: Map<string, KubeObject>;
   secrets: Map<string, SecretObject>;
   namespaces: Map<string, KubeObject>;
   services: Map<string, ServiceObject>;
@@ -39,7 +41,7 @@ export interface ReconcilerOptions {
   extraConditions?: (status: ObjectStatus) => DesiredCondition[];
 }
 
-const PLURAL: Record<ObjectKind, string> = { Provider: 'providers', ModelRoute: 'modelroutes', Budget: 'budgets', DataPolicy: 'datapolicies' };
+const PLURAL: Record<ObjectKind, string> = { Provider: 'providers', ModelRoute: 'modelroutes', Budget: 'budgets', DataPolicy: 'datapolicies', GuardrailPolicy: 'guardrailpolicies' };
 
 interface StatusBody {
   observedGeneration?: number;
@@ -118,11 +120,13 @@ export class Reconciler {
     const routes = parseAll<ModelRoute>('ModelRoute', c.routes, ModelRouteSchema);
     const budgets = parseAll<Budget>('Budget', c.budgets, BudgetSchema);
     const dataPolicies = parseAll<DataPolicy>('DataPolicy', c.dataPolicies, DataPolicySchema);
+    const guardrails = parseAll<GuardrailPolicy>('GuardrailPolicy', c.guardrails, GuardrailPolicySchema);
     const input: CompileInput = {
       providers: providers.objects,
       routes: routes.objects,
       budgets: budgets.objects,
       dataPolicies: dataPolicies.objects,
+      guardrails: guardrails.objects,
       secrets: decodeSecrets(c.secrets),
       namespaces: [...c.namespaces.values()].map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {} })),
       endpoints: resolveServiceEndpoints(providers.objects, c.services, c.slices.values()),
@@ -131,7 +135,7 @@ export class Reconciler {
     };
     const hashKey = this.opts.apiKeyHashKey?.();
     if (hashKey !== undefined) input.apiKeyHashKey = hashKey;
-    return { input, invalid: [...providers.invalid, ...routes.invalid, ...budgets.invalid, ...dataPolicies.invalid] };
+    return { input, invalid: [...providers.invalid, ...routes.invalid, ...budgets.invalid, ...dataPolicies.invalid, ...guardrails.invalid] };
   }
 
   async reconcile(leader: boolean): Promise<void> {
@@ -194,7 +198,7 @@ export class Reconciler {
 
   private cacheFor(kind: ObjectKind): Map<string, KubeObject> {
     const c = this.opts.caches;
-    return kind === 'Provider' ? c.providers : kind === 'ModelRoute' ? c.routes : kind === 'Budget' ? c.budgets : c.dataPolicies;
+    return kind === 'Provider' ? c.providers : kind === 'ModelRoute' ? c.routes : kind === 'Budget' ? c.budgets : kind === 'DataPolicy' ? c.dataPolicies : c.guardrails;
   }
 
   private async writeStatuses(statuses: ObjectStatus[]): Promise<void> {

@@ -2,6 +2,7 @@ import yaml from 'js-yaml';
 import type { z } from 'zod';
 import { BudgetSchema } from '../api/budget.js';
 import { DataPolicySchema } from '../api/data-policy.js';
+import { GuardrailPolicySchema } from '../api/guardrail-policy.js';
 import { API_VERSION } from '../api/common.js';
 import { ModelRouteSchema } from '../api/model-route.js';
 import { ProviderSchema } from '../api/provider.js';
@@ -64,7 +65,7 @@ function decodeSecret(doc: Doc): Record<string, string> {
  * see them: namespace defaults to "default", each object validated by the CRD schema and its rules.
  */
 export function loadManifests(files: ManifestFile[]): LoadResult {
-  const input: CompileInput = { providers: [], routes: [], budgets: [], secrets: [], namespaces: [] };
+  const input: CompileInput = { providers: [], routes: [], budgets: [], guardrails: [], secrets: [], namespaces: [] };
   const errors: ManifestError[] = [];
   const ignored: string[] = [];
   const seen = new Set<string>();
@@ -91,7 +92,7 @@ export function loadManifests(files: ManifestFile[]): LoadResult {
       }
       seen.add(object);
       const kind = raw.kind;
-      if (raw.apiVersion === API_VERSION && (kind === 'Provider' || kind === 'ModelRoute' || kind === 'Budget' || kind === 'DataPolicy')) {
+      if (raw.apiVersion === API_VERSION && (kind === 'Provider' || kind === 'ModelRoute' || kind === 'Budget' || kind === 'DataPolicy' || kind === 'GuardrailPolicy')) {
         const accept = <T>(result: z.ZodSafeParseResult<T>, into: T[]): void => {
           if (result.success) into.push(result.data);
           else errors.push(...zodErrors(file.path, object, result.error));
@@ -99,7 +100,8 @@ export function loadManifests(files: ManifestFile[]): LoadResult {
         if (kind === 'Provider') accept(ProviderSchema.safeParse(raw), input.providers);
         else if (kind === 'ModelRoute') accept(ModelRouteSchema.safeParse(raw), input.routes);
         else if (kind === 'Budget') accept(BudgetSchema.safeParse(raw), input.budgets);
-        else accept(DataPolicySchema.safeParse(raw), (input.dataPolicies ??= []));
+        else if (kind === 'DataPolicy') accept(DataPolicySchema.safeParse(raw), (input.dataPolicies ??= []));
+        else accept(GuardrailPolicySchema.safeParse(raw), (input.guardrails ??= []));
       } else if (raw.apiVersion === 'v1' && kind === 'Secret' && isDoc(raw.metadata) && typeof raw.metadata.name === 'string') {
         const labels = isDoc(raw.metadata.labels) ? raw.metadata.labels : {};
         input.secrets.push({

@@ -140,6 +140,13 @@ kind: DataPolicy
 metadata: { name: audit, namespace: ${ns} }
 spec:
   subjects: { namespaces: [${ns}] }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: GuardrailPolicy
+metadata: { name: watch, namespace: ${ns} }
+spec:
+  subjects: { namespaces: [${ns}] }
+  rules: [{ name: cards, phase: Request, action: Monitor, detector: { builtin: [PaymentCard] } }]
 `;
 }
 
@@ -181,6 +188,7 @@ async function fullCycle(namespaces: string[]): Promise<void> {
     await eventually(() => programmed('provider', 'upstream', ns), `Provider ${ns}/upstream Programmed`);
     await eventually(() => programmed('budget', 'monthly', ns), `Budget ${ns}/monthly Programmed`);
     await eventually(() => programmed('datapolicy', 'audit', ns), `DataPolicy ${ns}/audit Programmed`);
+    await eventually(() => programmed('guardrailpolicy', 'watch', ns), `GuardrailPolicy ${ns}/watch Programmed`);
     const orphan = await eventually(() => {
       const o = JSON.parse(kubectl(['get', 'modelroute', 'orphan', '-n', ns, '-o', 'json'])) as Conditioned;
       if (conditionOf(o, 'ResolvedRefs')?.reason !== 'ProviderNotFound') throw new Error('not yet');

@@ -3,6 +3,8 @@ import type { StreamMeter } from '../../metering/stream-meter.js';
 import type { UpstreamFailure } from '../../core/canonical.js';
 import { pumpStream, StreamIdleTimeout, type StreamOutcome } from '../../server/stream-pump.js';
 import { sseEvent } from '../../sse/sse-writer.js';
+import { GatewayError } from '../../core/gateway-error.js';
+import { anthropicErrorType } from './messages-errors.js';
 import type { AnthropicEvent } from './messages-stream.js';
 import { MessagesStreamEncoder } from './messages-stream.js';
 
@@ -36,7 +38,9 @@ export function writeMessagesStream(
     chunk: (chunk) => text(encoder.chunk(chunk)),
     usage: (usage) => encoder.reportUsage(usage),
     end: () => text(encoder.end()),
-    failure: (failure) => errorEvent(failureType(failure), `upstream stream failed: ${failure.message}`),
+    // A GatewayError is the gateway's own verdict (a guardrail's block): its message as it is.
+    failure: (failure) =>
+      failure instanceof GatewayError ? errorEvent(anthropicErrorType(failure.status), failure.message) : errorEvent(failureType(failure), `upstream stream failed: ${failure.message}`),
     cut: (reason) => errorEvent('rate_limit_error', reason),
   });
 }

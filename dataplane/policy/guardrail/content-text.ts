@@ -1,0 +1,92 @@
+import type { JsonObject } from '../../core/canonical.js';
+
+/**
+ * The text of a request or response body that guardrails read and may rewrite: one slot per piece
+ * of text (a message's content or text part, a prompt, an embedding input, a choice's answer).
+ * Reading never copies the body; `write` builds a changed copy and leaves the original alone, so a
+ * masked body is a new object (the client's original is never mutated under a cache or a retry).
+ */
+export interface TextSlot {
+  /** Who wrote it: user, system, assistant, tool (requests); assistant (responses). */
+  role: string;
+  text: string;
+}
+
+export interface BodyText {
+  slots: TextSlot[];
+  /** The body with each slot's text replaced by `texts[i]` (same order and length as slots). */
+  write(texts: readonly string[]): JsonObject;
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+type Setter = (copy: JsonObject, text: string) => void;
+
+/** Slots plus, for each, how to set it on a structured clone of the body. */
+function bodyText(body: JsonObject, found: { slot: TextSlot; set: Setter }[]): BodyText {
+  return {
+    slots: found.map((f) => f.slot),
+    write(texts) {
+      const copy = structuredClone(body);
+      found.forEach((f, i) => {
+        const text = texts[i];
+        if (text !== undefined && text !== f.slot.text) f.set(copy, text);
+      });
+      return copy;
+    },
+  };
+}
+
+function arrayAt(copy: JsonObject, key: string): unknown[] {
+  const v = copy[key];
+  return Array.isArray(v) ? v : [];
+}
+
+/** Text of a canonical request: chat messages (string content or text parts), a completion prompt, an embedding input. */
+export function requestText(body: JsonObject): BodyText {
+  const found: { slot: TextSlot; set: Setter }[] = [];
+  if (Array.isArray(body.messages)) {
+    body.messages.forEach((m, i) => {
+      if (!isObject(m)) return;
+      const role = typeof m.role === 'string' ? m.role : 'user';
+      const message = (copy: JsonObject): JsonObject => arrayAt(copy, 'messages')[i] as JsonObject;
+      if (typeof m.content === 'string') {
+        found.push({ slot: { role, text: m.content }, set: (copy, text) => void (message(copy).content = text) });
+      } else if (Array.isArray(m.content)) {
+        m.content.forEach((part, j) => {
+          if (!isObject(part) || part.type !== 'text' || typeof part.text !== 'string') return;
+          found.push({ slot: { role, text: part.text }, set: (copy, text) => void (((message(copy).content as unknown[])[j] as JsonObject).text = text) });
+        });
+      }
+    });
+    return bodyText(body, found);
+  }
+  for (const key of ['prompt', 'input'] as const) {
+    const v = body[key];
+    if (typeof v === 'string') found.push({ slot: { role: 'user', text: v }, set: (copy, text) => void (copy[key] = text) });
+    else if (Array.isArray(v)) {
+      v.forEach((item, i) => {
+        if (typeof item === 'string') found.push({ slot: { role: 'user', text: item }, set: (copy, text) => void (arrayAt(copy, key)[i] = text) });
+      });
+    }
+  }
+  return bodyText(body, found);
+}
+
+/** Text of a canonical (OpenAI) response: each choice's message content or completion text. */
+export function responseText(body: JsonObject): BodyText {
+  const found: { slot: TextSlot; set: Setter }[] = [];
+  const choices = Array.isArray(body.choices) ? body.choices : [];
+  choices.forEach((c, i) => {
+    if (!isObject(c)) return;
+    const choice = (copy: JsonObject): JsonObject => arrayAt(copy, 'choices')[i] as JsonObject;
+    if (isObject(c.message) && typeof c.message.content === 'string') {
+      found.push({ slot: { role: 'assistant', text: c.message.content }, set: (copy, text) => void ((choice(copy).message as JsonObject).content = text) });
+    } else if (typeof c.text === 'string') {
+      found.push({ slot: { role: 'assistant', text: c.text }, set: (copy, text) => void (choice(copy).text = text) });
+    }
+  });
+  return bodyText(body, found);
+}

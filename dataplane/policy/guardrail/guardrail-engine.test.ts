@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import type { GuardrailConfig, GuardrailRuleConfig } from '../../config/guardrail-config.js';
+import type { JsonObject } from '../../core/canonical.js';
+import type { Transport } from '../../upstream/transport.js';
+import { RuntimeGuardrails, type RequestInfo } from './guardrail-engine.js';
+
+const noTransport: Transport = { send: () => Promise.reject(new Error('no network in this test')) };
+const info: RequestInfo = { requestId: 'r1', route: 'default/chat', model: 'chat', caller: 'anonymous', signal: new AbortController().signal };
+const CARD = '4111 1111 1111 1111';
+
+function policy(id: string, rules: GuardrailRuleConfig[], subjects: Partial<GuardrailConfig['subjects']> = { routes: ['default/chat'] }): GuardrailConfig {
+  return { id, subjects: { namespaces: [], serviceAccounts: [], apiKeys: [], routes: [], ...subjects }, rules, holdBackChars: 32 };
+}
+const rule = (name: string, phase: 'Request' | 'Response', action: 'Block' | 'Mask' | 'Monitor', detector: GuardrailRuleConfig['detector']): GuardrailRuleConfig => ({ name, phase, action, detector });
+const build = (...configs: GuardrailConfig[]) => RuntimeGuardrails.build(configs, { providers: new Map(), transport: noTransport });
+const anonymous = { kind: 'anonymous' };
+const chat = (...contents: (string | JsonObject[])[]): JsonObject => ({ model: 'chat', messages: contents.map((content) => ({ role: 'user', content })) });
+
+describe('guardrail engine: request phase', () => {
+  const cards = rule('no-cards', 'Request', 'Block', { kind: 'builtin', names: ['PaymentCard'] });
+  const mail = rule('mask-mail', 'Request', 'Mask', { kind: 'builtin', names: ['Email'] });
+
+  it('blocks a prompt with a card number: 400 guardrail_blocked naming policy and rule, never the number', async () => {
+    const active = build(policy('team-a/finance', [cards])).forRequest(anonymous, 'default/chat');
+    const r = await active!.checkRequest(chat(`pay with ${CARD} please`), 10, info);
+    expect(r.blocked?.status).toBe(400);
+    expect(r.blocked?.toBody().error).toMatchObject({ type: 'invalid_request_error', code: 'guardrail_blocked' });
+    expect(r.blocked?.message).toBe('the request was blocked by guardrail policy team-a/finance, rule no-cards: it contains PaymentCard');
+    expect(r.blocked?.message).not.toContain('4111');
+    expect(r.blocked?.headers['x-tollgate-guardrail']).toBe('team-a/finance');
+    expect(r.decisions).toEqual([{ policy: 'team-a/finance', rule: 'no-cards', phase: 'Request', action: 'Block', detector: 'builtin', findings: { PaymentCard: 1 } }]);
+  });
+
+  it('masks e-mail addresses in string content and text parts; the original body is left as it was', async () => {
+    const active = build(policy('p', [mail])).forRequest(anonymous, 'default/chat');
+    const body = chat('mail ann@example.com', [{ type: 'text', text: 'cc bob@example.org' }, { type: 'image_url', image_url: { url: 'x' } }]);
+    const before = structuredClone(body);
+    const r = await active!.checkRequest(body, 10, info);
+    expect(r.blocked).toBeUndefined();
+    expect(r.body).toEqual(chat('mail [EMAIL]', [{ type: 'text', text: 'cc [EMAIL]' }, { type: 'image_url', image_url: { url: 'x' } }]));
+    expect(body).toEqual(before);
+    expect(r.masked).toEqual(['p']);
+    expect(r.decisions[0]).toMatchObject({ action: 'Mask', findings: { Email: 2 } });
+  });
+
+  it('runs rules in order: a later rule sees the masked text', async () => {
+    const deny = rule('no-mail-marker', 'Request', 'Block', { kind: 'denyList', phrases: ['EMAIL'] });
+    const active = build(policy('p', [mail, deny])).forRequest(anonymous, 'default/chat');
+    const r = await active!.checkRequest(chat('write to ann@example.com'), 10, info);
+    expect(r.decisions.map((d) => `${d.rule}:${d.action}`)).toEqual(['mask-mail:Mask', 'no-mail-marker:Block']);
+  });
+
+  it('Monitor decides and records, and changes nothing', async () => {
+    const watch = rule('watch-cards', 'Request', 'Monitor', { kind: 'builtin', names: ['PaymentCard'] });
+    const body = chat(`card ${CARD}`);
+    const r = await build(policy('p', [watch])).forRequest(anonymous, 'default/chat')!.checkRequest(body, 10, info);
+    expect(r.body).toBe(body);
+    expect(r.blocked).toBeUndefined();
+    expect(r.decisions).toEqual([{ policy: 'p', rule: 'watch-cards', phase: 'Request', action: 'Monitor', detector: 'builtin', findings: { PaymentCard: 1 } }]);
+  });
+
+  it('deny lists match whole words and phrases, case-insensitively, whatever separates the words', async () => {
+    const deny = rule('falcon', 'Request', 'Mask', { kind: 'denyList', phrases: ['Project Falcon', 'zebra'] });
+    const r = await build(policy('p', [deny])).forRequest(anonymous, 'default/chat')!.checkRequest(chat('about PROJECT-falcon and zebras, not zebra.'), 10, info);
+    expect(r.body).toEqual(chat('about [DENIED] and zebras, not [DENIED].'));
+  });
+
+  it('custom patterns become their typed marker', async () => {
+    const ids = rule('ids', 'Request', 'Mask', { kind: 'patterns', patterns: [{ name: 'employee-id', pattern: 'EMP-[0-9]{6}' }] });
+    const r = await build(policy('p', [ids])).forRequest(anonymous, 'default/chat')!.checkRequest({ model: 'm', prompt: ['EMP-123456 left', 'none'] }, 10, info);
+    expect(r.body).toEqual({ model: 'm', prompt: ['[EMPLOYEE_ID] left', 'none'] });
+  });
+
+  it('refuses a prompt over maxPromptTokens with the numbers, not the text', async () => {
+    const size = rule('size', 'Request', 'Block', { kind: 'maxPromptTokens', max: 100 });
+    const r = await build(policy('p', [size])).forRequest(anonymous, 'default/chat')!.checkRequest(chat('x'), 150, info);
+    expect(r.blocked?.message).toBe('the request was blocked by guardrail policy p, rule size: the prompt is about 150 tokens, more than the 100 allowed');
+  });
+
+  it('applies a policy only to its subjects', () => {
+    const g = build(policy('p', [cards], { namespaces: ['team-a'], serviceAccounts: ['team-b/app'] }));
+    expect(g.forRequest({ kind: 'serviceaccount', namespace: 'team-a', name: 'x' }, 'default/other')).toBeDefined();
+    expect(g.forRequest({ kind: 'serviceaccount', namespace: 'team-b', name: 'app' }, 'default/other')).toBeDefined();
+    expect(g.forRequest({ kind: 'serviceaccount', namespace: 'team-b', name: 'other' }, 'default/other')).toBeUndefined();
+    expect(g.forRequest(anonymous, 'default/other')).toBeUndefined();
+  });
+});
+
+describe('guardrail engine: response phase (complete answers)', () => {
+  it('masks what the client receives and blocks with the response wording', async () => {
+    const mail = rule('mask-mail', 'Response', 'Mask', { kind: 'builtin', names: ['Email'] });
+    const secrets = rule('no-keys', 'Response', 'Block', { kind: 'builtin', names: ['Credential'] });
+    const active = build(policy('p', [mail, secrets])).forRequest(anonymous, 'default/chat')!;
+    const answer = (content: string): JsonObject => ({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }] });
+    const masked = await active.checkResponse(answer('reach me at ann@example.com'), info);
+    expect(masked.body).toEqual(answer('reach me at [EMAIL]'));
+    const blocked = await active.checkResponse(answer('use key sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD'), info);
+    expect(blocked.blocked?.message).toBe('the response was blocked by guardrail policy p, rule no-keys: it contains Credential');
+    // Request rules do not run on answers, and response rules not on requests.
+    const r = await active.checkRequest(chat('ann@example.com'), 5, info);
+    expect(r.decisions).toEqual([]);
+  });
+});

@@ -1,0 +1,174 @@
+import type { GatewayError } from '../../core/gateway-error.js';
+import type { GuardrailConfig, GuardrailPhase } from '../../config/guardrail-config.js';
+import type { SubjectsConfig } from '../../config/subjects-config.js';
+import type { JsonObject } from '../../core/canonical.js';
+import { type BodyText, requestText, responseText } from './content-text.js';
+import { type CompiledRule, compileRule, type RuleDeps } from './compiled-rule.js';
+import type { GuardrailDecision } from './guardrail-decision.js';
+import { guardrailRefusal } from './guardrail-refusal.js';
+import { countTypes, maskSpans } from './span.js';
+import type { CheckContext } from './webhook-check.js';
+
+/** Who is asking and through which route: what subjects are matched against. */
+export interface GuardedCaller {
+  kind: string;
+  namespace?: string;
+  name?: string;
+}
+
+/** The request a check is about (for webhooks and decisions), and its cancellation. */
+export type RequestInfo = Omit<CheckContext, 'policy' | 'rule' | 'phase'>;
+
+export interface CheckResult {
+  /** The body to send on (upstream for requests, to the client for responses): masked when a rule masked. */
+  body: JsonObject;
+  decisions: GuardrailDecision[];
+  /** Set when a rule blocked (or a check failed closed): the refusal to answer with. */
+  blocked?: GatewayError;
+  /** Policies whose rules changed the body (for the x-tollgate-guardrail header). */
+  masked: string[];
+}
+
+function applies(s: SubjectsConfig, caller: GuardedCaller, routeId: string): boolean {
+  if (s.routes.includes(routeId)) return true;
+  if (caller.kind === 'anonymous') return false;
+  if (caller.namespace !== undefined && s.namespaces.includes(caller.namespace)) return true;
+  const who = `${caller.namespace ?? ''}/${caller.name ?? ''}`;
+  if (caller.kind === 'serviceaccount' && s.serviceAccounts.includes(who)) return true;
+  return caller.kind === 'apikey' && s.apiKeys.includes(who);
+}
+
+interface CompiledPolicy {
+  config: GuardrailConfig;
+  rules: CompiledRule[];
+}
+
+/** Every GuardrailPolicy of a snapshot, compiled once when the snapshot loads. */
+export class RuntimeGuardrails {
+  private constructor(private readonly policies: readonly CompiledPolicy[]) {}
+
+  static readonly NONE = new RuntimeGuardrails([]);
+
+  /** Throws, naming the policy and rule, when a policy cannot be compiled (compile refuses such policies first). */
+  static build(configs: readonly GuardrailConfig[], deps: RuleDeps): RuntimeGuardrails {
+    if (configs.length === 0) return RuntimeGuardrails.NONE;
+    return new RuntimeGuardrails(
+      configs.map((config) => {
+        try {
+          return { config, rules: config.rules.map((r) => compileRule(config, r, deps)) };
+        } catch (err) {
+          throw new Error(`guardrail ${config.id}: ${(err as Error).message}`);
+        }
+      }),
+    );
+  }
+
+  get size(): number {
+    return this.policies.length;
+  }
+
+  /** The policies that govern this caller on this route, in snapshot order; undefined when none does. */
+  forRequest(caller: GuardedCaller, routeId: string): ActiveGuardrails | undefined {
+    const active = this.policies.filter((p) => applies(p.config.subjects, caller, routeId));
+    return active.length === 0 ? undefined : new ActiveGuardrails(active);
+  }
+}
+
+/** The rules of one phase in order, across the policies that apply. */
+function rulesOf(policies: readonly CompiledPolicy[], phase: GuardrailPhase): CompiledRule[] {
+  return policies.flatMap((p) => p.rules.filter((r) => r.config.phase === phase));
+}
+
+function decision(rule: CompiledRule, action: GuardrailDecision['action']): GuardrailDecision {
+  return { policy: rule.policy, rule: rule.config.name, phase: rule.config.phase, action, detector: rule.config.detector.kind };
+}
+
+/** The guardrails that apply to one request. */
+export class ActiveGuardrails {
+  readonly requestRules: readonly CompiledRule[];
+  readonly responseRules: readonly CompiledRule[];
+  /** Characters of a stream held back: the largest of the applying policies' windows. */
+  readonly holdBackChars: number;
+
+  constructor(readonly policies: readonly CompiledPolicy[]) {
+    this.requestRules = rulesOf(policies, 'Request');
+    this.responseRules = rulesOf(policies, 'Response');
+    this.holdBackChars = Math.max(0, ...policies.map((p) => p.config.holdBackChars));
+  }
+
+  /** Runs the request rules; a masked body is what goes upstream. */
+  checkRequest(body: JsonObject, promptTokens: number, info: RequestInfo): Promise<CheckResult> {
+    return runRules(this.requestRules, body, requestText(body), info, promptTokens);
+  }
+
+  /** Runs the response rules on a complete (non-streamed) answer; a masked body is what the client gets. */
+  checkResponse(body: JsonObject, info: RequestInfo): Promise<CheckResult> {
+    return runRules(this.responseRules, body, responseText(body), info, 0);
+  }
+}
+
+/**
+ * Runs rules in order over the texts; each rule sees the texts as the rules before it left them.
+ * The first Block (or a check that fails closed) ends the run.
+ */
+async function runRules(rules: readonly CompiledRule[], body: JsonObject, text: BodyText, info: RequestInfo, promptTokens: number): Promise<CheckResult> {
+  const texts = text.slots.map((s) => s.text);
+  const decisions: GuardrailDecision[] = [];
+  const masked = new Set<string>();
+  const done = (blocked?: GatewayError): CheckResult => {
+    const changed = masked.size > 0;
+    return { body: changed ? text.write(texts) : body, decisions, masked: [...masked], ...(blocked === undefined ? {} : { blocked }) };
+  };
+  for (const rule of rules) {
+    const action = rule.config.action;
+    if (rule.kind === 'span') {
+      const findings: Record<string, number> = {};
+      const scans = texts.map((t) => rule.scan(t));
+      scans.forEach((spans) => countTypes(spans, findings));
+      if (Object.keys(findings).length === 0) continue;
+      const d = { ...decision(rule, action), findings };
+      decisions.push(d);
+      if (action === 'Block') return done(guardrailRefusal(d));
+      if (action === 'Mask') {
+        scans.forEach((spans, i) => {
+          if (spans.length > 0) texts[i] = maskSpans(texts[i] ?? '', spans);
+        });
+        masked.add(rule.policy);
+      }
+      continue;
+    }
+    if (rule.kind === 'size') {
+      if (promptTokens <= rule.max) continue;
+      const d = { ...decision(rule, action), findings: { PromptTokens: promptTokens } };
+      decisions.push(d);
+      if (action === 'Block') return done(guardrailRefusal(d, `the prompt is about ${promptTokens} tokens, more than the ${rule.max} allowed`));
+      continue;
+    }
+    const slots = text.slots.map((s, i) => ({ role: s.role, text: texts[i] ?? '' }));
+    const verdict = await rule.ask(slots, { ...info, policy: rule.policy, rule: rule.config.name, phase: rule.config.phase });
+    const base = decision(rule, action);
+    // A Mask answer without the masked texts breaks the contract: it counts as no answer.
+    const broken = verdict.ok && verdict.flagged && action === 'Mask' && verdict.texts === undefined;
+    if (!verdict.ok || broken) {
+      const error = verdict.ok ? 'flagged without texts for action Mask' : verdict.error;
+      if (rule.failureMode === 'Closed') {
+        const d = { ...base, action: 'Block' as const, error };
+        decisions.push(d);
+        return done(guardrailRefusal(d));
+      }
+      decisions.push({ ...base, action: 'Allow', error });
+      continue;
+    }
+    if (!verdict.flagged) continue;
+    const d: GuardrailDecision = { ...base };
+    if (verdict.categories !== undefined) d.categories = verdict.categories;
+    if (verdict.reason !== undefined) d.reason = verdict.reason;
+    decisions.push(d);
+    if (action === 'Block') return done(guardrailRefusal(d));
+    if (action === 'Mask' && verdict.texts !== undefined) {
+      verdict.texts.forEach((t, i) => (texts[i] = t));
+      masked.add(rule.policy);
+    }
+  }
+  return done();
+}

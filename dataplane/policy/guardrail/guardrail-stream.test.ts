@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import type { GuardrailConfig, GuardrailRuleConfig } from '../../config/guardrail-config.js';
+import type { JsonObject, StreamStep } from '../../core/canonical.js';
+import { GatewayError } from '../../core/gateway-error.js';
+import type { Transport } from '../../upstream/transport.js';
+import { RuntimeGuardrails, type RequestInfo } from './guardrail-engine.js';
+import type { GuardrailDecision } from './guardrail-decision.js';
+import { guardStream, StreamGuard } from './guardrail-stream.js';
+
+const info: RequestInfo = { requestId: 'r1', route: 'default/chat', model: 'chat', caller: 'anonymous', signal: new AbortController().signal };
+const WINDOW = 24;
+
+/** A transport that answers every POST with `answer` (the webhook contract), for the end-of-stream check. */
+const answering = (answer: unknown): Transport => ({
+  send: () =>
+    Promise.resolve({
+      status: 200,
+      headers: {},
+      body: (async function* () {
+        yield new TextEncoder().encode(JSON.stringify(answer));
+      })(),
+      discard: () => undefined,
+    }),
+});
+
+function guardFor(rules: GuardrailRuleConfig[], transport: Transport = answering({ flagged: false })): StreamGuard {
+  const config: GuardrailConfig = { id: 'team-a/g', subjects: { namespaces: [], serviceAccounts: [], apiKeys: [], routes: ['default/chat'] }, rules, holdBackChars: WINDOW };
+  const active = RuntimeGuardrails.build([config], { providers: new Map(), transport }).forRequest({ kind: 'anonymous' }, 'default/chat');
+  if (active === undefined) throw new Error('policy does not apply');
+  return new StreamGuard(active, info);
+}
+
+const delta = (content: string, finish: string | null = null): JsonObject => ({
+  id: 'c1',
+  object: 'chat.completion.chunk',
+  model: 'm',
+  choices: [{ index: 0, delta: { content }, finish_reason: finish }],
+});
+const role: JsonObject = { id: 'c1', object: 'chat.completion.chunk', model: 'm', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] };
+
+/** Feeds pieces one chunk per step, then a finish chunk and the end; returns what the client sees, step by step. */
+async function run(guard: StreamGuard, pieces: string[]): Promise<{ seen: string[]; text: string; error?: GatewayError; decisions: GuardrailDecision[] }> {
+  const steps: StreamStep[] = [{ chunks: [role] }, ...pieces.map((p) => ({ chunks: [delta(p)] })), { chunks: [delta('', 'stop')], done: true }];
+  let decisions: GuardrailDecision[] = [];
+  const source = (async function* () {
+    for (const s of steps.slice(1)) yield s;
+  })();
+  const guarded = guardStream({ first: steps.slice(0, 1), rest: source }, guard, (d) => (decisions = d));
+  const seen: string[] = [];
+  let error: GatewayError | undefined;
+  try {
+    for await (const step of guarded.rest) {
+      seen.push(step.chunks.map((c) => ((c.choices as JsonObject[])[0]?.delta as JsonObject | undefined)?.content ?? '').join(''));
+    }
+  } catch (err) {
+    if (!(err instanceof GatewayError)) throw err;
+    error = err;
+  }
+  return { seen, text: seen.join(''), decisions, ...(error === undefined ? {} : { error }) };
+}
+
+describe('guardrail stream: held-back window', () => {
+  const mask: GuardrailRuleConfig = { name: 'mail', phase: 'Response', action: 'Mask', detector: { kind: 'builtin', names: ['Email'] } };
+  const block: GuardrailRuleConfig = { name: 'cards', phase: 'Response', action: 'Block', detector: { kind: 'builtin', names: ['PaymentCard'] } };
+
+  it('masks an e-mail address split over chunks before any of it is released', async () => {
+    const pieces = ['Write to ', 'ann.lee@exa', 'mple.com', ' for the', ' report, thanks a lot', ' and goodbye now.'];
+    const r = await run(guardFor([mask]), pieces);
+    expect(r.text).toBe('Write to [EMAIL] for the report, thanks a lot and goodbye now.');
+    expect(r.seen.join('|')).not.toMatch(/ann|exa|mple/);
+    expect(r.decisions).toEqual([{ policy: 'team-a/g', rule: 'mail', phase: 'Response', action: 'Mask', detector: 'builtin', findings: { Email: 1 } }]);
+  });
+
+  it('holds back at most the window: text is released as soon as more than the window has arrived', async () => {
+    const pieces = Array.from({ length: 10 }, (_, i) => `word${i} abcdefgh `);
+    const r = await run(guardFor([mask]), pieces);
+    expect(r.text).toBe(pieces.join(''));
+    // After each step everything but the last WINDOW characters has gone out.
+    let fed = '';
+    r.seen.slice(1, pieces.length + 1).forEach((_, i) => {
+      fed += pieces[i];
+      const released = r.seen.slice(0, i + 2).join('');
+      expect(fed.length - released.length).toBeLessThanOrEqual(WINDOW);
+    });
+  });
+
+  it('ends the stream with the guardrail error when a card number arrives mid-stream: nothing of it is released', async () => {
+    const r = await run(guardFor([block]), ['Sure, the number is 4111 ', '1111 1111 ', '1111 and that is all ', 'folks, more text here.']);
+    expect(r.error?.toBody().error).toMatchObject({ code: 'guardrail_blocked', type: 'invalid_request_error' });
+    expect(r.error?.message).toBe('the response was blocked by guardrail policy team-a/g, rule cards: it contains PaymentCard');
+    expect(r.text).not.toMatch(/4111|1111/);
+    expect(r.decisions[0]).toMatchObject({ action: 'Block', findings: { PaymentCard: 1 } });
+  });
+
+  it('checks what is still held at the end (the final check)', async () => {
+    const r = await run(guardFor([block]), ['card 4111111111111111']);
+    expect(r.error?.code).toBe('guardrail_blocked');
+    expect(r.text).toBe('');
+  });
+
+  it('runs a webhook rule on the whole answer at its end; a flag ends the stream before its finish', async () => {
+    const hook: GuardrailRuleConfig = { name: 'hook', phase: 'Response', action: 'Block', detector: { kind: 'webhook', url: 'http://127.0.0.1:9/', timeoutMs: 1000, failureMode: 'Closed' } };
+    const r = await run(guardFor([hook], answering({ flagged: true, reason: 'off-topic' })), ['a harmless ', 'answer']);
+    expect(r.error?.message).toBe('the response was blocked by guardrail policy team-a/g, rule hook: the check service flagged it');
+    expect(r.decisions[0]).toMatchObject({ rule: 'hook', action: 'Block', reason: 'off-topic' });
+    const ok = await run(guardFor([hook], answering({ flagged: false })), ['a harmless ', 'answer']);
+    expect(ok.error).toBeUndefined();
+    expect(ok.text).toBe('a harmless answer');
+  });
+});

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { GuardrailPolicySchema } from '../api/guardrail-policy.js';
+import { guardrail, provider, route } from '../../test/support/objects.js';
+import { compile } from './compile.js';
+import type { CompileInput } from './types.js';
+
+const mock = provider('p', { type: 'mock' });
+const openai = provider('mod', { type: 'openai-compatible', url: 'http://127.0.0.1:9/v1' });
+const claude = provider('claude', { type: 'anthropic', credentials: { secretRef: { name: 's', key: 'k' } } });
+const chat = route('chat', { model: 'chat', targets: [{ providerRef: { name: 'p' }, model: 'm' }] });
+const subjects = { routes: [{ name: 'chat' }] };
+const input = (...guardrails: ReturnType<typeof guardrail>[]): CompileInput => ({ providers: [mock, openai, claude], routes: [chat], budgets: [], guardrails, secrets: [] });
+const cond = (statuses: ReturnType<typeof compile>['statuses'], name: string, type: string) =>
+  statuses.find((s) => s.kind === 'GuardrailPolicy' && s.name === name)?.conditions.find((c) => c.type === type);
+
+const parse = (spec: unknown) => GuardrailPolicySchema.safeParse({ apiVersion: 'tollgate.dev/v1alpha1', kind: 'GuardrailPolicy', metadata: { name: 'g' }, spec });
+const messages = (r: ReturnType<typeof parse>): string[] => (r.success ? [] : r.error.issues.map((i) => i.message));
+
+describe('GuardrailPolicy schema', () => {
+  const rule = { name: 'r', phase: 'Request', action: 'Block' };
+  it.each([
+    [{ subjects, rules: [{ ...rule, detector: {} }] }, 'detector needs exactly one of builtin, patterns, denyList, maxPromptTokens, webhook, moderation'],
+    [{ subjects, rules: [{ ...rule, detector: { builtin: ['Email'], maxPromptTokens: 5 } }] }, 'detector needs exactly one of builtin, patterns, denyList, maxPromptTokens, webhook, moderation'],
+    [{ subjects, rules: [{ ...rule, action: 'Mask', detector: { maxPromptTokens: 5 } }] }, 'action Mask needs a detector that finds spans (builtin, patterns, denyList or webhook)'],
+    [{ subjects, rules: [{ ...rule, phase: 'Response', detector: { maxPromptTokens: 5 } }] }, 'maxPromptTokens is only allowed in phase Request'],
+    [{ subjects, rules: [{ ...rule, detector: { webhook: { url: 'http://x/', timeout: '1s', serviceRef: { name: 's', port: 80 } } } }] }, 'webhook needs exactly one of url and serviceRef'],
+    [{ subjects, rules: [{ ...rule, detector: { webhook: { url: 'http://x/', timeout: '1m' } } }] }, 'webhook timeout must be at most 30s'],
+    [{ subjects, rules: [rule, rule].map((r) => ({ ...r, detector: { builtin: ['Email'] } })) }, 'rule name r is used more than once'],
+    [{ subjects: {}, rules: [{ ...rule, detector: { builtin: ['Email'] } }] }, 'subjects must name at least one namespace, serviceAccount, apiKey or route'],
+  ])('refuses %j', (spec, message) => {
+    expect(messages(parse(spec))).toContain(message);
+  });
+
+  it('refuses an unknown detector and a webhook without a timeout, naming the field', () => {
+    const unknown = parse({ subjects, rules: [{ ...rule, detector: { builtin: ['Passport'] } }] });
+    expect(unknown.error?.issues[0]?.path).toEqual(['spec', 'rules', 0, 'detector', 'builtin', 0]);
+    const noTimeout = parse({ subjects, rules: [{ ...rule, detector: { webhook: { url: 'http://x/' } } }] });
+    expect(noTimeout.error?.issues[0]?.path).toEqual(['spec', 'rules', 0, 'detector', 'webhook', 'timeout']);
+  });
+
+  it('defaults failureMode to Closed and the stream window to 128 characters', () => {
+    const r = parse({ subjects, rules: [{ ...rule, detector: { webhook: { url: 'http://x/', timeout: '500ms' } } }] });
+    expect(r.data?.spec.rules[0]?.detector.webhook?.failureMode).toBe('Closed');
+    expect(r.data?.spec.streaming.holdBackChars).toBe(128);
+  });
+});
+
+describe('compile: GuardrailPolicy', () => {
+  it('compiles rules in order into the snapshot, a Service webhook by its cluster DNS name', () => {
+    const g = guardrail('g', {
+      subjects,
+      rules: [
+        { name: 'cards', phase: 'Request', action: 'Block', detector: { builtin: ['PaymentCard'] } },
+        { name: 'hook', phase: 'Response', action: 'Monitor', detector: { webhook: { serviceRef: { name: 'guard', port: 8080, path: '/check' }, timeout: '250ms' } } },
+        { name: 'mod', phase: 'Request', action: 'Block', detector: { moderation: { providerRef: { name: 'mod' } } } },
+      ],
+    });
+    const { snapshot, statuses } = compile(input(g));
+    expect(snapshot.guardrails?.[0]).toEqual({
+      id: 'default/g',
+      subjects: { namespaces: [], serviceAccounts: [], apiKeys: [], routes: ['default/chat'] },
+      holdBackChars: 128,
+      rules: [
+        { name: 'cards', phase: 'Request', action: 'Block', detector: { kind: 'builtin', names: ['PaymentCard'] } },
+        { name: 'hook', phase: 'Response', action: 'Monitor', detector: { kind: 'webhook', url: 'http://guard.default.svc:8080/check', timeoutMs: 250, failureMode: 'Closed' } },
+        { name: 'mod', phase: 'Request', action: 'Block', detector: { kind: 'moderation', providerId: 'default/mod', model: 'omni-moderation-latest', timeoutMs: 5000, failureMode: 'Closed' } },
+      ],
+    });
+    // The moderation Provider travels in the snapshot though no route targets it.
+    expect(snapshot.providers.map((p) => p.id)).toContain('default/mod');
+    expect(cond(statuses, 'g', 'Accepted')?.status).toBe('True');
+    expect(cond(statuses, 'g', 'ResolvedRefs')?.status).toBe('True');
+  });
+
+  it('refuses a policy whose patterns are too complex together alone, naming the field; the rest of the snapshot is published', () => {
+    // Each pattern passes on its own (RE2 program size 1202 ≤ 2048); together they exceed 8192.
+    const patterns = Array.from({ length: 7 }, (_, i) => ({ name: `p${i}`, pattern: `x${i}[0-9]{1,600}` }));
+    const bad = guardrail('bad', { subjects, rules: [{ name: 'ids', phase: 'Request', action: 'Mask', detector: { patterns } }] });
+    const good = guardrail('good', { subjects, rules: [{ name: 'mail', phase: 'Request', action: 'Mask', detector: { builtin: ['Email'] } }] });
+    const { snapshot, statuses } = compile(input(bad, good));
+    expect(snapshot.guardrails?.map((g) => g.id)).toEqual(['default/good']);
+    expect(snapshot.routes.map((r) => r.id)).toEqual(['default/chat']);
+    const accepted = cond(statuses, 'bad', 'Accepted');
+    expect(accepted).toMatchObject({ status: 'False', reason: 'Invalid' });
+    expect(accepted?.message).toBe('spec.rules[0].detector.patterns: too complex together: RE2 program sizes sum to 8421, more than 8192');
+  });
+
+  it('refuses a pattern RE2 cannot compile at parse, naming the field', () => {
+    const r = parse({ subjects, rules: [{ name: 'ids', phase: 'Request', action: 'Mask', detector: { patterns: [{ name: 'emp', pattern: 'EMP-(\\d' }] } }] });
+    expect(r.error?.issues[0]?.path).toEqual(['spec', 'rules', 0, 'detector', 'patterns', 0, 'pattern']);
+    expect(r.error?.issues[0]?.message).toMatch(/^pattern must be a valid RE2 regular expression: invalid RE2 pattern/);
+    expect(messages(parse({ subjects, rules: [{ name: 'e', phase: 'Request', action: 'Mask', detector: { patterns: [{ name: 'e', pattern: 'a*' }] } }] }))).toEqual([
+      'pattern must be a valid RE2 regular expression: pattern matches the empty string',
+    ]);
+  });
+
+  it('keeps a moderation rule whose Provider cannot serve it in force, with ResolvedRefs=False saying why', () => {
+    const g = guardrail('g', { subjects, rules: [{ name: 'harm', phase: 'Request', action: 'Block', detector: { moderation: { providerRef: { name: 'claude' } } } }] });
+    const { snapshot, statuses } = compile(input(g));
+    expect(snapshot.guardrails?.[0]?.rules[0]?.detector).toMatchObject({ kind: 'moderation', providerId: 'default/claude' });
+    expect(snapshot.providers.map((p) => p.id)).not.toContain('default/claude');
+    expect(cond(statuses, 'g', 'ResolvedRefs')).toMatchObject({ status: 'False', reason: 'InvalidKind' });
+    const missing = guardrail('m', { subjects, rules: [{ name: 'harm', phase: 'Request', action: 'Block', detector: { moderation: { providerRef: { name: 'nope' } } } }] });
+    expect(cond(compile(input(missing)).statuses, 'm', 'ResolvedRefs')).toMatchObject({ status: 'False', reason: 'ProviderNotFound' });
+  });
+
+  it("scopes a tenant's policy to its own namespace", () => {
+    const g = guardrail('g', { subjects: { namespaces: ['team-a', 'team-b'] }, rules: [{ name: 'r', phase: 'Request', action: 'Block', detector: { builtin: ['Email'] } }] }, { namespace: 'team-a' });
+    const { snapshot, statuses } = compile({ ...input(g), platformNamespaces: ['tollgate-system'] });
+    expect(snapshot.guardrails?.[0]?.subjects.namespaces).toEqual(['team-a']);
+    expect(cond(statuses, 'g', 'ResolvedRefs')).toMatchObject({ status: 'False', reason: 'RefNotPermitted' });
+  });
+
+  it('leaves a snapshot without policies as it was (no guardrails field)', () => {
+    expect('guardrails' in compile(input()).snapshot).toBe(false);
+  });
+});

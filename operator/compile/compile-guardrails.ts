@@ -1,0 +1,103 @@
+import type { GuardrailConfig, GuardrailDetectorConfig, GuardrailRuleConfig } from '../../dataplane/config/guardrail-config.js';
+import type { GuardrailPolicy, GuardrailRule } from '../api/guardrail-policy.js';
+import { durationToMs } from '../api/duration.js';
+import { scopedSubjects } from './budget-scope.js';
+import { admits } from './compile-routes.js';
+import type { CompiledProvider } from './compile-providers.js';
+import { condition, type Problem, resolvedRefs } from './conditions.js';
+import { guardrailRefusal } from './publishable.js';
+import type { ObjectStatus } from './types.js';
+
+/** Provider types whose API serves POST /moderations in the OpenAI wire format. */
+const MODERATION_TYPES = new Set(['openai', 'openai-compatible']);
+
+export interface GuardrailContext {
+  providers: ReadonlyMap<string, CompiledProvider>;
+  routeIds: ReadonlySet<string>;
+  namespaceLabels: Map<string, Record<string, string>>;
+  /** Namespaces whose policies may name subjects anywhere (undefined: every namespace). */
+  platform?: ReadonlySet<string> | undefined;
+}
+
+function detectorConfig(ns: string, d: GuardrailRule['detector']): GuardrailDetectorConfig {
+  if (d.builtin !== undefined) return { kind: 'builtin', names: [...d.builtin] };
+  if (d.patterns !== undefined) return { kind: 'patterns', patterns: d.patterns.map((p) => ({ name: p.name, pattern: p.pattern })) };
+  if (d.denyList !== undefined) return { kind: 'denyList', phrases: [...d.denyList.phrases] };
+  if (d.maxPromptTokens !== undefined) return { kind: 'maxPromptTokens', max: d.maxPromptTokens };
+  if (d.webhook !== undefined) {
+    const w = d.webhook;
+    // A Service is reached by its cluster DNS name from the data-plane pods.
+    const url = w.url ?? `http://${w.serviceRef?.name}.${ns}.svc:${w.serviceRef?.port}${w.serviceRef?.path ?? '/'}`;
+    return { kind: 'webhook', url, timeoutMs: durationToMs(w.timeout), failureMode: w.failureMode };
+  }
+  const m = d.moderation;
+  // The API schema guarantees exactly one detector; moderation is the one left.
+  if (m === undefined) throw new Error('detector without a kind');
+  const config: GuardrailDetectorConfig = {
+    kind: 'moderation',
+    providerId: `${m.providerRef.namespace ?? ns}/${m.providerRef.name}`,
+    model: m.model,
+    timeoutMs: durationToMs(m.timeout),
+    failureMode: m.failureMode,
+  };
+  if (m.categories !== undefined) config.categories = [...m.categories];
+  return config;
+}
+
+/** Why a moderation rule's Provider cannot serve it, or undefined when it can. */
+function moderationProblem(ns: string, ruleName: string, providerId: string, ctx: GuardrailContext): Problem | undefined {
+  const p = ctx.providers.get(providerId);
+  const at = `rule ${ruleName}: moderation.providerRef`;
+  if (p === undefined) return { reason: 'ProviderNotFound', message: `${at}: Provider ${providerId} not found` };
+  if (!MODERATION_TYPES.has(p.source.spec.type)) {
+    return { reason: 'InvalidKind', message: `${at}: Provider ${providerId} is of type ${p.source.spec.type}; moderation needs type openai or openai-compatible` };
+  }
+  if (!admits(p, ns, ctx.namespaceLabels)) return { reason: 'RefNotPermitted', message: `${at}: Provider ${providerId} does not admit namespace ${ns} (its allowedRoutes)` };
+  if (p.config === undefined) return { reason: 'ProviderNotReady', message: `${at}: Provider ${providerId} is not ready: ${p.notReady ?? 'see its status'}` };
+  return undefined;
+}
+
+/**
+ * GuardrailPolicies → snapshot configs. A policy the data plane would refuse (a pattern RE2 cannot
+ * compile) is left out with Accepted=False naming the field. A moderation Provider that cannot be
+ * used leaves the rule in force with ResolvedRefs=False: at request time its failureMode decides,
+ * so a broken reference never silently switches a guardrail off.
+ */
+export function compileGuardrails(policies: readonly GuardrailPolicy[], ctx: GuardrailContext): { configs: GuardrailConfig[]; statuses: ObjectStatus[]; moderationProviders: Set<string> } {
+  const configs: GuardrailConfig[] = [];
+  const moderationProviders = new Set<string>();
+  const statuses = policies.map((g) => {
+    const ns = g.metadata.namespace ?? 'default';
+    const gen = g.metadata.generation;
+    const problems: Problem[] = [];
+    for (const r of g.spec.subjects.routes ?? []) {
+      const id = `${r.namespace ?? ns}/${r.name}`;
+      if (!ctx.routeIds.has(id)) problems.push({ reason: 'RouteNotFound', message: `ModelRoute ${id} not found or not accepted` });
+    }
+    const scoped = scopedSubjects(g, ctx.platform);
+    if (scoped.problem !== undefined) problems.push(scoped.problem);
+    const usable: string[] = [];
+    const rules: GuardrailRuleConfig[] = g.spec.rules.map((r) => {
+      const detector = detectorConfig(ns, r.detector);
+      if (detector.kind === 'moderation') {
+        const problem = moderationProblem(ns, r.name, detector.providerId, ctx);
+        if (problem === undefined) usable.push(detector.providerId);
+        else problems.push(problem);
+      }
+      return { name: r.name, phase: r.phase, action: r.action, detector };
+    });
+    const config: GuardrailConfig = { id: `${ns}/${g.metadata.name}`, subjects: scoped.subjects, rules, holdBackChars: g.spec.streaming.holdBackChars };
+    const status: ObjectStatus = { kind: 'GuardrailPolicy', namespace: ns, name: g.metadata.name, conditions: [] };
+    if (gen !== undefined) status.generation = gen;
+    const refusal = guardrailRefusal(config);
+    if (refusal !== undefined) {
+      status.conditions = [condition('Accepted', false, 'Invalid', `spec.${refusal.path}: ${refusal.message}`, gen), resolvedRefs(problems, gen)];
+      return status;
+    }
+    status.conditions = [condition('Accepted', true, 'Accepted', 'GuardrailPolicy is valid', gen), resolvedRefs(problems, gen)];
+    for (const id of usable) moderationProviders.add(id);
+    configs.push(config);
+    return status;
+  });
+  return { configs, statuses, moderationProviders };
+}
