@@ -1,13 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import { Dataplane, type DataplaneOptions } from '../dataplane/dataplane.js';
-import type { ResponseCacheHandle } from '../dataplane/governance/cache/create-response-cache.js';
-import type { RateLimitAdmitter } from '../dataplane/governance/rate-limit/rate-limit-admitter.js';
-import { governanceFromEnv } from './governance-config.js';
-import type { Authenticator } from '../dataplane/governance/identity/authenticator.js';
-import type { UsageRecord, UsageSink } from '../dataplane/metering/usage-record.js';
-import type { RequestBodyLimits } from '../dataplane/server/body/json-body.js';
+import { Dataplane, type DataplaneOptions } from '../dataplane/main/dataplane.js';
+import { governanceFromEnv } from '../dataplane/main/governance-from-env.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { compile } from '../operator/compile/compile.js';
 import { DirectorySource } from '../operator/sources/directory-source.js';
@@ -22,9 +17,9 @@ export interface DevOptions {
   idleConnectionGraceMs?: number;
   logger: Logger;
   /** Where metered usage goes; by default a debug log line (the access log already carries tokens and cost). */
-  usage?: UsageSink;
+  usage?: DataplaneOptions['usage'];
   /** Enforce identity and route access as a cluster data plane does (off by default in dev). */
-  auth?: Authenticator;
+  auth?: DataplaneOptions['auth'];
   /** Traces are recorded with this tracer; none when absent. */
   tracer?: Tracer;
   /** Also serve the admin port (probes; GET /metrics and /debug/route with the admin token). */
@@ -34,9 +29,9 @@ export interface DevOptions {
   /** The installation key for API key HMACs; random per process when absent (the CLI keeps one on disk). */
   apiKeyHashKey?: string;
   /** Rate limits and response cache; per-process memory backends when absent. */
-  governance?: { rateLimiter: RateLimitAdmitter; cache: ResponseCacheHandle };
+  governance?: Required<Pick<DataplaneOptions, 'rateLimiter' | 'cache'>>;
   /** Request body size limits; the data plane's defaults when absent. */
-  bodyLimits?: Partial<RequestBodyLimits>;
+  bodyLimits?: DataplaneOptions['bodyLimits'];
   /** Every finished inference request, as usage history counts it. */
   onRequest?: DataplaneOptions['onRequest'];
 }
@@ -72,7 +67,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     ...(opts.bodyLimits === undefined ? {} : { bodyLimits: opts.bodyLimits }),
     ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
     ...(opts.adminPort === undefined ? {} : { admin: { host: opts.host, port: opts.adminPort, token: adminToken } }),
-    usage: opts.usage ?? { record: (u: UsageRecord) => logger.debug({ usage: u }, 'usage') },
+    usage: opts.usage ?? { record: (u) => logger.debug({ usage: u }, 'usage') },
   });
   const onLoad = (result: LoadResult): void => {
     for (const skipped of result.ignored) logger.debug(`ignored ${skipped}`);

@@ -3,14 +3,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { devBanner } from './dev-banner.js';
-import { type Logger, pino } from 'pino';
-import { Dataplane, NO_TOKEN_REVIEW } from '../dataplane/dataplane.js';
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBodyLimits } from '../dataplane/server/body/json-body.js';
-import { Authenticator } from '../dataplane/governance/identity/authenticator.js';
-import { inClusterKubeApi, kubeApiFromKubeconfig } from '../dataplane/governance/identity/kube-api.js';
-import { KubeTokenReviewer } from '../dataplane/governance/identity/token-reviewer.js';
-import type { Tracing } from '../dataplane/telemetry/otel-sdk.js';
-import { parseTracingConfig, TOLLGATE_VERSION, TracingConfigError } from '../dataplane/telemetry/tracing-config.js';
+import { pino } from 'pino';
 import { renderCrdFiles } from '../operator/api/crd-yaml.js';
 import { compile } from '../operator/compile/compile.js';
 import { readManifestDir } from '../operator/sources/directory-source.js';
@@ -18,7 +11,8 @@ import { formatManifestError, loadManifests } from '../operator/sources/manifest
 import { startDev } from './dev-command.js';
 import { devStateDir, readOrCreateSecretFile } from './dev-state.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
-import { exactBudgetsFromEnv, governanceFromEnv } from './governance-config.js';
+import { exactBudgetsFromEnv, governanceFromEnv } from '../dataplane/main/governance-from-env.js';
+import { bodyLimitsFrom, createAuthenticator, launchDataplane, StartupError, thenFlush, tracingFor } from '../dataplane/main/launch.js';
 
 const USAGE = `Usage: tollgate <command> [options]
 
@@ -91,15 +85,6 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-/** TokenReview through the given kubeconfig, else the pod's own ServiceAccount, else API keys only. */
-function createAuthenticator(kubeconfig: string | undefined, cacheTtl: string | undefined, logger: Logger): Authenticator {
-  const api = kubeconfig !== undefined ? kubeApiFromKubeconfig(kubeconfig) : inClusterKubeApi(process.env);
-  const cacheTtlMs = Number(cacheTtl ?? '60') * 1000;
-  if (!Number.isFinite(cacheTtlMs) || cacheTtlMs < 0) fail('--auth-cache-ttl must be a number of seconds');
-  const onReviewError = (err: unknown): void => logger.warn({ err: (err as Error).message }, 'TokenReview failed');
-  return new Authenticator({ cacheTtlMs, onReviewError, ...(api === undefined ? {} : { reviewer: new KubeTokenReviewer(api) }) });
-}
-
 /** A positive whole number from a flag, or undefined when the flag is absent. */
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -137,51 +122,6 @@ function parsePort(value: string | undefined): number {
   const port = Number(value ?? '8080');
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be 0..65535, got ${value}`);
   return port;
-}
-
-function parseBytes(flag: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const bytes = Number(value);
-  if (!Number.isInteger(bytes) || bytes < 1) fail(`--${flag} must be a whole number of bytes, got ${value}`);
-  return bytes;
-}
-
-/** --max-body-bytes and --max-inflight-body-bytes, as far as given. */
-function bodyLimitsFrom(values: { 'max-body-bytes'?: string | undefined; 'max-inflight-body-bytes'?: string | undefined }): { bodyLimits?: Partial<RequestBodyLimits> } {
-  const maxBodyBytes = parseBytes('max-body-bytes', values['max-body-bytes']);
-  const maxInflightBodyBytes = parseBytes('max-inflight-body-bytes', values['max-inflight-body-bytes']);
-  const limits: Partial<RequestBodyLimits> = {
-    ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
-    ...(maxInflightBodyBytes === undefined ? {} : { maxInflightBodyBytes }),
-  };
-  const body = limits.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const inflight = limits.maxInflightBodyBytes ?? DEFAULT_MAX_INFLIGHT_BODY_BYTES;
-  if (inflight < body) fail(`--max-inflight-body-bytes (${inflight}) must be at least --max-body-bytes (${body})`);
-  return Object.keys(limits).length === 0 ? {} : { bodyLimits: limits };
-}
-
-/** Starts trace export when an OTLP endpoint is configured (flag or OTEL_* variables); undefined = tracing off. */
-/** The OpenTelemetry SDK is loaded only when tracing is configured (it costs about 25 MB). */
-async function tracingFor(otlpEndpoint: string | undefined, serviceName: string): Promise<Tracing | undefined> {
-  let config;
-  try {
-    config = parseTracingConfig(process.env, otlpEndpoint === undefined ? {} : { otlpEndpoint }, { serviceName, serviceVersion: TOLLGATE_VERSION });
-  } catch (err) {
-    if (err instanceof TracingConfigError) fail(err.message);
-    throw err;
-  }
-  if (config === undefined) return undefined;
-  const { startTracing } = await import('../dataplane/telemetry/otel-sdk.js');
-  return startTracing(config);
-}
-
-/** Stops the process's work, then exports the spans still buffered. */
-function thenFlush(stop: () => Promise<{ drained: boolean }>, tracing: Tracing | undefined): () => Promise<{ drained: boolean }> {
-  return async () => {
-    const result = await stop();
-    await tracing?.shutdown().catch(() => undefined);
-    return result;
-  };
 }
 
 function onSignals(stop: () => Promise<{ drained: boolean }>): void {
@@ -260,8 +200,8 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'dev': {
       if (values.file === undefined) fail('dev needs -f <dir>');
-      const auth = values.auth === true ? createAuthenticator(values.kubeconfig, values['auth-cache-ttl'], logger) : undefined;
-      const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate');
+      const auth = values.auth === true ? createAuthenticator(values.kubeconfig, values['auth-cache-ttl'], logger, process.env) : undefined;
+      const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate', process.env);
       const stateDir = devStateDir(process.env);
       const apiKeyHashKey = readOrCreateSecretFile(stateDir, 'api-key-hash-key', newApiKeyHashKey).value;
       const adminToken = values['admin-port'] === undefined ? undefined : readOrCreateSecretFile(stateDir, 'admin-token', newApiKeyHashKey);
@@ -288,39 +228,25 @@ async function main(argv: string[]): Promise<void> {
       const host = values.host ?? '0.0.0.0';
       const token = readToken(values['token-file']);
       const operatorUrl = values['operator-url'] ?? process.env.TOLLGATE_OPERATOR_URL;
-      const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate-dataplane');
-      const auth = createAuthenticator(values.kubeconfig ?? process.env.KUBECONFIG, values['auth-cache-ttl'], logger);
-      const requireServiceAccounts = values['require-identity'] === true;
-      if (!auth.verifiesServiceAccounts) logger.warn({ notReady: requireServiceAccounts }, NO_TOKEN_REVIEW);
-      const exactBudgets = await exactBudgetsFromEnv(process.env, logger);
-      const dataplane = new Dataplane({
+      const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG;
+      const { stop } = await launchDataplane({
         host,
         port: parsePort(values.port),
-        logger,
         drainTimeoutMs,
-        auth,
-        ...(exactBudgets === undefined ? {} : { exactBudgets }),
-        requireServiceAccounts,
-        ...(process.env.POD_NAME === undefined ? {} : { podName: process.env.POD_NAME }),
+        logger,
+        env: process.env,
+        ...(kubeconfig === undefined ? {} : { kubeconfig }),
+        ...(values['auth-cache-ttl'] === undefined ? {} : { authCacheTtl: values['auth-cache-ttl'] }),
+        requireIdentity: values['require-identity'] === true,
+        ...(values['otlp-endpoint'] === undefined ? {} : { otlpEndpoint: values['otlp-endpoint'] }),
         ...bodyLimitsFrom(values),
-        ...(await governanceFromEnv(process.env, logger)),
-        ...(token === undefined
-          ? {}
-          : { admin: { host, port: parsePort(values['admin-port'] ?? '9090'), token, ...tlsPair(values['admin-tls-cert'], values['admin-tls-key'], '--admin-tls') } }),
+        ...(token === undefined ? {} : { admin: { port: parsePort(values['admin-port'] ?? '9090'), token, ...tlsPair(values['admin-tls-cert'], values['admin-tls-key'], '--admin-tls') } }),
         ...(values['operator-ca'] === undefined ? {} : { operatorCa: readFileSync(values['operator-ca'], 'utf8') }),
         ...(values['operator-tls-server-name'] === undefined ? {} : { operatorServerName: values['operator-tls-server-name'] }),
         ...(operatorUrl === undefined ? {} : { operatorUrl }),
-        ...(tracing === undefined ? {} : { tracer: tracing.tracer }),
+        ...(values.snapshot === undefined ? {} : { snapshotFile: values.snapshot }),
       });
-      if (values.snapshot !== undefined) {
-        const applied = dataplane.store.apply(JSON.parse(readFileSync(values.snapshot, 'utf8')));
-        if (!applied.ok) fail(applied.error);
-      } else if (token === undefined) {
-        fail('dataplane needs --token-file (or TOLLGATE_ADMIN_TOKEN) to receive snapshots, or --snapshot <file>');
-      }
-      const address = await dataplane.start();
-      logger.info({ port: address.port, admin: dataplane.adminAddress?.port }, 'data plane listening');
-      onSignals(thenFlush(() => dataplane.shutdown(), tracing));
+      onSignals(stop);
       return;
     }
     case 'operator': {
@@ -328,7 +254,7 @@ async function main(argv: string[]): Promise<void> {
       if (token === undefined) fail('operator needs --token-file (or TOLLGATE_ADMIN_TOKEN)');
       const dataplaneNamespace = values['dataplane-namespace'] ?? process.env.POD_NAMESPACE ?? 'default';
       const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG;
-      const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate-operator');
+      const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate-operator', process.env);
       // Loaded here so that a data plane never pays for the Kubernetes client (about 85 MB).
       const { runOperator } = await import('../operator/operator.js');
       const { serviceNames } = await import('../operator/tls/channel-tls.js');
@@ -400,6 +326,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof StartupError) fail(err.message);
   process.stderr.write(`tollgate: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

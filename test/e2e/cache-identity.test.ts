@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { governanceFromEnv } from '../../cli/governance-config.js';
+import { governanceFromEnv } from '../../dataplane/main/governance-from-env.js';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
 import { RedisTestServer } from '../redis/redis-server.js';
 import { openAiProvider, RESIDENCY_IDENTITIES, startTestGateway, type TestGateway } from '../support/dev-gateway.js';

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
  *  - no import circle among dataplane/, operator/ and cli/ files;
  *  - inside dataplane/, a folder imports only folders below it in LAYERS (never up, never sideways);
  *  - the operator imports nothing of the data plane but dataplane/config (the contract);
+ *  - the CLI reaches the data plane through dataplane/main (the composition root) and dataplane/config;
  *  - outside providers/, only the registry imports a provider's own folder (providers/<name>/).
  */
 
@@ -143,6 +144,11 @@ describe('source layout (docs/architecture.md)', () => {
     expect(outside.map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
   });
 
+  it('lets the CLI reach the data plane only through dataplane/main and dataplane/config', () => {
+    const outside = edges.filter((e) => e.from.startsWith('cli/') && e.to.startsWith('dataplane/') && !/^dataplane\/(main|config)\//.test(e.to));
+    expect(outside.map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
+  });
+
   it("reaches a provider's own folder only from providers/ (the registry)", () => {
     expect(reachingProviders.filter((e) => !(e in PENDING))).toEqual([]);
   });
@@ -166,6 +172,7 @@ describe('layout checks themselves', () => {
 
   it('place files in their layer', () => {
     expect(layerOf('dataplane/routing/router.ts')).toBe('routing');
-    expect(layerOf('dataplane/dataplane.ts')).toBe('main');
+    expect(layerOf('dataplane/main/launch.ts')).toBe('main');
+    expect(layerOf('dataplane/index.ts')).toBe('main');
   });
 });

@@ -1,12 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { MemoryResponseCache } from '../dataplane/governance/cache/memory-cache.js';
-import type { ResponseCacheHandle } from '../dataplane/governance/cache/create-response-cache.js';
-import { parseResponseCacheEnv } from '../dataplane/governance/cache/response-cache-config.js';
-import { LocalRateLimitBackend } from '../dataplane/governance/rate-limit/local-backend.js';
-import { RateLimitAdmitter } from '../dataplane/governance/rate-limit/rate-limit-admitter.js';
-import { parseRateLimiterEnv } from '../dataplane/governance/rate-limit/rate-limiter-config.js';
-import { parseBudgetModeEnv } from '../dataplane/governance/budget/budget-mode-config.js';
+import { MemoryResponseCache } from '../governance/cache/memory-cache.js';
+import type { ResponseCacheHandle } from '../governance/cache/create-response-cache.js';
+import { parseResponseCacheEnv } from '../governance/cache/response-cache-config.js';
+import { LocalRateLimitBackend } from '../governance/rate-limit/local-backend.js';
+import { RateLimitAdmitter } from '../governance/rate-limit/rate-limit-admitter.js';
+import { parseRateLimiterEnv } from '../governance/rate-limit/rate-limiter-config.js';
+import { parseBudgetModeEnv } from '../governance/budget/budget-mode-config.js';
 
 /**
  * Rate limiter and response cache from the environment (TOLLGATE_REDIS_URL and friends), read once.
@@ -28,8 +28,8 @@ export async function governanceFromEnv(env: NodeJS.ProcessEnv, logger: Logger):
       cache: new MemoryResponseCache({ maxTotalBytes: caching.maxTotalBytes, maxEntryBytes: caching.maxEntryBytes }),
     };
   }
-  const { createRateLimiter } = await import('../dataplane/governance/rate-limit/create-rate-limiter.js');
-  const { createResponseCache } = await import('../dataplane/governance/cache/create-response-cache.js');
+  const { createRateLimiter } = await import('../governance/rate-limit/create-rate-limiter.js');
+  const { createResponseCache } = await import('../governance/cache/create-response-cache.js');
   return {
     rateLimiter: createRateLimiter(limits, { onBackendError, onConnectionError }),
     cache: createResponseCache(caching, { onError, onConnectionError }),
@@ -43,7 +43,7 @@ export async function exactBudgetsFromEnv(
 ): Promise<{ client: Redis; keyPrefix: string; holdTimeoutMs: number } | undefined> {
   const config = parseBudgetModeEnv(env);
   if (config.mode !== 'exact') return undefined;
-  const { createRedisClient } = await import('../dataplane/governance/rate-limit/redis-client.js');
+  const { createRedisClient } = await import('../governance/rate-limit/redis-client.js');
   const client = createRedisClient(config.redis, (err) => logger.warn({ err: err.message }, 'redis connection error (exact budgets)'));
   logger.info({ holdTimeoutMs: config.holdTimeoutMs }, 'budgets are exact: holds and spend in Redis');
   return { client, keyPrefix: config.redis.keyPrefix, holdTimeoutMs: config.holdTimeoutMs };

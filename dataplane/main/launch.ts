@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { Authenticator } from '../governance/identity/authenticator.js';
+import { inClusterKubeApi, kubeApiFromKubeconfig } from '../governance/identity/kube-api.js';
+import { KubeTokenReviewer } from '../governance/identity/token-reviewer.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBodyLimits } from '../server/body/json-body.js';
+import type { Tracing } from '../telemetry/otel-sdk.js';
+import { parseTracingConfig, TOLLGATE_VERSION, TracingConfigError } from '../telemetry/tracing-config.js';
+import { Dataplane, NO_TOKEN_REVIEW } from './dataplane.js';
+import { exactBudgetsFromEnv, governanceFromEnv } from './governance-from-env.js';
+
+/** A setting the process cannot start with; the CLI prints it with its usage and exits 2. */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
+/** TokenReview through the given kubeconfig, else the pod's own ServiceAccount, else API keys only. */
+export function createAuthenticator(kubeconfig: string | undefined, cacheTtlSeconds: string | undefined, logger: Logger, env: NodeJS.ProcessEnv): Authenticator {
+  const api = kubeconfig !== undefined ? kubeApiFromKubeconfig(kubeconfig) : inClusterKubeApi(env);
+  const cacheTtlMs = Number(cacheTtlSeconds ?? '60') * 1000;
+  if (!Number.isFinite(cacheTtlMs) || cacheTtlMs < 0) throw new StartupError('--auth-cache-ttl must be a number of seconds');
+  const onReviewError = (err: unknown): void => logger.warn({ err: (err as Error).message }, 'TokenReview failed');
+  return new Authenticator({ cacheTtlMs, onReviewError, ...(api === undefined ? {} : { reviewer: new KubeTokenReviewer(api) }) });
+}
+
+function parseBytes(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const bytes = Number(value);
+  if (!Number.isInteger(bytes) || bytes < 1) throw new StartupError(`--${flag} must be a whole number of bytes, got ${value}`);
+  return bytes;
+}
+
+/** --max-body-bytes and --max-inflight-body-bytes, as far as given. */
+export function bodyLimitsFrom(values: { 'max-body-bytes'?: string | undefined; 'max-inflight-body-bytes'?: string | undefined }): { bodyLimits?: Partial<RequestBodyLimits> } {
+  const maxBodyBytes = parseBytes('max-body-bytes', values['max-body-bytes']);
+  const maxInflightBodyBytes = parseBytes('max-inflight-body-bytes', values['max-inflight-body-bytes']);
+  const limits: Partial<RequestBodyLimits> = {
+    ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
+    ...(maxInflightBodyBytes === undefined ? {} : { maxInflightBodyBytes }),
+  };
+  const body = limits.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const inflight = limits.maxInflightBodyBytes ?? DEFAULT_MAX_INFLIGHT_BODY_BYTES;
+  if (inflight < body) throw new StartupError(`--max-inflight-body-bytes (${inflight}) must be at least --max-body-bytes (${body})`);
+  return Object.keys(limits).length === 0 ? {} : { bodyLimits: limits };
+}
+
+/**
+ * Starts trace export when an OTLP endpoint is configured (flag or OTEL_* variables); undefined =
+ * tracing off. The OpenTelemetry SDK is loaded only then (it costs about 25 MB).
+ */
+export async function tracingFor(otlpEndpoint: string | undefined, serviceName: string, env: NodeJS.ProcessEnv): Promise<Tracing | undefined> {
+  let config;
+  try {
+    config = parseTracingConfig(env, otlpEndpoint === undefined ? {} : { otlpEndpoint }, { serviceName, serviceVersion: TOLLGATE_VERSION });
+  } catch (err) {
+    if (err instanceof TracingConfigError) throw new StartupError(err.message);
+    throw err;
+  }
+  if (config === undefined) return undefined;
+  const { startTracing } = await import('../telemetry/otel-sdk.js');
+  return startTracing(config);
+}
+
+/** Stops the process's work, then exports the spans still buffered. */
+export function thenFlush(stop: () => Promise<{ drained: boolean }>, tracing: Tracing | undefined): () => Promise<{ drained: boolean }> {
+  return async () => {
+    const result = await stop();
+    await tracing?.shutdown().catch(() => undefined);
+    return result;
+  };
+}
+
+/** What `tollgate dataplane` was given, parsed but not yet interpreted. */
+export interface DataplaneLaunch {
+  host: string;
+  port: number;
+  drainTimeoutMs: number;
+  logger: Logger;
+  env: NodeJS.ProcessEnv;
+  kubeconfig?: string;
+  authCacheTtl?: string;
+  requireIdentity: boolean;
+  otlpEndpoint?: string;
+  bodyLimits?: Partial<RequestBodyLimits>;
+  /** The admin port (snapshot push, metrics, /debug/route); absent = no admin port. */
+  admin?: { port: number; token: string; tls?: { cert: string; key: string } };
+  operatorUrl?: string;
+  operatorCa?: string;
+  operatorServerName?: string;
+  /** A snapshot file to serve at once (without an operator). */
+  snapshotFile?: string;
+}
+
+/**
+ * The data plane as a process: identity, tracing, governance and exact budgets from the
+ * environment, the snapshot, the ports. Resolves once it listens; `stop` drains and flushes spans.
+ */
+export async function launchDataplane(l: DataplaneLaunch): Promise<{ dataplane: Dataplane; stop: () => Promise<{ drained: boolean }> }> {
+  const { logger, env } = l;
+  const tracing = await tracingFor(l.otlpEndpoint, 'tollgate-dataplane', env);
+  const auth = createAuthenticator(l.kubeconfig, l.authCacheTtl, logger, env);
+  if (!auth.verifiesServiceAccounts) logger.warn({ notReady: l.requireIdentity }, NO_TOKEN_REVIEW);
+  const exactBudgets = await exactBudgetsFromEnv(env, logger);
+  const dataplane = new Dataplane({
+    host: l.host,
+    port: l.port,
+    logger,
+    drainTimeoutMs: l.drainTimeoutMs,
+    auth,
+    ...(exactBudgets === undefined ? {} : { exactBudgets }),
+    requireServiceAccounts: l.requireIdentity,
+    ...(env.POD_NAME === undefined ? {} : { podName: env.POD_NAME }),
+    ...(l.bodyLimits === undefined ? {} : { bodyLimits: l.bodyLimits }),
+    ...(await governanceFromEnv(env, logger)),
+    ...(l.admin === undefined ? {} : { admin: { host: l.host, ...l.admin } }),
+    ...(l.operatorCa === undefined ? {} : { operatorCa: l.operatorCa }),
+    ...(l.operatorServerName === undefined ? {} : { operatorServerName: l.operatorServerName }),
+    ...(l.operatorUrl === undefined ? {} : { operatorUrl: l.operatorUrl }),
+    ...(tracing === undefined ? {} : { tracer: tracing.tracer }),
+  });
+  if (l.snapshotFile !== undefined) {
+    const applied = dataplane.store.apply(JSON.parse(readFileSync(l.snapshotFile, 'utf8')));
+    if (!applied.ok) throw new StartupError(applied.error);
+  } else if (l.admin === undefined) {
+    throw new StartupError('dataplane needs --token-file (or TOLLGATE_ADMIN_TOKEN) to receive snapshots, or --snapshot <file>');
+  }
+  const address = await dataplane.start();
+  logger.info({ port: address.port, admin: dataplane.adminAddress?.port }, 'data plane listening');
+  return { dataplane, stop: thenFlush(() => dataplane.shutdown(), tracing) };
+}
