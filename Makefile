@@ -35,12 +35,12 @@ crds: install
 
 ## Unit and end-to-end tests, the integration suite against a real kube-apiserver + etcd, then the
 ## real-node suite (make e2e, as root). Each part prints how long it took.
-test: install typecheck build redis otelcol
+test: install typecheck build redis otelcol seaweedfs
 	@t=$$(date +%s); npx vitest run || exit 1; echo "[make test] unit and e2e: $$(( $$(date +%s) - t )) s"
 	@t=$$(date +%s); $(MAKE) test-integration || exit 1; echo "[make test] integration: $$(( $$(date +%s) - t )) s"
 
 ## redis-server from Debian's packages for the Redis backend tests (they start their own on loopback).
-.PHONY: redis
+.PHONY: redis seaweedfs
 redis:
 	bash test/redis/ensure-redis.sh
 
@@ -49,6 +49,10 @@ redis:
 .PHONY: otelcol
 otelcol:
 	bash test/otel/build.sh >/dev/null
+
+## SeaweedFS (the S3-compatible server capture tests write to), built from its Go module on first use (cached; long on 2 cores).
+seaweedfs:
+	bash test/s3/build.sh >/dev/null
 
 ## Builds kube-apiserver and etcd on first use (cached), then runs test/integration in a private network namespace.
 test-integration: build

@@ -8,16 +8,17 @@ import type { CaptureContent, CaptureInput, CaptureRecord } from './capture-reco
 import { type CaptureMetrics, NO_CAPTURE_METRICS } from './capture-metrics.js';
 import { localDirectoryDestination } from './destinations/local-directory.js';
 import { otlpLogsDestination } from './destinations/otlp-logs.js';
+import { s3Destination } from './destinations/s3.js';
 import { redactJson } from './redact-content.js';
 import { selectPolicy } from './select-policy.js';
 
-/** Builds the writer for one destination; s3 is added by the S3 module, tests pass their own. */
+/** Builds the writer for one destination; tests pass their own. */
 export type DestinationFactory = (config: CaptureDestinationConfig) => CaptureDestination | undefined;
 
 export const defaultDestinations: DestinationFactory = (config) => {
   if (config.type === 'otlpLogs') return otlpLogsDestination(config.endpoint);
   if (config.type === 'localDirectory') return localDirectoryDestination(config.path);
-  return undefined;
+  return s3Destination(config);
 };
 
 export interface CaptureServiceOptions {

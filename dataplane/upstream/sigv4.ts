@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 
-// AWS Signature Version 4 (header signing), written against the published algorithm:
+// AWS Signature Version 4 (header signing: Bedrock requests, S3 capture uploads), written against the published algorithm:
 // canonical request → string to sign → derived signing key → signature → Authorization header.
 
 export interface AwsCredentials {
@@ -14,7 +14,7 @@ export interface SignInput {
   url: string;
   /** Headers to sign besides host, x-amz-date and x-amz-security-token (e.g. content-type). */
   headers: Record<string, string>;
-  body: string;
+  body: string | Uint8Array;
   region: string;
   service: string;
 }

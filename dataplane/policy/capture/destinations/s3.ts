@@ -1,0 +1,61 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import type { CaptureDestinationConfig } from '../../../config/data-policy-config.js';
+import { signRequest } from '../../../upstream/sigv4.js';
+import type { CaptureDestination } from '../bounded-exporter.js';
+import { type CaptureRecord, splitRecord } from '../capture-record.js';
+import { safeSegment } from './local-directory.js';
+
+type S3Config = Extract<CaptureDestinationConfig, { type: 's3' }>;
+
+/** `<prefix>/<content|metadata>/namespace=<ns>/date=<YYYY-MM-DD>/hour=<HH>/`: what retention and read grants go by. */
+export function partitionPrefix(prefix: string, kind: 'content' | 'metadata', namespace: string, time: string): string {
+  const head = prefix === '' ? '' : `${prefix}/`;
+  return `${head}${kind}/namespace=${safeSegment(namespace)}/date=${time.slice(0, 10)}/hour=${time.slice(11, 13)}/`;
+}
+
+/**
+ * An S3-compatible bucket (path-style requests, SigV4): each batch becomes one gzip-compressed
+ * JSON Lines object per partition, metadata and content in separate objects so that their
+ * retention can differ. Object names are unique per writer (`instance`) and batch.
+ */
+export function s3Destination(config: S3Config, instance: string = randomUUID().slice(0, 8), timeoutMs = 30_000): CaptureDestination {
+  let sequence = 0;
+  return {
+    async write(batch) {
+      const objects = new Map<string, string[]>();
+      const add = (key: string, line: unknown): void => {
+        const lines = objects.get(key) ?? [];
+        lines.push(JSON.stringify(line));
+        objects.set(key, lines);
+      };
+      for (const record of batch as CaptureRecord[]) {
+        const { metadata, content } = splitRecord(record);
+        add(partitionPrefix(config.prefix, 'metadata', record.namespace, record.time), metadata);
+        if (content !== undefined) add(partitionPrefix(config.prefix, 'content', record.namespace, record.time), content);
+      }
+      const batchId = `${Date.now()}-${instance}-${sequence++}`;
+      for (const [prefix, lines] of objects) {
+        await putObject(config, `${prefix}${batchId}.jsonl.gz`, gzipSync(`${lines.join('\n')}\n`), timeoutMs);
+      }
+    },
+  };
+}
+
+async function putObject(config: S3Config, key: string, body: Uint8Array, timeoutMs: number): Promise<void> {
+  const url = `${config.endpoint}/${config.bucket}/${key}`;
+  // The object is a .jsonl.gz file, stored as such (no content-encoding: readers get the gzip bytes).
+  const headers = { 'content-type': 'application/gzip', 'x-amz-content-sha256': sha256(body) };
+  const signed = signRequest(
+    { method: 'PUT', url, headers, body, region: config.region, service: 's3' },
+    { accessKeyId: config.accessKeyId.reveal(), secretAccessKey: config.secretAccessKey.reveal() },
+    Date.now(),
+  );
+  const res = await fetch(url, { method: 'PUT', headers: { ...headers, ...signed.headers }, body, signal: AbortSignal.timeout(timeoutMs) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`S3 PUT ${config.bucket}/${key} answered ${res.status}: ${text.slice(0, 200)}`);
+}
+
+function sha256(body: Uint8Array): string {
+  return createHash('sha256').update(body).digest('hex');
+}

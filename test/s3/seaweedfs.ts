@@ -1,0 +1,124 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { signRequest } from '../../dataplane/upstream/sigv4.js';
+
+/** A real S3-compatible server (SeaweedFS, built from its Go module by test/s3/build.sh) on loopback. */
+export interface S3Server {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  createBucket(bucket: string): Promise<void>;
+  /** Keys under a prefix (ListObjectsV2, one page). */
+  list(bucket: string, prefix: string): Promise<string[]>;
+  /** An object's bytes, gunzipped when the key ends in .gz. */
+  get(bucket: string, key: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export function seaweedBinary(): string {
+  const out = execFileSync('bash', [join(here, 'build.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 90 * 60_000 });
+  const bin = out.trim().split('\n').pop() ?? '';
+  if (!existsSync(bin)) throw new Error(`test/s3/build.sh printed no binary: ${out}`);
+  return bin;
+}
+
+async function freePort(): Promise<number> {
+  // SeaweedFS listens on port+10000 for gRPC as well: keep both below 65536.
+  for (;;) {
+    const server = createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const address = server.address();
+    await new Promise<void>((r) => server.close(() => r()));
+    if (address !== null && typeof address !== 'string' && address.port < 55_000) return address.port;
+  }
+}
+
+async function waitForPort(port: number, child: ChildProcess, timeoutMs: number, log: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`weed exited with ${child.exitCode}\n${log()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`weed did not listen on ${port} within ${timeoutMs} ms\n${log()}`);
+}
+
+export async function startS3(bin: string = seaweedBinary()): Promise<S3Server> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-seaweed-'));
+  const accessKeyId = 'AKIDTOLLGATETEST';
+  const secretAccessKey = 'tollgate-test-secret-key';
+  const config = join(dir, 's3.json');
+  writeFileSync(config, JSON.stringify({ identities: [{ name: 'tollgate', credentials: [{ accessKey: accessKeyId, secretKey: secretAccessKey }], actions: ['Admin', 'Read', 'Write', 'List', 'Tagging'] }] }));
+  const [master, volume, filer, s3] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  let log = '';
+  const child = spawn(
+    bin,
+    ['server', `-dir=${dir}`, '-ip=127.0.0.1', '-ip.bind=127.0.0.1', `-master.port=${master}`, `-volume.port=${volume}`, `-filer.port=${filer}`, '-s3', `-s3.port=${s3}`, `-s3.config=${config}`, '-volume.max=4', '-master.volumeSizeLimitMB=64'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  const endpoint = `http://127.0.0.1:${s3}`;
+  const request = async (method: string, path: string, body = ''): Promise<Response> => {
+    const url = `${endpoint}${path}`;
+    const headers = { 'x-amz-content-sha256': createHash('sha256').update(body).digest('hex') };
+    const signed = signRequest({ method, url, headers, body, region: 'us-east-1', service: 's3' }, { accessKeyId, secretAccessKey }, Date.now());
+    return fetch(url, { method, headers: { ...headers, ...signed.headers }, ...(method === 'PUT' ? { body } : {}) });
+  };
+  const server: S3Server = {
+    endpoint,
+    accessKeyId,
+    secretAccessKey,
+    async createBucket(bucket) {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const res = await request('PUT', `/${bucket}`).catch((err: Error) => new Response(err.message, { status: 599 }));
+        const text = await res.text();
+        if (res.ok || text.includes('BucketAlreadyOwnedByYou')) return;
+        if (Date.now() > deadline) throw new Error(`create bucket: ${res.status} ${text}\n${log.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
+    async list(bucket, prefix) {
+      const res = await request('GET', `/${bucket}?list-type=2&prefix=${encodeURIComponent(prefix)}`);
+      const text = await res.text();
+      if (!res.ok) throw new Error(`list: ${res.status} ${text}`);
+      return [...text.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1] ?? '');
+    },
+    async get(bucket, key) {
+      const res = await request('GET', `/${bucket}/${key}`);
+      const bytes = Buffer.from(await res.arrayBuffer());
+      if (!res.ok) throw new Error(`get: ${res.status} ${bytes.toString()}`);
+      return key.endsWith('.gz') ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await waitForPort(s3, child, 60_000, () => log.slice(-2000));
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return server;
+}
