@@ -16,6 +16,8 @@ function providers(url: string): string {
   return (
     providerManifest('openai-up', 'openai', `${url}/v1`, credentials, '  models: [{ name: gpt-image-1, pricing: { input: 5, output: 40 } }]\n') +
     providerManifest('vllm-up', 'openai-compatible', `${url}/v1`, credentials) +
+    // Nothing listens on port 9 (discard) of loopback: connections are refused.
+    providerManifest('nowhere', 'openai-compatible', 'http://127.0.0.1:9/v1', credentials) +
     secretManifest('up-key', { apiKey: 'sk-upstream' }) +
     apiKeySecretManifest('caller', CALLER_KEY)
   );
@@ -39,6 +41,14 @@ spec:
   targets: [{ providerRef: { name: vllm-up }, model: bge-reranker }]
   rateLimits: [{ per: Route, requestsPerMinute: 3 }]
   passThrough: { endpoints: [rerank, score, tokenize] }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: unreachable }
+spec:
+  model: unreachable
+  targets: [{ providerRef: { name: nowhere }, model: m }]
+  passThrough: { endpoints: [moderations] }
 ---
 apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
@@ -167,6 +177,14 @@ describe('pass-through endpoints', () => {
     expect(last()?.url).toBe('/tokenize');
     const limited = await post('/v1/rerank', { model: 'reranker', query: 'q', documents: ['a'] });
     expect(limited.status).toBe(429);
+  });
+
+  it('an upstream that cannot be reached is a 502 in OpenAI error form', async () => {
+    const res = await post('/v1/moderations', { model: 'unreachable', input: 'x' });
+    expect(res.status).toBe(502);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('upstream_unreachable');
+    expect(body.error.message).toMatch(/pass-through to default\/nowhere failed/);
   });
 
   it('identity and access apply: no credential is a 401, an unknown model a 404', async () => {

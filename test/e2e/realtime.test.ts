@@ -28,6 +28,8 @@ ${passThrough}`;
   return {
     'providers.yaml':
       providerManifest('openai-up', 'openai', `${url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime-upstream, pricing: { input: 4, output: 16, cachedInput: 0.4 } }]\n') +
+      // Nothing listens on port 9 (discard) of loopback: connections are refused.
+      providerManifest('nowhere', 'openai-compatible', 'http://127.0.0.1:9/v1', '{ secretRef: { name: up-key, key: apiKey } }') +
       secretManifest('up-key', { apiKey: 'sk-upstream' }) +
       apiKeySecretManifest('caller', CALLER_KEY),
     'routes.yaml': [
@@ -35,6 +37,14 @@ ${passThrough}`;
       route('voice-one', '  passThrough: { endpoints: [realtime], realtime: { maxConnections: 1 } }\n'),
       route('voice-idle', '  passThrough: { endpoints: [realtime], realtime: { idleTimeout: 300ms } }\n'),
       route('chat-only', ''),
+      `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: voice-nowhere }
+spec:
+  model: voice-nowhere
+  targets: [{ providerRef: { name: nowhere }, model: m }]
+  passThrough: { endpoints: [realtime] }
+`,
     ].join('---\n'),
   };
 }
@@ -122,12 +132,15 @@ describe('Realtime over WebSocket', () => {
     ws.close();
   });
 
-  it('refuses at the upgrade: no credential 401, a route without realtime 404 naming it, an unknown model 404', async () => {
+  it('refuses at the upgrade: no credential 401, a route without realtime 404 naming it, an unknown model 404, an unreachable upstream 502', async () => {
     expect(await connect(gateway.url, 'voice')).toMatchObject({ status: 401 });
     const notEnabled = await connect(gateway.url, 'chat-only', CALLER_KEY);
     expect(notEnabled).toMatchObject({ status: 404 });
     expect(JSON.parse((notEnabled as { body: string }).body).error.message).toMatch(/endpoint realtime is not enabled on route default\/chat-only/);
     expect(await connect(gateway.url, 'nope', CALLER_KEY)).toMatchObject({ status: 404 });
+    const unreachable = await connect(gateway.url, 'voice-nowhere', CALLER_KEY);
+    expect(unreachable).toMatchObject({ status: 502 });
+    expect(JSON.parse((unreachable as { body: string }).body).error.code).toBe('upstream_unreachable');
   });
 
   it('a route at its connection limit refuses one more with 429 until one closes', async () => {

@@ -32,6 +32,8 @@ interface Pending {
   /** The rate limits' admission; settled once, with the usage the answer reported (or none). */
   settle: (usage: Usage | undefined, cost: number) => void;
   headers: Record<string, string>;
+  /** Answers a failure to reach the upstream (502), once, unless the answer has started. */
+  fail: (err: unknown) => void;
   proxyReq?: import('node:http').ClientRequest;
 }
 
@@ -125,6 +127,8 @@ export function passThroughHandlers(deps: PassThroughDeps): RequestHandler[] {
           proxyReq.setHeader('content-length', String(p.length));
         }
       },
+      // A failed upstream connection is reported here (not always through the middleware's `next`).
+      error: (err, req) => pending.get(req)?.fail(err),
       proxyRes: (proxyRes, req) => {
         const p = pending.get(req);
         if (p === undefined) return;
@@ -154,6 +158,12 @@ export function passThroughHandlers(deps: PassThroughDeps): RequestHandler[] {
     const declared = Number(req.headers['content-length'] ?? Number.NaN);
     if (declared > maxUpload) throw bodyErrors.tooLarge(maxUpload);
 
+    let failed = false;
+    const fail = (err: unknown): void => {
+      if (failed || res.headersSent) return;
+      failed = true;
+      next(err instanceof GatewayError ? err : new GatewayError(502, 'upstream_unreachable', 'server_error', `pass-through to ${decision.target.providerId} failed: ${err instanceof Error ? err.message : String(err)}`));
+    };
     let body: Readable;
     let length: number | undefined;
     if (hasBody(req) && isJson(req) && isObject(req.body)) {
@@ -165,7 +175,7 @@ export function passThroughHandlers(deps: PassThroughDeps): RequestHandler[] {
     } else if (hasBody(req) && !Number.isFinite(declared)) {
       const limit = new UploadLimit(maxUpload);
       limit.on('error', (err) => {
-        if (!res.headersSent) next(err);
+        fail(err);
         pending.get(req)?.proxyReq?.destroy();
       });
       body = req.pipe(limit);
@@ -185,13 +195,12 @@ export function passThroughHandlers(deps: PassThroughDeps): RequestHandler[] {
       settled = true;
       limits.settle({ usage, costUsd: cost });
     };
-    pending.set(req, { decision, url, body, ...(length === undefined ? {} : { length }), requestId: requestIdOf(req), settle, headers: limits.headers });
+    pending.set(req, { decision, url, body, ...(length === undefined ? {} : { length }), requestId: requestIdOf(req), settle, headers: limits.headers, fail });
     // An answer that never completes (client gone, upstream failed) settles with nothing reported.
     res.on('close', () => settle(undefined, 0));
     const proxy = await loadProxy();
     await proxy(req, res, (err?: unknown) => {
-      if (err === undefined || res.headersSent) return;
-      next(err instanceof GatewayError ? err : new GatewayError(502, 'upstream_unreachable', 'server_error', `pass-through to ${decision.target.providerId} failed: ${err instanceof Error ? err.message : String(err)}`));
+      if (err !== undefined) fail(err);
     });
   };
 
