@@ -31,7 +31,7 @@ import { TargetHealth } from '../routing/health/target-health.js';
 import { Router } from '../routing/router.js';
 import { mountDebugRoute } from '../admin/debug-route.js';
 import { TargetStats } from '../routing/target-stats.js';
-import { createApp } from '../server/app.js';
+import { createPublicHandler } from '../server/public-server.js';
 import { RealtimeProxy } from '../server/realtime/realtime-proxy.js';
 import { ByteBudget } from '../server/body/byte-budget.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBodyLimits } from '../server/body/json-body.js';
@@ -180,7 +180,7 @@ export class Dataplane {
   }
 
   async start(): Promise<AddressInfo> {
-    const app = createApp({
+    const handler = createPublicHandler({
       store: this.store,
       router: this.router,
       usage: this.usage,
@@ -194,7 +194,8 @@ export class Dataplane {
       ...(this.opts.cache === undefined ? {} : { cache: this.opts.cache }),
       ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }),
     });
-    const server = app.listen(this.opts.port, this.opts.host);
+    const server = createHttpServer(handler);
+    server.listen(this.opts.port, this.opts.host);
     server.keepAliveTimeout = 65_000;
     // GET /v1/realtime: WebSocket upgrades, proxied where a route enables the realtime endpoint.
     this.realtime = new RealtimeProxy({ store: this.store, router: this.router, usage: this.usage, logger: this.opts.logger, isDraining: () => this.draining, admitters: this.budgets, ...(this.opts.rateLimiter === undefined ? {} : { rateLimiter: this.opts.rateLimiter }), ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });

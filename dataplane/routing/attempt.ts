@@ -4,7 +4,7 @@ import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import { type SseEvent, SseEventTooLarge, SseParser } from '../sse/sse-parser.js';
 import { readCapped } from '../upstream/read-capped.js';
 import { providerSecrets, scrubFailure, scrubStep } from '../providers/scrub-credentials.js';
-import { type AttemptTelemetry, requestTelemetry } from '../telemetry/gateway-observer.js';
+import { type AttemptObserver, type AttemptTelemetry, NOOP_ATTEMPTS } from '../telemetry/gateway-observer.js';
 import { adapterTarget } from '../providers/registry.js';
 import { RequestTranslationError } from '../providers/types.js';
 import type { AttemptResult, CanonicalRequest, JsonObject, StreamStep, UpstreamFailure, UpstreamHttpRequest, Usage } from '../core/canonical.js';
@@ -137,8 +137,9 @@ export async function runAttempt(
   signal: AbortSignal,
   clientSignal: AbortSignal,
   limits: RouteLimits,
+  observer: AttemptObserver = NOOP_ATTEMPTS,
 ): Promise<AttemptResult> {
-  const telemetry = requestTelemetry(req).attempt(target, provider, baseUrl);
+  const telemetry = observer.attempt(target, provider, baseUrl);
   return telemetry.settle(scrubbed(await attemptUpstream(req, target, provider, baseUrl, signal, clientSignal, limits, telemetry), provider));
 }
 

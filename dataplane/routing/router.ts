@@ -14,6 +14,7 @@ import { TargetHealth } from './health/target-health.js';
 import { type DecisionRequest, decideRoute, residencyDenied, type RouteDecision } from './rules/route-decision.js';
 import { orderTargets, type Random } from './strategies.js';
 import type { TargetStats } from './target-stats.js';
+import type { AttemptObserver } from '../telemetry/gateway-observer.js';
 
 /** Failures that count against a target's passive health; 429s and client errors do not. */
 const UNHEALTHY = new Set<UpstreamFailure['kind']>(['ServerError', 'Timeout', 'ConnectionError']);
@@ -91,7 +92,14 @@ export class Router {
    * retries per target and fallback between targets as the route says. Throws a GatewayError when
    * nothing is left, ClientGone when the client disconnected.
    */
-  async serve(runtime: RuntimeSnapshot, route: RouteConfig, req: CanonicalRequest, clientSignal: AbortSignal, decision?: RouteDecision): Promise<RouteOutcome> {
+  async serve(
+    runtime: RuntimeSnapshot,
+    route: RouteConfig,
+    req: CanonicalRequest,
+    clientSignal: AbortSignal,
+    decision?: RouteDecision,
+    observer?: AttemptObserver,
+  ): Promise<RouteOutcome> {
     const attempts: AttemptRecord[] = [];
     const limits = routeLimits(route);
     const deadline = this.now() + route.timeouts.totalMs;
@@ -131,7 +139,7 @@ export class Router {
           } else {
             tried.add(picked.lease.url);
             const timeoutMs = Math.min(remaining, route.timeouts.attemptMs ?? remaining);
-            const result = await this.attempt(req, target, provider, picked.lease, timeoutMs, clientSignal, attempts, limits);
+            const result = await this.attempt(req, target, provider, picked.lease, timeoutMs, clientSignal, attempts, limits, observer);
             if (result.ok) return result.outcome;
             if ('clientGone' in result) throw new ClientGone(result.sent ? target : undefined);
             last = result.failure;
@@ -178,6 +186,7 @@ export class Router {
     clientSignal: AbortSignal,
     attempts: AttemptRecord[],
     limits: RouteLimits,
+    observer: AttemptObserver | undefined,
   ): Promise<
     | { ok: true; outcome: RouteOutcome }
     | { ok: false; failure: UpstreamFailure }
@@ -198,7 +207,7 @@ export class Router {
       clearTimeout(timer);
       clientSignal.removeEventListener('abort', onClientAbort);
     };
-    const result = await runAttempt(req, target, provider, lease.url, controller.signal, clientSignal, limits);
+    const result = await runAttempt(req, target, provider, lease.url, controller.signal, clientSignal, limits, observer);
     clearTimeout(timer);
     if (!result.ok) {
       // Only an answer (or silence) from the upstream is a verdict on it; a local failure is not.

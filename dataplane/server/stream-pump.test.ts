@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { StreamMeter } from '../metering/stream-meter.js';
 import type { StreamStep } from '../core/canonical.js';
-import { pumpStream, type StreamOutcome } from './stream-pump.js';
+import type { StreamOutcome } from '../pipeline/request-context.js';
+import { pumpStream } from './stream-pump.js';
 
 const CHUNKS = 60;
 const filler = 'x'.repeat(64 * 1024);

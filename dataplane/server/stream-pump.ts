@@ -1,29 +1,9 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import { type StreamEncoder, StreamIdleTimeout } from '../inbound/inbound-dialect.js';
 import type { StreamMeter } from '../metering/stream-meter.js';
-import type { JsonObject, StreamStep, UpstreamFailure, Usage } from '../core/canonical.js';
-import type { RouteOutcome } from '../routing/router.js';
+import type { StreamOutcome } from '../pipeline/request-context.js';
+import type { JsonObject, StreamStep } from '../core/canonical.js';
 import { writeWithBackpressure } from './write-with-backpressure.js';
-
-export type StreamOutcome = Extract<RouteOutcome, { kind: 'stream' }>;
-
-export class StreamIdleTimeout extends Error {
-  constructor(readonly ms: number) {
-    super(`upstream sent no chunk for ${ms} ms`);
-    this.name = 'StreamIdleTimeout';
-  }
-}
-
-/** How a client dialect (OpenAI chunks, Anthropic events) writes a stream; every method returns SSE text. */
-export interface StreamDialect {
-  chunk(chunk: JsonObject): string;
-  usage?(usage: Usage): void;
-  /** The stream ended normally. */
-  end(): string;
-  /** The upstream failed after the first byte (or went silent). */
-  failure(failure: UpstreamFailure | Error): string;
-  /** A budget's hard cap was crossed. */
-  cut(reason: string): string;
-}
 
 const write = writeWithBackpressure;
 
@@ -33,12 +13,12 @@ const write = writeWithBackpressure;
  * an error event. The meter sees every chunk (usage, cache, budget cut) whatever the dialect.
  */
 export async function pumpStream(
-  res: Response,
+  res: ServerResponse,
   outcome: StreamOutcome,
   headers: Record<string, string>,
   idleMs: number,
   meter: StreamMeter,
-  dialect: StreamDialect,
+  dialect: StreamEncoder,
 ): Promise<void> {
   res.writeHead(200, {
     ...headers,

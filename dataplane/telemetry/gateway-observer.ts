@@ -1,4 +1,4 @@
-import type { RequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
 import type { UsageRecord } from '../metering/usage-record.js';
@@ -37,14 +37,19 @@ export interface AttemptTelemetry {
   settle(result: AttemptResult): AttemptResult;
 }
 
-/**
- * One public request. Found with `requestTelemetry(res)` before routing and with
- * `requestTelemetry(canonical)` once `routed` linked the canonical request to it.
- */
-export interface RequestTelemetry {
-  routed(route: RouteConfig, canonical: CanonicalRequest, requestId: string): void;
+/** Telemetry of the upstream attempts of one request. */
+export interface AttemptObserver {
   /** One upstream attempt (numbered 1, 2, … per request, over all targets, retries included). */
   attempt(target: TargetConfig, provider: RuntimeProvider, baseUrl: string): AttemptTelemetry;
+}
+
+/** One public request, from the HTTP layer; the pipeline reports to it through its events (pipeline/report-to.ts). */
+export interface RequestTelemetry extends AttemptObserver {
+  routed(route: RouteConfig, canonical: CanonicalRequest, requestId: string): void;
+  /** The rule of the route that decides the targets. */
+  decided(rule: string): void;
+  /** The target that serves, after `attempts` upstream attempts. */
+  served(target: TargetConfig, attempts: number): void;
   /** The metered usage of the served request (reported or estimated), once. */
   metered(record: UsageRecord): void;
   /** Governance hooks: the verified caller, each admission decision, response-cache lookups. */
@@ -55,8 +60,8 @@ export interface RequestTelemetry {
 
 /** All instrumentation of the data plane (traces, metrics, access log) behind one interface. */
 export interface GatewayObserver {
-  /** Express middleware: creates one RequestTelemetry per request and finishes it when the response closes. */
-  readonly middleware: RequestHandler;
+  /** Starts observing one HTTP request (`path`: its URL path); finished when the response closes. */
+  request(req: IncomingMessage, res: ServerResponse, path: string): RequestTelemetry;
   /** Health checking reports target state here (the gauge stays closed until it does). */
   circuitState(providerId: string, model: string, state: CircuitState): void;
 }
@@ -66,8 +71,12 @@ const NOOP_ATTEMPT: AttemptTelemetry = {
   settle: (result) => result,
 };
 
+export const NOOP_ATTEMPTS: AttemptObserver = { attempt: () => NOOP_ATTEMPT };
+
 export const NOOP_REQUEST_TELEMETRY: RequestTelemetry = {
   routed: () => undefined,
+  decided: () => undefined,
+  served: () => undefined,
   attempt: () => NOOP_ATTEMPT,
   metered: () => undefined,
   caller: () => undefined,
@@ -76,19 +85,6 @@ export const NOOP_REQUEST_TELEMETRY: RequestTelemetry = {
 };
 
 export const NOOP_OBSERVER: GatewayObserver = {
-  middleware: (_req, _res, next) => next(),
+  request: () => NOOP_REQUEST_TELEMETRY,
   circuitState: () => undefined,
 };
-
-// Keys are the express Response (set by the middleware) and the CanonicalRequest (set by `routed`),
-// so that the hot path passes nothing new through its signatures.
-const byKey = new WeakMap<Response | CanonicalRequest, RequestTelemetry>();
-
-export function bindRequestTelemetry(key: Response | CanonicalRequest, telemetry: RequestTelemetry): void {
-  byKey.set(key, telemetry);
-}
-
-/** The request's telemetry, or a no-op when the request is not observed. */
-export function requestTelemetry(key: Response | CanonicalRequest): RequestTelemetry {
-  return byKey.get(key) ?? NOOP_REQUEST_TELEMETRY;
-}

@@ -1,11 +1,12 @@
 import type { Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import type { Express, RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Express } from 'express';
 import type { Logger } from 'pino';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { RequestUsage } from '../config/request-usage.js';
 import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.js';
-import { bindRequestTelemetry, type CircuitState, type GatewayObserver } from './gateway-observer.js';
+import type { CircuitState, GatewayObserver, RequestTelemetry } from './gateway-observer.js';
 import { OPERATION_BY_PATH, ServerAddresses } from './genai-attributes.js';
 import { RequestRecorder } from './request-recorder.js';
 import type { TelemetryContext } from './telemetry-context.js';
@@ -24,11 +25,11 @@ export interface GatewayTelemetryOptions {
 /** The data plane's observer: SERVER and CLIENT spans, Prometheus metrics and the JSON access log. */
 export class GatewayTelemetry implements GatewayObserver {
   readonly metrics: GatewayMetrics;
-  readonly middleware: RequestHandler;
+  private readonly ctx: TelemetryContext;
 
   constructor(opts: GatewayTelemetryOptions) {
     this.metrics = createGatewayMetrics(opts.store, opts.defaultMetrics === false ? { defaultMetrics: false } : {});
-    const ctx: TelemetryContext = {
+    this.ctx = {
       metrics: this.metrics,
       tracer: opts.tracer,
       // Only W3C trace context crosses the gateway; a caller's baggage is not forwarded to providers.
@@ -37,13 +38,13 @@ export class GatewayTelemetry implements GatewayObserver {
       addresses: new ServerAddresses(),
       ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
     };
-    this.middleware = (req, res, next) => {
-      const operation = req.method === 'POST' ? OPERATION_BY_PATH.get(req.path) : undefined;
-      const recorder = new RequestRecorder(ctx, req, res, operation);
-      bindRequestTelemetry(res, recorder);
-      res.on('close', () => recorder.close());
-      next();
-    };
+  }
+
+  request(req: IncomingMessage, res: ServerResponse, path: string): RequestTelemetry {
+    const operation = req.method === 'POST' ? OPERATION_BY_PATH.get(path) : undefined;
+    const recorder = new RequestRecorder(this.ctx, req, res, path, operation);
+    res.once('close', () => recorder.close());
+    return recorder;
   }
 
   /** A target the router passed over without trying it. */

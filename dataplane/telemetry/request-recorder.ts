@@ -1,5 +1,5 @@
 import { type Attributes, type Context, defaultTextMapGetter, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
 import { outcomeClass, type RequestEnd, type RequestUsage } from '../config/request-usage.js';
@@ -7,23 +7,9 @@ import type { UsageRecord } from '../metering/usage-record.js';
 import type { CanonicalRequest, JsonObject } from '../core/canonical.js';
 import { type AttemptOwner, AttemptRecorder, CLIENT_GONE } from './attempt-recorder.js';
 import { NONE, statusClass } from './gateway-metrics.js';
-import {
-  type AdmissionDecision,
-  type AttemptTelemetry,
-  bindRequestTelemetry,
-  type CallerIdentity,
-  type RequestTelemetry,
-} from './gateway-observer.js';
+import type { AdmissionDecision, AttemptTelemetry, CallerIdentity, RequestTelemetry } from './gateway-observer.js';
 import { GENAI } from './genai-attributes.js';
 import type { TelemetryContext } from './telemetry-context.js';
-
-/** What the access log reports about the routing decision (set by the proxy handler). */
-interface RoutingInfo {
-  caller?: string;
-  attempts?: number;
-  /** The rule of the route that served. */
-  rule?: string;
-}
 
 /** Logged (and counted) for a request whose client left before any response was sent. */
 const CLIENT_CLOSED_REQUEST = 499;
@@ -64,6 +50,10 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   private who: CallerIdentity | undefined;
   private decision: AdmissionDecision | undefined;
   private cacheHit: boolean | undefined;
+  /** The rule of the route that served. */
+  private rule: string | undefined;
+  /** Upstream attempts of the answer that served (the router's count, as in x-tollgate-attempts). */
+  private servedAttempts: number | undefined;
   private awaitingMeter = false;
   private closed = false;
   /** The connection closed before the response was complete (read at 'close': a later res.end() would hide it). */
@@ -72,8 +62,9 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
 
   constructor(
     private readonly ctx: TelemetryContext,
-    private readonly req: Request,
-    private readonly res: Response,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly path: string,
     /** gen_ai.operation.name of an inference endpoint; undefined for the others (probes, model lists). */
     private readonly operation: string | undefined,
   ) {
@@ -83,7 +74,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     const parent = ctx.propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
     this.span = ctx.tracer.startSpan(
       operation,
-      { kind: SpanKind.SERVER, attributes: { [GENAI.operation]: operation, 'http.request.method': req.method, 'http.route': req.path, 'url.path': req.path } },
+      { kind: SpanKind.SERVER, attributes: { [GENAI.operation]: operation, 'http.request.method': req.method ?? 'POST', 'http.route': path, 'url.path': path } },
       parent,
     );
     this.traceContext = trace.setSpan(parent, this.span);
@@ -98,7 +89,6 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   }
 
   routed(route: RouteConfig, canonical: CanonicalRequest, requestId: string): void {
-    bindRequestTelemetry(canonical, this);
     this.route = route;
     this.requestId = requestId;
     this.stream = canonical.stream;
@@ -114,6 +104,14 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     const topP = numberParam(canonical.body, 'top_p');
     if (topP !== undefined) attributes[GENAI.requestTopP] = topP;
     span.setAttributes(attributes);
+  }
+
+  decided(rule: string): void {
+    this.rule = rule;
+  }
+
+  served(_target: TargetConfig, attempts: number): void {
+    this.servedAttempts = attempts;
   }
 
   attempt(target: TargetConfig, provider: RuntimeProvider, baseUrl: string): AttemptTelemetry {
@@ -274,7 +272,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
         'tollgate.attempts': this.attempts,
         'tollgate.cache_hit': this.cacheHit ?? false,
       };
-      const rule = (this.res.locals as RoutingInfo).rule;
+      const rule = this.rule;
       if (rule !== undefined) attributes['tollgate.rule'] = rule;
       if (this.clientLeft) attributes['tollgate.client_gone'] = true;
       if (served !== undefined) {
@@ -304,27 +302,26 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
 
   /** One JSON line per request; never prompt or completion content. */
   private log(status: number, durationMs: number, errorType: string | undefined): void {
-    const info = this.res.locals as RoutingInfo;
     const served = this.serving;
     const usage = this.usage;
     const line: Record<string, unknown> = {
-      requestId: this.requestId ?? this.req.get('x-request-id'),
+      requestId: this.requestId ?? this.req.headers['x-request-id'],
       method: this.req.method,
-      path: this.req.path,
+      path: this.path,
       status,
       durationMs: Math.round(durationMs * 1000) / 1000,
       completed: !this.clientLeft,
-      caller: this.who?.id ?? info.caller,
+      caller: this.who?.id,
     };
     if (this.operation !== undefined) {
       line.operation = this.operation;
       line.route = this.route?.id;
-      line.rule = info.rule;
+      line.rule = this.rule;
       line.model = this.route?.model;
       line.stream = this.stream;
       line.provider = served?.target.providerId;
       line.upstreamModel = served?.target.model;
-      line.attempts = info.attempts ?? this.attempts;
+      line.attempts = this.servedAttempts ?? this.attempts;
       if (this.retries > 0) line.retries = this.retries;
       if (this.failovers > 0) line.failovers = this.failovers;
       line.upstreamMs = Math.round(this.upstreamMs * 1000) / 1000;

@@ -107,6 +107,14 @@ describe('request bodies', () => {
     expect((await post(chat({}, `${'['.repeat(500)} \\" {{{`))).status).toBe(200);
   });
 
+  it('refuses a body declared in a charset other than UTF-8 (415) and accepts UTF-8 with or without a charset', async () => {
+    const latin1 = await post(chat(), { 'content-type': 'application/json; charset=latin1' });
+    expect(latin1.status).toBe(415);
+    expect(await errorOf(latin1)).toMatchObject({ code: 'unsupported_charset', type: 'invalid_request_error' });
+    expect((await post(chat(), { 'content-type': 'application/json; charset=UTF-8' })).status).toBe(200);
+    expect((await post(chat(), { 'content-type': 'application/json' })).status).toBe(200);
+  });
+
   it('refuses a caller no route could admit before reading the body: 401 while the body is still unsent', async () => {
     gateway.write('route.yaml', closedRoute);
     try {

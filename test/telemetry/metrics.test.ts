@@ -1,9 +1,9 @@
+import { createServer } from 'node:http';
 import { Writable } from 'node:stream';
 import express from 'express';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnapshotStore } from '../../dataplane/runtime/snapshot-store.js';
-import { requestTelemetry } from '../../dataplane/telemetry/gateway-observer.js';
 import { GatewayTelemetry } from '../../dataplane/telemetry/gateway-telemetry.js';
 import { HttpTransport } from '../../dataplane/upstream/http-transport.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
@@ -189,17 +189,17 @@ describe('the governance hooks', () => {
     const store = new SnapshotStore(new HttpTransport());
     const telemetry = new GatewayTelemetry({ logger: pino({ level: 'silent' }), store, defaultMetrics: false });
     const app = express();
-    app.use(telemetry.middleware);
-    app.post('/v1/chat/completions', (_req, res) => {
-      const t = requestTelemetry(res);
+    telemetry.mountMetrics(app);
+    const server = createServer((req, res) => {
+      if (req.method !== 'POST') return void app(req, res);
+      const t = telemetry.request(req, res, '/v1/chat/completions');
       t.caller({ kind: 'serviceaccount', namespace: 'team-a', name: 'bot', id: 'sa:team-a/bot' });
       t.cache(false);
       t.admission({ result: 'rate_limited', limit: 'tokens' });
       t.admission({ result: 'budget_exceeded', budget: 'team-a/monthly', action: 'reject' });
-      res.status(429).json({});
+      res.writeHead(429, { 'content-type': 'application/json' }).end('{}');
     });
-    telemetry.mountMetrics(app);
-    const server = app.listen(0, '127.0.0.1');
+    server.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const { port } = server.address() as { port: number };
     try {

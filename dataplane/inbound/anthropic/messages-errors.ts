@@ -1,6 +1,3 @@
-import type { ErrorRequestHandler } from 'express';
-import type { Logger } from 'pino';
-import { errorMiddleware } from '../../server/error-middleware.js';
 import type { GatewayError } from '../../core/gateway-error.js';
 
 export interface AnthropicErrorBody {
@@ -38,9 +35,4 @@ export function anthropicErrorType(status: number): string {
 
 export function anthropicErrorBody(err: GatewayError): AnthropicErrorBody {
   return { type: 'error', error: { type: anthropicErrorType(err.status), message: err.message } };
-}
-
-/** The error handler of /v1/messages: same GatewayErrors as everywhere, rendered the Anthropic way. */
-export function anthropicErrorMiddleware(logger: Logger): ErrorRequestHandler {
-  return errorMiddleware(logger, anthropicErrorBody);
 }

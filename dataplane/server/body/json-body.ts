@@ -1,6 +1,6 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import type { Request, RequestHandler, Response } from 'express';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import type { ByteBudget } from './byte-budget.js';
 import { jsonDeeperThan } from './json-depth.js';
@@ -38,11 +38,13 @@ export const bodyErrors = {
     ),
   tooDeep: (): GatewayError =>
     new GatewayError(400, 'json_too_deep', 'invalid_request_error', `request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`),
+  charset: (charset: string): GatewayError =>
+    new GatewayError(415, 'unsupported_charset', 'invalid_request_error', `charset ${charset} is not supported: send the JSON body as UTF-8`, { headers: closing }),
   encoding: (encoding: string): GatewayError =>
     new GatewayError(415, 'unsupported_content_encoding', 'invalid_request_error', `content-encoding ${encoding} is not supported (use gzip, deflate, br or none)`, { headers: closing }),
 };
 
-function decoded(req: Request): Readable | GatewayError {
+function decoded(req: IncomingMessage): Readable | GatewayError {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   switch (encoding) {
     case 'identity':
@@ -58,20 +60,31 @@ function decoded(req: Request): Readable | GatewayError {
   }
 }
 
+/** JSON is UTF-8 (RFC 8259); a body declared in another charset is refused rather than misread. */
+function charsetProblem(contentType: string | undefined): GatewayError | undefined {
+  if (contentType === undefined) return undefined;
+  const match = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType);
+  const charset = match?.[1]?.toLowerCase();
+  if (charset === undefined || charset === 'utf-8' || charset === 'utf8' || charset === 'us-ascii') return undefined;
+  return bodyErrors.charset(charset);
+}
+
 /**
- * Reads and parses a JSON request body into `req.body`, bounded three ways: its own size (413,
- * checked against content-length before reading and counted as bytes arrive, decompressed), the
- * bytes of all bodies the process holds (503 with retry-after, taken from `budget` until the
- * response closes), and its nesting depth (400, before JSON.parse). A refused body is not read
- * further and the connection is closed after the error.
+ * Reads and parses a JSON request body, bounded three ways: its own size (413, checked against
+ * content-length before reading and counted as bytes arrive, decompressed), the bytes of all
+ * bodies the process holds (503 with retry-after, taken from `budget` until the response closes),
+ * and its nesting depth (400, before JSON.parse). A refused body is not read further and the
+ * connection is closed after the error. An empty body reads as `{}`.
  */
-export function jsonBody(limits: RequestBodyLimits, budget: ByteBudget): RequestHandler {
-  return (req: Request, res: Response, next) => {
+export function readJsonBody(req: IncomingMessage, res: ServerResponse, limits: RequestBodyLimits, budget: ByteBudget): Promise<unknown> {
+  return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? Number.NaN);
-    if (declared > limits.maxBodyBytes) return next(bodyErrors.tooLarge(limits.maxBodyBytes));
-    if (!budget.fits(Math.min(Number.isFinite(declared) ? declared : 0, limits.maxBodyBytes))) return next(bodyErrors.overCapacity(budget.capacity));
+    if (declared > limits.maxBodyBytes) return reject(bodyErrors.tooLarge(limits.maxBodyBytes));
+    const charset = charsetProblem(req.headers['content-type']);
+    if (charset !== undefined) return reject(charset);
+    if (!budget.fits(Math.min(Number.isFinite(declared) ? declared : 0, limits.maxBodyBytes))) return reject(bodyErrors.overCapacity(budget.capacity));
     const source = decoded(req);
-    if (source instanceof GatewayError) return next(source);
+    if (source instanceof GatewayError) return reject(source);
 
     let held = 0;
     res.once('close', () => budget.give(held));
@@ -85,7 +98,7 @@ export function jsonBody(limits: RequestBodyLimits, budget: ByteBudget): Request
       // Stop reading; what is left of the body is dropped with the connection.
       if (source !== req) source.destroy();
       req.pause();
-      next(err);
+      reject(err);
     };
     const onData = (chunk: Buffer): void => {
       if (held + chunk.length > limits.maxBodyBytes) return finish(bodyErrors.tooLarge(limits.maxBodyBytes));
@@ -96,16 +109,15 @@ export function jsonBody(limits: RequestBodyLimits, budget: ByteBudget): Request
     const parse = (): void => {
       const bytes = Buffer.concat(parts, held);
       parts.length = 0;
-      if (jsonDeeperThan(bytes, MAX_JSON_DEPTH)) return next(bodyErrors.tooDeep());
+      if (jsonDeeperThan(bytes, MAX_JSON_DEPTH)) return reject(bodyErrors.tooDeep());
       try {
-        req.body = held === 0 ? {} : (JSON.parse(bytes.toString('utf8')) as unknown);
+        resolve(held === 0 ? {} : (JSON.parse(bytes.toString('utf8')) as unknown));
       } catch (err) {
-        return next(errors.invalidJson(err instanceof Error ? err.message : String(err)));
+        reject(errors.invalidJson(err instanceof Error ? err.message : String(err)));
       }
-      next();
     };
     source.on('data', onData);
     source.once('end', () => finish());
     source.once('error', (err: Error) => finish(errors.badRequest(`could not read the request body: ${err.message}`)));
-  };
+  });
 }

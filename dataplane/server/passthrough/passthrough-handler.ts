@@ -1,17 +1,22 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { RequestHandler as ProxyHandler } from 'http-proxy-middleware';
+import type { Logger } from 'pino';
 import type { JsonObject, Usage } from '../../core/canonical.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { costUsd } from '../../metering/cost.js';
 import { ANONYMOUS } from '../../core/caller.js';
-import type { Admission } from '../../governance/types.js';
-import { bodyErrors, jsonBody, type RequestBodyLimits } from '../body/json-body.js';
-import { earlyIdentity } from '../early-identity.js';
-import { GatewayError } from '../../core/gateway-error.js';
+import type { Authenticator } from '../../governance/identity/authenticator.js';
+import type { Admission, Admitter } from '../../governance/types.js';
+import type { UsageSink } from '../../metering/usage-record.js';
+import { refusedWithoutRoute } from '../../pipeline/stages/identify.js';
+import type { SnapshotStore } from '../../runtime/snapshot-store.js';
+import type { RequestTelemetry } from '../../telemetry/gateway-observer.js';
+import { bodyErrors, readJsonBody, type RequestBodyLimits } from '../body/json-body.js';
+import { errors, GatewayError } from '../../core/gateway-error.js';
 import type { ByteBudget } from '../body/byte-budget.js';
-import { checkServing, identify, type ProxyDeps, requestIdOf, type RoutingInfo } from '../proxy-handler.js';
+import { headerOf, requestIdOf } from '../request-headers.js';
+import { sendError } from '../send-error.js';
 import { MODEL_HEADER, type PassThroughDecision, passThroughRoute } from './passthrough-route.js';
 import { passThroughPath, upstreamUrl } from './passthrough-paths.js';
 import { passThroughUsage } from './passthrough-usage.js';
@@ -39,10 +44,18 @@ interface Pending {
 
 const pending = new WeakMap<IncomingMessage, Pending>();
 
-export interface PassThroughDeps extends ProxyDeps {
+export interface PassThroughDeps {
+  store: SnapshotStore;
+  usage: UsageSink;
+  logger: Logger;
+  auth?: Authenticator;
+  rateLimiter?: Admitter;
   bodyLimits: RequestBodyLimits;
   bodyBudget: ByteBudget;
 }
+
+/** What the access log and metrics see of a pass-through request (it has no canonical form). */
+const PASS_THROUGH_REQUEST = { op: 'chat', body: {}, stream: false, clientWantsUsage: false } as const;
 
 
 /** Counts an upload as it streams and fails it once it passes the route's limit (bodies without content-length). */
@@ -58,19 +71,18 @@ class UploadLimit extends Transform {
   }
 }
 
-function isJson(req: Request): boolean {
+function isJson(req: IncomingMessage): boolean {
   return (req.headers['content-type'] ?? '').toLowerCase().startsWith('application/json');
 }
 
-const hasBody = (req: Request): boolean => req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'DELETE';
+const hasBody = (req: IncomingMessage): boolean => req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'DELETE';
 
 /** The public model a request names: its JSON body's model, else the `model` query parameter, else the x-tollgate-model header. */
-function modelOf(req: Request): string | undefined {
-  const body: unknown = req.body;
+function modelOf(req: IncomingMessage, body: unknown): string | undefined {
   if (isObject(body) && typeof body.model === 'string' && body.model !== '') return body.model;
-  const query = new URL(req.originalUrl, 'http://gateway').searchParams.get('model');
+  const query = new URL(req.url ?? '/', 'http://gateway').searchParams.get('model');
   if (query !== null && query !== '') return query;
-  const header = req.get(MODEL_HEADER);
+  const header = headerOf(req, MODEL_HEADER);
   return header !== undefined && header !== '' ? header : undefined;
 }
 
@@ -92,7 +104,7 @@ function gatewayHeaders(p: Pending): Record<string, string> {
  * credentials replace the caller's. Request rate limits apply; a JSON answer that reports usage is
  * metered at the target's prices. No retry or failover: a streamed body cannot be sent twice.
  */
-export function passThroughHandlers(deps: PassThroughDeps): RequestHandler[] {
+export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry, path: string) => Promise<void> {
   // http-proxy-middleware is loaded with the first pass-through request: start-up does not pay for it.
   let proxyMiddleware: Promise<ProxyHandler> | undefined;
   const loadProxy = (): Promise<ProxyHandler> => (proxyMiddleware ??= import('http-proxy-middleware').then(({ createProxyMiddleware, proxyEventsPlugin }) => createProxyMiddleware({
@@ -138,75 +150,81 @@ export function passThroughHandlers(deps: PassThroughDeps): RequestHandler[] {
     },
   })));
 
-  const prepare = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    checkServing(deps);
-    const path = passThroughPath(req.path);
-    if (path === undefined) return next();
-    const early = earlyIdentity(res);
-    const runtime = early?.runtime ?? deps.store.current;
-    if (runtime === undefined) return next();
-    const caller = early?.caller ?? (deps.auth === undefined ? ANONYMOUS : await identify(deps, req, runtime.apiKeys));
-    const info = res.locals as RoutingInfo;
-    info.caller = caller.id;
-    const decision = passThroughRoute(runtime, caller, (h) => req.get(h), path.endpoint, modelOf(req), deps.auth !== undefined);
-    const { route, target } = decision;
-    info.route = route.id;
-    info.provider = target.providerId;
-    info.upstreamModel = target.model;
-    info.attempts = 1;
-    const maxUpload = route.passThrough?.maxUploadBytes ?? 0;
-    const declared = Number(req.headers['content-length'] ?? Number.NaN);
-    if (declared > maxUpload) throw bodyErrors.tooLarge(maxUpload);
+  return async (req, res, telemetry, path) => {
+    const routing: Record<string, string> = {};
+    const fail = (err: unknown): void => sendError(res, err, deps.logger, (e) => e.toBody(), routing);
+    try {
+      const runtime = deps.store.current;
+      if (runtime === undefined) throw errors.notReady();
+      const endpoint = passThroughPath(path);
+      if (endpoint === undefined) throw errors.notFound(`${req.method ?? 'GET'} ${path}`);
+      const header = (name: string): string | undefined => headerOf(req, name);
+      // Who is calling is settled from the headers first; only then is a JSON body read (bounded).
+      const caller = deps.auth === undefined ? ANONYMOUS : await deps.auth.authenticate(header, runtime.apiKeys);
+      if (deps.auth !== undefined) {
+        const refused = refusedWithoutRoute(caller, runtime.snapshot.routes);
+        if (refused !== undefined) throw refused;
+      }
+      telemetry.caller(caller);
+      const json = hasBody(req) && isJson(req) ? await readJsonBody(req, res, deps.bodyLimits, deps.bodyBudget) : undefined;
+      const decision = passThroughRoute(runtime, caller, header, endpoint.endpoint, modelOf(req, json), deps.auth !== undefined);
+      const { route, target } = decision;
+      const requestId = requestIdOf(req);
+      routing['x-tollgate-route'] = route.id;
+      telemetry.routed(route, { ...PASS_THROUGH_REQUEST, body: {} }, requestId);
+      telemetry.served(target, 1);
+      const maxUpload = route.passThrough?.maxUploadBytes ?? 0;
+      const declared = Number(req.headers['content-length'] ?? Number.NaN);
+      if (declared > maxUpload) throw bodyErrors.tooLarge(maxUpload);
 
-    let failed = false;
-    const fail = (err: unknown): void => {
-      if (failed || res.headersSent) return;
-      failed = true;
-      next(err instanceof GatewayError ? err : new GatewayError(502, 'upstream_unreachable', 'server_error', `pass-through to ${decision.target.providerId} failed: ${err instanceof Error ? err.message : String(err)}`));
-    };
-    let body: Readable;
-    let length: number | undefined;
-    if (hasBody(req) && isJson(req) && isObject(req.body)) {
-      const rewritten: JsonObject = typeof req.body.model === 'string' ? { ...req.body, model: target.model } : req.body;
-      const bytes = Buffer.from(JSON.stringify(rewritten));
-      if (bytes.length > maxUpload) throw bodyErrors.tooLarge(maxUpload);
-      body = Readable.from([bytes]);
-      length = bytes.length;
-    } else if (hasBody(req) && !Number.isFinite(declared)) {
-      const limit = new UploadLimit(maxUpload);
-      limit.on('error', (err) => {
-        fail(err);
-        pending.get(req)?.proxyReq?.destroy();
+      let failed = false;
+      const failUpstream = (err: unknown): void => {
+        if (failed || res.headersSent) return;
+        failed = true;
+        fail(err instanceof GatewayError ? err : new GatewayError(502, 'upstream_unreachable', 'server_error', `pass-through to ${decision.target.providerId} failed: ${err instanceof Error ? err.message : String(err)}`));
+      };
+      let body: Readable;
+      let length: number | undefined;
+      if (json !== undefined && isObject(json)) {
+        const rewritten: JsonObject = typeof json.model === 'string' ? { ...json, model: target.model } : json;
+        const bytes = Buffer.from(JSON.stringify(rewritten));
+        if (bytes.length > maxUpload) throw bodyErrors.tooLarge(maxUpload);
+        body = Readable.from([bytes]);
+        length = bytes.length;
+      } else if (hasBody(req) && !Number.isFinite(declared)) {
+        const limit = new UploadLimit(maxUpload);
+        limit.on('error', (err) => {
+          failUpstream(err);
+          pending.get(req)?.proxyReq?.destroy();
+        });
+        body = req.pipe(limit);
+      } else {
+        body = req.pipe(new PassThrough());
+      }
+
+      let limits: Admission = { headers: {}, settle: () => undefined };
+      if (deps.rateLimiter !== undefined) {
+        // Requests per minute count; token limits are charged what the answer reports (nothing is estimated up front).
+        limits = await deps.rateLimiter.admit({ caller, route, req: { ...PASS_THROUGH_REQUEST, body: {} }, promptTokens: 0, maxOutputTokens: 0 });
+      }
+      const url = upstreamUrl(decision.baseUrl, endpoint, new URL(req.url ?? '/', 'http://gateway').search);
+      let settled = false;
+      const settle = (usage: Usage | undefined, cost: number): void => {
+        if (settled) return;
+        settled = true;
+        limits.settle({ usage, costUsd: cost });
+      };
+      pending.set(req, { decision, url, body, ...(length === undefined ? {} : { length }), requestId, settle, headers: limits.headers, fail: failUpstream });
+      // An answer that never completes (client gone, upstream failed) settles with nothing reported.
+      res.on('close', () => settle(undefined, 0));
+      const proxy = await loadProxy();
+      await proxy(req, res, (err?: unknown) => {
+        if (err !== undefined) failUpstream(err);
       });
-      body = req.pipe(limit);
-    } else {
-      body = req.pipe(new PassThrough());
+    } catch (err) {
+      fail(err);
     }
-
-    let limits: Admission = { headers: {}, settle: () => undefined };
-    if (deps.rateLimiter !== undefined) {
-      // Requests per minute count; token limits are charged what the answer reports (nothing is estimated up front).
-      limits = await deps.rateLimiter.admit({ caller, route, req: { op: 'chat', body: {}, stream: false, clientWantsUsage: false }, promptTokens: 0, maxOutputTokens: 0 });
-    }
-    const url = upstreamUrl(decision.baseUrl, path, new URL(req.originalUrl, 'http://gateway').search);
-    let settled = false;
-    const settle = (usage: Usage | undefined, cost: number): void => {
-      if (settled) return;
-      settled = true;
-      limits.settle({ usage, costUsd: cost });
-    };
-    pending.set(req, { decision, url, body, ...(length === undefined ? {} : { length }), requestId: requestIdOf(req), settle, headers: limits.headers, fail });
-    // An answer that never completes (client gone, upstream failed) settles with nothing reported.
-    res.on('close', () => settle(undefined, 0));
-    const proxy = await loadProxy();
-    await proxy(req, res, (err?: unknown) => {
-      if (err !== undefined) fail(err);
-    });
   };
-
-  const maybeJson = jsonBody(deps.bodyLimits, deps.bodyBudget);
-  const readJson: RequestHandler = (req, res, next) => (hasBody(req) && isJson(req) ? maybeJson(req, res, next) : next());
-  return [readJson, prepare as RequestHandler];
 }
 
 /** Reads (a bounded copy of) a JSON answer as it is forwarded and meters the usage it reports. */

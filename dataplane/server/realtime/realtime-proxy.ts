@@ -7,7 +7,8 @@ import type { Usage } from '../../core/canonical.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import { costUsd } from '../../metering/cost.js';
 import { MODEL_HEADER, type PassThroughDecision, passThroughRoute } from '../passthrough/passthrough-route.js';
-import type { ProxyDeps } from '../proxy-handler.js';
+import type { PipelineDeps } from '../../pipeline/pipeline-deps.js';
+import type { SnapshotStore } from '../../runtime/snapshot-store.js';
 import { realtimeUsage } from './realtime-usage.js';
 
 export const REALTIME_PATH = '/v1/realtime';
@@ -16,7 +17,9 @@ const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** Browsers cannot set headers on a WebSocket: OpenAI's clients put the key in this subprotocol. */
 const KEY_PROTOCOL = 'openai-insecure-api-key.';
 
-export interface RealtimeDeps extends ProxyDeps {
+export interface RealtimeDeps extends PipelineDeps {
+  store: SnapshotStore;
+  isDraining: () => boolean;
   logger: Logger;
 }
 

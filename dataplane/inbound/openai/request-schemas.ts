@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Operation } from '../core/canonical.js';
+import type { Operation } from '../../core/canonical.js';
 
 const message = z.looseObject({
   role: z.string().min(1),

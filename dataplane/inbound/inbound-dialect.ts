@@ -1,0 +1,48 @@
+import type { CanonicalRequest, JsonObject, UpstreamFailure, Usage } from '../core/canonical.js';
+import type { GatewayError } from '../core/gateway-error.js';
+
+/** The upstream sent nothing for the route's streamIdleMs (handed to StreamEncoder.failure). */
+export class StreamIdleTimeout extends Error {
+  constructor(readonly ms: number) {
+    super(`upstream sent no chunk for ${ms} ms`);
+    this.name = 'StreamIdleTimeout';
+  }
+}
+
+/** How a client API writes a stream; every method returns SSE text. One encoder per response. */
+export interface StreamEncoder {
+  chunk(chunk: JsonObject): string;
+  usage?(usage: Usage): void;
+  /** The stream ended normally. */
+  end(): string;
+  /** The upstream failed after the first byte (or went silent). */
+  failure(failure: UpstreamFailure | Error): string;
+  /** A budget's hard cap was crossed. */
+  cut(reason: string): string;
+}
+
+/** One parsed client request: the canonical request, and how its answer is written back in the client's API. */
+export interface InboundRequest {
+  request: CanonicalRequest;
+  /** A complete canonical response body, as the client expects it (`usage`: what was charged). */
+  responseBody(body: JsonObject, usage: Usage): unknown;
+  /** A fresh encoder for a streamed answer (canonical chunks in, the client's SSE out). */
+  streamEncoder(): StreamEncoder;
+  /** Headers the client API adds to a served answer (e.g. Anthropic's request-id). */
+  headers?(requestId: string): Record<string, string>;
+}
+
+/**
+ * A public client API (OpenAI Chat/Completions/Embeddings, Anthropic Messages, …). Every dialect is
+ * an equal: the same stages route, admit and meter the canonical request; one write-back path
+ * (server/write-reply.ts) writes the answer through the dialect.
+ */
+export interface InboundDialect {
+  readonly name: string;
+  /** Whether the response cache may answer (its entries are canonical, replayed through streamEncoder). */
+  readonly cacheable: boolean;
+  /** The parsed JSON body → the canonical request. Throws a GatewayError (400) whose message is for people. */
+  parse(body: unknown, receivedAtSeconds: number): InboundRequest;
+  /** A refusal or failure as this API's clients expect its JSON body. */
+  errorBody(err: GatewayError): unknown;
+}

@@ -1,0 +1,40 @@
+import type { JsonObject, Operation } from '../../core/canonical.js';
+import { errors, GatewayError } from '../../core/gateway-error.js';
+import { invalidRequest } from '../../core/request-issue.js';
+import { REQUEST_SCHEMAS } from './request-schemas.js';
+import { SSE_DONE, sseData } from '../../sse/sse-writer.js';
+import type { InboundDialect, InboundRequest, StreamEncoder } from '../inbound-dialect.js';
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** OpenAI streaming: data-only SSE, `[DONE]` at the end, `{"error":…}` in band. Stateless, so shared. */
+const OPENAI_STREAM: StreamEncoder = {
+  chunk: (chunk) => sseData(chunk),
+  end: () => SSE_DONE,
+  // A GatewayError is the gateway's own verdict (a guardrail's block): written as it is.
+  failure: (failure) =>
+    sseData((failure instanceof GatewayError ? failure : new GatewayError(502, 'upstream_stream_error', 'server_error', `upstream stream failed: ${failure.message}`)).toBody()),
+  cut: (reason) => sseData(new GatewayError(429, 'budget_exceeded', 'insufficient_quota', reason).toBody()),
+};
+
+const passThrough = (body: JsonObject): JsonObject => body;
+const openAiStream = (): StreamEncoder => OPENAI_STREAM;
+
+/** POST /v1/chat/completions, /v1/completions and /v1/embeddings: the canonical form is OpenAI's own. */
+export function openAiDialect(op: Operation): InboundDialect {
+  return {
+    name: `openai-${op}`,
+    cacheable: true,
+    parse(body, receivedAtSeconds): InboundRequest {
+      if (!isObject(body)) throw errors.badRequest('request body must be a JSON object');
+      const parsed = REQUEST_SCHEMAS[op].safeParse(body);
+      if (!parsed.success) throw invalidRequest(parsed.error, body);
+      const stream = op !== 'embeddings' && parsed.data.stream === true;
+      const request = { op, body, stream, clientWantsUsage: stream && parsed.data.stream_options?.include_usage === true, createdAt: receivedAtSeconds };
+      return { request, responseBody: passThrough, streamEncoder: openAiStream };
+    },
+    errorBody: (err) => err.toBody(),
+  };
+}

@@ -1,0 +1,146 @@
+import type { HeaderLookup } from '../runtime/rule-matcher.js';
+import type { RuntimeRoute, RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
+import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
+import { outputCap } from '../governance/admission.js';
+import { ANONYMOUS, type Caller } from '../core/caller.js';
+import { type AdmissionRequest, type CachedResponse, type Settlement } from '../governance/types.js';
+import type { StreamMeter } from '../metering/stream-meter.js';
+import { estimatePromptTokens } from '../metering/token-estimate.js';
+import type { CanonicalRequest, JsonObject, Usage } from '../core/canonical.js';
+import type { RouteOutcome } from '../routing/router.js';
+import type { RouteDecision } from '../routing/rules/route-decision.js';
+import type { AttemptObserver } from '../telemetry/gateway-observer.js';
+import { RequestEvents } from './request-events.js';
+
+export type StreamOutcome = Extract<RouteOutcome, { kind: 'stream' }>;
+
+/** What is written back to the client, in whatever inbound dialect. */
+export type Reply =
+  /** A complete upstream response (canonical body) and the usage charged for it. */
+  | { kind: 'response'; body: JsonObject; usage: Usage }
+  /** A started upstream stream; the meter sees every chunk written. */
+  | { kind: 'stream'; outcome: StreamOutcome; meter: StreamMeter; idleMs: number }
+  /** A response served from the cache: nothing was sent upstream. */
+  | { kind: 'cached'; cached: CachedResponse };
+
+/** Writes `ctx.reply` to the client (the inbound dialect's write-back); resolves when it is written. */
+export type Respond = (ctx: RequestContext) => Promise<void>;
+
+export interface RequestContextInit {
+  /** Pinned: the request finishes on this snapshot even if a newer one is applied meanwhile. */
+  runtime: RuntimeSnapshot;
+  /** Reads and parses the body in the client's dialect (bounded; throws a GatewayError); the parse stage calls it. */
+  readRequest: () => Promise<CanonicalRequest>;
+  requestId: string;
+  header: HeaderLookup;
+  /** Aborts when the client goes away. */
+  signal: AbortSignal;
+  respond: Respond;
+  /** Per-attempt telemetry (traces, metrics); none when the request is not observed. */
+  attempts?: AttemptObserver;
+  /** Whether this request may be answered from (and stored in) the response cache. */
+  cacheable?: boolean;
+}
+
+/**
+ * One request on its way through the stages (pipeline/stage-list.ts): what it is, who sent it, where
+ * it goes, what it was admitted with and what it is answered with. Stages read what earlier stages
+ * set and report through `events`; nothing about a request lives anywhere else.
+ */
+export class RequestContext {
+  readonly runtime: RuntimeSnapshot;
+  readonly readRequest: () => Promise<CanonicalRequest>;
+  readonly requestId: string;
+  readonly header: HeaderLookup;
+  readonly signal: AbortSignal;
+  readonly events = new RequestEvents();
+  readonly attempts: AttemptObserver | undefined;
+  readonly cacheable: boolean;
+  private readonly write: Respond;
+
+  /** Set by identify (anonymous until then, and always without identity). */
+  caller: Caller = ANONYMOUS;
+  /** Set by match-route: the route that matched the model and headers, or the one to name in a refusal. */
+  selection: { route: RuntimeRoute; denied: boolean } | undefined;
+  /** Set by access: the route that serves. */
+  route: RuntimeRoute | undefined;
+  /** Set by access: the rule and the ordered targets. */
+  decision: RouteDecision | undefined;
+  /** Response headers the stages add (rate-limit and budget headers, route, provider, cost…). */
+  readonly headers: Record<string, string> = {};
+  /** Keeps a complete answer in the route's cache (set by the cache stage on a miss). */
+  store: ((value: CachedResponse) => void) | undefined;
+  /** Reasons to cut a running stream (a budget's hard cap), asked with the cost so far. */
+  readonly guards: ((soFar: Settlement) => string | undefined)[] = [];
+  /** Set by serve: the target that was sent the request, and what it answered (none when the client left first). */
+  served: { target: TargetConfig; outcome: RouteOutcome | undefined } | undefined;
+  /** Set by meter: what the request really used; admission stages settle with it (nothing when unset). */
+  settlement: Settlement | undefined;
+  /** What is written back; set by the stage that answers (cache on a hit, meter after serve). */
+  reply: Reply | undefined;
+  private prompt: number | undefined;
+  private parsed: CanonicalRequest | undefined;
+
+  constructor(init: RequestContextInit) {
+    this.runtime = init.runtime;
+    this.readRequest = init.readRequest;
+    this.requestId = init.requestId;
+    this.header = init.header;
+    this.signal = init.signal;
+    this.write = init.respond;
+    this.attempts = init.attempts;
+    this.cacheable = init.cacheable === true;
+  }
+
+  /** The request in canonical form; set by the parse stage. */
+  get request(): CanonicalRequest {
+    if (this.parsed === undefined) throw new Error('no request yet: the parse stage has not run');
+    return this.parsed;
+  }
+
+  set request(request: CanonicalRequest) {
+    this.parsed = request;
+  }
+
+  /** The public model name asked for. */
+  get model(): string {
+    return String(this.request.body.model);
+  }
+
+  /** The route that serves; only after the access stage. */
+  get routeConfig(): RouteConfig {
+    if (this.route === undefined) throw new Error('no route yet: the access stage has not run');
+    return this.route.config;
+  }
+
+  /** Cheap prompt-token estimate (metering/token-estimate), computed once. */
+  get promptTokens(): number {
+    this.prompt ??= estimatePromptTokens(this.request.body);
+    return this.prompt;
+  }
+
+  /** What admission (rate limits, budgets) sees of the request on `route`. */
+  admissionRequest(route: RouteConfig = this.routeConfig): AdmissionRequest {
+    const providers = this.runtime.providers;
+    const targetDefault = (t: TargetConfig): number | undefined => {
+      const provider = providers.get(t.providerId);
+      return provider?.adapter.defaultOutputCap?.(provider.config);
+    };
+    const promptTokens = this.promptTokens;
+    return { caller: this.caller, route, req: this.request, promptTokens, maxOutputTokens: outputCap(this.request, route, promptTokens, targetDefault) };
+  }
+
+  /** The first guard's reason to cut the stream now, if any. */
+  overBudget(soFar: Settlement): string | undefined {
+    for (const guard of this.guards) {
+      const reason = guard(soFar);
+      if (reason !== undefined) return reason;
+    }
+    return undefined;
+  }
+
+  /** Writes `reply` back to the client (the end of the stage list, or a stage that answers itself). */
+  respond(): Promise<void> {
+    return this.write(this);
+  }
+}

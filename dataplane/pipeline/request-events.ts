@@ -1,0 +1,42 @@
+import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
+import type { Caller } from '../core/caller.js';
+import type { UsageRecord } from '../metering/usage-record.js';
+import type { CanonicalRequest } from '../core/canonical.js';
+import type { AdmissionDecision } from '../telemetry/gateway-observer.js';
+
+/** What the stages report about one request, in the order it happens. Telemetry and the access log listen. */
+export interface RequestEventMap {
+  /** The verified caller (anonymous when identity is off). */
+  caller: Caller;
+  /** A route admits the request (again after a budget downgrade). */
+  routed: { route: RouteConfig; request: CanonicalRequest; requestId: string };
+  /** The rule of the route that decides the targets. */
+  decided: { rule: string };
+  /** A rate limit or budget refused (or downgraded) the request. */
+  admission: AdmissionDecision;
+  /** A response-cache lookup. */
+  cache: { hit: boolean };
+  /** An upstream answered: the target that serves and how many attempts it took. */
+  served: { target: TargetConfig; attempts: number };
+  /** The usage charged for the request, once. */
+  metered: UsageRecord;
+}
+
+type Listener<K extends keyof RequestEventMap> = (event: RequestEventMap[K]) => void;
+type Listeners = { [K in keyof RequestEventMap]?: Listener<K>[] };
+
+/** A request's event stream: synchronous, typed, no listener = no cost beyond a property read. */
+export class RequestEvents {
+  private readonly listeners: Listeners = {};
+
+  on<K extends keyof RequestEventMap>(name: K, listener: Listener<K>): void {
+    const list = (this.listeners[name] ??= []) as Listener<K>[];
+    list.push(listener);
+  }
+
+  emit<K extends keyof RequestEventMap>(name: K, event: RequestEventMap[K]): void {
+    const list = this.listeners[name] as Listener<K>[] | undefined;
+    if (list === undefined) return;
+    for (const listener of list) listener(event);
+  }
+}

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import type { RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
+import { RequestContext } from './request-context.js';
+import { runStages, type Stage } from './stage.js';
+
+function context(log: string[]): RequestContext {
+  return new RequestContext({
+    runtime: {} as RuntimeSnapshot,
+    readRequest: () => Promise.resolve({ op: 'chat', body: { model: 'm' }, stream: false, clientWantsUsage: false }),
+    requestId: 'r',
+    header: () => undefined,
+    signal: new AbortController().signal,
+    respond: () => {
+      log.push('respond');
+      return Promise.resolve();
+    },
+  });
+}
+
+/** A stage that logs when it runs and when its cleanup runs. */
+const logging = (name: string, log: string[], behave: 'next' | 'answer' | 'refuse' = 'next'): Stage => ({
+  name,
+  async run(ctx, next) {
+    log.push(name);
+    try {
+      if (behave === 'answer') return await ctx.respond();
+      if (behave === 'refuse') throw new Error(`${name} refused`);
+      await next();
+    } finally {
+      log.push(`${name} done`);
+    }
+  },
+});
+
+describe('runStages', () => {
+  it('runs the stages in order, writes the reply after the last, and cleans up inside out after it was written', async () => {
+    const log: string[] = [];
+    await runStages([logging('a', log), logging('b', log)], context(log));
+    expect(log).toEqual(['a', 'b', 'respond', 'b done', 'a done']);
+  });
+
+  it('stops at a stage that answers itself; the stages before it still clean up', async () => {
+    const log: string[] = [];
+    await runStages([logging('a', log), logging('cache', log, 'answer'), logging('c', log)], context(log));
+    expect(log).toEqual(['a', 'cache', 'respond', 'cache done', 'a done']);
+  });
+
+  it('propagates a refusal after every earlier stage cleaned up, and writes nothing', async () => {
+    const log: string[] = [];
+    await expect(runStages([logging('a', log), logging('guard', log, 'refuse'), logging('c', log)], context(log))).rejects.toThrow('guard refused');
+    expect(log).toEqual(['a', 'guard', 'guard done', 'a done']);
+  });
+});

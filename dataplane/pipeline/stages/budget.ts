@@ -1,0 +1,57 @@
+import { admitAll } from '../../governance/admission.js';
+import { Downgrade } from '../../governance/budget/budget-admitter.js';
+import type { Admission, Admitter } from '../../governance/types.js';
+import type { Router } from '../../routing/router.js';
+import { GatewayError } from '../../core/gateway-error.js';
+import type { RequestContext } from '../request-context.js';
+import type { Stage } from '../stage.js';
+import { enterRoute } from './access.js';
+import { skipCacheStore } from './cache.js';
+import { matchRoute } from './match-route.js';
+import { NOTHING_USED } from './settle.js';
+
+/**
+ * The exhausted budget names a cheaper public model: the request is served there, once, as if it
+ * had asked for it (match, access and decision again); a route the caller may not use is a 429.
+ */
+async function downgrade(ctx: RequestContext, router: Router, admitters: readonly Admitter[], down: Downgrade, checkAccess: boolean): Promise<Admission> {
+  ctx.events.emit('admission', { result: 'budget_exceeded', budget: down.budget, action: 'downgrade' });
+  const cheaper = matchRoute(ctx, down.model, checkAccess);
+  if (cheaper === undefined || cheaper.denied) {
+    throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${down.budget} is exhausted and its downgrade route ${down.model} is not available to this caller`);
+  }
+  enterRoute(ctx, router, cheaper.route);
+  const admission = await admitAll(admitters, ctx.admissionRequest());
+  ctx.headers['x-tollgate-downgraded-by'] = down.budget;
+  skipCacheStore(ctx);
+  return admission;
+}
+
+/** Budgets: admit only what they can cover, reserve it, and settle with what was really used. */
+export function budget(router: Router, admitters: readonly Admitter[], checkAccess: boolean): Stage {
+  return {
+    name: 'budget',
+    async run(ctx, next) {
+      let admission: Admission;
+      try {
+        admission = await admitAll(admitters, ctx.admissionRequest());
+      } catch (err) {
+        if (!(err instanceof Downgrade)) {
+          if (err instanceof GatewayError && err.code === 'budget_exceeded') {
+            ctx.events.emit('admission', { result: 'budget_exceeded', budget: err.headers['x-tollgate-budget'] ?? '', action: 'reject' });
+          }
+          throw err;
+        }
+        admission = await downgrade(ctx, router, admitters, err, checkAccess);
+      }
+      Object.assign(ctx.headers, admission.headers);
+      const guard = admission.overBudget;
+      if (guard !== undefined) ctx.guards.push((soFar) => guard.call(admission, soFar));
+      try {
+        await next();
+      } finally {
+        admission.settle(ctx.settlement ?? NOTHING_USED);
+      }
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import type { RouteConfig } from '../../config/snapshot.js';
+import { type Authenticator, unauthenticated } from '../../governance/identity/authenticator.js';
+import type { Caller } from '../../core/caller.js';
+import type { Stage } from '../stage.js';
+
+/**
+ * An anonymous caller (no credential, or one that did not verify) may only use routes open to
+ * anonymous callers; when the snapshot has none, the request is refused before its body is read.
+ */
+export function refusedWithoutRoute(caller: Caller, routes: readonly RouteConfig[]): Error | undefined {
+  if (caller.kind !== 'anonymous' || routes.some((r) => r.access.anonymous)) return undefined;
+  return unauthenticated(caller.invalidCredential ?? 'this gateway requires a ServiceAccount token or an API key');
+}
+
+/**
+ * Who is calling, from the headers alone (runs before the body is read): a ServiceAccount token, an
+ * API key, or anonymous (always anonymous without `auth`). A credential that cannot be verified now,
+ * and a caller no route could admit, are answered without reading a byte of the body.
+ */
+export function identify(auth: Authenticator | undefined): Stage {
+  return {
+    name: 'identify',
+    async run(ctx, next) {
+      if (auth !== undefined) {
+        ctx.caller = await auth.authenticate(ctx.header, ctx.runtime.apiKeys);
+        const refused = refusedWithoutRoute(ctx.caller, ctx.runtime.snapshot.routes);
+        if (refused !== undefined) throw refused;
+      }
+      ctx.events.emit('caller', ctx.caller);
+      return next();
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import { routeLimits } from '../../config/route-limits.js';
+import { costUsd } from '../../metering/cost.js';
+import { type MeteredUsage, responseUsage } from '../../metering/settled-usage.js';
+import { StreamMeter } from '../../metering/stream-meter.js';
+import type { UsageRecord, UsageSink } from '../../metering/usage-record.js';
+import type { RequestContext } from '../request-context.js';
+import type { Stage } from '../stage.js';
+
+/** Charges what the served request used: the sink, the settlement admission stages settle with, the event. */
+function record(ctx: RequestContext, sink: UsageSink, metered: MeteredUsage): UsageRecord {
+  const served = ctx.served;
+  if (served === undefined) throw new Error('meter runs after serve');
+  const { target } = served;
+  const { usage, estimated } = metered;
+  const route = ctx.routeConfig;
+  const rec: UsageRecord = {
+    requestId: ctx.requestId,
+    op: ctx.request.op,
+    routeId: route.id,
+    model: route.model,
+    providerId: target.providerId,
+    upstreamModel: target.model,
+    stream: ctx.request.stream,
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    cachedInputTokens: usage.cachedInputTokens,
+    costUsd: costUsd(usage, target.pricing),
+    estimated: estimated !== undefined,
+    ...(estimated === undefined ? {} : { estimateReason: estimated }),
+  };
+  sink.record(rec);
+  ctx.settlement = { usage, costUsd: rec.costUsd };
+  ctx.events.emit('metered', rec);
+  return rec;
+}
+
+/**
+ * Meters a served request: a response from its usage (or the estimate, marked) before it is written,
+ * so that its cost is a header; a stream from what it carried, once it has ended however it ended.
+ */
+export function meter(sink: UsageSink): Stage {
+  return {
+    name: 'meter',
+    async run(ctx, next) {
+      const served = ctx.served;
+      if (served === undefined) return next();
+      const { outcome } = served;
+      const promptTokens = ctx.promptTokens;
+      if (outcome === undefined) {
+        // The client left after the request reached an upstream: charge the prompt estimate; nothing is written.
+        record(ctx, sink, { usage: { inputTokens: promptTokens, outputTokens: 0, cachedInputTokens: 0 }, estimated: 'client_gone' });
+        return;
+      }
+      if (outcome.kind === 'response') {
+        const metered = responseUsage(outcome.usage, outcome.body, promptTokens);
+        const rec = record(ctx, sink, metered);
+        ctx.store?.({ kind: 'response', body: outcome.body });
+        ctx.headers['x-tollgate-cost-usd'] = rec.costUsd.toFixed(8);
+        ctx.reply = { kind: 'response', body: outcome.body, usage: metered.usage };
+        return next();
+      }
+      // A cached stream is held whole until it ends: no more of it than a route's response may be.
+      const store = ctx.store;
+      const stream = new StreamMeter(promptTokens, store === undefined ? 0 : routeLimits(ctx.routeConfig).maxResponseBytes);
+      if (ctx.guards.length > 0) stream.guard = (soFar) => ctx.overBudget({ usage: soFar, costUsd: costUsd(soFar, outcome.target.pricing) });
+      if (store !== undefined) stream.onCompleted = () => store({ kind: 'stream', chunks: stream.chunks });
+      ctx.reply = { kind: 'stream', outcome, meter: stream, idleMs: ctx.routeConfig.timeouts.streamIdleMs };
+      try {
+        await next();
+      } finally {
+        record(ctx, sink, stream.result());
+      }
+    },
+  };
+}

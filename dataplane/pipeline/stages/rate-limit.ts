@@ -1,0 +1,28 @@
+import { GatewayError } from '../../core/gateway-error.js';
+import type { Admitter } from '../../governance/types.js';
+import type { Stage } from '../stage.js';
+import { NOTHING_USED } from './settle.js';
+
+/** Rate limits (requests, tokens, concurrency): checked before the cache, so a cache hit still counts. */
+export function rateLimit(limiter: Admitter): Stage {
+  return {
+    name: 'rate-limit',
+    async run(ctx, next) {
+      let limits;
+      try {
+        limits = await limiter.admit(ctx.admissionRequest());
+      } catch (err) {
+        if (err instanceof GatewayError && err.code === 'rate_limit_exceeded') {
+          ctx.events.emit('admission', { result: 'rate_limited', limit: /token/i.test(err.message) ? 'tokens' : 'requests' });
+        }
+        throw err;
+      }
+      Object.assign(ctx.headers, limits.headers);
+      try {
+        await next();
+      } finally {
+        limits.settle(ctx.settlement ?? NOTHING_USED);
+      }
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { SnapshotStore } from '../runtime/snapshot-store.js';
+import type { InboundDialect, InboundRequest } from '../inbound/inbound-dialect.js';
+import { RequestContext } from '../pipeline/request-context.js';
+import { reportTo } from '../pipeline/report-to.js';
+import { runStages, type Stage } from '../pipeline/stage.js';
+import { ClientGone } from '../routing/router.js';
+import type { RequestTelemetry } from '../telemetry/gateway-observer.js';
+import type { ByteBudget } from './body/byte-budget.js';
+import { readJsonBody, type RequestBodyLimits } from './body/json-body.js';
+import { errors } from '../core/gateway-error.js';
+import { headerOf, requestIdOf } from './request-headers.js';
+import { sendError } from './send-error.js';
+import { writeReply } from './write-reply.js';
+
+export interface InboundEndpointDeps {
+  store: SnapshotStore;
+  logger: Logger;
+  bodyLimits: RequestBodyLimits;
+  /** Bytes of request bodies the process holds, shared by every request (bodyLimits.maxInflightBodyBytes). */
+  bodyBudget: ByteBudget;
+}
+
+/** A refusal after a route was matched still says which route (and rule) refused it; the router's own errors add the provider tried. */
+function routingHeaders(ctx: RequestContext): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (ctx.route !== undefined) headers['x-tollgate-route'] = ctx.route.config.id;
+  if (ctx.decision !== undefined) headers['x-tollgate-rule'] = ctx.decision.rule;
+  return headers;
+}
+
+/**
+ * One inference endpoint: a request in `dialect` runs through `stages` on the snapshot current when
+ * it arrived; its answer (or error) is written back in the same dialect.
+ */
+export function inboundEndpoint(deps: InboundEndpointDeps, stages: readonly Stage[], dialect: InboundDialect) {
+  return async (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry): Promise<void> => {
+    // Readiness is checked first. A draining pod still answers what reaches it on open connections
+    // (with `connection: close`), see Dataplane.shutdown.
+    const runtime = deps.store.current;
+    if (runtime === undefined) {
+      sendError(res, errors.notReady(), deps.logger, dialect.errorBody);
+      return;
+    }
+    const client = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) client.abort(new ClientGone());
+    });
+    let inbound: InboundRequest | undefined;
+    const ctx = new RequestContext({
+      runtime,
+      requestId: requestIdOf(req),
+      header: (name) => headerOf(req, name),
+      signal: client.signal,
+      attempts: telemetry,
+      cacheable: dialect.cacheable,
+      readRequest: async () => {
+        const body = await readJsonBody(req, res, deps.bodyLimits, deps.bodyBudget);
+        inbound = dialect.parse(body, Math.floor(Date.now() / 1000));
+        return inbound.request;
+      },
+      respond: (c) => (inbound === undefined ? Promise.resolve() : writeReply(res, c, inbound)),
+    });
+    reportTo(ctx.events, telemetry);
+    try {
+      await runStages(stages, ctx);
+    } catch (err) {
+      sendError(res, err, deps.logger, dialect.errorBody, routingHeaders(ctx));
+    }
+  };
+}

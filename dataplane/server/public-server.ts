@@ -1,0 +1,126 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { messagesDialect } from '../inbound/anthropic/messages-dialect.js';
+import type { InboundDialect } from '../inbound/inbound-dialect.js';
+import { openAiDialect } from '../inbound/openai/openai-dialect.js';
+import { responsesDialect } from '../inbound/responses/responses-dialect.js';
+import type { PipelineDeps } from '../pipeline/pipeline-deps.js';
+import { requestStages } from '../pipeline/stage-list.js';
+import type { GatewayObserver, RequestTelemetry } from '../telemetry/gateway-observer.js';
+import type { ByteBudget } from './body/byte-budget.js';
+import type { RequestBodyLimits } from './body/json-body.js';
+import { errors, type GatewayError } from '../core/gateway-error.js';
+import { inboundEndpoint } from './inbound-endpoint.js';
+import { getModel, listModels } from './models-handler.js';
+import { sendError } from './send-error.js';
+import { sendJson } from './send-json.js';
+import { passThroughEndpoint } from './passthrough/passthrough-handler.js';
+import { passThroughPath } from './passthrough/passthrough-paths.js';
+import type { SnapshotStore } from '../runtime/snapshot-store.js';
+
+export interface PublicServerDeps extends PipelineDeps {
+  store: SnapshotStore;
+  isDraining: () => boolean;
+  logger: Logger;
+  bodyLimits: RequestBodyLimits;
+  /** Bytes of request bodies the process holds, shared by every request (bodyLimits.maxInflightBodyBytes). */
+  bodyBudget: ByteBudget;
+  observer: GatewayObserver;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry) => Promise<void> | void;
+
+interface Endpoint {
+  handle: Handler;
+  /** How this endpoint's errors are rendered (OpenAI JSON unless its API says otherwise). */
+  render: (err: GatewayError) => unknown;
+}
+
+const openAiError = (err: GatewayError): unknown => err.toBody();
+const MODELS_PREFIX = '/v1/models/';
+
+/** `/V1/Chat/Completions/` → `/v1/chat/completions`: paths match case-insensitively, with or without a trailing slash. */
+function routeKey(method: string, path: string): string {
+  const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  return `${method === 'HEAD' ? 'GET' : method} ${trimmed.toLowerCase()}`;
+}
+
+/** `meta-llama%2FLlama` or `meta-llama/Llama` → `meta-llama/Llama`; undefined when not decodable. */
+function modelId(path: string): string | undefined {
+  try {
+    return path
+      .slice(MODELS_PREFIX.length)
+      .split('/')
+      .filter((s) => s !== '')
+      .map((s) => decodeURIComponent(s))
+      .join('/');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The public API (OpenAI Chat/Completions/Embeddings, Anthropic Messages, model lists) and the
+ * health probes, as a plain node:http request listener: a small route table, a bounded body reader
+ * (server/body) and the request stages (pipeline/).
+ */
+export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const stages = requestStages(deps);
+  const inference = (dialect: InboundDialect): Endpoint => ({ handle: inboundEndpoint(deps, stages, dialect), render: dialect.errorBody });
+  const table = new Map<string, Endpoint>([
+    ['GET /healthz', { handle: (_req, res) => sendJson(res, 200, {}, { status: 'ok' }), render: openAiError }],
+    [
+      'GET /readyz',
+      {
+        handle: (_req, res) => {
+          const version = deps.store.current?.snapshot.version;
+          const ready = version !== undefined && !deps.isDraining();
+          sendJson(res, ready ? 200 : 503, {}, { ready, snapshot: version ?? null, draining: deps.isDraining() });
+        },
+        render: openAiError,
+      },
+    ],
+    ['POST /v1/chat/completions', inference(openAiDialect('chat'))],
+    ['POST /v1/completions', inference(openAiDialect('completions'))],
+    ['POST /v1/embeddings', inference(openAiDialect('embeddings'))],
+    ['POST /v1/responses', inference(responsesDialect)],
+    // The Anthropic Messages API, routed like chat completions; its errors are rendered the Anthropic way.
+    ['POST /v1/messages', inference(messagesDialect)],
+    ['GET /v1/models', { handle: (req, res) => listModels(deps, req, res), render: openAiError }],
+  ]);
+
+  // Endpoints forwarded untranslated to the route's first target, where the route enables them.
+  const passThrough = passThroughEndpoint(deps);
+
+  const find = (method: string, path: string): Endpoint | undefined => {
+    const endpoint = table.get(routeKey(method, path));
+    if (endpoint !== undefined) return endpoint;
+    if (passThroughPath(path) !== undefined) return { handle: (req, res, telemetry) => passThrough(req, res, telemetry, path), render: openAiError };
+    if ((method !== 'GET' && method !== 'HEAD') || !path.toLowerCase().startsWith(MODELS_PREFIX)) return undefined;
+    const id = modelId(path);
+    if (id === undefined || id === '') return undefined;
+    return { handle: (req, res) => getModel(deps, req, res, id), render: openAiError };
+  };
+
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    const method = req.method ?? 'GET';
+    // Access log, metrics and the SERVER span of every request (dataplane/telemetry).
+    const telemetry = deps.observer.request(req, res, path);
+    const endpoint = find(method, path);
+    if (endpoint === undefined) {
+      sendError(res, errors.notFound(`${method} ${path}`), deps.logger, openAiError);
+      return;
+    }
+    let done: Promise<void> | void;
+    try {
+      done = endpoint.handle(req, res, telemetry);
+    } catch (err) {
+      sendError(res, err, deps.logger, endpoint.render);
+      return;
+    }
+    if (done !== undefined) done.catch((err: unknown) => sendError(res, err, deps.logger, endpoint.render));
+  };
+}
