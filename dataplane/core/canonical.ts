@@ -63,6 +63,12 @@ export type ParseResult = { ok: true; body: JsonObject; usage?: Usage } | { ok: 
 /** What one upstream stream event turned into. */
 export interface StreamStep {
   chunks: JsonObject[];
+  /**
+   * The upstream's own text of each chunk (SSE `data`), when it is already the canonical chunk
+   * unchanged on one line: a canonical client is sent these bytes instead of a re-serialisation.
+   * Absent (or shorter than chunks) for chunks the gateway rebuilt.
+   */
+  raw?: string[];
   usage?: Usage;
   failure?: UpstreamFailure;
   done?: boolean;

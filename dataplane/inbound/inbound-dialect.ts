@@ -11,7 +11,8 @@ export class StreamIdleTimeout extends Error {
 
 /** How a client API writes a stream; every method returns SSE text. One encoder per response. */
 export interface StreamEncoder {
-  chunk(chunk: JsonObject): string;
+  /** `raw`: the upstream's own text of the chunk when unchanged (StreamStep.raw); a canonical client gets it as is. */
+  chunk(chunk: JsonObject, raw?: string): string;
   usage?(usage: Usage): void;
   /** The stream ended normally. */
   end(): string;

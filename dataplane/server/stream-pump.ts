@@ -41,9 +41,11 @@ export async function pumpStream(
   };
 
   const emit = async (step: StreamStep): Promise<'continue' | 'stop'> => {
-    for (const chunk of step.chunks) {
-      meter.observe(chunk as JsonObject);
-      await write(res, dialect.chunk(chunk));
+    const { chunks, raw } = step;
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = chunks[i] as JsonObject;
+      meter.observe(chunk);
+      await write(res, dialect.chunk(chunk, raw?.[i]));
       if (meter.cutReason !== undefined) {
         await write(res, dialect.cut(meter.cutReason));
         return 'stop';

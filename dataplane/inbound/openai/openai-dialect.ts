@@ -11,7 +11,7 @@ function isObject(value: unknown): value is JsonObject {
 
 /** OpenAI streaming: data-only SSE, `[DONE]` at the end, `{"error":…}` in band. Stateless, so shared. */
 const OPENAI_STREAM: StreamEncoder = {
-  chunk: (chunk) => sseData(chunk),
+  chunk: (chunk, raw) => (raw === undefined ? sseData(chunk) : `data: ${raw}\n\n`),
   end: () => SSE_DONE,
   // A GatewayError is the gateway's own verdict (a guardrail's block): written as it is.
   failure: (failure) =>

@@ -51,12 +51,15 @@ class OpenAiStreamTransformer implements StreamTransformer {
     const usage = usageFromOpenAi(chunk.usage);
     const step: StreamStep = { chunks: [chunk] };
     if (usage !== undefined) step.usage = usage;
-    if (!this.clientWantsUsage) {
+    if (!this.clientWantsUsage && 'usage' in chunk) {
       // The gateway asked for usage on the client's behalf; hide what the client did not ask for.
       const choices = chunk.choices;
       if (usage !== undefined && Array.isArray(choices) && choices.length === 0) step.chunks = [];
       else delete chunk.usage;
+      return step;
     }
+    // Unchanged: the upstream's bytes go to the client as they came (a multi-line data field is rebuilt on one line).
+    if (!event.data.includes('\n') && !event.data.includes('\r')) step.raw = [event.data];
     return step;
   }
 

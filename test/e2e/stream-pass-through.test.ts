@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { ScriptedUpstream } from '../support/scripted-upstream.js';
+
+const route = `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: chat }
+spec:
+  model: chat
+  targets: [{ providerRef: { name: up }, model: m }]
+`;
+
+/** Chunks as an upstream may format them: spaces, escapes and number forms JSON.stringify would rewrite. */
+const CHUNK_1 = '{"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "caf\\u00e9 1.0e0"}, "finish_reason": null}]}';
+const CHUNK_2 = '{"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}';
+const USAGE = '{"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}';
+
+let upstream: ScriptedUpstream;
+let gateway: TestGateway;
+beforeAll(async () => {
+  upstream = new ScriptedUpstream();
+  await upstream.start();
+  upstream.handler = async (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(`data: ${CHUNK_1}\n\ndata: ${CHUNK_2}\n\ndata: ${USAGE}\n\ndata: [DONE]\n\n`);
+  };
+  gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.url), 'route.yaml': route });
+});
+afterAll(async () => {
+  await gateway.close();
+  await upstream.close();
+});
+
+async function streamText(includeUsage: boolean): Promise<string> {
+  const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }], ...(includeUsage ? { stream_options: { include_usage: true } } : {}) }),
+  });
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+describe('streaming pass-through', () => {
+  it('forwards unchanged chunks as the upstream wrote them, byte for byte', async () => {
+    expect(await streamText(true)).toBe(`data: ${CHUNK_1}\n\ndata: ${CHUNK_2}\n\ndata: ${USAGE}\n\ndata: [DONE]\n\n`);
+  });
+
+  it('still rebuilds what it must change: the usage chunk the client did not ask for is hidden', async () => {
+    expect(await streamText(false)).toBe(`data: ${CHUNK_1}\n\ndata: ${CHUNK_2}\n\ndata: [DONE]\n\n`);
+  });
+});
