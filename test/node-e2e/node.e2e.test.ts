@@ -182,8 +182,16 @@ const deploymentReady = (ns: string, name: string, replicas: number): true | und
   return s.readyReplicas === replicas && s.updatedReplicas === replicas && s.replicas === replicas ? true : undefined;
 };
 
-beforeAll(() => {
+beforeAll(async () => {
   kubectlOk(['get', 'nodes']);
+  // On a kept node (TOLLGATE_E2E_KEEP=1) the last run's namespaces may still be terminating:
+  // objects applied into one now are refused. Wait until each is gone or active.
+  for (const ns of [NS, 'platform', 'emulators', 'team-a', 'team-b']) {
+    await waitFor(`namespace ${ns} not terminating`, 180_000, () => {
+      const r = kubectl(['get', 'namespace', ns, '-o', 'jsonpath={.status.phase}']);
+      return r.status !== 0 || r.stdout !== 'Terminating' ? true : undefined;
+    });
+  }
   phase('cluster reachable');
 });
 
