@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Conditioned, conditionOf, dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster } from './harness.js';
+import { applyOrRefusal, type Conditioned, conditionOf, dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster } from './harness.js';
 
 const DP = `${POD_NET}.70`;
 
@@ -29,15 +29,7 @@ spec:
 ${spec}`;
 const otlp = '  destinations: [{ name: collector, otlpLogs: { endpoint: "http://127.0.0.1:4318" } }]\n';
 
-/** The API server's answer to a manifest: '' when accepted, its message when refused. */
-function apply(manifest: string): string {
-  try {
-    k.apply(manifest);
-    return '';
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
+const apply = (manifest: string): string => applyOrRefusal(k, manifest);
 
 describe('DataPolicy on a real API server', () => {
   it('accepts a policy with defaults, shows printer columns and kubectl explain', () => {

@@ -22,6 +22,16 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
+/** The API server's answer to a manifest: '' when accepted, its message when refused. */
+export function applyOrRefusal(k: TestCluster, manifest: string): string {
+  try {
+    k.apply(manifest);
+    return '';
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 export function kubectlWith(kubeconfig: string, args: string[], input?: string): string {
   const r = spawnSync('kubectl', args, { input, encoding: 'utf8', env: { ...process.env, KUBECONFIG: kubeconfig } });
   if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr || r.stdout}`);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCluster, type TestCluster } from './harness.js';
+import { applyOrRefusal, startTestCluster, type TestCluster } from './harness.js';
 
 let k: TestCluster;
 
@@ -28,15 +28,7 @@ const classify = `    - name: classify
       targets: [{ providerRef: { name: p }, model: mini }]
 `;
 
-/** The API server's answer to a manifest: '' when accepted, its message when refused. */
-function apply(manifest: string): string {
-  try {
-    k.apply(manifest);
-    return '';
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
+const apply = (manifest: string): string => applyOrRefusal(k, manifest);
 
 describe('ModelRoute rules: CEL validation in the API server', () => {
   it('accepts rules with a catch-all last, and a route with targets only', () => {
