@@ -16,7 +16,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY cli/ cli/
 COPY operator/ operator/
 COPY dataplane/ dataplane/
-RUN npx tsc -p tsconfig.build.json
+RUN npx tsc -p tsconfig.build.json && npx tsc -p operator/console/web/tsconfig.json
 
 # --- deps: production node_modules only ------------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps

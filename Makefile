@@ -12,6 +12,7 @@ install: node_modules/.package-lock.json
 
 dist/cli/tollgate.js: install $(shell find cli operator dataplane -name '*.ts' -not -name '*.test.ts')
 	npx tsc -p tsconfig.build.json
+	npx tsc -p operator/console/web/tsconfig.json
 
 build: dist/cli/tollgate.js
 
@@ -27,6 +28,7 @@ run: build
 
 typecheck: install
 	npx tsc -p tsconfig.json --noEmit
+	npx tsc -p operator/console/web/tsconfig.json --noEmit
 
 ## Regenerate crds/ from the zod schemas in operator/api.
 crds: install
@@ -35,9 +37,14 @@ crds: install
 
 ## Unit and end-to-end tests, the integration suite against a real kube-apiserver + etcd, then the
 ## real-node suite (make e2e, as root). Each part prints how long it took.
-test: install typecheck build redis otelcol seaweedfs
+test: install typecheck build redis otelcol seaweedfs chromium
 	@t=$$(date +%s); npx vitest run || exit 1; echo "[make test] unit and e2e: $$(( $$(date +%s) - t )) s"
 	@t=$$(date +%s); $(MAKE) test-integration || exit 1; echo "[make test] integration: $$(( $$(date +%s) - t )) s"
+
+## Chromium from Debian's packages for the console tests (driven by playwright-core; no browser download).
+.PHONY: chromium
+chromium:
+	bash test/console/ensure-chromium.sh
 
 ## redis-server from Debian's packages for the Redis backend tests (they start their own on loopback).
 .PHONY: redis seaweedfs
@@ -55,7 +62,7 @@ seaweedfs:
 	bash test/s3/build.sh >/dev/null
 
 ## Builds kube-apiserver and etcd on first use (cached), then runs test/integration in a private network namespace.
-test-integration: build
+test-integration: build chromium
 	bash test/cluster/build.sh
 	test/integration/run-in-netns.sh npx vitest run -c vitest.integration.config.ts
 

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Tracer } from '@opentelemetry/api';
+import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { Dataplane, type DataplaneOptions } from '../dataplane/main/dataplane.js';
 import { governanceFromEnv } from '../dataplane/main/governance-from-env.js';
+import { DevConsole } from './dev-console.js';
+import { consoleRouter } from '../operator/console/console-routes.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { compile } from '../operator/compile/compile.js';
 import { DirectorySource } from '../operator/sources/directory-source.js';
@@ -54,6 +57,12 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
   const governance = opts.governance ?? (await governanceFromEnv({}, logger));
   const adminToken = opts.adminToken ?? randomBytes(32).toString('hex');
   const apiKeyHashKey = opts.apiKeyHashKey ?? newApiKeyHashKey();
+  // The console on the admin port: this process's usage history and manifests, read with the admin token.
+  const devConsole = opts.adminPort === undefined ? undefined : new DevConsole(adminToken);
+  const onRequest: DataplaneOptions['onRequest'] = (request, cost) => {
+    devConsole?.record(request, cost);
+    opts.onRequest?.(request, cost);
+  };
   const dataplane = new Dataplane({
     host: opts.host,
     port: opts.port,
@@ -65,8 +74,10 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     ...(opts.auth === undefined ? {} : { auth: opts.auth }),
     ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }),
     ...(opts.bodyLimits === undefined ? {} : { bodyLimits: opts.bodyLimits }),
-    ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
-    ...(opts.adminPort === undefined ? {} : { admin: { host: opts.host, port: opts.adminPort, token: adminToken } }),
+    onRequest,
+    ...(opts.adminPort === undefined
+      ? {}
+      : { admin: { host: opts.host, port: opts.adminPort, token: adminToken, ...(devConsole === undefined ? {} : { open: (app: Express) => app.use(consoleRouter(devConsole)) }) } }),
     usage: opts.usage ?? { record: (u) => logger.debug({ usage: u }, 'usage') },
   });
   const onLoad = (result: LoadResult): void => {
@@ -77,6 +88,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
       logger.error(kept === undefined ? 'no valid configuration yet; not serving' : `change refused; still serving snapshot ${kept}`);
       return;
     }
+    devConsole?.loaded(result.input);
     const { snapshot, statuses } = compile({ ...result.input, apiKeyHashKey, localCaptureDestinations: true });
     for (const s of statuses) {
       for (const c of s.conditions) {

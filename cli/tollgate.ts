@@ -52,7 +52,7 @@ dataplane:
 
 dev:
   --auth                    Enforce caller identity and route access (default: every caller may use every route)
-  --admin-port <n>          Also serve an admin port with probes, GET /metrics and POST /debug/route (default: none);
+  --admin-port <n>          Also serve an admin port with probes, GET /metrics, POST /debug/route and the console at /console/ (default: none);
                             its token is kept in <state dir>/admin-token, the API key hash key in <state dir>/api-key-hash-key
                             (state dir: TOLLGATE_STATE_DIR, else $XDG_STATE_HOME/tollgate, else ~/.local/state/tollgate)
 
@@ -220,7 +220,10 @@ async function main(argv: string[]): Promise<void> {
         ...bodyLimitsFrom(values),
       });
       onSignals(thenFlush(gateway.stop, tracing));
-      if (adminToken !== undefined) logger.info({ adminUrl: gateway.adminUrl, tokenFile: adminToken.path }, 'admin port: send the token in the file as a bearer token');
+      if (adminToken !== undefined) {
+        logger.info({ adminUrl: gateway.adminUrl, tokenFile: adminToken.path }, 'admin port: send the token in the file as a bearer token');
+        logger.info({ consoleUrl: `${gateway.adminUrl ?? ''}/console/`, tokenFile: adminToken.path }, 'console: open it and paste the token in the file');
+      }
       process.stderr.write(devBanner(values.file, gateway.url, gateway.dataplane.store.current?.snapshot.routes.map((r) => r.model)));
       return;
     }

@@ -264,7 +264,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     metrics.usageRejected.inc(rejected.length);
     logger.warn({ pod, rejected }, 'usage records that cannot be counted were dropped');
   };
-  const app = createOperatorApp({ token: config.token, usage, history, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, logger });
+  const app = createOperatorApp({ token: config.token, usage, history, console: client, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, logger });
   const tls = listenTls;
   const server: Server = tls === undefined ? createHttpServer(app) : createHttpsServer({ cert: tls.cert, key: tls.key }, app);
   server.listen(config.listen.port, config.listen.host);

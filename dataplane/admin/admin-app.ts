@@ -11,6 +11,8 @@ export interface AdminDeps {
   isDraining: () => boolean;
   /** A reason this pod must not take traffic even with a snapshot (e.g. identity required but not verifiable). */
   unready?: () => string | undefined;
+  /** Routes that check their callers themselves (`tollgate dev`'s console), mounted before the token check. */
+  open?: (app: Express) => void;
   /** Extra admin routes (metrics, /debug/route) mounted by their owners, behind the token. */
   extend?: (app: Express) => void;
 }
@@ -38,6 +40,7 @@ export function createAdminApp(deps: AdminDeps): Express {
     res.status(ready ? 200 : 503).json({ ready, ...status(), ...(reason === undefined ? {} : { reason }) });
   });
 
+  deps.open?.(app);
   app.use(requireToken(deps.token));
   deps.extend?.(app);
   app.get('/v1/snapshot/status', (_req, res) => {

@@ -60,7 +60,7 @@ export interface DataplaneOptions {
   idleConnectionGraceMs?: number;
   usage?: UsageSink;
   /** Admin port for snapshot pushes from the operator; off when absent. */
-  admin?: { host: string; port: number; token: string; tls?: { cert: string; key: string } };
+  admin?: { host: string; port: number; token: string; tls?: { cert: string; key: string }; open?: (app: Express) => void };
   /** CA of the operator's certificate when operatorUrl is https. */
   operatorCa?: string;
   /** The name the operator's certificate carries, when it is not the host of operatorUrl (SNI and verification). */
@@ -226,7 +226,7 @@ export class Dataplane {
       };
       const unready = (): string | undefined =>
         this.opts.requireServiceAccounts === true && this.opts.auth?.verifiesServiceAccounts !== true ? NO_TOKEN_REVIEW : undefined;
-      const adminApp = createAdminApp({ store: this.store, token: admin.token, logger: this.opts.logger, isDraining: () => this.draining, unready, extend });
+      const adminApp = createAdminApp({ store: this.store, token: admin.token, logger: this.opts.logger, isDraining: () => this.draining, unready, extend, ...(admin.open === undefined ? {} : { open: admin.open }) });
       const adminServer = admin.tls === undefined ? createHttpServer(adminApp) : createHttpsServer({ cert: admin.tls.cert, key: admin.tls.key }, adminApp);
       adminServer.listen(admin.port, admin.host);
       await once(adminServer, 'listening');

@@ -6,6 +6,7 @@ import { wireJson } from '../../dataplane/config/secret-value.js';
 import type { UsageAggregator } from '../budgets/usage-aggregator.js';
 import { parseUsageReport, type RejectedRecord } from '../budgets/usage-intake.js';
 import type { UsageHistory } from '../usage/usage-history.js';
+import { consoleRouter, type ViewerReader } from '../console/console-routes.js';
 import type { Distributor } from './distributor.js';
 
 export interface OperatorServerDeps {
@@ -13,6 +14,8 @@ export interface OperatorServerDeps {
   usage: UsageAggregator;
   /** Usage history (UsageReport objects); absent in tests that exercise only budgets. */
   history?: Pick<UsageHistory, 'handle'>;
+  /** The read-only console at /console/ (reads the Kubernetes API with each viewer's own token). */
+  console?: ViewerReader;
   distributor: Distributor;
   registry: Registry;
   isReady: () => boolean;
@@ -46,6 +49,8 @@ export function createOperatorApp(deps: OperatorServerDeps): Express {
     const ready = deps.isReady();
     res.status(ready ? 200 : 503).json({ ready, leader: deps.isLeader() });
   });
+  // Before the token check: the console's viewers bring their own Kubernetes credentials.
+  if (deps.console !== undefined) app.use(consoleRouter(deps.console));
   app.use(requireToken(deps.token));
   app.get('/metrics', async (_req, res) => {
     res.type(deps.registry.contentType).send(await deps.registry.metrics());

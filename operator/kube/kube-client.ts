@@ -46,6 +46,7 @@ export class KubeError extends Error {
 export class KubeClient {
   private agent: Agent | undefined;
   private agentKey = '';
+  private viewerAgent: Agent | undefined;
   readonly server: string;
 
   constructor(private readonly kc: KubeConfig) {
@@ -115,7 +116,27 @@ export class KubeClient {
     }
   }
 
+  /**
+   * A GET as someone else (the console's viewer, with their bearer token): the kubeconfig's cluster
+   * CA only, never its client certificate or token, so the API server applies the viewer's RBAC.
+   */
+  async getAs(path: string, token: string): Promise<{ status: number; body: string }> {
+    if (this.viewerAgent === undefined) {
+      const opts: { ca?: unknown; rejectUnauthorized?: boolean } = {};
+      await this.kc.applyToHTTPSOptions(opts as Parameters<KubeConfig['applyToHTTPSOptions']>[0]);
+      this.viewerAgent = new Agent({ connect: { ca: opts.ca as string | undefined, rejectUnauthorized: opts.rejectUnauthorized !== false }, keepAliveTimeout: 30_000 });
+    }
+    const res = await request(this.server + path, {
+      method: 'GET',
+      dispatcher: this.viewerAgent,
+      headers: { accept: 'application/json', authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(30_000),
+    });
+    return { status: res.statusCode, body: await res.body.text() };
+  }
+
   async close(): Promise<void> {
+    await this.viewerAgent?.close();
     await this.agent?.close();
   }
 }

@@ -1,0 +1,103 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import express, { type Router } from 'express';
+import { CONSOLE_PAGE } from './console-page.js';
+
+/** Reads the Kubernetes API as the viewer: their bearer token, their RBAC. */
+export interface ViewerReader {
+  getAs(path: string, token: string): Promise<{ status: number; body: string }>;
+}
+
+const TOLLGATE_KINDS = '(providers|modelroutes|budgets|usagereports)';
+const NAME = '[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?';
+const NAMESPACE = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
+const TOLLGATE_PATH = new RegExp(`^/apis/tollgate\\.dev/v1alpha1(/namespaces/${NAMESPACE})?/${TOLLGATE_KINDS}(/${NAME})?$`);
+const EVENTS_PATH = new RegExp(`^/api/v1(/namespaces/${NAMESPACE})?/events$`);
+/** Events of Tollgate's objects only, whatever the viewer asks for. */
+const EVENTS_SELECTOR = 'involvedObject.apiVersion=tollgate.dev/v1alpha1';
+
+/**
+ * The path and query the console may read, or undefined: Tollgate's resources (get and list) and
+ * the Events about them, nothing else of the cluster, and only GET.
+ */
+export function allowedPath(path: string, query: URLSearchParams): string | undefined {
+  const kept = new URLSearchParams();
+  for (const key of ['limit', 'continue']) {
+    const value = query.get(key);
+    if (value !== null) kept.set(key, value);
+  }
+  if (TOLLGATE_PATH.test(path)) return kept.size === 0 ? path : `${path}?${kept}`;
+  if (EVENTS_PATH.test(path)) {
+    kept.set('fieldSelector', EVENTS_SELECTOR);
+    return `${path}?${kept}`;
+  }
+  return undefined;
+}
+
+const SCRIPT = fileURLToPath(new URL('./web/console.js', import.meta.url));
+
+function bearer(header: string | undefined): string | undefined {
+  const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  return m?.[1];
+}
+
+/**
+ * The read-only console at /console/: the page, its script (compiled from web/console.ts by the
+ * build), and /console/api/k8s/<path>, which reads the Kubernetes API with the viewer's own token.
+ * Mounted before any token check of the port it is on: the viewer's credential is checked by the
+ * API server, never by Tollgate, and the operator's own credentials are never used for it.
+ */
+export function consoleRouter(reader: ViewerReader): Router {
+  const router = express.Router();
+  router.use((_req, res, next) => {
+    res.set({
+      'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'cache-control': 'no-store',
+    });
+    next();
+  });
+  // Routing ignores a trailing slash: the page's relative-free links work either way, but send /console to /console/.
+  router.get('/console/', (req, res) => {
+    if (!req.originalUrl.split('?')[0]?.endsWith('/')) {
+      res.redirect(308, '/console/');
+      return;
+    }
+    res.type('html').send(CONSOLE_PAGE.html);
+  });
+  router.get('/console/console.css', (_req, res) => {
+    res.type('css').send(CONSOLE_PAGE.css);
+  });
+  router.get('/console/console.js', async (_req, res) => {
+    try {
+      res.type('js').send(await readFile(SCRIPT, 'utf8'));
+    } catch {
+      res.status(503).type('text').send('the console script is not built: run `npm run build`');
+    }
+  });
+  router.use('/console/api/k8s', async (req, res) => {
+    if (req.method !== 'GET') {
+      res.status(405).json({ error: { message: 'the console is read-only', type: 'invalid_request_error', code: 'method_not_allowed' } });
+      return;
+    }
+    const token = bearer(req.get('authorization'));
+    if (token === undefined) {
+      res.status(401).json({ error: { message: 'send your Kubernetes bearer token (Authorization: Bearer …)', type: 'authentication_error', code: 'missing_token' } });
+      return;
+    }
+    const url = new URL(req.originalUrl, 'http://console');
+    const target = allowedPath(url.pathname.slice('/console/api/k8s'.length), url.searchParams);
+    if (target === undefined) {
+      res.status(403).json({ error: { message: "the console reads only Tollgate's resources and their Events", type: 'permission_error', code: 'path_not_allowed' } });
+      return;
+    }
+    try {
+      const answer = await reader.getAs(target, token);
+      res.status(answer.status).type('json').send(answer.body);
+    } catch (err) {
+      res.status(502).json({ error: { message: `Kubernetes API unreachable: ${(err as Error).message}`, type: 'server_error', code: 'kube_unreachable' } });
+    }
+  });
+  return router;
+}

@@ -1,0 +1,488 @@
+// The console's script, run in the browser. It reads Tollgate's objects through the operator with
+// the viewer's own token (/console/api/k8s/...), so it shows exactly what their RBAC allows, and
+// computes every number from UsageReport, Budget, ModelRoute and Provider objects and their Events.
+
+type Outcomes = Partial<Record<string, number>>;
+interface Stats {
+  requests: number;
+  outcomes: Outcomes;
+  failovers: number;
+  cacheHits: number;
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens: number;
+  costUsd: number;
+}
+type Breakdown = Record<string, Stats>;
+interface Hour {
+  hour: number;
+  totals: Stats;
+  latencyMs: number[];
+  ttftMs: number[];
+  byRoute: Breakdown;
+  byModel: Breakdown;
+  byProvider: Breakdown;
+  byCaller: Breakdown;
+}
+interface Meta {
+  name: string;
+  namespace?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  managedFields?: { operation?: string; time?: string; fieldsV1?: Record<string, unknown>; subresource?: string }[];
+}
+interface UsageReport {
+  metadata: Meta;
+  status?: { date: string; totals: Stats; errors: number; histogramBoundsMs: number[]; hours: Hour[] };
+}
+interface Budget {
+  metadata: Meta;
+  spec: { limit: { amount: number; unit?: string }; period?: string };
+  status?: { spent?: number; remaining?: number; periodStart?: string; resetsAt?: string };
+}
+interface Routed {
+  metadata: Meta;
+  spec: Record<string, unknown>;
+}
+interface KubeEvent {
+  type?: string;
+  reason?: string;
+  message?: string;
+  lastTimestamp?: string;
+  eventTime?: string;
+  involvedObject?: { kind?: string; namespace?: string; name?: string };
+}
+interface Data {
+  reports: UsageReport[];
+  budgets: Budget[];
+  routes: Routed[];
+  providers: Routed[];
+  events: KubeEvent[];
+  notes: string[];
+  since: string;
+  today: string;
+}
+
+const OUTCOMES = ['ok', 'rate_limited', 'budget_rejected', 'guardrail_blocked', 'rejected', 'upstream_4xx', 'upstream_5xx', 'timeout', 'cancelled'];
+const DIMENSIONS = { namespace: 'Namespace', route: 'Route', model: 'Model', provider: 'Provider', caller: 'Caller' } as const;
+type Dimension = keyof typeof DIMENSIONS;
+
+// ---- formatting (for people) -------------------------------------------------------------
+
+const usd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const usdSmall = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 4 });
+const whole = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+const money = (n: number): string => (n !== 0 && Math.abs(n) < 1 ? usdSmall : usd).format(n);
+const count = (n: number): string => whole.format(n);
+const percent = (part: number, all: number): string => (all === 0 ? '–' : `${((part / all) * 100).toFixed(1)}%`);
+function duration(ms: number | undefined): string {
+  if (ms === undefined) return '–';
+  if (!Number.isFinite(ms)) return '> 60 s';
+  return ms < 1000 ? `≤ ${ms} ms` : `≤ ${(ms / 1000).toLocaleString('en-US')} s`;
+}
+
+// ---- DOM helpers -------------------------------------------------------------------------
+
+type Child = Node | string | number | undefined | null | false;
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  for (const c of children) if (c !== undefined && c !== null && c !== false) el.append(typeof c === 'number' ? String(c) : c);
+  return el;
+}
+
+function card(label: string, value: string, id: string): HTMLElement {
+  return h('div', { class: 'card' }, h('div', { class: 'label' }, label), h('div', { class: 'value', 'data-testid': id }, value));
+}
+
+function table(caption: string, headers: string[], rows: Child[][], id: string): HTMLTableElement {
+  return h(
+    'table',
+    { 'data-testid': id },
+    h('caption', {}, caption),
+    h('thead', {}, h('tr', {}, ...headers.map((x) => h('th', { scope: 'col' }, x)))),
+    h('tbody', {}, ...rows.map((r) => h('tr', {}, ...r.map((c, i) => (i === 0 ? h('th', { scope: 'row' }, c) : h('td', {}, c)))))),
+  );
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+function svg(tag: string, attrs: Record<string, string | number>, text?: string): SVGElement {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+/** Bars per day, with vertical markers (configuration changes) at their times. */
+function dailyChart(title: string, days: string[], values: number[], markers: { at: string; label: string }[], format: (n: number) => string): Element {
+  const width = 640;
+  const height = 160;
+  const pad = 24;
+  const max = Math.max(1e-9, ...values);
+  const step = (width - 2 * pad) / Math.max(1, days.length);
+  const root = svg('svg', { class: 'chart', width, height, role: 'img', 'aria-label': `${title}: ${days.map((d, i) => `${d} ${format(values[i] ?? 0)}`).join(', ')}` });
+  root.append(svg('title', {}, title));
+  days.forEach((day, i) => {
+    const v = values[i] ?? 0;
+    const bh = ((height - 2 * pad) * v) / max;
+    root.append(svg('rect', { class: 'bar', x: pad + i * step + 2, y: height - pad - bh, width: Math.max(1, step - 4), height: bh }));
+    if (days.length <= 14 || i % Math.ceil(days.length / 14) === 0) root.append(svg('text', { x: pad + i * step + 2, y: height - 8 }, day.slice(5)));
+  });
+  root.append(svg('text', { x: 4, y: 12 }, `${title} (max ${format(max)})`));
+  const first = days[0];
+  for (const m of markers) {
+    if (first === undefined) break;
+    const dayIndex = (Date.parse(m.at) - Date.parse(`${first}T00:00:00Z`)) / 86_400_000;
+    if (dayIndex < 0 || dayIndex > days.length) continue;
+    const x = pad + dayIndex * step;
+    const line = svg('line', { class: 'marker', x1: x, x2: x, y1: pad, y2: height - pad });
+    line.append(svg('title', {}, m.label));
+    root.append(line);
+  }
+  return root;
+}
+
+// ---- numbers -----------------------------------------------------------------------------
+
+function empty(): Stats {
+  return { requests: 0, outcomes: {}, failovers: 0, cacheHits: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, costUsd: 0 };
+}
+
+function add(into: Stats, s: Stats): Stats {
+  into.requests += s.requests;
+  for (const [k, v] of Object.entries(s.outcomes)) into.outcomes[k] = (into.outcomes[k] ?? 0) + (v ?? 0);
+  into.failovers += s.failovers;
+  into.cacheHits += s.cacheHits;
+  into.inputTokens += s.inputTokens;
+  into.outputTokens += s.outputTokens;
+  into.cachedInputTokens += s.cachedInputTokens;
+  into.costUsd += s.costUsd;
+  return into;
+}
+
+const errorsOf = (s: Stats): number => s.requests - (s.outcomes.ok ?? 0);
+
+interface Period {
+  totals: Stats;
+  latency: number[];
+  ttft: number[];
+  bounds: number[];
+}
+
+function windowOf(reports: UsageReport[], from: string, to: string): Period {
+  const w: Period = { totals: empty(), latency: [], ttft: [], bounds: [] };
+  for (const r of reports) {
+    const s = r.status;
+    if (s === undefined || s.date < from || s.date > to) continue;
+    w.bounds = s.histogramBoundsMs;
+    add(w.totals, s.totals);
+    for (const hour of s.hours) {
+      hour.latencyMs.forEach((n, i) => (w.latency[i] = (w.latency[i] ?? 0) + n));
+      hour.ttftMs.forEach((n, i) => (w.ttft[i] = (w.ttft[i] ?? 0) + n));
+    }
+  }
+  return w;
+}
+
+/** The bucket bound under which a share q of the requests fell (a histogram is good to one bucket). */
+function quantile(histogram: number[], bounds: number[], q: number): number | undefined {
+  const total = histogram.reduce((a, b) => a + b, 0);
+  if (total === 0) return undefined;
+  let seen = 0;
+  for (let i = 0; i < histogram.length; i++) {
+    seen += histogram[i] ?? 0;
+    if (seen >= q * total) return bounds[i] ?? Number.POSITIVE_INFINITY;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+function breakdown(reports: UsageReport[], dim: Dimension, from: string, to: string): Map<string, Stats> {
+  const out = new Map<string, Stats>();
+  const put = (key: string, s: Stats): void => {
+    out.set(key, add(out.get(key) ?? empty(), s));
+  };
+  for (const r of reports) {
+    const s = r.status;
+    if (s === undefined || s.date < from || s.date > to) continue;
+    if (dim === 'namespace') {
+      put(r.metadata.namespace ?? '', s.totals);
+      continue;
+    }
+    const field = ({ route: 'byRoute', model: 'byModel', provider: 'byProvider', caller: 'byCaller' } as const)[dim];
+    for (const hour of s.hours) for (const [key, stats] of Object.entries(hour[field])) put(key, stats);
+  }
+  return out;
+}
+
+function days(since: string, today: string): string[] {
+  const out: string[] = [];
+  for (let t = Date.parse(`${since}T00:00:00Z`); t <= Date.parse(`${today}T00:00:00Z`); t += 86_400_000) out.push(new Date(t).toISOString().slice(0, 10));
+  return out;
+}
+
+/** When each ModelRoute and Provider last changed its spec (the generation bump), from managedFields. */
+function changes(data: Data): { at: string; label: string }[] {
+  const out: { at: string; label: string }[] = [];
+  for (const [kind, list] of [['ModelRoute', data.routes], ['Provider', data.providers]] as const) {
+    for (const o of list) {
+      const specWrites = (o.metadata.managedFields ?? []).filter((f) => f.subresource !== 'status' && f.time !== undefined && JSON.stringify(f.fieldsV1 ?? {}).includes('"f:spec"'));
+      const at = specWrites.map((f) => f.time ?? '').sort().at(-1) ?? o.metadata.creationTimestamp;
+      if (at !== undefined) out.push({ at, label: `${kind} ${o.metadata.namespace ?? ''}/${o.metadata.name} generation ${o.metadata.generation ?? 1} (${at})` });
+    }
+  }
+  return out.sort((a, b) => (a.at < b.at ? -1 : 1));
+}
+
+// ---- views -------------------------------------------------------------------------------
+
+function statsRow(key: string, s: Stats): Child[] {
+  return [key, count(s.requests), count(errorsOf(s)), percent(errorsOf(s), s.requests), money(s.costUsd), count(s.inputTokens), count(s.outputTokens), count(s.cacheHits)];
+}
+const STATS_HEADERS = ['Requests', 'Errors', 'Error rate', 'Cost', 'Input tokens', 'Output tokens', 'Cache hits'];
+
+function budgetRows(data: Data, now: number): Child[][] {
+  return data.budgets.map((b) => {
+    const spent = b.status?.spent ?? 0;
+    const limit = b.spec.limit.amount;
+    const unit = b.spec.limit.unit === 'Tokens' ? 'tokens' : 'USD';
+    const fmt = unit === 'USD' ? money : (n: number) => `${count(n)} tokens`;
+    const start = Date.parse(b.status?.periodStart ?? '');
+    const end = Date.parse(b.status?.resetsAt ?? '');
+    let projected: number | undefined;
+    if (Number.isFinite(start) && Number.isFinite(end) && now > start) projected = (spent / (now - start)) * (end - start);
+    const over = projected !== undefined && projected > limit;
+    return [
+      `${b.metadata.namespace ?? ''}/${b.metadata.name}`,
+      fmt(spent),
+      fmt(limit),
+      percent(spent, limit),
+      projected === undefined ? '–' : h('span', over ? { class: 'over' } : {}, `${fmt(projected)} (${percent(projected, limit)})`),
+      b.status?.resetsAt ?? '–',
+    ];
+  });
+}
+
+function overview(data: Data): Node[] {
+  const w = windowOf(data.reports, data.since, data.today);
+  const today = windowOf(data.reports, data.today, data.today);
+  const t = w.totals;
+  const providers = [...breakdown(data.reports, 'provider', data.since, data.today)].sort(([, a], [, b]) => b.requests - a.requests);
+  const servedTotal = providers.reduce((n, [, s]) => n + s.requests, 0);
+  const span = days(data.since, data.today);
+  const perDay = span.map((d) => windowOf(data.reports, d, d).totals);
+  return [
+    h(
+      'div',
+      { class: 'cards' },
+      card('Spend today', money(today.totals.costUsd), 'spend-today'),
+      card(`Spend, ${span.length} days`, money(t.costUsd), 'spend-period'),
+      card('Requests', count(t.requests), 'requests'),
+      card('Error rate', percent(errorsOf(t), t.requests), 'error-rate'),
+      card('Latency p50 / p95', `${duration(quantile(w.latency, w.bounds, 0.5))} / ${duration(quantile(w.latency, w.bounds, 0.95))}`, 'latency'),
+      card('TTFT p50 / p95', `${duration(quantile(w.ttft, w.bounds, 0.5))} / ${duration(quantile(w.ttft, w.bounds, 0.95))}`, 'ttft'),
+      card('Tokens in / out', `${count(t.inputTokens)} / ${count(t.outputTokens)}`, 'tokens'),
+      card('Cache hit rate', percent(t.cacheHits, t.requests), 'cache-hit-rate'),
+    ),
+    dailyChart('Requests per day', span, perDay.map((s) => s.requests), changes(data), count),
+    dailyChart('Spend per day', span, perDay.map((s) => s.costUsd), changes(data), money),
+    table('Provider mix', ['Provider', 'Requests', 'Share', 'Cost'], providers.map(([k, s]) => [k, count(s.requests), percent(s.requests, servedTotal), money(s.costUsd)]), 'provider-mix'),
+    table('Budgets', ['Budget', 'Spent', 'Limit', 'Used', 'Projected at reset', 'Resets at'], budgetRows(data, Date.now()), 'overview-budgets'),
+  ];
+}
+
+let dimension: Dimension = 'namespace';
+function breakdownView(data: Data): Node[] {
+  const select = h('select', { id: 'dimension', 'aria-label': 'Break down by' }, ...Object.entries(DIMENSIONS).map(([k, label]) => h('option', k === dimension ? { value: k, selected: '' } : { value: k }, label)));
+  select.addEventListener('change', () => {
+    dimension = select.value as Dimension;
+    render();
+    document.getElementById('dimension')?.focus();
+  });
+  const rows = [...breakdown(data.reports, dimension, data.since, data.today)].sort(([, a], [, b]) => b.costUsd - a.costUsd || b.requests - a.requests);
+  return [h('label', {}, 'Break down by ', select), table(`By ${DIMENSIONS[dimension].toLowerCase()}`, [DIMENSIONS[dimension], ...STATS_HEADERS], rows.map(([k, s]) => statsRow(k, s)), 'breakdown')];
+}
+
+function budgetsView(data: Data): Node[] {
+  const now = Date.now();
+  const charts = data.budgets.map((b) => {
+    const spent = b.status?.spent ?? 0;
+    const limit = b.spec.limit.amount;
+    const start = Date.parse(b.status?.periodStart ?? '');
+    const end = Date.parse(b.status?.resetsAt ?? '');
+    const width = 640;
+    const height = 120;
+    const root = svg('svg', { class: 'chart', width, height, role: 'img', 'aria-label': `Burn-down of ${b.metadata.name}: ${percent(spent, limit)} of the limit spent` });
+    root.append(svg('title', {}, `Budget ${b.metadata.namespace ?? ''}/${b.metadata.name}`));
+    if (Number.isFinite(start) && Number.isFinite(end) && end > start) {
+      const x = (t: number): number => 20 + ((width - 40) * (t - start)) / (end - start);
+      const y = (v: number): number => height - 20 - ((height - 40) * Math.min(v, limit * 1.5)) / (limit * 1.5);
+      root.append(svg('line', { class: 'marker', x1: 20, x2: width - 20, y1: y(limit), y2: y(limit) }));
+      root.append(svg('line', { stroke: '#4a78a8', 'stroke-width': 3, x1: x(start), y1: y(0), x2: x(Math.min(now, end)), y2: y(spent) }));
+      const projected = now > start ? (spent / (now - start)) * (end - start) : spent;
+      root.append(svg('line', { stroke: '#4a78a8', 'stroke-dasharray': '4 4', 'stroke-width': 2, x1: x(Math.min(now, end)), y1: y(spent), x2: x(end), y2: y(projected) }));
+      root.append(svg('text', { x: 22, y: 12 }, `${b.metadata.namespace ?? ''}/${b.metadata.name}: limit line, spend so far, projection (dashed) to ${b.status?.resetsAt ?? ''}`));
+    } else {
+      root.append(svg('text', { x: 22, y: 12 }, `${b.metadata.name}: rolling window (no projection)`));
+    }
+    return root;
+  });
+  return [table('Budgets', ['Budget', 'Spent', 'Limit', 'Used', 'Projected at reset', 'Resets at'], budgetRows(data, now), 'budgets'), ...charts];
+}
+
+function failuresView(data: Data): Node[] {
+  const t = windowOf(data.reports, data.since, data.today).totals;
+  const providers = [...breakdown(data.reports, 'provider', data.since, data.today)].filter(([, s]) => s.failovers > 0);
+  const warnings = data.events.filter((e) => e.type === 'Warning').sort((a, b) => ((a.lastTimestamp ?? a.eventTime ?? '') < (b.lastTimestamp ?? b.eventTime ?? '') ? 1 : -1));
+  return [
+    table('Requests by outcome', ['Outcome', 'Requests', 'Share'], OUTCOMES.map((o) => [o, count(t.outcomes[o] ?? 0), percent(t.outcomes[o] ?? 0, t.requests)]), 'outcomes'),
+    h('p', {}, 'Failovers: ', h('strong', { 'data-testid': 'failovers' }, count(t.failovers))),
+    table('Who served after a failover', ['Provider', 'Requests after a failover', 'Of them ok'], providers.map(([k, s]) => [k, count(s.failovers), count(s.outcomes.ok ?? 0)]), 'served-instead'),
+    table('Warning Events', ['Object', 'Reason', 'Message', 'Last seen'], warnings.slice(0, 50).map((e) => [`${e.involvedObject?.kind ?? ''} ${e.involvedObject?.namespace ?? ''}/${e.involvedObject?.name ?? ''}`, e.reason ?? '', e.message ?? '', e.lastTimestamp ?? e.eventTime ?? '']), 'events'),
+  ];
+}
+
+let compareWindows: { a: [string, string]; b: [string, string] } | undefined;
+function compareView(data: Data): Node[] {
+  const span = days(data.since, data.today);
+  const mid = span[Math.floor(span.length / 2)] ?? data.today;
+  const beforeMid = span[Math.max(0, Math.floor(span.length / 2) - 1)] ?? data.since;
+  compareWindows ??= { a: [data.since, beforeMid], b: [mid, data.today] };
+  const win = compareWindows;
+  const inputs = (key: 'a' | 'b', label: string): HTMLElement => {
+    const [from, to] = win[key];
+    const f = h('input', { type: 'date', value: from, 'aria-label': `${label} from`, id: `${key}-from` });
+    const t = h('input', { type: 'date', value: to, 'aria-label': `${label} to`, id: `${key}-to` });
+    const update = (): void => {
+      win[key] = [f.value, t.value];
+      render();
+    };
+    f.addEventListener('change', update);
+    t.addEventListener('change', update);
+    return h('fieldset', {}, h('legend', {}, label), f, ' to ', t);
+  };
+  const side = (key: 'a' | 'b', label: string): HTMLElement => {
+    const [from, to] = win[key];
+    const w = windowOf(data.reports, from, to);
+    const s = w.totals;
+    const mix = [...breakdown(data.reports, 'provider', from, to)].sort(([, x], [, y]) => y.requests - x.requests);
+    return h(
+      'section',
+      { 'aria-label': label },
+      table(
+        `${label}: ${from} to ${to}`,
+        ['Measure', 'Value'],
+        [
+          ['Requests', count(s.requests)],
+          ['Error rate', percent(errorsOf(s), s.requests)],
+          ['Latency p50 / p95', `${duration(quantile(w.latency, w.bounds, 0.5))} / ${duration(quantile(w.latency, w.bounds, 0.95))}`],
+          ['TTFT p50 / p95', `${duration(quantile(w.ttft, w.bounds, 0.5))} / ${duration(quantile(w.ttft, w.bounds, 0.95))}`],
+          ['Cost', money(s.costUsd)],
+          ['Cost per request', s.requests === 0 ? '–' : money(s.costUsd / s.requests)],
+          ['Tokens in / out', `${count(s.inputTokens)} / ${count(s.outputTokens)}`],
+          ['Failovers', count(s.failovers)],
+        ],
+        `compare-${key}`,
+      ),
+      table(`${label}: provider mix`, ['Provider', 'Share'], mix.map(([k, x]) => [k, percent(x.requests, s.requests)]), `compare-${key}-mix`),
+    );
+  };
+  const marks = changes(data);
+  return [
+    h('div', { class: 'columns' }, inputs('a', 'Before'), inputs('b', 'After')),
+    dailyChart('Requests per day (markers: ModelRoute and Provider changes)', span, span.map((d) => windowOf(data.reports, d, d).totals.requests), marks, count),
+    h('div', { class: 'columns' }, side('a', 'Before'), side('b', 'After')),
+    table('Configuration changes', ['When', 'What'], marks.map((m) => [m.at, m.label]), 'changes'),
+  ];
+}
+
+// ---- loading and navigation --------------------------------------------------------------
+
+const VIEWS = { overview, breakdown: breakdownView, budgets: budgetsView, failures: failuresView, compare: compareView } as const;
+type View = keyof typeof VIEWS;
+let current: View = 'overview';
+let data: Data | undefined;
+
+function say(text: string, state: 'loading' | 'done' | 'error'): void {
+  const m = document.getElementById('message');
+  if (m === null) return;
+  m.textContent = text;
+  m.className = state === 'error' ? 'error' : '';
+  m.dataset.state = state;
+}
+
+function render(): void {
+  const main = document.getElementById('view');
+  if (main === null || data === undefined) return;
+  main.replaceChildren(...VIEWS[current](data));
+  for (const b of document.querySelectorAll<HTMLButtonElement>('#tabs button')) b.setAttribute('aria-pressed', String(b.dataset.view === current));
+}
+
+class Refused extends Error {}
+
+async function read<T>(path: string, token: string): Promise<T[]> {
+  const res = await fetch(`/console/api/k8s${path}`, { headers: { authorization: `Bearer ${token}` } });
+  if (res.status === 403 || res.status === 404) throw new Refused(path);
+  if (!res.ok) throw new Error(`${res.status} reading ${path}: ${(await res.text()).slice(0, 200)}`);
+  return ((await res.json()) as { items: T[] }).items;
+}
+
+async function load(token: string, namespace: string, span: number): Promise<Data> {
+  const ns = namespace === '' ? '' : `/namespaces/${encodeURIComponent(namespace)}`;
+  const refused = new Set<string>();
+  const optional = async <T>(what: string, path: string): Promise<T[]> => {
+    try {
+      return await read<T>(path, token);
+    } catch (err) {
+      if (!(err instanceof Refused)) throw err;
+      refused.add(what);
+      return [];
+    }
+  };
+  const [reports, budgets, routes, providers, events] = await Promise.all([
+    optional<UsageReport>('UsageReports', `/apis/tollgate.dev/v1alpha1${ns}/usagereports`),
+    optional<Budget>('Budgets', `/apis/tollgate.dev/v1alpha1${ns}/budgets`),
+    optional<Routed>('ModelRoutes', `/apis/tollgate.dev/v1alpha1${ns}/modelroutes`),
+    optional<Routed>('Providers', `/apis/tollgate.dev/v1alpha1${ns}/providers`),
+    optional<KubeEvent>('Events', `/api/v1${ns}/events`),
+  ]);
+  const notes = ['UsageReports', 'Budgets', 'ModelRoutes', 'Providers', 'Events'].filter((what) => refused.has(what));
+  const today = new Date().toISOString().slice(0, 10);
+  const since = new Date(Date.now() - (span - 1) * 86_400_000).toISOString().slice(0, 10);
+  return { reports: reports.filter((r) => r.status !== undefined), budgets, routes, providers, events, notes, since, today };
+}
+
+function start(): void {
+  const form = document.getElementById('scope') as HTMLFormElement | null;
+  const tokenInput = document.getElementById('token') as HTMLInputElement | null;
+  const nsInput = document.getElementById('namespace') as HTMLInputElement | null;
+  const daysInput = document.getElementById('days') as HTMLInputElement | null;
+  if (form === null || tokenInput === null || nsInput === null || daysInput === null) return;
+  tokenInput.value = sessionStorage.getItem('tollgate-token') ?? '';
+  nsInput.value = sessionStorage.getItem('tollgate-namespace') ?? '';
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const token = tokenInput.value.trim();
+    sessionStorage.setItem('tollgate-token', token);
+    sessionStorage.setItem('tollgate-namespace', nsInput.value.trim());
+    say('Loading…', 'loading');
+    compareWindows = undefined;
+    load(token, nsInput.value.trim(), Math.min(90, Math.max(1, Number(daysInput.value) || 7))).then(
+      (loaded) => {
+        data = loaded;
+        const scope = nsInput.value.trim() === '' ? 'every namespace you may read' : `namespace ${nsInput.value.trim()}`;
+        say(`${loaded.reports.length} daily reports from ${scope}, ${loaded.since} to ${loaded.today}.${loaded.notes.length > 0 ? ` Not allowed to read: ${loaded.notes.join(', ')}.` : ''}`, 'done');
+        render();
+      },
+      (err: unknown) => say((err as Error).message, 'error'),
+    );
+  });
+  for (const b of document.querySelectorAll<HTMLButtonElement>('#tabs button')) {
+    b.addEventListener('click', () => {
+      current = (b.dataset.view ?? 'overview') as View;
+      render();
+    });
+  }
+  if (tokenInput.value !== '') form.requestSubmit();
+}
+
+start();

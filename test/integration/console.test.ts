@@ -1,0 +1,194 @@
+// The console served by the operator, in Debian's Chromium driven by playwright-core, against the
+// real API server: each view loads, its numbers equal the UsageReport totals, and a viewer whose
+// ServiceAccount may read only team-a sees no team-b data. Screenshots of each view are written to
+// test-results/console/.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import OpenAI from 'openai';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UsageReportStatus } from '../../operator/api/usage-report.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+import { anonymousRoute, dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster, upstreamProvider } from './harness.js';
+
+const IP = `${POD_NET}.41`;
+const OPERATOR_PORT = 19194;
+const CONSOLE = `http://127.0.0.1:${OPERATOR_PORT}/console/`;
+const ARTIFACTS = 'test-results/console';
+const SENT = { 'team-a': 3, 'team-b': 2 } as const;
+
+let k: TestCluster;
+let upstream: OpenAiUpstream;
+let operator: Proc;
+let pod: Proc;
+let browser: Browser;
+const tokens = { teamA: '', all: '' };
+
+const namespaceObjects = (ns: string, url: string) => `apiVersion: v1
+kind: Secret
+metadata: { name: key, namespace: ${ns} }
+stringData: { apiKey: sk-x }
+---
+${upstreamProvider(ns, url, '  credentials: { secretRef: { name: key, key: apiKey } }\n  models: [{ name: m, pricing: { input: 1000, output: 2000 } }]\n')}---
+${anonymousRoute(ns, `chat-${ns}`)}---
+apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: daily, namespace: ${ns} }
+spec:
+  limit: { amount: 10, unit: USD }
+  period: Day
+  subjects: { namespaces: [${ns}] }
+`;
+
+/** A reader of Tollgate's objects: a Role in team-a only, or a ClusterRole everywhere. */
+const viewers = `apiVersion: v1
+kind: ServiceAccount
+metadata: { name: team-a-viewer, namespace: team-a }
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: platform-viewer, namespace: tollgate-system }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: tollgate-reader, namespace: team-a }
+rules:
+  - { apiGroups: [tollgate.dev], resources: [usagereports, budgets, modelroutes, providers], verbs: [get, list] }
+  - { apiGroups: [""], resources: [events], verbs: [list] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: team-a-viewer, namespace: team-a }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: tollgate-reader }
+subjects: [{ kind: ServiceAccount, name: team-a-viewer, namespace: team-a }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: tollgate-reader }
+rules:
+  - { apiGroups: [tollgate.dev], resources: [usagereports, budgets, modelroutes, providers], verbs: [get, list] }
+  - { apiGroups: [""], resources: [events], verbs: [list] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: platform-viewer }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: tollgate-reader }
+subjects: [{ kind: ServiceAccount, name: platform-viewer, namespace: tollgate-system }]
+`;
+
+const today = (): string => new Date().toISOString().slice(0, 10);
+const report = (ns: string): UsageReportStatus | undefined => {
+  try {
+    return k.get<{ status?: UsageReportStatus }>('usagereport', today(), ns).status;
+  } catch {
+    return undefined;
+  }
+};
+
+const money = (n: number): string =>
+  new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: n !== 0 && n < 1 ? 4 : 2 }).format(n);
+
+async function open(token: string, namespace: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(CONSOLE);
+  await page.fill('#token', token);
+  await page.fill('#namespace', namespace);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#message[data-state=done], #message[data-state=error]');
+  return page;
+}
+
+beforeAll(async () => {
+  k = await startTestCluster();
+  upstream = await startOpenAiUpstream();
+  for (const ns of Object.keys(SENT)) {
+    k.kubectl(['create', 'namespace', ns]);
+    k.apply(namespaceObjects(ns, upstream.baseUrl));
+  }
+  k.apply(viewers);
+  tokens.teamA = k.kubectl(['create', 'token', 'team-a-viewer', '-n', 'team-a', '--duration', '1h']).trim();
+  tokens.all = k.kubectl(['create', 'token', 'platform-viewer', '-n', 'tollgate-system', '--duration', '1h']).trim();
+  pod = startDataplane(IP, { operatorUrl: `http://127.0.0.1:${OPERATOR_PORT}` });
+  k.apply(dataplaneService([IP]));
+  operator = startOperator(k.operatorKubeconfig, { port: OPERATOR_PORT, identity: 'console-operator', args: ['--usage-flush-interval', '1'] });
+  for (const [ns, n] of Object.entries(SENT)) {
+    const client = new OpenAI({ baseURL: `http://${IP}:8080/v1`, apiKey: 'x', maxRetries: 0 });
+    await eventually(() => client.chat.completions.create({ model: `chat-${ns}`, messages: [{ role: 'user', content: 'hi' }] }), `chat-${ns} served`, 60_000);
+    for (let i = 1; i < n; i++) await client.chat.completions.create({ model: `chat-${ns}`, messages: [{ role: 'user', content: 'hi' }] });
+    await eventually(() => expect(report(ns)?.totals.requests).toBe(n), `UsageReport ${ns}`, 30_000);
+  }
+  const executablePath = execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser']).toString().trim();
+  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  mkdirSync(ARTIFACTS, { recursive: true });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await operator?.kill();
+  await pod?.kill();
+  await upstream?.close();
+  await k?.stop();
+});
+
+describe('console', () => {
+  it('every view loads, and the overview equals the UsageReport totals (screenshots of each view)', async () => {
+    const page = await open(tokens.all, '');
+    const a = report('team-a');
+    const b = report('team-b');
+    const requests = (a?.totals.requests ?? 0) + (b?.totals.requests ?? 0);
+    const cost = (a?.totals.costUsd ?? 0) + (b?.totals.costUsd ?? 0);
+    expect(await page.textContent('[data-testid=requests]')).toBe(String(requests));
+    expect(await page.textContent('[data-testid=spend-today]')).toBe(money(cost));
+    expect(await page.textContent('[data-testid=error-rate]')).toBe('0.0%');
+    await page.screenshot({ path: `${ARTIFACTS}/overview.png`, fullPage: true });
+    for (const view of ['breakdown', 'budgets', 'failures', 'compare']) {
+      await page.click(`[data-view=${view}]`);
+      expect(await page.getAttribute(`[data-view=${view}]`, 'aria-pressed')).toBe('true');
+      await page.screenshot({ path: `${ARTIFACTS}/${view}.png`, fullPage: true });
+    }
+    await page.click('[data-view=breakdown]');
+    const rows = await page.$$eval('[data-testid=breakdown] tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+    expect(rows.map((r) => [r[0], r[1]]).sort()).toEqual([
+      ['team-a', String(SENT['team-a'])],
+      ['team-b', String(SENT['team-b'])],
+    ]);
+    await page.click('[data-view=budgets]');
+    expect(await page.$$eval('[data-testid=budgets] tbody th', (ths) => ths.map((t) => t.textContent).sort())).toEqual(['team-a/daily', 'team-b/daily']);
+    // Keyboard: the tabs are buttons, reachable and pressed with the keyboard.
+    await page.focus('[data-view=overview]');
+    await page.keyboard.press('Enter');
+    expect(await page.getAttribute('[data-view=overview]', 'aria-pressed')).toBe('true');
+    await page.close();
+  });
+
+  it("a viewer allowed only team-a sees team-a's numbers and no team-b data", async () => {
+    const page = await open(tokens.teamA, 'team-a');
+    expect(await page.textContent('[data-testid=requests]')).toBe(String(report('team-a')?.totals.requests));
+    expect(await page.textContent('[data-testid=spend-today]')).toBe(money(report('team-a')?.totals.costUsd ?? 0));
+    await page.click('[data-view=breakdown]');
+    const text = (await page.textContent('main')) ?? '';
+    expect(text).toContain('team-a');
+    expect(text).not.toContain('team-b');
+    await page.close();
+    // Asking for team-b, or for every namespace, shows nothing of team-b: the API server refuses the token.
+    for (const ns of ['team-b', '']) {
+      const other = await open(tokens.teamA, ns);
+      expect(await other.textContent('#message')).toContain('Not allowed to read: UsageReports, Budgets, ModelRoutes, Providers, Events');
+      expect(await other.textContent('[data-testid=requests]')).toBe('0');
+      expect((await other.textContent('main')) ?? '').not.toContain('team-b');
+      await other.close();
+    }
+  });
+
+  it('reads nothing but Tollgate resources and their Events, and only with a token', async () => {
+    const get = (path: string, token?: string) => fetch(`http://127.0.0.1:${OPERATOR_PORT}/console/api/k8s${path}`, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
+    expect((await get('/api/v1/namespaces/team-a/secrets', tokens.all)).status).toBe(403);
+    expect((await get('/apis/tollgate.dev/v1alpha1/namespaces/team-a/usagereports')).status).toBe(401);
+    expect((await get('/apis/tollgate.dev/v1alpha1/namespaces/team-b/usagereports', tokens.teamA)).status).toBe(403);
+    const own = await get('/apis/tollgate.dev/v1alpha1/namespaces/team-a/usagereports', tokens.teamA);
+    expect(own.status).toBe(200);
+    expect(((await own.json()) as { items: unknown[] }).items).toHaveLength(1);
+    const post = await fetch(`http://127.0.0.1:${OPERATOR_PORT}/console/api/k8s/apis/tollgate.dev/v1alpha1/namespaces/team-a/budgets`, { method: 'POST', headers: { authorization: `Bearer ${tokens.all}` } });
+    expect(post.status).toBe(405);
+  });
+});
