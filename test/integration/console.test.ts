@@ -9,7 +9,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsageReportStatus } from '../../operator/api/usage-report.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
-import { anonymousRoute, dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster, upstreamProvider } from './harness.js';
+import { anonymousRoute, dataplaneService, eventually, POD_NET, pricedUpstream, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster } from './harness.js';
 
 const IP = `${POD_NET}.41`;
 const OPERATOR_PORT = 19194;
@@ -24,12 +24,7 @@ let pod: Proc;
 let browser: Browser;
 const tokens = { teamA: '', all: '' };
 
-const namespaceObjects = (ns: string, url: string) => `apiVersion: v1
-kind: Secret
-metadata: { name: key, namespace: ${ns} }
-stringData: { apiKey: sk-x }
----
-${upstreamProvider(ns, url, '  credentials: { secretRef: { name: key, key: apiKey } }\n  models: [{ name: m, pricing: { input: 1000, output: 2000 } }]\n')}---
+const namespaceObjects = (ns: string, url: string) => `${pricedUpstream(ns, url)}---
 ${anonymousRoute(ns, `chat-${ns}`)}---
 apiVersion: tollgate.dev/v1alpha1
 kind: Budget

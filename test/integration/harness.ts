@@ -189,6 +189,19 @@ spec:
 ${extra}`;
 }
 
+/**
+ * A Secret and Provider `up` in `namespace` with upstream model `m` at $1000 / $2000 per million
+ * tokens: a JSON answer of the emulator (10 in, 5 out) costs $0.02, a 4-chunk stream (7 in, 4 out) $0.015.
+ */
+export function pricedUpstream(namespace: string, baseUrl: string): string {
+  return `apiVersion: v1
+kind: Secret
+metadata: { name: key, namespace: ${namespace} }
+stringData: { apiKey: sk-x }
+---
+${upstreamProvider(namespace, baseUrl, '  credentials: { secretRef: { name: key, key: apiKey } }\n  models: [{ name: m, pricing: { input: 1000, output: 2000 } }]\n')}`;
+}
+
 /** A ModelRoute open to anonymous callers, serving `model` from Provider `up` (upstream model `m`). */
 export function anonymousRoute(namespace: string, model: string, extra = ''): string {
   return `apiVersion: tollgate.dev/v1alpha1

@@ -6,7 +6,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsageReportStatus } from '../../operator/api/usage-report.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
-import { anonymousRoute, dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster, upstreamProvider } from './harness.js';
+import { anonymousRoute, dataplaneService, eventually, POD_NET, pricedUpstream, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster } from './harness.js';
 
 const IPS = [`${POD_NET}.31`, `${POD_NET}.32`];
 const OPERATOR_PORT = 19193;
@@ -18,13 +18,8 @@ let upstream: OpenAiUpstream;
 let operator: Proc;
 const pods = new Map<string, Proc>();
 
-// $1000 / $2000 per million tokens: a JSON answer (10 in, 5 out) costs $0.02, a 4-chunk stream (7 in, 4 out) $0.015.
-const manifests = (upstreamUrl: string) => `apiVersion: v1
-kind: Secret
-metadata: { name: key, namespace: team-a }
-stringData: { apiKey: sk-x }
----
-${upstreamProvider('team-a', upstreamUrl, '  credentials: { secretRef: { name: key, key: apiKey } }\n  models: [{ name: m, pricing: { input: 1000, output: 2000 } }]\n')}---
+// pricedUpstream: a JSON answer (10 in, 5 out) costs $0.02, a 4-chunk stream (7 in, 4 out) $0.015.
+const manifests = (upstreamUrl: string) => `${pricedUpstream('team-a', upstreamUrl)}---
 ${anonymousRoute('team-a', 'chat')}---
 ${anonymousRoute('team-a', 'broke')}---
 apiVersion: tollgate.dev/v1alpha1
