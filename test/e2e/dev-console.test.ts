@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UsageReportStatus } from '../../operator/api/usage-report.js';
+import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+
+// `tollgate dev --admin-port`: the console and its API on the admin port, from this process's own
+// usage history and manifests, read with the admin token.
+
+let upstream: OpenAiUpstream;
+let gateway: TestGateway;
+
+beforeAll(async () => {
+  upstream = await startOpenAiUpstream();
+  gateway = await startTestGateway(
+    {
+      'provider.yaml': openAiProvider('up', upstream.baseUrl, '  models: [{ name: m, pricing: { input: 1000, output: 2000 } }]\n'),
+      'route.yaml': 'apiVersion: tollgate.dev/v1alpha1\nkind: ModelRoute\nmetadata: { name: chat }\nspec:\n  model: chat\n  targets: [{ providerRef: { name: up }, model: m }]\n',
+    },
+    { admin: true },
+  );
+});
+
+afterAll(async () => {
+  await gateway.close();
+  await upstream.close();
+});
+
+const api = (path: string, token?: string) => fetch(`${gateway.adminUrl ?? ''}/console/api/k8s${path}`, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
+
+describe("tollgate dev's console", () => {
+  it('serves the page and script without a token, and the data only with the admin token', async () => {
+    const page = await fetch(`${gateway.adminUrl ?? ''}/console/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await page.text()).toContain('/console/console.js');
+    expect((await api('/apis/tollgate.dev/v1alpha1/usagereports')).status).toBe(401);
+    expect((await api('/apis/tollgate.dev/v1alpha1/usagereports', 'not-the-token')).status).toBe(401);
+    expect((await api('/api/v1/secrets', gateway.adminToken)).status).toBe(403);
+  });
+
+  it('lists the usage of this process as UsageReports, and the manifests it serves', async () => {
+    upstream.script({ kind: 'ok', usage: { prompt: 10, completion: 5 } });
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) });
+      await res.text();
+    }
+    let items: { metadata: { name: string; namespace: string }; status: UsageReportStatus }[] = [];
+    for (let i = 0; i < 100 && (items[0]?.status.totals.requests ?? 0) < 3; i++) {
+      items = ((await (await api('/apis/tollgate.dev/v1alpha1/namespaces/default/usagereports', gateway.adminToken)).json()) as { items: typeof items }).items;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(items).toHaveLength(1);
+    expect(items[0]?.metadata).toEqual({ name: new Date().toISOString().slice(0, 10), namespace: 'default' });
+    expect(items[0]?.status.totals).toMatchObject({ requests: 3, inputTokens: 30, outputTokens: 15 });
+    expect(items[0]?.status.totals.costUsd).toBeCloseTo(0.06, 9);
+    const routes = (await (await api('/apis/tollgate.dev/v1alpha1/modelroutes', gateway.adminToken)).json()) as { items: { metadata: { name: string } }[] };
+    expect(routes.items.map((r) => r.metadata.name)).toEqual(['chat']);
+  });
+});
