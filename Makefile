@@ -40,6 +40,7 @@ crds: install
 test: install typecheck build redis otelcol seaweedfs chromium
 	@t=$$(date +%s); npx vitest run || exit 1; echo "[make test] unit and e2e: $$(( $$(date +%s) - t )) s"
 	@t=$$(date +%s); $(MAKE) test-integration || exit 1; echo "[make test] integration: $$(( $$(date +%s) - t )) s"
+	@t=$$(date +%s); $(MAKE) e2e || exit 1; echo "[make test] real node: $$(( $$(date +%s) - t )) s"
 
 ## Chromium from Debian's packages for the console tests (driven by playwright-core; no browser download).
 .PHONY: chromium
