@@ -1,14 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { ScriptedUpstream } from '../support/scripted-upstream.js';
+import { routeManifest } from '../providers/provider-manifests.js';
 
-const route = `apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: chat }
-spec:
-  model: chat
-  targets: [{ providerRef: { name: up }, model: m }]
-`;
+const route = routeManifest('chat', [['up', 'm']]);
 
 /** Chunks as an upstream may format them: spaces, escapes and number forms JSON.stringify would rewrite. */
 const CHUNK_1 = '{"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "caf\\u00e9 1.0e0"}, "finish_reason": null}]}';
