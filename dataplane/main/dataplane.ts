@@ -192,6 +192,7 @@ export class Dataplane {
       admitters: this.budgets,
       ...(this.opts.rateLimiter === undefined ? {} : { rateLimiter: this.opts.rateLimiter }),
       ...(this.opts.cache === undefined ? {} : { cache: this.opts.cache }),
+      transport: this.transport,
       ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }),
     });
     const server = createHttpServer(handler);

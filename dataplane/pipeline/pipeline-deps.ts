@@ -1,3 +1,4 @@
+import type { Transport } from '../upstream/transport.js';
 import type { Authenticator } from '../governance/identity/authenticator.js';
 import type { Admitter, ResponseCache } from '../governance/types.js';
 import type { UsageSink } from '../metering/usage-record.js';
@@ -15,4 +16,6 @@ export interface PipelineDeps {
   cache?: ResponseCache;
   /** Budget admission (after rate limits and the cache: a cache hit costs nothing). */
   admitters?: readonly Admitter[];
+  /** HTTP to guardrail webhooks and moderation Providers; absent = no guardrail stage. */
+  transport?: Transport;
 }

@@ -10,4 +10,5 @@ export function reportTo(events: RequestEvents, telemetry: RequestTelemetry): vo
   events.on('cache', (e) => telemetry.cache(e.hit));
   events.on('served', (e) => telemetry.served(e.target, e.attempts));
   events.on('metered', (record) => telemetry.metered(record));
+  events.on('guardrails', (decisions) => telemetry.guardrails(decisions));
 }

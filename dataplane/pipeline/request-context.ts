@@ -76,6 +76,8 @@ export class RequestContext {
   served: { target: TargetConfig; outcome: RouteOutcome | undefined } | undefined;
   /** Set by meter: what the request really used; admission stages settle with it (nothing when unset). */
   settlement: Settlement | undefined;
+  /** Run in order just before the reply is written (a guardrail's response rules); may replace `reply` or throw a refusal. */
+  readonly beforeReply: ((ctx: RequestContext) => Promise<void>)[] = [];
   /** What is written back; set by the stage that answers (cache on a hit, meter after serve). */
   reply: Reply | undefined;
   private prompt: number | undefined;
@@ -140,7 +142,8 @@ export class RequestContext {
   }
 
   /** Writes `reply` back to the client (the end of the stage list, or a stage that answers itself). */
-  respond(): Promise<void> {
+  async respond(): Promise<void> {
+    for (const check of this.beforeReply) await check(this);
     return this.write(this);
   }
 }

@@ -2,7 +2,7 @@ import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
 import type { Caller } from '../core/caller.js';
 import type { UsageRecord } from '../metering/usage-record.js';
 import type { CanonicalRequest } from '../core/canonical.js';
-import type { AdmissionDecision } from '../telemetry/gateway-observer.js';
+import type { AdmissionDecision, GuardrailDecisionRecord } from '../telemetry/gateway-observer.js';
 
 /** What the stages report about one request, in the order it happens. Telemetry and the access log listen. */
 export interface RequestEventMap {
@@ -20,6 +20,8 @@ export interface RequestEventMap {
   served: { target: TargetConfig; attempts: number };
   /** The usage charged for the request, once. */
   metered: UsageRecord;
+  /** Guardrail decisions (rules that found something or could not check), in order. */
+  guardrails: readonly GuardrailDecisionRecord[];
 }
 
 type Listener<K extends keyof RequestEventMap> = (event: RequestEventMap[K]) => void;

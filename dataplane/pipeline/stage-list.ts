@@ -3,6 +3,7 @@ import type { Stage } from './stage.js';
 import { access } from './stages/access.js';
 import { budget } from './stages/budget.js';
 import { responseCache } from './stages/cache.js';
+import { guardrail } from './stages/guardrail.js';
 import { identify } from './stages/identify.js';
 import { matchRouteStage } from './stages/match-route.js';
 import { meter } from './stages/meter.js';
@@ -22,7 +23,8 @@ export function requestStages(deps: PipelineDeps): Stage[] {
     parse,
     matchRouteStage(checkAccess),
     access(deps.router),
-    // guardrail (issue 17) and capture (issue 16) go here.
+    deps.transport === undefined ? undefined : guardrail(deps.transport),
+    // capture (issue 16) goes here.
     deps.rateLimiter === undefined ? undefined : rateLimit(deps.rateLimiter),
     deps.cache === undefined ? undefined : responseCache(deps.cache),
     budget(deps.router, deps.admitters ?? [], checkAccess),

@@ -119,6 +119,12 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
       labelNames: ['route', 'budget', 'action'] as const,
       registers,
     }),
+    guardrailDecisions: new Counter({
+      name: 'tollgate_guardrail_decisions_total',
+      help: 'Guardrail rule decisions: what a rule did (Block, Mask, Monitor; Allow when a check failed open), by policy, rule and phase.',
+      labelNames: ['policy', 'rule', 'phase', 'action'] as const,
+      registers,
+    }),
     cacheLookups: new Counter({
       name: 'tollgate_cache_lookups_total',
       help: 'Response-cache lookups by route and result (hit, miss).',

@@ -17,6 +17,22 @@ export interface CallerIdentity {
 }
 
 /** An admission decision (rate limits, budgets), as governance reports it. */
+/**
+ * A guardrail rule's decision, as the policy layer reports it (structural, so that telemetry does
+ * not depend on it): names what was found, never the content.
+ */
+export interface GuardrailDecisionRecord {
+  policy: string;
+  rule: string;
+  phase: string;
+  action: string;
+  detector: string;
+  findings?: Record<string, number>;
+  categories?: string[];
+  reason?: string;
+  error?: string;
+}
+
 export type AdmissionDecision =
   | { result: 'allowed' }
   | { result: 'rate_limited'; limit: 'requests' | 'tokens' | 'concurrency' }
@@ -55,6 +71,8 @@ export interface RequestTelemetry extends AttemptObserver {
   /** Governance hooks: the verified caller, each admission decision, response-cache lookups. */
   caller(caller: CallerIdentity): void;
   admission(decision: AdmissionDecision): void;
+  /** Guardrail decisions (rules that found something, or could not check), in order. */
+  guardrails(decisions: readonly GuardrailDecisionRecord[]): void;
   cache(hit: boolean): void;
 }
 
@@ -81,6 +99,7 @@ export const NOOP_REQUEST_TELEMETRY: RequestTelemetry = {
   metered: () => undefined,
   caller: () => undefined,
   admission: () => undefined,
+  guardrails: () => undefined,
   cache: () => undefined,
 };
 

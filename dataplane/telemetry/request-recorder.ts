@@ -7,7 +7,7 @@ import type { UsageRecord } from '../metering/usage-record.js';
 import type { CanonicalRequest, JsonObject } from '../core/canonical.js';
 import { type AttemptOwner, AttemptRecorder, CLIENT_GONE } from './attempt-recorder.js';
 import { NONE, statusClass } from './gateway-metrics.js';
-import type { AdmissionDecision, AttemptTelemetry, CallerIdentity, RequestTelemetry } from './gateway-observer.js';
+import type { AdmissionDecision, AttemptTelemetry, CallerIdentity, GuardrailDecisionRecord, RequestTelemetry } from './gateway-observer.js';
 import { GENAI } from './genai-attributes.js';
 import type { TelemetryContext } from './telemetry-context.js';
 
@@ -54,6 +54,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   private rule: string | undefined;
   /** Upstream attempts of the answer that served (the router's count, as in x-tollgate-attempts). */
   private servedAttempts: number | undefined;
+  private readonly guardrailDecisions: GuardrailDecisionRecord[] = [];
   private awaitingMeter = false;
   private closed = false;
   /** The connection closed before the response was complete (read at 'close': a later res.end() would hide it). */
@@ -190,6 +191,24 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     } else if (decision.result === 'budget_exceeded') {
       this.ctx.metrics.budgetRejections.inc({ route: this.routeId, budget: decision.budget, action: decision.action });
       this.span?.setAttributes({ 'tollgate.budget.id': decision.budget, 'tollgate.budget.action': decision.action });
+    }
+  }
+
+  guardrails(decisions: readonly GuardrailDecisionRecord[]): void {
+    for (const d of decisions) {
+      this.guardrailDecisions.push(d);
+      this.ctx.metrics.guardrailDecisions.inc({ policy: d.policy, rule: d.rule, phase: d.phase, action: d.action });
+      const attributes: Attributes = {
+        'tollgate.guardrail.policy': d.policy,
+        'tollgate.guardrail.rule': d.rule,
+        'tollgate.guardrail.phase': d.phase,
+        'tollgate.guardrail.action': d.action,
+        'tollgate.guardrail.detector': d.detector,
+      };
+      if (d.findings !== undefined) attributes['tollgate.guardrail.findings'] = Object.entries(d.findings).map(([k, v]) => `${k}=${v}`);
+      if (d.categories !== undefined) attributes['tollgate.guardrail.categories'] = d.categories;
+      if (d.error !== undefined) attributes['tollgate.guardrail.error'] = d.error;
+      this.span?.addEvent('tollgate.guardrail.decision', attributes);
     }
   }
 
@@ -337,6 +356,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
       if (errorType !== undefined) line.errorType = errorType;
       if (this.decision !== undefined) line.admission = this.decision;
       if (this.cacheHit !== undefined) line.cacheHit = this.cacheHit;
+      if (this.guardrailDecisions.length > 0) line.guardrails = this.guardrailDecisions;
       const traceId = this.span?.spanContext().traceId;
       if (traceId !== undefined) line.traceId = traceId;
     }

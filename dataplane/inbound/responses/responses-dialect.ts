@@ -1,3 +1,4 @@
+import { GatewayError } from '../../core/gateway-error.js';
 import { sseEvent } from '../../sse/sse-writer.js';
 import { type InboundDialect, type InboundRequest, type StreamEncoder, StreamIdleTimeout } from '../inbound-dialect.js';
 import { type ResponsesEcho, toCanonicalRequest } from './responses-request.js';
@@ -13,7 +14,11 @@ function responsesStream(echo: ResponsesEcho, createdAt: number): StreamEncoder 
     chunk: (chunk) => text(encoder.chunk(chunk)),
     usage: (usage) => encoder.reportUsage(usage),
     end: () => text(encoder.end()),
-    failure: (failure) => text(encoder.fail('server_error', failure instanceof StreamIdleTimeout ? failure.message : `upstream stream failed: ${failure.message}`)),
+    // A GatewayError is the gateway's own verdict (a guardrail's block): its code and message as they are.
+    failure: (failure) =>
+      failure instanceof GatewayError && (failure.code === 'guardrail_blocked' || failure.code === 'guardrail_unavailable')
+        ? text(encoder.fail(failure.code, failure.message))
+        : text(encoder.fail('server_error', failure instanceof StreamIdleTimeout ? failure.message : `upstream stream failed: ${failure.message}`)),
     cut: (reason) => text(encoder.fail('rate_limit_exceeded', reason)),
   };
 }

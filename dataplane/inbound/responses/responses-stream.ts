@@ -182,7 +182,7 @@ export class ResponsesStreamEncoder {
    * The stream cannot complete (upstream failure, idle timeout, budget cut): an `error` event, then
    * response.failed with what was produced so far, so SDK stream helpers end with the error.
    */
-  fail(code: 'server_error' | 'rate_limit_exceeded', message: string): ResponsesEvent[] {
+  fail(code: 'server_error' | 'rate_limit_exceeded' | 'guardrail_blocked' | 'guardrail_unavailable', message: string): ResponsesEvent[] {
     const out: ResponsesEvent[] = [];
     const shell = this.start({}, out);
     this.closeItem(out, 'incomplete');

@@ -1,0 +1,81 @@
+import type { RuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
+import { type ActiveGuardrails, type RequestInfo, RuntimeGuardrails } from '../../policy/guardrail/guardrail-engine.js';
+import { GUARDRAIL_HEADER } from '../../policy/guardrail/guardrail-refusal.js';
+import { guardStream, StreamGuard } from '../../policy/guardrail/guardrail-stream.js';
+import type { Transport } from '../../upstream/transport.js';
+import type { RequestContext } from '../request-context.js';
+import type { Stage } from '../stage.js';
+
+function addPolicies(ctx: RequestContext, policies: readonly string[]): void {
+  if (policies.length === 0) return;
+  const now = ctx.headers[GUARDRAIL_HEADER]?.split(', ') ?? [];
+  ctx.headers[GUARDRAIL_HEADER] = [...new Set([...now, ...policies])].join(', ');
+}
+
+/** The response rules on what is about to be written: a complete answer, a cached one, or a stream. */
+async function checkReply(ctx: RequestContext, active: ActiveGuardrails, info: RequestInfo): Promise<void> {
+  const reply = ctx.reply;
+  if (reply === undefined) return;
+  if (reply.kind === 'stream') {
+    const outcome = guardStream(reply.outcome, new StreamGuard(active, info), (decisions) => ctx.events.emit('guardrails', decisions));
+    ctx.reply = { ...reply, outcome };
+    return;
+  }
+  const cached = reply.kind === 'cached' ? reply.cached : undefined;
+  if (cached?.kind === 'stream') {
+    // A cached stream goes out at once: checked whole, as one step that ends it.
+    const guard = new StreamGuard(active, info);
+    try {
+      const step = await guard.step({ chunks: cached.chunks, done: true });
+      ctx.reply = { kind: 'cached', cached: { kind: 'stream', chunks: step.chunks } };
+    } finally {
+      ctx.events.emit('guardrails', guard.recorded);
+    }
+    return;
+  }
+  const body = reply.kind === 'response' ? reply.body : cached?.kind === 'response' ? cached.body : undefined;
+  if (body === undefined) return;
+  const result = await active.checkResponse(body, info);
+  ctx.events.emit('guardrails', result.decisions);
+  if (result.blocked !== undefined) throw result.blocked;
+  addPolicies(ctx, result.masked);
+  if (reply.kind === 'response') ctx.reply = { ...reply, body: result.body };
+  else ctx.reply = { kind: 'cached', cached: { kind: 'response', body: result.body } };
+}
+
+/**
+ * GuardrailPolicies (issue 17): the request rules run here, after access and before rate limits,
+ * the cache and budgets, so a blocked request costs nothing and a masked one is what goes
+ * upstream; the response rules run on the reply just before it is written (answers, cache hits and
+ * streams through the held-back window). Policies are compiled once per snapshot.
+ */
+export function guardrail(transport: Transport): Stage {
+  const compiled = new WeakMap<RuntimeSnapshot, RuntimeGuardrails>();
+  const of = (runtime: RuntimeSnapshot): RuntimeGuardrails => {
+    let g = compiled.get(runtime);
+    if (g === undefined) {
+      // buildRuntimeSnapshot ran the same load checks: a loaded snapshot compiles.
+      g = RuntimeGuardrails.build(runtime.snapshot.guardrails ?? [], { providers: runtime.providers, transport });
+      compiled.set(runtime, g);
+    }
+    return g;
+  };
+  return {
+    name: 'guardrail',
+    async run(ctx, next) {
+      const route = ctx.routeConfig;
+      const active = of(ctx.runtime).forRequest(ctx.caller, route.id);
+      if (active === undefined) return next();
+      const info: RequestInfo = { requestId: ctx.requestId, route: route.id, model: route.model, caller: ctx.caller.id, signal: ctx.signal };
+      const result = await active.checkRequest(ctx.request.body, ctx.promptTokens, info);
+      ctx.events.emit('guardrails', result.decisions);
+      if (result.blocked !== undefined) throw result.blocked;
+      if (result.masked.length > 0) {
+        ctx.request = { ...ctx.request, body: result.body };
+        addPolicies(ctx, result.masked);
+      }
+      if (active.responseRules.length > 0) ctx.beforeReply.push((c) => checkReply(c, active, info));
+      return next();
+    },
+  };
+}
