@@ -19,18 +19,12 @@ export interface CheckContext {
 /** Version 1 of the webhook contract (docs/guardrails.md). */
 export const WEBHOOK_API_VERSION = 'tollgate.dev/v1alpha1';
 
-export interface WebhookRequest {
+/** The body POSTed: the check context (without the signal) and the texts. */
+export type WebhookRequest = Omit<CheckContext, 'signal'> & {
   apiVersion: typeof WEBHOOK_API_VERSION;
   kind: 'GuardrailCheck';
-  policy: string;
-  rule: string;
-  phase: 'Request' | 'Response';
-  requestId: string;
-  route: string;
-  model: string;
-  caller: string;
   texts: TextSlot[];
-}
+};
 
 const WebhookAnswerSchema = z.object({
   flagged: z.boolean(),
@@ -40,19 +34,9 @@ const WebhookAnswerSchema = z.object({
 
 /** Asks a webhook whether the texts are flagged (and, for Mask, what they become). */
 export async function webhookCheck(transport: Transport, url: string, timeoutMs: number, texts: readonly TextSlot[], ctx: CheckContext): Promise<RemoteVerdict> {
-  const body: WebhookRequest = {
-    apiVersion: WEBHOOK_API_VERSION,
-    kind: 'GuardrailCheck',
-    policy: ctx.policy,
-    rule: ctx.rule,
-    phase: ctx.phase,
-    requestId: ctx.requestId,
-    route: ctx.route,
-    model: ctx.model,
-    caller: ctx.caller,
-    texts: [...texts],
-  };
-  const res = await postJson(transport, url, {}, body, timeoutMs, ctx.signal);
+  const { signal, ...about } = ctx;
+  const body: WebhookRequest = { apiVersion: WEBHOOK_API_VERSION, kind: 'GuardrailCheck', ...about, texts: [...texts] };
+  const res = await postJson(transport, url, {}, body, timeoutMs, signal);
   if (!res.ok) return res;
   const parsed = WebhookAnswerSchema.safeParse(res.json);
   if (!parsed.success) return { ok: false, error: `answer does not follow the contract (${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message ?? ''})` };
