@@ -23,20 +23,22 @@ interface ProviderKind {
   telemetryName: string;
   /** A transport of the provider's own instead of HTTP (the mock provider answers in process). */
   ownTransport?(config: ProviderConfig): Transport | undefined;
+  /** The upstream serves OpenAI's paths as they are (base URL up to /v1, Bearer key): pass-through and Realtime can use it. */
+  forwardsOpenAiPaths?: true;
 }
 
 const IN_PROCESS_ENDPOINT = 'mock://in-process';
 
 /** One kind per supported provider type; adding a type to the snapshot contract without one fails to compile. */
 const KINDS = {
-  openai: { adapter: openAiAdapter, telemetryName: 'openai' },
+  openai: { adapter: openAiAdapter, telemetryName: 'openai', forwardsOpenAiPaths: true },
   'azure-openai': { adapter: azureOpenAiAdapter, telemetryName: 'azure.ai.openai' },
   anthropic: { adapter: anthropicAdapter, telemetryName: 'anthropic' },
   gemini: { adapter: geminiAdapter, telemetryName: 'gcp.gemini' },
   vertex: { adapter: vertexAdapter, telemetryName: 'gcp.vertex_ai' },
   bedrock: { adapter: bedrockAdapter, telemetryName: 'aws.bedrock' },
-  'openai-compatible': { adapter: openAiCompatibleAdapter, telemetryName: 'openai-compatible' },
-  vllm: { adapter: vllmAdapter, telemetryName: 'vllm' },
+  'openai-compatible': { adapter: openAiCompatibleAdapter, telemetryName: 'openai-compatible', forwardsOpenAiPaths: true },
+  vllm: { adapter: vllmAdapter, telemetryName: 'vllm', forwardsOpenAiPaths: true },
   // The mock provider speaks the OpenAI format through an in-process transport.
   mock: { adapter: openAiAdapter, telemetryName: 'mock', ownTransport: (p) => (p.mock === undefined ? undefined : new MockTransport(p.mock)) },
 } as const satisfies Record<SupportedProviderType, ProviderKind>;
@@ -56,6 +58,8 @@ export interface RuntimeProvider {
   telemetryName: string;
   /** Set for a provider served in process: its only base URL, with no endpoints to pick from. */
   inProcessEndpoint?: string;
+  /** Its upstream serves OpenAI's paths as they are (pass-through endpoints, Realtime). */
+  forwardsOpenAiPaths: boolean;
 }
 
 /**
@@ -65,7 +69,13 @@ export interface RuntimeProvider {
 export function runtimeProvider(config: ProviderConfig, httpTransport: Transport): RuntimeProvider {
   const kind: ProviderKind = KINDS[config.type as SupportedProviderType];
   const own = kind.ownTransport?.(config);
-  const runtime: RuntimeProvider = { config, adapter: kind.adapter, transport: own ?? httpTransport, telemetryName: kind.telemetryName };
+  const runtime: RuntimeProvider = {
+    config,
+    adapter: kind.adapter,
+    transport: own ?? httpTransport,
+    telemetryName: kind.telemetryName,
+    forwardsOpenAiPaths: kind.forwardsOpenAiPaths === true,
+  };
   if (own !== undefined) runtime.inProcessEndpoint = IN_PROCESS_ENDPOINT;
   const serviceAccountKey = config.vertex?.serviceAccountKey;
   if (serviceAccountKey !== undefined) runtime.tokenSource = new ServiceAccountTokenSource(serviceAccountKey.reveal(), httpTransport);

@@ -7,9 +7,6 @@ import type { Caller } from '../../core/caller.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import type { PassThroughEndpoint } from '../../config/pass-through-endpoints.js';
 
-/** Provider types whose upstream speaks the OpenAI paths as they are (base URL up to /v1, Bearer key). */
-const PASS_THROUGH_TYPES: ReadonlySet<string> = new Set(['openai', 'openai-compatible', 'vllm']);
-
 /** The header that names the route (its public model) when the request itself cannot: multipart uploads, files, batches. */
 export const MODEL_HEADER = 'x-tollgate-model';
 
@@ -50,7 +47,7 @@ function firstTarget(runtime: RuntimeSnapshot, route: RouteConfig): Omit<PassThr
   for (const target of ordered) {
     const provider = runtime.providers.get(target.providerId);
     const baseUrl = provider?.config.endpoints[0];
-    if (provider !== undefined && baseUrl !== undefined && PASS_THROUGH_TYPES.has(provider.config.type)) return { target, provider, baseUrl };
+    if (provider !== undefined && baseUrl !== undefined && provider.forwardsOpenAiPaths) return { target, provider, baseUrl };
   }
   return undefined;
 }
