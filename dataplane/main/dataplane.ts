@@ -30,6 +30,7 @@ import { ActiveHealthChecker } from '../routing/health/active-health.js';
 import { TargetHealth } from '../routing/health/target-health.js';
 import { Router } from '../routing/router.js';
 import { mountDebugRoute } from '../admin/debug-route.js';
+import { mountMetrics } from '../admin/metrics-route.js';
 import { TargetStats } from '../routing/target-stats.js';
 import { createPublicHandler } from '../server/public-server.js';
 import { RealtimeProxy } from '../server/realtime/realtime-proxy.js';
@@ -222,7 +223,7 @@ export class Dataplane {
     const admin = this.opts.admin;
     if (admin !== undefined) {
       const extend = (app: Express): void => {
-        this.telemetry.mountMetrics(app);
+        mountMetrics(app, this.telemetry);
         mountDebugRoute(app, { store: this.store, router: this.router, ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
       };
       const unready = (): string | undefined =>

@@ -1,7 +1,6 @@
 import type { Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Express } from 'express';
 import type { Logger } from 'pino';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { RequestUsage } from '../config/request-usage.js';
@@ -56,13 +55,9 @@ export class GatewayTelemetry implements GatewayObserver {
     this.metrics.setCircuit(providerId, model, state);
   }
 
-  /** Mounts GET /metrics (Prometheus text format); for the admin app's `extend` hook. */
-  readonly mountMetrics = (app: Express): void => {
+  /** One scrape of every metric, in the Prometheus text format (served by the admin port). */
+  readonly scrape = async (): Promise<{ contentType: string; text: string }> => {
     const { registry } = this.metrics;
-    app.get('/metrics', (_req, res, next) => {
-      registry.metrics().then((text) => {
-        res.set('content-type', registry.contentType).send(text);
-      }, next);
-    });
+    return { contentType: registry.contentType, text: await registry.metrics() };
   };
 }

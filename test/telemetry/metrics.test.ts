@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import { Writable } from 'node:stream';
 import express from 'express';
+import { mountMetrics } from '../../dataplane/admin/metrics-route.js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnapshotStore } from '../../dataplane/runtime/snapshot-store.js';
@@ -189,7 +190,7 @@ describe('the governance hooks', () => {
     const store = new SnapshotStore(new HttpTransport());
     const telemetry = new GatewayTelemetry({ logger: pino({ level: 'silent' }), store, defaultMetrics: false });
     const app = express();
-    telemetry.mountMetrics(app);
+    mountMetrics(app, telemetry);
     const server = createServer((req, res) => {
       if (req.method !== 'POST') return void app(req, res);
       const t = telemetry.request(req, res, '/v1/chat/completions');
