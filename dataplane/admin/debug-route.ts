@@ -7,12 +7,18 @@ import type { JsonObject } from '../core/canonical.js';
 import { errors, GatewayError } from '../core/gateway-error.js';
 import type { Router } from '../routing/router.js';
 import { explainRoute } from '../routing/rules/explain-route.js';
+import { RuntimeGuardrails } from '../policy/guardrail/guardrail-engine.js';
+import { dryRunRequest } from '../policy/guardrail/guardrail-dry-run.js';
+import { estimatePromptTokens } from '../metering/token-estimate.js';
+import type { Transport } from '../upstream/transport.js';
 
 export interface DebugRouteDeps {
   store: SnapshotStore;
   router: Router;
   /** Caller identity as on the public port; absent = anonymous. */
   auth?: Authenticator;
+  /** How guardrail webhooks and moderation Providers are asked; absent = guardrails are not dry-run. */
+  transport?: Transport;
 }
 
 /** The Authorization header of the caller whose request is explained. */
@@ -22,7 +28,7 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-async function explain(deps: DebugRouteDeps, req: Request): Promise<JsonObject> {
+async function explain(deps: DebugRouteDeps, req: Request, signal: AbortSignal): Promise<JsonObject> {
   const runtime = deps.store.current;
   if (runtime === undefined) throw errors.notReady();
   const body: unknown = req.body;
@@ -31,18 +37,32 @@ async function explain(deps: DebugRouteDeps, req: Request): Promise<JsonObject> 
   // its own header (x-api-key and api-key pass as they are).
   const header = (name: string): string | undefined => (name === 'authorization' ? req.get(CALLER_AUTHORIZATION) : req.get(name));
   const caller: Caller = deps.auth === undefined ? ANONYMOUS : await deps.auth.authenticate(header, runtime.apiKeys);
-  return explainRoute(runtime, deps.router, { body: body as JsonObject & { model: string }, header, caller, checkAccess: deps.auth !== undefined });
+  const request = body as JsonObject & { model: string };
+  const decision = explainRoute(runtime, deps.router, { body: request, header, caller, checkAccess: deps.auth !== undefined });
+  if (deps.transport === undefined || typeof decision.route !== 'string') return decision;
+  // The guardrails of this caller on this route, run on the sample as a dry run: nothing goes upstream.
+  const guardrails = RuntimeGuardrails.build(runtime.snapshot.guardrails ?? [], { providers: runtime.providers, transport: deps.transport });
+  const active = guardrails.forRequest(caller, decision.route);
+  if (active === undefined) return { ...decision, guardrails: null };
+  const model = runtime.snapshot.routes.find((r) => r.id === decision.route)?.model ?? request.model;
+  const info = { requestId: 'debug-route', route: decision.route, model, caller: caller.id, signal };
+  const run = await dryRunRequest(active, request, estimatePromptTokens(request), info);
+  return { ...decision, guardrails: run as unknown as JsonObject };
 }
 
 /**
  * POST /debug/route on the admin port (behind the admin token): the routing decision for a request
  * body, with the caller's headers (x-task-type, ..., and the caller's Authorization value in
  * x-tollgate-caller-authorization), without sending anything upstream. A refusal (404, 403,
- * 400) comes back as the client would get it, in `error`.
+ * 400) comes back as the client would get it, in `error`. The request rules of the GuardrailPolicies
+ * that apply run on the body as a dry run (`guardrails`: each rule's result, findings by type only).
  */
 export function mountDebugRoute(app: Express, deps: DebugRouteDeps): void {
   app.post('/debug/route', express.json({ limit: SMALL_BODY_LIMIT }), (req, res) => {
-    explain(deps, req).then(
+    // A webhook asked by the dry run stops waiting when the admin client leaves.
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    explain(deps, req, gone.signal).then(
       (decision) => res.json({ decision }),
       (err: unknown) => {
         const e = err instanceof GatewayError ? err : errors.internal(err);

@@ -224,7 +224,7 @@ export class Dataplane {
     if (admin !== undefined) {
       const extend = (app: Express): void => {
         mountMetrics(app, this.telemetry);
-        mountDebugRoute(app, { store: this.store, router: this.router, ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
+        mountDebugRoute(app, { store: this.store, router: this.router, transport: this.transport, ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
       };
       const unready = (): string | undefined =>
         this.opts.requireServiceAccounts === true && this.opts.auth?.verifiesServiceAccounts !== true ? NO_TOKEN_REVIEW : undefined;

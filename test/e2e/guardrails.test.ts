@@ -1,6 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RequestUsage } from '../../dataplane/config/request-usage.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 
@@ -9,6 +10,8 @@ let up: OpenAiUpstream;
 let gateway: TestGateway;
 let openai: OpenAI;
 let anthropic: Anthropic;
+/** The usage record of every finished request (what the UsageReport counts). */
+const records: RequestUsage[] = [];
 
 const CARD = '4111 1111 1111 1111';
 
@@ -28,6 +31,7 @@ spec:
   subjects: { routes: [{ name: guarded }] }
   streaming: { holdBackChars: 32 }
   rules:
+    - { name: watch-falcon, phase: Request, action: Monitor, detector: { denyList: { phrases: [project falcon] } } }
     - { name: no-cards, phase: Request, action: Block, detector: { builtin: [PaymentCard] } }
     - { name: mask-mail, phase: Request, action: Mask, detector: { builtin: [Email] } }
     - { name: mask-mail-out, phase: Response, action: Mask, detector: { builtin: [Email] } }
@@ -36,7 +40,7 @@ spec:
 
 beforeAll(async () => {
   up = await startOpenAiUpstream();
-  gateway = await startTestGateway({ 'all.yaml': manifests(up.baseUrl) });
+  gateway = await startTestGateway({ 'all.yaml': manifests(up.baseUrl) }, { admin: true, onRequest: (r) => records.push(r) });
   openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
   anthropic = new Anthropic({ baseURL: gateway.url, apiKey: 'x', maxRetries: 0 });
 }, 30_000);
@@ -112,5 +116,68 @@ describe('GuardrailPolicy through the gateway', () => {
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect((err as Error).message).toContain('rule no-keys-out');
     expect(text).not.toContain('sk-proj');
+  });
+
+  it('counts blocked requests and blocked streams as outcome guardrail_blocked in the usage records', async () => {
+    const outcomeOf = async (send: () => Promise<unknown>): Promise<RequestUsage['outcome'] | undefined> => {
+      const before = records.length;
+      await send().catch(() => undefined);
+      // Records come when the response has closed.
+      for (let i = 0; i < 500 && records.length === before; i++) await new Promise((r) => setTimeout(r, 10));
+      return records.at(-1)?.outcome;
+    };
+    expect(await outcomeOf(() => chat(`card ${CARD}`))).toBe('guardrail_blocked');
+    up.script({ kind: 'ok', content: 'fine' });
+    expect(await outcomeOf(() => chat('hello'))).toBe('ok');
+    up.script({ kind: 'stream', chunks: 8, intervalMs: 0, content: 'sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD' });
+    const streamed = async () => {
+      const stream = await openai.chat.completions.create({ model: 'guarded-chat', messages: [{ role: 'user', content: 'hi' }], stream: true });
+      for await (const _ of stream);
+    };
+    expect(await outcomeOf(streamed)).toBe('guardrail_blocked');
+  });
+
+  it('/debug/route runs the policies on a sample request as a dry run: each rule\'s decision, no content, nothing upstream', async () => {
+    const before = up.requests.length;
+    const explain = async (content: string) => {
+      const res = await fetch(`${gateway.adminUrl}/debug/route`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${gateway.adminToken}` },
+        body: JSON.stringify({ model: 'guarded-chat', messages: [{ role: 'user', content }] }),
+      });
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      return { text, guardrails: (JSON.parse(text) as { decision: { guardrails: unknown } }).decision.guardrails };
+    };
+    const response = [
+      { policy: 'default/finance', rule: 'mask-mail-out', phase: 'Response', action: 'Mask', detector: 'builtin', result: 'NotRun' },
+      { policy: 'default/finance', rule: 'no-keys-out', phase: 'Response', action: 'Block', detector: 'builtin', result: 'NotRun' },
+    ];
+    const blocked = await explain(`project falcon: pay ${CARD}, receipt to ann@example.com`);
+    expect(blocked.guardrails).toEqual({
+      policies: ['default/finance'],
+      outcome: 'blocked',
+      refusal: { status: 400, code: 'guardrail_blocked', message: 'the request was blocked by guardrail policy default/finance, rule no-cards: it contains PaymentCard' },
+      rules: [
+        // A Monitor rule shows what it found: what it would have acted on.
+        { policy: 'default/finance', rule: 'watch-falcon', phase: 'Request', action: 'Monitor', detector: 'denyList', result: 'Monitor', findings: { DenyList: 1 } },
+        { policy: 'default/finance', rule: 'no-cards', phase: 'Request', action: 'Block', detector: 'builtin', result: 'Block', findings: { PaymentCard: 1 } },
+        { policy: 'default/finance', rule: 'mask-mail', phase: 'Request', action: 'Mask', detector: 'builtin', result: 'NotReached' },
+        ...response,
+      ],
+    });
+    expect(blocked.text).not.toMatch(/4111|ann@|falcon:/);
+    const masked = await explain('receipt to ann@example.com');
+    expect(masked.guardrails).toMatchObject({
+      outcome: 'masked',
+      rules: [
+        { rule: 'watch-falcon', result: 'Pass' },
+        { rule: 'no-cards', result: 'Pass' },
+        { rule: 'mask-mail', result: 'Mask', findings: { Email: 1 } },
+        ...response,
+      ],
+    });
+    expect(masked.text).not.toMatch(/ann@|\[EMAIL\]/);
+    expect(up.requests.length).toBe(before);
   });
 });

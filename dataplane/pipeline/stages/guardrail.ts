@@ -6,6 +6,11 @@ import type { Transport } from '../../upstream/transport.js';
 import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
 
+/** A block counts as the request's outcome (guardrail_blocked in usage records and the UsageReport). */
+function blocked(ctx: RequestContext): void {
+  ctx.events.emit('admission', { result: 'guardrail_blocked' });
+}
+
 function addPolicies(ctx: RequestContext, policies: readonly string[]): void {
   if (policies.length === 0) return;
   const now = ctx.headers[GUARDRAIL_HEADER]?.split(', ') ?? [];
@@ -17,7 +22,11 @@ async function checkReply(ctx: RequestContext, active: ActiveGuardrails, info: R
   const reply = ctx.reply;
   if (reply === undefined) return;
   if (reply.kind === 'stream') {
-    const outcome = guardStream(reply.outcome, new StreamGuard(active, info), (decisions) => ctx.events.emit('guardrails', decisions));
+    const guard = new StreamGuard(active, info);
+    const outcome = guardStream(reply.outcome, guard, (decisions) => {
+      ctx.events.emit('guardrails', decisions);
+      if (guard.wasBlocked) blocked(ctx);
+    });
     ctx.reply = { ...reply, outcome };
     return;
   }
@@ -30,6 +39,7 @@ async function checkReply(ctx: RequestContext, active: ActiveGuardrails, info: R
       ctx.reply = { kind: 'cached', cached: { kind: 'stream', chunks: step.chunks } };
     } finally {
       ctx.events.emit('guardrails', guard.recorded);
+      if (guard.wasBlocked) blocked(ctx);
     }
     return;
   }
@@ -37,7 +47,10 @@ async function checkReply(ctx: RequestContext, active: ActiveGuardrails, info: R
   if (body === undefined) return;
   const result = await active.checkResponse(body, info);
   ctx.events.emit('guardrails', result.decisions);
-  if (result.blocked !== undefined) throw result.blocked;
+  if (result.blocked !== undefined) {
+    blocked(ctx);
+    throw result.blocked;
+  }
   addPolicies(ctx, result.masked);
   if (reply.kind === 'response') ctx.reply = { ...reply, body: result.body };
   else ctx.reply = { kind: 'cached', cached: { kind: 'response', body: result.body } };
@@ -69,7 +82,10 @@ export function guardrail(transport: Transport): Stage {
       const info: RequestInfo = { requestId: ctx.requestId, route: route.id, model: route.model, caller: ctx.caller.id, signal: ctx.signal };
       const result = await active.checkRequest(ctx.request.body, ctx.promptTokens, info);
       ctx.events.emit('guardrails', result.decisions);
-      if (result.blocked !== undefined) throw result.blocked;
+      if (result.blocked !== undefined) {
+        blocked(ctx);
+        throw result.blocked;
+      }
       if (result.masked.length > 0) {
         ctx.request = { ...ctx.request, body: result.body };
         addPolicies(ctx, result.masked);
