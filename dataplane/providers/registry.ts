@@ -7,10 +7,10 @@ import { geminiAdapter } from './gemini/index.js';
 import { MockTransport } from './mock/mock-transport.js';
 import { openAiAdapter } from './openai/index.js';
 import { openAiCompatibleAdapter } from './openai-compatible/index.js';
-import type { AccessTokenSource, AdapterTarget, ProviderAdapter } from './types.js';
+import type { AccessTokenSource, AdapterTarget, PodLoad, ProviderAdapter } from './types.js';
 import { ServiceAccountTokenSource } from './vertex/service-account-token-source.js';
 import { vertexAdapter } from './vertex/index.js';
-import { vllmAdapter } from './vllm/index.js';
+import { parseVllmMetrics, vllmAdapter } from './vllm/index.js';
 
 /**
  * What the data plane knows of one provider type. With the providers/<name>/ folders, this file is
@@ -25,7 +25,15 @@ interface ProviderKind {
   ownTransport?(config: ProviderConfig): Transport | undefined;
   /** The upstream serves OpenAI's paths as they are (base URL up to /v1, Bearer key): pass-through and Realtime can use it. */
   forwardsOpenAiPaths?: true;
+  /**
+   * Self-hosted pods whose metrics page reports their load: the provider's pod settings from the
+   * snapshot (absent = its endpoints are picked round robin) and the parser of that page.
+   */
+  podLoad?: { settings(config: ProviderConfig): PodPickingSettings | undefined; parseMetrics(text: string): PodLoad };
 }
+
+/** Scraping, health and saturation limits of a provider's pods (load-aware pod picking). */
+export type PodPickingSettings = NonNullable<ProviderConfig['vllm']>;
 
 const IN_PROCESS_ENDPOINT = 'mock://in-process';
 
@@ -38,7 +46,7 @@ const KINDS = {
   vertex: { adapter: vertexAdapter, telemetryName: 'gcp.vertex_ai' },
   bedrock: { adapter: bedrockAdapter, telemetryName: 'aws.bedrock' },
   'openai-compatible': { adapter: openAiCompatibleAdapter, telemetryName: 'openai-compatible', forwardsOpenAiPaths: true },
-  vllm: { adapter: vllmAdapter, telemetryName: 'vllm', forwardsOpenAiPaths: true },
+  vllm: { adapter: vllmAdapter, telemetryName: 'vllm', forwardsOpenAiPaths: true, podLoad: { settings: (p) => p.vllm, parseMetrics: parseVllmMetrics } },
   // The mock provider speaks the OpenAI format through an in-process transport.
   mock: { adapter: openAiAdapter, telemetryName: 'mock', ownTransport: (p) => (p.mock === undefined ? undefined : new MockTransport(p.mock)) },
 } as const satisfies Record<SupportedProviderType, ProviderKind>;
@@ -60,6 +68,8 @@ export interface RuntimeProvider {
   inProcessEndpoint?: string;
   /** Its upstream serves OpenAI's paths as they are (pass-through endpoints, Realtime). */
   forwardsOpenAiPaths: boolean;
+  /** Set when its endpoints are pods picked by load: their settings and the parser of their metrics page. */
+  podLoad?: { settings: PodPickingSettings; parseMetrics(text: string): PodLoad };
 }
 
 /**
@@ -77,6 +87,8 @@ export function runtimeProvider(config: ProviderConfig, httpTransport: Transport
     forwardsOpenAiPaths: kind.forwardsOpenAiPaths === true,
   };
   if (own !== undefined) runtime.inProcessEndpoint = IN_PROCESS_ENDPOINT;
+  const podSettings = kind.podLoad?.settings(config);
+  if (kind.podLoad !== undefined && podSettings !== undefined) runtime.podLoad = { settings: podSettings, parseMetrics: kind.podLoad.parseMetrics };
   const serviceAccountKey = config.vertex?.serviceAccountKey;
   if (serviceAccountKey !== undefined) runtime.tokenSource = new ServiceAccountTokenSource(serviceAccountKey.reveal(), httpTransport);
   return runtime;

@@ -5,6 +5,28 @@ import type { SseEvent } from '../sse/sse-parser.js';
 /** Provider-specific settings from the snapshot (API versions, regions, projects, cloud credentials). */
 export type ProviderSettings = Pick<ProviderConfig, 'anthropic' | 'azure' | 'bedrock' | 'vertex'>;
 
+/**
+ * The load of one self-hosted pod, as its metrics page reports it (see ProviderKind.podMetrics in
+ * the registry): what load-aware pod picking reads. Absent fields were not reported.
+ */
+export interface PodLoad {
+  /** Requests queued, not yet scheduled (summed over engines). */
+  waiting?: number;
+  /** Requests in the running batch (summed over engines). */
+  running?: number;
+  /** KV-cache usage, 0..1 (averaged over engines). */
+  kvCacheUsage?: number;
+  /** LoRA adapters loaded and waiting; absent when the server does not serve adapters. */
+  lora?: LoraLoad;
+}
+
+export interface LoraLoad {
+  running: string[];
+  waiting: string[];
+  /** Most adapters in one batch. */
+  maxLora: number;
+}
+
 /** Where and as whom one attempt is sent. */
 export interface AdapterTarget {
   baseUrl: string;

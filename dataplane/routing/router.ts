@@ -48,7 +48,7 @@ export class ClientGone extends Error {
 
 export interface RouterDeps {
   stats: TargetStats;
-  /** Endpoint choice inside a provider (load-aware for vLLM pods, round robin otherwise). */
+  /** Endpoint choice inside a provider (load-aware for pods that report their load, round robin otherwise). */
   endpoints?: EndpointPicker;
   /** Passive health (outlier detection) per target, shared by every route. */
   health?: TargetHealth;
@@ -132,7 +132,7 @@ export class Router {
         if (max !== undefined && this.deps.stats.providerInflight(provider.config.id) >= max) {
           last = { kind: 'RateLimited', status: 0, message: `provider at its maxConcurrency of ${max}` };
         } else {
-          const picked = pickEndpoint(this.endpoints, provider, { provider: provider.config, route, target, req, tried });
+          const picked = pickEndpoint(this.endpoints, provider, { provider, route, target, req, tried });
           if (!picked.ok) {
             last = picked.failure;
             if (picked.saturated) saturation = picked.retryAfterMs === undefined ? { message: last.message } : { message: last.message, retryAfterMs: picked.retryAfterMs };

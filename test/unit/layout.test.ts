@@ -16,17 +16,6 @@ import { describe, expect, it } from 'vitest';
 /** dataplane/'s folders from the bottom up; `main` is dataplane/main/ (the composition root). */
 export const LAYERS = ['config', 'core', 'sse', 'upstream', 'metering', 'providers', 'runtime', 'governance', 'policy', 'telemetry', 'routing', 'pipeline', 'inbound', 'server', 'admin', 'main'] as const;
 
-/**
- * Edges that break a rule today, each with the work that removes it. An entry that no longer occurs
- * fails the test too, so that this list only shrinks.
- */
-const PENDING: Readonly<Record<string, string>> = {
-  // vLLM pod scoring reads the vLLM metrics format; the registry is to carry it (a provider's metrics parser).
-  'dataplane/routing/endpoints/pod-scoring.ts -> dataplane/providers/vllm/vllm-metrics.ts': 'metrics parser through the registry',
-  'dataplane/routing/endpoints/pod-scraper.ts -> dataplane/providers/vllm/vllm-metrics.ts': 'metrics parser through the registry',
-  'dataplane/routing/endpoints/pod-state.ts -> dataplane/providers/vllm/vllm-metrics.ts': 'metrics parser through the registry',
-};
-
 /** Folders of providers/ that are shared code, not a provider. */
 const PROVIDER_SHARED = new Set(['shared']);
 
@@ -130,7 +119,7 @@ describe('source layout (docs/architecture.md)', () => {
   });
 
   it('imports only downward inside dataplane/', () => {
-    expect(upward.filter((e) => !(e in PENDING))).toEqual([]);
+    expect(upward).toEqual([]);
   });
 
   it('lets the operator import only dataplane/config', () => {
@@ -144,12 +133,7 @@ describe('source layout (docs/architecture.md)', () => {
   });
 
   it("reaches a provider's own folder only from providers/ (the registry)", () => {
-    expect(reachingProviders.filter((e) => !(e in PENDING))).toEqual([]);
-  });
-
-  it('lists as pending only edges that still exist', () => {
-    const seen = new Set([...upward, ...reachingProviders]);
-    expect(Object.keys(PENDING).filter((e) => !seen.has(e))).toEqual([]);
+    expect(reachingProviders).toEqual([]);
   });
 });
 

@@ -1,26 +1,9 @@
+import type { PodLoad } from '../types.js';
+
 /**
  * vLLM's Prometheus exposition (GET /metrics), reduced to the signals endpoint picking needs.
  * Pure: text in, numbers out. Unknown metrics, comments and malformed lines are ignored.
  */
-
-/** One scrape of one vLLM pod. Values are summed (queues) or averaged (KV cache) over engines. */
-export interface VllmMetrics {
-  /** vllm:num_requests_waiting: requests queued, not yet scheduled. */
-  waiting?: number;
-  /** vllm:num_requests_running: requests in the running batch. */
-  running?: number;
-  /** vllm:kv_cache_usage_perc (or the deprecated vllm:gpu_cache_usage_perc), 0..1. */
-  kvCacheUsage?: number;
-  /** From vllm:lora_requests_info (the series with the newest timestamp value); absent without --enable-lora. */
-  lora?: LoraInfo;
-}
-
-export interface LoraInfo {
-  running: string[];
-  waiting: string[];
-  /** Most adapters in one batch (max_lora label). */
-  maxLora: number;
-}
 
 interface Sample {
   name: string;
@@ -94,8 +77,12 @@ function adapters(label: string | undefined): string[] {
   return (label ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 }
 
-/** Reads the load signals from one /metrics page. */
-export function parseVllmMetrics(text: string): VllmMetrics {
+/**
+ * Reads the load signals from one /metrics page: vllm:num_requests_waiting and
+ * vllm:num_requests_running (summed over engines), vllm:kv_cache_usage_perc (averaged) and
+ * vllm:lora_requests_info (the series with the newest timestamp value; absent without --enable-lora).
+ */
+export function parseVllmMetrics(text: string): PodLoad {
   const byName = new Map<string, Sample[]>();
   for (const raw of text.split('\n')) {
     const line = raw.trim();
@@ -114,7 +101,7 @@ export function parseVllmMetrics(text: string): VllmMetrics {
     const list = byName.get(name);
     return list === undefined ? undefined : list.reduce((s, x) => s + x.value, 0) / list.length;
   };
-  const out: VllmMetrics = {};
+  const out: PodLoad = {};
   const waiting = sum('vllm:num_requests_waiting');
   if (waiting !== undefined) out.waiting = waiting;
   const running = sum('vllm:num_requests_running');

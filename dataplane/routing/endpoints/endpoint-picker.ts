@@ -1,9 +1,10 @@
-import type { ProviderConfig, RouteConfig, TargetConfig } from '../../config/snapshot.js';
+import type { RouteConfig, TargetConfig } from '../../config/snapshot.js';
 import type { CanonicalRequest, UpstreamFailure } from '../../core/canonical.js';
+import type { RuntimeProvider } from '../../providers/registry.js';
 
 /** One attempt's question: which endpoint (base URL) of this provider? */
 export interface PickRequest {
-  provider: ProviderConfig;
+  provider: RuntimeProvider;
   route: RouteConfig;
   target: TargetConfig;
   req: CanonicalRequest;
@@ -34,7 +35,7 @@ export interface EndpointPicker {
 export class RoundRobinPicker implements EndpointPicker {
   private readonly next = new Map<string, number>();
 
-  pick({ provider }: PickRequest): PickResult {
+  pick({ provider: { config: provider } }: PickRequest): PickResult {
     const endpoints = provider.endpoints;
     if (endpoints.length === 0) {
       return { ok: false, saturated: false, failure: { kind: 'ConnectionError', status: 0, message: 'provider has no ready endpoints' } };

@@ -10,8 +10,8 @@ export interface EndpointPickersOptions {
 }
 
 /**
- * The endpoint pickers of one data plane: load-aware pod picking for providers with vLLM pod
- * settings, round robin for everything else. Kept across snapshots; `sync` on every new one.
+ * The endpoint pickers of one data plane: load-aware pod picking for providers whose pods report
+ * their load (RuntimeProvider.podLoad, from the registry), round robin for everything else. Kept across snapshots; `sync` on every new one.
  */
 export class EndpointPickers implements EndpointPicker {
   readonly pods: PodPicker;
@@ -25,11 +25,11 @@ export class EndpointPickers implements EndpointPicker {
   }
 
   pick(request: PickRequest): PickResult {
-    return request.provider.vllm !== undefined ? this.pods.pick(request) : this.roundRobin.pick(request);
+    return request.provider.podLoad !== undefined ? this.pods.pick(request) : this.roundRobin.pick(request);
   }
 
   sync(runtime: RuntimeSnapshot): void {
-    this.pods.sync([...runtime.providers.values()].map((p) => p.config));
+    this.pods.sync([...runtime.providers.values()]);
   }
 
   async close(): Promise<void> {

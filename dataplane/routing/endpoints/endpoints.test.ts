@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ProviderConfig, RouteConfig, TargetConfig } from '../../config/snapshot.js';
+import { runtimeProvider } from '../../providers/registry.js';
+import type { Transport } from '../../upstream/transport.js';
 import { costUsd, withPodTime } from '../../metering/cost.js';
 import type { CanonicalRequest } from '../../core/canonical.js';
 import { RoundRobinPicker } from './endpoint-picker.js';
@@ -129,7 +131,8 @@ describe('pod state', () => {
 
 describe('pod picker', () => {
   const vllm = { scrapeIntervalMs: 1000, scrapeTimeoutMs: 500, staleAfterMs: 5000, metricsPath: '/metrics', healthPath: '/health', unhealthyThreshold: 2, maxQueueDepth: 8, maxKvCacheUsage: 0.9 };
-  const provider: ProviderConfig = { id: 'ns/llama', type: 'vllm', endpoints: ['http://a/v1', 'http://b/v1'], headers: {}, connectTimeoutMs: 1000, vllm };
+  const noHttp: Transport = { send: () => Promise.reject(new Error('picking sends nothing')) };
+  const provider = runtimeProvider({ id: 'ns/llama', type: 'vllm', endpoints: ['http://a/v1', 'http://b/v1'], headers: {}, connectTimeoutMs: 1000, vllm }, noHttp);
   const target: TargetConfig = { providerId: 'ns/llama', model: 'm', priority: 0, weight: 1, pricing: { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0, podSecondUsd: 2 } };
   const route = { id: 'ns/r', model: 'r', podSelection: { strategy: 'QueueAware', prefixChars: 100, loadBound: 1.25 } } as unknown as RouteConfig;
   const req: CanonicalRequest = { op: 'chat', body: { messages: [] }, stream: false, clientWantsUsage: false };
@@ -154,12 +157,14 @@ describe('pod picker', () => {
 
   it('round robin stays the default for other providers', () => {
     const rr = new RoundRobinPicker();
-    const plain: ProviderConfig = { id: 'ns/p', type: 'openai-compatible', endpoints: ['x', 'y'], headers: {}, connectTimeoutMs: 1000 };
+    const config: ProviderConfig = { id: 'ns/p', type: 'openai-compatible', endpoints: ['x', 'y'], headers: {}, connectTimeoutMs: 1000 };
+    const plain = runtimeProvider(config, noHttp);
+    expect(plain.podLoad).toBeUndefined();
     const urls = [0, 1, 2].map(() => {
       const r = rr.pick({ provider: plain, route, target, req, tried: new Set() });
       return r.ok ? r.lease.url : '';
     });
     expect(urls).toEqual(['x', 'y', 'x']);
-    expect(rr.pick({ provider: { ...plain, endpoints: [] }, route, target, req, tried: new Set() }).ok).toBe(false);
+    expect(rr.pick({ provider: runtimeProvider({ ...config, endpoints: [] }, noHttp), route, target, req, tried: new Set() }).ok).toBe(false);
   });
 });

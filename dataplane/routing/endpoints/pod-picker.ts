@@ -1,5 +1,5 @@
-import type { ProviderConfig, VllmConfig } from '../../config/snapshot.js';
 import type { UpstreamFailure } from '../../core/canonical.js';
+import type { PodPickingSettings, RuntimeProvider } from '../../providers/registry.js';
 import type { EndpointLease, EndpointPicker, PickRequest, PickResult } from './endpoint-picker.js';
 import { pickBoundedLoad, HashRing, hash32 } from './prefix-affinity.js';
 import { promptPrefix } from './prompt-prefix.js';
@@ -17,13 +17,14 @@ const DEFAULT_PREFIX_CHARS = 1024;
 const DEFAULT_LOAD_BOUND = 1.25;
 
 /**
- * Load-aware picking among the ready pods of a vLLM provider. State is per pod URL and survives
- * snapshot swaps; `sync` starts and stops scraping as pods come and go. The strategy is the
- * route's (RouteConfig.podSelection); saturation limits and scrape settings are the provider's.
+ * Load-aware picking among the ready pods of a provider whose pods report their load
+ * (RuntimeProvider.podLoad). State is per pod URL and survives snapshot swaps; `sync` starts and
+ * stops scraping as pods come and go. The strategy is the route's (RouteConfig.podSelection);
+ * saturation limits, scrape settings and the metrics parser are the provider's.
  */
 export class PodPicker implements EndpointPicker {
   private readonly pods = new Map<string, PodState>();
-  private readonly settings = new Map<string, VllmConfig>();
+  private readonly settings = new Map<string, PodPickingSettings>();
   private readonly rings = new Map<string, HashRing>();
   private turn = 0;
 
@@ -33,11 +34,11 @@ export class PodPicker implements EndpointPicker {
   ) {}
 
   /** Tracks exactly the pods of these providers: new pods start being scraped, gone ones stop. */
-  sync(providers: readonly ProviderConfig[]): void {
-    const wanted = new Map<string, VllmConfig>();
+  sync(providers: readonly RuntimeProvider[]): void {
+    const wanted = new Map<string, NonNullable<RuntimeProvider['podLoad']>>();
     for (const p of providers) {
-      if (p.vllm === undefined) continue;
-      for (const url of p.endpoints) if (!wanted.has(url) && wanted.size < MAX_TRACKED_PODS) wanted.set(url, p.vllm);
+      if (p.podLoad === undefined) continue;
+      for (const url of p.config.endpoints) if (!wanted.has(url) && wanted.size < MAX_TRACKED_PODS) wanted.set(url, p.podLoad);
     }
     for (const url of [...this.pods.keys()]) {
       if (wanted.has(url)) continue;
@@ -45,10 +46,10 @@ export class PodPicker implements EndpointPicker {
       this.pods.delete(url);
       this.settings.delete(url);
     }
-    for (const [url, settings] of wanted) {
+    for (const [url, { settings, parseMetrics }] of wanted) {
       this.settings.set(url, settings);
       const state = this.state(url);
-      this.scraper?.start(state, () => this.settings.get(url) ?? settings);
+      this.scraper?.start(state, () => this.settings.get(url) ?? settings, parseMetrics);
     }
     this.rings.clear();
   }
@@ -75,15 +76,16 @@ export class PodPicker implements EndpointPicker {
   }
 
   /** What the picker sees, for tests and debugging. */
-  views(provider: ProviderConfig): PodView[] {
-    const cfg = provider.vllm;
+  views(provider: RuntimeProvider): PodView[] {
+    const cfg = provider.podLoad?.settings;
     if (cfg === undefined) return [];
     const now = this.now();
-    return provider.endpoints.map((url) => this.state(url).view(now, cfg));
+    return provider.config.endpoints.map((url) => this.state(url).view(now, cfg));
   }
 
-  pick({ provider, route, target, req, tried }: PickRequest): PickResult {
-    const cfg = provider.vllm;
+  pick({ provider: runtime, route, target, req, tried }: PickRequest): PickResult {
+    const provider = runtime.config;
+    const cfg = runtime.podLoad?.settings;
     if (cfg === undefined || provider.endpoints.length === 0) {
       return { ok: false, saturated: false, failure: { kind: 'ConnectionError', status: 0, message: 'provider has no ready endpoints' } };
     }
@@ -117,7 +119,7 @@ export class PodPicker implements EndpointPicker {
     return { ok: true, lease: this.lease(state, cfg) };
   }
 
-  private lease(state: PodState, cfg: VllmConfig): EndpointLease {
+  private lease(state: PodState, cfg: PodPickingSettings): EndpointLease {
     const stale = cfg.staleAfterMs;
     state.begin(this.now(), stale);
     const start = state.clock(this.now(), stale);
@@ -141,7 +143,7 @@ export class PodPicker implements EndpointPicker {
     };
   }
 
-  private refusal(provider: ProviderConfig, cfg: VllmConfig, states: PodState[], saturated: number, unavailable: number, now: number): PickResult {
+  private refusal(provider: RuntimeProvider['config'], cfg: PodPickingSettings, states: PodState[], saturated: number, unavailable: number, now: number): PickResult {
     const cooling = states.map((s) => s.coolingFor(now)).filter((ms) => ms > 0);
     // When the pods will look different: the end of the first cool-down, or two scrapes from now.
     const retryAfterMs = cooling.length > 0 ? Math.min(...cooling) : 2 * cfg.scrapeIntervalMs;

@@ -1,4 +1,4 @@
-import type { VllmMetrics } from '../../providers/vllm/vllm-metrics.js';
+import type { PodLoad } from '../../providers/types.js';
 
 /** What the picker knows about one pod at the moment of a pick. */
 export interface PodView {
@@ -8,12 +8,12 @@ export interface PodView {
   /** False while /health fails, or for a short cool-down after the pod answered 429/503 or refused a connection. */
   available: boolean;
   /** The last scrape, when it is fresher than the provider's staleAfter; undefined otherwise. */
-  metrics?: VllmMetrics;
+  metrics?: PodLoad;
 }
 
-/** When a pod counts as full (from the Provider's spec.vllm.saturation). */
+/** When a pod counts as full (from the provider's pod settings). */
 export interface SaturationLimits {
-  /** Saturated when vllm:num_requests_waiting is above this. */
+  /** Saturated when the pod's queue is longer than this. */
   maxQueueDepth: number;
   /** Saturated when KV-cache usage (0..1) is at or above this. */
   maxKvCacheUsage: number;

@@ -1,9 +1,9 @@
 import { Agent, request } from 'undici';
-import { parseVllmMetrics } from '../../providers/vllm/vllm-metrics.js';
+import type { PodLoad } from '../../providers/types.js';
 import { readCapped } from '../../upstream/read-capped.js';
 import type { PodSettings, PodState } from './pod-state.js';
 
-/** Largest /metrics page read; vLLM's is tens of kB, histograms included. */
+/** Largest metrics page read; a model server's is tens of kB, histograms included. */
 const MAX_METRICS_BYTES = 4 * 1024 * 1024;
 
 interface Loop {
@@ -12,7 +12,7 @@ interface Loop {
 }
 
 /**
- * Scrapes /metrics and probes /health of each vLLM pod on its provider's interval: one loop per pod,
+ * Scrapes the metrics page and probes the health path of each pod on its provider's interval: one loop per pod,
  * at most one request of each kind in flight per pod, every request bounded by the scrape timeout
  * and the page size by MAX_METRICS_BYTES. Timers are unref'd; stop() and close() end the loops.
  */
@@ -30,14 +30,17 @@ export class PodScraper {
     return this.loops.has(url);
   }
 
-  /** Starts scraping a pod; `settings` is read each round so that a new snapshot's values apply. */
-  start(state: PodState, settings: () => PodSettings): void {
+  /**
+   * Starts scraping a pod; `settings` is read each round so that a new snapshot's values apply.
+   * `parse` reads the pod's metrics page (the provider's parser, from the registry).
+   */
+  start(state: PodState, settings: () => PodSettings, parse: (text: string) => PodLoad): void {
     if (this.loops.has(state.url)) return;
     const loop: Loop = { stop: new AbortController(), timer: undefined };
     this.loops.set(state.url, loop);
     const round = async (): Promise<void> => {
       const s = settings();
-      await this.scrapeOnce(state, s, loop.stop.signal);
+      await this.scrapeOnce(state, s, parse, loop.stop.signal);
       if (loop.stop.signal.aborted) return;
       loop.timer = setTimeout(() => void round(), s.scrapeIntervalMs);
       loop.timer.unref();
@@ -74,7 +77,7 @@ export class PodScraper {
     return read.complete ? { status: 200, text: read.text() } : { status: 0 };
   }
 
-  async scrapeOnce(state: PodState, settings: PodSettings, stop: AbortSignal): Promise<void> {
+  async scrapeOnce(state: PodState, settings: PodSettings, parse: (text: string) => PodLoad, stop: AbortSignal): Promise<void> {
     const origin = new URL(state.url).origin;
     const [health, metrics] = await Promise.allSettled([
       this.get(`${origin}${settings.healthPath}`, settings.scrapeTimeoutMs, stop),
@@ -83,7 +86,7 @@ export class PodScraper {
     if (stop.aborted) return;
     state.observeHealth(health.status === 'fulfilled' && health.value.status === 200);
     if (metrics.status === 'fulfilled' && metrics.value.text !== undefined) {
-      state.observeMetrics(parseVllmMetrics(metrics.value.text), this.now(), settings.staleAfterMs);
+      state.observeMetrics(parse(metrics.value.text), this.now(), settings.staleAfterMs);
     }
   }
 }

@@ -1,7 +1,7 @@
-import type { VllmMetrics } from '../../providers/vllm/vllm-metrics.js';
+import type { PodLoad } from '../../providers/types.js';
 import type { PodView } from './pod-scoring.js';
 
-/** Per-pod settings, from the Provider's spec.vllm (see VllmConfig in the snapshot). */
+/** Per-pod settings, from the provider's pod settings (RuntimeProvider.podLoad). */
 export interface PodSettings {
   scrapeIntervalMs: number;
   scrapeTimeoutMs: number;
@@ -20,7 +20,7 @@ export interface PodSettings {
  */
 export class PodState {
   outstanding = 0;
-  private metrics: VllmMetrics | undefined;
+  private metrics: PodLoad | undefined;
   private metricsAt = Number.NEGATIVE_INFINITY;
   private healthFailures = 0;
   private coolUntil = 0;
@@ -68,7 +68,7 @@ export class PodState {
     this.outstanding = Math.max(0, this.outstanding - 1);
   }
 
-  observeMetrics(metrics: VllmMetrics, now: number, staleAfterMs: number): void {
+  observeMetrics(metrics: PodLoad, now: number, staleAfterMs: number): void {
     this.advance(now, staleAfterMs);
     this.metrics = metrics;
     this.metricsAt = now;
