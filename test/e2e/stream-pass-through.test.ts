@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { ScriptedUpstream } from '../support/scripted-upstream.js';
 import { routeManifest } from '../providers/provider-manifests.js';
@@ -9,15 +9,21 @@ const route = routeManifest('chat', [['up', 'm']]);
 const CHUNK_1 = '{"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "caf\\u00e9 1.0e0"}, "finish_reason": null}]}';
 const CHUNK_2 = '{"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}';
 const USAGE = '{"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}';
+/** Real OpenAI, asked for usage (the gateway always asks), puts `"usage":null` on every chunk before the usage chunk. */
+const NULL_1 = '{"id":"c2","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"caf\\u00e9"},"finish_reason":null}],"usage":null}';
+const NULL_2 = '{"id":"c2","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}';
+const NULL_USAGE = '{"id":"c2","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}';
 
 let upstream: ScriptedUpstream;
 let gateway: TestGateway;
+/** What the upstream streams (each test may change it). */
+let script = '';
 beforeAll(async () => {
   upstream = new ScriptedUpstream();
   await upstream.start();
   upstream.handler = async (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.end(`data: ${CHUNK_1}\n\ndata: ${CHUNK_2}\n\ndata: ${USAGE}\n\ndata: [DONE]\n\n`);
+    res.end(script);
   };
   gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.url), 'route.yaml': route });
 });
@@ -37,11 +43,21 @@ async function streamText(includeUsage: boolean): Promise<string> {
 }
 
 describe('streaming pass-through', () => {
+  beforeEach(() => {
+    script = `data: ${CHUNK_1}\n\ndata: ${CHUNK_2}\n\ndata: ${USAGE}\n\ndata: [DONE]\n\n`;
+  });
+
   it('forwards unchanged chunks as the upstream wrote them, byte for byte', async () => {
     expect(await streamText(true)).toBe(`data: ${CHUNK_1}\n\ndata: ${CHUNK_2}\n\ndata: ${USAGE}\n\ndata: [DONE]\n\n`);
   });
 
   it('still rebuilds what it must change: the usage chunk the client did not ask for is hidden', async () => {
     expect(await streamText(false)).toBe(`data: ${CHUNK_1}\n\ndata: ${CHUNK_2}\n\ndata: [DONE]\n\n`);
+  });
+
+  it('forwards chunks that carry "usage":null byte for byte when the client did not ask for usage; only the usage chunk is hidden', async () => {
+    script = `data: ${NULL_1}\n\ndata: ${NULL_2}\n\ndata: ${NULL_USAGE}\n\ndata: [DONE]\n\n`;
+    expect(await streamText(false)).toBe(`data: ${NULL_1}\n\ndata: ${NULL_2}\n\ndata: [DONE]\n\n`);
+    expect(await streamText(true)).toBe(script);
   });
 });

@@ -15,10 +15,12 @@ describe('openAiAdapter', () => {
     expect(JSON.parse(r.body)).toMatchObject({ model: 'gpt-4o', stream: true, stream_options: { include_usage: true } });
   });
 
-  it('drops the usage chunk and usage:null fields when the client did not ask for usage', () => {
+  it('drops the usage chunk when the client did not ask for usage, and passes usage:null chunks through unchanged', () => {
     const t = openAiAdapter.createStreamTransformer(req(true, false));
-    const content = t.onEvent({ data: '{"choices":[{"index":0,"delta":{"content":"a"}}],"usage":null}' });
-    expect(content.chunks).toEqual([{ choices: [{ index: 0, delta: { content: 'a' } }] }]);
+    const data = '{"choices":[{"index":0,"delta":{"content":"a"}}],"usage":null}';
+    const content = t.onEvent({ data });
+    expect(content.chunks).toEqual([{ choices: [{ index: 0, delta: { content: 'a' } }], usage: null }]);
+    expect(content.raw).toEqual([data]);
     const usage = t.onEvent({ data: '{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":2}}}' });
     expect(usage.chunks).toEqual([]);
     expect(usage.usage).toEqual({ inputTokens: 3, outputTokens: 1, cachedInputTokens: 2 });

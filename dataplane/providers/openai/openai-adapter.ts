@@ -51,7 +51,8 @@ class OpenAiStreamTransformer implements StreamTransformer {
     const usage = usageFromOpenAi(chunk.usage);
     const step: StreamStep = { chunks: [chunk] };
     if (usage !== undefined) step.usage = usage;
-    if (!this.clientWantsUsage && 'usage' in chunk) {
+    // `"usage":null` (on every chunk before the usage chunk) hides nothing: such chunks pass through as they came.
+    if (!this.clientWantsUsage && chunk.usage !== undefined && chunk.usage !== null) {
       // The gateway asked for usage on the client's behalf; hide what the client did not ask for.
       const choices = chunk.choices;
       if (usage !== undefined && Array.isArray(choices) && choices.length === 0) step.chunks = [];
