@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { signRequest } from '../../dataplane/upstream/sigv4.js';
+import { signRequest } from '../../dataplane/config/sigv4.js';
 
 /** A real S3-compatible server (SeaweedFS, built from its Go module by test/s3/build.sh) on loopback. */
 export interface S3Server {

@@ -229,16 +229,21 @@ describe('destinations', () => {
     expect(JSON.stringify(collector.logs())).not.toContain('jo@example.com');
   });
 
-  it('appends JSON Lines under <dir>/<namespace>/<date>.jsonl for tollgate dev', async () => {
+  it('appends JSON Lines for tollgate dev, metadata and content in separate files of the bucket layout', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-capture-'));
     try {
       const svc = new CaptureService({ flushIntervalMs: 5 });
       svc.apply([policy('team-a/p', { subjects: { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] }, destinations: [{ type: 'localDirectory', name: 'disk', path: dir }] })]);
       svc.record(svc.decide(sa('team-a', 'app'), undefined, 'r', none)!, input());
       await svc.drain(5_000);
-      expect(readdirSync(join(dir, 'team-a'))).toEqual(['2026-12-05.jsonl']);
-      const line = JSON.parse(readFileSync(join(dir, 'team-a', '2026-12-05.jsonl'), 'utf8')) as CaptureRecord;
-      expect(line.content?.redactions).toEqual({ Email: 2, PaymentCard: 1 });
+      const hour = join('namespace=team-a', 'date=2026-12-05', 'hour=03');
+      expect(readdirSync(join(dir, 'metadata', hour))).toEqual(['team-a.p.jsonl']);
+      const meta = JSON.parse(readFileSync(join(dir, 'metadata', hour, 'team-a.p.jsonl'), 'utf8')) as CaptureRecord;
+      expect(meta.requestId).toBe('req-1');
+      expect(meta.content).toBeUndefined();
+      const content = JSON.parse(readFileSync(join(dir, 'content', hour, 'team-a.p.jsonl'), 'utf8')) as { requestId: string; content: CaptureRecord['content'] };
+      expect(content.requestId).toBe('req-1');
+      expect(content.content?.redactions).toEqual({ Email: 2, PaymentCard: 1 });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

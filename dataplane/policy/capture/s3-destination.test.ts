@@ -4,7 +4,7 @@ import { secret } from '../../config/secret-value.js';
 import { type S3Server, startS3 } from '../../../test/s3/seaweedfs.js';
 import { CaptureService } from './capture-service.js';
 import type { CaptureInput } from './capture-record.js';
-import { partitionPrefix } from './destinations/s3.js';
+import { partitionPrefix } from '../../config/capture-layout.js';
 
 // A real S3-compatible server: SeaweedFS built from its Go module (test/s3/build.sh), on loopback.
 
@@ -76,7 +76,7 @@ describe('S3 destination', () => {
     const metaKeys = await s3.list('captures', partitionPrefix('redacted', 'metadata', 'team-a', '2026-12-05T03'));
     const contentKeys = await s3.list('captures', partitionPrefix('redacted', 'content', 'team-a', '2026-12-05T03'));
     expect(metaKeys).toHaveLength(1);
-    expect(metaKeys[0]).toMatch(/^redacted\/metadata\/namespace=team-a\/date=2026-12-05\/hour=03\/.+\.jsonl\.gz$/);
+    expect(metaKeys[0]).toMatch(/^redacted\/metadata\/namespace=team-a\/date=2026-12-05\/hour=03\/team-a\.audit_.+\.jsonl\.gz$/);
     expect(contentKeys).toHaveLength(1);
     const meta = (await s3.get('captures', metaKeys[0]!)).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(meta.map((m) => m.requestId)).toEqual(['req-0', 'req-1', 'req-2']);

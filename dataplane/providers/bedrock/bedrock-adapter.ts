@@ -8,7 +8,7 @@ import { toConverseRequest } from './bedrock-request.js';
 import { fromConverseResponse, readingOf } from './bedrock-response.js';
 import { BedrockStreamTransformer } from './bedrock-stream.js';
 import type { BedrockConverseResponse } from './bedrock-wire.js';
-import { signRequest } from '../../upstream/sigv4.js';
+import { signRequest } from '../../config/sigv4.js';
 
 /** Bedrock signs as service "bedrock", also on the bedrock-runtime host. */
 export const SIGNING_SERVICE = 'bedrock';

@@ -3,7 +3,7 @@ import { eventStreamMessage } from '../../../test/emulators/bedrock.js';
 import { crc32 } from './crc32.js';
 import { EventStreamDecoder, EventStreamError } from './event-stream.js';
 import { BedrockStreamTransformer } from './bedrock-stream.js';
-import { signRequest } from '../../upstream/sigv4.js';
+import { signRequest } from '../../config/sigv4.js';
 
 // AWS Signature Version 4 test suite vectors (credentials AKIDEXAMPLE, 2015-08-30T12:36:00Z,
 // us-east-1, service "service"), signing the published requests.

@@ -1,29 +1,33 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { objectName, partitionPrefix } from '../../../config/capture-layout.js';
 import type { CaptureDestination } from '../bounded-exporter.js';
-import type { CaptureRecord } from '../capture-record.js';
+import { splitRecord } from '../capture-record.js';
 
 /**
- * `tollgate dev` only: appends each batch as JSON Lines to <path>/<namespace>/<YYYY-MM-DD>.jsonl
- * (UTC date of the request). Retention is not enforced here: it is a developer's own disk.
+ * `tollgate dev` only: appends each batch as JSON Lines in the bucket's layout
+ * (config/capture-layout.ts), metadata and content in separate files so that `tollgate dev`'s
+ * retention sweep can expire content first: <path>/<metadata|content>/namespace=<ns>/date=<YYYY-MM-DD>/hour=<HH>/<policy>.jsonl.
  */
 export function localDirectoryDestination(path: string): CaptureDestination {
   return {
     async write(batch) {
-      const files = new Map<string, CaptureRecord[]>();
+      const files = new Map<string, string[]>();
+      const add = (file: string, line: unknown): void => {
+        const lines = files.get(file) ?? [];
+        lines.push(`${JSON.stringify(line)}\n`);
+        files.set(file, lines);
+      };
       for (const r of batch) {
-        const file = join(path, safeSegment(r.namespace), `${r.time.slice(0, 10)}.jsonl`);
-        files.set(file, [...(files.get(file) ?? []), r]);
+        const { metadata, content } = splitRecord(r);
+        const name = objectName(r.policy.id, undefined, '.jsonl');
+        add(join(path, partitionPrefix('', 'metadata', r.namespace, r.time), name), metadata);
+        if (content !== undefined) add(join(path, partitionPrefix('', 'content', r.namespace, r.time), name), content);
       }
-      for (const [file, records] of files) {
+      for (const [file, lines] of files) {
         await mkdir(join(file, '..'), { recursive: true });
-        await appendFile(file, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+        await appendFile(file, lines.join(''));
       }
     },
   };
-}
-
-/** A namespace is a DNS label already; this keeps a path segment a path segment whatever it is. */
-export function safeSegment(value: string): string {
-  return value.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_') || '_';
 }

@@ -1,28 +1,24 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { objectName, partitionPrefix } from '../../../config/capture-layout.js';
 import type { CaptureDestinationConfig } from '../../../config/data-policy-config.js';
-import { signRequest } from '../../../upstream/sigv4.js';
+import { signRequest } from '../../../config/sigv4.js';
 import type { CaptureDestination } from '../bounded-exporter.js';
 import { type CaptureRecord, splitRecord } from '../capture-record.js';
-import { safeSegment } from './local-directory.js';
 
 type S3Config = Extract<CaptureDestinationConfig, { type: 's3' }>;
 
-/** `<prefix>/<content|metadata>/namespace=<ns>/date=<YYYY-MM-DD>/hour=<HH>/`: what retention and read grants go by. */
-export function partitionPrefix(prefix: string, kind: 'content' | 'metadata', namespace: string, time: string): string {
-  const head = prefix === '' ? '' : `${prefix}/`;
-  return `${head}${kind}/namespace=${safeSegment(namespace)}/date=${time.slice(0, 10)}/hour=${time.slice(11, 13)}/`;
-}
-
 /**
  * An S3-compatible bucket (path-style requests, SigV4): each batch becomes one gzip-compressed
- * JSON Lines object per partition, metadata and content in separate objects so that their
- * retention can differ. Object names are unique per writer (`instance`) and batch.
+ * JSON Lines object per partition and policy, metadata and content in separate objects so that
+ * their retention can differ (config/capture-layout.ts). Object names carry the writing policy,
+ * then are unique per process (`instance`) and batch.
  */
 export function s3Destination(config: S3Config, instance: string = randomUUID().slice(0, 8), timeoutMs = 30_000): CaptureDestination {
   let sequence = 0;
   return {
     async write(batch) {
+      const batchId = `${Date.now()}-${instance}-${sequence++}`;
       const objects = new Map<string, string[]>();
       const add = (key: string, line: unknown): void => {
         const lines = objects.get(key) ?? [];
@@ -31,12 +27,12 @@ export function s3Destination(config: S3Config, instance: string = randomUUID().
       };
       for (const record of batch as CaptureRecord[]) {
         const { metadata, content } = splitRecord(record);
-        add(partitionPrefix(config.prefix, 'metadata', record.namespace, record.time), metadata);
-        if (content !== undefined) add(partitionPrefix(config.prefix, 'content', record.namespace, record.time), content);
+        const name = objectName(record.policy.id, batchId, '.jsonl.gz');
+        add(`${partitionPrefix(config.prefix, 'metadata', record.namespace, record.time)}${name}`, metadata);
+        if (content !== undefined) add(`${partitionPrefix(config.prefix, 'content', record.namespace, record.time)}${name}`, content);
       }
-      const batchId = `${Date.now()}-${instance}-${sequence++}`;
-      for (const [prefix, lines] of objects) {
-        await putObject(config, `${prefix}${batchId}.jsonl.gz`, gzipSync(`${lines.join('\n')}\n`), timeoutMs);
+      for (const [key, lines] of objects) {
+        await putObject(config, key, gzipSync(`${lines.join('\n')}\n`), timeoutMs);
       }
     },
   };

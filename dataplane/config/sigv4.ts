@@ -1,7 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 
-// AWS Signature Version 4 (header signing: Bedrock requests, S3 capture uploads), written against the published algorithm:
-// canonical request → string to sign → derived signing key → signature → Authorization header.
+// AWS Signature Version 4, written against the published algorithm: canonical request → string to
+// sign → derived signing key → signature → Authorization header. Shared by Bedrock requests, the S3
+// capture destination and the operator's retention sweep of the same buckets.
 
 export interface AwsCredentials {
   accessKeyId: string;
