@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { Tracer } from '@opentelemetry/api';
-import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { Dataplane, type DataplaneOptions } from '../dataplane/main/dataplane.js';
 import { governanceFromEnv } from '../dataplane/main/governance-from-env.js';
@@ -77,7 +76,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     onRequest,
     ...(opts.adminPort === undefined
       ? {}
-      : { admin: { host: opts.host, port: opts.adminPort, token: adminToken, ...(devConsole === undefined ? {} : { open: (app: Express) => app.use(consoleRouter(devConsole)) }) } }),
+      : { admin: { host: opts.host, port: opts.adminPort, token: adminToken, ...(devConsole === undefined ? {} : { open: (app) => app.use(consoleRouter(devConsole)) }) } }),
     usage: opts.usage ?? { record: (u) => logger.debug({ usage: u }, 'usage') },
   });
   const onLoad = (result: LoadResult): void => {

@@ -2,7 +2,8 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import { type PushResult, SnapshotEnvelopeSchema } from '../config/snapshot-envelope.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
-import { jsonErrors, jsonNotFound, requireToken, SNAPSHOT_BODY_LIMIT } from '../config/channel-http.js';
+import { SNAPSHOT_BODY_LIMIT } from '../config/channel-answers.js';
+import { jsonErrors, jsonNotFound, requireToken } from './channel-guard.js';
 
 export interface AdminDeps {
   store: SnapshotStore;

@@ -1,5 +1,5 @@
 import express, { type Express, type Request } from 'express';
-import { SMALL_BODY_LIMIT } from '../config/channel-http.js';
+import { SMALL_BODY_LIMIT } from '../config/channel-answers.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { Authenticator } from '../governance/identity/authenticator.js';
 import { ANONYMOUS, type Caller } from '../core/caller.js';

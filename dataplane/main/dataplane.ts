@@ -6,12 +6,11 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, Server as NetServer, type Socket } from 'node:net';
 import type { Tracer } from '@opentelemetry/api';
-import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { UsageSink } from '../metering/usage-record.js';
 import { UsageTotals } from '../metering/usage-record.js';
-import { createAdminApp } from '../admin/admin-app.js';
+import { type AdminDeps, createAdminApp } from '../admin/admin-app.js';
 import type { Authenticator } from '../governance/identity/authenticator.js';
 import { BudgetAdmitter } from '../governance/budget/budget-admitter.js';
 import { ExactBudgetAdmitter } from '../governance/budget/exact-budget-admitter.js';
@@ -61,7 +60,7 @@ export interface DataplaneOptions {
   idleConnectionGraceMs?: number;
   usage?: UsageSink;
   /** Admin port for snapshot pushes from the operator; off when absent. */
-  admin?: { host: string; port: number; token: string; tls?: { cert: string; key: string }; open?: (app: Express) => void };
+  admin?: { host: string; port: number; token: string; tls?: { cert: string; key: string }; open?: AdminDeps['open'] };
   /** CA of the operator's certificate when operatorUrl is https. */
   operatorCa?: string;
   /** The name the operator's certificate carries, when it is not the host of operatorUrl (SNI and verification). */
@@ -222,7 +221,7 @@ export class Dataplane {
     this.exactBudgets?.start();
     const admin = this.opts.admin;
     if (admin !== undefined) {
-      const extend = (app: Express): void => {
+      const extend: AdminDeps['extend'] = (app) => {
         mountMetrics(app, this.telemetry);
         mountDebugRoute(app, { store: this.store, router: this.router, transport: this.transport, ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
       };

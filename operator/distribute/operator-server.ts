@@ -1,7 +1,8 @@
 import express, { type Express, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { jsonErrors, jsonNotFound, requireToken, SMALL_BODY_LIMIT } from '../../dataplane/config/channel-http.js';
+import { SMALL_BODY_LIMIT } from '../../dataplane/config/channel-answers.js';
+import { jsonErrors, jsonNotFound, requireToken } from './channel-guard.js';
 import { wireJson } from '../../dataplane/config/secret-value.js';
 import type { UsageAggregator } from '../budgets/usage-aggregator.js';
 import { parseUsageReport, type RejectedRecord } from '../budgets/usage-intake.js';

@@ -10,11 +10,19 @@ import { describe, expect, it } from 'vitest';
  *  - inside dataplane/, a folder imports only folders below it in LAYERS (never up, never sideways);
  *  - the operator imports nothing of the data plane but dataplane/config (the contract);
  *  - the CLI reaches the data plane through dataplane/main (the composition root) and dataplane/config;
- *  - outside providers/, only the registry imports a provider's own folder (providers/<name>/).
+ *  - outside providers/, only the registry imports a provider's own folder (providers/<name>/);
+ *  - express is imported only by the HTTP layers that serve with it (EXPRESS_LAYERS).
  */
 
 /** dataplane/'s folders from the bottom up; `main` is dataplane/main/ (the composition root). */
 export const LAYERS = ['config', 'core', 'sse', 'upstream', 'metering', 'providers', 'runtime', 'governance', 'policy', 'telemetry', 'routing', 'pipeline', 'inbound', 'server', 'admin', 'main'] as const;
+
+/**
+ * Where express may be imported: the data plane's admin port and the operator's port (its channel
+ * endpoints and the console). The public port is plain node:http; nothing below an HTTP layer sees
+ * an express type.
+ */
+const EXPRESS_LAYERS = ['dataplane/admin/', 'operator/distribute/', 'operator/console/'];
 
 /** Folders of providers/ that are shared code, not a provider. */
 const PROVIDER_SHARED = new Set(['shared']);
@@ -29,18 +37,20 @@ function sourceFiles(dir: string): string[] {
 
 const toPosix = (p: string): string => p.split(sep).join('/');
 
-/** Every relative import of each file (static, dynamic and type-only), as repository paths. */
-function importGraph(roots: readonly string[]): Map<string, string[]> {
+/**
+ * Every import of each file (static, dynamic and type-only): relative ones as repository paths in
+ * `graph`, package ones (`express`, `node:http`...) as written in `packages`.
+ */
+function importGraph(roots: readonly string[]): { graph: Map<string, string[]>; packages: Map<string, string[]> } {
   const graph = new Map<string, string[]>();
+  const packages = new Map<string, string[]>();
   for (const file of roots.flatMap(sourceFiles)) {
-    const info = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
-    const targets = info.importedFiles
-      .map((i) => i.fileName)
-      .filter((spec) => spec.startsWith('.'))
-      .map((spec) => toPosix(normalize(join(dirname(file), spec))).replace(/\.js$/, '.ts'));
+    const specs = ts.preProcessFile(readFileSync(file, 'utf8'), true, true).importedFiles.map((i) => i.fileName);
+    const targets = specs.filter((spec) => spec.startsWith('.')).map((spec) => toPosix(normalize(join(dirname(file), spec))).replace(/\.js$/, '.ts'));
     graph.set(toPosix(file), targets);
+    packages.set(toPosix(file), specs.filter((spec) => !spec.startsWith('.')));
   }
-  return graph;
+  return { graph, packages };
 }
 
 /** Strongly connected components with more than one file (or a file importing itself): the circles. */
@@ -86,7 +96,7 @@ function layerOf(file: string): string {
   return parts.length > 2 ? (parts[1] as string) : 'main';
 }
 
-const graph = importGraph(['dataplane', 'operator', 'cli']);
+const { graph, packages } = importGraph(['dataplane', 'operator', 'cli']);
 const edges = [...graph].flatMap(([from, targets]) => targets.map((to) => ({ from, to })));
 const rank = (file: string): number => (LAYERS as readonly string[]).indexOf(layerOf(file));
 const upward = edges
@@ -134,6 +144,12 @@ describe('source layout (docs/architecture.md)', () => {
 
   it("reaches a provider's own folder only from providers/ (the registry)", () => {
     expect(reachingProviders).toEqual([]);
+  });
+
+  it('imports express only in the HTTP layers that serve with it', () => {
+    const users = [...packages].filter(([, specs]) => specs.some((s) => s === 'express' || s.startsWith('express/'))).map(([file]) => file);
+    expect(users.length).toBeGreaterThan(0);
+    expect(users.filter((f) => !EXPRESS_LAYERS.some((dir) => f.startsWith(dir)))).toEqual([]);
   });
 });
 

@@ -1,0 +1,26 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import { type ChannelErrorAnswer, failureAnswer, NO_TOKEN, noSuchEndpoint } from '../../dataplane/config/channel-answers.js';
+import { tokenMatches } from '../../dataplane/config/channel-token.js';
+
+/** The operator port's side of the channel's rules (config/channel-answers.ts), as express handlers. */
+function send(res: Response, answer: ChannelErrorAnswer): void {
+  res.status(answer.status).set(answer.headers).json(answer.body);
+}
+
+/** The bearer-token gate, mounted before any body parser. */
+export function requireToken(token: string): RequestHandler {
+  return (req, res, next) => (tokenMatches(req.get('authorization'), token) ? next() : send(res, NO_TOKEN));
+}
+
+export const jsonNotFound: RequestHandler = (req, res) => send(res, noSuchEndpoint(req.method, req.path));
+
+/** The last handler of the operator app: every error as JSON; a failure of ours is logged, not shown. */
+export function jsonErrors(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const answer = failureAnswer(err);
+    if (answer.status >= 500) logger.error({ err: (err as Error)?.message, path: req.path }, 'operator endpoint failed');
+    if (res.headersSent) res.destroy();
+    else send(res, answer);
+  };
+}
