@@ -18,6 +18,22 @@ export interface CanonicalRequest {
   clientWantsUsage: boolean;
   /** Unix seconds when the gateway received the request; translated responses use it as `created`. */
   createdAt?: number;
+  /** The client's request in an API some upstreams serve as it is; targets that speak it get this instead of `body`. */
+  native?: NativeRequest;
+}
+
+/** Client APIs forwarded untranslated to targets that speak them (the others get the canonical translation). */
+export type NativeApi = 'responses';
+
+/** The client's own request, for a target that serves its API natively. */
+export interface NativeRequest {
+  api: NativeApi;
+  body: JsonObject;
+  /**
+   * Why only a native target can serve it (state kept upstream, a feature with no translation),
+   * as the 400 a client gets when the route has no such target; absent when the translation is whole.
+   */
+  requires?: { message: string; param: string };
 }
 
 export interface UpstreamHttpRequest {

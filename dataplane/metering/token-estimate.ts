@@ -134,13 +134,33 @@ function outputText(choice: JsonObject, parts: string[]): void {
   }
 }
 
+/** Delta events of a Responses stream whose `delta` is output (text, refusal, call arguments). */
+const RESPONSES_DELTAS = new Set(['response.output_text.delta', 'response.refusal.delta', 'response.function_call_arguments.delta']);
+
+/** The output of a Responses API answer (served natively): a Response's output items, or one stream event's delta. */
+function responsesOutputText(body: JsonObject): string {
+  if (typeof body.type === 'string') return RESPONSES_DELTAS.has(body.type) && typeof body.delta === 'string' ? body.delta : '';
+  if (body.object !== 'response' || !Array.isArray(body.output)) return '';
+  const parts: string[] = [];
+  for (const item of body.output) {
+    if (!isObject(item)) continue;
+    if (typeof item.arguments === 'string') parts.push(item.arguments);
+    for (const c of Array.isArray(item.content) ? item.content : []) {
+      if (!isObject(c)) continue;
+      if (typeof c.text === 'string') parts.push(c.text);
+      if (typeof c.refusal === 'string') parts.push(c.refusal);
+    }
+  }
+  return parts.join('');
+}
+
 /**
  * The output text of an OpenAI-shaped response or stream chunk (every choice: content, refusal,
  * reasoning, tool calls; completions text), for estimating output tokens when no usage is reported.
  */
 export function outputTextOf(body: JsonObject): string {
   const choices = body.choices;
-  if (!Array.isArray(choices)) return '';
+  if (!Array.isArray(choices)) return responsesOutputText(body);
   const parts: string[] = [];
   for (const c of choices) if (isObject(c)) outputText(c, parts);
   return parts.join('');

@@ -5,7 +5,7 @@ import { azureOpenAiAdapter } from './azure-openai/index.js';
 import { bedrockAdapter } from './bedrock/index.js';
 import { geminiAdapter } from './gemini/index.js';
 import { MockTransport } from './mock/mock-transport.js';
-import { openAiAdapter } from './openai/index.js';
+import { openAiAdapter, openAiResponsesAdapter } from './openai/index.js';
 import { openAiCompatibleAdapter } from './openai-compatible/index.js';
 import type { AccessTokenSource, AdapterTarget, PodLoad, ProviderAdapter } from './types.js';
 import { ServiceAccountTokenSource } from './vertex/service-account-token-source.js';
@@ -39,7 +39,7 @@ const IN_PROCESS_ENDPOINT = 'mock://in-process';
 
 /** One kind per supported provider type; adding a type to the snapshot contract without one fails to compile. */
 const KINDS = {
-  openai: { adapter: openAiAdapter, telemetryName: 'openai', forwardsOpenAiPaths: true },
+  openai: { adapter: openAiResponsesAdapter, telemetryName: 'openai', forwardsOpenAiPaths: true },
   'azure-openai': { adapter: azureOpenAiAdapter, telemetryName: 'azure.ai.openai' },
   anthropic: { adapter: anthropicAdapter, telemetryName: 'anthropic' },
   gemini: { adapter: geminiAdapter, telemetryName: 'gcp.gemini' },

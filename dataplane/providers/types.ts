@@ -1,5 +1,5 @@
 import type { ProviderConfig } from '../config/snapshot.js';
-import type { CanonicalRequest, HeaderMap, ParseResult, StreamStep, UpstreamFailure, UpstreamHttpRequest } from '../core/canonical.js';
+import type { CanonicalRequest, HeaderMap, NativeApi, ParseResult, StreamStep, UpstreamFailure, UpstreamHttpRequest } from '../core/canonical.js';
 import type { SseEvent } from '../sse/sse-parser.js';
 
 /** Provider-specific settings from the snapshot (API versions, regions, projects, cloud credentials). */
@@ -83,4 +83,6 @@ export interface ProviderAdapter {
   createByteStreamTransformer?(req: CanonicalRequest): ByteStreamTransformer;
   /** The output cap this adapter sends when the client sets none (budgets reserve for it); absent = the upstream's own default. */
   defaultOutputCap?(settings: ProviderSettings): number;
+  /** Client APIs the upstream serves as they are: a request carrying one (CanonicalRequest.native) is forwarded untranslated. */
+  nativeApis?: readonly NativeApi[];
 }

@@ -1,6 +1,6 @@
 import type { RouteConfig } from '../config/snapshot.js';
 import { GatewayError } from '../core/gateway-error.js';
-import type { JsonObject, UpstreamFailure } from '../core/canonical.js';
+import type { CanonicalRequest, JsonObject, UpstreamFailure } from '../core/canonical.js';
 
 /** One target tried for a request, and how it failed (absent on the attempt that served). */
 export interface AttemptRecord {
@@ -86,4 +86,14 @@ export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retr
     default:
       return new GatewayError(502, 'upstream_error', 'server_error', message, { headers });
   }
+}
+
+/** No target of the route serves the client's API natively, and the request cannot be translated (400, naming the field). */
+export function nativeOnly(route: RouteConfig, req: CanonicalRequest, providers: readonly string[]): GatewayError {
+  const requires = req.native?.requires;
+  const what = requires?.message ?? 'the request can only be served in its own API';
+  return new GatewayError(400, 'unsupported_by_route', 'invalid_request_error', `${what} (route ${route.id} has no such target: ${[...new Set(providers)].join(', ')})`, {
+    param: requires?.param ?? null,
+    headers: attemptHeaders([]),
+  });
 }

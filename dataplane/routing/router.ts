@@ -9,7 +9,7 @@ import { retryDelayMs } from './backoff.js';
 import type { EndpointLease, EndpointPicker, PickRequest, PickResult } from './endpoints/endpoint-picker.js';
 import { EndpointPickers } from './endpoints/endpoint-pickers.js';
 import { podsSaturated } from './endpoints/pods-saturated.js';
-import { type AttemptRecord, attemptHeaders, noTargetLeft } from './route-errors.js';
+import { type AttemptRecord, attemptHeaders, nativeOnly, noTargetLeft } from './route-errors.js';
 import { TargetHealth } from './health/target-health.js';
 import { type DecisionRequest, decideRoute, residencyDenied, type RouteDecision } from './rules/route-decision.js';
 import { orderTargets, type Random } from './strategies.js';
@@ -64,6 +64,12 @@ function pickEndpoint(picker: EndpointPicker, provider: RuntimeProvider, request
   return url === undefined ? picker.pick(request) : { ok: true, lease: { url, release: () => undefined } };
 }
 
+/** Whether the provider can serve the request: any can, unless only the client's own API (CanonicalRequest.native) can carry it. */
+function servesNatively(provider: RuntimeProvider, req: CanonicalRequest): boolean {
+  const native = req.native;
+  return native?.requires === undefined || provider.adapter.nativeApis?.includes(native.api) === true;
+}
+
 /** A Provider with no endpoint at all (a Service without ready pods): nothing to try, nothing to wait for. */
 function hasNoEndpoints(provider: RuntimeProvider): boolean {
   return provider.config.endpoints.length === 0 && provider.inProcessEndpoint === undefined;
@@ -108,9 +114,15 @@ export class Router {
     let saturation: { message: string; retryAfterMs?: number } | undefined;
 
     const skipped: string[] = [];
+    const unserved: string[] = [];
     for (const target of decision?.candidates ?? orderTargets(route, this.deps.stats, this.random)) {
       const provider = runtime.providers.get(target.providerId);
       if (provider === undefined) continue;
+      // A request only its own API can carry (Responses state) skips targets that would translate it.
+      if (!servesNatively(provider, req)) {
+        unserved.push(target.providerId);
+        continue;
+      }
       // Retrying with backoff cannot make a pod ready: fail over at once, without an attempt.
       if (hasNoEndpoints(provider)) {
         skipped.push(target.providerId);
@@ -165,6 +177,7 @@ export class Router {
       }
       if (last === undefined || last.kind === 'ClientError' || last.kind === 'ResponseTooLarge' || !route.fallbackOn.includes(last.kind)) break;
     }
+    if (attempts.length === 0 && unserved.length > 0) throw nativeOnly(route, req, unserved);
     if (saturation !== undefined) throw podsSaturated(route, saturation.message, saturation.retryAfterMs, attemptHeaders(attempts));
     const failed = noTargetLeft(route, attempts, retryAfterMs, skipped);
     // Residency excluded other targets: say so, rather than a bare upstream error, so that nobody

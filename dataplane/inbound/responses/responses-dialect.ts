@@ -1,32 +1,53 @@
+import type { UpstreamFailure } from '../../core/canonical.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import { sseEvent } from '../../sse/sse-writer.js';
 import { type InboundDialect, type InboundRequest, type StreamEncoder, StreamIdleTimeout } from '../inbound-dialect.js';
 import { type ResponsesEcho, toCanonicalRequest } from './responses-request.js';
+import { isResponsesEvent, ResponsesRelay } from './responses-relay.js';
 import { toResponseObject } from './responses-response.js';
 import { type ResponsesEvent, ResponsesStreamEncoder } from './responses-stream.js';
 
 const text = (events: ResponsesEvent[]): string => events.map((e) => sseEvent(e.event, e.data)).join('');
 
-/** Canonical chunks → typed Responses events (named SSE events, no `[DONE]`); a failure after the first byte is `error` + `response.failed`. */
+type FailureCode = 'server_error' | 'rate_limit_exceeded' | 'guardrail_blocked' | 'guardrail_unavailable';
+
+/** A GatewayError is the gateway's own verdict (a guardrail's block): its code and message as they are. */
+function failureOf(failure: UpstreamFailure | Error): { code: FailureCode; message: string } {
+  if (failure instanceof GatewayError && (failure.code === 'guardrail_blocked' || failure.code === 'guardrail_unavailable')) return { code: failure.code, message: failure.message };
+  return { code: 'server_error', message: failure instanceof StreamIdleTimeout ? failure.message : `upstream stream failed: ${failure.message}` };
+}
+
+/**
+ * Canonical chunks → typed Responses events (named SSE events, no `[DONE]`); a failure after the
+ * first byte is `error` + `response.failed`. A native target's events are relayed as they came.
+ */
 function responsesStream(echo: ResponsesEcho, createdAt: number): StreamEncoder {
   const encoder = new ResponsesStreamEncoder(echo, createdAt);
+  let relay: ResponsesRelay | undefined;
+  const fail = (code: FailureCode, message: string): string => text(relay === undefined ? encoder.fail(code, message) : relay.fail(code, message));
   return {
-    chunk: (chunk) => text(encoder.chunk(chunk)),
+    chunk: (chunk, raw) => {
+      if (relay === undefined && !isResponsesEvent(chunk)) return text(encoder.chunk(chunk));
+      relay ??= new ResponsesRelay();
+      const event = relay.event(chunk);
+      return raw === undefined ? sseEvent(event.event, event.data) : `event: ${event.event}\ndata: ${raw}\n\n`;
+    },
     usage: (usage) => encoder.reportUsage(usage),
-    end: () => text(encoder.end()),
-    // A GatewayError is the gateway's own verdict (a guardrail's block): its code and message as they are.
-    failure: (failure) =>
-      failure instanceof GatewayError && (failure.code === 'guardrail_blocked' || failure.code === 'guardrail_unavailable')
-        ? text(encoder.fail(failure.code, failure.message))
-        : text(encoder.fail('server_error', failure instanceof StreamIdleTimeout ? failure.message : `upstream stream failed: ${failure.message}`)),
-    cut: (reason) => text(encoder.fail('rate_limit_exceeded', reason)),
+    // A native stream's own terminal event has been written.
+    end: () => (relay === undefined ? text(encoder.end()) : ''),
+    failure: (failure) => {
+      const { code, message } = failureOf(failure);
+      return fail(code, message);
+    },
+    cut: (reason) => fail('rate_limit_exceeded', reason),
   };
 }
 
 /**
  * POST /v1/responses: the OpenAI Responses API in front of any route. The request becomes a
  * canonical (chat) request, is routed, retried, failed over, limited and metered like
- * /v1/chat/completions, and the answer is translated back (a Response object, or typed events).
+ * /v1/chat/completions, and the answer is translated back (a Response object, or typed events);
+ * targets that serve the Responses API natively get the client's request and answer as they are.
  */
 export const responsesDialect: InboundDialect = {
   name: 'openai-responses',
@@ -36,7 +57,8 @@ export const responsesDialect: InboundDialect = {
     const { canonical, echo } = toCanonicalRequest(body, createdAt);
     return {
       request: canonical,
-      responseBody: (upstream, usage) => toResponseObject(upstream, { createdAt, echo }, usage),
+      // A native target's Response object is the answer as it is.
+      responseBody: (upstream, usage) => (upstream.object === 'response' ? upstream : toResponseObject(upstream, { createdAt, echo }, usage)),
       streamEncoder: () => responsesStream(echo, createdAt),
     };
   },

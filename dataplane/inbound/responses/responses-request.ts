@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CanonicalRequest, JsonObject } from '../../core/canonical.js';
+import type { CanonicalRequest, JsonObject, NativeRequest } from '../../core/canonical.js';
 import { errors } from '../../core/gateway-error.js';
 import { invalidRequest } from '../../core/request-issue.js';
 
@@ -117,14 +117,33 @@ export interface TranslatedResponsesRequest {
   echo: ResponsesEcho;
 }
 
+/**
+ * Something the translation to chat cannot carry: a request with it can still be forwarded to a
+ * target that serves the Responses API natively; for any other target it is the 400 the client gets.
+ */
+class Untranslatable extends Error {
+  constructor(
+    message: string,
+    readonly param: string,
+  ) {
+    super(message);
+  }
+}
+
+const NATIVE_ONLY = 'only targets that serve the Responses API natively (OpenAI, Azure OpenAI) can';
+
 const stateless = (what: string, param: string): never => {
-  throw errors.badRequest(
-    `${what} needs state that this gateway does not keep: responses are not stored, so send the whole conversation in input instead`,
+  throw new Untranslatable(
+    `${what} needs state that this gateway does not keep; ${NATIVE_ONLY} keep it (send the whole conversation in input instead)`,
     param,
   );
 };
 
-/** Fields that only OpenAI's own servers can honour (stored responses, conversations, prompts, background runs). */
+const untranslatable = (what: string, param: string): never => {
+  throw new Untranslatable(`${what}; ${NATIVE_ONLY} serve it`, param);
+};
+
+/** Fields that only the upstream's own servers can honour (stored responses, conversations, prompts, background runs). */
 function refuseStateful(r: ResponsesRequest): void {
   if (typeof r.previous_response_id === 'string' && r.previous_response_id !== '') stateless('previous_response_id', 'previous_response_id');
   if (r.store === true) stateless('store: true', 'store');
@@ -153,14 +172,14 @@ function userPart(p: Part, param: string): JsonObject {
       return { type: 'text', text: p.refusal };
     case 'input_image': {
       if (typeof p.image_url !== 'string' || p.image_url === '') {
-        throw errors.badRequest('input_image needs image_url (a URL or data: URI): file_id refers to a file stored at OpenAI', `${param}.image_url`);
+        return untranslatable('input_image needs image_url (a URL or data: URI) here: file_id refers to a file stored upstream', `${param}.image_url`);
       }
       const image: JsonObject = { url: p.image_url };
       if (typeof p.detail === 'string' && p.detail !== 'original') image.detail = p.detail;
       return { type: 'image_url', image_url: image };
     }
     case 'input_file': {
-      if (typeof p.file_url === 'string') throw errors.badRequest('input_file with file_url is not supported: send file_data', `${param}.file_url`);
+      if (typeof p.file_url === 'string') untranslatable('input_file with file_url is not translated: send file_data', `${param}.file_url`);
       const file: JsonObject = {};
       if (typeof p.file_data === 'string') file.file_data = p.file_data;
       if (typeof p.file_id === 'string') file.file_id = p.file_id;
@@ -221,7 +240,7 @@ function toMessages(r: ResponsesRequest): JsonObject[] {
         stateless('an item_reference', `${param}.type`);
         return;
       default:
-        throw errors.badRequest(`input item of type ${String(item.type)} is not supported by this gateway`, `${param}.type`);
+        untranslatable(`input item of type ${String(item.type)} has no chat translation`, `${param}.type`);
     }
   });
   return messages;
@@ -233,7 +252,7 @@ function chatTools(r: ResponsesRequest): JsonObject[] | undefined {
     const parsed = FunctionTool.safeParse(t);
     if (!parsed.success) {
       if (t.type === 'function') throw invalidRequest(parsed.error, t);
-      throw errors.badRequest(`tool type ${t.type} is not supported by this gateway: only function tools are`, `tools.${i}.type`);
+      return untranslatable(`tool type ${t.type} is not supported by a translated target: only function tools are`, `tools.${i}.type`);
     }
     const fn: JsonObject = { name: parsed.data.name, parameters: parsed.data.parameters ?? { type: 'object', properties: {} } };
     if (typeof parsed.data.description === 'string') fn.description = parsed.data.description;
@@ -245,7 +264,7 @@ function chatTools(r: ResponsesRequest): JsonObject[] | undefined {
 function chatToolChoice(choice: z.infer<typeof ToolChoice>): unknown {
   if (typeof choice === 'string') return choice;
   if (choice.type === 'function' && typeof choice.name === 'string') return { type: 'function', function: { name: choice.name } };
-  throw errors.badRequest(`tool_choice of type ${choice.type} is not supported by this gateway`, 'tool_choice.type');
+  return untranslatable(`tool_choice of type ${choice.type} is not supported by a translated target`, 'tool_choice.type');
 }
 
 function responseFormat(format: z.infer<typeof Format>): JsonObject {
@@ -257,25 +276,59 @@ function responseFormat(format: z.infer<typeof Format>): JsonObject {
   return { type: 'json_schema', json_schema: schema };
 }
 
+/** Every text of the input, as one user message: what budgets, limits and guardrails read of a request that is not translated. */
+function plainMessages(r: ResponsesRequest): JsonObject[] {
+  const texts: string[] = [];
+  const collect = (v: unknown): void => {
+    if (typeof v === 'string') texts.push(v);
+    else if (Array.isArray(v)) v.forEach(collect);
+    else if (typeof v === 'object' && v !== null) {
+      const o = v as JsonObject;
+      for (const key of ['text', 'refusal', 'arguments', 'output', 'content']) if (o[key] !== undefined) collect(o[key]);
+    }
+  };
+  collect(r.input);
+  const messages: JsonObject[] = [];
+  if (typeof r.instructions === 'string' && r.instructions !== '') messages.push({ role: 'system', content: r.instructions });
+  messages.push({ role: 'user', content: texts.join('\n') });
+  return messages;
+}
+
+/** The chat body of a translatable request (throws Untranslatable for what has no chat form). */
+function chatBody(r: ResponsesRequest): JsonObject {
+  refuseStateful(r);
+  const body: JsonObject = { model: r.model, messages: toMessages(r) };
+  const tools = chatTools(r);
+  if (tools !== undefined) body.tools = tools;
+  if (r.tool_choice !== undefined && r.tool_choice !== null) body.tool_choice = chatToolChoice(r.tool_choice);
+  if (typeof r.parallel_tool_calls === 'boolean' && tools !== undefined) body.parallel_tool_calls = r.parallel_tool_calls;
+  return body;
+}
+
 /**
  * Responses API request → canonical (OpenAI chat) request, plus what the Response object echoes.
- * Throws a GatewayError (400) when the request is invalid or needs state the gateway does not keep.
+ * The client's own request rides along (`native`) for targets that serve the Responses API; one
+ * the chat translation cannot carry (state kept upstream, built-in tools) says why, and only such
+ * targets serve it. Throws a GatewayError (400) when the request is invalid.
  */
 export function toCanonicalRequest(input: unknown, createdAt: number): TranslatedResponsesRequest {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw errors.badRequest('request body must be a JSON object');
   const parsed = ResponsesRequestSchema.safeParse(input);
   if (!parsed.success) throw invalidRequest(parsed.error, input);
   const r = parsed.data;
-  refuseStateful(r);
 
-  const body: JsonObject = { model: r.model, messages: toMessages(r) };
+  let body: JsonObject;
+  let requires: Untranslatable | undefined;
+  try {
+    body = chatBody(r);
+  } catch (err) {
+    if (!(err instanceof Untranslatable)) throw err;
+    requires = err;
+    body = { model: r.model, messages: plainMessages(r) };
+  }
   if (typeof r.max_output_tokens === 'number') body.max_completion_tokens = r.max_output_tokens;
   if (typeof r.temperature === 'number') body.temperature = r.temperature;
   if (typeof r.top_p === 'number') body.top_p = r.top_p;
-  const tools = chatTools(r);
-  if (tools !== undefined) body.tools = tools;
-  if (r.tool_choice !== undefined && r.tool_choice !== null) body.tool_choice = chatToolChoice(r.tool_choice);
-  if (typeof r.parallel_tool_calls === 'boolean' && tools !== undefined) body.parallel_tool_calls = r.parallel_tool_calls;
   if (r.text?.format !== undefined && r.text.format.type !== 'text') body.response_format = responseFormat(r.text.format);
   if (typeof r.text?.verbosity === 'string') body.verbosity = r.text.verbosity;
   if (typeof r.reasoning?.effort === 'string') body.reasoning_effort = r.reasoning.effort;
@@ -305,5 +358,7 @@ export function toCanonicalRequest(input: unknown, createdAt: number): Translate
     truncation: r.truncation ?? 'disabled',
     ...(typeof r.user === 'string' ? { user: r.user } : {}),
   };
-  return { canonical: { op: 'chat', body, stream, clientWantsUsage: stream, createdAt }, echo };
+  const native: NativeRequest = { api: 'responses', body: input as JsonObject };
+  if (requires !== undefined) native.requires = { message: requires.message, param: requires.param };
+  return { canonical: { op: 'chat', body, stream, clientWantsUsage: stream, createdAt, native }, echo };
 }

@@ -9,6 +9,9 @@ import { type ResponsesEvent, ResponsesStreamEncoder } from './responses-stream.
 
 const translate = (body: JsonObject) => toCanonicalRequest(body, 1_700_000_000);
 
+/** Why only a native target can serve the request (the 400 for any other), or undefined when it translates whole. */
+const nativeOnly = (body: JsonObject) => translate(body).canonical.native?.requires;
+
 function refusal(body: JsonObject): GatewayError {
   try {
     translate(body);
@@ -28,6 +31,8 @@ describe('Responses request → canonical chat request', () => {
       clientWantsUsage: false,
       createdAt: 1_700_000_000,
       body: { model: 'm', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello' }], max_completion_tokens: 10, top_p: 0.9, user: 'u1' },
+      // The client's own request, for targets that serve the Responses API natively.
+      native: { api: 'responses', body: { model: 'm', input: 'Hello', instructions: 'Be brief.', max_output_tokens: 10, top_p: 0.9, user: 'u1', metadata: { a: 'b' } } },
     });
     expect(echo).toMatchObject({ model: 'm', instructions: 'Be brief.', max_output_tokens: 10, metadata: { a: 'b' }, tool_choice: 'auto', parallel_tool_calls: true, text: { format: { type: 'text' } } });
   });
@@ -90,18 +95,25 @@ describe('Responses request → canonical chat request', () => {
     expect(canonical).toMatchObject({ stream: true, clientWantsUsage: true, body: { stream: true, stream_options: { include_usage: true } } });
   });
 
-  it('refuses state it does not keep, tools it cannot run and content it cannot send, naming the field', () => {
-    expect(refusal({ model: 'm', input: 'x', previous_response_id: 'resp_1' })).toMatchObject({ status: 400, param: 'previous_response_id' });
-    expect(refusal({ model: 'm', input: 'x', store: true })).toMatchObject({ status: 400, param: 'store' });
-    expect(refusal({ model: 'm', input: 'x', prompt: { id: 'pmpt_1' } })).toMatchObject({ status: 400, param: 'prompt' });
-    expect(refusal({ model: 'm', input: 'x', tools: [{ type: 'file_search', vector_store_ids: [] }] })).toMatchObject({ status: 400, param: 'tools.0.type' });
-    expect(refusal({ model: 'm', input: 'x', tool_choice: { type: 'web_search_preview' } })).toMatchObject({ status: 400, param: 'tool_choice.type' });
-    expect(refusal({ model: 'm', input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1', detail: 'auto' }] }] })).toMatchObject({ param: 'input.0.content.0.image_url' });
-    expect(refusal({ model: 'm', input: [{ type: 'computer_call_output', call_id: 'c', output: {} }] })).toMatchObject({ param: 'input.0.type' });
+  it('state kept upstream, built-in tools and content it cannot send make the request native-only, naming the field', () => {
+    expect(nativeOnly({ model: 'm', input: 'x', previous_response_id: 'resp_1' })).toMatchObject({ param: 'previous_response_id', message: expect.stringMatching(/state that this gateway does not keep/) });
+    expect(nativeOnly({ model: 'm', input: 'x', store: true })).toMatchObject({ param: 'store' });
+    expect(nativeOnly({ model: 'm', input: 'x', prompt: { id: 'pmpt_1' } })).toMatchObject({ param: 'prompt' });
+    expect(nativeOnly({ model: 'm', input: 'x', tools: [{ type: 'file_search', vector_store_ids: [] }] })).toMatchObject({ param: 'tools.0.type' });
+    expect(nativeOnly({ model: 'm', input: 'x', tool_choice: { type: 'web_search_preview' } })).toMatchObject({ param: 'tool_choice.type' });
+    expect(nativeOnly({ model: 'm', input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1', detail: 'auto' }] }] })).toMatchObject({ param: 'input.0.content.0.image_url' });
+    expect(nativeOnly({ model: 'm', input: [{ type: 'computer_call_output', call_id: 'c', output: {} }] })).toMatchObject({ param: 'input.0.type' });
+    // What limits, budgets and guardrails read of it: every text of the input.
+    const { canonical } = translate({ model: 'm', instructions: 'Be brief.', input: [{ role: 'user', content: 'Go on' }], previous_response_id: 'resp_1' });
+    expect(canonical.body.messages).toEqual([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Go on' }]);
+    expect(canonical.native?.body).toMatchObject({ previous_response_id: 'resp_1' });
+    // store: false is what the gateway does anyway.
+    expect(nativeOnly({ model: 'm', input: 'x', store: false, previous_response_id: null })).toBeUndefined();
+  });
+
+  it('refuses what is invalid in any API', () => {
     expect(refusal({ model: 'm', input: [{ role: 'system', content: [{ type: 'input_image', image_url: 'https://x/y.png', detail: 'auto' }] }] })).toMatchObject({ param: 'input.0.content.0.type' });
     expect(refusal({ model: 'm', input: [] })).toMatchObject({ status: 400, param: 'input' });
-    // store: false is what the gateway does anyway.
-    expect(() => translate({ model: 'm', input: 'x', store: false, previous_response_id: null })).not.toThrow();
   });
 });
 

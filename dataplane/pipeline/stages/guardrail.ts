@@ -1,3 +1,4 @@
+import { canonicalOnly } from '../../core/native-request.js';
 import type { RuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
 import { type ActiveGuardrails, type RequestInfo, RuntimeGuardrails } from '../../policy/guardrail/guardrail-engine.js';
 import { GUARDRAIL_HEADER } from '../../policy/guardrail/guardrail-refusal.js';
@@ -90,10 +91,14 @@ export function guardrail(transport: Transport): Stage {
         throw result.blocked;
       }
       if (result.masked.length > 0) {
-        ctx.request = { ...ctx.request, body: result.body };
+        ctx.request = { ...canonicalOnly(ctx.request, `guardrail policy ${result.masked.join(', ')} masked it`), body: result.body };
         addPolicies(ctx, result.masked);
       }
-      if (active.responseRules.length > 0) ctx.beforeReply.push((c) => checkReply(c, active, info));
+      if (active.responseRules.length > 0) {
+        // Response rules read canonical answers: a client API served natively is translated instead.
+        ctx.request = canonicalOnly(ctx.request, 'guardrail response rules apply on this route');
+        ctx.beforeReply.push((c) => checkReply(c, active, info));
+      }
       return next();
     },
   };

@@ -1,6 +1,7 @@
 import type { SseEvent } from '../../sse/sse-parser.js';
 import { openAiAdapter } from '../openai/openai-adapter.js';
 import { isObject } from '../shared/json-guards.js';
+import { withNativeResponses } from '../shared/native-responses.js';
 import type { AdapterTarget, ProviderAdapter, StreamTransformer } from '../types.js';
 import type { CanonicalRequest, JsonObject, Operation, StreamStep, UpstreamHttpRequest } from '../../core/canonical.js';
 
@@ -43,24 +44,30 @@ class AzureStreamTransformer implements StreamTransformer {
   }
 }
 
+/** The deployment a target names: the Provider's azure.deployment, else the target's model. */
+export function azureDeployment(target: AdapterTarget): string {
+  return target.settings?.azure?.deployment ?? target.model;
+}
+
+/** Azure's credential header: `api-key`, or `Authorization: Bearer` for a Microsoft Entra token. */
+export function azureAuthHeaders(target: AdapterTarget): Record<string, string> {
+  const token = target.accessToken ?? target.apiKey;
+  if (token === undefined || token === '') return {};
+  return target.settings?.azure?.auth === 'bearer' || target.accessToken !== undefined ? { authorization: `Bearer ${token}` } : { 'api-key': token };
+}
+
 /**
  * Azure OpenAI: the OpenAI mappers, with deployment URLs
  * (`{base}/openai/deployments/{deployment}/{op}?api-version=…`) and the `api-key` header (or a bearer token).
  */
-export const azureOpenAiAdapter: ProviderAdapter = {
+const chatAdapter: ProviderAdapter = {
   buildRequest(req: CanonicalRequest, target: AdapterTarget): UpstreamHttpRequest {
     const azure = target.settings?.azure;
-    const { apiKey, ...withoutKey } = target;
+    const { apiKey: _key, ...withoutKey } = target;
     const built = openAiAdapter.buildRequest(req, withoutKey);
-    const deployment = encodeURIComponent(azure?.deployment ?? target.model);
+    const deployment = encodeURIComponent(azureDeployment(target));
     const apiVersion = encodeURIComponent(azure?.apiVersion ?? DEFAULT_API_VERSION);
-    const headers = { ...built.headers };
-    const token = target.accessToken ?? apiKey;
-    if (token !== undefined && token !== '') {
-      if (azure?.auth === 'bearer' || target.accessToken !== undefined) headers.authorization = `Bearer ${token}`;
-      else headers['api-key'] = token;
-    }
-    return { ...built, headers, url: `${target.baseUrl}/openai/deployments/${deployment}/${PATHS[req.op]}?api-version=${apiVersion}` };
+    return { ...built, headers: { ...built.headers, ...azureAuthHeaders(target) }, url: `${target.baseUrl}/openai/deployments/${deployment}/${PATHS[req.op]}?api-version=${apiVersion}` };
   },
   parseResponse(req, status, headers, bodyText) {
     const parsed = openAiAdapter.parseResponse(req, status, headers, bodyText);
@@ -80,3 +87,13 @@ export const azureOpenAiAdapter: ProviderAdapter = {
     return new AzureStreamTransformer(openAiAdapter.createStreamTransformer(req));
   },
 };
+
+/**
+ * Azure OpenAI with POST /responses forwarded natively to the resource's v1 API
+ * (`{base}/openai/v1/responses`, the deployment as `model`), where Azure keeps the responses.
+ */
+export const azureOpenAiAdapter: ProviderAdapter = withNativeResponses(chatAdapter, (target) => ({
+  url: `${target.baseUrl}/openai/v1/responses`,
+  model: azureDeployment(target),
+  headers: { ...target.headers, ...azureAuthHeaders(target) },
+}));

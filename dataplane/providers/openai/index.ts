@@ -1,1 +1,1 @@
-export { openAiAdapter } from './openai-adapter.js';
+export { openAiAdapter, openAiResponsesAdapter } from './openai-adapter.js';

@@ -2,6 +2,7 @@ import type { SseEvent } from '../../sse/sse-parser.js';
 import type { AdapterTarget, ProviderAdapter, StreamTransformer } from '../types.js';
 import type { CanonicalRequest, HeaderMap, JsonObject, Operation, ParseResult, StreamStep, UpstreamHttpRequest } from '../../core/canonical.js';
 import { isObject } from '../shared/json-guards.js';
+import { withNativeResponses } from '../shared/native-responses.js';
 import { classifyOpenAiError } from './openai-errors.js';
 import { usageFromOpenAi } from './openai-usage.js';
 
@@ -107,3 +108,10 @@ export const openAiAdapter: ProviderAdapter = {
     return new OpenAiStreamTransformer(req.clientWantsUsage);
   },
 };
+
+/** OpenAI itself: the chat adapter, and POST /responses forwarded natively (its state, `previous_response_id` and `store`, kept by OpenAI). */
+export const openAiResponsesAdapter: ProviderAdapter = withNativeResponses(openAiAdapter, (target) => ({
+  url: `${target.baseUrl}/responses`,
+  model: target.model,
+  headers: target.apiKey === undefined || target.apiKey === '' ? { ...target.headers } : { ...target.headers, authorization: `Bearer ${target.apiKey}` },
+}));

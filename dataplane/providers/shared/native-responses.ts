@@ -1,0 +1,97 @@
+import type { SseEvent } from '../../sse/sse-parser.js';
+import type { CanonicalRequest, HeaderMap, JsonObject, ParseResult, StreamStep, Usage } from '../../core/canonical.js';
+import type { AdapterTarget, ProviderAdapter, StreamTransformer } from '../types.js';
+import { count, isObject } from './json-guards.js';
+
+/** Where a target's POST /responses goes: its URL, the model it names, and its credential headers. */
+export type ResponsesEndpoint = (target: AdapterTarget) => { url: string; model: string; headers: Record<string, string> };
+
+/** A Response object's `usage` (input_tokens with cached ones inside, output_tokens) as canonical usage. */
+export function usageFromResponse(value: unknown): Usage | undefined {
+  if (!isObject(value)) return undefined;
+  const details = isObject(value.input_tokens_details) ? value.input_tokens_details : undefined;
+  return { inputTokens: count(value.input_tokens), outputTokens: count(value.output_tokens), cachedInputTokens: count(details?.cached_tokens) };
+}
+
+/** Events after which a Responses stream has nothing more to say. */
+const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+
+/**
+ * The upstream's Responses events relayed as they are (each one chunk, its own bytes kept), with
+ * the usage of the terminal event for metering. An `error` event is a failure the gateway reports
+ * in its own words (scrubbed); a stream that stops before a terminal event was cut off.
+ */
+class ResponsesEventRelay implements StreamTransformer {
+  private ended = false;
+
+  onEvent(event: SseEvent): StreamStep {
+    let data: unknown;
+    try {
+      data = JSON.parse(event.data);
+    } catch {
+      return { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'upstream sent a stream event that is not JSON' } };
+    }
+    if (!isObject(data) || typeof data.type !== 'string') return { chunks: [] };
+    if (data.type === 'error') {
+      const message = typeof data.message === 'string' ? data.message : 'upstream reported an error mid-stream';
+      return { chunks: [], failure: { kind: 'ServerError', status: 200, message } };
+    }
+    const step: StreamStep = { chunks: [data] };
+    if (!event.data.includes('\n') && !event.data.includes('\r')) step.raw = [event.data];
+    if (TERMINAL.has(data.type)) {
+      this.ended = true;
+      step.done = true;
+      const usage = isObject(data.response) ? usageFromResponse(data.response.usage) : undefined;
+      if (usage !== undefined) step.usage = usage;
+    }
+    return step;
+  }
+
+  onEnd(): StreamStep {
+    if (this.ended) return { chunks: [], done: true };
+    return { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'upstream stream ended before response.completed' } };
+  }
+}
+
+function parseResponse(base: ProviderAdapter, status: number, headers: HeaderMap, bodyText: string): ParseResult {
+  if (status < 200 || status >= 300) return { ok: false, failure: base.classifyError(status, headers, bodyText) };
+  let body: unknown;
+  try {
+    body = JSON.parse(bodyText);
+  } catch {
+    return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned a body that is not JSON' } };
+  }
+  if (!isObject(body) || body.object !== 'response') return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned something other than a Response object' } };
+  const usage = usageFromResponse(body.usage);
+  return usage === undefined ? { ok: true, body } : { ok: true, body, usage };
+}
+
+const isNative = (req: CanonicalRequest): req is CanonicalRequest & { native: { body: JsonObject } } => req.native?.api === 'responses';
+
+/**
+ * `base` plus OpenAI's Responses API spoken natively: a request that carries its Responses form is
+ * forwarded as the client sent it (the target's model in place of the public one) to `endpoint`,
+ * and the Response object or its events come back untranslated; anything else goes to `base`.
+ */
+export function withNativeResponses(base: ProviderAdapter, endpoint: ResponsesEndpoint): ProviderAdapter {
+  return {
+    ...base,
+    nativeApis: ['responses'],
+    buildRequest(req, target) {
+      if (!isNative(req)) return base.buildRequest(req, target);
+      const { url, model, headers } = endpoint(target);
+      return {
+        url,
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json', accept: req.stream ? 'text/event-stream' : 'application/json' },
+        body: JSON.stringify({ ...req.native.body, model }),
+      };
+    },
+    parseResponse(req, status, headers, bodyText) {
+      return isNative(req) ? parseResponse(base, status, headers, bodyText) : base.parseResponse(req, status, headers, bodyText);
+    },
+    createStreamTransformer(req) {
+      return isNative(req) ? new ResponsesEventRelay() : base.createStreamTransformer(req);
+    },
+  };
+}

@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { type Emulator, header, type ReceivedRequest, writeInPieces } from './emulator-server.js';
+import { startEmulator } from './emulator-server.js';
+
+// OpenAI's Responses API as OpenAI (POST /v1/responses, Bearer key) or Azure OpenAI's v1 API
+// (POST /openai/v1/responses, api-key header) serve it: Response objects, the typed stream events
+// with their sequence numbers, stored responses that previous_response_id continues, and the
+// errors (missing input, unknown previous response, bad key, 429/500) in the API's own shape.
+
+/** What the emulator keeps of a stored response: the conversation up to and including its output. */
+interface Stored {
+  response: Record<string, unknown>;
+  /** User turns of the conversation so far (texts), oldest first. */
+  turns: string[];
+}
+
+export interface ResponsesEmulator extends Emulator {
+  /** Responses kept (store was not false), by id. */
+  stored: Map<string, Stored>;
+}
+
+type Flavour = 'openai' | 'azure';
+
+const USAGE = { input_tokens: 20, input_tokens_details: { cached_tokens: 5 }, output_tokens: 8, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 28 };
+
+const id = (prefix: string): string => `${prefix}_${randomBytes(12).toString('hex')}`;
+
+function error(res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify({ error: body }));
+}
+
+const invalid = (res: ServerResponse, message: string, param: string | null, code: string | null): void =>
+  error(res, 400, { message, type: 'invalid_request_error', param, code });
+
+/** The last user text of the input (a string, or the text parts of the last user message). */
+function userText(input: unknown): string {
+  if (typeof input === 'string') return input;
+  if (!Array.isArray(input)) return '';
+  for (let i = input.length - 1; i >= 0; i--) {
+    const item = input[i] as Record<string, unknown>;
+    if (item.role !== 'user') continue;
+    if (typeof item.content === 'string') return item.content;
+    if (Array.isArray(item.content)) return item.content.map((p: Record<string, unknown>) => (typeof p.text === 'string' ? p.text : '')).join('');
+  }
+  return '';
+}
+
+function responseObject(body: Record<string, unknown>, fields: Record<string, unknown>): Record<string, unknown> {
+  return {
+    id: fields.id,
+    object: 'response',
+    created_at: 1_741_476_542,
+    status: 'completed',
+    background: false,
+    error: null,
+    incomplete_details: null,
+    instructions: body.instructions ?? null,
+    max_output_tokens: body.max_output_tokens ?? null,
+    metadata: body.metadata ?? {},
+    model: body.model,
+    output: [],
+    parallel_tool_calls: true,
+    previous_response_id: body.previous_response_id ?? null,
+    reasoning: { effort: null, summary: null },
+    store: body.store !== false,
+    temperature: body.temperature ?? 1,
+    text: { format: { type: 'text' }, verbosity: 'medium' },
+    tool_choice: body.tool_choice ?? 'auto',
+    tools: body.tools ?? [],
+    top_p: body.top_p ?? 1,
+    truncation: 'disabled',
+    usage: USAGE,
+    user: null,
+    ...fields,
+  };
+}
+
+function checkAuth(flavour: Flavour, req: ReceivedRequest, apiKey: string, res: ServerResponse, problems: string[]): boolean {
+  if (flavour === 'azure') {
+    if (header(req, 'authorization') !== undefined) problems.push('both api-key and Authorization sent');
+    if (header(req, 'api-key') === apiKey) return true;
+    error(res, 401, { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.' });
+    return false;
+  }
+  if (header(req, 'authorization') === `Bearer ${apiKey}`) return true;
+  error(res, 401, { message: 'Incorrect API key provided: sk-****. You can find your API key at the provider.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' });
+  return false;
+}
+
+export async function startResponsesEmulator(flavour: Flavour, apiKey: string): Promise<ResponsesEmulator> {
+  const stored = new Map<string, Stored>();
+  const path = flavour === 'azure' ? '/openai/v1/responses' : '/v1/responses';
+  const emulator = await startEmulator(async (req, b, res, problems) => {
+    if (req.method !== 'POST' || req.url !== path) {
+      problems.push(`unexpected ${req.method} ${req.url} (wanted POST ${path})`);
+      return error(res, 404, { message: `Invalid URL (${req.method} ${req.url})`, type: 'invalid_request_error', param: null, code: null });
+    }
+    if (!checkAuth(flavour, req, apiKey, res, problems)) return;
+    const body = req.body;
+    if (typeof body.model !== 'string' || body.model === '') return invalid(res, "Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
+    if (typeof body.input !== 'string' && !Array.isArray(body.input)) return invalid(res, "Missing required parameter: 'input'.", 'input', 'missing_required_parameter');
+    let turns: string[] = [];
+    if (body.previous_response_id !== undefined && body.previous_response_id !== null) {
+      const previous = stored.get(String(body.previous_response_id));
+      if (previous === undefined) return invalid(res, `Previous response with id '${String(body.previous_response_id)}' not found.`, 'previous_response_id', 'previous_response_not_found');
+      turns = [...previous.turns];
+    }
+    switch (b.kind) {
+      case 'rate-limit':
+        return error(res, 429, { message: 'Rate limit reached for requests', type: 'requests', param: null, code: 'rate_limit_exceeded' }, { 'retry-after': '0' });
+      case 'server-error':
+      case 'overloaded':
+        return error(res, 500, { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error', param: null, code: 'server_error' });
+      case 'bad-request':
+        return invalid(res, b.message ?? "Invalid value for 'temperature'.", 'temperature', 'invalid_value');
+      default:
+        break;
+    }
+    turns.push(userText(body.input));
+    const responseId = id('resp');
+    const itemId = id('msg');
+    // The answer says what the emulator remembers: the turn number and every user text so far.
+    const text = b.kind === 'text' && b.text !== undefined ? b.text : `turn ${turns.length}: ${turns.join(' | ')}`;
+    const call = b.kind === 'tool' ? { id: id('fc'), type: 'function_call', status: 'completed', arguments: JSON.stringify(b.args), call_id: id('call'), name: b.name } : undefined;
+    const message = { id: itemId, type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [], logprobs: [] }] };
+    const output = call === undefined ? [message] : [call];
+    const final = responseObject(body, { id: responseId, output });
+    if (body.store !== false) stored.set(responseId, { response: final, turns });
+
+    if (body.stream !== true) {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': id('req') });
+      res.end(JSON.stringify(final));
+      return;
+    }
+    let sequence = 0;
+    const events: string[] = [];
+    const emit = (type: string, fields: Record<string, unknown>): void => {
+      events.push(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...fields })}\n\n`);
+    };
+    const started = responseObject(body, { id: responseId, status: 'in_progress', output: [], usage: null });
+    emit('response.created', { response: started });
+    emit('response.in_progress', { response: started });
+    if (call !== undefined) {
+      emit('response.output_item.added', { output_index: 0, item: { ...call, status: 'in_progress', arguments: '' } });
+      emit('response.function_call_arguments.delta', { item_id: call.id, output_index: 0, delta: call.arguments.slice(0, 4) });
+      emit('response.function_call_arguments.delta', { item_id: call.id, output_index: 0, delta: call.arguments.slice(4) });
+      emit('response.function_call_arguments.done', { item_id: call.id, output_index: 0, name: call.name, arguments: call.arguments });
+      emit('response.output_item.done', { output_index: 0, item: call });
+    } else {
+      const at = { item_id: itemId, output_index: 0, content_index: 0 };
+      emit('response.output_item.added', { output_index: 0, item: { ...message, status: 'in_progress', content: [] } });
+      emit('response.content_part.added', { ...at, part: { type: 'output_text', text: '', annotations: [], logprobs: [] } });
+      emit('response.output_text.delta', { ...at, delta: text.slice(0, 6), logprobs: [] });
+      if (b.kind === 'stream-error') {
+        emit('error', { code: 'server_error', message: 'The server had an error while processing your request.', param: null });
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        await writeInPieces(res, events.join(''));
+        res.end();
+        return;
+      }
+      emit('response.output_text.delta', { ...at, delta: text.slice(6), logprobs: [] });
+      emit('response.output_text.done', { ...at, text, logprobs: [] });
+      emit('response.content_part.done', { ...at, part: message.content[0] });
+      emit('response.output_item.done', { output_index: 0, item: message });
+    }
+    emit('response.completed', { response: final });
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    await writeInPieces(res, events.join(''));
+    res.end();
+  });
+  return { ...emulator, stored };
+}

@@ -1,0 +1,167 @@
+import OpenAI from 'openai';
+import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAnthropicEmulator } from '../emulators/anthropic.js';
+import type { Emulator } from '../emulators/emulator-server.js';
+import { type ResponsesEmulator, startResponsesEmulator } from '../emulators/openai-responses.js';
+import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import type { UsageRecord } from '../../dataplane/metering/usage-record.js';
+import { captureUsage, providerManifest, routeManifest, secretManifest } from './provider-manifests.js';
+
+// POST /v1/responses served natively by OpenAI and Azure OpenAI targets (the official openai client
+// against emulators of both wire formats): the request forwarded as sent, stored responses continued
+// with previous_response_id, events relayed, usage metered from the Response; failover to and past
+// translated targets, and the 400 where no target keeps state.
+
+const credentials = (secret: string): string => `{ secretRef: { name: ${secret}, key: apiKey } }`;
+
+// 20 input tokens (5 cached) at $1/M ($0.5/M cached), 8 output at $2/M.
+const COST = ((15 * 1 + 5 * 0.5 + 8 * 2) / 1e6).toFixed(8);
+
+describe('Responses API served natively', () => {
+  let openai: ResponsesEmulator;
+  let azure: ResponsesEmulator;
+  let claude: Emulator;
+  let gateway: TestGateway;
+  let client: OpenAI;
+  let usage: UsageRecord[];
+
+  beforeAll(async () => {
+    openai = await startResponsesEmulator('openai', 'sk-openai');
+    azure = await startResponsesEmulator('azure', 'azure-key');
+    claude = await startAnthropicEmulator('sk-ant-test');
+    gateway = await startTestGateway({
+      'providers.yaml':
+        providerManifest('oai', 'openai', `${openai.url}/v1`, credentials('oai-key'), '', 'gpt-4.1') +
+        secretManifest('oai-key', { apiKey: 'sk-openai' }) +
+        providerManifest('az', 'azure-openai', azure.url, credentials('az-key'), '  azure: { deployment: gpt41-prod, apiVersion: "2024-10-21" }\n', 'gpt-4.1') +
+        secretManifest('az-key', { apiKey: 'azure-key' }) +
+        providerManifest('claude', 'anthropic', claude.url, credentials('claude-key'), '', 'claude-sonnet-4-5') +
+        secretManifest('claude-key', { apiKey: 'sk-ant-test' }),
+      'routes.yaml':
+        routeManifest('native-openai', [['oai', 'gpt-4.1']]) +
+        routeManifest('native-azure', [['az', 'gpt-4.1']]) +
+        routeManifest('openai-then-claude', [['oai', 'gpt-4.1'], ['claude', 'claude-sonnet-4-5']]) +
+        routeManifest('claude-then-openai', [['claude', 'claude-sonnet-4-5'], ['oai', 'gpt-4.1']]) +
+        routeManifest('claude-only', [['claude', 'claude-sonnet-4-5']]),
+    });
+    usage = captureUsage(gateway);
+    client = new OpenAI({ apiKey: 'client-key', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await openai?.close();
+    await azure?.close();
+    await claude?.close();
+  });
+
+  it('OpenAI: the request goes to /v1/responses as sent (target model, provider key, built-in tools); the Response comes back as it is, metered', async () => {
+    openai.script({ kind: 'text' });
+    const { data, response } = await client.responses
+      .create({ model: 'native-openai', instructions: 'Be brief.', input: 'Hello', tools: [{ type: 'web_search_preview' }], metadata: { app: 't' } })
+      .withResponse();
+    const sent = openai.requests.at(-1);
+    expect(sent?.url).toBe('/v1/responses');
+    expect(sent?.headers.authorization).toBe('Bearer sk-openai');
+    expect(sent?.body).toEqual({ model: 'gpt-4.1', instructions: 'Be brief.', input: 'Hello', tools: [{ type: 'web_search_preview' }], metadata: { app: 't' } });
+    expect(data).toMatchObject({ object: 'response', status: 'completed', model: 'gpt-4.1', store: true, output_text: 'turn 1: Hello' });
+    expect(data.usage).toEqual({ input_tokens: 20, input_tokens_details: { cached_tokens: 5 }, output_tokens: 8, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 28 });
+    expect(response.headers.get('x-tollgate-provider')).toBe('default/oai');
+    expect(response.headers.get('x-tollgate-cost-usd')).toBe(COST);
+    expect(usage.at(-1)).toMatchObject({ routeId: 'default/native-openai', inputTokens: 20, cachedInputTokens: 5, outputTokens: 8, estimated: false });
+    expect(openai.problems).toEqual([]);
+  });
+
+  it('previous_response_id continues a response the target stored; an unknown one is the upstream 400 as OpenAI words it', async () => {
+    const first = await client.responses.create({ model: 'native-openai', input: 'My name is Ada.' });
+    expect(openai.stored.has(first.id)).toBe(true);
+    const second = await client.responses.create({ model: 'native-openai', input: 'What is my name?', previous_response_id: first.id, store: false });
+    expect(second.output_text).toBe('turn 2: My name is Ada. | What is my name?');
+    expect(second.previous_response_id).toBe(first.id);
+    expect(openai.stored.has(second.id)).toBe(false);
+
+    const err = await client.responses.create({ model: 'native-openai', input: 'Hi', previous_response_id: 'resp_missing' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    const bad = err as InstanceType<typeof OpenAI.BadRequestError>;
+    expect(bad.code).toBe('previous_response_not_found');
+    expect(bad.param).toBe('previous_response_id');
+    expect(bad.message).toMatch(/Previous response with id 'resp_missing' not found/);
+  });
+
+  it('streaming: the upstream events reach responses.stream as sent (sequence numbers and ids), usage metered from response.completed', async () => {
+    const events: ResponseStreamEvent[] = [];
+    const stream = client.responses.stream({ model: 'native-openai', input: 'Stream please' });
+    stream.on('event', (e) => events.push(e));
+    const final = await stream.finalResponse();
+    expect(final.output_text).toBe('turn 1: Stream please');
+    expect(events.map((e) => e.type)).toEqual([
+      'response.created',
+      'response.in_progress',
+      'response.output_item.added',
+      'response.content_part.added',
+      'response.output_text.delta',
+      'response.output_text.delta',
+      'response.output_text.done',
+      'response.content_part.done',
+      'response.output_item.done',
+      'response.completed',
+    ]);
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+    expect(openai.stored.get(final.id)?.response.id).toBe(final.id);
+    expect(usage.at(-1)).toMatchObject({ routeId: 'default/native-openai', stream: true, inputTokens: 20, outputTokens: 8, estimated: false });
+  });
+
+  it('a native stream the upstream breaks off ends with error and response.failed, numbered on from the upstream events', async () => {
+    openai.script({ kind: 'stream-error' });
+    const events: ResponseStreamEvent[] = [];
+    const stream = await client.responses.create({ model: 'native-openai', input: 'Hi', stream: true });
+    for await (const e of stream) events.push(e);
+    openai.script({ kind: 'text' });
+    const tail = events.slice(-2);
+    expect(tail.map((e) => e.type)).toEqual(['error', 'response.failed']);
+    expect(tail.map((e) => e.sequence_number)).toEqual([events.length - 2, events.length - 1]);
+    expect(tail[1]).toMatchObject({ response: { status: 'failed', error: { code: 'server_error' } } });
+    expect(usage.at(-1)).toMatchObject({ estimated: true });
+  });
+
+  it('Azure OpenAI: /openai/v1/responses with the api-key header and the deployment as model; state works there too', async () => {
+    const first = await client.responses.create({ model: 'native-azure', input: 'One' });
+    const sent = azure.requests.at(-1);
+    expect(sent?.url).toBe('/openai/v1/responses');
+    expect(sent?.headers['api-key']).toBe('azure-key');
+    expect(sent?.body.model).toBe('gpt41-prod');
+    const second = await client.responses.create({ model: 'native-azure', input: 'Two', previous_response_id: first.id });
+    expect(second.output_text).toBe('turn 2: One | Two');
+    const final = await client.responses.stream({ model: 'native-azure', input: 'Three', previous_response_id: second.id }).finalResponse();
+    expect(final.output_text).toBe('turn 3: One | Two | Three');
+    expect(usage.at(-1)).toMatchObject({ routeId: 'default/native-azure', providerId: 'default/az', outputTokens: 8 });
+    expect(azure.problems).toEqual([]);
+  });
+
+  it('failover: an OpenAI target that fails hands a stateless request to a translated target', async () => {
+    openai.script({ kind: 'server-error' });
+    const { data, response } = await client.responses.create({ model: 'openai-then-claude', input: 'Hello' }).withResponse();
+    openai.script({ kind: 'text' });
+    expect(data.status).toBe('completed');
+    expect(response.headers.get('x-tollgate-provider')).toBe('default/claude');
+    expect(response.headers.get('x-tollgate-attempts')).toBe('2');
+    expect(claude.requests.at(-1)?.body).toMatchObject({ model: 'claude-sonnet-4-5', messages: [{ role: 'user' }] });
+  });
+
+  it('state: targets that would translate are passed over; a route with none that keeps it answers 400 naming the field', async () => {
+    const before = claude.requests.length;
+    const first = await client.responses.create({ model: 'claude-then-openai', input: 'Keep this', store: true });
+    expect(first.model).toBe('gpt-4.1');
+    const next = await client.responses.create({ model: 'claude-then-openai', input: 'And this', previous_response_id: first.id });
+    expect(next.output_text).toBe('turn 2: Keep this | And this');
+    expect(claude.requests.length).toBe(before);
+
+    const err = await client.responses.create({ model: 'claude-only', input: 'Hi', previous_response_id: first.id }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    const bad = err as InstanceType<typeof OpenAI.BadRequestError>;
+    expect(bad.param).toBe('previous_response_id');
+    expect(bad.message).toMatch(/previous_response_id needs state that this gateway does not keep.*route default\/claude-only has no such target: default\/claude/);
+    expect(claude.requests.length).toBe(before);
+  });
+});
