@@ -36,6 +36,8 @@ export interface DevOptions {
   bodyLimits?: DataplaneOptions['bodyLimits'];
   /** Every finished inference request, as usage history counts it. */
   onRequest?: DataplaneOptions['onRequest'];
+  /** DataPolicy capture queue sizes and batching instead of the defaults. */
+  capture?: DataplaneOptions['capture'];
 }
 
 export interface DevGateway {
@@ -73,6 +75,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     ...(opts.auth === undefined ? {} : { auth: opts.auth }),
     ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }),
     ...(opts.bodyLimits === undefined ? {} : { bodyLimits: opts.bodyLimits }),
+    ...(opts.capture === undefined ? {} : { capture: opts.capture }),
     onRequest,
     ...(opts.adminPort === undefined
       ? {}

@@ -11,6 +11,7 @@ import { RuntimeGuardrails } from '../policy/guardrail/guardrail-engine.js';
 import { dryRunRequest } from '../policy/guardrail/guardrail-dry-run.js';
 import { estimatePromptTokens } from '../metering/token-estimate.js';
 import type { Transport } from '../upstream/transport.js';
+import { explainDataPolicy } from '../policy/capture/explain-policy.js';
 
 export interface DebugRouteDeps {
   store: SnapshotStore;
@@ -39,22 +40,26 @@ async function explain(deps: DebugRouteDeps, req: Request, signal: AbortSignal):
   const caller: Caller = deps.auth === undefined ? ANONYMOUS : await deps.auth.authenticate(header, runtime.apiKeys);
   const request = body as JsonObject & { model: string };
   const decision = explainRoute(runtime, deps.router, { body: request, header, caller, checkAccess: deps.auth !== undefined });
-  if (deps.transport === undefined || typeof decision.route !== 'string') return decision;
+  if (typeof decision.route !== 'string') return decision;
+  // The DataPolicy that would govern it; with x-request-id, whether that id would be sampled.
+  const explained = { ...decision, dataPolicy: explainDataPolicy(runtime.snapshot.dataPolicies, caller, decision.route, header, req.get('x-request-id')) };
+  if (deps.transport === undefined) return explained;
   // The guardrails of this caller on this route, run on the sample as a dry run: nothing goes upstream.
   const guardrails = RuntimeGuardrails.build(runtime.snapshot.guardrails ?? [], { providers: runtime.providers, transport: deps.transport });
   const active = guardrails.forRequest(caller, decision.route);
-  if (active === undefined) return { ...decision, guardrails: null };
+  if (active === undefined) return { ...explained, guardrails: null };
   const model = runtime.snapshot.routes.find((r) => r.id === decision.route)?.model ?? request.model;
   const info = { requestId: 'debug-route', route: decision.route, model, caller: caller.id, signal };
   const run = await dryRunRequest(active, request, estimatePromptTokens(request), info);
-  return { ...decision, guardrails: run as unknown as JsonObject };
+  return { ...explained, guardrails: run as unknown as JsonObject };
 }
 
 /**
  * POST /debug/route on the admin port (behind the admin token): the routing decision for a request
  * body, with the caller's headers (x-task-type, ..., and the caller's Authorization value in
  * x-tollgate-caller-authorization), without sending anything upstream. A refusal (404, 403,
- * 400) comes back as the client would get it, in `error`. The request rules of the GuardrailPolicies
+ * 400) comes back as the client would get it, in `error`. `dataPolicy` is the DataPolicy that would
+ * govern the request (null when none). The request rules of the GuardrailPolicies
  * that apply run on the body as a dry run (`guardrails`: each rule's result, findings by type only).
  */
 export function mountDebugRoute(app: Express, deps: DebugRouteDeps): void {

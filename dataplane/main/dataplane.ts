@@ -38,6 +38,8 @@ import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBo
 import { GatewayTelemetry } from '../telemetry/gateway-telemetry.js';
 import { registerUsageBacklog } from '../telemetry/usage-backlog-metrics.js';
 import { HttpTransport } from '../upstream/http-transport.js';
+import { CaptureService, type CaptureServiceOptions } from '../policy/capture/capture-service.js';
+import { createCaptureMetrics } from '../policy/capture/capture-metrics.js';
 
 
 export interface DataplaneOptions {
@@ -81,6 +83,8 @@ export interface DataplaneOptions {
   cache?: ResponseCacheHandle;
   /** Names this pod in usage reports (POD_NAME in a cluster); a random suffix is added per start. */
   podName?: string;
+  /** DataPolicy capture queues (sizes, batching) and destination writers instead of the defaults. */
+  capture?: Omit<CaptureServiceOptions, 'metrics'>;
 }
 
 export const NO_TOKEN_REVIEW =
@@ -92,6 +96,8 @@ export class Dataplane {
   readonly usage: UsageSink;
   /** Traces, Prometheus metrics (GET /metrics on the admin port) and the access log. */
   readonly telemetry: GatewayTelemetry;
+  /** DataPolicy capture: the policies of the current snapshot, their queues and destinations. */
+  readonly capture: CaptureService;
   private readonly transport = new HttpTransport();
   private readonly router: Router;
   /** Endpoint picking, with the vLLM pod scrapers it runs; synced to every new snapshot. */
@@ -164,6 +170,8 @@ export class Dataplane {
       },
     });
     registerUsageBacklog(this.telemetry.metrics.registry, () => this.reporter.backlog());
+    this.capture = new CaptureService({ ...opts.capture, metrics: createCaptureMetrics(this.telemetry.metrics.registry) });
+    this.store.onChange((runtime) => this.capture.apply(runtime.snapshot.dataPolicies));
     const health = new TargetHealth({ onState: (providerId, model, state) => this.telemetry.circuitState(providerId, model, state) });
     this.router = new Router({
       stats: new TargetStats(),
@@ -193,6 +201,7 @@ export class Dataplane {
       ...(this.opts.rateLimiter === undefined ? {} : { rateLimiter: this.opts.rateLimiter }),
       ...(this.opts.cache === undefined ? {} : { cache: this.opts.cache }),
       transport: this.transport,
+      capture: this.capture,
       ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }),
     });
     const server = createHttpServer(handler);
@@ -275,7 +284,8 @@ export class Dataplane {
     // request would fail. Every response from now on says `connection: close`.
     const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
     const timeoutMs = this.opts.drainTimeoutMs ?? 30_000;
-    await this.closeConnectionsWhenIdle(Date.now(), Math.min(this.opts.idleConnectionGraceMs ?? timeoutMs, timeoutMs), timeoutMs);
+    const drainStarted = Date.now();
+    await this.closeConnectionsWhenIdle(drainStarted, Math.min(this.opts.idleConnectionGraceMs ?? timeoutMs, timeoutMs), timeoutMs);
     const drained = this.inflight === 0;
     server.closeAllConnections();
     await closed;
@@ -283,9 +293,13 @@ export class Dataplane {
       this.adminServer.closeAllConnections();
       await new Promise<void>((resolve) => this.adminServer?.close(() => resolve()));
     }
+    // Capture records of finished requests are written out while usage is reported, in what is left
+    // of the drain timeout (at least a second); what does not make it is counted as dropped (shutdown).
+    const captured = this.capture.drain(Math.max(1_000, drainStarted + timeoutMs - Date.now()));
     // Spend of finished requests must reach the operator before the pod goes away. If the operator
     // is restarting, wait for its successor (a Lease takes over within 15 s) up to the drain timeout.
     const reported = await this.reporter.drain(Math.max(5_000, this.opts.drainTimeoutMs ?? 30_000));
+    await captured;
     if (!reported) this.opts.logger.error({ unacknowledged: this.reporter.unacknowledged }, 'usage reports not acknowledged before exit');
     await this.exactBudgets?.stop();
     this.opts.exactBudgets?.client.disconnect();

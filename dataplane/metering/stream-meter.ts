@@ -24,6 +24,9 @@ export class StreamMeter {
   /** Called once when the stream completes, before [DONE] reaches the client (so a cache write wins the race with a repeat). */
   onCompleted: (() => void) | undefined;
 
+  /** Sees every chunk as it is written (capture assembles the answer from them). */
+  onChunk: ((chunk: JsonObject) => void) | undefined;
+
   /** Asked after every chunk with the usage so far; a reason ends the stream (a budget's hard cap). */
   guard: ((soFar: Usage) => string | undefined) | undefined;
   /** Why the stream was cut, once it was. */
@@ -51,6 +54,7 @@ export class StreamMeter {
     const bytes = text === '' ? 0 : Buffer.byteLength(text, 'utf8');
     this.outputBytes += bytes;
     if (this.keepChunksUpTo > 0 && !this.dropped) this.keep(chunk, bytes);
+    this.onChunk?.(chunk);
     if (this.guard !== undefined && this.cutReason === undefined) this.cutReason = this.guard(this.result().usage);
   }
 

@@ -3,6 +3,7 @@ import type { Authenticator } from '../governance/identity/authenticator.js';
 import type { Admitter, ResponseCache } from '../governance/types.js';
 import type { UsageSink } from '../metering/usage-record.js';
 import type { Router } from '../routing/router.js';
+import type { CaptureService } from '../policy/capture/capture-service.js';
 
 /** What the stages are built from (one set per data plane). */
 export interface PipelineDeps {
@@ -18,4 +19,6 @@ export interface PipelineDeps {
   admitters?: readonly Admitter[];
   /** HTTP to guardrail webhooks and moderation Providers; absent = no guardrail stage. */
   transport?: Transport;
+  /** DataPolicy capture (the data plane applies each snapshot's policies to it); absent = no capture stage. */
+  capture?: CaptureService;
 }

@@ -11,4 +11,5 @@ export function reportTo(events: RequestEvents, telemetry: RequestTelemetry): vo
   events.on('served', (e) => telemetry.served(e.target, e.attempts));
   events.on('metered', (record) => telemetry.metered(record));
   events.on('guardrails', (decisions) => telemetry.guardrails(decisions));
+  events.on('dataPolicy', (report) => telemetry.dataPolicy(report));
 }

@@ -9,7 +9,7 @@ import { estimatePromptTokens } from '../metering/token-estimate.js';
 import type { CanonicalRequest, JsonObject, Usage } from '../core/canonical.js';
 import type { RouteOutcome } from '../routing/router.js';
 import type { RouteDecision } from '../routing/rules/route-decision.js';
-import type { AttemptObserver } from '../telemetry/gateway-observer.js';
+import type { AttemptObserver, TraceIds } from '../telemetry/gateway-observer.js';
 import { RequestEvents } from './request-events.js';
 
 export type StreamOutcome = Extract<RouteOutcome, { kind: 'stream' }>;
@@ -40,6 +40,8 @@ export interface RequestContextInit {
   attempts?: AttemptObserver;
   /** Whether this request may be answered from (and stored in) the response cache. */
   cacheable?: boolean;
+  /** The request's trace ids (capture records carry them); none when the request is not traced. */
+  trace?: { traceIds(): TraceIds | undefined };
 }
 
 /**
@@ -56,6 +58,7 @@ export class RequestContext {
   readonly events = new RequestEvents();
   readonly attempts: AttemptObserver | undefined;
   readonly cacheable: boolean;
+  readonly trace: { traceIds(): TraceIds | undefined } | undefined;
   private readonly write: Respond;
 
   /** Set by identify (anonymous until then, and always without identity). */
@@ -92,6 +95,7 @@ export class RequestContext {
     this.write = init.respond;
     this.attempts = init.attempts;
     this.cacheable = init.cacheable === true;
+    this.trace = init.trace;
   }
 
   /** The request in canonical form; set by the parse stage. */

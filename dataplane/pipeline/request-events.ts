@@ -2,7 +2,7 @@ import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
 import type { Caller } from '../core/caller.js';
 import type { UsageRecord } from '../metering/usage-record.js';
 import type { CanonicalRequest } from '../core/canonical.js';
-import type { AdmissionDecision, GuardrailDecisionRecord } from '../telemetry/gateway-observer.js';
+import type { AdmissionDecision, DataPolicyReport, GuardrailDecisionRecord } from '../telemetry/gateway-observer.js';
 
 /** What the stages report about one request, in the order it happens. Telemetry and the access log listen. */
 export interface RequestEventMap {
@@ -22,6 +22,8 @@ export interface RequestEventMap {
   metered: UsageRecord;
   /** Guardrail decisions (rules that found something or could not check), in order. */
   guardrails: readonly GuardrailDecisionRecord[];
+  /** The DataPolicy that governs the request and its capture mode (never content). */
+  dataPolicy: DataPolicyReport;
 }
 
 type Listener<K extends keyof RequestEventMap> = (event: RequestEventMap[K]) => void;

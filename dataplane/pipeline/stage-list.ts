@@ -3,6 +3,7 @@ import type { Stage } from './stage.js';
 import { access } from './stages/access.js';
 import { budget } from './stages/budget.js';
 import { responseCache } from './stages/cache.js';
+import { capture } from './stages/capture.js';
 import { guardrail } from './stages/guardrail.js';
 import { identify } from './stages/identify.js';
 import { matchRouteStage } from './stages/match-route.js';
@@ -24,7 +25,7 @@ export function requestStages(deps: PipelineDeps): Stage[] {
     matchRouteStage(checkAccess),
     access(deps.router),
     deps.transport === undefined ? undefined : guardrail(deps.transport),
-    // capture (issue 16) goes here.
+    deps.capture === undefined ? undefined : capture(deps.capture),
     deps.rateLimiter === undefined ? undefined : rateLimit(deps.rateLimiter),
     deps.cache === undefined ? undefined : responseCache(deps.cache),
     budget(deps.router, deps.admitters ?? [], checkAccess),

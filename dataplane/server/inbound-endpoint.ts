@@ -54,6 +54,7 @@ export function inboundEndpoint(deps: InboundEndpointDeps, stages: readonly Stag
       header: (name) => headerOf(req, name),
       signal: client.signal,
       attempts: telemetry,
+      trace: telemetry,
       cacheable: dialect.cacheable,
       readRequest: async () => {
         const body = await readJsonBody(req, res, deps.bodyLimits, deps.bodyBudget);

@@ -33,6 +33,25 @@ export interface GuardrailDecisionRecord {
   error?: string;
 }
 
+/**
+ * The DataPolicy that governs a request (structural, as the policy layer reports it): its id, the
+ * capture mode that applies to this request, and whether a record is made. Never content.
+ */
+export interface DataPolicyReport {
+  policy: string;
+  mode: string;
+  /** Sampled, with a destination to receive it (false in mode None). */
+  recorded: boolean;
+  /** The caller's opt-out header was honoured: metadata only. */
+  optedOut?: true;
+}
+
+/** The ids of a request's SERVER span, joining capture records to traces. */
+export interface TraceIds {
+  traceId: string;
+  spanId: string;
+}
+
 export type AdmissionDecision =
   | { result: 'allowed' }
   | { result: 'rate_limited'; limit: 'requests' | 'tokens' | 'concurrency' }
@@ -74,6 +93,10 @@ export interface RequestTelemetry extends AttemptObserver {
   /** Guardrail decisions (rules that found something, or could not check), in order. */
   guardrails(decisions: readonly GuardrailDecisionRecord[]): void;
   cache(hit: boolean): void;
+  /** The DataPolicy that governs the request (span attributes and the access log; never content). */
+  dataPolicy(report: DataPolicyReport): void;
+  /** The request's trace and span id, when it is traced. */
+  traceIds(): TraceIds | undefined;
 }
 
 /** All instrumentation of the data plane (traces, metrics, access log) behind one interface. */
@@ -101,6 +124,8 @@ export const NOOP_REQUEST_TELEMETRY: RequestTelemetry = {
   admission: () => undefined,
   guardrails: () => undefined,
   cache: () => undefined,
+  dataPolicy: () => undefined,
+  traceIds: () => undefined,
 };
 
 export const NOOP_OBSERVER: GatewayObserver = {

@@ -1,4 +1,4 @@
-import { type Attributes, type Context, defaultTextMapGetter, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type Attributes, type Context, defaultTextMapGetter, isSpanContextValid, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
@@ -7,7 +7,7 @@ import type { UsageRecord } from '../metering/usage-record.js';
 import type { CanonicalRequest, JsonObject } from '../core/canonical.js';
 import { type AttemptOwner, AttemptRecorder, CLIENT_GONE } from './attempt-recorder.js';
 import { NONE, statusClass } from './gateway-metrics.js';
-import type { AdmissionDecision, AttemptTelemetry, CallerIdentity, GuardrailDecisionRecord, RequestTelemetry } from './gateway-observer.js';
+import type { AdmissionDecision, AttemptTelemetry, CallerIdentity, DataPolicyReport, GuardrailDecisionRecord, RequestTelemetry, TraceIds } from './gateway-observer.js';
 import { GENAI } from './genai-attributes.js';
 import type { TelemetryContext } from './telemetry-context.js';
 
@@ -55,6 +55,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   /** Upstream attempts of the answer that served (the router's count, as in x-tollgate-attempts). */
   private servedAttempts: number | undefined;
   private readonly guardrailDecisions: GuardrailDecisionRecord[] = [];
+  private capture: DataPolicyReport | undefined;
   private awaitingMeter = false;
   private closed = false;
   /** The connection closed before the response was complete (read at 'close': a later res.end() would hide it). */
@@ -217,6 +218,16 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     this.ctx.metrics.cacheLookups.inc({ route: this.routeId, result: hit ? 'hit' : 'miss' });
   }
 
+  dataPolicy(report: DataPolicyReport): void {
+    this.capture = report;
+    this.span?.setAttributes({ 'tollgate.data_policy': report.policy, 'tollgate.capture.mode': report.mode, 'tollgate.capture.recorded': report.recorded });
+  }
+
+  traceIds(): TraceIds | undefined {
+    const context = this.span?.spanContext();
+    return context === undefined || !isSpanContextValid(context) ? undefined : { traceId: context.traceId, spanId: context.spanId };
+  }
+
   /** The response closed (finished, or the client went away). */
   close(): void {
     this.closed = true;
@@ -357,6 +368,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
       if (this.decision !== undefined) line.admission = this.decision;
       if (this.cacheHit !== undefined) line.cacheHit = this.cacheHit;
       if (this.guardrailDecisions.length > 0) line.guardrails = this.guardrailDecisions;
+      if (this.capture !== undefined) line.dataPolicy = this.capture;
       const traceId = this.span?.spanContext().traceId;
       if (traceId !== undefined) line.traceId = traceId;
     }

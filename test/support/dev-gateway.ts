@@ -33,6 +33,8 @@ export interface TestGatewayOptions {
   bodyLimits?: DevOptions['bodyLimits'];
   /** Every finished inference request (usage history). */
   onRequest?: DevOptions['onRequest'];
+  /** DataPolicy capture queue sizes and batching. */
+  capture?: DevOptions['capture'];
 }
 
 /** `tollgate dev` on a temporary manifest directory, on a free loopback port, with logs silenced. */
@@ -48,6 +50,7 @@ export async function startTestGateway(files: Record<string, string>, opts: Test
     ...(opts.admin === true ? { adminPort: 0 } : {}),
     ...(opts.bodyLimits === undefined ? {} : { bodyLimits: opts.bodyLimits }),
     ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
+    ...(opts.capture === undefined ? {} : { capture: opts.capture }),
     dir,
     host: '127.0.0.1',
     port: 0,

@@ -51,7 +51,8 @@ export interface CaptureDecision {
  * without waiting. Without a DataPolicy nothing is recorded anywhere.
  */
 export class CaptureService {
-  private policies: CompiledPolicy[] = [];
+  /** By config object: a request pinned to an older snapshot still finds its policy's compiled form. */
+  private compiled = new WeakMap<DataPolicyConfig, CompiledPolicy>();
   private configs: readonly DataPolicyConfig[] = [];
   private exporters = new Map<string, { key: string; exporter: BoundedExporter }>();
   private readonly metrics: CaptureMetrics;
@@ -68,7 +69,6 @@ export class CaptureService {
     if (next === this.configs) return;
     this.configs = next;
     const kept = new Map<string, { key: string; exporter: BoundedExporter }>();
-    const compiled: CompiledPolicy[] = [];
     for (const given of next) {
       let config = given;
       let detectors: DetectorSet | undefined;
@@ -96,30 +96,51 @@ export class CaptureService {
         kept.set(label, { key, exporter });
         exporters.push(exporter);
       }
-      compiled.push({ config, detectors, exporters });
+      this.compiled.set(given, { config, detectors, exporters });
     }
     // Destinations no policy names any more write what they hold, then go.
     for (const [label, { exporter }] of this.exporters) if (kept.get(label)?.exporter !== exporter) void exporter.drain(10_000);
     this.exporters = kept;
-    this.policies = compiled;
   }
 
   /** The capture for a request, or undefined when nothing is to be recorded (no policy, None, not sampled). */
-  decide(caller: Caller, routeId: string | undefined, requestId: string, header: (name: string) => string | undefined): CaptureDecision | undefined {
-    if (this.policies.length === 0) return undefined;
-    const config = selectPolicy(this.configs, caller, routeId);
-    if (config === undefined || config.mode === 'None') return undefined;
-    const policy = this.policies[this.configs.indexOf(config)];
-    if (policy === undefined) return undefined;
-    if (!sampled(requestId, config.sampleRate) || policy.exporters.length === 0) return undefined;
-    const optedOut = config.allowOptOut && header(CAPTURE_OPT_OUT_HEADER)?.trim().toLowerCase() === 'off';
+  decide(
+    caller: Caller,
+    routeId: string | undefined,
+    requestId: string,
+    header: (name: string) => string | undefined,
+    policies: readonly DataPolicyConfig[] = this.configs,
+  ): CaptureDecision | undefined {
+    const config = selectPolicy(policies, caller, routeId);
+    return config === undefined ? undefined : this.decideFor(config, requestId, header);
+  }
+
+  /**
+   * The capture under `config` (a policy of the applied or of an older, pinned snapshot): undefined
+   * in mode None, when the request is not sampled, or when no destination can receive it.
+   */
+  decideFor(config: DataPolicyConfig, requestId: string, header: (name: string) => string | undefined): CaptureDecision | undefined {
+    if (config.mode === 'None') return undefined;
+    const policy = this.compiled.get(config);
+    if (policy === undefined || policy.exporters.length === 0 || !sampled(requestId, config.sampleRate)) return undefined;
+    const optedOut = optOut(config, header);
     const mode = policy.config.mode as CaptureDecision['mode'];
     return { policy, mode: optedOut ? 'Metadata' : mode, optedOut };
   }
 
-  /** Shapes the record the decision allows and queues it for each destination; never throws, never waits. */
+  /**
+   * Shapes the record the decision allows and queues it for each destination; never throws, never
+   * waits. A record that cannot be built (it never should) is counted as dropped, not raised into
+   * the request that is already answered.
+   */
   record(decision: CaptureDecision, input: CaptureInput): void {
-    const record = buildRecord(decision, input);
+    let record: CaptureRecord;
+    try {
+      record = buildRecord(decision, input);
+    } catch {
+      for (const exporter of decision.policy.exporters) this.metrics.dropped('record_error', exporter.label, 1);
+      return;
+    }
     for (const exporter of decision.policy.exporters) exporter.offer(record);
   }
 
@@ -127,6 +148,11 @@ export class CaptureService {
   async drain(timeoutMs: number): Promise<void> {
     await Promise.all([...this.exporters.values()].map(({ exporter }) => exporter.drain(timeoutMs)));
   }
+}
+
+/** The caller asked not to be captured (`x-tollgate-capture: off`) and the policy lets it. */
+export function optOut(config: DataPolicyConfig, header: (name: string) => string | undefined): boolean {
+  return config.allowOptOut && header(CAPTURE_OPT_OUT_HEADER)?.trim().toLowerCase() === 'off';
 }
 
 /** Deterministic per request id, so a retried request is sampled the same way; uniform over ids. */

@@ -2,20 +2,50 @@ import type { DataPolicyConfig } from '../../config/data-policy-config.js';
 import type { Caller } from '../../core/caller.js';
 
 /**
- * The policy that governs a request: the first (oldest, snapshot order) naming its route, else the
- * first naming its ServiceAccount or API key, else the first naming its namespace. Compile ordered
- * the policies and reported the conflicts; this only has to pick.
+ * The policies of one snapshot by subject: the first (oldest, snapshot order) per route, per caller
+ * identity (`sa:<ns>/<name>`, `key:<ns>/<name>`, as Caller.id) and per namespace. Compile ordered
+ * the policies and reported the conflicts; this only has to pick, without allocating per request.
+ */
+class PolicyIndex {
+  private readonly routes = new Map<string, DataPolicyConfig>();
+  private readonly callers = new Map<string, DataPolicyConfig>();
+  private readonly namespaces = new Map<string, DataPolicyConfig>();
+
+  constructor(policies: readonly DataPolicyConfig[]) {
+    const first = (map: Map<string, DataPolicyConfig>, key: string, p: DataPolicyConfig): void => {
+      if (!map.has(key)) map.set(key, p);
+    };
+    for (const p of policies) {
+      for (const r of p.subjects.routes) first(this.routes, r, p);
+      for (const sa of p.subjects.serviceAccounts) first(this.callers, `sa:${sa}`, p);
+      for (const key of p.subjects.apiKeys) first(this.callers, `key:${key}`, p);
+      for (const ns of p.subjects.namespaces) first(this.namespaces, ns, p);
+    }
+  }
+
+  select(caller: Caller, routeId: string | undefined): DataPolicyConfig | undefined {
+    return (
+      (routeId === undefined ? undefined : this.routes.get(routeId)) ??
+      (caller.kind === 'anonymous' ? undefined : this.callers.get(caller.id)) ??
+      // As for Budgets: a namespace subject means callers in that namespace (an anonymous caller has none).
+      (caller.namespace === undefined ? undefined : this.namespaces.get(caller.namespace))
+    );
+  }
+}
+
+const indexes = new WeakMap<readonly DataPolicyConfig[], PolicyIndex>();
+
+/**
+ * The policy that governs a request: the first naming its route, else the first naming its
+ * ServiceAccount or API key, else the first naming its namespace. Indexed once per policy list
+ * (a snapshot's), then a few map lookups per request.
  */
 export function selectPolicy(policies: readonly DataPolicyConfig[], caller: Caller, routeId: string | undefined): DataPolicyConfig | undefined {
   if (policies.length === 0) return undefined;
-  const identity = caller.namespace !== undefined && caller.name !== undefined ? `${caller.namespace}/${caller.name}` : undefined;
-  // As for Budgets: a namespace subject means callers in that namespace (an anonymous caller has none).
-  const namespace = caller.namespace;
-  return (
-    (routeId === undefined ? undefined : policies.find((p) => p.subjects.routes.includes(routeId))) ??
-    (identity === undefined
-      ? undefined
-      : policies.find((p) => (caller.kind === 'serviceaccount' ? p.subjects.serviceAccounts : p.subjects.apiKeys).includes(identity))) ??
-    (namespace === undefined ? undefined : policies.find((p) => p.subjects.namespaces.includes(namespace)))
-  );
+  let index = indexes.get(policies);
+  if (index === undefined) {
+    index = new PolicyIndex(policies);
+    indexes.set(policies, index);
+  }
+  return index.select(caller, routeId);
 }

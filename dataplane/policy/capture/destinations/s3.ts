@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { objectName, partitionPrefix } from '../../../config/capture-layout.js';
 import type { CaptureDestinationConfig } from '../../../config/data-policy-config.js';
 import { signRequest } from '../../../config/sigv4.js';
@@ -7,6 +8,9 @@ import type { CaptureDestination } from '../bounded-exporter.js';
 import { type CaptureRecord, splitRecord } from '../capture-record.js';
 
 type S3Config = Extract<CaptureDestinationConfig, { type: 's3' }>;
+
+// On libuv's thread pool: a large batch is not compressed on the thread that serves requests.
+const gzipAsync = promisify(gzip);
 
 /**
  * An S3-compatible bucket (path-style requests, SigV4): each batch becomes one gzip-compressed
@@ -32,7 +36,7 @@ export function s3Destination(config: S3Config, instance: string = randomUUID().
         if (content !== undefined) add(`${partitionPrefix(config.prefix, 'content', record.namespace, record.time)}${name}`, content);
       }
       for (const [key, lines] of objects) {
-        await putObject(config, key, gzipSync(`${lines.join('\n')}\n`), timeoutMs);
+        await putObject(config, key, await gzipAsync(`${lines.join('\n')}\n`), timeoutMs);
       }
     },
   };

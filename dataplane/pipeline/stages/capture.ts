@@ -1,0 +1,134 @@
+import type { DataPolicyConfig } from '../../config/data-policy-config.js';
+import type { JsonObject } from '../../core/canonical.js';
+import { GatewayError } from '../../core/gateway-error.js';
+import type { CaptureInput } from '../../policy/capture/capture-record.js';
+import type { CaptureDecision, CaptureService } from '../../policy/capture/capture-service.js';
+import { selectPolicy } from '../../policy/capture/select-policy.js';
+import { StreamAssembler } from '../../policy/capture/stream-assembler.js';
+import type { RequestContext } from '../request-context.js';
+import type { Stage } from '../stage.js';
+
+/** A client that left before its answer was written (nginx's "client closed request", as the access log). */
+const CLIENT_CLOSED_REQUEST = 499;
+
+/** What the gateway did with the request: the status the client got and a stable word for it. */
+function outcome(ctx: RequestContext, failure: unknown): Pick<CaptureInput, 'status' | 'decision'> {
+  if (failure !== undefined) return failure instanceof GatewayError ? { status: failure.status, decision: failure.code } : { status: 500, decision: 'internal_error' };
+  const reply = ctx.reply;
+  if (reply === undefined) return { status: CLIENT_CLOSED_REQUEST, decision: 'client_gone' };
+  if (reply.kind === 'cached') return { status: 200, decision: 'cached' };
+  if (reply.kind === 'stream') {
+    // The status line went out with the first chunk: how the stream ended is the decision.
+    const { meter } = reply;
+    if (meter.cutReason !== undefined) return { status: 200, decision: 'stream_cut' };
+    if (ctx.signal.aborted) return { status: 200, decision: 'client_gone' };
+    return { status: 200, decision: meter.truncated ? 'stream_failed' : 'served' };
+  }
+  return ctx.signal.aborted ? { status: CLIENT_CLOSED_REQUEST, decision: 'client_gone' } : { status: 200, decision: 'served' };
+}
+
+/** The answer as the client got it (after response guardrails); a stream as its assembled result. */
+function responseOf(ctx: RequestContext, assembler: StreamAssembler | undefined): JsonObject | undefined {
+  const reply = ctx.reply;
+  if (reply === undefined) return undefined;
+  if (reply.kind === 'response') return reply.body;
+  if (reply.kind === 'stream') return assembler?.result();
+  const { cached } = reply;
+  if (cached.kind === 'response') return cached.body;
+  const assembled = new StreamAssembler();
+  for (const chunk of cached.chunks) assembled.add(chunk);
+  return assembled.result();
+}
+
+function captureInput(ctx: RequestContext, decision: CaptureDecision, startedAtMs: number, failure: unknown, assembler: StreamAssembler | undefined): CaptureInput {
+  const route = ctx.routeConfig;
+  const { kind, namespace, name } = ctx.caller;
+  const input: CaptureInput = {
+    requestId: ctx.requestId,
+    startedAtMs,
+    durationMs: Date.now() - startedAtMs,
+    caller: { kind, ...(namespace === undefined ? {} : { namespace }), ...(name === undefined ? {} : { name }) },
+    routeId: route.id,
+    routeNamespace: route.namespace,
+    model: route.model,
+    stream: ctx.request.stream,
+    ...outcome(ctx, failure),
+    // What went upstream: after the guardrail stage masked it.
+    requestBody: ctx.request.body,
+  };
+  const trace = ctx.trace?.traceIds();
+  if (trace !== undefined) {
+    input.traceId = trace.traceId;
+    input.spanId = trace.spanId;
+  }
+  if (ctx.decision !== undefined) input.rule = ctx.decision.rule;
+  const target = ctx.served?.target;
+  if (target !== undefined) {
+    input.provider = target.providerId;
+    input.upstreamModel = target.model;
+  }
+  const settlement = ctx.settlement;
+  if (settlement?.usage !== undefined) {
+    const { inputTokens, outputTokens, cachedInputTokens } = settlement.usage;
+    input.tokens = { input: inputTokens, output: outputTokens, cached: cachedInputTokens };
+    input.costUsd = settlement.costUsd;
+  }
+  if (decision.mode !== 'Metadata' && decision.policy.config.parts.response) {
+    const response = responseOf(ctx, assembler);
+    if (response !== undefined) input.response = response;
+  }
+  return input;
+}
+
+async function governed(service: CaptureService, config: DataPolicyConfig, ctx: RequestContext, next: () => Promise<void>): Promise<void> {
+  const decision = service.decideFor(config, ctx.requestId, ctx.header);
+  ctx.events.emit('dataPolicy', {
+    policy: config.id,
+    mode: decision?.mode ?? config.mode,
+    recorded: decision !== undefined,
+    ...(decision?.optedOut === true ? { optedOut: true as const } : {}),
+  });
+  if (decision === undefined) return next();
+  const startedAtMs = Date.now();
+  let assembler: StreamAssembler | undefined;
+  if (decision.mode !== 'Metadata' && config.parts.response && ctx.request.stream) {
+    const assembled = (assembler = new StreamAssembler());
+    // The stream's meter exists once meter has run; the hook sees each chunk as it is written
+    // (after response guardrails), and the record is made once, from the assembled answer.
+    ctx.beforeReply.push((c) => {
+      if (c.reply?.kind === 'stream') c.reply.meter.onChunk = (chunk) => assembled.add(chunk);
+      return Promise.resolve();
+    });
+  }
+  let failure: unknown;
+  try {
+    await next();
+  } catch (err) {
+    failure = err;
+    throw err;
+  } finally {
+    // After the answer was written and metered (meter settles in its own finally, inside this one).
+    service.record(decision, captureInput(ctx, decision, startedAtMs, failure, assembler));
+  }
+}
+
+/**
+ * DataPolicies (issue 16): the policy that governs the caller and route on the pinned snapshot
+ * (route, then ServiceAccount or API key, then namespace), sampled per request id; after the
+ * request is answered and metered, one record in the mode it allows goes to the capture queues
+ * (shaped and redacted in the data plane, never waited for). It runs after the guardrail stage,
+ * so the request content recorded is what went upstream. Without a DataPolicy for the request it
+ * costs a few map lookups and allocates nothing.
+ */
+export function capture(service: CaptureService): Stage {
+  return {
+    name: 'capture',
+    run(ctx, next) {
+      const policies = ctx.runtime.snapshot.dataPolicies;
+      if (policies === undefined) return next();
+      const config = selectPolicy(policies, ctx.caller, ctx.routeConfig.id);
+      if (config === undefined) return next();
+      return governed(service, config, ctx, next);
+    },
+  };
+}

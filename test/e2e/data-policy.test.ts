@@ -1,0 +1,326 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import OpenAI from 'openai';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTracing, type Tracing } from '../../dataplane/telemetry/otel-sdk.js';
+import { parseTracingConfig } from '../../dataplane/telemetry/tracing-config.js';
+import { type Collector, startCollector } from '../otel/collector.js';
+import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+
+// Issue 16: the capture stage on the request path of `tollgate dev`, driven by the official
+// clients (OpenAI chat, Anthropic Messages, the Responses API): one record per request in the
+// policy's local directory, redacted in the data plane, streams assembled; the opt-out header only
+// where the policy allows it; the access log and traces name the policy and mode, never content;
+// /debug/route shows the effective policy.
+
+interface CaptureRecord {
+  requestId: string;
+  traceId?: string;
+  spanId?: string;
+  namespace: string;
+  caller: { kind: string };
+  route?: string;
+  rule?: string;
+  provider?: string;
+  model: string;
+  upstreamModel?: string;
+  stream: boolean;
+  status: number;
+  decision: string;
+  durationMs: number;
+  tokens?: { input: number; output: number; cached: number };
+  costUsd?: number;
+  policy: { id: string; mode: string; optedOut?: true };
+  content?: { request?: { messages?: { role: string; content: unknown }[] }; response?: { choices?: { message: { content: string }; finish_reason: string | null }[] }; redactions?: Record<string, number> };
+}
+
+const CARD = '4111 1111 1111 1111';
+const MAIL = 'ann@example.com';
+
+let up: OpenAiUpstream;
+let gateway: TestGateway;
+let collector: Collector;
+let tracing: Tracing;
+let openai: OpenAI;
+let anthropic: Anthropic;
+let dir: string;
+let logs = '';
+
+const route = (name: string, model: string): string => `---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: ${name} }
+spec:
+  model: ${model}
+  targets: [{ providerRef: { name: up }, model: up-model }]
+`;
+
+const policy = (name: string, routeName: string, capture: string): string => `---
+apiVersion: tollgate.dev/v1alpha1
+kind: DataPolicy
+metadata: { name: ${name} }
+spec:
+  subjects: { routes: [{ name: ${routeName} }] }
+  capture: ${capture}
+  destinations: [{ name: disk, localDirectory: { path: "${join(dir, name)}" } }]
+`;
+
+const manifests = (): string =>
+  [
+    openAiProvider('up', up.baseUrl, '  models: [{ name: up-model, pricing: { input: 1, output: 2 } }]\n'),
+    route('audited', 'audited-chat'),
+    route('lax', 'lax-chat'),
+    route('meta', 'meta-chat'),
+    route('plain', 'plain-chat'),
+    policy('audit', 'audited', '{ mode: Redacted }'),
+    policy('lax', 'lax', '{ mode: Full, allowOptOut: true }'),
+    policy('meta', 'meta', '{ mode: Metadata }'),
+    `---
+apiVersion: tollgate.dev/v1alpha1
+kind: GuardrailPolicy
+metadata: { name: mask-mail }
+spec:
+  subjects: { routes: [{ name: lax }] }
+  rules: [{ name: mail, phase: Request, action: Mask, detector: { builtin: [Email] } }]
+`,
+  ].join('');
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-capture-'));
+  collector = await startCollector();
+  const config = parseTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint }, {}, { serviceName: 'tollgate-test', serviceVersion: '0.1.0' });
+  if (config === undefined) throw new Error('tracing config expected');
+  tracing = startTracing(config);
+  up = await startOpenAiUpstream();
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs += chunk.toString();
+      done();
+    },
+  });
+  gateway = await startTestGateway(
+    { 'all.yaml': manifests() },
+    { tracer: tracing.tracer, admin: true, logger: pino({ level: 'info' }, sink), capture: { flushIntervalMs: 20 } },
+  );
+  openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
+  anthropic = new Anthropic({ baseURL: gateway.url, apiKey: 'x', maxRetries: 0 });
+}, 20 * 60_000);
+
+afterAll(async () => {
+  await gateway?.close();
+  await tracing?.shutdown();
+  await up?.close();
+  await collector?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** JSON Lines below a directory, recursively. */
+function jsonLines(root: string): Record<string, unknown>[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.jsonl'))
+    .flatMap((f) => readFileSync(join(root, f), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>));
+}
+
+/** A policy's records: metadata joined with its content by request id (the local directory keeps them apart, as a bucket does). */
+function records(policyName: string): CaptureRecord[] {
+  const contents = new Map(jsonLines(join(dir, policyName, 'content')).map((c) => [c.requestId, c.content]));
+  return jsonLines(join(dir, policyName, 'metadata')).map((m) => {
+    const content = contents.get(m.requestId);
+    return (content === undefined ? m : { ...m, content }) as unknown as CaptureRecord;
+  });
+}
+
+/** The record of one request id, once the local-directory destination has written it. */
+async function recordOf(policyName: string, requestId: string): Promise<CaptureRecord> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const found = records(policyName).filter((r) => r.requestId === requestId);
+    // Metadata and content are separate files, appended one after the other: wait for both.
+    if (found.length > 0 && (found[0]!.policy.mode === 'Metadata' || found[0]!.content !== undefined)) {
+      expect(found).toHaveLength(1);
+      return found[0]!;
+    }
+    if (Date.now() > deadline) throw new Error(`no capture record for ${requestId} under ${policyName}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const accessLog = (requestId: string): Record<string, unknown> | undefined =>
+  logs
+    .split('\n')
+    .filter((l) => l.includes('"msg":"request"'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((l) => l.requestId === requestId);
+
+describe('the capture stage through tollgate dev', () => {
+  it('OpenAI chat: one record with the metadata joined to the trace, and the prompt redacted in the data plane', async () => {
+    up.script({ kind: 'ok', content: `reach me at ${MAIL}`, usage: { prompt: 12, completion: 4 } });
+    const res = await openai.chat.completions.create({ model: 'audited-chat', messages: [{ role: 'user', content: `I am ${MAIL}, card ${CARD}` }] }).withResponse();
+    const requestId = res.response.headers.get('x-request-id') ?? '';
+    const r = await recordOf('audit', requestId);
+    expect(r).toMatchObject({
+      namespace: 'default',
+      caller: { kind: 'anonymous' },
+      route: 'default/audited',
+      rule: 'default',
+      provider: 'default/up',
+      model: 'audited-chat',
+      upstreamModel: 'up-model',
+      stream: false,
+      status: 200,
+      decision: 'served',
+      tokens: { input: 12, output: 4, cached: 0 },
+      policy: { id: 'default/audit', mode: 'Redacted' },
+    });
+    expect(r.costUsd).toBeCloseTo((12 * 1 + 4 * 2) / 1e6, 12);
+    expect(r.durationMs).toBeGreaterThanOrEqual(0);
+    expect(r.content?.request?.messages?.[0]?.content).toBe('I am [EMAIL], card [PAYMENT_CARD]');
+    expect(r.content?.response?.choices?.[0]?.message.content).toBe('reach me at [EMAIL]');
+    expect(r.content?.redactions).toEqual({ Email: 2, PaymentCard: 1 });
+    const raw = JSON.stringify(records('audit'));
+    expect(raw).not.toContain(MAIL);
+    expect(raw).not.toContain('4111');
+
+    // The same request in the trace: the SERVER span names policy and mode; its ids are the record's.
+    await tracing.flush();
+    const isIt = (s: { kind: string; attributes: Record<string, unknown> }): boolean => s.kind === 'server' && s.attributes['tollgate.request_id'] === requestId;
+    const span = (await collector.waitFor((spans) => spans.some(isIt))).find(isIt)!;
+    expect(span.attributes).toMatchObject({ 'tollgate.data_policy': 'default/audit', 'tollgate.capture.mode': 'Redacted', 'tollgate.capture.recorded': true });
+    expect(r.traceId).toBe(span.traceId);
+    expect(r.spanId).toBe(span.spanId);
+  });
+
+  it('a streamed answer is recorded once, assembled (text, finish reason; usage as the record\'s tokens), never chunk by chunk', async () => {
+    up.script({ kind: 'stream', chunks: 5, intervalMs: 0, content: 'w' });
+    const res = await openai.chat.completions.create({ model: 'audited-chat', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'count' }] }).withResponse();
+    let text = '';
+    for await (const c of res.data) text += c.choices[0]?.delta.content ?? '';
+    expect(text).toBe('w w w w w');
+    const requestId = res.response.headers.get('x-request-id') ?? '';
+    const r = await recordOf('audit', requestId);
+    expect(r.stream).toBe(true);
+    expect(r.decision).toBe('served');
+    expect(r.tokens).toEqual({ input: 7, output: 5, cached: 0 });
+    expect(r.content?.response).toEqual({ choices: [{ index: 0, message: { role: 'assistant', content: 'w w w w w' }, finish_reason: 'stop' }] });
+  });
+
+  it('Anthropic Messages, answered and streamed, are recorded in the same shape', async () => {
+    up.script({ kind: 'ok', content: 'bonjour' });
+    const answer = await anthropic.messages.create({ model: 'audited-chat', max_tokens: 20, system: `ops: ${MAIL}`, messages: [{ role: 'user', content: 'salut' }] }).withResponse();
+    const r = await recordOf('audit', answer.response.headers.get('x-request-id') ?? '');
+    expect(r.policy.mode).toBe('Redacted');
+    expect(JSON.stringify(r.content?.request)).toContain('ops: [EMAIL]');
+    expect(JSON.stringify(r.content?.request)).toContain('salut');
+    expect(r.content?.response?.choices?.[0]?.message.content).toBe('bonjour');
+
+    up.script({ kind: 'stream', chunks: 3, intervalMs: 0, content: 'hi' });
+    const stream = await anthropic.messages.create({ model: 'audited-chat', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'hey' }] }).withResponse();
+    for await (const _event of stream.data) void _event;
+    const s = await recordOf('audit', stream.response.headers.get('x-request-id') ?? '');
+    expect(s.stream).toBe(true);
+    expect(s.content?.response?.choices?.[0]?.message.content).toBe('hi hi hi');
+  });
+
+  it('the Responses API is recorded too', async () => {
+    up.script({ kind: 'ok', content: `to ${MAIL}` });
+    const res = await openai.responses.create({ model: 'audited-chat', input: `from ${MAIL}` }).withResponse();
+    const r = await recordOf('audit', res.response.headers.get('x-request-id') ?? '');
+    expect(JSON.stringify(r.content?.request)).toContain('from [EMAIL]');
+    expect(r.content?.response?.choices?.[0]?.message.content).toBe('to [EMAIL]');
+  });
+
+  it('records the request as it went upstream: after the guardrail masked it (mode Full keeps the rest)', async () => {
+    up.script({ kind: 'ok', content: 'ok' });
+    const res = await openai.chat.completions.create({ model: 'lax-chat', messages: [{ role: 'user', content: `mail ${MAIL} ref zq-771` }] }).withResponse();
+    const r = await recordOf('lax', res.response.headers.get('x-request-id') ?? '');
+    expect(r.policy).toEqual({ id: 'default/lax', mode: 'Full' });
+    expect(r.content?.request?.messages?.[0]?.content).toBe('mail [EMAIL] ref zq-771');
+    expect((up.requests.at(-1)?.body as { messages: { content: string }[] }).messages[0]?.content).toBe('mail [EMAIL] ref zq-771');
+  });
+
+  it('the opt-out header is honoured only where the policy allows it', async () => {
+    up.script({ kind: 'ok', content: 'answer-zq-55' });
+    const optOut = { headers: { 'x-tollgate-capture': 'off' } };
+    const allowed = await openai.chat.completions.create({ model: 'lax-chat', messages: [{ role: 'user', content: 'secret-zq-90' }] }, optOut).withResponse();
+    const a = await recordOf('lax', allowed.response.headers.get('x-request-id') ?? '');
+    expect(a.policy).toEqual({ id: 'default/lax', mode: 'Metadata', optedOut: true });
+    expect(a.content).toBeUndefined();
+    expect(a.tokens).toBeDefined();
+    expect(JSON.stringify(records('lax'))).not.toContain('secret-zq-90');
+
+    const refused = await openai.chat.completions.create({ model: 'audited-chat', messages: [{ role: 'user', content: 'kept-zq-91' }] }, optOut).withResponse();
+    const b = await recordOf('audit', refused.response.headers.get('x-request-id') ?? '');
+    expect(b.policy).toEqual({ id: 'default/audit', mode: 'Redacted' });
+    expect(b.content?.request?.messages?.[0]?.content).toBe('kept-zq-91');
+  });
+
+  it('Metadata mode records no content; a refused request is recorded with its status and error code', async () => {
+    up.script({ kind: 'ok', content: 'meta-answer-zq' });
+    const ok = await openai.chat.completions.create({ model: 'meta-chat', messages: [{ role: 'user', content: 'meta-prompt-zq' }] }).withResponse();
+    const m = await recordOf('meta', ok.response.headers.get('x-request-id') ?? '');
+    expect(m.policy.mode).toBe('Metadata');
+    expect(m.content).toBeUndefined();
+    expect(m.tokens).toBeDefined();
+
+    up.script({ kind: 'error', status: 400, body: { error: { message: 'bad', type: 'invalid_request_error', param: null, code: null } } });
+    const err = (await openai.chat.completions
+      .create({ model: 'meta-chat', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-request-id': 'refused-zq-1' } })
+      .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    const f = await recordOf('meta', 'refused-zq-1');
+    expect(f.status).toBe(err.status);
+    expect(f.decision).not.toBe('served');
+    expect(JSON.stringify(records('meta'))).not.toContain('meta-prompt-zq');
+    expect(JSON.stringify(records('meta'))).not.toContain('meta-answer-zq');
+  });
+
+  it('the access log names policy and mode (and whether a record was made), never the content', async () => {
+    up.script({ kind: 'ok', content: 'log-answer-zq' });
+    const captured = await openai.chat.completions.create({ model: 'audited-chat', messages: [{ role: 'user', content: `log-prompt-zq ${MAIL}` }] }).withResponse();
+    const plain = await openai.chat.completions.create({ model: 'plain-chat', messages: [{ role: 'user', content: 'log-prompt-zq' }] }).withResponse();
+    const optedOut = await openai.chat.completions.create({ model: 'lax-chat', messages: [{ role: 'user', content: 'log-prompt-zq' }] }, { headers: { 'x-tollgate-capture': 'off' } }).withResponse();
+    await recordOf('lax', optedOut.response.headers.get('x-request-id') ?? '');
+    const line = accessLog(captured.response.headers.get('x-request-id') ?? '');
+    expect(line?.dataPolicy).toEqual({ policy: 'default/audit', mode: 'Redacted', recorded: true });
+    expect(accessLog(optedOut.response.headers.get('x-request-id') ?? '')?.dataPolicy).toEqual({ policy: 'default/lax', mode: 'Metadata', recorded: true, optedOut: true });
+    const plainLine = accessLog(plain.response.headers.get('x-request-id') ?? '');
+    expect(plainLine).toBeDefined();
+    expect(plainLine?.dataPolicy).toBeUndefined();
+    await tracing.flush();
+    await collector.waitFor((spans) => spans.some((s) => s.attributes['tollgate.request_id'] === plain.response.headers.get('x-request-id')));
+    const everywhere = `${logs}\n${JSON.stringify(collector.spans())}`;
+    for (const content of ['log-prompt-zq', 'log-answer-zq', MAIL, 'secret-zq-90', 'kept-zq-91']) expect(everywhere).not.toContain(content);
+  });
+
+  it('/debug/route shows the DataPolicy that would govern a request, and the opt-out where it applies', async () => {
+    const explain = async (model: string, headers: Record<string, string> = {}): Promise<Record<string, unknown>> => {
+      const res = await fetch(`${gateway.adminUrl as string}/debug/route`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gateway.adminToken}`, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { decision: Record<string, unknown> }).decision;
+    };
+    expect((await explain('audited-chat')).dataPolicy).toEqual({
+      policy: 'default/audit',
+      matchedBy: 'route default/audited',
+      mode: 'Redacted',
+      optedOut: false,
+      allowOptOut: false,
+      sampleRate: 1,
+      parts: ['Request', 'Response'],
+      maxRecordBytes: 262_144,
+      redaction: { detectors: ['Email', 'Phone', 'PaymentCard', 'IBAN', 'NationalID', 'IPAddress', 'Credential'], customPatterns: [] },
+      destinations: [{ name: 'disk', type: 'localDirectory' }],
+    });
+    expect((await explain('lax-chat', { 'x-tollgate-capture': 'off', 'x-request-id': 'req-1' })).dataPolicy).toMatchObject({ policy: 'default/lax', mode: 'Metadata', optedOut: true, sampled: true });
+    expect((await explain('audited-chat', { 'x-tollgate-capture': 'off' })).dataPolicy).toMatchObject({ mode: 'Redacted', optedOut: false });
+    expect((await explain('plain-chat')).dataPolicy).toBeNull();
+  });
+});
