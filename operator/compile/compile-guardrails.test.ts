@@ -9,7 +9,9 @@ const openai = provider('mod', { type: 'openai-compatible', url: 'http://127.0.0
 const claude = provider('claude', { type: 'anthropic', credentials: { secretRef: { name: 's', key: 'k' } } });
 const chat = route('chat', { model: 'chat', targets: [{ providerRef: { name: 'p' }, model: 'm' }] });
 const subjects = { routes: [{ name: 'chat' }] };
-const input = (...guardrails: ReturnType<typeof guardrail>[]): CompileInput => ({ providers: [mock, openai, claude], routes: [chat], budgets: [], guardrails, secrets: [] });
+/** Service default/guard port 8080 with one ready pod, as the operator resolves it. */
+const guardService = { namespace: 'default', service: 'guard', port: 8080, addresses: [{ ip: '10.0.0.7', port: 9090, ready: true }] };
+const input = (...guardrails: ReturnType<typeof guardrail>[]): CompileInput => ({ providers: [mock, openai, claude], routes: [chat], budgets: [], guardrails, secrets: [], endpoints: [guardService] });
 const cond = (statuses: ReturnType<typeof compile>['statuses'], name: string, type: string) =>
   statuses.find((s) => s.kind === 'GuardrailPolicy' && s.name === name)?.conditions.find((c) => c.type === type);
 
@@ -102,6 +104,32 @@ describe('compile: GuardrailPolicy', () => {
     expect(cond(statuses, 'g', 'ResolvedRefs')).toMatchObject({ status: 'False', reason: 'InvalidKind' });
     const missing = guardrail('m', { subjects, rules: [{ name: 'harm', phase: 'Request', action: 'Block', detector: { moderation: { providerRef: { name: 'nope' } } } }] });
     expect(cond(compile(input(missing)).statuses, 'm', 'ResolvedRefs')).toMatchObject({ status: 'False', reason: 'ProviderNotFound' });
+  });
+
+  it('checks that a webhook Service exists, has the port and a ready endpoint; the rule stays in force either way', () => {
+    const hook = (port: number) =>
+      guardrail('g', { subjects, rules: [{ name: 'hook', phase: 'Request', action: 'Block', detector: { webhook: { serviceRef: { name: 'guard', port }, timeout: '1s', failureMode: 'Open' } } }] });
+    const refs = (endpoints: CompileInput['endpoints'], port = 8080) => {
+      const { snapshot, statuses } = compile({ ...input(hook(port)), endpoints });
+      expect(snapshot.guardrails?.[0]?.rules[0]?.detector).toMatchObject({ kind: 'webhook', url: `http://guard.default.svc:${port}/`, failureMode: 'Open' });
+      return cond(statuses, 'g', 'ResolvedRefs');
+    };
+    expect(refs([guardService])).toMatchObject({ status: 'True' });
+    expect(refs([])).toMatchObject({
+      type: 'ResolvedRefs',
+      status: 'False',
+      reason: 'ServiceNotFound',
+      message: 'rule hook: Service default/guard not found: create it or fix spec.rules[0].detector.webhook.serviceRef.name',
+    });
+    expect(refs([{ namespace: 'default', service: 'guard', port: 80, addresses: [], servicePorts: [8080] }], 80)).toMatchObject({
+      reason: 'ServicePortNotFound',
+      message: 'rule hook: Service default/guard has no port 80 (its ports: 8080): fix spec.rules[0].detector.webhook.serviceRef.port',
+    });
+    expect(refs([{ ...guardService, addresses: [{ ip: '10.0.0.7', port: 9090, ready: false }] }])).toMatchObject({
+      reason: 'NoReadyEndpoints',
+      message: "rule hook: Service default/guard port 8080 has no ready endpoints: 0 of 1 endpoints are ready (check the pods' readiness)",
+    });
+    expect(refs([{ ...guardService, addresses: [] }])?.message).toContain('it selects no pods');
   });
 
   it("scopes a tenant's policy to its own namespace", () => {

@@ -7,6 +7,7 @@ import type { CompiledProvider } from './compile-providers.js';
 import { condition, type Problem, resolvedRefs } from './conditions.js';
 import { guardrailRefusal } from './publishable.js';
 import type { ObjectStatus } from './types.js';
+import { checkServiceRef, type ResolvedServices } from './service-ref.js';
 
 /** Provider types whose API serves POST /moderations in the OpenAI wire format. */
 const MODERATION_TYPES = new Set(['openai', 'openai-compatible']);
@@ -17,6 +18,8 @@ export interface GuardrailContext {
   namespaceLabels: Map<string, Record<string, string>>;
   /** Namespaces whose policies may name subjects anywhere (undefined: every namespace). */
   platform?: ReadonlySet<string> | undefined;
+  /** The Service ports the operator resolved (webhook serviceRefs among them). */
+  services: ResolvedServices;
 }
 
 function detectorConfig(ns: string, d: GuardrailRule['detector']): GuardrailDetectorConfig {
@@ -60,7 +63,8 @@ function moderationProblem(ns: string, ruleName: string, providerId: string, ctx
 /**
  * GuardrailPolicies → snapshot configs. A policy the data plane would refuse (a pattern RE2 cannot
  * compile) is left out with Accepted=False naming the field. A moderation Provider that cannot be
- * used leaves the rule in force with ResolvedRefs=False: at request time its failureMode decides,
+ * used, or a webhook Service that is missing, lacks the port or has no ready endpoint, leaves the
+ * rule in force with ResolvedRefs=False: at request time its failureMode decides,
  * so a broken reference never silently switches a guardrail off.
  */
 export function compileGuardrails(policies: readonly GuardrailPolicy[], ctx: GuardrailContext): { configs: GuardrailConfig[]; statuses: ObjectStatus[]; moderationProviders: Set<string> } {
@@ -77,8 +81,14 @@ export function compileGuardrails(policies: readonly GuardrailPolicy[], ctx: Gua
     const scoped = scopedSubjects(g, ctx.platform);
     if (scoped.problem !== undefined) problems.push(scoped.problem);
     const usable: string[] = [];
-    const rules: GuardrailRuleConfig[] = g.spec.rules.map((r) => {
+    const rules: GuardrailRuleConfig[] = g.spec.rules.map((r, i) => {
       const detector = detectorConfig(ns, r.detector);
+      const serviceRef = r.detector.webhook?.serviceRef;
+      if (serviceRef !== undefined) {
+        // The rule stays in force (the URL is the Service's DNS name): its failureMode decides until the Service is there.
+        const { problem } = checkServiceRef(ctx.services, ns, serviceRef, `spec.rules[${i}].detector.webhook.serviceRef`);
+        if (problem !== undefined) problems.push({ ...problem, message: `rule ${r.name}: ${problem.message}` });
+      }
       if (detector.kind === 'moderation') {
         const problem = moderationProblem(ns, r.name, detector.providerId, ctx);
         if (problem === undefined) usable.push(detector.providerId);

@@ -12,6 +12,7 @@ import {
   VllmScrapeSchema,
 } from '../api/provider.js';
 import { condition, type Problem, resolvedRefs } from './conditions.js';
+import { checkServiceRef, resolvedServices } from './service-ref.js';
 import { durationToMs } from '../api/duration.js';
 import { defaultBaseUrl } from './provider-defaults.js';
 import { providerRefusal } from './publishable.js';
@@ -44,7 +45,7 @@ function formatHost(ip: string): string {
 
 export function compileProviders(input: CompileInput): { providers: Map<string, CompiledProvider>; statuses: ObjectStatus[] } {
   const secrets = new Map(input.secrets.map((s) => [`${s.namespace}/${s.name}`, s.data]));
-  const endpoints = new Map((input.endpoints ?? []).map((e) => [`${e.namespace}/${e.service}:${e.port}`, e]));
+  const endpoints = resolvedServices(input.endpoints);
   const providers = new Map<string, CompiledProvider>();
   const statuses: ObjectStatus[] = [];
 
@@ -96,23 +97,11 @@ export function compileProviders(input: CompileInput): { providers: Map<string, 
     let serviceProblem: Problem | undefined;
     if (spec.serviceRef) {
       const ref = spec.serviceRef;
-      const resolved = endpoints.get(`${ns}/${ref.name}:${ref.port}`);
-      if (resolved === undefined) {
-        serviceProblem = { reason: 'ServiceNotFound', message: `Service ${ns}/${ref.name} not found: create it or fix spec.serviceRef.name` };
-      } else if (resolved.servicePorts !== undefined) {
-        const has = resolved.servicePorts.length === 0 ? 'none' : resolved.servicePorts.join(', ');
-        serviceProblem = { reason: 'ServicePortNotFound', message: `Service ${ns}/${ref.name} has no port ${ref.port} (its ports: ${has}): fix spec.serviceRef.port` };
-      } else {
-        urls = resolved.addresses
-          .filter((a) => a.ready)
-          .map((a) => `${ref.scheme}://${formatHost(a.ip)}:${a.port}${ref.path.replace(/\/$/, '')}`)
-          .sort();
+      const checked = checkServiceRef(endpoints, ns, ref, 'spec.serviceRef');
+      serviceProblem = checked.problem;
+      if (checked.ready !== undefined) {
+        urls = checked.ready.map((a) => `${ref.scheme}://${formatHost(a.ip)}:${a.port}${ref.path.replace(/\/$/, '')}`).sort();
         status.endpoints = urls.length;
-        if (urls.length === 0) {
-          const total = resolved.addresses.length;
-          const why = total === 0 ? 'it selects no pods (check its selector and that the pods exist)' : `0 of ${total} endpoints are ready (check the pods' readiness)`;
-          serviceProblem = { reason: 'NoReadyEndpoints', message: `Service ${ns}/${ref.name} port ${ref.port} has no ready endpoints: ${why}` };
-        }
       }
     } else if (spec.url !== undefined) {
       urls = [spec.url.replace(/\/$/, '')];

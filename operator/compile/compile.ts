@@ -6,6 +6,7 @@ import { compileGuardrails } from './compile-guardrails.js';
 import { compileProviders } from './compile-providers.js';
 import { compileApiKeys } from './compile-api-keys.js';
 import { compileRoutes } from './compile-routes.js';
+import { resolvedServices } from './service-ref.js';
 import { contentHash } from '../../dataplane/config/content-hash.js';
 import type { CompileInput, CompileResult, ObjectStatus } from './types.js';
 
@@ -49,6 +50,7 @@ export function compile(input: CompileInput): CompileResult {
     routeIds: new Set(routes.map((r) => r.id)),
     namespaceLabels: new Map((sorted.namespaces ?? []).map((n) => [n.name, n.labels])),
     platform: input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces),
+    services: resolvedServices(input.endpoints),
   });
 
   const apiKeys = compileApiKeys(sorted.secrets, input.apiKeyHashKey);

@@ -1,3 +1,4 @@
+import type { GuardrailPolicy } from '../api/guardrail-policy.js';
 import type { Provider } from '../api/provider.js';
 import type { ServiceEndpointsInput } from '../compile/types.js';
 import type { DataplaneEndpoint } from '../distribute/distributor.js';
@@ -21,15 +22,36 @@ function addressesFor(slices: EndpointSliceObject[], portName: string): { ip: st
   return out.sort((a, b) => `${a.ip}:${a.port}`.localeCompare(`${b.ip}:${b.port}`));
 }
 
-/** serviceRef Providers resolved to pod addresses: Service port → its name → the EndpointSlice port of that name. */
-export function resolveServiceEndpoints(providers: Provider[], services: Map<string, ServiceObject>, slices: Iterable<EndpointSliceObject>): ServiceEndpointsInput[] {
+/** A Service port an object names (a Provider's serviceRef, a guardrail webhook's serviceRef). */
+export interface ServicePortRef {
+  namespace: string;
+  name: string;
+  port: number;
+}
+
+/** The Service ports the Providers and GuardrailPolicy webhooks name. */
+export function serviceRefsOf(providers: readonly Provider[], guardrails: readonly GuardrailPolicy[]): ServicePortRef[] {
+  const refs: ServicePortRef[] = [];
+  for (const p of providers) {
+    const ref = p.spec.serviceRef;
+    if (ref !== undefined) refs.push({ namespace: p.metadata.namespace ?? 'default', name: ref.name, port: ref.port });
+  }
+  for (const g of guardrails) {
+    for (const r of g.spec.rules) {
+      const ref = r.detector.webhook?.serviceRef;
+      if (ref !== undefined) refs.push({ namespace: g.metadata.namespace ?? 'default', name: ref.name, port: ref.port });
+    }
+  }
+  return refs;
+}
+
+/** Service ports resolved to pod addresses: Service port → its name → the EndpointSlice port of that name. */
+export function resolveServiceEndpoints(refs: readonly ServicePortRef[], services: Map<string, ServiceObject>, slices: Iterable<EndpointSliceObject>): ServiceEndpointsInput[] {
   const out: ServiceEndpointsInput[] = [];
   const done = new Set<string>();
   const all = [...slices];
-  for (const p of providers) {
-    const ref = p.spec.serviceRef;
-    if (ref === undefined) continue;
-    const ns = p.metadata.namespace ?? 'default';
+  for (const ref of refs) {
+    const ns = ref.namespace;
     const key = `${ns}/${ref.name}:${ref.port}`;
     if (done.has(key)) continue;
     done.add(key);

@@ -11,7 +11,7 @@ import type { CompileInput, ObjectKind, ObjectStatus } from '../compile/types.js
 import type { Distributor } from '../distribute/distributor.js';
 import type { EventRecorder } from '../kube/event-recorder.js';
 import { KubeError, type KubeClient, type KubeObject } from '../kube/kube-client.js';
-import { dataplaneEndpoints, resolveServiceEndpoints } from './endpoints.js';
+import { dataplaneEndpoints, resolveServiceEndpoints, serviceRefsOf } from './endpoints.js';
 import type { EndpointSliceObject, SecretObject, ServiceObject } from './kube-types.js';
 import { type DesiredCondition, mergeConditions, sameConditions } from './status-conditions.js';
 
@@ -129,7 +129,7 @@ export class Reconciler {
       guardrails: guardrails.objects,
       secrets: decodeSecrets(c.secrets),
       namespaces: [...c.namespaces.values()].map((n) => ({ name: n.metadata.name, labels: n.metadata.labels ?? {} })),
-      endpoints: resolveServiceEndpoints(providers.objects, c.services, c.slices.values()),
+      endpoints: resolveServiceEndpoints(serviceRefsOf(providers.objects, guardrails.objects), c.services, c.slices.values()),
       // Budgets in the installation's namespace may cap any namespace; a tenant's only its own.
       platformNamespaces: [this.opts.dataplane.namespace],
     };

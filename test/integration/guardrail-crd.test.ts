@@ -99,4 +99,33 @@ spec: { type: mock }
     const events = k.kubectl(['get', 'events', '-n', 'team-a', '--field-selector', 'involvedObject.kind=GuardrailPolicy,reason=InvalidKind', '-o', 'name']);
     expect(events.trim()).not.toBe('');
   });
+
+  it('checks that a webhook Service exists, has the port and a ready endpoint (ResolvedRefs), following the Service and its EndpointSlices', async () => {
+    k.apply(policy('hooked', rule('{ webhook: { serviceRef: { name: guard, port: 8080, path: /check }, timeout: 1s } }')));
+    const refs = () => conditionOf(k.get<Conditioned>('guardrailpolicy', 'hooked', 'team-a'), 'ResolvedRefs');
+    await eventually(() => {
+      expect(refs()).toMatchObject({ status: 'False', reason: 'ServiceNotFound', message: 'rule r: Service team-a/guard not found: create it or fix spec.rules[0].detector.webhook.serviceRef.name' });
+    }, 'webhook Service not found');
+    k.apply(`apiVersion: v1
+kind: Service
+metadata: { name: guard, namespace: team-a }
+spec: { ports: [{ name: http, port: 80, targetPort: 8080 }] }
+`);
+    await eventually(() => expect(refs()).toMatchObject({ status: 'False', reason: 'ServicePortNotFound' }), 'webhook Service port not found');
+    k.apply(`apiVersion: v1
+kind: Service
+metadata: { name: guard, namespace: team-a }
+spec: { ports: [{ name: http, port: 8080, targetPort: 8080 }] }
+`);
+    await eventually(() => expect(refs()).toMatchObject({ status: 'False', reason: 'NoReadyEndpoints' }), 'webhook Service without endpoints');
+    k.apply(`apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: guard-1, namespace: team-a, labels: { kubernetes.io/service-name: guard } }
+addressType: IPv4
+endpoints: [{ addresses: [10.99.0.7], conditions: { ready: true } }]
+ports: [{ name: http, port: 8080 }]
+`);
+    await eventually(() => expect(refs()).toMatchObject({ status: 'True' }), 'webhook Service resolved');
+    expect(conditionOf(k.get<Conditioned>('guardrailpolicy', 'hooked', 'team-a'), 'Programmed')?.status).toBe('True');
+  });
 });
