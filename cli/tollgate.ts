@@ -20,6 +20,8 @@ Commands:
   dev -f <dir>              Serve the OpenAI API from CRD manifests in <dir>; reload on change.
   dataplane                 Serve the OpenAI API with snapshots pushed by the operator (admin port).
   operator                  Reconcile Provider, ModelRoute and Budget objects and push snapshots.
+  spend                     Print requests, errors, spend and tokens from UsageReport objects as a table
+                            (the console's numbers; --by namespace|route|model|provider|caller --since 7d)
   compile -f <dir>          Print the snapshot and object status compiled from <dir> (credentials redacted).
   crds                      Print the CustomResourceDefinitions (pipe into kubectl apply -f -).
 
@@ -78,6 +80,17 @@ operator:
   --usage-retention-days <n>  Days of UsageReport objects kept (default 30; env TOLLGATE_USAGE_RETENTION_DAYS)
   --usage-flush-interval <s>  Seconds between UsageReport writes (default 5)
   --usage-top-callers <n>   Callers a UsageReport keeps by name, the rest summed (default 10, at most 25)
+
+spend (reads UsageReports with your credentials: your RBAC decides what you see):
+  --by <dimension>          namespace (default), route, model, provider or caller
+  --since <Nd|YYYY-MM-DD>   The last N days, today included (UTC), or from that day on (default 7d)
+  -n, --namespace <ns>      One namespace (default: every namespace the credentials may list)
+  --kubeconfig <path>       Default: env KUBECONFIG, else ~/.kube/config, else the pod's ServiceAccount
+  --context <name>          kubeconfig context (default: its current context)
+  --console <url>           Read through a console instead: tollgate dev's admin port, or the operator's port
+  --token-file <path>       With --console: the bearer token (tollgate dev: its admin-token file;
+                            the operator: a Kubernetes token, e.g. from kubectl create token)
+  -o, --output <format>     table (default) or json
 `;
 
 function fail(message: string): never {
@@ -139,6 +152,40 @@ function onSignals(stop: () => Promise<{ drained: boolean }>): void {
   process.on('SIGINT', handler);
 }
 
+/** `tollgate spend`: the console's breakdown as a table, from the same UsageReport objects. */
+async function spend(values: { by?: string; since?: string; namespace?: string; kubeconfig?: string; context?: string; console?: string; 'token-file'?: string; output?: string }): Promise<void> {
+  const { consoleReader, explainRefusal, kubeReader, listUsageReports, parseBy, parseSince, ReadRefused, renderJson, renderTable } = await import('./spend-command.js');
+  const by = parseBy(values.by);
+  if ('error' in by) fail(by.error);
+  const span = parseSince(values.since ?? '7d', Date.now());
+  if ('error' in span) fail(span.error);
+  const output = values.output ?? 'table';
+  if (output !== 'table' && output !== 'json') fail(`--output takes table or json, got "${output}"`);
+  const query = { ...by, ...span, ...(values.namespace === undefined ? {} : { namespace: values.namespace }) };
+  let source: { read: Parameters<typeof listUsageReports>[0]; close: () => Promise<void> };
+  try {
+    if (values.console !== undefined) {
+      const token = readToken(values['token-file']);
+      if (token === undefined) fail('--console needs --token-file (or TOLLGATE_ADMIN_TOKEN)');
+      source = { read: consoleReader(values.console, token), close: async () => undefined };
+    } else {
+      source = await kubeReader(values.kubeconfig, values.context);
+    }
+  } catch (err) {
+    process.stderr.write(`tollgate spend: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  try {
+    const reports = await listUsageReports(source.read, query.namespace);
+    process.stdout.write(output === 'json' ? renderJson(query, reports) : renderTable(query, reports));
+  } catch (err) {
+    process.stderr.write(`tollgate spend: ${err instanceof ReadRefused ? explainRefusal(err, query.namespace) : (err as Error).message}\n`);
+    process.exitCode = 1;
+  } finally {
+    await source.close();
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   // `tollgate --help` / `-h` ask for the usage, like `tollgate help`.
@@ -183,6 +230,12 @@ async function main(argv: string[]): Promise<void> {
       'usage-retention-days': { type: 'string' },
       'usage-flush-interval': { type: 'string' },
       'usage-top-callers': { type: 'string' },
+      by: { type: 'string' },
+      since: { type: 'string' },
+      namespace: { type: 'string', short: 'n' },
+      context: { type: 'string' },
+      console: { type: 'string' },
+      output: { type: 'string', short: 'o' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: false,
@@ -320,6 +373,9 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${JSON.stringify({ snapshot, statuses }, null, 2)}\n`);
       return;
     }
+    case 'spend':
+      await spend(values);
+      return;
     case 'crds':
       process.stdout.write(renderCrdFiles().map((f) => f.content).join('---\n'));
       return;

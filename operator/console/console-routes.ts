@@ -34,7 +34,11 @@ export function allowedPath(path: string, query: URLSearchParams): string | unde
   return undefined;
 }
 
-const SCRIPT = fileURLToPath(new URL('./web/console.js', import.meta.url));
+/** The browser's modules (compiled from web/ by the build): the page's script and the numbers it shares with `tollgate spend`. */
+const SCRIPTS: Record<string, string> = {
+  'console.js': fileURLToPath(new URL('./web/console.js', import.meta.url)),
+  'usage-numbers.js': fileURLToPath(new URL('./web/usage-numbers.js', import.meta.url)),
+};
 
 function bearer(header: string | undefined): string | undefined {
   const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
@@ -69,9 +73,14 @@ export function consoleRouter(reader: ViewerReader): Router {
   router.get('/console/console.css', (_req, res) => {
     res.type('css').send(CONSOLE_PAGE.css);
   });
-  router.get('/console/console.js', async (_req, res) => {
+  router.get('/console/:script', async (req, res, next) => {
+    const file = SCRIPTS[req.params.script];
+    if (file === undefined || !Object.hasOwn(SCRIPTS, req.params.script)) {
+      next();
+      return;
+    }
     try {
-      res.type('js').send(await readFile(SCRIPT, 'utf8'));
+      res.type('js').send(await readFile(file, 'utf8'));
     } catch {
       res.status(503).type('text').send('the console script is not built: run `npm run build`');
     }

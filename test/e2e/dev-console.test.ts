@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsageReportStatus } from '../../operator/api/usage-report.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
@@ -55,5 +60,35 @@ describe("tollgate dev's console", () => {
     expect(items[0]?.status.totals.costUsd).toBeCloseTo(0.06, 9);
     const routes = (await (await api('/apis/tollgate.dev/v1alpha1/modelroutes', gateway.adminToken)).json()) as { items: { metadata: { name: string } }[] };
     expect(routes.items.map((r) => r.metadata.name)).toEqual(['chat']);
+  });
+
+  /** The built CLI, as a user runs it; asynchronously, since the gateway it reads runs in this process. */
+  const spend = async (args: string[]): Promise<{ status: number; stdout: string; stderr: string }> => {
+    try {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(process.cwd(), 'dist/cli/tollgate.js'), 'spend', ...args], { encoding: 'utf8', timeout: 30_000 });
+      return { status: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { status: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    }
+  };
+
+  it('tollgate spend --console reads the same history through the admin port (the built CLI, as a user runs it)', async () => {
+    const tokenFile = join(mkdtempSync(join(tmpdir(), 'tollgate-spend-')), 'admin-token');
+    writeFileSync(tokenFile, gateway.adminToken ?? '');
+    const items = ((await (await api('/apis/tollgate.dev/v1alpha1/usagereports', gateway.adminToken)).json()) as { items: { status: UsageReportStatus }[] }).items;
+    const requests = items.reduce((n, r) => n + r.status.totals.requests, 0);
+    expect(requests).toBeGreaterThan(0);
+    const run = await spend(['--by', 'route', '--since', '1d', '--console', `${gateway.adminUrl ?? ''}/console/`, '--token-file', tokenFile]);
+    expect(run.status, run.stderr).toBe(0);
+    const rows = run.stdout.trimEnd().split('\n').slice(2).map((l) => l.split(/\s{2,}/));
+    expect(rows.map((r) => [r[0], r[1]])).toEqual([
+      ['default/chat', String(requests)],
+      ['TOTAL', String(requests)],
+    ]);
+    writeFileSync(tokenFile, 'not-the-token');
+    const refused = await spend(['--console', gateway.adminUrl ?? '', '--token-file', tokenFile]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('the credentials were not accepted (401)');
   });
 });

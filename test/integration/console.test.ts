@@ -2,14 +2,28 @@
 // real API server: each view loads, its numbers equal the UsageReport totals, and a viewer whose
 // ServiceAccount may read only team-a sees no team-b data. Screenshots of each view are written to
 // test-results/console/.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsageReportStatus } from '../../operator/api/usage-report.js';
+import { money } from '../../operator/console/web/usage-numbers.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
-import { anonymousRoute, dataplaneService, eventually, POD_NET, pricedUpstream, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster } from './harness.js';
+import {
+  anonymousRoute,
+  dataplaneService,
+  eventually,
+  POD_NET,
+  pricedUpstream,
+  type Proc,
+  startDataplane,
+  startOperator,
+  startTestCluster,
+  type TestCluster,
+  tokenKubeconfig,
+} from './harness.js';
 
 const IP = `${POD_NET}.41`;
 const OPERATOR_PORT = 19194;
@@ -23,6 +37,8 @@ let operator: Proc;
 let pod: Proc;
 let browser: Browser;
 const tokens = { teamA: '', all: '' };
+const kubeconfigs = { teamA: '', all: '' };
+const CLI = join(process.cwd(), 'dist/cli/tollgate.js');
 
 const namespaceObjects = (ns: string, url: string) => `${pricedUpstream(ns, url)}---
 ${anonymousRoute(ns, `chat-${ns}`)}---
@@ -80,8 +96,25 @@ const report = (ns: string): UsageReportStatus | undefined => {
   }
 };
 
-const money = (n: number): string =>
-  new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: n !== 0 && n < 1 ? 4 : 2 }).format(n);
+/** `tollgate spend` as a user runs it: its exit code, its table's rows (cells) and its error output. */
+function spend(args: string[]): { status: number | null; rows: string[][]; stderr: string } {
+  const run = spawnSync(process.execPath, [CLI, 'spend', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const rows = run.stdout
+    .trimEnd()
+    .split('\n')
+    .slice(2)
+    .filter((l) => l !== '')
+    .map((l) => l.split(/\s{2,}/));
+  return { status: run.status, rows, stderr: run.stderr };
+}
+
+/** The rows of the console's Breakdowns table for one dimension, as shown. */
+async function consoleRows(page: Page, by: string): Promise<string[][]> {
+  await page.click('[data-view=breakdown]');
+  await page.selectOption('#dimension', by);
+  await page.waitForSelector(`#dimension option[value=${by}]:checked`, { state: 'attached' });
+  return page.$$eval('[data-testid=breakdown] tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent ?? '')));
+}
 
 async function open(token: string, namespace: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -103,6 +136,8 @@ beforeAll(async () => {
   k.apply(viewers);
   tokens.teamA = k.kubectl(['create', 'token', 'team-a-viewer', '-n', 'team-a', '--duration', '1h']).trim();
   tokens.all = k.kubectl(['create', 'token', 'platform-viewer', '-n', 'tollgate-system', '--duration', '1h']).trim();
+  kubeconfigs.teamA = tokenKubeconfig(k.cluster, 'team-a-viewer', tokens.teamA);
+  kubeconfigs.all = tokenKubeconfig(k.cluster, 'platform-viewer', tokens.all);
   pod = startDataplane(IP, { operatorUrl: `http://127.0.0.1:${OPERATOR_PORT}` });
   k.apply(dataplaneService([IP]));
   operator = startOperator(k.operatorKubeconfig, { port: OPERATOR_PORT, identity: 'console-operator', args: ['--usage-flush-interval', '1'] });
@@ -173,6 +208,48 @@ describe('console', () => {
       expect((await other.textContent('main')) ?? '').not.toContain('team-b');
       await other.close();
     }
+  });
+
+  it('tollgate spend prints the numbers of the console’s breakdowns, for every dimension, from the same objects', async () => {
+    const page = await open(tokens.all, '');
+    const tokenFile = join(k.cluster.stateDir, 'platform-viewer.token');
+    writeFileSync(tokenFile, tokens.all);
+    for (const by of ['namespace', 'route', 'model', 'provider', 'caller']) {
+      const shown = await consoleRows(page, by);
+      expect(shown.length, by).toBeGreaterThan(0);
+      const cli = spend(['--by', by, '--since', '7d', '--kubeconfig', kubeconfigs.all]);
+      expect(cli.status, cli.stderr).toBe(0);
+      expect(cli.rows.slice(0, -1), by).toEqual(shown);
+      // The total row is the overview's: every request of the window and its cost.
+      const a = report('team-a')?.totals;
+      const b = report('team-b')?.totals;
+      expect([cli.rows.at(-1)?.[0], cli.rows.at(-1)?.[1], cli.rows.at(-1)?.[4]], by).toEqual(['TOTAL', String((a?.requests ?? 0) + (b?.requests ?? 0)), money((a?.costUsd ?? 0) + (b?.costUsd ?? 0))]);
+      if (by === 'route') {
+        // Through the operator's console API with the same token: the same table.
+        expect(spend(['--by', by, '--console', `http://127.0.0.1:${OPERATOR_PORT}`, '--token-file', tokenFile]).rows).toEqual(cli.rows);
+      }
+    }
+    await page.close();
+    const json = spawnSync(process.execPath, [CLI, 'spend', '--kubeconfig', kubeconfigs.all, '-o', 'json'], { encoding: 'utf8', timeout: 60_000 });
+    const total = (JSON.parse(json.stdout) as { total: { requests: number; costUsd: number } }).total;
+    expect(total.requests).toBe((report('team-a')?.totals.requests ?? 0) + (report('team-b')?.totals.requests ?? 0));
+    expect(total.costUsd).toBeCloseTo((report('team-a')?.totals.costUsd ?? 0) + (report('team-b')?.totals.costUsd ?? 0), 9);
+  });
+
+  it("tollgate spend applies the viewer's RBAC: team-a's own numbers, a clear refusal for the rest", async () => {
+    const page = await open(tokens.teamA, 'team-a');
+    const own = spend(['--by', 'route', '-n', 'team-a', '--kubeconfig', kubeconfigs.teamA]);
+    expect(own.status, own.stderr).toBe(0);
+    expect(own.rows.slice(0, -1)).toEqual(await consoleRows(page, 'route'));
+    expect(JSON.stringify(own.rows)).not.toContain('team-b');
+    await page.close();
+    const other = spend(['-n', 'team-b', '--kubeconfig', kubeconfigs.teamA]);
+    expect(other.status).toBe(1);
+    expect(other.stderr).toContain('not allowed to list usagereports in namespace team-b (403)');
+    const all = spend(['--kubeconfig', kubeconfigs.teamA]);
+    expect(all.status).toBe(1);
+    expect(all.stderr).toContain('pass -n <namespace>');
+    expect(all.rows).toEqual([]);
   });
 
   it('reads nothing but Tollgate resources and their Events, and only with a token', async () => {

@@ -38,6 +38,24 @@ export function kubectlWith(kubeconfig: string, args: string[], input?: string):
   return r.stdout;
 }
 
+/** A kubeconfig for the test cluster that authenticates with a bearer token (a ServiceAccount's): that token's RBAC applies. */
+export function tokenKubeconfig(cluster: Cluster, name: string, token: string): string {
+  const admin = yaml.load(readFileSync(cluster.kubeconfig, 'utf8')) as { clusters: { cluster: Record<string, string>; name: string }[] };
+  const path = join(cluster.stateDir, `${name}.kubeconfig`);
+  writeFileSync(
+    path,
+    yaml.dump({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: admin.clusters,
+      users: [{ name, user: { token } }],
+      contexts: [{ name, context: { cluster: admin.clusters[0]?.name, user: name } }],
+      'current-context': name,
+    }),
+  );
+  return path;
+}
+
 /** Starts a real kube-apiserver + etcd, installs the CRDs and the operator's least-privilege identity. */
 export async function startTestCluster(): Promise<TestCluster> {
   const cluster = await startCluster();
@@ -60,19 +78,7 @@ export async function startTestCluster(): Promise<TestCluster> {
   ];
   kubectl(['apply', '-f', '-'], identity.map((d) => yaml.dump(d)).join('---\n'));
   const token = kubectl(['create', 'token', 'tollgate-operator', '-n', 'tollgate-system', '--duration', '2h']).trim();
-  const admin = yaml.load(readFileSync(kubeconfig, 'utf8')) as { clusters: { cluster: Record<string, string>; name: string }[] };
-  const operatorKubeconfig = join(cluster.stateDir, 'operator.kubeconfig');
-  writeFileSync(
-    operatorKubeconfig,
-    yaml.dump({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: admin.clusters,
-      users: [{ name: 'operator', user: { token } }],
-      contexts: [{ name: 'operator', context: { cluster: admin.clusters[0]?.name, user: 'operator' } }],
-      'current-context': 'operator',
-    }),
-  );
+  const operatorKubeconfig = tokenKubeconfig(cluster, 'operator', token);
   return {
     cluster,
     kubeconfig,

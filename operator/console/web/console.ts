@@ -2,28 +2,25 @@
 // the viewer's own token (/console/api/k8s/...), so it shows exactly what their RBAC allows, and
 // computes every number from UsageReport, Budget, ModelRoute and Provider objects and their Events.
 
-type Outcomes = Partial<Record<string, number>>;
-interface Stats {
-  requests: number;
-  outcomes: Outcomes;
-  failovers: number;
-  cacheHits: number;
-  inputTokens: number;
-  outputTokens: number;
-  cachedInputTokens: number;
-  costUsd: number;
-}
-type Breakdown = Record<string, Stats>;
-interface Hour {
-  hour: number;
-  totals: Stats;
-  latencyMs: number[];
-  ttftMs: number[];
-  byRoute: Breakdown;
-  byModel: Breakdown;
-  byProvider: Breakdown;
-  byCaller: Breakdown;
-}
+import {
+  breakdownRows,
+  count,
+  days,
+  DIMENSIONS,
+  type Dimension,
+  duration,
+  errorsOf,
+  lastDays,
+  money,
+  OUTCOMES,
+  percent,
+  quantile,
+  STATS_HEADERS,
+  statsCells,
+  type UsageReportObject,
+  windowOf,
+} from './usage-numbers.js';
+
 interface Meta {
   name: string;
   namespace?: string;
@@ -31,10 +28,7 @@ interface Meta {
   creationTimestamp?: string;
   managedFields?: { operation?: string; time?: string; fieldsV1?: Record<string, unknown>; subresource?: string }[];
 }
-interface UsageReport {
-  metadata: Meta;
-  status?: { date: string; totals: Stats; errors: number; histogramBoundsMs: number[]; hours: Hour[] };
-}
+type UsageReport = UsageReportObject & { metadata: Meta };
 interface Budget {
   metadata: Meta;
   spec: { limit: { amount: number; unit?: string }; period?: string };
@@ -61,24 +55,6 @@ interface Data {
   notes: string[];
   since: string;
   today: string;
-}
-
-const OUTCOMES = ['ok', 'rate_limited', 'budget_rejected', 'guardrail_blocked', 'rejected', 'upstream_4xx', 'upstream_5xx', 'timeout', 'cancelled'];
-const DIMENSIONS = { namespace: 'Namespace', route: 'Route', model: 'Model', provider: 'Provider', caller: 'Caller' } as const;
-type Dimension = keyof typeof DIMENSIONS;
-
-// ---- formatting (for people) -------------------------------------------------------------
-
-const usd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const usdSmall = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 4 });
-const whole = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-const money = (n: number): string => (n !== 0 && Math.abs(n) < 1 ? usdSmall : usd).format(n);
-const count = (n: number): string => whole.format(n);
-const percent = (part: number, all: number): string => (all === 0 ? '–' : `${((part / all) * 100).toFixed(1)}%`);
-function duration(ms: number | undefined): string {
-  if (ms === undefined) return '–';
-  if (!Number.isFinite(ms)) return '> 60 s';
-  return ms < 1000 ? `≤ ${ms} ms` : `≤ ${(ms / 1000).toLocaleString('en-US')} s`;
 }
 
 // ---- DOM helpers -------------------------------------------------------------------------
@@ -144,82 +120,6 @@ function dailyChart(title: string, days: string[], values: number[], markers: { 
 
 // ---- numbers -----------------------------------------------------------------------------
 
-function empty(): Stats {
-  return { requests: 0, outcomes: {}, failovers: 0, cacheHits: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, costUsd: 0 };
-}
-
-function add(into: Stats, s: Stats): Stats {
-  into.requests += s.requests;
-  for (const [k, v] of Object.entries(s.outcomes)) into.outcomes[k] = (into.outcomes[k] ?? 0) + (v ?? 0);
-  into.failovers += s.failovers;
-  into.cacheHits += s.cacheHits;
-  into.inputTokens += s.inputTokens;
-  into.outputTokens += s.outputTokens;
-  into.cachedInputTokens += s.cachedInputTokens;
-  into.costUsd += s.costUsd;
-  return into;
-}
-
-const errorsOf = (s: Stats): number => s.requests - (s.outcomes.ok ?? 0);
-
-interface Period {
-  totals: Stats;
-  latency: number[];
-  ttft: number[];
-  bounds: number[];
-}
-
-function windowOf(reports: UsageReport[], from: string, to: string): Period {
-  const w: Period = { totals: empty(), latency: [], ttft: [], bounds: [] };
-  for (const r of reports) {
-    const s = r.status;
-    if (s === undefined || s.date < from || s.date > to) continue;
-    w.bounds = s.histogramBoundsMs;
-    add(w.totals, s.totals);
-    for (const hour of s.hours) {
-      hour.latencyMs.forEach((n, i) => (w.latency[i] = (w.latency[i] ?? 0) + n));
-      hour.ttftMs.forEach((n, i) => (w.ttft[i] = (w.ttft[i] ?? 0) + n));
-    }
-  }
-  return w;
-}
-
-/** The bucket bound under which a share q of the requests fell (a histogram is good to one bucket). */
-function quantile(histogram: number[], bounds: number[], q: number): number | undefined {
-  const total = histogram.reduce((a, b) => a + b, 0);
-  if (total === 0) return undefined;
-  let seen = 0;
-  for (let i = 0; i < histogram.length; i++) {
-    seen += histogram[i] ?? 0;
-    if (seen >= q * total) return bounds[i] ?? Number.POSITIVE_INFINITY;
-  }
-  return Number.POSITIVE_INFINITY;
-}
-
-function breakdown(reports: UsageReport[], dim: Dimension, from: string, to: string): Map<string, Stats> {
-  const out = new Map<string, Stats>();
-  const put = (key: string, s: Stats): void => {
-    out.set(key, add(out.get(key) ?? empty(), s));
-  };
-  for (const r of reports) {
-    const s = r.status;
-    if (s === undefined || s.date < from || s.date > to) continue;
-    if (dim === 'namespace') {
-      put(r.metadata.namespace ?? '', s.totals);
-      continue;
-    }
-    const field = ({ route: 'byRoute', model: 'byModel', provider: 'byProvider', caller: 'byCaller' } as const)[dim];
-    for (const hour of s.hours) for (const [key, stats] of Object.entries(hour[field])) put(key, stats);
-  }
-  return out;
-}
-
-function days(since: string, today: string): string[] {
-  const out: string[] = [];
-  for (let t = Date.parse(`${since}T00:00:00Z`); t <= Date.parse(`${today}T00:00:00Z`); t += 86_400_000) out.push(new Date(t).toISOString().slice(0, 10));
-  return out;
-}
-
 /** When each ModelRoute and Provider last changed its spec (the generation bump), from managedFields. */
 function changes(data: Data): { at: string; label: string }[] {
   const out: { at: string; label: string }[] = [];
@@ -235,10 +135,6 @@ function changes(data: Data): { at: string; label: string }[] {
 
 // ---- views -------------------------------------------------------------------------------
 
-function statsRow(key: string, s: Stats): Child[] {
-  return [key, count(s.requests), count(errorsOf(s)), percent(errorsOf(s), s.requests), money(s.costUsd), count(s.inputTokens), count(s.outputTokens), count(s.cacheHits)];
-}
-const STATS_HEADERS = ['Requests', 'Errors', 'Error rate', 'Cost', 'Input tokens', 'Output tokens', 'Cache hits'];
 
 function budgetRows(data: Data, now: number): Child[][] {
   return data.budgets.map((b) => {
@@ -266,7 +162,7 @@ function overview(data: Data): Node[] {
   const w = windowOf(data.reports, data.since, data.today);
   const today = windowOf(data.reports, data.today, data.today);
   const t = w.totals;
-  const providers = [...breakdown(data.reports, 'provider', data.since, data.today)].sort(([, a], [, b]) => b.requests - a.requests);
+  const providers = breakdownRows(data.reports, 'provider', data.since, data.today).sort(([, a], [, b]) => b.requests - a.requests);
   const servedTotal = providers.reduce((n, [, s]) => n + s.requests, 0);
   const span = days(data.since, data.today);
   const perDay = span.map((d) => windowOf(data.reports, d, d).totals);
@@ -298,8 +194,8 @@ function breakdownView(data: Data): Node[] {
     render();
     document.getElementById('dimension')?.focus();
   });
-  const rows = [...breakdown(data.reports, dimension, data.since, data.today)].sort(([, a], [, b]) => b.costUsd - a.costUsd || b.requests - a.requests);
-  return [h('label', {}, 'Break down by ', select), table(`By ${DIMENSIONS[dimension].toLowerCase()}`, [DIMENSIONS[dimension], ...STATS_HEADERS], rows.map(([k, s]) => statsRow(k, s)), 'breakdown')];
+  const rows = breakdownRows(data.reports, dimension, data.since, data.today);
+  return [h('label', {}, 'Break down by ', select), table(`By ${DIMENSIONS[dimension].toLowerCase()}`, [DIMENSIONS[dimension], ...STATS_HEADERS], rows.map(([k, s]) => statsCells(k, s)), 'breakdown')];
 }
 
 function budgetsView(data: Data): Node[] {
@@ -331,7 +227,7 @@ function budgetsView(data: Data): Node[] {
 
 function failuresView(data: Data): Node[] {
   const t = windowOf(data.reports, data.since, data.today).totals;
-  const providers = [...breakdown(data.reports, 'provider', data.since, data.today)].filter(([, s]) => s.failovers > 0);
+  const providers = breakdownRows(data.reports, 'provider', data.since, data.today).filter(([, s]) => s.failovers > 0);
   const warnings = data.events.filter((e) => e.type === 'Warning').sort((a, b) => ((a.lastTimestamp ?? a.eventTime ?? '') < (b.lastTimestamp ?? b.eventTime ?? '') ? 1 : -1));
   return [
     table('Requests by outcome', ['Outcome', 'Requests', 'Share'], OUTCOMES.map((o) => [o, count(t.outcomes[o] ?? 0), percent(t.outcomes[o] ?? 0, t.requests)]), 'outcomes'),
@@ -364,7 +260,7 @@ function compareView(data: Data): Node[] {
     const [from, to] = win[key];
     const w = windowOf(data.reports, from, to);
     const s = w.totals;
-    const mix = [...breakdown(data.reports, 'provider', from, to)].sort(([, x], [, y]) => y.requests - x.requests);
+    const mix = breakdownRows(data.reports, 'provider', from, to).sort(([, x], [, y]) => y.requests - x.requests);
     return h(
       'section',
       { 'aria-label': label },
@@ -446,8 +342,7 @@ async function load(token: string, namespace: string, span: number): Promise<Dat
     optional<KubeEvent>('Events', `/api/v1${ns}/events`),
   ]);
   const notes = ['UsageReports', 'Budgets', 'ModelRoutes', 'Providers', 'Events'].filter((what) => refused.has(what));
-  const today = new Date().toISOString().slice(0, 10);
-  const since = new Date(Date.now() - (span - 1) * 86_400_000).toISOString().slice(0, 10);
+  const { since, today } = lastDays(span, Date.now());
   return { reports: reports.filter((r) => r.status !== undefined), budgets, routes, providers, events, notes, since, today };
 }
 

@@ -1,0 +1,158 @@
+import {
+  breakdownRows,
+  DIMENSIONS,
+  type Dimension,
+  errorsOf,
+  isDimension,
+  lastDays,
+  type Stats,
+  STATS_HEADERS,
+  statsCells,
+  type UsageReportObject,
+  windowOf,
+} from '../operator/console/web/usage-numbers.js';
+
+/** A refusal from wherever the objects are read (API server or console), with its HTTP status. */
+export class ReadRefused extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ReadRefused';
+  }
+}
+
+interface ListPage {
+  items?: unknown[];
+  metadata?: { continue?: string };
+}
+
+/** GETs a Kubernetes API path (a list) and returns the parsed body, or throws ReadRefused. */
+export type Reader = (path: string) => Promise<ListPage>;
+
+/** What the user asked for, parsed from the flags. */
+export interface SpendQuery {
+  by: Dimension;
+  since: string;
+  today: string;
+  namespace?: string;
+}
+
+const PAGE = 500;
+
+/** Every UsageReport the reader may list, in one namespace or across all, page by page. */
+export async function listUsageReports(read: Reader, namespace: string | undefined): Promise<UsageReportObject[]> {
+  const base = `/apis/tollgate.dev/v1alpha1${namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`}/usagereports`;
+  const out: UsageReportObject[] = [];
+  let next: string | undefined;
+  do {
+    const page = await read(`${base}?limit=${PAGE}${next === undefined ? '' : `&continue=${encodeURIComponent(next)}`}`);
+    for (const item of page.items ?? []) {
+      const report = item as UsageReportObject;
+      if (report.status !== undefined) out.push(report);
+    }
+    next = page.metadata?.continue === '' ? undefined : page.metadata?.continue;
+  } while (next !== undefined);
+  return out;
+}
+
+/** `--since`: "Nd" (the last N days, today included, as the console's Days) or a day (YYYY-MM-DD) up to today. */
+export function parseSince(value: string, now: number): { since: string; today: string } | { error: string } {
+  const span = /^(\d{1,4})d$/.exec(value);
+  if (span !== null) {
+    const n = Number(span[1]);
+    return n >= 1 ? lastDays(n, now) : { error: '--since must be at least 1d' };
+  }
+  const { today } = lastDays(1, now);
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value) && Number.isFinite(Date.parse(`${value}T00:00:00Z`))) {
+    return value <= today ? { since: value, today } : { error: `--since ${value} is after today (${today}, UTC)` };
+  }
+  return { error: `--since takes a number of days (7d) or a day (YYYY-MM-DD), got "${value}"` };
+}
+
+export function parseBy(value: string | undefined): { by: Dimension } | { error: string } {
+  const by = value ?? 'namespace';
+  return isDimension(by) ? { by } : { error: `--by takes ${Object.keys(DIMENSIONS).join(', ')}; got "${by}"` };
+}
+
+/** The rows and total the console's Breakdowns view shows for the same reports and days. */
+export function spendRows(reports: readonly UsageReportObject[], q: SpendQuery): { rows: [string, Stats][]; total: Stats } {
+  return { rows: breakdownRows(reports, q.by, q.since, q.today), total: windowOf(reports, q.since, q.today).totals };
+}
+
+/** A plain-text table: the first column left-aligned, the numbers right-aligned. */
+export function renderTable(q: SpendQuery, reports: readonly UsageReportObject[]): string {
+  const { rows, total } = spendRows(reports, q);
+  const lines = [[DIMENSIONS[q.by].toUpperCase(), ...STATS_HEADERS.map((h) => h.toUpperCase())], ...rows.map(([key, s]) => statsCells(key, s)), statsCells('TOTAL', total)];
+  const widths = lines[0]?.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? '').length))) ?? [];
+  const format = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  const scope = q.namespace === undefined ? 'every namespace these credentials may list' : `namespace ${q.namespace}`;
+  return `Spend by ${q.by}, ${q.since} to ${q.today} (UTC), ${scope}\n${lines.map(format).join('\n')}\n`;
+}
+
+/** The same numbers, unformatted, for scripts. */
+export function renderJson(q: SpendQuery, reports: readonly UsageReportObject[]): string {
+  const { rows, total } = spendRows(reports, q);
+  const row = (s: Stats): Stats & { errors: number } => ({ ...s, errors: errorsOf(s) });
+  return `${JSON.stringify({ by: q.by, since: q.since, until: q.today, ...(q.namespace === undefined ? {} : { namespace: q.namespace }), rows: rows.map(([key, s]) => ({ key, ...row(s) })), total: row(total) }, null, 2)}\n`;
+}
+
+/** What a refusal means to the person running the command. */
+export function explainRefusal(err: ReadRefused, namespace: string | undefined): string {
+  const where = namespace === undefined ? 'in every namespace' : `in namespace ${namespace}`;
+  if (err.status === 401) return `the credentials were not accepted (401): ${err.message}`;
+  if (err.status === 403) return `not allowed to list usagereports ${where} (403)${namespace === undefined ? '; pass -n <namespace> for one you may read' : ''}: ${err.message}`;
+  if (err.status === 404) return `no usagereports resource (404): is Tollgate's CRD installed? ${err.message}`;
+  return `reading usagereports ${where} failed (${err.status}): ${err.message}`;
+}
+
+/** Reads through a console (/console/api/k8s/…: the operator's port, or tollgate dev's admin port) with a bearer token. */
+export function consoleReader(url: string, token: string): Reader {
+  const base = url.replace(/\/+$/, '').replace(/\/console$/, '');
+  return async (path) => {
+    const res = await fetch(`${base}/console/api/k8s${path}`, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal: AbortSignal.timeout(60_000) });
+    const text = await res.text();
+    if (!res.ok) throw new ReadRefused(res.status, messageOf(text));
+    return JSON.parse(text) as ListPage;
+  };
+}
+
+function messageOf(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { message?: string; error?: { message?: string } };
+    return parsed.message ?? parsed.error?.message ?? body.slice(0, 200);
+  } catch {
+    return body.slice(0, 200);
+  }
+}
+
+/** Reads the API server with a kubeconfig (a file, else KUBECONFIG, ~/.kube/config or the pod's ServiceAccount): its RBAC applies. */
+export async function kubeReader(kubeconfig: string | undefined, context: string | undefined): Promise<{ read: Reader; close: () => Promise<void> }> {
+  // Loaded only for this command: the Kubernetes client is large.
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { KubeClient, KubeError } = await import('../operator/kube/kube-client.js');
+  const kc = new KubeConfig();
+  if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
+  else kc.loadFromDefault();
+  if (context !== undefined) {
+    if (kc.getContextObject(context) === null) throw new ReadRefused(400, `the kubeconfig has no context "${context}"`);
+    kc.setCurrentContext(context);
+  }
+  const client = new KubeClient(kc);
+  return {
+    read: async (path) => {
+      try {
+        return await client.request<ListPage>('GET', path, undefined, 'application/json', AbortSignal.timeout(60_000));
+      } catch (err) {
+        if (err instanceof KubeError) throw new ReadRefused(err.status, err.message);
+        throw err;
+      }
+    },
+    close: () => client.close(),
+  };
+}
