@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTracing, type Tracing } from '../../dataplane/telemetry/otel-sdk.js';
 import { parseTracingConfig } from '../../dataplane/telemetry/tracing-config.js';
 import { type Collector, startCollector } from '../otel/collector.js';
+import { type ResponsesEmulator, startResponsesEmulator } from '../emulators/openai-responses.js';
+import { providerManifest, secretManifest } from '../providers/provider-manifests.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 
@@ -43,6 +45,7 @@ const CARD = '4111 1111 1111 1111';
 const MAIL = 'ann@example.com';
 
 let up: OpenAiUpstream;
+let native: ResponsesEmulator;
 let gateway: TestGateway;
 let collector: Collector;
 let tracing: Tracing;
@@ -80,6 +83,16 @@ const manifests = (): string =>
     policy('audit', 'audited', '{ mode: Redacted }'),
     policy('lax', 'lax', '{ mode: Full, allowOptOut: true }'),
     policy('meta', 'meta', '{ mode: Metadata }'),
+    `---\n${providerManifest('oai', 'openai', `${native.url}/v1`, '{ secretRef: { name: oai-key, key: apiKey } }', '', 'gpt-4.1')}---\n${secretManifest('oai-key', { apiKey: 'sk-openai' })}`,
+    `---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: native }
+spec:
+  model: native-chat
+  targets: [{ providerRef: { name: oai }, model: gpt-4.1 }]
+`,
+    policy('native', 'native', '{ mode: Redacted }'),
     `---
 apiVersion: tollgate.dev/v1alpha1
 kind: GuardrailPolicy
@@ -97,6 +110,7 @@ beforeAll(async () => {
   if (config === undefined) throw new Error('tracing config expected');
   tracing = startTracing(config);
   up = await startOpenAiUpstream();
+  native = await startResponsesEmulator('openai', 'sk-openai');
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       logs += chunk.toString();
@@ -115,6 +129,7 @@ afterAll(async () => {
   await gateway?.close();
   await tracing?.shutdown();
   await up?.close();
+  await native?.close();
   await collector?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -233,6 +248,23 @@ describe('the capture stage through tollgate dev', () => {
     const r = await recordOf('audit', res.response.headers.get('x-request-id') ?? '');
     expect(JSON.stringify(r.content?.request)).toContain('from [EMAIL]');
     expect(r.content?.response?.choices?.[0]?.message.content).toBe('to [EMAIL]');
+  });
+
+  it('a Responses request an OpenAI target serves natively is recorded as sent, with the Response (answered and streamed)', async () => {
+    const res = await openai.responses.create({ model: 'native-chat', instructions: `cc ${MAIL}`, input: `hello from ${MAIL}` }).withResponse();
+    const r = await recordOf('native', res.response.headers.get('x-request-id') ?? '');
+    expect(r.provider).toBe('default/oai');
+    expect(r.content?.request).toEqual({ instructions: 'cc [EMAIL]', input: 'hello from [EMAIL]' });
+    expect(JSON.stringify(r.content?.response)).toContain('hello from [EMAIL]');
+    expect(JSON.stringify(r)).not.toContain(MAIL);
+
+    const stream = await openai.responses.create({ model: 'native-chat', input: `stream ${MAIL}`, stream: true }).withResponse();
+    for await (const _event of stream.data) void _event;
+    const s = await recordOf('native', stream.response.headers.get('x-request-id') ?? '');
+    expect(s.stream).toBe(true);
+    expect(s.content?.request).toEqual({ input: 'stream [EMAIL]' });
+    expect(JSON.stringify(s.content?.response)).toContain('stream [EMAIL]');
+    expect(JSON.stringify(s)).not.toContain(MAIL);
   });
 
   it('records the request as it went upstream: after the guardrail masked it (mode Full keeps the rest)', async () => {

@@ -40,6 +40,18 @@ function responseOf(ctx: RequestContext, assembler: StreamAssembler | undefined)
   return assembled.result();
 }
 
+/**
+ * The request as it went upstream: after the guardrail stage masked it; the client's own Responses
+ * request when the serving target took it natively, else the canonical translation.
+ */
+function upstreamBody(ctx: RequestContext): JsonObject {
+  const { native, body } = ctx.request;
+  if (native === undefined) return body;
+  const target = ctx.served?.target;
+  const provider = target === undefined ? undefined : ctx.runtime.providers.get(target.providerId);
+  return provider?.adapter.nativeApis?.includes(native.api) === true ? native.body : body;
+}
+
 function captureInput(ctx: RequestContext, decision: CaptureDecision, startedAtMs: number, failure: unknown, assembler: StreamAssembler | undefined): CaptureInput {
   const route = ctx.routeConfig;
   const { kind, namespace, name } = ctx.caller;
@@ -53,8 +65,7 @@ function captureInput(ctx: RequestContext, decision: CaptureDecision, startedAtM
     model: route.model,
     stream: ctx.request.stream,
     ...outcome(ctx, failure),
-    // What went upstream: after the guardrail stage masked it.
-    requestBody: ctx.request.body,
+    requestBody: upstreamBody(ctx),
   };
   const trace = ctx.trace?.traceIds();
   if (trace !== undefined) {

@@ -200,12 +200,14 @@ function content(input: CaptureInput, config: DataPolicyConfig, detectors: Detec
     return r.value;
   };
   if (config.parts.request) {
-    const { messages, prompt, input: embeddingInput, tools, system } = input.requestBody;
-    out.request = take(Object.fromEntries(Object.entries({ system, messages, prompt, input: embeddingInput, tools }).filter(([, v]) => v !== undefined)));
+    // `instructions` and `input` as well: a Responses request a target served natively is recorded as sent.
+    const { messages, prompt, input: embeddingInput, tools, system, instructions } = input.requestBody;
+    out.request = take(Object.fromEntries(Object.entries({ system, instructions, messages, prompt, input: embeddingInput, tools }).filter(([, v]) => v !== undefined)));
   }
   if (config.parts.response && input.response !== undefined) {
-    const { choices, data } = input.response;
-    out.response = take(Object.fromEntries(Object.entries({ choices, data }).filter(([, v]) => v !== undefined)));
+    // `output`: a Response object from a target that served the Responses API natively.
+    const { choices, data, output } = input.response;
+    out.response = take(Object.fromEntries(Object.entries({ choices, data, output }).filter(([, v]) => v !== undefined)));
   }
   if (detectors !== undefined) out.redactions = counts;
   return capSize(out, config.maxRecordBytes);

@@ -25,8 +25,15 @@ export class StreamAssembler {
   private model: unknown;
   private id: unknown;
   private usage: unknown;
+  /** The last Response a native Responses stream showed (its events carry the whole Response at the end). */
+  private response: JsonObject | undefined;
 
   add(chunk: JsonObject): void {
+    // A Responses event (it has a type), relayed from a target that serves the API natively.
+    if (typeof chunk.type === 'string') {
+      if (isObject(chunk.response)) this.response = chunk.response;
+      return;
+    }
     this.id ??= chunk.id;
     this.model ??= chunk.model;
     if (isObject(chunk.usage)) this.usage = chunk.usage;
@@ -63,8 +70,9 @@ export class StreamAssembler {
     if (typeof fn?.arguments === 'string') target.function.arguments += fn.arguments;
   }
 
-  /** The assembled response, in the shape of a non-streamed chat.completion. */
+  /** The assembled response, in the shape of a non-streamed chat.completion (or the Response of a native Responses stream). */
   result(): JsonObject {
+    if (this.response !== undefined) return this.response;
     const choices = [...this.choices.values()]
       .sort((a, b) => a.index - b.index)
       .map((c) => ({ ...c, message: { ...c.message, content: (this.parts.get(c.index) ?? []).join('') } }));
