@@ -1,6 +1,5 @@
 import { compileHeaderPattern, MAX_ROUTE_PROGRAM_SIZE } from './header-pattern.js';
-import { parseServiceAccountKey } from './service-account-key.js';
-import { isSupportedProviderType, type ProviderConfig, type RouteConfig } from './snapshot.js';
+import { isSupportedProviderType, type ProviderConfig, requiredSettings, type RouteConfig } from './snapshot.js';
 import type { GuardrailConfig } from './guardrail-config.js';
 import { compileContentPattern, MAX_TOTAL_CUSTOM_PROGRAM_SIZE } from './content-detectors.js';
 
@@ -16,20 +15,14 @@ export interface LoadProblem {
   message: string;
 }
 
-/** Settings a provider type cannot work without; compile guarantees them, an untrusted snapshot may not. */
+/**
+ * A type this data plane serves, with the settings block the type cannot work without (see
+ * requiredSettings in the contract); compile guarantees them, an untrusted snapshot may not.
+ */
 export function providerLoadProblem(p: ProviderConfig): LoadProblem | undefined {
   if (!isSupportedProviderType(p.type)) return { path: 'type', message: `unsupported type ${p.type}` };
-  if (p.type === 'mock' && p.mock === undefined) return { path: 'mock', message: 'mock provider without mock settings' };
-  if (p.type === 'bedrock' && p.bedrock === undefined) return { path: 'bedrock', message: 'bedrock provider without bedrock settings (region)' };
-  if (p.type === 'vertex' && p.vertex === undefined) return { path: 'vertex', message: 'vertex provider without vertex settings (project, location)' };
-  const serviceAccountKey = p.vertex?.serviceAccountKey;
-  if (serviceAccountKey !== undefined) {
-    try {
-      parseServiceAccountKey(serviceAccountKey.reveal());
-    } catch (err) {
-      return { path: 'vertex.serviceAccountKey', message: (err as Error).message };
-    }
-  }
+  const settings = requiredSettings(p.type);
+  if (settings !== null && p[settings] === undefined) return { path: settings, message: `a ${p.type} provider needs its ${settings} settings` };
   return undefined;
 }
 

@@ -6,7 +6,7 @@ export interface ServiceAccountKey {
   token_uri?: string;
 }
 
-/** Reads a service-account JSON key; throws an Error saying what is missing. Part of the snapshot's load checks. */
+/** Reads a service-account JSON key; throws an Error saying what is missing. */
 export function parseServiceAccountKey(json: string): ServiceAccountKey {
   let parsed: unknown;
   try {
@@ -22,4 +22,14 @@ export function parseServiceAccountKey(json: string): ServiceAccountKey {
   if (typeof k.private_key_id === 'string') key.private_key_id = k.private_key_id;
   if (typeof k.token_uri === 'string') key.token_uri = k.token_uri;
   return key;
+}
+
+/** What is wrong with a service-account key, if anything (the snapshot schema refuses such a key). */
+export function serviceAccountKeyProblem(json: string): string | undefined {
+  try {
+    parseServiceAccountKey(json);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }

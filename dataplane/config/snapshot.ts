@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { secretSchema } from './secret-value.js';
+import { serviceAccountKeyProblem } from './service-account-key.js';
 import { PASS_THROUGH_ENDPOINTS } from './pass-through-endpoints.js';
 import { DataPolicyConfigSchema } from './data-policy-config.js';
 import { GuardrailConfigSchema } from './guardrail-config.js';
@@ -72,7 +73,12 @@ export const VertexSettingsSchema = z.object({
   project: z.string().min(1),
   location: z.string().min(1),
   /** Google service-account JSON key; bearer tokens are minted from it. Without it apiKey is used as the bearer token. */
-  serviceAccountKey: secretSchema().optional(),
+  serviceAccountKey: secretSchema()
+    .superRefine((key, ctx) => {
+      const problem = serviceAccountKeyProblem(key.reveal());
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
 });
 
 /** Load-aware pod picking for a vllm provider: scraping, health and when a pod counts as full. */
@@ -138,6 +144,11 @@ export const ProviderConfigSchema = z.object({
     .optional(),
 });
 export type ProviderConfig = z.infer<typeof ProviderConfigSchema>;
+
+/** The provider-specific settings blocks of a ProviderConfig. */
+export type ProviderSettingsKey = 'mock' | 'anthropic' | 'azure' | 'bedrock' | 'vertex' | 'vllm';
+/** The settings an adapter reads when it builds a request (API versions, regions, projects, cloud credentials). */
+export type ProviderSettings = Pick<ProviderConfig, 'anthropic' | 'azure' | 'bedrock' | 'vertex'>;
 
 export const TargetConfigSchema = z.object({
   providerId: z.string().min(1),
@@ -347,20 +358,36 @@ export const SnapshotSchema = z.object({
 export type Snapshot = z.infer<typeof SnapshotSchema>;
 export type SnapshotContent = Omit<Snapshot, 'version'>;
 
+/**
+ * The provider types this data plane serves, each with the settings block it cannot work without
+ * (null: none). With the settings blocks of ProviderConfig above, this table is where the contract
+ * names provider types, and the only place: the operator builds each type's settings and may import
+ * nothing of the data plane but config/, so the types and their settings are part of the contract
+ * (the Provider CRD's type enum is this list). Everything else the data plane knows of a type
+ * (adapter, transport, auth, telemetry name, pod load) is in dataplane/providers/registry.ts, keyed on
+ * this table: a type added here without a registry entry fails to compile.
+ */
+const PROVIDER_TYPES = {
+  openai: null,
+  'azure-openai': null,
+  anthropic: null,
+  gemini: null,
+  vertex: 'vertex',
+  bedrock: 'bedrock',
+  'openai-compatible': null,
+  vllm: null,
+  mock: 'mock',
+} as const satisfies Record<string, ProviderSettingsKey | null>;
+export type SupportedProviderType = keyof typeof PROVIDER_TYPES;
+
 /** Provider types this data plane has an adapter for; compile refuses the others with a clear reason. */
-export const SUPPORTED_PROVIDER_TYPES = [
-  'openai',
-  'azure-openai',
-  'anthropic',
-  'gemini',
-  'vertex',
-  'bedrock',
-  'openai-compatible',
-  'vllm',
-  'mock',
-] as const;
-export type SupportedProviderType = (typeof SUPPORTED_PROVIDER_TYPES)[number];
+export const SUPPORTED_PROVIDER_TYPES = Object.keys(PROVIDER_TYPES) as [SupportedProviderType, ...SupportedProviderType[]];
 
 export function isSupportedProviderType(type: string): type is SupportedProviderType {
-  return (SUPPORTED_PROVIDER_TYPES as readonly string[]).includes(type);
+  return Object.hasOwn(PROVIDER_TYPES, type);
+}
+
+/** The settings block a provider of this type cannot work without, if any. */
+export function requiredSettings(type: SupportedProviderType): ProviderSettingsKey | null {
+  return PROVIDER_TYPES[type];
 }

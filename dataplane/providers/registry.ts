@@ -94,6 +94,17 @@ export function runtimeProvider(config: ProviderConfig, httpTransport: Transport
   return runtime;
 }
 
+/** The credential values a provider holds (in its settings too), to be cut out of anything its upstream says. */
+export function providerSecrets(config: ProviderConfig): string[] {
+  const held = [config.apiKey, config.bedrock?.credentials?.secretAccessKey, config.bedrock?.credentials?.sessionToken, config.vertex?.serviceAccountKey];
+  return held.flatMap((v) => (v === undefined || v.reveal() === '' ? [] : [v.reveal()]));
+}
+
+/** The provider types whose upstream serves OpenAI's paths as they are, for messages to people. */
+export const OPENAI_PATH_TYPES: readonly SupportedProviderType[] = (Object.keys(KINDS) as SupportedProviderType[]).filter(
+  (type) => (KINDS[type] as ProviderKind).forwardsOpenAiPaths === true,
+);
+
 /** Where and as whom one attempt goes: the provider's credential, headers and settings, at one base URL. */
 export function adapterTarget(provider: RuntimeProvider, baseUrl: string, model: string, nowMs: number, accessToken?: string): AdapterTarget {
   const { anthropic, azure, bedrock, vertex } = provider.config;

@@ -1,4 +1,3 @@
-import type { ProviderConfig } from '../config/snapshot.js';
 import type { JsonObject, StreamStep, UpstreamFailure } from '../core/canonical.js';
 
 const MASK = '[redacted]';
@@ -25,19 +24,6 @@ const SCAN_LIMIT = 4 * MAX_UPSTREAM_MESSAGE;
 
 function replaceAll(text: string, secret: string): string {
   return secret.length >= 4 ? text.split(secret).join(MASK) : text;
-}
-
-/** The credential values a provider holds, to be cut out of anything its upstream says. */
-export function providerSecrets(config: ProviderConfig): string[] {
-  const out: string[] = [];
-  const add = (v: { reveal(): string } | undefined): void => {
-    if (v !== undefined && v.reveal() !== '') out.push(v.reveal());
-  };
-  add(config.apiKey);
-  add(config.bedrock?.credentials?.secretAccessKey);
-  add(config.bedrock?.credentials?.sessionToken);
-  add(config.vertex?.serviceAccountKey);
-  return out;
 }
 
 /**

@@ -1,9 +1,8 @@
-import type { ProviderConfig } from '../config/snapshot.js';
+import type { ProviderSettings } from '../config/snapshot.js';
 import type { CanonicalRequest, HeaderMap, NativeApi, ParseResult, StreamStep, UpstreamFailure, UpstreamHttpRequest } from '../core/canonical.js';
 import type { SseEvent } from '../sse/sse-parser.js';
 
-/** Provider-specific settings from the snapshot (API versions, regions, projects, cloud credentials). */
-export type ProviderSettings = Pick<ProviderConfig, 'anthropic' | 'azure' | 'bedrock' | 'vertex'>;
+export type { ProviderSettings };
 
 /**
  * The load of one self-hosted pod, as its metrics page reports it (see ProviderKind.podMetrics in

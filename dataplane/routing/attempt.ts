@@ -3,9 +3,9 @@ import type { TargetConfig } from '../config/snapshot.js';
 import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import { type SseEvent, SseEventTooLarge, SseParser } from '../sse/sse-parser.js';
 import { readCapped } from '../upstream/read-capped.js';
-import { providerSecrets, scrubFailure, scrubStep } from '../providers/scrub-credentials.js';
+import { scrubFailure, scrubStep } from '../providers/scrub-credentials.js';
 import { type AttemptObserver, type AttemptTelemetry, NOOP_ATTEMPTS } from '../telemetry/gateway-observer.js';
-import { adapterTarget } from '../providers/registry.js';
+import { adapterTarget, providerSecrets } from '../providers/registry.js';
 import { RequestTranslationError } from '../providers/types.js';
 import type { AttemptResult, CanonicalRequest, JsonObject, StreamStep, UpstreamFailure, UpstreamHttpRequest, Usage } from '../core/canonical.js';
 

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, sep } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { SUPPORTED_PROVIDER_TYPES } from '../../dataplane/config/snapshot.js';
 
 /**
  * The layout rules of docs/architecture.md ("Layout"), checked on the import graph of the source
@@ -11,7 +12,9 @@ import { describe, expect, it } from 'vitest';
  *  - the operator imports nothing of the data plane but dataplane/config (the contract);
  *  - the CLI reaches the data plane through dataplane/main (the composition root) and dataplane/config;
  *  - outside providers/, only the registry imports a provider's own folder (providers/<name>/);
- *  - express is imported only by the HTTP layers that serve with it (EXPRESS_LAYERS).
+ *  - express is imported only by the HTTP layers that serve with it (EXPRESS_LAYERS);
+ *  - in dataplane/ and cli/, no code names a provider (type or settings block) outside
+ *    providers/<name>/, the registry and the contract (config/snapshot.ts): see providerNames.
  */
 
 /** dataplane/'s folders from the bottom up; `main` is dataplane/main/ (the composition root). */
@@ -23,6 +26,34 @@ export const LAYERS = ['config', 'core', 'sse', 'upstream', 'metering', 'provide
  * an express type.
  */
 const EXPRESS_LAYERS = ['dataplane/admin/', 'operator/distribute/', 'operator/console/'];
+
+/**
+ * Where a provider may be named: its own folder (a provider may build on another's, as vLLM on
+ * OpenAI's), the registry, and the contract, which lists the types and their settings blocks
+ * because the operator, which sees nothing else of the data plane, builds them.
+ */
+const NAMING_PROVIDERS = /^dataplane\/(providers\/(?!shared\/)[^/]+\/|providers\/registry\.ts$|config\/snapshot\.ts$)/;
+
+/**
+ * 'openai' and 'anthropic' also name client dialects (inbound/) and the canonical form: for them
+ * only the exact name counts (a type compared, a settings block read). The others, and the settings
+ * block `azure`, count wherever they appear in an identifier or a string, case and punctuation aside.
+ */
+const DIALECT_NAMES = new Set(['openai', 'anthropic']);
+const squash = (text: string): string => text.toLowerCase().replace(/[^a-z0-9]/g, '');
+const PROVIDER_WORDS = [...SUPPORTED_PROVIDER_TYPES.filter((t) => !DIALECT_NAMES.has(t)), 'azure'].map(squash);
+
+/** The identifiers and string texts of code (comments aside) that name a provider, as `file: text`. */
+function providerNames(file: string, source: string): string[] {
+  const found: string[] = [];
+  const visit = (node: ts.Node): void => {
+    const text = ts.isIdentifier(node) || ts.isStringLiteralLike(node) || ts.isTemplateLiteralToken(node) ? node.text : undefined;
+    if (text !== undefined && (DIALECT_NAMES.has(text) || PROVIDER_WORDS.some((w) => squash(text).includes(w)))) found.push(`${file}: ${text}`);
+    ts.forEachChild(node, visit);
+  };
+  visit(ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true));
+  return found;
+}
 
 /** Folders of providers/ that are shared code, not a provider. */
 const PROVIDER_SHARED = new Set(['shared']);
@@ -146,6 +177,18 @@ describe('source layout (docs/architecture.md)', () => {
     expect(reachingProviders).toEqual([]);
   });
 
+  it('names a provider only in its own folder, the registry and the contract', () => {
+    const files = [...graph.keys()].filter((f) => (f.startsWith('dataplane/') || f.startsWith('cli/')) && !NAMING_PROVIDERS.test(f));
+    const sources = files.map((f) => ({ f, source: readFileSync(f, 'utf8') }));
+    // Only files that hold a name somewhere (comments included) are parsed: the check stays quick.
+    const holding = sources.filter(({ source }) => {
+      const flat = squash(source);
+      return [...DIALECT_NAMES, ...PROVIDER_WORDS].some((w) => flat.includes(w));
+    });
+    expect(holding.length).toBeGreaterThan(0);
+    expect(holding.flatMap(({ f, source }) => providerNames(f, source))).toEqual([]);
+  });
+
   it('imports express only in the HTTP layers that serve with it', () => {
     const users = [...packages].filter(([, specs]) => specs.some((s) => s === 'express' || s.startsWith('express/'))).map(([file]) => file);
     expect(users.length).toBeGreaterThan(0);
@@ -162,6 +205,11 @@ describe('layout checks themselves', () => {
       ['c.ts', ['a.ts']],
     ]);
     expect(circles(g)).toEqual([['a.ts', 'b.ts']]);
+  });
+
+  it('see a provider named in code, not in a comment or a dialect', () => {
+    const source = "// vllm pods\nif (p.type === 'bedrock') use(p.vllm, openAiDialect, 'openai-chat', gcpVertexToken);\nconst o = 'openai';";
+    expect(providerNames('x.ts', source)).toEqual(['x.ts: bedrock', 'x.ts: vllm', 'x.ts: gcpVertexToken', 'x.ts: openai']);
   });
 
   it('place files in their layer', () => {

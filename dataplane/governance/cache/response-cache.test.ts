@@ -49,7 +49,7 @@ describe('cacheKey', () => {
     const shared = testRoute([], { cache: { ttlMs: 1000, maxEntries: 10, shareAcrossCallers: true } });
     expect(cacheKey(shared, caller('a'), chat({}))).toBe(cacheKey(shared, caller('b'), chat({})));
     expect(cacheKey(testRoute([], { id: 'team-a/other' }), caller('a'), chat({}))).not.toBe(a);
-    const repointed = testRoute([], { targets: [{ providerId: 'team-a/vllm', model: 'llama-2', priority: 0, weight: 1, pricing: { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0 } }] });
+    const repointed = testRoute([], { targets: [{ providerId: 'team-a/self-hosted', model: 'llama-2', priority: 0, weight: 1, pricing: { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0 } }] });
     expect(cacheKey(repointed, caller('a'), chat({}))).not.toBe(a);
   });
 

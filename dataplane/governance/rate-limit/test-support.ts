@@ -11,7 +11,7 @@ export function testRoute(rateLimits: RateLimitConfig[], extra: Partial<RouteCon
     created: 0,
     matches: [],
     strategy: 'failover',
-    targets: [{ providerId: 'team-a/vllm', model: 'llama', priority: 0, weight: 1, pricing: { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0 } }],
+    targets: [{ providerId: 'team-a/self-hosted', model: 'llama', priority: 0, weight: 1, pricing: { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0 } }],
     unresolved: [],
     retry: { attempts: 1, on: [], initialBackoffMs: 0, maxBackoffMs: 0, maxRetryAfterMs: 0 },
     fallbackOn: [],

@@ -6,6 +6,7 @@ import { selectRoute } from '../../governance/route-selection.js';
 import type { Caller } from '../../core/caller.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import type { PassThroughEndpoint } from '../../config/pass-through-endpoints.js';
+import { OPENAI_PATH_TYPES } from '../../providers/registry.js';
 
 /** The header that names the route (its public model) when the request itself cannot: multipart uploads, files, batches. */
 export const MODEL_HEADER = 'x-tollgate-model';
@@ -33,7 +34,7 @@ export const passThroughErrors = {
       400,
       'endpoint_not_supported',
       'invalid_request_error',
-      `route ${route.id} has no target that can serve endpoint ${endpoint}: pass-through needs an openai, openai-compatible or vllm Provider with an endpoint`,
+      `route ${route.id} has no target that can serve endpoint ${endpoint}: pass-through needs a Provider of type ${OPENAI_PATH_TYPES.join(', ')} with an endpoint`,
     ),
 };
 
