@@ -1,4 +1,5 @@
 import type { ProviderConfig, SupportedProviderType } from '../config/snapshot.js';
+import type { NativeApi } from '../core/canonical.js';
 import type { Transport } from '../upstream/transport.js';
 import { anthropicAdapter } from './anthropic/index.js';
 import { azureOpenAiAdapter } from './azure-openai/index.js';
@@ -104,6 +105,11 @@ export function providerSecrets(config: ProviderConfig): string[] {
 export const OPENAI_PATH_TYPES: readonly SupportedProviderType[] = (Object.keys(KINDS) as SupportedProviderType[]).filter(
   (type) => (KINDS[type] as ProviderKind).forwardsOpenAiPaths === true,
 );
+
+/** The provider types whose upstream serves this client API natively (forwarded untranslated), for messages to people. */
+export function typesServingNatively(api: NativeApi): SupportedProviderType[] {
+  return (Object.keys(KINDS) as SupportedProviderType[]).filter((type) => KINDS[type].adapter.nativeApis?.includes(api) === true);
+}
 
 /** Where and as whom one attempt goes: the provider's credential, headers and settings, at one base URL. */
 export function adapterTarget(provider: RuntimeProvider, baseUrl: string, model: string, nowMs: number, accessToken?: string): AdapterTarget {

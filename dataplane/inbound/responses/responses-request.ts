@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CanonicalRequest, JsonObject, NativeRequest } from '../../core/canonical.js';
 import { errors } from '../../core/gateway-error.js';
 import { invalidRequest } from '../../core/request-issue.js';
+import { typesServingNatively } from '../../providers/registry.js';
 
 // The Responses API request (openai `ResponseCreateParams`), as much as the gateway translates to a
 // canonical chat request. Unknown fields are ignored; fields that need state kept by OpenAI are refused.
@@ -130,7 +131,7 @@ class Untranslatable extends Error {
   }
 }
 
-const NATIVE_ONLY = 'only targets that serve the Responses API natively (OpenAI, Azure OpenAI) can';
+const NATIVE_ONLY = `only targets that serve the Responses API natively (Provider type ${typesServingNatively('responses').join(', ')}) can`;
 
 const stateless = (what: string, param: string): never => {
   throw new Untranslatable(
