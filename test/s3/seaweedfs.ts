@@ -19,6 +19,10 @@ export interface S3Server {
   list(bucket: string, prefix: string): Promise<string[]>;
   /** An object's bytes, gunzipped when the key ends in .gz. */
   get(bucket: string, key: string): Promise<string>;
+  /** SIGKILL, as a crash: what it stored stays in its data directory. */
+  kill(): Promise<void>;
+  /** Starts it again on the same ports and data directory, after kill(); resolves once it serves again. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -66,13 +70,17 @@ export async function startS3(bin: string = seaweedBinary()): Promise<S3Server> 
   writeFileSync(config, JSON.stringify({ identities: [{ name: 'tollgate', credentials: [{ accessKey: accessKeyId, secretKey: secretAccessKey }], actions: ['Admin', 'Read', 'Write', 'List', 'Tagging'] }] }));
   const [master, volume, filer, s3] = [await freePort(), await freePort(), await freePort(), await freePort()];
   let log = '';
-  const child = spawn(
-    bin,
-    ['server', `-dir=${dir}`, '-ip=127.0.0.1', '-ip.bind=127.0.0.1', `-master.port=${master}`, `-volume.port=${volume}`, `-filer.port=${filer}`, '-s3', `-s3.port=${s3}`, `-s3.config=${config}`, '-volume.max=4', '-master.volumeSizeLimitMB=64'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  const launch = (): ChildProcess => {
+    const started = spawn(
+      bin,
+      ['server', `-dir=${dir}`, '-ip=127.0.0.1', '-ip.bind=127.0.0.1', `-master.port=${master}`, `-volume.port=${volume}`, `-filer.port=${filer}`, '-s3', `-s3.port=${s3}`, `-s3.config=${config}`, '-volume.max=4', '-master.volumeSizeLimitMB=64'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    started.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+    started.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+    return started;
+  };
+  let child = launch();
   const endpoint = `http://127.0.0.1:${s3}`;
   const request = async (method: string, path: string, body = ''): Promise<Response> => {
     const url = `${endpoint}${path}`;
@@ -105,6 +113,23 @@ export async function startS3(bin: string = seaweedBinary()): Promise<S3Server> 
       const bytes = Buffer.from(await res.arrayBuffer());
       if (!res.ok) throw new Error(`get: ${res.status} ${bytes.toString()}`);
       return key.endsWith('.gz') ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
+    },
+    async kill() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    },
+    async restart() {
+      child = launch();
+      await waitForPort(s3, child, 60_000, () => log.slice(-2000));
+      // Serving again once a listing answers (the filer and volume server come up after the port).
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const res = await request('GET', '/').catch(() => undefined);
+        if (res?.ok === true) return;
+        if (Date.now() > deadline) throw new Error(`weed did not serve again\n${log.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
     },
     async stop() {
       if (child.exitCode === null) {
