@@ -254,7 +254,8 @@ async function main(argv: string[]): Promise<void> {
     case 'dev': {
       if (values.file === undefined) fail('dev needs -f <dir>');
       const auth = values.auth === true ? createAuthenticator(values.kubeconfig, values['auth-cache-ttl'], logger, process.env) : undefined;
-      const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate', process.env);
+      // Only the data plane runs in dev (no operator spans): span parents are explicit, no async context needed.
+      const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate', process.env, { asyncContext: false });
       const stateDir = devStateDir(process.env);
       const apiKeyHashKey = readOrCreateSecretFile(stateDir, 'api-key-hash-key', newApiKeyHashKey).value;
       const adminToken = values['admin-port'] === undefined ? undefined : readOrCreateSecretFile(stateDir, 'admin-token', newApiKeyHashKey);

@@ -4,7 +4,7 @@ import { Authenticator } from '../governance/identity/authenticator.js';
 import { inClusterKubeApi, kubeApiFromKubeconfig } from '../governance/identity/kube-api.js';
 import { KubeTokenReviewer } from '../governance/identity/token-reviewer.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBodyLimits } from '../server/body/json-body.js';
-import type { Tracing } from '../telemetry/otel-sdk.js';
+import type { Tracing, TracingOptions } from '../telemetry/otel-sdk.js';
 import { parseTracingConfig, TOLLGATE_VERSION, TracingConfigError } from '../telemetry/tracing-config.js';
 import { Dataplane, NO_TOKEN_REVIEW } from './dataplane.js';
 import { exactBudgetsFromEnv, governanceFromEnv } from './governance-from-env.js';
@@ -46,9 +46,10 @@ export function bodyLimitsFrom(values: { 'max-body-bytes'?: string | undefined; 
 
 /**
  * Starts trace export when an OTLP endpoint is configured (flag or OTEL_* variables); undefined =
- * tracing off. The OpenTelemetry SDK is loaded only then (it costs about 25 MB).
+ * tracing off. The OpenTelemetry SDK is loaded only then (it costs about 25 MB). `opts`: see
+ * TracingOptions (the operator carries context across awaits, the data plane does not).
  */
-export async function tracingFor(otlpEndpoint: string | undefined, serviceName: string, env: NodeJS.ProcessEnv): Promise<Tracing | undefined> {
+export async function tracingFor(otlpEndpoint: string | undefined, serviceName: string, env: NodeJS.ProcessEnv, opts: TracingOptions = {}): Promise<Tracing | undefined> {
   let config;
   try {
     config = parseTracingConfig(env, otlpEndpoint === undefined ? {} : { otlpEndpoint }, { serviceName, serviceVersion: TOLLGATE_VERSION });
@@ -58,7 +59,7 @@ export async function tracingFor(otlpEndpoint: string | undefined, serviceName: 
   }
   if (config === undefined) return undefined;
   const { startTracing } = await import('../telemetry/otel-sdk.js');
-  return startTracing(config);
+  return startTracing(config, opts);
 }
 
 /** Stops the process's work, then exports the spans still buffered. */
@@ -97,7 +98,7 @@ export interface DataplaneLaunch {
  */
 export async function launchDataplane(l: DataplaneLaunch): Promise<{ dataplane: Dataplane; stop: () => Promise<{ drained: boolean }> }> {
   const { logger, env } = l;
-  const tracing = await tracingFor(l.otlpEndpoint, 'tollgate-dataplane', env);
+  const tracing = await tracingFor(l.otlpEndpoint, 'tollgate-dataplane', env, { asyncContext: false });
   const auth = createAuthenticator(l.kubeconfig, l.authCacheTtl, logger, env);
   if (!auth.verifiesServiceAccounts) logger.warn({ notReady: l.requireIdentity }, NO_TOKEN_REVIEW);
   const exactBudgets = await exactBudgetsFromEnv(env, logger);

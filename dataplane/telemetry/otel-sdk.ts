@@ -11,6 +11,7 @@ import {
   type Sampler,
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
+import { SyncContextManager } from './sync-context-manager.js';
 import type { SamplerName, TracingConfig } from './tracing-config.js';
 
 /** A started OpenTelemetry SDK exporting traces over OTLP/HTTP (protobuf). */
@@ -39,12 +40,21 @@ function sampler(name: SamplerName, ratio: number): Sampler {
   }
 }
 
+export interface TracingOptions {
+  /**
+   * Carry the active span across `await`s (AsyncLocalStorage): the operator needs it (a push span is
+   * the child of the reconcile that scheduled it); the data plane passes parents explicitly and
+   * runs without, since async hooks cost something on every promise. Default true.
+   */
+  asyncContext?: boolean;
+}
+
 /**
  * Starts @opentelemetry/sdk-node with traces only (no metrics or logs exporters, no
  * auto-instrumentation: Tollgate creates its own GenAI spans). Call only when a TracingConfig was
  * parsed, i.e. an endpoint is configured; without one nothing is started and nothing is traced.
  */
-export function startTracing(config: TracingConfig): Tracing {
+export function startTracing(config: TracingConfig, opts: TracingOptions = {}): Tracing {
   const exporter = new OTLPTraceExporter({ url: config.url, headers: config.headers, timeoutMillis: config.timeoutMs });
   const processor = new BatchSpanProcessor(exporter);
   const sdk = new NodeSDK({
@@ -58,6 +68,7 @@ export function startTracing(config: TracingConfig): Tracing {
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [],
+    ...(opts.asyncContext === false ? { contextManager: new SyncContextManager() } : {}),
   });
   sdk.start();
   return {

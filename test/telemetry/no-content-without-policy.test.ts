@@ -32,7 +32,7 @@ beforeAll(async () => {
   collector = await startCollector();
   const config = parseTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint }, {}, { serviceName: 'tollgate-test', serviceVersion: '0.1.0' });
   if (config === undefined) throw new Error('tracing config expected');
-  tracing = startTracing(config);
+  tracing = startTracing(config, { asyncContext: false }); // as the data plane runs it (dataplane/main/launch.ts)
   upstream = await startOpenAiUpstream();
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
