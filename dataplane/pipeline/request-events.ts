@@ -27,20 +27,28 @@ export interface RequestEventMap {
 }
 
 type Listener<K extends keyof RequestEventMap> = (event: RequestEventMap[K]) => void;
-type Listeners = { [K in keyof RequestEventMap]?: Listener<K>[] };
 
-/** A request's event stream: synchronous, typed, no listener = no cost beyond a property read. */
+/** A subscriber: one handler per event it wants. A class with these as methods subscribes without allocating a closure per event. */
+export type RequestEventSink = { [K in keyof RequestEventMap]?: Listener<K> };
+
+/** A request's event stream: synchronous, typed, no subscriber = no cost beyond a property read. */
 export class RequestEvents {
-  private readonly listeners: Listeners = {};
+  private sinks: RequestEventSink[] | undefined;
+
+  subscribe(sink: RequestEventSink): void {
+    if (this.sinks === undefined) this.sinks = [sink];
+    else this.sinks.push(sink);
+  }
 
   on<K extends keyof RequestEventMap>(name: K, listener: Listener<K>): void {
-    const list = (this.listeners[name] ??= []) as Listener<K>[];
-    list.push(listener);
+    const sink: RequestEventSink = {};
+    (sink as Record<K, Listener<K>>)[name] = listener;
+    this.subscribe(sink);
   }
 
   emit<K extends keyof RequestEventMap>(name: K, event: RequestEventMap[K]): void {
-    const list = this.listeners[name] as Listener<K>[] | undefined;
-    if (list === undefined) return;
-    for (const listener of list) listener(event);
+    const sinks = this.sinks;
+    if (sinks === undefined) return;
+    for (const sink of sinks) (sink[name] as Listener<K> | undefined)?.call(sink, event);
   }
 }
