@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { SummedCounter } from './summed-counter.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { CircuitState } from './gateway-observer.js';
 
@@ -24,7 +25,7 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
 
   const metrics = {
     registry,
-    requests: new Counter({
+    requests: new SummedCounter({
       name: 'tollgate_requests_total',
       help: 'Inference requests by route, public model, serving provider and upstream model, and HTTP status class.',
       labelNames: ['operation', 'route', 'model', 'provider', 'upstream_model', 'status_class'] as const,
@@ -38,7 +39,7 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
       registers,
     }),
     inflight: new Gauge({ name: 'tollgate_inflight_requests', help: 'Inference requests being served.', registers }),
-    attempts: new Counter({
+    attempts: new SummedCounter({
       name: 'tollgate_upstream_attempts_total',
       help: 'Upstream attempts by target and outcome (success, a failure kind, or client_gone).',
       labelNames: [...target, 'outcome'] as const,
@@ -65,37 +66,37 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
       buckets: TPOT_BUCKETS,
       registers,
     }),
-    streamErrors: new Counter({
+    streamErrors: new SummedCounter({
       name: 'tollgate_stream_errors_total',
       help: 'Streams that failed after the first chunk (the client got an SSE error event).',
       labelNames: [...target, 'kind'] as const,
       registers,
     }),
-    tokens: new Counter({
+    tokens: new SummedCounter({
       name: 'tollgate_tokens_total',
       help: 'Metered tokens by type: input (all input, cached included), output, cached_input (subset of input).',
       labelNames: ['route', 'model', 'provider', 'upstream_model', 'type'] as const,
       registers,
     }),
-    cost: new Counter({
+    cost: new SummedCounter({
       name: 'tollgate_cost_usd_total',
       help: "Metered cost in USD at the serving target's prices.",
       labelNames: ['route', 'model', 'provider', 'upstream_model'] as const,
       registers,
     }),
-    estimated: new Counter({
+    estimated: new SummedCounter({
       name: 'tollgate_usage_estimated_total',
       help: 'Requests metered from an estimate; reason: missing (no usage reported), invalid (usage that cannot be true), client_gone (client left after the upstream was sent the request), truncated (stream ended early).',
       labelNames: [...target, 'reason'] as const,
       registers,
     }),
-    retries: new Counter({
+    retries: new SummedCounter({
       name: 'tollgate_retries_total',
       help: 'Upstream attempts that retried the same target.',
       labelNames: target,
       registers,
     }),
-    failovers: new Counter({
+    failovers: new SummedCounter({
       name: 'tollgate_failovers_total',
       help: 'Moves to the next target; provider and upstream_model name the target failed over from.',
       labelNames: target,
@@ -125,7 +126,7 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
       labelNames: ['policy', 'rule', 'phase', 'action'] as const,
       registers,
     }),
-    cacheLookups: new Counter({
+    cacheLookups: new SummedCounter({
       name: 'tollgate_cache_lookups_total',
       help: 'Response-cache lookups by route and result (hit, miss).',
       labelNames: ['route', 'result'] as const,
