@@ -42,8 +42,6 @@ interface Pending {
   proxyReq?: import('node:http').ClientRequest;
 }
 
-const pending = new WeakMap<IncomingMessage, Pending>();
-
 export interface PassThroughDeps {
   store: SnapshotStore;
   usage: UsageSink;
@@ -105,6 +103,8 @@ function gatewayHeaders(p: Pending): Record<string, string> {
  * metered at the target's prices. No retry or failover: a streamed body cannot be sent twice.
  */
 export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry, path: string) => Promise<void> {
+  // The proxy's callbacks see only the request: what this endpoint decided for each request in flight.
+  const pending = new WeakMap<IncomingMessage, Pending>();
   // http-proxy-middleware is loaded with the first pass-through request: start-up does not pay for it.
   let proxyMiddleware: Promise<ProxyHandler> | undefined;
   const loadProxy = (): Promise<ProxyHandler> => (proxyMiddleware ??= import('http-proxy-middleware').then(({ createProxyMiddleware, proxyEventsPlugin }) => createProxyMiddleware({
