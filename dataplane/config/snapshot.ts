@@ -29,6 +29,11 @@ export const PricingSchema = z.object({
   cacheWriteInputPerMTok: z.number().min(0).optional(),
   /** USD per second of one self-hosted pod (GPU-second price × GPUs per pod), charged for each request's share of the pod. */
   podSecondUsd: z.number().min(0).optional(),
+  /** Pass-through prices: USD per successful request, per image, per second of transcribed audio, per million characters of speech input. */
+  perRequestUsd: z.number().min(0).optional(),
+  perImageUsd: z.number().min(0).optional(),
+  perAudioSecondUsd: z.number().min(0).optional(),
+  perMCharactersUsd: z.number().min(0).optional(),
 });
 export type Pricing = z.infer<typeof PricingSchema>;
 

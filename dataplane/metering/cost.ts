@@ -32,3 +32,23 @@ export function withPodTime(pricing: Pricing, podSeconds: (() => number) | undef
   if (pricing.podSecondUsd === undefined || podSeconds === undefined) return pricing;
   return { ...pricing, podSeconds };
 }
+
+/** What a pass-through request is priced by besides tokens (the Provider's per-request and per-unit prices). */
+export interface BilledUnits {
+  /** 1 for a request the upstream answered successfully. */
+  requests: number;
+  images: number;
+  audioSeconds: number;
+  /** Characters of speech input. */
+  characters: number;
+}
+
+/** USD for the units of one pass-through request at the target's per-request and per-unit prices (0 where none is set). */
+export function unitCostUsd(units: BilledUnits, pricing: Pricing): number {
+  const usd =
+    units.requests * (pricing.perRequestUsd ?? 0) +
+    units.images * (pricing.perImageUsd ?? 0) +
+    units.audioSeconds * (pricing.perAudioSecondUsd ?? 0) +
+    (units.characters * (pricing.perMCharactersUsd ?? 0)) / 1e6;
+  return Math.round(usd * 1e8) / 1e8;
+}

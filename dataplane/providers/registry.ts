@@ -2,13 +2,14 @@ import type { ProviderConfig, SupportedProviderType } from '../config/snapshot.j
 import type { NativeApi } from '../core/canonical.js';
 import type { Transport } from '../upstream/transport.js';
 import { anthropicAdapter } from './anthropic/index.js';
-import { azureOpenAiAdapter } from './azure-openai/index.js';
+import { azureOpenAiAdapter, azurePathForwarding } from './azure-openai/index.js';
 import { bedrockAdapter } from './bedrock/index.js';
 import { geminiAdapter } from './gemini/index.js';
 import { MockTransport } from './mock/mock-transport.js';
 import { openAiAdapter, openAiResponsesAdapter } from './openai/index.js';
 import { openAiCompatibleAdapter } from './openai-compatible/index.js';
-import type { AccessTokenSource, AdapterTarget, PodLoad, ProviderAdapter } from './types.js';
+import { openAiPathForwarding } from './shared/openai-paths.js';
+import type { AccessTokenSource, AdapterTarget, PathForwarding, PodLoad, ProviderAdapter } from './types.js';
 import { ServiceAccountTokenSource } from './vertex/service-account-token-source.js';
 import { vertexAdapter } from './vertex/index.js';
 import { parseVllmMetrics, vllmAdapter } from './vllm/index.js';
@@ -24,8 +25,8 @@ interface ProviderKind {
   telemetryName: string;
   /** A transport of the provider's own instead of HTTP (the mock provider answers in process). */
   ownTransport?(config: ProviderConfig): Transport | undefined;
-  /** The upstream serves OpenAI's paths as they are (base URL up to /v1, Bearer key): pass-through and Realtime can use it. */
-  forwardsOpenAiPaths?: true;
+  /** How the upstream serves OpenAI's pass-through paths and Realtime untranslated; absent = it does not. */
+  forwarding?: PathForwarding;
   /**
    * Self-hosted pods whose metrics page reports their load: the provider's pod settings from the
    * snapshot (absent = its endpoints are picked round robin) and the parser of that page.
@@ -40,14 +41,14 @@ const IN_PROCESS_ENDPOINT = 'mock://in-process';
 
 /** One kind per supported provider type; adding a type to the snapshot contract without one fails to compile. */
 const KINDS = {
-  openai: { adapter: openAiResponsesAdapter, telemetryName: 'openai', forwardsOpenAiPaths: true },
-  'azure-openai': { adapter: azureOpenAiAdapter, telemetryName: 'azure.ai.openai' },
+  openai: { adapter: openAiResponsesAdapter, telemetryName: 'openai', forwarding: openAiPathForwarding },
+  'azure-openai': { adapter: azureOpenAiAdapter, telemetryName: 'azure.ai.openai', forwarding: azurePathForwarding },
   anthropic: { adapter: anthropicAdapter, telemetryName: 'anthropic' },
   gemini: { adapter: geminiAdapter, telemetryName: 'gcp.gemini' },
   vertex: { adapter: vertexAdapter, telemetryName: 'gcp.vertex_ai' },
   bedrock: { adapter: bedrockAdapter, telemetryName: 'aws.bedrock' },
-  'openai-compatible': { adapter: openAiCompatibleAdapter, telemetryName: 'openai-compatible', forwardsOpenAiPaths: true },
-  vllm: { adapter: vllmAdapter, telemetryName: 'vllm', forwardsOpenAiPaths: true, podLoad: { settings: (p) => p.vllm, parseMetrics: parseVllmMetrics } },
+  'openai-compatible': { adapter: openAiCompatibleAdapter, telemetryName: 'openai-compatible', forwarding: openAiPathForwarding },
+  vllm: { adapter: vllmAdapter, telemetryName: 'vllm', forwarding: openAiPathForwarding, podLoad: { settings: (p) => p.vllm, parseMetrics: parseVllmMetrics } },
   // The mock provider speaks the OpenAI format through an in-process transport.
   mock: { adapter: openAiAdapter, telemetryName: 'mock', ownTransport: (p) => (p.mock === undefined ? undefined : new MockTransport(p.mock)) },
 } as const satisfies Record<SupportedProviderType, ProviderKind>;
@@ -67,8 +68,8 @@ export interface RuntimeProvider {
   telemetryName: string;
   /** Set for a provider served in process: its only base URL, with no endpoints to pick from. */
   inProcessEndpoint?: string;
-  /** Its upstream serves OpenAI's paths as they are (pass-through endpoints, Realtime). */
-  forwardsOpenAiPaths: boolean;
+  /** How its upstream serves OpenAI's pass-through paths and Realtime; absent = it does not. */
+  forwarding?: PathForwarding;
   /** Set when its endpoints are pods picked by load: their settings and the parser of their metrics page. */
   podLoad?: { settings: PodPickingSettings; parseMetrics(text: string): PodLoad };
 }
@@ -85,7 +86,7 @@ export function runtimeProvider(config: ProviderConfig, httpTransport: Transport
     adapter: kind.adapter,
     transport: own ?? httpTransport,
     telemetryName: kind.telemetryName,
-    forwardsOpenAiPaths: kind.forwardsOpenAiPaths === true,
+    ...(kind.forwarding === undefined ? {} : { forwarding: kind.forwarding }),
   };
   if (own !== undefined) runtime.inProcessEndpoint = IN_PROCESS_ENDPOINT;
   const podSettings = kind.podLoad?.settings(config);
@@ -101,9 +102,9 @@ export function providerSecrets(config: ProviderConfig): string[] {
   return held.flatMap((v) => (v === undefined || v.reveal() === '' ? [] : [v.reveal()]));
 }
 
-/** The provider types whose upstream serves OpenAI's paths as they are, for messages to people. */
+/** The provider types whose upstream serves OpenAI's pass-through paths untranslated (each some of them), for messages to people. */
 export const OPENAI_PATH_TYPES: readonly SupportedProviderType[] = (Object.keys(KINDS) as SupportedProviderType[]).filter(
-  (type) => (KINDS[type] as ProviderKind).forwardsOpenAiPaths === true,
+  (type) => (KINDS[type] as ProviderKind).forwarding !== undefined,
 );
 
 /** The provider types whose upstream serves this client API natively (forwarded untranslated), for messages to people. */

@@ -85,3 +85,15 @@ export interface ProviderAdapter {
   /** Client APIs the upstream serves as they are: a request carrying one (CanonicalRequest.native) is forwarded untranslated. */
   nativeApis?: readonly NativeApi[];
 }
+
+/** How a provider serves OpenAI's pass-through paths and the Realtime WebSocket untranslated (server/passthrough, server/realtime). */
+export interface PathForwarding {
+  /**
+   * The upstream URL of a public path (`/v1/images/generations`, vLLM's root `/tokenize`,
+   * `/v1/realtime` as ws/wss) with the client's query, a `model` in it being the target's; undefined
+   * when the provider does not serve that path.
+   */
+  url(path: string, query: URLSearchParams, target: AdapterTarget): URL | undefined;
+  /** The Provider's credential (and configured headers) as request headers. */
+  headers(target: AdapterTarget): Record<string, string>;
+}

@@ -33,8 +33,16 @@ export const ModelPricingSchema = z
       .min(0)
       .optional()
       .describe('USD per million input tokens written to the provider prompt cache (Anthropic, Bedrock). Defaults to the input price.'),
+    perRequest: z.number().min(0).optional().describe('USD per pass-through request the upstream answered successfully (moderations, files, batches, ...), on top of any token price.'),
+    perImage: z.number().min(0).optional().describe('USD per image in a successful images answer (generations, edits, variations: its data entries).'),
+    perAudioSecond: z
+      .number()
+      .min(0)
+      .optional()
+      .describe('USD per second of audio in a transcription or translation answer that reports its duration (usage.seconds, or duration in verbose_json).'),
+    perMillionCharacters: z.number().min(0).optional().describe('USD per million characters of the input text of a speech request (/v1/audio/speech).'),
   })
-  .describe('Prices in USD per million tokens, used to meter cost and enforce budgets.');
+  .describe('Prices in USD per million tokens, used to meter cost and enforce budgets; per-request and per-unit prices apply to pass-through endpoints.');
 
 export const ProviderModelSchema = z.strictObject({
   name: z.string().min(1).max(256).describe('Model name as the upstream API knows it (e.g. gpt-4o-mini).'),

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type {
   AccessConfig,
   CacheConfig,
@@ -11,6 +12,7 @@ import { BackoffSchema, type ModelRoute, RetrySchema, type Strategy, TimeoutsSch
 import { condition, type Problem, resolvedRefs } from './conditions.js';
 import type { CompiledProvider } from './compile-providers.js';
 import { durationToMs } from '../api/duration.js';
+import type { ModelPricingSchema } from '../api/provider.js';
 import { DEFAULT_REALTIME_IDLE_MS, DEFAULT_REALTIME_MAX_CONNECTIONS } from '../../dataplane/config/pass-through-endpoints.js';
 import { type LabelSelector, matchesSelector } from '../../dataplane/config/label-selector.js';
 import { routeRefusal } from './publishable.js';
@@ -40,6 +42,16 @@ function idOf(route: ModelRoute): string {
 }
 
 /** Whether a Provider's allowedRoutes admits objects (routes, guardrail moderation) of a namespace. */
+/** The per-request and per-unit prices a model sets (pass-through endpoints), in the snapshot's names. */
+function unitPrices(pricing: z.infer<typeof ModelPricingSchema> | undefined): Partial<TargetConfig['pricing']> {
+  const out: Partial<TargetConfig['pricing']> = {};
+  if (pricing?.perRequest !== undefined) out.perRequestUsd = pricing.perRequest;
+  if (pricing?.perImage !== undefined) out.perImageUsd = pricing.perImage;
+  if (pricing?.perAudioSecond !== undefined) out.perAudioSecondUsd = pricing.perAudioSecond;
+  if (pricing?.perMillionCharacters !== undefined) out.perMCharactersUsd = pricing.perMillionCharacters;
+  return out;
+}
+
 export function admits(provider: CompiledProvider, routeNamespace: string, namespaceLabels: Map<string, Record<string, string>>): boolean {
   const providerNamespace = provider.source.metadata.namespace ?? 'default';
   if (providerNamespace === routeNamespace) return true;
@@ -126,6 +138,7 @@ function resolveTargets(
         outputPerMTok: model?.pricing?.output ?? 0,
         cachedInputPerMTok: model?.pricing?.cachedInput ?? model?.pricing?.input ?? 0,
         ...(model?.pricing?.cacheWrite === undefined ? {} : { cacheWriteInputPerMTok: model.pricing.cacheWrite }),
+        ...unitPrices(model?.pricing),
       },
     };
     const gpu = provider.source.spec.vllm?.gpuPricing;

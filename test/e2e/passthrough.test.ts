@@ -96,8 +96,8 @@ describe('pass-through endpoints', () => {
 
   it('audio.transcriptions.create with a real file upload streams the multipart body through', async () => {
     const audio = Buffer.alloc(40_000, 7);
-    const t = await client.audio.transcriptions.create({ file: await toFile(audio, 'speech.wav', { type: 'audio/wav' }), model: 'whisper-1' });
-    expect(t.text).toBe('heard 40000 bytes with whisper-1');
+    const t = await client.audio.transcriptions.create({ file: await toFile(audio, 'speech.wav', { type: 'audio/wav' }), model: 'gpt-4o-transcribe' });
+    expect(t.text).toBe('heard 40000 bytes with gpt-4o-transcribe');
     const sent = last();
     expect(sent?.url).toBe('/v1/audio/transcriptions');
     expect(String(sent?.headers['content-type'])).toMatch(/^multipart\/form-data; boundary=/);

@@ -19,7 +19,32 @@ export interface PassThroughEmulator {
   url: string;
   requests: PassThroughRequest[];
   problems: string[];
+  /** While set, every request is answered with this status and an OpenAI error (a failing upstream). */
+  failWith: number | undefined;
   close(): Promise<void>;
+}
+
+/** Azure OpenAI's shape of the same endpoints: deployment and resource paths, api-version, the api-key header. */
+export interface AzureShape {
+  deployment: string;
+  apiVersion: string;
+}
+
+/** An Azure path (`/openai/deployments/{d}/images/generations?api-version=…`) → the OpenAI one, or a problem. */
+function fromAzure(url: string, azure: AzureShape, problems: string[]): string {
+  const parsed = new URL(url, 'http://emulator');
+  if (parsed.searchParams.get('api-version') !== azure.apiVersion) problems.push(`${url}: api-version is not ${azure.apiVersion}`);
+  parsed.searchParams.delete('api-version');
+  const query = parsed.searchParams.toString();
+  const deployment = `/openai/deployments/${encodeURIComponent(azure.deployment)}/`;
+  let path: string;
+  if (parsed.pathname.startsWith(deployment) && /^(images|audio)\//.test(parsed.pathname.slice(deployment.length))) path = `/v1/${parsed.pathname.slice(deployment.length)}`;
+  else if (/^\/openai\/(files|batches)/.test(parsed.pathname)) path = `/v1/${parsed.pathname.slice('/openai/'.length)}`;
+  else {
+    problems.push(`${url}: not an Azure OpenAI path of deployment ${azure.deployment}`);
+    path = parsed.pathname;
+  }
+  return query === '' ? path : `${path}?${query}`;
 }
 
 const FILE = { id: 'file-abc', object: 'file', bytes: 0, created_at: 1_700_000_000, filename: 'batch.jsonl', purpose: 'batch', status: 'processed' };
@@ -64,7 +89,10 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
       const file = req.form.get('file');
       if (!(file instanceof File)) problems.push('transcription without a file part');
       const size = file instanceof File ? file.size : 0;
-      return json(res, 200, { text: `heard ${size} bytes with ${String(req.form.get('model'))}`, usage: { type: 'tokens', input_tokens: 14, output_tokens: 3, total_tokens: 17 } });
+      const model = String(req.form.get('model'));
+      // whisper-1 reports the audio's duration; the token models report tokens.
+      const usage = model.includes('whisper') ? { type: 'duration', seconds: 12 } : { type: 'tokens', input_tokens: 14, output_tokens: 3, total_tokens: 17 };
+      return json(res, 200, { text: `heard ${size} bytes with ${model}`, usage });
     }
     case 'POST /v1/audio/speech': {
       const b = body();
@@ -116,20 +144,30 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
   }
 }
 
-/** Starts the emulator on a free loopback port; every request must carry `Bearer <apiKey>`. */
-export async function startPassThroughEmulator(apiKey: string): Promise<PassThroughEmulator> {
+/**
+ * Starts the emulator on a free loopback port; every request must carry `Bearer <apiKey>` (OpenAI),
+ * or with `azure` the `api-key` header and Azure's paths (recorded as received, answered as OpenAI's).
+ */
+export async function startPassThroughEmulator(apiKey: string, azure?: AzureShape): Promise<PassThroughEmulator> {
   const requests: PassThroughRequest[] = [];
   const problems: string[] = [];
+  const emulator = { failWith: undefined as number | undefined };
   const server = createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
     req.on('end', () => {
       const received: PassThroughRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(parts) };
       requests.push(received);
-      if (req.headers.authorization !== `Bearer ${apiKey}`) {
+      const authorized = azure === undefined ? req.headers.authorization === `Bearer ${apiKey}` : req.headers['api-key'] === apiKey && req.headers.authorization === undefined;
+      if (!authorized) {
         json(res, 401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
         return;
       }
+      if (emulator.failWith !== undefined) {
+        json(res, emulator.failWith, { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
+        return;
+      }
+      if (azure !== undefined) received.url = fromAzure(received.url, azure, problems);
       answer(received, res, problems).catch((err: unknown) => {
         problems.push(String(err));
         if (!res.headersSent) json(res, 500, { error: { message: String(err), type: 'server_error', param: null, code: null } });
@@ -139,10 +177,10 @@ export async function startPassThroughEmulator(apiKey: string): Promise<PassThro
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
-  return {
+  return Object.assign(emulator, {
     url: `http://127.0.0.1:${port}`,
     requests,
     problems,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  });
 }

@@ -18,7 +18,8 @@ export interface RealtimeEmulator {
   close(): Promise<void>;
 }
 
-export async function startRealtimeEmulator(apiKey: string): Promise<RealtimeEmulator> {
+/** With `azure`: Azure OpenAI's handshake (`/openai/realtime?api-version=…&deployment=…`, `api-key` header). */
+export async function startRealtimeEmulator(apiKey: string, azure?: { deployment: string; apiVersion: string }): Promise<RealtimeEmulator> {
   const connections: RealtimeEmulator['connections'] = [];
   const closes: number[] = [];
   const server = createServer((_req, res) => {
@@ -27,7 +28,11 @@ export async function startRealtimeEmulator(apiKey: string): Promise<RealtimeEmu
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://emulator');
-    if (url.pathname !== '/v1/realtime' || req.headers.authorization !== `Bearer ${apiKey}` || !url.searchParams.has('model')) {
+    const accepted =
+      azure === undefined
+        ? url.pathname === '/v1/realtime' && req.headers.authorization === `Bearer ${apiKey}` && url.searchParams.has('model')
+        : url.pathname === '/openai/realtime' && req.headers['api-key'] === apiKey && url.searchParams.get('api-version') === azure.apiVersion && url.searchParams.get('deployment') === azure.deployment;
+    if (!accepted) {
       socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\n\r\n');
       return;
     }
@@ -35,7 +40,7 @@ export async function startRealtimeEmulator(apiKey: string): Promise<RealtimeEmu
       connections.push({ url: req.url ?? '', headers: req.headers });
       let n = 0;
       const send = (event: Record<string, unknown>): void => ws.send(JSON.stringify({ event_id: `event_${++n}`, ...event }));
-      send({ type: 'session.created', session: { id: 'sess_1', model: url.searchParams.get('model') } });
+      send({ type: 'session.created', session: { id: 'sess_1', model: url.searchParams.get('model') ?? url.searchParams.get('deployment') } });
       ws.on('message', (data, isBinary) => {
         if (isBinary) {
           ws.send(data, { binary: true });

@@ -11,7 +11,7 @@ const PATHS: Record<Operation, string> = {
   embeddings: 'embeddings',
 };
 
-const DEFAULT_API_VERSION = '2024-10-21';
+export const DEFAULT_API_VERSION = '2024-10-21';
 
 /** Azure's content-filter annotations: chunks that carry only those are dropped, the rest is stripped of them. */
 function withoutFilterResults(chunk: JsonObject): JsonObject | undefined {

@@ -1,1 +1,2 @@
 export { azureOpenAiAdapter } from './azure-openai-adapter.js';
+export { azurePathForwarding } from './azure-paths.js';

@@ -4,10 +4,11 @@ import type { RequestHandler as ProxyHandler } from 'http-proxy-middleware';
 import type { Logger } from 'pino';
 import type { JsonObject, Usage } from '../../core/canonical.js';
 import { isObject } from '../../providers/shared/json-guards.js';
-import { costUsd } from '../../metering/cost.js';
+import { costUsd, unitCostUsd } from '../../metering/cost.js';
 import { ANONYMOUS } from '../../core/caller.js';
 import type { Authenticator } from '../../governance/identity/authenticator.js';
-import type { Admission, Admitter } from '../../governance/types.js';
+import type { Admitter } from '../../governance/types.js';
+import type { RouteConfig } from '../../config/snapshot.js';
 import type { UsageSink } from '../../metering/usage-record.js';
 import { refusedWithoutRoute } from '../../pipeline/stages/identify.js';
 import type { SnapshotStore } from '../../runtime/snapshot-store.js';
@@ -17,9 +18,9 @@ import { errors, GatewayError } from '../../core/gateway-error.js';
 import type { ByteBudget } from '../body/byte-budget.js';
 import { headerOf, requestIdOf } from '../request-headers.js';
 import { sendError } from '../send-error.js';
-import { MODEL_HEADER, type PassThroughDecision, passThroughRoute } from './passthrough-route.js';
-import { passThroughPath, upstreamUrl } from './passthrough-paths.js';
-import { passThroughUsage } from './passthrough-usage.js';
+import { admitPassThrough, type ForwardTarget, MODEL_HEADER, passThroughErrors, passThroughRoute } from './passthrough-route.js';
+import { passThroughPath } from './passthrough-paths.js';
+import { answerUnits, passThroughUsage } from './passthrough-usage.js';
 
 /** Headers that carry the caller's credentials or address the gateway: never forwarded upstream. */
 const CALLER_HEADERS = ['authorization', 'api-key', 'x-api-key', 'cookie', 'openai-organization', 'openai-project', MODEL_HEADER, 'x-tollgate-debug'];
@@ -27,18 +28,27 @@ const CALLER_HEADERS = ['authorization', 'api-key', 'x-api-key', 'cookie', 'open
 const MAX_METERED_RESPONSE_BYTES = 1024 * 1024;
 
 interface Pending {
-  decision: PassThroughDecision;
+  route: RouteConfig;
+  /** The target this attempt goes to. */
+  to: ForwardTarget;
   url: URL;
   /** What is sent upstream instead of the request stream (a rewritten JSON body, or the counted upload). */
   body: Readable;
   /** The rewritten JSON body's length; undefined for streamed uploads (their own length is kept). */
   length?: number;
+  /** The public path (`/v1/images/generations`), for the units priced per request. */
+  path: string;
+  /** The JSON body the client sent, when it sent one. */
+  json: unknown;
   requestId: string;
-  /** The rate limits' admission; settled once, with the usage the answer reported (or none). */
+  attempts: number;
+  /** The admissions (rate limits, budgets); settled once, with the usage and cost the answer reported (or none). */
   settle: (usage: Usage | undefined, cost: number) => void;
   headers: Record<string, string>;
-  /** Answers a failure to reach the upstream (502), once, unless the answer has started. */
+  /** A failed attempt: tried on the next target when there is one and the body can be sent again; else 502 (unless the answer has started). */
   fail: (err: unknown) => void;
+  /** An upstream answer worth another target (5xx, 429): true when it was handed there instead of relayed. */
+  failOver: (status: number) => boolean;
   proxyReq?: import('node:http').ClientRequest;
 }
 
@@ -48,13 +58,17 @@ export interface PassThroughDeps {
   logger: Logger;
   auth?: Authenticator;
   rateLimiter?: Admitter;
+  /** Budgets: a pass-through request is refused once one that applies is exhausted, and its metered cost is charged. */
+  admitters?: readonly Admitter[];
   bodyLimits: RequestBodyLimits;
   bodyBudget: ByteBudget;
 }
 
 /** What the access log and metrics see of a pass-through request (it has no canonical form). */
 const PASS_THROUGH_REQUEST = { op: 'chat', body: {}, stream: false, clientWantsUsage: false } as const;
-
+/** Hop-by-hop headers of the upstream answer that the gateway's own connection decides. */
+const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
+const NO_TOKENS: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
 
 /** Counts an upload as it streams and fails it once it passes the route's limit (bodies without content-length). */
 class UploadLimit extends Transform {
@@ -87,20 +101,23 @@ function modelOf(req: IncomingMessage, body: unknown): string | undefined {
 function gatewayHeaders(p: Pending): Record<string, string> {
   return {
     'x-request-id': p.requestId,
-    'x-tollgate-route': p.decision.route.id,
-    'x-tollgate-provider': p.decision.target.providerId,
-    'x-tollgate-model': p.decision.target.model,
+    'x-tollgate-route': p.route.id,
+    'x-tollgate-provider': p.to.target.providerId,
+    'x-tollgate-model': p.to.target.model,
+    'x-tollgate-attempts': String(p.attempts),
     ...p.headers,
   };
 }
 
 /**
  * Pass-through endpoints (images, audio, files, batches, moderations, rerank, score, tokenize):
- * forwarded as they are to the route's first target with http-proxy-middleware. JSON bodies are
- * read (bounded, like chat) to find the route and rewrite `model`; any other body (multipart
- * uploads) streams straight through, counted against the route's maxUploadBytes. The Provider's
- * credentials replace the caller's. Request rate limits apply; a JSON answer that reports usage is
- * metered at the target's prices. No retry or failover: a streamed body cannot be sent twice.
+ * forwarded as they are with http-proxy-middleware to the route's targets that serve the path, in
+ * priority order. JSON bodies are read (bounded, like chat) to find the route and rewrite `model`;
+ * any other body (multipart uploads) streams straight through, counted against the route's
+ * maxUploadBytes. The Provider's credentials replace the caller's. Request rate limits and budgets
+ * are checked first; an answer that reports usage, or that the price table prices per request or
+ * per unit, is metered. A target that cannot be reached or answers 5xx/429 hands the request to the
+ * next one — unless its body was a streamed upload, which cannot be sent twice.
  */
 export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry, path: string) => Promise<void> {
   // The proxy's callbacks see only the request: what this endpoint decided for each request in flight.
@@ -111,6 +128,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
     changeOrigin: true,
     ejectPlugins: true,
     plugins: [proxyEventsPlugin],
+    // The answer is relayed here, once it is known not to be handed to the next target.
+    selfHandleResponse: true,
     router: (req, _res, options) => {
       const p = pending.get(req);
       if (p === undefined) throw new Error('pass-through request without a decision');
@@ -129,10 +148,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         p.proxyReq = proxyReq;
         for (const name of CALLER_HEADERS) proxyReq.removeHeader(name);
         for (const name of proxyReq.getHeaderNames()) if (name.startsWith('x-tollgate-')) proxyReq.removeHeader(name);
-        const provider = p.decision.provider.config;
-        for (const [name, value] of Object.entries(provider.headers)) proxyReq.setHeader(name, value);
-        const key = provider.apiKey?.reveal();
-        if (key !== undefined && key !== '') proxyReq.setHeader('authorization', `Bearer ${key}`);
+        for (const [name, value] of Object.entries(p.to.forwarding.headers(p.to.at))) proxyReq.setHeader(name, value);
         if (p.length !== undefined) {
           proxyReq.removeHeader('content-encoding');
           proxyReq.removeHeader('transfer-encoding');
@@ -141,11 +157,20 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       },
       // A failed upstream connection is reported here (not always through the middleware's `next`).
       error: (err, req) => pending.get(req)?.fail(err),
-      proxyRes: (proxyRes, req) => {
+      proxyRes: (proxyRes, req, res) => {
         const p = pending.get(req);
         if (p === undefined) return;
-        Object.assign(proxyRes.headers, gatewayHeaders(p));
+        const status = proxyRes.statusCode ?? 502;
+        if (p.failOver(status)) {
+          proxyRes.resume();
+          return;
+        }
+        const headers: Record<string, string | string[]> = {};
+        for (const [name, value] of Object.entries(proxyRes.headers)) if (value !== undefined && !HOP_HEADERS.has(name)) headers[name] = value;
+        const out = res as ServerResponse;
+        out.writeHead(status, { ...headers, ...gatewayHeaders(p) });
         meterAnswer(deps, p, proxyRes);
+        proxyRes.pipe(out);
       },
     },
   })));
@@ -167,108 +192,143 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       }
       telemetry.caller(caller);
       const json = hasBody(req) && isJson(req) ? await readJsonBody(req, res, deps.bodyLimits, deps.bodyBudget) : undefined;
-      const decision = passThroughRoute(runtime, caller, header, endpoint.endpoint, modelOf(req, json), deps.auth !== undefined);
-      const { route, target } = decision;
+      const { route, targets } = passThroughRoute(runtime, caller, header, endpoint.endpoint, modelOf(req, json), deps.auth !== undefined, path);
       const requestId = requestIdOf(req);
       routing['x-tollgate-route'] = route.id;
       telemetry.routed(route, { ...PASS_THROUGH_REQUEST, body: {} }, requestId);
-      telemetry.served(target, 1);
       const maxUpload = route.passThrough?.maxUploadBytes ?? 0;
       const declared = Number(req.headers['content-length'] ?? Number.NaN);
       if (declared > maxUpload) throw bodyErrors.tooLarge(maxUpload);
 
-      let failed = false;
-      const failUpstream = (err: unknown): void => {
-        if (failed || res.headersSent) return;
-        failed = true;
-        fail(err instanceof GatewayError ? err : new GatewayError(502, 'upstream_unreachable', 'server_error', `pass-through to ${decision.target.providerId} failed: ${err instanceof Error ? err.message : String(err)}`));
-      };
-      let body: Readable;
-      let length: number | undefined;
-      if (json !== undefined && isObject(json)) {
-        const rewritten: JsonObject = typeof json.model === 'string' ? { ...json, model: target.model } : json;
-        const bytes = Buffer.from(JSON.stringify(rewritten));
-        if (bytes.length > maxUpload) throw bodyErrors.tooLarge(maxUpload);
-        body = Readable.from([bytes]);
-        length = bytes.length;
-      } else if (hasBody(req) && !Number.isFinite(declared)) {
+      // A JSON body (read whole) or none can be sent again to the next target; a streamed upload cannot.
+      const streamed = hasBody(req) && !(json !== undefined && isObject(json));
+      const bodyFor = (to: ForwardTarget): { body: Readable; length?: number } => {
+        if (json !== undefined && isObject(json)) {
+          const rewritten: JsonObject = typeof json.model === 'string' ? { ...json, model: to.target.model } : json;
+          const bytes = Buffer.from(JSON.stringify(rewritten));
+          if (bytes.length > maxUpload) throw bodyErrors.tooLarge(maxUpload);
+          return { body: Readable.from([bytes]), length: bytes.length };
+        }
+        if (!hasBody(req)) return { body: Readable.from([]) };
+        if (Number.isFinite(declared)) return { body: req.pipe(new PassThrough()) };
         const limit = new UploadLimit(maxUpload);
         limit.on('error', (err) => {
           failUpstream(err);
           pending.get(req)?.proxyReq?.destroy();
         });
-        body = req.pipe(limit);
-      } else {
-        body = req.pipe(new PassThrough());
-      }
+        return { body: req.pipe(limit) };
+      };
 
-      let limits: Admission = { headers: {}, settle: () => undefined };
-      if (deps.rateLimiter !== undefined) {
-        // Requests per minute count; token limits are charged what the answer reports (nothing is estimated up front).
-        limits = await deps.rateLimiter.admit({ caller, route, req: { ...PASS_THROUGH_REQUEST, body: {} }, promptTokens: 0, maxOutputTokens: 0 });
-      }
-      const url = upstreamUrl(decision.baseUrl, endpoint, new URL(req.url ?? '/', 'http://gateway').search);
+      const limits = await admitPassThrough(deps, caller, route, false);
       let settled = false;
       const settle = (usage: Usage | undefined, cost: number): void => {
         if (settled) return;
         settled = true;
         limits.settle({ usage, costUsd: cost });
       };
-      pending.set(req, { decision, url, body, ...(length === undefined ? {} : { length }), requestId, settle, headers: limits.headers, fail: failUpstream });
       // An answer that never completes (client gone, upstream failed) settles with nothing reported.
       res.on('close', () => settle(undefined, 0));
+
+      let index = 0;
+      let failed = false;
+      const failUpstream = (err: unknown): void => {
+        if (failed || res.headersSent) return;
+        failed = true;
+        const to = targets[index];
+        fail(err instanceof GatewayError ? err : new GatewayError(502, 'upstream_unreachable', 'server_error', `pass-through to ${to?.target.providerId ?? route.id} failed: ${err instanceof Error ? err.message : String(err)}`));
+      };
       const proxy = await loadProxy();
-      await proxy(req, res, (err?: unknown) => {
-        if (err !== undefined) failUpstream(err);
-      });
+      const query = new URL(req.url ?? '/', 'http://gateway').searchParams;
+      const send = (): void => {
+        const to = targets[index] as ForwardTarget;
+        const url = to.forwarding.url(path, query, to.at);
+        if (url === undefined) throw passThroughErrors.noTarget(endpoint.endpoint, route);
+        const { body, length } = bodyFor(to);
+        const next = (): boolean => {
+          if (streamed || index + 1 >= targets.length || res.headersSent || res.destroyed) return false;
+          index++;
+          deps.logger.info({ route: route.id, provider: to.target.providerId, next: targets[index]?.target.providerId }, 'pass-through failing over');
+          send();
+          return true;
+        };
+        pending.set(req, {
+          route,
+          to,
+          url,
+          body,
+          ...(length === undefined ? {} : { length }),
+          path,
+          json,
+          requestId,
+          attempts: index + 1,
+          settle,
+          headers: limits.headers,
+          fail: (err) => {
+            if (!next()) failUpstream(err);
+          },
+          failOver: (status) => (status >= 500 || status === 429) && next(),
+        });
+        telemetry.served(to.target, index + 1);
+        void proxy(req, res, (err?: unknown) => {
+          if (err !== undefined) pending.get(req)?.fail(err);
+        });
+      };
+      send();
     } catch (err) {
       fail(err);
     }
   };
 }
 
-/** Reads (a bounded copy of) a JSON answer as it is forwarded and meters the usage it reports. */
+/**
+ * Meters a successful answer as it is relayed: the token usage a JSON answer reports (read from a
+ * bounded copy), and the units the price table prices per request, image, second or character.
+ */
 function meterAnswer(deps: PassThroughDeps, p: Pending, proxyRes: IncomingMessage): void {
   const status = proxyRes.statusCode ?? 0;
-  const type = String(proxyRes.headers['content-type'] ?? '');
-  if (status < 200 || status >= 300 || !type.includes('json') || proxyRes.headers['content-encoding'] !== undefined) {
+  if (status < 200 || status >= 300) {
     p.settle(undefined, 0);
     return;
   }
+  const type = String(proxyRes.headers['content-type'] ?? '');
+  const readable = type.includes('json') && proxyRes.headers['content-encoding'] === undefined;
   const parts: Buffer[] = [];
   let size = 0;
-  proxyRes.on('data', (chunk: Buffer) => {
-    size += chunk.length;
-    if (size <= MAX_METERED_RESPONSE_BYTES) parts.push(chunk);
-  });
+  if (readable) {
+    proxyRes.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_METERED_RESPONSE_BYTES) parts.push(chunk);
+    });
+  }
   proxyRes.on('end', () => {
     let parsed: unknown;
     try {
-      parsed = size <= MAX_METERED_RESPONSE_BYTES ? JSON.parse(Buffer.concat(parts).toString('utf8')) : undefined;
+      parsed = readable && size <= MAX_METERED_RESPONSE_BYTES ? JSON.parse(Buffer.concat(parts).toString('utf8')) : undefined;
     } catch {
       parsed = undefined;
     }
     const usage = passThroughUsage(parsed);
-    if (usage === undefined) {
+    const { target } = p.to;
+    const cost = Math.round(((usage === undefined ? 0 : costUsd(usage, target.pricing)) + unitCostUsd(answerUnits(p.path, p.json, parsed), target.pricing)) * 1e8) / 1e8;
+    if (usage === undefined && cost === 0) {
       p.settle(undefined, 0);
       return;
     }
-    const { route, target } = p.decision;
-    const cost = costUsd(usage, target.pricing);
+    const charged = usage ?? NO_TOKENS;
     deps.usage.record({
       requestId: p.requestId,
       op: 'passthrough',
-      routeId: route.id,
-      model: route.model,
+      routeId: p.route.id,
+      model: p.route.model,
       providerId: target.providerId,
       upstreamModel: target.model,
       stream: false,
-      inputTokens: usage.inputTokens,
-      outputTokens: usage.outputTokens,
-      cachedInputTokens: usage.cachedInputTokens,
+      inputTokens: charged.inputTokens,
+      outputTokens: charged.outputTokens,
+      cachedInputTokens: charged.cachedInputTokens,
       costUsd: cost,
       estimated: false,
     });
-    p.settle(usage, cost);
+    p.settle(charged, cost);
   });
 }

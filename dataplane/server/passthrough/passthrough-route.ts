@@ -1,22 +1,33 @@
+import type { AdapterTarget, PathForwarding } from '../../providers/types.js';
 import type { RuntimeProvider, RuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
 import type { HeaderLookup } from '../../runtime/rule-matcher.js';
 import type { RouteConfig, TargetConfig } from '../../config/snapshot.js';
 import { accessDenied, mayCall } from '../../governance/access.js';
+import { admitAll } from '../../governance/admission.js';
+import { Downgrade } from '../../governance/budget/budget-admitter.js';
+import type { Admission, Admitter } from '../../governance/types.js';
 import { selectRoute } from '../../governance/route-selection.js';
 import type { Caller } from '../../core/caller.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import type { PassThroughEndpoint } from '../../config/pass-through-endpoints.js';
-import { OPENAI_PATH_TYPES } from '../../providers/registry.js';
+import { adapterTarget, OPENAI_PATH_TYPES } from '../../providers/registry.js';
 
 /** The header that names the route (its public model) when the request itself cannot: multipart uploads, files, batches. */
 export const MODEL_HEADER = 'x-tollgate-model';
 
-export interface PassThroughDecision {
-  route: RouteConfig;
+/** One target a pass-through request may be forwarded to. */
+export interface ForwardTarget {
   target: TargetConfig;
   provider: RuntimeProvider;
-  /** The upstream base URL (up to /v1). */
-  baseUrl: string;
+  forwarding: PathForwarding;
+  /** Where (the Provider's first endpoint) and as whom. */
+  at: AdapterTarget;
+}
+
+export interface PassThroughDecision {
+  route: RouteConfig;
+  /** The route's targets by priority whose Provider serves the path (never empty): the first is tried first, the rest are its fallbacks. */
+  targets: ForwardTarget[];
 }
 
 export const passThroughErrors = {
@@ -34,7 +45,7 @@ export const passThroughErrors = {
       400,
       'endpoint_not_supported',
       'invalid_request_error',
-      `route ${route.id} has no target that can serve endpoint ${endpoint}: pass-through needs a Provider of type ${OPENAI_PATH_TYPES.join(', ')} with an endpoint`,
+      `route ${route.id} has no target that can serve endpoint ${endpoint}: pass-through needs a Provider that serves it (of type ${OPENAI_PATH_TYPES.join(', ')}) with an endpoint`,
     ),
 };
 
@@ -42,15 +53,22 @@ function enables(route: RouteConfig, endpoint: PassThroughEndpoint): boolean {
   return route.passThrough?.endpoints.includes(endpoint) === true;
 }
 
-/** The route's first target (by priority) whose Provider forwards OpenAI paths as they are. */
-function firstTarget(runtime: RuntimeSnapshot, route: RouteConfig): Omit<PassThroughDecision, 'route'> | undefined {
+const NO_QUERY = new URLSearchParams();
+
+/** The route's targets (by priority) whose Provider serves `path` untranslated and has an endpoint. */
+function forwardTargets(runtime: RuntimeSnapshot, route: RouteConfig, path: string): ForwardTarget[] {
   const ordered = [...route.targets].sort((a, b) => a.priority - b.priority);
+  const out: ForwardTarget[] = [];
+  const now = Date.now();
   for (const target of ordered) {
     const provider = runtime.providers.get(target.providerId);
     const baseUrl = provider?.config.endpoints[0];
-    if (provider !== undefined && baseUrl !== undefined && provider.forwardsOpenAiPaths) return { target, provider, baseUrl };
+    const forwarding = provider?.forwarding;
+    if (provider === undefined || baseUrl === undefined || forwarding === undefined) continue;
+    const at = adapterTarget(provider, baseUrl, target.model, now);
+    if (forwarding.url(path, NO_QUERY, at) !== undefined) out.push({ target, provider, forwarding, at });
   }
-  return undefined;
+  return out;
 }
 
 /**
@@ -65,6 +83,7 @@ export function passThroughRoute(
   endpoint: PassThroughEndpoint,
   model: string | undefined,
   checkAccess: boolean,
+  path: string,
 ): PassThroughDecision {
   let route: RouteConfig;
   if (model !== undefined) {
@@ -84,7 +103,25 @@ export function passThroughRoute(
     if (candidates.length > 1) throw passThroughErrors.ambiguous(endpoint, candidates);
     route = only;
   }
-  const served = firstTarget(runtime, route);
-  if (served === undefined) throw passThroughErrors.noTarget(endpoint, route);
-  return { route, ...served };
+  const targets = forwardTargets(runtime, route, path);
+  if (targets.length === 0) throw passThroughErrors.noTarget(endpoint, route);
+  return { route, targets };
+}
+
+/**
+ * Admits a pass-through request or a Realtime connection: the route's rate limits count it as one
+ * request (token limits are charged what the answer reports), and budgets admit it while none that
+ * applies is exhausted (its cost is not known in advance; what is metered is charged when it
+ * settles). A budget that would downgrade a chat request refuses: these endpoints have no cheaper model.
+ */
+export async function admitPassThrough(deps: { rateLimiter?: Admitter; admitters?: readonly Admitter[] }, caller: Caller, route: RouteConfig, stream: boolean): Promise<Admission> {
+  const admitters = [...(deps.rateLimiter === undefined ? [] : [deps.rateLimiter]), ...(deps.admitters ?? [])];
+  try {
+    return await admitAll(admitters, { caller, route, req: { op: 'chat', body: {}, stream, clientWantsUsage: false }, promptTokens: 0, maxOutputTokens: 0 });
+  } catch (err) {
+    if (!(err instanceof Downgrade)) throw err;
+    throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${err.budget} is exhausted (its downgrade to ${err.model} does not apply to pass-through endpoints)`, {
+      headers: { 'x-tollgate-budget': err.budget },
+    });
+  }
 }

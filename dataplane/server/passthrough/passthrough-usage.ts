@@ -1,5 +1,6 @@
 import { count, isObject } from '../../providers/shared/json-guards.js';
 import type { Usage } from '../../core/canonical.js';
+import type { BilledUnits } from '../../metering/cost.js';
 
 /**
  * Token usage from a pass-through JSON answer, when it reports some: images and audio with token
@@ -16,4 +17,20 @@ export function passThroughUsage(body: unknown): Usage | undefined {
   if (input === 0 && output === 0) return undefined;
   const details = isObject(u.input_tokens_details) ? u.input_tokens_details : isObject(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
   return { inputTokens: input, outputTokens: output, cachedInputTokens: Math.min(input, count(details.cached_tokens)) };
+}
+
+/**
+ * The priced units of a successful answer: images (the entries of an images answer), seconds of
+ * audio (a transcription or translation that reports `usage.seconds` or, verbose_json, `duration`)
+ * and characters of speech input (the request's `input`, the answer being audio).
+ */
+export function answerUnits(path: string, request: unknown, answer: unknown): BilledUnits {
+  const units: BilledUnits = { requests: 1, images: 0, audioSeconds: 0, characters: 0 };
+  if (path.startsWith('/v1/images/') && isObject(answer) && Array.isArray(answer.data)) units.images = answer.data.length;
+  if (/^\/v1\/audio\/(transcriptions|translations)$/.test(path) && isObject(answer)) {
+    const u = answer.usage;
+    units.audioSeconds = isObject(u) && u.type === 'duration' ? count(u.seconds) : count(answer.duration);
+  }
+  if (path === '/v1/audio/speech' && isObject(request) && typeof request.input === 'string') units.characters = [...request.input].length;
+  return units;
 }

@@ -2,26 +2,44 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../../operator/compile/compile.js';
 import { ModelRouteSpecSchema } from '../../../operator/api/model-route.js';
 import { provider, route } from '../../../test/support/objects.js';
-import { passThroughPath, upstreamUrl } from './passthrough-paths.js';
-import { passThroughUsage } from './passthrough-usage.js';
+import { azurePathForwarding } from '../../providers/azure-openai/azure-paths.js';
+import { openAiPathForwarding } from '../../providers/shared/openai-paths.js';
+import type { AdapterTarget } from '../../providers/types.js';
+import { unitCostUsd } from '../../metering/cost.js';
+import { passThroughPath } from './passthrough-paths.js';
+import { answerUnits, passThroughUsage } from './passthrough-usage.js';
 
 describe('pass-through paths', () => {
   it('maps each public path to its endpoint and its upstream path', () => {
-    expect(passThroughPath('/v1/images/edits')).toEqual({ endpoint: 'images', upstreamPath: '/images/edits', fromOrigin: false });
+    expect(passThroughPath('/v1/images/edits')).toEqual({ endpoint: 'images' });
     expect(passThroughPath('/v1/audio/speech')?.endpoint).toBe('audio');
     expect(passThroughPath('/v1/files/file-1/content')?.endpoint).toBe('files');
     expect(passThroughPath('/v1/batches/b1/cancel')?.endpoint).toBe('batches');
     expect(passThroughPath('/v1/moderations')?.endpoint).toBe('moderations');
-    expect(passThroughPath('/tokenize')).toEqual({ endpoint: 'tokenize', upstreamPath: '/tokenize', fromOrigin: true });
+    expect(passThroughPath('/tokenize')).toEqual({ endpoint: 'tokenize' });
     for (const other of ['/v1/chat/completions', '/v1/files/a/b/c', '/v1/images', '/v1/audio/other', '/v2/rerank']) expect(passThroughPath(other)).toBeUndefined();
   });
 
-  it('builds the upstream URL under the base URL, or at its origin for vLLM root paths, keeping the query', () => {
-    const files = passThroughPath('/v1/files');
-    const tokenize = passThroughPath('/tokenize');
-    if (files === undefined || tokenize === undefined) throw new Error('paths not found');
-    expect(upstreamUrl('https://api.example.com/v1/', files, '?limit=2').toString()).toBe('https://api.example.com/v1/files?limit=2');
-    expect(upstreamUrl('http://vllm:8000/v1', tokenize, '').toString()).toBe('http://vllm:8000/tokenize');
+  it('OpenAI-shaped upstreams: under the base URL, vLLM root paths at its origin, the query kept with the target model, Realtime over ws(s), a Bearer key', () => {
+    const at = (baseUrl: string): AdapterTarget => ({ baseUrl, model: 'gpt-image-1', apiKey: 'sk-up', headers: { 'x-extra': '1' } });
+    const url = (path: string, query: string, baseUrl: string): string | undefined => openAiPathForwarding.url(path, new URLSearchParams(query), at(baseUrl))?.toString();
+    expect(url('/v1/files', 'limit=2', 'https://api.example.com/v1/')).toBe('https://api.example.com/v1/files?limit=2');
+    expect(url('/tokenize', '', 'http://vllm:8000/v1')).toBe('http://vllm:8000/tokenize');
+    expect(url('/v1/realtime', 'model=voice&foo=1', 'https://api.openai.com/v1')).toBe('wss://api.openai.com/v1/realtime?model=gpt-image-1&foo=1');
+    expect(url('/v1/realtime', 'call_id=c1', 'http://vllm:8000/v1/')).toBe('ws://vllm:8000/v1/realtime?call_id=c1');
+    expect(openAiPathForwarding.headers(at('x'))).toEqual({ 'x-extra': '1', authorization: 'Bearer sk-up' });
+  });
+
+  it('Azure OpenAI: deployment paths for images and audio, resource paths for files and batches, api-version always, Realtime with the deployment; api-key; no moderations or vLLM paths', () => {
+    const at: AdapterTarget = { baseUrl: 'https://res.openai.azure.com/', model: 'gpt-image-1', apiKey: 'az-key', headers: {}, settings: { azure: { deployment: 'img prod', apiVersion: '2025-04-01-preview', auth: 'api-key' } } };
+    const url = (path: string, query = ''): string | undefined => azurePathForwarding.url(path, new URLSearchParams(query), at)?.toString();
+    expect(url('/v1/images/generations')).toBe('https://res.openai.azure.com/openai/deployments/img%20prod/images/generations?api-version=2025-04-01-preview');
+    expect(url('/v1/audio/transcriptions', 'model=whisper')).toBe('https://res.openai.azure.com/openai/deployments/img%20prod/audio/transcriptions?api-version=2025-04-01-preview');
+    expect(url('/v1/files/file-1/content', 'api-version=old')).toBe('https://res.openai.azure.com/openai/files/file-1/content?api-version=2025-04-01-preview');
+    expect(url('/v1/batches', 'limit=3')).toBe('https://res.openai.azure.com/openai/batches?limit=3&api-version=2025-04-01-preview');
+    expect(url('/v1/realtime', 'model=voice')).toBe('wss://res.openai.azure.com/openai/realtime?api-version=2025-04-01-preview&deployment=img+prod');
+    for (const none of ['/v1/moderations', '/v1/rerank', '/tokenize', '/v1/images/variations']) expect(url(none)).toBeUndefined();
+    expect(azurePathForwarding.headers(at)).toEqual({ 'api-key': 'az-key' });
   });
 });
 
@@ -33,6 +51,17 @@ describe('pass-through usage', () => {
     expect(passThroughUsage({ usage: { type: 'duration', seconds: 3 } })).toBeUndefined();
     expect(passThroughUsage({ results: [] })).toBeUndefined();
     expect(passThroughUsage('not json')).toBeUndefined();
+  });
+
+  it('prices what the price table prices per request, image, second of audio and character of speech', () => {
+    expect(answerUnits('/v1/images/generations', { prompt: 'x' }, { data: [{}, {}, {}] })).toEqual({ requests: 1, images: 3, audioSeconds: 0, characters: 0 });
+    expect(answerUnits('/v1/audio/transcriptions', undefined, { text: 'hi', usage: { type: 'duration', seconds: 42 } }).audioSeconds).toBe(42);
+    expect(answerUnits('/v1/audio/translations', undefined, { text: 'hi', duration: 7.5 }).audioSeconds).toBe(7.5);
+    expect(answerUnits('/v1/audio/speech', { input: 'héllo' }, undefined).characters).toBe(5);
+    const pricing = { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0, perRequestUsd: 0.001, perImageUsd: 0.04, perAudioSecondUsd: 0.0001, perMCharactersUsd: 15 };
+    expect(unitCostUsd({ requests: 1, images: 3, audioSeconds: 0, characters: 0 }, pricing)).toBe(0.121);
+    expect(unitCostUsd({ requests: 1, images: 0, audioSeconds: 60, characters: 1000 }, pricing)).toBe(0.001 + 0.006 + 0.015);
+    expect(unitCostUsd({ requests: 1, images: 3, audioSeconds: 60, characters: 9 }, { inputPerMTok: 1, outputPerMTok: 1, cachedInputPerMTok: 1 })).toBe(0);
   });
 });
 

@@ -6,7 +6,8 @@ import { ANONYMOUS, type Caller } from '../../core/caller.js';
 import type { Usage } from '../../core/canonical.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import { costUsd } from '../../metering/cost.js';
-import { MODEL_HEADER, type PassThroughDecision, passThroughRoute } from '../passthrough/passthrough-route.js';
+import { admitPassThrough, type ForwardTarget, MODEL_HEADER, type PassThroughDecision, passThroughRoute } from '../passthrough/passthrough-route.js';
+import type { RouteConfig, TargetConfig } from '../../config/snapshot.js';
 import type { PipelineDeps } from '../../pipeline/pipeline-deps.js';
 import type { SnapshotStore } from '../../runtime/snapshot-store.js';
 import { realtimeUsage } from './realtime-usage.js';
@@ -36,15 +37,6 @@ function sendableCode(code: number): number {
   if (code === 1005) return 1000;
   if (code === 1006 || code === 1015 || code < 1000 || code >= 5000) return 1011;
   return code;
-}
-
-/** The upstream's WebSocket URL: its base URL with ws(s), `/realtime`, the client's query and the target's model. */
-export function realtimeUpstreamUrl(baseUrl: string, clientQuery: URLSearchParams, model: string): URL {
-  const url = new URL(`${baseUrl.replace(/\/+$/, '')}/realtime`);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  for (const [k, v] of clientQuery) url.searchParams.append(k, v);
-  if (url.searchParams.has('model')) url.searchParams.set('model', model);
-  return url;
 }
 
 /**
@@ -102,7 +94,7 @@ export class RealtimeProxy {
     };
     const caller: Caller = this.deps.auth === undefined ? ANONYMOUS : await this.deps.auth.authenticate(header, runtime.apiKeys);
     const model = url.searchParams.get('model') ?? header(MODEL_HEADER);
-    const decision = passThroughRoute(runtime, caller, header, 'realtime', model === undefined || model === '' ? undefined : model, this.deps.auth !== undefined);
+    const decision = passThroughRoute(runtime, caller, header, 'realtime', model === undefined || model === '' ? undefined : model, this.deps.auth !== undefined, REALTIME_PATH);
     const { route } = decision;
     const limit = route.passThrough?.realtime.maxConnections ?? 0;
     if (this.connections(route.id) >= limit) {
@@ -110,7 +102,8 @@ export class RealtimeProxy {
         headers: { 'retry-after': '1' },
       });
     }
-    const limits = this.deps.rateLimiter === undefined ? undefined : await this.deps.rateLimiter.admit({ caller, route, req: { op: 'chat', body: {}, stream: true, clientWantsUsage: false }, promptTokens: 0, maxOutputTokens: 0 });
+    // Each connection is one request for the rate limits; budgets admit it while none that applies is exhausted.
+    const limits = await admitPassThrough(this.deps, caller, route, true);
     // Counted from here: connecting upstream takes a while, and parallel upgrades must see each other.
     this.open.set(route.id, this.connections(route.id) + 1);
     let counted = true;
@@ -121,30 +114,44 @@ export class RealtimeProxy {
     };
     try {
       const ws = await this.loadWs();
-      const upstream = await this.connectUpstream(ws.connect, decision, url.searchParams, req);
-      ws.server.handleUpgrade(req, socket, head, (client) => this.pipe(client, upstream, decision, caller, limits?.settle, uncount));
+      const { upstream, to } = await this.connectFirst(ws.connect, decision, url.searchParams, req);
+      ws.server.handleUpgrade(req, socket, head, (client) => this.pipe(client, upstream, route, to.target, caller, (s) => limits.settle(s), uncount));
     } catch (err) {
       uncount();
-      limits?.settle({ usage: undefined, costUsd: 0 });
+      limits.settle({ usage: undefined, costUsd: 0 });
       throw err;
     }
   }
 
-  private connectUpstream(Connect: typeof WebSocket, decision: PassThroughDecision, query: URLSearchParams, req: IncomingMessage): Promise<WebSocket> {
-    const provider = decision.provider.config;
-    const headers: Record<string, string> = { ...provider.headers };
-    const key = provider.apiKey?.reveal();
-    if (key !== undefined && key !== '') headers.authorization = `Bearer ${key}`;
+  /** The route's targets in order until one accepts the connection (nothing has been sent yet, so failing over is safe). */
+  private async connectFirst(Connect: typeof WebSocket, decision: PassThroughDecision, query: URLSearchParams, req: IncomingMessage): Promise<{ upstream: WebSocket; to: ForwardTarget }> {
+    let last: unknown;
+    for (const to of decision.targets) {
+      try {
+        return { upstream: await this.connectUpstream(Connect, to, query, req), to };
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last;
+  }
+
+  private connectUpstream(Connect: typeof WebSocket, to: ForwardTarget, query: URLSearchParams, req: IncomingMessage): Promise<WebSocket> {
+    const headers = to.forwarding.headers(to.at);
     const beta = req.headers['openai-beta'];
     if (typeof beta === 'string') headers['openai-beta'] = beta;
-    const target = realtimeUpstreamUrl(decision.baseUrl, query, decision.target.model);
+    const target = to.forwarding.url(REALTIME_PATH, query, to.at);
     return new Promise((resolve, reject) => {
-      const upstream = new Connect(target, { headers, maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: provider.connectTimeoutMs });
+      if (target === undefined) {
+        reject(new GatewayError(502, 'upstream_unreachable', 'server_error', `Realtime upstream ${to.target.providerId} does not serve Realtime`));
+        return;
+      }
+      const upstream = new Connect(target, { headers, maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: to.provider.config.connectTimeoutMs });
       const fail = (message: string): void => {
         upstream.removeAllListeners();
         upstream.on('error', () => undefined);
         upstream.terminate();
-        reject(new GatewayError(502, 'upstream_unreachable', 'server_error', `Realtime upstream ${decision.target.providerId} refused the connection: ${message}`));
+        reject(new GatewayError(502, 'upstream_unreachable', 'server_error', `Realtime upstream ${to.target.providerId} refused the connection: ${message}`));
       };
       upstream.once('open', () => {
         // The upstream speaks first (session.created): hold its messages until the client's side is up.
@@ -158,8 +165,7 @@ export class RealtimeProxy {
     });
   }
 
-  private pipe(client: WebSocket, upstream: WebSocket, decision: PassThroughDecision, caller: Caller, settle: ((s: { usage: Usage | undefined; costUsd: number }) => void) | undefined, uncount: () => void): void {
-    const { route, target } = decision;
+  private pipe(client: WebSocket, upstream: WebSocket, route: RouteConfig, target: TargetConfig, caller: Caller, settle: (s: { usage: Usage | undefined; costUsd: number }) => void, uncount: () => void): void {
     const started = Date.now();
     const idleMs = route.passThrough?.realtime.idleTimeoutMs ?? 60_000;
     const total: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
@@ -212,7 +218,7 @@ export class RealtimeProxy {
       clearTimeout(idle);
       this.sockets.delete(client);
       uncount();
-      settle?.({ usage: total, costUsd: costUsd(total, target.pricing) });
+      settle({ usage: total, costUsd: costUsd(total, target.pricing) });
       this.deps.logger.info(
         { route: route.id, caller: caller.id, provider: target.providerId, upstreamModel: target.model, durationMs: Date.now() - started, messages, responses, inputTokens: total.inputTokens, outputTokens: total.outputTokens },
         'realtime connection closed',

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { realtimeUpstreamUrl } from './realtime-proxy.js';
 import { realtimeUsage } from './realtime-usage.js';
 
 describe('realtime', () => {
@@ -9,10 +8,5 @@ describe('realtime', () => {
     expect(realtimeUsage(Buffer.from(JSON.stringify({ type: 'response.output_text.delta', delta: 'response.done' })))).toBeUndefined();
     expect(realtimeUsage(Buffer.from('{"type":"response.done"'))).toBeUndefined();
     expect(realtimeUsage([Buffer.from('{"type":"response.done",'), Buffer.from('"response":{"usage":{"input_tokens":1,"output_tokens":2}}}')])).toEqual({ inputTokens: 1, outputTokens: 2, cachedInputTokens: 0 });
-  });
-
-  it('builds the upstream URL: ws(s), /realtime under the base URL, the target model, other parameters kept', () => {
-    expect(realtimeUpstreamUrl('https://api.openai.com/v1', new URLSearchParams('model=voice&foo=1'), 'gpt-realtime').toString()).toBe('wss://api.openai.com/v1/realtime?model=gpt-realtime&foo=1');
-    expect(realtimeUpstreamUrl('http://vllm:8000/v1/', new URLSearchParams('call_id=c1'), 'm').toString()).toBe('ws://vllm:8000/v1/realtime?call_id=c1');
   });
 });
