@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import { type AwsCredentials, signRequest } from '../../dataplane/config/sigv4.js';
+import { DELETE_BATCH, type ListPage, type PartitionStore } from './partition-store.js';
+
+export interface S3Location {
+  /** e.g. http://seaweedfs.storage:8333, without a trailing slash */
+  endpoint: string;
+  bucket: string;
+  region: string;
+}
+
+/** An S3 error answer (or a network failure, status 0) in words that carry no credential. */
+export class S3Error extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'S3Error';
+  }
+}
+
+const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const unescapeXml = (s: string): string => s.replace(/&(amp|lt|gt|quot|apos);/g, (_, e: string) => XML_ENTITIES[e] ?? '');
+const escapeXml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&${Object.entries(XML_ENTITIES).find(([, v]) => v === c)?.[0] ?? 'amp'};`);
+const tag = (xml: string, name: string): string | undefined => {
+  const m = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(xml);
+  return m === null ? undefined : unescapeXml(m[1] ?? '');
+};
+const blocks = (xml: string, name: string): string[] => [...xml.matchAll(new RegExp(`<${name}>([\\s\\S]*?)</${name}>`, 'g'))].map((m) => m[1] ?? '');
+
+/**
+ * The S3 calls retention needs (ListObjectsV2, DeleteObjects, and a probe), path-style and
+ * SigV4-signed. Errors say the bucket, the endpoint, the status and S3's own code and message,
+ * with the credentials cut out should a server echo them.
+ */
+export class S3Store implements PartitionStore {
+  constructor(
+    private readonly location: S3Location,
+    private readonly credentials: AwsCredentials,
+    private readonly timeoutMs = 30_000,
+  ) {}
+
+  async list(prefix: string, delimited: boolean, next?: string): Promise<ListPage> {
+    const query = new URLSearchParams({ 'list-type': '2', prefix, 'max-keys': '1000' });
+    if (delimited) query.set('delimiter', '/');
+    if (next !== undefined) query.set('continuation-token', next);
+    const xml = await this.call('GET', `?${query.toString()}`, '');
+    const page: ListPage = {
+      prefixes: blocks(xml, 'CommonPrefixes').map((b) => tag(b, 'Prefix') ?? '').filter((p) => p !== ''),
+      objects: blocks(xml, 'Contents').map((b) => ({ key: tag(b, 'Key') ?? '', size: Number(tag(b, 'Size') ?? 0) })),
+    };
+    const token = tag(xml, 'NextContinuationToken');
+    if (tag(xml, 'IsTruncated') === 'true' && token !== undefined && token !== '') page.next = token;
+    return page;
+  }
+
+  async delete(keys: readonly string[]): Promise<{ failed: { key: string; reason: string }[] }> {
+    if (keys.length === 0) return { failed: [] };
+    if (keys.length > DELETE_BATCH) throw new Error(`at most ${DELETE_BATCH} keys per DeleteObjects`);
+    // Quiet: the answer lists only the keys that failed.
+    const body = `<?xml version="1.0" encoding="UTF-8"?><Delete><Quiet>true</Quiet>${keys.map((k) => `<Object><Key>${escapeXml(k)}</Key></Object>`).join('')}</Delete>`;
+    const xml = await this.call('POST', '?delete', body, { 'content-md5': createHash('md5').update(body).digest('base64'), 'content-type': 'application/xml' });
+    const failed = blocks(xml, 'Error').map((b) => ({ key: tag(b, 'Key') ?? '', reason: `${tag(b, 'Code') ?? 'Error'}: ${tag(b, 'Message') ?? ''}` }));
+    return { failed: failed.filter((f) => f.key !== '' && !f.reason.startsWith('NoSuchKey')) };
+  }
+
+  /** The bucket answers a one-key listing with these credentials (what writing and sweeping need). */
+  async probe(prefix: string): Promise<void> {
+    await this.call('GET', `?${new URLSearchParams({ 'list-type': '2', prefix, 'max-keys': '1' }).toString()}`, '');
+  }
+
+  private async call(method: 'GET' | 'POST', query: string, body: string, extra: Record<string, string> = {}): Promise<string> {
+    const { endpoint, bucket, region } = this.location;
+    const url = `${endpoint}/${bucket}${query}`;
+    const headers = { ...extra, 'x-amz-content-sha256': createHash('sha256').update(body).digest('hex') };
+    const signed = signRequest({ method, url, headers, body, region, service: 's3' }, this.credentials, Date.now());
+    const where = `bucket ${bucket} at ${endpoint}`;
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers: { ...headers, ...signed.headers }, ...(method === 'POST' ? { body } : {}), signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      const cause = (err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
+      throw new S3Error(0, 'Unreachable', this.scrub(`${where} is unreachable (${cause})`));
+    }
+    const text = await res.text();
+    if (res.ok) return text;
+    const code = tag(text, 'Code') ?? `HTTP${res.status}`;
+    const message = tag(text, 'Message');
+    throw new S3Error(res.status, code, this.scrub(`${where} answered ${res.status} ${code}${message === undefined || message === '' ? '' : `: ${message}`}`));
+  }
+
+  private scrub(text: string): string {
+    let out = text.slice(0, 400);
+    for (const value of [this.credentials.accessKeyId, this.credentials.secretAccessKey, this.credentials.sessionToken]) {
+      if (value !== undefined && value.length >= 4) out = out.split(value).join('[credential]');
+    }
+    return out;
+  }
+}
