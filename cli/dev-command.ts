@@ -7,6 +7,7 @@ import { DevConsole } from './dev-console.js';
 import { consoleRouter } from '../operator/console/console-routes.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { compile } from '../operator/compile/compile.js';
+import { LocalRetention } from '../operator/retention/local-retention.js';
 import { DirectorySource } from '../operator/sources/directory-source.js';
 import { formatManifestError, type LoadResult } from '../operator/sources/manifest-loader.js';
 
@@ -38,6 +39,8 @@ export interface DevOptions {
   onRequest?: DataplaneOptions['onRequest'];
   /** DataPolicy capture queue sizes and batching instead of the defaults. */
   capture?: DataplaneOptions['capture'];
+  /** Between two retention sweeps of localDirectory capture destinations (default 1 minute). */
+  retentionIntervalMs?: number;
 }
 
 export interface DevGateway {
@@ -49,6 +52,8 @@ export interface DevGateway {
   adminToken: string;
   /** Reloads the manifests now (the watcher does this on its own too). */
   reload(): LoadResult;
+  /** The retention sweep of localDirectory capture destinations (`pass()` sweeps now). */
+  retention: LocalRetention;
   stop(): Promise<{ drained: boolean }>;
 }
 
@@ -104,6 +109,9 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
   };
   const source = new DirectorySource(opts.dir, onLoad);
   source.start();
+  // DataPolicy retention of localDirectory destinations, as the operator sweeps buckets.
+  const retention = new LocalRetention({ policies: () => dataplane.store.current?.snapshot.dataPolicies, logger, ...(opts.retentionIntervalMs === undefined ? {} : { intervalMs: opts.retentionIntervalMs }) });
+  retention.start();
   const address = await dataplane.start();
   const host = address.address.includes(':') ? `[${address.address}]` : address.address;
   const admin = dataplane.adminAddress;
@@ -113,8 +121,10 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     ...(admin === undefined ? {} : { adminUrl: `http://${host}:${admin.port}` }),
     adminToken,
     reload: () => source.load(),
+    retention,
     stop: async () => {
       source.stop();
+      await retention.stop();
       return dataplane.shutdown();
     },
   };

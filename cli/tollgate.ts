@@ -80,6 +80,9 @@ operator:
   --usage-retention-days <n>  Days of UsageReport objects kept (default 30; env TOLLGATE_USAGE_RETENTION_DAYS)
   --usage-flush-interval <s>  Seconds between UsageReport writes (default 5)
   --usage-top-callers <n>   Callers a UsageReport keeps by name, the rest summed (default 10, at most 25)
+  --retention-interval <s>  Seconds between two retention sweeps of one DataPolicy (default 600;
+                            env TOLLGATE_RETENTION_INTERVAL)
+  --retention-max-deletes <n>  Objects one sweep deletes per destination, at most (default 10000)
 
 spend (reads UsageReports with your credentials: your RBAC decides what you see):
   --by <dimension>          namespace (default), route, model, provider or caller
@@ -116,6 +119,12 @@ function usageHistoryOptions(retention: string | undefined, interval: string | u
     ...(seconds === undefined ? {} : { flushIntervalMs: seconds * 1000 }),
     ...(topCallers === undefined ? {} : { topCallers }),
   };
+}
+
+function retentionOptions(interval: string | undefined, maxDeletes: string | undefined): { intervalMs?: number; maxDeletesPerPass?: number } {
+  const seconds = positiveInt(interval, '--retention-interval');
+  const deletes = positiveInt(maxDeletes, '--retention-max-deletes');
+  return { ...(seconds === undefined ? {} : { intervalMs: seconds * 1000 }), ...(deletes === undefined ? {} : { maxDeletesPerPass: deletes }) };
 }
 
 /** A certificate and key read from files, both or neither. */
@@ -236,6 +245,8 @@ async function main(argv: string[]): Promise<void> {
       context: { type: 'string' },
       console: { type: 'string' },
       output: { type: 'string', short: 'o' },
+      'retention-interval': { type: 'string' },
+      'retention-max-deletes': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: false,
@@ -347,6 +358,7 @@ async function main(argv: string[]): Promise<void> {
               },
             }),
         usageHistory: usageHistoryOptions(values['usage-retention-days'] ?? process.env.TOLLGATE_USAGE_RETENTION_DAYS, values['usage-flush-interval'], values['usage-top-callers']),
+        retention: retentionOptions(values['retention-interval'] ?? process.env.TOLLGATE_RETENTION_INTERVAL, values['retention-max-deletes']),
         debounceMs: 100,
         maxWaitMs: 1_000,
         logger,

@@ -25,6 +25,7 @@ import { ensureInstallationSecretWithRetry, serviceAccountOwner, withRetry } fro
 import { ensureChannelTls, type ManagedTlsConfig } from './tls/channel-tls.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { createOperatorMetrics } from './operator-metrics.js';
+import { RetentionController } from './retention/retention-controller.js';
 import { NOOP_OPERATOR_TRACING, operatorTracing } from './telemetry/operator-tracing.js';
 
 export interface OperatorConfig {
@@ -58,6 +59,8 @@ export interface OperatorConfig {
   exactBudgets?: { redis: Redis; keyPrefix: string };
   /** UsageReport objects: days kept, write interval, callers kept by name (defaults 30 days, 5 s, 10). */
   usageHistory?: { retentionDays?: number; flushIntervalMs?: number; topCallers?: number };
+  /** DataPolicy retention: time between sweeps of one policy (default 10 min), objects deleted per pass (default 10,000). */
+  retention?: { intervalMs?: number; maxDeletesPerPass?: number };
 }
 
 /** Data key of the API key hash key in its Secret. */
@@ -147,6 +150,17 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     onWrite: (result) => metrics.usageReportWrites.inc({ result }),
   });
   history.start();
+  const retention = new RetentionController({
+    client,
+    dataPolicies: caches.dataPolicies,
+    secrets: caches.secrets,
+    isLeader,
+    events,
+    logger,
+    onConditionsChanged: () => trigger?.trigger(),
+    ...(config.retention?.intervalMs === undefined ? {} : { intervalMs: config.retention.intervalMs }),
+    ...(config.retention?.maxDeletesPerPass === undefined ? {} : { limits: { maxDeletes: config.retention.maxDeletesPerPass } }),
+  });
   let apiKeyHashKey: string | undefined;
   const reconciler = new Reconciler({
     client,
@@ -157,6 +171,10 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     dataplane: config.dataplane,
     apiKeyHashKey: () => apiKeyHashKey,
     extraConditions: (status) => {
+      if (status.kind === 'DataPolicy') {
+        const condition = retention.condition(status.namespace, status.name, status.generation);
+        return condition === undefined ? [] : [condition];
+      }
       if (status.kind !== 'Budget') return [];
       const condition = usage.thresholdCondition(budgetConfigs().find((b) => b.id === `${status.namespace}/${status.name}`), status.generation);
       return condition === undefined ? [] : [condition];
@@ -230,6 +248,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   void Promise.all(informers.map((i) => i.hasSynced())).then(() => {
     synced = true;
     logger.info({ informers: informers.length }, 'caches synced');
+    retention.start();
     trigger?.trigger();
   });
 
@@ -253,6 +272,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
         metrics.leader.set(0);
         usage.reset();
         history.reset();
+        retention.reset();
         distributor.setEnabled(false);
       },
     },
@@ -277,6 +297,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     async stop() {
       trigger?.stop();
       await history.stop();
+      await retention.stop();
       stopSecrets.abort();
       await mirror?.stop();
       for (const informer of informers) informer.stop();

@@ -112,7 +112,7 @@ export const DataPolicySpecSchema = withRules(
         metadata: PositiveDurationSchema.optional().describe('How long metadata records live, e.g. "8760h". Absent: kept until removed by hand.'),
       })
       .optional()
-      .describe('Enforced by the operator on S3 destinations: it deletes objects older than these and reports the sweep in status.'),
+      .describe('Enforced by Tollgate: the operator deletes this policy\'s expired S3 objects (`tollgate dev` its expired local files), content and metadata separately, and reports each sweep in status.retention.'),
     destinations: z.array(DataPolicyDestinationSchema).max(8).default([]).describe('Where records go.'),
   }),
   [
@@ -139,21 +139,45 @@ export const DataPolicySpecSchema = withRules(
   ],
 ).describe('What prompt and response content is captured for which traffic, how it is redacted, where it goes and how long it lives.');
 
+const RetentionStreamStatusSchema = z
+  .strictObject({
+    retention: z.string().optional().describe('The retention this stream was swept with (spec.retention).'),
+    deletedObjects: z.number().int().optional().describe('Objects the last sweep deleted.'),
+    deletedBytes: z.number().int().optional().describe('Bytes the last sweep deleted.'),
+    totalDeletedObjects: z.number().int().optional().describe('Objects deleted by all sweeps of this policy.'),
+    totalDeletedBytes: z.number().int().optional().describe('Bytes deleted by all sweeps of this policy.'),
+    oldestKept: z.string().optional().describe('Start of the oldest hour partition still holding records of this policy (RFC 3339); absent when none.'),
+  })
+  .describe('What the sweeps did to one stream of records.');
+
 export const DataPolicyStatusSchema = z
   .strictObject({
     observedGeneration: ObservedGenerationSchema,
     conditions: ConditionsSchema.optional(),
+    destinations: z
+      .array(
+        z.strictObject({
+          name: z.string().describe('The destination (spec.destinations[].name).'),
+          conditions: ConditionsSchema.optional().describe('DestinationReady: the Secret is present and the bucket answers with its credentials, or the OTLP endpoint is configured.'),
+        }),
+      )
+      .max(8)
+      .optional()
+      .describe('Each destination as the operator last checked it.'),
     retention: z
       .strictObject({
-        lastSweepTime: z.string().optional().describe('When the operator last swept the S3 destinations (RFC 3339).'),
-        deletedContentObjects: z.number().int().optional().describe('Content objects the last sweep deleted.'),
-        deletedMetadataObjects: z.number().int().optional().describe('Metadata objects the last sweep deleted.'),
-        message: z.string().optional().describe('What the last sweep did or why it failed.'),
+        observedGeneration: ObservedGenerationSchema,
+        lastSweepTime: z.string().optional().describe('When the operator last swept the destinations (RFC 3339).'),
+        complete: z.boolean().optional().describe('False when the last sweep stopped at its per-pass limit; the next one continues.'),
+        content: RetentionStreamStatusSchema.optional(),
+        metadata: RetentionStreamStatusSchema.optional(),
+        message: z.string().optional().describe('What the last sweep did, or why it failed.'),
       })
       .optional()
       .describe('The retention sweep, as the operator last ran it.'),
   })
-  .describe('Whether the policy is accepted, conflicts, and what retention did.');
+  .describe('Whether the policy is accepted, conflicts, whether its destinations are ready, and what retention did.');
+export type DataPolicyStatus = z.infer<typeof DataPolicyStatusSchema>;
 
 export const DataPolicySchema = z.looseObject({
   apiVersion: z.literal('tollgate.dev/v1alpha1'),

@@ -58,15 +58,9 @@ export function compileDataPolicies(policies: readonly DataPolicy[], opts: DataP
         if (opts.localDestinations) destinations.push({ type: 'localDirectory', name: d.name, path: d.localDirectory.path });
         else invalid.push(`${field}.localDirectory: only tollgate dev writes to a local directory; use s3 or otlpLogs in a cluster`);
       } else if (d.s3 !== undefined) {
-        const ref = d.s3.credentialsSecretRef;
-        const data = opts.secrets.find((s) => s.namespace === ns && s.name === ref.name)?.data;
-        const keyId = data?.[ref.accessKeyIdKey];
-        const key = data?.[ref.secretAccessKeyKey];
-        if (keyId === undefined || key === undefined || keyId === '' || key === '') {
-          problems.push({
-            reason: 'SecretNotFound',
-            message: `${field}.s3.credentialsSecretRef: Secret ${ns}/${ref.name} ${data === undefined ? 'not found' : `lacks key ${keyId === undefined || keyId === '' ? ref.accessKeyIdKey : ref.secretAccessKeyKey}`}; destination ${d.name} receives nothing`,
-          });
+        const credentials = s3Credentials(d.s3.credentialsSecretRef, ns, opts.secrets);
+        if ('problem' in credentials) {
+          problems.push({ reason: 'SecretNotFound', message: `${field}.s3.credentialsSecretRef: ${credentials.problem}; destination ${d.name} receives nothing` });
           return;
         }
         destinations.push({
@@ -76,8 +70,8 @@ export function compileDataPolicies(policies: readonly DataPolicy[], opts: DataP
           bucket: d.s3.bucket,
           region: d.s3.region,
           prefix: d.s3.prefix.replace(/\/+$/, ''),
-          accessKeyId: secret(keyId),
-          secretAccessKey: secret(key),
+          accessKeyId: secret(credentials.accessKeyId),
+          secretAccessKey: secret(credentials.secretAccessKey),
           batchIntervalMs: durationToMs(d.s3.batchInterval),
           maxBatchRecords: d.s3.maxBatchRecords,
         });
@@ -114,6 +108,19 @@ export function compileDataPolicies(policies: readonly DataPolicy[], opts: DataP
     return status;
   });
   return { configs, statuses };
+}
+
+type S3CredentialsRef = NonNullable<DataPolicy['spec']['destinations'][number]['s3']>['credentialsSecretRef'];
+
+/** The access key pair an s3 destination names, or why it cannot be had (no value in the message). */
+export function s3Credentials(ref: S3CredentialsRef, namespace: string, secrets: readonly SecretInput[]): { accessKeyId: string; secretAccessKey: string } | { problem: string } {
+  const data = secrets.find((s) => s.namespace === namespace && s.name === ref.name)?.data;
+  if (data === undefined) return { problem: `Secret ${namespace}/${ref.name} not found` };
+  const accessKeyId = data[ref.accessKeyIdKey];
+  const secretAccessKey = data[ref.secretAccessKeyKey];
+  if (accessKeyId === undefined || accessKeyId === '') return { problem: `Secret ${namespace}/${ref.name} lacks key ${ref.accessKeyIdKey}` };
+  if (secretAccessKey === undefined || secretAccessKey === '') return { problem: `Secret ${namespace}/${ref.name} lacks key ${ref.secretAccessKeyKey}` };
+  return { accessKeyId, secretAccessKey };
 }
 
 /** Records which subjects this policy claims; those an older policy claimed first are its conflicts. */

@@ -1,4 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { secret } from '../../dataplane/config/secret-value.js';
+import type { CaptureRecord } from '../../dataplane/policy/capture/capture-record.js';
+import { s3Destination } from '../../dataplane/policy/capture/destinations/s3.js';
+import { type S3Server, startS3 } from '../s3/seaweedfs.js';
 import { applyOrRefusal, type Conditioned, conditionOf, dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster } from './harness.js';
 
 const DP = `${POD_NET}.70`;
@@ -6,19 +10,26 @@ const DP = `${POD_NET}.70`;
 let k: TestCluster;
 let operator: Proc;
 let dataplane: Proc;
+let s3: S3Server;
+
+// Retention sweeps every 2 s here (default 10 min), so that the tests see them.
+const startRetentionOperator = (): Proc => startOperator(k.operatorKubeconfig, { port: 19171, identity: 'operator-dp', args: ['--retention-interval', '2'] });
 
 beforeAll(async () => {
-  k = await startTestCluster();
+  [k, s3] = await Promise.all([startTestCluster(), startS3()]);
   k.kubectl(['create', 'namespace', 'team-a']);
   k.kubectl(['create', 'namespace', 'team-b']);
+  k.kubectl(['create', 'namespace', 'team-c']);
+  await s3.createBucket('captures');
   dataplane = startDataplane(DP);
   k.apply(dataplaneService([DP]));
-  operator = startOperator(k.operatorKubeconfig, { port: 19171, identity: 'operator-dp' });
-}, 120_000);
+  operator = startRetentionOperator();
+}, 300_000);
 
 afterAll(async () => {
   await operator?.kill();
   await dataplane?.kill();
+  await s3?.stop();
   await k?.stop();
 });
 
@@ -85,5 +96,137 @@ describe('DataPolicy on a real API server', () => {
       return cond;
     }, 'Conflicted=True on the younger policy', 60_000);
     expect(c.message).toContain('namespace team-a (DataPolicy team-a/audit applies)');
+  });
+});
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+interface RetentionStatus extends Conditioned {
+  status?: NonNullable<Conditioned['status']> & {
+    destinations?: { name: string; conditions?: { type: string; status: string; reason: string; message: string }[] }[];
+    retention?: {
+      lastSweepTime?: string;
+      complete?: boolean;
+      message?: string;
+      content?: { deletedObjects?: number; totalDeletedObjects?: number; deletedBytes?: number; oldestKept?: string };
+      metadata?: { deletedObjects?: number; totalDeletedObjects?: number; oldestKept?: string };
+    };
+  };
+}
+
+/** Records of DataPolicy team-c/retained at these ages, written by the data plane's own S3 writer. */
+async function seed(ages: Record<string, number>): Promise<void> {
+  const writer = s3Destination({
+    type: 's3',
+    name: 'bucket',
+    endpoint: s3.endpoint,
+    bucket: 'captures',
+    region: 'us-east-1',
+    prefix: 'it',
+    accessKeyId: secret(s3.accessKeyId),
+    secretAccessKey: secret(s3.secretAccessKey),
+    batchIntervalMs: 1_000,
+    maxBatchRecords: 100,
+  });
+  for (const [requestId, age] of Object.entries(ages)) {
+    const record: CaptureRecord = {
+      schema: 'tollgate.capture.v1',
+      requestId,
+      time: new Date(Date.now() - age).toISOString(),
+      durationMs: 1,
+      namespace: 'team-c',
+      caller: { kind: 'serviceaccount', namespace: 'team-c', name: 'app' },
+      model: 'chat',
+      stream: false,
+      status: 200,
+      decision: 'served',
+      policy: { id: 'team-c/retained', mode: 'Full' },
+      content: { request: { messages: [{ role: 'user', content: requestId }] } },
+    };
+    await writer.write([record]);
+  }
+}
+
+const bucketSecret = (name: string, keyId: string, key: string): string => `apiVersion: v1
+kind: Secret
+metadata: { name: ${name}, namespace: team-c }
+stringData: { accessKeyId: "${keyId}", secretAccessKey: "${key}" }
+`;
+const s3Policy = (name: string, secretName: string, subjects: string): string =>
+  policy(
+    name,
+    'team-c',
+    `  subjects: ${subjects}\n  capture: { mode: Full }\n  retention: { content: 24h, metadata: 720h }\n  destinations: [{ name: bucket, s3: { endpoint: "${s3.endpoint}", bucket: captures, prefix: it, credentialsSecretRef: { name: ${secretName} } } }]\n`,
+  );
+
+describe('DataPolicy retention on a real API server and SeaweedFS', () => {
+  it('deletes expired content before metadata, keeps fresh records, and reports it in status', async () => {
+    await seed({ old: 40 * DAY, mid: 10 * DAY, fresh: 2 * HOUR });
+    expect(await s3.list('captures', 'it/')).toHaveLength(6);
+    k.apply(bucketSecret('capture-bucket', s3.accessKeyId, s3.secretAccessKey));
+    k.apply(s3Policy('retained', 'capture-bucket', '{ namespaces: [team-c] }'));
+    const swept = await eventually(() => {
+      const obj = k.get<RetentionStatus>('datapolicy', 'retained', 'team-c');
+      if (obj.status?.retention?.content?.totalDeletedObjects !== 2) throw new Error(`retention status: ${JSON.stringify(obj.status?.retention)}`);
+      if (conditionOf(obj, 'DestinationReady')?.status !== 'True') throw new Error(`DestinationReady: ${JSON.stringify(conditionOf(obj, 'DestinationReady'))}`);
+      return obj;
+    }, 'a sweep in status.retention and DestinationReady=True', 60_000);
+    const keys = await s3.list('captures', 'it/');
+    const dated = (stream: string, age: number): boolean => keys.some((key) => key.startsWith(`it/${stream}/namespace=team-c/date=${new Date(Date.now() - age).toISOString().slice(0, 10)}/`));
+    expect(dated('content', 40 * DAY)).toBe(false);
+    expect(dated('content', 10 * DAY)).toBe(false);
+    expect(dated('metadata', 40 * DAY)).toBe(false);
+    expect(dated('metadata', 10 * DAY)).toBe(true);
+    expect(keys.filter((key) => key.startsWith('it/content/'))).toHaveLength(1);
+    expect(keys).toHaveLength(3);
+    const retention = swept.status?.retention;
+    expect(retention?.metadata?.totalDeletedObjects).toBe(1);
+    expect(retention?.content?.oldestKept).toBe(`${new Date(Date.now() - 2 * HOUR).toISOString().slice(0, 13)}:00:00Z`);
+    expect(retention?.metadata?.oldestKept).toBe(`${new Date(Date.now() - 10 * DAY).toISOString().slice(0, 13)}:00:00Z`);
+    expect(retention?.complete).toBe(true);
+    expect(swept.status?.destinations?.[0]?.conditions?.[0]).toMatchObject({ type: 'DestinationReady', status: 'True', reason: 'BucketReachable' });
+  });
+
+  it('continues after an operator restart: totals carry on from status, and sweeps stay idempotent', async () => {
+    await operator.kill('SIGTERM');
+    await seed({ again: 20 * DAY });
+    operator = startRetentionOperator();
+    const obj = await eventually(() => {
+      const o = k.get<RetentionStatus>('datapolicy', 'retained', 'team-c');
+      if (o.status?.retention?.content?.totalDeletedObjects !== 3) throw new Error(`retention status: ${JSON.stringify(o.status?.retention)}`);
+      return o;
+    }, 'the new leader sweeping the new expired content', 90_000);
+    expect(obj.status?.retention?.metadata?.totalDeletedObjects).toBe(1);
+    expect((await s3.list('captures', 'it/content/')).length).toBe(1);
+    expect((await s3.list('captures', 'it/metadata/')).length).toBe(3);
+  });
+
+  it('sets DestinationReady=False with a clear message for a wrong or missing Secret, never showing a credential', async () => {
+    const wrongKeyId = 'AKIDWRONGKEYID0001';
+    const wrongKey = 'wrong-secret-access-key-0001';
+    k.apply(bucketSecret('wrong-bucket', wrongKeyId, wrongKey));
+    k.apply(s3Policy('wrong-secret', 'wrong-bucket', '{ routes: [{ name: chat }] }'));
+    k.apply(s3Policy('no-secret', 'absent', '{ routes: [{ name: other }] }'));
+    const wrong = await eventually(() => {
+      const c = conditionOf(k.get<RetentionStatus>('datapolicy', 'wrong-secret', 'team-c'), 'DestinationReady');
+      if (c?.status !== 'False') throw new Error(`DestinationReady: ${JSON.stringify(c)}`);
+      return c;
+    }, 'DestinationReady=False for the wrong keys', 60_000);
+    expect(wrong.reason).toBe('AccessDenied');
+    expect(wrong.message).toMatch(/^destination bucket: bucket captures at http:\/\/127\.0\.0\.1:\d+ answered 403 \w+.*\(check the access key pair in Secret team-c\/wrong-bucket\)$/);
+    const missing = await eventually(() => {
+      const c = conditionOf(k.get<RetentionStatus>('datapolicy', 'no-secret', 'team-c'), 'DestinationReady');
+      if (c?.status !== 'False') throw new Error(`DestinationReady: ${JSON.stringify(c)}`);
+      return c;
+    }, 'DestinationReady=False for the missing Secret', 60_000);
+    expect(missing).toMatchObject({ reason: 'SecretNotFound', message: 'destination bucket: Secret team-c/absent not found' });
+    const events = await eventually(() => {
+      const out = k.kubectl(['get', 'events', '-n', 'team-c', '-o', 'json']);
+      if (!out.includes('AccessDenied')) throw new Error('no AccessDenied event yet');
+      return out;
+    }, 'a Warning event', 30_000);
+    const everything = [JSON.stringify(k.get('datapolicy', 'wrong-secret', 'team-c')), events, operator.logs.join('')].join('\n');
+    for (const credential of [wrongKeyId, wrongKey, s3.accessKeyId, s3.secretAccessKey]) expect(everything).not.toContain(credential);
   });
 });
