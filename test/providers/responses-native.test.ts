@@ -43,7 +43,18 @@ describe('Responses API served natively', () => {
         routeManifest('native-azure', [['az', 'gpt-4.1']]) +
         routeManifest('openai-then-claude', [['oai', 'gpt-4.1'], ['claude', 'claude-sonnet-4-5']]) +
         routeManifest('claude-then-openai', [['claude', 'claude-sonnet-4-5'], ['oai', 'gpt-4.1']]) +
-        routeManifest('claude-only', [['claude', 'claude-sonnet-4-5']]),
+        routeManifest('claude-only', [['claude', 'claude-sonnet-4-5']]) +
+        routeManifest('guarded', [['oai', 'gpt-4.1']]) +
+        `apiVersion: tollgate.dev/v1alpha1
+kind: GuardrailPolicy
+metadata: { name: guarded }
+spec:
+  subjects: { routes: [{ name: guarded }] }
+  rules:
+    - { name: no-cards, phase: Request, action: Block, detector: { builtin: [PaymentCard] } }
+    - { name: mask-email, phase: Request, action: Mask, detector: { builtin: [Email] } }
+    - { name: watch-answers, phase: Response, action: Monitor, detector: { builtin: [Email] } }
+`,
     });
     usage = captureUsage(gateway);
     client = new OpenAI({ apiKey: 'client-key', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
@@ -163,5 +174,17 @@ describe('Responses API served natively', () => {
     expect(bad.param).toBe('previous_response_id');
     expect(bad.message).toMatch(/previous_response_id needs state that this gateway does not keep.*route default\/claude-only has no such target: default\/claude/);
     expect(claude.requests.length).toBe(before);
+  });
+
+  it('guardrails: request rules read the Responses input; with response rules a request only a native target can serve is refused, naming why', async () => {
+    const before = openai.requests.length;
+    const blocked = await client.responses.create({ model: 'guarded', input: [{ role: 'user', content: 'card 4111 1111 1111 1111' }] }).catch((e: unknown) => e);
+    expect(blocked).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((blocked as InstanceType<typeof OpenAI.BadRequestError>).code).toBe('guardrail_blocked');
+    const stateful = await client.responses.create({ model: 'guarded', input: 'Hi', previous_response_id: 'resp_1' }).catch((e: unknown) => e);
+    expect(stateful).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((stateful as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('previous_response_id');
+    expect((stateful as Error).message).toMatch(/but guardrail response rules apply on this route/);
+    expect(openai.requests.length).toBe(before);
   });
 });
