@@ -90,6 +90,22 @@ export const ConditionsSchema = z
   .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })
   .describe('Current state of the object: Accepted, ResolvedRefs, Programmed.');
 
+/** Spec changes a Provider or ModelRoute status keeps (the oldest dropped first). */
+export const MAX_SPEC_HISTORY = 20;
+
+export const SpecHistorySchema = z
+  .array(
+    z.strictObject({
+      generation: z.number().int().describe('The .metadata.generation the spec changed to.'),
+      changedAt: z.string().describe('When (RFC 3339): the last write of .spec recorded in managedFields, else when the operator saw the new generation.'),
+    }),
+  )
+  .max(MAX_SPEC_HISTORY)
+  .describe(
+    `The spec changes (generation bumps) the operator saw, oldest first, at most ${MAX_SPEC_HISTORY}: the console marks them on its charts, so a routing change can be judged by what it did. A generation that came and went while the operator was down is not listed.`,
+  );
+export type SpecHistory = z.infer<typeof SpecHistorySchema>;
+
 /** A cross-field rule: CEL for the API server, the same rule in TypeScript for manifests read from disk. */
 export interface CrossFieldRule<T> {
   rule: string;

@@ -9,6 +9,7 @@ import {
   ObjectMetaSchema,
   ObservedGenerationSchema,
   ServiceAccountRefSchema,
+  SpecHistorySchema,
   withRules,
 } from './common.js';
 import { durationToMs } from './duration.js';
@@ -390,6 +391,7 @@ export const ModelRouteStatusSchema = z
   .strictObject({
     observedGeneration: ObservedGenerationSchema,
     conditions: ConditionsSchema.optional(),
+    specHistory: SpecHistorySchema.optional(),
   })
   .describe('State of the ModelRoute as the operator last saw it.');
 

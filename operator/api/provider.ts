@@ -9,6 +9,7 @@ import {
   withRules,
   ObjectMetaSchema,
   SecretKeySelectorSchema,
+  SpecHistorySchema,
 } from './common.js';
 import { durationToMs } from './duration.js';
 
@@ -340,6 +341,7 @@ export const ProviderStatusSchema = z
   observedGeneration: ObservedGenerationSchema,
   conditions: ConditionsSchema.optional(),
   endpoints: z.number().int().optional().describe('Ready endpoints resolved for a serviceRef provider.'),
+  specHistory: SpecHistorySchema.optional(),
   })
   .describe('State of the Provider as the operator last saw it.');
 

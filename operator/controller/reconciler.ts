@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { BudgetSchema, type Budget } from '../api/budget.js';
 import { DataPolicySchema, type DataPolicy } from '../api/data-policy.js';
 import { GuardrailPolicySchema, type GuardrailPolicy } from '../api/guardrail-policy.js';
-import type { Condition } from '../api/common.js';
+import type { Condition, SpecHistory } from '../api/common.js';
 import { ModelRouteSchema, type ModelRoute } from '../api/model-route.js';
 import { ProviderSchema, type Provider } from '../api/provider.js';
 import { compile } from '../compile/compile.js';
@@ -13,6 +13,7 @@ import type { EventRecorder } from '../kube/event-recorder.js';
 import { KubeError, type KubeClient, type KubeObject } from '../kube/kube-client.js';
 import { dataplaneEndpoints, resolveServiceEndpoints, serviceRefsOf } from './endpoints.js';
 import type { EndpointSliceObject, SecretObject, ServiceObject } from './kube-types.js';
+import { specWrittenAt, withSpecChange } from './spec-history.js';
 import { type DesiredCondition, mergeConditions, sameConditions } from './status-conditions.js';
 
 export interface Caches {
@@ -47,7 +48,11 @@ interface StatusBody {
   observedGeneration?: number;
   conditions?: Condition[];
   endpoints?: number;
+  specHistory?: SpecHistory;
 }
+
+/** Kinds whose spec changes are kept in status.specHistory (the console's before/after marks). */
+const HISTORY_KINDS: ReadonlySet<ObjectKind> = new Set(['Provider', 'ModelRoute']);
 
 type Parsed<T> = { objects: T[]; invalid: ObjectStatus[] };
 
@@ -215,8 +220,13 @@ export class Reconciler {
       const body: StatusBody = { conditions };
       if (status.generation !== undefined) body.observedGeneration = status.generation;
       if (status.endpoints !== undefined) body.endpoints = status.endpoints;
+      const history = HISTORY_KINDS.has(status.kind) ? withSpecChange(existing?.specHistory, status.generation, specWrittenAt(object) ?? nowIso) : undefined;
+      if (history !== undefined) body.specHistory = history;
       const unchanged =
-        sameConditions(existing?.conditions, conditions) && existing?.observedGeneration === body.observedGeneration && existing?.endpoints === body.endpoints;
+        sameConditions(existing?.conditions, conditions) &&
+        existing?.observedGeneration === body.observedGeneration &&
+        existing?.endpoints === body.endpoints &&
+        history === existing?.specHistory;
       if (unchanged) continue;
       try {
         await this.opts.client.request(

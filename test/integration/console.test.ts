@@ -252,6 +252,32 @@ describe('console', () => {
     expect(all.rows).toEqual([]);
   });
 
+  it('before/after marks every ModelRoute and Provider generation bump, kept in their status.specHistory', async () => {
+    // Two changes of team-a's route: generations 2 and 3 (generation 1 was its creation).
+    for (const total of ['200s', '100s']) {
+      k.apply(anonymousRoute('team-a', 'chat-team-a', `  timeouts: { total: ${total} }\n`));
+    }
+    const routeHistory = (): { generation: number; changedAt: string }[] =>
+      k.get<{ status?: { specHistory?: { generation: number; changedAt: string }[] } }>('modelroute', 'chat-team-a', 'team-a').status?.specHistory ?? [];
+    await eventually(() => expect(routeHistory().map((h) => h.generation)).toEqual([1, 2, 3]), 'specHistory 1, 2, 3', 30_000);
+    const history = routeHistory();
+    const providerHistory = k.get<{ status?: { specHistory?: { generation: number; changedAt: string }[] } }>('provider', 'up', 'team-a').status?.specHistory ?? [];
+    expect(providerHistory.map((h) => h.generation)).toEqual([1]);
+    const page = await open(tokens.teamA, 'team-a');
+    await page.click('[data-view=compare]');
+    const rows = await page.$$eval('[data-testid=changes] tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent ?? '')));
+    expect(rows).toEqual(
+      [...history.map((h) => [h.changedAt, `ModelRoute team-a/chat-team-a generation ${h.generation} (${h.changedAt})`]), ...providerHistory.map((h) => [h.changedAt, `Provider team-a/up generation ${h.generation} (${h.changedAt})`])].sort(
+        (a, b) => (a[0] ?? '').localeCompare(b[0] ?? ''),
+      ),
+    );
+    // Each change is a marker on the chart, named in its tooltip.
+    const marks = await page.$$eval('svg.chart line.marker title', (ts) => ts.map((t) => t.textContent ?? ''));
+    for (const h of history) expect(marks).toContain(`ModelRoute team-a/chat-team-a generation ${h.generation} (${h.changedAt})`);
+    await page.screenshot({ path: `${ARTIFACTS}/compare.png`, fullPage: true });
+    await page.close();
+  });
+
   it('reads nothing but Tollgate resources and their Events, and only with a token', async () => {
     const get = (path: string, token?: string) => fetch(`http://127.0.0.1:${OPERATOR_PORT}/console/api/k8s${path}`, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
     expect((await get('/api/v1/namespaces/team-a/secrets', tokens.all)).status).toBe(403);

@@ -159,6 +159,12 @@ describe('operator → data plane', () => {
       return o;
     }, 'observedGeneration 2');
     expect(updated.status?.observedGeneration).toBe(2);
+    // Each generation bump is kept, dated by the API server's record of the spec write.
+    const history = (updated.status as { specHistory?: { generation: number; changedAt: string }[] }).specHistory ?? [];
+    expect(history.map((h) => h.generation)).toEqual([1, 2]);
+    const raw = k.kubectl(['get', 'modelroute', 'chat', '-n', 'team-a', '-o', 'json', '--show-managed-fields']);
+    const writes = (JSON.parse(raw) as { metadata: { managedFields: { time: string; subresource?: string }[] } }).metadata.managedFields;
+    expect(history[1]?.changedAt).toBe(writes.filter((w) => w.subresource === undefined).map((w) => w.time).sort().at(-1));
 
     k.apply(provider('sk-two'));
     await eventually(async () => {

@@ -37,6 +37,7 @@ interface Budget {
 interface Routed {
   metadata: Meta;
   spec: Record<string, unknown>;
+  status?: { specHistory?: { generation: number; changedAt: string }[] };
 }
 interface KubeEvent {
   type?: string;
@@ -120,17 +121,27 @@ function dailyChart(title: string, days: string[], values: number[], markers: { 
 
 // ---- numbers -----------------------------------------------------------------------------
 
-/** When each ModelRoute and Provider last changed its spec (the generation bump), from managedFields. */
+/**
+ * Every ModelRoute and Provider spec change (generation bump) the operator recorded in the object's
+ * status.specHistory; for an object without one (written by an older operator, or tollgate dev's
+ * manifests), its last spec write from managedFields.
+ */
 function changes(data: Data): { at: string; label: string }[] {
   const out: { at: string; label: string }[] = [];
   for (const [kind, list] of [['ModelRoute', data.routes], ['Provider', data.providers]] as const) {
     for (const o of list) {
+      const name = `${kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+      const history = o.status?.specHistory ?? [];
+      if (history.length > 0) {
+        for (const c of history) out.push({ at: c.changedAt, label: `${name} generation ${c.generation} (${c.changedAt})` });
+        continue;
+      }
       const specWrites = (o.metadata.managedFields ?? []).filter((f) => f.subresource !== 'status' && f.time !== undefined && JSON.stringify(f.fieldsV1 ?? {}).includes('"f:spec"'));
       const at = specWrites.map((f) => f.time ?? '').sort().at(-1) ?? o.metadata.creationTimestamp;
-      if (at !== undefined) out.push({ at, label: `${kind} ${o.metadata.namespace ?? ''}/${o.metadata.name} generation ${o.metadata.generation ?? 1} (${at})` });
+      if (at !== undefined) out.push({ at, label: `${name} generation ${o.metadata.generation ?? 1} (${at})` });
     }
   }
-  return out.sort((a, b) => (a.at < b.at ? -1 : 1));
+  return out.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
 }
 
 // ---- views -------------------------------------------------------------------------------
