@@ -15,9 +15,10 @@ import { vertexAdapter } from './vertex/index.js';
 import { parseVllmMetrics, vllmAdapter } from './vllm/index.js';
 
 /**
- * What the data plane knows of one provider type. With the providers/<name>/ folders, this file is
- * the only place that names a provider type: the runtime snapshot, routing and telemetry read these
- * fields, never the type.
+ * What the data plane knows of one provider type. With the providers/<name>/ folders and the
+ * contract's list of types and settings (config/snapshot.ts), this file is the only place that
+ * names a provider type: the runtime snapshot, routing, telemetry and the server read these fields,
+ * never the type (test/unit/layout.test.ts checks it).
  */
 interface ProviderKind {
   adapter: ProviderAdapter;
