@@ -18,7 +18,8 @@ spec:
   type: vllm
   serviceRef: { name: llama, port: 8000 }
   vllm:
-    scrape: { interval: 50ms, timeout: 300ms, staleAfter: 500ms }
+    # A generous timeout: with unhealthyThreshold 1, one probe slowed by a loaded machine would take a pod out.
+    scrape: { interval: 50ms, timeout: 2s, staleAfter: 500ms }
     unhealthyThreshold: 1
     saturation: { maxQueueDepth: 10, maxKvCacheUsage: 0.9 }
     gpuPricing: { perGpuSecond: 0.5, gpusPerPod: 2 }
