@@ -7,7 +7,7 @@ import type { JsonObject } from '../../core/canonical.js';
  * masked body is a new object (the client's original is never mutated under a cache or a retry).
  */
 export interface TextSlot {
-  /** Who wrote it: user, system, assistant, tool (requests); assistant (responses). */
+  /** Who wrote it: user, system, assistant, tool (requests); assistant (responses); tool_call for a function call's arguments. */
   role: string;
   text: string;
 }
@@ -44,7 +44,25 @@ function arrayAt(copy: JsonObject, key: string): unknown[] {
   return Array.isArray(v) ? v : [];
 }
 
-/** Text of a canonical request: chat messages (string content or text parts), a completion prompt, an embedding input. */
+/** The role of a tool call's arguments among the texts (webhooks see it too). */
+export const TOOL_CALL_ROLE = 'tool_call';
+
+/**
+ * The arguments of each function call in a `tool_calls` list (a request's assistant message or an
+ * answer's message): a JSON string, checked and masked as text (markers are JSON-safe inside it).
+ */
+function toolCalls(calls: unknown, found: { slot: TextSlot; set: Setter }[], listIn: (copy: JsonObject) => unknown): void {
+  if (!Array.isArray(calls)) return;
+  calls.forEach((call, k) => {
+    if (!isObject(call) || !isObject(call.function) || typeof call.function.arguments !== 'string') return;
+    found.push({
+      slot: { role: TOOL_CALL_ROLE, text: call.function.arguments },
+      set: (copy, text) => void (((listIn(copy) as JsonObject[])[k]?.function as JsonObject).arguments = text),
+    });
+  });
+}
+
+/** Text of a canonical request: chat messages (string content or text parts, and assistant tool-call arguments), a completion prompt, an embedding input. */
 export function requestText(body: JsonObject): BodyText {
   const found: { slot: TextSlot; set: Setter }[] = [];
   if (Array.isArray(body.messages)) {
@@ -60,6 +78,7 @@ export function requestText(body: JsonObject): BodyText {
           found.push({ slot: { role, text: part.text }, set: (copy, text) => void (((message(copy).content as unknown[])[j] as JsonObject).text = text) });
         });
       }
+      toolCalls(m.tool_calls, found, (copy) => message(copy).tool_calls);
     });
     return bodyText(body, found);
   }
@@ -75,15 +94,18 @@ export function requestText(body: JsonObject): BodyText {
   return bodyText(body, found);
 }
 
-/** Text of a canonical (OpenAI) response: each choice's message content or completion text. */
+/** Text of a canonical (OpenAI) response: each choice's message content and tool-call arguments, or completion text. */
 export function responseText(body: JsonObject): BodyText {
   const found: { slot: TextSlot; set: Setter }[] = [];
   const choices = Array.isArray(body.choices) ? body.choices : [];
   choices.forEach((c, i) => {
     if (!isObject(c)) return;
     const choice = (copy: JsonObject): JsonObject => arrayAt(copy, 'choices')[i] as JsonObject;
-    if (isObject(c.message) && typeof c.message.content === 'string') {
-      found.push({ slot: { role: 'assistant', text: c.message.content }, set: (copy, text) => void ((choice(copy).message as JsonObject).content = text) });
+    if (isObject(c.message)) {
+      if (typeof c.message.content === 'string') {
+        found.push({ slot: { role: 'assistant', text: c.message.content }, set: (copy, text) => void ((choice(copy).message as JsonObject).content = text) });
+      }
+      toolCalls(c.message.tool_calls, found, (copy) => (choice(copy).message as JsonObject).tool_calls);
     } else if (typeof c.text === 'string') {
       found.push({ slot: { role: 'assistant', text: c.text }, set: (copy, text) => void (choice(copy).text = text) });
     }

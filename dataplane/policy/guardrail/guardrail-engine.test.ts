@@ -101,3 +101,49 @@ describe('guardrail engine: response phase (complete answers)', () => {
     expect(r.decisions).toEqual([]);
   });
 });
+
+describe('guardrail engine: tool-call arguments', () => {
+  const toolHistory = (args: string): JsonObject => ({
+    model: 'chat',
+    messages: [
+      { role: 'user', content: 'mail the report' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'send', arguments: args } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'sent to bob@example.org' },
+    ],
+  });
+
+  it('checks and masks the arguments of tool calls in a request (and tool results), leaving valid JSON', async () => {
+    const mail = rule('mask-mail', 'Request', 'Mask', { kind: 'builtin', names: ['Email'] });
+    const r = await build(policy('p', [mail])).forRequest(anonymous, 'default/chat')!.checkRequest(toolHistory('{"to":"ann@example.com"}'), 10, info);
+    expect(r.body).toEqual({
+      model: 'chat',
+      messages: [
+        { role: 'user', content: 'mail the report' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'send', arguments: '{"to":"[EMAIL]"}' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: 'sent to [EMAIL]' },
+      ],
+    });
+    expect(r.decisions[0]?.findings).toEqual({ Email: 2 });
+  });
+
+  it('blocks a request whose tool-call arguments carry a card number', async () => {
+    const cards = rule('no-cards', 'Request', 'Block', { kind: 'builtin', names: ['PaymentCard'] });
+    const r = await build(policy('p', [cards])).forRequest(anonymous, 'default/chat')!.checkRequest(toolHistory(`{"card":"${CARD}"}`), 10, info);
+    expect(r.blocked?.code).toBe('guardrail_blocked');
+  });
+
+  it('masks tool-call arguments in a complete answer, and blocks on them', async () => {
+    const answer: JsonObject = {
+      id: 'x',
+      object: 'chat.completion',
+      choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'pay', arguments: `{"to":"ann@example.com","card":"${CARD}"}` } }] }, finish_reason: 'tool_calls' }],
+    };
+    const mail = rule('mask-mail', 'Response', 'Mask', { kind: 'builtin', names: ['Email'] });
+    const masked = await build(policy('p', [mail])).forRequest(anonymous, 'default/chat')!.checkResponse(answer, info);
+    const fn = ((((masked.body.choices as JsonObject[])[0]?.message as JsonObject).tool_calls as JsonObject[])[0]?.function as JsonObject);
+    expect(JSON.parse(String(fn.arguments))).toEqual({ to: '[EMAIL]', card: CARD });
+    const cards = rule('no-cards', 'Response', 'Block', { kind: 'builtin', names: ['PaymentCard'] });
+    const blocked = await build(policy('p', [cards])).forRequest(anonymous, 'default/chat')!.checkResponse(answer, info);
+    expect(blocked.blocked?.message).toBe('the response was blocked by guardrail policy p, rule no-cards: it contains PaymentCard');
+  });
+});

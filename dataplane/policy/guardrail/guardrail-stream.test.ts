@@ -108,3 +108,73 @@ describe('guardrail stream: held-back window', () => {
     expect(ok.text).toBe('a harmless answer');
   });
 });
+
+describe('stream guard: tool-call arguments', () => {
+  const call = (args: string, first = false, finish: string | null = null): JsonObject => ({
+    id: 'c1',
+    object: 'chat.completion.chunk',
+    model: 'm',
+    choices: [
+      {
+        index: 0,
+        delta: { tool_calls: [first ? { index: 0, id: 'call_1', type: 'function', function: { name: 'send', arguments: args } } : { index: 0, function: { arguments: args } }] },
+        finish_reason: finish,
+      },
+    ],
+  });
+  const finish: JsonObject = { id: 'c1', object: 'chat.completion.chunk', model: 'm', choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] };
+
+  async function runCalls(guard: StreamGuard, pieces: string[]): Promise<{ args: string; name?: string; chunks: JsonObject[]; error?: GatewayError }> {
+    const steps: StreamStep[] = [{ chunks: [role] }, ...pieces.map((p, i) => ({ chunks: [call(p, i === 0)] })), { chunks: [finish], done: true }];
+    const guarded = guardStream({ first: [], rest: (async function* () { yield* steps; })() }, guard, () => undefined);
+    const chunks: JsonObject[] = [];
+    let error: GatewayError | undefined;
+    try {
+      for await (const step of guarded.rest) chunks.push(...step.chunks);
+    } catch (err) {
+      if (!(err instanceof GatewayError)) throw err;
+      error = err;
+    }
+    let args = '';
+    let name: string | undefined;
+    for (const c of chunks) {
+      for (const tc of ((((c.choices as JsonObject[])[0]?.delta as JsonObject | undefined)?.tool_calls ?? []) as JsonObject[])) {
+        const fn = tc.function as { name?: string; arguments?: string };
+        args += fn.arguments ?? '';
+        name ??= fn.name;
+      }
+    }
+    return { args, chunks, ...(name === undefined ? {} : { name }), ...(error === undefined ? {} : { error }) };
+  }
+
+  it('masks an e-mail address split across argument fragments; the call keeps its id and name, JSON stays valid, the finish comes last', async () => {
+    const mask = guardFor([{ name: 'mail', phase: 'Response', action: 'Mask', detector: { kind: 'builtin', names: ['Email'] } }]);
+    const r = await runCalls(mask, ['{"to":"ann@exa', 'mple.com","body":"hello there, see you on mon', 'day at ten"}']);
+    expect(r.args).toBe('{"to":"[EMAIL]","body":"hello there, see you on monday at ten"}');
+    expect(JSON.parse(r.args)).toEqual({ to: '[EMAIL]', body: 'hello there, see you on monday at ten' });
+    expect(r.name).toBe('send');
+    expect(JSON.stringify(r.chunks)).not.toContain('ann@');
+    expect((r.chunks.at(-1)?.choices as JsonObject[])[0]?.finish_reason).toBe('tool_calls');
+  });
+
+  it('ends the stream with the refusal when arguments carry what a Block rule finds, before any of it is released', async () => {
+    const block = guardFor([{ name: 'no-cards', phase: 'Response', action: 'Block', detector: { kind: 'builtin', names: ['PaymentCard'] } }]);
+    const r = await runCalls(block, ['{"card":"4111 1111', ' 1111 1111"}']);
+    expect(r.error?.code).toBe('guardrail_blocked');
+    expect(r.error?.message).toContain('rule no-cards');
+    expect(r.args).not.toContain('4111');
+  });
+
+  it('sends the arguments to remote rules at the end, as tool_call texts', async () => {
+    const asked: string[] = [];
+    const transport: Transport = {
+      send: (req) => {
+        asked.push(String(req.body));
+        return answering({ flagged: false }).send(req, { signal: new AbortController().signal, connectTimeoutMs: 1000 });
+      },
+    };
+    const hook = guardFor([{ name: 'hook', phase: 'Response', action: 'Block', detector: { kind: 'webhook', url: 'http://127.0.0.1:9/', timeoutMs: 1000, failureMode: 'Closed' } }], transport);
+    await runCalls(hook, ['{"q":', '"weather"}']);
+    expect(JSON.parse(asked[0] ?? '{}')).toMatchObject({ texts: [{ role: 'assistant', text: '' }, { role: 'tool_call', text: '{"q":"weather"}' }] });
+  });
+});

@@ -4,6 +4,7 @@ import type { ActiveGuardrails, RequestInfo } from './guardrail-engine.js';
 import type { GuardrailDecision } from './guardrail-decision.js';
 import { guardrailRefusal } from './guardrail-refusal.js';
 import { countTypes, maskSpans, type Span } from './span.js';
+import { TOOL_CALL_ROLE } from './content-text.js';
 
 /** What of a started stream the guard reads: the steps already read and the rest (the router's stream outcome). */
 interface StepStream {
@@ -27,6 +28,12 @@ function withText(choice: JsonObject, text: string, chat: boolean): JsonObject {
   return { ...choice, text };
 }
 
+/** The keys of a choice's tool calls among the held keys (`<choice>:<call>`), in call order. */
+function callKeys(keys: Iterable<string>, index: number): string[] {
+  const prefix = `${index}:`;
+  return [...keys].filter((k) => k.startsWith(prefix)).sort((a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)));
+}
+
 /** A choice that now carries nothing: no text, no role, no tool call, no finish. */
 function empty(choice: JsonObject, chat: boolean): boolean {
   if (choice.finish_reason !== null && choice.finish_reason !== undefined) return false;
@@ -46,9 +53,10 @@ function empty(choice: JsonObject, chat: boolean): boolean {
 export class StreamGuard {
   private readonly spanRules: CompiledRule[];
   private readonly remoteRules: CompiledRule[];
-  private readonly held = new Map<number, string>();
-  /** The released (masked) answer per choice, kept only when remote rules need it at the end. */
-  private readonly answer = new Map<number, string>();
+  /** Held text by key: `<choice>` for a choice's text, `<choice>:<call>` for a tool call's arguments. */
+  private readonly held = new Map<string, string>();
+  /** The released (masked) text per key, kept only when remote rules need it at the end. */
+  private readonly answer = new Map<string, string>();
   private readonly ended = new Set<number>();
   private readonly decisions = new Map<string, GuardrailDecision>();
   private template: { chunk: JsonObject; chat: boolean } | undefined;
@@ -92,9 +100,9 @@ export class StreamGuard {
     throw guardrailRefusal(d);
   }
 
-  /** Releases what may go out of a choice's held text: all of it at the end, else all but the window. */
-  private release(index: number, final: boolean): string {
-    const text = this.held.get(index) ?? '';
+  /** Releases what may go out of a key's held text: all of it at the end, else all but the window. */
+  private release(key: string, final: boolean): string {
+    const text = this.held.get(key) ?? '';
     const window = this.guardrails.holdBackChars;
     if (!final && text.length <= window) return '';
     let cut = final ? text.length : text.length - window;
@@ -112,7 +120,7 @@ export class StreamGuard {
       }
     }
     let out = text.slice(0, cut);
-    this.held.set(index, text.slice(cut));
+    this.held.set(key, text.slice(cut));
     for (const rule of this.spanRules) {
       if (rule.kind !== 'span') continue;
       const spans: Span[] = rule.scan(out);
@@ -121,19 +129,23 @@ export class StreamGuard {
       if (rule.config.action === 'Block') this.block(d);
       if (rule.config.action === 'Mask') out = maskSpans(out, spans);
     }
-    if (this.remoteRules.length > 0) this.answer.set(index, (this.answer.get(index) ?? '') + out);
+    if (this.remoteRules.length > 0) this.answer.set(key, (this.answer.get(key) ?? '') + out);
     return out;
   }
 
-  /** The remote rules on a choice's whole answer. */
+  /** The remote rules on a choice's whole answer: its text, then each tool call's arguments. */
   private async finishChoice(index: number): Promise<void> {
     if (this.ended.has(index)) return;
     this.ended.add(index);
-    const text = this.answer.get(index) ?? '';
-    this.answer.delete(index);
+    const texts = [{ role: 'assistant', text: this.answer.get(`${index}`) ?? '' }];
+    this.answer.delete(`${index}`);
+    for (const key of callKeys(this.answer.keys(), index)) {
+      texts.push({ role: TOOL_CALL_ROLE, text: this.answer.get(key) ?? '' });
+      this.answer.delete(key);
+    }
     for (const rule of this.remoteRules) {
       if (rule.kind !== 'remote') continue;
-      const verdict = await rule.ask([{ role: 'assistant', text }], { ...this.info, policy: rule.policy, rule: rule.config.name, phase: 'Response' });
+      const verdict = await rule.ask(texts, { ...this.info, policy: rule.policy, rule: rule.config.name, phase: 'Response' });
       if (!verdict.ok) {
         if (rule.failureMode === 'Closed') this.block(this.record(rule, 'Block', { error: verdict.error }));
         this.record(rule, 'Allow', { error: verdict.error });
@@ -154,8 +166,7 @@ export class StreamGuard {
   async step(step: StreamStep): Promise<StreamStep> {
     const chunks: JsonObject[] = [];
     for (const chunk of step.chunks) {
-      const out = await this.chunk(chunk);
-      if (out !== undefined) chunks.push(out);
+      chunks.push(...(await this.chunk(chunk)));
     }
     if (step.done === true) {
       const tail = await this.flush();
@@ -170,44 +181,90 @@ export class StreamGuard {
     return out;
   }
 
-  private async chunk(chunk: JsonObject): Promise<JsonObject | undefined> {
+  private append(key: string, text: string): void {
+    this.held.set(key, (this.held.get(key) ?? '') + text);
+  }
+
+  /** The rest of a choice's tool-call arguments, released at its end: a chunk to send before its finish. */
+  private callTails(index: number, chunk: JsonObject): JsonObject | undefined {
+    const calls: JsonObject[] = [];
+    for (const key of callKeys(this.held.keys(), index)) {
+      const rest = this.release(key, true);
+      this.held.delete(key);
+      if (rest !== '') calls.push({ index: Number(key.slice(key.indexOf(':') + 1)), function: { arguments: rest } });
+    }
+    if (calls.length === 0) return undefined;
+    return { ...chunk, choices: [{ index, delta: { tool_calls: calls }, finish_reason: null }] };
+  }
+
+  /** A chat delta's tool calls with their arguments held back and released through the window. */
+  private toolCalls(choice: JsonObject, index: number): JsonObject {
+    const delta = choice.delta;
+    if (!isObject(delta) || !Array.isArray(delta.tool_calls)) return choice;
+    const kept: unknown[] = [];
+    for (const call of delta.tool_calls) {
+      const fn = isObject(call) && isObject(call.function) ? call.function : undefined;
+      if (!isObject(call) || fn === undefined || typeof fn.arguments !== 'string') {
+        kept.push(call);
+        continue;
+      }
+      const key = `${index}:${typeof call.index === 'number' ? call.index : 0}`;
+      this.append(key, fn.arguments);
+      const out = this.release(key, false);
+      // A fragment whose arguments are all held back still carries the call's id and name when it has them.
+      if (out !== '' || call.id !== undefined || fn.name !== undefined) kept.push({ ...call, function: { ...fn, arguments: out } });
+    }
+    const { tool_calls: _calls, ...rest } = delta;
+    return { ...choice, delta: kept.length > 0 ? { ...rest, tool_calls: kept } : rest };
+  }
+
+  private async chunk(chunk: JsonObject): Promise<JsonObject[]> {
     const choices = Array.isArray(chunk.choices) ? chunk.choices : undefined;
-    if (choices === undefined || choices.length === 0) return chunk;
+    if (choices === undefined || choices.length === 0) return [chunk];
+    const before: JsonObject[] = [];
     const out: JsonObject[] = [];
     for (const c of choices) {
       if (!isObject(c)) continue;
       const index = typeof c.index === 'number' ? c.index : 0;
       const found = textOf(c);
       const finished = typeof c.finish_reason === 'string';
-      if (found === undefined) {
-        if (finished) {
-          const rest = this.release(index, true);
-          await this.finishChoice(index);
-          out.push(rest === '' ? c : withText(c, rest, isObject(c.delta) || c.text === undefined));
-        } else out.push(c);
-        continue;
+      let next = this.toolCalls(c, index);
+      if (found !== undefined) {
+        this.template = { chunk, chat: found.chat };
+        this.append(`${index}`, found.text);
+        next = withText(next, this.release(`${index}`, finished), found.chat);
       }
-      this.template = { chunk, chat: found.chat };
-      this.held.set(index, (this.held.get(index) ?? '') + found.text);
-      const released = this.release(index, finished);
-      if (finished) await this.finishChoice(index);
-      const next = withText(c, released, found.chat);
-      if (!empty(next, found.chat)) out.push(next);
+      if (finished) {
+        const tails = this.callTails(index, chunk);
+        if (tails !== undefined) before.push(tails);
+        if (found === undefined) {
+          const rest = this.release(`${index}`, true);
+          if (rest !== '') next = withText(next, rest, isObject(c.delta) || c.text === undefined);
+        }
+        await this.finishChoice(index);
+      }
+      // Untouched choices pass as they are; one that now carries nothing (all held back) is left out.
+      if (next === c || !empty(next, found?.chat ?? isObject(c.delta))) out.push(next);
     }
-    if (out.length === 0 && (chunk.usage === undefined || chunk.usage === null)) return undefined;
-    return { ...chunk, choices: out };
+    if (out.length === 0 && (chunk.usage === undefined || chunk.usage === null)) return before;
+    return [...before, { ...chunk, choices: out }];
   }
 
   /** The end of the stream: whatever is still held goes out (checked), and remote rules run on choices that gave no finish. */
   private async flush(): Promise<JsonObject[]> {
     const out: JsonObject[] = [];
-    for (const index of [...this.held.keys()].sort((a, b) => a - b)) {
-      const rest = this.release(index, true);
-      await this.finishChoice(index);
+    const indexes = new Set([...this.held.keys()].map((k) => Number(k.split(':')[0])));
+    for (const index of [...indexes].sort((a, b) => a - b)) {
+      const rest = this.release(`${index}`, true);
+      this.held.delete(`${index}`);
       const t = this.template;
-      if (rest === '' || t === undefined) continue;
-      const choice = t.chat ? { index, delta: { content: rest }, finish_reason: null } : { index, text: rest, finish_reason: null };
-      out.push({ ...t.chunk, choices: [choice] });
+      if (rest !== '' && t !== undefined) {
+        const choice = t.chat ? { index, delta: { content: rest }, finish_reason: null } : { index, text: rest, finish_reason: null };
+        out.push({ ...t.chunk, choices: [choice] });
+      }
+      const tails = this.callTails(index, this.template?.chunk ?? {});
+      if (tails !== undefined) out.push(tails);
+      await this.finishChoice(index);
     }
     return out;
   }
