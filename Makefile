@@ -47,6 +47,11 @@ test: install typecheck build redis otelcol seaweedfs chromium
 chromium:
 	bash test/console/ensure-chromium.sh
 
+## Prometheus from Debian's packages: the integration test that runs every panel query of the chart's dashboard.
+.PHONY: prometheus
+prometheus:
+	bash test/prometheus/ensure-prometheus.sh
+
 ## redis-server from Debian's packages for the Redis backend tests (they start their own on loopback).
 .PHONY: redis seaweedfs
 redis:
@@ -63,7 +68,7 @@ seaweedfs:
 	bash test/s3/build.sh >/dev/null
 
 ## Builds kube-apiserver and etcd on first use (cached), then runs test/integration in a private network namespace.
-test-integration: build chromium
+test-integration: build chromium prometheus
 	bash test/cluster/build.sh
 	test/integration/run-in-netns.sh npx vitest run -c vitest.integration.config.ts
 
