@@ -16,13 +16,14 @@ const NULL_USAGE = '{"id":"c2","object":"chat.completion.chunk","created":1,"mod
 
 let upstream: ScriptedUpstream;
 let gateway: TestGateway;
-/** What the upstream streams (each test may change it). */
+/** What the upstream answers (each test may change it). */
 let script = '';
+let contentType = 'text/event-stream';
 beforeAll(async () => {
   upstream = new ScriptedUpstream();
   await upstream.start();
   upstream.handler = async (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.writeHead(200, { 'content-type': contentType });
     res.end(script);
   };
   gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.url), 'route.yaml': route });
@@ -44,6 +45,7 @@ async function streamText(includeUsage: boolean): Promise<string> {
 
 describe('streaming pass-through', () => {
   beforeEach(() => {
+    contentType = 'text/event-stream';
     script = `data: ${CHUNK_1}\n\ndata: ${CHUNK_2}\n\ndata: ${USAGE}\n\ndata: [DONE]\n\n`;
   });
 
@@ -59,5 +61,18 @@ describe('streaming pass-through', () => {
     script = `data: ${NULL_1}\n\ndata: ${NULL_2}\n\ndata: ${NULL_USAGE}\n\ndata: [DONE]\n\n`;
     expect(await streamText(false)).toBe(`data: ${NULL_1}\n\ndata: ${NULL_2}\n\ndata: [DONE]\n\n`);
     expect(await streamText(true)).toBe(script);
+  });
+
+  it('passes a complete (non-streaming) answer back as the upstream wrote it', async () => {
+    contentType = 'application/json';
+    script = '{"id": "r1", "object": "chat.completion", "created": 1, "model": "m", "choices": [{"index": 0, "message": {"role": "assistant", "content": "caf\\u00e9 1.0e0"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}';
+    const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-tollgate-cost-usd')).not.toBeNull();
+    expect(await res.text()).toBe(script);
   });
 });

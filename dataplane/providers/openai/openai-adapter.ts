@@ -1,6 +1,7 @@
 import type { SseEvent } from '../../sse/sse-parser.js';
 import type { AdapterTarget, ProviderAdapter, StreamTransformer } from '../types.js';
 import type { CanonicalRequest, HeaderMap, JsonObject, Operation, ParseResult, StreamStep, UpstreamHttpRequest } from '../../core/canonical.js';
+import { parsedFrom } from '../../core/upstream-text.js';
 import { isObject } from '../shared/json-guards.js';
 import { withNativeResponses } from '../shared/native-responses.js';
 import { classifyOpenAiError } from './openai-errors.js';
@@ -98,6 +99,7 @@ export const openAiAdapter: ProviderAdapter = {
       return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned a body that is not JSON' } };
     }
     if (!isObject(body)) return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned a non-object body' } };
+    parsedFrom(body, bodyText);
     const usage = usageFromOpenAi(body.usage);
     return usage === undefined ? { ok: true, body } : { ok: true, body, usage };
   },
