@@ -7,6 +7,7 @@ import { type AdmissionRequest, type CachedResponse, type Settlement } from '../
 import type { StreamMeter } from '../metering/stream-meter.js';
 import { estimatePromptTokens } from '../metering/token-estimate.js';
 import type { CanonicalRequest, JsonObject, Usage } from '../core/canonical.js';
+import type { ClientLink } from '../routing/client-link.js';
 import type { RouteOutcome } from '../routing/router.js';
 import type { RouteDecision } from '../routing/rules/route-decision.js';
 import type { AttemptObserver, TraceIds } from '../telemetry/gateway-observer.js';
@@ -33,8 +34,8 @@ export interface RequestContextInit {
   readRequest: () => Promise<CanonicalRequest>;
   requestId: string;
   header: HeaderLookup;
-  /** Aborts when the client goes away. */
-  signal: AbortSignal;
+  /** The client: gone or not, and a signal made when something must stop with it. */
+  client: ClientLink;
   respond: Respond;
   /** Per-attempt telemetry (traces, metrics); none when the request is not observed. */
   attempts?: AttemptObserver;
@@ -54,7 +55,7 @@ export class RequestContext {
   readonly readRequest: () => Promise<CanonicalRequest>;
   readonly requestId: string;
   readonly header: HeaderLookup;
-  readonly signal: AbortSignal;
+  readonly client: ClientLink;
   readonly events = new RequestEvents();
   readonly attempts: AttemptObserver | undefined;
   readonly cacheable: boolean;
@@ -91,11 +92,16 @@ export class RequestContext {
     this.readRequest = init.readRequest;
     this.requestId = init.requestId;
     this.header = init.header;
-    this.signal = init.signal;
+    this.client = init.client;
     this.write = init.respond;
     this.attempts = init.attempts;
     this.cacheable = init.cacheable === true;
     this.trace = init.trace;
+  }
+
+  /** Aborts when the client goes away (made on first use: see ClientLink). */
+  get signal(): AbortSignal {
+    return this.client.signal;
   }
 
   /** The request in canonical form; set by the parse stage. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
+import { ClientLink } from '../routing/client-link.js';
 import { RequestContext } from './request-context.js';
 import { runStages, type Stage } from './stage.js';
 
@@ -9,7 +10,7 @@ function context(log: string[]): RequestContext {
     readRequest: () => Promise.resolve({ op: 'chat', body: { model: 'm' }, stream: false, clientWantsUsage: false }),
     requestId: 'r',
     header: () => undefined,
-    signal: new AbortController().signal,
+    client: new ClientLink(),
     respond: () => {
       log.push('respond');
       return Promise.resolve();

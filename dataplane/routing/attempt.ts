@@ -3,6 +3,7 @@ import type { TargetConfig } from '../config/snapshot.js';
 import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import { type SseEvent, SseEventTooLarge, SseParser } from '../sse/sse-parser.js';
 import { readCapped } from '../upstream/read-capped.js';
+import type { ClientLink } from './client-link.js';
 import { scrubFailure, scrubStep } from '../providers/scrub-credentials.js';
 import { type AttemptObserver, type AttemptTelemetry, NOOP_ATTEMPTS } from '../telemetry/gateway-observer.js';
 import { adapterTarget, providerSecrets } from '../providers/registry.js';
@@ -135,12 +136,12 @@ export async function runAttempt(
   provider: RuntimeProvider,
   baseUrl: string,
   signal: AbortSignal,
-  clientSignal: AbortSignal,
+  client: ClientLink,
   limits: RouteLimits,
   observer: AttemptObserver = NOOP_ATTEMPTS,
 ): Promise<AttemptResult> {
   const telemetry = observer.attempt(target, provider, baseUrl);
-  return telemetry.settle(scrubbed(await attemptUpstream(req, target, provider, baseUrl, signal, clientSignal, limits, telemetry), provider));
+  return telemetry.settle(scrubbed(await attemptUpstream(req, target, provider, baseUrl, signal, client, limits, telemetry), provider));
 }
 
 /**
@@ -159,13 +160,13 @@ async function attemptUpstream(
   provider: RuntimeProvider,
   baseUrl: string,
   signal: AbortSignal,
-  clientSignal: AbortSignal,
+  client: ClientLink,
   limits: RouteLimits,
   telemetry: AttemptTelemetry,
 ): Promise<AttemptResult> {
   let sent = false;
   const fail = (err: unknown): AttemptResult => {
-    if (clientSignal.aborted) return { ok: false, clientGone: true, sent };
+    if (client.aborted) return { ok: false, clientGone: true, sent };
     if (signal.reason instanceof AttemptTimeout) return { ok: false, failure: { kind: 'Timeout', status: 0, message: signal.reason.message } };
     return { ok: false, failure: { kind: 'ConnectionError', status: 0, message: describeThrown(err) } };
   };

@@ -8,6 +8,7 @@ import { testRoute } from '../governance/rate-limit/test-support.js';
 import { TargetHealth } from './health/target-health.js';
 import { Router } from './router.js';
 import { TargetStats } from './target-stats.js';
+import { ClientLink } from './client-link.js';
 
 // A client fault (a request the gateway cannot even translate) is a 400 for that client and says
 // nothing about the upstream: it must not eject a target, close a half-open one, retry, or fall back.
@@ -57,7 +58,7 @@ const tooDeep = chat({ tools: [{ type: 'function', function: { name: 'f', parame
 
 async function serveError(router: Router, rt: RuntimeSnapshot, req: CanonicalRequest): Promise<GatewayError> {
   try {
-    await router.serve(rt, route, req, new AbortController().signal);
+    await router.serve(rt, route, req, new ClientLink());
   } catch (err) {
     if (err instanceof GatewayError) return err;
     throw err;
@@ -77,7 +78,7 @@ describe('client faults never touch target health', () => {
     expect(router.health.view(primary).state).toBe('closed');
     expect(router.health.view(fallback).state).toBe('closed');
     // The next, ordinary request is served by the primary: nobody's traffic moved to the fallback.
-    const ok = await router.serve(rt, route, chat(), new AbortController().signal);
+    const ok = await router.serve(rt, route, chat(), new ClientLink());
     expect(ok.target.providerId).toBe('team-a/primary');
   });
 

@@ -5,6 +5,7 @@ import type { RuntimeProvider, RuntimeRoute, RuntimeSnapshot } from '../runtime/
 import type { CanonicalRequest, JsonObject, StreamStep, UpstreamFailure, Usage } from '../core/canonical.js';
 import { withPodTime } from '../metering/cost.js';
 import { AttemptTimeout, runAttempt } from './attempt.js';
+import type { ClientLink } from './client-link.js';
 import { retryDelayMs } from './backoff.js';
 import type { EndpointLease, EndpointPicker, PickRequest, PickResult } from './endpoints/endpoint-picker.js';
 import { EndpointPickers } from './endpoints/endpoint-pickers.js';
@@ -102,7 +103,7 @@ export class Router {
     runtime: RuntimeSnapshot,
     route: RouteConfig,
     req: CanonicalRequest,
-    clientSignal: AbortSignal,
+    client: ClientLink,
     decision?: RouteDecision,
     observer?: AttemptObserver,
   ): Promise<RouteOutcome> {
@@ -151,12 +152,12 @@ export class Router {
           } else {
             tried.add(picked.lease.url);
             const timeoutMs = Math.min(remaining, route.timeouts.attemptMs ?? remaining);
-            const result = await this.attempt(req, target, provider, picked.lease, timeoutMs, clientSignal, attempts, limits, observer);
+            const result = await this.attempt(req, target, provider, picked.lease, timeoutMs, client, attempts, limits, observer);
             if (result.ok) return result.outcome;
             if ('clientGone' in result) throw new ClientGone(result.sent ? target : undefined);
             last = result.failure;
             // A non-streaming attempt outlives its client (so its usage is metered); nothing is retried for nobody.
-            if (clientSignal.aborted) throw new ClientGone();
+            if (client.aborted) throw new ClientGone();
           }
         }
         record.failure = last;
@@ -170,7 +171,7 @@ export class Router {
         const delay = retryDelayMs(attempt, route.retry, last.retryAfterMs, this.random);
         if (delay === undefined || this.now() + delay >= deadline) break;
         try {
-          await sleep(delay, undefined, { signal: clientSignal });
+          await sleep(delay, undefined, { signal: client.signal });
         } catch {
           throw new ClientGone();
         }
@@ -196,7 +197,7 @@ export class Router {
     provider: RuntimeProvider,
     lease: EndpointLease,
     timeoutMs: number,
-    clientSignal: AbortSignal,
+    client: ClientLink,
     attempts: AttemptRecord[],
     limits: RouteLimits,
     observer: AttemptObserver | undefined,
@@ -206,11 +207,12 @@ export class Router {
     | { ok: false; clientGone: true; sent: boolean }
   > {
     const controller = new AbortController();
-    const onClientAbort = (): void => controller.abort(clientSignal.reason);
     // A stream stops with its client (what was streamed is charged). A non-streaming response is
     // read to its end even when the client left, bounded by the attempt timeout, so that the work
     // the upstream did is charged from its usage rather than not at all.
-    if (req.stream) clientSignal.addEventListener('abort', onClientAbort, { once: true });
+    const clientSignal = req.stream ? client.signal : undefined;
+    const onClientAbort = (): void => controller.abort(clientSignal?.reason);
+    clientSignal?.addEventListener('abort', onClientAbort, { once: true });
     const timer = setTimeout(() => controller.abort(new AttemptTimeout(timeoutMs)), timeoutMs);
     const end = this.deps.stats.start(target);
     const outlier = provider.config.outlierDetection;
@@ -218,9 +220,9 @@ export class Router {
     const started = this.now();
     const detach = (): void => {
       clearTimeout(timer);
-      clientSignal.removeEventListener('abort', onClientAbort);
+      clientSignal?.removeEventListener('abort', onClientAbort);
     };
-    const result = await runAttempt(req, target, provider, lease.url, controller.signal, clientSignal, limits, observer);
+    const result = await runAttempt(req, target, provider, lease.url, controller.signal, client, limits, observer);
     clearTimeout(timer);
     if (!result.ok) {
       // Only an answer (or silence) from the upstream is a verdict on it; a local failure is not.

@@ -7,6 +7,7 @@ import { testRoute } from '../governance/rate-limit/test-support.js';
 import { buildRuntimeSnapshot } from '../runtime/runtime-snapshot.js';
 import type { Transport, UpstreamResponse } from '../upstream/transport.js';
 import { runAttempt } from './attempt.js';
+import { ClientLink } from './client-link.js';
 
 // Upstream error text inside a stream (an error event after the first chunk, or as the first event)
 // reaches the client, spans and logs only scrubbed, like a non-streaming error body.
@@ -37,7 +38,7 @@ async function attempt(events: string[]) {
   if (runtime === undefined) throw new Error('no provider');
   const req: CanonicalRequest = { op: 'chat', body: { model: 'gpt', messages: [{ role: 'user', content: 'hi' }], stream: true }, stream: true, clientWantsUsage: false };
   const limits = { maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES, maxStreamEventBytes: DEFAULT_MAX_STREAM_EVENT_BYTES };
-  return runAttempt(req, target, runtime, 'http://127.0.0.1:9/v1', new AbortController().signal, new AbortController().signal, limits);
+  return runAttempt(req, target, runtime, 'http://127.0.0.1:9/v1', new AbortController().signal, new ClientLink(), limits);
 }
 
 const echoed = `data: ${JSON.stringify({ error: { message: `Incorrect API key provided: ${KEY}. Authorization: Bearer ${KEY}` } })}`;

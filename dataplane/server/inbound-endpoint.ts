@@ -5,6 +5,7 @@ import type { InboundDialect, InboundRequest } from '../inbound/inbound-dialect.
 import { RequestContext } from '../pipeline/request-context.js';
 import { reportTo } from '../pipeline/report-to.js';
 import { runStages, type Stage } from '../pipeline/stage.js';
+import { ClientLink } from '../routing/client-link.js';
 import { ClientGone } from '../routing/router.js';
 import type { RequestTelemetry } from '../telemetry/gateway-observer.js';
 import type { ByteBudget } from './body/byte-budget.js';
@@ -43,7 +44,7 @@ export function inboundEndpoint(deps: InboundEndpointDeps, stages: readonly Stag
       sendError(res, errors.notReady(), deps.logger, dialect.errorBody);
       return;
     }
-    const client = new AbortController();
+    const client = new ClientLink();
     res.once('close', () => {
       if (!res.writableFinished) client.abort(new ClientGone());
     });
@@ -52,7 +53,7 @@ export function inboundEndpoint(deps: InboundEndpointDeps, stages: readonly Stag
       runtime,
       requestId: requestIdOf(req),
       header: (name) => headerOf(req, name),
-      signal: client.signal,
+      client,
       attempts: telemetry,
       trace: telemetry,
       cacheable: dialect.cacheable,

@@ -21,10 +21,10 @@ function outcome(ctx: RequestContext, failure: unknown): Pick<CaptureInput, 'sta
     // The status line went out with the first chunk: how the stream ended is the decision.
     const { meter } = reply;
     if (meter.cutReason !== undefined) return { status: 200, decision: 'stream_cut' };
-    if (ctx.signal.aborted) return { status: 200, decision: 'client_gone' };
+    if (ctx.client.aborted) return { status: 200, decision: 'client_gone' };
     return { status: 200, decision: meter.truncated ? 'stream_failed' : 'served' };
   }
-  return ctx.signal.aborted ? { status: CLIENT_CLOSED_REQUEST, decision: 'client_gone' } : { status: 200, decision: 'served' };
+  return ctx.client.aborted ? { status: CLIENT_CLOSED_REQUEST, decision: 'client_gone' } : { status: 200, decision: 'served' };
 }
 
 /** The answer as the client got it (after response guardrails); a stream as its assembled result. */

@@ -13,7 +13,7 @@ export function serve(router: Router): Stage {
       const route = ctx.routeConfig;
       let outcome: RouteOutcome;
       try {
-        outcome = await router.serve(ctx.runtime, route, ctx.request, ctx.signal, ctx.decision, ctx.attempts);
+        outcome = await router.serve(ctx.runtime, route, ctx.request, ctx.client, ctx.decision, ctx.attempts);
       } catch (err) {
         if (!(err instanceof ClientGone)) throw err;
         // The client left while an upstream was already working on the request: meter charges the prompt estimate.
