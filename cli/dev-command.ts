@@ -124,8 +124,10 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     retention,
     stop: async () => {
       source.stop();
+      // Draining starts at once (callers check it right after stop()); the sweep ends meanwhile.
+      const shutdown = dataplane.shutdown();
       await retention.stop();
-      return dataplane.shutdown();
+      return shutdown;
     },
   };
 }
