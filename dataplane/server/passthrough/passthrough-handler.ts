@@ -248,7 +248,12 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           if (streamed || index + 1 >= targets.length || res.headersSent || res.destroyed) return false;
           index++;
           deps.logger.info({ route: route.id, provider: to.target.providerId, next: targets[index]?.target.providerId }, 'pass-through failing over');
-          send();
+          try {
+            send();
+          } catch (err) {
+            // Called from the proxy's events: a body the next target cannot take is this request's answer.
+            failUpstream(err);
+          }
           return true;
         };
         pending.set(req, {
