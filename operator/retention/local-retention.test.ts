@@ -6,26 +6,14 @@ import { describe, expect, it } from 'vitest';
 import type { DataPolicyConfig } from '../../dataplane/config/data-policy-config.js';
 import type { CaptureRecord } from '../../dataplane/policy/capture/capture-record.js';
 import { localDirectoryDestination } from '../../dataplane/policy/capture/destinations/local-directory.js';
+import { storedRecord } from '../../test/support/capture-records.js';
 import { LocalRetention } from './local-retention.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const NOW = Date.parse('2026-12-05T05:30:00Z');
 
-const record = (requestId: string, ageMs: number): CaptureRecord => ({
-  schema: 'tollgate.capture.v1',
-  requestId,
-  time: new Date(NOW - ageMs).toISOString(),
-  durationMs: 1,
-  namespace: 'default',
-  caller: { kind: 'anonymous' },
-  model: 'chat',
-  stream: false,
-  status: 200,
-  decision: 'served',
-  policy: { id: 'default/dev', mode: 'Full' },
-  content: { request: { messages: [{ role: 'user', content: requestId }] } },
-});
+const record = (requestId: string, ageMs: number): CaptureRecord => storedRecord('default/dev', 'default', NOW - ageMs, requestId);
 
 describe("tollgate dev's local directory retention", () => {
   it('expires content files before metadata files, by the policy in the snapshot', async () => {

@@ -11,6 +11,7 @@ import type { CaptureRecord } from '../../dataplane/policy/capture/capture-recor
 import { localDirectoryDestination } from '../../dataplane/policy/capture/destinations/local-directory.js';
 import { s3Destination } from '../../dataplane/policy/capture/destinations/s3.js';
 import { type S3Server, startS3 } from '../../test/s3/seaweedfs.js';
+import { storedRecord } from '../../test/support/capture-records.js';
 import { localStore } from './local-store.js';
 import type { PartitionStore } from './partition-store.js';
 import { S3Error, S3Store } from './s3-store.js';
@@ -23,22 +24,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const NOW = Date.parse('2026-12-05T05:30:00Z');
 
-function record(policyId: string, namespace: string, ageMs: number, requestId: string): CaptureRecord {
-  return {
-    schema: 'tollgate.capture.v1',
-    requestId,
-    time: new Date(NOW - ageMs).toISOString(),
-    durationMs: 3,
-    namespace,
-    caller: { kind: 'serviceaccount', namespace, name: 'app' },
-    model: 'chat',
-    stream: false,
-    status: 200,
-    decision: 'served',
-    policy: { id: policyId, mode: 'Full' },
-    content: { request: { messages: [{ role: 'user', content: `prompt ${requestId}` }] } },
-  };
-}
+const record = (policyId: string, namespace: string, ageMs: number, requestId: string): CaptureRecord => storedRecord(policyId, namespace, NOW - ageMs, requestId);
 
 interface Backend {
   name: string;

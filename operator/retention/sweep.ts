@@ -38,10 +38,10 @@ class LimitReached extends Error {}
 const MAX_FAILURES = 5;
 
 /**
- * One retention pass over a store, by partition: for each stream with a retention, each namespace
- * folder, and each date folder oldest first, it deletes this writer's objects whose hour partition
- * has expired, and stops at the first one it keeps (keys list oldest first, so every later one is
- * younger). A pass costs the listing of the expired dates plus one more page per namespace.
+ * One retention pass over a store, by partition: for each stream with a retention and each
+ * namespace folder, it lists the keys in order (dates and hours oldest first), deletes this
+ * writer's objects whose hour partition has expired, and stops at the first one it keeps (every
+ * later one is younger). A pass costs the pages of expired keys plus one more page per namespace.
  * Idempotent: a pass after an interrupted one deletes what is left; a key already gone is no error.
  */
 export async function sweep(store: PartitionStore, target: SweepTarget, nowMs: number, limits: SweepLimits): Promise<SweepResult> {
@@ -87,27 +87,26 @@ export async function sweep(store: PartitionStore, target: SweepTarget, nowMs: n
       const stats: StreamSweep = { deletedObjects: 0, deletedBytes: 0 };
       result.streams[stream] = stats;
       for (const namespace of await folders(streamPrefix(target.root, stream))) {
-        for (const date of await folders(namespace)) {
-          let next: string | undefined;
-          let kept = false;
-          do {
-            const page = await list(date, false, next);
-            next = page.next;
-            const expired: StoredObject[] = [];
-            for (const object of page.objects) {
-              const key = parseKey(target.root, object.key);
-              if (key === undefined || key.writer !== target.writer || key.stream !== stream) continue;
-              if (partitionExpired(key.hourStartMs, retentionMs, nowMs)) expired.push(object);
-              else if (!kept) {
-                stats.oldestKeptMs = Math.min(stats.oldestKeptMs ?? key.hourStartMs, key.hourStartMs);
-                kept = true;
-              }
+        // The namespace's keys in order, so dates and hours oldest first, without listing date
+        // folders (a store that keeps empty folders would make every pass walk them all).
+        let next: string | undefined;
+        let kept = false;
+        do {
+          const page = await list(namespace, false, next);
+          next = page.next;
+          const expired: StoredObject[] = [];
+          for (const object of page.objects) {
+            const key = parseKey(target.root, object.key);
+            if (key === undefined || key.writer !== target.writer || key.stream !== stream) continue;
+            if (partitionExpired(key.hourStartMs, retentionMs, nowMs)) expired.push(object);
+            else if (!kept) {
+              stats.oldestKeptMs = Math.min(stats.oldestKeptMs ?? key.hourStartMs, key.hourStartMs);
+              kept = true;
             }
-            await remove(expired, stats);
-          } while (next !== undefined && !kept);
-          // Keys list oldest first: once one of ours is kept, every later one is younger.
-          if (kept) break;
-        }
+          }
+          await remove(expired, stats);
+          // Once one of ours is kept, every later key of ours is younger.
+        } while (next !== undefined && !kept);
       }
     }
   } catch (err) {

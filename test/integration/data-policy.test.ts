@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { secret } from '../../dataplane/config/secret-value.js';
-import type { CaptureRecord } from '../../dataplane/policy/capture/capture-record.js';
 import { s3Destination } from '../../dataplane/policy/capture/destinations/s3.js';
 import { type S3Server, startS3 } from '../s3/seaweedfs.js';
+import { storedRecord } from '../support/capture-records.js';
 import { applyOrRefusal, type Conditioned, conditionOf, dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster } from './harness.js';
 
 const DP = `${POD_NET}.70`;
@@ -130,21 +130,7 @@ async function seed(ages: Record<string, number>): Promise<void> {
     maxBatchRecords: 100,
   });
   for (const [requestId, age] of Object.entries(ages)) {
-    const record: CaptureRecord = {
-      schema: 'tollgate.capture.v1',
-      requestId,
-      time: new Date(Date.now() - age).toISOString(),
-      durationMs: 1,
-      namespace: 'team-c',
-      caller: { kind: 'serviceaccount', namespace: 'team-c', name: 'app' },
-      model: 'chat',
-      stream: false,
-      status: 200,
-      decision: 'served',
-      policy: { id: 'team-c/retained', mode: 'Full' },
-      content: { request: { messages: [{ role: 'user', content: requestId }] } },
-    };
-    await writer.write([record]);
+    await writer.write([storedRecord('team-c/retained', 'team-c', Date.now() - age, requestId)]);
   }
 }
 
