@@ -80,6 +80,8 @@ operator:
   --usage-retention-days <n>  Days of UsageReport objects kept (default 30; env TOLLGATE_USAGE_RETENTION_DAYS)
   --usage-flush-interval <s>  Seconds between UsageReport writes (default 5)
   --usage-top-callers <n>   Callers a UsageReport keeps by name, the rest summed (default 10, at most 25)
+  --guardrail-events-interval <s>  Seconds between two aggregated decision Events of one GuardrailPolicy
+                            (default 60; env TOLLGATE_GUARDRAIL_EVENTS_INTERVAL)
   --retention-interval <s>  Seconds between two retention sweeps of one DataPolicy (default 600;
                             env TOLLGATE_RETENTION_INTERVAL)
   --retention-max-deletes <n>  Objects one sweep deletes per destination, at most (default 10000)
@@ -102,6 +104,11 @@ function fail(message: string): never {
 }
 
 /** A positive whole number from a flag, or undefined when the flag is absent. */
+function guardrailEventsOption(seconds: string | undefined): { guardrailEventsIntervalMs?: number } {
+  const n = positiveInt(seconds, '--guardrail-events-interval');
+  return n === undefined ? {} : { guardrailEventsIntervalMs: n * 1000 };
+}
+
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -239,6 +246,7 @@ async function main(argv: string[]): Promise<void> {
       'usage-retention-days': { type: 'string' },
       'usage-flush-interval': { type: 'string' },
       'usage-top-callers': { type: 'string' },
+      'guardrail-events-interval': { type: 'string' },
       by: { type: 'string' },
       since: { type: 'string' },
       namespace: { type: 'string', short: 'n' },
@@ -359,6 +367,7 @@ async function main(argv: string[]): Promise<void> {
             }),
         usageHistory: usageHistoryOptions(values['usage-retention-days'] ?? process.env.TOLLGATE_USAGE_RETENTION_DAYS, values['usage-flush-interval'], values['usage-top-callers']),
         retention: retentionOptions(values['retention-interval'] ?? process.env.TOLLGATE_RETENTION_INTERVAL, values['retention-max-deletes']),
+        ...guardrailEventsOption(values['guardrail-events-interval'] ?? process.env.TOLLGATE_GUARDRAIL_EVENTS_INTERVAL),
         debounceMs: 100,
         maxWaitMs: 1_000,
         logger,

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { BudgetConfig } from '../dataplane/config/snapshot.js';
 import { UsageAggregator } from './budgets/usage-aggregator.js';
 import { UsageHistory } from './usage/usage-history.js';
+import { GuardrailEvents } from './usage/guardrail-events.js';
 import { ExactBudgetMirror } from './budgets/exact-budget-mirror.js';
 import { isExact } from '../dataplane/config/exact-budget-ledger.js';
 import type { Redis } from 'ioredis';
@@ -59,6 +60,8 @@ export interface OperatorConfig {
   exactBudgets?: { redis: Redis; keyPrefix: string };
   /** UsageReport objects: days kept, write interval, callers kept by name (defaults 30 days, 5 s, 10). */
   usageHistory?: { retentionDays?: number; flushIntervalMs?: number; topCallers?: number };
+  /** How often aggregated GuardrailPolicy decision Events are written (default 60 s). */
+  guardrailEventsIntervalMs?: number;
   /** DataPolicy retention: time between sweeps of one policy (default 10 min), objects deleted per pass (default 10,000). */
   retention?: { intervalMs?: number; maxDeletesPerPass?: number };
 }
@@ -150,6 +153,15 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     onWrite: (result) => metrics.usageReportWrites.inc({ result }),
   });
   history.start();
+  // Aggregated GuardrailPolicy Events from the usage records (counts only, one Event per policy per interval).
+  const guardrailEvents = new GuardrailEvents({ sink: events, policies: () => caches.guardrails, ...(config.guardrailEventsIntervalMs === undefined ? {} : { intervalMs: config.guardrailEventsIntervalMs }) });
+  guardrailEvents.start();
+  const historyIntake = {
+    handle: (report: Parameters<UsageHistory['handle']>[0]) => {
+      guardrailEvents.observe(report);
+      return history.handle(report);
+    },
+  };
   const retention = new RetentionController({
     client,
     dataPolicies: caches.dataPolicies,
@@ -284,7 +296,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     metrics.usageRejected.inc(rejected.length);
     logger.warn({ pod, rejected }, 'usage records that cannot be counted were dropped');
   };
-  const app = createOperatorApp({ token: config.token, usage, history, console: client, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, logger });
+  const app = createOperatorApp({ token: config.token, usage, history: historyIntake, console: client, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, logger });
   const tls = listenTls;
   const server: Server = tls === undefined ? createHttpServer(app) : createHttpsServer({ cert: tls.cert, key: tls.key }, app);
   server.listen(config.listen.port, config.listen.host);
@@ -297,6 +309,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     async stop() {
       trigger?.stop();
       await history.stop();
+      await guardrailEvents.stop();
       await retention.stop();
       stopSecrets.abort();
       await mirror?.stop();

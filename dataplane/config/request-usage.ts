@@ -18,6 +18,9 @@ export const OUTCOME_CLASSES = [
 ] as const;
 export type OutcomeClass = (typeof OUTCOME_CLASSES)[number];
 
+/** Guardrail decisions carried per record (the first ones): keeps a 2,000-record batch well under the channel's body limit. */
+export const MAX_GUARDRAIL_DECISIONS = 8;
+
 /** One finished request as the data plane reports it to the operator for usage history (wire format). */
 export const RequestUsageSchema = z.object({
   /** The namespace the request is counted in: the route's, else the caller's. */
@@ -39,6 +42,14 @@ export const RequestUsageSchema = z.object({
   latencyMs: z.number().min(0),
   /** Time to the first streamed chunk; absent for non-streaming responses. */
   ttftMs: z.number().min(0).optional(),
+  /**
+   * What guardrail rules did to the request (names only, never content), for the operator's
+   * aggregated GuardrailPolicy Events; absent when none decided anything.
+   */
+  guardrails: z
+    .array(z.object({ policy: z.string().min(1).max(253), rule: z.string().min(1).max(63), action: z.enum(['Block', 'Mask', 'Monitor', 'Allow']) }))
+    .max(MAX_GUARDRAIL_DECISIONS)
+    .optional(),
 });
 export type RequestUsage = z.infer<typeof RequestUsageSchema>;
 

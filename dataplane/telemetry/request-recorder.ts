@@ -2,7 +2,7 @@ import { type Attributes, type Context, defaultTextMapGetter, isSpanContextValid
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
-import { outcomeClass, type RequestEnd, type RequestUsage } from '../config/request-usage.js';
+import { MAX_GUARDRAIL_DECISIONS, outcomeClass, type RequestEnd, type RequestUsage } from '../config/request-usage.js';
 import type { UsageRecord } from '../metering/usage-record.js';
 import type { CanonicalRequest, JsonObject } from '../core/canonical.js';
 import { type AttemptOwner, AttemptRecorder, CLIENT_GONE } from './attempt-recorder.js';
@@ -10,6 +10,11 @@ import { NONE, statusClass } from './gateway-metrics.js';
 import type { AdmissionDecision, AttemptTelemetry, CallerIdentity, DataPolicyReport, GuardrailDecisionRecord, RequestTelemetry, TraceIds } from './gateway-observer.js';
 import { GENAI } from './genai-attributes.js';
 import type { TelemetryContext } from './telemetry-context.js';
+
+const GUARDRAIL_ACTIONS = new Set(['Block', 'Mask', 'Monitor', 'Allow']);
+function isGuardrailAction(action: string): action is 'Block' | 'Mask' | 'Monitor' | 'Allow' {
+  return GUARDRAIL_ACTIONS.has(action);
+}
 
 /** Logged (and counted) for a request whose client left before any response was sent. */
 const CLIENT_CLOSED_REQUEST = 499;
@@ -289,6 +294,8 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     if (provider !== undefined) record.provider = provider;
     if (this.who !== undefined) record.caller = this.who.id;
     if (this.firstChunkAt !== undefined) record.ttftMs = Math.round(this.firstChunkAt - this.started);
+    const guardrails = this.guardrailDecisions.slice(0, MAX_GUARDRAIL_DECISIONS).flatMap((d) => (isGuardrailAction(d.action) ? [{ policy: d.policy, rule: d.rule, action: d.action }] : []));
+    if (guardrails.length > 0) record.guardrails = guardrails;
     onRequest(record, usage?.costUsd ?? 0);
   }
 

@@ -127,6 +127,8 @@ describe('GuardrailPolicy through the gateway', () => {
       return records.at(-1)?.outcome;
     };
     expect(await outcomeOf(() => chat(`card ${CARD}`))).toBe('guardrail_blocked');
+    // The decisions travel with the record (names only) for the operator's aggregated Events.
+    expect(records.at(-1)?.guardrails).toEqual([{ policy: 'default/finance', rule: 'no-cards', action: 'Block' }]);
     up.script({ kind: 'ok', content: 'fine' });
     expect(await outcomeOf(() => chat('hello'))).toBe('ok');
     up.script({ kind: 'stream', chunks: 8, intervalMs: 0, content: 'sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD' });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
-import { type Conditioned, conditionOf, dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster } from './harness.js';
+import OpenAI from 'openai';
+import { anonymousRoute, type Conditioned, conditionOf, dataplaneService, eventually, POD_NET, pricedUpstream, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster } from './harness.js';
 
 const DP = `${POD_NET}.2`;
 
@@ -13,9 +14,9 @@ beforeAll(async () => {
   k = await startTestCluster();
   upstream = await startOpenAiUpstream();
   k.kubectl(['create', 'namespace', 'team-a']);
-  dataplane = startDataplane(DP);
+  dataplane = startDataplane(DP, { operatorUrl: 'http://127.0.0.1:19095' });
   k.apply(dataplaneService([DP]));
-  operator = startOperator(k.operatorKubeconfig, { port: 19095, identity: 'operator-guardrail' });
+  operator = startOperator(k.operatorKubeconfig, { port: 19095, identity: 'operator-guardrail', args: ['--guardrail-events-interval', '1'] });
 }, 120_000);
 
 afterAll(async () => {
@@ -127,5 +128,34 @@ ports: [{ name: http, port: 8080 }]
 `);
     await eventually(() => expect(refs()).toMatchObject({ status: 'True' }), 'webhook Service resolved');
     expect(conditionOf(k.get<Conditioned>('guardrailpolicy', 'hooked', 'team-a'), 'Programmed')?.status).toBe('True');
+  });
+
+  it('aggregates decisions into Events on the policy: counts per rule and action, no content, not one per request', async () => {
+    k.apply(`${pricedUpstream('team-a', upstream.baseUrl)}---
+${anonymousRoute('team-a', 'guarded')}---
+apiVersion: tollgate.dev/v1alpha1
+kind: GuardrailPolicy
+metadata: { name: tally, namespace: team-a }
+spec:
+  subjects: { routes: [{ name: guarded }] }
+  rules:
+    - { name: no-cards, phase: Request, action: Block, detector: { builtin: [PaymentCard] } }
+`);
+    const client = new OpenAI({ baseURL: `http://${DP}:8080/v1`, apiKey: 'x', maxRetries: 0, timeout: 10_000 });
+    const send = () => client.chat.completions.create({ model: 'guarded', messages: [{ role: 'user', content: 'pay 4111 1111 1111 1111' }] }).catch((e: unknown) => e);
+    await eventually(async () => expect(await send()).toBeInstanceOf(OpenAI.BadRequestError), 'the policy blocks on the data plane', 30_000);
+    for (let i = 0; i < 4; i++) await send();
+    const events = () =>
+      JSON.parse(k.kubectl(['get', 'events', '-n', 'team-a', '--field-selector', 'involvedObject.kind=GuardrailPolicy,involvedObject.name=tally,reason=GuardrailDecisions', '-o', 'json'])) as {
+        items: { type: string; message: string }[];
+      };
+    await eventually(() => {
+      const total = events().items.reduce((n, e) => n + Number(/no-cards Block×(\d+)/.exec(e.message)?.[1] ?? 0), 0);
+      expect(total).toBeGreaterThanOrEqual(5);
+    }, 'aggregated GuardrailDecisions Events', 30_000);
+    const items = events().items;
+    expect(items.length).toBeLessThan(5);
+    expect(items[0]?.type).toBe('Warning');
+    expect(JSON.stringify(items)).not.toContain('4111');
   });
 });
