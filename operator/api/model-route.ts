@@ -206,7 +206,7 @@ export const PassThroughSchema = z
       .min(1)
       .max(PASS_THROUGH_ENDPOINTS.length)
       .describe(
-        'OpenAI endpoints forwarded as they are to the route\'s first target (openai, openai-compatible or vllm Provider): images (/v1/images/*), audio (/v1/audio/*), files (/v1/files*), batches (/v1/batches*), moderations (/v1/moderations), rerank (/v1/rerank), score (/v1/score), tokenize (/tokenize, /detokenize), realtime (GET /v1/realtime over WebSocket). Identity, access, request rate limits and the access log apply; the Provider\'s credentials replace the caller\'s.',
+        'OpenAI endpoints forwarded as they are to the route\'s targets that serve them, by priority (openai, azure-openai, openai-compatible or vllm Providers; failover for JSON and bodyless requests): images (/v1/images/*), audio (/v1/audio/*), files (/v1/files*), batches (/v1/batches*), moderations (/v1/moderations), rerank (/v1/rerank), score (/v1/score), tokenize (/tokenize, /detokenize), realtime (GET /v1/realtime over WebSocket), responses (stored responses: GET/DELETE /v1/responses/{id}, input_items, cancel). Identity, access, request rate limits, budgets and the access log apply; the Provider\'s credentials replace the caller\'s.',
       ),
     maxUploadBytes: z
       .number()

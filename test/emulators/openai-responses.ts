@@ -89,10 +89,35 @@ function checkAuth(flavour: Flavour, req: ReceivedRequest, apiKey: string, res: 
   return false;
 }
 
+/** GET /responses/{id} (the stored Response), GET …/input_items (what it was asked), DELETE /responses/{id}; 404 for an id not stored. */
+function storedResponse(req: ReceivedRequest, res: ServerResponse, stored: Map<string, Stored>, path: string): void {
+  const [id = '', sub] = (req.url.split('?')[0] ?? '').slice(path.length + 1).split('/');
+  const kept = stored.get(id);
+  if (kept === undefined) return error(res, 404, { message: `Response with id '${id}' not found.`, type: 'invalid_request_error', param: null, code: null });
+  const ok = (body: unknown): void => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  if (req.method === 'GET' && sub === undefined) return ok(kept.response);
+  if (req.method === 'DELETE' && sub === undefined) {
+    stored.delete(id);
+    return ok({ id, object: 'response.deleted', deleted: true });
+  }
+  if (req.method === 'GET' && sub === 'input_items') {
+    const data = [{ id: `msg_in_${id}`, type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_text', text: kept.turns.at(-1) ?? '' }] }];
+    return ok({ object: 'list', data, first_id: data[0]?.id, last_id: data[0]?.id, has_more: false });
+  }
+  return error(res, 404, { message: `Invalid URL (${req.method} ${req.url})`, type: 'invalid_request_error', param: null, code: null });
+}
+
 export async function startResponsesEmulator(flavour: Flavour, apiKey: string): Promise<ResponsesEmulator> {
   const stored = new Map<string, Stored>();
   const path = flavour === 'azure' ? '/openai/v1/responses' : '/v1/responses';
   const emulator = await startEmulator(async (req, b, res, problems) => {
+    if (req.url.startsWith(`${path}/`)) {
+      if (!checkAuth(flavour, req, apiKey, res, problems)) return;
+      return storedResponse(req, res, stored, path);
+    }
     if (req.method !== 'POST' || req.url !== path) {
       problems.push(`unexpected ${req.method} ${req.url} (wanted POST ${path})`);
       return error(res, 404, { message: `Invalid URL (${req.method} ${req.url})`, type: 'invalid_request_error', param: null, code: null });

@@ -15,6 +15,9 @@ import { captureUsage, providerManifest, routeManifest, secretManifest } from '.
 
 const credentials = (secret: string): string => `{ secretRef: { name: ${secret}, key: apiKey } }`;
 
+/** The route also serves the stored responses of its target (GET/DELETE /v1/responses/{id}). */
+const withStoredResponses = (manifest: string): string => manifest.replace(/---\n$/, '  passThrough: { endpoints: [responses] }\n---\n');
+
 // 20 input tokens (5 cached) at $1/M ($0.5/M cached), 8 output at $2/M.
 const COST = ((15 * 1 + 5 * 0.5 + 8 * 2) / 1e6).toFixed(8);
 
@@ -39,8 +42,8 @@ describe('Responses API served natively', () => {
         providerManifest('claude', 'anthropic', claude.url, credentials('claude-key'), '', 'claude-sonnet-4-5') +
         secretManifest('claude-key', { apiKey: 'sk-ant-test' }),
       'routes.yaml':
-        routeManifest('native-openai', [['oai', 'gpt-4.1']]) +
-        routeManifest('native-azure', [['az', 'gpt-4.1']]) +
+        withStoredResponses(routeManifest('native-openai', [['oai', 'gpt-4.1']])) +
+        withStoredResponses(routeManifest('native-azure', [['az', 'gpt-4.1']])) +
         routeManifest('openai-then-claude', [['oai', 'gpt-4.1'], ['claude', 'claude-sonnet-4-5']]) +
         routeManifest('claude-then-openai', [['claude', 'claude-sonnet-4-5'], ['oai', 'gpt-4.1']]) +
         routeManifest('claude-only', [['claude', 'claude-sonnet-4-5']]) +
@@ -186,5 +189,23 @@ spec:
     expect((stateful as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('previous_response_id');
     expect((stateful as Error).message).toMatch(/but guardrail response rules apply on this route/);
     expect(openai.requests.length).toBe(before);
+  });
+
+  it('stored responses: retrieve, list input items and delete through the route that stored them (OpenAI and Azure OpenAI)', async () => {
+    for (const [model, emulator] of [['native-openai', openai], ['native-azure', azure]] as const) {
+      const created = await client.responses.create({ model, input: 'Remember me' });
+      const options = { headers: { 'x-tollgate-model': model } };
+      const got = await client.responses.retrieve(created.id, {}, options);
+      expect(got).toMatchObject({ id: created.id, output_text: 'turn 1: Remember me' });
+      const items = await client.responses.inputItems.list(created.id, {}, options);
+      expect(items.data[0]).toMatchObject({ type: 'message', role: 'user' });
+      await client.responses.delete(created.id, options);
+      expect(emulator.stored.has(created.id)).toBe(false);
+      const gone = await client.responses.retrieve(created.id, {}, options).catch((e: unknown) => e);
+      expect(gone).toBeInstanceOf(OpenAI.NotFoundError);
+      expect(emulator.requests.at(-1)?.url).toBe(model === 'native-azure' ? `/openai/v1/responses/${created.id}` : `/v1/responses/${created.id}`);
+    }
+    expect(azure.problems).toEqual([]);
+    expect(openai.problems).toEqual([]);
   });
 });

@@ -1,29 +1,34 @@
 import type { PathForwarding } from '../types.js';
 import { azureAuthHeaders, azureDeployment, DEFAULT_API_VERSION } from './azure-openai-adapter.js';
 
-/** OpenAI paths → Azure OpenAI's: images and audio under the deployment, files and batches under the resource, Realtime with the deployment in the query. */
-const PATHS: readonly [RegExp, (m: RegExpMatchArray, deployment: string) => string][] = [
-  [/^\/v1\/images\/(generations|edits)$/, (m, d) => `/openai/deployments/${d}/images/${m[1] ?? ''}`],
-  [/^\/v1\/audio\/(transcriptions|translations|speech)$/, (m, d) => `/openai/deployments/${d}/audio/${m[1] ?? ''}`],
-  [/^\/v1\/(files|batches)((?:\/[^/]+)*)$/, (m) => `/openai/${m[1] ?? ''}${m[2] ?? ''}`],
-  [/^\/v1\/realtime$/, () => '/openai/realtime'],
+/**
+ * OpenAI paths → Azure OpenAI's: images and audio under the deployment, files and batches under the
+ * resource, Realtime with the deployment in the query (all with `api-version`), stored responses in
+ * the v1 API (no `api-version`, where POST /responses goes too).
+ */
+const PATHS: readonly [RegExp, (m: RegExpMatchArray, deployment: string) => string, 'versioned' | 'v1'][] = [
+  [/^\/v1\/images\/(generations|edits)$/, (m, d) => `/openai/deployments/${d}/images/${m[1] ?? ''}`, 'versioned'],
+  [/^\/v1\/audio\/(transcriptions|translations|speech)$/, (m, d) => `/openai/deployments/${d}/audio/${m[1] ?? ''}`, 'versioned'],
+  [/^\/v1\/(files|batches)((?:\/[^/]+)*)$/, (m) => `/openai/${m[1] ?? ''}${m[2] ?? ''}`, 'versioned'],
+  [/^\/v1\/realtime$/, () => '/openai/realtime', 'versioned'],
+  [/^\/v1\/(responses\/.+)$/, (m) => `/openai/v1/${m[1] ?? ''}`, 'v1'],
 ];
 
 /**
- * Azure OpenAI serves images, audio, files, batches and Realtime (not moderations nor vLLM's
- * endpoints): `{resource}/openai/deployments/{deployment}/…` or `{resource}/openai/{files|batches}…`,
- * always with the Provider's `api-version`, and the `api-key` header (Bearer for Entra tokens).
+ * Azure OpenAI serves images, audio, files, batches, Realtime and stored responses (not moderations
+ * nor vLLM's endpoints): `{resource}/openai/deployments/{deployment}/…` or `{resource}/openai/…`,
+ * with the Provider's `api-version` (the v1 API takes none), and the `api-key` header (Bearer for Entra tokens).
  */
 export const azurePathForwarding: PathForwarding = {
   url(path, query, target) {
-    for (const [re, to] of PATHS) {
+    for (const [re, to, api] of PATHS) {
       const m = re.exec(path);
       if (m === null) continue;
       const deployment = azureDeployment(target);
       const url = new URL(`${target.baseUrl.replace(/\/+$/, '')}${to(m, encodeURIComponent(deployment))}`);
       // The model a client names is the gateway's; Azure addresses the deployment instead.
       for (const [k, v] of query) if (k !== 'model' && k !== 'api-version' && k !== 'deployment') url.searchParams.append(k, v);
-      url.searchParams.set('api-version', target.settings?.azure?.apiVersion ?? DEFAULT_API_VERSION);
+      if (api === 'versioned') url.searchParams.set('api-version', target.settings?.azure?.apiVersion ?? DEFAULT_API_VERSION);
       if (path === '/v1/realtime') {
         url.searchParams.set('deployment', deployment);
         url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';

@@ -14,6 +14,8 @@ const TABLE: readonly [RegExp, PassThroughEndpoint][] = [
   [/^\/v1\/rerank$/, 'rerank'],
   [/^\/v1\/score$/, 'score'],
   [/^\/(tokenize|detokenize)$/, 'tokenize'],
+  // Stored responses (POST /v1/responses itself is an inference endpoint, not a pass-through one).
+  [/^\/v1\/responses\/[^/]+(\/(input_items|cancel))?$/, 'responses'],
 ];
 
 /** Every public path a pass-through endpoint serves, for the route table. */

@@ -17,6 +17,8 @@ describe('pass-through paths', () => {
     expect(passThroughPath('/v1/batches/b1/cancel')?.endpoint).toBe('batches');
     expect(passThroughPath('/v1/moderations')?.endpoint).toBe('moderations');
     expect(passThroughPath('/tokenize')).toEqual({ endpoint: 'tokenize' });
+    expect(passThroughPath('/v1/responses/resp_1/input_items')).toEqual({ endpoint: 'responses' });
+    expect(passThroughPath('/v1/responses')).toBeUndefined();
     for (const other of ['/v1/chat/completions', '/v1/files/a/b/c', '/v1/images', '/v1/audio/other', '/v2/rerank']) expect(passThroughPath(other)).toBeUndefined();
   });
 
@@ -38,6 +40,7 @@ describe('pass-through paths', () => {
     expect(url('/v1/files/file-1/content', 'api-version=old')).toBe('https://res.openai.azure.com/openai/files/file-1/content?api-version=2025-04-01-preview');
     expect(url('/v1/batches', 'limit=3')).toBe('https://res.openai.azure.com/openai/batches?limit=3&api-version=2025-04-01-preview');
     expect(url('/v1/realtime', 'model=voice')).toBe('wss://res.openai.azure.com/openai/realtime?api-version=2025-04-01-preview&deployment=img+prod');
+    expect(url('/v1/responses/resp_1', 'include=x')).toBe('https://res.openai.azure.com/openai/v1/responses/resp_1?include=x');
     for (const none of ['/v1/moderations', '/v1/rerank', '/tokenize', '/v1/images/variations']) expect(url(none)).toBeUndefined();
     expect(azurePathForwarding.headers(at)).toEqual({ 'api-key': 'az-key' });
   });
