@@ -9,7 +9,9 @@ for pair in string.gmatch(extra, "[^|]+") do
   if name ~= nil then wrk.headers[name] = value end
 end
 local model = os.getenv("BENCH_MODEL") or "emu"
-wrk.body = '{"model":"' .. model .. '","messages":[{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":32}'
+-- BENCH_PROMPT: the user message (JSON string content, already escaped), e.g. one with PII for capture.
+local prompt = os.getenv("BENCH_PROMPT") or "Say hello in one short sentence."
+wrk.body = '{"model":"' .. model .. '","messages":[{"role":"user","content":"' .. prompt .. '"}],"max_tokens":32}'
 
 local non2xx = 0
 local threads = {}

@@ -62,7 +62,8 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number,
   throw new Error(`weed did not listen on ${port} within ${timeoutMs} ms\n${log()}`);
 }
 
-export async function startS3(bin: string = seaweedBinary()): Promise<S3Server> {
+/** `core`: pin the server to one CPU (taskset), as the benchmarks pin everything they start. */
+export async function startS3(bin: string = seaweedBinary(), opts: { core?: number } = {}): Promise<S3Server> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-seaweed-'));
   const accessKeyId = 'AKIDTOLLGATETEST';
   const secretAccessKey = 'tollgate-test-secret-key';
@@ -71,11 +72,10 @@ export async function startS3(bin: string = seaweedBinary()): Promise<S3Server> 
   const [master, volume, filer, s3] = [await freePort(), await freePort(), await freePort(), await freePort()];
   let log = '';
   const launch = (): ChildProcess => {
-    const started = spawn(
-      bin,
-      ['server', `-dir=${dir}`, '-ip=127.0.0.1', '-ip.bind=127.0.0.1', `-master.port=${master}`, `-volume.port=${volume}`, `-filer.port=${filer}`, '-s3', `-s3.port=${s3}`, `-s3.config=${config}`, '-volume.max=4', '-master.volumeSizeLimitMB=64'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const args = [
+      'server', `-dir=${dir}`, '-ip=127.0.0.1', '-ip.bind=127.0.0.1', `-master.port=${master}`, `-volume.port=${volume}`, `-filer.port=${filer}`, '-s3', `-s3.port=${s3}`, `-s3.config=${config}`, '-volume.max=4', '-master.volumeSizeLimitMB=64',
+    ];
+    const started = opts.core === undefined ? spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('taskset', ['-c', String(opts.core), bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     started.stdout?.on('data', (d: Buffer) => (log += d.toString()));
     started.stderr?.on('data', (d: Buffer) => (log += d.toString()));
     return started;

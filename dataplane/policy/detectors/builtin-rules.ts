@@ -15,6 +15,8 @@ export interface BuiltinRule {
   pattern: RegExp;
   /** A substring the text must contain for the rule to be worth running (cheap pre-filter). */
   requires?: string;
+  /** The pattern cannot match without an ASCII digit: a text without one skips the rule (cheap pre-filter). */
+  needsDigit?: true;
   /**
    * Checks a raw match (checksums, number ranges) and may narrow it: returns the span to redact,
    * relative to the text, or undefined to reject the match.
@@ -142,18 +144,18 @@ export const BUILTIN_RULES: readonly BuiltinRule[] = [
   // Unicode letters too: internationalised local parts and domains (zoë@exämple.de) are addresses as well.
   rule('Email', '(?<![\\p{L}\\p{N}._%+\\-])[\\p{L}\\p{N}._%+\\-]{1,64}@(?:[\\p{L}\\p{N}](?:[\\p{L}\\p{N}\\-]{0,61}[\\p{L}\\p{N}])?\\.){1,8}\\p{L}{2,24}(?![\\p{L}\\p{N}\\-])', { requires: '@' }, 'gu'),
 
-  rule('IBAN', '(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}', { validate: validateIban }),
-  rule('PaymentCard', '(?<![\\d.])(?:\\d[ -]?){12,18}\\d(?!\\d)', { validate: validateCard }),
+  rule('IBAN', '(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}', { validate: validateIban, needsDigit: true }),
+  rule('PaymentCard', '(?<![\\d.])(?:\\d[ -]?){12,18}\\d(?!\\d)', { validate: validateCard, needsDigit: true }),
 
-  rule('NationalID', '(?<![\\w-])(?!000|666|9)\\d{3}-(?!00)\\d{2}-(?!0000)\\d{4}(?![\\w-])'), // US SSN
-  rule('NationalID', '(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2} ?[A-D](?![A-Za-z0-9])'), // UK NINO
-  rule('NationalID', '(?<![\\w-])[1-79]\\d{2}[ -]\\d{3}[ -]\\d{3}(?![\\w-])', { validate: checked(luhnValid) }), // Canada SIN
-  rule('NationalID', '(?<![\\w-])[2-9]\\d{3}[ -]\\d{4}[ -]\\d{4}(?![\\w-])', { validate: checked(verhoeffValid) }), // India Aadhaar
-  rule('NationalID', '(?<![A-Za-z0-9])(?:\\d{8}|[XYZ]\\d{7})-?[A-Z](?![A-Za-z0-9])', { validate: checked(spanishIdValid) }), // Spain DNI/NIE
+  rule('NationalID', '(?<![\\w-])(?!000|666|9)\\d{3}-(?!00)\\d{2}-(?!0000)\\d{4}(?![\\w-])', { needsDigit: true }), // US SSN
+  rule('NationalID', '(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2} ?[A-D](?![A-Za-z0-9])', { needsDigit: true }), // UK NINO
+  rule('NationalID', '(?<![\\w-])[1-79]\\d{2}[ -]\\d{3}[ -]\\d{3}(?![\\w-])', { validate: checked(luhnValid), needsDigit: true }), // Canada SIN
+  rule('NationalID', '(?<![\\w-])[2-9]\\d{3}[ -]\\d{4}[ -]\\d{4}(?![\\w-])', { validate: checked(verhoeffValid), needsDigit: true }), // India Aadhaar
+  rule('NationalID', '(?<![A-Za-z0-9])(?:\\d{8}|[XYZ]\\d{7})-?[A-Z](?![A-Za-z0-9])', { validate: checked(spanishIdValid), needsDigit: true }), // Spain DNI/NIE
 
-  rule('Phone', '(?<![\\w+])\\+[1-9]\\d{0,14}(?:[ .-]?\\(\\d{1,6}\\)\\d{0,10}|[ .-]\\d{1,10}){0,6}(?!\\d)', { requires: '+', validate: validateInternational }),
-  rule('Phone', '(?<![\\w+.-])(?:1[ .-])?(?:\\(\\d{3}\\) ?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}(?![\\w-]|\\.\\d)', { validate: validateNanp }),
+  rule('Phone', '(?<![\\w+])\\+[1-9]\\d{0,14}(?:[ .-]?\\(\\d{1,6}\\)\\d{0,10}|[ .-]\\d{1,10}){0,6}(?!\\d)', { requires: '+', validate: validateInternational, needsDigit: true }),
+  rule('Phone', '(?<![\\w+.-])(?:1[ .-])?(?:\\(\\d{3}\\) ?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}(?![\\w-]|\\.\\d)', { validate: validateNanp, needsDigit: true }),
 
-  rule('IPAddress', `(?<![\\d.])(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET}(?!\\d|\\.\\d)`, { requires: '.' }),
+  rule('IPAddress', `(?<![\\d.])(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET}(?!\\d|\\.\\d)`, { requires: '.', needsDigit: true }),
   rule('IPAddress', '(?<![\\w:.])[0-9A-Fa-f:]{3,39}(?![\\w:])', { requires: ':', validate: validateIpv6 }),
 ];

@@ -70,7 +70,11 @@ export function compileDetectors(spec: DetectorSpec): DetectorSetResult {
 }
 
 function detectorSet(rules: readonly BuiltinRule[], custom: readonly CompiledCustomPattern[], limits: DetectorLimits): DetectorSet {
-  const scan = (text: string): ScanResult => scanText(text, rules, custom, limits);
+  // This set's own copies of the patterns, made once: lastIndex is reset at the start of each use,
+  // and a scan runs to its end synchronously, so scans never share one mid-way. (A copy per scan
+  // cost more than scanning a short text.)
+  const patterns = rules.map((r) => new RegExp(r.pattern));
+  const scan = (text: string): ScanResult => scanText(text, rules, patterns, custom, limits);
   return {
     scan,
     redact(text) {
@@ -86,14 +90,17 @@ interface RawMatch {
   priority: number;
 }
 
-function scanText(text: string, rules: readonly BuiltinRule[], custom: readonly CompiledCustomPattern[], limits: DetectorLimits): ScanResult {
+function scanText(text: string, rules: readonly BuiltinRule[], patterns: readonly RegExp[], custom: readonly CompiledCustomPattern[], limits: DetectorLimits): ScanResult {
   const input = text.length > limits.maxInputLength ? text.slice(0, limits.maxInputLength) : text;
   const raw: RawMatch[] = [];
   // Each rule stops after maxMatches of its own; the earliest such stop bounds what was fully scanned.
   let scannedLength = input.length;
+  let digit: boolean | undefined;
   rules.forEach((rule, priority) => {
     if (rule.requires !== undefined && !input.includes(rule.requires)) return;
-    const re = new RegExp(rule.pattern); // a private copy: lastIndex is per scan, the rule table is shared
+    if (rule.needsDigit === true && !(digit ??= /\d/.test(input))) return;
+    const re = patterns[priority]!;
+    re.lastIndex = 0;
     let count = 0;
     for (let m = re.exec(input); m !== null; m = re.exec(input)) {
       const span = rule.validate ? rule.validate(input, m.index, m.index + m[0].length) : ([m.index, m.index + m[0].length] as const);
