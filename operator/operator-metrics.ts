@@ -27,6 +27,24 @@ export function createOperatorMetrics() {
       labelNames: ['result'],
       registers: [registry],
     }),
+    retentionDeletedObjects: new Counter({
+      name: 'tollgate_operator_retention_deleted_objects_total',
+      help: 'Captured-record objects the DataPolicy retention sweep deleted, by stream (content, metadata).',
+      labelNames: ['stream'],
+      registers: [registry],
+    }),
+    retentionDeletedBytes: new Counter({
+      name: 'tollgate_operator_retention_deleted_bytes_total',
+      help: 'Bytes of captured-record objects the DataPolicy retention sweep deleted, by stream.',
+      labelNames: ['stream'],
+      registers: [registry],
+    }),
+    retentionSweeps: new Counter({
+      name: 'tollgate_operator_retention_sweeps_total',
+      help: 'DataPolicy retention sweeps by result: complete, partial (stopped at the per-pass limit; continued next), failed (a bucket refused).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
     leader: new Gauge({ name: 'tollgate_operator_leader', help: '1 while this replica is the leader.', registers: [registry] }),
   };
 }

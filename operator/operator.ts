@@ -170,6 +170,13 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     events,
     logger,
     onConditionsChanged: () => trigger?.trigger(),
+    onSwept: (deleted, result) => {
+      metrics.retentionSweeps.inc({ result });
+      for (const [stream, d] of Object.entries(deleted)) {
+        metrics.retentionDeletedObjects.inc({ stream }, d.objects);
+        metrics.retentionDeletedBytes.inc({ stream }, d.bytes);
+      }
+    },
     ...(config.retention?.intervalMs === undefined ? {} : { intervalMs: config.retention.intervalMs }),
     ...(config.retention?.maxDeletesPerPass === undefined ? {} : { limits: { maxDeletes: config.retention.maxDeletesPerPass } }),
   });

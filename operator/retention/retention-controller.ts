@@ -27,6 +27,8 @@ export interface RetentionControllerOptions {
   tickMs?: number;
   limits?: Partial<SweepLimits>;
   now?: () => number;
+  /** After each policy's sweep: what it deleted per stream, and how it ended. */
+  onSwept?: (deleted: Partial<Record<CaptureStream, { objects: number; bytes: number }>>, result: 'complete' | 'partial' | 'failed') => void;
 }
 
 interface PolicyState {
@@ -220,6 +222,8 @@ export class RetentionController {
     if (unchecked.length > 0) parts.push(`not swept (destination not ready): ${unchecked.join(', ')}`);
     if (failures.length > 0) parts.push(`failed: ${failures.join('; ')}`);
     out.message = parts.join('; ').slice(0, 1024);
+    const deleted = Object.fromEntries(Object.entries(totals).map(([stream, t]) => [stream, { objects: t.deletedObjects, bytes: t.deletedBytes }]));
+    this.opts.onSwept?.(deleted, failures.length > 0 ? 'failed' : complete ? 'complete' : 'partial');
     const error = failures.length > 0 ? failures.join('; ') : undefined;
     if (error !== undefined && error !== state.sweepError) await this.opts.events.record(raw, 'Warning', 'RetentionSweepFailed', error);
     state.sweepError = error;

@@ -3,7 +3,7 @@ import { secret } from '../../dataplane/config/secret-value.js';
 import { s3Destination } from '../../dataplane/policy/capture/destinations/s3.js';
 import { type S3Server, startS3 } from '../s3/seaweedfs.js';
 import { storedRecord } from '../support/capture-records.js';
-import { applyOrRefusal, type Conditioned, conditionOf, dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster } from './harness.js';
+import { applyOrRefusal, type Conditioned, conditionOf, dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster, TOKEN } from './harness.js';
 
 const DP = `${POD_NET}.70`;
 
@@ -172,6 +172,10 @@ describe('DataPolicy retention on a real API server and SeaweedFS', () => {
     expect(retention?.metadata?.oldestKept).toBe(`${new Date(Date.now() - 10 * DAY).toISOString().slice(0, 13)}:00:00Z`);
     expect(retention?.complete).toBe(true);
     expect(swept.status?.destinations?.[0]?.conditions?.[0]).toMatchObject({ type: 'DestinationReady', status: 'True', reason: 'BucketReachable' });
+    const metrics = await (await fetch('http://127.0.0.1:19171/metrics', { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    expect(metrics).toMatch(/^tollgate_operator_retention_deleted_objects_total\{stream="content"\} 2$/m);
+    expect(metrics).toMatch(/^tollgate_operator_retention_deleted_objects_total\{stream="metadata"\} 1$/m);
+    expect(metrics).toMatch(/^tollgate_operator_retention_sweeps_total\{result="complete"\} [1-9]/m);
   });
 
   it('continues after an operator restart: totals carry on from status, and sweeps stay idempotent', async () => {
