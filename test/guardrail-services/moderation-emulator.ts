@@ -11,8 +11,8 @@
  * A text is flagged for a category when it contains one of that category's trigger words below.
  * GET /received → {"requests": [...bodies...], "problems": [...what was wrong with them...]}.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { json as send, serve } from './serve.js';
 
 const CATEGORIES = [
   'harassment',
@@ -47,8 +47,7 @@ const problems: string[] = [];
 let counter = 0;
 
 function json(res: ServerResponse, status: number, value: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': `req_${counter}` });
-  res.end(JSON.stringify(value));
+  send(res, status, value, { 'x-request-id': `req_${counter}` });
 }
 
 function error(res: ServerResponse, status: number, message: string, type: string, param: string | null = null, code: string | null = null): void {
@@ -110,19 +109,4 @@ function handle(req: IncomingMessage, res: ServerResponse, raw: string): void {
   json(res, 200, { id: `modr-${counter}`, model: model === 'omni-moderation-latest' ? 'omni-moderation-2024-09-26' : model, results: input.texts.map((t, i) => result(t, input.images[i] ?? false)) });
 }
 
-const server = createServer((req, res) => {
-  const parts: Buffer[] = [];
-  req.on('data', (c: Buffer) => parts.push(c));
-  req.on('end', () => handle(req, res, Buffer.concat(parts).toString('utf8')));
-});
-
-function stop(): void {
-  server.closeAllConnections();
-  server.close(() => process.exit(0));
-}
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-
-server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  process.stdout.write(`listening http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
-});
+serve(handle);

@@ -14,8 +14,8 @@
  *
  * A request that does not follow the contract is answered 400 and recorded in `problems`.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { json, serve } from './serve.js';
 
 interface TextSlot {
   role: string;
@@ -53,11 +53,6 @@ function parseCheck(body: unknown): { texts: TextSlot[] } | { problem: string } 
   return { texts };
 }
 
-function json(res: ServerResponse, status: number, value: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(value));
-}
-
 function mask(text: string): string {
   let out = text;
   for (const p of phrases) out = out.replace(new RegExp(p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), '[FLAGGED]');
@@ -90,20 +85,6 @@ function handle(req: IncomingMessage, res: ServerResponse, raw: string): void {
   json(res, 200, answer);
 }
 
-const server = createServer((req, res) => {
-  const parts: Buffer[] = [];
-  req.on('data', (c: Buffer) => parts.push(c));
-  req.on('end', () => handle(req, res, Buffer.concat(parts).toString('utf8')));
-});
-
-function stop(): void {
+serve(handle, () => {
   for (const res of hanging) res.destroy();
-  server.closeAllConnections();
-  server.close(() => process.exit(0));
-}
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-
-server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  process.stdout.write(`listening http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
 });
