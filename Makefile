@@ -114,6 +114,12 @@ bench: build
 	bash bench/install.sh
 	taskset -c $${BENCH_CLIENT_CORE:-1} node --import tsx bench/run.ts
 
+## Guardrail cost (issue 17): request rules on a 10 KB prompt and the stream hold-back, A/B against a route
+## without a policy in one run, ~3 min; report in bench/results/guardrails-<date>.md.
+.PHONY: bench-guardrails
+bench-guardrails:
+	node --import tsx bench/guardrail-bench.ts
+
 ## vLLM pod selection (issue 9): round robin vs each podSelection strategy on four emulated pods with
 ## skewed load, ~2 min; report in bench/results/vllm-strategies-<date>.md (VLLM_BENCH_SECONDS=5: raw/).
 .PHONY: bench-vllm
