@@ -5,7 +5,8 @@
  *   node --import tsx bench/ab-throughput.ts <root A> <root B> [rounds=5] [seconds=10]
  * Roots are clean exports (bench/build-export.sh). AB_PROFILE=1 adds --cpu-prof to every start and
  * prints the profile summary. AB_MODE=concurrent runs both builds at the same time instead (see
- * concurrentRound). Environment knobs as for bench/run.ts (BENCH_GOVERNANCE, cores, BENCH_NICE).
+ * concurrentRound). AB_NODE_FLAGS_A / AB_NODE_FLAGS_B: extra node flags for one build (e.g. a V8
+ * heap setting), space-separated. Environment knobs as for bench/run.ts (BENCH_GOVERNANCE, cores, BENCH_NICE).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -23,6 +24,11 @@ const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const rounds = Number(roundsArg ?? 5);
 const seconds = Number(secondsArg ?? 10);
 const profile = process.env.AB_PROFILE === '1';
+/** Node flags for one build's processes: the profiler when asked for, and AB_NODE_FLAGS_<label>. */
+const nodeFlagsOf = (label: 'A' | 'B', dir: string): string[] => [
+  ...(profile ? ['--cpu-prof', '--cpu-prof-dir', dir] : []),
+  ...(process.env[`AB_NODE_FLAGS_${label}`] ?? '').split(' ').filter((f) => f !== ''),
+];
 const base = readConfig({ ...process.env, BENCH_QUICK: '1', BENCH_SYSTEMS: 'tollgate', BENCH_GOVERNANCE: process.env.BENCH_GOVERNANCE ?? 'on', BENCH_TOLLGATE_QUIET: '0' }, repoRoot, new Date());
 mkdirSync(base.rawDir, { recursive: true });
 
@@ -70,7 +76,7 @@ async function concurrentRound(r: number): Promise<void> {
       const def = systemsFor(cfg)[1];
       if (def === undefined) throw new Error('no tollgate row');
       const spawned = Date.now();
-      const sys = await def.start({ cfg, upstreamPort, models: ['emu'], tag: `r${r}-${label}`, nodeFlags: profile ? ['--cpu-prof', '--cpu-prof-dir', cfg.rawDir] : [] });
+      const sys = await def.start({ cfg, upstreamPort, models: ['emu'], tag: `r${r}-${label}`, nodeFlags: nodeFlagsOf(label, cfg.rawDir) });
       return { label, cfg, sys, spawned };
     }),
   );
@@ -107,7 +113,7 @@ try {
       const dir = join(base.rawDir, `r${r}-${label}`);
       mkdirSync(dir, { recursive: true });
       const spawned = Date.now();
-      const sys = await def.start({ cfg, upstreamPort, models: ['emu'], tag: `r${r}-${label}`, nodeFlags: profile ? ['--cpu-prof', '--cpu-prof-dir', dir] : [] });
+      const sys = await def.start({ cfg, upstreamPort, models: ['emu'], tag: `r${r}-${label}`, nodeFlags: nodeFlagsOf(label, dir) });
       await wrk(cfg, sys, 64, 2);
       const loadStarts = Date.now();
       const cpu0 = cpuTicks(sys.pid);
