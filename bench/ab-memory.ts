@@ -5,11 +5,11 @@
  * Knobs as for bench/run.ts: BENCH_GOVERNANCE (default off), BENCH_HOLD_STREAMS (default 1000 here).
  * AB_NODE_FLAGS_A / AB_NODE_FLAGS_B: extra node flags for one side (e.g. a V8 heap setting), space-separated.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readConfig } from './lib/config.js';
-import { startService, waitUntil } from './lib/proc.js';
+import { startEmulator } from './lib/emulator.js';
 import { HOLD_MODEL, memory } from './lib/scenarios.js';
 import { systemsFor } from './lib/systems.js';
 
@@ -23,12 +23,7 @@ const base = readConfig(
   new Date(),
 );
 mkdirSync(base.rawDir, { recursive: true });
-const portFile = join(base.rawDir, 'emulator.port');
-const emulator = startService('emulator', join(base.cacheDir, 'bin', 'emulator'), ['-addr', '127.0.0.1:0', '-port-file', portFile, '-max-life', '2h'], {
-  core: base.clientCore, nice: base.nice, logFile: join(base.rawDir, 'emulator.log'), env: { ...process.env, GOMAXPROCS: '1' },
-});
-await waitUntil('emulator', async () => existsSync(portFile) && readFileSync(portFile, 'utf8') !== '', 10_000, emulator);
-const upstreamPort = Number(readFileSync(portFile, 'utf8'));
+const { emulator, port: upstreamPort } = await startEmulator(base);
 const mib = (kib: number): number => kib / 1024;
 const rows: Record<'A' | 'B', { idle: number; held: number }[]> = { A: [], B: [] };
 try {

@@ -8,12 +8,12 @@
  * concurrentRound). AB_NODE_FLAGS_A / AB_NODE_FLAGS_B: extra node flags for one build (e.g. a V8
  * heap setting), space-separated. Environment knobs as for bench/run.ts (BENCH_GOVERNANCE, cores, BENCH_NICE).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readConfig } from './lib/config.js';
+import { startEmulator } from './lib/emulator.js';
 import { summariseProfile } from './lib/cpu-profile.js';
-import { startService, waitUntil } from './lib/proc.js';
 import { wrk } from './lib/scenarios.js';
 import { systemsFor } from './lib/systems.js';
 
@@ -32,12 +32,7 @@ const nodeFlagsOf = (label: 'A' | 'B', dir: string): string[] => [
 const base = readConfig({ ...process.env, BENCH_QUICK: '1', BENCH_SYSTEMS: 'tollgate', BENCH_GOVERNANCE: process.env.BENCH_GOVERNANCE ?? 'on', BENCH_TOLLGATE_QUIET: '0' }, repoRoot, new Date());
 mkdirSync(base.rawDir, { recursive: true });
 
-const portFile = join(base.rawDir, 'emulator.port');
-const emulator = startService('emulator', join(base.cacheDir, 'bin', 'emulator'), ['-addr', '127.0.0.1:0', '-port-file', portFile, '-max-life', '2h'], {
-  core: base.clientCore, nice: base.nice, logFile: join(base.rawDir, 'emulator.log'), env: { ...process.env, GOMAXPROCS: '1' },
-});
-await waitUntil('emulator', async () => existsSync(portFile) && readFileSync(portFile, 'utf8') !== '', 10_000, emulator);
-const upstreamPort = Number(readFileSync(portFile, 'utf8'));
+const { emulator, port: upstreamPort } = await startEmulator(base);
 
 const results: Record<string, number[]> = { A: [], B: [] };
 const cpuPerReq: Record<string, number[]> = { A: [], B: [] };
