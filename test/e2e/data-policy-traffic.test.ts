@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampled } from '../../dataplane/policy/capture/capture-service.js';
 import { type S3Server, startS3 } from '../s3/seaweedfs.js';
+import { upRoute } from '../support/capture-files.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 
@@ -15,14 +16,6 @@ import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upst
 
 const CARD = '4111 1111 1111 1111';
 
-const route = (name: string): string => `---
-apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: ${name} }
-spec:
-  model: ${name}
-  targets: [{ providerRef: { name: up }, model: up-model }]
-`;
 
 /** Runs `n` calls of `one`, `width` at a time. */
 async function pool(n: number, width: number, one: (i: number) => Promise<void>): Promise<void> {
@@ -103,9 +96,9 @@ spec:
     gateway = await startTestGateway({
       'all.yaml': [
         openAiProvider('up', up.baseUrl),
-        route('sampled'),
-        route('off'),
-        route('crashing'),
+        upRoute('sampled'),
+        upRoute('off'),
+        upRoute('crashing'),
         `---
 apiVersion: v1
 kind: Secret
@@ -222,7 +215,7 @@ spec:
   destinations: [{ name: collector, otlpLogs: { endpoint: "http://127.0.0.1:${port}" } }]
 `;
     const gateway = await startTestGateway(
-      { 'all.yaml': [openAiProvider('up', up.baseUrl), route('hanging'), route('dead'), otlp('hanging', hangingPort), otlp('dead', deadPort)].join('') },
+      { 'all.yaml': [openAiProvider('up', up.baseUrl), upRoute('hanging'), upRoute('dead'), otlp('hanging', hangingPort), otlp('dead', deadPort)].join('') },
       { drainTimeoutMs: 1_500, capture: { maxQueue: 20, maxBatch: 10, flushIntervalMs: 10 } },
     );
     const statuses: number[] = [];

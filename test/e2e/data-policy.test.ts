@@ -1,5 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -8,7 +8,9 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTracing, type Tracing } from '../../dataplane/telemetry/otel-sdk.js';
 import { parseTracingConfig } from '../../dataplane/telemetry/tracing-config.js';
+import type { CaptureRecord as Record_ } from '../../dataplane/policy/capture/capture-record.js';
 import { type Collector, startCollector } from '../otel/collector.js';
+import { jsonLines, upRoute } from '../support/capture-files.js';
 import { type ResponsesEmulator, startResponsesEmulator } from '../emulators/openai-responses.js';
 import { providerManifest, secretManifest } from '../providers/provider-manifests.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
@@ -20,26 +22,10 @@ import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upst
 // where the policy allows it; the access log and traces name the policy and mode, never content;
 // /debug/route shows the effective policy.
 
-interface CaptureRecord {
-  requestId: string;
-  traceId?: string;
-  spanId?: string;
-  namespace: string;
-  caller: { kind: string };
-  route?: string;
-  rule?: string;
-  provider?: string;
-  model: string;
-  upstreamModel?: string;
-  stream: boolean;
-  status: number;
-  decision: string;
-  durationMs: number;
-  tokens?: { input: number; output: number; cached: number };
-  costUsd?: number;
-  policy: { id: string; mode: string; optedOut?: true };
+/** A record with its content as these tests read it (the module types the content as unknown JSON). */
+type CaptureRecord = Omit<Record_, 'content'> & {
   content?: { request?: { messages?: { role: string; content: unknown }[] }; response?: { choices?: { message: { content: string }; finish_reason: string | null }[] }; redactions?: Record<string, number> };
-}
+};
 
 const CARD = '4111 1111 1111 1111';
 const MAIL = 'ann@example.com';
@@ -54,14 +40,7 @@ let anthropic: Anthropic;
 let dir: string;
 let logs = '';
 
-const route = (name: string, model: string): string => `---
-apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: ${name} }
-spec:
-  model: ${model}
-  targets: [{ providerRef: { name: up }, model: up-model }]
-`;
+const route = upRoute;
 
 const policy = (name: string, routeName: string, capture: string): string => `---
 apiVersion: tollgate.dev/v1alpha1
@@ -133,14 +112,6 @@ afterAll(async () => {
   await collector?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** JSON Lines below a directory, recursively. */
-function jsonLines(root: string): Record<string, unknown>[] {
-  if (!existsSync(root)) return [];
-  return readdirSync(root, { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.jsonl'))
-    .flatMap((f) => readFileSync(join(root, f), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>));
-}
 
 /** A policy's records: metadata joined with its content by request id (the local directory keeps them apart, as a bucket does). */
 function records(policyName: string): CaptureRecord[] {

@@ -1,10 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../operator/compile/compile.js';
 import { loadManifests } from '../../operator/sources/manifest-loader.js';
+import { jsonLines } from '../support/capture-files.js';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 
 // examples/data-policy/ (issue 16's "done when"): dev/ runs with `tollgate dev` and records to a
@@ -34,13 +35,6 @@ afterAll(async () => {
   rmSync(out, { recursive: true, force: true });
 });
 
-function lines(dir: string): Record<string, unknown>[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.jsonl'))
-    .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>));
-}
-
 describe('examples/data-policy', () => {
   it('dev/ and cluster/ are valid and accepted', () => {
     for (const dir of ['examples/data-policy/dev', 'examples/data-policy/cluster']) {
@@ -63,13 +57,13 @@ describe('examples/data-policy', () => {
     await client.chat.completions.create({ model: 'hr-chat', messages: [{ role: 'user', content: 'hr-secret-zq' }] });
     const requestId = res.response.headers.get('x-request-id');
     const deadline = Date.now() + 20_000;
-    while (!lines(join(out, 'support', 'content')).some((c) => c.requestId === requestId)) {
+    while (!jsonLines(join(out, 'support', 'content')).some((c) => c.requestId === requestId)) {
       if (Date.now() > deadline) throw new Error('no record in the example directory');
       await new Promise((r) => setTimeout(r, 20));
     }
-    const meta = lines(join(out, 'support', 'metadata')).find((m) => m.requestId === requestId);
+    const meta = jsonLines(join(out, 'support', 'metadata')).find((m) => m.requestId === requestId);
     expect(meta).toMatchObject({ route: 'default/support-chat', policy: { id: 'default/support-audit', mode: 'Redacted' }, status: 200 });
-    const content = JSON.stringify(lines(join(out, 'support', 'content')).find((c) => c.requestId === requestId));
+    const content = JSON.stringify(jsonLines(join(out, 'support', 'content')).find((c) => c.requestId === requestId));
     expect(content).toContain('[TICKET_ID]: [EMAIL] cannot pay with [PAYMENT_CARD]');
     expect(readdirSync(out).sort()).toEqual(['support']);
     const explain = await fetch(`${gateway.adminUrl as string}/debug/route`, {
