@@ -85,19 +85,6 @@ function cpuTicks(pid: number | undefined): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-/** CPU ticks per thread name (debugging where time goes off the main thread). */
-function threadTicks(pid: number | undefined): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (pid === undefined) return out;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    out[name] = (out[name] ?? 0) + Number(fields[11]) + Number(fields[12]);
-  }
-  return out;
-}
-
 /** `tollgate dev` on the gateway core, with or without the DataPolicy (its records under `prefix`). */
 async function startTollgate(label: 'A' | 'B', round: number, prefix: string): Promise<RunningSystem> {
   const dir = join(cfg.rawDir, `r${round}-${label}`);
@@ -162,10 +149,7 @@ try {
     const measure = async (label: 'A' | 'B', connections: number): Promise<void> => {
       const sys = started[label]!;
       const cpu0 = cpuTicks(sys.pid);
-      const t0 = threadTicks(sys.pid);
       const res = await wrk(cfg, sys, connections, seconds);
-      const t1 = threadTicks(sys.pid);
-      if (process.env.CAPTURE_AB_THREADS === '1') say(`  ${label} threads: ${Object.entries(t1).map(([k, v]) => `${k} ${v - (t0[k] ?? 0)}`).join(', ')}`);
       measured[label] = { ...res, cpu: ((cpuTicks(sys.pid) - cpu0) * 10_000) / res.requests };
     };
     if (sequential) {
