@@ -5,7 +5,7 @@ import type { ResponseCacheHandle } from '../governance/cache/create-response-ca
 import { parseResponseCacheEnv } from '../governance/cache/response-cache-config.js';
 import { LocalRateLimitBackend } from '../governance/rate-limit/local-backend.js';
 import { RateLimitAdmitter } from '../governance/rate-limit/rate-limit-admitter.js';
-import { parseRateLimiterEnv } from '../governance/rate-limit/rate-limiter-config.js';
+import { parseRateLimiterEnv, parseRedisSettings } from '../governance/rate-limit/rate-limiter-config.js';
 import { parseBudgetModeEnv } from '../governance/budget/budget-mode-config.js';
 
 /**
@@ -30,10 +30,32 @@ export async function governanceFromEnv(env: NodeJS.ProcessEnv, logger: Logger):
   }
   const { createRateLimiter } = await import('../governance/rate-limit/create-rate-limiter.js');
   const { createResponseCache } = await import('../governance/cache/create-response-cache.js');
-  return {
-    rateLimiter: createRateLimiter(limits, { onBackendError, onConnectionError }),
-    cache: createResponseCache(caching, { onError, onConnectionError }),
-  };
+  const rateLimiter = createRateLimiter(limits, { onBackendError, onConnectionError });
+  const cache = createResponseCache(caching, { onError, onConnectionError });
+  await redisConnected([rateLimiter.backend, cache], env, logger);
+  return { rateLimiter, cache };
+}
+
+/**
+ * Waits for the Redis clients to connect, for at most one connect timeout. A data plane that served
+ * before would skip the shared cache (an answered request not stored for the next identical one)
+ * and apply the fail mode to its first requests. Redis still down then: it starts anyway, and the
+ * clients keep connecting in the background.
+ */
+async function redisConnected(parts: readonly unknown[], env: NodeJS.ProcessEnv, logger: Logger): Promise<void> {
+  const { RedisRateLimitBackend } = await import('../governance/rate-limit/redis-backend.js');
+  const { RedisResponseCache } = await import('../governance/cache/redis-cache.js');
+  const { connectTimeoutMs, waitReady } = await import('../governance/rate-limit/redis-client.js');
+  const settings = parseRedisSettings(env);
+  if (settings === undefined) return;
+  const clients = parts.flatMap((part) => (part instanceof RedisRateLimitBackend || part instanceof RedisResponseCache ? [part.client] : []));
+  await Promise.all(
+    clients.map((client) =>
+      waitReady(client, connectTimeoutMs(settings)).catch((err: unknown) =>
+        logger.warn({ err: (err as Error).message }, 'Redis not connected at start-up; serving meanwhile, it connects in the background'),
+      ),
+    ),
+  );
 }
 
 /** Exact budgets (TOLLGATE_BUDGET_MODE=exact): a Redis client of their own, connected at start-up. */

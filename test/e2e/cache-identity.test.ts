@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { governanceFromEnv } from '../../dataplane/main/governance-from-env.js';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
 import { RedisTestServer } from '../redis/redis-server.js';
@@ -56,6 +56,7 @@ describe.each(['memory', 'redis'] as const)('cache identity (%s cache)', (backen
   let eu: OpenAiUpstream;
   let redis: RedisTestServer | undefined;
   let gateway: TestGateway;
+  let governance: Awaited<ReturnType<typeof governanceFromEnv>> | undefined;
 
   beforeAll(async () => {
     us = await startOpenAiUpstream();
@@ -64,9 +65,13 @@ describe.each(['memory', 'redis'] as const)('cache identity (%s cache)', (backen
     eu.script({ kind: 'ok', content: 'made in the EU' });
     const logger = pino({ level: 'silent' });
     if (backend === 'redis') redis = await RedisTestServer.start();
-    const governance = redis === undefined ? undefined : await governanceFromEnv({ TOLLGATE_REDIS_URL: redis.url }, logger);
+    // A generous command timeout: a redis-server starved by a loaded machine must not turn a store into a skipped one.
+    governance = redis === undefined ? undefined : await governanceFromEnv({ TOLLGATE_REDIS_URL: redis.url, TOLLGATE_REDIS_TIMEOUT_MS: '5000' }, logger);
     gateway = await startTestGateway(manifests(us.baseUrl, eu.baseUrl), { auth: new Authenticator({}), ...(governance === undefined ? {} : { governance }) });
   });
+
+  // Every miss and hit above is the cache's answer, not a Redis failure served as a miss.
+  afterEach(() => expect(governance?.cache.stats.errors ?? 0).toBe(0));
 
   afterAll(async () => {
     await gateway?.close();

@@ -15,7 +15,7 @@ export interface RedisConnectionConfig {
  */
 export function createRedisClient(config: RedisConnectionConfig, onError: (err: Error) => void = () => {}): Redis {
   const client = new Redis(config.url, {
-    connectTimeout: Math.max(config.timeoutMs, 1000),
+    connectTimeout: connectTimeoutMs(config),
     commandTimeout: config.timeoutMs,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -24,6 +24,11 @@ export function createRedisClient(config: RedisConnectionConfig, onError: (err: 
   });
   client.on('error', onError);
   return client;
+}
+
+/** The bound for connecting: the command timeout, but at least 1 s (a TLS handshake plus the ready check). */
+export function connectTimeoutMs(config: Pick<RedisConnectionConfig, 'timeoutMs'>): number {
+  return Math.max(config.timeoutMs, 1000);
 }
 
 /** Resolves when the client is ready, or rejects after timeoutMs. */
