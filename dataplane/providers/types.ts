@@ -1,6 +1,7 @@
 import type { ProviderSettings } from '../config/snapshot.js';
 import type { CanonicalRequest, HeaderMap, NativeApi, ParseResult, StreamStep, UpstreamFailure, UpstreamHttpRequest } from '../core/canonical.js';
 import type { SseEvent } from '../sse/sse-parser.js';
+import type { UpstreamSignal } from '../upstream/attempt-signal.js';
 
 export type { ProviderSettings };
 
@@ -55,7 +56,7 @@ export class RequestTranslationError extends Error {
 
 /** Mints and caches bearer tokens (I/O, outside the adapters); the attempt calls it before buildRequest. */
 export interface AccessTokenSource {
-  token(signal: AbortSignal): Promise<string>;
+  token(signal: UpstreamSignal): Promise<string>;
 }
 
 export interface StreamTransformer {

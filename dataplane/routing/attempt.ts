@@ -3,6 +3,7 @@ import type { TargetConfig } from '../config/snapshot.js';
 import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import { type SseEvent, SseEventTooLarge, SseParser } from '../sse/sse-parser.js';
 import { readCapped } from '../upstream/read-capped.js';
+import type { UpstreamSignal } from '../upstream/attempt-signal.js';
 import type { ClientLink } from './client-link.js';
 import { scrubFailure, scrubStep } from '../providers/scrub-credentials.js';
 import { type AttemptObserver, type AttemptTelemetry, NOOP_ATTEMPTS } from '../telemetry/gateway-observer.js';
@@ -135,7 +136,7 @@ export async function runAttempt(
   target: TargetConfig,
   provider: RuntimeProvider,
   baseUrl: string,
-  signal: AbortSignal,
+  signal: UpstreamSignal,
   client: ClientLink,
   limits: RouteLimits,
   observer: AttemptObserver = NOOP_ATTEMPTS,
@@ -159,7 +160,7 @@ async function attemptUpstream(
   target: TargetConfig,
   provider: RuntimeProvider,
   baseUrl: string,
-  signal: AbortSignal,
+  signal: UpstreamSignal,
   client: ClientLink,
   limits: RouteLimits,
   telemetry: AttemptTelemetry,

@@ -4,6 +4,7 @@ import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
 import type { RuntimeProvider, RuntimeRoute, RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
 import type { CanonicalRequest, JsonObject, StreamStep, UpstreamFailure, Usage } from '../core/canonical.js';
 import { withPodTime } from '../metering/cost.js';
+import { AttemptSignal } from '../upstream/attempt-signal.js';
 import { AttemptTimeout, runAttempt } from './attempt.js';
 import type { ClientLink } from './client-link.js';
 import { retryDelayMs } from './backoff.js';
@@ -206,14 +207,14 @@ export class Router {
     | { ok: false; failure: UpstreamFailure }
     | { ok: false; clientGone: true; sent: boolean }
   > {
-    const controller = new AbortController();
+    const signal = new AttemptSignal();
     // A stream stops with its client (what was streamed is charged). A non-streaming response is
     // read to its end even when the client left, bounded by the attempt timeout, so that the work
     // the upstream did is charged from its usage rather than not at all.
     const clientSignal = req.stream ? client.signal : undefined;
-    const onClientAbort = (): void => controller.abort(clientSignal?.reason);
+    const onClientAbort = (): void => signal.abort(clientSignal?.reason);
     clientSignal?.addEventListener('abort', onClientAbort, { once: true });
-    const timer = setTimeout(() => controller.abort(new AttemptTimeout(timeoutMs)), timeoutMs);
+    const timer = setTimeout(() => signal.abort(new AttemptTimeout(timeoutMs)), timeoutMs);
     const end = this.deps.stats.start(target);
     const outlier = provider.config.outlierDetection;
     this.health.begin(target, outlier);
@@ -222,7 +223,7 @@ export class Router {
       clearTimeout(timer);
       clientSignal?.removeEventListener('abort', onClientAbort);
     };
-    const result = await runAttempt(req, target, provider, lease.url, controller.signal, client, limits, observer);
+    const result = await runAttempt(req, target, provider, lease.url, signal, client, limits, observer);
     clearTimeout(timer);
     if (!result.ok) {
       // Only an answer (or silence) from the upstream is a verdict on it; a local failure is not.
@@ -260,7 +261,7 @@ export class Router {
         release,
         first: result.first,
         rest: result.rest,
-        abort: (reason: Error) => controller.abort(reason),
+        abort: (reason: Error) => signal.abort(reason),
       },
     };
   }

@@ -1,4 +1,5 @@
 import type { HeaderMap, UpstreamHttpRequest } from '../core/canonical.js';
+import type { UpstreamSignal } from './attempt-signal.js';
 
 export interface UpstreamResponse {
   status: number;
@@ -10,7 +11,7 @@ export interface UpstreamResponse {
 }
 
 export interface SendOptions {
-  signal: AbortSignal;
+  signal: UpstreamSignal;
   connectTimeoutMs: number;
 }
 

@@ -3,6 +3,7 @@ import type { MockConfig } from '../../config/snapshot.js';
 import { estimateTokens, promptText } from '../../metering/token-estimate.js';
 import { SSE_DONE, sseData } from '../../sse/sse-writer.js';
 import type { SendOptions, Transport, UpstreamResponse } from '../../upstream/transport.js';
+import { asAbortSignal } from '../../upstream/attempt-signal.js';
 import type { JsonObject, UpstreamHttpRequest } from '../../core/canonical.js';
 import { mockEmbedding, mockWords, seedOf } from './mock-content.js';
 
@@ -38,7 +39,7 @@ export class MockTransport implements Transport {
 
   async send(req: UpstreamHttpRequest, opts: SendOptions): Promise<UpstreamResponse> {
     const body = JSON.parse(req.body) as JsonObject;
-    const { signal } = opts;
+    const signal = asAbortSignal(opts.signal);
     if (this.config.latencyMs > 0) await sleep(this.config.latencyMs, undefined, { signal });
     signal.throwIfAborted();
     if (this.config.failureRate > 0 && Math.random() < this.config.failureRate) {

@@ -1,6 +1,7 @@
 import { createSign } from 'node:crypto';
 import { readCapped } from '../../upstream/read-capped.js';
 import type { Transport } from '../../upstream/transport.js';
+import type { UpstreamSignal } from '../../upstream/attempt-signal.js';
 import { parseServiceAccountKey, type ServiceAccountKey } from '../../config/service-account-key.js';
 import type { AccessTokenSource } from '../types.js';
 
@@ -41,7 +42,7 @@ export class ServiceAccountTokenSource implements AccessTokenSource {
     this.key = parseServiceAccountKey(keyJson);
   }
 
-  async token(signal: AbortSignal): Promise<string> {
+  async token(signal: UpstreamSignal): Promise<string> {
     if (this.cached !== undefined && this.now() < this.cached.expiresAt - EARLY_REFRESH_MS) return this.cached.token;
     this.pending ??= this.exchange(signal).finally(() => {
       this.pending = undefined;
@@ -49,7 +50,7 @@ export class ServiceAccountTokenSource implements AccessTokenSource {
     return this.pending;
   }
 
-  private async exchange(signal: AbortSignal): Promise<string> {
+  private async exchange(signal: UpstreamSignal): Promise<string> {
     const started = this.now();
     const body = new URLSearchParams({
       grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
