@@ -110,9 +110,15 @@ clean:
 ## Benchmarks (issue 8): Tollgate vs direct, nginx, Portkey and LiteLLM, report in bench/results/.
 ## BENCH_QUICK=1 for a smoke run (its report stays under bench/results/raw/); knobs: bench/README.md.
 .PHONY: bench
-bench: build
+## The product benchmark (issue 5/15 rows), then the content-policy costs the issues ask of `make bench`:
+## guardrail request rules and stream hold-back (issue 17), capture Redacted at 100 % to a bucket (issue 16)
+## and redaction of a 100 KB prompt.
+bench: build seaweedfs
 	bash bench/install.sh
 	taskset -c $${BENCH_CLIENT_CORE:-1} node --import tsx bench/run.ts
+	node --import tsx bench/guardrail-bench.ts
+	node --import tsx bench/capture-ab.ts 4 8
+	node --import tsx bench/redaction-bench.ts 100
 
 ## Guardrail cost (issue 17): request rules on a 10 KB prompt and the stream hold-back, A/B against a route
 ## without a policy in one run, ~3 min; report in bench/results/guardrails-<date>.md.
