@@ -37,6 +37,16 @@ ${passThrough}`;
       route('voice-one', '  passThrough: { endpoints: [realtime], realtime: { maxConnections: 1 } }\n'),
       route('voice-idle', '  passThrough: { endpoints: [realtime], realtime: { idleTimeout: 300ms } }\n'),
       route('chat-only', ''),
+      route('voice-budgeted', '  passThrough: { endpoints: [realtime] }\n'),
+      // One response.done costs $0.0001616 at these prices: the first connection spends it all.
+      `apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: voice-cap }
+spec:
+  limit: { amount: 0.0001, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: voice-budgeted }] }
+`,
       `apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
 metadata: { name: voice-nowhere }
@@ -49,15 +59,21 @@ spec:
   };
 }
 
-/** Opens a raw WebSocket to the gateway; resolves with the HTTP status of a refused upgrade, or the open socket. */
-function connect(gatewayUrl: string, model: string, key?: string): Promise<{ status: number; body: string } | WebSocket> {
+interface Refused {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** Opens a raw WebSocket to the gateway; resolves with the HTTP answer of a refused upgrade, or the open socket. */
+function connect(gatewayUrl: string, model: string, key?: string): Promise<Refused | WebSocket> {
   const ws = new WebSocket(`${gatewayUrl.replace('http', 'ws')}/v1/realtime?model=${model}`, { headers: key === undefined ? {} : { authorization: `Bearer ${key}` } });
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
     ws.once('error', reject);
   });
@@ -151,7 +167,7 @@ describe('Realtime over WebSocket', () => {
     first.close();
     await once(first, 'close');
     // The gateway counts the connection gone once its side has closed too: poll, bounded.
-    let again: Awaited<ReturnType<typeof connect>> = { status: 0, body: '' };
+    let again: Awaited<ReturnType<typeof connect>> = { status: 0, headers: {}, body: '' };
     for (let i = 0; i < 50; i++) {
       again = await connect(gateway.url, 'voice-one', CALLER_KEY);
       if (again instanceof WebSocket) break;
@@ -159,6 +175,37 @@ describe('Realtime over WebSocket', () => {
     }
     expect(again).toBeInstanceOf(WebSocket);
     (again as WebSocket).close();
+  });
+
+  it('a Budget that applies refuses the upgrade with 429 budget_exceeded once a connection spent it, before anything goes upstream', async () => {
+    const ws = await connect(gateway.url, 'voice-budgeted', CALLER_KEY);
+    if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
+    const done = new Promise<void>((resolve) => ws.on('message', (data) => (JSON.parse(String(data)) as { type: string }).type === 'response.done' && resolve()));
+    ws.send(JSON.stringify({ type: 'response.create' }));
+    await done;
+    ws.close();
+    await once(ws, 'close');
+    const spent = gateway.usage.records.filter((r) => r.routeId === 'default/voice-budgeted');
+    expect(spent).toHaveLength(1);
+    expect(spent[0]?.costUsd).toBeCloseTo((16 * 4 + 4 * 0.4 + 6 * 16) / 1e6, 12);
+    // The spend is charged when the gateway's side of the connection has closed: poll, bounded.
+    let refused: Refused | undefined;
+    let upstreamBefore = 0;
+    for (let i = 0; i < 100 && refused === undefined; i++) {
+      upstreamBefore = upstream.connections.length;
+      const next = await connect(gateway.url, 'voice-budgeted', CALLER_KEY);
+      if (next instanceof WebSocket) {
+        next.close();
+        await once(next, 'close');
+        await new Promise((r) => setTimeout(r, 50));
+      } else refused = next;
+    }
+    expect(refused).toMatchObject({ status: 429 });
+    expect(refused?.headers['x-tollgate-budget']).toBe('default/voice-cap');
+    const error = (JSON.parse(refused?.body ?? '{}') as { error: { code: string; type: string; message: string } }).error;
+    expect(error).toMatchObject({ code: 'budget_exceeded', type: 'insufficient_quota' });
+    expect(error.message).toMatch(/budget default\/voice-cap is exhausted/);
+    expect(upstream.connections.length).toBe(upstreamBefore);
   });
 
   it('an idle connection is closed with 1001, upstream too', async () => {

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { type Emulator, header, type ReceivedRequest, writeInPieces } from './emulator-server.js';
+import { type Behaviour, type Emulator, header, type ReceivedRequest, sse, writeInPieces } from './emulator-server.js';
 import { startEmulator } from './emulator-server.js';
 
 // OpenAI's Responses API as OpenAI (POST /v1/responses, Bearer key) or Azure OpenAI's v1 API
 // (POST /openai/v1/responses, api-key header) serve it: Response objects, the typed stream events
 // with their sequence numbers, stored responses that previous_response_id continues, and the
 // errors (missing input, unknown previous response, bad key, 429/500) in the API's own shape.
+// The OpenAI flavour also serves POST /v1/chat/completions, as OpenAI does on the same base URL,
+// for what the gateway translates to chat even on an OpenAI target (e.g. a guardrail masked it).
 
 /** What the emulator keeps of a stored response: the conversation up to and including its output. */
 interface Stored {
@@ -23,6 +25,8 @@ export interface ResponsesEmulator extends Emulator {
 type Flavour = 'openai' | 'azure';
 
 const USAGE = { input_tokens: 20, input_tokens_details: { cached_tokens: 5 }, output_tokens: 8, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 28 };
+/** The same usage as chat completions report it. */
+const CHAT_USAGE = { prompt_tokens: 20, completion_tokens: 8, total_tokens: 28, prompt_tokens_details: { cached_tokens: 5, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } };
 
 const id = (prefix: string): string => `${prefix}_${randomBytes(12).toString('hex')}`;
 
@@ -34,7 +38,7 @@ function error(res: ServerResponse, status: number, body: Record<string, unknown
 const invalid = (res: ServerResponse, message: string, param: string | null, code: string | null): void =>
   error(res, 400, { message, type: 'invalid_request_error', param, code });
 
-/** The last user text of the input (a string, or the text parts of the last user message). */
+/** The last user text of the input or chat messages (a string, or the text parts of the last user message). */
 function userText(input: unknown): string {
   if (typeof input === 'string') return input;
   if (!Array.isArray(input)) return '';
@@ -110,10 +114,43 @@ function storedResponse(req: ReceivedRequest, res: ServerResponse, stored: Map<s
   return error(res, 404, { message: `Invalid URL (${req.method} ${req.url})`, type: 'invalid_request_error', param: null, code: null });
 }
 
+/** POST /v1/chat/completions: the answer says it came over chat and repeats the last user text. */
+async function chatCompletion(req: ReceivedRequest, b: Behaviour, res: ServerResponse, problems: string[]): Promise<void> {
+  const body = req.body;
+  if (!Array.isArray(body.messages)) return invalid(res, "Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter');
+  for (const field of ['input', 'instructions', 'max_output_tokens', 'previous_response_id', 'store', 'text']) {
+    if (field in body) problems.push(`chat completion request has the Responses field ${field}`);
+  }
+  const text = b.kind === 'text' && b.text !== undefined ? b.text : `chat: ${userText(body.messages)}`;
+  const completionId = id('chatcmpl');
+  const base = { id: completionId, created: 1_741_476_542, model: body.model, system_fingerprint: 'fp_emulated' };
+  if (body.stream !== true) {
+    res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': id('req') });
+    res.end(JSON.stringify({ ...base, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }], usage: CHAT_USAGE, service_tier: 'default' }));
+    return;
+  }
+  const chunk = (choices: unknown[], extra: Record<string, unknown> = {}): string => sse(undefined, { ...base, object: 'chat.completion.chunk', choices, ...extra });
+  const events = [
+    chunk([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]),
+    chunk([{ index: 0, delta: { content: text.slice(0, 6) }, logprobs: null, finish_reason: null }]),
+    chunk([{ index: 0, delta: { content: text.slice(6) }, logprobs: null, finish_reason: null }]),
+    chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]),
+  ];
+  if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true) events.push(chunk([], { usage: CHAT_USAGE }));
+  events.push('data: [DONE]\n\n');
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  await writeInPieces(res, events.join(''));
+  res.end();
+}
+
 export async function startResponsesEmulator(flavour: Flavour, apiKey: string): Promise<ResponsesEmulator> {
   const stored = new Map<string, Stored>();
   const path = flavour === 'azure' ? '/openai/v1/responses' : '/v1/responses';
   const emulator = await startEmulator(async (req, b, res, problems) => {
+    if (flavour === 'openai' && req.method === 'POST' && req.url === '/v1/chat/completions') {
+      if (!checkAuth(flavour, req, apiKey, res, problems)) return;
+      return chatCompletion(req, b, res, problems);
+    }
     if (req.url.startsWith(`${path}/`)) {
       if (!checkAuth(flavour, req, apiKey, res, problems)) return;
       return storedResponse(req, res, stored, path);

@@ -57,6 +57,16 @@ spec:
     - { name: no-cards, phase: Request, action: Block, detector: { builtin: [PaymentCard] } }
     - { name: mask-email, phase: Request, action: Mask, detector: { builtin: [Email] } }
     - { name: watch-answers, phase: Response, action: Monitor, detector: { builtin: [Email] } }
+---
+` +
+        routeManifest('masked', [['oai', 'gpt-4.1']]) +
+        `apiVersion: tollgate.dev/v1alpha1
+kind: GuardrailPolicy
+metadata: { name: mask-only }
+spec:
+  subjects: { routes: [{ name: masked }] }
+  rules:
+    - { name: mask-email, phase: Request, action: Mask, detector: { builtin: [Email] } }
 `,
     });
     usage = captureUsage(gateway);
@@ -189,6 +199,42 @@ spec:
     expect((stateful as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('previous_response_id');
     expect((stateful as Error).message).toMatch(/but guardrail response rules apply on this route/);
     expect(openai.requests.length).toBe(before);
+  });
+
+  it('guardrails: a stateless request a Mask rule changed goes to the OpenAI target over chat completions, masked, and comes back a Response; unmasked it stays native', async () => {
+    const before = openai.requests.length;
+    const { data, response } = await client.responses
+      .create({ model: 'masked', instructions: 'Be brief.', input: 'Write to ada@example.com please', max_output_tokens: 50 })
+      .withResponse();
+    const sent = openai.requests.at(-1);
+    expect(openai.requests.length).toBe(before + 1);
+    expect(sent?.url).toBe('/v1/chat/completions');
+    expect(sent?.headers.authorization).toBe('Bearer sk-openai');
+    expect(sent?.body).toMatchObject({ model: 'gpt-4.1', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Write to [EMAIL] please' }] });
+    expect(JSON.stringify(sent?.body)).not.toContain('ada@example.com');
+    expect(data).toMatchObject({ object: 'response', status: 'completed', model: 'masked', output_text: 'chat: Write to [EMAIL] please' });
+    expect(data.output[0]).toMatchObject({ type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'chat: Write to [EMAIL] please' }] });
+    expect(data.usage).toMatchObject({ input_tokens: 20, input_tokens_details: { cached_tokens: 5 }, output_tokens: 8, total_tokens: 28 });
+    expect(response.headers.get('x-tollgate-guardrail')).toBe('default/mask-only');
+    expect(response.headers.get('x-tollgate-cost-usd')).toBe(COST);
+
+    const stream = client.responses.stream({ model: 'masked', input: [{ role: 'user', content: 'stream to ada@example.com' }] });
+    const final = await stream.finalResponse();
+    expect(final.output_text).toBe('chat: stream to [EMAIL]');
+    expect(openai.requests.at(-1)).toMatchObject({ url: '/v1/chat/completions', body: { stream: true, messages: [{ role: 'user', content: 'stream to [EMAIL]' }] } });
+
+    // Nothing masked: the same route serves the request natively.
+    const plain = await client.responses.create({ model: 'masked', input: 'Hello' });
+    expect(openai.requests.at(-1)?.url).toBe('/v1/responses');
+    expect(plain.output_text).toBe('turn 1: Hello');
+
+    // Masked and stateful: only the native API could keep the state, and it may not see the masked request.
+    const stateful = await client.responses.create({ model: 'masked', input: 'Mail ada@example.com', previous_response_id: plain.id }).catch((e: unknown) => e);
+    expect(stateful).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((stateful as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('previous_response_id');
+    expect((stateful as Error).message).toMatch(/but guardrail policy default\/mask-only masked it/);
+    expect(openai.requests.length).toBe(before + 3);
+    expect(openai.problems).toEqual([]);
   });
 
   it('stored responses: retrieve, list input items and delete through the route that stored them (OpenAI and Azure OpenAI)', async () => {
