@@ -82,8 +82,15 @@ describe('TLS on the admin channel', () => {
     await pod?.kill();
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=rogue', '-addext', 'subjectAltName=DNS:tollgate-dataplane.tollgate-system.svc', '-keyout', file('rogue.key'), '-out', file('rogue.crt')], { stdio: 'pipe' });
     pod = startDataplane(IP, { args: ['--admin-tls-cert', file('rogue.crt'), '--admin-tls-key', file('rogue.key')] });
-    operator = startOperator(k.operatorKubeconfig, { port: PORT, identity: 'tls-operator', args: ['--dataplane-ca', file('ca.crt')] });
-    await new Promise((r) => setTimeout(r, 4000));
+    // Debug logs carry why each push failed.
+    const started = startOperator(k.operatorKubeconfig, { port: PORT, identity: 'tls-operator', args: ['--dataplane-ca', file('ca.crt')], env: { LOG_LEVEL: 'debug' } });
+    operator = started;
+    // The operator reached the pod's admin port (listening, hence the public port too) and refused its certificate.
+    await eventually(
+      () => expect(started.logs.join('')).toMatch(/"err":"self[- ]signed certificate[^"]*"[^\n]*"msg":"snapshot push failed"/),
+      'a push refused for the pod\'s certificate',
+      30_000,
+    );
     expect(await chat()).toBe(503); // never received a snapshot
   });
 
