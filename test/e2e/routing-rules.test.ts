@@ -96,7 +96,7 @@ const failure = async (p: Promise<unknown>) => (await p.then(() => ({ status: 20
 beforeAll(async () => {
   for (const n of NAMES) up[n] = await startOpenAiUpstream();
   gateway = await startTestGateway(
-    { 'providers.yaml': providers(), 'routes.yaml': routes, 'identities.yaml': RESIDENCY_IDENTITIES, 'latency.yaml': mockLatency('5ms', '30ms') },
+    { 'providers.yaml': providers(), 'routes.yaml': routes, 'identities.yaml': RESIDENCY_IDENTITIES, 'latency.yaml': mockLatency('5ms', '100ms') },
     { auth: new Authenticator({}), admin: true },
   );
   client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 });
@@ -175,17 +175,25 @@ describe('routing rules (official openai client)', () => {
   });
 
   it('least-latency shifts traffic away from a target whose latency rises', async () => {
+    // Latencies far apart compared with what a loaded machine adds to one measurement (tens of ms, now
+    // and then more): the averages (EWMA, alpha 0.2) still order the targets after a delayed sample.
+    const next = async () => (await served(client.chat.completions.create({ model: 'fastest', messages: hi }).withResponse())).provider;
     const firsts = async (n: number) => {
       const out: (string | null)[] = [];
-      for (let i = 0; i < n; i++) out.push((await served(client.chat.completions.create({ model: 'fastest', messages: hi }).withResponse())).provider);
+      for (let i = 0; i < n; i++) out.push(await next());
       return out;
     };
     const before = await firsts(10);
     expect(before.filter((p) => p === 'default/mock-a').length).toBeGreaterThanOrEqual(7);
-    gateway.write('latency.yaml', mockLatency('120ms', '30ms'));
-    const after = await firsts(15);
-    // Once mock-a's slower answers enter its average, mock-b serves (exploration aside).
-    expect(after.slice(5).filter((p) => p === 'default/mock-b').length).toBeGreaterThanOrEqual(8);
+    gateway.write('latency.yaml', mockLatency('400ms', '100ms'));
+    // mock-b takes over once mock-a's slower answers have lifted its average above mock-b's: after two
+    // of them, or a few more when mock-b's one measurement came out slow.
+    let taken = 0;
+    while (taken < 8 && (await next()) !== 'default/mock-b') taken++;
+    expect(taken).toBeLessThan(8);
+    // And keeps the traffic (exploration aside: one ordering in 20 tries the least recently measured target).
+    const after = await firsts(10);
+    expect(after.filter((p) => p === 'default/mock-b').length).toBeGreaterThanOrEqual(8);
   });
 
   it('/debug/route explains the decision without sending anything upstream', async () => {
