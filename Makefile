@@ -140,6 +140,14 @@ bench-apply: build
 	bash test/cluster/build.sh >/dev/null
 	test/integration/run-in-netns.sh node --import tsx bench/apply-to-served.ts
 
+## Usage history (issue 18): 20 data planes' usage reports → the operator's UsageReport writes, then the
+## console overview and tollgate spend over 30 days × 50 namespaces (real API server, Chromium, netns),
+## ~5 min; report in bench/results/usage-history-<date>.md (USAGE_BENCH_SECONDS=10: raw/).
+.PHONY: bench-usage
+bench-usage: build chromium
+	bash test/cluster/build.sh >/dev/null
+	test/integration/run-in-netns.sh node --import tsx bench/usage-history.ts
+
 ## Helm chart (issue 7): lint it strictly with default values and with every optional feature on.
 .PHONY: helm-lint docs
 helm-lint:

@@ -79,7 +79,7 @@ describe('tollgate spend: the numbers', () => {
 });
 
 describe('tollgate spend: reading', () => {
-  it('lists page by page, in one namespace or across all, and skips reports without status', async () => {
+  it('lists in one namespace or across all, follows a continue token, and skips reports without status', async () => {
     const asked: string[] = [];
     const pages = [
       { items: [reports[0], { metadata: { name: '2026-12-05', namespace: 'team-c' } }], metadata: { continue: 'tok/1' } },
@@ -89,11 +89,11 @@ describe('tollgate spend: reading', () => {
       asked.push(path);
       return pages[asked.length - 1] ?? {};
     }, 'team-a');
-    expect(asked).toEqual(['/apis/tollgate.dev/v1alpha1/namespaces/team-a/usagereports?limit=500', '/apis/tollgate.dev/v1alpha1/namespaces/team-a/usagereports?limit=500&continue=tok%2F1']);
+    expect(asked).toEqual(['/apis/tollgate.dev/v1alpha1/namespaces/team-a/usagereports', '/apis/tollgate.dev/v1alpha1/namespaces/team-a/usagereports?continue=tok%2F1']);
     expect(got).toEqual([reports[0], reports[1]]);
     asked.length = 0;
     await listUsageReports(async (path) => (asked.push(path), {}), undefined);
-    expect(asked).toEqual(['/apis/tollgate.dev/v1alpha1/usagereports?limit=500']);
+    expect(asked).toEqual(['/apis/tollgate.dev/v1alpha1/usagereports']);
   });
 
   it('says what a refusal means: RBAC across namespaces suggests -n', () => {

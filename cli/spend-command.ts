@@ -39,15 +39,18 @@ export interface SpendQuery {
   namespace?: string;
 }
 
-const PAGE = 500;
-
-/** Every UsageReport the reader may list, in one namespace or across all, page by page. */
+/**
+ * Every UsageReport the reader may list, in one namespace or across all: one list, as the console
+ * asks for it (the API server answers an unpaginated list from its watch cache; pages of a
+ * paginated one come from etcd, several times slower for 30 days × 50 namespaces). A continue token
+ * in the answer is followed all the same.
+ */
 export async function listUsageReports(read: Reader, namespace: string | undefined): Promise<UsageReportObject[]> {
   const base = `/apis/tollgate.dev/v1alpha1${namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`}/usagereports`;
   const out: UsageReportObject[] = [];
   let next: string | undefined;
   do {
-    const page = await read(`${base}?limit=${PAGE}${next === undefined ? '' : `&continue=${encodeURIComponent(next)}`}`);
+    const page = await read(next === undefined ? base : `${base}?continue=${encodeURIComponent(next)}`);
     for (const item of page.items ?? []) {
       const report = item as UsageReportObject;
       if (report.status !== undefined) out.push(report);

@@ -15,6 +15,7 @@ import {
   anonymousRoute,
   dataplaneService,
   eventually,
+  PLATFORM_VIEWER,
   POD_NET,
   pricedUpstream,
   type Proc,
@@ -56,10 +57,6 @@ const viewers = `apiVersion: v1
 kind: ServiceAccount
 metadata: { name: team-a-viewer, namespace: team-a }
 ---
-apiVersion: v1
-kind: ServiceAccount
-metadata: { name: platform-viewer, namespace: tollgate-system }
----
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: { name: tollgate-reader, namespace: team-a }
@@ -73,19 +70,7 @@ metadata: { name: team-a-viewer, namespace: team-a }
 roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: tollgate-reader }
 subjects: [{ kind: ServiceAccount, name: team-a-viewer, namespace: team-a }]
 ---
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: { name: tollgate-reader }
-rules:
-  - { apiGroups: [tollgate.dev], resources: [usagereports, budgets, modelroutes, providers], verbs: [get, list] }
-  - { apiGroups: [""], resources: [events], verbs: [list] }
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: { name: platform-viewer }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: tollgate-reader }
-subjects: [{ kind: ServiceAccount, name: platform-viewer, namespace: tollgate-system }]
-`;
+${PLATFORM_VIEWER}`;
 
 const today = (): string => new Date().toISOString().slice(0, 10);
 const report = (ns: string): UsageReportStatus | undefined => {

@@ -56,6 +56,28 @@ export function tokenKubeconfig(cluster: Cluster, name: string, token: string): 
   return path;
 }
 
+/**
+ * A ServiceAccount platform-viewer (namespace tollgate-system) that may read Tollgate's objects and
+ * their Events in every namespace, as the console and `tollgate spend` need for a cross-namespace view.
+ */
+export const PLATFORM_VIEWER = `apiVersion: v1
+kind: ServiceAccount
+metadata: { name: platform-viewer, namespace: tollgate-system }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: tollgate-reader }
+rules:
+  - { apiGroups: [tollgate.dev], resources: [usagereports, budgets, modelroutes, providers], verbs: [get, list] }
+  - { apiGroups: [""], resources: [events], verbs: [list] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: platform-viewer }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: tollgate-reader }
+subjects: [{ kind: ServiceAccount, name: platform-viewer, namespace: tollgate-system }]
+`;
+
 /** Starts a real kube-apiserver + etcd, installs the CRDs and the operator's least-privilege identity. */
 export async function startTestCluster(): Promise<TestCluster> {
   const cluster = await startCluster();

@@ -1,0 +1,382 @@
+/**
+ * Usage history (issue 18): what 20 data planes reporting at full load cost the API server, and how
+ * fast the console and `tollgate spend` read 30 days × 50 namespaces of UsageReports.
+ *
+ * A real kube-apiserver + etcd (test/cluster) and one operator process, inside the private network
+ * namespace of test/integration/run-in-netns.sh.
+ *
+ * 1. Reporting: 20 data-plane usage reporters (the data plane's own UsageReporter, one per pod name,
+ *    in this process: 20 gateway processes at full load do not fit on the machine) send one record
+ *    per request, at USAGE_BENCH_RATE requests/s per pod for USAGE_BENCH_SECONDS, spread over 50
+ *    namespaces, 5 routes, 3 providers and 20 callers each, on the real usage channel (POST /v1/usage
+ *    on the operator port). Measured: the operator's UsageReport writes (its metric) and the API
+ *    server's own count of usagereports requests (apiserver_request_total), per second; records
+ *    acknowledged per second; the backlog; then that the written reports hold exactly the requests
+ *    sent (nothing lost, nothing counted twice).
+ * 2. Reading: 29 more days of reports for the same 50 namespaces (made with the operator's own
+ *    UsageDay from ~1,000 requests each, so 30 × 50 objects in all), then the console's overview in
+ *    Debian's Chromium (playwright-core) through the operator, with a ServiceAccount token that may
+ *    read every namespace, for Days = 7 and 30 (click on Load → the overview rendered), and
+ *    `tollgate spend --by route` for 7d and 30d (process start to exit).
+ *
+ *   make bench-usage       # = test/integration/run-in-netns.sh node --import tsx bench/usage-history.ts
+ *   USAGE_BENCH_SECONDS=10 make bench-usage   # shorter; report under bench/results/raw/
+ *
+ * Loopback and the netns only; bounded in time; stops everything it started.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { chromium } from 'playwright-core';
+import type { RequestUsage } from '../dataplane/config/request-usage.js';
+import { BudgetLedger } from '../dataplane/governance/budget/budget-ledger.js';
+import { UsageReporter } from '../dataplane/governance/budget/usage-reporter.js';
+import { KubeClient } from '../operator/kube/kube-client.js';
+import { UsageDay } from '../operator/usage/usage-day.js';
+import { dataplaneService, PLATFORM_VIEWER, type Proc, startOperator, startTestCluster, type TestCluster, TOKEN, tokenKubeconfig } from '../test/integration/harness.js';
+
+const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const PODS = 20;
+const NAMESPACES = 50;
+const DAYS = 30;
+const RATE = Number(process.env.USAGE_BENCH_RATE ?? '500');
+const SECONDS = Number(process.env.USAGE_BENCH_SECONDS ?? '30');
+const READ_ROUNDS = Number(process.env.USAGE_BENCH_READ_ROUNDS ?? '3');
+const OPERATOR_PORT = 19392;
+const FULL = SECONDS >= 30 && READ_ROUNDS >= 3;
+const HARD_LIMIT_MS = 20 * 60_000;
+
+if (process.env.TOLLGATE_IN_NETNS !== '1') {
+  process.stderr.write('usage-history: run inside test/integration/run-in-netns.sh (make bench-usage does)\n');
+  process.exit(2);
+}
+
+function log(message: string): void {
+  process.stderr.write(`[usage ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+let cluster: TestCluster | undefined;
+let operator: Proc | undefined;
+const reporters: UsageReporter[] = [];
+let stopping: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  stopping ??= (async () => {
+    for (const r of reporters) await r.drain(0).catch(() => undefined);
+    await operator?.kill('SIGKILL').catch(() => undefined);
+    await cluster?.stop().catch(() => undefined);
+  })();
+  return stopping;
+}
+setTimeout(() => {
+  log('hard time limit reached; stopping');
+  void cleanup().finally(() => process.exit(3));
+}, HARD_LIMIT_MS).unref();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void cleanup().finally(() => process.exit(130)));
+
+const ns = (i: number): string => `team-${String(i).padStart(2, '0')}`;
+const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)] as T;
+const OUTCOMES: RequestUsage['outcome'][] = [...Array<RequestUsage['outcome']>(95).fill('ok'), 'rate_limited', 'upstream_5xx', 'upstream_4xx', 'timeout', 'budget_rejected'];
+
+/** One request as a data plane reports it. */
+function request(): { request: RequestUsage; costUsd: number } {
+  const n = ns(Math.floor(Math.random() * NAMESPACES));
+  const route = Math.floor(Math.random() * 5);
+  const inputTokens = 50 + Math.floor(Math.random() * 2000);
+  const outputTokens = Math.floor(Math.random() * 500);
+  const streamed = Math.random() < 0.5;
+  return {
+    request: {
+      namespace: n,
+      route: `${n}/chat-${route}`,
+      model: `chat-${route}`,
+      provider: `${n}/${pick(['openai', 'anthropic', 'vllm'])}`,
+      caller: `sa:${n}/app-${Math.floor(Math.random() * 20)}`,
+      outcome: pick(OUTCOMES),
+      failovers: Math.random() < 0.02 ? 1 : 0,
+      cacheHit: Math.random() < 0.05,
+      inputTokens,
+      outputTokens,
+      cachedInputTokens: 0,
+      latencyMs: 50 + Math.random() * 3000,
+      ...(streamed ? { ttftMs: 20 + Math.random() * 800 } : {}),
+    },
+    costUsd: (inputTokens * 0.15 + outputTokens * 0.6) / 1e6,
+  };
+}
+
+/** Sum of Prometheus text samples whose line matches. */
+function sumSamples(text: string, match: (line: string) => boolean): number {
+  let total = 0;
+  for (const line of text.split('\n')) if (!line.startsWith('#') && match(line)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return total;
+}
+
+async function operatorWrites(): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${OPERATOR_PORT}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  return sumSamples(await res.text(), (l) => l.startsWith('tollgate_operator_usage_report_writes_total'));
+}
+
+/** The API server's own count of requests on usagereports, by verb. */
+function apiserverRequests(k: TestCluster): Record<string, number> {
+  const text = execFileSync('kubectl', ['get', '--raw', '/metrics'], { env: { ...process.env, KUBECONFIG: k.kubeconfig }, maxBuffer: 256 * 2 ** 20, encoding: 'utf8' });
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{') || !line.includes('resource="usagereports"')) continue;
+    const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? '?';
+    out[verb] = (out[verb] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return out;
+}
+
+const diff = (after: Record<string, number>, before: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(Object.entries(after).map(([verb, n]) => [verb, n - (before[verb] ?? 0)]));
+
+interface ReportingResult {
+  records: number;
+  seconds: number;
+  drainSeconds: number;
+  ackedPerSecond: number;
+  maxBacklog: number;
+  historyDropped: number;
+  operatorWrites: number;
+  apiserver: Record<string, number>;
+  reportsWritten: number;
+  counted: number;
+  reportBytes: { max: number; mean: number };
+}
+
+async function reporting(k: TestCluster, client: KubeClient): Promise<ReportingResult> {
+  const logger = pino({ level: 'silent' });
+  for (let i = 0; i < PODS; i++) {
+    const r = new UsageReporter(new BudgetLedger(`bench-pod-${i}`, { standalone: false }), { operatorUrl: `http://127.0.0.1:${OPERATOR_PORT}`, token: TOKEN, logger });
+    r.start();
+    reporters.push(r);
+  }
+  const writes0 = await operatorWrites();
+  const api0 = apiserverRequests(k);
+  let records = 0;
+  let maxBacklog = 0;
+  const started = Date.now();
+  const perTick = RATE / 20; // a tick every 50 ms
+  let carry = 0;
+  while (Date.now() - started < SECONDS * 1000) {
+    carry += perTick;
+    const n = Math.floor(carry);
+    carry -= n;
+    for (const r of reporters) {
+      for (let j = 0; j < n; j++) {
+        const one = request();
+        r.reportRequest(one.request, one.costUsd);
+        records++;
+      }
+    }
+    maxBacklog = Math.max(maxBacklog, reporters.reduce((sum, r) => sum + r.unacknowledged, 0));
+    await sleep(50);
+  }
+  const loadEnd = Date.now();
+  const backlogAtEnd = reporters.reduce((sum, r) => sum + r.unacknowledged, 0);
+  log(`reporting: ${records} records in ${SECONDS} s; backlog at the end ${backlogAtEnd}; draining`);
+  while (reporters.some((r) => r.unacknowledged > 0) && Date.now() - loadEnd < 300_000) await sleep(200);
+  const drained = Date.now();
+  const writes = (await operatorWrites()) - writes0;
+  const api = diff(apiserverRequests(k), api0);
+  const historyDropped = reporters.reduce((sum, r) => sum + r.historyDropped, 0);
+  const list = await client.request<{ items: { status?: { totals: { requests: number } } }[] }>('GET', '/apis/tollgate.dev/v1alpha1/usagereports');
+  const sizes = list.items.map((i) => JSON.stringify(i).length);
+  return {
+    records,
+    seconds: (loadEnd - started) / 1000,
+    drainSeconds: (drained - loadEnd) / 1000,
+    ackedPerSecond: (records - historyDropped) / ((drained - started) / 1000),
+    maxBacklog,
+    historyDropped,
+    operatorWrites: writes,
+    apiserver: api,
+    reportsWritten: list.items.length,
+    counted: list.items.reduce((n, i) => n + (i.status?.totals.requests ?? 0), 0),
+    reportBytes: { max: Math.max(...sizes), mean: Math.round(sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length)) },
+  };
+}
+
+/** 29 earlier days for each namespace, made by the operator's own UsageDay from ~1,000 requests each. */
+async function history(client: KubeClient): Promise<{ objects: number; seconds: number }> {
+  const started = Date.now();
+  const today = Date.parse(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`);
+  const jobs: { namespace: string; date: string; dayStart: number }[] = [];
+  for (let d = 1; d < DAYS; d++) {
+    for (let i = 0; i < NAMESPACES; i++) jobs.push({ namespace: ns(i), date: new Date(today - d * 86_400_000).toISOString().slice(0, 10), dayStart: today - d * 86_400_000 });
+  }
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let job = jobs[next++]; job !== undefined; job = jobs[next++]) {
+      const day = new UsageDay(job.namespace, job.date);
+      for (let seq = 1; seq <= 1000; seq++) {
+        const one = request();
+        day.add('history', seq, job.dayStart + Math.floor(Math.random() * 86_400_000), { ...one.request, namespace: job.namespace, route: one.request.route?.replace(/^team-\d+/, job.namespace), provider: one.request.provider?.replace(/^team-\d+/, job.namespace), caller: one.request.caller?.replace(/team-\d+/, job.namespace) }, one.costUsd);
+      }
+      const path = `/apis/tollgate.dev/v1alpha1/namespaces/${job.namespace}/usagereports`;
+      const status = day.toStatus(10, Date.now());
+      // A busy API server may time a request out: read back what is there and write again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const existing = await client.request<object>('GET', `${path}/${job.date}`).catch(() => undefined);
+          const created = existing ?? (await client.request<object>('POST', path, { apiVersion: 'tollgate.dev/v1alpha1', kind: 'UsageReport', metadata: { name: job.date, namespace: job.namespace }, spec: {} }));
+          await client.request('PUT', `${path}/${job.date}/status`, { ...created, status });
+          break;
+        } catch (err) {
+          if (attempt >= 5) throw err;
+          log(`history ${job.namespace}/${job.date}: ${(err as Error).message}; again`);
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  return { objects: jobs.length, seconds: (Date.now() - started) / 1000 };
+}
+
+interface Timing {
+  label: string;
+  ms: number[];
+}
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+async function consoleLoads(token: string): Promise<Timing[]> {
+  const executablePath = execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser']).toString().trim();
+  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  const out: Timing[] = [];
+  try {
+    for (const days of [7, 30]) {
+      const t: Timing = { label: `console overview, Days = ${days}, every namespace`, ms: [] };
+      for (let round = 0; round < READ_ROUNDS; round++) {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        await page.goto(`http://127.0.0.1:${OPERATOR_PORT}/console/`);
+        await page.fill('#token', token);
+        await page.fill('#days', String(days));
+        const started = Date.now();
+        await page.click('button[type=submit]');
+        await page.waitForSelector('#message[data-state=done] ~ main [data-testid=requests]', { timeout: 120_000 });
+        t.ms.push(Date.now() - started);
+        const shown = await page.textContent('#message');
+        if (round === 0) log(`console, ${days} days: ${shown ?? ''}`);
+        await page.close();
+      }
+      out.push(t);
+    }
+  } finally {
+    await browser.close();
+  }
+  return out;
+}
+
+function spendTimings(kubeconfig: string): Timing[] {
+  const out: Timing[] = [];
+  for (const since of ['7d', '30d']) {
+    const t: Timing = { label: `tollgate spend --by route --since ${since}, every namespace`, ms: [] };
+    for (let round = 0; round < READ_ROUNDS; round++) {
+      const started = Date.now();
+      execFileSync(process.execPath, [join(repoRoot, 'dist/cli/tollgate.js'), 'spend', '--by', 'route', '--since', since, '--kubeconfig', kubeconfig], { stdio: ['ignore', 'ignore', 'inherit'] });
+      t.ms.push(Date.now() - started);
+    }
+    out.push(t);
+  }
+  return out;
+}
+
+function render(r: ReportingResult, h: { objects: number; seconds: number }, listBytes: number, timings: Timing[], startedAt: string, loads: string[]): string {
+  const verbs = Object.entries(r.apiserver)
+    .filter(([, n]) => n > 0)
+    .map(([verb, n]) => `${verb} ${n} (${(n / (r.seconds + r.drainSeconds)).toFixed(1)}/s)`)
+    .join(', ');
+  return `# Usage history: 20 data planes reporting, and 30 days × 50 namespaces read (${startedAt.slice(0, 10)})
+
+Command: \`make bench-usage\` (= \`test/integration/run-in-netns.sh node --import tsx bench/usage-history.ts\`), USAGE_BENCH_RATE=${RATE}, USAGE_BENCH_SECONDS=${SECONDS}, USAGE_BENCH_READ_ROUNDS=${READ_ROUNDS}.
+Started ${startedAt}. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${release()}; load average (1/5/15 min) ${loads.join(' → ')} (a shared machine: other work ran meanwhile).
+Real kube-apiserver + etcd (test/cluster), one operator process (default \`--usage-flush-interval 5\`), everything in one network namespace on 2 cores.
+
+## 1. Reporting: ${PODS} data planes at ${RATE} requests/s each (${PODS * RATE} requests/s)
+
+${PODS} \`UsageReporter\`s (the data plane's own reporting code, one per pod name, in the bench process) sent one record per request on the real usage channel for ${r.seconds.toFixed(0)} s, spread over ${NAMESPACES} namespaces (5 routes, 3 providers, 20 callers each).
+
+| Measure | Value |
+| --- | --- |
+| Requests reported | ${r.records.toLocaleString('en-US')} |
+| Acknowledged (written into UsageReports) per second, start to fully drained | ${Math.round(r.ackedPerSecond).toLocaleString('en-US')} |
+| Largest backlog (records sent, not yet acknowledged, all pods) | ${r.maxBacklog.toLocaleString('en-US')} |
+| Time to drain the backlog after the load stopped | ${r.drainSeconds.toFixed(1)} s |
+| History records dropped by the pods (over 50,000 unacknowledged) | ${r.historyDropped} |
+| Operator's UsageReport writes (\`tollgate_operator_usage_report_writes_total\`) | ${r.operatorWrites} (${(r.operatorWrites / (r.seconds + r.drainSeconds)).toFixed(1)}/s) |
+| API server's requests on usagereports (\`apiserver_request_total\`) | ${verbs} |
+| UsageReports written | ${r.reportsWritten} (one per namespace) |
+| Requests counted in them / reported | ${r.counted.toLocaleString('en-US')} / ${r.records.toLocaleString('en-US')}${r.counted === r.records - r.historyDropped ? ' (exact)' : ' (MISMATCH)'} |
+| UsageReport size (JSON) | mean ${(r.reportBytes.mean / 1024).toFixed(0)} KiB, max ${(r.reportBytes.max / 1024).toFixed(0)} KiB |
+
+The write rate is bounded by the number of reports that changed per flush interval (${NAMESPACES} namespaces / 5 s = ${(NAMESPACES / 5).toFixed(0)} writes/s at most), whatever the request rate.
+
+## 2. Reading 30 days × 50 namespaces
+
+${h.objects} more UsageReports (29 earlier days × ${NAMESPACES} namespaces, each from ~1,000 requests with the operator's \`UsageDay\`) were written in ${h.seconds.toFixed(0)} s; with today's, ${h.objects + r.reportsWritten} objects, ${(listBytes / 2 ** 20).toFixed(1)} MiB as one JSON list.
+
+| What (${READ_ROUNDS} rounds each) | median | min | max |
+| --- | --- | --- | --- |
+${timings.map((t) => `| ${t.label} | ${median(t.ms)} ms | ${Math.min(...t.ms)} ms | ${Math.max(...t.ms)} ms |`).join('\n')}
+
+Console: from the click on Load to the overview rendered, in Debian's Chromium (playwright-core), through the operator's console API with a ServiceAccount token allowed to read every namespace (the console lists UsageReports, Budgets, ModelRoutes, Providers and Events, and computes the numbers in the page). \`tollgate spend\`: process start to exit, including Node's start and loading the Kubernetes client.
+`;
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date().toISOString();
+  const loads = [loadavg().map((l) => l.toFixed(2)).join('/')];
+  const runId = startedAt.replace(/[:.]/g, '').slice(0, 17);
+  const rawDir = join(repoRoot, 'bench', 'results', 'raw', `usage-${runId}`);
+  mkdirSync(rawDir, { recursive: true });
+  log('starting the API server');
+  cluster = await startTestCluster();
+  const k = cluster;
+  for (let i = 0; i < NAMESPACES; i++) k.kubectl(['create', 'namespace', ns(i)]);
+  k.apply(PLATFORM_VIEWER);
+  const viewerToken = k.kubectl(['create', 'token', 'platform-viewer', '-n', 'tollgate-system', '--duration', '1h']).trim();
+  const viewerKubeconfig = tokenKubeconfig(k.cluster, 'platform-viewer', viewerToken);
+  k.apply(dataplaneService([]));
+  operator = startOperator(k.operatorKubeconfig, { port: OPERATOR_PORT, identity: 'bench-operator' });
+  const kc = new KubeConfig();
+  kc.loadFromFile(k.kubeconfig);
+  const client = new KubeClient(kc);
+  // The operator takes usage reports once it leads and has reconciled.
+  for (let i = 0; i < 300; i++) {
+    const res = await fetch(`http://127.0.0.1:${OPERATOR_PORT}/readyz`).catch(() => undefined);
+    if (res !== undefined && ((await res.json()) as { leader?: boolean }).leader === true) break;
+    await sleep(200);
+  }
+  await sleep(2000);
+  log(`reporting: ${PODS} pods × ${RATE} requests/s for ${SECONDS} s`);
+  const r = await reporting(k, client);
+  loads.push(loadavg().map((l) => l.toFixed(2)).join('/'));
+  log(`reporting done: ${JSON.stringify(r)}`);
+  for (const rep of reporters) await rep.drain(0);
+  log('writing 29 earlier days of history');
+  const h = await history(client);
+  const listBytes = JSON.stringify(await client.request('GET', '/apis/tollgate.dev/v1alpha1/usagereports')).length;
+  log(`history: ${h.objects} objects in ${h.seconds.toFixed(0)} s; the list is ${(listBytes / 2 ** 20).toFixed(1)} MiB`);
+  const timings = [...(await consoleLoads(viewerToken)), ...spendTimings(viewerKubeconfig)];
+  loads.push(loadavg().map((l) => l.toFixed(2)).join('/'));
+  for (const t of timings) log(`${t.label}: median ${median(t.ms)} ms (${t.ms.join(', ')})`);
+  await client.close();
+  writeFileSync(join(rawDir, 'results.json'), `${JSON.stringify({ startedAt, rate: RATE, seconds: SECONDS, reporting: r, history: h, listBytes, timings, loads }, null, 2)}\n`);
+  writeFileSync(join(rawDir, 'operator.log'), operator.logs.join(''));
+  const file = FULL ? join(repoRoot, 'bench', 'results', `usage-history-${startedAt.slice(0, 10)}.md`) : join(rawDir, 'report.md');
+  writeFileSync(file, render(r, h, listBytes, timings, startedAt, loads));
+  log(`report: ${file}`);
+}
+
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(`usage-history: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => void cleanup().then(() => process.exit()));
