@@ -1,6 +1,6 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { DataPolicyConfig } from '../../dataplane/config/data-policy-config.js';
@@ -30,7 +30,8 @@ describe("tollgate dev's local directory retention", () => {
         allowOptOut: false,
         redaction: { detectors: [], customPatterns: [] },
         retention: { contentMs: DAY, metadataMs: 7 * DAY },
-        destinations: [{ type: 'localDirectory', name: 'disk', path: dir }],
+        // As a manifest gives it: relative to the directory tollgate dev runs in.
+        destinations: [{ type: 'localDirectory', name: 'disk', path: `./${relative(process.cwd(), dir)}` }],
       };
       const retention = new LocalRetention({ policies: () => [policy], logger: pino({ level: 'silent' }), now: () => NOW });
       const [done] = await retention.pass();

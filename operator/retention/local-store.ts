@@ -1,5 +1,5 @@
 import { readdir, rmdir, stat, unlink } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { ListPage, PartitionStore, StoredObject } from './partition-store.js';
 
 const toKey = (path: string): string => path.split(sep).join('/');
@@ -9,7 +9,9 @@ const toKey = (path: string): string => path.split(sep).join('/');
  * directory with "/" separators; one page per listing (a developer's disk, not a bucket). Deleting
  * a file also removes the folders it leaves empty, so old dates do not linger as empty partitions.
  */
-export function localStore(dir: string): PartitionStore {
+export function localStore(path: string): PartitionStore {
+  // Absolute, so that the folder clean-up below knows where to stop whatever path it was given.
+  const dir = resolve(path);
   const entries = async (path: string): Promise<import('node:fs').Dirent[]> => {
     try {
       return (await readdir(path, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
