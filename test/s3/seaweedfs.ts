@@ -109,10 +109,16 @@ export async function startS3(bin: string = seaweedBinary(), opts: { core?: numb
       return [...text.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1] ?? '');
     },
     async get(bucket, key) {
-      const res = await request('GET', `/${bucket}/${key}`);
-      const bytes = Buffer.from(await res.arrayBuffer());
-      if (!res.ok) throw new Error(`get: ${res.status} ${bytes.toString()}`);
-      return key.endsWith('.gz') ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
+      // After a restart the filer lists before its volume server has registered again: a read
+      // answers 5xx for a while. Retry those (bounded); a 4xx or a 5xx that lasts is an error.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const res = await request('GET', `/${bucket}/${key}`);
+        const bytes = Buffer.from(await res.arrayBuffer());
+        if (res.ok) return key.endsWith('.gz') ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
+        if (res.status < 500 || Date.now() > deadline) throw new Error(`get: ${res.status} ${bytes.toString()}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
     },
     async kill() {
       if (child.exitCode !== null) return;
