@@ -1,5 +1,6 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { SummedCounter } from './summed-counter.js';
+import { SummedHistogram } from './summed-histogram.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { CircuitState } from './gateway-observer.js';
 
@@ -31,7 +32,7 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
       labelNames: ['operation', 'route', 'model', 'provider', 'upstream_model', 'status_class'] as const,
       registers,
     }),
-    requestDuration: new Histogram({
+    requestDuration: new SummedHistogram({
       name: 'tollgate_request_duration_seconds',
       help: 'Time from receiving an inference request to the end of its response (stream end for streams).',
       labelNames: ['route', 'model', 'provider', 'status_class'] as const,
@@ -45,21 +46,21 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
       labelNames: [...target, 'outcome'] as const,
       registers,
     }),
-    upstreamDuration: new Histogram({
+    upstreamDuration: new SummedHistogram({
       name: 'tollgate_upstream_duration_seconds',
       help: 'Time of one upstream attempt until it was decided: full response, first stream event, or failure.',
       labelNames: [...target, 'outcome'] as const,
       buckets: LATENCY_BUCKETS,
       registers,
     }),
-    ttft: new Histogram({
+    ttft: new SummedHistogram({
       name: 'tollgate_time_to_first_token_seconds',
       help: 'Streams: time from receiving the request to the first content chunk (failed attempts included).',
       labelNames: target,
       buckets: TTFT_BUCKETS,
       registers,
     }),
-    tpot: new Histogram({
+    tpot: new SummedHistogram({
       name: 'tollgate_time_per_output_token_seconds',
       help: 'Streams: (stream end - first chunk) / (output tokens - 1).',
       labelNames: target,
