@@ -6,6 +6,8 @@ import { Writable } from 'node:stream';
 import OpenAI from 'openai';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
+import { GENAI_EVENT_NAME } from '../../dataplane/policy/capture/destinations/otlp-logs.js';
 import { startTracing, type Tracing } from '../../dataplane/telemetry/otel-sdk.js';
 import { parseTracingConfig } from '../../dataplane/telemetry/tracing-config.js';
 import type { CaptureRecord as Record_ } from '../../dataplane/policy/capture/capture-record.js';
@@ -20,7 +22,8 @@ import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upst
 // clients (OpenAI chat, Anthropic Messages, the Responses API): one record per request in the
 // policy's local directory, redacted in the data plane, streams assembled; the opt-out header only
 // where the policy allows it; the access log and traces name the policy and mode, never content;
-// /debug/route shows the effective policy.
+// /debug/route shows the effective policy; an otlpLogs destination delivers GenAI events to the
+// real OpenTelemetry Collector, and a namespace in mode None sends it nothing.
 
 /** A record with its content as these tests read it (the module types the content as unknown JSON). */
 type CaptureRecord = Omit<Record_, 'content'> & {
@@ -40,7 +43,8 @@ let anthropic: Anthropic;
 let dir: string;
 let logs = '';
 
-const route = upRoute;
+/** Routes open to anonymous callers (this gateway verifies API keys, for the namespace policy below). */
+const route = (name: string, model: string): string => `${upRoute(name, model)}  access: { anonymous: true }\n`;
 
 const policy = (name: string, routeName: string, capture: string): string => `---
 apiVersion: tollgate.dev/v1alpha1
@@ -52,6 +56,17 @@ spec:
   destinations: [{ name: disk, localDirectory: { path: "${join(dir, name)}" } }]
 `;
 
+/** A policy whose records go to the collector as OTLP logs. */
+const otlpPolicy = (name: string, subjects: string, capture: string): string => `---
+apiVersion: tollgate.dev/v1alpha1
+kind: DataPolicy
+metadata: { name: ${name} }
+spec:
+  subjects: ${subjects}
+  capture: ${capture}
+  destinations: [{ name: collector, otlpLogs: { endpoint: "${collector.endpoint}" } }]
+`;
+
 const manifests = (): string =>
   [
     openAiProvider('up', up.baseUrl, '  models: [{ name: up-model, pricing: { input: 1, output: 2 } }]\n'),
@@ -59,6 +74,16 @@ const manifests = (): string =>
     route('lax', 'lax-chat'),
     route('meta', 'meta-chat'),
     route('plain', 'plain-chat'),
+    route('otlp', 'otlp-chat'),
+    otlpPolicy('otlp', '{ routes: [{ name: otlp }] }', '{ mode: Redacted }'),
+    // Callers of namespace default (API key quiet-key; anonymous callers have no namespace).
+    otlpPolicy('quiet', '{ namespaces: [default] }', '{ mode: None }'),
+    `---
+apiVersion: v1
+kind: Secret
+metadata: { name: quiet-key, labels: { tollgate.dev/api-key: "true" } }
+stringData: { key: tg-quiet-key }
+`,
     policy('audit', 'audited', '{ mode: Redacted }'),
     policy('lax', 'lax', '{ mode: Full, allowOptOut: true }'),
     policy('meta', 'meta', '{ mode: Metadata }'),
@@ -70,6 +95,7 @@ metadata: { name: native }
 spec:
   model: native-chat
   targets: [{ providerRef: { name: oai }, model: gpt-4.1 }]
+  access: { anonymous: true }
 `,
     policy('native', 'native', '{ mode: Redacted }'),
     `---
@@ -98,7 +124,7 @@ beforeAll(async () => {
   });
   gateway = await startTestGateway(
     { 'all.yaml': manifests() },
-    { tracer: tracing.tracer, admin: true, logger: pino({ level: 'info' }, sink), capture: { flushIntervalMs: 20 } },
+    { auth: new Authenticator({}), tracer: tracing.tracer, admin: true, logger: pino({ level: 'info' }, sink), capture: { flushIntervalMs: 20 } },
   );
   openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
   anthropic = new Anthropic({ baseURL: gateway.url, apiKey: 'x', maxRetries: 0 });
@@ -298,6 +324,53 @@ describe('the capture stage through tollgate dev', () => {
     await collector.waitFor((spans) => spans.some((s) => s.attributes['tollgate.request_id'] === plain.response.headers.get('x-request-id')));
     const everywhere = `${logs}\n${JSON.stringify(collector.spans())}`;
     for (const content of ['log-prompt-zq', 'log-answer-zq', MAIL, 'secret-zq-90', 'kept-zq-91']) expect(everywhere).not.toContain(content);
+  });
+
+  it('an otlpLogs destination: the real collector receives GenAI events, redacted and joined to the trace; a None namespace sends it nothing', async () => {
+    // First a caller of namespace default, governed by the None policy: answered, never recorded.
+    up.script({ kind: 'ok', content: 'quiet-answer-zq' });
+    const quiet = await new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'tg-quiet-key', maxRetries: 0 })
+      .chat.completions.create({ model: 'plain-chat', messages: [{ role: 'user', content: `quiet-prompt-zq ${MAIL}` }] })
+      .withResponse();
+    const quietId = quiet.response.headers.get('x-request-id') ?? '';
+    expect(quiet.data.choices[0]?.message.content).toBe('quiet-answer-zq');
+    expect(accessLog(quietId)?.dataPolicy).toEqual({ policy: 'default/quiet', mode: 'None', recorded: false });
+
+    up.script({ kind: 'ok', content: `write to ${MAIL}`, usage: { prompt: 9, completion: 3 } });
+    const res = await openai.chat.completions.create({ model: 'otlp-chat', messages: [{ role: 'user', content: `I am ${MAIL}, card ${CARD}` }] }).withResponse();
+    const requestId = res.response.headers.get('x-request-id') ?? '';
+    const deadline = Date.now() + 20_000;
+    const ofRequest = () => collector.logs().filter((l) => l.attributes['tollgate.request_id'] === requestId);
+    while (ofRequest().length === 0) {
+      if (Date.now() > deadline) throw new Error(`the collector received no log record for ${requestId}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const [log, ...more] = ofRequest();
+    expect(more).toEqual([]);
+    expect(log?.eventName).toBe(GENAI_EVENT_NAME);
+    expect(log?.attributes).toMatchObject({
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.request.model': 'otlp-chat',
+      'gen_ai.response.model': 'up-model',
+      'gen_ai.provider.name': 'default/up',
+      'gen_ai.usage.input_tokens': 9,
+      'gen_ai.usage.output_tokens': 3,
+      'tollgate.namespace': 'default',
+      'tollgate.route': 'default/otlp',
+      'tollgate.data_policy': 'default/otlp',
+      'tollgate.capture.mode': 'Redacted',
+    });
+    expect(JSON.parse(String(log?.attributes['gen_ai.input.messages']))).toMatchObject({ messages: [{ role: 'user', content: 'I am [EMAIL], card [PAYMENT_CARD]' }] });
+    expect(String(log?.attributes['gen_ai.output.messages'])).toContain('write to [EMAIL]');
+    expect((JSON.parse(log?.body ?? '{}') as CaptureRecord).content?.redactions).toEqual({ Email: 2, PaymentCard: 1 });
+    await tracing.flush();
+    const isIt = (s: { kind: string; attributes: Record<string, unknown> }): boolean => s.kind === 'server' && s.attributes['tollgate.request_id'] === requestId;
+    expect(log?.traceId).toBe((await collector.waitFor((spans) => spans.some(isIt))).find(isIt)?.traceId);
+
+    // Nothing of the None namespace's request reached the collector, as logs or in traces.
+    const received = JSON.stringify(collector.logs());
+    for (const content of [MAIL, '4111', 'quiet-prompt-zq', 'quiet-answer-zq', quietId]) expect(received).not.toContain(content);
+    expect(JSON.stringify(collector.spans())).not.toMatch(/quiet-(prompt|answer)-zq/);
   });
 
   it('/debug/route shows the DataPolicy that would govern a request, and the opt-out where it applies', async () => {
