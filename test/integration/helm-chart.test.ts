@@ -115,6 +115,7 @@ describe('helm lint and template', () => {
       '--token-file=/var/run/tollgate/admin-token/token',
       '--api-key-hash-secret=tollgate-api-key-hash',
       '--owner-service-account=tollgate-operator',
+      '--retention-interval=600',
       '--managed-tls',
       '--tls-secret-prefix=tollgate',
       '--operator-service=tollgate-operator',
@@ -235,7 +236,7 @@ describe('helm lint and template', () => {
     expect(byName.OTEL_TRACES_SAMPLER?.value).toBe('parentbased_traceidratio');
     expect(byName.OTEL_TRACES_SAMPLER_ARG?.value).toBe('0.25');
     expect(byName.TOLLGATE_REDIS_URL?.valueFrom).toEqual({ secretKeyRef: { name: 'tollgate-redis', key: 'url' } });
-    expect(container(find(objects, 'Deployment', 'tollgate-operator')).args).toContain('--watch-namespaces=team-a,team-b');
+    expect(container(find(objects, 'Deployment', 'tollgate-operator')).args).toEqual(expect.arrayContaining(['--watch-namespaces=team-a,team-b', '--retention-interval=120']));
 
     // watchNamespaces: the ClusterRole keeps only the cluster-scoped namespaces rule; one Role per namespace.
     const clusterRules = at<{ resources: string[] }[]>(find(objects, 'ClusterRole', 'tollgate-operator-tollgate-system'), 'rules');
