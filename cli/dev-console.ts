@@ -1,7 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestUsage } from '../dataplane/config/request-usage.js';
+import type { SpecHistory } from '../operator/api/common.js';
 import type { ViewerReader } from '../operator/console/console-routes.js';
 import type { CompileInput } from '../operator/compile/types.js';
+import { withSpecChange } from '../operator/controller/spec-history.js';
 import { dayOf, UsageDay } from '../operator/usage/usage-day.js';
 
 const KIND_PATH = /^\/apis\/tollgate\.dev\/v1alpha1(?:\/namespaces\/([^/]+))?\/(providers|modelroutes|budgets|usagereports)(?:\/([^/?]+))?(?:\?.*)?$/;
@@ -11,6 +13,15 @@ const DAYS_KEPT = 30;
 interface Named {
   metadata: { name: string; namespace?: string };
 }
+
+/** A Provider's or ModelRoute's spec as last loaded, with the generations it went through. */
+interface SpecState {
+  spec: string;
+  generation: number;
+  history: SpecHistory;
+}
+
+const isoSeconds = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 
 function sameToken(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -27,6 +38,8 @@ export class DevConsole implements ViewerReader {
   private readonly days = new Map<string, UsageDay>();
   private seq = 0;
   private input: CompileInput | undefined;
+  /** `<kind>/<namespace>/<name>` → spec state. */
+  private readonly specs = new Map<string, SpecState>();
 
   constructor(private readonly adminToken: string) {}
 
@@ -44,9 +57,26 @@ export class DevConsole implements ViewerReader {
     day.add('dev', ++this.seq, now, request, costUsd);
   };
 
-  /** The manifests as last loaded. */
-  loaded(input: CompileInput): void {
+  /**
+   * The manifests as last loaded. A Provider or ModelRoute whose spec changed gets the next
+   * generation and a status.specHistory entry, as the API server and the operator give them in a
+   * cluster, so that the console's before/after marks the change; a deleted file starts over at 1.
+   */
+  loaded(input: CompileInput, nowMs: number = Date.now()): void {
     this.input = input;
+    const live = new Set<string>();
+    for (const [kind, list] of [['Provider', input.providers], ['ModelRoute', input.routes]] as const) {
+      for (const o of list) {
+        const key = `${kind}/${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
+        live.add(key);
+        const spec = JSON.stringify(o.spec);
+        const previous = this.specs.get(key);
+        if (previous?.spec === spec) continue;
+        const generation = (previous?.generation ?? 0) + 1;
+        this.specs.set(key, { spec, generation, history: withSpecChange(previous?.history, generation, isoSeconds(nowMs)) ?? [] });
+      }
+    }
+    for (const key of this.specs.keys()) if (!live.has(key)) this.specs.delete(key);
   }
 
   async getAs(path: string, token: string): Promise<{ status: number; body: string }> {
@@ -71,8 +101,15 @@ export class DevConsole implements ViewerReader {
     }
     const input = this.input;
     if (input === undefined) return [];
-    if (kind === 'providers') return withNamespace(input.providers);
-    if (kind === 'modelroutes') return withNamespace(input.routes);
+    if (kind === 'providers') return this.withHistory('Provider', withNamespace(input.providers));
+    if (kind === 'modelroutes') return this.withHistory('ModelRoute', withNamespace(input.routes));
     return withNamespace(input.budgets);
+  }
+
+  private withHistory(kind: 'Provider' | 'ModelRoute', list: Named[]): Named[] {
+    return list.map((o) => {
+      const state = this.specs.get(`${kind}/${o.metadata.namespace ?? 'default'}/${o.metadata.name}`);
+      return state === undefined ? o : { ...o, metadata: { ...o.metadata, generation: state.generation }, status: { specHistory: state.history } };
+    });
   }
 }

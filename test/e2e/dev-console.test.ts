@@ -91,4 +91,30 @@ describe("tollgate dev's console", () => {
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain('the credentials were not accepted (401)');
   });
+
+  it('marks ModelRoute and Provider spec changes as the operator does: a generation and a status.specHistory entry per change', async () => {
+    interface Listed {
+      metadata: { name: string; generation?: number };
+      status?: { specHistory?: { generation: number; changedAt: string }[] };
+    }
+    const list = async (plural: string): Promise<Listed[]> => ((await (await api(`/apis/tollgate.dev/v1alpha1/namespaces/default/${plural}`, gateway.adminToken)).json()) as { items: Listed[] }).items;
+    const other = (model: string) => `apiVersion: tollgate.dev/v1alpha1\nkind: ModelRoute\nmetadata: { name: other }\nspec:\n  model: other\n  targets: [{ providerRef: { name: up }, model: ${model} }]\n`;
+    const history = async (name: string): Promise<number[]> => {
+      const o = (await list('modelroutes')).find((r) => r.metadata.name === name);
+      expect(o?.status?.specHistory?.at(-1)?.generation).toBe(o?.metadata.generation);
+      for (const h of o?.status?.specHistory ?? []) expect(Math.abs(Date.parse(h.changedAt) - Date.now())).toBeLessThan(60_000);
+      return (o?.status?.specHistory ?? []).map((h) => h.generation);
+    };
+    expect(gateway.write('other.yaml', other('m')).errors).toEqual([]);
+    expect(await history('other')).toEqual([1]);
+    expect(gateway.write('other.yaml', other('m2')).errors).toEqual([]);
+    expect(await history('other')).toEqual([1, 2]);
+    // A reload that leaves the spec as it was (here: the same file again) is no change.
+    expect(gateway.write('other.yaml', other('m2')).errors).toEqual([]);
+    expect(await history('other')).toEqual([1, 2]);
+    expect(await history('chat')).toEqual([1]);
+    const up = (await list('providers')).find((p) => p.metadata.name === 'up');
+    expect(up?.metadata.generation).toBe(1);
+    expect(up?.status?.specHistory?.map((h) => h.generation)).toEqual([1]);
+  });
 });

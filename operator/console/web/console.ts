@@ -123,8 +123,8 @@ function dailyChart(title: string, days: string[], values: number[], markers: { 
 
 /**
  * Every ModelRoute and Provider spec change (generation bump) the operator recorded in the object's
- * status.specHistory; for an object without one (written by an older operator, or tollgate dev's
- * manifests), its last spec write from managedFields.
+ * status.specHistory (tollgate dev keeps one too); for an object without one (written by an older
+ * operator), its last spec write from managedFields.
  */
 function changes(data: Data): { at: string; label: string }[] {
   const out: { at: string; label: string }[] = [];
