@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { devBanner } from './dev-banner.js';
 import { pino } from 'pino';
+import { logDestination } from './log-destination.js';
 import { renderCrdFiles } from '../operator/api/crd-yaml.js';
 import { compile } from '../operator/compile/compile.js';
 import { readManifestDir } from '../operator/sources/directory-source.js';
@@ -263,9 +264,8 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  // Asynchronous writes: a synchronous logger blocks the event loop whenever stdout (a pipe under
-  // Kubernetes) is slow to drain. pino flushes what is buffered when the process exits.
-  const logger = pino({ level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info' }, pino.destination({ sync: false }));
+  // Asynchronous, batched writes (cli/log-destination.ts), flushed when the process exits.
+  const logger = pino({ level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info' }, logDestination());
   const drainTimeoutMs = Number(values['drain-timeout'] ?? '30') * 1000;
   if (!Number.isFinite(drainTimeoutMs) || drainTimeoutMs < 0) fail('--drain-timeout must be a number of seconds');
 

@@ -5,8 +5,6 @@ import type { StreamOutcome } from '../pipeline/request-context.js';
 import type { JsonObject, StreamStep } from '../core/canonical.js';
 import { writeWithBackpressure } from './write-with-backpressure.js';
 
-const write = writeWithBackpressure;
-
 /**
  * Writes a started stream: first the steps the router already read, then the rest, with an idle
  * timeout between chunks. After the first byte nothing is retried; a failure ends the stream with
@@ -27,7 +25,13 @@ export async function pumpStream(
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
-  res.flushHeaders();
+  // The headers leave with the first chunk, in one write (one packet, one wake-up of the client
+  // before its first token); flushed alone only when the first steps wrote nothing.
+  let wrote = false;
+  const write = (out: ServerResponse, text: string): Promise<void> => {
+    if (text !== '') wrote = true;
+    return writeWithBackpressure(out, text);
+  };
   let timer: NodeJS.Timeout | undefined;
   // One timer per stream, pushed back on every chunk (refresh() costs far less than a new timer).
   const arm = (): void => {
@@ -69,6 +73,7 @@ export async function pumpStream(
       state = await emit(step);
       if (state === 'stop') break;
     }
+    if (!wrote) res.flushHeaders();
     arm();
     while (state === 'continue' && !res.destroyed) {
       const next = await outcome.rest.next();
