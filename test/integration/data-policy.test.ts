@@ -8,12 +8,30 @@ import { applyOrRefusal, type Conditioned, conditionOf, dataplaneService, eventu
 const DP = `${POD_NET}.70`;
 
 let k: TestCluster;
-let operator: Proc;
+/** Two operator replicas, by port: one leads, the other stands by. */
+const operators = new Map<number, Proc>();
 let dataplane: Proc;
 let s3: S3Server;
 
 // Retention sweeps every 2 s here (default 10 min), so that the tests see them.
-const startRetentionOperator = (): Proc => startOperator(k.operatorKubeconfig, { port: 19171, identity: 'operator-dp', args: ['--retention-interval', '2'] });
+const startRetentionOperator = (port: number): void =>
+  void operators.set(port, startOperator(k.operatorKubeconfig, { port, identity: `operator-dp-${port}`, args: ['--retention-interval', '2'] }));
+const withToken = { headers: { authorization: `Bearer ${TOKEN}` } };
+
+/** The port of the replica that leads and of the one that stands by, once both are up. */
+async function roles(): Promise<{ leader: number; standby: number }> {
+  return eventually(async () => {
+    const [a, b] = await Promise.all([19171, 19172].map(async (port) => ({ port, ...((await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { ready: boolean; leader: boolean }) })));
+    if (a === undefined || b === undefined || !a.ready || !b.ready || a.leader === b.leader) throw new Error(`replicas: ${JSON.stringify([a, b])}`);
+    return a.leader ? { leader: a.port, standby: b.port } : { leader: b.port, standby: a.port };
+  }, 'one leader and one ready standby', 60_000);
+}
+
+/** tollgate_operator_retention_sweeps_total of one replica, all results summed. */
+async function sweeps(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, withToken)).text();
+  return [...text.matchAll(/^tollgate_operator_retention_sweeps_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+}
 
 beforeAll(async () => {
   [k, s3] = await Promise.all([startTestCluster(), startS3()]);
@@ -23,11 +41,12 @@ beforeAll(async () => {
   await s3.createBucket('captures');
   dataplane = startDataplane(DP);
   k.apply(dataplaneService([DP]));
-  operator = startRetentionOperator();
+  startRetentionOperator(19171);
+  startRetentionOperator(19172);
 }, 300_000);
 
 afterAll(async () => {
-  await operator?.kill();
+  await Promise.all([...operators.values()].map((o) => o.kill()));
   await dataplane?.kill();
   await s3?.stop();
   await k?.stop();
@@ -172,16 +191,17 @@ describe('DataPolicy retention on a real API server and SeaweedFS', () => {
     expect(retention?.metadata?.oldestKept).toBe(`${new Date(Date.now() - 10 * DAY).toISOString().slice(0, 13)}:00:00Z`);
     expect(retention?.complete).toBe(true);
     expect(swept.status?.destinations?.[0]?.conditions?.[0]).toMatchObject({ type: 'DestinationReady', status: 'True', reason: 'BucketReachable' });
-    const metrics = await (await fetch('http://127.0.0.1:19171/metrics', { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${(await roles()).leader}/metrics`, withToken)).text();
     expect(metrics).toMatch(/^tollgate_operator_retention_deleted_objects_total\{stream="content"\} 2$/m);
     expect(metrics).toMatch(/^tollgate_operator_retention_deleted_objects_total\{stream="metadata"\} 1$/m);
     expect(metrics).toMatch(/^tollgate_operator_retention_sweeps_total\{result="complete"\} [1-9]/m);
   });
 
-  it('continues after an operator restart: totals carry on from status, and sweeps stay idempotent', async () => {
-    await operator.kill('SIGTERM');
+  it('continues after the leader stops: the standby takes over, totals carry on from status, and sweeps stay idempotent', async () => {
+    const { leader, standby } = await roles();
+    await operators.get(leader)?.kill('SIGTERM');
     await seed({ again: 20 * DAY });
-    operator = startRetentionOperator();
+    startRetentionOperator(leader);
     const obj = await eventually(() => {
       const o = k.get<RetentionStatus>('datapolicy', 'retained', 'team-c');
       if (o.status?.retention?.content?.totalDeletedObjects !== 3) throw new Error(`retention status: ${JSON.stringify(o.status?.retention)}`);
@@ -190,6 +210,7 @@ describe('DataPolicy retention on a real API server and SeaweedFS', () => {
     expect(obj.status?.retention?.metadata?.totalDeletedObjects).toBe(1);
     expect((await s3.list('captures', 'it/content/')).length).toBe(1);
     expect((await s3.list('captures', 'it/metadata/')).length).toBe(3);
+    expect((await roles()).leader).toBe(standby);
   });
 
   it('sets DestinationReady=False with a clear message for a wrong or missing Secret, never showing a credential', async () => {
@@ -216,7 +237,28 @@ describe('DataPolicy retention on a real API server and SeaweedFS', () => {
       if (!out.includes('AccessDenied')) throw new Error('no AccessDenied event yet');
       return out;
     }, 'a Warning event', 30_000);
-    const everything = [JSON.stringify(k.get('datapolicy', 'wrong-secret', 'team-c')), events, operator.logs.join('')].join('\n');
+    const everything = [JSON.stringify(k.get('datapolicy', 'wrong-secret', 'team-c')), events, ...[...operators.values()].map((o) => o.logs.join(''))].join('\n');
     for (const credential of [wrongKeyId, wrongKey, s3.accessKeyId, s3.secretAccessKey]) expect(everything).not.toContain(credential);
+  });
+
+  it('the replica that is not the leader never sweeps, even when no sweep has been made for longer than the interval', async () => {
+    const { leader, standby } = await roles();
+    const lastSweep = (): string | undefined => k.get<RetentionStatus>('datapolicy', 'retained', 'team-c').status?.retention?.lastSweepTime;
+    // The leader frozen (well within its 15 s Lease, so the standby does not take over): a sweep of
+    // 'retained' falls due after 2 s, and the standby, synced with the same DataPolicies, ticks every 2 s.
+    const frozen = operators.get(leader)?.child;
+    frozen?.kill('SIGSTOP');
+    try {
+      const before = lastSweep();
+      await new Promise((r) => setTimeout(r, 5_000));
+      expect(lastSweep()).toBe(before);
+      expect(await sweeps(standby)).toBe(0);
+    } finally {
+      frozen?.kill('SIGCONT');
+    }
+    expect(await sweeps(leader)).toBeGreaterThan(0);
+    const logs = operators.get(standby)?.logs.join('') ?? '';
+    expect(logs).toContain('caches synced');
+    expect(logs).not.toContain('retention sweep');
   });
 });
