@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { DataPolicyConfig } from '../../dataplane/config/data-policy-config.js';
-import type { CaptureRecord } from '../../dataplane/policy/capture/capture-record.js';
+import type { SerialisedRecord } from '../../dataplane/policy/capture/capture-record.js';
 import { localDirectoryDestination } from '../../dataplane/policy/capture/destinations/local-directory.js';
 import { storedRecord } from '../../test/support/capture-records.js';
 import { LocalRetention } from './local-retention.js';
@@ -13,7 +13,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const NOW = Date.parse('2026-12-05T05:30:00Z');
 
-const record = (requestId: string, ageMs: number): CaptureRecord => storedRecord('default/dev', 'default', NOW - ageMs, requestId);
+const record = (requestId: string, ageMs: number): SerialisedRecord => storedRecord('default/dev', 'default', NOW - ageMs, requestId);
 
 describe("tollgate dev's local directory retention", () => {
   it('expires content files before metadata files, by the policy in the snapshot', async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writerTag } from '../../dataplane/config/capture-layout.js';
 import { secret } from '../../dataplane/config/secret-value.js';
 import type { CaptureDestination } from '../../dataplane/policy/capture/bounded-exporter.js';
-import type { CaptureRecord } from '../../dataplane/policy/capture/capture-record.js';
+import type { SerialisedRecord } from '../../dataplane/policy/capture/capture-record.js';
 import { localDirectoryDestination } from '../../dataplane/policy/capture/destinations/local-directory.js';
 import { s3Destination } from '../../dataplane/policy/capture/destinations/s3.js';
 import { type S3Server, startS3 } from '../../test/s3/seaweedfs.js';
@@ -24,7 +24,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const NOW = Date.parse('2026-12-05T05:30:00Z');
 
-const record = (policyId: string, namespace: string, ageMs: number, requestId: string): CaptureRecord => storedRecord(policyId, namespace, NOW - ageMs, requestId);
+const record = (policyId: string, namespace: string, ageMs: number, requestId: string): SerialisedRecord => storedRecord(policyId, namespace, NOW - ageMs, requestId);
 
 interface Backend {
   name: string;

@@ -1,8 +1,8 @@
-import type { CaptureRecord } from '../../dataplane/policy/capture/capture-record.js';
+import { serialiseRecord, type SerialisedRecord } from '../../dataplane/policy/capture/capture-record.js';
 
 /** A served Full-mode capture record of `policyId` for a request that arrived at `timeMs`, as the retention tests store them. */
-export function storedRecord(policyId: string, namespace: string, timeMs: number, requestId: string): CaptureRecord {
-  return {
+export function storedRecord(policyId: string, namespace: string, timeMs: number, requestId: string): SerialisedRecord {
+  return serialiseRecord({
     schema: 'tollgate.capture.v1',
     requestId,
     time: new Date(timeMs).toISOString(),
@@ -15,5 +15,5 @@ export function storedRecord(policyId: string, namespace: string, timeMs: number
     decision: 'served',
     policy: { id: policyId, mode: 'Full' },
     content: { request: { messages: [{ role: 'user', content: `prompt ${requestId}` }] } },
-  };
+  });
 }

@@ -1,9 +1,9 @@
-import type { CaptureRecord } from './capture-record.js';
+import type { SerialisedRecord } from './capture-record.js';
 import type { CaptureMetrics } from './capture-metrics.js';
 
-/** Where records go. A write takes one batch and rejects when the destination did not take it. */
+/** Where records go. A write takes one batch of serialised records and rejects when the destination did not take it. */
 export interface CaptureDestination {
-  write(batch: readonly CaptureRecord[]): Promise<void>;
+  write(batch: readonly SerialisedRecord[]): Promise<void>;
 }
 
 export interface BoundedExporterOptions {
@@ -23,7 +23,7 @@ export interface BoundedExporterOptions {
  * is long gone, and retrying would only let the queue grow), and the destination reports not ready.
  */
 export class BoundedExporter {
-  private queue: CaptureRecord[] = [];
+  private queue: SerialisedRecord[] = [];
   private writing: Promise<void> | undefined;
   /** The batch being written; a drain that gives up on it counts it dropped, and its late answer counts nothing. */
   private inFlight: { size: number; abandoned: boolean } | undefined;
@@ -40,7 +40,7 @@ export class BoundedExporter {
     return this.queue.length;
   }
 
-  offer(record: CaptureRecord): void {
+  offer(record: SerialisedRecord): void {
     if (this.closed || this.queue.length >= this.opts.maxQueue) {
       this.opts.metrics.dropped(this.closed ? 'shutdown' : 'queue_full', this.opts.label, 1);
       return;

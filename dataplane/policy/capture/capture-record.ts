@@ -68,9 +68,35 @@ export interface CaptureInput {
   response?: Record<string, unknown>;
 }
 
-/** The record split for stores with separate retention: metadata alone, and content keyed by request id. */
-export function splitRecord(record: CaptureRecord): { metadata: CaptureRecord; content?: { requestId: string; time: string; namespace: string; content: CaptureContent } } {
+/**
+ * A record as it waits in the capture queues and reaches every destination: serialised once, when
+ * it is recorded, as the two JSON Lines the stores keep apart for their separate retention (the
+ * metadata, and the content keyed by request id). Strings, not object trees: a queue of thousands
+ * of records gives the garbage collector almost nothing to trace, and no destination serialises
+ * the record again.
+ */
+export interface SerialisedRecord {
+  /** The writing policy's id, the namespace it is filed under, and when the request arrived (RFC 3339): what the stores partition by. */
+  policyId: string;
+  namespace: string;
+  time: string;
+  /** The record without `content`, as one JSON line (no newline). */
+  metadata: string;
+  /** `{"requestId","time","namespace","content"}` as one JSON line; absent when the record has no content. */
+  content?: string;
+}
+
+/** The stored form of a record shaped elsewhere (tests, tools); the capture service builds the same lines itself. */
+export function serialiseRecord(record: CaptureRecord): SerialisedRecord {
   const { content, ...metadata } = record;
-  if (content === undefined) return { metadata };
-  return { metadata, content: { requestId: record.requestId, time: record.time, namespace: record.namespace, content } };
+  const out: SerialisedRecord = { policyId: record.policy.id, namespace: record.namespace, time: record.time, metadata: JSON.stringify(metadata) };
+  if (content !== undefined) out.content = JSON.stringify({ requestId: record.requestId, time: record.time, namespace: record.namespace, content });
+  return out;
+}
+
+/** The record back from its lines (the OTLP destination sends it whole). */
+export function parseRecord(serialised: SerialisedRecord): CaptureRecord {
+  const record = JSON.parse(serialised.metadata) as CaptureRecord;
+  if (serialised.content !== undefined) record.content = (JSON.parse(serialised.content) as { content: CaptureContent }).content;
+  return record;
 }

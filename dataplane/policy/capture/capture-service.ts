@@ -4,12 +4,12 @@ import { revealSecrets } from '../../config/secret-value.js';
 import type { Caller } from '../../core/caller.js';
 import { compileDetectors, type DetectorSet } from '../detectors/index.js';
 import { BoundedExporter, type CaptureDestination } from './bounded-exporter.js';
-import type { CaptureContent, CaptureInput, CaptureRecord } from './capture-record.js';
+import type { CaptureInput, CaptureRecord, SerialisedRecord } from './capture-record.js';
 import { type CaptureMetrics, NO_CAPTURE_METRICS } from './capture-metrics.js';
 import { localDirectoryDestination } from './destinations/local-directory.js';
 import { otlpLogsDestination } from './destinations/otlp-logs.js';
 import { s3Destination } from './destinations/s3.js';
-import { redactJson } from './redact-content.js';
+import { redactedJson, type RedactionTally } from './redact-content.js';
 import { selectPolicy } from './select-policy.js';
 
 /** Builds the writer for one destination; tests pass their own. */
@@ -47,8 +47,8 @@ export interface CaptureDecision {
 
 /**
  * The one place content capture happens. `decide` picks the request's DataPolicy (most specific
- * first) and samples; `record` shapes, redacts and caps the record and hands it to bounded queues
- * without waiting. Without a DataPolicy nothing is recorded anywhere.
+ * first) and samples; `record` shapes, redacts, caps and serialises the record and hands it to
+ * bounded queues without waiting. Without a DataPolicy nothing is recorded anywhere.
  */
 export class CaptureService {
   /** By config object: a request pinned to an older snapshot still finds its policy's compiled form. */
@@ -134,9 +134,9 @@ export class CaptureService {
    * the request that is already answered.
    */
   record(decision: CaptureDecision, input: CaptureInput): void {
-    let record: CaptureRecord;
+    let record: SerialisedRecord;
     try {
-      record = buildRecord(decision, input);
+      record = serialiseCapture(decision, input);
     } catch {
       for (const exporter of decision.policy.exporters) this.metrics.dropped('record_error', exporter.label, 1);
       return;
@@ -162,14 +162,21 @@ export function sampled(requestId: string, rate: number): boolean {
   return createHash('sha256').update(requestId).digest().readUInt32BE(0) / 0x1_0000_0000 < rate;
 }
 
-export function buildRecord(decision: CaptureDecision, input: CaptureInput): CaptureRecord {
+/**
+ * The record the decision allows, serialised once, here: the metadata line, and in modes Redacted
+ * and Full the content line, its strings redacted on the way into the JSON text and its size capped
+ * on that text. Every destination gets these lines; none sees the request's own objects.
+ */
+export function serialiseCapture(decision: CaptureDecision, input: CaptureInput): SerialisedRecord {
   const { config, detectors } = decision.policy;
-  const record: CaptureRecord = {
+  const time = new Date(input.startedAtMs).toISOString();
+  const namespace = input.caller.namespace ?? input.routeNamespace ?? 'none';
+  const metadata: CaptureRecord = {
     schema: 'tollgate.capture.v1',
     requestId: input.requestId,
-    time: new Date(input.startedAtMs).toISOString(),
+    time,
     durationMs: input.durationMs,
-    namespace: input.caller.namespace ?? input.routeNamespace ?? 'none',
+    namespace,
     caller: input.caller,
     model: input.model,
     stream: input.stream,
@@ -177,58 +184,71 @@ export function buildRecord(decision: CaptureDecision, input: CaptureInput): Cap
     decision: input.decision,
     policy: { id: config.id, mode: decision.mode, ...(decision.optedOut ? { optedOut: true as const } : {}) },
   };
-  if (input.traceId !== undefined) record.traceId = input.traceId;
-  if (input.spanId !== undefined) record.spanId = input.spanId;
-  if (input.routeId !== undefined) record.route = input.routeId;
-  if (input.rule !== undefined) record.rule = input.rule;
-  if (input.provider !== undefined) record.provider = input.provider;
-  if (input.upstreamModel !== undefined) record.upstreamModel = input.upstreamModel;
-  if (input.tokens !== undefined) record.tokens = input.tokens;
-  if (input.costUsd !== undefined) record.costUsd = input.costUsd;
-  if (decision.mode === 'Metadata') return record;
-  record.content = content(input, config, decision.mode === 'Redacted' ? detectors : undefined);
-  return record;
-}
-
-function content(input: CaptureInput, config: DataPolicyConfig, detectors: DetectorSet | undefined): CaptureContent {
-  const out: CaptureContent = {};
-  const counts: Record<string, number> = {};
-  const take = (value: unknown): unknown => {
-    const r = redactJson(value, detectors);
-    for (const [t, n] of Object.entries(r.counts)) counts[t] = (counts[t] ?? 0) + n;
-    if (r.unscanned) out.unscanned = true;
-    return r.value;
-  };
-  if (config.parts.request) {
-    // `instructions` and `input` as well: a Responses request a target served natively is recorded as sent.
-    const { messages, prompt, input: embeddingInput, tools, system, instructions } = input.requestBody;
-    out.request = take(Object.fromEntries(Object.entries({ system, instructions, messages, prompt, input: embeddingInput, tools }).filter(([, v]) => v !== undefined)));
-  }
-  if (config.parts.response && input.response !== undefined) {
-    // `output`: a Response object from a target that served the Responses API natively.
-    const { choices, data, output } = input.response;
-    out.response = take(Object.fromEntries(Object.entries({ choices, data, output }).filter(([, v]) => v !== undefined)));
-  }
-  if (detectors !== undefined) out.redactions = counts;
-  return capSize(out, config.maxRecordBytes);
-}
-
-/** Keeps content within maxRecordBytes: each part over its share becomes its JSON text, cut at a character boundary. */
-function capSize(content: CaptureContent, maxBytes: number): CaptureContent {
-  const size = (v: unknown): number => (v === undefined ? 0 : Buffer.byteLength(JSON.stringify(v)));
-  if (size(content.request) + size(content.response) <= maxBytes) return content;
-  const out: CaptureContent = { ...content, truncated: true };
-  const share = Math.floor(maxBytes / (content.request !== undefined && content.response !== undefined ? 2 : 1));
-  const cut = (v: unknown): unknown => {
-    if (v === undefined || size(v) <= share) return v;
-    const text = JSON.stringify(v);
-    let end = Math.min(text.length, share);
-    while (end > 0 && Buffer.byteLength(text.slice(0, end)) > share) end = Math.floor(end * 0.9);
-    return text.slice(0, end);
-  };
-  out.request = cut(content.request);
-  out.response = cut(content.response);
-  if (out.request === undefined) delete out.request;
-  if (out.response === undefined) delete out.response;
+  if (input.traceId !== undefined) metadata.traceId = input.traceId;
+  if (input.spanId !== undefined) metadata.spanId = input.spanId;
+  if (input.routeId !== undefined) metadata.route = input.routeId;
+  if (input.rule !== undefined) metadata.rule = input.rule;
+  if (input.provider !== undefined) metadata.provider = input.provider;
+  if (input.upstreamModel !== undefined) metadata.upstreamModel = input.upstreamModel;
+  if (input.tokens !== undefined) metadata.tokens = input.tokens;
+  if (input.costUsd !== undefined) metadata.costUsd = input.costUsd;
+  const out: SerialisedRecord = { policyId: config.id, namespace, time, metadata: JSON.stringify(metadata) };
+  if (decision.mode === 'Metadata') return out;
+  const content = contentJson(input, config, decision.mode === 'Redacted' ? detectors : undefined);
+  out.content = `{"requestId":${JSON.stringify(input.requestId)},"time":"${time}","namespace":${JSON.stringify(namespace)},"content":${content}}`;
   return out;
+}
+
+// The request's content fields: `instructions` and `input` as well, so a Responses request a target
+// served natively is recorded as sent. The response's: `output` for a Response object from a target
+// that served the Responses API natively.
+const REQUEST_FIELDS = ['system', 'instructions', 'messages', 'prompt', 'input', 'tools'] as const;
+const RESPONSE_FIELDS = ['choices', 'data', 'output'] as const;
+
+/** The `content` object's JSON text (CaptureContent). */
+function contentJson(input: CaptureInput, config: DataPolicyConfig, detectors: DetectorSet | undefined): string {
+  const tally: RedactionTally = { counts: {}, unscanned: false };
+  let request = config.parts.request ? fieldsJson(input.requestBody, REQUEST_FIELDS, detectors, tally) : undefined;
+  let response = config.parts.response && input.response !== undefined ? fieldsJson(input.response, RESPONSE_FIELDS, detectors, tally) : undefined;
+  const truncated = !fits(request, response, config.maxRecordBytes);
+  if (truncated) {
+    const share = Math.floor(config.maxRecordBytes / (request !== undefined && response !== undefined ? 2 : 1));
+    request = cut(request, share);
+    response = cut(response, share);
+  }
+  let json = '';
+  const add = (key: string, value: string): void => {
+    json += `${json === '' ? '{' : ','}"${key}":${value}`;
+  };
+  if (request !== undefined) add('request', request);
+  if (response !== undefined) add('response', response);
+  if (detectors !== undefined) add('redactions', JSON.stringify(tally.counts));
+  if (truncated) add('truncated', 'true');
+  if (tally.unscanned) add('unscanned', 'true');
+  return json === '' ? '{}' : `${json}}`;
+}
+
+/** `{"field":<redacted JSON>,...}` for the fields `source` has, in the order given. */
+function fieldsJson(source: Record<string, unknown>, fields: readonly string[], detectors: DetectorSet | undefined, tally: RedactionTally): string {
+  let json = '';
+  for (const field of fields) {
+    const value = source[field];
+    if (value !== undefined) json += `${json === '' ? '{' : ','}"${field}":${redactedJson(value, detectors, tally)}`;
+  }
+  return json === '' ? '{}' : `${json}}`;
+}
+
+/** The parts fit in maxRecordBytes of UTF-8 (a UTF-16 code unit is at most 3 bytes: most records need no byte count). */
+function fits(request: string | undefined, response: string | undefined, maxBytes: number): boolean {
+  const units = (request?.length ?? 0) + (response?.length ?? 0);
+  if (units * 3 <= maxBytes) return true;
+  return (request === undefined ? 0 : Buffer.byteLength(request)) + (response === undefined ? 0 : Buffer.byteLength(response)) <= maxBytes;
+}
+
+/** A part over its share becomes its JSON text, cut at a character boundary within the share, as a JSON string. */
+function cut(json: string | undefined, share: number): string | undefined {
+  if (json === undefined || Buffer.byteLength(json) <= share) return json;
+  let end = Math.min(json.length, share);
+  while (end > 0 && Buffer.byteLength(json.slice(0, end)) > share) end = Math.floor(end * 0.9);
+  return JSON.stringify(json.slice(0, end));
 }

@@ -6,7 +6,7 @@ import type { DataPolicyConfig } from '../../config/data-policy-config.js';
 import type { Caller } from '../../core/caller.js';
 import { type Collector, startCollector } from '../../../test/otel/collector.js';
 import type { CaptureDestination } from './bounded-exporter.js';
-import type { CaptureInput, CaptureRecord } from './capture-record.js';
+import { type CaptureInput, type CaptureRecord, parseRecord } from './capture-record.js';
 import type { CaptureMetrics, DropReason } from './capture-metrics.js';
 import { CaptureService, sampled } from './capture-service.js';
 import { StreamAssembler } from './stream-assembler.js';
@@ -36,7 +36,7 @@ function memory(behaviour: 'ok' | 'fail' | 'hang' = 'ok') {
     write: (batch) => {
       if (behaviour === 'fail') return Promise.reject(new Error('down'));
       if (behaviour === 'hang') return new Promise(() => {});
-      records.push(...batch);
+      records.push(...batch.map(parseRecord));
       return Promise.resolve();
     },
   };
@@ -139,6 +139,22 @@ describe('records', () => {
     expect(r.content?.request).toEqual({ messages: [{ role: 'user', content: 'I am [EMAIL], card [PAYMENT_CARD]' }] });
     expect(r.content?.redactions).toEqual({ Email: 2, PaymentCard: 1 });
     expect(r).toMatchObject({ requestId: 'req-1', namespace: 'team-a', route: 'team-a/chat', policy: { id: 'team-a/p', mode: 'Redacted' }, tokens: { input: 10, output: 5 } });
+  });
+
+  it('Redacted: every occurrence in every content field, counted each time; the request itself and field names stay as they were', async () => {
+    const requestBody = {
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'jo@example.com' }] },
+        { role: 'assistant', content: 'jo@example.com', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'mail', arguments: '{"to":"jo@example.com"}' } }] },
+      ],
+      tools: [{ type: 'function', function: { name: 'mail', description: 'mails jo@example.com', parameters: { type: 'object', properties: { to: { type: 'string' } } } } }],
+    };
+    const before = JSON.stringify(requestBody);
+    const r = await run(policy('team-a/p', { subjects }), { requestBody, response: undefined });
+    expect(JSON.stringify(requestBody)).toBe(before);
+    expect(JSON.stringify(r.content)).not.toContain('jo@example.com');
+    expect(r.content?.redactions).toEqual({ Email: 4 });
+    expect(r.content?.request).toEqual(JSON.parse(before.replaceAll('jo@example.com', '[EMAIL]')));
   });
 
   it('Metadata: no content at all', async () => {

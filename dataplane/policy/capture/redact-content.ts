@@ -2,33 +2,41 @@ import type { DetectorSet } from '../detectors/index.js';
 
 /** Inline binary (images, audio as data: URLs or long base64) is never recorded, in any mode. */
 const DATA_URL = /^data:[^;,]{1,100};base64,/;
+const D = 100; // 'd'
 
-export interface RedactedValue {
-  value: unknown;
+/** Matches replaced by type, and whether a detector cap left some text unscanned; summed over a record's parts. */
+export interface RedactionTally {
   counts: Record<string, number>;
   unscanned: boolean;
 }
 
 /**
- * Copies a JSON value with every string passed through the detectors (keys are kept: they are the
- * API's field names). Binary payloads become a size marker. Without detectors (mode Full) strings
- * are kept as they are.
+ * A JSON value as JSON text with every string passed through the detectors (keys are kept: they
+ * are the API's field names); binary payloads become a size marker. Without detectors (mode Full)
+ * strings are kept as they are. The value is read, never copied: strings that change are noted,
+ * and the text is written by JSON.stringify in one pass, so a record that needs no change costs
+ * no copy of its request at all.
  */
-export function redactJson(value: unknown, detectors: DetectorSet | undefined): RedactedValue {
-  const counts: Record<string, number> = {};
-  let unscanned = false;
-  const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') {
-      if (DATA_URL.test(v)) return `[BINARY ${v.length} chars omitted]`;
-      if (detectors === undefined) return v;
-      const r = detectors.redact(v);
-      for (const [type, n] of Object.entries(r.counts)) counts[type] = (counts[type] ?? 0) + n;
-      if (!r.complete) unscanned = true;
-      return r.text;
+export function redactedJson(value: unknown, detectors: DetectorSet | undefined, tally: RedactionTally): string {
+  let changed: Map<string, string> | undefined;
+  const visit = (s: string): void => {
+    if (s.charCodeAt(0) === D && DATA_URL.test(s)) {
+      (changed ??= new Map()).set(s, `[BINARY ${s.length} chars omitted]`);
+      return;
     }
-    if (Array.isArray(v)) return v.map(walk);
-    if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
-    return v;
+    if (detectors === undefined) return;
+    const r = detectors.redact(s);
+    for (const type in r.counts) tally.counts[type] = (tally.counts[type] ?? 0) + r.counts[type]!;
+    if (!r.complete) tally.unscanned = true;
+    if (r.text !== s) (changed ??= new Map()).set(s, r.text);
   };
-  return { value: walk(value), counts, unscanned };
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') visit(v);
+    else if (Array.isArray(v)) for (let i = 0; i < v.length; i++) walk(v[i]);
+    else if (typeof v === 'object' && v !== null) for (const k in v) walk((v as Record<string, unknown>)[k]);
+  };
+  walk(value);
+  if (changed === undefined) return JSON.stringify(value);
+  const replacements = changed;
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? (replacements.get(v) ?? v) : v));
 }

@@ -18,6 +18,11 @@ export interface BuiltinRule {
   /** The pattern cannot match without an ASCII digit: a text without one skips the rule (cheap pre-filter). */
   needsDigit?: true;
   /**
+   * For a rule with neither `requires` nor `needsDigit`: a pattern every text the rule can match
+   * contains (checked by a test), so that one combined test can skip all rules on a text none can match.
+   */
+  hint?: string;
+  /**
    * Checks a raw match (checksums, number ranges) and may narrow it: returns the span to redact,
    * relative to the text, or undefined to reject the match.
    */
@@ -116,6 +121,7 @@ function validateInternational(text: string, start: number, end: number): readon
 
 const TOKEN_BEFORE = '(?<![A-Za-z0-9_-])';
 const TOKEN_AFTER = '(?![A-Za-z0-9_-])';
+const AWS_KEY_PREFIX = '(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|APKA)';
 const IPV4_OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 
 const rule = (detector: BuiltinDetector, source: string, extra: Omit<BuiltinRule, 'detector' | 'pattern'> = {}, flags = 'g'): BuiltinRule => ({
@@ -133,12 +139,12 @@ export const BUILTIN_RULES: readonly BuiltinRule[] = [
   rule('Credential', '(?<![A-Za-z0-9])[Bb]asic[ \\t]{1,8}[A-Za-z0-9+/]{8,1024}={0,2}(?![A-Za-z0-9+/=])', { requires: 'asic', validate: validateBasic }),
   rule('Credential', `${TOKEN_BEFORE}sk-[A-Za-z0-9_-]{20,300}${TOKEN_AFTER}`, { requires: 'sk-', validate: validateMixedToken }),
   rule('Credential', `${TOKEN_BEFORE}(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,247}${TOKEN_AFTER}`, { requires: 'k_' }),
-  rule('Credential', `${TOKEN_BEFORE}(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244}|glpat-[A-Za-z0-9_-]{20,50})${TOKEN_AFTER}`),
+  rule('Credential', `${TOKEN_BEFORE}(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244}|glpat-[A-Za-z0-9_-]{20,50})${TOKEN_AFTER}`, { hint: 'gh[pousr]_|github_pat_|glpat-' }),
   rule('Credential', `${TOKEN_BEFORE}xox[abprs]-[A-Za-z0-9-]{10,250}${TOKEN_AFTER}`, { requires: 'xox', validate: validateMixedToken }),
   rule('Credential', `${TOKEN_BEFORE}AIza[0-9A-Za-z_-]{35}${TOKEN_AFTER}`, { requires: 'AIza' }),
-  rule('Credential', `${TOKEN_BEFORE}(?:hf_[A-Za-z0-9]{30,40}|gsk_[A-Za-z0-9]{40,60}|xai-[A-Za-z0-9]{40,100}|pplx-[A-Za-z0-9]{40,60}|r8_[A-Za-z0-9]{37})${TOKEN_AFTER}`, { validate: validateMixedToken }),
-  rule('Credential', '(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|APKA)[A-Z0-9]{16}(?![A-Za-z0-9])'),
-  rule('Credential', '(?<![A-Za-z0-9])aws_?secret_?access_?key["\']?[ \\t]{0,4}[:=][ \\t]{0,4}["\']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])', {}, 'gi'),
+  rule('Credential', `${TOKEN_BEFORE}(?:hf_[A-Za-z0-9]{30,40}|gsk_[A-Za-z0-9]{40,60}|xai-[A-Za-z0-9]{40,100}|pplx-[A-Za-z0-9]{40,60}|r8_[A-Za-z0-9]{37})${TOKEN_AFTER}`, { validate: validateMixedToken, needsDigit: true }),
+  rule('Credential', `(?<![A-Za-z0-9])${AWS_KEY_PREFIX}[A-Z0-9]{16}(?![A-Za-z0-9])`, { hint: AWS_KEY_PREFIX }),
+  rule('Credential', '(?<![A-Za-z0-9])aws_?secret_?access_?key["\']?[ \\t]{0,4}[:=][ \\t]{0,4}["\']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])', { hint: '[Aa][Ww][Ss]_?[Ss][Ee][Cc][Rr][Ee][Tt]' }, 'gi'),
   rule('Credential', '(?<![A-Za-z0-9])AccountKey=[A-Za-z0-9+/]{40,100}={0,2}', { requires: 'AccountKey=' }),
 
   // Unicode letters too: internationalised local parts and domains (zoë@exämple.de) are addresses as well.

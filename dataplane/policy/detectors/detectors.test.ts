@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_RULES } from './builtin-rules.js';
+import { prefilterSource } from './detector-set.js';
 import { ibanChecksumValid, luhnValid, spanishIdValid, verhoeffValid } from './checksums.js';
 import { BUILTIN_DETECTORS, compileDetectors, UNSCANNED_MARKER, type DetectorSet, type DetectorSpec } from './index.js';
 
@@ -32,51 +33,53 @@ describe('checksums', () => {
   });
 });
 
+/** [type, text, redacted]: every built-in rule matches at least one. */
+const POSITIVES: Array<[string, string, string]> = [
+  ['Email', 'write to jane.doe+tag@mail.example.co.uk today', 'write to [EMAIL] today'],
+  ['Email', 'bob@example.com.', '[EMAIL].'],
+  ['Phone', 'call +1 (415) 555-2671 now', 'call [PHONE] now'],
+  ['Phone', 'ring +442079460958.', 'ring [PHONE].'],
+  ['Phone', 'ring +44 20 7946 0958', 'ring [PHONE]'],
+  ['Phone', 'ring +49 (0)30 1234567', 'ring [PHONE]'],
+  ['Phone', 'office: (415) 555-2671', 'office: [PHONE]'],
+  ['Phone', 'office: 415.555.2671, or 1-800-555-0199', 'office: [PHONE], or [PHONE]'],
+  ['PaymentCard', 'card 4111 1111 1111 1111 exp 12/29', 'card [PAYMENT_CARD] exp 12/29'],
+  ['PaymentCard', 'card 5555-5555-5555-4444', 'card [PAYMENT_CARD]'],
+  ['PaymentCard', 'amex 378282246310005', 'amex [PAYMENT_CARD]'],
+  ['PaymentCard', 'card 4111 1111 1111 1111 2024', 'card [PAYMENT_CARD] 2024'],
+  ['IBAN', 'IBAN DE89 3704 0044 0532 0130 00 THANKS', 'IBAN [IBAN] THANKS'],
+  ['IBAN', 'to GB82WEST12345698765432.', 'to [IBAN].'],
+  ['NationalID', 'SSN 078-05-1120', 'SSN [NATIONAL_ID]'],
+  ['NationalID', 'NI number AB 12 34 56 C', 'NI number [NATIONAL_ID]'],
+  ['NationalID', 'SIN 130 692 544', 'SIN [NATIONAL_ID]'],
+  ['NationalID', 'DNI 12345678Z', 'DNI [NATIONAL_ID]'],
+  ['NationalID', 'Aadhaar 2345 6789 0124', 'Aadhaar [NATIONAL_ID]'],
+  ['IPAddress', 'from 192.168.10.254.', 'from [IP_ADDRESS].'],
+  ['IPAddress', 'v6 2001:db8::8a2e:370:7334 and ::1 and fe80::1', 'v6 [IP_ADDRESS] and ::1 and fe80::1'],
+  ['IPAddress', 'full fe80:0000:0000:0000:0202:b3ff:fe1e:8329', 'full [IP_ADDRESS]'],
+  ['Credential', 'key sk-proj-AbCdEf0123456789GhIjKlMnOpQr', 'key [CREDENTIAL]'],
+  ['Credential', `key sk-ant-api03-${'a1B2'.repeat(24)}-xyzAA`, 'key [CREDENTIAL]'],
+  ['Credential', 'Authorization: Bearer abcDEF123456ghiJKL789.tok', 'Authorization: [CREDENTIAL]'],
+  ['Credential', 'Authorization: Basic dXNlcjpwYXNzd29yZA==', 'Authorization: [CREDENTIAL]'],
+  ['Credential', 'jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end', 'jwt [CREDENTIAL] end'],
+  ['Credential', 'aws AKIAIOSFODNN7EXAMPLE ok', 'aws [CREDENTIAL] ok'],
+  ['Credential', 'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', '[CREDENTIAL]'],
+  ['Credential', 'github ghp_0123456789abcdefghijABCDEFGHIJ012345 x', 'github [CREDENTIAL] x'],
+  ['Credential', 'stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc', 'stripe [CREDENTIAL]'],
+  ['Credential', 'slack xoxb-123456789012-abcdefGHIJ', 'slack [CREDENTIAL]'],
+  ['Credential', 'google AIzaSyA1234567890abcdefghijklmnopqrstuv', 'google [CREDENTIAL]'],
+  ['Credential', 'hf hf_abcdefghijklmnopqrstuvwxyz0123456789', 'hf [CREDENTIAL]'],
+  ['Credential', 'DefaultEndpointsProtocol=https;AccountName=x;AccountKey=' + 'A1b2'.repeat(22) + '==;', 'DefaultEndpointsProtocol=https;AccountName=x;[CREDENTIAL];'],
+  [
+    'Credential',
+    'here:\n-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy\n-----END RSA PRIVATE KEY-----\nthanks',
+    'here:\n[CREDENTIAL]\nthanks',
+  ],
+  ['Credential', 'cut: -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA', 'cut: [CREDENTIAL]'],
+];
+
 describe('true positives: each is replaced by its typed marker', () => {
-  const cases: Array<[string, string, string]> = [
-    ['Email', 'write to jane.doe+tag@mail.example.co.uk today', 'write to [EMAIL] today'],
-    ['Email', 'bob@example.com.', '[EMAIL].'],
-    ['Phone', 'call +1 (415) 555-2671 now', 'call [PHONE] now'],
-    ['Phone', 'ring +442079460958.', 'ring [PHONE].'],
-    ['Phone', 'ring +44 20 7946 0958', 'ring [PHONE]'],
-    ['Phone', 'ring +49 (0)30 1234567', 'ring [PHONE]'],
-    ['Phone', 'office: (415) 555-2671', 'office: [PHONE]'],
-    ['Phone', 'office: 415.555.2671, or 1-800-555-0199', 'office: [PHONE], or [PHONE]'],
-    ['PaymentCard', 'card 4111 1111 1111 1111 exp 12/29', 'card [PAYMENT_CARD] exp 12/29'],
-    ['PaymentCard', 'card 5555-5555-5555-4444', 'card [PAYMENT_CARD]'],
-    ['PaymentCard', 'amex 378282246310005', 'amex [PAYMENT_CARD]'],
-    ['PaymentCard', 'card 4111 1111 1111 1111 2024', 'card [PAYMENT_CARD] 2024'],
-    ['IBAN', 'IBAN DE89 3704 0044 0532 0130 00 THANKS', 'IBAN [IBAN] THANKS'],
-    ['IBAN', 'to GB82WEST12345698765432.', 'to [IBAN].'],
-    ['NationalID', 'SSN 078-05-1120', 'SSN [NATIONAL_ID]'],
-    ['NationalID', 'NI number AB 12 34 56 C', 'NI number [NATIONAL_ID]'],
-    ['NationalID', 'SIN 130 692 544', 'SIN [NATIONAL_ID]'],
-    ['NationalID', 'DNI 12345678Z', 'DNI [NATIONAL_ID]'],
-    ['NationalID', 'Aadhaar 2345 6789 0124', 'Aadhaar [NATIONAL_ID]'],
-    ['IPAddress', 'from 192.168.10.254.', 'from [IP_ADDRESS].'],
-    ['IPAddress', 'v6 2001:db8::8a2e:370:7334 and ::1 and fe80::1', 'v6 [IP_ADDRESS] and ::1 and fe80::1'],
-    ['IPAddress', 'full fe80:0000:0000:0000:0202:b3ff:fe1e:8329', 'full [IP_ADDRESS]'],
-    ['Credential', 'key sk-proj-AbCdEf0123456789GhIjKlMnOpQr', 'key [CREDENTIAL]'],
-    ['Credential', `key sk-ant-api03-${'a1B2'.repeat(24)}-xyzAA`, 'key [CREDENTIAL]'],
-    ['Credential', 'Authorization: Bearer abcDEF123456ghiJKL789.tok', 'Authorization: [CREDENTIAL]'],
-    ['Credential', 'Authorization: Basic dXNlcjpwYXNzd29yZA==', 'Authorization: [CREDENTIAL]'],
-    ['Credential', 'jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U end', 'jwt [CREDENTIAL] end'],
-    ['Credential', 'aws AKIAIOSFODNN7EXAMPLE ok', 'aws [CREDENTIAL] ok'],
-    ['Credential', 'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', '[CREDENTIAL]'],
-    ['Credential', 'github ghp_0123456789abcdefghijABCDEFGHIJ012345 x', 'github [CREDENTIAL] x'],
-    ['Credential', 'stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc', 'stripe [CREDENTIAL]'],
-    ['Credential', 'slack xoxb-123456789012-abcdefGHIJ', 'slack [CREDENTIAL]'],
-    ['Credential', 'google AIzaSyA1234567890abcdefghijklmnopqrstuv', 'google [CREDENTIAL]'],
-    ['Credential', 'hf hf_abcdefghijklmnopqrstuvwxyz0123456789', 'hf [CREDENTIAL]'],
-    ['Credential', 'DefaultEndpointsProtocol=https;AccountName=x;AccountKey=' + 'A1b2'.repeat(22) + '==;', 'DefaultEndpointsProtocol=https;AccountName=x;[CREDENTIAL];'],
-    [
-      'Credential',
-      'here:\n-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy\n-----END RSA PRIVATE KEY-----\nthanks',
-      'here:\n[CREDENTIAL]\nthanks',
-    ],
-    ['Credential', 'cut: -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA', 'cut: [CREDENTIAL]'],
-  ];
-  it.each(cases)('%s: %s', (type, input, expected) => {
+  it.each(POSITIVES)('%s: %s', (type, input, expected) => {
     expect(redact(input)).toBe(expected);
     expect(typesIn(input)).toContain(type);
   });
@@ -187,6 +190,34 @@ describe('overlaps and bounds', () => {
       expect(structure, rule.pattern.source).not.toMatch(/[*+]|\{\d+,\}/);
       expect(rule.pattern.flags).toContain('g');
     }
+  });
+
+  it('the combined pre-filter passes every text a built-in rule matches, so skipping on it hides nothing', () => {
+    const texts = [
+      ...POSITIVES.map(([, text]) => text),
+      'key ASIAABCDEFGHIJKLMNOP here', // no digit
+      'AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"', // upper case (the rule ignores case)
+      `gitlab glpat-${'abcdefghij'.repeat(2)}x and github_pat_${'abcdefghij'.repeat(3)}`,
+    ];
+    expect(prefilterSource(BUILTIN_RULES)).toBeDefined();
+    for (const rule of BUILTIN_RULES) {
+      const part = new RegExp(prefilterSource([rule])!);
+      let matched = 0;
+      for (const text of texts) {
+        for (const m of text.matchAll(new RegExp(rule.pattern))) {
+          if (rule.validate !== undefined && rule.validate(text, m.index, m.index + m[0].length) === undefined) continue;
+          matched++;
+          expect(part.test(text), `${rule.pattern.source} matched ${m[0]} in a text its pre-filter ${part.source} skips`).toBe(true);
+        }
+      }
+      expect(matched, `no test text exercises ${rule.pattern.source}`).toBeGreaterThan(0);
+    }
+  });
+
+  it('runs custom patterns on texts the built-ins pre-filter skips', () => {
+    const d = detectorsFor({ detectors: BUILTIN_DETECTORS, customPatterns: [{ name: 'employee', pattern: 'emp-[a-z]{3}' }] });
+    expect(d.redact('ask emp-abc about it').text).toBe('ask [EMPLOYEE] about it');
+    expect(d.redact('nothing to see').text).toBe('nothing to see');
   });
 
   it('finishes adversarial inputs (long runs of near-matches) with correct results', () => {

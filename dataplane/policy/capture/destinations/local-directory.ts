@@ -2,7 +2,7 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { objectName, partitionPrefix } from '../../../config/capture-layout.js';
 import type { CaptureDestination } from '../bounded-exporter.js';
-import { splitRecord } from '../capture-record.js';
+import { partitions } from '../partition-batch.js';
 
 /**
  * `tollgate dev` only: appends each batch as JSON Lines in the bucket's layout
@@ -12,22 +12,16 @@ import { splitRecord } from '../capture-record.js';
 export function localDirectoryDestination(path: string): CaptureDestination {
   return {
     async write(batch) {
-      const files = new Map<string, string[]>();
-      const add = (file: string, line: unknown): void => {
-        const lines = files.get(file) ?? [];
-        lines.push(`${JSON.stringify(line)}\n`);
-        files.set(file, lines);
-      };
-      for (const r of batch) {
-        const { metadata, content } = splitRecord(r);
-        const name = objectName(r.policy.id, undefined, '.jsonl');
-        add(join(path, partitionPrefix('', 'metadata', r.namespace, r.time), name), metadata);
-        if (content !== undefined) add(join(path, partitionPrefix('', 'content', r.namespace, r.time), name), content);
-      }
-      for (const [file, lines] of files) {
-        await mkdir(join(file, '..'), { recursive: true });
-        await appendFile(file, lines.join(''));
+      for (const group of partitions(batch)) {
+        const name = objectName(group.policyId, undefined, '.jsonl');
+        await appendLines(join(path, partitionPrefix('', 'metadata', group.namespace, group.time), name), group.metadata);
+        if (group.content.length > 0) await appendLines(join(path, partitionPrefix('', 'content', group.namespace, group.time), name), group.content);
       }
     },
   };
+}
+
+async function appendLines(file: string, lines: readonly string[]): Promise<void> {
+  await mkdir(join(file, '..'), { recursive: true });
+  await appendFile(file, `${lines.join('\n')}\n`);
 }

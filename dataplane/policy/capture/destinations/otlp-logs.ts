@@ -1,5 +1,5 @@
 import type { CaptureDestination } from '../bounded-exporter.js';
-import type { CaptureRecord } from '../capture-record.js';
+import { type CaptureRecord, parseRecord } from '../capture-record.js';
 
 /** The GenAI semantic-convention event for one inference, which collectors can route on. */
 export const GENAI_EVENT_NAME = 'gen_ai.client.inference.operation.details';
@@ -40,7 +40,10 @@ export function otlpLogRecord(r: CaptureRecord): Record<string, unknown> {
   return record;
 }
 
-/** OTLP/HTTP JSON to <endpoint>/v1/logs. A non-2xx answer or a network error fails the batch. */
+/**
+ * OTLP/HTTP JSON to <endpoint>/v1/logs. A non-2xx answer or a network error fails the batch. The
+ * attributes need the record's fields, so each is parsed back from its lines here, off the request path.
+ */
 export function otlpLogsDestination(endpoint: string, timeoutMs = 10_000): CaptureDestination {
   const url = `${endpoint}/v1/logs`;
   return {
@@ -49,7 +52,7 @@ export function otlpLogsDestination(endpoint: string, timeoutMs = 10_000): Captu
         resourceLogs: [
           {
             resource: { attributes: str('service.name', 'tollgate') },
-            scopeLogs: [{ scope: { name: 'tollgate.capture' }, logRecords: batch.map(otlpLogRecord) }],
+            scopeLogs: [{ scope: { name: 'tollgate.capture' }, logRecords: batch.map((r) => otlpLogRecord(parseRecord(r))) }],
           },
         ],
       };

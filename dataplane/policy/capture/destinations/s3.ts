@@ -5,7 +5,7 @@ import { objectName, partitionPrefix } from '../../../config/capture-layout.js';
 import type { CaptureDestinationConfig } from '../../../config/data-policy-config.js';
 import { signRequest } from '../../../config/sigv4.js';
 import type { CaptureDestination } from '../bounded-exporter.js';
-import { type CaptureRecord, splitRecord } from '../capture-record.js';
+import { partitions } from '../partition-batch.js';
 
 type S3Config = Extract<CaptureDestinationConfig, { type: 's3' }>;
 
@@ -21,23 +21,14 @@ const gzipAsync = (text: string): Promise<Buffer> => promisify(gzip)(text, { lev
  */
 export function s3Destination(config: S3Config, instance: string = randomUUID().slice(0, 8), timeoutMs = 30_000): CaptureDestination {
   let sequence = 0;
+  const putLines = async (key: string, lines: readonly string[]): Promise<void> => putObject(config, key, await gzipAsync(`${lines.join('\n')}\n`), timeoutMs);
   return {
     async write(batch) {
       const batchId = `${Date.now()}-${instance}-${sequence++}`;
-      const objects = new Map<string, string[]>();
-      const add = (key: string, line: unknown): void => {
-        const lines = objects.get(key) ?? [];
-        lines.push(JSON.stringify(line));
-        objects.set(key, lines);
-      };
-      for (const record of batch as CaptureRecord[]) {
-        const { metadata, content } = splitRecord(record);
-        const name = objectName(record.policy.id, batchId, '.jsonl.gz');
-        add(`${partitionPrefix(config.prefix, 'metadata', record.namespace, record.time)}${name}`, metadata);
-        if (content !== undefined) add(`${partitionPrefix(config.prefix, 'content', record.namespace, record.time)}${name}`, content);
-      }
-      for (const [key, lines] of objects) {
-        await putObject(config, key, await gzipAsync(`${lines.join('\n')}\n`), timeoutMs);
+      for (const group of partitions(batch)) {
+        const name = objectName(group.policyId, batchId, '.jsonl.gz');
+        await putLines(`${partitionPrefix(config.prefix, 'metadata', group.namespace, group.time)}${name}`, group.metadata);
+        if (group.content.length > 0) await putLines(`${partitionPrefix(config.prefix, 'content', group.namespace, group.time)}${name}`, group.content);
       }
     },
   };
