@@ -17,9 +17,12 @@ export interface BuiltinRule {
   requires?: string;
   /** The pattern cannot match without an ASCII digit: a text without one skips the rule (cheap pre-filter). */
   needsDigit?: true;
+  /** Fewest ASCII digits an accepted match holds (checked by a test): a text with fewer skips the rule. */
+  minDigits?: number;
   /**
-   * For a rule with neither `requires` nor `needsDigit`: a pattern every text the rule can match
-   * contains (checked by a test), so that one combined test can skip all rules on a text none can match.
+   * A pattern every text the rule can match contains (checked by a test): a text without it skips
+   * the rule, and for a rule with neither `requires` nor `needsDigit` it is the rule's part of the
+   * combined test that skips every rule on a text none can match.
    */
   hint?: string;
   /**
@@ -142,7 +145,7 @@ export const BUILTIN_RULES: readonly BuiltinRule[] = [
   rule('Credential', `${TOKEN_BEFORE}(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244}|glpat-[A-Za-z0-9_-]{20,50})${TOKEN_AFTER}`, { hint: 'gh[pousr]_|github_pat_|glpat-' }),
   rule('Credential', `${TOKEN_BEFORE}xox[abprs]-[A-Za-z0-9-]{10,250}${TOKEN_AFTER}`, { requires: 'xox', validate: validateMixedToken }),
   rule('Credential', `${TOKEN_BEFORE}AIza[0-9A-Za-z_-]{35}${TOKEN_AFTER}`, { requires: 'AIza' }),
-  rule('Credential', `${TOKEN_BEFORE}(?:hf_[A-Za-z0-9]{30,40}|gsk_[A-Za-z0-9]{40,60}|xai-[A-Za-z0-9]{40,100}|pplx-[A-Za-z0-9]{40,60}|r8_[A-Za-z0-9]{37})${TOKEN_AFTER}`, { validate: validateMixedToken, needsDigit: true }),
+  rule('Credential', `${TOKEN_BEFORE}(?:hf_[A-Za-z0-9]{30,40}|gsk_[A-Za-z0-9]{40,60}|xai-[A-Za-z0-9]{40,100}|pplx-[A-Za-z0-9]{40,60}|r8_[A-Za-z0-9]{37})${TOKEN_AFTER}`, { validate: validateMixedToken, needsDigit: true, hint: 'hf_|gsk_|xai-|pplx-|r8_' }),
   rule('Credential', `(?<![A-Za-z0-9])${AWS_KEY_PREFIX}[A-Z0-9]{16}(?![A-Za-z0-9])`, { hint: AWS_KEY_PREFIX }),
   rule('Credential', '(?<![A-Za-z0-9])aws_?secret_?access_?key["\']?[ \\t]{0,4}[:=][ \\t]{0,4}["\']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])', { hint: '[Aa][Ww][Ss]_?[Ss][Ee][Cc][Rr][Ee][Tt]' }, 'gi'),
   rule('Credential', '(?<![A-Za-z0-9])AccountKey=[A-Za-z0-9+/]{40,100}={0,2}', { requires: 'AccountKey=' }),
@@ -150,18 +153,18 @@ export const BUILTIN_RULES: readonly BuiltinRule[] = [
   // Unicode letters too: internationalised local parts and domains (zoë@exämple.de) are addresses as well.
   rule('Email', '(?<![\\p{L}\\p{N}._%+\\-])[\\p{L}\\p{N}._%+\\-]{1,64}@(?:[\\p{L}\\p{N}](?:[\\p{L}\\p{N}\\-]{0,61}[\\p{L}\\p{N}])?\\.){1,8}\\p{L}{2,24}(?![\\p{L}\\p{N}\\-])', { requires: '@' }, 'gu'),
 
-  rule('IBAN', '(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}', { validate: validateIban, needsDigit: true }),
-  rule('PaymentCard', '(?<![\\d.])(?:\\d[ -]?){12,18}\\d(?!\\d)', { validate: validateCard, needsDigit: true }),
+  rule('IBAN', '(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}', { validate: validateIban, needsDigit: true, minDigits: 2 }),
+  rule('PaymentCard', '(?<![\\d.])(?:\\d[ -]?){12,18}\\d(?!\\d)', { validate: validateCard, needsDigit: true, minDigits: 13 }),
 
-  rule('NationalID', '(?<![\\w-])(?!000|666|9)\\d{3}-(?!00)\\d{2}-(?!0000)\\d{4}(?![\\w-])', { needsDigit: true }), // US SSN
-  rule('NationalID', '(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2} ?[A-D](?![A-Za-z0-9])', { needsDigit: true }), // UK NINO
-  rule('NationalID', '(?<![\\w-])[1-79]\\d{2}[ -]\\d{3}[ -]\\d{3}(?![\\w-])', { validate: checked(luhnValid), needsDigit: true }), // Canada SIN
-  rule('NationalID', '(?<![\\w-])[2-9]\\d{3}[ -]\\d{4}[ -]\\d{4}(?![\\w-])', { validate: checked(verhoeffValid), needsDigit: true }), // India Aadhaar
-  rule('NationalID', '(?<![A-Za-z0-9])(?:\\d{8}|[XYZ]\\d{7})-?[A-Z](?![A-Za-z0-9])', { validate: checked(spanishIdValid), needsDigit: true }), // Spain DNI/NIE
+  rule('NationalID', '(?<![\\w-])(?!000|666|9)\\d{3}-(?!00)\\d{2}-(?!0000)\\d{4}(?![\\w-])', { needsDigit: true, minDigits: 9 }), // US SSN
+  rule('NationalID', '(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2} ?[A-D](?![A-Za-z0-9])', { needsDigit: true, minDigits: 6 }), // UK NINO
+  rule('NationalID', '(?<![\\w-])[1-79]\\d{2}[ -]\\d{3}[ -]\\d{3}(?![\\w-])', { validate: checked(luhnValid), needsDigit: true, minDigits: 9 }), // Canada SIN
+  rule('NationalID', '(?<![\\w-])[2-9]\\d{3}[ -]\\d{4}[ -]\\d{4}(?![\\w-])', { validate: checked(verhoeffValid), needsDigit: true, minDigits: 12 }), // India Aadhaar
+  rule('NationalID', '(?<![A-Za-z0-9])(?:\\d{8}|[XYZ]\\d{7})-?[A-Z](?![A-Za-z0-9])', { validate: checked(spanishIdValid), needsDigit: true, minDigits: 7 }), // Spain DNI/NIE
 
-  rule('Phone', '(?<![\\w+])\\+[1-9]\\d{0,14}(?:[ .-]?\\(\\d{1,6}\\)\\d{0,10}|[ .-]\\d{1,10}){0,6}(?!\\d)', { requires: '+', validate: validateInternational, needsDigit: true }),
-  rule('Phone', '(?<![\\w+.-])(?:1[ .-])?(?:\\(\\d{3}\\) ?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}(?![\\w-]|\\.\\d)', { validate: validateNanp, needsDigit: true }),
+  rule('Phone', '(?<![\\w+])\\+[1-9]\\d{0,14}(?:[ .-]?\\(\\d{1,6}\\)\\d{0,10}|[ .-]\\d{1,10}){0,6}(?!\\d)', { requires: '+', validate: validateInternational, needsDigit: true, minDigits: 8 }),
+  rule('Phone', '(?<![\\w+.-])(?:1[ .-])?(?:\\(\\d{3}\\) ?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}(?![\\w-]|\\.\\d)', { validate: validateNanp, needsDigit: true, minDigits: 10 }),
 
-  rule('IPAddress', `(?<![\\d.])(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET}(?!\\d|\\.\\d)`, { requires: '.', needsDigit: true }),
+  rule('IPAddress', `(?<![\\d.])(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET}(?!\\d|\\.\\d)`, { requires: '.', needsDigit: true, minDigits: 4 }),
   rule('IPAddress', '(?<![\\w:.])[0-9A-Fa-f:]{3,39}(?![\\w:])', { requires: ':', validate: validateIpv6 }),
 ];

@@ -92,11 +92,12 @@ function detectorSet(rules: readonly BuiltinRule[], custom: readonly CompiledCus
   // and a scan runs to its end synchronously, so scans never share one mid-way. (A copy per scan
   // cost more than scanning a short text.)
   const patterns = rules.map((r) => new RegExp(r.pattern));
+  const hints = rules.map((r) => (r.hint === undefined ? undefined : new RegExp(r.hint)));
   // Most strings in a request carry nothing any rule could match ("user", "stop", prose without a
   // digit): one combined test, not a test per rule, sends them through untouched.
   const source = prefilterSource(rules);
   const prefilter = source === undefined ? undefined : new RegExp(source);
-  const scan = (text: string): ScanResult => scanText(text, rules, patterns, prefilter, custom, limits);
+  const scan = (text: string): ScanResult => scanText(text, rules, patterns, hints, prefilter, custom, limits);
   return {
     scan,
     redact(text) {
@@ -117,6 +118,7 @@ function scanText(
   text: string,
   rules: readonly BuiltinRule[],
   patterns: readonly RegExp[],
+  hints: readonly (RegExp | undefined)[],
   prefilter: RegExp | undefined,
   custom: readonly CompiledCustomPattern[],
   limits: DetectorLimits,
@@ -128,10 +130,13 @@ function scanText(
   // Each rule stops after maxMatches of its own; the earliest such stop bounds what was fully scanned.
   let scannedLength = input.length;
   let digit: boolean | undefined;
+  let digits: number | undefined;
   for (let priority = 0; builtins && priority < rules.length; priority++) {
     const rule = rules[priority]!;
     if (rule.requires !== undefined && !input.includes(rule.requires)) continue;
     if (rule.needsDigit === true && !(digit ??= /\d/.test(input))) continue;
+    if (rule.minDigits !== undefined && (digits ??= countDigits(input, MOST_MIN_DIGITS)) < rule.minDigits) continue;
+    if (hints[priority]?.test(input) === false) continue;
     const re = patterns[priority]!;
     re.lastIndex = 0;
     let count = 0;
@@ -158,6 +163,19 @@ function scanText(
   const capped = findings.length > limits.maxMatches ? findings.slice(0, limits.maxMatches) : findings;
   if (capped.length < findings.length) scannedLength = Math.min(scannedLength, capped[capped.length - 1]!.end);
   return { findings: capped, scannedLength, complete: scannedLength === text.length };
+}
+
+/** The most any rule's `minDigits` asks for: counting stops there. */
+const MOST_MIN_DIGITS = Math.max(0, ...BUILTIN_RULES.map((r) => r.minDigits ?? 0));
+
+/** ASCII digits in `text`, counted up to `enough`. */
+function countDigits(text: string, enough: number): number {
+  let n = 0;
+  for (let i = 0; i < text.length && n < enough; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) n++;
+  }
+  return n;
 }
 
 /** Orders matches and folds overlapping ones into the first (longest, then highest-priority) so no part of either survives. */

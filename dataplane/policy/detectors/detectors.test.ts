@@ -192,7 +192,7 @@ describe('overlaps and bounds', () => {
     }
   });
 
-  it('the combined pre-filter passes every text a built-in rule matches, so skipping on it hides nothing', () => {
+  it('the pre-filters (combined, each rule\'s hint and digit count) pass every text a built-in rule matches, so skipping on them hides nothing', () => {
     const texts = [
       ...POSITIVES.map(([, text]) => text),
       'key ASIAABCDEFGHIJKLMNOP here', // no digit
@@ -201,13 +201,15 @@ describe('overlaps and bounds', () => {
     ];
     expect(prefilterSource(BUILTIN_RULES)).toBeDefined();
     for (const rule of BUILTIN_RULES) {
-      const part = new RegExp(prefilterSource([rule])!);
+      const filters = [prefilterSource([rule])!, ...(rule.hint === undefined ? [] : [rule.hint])].map((source) => new RegExp(source));
       let matched = 0;
       for (const text of texts) {
         for (const m of text.matchAll(new RegExp(rule.pattern))) {
           if (rule.validate !== undefined && rule.validate(text, m.index, m.index + m[0].length) === undefined) continue;
           matched++;
-          expect(part.test(text), `${rule.pattern.source} matched ${m[0]} in a text its pre-filter ${part.source} skips`).toBe(true);
+          for (const filter of filters) expect(filter.test(text), `${rule.pattern.source} matched ${m[0]} in a text its pre-filter ${filter.source} skips`).toBe(true);
+          const span = rule.validate?.(text, m.index, m.index + m[0].length) ?? [m.index, m.index + m[0].length];
+          expect(text.slice(span[0], span[1]).replace(/\D/g, '').length, `${m[0]} has fewer digits than ${rule.pattern.source}'s minDigits`).toBeGreaterThanOrEqual(rule.minDigits ?? 0);
         }
       }
       expect(matched, `no test text exercises ${rule.pattern.source}`).toBeGreaterThan(0);
