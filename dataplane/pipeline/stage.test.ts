@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
 import { ClientLink } from '../routing/client-link.js';
 import { RequestContext } from './request-context.js';
-import { runStages, type Stage } from './stage.js';
+import { runStages, type Stage, StageChain } from './stage.js';
 
-function context(log: string[]): RequestContext {
+function context(log: string[], runtime = {} as RuntimeSnapshot): RequestContext {
   return new RequestContext({
-    runtime: {} as RuntimeSnapshot,
+    runtime,
     readRequest: () => Promise.resolve({ op: 'chat', body: { model: 'm' }, stream: false, clientWantsUsage: false }),
     requestId: 'r',
     header: () => undefined,
@@ -50,5 +50,29 @@ describe('runStages', () => {
     const log: string[] = [];
     await expect(runStages([logging('a', log), logging('guard', log, 'refuse'), logging('c', log)], context(log))).rejects.toThrow('guard refused');
     expect(log).toEqual(['a', 'guard', 'guard done', 'a done']);
+  });
+});
+
+describe('StageChain', () => {
+  it("leaves out, per snapshot, the stages that say they have nothing to do on it, asking each once per snapshot", async () => {
+    const log: string[] = [];
+    const asked: string[] = [];
+    const withPolicy = { snapshot: { version: 'with' } } as unknown as RuntimeSnapshot;
+    const without = { snapshot: { version: 'without' } } as unknown as RuntimeSnapshot;
+    const policy: Stage = {
+      ...logging('policy', log),
+      appliesTo: (runtime) => {
+        asked.push(runtime.snapshot.version);
+        return runtime === withPolicy;
+      },
+    };
+    const chain = new StageChain([logging('a', log), policy, logging('c', log)]);
+    await chain.run(context(log, without));
+    await chain.run(context(log, without));
+    expect(log).toEqual(['a', 'c', 'respond', 'c done', 'a done', 'a', 'c', 'respond', 'c done', 'a done']);
+    log.length = 0;
+    await chain.run(context(log, withPolicy));
+    expect(log).toEqual(['a', 'policy', 'c', 'respond', 'c done', 'policy done', 'a done']);
+    expect(asked).toEqual(['without', 'with']);
   });
 });

@@ -4,7 +4,7 @@ import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { InboundDialect, InboundRequest } from '../inbound/inbound-dialect.js';
 import { RequestContext } from '../pipeline/request-context.js';
 import { reportTo } from '../pipeline/report-to.js';
-import { runStages, type Stage } from '../pipeline/stage.js';
+import type { StageChain } from '../pipeline/stage.js';
 import { ClientLink } from '../routing/client-link.js';
 import { ClientGone } from '../routing/router.js';
 import type { RequestTelemetry } from '../telemetry/gateway-observer.js';
@@ -35,7 +35,7 @@ function routingHeaders(ctx: RequestContext): Record<string, string> {
  * One inference endpoint: a request in `dialect` runs through `stages` on the snapshot current when
  * it arrived; its answer (or error) is written back in the same dialect.
  */
-export function inboundEndpoint(deps: InboundEndpointDeps, stages: readonly Stage[], dialect: InboundDialect) {
+export function inboundEndpoint(deps: InboundEndpointDeps, stages: StageChain, dialect: InboundDialect) {
   return async (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry): Promise<void> => {
     // Readiness is checked first. A draining pod still answers what reaches it on open connections
     // (with `connection: close`), see Dataplane.shutdown.
@@ -66,7 +66,7 @@ export function inboundEndpoint(deps: InboundEndpointDeps, stages: readonly Stag
     });
     reportTo(ctx.events, telemetry);
     try {
-      await runStages(stages, ctx);
+      await stages.run(ctx);
     } catch (err) {
       sendError(res, err, deps.logger, dialect.errorBody, routingHeaders(ctx));
     }

@@ -5,6 +5,7 @@ import type { InboundDialect } from '../inbound/inbound-dialect.js';
 import { openAiDialect } from '../inbound/openai/openai-dialect.js';
 import { responsesDialect } from '../inbound/responses/responses-dialect.js';
 import type { PipelineDeps } from '../pipeline/pipeline-deps.js';
+import { StageChain } from '../pipeline/stage.js';
 import { requestStages } from '../pipeline/stage-list.js';
 import type { GatewayObserver, RequestTelemetry } from '../telemetry/gateway-observer.js';
 import type { ByteBudget } from './body/byte-budget.js';
@@ -65,7 +66,7 @@ function modelId(path: string): string | undefined {
  * (server/body) and the request stages (pipeline/).
  */
 export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const stages = requestStages(deps);
+  const stages = new StageChain(requestStages(deps));
   const inference = (dialect: InboundDialect): Endpoint => ({ handle: inboundEndpoint(deps, stages, dialect), render: dialect.errorBody });
   const table = new Map<string, Endpoint>([
     ['GET /healthz', { handle: (_req, res) => sendJson(res, 200, {}, { status: 'ok' }), render: openAiError }],

@@ -134,6 +134,8 @@ async function governed(service: CaptureService, config: DataPolicyConfig, ctx: 
 export function capture(service: CaptureService): Stage {
   return {
     name: 'capture',
+    // A snapshot without a DataPolicy records nothing: its requests skip this stage.
+    appliesTo: (runtime) => (runtime.snapshot.dataPolicies?.length ?? 0) > 0,
     run(ctx, next) {
       const policies = ctx.runtime.snapshot.dataPolicies;
       if (policies === undefined) return next();

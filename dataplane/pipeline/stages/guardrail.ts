@@ -57,6 +57,28 @@ async function checkReply(ctx: RequestContext, active: ActiveGuardrails, info: R
   else ctx.reply = { kind: 'cached', cached: { kind: 'response', body: result.body } };
 }
 
+/** The request rules of the policies that govern this request; response rules are queued for the reply. */
+async function checkRequest(ctx: RequestContext, next: () => Promise<void>, active: ActiveGuardrails): Promise<void> {
+  const route = ctx.routeConfig;
+  const info: RequestInfo = { requestId: ctx.requestId, route: route.id, model: route.model, caller: ctx.caller.id, signal: ctx.signal };
+  const result = await active.checkRequest(ctx.request.body, ctx.promptTokens, info);
+  ctx.events.emit('guardrails', result.decisions);
+  if (result.blocked !== undefined) {
+    blocked(ctx);
+    throw result.blocked;
+  }
+  if (result.masked.length > 0) {
+    ctx.request = { ...canonicalOnly(ctx.request, `guardrail policy ${result.masked.join(', ')} masked it`), body: result.body };
+    addPolicies(ctx, result.masked);
+  }
+  if (active.responseRules.length > 0) {
+    // Response rules read canonical answers: a client API served natively is translated instead.
+    ctx.request = canonicalOnly(ctx.request, 'guardrail response rules apply on this route');
+    ctx.beforeReply.push((c) => checkReply(c, active, info));
+  }
+  return next();
+}
+
 /**
  * GuardrailPolicies (issue 17): the request rules run here, after access and before rate limits,
  * the cache and budgets, so a blocked request costs nothing and a masked one is what goes
@@ -76,30 +98,11 @@ export function guardrail(transport: Transport): Stage {
   };
   return {
     name: 'guardrail',
-    async run(ctx, next) {
-      const all = of(ctx.runtime);
-      // Most snapshots have no GuardrailPolicy: one map lookup and a length check, nothing else.
-      if (all.size === 0) return next();
-      const route = ctx.routeConfig;
-      const active = all.forRequest(ctx.caller, route.id);
-      if (active === undefined) return next();
-      const info: RequestInfo = { requestId: ctx.requestId, route: route.id, model: route.model, caller: ctx.caller.id, signal: ctx.signal };
-      const result = await active.checkRequest(ctx.request.body, ctx.promptTokens, info);
-      ctx.events.emit('guardrails', result.decisions);
-      if (result.blocked !== undefined) {
-        blocked(ctx);
-        throw result.blocked;
-      }
-      if (result.masked.length > 0) {
-        ctx.request = { ...canonicalOnly(ctx.request, `guardrail policy ${result.masked.join(', ')} masked it`), body: result.body };
-        addPolicies(ctx, result.masked);
-      }
-      if (active.responseRules.length > 0) {
-        // Response rules read canonical answers: a client API served natively is translated instead.
-        ctx.request = canonicalOnly(ctx.request, 'guardrail response rules apply on this route');
-        ctx.beforeReply.push((c) => checkReply(c, active, info));
-      }
-      return next();
+    // Most snapshots have no GuardrailPolicy: their requests skip this stage altogether.
+    appliesTo: (runtime) => of(runtime).size > 0,
+    run(ctx, next) {
+      const active = of(ctx.runtime).forRequest(ctx.caller, ctx.routeConfig.id);
+      return active === undefined ? next() : checkRequest(ctx, next, active);
     },
   };
 }

@@ -18,14 +18,22 @@ export function refusedWithoutRoute(caller: Caller, routes: readonly RouteConfig
  * and a caller no route could admit, are answered without reading a byte of the body.
  */
 export function identify(auth: Authenticator | undefined): Stage {
+  if (auth === undefined) {
+    // Without identity every caller is anonymous: nothing to wait for.
+    return {
+      name: 'identify',
+      run(ctx, next) {
+        ctx.events.emit('caller', ctx.caller);
+        return next();
+      },
+    };
+  }
   return {
     name: 'identify',
     async run(ctx, next) {
-      if (auth !== undefined) {
-        ctx.caller = await auth.authenticate(ctx.header, ctx.runtime.apiKeys);
-        const refused = refusedWithoutRoute(ctx.caller, ctx.runtime.snapshot.routes);
-        if (refused !== undefined) throw refused;
-      }
+      ctx.caller = await auth.authenticate(ctx.header, ctx.runtime.apiKeys);
+      const refused = refusedWithoutRoute(ctx.caller, ctx.runtime.snapshot.routes);
+      if (refused !== undefined) throw refused;
       ctx.events.emit('caller', ctx.caller);
       return next();
     },
