@@ -2,7 +2,8 @@ import { MAX_ERROR_BODY_BYTES, type RouteLimits } from '../config/route-limits.j
 import type { TargetConfig } from '../config/snapshot.js';
 import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import { type SseEvent, SseEventTooLarge, SseParser } from '../sse/sse-parser.js';
-import { readCapped } from '../upstream/read-capped.js';
+import { readWhole, sendForWhole } from '../upstream/read-capped.js';
+import type { WholeResponse } from '../upstream/transport.js';
 import type { UpstreamSignal } from '../upstream/attempt-signal.js';
 import type { ClientLink } from './client-link.js';
 import { scrubFailure, scrubStep } from '../providers/scrub-credentials.js';
@@ -155,6 +156,17 @@ function scrubbed(result: AttemptResult, provider: RuntimeProvider): AttemptResu
   return { ...result, failure: scrubFailure(result.failure, providerSecrets(provider.config)) };
 }
 
+/** A whole answer read (a response, or an error of a stream that never started) as the attempt's result. */
+function complete(req: CanonicalRequest, provider: RuntimeProvider, res: WholeResponse, limitBytes: number): AttemptResult {
+  const success = res.status >= 200 && res.status < 300;
+  if (success && !res.body.complete) return { ok: false, failure: tooLarge(res.status, 'response', limitBytes, 'maxResponseBytes') };
+  const parsed = provider.adapter.parseResponse(req, res.status, res.headers, res.body.text());
+  if (!parsed.ok) return { ok: false, failure: parsed.failure };
+  return parsed.usage === undefined
+    ? { ok: true, kind: 'response', body: parsed.body, status: res.status }
+    : { ok: true, kind: 'response', body: parsed.body, usage: parsed.usage, status: res.status };
+}
+
 async function attemptUpstream(
   req: CanonicalRequest,
   target: TargetConfig,
@@ -190,25 +202,12 @@ async function attemptUpstream(
   telemetry.inject(upstreamReq.headers);
   try {
     sent = true;
-    const res = await provider.transport.send(upstreamReq, { signal, connectTimeoutMs: provider.config.connectTimeoutMs });
-    const success = res.status >= 200 && res.status < 300;
-    if (!success || !req.stream) {
-      // Counted as it arrives: an error body is read only as far as any error message goes, a
-      // response only up to the route's limit (checked first against a declared length).
-      const limit = success ? limits.maxResponseBytes : MAX_ERROR_BODY_BYTES;
-      const declared = Number(res.headers['content-length']);
-      if (success && declared > limit) {
-        res.discard();
-        return { ok: false, failure: tooLarge(res.status, 'response', limit, 'maxResponseBytes') };
-      }
-      const read = await readCapped(res.body, limit);
-      if (success && !read.complete) return { ok: false, failure: tooLarge(res.status, 'response', limit, 'maxResponseBytes') };
-      const parsed = provider.adapter.parseResponse(req, res.status, res.headers, read.text());
-      if (!parsed.ok) return { ok: false, failure: parsed.failure };
-      return parsed.usage === undefined
-        ? { ok: true, kind: 'response', body: parsed.body, status: res.status }
-        : { ok: true, kind: 'response', body: parsed.body, usage: parsed.usage, status: res.status };
-    }
+    // Counted as it arrives: an error body is read only as far as any error message goes, a
+    // response only up to the route's limit (checked first against a declared length).
+    const sending = { signal, connectTimeoutMs: provider.config.connectTimeoutMs, limitBytes: limits.maxResponseBytes, errorLimitBytes: MAX_ERROR_BODY_BYTES };
+    if (!req.stream) return complete(req, provider, await sendForWhole(provider.transport, upstreamReq, sending), limits.maxResponseBytes);
+    const res = await provider.transport.send(upstreamReq, sending);
+    if (res.status < 200 || res.status >= 300) return complete(req, provider, await readWhole(res, sending), limits.maxResponseBytes);
     const steps = streamSteps(res.body, req, provider, limits);
     const first: StreamStep[] = [];
     for (;;) {

@@ -1,6 +1,111 @@
-import { Agent, request } from 'undici';
-import type { SendOptions, Transport, UpstreamResponse } from './transport.js';
-import type { UpstreamHttpRequest } from '../core/canonical.js';
+import { Agent, request, util as undiciUtil } from 'undici';
+import type { UpstreamSignal } from './attempt-signal.js';
+import { Collected, NOTHING_READ, readWhole } from './read-capped.js';
+import type { SendOptions, Transport, UpstreamResponse, WholeOptions, WholeResponse } from './transport.js';
+import type { HeaderMap, UpstreamHttpRequest } from '../core/canonical.js';
+
+/** Where a request goes, as undici's dispatch takes it. */
+interface Destination {
+  origin: string;
+  path: string;
+}
+
+/** Distinct upstream URLs remembered split; past this the memory starts over (snapshots change the set). */
+const MAX_DESTINATIONS = 1024;
+
+/** Listens for `signal`'s abort once; returns the function that stops listening. */
+function onAbort(signal: UpstreamSignal, listener: () => void): () => void {
+  if (signal instanceof AbortSignal) {
+    signal.addEventListener('abort', listener, { once: true });
+    return () => signal.removeEventListener('abort', listener);
+  }
+  signal.once('abort', listener);
+  return () => signal.removeListener('abort', listener);
+}
+
+/** Why a request stopped with its signal: the signal's reason, as undici reports it. */
+function abortReason(signal: UpstreamSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new Error('This operation was aborted', { cause: reason });
+}
+
+/**
+ * undici's dispatch handler for an answer read whole: the body's bytes are collected as they
+ * arrive, up to the limit for its status, without the Readable stream, the async resource and the
+ * listeners undici's `request()` makes per request. Past the limit (or when a success declares a
+ * larger content-length) the request is aborted, which drops the connection: nothing more is read.
+ */
+class WholeBodyHandler {
+  private abortRequest: ((err: Error) => void) | undefined;
+  private stopListening: (() => void) | undefined;
+  private settled = false;
+  private status = 0;
+  private headers: HeaderMap = {};
+  private collected: Collected | undefined;
+
+  constructor(
+    private readonly opts: WholeOptions,
+    private readonly resolve: (res: WholeResponse) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    if (!opts.signal.aborted) {
+      this.stopListening = onAbort(opts.signal, () => {
+        this.stopListening = undefined;
+        this.abortRequest?.(abortReason(opts.signal));
+      });
+    }
+  }
+
+  onConnect(abort: (err: Error) => void): void {
+    if (this.opts.signal.aborted) abort(abortReason(this.opts.signal));
+    else this.abortRequest = abort;
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[]): boolean {
+    // 1xx: informational, the answer follows.
+    if (status < 200) return true;
+    this.status = status;
+    this.headers = undiciUtil.parseHeaders(rawHeaders) as HeaderMap;
+    const success = status < 300;
+    if (success && Number(this.headers['content-length']) > this.opts.limitBytes) {
+      this.done(NOTHING_READ);
+      return false;
+    }
+    this.collected = new Collected(success ? this.opts.limitBytes : this.opts.errorLimitBytes);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const collected = this.collected;
+    if (collected === undefined || this.settled) return false;
+    if (collected.add(chunk)) return true;
+    this.done(collected.result(false));
+    return false;
+  }
+
+  onComplete(): void {
+    const collected = this.collected ?? new Collected(0);
+    this.done(collected.result(true));
+  }
+
+  onError(err: Error): void {
+    this.stopListening?.();
+    this.stopListening = undefined;
+    if (this.settled) return;
+    this.settled = true;
+    this.reject(err);
+  }
+
+  /** The answer is decided: resolves it, and drops the connection when the body was not read to its end. */
+  private done(body: WholeResponse['body']): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.stopListening?.();
+    this.stopListening = undefined;
+    this.resolve({ status: this.status, headers: this.headers, body });
+    if (!body.complete) this.abortRequest?.(new Error('upstream response over its limit: not read further'));
+  }
+}
 
 /**
  * Pooled keep-alive HTTP/1.1 client. One undici Agent per connect timeout (a handful at most); each
@@ -8,6 +113,7 @@ import type { UpstreamHttpRequest } from '../core/canonical.js';
  */
 export class HttpTransport implements Transport {
   private readonly agents = new Map<number, Agent>();
+  private readonly destinations = new Map<string, Destination | undefined>();
 
   private agent(connectTimeoutMs: number): Agent {
     let agent = this.agents.get(connectTimeoutMs);
@@ -25,14 +131,28 @@ export class HttpTransport implements Transport {
     return agent;
   }
 
+  /**
+   * An http(s) URL split into origin and path, once per distinct URL (they come from the snapshot);
+   * undefined for anything else, which goes through undici's own URL checks and their errors.
+   */
+  private destination(url: string): Destination | undefined {
+    if (this.destinations.has(url)) return this.destinations.get(url);
+    let dest: Destination | undefined;
+    try {
+      const parsed = new URL(url);
+      if (parsed.protocol === 'http:' || parsed.protocol === 'https:') dest = { origin: parsed.origin, path: parsed.pathname + parsed.search };
+    } catch {
+      dest = undefined;
+    }
+    if (this.destinations.size >= MAX_DESTINATIONS) this.destinations.clear();
+    this.destinations.set(url, dest);
+    return dest;
+  }
+
   async send(req: UpstreamHttpRequest, opts: SendOptions): Promise<UpstreamResponse> {
-    const res = await request(req.url, {
-      method: req.method,
-      headers: req.headers,
-      body: req.body,
-      signal: opts.signal,
-      dispatcher: this.agent(opts.connectTimeoutMs),
-    });
+    const dest = this.destination(req.url);
+    const options = { method: req.method, headers: req.headers, body: req.body, signal: opts.signal, dispatcher: this.agent(opts.connectTimeoutMs) };
+    const res = dest === undefined ? await request(req.url, options) : await options.dispatcher.request({ ...options, ...dest });
     return {
       status: res.statusCode,
       headers: res.headers,
@@ -41,6 +161,15 @@ export class HttpTransport implements Transport {
         res.body.dump().catch(() => undefined);
       },
     };
+  }
+
+  async sendForWhole(req: UpstreamHttpRequest, opts: WholeOptions): Promise<WholeResponse> {
+    const dest = this.destination(req.url);
+    if (dest === undefined) return readWhole(await this.send(req, opts), opts);
+    const agent = this.agent(opts.connectTimeoutMs);
+    return new Promise((resolve, reject) => {
+      agent.dispatch({ ...dest, method: req.method, headers: req.headers, body: req.body }, new WholeBodyHandler(opts, resolve, reject));
+    });
   }
 
   async close(): Promise<void> {

@@ -1,14 +1,9 @@
 import { Readable } from 'node:stream';
-
-/** A body read up to a limit: `complete` is false when more bytes followed (they were not read). */
-export interface CappedText {
-  complete: boolean;
-  /** The bytes read, decoded on demand (a body refused for its size is never decoded). */
-  text(): string;
-}
+import type { UpstreamHttpRequest } from '../core/canonical.js';
+import type { CappedText, Transport, UpstreamResponse, WholeOptions, WholeResponse } from './transport.js';
 
 /** Collects parts up to `limitBytes`; `add` says false once the limit is reached (the rest is not wanted). */
-class Collected {
+export class Collected {
   private readonly parts: Uint8Array[] = [];
   private size = 0;
 
@@ -88,4 +83,27 @@ export async function readCapped(body: AsyncIterable<Uint8Array>, limitBytes: nu
     if (!collected.add(part)) return collected.result(false);
   }
   return collected.result(true);
+}
+
+/** A success refused from its declared length: nothing of it was read. */
+export const NOTHING_READ: CappedText = { complete: false, text: () => '' };
+
+/**
+ * A sent request's whole answer, as far as its limits allow: a success is refused from its declared
+ * length before a byte is read (the connection is released unread) and read up to `limitBytes`;
+ * any other status up to `errorLimitBytes`.
+ */
+export async function readWhole(res: UpstreamResponse, opts: Pick<WholeOptions, 'limitBytes' | 'errorLimitBytes'>): Promise<WholeResponse> {
+  const success = res.status >= 200 && res.status < 300;
+  if (success && Number(res.headers['content-length']) > opts.limitBytes) {
+    res.discard();
+    return { status: res.status, headers: res.headers, body: NOTHING_READ };
+  }
+  return { status: res.status, headers: res.headers, body: await readCapped(res.body, success ? opts.limitBytes : opts.errorLimitBytes) };
+}
+
+/** One attempt whose whole answer is wanted: the transport's own sendForWhole when it has one, else `send` and readWhole. */
+export async function sendForWhole(transport: Transport, req: UpstreamHttpRequest, opts: WholeOptions): Promise<WholeResponse> {
+  if (transport.sendForWhole !== undefined) return transport.sendForWhole(req, opts);
+  return readWhole(await transport.send(req, opts), opts);
 }

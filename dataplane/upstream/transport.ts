@@ -15,7 +15,35 @@ export interface SendOptions {
   connectTimeoutMs: number;
 }
 
+/** A body read up to a limit: `complete` is false when more bytes followed (they were not read). */
+export interface CappedText {
+  complete: boolean;
+  /** The bytes read, decoded on demand (a body refused for its size is never decoded). */
+  text(): string;
+}
+
+export interface WholeOptions extends SendOptions {
+  /** A successful (2xx) body is read up to this many bytes, and refused at once when its content-length says more. */
+  limitBytes: number;
+  /** Any other status's body is read up to this many bytes (as far as an error message goes). */
+  errorLimitBytes: number;
+}
+
+/** A complete answer, read as far as its limit (WholeOptions); past the limit nothing more was read. */
+export interface WholeResponse {
+  status: number;
+  headers: HeaderMap;
+  /** `complete` false: the body went on past its limit, or (a success) its content-length was over it and nothing was read. */
+  body: CappedText;
+}
+
 /** Sends one attempt. The HTTP transport is the real one; the mock provider answers in process. */
 export interface Transport {
   send(req: UpstreamHttpRequest, opts: SendOptions): Promise<UpstreamResponse>;
+  /**
+   * Sends one attempt whose whole answer is wanted (not a stream), reading it as far as the limits
+   * allow; a transport that can do this cheaper than `send` and readCapped says so by having it.
+   * Without it, sendForWhole (upstream/read-capped.ts) does it with `send`.
+   */
+  sendForWhole?(req: UpstreamHttpRequest, opts: WholeOptions): Promise<WholeResponse>;
 }
