@@ -45,7 +45,8 @@ export function inboundEndpoint(deps: InboundEndpointDeps, stages: StageChain, d
       return;
     }
     const client = new ClientLink();
-    res.once('close', () => {
+    // 'close' comes once: a plain listener spares the once-wrapper and its removal.
+    res.on('close', () => {
       if (!res.writableFinished) client.abort(new ClientGone());
     });
     let inbound: InboundRequest | undefined;
@@ -57,11 +58,11 @@ export function inboundEndpoint(deps: InboundEndpointDeps, stages: StageChain, d
       attempts: telemetry,
       trace: telemetry,
       cacheable: dialect.cacheable,
-      readRequest: async () => {
-        const body = await readJsonBody(req, res, deps.bodyLimits, deps.bodyBudget);
-        inbound = dialect.parse(body, Math.floor(Date.now() / 1000));
-        return inbound.request;
-      },
+      readRequest: () =>
+        readJsonBody(req, res, deps.bodyLimits, deps.bodyBudget).then((body) => {
+          inbound = dialect.parse(body, Math.floor(Date.now() / 1000));
+          return inbound.request;
+        }),
       respond: (c) => (inbound === undefined ? Promise.resolve() : writeReply(res, c, inbound)),
     });
     reportTo(ctx.events, telemetry);

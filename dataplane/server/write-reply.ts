@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { JsonObject } from '../core/canonical.js';
 import type { InboundRequest } from '../inbound/inbound-dialect.js';
 import type { RequestContext } from '../pipeline/request-context.js';
 import { sendJson } from './send-json.js';
@@ -6,30 +7,36 @@ import { pumpStream } from './stream-pump.js';
 import { writeWithBackpressure } from './write-with-backpressure.js';
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
+const WRITTEN = Promise.resolve();
 
-/** The one write-back path: the context's reply, in the client's dialect (JSON, a live stream, or a cached answer). */
-export async function writeReply(res: ServerResponse, ctx: RequestContext, inbound: InboundRequest): Promise<void> {
+/** A cached stream, written at once (with backpressure). */
+async function writeCachedStream(res: ServerResponse, chunks: readonly JsonObject[], headers: Record<string, string>, inbound: InboundRequest): Promise<void> {
+  const encoder = inbound.streamEncoder();
+  res.writeHead(200, { ...headers, ...SSE_HEADERS });
+  for (const chunk of chunks) await writeWithBackpressure(res, encoder.chunk(chunk));
+  res.end(encoder.end());
+}
+
+/**
+ * The one write-back path: the context's reply, in the client's dialect (JSON, a live stream, or a
+ * cached answer). Resolves once written; a complete answer is written at once, without an async frame.
+ */
+export function writeReply(res: ServerResponse, ctx: RequestContext, inbound: InboundRequest): Promise<void> {
   const reply = ctx.reply;
-  if (reply === undefined) return;
+  if (reply === undefined) return WRITTEN;
   const headers = inbound.headers === undefined ? ctx.headers : { ...ctx.headers, ...inbound.headers(ctx.requestId) };
   switch (reply.kind) {
     case 'response':
       // The client may have left while the upstream answered: it was metered all the same.
       if (!res.destroyed) sendJson(res, 200, headers, inbound.responseBody(reply.body, reply.usage));
-      return;
+      return WRITTEN;
     case 'stream':
       return pumpStream(res, reply.outcome, headers, reply.idleMs, reply.meter, inbound.streamEncoder());
     case 'cached': {
       const { cached } = reply;
-      if (cached.kind === 'response') {
-        sendJson(res, 200, headers, cached.body);
-        return;
-      }
-      const encoder = inbound.streamEncoder();
-      res.writeHead(200, { ...headers, ...SSE_HEADERS });
-      for (const chunk of cached.chunks) await writeWithBackpressure(res, encoder.chunk(chunk));
-      res.end(encoder.end());
-      return;
+      if (cached.kind === 'stream') return writeCachedStream(res, cached.chunks, headers, inbound);
+      sendJson(res, 200, headers, cached.body);
+      return WRITTEN;
     }
   }
 }

@@ -42,7 +42,7 @@ export class GatewayTelemetry implements GatewayObserver {
   request(req: IncomingMessage, res: ServerResponse, path: string): RequestTelemetry {
     const operation = req.method === 'POST' ? OPERATION_BY_PATH.get(path) : undefined;
     const recorder = new RequestRecorder(this.ctx, req, res, path, operation);
-    res.once('close', () => recorder.close());
+    res.on('close', () => recorder.close());
     return recorder;
   }
 

@@ -163,9 +163,9 @@ export class HttpTransport implements Transport {
     };
   }
 
-  async sendForWhole(req: UpstreamHttpRequest, opts: WholeOptions): Promise<WholeResponse> {
+  sendForWhole(req: UpstreamHttpRequest, opts: WholeOptions): Promise<WholeResponse> {
     const dest = this.destination(req.url);
-    if (dest === undefined) return readWhole(await this.send(req, opts), opts);
+    if (dest === undefined) return this.send(req, opts).then((res) => readWhole(res, opts));
     const agent = this.agent(opts.connectTimeoutMs);
     return new Promise((resolve, reject) => {
       agent.dispatch({ ...dest, method: req.method, headers: req.headers, body: req.body }, new WholeBodyHandler(opts, resolve, reject));

@@ -103,7 +103,7 @@ export async function readWhole(res: UpstreamResponse, opts: Pick<WholeOptions, 
 }
 
 /** One attempt whose whole answer is wanted: the transport's own sendForWhole when it has one, else `send` and readWhole. */
-export async function sendForWhole(transport: Transport, req: UpstreamHttpRequest, opts: WholeOptions): Promise<WholeResponse> {
+export function sendForWhole(transport: Transport, req: UpstreamHttpRequest, opts: WholeOptions): Promise<WholeResponse> {
   if (transport.sendForWhole !== undefined) return transport.sendForWhole(req, opts);
-  return readWhole(await transport.send(req, opts), opts);
+  return transport.send(req, opts).then((res) => readWhole(res, opts));
 }

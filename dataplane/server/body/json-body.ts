@@ -87,7 +87,7 @@ export function readJsonBody(req: IncomingMessage, res: ServerResponse, limits: 
     if (source instanceof GatewayError) return reject(source);
 
     let held = 0;
-    res.once('close', () => budget.give(held));
+    res.on('close', () => budget.give(held));
     const parts: Buffer[] = [];
     let done = false;
     const finish = (err?: GatewayError): void => {
