@@ -14,13 +14,18 @@
  *    acknowledged per second; the backlog; then that the written reports hold exactly the requests
  *    sent (nothing lost, nothing counted twice).
  * 2. Reading: 29 more days of reports for the same 50 namespaces (made with the operator's own
- *    UsageDay from ~1,000 requests each, so 30 × 50 objects in all), then the console's overview in
- *    Debian's Chromium (playwright-core) through the operator, with a ServiceAccount token that may
- *    read every namespace, for Days = 7 and 30 (click on Load → the overview rendered), and
- *    `tollgate spend --by route` for 7d and 30d (process start to exit).
+ *    UsageDay from ~1,000 requests each and written as the operator writes them, day summary
+ *    annotation included, so 30 × 50 objects in all), then the console's overview in Debian's
+ *    Chromium (playwright-core) through the operator, with a ServiceAccount token that may read every
+ *    namespace, for Days = 7 and 30 (click on Load → the overview rendered), USAGE_BENCH_OVERVIEW_ROUNDS
+ *    loads each, interleaved with what the overview read before (the full list, fetched and parsed in
+ *    the same page); the breakdown by route (full reports of 7 days); where the time goes (the API
+ *    server's full and metadata-only lists, transfer and parse apart); and `tollgate spend --by route`
+ *    for 7d and 30d (process start to exit).
  *
  *   make bench-usage       # = test/integration/run-in-netns.sh node --import tsx bench/usage-history.ts
  *   USAGE_BENCH_SECONDS=10 make bench-usage   # shorter; report under bench/results/raw/
+ *   USAGE_BENCH_PARTS=read make bench-usage   # the reading part only (30 days written directly)
  *
  * Loopback and the netns only; bounded in time; stops everything it started.
  */
@@ -37,6 +42,7 @@ import type { RequestUsage } from '../dataplane/config/request-usage.js';
 import { BudgetLedger } from '../dataplane/governance/budget/budget-ledger.js';
 import { UsageReporter } from '../dataplane/governance/budget/usage-reporter.js';
 import { KubeClient } from '../operator/kube/kube-client.js';
+import { DAY_SUMMARY_ANNOTATION, daySummary } from '../operator/usage/day-summary.js';
 import { UsageDay } from '../operator/usage/usage-day.js';
 import { dataplaneService, PLATFORM_VIEWER, type Proc, startOperator, startTestCluster, type TestCluster, TOKEN, tokenKubeconfig } from '../test/integration/harness.js';
 
@@ -47,8 +53,10 @@ const DAYS = 30;
 const RATE = Number(process.env.USAGE_BENCH_RATE ?? '500');
 const SECONDS = Number(process.env.USAGE_BENCH_SECONDS ?? '30');
 const READ_ROUNDS = Number(process.env.USAGE_BENCH_READ_ROUNDS ?? '3');
+const OVERVIEW_ROUNDS = Number(process.env.USAGE_BENCH_OVERVIEW_ROUNDS ?? '5');
+const PARTS = (process.env.USAGE_BENCH_PARTS ?? 'report,read').split(',');
 const OPERATOR_PORT = 19392;
-const FULL = SECONDS >= 30 && READ_ROUNDS >= 3;
+const FULL = SECONDS >= 30 && READ_ROUNDS >= 3 && OVERVIEW_ROUNDS >= 5 && PARTS.includes('report');
 const HARD_LIMIT_MS = 20 * 60_000;
 
 if (process.env.TOLLGATE_IN_NETNS !== '1') {
@@ -203,12 +211,16 @@ async function reporting(k: TestCluster, client: KubeClient): Promise<ReportingR
   };
 }
 
-/** 29 earlier days for each namespace, made by the operator's own UsageDay from ~1,000 requests each. */
-async function history(client: KubeClient): Promise<{ objects: number; seconds: number }> {
+/**
+ * Earlier days for each namespace (from `firstDay` days ago back to the 30th), made by the operator's
+ * own UsageDay from ~1,000 requests each and written as the operator writes a report: created, its
+ * status, then its day summary annotation.
+ */
+async function history(client: KubeClient, firstDay: number): Promise<{ objects: number; seconds: number }> {
   const started = Date.now();
   const today = Date.parse(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`);
   const jobs: { namespace: string; date: string; dayStart: number }[] = [];
-  for (let d = 1; d < DAYS; d++) {
+  for (let d = firstDay; d < DAYS; d++) {
     for (let i = 0; i < NAMESPACES; i++) jobs.push({ namespace: ns(i), date: new Date(today - d * 86_400_000).toISOString().slice(0, 10), dayStart: today - d * 86_400_000 });
   }
   let next = 0;
@@ -221,12 +233,14 @@ async function history(client: KubeClient): Promise<{ objects: number; seconds: 
       }
       const path = `/apis/tollgate.dev/v1alpha1/namespaces/${job.namespace}/usagereports`;
       const status = day.toStatus(10, Date.now());
+      const summary = { metadata: { annotations: { [DAY_SUMMARY_ANNOTATION]: JSON.stringify(daySummary(status)) } } };
       // A busy API server may time a request out: read back what is there and write again.
       for (let attempt = 1; ; attempt++) {
         try {
-          const existing = await client.request<object>('GET', `${path}/${job.date}`).catch(() => undefined);
+          const existing = attempt === 1 ? undefined : await client.request<object>('GET', `${path}/${job.date}`).catch(() => undefined);
           const created = existing ?? (await client.request<object>('POST', path, { apiVersion: 'tollgate.dev/v1alpha1', kind: 'UsageReport', metadata: { name: job.date, namespace: job.namespace }, spec: {} }));
           await client.request('PUT', `${path}/${job.date}/status`, { ...created, status });
+          await client.request('PATCH', `${path}/${job.date}`, summary, 'application/merge-patch+json');
           break;
         } catch (err) {
           if (attempt >= 5) throw err;
@@ -235,7 +249,8 @@ async function history(client: KubeClient): Promise<{ objects: number; seconds: 
       }
     }
   };
-  await Promise.all(Array.from({ length: 4 }, worker));
+  const progress = setInterval(() => log(`history: ${next}/${jobs.length} reports`), 30_000);
+  await Promise.all(Array.from({ length: 6 }, worker)).finally(() => clearInterval(progress));
   return { objects: jobs.length, seconds: (Date.now() - started) / 1000 };
 }
 
@@ -245,14 +260,21 @@ interface Timing {
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
+/**
+ * The console in Chromium: the overview (click on Load → rendered) for Days = 7 and 30, each round
+ * interleaved with what the overview read before (the full UsageReport list through the console
+ * API, fetched and parsed in the same page, without the computing), so load moves both alike; and
+ * the breakdown by route over 7 days (select → table), which reads those days' full reports.
+ */
 async function consoleLoads(token: string): Promise<Timing[]> {
   const executablePath = execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser']).toString().trim();
   const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
-  const out: Timing[] = [];
+  const overview = { 7: { label: 'console overview, Days = 7, every namespace', ms: [] as number[] }, 30: { label: 'console overview, Days = 30, every namespace', ms: [] as number[] } };
+  const before: Timing = { label: 'before: the full UsageReport list through the console API, fetched and parsed in the page (no rendering)', ms: [] };
+  const byRoute: Timing = { label: 'console breakdown by route, Days = 7, every namespace (reads those days\' full reports)', ms: [] };
   try {
-    for (const days of [7, 30]) {
-      const t: Timing = { label: `console overview, Days = ${days}, every namespace`, ms: [] };
-      for (let round = 0; round < READ_ROUNDS; round++) {
+    for (let round = 0; round < OVERVIEW_ROUNDS; round++) {
+      for (const days of [7, 30] as const) {
         const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
         await page.goto(`http://127.0.0.1:${OPERATOR_PORT}/console/`);
         await page.fill('#token', token);
@@ -260,15 +282,85 @@ async function consoleLoads(token: string): Promise<Timing[]> {
         const started = Date.now();
         await page.click('button[type=submit]');
         await page.waitForSelector('#message[data-state=done] ~ main [data-testid=requests]', { timeout: 120_000 });
-        t.ms.push(Date.now() - started);
-        const shown = await page.textContent('#message');
-        if (round === 0) log(`console, ${days} days: ${shown ?? ''}`);
+        overview[days].ms.push(Date.now() - started);
+        if (round === 0) log(`console, ${days} days: ${(await page.textContent('#message')) ?? ''} requests ${(await page.textContent('[data-testid=requests]')) ?? ''}`);
+        if (days === 7 && round < READ_ROUNDS) {
+          await page.click('[data-view=breakdown]');
+          const t0 = Date.now();
+          await page.selectOption('#dimension', 'route');
+          await page.waitForSelector('[data-testid=breakdown][data-dimension=route]', { timeout: 120_000 });
+          byRoute.ms.push(Date.now() - t0);
+        }
+        if (days === 30 && round < READ_ROUNDS) {
+          before.ms.push(
+            await page.evaluate(async (bearer) => {
+              const t0 = performance.now();
+              const res = await fetch('/console/api/k8s/apis/tollgate.dev/v1alpha1/usagereports', { headers: { authorization: `Bearer ${bearer}` } });
+              const list = (await res.json()) as { items: unknown[] };
+              if (list.items.length === 0) throw new Error('empty list');
+              return Math.round(performance.now() - t0);
+            }, token),
+          );
+        }
         await page.close();
       }
-      out.push(t);
     }
   } finally {
     await browser.close();
+  }
+  return [overview[7], overview[30], byRoute, before];
+}
+
+/** One read of the API server with the viewer's token, transfer and JSON parse timed apart. */
+async function timedList(client: KubeClient, token: string, path: string, accept?: string): Promise<{ transferMs: number; parseMs: number; bytes: number; managedFieldsBytes: number }> {
+  const t0 = performance.now();
+  const answer = await client.getAs(path, token, accept);
+  const t1 = performance.now();
+  const list = JSON.parse(answer.body) as { items: { metadata: { managedFields?: unknown } }[] };
+  const t2 = performance.now();
+  if (answer.status !== 200) throw new Error(`${path}: ${answer.status}`);
+  const managedFieldsBytes = list.items.reduce((n, i) => n + JSON.stringify(i.metadata.managedFields ?? []).length, 0);
+  return { transferMs: t1 - t0, parseMs: t2 - t1, bytes: Buffer.byteLength(answer.body), managedFieldsBytes };
+}
+
+interface Breakdown {
+  label: string;
+  transferMs: number[];
+  parseMs: number[];
+  bytes: number;
+  managedFieldsBytes: number;
+}
+
+/** Where the time of a read goes: the API server's full list and its metadata-only list, directly and through the operator, interleaved. */
+async function whereTheTimeGoes(client: KubeClient, token: string): Promise<Breakdown[]> {
+  const META = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+  const path = '/apis/tollgate.dev/v1alpha1/usagereports';
+  const reads: { label: string; run: () => ReturnType<typeof timedList> }[] = [
+    { label: 'API server: full list', run: () => timedList(client, token, path) },
+    { label: 'API server: metadata-only list (PartialObjectMetadataList)', run: () => timedList(client, token, path, META) },
+    {
+      label: 'operator console API: ?as=metadata (what the overview reads)',
+      run: async () => {
+        const t0 = performance.now();
+        const res = await fetch(`http://127.0.0.1:${OPERATOR_PORT}/console/api/k8s${path}?as=metadata`, { headers: { authorization: `Bearer ${token}` } });
+        const body = await res.text();
+        const t1 = performance.now();
+        const list = JSON.parse(body) as { items: { metadata: { managedFields?: unknown } }[] };
+        const t2 = performance.now();
+        return { transferMs: t1 - t0, parseMs: t2 - t1, bytes: Buffer.byteLength(body), managedFieldsBytes: list.items.reduce((n, i) => n + JSON.stringify(i.metadata.managedFields ?? []).length, 0) };
+      },
+    },
+  ];
+  const out: Breakdown[] = reads.map((r) => ({ label: r.label, transferMs: [], parseMs: [], bytes: 0, managedFieldsBytes: 0 }));
+  for (let round = 0; round < READ_ROUNDS; round++) {
+    for (const [i, r] of reads.entries()) {
+      const one = await r.run();
+      const b = out[i] as Breakdown;
+      b.transferMs.push(Math.round(one.transferMs));
+      b.parseMs.push(Math.round(one.parseMs));
+      b.bytes = one.bytes;
+      b.managedFieldsBytes = one.managedFieldsBytes;
+    }
   }
   return out;
 }
@@ -287,18 +379,14 @@ function spendTimings(kubeconfig: string): Timing[] {
   return out;
 }
 
-function render(r: ReportingResult, h: { objects: number; seconds: number }, listBytes: number, timings: Timing[], startedAt: string, loads: string[]): string {
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+function renderReporting(r: ReportingResult): string {
   const verbs = Object.entries(r.apiserver)
     .filter(([, n]) => n > 0)
     .map(([verb, n]) => `${verb} ${n} (${(n / (r.seconds + r.drainSeconds)).toFixed(1)}/s)`)
     .join(', ');
-  return `# Usage history: 20 data planes reporting, and 30 days × 50 namespaces read (${startedAt.slice(0, 10)})
-
-Command: \`make bench-usage\` (= \`test/integration/run-in-netns.sh node --import tsx bench/usage-history.ts\`), USAGE_BENCH_RATE=${RATE}, USAGE_BENCH_SECONDS=${SECONDS}, USAGE_BENCH_READ_ROUNDS=${READ_ROUNDS}.
-Started ${startedAt}. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${release()}; load average (1/5/15 min) ${loads.join(' → ')} (a shared machine: other work ran meanwhile).
-Real kube-apiserver + etcd (test/cluster), one operator process (default \`--usage-flush-interval 5\`), everything in one network namespace on 2 cores.
-
-## 1. Reporting: ${PODS} data planes at ${RATE} requests/s each (${PODS * RATE} requests/s)
+  return `## 1. Reporting: ${PODS} data planes at ${RATE} requests/s each (${PODS * RATE} requests/s)
 
 ${PODS} \`UsageReporter\`s (the data plane's own reporting code, one per pod name, in the bench process) sent one record per request on the real usage channel for ${r.seconds.toFixed(0)} s, spread over ${NAMESPACES} namespaces (5 routes, 3 providers, 20 callers each).
 
@@ -315,17 +403,36 @@ ${PODS} \`UsageReporter\`s (the data plane's own reporting code, one per pod nam
 | Requests counted in them / reported | ${r.counted.toLocaleString('en-US')} / ${r.records.toLocaleString('en-US')}${r.counted === r.records - r.historyDropped ? ' (exact)' : ' (MISMATCH)'} |
 | UsageReport size (JSON) | mean ${(r.reportBytes.mean / 1024).toFixed(0)} KiB, max ${(r.reportBytes.max / 1024).toFixed(0)} KiB |
 
-The write rate is bounded by the number of reports that changed per flush interval (${NAMESPACES} namespaces / 5 s = ${(NAMESPACES / 5).toFixed(0)} writes/s at most), whatever the request rate.
+The write rate is bounded by the number of reports that changed per flush interval (${NAMESPACES} namespaces / 5 s = ${(NAMESPACES / 5).toFixed(0)} reports/s at most, each a status \`PUT\` and a day-summary \`PATCH\`), whatever the request rate.
 
-## 2. Reading 30 days × 50 namespaces
+`;
+}
 
-${h.objects} more UsageReports (29 earlier days × ${NAMESPACES} namespaces, each from ~1,000 requests with the operator's \`UsageDay\`) were written in ${h.seconds.toFixed(0)} s; with today's, ${h.objects + r.reportsWritten} objects, ${(listBytes / 2 ** 20).toFixed(1)} MiB as one JSON list.
+function render(r: ReportingResult | undefined, h: { objects: number; seconds: number }, objects: number, listBytes: number, timings: Timing[], breakdown: Breakdown[], startedAt: string, loads: string[]): string {
+  const row = (t: Timing): string => `| ${t.label} | ${median(t.ms)} ms | ${Math.min(...t.ms)} ms | ${Math.max(...t.ms)} ms | ${t.ms.length} |`;
+  return `# Usage history: 20 data planes reporting, and 30 days × 50 namespaces read (${startedAt.slice(0, 10)})
 
-| What (${READ_ROUNDS} rounds each) | median | min | max |
-| --- | --- | --- | --- |
-${timings.map((t) => `| ${t.label} | ${median(t.ms)} ms | ${Math.min(...t.ms)} ms | ${Math.max(...t.ms)} ms |`).join('\n')}
+Command: \`make bench-usage\` (= \`test/integration/run-in-netns.sh node --import tsx bench/usage-history.ts\`), USAGE_BENCH_RATE=${RATE}, USAGE_BENCH_SECONDS=${SECONDS}, USAGE_BENCH_READ_ROUNDS=${READ_ROUNDS}, USAGE_BENCH_OVERVIEW_ROUNDS=${OVERVIEW_ROUNDS}, USAGE_BENCH_PARTS=${PARTS.join(',')}.
+Started ${startedAt}. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${release()}; load average (1/5/15 min) ${loads.join(' → ')} (a shared machine: other work ran meanwhile).
+Real kube-apiserver + etcd (test/cluster), one operator process (default \`--usage-flush-interval 5\`), everything in one network namespace on 2 cores.
 
-Console: from the click on Load to the overview rendered, in Debian's Chromium (playwright-core), through the operator's console API with a ServiceAccount token allowed to read every namespace (the console lists UsageReports, Budgets, ModelRoutes, Providers and Events, and computes the numbers in the page). \`tollgate spend\`: process start to exit, including Node's start and loading the Kubernetes client.
+${r === undefined ? '' : renderReporting(r)}## ${r === undefined ? '' : '2. '}Reading 30 days × 50 namespaces
+
+${h.objects} ${r === undefined ? '' : 'more '}UsageReports (${r === undefined ? DAYS : DAYS - 1} days × ${NAMESPACES} namespaces, each from ~1,000 requests with the operator's \`UsageDay\`, with its day summary annotation) were written in ${h.seconds.toFixed(0)} s; ${objects} objects in all, ${mib(listBytes)} as one JSON list.
+
+| What | median (p50) | min | max | loads |
+| --- | --- | --- | --- | --- |
+${timings.map(row).join('\n')}
+
+Console: from the click on Load to the overview rendered, in Debian's Chromium (playwright-core), through the operator's console API with a ServiceAccount token allowed to read every namespace. The overview lists the UsageReports' metadata only (\`?as=metadata\`: a PartialObjectMetadataList, each report's \`tollgate.dev/day-summary\` annotation) with Budgets, ModelRoutes, Providers and Events, and computes the numbers in the page. *Before* is the read the overview waited for until this change (it listed the full reports), measured in the same page and rounds. \`tollgate spend\`: process start to exit, including Node's start and loading the Kubernetes client; it still reads the full reports.
+
+### Where the time goes (${READ_ROUNDS} rounds, interleaved; from Node in the bench process, the viewer's token)
+
+| Read | size | of it managedFields | transfer (median) | JSON parse (median) |
+| --- | --- | --- | --- | --- |
+${breakdown.map((b) => `| ${b.label} | ${mib(b.bytes)} | ${mib(b.managedFieldsBytes)} | ${median(b.transferMs)} ms | ${median(b.parseMs)} ms |`).join('\n')}
+
+Transfer is from the request to the last byte (the API server reading, encoding and sending; through the operator also its relaying); parse is \`JSON.parse\` of the body.
 `;
 }
 
@@ -340,7 +447,7 @@ async function main(): Promise<void> {
   const k = cluster;
   for (let i = 0; i < NAMESPACES; i++) k.kubectl(['create', 'namespace', ns(i)]);
   k.apply(PLATFORM_VIEWER);
-  const viewerToken = k.kubectl(['create', 'token', 'platform-viewer', '-n', 'tollgate-system', '--duration', '1h']).trim();
+  const viewerToken = k.kubectl(['create', 'token', 'platform-viewer', '-n', 'tollgate-system', '--duration', '2h']).trim();
   const viewerKubeconfig = tokenKubeconfig(k.cluster, 'platform-viewer', viewerToken);
   k.apply(dataplaneService([]));
   operator = startOperator(k.operatorKubeconfig, { port: OPERATOR_PORT, identity: 'bench-operator' });
@@ -354,23 +461,30 @@ async function main(): Promise<void> {
     await sleep(200);
   }
   await sleep(2000);
-  log(`reporting: ${PODS} pods × ${RATE} requests/s for ${SECONDS} s`);
-  const r = await reporting(k, client);
-  loads.push(loadavg().map((l) => l.toFixed(2)).join('/'));
-  log(`reporting done: ${JSON.stringify(r)}`);
-  for (const rep of reporters) await rep.drain(0);
-  log('writing 29 earlier days of history');
-  const h = await history(client);
-  const listBytes = JSON.stringify(await client.request('GET', '/apis/tollgate.dev/v1alpha1/usagereports')).length;
-  log(`history: ${h.objects} objects in ${h.seconds.toFixed(0)} s; the list is ${(listBytes / 2 ** 20).toFixed(1)} MiB`);
+  let r: ReportingResult | undefined;
+  if (PARTS.includes('report')) {
+    log(`reporting: ${PODS} pods × ${RATE} requests/s for ${SECONDS} s`);
+    r = await reporting(k, client);
+    loads.push(loadavg().map((l) => l.toFixed(2)).join('/'));
+    log(`reporting done: ${JSON.stringify(r)}`);
+    for (const rep of reporters) await rep.drain(0);
+  }
+  log('writing the history');
+  const h = await history(client, r === undefined ? 0 : 1);
+  const whole = await client.getAs('/apis/tollgate.dev/v1alpha1/usagereports', viewerToken);
+  const listBytes = Buffer.byteLength(whole.body);
+  const objects = (JSON.parse(whole.body) as { items: unknown[] }).items.length;
+  log(`history: ${h.objects} objects in ${h.seconds.toFixed(0)} s; the list is ${mib(listBytes)} (${objects} objects)`);
+  const breakdown = await whereTheTimeGoes(client, viewerToken);
+  for (const b of breakdown) log(`${b.label}: ${mib(b.bytes)}, transfer ${b.transferMs.join(', ')} ms, parse ${b.parseMs.join(', ')} ms`);
   const timings = [...(await consoleLoads(viewerToken)), ...spendTimings(viewerKubeconfig)];
   loads.push(loadavg().map((l) => l.toFixed(2)).join('/'));
   for (const t of timings) log(`${t.label}: median ${median(t.ms)} ms (${t.ms.join(', ')})`);
   await client.close();
-  writeFileSync(join(rawDir, 'results.json'), `${JSON.stringify({ startedAt, rate: RATE, seconds: SECONDS, reporting: r, history: h, listBytes, timings, loads }, null, 2)}\n`);
+  writeFileSync(join(rawDir, 'results.json'), `${JSON.stringify({ startedAt, rate: RATE, seconds: SECONDS, parts: PARTS, reporting: r, history: h, objects, listBytes, timings, breakdown, loads }, null, 2)}\n`);
   writeFileSync(join(rawDir, 'operator.log'), operator.logs.join(''));
   const file = FULL ? join(repoRoot, 'bench', 'results', `usage-history-${startedAt.slice(0, 10)}.md`) : join(rawDir, 'report.md');
-  writeFileSync(file, render(r, h, listBytes, timings, startedAt, loads));
+  writeFileSync(file, render(r, h, objects, listBytes, timings, breakdown, startedAt, loads));
   log(`report: ${file}`);
 }
 

@@ -1,9 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestUsage } from '../dataplane/config/request-usage.js';
 import type { SpecHistory } from '../operator/api/common.js';
-import type { ViewerReader } from '../operator/console/console-routes.js';
+import { METADATA_LIST, METADATA_ONE, type ViewerReader } from '../operator/console/console-routes.js';
 import type { CompileInput } from '../operator/compile/types.js';
 import { withSpecChange } from '../operator/controller/spec-history.js';
+import { DAY_SUMMARY_ANNOTATION, daySummary } from '../operator/usage/day-summary.js';
 import { dayOf, UsageDay } from '../operator/usage/usage-day.js';
 
 const KIND_PATH = /^\/apis\/tollgate\.dev\/v1alpha1(?:\/namespaces\/([^/]+))?\/(providers|modelroutes|budgets|usagereports)(?:\/([^/?]+))?(?:\?.*)?$/;
@@ -79,13 +80,16 @@ export class DevConsole implements ViewerReader {
     for (const key of this.specs.keys()) if (!live.has(key)) this.specs.delete(key);
   }
 
-  async getAs(path: string, token: string): Promise<{ status: number; body: string }> {
+  async getAs(path: string, token: string, accept?: string): Promise<{ status: number; body: string }> {
     if (!sameToken(token, this.adminToken)) return { status: 401, body: JSON.stringify({ kind: 'Status', status: 'Failure', message: 'the token is not the admin token of this tollgate dev', code: 401 }) };
     if (EVENTS_PATH.test(path)) return { status: 200, body: JSON.stringify({ kind: 'EventList', items: [] }) };
     const m = KIND_PATH.exec(path);
     if (m === null) return { status: 404, body: JSON.stringify({ kind: 'Status', status: 'Failure', message: 'not found', code: 404 }) };
     const [, namespace, kind, name] = m;
-    const items = this.objects(kind ?? '').filter((o) => (namespace === undefined || (o.metadata.namespace ?? 'default') === namespace) && (name === undefined || o.metadata.name === name));
+    const metadataOnly = accept === METADATA_LIST || accept === METADATA_ONE;
+    const items = this.objects(kind ?? '')
+      .map((o) => (metadataOnly ? { apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata: o.metadata } : o))
+      .filter((o) => (namespace === undefined || (o.metadata.namespace ?? 'default') === namespace) && (name === undefined || o.metadata.name === name));
     if (name !== undefined) {
       const item = items[0];
       return item === undefined ? { status: 404, body: JSON.stringify({ kind: 'Status', status: 'Failure', message: `${kind} ${name} not found`, code: 404 }) } : { status: 200, body: JSON.stringify(item) };
@@ -97,7 +101,10 @@ export class DevConsole implements ViewerReader {
     const withNamespace = <T extends Named>(list: readonly T[]): T[] => list.map((o) => ({ ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? 'default' } }));
     if (kind === 'usagereports') {
       const now = Date.now();
-      return [...this.days.values()].map((d) => ({ apiVersion: 'tollgate.dev/v1alpha1', kind: 'UsageReport', metadata: { name: d.date, namespace: d.namespace }, status: d.toStatus(10, now) }));
+      return [...this.days.values()].map((d) => {
+        const status = d.toStatus(10, now);
+        return { apiVersion: 'tollgate.dev/v1alpha1', kind: 'UsageReport', metadata: { name: d.date, namespace: d.namespace, annotations: { [DAY_SUMMARY_ANNOTATION]: JSON.stringify(daySummary(status)) } }, status };
+      });
     }
     const input = this.input;
     if (input === undefined) return [];

@@ -1,5 +1,8 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { describe, expect, it } from 'vitest';
-import { allowedPath } from './console-routes.js';
+import { allowedPath, consoleRouter, METADATA_LIST, METADATA_ONE } from './console-routes.js';
 
 const q = (s = '') => new URLSearchParams(s);
 
@@ -26,5 +29,26 @@ describe("the console's reach into the Kubernetes API", () => {
     ]) {
       expect(allowedPath(path, q()), path).toBeUndefined();
     }
+  });
+});
+
+describe('the console API', () => {
+  it('asks the API server for metadata only when the page says as=metadata (the same path, verb and token)', async () => {
+    const asked: { path: string; token: string; accept: string | undefined }[] = [];
+    const app = express().use(consoleRouter({ getAs: async (path, token, accept) => (asked.push({ path, token, accept }), { status: 200, body: '{"items":[]}' }) }));
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/console/api/k8s/apis/tollgate.dev/v1alpha1`;
+    const get = (path: string) => fetch(`${base}${path}`, { headers: { authorization: 'Bearer t' } });
+    try {
+      for (const path of ['/usagereports?as=metadata', '/namespaces/team-a/usagereports/2026-12-05?as=metadata', '/usagereports']) expect((await get(path)).status).toBe(200);
+    } finally {
+      server.close();
+    }
+    expect(asked).toEqual([
+      { path: '/apis/tollgate.dev/v1alpha1/usagereports', token: 't', accept: METADATA_LIST },
+      { path: '/apis/tollgate.dev/v1alpha1/namespaces/team-a/usagereports/2026-12-05', token: 't', accept: METADATA_ONE },
+      { path: '/apis/tollgate.dev/v1alpha1/usagereports', token: 't', accept: undefined },
+    ]);
   });
 });

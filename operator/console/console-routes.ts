@@ -3,10 +3,17 @@ import { fileURLToPath } from 'node:url';
 import express, { type Router } from 'express';
 import { CONSOLE_PAGE } from './console-page.js';
 
-/** Reads the Kubernetes API as the viewer: their bearer token, their RBAC. */
+/** Reads the Kubernetes API as the viewer: their bearer token, their RBAC; `accept` asks for another representation (metadata only). */
 export interface ViewerReader {
-  getAs(path: string, token: string): Promise<{ status: number; body: string }>;
+  getAs(path: string, token: string, accept?: string): Promise<{ status: number; body: string }>;
 }
+
+/**
+ * What `?as=metadata` asks the API server for: the objects' metadata only (the overview reads the
+ * UsageReports' day-summary annotations, not their hourly breakdowns). Same verb, same RBAC.
+ */
+export const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+export const METADATA_ONE = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 
 const TOLLGATE_KINDS = '(providers|modelroutes|budgets|usagereports)';
 const NAME = '[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?';
@@ -32,6 +39,12 @@ export function allowedPath(path: string, query: URLSearchParams): string | unde
     return `${path}?${kept}`;
   }
   return undefined;
+}
+
+/** The Accept header for a metadata-only read of an allowed path: one object or a list. */
+function metadataAccept(target: string): string {
+  const named = TOLLGATE_PATH.exec(target.split('?')[0] ?? '')?.[4] !== undefined;
+  return named ? METADATA_ONE : METADATA_LIST;
 }
 
 /** The browser's modules (compiled from web/ by the build): the page's script and the numbers it shares with `tollgate spend`. */
@@ -101,8 +114,9 @@ export function consoleRouter(reader: ViewerReader): Router {
       res.status(403).json({ error: { message: "the console reads only Tollgate's resources and their Events", type: 'permission_error', code: 'path_not_allowed' } });
       return;
     }
+    const accept = url.searchParams.get('as') !== 'metadata' ? undefined : metadataAccept(target);
     try {
-      const answer = await reader.getAs(target, token);
+      const answer = await reader.getAs(target, token, accept);
       res.status(answer.status).type('json').send(answer.body);
     } catch (err) {
       res.status(502).json({ error: { message: `Kubernetes API unreachable: ${(err as Error).message}`, type: 'server_error', code: 'kube_unreachable' } });

@@ -120,7 +120,7 @@ export class KubeClient {
    * A GET as someone else (the console's viewer, with their bearer token): the kubeconfig's cluster
    * CA only, never its client certificate or token, so the API server applies the viewer's RBAC.
    */
-  async getAs(path: string, token: string): Promise<{ status: number; body: string }> {
+  async getAs(path: string, token: string, accept = 'application/json'): Promise<{ status: number; body: string }> {
     if (this.viewerAgent === undefined) {
       const opts: { ca?: unknown; rejectUnauthorized?: boolean } = {};
       await this.kc.applyToHTTPSOptions(opts as Parameters<KubeConfig['applyToHTTPSOptions']>[0]);
@@ -129,7 +129,7 @@ export class KubeClient {
     const res = await request(this.server + path, {
       method: 'GET',
       dispatcher: this.viewerAgent,
-      headers: { accept: 'application/json', authorization: `Bearer ${token}` },
+      headers: { accept, authorization: `Bearer ${token}` },
       signal: AbortSignal.timeout(30_000),
     });
     return { status: res.statusCode, body: await res.body.text() };

@@ -4,6 +4,8 @@ import type { UsageReport } from '../../dataplane/config/usage-report.js';
 import type { RequestUsage } from '../../dataplane/config/request-usage.js';
 import { MAX_APPLIED_PODS, MAX_BREAKDOWN_KEYS, MAX_TOP_CALLERS, OTHER_KEY, UsageReportStatusSchema, type UsageReportStatus } from '../api/usage-report.js';
 import { KubeError, type KubeObject } from '../kube/kube-client.js';
+import { breakdownRows, summaryReport, type UsageReportObject, windowOf } from '../console/web/usage-numbers.js';
+import { DAY_SUMMARY_ANNOTATION, daySummary } from './day-summary.js';
 import { UsageDay } from './usage-day.js';
 import { UsageHistory } from './usage-history.js';
 
@@ -70,6 +72,15 @@ function fakeApiServer() {
         const parsed = UsageReportStatusSchema.safeParse(given.status);
         if (!parsed.success) throw new KubeError(422, parsed.error.message);
         const next = { ...o, status: given.status, metadata: { ...o.metadata, resourceVersion: String(rv++) } };
+        objects.set(key, next);
+        return structuredClone(next) as T;
+      }
+      if (method === 'PATCH' && name !== undefined) {
+        const o = objects.get(key);
+        if (o === undefined) throw new KubeError(404, 'not found');
+        const given = body as { metadata: { resourceVersion?: string; annotations?: Record<string, string> } };
+        if (given.metadata.resourceVersion !== undefined && given.metadata.resourceVersion !== o.metadata.resourceVersion) throw new KubeError(409, 'conflict');
+        const next = { ...o, metadata: { ...o.metadata, annotations: { ...o.metadata.annotations, ...given.metadata.annotations }, resourceVersion: String(rv++) } };
         objects.set(key, next);
         return structuredClone(next) as T;
       }
@@ -151,6 +162,7 @@ describe('UsageHistory', () => {
     for (let pod = 0; pod < 20; pod++) await h.handle(report(`pod-${pod}`, 1, 50));
     await h.flush();
     expect(api.calls.filter((c) => c.startsWith('PUT'))).toHaveLength(1);
+    expect(api.calls.filter((c) => c.startsWith('PATCH'))).toHaveLength(1);
     expect(api.objects.get('team-a/2026-12-05')?.status?.totals.requests).toBe(1000);
   });
 
@@ -159,6 +171,37 @@ describe('UsageHistory', () => {
     const h = history(api, () => NOON, { scopes: ['team-a'], retentionDays: 3 });
     expect(await h.handle({ pod: 'p', records: [...report('p', 1, 1, { namespace: 'team-z' }).records, ...report('p', 2, 1, {}, NOON - 5 * 86_400_000).records] })).toBe(Infinity);
     expect(api.objects.size).toBe(0);
+  });
+
+  it("puts the day's summary on the report's metadata: the overview's numbers from it equal the full report's", async () => {
+    const api = fakeApiServer();
+    const h = history(api);
+    const varied = (i: number): Partial<RequestUsage> => ({
+      provider: `team-a/p${i % 3}`,
+      route: `team-a/r${i % 4}`,
+      outcome: i % 5 === 0 ? 'upstream_5xx' : 'ok',
+      failovers: i % 7 === 0 ? 1 : 0,
+      cacheHit: i % 6 === 0,
+      latencyMs: i * 97,
+      ...(i % 2 === 0 ? { ttftMs: i * 13 } : {}),
+    });
+    for (let i = 1; i <= 40; i++) await h.handle(report('pod-a', i, 1, varied(i), NOON + (i % 5) * 3_600_000));
+    await h.flush();
+    const full = api.objects.get('team-a/2026-12-05') as UsageReportObject & { metadata: { annotations?: Record<string, string> } };
+    const summary = summaryReport(full);
+    expect(summary, full.metadata.annotations?.[DAY_SUMMARY_ANNOTATION]).toBeDefined();
+    const day = '2026-12-05';
+    expect(windowOf([summary as UsageReportObject], day, day)).toEqual(windowOf([full], day, day));
+    for (const by of ['namespace', 'provider'] as const) expect(breakdownRows([summary as UsageReportObject], by, day, day)).toEqual(breakdownRows([full], by, day, day));
+    // A summary that could not be written (here: a conflict) is written with the report at the next flush.
+    await h.handle(report('pod-a', 41, 1));
+    const patch = api.client.request;
+    api.client.request = async <T>(method: string, path: string, body?: unknown): Promise<T> => (method === 'PATCH' ? Promise.reject(new KubeError(409, 'conflict')) : patch<T>(method, path, body));
+    await h.flush();
+    api.client.request = patch;
+    expect(summaryReport(api.objects.get('team-a/2026-12-05') as UsageReportObject)?.status?.totals.requests).toBe(40);
+    await h.flush();
+    expect(summaryReport(api.objects.get('team-a/2026-12-05') as UsageReportObject)?.status?.totals.requests).toBe(41);
   });
 
   it('the retention sweep deletes reports older than the retention only', async () => {
@@ -223,6 +266,8 @@ describe('UsageDay', () => {
     }
     const status = day.toStatus(MAX_TOP_CALLERS, NOON);
     const bytes = Buffer.byteLength(JSON.stringify(status));
+    // Its summary is a small annotation (the API server allows 256 KiB of annotations per object).
+    expect(Buffer.byteLength(JSON.stringify(daySummary(status)))).toBeLessThan(8 * 1024);
     // etcd's default request limit is 1.5 MiB; a report stays under a third of it.
     if (process.env.PRINT_SIZE) console.log(`largest UsageReport status: ${bytes} bytes`);
     expect(bytes).toBeLessThan(512 * 1024);

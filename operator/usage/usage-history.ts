@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { UsageReport } from '../../dataplane/config/usage-report.js';
 import { API_VERSION } from '../api/common.js';
-import { MAX_TOP_CALLERS, UsageReportStatusSchema } from '../api/usage-report.js';
+import { MAX_TOP_CALLERS, type UsageReportStatus, UsageReportStatusSchema } from '../api/usage-report.js';
 import { type KubeClient, KubeError, type KubeList, type KubeObject } from '../kube/kube-client.js';
+import { DAY_SUMMARY_ANNOTATION, daySummary } from './day-summary.js';
 import { dayOf, UsageDay } from './usage-day.js';
 
 const DAY_MS = 86_400_000;
@@ -200,6 +201,7 @@ export class UsageHistory {
         const written = await this.opts.client.request<KubeObject>('PUT', `${path(entry.day.namespace, entry.day.date)}/status`, body);
         entry.object = written;
         this.opts.onWrite?.('ok');
+        entry.object = await this.summarize(entry, status);
       } catch (err) {
         this.opts.onWrite?.('error');
         if (permanent(err)) {
@@ -222,6 +224,23 @@ export class UsageHistory {
     // Old days nobody reports any more need no memory.
     const oldest = dayOf(this.now() - DAY_MS);
     for (const [key, entry] of this.entries) if (!entry.dirty && entry.day.date < oldest) this.entries.delete(key);
+  }
+
+  /**
+   * Puts the day's summary on the report's metadata (a status write cannot change metadata), for
+   * the console's overview. The records are already written: a failure here only leaves the
+   * summary behind, so the report is written again (with its summary) at the next flush.
+   */
+  private async summarize(entry: Entry, status: UsageReportStatus): Promise<KubeObject> {
+    const patch = { metadata: { resourceVersion: entry.object.metadata.resourceVersion, annotations: { [DAY_SUMMARY_ANNOTATION]: JSON.stringify(daySummary(status)) } } };
+    try {
+      return await this.opts.client.request<KubeObject>('PATCH', path(entry.day.namespace, entry.day.date), patch, 'application/merge-patch+json');
+    } catch (err) {
+      const retry = !permanent(err);
+      this.opts.logger.warn({ report: `${entry.day.namespace}/${entry.day.date}`, err: (err as Error).message }, retry ? 'UsageReport summary not written; again at the next flush' : 'UsageReport summary refused (may the operator patch usagereports?)');
+      if (retry) entry.dirty = true;
+      return entry.object;
+    }
   }
 
   /** Deletes reports older than the retention. */

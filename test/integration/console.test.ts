@@ -9,7 +9,7 @@ import OpenAI from 'openai';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsageReportStatus } from '../../operator/api/usage-report.js';
-import { money } from '../../operator/console/web/usage-numbers.js';
+import { breakdownRows, duration, money, quantile, windowOf } from '../../operator/console/web/usage-numbers.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 import {
   anonymousRoute,
@@ -97,12 +97,22 @@ function spend(args: string[]): { status: number | null; rows: string[][]; stder
 async function consoleRows(page: Page, by: string): Promise<string[][]> {
   await page.click('[data-view=breakdown]');
   await page.selectOption('#dimension', by);
-  await page.waitForSelector(`#dimension option[value=${by}]:checked`, { state: 'attached' });
+  // Routes, models and callers are read from the full reports after the choice: wait for the table.
+  await page.waitForSelector(`[data-testid=breakdown][data-dimension=${by}]`);
   return page.$$eval('[data-testid=breakdown] tbody tr', (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent ?? '')));
 }
 
+/** The console API paths a page read, in order. */
+const readBy = new WeakMap<Page, string[]>();
+
 async function open(token: string, namespace: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const paths: string[] = [];
+  readBy.set(page, paths);
+  page.on('request', (r) => {
+    const url = new URL(r.url());
+    if (url.pathname.startsWith('/console/api/')) paths.push(`${url.pathname}${url.search}`);
+  });
   await page.goto(CONSOLE);
   await page.fill('#token', token);
   await page.fill('#namespace', namespace);
@@ -155,6 +165,16 @@ describe('console', () => {
     expect(await page.textContent('[data-testid=requests]')).toBe(String(requests));
     expect(await page.textContent('[data-testid=spend-today]')).toBe(money(cost));
     expect(await page.textContent('[data-testid=error-rate]')).toBe('0.0%');
+    // The overview read only the reports' metadata (their day summaries), and its percentiles and
+    // provider mix equal those of the full reports.
+    expect((readBy.get(page) ?? []).filter((p) => p.includes('/usagereports'))).toEqual(['/console/api/k8s/apis/tollgate.dev/v1alpha1/usagereports?as=metadata']);
+    const full = [a, b].map((status, i) => ({ metadata: { name: today(), namespace: `team-${'ab'[i]}` }, status }));
+    const w = windowOf(full, today(), today());
+    const percentiles = (h: number[]) => `${duration(quantile(h, w.bounds, 0.5))} / ${duration(quantile(h, w.bounds, 0.95))}`;
+    expect(await page.textContent('[data-testid=latency]')).toBe(percentiles(w.latency));
+    expect(await page.textContent('[data-testid=ttft]')).toBe(percentiles(w.ttft));
+    const mix = await page.$$eval('[data-testid=provider-mix] tbody tr', (trs) => trs.map((tr) => [tr.children[0]?.textContent, tr.children[1]?.textContent]));
+    expect(mix.sort()).toEqual(breakdownRows(full, 'provider', today(), today()).map(([k, st]) => [k, String(st.requests)]).sort());
     await page.screenshot({ path: `${ARTIFACTS}/overview.png`, fullPage: true });
     for (const view of ['breakdown', 'budgets', 'failures', 'compare']) {
       await page.click(`[data-view=${view}]`);

@@ -15,6 +15,8 @@ import {
   OUTCOMES,
   percent,
   quantile,
+  type ReportMetadata,
+  summaryReport,
   STATS_HEADERS,
   statsCells,
   type UsageReportObject,
@@ -48,7 +50,12 @@ interface KubeEvent {
   involvedObject?: { kind?: string; namespace?: string; name?: string };
 }
 interface Data {
-  reports: UsageReport[];
+  /** One per namespace and day: its summary (no route, model or caller breakdowns), or the full report when it has none. */
+  reports: UsageReportObject[];
+  /** The full reports of the window's days, read when a view needs the route, model or caller breakdowns. */
+  full: Promise<UsageReportObject[]> | undefined;
+  fullReports: UsageReportObject[] | undefined;
+  readFull: () => Promise<UsageReportObject[]>;
   budgets: Budget[];
   routes: Routed[];
   providers: Routed[];
@@ -198,6 +205,9 @@ function overview(data: Data): Node[] {
 }
 
 let dimension: Dimension = 'namespace';
+/** Namespaces and providers are in the day summaries; routes, models and callers only in the full reports. */
+const IN_SUMMARIES: readonly Dimension[] = ['namespace', 'provider'];
+
 function breakdownView(data: Data): Node[] {
   const select = h('select', { id: 'dimension', 'aria-label': 'Break down by' }, ...Object.entries(DIMENSIONS).map(([k, label]) => h('option', k === dimension ? { value: k, selected: '' } : { value: k }, label)));
   select.addEventListener('change', () => {
@@ -205,8 +215,27 @@ function breakdownView(data: Data): Node[] {
     render();
     document.getElementById('dimension')?.focus();
   });
-  const rows = breakdownRows(data.reports, dimension, data.since, data.today);
-  return [h('label', {}, 'Break down by ', select), table(`By ${DIMENSIONS[dimension].toLowerCase()}`, [DIMENSIONS[dimension], ...STATS_HEADERS], rows.map(([k, s]) => statsCells(k, s)), 'breakdown')];
+  const picker = h('label', {}, 'Break down by ', select);
+  const reports = IN_SUMMARIES.includes(dimension) ? data.reports : data.fullReports;
+  if (reports === undefined) {
+    const shown = dimension;
+    data.full ??= data.readFull();
+    data.full.then(
+      (full) => {
+        data.fullReports = full;
+        if (current === 'breakdown' && dimension === shown) render();
+      },
+      (err: unknown) => {
+        data.full = undefined;
+        say((err as Error).message, 'error');
+      },
+    );
+    return [picker, h('p', { 'data-testid': 'breakdown-loading' }, `Reading the full reports of ${data.since} to ${data.today}…`)];
+  }
+  const rows = breakdownRows(reports, dimension, data.since, data.today);
+  const shown = table(`By ${DIMENSIONS[dimension].toLowerCase()}`, [DIMENSIONS[dimension], ...STATS_HEADERS], rows.map(([k, s]) => statsCells(k, s)), 'breakdown');
+  shown.dataset.dimension = dimension;
+  return [picker, shown];
 }
 
 function budgetsView(data: Data): Node[] {
@@ -326,11 +355,39 @@ function render(): void {
 
 class Refused extends Error {}
 
-async function read<T>(path: string, token: string): Promise<T[]> {
+async function readOne<T>(path: string, token: string): Promise<T> {
   const res = await fetch(`/console/api/k8s${path}`, { headers: { authorization: `Bearer ${token}` } });
   if (res.status === 403 || res.status === 404) throw new Refused(path);
   if (!res.ok) throw new Error(`${res.status} reading ${path}: ${(await res.text()).slice(0, 200)}`);
-  return ((await res.json()) as { items: T[] }).items;
+  return (await res.json()) as T;
+}
+
+async function read<T>(path: string, token: string): Promise<T[]> {
+  return (await readOne<{ items: T[] }>(path, token)).items;
+}
+
+/** Every item mapped, at most `width` at a time. */
+async function pooled<T, R>(items: readonly T[], width: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await f(items[i] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  return out;
+}
+
+const reportPath = (r: ReportMetadata): string => `/apis/tollgate.dev/v1alpha1/namespaces/${encodeURIComponent(r.metadata.namespace ?? '')}/usagereports/${encodeURIComponent(r.metadata.name)}`;
+
+/**
+ * The full reports of the days since..today among those listed: one by one when they are a small
+ * part of the list, else the whole list (one request beats hundreds).
+ */
+async function fullReports(listed: readonly ReportMetadata[], listPath: string, since: string, today: string, token: string): Promise<UsageReport[]> {
+  const wanted = listed.filter((r) => r.metadata.name >= since && r.metadata.name <= today);
+  if (wanted.length > 50 && wanted.length * 2 > listed.length) return (await read<UsageReport>(listPath, token)).filter((r) => r.status !== undefined);
+  const got = await pooled(wanted, 6, (r) => readOne<UsageReport>(reportPath(r), token).catch((err: unknown) => (err instanceof Refused ? undefined : Promise.reject(err))));
+  return got.filter((r): r is UsageReport => r?.status !== undefined);
 }
 
 async function load(token: string, namespace: string, span: number): Promise<Data> {
@@ -345,8 +402,10 @@ async function load(token: string, namespace: string, span: number): Promise<Dat
       return [];
     }
   };
-  const [reports, budgets, routes, providers, events] = await Promise.all([
-    optional<UsageReport>('UsageReports', `/apis/tollgate.dev/v1alpha1${ns}/usagereports`),
+  const reportsPath = `/apis/tollgate.dev/v1alpha1${ns}/usagereports`;
+  // Only the reports' metadata: each carries its day's summary, all the overview needs.
+  const [listed, budgets, routes, providers, events] = await Promise.all([
+    optional<ReportMetadata>('UsageReports', `${reportsPath}?as=metadata`),
     optional<Budget>('Budgets', `/apis/tollgate.dev/v1alpha1${ns}/budgets`),
     optional<Routed>('ModelRoutes', `/apis/tollgate.dev/v1alpha1${ns}/modelroutes`),
     optional<Routed>('Providers', `/apis/tollgate.dev/v1alpha1${ns}/providers`),
@@ -354,7 +413,13 @@ async function load(token: string, namespace: string, span: number): Promise<Dat
   ]);
   const notes = ['UsageReports', 'Budgets', 'ModelRoutes', 'Providers', 'Events'].filter((what) => refused.has(what));
   const { since, today } = lastDays(span, Date.now());
-  return { reports: reports.filter((r) => r.status !== undefined), budgets, routes, providers, events, notes, since, today };
+  const summaries = listed.map((r) => summaryReport(r));
+  // A report written by an older operator has no summary: read it whole (the window's days only).
+  const unsummarized = listed.filter((r, i) => summaries[i] === undefined);
+  const whole = await fullReports(unsummarized, reportsPath, since, today, token);
+  const reports = [...summaries.filter((r): r is UsageReportObject => r !== undefined), ...whole];
+  const readFull = (): Promise<UsageReportObject[]> => fullReports(listed, reportsPath, since, today, token);
+  return { reports, full: undefined, fullReports: undefined, readFull, budgets, routes, providers, events, notes, since, today };
 }
 
 function start(): void {

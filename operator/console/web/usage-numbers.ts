@@ -34,6 +34,46 @@ export interface UsageReportObject {
   status?: { date: string; totals: Stats; errors: number; histogramBoundsMs: number[]; hours: Hour[] };
 }
 
+/**
+ * The annotation the operator puts on every UsageReport: the day summed over its hours (totals,
+ * latency and TTFT histograms, providers), a few kilobytes. The overview reads only these (a
+ * metadata-only list); the route, model and caller breakdowns need the full reports.
+ */
+export const DAY_SUMMARY_ANNOTATION = 'tollgate.dev/day-summary';
+
+/** A UsageReport as a metadata-only list returns it. */
+export interface ReportMetadata {
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+}
+
+function isStats(x: unknown): x is Stats {
+  const s = x as Partial<Stats> | null;
+  return typeof s === 'object' && s !== null && typeof s.requests === 'number' && typeof s.costUsd === 'number' && typeof s.outcomes === 'object' && s.outcomes !== null;
+}
+
+/**
+ * A report's day summary as a report of one hour without route, model and caller breakdowns: every
+ * number but those breakdowns comes out the same (the summary is the same counters summed). Undefined
+ * when the report has no readable summary (written by an older operator): read the full report then.
+ */
+export function summaryReport(item: ReportMetadata): UsageReportObject | undefined {
+  const raw = item.metadata.annotations?.[DAY_SUMMARY_ANNOTATION];
+  if (raw === undefined) return undefined;
+  let s: { v?: unknown; date?: unknown; totals?: unknown; histogramBoundsMs?: unknown; latencyMs?: unknown; ttftMs?: unknown; byProvider?: unknown };
+  try {
+    s = JSON.parse(raw) as typeof s;
+  } catch {
+    return undefined;
+  }
+  const numbers = (x: unknown): x is number[] => Array.isArray(x) && x.every((n) => typeof n === 'number');
+  const providers = s.byProvider as Record<string, unknown> | null | undefined;
+  if (s.v !== 1 || typeof s.date !== 'string' || !isStats(s.totals) || !numbers(s.histogramBoundsMs) || !numbers(s.latencyMs) || !numbers(s.ttftMs)) return undefined;
+  if (typeof providers !== 'object' || providers === null || !Object.values(providers).every(isStats)) return undefined;
+  const totals = s.totals;
+  const hour: Hour = { hour: 0, totals, latencyMs: s.latencyMs, ttftMs: s.ttftMs, byRoute: {}, byModel: {}, byProvider: providers as Breakdown, byCaller: {} };
+  return { metadata: { name: item.metadata.name, namespace: item.metadata.namespace }, status: { date: s.date, totals, errors: errorsOf(totals), histogramBoundsMs: s.histogramBoundsMs, hours: [hour] } };
+}
+
 export const OUTCOMES = ['ok', 'rate_limited', 'budget_rejected', 'guardrail_blocked', 'rejected', 'upstream_4xx', 'upstream_5xx', 'timeout', 'cancelled'] as const;
 export const DIMENSIONS = { namespace: 'Namespace', route: 'Route', model: 'Model', provider: 'Provider', caller: 'Caller' } as const;
 export type Dimension = keyof typeof DIMENSIONS;
