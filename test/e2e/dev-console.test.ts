@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsageReportStatus } from '../../operator/api/usage-report.js';
+import { type ReportMetadata, summaryReport } from '../../operator/console/web/usage-numbers.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 
@@ -55,9 +56,12 @@ describe("tollgate dev's console", () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(items).toHaveLength(1);
-    expect(items[0]?.metadata).toEqual({ name: new Date().toISOString().slice(0, 10), namespace: 'default' });
+    expect(items[0]?.metadata).toMatchObject({ name: new Date().toISOString().slice(0, 10), namespace: 'default' });
     expect(items[0]?.status.totals).toMatchObject({ requests: 3, inputTokens: 30, outputTokens: 15 });
     expect(items[0]?.status.totals.costUsd).toBeCloseTo(0.06, 9);
+    // The overview's metadata-only list: no status, and each day's summary equal to the report's totals.
+    const listed = (await (await api('/apis/tollgate.dev/v1alpha1/namespaces/default/usagereports?as=metadata', gateway.adminToken)).json()) as { items: (ReportMetadata & { status?: unknown })[] };
+    expect(listed.items.map((i) => [i.status, summaryReport(i)?.status?.totals])).toEqual([[undefined, items[0]?.status.totals]]);
     const routes = (await (await api('/apis/tollgate.dev/v1alpha1/modelroutes', gateway.adminToken)).json()) as { items: { metadata: { name: string } }[] };
     expect(routes.items.map((r) => r.metadata.name)).toEqual(['chat']);
   });
