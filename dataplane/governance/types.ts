@@ -4,13 +4,13 @@ import type { CanonicalRequest, JsonObject, Usage } from '../core/canonical.js';
 
 /** What admission sees of a request before it is sent upstream. */
 export interface AdmissionRequest {
-  caller: Caller;
-  route: RouteConfig;
-  req: CanonicalRequest;
+  readonly caller: Caller;
+  readonly route: RouteConfig;
+  readonly req: CanonicalRequest;
   /** Cheap estimate of prompt tokens. */
-  promptTokens: number;
+  readonly promptTokens: number;
   /** The most output tokens the request can be billed for: the cap per completion (asked, else a provider or route default) × n / best_of (governance/admission outputCap). */
-  maxOutputTokens: number;
+  readonly maxOutputTokens: number;
 }
 
 /** The result of a request, for settling what admission reserved. */

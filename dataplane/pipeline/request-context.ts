@@ -86,6 +86,8 @@ export class RequestContext {
   reply: Reply | undefined;
   private prompt: number | undefined;
   private parsed: CanonicalRequest | undefined;
+  /** The last admissionRequest(): rate limits and budgets ask for the same one. */
+  private admission: AdmissionRequest | undefined;
 
   constructor(init: RequestContextInit) {
     this.runtime = init.runtime;
@@ -133,13 +135,16 @@ export class RequestContext {
 
   /** What admission (rate limits, budgets) sees of the request on `route`. */
   admissionRequest(route: RouteConfig = this.routeConfig): AdmissionRequest {
+    const last = this.admission;
+    if (last !== undefined && last.route === route && last.caller === this.caller && last.req === this.parsed && last.promptTokens === this.promptTokens) return last;
     const providers = this.runtime.providers;
     const targetDefault = (t: TargetConfig): number | undefined => {
       const provider = providers.get(t.providerId);
       return provider?.adapter.defaultOutputCap?.(provider.config);
     };
     const promptTokens = this.promptTokens;
-    return { caller: this.caller, route, req: this.request, promptTokens, maxOutputTokens: outputCap(this.request, route, promptTokens, targetDefault) };
+    this.admission = { caller: this.caller, route, req: this.request, promptTokens, maxOutputTokens: outputCap(this.request, route, promptTokens, targetDefault) };
+    return this.admission;
   }
 
   /** The first guard's reason to cut the stream now, if any. */

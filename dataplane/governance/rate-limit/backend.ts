@@ -39,6 +39,10 @@ export interface RateLimitBackend {
   readonly kind: 'local' | 'redis';
   take(checks: readonly LimitCheck[]): Promise<TakeResult>;
   adjust(checks: readonly LimitCheck[], deltas: readonly number[]): Promise<void>;
+  /** `take` without a promise, for a backend that answers in memory (the admitter prefers it). */
+  takeSync?(checks: readonly LimitCheck[]): TakeResult;
+  /** `adjust` without a promise, for a backend that answers in memory. */
+  adjustSync?(checks: readonly LimitCheck[], deltas: readonly number[]): void;
   /** Per-pod backends enforce limit / replicas; cluster-wide backends ignore it. */
   setReplicas?(replicas: number): void;
   close(): Promise<void>;

@@ -1,4 +1,4 @@
-import type { RateLimitConfig } from '../../config/snapshot.js';
+import type { RateLimitConfig, RouteConfig } from '../../config/snapshot.js';
 import type { AdmissionRequest } from '../types.js';
 import type { LimitCheck } from './backend.js';
 
@@ -39,22 +39,64 @@ export function admissionTokens(request: AdmissionRequest, policy: TokenCountPol
   return policy.countMaxOutputTokens === true ? prompt + Math.max(0, Math.ceil(request.maxOutputTokens)) : prompt;
 }
 
-/** Every bucket the request must pay into, deduplicated by key. */
-export function limitChecks(request: AdmissionRequest, policy: TokenCountPolicy = {}): LimitCheck[] {
-  const limits = request.route.rateLimits ?? [];
-  const checks = new Map<string, LimitCheck>();
-  const tokens = admissionTokens(request, policy);
-  for (const limit of limits) {
-    const scope = scopeKey(limit, request.route.id, request.caller.id);
+/** A check without its cost: what a route's limits make of one caller, the same for every request. */
+interface CheckTemplate {
+  readonly key: string;
+  readonly dimension: LimitCheck['dimension'];
+  readonly limit: number;
+  readonly description: string;
+}
+
+/** Callers whose templates one route keeps; beyond this the route starts over (a full recompute, no lost state). */
+const MAX_CALLERS_PER_ROUTE = 4096;
+
+/**
+ * Templates per route object and caller id. A new snapshot brings new route objects, so a changed
+ * limit is never served from here; the keys are built once, so a bucket lookup hashes a string
+ * that already knows its hash.
+ */
+const templates = new WeakMap<RouteConfig, Map<string, readonly CheckTemplate[]>>();
+
+function compile(route: RouteConfig, callerId: string): readonly CheckTemplate[] {
+  const checks = new Map<string, CheckTemplate>();
+  for (const limit of route.rateLimits ?? []) {
+    const scope = scopeKey(limit, route.id, callerId);
     const per = PER_TEXT[limit.per];
     if (limit.requestsPerMinute !== undefined) {
       const key = `req|${scope}|${limit.requestsPerMinute}`;
-      checks.set(key, { key, dimension: 'requests', limit: limit.requestsPerMinute, cost: 1, description: `${limit.requestsPerMinute} requests per minute ${per}` });
+      checks.set(key, { key, dimension: 'requests', limit: limit.requestsPerMinute, description: `${limit.requestsPerMinute} requests per minute ${per}` });
     }
     if (limit.tokensPerMinute !== undefined) {
       const key = `tok|${scope}|${limit.tokensPerMinute}`;
-      checks.set(key, { key, dimension: 'tokens', limit: limit.tokensPerMinute, cost: tokens, description: `${limit.tokensPerMinute} tokens per minute ${per}` });
+      checks.set(key, { key, dimension: 'tokens', limit: limit.tokensPerMinute, description: `${limit.tokensPerMinute} tokens per minute ${per}` });
     }
   }
   return [...checks.values()];
+}
+
+function templatesFor(route: RouteConfig, callerId: string): readonly CheckTemplate[] {
+  let byCaller = templates.get(route);
+  if (byCaller === undefined) {
+    byCaller = new Map();
+    templates.set(route, byCaller);
+  }
+  let found = byCaller.get(callerId);
+  if (found === undefined) {
+    if (byCaller.size >= MAX_CALLERS_PER_ROUTE) byCaller.clear();
+    found = compile(route, callerId);
+    byCaller.set(callerId, found);
+  }
+  return found;
+}
+
+/** Every bucket the request must pay into, deduplicated by key. */
+export function limitChecks(request: AdmissionRequest, policy: TokenCountPolicy = {}): LimitCheck[] {
+  const route = request.route;
+  if (route.rateLimits === undefined || route.rateLimits.length === 0) return [];
+  const found = templatesFor(route, request.caller.id);
+  const checks: LimitCheck[] = [];
+  if (found.length === 0) return checks;
+  const tokens = admissionTokens(request, policy);
+  for (const t of found) checks.push({ key: t.key, dimension: t.dimension, limit: t.limit, cost: t.dimension === 'requests' ? 1 : tokens, description: t.description });
+  return checks;
 }

@@ -65,28 +65,46 @@ export class LocalRateLimitBackend implements RateLimitBackend {
 
   takeSync(checks: readonly LimitCheck[]): TakeResult {
     const now = this.now();
-    const tokens = checks.map((c) => tokensAt(this.buckets.get(c.key), this.capacity(c), now));
-    const admitted = checks.every((c, i) => (tokens[i] ?? 0) >= tokensNeeded(c.cost, this.capacity(c)));
-    const reports = checks.map((c, i) => {
-      let t = tokens[i] ?? 0;
-      if (!admitted) return this.report(t, c, waitMs(t, c.cost, this.capacity(c)));
+    const n = checks.length;
+    const tokens = new Array<number>(n);
+    let admitted = true;
+    for (let i = 0; i < n; i++) {
+      const c = checks[i] as LimitCheck;
+      const capacity = this.capacity(c);
+      const t = tokensAt(this.buckets.get(c.key), capacity, now);
+      tokens[i] = t;
+      if (t < tokensNeeded(c.cost, capacity)) admitted = false;
+    }
+    const reports = new Array<BucketReport>(n);
+    for (let i = 0; i < n; i++) {
+      const c = checks[i] as LimitCheck;
+      let t = tokens[i] as number;
+      if (!admitted) {
+        reports[i] = this.report(t, c, waitMs(t, c.cost, this.capacity(c)));
+        continue;
+      }
       t -= c.cost;
       this.store(c, t, now);
-      return this.report(t, c, 0);
-    });
+      reports[i] = this.report(t, c, 0);
+    }
     if (admitted) this.bound(now);
     return { admitted, reports };
   }
 
   adjust(checks: readonly LimitCheck[], deltas: readonly number[]): Promise<void> {
+    this.adjustSync(checks, deltas);
+    return Promise.resolve();
+  }
+
+  adjustSync(checks: readonly LimitCheck[], deltas: readonly number[]): void {
     const now = this.now();
-    checks.forEach((c, i) => {
+    for (let i = 0; i < checks.length; i++) {
+      const c = checks[i] as LimitCheck;
       const delta = deltas[i] ?? 0;
-      if (delta === 0) return;
+      if (delta === 0) continue;
       const capacity = this.capacity(c);
       this.store(c, Math.min(capacity, tokensAt(this.buckets.get(c.key), capacity, now) + delta), now);
-    });
-    return Promise.resolve();
+    }
   }
 
   close(): Promise<void> {

@@ -39,6 +39,18 @@ describe('limitChecks', () => {
     expect(limitChecks(admission(route, caller('app'), 40, 200), { countMaxOutputTokens: true }).map((c) => c.cost)).toEqual([1, 240, 1, 240]);
     expect(limitChecks(admission(testRoute([]), caller('app')))).toEqual([]);
   });
+
+  it('charges each request its own estimate on remembered keys, and a new route object gets its own limits', () => {
+    const route = testRoute([{ per: 'RouteAndCaller', requestsPerMinute: 10, tokensPerMinute: 500 }]);
+    expect(limitChecks(admission(route, caller('app'), 40)).map((c) => c.cost)).toEqual([1, 40]);
+    expect(limitChecks(admission(route, caller('app'), 7)).map((c) => c.cost)).toEqual([1, 7]);
+    expect(limitChecks(admission(route, caller('other'), 7)).map((c) => c.key)).toEqual(['req|route=team-a/chat|caller=sa:team-a/other|10', 'tok|route=team-a/chat|caller=sa:team-a/other|500']);
+    // A new snapshot brings new route objects: a changed limit takes effect at once.
+    const changed = testRoute([{ per: 'RouteAndCaller', requestsPerMinute: 20 }]);
+    expect(limitChecks(admission(changed, caller('app'), 7)).map((c) => [c.key, c.limit, c.description])).toEqual([
+      ['req|route=team-a/chat|caller=sa:team-a/app|20', 20, '20 requests per minute per caller on this route'],
+    ]);
+  });
 });
 
 describe('RateLimitAdmitter', () => {

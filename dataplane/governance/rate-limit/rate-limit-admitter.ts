@@ -70,9 +70,10 @@ export class RateLimitAdmitter implements Admitter {
   async admit(request: AdmissionRequest): Promise<Admission> {
     const checks = limitChecks(request, this.opts);
     if (checks.length === 0) return NO_LIMITS;
+    const backend = this.opts.backend;
     let result: TakeResult;
     try {
-      result = await this.opts.backend.take(checks);
+      result = backend.takeSync !== undefined ? backend.takeSync(checks) : await backend.take(checks);
     } catch (err) {
       this.backendFailed(err, 'take');
       if (this.failMode === 'open') {
@@ -113,14 +114,30 @@ export class RateLimitAdmitter implements Admitter {
   }
 
   private correct(checks: readonly LimitCheck[], settlement: Settlement): void {
-    const tokenChecks = checks.filter((c) => c.dimension === 'tokens');
-    if (tokenChecks.length === 0) return;
     const usage = settlement.usage;
     const used = usage === undefined ? 0 : usage.inputTokens + usage.outputTokens;
+    const tokenChecks: LimitCheck[] = [];
     // Positive: refund what the estimate over-charged; negative: charge the rest.
-    const deltas = tokenChecks.map((c) => c.cost - used);
-    if (deltas.every((d) => d === 0)) return;
-    const p = this.opts.backend.adjust(tokenChecks, deltas).catch((err: unknown) => this.backendFailed(err, 'adjust'));
+    const deltas: number[] = [];
+    let change = false;
+    for (const c of checks) {
+      if (c.dimension !== 'tokens') continue;
+      tokenChecks.push(c);
+      const delta = c.cost - used;
+      deltas.push(delta);
+      if (delta !== 0) change = true;
+    }
+    if (!change) return;
+    const backend = this.opts.backend;
+    if (backend.adjustSync !== undefined) {
+      try {
+        backend.adjustSync(tokenChecks, deltas);
+      } catch (err) {
+        this.backendFailed(err, 'adjust');
+      }
+      return;
+    }
+    const p = backend.adjust(tokenChecks, deltas).catch((err: unknown) => this.backendFailed(err, 'adjust'));
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
   }
