@@ -151,9 +151,13 @@ export class Dataplane {
     } else {
       this.exactBudgets = new ExactBudgetAdmitter({ ...exact, pod, logger: opts.logger }, () => this.store.current?.snapshot);
       // Rolling windows are not kept in Redis: the reported ledger keeps them.
+      // Made once per snapshot: the admitter remembers which budgets apply per budgets list.
+      let rollingOf: { of: Snapshot; rolling: Snapshot } | undefined;
       const rolling = (): Snapshot | undefined => {
         const s = this.store.current?.snapshot;
-        return s === undefined ? undefined : { ...s, budgets: s.budgets.filter((b) => !isExact(b)) };
+        if (s === undefined) return undefined;
+        if (rollingOf?.of !== s) rollingOf = { of: s, rolling: { ...s, budgets: s.budgets.filter((b) => !isExact(b)) } };
+        return rollingOf.rolling;
       };
       this.budgets = [this.exactBudgets, new BudgetAdmitter(this.ledger, this.reporter, rolling)];
     }

@@ -73,4 +73,17 @@ describe('BudgetAdmitter', () => {
     await expect(admitter.admit(ask)).rejects.toThrow(/120 of 500 tokens/); // 120 + 400 > 500
     await admitter.admit({ ...ask, maxOutputTokens: 200 }); // 120 + 300 ≤ 500
   });
+
+  it('follows the snapshot: a budget added or removed applies to the next request on the same route', async () => {
+    const ledger = new BudgetLedger('pod-1', { standalone: true });
+    const reporter = new UsageReporter(ledger, { logger: pino({ level: 'silent' }) });
+    let snapshot = { budgets: [] as BudgetConfig[] } as unknown as Snapshot;
+    const admitter = new BudgetAdmitter(ledger, reporter, () => snapshot);
+    await admitter.admit(ask);
+    snapshot = { budgets: [budget({ amount: 0.1 })] } as unknown as Snapshot;
+    await expect(admitter.admit(ask)).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
+    await expect(admitter.admit({ ...ask, caller: { kind: 'serviceaccount', namespace: 'team-b', name: 'app', id: 'sa:team-b/app' } })).resolves.toBeDefined();
+    snapshot = { budgets: [] as BudgetConfig[] } as unknown as Snapshot;
+    await expect(admitter.admit(ask)).resolves.toBeDefined();
+  });
 });

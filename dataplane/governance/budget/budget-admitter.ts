@@ -18,6 +18,9 @@ export function applicableBudgets(budgets: readonly BudgetConfig[], caller: Call
   });
 }
 
+/** Callers whose applicable budgets one route remembers; beyond this it starts over. */
+const MAX_CALLERS_PER_ROUTE = 4096;
+
 /** The most a request can cost on this route: its prompt estimate plus the output cap, at the priciest target. */
 export function worstCase(route: RouteConfig, promptTokens: number, maxOutputTokens: number): { usd: number; tokens: number } {
   const price = (p: Pricing): number => (promptTokens * p.inputPerMTok + maxOutputTokens * p.outputPerMTok) / 1e6;
@@ -66,6 +69,12 @@ export class Downgrade extends Error {
  * and settles with the real usage when the response ends (a record for the usage report).
  */
 export class BudgetAdmitter implements Admitter {
+  /**
+   * applicableBudgets per route object and caller id, for the budgets list it was computed from:
+   * the answer depends on nothing else, and a new snapshot brings new lists and route objects.
+   */
+  private readonly applicable = new WeakMap<RouteConfig, { budgets: readonly BudgetConfig[]; byCaller: Map<string, readonly BudgetConfig[]> }>();
+
   constructor(
     private readonly ledger: BudgetLedger,
     private readonly reporter: UsageReporter,
@@ -73,8 +82,24 @@ export class BudgetAdmitter implements Admitter {
     private readonly now: () => number = Date.now,
   ) {}
 
+  private budgetsFor(all: readonly BudgetConfig[], caller: Caller, route: RouteConfig): readonly BudgetConfig[] {
+    if (all.length === 0) return [];
+    let entry = this.applicable.get(route);
+    if (entry === undefined || entry.budgets !== all) {
+      entry = { budgets: all, byCaller: new Map() };
+      this.applicable.set(route, entry);
+    }
+    let found = entry.byCaller.get(caller.id);
+    if (found === undefined) {
+      if (entry.byCaller.size >= MAX_CALLERS_PER_ROUTE) entry.byCaller.clear();
+      found = applicableBudgets(all, caller, route);
+      entry.byCaller.set(caller.id, found);
+    }
+    return found;
+  }
+
   async admit(request: AdmissionRequest): Promise<Admission> {
-    const budgets = applicableBudgets(this.snapshot()?.budgets ?? [], request.caller, request.route);
+    const budgets = this.budgetsFor(this.snapshot()?.budgets ?? [], request.caller, request.route);
     if (budgets.length === 0) return { headers: {}, settle: () => undefined };
     const now = this.now();
     const worst = worstCase(request.route, request.promptTokens, request.maxOutputTokens);

@@ -89,6 +89,19 @@ describe('Authenticator', () => {
     expect(index.find('key-9999')?.name).toBe('k9999');
     expect(index.find('key-10000')).toBeUndefined();
   });
+
+  it('answers one API key with one caller per snapshot, and a new snapshot with its own labels', async () => {
+    const auth = new Authenticator();
+    const first = await auth.authenticate(header('k1'), keys);
+    expect(first).toEqual({ kind: 'apikey', namespace: 'team-a', name: 'ci', labels: { team: 'ci' }, id: 'key:team-a/ci' });
+    expect(await auth.authenticate(header('k1'), keys)).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    const relabelled = new ApiKeyIndex({
+      apiKeys: [{ hmacSha256: secret(apiKeyDigest('k1', HASH_KEY)), namespace: 'team-a', name: 'ci', labels: { team: 'ops' } }],
+      apiKeyHashKey: secret(HASH_KEY),
+    });
+    expect((await auth.authenticate(header('k1'), relabelled)).labels).toEqual({ team: 'ops' });
+  });
 });
 
 describe('mayCall', () => {

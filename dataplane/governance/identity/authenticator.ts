@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ApiKeyConfig } from '../../config/snapshot.js';
 import type { ApiKeyIndex } from '../../runtime/api-key-index.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import { ANONYMOUS, type Caller } from '../../core/caller.js';
@@ -37,6 +38,8 @@ function looksLikeJwt(token: string): boolean {
  */
 export class Authenticator {
   private readonly verifier: ServiceAccountVerifier | undefined;
+  /** One caller per key of a snapshot, made on its first request (frozen: every request of that key shares it). */
+  private readonly callers = new WeakMap<ApiKeyConfig, Caller>();
 
   constructor(opts: AuthenticatorOptions = {}) {
     const { reviewer, ...limits } = opts;
@@ -54,7 +57,12 @@ export class Authenticator {
     if (looksLikeJwt(credential)) return this.serviceAccount(credential, createHash('sha256').update(credential).digest('hex'));
     const key = apiKeys.find(credential);
     if (key === undefined) return invalid('invalid API key');
-    return { kind: 'apikey', namespace: key.namespace, name: key.name, labels: key.labels, id: `key:${key.namespace}/${key.name}` };
+    let caller = this.callers.get(key);
+    if (caller === undefined) {
+      caller = Object.freeze({ kind: 'apikey', namespace: key.namespace, name: key.name, labels: key.labels, id: `key:${key.namespace}/${key.name}` });
+      this.callers.set(key, caller);
+    }
+    return caller;
   }
 
   private async serviceAccount(token: string, cacheKey: string): Promise<Caller> {
