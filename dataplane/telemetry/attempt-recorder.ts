@@ -5,6 +5,7 @@ import type { StreamStep, UpstreamFailure, Usage } from '../core/canonical.js';
 import type { AttemptResult } from '../core/canonical.js';
 import type { AttemptTelemetry } from './gateway-observer.js';
 import { GENAI, ResponseFacts } from './genai-attributes.js';
+import type { TargetSeries } from './target-series.js';
 import type { TelemetryContext } from './telemetry-context.js';
 
 type Stream = AsyncGenerator<StreamStep, void, undefined>;
@@ -83,6 +84,8 @@ export class AttemptRecorder implements AttemptTelemetry {
     readonly provider: RuntimeProvider,
     baseUrl: string,
     n: number,
+    /** The target's metric series on the owner's route. */
+    readonly series: TargetSeries,
   ) {
     this.labels = { route: owner.routeId, provider: target.providerId, upstream_model: target.model };
     const parent = owner.traceContext;

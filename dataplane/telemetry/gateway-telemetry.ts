@@ -8,6 +8,7 @@ import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.js'
 import type { CircuitState, GatewayObserver, RequestTelemetry } from './gateway-observer.js';
 import { OPERATION_BY_PATH, ServerAddresses } from './genai-attributes.js';
 import { RequestRecorder } from './request-recorder.js';
+import { SeriesCache } from './target-series.js';
 import type { TelemetryContext } from './telemetry-context.js';
 
 export interface GatewayTelemetryOptions {
@@ -35,6 +36,7 @@ export class GatewayTelemetry implements GatewayObserver {
       propagator: new W3CTraceContextPropagator(),
       logger: opts.logger,
       addresses: new ServerAddresses(),
+      series: new SeriesCache(this.metrics),
       ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
     };
   }

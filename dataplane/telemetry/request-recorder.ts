@@ -135,13 +135,14 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     }
     this.lastTarget = target;
     this.attempts++;
-    return new AttemptRecorder(this.ctx, this, target, provider, baseUrl, this.attempts);
+    const series = this.ctx.series.of(this.routeId, this.route?.model ?? NONE, target);
+    return new AttemptRecorder(this.ctx, this, target, provider, baseUrl, this.attempts, series);
   }
 
   attemptDecided(attempt: AttemptRecorder, outcome: string, ms: number): void {
-    const labels = { ...attempt.labels, outcome };
-    this.ctx.metrics.attempts.inc(labels);
-    this.ctx.metrics.upstreamDuration.observe(labels, ms / 1000);
+    const series = attempt.series.attempt(outcome);
+    series.count.inc();
+    series.duration.observe(ms / 1000);
     this.upstreamMs += ms;
     if (outcome === 'success') {
       this.serving = attempt;
@@ -165,11 +166,20 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     if (this.usage !== undefined) return;
     this.usage = record;
     const { metrics } = this.ctx;
-    const labels = { route: record.routeId, model: record.model, provider: record.providerId, upstream_model: record.upstreamModel };
-    metrics.tokens.inc({ ...labels, type: 'input' }, record.inputTokens);
-    metrics.tokens.inc({ ...labels, type: 'output' }, record.outputTokens);
-    metrics.tokens.inc({ ...labels, type: 'cached_input' }, record.cachedInputTokens);
-    metrics.cost.inc(labels, record.costUsd);
+    const series = this.serving?.series;
+    if (series !== undefined && series.routeId === record.routeId && series.model === record.model && series.target.providerId === record.providerId && series.target.model === record.upstreamModel) {
+      const usage = series.usage();
+      usage.input.inc(record.inputTokens);
+      usage.output.inc(record.outputTokens);
+      usage.cachedInput.inc(record.cachedInputTokens);
+      usage.cost.inc(record.costUsd);
+    } else {
+      const labels = { route: record.routeId, model: record.model, provider: record.providerId, upstream_model: record.upstreamModel };
+      metrics.tokens.inc({ ...labels, type: 'input' }, record.inputTokens);
+      metrics.tokens.inc({ ...labels, type: 'output' }, record.outputTokens);
+      metrics.tokens.inc({ ...labels, type: 'cached_input' }, record.cachedInputTokens);
+      metrics.cost.inc(labels, record.costUsd);
+    }
     const target = { route: record.routeId, provider: record.providerId, upstream_model: record.upstreamModel };
     if (record.estimated) metrics.estimated.inc({ ...target, reason: record.estimateReason ?? 'missing' });
     if (record.stream && this.firstChunkAt !== undefined && this.streamEndAt !== undefined && record.outputTokens > 1) {
@@ -254,8 +264,15 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     if (this.operation !== undefined) {
       const { metrics } = this.ctx;
       metrics.inflight.dec();
-      metrics.requests.inc({ operation: this.operation, route: this.routeId, model, provider, upstream_model: upstreamModel, status_class: cls });
-      metrics.requestDuration.observe({ route: this.routeId, model, provider, status_class: cls }, durationMs / 1000);
+      const series = served?.series;
+      if (series !== undefined && series.routeId === this.routeId && series.model === model) {
+        const request = series.request(this.operation, cls);
+        request.count.inc();
+        request.duration.observe(durationMs / 1000);
+      } else {
+        metrics.requests.inc({ operation: this.operation, route: this.routeId, model, provider, upstream_model: upstreamModel, status_class: cls });
+        metrics.requestDuration.observe({ route: this.routeId, model, provider, status_class: cls }, durationMs / 1000);
+      }
     }
     const errorType = this.streamFailure ?? (status >= 500 ? (this.lastFailure ?? String(status)) : undefined);
     this.endSpan(status, errorType);

@@ -30,4 +30,17 @@ describe('SummedCounter', () => {
     expect(() => c.inc({ route: 'a', type: 'in' }, -1)).toThrow(/decrease/);
     expect(() => c.inc({ route: 'a', type: 'in' }, Number.NaN)).toThrow(TypeError);
   });
+
+  it('a resolved series adds to the same sums as inc with its labels, and is shown only once incremented', async () => {
+    const { c, registry } = counter();
+    const series = c.series({ route: 'a', type: 'in' });
+    c.series({ route: 'b', type: 'in' });
+    expect(await registry.metrics()).not.toContain('t_total{');
+    series.inc(2);
+    c.inc({ route: 'a', type: 'in' }, 3);
+    series.inc();
+    expect(() => series.inc(-1)).toThrow(/decrease/);
+    const values = (await registry.getSingleMetric('t_total')?.get())?.values.map((v) => [v.labels, v.value]);
+    expect(values).toEqual([[{ route: 'a', type: 'in' }, 6]]);
+  });
 });

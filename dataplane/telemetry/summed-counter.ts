@@ -36,15 +36,39 @@ export class SummedCounter<T extends string> {
 
   /** As Counter.inc, and refused the same way: a negative or non-finite value throws here, at the caller. */
   inc(labels: LabelValues<T>, value = 1): void {
-    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
-    if (value < 0) throw new Error('It is not possible to decrease a counter');
+    add(this.pendingOf(labels), value);
+  }
+
+  /**
+   * One label set's series, resolved once: its `inc` is `inc(labels, value)` without the key. A
+   * series is never dropped from the Map, so a handle stays valid for the counter's life.
+   */
+  series(labels: LabelValues<T>): CounterSeries {
+    const p = this.pendingOf(labels);
+    return { inc: (value = 1) => add(p, value) };
+  }
+
+  private pendingOf(labels: LabelValues<T>): Pending<T> {
     let key = '';
     for (const name of this.names) key += `${labels[name] ?? ''}\u0000`;
-    const p = this.pending.get(key);
-    if (p === undefined) this.pending.set(key, { labels, value, dirty: true });
-    else {
-      p.value += value;
-      p.dirty = true;
+    let p = this.pending.get(key);
+    if (p === undefined) {
+      // Shown from its first increment on (by 0 too), as before: a resolved series not yet incremented is not shown.
+      p = { labels, value: 0, dirty: false };
+      this.pending.set(key, p);
     }
+    return p;
   }
+}
+
+/** A counter series resolved by SummedCounter.series. */
+export interface CounterSeries {
+  inc(value?: number): void;
+}
+
+function add<T extends string>(p: Pending<T>, value: number): void {
+  if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
+  if (value < 0) throw new Error('It is not possible to decrease a counter');
+  p.value += value;
+  p.dirty = true;
 }

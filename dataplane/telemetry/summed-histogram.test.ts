@@ -30,4 +30,23 @@ describe('SummedHistogram', () => {
     const s = new SummedHistogram({ ...config, registers: [] });
     expect(() => s.observe({ route: 'a', outcome: 'success' }, Number.NaN)).toThrow(TypeError);
   });
+
+  it('a resolved series scrapes as observe with its labels, shows only once observed, and survives a reset', async () => {
+    const plain = new Registry();
+    const summed = new Registry();
+    const h = new Histogram({ ...config, registers: [plain] });
+    const s = new SummedHistogram({ ...config, registers: [summed] });
+    const a = s.series({ route: 'a', outcome: 'success' });
+    const b = s.series({ outcome: 'Timeout', route: 'b' });
+    expect(await summed.metrics()).toBe(await plain.metrics());
+    feed((labels, v) => h.observe(labels, v));
+    feed((labels, v) => (labels.route === 'a' ? a : b).observe(v));
+    expect(await summed.metrics()).toBe(await plain.metrics());
+    plain.resetMetrics();
+    summed.resetMetrics();
+    h.observe({ route: 'a', outcome: 'success' }, 0.2);
+    a.observe(0.2);
+    expect(await summed.metrics()).toBe(await plain.metrics());
+    expect(() => a.observe(Number.POSITIVE_INFINITY)).toThrow(TypeError);
+  });
 });

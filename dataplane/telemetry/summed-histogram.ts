@@ -17,6 +17,11 @@ interface ExportValue {
   exemplar?: null;
 }
 
+/** A histogram series resolved by SummedHistogram.series. */
+export interface HistogramSeries {
+  observe(value: number): void;
+}
+
 /**
  * A prom-client Histogram whose observations go to a Map of bucket counts per label set (keyed by
  * the label values in `labelNames` order) instead of through prom-client's label validation and
@@ -26,9 +31,11 @@ interface ExportValue {
 export class SummedHistogram<T extends string> extends Histogram<T> {
   private readonly names: readonly T[];
   private readonly bounds: readonly number[];
-  private readonly series = new Map<string, Series<T>>();
+  private readonly byKey = new Map<string, Series<T>>();
   private readonly metricName: string;
   private readonly metricHelp: string;
+  /** Counts resets, so that a resolved series handle notices its series was dropped. */
+  private generation = 0;
 
   constructor(config: HistogramConfiguration<T> & { buckets: number[] }) {
     super(config);
@@ -47,15 +54,42 @@ export class SummedHistogram<T extends string> extends Histogram<T> {
   override observe(labelsOrValue: LabelValues<T> | number | ObserveDataWithExemplar<T>, maybeValue?: number): void {
     if (typeof labelsOrValue !== 'object' || maybeValue === undefined) throw new Error('SummedHistogram takes observe(labels, value) only');
     const labels = labelsOrValue as LabelValues<T>;
-    const value = maybeValue;
-    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
+    if (!Number.isFinite(maybeValue)) throw new TypeError(`Value is not a valid number: ${maybeValue}`);
+    this.add(this.seriesOf(labels), maybeValue);
+  }
+
+  /**
+   * One label set's series, resolved once: its `observe` is `observe(labels, value)` without the
+   * key. After a reset (which drops every series) the handle finds or makes its series again.
+   */
+  series(labels: LabelValues<T>): HistogramSeries {
+    // Made on the first observation: a series shows in a scrape once it was observed, as in prom-client.
+    let generation = this.generation;
+    let s: Series<T> | undefined;
+    return {
+      observe: (value: number) => {
+        if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
+        if (s === undefined || generation !== this.generation) {
+          generation = this.generation;
+          s = this.seriesOf(labels);
+        }
+        this.add(s, value);
+      },
+    };
+  }
+
+  private seriesOf(labels: LabelValues<T>): Series<T> {
     let key = '';
     for (const name of this.names) key += `${labels[name] ?? ''}\u0000`;
-    let s = this.series.get(key);
+    let s = this.byKey.get(key);
     if (s === undefined) {
       s = { labels, counts: this.bounds.map(() => 0), sum: 0, count: 0 };
-      this.series.set(key, s);
+      this.byKey.set(key, s);
     }
+    return s;
+  }
+
+  private add(s: Series<T>, value: number): void {
     s.sum += value;
     s.count += 1;
     const { bounds } = this;
@@ -69,7 +103,8 @@ export class SummedHistogram<T extends string> extends Histogram<T> {
 
   override reset(): void {
     // prom-client's constructor calls reset() before the fields of this class exist.
-    (this.series as Map<string, Series<T>> | undefined)?.clear();
+    (this.byKey as Map<string, Series<T>> | undefined)?.clear();
+    this.generation = (this.generation ?? 0) + 1;
     super.reset();
   }
 
@@ -78,7 +113,7 @@ export class SummedHistogram<T extends string> extends Histogram<T> {
     const name = this.metricName;
     const bucket = `${name}_bucket`;
     const values: ExportValue[] = [];
-    for (const s of this.series.values()) {
+    for (const s of this.byKey.values()) {
       let acc = 0;
       this.bounds.forEach((le, i) => {
         acc += s.counts[i] ?? 0;

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { RequestUsage } from '../config/request-usage.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { ServerAddresses } from './genai-attributes.js';
+import type { SeriesCache } from './target-series.js';
 
 /** What every request's recorder shares: metrics, the tracer (absent when tracing is off), the access log. */
 export interface TelemetryContext {
@@ -11,6 +12,8 @@ export interface TelemetryContext {
   propagator: TextMapPropagator;
   logger: Logger;
   addresses: ServerAddresses;
+  /** Metric series per served target, resolved once. */
+  series: SeriesCache;
   /** Every finished inference request, for usage history (the usage reporter). */
   onRequest?: (usage: RequestUsage, costUsd: number) => void;
 }
