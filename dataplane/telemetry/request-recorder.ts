@@ -25,6 +25,12 @@ function admissionOf(decision: AdmissionDecision | undefined): RequestEnd['admis
   return decision.result;
 }
 
+/** The namespace part of a route id (`<namespace>/<name>`), without splitting it into an array. */
+function namespaceOf(routeId: string): string {
+  const slash = routeId.indexOf('/');
+  return slash < 0 ? routeId : routeId.slice(0, slash);
+}
+
 function numberParam(body: JsonObject, name: string): number | undefined {
   const v = body[name];
   return typeof v === 'number' ? v : undefined;
@@ -283,7 +289,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   /** The request as usage history counts it; not counted when no namespace is known (no route, no verified caller). */
   private report(status: number, durationMs: number): void {
     const onRequest = this.ctx.onRequest;
-    const namespace = this.route?.id.split('/')[0] ?? this.who?.namespace;
+    const namespace = this.route === undefined ? this.who?.namespace : namespaceOf(this.route.id);
     if (onRequest === undefined || namespace === undefined || namespace.length === 0) return;
     const usage = this.usage;
     const end: RequestEnd = {
@@ -311,8 +317,10 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     if (provider !== undefined) record.provider = provider;
     if (this.who !== undefined) record.caller = this.who.id;
     if (this.firstChunkAt !== undefined) record.ttftMs = Math.round(this.firstChunkAt - this.started);
-    const guardrails = this.guardrailDecisions.slice(0, MAX_GUARDRAIL_DECISIONS).flatMap((d) => (isGuardrailAction(d.action) ? [{ policy: d.policy, rule: d.rule, action: d.action }] : []));
-    if (guardrails.length > 0) record.guardrails = guardrails;
+    if (this.guardrailDecisions.length > 0) {
+      const guardrails = this.guardrailDecisions.slice(0, MAX_GUARDRAIL_DECISIONS).flatMap((d) => (isGuardrailAction(d.action) ? [{ policy: d.policy, rule: d.rule, action: d.action }] : []));
+      if (guardrails.length > 0) record.guardrails = guardrails;
+    }
     onRequest(record, usage?.costUsd ?? 0);
   }
 
