@@ -2,8 +2,9 @@ import { MAX_ERROR_BODY_BYTES, type RouteLimits } from '../config/route-limits.j
 import type { TargetConfig } from '../config/snapshot.js';
 import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import { type SseEvent, SseEventTooLarge, SseParser } from '../sse/sse-parser.js';
+import { Readable } from 'node:stream';
 import { readWhole, sendForWhole } from '../upstream/read-capped.js';
-import type { WholeResponse } from '../upstream/transport.js';
+import type { UpstreamResponse, WholeResponse } from '../upstream/transport.js';
 import type { UpstreamSignal } from '../upstream/attempt-signal.js';
 import type { ClientLink } from './client-link.js';
 import { scrubFailure, scrubStep } from '../providers/scrub-credentials.js';
@@ -29,44 +30,56 @@ function tooLarge(status: number, what: string, limitBytes: number, setting: str
  * The upstream stream as steps. A step that carries a failure (upstream error text) is scrubbed
  * here, where it is made, so the stream needs no second generator around it (see scrubbed).
  */
-async function* streamSteps(body: AsyncIterable<Uint8Array>, req: CanonicalRequest, provider: RuntimeProvider, limits: RouteLimits): AsyncGenerator<StreamStep, void, undefined> {
+async function* streamSteps(res: UpstreamResponse, req: CanonicalRequest, provider: RuntimeProvider, limits: RouteLimits): AsyncGenerator<StreamStep, void, undefined> {
   const clean = (step: StreamStep): StreamStep => (step.failure === undefined ? step : scrubStep(step, providerSecrets(provider.config)));
-  const binary = provider.adapter.createByteStreamTransformer?.(req);
-  if (binary !== undefined) {
-    // Providers that do not stream SSE (AWS event-stream framing) decode the bytes themselves.
+  // Once the stream is complete its body is let go with discard() (which reads what is left, the
+  // chunked terminator, and gives the connection back), not destroyed: leaving a `for await` over a
+  // Node stream destroys it with a new AbortError (a captured stack), once at the end of every stream.
+  const body = res.body instanceof Readable ? res.body.iterator({ destroyOnReturn: false }) : res.body;
+  let complete = false;
+  try {
+    const binary = provider.adapter.createByteStreamTransformer?.(req);
+    if (binary !== undefined) {
+      // Providers that do not stream SSE (AWS event-stream framing) decode the bytes themselves.
+      for await (const bytes of body) {
+        for (const step of binary.onBytes(bytes)) {
+          complete = step.done === true;
+          yield clean(step);
+          if (step.done === true || step.failure !== undefined) return;
+        }
+      }
+      yield clean(binary.onEnd());
+      return;
+    }
+    const parser = new SseParser(limits.maxStreamEventBytes);
+    const transformer = provider.adapter.createStreamTransformer(req);
     for await (const bytes of body) {
-      for (const step of binary.onBytes(bytes)) {
+      let events: SseEvent[];
+      try {
+        events = parser.push(bytes);
+      } catch (err) {
+        if (!(err instanceof SseEventTooLarge)) throw err;
+        // Leaving the loop stops reading the upstream.
+        yield clean({ chunks: [], failure: tooLarge(200, 'stream event', err.limitBytes, 'maxStreamEventBytes') });
+        return;
+      }
+      for (const event of events) {
+        const step = transformer.onEvent(event);
+        complete = step.done === true;
         yield clean(step);
         if (step.done === true || step.failure !== undefined) return;
       }
     }
-    yield clean(binary.onEnd());
-    return;
-  }
-  const parser = new SseParser(limits.maxStreamEventBytes);
-  const transformer = provider.adapter.createStreamTransformer(req);
-  for await (const bytes of body) {
-    let events: SseEvent[];
-    try {
-      events = parser.push(bytes);
-    } catch (err) {
-      if (!(err instanceof SseEventTooLarge)) throw err;
-      // Leaving the loop stops reading the upstream.
-      yield clean({ chunks: [], failure: tooLarge(200, 'stream event', err.limitBytes, 'maxStreamEventBytes') });
-      return;
-    }
-    for (const event of events) {
+    for (const event of parser.end()) {
       const step = transformer.onEvent(event);
       yield clean(step);
       if (step.done === true || step.failure !== undefined) return;
     }
+    yield clean(transformer.onEnd());
+  } finally {
+    if (complete) res.discard();
+    else if (res.body instanceof Readable) res.body.destroy();
   }
-  for (const event of parser.end()) {
-    const step = transformer.onEvent(event);
-    yield clean(step);
-    if (step.done === true || step.failure !== undefined) return;
-  }
-  yield clean(transformer.onEnd());
 }
 
 /** What a transport error code means, for the person reading the client's error (never the raw code). */
@@ -208,7 +221,7 @@ async function attemptUpstream(
     if (!req.stream) return complete(req, provider, await sendForWhole(provider.transport, upstreamReq, sending), limits.maxResponseBytes);
     const res = await provider.transport.send(upstreamReq, sending);
     if (res.status < 200 || res.status >= 300) return complete(req, provider, await readWhole(res, sending), limits.maxResponseBytes);
-    const steps = streamSteps(res.body, req, provider, limits);
+    const steps = streamSteps(res, req, provider, limits);
     const first: StreamStep[] = [];
     for (;;) {
       const next = await steps.next();

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { CanonicalRequest, StreamStep } from '../core/canonical.js';
 import { secret } from '../config/secret-value.js';
@@ -30,9 +31,9 @@ function sse(events: string[]): Transport {
   };
 }
 
-async function attempt(events: string[]) {
+async function attempt(events: string[], transport = sse(events)) {
   const snapshot: Snapshot = { schemaVersion: SNAPSHOT_SCHEMA_VERSION, version: 'v', providers: [provider], routes: [testRoute([], { targets: [target] })], apiKeys: [], budgets: [], namespaces: {} };
-  const built = buildRuntimeSnapshot(snapshot, sse(events));
+  const built = buildRuntimeSnapshot(snapshot, transport);
   if (!built.ok) throw new Error(built.error);
   const runtime = built.runtime.providers.get(provider.id);
   if (runtime === undefined) throw new Error('no provider');
@@ -60,5 +61,26 @@ describe('stream steps are scrubbed', () => {
     if (result.ok || !('failure' in result)) throw new Error(`expected a failure, got ${JSON.stringify(result)}`);
     expect(result.failure.message).toContain('[redacted]');
     expect(JSON.stringify(result)).not.toContain(KEY);
+  });
+});
+
+describe('a completed stream lets its upstream body go', () => {
+  it('with discard(), not destroyed with an AbortError when the reader stops at [DONE]', async () => {
+    // A Node stream, as undici's body is: [DONE] arrives before the body has ended.
+    const body = new Readable({ read() {} });
+    let discarded = 0;
+    const transport: Transport = {
+      send: async (): Promise<UpstreamResponse> => ({ status: 200, headers: { 'content-type': 'text/event-stream' }, body, discard: () => void discarded++ }),
+    };
+    body.push(`${chunk}\n\n`);
+    const result = await attempt([], transport);
+    if (!result.ok || result.kind !== 'stream') throw new Error(`expected a stream, got ${JSON.stringify(result)}`);
+    body.push('data: [DONE]\n\n');
+    const next = await result.rest.next();
+    expect(next.value?.done).toBe(true);
+    // What the write-back does once it has written [DONE].
+    await result.rest.return(undefined);
+    expect(discarded).toBe(1);
+    expect(body.errored).toBeNull();
   });
 });
