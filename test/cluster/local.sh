@@ -35,22 +35,30 @@ ours() {
   tr '\0' ' ' <"/proc/${pid}/cmdline" | grep -q -- 'tollgate.js'
 }
 
-# stop <pidfile>: SIGTERM (data planes drain and report), SIGKILL after 20 s; removes the pidfile.
+# stop <pidfile>...: SIGTERM to each at once (data planes drain and report), SIGKILL to what still
+# runs after 20 s; removes the pidfiles.
 stop() {
-  local pidf="$1" i
-  if ours "${pidf}"; then
-    kill -TERM "$(cat "${pidf}")" 2>/dev/null || true
-    for ((i = 0; i < 200; i++)); do ours "${pidf}" || break; sleep 0.1; done
+  local pidf i running
+  for pidf in "$@"; do ours "${pidf}" && kill -TERM "$(cat "${pidf}")" 2>/dev/null || true; done
+  for ((i = 0; i < 200; i++)); do
+    running=0
+    for pidf in "$@"; do ours "${pidf}" && running=1; done
+    ((running)) || break
+    sleep 0.1
+  done
+  for pidf in "$@"; do
     if ours "${pidf}"; then kill -KILL "$(cat "${pidf}")" 2>/dev/null || true; fi
-  fi
-  rm -f "${pidf}"
+    rm -f "${pidf}"
+  done
 }
 
 down() {
-  local dir="$1/local" f
+  local dir="$1/local"
   [[ -d "${dir}" ]] || { log "nothing to stop in ${dir}"; return 0; }
+  # The data planes first, while the operator still takes their last usage reports (without it,
+  # each would wait its whole drain timeout for an operator to report to).
+  stop "${dir}"/dataplane-*.pid
   stop "${dir}/operator.pid"
-  for f in "${dir}"/dataplane-*.pid; do [[ -e "${f}" ]] && stop "${f}"; done
   rm -f "${dir}/admin-token"
   log "stopped the operator and the data planes (logs kept in ${dir})"
 }
