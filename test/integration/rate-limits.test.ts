@@ -28,7 +28,9 @@ let pods: Proc[] = [];
 const route = (name: string) => anonymousRoute('team-a', name, `  rateLimits: [{ per: Route, requestsPerMinute: ${LIMIT} }]\n`);
 
 async function startPods(env: Record<string, string>): Promise<void> {
-  for (const p of pods) await p.kill('SIGTERM');
+  // SIGKILL, all at once: each SIGTERM drain would wait ~20 s for its keep-alive clients, and
+  // nothing here checks the drain.
+  await Promise.all(pods.map((p) => p.kill()));
   pods = IPS.map((ip) => startDataplane(ip, { operatorUrl: `http://127.0.0.1:${OPERATOR_PORT}`, env }));
   for (const ip of IPS) await eventually(() => post(ip, 'warmup').then((s) => expect(s).toBe(200)), `pod ${ip}`, 30_000);
   // Usage reports tell each pod how many replicas share the per-pod limits.
@@ -85,9 +87,12 @@ describe('cluster-wide rate limits with three data-plane processes', () => {
 
   it('Redis backend: the limit holds exactly across pods', async () => {
     await startPods({ TOLLGATE_REDIS_URL: redis.url });
+    const started = Date.now();
     const { admitted } = await burst('shared', 3 * LIMIT, 9);
-    // One refill (a request every 2 s) can land during the burst.
+    // The bucket refills a request every 2 s: one refill can land during a burst of under 2 s, one
+    // more for every further 2 s the burst takes on a loaded machine.
+    const refills = 1 + Math.floor((Date.now() - started) / (60_000 / LIMIT));
     expect(admitted).toBeGreaterThanOrEqual(LIMIT);
-    expect(admitted).toBeLessThanOrEqual(LIMIT + 1);
+    expect(admitted).toBeLessThanOrEqual(LIMIT + refills);
   });
 });
