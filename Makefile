@@ -69,10 +69,11 @@ otelcol:
 seaweedfs:
 	bash test/s3/build.sh >/dev/null
 
-## Builds kube-apiserver and etcd on first use (cached), then runs test/integration in a private network namespace.
+## Builds kube-apiserver and etcd on first use (cached), then runs test/integration: two files at a
+## time, each in a private network namespace of its own (test/integration/run-lanes.ts).
 test-integration: build chromium prometheus
 	bash test/cluster/build.sh
-	test/integration/run-in-netns.sh npx vitest run -c vitest.integration.config.ts
+	npx tsx test/integration/run-lanes.ts
 
 ## `make cluster-up` starts kube-apiserver + etcd only (the integration suite's cluster);
 ## `make cluster-up NODE=1` a real single node in the network namespace tollgate-node (see
