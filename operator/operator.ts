@@ -7,6 +7,7 @@ import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { BudgetConfig } from '../dataplane/config/snapshot.js';
 import { UsageAggregator } from './budgets/usage-aggregator.js';
+import { UsageTerm } from './budgets/usage-term.js';
 import { UsageHistory } from './usage/usage-history.js';
 import { GuardrailEvents } from './usage/guardrail-events.js';
 import { ExactBudgetMirror } from './budgets/exact-budget-mirror.js';
@@ -144,6 +145,8 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     replicas: () => distributor.readyCount(),
     logger,
   });
+  // Pods send each usage record once per term; a new term (leadership, records lost unwritten) makes them resend.
+  const term = new UsageTerm(config.identity);
   const history = new UsageHistory({
     client,
     logger,
@@ -151,12 +154,14 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     scopes: config.watchNamespaces.length === 0 ? [''] : config.watchNamespaces,
     isLeader: () => isLeader(),
     onWrite: (result) => metrics.usageReportWrites.inc({ result }),
+    onLost: () => term.begin(),
   });
   history.start();
   // Aggregated GuardrailPolicy Events from the usage records (counts only, one Event per policy per interval).
   const guardrailEvents = new GuardrailEvents({ sink: events, policies: () => caches.guardrails, ...(config.guardrailEventsIntervalMs === undefined ? {} : { intervalMs: config.guardrailEventsIntervalMs }) });
   guardrailEvents.start();
   const historyIntake = {
+    flushIntervalMs: history.flushIntervalMs,
     handle: (report: Parameters<UsageHistory['handle']>[0]) => {
       guardrailEvents.observe(report);
       return history.handle(report);
@@ -283,12 +288,14 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     },
     {
       onStartedLeading: () => {
+        term.begin();
         metrics.leader.set(1);
         distributor.setEnabled(true);
         trigger?.trigger();
       },
       onStoppedLeading: () => {
         metrics.leader.set(0);
+        term.begin();
         usage.reset();
         history.reset();
         retention.reset();
@@ -303,7 +310,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     metrics.usageRejected.inc(rejected.length);
     logger.warn({ pod, rejected }, 'usage records that cannot be counted were dropped');
   };
-  const app = createOperatorApp({ token: config.token, usage, history: historyIntake, console: client, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, logger });
+  const app = createOperatorApp({ token: config.token, usage, history: historyIntake, term, console: client, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, logger });
   const tls = listenTls;
   const server: Server = tls === undefined ? createHttpServer(app) : createHttpsServer({ cert: tls.cert, key: tls.key }, app);
   server.listen(config.listen.port, config.listen.host);

@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { type UsageReport, UsageReportRecordSchema, type UsageReportRecord } from '../../dataplane/config/usage-report.js';
+import { SendWindowSchema, type UsageReport, UsageReportRecordSchema, type UsageReportRecord } from '../../dataplane/config/usage-report.js';
 
 /** The report's frame; its records are checked one by one. */
 const ReportFrameSchema = z.object({
   pod: z.string().min(1),
   records: z.array(z.unknown()).max(5000),
+  window: SendWindowSchema.optional(),
 });
 
 /** A record that cannot be counted (negative or fractional tokens, a negative cost, a missing field). */
@@ -42,5 +43,6 @@ export function parseUsageReport(body: unknown): UsageIntake {
     }
   }
   const rejectedThrough = rejected.reduce((max, r) => Math.max(max, r.seq ?? 0), 0);
-  return { ok: true, report: { pod: frame.data.pod, records }, rejected, rejectedThrough };
+  const window = frame.data.window;
+  return { ok: true, report: { pod: frame.data.pod, records, ...(window === undefined ? {} : { window }) }, rejected, rejectedThrough };
 }

@@ -6,6 +6,7 @@ import { jsonErrors, jsonNotFound, requireToken } from './channel-guard.js';
 import { wireJson } from '../../dataplane/config/secret-value.js';
 import type { UsageAggregator } from '../budgets/usage-aggregator.js';
 import { parseUsageReport, type RejectedRecord } from '../budgets/usage-intake.js';
+import type { UsageTerm } from '../budgets/usage-term.js';
 import type { UsageHistory } from '../usage/usage-history.js';
 import { consoleRouter, type ViewerReader } from '../console/console-routes.js';
 import type { Distributor } from './distributor.js';
@@ -14,7 +15,9 @@ export interface OperatorServerDeps {
   token: string;
   usage: UsageAggregator;
   /** Usage history (UsageReport objects); absent in tests that exercise only budgets. */
-  history?: Pick<UsageHistory, 'handle'>;
+  history?: Pick<UsageHistory, 'handle' | 'flushIntervalMs'>;
+  /** The leader's intake term (send windows); without it every report is answered as before windows. */
+  term?: UsageTerm;
   /** The read-only console at /console/ (reads the Kubernetes API with each viewer's own token). */
   console?: ViewerReader;
   distributor: Distributor;
@@ -35,6 +38,9 @@ export interface OperatorServerDeps {
 function notHere(res: Response, error: string): void {
   res.status(503).set({ 'retry-after': '1', connection: 'close' }).json({ error });
 }
+
+const flushInterval = (deps: OperatorServerDeps): { flushIntervalMs?: number } =>
+  deps.history === undefined ? {} : { flushIntervalMs: deps.history.flushIntervalMs };
 
 /**
  * Probes (open), and behind the token (checked before any body is read): metrics, usage reports
@@ -68,11 +74,28 @@ export function createOperatorApp(deps: OperatorServerDeps): Express {
       return;
     }
     if (intake.rejected.length > 0) deps.onRejectedUsage?.(intake.report.pod, intake.rejected);
+    const report = intake.report;
+    // A windowed report that does not continue what this term has is not counted: the answer sends
+    // the pod back to its durable point (it resends everything not persisted, with this epoch).
+    const admission = report.window === undefined ? undefined : deps.term?.admit(report);
+    const resync = deps.term !== undefined && report.window !== undefined && admission === undefined;
     try {
-      const answer = await deps.usage.handle(intake.report);
-      // History writes are batched: records not yet in a UsageReport are not acknowledged (the pod resends them).
-      const written = deps.history === undefined ? Infinity : await deps.history.handle(intake.report);
-      res.json({ ...answer, ackedThrough: Math.min(Math.max(answer.ackedThrough, intake.rejectedThrough), written) });
+      const answer = await deps.usage.handle(resync ? { pod: report.pod, records: [] } : report);
+      if (resync) {
+        res.json({ ...answer, ackedThrough: 0, epoch: deps.term?.epoch, ...flushInterval(deps) });
+        return;
+      }
+      // History writes are batched: records not yet in a UsageReport are not acknowledged.
+      const written = deps.history === undefined ? Infinity : await deps.history.handle(report);
+      if (admission === undefined || deps.term === undefined) {
+        // A pod without the window sends its oldest records first: acknowledged through the last one.
+        res.json({ ...answer, ackedThrough: Math.min(Math.max(answer.ackedThrough, intake.rejectedThrough), written) });
+        return;
+      }
+      const last = Math.max(answer.ackedThrough, intake.rejectedThrough, report.window?.after ?? 0);
+      const received = deps.term.received(admission, report.pod, last);
+      if (received === undefined) throw new Error('the usage term ended while counting (leadership or a failed write)');
+      res.json({ ...answer, ackedThrough: Math.min(received, written), epoch: admission.epoch, receivedThrough: received, ...flushInterval(deps) });
     } catch (err) {
       // Nothing is acknowledged: the pod resends, and sequence numbers keep the retry from counting twice.
       deps.logger.warn({ err: (err as Error).message }, 'usage report not persisted');

@@ -2,8 +2,9 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { UsageReport } from '../../dataplane/config/usage-report.js';
 import type { RequestUsage } from '../../dataplane/config/request-usage.js';
-import { MAX_APPLIED_PODS, MAX_BREAKDOWN_KEYS, MAX_TOP_CALLERS, OTHER_KEY, UsageReportStatusSchema, type UsageReportStatus } from '../api/usage-report.js';
-import { KubeError, type KubeObject } from '../kube/kube-client.js';
+import { MAX_APPLIED_PODS, MAX_BREAKDOWN_KEYS, MAX_TOP_CALLERS, OTHER_KEY, UsageReportStatusSchema } from '../api/usage-report.js';
+import { KubeError } from '../kube/kube-client.js';
+import { fakeUsageReportsApi as fakeApiServer } from '../../test/support/fake-usage-reports-api.js';
 import { breakdownRows, summaryReport, type UsageReportObject, windowOf } from '../console/web/usage-numbers.js';
 import { DAY_SUMMARY_ANNOTATION, daySummary } from './day-summary.js';
 import { UsageDay } from './usage-day.js';
@@ -29,69 +30,6 @@ const request = (over: Partial<RequestUsage> = {}): RequestUsage => ({
 
 function report(pod: string, from: number, n: number, over: Partial<RequestUsage> = {}, at = NOON): UsageReport {
   return { pod, records: Array.from({ length: n }, (_, i) => ({ seq: from + i, at, costUsd: 0.01, tokens: 15, budgetIds: [], request: request(over) })) };
-}
-
-/** An API server for UsageReports: create, get, status update with resourceVersion preconditions. */
-function fakeApiServer() {
-  const objects = new Map<string, KubeObject & { status?: UsageReportStatus }>();
-  let rv = 1;
-  const calls: string[] = [];
-  let failNext: KubeError | undefined;
-  const client = {
-    request: async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-      calls.push(`${method} ${path}`);
-      if (failNext !== undefined && method === 'PUT') {
-        const err = failNext;
-        failNext = undefined;
-        throw err;
-      }
-      const m = /namespaces\/([^/]+)\/usagereports(?:\/([^/]+))?(\/status)?$/.exec(path);
-      if (m === null) {
-        if (method === 'GET') return { metadata: {}, items: [...objects.values()] } as T;
-        throw new KubeError(404, 'no route');
-      }
-      const [, ns = '', name, status] = m;
-      if (method === 'GET' && name === undefined) return { metadata: {}, items: [...objects.values()].filter((o) => o.metadata.namespace === ns) } as T;
-      const key = `${ns}/${name ?? (body as KubeObject).metadata.name}`;
-      if (method === 'GET') {
-        const o = objects.get(key);
-        if (o === undefined) throw new KubeError(404, 'not found');
-        return structuredClone(o) as T;
-      }
-      if (method === 'POST') {
-        if (objects.has(key)) throw new KubeError(409, 'exists');
-        const o = { ...(body as KubeObject), metadata: { ...(body as KubeObject).metadata, resourceVersion: String(rv++) } };
-        objects.set(key, o);
-        return structuredClone(o) as T;
-      }
-      if (method === 'PUT' && status !== undefined) {
-        const o = objects.get(key);
-        if (o === undefined) throw new KubeError(404, 'not found');
-        const given = body as KubeObject & { status: UsageReportStatus };
-        if (given.metadata.resourceVersion !== o.metadata.resourceVersion) throw new KubeError(409, 'conflict');
-        const parsed = UsageReportStatusSchema.safeParse(given.status);
-        if (!parsed.success) throw new KubeError(422, parsed.error.message);
-        const next = { ...o, status: given.status, metadata: { ...o.metadata, resourceVersion: String(rv++) } };
-        objects.set(key, next);
-        return structuredClone(next) as T;
-      }
-      if (method === 'PATCH' && name !== undefined) {
-        const o = objects.get(key);
-        if (o === undefined) throw new KubeError(404, 'not found');
-        const given = body as { metadata: { resourceVersion?: string; annotations?: Record<string, string> } };
-        if (given.metadata.resourceVersion !== undefined && given.metadata.resourceVersion !== o.metadata.resourceVersion) throw new KubeError(409, 'conflict');
-        const next = { ...o, metadata: { ...o.metadata, annotations: { ...o.metadata.annotations, ...given.metadata.annotations }, resourceVersion: String(rv++) } };
-        objects.set(key, next);
-        return structuredClone(next) as T;
-      }
-      if (method === 'DELETE') {
-        objects.delete(key);
-        return {} as T;
-      }
-      throw new KubeError(405, 'unexpected');
-    },
-  };
-  return { client, objects, calls, failPut: (err: KubeError) => (failNext = err) };
 }
 
 function history(api: ReturnType<typeof fakeApiServer>, now = () => NOON, extra: Partial<ConstructorParameters<typeof UsageHistory>[0]> = {}) {

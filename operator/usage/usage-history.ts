@@ -24,6 +24,11 @@ export interface UsageHistoryOptions {
   isLeader?: () => boolean;
   /** Each status write (for the operator's metrics). */
   onWrite?: (result: 'ok' | 'error') => void;
+  /**
+   * Counted records were dropped from memory unwritten (a write failed and the report is read
+   * again): pods that sent them once must send what is not acknowledged again (a new intake term).
+   */
+  onLost?: () => void;
 }
 
 interface Entry {
@@ -45,8 +50,9 @@ const path = (namespace: string, name?: string): string =>
  * record counts once: each report's status keeps, per pod, the last sequence number counted, in the
  * same write as the counts. Writes are batched (one per dirty report per interval, however many pods
  * report), so a pod's records are acknowledged only once the write holding them succeeded: until
- * then it resends them, and the sequence numbers make the resend harmless. An operator restart or a
- * new leader reads the reports back and so neither loses nor double-counts anything.
+ * then the pod keeps them, and sends them again when the intake term changes (onLost, a new leader),
+ * where the sequence numbers make the resend harmless. An operator restart or a new leader reads the
+ * reports back and so neither loses nor double-counts anything.
  */
 export class UsageHistory {
   private readonly entries = new Map<string, Entry>();
@@ -212,6 +218,7 @@ export class UsageHistory {
         }
         // Conflict (another writer), gone, or unreachable: read it back before counting into it again.
         if (this.entries.get(key) === entry) this.entries.delete(key);
+        this.opts.onLost?.();
         failed ??= err;
       }
     }

@@ -4,6 +4,7 @@ import type { BudgetConfig } from '../../config/snapshot.js';
 import type { RequestUsage } from '../../config/request-usage.js';
 import type { BudgetLedger } from './budget-ledger.js';
 import { type UsageReportRecord, UsageReportResponseSchema } from '../../config/usage-report.js';
+import { UsageOutbox } from './usage-outbox.js';
 
 export interface UsageReporterOptions {
   /** Operator base URL; absent in `tollgate dev`, where this pod's ledger is the whole truth. */
@@ -15,40 +16,44 @@ export interface UsageReporterOptions {
   dispatcher?: Dispatcher;
   /** Ready data-plane pods, as the operator counts them (per-pod limits use it for their share). */
   onReplicas?: (replicas: number) => void;
+  /** Resend what is not persisted after this long without progress (default 30 s; at least 4 operator flush intervals). */
+  resendAfterMs?: number;
 }
-
-/**
- * Usage-history records (no budget) kept while the operator does not acknowledge them; beyond this
- * the oldest are dropped (counted), so an unreachable operator costs bounded memory. Budget records
- * are never dropped: they are spend the budgets must see.
- */
-export const MAX_PENDING_HISTORY = 50_000;
 
 /** Unacknowledged spend older than this is logged: several report intervals went by without an answer. */
 const BEHIND_WARN_MS = 2_000;
 
 /**
  * Sends this pod's metered usage to the operator with an idempotency key (pod + sequence) and
- * keeps every record until the operator says it is persisted. The operator's answer carries the
- * persisted totals, which the ledger enforces against. Reports run every interval even when empty,
- * so totals stay fresh.
+ * keeps every record until the operator says it is persisted; each record crosses the wire once per
+ * operator leader term (UsageOutbox). The operator's answer carries the persisted totals, which the
+ * ledger enforces against. Reports run every interval even when empty, so totals stay fresh.
  */
 export class UsageReporter {
   private seq = 0;
-  private pending: UsageReportRecord[] = [];
+  private readonly outbox: UsageOutbox;
   private timer: NodeJS.Timeout | undefined;
   private lastWarnAt = 0;
   private inflight: Promise<void> | undefined;
   private stopped = false;
   reportsSent = 0;
-  /** Usage-history records dropped because too many were unacknowledged. */
-  historyDropped = 0;
-  private pendingHistory = 0;
 
   constructor(
     private readonly ledger: BudgetLedger,
     private readonly opts: UsageReporterOptions,
-  ) {}
+  ) {
+    this.outbox = new UsageOutbox(Date.now(), opts.resendAfterMs);
+  }
+
+  /** Usage-history records dropped because too many were unacknowledged. */
+  get historyDropped(): number {
+    return this.outbox.historyDropped;
+  }
+
+  /** Records put on the wire (resends included) and times the unpersisted ones were sent again. */
+  get sent(): { records: number; resends: number } {
+    return { records: this.outbox.recordsSent, resends: this.outbox.resends };
+  }
 
   start(): void {
     if (this.opts.operatorUrl === undefined) return;
@@ -64,27 +69,20 @@ export class UsageReporter {
   record(r: Omit<UsageReportRecord, 'seq'>, budgets: readonly BudgetConfig[]): void {
     const record: UsageReportRecord = { ...r, seq: ++this.seq };
     this.ledger.addRecord(record, budgets);
-    if (this.opts.operatorUrl !== undefined && record.budgetIds.length > 0) this.pending.push(record);
+    if (this.opts.operatorUrl !== undefined && record.budgetIds.length > 0) this.outbox.push(record);
   }
 
   /** One finished request, for usage history (UsageReport): sent with the budget records, acknowledged the same way. */
   reportRequest(request: RequestUsage, costUsd: number): void {
     if (this.opts.operatorUrl === undefined) return;
-    this.pending.push({ seq: ++this.seq, at: Date.now(), costUsd, tokens: request.inputTokens + request.outputTokens, budgetIds: [], request });
-    if (++this.pendingHistory > MAX_PENDING_HISTORY) this.dropOldestHistory();
-  }
-
-  private dropOldestHistory(): void {
-    let drop = Math.ceil(MAX_PENDING_HISTORY / 10);
-    this.pending = this.pending.filter((r) => r.request === undefined || drop-- <= 0);
-    const dropped = Math.ceil(MAX_PENDING_HISTORY / 10) - Math.max(0, drop);
-    this.historyDropped += dropped;
-    this.pendingHistory -= dropped;
-    this.opts.logger.warn({ dropped, total: this.historyDropped }, 'usage history records dropped: the operator has not acknowledged them for too long (budget spend is kept)');
+    const dropped = this.outbox.push({ seq: ++this.seq, at: Date.now(), costUsd, tokens: request.inputTokens + request.outputTokens, budgetIds: [], request });
+    if (dropped > 0) {
+      this.opts.logger.warn({ dropped, total: this.outbox.historyDropped }, 'usage history records dropped: the operator has not acknowledged them for too long (budget spend is kept)');
+    }
   }
 
   get unacknowledged(): number {
-    return this.pending.length;
+    return this.outbox.size;
   }
 
   /** Metered spend the operator has not acknowledged: Budget.status does not include it yet. */
@@ -92,7 +90,7 @@ export class UsageReporter {
     let usd = 0;
     let records = 0;
     let oldestAt: number | undefined;
-    for (const r of this.pending) {
+    for (const r of this.outbox.records) {
       if (r.request !== undefined) continue;
       usd += r.costUsd;
       records++;
@@ -125,23 +123,23 @@ export class UsageReporter {
   private async send(): Promise<void> {
     const url = this.opts.operatorUrl;
     if (url === undefined) return;
-    const batch = this.pending.slice(0, 2000);
+    const batch = this.outbox.next(Date.now());
     try {
       const res = await request(`${url.replace(/\/$/, '')}/v1/usage`, {
         method: 'POST',
         ...(this.opts.dispatcher === undefined ? {} : { dispatcher: this.opts.dispatcher }),
         headers: { 'content-type': 'application/json', authorization: `Bearer ${this.opts.token ?? ''}` },
-        body: JSON.stringify({ pod: this.ledger.pod, records: batch }),
+        body: JSON.stringify({ pod: this.ledger.pod, records: batch.records, window: batch.window }),
         signal: AbortSignal.timeout(10_000),
       });
       const text = await res.body.text();
       if (res.statusCode !== 200) {
+        // The window stays where it was: the same records go again (the operator counts them once).
         this.opts.logger.debug({ status: res.statusCode }, 'usage report not accepted; will resend');
         return;
       }
       const answer = UsageReportResponseSchema.parse(JSON.parse(text));
-      this.pending = this.pending.filter((r) => r.seq > answer.ackedThrough);
-      this.pendingHistory = this.pending.reduce((n, r) => n + (r.request === undefined ? 0 : 1), 0);
+      this.outbox.answered(batch, answer, Date.now());
       this.ledger.update(answer.budgets, answer.replicas);
       this.opts.onReplicas?.(answer.replicas);
       this.reportsSent++;
@@ -155,10 +153,10 @@ export class UsageReporter {
     this.stopped = true;
     clearTimeout(this.timer);
     const until = Date.now() + deadlineMs;
-    while (this.pending.length > 0 && Date.now() < until) {
+    while (this.outbox.size > 0 && Date.now() < until) {
       await this.flush();
-      if (this.pending.length > 0) await new Promise((r) => setTimeout(r, 100));
+      if (this.outbox.size > 0) await new Promise((r) => setTimeout(r, 100));
     }
-    return this.pending.length === 0;
+    return this.outbox.size === 0;
   }
 }

@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import type { UsageReport } from '../../dataplane/config/usage-report.js';
+
+/** A pod not heard from for this long is forgotten: its next report starts again from its durable point. */
+const FORGET_AFTER_MS = 10 * 60_000;
+
+/** What one term has of one pod. */
+interface PodWindow {
+  through: number;
+  seenAt: number;
+}
+
+/** The term a report was admitted in: its answer names it, and counts only while the term holds. */
+export interface Admission {
+  readonly epoch: string;
+  readonly pods: Map<string, PodWindow>;
+}
+
+/**
+ * The leader's usage intake term. Within one term a pod sends each record once (the send window,
+ * dataplane/governance/budget/usage-outbox.ts); the term remembers, per pod, through which sequence
+ * number it has every record, counted in memory or already persisted. Whatever throws counted but
+ * unpersisted records away (losing or winning leadership, a failed history write) starts a new
+ * term: pods see the new epoch in the next answer and send everything not persisted again.
+ */
+export class UsageTerm {
+  private current!: Admission;
+  private count = 0;
+  private sweptAt = 0;
+
+  constructor(
+    private readonly identity: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.begin();
+  }
+
+  get epoch(): string {
+    return this.current.epoch;
+  }
+
+  /** A new term: every pod's next report is answered with the new epoch and resends what is not persisted. */
+  begin(): void {
+    this.current = { epoch: `${this.identity}/${randomBytes(4).toString('hex')}/${++this.count}`, pods: new Map() };
+  }
+
+  /**
+   * The term a windowed report continues, or undefined when it does not: it refers to another term
+   * (or this term forgot the pod) and does not start at the pod's durable point, so records between
+   * may be missing here. Such a report is not counted; its answer sends the pod back to its durable point.
+   */
+  admit(report: UsageReport): Admission | undefined {
+    const window = report.window;
+    if (window === undefined) return undefined;
+    this.forgetIdle();
+    const term = this.current;
+    const known = window.epoch === term.epoch ? term.pods.get(report.pod) : undefined;
+    if (window.after <= window.durable || (known !== undefined && known.through >= window.after)) return term;
+    return undefined;
+  }
+
+  /** After counting records through `last`: through which seq the term has the pod's records (undefined when the term ended meanwhile). */
+  received(admission: Admission, pod: string, last: number): number | undefined {
+    if (admission !== this.current) return undefined;
+    const through = Math.max(admission.pods.get(pod)?.through ?? 0, last);
+    admission.pods.set(pod, { through, seenAt: this.now() });
+    return through;
+  }
+
+  private forgetIdle(): void {
+    const now = this.now();
+    if (now - this.sweptAt < 60_000) return;
+    this.sweptAt = now;
+    for (const [pod, w] of this.current.pods) if (now - w.seenAt > FORGET_AFTER_MS) this.current.pods.delete(pod);
+  }
+}
