@@ -1,7 +1,9 @@
 // Usage history as UsageReport objects, on the real API server: what two data-plane pods served
 // (ok, streamed, upstream failures, budget refusals) ends up in one report per namespace and day,
-// `kubectl get usagereports` shows it, and an operator restart plus a pod roll in the middle of the
-// load neither lose a request nor count one twice.
+// `kubectl get usagereports` shows it, and a pod roll, then a leader change between two operator
+// replicas (the leader killed, restarted as a standby) in the middle of the load neither lose a
+// request nor count one twice.
+import { connect, createServer, type Server } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsageReportStatus } from '../../operator/api/usage-report.js';
@@ -12,11 +14,42 @@ const IPS = [`${POD_NET}.31`, `${POD_NET}.32`];
 const OPERATOR_PORT = 19193;
 const OPERATOR_URL = `http://127.0.0.1:${OPERATOR_PORT}`;
 const OPERATOR_ARGS = ['--usage-flush-interval', '1'];
+/** Two operator replicas behind OPERATOR_PORT. */
+const REPLICA_PORTS = [19197, 19198];
 
 let k: TestCluster;
 let upstream: OpenAiUpstream;
-let operator: Proc;
+const operators = new Map<number, Proc>();
+let service: Server;
 const pods = new Map<string, Proc>();
+
+/**
+ * The operator Service as kube-proxy makes it: each connection to one replica, in turn. A standby
+ * answers 503 and closes the connection, so a pod's next report can land on the leader.
+ */
+function operatorService(): Server {
+  let next = 0;
+  return createServer((client) => {
+    const port = REPLICA_PORTS[next++ % REPLICA_PORTS.length] ?? 0;
+    const backend = connect(port, '127.0.0.1');
+    client.pipe(backend).pipe(client);
+    client.on('error', () => backend.destroy());
+    backend.on('error', () => client.destroy());
+  }).listen(OPERATOR_PORT, '127.0.0.1');
+}
+
+let starts = 0;
+function startReplica(port: number): void {
+  operators.set(port, startOperator(k.operatorKubeconfig, { port, identity: `usage-operator-${++starts}`, args: OPERATOR_ARGS }));
+}
+
+async function leaderPort(): Promise<number | undefined> {
+  for (const port of REPLICA_PORTS) {
+    const ready = (await (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.json().catch(() => undefined)) as { leader?: boolean } | undefined;
+    if (ready?.leader === true) return port;
+  }
+  return undefined;
+}
 
 // pricedUpstream: a JSON answer (10 in, 5 out) costs $0.02, a 4-chunk stream (7 in, 4 out) $0.015.
 const manifests = (upstreamUrl: string) => `${pricedUpstream('team-a', upstreamUrl)}---
@@ -92,7 +125,8 @@ beforeAll(async () => {
   k.apply(manifests(upstream.baseUrl));
   for (const ip of IPS) startPod(ip);
   k.apply(dataplaneService(IPS));
-  operator = startOperator(k.operatorKubeconfig, { port: OPERATOR_PORT, identity: 'usage-operator', args: OPERATOR_ARGS });
+  service = operatorService();
+  for (const port of REPLICA_PORTS) startReplica(port);
   for (const ip of IPS) {
     await eventually(
       () => new OpenAI({ baseURL: `http://${ip}:8080/v1`, apiKey: 'x', maxRetries: 0 }).chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
@@ -103,14 +137,15 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await operator?.kill();
+  for (const operator of operators.values()) await operator.kill();
+  service?.close();
   for (const p of pods.values()) await p.kill();
   await upstream?.close();
   await k?.stop();
 });
 
 describe('UsageReport objects', () => {
-  it('count every request once by outcome, across an operator restart and a pod roll mid-load', async () => {
+  it('count every request once by outcome, across a pod roll and a leader change mid-load', async () => {
     // Settle the warm-up requests first, so that the numbers below are this test's alone.
     await eventually(() => expect(reportOf()?.totals.requests).toBe(IPS.length), 'the warm-up requests counted', 20_000);
     const before = reportOf();
@@ -121,8 +156,12 @@ describe('UsageReport objects', () => {
         await eventually(() => fetch(`http://${IPS[0] ?? ''}:9090/readyz`).then((r) => expect(r.status).toBe(200)), 'the new pod ready', 30_000);
       }
       if (done === 30) {
-        await operator.kill();
-        operator = startOperator(k.operatorKubeconfig, { port: OPERATOR_PORT, identity: 'usage-operator-2', args: OPERATOR_ARGS });
+        // The leader dies holding records it received and has not written (the pods report every
+        // 200 ms, it writes every second): the standby's new term must get them again.
+        await new Promise((r) => setTimeout(r, 300));
+        const port = (await leaderPort()) ?? 0;
+        await operators.get(port)?.kill();
+        startReplica(port); // restarted: now the standby
       }
     };
     const tally = await load(60, faults);
