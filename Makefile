@@ -151,6 +151,12 @@ bench-usage: build chromium
 	bash test/cluster/build.sh >/dev/null
 	test/integration/run-in-netns.sh node --import tsx bench/usage-history.ts
 
+# The usage channel's intake; USAGE_INTAKE_BEFORE=<older checkout with dist/ built> compares side by side.
+.PHONY: bench-intake
+bench-intake: build
+	bash test/cluster/build.sh >/dev/null
+	test/integration/run-in-netns.sh node --import tsx bench/usage-intake.ts
+
 ## Helm chart (issue 7): lint it strictly with default values and with every optional feature on.
 .PHONY: helm-lint docs
 helm-lint:

@@ -141,8 +141,16 @@ function apiserverRequests(k: TestCluster): { usagereports: Record<string, numbe
 }
 
 async function countedRequests(client: KubeClient): Promise<number> {
-  const list = await client.request<{ items: { status?: { totals: { requests: number } } }[] }>('GET', '/apis/tollgate.dev/v1alpha1/usagereports');
-  return list.items.reduce((n, i) => n + (i.status?.totals.requests ?? 0), 0);
+  // A fresh API server may still be initialising the CRD's storage (429): ask again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const list = await client.request<{ items: { status?: { totals: { requests: number } } }[] }>('GET', '/apis/tollgate.dev/v1alpha1/usagereports');
+      return list.items.reduce((n, i) => n + (i.status?.totals.requests ?? 0), 0);
+    } catch (err) {
+      if (attempt >= 60) throw err;
+      await sleep(1000);
+    }
+  }
 }
 
 function startVariantOperator(k: TestCluster, v: Variant, lease: string): ChildProcess {
