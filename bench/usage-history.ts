@@ -38,12 +38,12 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { chromium } from 'playwright-core';
-import type { RequestUsage } from '../dataplane/config/request-usage.js';
 import { BudgetLedger } from '../dataplane/governance/budget/budget-ledger.js';
 import { UsageReporter } from '../dataplane/governance/budget/usage-reporter.js';
 import { KubeClient } from '../operator/kube/kube-client.js';
 import { DAY_SUMMARY_ANNOTATION, daySummary } from '../operator/usage/day-summary.js';
 import { UsageDay } from '../operator/usage/usage-day.js';
+import { apiserverRequests, countsSince, reportAtRate, usageNamespace, usageRequest } from './lib/usage-load.js';
 import { dataplaneService, PLATFORM_VIEWER, type Proc, startOperator, startTestCluster, type TestCluster, TOKEN, tokenKubeconfig } from '../test/integration/harness.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -86,36 +86,8 @@ setTimeout(() => {
 }, HARD_LIMIT_MS).unref();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void cleanup().finally(() => process.exit(130)));
 
-const ns = (i: number): string => `team-${String(i).padStart(2, '0')}`;
-const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)] as T;
-const OUTCOMES: RequestUsage['outcome'][] = [...Array<RequestUsage['outcome']>(95).fill('ok'), 'rate_limited', 'upstream_5xx', 'upstream_4xx', 'timeout', 'budget_rejected'];
-
-/** One request as a data plane reports it. */
-function request(): { request: RequestUsage; costUsd: number } {
-  const n = ns(Math.floor(Math.random() * NAMESPACES));
-  const route = Math.floor(Math.random() * 5);
-  const inputTokens = 50 + Math.floor(Math.random() * 2000);
-  const outputTokens = Math.floor(Math.random() * 500);
-  const streamed = Math.random() < 0.5;
-  return {
-    request: {
-      namespace: n,
-      route: `${n}/chat-${route}`,
-      model: `chat-${route}`,
-      provider: `${n}/${pick(['openai', 'anthropic', 'vllm'])}`,
-      caller: `sa:${n}/app-${Math.floor(Math.random() * 20)}`,
-      outcome: pick(OUTCOMES),
-      failovers: Math.random() < 0.02 ? 1 : 0,
-      cacheHit: Math.random() < 0.05,
-      inputTokens,
-      outputTokens,
-      cachedInputTokens: 0,
-      latencyMs: 50 + Math.random() * 3000,
-      ...(streamed ? { ttftMs: 20 + Math.random() * 800 } : {}),
-    },
-    costUsd: (inputTokens * 0.15 + outputTokens * 0.6) / 1e6,
-  };
-}
+const ns = usageNamespace;
+const request = (): ReturnType<typeof usageRequest> => usageRequest(NAMESPACES);
 
 /** Sum of Prometheus text samples whose line matches. */
 function sumSamples(text: string, match: (line: string) => boolean): number {
@@ -128,21 +100,6 @@ async function operatorWrites(): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${OPERATOR_PORT}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
   return sumSamples(await res.text(), (l) => l.startsWith('tollgate_operator_usage_report_writes_total'));
 }
-
-/** The API server's own count of requests on usagereports, by verb. */
-function apiserverRequests(k: TestCluster): Record<string, number> {
-  const text = execFileSync('kubectl', ['get', '--raw', '/metrics'], { env: { ...process.env, KUBECONFIG: k.kubeconfig }, maxBuffer: 256 * 2 ** 20, encoding: 'utf8' });
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('apiserver_request_total{') || !line.includes('resource="usagereports"')) continue;
-    const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? '?';
-    out[verb] = (out[verb] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return out;
-}
-
-const diff = (after: Record<string, number>, before: Record<string, number>): Record<string, number> =>
-  Object.fromEntries(Object.entries(after).map(([verb, n]) => [verb, n - (before[verb] ?? 0)]));
 
 interface ReportingResult {
   records: number;
@@ -166,33 +123,10 @@ async function reporting(k: TestCluster, client: KubeClient): Promise<ReportingR
     reporters.push(r);
   }
   const writes0 = await operatorWrites();
-  const api0 = apiserverRequests(k);
-  let records = 0;
-  let maxBacklog = 0;
-  const started = Date.now();
-  const perTick = RATE / 20; // a tick every 50 ms
-  let carry = 0;
-  while (Date.now() - started < SECONDS * 1000) {
-    carry += perTick;
-    const n = Math.floor(carry);
-    carry -= n;
-    for (const r of reporters) {
-      for (let j = 0; j < n; j++) {
-        const one = request();
-        r.reportRequest(one.request, one.costUsd);
-        records++;
-      }
-    }
-    maxBacklog = Math.max(maxBacklog, reporters.reduce((sum, r) => sum + r.unacknowledged, 0));
-    await sleep(50);
-  }
-  const loadEnd = Date.now();
-  const backlogAtEnd = reporters.reduce((sum, r) => sum + r.unacknowledged, 0);
-  log(`reporting: ${records} records in ${SECONDS} s; backlog at the end ${backlogAtEnd}; draining`);
-  while (reporters.some((r) => r.unacknowledged > 0) && Date.now() - loadEnd < 300_000) await sleep(200);
-  const drained = Date.now();
+  const api0 = apiserverRequests(k, 'usagereports').byVerb;
+  const { records, maxBacklog, started, loadEnd, drained } = await reportAtRate(reporters, { rate: RATE, seconds: SECONDS, namespaces: NAMESPACES, drainLimitMs: 300_000 });
   const writes = (await operatorWrites()) - writes0;
-  const api = diff(apiserverRequests(k), api0);
+  const api = countsSince(apiserverRequests(k, 'usagereports').byVerb, api0);
   const historyDropped = reporters.reduce((sum, r) => sum + r.historyDropped, 0);
   const list = await client.request<{ items: { status?: { totals: { requests: number } } }[] }>('GET', '/apis/tollgate.dev/v1alpha1/usagereports');
   const sizes = list.items.map((i) => JSON.stringify(i).length);

@@ -17,7 +17,7 @@
  *
  * Loopback and the netns only; bounded in time; stops everything it started.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -27,11 +27,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Agent, type Dispatcher } from 'undici';
-import type { RequestUsage } from '../dataplane/config/request-usage.js';
 import type { BudgetLedger } from '../dataplane/governance/budget/budget-ledger.js';
 import type { UsageReporter } from '../dataplane/governance/budget/usage-reporter.js';
 import { KubeClient } from '../operator/kube/kube-client.js';
 import { dataplaneService, startTestCluster, type TestCluster, TOKEN } from '../test/integration/harness.js';
+import { apiserverRequests, countsSince, reportAtRate, usageNamespace } from './lib/usage-load.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const PODS = 20;
@@ -77,33 +77,6 @@ setTimeout(() => {
 }, HARD_LIMIT_MS).unref();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void cleanup().finally(() => process.exit(130)));
 
-const ns = (i: number): string => `team-${String(i).padStart(2, '0')}`;
-
-/** One request as a data plane reports it. */
-function request(): { request: RequestUsage; costUsd: number } {
-  const n = ns(Math.floor(Math.random() * NAMESPACES));
-  const route = Math.floor(Math.random() * 5);
-  const inputTokens = 50 + Math.floor(Math.random() * 2000);
-  const outputTokens = Math.floor(Math.random() * 500);
-  return {
-    request: {
-      namespace: n,
-      route: `${n}/chat-${route}`,
-      model: `chat-${route}`,
-      provider: `${n}/openai`,
-      caller: `sa:${n}/app-${Math.floor(Math.random() * 20)}`,
-      outcome: Math.random() < 0.95 ? 'ok' : 'upstream_5xx',
-      failovers: 0,
-      cacheHit: false,
-      inputTokens,
-      outputTokens,
-      cachedInputTokens: 0,
-      latencyMs: 50 + Math.random() * 3000,
-    },
-    costUsd: (inputTokens * 0.15 + outputTokens * 0.6) / 1e6,
-  };
-}
-
 /** The reporters' HTTP client, counting what goes on the wire: reports, records (one `"seq":` each) and bytes. */
 class CountingAgent extends Agent {
   reports = 0;
@@ -123,21 +96,6 @@ class CountingAgent extends Agent {
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** The API server's own request counts: usagereports by verb, and every write verb over all resources. */
-function apiserverRequests(k: TestCluster): { usagereports: Record<string, number>; writes: number } {
-  const text = execFileSync('kubectl', ['get', '--raw', '/metrics'], { env: { ...process.env, KUBECONFIG: k.kubeconfig }, maxBuffer: 256 * 2 ** 20, encoding: 'utf8' });
-  const usagereports: Record<string, number> = {};
-  let writes = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('apiserver_request_total{')) continue;
-    const verb = /verb="([A-Z]+)"/.exec(line)?.[1] ?? '?';
-    const n = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY'].includes(verb)) writes += n;
-    if (line.includes('resource="usagereports"')) usagereports[verb] = (usagereports[verb] ?? 0) + n;
-  }
-  return { usagereports, writes };
 }
 
 async function countedRequests(client: KubeClient): Promise<number> {
@@ -192,34 +150,13 @@ async function run(k: TestCluster, client: KubeClient, v: Variant, round: number
   const logger = pino({ level: 'silent' });
   reporters = Array.from({ length: PODS }, (_, i) => new Reporter(new Ledger(`${lease}-pod-${i}`, { standalone: false }), { operatorUrl: `http://127.0.0.1:${OPERATOR_PORT}`, token: TOKEN, logger, dispatcher: agent }));
   const counted0 = await countedRequests(client);
-  const api0 = apiserverRequests(k);
+  const api0 = apiserverRequests(k, 'usagereports');
   const pid = operator.pid ?? 0;
   const cpu0 = cpuSeconds(pid);
   for (const r of reporters) r.start();
-  let records = 0;
-  let maxBacklog = 0;
-  const started = Date.now();
-  const perTick = RATE / 20; // a tick every 50 ms
-  let carry = 0;
-  while (Date.now() - started < SECONDS * 1000) {
-    carry += perTick;
-    const n = Math.floor(carry);
-    carry -= n;
-    for (const r of reporters) {
-      for (let j = 0; j < n; j++) {
-        const one = request();
-        r.reportRequest(one.request, one.costUsd);
-        records++;
-      }
-    }
-    maxBacklog = Math.max(maxBacklog, reporters.reduce((sum, r) => sum + r.unacknowledged, 0));
-    await sleep(50);
-  }
-  const loadEnd = Date.now();
-  while (reporters.some((r) => r.unacknowledged > 0) && Date.now() - loadEnd < DRAIN_LIMIT_MS) await sleep(100);
-  const drained = Date.now();
+  const { records, maxBacklog, started, loadEnd, drained } = await reportAtRate(reporters, { rate: RATE, seconds: SECONDS, namespaces: NAMESPACES, drainLimitMs: DRAIN_LIMIT_MS });
   const cpu = cpuSeconds(pid) - cpu0;
-  const api1 = apiserverRequests(k);
+  const api1 = apiserverRequests(k, 'usagereports');
   for (const r of reporters) await r.drain(0);
   const dropped = reporters.reduce((sum, r) => sum + r.historyDropped, 0);
   const sent = (reporters[0] as { sent?: unknown } | undefined)?.sent === undefined ? undefined : reporters.reduce((sum, r) => sum + r.sent.resends, 0);
@@ -239,7 +176,7 @@ async function run(k: TestCluster, client: KubeClient, v: Variant, round: number
     wireReports: agent.reports,
     wireMiB: agent.bytes / 2 ** 20,
     operatorCpuSeconds: cpu,
-    usagereports: Object.fromEntries(Object.entries(api1.usagereports).map(([verb, n]) => [verb, n - (api0.usagereports[verb] ?? 0)])),
+    usagereports: countsSince(api1.byVerb, api0.byVerb),
     apiWrites: api1.writes - api0.writes,
     maxBacklog,
     dropped,
@@ -339,7 +276,7 @@ async function main(): Promise<void> {
   log(`variants: ${variants.map((v) => `${v.name} (${v.root})`).join(', ')}`);
   cluster = await startTestCluster();
   const k = cluster;
-  for (let i = 0; i < NAMESPACES; i++) k.kubectl(['create', 'namespace', ns(i)]);
+  for (let i = 0; i < NAMESPACES; i++) k.kubectl(['create', 'namespace', usageNamespace(i)]);
   k.apply(dataplaneService([]));
   const kc = new KubeConfig();
   kc.loadFromFile(k.kubeconfig);
