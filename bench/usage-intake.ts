@@ -19,7 +19,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -111,9 +111,11 @@ async function countedRequests(client: KubeClient): Promise<number> {
   }
 }
 
-function startVariantOperator(k: TestCluster, v: Variant, lease: string): ChildProcess {
+function startVariantOperator(k: TestCluster, v: Variant, lease: string, logDir: string): ChildProcess {
   const args = [join(v.root, 'dist/cli/tollgate.js'), 'operator', '--kubeconfig', k.operatorKubeconfig, '--host', '127.0.0.1', '--port', String(OPERATOR_PORT), '--identity', lease, '--dataplane-namespace', 'tollgate-system', '--lease-name', lease];
-  const child = spawn(process.execPath, args, { env: { ...process.env, LOG_LEVEL: 'warn', TOLLGATE_ADMIN_TOKEN: TOKEN }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const out = openSync(join(logDir, `operator-${lease}.log`), 'w');
+  const child = spawn(process.execPath, args, { env: { ...process.env, LOG_LEVEL: 'info', TOLLGATE_ADMIN_TOKEN: TOKEN }, stdio: ['ignore', out, out] });
+  closeSync(out);
   return child;
 }
 
@@ -135,9 +137,9 @@ interface Run {
   resends: number | undefined;
 }
 
-async function run(k: TestCluster, client: KubeClient, v: Variant, round: number): Promise<Run> {
+async function run(k: TestCluster, client: KubeClient, v: Variant, round: number, logDir: string): Promise<Run> {
   const lease = `intake-${v.name}-${round}`;
-  operator = startVariantOperator(k, v, lease);
+  operator = startVariantOperator(k, v, lease, logDir);
   for (let i = 0; i < 300; i++) {
     const res = await fetch(`http://127.0.0.1:${OPERATOR_PORT}/readyz`).catch(() => undefined);
     if (res !== undefined && ((await res.json()) as { leader?: boolean }).leader === true) break;
@@ -285,7 +287,7 @@ async function main(): Promise<void> {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const v of round % 2 === 1 ? variants : [...variants].reverse()) {
       log(`round ${round}, ${v.name}: ${PODS} pods × ${RATE}/s for ${SECONDS} s`);
-      const r = await run(k, client, v, round);
+      const r = await run(k, client, v, round, rawDir);
       log(`round ${round}, ${v.name}: ${JSON.stringify({ ...r, ...derive(r) })}`);
       runs.push(r);
       loads.push(loadavg().map((l) => l.toFixed(2)).join('/'));

@@ -147,6 +147,10 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   });
   // Pods send each usage record once per term; a new term (leadership, records lost unwritten) makes them resend.
   const term = new UsageTerm(config.identity);
+  const newTerm = (reason: string): void => {
+    term.begin();
+    logger.info({ epoch: term.epoch, reason }, 'usage intake: a new term; data planes send what is not persisted again');
+  };
   const history = new UsageHistory({
     client,
     logger,
@@ -154,7 +158,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     scopes: config.watchNamespaces.length === 0 ? [''] : config.watchNamespaces,
     isLeader: () => isLeader(),
     onWrite: (result) => metrics.usageReportWrites.inc({ result }),
-    onLost: () => term.begin(),
+    onLost: () => newTerm('usage history records dropped unwritten (a write failed)'),
   });
   history.start();
   // Aggregated GuardrailPolicy Events from the usage records (counts only, one Event per policy per interval).
@@ -288,14 +292,14 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     },
     {
       onStartedLeading: () => {
-        term.begin();
+        newTerm('leading');
         metrics.leader.set(1);
         distributor.setEnabled(true);
         trigger?.trigger();
       },
       onStoppedLeading: () => {
         metrics.leader.set(0);
-        term.begin();
+        newTerm('not leading');
         usage.reset();
         history.reset();
         retention.reset();

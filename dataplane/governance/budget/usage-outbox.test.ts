@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { UsageReportRecord, UsageReportResponse } from '../../config/usage-report.js';
-import { MAX_PENDING_HISTORY, RESEND_AFTER_MS, UsageOutbox } from './usage-outbox.js';
+import { MAX_PENDING_HISTORY, UsageOutbox } from './usage-outbox.js';
 
 const T0 = 1_000_000;
 const history = (seq: number): UsageReportRecord => ({
@@ -79,17 +79,18 @@ describe('usage send window', () => {
   it('resends what is not persisted only after a silence well beyond the write interval', () => {
     const box = filled(2);
     box.answered(box.next(T0), answer({ epoch: 'A', receivedThrough: 2, flushIntervalMs: 10_000 }), T0);
-    // 4 × the operator's 10 s write interval (> the 30 s floor).
-    expect(box.next(T0 + 39_000).records).toEqual([]);
-    const late = box.next(T0 + 40_000);
+    // 12 × the operator's 10 s write interval (> the 60 s floor).
+    expect(box.next(T0 + 119_000).records).toEqual([]);
+    const late = box.next(T0 + 120_000);
     expect(seqs(late.records)).toEqual([1, 2]);
     expect(late.window.after).toBe(0);
     expect(box.resends).toBe(1);
-    box.answered(late, answer({ epoch: 'A', receivedThrough: 2 }), T0 + 40_000);
+    box.answered(late, answer({ epoch: 'A', receivedThrough: 2 }), T0 + 120_000);
     // Persisting resets the clock.
     box.push(history(3));
-    box.answered(box.next(T0 + 60_000), answer({ epoch: 'A', receivedThrough: 3, ackedThrough: 2 }), T0 + 60_000);
-    expect(box.next(T0 + 60_000 + RESEND_AFTER_MS).records).toEqual([]);
+    box.answered(box.next(T0 + 150_000), answer({ epoch: 'A', receivedThrough: 3, ackedThrough: 2 }), T0 + 150_000);
+    expect(box.next(T0 + 150_000 + 119_000).records).toEqual([]);
+    expect(box.next(T0 + 150_000 + 120_000).records).toHaveLength(1);
   });
 
   it('with an operator older than the window: oldest first every time, and an acknowledgement trusted only from the durable point', () => {

@@ -10,8 +10,13 @@ export const MAX_PENDING_HISTORY = 50_000;
 /** Records per report: the operator refuses more than 5,000. */
 export const MAX_BATCH = 2_000;
 
-/** Resend what is still not durable after this long, at least (a lost answer, a term change not seen). */
-export const RESEND_AFTER_MS = 30_000;
+/**
+ * Resend what is still not durable after this long without progress, at least, and after this many
+ * of the operator's write intervals: a safety net (a term change not seen), far beyond a write that
+ * is merely slow because the API server is busy.
+ */
+export const RESEND_AFTER_MS = 60_000;
+export const RESEND_AFTER_INTERVALS = 12;
 
 /** One report as sent: its window, and the records after `after`. */
 export interface OutboxBatch {
@@ -114,7 +119,7 @@ export class UsageOutbox {
     const sent = Math.max(this.durable, answer.receivedThrough ?? 0);
     if (sent < this.sent) this.resends++;
     this.sent = sent;
-    if (answer.flushIntervalMs !== undefined) this.resendAfterMs = Math.max(this.minResendAfterMs, 4 * answer.flushIntervalMs);
+    if (answer.flushIntervalMs !== undefined) this.resendAfterMs = Math.max(this.minResendAfterMs, RESEND_AFTER_INTERVALS * answer.flushIntervalMs);
   }
 
   private advance(ackedThrough: number, now: number): void {

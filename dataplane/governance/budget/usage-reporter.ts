@@ -16,7 +16,7 @@ export interface UsageReporterOptions {
   dispatcher?: Dispatcher;
   /** Ready data-plane pods, as the operator counts them (per-pod limits use it for their share). */
   onReplicas?: (replicas: number) => void;
-  /** Resend what is not persisted after this long without progress (default 30 s; at least 4 operator flush intervals). */
+  /** Resend what is not persisted after this long without progress (default 60 s; at least 12 operator write intervals). */
   resendAfterMs?: number;
 }
 
@@ -123,7 +123,9 @@ export class UsageReporter {
   private async send(): Promise<void> {
     const url = this.opts.operatorUrl;
     if (url === undefined) return;
+    const resends = this.outbox.resends;
     const batch = this.outbox.next(Date.now());
+    if (this.outbox.resends > resends) this.opts.logger.warn({ records: batch.records.length }, 'usage records not persisted for a long time: sending them again');
     try {
       const res = await request(`${url.replace(/\/$/, '')}/v1/usage`, {
         method: 'POST',
