@@ -187,7 +187,11 @@ async function run(k: TestCluster, client: KubeClient, v: Variant, round: number
   };
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? Number.NaN;
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return sorted.length % 2 === 1 ? (sorted[Math.floor(mid)] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
+}
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 interface Derived {
@@ -197,7 +201,9 @@ interface Derived {
   ackedPerSecond: number;
   cpuPercent: number;
   cpuMsPer1kRecords: number;
+  usagereportWrites: number;
   usagereportWritesPerSecond: number;
+  usagereportWritesPer1kRecords: number;
   apiWritesPerSecond: number;
 }
 
@@ -211,7 +217,9 @@ function derive(r: Run): Derived {
     ackedPerSecond: (r.records - r.dropped) / wall,
     cpuPercent: (100 * r.operatorCpuSeconds) / wall,
     cpuMsPer1kRecords: (1000 * r.operatorCpuSeconds) / (r.records / 1000),
+    usagereportWrites: writes,
     usagereportWritesPerSecond: writes / wall,
+    usagereportWritesPer1kRecords: writes / (r.records / 1000),
     apiWritesPerSecond: r.apiWrites / wall,
   };
 }
@@ -229,8 +237,10 @@ function render(runs: Run[], startedAt: string, loads: string[]): string {
     ['Operator CPU seconds per 1,000 requests (ms)', (_, d) => d.cpuMsPer1kRecords, 1],
     ['Reports sent (HTTP requests)', (r) => r.wireReports, 0],
     ['MiB on the wire', (r) => r.wireMiB, 1],
-    ['API server: UsageReport writes (PUT+POST) per second', (_, d) => d.usagereportWritesPerSecond, 2],
-    ['API server: all write requests per second', (_, d) => d.apiWritesPerSecond, 2],
+    ['API server: UsageReport writes (PUT+POST) in the run', (_, d) => d.usagereportWrites, 0],
+    ['API server: UsageReport writes per second (load + drain)', (_, d) => d.usagereportWritesPerSecond, 2],
+    ['API server: UsageReport writes per 1,000 requests', (_, d) => d.usagereportWritesPer1kRecords, 2],
+    ['API server: all write requests per second (load + drain)', (_, d) => d.apiWritesPerSecond, 2],
     ['Counted in UsageReports − reported + dropped (0 = exact)', (r) => r.counted - r.records + r.dropped, 0],
   ];
   const medians = (name: string, f: (r: Run, d: Derived) => number): number => median(runs.filter((r) => r.variant === name).map((r) => f(r, derive(r))));
