@@ -71,32 +71,35 @@ export interface CaptureInput {
 /**
  * A record as it waits in the capture queues and reaches every destination: serialised once, when
  * it is recorded, as the two JSON Lines the stores keep apart for their separate retention (the
- * metadata, and the content keyed by request id). Strings, not object trees: a queue of thousands
- * of records gives the garbage collector almost nothing to trace, and no destination serialises
- * the record again.
+ * metadata, and the content keyed by request id), UTF-8 in Buffers. Not object trees, not even
+ * strings: the bytes live outside the JavaScript heap, so thousands of queued records give the
+ * garbage collector nothing to trace or copy, and no destination serialises a record again.
  */
 export interface SerialisedRecord {
   /** The writing policy's id, the namespace it is filed under, and when the request arrived (RFC 3339): what the stores partition by. */
   policyId: string;
   namespace: string;
   time: string;
-  /** The record without `content`, as one JSON line (no newline). */
-  metadata: string;
-  /** `{"requestId","time","namespace","content"}` as one JSON line; absent when the record has no content. */
-  content?: string;
+  /** The record without `content`: one JSON line, newline included. */
+  metadata: Buffer;
+  /** `{"requestId","time","namespace","content"}`: one JSON line, newline included; absent when the record has no content. */
+  content?: Buffer;
 }
+
+/** One JSON line as stored: the text and its newline, UTF-8. */
+export const jsonLine = (json: string): Buffer => Buffer.from(`${json}\n`);
 
 /** The stored form of a record shaped elsewhere (tests, tools); the capture service builds the same lines itself. */
 export function serialiseRecord(record: CaptureRecord): SerialisedRecord {
   const { content, ...metadata } = record;
-  const out: SerialisedRecord = { policyId: record.policy.id, namespace: record.namespace, time: record.time, metadata: JSON.stringify(metadata) };
-  if (content !== undefined) out.content = JSON.stringify({ requestId: record.requestId, time: record.time, namespace: record.namespace, content });
+  const out: SerialisedRecord = { policyId: record.policy.id, namespace: record.namespace, time: record.time, metadata: jsonLine(JSON.stringify(metadata)) };
+  if (content !== undefined) out.content = jsonLine(JSON.stringify({ requestId: record.requestId, time: record.time, namespace: record.namespace, content }));
   return out;
 }
 
 /** The record back from its lines (the OTLP destination sends it whole). */
 export function parseRecord(serialised: SerialisedRecord): CaptureRecord {
-  const record = JSON.parse(serialised.metadata) as CaptureRecord;
-  if (serialised.content !== undefined) record.content = (JSON.parse(serialised.content) as { content: CaptureContent }).content;
+  const record = JSON.parse(serialised.metadata.toString()) as CaptureRecord;
+  if (serialised.content !== undefined) record.content = (JSON.parse(serialised.content.toString()) as { content: CaptureContent }).content;
   return record;
 }

@@ -4,7 +4,7 @@ import { revealSecrets } from '../../config/secret-value.js';
 import type { Caller } from '../../core/caller.js';
 import { compileDetectors, type DetectorSet } from '../detectors/index.js';
 import { BoundedExporter, type CaptureDestination } from './bounded-exporter.js';
-import type { CaptureInput, CaptureRecord, SerialisedRecord } from './capture-record.js';
+import { type CaptureInput, type CaptureRecord, jsonLine, type SerialisedRecord } from './capture-record.js';
 import { type CaptureMetrics, NO_CAPTURE_METRICS } from './capture-metrics.js';
 import { localDirectoryDestination } from './destinations/local-directory.js';
 import { otlpLogsDestination } from './destinations/otlp-logs.js';
@@ -192,10 +192,10 @@ export function serialiseCapture(decision: CaptureDecision, input: CaptureInput)
   if (input.upstreamModel !== undefined) metadata.upstreamModel = input.upstreamModel;
   if (input.tokens !== undefined) metadata.tokens = input.tokens;
   if (input.costUsd !== undefined) metadata.costUsd = input.costUsd;
-  const out: SerialisedRecord = { policyId: config.id, namespace, time, metadata: JSON.stringify(metadata) };
+  const out: SerialisedRecord = { policyId: config.id, namespace, time, metadata: jsonLine(JSON.stringify(metadata)) };
   if (decision.mode === 'Metadata') return out;
   const content = contentJson(input, config, decision.mode === 'Redacted' ? detectors : undefined);
-  out.content = `{"requestId":${JSON.stringify(input.requestId)},"time":"${time}","namespace":${JSON.stringify(namespace)},"content":${content}}`;
+  out.content = jsonLine(`{"requestId":${JSON.stringify(input.requestId)},"time":"${time}","namespace":${JSON.stringify(namespace)},"content":${content}}`);
   return out;
 }
 

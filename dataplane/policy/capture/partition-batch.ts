@@ -6,8 +6,8 @@ export interface PartitionGroup {
   namespace: string;
   /** The first record's time: the same date and hour as every other record in the group. */
   time: string;
-  metadata: string[];
-  content: string[];
+  metadata: Buffer[];
+  content: Buffer[];
 }
 
 /**

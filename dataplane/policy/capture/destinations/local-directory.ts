@@ -21,7 +21,7 @@ export function localDirectoryDestination(path: string): CaptureDestination {
   };
 }
 
-async function appendLines(file: string, lines: readonly string[]): Promise<void> {
+async function appendLines(file: string, lines: readonly Buffer[]): Promise<void> {
   await mkdir(join(file, '..'), { recursive: true });
-  await appendFile(file, `${lines.join('\n')}\n`);
+  await appendFile(file, Buffer.concat(lines));
 }

@@ -11,7 +11,7 @@ type S3Config = Extract<CaptureDestinationConfig, { type: 's3' }>;
 
 // On libuv's thread pool: a large batch is not compressed on the thread that serves requests. Level
 // 1: JSON Lines still shrink several times, at a fraction of the default level's CPU per record.
-const gzipAsync = (text: string): Promise<Buffer> => promisify(gzip)(text, { level: 1 });
+const gzipAsync = (data: Buffer): Promise<Buffer> => promisify(gzip)(data, { level: 1 });
 
 /**
  * An S3-compatible bucket (path-style requests, SigV4): each batch becomes one gzip-compressed
@@ -21,7 +21,7 @@ const gzipAsync = (text: string): Promise<Buffer> => promisify(gzip)(text, { lev
  */
 export function s3Destination(config: S3Config, instance: string = randomUUID().slice(0, 8), timeoutMs = 30_000): CaptureDestination {
   let sequence = 0;
-  const putLines = async (key: string, lines: readonly string[]): Promise<void> => putObject(config, key, await gzipAsync(`${lines.join('\n')}\n`), timeoutMs);
+  const putLines = async (key: string, lines: readonly Buffer[]): Promise<void> => putObject(config, key, await gzipAsync(Buffer.concat(lines)), timeoutMs);
   return {
     async write(batch) {
       const batchId = `${Date.now()}-${instance}-${sequence++}`;
