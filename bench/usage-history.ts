@@ -57,7 +57,7 @@ const OVERVIEW_ROUNDS = Number(process.env.USAGE_BENCH_OVERVIEW_ROUNDS ?? '5');
 const PARTS = (process.env.USAGE_BENCH_PARTS ?? 'report,read').split(',');
 const OPERATOR_PORT = 19392;
 const FULL = SECONDS >= 30 && READ_ROUNDS >= 3 && OVERVIEW_ROUNDS >= 5 && PARTS.includes('report');
-const HARD_LIMIT_MS = 20 * 60_000;
+const HARD_LIMIT_MS = Number(process.env.USAGE_BENCH_LIMIT_MINUTES ?? '60') * 60_000;
 
 if (process.env.TOLLGATE_IN_NETNS !== '1') {
   process.stderr.write('usage-history: run inside test/integration/run-in-netns.sh (make bench-usage does)\n');
