@@ -78,8 +78,17 @@ async function* streamSteps(res: UpstreamResponse, req: CanonicalRequest, provid
     yield clean(transformer.onEnd());
   } finally {
     if (complete) res.discard();
-    else if (res.body instanceof Readable) res.body.destroy();
+    else if (res.body instanceof Readable) {
+      // The iterator no longer listens for 'error', and undici's body destroys itself with an
+      // AbortError: without a listener that error is an uncaught exception that ends the process.
+      res.body.on('error', ignoreError);
+      res.body.destroy();
+    }
   }
+}
+
+function ignoreError(): void {
+  // The stream is being let go; its error has no reader.
 }
 
 /** What a transport error code means, for the person reading the client's error (never the raw code). */

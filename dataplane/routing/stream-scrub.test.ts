@@ -83,4 +83,25 @@ describe('a completed stream lets its upstream body go', () => {
     expect(discarded).toBe(1);
     expect(body.errored).toBeNull();
   });
+
+  it('a stream left before it completed destroys its body without an uncaught error (undici destroys with an AbortError)', async () => {
+    const body = new Readable({
+      read() {},
+      destroy(err, cb) {
+        cb(err ?? Object.assign(new Error('Request aborted'), { code: 'UND_ERR_ABORTED' }));
+      },
+    });
+    const transport: Transport = {
+      send: async (): Promise<UpstreamResponse> => ({ status: 200, headers: { 'content-type': 'text/event-stream' }, body, discard: () => undefined }),
+    };
+    body.push(`${chunk}\n\n`);
+    const result = await attempt([], transport);
+    if (!result.ok || result.kind !== 'stream') throw new Error(`expected a stream, got ${JSON.stringify(result)}`);
+    // What the write-back does when a guardrail blocks mid-stream or the client goes away.
+    await result.rest.return(undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(body.destroyed).toBe(true);
+    expect(body.errored).toBeInstanceOf(Error);
+    // Before the fix the 'error' event had no listener: an uncaught exception, which fails this run.
+  });
 });
