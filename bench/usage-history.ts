@@ -43,7 +43,7 @@ import { UsageReporter } from '../dataplane/governance/budget/usage-reporter.js'
 import { KubeClient } from '../operator/kube/kube-client.js';
 import { DAY_SUMMARY_ANNOTATION, daySummary } from '../operator/usage/day-summary.js';
 import { UsageDay } from '../operator/usage/usage-day.js';
-import { apiserverRequests, countsSince, reportAtRate, usageNamespace, usageRequest } from './lib/usage-load.js';
+import { apiserverRequests, countsSince, reportAtRate, stopOnceOnLimitOrSignal, usageNamespace, usageRequest } from './lib/usage-load.js';
 import { dataplaneService, PLATFORM_VIEWER, type Proc, startOperator, startTestCluster, type TestCluster, TOKEN, tokenKubeconfig } from '../test/integration/harness.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -71,20 +71,15 @@ function log(message: string): void {
 let cluster: TestCluster | undefined;
 let operator: Proc | undefined;
 const reporters: UsageReporter[] = [];
-let stopping: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  stopping ??= (async () => {
+const cleanup = stopOnceOnLimitOrSignal(
+  HARD_LIMIT_MS,
+  async () => {
     for (const r of reporters) await r.drain(0).catch(() => undefined);
     await operator?.kill('SIGKILL').catch(() => undefined);
     await cluster?.stop().catch(() => undefined);
-  })();
-  return stopping;
-}
-setTimeout(() => {
-  log('hard time limit reached; stopping');
-  void cleanup().finally(() => process.exit(3));
-}, HARD_LIMIT_MS).unref();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void cleanup().finally(() => process.exit(130)));
+  },
+  log,
+);
 
 const ns = usageNamespace;
 const request = (): ReturnType<typeof usageRequest> => usageRequest(NAMESPACES);

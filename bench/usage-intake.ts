@@ -31,7 +31,7 @@ import type { BudgetLedger } from '../dataplane/governance/budget/budget-ledger.
 import type { UsageReporter } from '../dataplane/governance/budget/usage-reporter.js';
 import { KubeClient } from '../operator/kube/kube-client.js';
 import { dataplaneService, startTestCluster, type TestCluster, TOKEN } from '../test/integration/harness.js';
-import { apiserverRequests, countsSince, reportAtRate, usageNamespace } from './lib/usage-load.js';
+import { apiserverRequests, countsSince, reportAtRate, stopOnceOnLimitOrSignal, usageNamespace } from './lib/usage-load.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const PODS = 20;
@@ -62,20 +62,15 @@ const variants: Variant[] = [...(BEFORE === undefined ? [] : [{ name: 'before' a
 let cluster: TestCluster | undefined;
 let operator: ChildProcess | undefined;
 let reporters: UsageReporter[] = [];
-let stopping: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  stopping ??= (async () => {
+const cleanup = stopOnceOnLimitOrSignal(
+  HARD_LIMIT_MS,
+  async () => {
     for (const r of reporters) await r.drain(0).catch(() => undefined);
     operator?.kill('SIGKILL');
     await cluster?.stop().catch(() => undefined);
-  })();
-  return stopping;
-}
-setTimeout(() => {
-  log('hard time limit reached; stopping');
-  void cleanup().finally(() => process.exit(3));
-}, HARD_LIMIT_MS).unref();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void cleanup().finally(() => process.exit(130)));
+  },
+  log,
+);
 
 /** The reporters' HTTP client, counting what goes on the wire: reports, records (one `"seq":` each) and bytes. */
 class CountingAgent extends Agent {

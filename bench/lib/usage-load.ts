@@ -91,3 +91,18 @@ export function apiserverRequests(k: TestCluster, resource: string): { byVerb: R
 
 export const countsSince = (after: Record<string, number>, before: Record<string, number>): Record<string, number> =>
   Object.fromEntries(Object.entries(after).map(([verb, n]) => [verb, n - (before[verb] ?? 0)]));
+
+/**
+ * `stop` once, whatever asks first: the bench's hard time limit (exit 3) or SIGINT/SIGTERM (exit
+ * 130). Returns the once-only stop for the bench's own normal ending.
+ */
+export function stopOnceOnLimitOrSignal(limitMs: number, stop: () => Promise<void>, log: (message: string) => void): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  const once = (): Promise<void> => (stopping ??= stop());
+  setTimeout(() => {
+    log('hard time limit reached; stopping');
+    void once().finally(() => process.exit(3));
+  }, limitMs).unref();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void once().finally(() => process.exit(130)));
+  return once;
+}
