@@ -201,6 +201,12 @@ describe('DataPolicy retention on a real API server and SeaweedFS', () => {
     const { leader, standby } = await roles();
     await operators.get(leader)?.kill('SIGTERM');
     await seed({ again: 20 * DAY });
+    // The stopped leader released its Lease; the old replica is started again only once the standby
+    // holds it, or a fast restart could win the Lease back before the standby's next retry.
+    await eventually(async () => {
+      const state = (await (await fetch(`http://127.0.0.1:${standby}/readyz`)).json()) as { leader: boolean };
+      if (!state.leader) throw new Error('the standby does not lead yet');
+    }, 'the standby leading', 60_000);
     startRetentionOperator(leader);
     const obj = await eventually(() => {
       const o = k.get<RetentionStatus>('datapolicy', 'retained', 'team-c');

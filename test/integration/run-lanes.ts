@@ -25,6 +25,7 @@ interface FileResult {
   file: string;
   ok: boolean;
   seconds: number;
+  failure: string;
   tests: string;
 }
 
@@ -34,6 +35,16 @@ function readDurations(): Record<string, number> {
   } catch {
     return {};
   }
+}
+
+/**
+ * What a failed file printed about its failures (vitest's "Failed Tests" section, else its last lines),
+ * repeated at the end: CI keeps only the tail of the output, where the per-file summary sits.
+ */
+function failureOf(plain: string): string {
+  const at = plain.search(/⎯+\s*Failed Tests|⎯+\s*Failed Suites|⎯+\s*Unhandled Errors/);
+  const lines = (at >= 0 ? plain.slice(at) : plain.split('\n').slice(-25).join('\n')).split('\n').filter((l) => l.trim() !== '');
+  return lines.slice(0, 25).join('\n');
 }
 
 /** One file in its own network namespace; resolves with its result once it ends (output printed then). */
@@ -49,8 +60,9 @@ function runFile(file: string): Promise<FileResult> {
     child.on('close', (code) => {
       const text = Buffer.concat(out).toString('utf8');
       process.stdout.write(text);
-      const tests = /Tests\s+(.*)/.exec(text.replace(/\x1b\[[0-9;]*m/g, ''))?.[1]?.trim() ?? 'no summary';
-      resolve({ file, ok: code === 0, seconds: (Date.now() - started) / 1000, tests });
+      const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
+      const tests = /Tests\s+(.*)/.exec(plain)?.[1]?.trim() ?? 'no summary';
+      resolve({ file, ok: code === 0, seconds: (Date.now() - started) / 1000, tests, failure: failureOf(plain) });
     });
   });
 }
@@ -77,6 +89,7 @@ async function main(): Promise<void> {
   const total = results.reduce((s, r) => s + r.seconds, 0);
   console.log(`[integration] ${results.length - failed.length} of ${results.length} files passed in ${((Date.now() - started) / 1000).toFixed(0)} s (${total.toFixed(0)} s of file time)`);
   if (failed.length > 0) {
+    for (const r of failed) console.log(`\n[integration] ${r.file} failed:\n${r.failure}`);
     console.log(`[integration] FAILED: ${failed.map((r) => r.file).join(', ')}`);
     process.exitCode = 1;
   }
