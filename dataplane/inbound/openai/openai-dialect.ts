@@ -1,6 +1,7 @@
 import type { JsonObject, Operation } from '../../core/canonical.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import { invalidRequest } from '../../core/request-issue.js';
+import { type RequestFields, commonChat } from './common-chat.js';
 import { REQUEST_SCHEMAS } from './request-schemas.js';
 import { SSE_DONE, sseData } from '../../sse/sse-writer.js';
 import type { InboundDialect, InboundRequest, StreamEncoder } from '../inbound-dialect.js';
@@ -19,6 +20,13 @@ const OPENAI_STREAM: StreamEncoder = {
   cut: (reason) => sseData(new GatewayError(429, 'budget_exceeded', 'insufficient_quota', reason).toBody()),
 };
 
+/** The request schema's verdict: its fields, or its messages as a 400. */
+function validated(op: Operation, body: JsonObject): RequestFields {
+  const parsed = REQUEST_SCHEMAS[op].safeParse(body);
+  if (!parsed.success) throw invalidRequest(parsed.error, body);
+  return parsed.data;
+}
+
 const passThrough = (body: JsonObject): JsonObject => body;
 const openAiStream = (): StreamEncoder => OPENAI_STREAM;
 
@@ -29,10 +37,9 @@ export function openAiDialect(op: Operation): InboundDialect {
     cacheable: true,
     parse(body, receivedAtSeconds): InboundRequest {
       if (!isObject(body)) throw errors.badRequest('request body must be a JSON object');
-      const parsed = REQUEST_SCHEMAS[op].safeParse(body);
-      if (!parsed.success) throw invalidRequest(parsed.error, body);
-      const stream = op !== 'embeddings' && parsed.data.stream === true;
-      const request = { op, body, stream, clientWantsUsage: stream && parsed.data.stream_options?.include_usage === true, createdAt: receivedAtSeconds };
+      const data = (op === 'chat' ? commonChat(body) : undefined) ?? validated(op, body);
+      const stream = op !== 'embeddings' && data.stream === true;
+      const request = { op, body, stream, clientWantsUsage: stream && data.stream_options?.include_usage === true, createdAt: receivedAtSeconds };
       return { request, responseBody: passThrough, streamEncoder: openAiStream };
     },
     errorBody: (err) => err.toBody(),
