@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { RequestUsage } from '../config/request-usage.js';
+import { accessLog } from './access-log.js';
 import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.js';
 import type { CircuitState, GatewayObserver, RequestTelemetry } from './gateway-observer.js';
 import { OPERATION_BY_PATH, ServerAddresses } from './genai-attributes.js';
@@ -34,7 +35,7 @@ export class GatewayTelemetry implements GatewayObserver {
       tracer: opts.tracer,
       // Only W3C trace context crosses the gateway; a caller's baggage is not forwarded to providers.
       propagator: new W3CTraceContextPropagator(),
-      logger: opts.logger,
+      accessLog: accessLog(opts.logger),
       addresses: new ServerAddresses(),
       series: new SeriesCache(this.metrics),
       ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),

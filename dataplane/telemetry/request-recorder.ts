@@ -362,48 +362,47 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     span.end();
   }
 
-  /** One JSON line per request; never prompt or completion content. */
+  /** One JSON line per request (docs/observability.md, the field order is the line's); never prompt or completion content. */
   private log(status: number, durationMs: number, errorType: string | undefined): void {
     const served = this.serving;
     const usage = this.usage;
-    const line: Record<string, unknown> = {
-      requestId: this.requestId ?? this.req.headers['x-request-id'],
-      method: this.req.method,
-      path: this.path,
-      status,
-      durationMs: Math.round(durationMs * 1000) / 1000,
-      completed: !this.clientLeft,
-      caller: this.who?.id,
-    };
+    const log = this.ctx.accessLog;
+    const line = log.fields();
+    line.json('requestId', this.requestId ?? this.req.headers['x-request-id']);
+    line.str('method', this.req.method);
+    line.str('path', this.path);
+    line.num('status', status);
+    line.num('durationMs', Math.round(durationMs * 1000) / 1000);
+    line.bool('completed', !this.clientLeft);
+    line.str('caller', this.who?.id);
     if (this.operation !== undefined) {
-      line.operation = this.operation;
-      line.route = this.route?.id;
-      line.rule = this.rule;
-      line.model = this.route?.model;
-      line.stream = this.stream;
-      line.provider = served?.target.providerId;
-      line.upstreamModel = served?.target.model;
-      line.attempts = this.servedAttempts ?? this.attempts;
-      if (this.retries > 0) line.retries = this.retries;
-      if (this.failovers > 0) line.failovers = this.failovers;
-      line.upstreamMs = Math.round(this.upstreamMs * 1000) / 1000;
-      if (this.firstChunkAt !== undefined) line.ttftMs = Math.round((this.firstChunkAt - this.started) * 1000) / 1000;
+      line.str('operation', this.operation);
+      line.str('route', this.route?.id);
+      line.str('rule', this.rule);
+      line.str('model', this.route?.model);
+      line.bool('stream', this.stream);
+      line.str('provider', served?.target.providerId);
+      line.str('upstreamModel', served?.target.model);
+      line.num('attempts', this.servedAttempts ?? this.attempts);
+      if (this.retries > 0) line.num('retries', this.retries);
+      if (this.failovers > 0) line.num('failovers', this.failovers);
+      line.num('upstreamMs', Math.round(this.upstreamMs * 1000) / 1000);
+      if (this.firstChunkAt !== undefined) line.num('ttftMs', Math.round((this.firstChunkAt - this.started) * 1000) / 1000);
       if (usage !== undefined) {
-        line.inputTokens = usage.inputTokens;
-        line.outputTokens = usage.outputTokens;
-        line.cachedInputTokens = usage.cachedInputTokens;
-        line.costUsd = usage.costUsd;
-        line.usageEstimated = usage.estimated;
-        if (usage.estimateReason !== undefined) line.usageEstimateReason = usage.estimateReason;
+        line.num('inputTokens', usage.inputTokens);
+        line.num('outputTokens', usage.outputTokens);
+        line.num('cachedInputTokens', usage.cachedInputTokens);
+        line.num('costUsd', usage.costUsd);
+        line.bool('usageEstimated', usage.estimated);
+        line.str('usageEstimateReason', usage.estimateReason);
       }
-      if (errorType !== undefined) line.errorType = errorType;
-      if (this.decision !== undefined) line.admission = this.decision;
-      if (this.cacheHit !== undefined) line.cacheHit = this.cacheHit;
-      if (this.guardrailDecisions.length > 0) line.guardrails = this.guardrailDecisions;
-      if (this.capture !== undefined) line.dataPolicy = this.capture;
-      const traceId = this.span?.spanContext().traceId;
-      if (traceId !== undefined) line.traceId = traceId;
+      line.str('errorType', errorType);
+      line.json('admission', this.decision);
+      line.bool('cacheHit', this.cacheHit);
+      if (this.guardrailDecisions.length > 0) line.json('guardrails', this.guardrailDecisions);
+      line.json('dataPolicy', this.capture);
+      line.str('traceId', this.span?.spanContext().traceId);
     }
-    this.ctx.logger.info(line, 'request');
+    log.write(line);
   }
 }

@@ -1,5 +1,5 @@
 import type { TextMapPropagator, Tracer } from '@opentelemetry/api';
-import type { Logger } from 'pino';
+import type { AccessLog } from './access-log.js';
 import type { RequestUsage } from '../config/request-usage.js';
 import type { GatewayMetrics } from './gateway-metrics.js';
 import type { ServerAddresses } from './genai-attributes.js';
@@ -10,7 +10,8 @@ export interface TelemetryContext {
   metrics: GatewayMetrics;
   tracer: Tracer | undefined;
   propagator: TextMapPropagator;
-  logger: Logger;
+  /** Writes one access-log line (access-log.ts). */
+  accessLog: AccessLog;
   addresses: ServerAddresses;
   /** Metric series per served target, resolved once. */
   series: SeriesCache;
