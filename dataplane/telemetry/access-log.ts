@@ -3,6 +3,8 @@ import { type Logger, symbols } from 'pino';
 /** The message of every access-log line. */
 export const ACCESS_LOG_MESSAGE = 'request';
 
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 /**
  * The fields of one access-log line as JSON text (`,"key":value` each, in the order they are
  * added), written the way pino writes the fields of an object: an undefined value is left out, a
@@ -16,7 +18,8 @@ export class LineFields {
 
   str(key: string, value: string | undefined): void {
     if (value === undefined) return;
-    this.text += `,"${key}":${JSON.stringify(value)}`;
+    // Printable ASCII without quote or backslash is its own JSON; anything else is escaped by JSON.stringify.
+    this.text += PLAIN.test(value) ? `,"${key}":"${value}"` : `,"${key}":${JSON.stringify(value)}`;
     if (this.values !== undefined) this.values[key] = value;
   }
 
