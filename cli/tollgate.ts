@@ -273,8 +273,8 @@ async function main(argv: string[]): Promise<void> {
     case 'dev': {
       if (values.file === undefined) fail('dev needs -f <dir>');
       const auth = values.auth === true ? createAuthenticator(values.kubeconfig, values['auth-cache-ttl'], logger, process.env) : undefined;
-      // Only the data plane runs in dev (no operator spans): span parents are explicit, no async context needed.
-      const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate', process.env, { asyncContext: false });
+      // Only the data plane runs in dev (no operator spans): its own lean tracer.
+      const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate', process.env, 'dataplane');
       const stateDir = devStateDir(process.env);
       const apiKeyHashKey = readOrCreateSecretFile(stateDir, 'api-key-hash-key', newApiKeyHashKey).value;
       const adminToken = values['admin-port'] === undefined ? undefined : readOrCreateSecretFile(stateDir, 'admin-token', newApiKeyHashKey);
@@ -330,7 +330,7 @@ async function main(argv: string[]): Promise<void> {
       if (token === undefined) fail('operator needs --token-file (or TOLLGATE_ADMIN_TOKEN)');
       const dataplaneNamespace = values['dataplane-namespace'] ?? process.env.POD_NAMESPACE ?? 'default';
       const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG;
-      const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate-operator', process.env);
+      const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate-operator', process.env, 'operator');
       // Loaded here so that a data plane never pays for the Kubernetes client (about 85 MB).
       const { runOperator } = await import('../operator/operator.js');
       const { serviceNames } = await import('../operator/tls/channel-tls.js');

@@ -4,7 +4,7 @@ import { Authenticator } from '../governance/identity/authenticator.js';
 import { inClusterKubeApi, kubeApiFromKubeconfig } from '../governance/identity/kube-api.js';
 import { KubeTokenReviewer } from '../governance/identity/token-reviewer.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBodyLimits } from '../server/body/json-body.js';
-import type { Tracing, TracingOptions } from '../telemetry/otel-sdk.js';
+import type { Tracing } from '../telemetry/tracing.js';
 import { parseTracingConfig, TOLLGATE_VERSION, TracingConfigError } from '../telemetry/tracing-config.js';
 import { Dataplane, NO_TOKEN_REVIEW } from './dataplane.js';
 import { exactBudgetsFromEnv, governanceFromEnv } from './governance-from-env.js';
@@ -46,10 +46,11 @@ export function bodyLimitsFrom(values: { 'max-body-bytes'?: string | undefined; 
 
 /**
  * Starts trace export when an OTLP endpoint is configured (flag or OTEL_* variables); undefined =
- * tracing off. The OpenTelemetry SDK is loaded only then (it costs about 25 MB). `opts`: see
- * TracingOptions (the operator carries context across awaits, the data plane does not).
+ * tracing off. A data plane records its spans with its own lean tracer (telemetry/lean-tracing.ts:
+ * parents passed explicitly, no async context); the operator runs the OpenTelemetry SDK, which
+ * carries the active span across awaits (about 25 MB, loaded only then).
  */
-export async function tracingFor(otlpEndpoint: string | undefined, serviceName: string, env: NodeJS.ProcessEnv, opts: TracingOptions = {}): Promise<Tracing | undefined> {
+export async function tracingFor(otlpEndpoint: string | undefined, serviceName: string, env: NodeJS.ProcessEnv, kind: 'dataplane' | 'operator'): Promise<Tracing | undefined> {
   let config;
   try {
     config = parseTracingConfig(env, otlpEndpoint === undefined ? {} : { otlpEndpoint }, { serviceName, serviceVersion: TOLLGATE_VERSION });
@@ -58,8 +59,12 @@ export async function tracingFor(otlpEndpoint: string | undefined, serviceName: 
     throw err;
   }
   if (config === undefined) return undefined;
+  if (kind === 'dataplane') {
+    const { startLeanTracing } = await import('../telemetry/lean-tracing.js');
+    return startLeanTracing(config);
+  }
   const { startTracing } = await import('../telemetry/otel-sdk.js');
-  return startTracing(config, opts);
+  return startTracing(config);
 }
 
 /** Stops the process's work, then exports the spans still buffered. */
@@ -98,7 +103,7 @@ export interface DataplaneLaunch {
  */
 export async function launchDataplane(l: DataplaneLaunch): Promise<{ dataplane: Dataplane; stop: () => Promise<{ drained: boolean }> }> {
   const { logger, env } = l;
-  const tracing = await tracingFor(l.otlpEndpoint, 'tollgate-dataplane', env, { asyncContext: false });
+  const tracing = await tracingFor(l.otlpEndpoint, 'tollgate-dataplane', env, 'dataplane');
   const auth = createAuthenticator(l.kubeconfig, l.authCacheTtl, logger, env);
   if (!auth.verifiesServiceAccounts) logger.warn({ notReady: l.requireIdentity }, NO_TOKEN_REVIEW);
   const exactBudgets = await exactBudgetsFromEnv(env, logger);

@@ -1,60 +1,22 @@
-import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
+import { context, propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { hostDetector, processDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  type Sampler,
-  TraceIdRatioBasedSampler,
-} from '@opentelemetry/sdk-trace-base';
-import { SyncContextManager } from './sync-context-manager.js';
-import type { SamplerName, TracingConfig } from './tracing-config.js';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { TracingConfig } from './tracing-config.js';
+import { samplerFor, type Tracing } from './tracing.js';
 
-/** A started OpenTelemetry SDK exporting traces over OTLP/HTTP (protobuf). */
-export interface Tracing {
-  tracer: Tracer;
-  /** Exports the spans ended so far. */
-  flush(): Promise<void>;
-  /** Exports what is left and unregisters the SDK's globals. */
-  shutdown(): Promise<void>;
-}
-
-function sampler(name: SamplerName, ratio: number): Sampler {
-  switch (name) {
-    case 'always_on':
-      return new AlwaysOnSampler();
-    case 'always_off':
-      return new AlwaysOffSampler();
-    case 'traceidratio':
-      return new TraceIdRatioBasedSampler(ratio);
-    case 'parentbased_always_on':
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-    case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
-  }
-}
-
-export interface TracingOptions {
-  /**
-   * Carry the active span across `await`s (AsyncLocalStorage): the operator needs it (a push span is
-   * the child of the reconcile that scheduled it); the data plane passes parents explicitly and
-   * runs without, since async hooks cost something on every promise. Default true.
-   */
-  asyncContext?: boolean;
-}
+export type { Tracing } from './tracing.js';
 
 /**
  * Starts @opentelemetry/sdk-node with traces only (no metrics or logs exporters, no
- * auto-instrumentation: Tollgate creates its own GenAI spans). Call only when a TracingConfig was
- * parsed, i.e. an endpoint is configured; without one nothing is started and nothing is traced.
+ * auto-instrumentation), carrying the active span across `await`s: the operator's tracing (a push
+ * span is the child of the reconcile that scheduled it). The data plane passes every parent
+ * explicitly and records its spans with its own lean tracer (lean-tracing.ts). Call only when a
+ * TracingConfig was parsed, i.e. an endpoint is configured.
  */
-export function startTracing(config: TracingConfig, opts: TracingOptions = {}): Tracing {
+export function startTracing(config: TracingConfig): Tracing {
   const exporter = new OTLPTraceExporter({ url: config.url, headers: config.headers, timeoutMillis: config.timeoutMs });
   const processor = new BatchSpanProcessor(exporter);
   const sdk = new NodeSDK({
@@ -62,13 +24,12 @@ export function startTracing(config: TracingConfig, opts: TracingOptions = {}): 
     resource: resourceFromAttributes({ ...config.resourceAttributes, 'service.name': config.serviceName, 'service.version': config.serviceVersion }),
     // OTEL_* variables were parsed into `config`; the env detector would read them a second time.
     resourceDetectors: [hostDetector, processDetector],
-    sampler: sampler(config.sampler, config.samplerRatio),
+    sampler: samplerFor(config.sampler, config.samplerRatio),
     spanProcessors: [processor],
     textMapPropagator: new W3CTraceContextPropagator(),
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [],
-    ...(opts.asyncContext === false ? { contextManager: new SyncContextManager() } : {}),
   });
   sdk.start();
   return {

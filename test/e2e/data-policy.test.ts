@@ -8,7 +8,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
 import { GENAI_EVENT_NAME } from '../../dataplane/policy/capture/destinations/otlp-logs.js';
-import { startTracing, type Tracing } from '../../dataplane/telemetry/otel-sdk.js';
+import { startLeanTracing } from '../../dataplane/telemetry/lean-tracing.js';
+import type { Tracing } from '../../dataplane/telemetry/tracing.js';
 import { parseTracingConfig } from '../../dataplane/telemetry/tracing-config.js';
 import type { CaptureRecord as Record_ } from '../../dataplane/policy/capture/capture-record.js';
 import { type Collector, startCollector } from '../otel/collector.js';
@@ -113,7 +114,7 @@ beforeAll(async () => {
   collector = await startCollector();
   const config = parseTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint }, {}, { serviceName: 'tollgate-test', serviceVersion: '0.1.0' });
   if (config === undefined) throw new Error('tracing config expected');
-  tracing = startTracing(config);
+  tracing = startLeanTracing(config); // as the data plane runs it
   up = await startOpenAiUpstream();
   native = await startResponsesEmulator('openai', 'sk-openai');
   const sink = new Writable({

@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTracing, type Tracing } from '../../dataplane/telemetry/otel-sdk.js';
+import { startLeanTracing } from '../../dataplane/telemetry/lean-tracing.js';
+import type { Tracing } from '../../dataplane/telemetry/tracing.js';
 import { parseTracingConfig } from '../../dataplane/telemetry/tracing-config.js';
 import { type Collector, startCollector } from '../otel/collector.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
@@ -32,7 +33,7 @@ beforeAll(async () => {
   collector = await startCollector();
   const config = parseTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint }, {}, { serviceName: 'tollgate-test', serviceVersion: '0.1.0' });
   if (config === undefined) throw new Error('tracing config expected');
-  tracing = startTracing(config, { asyncContext: false }); // as the data plane runs it (dataplane/main/launch.ts)
+  tracing = startLeanTracing(config); // as the data plane runs it (dataplane/main/launch.ts)
   upstream = await startOpenAiUpstream();
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {

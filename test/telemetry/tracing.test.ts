@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTracing, type Tracing } from '../../dataplane/telemetry/otel-sdk.js';
+import { startLeanTracing } from '../../dataplane/telemetry/lean-tracing.js';
+import type { Tracing } from '../../dataplane/telemetry/tracing.js';
 import { parseTracingConfig } from '../../dataplane/telemetry/tracing-config.js';
 import { type Collector, type ReceivedSpan, startCollector } from '../otel/collector.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
@@ -33,7 +34,7 @@ beforeAll(async () => {
   collector = await startCollector();
   const config = parseTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint }, {}, { serviceName: 'tollgate-test', serviceVersion: '0.1.0' });
   if (config === undefined) throw new Error('tracing config expected');
-  tracing = startTracing(config, { asyncContext: false }); // as the data plane runs it (dataplane/main/launch.ts)
+  tracing = startLeanTracing(config); // as the data plane runs it (dataplane/main/launch.ts)
   primary = await startOpenAiUpstream();
   backup = await startOpenAiUpstream();
   gateway = await startTestGateway(

@@ -1,0 +1,261 @@
+import { randomFillSync } from 'node:crypto';
+import {
+  type Attributes,
+  type AttributeValue,
+  context as apiContext,
+  type Context,
+  type Exception,
+  isSpanContextValid,
+  type Link,
+  SamplingDecision,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  type SpanOptions,
+  type SpanStatus,
+  SpanStatusCode,
+  type TimeInput,
+  trace,
+  TraceFlags,
+  type Tracer,
+} from '@opentelemetry/api';
+import type { Sampler } from '@opentelemetry/sdk-trace-base';
+import type { EncodableSpan } from './otlp-span-encoder.js';
+
+/** The SDK's default span limits (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_EVENT_COUNT_LIMIT). */
+const ATTRIBUTE_COUNT_LIMIT = 128;
+const EVENT_COUNT_LIMIT = 128;
+const INVALID_TRACE_ID = '0'.repeat(32);
+const INVALID_SPAN_ID = '0'.repeat(16);
+
+/** Random ids from a pooled buffer: one randomFillSync per 256 ids instead of one per id. */
+class IdSource {
+  private readonly pool = Buffer.allocUnsafe(16 * 256);
+  private at = this.pool.length;
+
+  private hex(bytes: number, invalid: string): string {
+    for (;;) {
+      if (this.at + bytes > this.pool.length) {
+        randomFillSync(this.pool);
+        this.at = 0;
+      }
+      const id = this.pool.toString('hex', this.at, this.at + bytes);
+      this.at += bytes;
+      if (id !== invalid) return id;
+    }
+  }
+
+  traceId(): string {
+    return this.hex(16, INVALID_TRACE_ID);
+  }
+
+  spanId(): string {
+    return this.hex(8, INVALID_SPAN_ID);
+  }
+}
+
+/** Where ended spans go (span-batcher.ts). */
+export interface SpanSink {
+  ended(span: LeanSpan): void;
+}
+
+function isAttributeValue(value: unknown): value is AttributeValue {
+  const t = typeof value;
+  if (t === 'string' || t === 'number' || t === 'boolean') return true;
+  if (!Array.isArray(value)) return false;
+  // Homogeneous arrays of primitives (nulls allowed), as the SDK accepts them.
+  let kind: string | undefined;
+  for (const item of value as unknown[]) {
+    if (item === null || item === undefined) continue;
+    const k = typeof item;
+    if (k !== 'string' && k !== 'number' && k !== 'boolean') return false;
+    if (kind === undefined) kind = k;
+    else if (k !== kind) return false;
+  }
+  return true;
+}
+
+/**
+ * A recording span kept as plain fields: what the OTLP encoder writes and nothing else (no
+ * hrtime arrays, no copies of the attributes, no processor chain). Sampled-out spans are never
+ * created: the tracer hands out the API's non-recording span for them.
+ */
+export class LeanSpan implements Span, EncodableSpan {
+  readonly startMs = performance.now();
+  endMs = 0;
+  readonly attributes: Attributes = {};
+  private attributeCount = 0;
+  droppedAttributesCount = 0;
+  readonly events: { name: string; atMs: number; attributes: Attributes | undefined }[] = [];
+  droppedEventsCount = 0;
+  statusCode: number = SpanStatusCode.UNSET;
+  statusMessage: string | undefined;
+  readonly traceStateText: string;
+  private ended = false;
+  private context: SpanContext | undefined;
+
+  constructor(
+    private readonly sink: SpanSink,
+    readonly traceId: string,
+    readonly spanId: string,
+    readonly traceFlags: number,
+    private readonly traceState: SpanContext['traceState'],
+    readonly parentSpanId: string | undefined,
+    readonly parentIsRemote: boolean,
+    public name: string,
+    readonly kind: SpanKind,
+    readonly links: EncodableSpan['links'],
+  ) {
+    this.traceStateText = traceState?.serialize() ?? '';
+  }
+
+  spanContext(): SpanContext {
+    this.context ??= { traceId: this.traceId, spanId: this.spanId, traceFlags: this.traceFlags, ...(this.traceState === undefined ? {} : { traceState: this.traceState }) };
+    return this.context;
+  }
+
+  setAttribute(key: string, value: AttributeValue): this {
+    if (this.ended || value === null || value === undefined || key.length === 0 || !isAttributeValue(value)) return this;
+    const attributes = this.attributes;
+    if (!Object.prototype.hasOwnProperty.call(attributes, key)) {
+      if (this.attributeCount >= ATTRIBUTE_COUNT_LIMIT) {
+        this.droppedAttributesCount++;
+        return this;
+      }
+      this.attributeCount++;
+    }
+    attributes[key] = value;
+    return this;
+  }
+
+  setAttributes(attributes: Attributes): this {
+    for (const key in attributes) {
+      const value = attributes[key];
+      if (value !== undefined) this.setAttribute(key, value);
+    }
+    return this;
+  }
+
+  addEvent(name: string, attributesOrTime?: Attributes | TimeInput, _time?: TimeInput): this {
+    if (this.ended) return this;
+    if (this.events.length >= EVENT_COUNT_LIMIT) {
+      this.droppedEventsCount++;
+      return this;
+    }
+    const attributes = attributesOrTime !== undefined && typeof attributesOrTime === 'object' && !Array.isArray(attributesOrTime) && !(attributesOrTime instanceof Date) ? validAttributes(attributesOrTime) : undefined;
+    this.events.push({ name, atMs: performance.now(), attributes });
+    return this;
+  }
+
+  addLink(_link: Link): this {
+    return this;
+  }
+
+  addLinks(_links: Link[]): this {
+    return this;
+  }
+
+  setStatus(status: SpanStatus): this {
+    if (this.ended || status.code === SpanStatusCode.UNSET || this.statusCode === SpanStatusCode.OK) return this;
+    this.statusCode = status.code;
+    this.statusMessage = typeof status.message === 'string' ? status.message : undefined;
+    return this;
+  }
+
+  updateName(name: string): this {
+    if (!this.ended) this.name = name;
+    return this;
+  }
+
+  end(_endTime?: TimeInput): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.endMs = performance.now();
+    if ((this.traceFlags & TraceFlags.SAMPLED) !== 0) this.sink.ended(this);
+  }
+
+  isRecording(): boolean {
+    return !this.ended;
+  }
+
+  recordException(exception: Exception, _time?: TimeInput): void {
+    const attributes: Attributes = {};
+    if (typeof exception === 'string') attributes['exception.message'] = exception;
+    else {
+      if (exception.name !== undefined) attributes['exception.type'] = exception.name;
+      if (exception.message !== undefined) attributes['exception.message'] = exception.message;
+      if (exception.stack !== undefined) attributes['exception.stacktrace'] = exception.stack;
+    }
+    this.addEvent('exception', attributes);
+  }
+}
+
+function validAttributes(attributes: Attributes): Attributes {
+  const out: Attributes = {};
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (key.length > 0 && value !== null && value !== undefined && isAttributeValue(value)) out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * A Tracer that makes LeanSpans: the data plane's two spans per request (SERVER, one CLIENT per
+ * attempt) without the SDK's span objects. Sampling is the SDK's own Sampler (the one
+ * OTEL_TRACES_SAMPLER names), asked exactly as the SDK's tracer asks it.
+ */
+export class LeanTracer implements Tracer {
+  private readonly ids = new IdSource();
+
+  constructor(
+    private readonly sampler: Sampler,
+    private readonly sink: SpanSink,
+  ) {}
+
+  startSpan(name: string, options: SpanOptions = {}, context: Context = apiContext.active()): Span {
+    const parent = options.root === true ? undefined : trace.getSpanContext(context);
+    const validParent = parent !== undefined && isSpanContextValid(parent) ? parent : undefined;
+    const traceId = validParent?.traceId ?? this.ids.traceId();
+    const spanId = this.ids.spanId();
+    const kind = options.kind ?? SpanKind.INTERNAL;
+    const attributes = options.attributes === undefined ? {} : validAttributes(options.attributes);
+    const links = options.links ?? [];
+    const result = this.sampler.shouldSample(options.root === true ? trace.deleteSpan(context) : context, traceId, name, kind, attributes, links);
+    const traceState = result.traceState ?? validParent?.traceState;
+    const traceFlags = result.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE;
+    if (result.decision === SamplingDecision.NOT_RECORD) {
+      return trace.wrapSpanContext({ traceId, spanId, traceFlags, ...(traceState === undefined ? {} : { traceState }) });
+    }
+    const span = new LeanSpan(
+      this.sink,
+      traceId,
+      spanId,
+      traceFlags,
+      traceState,
+      validParent?.spanId,
+      validParent?.isRemote === true,
+      name,
+      kind,
+      links.map((l) => ({
+        traceId: l.context.traceId,
+        spanId: l.context.spanId,
+        traceFlags: l.context.traceFlags,
+        traceStateText: l.context.traceState?.serialize() ?? '',
+        isRemote: l.context.isRemote === true,
+        attributes: l.attributes === undefined ? undefined : validAttributes(l.attributes),
+      })),
+    );
+    span.setAttributes(attributes);
+    if (result.attributes !== undefined) span.setAttributes(result.attributes);
+    return span;
+  }
+
+  startActiveSpan<F extends (span: Span) => unknown>(name: string, ...args: unknown[]): ReturnType<F> {
+    // Only the shapes the API defines: (name, fn), (name, options, fn), (name, options, context, fn).
+    const fn = args[args.length - 1] as F;
+    const options = (args.length >= 2 ? args[0] : {}) as SpanOptions;
+    const parent = (args.length >= 3 ? args[1] : apiContext.active()) as Context;
+    const span = this.startSpan(name, options, parent);
+    return apiContext.with(trace.setSpan(parent, span), () => fn(span)) as ReturnType<F>;
+  }
+}

@@ -1,0 +1,96 @@
+import { defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { describe, expect, it } from 'vitest';
+import { LeanTracer, type LeanSpan } from './lean-tracer.js';
+import { clockOf, OtlpSpanEncoder, unixTime } from './otlp-span-encoder.js';
+import { samplerFor } from './tracing.js';
+
+const clock = clockOf(performance.timeOrigin);
+const resource = resourceFromAttributes({ 'service.name': 'tollgate-test', 'service.version': '0.1.0', 'host.name': 'ünïcode-höst', 'process.pid': 42 });
+const scope = { name: 'tollgate', version: '0.1.0' };
+
+/** The same span as the SDK's exporter reads it (ReadableSpan), for its own serializer. */
+function asReadable(s: LeanSpan): ReadableSpan {
+  const hr = (ms: number): [number, number] => unixTime(clock, ms);
+  const parent = s.parentSpanId === undefined ? undefined : { traceId: s.traceId, spanId: s.parentSpanId, traceFlags: s.traceFlags, isRemote: s.parentIsRemote };
+  return {
+    name: s.name,
+    kind: s.kind,
+    spanContext: () => s.spanContext(),
+    ...(parent === undefined ? {} : { parentSpanContext: parent }),
+    startTime: hr(s.startMs),
+    endTime: hr(s.endMs),
+    status: { code: s.statusCode, ...(s.statusMessage === undefined ? {} : { message: s.statusMessage }) },
+    attributes: s.attributes,
+    links: [],
+    events: s.events.map((e) => ({ name: e.name, time: hr(e.atMs), ...(e.attributes === undefined ? {} : { attributes: e.attributes }), droppedAttributesCount: 0 })),
+    duration: [0, 0],
+    ended: true,
+    resource,
+    instrumentationScope: scope,
+    droppedAttributesCount: s.droppedAttributesCount,
+    droppedEventsCount: s.droppedEventsCount,
+    droppedLinksCount: 0,
+  };
+}
+
+function record(sampler = samplerFor('parentbased_always_on', 1)): { tracer: LeanTracer; ended: LeanSpan[] } {
+  const ended: LeanSpan[] = [];
+  return { tracer: new LeanTracer(sampler, { ended: (s) => ended.push(s) }), ended };
+}
+
+describe('OtlpSpanEncoder', () => {
+  it('writes the bytes the OpenTelemetry serializer writes for the same spans', () => {
+    const { tracer, ended } = record();
+    const incoming = new W3CTraceContextPropagator().extract(
+      ROOT_CONTEXT,
+      { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'vendor=x' },
+      defaultTextMapGetter,
+    );
+    const server = tracer.startSpan('chat', { kind: SpanKind.SERVER, attributes: { 'gen_ai.operation.name': 'chat', 'http.request.method': 'POST' } }, incoming);
+    server.updateName('chat chat-ha');
+    server.setAttributes({ 'gen_ai.request.model': 'chat-ha', 'gen_ai.request.stream': true, 'gen_ai.request.temperature': 0.25, 'tollgate.route': 'default/ha', long: 'x'.repeat(300), unset: undefined });
+    const client = tracer.startSpan('chat up-a', { kind: SpanKind.CLIENT, attributes: { 'tollgate.attempt': 1, 'server.port': 8080, negative: -7, big: 2 ** 40 } }, trace.setSpan(incoming, server));
+    client.setAttribute('gen_ai.response.finish_reasons', ['stop', 'length']);
+    client.setAttribute('error.type', 'ServerError');
+    client.setStatus({ code: SpanStatusCode.ERROR, message: 'upstream answered 500 — ünïcode' });
+    client.end();
+    server.addEvent('tollgate.guardrail.decision', { 'tollgate.guardrail.policy': 'pii', 'tollgate.guardrail.findings': ['Email=2'] });
+    server.setAttribute('http.response.status_code', 200);
+    server.end();
+    const root = tracer.startSpan('models', { kind: SpanKind.SERVER });
+    root.end();
+    expect(ended).toHaveLength(3);
+
+    const ours = new OtlpSpanEncoder({ resource: resource.attributes, scopeName: scope.name, scopeVersion: scope.version }, clock).encode(ended);
+    const theirs = ProtobufTraceSerializer.serializeRequest(ended.map(asReadable));
+    expect(Buffer.from(ours).toString('hex')).toBe(Buffer.from(theirs ?? new Uint8Array()).toString('hex'));
+
+    // Ids, parents and times as the SDK would have them.
+    expect(server.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    expect(ended[1]?.parentSpanId).toBe('b7ad6b7169203331');
+    expect(ended[1]?.parentIsRemote).toBe(true);
+    expect(ended[0]?.parentSpanId).toBe(server.spanContext().spanId);
+    expect(server.spanContext().traceState?.get('vendor')).toBe('x');
+    const [seconds, nanos] = unixTime(clock, ended[2]?.endMs ?? 0);
+    expect(Math.abs(seconds * 1000 + nanos / 1e6 - Date.now())).toBeLessThan(5_000);
+  });
+
+  it('samples as OTEL_TRACES_SAMPLER says: an unsampled caller trace and a zero ratio record nothing', () => {
+    const { tracer, ended } = record();
+    const unsampled = new W3CTraceContextPropagator().extract(ROOT_CONTEXT, { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00' }, defaultTextMapGetter);
+    const span = tracer.startSpan('chat', { kind: SpanKind.SERVER }, unsampled);
+    expect(span.isRecording()).toBe(false);
+    // The trace goes on upstream, unsampled, under a span id of its own.
+    expect(span.spanContext()).toMatchObject({ traceId: '0af7651916cd43dd8448eb211c80319c', traceFlags: 0 });
+    expect(span.spanContext().spanId).not.toBe('b7ad6b7169203331');
+    span.end();
+
+    const never = record(samplerFor('traceidratio', 0));
+    never.tracer.startSpan('chat').end();
+    expect([...ended, ...never.ended]).toEqual([]);
+  });
+});

@@ -1,0 +1,390 @@
+import type { Attributes, AttributeValue, SpanKind } from '@opentelemetry/api';
+
+/** A span as the encoder reads it (lean-tracer.ts's LeanSpan, once ended). */
+export interface EncodableSpan {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceFlags: number;
+  /** W3C tracestate, serialised; '' for none. */
+  readonly traceStateText: string;
+  readonly parentSpanId: string | undefined;
+  readonly parentIsRemote: boolean;
+  readonly name: string;
+  readonly kind: SpanKind;
+  /** performance.now() at start and end. */
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly attributes: Attributes;
+  readonly droppedAttributesCount: number;
+  readonly events: readonly { name: string; atMs: number; attributes: Attributes | undefined }[];
+  readonly droppedEventsCount: number;
+  readonly links: readonly { traceId: string; spanId: string; traceFlags: number; traceStateText: string; isRemote: boolean; attributes: Attributes | undefined }[];
+  readonly statusCode: number;
+  readonly statusMessage: string | undefined;
+}
+
+const SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE = 0x100;
+const SPAN_FLAGS_CONTEXT_IS_REMOTE = 0x200;
+const MIN_INT64 = -(2 ** 63);
+const MAX_INT64 = 2 ** 63;
+/** Longest string whose UTF-8 length (≤ 3 bytes per UTF-16 unit) fits a one-byte length prefix. */
+const SHORT_STRING = 42;
+
+/**
+ * A growable protobuf writer over one Buffer, reused between exports. Strings go through the
+ * native UTF-8 encoder; a nested message reserves one length byte and moves its bytes only when
+ * it turns out longer than 127.
+ */
+class ProtoWriter {
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  pos = 0;
+
+  reset(): void {
+    this.pos = 0;
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  /** A copy of what was written (the writer's buffer is reused). */
+  finish(): Uint8Array {
+    return Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
+  }
+
+  varint(value: number): void {
+    this.ensure(10);
+    const buf = this.buf;
+    if (value >= 0 && value <= 0xffffffff) {
+      let v = value >>> 0;
+      while (v > 0x7f) {
+        buf[this.pos++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      buf[this.pos++] = v;
+      return;
+    }
+    // int64, two's complement for negatives (protobuf's int64 varint is ten bytes then).
+    const abs = Math.abs(value);
+    let low = abs >>> 0;
+    let high = (abs / 0x100000000) >>> 0;
+    if (value < 0) {
+      low = ~low >>> 0;
+      high = ~high >>> 0;
+      low = (low + 1) >>> 0;
+      if (low === 0) high = (high + 1) >>> 0;
+    }
+    while (high > 0 || low > 0x7f) {
+      buf[this.pos++] = (low & 0x7f) | 0x80;
+      low = ((low >>> 7) | (high << 25)) >>> 0;
+      high >>>= 7;
+    }
+    buf[this.pos++] = low & 0x7f;
+  }
+
+  tag(field: number, wire: number): void {
+    this.varint((field << 3) | wire);
+  }
+
+  fixed32(value: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32LE(value >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  fixed64(low: number, high: number): void {
+    this.ensure(8);
+    this.buf.writeUInt32LE(low >>> 0, this.pos);
+    this.buf.writeUInt32LE(high >>> 0, this.pos + 4);
+    this.pos += 8;
+  }
+
+  double(value: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleLE(value, this.pos);
+    this.pos += 8;
+  }
+
+  string(s: string): void {
+    if (s.length <= SHORT_STRING) {
+      this.ensure(1 + 3 * s.length);
+      const at = this.pos;
+      const n = this.buf.write(s, at + 1, 'utf8');
+      this.buf[at] = n;
+      this.pos = at + 1 + n;
+      return;
+    }
+    const n = Buffer.byteLength(s, 'utf8');
+    this.varint(n);
+    this.ensure(n);
+    this.pos += this.buf.write(s, this.pos, n, 'utf8');
+  }
+
+  /** Bytes given as hex (trace and span ids). */
+  hex(h: string): void {
+    const n = h.length >>> 1;
+    this.varint(n);
+    this.ensure(n);
+    this.pos += this.buf.write(h, this.pos, n, 'hex');
+  }
+
+  bytes(b: Uint8Array): void {
+    this.varint(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** Starts a length-delimited message: returns where its length goes. */
+  begin(): number {
+    this.ensure(1);
+    return this.pos++;
+  }
+
+  /** Ends the message begun at `at`, writing its length (moving its bytes if the length needs more than a byte). */
+  end(at: number): void {
+    const len = this.pos - at - 1;
+    if (len < 0x80) {
+      this.buf[at] = len;
+      return;
+    }
+    const size = len < 0x4000 ? 2 : len < 0x200000 ? 3 : len < 0x10000000 ? 4 : 5;
+    this.ensure(size - 1);
+    this.buf.copyWithin(at + size, at + 1, this.pos);
+    this.pos += size - 1;
+    let v = len;
+    let p = at;
+    while (v > 0x7f) {
+      this.buf[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[p] = v;
+  }
+
+  /** A performance.now() time as fixed64 Unix nanoseconds. */
+  time(clock: Clock, ms: number): void {
+    const [seconds, nanos] = unixTime(clock, ms);
+    // seconds × 1e9 + nanos as two 32-bit halves without leaving the safe-integer range.
+    const lowPart = (seconds & 0xffff) * 1e9;
+    const highPart = Math.floor(seconds / 0x10000) * 1e9;
+    const low = (lowPart >>> 0) + (((highPart & 0xffff) * 0x10000) >>> 0) + nanos;
+    const high = Math.floor(lowPart / 0x100000000) + Math.floor(highPart / 0x10000) + Math.floor(low / 0x100000000);
+    this.fixed64(low >>> 0, high >>> 0);
+  }
+
+  /** Bytes as they are (an already encoded part). */
+  raw(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+}
+
+/** performance.timeOrigin split into whole seconds and nanoseconds, so span times stay exact to the nanosecond. */
+export interface Clock {
+  readonly originSeconds: number;
+  readonly originNanos: number;
+}
+
+export function clockOf(timeOrigin: number): Clock {
+  const originSeconds = Math.floor(timeOrigin / 1000);
+  return { originSeconds, originNanos: Math.round((timeOrigin - originSeconds * 1000) * 1e6) };
+}
+
+/** A performance.now() time as Unix [seconds, nanoseconds] (kept apart, so exact to the nanosecond). */
+export function unixTime(clock: Clock, ms: number): [number, number] {
+  let nanos = clock.originNanos + Math.round(ms * 1e6);
+  const carry = Math.floor(nanos / 1e9);
+  nanos -= carry * 1e9;
+  return [clock.originSeconds + carry, nanos];
+}
+
+function writeAnyValue(w: ProtoWriter, value: AttributeValue | Uint8Array): void {
+  if (typeof value === 'string') {
+    w.tag(1, 2);
+    w.string(value);
+  } else if (typeof value === 'boolean') {
+    w.tag(2, 0);
+    w.varint(value ? 1 : 0);
+  } else if (typeof value === 'number') {
+    if (Number.isInteger(value) && value >= MIN_INT64 && value < MAX_INT64) {
+      w.tag(3, 0);
+      w.varint(value);
+    } else {
+      w.tag(4, 1);
+      w.double(value);
+    }
+  } else if (value instanceof Uint8Array) {
+    w.tag(7, 2);
+    w.bytes(value);
+  } else if (Array.isArray(value)) {
+    w.tag(5, 2);
+    const array = w.begin();
+    for (const item of value) {
+      w.tag(1, 2);
+      const at = w.begin();
+      // An array attribute holds primitives or nulls; a null is an empty AnyValue.
+      if (item !== null && item !== undefined) writeAnyValue(w, item);
+      w.end(at);
+    }
+    w.end(array);
+  }
+}
+
+function writeAttributes(w: ProtoWriter, attributes: Attributes, field: number): void {
+  for (const key in attributes) {
+    const value = attributes[key];
+    if (value === undefined) continue;
+    w.tag(field, 2);
+    const kv = w.begin();
+    w.tag(1, 2);
+    w.string(key);
+    w.tag(2, 2);
+    const v = w.begin();
+    writeAnyValue(w, value);
+    w.end(v);
+    w.end(kv);
+  }
+}
+
+function spanFlags(traceFlags: number, isRemote: boolean): number {
+  return (traceFlags & 0xff) | SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE | (isRemote ? SPAN_FLAGS_CONTEXT_IS_REMOTE : 0);
+}
+
+function writeSpan(w: ProtoWriter, clock: Clock, span: EncodableSpan): void {
+  w.tag(1, 2);
+  w.hex(span.traceId);
+  w.tag(2, 2);
+  w.hex(span.spanId);
+  if (span.traceStateText !== '') {
+    w.tag(3, 2);
+    w.string(span.traceStateText);
+  }
+  if (span.parentSpanId !== undefined && span.parentSpanId !== '') {
+    w.tag(4, 2);
+    w.hex(span.parentSpanId);
+  }
+  w.tag(5, 2);
+  w.string(span.name);
+  // OTLP's kind is the API's plus one (0 is "unspecified").
+  w.tag(6, 0);
+  w.varint(span.kind + 1);
+  w.tag(7, 1);
+  w.time(clock, span.startMs);
+  w.tag(8, 1);
+  w.time(clock, span.endMs);
+  writeAttributes(w, span.attributes, 9);
+  w.tag(10, 0);
+  w.varint(span.droppedAttributesCount);
+  for (const event of span.events) {
+    w.tag(11, 2);
+    const at = w.begin();
+    w.tag(1, 1);
+    w.time(clock, event.atMs);
+    w.tag(2, 2);
+    w.string(event.name);
+    if (event.attributes !== undefined) writeAttributes(w, event.attributes, 3);
+    w.tag(4, 0);
+    w.varint(0);
+    w.end(at);
+  }
+  w.tag(12, 0);
+  w.varint(span.droppedEventsCount);
+  for (const link of span.links) {
+    w.tag(13, 2);
+    const at = w.begin();
+    w.tag(1, 2);
+    w.hex(link.traceId);
+    w.tag(2, 2);
+    w.hex(link.spanId);
+    if (link.traceStateText !== '') {
+      w.tag(3, 2);
+      w.string(link.traceStateText);
+    }
+    if (link.attributes !== undefined) writeAttributes(w, link.attributes, 4);
+    w.tag(5, 0);
+    w.varint(0);
+    w.tag(6, 5);
+    w.fixed32(spanFlags(link.traceFlags, link.isRemote));
+    w.end(at);
+  }
+  w.tag(14, 0);
+  w.varint(0);
+  w.tag(15, 2);
+  const status = w.begin();
+  if (span.statusMessage !== undefined && span.statusMessage !== '') {
+    w.tag(2, 2);
+    w.string(span.statusMessage);
+  }
+  w.tag(3, 0);
+  w.varint(span.statusCode);
+  w.end(status);
+  w.tag(16, 5);
+  w.fixed32(spanFlags(span.traceFlags, span.parentIsRemote));
+}
+
+export interface EncoderScope {
+  /** The Resource's attributes (service.name, host, process, OTEL_RESOURCE_ATTRIBUTES). */
+  resource: Attributes;
+  scopeName: string;
+  scopeVersion: string;
+}
+
+/**
+ * Encodes spans as one OTLP ExportTraceServiceRequest (protobuf), field for field what
+ * @opentelemetry/otlp-transformer writes for the same spans (otlp-span-encoder.test.ts compares the
+ * bytes), in one pass. The resource and scope are encoded once.
+ */
+export class OtlpSpanEncoder {
+  private readonly w = new ProtoWriter();
+  private readonly head: Uint8Array;
+
+  constructor(
+    private readonly scope: EncoderScope,
+    private readonly clock: Clock,
+  ) {
+    const w = this.w;
+    // ResourceSpans.resource (1) and the start of ScopeSpans.scope (1): the same for every export.
+    w.tag(1, 2);
+    const resource = w.begin();
+    writeAttributes(w, scope.resource, 1);
+    w.tag(2, 0);
+    w.varint(0);
+    w.end(resource);
+    this.head = w.finish();
+    w.reset();
+  }
+
+  encode(spans: readonly EncodableSpan[]): Uint8Array {
+    const w = this.w;
+    w.reset();
+    w.tag(1, 2);
+    const resourceSpans = w.begin();
+    w.raw(this.head);
+    w.tag(2, 2);
+    const scopeSpans = w.begin();
+    w.tag(1, 2);
+    const scope = w.begin();
+    w.tag(1, 2);
+    w.string(this.scope.scopeName);
+    if (this.scope.scopeVersion !== '') {
+      w.tag(2, 2);
+      w.string(this.scope.scopeVersion);
+    }
+    w.end(scope);
+    for (const span of spans) {
+      w.tag(2, 2);
+      const at = w.begin();
+      writeSpan(w, this.clock, span);
+      w.end(at);
+    }
+    w.end(scopeSpans);
+    w.end(resourceSpans);
+    return w.finish();
+  }
+}
