@@ -28,9 +28,9 @@ const EVENT_COUNT_LIMIT = 128;
 const INVALID_TRACE_ID = '0'.repeat(32);
 const INVALID_SPAN_ID = '0'.repeat(16);
 
-/** Random ids from a pooled buffer: one randomFillSync per 256 ids instead of one per id. */
+/** Random ids from a pooled buffer: one randomFillSync per 4,096 ids instead of one per id. */
 class IdSource {
-  private readonly pool = Buffer.allocUnsafe(16 * 256);
+  private readonly pool = Buffer.allocUnsafe(16 * 4096);
   private at = this.pool.length;
 
   private hex(bytes: number, invalid: string): string {
@@ -84,7 +84,8 @@ export class LeanSpan implements Span, EncodableSpan {
   readonly startMs = performance.now();
   endMs = 0;
   readonly attributes: Attributes = {};
-  private attributeCount = 0;
+  /** Attribute writes so far: an upper bound of the keys, so the limit needs checking only past it. */
+  private attributeWrites = 0;
   droppedAttributesCount = 0;
   readonly events: { name: string; atMs: number; attributes: Attributes | undefined }[] = [];
   droppedEventsCount = 0;
@@ -117,12 +118,9 @@ export class LeanSpan implements Span, EncodableSpan {
   setAttribute(key: string, value: AttributeValue): this {
     if (this.ended || value === null || value === undefined || key.length === 0 || !isAttributeValue(value)) return this;
     const attributes = this.attributes;
-    if (!Object.prototype.hasOwnProperty.call(attributes, key)) {
-      if (this.attributeCount >= ATTRIBUTE_COUNT_LIMIT) {
-        this.droppedAttributesCount++;
-        return this;
-      }
-      this.attributeCount++;
+    if (++this.attributeWrites > ATTRIBUTE_COUNT_LIMIT && !Object.prototype.hasOwnProperty.call(attributes, key) && Object.keys(attributes).length >= ATTRIBUTE_COUNT_LIMIT) {
+      this.droppedAttributesCount++;
+      return this;
     }
     attributes[key] = value;
     return this;
@@ -213,8 +211,10 @@ export class LeanTracer implements Tracer {
   ) {}
 
   startSpan(name: string, options: SpanOptions = {}, context: Context = apiContext.active()): Span {
-    const parent = options.root === true ? undefined : trace.getSpanContext(context);
-    const validParent = parent !== undefined && isSpanContextValid(parent) ? parent : undefined;
+    const parentSpan = options.root === true ? undefined : trace.getSpan(context);
+    const parent = parentSpan?.spanContext();
+    // A LeanSpan's ids were made here: valid without the API's regular-expression checks.
+    const validParent = parent !== undefined && (parentSpan instanceof LeanSpan || isSpanContextValid(parent)) ? parent : undefined;
     const traceId = validParent?.traceId ?? this.ids.traceId();
     const spanId = this.ids.spanId();
     const kind = options.kind ?? SpanKind.INTERNAL;

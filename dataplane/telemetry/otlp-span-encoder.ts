@@ -111,12 +111,25 @@ class ProtoWriter {
   }
 
   string(s: string): void {
-    if (s.length <= SHORT_STRING) {
-      this.ensure(1 + 3 * s.length);
+    const len = s.length;
+    if (len <= SHORT_STRING) {
+      // Short ASCII strings (keys, names, ids) are copied in JS: cheaper than a call into the
+      // native encoder for a few bytes. Anything else goes through it.
+      this.ensure(1 + 3 * len);
+      const buf = this.buf;
       const at = this.pos;
-      const n = this.buf.write(s, at + 1, 'utf8');
-      this.buf[at] = n;
-      this.pos = at + 1 + n;
+      let p = at + 1;
+      for (let i = 0; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) {
+          p = -1;
+          break;
+        }
+        buf[p++] = c;
+      }
+      if (p < 0) p = at + 1 + buf.write(s, at + 1, 'utf8');
+      buf[at] = p - at - 1;
+      this.pos = p;
       return;
     }
     const n = Buffer.byteLength(s, 'utf8');
