@@ -154,19 +154,27 @@ function changes(data: Data): { at: string; label: string }[] {
 // ---- views -------------------------------------------------------------------------------
 
 
+/**
+ * A Budget's numbers as shown: spent and limit in its unit, and the spend at the end of its period
+ * at the rate so far, spent / (now - periodStart) × (resetsAt - periodStart) (none for rolling windows).
+ */
+function budgetNumbers(b: Budget, now: number) {
+  const spent = b.status?.spent ?? 0;
+  const limit = b.spec.limit.amount;
+  const fmt = b.spec.limit.unit === 'Tokens' ? (n: number) => `${count(n)} tokens` : money;
+  const start = Date.parse(b.status?.periodStart ?? '');
+  const end = Date.parse(b.status?.resetsAt ?? '');
+  const period = Number.isFinite(start) && Number.isFinite(end) && end > start ? { start, end } : undefined;
+  const projected = period !== undefined && now > period.start ? (spent / (now - period.start)) * (period.end - period.start) : undefined;
+  return { name: `${b.metadata.namespace ?? ''}/${b.metadata.name}`, spent, limit, fmt, period, projected };
+}
+
 function budgetRows(data: Data, now: number): Child[][] {
   return data.budgets.map((b) => {
-    const spent = b.status?.spent ?? 0;
-    const limit = b.spec.limit.amount;
-    const unit = b.spec.limit.unit === 'Tokens' ? 'tokens' : 'USD';
-    const fmt = unit === 'USD' ? money : (n: number) => `${count(n)} tokens`;
-    const start = Date.parse(b.status?.periodStart ?? '');
-    const end = Date.parse(b.status?.resetsAt ?? '');
-    let projected: number | undefined;
-    if (Number.isFinite(start) && Number.isFinite(end) && now > start) projected = (spent / (now - start)) * (end - start);
+    const { name, spent, limit, fmt, projected } = budgetNumbers(b, now);
     const over = projected !== undefined && projected > limit;
     return [
-      `${b.metadata.namespace ?? ''}/${b.metadata.name}`,
+      name,
       fmt(spent),
       fmt(limit),
       percent(spent, limit),
@@ -241,24 +249,22 @@ function breakdownView(data: Data): Node[] {
 function budgetsView(data: Data): Node[] {
   const now = Date.now();
   const charts = data.budgets.map((b) => {
-    const spent = b.status?.spent ?? 0;
-    const limit = b.spec.limit.amount;
-    const start = Date.parse(b.status?.periodStart ?? '');
-    const end = Date.parse(b.status?.resetsAt ?? '');
+    const { name, spent, limit, fmt, period, projected } = budgetNumbers(b, now);
     const width = 640;
     const height = 120;
-    const root = svg('svg', { class: 'chart', width, height, role: 'img', 'aria-label': `Burn-down of ${b.metadata.name}: ${percent(spent, limit)} of the limit spent` });
-    root.append(svg('title', {}, `Budget ${b.metadata.namespace ?? ''}/${b.metadata.name}`));
-    if (Number.isFinite(start) && Number.isFinite(end) && end > start) {
+    const forecast = projected === undefined ? 'no projection' : `projected ${fmt(projected)} (${percent(projected, limit)}) at reset`;
+    const root = svg('svg', { class: 'chart', width, height, role: 'img', 'aria-label': `Burn-down of ${name}: ${fmt(spent)} of ${fmt(limit)} spent (${percent(spent, limit)}), ${forecast}` });
+    root.append(svg('title', {}, `Budget ${name}`));
+    if (period !== undefined) {
+      const { start, end } = period;
       const x = (t: number): number => 20 + ((width - 40) * (t - start)) / (end - start);
       const y = (v: number): number => height - 20 - ((height - 40) * Math.min(v, limit * 1.5)) / (limit * 1.5);
       root.append(svg('line', { class: 'marker', x1: 20, x2: width - 20, y1: y(limit), y2: y(limit) }));
-      root.append(svg('line', { stroke: '#4a78a8', 'stroke-width': 3, x1: x(start), y1: y(0), x2: x(Math.min(now, end)), y2: y(spent) }));
-      const projected = now > start ? (spent / (now - start)) * (end - start) : spent;
-      root.append(svg('line', { stroke: '#4a78a8', 'stroke-dasharray': '4 4', 'stroke-width': 2, x1: x(Math.min(now, end)), y1: y(spent), x2: x(end), y2: y(projected) }));
-      root.append(svg('text', { x: 22, y: 12 }, `${b.metadata.namespace ?? ''}/${b.metadata.name}: limit line, spend so far, projection (dashed) to ${b.status?.resetsAt ?? ''}`));
+      root.append(svg('line', { class: 'spent', stroke: '#4a78a8', 'stroke-width': 3, x1: x(start), y1: y(0), x2: x(Math.min(now, end)), y2: y(spent) }));
+      root.append(svg('line', { class: 'projection', stroke: '#4a78a8', 'stroke-dasharray': '4 4', 'stroke-width': 2, x1: x(Math.min(now, end)), y1: y(spent), x2: x(end), y2: y(projected ?? spent) }));
+      root.append(svg('text', { x: 22, y: 12 }, `${name}: limit line, spend so far, projection (dashed) to ${b.status?.resetsAt ?? ''}`));
     } else {
-      root.append(svg('text', { x: 22, y: 12 }, `${b.metadata.name}: rolling window (no projection)`));
+      root.append(svg('text', { x: 22, y: 12 }, `${name}: rolling window (no projection)`));
     }
     return root;
   });
@@ -272,7 +278,9 @@ function failuresView(data: Data): Node[] {
   return [
     table('Requests by outcome', ['Outcome', 'Requests', 'Share'], OUTCOMES.map((o) => [o, count(t.outcomes[o] ?? 0), percent(t.outcomes[o] ?? 0, t.requests)]), 'outcomes'),
     h('p', {}, 'Failovers: ', h('strong', { 'data-testid': 'failovers' }, count(t.failovers))),
-    table('Who served after a failover', ['Provider', 'Requests after a failover', 'Of them ok'], providers.map(([k, s]) => [k, count(s.failovers), count(s.outcomes.ok ?? 0)]), 'served-instead'),
+    // A report counts a provider's failovers, not which of its requests came after one: its requests
+    // and ok are all of them, so say so rather than show them as the outcome of the failovers.
+    table('Who served after a failover', ['Provider', 'Failovers to it', 'Requests it served (all)', 'Ok (all)'], providers.map(([k, s]) => [k, count(s.failovers), count(s.requests), count(s.outcomes.ok ?? 0)]), 'served-instead'),
     table('Warning Events', ['Object', 'Reason', 'Message', 'Last seen'], warnings.slice(0, 50).map((e) => [`${e.involvedObject?.kind ?? ''} ${e.involvedObject?.namespace ?? ''}/${e.involvedObject?.name ?? ''}`, e.reason ?? '', e.message ?? '', e.lastTimestamp ?? e.eventTime ?? '']), 'events'),
   ];
 }
@@ -301,6 +309,8 @@ function compareView(data: Data): Node[] {
     const w = windowOf(data.reports, from, to);
     const s = w.totals;
     const mix = breakdownRows(data.reports, 'provider', from, to).sort(([, x], [, y]) => y.requests - x.requests);
+    // Shares of the requests a provider served, as the overview's mix (refused and failed requests have none).
+    const served = mix.reduce((n, [, x]) => n + x.requests, 0);
     return h(
       'section',
       { 'aria-label': label },
@@ -319,7 +329,7 @@ function compareView(data: Data): Node[] {
         ],
         `compare-${key}`,
       ),
-      table(`${label}: provider mix`, ['Provider', 'Share'], mix.map(([k, x]) => [k, percent(x.requests, s.requests)]), `compare-${key}-mix`),
+      table(`${label}: provider mix`, ['Provider', 'Share'], mix.map(([k, x]) => [k, percent(x.requests, served)]), `compare-${key}-mix`),
     );
   };
   const marks = changes(data);
