@@ -1,11 +1,13 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsageReportStatus } from '../../operator/api/usage-report.js';
 import { type ReportMetadata, summaryReport } from '../../operator/console/web/usage-numbers.js';
+import { launchChromium, openConsole } from '../console/chromium.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 
@@ -94,6 +96,56 @@ describe("tollgate dev's console", () => {
     const refused = await spend(['--console', gateway.adminUrl ?? '', '--token-file', tokenFile]);
     expect(refused.status).toBe(1);
     expect(refused.stderr).toContain('the credentials were not accepted (401)');
+  });
+
+  it('every view of the console loads in Chromium from the built `tollgate dev --admin-port` (as a user runs it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-dev-console-'));
+    writeFileSync(join(dir, 'provider.yaml'), openAiProvider('up', upstream.baseUrl, '  models: [{ name: m, pricing: { input: 1000, output: 2000 } }]\n'));
+    writeFileSync(join(dir, 'route.yaml'), 'apiVersion: tollgate.dev/v1alpha1\nkind: ModelRoute\nmetadata: { name: chat }\nspec:\n  model: chat\n  targets: [{ providerRef: { name: up }, model: m }]\n');
+    const child = spawn(process.execPath, [join(process.cwd(), 'dist/cli/tollgate.js'), 'dev', '-f', dir, '--port', '0', '--admin-port', '0'], {
+      env: { ...process.env, TOLLGATE_STATE_DIR: join(dir, 'state'), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const browser = await launchChromium();
+    try {
+      // What it says at start: the gateway's URL, the console's, and the file holding the token.
+      for (let i = 0; i < 600 && !(out.includes('"consoleUrl"') && out.includes('Tollgate is serving')); i++) await new Promise((r) => setTimeout(r, 50));
+      const started = /"consoleUrl":"([^"]+)","tokenFile":"([^"]+)"/.exec(out);
+      const url = / at (http:\/\/\S+) \(models/.exec(out)?.[1];
+      expect(started, out).not.toBeNull();
+      upstream.script({ kind: 'ok', usage: { prompt: 10, completion: 5 } });
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`${url ?? ''}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) });
+        expect(res.status).toBe(200);
+        await res.text();
+      }
+      const page = await openConsole(browser, started?.[1] ?? '', readFileSync(started?.[2] ?? '', 'utf8').trim(), '');
+      expect(await page.getAttribute('#message', 'data-state')).toBe('done');
+      // Each view with its numbers: two requests of $0.02, both ok, served by default/up.
+      expect(await page.textContent('[data-testid=requests]')).toBe('2');
+      expect(await page.textContent('[data-testid=spend-today]')).toBe('$0.04');
+      const rows = (testid: string) => page.$$eval(`[data-testid=${testid}] tbody tr`, (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent ?? '')));
+      await page.click('[data-view=breakdown]');
+      expect(await rows('breakdown')).toEqual([['default', '2', '0', '0.0%', '$0.04', '20', '10', '0']]);
+      await page.click('[data-view=budgets]');
+      expect(await rows('budgets')).toEqual([]);
+      await page.click('[data-view=failures]');
+      expect((await rows('outcomes'))[0]).toEqual(['ok', '2', '100.0%']);
+      expect(await page.textContent('[data-testid=failovers]')).toBe('0');
+      await page.click('[data-view=compare]');
+      expect((await rows('compare-b'))[0]).toEqual(['Requests', '2']);
+      expect(await rows('compare-b-mix')).toEqual([['default/up', '100.0%']]);
+      expect((await rows('changes')).map((r) => r[1]?.replace(/ \(.*\)$/, ''))).toEqual(['ModelRoute default/chat generation 1', 'Provider default/up generation 1']);
+      expect(await page.getAttribute('#message', 'data-state')).toBe('done');
+    } finally {
+      await browser.close();
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    }
   });
 
   it('marks ModelRoute and Provider spec changes as the operator does: a generation and a status.specHistory entry per change', async () => {
