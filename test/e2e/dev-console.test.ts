@@ -112,7 +112,7 @@ describe("tollgate dev's console", () => {
     const browser = await launchChromium();
     try {
       // What it says at start: the gateway's URL, the console's, and the file holding the token.
-      for (let i = 0; i < 600 && !(out.includes('"consoleUrl"') && out.includes('Tollgate is serving')); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 1200 && child.exitCode === null && !(out.includes('"consoleUrl"') && out.includes('Tollgate is serving')); i++) await new Promise((r) => setTimeout(r, 50));
       const started = /"consoleUrl":"([^"]+)","tokenFile":"([^"]+)"/.exec(out);
       const url = / at (http:\/\/\S+) \(models/.exec(out)?.[1];
       expect(started, out).not.toBeNull();
@@ -146,7 +146,8 @@ describe("tollgate dev's console", () => {
       child.kill('SIGKILL');
       await exited;
     }
-  });
+    // A process and a browser to start: seconds, many more on a loaded machine.
+  }, 90_000);
 
   it('marks ModelRoute and Provider spec changes as the operator does: a generation and a status.specHistory entry per change', async () => {
     interface Listed {

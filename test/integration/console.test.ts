@@ -409,108 +409,112 @@ describe('console', () => {
     await page.close();
   });
 
-  it('budgets: spent, limit, share used, the projection to the end of the period and the burn-down', async () => {
+  describe('the views of budgets, failures and before/after, on one page', () => {
     // The page's clock at noon (UTC) of today: half of the Day period has passed, so the projection
     // at the current rate, spent / (now - periodStart) × (resetsAt - periodStart), is twice the spend.
-    const start = Date.parse(`${today()}T00:00:00Z`);
-    const resetsAt = new Date(start + DAY_MS).toISOString().replace('.000Z', 'Z');
-    const page = await open(tokens.all, '', start + DAY_MS / 2);
-    await page.click('[data-view=budgets]');
-    expect(await headers(page, 'budgets')).toEqual(['Budget', 'Spent', 'Limit', 'Used', 'Projected at reset', 'Resets at']);
-    // team-a: 5 × $0.02 of $10; team-b: 2 × $0.02 + $0.015 of $0.10, on course to pass it (in red).
-    expect(await cells(page, 'budgets')).toEqual([
-      ['team-a/daily', '$0.10', '$10.00', '1.0%', '$0.20 (2.0%)', resetsAt],
-      ['team-b/daily', '$0.055', '$0.10', '55.0%', '$0.11 (110.0%)', resetsAt],
-    ]);
-    expect(await page.$$eval('[data-testid=budgets] tbody tr', (trs) => trs.map((tr) => tr.querySelector('.over') !== null))).toEqual([false, true]);
-    // The burn-down per Budget: its text alternative says the numbers; the spend line ends at noon
-    // (the middle of the chart's time axis), the dashed projection above the limit line only for team-b.
-    const charts = await page.$$eval('svg.chart', (svgs) =>
-      svgs.map((c) => {
-        const at = (sel: string, attr: string): number => Number(c.querySelector(sel)?.getAttribute(attr));
-        return { label: c.getAttribute('aria-label'), spentX: (at('line.spent', 'x2') - at('line.spent', 'x1')) / (at('line.marker', 'x2') - at('line.marker', 'x1')), aboveLimit: at('line.projection', 'y2') < at('line.marker', 'y1') };
-      }),
-    );
-    expect(charts).toEqual([
-      { label: 'Burn-down of team-a/daily: $0.10 of $10.00 spent (1.0%), projected $0.20 (2.0%) at reset', spentX: 0.5, aboveLimit: false },
-      { label: 'Burn-down of team-b/daily: $0.055 of $0.10 spent (55.0%), projected $0.11 (110.0%) at reset', spentX: 0.5, aboveLimit: true },
-    ]);
-    await page.close();
-  });
+    const start = (): number => Date.parse(`${today()}T00:00:00Z`);
+    let page: Page;
+    beforeAll(async () => {
+      page = await open(tokens.all, '', start() + DAY_MS / 2);
+    });
+    afterAll(async () => {
+      await page?.close();
+    });
 
-  it('failures: requests by outcome class, the failovers, who served after them, and the Warning Events', async () => {
-    const page = await open(tokens.all, '');
-    await page.click('[data-view=failures]');
-    // 22 requests: 17 ok (6 + 3 past, 8 today) and one of each of five classes.
-    const one = '4.5%';
-    expect(await cells(page, 'outcomes')).toEqual([
-      ['ok', '17', '77.3%'],
-      ['rate_limited', '1', one],
-      ['budget_rejected', '0', '0.0%'],
-      ['guardrail_blocked', '1', one],
-      ['rejected', '0', '0.0%'],
-      ['upstream_4xx', '1', one],
-      ['upstream_5xx', '1', one],
-      ['timeout', '1', one],
-      ['cancelled', '0', '0.0%'],
-    ]);
-    // One failover five days ago and today's two (down refused, up served).
-    expect(await page.textContent('[data-testid=failovers]')).toBe('3');
-    // team-a/up took all three over and served 10 requests in all (5 past, 5 today), all ok.
-    expect(await headers(page, 'served-instead')).toEqual(['Provider', 'Failovers to it', 'Requests it served (all)', 'Ok (all)']);
-    expect(await cells(page, 'served-instead')).toEqual([['team-a/up', '3', '10', '10']]);
-    // The orphan route's Warnings (its Provider is missing) and nothing of the Normal Events (a Budget threshold).
-    // Newest first (Events of the same second in any order).
-    const events = await cells(page, 'events');
-    expect(events.map((e) => e[3])).toEqual(events.map((e) => e[3]).sort().reverse());
-    expect(events.sort()).toEqual(warningEvents().sort());
-    expect(JSON.stringify(events)).toContain('ModelRoute team-b/orphan-team-b');
-    expect(JSON.stringify(events)).not.toContain('BudgetThresholdReached');
-    await page.close();
-  });
+    it('budgets: spent, limit, share used, the projection to the end of the period and the burn-down', async () => {
+      const resetsAt = new Date(start() + DAY_MS).toISOString().replace('.000Z', 'Z');
+      await page.click('[data-view=budgets]');
+      expect(await headers(page, 'budgets')).toEqual(['Budget', 'Spent', 'Limit', 'Used', 'Projected at reset', 'Resets at']);
+      // team-a: 5 × $0.02 of $10; team-b: 2 × $0.02 + $0.015 of $0.10, on course to pass it (in red).
+      expect(await cells(page, 'budgets')).toEqual([
+        ['team-a/daily', '$0.10', '$10.00', '1.0%', '$0.20 (2.0%)', resetsAt],
+        ['team-b/daily', '$0.055', '$0.10', '55.0%', '$0.11 (110.0%)', resetsAt],
+      ]);
+      expect(await page.$$eval('[data-testid=budgets] tbody tr', (trs) => trs.map((tr) => tr.querySelector('.over') !== null))).toEqual([false, true]);
+      // The burn-down per Budget: its text alternative says the numbers; the spend line ends at noon
+      // (the middle of the chart's time axis), the dashed projection above the limit line only for team-b.
+      const charts = await page.$$eval('svg.chart', (svgs) =>
+        svgs.map((c) => {
+          const at = (sel: string, attr: string): number => Number(c.querySelector(sel)?.getAttribute(attr));
+          return { label: c.getAttribute('aria-label'), spentX: (at('line.spent', 'x2') - at('line.spent', 'x1')) / (at('line.marker', 'x2') - at('line.marker', 'x1')), aboveLimit: at('line.projection', 'y2') < at('line.marker', 'y1') };
+        }),
+      );
+      expect(charts).toEqual([
+        { label: 'Burn-down of team-a/daily: $0.10 of $10.00 spent (1.0%), projected $0.20 (2.0%) at reset', spentX: 0.5, aboveLimit: false },
+        { label: 'Burn-down of team-b/daily: $0.055 of $0.10 spent (55.0%), projected $0.11 (110.0%) at reset', spentX: 0.5, aboveLimit: true },
+      ]);
+    });
 
-  it('before/after: the two windows side by side, each with the numbers of its days', async () => {
-    const page = await open(tokens.all, '');
-    await page.click('[data-view=compare]');
-    // The 7 days split in two: 6 to 4 days ago (team-a's past day), 3 days ago to today (team-b's and today's).
-    const captions = await page.$$eval('[data-testid^=compare-] caption', (cs) => cs.map((c) => c.textContent));
-    expect(captions).toEqual([`Before: ${daysAgo(6)} to ${daysAgo(4)}`, 'Before: provider mix', `After: ${daysAgo(3)} to ${today()}`, 'After: provider mix']);
-    expect(await cells(page, 'compare-a')).toEqual([
-      ['Requests', '9'],
-      ['Error rate', '33.3%'],
-      // Latencies 1, 5, 80, 120, 200, 300, 700, 1500 and 30000 ms; TTFTs 40 and 90 ms.
-      ['Latency p50 / p95', '≤ 250 ms / ≤ 30 s'],
-      ['TTFT p50 / p95', '≤ 50 ms / ≤ 100 ms'],
-      ['Cost', '$1.00'],
-      ['Cost per request', '$0.1111'],
-      ['Tokens in / out', '500 / 250'],
-      ['Failovers', '1'],
-    ]);
-    // The five ok requests not from the cache were served by team-a/up.
-    expect(await cells(page, 'compare-a-mix')).toEqual([['team-a/up', '100.0%']]);
-    const after = (field: 'latencyMs' | 'ttftMs') => [...pastDurations(field, 3, 0), ...todaysDurations(field)];
-    expect(await cells(page, 'compare-b')).toEqual([
-      ['Requests', '13'],
-      ['Error rate', '15.4%'],
-      ['Latency p50 / p95', p50p95(after('latencyMs'))],
-      ['TTFT p50 / p95', p50p95(after('ttftMs'))],
-      ['Cost', '$6.16'],
-      ['Cost per request', '$0.4738'],
-      ['Tokens in / out', '3,081 / 1,539'],
-      ['Failovers', '2'],
-    ]);
-    // 11 requests served: 6 by team-b/up (3 past, 3 today), 5 by team-a/up.
-    expect(await cells(page, 'compare-b-mix')).toEqual([
-      ['team-b/up', '54.5%'],
-      ['team-a/up', '45.5%'],
-    ]);
-    // Other windows, typed in: the Before window becomes the one past day of team-b.
-    await page.fill('#a-from', daysAgo(2));
-    await page.fill('#a-to', daysAgo(2));
-    await page.waitForSelector(`[data-testid=compare-a] caption:text-is("Before: ${daysAgo(2)} to ${daysAgo(2)}")`);
-    // Latencies 3, 400, 450 and 2600 ms; no stream.
-    expect((await cells(page, 'compare-a')).map((r) => r[1])).toEqual(['4', '25.0%', '≤ 500 ms / ≤ 5 s', '– / –', '$6.00', '$1.50', '3,004 / 1,500', '0']);
-    await page.close();
+    it('failures: requests by outcome class, the failovers, who served after them, and the Warning Events', async () => {
+      await page.click('[data-view=failures]');
+      // 22 requests: 17 ok (6 + 3 past, 8 today) and one of each of five classes.
+      const one = '4.5%';
+      expect(await cells(page, 'outcomes')).toEqual([
+        ['ok', '17', '77.3%'],
+        ['rate_limited', '1', one],
+        ['budget_rejected', '0', '0.0%'],
+        ['guardrail_blocked', '1', one],
+        ['rejected', '0', '0.0%'],
+        ['upstream_4xx', '1', one],
+        ['upstream_5xx', '1', one],
+        ['timeout', '1', one],
+        ['cancelled', '0', '0.0%'],
+      ]);
+      // One failover five days ago and today's two (down refused, up served).
+      expect(await page.textContent('[data-testid=failovers]')).toBe('3');
+      // team-a/up took all three over and served 10 requests in all (5 past, 5 today), all ok.
+      expect(await headers(page, 'served-instead')).toEqual(['Provider', 'Failovers to it', 'Requests it served (all)', 'Ok (all)']);
+      expect(await cells(page, 'served-instead')).toEqual([['team-a/up', '3', '10', '10']]);
+      // The orphan route's Warnings (its Provider is missing) and nothing of the Normal Events (a Budget threshold).
+      // Newest first (Events of the same second in any order).
+      const events = await cells(page, 'events');
+      expect(events.map((e) => e[3])).toEqual(events.map((e) => e[3]).sort().reverse());
+      expect(events.sort()).toEqual(warningEvents().sort());
+      expect(JSON.stringify(events)).toContain('ModelRoute team-b/orphan-team-b');
+      expect(JSON.stringify(events)).not.toContain('BudgetThresholdReached');
+    });
+
+    it('before/after: the two windows side by side, each with the numbers of its days', async () => {
+      await page.click('[data-view=compare]');
+      // The 7 days split in two: 6 to 4 days ago (team-a's past day), 3 days ago to today (team-b's and today's).
+      const captions = await page.$$eval('[data-testid^=compare-] caption', (cs) => cs.map((c) => c.textContent));
+      expect(captions).toEqual([`Before: ${daysAgo(6)} to ${daysAgo(4)}`, 'Before: provider mix', `After: ${daysAgo(3)} to ${today()}`, 'After: provider mix']);
+      expect(await cells(page, 'compare-a')).toEqual([
+        ['Requests', '9'],
+        ['Error rate', '33.3%'],
+        // Latencies 1, 5, 80, 120, 200, 300, 700, 1500 and 30000 ms; TTFTs 40 and 90 ms.
+        ['Latency p50 / p95', '≤ 250 ms / ≤ 30 s'],
+        ['TTFT p50 / p95', '≤ 50 ms / ≤ 100 ms'],
+        ['Cost', '$1.00'],
+        ['Cost per request', '$0.1111'],
+        ['Tokens in / out', '500 / 250'],
+        ['Failovers', '1'],
+      ]);
+      // The five ok requests not from the cache were served by team-a/up.
+      expect(await cells(page, 'compare-a-mix')).toEqual([['team-a/up', '100.0%']]);
+      const after = (field: 'latencyMs' | 'ttftMs') => [...pastDurations(field, 3, 0), ...todaysDurations(field)];
+      expect(await cells(page, 'compare-b')).toEqual([
+        ['Requests', '13'],
+        ['Error rate', '15.4%'],
+        ['Latency p50 / p95', p50p95(after('latencyMs'))],
+        ['TTFT p50 / p95', p50p95(after('ttftMs'))],
+        ['Cost', '$6.16'],
+        ['Cost per request', '$0.4738'],
+        ['Tokens in / out', '3,081 / 1,539'],
+        ['Failovers', '2'],
+      ]);
+      // 11 requests served: 6 by team-b/up (3 past, 3 today), 5 by team-a/up.
+      expect(await cells(page, 'compare-b-mix')).toEqual([
+        ['team-b/up', '54.5%'],
+        ['team-a/up', '45.5%'],
+      ]);
+      // Other windows, typed in: the Before window becomes the one past day of team-b.
+      await page.fill('#a-from', daysAgo(2));
+      await page.fill('#a-to', daysAgo(2));
+      await page.waitForSelector(`[data-testid=compare-a] caption:text-is("Before: ${daysAgo(2)} to ${daysAgo(2)}")`);
+      // Latencies 3, 400, 450 and 2600 ms; no stream.
+      expect((await cells(page, 'compare-a')).map((r) => r[1])).toEqual(['4', '25.0%', '≤ 500 ms / ≤ 5 s', '– / –', '$6.00', '$1.50', '3,004 / 1,500', '0']);
+    });
   });
 
   it("a viewer allowed only team-a sees team-a's numbers and no team-b data", async () => {
@@ -555,7 +559,8 @@ describe('console', () => {
     const total = (JSON.parse(json.stdout) as { total: { requests: number; costUsd: number } }).total;
     expect(total.requests).toBe(22);
     expect(total.costUsd).toBeCloseTo(7.159, 9);
-  });
+    // Seven runs of the CLI: each loads the whole build, 10 s and more on a loaded machine.
+  }, 180_000);
 
   it("tollgate spend applies the viewer's RBAC: team-a's own numbers, a clear refusal for the rest", async () => {
     const page = await open(tokens.teamA, 'team-a');
@@ -571,7 +576,7 @@ describe('console', () => {
     expect(all.status).toBe(1);
     expect(all.stderr).toContain('pass -n <namespace>');
     expect(all.rows).toEqual([]);
-  });
+  }, 180_000);
 
   it('before/after marks every ModelRoute and Provider generation bump, kept in their status.specHistory', async () => {
     // Two changes of team-a's route: generations 2 and 3 (generation 1 was its creation).
