@@ -3,9 +3,10 @@ import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { Dataplane, type DataplaneOptions } from '../dataplane/main/dataplane.js';
 import { governanceFromEnv } from '../dataplane/main/governance-from-env.js';
-import { DevConsole } from './dev-console.js';
+import { type BudgetStatusOf, DevConsole } from './dev-console.js';
 import { consoleRouter } from '../operator/console/console-routes.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
+import { periodBounds } from '../dataplane/config/budget-period.js';
 import { compile } from '../operator/compile/compile.js';
 import { LocalRetention } from '../operator/retention/local-retention.js';
 import { DirectorySource } from '../operator/sources/directory-source.js';
@@ -64,7 +65,20 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
   const adminToken = opts.adminToken ?? randomBytes(32).toString('hex');
   const apiKeyHashKey = opts.apiKeyHashKey ?? newApiKeyHashKey();
   // The console on the admin port: this process's usage history and manifests, read with the admin token.
-  const devConsole = opts.adminPort === undefined ? undefined : new DevConsole(adminToken);
+  // Its Budgets carry the spend this process enforces (no operator persists a status in dev).
+  const budgetStatus: BudgetStatusOf = (id, now) => {
+    const budget = dataplane.store.current?.snapshot.budgets.find((b) => b.id === id);
+    if (budget === undefined) return undefined;
+    const { spent, resetsAt } = dataplane.ledger.spent(budget, now);
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    return {
+      spent,
+      remaining: Math.max(0, budget.amount - spent),
+      periodStart: iso(periodBounds(budget.period, budget.timeZone, budget.windowMs, now).start),
+      ...(resetsAt === undefined ? {} : { resetsAt: iso(resetsAt) }),
+    };
+  };
+  const devConsole = opts.adminPort === undefined ? undefined : new DevConsole(adminToken, budgetStatus);
   const onRequest: DataplaneOptions['onRequest'] = (request, cost) => {
     devConsole?.record(request, cost);
     opts.onRequest?.(request, cost);

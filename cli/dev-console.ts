@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestUsage } from '../dataplane/config/request-usage.js';
+import type { Budget } from '../operator/api/budget.js';
 import type { SpecHistory } from '../operator/api/common.js';
 import { METADATA_LIST, METADATA_ONE, type ViewerReader } from '../operator/console/console-routes.js';
 import type { CompileInput } from '../operator/compile/types.js';
@@ -30,10 +31,14 @@ function sameToken(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** A Budget's status as the operator would write it, from what this process spent (`namespace/name`). */
+export type BudgetStatusOf = (id: string, nowMs: number) => Budget['status'];
+
 /**
  * `tollgate dev`'s stand-in for the Kubernetes API behind the console: the usage history of this
- * process (the same UsageReport objects the operator writes, kept in memory) and the manifests it
- * serves. The viewer's token is the admin token; there are no Events.
+ * process (the same UsageReport objects the operator writes, kept in memory), the manifests it
+ * serves, and its Budgets with the spend it enforces. The viewer's token is the admin token; there
+ * are no Events.
  */
 export class DevConsole implements ViewerReader {
   private readonly days = new Map<string, UsageDay>();
@@ -42,7 +47,10 @@ export class DevConsole implements ViewerReader {
   /** `<kind>/<namespace>/<name>` → spec state. */
   private readonly specs = new Map<string, SpecState>();
 
-  constructor(private readonly adminToken: string) {}
+  constructor(
+    private readonly adminToken: string,
+    private readonly budgetStatus?: BudgetStatusOf,
+  ) {}
 
   /** Every finished request of this process. */
   readonly record = (request: RequestUsage, costUsd: number): void => {
@@ -110,7 +118,11 @@ export class DevConsole implements ViewerReader {
     if (input === undefined) return [];
     if (kind === 'providers') return this.withHistory('Provider', withNamespace(input.providers));
     if (kind === 'modelroutes') return this.withHistory('ModelRoute', withNamespace(input.routes));
-    return withNamespace(input.budgets);
+    const now = Date.now();
+    return withNamespace(input.budgets).map((b) => {
+      const status = this.budgetStatus?.(`${b.metadata.namespace}/${b.metadata.name}`, now);
+      return status === undefined ? b : { ...b, status };
+    });
   }
 
   private withHistory(kind: 'Provider' | 'ModelRoute', list: Named[]): Named[] {

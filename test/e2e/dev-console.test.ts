@@ -21,8 +21,9 @@ beforeAll(async () => {
   upstream = await startOpenAiUpstream();
   gateway = await startTestGateway(
     {
-      'provider.yaml': openAiProvider('up', upstream.baseUrl, '  models: [{ name: m, pricing: { input: 1000, output: 2000 } }]\n'),
+      'provider.yaml': openAiProvider('up', upstream.baseUrl, '  models: [{ name: m, contextWindow: 1000, pricing: { input: 1000, output: 2000 } }]\n'),
       'route.yaml': 'apiVersion: tollgate.dev/v1alpha1\nkind: ModelRoute\nmetadata: { name: chat }\nspec:\n  model: chat\n  targets: [{ providerRef: { name: up }, model: m }]\n',
+      'budget.yaml': 'apiVersion: tollgate.dev/v1alpha1\nkind: Budget\nmetadata: { name: daily }\nspec:\n  limit: { amount: 100, unit: USD }\n  period: Day\n  subjects: { routes: [{ name: chat }] }\n',
     },
     { admin: true },
   );
@@ -66,6 +67,13 @@ describe("tollgate dev's console", () => {
     expect(listed.items.map((i) => [i.status, summaryReport(i)?.status?.totals])).toEqual([[undefined, items[0]?.status.totals]]);
     const routes = (await (await api('/apis/tollgate.dev/v1alpha1/modelroutes', gateway.adminToken)).json()) as { items: { metadata: { name: string } }[] };
     expect(routes.items.map((r) => r.metadata.name)).toEqual(['chat']);
+    // Budgets carry the spend this process enforces, as the operator's status would (the console's burn-down and projection).
+    const budgets = (await (await api('/apis/tollgate.dev/v1alpha1/namespaces/default/budgets', gateway.adminToken)).json()) as { items: { status?: { spent: number; remaining: number; periodStart: string; resetsAt: string } }[] };
+    const status = budgets.items[0]?.status;
+    expect(status?.spent).toBeCloseTo(0.06, 9);
+    expect(status?.remaining).toBeCloseTo(99.94, 9);
+    const today = new Date().toISOString().slice(0, 10);
+    expect([status?.periodStart, status?.resetsAt]).toEqual([`${today}T00:00:00.000Z`, new Date(Date.parse(`${today}T00:00:00Z`) + 86_400_000).toISOString()]);
   });
 
   /** The built CLI, as a user runs it; asynchronously, since the gateway it reads runs in this process. */
