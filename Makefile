@@ -157,6 +157,13 @@ bench-intake: build
 	bash test/cluster/build.sh >/dev/null
 	test/integration/run-in-netns.sh node --import tsx bench/usage-intake.ts
 
+## The console's screenshots in docs/images/ (docs/console.md): tollgate dev on examples/console/ with a
+## week of mixed traffic (its calendar moved by libfaketime), shot in Debian's Chromium; ~3 min.
+.PHONY: console-screenshots
+console-screenshots: build chromium
+	bash tools/ensure-faketime.sh
+	node --import tsx tools/console-screenshots.ts
+
 ## Helm chart (issue 7): lint it strictly with default values and with every optional feature on.
 .PHONY: helm-lint docs
 helm-lint:

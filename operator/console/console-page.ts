@@ -45,14 +45,16 @@ button:focus-visible, input:focus-visible, select:focus-visible { outline: 3px s
 #message { margin: .5rem 1rem; color: #445; }
 #message.error { color: #a00; }
 main { padding: 0 1rem 2rem; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(11rem, 1fr)); gap: .75rem; margin: 1rem 0; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(15rem, 1fr)); gap: .75rem; margin: 1rem 0; max-width: 72rem; }
 .card { background: #fff; border: 1px solid #dde; border-radius: 6px; padding: .6rem .8rem; }
 .card .label { font-size: .8rem; color: #556; }
-.card .value { font-size: 1.35rem; font-variant-numeric: tabular-nums; }
+.card .value { font-size: 1.35rem; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table { border-collapse: collapse; background: #fff; margin: .5rem 0 1rem; }
 th, td { border: 1px solid #dde; padding: .3rem .6rem; text-align: right; font-variant-numeric: tabular-nums; }
 th:first-child, td:first-child { text-align: left; }
 caption { text-align: left; font-weight: 600; padding: .3rem 0; }
+table:has(tbody:empty) caption::after { content: " (none)"; font-weight: normal; color: #667; }
+table[data-testid=changes] td, table[data-testid=events] td { text-align: left; }
 .columns { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
 svg.chart { background: #fff; border: 1px solid #dde; }
 svg.chart .bar { fill: #4a78a8; }
