@@ -1,5 +1,6 @@
 SHELL := /bin/bash
 PORT ?= 8080
+ADMIN_PORT ?= 9090
 QUICKSTART := examples/quickstart
 
 .PHONY: run install build test test-integration typecheck crds cluster-up cluster-down clean
@@ -18,7 +19,8 @@ dist/cli/tollgate.js: node_modules/.package-lock.json $(shell find cli operator 
 
 build: dist/cli/tollgate.js
 
-## Start the gateway on the embedded quickstart (mock provider; OpenAI too when OPENAI_API_KEY is set).
+## Start the gateway on the embedded quickstart (mock provider; OpenAI too when OPENAI_API_KEY is set),
+## with the admin port: the usage console at http://127.0.0.1:$(ADMIN_PORT)/console/ (docs/console.md).
 run: build
 	@mkdir -p .cache/quickstart
 	@cp $(QUICKSTART)/*.yaml .cache/quickstart/
@@ -26,7 +28,7 @@ run: build
 	  printf 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: openai\nstringData:\n  apiKey: "%s"\n' "$$OPENAI_API_KEY" > .cache/quickstart/openai-secret.yaml; \
 	else rm -f .cache/quickstart/openai-secret.yaml; \
 	  echo "OPENAI_API_KEY is not set: the gpt-4o-mini route falls back to the mock provider."; fi
-	node dist/cli/tollgate.js dev -f .cache/quickstart --port $(PORT)
+	node dist/cli/tollgate.js dev -f .cache/quickstart --port $(PORT) --admin-port $(ADMIN_PORT)
 
 typecheck: install
 	npx tsc -p tsconfig.json --noEmit
