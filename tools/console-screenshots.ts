@@ -12,11 +12,12 @@
 // its calendar set back day by day (wall clock only: latencies are measured on the real monotonic
 // clock). Every number shown comes from requests that really went through the gateway.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
+import { recompressPng } from './png-recompress.js';
 
 const ROOT = process.cwd();
 const CLI = join(ROOT, 'dist/cli/tollgate.js');
@@ -252,7 +253,7 @@ async function changeRoute(g: Gateway): Promise<void> {
 async function shoot(page: Page, name: string): Promise<void> {
   const path = join(OUT, `console-${name}.png`);
   await page.screenshot({ path, fullPage: true });
-  console.log(`wrote ${path} (${Math.round(statSync(path).size / 1024)} KiB)`);
+  console.log(`wrote ${path} (${Math.round(recompressPng(path) / 1024)} KiB)`);
 }
 
 async function screenshots(g: Gateway): Promise<void> {

@@ -54,7 +54,7 @@ th, td { border: 1px solid #dde; padding: .3rem .6rem; text-align: right; font-v
 th:first-child, td:first-child { text-align: left; }
 caption { text-align: left; font-weight: 600; padding: .3rem 0; }
 table:has(tbody:empty) caption::after { content: " (none)"; font-weight: normal; color: #667; }
-table[data-testid=changes] td, table[data-testid=events] td { text-align: left; }
+table[data-testid=changes] :is(th, td), table[data-testid=events] :is(th, td) { text-align: left; }
 .columns { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
 svg.chart { background: #fff; border: 1px solid #dde; }
 svg.chart .bar { fill: #4a78a8; }
