@@ -17,6 +17,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
+import { seededRandom as random } from '../test/support/seeded-random.js';
 import { recompressPng } from './png-recompress.js';
 
 const ROOT = process.cwd();
@@ -63,18 +64,6 @@ function fakeTimeLibrary(): string {
 }
 
 // ---- traffic -------------------------------------------------------------------------------
-
-/** A deterministic pseudo-random sequence, so that every run sends the same traffic. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = 'gateway route budget provider latency token cache stream failover namespace request answer search support ticket order invoice shipping refund account'.split(' ');
 /** A prompt of about `tokens` tokens (the gateway estimates 4 bytes a token). */
