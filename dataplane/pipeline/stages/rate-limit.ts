@@ -24,5 +24,8 @@ export function rateLimit(limiter: Admitter): Stage {
         limits.settle(ctx.settlement ?? NOTHING_USED);
       }
     },
+    // The limits are the routes' own (a budget's downgrade stays on the pinned snapshot too): on a
+    // snapshot whose routes have none, every request would be admitted with nothing to check or settle.
+    appliesTo: (runtime) => runtime.snapshot.routes.some((r) => (r.rateLimits?.length ?? 0) > 0),
   };
 }
