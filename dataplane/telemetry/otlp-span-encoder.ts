@@ -269,15 +269,20 @@ function spanFlags(traceFlags: number, isRemote: boolean): number {
   return (traceFlags & 0xff) | SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE | (isRemote ? SPAN_FLAGS_CONTEXT_IS_REMOTE : 0);
 }
 
-function writeSpan(w: ProtoWriter, clock: Clock, span: EncodableSpan): void {
+/** trace_id (1), span_id (2) and trace_state (3): the same fields in a Span and in a Link. */
+function writeContext(w: ProtoWriter, traceId: string, spanId: string, traceStateText: string): void {
   w.tag(1, 2);
-  w.hex(span.traceId);
+  w.hex(traceId);
   w.tag(2, 2);
-  w.hex(span.spanId);
-  if (span.traceStateText !== '') {
+  w.hex(spanId);
+  if (traceStateText !== '') {
     w.tag(3, 2);
-    w.string(span.traceStateText);
+    w.string(traceStateText);
   }
+}
+
+function writeSpan(w: ProtoWriter, clock: Clock, span: EncodableSpan): void {
+  writeContext(w, span.traceId, span.spanId, span.traceStateText);
   if (span.parentSpanId !== undefined && span.parentSpanId !== '') {
     w.tag(4, 2);
     w.hex(span.parentSpanId);
@@ -311,14 +316,7 @@ function writeSpan(w: ProtoWriter, clock: Clock, span: EncodableSpan): void {
   for (const link of span.links) {
     w.tag(13, 2);
     const at = w.begin();
-    w.tag(1, 2);
-    w.hex(link.traceId);
-    w.tag(2, 2);
-    w.hex(link.spanId);
-    if (link.traceStateText !== '') {
-      w.tag(3, 2);
-      w.string(link.traceStateText);
-    }
+    writeContext(w, link.traceId, link.spanId, link.traceStateText);
     if (link.attributes !== undefined) writeAttributes(w, link.attributes, 4);
     w.tag(5, 0);
     w.varint(0);
