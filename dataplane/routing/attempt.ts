@@ -31,19 +31,26 @@ function tooLarge(status: number, what: string, limitBytes: number, setting: str
  * here, where it is made, so the stream needs no second generator around it (see scrubbed).
  */
 async function* streamSteps(res: UpstreamResponse, req: CanonicalRequest, provider: RuntimeProvider, limits: RouteLimits): AsyncGenerator<StreamStep, void, undefined> {
-  const clean = (step: StreamStep): StreamStep => (step.failure === undefined ? step : scrubStep(step, providerSecrets(provider.config)));
   // Once the stream is complete its body is let go with discard() (which reads what is left, the
   // chunked terminator, and gives the connection back), not destroyed: leaving a `for await` over a
   // Node stream destroys it with a new AbortError (a captured stack), once at the end of every stream.
+  // discard() comes before the loop is left: a body that is not a Node stream drops its connection
+  // when its reader leaves before the end, unless it was discarded.
   const body = res.body instanceof Readable ? res.body.iterator({ destroyOnReturn: false }) : res.body;
   let complete = false;
+  const clean = (step: StreamStep): StreamStep => {
+    if (step.done === true && !complete) {
+      complete = true;
+      res.discard();
+    }
+    return step.failure === undefined ? step : scrubStep(step, providerSecrets(provider.config));
+  };
   try {
     const binary = provider.adapter.createByteStreamTransformer?.(req);
     if (binary !== undefined) {
       // Providers that do not stream SSE (AWS event-stream framing) decode the bytes themselves.
       for await (const bytes of body) {
         for (const step of binary.onBytes(bytes)) {
-          complete = step.done === true;
           yield clean(step);
           if (step.done === true || step.failure !== undefined) return;
         }
@@ -65,7 +72,6 @@ async function* streamSteps(res: UpstreamResponse, req: CanonicalRequest, provid
       }
       for (const event of events) {
         const step = transformer.onEvent(event);
-        complete = step.done === true;
         yield clean(step);
         if (step.done === true || step.failure !== undefined) return;
       }
@@ -77,8 +83,7 @@ async function* streamSteps(res: UpstreamResponse, req: CanonicalRequest, provid
     }
     yield clean(transformer.onEnd());
   } finally {
-    if (complete) res.discard();
-    else if (res.body instanceof Readable) {
+    if (!complete && res.body instanceof Readable) {
       // The iterator no longer listens for 'error', and undici's body destroys itself with an
       // AbortError: without a listener that error is an uncaught exception that ends the process.
       res.body.on('error', ignoreError);

@@ -107,6 +107,165 @@ class WholeBodyHandler {
   }
 }
 
+/** Unread bytes a streamed body queues before the upstream is paused (as much as undici's own body holds). */
+const STREAM_HIGH_WATER_BYTES = 64 * 1024;
+/** Bytes of a discarded body read and dropped to keep its connection; past this it is closed instead. */
+const DISCARD_LIMIT_BYTES = 128 * 1024;
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+/**
+ * undici's dispatch handler for an answer read as it arrives (a stream), and that answer: its body
+ * is an async iterator over the chunks, queued until read (the upstream paused while 64 KiB wait
+ * unread). One object per request, instead of the Readable, its async iterator (a generator and
+ * the end-of-stream listeners) and the request handler that undici's `request()` keeps for as long
+ * as a stream is held open; each chunk goes to a waiting reader at once, without a stream's
+ * buffering and events. A reader that leaves before the end (its `return()`) drops the connection,
+ * unless `discard()` was called first: then the rest is read and dropped, and the connection kept.
+ */
+class StreamedAnswer implements UpstreamResponse, AsyncIterableIterator<Uint8Array> {
+  status = 0;
+  headers: HeaderMap = {};
+  private abortRequest: ((err: Error) => void) | undefined;
+  private stopListening: (() => void) | undefined;
+  private resumeReading: (() => void) | undefined;
+  private paused = false;
+  private answered = false;
+  private ended = false;
+  private discarding = false;
+  private discardedBytes = 0;
+  private failure: Error | undefined;
+  private queue: Uint8Array[] | undefined;
+  private queuedBytes = 0;
+  private reader: { resolve: (r: IteratorResult<Uint8Array, undefined>) => void; reject: (err: unknown) => void } | undefined;
+
+  constructor(
+    private readonly signal: UpstreamSignal,
+    private resolveAnswer: ((res: UpstreamResponse) => void) | undefined,
+    private rejectAnswer: ((err: unknown) => void) | undefined,
+  ) {
+    if (!signal.aborted) {
+      this.stopListening = onAbort(signal, () => {
+        this.stopListening = undefined;
+        this.abortRequest?.(abortReason(signal));
+      });
+    }
+  }
+
+  get body(): AsyncIterable<Uint8Array> {
+    return this;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Uint8Array, undefined>> {
+    const queue = this.queue;
+    if (queue !== undefined && queue.length > 0) {
+      const value = queue.shift() as Uint8Array;
+      this.queuedBytes -= value.byteLength;
+      if (this.paused && queue.length === 0) {
+        this.paused = false;
+        this.resumeReading?.();
+      }
+      return Promise.resolve({ done: false, value });
+    }
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.ended) return Promise.resolve(DONE);
+    return new Promise((resolve, reject) => {
+      this.reader = { resolve, reject };
+    });
+  }
+
+  return(): Promise<IteratorResult<Uint8Array, undefined>> {
+    this.queue = undefined;
+    this.queuedBytes = 0;
+    if (!this.ended && !this.discarding && this.failure === undefined) this.abortRequest?.(new Error('upstream answer left before its end: not read further'));
+    return Promise.resolve(DONE);
+  }
+
+  discard(): void {
+    if (this.ended || this.discarding) return;
+    this.discarding = true;
+    this.queue = undefined;
+    this.queuedBytes = 0;
+    if (this.paused) {
+      this.paused = false;
+      this.resumeReading?.();
+    }
+  }
+
+  onConnect(abort: (err: Error) => void): void {
+    if (this.signal.aborted) abort(abortReason(this.signal));
+    else this.abortRequest = abort;
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    // 1xx: informational, the answer follows.
+    if (status < 200) return true;
+    this.status = status;
+    this.headers = undiciUtil.parseHeaders(rawHeaders) as HeaderMap;
+    this.resumeReading = resume;
+    this.answered = true;
+    const answer = this.resolveAnswer;
+    this.resolveAnswer = undefined;
+    this.rejectAnswer = undefined;
+    answer?.(this);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.discarding) {
+      this.discardedBytes += chunk.byteLength;
+      if (this.discardedBytes <= DISCARD_LIMIT_BYTES) return true;
+      this.abortRequest?.(new Error('discarded upstream answer over its limit: not read further'));
+      return false;
+    }
+    const reader = this.reader;
+    if (reader !== undefined) {
+      this.reader = undefined;
+      reader.resolve({ done: false, value: chunk });
+      return true;
+    }
+    (this.queue ??= []).push(chunk);
+    this.queuedBytes += chunk.byteLength;
+    if (this.queuedBytes < STREAM_HIGH_WATER_BYTES) return true;
+    this.paused = true;
+    return false;
+  }
+
+  onComplete(): void {
+    this.ended = true;
+    this.settle();
+    const reader = this.reader;
+    this.reader = undefined;
+    reader?.resolve(DONE);
+  }
+
+  onError(err: Error): void {
+    this.settle();
+    if (!this.answered) {
+      const reject = this.rejectAnswer;
+      this.resolveAnswer = undefined;
+      this.rejectAnswer = undefined;
+      reject?.(err);
+      return;
+    }
+    if (this.ended || this.discarding) return;
+    this.failure = err;
+    const reader = this.reader;
+    this.reader = undefined;
+    reader?.reject(err);
+  }
+
+  private settle(): void {
+    this.stopListening?.();
+    this.stopListening = undefined;
+    this.abortRequest = undefined;
+    this.resumeReading = undefined;
+  }
+}
+
 /**
  * Pooled keep-alive HTTP/1.1 client. One undici Agent per connect timeout (a handful at most); each
  * Agent keeps a pool per origin, so connections survive snapshot swaps.
@@ -149,10 +308,18 @@ export class HttpTransport implements Transport {
     return dest;
   }
 
-  async send(req: UpstreamHttpRequest, opts: SendOptions): Promise<UpstreamResponse> {
+  send(req: UpstreamHttpRequest, opts: SendOptions): Promise<UpstreamResponse> {
     const dest = this.destination(req.url);
-    const options = { method: req.method, headers: req.headers, body: req.body, signal: opts.signal, dispatcher: this.agent(opts.connectTimeoutMs) };
-    const res = dest === undefined ? await request(req.url, options) : await options.dispatcher.request({ ...options, ...dest });
+    if (dest === undefined) return this.sendChecked(req, opts);
+    const agent = this.agent(opts.connectTimeoutMs);
+    return new Promise((resolve, reject) => {
+      agent.dispatch({ ...dest, method: req.method, headers: req.headers, body: req.body }, new StreamedAnswer(opts.signal, resolve, reject));
+    });
+  }
+
+  /** A URL that did not split (not http or https): through undici's request(), whose checks say what is wrong with it. */
+  private async sendChecked(req: UpstreamHttpRequest, opts: SendOptions): Promise<UpstreamResponse> {
+    const res = await request(req.url, { method: req.method, headers: req.headers, body: req.body, signal: opts.signal, dispatcher: this.agent(opts.connectTimeoutMs) });
     return {
       status: res.statusCode,
       headers: res.headers,

@@ -4,9 +4,12 @@ import type { UpstreamSignal } from './attempt-signal.js';
 export interface UpstreamResponse {
   status: number;
   headers: HeaderMap;
-  /** Read it with readCapped (upstream/read-capped.ts) unless it is a stream: nothing reads a body unbounded. */
+  /**
+   * Read it with readCapped (upstream/read-capped.ts) unless it is a stream: nothing reads a body
+   * unbounded. A reader that leaves before the end drops the connection, unless discard() came first.
+   */
   body: AsyncIterable<Uint8Array>;
-  /** Release the connection without reading the rest. */
+  /** Release the connection without reading the rest (the reader, if any, may leave afterwards). */
   discard(): void;
 }
 
