@@ -1,0 +1,123 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AttemptSignal } from './attempt-signal.js';
+import { HttpTransport } from './http-transport.js';
+
+/** A loopback upstream answering with `answer`; notes the connection each request came on. */
+async function upstream(answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string; sockets: Socket[] }> {
+  const sockets: Socket[] = [];
+  const server = createServer((req, res) => {
+    sockets.push(req.socket);
+    req.resume();
+    req.on('end', () => answer(req, res));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/chat/completions`, sockets };
+}
+
+const text = (part: Uint8Array | undefined): string => Buffer.from(part ?? new Uint8Array()).toString('utf8');
+
+describe('HttpTransport: a streamed answer', () => {
+  let server: Server | undefined;
+  const transport = new HttpTransport();
+  afterEach(async () => {
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+    await transport.close();
+  });
+  const send = (url: string) => transport.send({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, { signal: new AttemptSignal(), connectTimeoutMs: 5_000 });
+
+  it('hands over each chunk as it arrives, in order, then the end; a slow reader gets every byte (the upstream paused and resumed)', async () => {
+    const piece = 'x'.repeat(16 * 1024);
+    let next: (() => void) | undefined;
+    const up = await upstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('first');
+      next = () => {
+        // 1 MiB more than the reader takes at once: the answer queues past its high-water mark.
+        for (let i = 0; i < 64; i++) res.write(piece);
+        res.end('last');
+      };
+    });
+    server = up.server;
+    const res = await send(up.url);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/event-stream');
+    const reader = res.body[Symbol.asyncIterator]();
+    expect(text((await reader.next()).value)).toBe('first');
+    next?.();
+    let rest = '';
+    for (;;) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const r = await reader.next();
+      if (r.done === true) break;
+      rest += text(r.value);
+    }
+    expect(rest).toBe(`${piece.repeat(64)}last`);
+  });
+
+  it('a reader that leaves before the end drops the connection; after discard() it is kept for the next request', async () => {
+    const closed: boolean[] = [];
+    const answers: ServerResponse[] = [];
+    const up = await upstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: 1\n\n');
+      res.on('close', () => closed.push(res.writableFinished));
+      // The rest follows once the reader has decided (never, for the one that leaves).
+      answers.push(res);
+    });
+    server = up.server;
+
+    const left = await send(up.url);
+    const leftReader = left.body[Symbol.asyncIterator]();
+    await leftReader.next();
+    await leftReader.return?.();
+    await vi.waitFor(() => expect(closed).toEqual([false]), { timeout: 10_000 });
+
+    const kept = await send(up.url);
+    const keptReader = kept.body[Symbol.asyncIterator]();
+    await keptReader.next();
+    kept.discard();
+    await keptReader.return?.();
+    answers[1]?.end('data: [DONE]\n\n');
+    await vi.waitFor(() => expect(closed).toEqual([false, true]), { timeout: 10_000 });
+    // The next request goes on the connection the discarded answer kept.
+    const after = await send(up.url);
+    answers[2]?.end();
+    for await (const part of after.body) expect(part.byteLength).toBeGreaterThan(0);
+    expect(up.sockets[0]?.destroyed).toBe(true);
+    expect(up.sockets[2]).toBe(up.sockets[1]);
+    expect(up.sockets[1]?.destroyed).toBe(false);
+  });
+
+  it('an upstream that breaks off mid-stream fails the next read', async () => {
+    const up = await upstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: 1\n\n', () => setImmediate(() => res.socket?.destroy()));
+    });
+    server = up.server;
+    const res = await send(up.url);
+    const reader = res.body[Symbol.asyncIterator]();
+    expect(text((await reader.next()).value)).toBe('data: 1\n\n');
+    await expect(reader.next()).rejects.toThrow();
+  });
+
+  it('stops with the signal, with its reason, once the answer has started', async () => {
+    const up = await upstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: 1\n\n');
+    });
+    server = up.server;
+    const signal = new AttemptSignal();
+    const res = await transport.send({ url: up.url, method: 'POST', headers: {}, body: '{}' }, { signal, connectTimeoutMs: 5_000 });
+    const reader = res.body[Symbol.asyncIterator]();
+    await reader.next();
+    const reason = new Error('stream idle');
+    const pending = reader.next();
+    signal.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+  });
+});
