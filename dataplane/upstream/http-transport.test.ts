@@ -20,7 +20,7 @@ async function upstream(answer: (req: IncomingMessage, res: ServerResponse) => v
 
 const text = (part: Uint8Array | undefined): string => Buffer.from(part ?? new Uint8Array()).toString('utf8');
 
-describe('HttpTransport: a streamed answer', () => {
+describe('HttpTransport: an answer read as it arrives', () => {
   let server: Server | undefined;
   const transport = new HttpTransport();
   afterEach(async () => {
@@ -119,5 +119,17 @@ describe('HttpTransport: a streamed answer', () => {
     const pending = reader.next();
     signal.abort(reason);
     await expect(pending).rejects.toBe(reason);
+  });
+
+  it('stops a request in flight, before any answer, with the reason it was given', async () => {
+    server = createServer(() => undefined); // never answers
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const signal = new AttemptSignal();
+    const reason = new Error('attempt timed out');
+    const sent = transport.send({ url: `http://127.0.0.1:${port}/`, method: 'POST', headers: {}, body: '{}' }, { signal, connectTimeoutMs: 5_000 });
+    setImmediate(() => signal.abort(reason));
+    await expect(sent).rejects.toBe(reason);
   });
 });
