@@ -174,7 +174,9 @@ export class Dataplane {
       },
     });
     registerUsageBacklog(this.telemetry.metrics.registry, () => this.reporter.backlog());
-    this.capture = new CaptureService({ ...opts.capture, metrics: createCaptureMetrics(this.telemetry.metrics.registry) });
+    // Records are redacted and serialised on a worker thread unless TOLLGATE_CAPTURE_WORKER=off (docs/data-policy.md).
+    const captureWorker = process.env.TOLLGATE_CAPTURE_WORKER?.trim().toLowerCase() !== 'off';
+    this.capture = new CaptureService({ worker: captureWorker, ...opts.capture, metrics: createCaptureMetrics(this.telemetry.metrics.registry) });
     this.store.onChange((runtime) => this.capture.apply(runtime.snapshot.dataPolicies));
     const health = new TargetHealth({ onState: (providerId, model, state) => this.telemetry.circuitState(providerId, model, state) });
     this.router = new Router({

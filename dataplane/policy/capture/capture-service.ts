@@ -4,13 +4,14 @@ import { revealSecrets } from '../../config/secret-value.js';
 import type { Caller } from '../../core/caller.js';
 import { compileDetectors, type DetectorSet } from '../detectors/index.js';
 import { BoundedExporter, type CaptureDestination } from './bounded-exporter.js';
-import { type CaptureInput, type CaptureRecord, jsonLine, type SerialisedRecord } from './capture-record.js';
+import type { CaptureInput, SerialisedRecord } from './capture-record.js';
 import { type CaptureMetrics, NO_CAPTURE_METRICS } from './capture-metrics.js';
 import { localDirectoryDestination } from './destinations/local-directory.js';
 import { otlpLogsDestination } from './destinations/otlp-logs.js';
 import { s3Destination } from './destinations/s3.js';
-import { redactedJson, type RedactionTally } from './redact-content.js';
 import { selectPolicy } from './select-policy.js';
+import { serialiseCapture } from './serialise-capture.js';
+import { WorkerSerialiser, type WorkerSerialiserOptions } from './worker-serialiser.js';
 
 /** Builds the writer for one destination; tests pass their own. */
 export type DestinationFactory = (config: CaptureDestinationConfig) => CaptureDestination | undefined;
@@ -29,6 +30,11 @@ export interface CaptureServiceOptions {
   /** Non-batching destinations (OTLP, local directory): records per write and longest wait. */
   maxBatch?: number;
   flushIntervalMs?: number;
+  /**
+   * Shape, redact and serialise records on a worker thread instead of the request thread (the data
+   * plane does; records then wait for it in a queue of `maxQueue` as well). Options are for tests.
+   */
+  worker?: boolean | Pick<WorkerSerialiserOptions<unknown>, 'workerModule' | 'respawnDelayMs'>;
 }
 
 interface CompiledPolicy {
@@ -36,6 +42,8 @@ interface CompiledPolicy {
   /** Redacted mode only. */
   detectors: DetectorSet | undefined;
   exporters: BoundedExporter[];
+  /** How the worker knows this policy (with the worker only). */
+  workerKey: number | undefined;
 }
 
 /** What capture will do for one request, decided before it is served. */
@@ -57,10 +65,24 @@ export class CaptureService {
   private exporters = new Map<string, { key: string; exporter: BoundedExporter }>();
   private readonly metrics: CaptureMetrics;
   private readonly destinations: DestinationFactory;
+  private readonly serialiser: WorkerSerialiser<CompiledPolicy> | undefined;
 
   constructor(private readonly opts: CaptureServiceOptions = {}) {
     this.metrics = opts.metrics ?? NO_CAPTURE_METRICS;
     this.destinations = opts.destinations ?? defaultDestinations;
+    const worker = opts.worker ?? false;
+    if (worker !== false) {
+      this.serialiser = new WorkerSerialiser<CompiledPolicy>({
+        ...(worker === true ? {} : worker),
+        maxQueued: opts.maxQueue ?? 10_000,
+        deliver: (policy, record) => {
+          for (const exporter of policy.exporters) exporter.offer(record);
+        },
+        lost: (policy, reason) => {
+          for (const exporter of policy.exporters) this.metrics.dropped(reason, exporter.label, 1);
+        },
+      });
+    }
   }
 
   /** Takes a new snapshot's policies; destinations whose settings did not change keep their queue. */
@@ -96,7 +118,9 @@ export class CaptureService {
         kept.set(label, { key, exporter });
         exporters.push(exporter);
       }
-      this.compiled.set(given, { config, detectors, exporters });
+      const { id, mode, parts, maxRecordBytes, redaction } = config;
+      const workerKey = this.serialiser?.keyFor({ id, mode, parts, maxRecordBytes, redaction });
+      this.compiled.set(given, { config, detectors, exporters, workerKey });
     }
     // Destinations no policy names any more write what they hold, then go.
     for (const [label, { exporter }] of this.exporters) if (kept.get(label)?.exporter !== exporter) void exporter.drain(10_000);
@@ -134,6 +158,8 @@ export class CaptureService {
    * the request that is already answered.
    */
   record(decision: CaptureDecision, input: CaptureInput): void {
+    const key = decision.policy.workerKey;
+    if (this.serialiser !== undefined && key !== undefined) return this.serialiser.submit(decision.policy, key, decision, input);
     let record: SerialisedRecord;
     try {
       record = serialiseCapture(decision, input);
@@ -146,6 +172,10 @@ export class CaptureService {
 
   /** SIGTERM: every destination writes what it has queued, within the deadline. */
   async drain(timeoutMs: number): Promise<void> {
+    // Records still with the worker reach their queues first; the queues then write within what is left.
+    const deadline = Date.now() + timeoutMs;
+    await this.serialiser?.drain(deadline);
+    timeoutMs = Math.max(0, deadline - Date.now());
     await Promise.all([...this.exporters.values()].map(({ exporter }) => exporter.drain(timeoutMs)));
   }
 }
@@ -160,95 +190,4 @@ export function sampled(requestId: string, rate: number): boolean {
   if (rate >= 1) return true;
   if (rate <= 0) return false;
   return createHash('sha256').update(requestId).digest().readUInt32BE(0) / 0x1_0000_0000 < rate;
-}
-
-/**
- * The record the decision allows, serialised once, here: the metadata line, and in modes Redacted
- * and Full the content line, its strings redacted on the way into the JSON text and its size capped
- * on that text. Every destination gets these lines; none sees the request's own objects.
- */
-export function serialiseCapture(decision: CaptureDecision, input: CaptureInput): SerialisedRecord {
-  const { config, detectors } = decision.policy;
-  const time = new Date(input.startedAtMs).toISOString();
-  const namespace = input.caller.namespace ?? input.routeNamespace ?? 'none';
-  const metadata: CaptureRecord = {
-    schema: 'tollgate.capture.v1',
-    requestId: input.requestId,
-    time,
-    durationMs: input.durationMs,
-    namespace,
-    caller: input.caller,
-    model: input.model,
-    stream: input.stream,
-    status: input.status,
-    decision: input.decision,
-    policy: { id: config.id, mode: decision.mode, ...(decision.optedOut ? { optedOut: true as const } : {}) },
-  };
-  if (input.traceId !== undefined) metadata.traceId = input.traceId;
-  if (input.spanId !== undefined) metadata.spanId = input.spanId;
-  if (input.routeId !== undefined) metadata.route = input.routeId;
-  if (input.rule !== undefined) metadata.rule = input.rule;
-  if (input.provider !== undefined) metadata.provider = input.provider;
-  if (input.upstreamModel !== undefined) metadata.upstreamModel = input.upstreamModel;
-  if (input.tokens !== undefined) metadata.tokens = input.tokens;
-  if (input.costUsd !== undefined) metadata.costUsd = input.costUsd;
-  const out: SerialisedRecord = { policyId: config.id, namespace, time, metadata: jsonLine(JSON.stringify(metadata)) };
-  if (decision.mode === 'Metadata') return out;
-  const content = contentJson(input, config, decision.mode === 'Redacted' ? detectors : undefined);
-  out.content = jsonLine(`{"requestId":${JSON.stringify(input.requestId)},"time":"${time}","namespace":${JSON.stringify(namespace)},"content":${content}}`);
-  return out;
-}
-
-// The request's content fields: `instructions` and `input` as well, so a Responses request a target
-// served natively is recorded as sent. The response's: `output` for a Response object from a target
-// that served the Responses API natively.
-const REQUEST_FIELDS = ['system', 'instructions', 'messages', 'prompt', 'input', 'tools'] as const;
-const RESPONSE_FIELDS = ['choices', 'data', 'output'] as const;
-
-/** The `content` object's JSON text (CaptureContent). */
-function contentJson(input: CaptureInput, config: DataPolicyConfig, detectors: DetectorSet | undefined): string {
-  const tally: RedactionTally = { counts: {}, unscanned: false };
-  let request = config.parts.request ? fieldsJson(input.requestBody, REQUEST_FIELDS, detectors, tally) : undefined;
-  let response = config.parts.response && input.response !== undefined ? fieldsJson(input.response, RESPONSE_FIELDS, detectors, tally) : undefined;
-  const truncated = !fits(request, response, config.maxRecordBytes);
-  if (truncated) {
-    const share = Math.floor(config.maxRecordBytes / (request !== undefined && response !== undefined ? 2 : 1));
-    request = cut(request, share);
-    response = cut(response, share);
-  }
-  let json = '';
-  const add = (key: string, value: string): void => {
-    json += `${json === '' ? '{' : ','}"${key}":${value}`;
-  };
-  if (request !== undefined) add('request', request);
-  if (response !== undefined) add('response', response);
-  if (detectors !== undefined) add('redactions', JSON.stringify(tally.counts));
-  if (truncated) add('truncated', 'true');
-  if (tally.unscanned) add('unscanned', 'true');
-  return json === '' ? '{}' : `${json}}`;
-}
-
-/** `{"field":<redacted JSON>,...}` for the fields `source` has, in the order given. */
-function fieldsJson(source: Record<string, unknown>, fields: readonly string[], detectors: DetectorSet | undefined, tally: RedactionTally): string {
-  let json = '';
-  for (const field of fields) {
-    const value = source[field];
-    if (value !== undefined) json += `${json === '' ? '{' : ','}"${field}":${redactedJson(value, detectors, tally)}`;
-  }
-  return json === '' ? '{}' : `${json}}`;
-}
-
-/** The parts fit in maxRecordBytes of UTF-8 (a UTF-16 code unit is at most 3 bytes: most records need no byte count). */
-function fits(request: string | undefined, response: string | undefined, maxBytes: number): boolean {
-  const units = (request?.length ?? 0) + (response?.length ?? 0);
-  if (units * 3 <= maxBytes) return true;
-  return (request === undefined ? 0 : Buffer.byteLength(request)) + (response === undefined ? 0 : Buffer.byteLength(response)) <= maxBytes;
-}
-
-/** A part over its share becomes its JSON text, cut at a character boundary within the share, as a JSON string. */
-function cut(json: string | undefined, share: number): string | undefined {
-  if (json === undefined || Buffer.byteLength(json) <= share) return json;
-  let end = Math.min(json.length, share);
-  while (end > 0 && Buffer.byteLength(json.slice(0, end)) > share) end = Math.floor(end * 0.9);
-  return JSON.stringify(json.slice(0, end));
 }

@@ -7,8 +7,9 @@ import type { Caller } from '../../core/caller.js';
 import type { CaptureDestination } from './bounded-exporter.js';
 import { type CaptureInput, type CaptureRecord, parseRecord } from './capture-record.js';
 import type { CaptureMetrics, DropReason } from './capture-metrics.js';
-import { CaptureService, sampled } from './capture-service.js';
+import { CaptureService, type CaptureServiceOptions, sampled } from './capture-service.js';
 import { StreamAssembler } from './stream-assembler.js';
+import { CRASH_MARK } from '../../../test/fixtures/capture/crash-on-marked-batch.js';
 
 const sa = (namespace: string, name: string): Caller => ({ kind: 'serviceaccount', namespace, name, id: `sa:${namespace}/${name}` });
 
@@ -72,10 +73,10 @@ const input = (over: Partial<CaptureInput> = {}): CaptureInput => ({
   ...over,
 });
 
-function service(policies: DataPolicyConfig[], behaviour: 'ok' | 'fail' | 'hang' = 'ok', maxQueue = 100) {
+function service(policies: DataPolicyConfig[], behaviour: 'ok' | 'fail' | 'hang' = 'ok', maxQueue = 100, worker: CaptureServiceOptions['worker'] = false) {
   const mem = memory(behaviour);
   const m = countingMetrics();
-  const svc = new CaptureService({ metrics: m.metrics, destinations: () => mem.destination, maxQueue, maxBatch: 10, flushIntervalMs: 5 });
+  const svc = new CaptureService({ metrics: m.metrics, destinations: () => mem.destination, maxQueue, maxBatch: 10, flushIntervalMs: 5, worker });
   svc.apply(policies);
   return { svc, mem, m };
 }
@@ -217,6 +218,45 @@ describe('never in the way', () => {
     await svc.drain(1_000);
     expect(m.dropped.destination_error).toBe(3);
     expect(m.ready['team-a/p/mem']).toBe(false);
+  });
+});
+
+describe('on the worker thread', () => {
+  const subjects = (ns: string) => ({ namespaces: [ns], serviceAccounts: [], apiKeys: [], routes: [] });
+  const policies = [policy('team-a/p', { subjects: subjects('team-a'), allowOptOut: true }), policy('team-b/p', { subjects: subjects('team-b'), mode: 'Full' })];
+  const optOut = (n: string) => (n === 'x-tollgate-capture' ? 'off' : undefined);
+
+  it('writes the records the request thread would: Redacted, opted out to Metadata, Full; a drain delivers what was handed over', async () => {
+    const records = async (worker: boolean) => {
+      const { svc, mem } = service(policies, 'ok', 100, worker);
+      svc.record(svc.decide(sa('team-a', 'app'), undefined, 'r1', none)!, input({ requestId: 'r1' }));
+      svc.record(svc.decide(sa('team-a', 'app'), undefined, 'r2', optOut)!, input({ requestId: 'r2' }));
+      svc.record(svc.decide(sa('team-b', 'app'), undefined, 'r3', none)!, input({ requestId: 'r3', caller: { kind: 'serviceaccount', namespace: 'team-b', name: 'app' } }));
+      await svc.drain(20_000);
+      return mem.records.sort((a, b) => a.requestId.localeCompare(b.requestId));
+    };
+    const onWorker = await records(true);
+    expect(onWorker).toEqual(await records(false));
+    expect(onWorker.map((r) => r.policy.mode)).toEqual(['Redacted', 'Metadata', 'Full']);
+    expect(onWorker[0]?.content?.redactions).toEqual({ Email: 2, PaymentCard: 1 });
+    expect(JSON.stringify(onWorker.slice(0, 2))).not.toContain('jo@example.com');
+  });
+
+  it('a full queue drops and counts without waiting; a crashed worker loses only what it held (record_error), and a new one takes the next records', async () => {
+    const workerModule = new URL('../../../test/fixtures/capture/crashing-serialise-worker.ts', import.meta.url);
+    const { svc, mem, m } = service([policy('team-a/p', { subjects: subjects('team-a'), mode: 'Metadata' })], 'ok', 5, { workerModule, respawnDelayMs: 0 });
+    const decision = svc.decide(sa('team-a', 'app'), undefined, 'r', none)!;
+    for (let i = 0; i < 7; i++) svc.record(decision, input({ requestId: `r${i}` }));
+    expect(m.dropped.queue_full).toBe(2);
+    await expect.poll(() => mem.records.length, { timeout: 20_000 }).toBe(5);
+    // Both in one batch to the worker, which dies on it.
+    svc.record(decision, input({ requestId: 'boom', requestBody: { messages: [{ role: 'user', content: CRASH_MARK }] } }));
+    svc.record(decision, input({ requestId: 'with-it' }));
+    await expect.poll(() => m.dropped.record_error, { timeout: 20_000 }).toBe(2);
+    svc.record(decision, input({ requestId: 'after' }));
+    await svc.drain(20_000);
+    expect(mem.records.map((r) => r.requestId)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'after']);
+    expect(m.dropped).toEqual({ queue_full: 2, record_error: 2 });
   });
 });
 

@@ -1,0 +1,213 @@
+import { Worker } from 'node:worker_threads';
+import type { CaptureInput, SerialisedRecord } from './capture-record.js';
+import type { DropReason } from './capture-metrics.js';
+import type { SerialiseDecision, SerialisePolicy } from './serialise-capture.js';
+
+/** What the request thread sends the capture worker. */
+export type ToSerialiseWorker = { kind: 'policy'; key: number; policy: SerialisePolicy } | { kind: 'batch'; id: number; records: string[] };
+
+/**
+ * What the worker sends back per batch: every record's lines in `bytes`, record i's metadata line
+ * ending at ends[2i] and its content line (empty when it has none) at ends[2i + 1], each starting
+ * where the one before ended; places[3i..3i+2] its policy id, namespace and time. A record in
+ * `failed` could not be built (its lines are empty).
+ */
+export interface SerialisedBatch {
+  id: number;
+  bytes: ArrayBuffer;
+  ends: number[];
+  places: string[];
+  failed: number[];
+}
+
+export interface WorkerSerialiserOptions<T> {
+  /** A record's lines are ready: queue them for the destinations of `target` (its policy). */
+  deliver(target: T, record: SerialisedRecord): void;
+  /** A record of `target` is lost; counted per destination by the caller. */
+  lost(target: T, reason: DropReason): void;
+  /** Records handed over and not yet back (waiting to be sent, or in the worker): one more is dropped (queue_full). */
+  maxQueued: number;
+  /** Records per message to the worker, and the longest a record waits for one. */
+  maxBatch?: number;
+  flushIntervalMs?: number;
+  /** How long after a worker died before the next is started (records wait, bounded by maxQueued). */
+  respawnDelayMs?: number;
+  /** The worker's module: serialise-worker next to this file (tests give one that can be made to crash). */
+  workerModule?: URL;
+}
+
+/**
+ * Shapes, redacts and serialises capture records on a worker thread, so that the request thread
+ * spends on a record only the JSON text of what it knows about the request (one native
+ * JSON.stringify) and, per batch, one message each way. The record is redacted in the worker,
+ * inside the data plane process, before it reaches any queue a destination reads. Bounded like the
+ * destination queues: a record that finds `maxQueued` records waiting is dropped and counted,
+ * never waited for; records in a worker that dies are counted as `record_error`, and a new worker
+ * starts `respawnDelayMs` later. `drain` (SIGTERM) finishes what was handed over, within the deadline.
+ */
+export class WorkerSerialiser<T> {
+  private pending: string[] = [];
+  private pendingTargets: T[] = [];
+  /** Batches in the worker, by id: the targets of their records, in order. */
+  private outstanding = new Map<number, T[]>();
+  private queued = 0;
+  private nextBatch = 0;
+  private worker: Worker | undefined;
+  private downUntil = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private wake: (() => void) | undefined;
+  /** Every distinct policy a record was made under, by its key (its index): a new worker is given them all. */
+  private readonly policies: SerialisePolicy[] = [];
+  private readonly keys = new Map<string, number>();
+  private readonly maxBatch: number;
+  private readonly flushIntervalMs: number;
+
+  constructor(private readonly opts: WorkerSerialiserOptions<T>) {
+    this.maxBatch = opts.maxBatch ?? 256;
+    this.flushIntervalMs = opts.flushIntervalMs ?? 10;
+  }
+
+  /** The key records of `policy` are sent with; equal policies (a snapshot reloaded) share one. */
+  keyFor(policy: SerialisePolicy): number {
+    const id = JSON.stringify(policy);
+    let key = this.keys.get(id);
+    if (key === undefined) {
+      key = this.policies.push(policy) - 1;
+      this.keys.set(id, key);
+      this.worker?.postMessage({ kind: 'policy', key, policy } satisfies ToSerialiseWorker);
+    }
+    return key;
+  }
+
+  /** Hands a record over; never throws, never waits. */
+  submit(target: T, key: number, decision: Pick<SerialiseDecision, 'mode' | 'optedOut'>, input: CaptureInput): void {
+    if (this.closed) return this.opts.lost(target, 'shutdown');
+    if (this.queued >= this.opts.maxQueued) return this.opts.lost(target, 'queue_full');
+    let line: string;
+    try {
+      line = `[${key},"${decision.mode}",${decision.optedOut ? 1 : 0},${JSON.stringify(input)}]`;
+    } catch {
+      return this.opts.lost(target, 'record_error');
+    }
+    this.pending.push(line);
+    this.pendingTargets.push(target);
+    this.queued++;
+    if (this.pending.length >= this.maxBatch) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.flushIntervalMs).unref();
+  }
+
+  /** Records handed over and not yet delivered or lost. */
+  get backlog(): number {
+    return this.queued;
+  }
+
+  private flush(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.pending.length === 0) return;
+    const worker = this.running();
+    if (worker === undefined) {
+      this.timer = setTimeout(() => this.flush(), Math.max(1, this.downUntil - Date.now())).unref();
+      return;
+    }
+    const id = this.nextBatch++;
+    this.outstanding.set(id, this.pendingTargets);
+    const records = this.pending;
+    this.pending = [];
+    this.pendingTargets = [];
+    worker.postMessage({ kind: 'batch', id, records } satisfies ToSerialiseWorker);
+  }
+
+  /** The worker, started if there is none and none died too recently. */
+  private running(): Worker | undefined {
+    if (this.worker !== undefined) return this.worker;
+    if (Date.now() < this.downUntil) return undefined;
+    let worker: Worker;
+    try {
+      worker = startWorker(this.opts.workerModule ?? defaultWorkerModule());
+    } catch {
+      this.downUntil = Date.now() + (this.opts.respawnDelayMs ?? 1_000);
+      return undefined;
+    }
+    // The process exits when it is done: a drain takes it back (ref) while it waits.
+    if (!this.closed) worker.unref();
+    worker.on('message', (batch: SerialisedBatch) => this.received(batch));
+    worker.on('error', () => this.died(worker));
+    worker.on('exit', () => this.died(worker));
+    this.policies.forEach((policy, key) => worker.postMessage({ kind: 'policy', key, policy } satisfies ToSerialiseWorker));
+    this.worker = worker;
+    return worker;
+  }
+
+  private received(batch: SerialisedBatch): void {
+    const targets = this.outstanding.get(batch.id);
+    if (targets === undefined) return; // given up on by a drain, and counted then
+    this.outstanding.delete(batch.id);
+    this.queued -= targets.length;
+    const bytes = Buffer.from(batch.bytes);
+    const failed = new Set(batch.failed);
+    let at = 0;
+    targets.forEach((target, i) => {
+      const metadataEnd = batch.ends[2 * i]!;
+      const contentEnd = batch.ends[2 * i + 1]!;
+      if (failed.has(i)) this.opts.lost(target, 'record_error');
+      else {
+        const record: SerialisedRecord = { policyId: batch.places[3 * i]!, namespace: batch.places[3 * i + 1]!, time: batch.places[3 * i + 2]!, metadata: bytes.subarray(at, metadataEnd) };
+        if (contentEnd > metadataEnd) record.content = bytes.subarray(metadataEnd, contentEnd);
+        this.opts.deliver(target, record);
+      }
+      at = contentEnd;
+    });
+    this.wake?.();
+  }
+
+  /** The worker crashed or exited: what it held is lost (counted), and the next one starts later. */
+  private died(worker: Worker): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    this.downUntil = Date.now() + (this.opts.respawnDelayMs ?? 1_000);
+    for (const targets of this.outstanding.values()) for (const target of targets) this.opts.lost(target, 'record_error');
+    for (const targets of this.outstanding.values()) this.queued -= targets.length;
+    this.outstanding.clear();
+    if (this.pending.length > 0) this.flush();
+    this.wake?.();
+  }
+
+  /** SIGTERM: serialises and delivers what was handed over until `deadline` (epoch ms); the rest is counted as shutdown. */
+  async drain(deadline: number): Promise<void> {
+    this.closed = true;
+    this.downUntil = 0;
+    this.flush();
+    this.worker?.ref();
+    while (this.queued > 0 && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        setTimeout(resolve, Math.max(1, Math.min(deadline - Date.now(), this.flushIntervalMs))).unref();
+      });
+      this.wake = undefined;
+      if (this.pending.length > 0 && this.timer === undefined) this.flush();
+    }
+    for (const target of this.pendingTargets) this.opts.lost(target, 'shutdown');
+    for (const targets of this.outstanding.values()) for (const target of targets) this.opts.lost(target, 'shutdown');
+    this.pending = [];
+    this.pendingTargets = [];
+    this.outstanding.clear();
+    this.queued = 0;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    const worker = this.worker;
+    this.worker = undefined;
+    await worker?.terminate();
+  }
+}
+
+/** serialise-worker next to this module: .js when built, .ts when run from source (tests). */
+const defaultWorkerModule = (): URL => new URL(`./serialise-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
+
+/** A TypeScript module (source checkout) runs through tsx, which a worker has to register itself. */
+function startWorker(module: URL): Worker {
+  if (!module.pathname.endsWith('.ts')) return new Worker(module);
+  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(module.href)}); })`, { eval: true });
+}
