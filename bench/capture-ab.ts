@@ -16,7 +16,11 @@
  * CAPTURE_AB_GOVERNANCE=on measures against the governance-on row instead (auth, rate limits,
  * budget, tracing); CAPTURE_AB_MODE=sequential runs A and B one after the other (64 connections each)
  * instead of at once; CAPTURE_AB_CAPTURE='{ mode: Metadata, sampleRate: 1 }' changes B's capture block;
- * CAPTURE_AB_PROFILE=1 adds --cpu-prof to both and prints where their time went. Build first (`npx tsc -p tsconfig.build.json`); other knobs as bench/run.ts.
+ * CAPTURE_AB_PROFILE=1 adds --cpu-prof to both and prints where their time went (B's capture worker thread writes a profile of its own);
+ * CAPTURE_AB_GATEWAY_CORES=0,1 runs both gateways on those cores instead of the gateway core alone (the
+ * client, emulator and bucket stay on theirs): with one core, B's capture worker thread competes with its
+ * request thread; with two it can use the client core's idle time. TOLLGATE_CAPTURE_WORKER=off passes
+ * through to both gateways (B then captures on its request thread). Build first (`npx tsc -p tsconfig.build.json`); other knobs as bench/run.ts.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -41,6 +45,7 @@ const governance: Governance = process.env.CAPTURE_AB_GOVERNANCE === 'on' ? 'on'
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const cfg = readConfig({ ...process.env, BENCH_QUICK: '1', BENCH_SYSTEMS: 'tollgate' }, repoRoot, new Date());
 mkdirSync(cfg.rawDir, { recursive: true });
+const gatewayCores = process.env.CAPTURE_AB_GATEWAY_CORES ?? String(cfg.gatewayCore);
 if (!existsSync(join(cfg.tollgateRoot, 'dist/cli/tollgate.js'))) throw new Error(`${cfg.tollgateRoot}/dist/cli/tollgate.js is missing: build first`);
 
 // JSON-escaped already: wrk/post.lua puts it into the body as it is.
@@ -103,7 +108,7 @@ async function startTollgate(label: 'A' | 'B', round: number, prefix: string): P
   for (const name of Object.keys(env)) if (name.startsWith('OTEL_')) delete env[name];
   const sink = governance === 'off' ? undefined : await startOtlpSink();
   if (sink !== undefined) args.push('--auth', '--otlp-endpoint', sink.url);
-  const svc = startService(`tollgate-${label}`, process.execPath, args, { core: cfg.gatewayCore, nice: cfg.nice, cwd: dir, env, logFile: join(dir, 'tollgate.log') });
+  const svc = startService(`tollgate-${label}`, process.execPath, args, { core: gatewayCores, nice: cfg.nice, cwd: dir, env, logFile: join(dir, 'tollgate.log') });
   const url = `http://127.0.0.1:${port}/v1/chat/completions`;
   await waitUntil(`tollgate ${label}`, () => probeChat(url, []), cfg.startTimeoutSeconds * 1000, svc);
   return {
@@ -138,7 +143,7 @@ const say = (line: string): void => {
   lines.push(line);
   process.stdout.write(`${line}\n`);
 };
-say(`capture A/B (${sequential ? 'one after the other' : 'both at once'}): B captures ${captureSpec}; governance ${governance}, ${rounds} rounds of ${seconds} s, load average ${loadAverage()}`);
+say(`capture A/B (${sequential ? 'one after the other' : 'both at once'}): B captures ${captureSpec}; capture worker ${process.env.TOLLGATE_CAPTURE_WORKER ?? 'on'}; gateways on core(s) ${gatewayCores}; governance ${governance}, ${rounds} rounds of ${seconds} s, load average ${loadAverage()}`);
 try {
   for (let r = 1; r <= rounds; r++) {
     const prefix = `r${r}`;

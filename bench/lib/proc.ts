@@ -14,7 +14,8 @@ export interface Service {
 }
 
 export interface SpawnOptions {
-  core: number;
+  /** A taskset CPU list: one core, or e.g. "0,1" for a process not pinned to one. */
+  core: number | string;
   nice?: number;
   cwd?: string;
   env?: NodeJS.ProcessEnv;

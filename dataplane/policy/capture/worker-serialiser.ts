@@ -65,7 +65,7 @@ export class WorkerSerialiser<T> {
 
   constructor(private readonly opts: WorkerSerialiserOptions<T>) {
     this.maxBatch = opts.maxBatch ?? 256;
-    this.flushIntervalMs = opts.flushIntervalMs ?? 10;
+    this.flushIntervalMs = opts.flushIntervalMs ?? 50;
   }
 
   /** The key records of `policy` are sent with; equal policies (a snapshot reloaded) share one. */

@@ -26,6 +26,14 @@ export interface BuiltinRule {
    */
   hint?: string;
   /**
+   * Where a match can start, found without trying the pattern at every position: every match
+   * holds `char`, and `start(text, at, floor)` is where a match holding the `char` at `at` would
+   * start, or -1 when none can start at or after `floor` (the end of the previous match). The scan
+   * then tries the pattern (sticky) only there: the same matches, in the same order, as trying it
+   * everywhere (checked by a test).
+   */
+  anchor?: { char: string; start: (text: string, at: number, floor: number) => number };
+  /**
    * Checks a raw match (checksums, number ranges) and may narrow it: returns the span to redact,
    * relative to the text, or undefined to reject the match.
    */
@@ -122,6 +130,37 @@ function validateInternational(text: string, start: number, end: number): readon
   return count >= 8 && count <= 15 ? whole(start, end) : undefined;
 }
 
+/** A character of an e-mail address's local part: [\p{L}\p{N}._%+-], one code point. */
+const LOCAL_PART_LETTER = /^[\p{L}\p{N}]$/u;
+const isLocalPartUnit = (c: number): boolean =>
+  (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
+const EMAIL_LOCAL_MAX = 64;
+
+/**
+ * The start of the e-mail pattern's local part before the '@' at `at`: the whole run of
+ * local-part characters before it (the pattern's look-behind lets a match start only there), of
+ * 1 to 64 code points, not reaching back before `floor`; else -1.
+ */
+function emailStart(text: string, at: number, floor: number): number {
+  let i = at;
+  let points = 0;
+  while (i > 0) {
+    let width = 1;
+    let c = text.charCodeAt(i - 1);
+    if (c >= 0xdc00 && c <= 0xdfff && i >= 2) {
+      const high = text.charCodeAt(i - 2);
+      if (high >= 0xd800 && high <= 0xdbff) {
+        c = ((high - 0xd800) << 10) + (c - 0xdc00) + 0x10000;
+        width = 2;
+      }
+    }
+    if (!(c < 128 ? isLocalPartUnit(c) : LOCAL_PART_LETTER.test(String.fromCodePoint(c)))) break;
+    if (++points > EMAIL_LOCAL_MAX || i - width < floor) return -1;
+    i -= width;
+  }
+  return points === 0 ? -1 : i;
+}
+
 const TOKEN_BEFORE = '(?<![A-Za-z0-9_-])';
 const TOKEN_AFTER = '(?![A-Za-z0-9_-])';
 const AWS_KEY_PREFIX = '(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|APKA)';
@@ -151,7 +190,7 @@ export const BUILTIN_RULES: readonly BuiltinRule[] = [
   rule('Credential', '(?<![A-Za-z0-9])AccountKey=[A-Za-z0-9+/]{40,100}={0,2}', { requires: 'AccountKey=' }),
 
   // Unicode letters too: internationalised local parts and domains (zoë@exämple.de) are addresses as well.
-  rule('Email', '(?<![\\p{L}\\p{N}._%+\\-])[\\p{L}\\p{N}._%+\\-]{1,64}@(?:[\\p{L}\\p{N}](?:[\\p{L}\\p{N}\\-]{0,61}[\\p{L}\\p{N}])?\\.){1,8}\\p{L}{2,24}(?![\\p{L}\\p{N}\\-])', { requires: '@' }, 'gu'),
+  rule('Email', '(?<![\\p{L}\\p{N}._%+\\-])[\\p{L}\\p{N}._%+\\-]{1,64}@(?:[\\p{L}\\p{N}](?:[\\p{L}\\p{N}\\-]{0,61}[\\p{L}\\p{N}])?\\.){1,8}\\p{L}{2,24}(?![\\p{L}\\p{N}\\-])', { requires: '@', anchor: { char: '@', start: emailStart } }, 'gu'),
 
   rule('IBAN', '(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}', { validate: validateIban, needsDigit: true, minDigits: 2 }),
   rule('PaymentCard', '(?<![\\d.])(?:\\d[ -]?){12,18}\\d(?!\\d)', { validate: validateCard, needsDigit: true, minDigits: 13 }),

@@ -91,7 +91,7 @@ function detectorSet(rules: readonly BuiltinRule[], custom: readonly CompiledCus
   // This set's own copies of the patterns, made once: lastIndex is reset at the start of each use,
   // and a scan runs to its end synchronously, so scans never share one mid-way. (A copy per scan
   // cost more than scanning a short text.)
-  const patterns = rules.map((r) => new RegExp(r.pattern));
+  const patterns = rules.map((r) => new RegExp(r.pattern.source, r.anchor === undefined ? r.pattern.flags : `${r.pattern.flags.replace('g', '')}y`));
   const hints = rules.map((r) => (r.hint === undefined ? undefined : new RegExp(r.hint)));
   // Most strings in a request carry nothing any rule could match ("user", "stop", prose without a
   // digit): one combined test, not a test per rule, sends them through untouched.
@@ -140,7 +140,7 @@ function scanText(
     const re = patterns[priority]!;
     re.lastIndex = 0;
     let count = 0;
-    for (let m = re.exec(input); m !== null; m = re.exec(input)) {
+    for (let m = nextMatch(rule, re, input); m !== null; m = nextMatch(rule, re, input)) {
       const span = rule.validate ? rule.validate(input, m.index, m.index + m[0].length) : ([m.index, m.index + m[0].length] as const);
       if (span === undefined) continue;
       raw.push({ priority, finding: { detector: rule.detector, type: rule.detector, marker: BUILTIN_MARKERS[rule.detector], start: span[0], end: span[1] } });
@@ -163,6 +163,25 @@ function scanText(
   const capped = findings.length > limits.maxMatches ? findings.slice(0, limits.maxMatches) : findings;
   if (capped.length < findings.length) scannedLength = Math.min(scannedLength, capped[capped.length - 1]!.end);
   return { findings: capped, scannedLength, complete: scannedLength === text.length };
+}
+
+/**
+ * The rule's next match from `re.lastIndex` on, which it leaves after the match (as a global
+ * pattern's exec does). An anchored rule's pattern is sticky and tried only where its anchor says
+ * a match can start: at each next anchor character, at the start it gives.
+ */
+function nextMatch(rule: BuiltinRule, re: RegExp, text: string): RegExpExecArray | null {
+  const anchor = rule.anchor;
+  if (anchor === undefined) return re.exec(text);
+  const floor = re.lastIndex;
+  for (let at = text.indexOf(anchor.char, floor); at !== -1; at = text.indexOf(anchor.char, at + 1)) {
+    const start = anchor.start(text, at, floor);
+    if (start === -1) continue;
+    re.lastIndex = start;
+    const m = re.exec(text);
+    if (m !== null) return m;
+  }
+  return null;
 }
 
 /** The most any rule's `minDigits` asks for: counting stops there. */

@@ -216,6 +216,26 @@ describe('overlaps and bounds', () => {
     }
   });
 
+  it('an anchored rule (e-mail: tried only where an "@" says a match can start) finds exactly what its pattern finds tried everywhere', () => {
+    // Texts from an alphabet of the pattern's edge cases: local-part and domain characters, an
+    // astral letter (a surrogate pair), a lone surrogate, separators; a fixed seed, so every run is the same.
+    const alphabet = ['jo', 'Z', '7', '.', '_', '%', '+', '-', '@', '@', ' ', ' ', ',', 'ü', '𝒜', '\ud800', '.com', '.de ', 'x'.repeat(30), 'ex-ample', 'jo.doe', '@ex.de ', 'a@ex-ample.com,'];
+    let seed = 7;
+    const random = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    const texts = ['', 'jo@example.com', 'a@b.co@c.org', `${'a'.repeat(64)}@x.io ${'b'.repeat(65)}@x.io`, 'zoë@exämple.de, 𝒜b@𝒜.de', ...POSITIVES.map(([, t]) => t)];
+    for (let i = 0; i < 4000; i++) texts.push(Array.from({ length: 1 + random(20) }, () => alphabet[random(alphabet.length)]).join(''));
+    const email = detectorsFor({ detectors: ['Email'] });
+    const rule = BUILTIN_RULES.find((r) => r.anchor !== undefined)!;
+    let found = 0;
+    for (const text of texts) {
+      const everywhere = [...text.matchAll(new RegExp(rule.pattern))].map((m) => [m.index, m.index + m[0].length]);
+      const anchored = email.scan(text).findings.map((f) => [f.start, f.end]);
+      expect(anchored, JSON.stringify(text)).toEqual(everywhere);
+      found += everywhere.length;
+    }
+    expect(found).toBeGreaterThan(1000);
+  });
+
   it('runs custom patterns on texts the built-ins pre-filter skips', () => {
     const d = detectorsFor({ detectors: BUILTIN_DETECTORS, customPatterns: [{ name: 'employee', pattern: 'emp-[a-z]{3}' }] });
     expect(d.redact('ask emp-abc about it').text).toBe('ask [EMPLOYEE] about it');
