@@ -6,7 +6,7 @@ import type { SerialisedBatch, ToSerialiseWorker } from './worker-serialiser.js'
 
 /**
  * The capture worker thread (worker-serialiser.ts starts it): takes records as the request thread
- * wrote them (`[policy key, mode, opted out, CaptureInput]` as JSON), redacts, caps and serialises
+ * wrote them (`[policy key, mode, opted out, CaptureInput]` as JSON, UTF-8), redacts, caps and serialises
  * each into its JSON Lines exactly as the request thread would (serialiseCapture), and hands the
  * lines back packed into one transferred buffer per batch. Nothing leaves the process from here.
  */
@@ -28,8 +28,10 @@ port.on('message', (message: ToSerialiseWorker) => {
     policies.set(message.key, { config: policy, detectors });
     return;
   }
-  const records: (SerialisedRecord | undefined)[] = message.records.map((line) => {
+  const bytes = Buffer.from(message.bytes);
+  const records: (SerialisedRecord | undefined)[] = message.ends.map((end, i) => {
     try {
+      const line = bytes.toString('utf8', i === 0 ? 0 : message.ends[i - 1], end);
       const [key, mode, optedOut, input] = JSON.parse(line) as [number, SerialiseDecision['mode'], 0 | 1, CaptureInput];
       const policy = policies.get(key);
       return policy === undefined ? undefined : serialiseCapture({ policy, mode, optedOut: optedOut === 1 }, input);

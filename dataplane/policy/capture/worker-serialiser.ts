@@ -4,7 +4,12 @@ import type { DropReason } from './capture-metrics.js';
 import type { SerialiseDecision, SerialisePolicy } from './serialise-capture.js';
 
 /** What the request thread sends the capture worker. */
-export type ToSerialiseWorker = { kind: 'policy'; key: number; policy: SerialisePolicy } | { kind: 'batch'; id: number; records: string[] };
+/**
+ * What the request thread sends the capture worker: a policy records will name by its key, or a
+ * batch of records, each `[policy key, mode, opted out (0/1), CaptureInput]` as JSON, UTF-8, one
+ * after the other in `bytes`, record i ending at ends[i] (transferred, not copied).
+ */
+export type ToSerialiseWorker = { kind: 'policy'; key: number; policy: SerialisePolicy } | { kind: 'batch'; id: number; bytes: ArrayBuffer; ends: number[] };
 
 /**
  * What the worker sends back per batch: every record's lines in `bytes`, record i's metadata line
@@ -46,7 +51,15 @@ export interface WorkerSerialiserOptions<T> {
  * starts `respawnDelayMs` later. `drain` (SIGTERM) finishes what was handed over, within the deadline.
  */
 export class WorkerSerialiser<T> {
-  private pending: string[] = [];
+  /**
+   * The records waiting to be sent, as UTF-8 outside the JavaScript heap: the request thread's
+   * JSON text of a record dies young, and nothing it queues is traced or copied by its collector.
+   */
+  private pending: Buffer | undefined;
+  private pendingUsed = 0;
+  private pendingEnds: number[] = [];
+  /** The size the next batch's buffer starts at: the last one's, up to 1 MiB. */
+  private pendingSize = 64 * 1024;
   private pendingTargets: T[] = [];
   /** Batches in the worker, by id: the targets of their records, in order. */
   private outstanding = new Map<number, T[]>();
@@ -90,11 +103,24 @@ export class WorkerSerialiser<T> {
     } catch {
       return this.opts.lost(target, 'record_error');
     }
-    this.pending.push(line);
+    this.append(line);
     this.pendingTargets.push(target);
     this.queued++;
-    if (this.pending.length >= this.maxBatch) this.flush();
+    if (this.pendingTargets.length >= this.maxBatch) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.flushIntervalMs).unref();
+  }
+
+  private append(line: string): void {
+    const most = this.pendingUsed + line.length * 3; // UTF-8 takes at most 3 bytes per UTF-16 unit
+    let buffer = this.pending;
+    if (buffer === undefined || most > buffer.length) {
+      // Unpooled: its whole ArrayBuffer is transferred to the worker.
+      const grown = Buffer.allocUnsafeSlow(Math.max(most, this.pendingSize, 2 * (buffer?.length ?? 0)));
+      buffer?.copy(grown, 0, 0, this.pendingUsed);
+      this.pending = buffer = grown;
+    }
+    this.pendingUsed += buffer.write(line, this.pendingUsed);
+    this.pendingEnds.push(this.pendingUsed);
   }
 
   /** Records handed over and not yet delivered or lost. */
@@ -107,7 +133,7 @@ export class WorkerSerialiser<T> {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.pending.length === 0) return;
+    if (this.pendingTargets.length === 0) return;
     const worker = this.running();
     if (worker === undefined) {
       this.timer = setTimeout(() => this.flush(), Math.max(1, this.downUntil - Date.now())).unref();
@@ -115,10 +141,14 @@ export class WorkerSerialiser<T> {
     }
     const id = this.nextBatch++;
     this.outstanding.set(id, this.pendingTargets);
-    const records = this.pending;
-    this.pending = [];
+    const bytes = this.pending!.buffer as ArrayBuffer;
+    const ends = this.pendingEnds;
+    this.pendingSize = Math.min(this.pending!.length, 1 << 20); // one huge record does not make every batch huge
+    this.pending = undefined;
+    this.pendingUsed = 0;
+    this.pendingEnds = [];
     this.pendingTargets = [];
-    worker.postMessage({ kind: 'batch', id, records } satisfies ToSerialiseWorker);
+    worker.postMessage({ kind: 'batch', id, bytes, ends } satisfies ToSerialiseWorker, [bytes]);
   }
 
   /** The worker, started if there is none and none died too recently. */
@@ -172,7 +202,7 @@ export class WorkerSerialiser<T> {
     for (const targets of this.outstanding.values()) for (const target of targets) this.opts.lost(target, 'record_error');
     for (const targets of this.outstanding.values()) this.queued -= targets.length;
     this.outstanding.clear();
-    if (this.pending.length > 0) this.flush();
+    if (this.pendingTargets.length > 0) this.flush();
     this.wake?.();
   }
 
@@ -188,11 +218,13 @@ export class WorkerSerialiser<T> {
         setTimeout(resolve, Math.max(1, Math.min(deadline - Date.now(), this.flushIntervalMs))).unref();
       });
       this.wake = undefined;
-      if (this.pending.length > 0 && this.timer === undefined) this.flush();
+      if (this.pendingTargets.length > 0 && this.timer === undefined) this.flush();
     }
     for (const target of this.pendingTargets) this.opts.lost(target, 'shutdown');
     for (const targets of this.outstanding.values()) for (const target of targets) this.opts.lost(target, 'shutdown');
-    this.pending = [];
+    this.pending = undefined;
+    this.pendingUsed = 0;
+    this.pendingEnds = [];
     this.pendingTargets = [];
     this.outstanding.clear();
     this.queued = 0;
