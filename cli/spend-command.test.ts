@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Stats, UsageReportObject } from '../operator/console/web/usage-numbers.js';
-import { explainRefusal, listUsageReports, parseBy, parseSince, ReadRefused, renderJson, renderTable, spendRows } from './spend-command.js';
+import { DAY_SUMMARY_ANNOTATION, type Stats, unpackStats, type UsageReportObject } from '../operator/console/web/usage-numbers.js';
+import { daySummary } from '../operator/usage/day-summary.js';
+import { UsageDay } from '../operator/usage/usage-day.js';
+import type { UsageReportStatus } from '../operator/api/usage-report.js';
+import { explainRefusal, parseBy, parseSince, ReadRefused, renderJson, renderTable, spendReports, spendRows } from './spend-command.js';
 
 const NOW = Date.parse('2026-12-05T10:00:00Z');
 
@@ -79,21 +82,87 @@ describe('tollgate spend: the numbers', () => {
 });
 
 describe('tollgate spend: reading', () => {
-  it('lists in one namespace or across all, follows a continue token, and skips reports without status', async () => {
+  // Days of three namespaces made by the operator's own UsageDay: varied routes, models, providers,
+  // callers (more than the top 10 kept by name), outcomes and hours.
+  const days: { namespace: string; status: UsageReportStatus }[] = [];
+  for (const [n, namespace] of ['team-a', 'team-b', 'team-c'].entries()) {
+    for (const date of ['2026-11-20', '2026-12-01', '2026-12-05']) {
+      const day = new UsageDay(namespace, date);
+      for (let i = 1; i <= 60; i++) {
+        const outcome = (['ok', 'ok', 'upstream_5xx', 'rate_limited', 'timeout'] as const)[(i + n) % 5] ?? 'ok';
+        day.add('p', i, Date.parse(`${date}T00:00:00Z`) + ((i * 7) % 24) * 3_600_000, { namespace, route: `${namespace}/r${i % 4}`, model: `m${i % 3}`, provider: `${namespace}/p${i % 2}`, caller: `sa:${namespace}/c${i % 14}`, outcome, failovers: i % 9 === 0 ? 1 : 0, cacheHit: i % 8 === 0, inputTokens: 10 * i, outputTokens: 3 * i, cachedInputTokens: i % 5, latencyMs: 40 * i, ...(i % 2 === 0 ? { ttftMs: 9 * i } : {}) }, 0.0013 * i + 0.07 * n);
+      }
+      days.push({ namespace, status: day.toStatus(10, Date.parse(`${date}T23:00:00Z`)) });
+    }
+  }
+  const full = days.map(({ namespace, status }) => ({ metadata: { name: status.date, namespace, annotations: { [DAY_SUMMARY_ANNOTATION]: JSON.stringify(daySummary(status)) } }, status }));
+  /** An API server's answers: full or metadata-only lists (with the annotation as written, or as an older operator wrote it), and single reports. */
+  const server = (annotate: (r: (typeof full)[number]) => Record<string, string> | undefined = (r) => r.metadata.annotations, refuseGet = false) => {
     const asked: string[] = [];
-    const pages = [
-      { items: [reports[0], { metadata: { name: '2026-12-05', namespace: 'team-c' } }], metadata: { continue: 'tok/1' } },
-      { items: [reports[1]], metadata: { continue: '' } },
-    ];
-    const got = await listUsageReports(async (path) => {
-      asked.push(path);
-      return pages[asked.length - 1] ?? {};
-    }, 'team-a');
+    const read = async (path: string, metadataOnly: boolean): Promise<unknown> => {
+      asked.push(`${path}${metadataOnly ? ' (metadata)' : ''}`);
+      const one = /usagereports\/([^/]+)$/.exec(path);
+      if (one !== null) {
+        if (refuseGet) throw new ReadRefused(403, 'get forbidden');
+        return full.find((r) => path.includes(`/namespaces/${r.metadata.namespace}/`) && r.metadata.name === one[1]);
+      }
+      const items = full.map((r) => {
+        const annotations = annotate(r);
+        const metadata = { name: r.metadata.name, namespace: r.metadata.namespace, ...(annotations === undefined ? {} : { annotations }) };
+        return metadataOnly ? { metadata } : { ...r, metadata };
+      });
+      return { items };
+    };
+    return { read, asked };
+  };
+  const week = { since: '2026-11-29', today: '2026-12-05' };
+
+  it('prints from the day summaries of one metadata-only list the same table and JSON, for every dimension, as from the full reports', async () => {
+    for (const by of ['namespace', 'route', 'model', 'provider', 'caller'] as const) {
+      const q = { by, ...week };
+      const { read, asked } = server();
+      const fromSummaries = await spendReports(read, q);
+      expect(asked, by).toEqual(['/apis/tollgate.dev/v1alpha1/usagereports (metadata)']);
+      expect(renderTable(q, fromSummaries), by).toBe(renderTable(q, full));
+      const rounded = (json: string): unknown => JSON.parse(json, (key, v: unknown) => (key === 'costUsd' ? Math.round((v as number) * 1e8) : v));
+      expect(rounded(renderJson(q, fromSummaries)), by).toEqual(rounded(renderJson(q, full)));
+    }
+  });
+
+  it("reads whole only the window's reports whose summary cannot give the numbers: none (an older operator) or v1 for routes, models, callers", async () => {
+    // A v1 summary (an older operator): stats as objects, no route, model or caller breakdowns.
+    const v1 = (r: (typeof full)[number]) => {
+      const v2 = JSON.parse(r.metadata.annotations[DAY_SUMMARY_ANNOTATION]) as { totals: number[]; byProvider: Record<string, number[]>; latencyMs: number[]; ttftMs: number[] };
+      const byProvider = Object.fromEntries(Object.entries(v2.byProvider).map(([k, p]) => [k, unpackStats(p)]));
+      return { [DAY_SUMMARY_ANNOTATION]: JSON.stringify({ v: 1, date: r.status.date, updatedAt: r.status.updatedAt, totals: unpackStats(v2.totals), histogramBoundsMs: r.status.histogramBoundsMs, latencyMs: v2.latencyMs, ttftMs: v2.ttftMs, byProvider }) };
+    };
+    // team-a's reports have no summary, team-b's a v1 one, team-c's the current one.
+    const mixed = (r: (typeof full)[number]) => (r.metadata.namespace === 'team-a' ? undefined : r.metadata.namespace === 'team-b' ? v1(r) : r.metadata.annotations);
+    let s = server(mixed);
+    const byRoute = await spendReports(s.read, { by: 'route', ...week });
+    expect(s.asked.sort()).toEqual([
+      '/apis/tollgate.dev/v1alpha1/namespaces/team-a/usagereports/2026-12-01',
+      '/apis/tollgate.dev/v1alpha1/namespaces/team-a/usagereports/2026-12-05',
+      '/apis/tollgate.dev/v1alpha1/namespaces/team-b/usagereports/2026-12-01',
+      '/apis/tollgate.dev/v1alpha1/namespaces/team-b/usagereports/2026-12-05',
+      '/apis/tollgate.dev/v1alpha1/usagereports (metadata)',
+    ]);
+    expect(renderTable({ by: 'route', ...week }, byRoute)).toBe(renderTable({ by: 'route', ...week }, full));
+    s = server(mixed);
+    await spendReports(s.read, { by: 'namespace', ...week });
+    expect(s.asked.filter((p) => p.includes('team-b'))).toEqual([]);
+    // May list, may not get: the one full list instead, as before the summaries.
+    s = server(mixed, true);
+    expect(renderTable({ by: 'caller', ...week }, await spendReports(s.read, { by: 'caller', ...week }))).toBe(renderTable({ by: 'caller', ...week }, full));
+    expect(s.asked.at(-1)).toBe('/apis/tollgate.dev/v1alpha1/usagereports');
+  });
+
+  it('lists one namespace, following a continue token', async () => {
+    const asked: string[] = [];
+    const pages = [{ items: [full[0]], metadata: { continue: 'tok/1' } }, { items: [full[1]], metadata: { continue: '' } }];
+    const got = await spendReports(async (path) => (asked.push(path), pages[asked.length - 1] ?? {}), { by: 'namespace', namespace: 'team-a', ...week });
     expect(asked).toEqual(['/apis/tollgate.dev/v1alpha1/namespaces/team-a/usagereports', '/apis/tollgate.dev/v1alpha1/namespaces/team-a/usagereports?continue=tok%2F1']);
-    expect(got).toEqual([reports[0], reports[1]]);
-    asked.length = 0;
-    await listUsageReports(async (path) => (asked.push(path), {}), undefined);
-    expect(asked).toEqual(['/apis/tollgate.dev/v1alpha1/usagereports']);
+    expect(got.map((r) => r.metadata.name)).toEqual(['2026-11-20', '2026-12-01']);
   });
 
   it('says what a refusal means: RBAC across namespaces suggests -n', () => {

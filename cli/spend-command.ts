@@ -11,6 +11,7 @@ import {
   type UsageReportObject,
   windowOf,
 } from '../operator/console/web/usage-numbers.js';
+import { type ReadJson, readReports } from '../operator/console/web/usage-reading.js';
 
 /** A refusal from wherever the objects are read (API server or console), with its HTTP status. */
 export class ReadRefused extends Error {
@@ -23,13 +24,8 @@ export class ReadRefused extends Error {
   }
 }
 
-interface ListPage {
-  items?: unknown[];
-  metadata?: { continue?: string };
-}
-
-/** GETs a Kubernetes API path (a list) and returns the parsed body, or throws ReadRefused. */
-export type Reader = (path: string) => Promise<ListPage>;
+/** GETs a Kubernetes API path (a list or one object; its metadata only when asked) and returns the parsed body, or throws ReadRefused. */
+export type Reader = ReadJson;
 
 /** What the user asked for, parsed from the flags. */
 export interface SpendQuery {
@@ -40,24 +36,12 @@ export interface SpendQuery {
 }
 
 /**
- * Every UsageReport the reader may list, in one namespace or across all: one list, as the console
- * asks for it (the API server answers an unpaginated list from its watch cache; pages of a
- * paginated one come from etcd, several times slower for 30 days × 50 namespaces). A continue token
- * in the answer is followed all the same.
+ * The UsageReports that give the numbers asked for: each report's day summary from one
+ * metadata-only list (a few kilobytes a day), and the full report (~100 KiB) only of a day whose
+ * summary cannot give them (written by an older operator), as the console reads them.
  */
-export async function listUsageReports(read: Reader, namespace: string | undefined): Promise<UsageReportObject[]> {
-  const base = `/apis/tollgate.dev/v1alpha1${namespace === undefined ? '' : `/namespaces/${encodeURIComponent(namespace)}`}/usagereports`;
-  const out: UsageReportObject[] = [];
-  let next: string | undefined;
-  do {
-    const page = await read(next === undefined ? base : `${base}?continue=${encodeURIComponent(next)}`);
-    for (const item of page.items ?? []) {
-      const report = item as UsageReportObject;
-      if (report.status !== undefined) out.push(report);
-    }
-    next = page.metadata?.continue === '' ? undefined : page.metadata?.continue;
-  } while (next !== undefined);
-  return out;
+export function spendReports(read: Reader, q: SpendQuery): Promise<UsageReportObject[]> {
+  return readReports(read, q.namespace, [q.by], q.since, q.today);
 }
 
 /** `--since`: "Nd" (the last N days, today included, as the console's Days) or a day (YYYY-MM-DD) up to today. */
@@ -117,11 +101,12 @@ export function explainRefusal(err: ReadRefused, namespace: string | undefined):
 /** Reads through a console (/console/api/k8s/…: the operator's port, or tollgate dev's admin port) with a bearer token. */
 export function consoleReader(url: string, token: string): Reader {
   const base = url.replace(/\/+$/, '').replace(/\/console$/, '');
-  return async (path) => {
-    const res = await fetch(`${base}/console/api/k8s${path}`, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal: AbortSignal.timeout(60_000) });
+  return async (path, metadataOnly) => {
+    const url = `${base}/console/api/k8s${path}${metadataOnly ? `${path.includes('?') ? '&' : '?'}as=metadata` : ''}`;
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal: AbortSignal.timeout(60_000) });
     const text = await res.text();
     if (!res.ok) throw new ReadRefused(res.status, messageOf(text));
-    return JSON.parse(text) as ListPage;
+    return JSON.parse(text) as unknown;
   };
 }
 
@@ -138,7 +123,7 @@ function messageOf(body: string): string {
 export async function kubeReader(kubeconfig: string | undefined, context: string | undefined): Promise<{ read: Reader; close: () => Promise<void> }> {
   // Loaded only for this command: the Kubernetes client is large.
   const { KubeConfig } = await import('@kubernetes/client-node');
-  const { KubeClient, KubeError } = await import('../operator/kube/kube-client.js');
+  const { KubeClient, KubeError, METADATA_LIST } = await import('../operator/kube/kube-client.js');
   const kc = new KubeConfig();
   if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
   else kc.loadFromDefault();
@@ -148,9 +133,10 @@ export async function kubeReader(kubeconfig: string | undefined, context: string
   }
   const client = new KubeClient(kc);
   return {
-    read: async (path) => {
+    read: async (path, metadataOnly) => {
+      const accept = metadataOnly ? METADATA_LIST : 'application/json';
       try {
-        return await client.request<ListPage>('GET', path, undefined, 'application/json', AbortSignal.timeout(60_000));
+        return await client.request<unknown>('GET', path, undefined, 'application/json', AbortSignal.timeout(60_000), accept);
       } catch (err) {
         if (err instanceof KubeError) throw new ReadRefused(err.status, err.message);
         throw err;

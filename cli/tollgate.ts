@@ -171,7 +171,7 @@ function onSignals(stop: () => Promise<{ drained: boolean }>): void {
 
 /** `tollgate spend`: the console's breakdown as a table, from the same UsageReport objects. */
 async function spend(values: { by?: string; since?: string; namespace?: string; kubeconfig?: string; context?: string; console?: string; 'token-file'?: string; output?: string }): Promise<void> {
-  const { consoleReader, explainRefusal, kubeReader, listUsageReports, parseBy, parseSince, ReadRefused, renderJson, renderTable } = await import('./spend-command.js');
+  const { consoleReader, explainRefusal, kubeReader, parseBy, parseSince, ReadRefused, renderJson, renderTable, spendReports } = await import('./spend-command.js');
   const by = parseBy(values.by);
   if ('error' in by) fail(by.error);
   const span = parseSince(values.since ?? '7d', Date.now());
@@ -179,7 +179,7 @@ async function spend(values: { by?: string; since?: string; namespace?: string; 
   const output = values.output ?? 'table';
   if (output !== 'table' && output !== 'json') fail(`--output takes table or json, got "${output}"`);
   const query = { ...by, ...span, ...(values.namespace === undefined ? {} : { namespace: values.namespace }) };
-  let source: { read: Parameters<typeof listUsageReports>[0]; close: () => Promise<void> };
+  let source: { read: Parameters<typeof spendReports>[0]; close: () => Promise<void> };
   try {
     if (values.console !== undefined) {
       const token = readToken(values['token-file']);
@@ -193,7 +193,7 @@ async function spend(values: { by?: string; since?: string; namespace?: string; 
     process.exit(1);
   }
   try {
-    const reports = await listUsageReports(source.read, query.namespace);
+    const reports = await spendReports(source.read, query);
     process.stdout.write(output === 'json' ? renderJson(query, reports) : renderTable(query, reports));
   } catch (err) {
     process.stderr.write(`tollgate spend: ${err instanceof ReadRefused ? explainRefusal(err, query.namespace) : (err as Error).message}\n`);

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import express, { type Router } from 'express';
+import { METADATA_LIST, METADATA_ONE } from '../kube/kube-client.js';
 import { CONSOLE_PAGE } from './console-page.js';
 
 /** Reads the Kubernetes API as the viewer: their bearer token, their RBAC; `accept` asks for another representation (metadata only). */
@@ -8,12 +9,9 @@ export interface ViewerReader {
   getAs(path: string, token: string, accept?: string): Promise<{ status: number; body: string }>;
 }
 
-/**
- * What `?as=metadata` asks the API server for: the objects' metadata only (the overview reads the
- * UsageReports' day-summary annotations, not their hourly breakdowns). Same verb, same RBAC.
- */
-export const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
-export const METADATA_ONE = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+// What `?as=metadata` asks the API server for: the objects' metadata only (the console reads the
+// UsageReports' day-summary annotations, not their hourly breakdowns). Same verb, same RBAC.
+export { METADATA_LIST, METADATA_ONE };
 
 const TOLLGATE_KINDS = '(providers|modelroutes|budgets|usagereports)';
 const NAME = '[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?';
@@ -47,10 +45,11 @@ function metadataAccept(target: string): string {
   return named ? METADATA_ONE : METADATA_LIST;
 }
 
-/** The browser's modules (compiled from web/ by the build): the page's script and the numbers it shares with `tollgate spend`. */
+/** The browser's modules (compiled from web/ by the build): the page's script, and the numbers and reading it shares with `tollgate spend`. */
 const SCRIPTS: Record<string, string> = {
   'console.js': fileURLToPath(new URL('./web/console.js', import.meta.url)),
   'usage-numbers.js': fileURLToPath(new URL('./web/usage-numbers.js', import.meta.url)),
+  'usage-reading.js': fileURLToPath(new URL('./web/usage-reading.js', import.meta.url)),
 };
 
 function bearer(header: string | undefined): string | undefined {

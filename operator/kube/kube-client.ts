@@ -28,6 +28,13 @@ export interface WatchEvent<T> {
 }
 
 /** A failed API call, with the status code that callers branch on (404, 409, 410). */
+/**
+ * Accept headers asking the API server for objects' metadata only (a PartialObjectMetadataList, or
+ * one PartialObjectMetadata): the same verb and RBAC as the full read, a fraction of the bytes.
+ */
+export const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+export const METADATA_ONE = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+
 export class KubeError extends Error {
   constructor(
     readonly status: number,
@@ -70,12 +77,13 @@ export class KubeClient {
     return { agent: this.agent, headers };
   }
 
-  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, contentType = 'application/json', signal?: AbortSignal): Promise<T> {
+  /** `accept` may ask for another representation, e.g. METADATA_LIST. */
+  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, contentType = 'application/json', signal?: AbortSignal, accept = 'application/json'): Promise<T> {
     const { agent, headers } = await this.connection();
     const res = await request(this.server + path, {
       method,
       dispatcher: agent,
-      headers: { ...headers, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': contentType }) },
+      headers: { ...headers, accept, ...(body === undefined ? {} : { 'content-type': contentType }) },
       body: body === undefined ? null : JSON.stringify(body),
       signal: signal ?? AbortSignal.timeout(30_000),
     });

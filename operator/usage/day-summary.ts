@@ -1,41 +1,65 @@
 import type { UsageReportStatus, UsageStats } from '../api/usage-report.js';
+import { type PackedStats, packStats } from '../console/web/usage-numbers.js';
 import { addStats, emptyStats } from './usage-day.js';
 
-// The console lists only the reports' metadata (PartialObjectMetadataList) for its overview, so a
-// month of 50 namespaces is a few megabytes instead of the full reports' hourly breakdowns, and the
-// viewer's RBAC on usagereports applies unchanged. The console reads the annotation back with
-// summaryReport (web/usage-numbers.ts).
+// The console and `tollgate spend` list only the reports' metadata (PartialObjectMetadataList)
+// where the summaries suffice, so a month of 50 namespaces is a few megabytes instead of the full
+// reports' hourly breakdowns, and the viewer's RBAC on usagereports applies unchanged. They read
+// the annotation back with summaryReport (web/usage-numbers.ts).
 export { DAY_SUMMARY_ANNOTATION } from '../console/web/usage-numbers.js';
 
 /**
- * The JSON in a UsageReport's DAY_SUMMARY_ANNOTATION: what the console's overview needs (requests
- * by outcome, tokens, cost, latency and TTFT histograms, provider mix) in a few kilobytes. `v` is
- * its format; the console reads the full report for any other.
+ * The JSON in a UsageReport's DAY_SUMMARY_ANNOTATION: the day summed over its hours, in a few
+ * kilobytes: requests by outcome, tokens, cost, latency and TTFT histograms, and the breakdowns by
+ * provider, route, model and caller. Summing the hours loses nothing a view shows: a report keeps
+ * the same keys by name in every hour (the day's top ones, the rest under "(other)"), so the
+ * summary has at most 11 providers, 11 routes, 11 models and 26 callers. `v` is its format (1: no
+ * route, model or caller breakdowns, stats as objects); stats are packed (packStats).
  */
 export interface DaySummary {
-  v: 1;
+  v: 2;
   date: string;
   updatedAt: string;
-  totals: UsageStats;
+  totals: PackedStats;
   histogramBoundsMs: number[];
   latencyMs: number[];
   ttftMs: number[];
-  byProvider: Record<string, UsageStats>;
+  byProvider: Record<string, PackedStats>;
+  byRoute: Record<string, PackedStats>;
+  byModel: Record<string, PackedStats>;
+  byCaller: Record<string, PackedStats>;
 }
 
 function addInto(into: number[], from: readonly number[]): void {
   from.forEach((n, i) => (into[i] = (into[i] ?? 0) + n));
 }
 
-/** A report's status summed over its hours; the route, model and caller breakdowns stay in the report only. */
+type Dimension = 'byProvider' | 'byRoute' | 'byModel' | 'byCaller';
+
+/** A report's status summed over its hours. */
 export function daySummary(status: UsageReportStatus): DaySummary {
   const latencyMs: number[] = [];
   const ttftMs: number[] = [];
-  const byProvider: Record<string, UsageStats> = {};
+  const dims: Record<Dimension, Record<string, UsageStats>> = { byProvider: {}, byRoute: {}, byModel: {}, byCaller: {} };
   for (const hour of status.hours) {
     addInto(latencyMs, hour.latencyMs);
     addInto(ttftMs, hour.ttftMs);
-    for (const [key, s] of Object.entries(hour.byProvider)) addStats((byProvider[key] ??= emptyStats()), s);
+    for (const [dim, into] of Object.entries(dims) as [Dimension, Record<string, UsageStats>][]) {
+      for (const [key, s] of Object.entries(hour[dim])) addStats((into[key] ??= emptyStats()), s);
+    }
   }
-  return { v: 1, date: status.date, updatedAt: status.updatedAt, totals: status.totals, histogramBoundsMs: status.histogramBoundsMs, latencyMs, ttftMs, byProvider };
+  const packed = (b: Record<string, UsageStats>): Record<string, PackedStats> => Object.fromEntries(Object.entries(b).map(([k, s]) => [k, packStats(s)]));
+  return {
+    v: 2,
+    date: status.date,
+    updatedAt: status.updatedAt,
+    totals: packStats(status.totals),
+    histogramBoundsMs: status.histogramBoundsMs,
+    latencyMs,
+    ttftMs,
+    byProvider: packed(dims.byProvider),
+    byRoute: packed(dims.byRoute),
+    byModel: packed(dims.byModel),
+    byCaller: packed(dims.byCaller),
+  };
 }

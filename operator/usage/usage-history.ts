@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { UsageReport } from '../../dataplane/config/usage-report.js';
 import { API_VERSION } from '../api/common.js';
 import { MAX_TOP_CALLERS, type UsageReportStatus, UsageReportStatusSchema } from '../api/usage-report.js';
-import { type KubeClient, KubeError, type KubeList, type KubeObject } from '../kube/kube-client.js';
+import { type KubeClient, KubeError, type KubeList, type KubeObject, METADATA_LIST } from '../kube/kube-client.js';
 import { DAY_SUMMARY_ANNOTATION, daySummary } from './day-summary.js';
 import { dayOf, UsageDay } from './usage-day.js';
 
@@ -259,7 +259,8 @@ export class UsageHistory {
     let deleted = 0;
     for (const scope of this.opts.scopes ?? ['']) {
       const listPath = scope === '' ? '/apis/tollgate.dev/v1alpha1/usagereports' : path(scope);
-      const list = await this.opts.client.request<KubeList<KubeObject>>('GET', listPath);
+      // Names only: the metadata of a month of reports, not their hourly breakdowns (~100 KiB each).
+      const list = await this.opts.client.request<KubeList<KubeObject>>('GET', listPath, undefined, undefined, undefined, METADATA_LIST);
       for (const item of list.items) {
         const namespace = item.metadata.namespace ?? '';
         if (!/^\d{4}-\d{2}-\d{2}$/.test(item.metadata.name) || item.metadata.name >= oldest) continue;

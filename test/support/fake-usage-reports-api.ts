@@ -1,15 +1,16 @@
 import { UsageReportStatusSchema, type UsageReportStatus } from '../../operator/api/usage-report.js';
-import { KubeError, type KubeObject } from '../../operator/kube/kube-client.js';
+import { KubeError, type KubeObject, METADATA_LIST } from '../../operator/kube/kube-client.js';
 
-/** An API server for UsageReports: create, get, status update with resourceVersion preconditions. */
+/** An API server for UsageReports: create, get, status update with resourceVersion preconditions, metadata-only lists. */
 export function fakeUsageReportsApi() {
   const objects = new Map<string, KubeObject & { status?: UsageReportStatus }>();
   let rv = 1;
   const calls: string[] = [];
   let failNext: KubeError | undefined;
   const client = {
-    request: async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-      calls.push(`${method} ${path}`);
+    request: async <T>(method: string, path: string, body?: unknown, _contentType?: string, _signal?: AbortSignal, accept = 'application/json'): Promise<T> => {
+      calls.push(`${method} ${path}${accept === METADATA_LIST ? ' (metadata only)' : ''}`);
+      const listed = (items: KubeObject[]): T => ({ metadata: {}, items: accept === METADATA_LIST ? items.map((o) => ({ apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata: o.metadata })) : items }) as T;
       if (failNext !== undefined && method === 'PUT') {
         const err = failNext;
         failNext = undefined;
@@ -17,11 +18,11 @@ export function fakeUsageReportsApi() {
       }
       const m = /namespaces\/([^/]+)\/usagereports(?:\/([^/]+))?(\/status)?$/.exec(path);
       if (m === null) {
-        if (method === 'GET') return { metadata: {}, items: [...objects.values()] } as T;
+        if (method === 'GET') return listed([...objects.values()]);
         throw new KubeError(404, 'no route');
       }
       const [, ns = '', name, status] = m;
-      if (method === 'GET' && name === undefined) return { metadata: {}, items: [...objects.values()].filter((o) => o.metadata.namespace === ns) } as T;
+      if (method === 'GET' && name === undefined) return listed([...objects.values()].filter((o) => o.metadata.namespace === ns));
       const key = `${ns}/${name ?? (body as KubeObject).metadata.name}`;
       if (method === 'GET') {
         const o = objects.get(key);

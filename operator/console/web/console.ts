@@ -10,18 +10,19 @@ import {
   type Dimension,
   duration,
   errorsOf,
+  holds,
   lastDays,
   money,
   OUTCOMES,
   percent,
   quantile,
   type ReportMetadata,
-  summaryReport,
   STATS_HEADERS,
   statsCells,
   type UsageReportObject,
   windowOf,
 } from './usage-numbers.js';
+import { fromSummaries, listAll, type ReadJson, reportsPath, wholeReports } from './usage-reading.js';
 
 interface Meta {
   name: string;
@@ -50,9 +51,9 @@ interface KubeEvent {
   involvedObject?: { kind?: string; namespace?: string; name?: string };
 }
 interface Data {
-  /** One per namespace and day: its summary (no route, model or caller breakdowns), or the full report when it has none. */
+  /** One per namespace and day: its summary, or the full report when it has none. */
   reports: UsageReportObject[];
-  /** The full reports of the window's days, read when a view needs the route, model or caller breakdowns. */
+  /** The full reports of the window's days whose summaries lack the route, model and caller breakdowns (v1), read when a view needs them. */
   full: Promise<UsageReportObject[]> | undefined;
   fullReports: UsageReportObject[] | undefined;
   readFull: () => Promise<UsageReportObject[]>;
@@ -213,8 +214,6 @@ function overview(data: Data): Node[] {
 }
 
 let dimension: Dimension = 'namespace';
-/** Namespaces and providers are in the day summaries; routes, models and callers only in the full reports. */
-const IN_SUMMARIES: readonly Dimension[] = ['namespace', 'provider'];
 
 function breakdownView(data: Data): Node[] {
   const select = h('select', { id: 'dimension', 'aria-label': 'Break down by' }, ...Object.entries(DIMENSIONS).map(([k, label]) => h('option', k === dimension ? { value: k, selected: '' } : { value: k }, label)));
@@ -224,8 +223,10 @@ function breakdownView(data: Data): Node[] {
     document.getElementById('dimension')?.focus();
   });
   const picker = h('label', {}, 'Break down by ', select);
-  const reports = IN_SUMMARIES.includes(dimension) ? data.reports : data.fullReports;
-  if (reports === undefined) {
+  const inWindow = (r: UsageReportObject): boolean => r.metadata.name >= data.since && r.metadata.name <= data.today;
+  // Summaries written by an older operator (v1) hold namespaces and providers only: read those days whole.
+  const partial = data.reports.some((r) => !holds(r, dimension) && inWindow(r));
+  if (partial && data.fullReports === undefined) {
     const shown = dimension;
     data.full ??= data.readFull();
     data.full.then(
@@ -240,6 +241,7 @@ function breakdownView(data: Data): Node[] {
     );
     return [picker, h('p', { 'data-testid': 'breakdown-loading' }, `Reading the full reports of ${data.since} to ${data.today}…`)];
   }
+  const reports = partial ? [...data.reports.filter((r) => holds(r, dimension)), ...(data.fullReports ?? [])] : data.reports;
   const rows = breakdownRows(reports, dimension, data.since, data.today);
   const shown = table(`By ${DIMENSIONS[dimension].toLowerCase()}`, [DIMENSIONS[dimension], ...STATS_HEADERS], rows.map(([k, s]) => statsCells(k, s)), 'breakdown');
   shown.dataset.dimension = dimension;
@@ -363,11 +365,18 @@ function render(): void {
   for (const b of document.querySelectorAll<HTMLButtonElement>('#tabs button')) b.setAttribute('aria-pressed', String(b.dataset.view === current));
 }
 
-class Refused extends Error {}
+class Refused extends Error {
+  constructor(
+    readonly status: number,
+    path: string,
+  ) {
+    super(path);
+  }
+}
 
 async function readOne<T>(path: string, token: string): Promise<T> {
   const res = await fetch(`/console/api/k8s${path}`, { headers: { authorization: `Bearer ${token}` } });
-  if (res.status === 403 || res.status === 404) throw new Refused(path);
+  if (res.status === 403 || res.status === 404) throw new Refused(res.status, path);
   if (!res.ok) throw new Error(`${res.status} reading ${path}: ${(await res.text()).slice(0, 200)}`);
   return (await res.json()) as T;
 }
@@ -376,59 +385,35 @@ async function read<T>(path: string, token: string): Promise<T[]> {
   return (await readOne<{ items: T[] }>(path, token)).items;
 }
 
-/** Every item mapped, at most `width` at a time. */
-async function pooled<T, R>(items: readonly T[], width: number, f: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < items.length; i = next++) out[i] = await f(items[i] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
-  return out;
-}
-
-const reportPath = (r: ReportMetadata): string => `/apis/tollgate.dev/v1alpha1/namespaces/${encodeURIComponent(r.metadata.namespace ?? '')}/usagereports/${encodeURIComponent(r.metadata.name)}`;
-
-/**
- * The full reports of the days since..today among those listed: one by one when they are a small
- * part of the list, else the whole list (one request beats hundreds).
- */
-async function fullReports(listed: readonly ReportMetadata[], listPath: string, since: string, today: string, token: string): Promise<UsageReport[]> {
-  const wanted = listed.filter((r) => r.metadata.name >= since && r.metadata.name <= today);
-  if (wanted.length > 50 && wanted.length * 2 > listed.length) return (await read<UsageReport>(listPath, token)).filter((r) => r.status !== undefined);
-  const got = await pooled(wanted, 6, (r) => readOne<UsageReport>(reportPath(r), token).catch((err: unknown) => (err instanceof Refused ? undefined : Promise.reject(err))));
-  return got.filter((r): r is UsageReport => r?.status !== undefined);
-}
-
 async function load(token: string, namespace: string, span: number): Promise<Data> {
   const ns = namespace === '' ? '' : `/namespaces/${encodeURIComponent(namespace)}`;
   const refused = new Set<string>();
-  const optional = async <T>(what: string, path: string): Promise<T[]> => {
+  const optional = async <T>(what: string, reading: Promise<T[]>): Promise<T[]> => {
     try {
-      return await read<T>(path, token);
+      return await reading;
     } catch (err) {
       if (!(err instanceof Refused)) throw err;
       refused.add(what);
       return [];
     }
   };
-  const reportsPath = `/apis/tollgate.dev/v1alpha1${ns}/usagereports`;
-  // Only the reports' metadata: each carries its day's summary, all the overview needs.
+  const source: ReadJson = (path, metadataOnly) => readOne(metadataOnly ? `${path}${path.includes('?') ? '&' : '?'}as=metadata` : path, token);
+  const listPath = reportsPath(namespace);
+  // Only the reports' metadata: each carries its day's summary, all the views need.
   const [listed, budgets, routes, providers, events] = await Promise.all([
-    optional<ReportMetadata>('UsageReports', `${reportsPath}?as=metadata`),
-    optional<Budget>('Budgets', `/apis/tollgate.dev/v1alpha1${ns}/budgets`),
-    optional<Routed>('ModelRoutes', `/apis/tollgate.dev/v1alpha1${ns}/modelroutes`),
-    optional<Routed>('Providers', `/apis/tollgate.dev/v1alpha1${ns}/providers`),
-    optional<KubeEvent>('Events', `/api/v1${ns}/events`),
+    optional('UsageReports', listAll<ReportMetadata>(source, listPath, true)),
+    optional('Budgets', read<Budget>(`/apis/tollgate.dev/v1alpha1${ns}/budgets`, token)),
+    optional('ModelRoutes', read<Routed>(`/apis/tollgate.dev/v1alpha1${ns}/modelroutes`, token)),
+    optional('Providers', read<Routed>(`/apis/tollgate.dev/v1alpha1${ns}/providers`, token)),
+    optional('Events', read<KubeEvent>(`/api/v1${ns}/events`, token)),
   ]);
   const notes = ['UsageReports', 'Budgets', 'ModelRoutes', 'Providers', 'Events'].filter((what) => refused.has(what));
   const { since, today } = lastDays(span, Date.now());
-  const summaries = listed.map((r) => summaryReport(r));
   // A report written by an older operator has no summary: read it whole (the window's days only).
-  const unsummarized = listed.filter((r, i) => summaries[i] === undefined);
-  const whole = await fullReports(unsummarized, reportsPath, since, today, token);
-  const reports = [...summaries.filter((r): r is UsageReportObject => r !== undefined), ...whole];
-  const readFull = (): Promise<UsageReportObject[]> => fullReports(listed, reportsPath, since, today, token);
+  const summarized = fromSummaries(listed, ['provider'], since, today);
+  const reports = [...summarized.reports, ...(await wholeReports(source, summarized.whole, listed.length, listPath))];
+  const partial = summarized.reports.filter((r) => !holds(r, 'route') && r.metadata.name >= since && r.metadata.name <= today);
+  const readFull = (): Promise<UsageReportObject[]> => wholeReports(source, partial, listed.length, listPath);
   return { reports, full: undefined, fullReports: undefined, readFull, budgets, routes, providers, events, notes, since, today };
 }
 

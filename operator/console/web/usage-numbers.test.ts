@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { breakdownRows, days, duration, lastDays, money, quantile, type Stats, type UsageReportObject, windowOf } from './usage-numbers.js';
+import { breakdownRows, days, duration, lastDays, money, packStats, quantile, type Stats, unpackStats, type UsageReportObject, windowOf } from './usage-numbers.js';
 
 const stats = (requests: number, costUsd: number): Stats => ({ requests, outcomes: { ok: requests }, failovers: 0, cacheHits: 0, inputTokens: 0, outputTokens: 0, cachedInputTokens: 0, costUsd });
 const report = (namespace: string, date: string, s: Stats, latencyMs: number[]): UsageReportObject => ({
@@ -30,5 +30,13 @@ describe('the numbers the console and tollgate spend share', () => {
     expect(duration(Number.POSITIVE_INFINITY)).toBe('> 60 s');
     expect(breakdownRows(reports, 'namespace', '2026-02-27', '2026-03-01').map(([k]) => k)).toEqual(['b', 'a']);
     expect(breakdownRows(reports, 'provider', '2026-02-27', '2026-03-01')).toEqual([['x/p', { ...stats(4, 3), outcomes: { ok: 4 } }]]);
+  });
+
+  it('packs stats for the day summary and reads them back the same; anything else is not stats', () => {
+    const s: Stats = { requests: 9, outcomes: { ok: 5, upstream_5xx: 3, timeout: 1 }, failovers: 2, cacheHits: 1, inputTokens: 700, outputTokens: 80, cachedInputTokens: 6, costUsd: 0.125 };
+    expect(packStats(s)).toEqual([9, 2, 1, 700, 80, 6, 0.125, 5, 0, 0, 0, 0, 0, 3, 1]);
+    expect(unpackStats(packStats(s))).toEqual(s);
+    expect(unpackStats(packStats(stats(0, 0)))).toEqual({ ...stats(0, 0), outcomes: {} });
+    for (const bad of [[1, 2, 3], { requests: 1 }, [1, 2, 3, 4, 5, 6, 'x'], new Array(17).fill(0)]) expect(unpackStats(bad)).toBeUndefined();
   });
 });

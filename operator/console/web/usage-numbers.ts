@@ -32,46 +32,20 @@ export interface Hour {
 export interface UsageReportObject {
   metadata: { name: string; namespace?: string };
   status?: { date: string; totals: Stats; errors: number; histogramBoundsMs: number[]; hours: Hour[] };
+  /** Set when read from the report's day summary: the breakdowns it holds (see summaryReport). */
+  fromSummary?: readonly Dimension[];
 }
 
 /**
  * The annotation the operator puts on every UsageReport: the day summed over its hours (totals,
- * latency and TTFT histograms, providers), a few kilobytes. The overview reads only these (a
- * metadata-only list); the route, model and caller breakdowns need the full reports.
+ * latency and TTFT histograms, and since v2 every breakdown), a few kilobytes. The console and
+ * `tollgate spend` read only these (a metadata-only list) where they suffice.
  */
 export const DAY_SUMMARY_ANNOTATION = 'tollgate.dev/day-summary';
 
 /** A UsageReport as a metadata-only list returns it. */
 export interface ReportMetadata {
   metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
-}
-
-function isStats(x: unknown): x is Stats {
-  const s = x as Partial<Stats> | null;
-  return typeof s === 'object' && s !== null && typeof s.requests === 'number' && typeof s.costUsd === 'number' && typeof s.outcomes === 'object' && s.outcomes !== null;
-}
-
-/**
- * A report's day summary as a report of one hour without route, model and caller breakdowns: every
- * number but those breakdowns comes out the same (the summary is the same counters summed). Undefined
- * when the report has no readable summary (written by an older operator): read the full report then.
- */
-export function summaryReport(item: ReportMetadata): UsageReportObject | undefined {
-  const raw = item.metadata.annotations?.[DAY_SUMMARY_ANNOTATION];
-  if (raw === undefined) return undefined;
-  let s: { v?: unknown; date?: unknown; totals?: unknown; histogramBoundsMs?: unknown; latencyMs?: unknown; ttftMs?: unknown; byProvider?: unknown };
-  try {
-    s = JSON.parse(raw) as typeof s;
-  } catch {
-    return undefined;
-  }
-  const numbers = (x: unknown): x is number[] => Array.isArray(x) && x.every((n) => typeof n === 'number');
-  const providers = s.byProvider as Record<string, unknown> | null | undefined;
-  if (s.v !== 1 || typeof s.date !== 'string' || !isStats(s.totals) || !numbers(s.histogramBoundsMs) || !numbers(s.latencyMs) || !numbers(s.ttftMs)) return undefined;
-  if (typeof providers !== 'object' || providers === null || !Object.values(providers).every(isStats)) return undefined;
-  const totals = s.totals;
-  const hour: Hour = { hour: 0, totals, latencyMs: s.latencyMs, ttftMs: s.ttftMs, byRoute: {}, byModel: {}, byProvider: providers as Breakdown, byCaller: {} };
-  return { metadata: { name: item.metadata.name, namespace: item.metadata.namespace }, status: { date: s.date, totals, errors: errorsOf(totals), histogramBoundsMs: s.histogramBoundsMs, hours: [hour] } };
 }
 
 export const OUTCOMES = ['ok', 'rate_limited', 'budget_rejected', 'guardrail_blocked', 'rejected', 'upstream_4xx', 'upstream_5xx', 'timeout', 'cancelled'] as const;
@@ -81,6 +55,89 @@ export type Dimension = keyof typeof DIMENSIONS;
 export function isDimension(value: string): value is Dimension {
   return Object.hasOwn(DIMENSIONS, value);
 }
+
+/**
+ * Stats as a day summary (v2) packs them: [requests, failovers, cacheHits, inputTokens,
+ * outputTokens, cachedInputTokens, costUsd, then requests per outcome in OUTCOMES order, trailing
+ * zeros left out]. A quarter of the size of the object form, which matters because every summary of
+ * a month comes with the overview's one list.
+ */
+export type PackedStats = number[];
+const PACKED_FIELDS = 7;
+
+export function packStats(s: Stats): PackedStats {
+  const outcomes = OUTCOMES.map((o) => s.outcomes[o] ?? 0);
+  while (outcomes.at(-1) === 0) outcomes.pop();
+  return [s.requests, s.failovers, s.cacheHits, s.inputTokens, s.outputTokens, s.cachedInputTokens, s.costUsd, ...outcomes];
+}
+
+/** The stats back (outcomes with no request are absent, as in the report), or undefined for anything else. */
+export function unpackStats(x: unknown): Stats | undefined {
+  if (!Array.isArray(x) || x.length < PACKED_FIELDS || x.length > PACKED_FIELDS + OUTCOMES.length || !x.every((n) => typeof n === 'number' && Number.isFinite(n))) return undefined;
+  const n = x as number[];
+  const outcomes: Outcomes = {};
+  OUTCOMES.forEach((o, i) => {
+    const v = n[PACKED_FIELDS + i] ?? 0;
+    if (v !== 0) outcomes[o] = v;
+  });
+  const at = (i: number): number => n[i] ?? 0;
+  return { requests: at(0), outcomes, failovers: at(1), cacheHits: at(2), inputTokens: at(3), outputTokens: at(4), cachedInputTokens: at(5), costUsd: at(6) };
+}
+
+function isStats(x: unknown): x is Stats {
+  const s = x as Partial<Stats> | null;
+  return typeof s === 'object' && s !== null && typeof s.requests === 'number' && typeof s.costUsd === 'number' && typeof s.outcomes === 'object' && s.outcomes !== null;
+}
+
+/** A breakdown of a summary: v1 has stats objects, v2 packed stats. Undefined when anything in it is not. */
+function summaryBreakdown(x: unknown, stats: (x: unknown) => Stats | undefined): Breakdown | undefined {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return undefined;
+  const out: Breakdown = {};
+  for (const [key, value] of Object.entries(x)) {
+    const s = stats(value);
+    if (s === undefined) return undefined;
+    out[key] = s;
+  }
+  return out;
+}
+
+/** Dimensions a v1 summary (an operator before v2) breaks down by: routes, models and callers need the full report. */
+const V1_DIMENSIONS: readonly Dimension[] = ['namespace', 'provider'];
+
+/**
+ * A report's day summary as a report of one hour: every number comes out the same as from the full
+ * report (the summary is the same counters summed over the hours; a day keeps the same routes,
+ * models, providers and callers by name in every hour). `fromSummary` says which breakdowns it
+ * holds: all from a v2 summary, namespace and provider from a v1 one. Undefined when the report has
+ * no readable summary (written by an older operator): read the full report then.
+ */
+export function summaryReport(item: ReportMetadata): UsageReportObject | undefined {
+  const raw = item.metadata.annotations?.[DAY_SUMMARY_ANNOTATION];
+  if (raw === undefined) return undefined;
+  let s: { v?: unknown; date?: unknown; totals?: unknown; histogramBoundsMs?: unknown; latencyMs?: unknown; ttftMs?: unknown; byProvider?: unknown; byRoute?: unknown; byModel?: unknown; byCaller?: unknown };
+  try {
+    s = JSON.parse(raw) as typeof s;
+  } catch {
+    return undefined;
+  }
+  const numbers = (x: unknown): x is number[] => Array.isArray(x) && x.every((n) => typeof n === 'number');
+  if ((s.v !== 1 && s.v !== 2) || typeof s.date !== 'string' || !numbers(s.histogramBoundsMs) || !numbers(s.latencyMs) || !numbers(s.ttftMs)) return undefined;
+  const stats = s.v === 1 ? (x: unknown): Stats | undefined => (isStats(x) ? x : undefined) : unpackStats;
+  const totals = stats(s.totals);
+  const byProvider = summaryBreakdown(s.byProvider, stats);
+  const [byRoute, byModel, byCaller] = s.v === 1 ? [{}, {}, {}] : [summaryBreakdown(s.byRoute, stats), summaryBreakdown(s.byModel, stats), summaryBreakdown(s.byCaller, stats)];
+  if (totals === undefined || byProvider === undefined || byRoute === undefined || byModel === undefined || byCaller === undefined) return undefined;
+  const hour: Hour = { hour: 0, totals, latencyMs: s.latencyMs, ttftMs: s.ttftMs, byRoute, byModel, byProvider, byCaller };
+  return {
+    metadata: { name: item.metadata.name, namespace: item.metadata.namespace },
+    status: { date: s.date, totals, errors: errorsOf(totals), histogramBoundsMs: s.histogramBoundsMs, hours: [hour] },
+    fromSummary: s.v === 1 ? V1_DIMENSIONS : Object.keys(DIMENSIONS) as Dimension[],
+  };
+}
+
+/** Whether a report (full, or read from its summary) can be broken down by `dim`. */
+export const holds = (r: UsageReportObject, dim: Dimension): boolean => r.fromSummary === undefined || r.fromSummary.includes(dim);
+
 
 // ---- formatting (for people) -------------------------------------------------------------
 
