@@ -242,7 +242,7 @@ const headers = (page: Page, testid: string): Promise<string[]> => page.$$eval(`
 async function consoleRows(page: Page, by: string): Promise<string[][]> {
   await page.click('[data-view=breakdown]');
   await page.selectOption('#dimension', by);
-  // Routes, models and callers are read from the full reports after the choice: wait for the table.
+  // Wait for the table (a day summarized by an older operator is read whole after the choice).
   await page.waitForSelector(`[data-testid=breakdown][data-dimension=${by}]`);
   return cells(page, 'breakdown');
 }
@@ -554,6 +554,8 @@ describe('console', () => {
         expect(spend(['--by', by, '--console', `http://127.0.0.1:${OPERATOR_PORT}`, '--token-file', tokenFile]).rows).toEqual(cli.rows);
       }
     }
+    // Every breakdown came from the day summaries of the one metadata-only list.
+    expect((readBy.get(page) ?? []).filter((p) => p.includes('/usagereports'))).toEqual(['/console/api/k8s/apis/tollgate.dev/v1alpha1/usagereports?as=metadata']);
     await page.close();
     const json = spawnSync(process.execPath, [CLI, 'spend', '--kubeconfig', kubeconfigs.all, '-o', 'json'], { encoding: 'utf8', timeout: 60_000 });
     const total = (JSON.parse(json.stdout) as { total: { requests: number; costUsd: number } }).total;
