@@ -41,6 +41,8 @@ import { chromium } from 'playwright-core';
 import { BudgetLedger } from '../dataplane/governance/budget/budget-ledger.js';
 import { UsageReporter } from '../dataplane/governance/budget/usage-reporter.js';
 import { KubeClient } from '../operator/kube/kube-client.js';
+import { unpackStats } from '../operator/console/web/usage-numbers.js';
+import type { UsageReportStatus } from '../operator/api/usage-report.js';
 import { DAY_SUMMARY_ANNOTATION, daySummary } from '../operator/usage/day-summary.js';
 import { UsageDay } from '../operator/usage/usage-day.js';
 import { apiserverRequests, countsSince, reportAtRate, stopOnceOnLimitOrSignal, usageNamespace, usageRequest } from './lib/usage-load.js';
@@ -54,6 +56,8 @@ const RATE = Number(process.env.USAGE_BENCH_RATE ?? '500');
 const SECONDS = Number(process.env.USAGE_BENCH_SECONDS ?? '30');
 const READ_ROUNDS = Number(process.env.USAGE_BENCH_READ_ROUNDS ?? '3');
 const OVERVIEW_ROUNDS = Number(process.env.USAGE_BENCH_OVERVIEW_ROUNDS ?? '5');
+const BREAKDOWN_ROUNDS = Number(process.env.USAGE_BENCH_BREAKDOWN_ROUNDS ?? '3');
+const SPEND_ROUNDS = Number(process.env.USAGE_BENCH_SPEND_ROUNDS ?? READ_ROUNDS);
 const PARTS = (process.env.USAGE_BENCH_PARTS ?? 'report,read').split(',');
 const OPERATOR_PORT = 19392;
 const FULL = SECONDS >= 30 && READ_ROUNDS >= 3 && OVERVIEW_ROUNDS >= 5 && PARTS.includes('report');
@@ -140,6 +144,46 @@ async function reporting(k: TestCluster, client: KubeClient): Promise<ReportingR
   };
 }
 
+type Variant = 'v1' | 'v2';
+/** Per report (namespace/name), its day summary as this operator writes it (v2) and as the one before wrote it (v1: no route, model or caller breakdowns). */
+const summaries = new Map<string, Record<Variant, string>>();
+let summariesNow: Variant = 'v2';
+
+function summaryVariants(status: UsageReportStatus): Record<Variant, string> {
+  const v2 = daySummary(status);
+  const byProvider = Object.fromEntries(Object.entries(v2.byProvider).map(([k, p]) => [k, unpackStats(p)]));
+  const v1 = { v: 1, date: v2.date, updatedAt: v2.updatedAt, totals: status.totals, histogramBoundsMs: v2.histogramBoundsMs, latencyMs: v2.latencyMs, ttftMs: v2.ttftMs, byProvider };
+  return { v1: JSON.stringify(v1), v2: JSON.stringify(v2) };
+}
+
+/**
+ * Puts every report's summary of one format on (a merge patch each, six at a time): the same
+ * reports read with the summaries before and after this change, in alternating rounds.
+ */
+async function useSummaries(client: KubeClient, variant: Variant): Promise<void> {
+  if (summariesNow === variant) return;
+  const started = Date.now();
+  const jobs = [...summaries];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let job = jobs[next++]; job !== undefined; job = jobs[next++]) {
+      const [key, variants] = job;
+      const [namespace = '', name = ''] = key.split('/');
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await client.request('PATCH', `/apis/tollgate.dev/v1alpha1/namespaces/${namespace}/usagereports/${name}`, { metadata: { annotations: { [DAY_SUMMARY_ANNOTATION]: variants[variant] } } }, 'application/merge-patch+json');
+          break;
+        } catch (err) {
+          if (attempt >= 5) throw err;
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 6 }, worker));
+  summariesNow = variant;
+  log(`summaries ${variant} on ${jobs.length} reports in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
 /**
  * Earlier days for each namespace (from `firstDay` days ago back to the 30th), made by the operator's
  * own UsageDay from ~1,000 requests each and written as the operator writes a report: created, then
@@ -162,8 +206,10 @@ async function history(client: KubeClient, firstDay: number): Promise<{ objects:
       }
       const path = `/apis/tollgate.dev/v1alpha1/namespaces/${job.namespace}/usagereports`;
       const status = day.toStatus(10, Date.now());
+      const variants = summaryVariants(status);
+      summaries.set(`${job.namespace}/${job.date}`, variants);
       // The summary goes on at creation here (the operator patches it on after each status write: one write less for the bench).
-      const annotations = { [DAY_SUMMARY_ANNOTATION]: JSON.stringify(daySummary(status)) };
+      const annotations = { [DAY_SUMMARY_ANNOTATION]: variants.v2 };
       // A busy API server may time a request out: read back what is there and write again.
       for (let attempt = 1; ; attempt++) {
         try {
@@ -187,59 +233,69 @@ interface Timing {
   label: string;
   ms: number[];
 }
+const META = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
+interface ConsoleResult {
+  timings: Timing[];
+  /** The metadata-only list (what the console reads) with each summary format: size and transfer. */
+  lists: Breakdown[];
+}
+
 /**
- * The console in Chromium: the overview (click on Load → rendered) for Days = 7 and 30, each round
- * interleaved with what the overview read before (the full UsageReport list through the console
- * API, fetched and parsed in the same page, without the computing), so load moves both alike; and
- * the breakdown by route over 7 days (select → table), which reads those days' full reports.
+ * The console in Chromium, the same 1,500 reports with the summaries before this change (v1) and
+ * after (v2), in alternating rounds (v2 v1, v1 v2, ...) so load moves both alike: the overview
+ * (click on Load → rendered) for Days = 7 and 30, the breakdown by route over 7 days (select →
+ * table: from v2 summaries; with v1 ones the console reads those days' full reports, as before),
+ * and the metadata-only list from Node (size, transfer and parse).
  */
-async function consoleLoads(token: string): Promise<Timing[]> {
+async function consoleLoads(client: KubeClient, token: string): Promise<ConsoleResult> {
   const executablePath = execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser']).toString().trim();
   const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
-  const overview = { 7: { label: 'console overview, Days = 7, every namespace', ms: [] as number[] }, 30: { label: 'console overview, Days = 30, every namespace', ms: [] as number[] } };
-  const before: Timing = { label: 'before: the full UsageReport list through the console API, fetched and parsed in the page (no rendering)', ms: [] };
-  const byRoute: Timing = { label: 'console breakdown by route, Days = 7, every namespace (reads those days\' full reports)', ms: [] };
+  const named = (v: Variant): string => (v === 'v1' ? 'before (v1 summaries: no route, model, caller)' : 'after (v2 summaries: every breakdown)');
+  const timing = (label: string): Timing => ({ label, ms: [] });
+  const overview = { v1: { 7: timing(`console overview, Days = 7, ${named('v1')}`), 30: timing(`console overview, Days = 30, ${named('v1')}`) }, v2: { 7: timing(`console overview, Days = 7, ${named('v2')}`), 30: timing(`console overview, Days = 30, ${named('v2')}`) } };
+  const byRoute = { v1: timing(`console breakdown by route, Days = 7, ${named('v1')}`), v2: timing(`console breakdown by route, Days = 7, ${named('v2')}`) };
+  const lists: Record<Variant, Breakdown> = {
+    v1: { label: `API server: metadata-only list, ${named('v1')}`, transferMs: [], parseMs: [], bytes: 0, managedFieldsBytes: 0 },
+    v2: { label: `API server: metadata-only list, ${named('v2')}`, transferMs: [], parseMs: [], bytes: 0, managedFieldsBytes: 0 },
+  };
   try {
     for (let round = 0; round < OVERVIEW_ROUNDS; round++) {
-      for (const days of [7, 30] as const) {
-        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-        await page.goto(`http://127.0.0.1:${OPERATOR_PORT}/console/`);
-        await page.fill('#token', token);
-        await page.fill('#days', String(days));
-        const started = Date.now();
-        await page.click('button[type=submit]');
-        await page.waitForSelector('#message[data-state=done] ~ main [data-testid=requests]', { timeout: 120_000 });
-        overview[days].ms.push(Date.now() - started);
-        if (round === 0) log(`console, ${days} days: ${(await page.textContent('#message')) ?? ''} requests ${(await page.textContent('[data-testid=requests]')) ?? ''}`);
-        if (days === 7 && round < READ_ROUNDS) {
-          await page.click('[data-view=breakdown]');
-          const t0 = Date.now();
-          await page.selectOption('#dimension', 'route');
-          await page.waitForSelector('[data-testid=breakdown][data-dimension=route]', { timeout: 120_000 });
-          byRoute.ms.push(Date.now() - t0);
+      for (const variant of (round % 2 === 0 ? ['v2', 'v1'] : ['v1', 'v2']) as Variant[]) {
+        await useSummaries(client, variant);
+        const one = await timedList(client, token, '/apis/tollgate.dev/v1alpha1/usagereports', META);
+        const l = lists[variant];
+        l.transferMs.push(Math.round(one.transferMs));
+        l.parseMs.push(Math.round(one.parseMs));
+        l.bytes = one.bytes;
+        l.managedFieldsBytes = one.managedFieldsBytes;
+        for (const days of [7, 30] as const) {
+          const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+          await page.goto(`http://127.0.0.1:${OPERATOR_PORT}/console/`);
+          await page.fill('#token', token);
+          await page.fill('#days', String(days));
+          const started = Date.now();
+          await page.click('button[type=submit]');
+          await page.waitForSelector('#message[data-state=done] ~ main [data-testid=requests]', { timeout: 120_000 });
+          overview[variant][days].ms.push(Date.now() - started);
+          if (round < 2) log(`console ${variant}, ${days} days: ${(await page.textContent('#message')) ?? ''} requests ${(await page.textContent('[data-testid=requests]')) ?? ''}`);
+          if (days === 7 && round < BREAKDOWN_ROUNDS) {
+            await page.click('[data-view=breakdown]');
+            const t0 = Date.now();
+            await page.selectOption('#dimension', 'route');
+            await page.waitForSelector('[data-testid=breakdown][data-dimension=route]', { timeout: 120_000 });
+            byRoute[variant].ms.push(Date.now() - t0);
+            if (round === 0) log(`console ${variant}, by route: ${JSON.stringify(await page.$$eval('[data-testid=breakdown] tbody tr', (trs) => trs.slice(0, 2).map((tr) => tr.textContent)))}`);
+          }
+          await page.close();
         }
-        if (days === 30 && round < READ_ROUNDS) {
-          before.ms.push(
-            await page.evaluate(async (bearer) => {
-              const t0 = performance.now();
-              const res = await fetch('/console/api/k8s/apis/tollgate.dev/v1alpha1/usagereports', { headers: { authorization: `Bearer ${bearer}` } });
-              // The operator gives up on the API server after 30 s (502): not done.
-              if (!res.ok) return Number.NaN;
-              const list = (await res.json()) as { items: unknown[] };
-              if (list.items.length === 0) throw new Error('empty list');
-              return Math.round(performance.now() - t0);
-            }, token),
-          );
-        }
-        await page.close();
       }
     }
   } finally {
     await browser.close();
   }
-  return [overview[7], overview[30], byRoute, before];
+  return { timings: [overview.v1[7], overview.v2[7], overview.v1[30], overview.v2[30], byRoute.v1, byRoute.v2], lists: [lists.v1, lists.v2] };
 }
 
 /** One read of the API server with the viewer's token, transfer and JSON parse timed apart. */
@@ -266,7 +322,6 @@ interface Breakdown {
 
 /** Where the time of a read goes: the API server's full list and its metadata-only list, directly and through the operator, interleaved. */
 async function whereTheTimeGoes(client: KubeClient, token: string): Promise<Breakdown[]> {
-  const META = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
   const path = '/apis/tollgate.dev/v1alpha1/usagereports';
   const reads: { label: string; run: () => ReturnType<typeof timedList> }[] = [
     { label: 'API server: full list', run: () => timedList(client, token, path) },
@@ -298,18 +353,32 @@ async function whereTheTimeGoes(client: KubeClient, token: string): Promise<Brea
   return out;
 }
 
+/**
+ * `tollgate spend` (process start to exit) for a few queries, this build's CLI (day summaries) in
+ * alternating rounds with USAGE_BENCH_BEFORE_CLI when given (an older build's dist/cli/tollgate.js:
+ * it lists the full reports), each round checking that both print the same table.
+ */
 function spendTimings(kubeconfig: string): Timing[] {
-  const out: Timing[] = [];
-  for (const since of ['7d', '30d']) {
-    const t: Timing = { label: `tollgate spend --by route --since ${since}, every namespace`, ms: [] };
-    for (let round = 0; round < READ_ROUNDS; round++) {
-      const started = Date.now();
-      execFileSync(process.execPath, [join(repoRoot, 'dist/cli/tollgate.js'), 'spend', '--by', 'route', '--since', since, '--kubeconfig', kubeconfig], { stdio: ['ignore', 'ignore', 'inherit'] });
-      t.ms.push(Date.now() - started);
+  const before = process.env.USAGE_BENCH_BEFORE_CLI;
+  const clis: [string, string][] = [['after', join(repoRoot, 'dist/cli/tollgate.js')], ...(before === undefined ? [] : [['before', resolve(before)] as [string, string]])];
+  const queries = [['route', '7d'], ['route', '30d'], ['namespace', '30d'], ['caller', '30d']] as const;
+  const out = new Map<string, Timing>();
+  for (let round = 0; round < SPEND_ROUNDS; round++) {
+    for (const [by, since] of queries) {
+      const printed = new Map<string, string>();
+      for (const [which, cli] of round % 2 === 0 ? clis : [...clis].reverse()) {
+        const label = `tollgate spend --by ${by} --since ${since}, every namespace, ${which === 'after' ? 'after (day summaries)' : 'before (full reports)'}`;
+        const t = out.get(label) ?? { label, ms: [] };
+        out.set(label, t);
+        const started = Date.now();
+        printed.set(which, execFileSync(process.execPath, [cli, 'spend', '--by', by, '--since', since, '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 2 ** 20 }).toString());
+        t.ms.push(Date.now() - started);
+      }
+      if (printed.size === 2 && printed.get('before') !== printed.get('after')) log(`spend --by ${by} --since ${since}: before and after print different tables:\n${printed.get('before') ?? ''}\n${printed.get('after') ?? ''}`);
+      else if (round === 0) log(`spend --by ${by} --since ${since}: ${printed.size === 2 ? 'same table before and after' : 'printed'}, ${(printed.get('after') ?? '').split('\n').length} lines`);
     }
-    out.push(t);
   }
-  return out;
+  return [...out.values()].sort((a, b) => (a.label < b.label ? -1 : 1));
 }
 
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
@@ -343,9 +412,10 @@ The write rate is bounded by the number of reports that changed per flush interv
 
 function render(r: ReportingResult | undefined, h: { objects: number; seconds: number }, objects: number, listBytes: number, timings: Timing[], breakdown: Breakdown[], startedAt: string, loads: string[]): string {
   const row = (t: Timing): string => `| ${t.label} | ${median(t.ms)} ms | ${Math.min(...t.ms)} ms | ${Math.max(...t.ms)} ms | ${t.ms.length} |`;
+  const measured = breakdown.filter((b) => b.transferMs.length > 0);
   return `# Usage history: 20 data planes reporting, and 30 days × 50 namespaces read (${startedAt.slice(0, 10)})
 
-Command: \`make bench-usage\` (= \`test/integration/run-in-netns.sh node --import tsx bench/usage-history.ts\`), USAGE_BENCH_RATE=${RATE}, USAGE_BENCH_SECONDS=${SECONDS}, USAGE_BENCH_READ_ROUNDS=${READ_ROUNDS}, USAGE_BENCH_OVERVIEW_ROUNDS=${OVERVIEW_ROUNDS}, USAGE_BENCH_PARTS=${PARTS.join(',')}.
+Command: \`make bench-usage\` (= \`test/integration/run-in-netns.sh node --import tsx bench/usage-history.ts\`), USAGE_BENCH_RATE=${RATE}, USAGE_BENCH_SECONDS=${SECONDS}, USAGE_BENCH_READ_ROUNDS=${READ_ROUNDS}, USAGE_BENCH_OVERVIEW_ROUNDS=${OVERVIEW_ROUNDS}, USAGE_BENCH_BREAKDOWN_ROUNDS=${BREAKDOWN_ROUNDS}, USAGE_BENCH_SPEND_ROUNDS=${SPEND_ROUNDS}, USAGE_BENCH_PARTS=${PARTS.join(',')}${process.env.USAGE_BENCH_BEFORE_CLI === undefined ? '' : ', USAGE_BENCH_BEFORE_CLI (an older build)'}.
 Started ${startedAt}. Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${release()}; load average (1/5/15 min) ${loads.join(' → ')} (a shared machine: other work ran meanwhile).
 Real kube-apiserver + etcd (test/cluster), one operator process (default \`--usage-flush-interval 5\`), everything in one network namespace on 2 cores.
 
@@ -357,13 +427,13 @@ ${h.objects} ${r === undefined ? '' : 'more '}UsageReports (${r === undefined ? 
 | --- | --- | --- | --- | --- |
 ${timings.map(row).join('\n')}
 
-Console: from the click on Load to the overview rendered, in Debian's Chromium (playwright-core), through the operator's console API with a ServiceAccount token allowed to read every namespace. The overview lists the UsageReports' metadata only (\`?as=metadata\`: a PartialObjectMetadataList, each report's \`tollgate.dev/day-summary\` annotation) with Budgets, ModelRoutes, Providers and Events, and computes the numbers in the page. *Before* is the read the overview waited for until this change (it listed the full reports), measured in the same page and rounds. \`tollgate spend\`: process start to exit, including Node's start and loading the Kubernetes client; it still reads the full reports.
+Console: in Debian's Chromium (playwright-core), through the operator's console API with a ServiceAccount token allowed to read every namespace; the overview from the click on Load to rendered, the breakdown from selecting Route to the table. The console lists the UsageReports' metadata only (\`?as=metadata\`: a PartialObjectMetadataList, each report's \`tollgate.dev/day-summary\` annotation) with Budgets, ModelRoutes, Providers and Events, and computes the numbers in the page. *Before* and *after* are the same reports with the day summaries as the operator wrote them before this change (v1: totals, histograms, providers) and after (v2: also every route, model and caller, packed), swapped by a merge patch of each report between rounds (alternating order); with v1 summaries the breakdown by route reads the shown days' full reports, six at a time, as the console did before. \`tollgate spend\`: process start to exit, including Node's start and loading the Kubernetes client; *before* is an older build (USAGE_BENCH_BEFORE_CLI), which lists the full reports, in alternating order with this build within each round; both printed the same table.
 
-### Where the time goes (${READ_ROUNDS} rounds, interleaved; from Node in the bench process, the viewer's token)
+### Where the time goes (interleaved; from Node in the bench process, the viewer's token)
 
 | Read | size | of it managedFields | transfer (median) | JSON parse (median) |
 | --- | --- | --- | --- | --- |
-${breakdown.map((b) => `| ${b.label} | ${mib(b.bytes)} | ${mib(b.managedFieldsBytes)} | ${median(b.transferMs)} ms | ${median(b.parseMs)} ms |`).join('\n')}
+${measured.map((b) => `| ${b.label} | ${mib(b.bytes)} | ${mib(b.managedFieldsBytes)} | ${median(b.transferMs)} ms | ${median(b.parseMs)} ms |`).join('\n')}
 
 Transfer is from the request to the last byte (the API server reading, encoding and sending; through the operator also its relaying); parse is \`JSON.parse\` of the body.
 `;
@@ -411,7 +481,10 @@ async function main(): Promise<void> {
   log(`history: ${h.objects} objects in ${h.seconds.toFixed(0)} s; the list is ${mib(listBytes)} (${objects} objects)`);
   const breakdown = await whereTheTimeGoes(client, viewerToken);
   for (const b of breakdown) log(`${b.label}: ${mib(b.bytes)}, transfer ${b.transferMs.join(', ')} ms, parse ${b.parseMs.join(', ')} ms`);
-  const timings = [...(await consoleLoads(viewerToken)), ...(process.env.USAGE_BENCH_SPEND === '0' ? [] : spendTimings(viewerKubeconfig))];
+  const shown = await consoleLoads(client, viewerToken);
+  breakdown.push(...shown.lists);
+  await useSummaries(client, 'v2');
+  const timings = [...shown.timings, ...(process.env.USAGE_BENCH_SPEND === '0' ? [] : spendTimings(viewerKubeconfig))];
   loads.push(loadavg().map((l) => l.toFixed(2)).join('/'));
   for (const t of timings) log(`${t.label}: median ${median(t.ms)} ms (${t.ms.join(', ')})`);
   await client.close();
