@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsageReportStatus } from '../../operator/api/usage-report.js';
 import type { OutcomeClass, RequestUsage } from '../../dataplane/config/request-usage.js';
 import type { UsageReportRecord } from '../../dataplane/config/usage-report.js';
-import { DAY_SUMMARY_ANNOTATION, duration } from '../../operator/console/web/usage-numbers.js';
+import { duration, summaryReport } from '../../operator/console/web/usage-numbers.js';
 import { launchChromium, openConsole } from '../console/chromium.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 import {
@@ -335,7 +335,7 @@ ${routeTo('team-b', 'orphan-team-b', '[{ providerRef: { name: missing }, model: 
       const counts = written.map((r) => [
         `${r.metadata.namespace}/${r.metadata.name}`,
         r.status?.totals.requests,
-        (JSON.parse(r.metadata.annotations?.[DAY_SUMMARY_ANNOTATION] ?? '{}') as { totals?: { requests?: number } }).totals?.requests,
+        summaryReport(r)?.status?.totals.requests,
       ]);
       expect(counts.sort()).toEqual([...expected].map(([key, n]) => [key, n, n]).sort());
     },
