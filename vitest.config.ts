@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
     exclude: ['node_modules/**', 'dist/**', 'bench/**', '.cache/**', 'test/integration/**', 'test/node-e2e/**'],
+    // No test file runs across UTC midnight: usage reports and Day budgets are per UTC day.
+    setupFiles: ['test/support/one-utc-day-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: ['default'],

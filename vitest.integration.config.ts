@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/integration/**/*.test.ts'],
+    // No test file runs across UTC midnight: usage reports and Day budgets are per UTC day.
+    setupFiles: ['test/support/one-utc-day-setup.ts'],
     testTimeout: 90_000,
     hookTimeout: 180_000,
     fileParallelism: false,
