@@ -134,8 +134,11 @@ interface RetentionStatus extends Conditioned {
   };
 }
 
-/** Records of DataPolicy team-c/retained at these ages, written by the data plane's own S3 writer. */
-async function seed(ages: Record<string, number>): Promise<void> {
+/**
+ * Records of DataPolicy team-c/retained at these ages before `now`, written by the data plane's own
+ * S3 writer; returns `now`, the moment the ages count from.
+ */
+async function seed(ages: Record<string, number>, now = Date.now()): Promise<number> {
   const writer = s3Destination({
     type: 's3',
     name: 'bucket',
@@ -149,8 +152,9 @@ async function seed(ages: Record<string, number>): Promise<void> {
     maxBatchRecords: 100,
   });
   for (const [requestId, age] of Object.entries(ages)) {
-    await writer.write([storedRecord('team-c/retained', 'team-c', Date.now() - age, requestId)]);
+    await writer.write([storedRecord('team-c/retained', 'team-c', now - age, requestId)]);
   }
+  return now;
 }
 
 const bucketSecret = (name: string, keyId: string, key: string): string => `apiVersion: v1
@@ -167,7 +171,9 @@ const s3Policy = (name: string, secretName: string, subjects: string): string =>
 
 describe('DataPolicy retention on a real API server and SeaweedFS', () => {
   it('deletes expired content before metadata, keeps fresh records, and reports it in status', async () => {
-    await seed({ old: 40 * DAY, mid: 10 * DAY, fresh: 2 * HOUR });
+    // The expected keys and hours count from the seeding moment: counted from a later Date.now(), an
+    // hour (or a day) that turned while the sweep ran would name the next one.
+    const seeded = await seed({ old: 40 * DAY, mid: 10 * DAY, fresh: 2 * HOUR });
     expect(await s3.list('captures', 'it/')).toHaveLength(6);
     k.apply(bucketSecret('capture-bucket', s3.accessKeyId, s3.secretAccessKey));
     k.apply(s3Policy('retained', 'capture-bucket', '{ namespaces: [team-c] }'));
@@ -178,7 +184,7 @@ describe('DataPolicy retention on a real API server and SeaweedFS', () => {
       return obj;
     }, 'a sweep in status.retention and DestinationReady=True', 60_000);
     const keys = await s3.list('captures', 'it/');
-    const dated = (stream: string, age: number): boolean => keys.some((key) => key.startsWith(`it/${stream}/namespace=team-c/date=${new Date(Date.now() - age).toISOString().slice(0, 10)}/`));
+    const dated = (stream: string, age: number): boolean => keys.some((key) => key.startsWith(`it/${stream}/namespace=team-c/date=${new Date(seeded - age).toISOString().slice(0, 10)}/`));
     expect(dated('content', 40 * DAY)).toBe(false);
     expect(dated('content', 10 * DAY)).toBe(false);
     expect(dated('metadata', 40 * DAY)).toBe(false);
@@ -187,8 +193,8 @@ describe('DataPolicy retention on a real API server and SeaweedFS', () => {
     expect(keys).toHaveLength(3);
     const retention = swept.status?.retention;
     expect(retention?.metadata?.totalDeletedObjects).toBe(1);
-    expect(retention?.content?.oldestKept).toBe(`${new Date(Date.now() - 2 * HOUR).toISOString().slice(0, 13)}:00:00Z`);
-    expect(retention?.metadata?.oldestKept).toBe(`${new Date(Date.now() - 10 * DAY).toISOString().slice(0, 13)}:00:00Z`);
+    expect(retention?.content?.oldestKept).toBe(`${new Date(seeded - 2 * HOUR).toISOString().slice(0, 13)}:00:00Z`);
+    expect(retention?.metadata?.oldestKept).toBe(`${new Date(seeded - 10 * DAY).toISOString().slice(0, 13)}:00:00Z`);
     expect(retention?.complete).toBe(true);
     expect(swept.status?.destinations?.[0]?.conditions?.[0]).toMatchObject({ type: 'DestinationReady', status: 'True', reason: 'BucketReachable' });
     const metrics = await (await fetch(`http://127.0.0.1:${(await roles()).leader}/metrics`, withToken)).text();
