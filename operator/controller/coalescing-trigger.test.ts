@@ -1,5 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CoalescingTrigger } from './coalescing-trigger.js';
+
+// Fake timers: the trigger's debounce and wait are the subject, and real ones under a loaded
+// machine fire late (a run still going when the test expected it over, 400 ms passed in a slow loop).
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -19,24 +28,29 @@ describe('CoalescingTrigger', () => {
       () => undefined,
     );
     for (let i = 0; i < 100; i++) trigger.trigger();
-    await sleep(100);
+    await vi.advanceTimersByTimeAsync(100);
     expect(trigger.runs).toBe(1);
+    expect(active).toBe(0);
     trigger.trigger();
-    await sleep(25);
+    await vi.advanceTimersByTimeAsync(25);
+    expect(active).toBe(1);
     trigger.trigger(); // during the second run: exactly one more
     trigger.trigger();
-    await sleep(150);
+    await vi.advanceTimersByTimeAsync(150);
     expect(trigger.runs).toBe(3);
     expect(maxActive).toBe(1);
   });
 
   it('runs within maxWait even when events never stop', async () => {
     const trigger = new CoalescingTrigger(async () => undefined, 50, 120, () => undefined);
-    const started = Date.now();
-    while (trigger.runs === 0 && Date.now() - started < 1000) {
+    let waited = 0;
+    while (trigger.runs === 0 && waited < 1000) {
       trigger.trigger();
-      await sleep(10);
+      await vi.advanceTimersByTimeAsync(10);
+      waited += 10;
     }
-    expect(Date.now() - started).toBeLessThan(400);
+    // Events every 10 ms would push a plain 50 ms debounce back forever; maxWait fires it at 120 ms.
+    expect(trigger.runs).toBe(1);
+    expect(waited).toBe(120);
   });
 });
