@@ -33,8 +33,10 @@ beforeAll(async () => {
   await once(flaky, 'listening');
   backup = await startOpenAiUpstream();
   const flakyUrl = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}/v1`;
+  // A 5 s probe timeout: the probes fail by answering 503, and a loaded machine could stall two
+  // healthy 500 ms probes in a row, taking the provider out before the test turned it unhealthy.
   gateway = await startTestGateway({
-    'providers.yaml': `${openAiProvider('flaky', flakyUrl, '  healthCheck: { enabled: true, path: /models, interval: 50ms, timeout: 500ms, unhealthyThreshold: 2, healthyThreshold: 2 }\n')}---\n${openAiProvider('backup', backup.baseUrl)}`,
+    'providers.yaml': `${openAiProvider('flaky', flakyUrl, '  healthCheck: { enabled: true, path: /models, interval: 50ms, timeout: 5s, unhealthyThreshold: 2, healthyThreshold: 2 }\n')}---\n${openAiProvider('backup', backup.baseUrl)}`,
     'route.yaml': `apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
 metadata: { name: chat }
