@@ -97,10 +97,23 @@ export async function startS3(bin: string = seaweedBinary(), opts: { core?: numb
       for (;;) {
         const res = await request('PUT', `/${bucket}`).catch((err: Error) => new Response(err.message, { status: 599 }));
         const text = await res.text();
-        if (res.ok || text.includes('BucketAlreadyOwnedByYou')) return;
+        if (res.ok || text.includes('BucketAlreadyOwnedByYou')) break;
         if (Date.now() > deadline) throw new Error(`create bucket: ${res.status} ${text}\n${log.slice(-2000)}`);
         await new Promise((r) => setTimeout(r, 250));
       }
+      // A bucket is a collection of its own: its first object waits for volumes to be grown, and on a
+      // loaded machine that PUT answered 500 InternalError (a seeding write failed). Ready once an
+      // object can be stored; the probe is deleted, so listings never show it.
+      const probe = `/${bucket}/.tollgate-ready-probe`;
+      for (;;) {
+        const res = await request('PUT', probe, 'ready').catch((err: Error) => new Response(err.message, { status: 599 }));
+        const text = await res.text();
+        if (res.ok) break;
+        if (res.status < 500 || Date.now() > deadline) throw new Error(`store in bucket ${bucket}: ${res.status} ${text}\n${log.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const removed = await request('DELETE', probe);
+      if (!removed.ok) throw new Error(`delete the probe of bucket ${bucket}: ${removed.status} ${await removed.text()}`);
     },
     async list(bucket, prefix) {
       const res = await request('GET', `/${bucket}?list-type=2&prefix=${encodeURIComponent(prefix)}`);
