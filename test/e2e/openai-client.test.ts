@@ -18,6 +18,19 @@ spec:
     - { providerRef: { name: primary }, model: upstream-a, priority: 0 }
     - { providerRef: { name: secondary }, model: upstream-b, priority: 1 }
   retry: { attempts: 1 }
+  timeouts: { total: 10s, streamIdle: 2s }
+---
+# chat with a short attempt timeout, only for the hangs: with 500 ms on chat itself, a loaded
+# machine that stalled the in-process emulator's answer sent the request on to the secondary.
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: chat-hang }
+spec:
+  model: chat-hang
+  targets:
+    - { providerRef: { name: primary }, model: upstream-a, priority: 0 }
+    - { providerRef: { name: secondary }, model: upstream-b, priority: 1 }
+  retry: { attempts: 1 }
   timeouts: { attempt: 500ms, total: 10s, streamIdle: 2s }
 ---
 apiVersion: tollgate.dev/v1alpha1
@@ -126,7 +139,7 @@ describe('OpenAI API through the gateway (official openai client)', () => {
     expect(primary.requests.map((r) => r.path)).toEqual(['/v1/completions', '/v1/embeddings']);
     const models = [];
     for await (const m of client.models.list()) models.push(m.id);
-    expect(models.sort()).toEqual(['broken', 'chat', 'retrying', 'split']);
+    expect(models.sort()).toEqual(['broken', 'chat', 'chat-hang', 'retrying', 'split']);
     expect((await client.models.retrieve('chat')).id).toBe('chat');
   });
 
@@ -143,7 +156,7 @@ describe('OpenAI API through the gateway (official openai client)', () => {
     expect((await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] })).model).toBe('upstream-b');
     primary.script({ kind: 'hang' });
     const started = Date.now();
-    expect((await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] })).model).toBe('upstream-b');
+    expect((await client.chat.completions.create({ model: 'chat-hang', messages: [{ role: 'user', content: 'hi' }] })).model).toBe('upstream-b');
     expect(Date.now() - started).toBeGreaterThanOrEqual(450);
     await primary.requests[1]?.aborted; // the hung attempt was cancelled upstream
     expect(primary.requests[1]?.abortedNow()).toBe(true);
@@ -192,7 +205,7 @@ describe('OpenAI API through the gateway (official openai client)', () => {
 
     primary.script({ kind: 'hang' });
     secondary.script({ kind: 'hang' });
-    const timeout = (await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    const timeout = (await client.chat.completions.create({ model: 'chat-hang', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
     expect(timeout.status).toBe(504);
 
     primary.script({ kind: 'error', status: 429, headers: { 'retry-after': '7' } });

@@ -23,6 +23,19 @@ spec:
     - { providerRef: { name: primary }, model: upstream-a, priority: 0 }
     - { providerRef: { name: secondary }, model: upstream-b, priority: 1 }
   retry: { attempts: 1 }
+  timeouts: { total: 5s, streamIdle: 2s }
+---
+# chat with a short attempt timeout, only for the hangs: with 300 ms on chat itself, a loaded
+# machine that stalled the in-process emulator's answer turned a 500 or 429 into a timeout.
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: chat-hang }
+spec:
+  model: chat-hang
+  targets:
+    - { providerRef: { name: primary }, model: upstream-a, priority: 0 }
+    - { providerRef: { name: secondary }, model: upstream-b, priority: 1 }
+  retry: { attempts: 1 }
   timeouts: { attempt: 300ms, total: 5s, streamIdle: 2s }
 `;
 
@@ -67,15 +80,15 @@ async function logLine(requestId: string): Promise<Record<string, unknown>> {
 
 describe('refusals say which route and provider answered', () => {
   it.each([
-    ['502', { kind: 'error', status: 500 } as const, 502],
-    ['504', { kind: 'hang' } as const, 504],
-    ['429', { kind: 'error', status: 429, headers: { 'retry-after': '2' } } as const, 429],
-  ])('%s carries x-tollgate-route, x-tollgate-provider and the attempts', async (_name, behaviour, status) => {
+    ['502', { kind: 'error', status: 500 } as const, 502, 'chat'],
+    ['504', { kind: 'hang' } as const, 504, 'chat-hang'],
+    ['429', { kind: 'error', status: 429, headers: { 'retry-after': '2' } } as const, 429, 'chat'],
+  ])('%s carries x-tollgate-route, x-tollgate-provider and the attempts', async (_name, behaviour, status, model) => {
     primary.script(behaviour);
     secondary.script(behaviour);
-    const err = await failure(chat());
+    const err = await failure(chat({ model }));
     expect(err.status).toBe(status);
-    expect(err.headers?.get('x-tollgate-route')).toBe('default/chat');
+    expect(err.headers?.get('x-tollgate-route')).toBe(`default/${model}`);
     expect(err.headers?.get('x-tollgate-provider')).toBe('default/secondary');
     expect(err.headers?.get('x-tollgate-attempts')).toBe('2');
   });
