@@ -159,7 +159,13 @@ describe('UsageReport objects', () => {
         // The leader dies holding records it received and has not written (the pods report every
         // 200 ms, it writes every second): the standby's new term must get them again.
         await new Promise((r) => setTimeout(r, 300));
-        const port = (await leaderPort()) ?? 0;
+        // The leader, waited for: a /readyz that did not answer in time on a loaded machine read as
+        // "no leader", and nothing was killed (a third replica started on port 0 instead).
+        const port = await eventually(async () => {
+          const found = await leaderPort();
+          if (found === undefined) throw new Error('no replica leads');
+          return found;
+        }, 'a leading replica', 30_000);
         await operators.get(port)?.kill();
         startReplica(port); // restarted: now the standby
       }
