@@ -7,6 +7,9 @@ export default defineConfig({
     // No test file runs across UTC midnight: usage reports and Day budgets are per UTC day.
     setupFiles: ['test/support/one-utc-day-setup.ts'],
     testTimeout: 30_000,
+    // expect.poll waits for another part (a socket closed, a counter settled): its default 1 s ran
+    // out on a loaded machine. It still returns as soon as the condition holds.
+    expect: { poll: { timeout: 15_000 } },
     hookTimeout: 60_000,
     reporters: ['default'],
   },
