@@ -31,7 +31,8 @@ spec:
   type: vllm
   serviceRef: { name: llama, port: ${POD_PORT} }
   vllm:
-    scrape: { interval: 100ms, timeout: 500ms, staleAfter: 2s }
+    # A generous timeout: with unhealthyThreshold 1, one probe slowed past 500 ms by a loaded machine took a pod out.
+    scrape: { interval: 100ms, timeout: 2s, staleAfter: 2s }
     unhealthyThreshold: 1
     saturation: { maxQueueDepth: 20, maxKvCacheUsage: 0.95 }
 ---
