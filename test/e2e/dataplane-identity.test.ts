@@ -34,7 +34,9 @@ async function dataplane(extra: string[]): Promise<{ admin: string; logs: () => 
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const admin = `http://127.0.0.1:${adminPort}`;
-  for (let i = 0; i < 100 && !out.includes('data plane listening'); i++) await new Promise((r) => setTimeout(r, 50));
+  // Until it listens (or exits), up to 25 s: a CLI start on a loaded machine took longer than 100 × 50 ms.
+  const deadline = Date.now() + 25_000;
+  while (!out.includes('data plane listening') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   return { admin, logs: () => out };
 }
 
