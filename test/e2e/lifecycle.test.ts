@@ -117,7 +117,9 @@ describe('configuration changes and shutdown', () => {
   // next request arrives after SIGTERM, on that kept-alive connection. It must be answered (with
   // `connection: close`), not refused or cut: on a real node either was a failed client request.
   it('answers a request that arrives on a kept-alive connection after shutdown began, then closes that connection', async () => {
-    const { gateway, socket } = await gatewayWithSocket();
+    // A pod's grace (not dev's 1 s): a test process stalled past 1 s by load had its idle
+    // connection closed before it read the request already sent.
+    const { gateway, socket } = await gatewayWithSocket({ drainTimeoutMs: 20_000, idleConnectionGraceMs: 20_000 });
     try {
       upstream.script({ kind: 'ok' }, { kind: 'ok' });
       expect(await exchange(socket)).toMatchObject({ status: 200, connection: 'keep-alive' });
@@ -136,7 +138,8 @@ describe('configuration changes and shutdown', () => {
   // request was in flight cut that next request (a failed client request on a real node during a
   // rollout under load): it must be answered, with `connection: close`.
   it('answers the next request on a connection whose keep-alive response ended during the drain', async () => {
-    const { gateway, socket } = await gatewayWithSocket();
+    // A pod's grace, as above: dev's 1 s could pass between the response and the next request under load.
+    const { gateway, socket } = await gatewayWithSocket({ drainTimeoutMs: 20_000, idleConnectionGraceMs: 20_000 });
     try {
       upstream.script({ kind: 'ok', delayMs: 300 }, { kind: 'ok' });
       const seen = upstream.requests.length;
