@@ -8,7 +8,8 @@ export default defineConfig({
     // No test file runs across UTC midnight: usage reports and Day budgets are per UTC day.
     setupFiles: ['test/support/one-utc-day-setup.ts'],
     testTimeout: 90_000,
-    hookTimeout: 180_000,
+    // A file's beforeAll starts an API server, processes and traffic: over 180 s at load 45.
+    hookTimeout: 300_000,
     fileParallelism: false,
   },
 });

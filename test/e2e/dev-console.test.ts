@@ -36,7 +36,8 @@ afterAll(async () => {
 
 const api = (path: string, token?: string) => fetch(`${gateway.adminUrl ?? ''}/console/api/k8s${path}`, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
 
-describe("tollgate dev's console", () => {
+// It runs the built CLI: a start took over 30 s at load 45 (60 s per run, 90 s per test).
+describe("tollgate dev's console", { timeout: 90_000 }, () => {
   it('serves the page and script without a token, and the data only with the admin token', async () => {
     const page = await fetch(`${gateway.adminUrl ?? ''}/console/`);
     expect(page.status).toBe(200);
@@ -79,7 +80,7 @@ describe("tollgate dev's console", () => {
   /** The built CLI, as a user runs it; asynchronously, since the gateway it reads runs in this process. */
   const spend = async (args: string[]): Promise<{ status: number; stdout: string; stderr: string }> => {
     try {
-      const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(process.cwd(), 'dist/cli/tollgate.js'), 'spend', ...args], { encoding: 'utf8', timeout: 30_000 });
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [join(process.cwd(), 'dist/cli/tollgate.js'), 'spend', ...args], { encoding: 'utf8', timeout: 60_000 });
       return { status: 0, stdout, stderr };
     } catch (err) {
       const e = err as { code?: number; stdout?: string; stderr?: string };

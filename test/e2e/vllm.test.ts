@@ -163,7 +163,9 @@ beforeEach(async () => {
   await scraped();
 });
 
-describe('vLLM pods behind a serviceRef provider', () => {
+// 90 s a test: the prefix-affinity test's 63 requests took over 30 s at load 45 (and the next test
+// then counted its leftover requests).
+describe('vLLM pods behind a serviceRef provider', { timeout: 90_000 }, () => {
   it('balances over the pod addresses, sending fewer requests to a pod with a deep queue', async () => {
     pods[0]?.set({ queue: 6 });
     for (const p of pods) p.set({ latencyMs: 150 });
