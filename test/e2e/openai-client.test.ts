@@ -1,7 +1,11 @@
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { routeManifest } from '../providers/provider-manifests.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+
+/** primary first, then secondary. */
+const FAILOVER: [string, string][] = [['primary', 'upstream-a'], ['secondary', 'upstream-b']];
 
 let primary: OpenAiUpstream;
 let secondary: OpenAiUpstream;
@@ -9,31 +13,9 @@ let gateway: TestGateway;
 let client: OpenAI;
 
 function routes(extra = ''): string {
-  return `apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: chat }
-spec:
-  model: chat
-  targets:
-    - { providerRef: { name: primary }, model: upstream-a, priority: 0 }
-    - { providerRef: { name: secondary }, model: upstream-b, priority: 1 }
-  retry: { attempts: 1 }
-  timeouts: { total: 10s, streamIdle: 2s }
----
-# chat with a short attempt timeout, only for the hangs: with 500 ms on chat itself, a loaded
-# machine that stalled the in-process emulator's answer sent the request on to the secondary.
-apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: chat-hang }
-spec:
-  model: chat-hang
-  targets:
-    - { providerRef: { name: primary }, model: upstream-a, priority: 0 }
-    - { providerRef: { name: secondary }, model: upstream-b, priority: 1 }
-  retry: { attempts: 1 }
-  timeouts: { attempt: 500ms, total: 10s, streamIdle: 2s }
----
-apiVersion: tollgate.dev/v1alpha1
+  // chat-hang: chat with a short attempt timeout, only for the hangs. With 500 ms on chat itself, a
+  // loaded machine that stalled the in-process emulator's answer sent the request on to the secondary.
+  return `${routeManifest('chat', FAILOVER, '{ attempts: 1 }', '{ total: 10s, streamIdle: 2s }')}${routeManifest('chat-hang', FAILOVER, '{ attempts: 1 }', '{ attempt: 500ms, total: 10s, streamIdle: 2s }')}apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
 metadata: { name: split }
 spec:

@@ -2,8 +2,12 @@ import { Writable } from 'node:stream';
 import OpenAI from 'openai';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { routeManifest } from '../providers/provider-manifests.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+
+/** primary first, then secondary. */
+const FAILOVER: [string, string][] = [['primary', 'upstream-a'], ['secondary', 'upstream-b']];
 
 // What a first-time user hit (issue 15, item 7): headers on refusals, honest access-log lines,
 // and error messages written for people.
@@ -14,30 +18,9 @@ let gateway: TestGateway;
 let client: OpenAI;
 const logLines: Record<string, unknown>[] = [];
 
-const ROUTES = `apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: chat }
-spec:
-  model: chat
-  targets:
-    - { providerRef: { name: primary }, model: upstream-a, priority: 0 }
-    - { providerRef: { name: secondary }, model: upstream-b, priority: 1 }
-  retry: { attempts: 1 }
-  timeouts: { total: 5s, streamIdle: 2s }
----
-# chat with a short attempt timeout, only for the hangs: with 300 ms on chat itself, a loaded
-# machine that stalled the in-process emulator's answer turned a 500 or 429 into a timeout.
-apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: chat-hang }
-spec:
-  model: chat-hang
-  targets:
-    - { providerRef: { name: primary }, model: upstream-a, priority: 0 }
-    - { providerRef: { name: secondary }, model: upstream-b, priority: 1 }
-  retry: { attempts: 1 }
-  timeouts: { attempt: 300ms, total: 5s, streamIdle: 2s }
-`;
+// chat-hang: chat with a short attempt timeout, only for the hangs. With 300 ms on chat itself, a
+// loaded machine that stalled the in-process emulator's answer turned a 500 or 429 into a timeout.
+const ROUTES = `${routeManifest('chat', FAILOVER, '{ attempts: 1 }', '{ total: 5s, streamIdle: 2s }')}${routeManifest('chat-hang', FAILOVER, '{ attempts: 1 }', '{ attempt: 300ms, total: 5s, streamIdle: 2s }')}`;
 
 beforeAll(async () => {
   primary = await startOpenAiUpstream();

@@ -49,7 +49,7 @@ export function captureUsage(gateway: TestGateway): UsageRecord[] {
 }
 
 /** A ModelRoute over targets in priority order (each later one a fallback of the one before). */
-export function routeManifest(name: string, targets: [provider: string, model: string][], retry = '{ attempts: 1 }'): string {
+export function routeManifest(name: string, targets: [provider: string, model: string][], retry = '{ attempts: 1 }', timeouts = '{ total: 20s, streamIdle: 5s }'): string {
   return `apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
 metadata: { name: ${name} }
@@ -58,7 +58,7 @@ spec:
   targets:
 ${targets.map(([p, m], i) => `    - { providerRef: { name: ${p} }, model: ${JSON.stringify(m)}, priority: ${i * 10} }`).join('\n')}
   retry: ${retry}
-  timeouts: { total: 20s, streamIdle: 5s }
+  timeouts: ${timeouts}
 ---
 `;
 }
