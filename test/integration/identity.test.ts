@@ -119,7 +119,9 @@ beforeAll(async () => {
   );
   gateway = await startTestGateway(
     { 'provider.yaml': `${openAiProvider('up', upstream.baseUrl, '  allowedRoutes: { namespaces: { from: All } }\n')}`, 'routes.yaml': routes },
-    { auth: new Authenticator({ reviewer: (reviews = new CountingReviewer(new KubeTokenReviewer(kubeApiFromKubeconfig(dpKubeconfig)))), cacheTtlMs: 60_000 }) },
+    // Refusals kept for the whole file: the 500 hostile tokens took longer than the default 10 s at
+    // load 45, and a forged token's refusal expired between two of its batches (reviewed twice).
+    { auth: new Authenticator({ reviewer: (reviews = new CountingReviewer(new KubeTokenReviewer(kubeApiFromKubeconfig(dpKubeconfig)))), cacheTtlMs: 60_000, refusalTtlMs: 600_000 }) },
   );
 }, 120_000);
 
