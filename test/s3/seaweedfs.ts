@@ -105,11 +105,12 @@ export async function startS3(bin: string = seaweedBinary(), opts: { core?: numb
       // loaded machine that PUT answered 500 InternalError (a seeding write failed). Ready once an
       // object can be stored; the probe is deleted, so listings never show it.
       const probe = `/${bucket}/.tollgate-ready-probe`;
+      const writable = Date.now() + 120_000; // at load 45 the master knew no free volume for over 60 s
       for (;;) {
         const res = await request('PUT', probe, 'ready').catch((err: Error) => new Response(err.message, { status: 599 }));
         const text = await res.text();
         if (res.ok) break;
-        if (res.status < 500 || Date.now() > deadline) throw new Error(`store in bucket ${bucket}: ${res.status} ${text}\n${log.slice(-2000)}`);
+        if (res.status < 500 || Date.now() > writable) throw new Error(`store in bucket ${bucket}: ${res.status} ${text}\n${log.slice(-2000)}`);
         await new Promise((r) => setTimeout(r, 250));
       }
       const removed = await request('DELETE', probe);
