@@ -70,7 +70,8 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     const budget = dataplane.store.current?.snapshot.budgets.find((b) => b.id === id);
     if (budget === undefined) return undefined;
     const { spent, resetsAt } = dataplane.ledger.spent(budget, now);
-    const iso = (ms: number): string => new Date(ms).toISOString();
+    // RFC 3339 in seconds, as the operator writes Budget.status.
+    const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
     return {
       spent,
       remaining: Math.max(0, budget.amount - spent),
