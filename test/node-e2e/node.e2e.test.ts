@@ -32,6 +32,13 @@ const PRICE = { input: 1000, output: 2000 };
 const cost = (u: { prompt: number; completion: number }): number => (u.prompt * PRICE.input + u.completion * PRICE.output) / 1e6;
 const INSTALL = ['--set', 'image.repository=tollgate', '--set', 'image.tag=dev'];
 const phase = phaseTimer();
+/**
+ * The tests stop their load themselves; these bounds are a safety net past the test timeout (600 s)
+ * at the client's pace (2 workers, at most ~50 requests/s each). Tighter ones (3000 or 5000
+ * requests) could run out while a loaded node still rolled pods: the next loadAdvances then waited
+ * for requests that never came.
+ */
+const LOAD_BOUNDS = { workers: 2, maxRequests: 60_000, maxSeconds: 600 };
 
 const spent = (): number => Number(kubectlJson<KubeObject>(['-n', 'team-a', 'get', 'budget', 'team-a']).status?.spent ?? 0);
 
@@ -260,7 +267,7 @@ describe('Tollgate on a real node', () => {
     await waitFor('3 vLLM endpoints', 120_000, () => (endpoints() === 3 ? true : undefined));
     kubectlOk(['-n', 'team-a', 'wait', '--for=condition=Programmed', 'modelroute/llama', '--timeout=60s'], undefined, 70_000);
 
-    const load = clientLoad('team-a', 'client', BASE, 'llama', TOKEN, { workers: 2, maxRequests: 3000, maxSeconds: 240 });
+    const load = clientLoad('team-a', 'client', BASE, 'llama', TOKEN, LOAD_BOUNDS);
     await loadAdvances(load, 20);
     kubectlOk(['-n', 'team-a', 'scale', 'deployment/vllm', '--replicas=1']);
     await waitFor('1 vLLM endpoint', 60_000, () => (endpoints() === 1 ? true : undefined));
@@ -278,7 +285,7 @@ describe('Tollgate on a real node', () => {
 
   it('faults under load: a data-plane pod deleted, helm upgrade, the leader operator deleted; nothing fails, spend is exact', async () => {
     const before = spent();
-    const load = clientLoad('team-a', 'client', BASE, 'chat', TOKEN, { workers: 2, maxRequests: 5000, maxSeconds: 420 });
+    const load = clientLoad('team-a', 'client', BASE, 'chat', TOKEN, LOAD_BOUNDS);
     await loadAdvances(load, 20);
 
     const [victim] = readyPods(NS, 'app.kubernetes.io/component=dataplane');
