@@ -34,7 +34,7 @@ export interface CaptureServiceOptions {
    * Shape, redact and serialise records on a worker thread instead of the request thread (the data
    * plane does; records then wait for it in a queue of `maxQueue` as well). Options are for tests.
    */
-  worker?: boolean | Pick<WorkerSerialiserOptions<unknown>, 'workerModule' | 'respawnDelayMs'>;
+  worker?: boolean | Pick<WorkerSerialiserOptions<unknown>, 'workerModule' | 'respawnDelayMs' | 'maxQueuedBytes'>;
 }
 
 interface CompiledPolicy {

@@ -258,6 +258,17 @@ describe('on the worker thread', () => {
     expect(mem.records.map((r) => r.requestId)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'after']);
     expect(m.dropped).toEqual({ queue_full: 2, record_error: 2 });
   });
+
+  it('bounds the bytes waiting for the worker too: an uncut 1 MiB prompt past the bound is dropped and counted, the next small record still goes', async () => {
+    const { svc, mem, m } = service([policy('team-a/p', { subjects: subjects('team-a'), mode: 'Metadata' })], 'ok', 100, { maxQueuedBytes: 256 * 1024 });
+    const decision = svc.decide(sa('team-a', 'app'), undefined, 'r', none)!;
+    svc.record(decision, input({ requestId: 'small' }));
+    svc.record(decision, input({ requestId: 'huge', requestBody: { messages: [{ role: 'user', content: 'x'.repeat(1024 * 1024) }] } }));
+    svc.record(decision, input({ requestId: 'after' }));
+    await svc.drain(20_000);
+    expect(m.dropped).toEqual({ queue_full: 1 });
+    expect(mem.records.map((r) => r.requestId)).toEqual(['small', 'after']);
+  });
 });
 
 // OTLP logs to the real OpenTelemetry Collector: end to end in test/e2e/data-policy.test.ts.

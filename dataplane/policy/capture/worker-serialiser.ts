@@ -32,6 +32,12 @@ export interface WorkerSerialiserOptions<T> {
   lost(target: T, reason: DropReason): void;
   /** Records handed over and not yet back (waiting to be sent, or in the worker): one more is dropped (queue_full). */
   maxQueued: number;
+  /**
+   * Bytes of record JSON handed over and not yet back: one more is dropped (queue_full). Records
+   * reach the worker uncut (maxRecordBytes is applied there), so a count alone would let a burst of
+   * 10 MiB prompts hold gigabytes.
+   */
+  maxQueuedBytes?: number;
   /** Records per message to the worker, and the longest a record waits for one. */
   maxBatch?: number;
   flushIntervalMs?: number;
@@ -46,7 +52,7 @@ export interface WorkerSerialiserOptions<T> {
  * spends on a record only the JSON text of what it knows about the request (one native
  * JSON.stringify) and, per batch, one message each way. The record is redacted in the worker,
  * inside the data plane process, before it reaches any queue a destination reads. Bounded like the
- * destination queues: a record that finds `maxQueued` records waiting is dropped and counted,
+ * destination queues: a record that finds `maxQueued` records (or `maxQueuedBytes`) waiting is dropped and counted,
  * never waited for; records in a worker that dies are counted as `record_error`, and a new worker
  * starts `respawnDelayMs` later. `drain` (SIGTERM) finishes what was handed over, within the deadline.
  */
@@ -62,8 +68,9 @@ export class WorkerSerialiser<T> {
   private pendingSize = 64 * 1024;
   private pendingTargets: T[] = [];
   /** Batches in the worker, by id: the targets of their records, in order. */
-  private outstanding = new Map<number, T[]>();
+  private outstanding = new Map<number, { targets: T[]; bytes: number }>();
   private queued = 0;
+  private queuedBytes = 0;
   private nextBatch = 0;
   private worker: Worker | undefined;
   private downUntil = 0;
@@ -75,10 +82,12 @@ export class WorkerSerialiser<T> {
   private readonly keys = new Map<string, number>();
   private readonly maxBatch: number;
   private readonly flushIntervalMs: number;
+  private readonly maxQueuedBytes: number;
 
   constructor(private readonly opts: WorkerSerialiserOptions<T>) {
     this.maxBatch = opts.maxBatch ?? 256;
     this.flushIntervalMs = opts.flushIntervalMs ?? 50;
+    this.maxQueuedBytes = opts.maxQueuedBytes ?? 64 * 1024 * 1024;
   }
 
   /** The key records of `policy` are sent with; equal policies (a snapshot reloaded) share one. */
@@ -103,7 +112,11 @@ export class WorkerSerialiser<T> {
     } catch {
       return this.opts.lost(target, 'record_error');
     }
+    // UTF-16 units: at most the UTF-8 bytes the line takes, so the bound holds to within 3×.
+    if (this.queuedBytes + line.length > this.maxQueuedBytes) return this.opts.lost(target, 'queue_full');
+    const before = this.pendingUsed;
     this.append(line);
+    this.queuedBytes += this.pendingUsed - before;
     this.pendingTargets.push(target);
     this.queued++;
     if (this.pendingTargets.length >= this.maxBatch) this.flush();
@@ -140,7 +153,7 @@ export class WorkerSerialiser<T> {
       return;
     }
     const id = this.nextBatch++;
-    this.outstanding.set(id, this.pendingTargets);
+    this.outstanding.set(id, { targets: this.pendingTargets, bytes: this.pendingUsed });
     const bytes = this.pending!.buffer as ArrayBuffer;
     const ends = this.pendingEnds;
     this.pendingSize = Math.min(this.pending!.length, 1 << 20); // one huge record does not make every batch huge
@@ -173,10 +186,12 @@ export class WorkerSerialiser<T> {
   }
 
   private received(batch: SerialisedBatch): void {
-    const targets = this.outstanding.get(batch.id);
-    if (targets === undefined) return; // given up on by a drain, and counted then
+    const handed = this.outstanding.get(batch.id);
+    if (handed === undefined) return; // given up on by a drain, and counted then
     this.outstanding.delete(batch.id);
+    const { targets } = handed;
     this.queued -= targets.length;
+    this.queuedBytes -= handed.bytes;
     const bytes = Buffer.from(batch.bytes);
     const failed = new Set(batch.failed);
     let at = 0;
@@ -199,8 +214,11 @@ export class WorkerSerialiser<T> {
     if (this.worker !== worker) return;
     this.worker = undefined;
     this.downUntil = Date.now() + (this.opts.respawnDelayMs ?? 1_000);
-    for (const targets of this.outstanding.values()) for (const target of targets) this.opts.lost(target, 'record_error');
-    for (const targets of this.outstanding.values()) this.queued -= targets.length;
+    for (const { targets, bytes } of this.outstanding.values()) {
+      for (const target of targets) this.opts.lost(target, 'record_error');
+      this.queued -= targets.length;
+      this.queuedBytes -= bytes;
+    }
     this.outstanding.clear();
     if (this.pendingTargets.length > 0) this.flush();
     this.wake?.();
@@ -221,13 +239,14 @@ export class WorkerSerialiser<T> {
       if (this.pendingTargets.length > 0 && this.timer === undefined) this.flush();
     }
     for (const target of this.pendingTargets) this.opts.lost(target, 'shutdown');
-    for (const targets of this.outstanding.values()) for (const target of targets) this.opts.lost(target, 'shutdown');
+    for (const { targets } of this.outstanding.values()) for (const target of targets) this.opts.lost(target, 'shutdown');
     this.pending = undefined;
     this.pendingUsed = 0;
     this.pendingEnds = [];
     this.pendingTargets = [];
     this.outstanding.clear();
     this.queued = 0;
+    this.queuedBytes = 0;
     if (this.timer !== undefined) clearTimeout(this.timer);
     const worker = this.worker;
     this.worker = undefined;
