@@ -13,9 +13,14 @@ export interface BoundedExporterOptions {
   metrics: CaptureMetrics;
   /** Most records waiting; one more is dropped (queue_full), never waited for. */
   maxQueue: number;
+  /** Most bytes of records waiting (a record may be up to maxRecordBytes, 16 MiB): one more is dropped (queue_full). */
+  maxQueueBytes?: number;
   maxBatch: number;
   flushIntervalMs: number;
 }
+
+const DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
+const sizeOf = (record: SerialisedRecord): number => record.metadata.length + (record.content?.length ?? 0);
 
 /**
  * A bounded queue in front of one destination. `offer` is synchronous and O(1): the response path
@@ -24,6 +29,7 @@ export interface BoundedExporterOptions {
  */
 export class BoundedExporter {
   private queue: SerialisedRecord[] = [];
+  private queueBytes = 0;
   private writing: Promise<void> | undefined;
   /** The batch being written; a drain that gives up on it counts it dropped, and its late answer counts nothing. */
   private inFlight: { size: number; abandoned: boolean } | undefined;
@@ -41,11 +47,13 @@ export class BoundedExporter {
   }
 
   offer(record: SerialisedRecord): void {
-    if (this.closed || this.queue.length >= this.opts.maxQueue) {
+    const bytes = sizeOf(record);
+    if (this.closed || this.queue.length >= this.opts.maxQueue || this.queueBytes + bytes > (this.opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES)) {
       this.opts.metrics.dropped(this.closed ? 'shutdown' : 'queue_full', this.opts.label, 1);
       return;
     }
     this.queue.push(record);
+    this.queueBytes += bytes;
     if (this.queue.length >= this.opts.maxBatch) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.opts.flushIntervalMs).unref();
   }
@@ -57,6 +65,7 @@ export class BoundedExporter {
     }
     if (this.writing !== undefined || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.opts.maxBatch);
+    for (const record of batch) this.queueBytes -= sizeOf(record);
     const flight = { size: batch.length, abandoned: false };
     this.inFlight = flight;
     this.writing = this.opts.destination
@@ -99,6 +108,7 @@ export class BoundedExporter {
     if (this.queue.length > 0) {
       this.opts.metrics.dropped('shutdown', this.opts.label, this.queue.length);
       this.queue = [];
+      this.queueBytes = 0;
     }
   }
 }

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataPolicyConfig } from '../../config/data-policy-config.js';
 import type { Caller } from '../../core/caller.js';
-import type { CaptureDestination } from './bounded-exporter.js';
-import { type CaptureInput, type CaptureRecord, parseRecord } from './capture-record.js';
+import { BoundedExporter, type CaptureDestination } from './bounded-exporter.js';
+import { type CaptureInput, type CaptureRecord, parseRecord, type SerialisedRecord } from './capture-record.js';
 import type { CaptureMetrics, DropReason } from './capture-metrics.js';
 import { CaptureService, type CaptureServiceOptions, sampled } from './capture-service.js';
 import { StreamAssembler } from './stream-assembler.js';
@@ -209,6 +209,17 @@ describe('never in the way', () => {
     await svc.drain(50);
     expect(m.dropped.shutdown).toBe(5);
     expect(m.exported()).toBe(0);
+  });
+
+  it('bounds the bytes queued for a destination as well as the records: a record past 64 KiB waiting is dropped and counted', () => {
+    const m = countingMetrics();
+    const exporter = new BoundedExporter({ label: 'team-a/p/mem', destination: memory('hang').destination, metrics: m.metrics, maxQueue: 100, maxQueueBytes: 64 * 1024, maxBatch: 100, flushIntervalMs: 60_000 });
+    const record = (kib: number): SerialisedRecord => ({ policyId: 'team-a/p', namespace: 'team-a', time: '2026-12-05T00:00:00Z', metadata: Buffer.alloc(1024), content: Buffer.alloc(kib * 1024) });
+    exporter.offer(record(40));
+    exporter.offer(record(40));
+    exporter.offer(record(10));
+    expect(m.dropped.queue_full).toBe(1);
+    expect(exporter.queued).toBe(2);
   });
 
   it('drops and counts a batch the destination refused, and reports it not ready', async () => {
