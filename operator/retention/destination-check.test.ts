@@ -1,8 +1,7 @@
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { dataPolicy } from '../../test/support/objects.js';
 import { checkDestination } from './destination-check.js';
+import { closedPort } from '../../test/support/closed-port.js';
 
 // DestinationReady for a bucket that cannot be reached (issue 16: an unreachable destination sets
 // DestinationReady=False while serving continues); the refused and missing credentials are proven
@@ -10,14 +9,6 @@ import { checkDestination } from './destination-check.js';
 
 const secrets = [{ namespace: 'team-c', name: 'keys', data: { accessKeyId: 'AKIDCHECK0001', secretAccessKey: 'check-secret-0001' } }];
 
-/** A loopback port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 describe('destination check', () => {
   it('an s3 endpoint that refuses connections is Unreachable, named without a credential', async () => {

@@ -1,8 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writerTag } from '../../dataplane/config/capture-layout.js';
 import { secret } from '../../dataplane/config/secret-value.js';
@@ -16,6 +14,7 @@ import { localStore } from './local-store.js';
 import type { PartitionStore } from './partition-store.js';
 import { S3Error, S3Store } from './s3-store.js';
 import { sweep } from './sweep.js';
+import { closedPort } from '../../test/support/closed-port.js';
 
 // The sweep against both real stores, fed by the data plane's own writers (so writer and sweeper
 // agree on the layout): a local directory, and SeaweedFS built from its Go module (test/s3/build.sh).
@@ -165,11 +164,3 @@ describe('S3 store errors', () => {
   });
 });
 
-/** A loopback port nothing listens on (it was free a moment ago). */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
