@@ -1,4 +1,4 @@
-import type { RouteConfig } from '../config/snapshot.js';
+import type { BudgetConfig, RouteConfig } from '../config/snapshot.js';
 import type { Caller } from '../core/caller.js';
 import type { CanonicalRequest, JsonObject, Usage } from '../core/canonical.js';
 
@@ -11,6 +11,12 @@ export interface AdmissionRequest {
   readonly promptTokens: number;
   /** The most output tokens the request can be billed for: the cap per completion (asked, else a provider or route default) × n / best_of (governance/admission outputCap). */
   readonly maxOutputTokens: number;
+  /**
+   * The Budgets of the snapshot the request is pinned to (as its route is): a snapshot swap in
+   * the middle of a request changes neither, and a snapshot without Budgets leaves the budget
+   * stage out of the chain altogether.
+   */
+  readonly budgets: readonly BudgetConfig[];
 }
 
 /** The result of a request, for settling what admission reserved. */

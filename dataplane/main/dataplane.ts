@@ -147,19 +147,11 @@ export class Dataplane {
     });
     const exact = opts.exactBudgets;
     if (exact === undefined) {
-      this.budgets = [new BudgetAdmitter(this.ledger, this.reporter, () => this.store.current?.snapshot)];
+      this.budgets = [new BudgetAdmitter(this.ledger, this.reporter)];
     } else {
-      this.exactBudgets = new ExactBudgetAdmitter({ ...exact, pod, logger: opts.logger }, () => this.store.current?.snapshot);
+      this.exactBudgets = new ExactBudgetAdmitter({ ...exact, pod, logger: opts.logger });
       // Rolling windows are not kept in Redis: the reported ledger keeps them.
-      // Made once per snapshot: the admitter remembers which budgets apply per budgets list.
-      let rollingOf: { of: Snapshot; rolling: Snapshot } | undefined;
-      const rolling = (): Snapshot | undefined => {
-        const s = this.store.current?.snapshot;
-        if (s === undefined) return undefined;
-        if (rollingOf?.of !== s) rollingOf = { of: s, rolling: { ...s, budgets: s.budgets.filter((b) => !isExact(b)) } };
-        return rollingOf.rolling;
-      };
-      this.budgets = [this.exactBudgets, new BudgetAdmitter(this.ledger, this.reporter, rolling)];
+      this.budgets = [this.exactBudgets, new BudgetAdmitter(this.ledger, this.reporter, Date.now, (b) => !isExact(b))];
     }
     this.store = new SnapshotStore(this.transport);
     this.store.onChange((runtime) => this.endpoints.sync(runtime));

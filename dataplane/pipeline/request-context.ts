@@ -143,7 +143,7 @@ export class RequestContext {
       return provider?.adapter.defaultOutputCap?.(provider.config);
     };
     const promptTokens = this.promptTokens;
-    this.admission = { caller: this.caller, route, req: this.request, promptTokens, maxOutputTokens: outputCap(this.request, route, promptTokens, targetDefault) };
+    this.admission = { caller: this.caller, route, req: this.request, promptTokens, maxOutputTokens: outputCap(this.request, route, promptTokens, targetDefault), budgets: this.runtime.snapshot.budgets };
     return this.admission;
   }
 

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
 import { ClientLink } from '../routing/client-link.js';
 import { RequestContext } from './request-context.js';
+import type { UsageSink } from '../metering/usage-record.js';
+import type { Router } from '../routing/router.js';
 import { runStages, type Stage, StageChain } from './stage.js';
+import { requestStages } from './stage-list.js';
 
 function context(log: string[], runtime = {} as RuntimeSnapshot): RequestContext {
   return new RequestContext({
@@ -74,5 +77,16 @@ describe('StageChain', () => {
     await chain.run(context(log, withPolicy));
     expect(log).toEqual(['a', 'policy', 'c', 'respond', 'c done', 'policy done', 'a done']);
     expect(asked).toEqual(['without', 'with']);
+  });
+});
+
+describe('requestStages', () => {
+  it('leaves rate limits and budgets out on a snapshot without any, and keeps each where its policy exists', () => {
+    const admitter = { admit: () => Promise.resolve({ headers: {}, settle: () => undefined }) };
+    const chain = new StageChain(requestStages({ router: {} as Router, usage: {} as UsageSink, rateLimiter: admitter, admitters: [admitter] }));
+    const names = (routes: object[], budgets: object[]): string[] => chain.for({ snapshot: { routes, budgets } } as unknown as RuntimeSnapshot).map((s) => s.name);
+    expect(names([{ id: 'a/plain' }], [])).toEqual(['identify', 'parse', 'match-route', 'access', 'serve', 'meter']);
+    expect(names([{ id: 'a/plain' }, { id: 'a/limited', rateLimits: [{ per: 'Route', requestsPerMinute: 5 }] }], [])).toContain('rate-limit');
+    expect(names([{ id: 'a/plain' }], [{ id: 'a/monthly' }])).toEqual(['identify', 'parse', 'match-route', 'access', 'budget', 'serve', 'meter']);
   });
 });

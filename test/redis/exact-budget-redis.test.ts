@@ -2,7 +2,6 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exactBudgetKeys } from '../../dataplane/config/exact-budget-ledger.js';
-import type { Snapshot } from '../../dataplane/config/snapshot.js';
 import { ExactBudgetAdmitter } from '../../dataplane/governance/budget/exact-budget-admitter.js';
 import { createRedisClient, waitReady } from '../../dataplane/governance/rate-limit/redis-client.js';
 import type { AdmissionRequest } from '../../dataplane/governance/types.js';
@@ -19,9 +18,8 @@ const NOW = Date.parse('2026-11-15T12:00:00Z');
 const clock = { now: NOW };
 
 const budget = testBudget({ id: 'team-a/monthly', period: 'Month', thresholds: [50, 100] });
-const snapshot = { budgets: [budget] } as unknown as Snapshot;
 // 100 prompt + 300 output tokens hold $0.40 on the test route.
-const ask: AdmissionRequest = { caller: testCaller, route: testRoute, req: testRequest, promptTokens: 100, maxOutputTokens: 300 };
+const ask: AdmissionRequest = { caller: testCaller, route: testRoute, req: testRequest, promptTokens: 100, maxOutputTokens: 300, budgets: [budget] };
 const usage = (costUsd: number) => ({ usage: { inputTokens: 100, outputTokens: 50, cachedInputTokens: 0 }, costUsd });
 
 /** One data-plane pod: its own connection and reservation names, as in production. */
@@ -29,7 +27,7 @@ async function pod(name: string): Promise<ExactBudgetAdmitter> {
   const client = createRedisClient({ url: server.url, timeoutMs: 500 });
   clients.push(client);
   await waitReady(client, 5000);
-  return new ExactBudgetAdmitter({ client, keyPrefix: 'tollgate:', pod: name, holdTimeoutMs: 30_000, logger: pino({ level: 'silent' }), now: () => clock.now }, () => snapshot);
+  return new ExactBudgetAdmitter({ client, keyPrefix: 'tollgate:', pod: name, holdTimeoutMs: 30_000, logger: pino({ level: 'silent' }), now: () => clock.now });
 }
 
 const spentInRedis = async (): Promise<number> => Number((await admin.get(exactBudgetKeys('tollgate:', budget, clock.now).keys[0] ?? '')) ?? 0);
@@ -94,7 +92,7 @@ describe('exact budgets in Redis', () => {
   it('fails closed when Redis is unreachable', async () => {
     const client = createRedisClient({ url: 'redis://127.0.0.1:1', timeoutMs: 200 });
     clients.push(client);
-    const offline = new ExactBudgetAdmitter({ client, keyPrefix: 'tollgate:', pod: 'x', holdTimeoutMs: 30_000, logger: pino({ level: 'silent' }) }, () => snapshot);
+    const offline = new ExactBudgetAdmitter({ client, keyPrefix: 'tollgate:', pod: 'x', holdTimeoutMs: 30_000, logger: pino({ level: 'silent' }) });
     await expect(offline.admit(ask)).rejects.toMatchObject({ status: 503, code: 'budget_unavailable' });
   });
 });

@@ -1,8 +1,9 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { BudgetConfig, RouteConfig, Snapshot } from '../../config/snapshot.js';
+import type { BudgetConfig, RouteConfig } from '../../config/snapshot.js';
 import type { CanonicalRequest } from '../../core/canonical.js';
 import type { Caller } from '../../core/caller.js';
+import type { AdmissionRequest } from '../types.js';
 import { BudgetAdmitter, Downgrade } from './budget-admitter.js';
 import { BudgetLedger } from './budget-ledger.js';
 import { UsageReporter } from './usage-reporter.js';
@@ -16,12 +17,14 @@ const req = testRequest;
 function setup(budgets: BudgetConfig[], standalone = true) {
   const ledger = new BudgetLedger('pod-1', { standalone });
   const reporter = new UsageReporter(ledger, { logger: pino({ level: 'silent' }) });
-  const snapshot = { budgets } as unknown as Snapshot;
-  return { ledger, admitter: new BudgetAdmitter(ledger, reporter, () => snapshot, () => Date.parse('2026-11-15T12:00:00Z')) };
+  const admitter = new BudgetAdmitter(ledger, reporter, () => Date.parse('2026-11-15T12:00:00Z'));
+  // Every request carries the budgets of the snapshot it is pinned to.
+  return { ledger, admitter: { admit: (request: Ask) => admitter.admit({ ...request, budgets }) } };
 }
 
 // At $1000 per million tokens both ways, 100 prompt + 300 output tokens cost at most $0.40.
 const ask = { caller, route, req, promptTokens: 100, maxOutputTokens: 300 };
+type Ask = Omit<AdmissionRequest, 'budgets'>;
 
 describe('BudgetAdmitter', () => {
   it('reserves the worst case and refuses what the reservations cannot cover', async () => {
@@ -74,16 +77,16 @@ describe('BudgetAdmitter', () => {
     await admitter.admit({ ...ask, maxOutputTokens: 200 }); // 120 + 300 ≤ 500
   });
 
-  it('follows the snapshot: a budget added or removed applies to the next request on the same route', async () => {
+  it("follows each request's snapshot: a budget added or removed applies to the next request on the same route", async () => {
     const ledger = new BudgetLedger('pod-1', { standalone: true });
     const reporter = new UsageReporter(ledger, { logger: pino({ level: 'silent' }) });
-    let snapshot = { budgets: [] as BudgetConfig[] } as unknown as Snapshot;
-    const admitter = new BudgetAdmitter(ledger, reporter, () => snapshot);
-    await admitter.admit(ask);
-    snapshot = { budgets: [budget({ amount: 0.1 })] } as unknown as Snapshot;
-    await expect(admitter.admit(ask)).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
-    await expect(admitter.admit({ ...ask, caller: { kind: 'serviceaccount', namespace: 'team-b', name: 'app', id: 'sa:team-b/app' } })).resolves.toBeDefined();
-    snapshot = { budgets: [] as BudgetConfig[] } as unknown as Snapshot;
-    await expect(admitter.admit(ask)).resolves.toBeDefined();
+    const admitter = new BudgetAdmitter(ledger, reporter);
+    const none: BudgetConfig[] = [];
+    const tight = [budget({ amount: 0.1 })];
+    await admitter.admit({ ...ask, budgets: none });
+    await expect(admitter.admit({ ...ask, budgets: tight })).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
+    await expect(admitter.admit({ ...ask, budgets: tight, caller: { kind: 'serviceaccount', namespace: 'team-b', name: 'app', id: 'sa:team-b/app' } })).resolves.toBeDefined();
+    // A request still pinned to the snapshot before the budget came is not held to it.
+    await expect(admitter.admit({ ...ask, budgets: none })).resolves.toBeDefined();
   });
 });

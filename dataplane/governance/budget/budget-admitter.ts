@@ -1,4 +1,4 @@
-import type { BudgetConfig, Pricing, RouteConfig, Snapshot } from '../../config/snapshot.js';
+import type { BudgetConfig, Pricing, RouteConfig } from '../../config/snapshot.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import type { Admission, AdmissionRequest, Admitter, Settlement } from '../types.js';
 import type { Caller } from '../../core/caller.js';
@@ -78,8 +78,9 @@ export class BudgetAdmitter implements Admitter {
   constructor(
     private readonly ledger: BudgetLedger,
     private readonly reporter: UsageReporter,
-    private readonly snapshot: () => Snapshot | undefined,
     private readonly now: () => number = Date.now,
+    /** The budgets this admitter keeps (with exact budgets in Redis: the rolling ones only). */
+    private readonly keeps: (budget: BudgetConfig) => boolean = () => true,
   ) {}
 
   private budgetsFor(all: readonly BudgetConfig[], caller: Caller, route: RouteConfig): readonly BudgetConfig[] {
@@ -92,14 +93,14 @@ export class BudgetAdmitter implements Admitter {
     let found = entry.byCaller.get(caller.id);
     if (found === undefined) {
       if (entry.byCaller.size >= MAX_CALLERS_PER_ROUTE) entry.byCaller.clear();
-      found = applicableBudgets(all, caller, route);
+      found = applicableBudgets(all, caller, route).filter(this.keeps);
       entry.byCaller.set(caller.id, found);
     }
     return found;
   }
 
   async admit(request: AdmissionRequest): Promise<Admission> {
-    const budgets = this.budgetsFor(this.snapshot()?.budgets ?? [], request.caller, request.route);
+    const budgets = this.budgetsFor(request.budgets, request.caller, request.route);
     if (budgets.length === 0) return { headers: {}, settle: () => undefined };
     const now = this.now();
     const worst = worstCase(request.route, request.promptTokens, request.maxOutputTokens);

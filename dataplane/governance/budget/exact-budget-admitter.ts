@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { exactBudgetKeys, isExact, REFRESH_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT } from '../../config/exact-budget-ledger.js';
-import type { BudgetConfig, Snapshot } from '../../config/snapshot.js';
+import type { BudgetConfig } from '../../config/snapshot.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import { RedisScript } from '../rate-limit/redis-script.js';
 import type { Admission, AdmissionRequest, Admitter, Settlement } from '../types.js';
@@ -40,10 +40,7 @@ export class ExactBudgetAdmitter implements Admitter {
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
-  constructor(
-    private readonly opts: ExactBudgetOptions,
-    private readonly snapshot: () => Snapshot | undefined,
-  ) {
+  constructor(private readonly opts: ExactBudgetOptions) {
     this.now = opts.now ?? Date.now;
   }
 
@@ -71,7 +68,7 @@ export class ExactBudgetAdmitter implements Admitter {
   }
 
   async admit(request: AdmissionRequest): Promise<Admission> {
-    const budgets = applicableBudgets(this.snapshot()?.budgets ?? [], request.caller, request.route).filter(isExact);
+    const budgets = applicableBudgets(request.budgets, request.caller, request.route).filter(isExact);
     if (budgets.length === 0) return { headers: {}, settle: () => undefined };
     const now = this.now();
     const worst = worstCase(request.route, request.promptTokens, request.maxOutputTokens);

@@ -33,6 +33,7 @@ export function admission(route: RouteConfig, who: Caller, promptTokens = 10, ma
     req: { op: 'chat', body: { model: route.model, messages: [{ role: 'user', content: 'hi' }] }, stream: false, clientWantsUsage: false },
     promptTokens,
     maxOutputTokens,
+    budgets: [],
   };
 }
 

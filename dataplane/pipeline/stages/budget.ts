@@ -27,7 +27,7 @@ async function downgrade(ctx: RequestContext, router: Router, admitters: readonl
   return admission;
 }
 
-/** Budgets: admit only what they can cover, reserve it, and settle with what was really used. */
+/** Budgets (of the request's pinned snapshot): admit only what they can cover, reserve it, and settle with what was really used. */
 export function budget(router: Router, admitters: readonly Admitter[], checkAccess: boolean): Stage {
   return {
     name: 'budget',
@@ -53,5 +53,8 @@ export function budget(router: Router, admitters: readonly Admitter[], checkAcce
         admission.settle(ctx.settlement ?? NOTHING_USED);
       }
     },
+    // The admitters here are the budget admitters, and they read the pinned snapshot's Budgets
+    // (AdmissionRequest.budgets): a snapshot without any has nothing to admit or settle.
+    appliesTo: (runtime) => runtime.snapshot.budgets.length > 0,
   };
 }

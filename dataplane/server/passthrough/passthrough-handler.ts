@@ -219,7 +219,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         return { body: req.pipe(limit) };
       };
 
-      const limits = await admitPassThrough(deps, caller, route, false);
+      const limits = await admitPassThrough(deps, runtime, caller, route, false);
       let settled = false;
       const settle = (usage: Usage | undefined, cost: number): void => {
         if (settled) return;

@@ -114,10 +114,16 @@ export function passThroughRoute(
  * applies is exhausted (its cost is not known in advance; what is metered is charged when it
  * settles). A budget that would downgrade a chat request refuses: these endpoints have no cheaper model.
  */
-export async function admitPassThrough(deps: { rateLimiter?: Admitter; admitters?: readonly Admitter[] }, caller: Caller, route: RouteConfig, stream: boolean): Promise<Admission> {
+export async function admitPassThrough(
+  deps: { rateLimiter?: Admitter; admitters?: readonly Admitter[] },
+  runtime: RuntimeSnapshot,
+  caller: Caller,
+  route: RouteConfig,
+  stream: boolean,
+): Promise<Admission> {
   const admitters = [...(deps.rateLimiter === undefined ? [] : [deps.rateLimiter]), ...(deps.admitters ?? [])];
   try {
-    return await admitAll(admitters, { caller, route, req: { op: 'chat', body: {}, stream, clientWantsUsage: false }, promptTokens: 0, maxOutputTokens: 0 });
+    return await admitAll(admitters, { caller, route, req: { op: 'chat', body: {}, stream, clientWantsUsage: false }, promptTokens: 0, maxOutputTokens: 0, budgets: runtime.snapshot.budgets });
   } catch (err) {
     if (!(err instanceof Downgrade)) throw err;
     throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${err.budget} is exhausted (its downgrade to ${err.model} does not apply to pass-through endpoints)`, {

@@ -103,7 +103,7 @@ export class RealtimeProxy {
       });
     }
     // Each connection is one request for the rate limits; budgets admit it while none that applies is exhausted.
-    const limits = await admitPassThrough(this.deps, caller, route, true);
+    const limits = await admitPassThrough(this.deps, runtime, caller, route, true);
     // Counted from here: connecting upstream takes a while, and parallel upgrades must see each other.
     this.open.set(route.id, this.connections(route.id) + 1);
     let counted = true;
