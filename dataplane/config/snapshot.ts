@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { secretSchema } from './secret-value.js';
-import { serviceAccountKeyProblem } from './service-account-key.js';
 import { PASS_THROUGH_ENDPOINTS } from './pass-through-endpoints.js';
 import { DataPolicyConfigSchema } from './data-policy-config.js';
 import { GuardrailConfigSchema } from './guardrail-config.js';
 import { SubjectsConfigSchema } from './subjects-config.js';
+import { PROVIDER_SETTINGS } from '../providers/contracts.js';
 
 export { SubjectsConfigSchema, type SubjectsConfig } from './subjects-config.js';
 
@@ -37,72 +37,6 @@ export const PricingSchema = z.object({
 });
 export type Pricing = z.infer<typeof PricingSchema>;
 
-export const MockConfigSchema = z.object({
-  latencyMs: z.number().int().min(0),
-  chunkIntervalMs: z.number().int().min(0),
-  completionTokens: z.number().int().min(1),
-  failureRate: z.number().min(0).max(1),
-});
-export type MockConfig = z.infer<typeof MockConfigSchema>;
-
-export const AnthropicSettingsSchema = z.object({
-  /** anthropic-version header. */
-  version: z.string().min(1),
-  /** anthropic-beta header values. */
-  beta: z.array(z.string()).optional(),
-  /** max_tokens sent when the client gives no output cap (Anthropic requires one). */
-  defaultMaxTokens: z.number().int().min(1),
-});
-
-export const AzureSettingsSchema = z.object({
-  /** Deployment in the URL; the target's model name when absent. */
-  deployment: z.string().min(1).optional(),
-  apiVersion: z.string().min(1),
-  /** How apiKey is sent: `api-key` header, or `Authorization: Bearer` (Microsoft Entra token). */
-  auth: z.enum(['api-key', 'bearer']),
-});
-
-export const AwsCredentialsSchema = z.object({
-  accessKeyId: z.string().min(1),
-  secretAccessKey: secretSchema(),
-  sessionToken: secretSchema().optional(),
-});
-
-export const BedrockSettingsSchema = z.object({
-  region: z.string().min(1),
-  /** SigV4 credentials; without them apiKey is sent as a Bedrock API key (Bearer). */
-  credentials: AwsCredentialsSchema.optional(),
-});
-
-export const VertexSettingsSchema = z.object({
-  project: z.string().min(1),
-  location: z.string().min(1),
-  /** Google service-account JSON key; bearer tokens are minted from it. Without it apiKey is used as the bearer token. */
-  serviceAccountKey: secretSchema()
-    .superRefine((key, ctx) => {
-      const problem = serviceAccountKeyProblem(key.reveal());
-      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-    })
-    .optional(),
-});
-
-/** Load-aware pod picking for a vllm provider: scraping, health and when a pod counts as full. */
-export const VllmConfigSchema = z.object({
-  scrapeIntervalMs: z.number().int().min(1),
-  scrapeTimeoutMs: z.number().int().min(1),
-  /** Metrics older than this are ignored (the pod is judged by the gateway's own in-flight count). */
-  staleAfterMs: z.number().int().min(1),
-  metricsPath: z.string().min(1),
-  healthPath: z.string().min(1),
-  /** Consecutive failed /health probes before a pod gets no traffic. */
-  unhealthyThreshold: z.number().int().min(1),
-  /** A pod is saturated when vllm:num_requests_waiting is above this ... */
-  maxQueueDepth: z.number().int().min(0),
-  /** ... or its KV-cache usage (0..1) is at or above this. */
-  maxKvCacheUsage: z.number().min(0).max(1),
-});
-export type VllmConfig = z.infer<typeof VllmConfigSchema>;
-
 /** Passive health of each target of a provider (see routing/health). */
 export const OutlierDetectionConfigSchema = z.object({
   consecutiveFailures: z.number().int().min(1),
@@ -126,13 +60,8 @@ export const ProviderConfigSchema = z.object({
   headers: z.record(z.string(), z.string()),
   connectTimeoutMs: z.number().int().min(1),
   maxConcurrency: z.number().int().min(1).optional(),
-  mock: MockConfigSchema.optional(),
-  anthropic: AnthropicSettingsSchema.optional(),
-  azure: AzureSettingsSchema.optional(),
-  bedrock: BedrockSettingsSchema.optional(),
-  vertex: VertexSettingsSchema.optional(),
-  /** Present for vllm providers: their endpoints are pods picked by load. */
-  vllm: VllmConfigSchema.optional(),
+  /** The settings blocks of the provider types (providers/<name>/contract.ts), each optional. */
+  ...PROVIDER_SETTINGS,
   /** The Provider's labels (region, data class, approved...), for residency selectors; absent = none. */
   labels: z.record(z.string(), z.string()).optional(),
   /** Passive health; absent = off. */
@@ -149,11 +78,6 @@ export const ProviderConfigSchema = z.object({
     .optional(),
 });
 export type ProviderConfig = z.infer<typeof ProviderConfigSchema>;
-
-/** The provider-specific settings blocks of a ProviderConfig. */
-export type ProviderSettingsKey = 'mock' | 'anthropic' | 'azure' | 'bedrock' | 'vertex' | 'vllm';
-/** The settings an adapter reads when it builds a request (API versions, regions, projects, cloud credentials). */
-export type ProviderSettings = Pick<ProviderConfig, 'anthropic' | 'azure' | 'bedrock' | 'vertex'>;
 
 export const TargetConfigSchema = z.object({
   providerId: z.string().min(1),
@@ -364,35 +288,20 @@ export type Snapshot = z.infer<typeof SnapshotSchema>;
 export type SnapshotContent = Omit<Snapshot, 'version'>;
 
 /**
- * The provider types this data plane serves, each with the settings block it cannot work without
- * (null: none). With the settings blocks of ProviderConfig above, this table is where the contract
- * names provider types, and the only place: the operator builds each type's settings and may import
- * nothing of the data plane but config/, so the types and their settings are part of the contract
- * (the Provider CRD's type enum is this list). Everything else the data plane knows of a type
- * (adapter, transport, auth, telemetry name, pod load) is in dataplane/providers/registry.ts, keyed on
- * this table: a type added here without a registry entry fails to compile.
+ * The provider types this data plane serves, each with its settings blocks (above), the block it
+ * cannot work without and its public endpoint: declared by each type in its own folder
+ * (providers/<name>/contract.ts, zod and config/ only) and composed in providers/contracts.ts, the
+ * one import of this folder from above it. The operator builds each type's settings and may import
+ * nothing of the data plane but config/, so they reach it from here (the Provider CRD's type enum is
+ * this list). Everything else the data plane knows of a type (adapter, transport, auth, telemetry
+ * name, pod load) is in dataplane/providers/registry.ts, keyed on this list: a type added without a
+ * registry entry fails to compile.
  */
-const PROVIDER_TYPES = {
-  openai: null,
-  'azure-openai': null,
-  anthropic: null,
-  gemini: null,
-  vertex: 'vertex',
-  bedrock: 'bedrock',
-  'openai-compatible': null,
-  vllm: null,
-  mock: 'mock',
-} as const satisfies Record<string, ProviderSettingsKey | null>;
-export type SupportedProviderType = keyof typeof PROVIDER_TYPES;
-
-/** Provider types this data plane has an adapter for; compile refuses the others with a clear reason. */
-export const SUPPORTED_PROVIDER_TYPES = Object.keys(PROVIDER_TYPES) as [SupportedProviderType, ...SupportedProviderType[]];
-
-export function isSupportedProviderType(type: string): type is SupportedProviderType {
-  return Object.hasOwn(PROVIDER_TYPES, type);
-}
-
-/** The settings block a provider of this type cannot work without, if any. */
-export function requiredSettings(type: SupportedProviderType): ProviderSettingsKey | null {
-  return PROVIDER_TYPES[type];
-}
+export {
+  defaultBaseUrl,
+  isSupportedProviderType,
+  requiredSettings,
+  SUPPORTED_PROVIDER_TYPES,
+  type ProviderSettingsKey,
+  type SupportedProviderType,
+} from '../providers/contracts.js';

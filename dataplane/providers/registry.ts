@@ -16,7 +16,7 @@ import { parseVllmMetrics, vllmAdapter } from './vllm/index.js';
 
 /**
  * What the data plane knows of one provider type. With the providers/<name>/ folders and the
- * contract's list of types and settings (config/snapshot.ts), this file is the only place that
+ * list of their parts of the snapshot contract (contracts.ts), this file is the only place that
  * names a provider type: the runtime snapshot, routing, telemetry and the server read these fields,
  * never the type (test/unit/layout.test.ts checks it).
  */

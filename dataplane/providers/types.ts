@@ -1,4 +1,4 @@
-import type { ProviderSettings } from '../config/snapshot.js';
+import type { ProviderSettings } from './contracts.js';
 import type { CanonicalRequest, HeaderMap, NativeApi, ParseResult, StreamStep, UpstreamFailure, UpstreamHttpRequest } from '../core/canonical.js';
 import type { SseEvent } from '../sse/sse-parser.js';
 import type { UpstreamSignal } from '../upstream/attempt-signal.js';

@@ -1,6 +1,6 @@
 import type { OutlierDetectionConfig, ProviderConfig } from '../../dataplane/config/snapshot.js';
 type AwsCredentials = NonNullable<NonNullable<ProviderConfig['bedrock']>['credentials']>;
-import { isSupportedProviderType, SUPPORTED_PROVIDER_TYPES } from '../../dataplane/config/snapshot.js';
+import { defaultBaseUrl, isSupportedProviderType, SUPPORTED_PROVIDER_TYPES } from '../../dataplane/config/snapshot.js';
 import { secret, type SecretValue } from '../../dataplane/config/secret-value.js';
 import {
   BedrockOptionsSchema,
@@ -14,7 +14,6 @@ import {
 import { condition, type Problem, resolvedRefs } from './conditions.js';
 import { checkServiceRef, resolvedServices } from './service-ref.js';
 import { durationToMs } from '../api/duration.js';
-import { defaultBaseUrl } from './provider-defaults.js';
 import { providerRefusal } from './publishable.js';
 import type { CompileInput, ObjectStatus } from './types.js';
 
@@ -105,9 +104,6 @@ export function compileProviders(input: CompileInput): { providers: Map<string, 
       }
     } else if (spec.url !== undefined) {
       urls = [spec.url.replace(/\/$/, '')];
-    } else {
-      const fallback = defaultBaseUrl(spec);
-      if (fallback !== undefined) urls = [fallback];
     }
 
     // Endpoints come and go; a provider without them stays in the snapshot so that routes fail over
@@ -173,6 +169,11 @@ export function compileProviders(input: CompileInput): { providers: Map<string, 
       };
     }
     if (spec.vertex) config.vertex = { project: spec.vertex.project, location: spec.vertex.location, ...(serviceAccountKey ? { serviceAccountKey } : {}) };
+    if (spec.serviceRef === undefined && spec.url === undefined) {
+      // A hosted API without url: its public endpoint, which may follow the settings (a region, a location).
+      const fallback = defaultBaseUrl(config);
+      if (fallback !== undefined) config.endpoints = [fallback];
+    }
     const refusal = providerRefusal(config);
     if (refusal !== undefined) {
       // What the data plane would refuse on load stays out of the snapshot: this Provider alone is not ready.

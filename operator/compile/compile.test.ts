@@ -182,6 +182,28 @@ describe('compile', () => {
     else expect(accepted?.status).toBe('True');
   });
 
+  it('gives a hosted Provider without url its public endpoint, regional ones from their settings', () => {
+    const hosted = [
+      provider('anthropic', { type: 'anthropic' }),
+      provider('gemini', { type: 'gemini' }),
+      provider('bedrock', { type: 'bedrock' }),
+      provider('bedrock-eu', { type: 'bedrock', bedrock: { region: 'eu-west-1' } }),
+      provider('vertex', { type: 'vertex', vertex: { project: 'p', location: 'europe-west4' } }),
+      provider('vertex-global', { type: 'vertex', vertex: { project: 'p', location: 'global' } }),
+    ];
+    const all = route('all', { model: 'all', targets: hosted.map((p) => ({ providerRef: { name: p.metadata.name }, model: 'm' })) });
+    const { snapshot } = compile(input({ providers: [openai, ...hosted], routes: [chat, all] }));
+    expect(Object.fromEntries(snapshot.providers.map((p) => [p.id, p.endpoints]))).toEqual({
+      'default/openai': ['https://api.openai.com/v1'],
+      'default/anthropic': ['https://api.anthropic.com'],
+      'default/gemini': ['https://generativelanguage.googleapis.com'],
+      'default/bedrock': ['https://bedrock-runtime.us-east-1.amazonaws.com'],
+      'default/bedrock-eu': ['https://bedrock-runtime.eu-west-1.amazonaws.com'],
+      'default/vertex': ['https://europe-west4-aiplatform.googleapis.com'],
+      'default/vertex-global': ['https://aiplatform.googleapis.com'],
+    });
+  });
+
   it('resolves serviceRef providers to ready pod addresses only', () => {
     const vllm = provider('vllm', { type: 'vllm', serviceRef: { name: 'vllm', port: 8000 } });
     const r = route('local', { model: 'local', targets: [{ providerRef: { name: 'vllm' }, model: 'llama' }] });

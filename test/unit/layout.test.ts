@@ -8,13 +8,16 @@ import { SUPPORTED_PROVIDER_TYPES } from '../../dataplane/config/snapshot.js';
  * The layout rules of docs/architecture.md ("Layout"), checked on the import graph of the source
  * (test files excluded: a test may reach anywhere it needs to):
  *  - no import circle among dataplane/, operator/ and cli/ files;
- *  - inside dataplane/, a folder imports only folders below it in LAYERS (never up, never sideways);
+ *  - inside dataplane/, a folder imports only folders below it in LAYERS (never up, never sideways),
+ *    but for the contract's one edge up (CONTRACT_EDGE);
+ *  - the contract (config/ and all it imports) reaches nothing of the data plane but config/ and the
+ *    providers' contract files, and these import no package but zod;
  *  - the operator imports nothing of the data plane but dataplane/config (the contract);
  *  - the CLI reaches the data plane through dataplane/main (the composition root) and dataplane/config;
  *  - outside providers/, only the registry imports a provider's own folder (providers/<name>/);
  *  - express is imported only by the HTTP layers that serve with it (EXPRESS_LAYERS);
  *  - in dataplane/ and cli/, no code names a provider (type or settings block) outside
- *    providers/<name>/, the registry and the contract (config/snapshot.ts): see providerNames.
+ *    providers/<name>/, the registry and the list of the providers' contracts: see providerNames.
  */
 
 /** dataplane/'s folders from the bottom up; `main` is dataplane/main/ (the composition root). */
@@ -29,10 +32,16 @@ const EXPRESS_LAYERS = ['dataplane/admin/', 'operator/distribute/', 'operator/co
 
 /**
  * Where a provider may be named: its own folder (a provider may build on another's, as vLLM on
- * OpenAI's), the registry, and the contract, which lists the types and their settings blocks
- * because the operator, which sees nothing else of the data plane, builds them.
+ * OpenAI's), the registry, and the list of the providers' parts of the contract (each type's
+ * settings, required block and public endpoint, declared in providers/<name>/contract.ts), which
+ * config/ composes into the snapshot contract for the operator, which sees nothing else of the data plane.
  */
-const NAMING_PROVIDERS = /^dataplane\/(providers\/(?!shared\/)[^/]+\/|providers\/registry\.ts$|config\/snapshot\.ts$)/;
+const NAMING_PROVIDERS = /^dataplane\/(providers\/(?!shared\/)[^/]+\/|providers\/(registry|contracts)\.ts$)/;
+
+/** The contract's one import from above config/: the providers' parts of it, composed. */
+const CONTRACT_EDGE = 'dataplane/config/snapshot.ts -> dataplane/providers/contracts.ts';
+/** What the contract may reach beside config/: the composed list and each provider's part (zod only). */
+const CONTRACT_FILES = /^dataplane\/providers\/(contracts\.ts|[^/]+\/contract\.ts)$/;
 
 /**
  * 'openai' and 'anthropic' also name client dialects (inbound/) and the canonical form: for them
@@ -133,7 +142,21 @@ const rank = (file: string): number => (LAYERS as readonly string[]).indexOf(lay
 const upward = edges
   .filter((e) => e.from.startsWith('dataplane/') && e.to.startsWith('dataplane/'))
   .filter((e) => layerOf(e.from) !== layerOf(e.to) && rank(e.to) > rank(e.from))
-  .map((e) => `${e.from} -> ${e.to}`);
+  .map((e) => `${e.from} -> ${e.to}`)
+  .filter((edge) => edge !== CONTRACT_EDGE);
+
+/** Every file the given files import, directly or not, themselves included. */
+function reachedFrom(starts: readonly string[]): Set<string> {
+  const seen = new Set<string>();
+  const todo = [...starts];
+  for (let file = todo.pop(); file !== undefined; file = todo.pop()) {
+    if (seen.has(file)) continue;
+    seen.add(file);
+    todo.push(...(graph.get(file) ?? []));
+  }
+  return seen;
+}
+const contract = reachedFrom([...graph.keys()].filter((f) => f.startsWith('dataplane/config/')));
 const providerFolder = (file: string): string | undefined => {
   const m = /^dataplane\/providers\/([^/]+)\//.exec(file);
   return m === null || PROVIDER_SHARED.has(m[1] as string) ? undefined : m[1];
@@ -161,6 +184,14 @@ describe('source layout (docs/architecture.md)', () => {
 
   it('imports only downward inside dataplane/', () => {
     expect(upward).toEqual([]);
+  });
+
+  it('keeps the contract to config/ and the providers\' contract files, and those to zod', () => {
+    // The operator loads all of it: a provider's runtime code (adapters, transports) must stay out.
+    expect([...contract].filter((f) => CONTRACT_FILES.test(f)).length).toBeGreaterThan(1);
+    expect([...contract].filter((f) => !f.startsWith('dataplane/config/') && !CONTRACT_FILES.test(f))).toEqual([]);
+    const packagesOfParts = [...contract].filter((f) => CONTRACT_FILES.test(f)).flatMap((f) => (packages.get(f) ?? []).filter((p) => p !== 'zod').map((p) => `${f}: ${p}`));
+    expect(packagesOfParts).toEqual([]);
   });
 
   it('lets the operator import only dataplane/config', () => {

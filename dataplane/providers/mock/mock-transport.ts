@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { MockConfig } from '../../config/snapshot.js';
+import type { MockConfig } from './contract.js';
 import { estimateTokens, promptText } from '../../metering/token-estimate.js';
 import { SSE_DONE, sseData } from '../../sse/sse-writer.js';
 import type { SendOptions, Transport, UpstreamResponse } from '../../upstream/transport.js';

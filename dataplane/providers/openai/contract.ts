@@ -1,0 +1,9 @@
+import type { ProviderContract } from '../../config/provider-contract.js';
+
+/** OpenAI's part of the snapshot contract (config/provider-contract.ts). */
+export const openAiContract = {
+  type: 'openai',
+  settings: {},
+  requires: null,
+  defaultBaseUrl: () => 'https://api.openai.com/v1',
+} as const satisfies ProviderContract;
