@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import { Dataplane, type DataplaneOptions } from '../dataplane/main/dataplane.js';
 import { governanceFromEnv } from '../dataplane/main/governance-from-env.js';
 import { type BudgetStatusOf, DevConsole } from './dev-console.js';
-import { consoleRouter } from '../operator/console/console-routes.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { periodBounds } from '../dataplane/config/budget-period.js';
 import { compile } from '../operator/compile/compile.js';
@@ -80,6 +79,8 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     };
   };
   const devConsole = opts.adminPort === undefined ? undefined : new DevConsole(adminToken, budgetStatus);
+  // Loaded with the admin port only (express: heap a gateway without one would hold for nothing).
+  const consoleRouter = devConsole === undefined ? undefined : (await import('../operator/console/console-routes.js')).consoleRouter;
   const onRequest: DataplaneOptions['onRequest'] = (request, cost) => {
     devConsole?.record(request, cost);
     opts.onRequest?.(request, cost);
@@ -99,7 +100,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     onRequest,
     ...(opts.adminPort === undefined
       ? {}
-      : { admin: { host: opts.host, port: opts.adminPort, token: adminToken, ...(devConsole === undefined ? {} : { open: (app) => app.use(consoleRouter(devConsole)) }) } }),
+      : { admin: { host: opts.host, port: opts.adminPort, token: adminToken, ...(devConsole === undefined || consoleRouter === undefined ? {} : { open: (app) => app.use(consoleRouter(devConsole)) }) } }),
     usage: opts.usage ?? { record: (u) => logger.debug({ usage: u }, 'usage') },
   });
   const onLoad = (result: LoadResult): void => {

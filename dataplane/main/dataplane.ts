@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { UsageSink } from '../metering/usage-record.js';
 import { UsageTotals } from '../metering/usage-record.js';
-import { type AdminDeps, createAdminApp } from '../admin/admin-app.js';
+import type { AdminDeps } from '../admin/admin-app.js';
 import type { Authenticator } from '../governance/identity/authenticator.js';
 import { BudgetAdmitter } from '../governance/budget/budget-admitter.js';
 import { ExactBudgetAdmitter } from '../governance/budget/exact-budget-admitter.js';
@@ -28,8 +28,6 @@ import { EndpointPickers } from '../routing/endpoints/endpoint-pickers.js';
 import { ActiveHealthChecker } from '../routing/health/active-health.js';
 import { TargetHealth } from '../routing/health/target-health.js';
 import { Router } from '../routing/router.js';
-import { mountDebugRoute } from '../admin/debug-route.js';
-import { mountMetrics } from '../admin/metrics-route.js';
 import { TargetStats } from '../routing/target-stats.js';
 import { createPublicHandler } from '../server/public-server.js';
 import { RealtimeProxy } from '../server/realtime/realtime-proxy.js';
@@ -228,6 +226,13 @@ export class Dataplane {
     this.exactBudgets?.start();
     const admin = this.opts.admin;
     if (admin !== undefined) {
+      // Loaded only with an admin port: express and the admin routes are megabytes of heap that a
+      // data plane without one (`tollgate dev` by default) would hold for nothing.
+      const [{ createAdminApp }, { mountMetrics }, { mountDebugRoute }] = await Promise.all([
+        import('../admin/admin-app.js'),
+        import('../admin/metrics-route.js'),
+        import('../admin/debug-route.js'),
+      ]);
       const extend: AdminDeps['extend'] = (app) => {
         mountMetrics(app, this.telemetry);
         mountDebugRoute(app, { store: this.store, router: this.router, transport: this.transport, ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
