@@ -1,4 +1,5 @@
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
+import { re2 } from './re2-engine.js';
 
 /**
  * The content detectors' vocabulary, as far as it is part of the operator↔data-plane contract:
@@ -30,7 +31,7 @@ export function compileContentPattern(name: string, source: string): ContentPatt
   if (!CUSTOM_PATTERN_NAME.test(name)) return { ok: false, error: `name must match ${CUSTOM_PATTERN_NAME.source}` };
   let re: RE2JS;
   try {
-    re = RE2JS.compile(source);
+    re = re2().compile(source);
   } catch (err) {
     return { ok: false, error: `invalid RE2 pattern: ${err instanceof Error ? err.message : String(err)}` };
   }

@@ -1,4 +1,5 @@
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
+import { re2 } from './re2-engine.js';
 
 /**
  * Longest header value (in UTF-16 code units) a RegularExpression match looks at; a longer value
@@ -28,7 +29,7 @@ export type HeaderPatternResult = { ok: true; pattern: HeaderPattern } | { ok: f
 export function compileHeaderPattern(source: string): HeaderPatternResult {
   let re: RE2JS;
   try {
-    re = RE2JS.compile(source);
+    re = re2().compile(source);
   } catch (err) {
     return { ok: false, error: err instanceof Error ? err.message : String(err) };
   }
