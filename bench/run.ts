@@ -14,7 +14,7 @@ import { summariseProfile } from './lib/cpu-profile.js';
 import { type LoadSample, machineInfo, sampleLoad } from './lib/machine.js';
 import { runTool, type Service, startService, waitUntil } from './lib/proc.js';
 import { type CompileSizeResult, type ProfileResult, renderReport, type RunResult, type SystemResult } from './lib/report.js';
-import { closedLoop, constantRate, HOLD_MODEL, memory, type RateResult, streaming, streamModel, sweep, wrk } from './lib/scenarios.js';
+import { type C1Row, closedLoop, constantRate, HOLD_MODEL, interleavedC1, memory, type RateResult, streaming, streamModel, sweep, wrk } from './lib/scenarios.js';
 import { type RunningSystem, type StartContext, type SystemDef, systemsFor } from './lib/systems.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -23,12 +23,15 @@ const own = new Set<number>([process.pid]);
 const loads: LoadSample[] = [];
 let emulator: Service | undefined;
 let running: RunningSystem | undefined;
+/** Every system at once, during the interleaved c=1 run. */
+const runningAll: RunningSystem[] = [];
 
 function log(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
 async function cleanup(): Promise<void> {
+  for (const sys of runningAll.splice(0)) await sys.stop().catch(() => undefined);
   await running?.stop().catch(() => undefined);
   running = undefined;
   await emulator?.stop().catch(() => undefined);
@@ -99,7 +102,6 @@ async function measureSystem(def: SystemDef, ctx: Omit<StartContext, 'tag'>, dir
   }
   const sys = running;
   if (sys.pid !== undefined) own.add(sys.pid);
-  result.latency = await scenario(result, 'latency', () => closedLoop(cfg, sys, 1, cfg.latencySeconds));
   result.throughput = await scenario(result, 'throughput', () => closedLoop(cfg, sys, cfg.throughputConcurrency, cfg.throughputSeconds));
   result.sweep = await scenario(result, 'sweep', () => sweep(cfg, sys, result.throughput?.rps, def.id === 'direct' ? undefined : directRate));
   result.stream = await scenario(result, 'stream', () => streaming(cfg, sys));
@@ -121,6 +123,41 @@ async function measureSystem(def: SystemDef, ctx: Omit<StartContext, 'tag'>, dir
     });
   }
   return result;
+}
+
+/**
+ * Latency and TTFT at concurrency 1: every system started at once and measured interleaved, so the
+ * c=1 rows share the same seconds of the machine (a row measured alone, minutes after another, can
+ * land on a busier or quieter moment than the row it is compared with). Rows by system key.
+ */
+async function interleavedLatency(defs: SystemDef[], ctx: Omit<StartContext, 'tag'>): Promise<{ rows: Map<string, C1Row>; errors: Map<string, string>; info: RunResult['c1'] }> {
+  const rows = new Map<string, C1Row>();
+  const errors = new Map<string, string>();
+  const started: { key: string; sys: RunningSystem }[] = [];
+  log('latency at c=1: every system at once, interleaved');
+  loads.push(await sampleLoad('latency at c=1', own));
+  for (const def of defs) {
+    try {
+      def.version();
+      const sys = await def.start({ ...ctx, tag: 'c1' });
+      runningAll.push(sys);
+      if (sys.pid !== undefined) own.add(sys.pid);
+      started.push({ key: def.key, sys });
+    } catch (err) {
+      errors.set(def.key, errorText(err));
+    }
+  }
+  let info: RunResult['c1'];
+  try {
+    const res = await interleavedC1(cfg, started);
+    for (const row of res.rows) rows.set(row.name, row);
+    info = { rounds: res.rounds, block: res.block, streamBlock: res.streamBlock, streamModel: res.streamModel, seconds: res.seconds };
+  } catch (err) {
+    info = { error: errorText(err) };
+    for (const { key } of started) errors.set(key, errorText(err));
+  }
+  for (const sys of runningAll.splice(0)) await sys.stop().catch(() => undefined);
+  return { rows, errors, info };
 }
 
 async function compileBenchmark(): Promise<RunResult['compile']> {
@@ -196,7 +233,7 @@ async function main(): Promise<void> {
   const machine = machineInfo();
   loads.push(await sampleLoad('start', own));
   const upstreamPort = await startEmulator();
-  const models = ['emu', streamModel(cfg), HOLD_MODEL, 'emu-c50-i2'];
+  const models = [...new Set(['emu', streamModel(cfg), HOLD_MODEL, 'emu-c50-i2', cfg.c1StreamModel])];
   const ctx = { cfg, upstreamPort, models };
   const defs = systemsFor(cfg);
   const directDef = defs.find((d) => d.id === 'direct');
@@ -211,10 +248,15 @@ async function main(): Promise<void> {
     return r;
   };
 
+  const c1 = await interleavedLatency(defs, ctx);
   const systems: SystemResult[] = [];
   for (const def of defs) {
     log(`== ${def.label}`);
-    systems.push(await measureSystem(def, ctx, directRate));
+    const result = await measureSystem(def, ctx, directRate);
+    const row = c1.rows.get(def.key);
+    if (row !== undefined) result.latency = row;
+    else if (result.error === undefined) result.scenarioErrors.latency = c1.errors.get(def.key) ?? 'no row in the interleaved run';
+    systems.push(result);
   }
   loads.push(await sampleLoad('control plane', own));
   const compile = await compileBenchmark();
@@ -235,10 +277,12 @@ async function main(): Promise<void> {
     systems,
     compile,
     profiles,
+    c1: c1.info,
     commands: [
       'make bench   # = make build && bash bench/install.sh && taskset -c 1 node --import tsx bench/run.ts',
       cfg.quick ? 'BENCH_QUICK=1 make bench' : 'BENCH_QUICK=1 make bench   # smoke run, report under bench/results/raw/',
-      `wrk -t1 -c{1,${cfg.throughputConcurrency}} -d{${cfg.latencySeconds},${cfg.throughputSeconds}}s --timeout 10s -s bench/wrk/post.lua <url>`,
+      `loadgen c1 -target <system>|<url> … -rounds ${cfg.c1Rounds} -block ${cfg.c1Block} -stream-block ${cfg.c1StreamBlock} -stream-model ${cfg.c1StreamModel} -warm ${cfg.c1Warm}   # every system at once, interleaved`,
+      `wrk -t1 -c${cfg.throughputConcurrency} -d${cfg.throughputSeconds}s --timeout 10s -s bench/wrk/post.lua <url>`,
       `loadgen rate -url <url> -rate R -duration ${cfg.sweepSeconds}s -warmup ${cfg.sweepWarmupSeconds}s -conns 256`,
       `loadgen stream -url <url> -model ${streamModel(cfg)} -count ${cfg.streamCount} -conc ${cfg.streamConcurrency}`,
       `loadgen hold -url <url> -model ${HOLD_MODEL} -streams ${cfg.holdStreams} -hold ${cfg.holdSeconds}s -pids <gateway pids>`,

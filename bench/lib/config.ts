@@ -16,9 +16,14 @@ export interface BenchConfig {
   /** Scheduling priority (nice) for everything the harness starts: 0, or negative on a shared, busy machine. */
   nice: number;
   warmupSeconds: number;
-  latencySeconds: number;
   throughputSeconds: number;
   throughputConcurrency: number;
+  /** Interleaved c=1 (loadgen c1): rounds, requests and streams per visit, stream model, warm-up requests. */
+  c1Rounds: number;
+  c1Block: number;
+  c1StreamBlock: number;
+  c1StreamModel: string;
+  c1Warm: number;
   sweepSeconds: number;
   sweepWarmupSeconds: number;
   sweepRates: number[];
@@ -94,9 +99,13 @@ export function readConfig(env: NodeJS.ProcessEnv, repoRoot: string, now: Date):
     nice: niceValue(env.BENCH_NICE),
     clientCore: num(env, 'BENCH_CLIENT_CORE', 1),
     warmupSeconds: num(env, 'BENCH_WARMUP', quick ? 1 : 2),
-    latencySeconds: num(env, 'BENCH_LATENCY_SECONDS', quick ? 2 : 10),
     throughputSeconds: num(env, 'BENCH_THROUGHPUT_SECONDS', quick ? 2 : 10),
     throughputConcurrency: num(env, 'BENCH_THROUGHPUT_CONCURRENCY', 64),
+    c1Rounds: num(env, 'BENCH_C1_ROUNDS', quick ? 16 : 40),
+    c1Block: num(env, 'BENCH_C1_BLOCK', 26),
+    c1StreamBlock: num(env, 'BENCH_C1_STREAM_BLOCK', 11),
+    c1StreamModel: env.BENCH_C1_STREAM_MODEL ?? 'emu-c2-i5',
+    c1Warm: num(env, 'BENCH_C1_WARM', quick ? 500 : 1000),
     sweepSeconds: num(env, 'BENCH_SWEEP_SECONDS', quick ? 1.5 : 4),
     sweepWarmupSeconds: num(env, 'BENCH_SWEEP_WARMUP', quick ? 0.5 : 1),
     sweepRates: list(env, 'BENCH_SWEEP_RATES', [10, 25, 50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 16000, 20000]),

@@ -1,7 +1,7 @@
 import type { BenchConfig, SystemId } from './config.js';
 import type { ProfileSummary } from './cpu-profile.js';
 import type { LoadSample, MachineInfo } from './machine.js';
-import type { MemoryResult, StreamResult, SweepResult, WrkResult } from './scenarios.js';
+import type { C1Row, MemoryResult, StreamResult, SweepResult, WrkResult } from './scenarios.js';
 
 export interface SystemResult {
   key: string;
@@ -12,7 +12,8 @@ export interface SystemResult {
   /** Set when the system could not be installed or started: nothing else was measured. */
   error?: string;
   scenarioErrors: Record<string, string>;
-  latency?: WrkResult;
+  /** Concurrency 1, every system interleaved in one run (loadgen c1): latency and time to first token. */
+  latency?: C1Row;
   throughput?: WrkResult;
   sweep?: SweepResult;
   stream?: StreamResult;
@@ -47,6 +48,8 @@ export interface RunResult {
   systems: SystemResult[];
   compile?: { node: string; results: CompileSizeResult[] } | { error: string };
   profiles: ProfileResult[];
+  /** How the interleaved c=1 run went (samples, duration); the rows are on each system. */
+  c1?: { rounds: number; block: number; streamBlock: number; streamModel: string; seconds: number } | { error: string };
   commands: string[];
 }
 
@@ -80,8 +83,12 @@ function why(s: SystemResult, scenario: string): string {
 export interface Derived {
   addedP50Us?: number;
   addedP99Us?: number;
+  /** Time to the first token at c=1 (interleaved run), minus direct's. */
   addedTtftP50Us?: number;
   addedTtftP99Us?: number;
+  /** Time to the first token in the streaming scenario (several streams at once), minus direct's. */
+  streamAddedTtftP50Us?: number;
+  streamAddedTtftP99Us?: number;
   addedChunkDelayP50Us?: number;
   addedChunkDelayP99Us?: number;
   rssStreamsKiB?: number;
@@ -92,10 +99,14 @@ export function derive(s: SystemResult, direct: SystemResult | undefined): Deriv
   if (s.latency !== undefined && direct?.latency !== undefined) {
     d.addedP50Us = s.latency.latencyUs.p50 - direct.latency.latencyUs.p50;
     d.addedP99Us = s.latency.latencyUs.p99 - direct.latency.latencyUs.p99;
+    if (s.latency.ttftUs.count !== undefined && s.latency.ttftUs.count > 0) {
+      d.addedTtftP50Us = s.latency.ttftUs.p50 - direct.latency.ttftUs.p50;
+      d.addedTtftP99Us = s.latency.ttftUs.p99 - direct.latency.ttftUs.p99;
+    }
   }
   if (s.stream !== undefined && direct?.stream !== undefined && s.stream.ttftUs.count !== undefined && s.stream.ttftUs.count > 0) {
-    d.addedTtftP50Us = s.stream.ttftUs.p50 - direct.stream.ttftUs.p50;
-    d.addedTtftP99Us = s.stream.ttftUs.p99 - direct.stream.ttftUs.p99;
+    d.streamAddedTtftP50Us = s.stream.ttftUs.p50 - direct.stream.ttftUs.p50;
+    d.streamAddedTtftP99Us = s.stream.ttftUs.p99 - direct.stream.ttftUs.p99;
     d.addedChunkDelayP50Us = s.stream.chunkDelayUs.p50 - direct.stream.chunkDelayUs.p50;
     d.addedChunkDelayP99Us = s.stream.chunkDelayUs.p99 - direct.stream.chunkDelayUs.p99;
   }
@@ -174,17 +185,89 @@ function targets(r: RunResult, cfg: BenchConfig): string {
   return table(['Target (issue 8)', 'Goal', 'This run (Tollgate, governance off unless stated)', 'Verdict'], rows);
 }
 
+/** Per round of the interleaved run: a system's median minus the Node floor's in the same round. */
+function perRound(a: number[] | undefined, floor: number[] | undefined): number[] {
+  if (a === undefined || floor === undefined) return [];
+  return a.slice(0, floor.length).map((v, i) => v - (floor[i] as number));
+}
+
+/** "+0.210 ms (rounds +0.150 … +0.290)": the whole run's difference and how far single rounds strayed. */
+function overFloor(all: number | undefined, rounds: number[]): string {
+  if (all === undefined || !Number.isFinite(all)) return '–';
+  if (rounds.length < 4) return `${signedMs(all)} ms`;
+  const s = [...rounds].sort((x, y) => x - y);
+  const q = (f: number): number => s[Math.min(s.length - 1, Math.floor(f * s.length))] as number;
+  return `${signedMs(all)} ms (rounds: middle half ${signedMs(q(0.25))} … ${signedMs(q(0.75))})`;
+}
+
 function latencyTable(r: RunResult): string {
   const direct = r.systems.find((s) => s.id === 'direct');
+  const floor = r.systems.find((s) => s.id === 'node-floor')?.latency;
   return table(
-    ['System', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'added p50 ms', 'added p99 ms', 'req/s (c=1)', 'errors'],
+    ['System', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'added p50 ms', 'added p99 ms', 'TTFT p50 / p99 ms', 'added TTFT p50 ms', 'p50 over the Node floor', 'TTFT over the Node floor', 'samples'],
     r.systems.map((s) => {
       const l = s.latency;
-      if (l === undefined) return [s.label, why(s, 'latency'), '', '', '', '', '', '', ''];
+      if (l === undefined) return [s.label, why(s, 'latency'), '', '', '', '', '', '', '', '', '', ''];
       const d = derive(s, direct);
-      return [s.label, ms(l.latencyUs.p50), ms(l.latencyUs.p90), ms(l.latencyUs.p99), ms(l.latencyUs.p999), signedMs(d.addedP50Us), signedMs(d.addedP99Us), int(l.rps), String(l.errors + l.non2xx)];
+      const over = floor === undefined || s.id === 'direct' || s.id === 'node-floor';
+      return [
+        s.label,
+        ms(l.latencyUs.p50),
+        ms(l.latencyUs.p90),
+        ms(l.latencyUs.p99),
+        ms(l.latencyUs.p999),
+        signedMs(d.addedP50Us),
+        signedMs(d.addedP99Us),
+        `${ms(l.ttftUs.p50)} / ${ms(l.ttftUs.p99)}`,
+        signedMs(d.addedTtftP50Us),
+        over ? '–' : overFloor(l.latencyUs.p50 - floor.latencyUs.p50, perRound(l.roundP50Us, floor.roundP50Us)),
+        over ? '–' : overFloor(l.ttftUs.p50 - floor.ttftUs.p50, perRound(l.roundTtftP50Us, floor.roundTtftP50Us)),
+        `${l.latencyUs.count ?? 0} / ${l.ttftUs.count ?? 0}`,
+      ];
     }),
   );
+}
+
+/** Issue 15's targets, each against the Node floor row of the same run. */
+function issue15Targets(r: RunResult, cfg: BenchConfig): string {
+  const floor = r.systems.find((s) => s.id === 'node-floor');
+  const off = r.systems.find((s) => s.key === 'tollgate-off');
+  const on = r.systems.find((s) => s.key === 'tollgate-on');
+  const direct = r.systems.find((s) => s.id === 'direct');
+  if (floor === undefined || off === undefined) return '_Needs the Node floor and the governance-off Tollgate row._';
+  const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? 'met' : '**not met**');
+  const share = (t: SystemResult | undefined): number | undefined =>
+    t?.throughput === undefined || floor.throughput === undefined ? undefined : t.throughput.rps / floor.throughput.rps;
+  const pct = (v: number | undefined): string => (v === undefined ? '–' : `${(v * 100).toFixed(1)} % (${int(off.throughput?.rps)} vs ${int(floor.throughput?.rps)} req/s)`);
+  const fl = floor.latency;
+  const tl = off.latency;
+  const p50Over = fl === undefined || tl === undefined ? undefined : tl.latencyUs.p50 - fl.latencyUs.p50;
+  const ttftOver = fl === undefined || tl === undefined || (tl.ttftUs.count ?? 0) === 0 ? undefined : tl.ttftUs.p50 - fl.ttftUs.p50;
+  const t = derive(off, direct);
+  const coalesced =
+    off.stream === undefined || direct?.stream === undefined || t.addedChunkDelayP99Us === undefined
+      ? undefined
+      : off.stream.streamsWithAllChunks === off.stream.streams && off.stream.coalescedChunks <= direct.stream.coalescedChunks && t.addedChunkDelayP99Us < (off.stream.intervalMs * 1000) / 2;
+  const onShare = share(on);
+  const rows: string[][] = [
+    ['Governance off: share of the Node floor\'s req/s at c=64', '≥ 60 %', pct(share(off)), verdict(share(off) === undefined ? undefined : (share(off) as number) >= 0.6)],
+    [
+      'Governance on: share of the Node floor\'s req/s at c=64',
+      '≥ 45 %',
+      onShare === undefined ? '–' : `${(onShare * 100).toFixed(1)} % (${int(on?.throughput?.rps)} req/s)`,
+      verdict(onShare === undefined ? undefined : onShare >= 0.45),
+    ],
+    ['Added p50 at c=1 over the Node floor (governance off)', '≤ 0.25 ms', overFloor(p50Over, perRound(tl?.roundP50Us, fl?.roundP50Us)), verdict(p50Over === undefined ? undefined : p50Over <= 250)],
+    ['Added time to first token over the Node floor (c=1, governance off)', '≤ 0.5 ms', overFloor(ttftOver, perRound(tl?.roundTtftP50Us, fl?.roundTtftP50Us)), verdict(ttftOver === undefined ? undefined : ttftOver <= 500)],
+    [
+      `RSS with ${cfg.holdStreams.toLocaleString('en-US')} open streams`,
+      '≤ 150 MiB',
+      t.rssStreamsKiB === undefined ? '–' : `${mib(t.rssStreamsKiB)} MiB`,
+      verdict(t.rssStreamsKiB === undefined || cfg.holdStreams < 1000 ? undefined : t.rssStreamsKiB / 1024 <= 150),
+    ],
+    ['Chunk timing preserved', 'no more chunks delivered together than direct', off.stream === undefined ? '–' : `${off.stream.coalescedChunks} (direct ${direct?.stream?.coalescedChunks ?? '–'})`, verdict(coalesced)],
+  ];
+  return table(['Target (issue 15)', 'Goal', 'This run', 'Verdict'], rows);
 }
 
 function throughputTable(r: RunResult): string {
@@ -243,8 +326,8 @@ function streamTable(r: RunResult): string {
         s.label,
         ms(st.ttftUs.p50),
         ms(st.ttftUs.p99),
-        signedMs(d.addedTtftP50Us),
-        signedMs(d.addedTtftP99Us),
+        signedMs(d.streamAddedTtftP50Us),
+        signedMs(d.streamAddedTtftP99Us),
         `${ms(st.chunkDelayUs.p50)} / ${ms(st.chunkDelayUs.p99)}`,
         `${signedMs(d.addedChunkDelayP50Us)} / ${signedMs(d.addedChunkDelayP99Us)}`,
         `${ms(st.gapUs.p50, 2)} (${ms(st.gapUs.min, 2)}–${ms(st.gapUs.p99, 2)})`,
@@ -298,8 +381,8 @@ function ratioTables(r: RunResult): string {
     );
     row('Throughput at c=64 (higher is better)', (p) => ratio(tg.throughput?.rps, p.throughput?.rps));
     row('Highest rate with added p99 < budget (higher is better)', (p) => (p.id === 'direct' ? '–' : ratio(tg.sweep?.maxRate, p.sweep?.maxRate)));
-    row('Added TTFT p50 (lower is better; vs direct: total)', (p) =>
-      p.id === 'direct' ? ratio(tg.stream?.ttftUs.p50, p.stream?.ttftUs.p50) : addedRatio(t.addedTtftP50Us, derive(p, direct).addedTtftP50Us),
+    row('Added TTFT p50 at c=1 (lower is better; vs direct: total)', (p) =>
+      p.id === 'direct' ? ratio(tg.latency?.ttftUs.p50, p.latency?.ttftUs.p50) : addedRatio(t.addedTtftP50Us, derive(p, direct).addedTtftP50Us),
     );
     row('RSS with open streams (lower is better)', (p) => (p.id === 'direct' ? '–' : ratio(t.rssStreamsKiB, derive(p, direct).rssStreamsKiB)));
     out.push(`**${tg.label}** vs …\n\n${table(['Metric', ...peers.map((p) => p.label)], rows)}`);
@@ -358,6 +441,13 @@ function profileSection(r: RunResult): string {
     .join('\n\n');
 }
 
+function c1Method(r: RunResult): string {
+  const c = r.c1;
+  if (c === undefined) return '_Not run._';
+  if ('error' in c) return `Failed: ${c.error}`;
+  return `All systems run at once; one client (\`loadgen c1\`, a raw kept-alive socket per system, on the client core) visits them in turn, ${c.rounds} rounds, in a fresh (seeded) random order every round and after a 30 ms pause (so what one system leaves running on the shared gateway core does not always fall on the same neighbour). A visit is ${c.block} non-streaming requests back to back (a closed loop at concurrency 1, as wrk -c1 runs it: work a system leaves for after its answer delays its next request), then ${c.streamBlock} streams of \`${c.streamModel}\` back to back; the first request and the first stream of each visit are not counted (they pay for switching from the previous system). ${c.seconds.toFixed(0)} s in all. Whatever else the machine does in a given second falls on every row alike. "Added" = minus direct's percentile; "over the Node floor" = minus the floor's, with the middle half of the per-round differences (each round's median minus the floor's in the same round): how much one short run could have swung. TTFT = request sent → first content chunk read.`;
+}
+
 export function renderReport(r: RunResult, cfg: BenchConfig): string {
   const m = r.machine;
   const minutes = (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 60000;
@@ -390,9 +480,13 @@ ${table(
 
 ${targets(r, cfg)}
 
-## Added latency at concurrency 1 (wrk, 1 connection, ${cfg.latencySeconds} s after ${cfg.warmupSeconds} s warm-up)
+## Targets from issue 15, against the Node floor of this run (reported, not asserted)
 
-"Added" = the system's percentile minus direct's percentile in the same run.
+${issue15Targets(r, cfg)}
+
+## Latency and time to first token at concurrency 1 (every system interleaved)
+
+${c1Method(r)}
 
 ${latencyTable(r)}
 

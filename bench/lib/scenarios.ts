@@ -59,6 +59,25 @@ export interface StreamResult {
   jitterUs: Percentiles;
 }
 
+/** One system's row of the interleaved c=1 run (loadgen c1). */
+export interface C1Row {
+  name: string;
+  latencyUs: Percentiles;
+  ttftUs: Percentiles;
+  /** Median of each round's visit: the round-to-round swing. */
+  roundP50Us: number[];
+  roundTtftP50Us: number[];
+}
+
+export interface C1Result {
+  rounds: number;
+  block: number;
+  streamBlock: number;
+  streamModel: string;
+  seconds: number;
+  rows: C1Row[];
+}
+
 export interface HoldResult {
   requested: number;
   opened: number;
@@ -158,6 +177,19 @@ export async function closedLoop(cfg: BenchConfig, sys: RunningSystem, concurren
   if (r.requests === 0) throw new Error('no request completed');
   if ((r.errors + r.non2xx) / r.requests > 0.01) throw new Error(`${r.errors} socket errors and ${r.non2xx} non-2xx answers of ${r.requests} requests`);
   return r;
+}
+
+/**
+ * Latency and TTFT at concurrency 1 of every system at once, interleaved (loadgen c1): each round
+ * visits every system in turn, the order rotated per round; a visit is a block of requests back to
+ * back on one kept-alive connection, then a block of streams (the first of each not counted).
+ */
+export async function interleavedC1(cfg: BenchConfig, systems: { key: string; sys: RunningSystem }[]): Promise<C1Result> {
+  const args = systems.flatMap(({ key, sys }) => ['-target', [key, sys.url, ...sys.headers].join('|')]);
+  args.push('-rounds', String(cfg.c1Rounds), '-block', String(cfg.c1Block), '-stream-block', String(cfg.c1StreamBlock), '-stream-model', cfg.c1StreamModel, '-warm', String(cfg.c1Warm));
+  const res = await runTool(tool(cfg, 'loadgen'), ['c1', ...args], { core: cfg.clientCore, nice: cfg.nice, timeoutMs: 11 * 60_000 });
+  if (res.timedOut) throw new Error('loadgen c1: timed out');
+  return parseJson<C1Result>('loadgen c1', res.stdout, res.stderr);
 }
 
 export async function constantRate(cfg: BenchConfig, sys: RunningSystem, rate: number): Promise<RateResult> {

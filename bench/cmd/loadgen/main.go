@@ -6,6 +6,7 @@
 //	loadgen closed -url U -conc 64 -duration 5s
 //	loadgen stream -url U -model emu-c20-i10 -count 200 -conc 4 -interval 10ms
 //	loadgen hold   -url U -model emu-c300-i100 -streams 1000 -pids 123,456
+//	loadgen c1     -target 'name|URL[|Header: v]...' -target ... -rounds 40 -block 25
 //
 // Every mode is bounded in time and count, and only talks to loopback addresses.
 package main
@@ -734,7 +735,7 @@ func runHold(args []string) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fatal("usage: loadgen rate|closed|stream|hold [flags]")
+		fatal("usage: loadgen rate|closed|stream|hold|c1 [flags]")
 	}
 	// A hard stop, whatever the mode: nothing here runs longer than ten minutes.
 	time.AfterFunc(10*time.Minute, func() { fatal("ran longer than ten minutes; giving up") })
@@ -747,6 +748,8 @@ func main() {
 		runStream(os.Args[2:])
 	case "hold":
 		runHold(os.Args[2:])
+	case "c1":
+		runC1(os.Args[2:])
 	default:
 		fatal("unknown mode %q", os.Args[1])
 	}
