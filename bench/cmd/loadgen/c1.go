@@ -184,6 +184,7 @@ func runC1(args []string) {
 	warm := fs.Int("warm", 1000, "unmeasured requests per target first, back to back (and a tenth as many streams): JIT warm-up")
 	skip := fs.Int("skip", 1, "requests and streams not counted at the start of each visit")
 	gap := fs.Duration("gap", 30*time.Millisecond, "pause after each visit, so work a system deferred (timers, log batches) does not fall into the next one's")
+	think := fs.Duration("think", 0, "pause between the requests of a visit (0: back to back, a closed loop at c=1)")
 	seed := fs.Int64("seed", 1, "seed of the per-round visiting order")
 	timeout := fs.Duration("timeout", 10*time.Second, "per-request timeout")
 	_ = fs.Parse(args)
@@ -227,6 +228,9 @@ func runC1(args []string) {
 			req := t.requestBytes(*model, false)
 			var these []float64
 			for j := 0; j < *block; j++ {
+				if j > 0 && *think > 0 {
+					time.Sleep(*think)
+				}
 				_, total, err := t.send(req, false, *timeout)
 				if err != nil {
 					fatal("%v", err)
@@ -245,6 +249,9 @@ func runC1(args []string) {
 			sreq := t.requestBytes(*streamModel, true)
 			var firsts []float64
 			for j := 0; j < *streamBlock; j++ {
+				if j > 0 && *think > 0 {
+					time.Sleep(*think)
+				}
 				first, _, err := t.send(sreq, true, *timeout)
 				if err != nil {
 					fatal("%v", err)
