@@ -1,5 +1,6 @@
 import type { AnthropicSettings } from './anthropic-settings.js';
 import { assistantToolCalls } from '../shared/assistant-tool-calls.js';
+import { contentParts, type PartWriter } from '../shared/content-parts.js';
 import { base64DataUri } from '../shared/data-uri.js';
 import { functionTools } from '../shared/function-tools.js';
 import { isObject } from '../shared/json-guards.js';
@@ -28,18 +29,11 @@ export function imageBlock(url: string, param: string): AnthropicImageBlock {
   throw new RequestTranslationError('image_url.url must be a data: URI or an http(s) URL', param);
 }
 
+const BLOCKS: PartWriter<AnthropicTextBlock | AnthropicImageBlock> = { text: (text) => ({ type: 'text', text }), image: imageBlock };
+
 /** OpenAI content (string or parts) → Anthropic blocks; only text and images are representable. */
 function contentBlocks(content: unknown, param: string): (AnthropicTextBlock | AnthropicImageBlock)[] {
-  if (content === null || content === undefined) return [];
-  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
-  if (!Array.isArray(content)) throw new RequestTranslationError('content must be a string or an array of parts', param);
-  return content.map((part: unknown, i): AnthropicTextBlock | AnthropicImageBlock => {
-    const p = isObject(part) ? part : {};
-    if (p.type === 'text' && typeof p.text === 'string') return { type: 'text', text: p.text };
-    if (p.type === 'refusal' && typeof p.refusal === 'string') return { type: 'text', text: p.refusal };
-    if (p.type === 'image_url' && isObject(p.image_url) && typeof p.image_url.url === 'string') return imageBlock(p.image_url.url, `${param}.${i}`);
-    throw new RequestTranslationError(`content part type ${String(p.type)} is not supported by this provider`, `${param}.${i}`);
-  });
+  return contentParts(content, param, BLOCKS);
 }
 
 function textOf(content: unknown, param: string): string {

@@ -1,4 +1,4 @@
-import { count } from '../shared/json-guards.js';
+import { usageWithCacheInPrompt } from '../shared/cache-usage.js';
 import { finishWithJsonTool } from '../shared/json-response-tool.js';
 import { toOpenAiUsage } from '../shared/openai-usage.js';
 import type { JsonObject, Usage } from '../../core/canonical.js';
@@ -23,11 +23,7 @@ export function finishReasonFrom(stop: AnthropicStopReason | string | null | und
 
 /** Anthropic counts uncached input only; OpenAI semantics put cache reads and writes inside the prompt. */
 export function usageFromAnthropic(u: Partial<AnthropicUsage> | undefined): Usage {
-  const cacheRead = count(u?.cache_read_input_tokens);
-  const cacheWrite = count(u?.cache_creation_input_tokens);
-  const usage: Usage = { inputTokens: count(u?.input_tokens) + cacheWrite + cacheRead, outputTokens: count(u?.output_tokens), cachedInputTokens: cacheRead };
-  if (cacheWrite > 0) usage.cacheWriteTokens = cacheWrite;
-  return usage;
+  return usageWithCacheInPrompt({ uncachedInput: u?.input_tokens, output: u?.output_tokens, cacheRead: u?.cache_read_input_tokens, cacheWrite: u?.cache_creation_input_tokens });
 }
 
 /**

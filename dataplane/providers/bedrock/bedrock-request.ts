@@ -1,4 +1,5 @@
 import { assistantToolCalls } from '../shared/assistant-tool-calls.js';
+import { contentParts, type PartWriter } from '../shared/content-parts.js';
 import { base64DataUri } from '../shared/data-uri.js';
 import { type FunctionTool, functionTools } from '../shared/function-tools.js';
 import { isObject } from '../shared/json-guards.js';
@@ -21,17 +22,10 @@ function imageBlock(url: string, param: string): BedrockContentBlock {
   return { image: { format, source: { bytes: data.data } } };
 }
 
+const BLOCKS: PartWriter<BedrockContentBlock> = { text: (text) => ({ text }), image: imageBlock };
+
 function blocks(content: unknown, param: string): BedrockContentBlock[] {
-  if (content === null || content === undefined) return [];
-  if (typeof content === 'string') return content === '' ? [] : [{ text: content }];
-  if (!Array.isArray(content)) throw new RequestTranslationError('content must be a string or an array of parts', param);
-  return content.map((part: unknown, i): BedrockContentBlock => {
-    const p = isObject(part) ? part : {};
-    if (p.type === 'text' && typeof p.text === 'string') return { text: p.text };
-    if (p.type === 'refusal' && typeof p.refusal === 'string') return { text: p.refusal };
-    if (p.type === 'image_url' && isObject(p.image_url) && typeof p.image_url.url === 'string') return imageBlock(p.image_url.url, `${param}.${i}`);
-    throw new RequestTranslationError(`content part type ${String(p.type)} is not supported by this provider`, `${param}.${i}`);
-  });
+  return contentParts(content, param, BLOCKS);
 }
 
 function push(messages: BedrockMessage[], role: 'user' | 'assistant', content: BedrockContentBlock[]): void {

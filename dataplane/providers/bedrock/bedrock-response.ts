@@ -1,4 +1,4 @@
-import { count } from '../shared/json-guards.js';
+import { usageWithCacheInPrompt } from '../shared/cache-usage.js';
 import { finishWithJsonTool, jsonToolOf } from '../shared/json-response-tool.js';
 import { toOpenAiUsage } from '../shared/openai-usage.js';
 import { stopSequences } from '../shared/stop-sequences.js';
@@ -22,11 +22,7 @@ export function finishReasonFrom(stop: string | undefined): 'stop' | 'length' | 
 
 /** inputTokens counts uncached input only; OpenAI semantics include cache reads and writes in the prompt. */
 export function usageFromBedrock(u: BedrockUsage | undefined): Usage {
-  const cacheRead = count(u?.cacheReadInputTokens);
-  const cacheWrite = count(u?.cacheWriteInputTokens);
-  const usage: Usage = { inputTokens: count(u?.inputTokens) + cacheRead + cacheWrite, outputTokens: count(u?.outputTokens), cachedInputTokens: cacheRead };
-  if (cacheWrite > 0) usage.cacheWriteTokens = cacheWrite;
-  return usage;
+  return usageWithCacheInPrompt({ uncachedInput: u?.inputTokens, output: u?.outputTokens, cacheRead: u?.cacheReadInputTokens, cacheWrite: u?.cacheWriteInputTokens });
 }
 
 /** What reading a response needs to know of the request. */

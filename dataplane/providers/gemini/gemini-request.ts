@@ -1,4 +1,5 @@
 import { assistantToolCalls } from '../shared/assistant-tool-calls.js';
+import { contentParts, type PartWriter } from '../shared/content-parts.js';
 import { base64DataUri } from '../shared/data-uri.js';
 import { functionTools } from '../shared/function-tools.js';
 import { isObject } from '../shared/json-guards.js';
@@ -21,20 +22,14 @@ function imagePart(url: string, param: string): GeminiPart {
   throw new RequestTranslationError('image_url.url must be a data: URI or an http(s)/gs URL', param);
 }
 
+const PARTS: PartWriter<GeminiPart> = {
+  text: (text) => ({ text }),
+  image: imagePart,
+  audio: (data, format) => ({ inlineData: { mimeType: `audio/${format}`, data } }),
+};
+
 function parts(content: unknown, param: string): GeminiPart[] {
-  if (content === null || content === undefined) return [];
-  if (typeof content === 'string') return content === '' ? [] : [{ text: content }];
-  if (!Array.isArray(content)) throw new RequestTranslationError('content must be a string or an array of parts', param);
-  return content.map((part: unknown, i): GeminiPart => {
-    const p = isObject(part) ? part : {};
-    if (p.type === 'text' && typeof p.text === 'string') return { text: p.text };
-    if (p.type === 'refusal' && typeof p.refusal === 'string') return { text: p.refusal };
-    if (p.type === 'image_url' && isObject(p.image_url) && typeof p.image_url.url === 'string') return imagePart(p.image_url.url, `${param}.${i}`);
-    if (p.type === 'input_audio' && isObject(p.input_audio) && typeof p.input_audio.data === 'string') {
-      return { inlineData: { mimeType: `audio/${String(p.input_audio.format ?? 'wav')}`, data: p.input_audio.data } };
-    }
-    throw new RequestTranslationError(`content part type ${String(p.type)} is not supported by this provider`, `${param}.${i}`);
-  });
+  return contentParts(content, param, PARTS);
 }
 
 /** JSON Schema → the OpenAPI subset Gemini accepts: unsupported keywords dropped, `type: [x, "null"]` → nullable. */
