@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isTimeZone } from '../../dataplane/config/budget-period.js';
-import { ConditionsSchema, ObjectMetaSchema, PositiveDurationSchema, ObservedGenerationSchema, withRules } from './common.js';
+import { ConditionsSchema, PositiveDurationSchema, ObservedGenerationSchema, withRules, objectSchema } from './common.js';
 import { subjectsSchema } from './subjects.js';
 
 export const BudgetSpecSchema = withRules(
@@ -77,12 +77,6 @@ export const BudgetStatusSchema = z.strictObject({
     .describe('Rolling windows: spend per time bucket inside the window.'),
 }).describe('Spend in the current period, as the operator last persisted it.');
 
-export const BudgetSchema = z.looseObject({
-  apiVersion: z.literal('tollgate.dev/v1alpha1'),
-  kind: z.literal('Budget'),
-  metadata: ObjectMetaSchema,
-  spec: BudgetSpecSchema,
-  status: BudgetStatusSchema.optional(),
-});
+export const BudgetSchema = objectSchema('Budget', BudgetSpecSchema, BudgetStatusSchema);
 export type Budget = z.infer<typeof BudgetSchema>;
 export type BudgetSpec = z.infer<typeof BudgetSpecSchema>;

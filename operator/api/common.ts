@@ -4,7 +4,7 @@ import { durationToMs } from './duration.js';
 /** API group and version shared by every Tollgate CRD. */
 export const GROUP = 'tollgate.dev';
 export const VERSION = 'v1alpha1';
-export const API_VERSION = `${GROUP}/${VERSION}`;
+export const API_VERSION = `${GROUP}/${VERSION}` as const;
 
 /** A subset of Kubernetes ObjectMeta: what compile reads. Unknown fields pass through. */
 export const ObjectMetaSchema = z.looseObject({
@@ -18,6 +18,14 @@ export const ObjectMetaSchema = z.looseObject({
   annotations: z.record(z.string(), z.string()).optional(),
 });
 export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
+
+/**
+ * A Tollgate object as the API server holds it: its kind, metadata, spec, and the status the
+ * operator writes (absent until it has). Unknown fields pass through.
+ */
+export function objectSchema<const K extends string, Spec extends z.ZodType, Status extends z.ZodType>(kind: K, spec: Spec, status: Status) {
+  return z.looseObject({ apiVersion: z.literal(API_VERSION), kind: z.literal(kind), metadata: ObjectMetaSchema, spec, status: status.optional() });
+}
 
 /**
  * Gateway API Duration: a Go-style duration restricted to h, m, s and ms, e.g. "30s", "1m30s", "250ms".

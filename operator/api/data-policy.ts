@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BUILTIN_DETECTORS, CUSTOM_PATTERN_NAME, MAX_CUSTOM_PATTERNS } from '../../dataplane/config/content-detectors.js';
 import { CAPTURE_MODES, CAPTURE_OPT_OUT_HEADER } from '../../dataplane/config/data-policy-config.js';
-import { ConditionsSchema, ObjectMetaSchema, ObservedGenerationSchema, PositiveDurationSchema, withRules } from './common.js';
+import { ConditionsSchema, ObservedGenerationSchema, PositiveDurationSchema, withRules, objectSchema } from './common.js';
 import { durationToMs } from './duration.js';
 import { subjectsSchema } from './subjects.js';
 
@@ -179,12 +179,6 @@ export const DataPolicyStatusSchema = z
   .describe('Whether the policy is accepted, conflicts, whether its destinations are ready, and what retention did.');
 export type DataPolicyStatus = z.infer<typeof DataPolicyStatusSchema>;
 
-export const DataPolicySchema = z.looseObject({
-  apiVersion: z.literal('tollgate.dev/v1alpha1'),
-  kind: z.literal('DataPolicy'),
-  metadata: ObjectMetaSchema,
-  spec: DataPolicySpecSchema,
-  status: DataPolicyStatusSchema.optional(),
-});
+export const DataPolicySchema = objectSchema('DataPolicy', DataPolicySpecSchema, DataPolicyStatusSchema);
 export type DataPolicy = z.infer<typeof DataPolicySchema>;
 export type DataPolicySpec = z.infer<typeof DataPolicySpecSchema>;

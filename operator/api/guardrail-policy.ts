@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConditionsSchema, ObjectMetaSchema, ObservedGenerationSchema, PositiveDurationSchema, withRules } from './common.js';
+import { ConditionsSchema, ObservedGenerationSchema, PositiveDurationSchema, withRules, objectSchema } from './common.js';
 import { subjectsSchema } from './subjects.js';
 import { durationToMs } from './duration.js';
 import { BUILTIN_DETECTORS, compileContentPattern, MAX_CUSTOM_PATTERNS } from '../../dataplane/config/content-detectors.js';
@@ -167,13 +167,7 @@ export const GuardrailPolicyStatusSchema = z
   })
   .describe('Whether the policy is accepted and in force.');
 
-export const GuardrailPolicySchema = z.looseObject({
-  apiVersion: z.literal('tollgate.dev/v1alpha1'),
-  kind: z.literal('GuardrailPolicy'),
-  metadata: ObjectMetaSchema,
-  spec: GuardrailPolicySpecSchema,
-  status: GuardrailPolicyStatusSchema.optional(),
-});
+export const GuardrailPolicySchema = objectSchema('GuardrailPolicy', GuardrailPolicySpecSchema, GuardrailPolicyStatusSchema);
 export type GuardrailPolicy = z.infer<typeof GuardrailPolicySchema>;
 export type GuardrailPolicySpec = z.infer<typeof GuardrailPolicySpecSchema>;
 export type GuardrailRule = z.infer<typeof GuardrailRuleSchema>;

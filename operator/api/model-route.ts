@@ -6,7 +6,7 @@ import {
   PositiveDurationSchema,
   LabelSelectorSchema,
   NamespacesFromSchema,
-  ObjectMetaSchema,
+  objectSchema,
   ObservedGenerationSchema,
   ServiceAccountRefSchema,
   SpecHistorySchema,
@@ -395,12 +395,6 @@ export const ModelRouteStatusSchema = z
   })
   .describe('State of the ModelRoute as the operator last saw it.');
 
-export const ModelRouteSchema = z.looseObject({
-  apiVersion: z.literal('tollgate.dev/v1alpha1'),
-  kind: z.literal('ModelRoute'),
-  metadata: ObjectMetaSchema,
-  spec: ModelRouteSpecSchema,
-  status: ModelRouteStatusSchema.optional(),
-});
+export const ModelRouteSchema = objectSchema('ModelRoute', ModelRouteSpecSchema, ModelRouteStatusSchema);
 export type ModelRoute = z.infer<typeof ModelRouteSchema>;
 export type ModelRouteSpec = z.infer<typeof ModelRouteSpecSchema>;

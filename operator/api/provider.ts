@@ -7,7 +7,7 @@ import {
   NamespacesFromSchema,
   ObservedGenerationSchema,
   withRules,
-  ObjectMetaSchema,
+  objectSchema,
   SecretKeySelectorSchema,
   SpecHistorySchema,
 } from './common.js';
@@ -345,12 +345,6 @@ export const ProviderStatusSchema = z
   })
   .describe('State of the Provider as the operator last saw it.');
 
-export const ProviderSchema = z.looseObject({
-  apiVersion: z.literal('tollgate.dev/v1alpha1'),
-  kind: z.literal('Provider'),
-  metadata: ObjectMetaSchema,
-  spec: ProviderSpecSchema,
-  status: ProviderStatusSchema.optional(),
-});
+export const ProviderSchema = objectSchema('Provider', ProviderSpecSchema, ProviderStatusSchema);
 export type Provider = z.infer<typeof ProviderSchema>;
 export type ProviderSpec = z.infer<typeof ProviderSpecSchema>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { OUTCOME_CLASSES } from '../../dataplane/config/request-usage.js';
-import { ObjectMetaSchema } from './common.js';
+import { objectSchema } from './common.js';
 
 /**
  * Upper bounds (ms) of the latency and time-to-first-token histogram buckets; the last bucket is
@@ -88,11 +88,5 @@ export type UsageReportStatus = z.infer<typeof UsageReportStatusSchema>;
 /** Written only by the operator: there is nothing to set. */
 export const UsageReportSpecSchema = z.strictObject({}).describe('Empty: a UsageReport is written by the operator and has only status.');
 
-export const UsageReportSchema = z.looseObject({
-  apiVersion: z.literal('tollgate.dev/v1alpha1'),
-  kind: z.literal('UsageReport'),
-  metadata: ObjectMetaSchema,
-  spec: UsageReportSpecSchema.optional(),
-  status: UsageReportStatusSchema.optional(),
-});
+export const UsageReportSchema = objectSchema('UsageReport', UsageReportSpecSchema.optional(), UsageReportStatusSchema);
 export type UsageReport = z.infer<typeof UsageReportSchema>;
