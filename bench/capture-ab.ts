@@ -17,6 +17,9 @@
  * budget, tracing); CAPTURE_AB_MODE=sequential runs A and B one after the other (64 connections each)
  * instead of at once; CAPTURE_AB_CAPTURE='{ mode: Metadata, sampleRate: 1 }' changes B's capture block;
  * CAPTURE_AB_PROFILE=1 adds --cpu-prof to both and prints where their time went (B's capture worker thread writes a profile of its own);
+ * CAPTURE_AB_WARMUP=<seconds> loads both that long before each measured window (default 2; B's extra code, the
+ * capture worker's included, takes longer than A's to be optimised, so short windows include that JIT work);
+ * CAPTURE_AB_NODE_ARGS='--trace-gc' adds node flags to both gateways (their output is in each one's tollgate.log);
  * CAPTURE_AB_GATEWAY_CORES=0,1 runs both gateways on those cores instead of the gateway core alone (the
  * client, emulator and bucket stay on theirs): with one core, B's capture worker thread competes with its
  * request thread; with two it can use the client core's idle time. TOLLGATE_CAPTURE_WORKER=off passes
@@ -38,6 +41,8 @@ const [roundsArg, secondsArg] = process.argv.slice(2);
 const rounds = Number(roundsArg ?? 5);
 const seconds = Number(secondsArg ?? 10);
 const profile = process.env.CAPTURE_AB_PROFILE === '1';
+// Load before each measured window: short by default; longer to see capture's cost once both gateways' JIT has settled.
+const warmupSeconds = Number(process.env.CAPTURE_AB_WARMUP ?? 2);
 const sequential = process.env.CAPTURE_AB_MODE === 'sequential';
 // B's capture block (to take the cost apart: mode Metadata, sampleRate 0, ...).
 const captureSpec = process.env.CAPTURE_AB_CAPTURE ?? '{ mode: Redacted, sampleRate: 1 }';
@@ -90,6 +95,33 @@ function cpuTicks(pid: number | undefined): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** utime + stime per thread of a process, in clock ticks, by thread id. */
+function threadTicks(pid: number | undefined): Map<number, number> {
+  const out = new Map<number, number>();
+  if (pid === undefined) return out;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // the thread ended
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU µs per request by thread over a window: the request (main) thread, the busiest other thread
+ * (in B the capture worker), and all the others (V8's GC helpers, libuv's pool: gzip).
+ */
+function threadSplit(pid: number | undefined, before: Map<number, number>, after: Map<number, number>, requests: number): { main: number; busiest: number; rest: number } {
+  const per = (ticks: number): number => (ticks * 10_000) / requests;
+  const deltas = [...after].filter(([tid]) => tid !== pid).map(([tid, t]) => t - (before.get(tid) ?? 0)).sort((a, b) => b - a);
+  const main = (after.get(pid ?? -1) ?? 0) - (before.get(pid ?? -1) ?? 0);
+  return { main: per(main), busiest: per(deltas[0] ?? 0), rest: per(deltas.slice(1).reduce((s, x) => s + x, 0)) };
+}
+
 /** `tollgate dev` on the gateway core, with or without the DataPolicy (its records under `prefix`). */
 async function startTollgate(label: 'A' | 'B', round: number, prefix: string): Promise<RunningSystem> {
   const dir = join(cfg.rawDir, `r${round}-${label}`);
@@ -101,7 +133,8 @@ async function startTollgate(label: 'A' | 'B', round: number, prefix: string): P
   mkdirSync(manifests, { recursive: true });
   for (const [name, content] of Object.entries(files)) writeFileSync(join(manifests, name), content);
   const port = await freePort();
-  const args = [...(profile ? ['--cpu-prof', '--cpu-prof-dir', dir] : []), resolve(cfg.tollgateRoot, 'dist/cli/tollgate.js'), 'dev', '-f', manifests, '--port', String(port), '--drain-timeout', '10'];
+  const nodeArgs = process.env.CAPTURE_AB_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
+  const args = [...nodeArgs, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', dir] : []), resolve(cfg.tollgateRoot, 'dist/cli/tollgate.js'), 'dev', '-f', manifests, '--port', String(port), '--drain-timeout', '10'];
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' };
   delete env.LOG_LEVEL;
   delete env.KUBECONFIG;
@@ -143,31 +176,33 @@ const say = (line: string): void => {
   lines.push(line);
   process.stdout.write(`${line}\n`);
 };
-say(`capture A/B (${sequential ? 'one after the other' : 'both at once'}): B captures ${captureSpec}; capture worker ${process.env.TOLLGATE_CAPTURE_WORKER ?? 'on'}; gateways on core(s) ${gatewayCores}; governance ${governance}, ${rounds} rounds of ${seconds} s, load average ${loadAverage()}`);
+say(`capture A/B (${sequential ? 'one after the other' : 'both at once'}): B captures ${captureSpec}; capture worker ${process.env.TOLLGATE_CAPTURE_WORKER ?? 'on'}; gateways on core(s) ${gatewayCores}; governance ${governance}, ${rounds} rounds of ${seconds} s after ${warmupSeconds} s of warm-up, load average ${loadAverage()}`);
 try {
   for (let r = 1; r <= rounds; r++) {
     const prefix = `r${r}`;
     // Started in alternating order: neither always gets the warmer start.
     const order = r % 2 === 1 ? (['A', 'B'] as const) : (['B', 'A'] as const);
     const started: Record<string, RunningSystem> = {};
-    const measured: Record<string, { rps: number; requests: number; errors: number; non2xx: number; cpu: number }> = {};
+    const measured: Record<string, { rps: number; requests: number; errors: number; non2xx: number; cpu: number; threads: { main: number; busiest: number; rest: number } }> = {};
     const measure = async (label: 'A' | 'B', connections: number): Promise<void> => {
       const sys = started[label]!;
       const cpu0 = cpuTicks(sys.pid);
+      const threads0 = threadTicks(sys.pid);
       const res = await wrk(cfg, sys, connections, seconds);
-      measured[label] = { ...res, cpu: ((cpuTicks(sys.pid) - cpu0) * 10_000) / res.requests };
+      const threads = threadSplit(sys.pid, threads0, threadTicks(sys.pid), res.requests);
+      measured[label] = { ...res, cpu: ((cpuTicks(sys.pid) - cpu0) * 10_000) / res.requests, threads };
     };
     if (sequential) {
       // One after the other, each alone on the gateway core with all 64 connections.
       for (const label of order) {
         started[label] = await startTollgate(label, r, prefix);
-        await wrk(cfg, started[label]!, 64, 2);
+        await wrk(cfg, started[label]!, 64, warmupSeconds);
         await measure(label, 64);
         await started[label]!.stop();
       }
     } else {
       for (const label of order) started[label] = await startTollgate(label, r, prefix);
-      await Promise.all([wrk(cfg, started.A!, 32, 2), wrk(cfg, started.B!, 32, 2)]);
+      await Promise.all([wrk(cfg, started.A!, 32, warmupSeconds), wrk(cfg, started.B!, 32, warmupSeconds)]);
       await Promise.all([measure('A', 32), measure('B', 32)]);
       await Promise.all([started.A!.stop(), started.B!.stop()]);
     }
@@ -192,6 +227,8 @@ try {
     if (contentExpected && !stored.redacted) throw new Error(`round ${r}: no redacted content in the bucket`);
     if (!/sampleRate: 0[ ,}]/.test(captureSpec) && stored.records < rb.requests) throw new Error(`round ${r}: ${stored.records} records in the bucket for ${rb.requests} measured requests`);
     rows.push({ round: r, a: ra.rps, b: rb.rps, cpuA, cpuB, served: rb.requests, records: stored.records });
+    const split = (t: { main: number; busiest: number; rest: number }): string => `main ${t.main.toFixed(0)}, busiest other thread ${t.busiest.toFixed(0)}, the rest ${t.rest.toFixed(0)}`;
+    say(`  CPU µs/request by thread: A ${split(ra.threads)}; B ${split(rb.threads)}`);
     say(
       `round ${r}: A (capture off) ${ra.rps.toFixed(0)} req/s, ${cpuA.toFixed(0)} µs CPU/request; B (Redacted 100 % to the bucket) ${rb.rps.toFixed(0)} req/s, ${cpuB.toFixed(0)} µs CPU/request; B/A ${(rb.rps / ra.rps).toFixed(3)}; errors ${ra.errors + rb.errors}, non-2xx ${ra.non2xx + rb.non2xx}; ${stored.records} records in the bucket (B served ${rb.requests} measured requests, plus warm-up)`,
     );
