@@ -217,6 +217,27 @@ func runC1(args []string) {
 			}
 		}
 	}
+	// visit sends n requests back to back and returns, past the first *skip, the time to the first
+	// content chunk of each (streams) or to the end of its answer.
+	visit := func(t *c1Target, req []byte, stream bool, n int) []float64 {
+		var took []float64
+		for j := 0; j < n; j++ {
+			if j > 0 && *think > 0 {
+				time.Sleep(*think)
+			}
+			first, total, err := t.send(req, stream, *timeout)
+			if err != nil {
+				fatal("%v", err)
+			}
+			if j >= *skip {
+				if stream {
+					total = first
+				}
+				took = append(took, micros(total))
+			}
+		}
+		return took
+	}
 	order := rand.New(rand.NewSource(*seed))
 	for r := 0; r < *warmRounds+*rounds; r++ {
 		measured := r >= *warmRounds
@@ -225,20 +246,7 @@ func runC1(args []string) {
 		for _, i := range order.Perm(len(targets)) {
 			time.Sleep(*gap)
 			t := targets[i]
-			req := t.requestBytes(*model, false)
-			var these []float64
-			for j := 0; j < *block; j++ {
-				if j > 0 && *think > 0 {
-					time.Sleep(*think)
-				}
-				_, total, err := t.send(req, false, *timeout)
-				if err != nil {
-					fatal("%v", err)
-				}
-				if j >= *skip && measured {
-					these = append(these, micros(total))
-				}
-			}
+			these := visit(t, t.requestBytes(*model, false), false, *block)
 			if measured {
 				lat[i] = append(lat[i], these...)
 				roundP50[i] = append(roundP50[i], median(these))
@@ -246,20 +254,7 @@ func runC1(args []string) {
 			if *streamModel == "" {
 				continue
 			}
-			sreq := t.requestBytes(*streamModel, true)
-			var firsts []float64
-			for j := 0; j < *streamBlock; j++ {
-				if j > 0 && *think > 0 {
-					time.Sleep(*think)
-				}
-				first, _, err := t.send(sreq, true, *timeout)
-				if err != nil {
-					fatal("%v", err)
-				}
-				if j >= *skip && measured {
-					firsts = append(firsts, micros(first))
-				}
-			}
+			firsts := visit(t, t.requestBytes(*streamModel, true), true, *streamBlock)
 			if measured {
 				ttft[i] = append(ttft[i], firsts...)
 				roundTtft[i] = append(roundTtft[i], median(firsts))
