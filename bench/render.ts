@@ -15,6 +15,11 @@ if (input === undefined) {
 }
 const raw = JSON.parse(readFileSync(input, 'utf8')) as RunResult & { config: BenchConfig };
 const { config, ...result } = raw;
+// Runs before the interleaved c=1 rows measured c=1 with wrk, one system after another: no TTFT, no rounds.
+const none = { count: 0, min: NaN, mean: NaN, p50: NaN, p90: NaN, p99: NaN, p999: NaN, max: NaN };
+for (const s of result.systems) {
+  if (s.latency !== undefined && !('ttftUs' in s.latency)) s.latency = { name: s.key, latencyUs: (s.latency as { latencyUs: typeof none }).latencyUs, ttftUs: none, roundP50Us: [], roundTtftP50Us: [] };
+}
 const out = output ?? join(config.resultsDir, `${result.runId}.md`);
 writeFileSync(out, renderReport(result, config));
 process.stdout.write(`${out}\n`);

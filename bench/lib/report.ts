@@ -265,7 +265,14 @@ function issue15Targets(r: RunResult, cfg: BenchConfig): string {
       t.rssStreamsKiB === undefined ? '–' : `${mib(t.rssStreamsKiB)} MiB`,
       verdict(t.rssStreamsKiB === undefined || cfg.holdStreams < 1000 ? undefined : t.rssStreamsKiB / 1024 <= 150),
     ],
-    ['Chunk timing preserved', 'no more chunks delivered together than direct', off.stream === undefined ? '–' : `${off.stream.coalescedChunks} (direct ${direct?.stream?.coalescedChunks ?? '–'})`, verdict(coalesced)],
+    [
+      'Chunk timing preserved',
+      'no more chunks delivered together than direct; added per-chunk delay p99 < interval/2; all chunks',
+      off.stream === undefined
+        ? '–'
+        : `${off.stream.coalescedChunks} together (direct ${direct?.stream?.coalescedChunks ?? '–'}); added delay p99 ${signedMs(t.addedChunkDelayP99Us)} ms; ${off.stream.streamsWithAllChunks}/${off.stream.streams} complete`,
+      verdict(coalesced),
+    ],
   ];
   return table(['Target (issue 15)', 'Goal', 'This run', 'Verdict'], rows);
 }
@@ -443,7 +450,8 @@ function profileSection(r: RunResult): string {
 
 function c1Method(r: RunResult): string {
   const c = r.c1;
-  if (c === undefined) return '_Not run._';
+  // Only runs from before this method lack it: their c=1 rows came from wrk, one system after another.
+  if (c === undefined) return '_This run measured c=1 with wrk, one system after another (before the interleaved method): no TTFT at c=1, no rounds._';
   if ('error' in c) return `Failed: ${c.error}`;
   return `All systems run at once; one client (\`loadgen c1\`, a raw kept-alive socket per system, on the client core) visits them in turn, ${c.rounds} rounds, in a fresh (seeded) random order every round and after a 30 ms pause (so what one system leaves running on the shared gateway core does not always fall on the same neighbour). A visit is ${c.block} non-streaming requests back to back (a closed loop at concurrency 1, as wrk -c1 runs it: work a system leaves for after its answer delays its next request), then ${c.streamBlock} streams of \`${c.streamModel}\` back to back; the first request and the first stream of each visit are not counted (they pay for switching from the previous system). ${c.seconds.toFixed(0)} s in all. Whatever else the machine does in a given second falls on every row alike. "Added" = minus direct's percentile; "over the Node floor" = minus the floor's, with the middle half of the per-round differences (each round's median minus the floor's in the same round): how much one short run could have swung. TTFT = request sent → first content chunk read.`;
 }
