@@ -191,13 +191,16 @@ function perRound(a: number[] | undefined, floor: number[] | undefined): number[
   return a.slice(0, floor.length).map((v, i) => v - (floor[i] as number));
 }
 
-/** "+0.210 ms (rounds +0.150 … +0.290)": the whole run's difference and how far single rounds strayed. */
+/**
+ * "+0.210 ms (per round: median +0.200, middle half +0.150 … +0.290)": the whole run's difference, and
+ * the same difference taken round by round (paired in time, so steadier under load) with its spread.
+ */
 function overFloor(all: number | undefined, rounds: number[]): string {
   if (all === undefined || !Number.isFinite(all)) return '–';
   if (rounds.length < 4) return `${signedMs(all)} ms`;
   const s = [...rounds].sort((x, y) => x - y);
   const q = (f: number): number => s[Math.min(s.length - 1, Math.floor(f * s.length))] as number;
-  return `${signedMs(all)} ms (rounds: middle half ${signedMs(q(0.25))} … ${signedMs(q(0.75))})`;
+  return `${signedMs(all)} ms (per round: median ${signedMs(q(0.5))}, middle half ${signedMs(q(0.25))} … ${signedMs(q(0.75))})`;
 }
 
 function latencyTable(r: RunResult): string {
@@ -453,7 +456,7 @@ function c1Method(r: RunResult): string {
   // Only runs from before this method lack it: their c=1 rows came from wrk, one system after another.
   if (c === undefined) return '_This run measured c=1 with wrk, one system after another (before the interleaved method): no TTFT at c=1, no rounds._';
   if ('error' in c) return `Failed: ${c.error}`;
-  return `All systems run at once; one client (\`loadgen c1\`, a raw kept-alive socket per system, on the client core) visits them in turn, ${c.rounds} rounds, in a fresh (seeded) random order every round and after a 30 ms pause (so what one system leaves running on the shared gateway core does not always fall on the same neighbour). A visit is ${c.block} non-streaming requests back to back (a closed loop at concurrency 1, as wrk -c1 runs it: work a system leaves for after its answer delays its next request), then ${c.streamBlock} streams of \`${c.streamModel}\` back to back; the first request and the first stream of each visit are not counted (they pay for switching from the previous system). ${c.seconds.toFixed(0)} s in all. Whatever else the machine does in a given second falls on every row alike. "Added" = minus direct's percentile; "over the Node floor" = minus the floor's, with the middle half of the per-round differences (each round's median minus the floor's in the same round): how much one short run could have swung. TTFT = request sent → first content chunk read.`;
+  return `All systems run at once; one client (\`loadgen c1\`, a raw kept-alive socket per system, on the client core) visits them in turn, ${c.rounds} rounds, in a fresh (seeded) random order every round and after a 30 ms pause (so what one system leaves running on the shared gateway core does not always fall on the same neighbour). A visit is ${c.block} non-streaming requests back to back (a closed loop at concurrency 1, as wrk -c1 runs it: work a system leaves for after its answer delays its next request), then ${c.streamBlock} streams of \`${c.streamModel}\` back to back; the first request and the first stream of each visit are not counted (they pay for switching from the previous system). ${c.seconds.toFixed(0)} s in all. Whatever else the machine does in a given second falls on every row alike. "Added" = minus direct's percentile; "over the Node floor" = minus the floor's, and the same difference round by round (each round's median minus the floor's in the same round: paired in time, the steadier figure under load), its median and middle half. TTFT = request sent → first content chunk read.`;
 }
 
 export function renderReport(r: RunResult, cfg: BenchConfig): string {
