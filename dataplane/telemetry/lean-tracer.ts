@@ -19,7 +19,7 @@ import {
   TraceFlags,
   type Tracer,
 } from '@opentelemetry/api';
-import type { Sampler } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, ParentBasedSampler, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace-base';
 import type { EncodableSpan } from './otlp-span-encoder.js';
 
 /** The SDK's default span limits (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_EVENT_COUNT_LIMIT). */
@@ -83,9 +83,15 @@ function isAttributeValue(value: unknown): value is AttributeValue {
 export class LeanSpan implements Span, EncodableSpan {
   readonly startMs = performance.now();
   endMs = 0;
-  readonly attributes: Attributes = {};
-  /** Attribute writes so far: an upper bound of the keys, so the limit needs checking only past it. */
-  private attributeWrites = 0;
+  /**
+   * The attributes as two parallel lists in the order an object holding them enumerates them
+   * (what the SDK's serializer writes): cheaper to fill and to walk than an object that gains
+   * two dozen keys one by one, which V8 keeps as a dictionary.
+   */
+  attributeKeys: string[] = [];
+  attributeValues: AttributeValue[] = [];
+  /** A key that looks like an array index was set: an object enumerates those first, so the order is settled at end(). */
+  private indexLikeKeys = false;
   droppedAttributesCount = 0;
   readonly events: { name: string; atMs: number; attributes: Attributes | undefined }[] = [];
   droppedEventsCount = 0;
@@ -110,26 +116,48 @@ export class LeanSpan implements Span, EncodableSpan {
     this.traceStateText = traceState?.serialize() ?? '';
   }
 
+  /** The attributes as one object (a copy). */
+  get attributes(): Attributes {
+    const out: Attributes = {};
+    const keys = this.attributeKeys;
+    for (let i = 0; i < keys.length; i++) out[keys[i] as string] = this.attributeValues[i];
+    return out;
+  }
+
   spanContext(): SpanContext {
     this.context ??= { traceId: this.traceId, spanId: this.spanId, traceFlags: this.traceFlags, ...(this.traceState === undefined ? {} : { traceState: this.traceState }) };
     return this.context;
   }
 
+  /** Sets a valid attribute: a key already set keeps its place, a new one past the limit is dropped and counted (as the SDK's span). */
+  private put(key: string, value: AttributeValue): void {
+    const keys = this.attributeKeys;
+    const at = keys.indexOf(key);
+    if (at >= 0) {
+      this.attributeValues[at] = value;
+      return;
+    }
+    if (keys.length >= ATTRIBUTE_COUNT_LIMIT) {
+      this.droppedAttributesCount++;
+      return;
+    }
+    keys.push(key);
+    this.attributeValues.push(value);
+    const first = key.charCodeAt(0);
+    if (first >= 48 && first <= 57) this.indexLikeKeys = true;
+  }
+
   setAttribute(key: string, value: AttributeValue): this {
     if (this.ended || value === null || value === undefined || key.length === 0 || !isAttributeValue(value)) return this;
-    const attributes = this.attributes;
-    if (++this.attributeWrites > ATTRIBUTE_COUNT_LIMIT && !Object.prototype.hasOwnProperty.call(attributes, key) && Object.keys(attributes).length >= ATTRIBUTE_COUNT_LIMIT) {
-      this.droppedAttributesCount++;
-      return this;
-    }
-    attributes[key] = value;
+    this.put(key, value);
     return this;
   }
 
   setAttributes(attributes: Attributes): this {
+    if (this.ended) return this;
     for (const key in attributes) {
       const value = attributes[key];
-      if (value !== undefined) this.setAttribute(key, value);
+      if (value !== null && value !== undefined && key.length > 0 && isAttributeValue(value)) this.put(key, value);
     }
     return this;
   }
@@ -169,6 +197,12 @@ export class LeanSpan implements Span, EncodableSpan {
     if (this.ended) return;
     this.ended = true;
     this.endMs = performance.now();
+    if (this.indexLikeKeys) {
+      // In an object's order: index-like keys first, ascending, then the others as set.
+      const attributes = this.attributes;
+      this.attributeKeys = Object.keys(attributes);
+      this.attributeValues = this.attributeKeys.map((k) => attributes[k] as AttributeValue);
+    }
     if ((this.traceFlags & TraceFlags.SAMPLED) !== 0) this.sink.ended(this);
   }
 
@@ -197,18 +231,30 @@ function validAttributes(attributes: Attributes): Attributes {
   return out;
 }
 
+const NO_LINKS: EncodableSpan['links'] = [];
+const NO_API_LINKS: Link[] = [];
+const SAMPLED: SamplingResult = { decision: SamplingDecision.RECORD_AND_SAMPLED };
+const NOT_SAMPLED: SamplingResult = { decision: SamplingDecision.NOT_RECORD };
+/** The default sampler (OTEL_TRACES_SAMPLER unset), as its own description says it. */
+const PARENT_BASED_ALWAYS_ON = new ParentBasedSampler({ root: new AlwaysOnSampler() }).toString();
+
 /**
  * A Tracer that makes LeanSpans: the data plane's two spans per request (SERVER, one CLIENT per
  * attempt) without the SDK's span objects. Sampling is the SDK's own Sampler (the one
- * OTEL_TRACES_SAMPLER names), asked exactly as the SDK's tracer asks it.
+ * OTEL_TRACES_SAMPLER names), asked exactly as the SDK's tracer asks it; the default,
+ * parentbased_always_on, is answered here as that sampler answers it (sampled unless the valid
+ * parent is not), without its second look-up and validation of the parent.
  */
 export class LeanTracer implements Tracer {
   private readonly ids = new IdSource();
+  private readonly parentBasedAlwaysOn: boolean;
 
   constructor(
     private readonly sampler: Sampler,
     private readonly sink: SpanSink,
-  ) {}
+  ) {
+    this.parentBasedAlwaysOn = sampler instanceof ParentBasedSampler && sampler.toString() === PARENT_BASED_ALWAYS_ON;
+  }
 
   startSpan(name: string, options: SpanOptions = {}, context: Context = apiContext.active()): Span {
     const parentSpan = options.root === true ? undefined : trace.getSpan(context);
@@ -218,9 +264,19 @@ export class LeanTracer implements Tracer {
     const traceId = validParent?.traceId ?? this.ids.traceId();
     const spanId = this.ids.spanId();
     const kind = options.kind ?? SpanKind.INTERNAL;
-    const attributes = options.attributes === undefined ? {} : validAttributes(options.attributes);
-    const links = options.links ?? [];
-    const result = this.sampler.shouldSample(options.root === true ? trace.deleteSpan(context) : context, traceId, name, kind, attributes, links);
+    const links = options.links ?? NO_API_LINKS;
+    const result = this.parentBasedAlwaysOn
+      ? validParent === undefined || (validParent.traceFlags & TraceFlags.SAMPLED) !== 0
+        ? SAMPLED
+        : NOT_SAMPLED
+      : this.sampler.shouldSample(
+          options.root === true ? trace.deleteSpan(context) : context,
+          traceId,
+          name,
+          kind,
+          options.attributes === undefined ? {} : validAttributes(options.attributes),
+          links,
+        );
     const traceState = result.traceState ?? validParent?.traceState;
     const traceFlags = result.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE;
     if (result.decision === SamplingDecision.NOT_RECORD) {
@@ -236,16 +292,18 @@ export class LeanTracer implements Tracer {
       validParent?.isRemote === true,
       name,
       kind,
-      links.map((l) => ({
-        traceId: l.context.traceId,
-        spanId: l.context.spanId,
-        traceFlags: l.context.traceFlags,
-        traceStateText: l.context.traceState?.serialize() ?? '',
-        isRemote: l.context.isRemote === true,
-        attributes: l.attributes === undefined ? undefined : validAttributes(l.attributes),
-      })),
+      links.length === 0
+        ? NO_LINKS
+        : links.map((l) => ({
+            traceId: l.context.traceId,
+            spanId: l.context.spanId,
+            traceFlags: l.context.traceFlags,
+            traceStateText: l.context.traceState?.serialize() ?? '',
+            isRemote: l.context.isRemote === true,
+            attributes: l.attributes === undefined ? undefined : validAttributes(l.attributes),
+          })),
     );
-    span.setAttributes(attributes);
+    if (options.attributes !== undefined) span.setAttributes(options.attributes);
     if (result.attributes !== undefined) span.setAttributes(result.attributes);
     return span;
   }

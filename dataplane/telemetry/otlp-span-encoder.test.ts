@@ -53,6 +53,8 @@ describe('OtlpSpanEncoder', () => {
     const server = tracer.startSpan('chat', { kind: SpanKind.SERVER, attributes: { 'gen_ai.operation.name': 'chat', 'http.request.method': 'POST' } }, incoming);
     server.updateName('chat chat-ha');
     server.setAttributes({ 'gen_ai.request.model': 'chat-ha', 'gen_ai.request.stream': true, 'gen_ai.request.temperature': 0.25, 'tollgate.route': 'default/ha', long: 'x'.repeat(300), unset: undefined });
+    // Keys too long for a one-byte length, and not ASCII, as the encoder keeps their encoding per key.
+    server.setAttributes({ ['k'.repeat(200)]: 'long key', 'schlüssel.größe': 3, '10': 'an object lists index-like keys first', '7': 'seven', '2xx': 'not an index' });
     const client = tracer.startSpan('chat up-a', { kind: SpanKind.CLIENT, attributes: { 'tollgate.attempt': 1, 'server.port': 8080, negative: -7, big: 2 ** 40 } }, trace.setSpan(incoming, server));
     client.setAttribute('gen_ai.response.finish_reasons', ['stop', 'length']);
     client.setAttribute('error.type', 'ServerError');
@@ -63,7 +65,13 @@ describe('OtlpSpanEncoder', () => {
     server.end();
     const root = tracer.startSpan('models', { kind: SpanKind.SERVER });
     root.end();
-    expect(ended).toHaveLength(3);
+    // Past the SDK's 128 attributes, start attributes and later ones are dropped and counted.
+    const many = tracer.startSpan('many', { attributes: Object.fromEntries(Array.from({ length: 130 }, (_, i) => [`a${i}`, i])) });
+    many.setAttributes({ a0: 'again', extra: true });
+    many.end();
+    expect(ended).toHaveLength(4);
+    expect(ended[3]?.droppedAttributesCount).toBe(3);
+    expect(ended[3]?.attributes.a0).toBe('again');
 
     const ours = new OtlpSpanEncoder({ resource: resource.attributes, scopeName: scope.name, scopeVersion: scope.version }, clock).encode(ended);
     const theirs = ProtobufTraceSerializer.serializeRequest(ended.map(asReadable));
@@ -91,6 +99,8 @@ describe('OtlpSpanEncoder', () => {
 
     const never = record(samplerFor('traceidratio', 0));
     never.tracer.startSpan('chat').end();
-    expect([...ended, ...never.ended]).toEqual([]);
+    const off = record(samplerFor('parentbased_always_off', 1));
+    off.tracer.startSpan('chat').end();
+    expect([...ended, ...never.ended, ...off.ended]).toEqual([]);
   });
 });

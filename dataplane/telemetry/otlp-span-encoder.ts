@@ -14,7 +14,9 @@ export interface EncodableSpan {
   /** performance.now() at start and end. */
   readonly startMs: number;
   readonly endMs: number;
-  readonly attributes: Attributes;
+  /** The attributes, keys and values at the same index, in the order an object holding them enumerates them. */
+  readonly attributeKeys: readonly string[];
+  readonly attributeValues: readonly AttributeValue[];
   readonly droppedAttributesCount: number;
   readonly events: readonly { name: string; atMs: number; attributes: Attributes | undefined }[];
   readonly droppedEventsCount: number;
@@ -192,9 +194,18 @@ class ProtoWriter {
 
   /** Bytes as they are (an already encoded part). */
   raw(b: Uint8Array): void {
-    this.ensure(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
+    const n = b.length;
+    this.ensure(n);
+    if (n > 64) {
+      this.buf.set(b, this.pos);
+      this.pos += n;
+      return;
+    }
+    // A few bytes (an attribute key): copied in JS, cheaper than the call into set().
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) buf[p++] = b[i] as number;
+    this.pos = p;
   }
 }
 
@@ -249,19 +260,45 @@ function writeAnyValue(w: ProtoWriter, value: AttributeValue | Uint8Array): void
   }
 }
 
+/** Distinct attribute keys whose encoding is kept (the data plane writes a few dozen). */
+const MAX_KEY_HEADS = 1024;
+/** Per key, the start of its KeyValue: the key field (1) and the value's tag (2), encoded once. */
+const keyHeads = new Map<string, Uint8Array>();
+
+function keyHead(key: string): Uint8Array {
+  let head = keyHeads.get(key);
+  if (head !== undefined) return head;
+  const bytes = Buffer.from(key, 'utf8');
+  const parts = [0x0a];
+  for (let n = bytes.length; ; n >>>= 7) {
+    if (n <= 0x7f) {
+      parts.push(n);
+      break;
+    }
+    parts.push((n & 0x7f) | 0x80);
+  }
+  head = new Uint8Array(parts.length + bytes.length + 1);
+  head.set(parts, 0);
+  head.set(bytes, parts.length);
+  head[head.length - 1] = 0x12;
+  if (keyHeads.size < MAX_KEY_HEADS) keyHeads.set(key, head);
+  return head;
+}
+
+function writeKeyValue(w: ProtoWriter, field: number, key: string, value: AttributeValue): void {
+  w.tag(field, 2);
+  const kv = w.begin();
+  w.raw(keyHead(key));
+  const v = w.begin();
+  writeAnyValue(w, value);
+  w.end(v);
+  w.end(kv);
+}
+
 function writeAttributes(w: ProtoWriter, attributes: Attributes, field: number): void {
   for (const key in attributes) {
     const value = attributes[key];
-    if (value === undefined) continue;
-    w.tag(field, 2);
-    const kv = w.begin();
-    w.tag(1, 2);
-    w.string(key);
-    w.tag(2, 2);
-    const v = w.begin();
-    writeAnyValue(w, value);
-    w.end(v);
-    w.end(kv);
+    if (value !== undefined) writeKeyValue(w, field, key, value);
   }
 }
 
@@ -296,7 +333,9 @@ function writeSpan(w: ProtoWriter, clock: Clock, span: EncodableSpan): void {
   w.time(clock, span.startMs);
   w.tag(8, 1);
   w.time(clock, span.endMs);
-  writeAttributes(w, span.attributes, 9);
+  const keys = span.attributeKeys;
+  const values = span.attributeValues;
+  for (let i = 0; i < keys.length; i++) writeKeyValue(w, 9, keys[i] as string, values[i] as AttributeValue);
   w.tag(10, 0);
   w.varint(span.droppedAttributesCount);
   for (const event of span.events) {
