@@ -26,21 +26,14 @@ export function outputCap(
   return (perTarget.length === 0 ? DEFAULT_OUTPUT_CAP : Math.max(...perTarget)) * multiplier;
 }
 
-/**
- * Runs every admitter in order; all must admit. When one refuses, what the earlier ones reserved
- * is released before the refusal propagates. The combined admission settles each exactly once.
- */
-export async function admitAll(admitters: readonly Admitter[], request: AdmissionRequest): Promise<Admission> {
-  const granted: Admission[] = [];
-  try {
-    for (const admitter of admitters) granted.push(await admitter.admit(request));
-  } catch (err) {
-    for (const a of granted) a.settle({ usage: undefined, costUsd: 0 });
-    throw err;
-  }
+/** The admissions every admitter granted, as one: headers merged, each settled exactly once. */
+function combined(granted: readonly Admission[]): Admission {
+  if (granted.length === 1) return granted[0] as Admission;
   let settled = false;
+  const headers: Record<string, string> = {};
+  for (const a of granted) Object.assign(headers, a.headers);
   return {
-    headers: Object.assign({}, ...granted.map((a) => a.headers)) as Record<string, string>,
+    headers,
     overBudget(soFar: Settlement) {
       for (const a of granted) {
         const reason = a.overBudget?.(soFar);
@@ -54,4 +47,36 @@ export async function admitAll(admitters: readonly Admitter[], request: Admissio
       for (const a of granted) a.settle(result);
     },
   };
+}
+
+function releaseAll(granted: readonly Admission[]): void {
+  for (const a of granted) a.settle({ usage: undefined, costUsd: 0 });
+}
+
+/**
+ * Runs every admitter in order; all must admit. When one refuses, what the earlier ones reserved
+ * is released before the refusal propagates. The combined admission settles each exactly once.
+ */
+export async function admitAll(admitters: readonly Admitter[], request: AdmissionRequest): Promise<Admission> {
+  const granted: Admission[] = [];
+  try {
+    for (const admitter of admitters) granted.push(await admitter.admit(request));
+  } catch (err) {
+    releaseAll(granted);
+    throw err;
+  }
+  return combined(granted);
+}
+
+/** admitAll without a promise when every admitter decides in memory (Admitter.admitNow); undefined, with nothing admitted, when one does not. */
+export function admitAllNow(admitters: readonly Admitter[], request: AdmissionRequest): Admission | undefined {
+  for (const admitter of admitters) if (admitter.admitNow === undefined) return undefined;
+  const granted: Admission[] = [];
+  try {
+    for (const admitter of admitters) granted.push((admitter.admitNow as (r: AdmissionRequest) => Admission)(request));
+  } catch (err) {
+    releaseAll(granted);
+    throw err;
+  }
+  return combined(granted);
 }

@@ -46,6 +46,11 @@ export interface Admission {
 /** One admission check (rate limits, budgets). Throws a GatewayError (429/402/403) to refuse. */
 export interface Admitter {
   admit(request: AdmissionRequest): Promise<Admission>;
+  /**
+   * The same decision without a promise, present only on an admitter that always decides in
+   * memory (never waits on Redis): the stages take it to skip a promise per request.
+   */
+  readonly admitNow?: (request: AdmissionRequest) => Admission;
 }
 
 /** A response as the cache keeps it: the JSON body, or the chunks of a stream in order. */

@@ -100,6 +100,11 @@ export class BudgetAdmitter implements Admitter {
   }
 
   async admit(request: AdmissionRequest): Promise<Admission> {
+    return this.admitNow(request);
+  }
+
+  /** The ledger is in memory: the decision needs no promise (Admitter.admitNow). */
+  readonly admitNow = (request: AdmissionRequest): Admission => {
     const budgets = this.budgetsFor(request.budgets, request.caller, request.route);
     if (budgets.length === 0) return { headers: {}, settle: () => undefined };
     const now = this.now();
@@ -145,5 +150,5 @@ export class BudgetAdmitter implements Admitter {
         }, holds.map((h) => h.budget));
       },
     };
-  }
+  };
 }

@@ -52,6 +52,11 @@ export class Authenticator {
   }
 
   async authenticate(header: (name: string) => string | undefined, apiKeys: ApiKeyIndex): Promise<Caller> {
+    return this.authenticateNow(header, apiKeys);
+  }
+
+  /** authenticate, answered at once when nothing needs waiting for (no credential, an API key); a promise only for a ServiceAccount token. */
+  authenticateNow(header: (name: string) => string | undefined, apiKeys: ApiKeyIndex): Caller | Promise<Caller> {
     const credential = credentialOf(header);
     if (credential === undefined || credential === '') return ANONYMOUS;
     if (looksLikeJwt(credential)) return this.serviceAccount(credential, createHash('sha256').update(credential).digest('hex'));

@@ -56,6 +56,8 @@ export class RateLimitAdmitter implements Admitter {
 
   constructor(private readonly opts: RateLimitAdmitterOptions) {
     this.failMode = opts.failMode ?? 'open';
+    const takeSync = opts.backend.takeSync;
+    this.admitNow = takeSync === undefined ? undefined : (request) => this.admitInMemory(request, takeSync);
   }
 
   get backend(): RateLimitBackend {
@@ -67,6 +69,9 @@ export class RateLimitAdmitter implements Admitter {
     this.opts.backend.setReplicas?.(replicas);
   }
 
+  /** Present when the backend answers in memory (the per-pod buckets): the decision without a promise. */
+  readonly admitNow: ((request: AdmissionRequest) => Admission) | undefined;
+
   async admit(request: AdmissionRequest): Promise<Admission> {
     const checks = limitChecks(request, this.opts);
     if (checks.length === 0) return NO_LIMITS;
@@ -75,17 +80,38 @@ export class RateLimitAdmitter implements Admitter {
     try {
       result = backend.takeSync !== undefined ? backend.takeSync(checks) : await backend.take(checks);
     } catch (err) {
-      this.backendFailed(err, 'take');
-      if (this.failMode === 'open') {
-        this.stats.failedOpen++;
-        return NO_LIMITS;
-      }
-      this.stats.failedClosed++;
-      throw new GatewayError(503, 'rate_limiter_unavailable', 'service_unavailable_error', `rate limits for route ${request.route.id} cannot be checked right now`, {
-        headers: { 'retry-after': '1' },
-        cause: err,
-      });
+      return this.unavailable(request, err);
     }
+    return this.decided(request, checks, result);
+  }
+
+  private admitInMemory(request: AdmissionRequest, takeSync: (checks: readonly LimitCheck[]) => TakeResult): Admission {
+    const checks = limitChecks(request, this.opts);
+    if (checks.length === 0) return NO_LIMITS;
+    let result: TakeResult;
+    try {
+      result = takeSync.call(this.opts.backend, checks);
+    } catch (err) {
+      return this.unavailable(request, err);
+    }
+    return this.decided(request, checks, result);
+  }
+
+  /** The backend failed: admitted unchecked (fail open) or refused with 503 (fail closed). */
+  private unavailable(request: AdmissionRequest, err: unknown): Admission {
+    this.backendFailed(err, 'take');
+    if (this.failMode === 'open') {
+      this.stats.failedOpen++;
+      return NO_LIMITS;
+    }
+    this.stats.failedClosed++;
+    throw new GatewayError(503, 'rate_limiter_unavailable', 'service_unavailable_error', `rate limits for route ${request.route.id} cannot be checked right now`, {
+      headers: { 'retry-after': '1' },
+      cause: err,
+    });
+  }
+
+  private decided(request: AdmissionRequest, checks: readonly LimitCheck[], result: TakeResult): Admission {
     const headers = rateLimitHeaders(checks, result.reports);
     if (!result.admitted) {
       this.stats.refused++;

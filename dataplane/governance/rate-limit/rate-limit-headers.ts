@@ -24,37 +24,45 @@ export function retryAfterSeconds(ms: number): number {
  */
 function headline(checks: readonly LimitCheck[], reports: readonly BucketReport[], dimension: LimitDimension): number | undefined {
   let best: number | undefined;
-  checks.forEach((c, i) => {
-    if (c.dimension !== dimension) return;
+  for (let i = 0; i < checks.length; i++) {
+    const c = checks[i] as LimitCheck;
+    if (c.dimension !== dimension) continue;
     if (best === undefined) {
       best = i;
-      return;
+      continue;
     }
     const a = reports[i];
     const b = reports[best];
     const cb = checks[best];
-    if (a === undefined || b === undefined || cb === undefined) return;
+    if (a === undefined || b === undefined || cb === undefined) continue;
     if (a.waitMs !== b.waitMs) {
       if (a.waitMs > b.waitMs) best = i;
-      return;
+      continue;
     }
     if (a.remaining / c.limit < b.remaining / cb.limit) best = i;
-  });
+  }
   return best;
 }
 
 /** x-ratelimit-{limit,remaining,reset}-{requests,tokens} for the dimensions the route limits. */
+const HEADER_NAMES = {
+  requests: { limit: 'x-ratelimit-limit-requests', remaining: 'x-ratelimit-remaining-requests', reset: 'x-ratelimit-reset-requests' },
+  tokens: { limit: 'x-ratelimit-limit-tokens', remaining: 'x-ratelimit-remaining-tokens', reset: 'x-ratelimit-reset-tokens' },
+} as const;
+const DIMENSIONS = ['requests', 'tokens'] as const;
+
 export function rateLimitHeaders(checks: readonly LimitCheck[], reports: readonly BucketReport[]): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const dimension of ['requests', 'tokens'] as const) {
+  for (const dimension of DIMENSIONS) {
     const i = headline(checks, reports, dimension);
     if (i === undefined) continue;
     const check = checks[i];
     const report = reports[i];
     if (check === undefined || report === undefined) continue;
-    headers[`x-ratelimit-limit-${dimension}`] = String(check.limit);
-    headers[`x-ratelimit-remaining-${dimension}`] = String(report.remaining);
-    headers[`x-ratelimit-reset-${dimension}`] = formatResetDuration(report.resetMs);
+    const names = HEADER_NAMES[dimension];
+    headers[names.limit] = String(check.limit);
+    headers[names.remaining] = String(report.remaining);
+    headers[names.reset] = formatResetDuration(report.resetMs);
   }
   return headers;
 }

@@ -1,4 +1,4 @@
-import { admitAll } from '../../governance/admission.js';
+import { admitAll, admitAllNow } from '../../governance/admission.js';
 import { Downgrade } from '../../governance/budget/budget-admitter.js';
 import type { Admission, Admitter } from '../../governance/types.js';
 import type { Router } from '../../routing/router.js';
@@ -21,7 +21,8 @@ async function downgrade(ctx: RequestContext, router: Router, admitters: readonl
     throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${down.budget} is exhausted and its downgrade route ${down.model} is not available to this caller`);
   }
   enterRoute(ctx, router, cheaper.route);
-  const admission = await admitAll(admitters, ctx.admissionRequest());
+  const request = ctx.admissionRequest();
+  const admission = admitAllNow(admitters, request) ?? (await admitAll(admitters, request));
   ctx.headers['x-tollgate-downgraded-by'] = down.budget;
   skipCacheStore(ctx);
   return admission;
@@ -34,7 +35,9 @@ export function budget(router: Router, admitters: readonly Admitter[], checkAcce
     async run(ctx, next) {
       let admission: Admission;
       try {
-        admission = await admitAll(admitters, ctx.admissionRequest());
+        // In memory (no exact budgets in Redis) the decision needs no promise.
+        const request = ctx.admissionRequest();
+        admission = admitAllNow(admitters, request) ?? (await admitAll(admitters, request));
       } catch (err) {
         if (!(err instanceof Downgrade)) {
           if (err instanceof GatewayError && err.code === 'budget_exceeded') {

@@ -1,6 +1,7 @@
 import type { RouteConfig } from '../../config/snapshot.js';
 import { type Authenticator, unauthenticated } from '../../governance/identity/authenticator.js';
 import type { Caller } from '../../core/caller.js';
+import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
 
 /**
@@ -28,14 +29,24 @@ export function identify(auth: Authenticator | undefined): Stage {
       },
     };
   }
+  const identified = (ctx: RequestContext, caller: Caller, next: () => Promise<void>): Promise<void> => {
+    ctx.caller = caller;
+    const refused = refusedWithoutRoute(caller, ctx.runtime.snapshot.routes);
+    if (refused !== undefined) throw refused;
+    ctx.events.emit('caller', caller);
+    return next();
+  };
   return {
     name: 'identify',
-    async run(ctx, next) {
-      ctx.caller = await auth.authenticate(ctx.header, ctx.runtime.apiKeys);
-      const refused = refusedWithoutRoute(ctx.caller, ctx.runtime.snapshot.routes);
-      if (refused !== undefined) throw refused;
-      ctx.events.emit('caller', ctx.caller);
-      return next();
+    // Not async: an API key (or no credential) is known at once, so only a ServiceAccount token,
+    // which waits for its review, costs a promise here. Errors still reach the caller as a rejection.
+    run(ctx, next) {
+      try {
+        const found = auth.authenticateNow(ctx.header, ctx.runtime.apiKeys);
+        return found instanceof Promise ? found.then((caller) => identified(ctx, caller, next)) : identified(ctx, found, next);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     },
   };
 }

@@ -10,7 +10,9 @@ export function rateLimit(limiter: Admitter): Stage {
     async run(ctx, next) {
       let limits;
       try {
-        limits = await limiter.admit(ctx.admissionRequest());
+        // In memory (per-pod buckets) the decision needs no promise.
+        const request = ctx.admissionRequest();
+        limits = limiter.admitNow?.(request) ?? (await limiter.admit(request));
       } catch (err) {
         if (err instanceof GatewayError && err.code === 'rate_limit_exceeded') {
           ctx.events.emit('admission', { result: 'rate_limited', limit: /token/i.test(err.message) ? 'tokens' : 'requests' });
