@@ -5,6 +5,7 @@ import type { StreamStep, UpstreamFailure, Usage } from '../core/canonical.js';
 import type { AttemptResult } from '../core/canonical.js';
 import type { AttemptTelemetry } from './gateway-observer.js';
 import { GENAI, ResponseFacts } from './genai-attributes.js';
+import { LeanSpan } from './lean-tracer.js';
 import type { TargetSeries } from './target-series.js';
 import type { TelemetryContext } from './telemetry-context.js';
 
@@ -113,7 +114,8 @@ export class AttemptRecorder implements AttemptTelemetry {
   inject(headers: Record<string, string>): void {
     const parent = this.owner.traceContext;
     if (this.span === undefined || parent === undefined) return;
-    this.ctx.propagator.inject(trace.setSpan(parent, this.span), headers, defaultTextMapSetter);
+    if (this.span instanceof LeanSpan) this.span.injectInto(headers);
+    else this.ctx.propagator.inject(trace.setSpan(parent, this.span), headers, defaultTextMapSetter);
   }
 
   settle(result: AttemptResult): AttemptResult {

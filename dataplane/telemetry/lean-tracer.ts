@@ -124,6 +124,15 @@ export class LeanSpan implements Span, EncodableSpan {
     return out;
   }
 
+  /**
+   * traceparent and tracestate for a request this span makes, as W3CTraceContextPropagator.inject
+   * writes them for it (its ids are valid by construction), without a context to carry it there.
+   */
+  injectInto(headers: Record<string, string>): void {
+    headers.traceparent = `00-${this.traceId}-${this.spanId}-0${this.traceFlags.toString(16)}`;
+    if (this.traceState !== undefined) headers.tracestate = this.traceStateText;
+  }
+
   spanContext(): SpanContext {
     this.context ??= { traceId: this.traceId, spanId: this.spanId, traceFlags: this.traceFlags, ...(this.traceState === undefined ? {} : { traceState: this.traceState }) };
     return this.context;

@@ -1,4 +1,4 @@
-import { defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { defaultTextMapGetter, defaultTextMapSetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -85,6 +85,21 @@ describe('OtlpSpanEncoder', () => {
     expect(server.spanContext().traceState?.get('vendor')).toBe('x');
     const [seconds, nanos] = unixTime(clock, ended[2]?.endMs ?? 0);
     expect(Math.abs(seconds * 1000 + nanos / 1e6 - Date.now())).toBeLessThan(5_000);
+  });
+
+  it('writes traceparent and tracestate upstream as the W3C propagator writes them', () => {
+    const { tracer } = record(samplerFor('always_on', 1));
+    const propagator = new W3CTraceContextPropagator();
+    for (const tracestate of [undefined, 'vendor=x,other=y', ',']) {
+      const incoming = propagator.extract(ROOT_CONTEXT, { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', ...(tracestate === undefined ? {} : { tracestate }) }, defaultTextMapGetter);
+      for (const span of [tracer.startSpan('chat', {}, incoming), tracer.startSpan('root', { root: true })]) {
+        const theirs: Record<string, string> = {};
+        propagator.inject(trace.setSpan(ROOT_CONTEXT, span), theirs, defaultTextMapSetter);
+        const ours: Record<string, string> = {};
+        (span as LeanSpan).injectInto(ours);
+        expect(ours).toEqual(theirs);
+      }
+    }
   });
 
   it('samples as OTEL_TRACES_SAMPLER says: an unsampled caller trace and a zero ratio record nothing', () => {
