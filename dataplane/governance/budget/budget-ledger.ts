@@ -1,6 +1,7 @@
 import { bucketStart, type PeriodBounds, periodBounds } from '../../config/budget-period.js';
 import type { BudgetConfig } from '../../config/snapshot.js';
 import { amountOf, type BudgetState, type UsageReportRecord } from '../../config/usage-report.js';
+import { OwnSpendQueue } from './own-spend-queue.js';
 
 interface OwnSpend {
   periodStart: number;
@@ -30,13 +31,17 @@ export interface Availability {
  * that those totals do not include yet, plus reservations for requests in flight. Admission uses
  * only this pod's share of what is left, so that N pods together cannot overspend between syncs.
  *
- * Admission runs on every request, so it must not depend on how much was spent: with an operator
- * the own records are only those of the last report interval; without one (`tollgate dev`) the pod
- * keeps running sums instead of records.
+ * Admission runs on every request, so it must not depend on how much was spent nor on how many own
+ * records wait for the operator (they pile up exactly when it is unreachable): with an operator each
+ * budget keeps its unapplied records as a queue with running sums; without one (`tollgate dev`) the
+ * pod keeps running sums per period instead of records.
  */
 export class BudgetLedger {
   private states = new Map<string, BudgetState>();
+  /** Own records some budget's persisted total does not include yet (the queues are rebuilt from them if an appliedThrough goes back). */
   private local: UsageReportRecord[] = [];
+  /** Per budget id: its records in `local` after its appliedThrough. */
+  private readonly queues = new Map<string, OwnSpendQueue>();
   private readonly own = new Map<string, OwnSpend>();
   private readonly reserved = new Map<string, number>();
   private readonly bounds = new Map<string, PeriodBounds>();
@@ -56,13 +61,27 @@ export class BudgetLedger {
     this.states = new Map(Object.entries(states));
     this.replicas = Math.max(1, replicas);
     // Drop own records every budget's persisted total now includes.
-    this.local = this.local.filter((record) => record.budgetIds.some((id) => record.seq > (this.states.get(id)?.appliedThrough[this.pod] ?? 0)));
+    this.local = this.local.filter((record) => record.budgetIds.some((id) => record.seq > this.appliedOf(id)));
+    for (const [id, queue] of this.queues) {
+      const applied = this.appliedOf(id);
+      if (applied < queue.applied) this.queues.set(id, this.rebuilt(id, applied));
+      else queue.advance(applied);
+    }
   }
 
   /** A metered request, against the budgets it was admitted under. */
   addRecord(record: UsageReportRecord, budgets: readonly BudgetConfig[]): void {
     if (!this.standalone) {
       this.local.push(record);
+      for (const id of new Set(record.budgetIds)) {
+        let queue = this.queues.get(id);
+        if (queue === undefined) {
+          queue = new OwnSpendQueue(this.appliedOf(id));
+          this.queues.set(id, queue);
+        }
+        // Counted until the operator applies it: a record it already applied never counts.
+        if (record.seq > queue.applied) queue.push(record);
+      }
       return;
     }
     for (const budget of budgets) {
@@ -140,12 +159,22 @@ export class BudgetLedger {
     const state = this.states.get(budget.id);
     // A persisted total from an earlier period does not count any more.
     const persisted = state !== undefined && state.periodStart >= bounds.start - 1 ? state.spent : 0;
-    const applied = state?.appliedThrough[this.pod] ?? 0;
-    let own = 0;
-    for (const record of this.local) {
-      if (record.seq > applied && record.at >= bounds.start && record.budgetIds.includes(budget.id)) own += amountOf(budget.unit, record);
-    }
+    const queue = this.queues.get(budget.id);
+    const own = queue === undefined ? 0 : amountOf(budget.unit, queue.since(bounds.start));
     return { persisted, own, resetsAt: bounds.end };
+  }
+
+  private appliedOf(budgetId: string): number {
+    return this.states.get(budgetId)?.appliedThrough[this.pod] ?? 0;
+  }
+
+  /** An appliedThrough went back (a Budget recreated, a state missing): its records still kept count again. */
+  private rebuilt(budgetId: string, applied: number): OwnSpendQueue {
+    const queue = new OwnSpendQueue(applied);
+    for (const record of this.local) {
+      if (record.seq > applied && record.budgetIds.includes(budgetId)) queue.push(record);
+    }
+    return queue;
   }
 
   private standaloneOwn(budget: BudgetConfig, bounds: PeriodBounds): number {

@@ -1,0 +1,186 @@
+import { describe, expect, it } from 'vitest';
+import { type PeriodBounds, periodBounds } from '../../config/budget-period.js';
+import type { BudgetConfig } from '../../config/snapshot.js';
+import { amountOf, type BudgetState, type UsageReportRecord } from '../../config/usage-report.js';
+import { BudgetLedger } from './budget-ledger.js';
+import { testBudget } from './test-support.js';
+
+/** The ledger with an operator as it was before the per-budget queues: every query walks every unapplied record. */
+class WalkingLedger {
+  private states = new Map<string, BudgetState>();
+  private local: UsageReportRecord[] = [];
+  private readonly reserved = new Map<string, number>();
+  private replicas = 1;
+  constructor(readonly pod: string) {}
+  update(states: Record<string, BudgetState>, replicas: number): void {
+    this.states = new Map(Object.entries(states));
+    this.replicas = Math.max(1, replicas);
+    this.local = this.local.filter((record) => record.budgetIds.some((id) => record.seq > (this.states.get(id)?.appliedThrough[this.pod] ?? 0)));
+  }
+  addRecord(record: UsageReportRecord): void {
+    this.local.push(record);
+  }
+  reserve(id: string, amount: number): void {
+    this.reserved.set(id, (this.reserved.get(id) ?? 0) + amount);
+  }
+  release(id: string, amount: number): void {
+    const left = (this.reserved.get(id) ?? 0) - amount;
+    if (left <= 1e-12) this.reserved.delete(id);
+    else this.reserved.set(id, left);
+  }
+  available(budget: BudgetConfig, now: number) {
+    const { persisted, own, resetsAt } = this.parts(budget, now);
+    const left = Math.max(0, budget.amount - persisted);
+    const reserved = this.reserved.get(budget.id) ?? 0;
+    return { available: left / this.replicas - own - reserved, spent: persisted + own, resetsAt, left, pods: this.replicas, ownUnreported: own, reserved };
+  }
+  spent(budget: BudgetConfig, now: number) {
+    const { persisted, own, resetsAt } = this.parts(budget, now);
+    return { spent: persisted + own, resetsAt };
+  }
+  get unreported(): number {
+    return this.local.length;
+  }
+  private parts(budget: BudgetConfig, now: number) {
+    const bounds: PeriodBounds = periodBounds(budget.period, budget.timeZone, budget.windowMs, now);
+    const state = this.states.get(budget.id);
+    const persisted = state !== undefined && state.periodStart >= bounds.start - 1 ? state.spent : 0;
+    const applied = state?.appliedThrough[this.pod] ?? 0;
+    let own = 0;
+    for (const record of this.local) {
+      if (record.seq > applied && record.at >= bounds.start && record.budgetIds.includes(budget.id)) own += amountOf(budget.unit, record);
+    }
+    return { persisted, own, resetsAt: bounds.end };
+  }
+}
+
+/** Small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const budgets: BudgetConfig[] = [
+  testBudget({ id: 'a/day-usd', unit: 'USD', amount: 5, period: 'Day' }),
+  testBudget({ id: 'a/month-tokens', unit: 'Tokens', amount: 200_000, period: 'Month', timeZone: 'Europe/Berlin' }),
+  testBudget({ id: 'a/rolling-usd', unit: 'USD', amount: 2, period: 'Rolling', windowMs: 90_000 }),
+  testBudget({ id: 'a/rolling-tokens', unit: 'Tokens', amount: 50_000, period: 'Rolling', windowMs: 20_000 }),
+];
+const ids = [...budgets.map((b) => b.id), 'a/gone'];
+
+/**
+ * USD sums may differ from the walk's in the last bits once records left a rolling window (the queue
+ * subtracts instead of summing again); token counts are integers and must be equal.
+ */
+function expectSame(actual: Record<string, number | undefined>, expected: Record<string, number | undefined>, where: string): void {
+  for (const key of Object.keys(expected)) {
+    const a = actual[key];
+    const e = expected[key];
+    if (a === undefined || e === undefined) expect(a, `${where} ${key}`).toBe(e);
+    else expect(Math.abs(a - e), `${where} ${key}: ${a} vs ${e}`).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(e)));
+  }
+}
+
+describe('BudgetLedger with an operator', () => {
+  it('answers as the walk over every unapplied record did, through random reports, rollovers, clock steps and replica changes', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const rnd = random(seed);
+      const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+      const fast = new BudgetLedger('pod-1', { standalone: false });
+      const walk = new WalkingLedger('pod-1');
+      // Start shortly before midnight at the end of a month (UTC and Berlin): days and months roll over.
+      let now = Date.parse('2026-11-30T22:58:00Z') + Math.floor(rnd() * 3_600_000);
+      let seq = 0;
+      const applied = new Map<string, number>();
+      const spentOf = new Map<string, number>();
+      const holds: { id: string; amount: number }[] = [];
+      for (let step = 0; step < 600; step++) {
+        const where = `seed ${seed} step ${step}`;
+        const op = rnd();
+        if (op < 0.35) {
+          // Metered: `at` is the wall clock, which sometimes steps back.
+          const at = rnd() < 0.1 ? now - Math.floor(rnd() * 120_000) : now;
+          const n = 1 + Math.floor(rnd() * 3);
+          const recordIds = Array.from({ length: n }, () => pick(ids));
+          const record: UsageReportRecord = { seq: ++seq, at, costUsd: Math.round(rnd() * 1e6) / 1e7, tokens: Math.floor(rnd() * 3000), budgetIds: recordIds };
+          fast.addRecord(record, budgets.filter((b) => recordIds.includes(b.id)));
+          walk.addRecord(record);
+        } else if (op < 0.45) {
+          // The operator's answer: appliedThrough mostly advances, sometimes goes back or is missing.
+          const states: Record<string, BudgetState> = {};
+          for (const id of ids) {
+            const r = rnd();
+            if (r < 0.1) continue;
+            const before = applied.get(id) ?? 0;
+            const next = r < 0.2 ? Math.floor(rnd() * (before + 1)) : before + Math.floor(rnd() * (seq - before + 1));
+            applied.set(id, next);
+            spentOf.set(id, (spentOf.get(id) ?? 0) + rnd());
+            states[id] = { periodStart: now - Math.floor(rnd() * 200_000_000), spent: spentOf.get(id)!, appliedThrough: { 'pod-1': next, 'pod-2': seq } };
+          }
+          const replicas = 1 + Math.floor(rnd() * 4);
+          fast.update(states, replicas);
+          walk.update(states, replicas);
+        } else if (op < 0.55) {
+          const id = pick(ids);
+          const amount = Math.round(rnd() * 1e5) / 1e5;
+          holds.push({ id, amount });
+          fast.reserve(id, amount);
+          walk.reserve(id, amount);
+        } else if (op < 0.62 && holds.length > 0) {
+          const h = holds.splice(Math.floor(rnd() * holds.length), 1)[0]!;
+          fast.release(h.id, h.amount);
+          walk.release(h.id, h.amount);
+        } else if (op < 0.8) {
+          // Time passes (up to 40 s, or an idle 5 min; now and then it steps back).
+          const r = rnd();
+          now += r < 0.05 ? -Math.floor(rnd() * 60_000) : Math.floor(rnd() * (r < 0.25 ? 300_000 : 40_000));
+        } else {
+          const budget = pick(budgets);
+          if (rnd() < 0.7) expectSame({ ...fast.available(budget, now) }, { ...walk.available(budget, now) }, `${where} available ${budget.id}`);
+          else expectSame({ ...fast.spent(budget, now) }, { ...walk.spent(budget, now) }, `${where} spent ${budget.id}`);
+        }
+        expect(fast.unreported, where).toBe(walk.unreported);
+      }
+    }
+  });
+
+  it('keeps answering as the walk did when a long backlog is applied in parts (the queue compacts)', () => {
+    const fast = new BudgetLedger('pod-1', { standalone: false });
+    const walk = new WalkingLedger('pod-1');
+    const budget = testBudget({ id: 'a/b', unit: 'Tokens', amount: 1e9, period: 'Rolling', windowMs: 3_600_000 });
+    const t0 = Date.parse('2026-12-05T12:00:00Z');
+    for (let seq = 1; seq <= 5000; seq++) {
+      const record = { seq, at: t0 + seq * 100, costUsd: 0, tokens: seq, budgetIds: ['a/b'] };
+      fast.addRecord(record, [budget]);
+      walk.addRecord(record);
+    }
+    for (const applied of [1500, 3000, 4999, 5000]) {
+      const states = { 'a/b': { periodStart: t0, spent: 0, appliedThrough: { 'pod-1': applied } } };
+      fast.update(states, 2);
+      walk.update(states, 2);
+      for (const now of [t0 + 500_000, t0 + 3_900_000, t0 + 600_000]) expect(fast.available(budget, now)).toEqual(walk.available(budget, now));
+    }
+  });
+
+  it('answers admission without reading the unapplied records', () => {
+    const ledger = new BudgetLedger('pod-1', { standalone: false });
+    const budget = testBudget({ id: 'a/b', period: 'Rolling', windowMs: 60_000 });
+    const now = Date.parse('2026-12-05T12:00:00Z');
+    let reads = 0;
+    for (let seq = 1; seq <= 100; seq++) {
+      const record = { seq, at: now - 1000 + seq, costUsd: 0.001, tokens: 1, budgetIds: ['a/b'] };
+      ledger.addRecord(record, [budget]);
+      // Reads from here on are the admission walking the records.
+      Object.defineProperty(record, 'budgetIds', { get: () => (reads++, ['a/b']) });
+    }
+    for (let i = 0; i < 10; i++) ledger.available(budget, now + i);
+    expect(reads).toBe(0);
+    expect(ledger.available(budget, now).ownUnreported).toBeCloseTo(0.1, 12);
+  });
+});
