@@ -1,58 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { type PeriodBounds, periodBounds } from '../../config/budget-period.js';
 import type { BudgetConfig } from '../../config/snapshot.js';
-import { amountOf, type BudgetState, type UsageReportRecord } from '../../config/usage-report.js';
+import type { BudgetState, UsageReportRecord } from '../../config/usage-report.js';
 import { BudgetLedger } from './budget-ledger.js';
-import { testBudget } from './test-support.js';
-
-/** The ledger with an operator as it was before the per-budget queues: every query walks every unapplied record. */
-class WalkingLedger {
-  private states = new Map<string, BudgetState>();
-  private local: UsageReportRecord[] = [];
-  private readonly reserved = new Map<string, number>();
-  private replicas = 1;
-  constructor(readonly pod: string) {}
-  update(states: Record<string, BudgetState>, replicas: number): void {
-    this.states = new Map(Object.entries(states));
-    this.replicas = Math.max(1, replicas);
-    this.local = this.local.filter((record) => record.budgetIds.some((id) => record.seq > (this.states.get(id)?.appliedThrough[this.pod] ?? 0)));
-  }
-  addRecord(record: UsageReportRecord): void {
-    this.local.push(record);
-  }
-  reserve(id: string, amount: number): void {
-    this.reserved.set(id, (this.reserved.get(id) ?? 0) + amount);
-  }
-  release(id: string, amount: number): void {
-    const left = (this.reserved.get(id) ?? 0) - amount;
-    if (left <= 1e-12) this.reserved.delete(id);
-    else this.reserved.set(id, left);
-  }
-  available(budget: BudgetConfig, now: number) {
-    const { persisted, own, resetsAt } = this.parts(budget, now);
-    const left = Math.max(0, budget.amount - persisted);
-    const reserved = this.reserved.get(budget.id) ?? 0;
-    return { available: left / this.replicas - own - reserved, spent: persisted + own, resetsAt, left, pods: this.replicas, ownUnreported: own, reserved };
-  }
-  spent(budget: BudgetConfig, now: number) {
-    const { persisted, own, resetsAt } = this.parts(budget, now);
-    return { spent: persisted + own, resetsAt };
-  }
-  get unreported(): number {
-    return this.local.length;
-  }
-  private parts(budget: BudgetConfig, now: number) {
-    const bounds: PeriodBounds = periodBounds(budget.period, budget.timeZone, budget.windowMs, now);
-    const state = this.states.get(budget.id);
-    const persisted = state !== undefined && state.periodStart >= bounds.start - 1 ? state.spent : 0;
-    const applied = state?.appliedThrough[this.pod] ?? 0;
-    let own = 0;
-    for (const record of this.local) {
-      if (record.seq > applied && record.at >= bounds.start && record.budgetIds.includes(budget.id)) own += amountOf(budget.unit, record);
-    }
-    return { persisted, own, resetsAt: bounds.end };
-  }
-}
+import { testBudget, WalkingLedger } from './test-support.js';
 
 /** Small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
 function random(seed: number): () => number {

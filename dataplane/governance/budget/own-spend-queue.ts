@@ -5,10 +5,8 @@ import type { UsageReportRecord } from '../../config/usage-report.js';
  * window [start, ∞) are always a suffix and moving the window start moves one index.
  */
 class Run {
-  readonly seq: number[] = [];
-  readonly at: number[] = [];
-  readonly usd: number[] = [];
-  readonly tokens: number[] = [];
+  /** The records themselves (the usage outbox holds them too): a reference costs less than copies of their numbers. */
+  readonly records: UsageReportRecord[] = [];
   /** First record the operator has not applied. */
   head = 0;
   /** First record counted: [head, win) fell before the window start, [win, length) are counted. */
@@ -19,20 +17,17 @@ class Run {
   start = Number.NEGATIVE_INFINITY;
 
   get lastAt(): number {
-    return this.at[this.at.length - 1] ?? Number.NEGATIVE_INFINITY;
+    return this.records[this.records.length - 1]?.at ?? Number.NEGATIVE_INFINITY;
   }
 
   get empty(): boolean {
-    return this.head >= this.seq.length;
+    return this.head >= this.records.length;
   }
 
   push(record: UsageReportRecord): void {
-    this.seq.push(record.seq);
-    this.at.push(record.at);
-    this.usd.push(record.costUsd);
-    this.tokens.push(record.tokens);
+    this.records.push(record);
     // `at` never decreases within a run: a record before the window start means all before it are too.
-    if (record.at < this.start) this.win = this.seq.length;
+    if (record.at < this.start) this.win = this.records.length;
     else {
       this.sumUsd += record.costUsd;
       this.sumTokens += record.tokens;
@@ -42,22 +37,23 @@ class Run {
   /** Moves the window start (either way: `now` is the wall clock, which may step back). */
   moveTo(start: number): void {
     if (start === this.start) return;
+    const records = this.records;
     if (start > this.start) {
-      while (this.win < this.seq.length && this.at[this.win]! < start) {
-        this.sumUsd -= this.usd[this.win]!;
-        this.sumTokens -= this.tokens[this.win]!;
+      while (this.win < records.length && records[this.win]!.at < start) {
+        this.sumUsd -= records[this.win]!.costUsd;
+        this.sumTokens -= records[this.win]!.tokens;
         this.win++;
       }
     } else {
-      while (this.win > this.head && this.at[this.win - 1]! >= start) {
+      while (this.win > this.head && records[this.win - 1]!.at >= start) {
         this.win--;
-        this.sumUsd += this.usd[this.win]!;
-        this.sumTokens += this.tokens[this.win]!;
+        this.sumUsd += records[this.win]!.costUsd;
+        this.sumTokens += records[this.win]!.tokens;
       }
     }
     this.start = start;
     // Nothing counted is exactly nothing (subtraction leaves rounding residue).
-    if (this.win >= this.seq.length) {
+    if (this.win >= records.length) {
       this.sumUsd = 0;
       this.sumTokens = 0;
     }
@@ -65,11 +61,12 @@ class Run {
 
   /** Forgets the records the operator applied (seq ≤ applied). */
   dropThrough(applied: number): void {
+    const records = this.records;
     const before = this.head;
-    while (this.head < this.seq.length && this.seq[this.head]! <= applied) this.head++;
+    while (this.head < records.length && records[this.head]!.seq <= applied) this.head++;
     if (this.head === before) return;
-    if (this.head > 1024 && this.head * 2 > this.seq.length) {
-      for (const column of [this.seq, this.at, this.usd, this.tokens]) column.splice(0, this.head);
+    if (this.head > 1024 && this.head * 2 > records.length) {
+      records.splice(0, this.head);
       this.win -= this.head;
       this.head = 0;
     }
@@ -77,9 +74,9 @@ class Run {
     // Summed again in seq order, as the record walk it replaces did.
     this.sumUsd = 0;
     this.sumTokens = 0;
-    for (let i = this.win; i < this.seq.length; i++) {
-      this.sumUsd += this.usd[i]!;
-      this.sumTokens += this.tokens[i]!;
+    for (let i = this.win; i < records.length; i++) {
+      this.sumUsd += records[i]!.costUsd;
+      this.sumTokens += records[i]!.tokens;
     }
   }
 }

@@ -1,7 +1,10 @@
-// Fixtures shared by the budget admitters' tests (reported ledger and exact Redis mode).
+// Fixtures shared by the budget admitters' tests (reported ledger and exact Redis mode), and the
+// ledger's reference walk (its differential test and bench/budget-ledger.ts).
+import { periodBounds } from '../../config/budget-period.js';
 import type { BudgetConfig, RouteConfig } from '../../config/snapshot.js';
 import type { CanonicalRequest } from '../../core/canonical.js';
 import type { Caller } from '../../core/caller.js';
+import { amountOf, type BudgetState, type UsageReportRecord } from '../../config/usage-report.js';
 
 export const testBudget = (over: Partial<BudgetConfig> = {}): BudgetConfig => ({
   id: 'team-a/b',
@@ -24,3 +27,52 @@ export const testRoute = {
 
 export const testCaller: Caller = { kind: 'serviceaccount', namespace: 'team-a', name: 'app', id: 'sa:team-a/app' };
 export const testRequest = { op: 'chat', body: {}, stream: false, clientWantsUsage: false } as CanonicalRequest;
+
+/** The ledger with an operator as it was before the per-budget queues: every query walks every unapplied record. */
+export class WalkingLedger {
+  private states = new Map<string, BudgetState>();
+  private local: UsageReportRecord[] = [];
+  private readonly reserved = new Map<string, number>();
+  private replicas = 1;
+  constructor(readonly pod: string) {}
+  update(states: Record<string, BudgetState>, replicas: number): void {
+    this.states = new Map(Object.entries(states));
+    this.replicas = Math.max(1, replicas);
+    this.local = this.local.filter((record) => record.budgetIds.some((id) => record.seq > (this.states.get(id)?.appliedThrough[this.pod] ?? 0)));
+  }
+  addRecord(record: UsageReportRecord): void {
+    this.local.push(record);
+  }
+  reserve(id: string, amount: number): void {
+    this.reserved.set(id, (this.reserved.get(id) ?? 0) + amount);
+  }
+  release(id: string, amount: number): void {
+    const left = (this.reserved.get(id) ?? 0) - amount;
+    if (left <= 1e-12) this.reserved.delete(id);
+    else this.reserved.set(id, left);
+  }
+  available(budget: BudgetConfig, now: number) {
+    const { persisted, own, resetsAt } = this.parts(budget, now);
+    const left = Math.max(0, budget.amount - persisted);
+    const reserved = this.reserved.get(budget.id) ?? 0;
+    return { available: left / this.replicas - own - reserved, spent: persisted + own, resetsAt, left, pods: this.replicas, ownUnreported: own, reserved };
+  }
+  spent(budget: BudgetConfig, now: number) {
+    const { persisted, own, resetsAt } = this.parts(budget, now);
+    return { spent: persisted + own, resetsAt };
+  }
+  get unreported(): number {
+    return this.local.length;
+  }
+  private parts(budget: BudgetConfig, now: number) {
+    const bounds = periodBounds(budget.period, budget.timeZone, budget.windowMs, now);
+    const state = this.states.get(budget.id);
+    const persisted = state !== undefined && state.periodStart >= bounds.start - 1 ? state.spent : 0;
+    const applied = state?.appliedThrough[this.pod] ?? 0;
+    let own = 0;
+    for (const record of this.local) {
+      if (record.seq > applied && record.at >= bounds.start && record.budgetIds.includes(budget.id)) own += amountOf(budget.unit, record);
+    }
+    return { persisted, own, resetsAt: bounds.end };
+  }
+}
