@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { BudgetConfig } from '../../config/snapshot.js';
 import type { BudgetState, UsageReportRecord } from '../../config/usage-report.js';
+import { seededRandom } from '../../../test/support/seeded-random.js';
 import { BudgetLedger } from './budget-ledger.js';
 import { testBudget, WalkingLedger } from './test-support.js';
-
-/** Small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const budgets: BudgetConfig[] = [
   testBudget({ id: 'a/day-usd', unit: 'USD', amount: 5, period: 'Day' }),
@@ -40,7 +29,7 @@ function expectSame(actual: Record<string, number | undefined>, expected: Record
 describe('BudgetLedger with an operator', () => {
   it('answers as the walk over every unapplied record did, through random reports, rollovers, clock steps and replica changes', () => {
     for (let seed = 1; seed <= 30; seed++) {
-      const rnd = random(seed);
+      const rnd = seededRandom(seed);
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
       const fast = new BudgetLedger('pod-1', { standalone: false });
       const walk = new WalkingLedger('pod-1');
