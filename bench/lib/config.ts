@@ -98,7 +98,9 @@ export function readConfig(env: NodeJS.ProcessEnv, repoRoot: string, now: Date):
     gatewayCore: num(env, 'BENCH_GATEWAY_CORE', 0),
     nice: niceValue(env.BENCH_NICE),
     clientCore: num(env, 'BENCH_CLIENT_CORE', 1),
-    warmupSeconds: num(env, 'BENCH_WARMUP', quick ? 1 : 2),
+    // As long as the c=1 wrk rows plus the old warm-up used to run before the throughput row (the c=1
+    // rows now run interleaved, apart): V8 still compiles a few seconds in, longer for more code.
+    warmupSeconds: num(env, 'BENCH_WARMUP', quick ? 4 : 14),
     throughputSeconds: num(env, 'BENCH_THROUGHPUT_SECONDS', quick ? 2 : 10),
     throughputConcurrency: num(env, 'BENCH_THROUGHPUT_CONCURRENCY', 64),
     c1Rounds: num(env, 'BENCH_C1_ROUNDS', quick ? 16 : 40),
