@@ -44,13 +44,14 @@ function headline(checks: readonly LimitCheck[], reports: readonly BucketReport[
   return best;
 }
 
-/** x-ratelimit-{limit,remaining,reset}-{requests,tokens} for the dimensions the route limits. */
+/** The header names per dimension, made once rather than per response. */
 const HEADER_NAMES = {
   requests: { limit: 'x-ratelimit-limit-requests', remaining: 'x-ratelimit-remaining-requests', reset: 'x-ratelimit-reset-requests' },
   tokens: { limit: 'x-ratelimit-limit-tokens', remaining: 'x-ratelimit-remaining-tokens', reset: 'x-ratelimit-reset-tokens' },
 } as const;
 const DIMENSIONS = ['requests', 'tokens'] as const;
 
+/** x-ratelimit-{limit,remaining,reset}-{requests,tokens} for the dimensions the route limits. */
 export function rateLimitHeaders(checks: readonly LimitCheck[], reports: readonly BucketReport[]): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const dimension of DIMENSIONS) {
