@@ -22,4 +22,22 @@ describe('ClientLink', () => {
     expect(link.signal.aborted).toBe(true);
     expect(link.signal.reason).toBe(reason);
   });
+
+  it('calls onAbort listeners once with the first reason, not after they stop listening, and not once the client has left', () => {
+    const link = new ClientLink();
+    const heard: string[] = [];
+    link.onAbort((r) => heard.push(`a:${r.message}`));
+    const stop = link.onAbort((r) => heard.push(`b:${r.message}`));
+    link.onAbort((r) => heard.push(`c:${r.message}`));
+    stop();
+    stop();
+    const signal = link.signal;
+    link.abort(new Error('gone'));
+    link.abort(new Error('second'));
+    expect(heard).toEqual(['a:gone', 'c:gone']);
+    expect(signal.reason).toEqual(new Error('gone'));
+    link.onAbort((r) => heard.push(`late:${r.message}`))();
+    link.abort(new Error('third'));
+    expect(heard).toEqual(['a:gone', 'c:gone']);
+  });
 });

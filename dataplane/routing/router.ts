@@ -211,9 +211,7 @@ export class Router {
     // A stream stops with its client (what was streamed is charged). A non-streaming response is
     // read to its end even when the client left, bounded by the attempt timeout, so that the work
     // the upstream did is charged from its usage rather than not at all.
-    const clientSignal = req.stream ? client.signal : undefined;
-    const onClientAbort = (): void => signal.abort(clientSignal?.reason);
-    clientSignal?.addEventListener('abort', onClientAbort, { once: true });
+    const unfollowClient = req.stream ? client.onAbort((reason) => signal.abort(reason)) : undefined;
     const timer = setTimeout(() => signal.abort(new AttemptTimeout(timeoutMs)), timeoutMs);
     const end = this.deps.stats.start(target);
     const outlier = provider.config.outlierDetection;
@@ -221,7 +219,7 @@ export class Router {
     const started = this.now();
     const detach = (): void => {
       clearTimeout(timer);
-      clientSignal?.removeEventListener('abort', onClientAbort);
+      unfollowClient?.();
     };
     const result = await runAttempt(req, target, provider, lease.url, signal, client, limits, observer);
     clearTimeout(timer);
