@@ -32,6 +32,21 @@ describe('openAiAdapter', () => {
     expect(t.onEvent({ data: '{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}' }).chunks).toHaveLength(1);
   });
 
+  it('ends a stream without [DONE] as complete only when every choice it started has finished', () => {
+    const chunk = (index: number, finish?: string): { data: string } => ({ data: JSON.stringify({ choices: [{ index, delta: {}, ...(finish === undefined ? {} : { finish_reason: finish }) }] }) });
+    const run = (...chunks: { data: string }[]): boolean => {
+      const t = openAiAdapter.createStreamTransformer(req(true));
+      for (const c of chunks) t.onEvent(c);
+      return t.onEnd().done === true;
+    };
+    expect(run()).toBe(false);
+    expect(run(chunk(0), chunk(0, 'stop'))).toBe(true);
+    expect(run(chunk(0), chunk(1), chunk(0, 'stop'))).toBe(false);
+    expect(run(chunk(0), chunk(1), chunk(1, 'stop'), chunk(0, 'stop'), chunk(1))).toBe(true);
+    expect(run(chunk(0, 'stop'), chunk(0), chunk(2), chunk(2, ''))).toBe(false);
+    expect(run({ data: '{"choices":[{"delta":{},"finish_reason":"length"}]}' }, chunk(0))).toBe(true);
+  });
+
   it('turns an in-band stream error into a failure', () => {
     const t = openAiAdapter.createStreamTransformer(req(true));
     expect(t.onEvent({ data: '{"error":{"message":"boom"}}' }).failure).toMatchObject({ kind: 'ServerError', message: 'boom' });

@@ -14,6 +14,7 @@ const PATHS: Record<Operation, string> = {
 };
 
 const DONE: StreamStep = { chunks: [], done: true };
+const NO_CHOICE = Symbol('no choice');
 
 /**
  * OpenAI streams end with `data: [DONE]`. A stream that ends without it is complete only if every
@@ -21,8 +22,11 @@ const DONE: StreamStep = { chunks: [], done: true };
  * upstream was cut off and the stream is a failure, never shown as complete nor cached.
  */
 class OpenAiStreamTransformer implements StreamTransformer {
-  private readonly started = new Set<unknown>();
-  private readonly finished = new Set<unknown>();
+  // Choices by index: the first in fields, any other in a Map made when one appears (a stream usually
+  // has one choice, and two Sets per held stream were ~0.3 KB of heap). A choice maps to "finished".
+  private first: unknown = NO_CHOICE;
+  private firstFinished = false;
+  private others: Map<unknown, boolean> | undefined;
 
   constructor(private readonly clientWantsUsage: boolean) {}
 
@@ -30,8 +34,14 @@ class OpenAiStreamTransformer implements StreamTransformer {
     if (!Array.isArray(choices)) return;
     for (const c of choices) {
       if (!isObject(c)) continue;
-      this.started.add(c.index ?? 0);
-      if (typeof c.finish_reason === 'string' && c.finish_reason !== '') this.finished.add(c.index ?? 0);
+      const index = c.index ?? 0;
+      const finished = typeof c.finish_reason === 'string' && c.finish_reason !== '';
+      if (this.first === NO_CHOICE) this.first = index;
+      if (index === this.first) this.firstFinished ||= finished;
+      else {
+        this.others ??= new Map();
+        this.others.set(index, this.others.get(index) === true || finished);
+      }
     }
   }
 
@@ -67,7 +77,7 @@ class OpenAiStreamTransformer implements StreamTransformer {
   }
 
   onEnd(): StreamStep {
-    const complete = this.started.size > 0 && [...this.started].every((i) => this.finished.has(i));
+    const complete = this.first !== NO_CHOICE && this.firstFinished && (this.others === undefined || [...this.others.values()].every(Boolean));
     if (complete) return DONE;
     return { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'upstream stream ended before [DONE] or a finish reason' } };
   }
