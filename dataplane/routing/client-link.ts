@@ -1,5 +1,3 @@
-const noop = (): void => undefined;
-
 /**
  * The client of one request, as routing sees it: whether it has left, and a signal that fires when
  * it leaves. The signal (an AbortController, with its EventTarget) is made only when something has
@@ -9,8 +7,13 @@ const noop = (): void => undefined;
 export class ClientLink {
   private controller: AbortController | undefined;
   private reason: Error | undefined;
-  /** `onAbort` callbacks: every stream's attempt follows the client, and a signal for it cost an AbortController and its EventTarget before the first upstream byte. */
-  private listeners: ((reason: Error) => void)[] | undefined;
+  /**
+   * `onAbort` callbacks: every stream's attempt follows the client, and a signal for it cost an
+   * AbortController and its EventTarget per held stream. One listener (the usual case) sits in a
+   * field; an array is made only for a second.
+   */
+  private listener: ((reason: Error) => void) | undefined;
+  private more: ((reason: Error) => void)[] | undefined;
 
   /** The client left. */
   get aborted(): boolean {
@@ -28,25 +31,32 @@ export class ClientLink {
 
   /**
    * Calls `listener` once, with the reason, when the client leaves; never when it already has (as an
-   * 'abort' listener on `signal` would not). Returns the function that stops listening.
+   * 'abort' listener on `signal` would not), nor after `offAbort(listener)`.
    */
-  onAbort(listener: (reason: Error) => void): () => void {
-    if (this.reason !== undefined) return noop;
-    (this.listeners ??= []).push(listener);
-    return () => {
-      const listeners = this.listeners;
-      const i = listeners === undefined ? -1 : listeners.indexOf(listener);
-      if (i >= 0) listeners?.splice(i, 1);
-    };
+  onAbort(listener: (reason: Error) => void): void {
+    if (this.reason !== undefined) return;
+    if (this.listener === undefined) this.listener = listener;
+    else (this.more ??= []).push(listener);
+  }
+
+  /** Stops calling `listener`. */
+  offAbort(listener: (reason: Error) => void): void {
+    if (this.listener === listener) this.listener = this.more?.shift();
+    else {
+      const i = this.more?.indexOf(listener) ?? -1;
+      if (i >= 0) this.more?.splice(i, 1);
+    }
   }
 
   /** The client left; the first reason counts. */
   abort(reason: Error): void {
     if (this.reason !== undefined) return;
     this.reason = reason;
-    const listeners = this.listeners;
-    this.listeners = undefined;
-    if (listeners !== undefined) for (const listener of listeners) listener(reason);
+    const { listener, more } = this;
+    this.listener = undefined;
+    this.more = undefined;
+    listener?.(reason);
+    if (more !== undefined) for (const l of more) l(reason);
     this.controller?.abort(reason);
   }
 }

@@ -211,7 +211,8 @@ export class Router {
     // A stream stops with its client (what was streamed is charged). A non-streaming response is
     // read to its end even when the client left, bounded by the attempt timeout, so that the work
     // the upstream did is charged from its usage rather than not at all.
-    const unfollowClient = req.stream ? client.onAbort((reason) => signal.abort(reason)) : undefined;
+    const onClientAbort = req.stream ? (reason: Error): void => signal.abort(reason) : undefined;
+    if (onClientAbort !== undefined) client.onAbort(onClientAbort);
     const timer = setTimeout(() => signal.abort(new AttemptTimeout(timeoutMs)), timeoutMs);
     const end = this.deps.stats.start(target);
     const outlier = provider.config.outlierDetection;
@@ -219,7 +220,7 @@ export class Router {
     const started = this.now();
     const detach = (): void => {
       clearTimeout(timer);
-      unfollowClient?.();
+      if (onClientAbort !== undefined) client.offAbort(onClientAbort);
     };
     const result = await runAttempt(req, target, provider, lease.url, signal, client, limits, observer);
     clearTimeout(timer);
