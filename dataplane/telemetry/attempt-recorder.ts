@@ -5,7 +5,7 @@ import type { StreamStep, UpstreamFailure, Usage } from '../core/canonical.js';
 import type { AttemptResult } from '../core/canonical.js';
 import type { AttemptTelemetry } from './gateway-observer.js';
 import { GENAI, ResponseFacts } from './genai-attributes.js';
-import { LeanSpan } from './lean-tracer.js';
+import type { LeanSpan } from './lean-tracer.js';
 import type { TargetSeries } from './target-series.js';
 import type { TelemetryContext } from './telemetry-context.js';
 
@@ -114,8 +114,11 @@ export class AttemptRecorder implements AttemptTelemetry {
   inject(headers: Record<string, string>): void {
     const parent = this.owner.traceContext;
     if (this.span === undefined || parent === undefined) return;
-    if (this.span instanceof LeanSpan) this.span.injectInto(headers);
-    else this.ctx.propagator.inject(trace.setSpan(parent, this.span), headers, defaultTextMapSetter);
+    // The data plane's own spans (LeanSpan) write their headers themselves. Known by the method, not
+    // by instanceof: importing lean-tracer.ts here loaded the SDK's samplers at start with tracing off.
+    const span: Span & Partial<Pick<LeanSpan, 'injectInto'>> = this.span;
+    if (span.injectInto !== undefined) span.injectInto(headers);
+    else this.ctx.propagator.inject(trace.setSpan(parent, span), headers, defaultTextMapSetter);
   }
 
   settle(result: AttemptResult): AttemptResult {
