@@ -14,7 +14,7 @@ import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { readConfig } from './lib/config.js';
+import { floorAndTollgateConfig } from './lib/config.js';
 import { startEmulator } from './lib/emulator.js';
 import { systemsFor, type RunningSystem } from './lib/systems.js';
 
@@ -23,10 +23,7 @@ if (rootArg === undefined) throw new Error('usage: chunk-coalescing.ts <tollgate
 const rounds = Number(roundsArg ?? 3);
 const streamCount = Number(streamsArg ?? 200);
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const cfg = {
-  ...readConfig({ ...process.env, BENCH_QUICK: '1', BENCH_SYSTEMS: 'node-floor,tollgate', BENCH_GOVERNANCE: 'off', BENCH_TOLLGATE_QUIET: '0' }, repoRoot, new Date()),
-  tollgateRoot: resolve(rootArg),
-};
+const cfg = floorAndTollgateConfig(repoRoot, rootArg, 'off');
 mkdirSync(cfg.rawDir, { recursive: true });
 const MODEL = 'emu-c20-i10';
 const now = (): number => performance.timeOrigin + performance.now();

@@ -11,7 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readConfig } from './lib/config.js';
+import { floorAndTollgateConfig } from './lib/config.js';
 import { startEmulator } from './lib/emulator.js';
 import { HOLD_MODEL } from './lib/scenarios.js';
 import { systemsFor } from './lib/systems.js';
@@ -21,10 +21,7 @@ if (rootArg === undefined) throw new Error('usage: heap-per-stream.ts <tollgate 
 const streams = Number(streamsArg ?? 1000);
 const top = Number(topArg ?? 40);
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const cfg = {
-  ...readConfig({ ...process.env, BENCH_QUICK: '1', BENCH_SYSTEMS: 'node-floor,tollgate', BENCH_GOVERNANCE: process.env.BENCH_GOVERNANCE ?? 'off', BENCH_TOLLGATE_QUIET: '0' }, repoRoot, new Date()),
-  tollgateRoot: resolve(rootArg),
-};
+const cfg = floorAndTollgateConfig(repoRoot, rootArg, process.env.BENCH_GOVERNANCE ?? 'off');
 mkdirSync(cfg.rawDir, { recursive: true });
 
 interface Group {

@@ -131,3 +131,13 @@ export function readConfig(env: NodeJS.ProcessEnv, repoRoot: string, now: Date):
     runId,
   };
 }
+
+/**
+ * The config of a one-off diagnostic script (heap-per-stream, chunk-coalescing): quick mode, the
+ * Node floor and Tollgate (governance as given, no quiet row), measuring the build at `tollgateRoot`.
+ * The caller makes `rawDir`.
+ */
+export function floorAndTollgateConfig(repoRoot: string, tollgateRoot: string, governance: string): BenchConfig {
+  const env = { ...process.env, BENCH_QUICK: '1', BENCH_SYSTEMS: 'node-floor,tollgate', BENCH_GOVERNANCE: governance, BENCH_TOLLGATE_QUIET: '0' };
+  return { ...readConfig(env, repoRoot, new Date()), tollgateRoot: resolve(tollgateRoot) };
+}
