@@ -273,7 +273,7 @@ function issue15Targets(r: RunResult, cfg: BenchConfig): string {
       'no more chunks delivered together than direct; added per-chunk delay p99 < interval/2; all chunks',
       off.stream === undefined
         ? '–'
-        : `${off.stream.coalescedChunks} together (direct ${direct?.stream?.coalescedChunks ?? '–'}); added delay p99 ${signedMs(t.addedChunkDelayP99Us)} ms; ${off.stream.streamsWithAllChunks}/${off.stream.streams} complete`,
+        : `${off.stream.coalescedChunks} together (direct ${direct?.stream?.coalescedChunks ?? '–'}, Node floor ${floor.stream?.coalescedChunks ?? '–'}); added delay p99 ${signedMs(t.addedChunkDelayP99Us)} ms; ${off.stream.streamsWithAllChunks}/${off.stream.streams} complete`,
       verdict(coalesced),
     ],
   ];
