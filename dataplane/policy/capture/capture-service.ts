@@ -10,7 +10,7 @@ import { localDirectoryDestination } from './destinations/local-directory.js';
 import { otlpLogsDestination } from './destinations/otlp-logs.js';
 import { s3Destination } from './destinations/s3.js';
 import { selectPolicy } from './select-policy.js';
-import { serialiseCapture } from './serialise-capture.js';
+import { recordParts, serialiseCapture } from './serialise-capture.js';
 import { WorkerSerialiser, type WorkerSerialiserOptions } from './worker-serialiser.js';
 
 /** Builds the writer for one destination; tests pass their own. */
@@ -159,9 +159,9 @@ export class CaptureService {
    */
   record(decision: CaptureDecision, input: CaptureInput): void {
     const key = decision.policy.workerKey;
-    if (this.serialiser !== undefined && key !== undefined) return this.serialiser.submit(decision.policy, key, decision, input);
     let record: SerialisedRecord;
     try {
+      if (this.serialiser !== undefined && key !== undefined) return this.serialiser.submit(decision.policy, key, recordParts(decision, input));
       record = serialiseCapture(decision, input);
     } catch {
       for (const exporter of decision.policy.exporters) this.metrics.dropped('record_error', exporter.label, 1);

@@ -261,7 +261,7 @@ describe('on the worker thread', () => {
     expect(m.dropped.queue_full).toBe(2);
     await expect.poll(() => mem.records.length, { timeout: 20_000 }).toBe(5);
     // Both in one batch to the worker, which dies on it.
-    svc.record(decision, input({ requestId: 'boom', requestBody: { messages: [{ role: 'user', content: CRASH_MARK }] } }));
+    svc.record(decision, input({ requestId: CRASH_MARK }));
     svc.record(decision, input({ requestId: 'with-it' }));
     await expect.poll(() => m.dropped.record_error, { timeout: 20_000 }).toBe(2);
     svc.record(decision, input({ requestId: 'after' }));
@@ -271,7 +271,8 @@ describe('on the worker thread', () => {
   });
 
   it('bounds the bytes waiting for the worker too: an uncut 1 MiB prompt past the bound is dropped and counted, the next small record still goes', async () => {
-    const { svc, mem, m } = service([policy('team-a/p', { subjects: subjects('team-a'), mode: 'Metadata' })], 'ok', 100, { maxQueuedBytes: 256 * 1024 });
+    // Mode Full: a Metadata record hands the worker no content at all.
+    const { svc, mem, m } = service([policy('team-a/p', { subjects: subjects('team-a'), mode: 'Full' })], 'ok', 100, { maxQueuedBytes: 256 * 1024 });
     const decision = svc.decide(sa('team-a', 'app'), undefined, 'r', none)!;
     svc.record(decision, input({ requestId: 'small' }));
     svc.record(decision, input({ requestId: 'huge', requestBody: { messages: [{ role: 'user', content: 'x'.repeat(1024 * 1024) }] } }));

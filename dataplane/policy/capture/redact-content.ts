@@ -3,6 +3,8 @@ import type { DetectorSet } from '../detectors/index.js';
 /** Inline binary (images, audio as data: URLs or long base64) is never recorded, in any mode. */
 const DATA_URL = /^data:[^;,]{1,100};base64,/;
 const D = 100; // 'd'
+const BACKSLASH = 92;
+const COLON = 58;
 
 /** Matches replaced by type, and whether a detector cap left some text unscanned; summed over a record's parts. */
 export interface RedactionTally {
@@ -11,32 +13,51 @@ export interface RedactionTally {
 }
 
 /**
- * A JSON value as JSON text with every string passed through the detectors (keys are kept: they
- * are the API's field names); binary payloads become a size marker. Without detectors (mode Full)
- * strings are kept as they are. The value is read, never copied: strings that change are noted,
- * and the text is written by JSON.stringify in one pass, so a record that needs no change costs
- * no copy of its request at all.
+ * JSON text as JSON.stringify wrote it (no whitespace between tokens), with every string value
+ * passed through the detectors (keys are kept: they are the API's field names); binary payloads
+ * become a size marker. Without detectors (mode Full) strings are kept as they are. The text is
+ * redacted as text: each string literal is read where it stands (decoded only when it holds an
+ * escape), and only those that change are written anew, so there is no object tree to build, walk
+ * or serialise again. The same text, counts and order as JSON.stringify of the parsed value with
+ * each string replaced (the redaction tests compare the two over generated values).
  */
-export function redactedJson(value: unknown, detectors: DetectorSet | undefined, tally: RedactionTally): string {
-  let changed: Map<string, string> | undefined;
-  const visit = (s: string): void => {
-    if (s.charCodeAt(0) === D && DATA_URL.test(s)) {
-      (changed ??= new Map()).set(s, `[BINARY ${s.length} chars omitted]`);
-      return;
+export function redactJsonText(json: string, detectors: DetectorSet | undefined, tally: RedactionTally): string {
+  let out: string | undefined;
+  let copied = 0;
+  for (let start = json.indexOf('"'); start !== -1; ) {
+    let end = json.indexOf('"', start + 1);
+    while (end !== -1 && escaped(json, end)) end = json.indexOf('"', end + 1);
+    // Not JSON.stringify's text (never expected): refused (record_error), never written unscanned.
+    if (end === -1) throw new Error('redactJsonText: an unterminated string');
+    const after = end + 1;
+    // A key is followed by its colon; a value by `,`, `]`, `}` or the end.
+    if (json.charCodeAt(after) !== COLON) {
+      const raw = json.slice(start + 1, end);
+      const value = raw.includes('\\') ? (JSON.parse(json.slice(start, after)) as string) : raw;
+      const replaced = replacement(value, detectors, tally);
+      if (replaced !== undefined) {
+        out = `${out ?? ''}${json.slice(copied, start)}${JSON.stringify(replaced)}`;
+        copied = after;
+      }
     }
-    if (detectors === undefined) return;
-    const r = detectors.redact(s);
-    for (const type in r.counts) tally.counts[type] = (tally.counts[type] ?? 0) + r.counts[type]!;
-    if (!r.complete) tally.unscanned = true;
-    if (r.text !== s) (changed ??= new Map()).set(s, r.text);
-  };
-  const walk = (v: unknown): void => {
-    if (typeof v === 'string') visit(v);
-    else if (Array.isArray(v)) for (let i = 0; i < v.length; i++) walk(v[i]);
-    else if (typeof v === 'object' && v !== null) for (const k in v) walk((v as Record<string, unknown>)[k]);
-  };
-  walk(value);
-  if (changed === undefined) return JSON.stringify(value);
-  const replacements = changed;
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? (replacements.get(v) ?? v) : v));
+    start = json.indexOf('"', after);
+  }
+  return out === undefined ? json : out + json.slice(copied);
+}
+
+/** The quote at `at` is escaped: an odd number of backslashes stand right before it. */
+function escaped(json: string, at: number): boolean {
+  let i = at - 1;
+  while (json.charCodeAt(i) === BACKSLASH) i--;
+  return (at - 1 - i) % 2 === 1;
+}
+
+/** What a string value becomes, or undefined when it stays as it is. */
+function replacement(s: string, detectors: DetectorSet | undefined, tally: RedactionTally): string | undefined {
+  if (s.charCodeAt(0) === D && DATA_URL.test(s)) return `[BINARY ${s.length} chars omitted]`;
+  if (detectors === undefined) return undefined;
+  const r = detectors.redact(s);
+  for (const type in r.counts) tally.counts[type] = (tally.counts[type] ?? 0) + r.counts[type]!;
+  if (!r.complete) tally.unscanned = true;
+  return r.text === s ? undefined : r.text;
 }

@@ -1,7 +1,7 @@
 import type { CaptureMode, DataPolicyConfig } from '../../config/data-policy-config.js';
 import type { DetectorSet } from '../detectors/index.js';
-import { type CaptureInput, type CaptureRecord, jsonLine, type SerialisedRecord } from './capture-record.js';
-import { redactedJson, type RedactionTally } from './redact-content.js';
+import type { CaptureInput, CaptureRecord, SerialisedRecord } from './capture-record.js';
+import { redactJsonText, type RedactionTally } from './redact-content.js';
 
 /** What shaping a record needs of its policy: plain data, so that a worker thread can be given it too. */
 export type SerialisePolicy = Pick<DataPolicyConfig, 'id' | 'mode' | 'parts' | 'maxRecordBytes' | 'redaction'>;
@@ -14,12 +14,41 @@ export interface SerialiseDecision {
 }
 
 /**
+ * A record as the request thread hands it on, every part JSON text already: the metadata line
+ * (newline included), and with content the content line's start and the request's and response's
+ * content fields exactly as the request has them (not yet redacted or capped). Strings only, so a
+ * worker thread is given them as UTF-8 with no object to clone or parse.
+ */
+export interface RecordParts {
+  policyId: string;
+  namespace: string;
+  time: string;
+  mode: SerialiseDecision['mode'];
+  metadata: string;
+  /** `{"requestId":…,"time":…,"namespace":…,"content":`; '' in mode Metadata (then no content at all). */
+  contentHead: string;
+  /** The request's content fields (`{"messages":…}`), '' when the policy does not record them. */
+  request: string;
+  /** The response's content fields, '' when none are recorded. */
+  response: string;
+}
+
+/**
  * The record the decision allows, serialised once, here: the metadata line, and in modes Redacted
- * and Full the content line, its strings redacted on the way into the JSON text and its size capped
- * on that text. Every destination gets these lines; none sees the request's own objects.
+ * and Full the content line, its strings redacted in the JSON text and its size capped on that
+ * text. Every destination gets these lines; none sees the request's own objects.
  */
 export function serialiseCapture(decision: SerialiseDecision, input: CaptureInput): SerialisedRecord {
-  const { config, detectors } = decision.policy;
+  const parts = recordParts(decision, input);
+  const out: SerialisedRecord = { policyId: parts.policyId, namespace: parts.namespace, time: parts.time, metadata: Buffer.from(parts.metadata) };
+  const content = contentLine(parts, decision.policy);
+  if (content !== undefined) out.content = Buffer.from(content);
+  return out;
+}
+
+/** The request thread's share of a record: its JSON texts, with nothing redacted or capped yet (contentLine does that). */
+export function recordParts(decision: SerialiseDecision, input: CaptureInput): RecordParts {
+  const { config } = decision.policy;
   const time = new Date(input.startedAtMs).toISOString();
   const namespace = input.caller.namespace ?? input.routeNamespace ?? 'none';
   const metadata: CaptureRecord = {
@@ -43,13 +72,24 @@ export function serialiseCapture(decision: SerialiseDecision, input: CaptureInpu
   if (input.upstreamModel !== undefined) metadata.upstreamModel = input.upstreamModel;
   if (input.tokens !== undefined) metadata.tokens = input.tokens;
   if (input.costUsd !== undefined) metadata.costUsd = input.costUsd;
-  const out: SerialisedRecord = { policyId: config.id, namespace, time, metadata: jsonLine(JSON.stringify(metadata)) };
-  if (decision.mode === 'Metadata') return out;
+  const parts: RecordParts = { policyId: config.id, namespace, time, mode: decision.mode, metadata: `${JSON.stringify(metadata)}\n`, contentHead: '', request: '', response: '' };
+  if (decision.mode === 'Metadata') return parts;
+  parts.contentHead = `{"requestId":${JSON.stringify(input.requestId)},"time":"${time}","namespace":${JSON.stringify(namespace)},"content":`;
+  if (config.parts.request) parts.request = fieldsJson(input.requestBody, REQUEST_FIELDS);
+  if (config.parts.response && input.response !== undefined) parts.response = fieldsJson(input.response, RESPONSE_FIELDS);
+  return parts;
+}
+
+/**
+ * The content line (newline included) of a record's parts: its strings redacted (Redacted) and
+ * binary dropped, cut to maxRecordBytes; undefined in mode Metadata.
+ */
+export function contentLine(parts: RecordParts, policy: SerialiseDecision['policy']): string | undefined {
+  const { config, detectors } = policy;
+  if (parts.mode === 'Metadata') return undefined;
   // Redacted without detectors would be Full: refused (counted as record_error), never written unredacted.
-  if (decision.mode === 'Redacted' && detectors === undefined) throw new Error(`policy ${config.id}: Redacted without compiled detectors`);
-  const content = contentJson(input, config, decision.mode === 'Redacted' ? detectors : undefined);
-  out.content = jsonLine(`{"requestId":${JSON.stringify(input.requestId)},"time":"${time}","namespace":${JSON.stringify(namespace)},"content":${content}}`);
-  return out;
+  if (parts.mode === 'Redacted' && detectors === undefined) throw new Error(`policy ${config.id}: Redacted without compiled detectors`);
+  return `${parts.contentHead}${contentJson(parts, config, parts.mode === 'Redacted' ? detectors : undefined)}}\n`;
 }
 
 // The request's content fields: `instructions` and `input` as well, so a Responses request a target
@@ -59,10 +99,10 @@ const REQUEST_FIELDS = ['system', 'instructions', 'messages', 'prompt', 'input',
 const RESPONSE_FIELDS = ['choices', 'data', 'output'] as const;
 
 /** The `content` object's JSON text (CaptureContent). */
-function contentJson(input: CaptureInput, config: SerialisePolicy, detectors: DetectorSet | undefined): string {
+function contentJson(parts: RecordParts, config: SerialisePolicy, detectors: DetectorSet | undefined): string {
   const tally: RedactionTally = { counts: {}, unscanned: false };
-  let request = config.parts.request ? fieldsJson(input.requestBody, REQUEST_FIELDS, detectors, tally) : undefined;
-  let response = config.parts.response && input.response !== undefined ? fieldsJson(input.response, RESPONSE_FIELDS, detectors, tally) : undefined;
+  let request = parts.request === '' ? undefined : redactJsonText(parts.request, detectors, tally);
+  let response = parts.response === '' ? undefined : redactJsonText(parts.response, detectors, tally);
   const truncated = !fits(request, response, config.maxRecordBytes);
   if (truncated) {
     const share = Math.floor(config.maxRecordBytes / (request !== undefined && response !== undefined ? 2 : 1));
@@ -81,12 +121,12 @@ function contentJson(input: CaptureInput, config: SerialisePolicy, detectors: De
   return json === '' ? '{}' : `${json}}`;
 }
 
-/** `{"field":<redacted JSON>,...}` for the fields `source` has, in the order given. */
-function fieldsJson(source: Record<string, unknown>, fields: readonly string[], detectors: DetectorSet | undefined, tally: RedactionTally): string {
+/** `{"field":<JSON>,...}` for the fields `source` has, in the order given (redacted later, as text). */
+function fieldsJson(source: Record<string, unknown>, fields: readonly string[]): string {
   let json = '';
   for (const field of fields) {
     const value = source[field];
-    if (value !== undefined) json += `${json === '' ? '{' : ','}"${field}":${redactedJson(value, detectors, tally)}`;
+    if (value !== undefined) json += `${json === '' ? '{' : ','}"${field}":${JSON.stringify(value)}`;
   }
   return json === '' ? '{}' : `${json}}`;
 }

@@ -1,14 +1,13 @@
 import { parentPort } from 'node:worker_threads';
 import { compileDetectors } from '../detectors/index.js';
-import type { CaptureInput, SerialisedRecord } from './capture-record.js';
-import { type SerialiseDecision, serialiseCapture } from './serialise-capture.js';
+import { contentLine, type RecordParts, type SerialiseDecision } from './serialise-capture.js';
 import type { SerialisedBatch, ToSerialiseWorker } from './worker-serialiser.js';
 
 /**
  * The capture worker thread (worker-serialiser.ts starts it): takes records as the request thread
- * wrote them (`[policy key, mode, opted out, CaptureInput]` as JSON, UTF-8), redacts, caps and serialises
- * each into its JSON Lines exactly as the request thread would (serialiseCapture), and hands the
- * lines back packed into one transferred buffer per batch. Nothing leaves the process from here.
+ * wrote them (their RecordParts as UTF-8, with the policy key), redacts and caps each one's content
+ * exactly as the request thread would (contentLine), and hands the lines back packed into one
+ * transferred buffer per batch. Nothing leaves the process from here.
  */
 const port = parentPort;
 if (port === null) throw new Error('serialise-worker runs as a worker thread');
@@ -21,49 +20,53 @@ port.on('message', (message: ToSerialiseWorker) => {
     let detectors: SerialiseDecision['policy']['detectors'];
     if (policy.mode === 'Redacted') {
       const compiled = compileDetectors({ detectors: policy.redaction.detectors, customPatterns: policy.redaction.customPatterns });
-      // Never expected (the request thread compiled the same spec): serialiseCapture then refuses
+      // Never expected (the request thread compiled the same spec): contentLine then refuses
       // Redacted records of this policy (counted record_error) rather than write them unredacted.
       detectors = compiled.ok ? compiled.detectors : undefined;
     }
     policies.set(message.key, { config: policy, detectors });
     return;
   }
+  const { ends, keys } = message;
   const bytes = Buffer.from(message.bytes);
-  const records: (SerialisedRecord | undefined)[] = message.ends.map((end, i) => {
+  const text = (from: number, to: number): string => (to > from ? bytes.toString('utf8', from, to) : '');
+  // Per record: [start of its metadata line, end of it, its content line or undefined], or undefined when it failed.
+  const records = keys.map((key, i) => {
+    const start = i === 0 ? 0 : ends[4 * i - 1]!;
+    const [metadataEnd, headEnd, requestEnd, responseEnd] = [ends[4 * i]!, ends[4 * i + 1]!, ends[4 * i + 2]!, ends[4 * i + 3]!];
     try {
-      const line = bytes.toString('utf8', i === 0 ? 0 : message.ends[i - 1], end);
-      const [key, mode, optedOut, input] = JSON.parse(line) as [number, SerialiseDecision['mode'], 0 | 1, CaptureInput];
       const policy = policies.get(key);
-      return policy === undefined ? undefined : serialiseCapture({ policy, mode, optedOut: optedOut === 1 }, input);
+      if (policy === undefined) return undefined;
+      const contentHead = text(metadataEnd, headEnd);
+      const mode = contentHead === '' ? 'Metadata' : policy.config.mode === 'Full' ? 'Full' : 'Redacted';
+      const parts: RecordParts = { policyId: policy.config.id, namespace: '', time: '', mode, metadata: '', contentHead, request: text(headEnd, requestEnd), response: text(requestEnd, responseEnd) };
+      return { start, metadataEnd, content: contentLine(parts, policy) };
     } catch {
       return undefined;
     }
   });
-  const batch = pack(message.id, records);
+  const batch = pack(message.id, bytes, records);
   port.postMessage(batch, [batch.bytes]);
 });
 
-/** Every record's lines in one buffer (transferred, not copied), with where each ends. */
-function pack(id: number, records: readonly (SerialisedRecord | undefined)[]): SerialisedBatch {
+/** Every record's lines in one buffer (transferred, not copied), with where each ends; the metadata lines are copied as they came. */
+function pack(id: number, from: Buffer, records: readonly ({ start: number; metadataEnd: number; content: string | undefined } | undefined)[]): SerialisedBatch {
   let total = 0;
-  for (const r of records) if (r !== undefined) total += r.metadata.length + (r.content?.length ?? 0);
+  for (const r of records) if (r !== undefined) total += r.metadataEnd - r.start + (r.content === undefined ? 0 : Buffer.byteLength(r.content));
   const bytes = Buffer.allocUnsafeSlow(total);
   const ends: number[] = [];
-  const places: string[] = [];
   const failed: number[] = [];
   let at = 0;
   records.forEach((r, i) => {
     if (r === undefined) {
       failed.push(i);
       ends.push(at, at);
-      places.push('', '', '');
       return;
     }
-    at += r.metadata.copy(bytes, at);
+    at += from.copy(bytes, at, r.start, r.metadataEnd);
     ends.push(at);
-    if (r.content !== undefined) at += r.content.copy(bytes, at);
+    if (r.content !== undefined) at += bytes.write(r.content, at);
     ends.push(at);
-    places.push(r.policyId, r.namespace, r.time);
   });
-  return { id, bytes: bytes.buffer as ArrayBuffer, ends, places, failed };
+  return { id, bytes: bytes.buffer as ArrayBuffer, ends, failed };
 }

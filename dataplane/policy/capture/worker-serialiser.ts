@@ -1,27 +1,25 @@
 import { Worker } from 'node:worker_threads';
-import type { CaptureInput, SerialisedRecord } from './capture-record.js';
+import type { SerialisedRecord } from './capture-record.js';
 import type { DropReason } from './capture-metrics.js';
-import type { SerialiseDecision, SerialisePolicy } from './serialise-capture.js';
+import type { RecordParts, SerialisePolicy } from './serialise-capture.js';
 
-/** What the request thread sends the capture worker. */
 /**
  * What the request thread sends the capture worker: a policy records will name by its key, or a
- * batch of records, each `[policy key, mode, opted out (0/1), CaptureInput]` as JSON, UTF-8, one
- * after the other in `bytes`, record i ending at ends[i] (transferred, not copied).
+ * batch of records as UTF-8, one after the other in `bytes` (transferred, not copied): record i's
+ * policy key is keys[i], and its four parts (RecordParts: metadata line, content head, request,
+ * response; an empty part is absent) end at ends[4i..4i+3], each starting where the one before ended.
  */
-export type ToSerialiseWorker = { kind: 'policy'; key: number; policy: SerialisePolicy } | { kind: 'batch'; id: number; bytes: ArrayBuffer; ends: number[] };
+export type ToSerialiseWorker = { kind: 'policy'; key: number; policy: SerialisePolicy } | { kind: 'batch'; id: number; bytes: ArrayBuffer; ends: number[]; keys: number[] };
 
 /**
  * What the worker sends back per batch: every record's lines in `bytes`, record i's metadata line
  * ending at ends[2i] and its content line (empty when it has none) at ends[2i + 1], each starting
- * where the one before ended; places[3i..3i+2] its policy id, namespace and time. A record in
- * `failed` could not be built (its lines are empty).
+ * where the one before ended. A record in `failed` could not be built (its lines are empty).
  */
 export interface SerialisedBatch {
   id: number;
   bytes: ArrayBuffer;
   ends: number[];
-  places: string[];
   failed: number[];
 }
 
@@ -48,9 +46,9 @@ export interface WorkerSerialiserOptions<T> {
 }
 
 /**
- * Shapes, redacts and serialises capture records on a worker thread, so that the request thread
- * spends on a record only the JSON text of what it knows about the request (one native
- * JSON.stringify) and, per batch, one message each way. The record is redacted in the worker,
+ * Redacts, caps and packs capture records on a worker thread, so that the request thread spends on
+ * a record only its JSON texts (RecordParts: native JSON.stringify, nothing parsed again anywhere)
+ * and, per batch, one message each way. The record is redacted in the worker,
  * inside the data plane process, before it reaches any queue a destination reads. Bounded like the
  * destination queues: a record that finds `maxQueued` records (or `maxQueuedBytes`) waiting is dropped and counted,
  * never waited for; records in a worker that dies are counted as `record_error`, and a new worker
@@ -67,8 +65,11 @@ export class WorkerSerialiser<T> {
   /** The size the next batch's buffer starts at: the last one's, up to 1 MiB. */
   private pendingSize = 64 * 1024;
   private pendingTargets: T[] = [];
-  /** Batches in the worker, by id: the targets of their records, in order. */
-  private outstanding = new Map<number, { targets: T[]; bytes: number }>();
+  private pendingKeys: number[] = [];
+  /** Per record its policy id, namespace and time (what the stores partition by): kept here, not sent. */
+  private pendingPlaces: string[] = [];
+  /** Batches in the worker, by id: the targets of their records, in order, and their places. */
+  private outstanding = new Map<number, { targets: T[]; places: string[]; bytes: number }>();
   private queued = 0;
   private queuedBytes = 0;
   private nextBatch = 0;
@@ -102,37 +103,41 @@ export class WorkerSerialiser<T> {
     return key;
   }
 
-  /** Hands a record over; never throws, never waits. */
-  submit(target: T, key: number, decision: Pick<SerialiseDecision, 'mode' | 'optedOut'>, input: CaptureInput): void {
+  /** Hands a record's parts over; never throws, never waits. */
+  submit(target: T, key: number, parts: RecordParts): void {
     if (this.closed) return this.opts.lost(target, 'shutdown');
     if (this.queued >= this.opts.maxQueued) return this.opts.lost(target, 'queue_full');
-    let line: string;
-    try {
-      line = `[${key},"${decision.mode}",${decision.optedOut ? 1 : 0},${JSON.stringify(input)}]`;
-    } catch {
-      return this.opts.lost(target, 'record_error');
-    }
-    // UTF-16 units: at most the UTF-8 bytes the line takes, so the bound holds to within 3×.
-    if (this.queuedBytes + line.length > this.maxQueuedBytes) return this.opts.lost(target, 'queue_full');
+    // UTF-16 units: at most the UTF-8 bytes the parts take, so the bound holds to within 3×.
+    const units = parts.metadata.length + parts.contentHead.length + parts.request.length + parts.response.length;
+    if (this.queuedBytes + units > this.maxQueuedBytes) return this.opts.lost(target, 'queue_full');
     const before = this.pendingUsed;
-    this.append(line);
+    this.reserve(units);
+    this.append(parts.metadata);
+    this.append(parts.contentHead);
+    this.append(parts.request);
+    this.append(parts.response);
     this.queuedBytes += this.pendingUsed - before;
     this.pendingTargets.push(target);
+    this.pendingKeys.push(key);
+    this.pendingPlaces.push(parts.policyId, parts.namespace, parts.time);
     this.queued++;
     if (this.pendingTargets.length >= this.maxBatch) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.flushIntervalMs).unref();
   }
 
-  private append(line: string): void {
-    const most = this.pendingUsed + line.length * 3; // UTF-8 takes at most 3 bytes per UTF-16 unit
-    let buffer = this.pending;
-    if (buffer === undefined || most > buffer.length) {
-      // Unpooled: its whole ArrayBuffer is transferred to the worker.
-      const grown = Buffer.allocUnsafeSlow(Math.max(most, this.pendingSize, 2 * (buffer?.length ?? 0)));
-      buffer?.copy(grown, 0, 0, this.pendingUsed);
-      this.pending = buffer = grown;
-    }
-    this.pendingUsed += buffer.write(line, this.pendingUsed);
+  /** Room in the pending buffer for `units` more UTF-16 units (UTF-8 takes at most 3 bytes per unit). */
+  private reserve(units: number): void {
+    const most = this.pendingUsed + units * 3;
+    const buffer = this.pending;
+    if (buffer !== undefined && most <= buffer.length) return;
+    // Unpooled: its whole ArrayBuffer is transferred to the worker.
+    const grown = Buffer.allocUnsafeSlow(Math.max(most, this.pendingSize, 2 * (buffer?.length ?? 0)));
+    buffer?.copy(grown, 0, 0, this.pendingUsed);
+    this.pending = grown;
+  }
+
+  private append(text: string): void {
+    if (text !== '') this.pendingUsed += this.pending!.write(text, this.pendingUsed);
     this.pendingEnds.push(this.pendingUsed);
   }
 
@@ -153,15 +158,18 @@ export class WorkerSerialiser<T> {
       return;
     }
     const id = this.nextBatch++;
-    this.outstanding.set(id, { targets: this.pendingTargets, bytes: this.pendingUsed });
+    this.outstanding.set(id, { targets: this.pendingTargets, places: this.pendingPlaces, bytes: this.pendingUsed });
     const bytes = this.pending!.buffer as ArrayBuffer;
     const ends = this.pendingEnds;
+    const keys = this.pendingKeys;
     this.pendingSize = Math.min(this.pending!.length, 1 << 20); // one huge record does not make every batch huge
     this.pending = undefined;
     this.pendingUsed = 0;
     this.pendingEnds = [];
     this.pendingTargets = [];
-    worker.postMessage({ kind: 'batch', id, bytes, ends } satisfies ToSerialiseWorker, [bytes]);
+    this.pendingKeys = [];
+    this.pendingPlaces = [];
+    worker.postMessage({ kind: 'batch', id, bytes, ends, keys } satisfies ToSerialiseWorker, [bytes]);
   }
 
   /** The worker, started if there is none and none died too recently. */
@@ -189,7 +197,7 @@ export class WorkerSerialiser<T> {
     const handed = this.outstanding.get(batch.id);
     if (handed === undefined) return; // given up on by a drain, and counted then
     this.outstanding.delete(batch.id);
-    const { targets } = handed;
+    const { targets, places } = handed;
     this.queued -= targets.length;
     this.queuedBytes -= handed.bytes;
     const bytes = Buffer.from(batch.bytes);
@@ -200,7 +208,7 @@ export class WorkerSerialiser<T> {
       const contentEnd = batch.ends[2 * i + 1]!;
       if (failed.has(i)) this.opts.lost(target, 'record_error');
       else {
-        const record: SerialisedRecord = { policyId: batch.places[3 * i]!, namespace: batch.places[3 * i + 1]!, time: batch.places[3 * i + 2]!, metadata: bytes.subarray(at, metadataEnd) };
+        const record: SerialisedRecord = { policyId: places[3 * i]!, namespace: places[3 * i + 1]!, time: places[3 * i + 2]!, metadata: bytes.subarray(at, metadataEnd) };
         if (contentEnd > metadataEnd) record.content = bytes.subarray(metadataEnd, contentEnd);
         this.opts.deliver(target, record);
       }
@@ -244,6 +252,8 @@ export class WorkerSerialiser<T> {
     this.pendingUsed = 0;
     this.pendingEnds = [];
     this.pendingTargets = [];
+    this.pendingKeys = [];
+    this.pendingPlaces = [];
     this.outstanding.clear();
     this.queued = 0;
     this.queuedBytes = 0;

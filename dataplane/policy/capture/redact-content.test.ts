@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../../test/support/seeded-random.js';
+import { BUILTIN_DETECTORS, compileDetectors, type DetectorSet } from '../detectors/index.js';
+import { redactJsonText, type RedactionTally } from './redact-content.js';
+
+/**
+ * The object-walk redaction the capture path used before it redacted JSON text (session 7): every
+ * string value of the parsed value through the detectors, then JSON.stringify with each changed
+ * string replaced. redactJsonText must give the same text, counts (in the same order) and
+ * unscanned flag.
+ */
+function walkRedaction(value: unknown, detectors: DetectorSet | undefined, tally: RedactionTally): string {
+  const changed = new Map<string, string>();
+  const visit = (s: string): void => {
+    if (s.charCodeAt(0) === 100 && /^data:[^;,]{1,100};base64,/.test(s)) {
+      changed.set(s, `[BINARY ${s.length} chars omitted]`);
+      return;
+    }
+    if (detectors === undefined) return;
+    const r = detectors.redact(s);
+    for (const type in r.counts) tally.counts[type] = (tally.counts[type] ?? 0) + r.counts[type]!;
+    if (!r.complete) tally.unscanned = true;
+    if (r.text !== s) changed.set(s, r.text);
+  };
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') visit(v);
+    else if (Array.isArray(v)) for (let i = 0; i < v.length; i++) walk(v[i]);
+    else if (typeof v === 'object' && v !== null) for (const k in v) walk((v as Record<string, unknown>)[k]);
+  };
+  walk(value);
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? (changed.get(v) ?? v) : v));
+}
+
+const compile = (limits?: { maxMatches: number }): DetectorSet => {
+  const compiled = compileDetectors({ detectors: BUILTIN_DETECTORS, customPatterns: [{ name: 'employee-id', pattern: 'EMP-[0-9]{6}' }], ...(limits === undefined ? {} : { limits }) });
+  if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
+  return compiled.detectors;
+};
+
+// Pieces a generated string is made of: PII of every detector, JSON escapes, quotes and colons
+// that look like JSON structure, non-ASCII (accents, CJK, emoji, a lone surrogate), data URLs.
+const PIECES = [
+  'ann.lee@example.com',
+  '4111 1111 1111 1111',
+  '+44 20 7946 0958',
+  '10.1.2.3',
+  'GB82WEST12345698765432',
+  'sk-abcdefghijklmnopqrstuvwxyz0123456789ABCD',
+  'Bearer abc.def.ghi',
+  'EMP-123456',
+  'plain words ',
+  ' 2024 ',
+  '"',
+  '\\',
+  '\\"',
+  '":',
+  '","x":"',
+  '\n',
+  '\t',
+  '\u0000\u001f',
+  'é ü 漢字 ',
+  '😀',
+  '\ud800',
+  '@',
+  'data:image/png;base64,iVBORw0KGgo=',
+];
+
+function text(rand: () => number): string {
+  let s = '';
+  for (let n = Math.floor(rand() * 6); n > 0; n--) s += PIECES[Math.floor(rand() * PIECES.length)]!;
+  return s;
+}
+
+/** A chat-shaped value: messages with string or content-part content, tool calls, odd keys, numbers, nulls. */
+function value(rand: () => number, depth: number): unknown {
+  const r = rand();
+  if (depth > 3 || r < 0.35) return r < 0.05 ? null : r < 0.1 ? rand() * 1e6 : r < 0.12 ? true : text(rand);
+  if (r < 0.55) return Array.from({ length: Math.floor(rand() * 4) }, () => value(rand, depth + 1));
+  if (r < 0.7) return { role: 'user', content: [{ type: 'text', text: text(rand) }, { type: 'image_url', image_url: { url: rand() < 0.5 ? 'data:image/png;base64,AAAA' : text(rand) } }] };
+  if (r < 0.8) return { role: 'assistant', tool_calls: [{ id: text(rand), type: 'function', function: { name: 'lookup', arguments: JSON.stringify({ email: text(rand), n: 2 }) } }] };
+  const o: Record<string, unknown> = {};
+  for (let n = Math.floor(rand() * 4); n > 0; n--) o[rand() < 0.2 ? String(Math.floor(rand() * 10)) : text(rand)] = value(rand, depth + 1);
+  return o;
+}
+
+describe('redactJsonText', () => {
+  const sets: [string, DetectorSet | undefined][] = [
+    ['every detector', compile()],
+    ['a match cap of 2 (unscanned tails)', compile({ maxMatches: 2 })],
+    ['no detectors (Full: only binary dropped)', undefined],
+  ];
+  it.each(sets)('gives the object walk’s text, counts and unscanned flag over 400 generated values, %s', (_name, detectors) => {
+    const rand = seededRandom(16);
+    for (let i = 0; i < 400; i++) {
+      const v = { messages: [value(rand, 0), { role: 'user', content: text(rand) }], tools: value(rand, 1) };
+      const walked: RedactionTally = { counts: {}, unscanned: false };
+      const scanned: RedactionTally = { counts: {}, unscanned: false };
+      const expected = walkRedaction(v, detectors, walked);
+      expect(redactJsonText(JSON.stringify(v), detectors, scanned), `case ${i}`).toBe(expected);
+      expect(JSON.stringify(scanned), `case ${i}`).toBe(JSON.stringify(walked));
+    }
+  });
+
+  it('redacts values, never keys, and leaves a text with nothing to change as the same string', () => {
+    const detectors = compile();
+    const tally: RedactionTally = { counts: {}, unscanned: false };
+    expect(redactJsonText('{"a@b.example":"mail c@d.example","n":[1,"x\\"y"]}', detectors, tally)).toBe('{"a@b.example":"mail [EMAIL]","n":[1,"x\\"y"]}');
+    expect(tally.counts).toEqual({ Email: 1 });
+    const clean = '{"messages":[{"role":"user","content":"hello"}]}';
+    expect(redactJsonText(clean, detectors, tally)).toBe(clean);
+  });
+});
