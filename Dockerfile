@@ -33,10 +33,12 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist/ ./dist/
 COPY package.json ./
+# The entrypoint: starts node with --single-threaded-gc when the container has at most one CPU.
+COPY bin/tollgate ./bin/tollgate
 # A numeric, non-root user (not the image's `node` user) so that runAsNonRoot can be verified by
 # the kubelet; the chart runs as the same 65532.
 USER 65532:65532
 # 8080 public OpenAI API, 9090 data-plane admin, 9091 operator.
 EXPOSE 8080 9090 9091
-ENTRYPOINT ["node", "dist/cli/tollgate.js"]
+ENTRYPOINT ["/app/bin/tollgate"]
 CMD ["help"]

@@ -9,7 +9,10 @@ cd "$(dirname "$0")/.."
 commit=$(git rev-parse --short "${1:-HEAD}")
 dir=${2:-.cache/bench/tollgate-$commit}
 rm -rf "$dir" && mkdir -p "$dir"
-git archive "$commit" cli operator dataplane package.json tsconfig.json tsconfig.build.json | tar -x -C "$dir"
+paths=(cli operator dataplane package.json tsconfig.json tsconfig.build.json)
+# The image's entrypoint, which the bench starts Tollgate through (older commits have none).
+if git cat-file -e "$commit:bin/tollgate" 2>/dev/null; then paths+=(bin); fi
+git archive "$commit" "${paths[@]}" | tar -x -C "$dir"
 ln -s "$PWD/node_modules" "$dir/node_modules"
 ( cd "$dir" && ./node_modules/.bin/tsc -p tsconfig.build.json )
 echo "$commit" > "$dir/.bench-commit"

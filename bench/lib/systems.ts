@@ -244,16 +244,23 @@ function tollgate(governance: Governance, quiet: boolean): SystemDef {
       // No admin port: with one, `tollgate dev` also records every request for its console, which a
       // data-plane pod does not do (measured: ~20 % of governance-on throughput). A pod's admin port
       // loads express, ~1.5-2.8 MiB of heap the memory row therefore leaves out (stream-memory-s7).
-      const args = [...(ctx.nodeFlags ?? []), resolve(ctx.cfg.tollgateRoot, 'dist/cli/tollgate.js'), 'dev', '-f', dir, '--port', String(port), '--drain-timeout', '2'];
+      const args = ['dev', '-f', dir, '--port', String(port), '--drain-timeout', '2'];
       if (quiet) args.push('--log-level', 'warn');
       const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' };
+      // Through the image's entrypoint when the build has one, so that the node flags it picks from the
+      // CPUs the process may use (--single-threaded-gc when pinned to one core) are those a pod runs with.
+      const launcher = resolve(ctx.cfg.tollgateRoot, 'bin/tollgate');
+      const cli = resolve(ctx.cfg.tollgateRoot, 'dist/cli/tollgate.js');
+      const viaLauncher = existsSync(launcher);
+      if (viaLauncher) Object.assign(env, { TOLLGATE_NODE: process.execPath, TOLLGATE_NODE_FLAGS: (ctx.nodeFlags ?? []).join(' ') });
       delete env.LOG_LEVEL;
       delete env.OPENAI_API_KEY;
       delete env.KUBECONFIG; // --auth checks API keys only: no TokenReview against any API server
       for (const name of Object.keys(env)) if (name.startsWith('OTEL_')) delete env[name];
       const sink = governance === 'off' ? undefined : await startOtlpSink();
       if (sink !== undefined) args.push('--auth', '--otlp-endpoint', sink.url);
-      const svc = startService('tollgate', process.execPath, args, { core: ctx.cfg.gatewayCore, nice: ctx.cfg.nice, cwd: ctx.cfg.rawDir, env, logFile: logFile(ctx, `tollgate-${suffix}`) });
+      const [command, argv] = viaLauncher ? ['sh', [launcher, ...args]] : [process.execPath, [...(ctx.nodeFlags ?? []), cli, ...args]];
+      const svc = startService('tollgate', command, argv, { core: ctx.cfg.gatewayCore, nice: ctx.cfg.nice, cwd: ctx.cfg.rawDir, env, logFile: logFile(ctx, `tollgate-${suffix}`) });
       const url = `http://127.0.0.1:${port}/v1/chat/completions`;
       try {
         await ready('tollgate', svc, url, [], ctx);

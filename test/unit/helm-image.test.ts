@@ -68,7 +68,11 @@ describe('Dockerfile', () => {
     expect(user).toMatch(/^[1-9][0-9]*:[0-9]+$/);
     // The chart's podSecurityContext uses the same user.
     expect(readFileSync('charts/tollgate/values.yaml', 'utf8')).toContain(`runAsUser: ${user.split(':')[0]}`);
-    expect(runtime.find((i) => i.op === 'ENTRYPOINT')?.args).toBe('["node", "dist/cli/tollgate.js"]');
+    // The entrypoint script picks node's flags from the container's CPUs, then runs dist/cli/tollgate.js.
+    expect(runtime.find((i) => i.op === 'ENTRYPOINT')?.args).toBe('["/app/bin/tollgate"]');
+    expect(runtime.filter((i) => i.op === 'COPY').map((i) => i.args)).toContain('bin/tollgate ./bin/tollgate');
+    expect(statSync('bin/tollgate').mode & 0o111, 'bin/tollgate is executable').toBe(0o111);
+    expect(readFileSync('bin/tollgate', 'utf8')).toContain('exec "${TOLLGATE_NODE:-node}" $flags "$root/dist/cli/tollgate.js" "$@"');
     // Without arguments the image prints the usage (the CLI takes `help`, not `--help`, as a command).
     expect(runtime.find((i) => i.op === 'CMD')?.args).toBe('["help"]');
     expect(pkg.bin.tollgate).toBe('dist/cli/tollgate.js');
