@@ -133,7 +133,7 @@ build_base
 log "base image ready ($(($(date +%s) - t0))s)"
 
 t0=$(date +%s)
-TOLLGATE_KEY="${BASE_KEY}-$(hash_files Dockerfile .dockerignore package.json package-lock.json tsconfig.json tsconfig.build.json cli operator dataplane)"
+TOLLGATE_KEY="${BASE_KEY}-$(hash_files Dockerfile .dockerignore package.json package-lock.json tsconfig.json tsconfig.build.json bin cli operator dataplane)"
 build_image tollgate "${TOLLGATE_KEY}" "${ROOT}" "${ROOT}/Dockerfile"
 log "tollgate:dev ready ($(($(date +%s) - t0))s)"
 
