@@ -5,7 +5,7 @@ import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentel
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { detectResources, hostDetector, processDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { LeanTracer, type LeanSpan, type SpanSink } from './lean-tracer.js';
-import { clockOf, OtlpSpanEncoder } from './otlp-span-encoder.js';
+import { type Clock, clockOf, EncodedSpans, OtlpSpanEncoder } from './otlp-span-encoder.js';
 import type { TracingConfig } from './tracing-config.js';
 import { samplerFor, type Tracing } from './tracing.js';
 
@@ -15,30 +15,54 @@ const MAX_BATCH = 512;
 const DELAY_MS = 5000;
 const EXPORT_TIMEOUT_MS = 30_000;
 
+/** Emptied batches kept for the next ones (their buffers grow to a full batch's size once). */
+const SPARE_BATCHES = 2;
+
 /**
  * Ended spans, exported in batches as the SDK's BatchSpanProcessor does (a batch when 512 are
  * queued or 5 s after the first, one export at a time, at most 2,048 queued; more are dropped).
+ * Each span is encoded when it ends (EncodedSpans): the queue holds bytes, not span objects.
  */
-class SpanBatcher implements SpanSink {
-  private queue: LeanSpan[] = [];
+export class SpanBatcher implements SpanSink {
+  /** Full batches waiting, oldest first. */
+  private readonly full: EncodedSpans[] = [];
+  /** The batch spans are added to. */
+  private open: EncodedSpans | undefined;
+  private readonly spare: EncodedSpans[] = [];
+  /** Spans queued (in `full` and `open`), not counting the batch being exported. */
+  private queued = 0;
   private timer: NodeJS.Timeout | undefined;
   private exporting: Promise<void> | undefined;
   private dropped = 0;
 
-  constructor(private readonly exportBatch: (spans: LeanSpan[]) => Promise<void>) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly exportBatch: (spans: EncodedSpans) => Promise<void>,
+  ) {}
 
   ended(span: LeanSpan): void {
-    if (this.queue.length >= MAX_QUEUE) {
+    if (this.queued >= MAX_QUEUE) {
       if (this.dropped++ === 0) diag.debug('maxQueueSize reached, dropping spans');
       return;
     }
-    this.queue.push(span);
+    const open = (this.open ??= this.spare.pop() ?? new EncodedSpans(this.clock));
+    try {
+      open.add(span);
+    } catch (err) {
+      diag.error('span could not be encoded', err);
+      return;
+    }
+    this.queued++;
+    if (open.count >= MAX_BATCH) {
+      this.full.push(open);
+      this.open = undefined;
+    }
     this.schedule();
   }
 
   private schedule(): void {
     if (this.exporting !== undefined) return;
-    if (this.queue.length >= MAX_BATCH) {
+    if (this.full.length > 0) {
       this.exportNext();
       return;
     }
@@ -49,9 +73,10 @@ class SpanBatcher implements SpanSink {
 
   private exportNext(): void {
     this.clearTimer();
-    if (this.queue.length === 0) return;
-    const batch = this.queue.length <= MAX_BATCH ? this.queue : this.queue.splice(0, MAX_BATCH);
-    if (batch === this.queue) this.queue = [];
+    const batch = this.full.shift() ?? this.open;
+    if (batch === undefined || batch.count === 0) return;
+    if (batch === this.open) this.open = undefined;
+    this.queued -= batch.count;
     if (this.dropped > 0) {
       diag.warn(`Dropped ${this.dropped} spans because maxQueueSize reached`);
       this.dropped = 0;
@@ -60,7 +85,9 @@ class SpanBatcher implements SpanSink {
       .catch((err: unknown) => diag.error('span export failed', err))
       .finally(() => {
         this.exporting = undefined;
-        if (this.queue.length > 0) this.schedule();
+        batch.reset();
+        if (this.spare.length < SPARE_BATCHES) this.spare.push(batch);
+        if (this.queued > 0) this.schedule();
       });
   }
 
@@ -73,7 +100,7 @@ class SpanBatcher implements SpanSink {
   /** Exports everything queued (after the export under way). */
   async flush(): Promise<void> {
     this.clearTimer();
-    while (this.exporting !== undefined || this.queue.length > 0) {
+    while (this.exporting !== undefined || this.queued > 0) {
       if (this.exporting === undefined) this.exportNext();
       await this.exporting;
     }
@@ -94,22 +121,22 @@ export function startLeanTracing(config: TracingConfig): Tracing {
   const clock = clockOf(performance.timeOrigin);
   let encoder: OtlpSpanEncoder | undefined;
   const serializer = {
-    serializeRequest: (spans: LeanSpan[]): Uint8Array => {
+    serializeRequest: (spans: EncodedSpans): Uint8Array => {
       encoder ??= new OtlpSpanEncoder({ resource: resource.attributes, scopeName: 'tollgate', scopeVersion: config.serviceVersion }, clock);
-      return encoder.encode(spans);
+      return encoder.frame(spans);
     },
     deserializeResponse: ProtobufTraceSerializer.deserializeResponse,
   };
-  const exporter = new OTLPExporterBase<LeanSpan[]>(
+  const exporter = new OTLPExporterBase<EncodedSpans>(
     createOtlpHttpExportDelegate(
       convertLegacyHttpOptions({ url: config.url, headers: config.headers, timeoutMillis: config.timeoutMs }, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' }),
       serializer,
       'otlp_http_span_exporter',
-      { name: 'span', countItems: (spans) => spans.length },
+      { name: 'span', countItems: (spans) => spans.count },
       undefined,
     ),
   );
-  const send = async (spans: LeanSpan[]): Promise<void> => {
+  const send = async (spans: EncodedSpans): Promise<void> => {
     // The host id is read asynchronously; the first export waits for it, as the SDK's does.
     if (resource.asyncAttributesPending === true) await resource.waitForAsyncAttributes?.();
     await new Promise<void>((resolve, reject) => {
@@ -121,7 +148,7 @@ export function startLeanTracing(config: TracingConfig): Tracing {
       });
     });
   };
-  const batcher = new SpanBatcher(send);
+  const batcher = new SpanBatcher(clock, send);
   const tracer = new LeanTracer(samplerFor(config.sampler, config.samplerRatio), batcher);
   return {
     tracer,

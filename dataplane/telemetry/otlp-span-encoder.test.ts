@@ -5,6 +5,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { LeanTracer, type LeanSpan } from './lean-tracer.js';
+import { SpanBatcher } from './lean-tracing.js';
 import { clockOf, OtlpSpanEncoder, unixTime } from './otlp-span-encoder.js';
 import { samplerFor } from './tracing.js';
 
@@ -85,6 +86,50 @@ describe('OtlpSpanEncoder', () => {
     expect(server.spanContext().traceState?.get('vendor')).toBe('x');
     const [seconds, nanos] = unixTime(clock, ended[2]?.endMs ?? 0);
     expect(Math.abs(seconds * 1000 + nanos / 1e6 - Date.now())).toBeLessThan(5_000);
+  });
+
+  it("exports the SDK batch processor's batches, each span encoded as it ended: 512 at a time, 2,048 queued at most, the rest dropped", async () => {
+    const encoder = new OtlpSpanEncoder({ resource: resource.attributes, scopeName: scope.name, scopeVersion: scope.version }, clock);
+    const exported: Uint8Array[] = [];
+    let release = (): void => undefined;
+    const batcher = new SpanBatcher(clock, (spans) => {
+      exported.push(encoder.frame(spans));
+      return new Promise<void>((done) => {
+        release = done;
+      });
+    });
+    const tracer = new LeanTracer(samplerFor('parentbased_always_on', 1), batcher);
+    const spans: LeanSpan[] = [];
+    const end = (i: number): void => {
+      const span = tracer.startSpan(`chat ${i}`, { kind: SpanKind.CLIENT, attributes: { 'tollgate.attempt': i, 'tollgate.request_id': `r-${i}-${'ü'.repeat(i % 50)}` } }) as LeanSpan;
+      span.setAttribute('gen_ai.usage.output_tokens', i * 1000);
+      span.end();
+      // Ignored after the end, as by the SDK's span: the bytes were written at the end.
+      span.setAttribute('late', 'after the end');
+      spans.push(span);
+    };
+    // The first 512 leave at once; 2,048 more wait behind that export; 10 more find the queue full.
+    for (let i = 0; i < 512 + 2048 + 10; i++) end(i);
+    expect(exported).toHaveLength(1);
+    const flushed = batcher.flush();
+    while (exported.length < 5) {
+      release();
+      await new Promise((done) => setImmediate(done));
+    }
+    release();
+    await flushed;
+    // A partial batch (the SDK's 5 s timer, or a flush) goes as it is.
+    for (let i = 0; i < 3; i++) end(spans.length);
+    const last = batcher.flush();
+    await new Promise((done) => setImmediate(done));
+    release();
+    await last;
+    expect(exported).toHaveLength(6);
+    const kept = [...spans.slice(0, 2560), ...spans.slice(2570)];
+    exported.forEach((bytes, i) => {
+      const theirs = ProtobufTraceSerializer.serializeRequest(kept.slice(i * 512, (i + 1) * 512).map(asReadable));
+      expect(Buffer.from(bytes).equals(Buffer.from(theirs ?? new Uint8Array())), `batch ${i}`).toBe(true);
+    });
   });
 
   it('writes traceparent and tracestate upstream as the W3C propagator writes them', () => {

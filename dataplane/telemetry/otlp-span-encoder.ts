@@ -59,6 +59,11 @@ class ProtoWriter {
     return Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
   }
 
+  /** Copies what was written into `target` at `offset`. */
+  copyTo(target: Uint8Array, offset: number): void {
+    target.set(this.buf.subarray(0, this.pos), offset);
+  }
+
   varint(value: number): void {
     this.ensure(10);
     const buf = this.buf;
@@ -386,20 +391,81 @@ export interface EncoderScope {
 }
 
 /**
+ * Spans encoded as they end: their ScopeSpans.spans entries, one after another in one growing
+ * buffer, and how many. A batch waiting for its export holds these bytes instead of the span
+ * objects, so a span dies young (while queued for up to a few hundred requests it would survive
+ * scavenges and be copied and promoted, the GC's most expensive kind of object).
+ */
+export class EncodedSpans {
+  private readonly w = new ProtoWriter();
+  count = 0;
+
+  constructor(private readonly clock: Clock) {}
+
+  add(span: EncodableSpan): void {
+    const w = this.w;
+    const from = w.pos;
+    try {
+      w.tag(2, 2);
+      const at = w.begin();
+      writeSpan(w, this.clock, span);
+      w.end(at);
+    } catch (err) {
+      // Nothing of a span that could not be encoded stays in the batch.
+      w.pos = from;
+      throw err;
+    }
+    this.count++;
+  }
+
+  get byteLength(): number {
+    return this.w.pos;
+  }
+
+  copyTo(target: Uint8Array, offset: number): void {
+    this.w.copyTo(target, offset);
+  }
+
+  /** Empty again, keeping the buffer for the next batch. */
+  reset(): void {
+    this.w.reset();
+    this.count = 0;
+  }
+}
+
+function varintSize(n: number): number {
+  let size = 1;
+  for (let v = n; v > 0x7f; v = Math.floor(v / 128)) size++;
+  return size;
+}
+
+function writeVarintAt(target: Uint8Array, offset: number, n: number): number {
+  let v = n;
+  let p = offset;
+  while (v > 0x7f) {
+    target[p++] = (v & 0x7f) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  target[p++] = v;
+  return p;
+}
+
+/**
  * Encodes spans as one OTLP ExportTraceServiceRequest (protobuf), field for field what
  * @opentelemetry/otlp-transformer writes for the same spans (otlp-span-encoder.test.ts compares the
- * bytes), in one pass. The resource and scope are encoded once.
+ * bytes). The resource and scope are encoded once; the spans come already encoded (EncodedSpans).
  */
 export class OtlpSpanEncoder {
-  private readonly w = new ProtoWriter();
+  /** ResourceSpans.resource (1): the same for every export. */
   private readonly head: Uint8Array;
+  /** ScopeSpans.scope (1): the same for every export. */
+  private readonly scopeHead: Uint8Array;
 
   constructor(
-    private readonly scope: EncoderScope,
+    scope: EncoderScope,
     private readonly clock: Clock,
   ) {
-    const w = this.w;
-    // ResourceSpans.resource (1) and the start of ScopeSpans.scope (1): the same for every export.
+    const w = new ProtoWriter();
     w.tag(1, 2);
     const resource = w.begin();
     writeAttributes(w, scope.resource, 1);
@@ -408,33 +474,39 @@ export class OtlpSpanEncoder {
     w.end(resource);
     this.head = w.finish();
     w.reset();
+    w.tag(1, 2);
+    const scopeAt = w.begin();
+    w.tag(1, 2);
+    w.string(scope.scopeName);
+    if (scope.scopeVersion !== '') {
+      w.tag(2, 2);
+      w.string(scope.scopeVersion);
+    }
+    w.end(scopeAt);
+    this.scopeHead = w.finish();
+  }
+
+  /** The request for spans encoded as they ended. */
+  frame(spans: EncodedSpans): Uint8Array {
+    const scopeSpansLength = this.scopeHead.length + spans.byteLength;
+    const resourceSpansLength = this.head.length + 1 + varintSize(scopeSpansLength) + scopeSpansLength;
+    const out = new Uint8Array(1 + varintSize(resourceSpansLength) + resourceSpansLength);
+    // ExportTraceServiceRequest.resource_spans (1) → ResourceSpans.scope_spans (2) → the spans.
+    out[0] = 0x0a;
+    let p = writeVarintAt(out, 1, resourceSpansLength);
+    out.set(this.head, p);
+    p += this.head.length;
+    out[p++] = 0x12;
+    p = writeVarintAt(out, p, scopeSpansLength);
+    out.set(this.scopeHead, p);
+    p += this.scopeHead.length;
+    spans.copyTo(out, p);
+    return out;
   }
 
   encode(spans: readonly EncodableSpan[]): Uint8Array {
-    const w = this.w;
-    w.reset();
-    w.tag(1, 2);
-    const resourceSpans = w.begin();
-    w.raw(this.head);
-    w.tag(2, 2);
-    const scopeSpans = w.begin();
-    w.tag(1, 2);
-    const scope = w.begin();
-    w.tag(1, 2);
-    w.string(this.scope.scopeName);
-    if (this.scope.scopeVersion !== '') {
-      w.tag(2, 2);
-      w.string(this.scope.scopeVersion);
-    }
-    w.end(scope);
-    for (const span of spans) {
-      w.tag(2, 2);
-      const at = w.begin();
-      writeSpan(w, this.clock, span);
-      w.end(at);
-    }
-    w.end(scopeSpans);
-    w.end(resourceSpans);
-    return w.finish();
+    const encoded = new EncodedSpans(this.clock);
+    for (const span of spans) encoded.add(span);
+    return this.frame(encoded);
   }
 }
