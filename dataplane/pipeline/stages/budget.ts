@@ -8,7 +8,7 @@ import type { Stage } from '../stage.js';
 import { enterRoute } from './access.js';
 import { skipCacheStore } from './cache.js';
 import { matchRoute } from './match-route.js';
-import { NOTHING_USED } from './settle.js';
+import { NOTHING_USED, thenRelease } from './settle.js';
 
 /**
  * The exhausted budget names a cheaper public model: the request is served there, once, as if it
@@ -28,33 +28,49 @@ async function downgrade(ctx: RequestContext, router: Router, admitters: readonl
   return admission;
 }
 
+function reportRefusal(ctx: RequestContext, err: unknown): void {
+  if (err instanceof GatewayError && err.code === 'budget_exceeded') {
+    ctx.events.emit('admission', { result: 'budget_exceeded', budget: err.headers['x-tollgate-budget'] ?? '', action: 'reject' });
+  }
+}
+
+function admitted(ctx: RequestContext, next: () => Promise<void>, admission: Admission): Promise<void> {
+  Object.assign(ctx.headers, admission.headers);
+  const guard = admission.overBudget;
+  if (guard !== undefined) ctx.guards.push((soFar) => guard.call(admission, soFar));
+  return thenRelease(next, () => admission.settle(ctx.settlement ?? NOTHING_USED));
+}
+
 /** Budgets (of the request's pinned snapshot): admit only what they can cover, reserve it, and settle with what was really used. */
 export function budget(router: Router, admitters: readonly Admitter[], checkAccess: boolean): Stage {
+  /** An exact budget in Redis, or a downgrade: the decision is a promise. */
+  const admitLater = async (ctx: RequestContext, next: () => Promise<void>, refused: unknown): Promise<void> => {
+    let admission: Admission;
+    try {
+      if (refused !== undefined) throw refused;
+      admission = await admitAll(admitters, ctx.admissionRequest());
+    } catch (err) {
+      if (!(err instanceof Downgrade)) {
+        reportRefusal(ctx, err);
+        throw err;
+      }
+      admission = await downgrade(ctx, router, admitters, err, checkAccess);
+    }
+    return admitted(ctx, next, admission);
+  };
   return {
     name: 'budget',
-    async run(ctx, next) {
-      let admission: Admission;
+    run(ctx, next) {
+      let admission: Admission | undefined;
       try {
-        // In memory (no exact budgets in Redis) the decision needs no promise.
-        const request = ctx.admissionRequest();
-        admission = admitAllNow(admitters, request) ?? (await admitAll(admitters, request));
+        // In memory (no exact budgets in Redis) the decision needs no promise, and the stage no async frame.
+        admission = admitAllNow(admitters, ctx.admissionRequest());
       } catch (err) {
-        if (!(err instanceof Downgrade)) {
-          if (err instanceof GatewayError && err.code === 'budget_exceeded') {
-            ctx.events.emit('admission', { result: 'budget_exceeded', budget: err.headers['x-tollgate-budget'] ?? '', action: 'reject' });
-          }
-          throw err;
-        }
-        admission = await downgrade(ctx, router, admitters, err, checkAccess);
+        if (err instanceof Downgrade) return admitLater(ctx, next, err);
+        reportRefusal(ctx, err);
+        return Promise.reject(err);
       }
-      Object.assign(ctx.headers, admission.headers);
-      const guard = admission.overBudget;
-      if (guard !== undefined) ctx.guards.push((soFar) => guard.call(admission, soFar));
-      try {
-        await next();
-      } finally {
-        admission.settle(ctx.settlement ?? NOTHING_USED);
-      }
+      return admission === undefined ? admitLater(ctx, next, undefined) : admitted(ctx, next, admission);
     },
     // The admitters here are the budget admitters, and they read the pinned snapshot's Budgets
     // (AdmissionRequest.budgets): a snapshot without any has nothing to admit or settle.

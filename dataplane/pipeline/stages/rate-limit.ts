@@ -1,30 +1,47 @@
 import { GatewayError } from '../../core/gateway-error.js';
-import type { Admitter } from '../../governance/types.js';
+import type { Admission, Admitter } from '../../governance/types.js';
+import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
-import { NOTHING_USED } from './settle.js';
+import { NOTHING_USED, thenRelease } from './settle.js';
+
+function reportRefusal(ctx: RequestContext, err: unknown): void {
+  if (err instanceof GatewayError && err.code === 'rate_limit_exceeded') {
+    ctx.events.emit('admission', { result: 'rate_limited', limit: /token/i.test(err.message) ? 'tokens' : 'requests' });
+  }
+}
+
+function admitted(ctx: RequestContext, next: () => Promise<void>, limits: Admission): Promise<void> {
+  Object.assign(ctx.headers, limits.headers);
+  return thenRelease(next, () => limits.settle(ctx.settlement ?? NOTHING_USED));
+}
 
 /** Rate limits (requests, tokens, concurrency): checked before the cache, so a cache hit still counts. */
 export function rateLimit(limiter: Admitter): Stage {
+  /** Limits in Redis: the decision is a promise. */
+  const admitLater = async (ctx: RequestContext, next: () => Promise<void>): Promise<void> => {
+    let limits;
+    try {
+      limits = await limiter.admit(ctx.admissionRequest());
+    } catch (err) {
+      reportRefusal(ctx, err);
+      throw err;
+    }
+    return admitted(ctx, next, limits);
+  };
   return {
     name: 'rate-limit',
-    async run(ctx, next) {
+    run(ctx, next) {
+      const admitNow = limiter.admitNow;
+      if (admitNow === undefined) return admitLater(ctx, next);
+      // In memory (per-pod buckets) the decision needs no promise, and the stage no async frame.
       let limits;
       try {
-        // In memory (per-pod buckets) the decision needs no promise.
-        const request = ctx.admissionRequest();
-        limits = limiter.admitNow?.(request) ?? (await limiter.admit(request));
+        limits = admitNow(ctx.admissionRequest());
       } catch (err) {
-        if (err instanceof GatewayError && err.code === 'rate_limit_exceeded') {
-          ctx.events.emit('admission', { result: 'rate_limited', limit: /token/i.test(err.message) ? 'tokens' : 'requests' });
-        }
-        throw err;
+        reportRefusal(ctx, err);
+        return Promise.reject(err);
       }
-      Object.assign(ctx.headers, limits.headers);
-      try {
-        await next();
-      } finally {
-        limits.settle(ctx.settlement ?? NOTHING_USED);
-      }
+      return admitted(ctx, next, limits);
     },
     // The limits are the routes' own (a budget's downgrade stays on the pinned snapshot too): on a
     // snapshot whose routes have none, every request would be admitted with nothing to check or settle.
