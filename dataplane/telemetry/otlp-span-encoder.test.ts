@@ -101,7 +101,9 @@ describe('OtlpSpanEncoder', () => {
     const tracer = new LeanTracer(samplerFor('parentbased_always_on', 1), batcher);
     const spans: LeanSpan[] = [];
     const end = (i: number): void => {
-      const span = tracer.startSpan(`chat ${i}`, { kind: SpanKind.CLIENT, attributes: { 'tollgate.attempt': i, 'tollgate.request_id': `r-${i}-${'ü'.repeat(i % 50)}` } }) as LeanSpan;
+      // Values that repeat (their encoding is kept and copied) and values that vary.
+      const attributes = { 'gen_ai.operation.name': 'chat', 'tollgate.cache_hit': i % 2 === 0, 'http.response.status_code': 200 + (i % 3), 'tollgate.attempt': i, 'tollgate.request_id': `r-${i}-${'ü'.repeat(i % 50)}` };
+      const span = tracer.startSpan(`chat ${i}`, { kind: SpanKind.CLIENT, attributes }) as LeanSpan;
       span.setAttribute('gen_ai.usage.output_tokens', i * 1000);
       span.end();
       // Ignored after the end, as by the SDK's span: the bytes were written at the end.

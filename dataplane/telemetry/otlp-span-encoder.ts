@@ -59,6 +59,11 @@ class ProtoWriter {
     return Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
   }
 
+  /** A copy of what was written since `from`. */
+  copyFrom(from: number): Uint8Array {
+    return new Uint8Array(this.buf.subarray(from, this.pos));
+  }
+
   /** Copies what was written into `target` at `offset`. */
   copyTo(target: Uint8Array, offset: number): void {
     target.set(this.buf.subarray(0, this.pos), offset);
@@ -300,6 +305,48 @@ function writeKeyValue(w: ProtoWriter, field: number, key: string, value: Attrib
   w.end(kv);
 }
 
+/** Span attribute encodings kept, over all keys: a bound on the memory they take. */
+const MAX_KEPT_ATTRIBUTES = 2048;
+/** Distinct values kept per key; a key with more (request ids, token counts) is written afresh every time. */
+const MAX_VALUES_PER_KEY = 32;
+/** Longest string value whose encoding is kept. */
+const MAX_KEPT_STRING = 64;
+/** Per key, per value: the span attribute's whole KeyValue (field 9) as writeKeyValue writes it; null for a key whose values vary. */
+const spanAttributes = new Map<string, Map<string | number | boolean, Uint8Array> | null>();
+let keptAttributes = 0;
+
+/**
+ * A span attribute. Most values repeat from request to request (the operation, route, model,
+ * provider, status, caller), so the encoding of a key's first few string, boolean or integer
+ * values is kept and copied as it is the next time.
+ */
+function writeSpanAttribute(w: ProtoWriter, key: string, value: AttributeValue): void {
+  const t = typeof value;
+  const byValue = spanAttributes.get(key);
+  if (byValue === null || t === 'object' || (t === 'string' && (value as string).length > MAX_KEPT_STRING) || (t === 'number' && !Number.isInteger(value))) {
+    writeKeyValue(w, 9, key, value);
+    return;
+  }
+  const primitive = value as string | number | boolean;
+  const kept = byValue?.get(primitive);
+  if (kept !== undefined) {
+    w.raw(kept);
+    return;
+  }
+  const from = w.pos;
+  writeKeyValue(w, 9, key, value);
+  if (byValue !== undefined && byValue.size >= MAX_VALUES_PER_KEY) {
+    // Values that vary: stop keeping them (and looking them up) for this key.
+    keptAttributes -= byValue.size;
+    spanAttributes.set(key, null);
+    return;
+  }
+  if (keptAttributes >= MAX_KEPT_ATTRIBUTES || (byValue === undefined && spanAttributes.size >= MAX_KEY_HEADS)) return;
+  keptAttributes++;
+  if (byValue === undefined) spanAttributes.set(key, new Map([[primitive, w.copyFrom(from)]]));
+  else byValue.set(primitive, w.copyFrom(from));
+}
+
 function writeAttributes(w: ProtoWriter, attributes: Attributes, field: number): void {
   for (const key in attributes) {
     const value = attributes[key];
@@ -340,7 +387,7 @@ function writeSpan(w: ProtoWriter, clock: Clock, span: EncodableSpan): void {
   w.time(clock, span.endMs);
   const keys = span.attributeKeys;
   const values = span.attributeValues;
-  for (let i = 0; i < keys.length; i++) writeKeyValue(w, 9, keys[i] as string, values[i] as AttributeValue);
+  for (let i = 0; i < keys.length; i++) writeSpanAttribute(w, keys[i] as string, values[i] as AttributeValue);
   w.tag(10, 0);
   w.varint(span.droppedAttributesCount);
   for (const event of span.events) {
