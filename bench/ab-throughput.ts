@@ -5,7 +5,7 @@
  *   node --import tsx bench/ab-throughput.ts <root A> <root B> [rounds=5] [seconds=10]
  * Roots are clean exports (bench/build-export.sh). AB_PROFILE=1 adds --cpu-prof to every start and
  * prints the profile summary. AB_MODE=concurrent runs both builds at the same time instead (see
- * concurrentRound). AB_NODE_FLAGS_A / AB_NODE_FLAGS_B: extra node flags for one build (e.g. a V8
+ * concurrentRound). AB_WARMUP: seconds of load before each measurement (default 2). AB_NODE_FLAGS_A / AB_NODE_FLAGS_B: extra node flags for one build (e.g. a V8
  * heap setting), space-separated. Environment knobs as for bench/run.ts (BENCH_GOVERNANCE, cores, BENCH_NICE).
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +24,8 @@ const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const rounds = Number(roundsArg ?? 5);
 const seconds = Number(secondsArg ?? 10);
 const profile = process.env.AB_PROFILE === '1';
+/** Seconds of load before each measurement (AB_WARMUP, default 2): longer when the machine is so busy that V8 is still compiling after 2 s. */
+const warmup = Number(process.env.AB_WARMUP ?? 2);
 /** Node flags for one build's processes: the profiler when asked for, and AB_NODE_FLAGS_<label>. */
 const nodeFlagsOf = (label: 'A' | 'B', dir: string): string[] => [
   ...(profile ? ['--cpu-prof', '--cpu-prof-dir', dir] : []),
@@ -75,7 +77,7 @@ async function concurrentRound(r: number): Promise<void> {
       return { label, cfg, sys, spawned };
     }),
   );
-  await Promise.all(started.map(({ cfg, sys }) => wrk(cfg, sys, 32, 2)));
+  await Promise.all(started.map(({ cfg, sys }) => wrk(cfg, sys, 32, warmup)));
   const cpu0 = started.map(({ sys }) => cpuTicks(sys.pid));
   const loadStarts = Date.now();
   const res = await Promise.all(started.map(({ cfg, sys }) => wrk(cfg, sys, 32, seconds)));
@@ -109,7 +111,7 @@ try {
       mkdirSync(dir, { recursive: true });
       const spawned = Date.now();
       const sys = await def.start({ cfg, upstreamPort, models: ['emu'], tag: `r${r}-${label}`, nodeFlags: nodeFlagsOf(label, dir) });
-      await wrk(cfg, sys, 64, 2);
+      await wrk(cfg, sys, 64, warmup);
       const loadStarts = Date.now();
       const cpu0 = cpuTicks(sys.pid);
       const others0 = [cpuTicks(process.pid), cpuTicks(emulator.pid)];
