@@ -1,11 +1,11 @@
-import { type Attributes, type Context, defaultTextMapSetter, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type Attributes, type Context, defaultTextMapSetter, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import type { TargetConfig } from '../config/snapshot.js';
 import type { StreamStep, UpstreamFailure, Usage } from '../core/canonical.js';
 import type { AttemptResult } from '../core/canonical.js';
 import type { AttemptTelemetry } from './gateway-observer.js';
 import { GENAI, ResponseFacts } from './genai-attributes.js';
-import type { LeanSpan } from './lean-tracer.js';
+import type { LeanSpan, LeanTracer } from './lean-tracer.js';
 import type { TargetSeries } from './target-series.js';
 import type { TelemetryContext } from './telemetry-context.js';
 
@@ -21,6 +21,8 @@ export interface AttemptOwner {
   readonly stream: boolean;
   /** Trace context of the SERVER span; undefined when tracing is off. */
   readonly traceContext: Context | undefined;
+  /** The SERVER span; undefined when tracing is off. */
+  readonly serverSpan: Span | undefined;
   attemptDecided(attempt: AttemptRecorder, outcome: string, ms: number): void;
   streamStarted(attempt: AttemptRecorder): void;
   streamEnded(attempt: AttemptRecorder, failure: string | undefined): void;
@@ -92,8 +94,9 @@ export class AttemptRecorder implements AttemptTelemetry {
     readonly series: TargetSeries,
   ) {
     this.labels = { route: owner.routeId, provider: target.providerId, upstream_model: target.model };
-    const parent = owner.traceContext;
-    if (ctx.tracer === undefined || parent === undefined) return;
+    const tracer = ctx.tracer;
+    const parentSpan = owner.serverSpan;
+    if (tracer === undefined || parentSpan === undefined) return;
     const server = ctx.addresses.of(baseUrl);
     const attributes: Attributes = {
       [GENAI.operation]: owner.operationName,
@@ -108,17 +111,25 @@ export class AttemptRecorder implements AttemptTelemetry {
       attributes['server.address'] = server.address;
       attributes['server.port'] = server.port;
     }
-    this.span = ctx.tracer.startSpan(`${owner.operationName} ${target.model}`, { kind: SpanKind.CLIENT, attributes }, parent);
+    const name = `${owner.operationName} ${target.model}`;
+    const options = { kind: SpanKind.CLIENT, attributes };
+    // The data plane's own tracer starts a child of its own SERVER span without a Context (known by
+    // their methods, as in inject: no import of lean-tracer.ts here).
+    const lean: Tracer & Partial<Pick<LeanTracer, 'startChildSpan'>> = tracer;
+    const parent: Span & Partial<Pick<LeanSpan, 'injectInto'>> = parentSpan;
+    this.span =
+      lean.startChildSpan !== undefined && parent.injectInto !== undefined
+        ? lean.startChildSpan(name, options, parent as LeanSpan, () => owner.traceContext as Context)
+        : tracer.startSpan(name, options, owner.traceContext);
   }
 
   inject(headers: Record<string, string>): void {
-    const parent = this.owner.traceContext;
-    if (this.span === undefined || parent === undefined) return;
+    if (this.span === undefined) return;
     // The data plane's own spans (LeanSpan) write their headers themselves. Known by the method, not
     // by instanceof: importing lean-tracer.ts here loaded the SDK's samplers at start with tracing off.
     const span: Span & Partial<Pick<LeanSpan, 'injectInto'>> = this.span;
     if (span.injectInto !== undefined) span.injectInto(headers);
-    else this.ctx.propagator.inject(trace.setSpan(parent, span), headers, defaultTextMapSetter);
+    else this.ctx.propagator.inject(trace.setSpan(this.owner.traceContext as Context, span), headers, defaultTextMapSetter);
   }
 
   settle(result: AttemptResult): AttemptResult {
@@ -173,16 +184,14 @@ export class AttemptRecorder implements AttemptTelemetry {
     const span = this.span;
     if (span === undefined) return;
     if (span.isRecording()) {
-      const attributes: Attributes = {};
-      if (this.facts.model !== undefined) attributes[GENAI.responseModel] = this.facts.model;
-      if (this.facts.id !== undefined) attributes[GENAI.responseId] = this.facts.id;
-      if (this.facts.finishReasons.length > 0) attributes[GENAI.finishReasons] = this.facts.finishReasons;
+      if (this.facts.model !== undefined) span.setAttribute(GENAI.responseModel, this.facts.model);
+      if (this.facts.id !== undefined) span.setAttribute(GENAI.responseId, this.facts.id);
+      if (this.facts.finishReasons.length > 0) span.setAttribute(GENAI.finishReasons, this.facts.finishReasons);
       if (this.usage !== undefined) {
-        attributes[GENAI.inputTokens] = this.usage.inputTokens;
-        attributes[GENAI.outputTokens] = this.usage.outputTokens;
-        if (this.usage.cachedInputTokens > 0) attributes[GENAI.cacheReadTokens] = this.usage.cachedInputTokens;
+        span.setAttribute(GENAI.inputTokens, this.usage.inputTokens);
+        span.setAttribute(GENAI.outputTokens, this.usage.outputTokens);
+        if (this.usage.cachedInputTokens > 0) span.setAttribute(GENAI.cacheReadTokens, this.usage.cachedInputTokens);
       }
-      span.setAttributes(attributes);
       if (failure === CLIENT_GONE) span.setAttribute('tollgate.client_gone', true);
       else if (failure !== undefined) {
         span.setAttribute('error.type', failure);

@@ -266,7 +266,18 @@ export class LeanTracer implements Tracer {
   }
 
   startSpan(name: string, options: SpanOptions = {}, context: Context = apiContext.active()): Span {
-    const parentSpan = options.root === true ? undefined : trace.getSpan(context);
+    return this.start(name, options, options.root === true ? undefined : trace.getSpan(context), () => context);
+  }
+
+  /**
+   * startSpan under `parent` (a span of this tracer) without a Context that carries it: the context
+   * (`context()`, which must carry `parent`) is made only for a sampler other than the default.
+   */
+  startChildSpan(name: string, options: SpanOptions, parent: LeanSpan, context: () => Context): Span {
+    return this.start(name, options, options.root === true ? undefined : parent, context);
+  }
+
+  private start(name: string, options: SpanOptions, parentSpan: Span | undefined, contextOf: () => Context): Span {
     const parent = parentSpan?.spanContext();
     // A LeanSpan's ids were made here: valid without the API's regular-expression checks.
     const validParent = parent !== undefined && (parentSpan instanceof LeanSpan || isSpanContextValid(parent)) ? parent : undefined;
@@ -279,7 +290,7 @@ export class LeanTracer implements Tracer {
         ? SAMPLED
         : NOT_SAMPLED
       : this.sampler.shouldSample(
-          options.root === true ? trace.deleteSpan(context) : context,
+          options.root === true ? trace.deleteSpan(contextOf()) : contextOf(),
           traceId,
           name,
           kind,

@@ -43,7 +43,9 @@ function numberParam(body: JsonObject, name: string): number | undefined {
 export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   private readonly started = performance.now();
   private readonly span: Span | undefined;
-  readonly traceContext: Context | undefined;
+  /** The caller's trace context (extracted from the headers), the SERVER span's parent. */
+  private readonly parentContext: Context = ROOT_CONTEXT;
+  private context: Context | undefined;
   private route: RouteConfig | undefined;
   private requestId: string | undefined;
   stream = false;
@@ -85,12 +87,24 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     ctx.metrics.inflight.inc();
     if (ctx.tracer === undefined) return;
     const parent = ctx.propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+    this.parentContext = parent;
     this.span = ctx.tracer.startSpan(
       operation,
       { kind: SpanKind.SERVER, attributes: { [GENAI.operation]: operation, 'http.request.method': req.method ?? 'POST', 'http.route': path, 'url.path': path } },
       parent,
     );
-    this.traceContext = trace.setSpan(parent, this.span);
+  }
+
+  /** The SERVER span, parent of the attempts' CLIENT spans; undefined when tracing is off. */
+  get serverSpan(): Span | undefined {
+    return this.span;
+  }
+
+  /** Trace context of the SERVER span (made when first asked: a lean tracer's attempts do without). */
+  get traceContext(): Context | undefined {
+    if (this.span === undefined) return undefined;
+    this.context ??= trace.setSpan(this.parentContext, this.span);
+    return this.context;
   }
 
   get operationName(): string {
@@ -108,15 +122,17 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     const span = this.span;
     if (span === undefined || !span.isRecording()) return;
     span.updateName(`${this.operationName} ${route.model}`);
-    const attributes: Attributes = { [GENAI.requestModel]: route.model, 'tollgate.route': route.id, 'tollgate.request_id': requestId };
-    if (canonical.stream) attributes[GENAI.requestStream] = true;
+    // One call per attribute, in the order an object of them would list them: no object to build and walk.
+    span.setAttribute(GENAI.requestModel, route.model);
+    span.setAttribute('tollgate.route', route.id);
+    span.setAttribute('tollgate.request_id', requestId);
+    if (canonical.stream) span.setAttribute(GENAI.requestStream, true);
     const maxTokens = numberParam(canonical.body, 'max_completion_tokens') ?? numberParam(canonical.body, 'max_tokens');
-    if (maxTokens !== undefined) attributes[GENAI.requestMaxTokens] = maxTokens;
+    if (maxTokens !== undefined) span.setAttribute(GENAI.requestMaxTokens, maxTokens);
     const temperature = numberParam(canonical.body, 'temperature');
-    if (temperature !== undefined) attributes[GENAI.requestTemperature] = temperature;
+    if (temperature !== undefined) span.setAttribute(GENAI.requestTemperature, temperature);
     const topP = numberParam(canonical.body, 'top_p');
-    if (topP !== undefined) attributes[GENAI.requestTopP] = topP;
-    span.setAttributes(attributes);
+    if (topP !== undefined) span.setAttribute(GENAI.requestTopP, topP);
   }
 
   decided(rule: string): void {
@@ -197,11 +213,11 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
 
   caller(caller: CallerIdentity): void {
     this.who = caller;
-    this.span?.setAttributes({
-      'tollgate.caller.kind': caller.kind,
-      ...(caller.namespace === undefined ? {} : { 'tollgate.caller.namespace': caller.namespace }),
-      ...(caller.name === undefined ? {} : { 'tollgate.caller.name': caller.name }),
-    });
+    const span = this.span;
+    if (span === undefined) return;
+    span.setAttribute('tollgate.caller.kind', caller.kind);
+    if (caller.namespace !== undefined) span.setAttribute('tollgate.caller.namespace', caller.namespace);
+    if (caller.name !== undefined) span.setAttribute('tollgate.caller.name', caller.name);
   }
 
   admission(decision: AdmissionDecision): void {
@@ -329,35 +345,32 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     if (span === undefined) return;
     if (span.isRecording()) {
       const served = this.serving;
-      const attributes: Attributes = {
-        'http.response.status_code': status,
-        'tollgate.attempts': this.attempts,
-        'tollgate.cache_hit': this.cacheHit ?? false,
-      };
+      span.setAttribute('http.response.status_code', status);
+      span.setAttribute('tollgate.attempts', this.attempts);
+      span.setAttribute('tollgate.cache_hit', this.cacheHit ?? false);
       const rule = this.rule;
-      if (rule !== undefined) attributes['tollgate.rule'] = rule;
-      if (this.clientLeft) attributes['tollgate.client_gone'] = true;
+      if (rule !== undefined) span.setAttribute('tollgate.rule', rule);
+      if (this.clientLeft) span.setAttribute('tollgate.client_gone', true);
       if (served !== undefined) {
-        attributes['tollgate.provider'] = served.target.providerId;
-        attributes[GENAI.provider] = served.provider.telemetryName;
-        if (served.facts.model !== undefined) attributes[GENAI.responseModel] = served.facts.model;
-        if (served.facts.finishReasons.length > 0) attributes[GENAI.finishReasons] = served.facts.finishReasons;
+        span.setAttribute('tollgate.provider', served.target.providerId);
+        span.setAttribute(GENAI.provider, served.provider.telemetryName);
+        if (served.facts.model !== undefined) span.setAttribute(GENAI.responseModel, served.facts.model);
+        if (served.facts.finishReasons.length > 0) span.setAttribute(GENAI.finishReasons, served.facts.finishReasons);
       }
       const usage = this.usage;
       if (usage !== undefined) {
-        attributes['tollgate.cost_usd'] = usage.costUsd;
-        attributes['tollgate.usage.estimated'] = usage.estimated;
+        span.setAttribute('tollgate.cost_usd', usage.costUsd);
+        span.setAttribute('tollgate.usage.estimated', usage.estimated);
         if (!usage.estimated) {
-          attributes[GENAI.inputTokens] = usage.inputTokens;
-          attributes[GENAI.outputTokens] = usage.outputTokens;
-          if (usage.cachedInputTokens > 0) attributes[GENAI.cacheReadTokens] = usage.cachedInputTokens;
+          span.setAttribute(GENAI.inputTokens, usage.inputTokens);
+          span.setAttribute(GENAI.outputTokens, usage.outputTokens);
+          if (usage.cachedInputTokens > 0) span.setAttribute(GENAI.cacheReadTokens, usage.cachedInputTokens);
         }
       }
       if (errorType !== undefined) {
-        attributes['error.type'] = errorType;
+        span.setAttribute('error.type', errorType);
         span.setStatus({ code: SpanStatusCode.ERROR });
       }
-      span.setAttributes(attributes);
     }
     span.end();
   }
