@@ -45,6 +45,8 @@ interface CheckTemplate {
   readonly dimension: LimitCheck['dimension'];
   readonly limit: number;
   readonly description: string;
+  /** A requests check costs 1 on every request: the same check object serves them all (nothing changes a check). */
+  readonly requestCheck: LimitCheck | undefined;
 }
 
 /** Callers whose templates one route keeps; beyond this the route starts over (a full recompute, no lost state). */
@@ -64,11 +66,13 @@ function compile(route: RouteConfig, callerId: string): readonly CheckTemplate[]
     const per = PER_TEXT[limit.per];
     if (limit.requestsPerMinute !== undefined) {
       const key = `req|${scope}|${limit.requestsPerMinute}`;
-      checks.set(key, { key, dimension: 'requests', limit: limit.requestsPerMinute, description: `${limit.requestsPerMinute} requests per minute ${per}` });
+      const description = `${limit.requestsPerMinute} requests per minute ${per}`;
+      const requestCheck: LimitCheck = { key, dimension: 'requests', limit: limit.requestsPerMinute, cost: 1, description };
+      checks.set(key, { key, dimension: 'requests', limit: limit.requestsPerMinute, description, requestCheck });
     }
     if (limit.tokensPerMinute !== undefined) {
       const key = `tok|${scope}|${limit.tokensPerMinute}`;
-      checks.set(key, { key, dimension: 'tokens', limit: limit.tokensPerMinute, description: `${limit.tokensPerMinute} tokens per minute ${per}` });
+      checks.set(key, { key, dimension: 'tokens', limit: limit.tokensPerMinute, description: `${limit.tokensPerMinute} tokens per minute ${per}`, requestCheck: undefined });
     }
   }
   return [...checks.values()];
@@ -97,6 +101,6 @@ export function limitChecks(request: AdmissionRequest, policy: TokenCountPolicy 
   const checks: LimitCheck[] = [];
   if (found.length === 0) return checks;
   const tokens = admissionTokens(request, policy);
-  for (const t of found) checks.push({ key: t.key, dimension: t.dimension, limit: t.limit, cost: t.dimension === 'requests' ? 1 : tokens, description: t.description });
+  for (const t of found) checks.push(t.requestCheck ?? { key: t.key, dimension: t.dimension, limit: t.limit, cost: tokens, description: t.description });
   return checks;
 }

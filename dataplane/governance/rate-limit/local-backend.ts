@@ -112,9 +112,20 @@ export class LocalRateLimitBackend implements RateLimitBackend {
     return Promise.resolve();
   }
 
+  /** Charged now: the bucket moves to the end of the map (most recently charged, see bound); a full one is dropped. */
   private store(check: LimitCheck, tokens: number, now: number): void {
-    this.buckets.delete(check.key);
-    if (tokens < this.capacity(check)) this.buckets.set(check.key, { tokens, updatedMs: now, limit: check.limit });
+    const bucket = this.buckets.get(check.key);
+    if (bucket !== undefined) this.buckets.delete(check.key);
+    if (tokens >= this.capacity(check)) return;
+    if (bucket === undefined) {
+      this.buckets.set(check.key, { tokens, updatedMs: now, limit: check.limit });
+      return;
+    }
+    // The same object again: a bucket is charged on every request, a new one each time was garbage.
+    bucket.tokens = tokens;
+    bucket.updatedMs = now;
+    bucket.limit = check.limit;
+    this.buckets.set(check.key, bucket);
   }
 
   /**

@@ -1,9 +1,12 @@
 import type { BucketReport, LimitCheck, LimitDimension } from './backend.js';
 
+/** "0ms" … "999ms", made once each (a bucket far from its limit resets within a few ms on every response). */
+const SUB_SECOND = new Array<string | undefined>(1000);
+
 /** OpenAI's reset format: "20ms", "1s", "1.5s", "6m0s", "1h2m3s". */
 export function formatResetDuration(ms: number): string {
   const total = Math.max(0, Math.ceil(ms));
-  if (total < 1000) return `${total}ms`;
+  if (total < 1000) return (SUB_SECOND[total] ??= `${total}ms`);
   const hours = Math.floor(total / 3_600_000);
   const minutes = Math.floor((total % 3_600_000) / 60_000);
   const seconds = (total % 60_000) / 1000;
