@@ -32,6 +32,13 @@ const MAX_INT64 = 2 ** 63;
 /** Longest string whose UTF-8 length (≤ 3 bytes per UTF-16 unit) fits a one-byte length prefix. */
 const SHORT_STRING = 42;
 
+/** The value of a hex digit (either case), -1 for any other character. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const lower = c | 0x20;
+  return lower >= 97 && lower <= 102 ? lower - 87 : -1;
+}
+
 /**
  * A growable protobuf writer over one Buffer, reused between exports. Strings go through the
  * native UTF-8 encoder; a nested message reserves one length byte and moves its bytes only when
@@ -155,7 +162,20 @@ class ProtoWriter {
     const n = h.length >>> 1;
     this.varint(n);
     this.ensure(n);
-    this.pos += this.buf.write(h, this.pos, n, 'hex');
+    // Ids are 16 or 32 hex digits: decoded in JS, cheaper than a call into the native decoder.
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) {
+      const high = hexDigit(h.charCodeAt(2 * i));
+      const low = hexDigit(h.charCodeAt(2 * i + 1));
+      if (high < 0 || low < 0) {
+        // Not hex: whatever the native decoder makes of it (it stops at the first bad pair).
+        this.pos += buf.write(h, this.pos, n, 'hex');
+        return;
+      }
+      buf[p++] = (high << 4) | low;
+    }
+    this.pos = p;
   }
 
   bytes(b: Uint8Array): void {
