@@ -3,6 +3,8 @@ import { type BucketState, resetMs, tokensAt, tokensNeeded, waitMs } from './tok
 
 interface LocalBucket extends BucketState {
   limit: number;
+  /** When it was last charged, as a count of charges: the least recently charged go first (bound). */
+  charged: number;
 }
 
 export interface LocalBackendOptions {
@@ -21,6 +23,8 @@ export interface LocalBackendOptions {
 export class LocalRateLimitBackend implements RateLimitBackend {
   readonly kind = 'local';
   private readonly buckets = new Map<string, LocalBucket>();
+  /** Charges so far (LocalBucket.charged). */
+  private charges = 0;
   private readonly maxBuckets: number;
   private readonly now: () => number;
   private replicas: number;
@@ -112,20 +116,24 @@ export class LocalRateLimitBackend implements RateLimitBackend {
     return Promise.resolve();
   }
 
-  /** Charged now: the bucket moves to the end of the map (most recently charged, see bound); a full one is dropped. */
+  /** Charged now; a full bucket is dropped (it equals an absent one). */
   private store(check: LimitCheck, tokens: number, now: number): void {
     const bucket = this.buckets.get(check.key);
-    if (bucket !== undefined) this.buckets.delete(check.key);
-    if (tokens >= this.capacity(check)) return;
-    if (bucket === undefined) {
-      this.buckets.set(check.key, { tokens, updatedMs: now, limit: check.limit });
+    if (tokens >= this.capacity(check)) {
+      if (bucket !== undefined) this.buckets.delete(check.key);
       return;
     }
-    // The same object again: a bucket is charged on every request, a new one each time was garbage.
+    const charged = ++this.charges;
+    if (bucket === undefined) {
+      this.buckets.set(check.key, { tokens, updatedMs: now, limit: check.limit, charged });
+      return;
+    }
+    // Updated in place: no new object and no delete and re-insert in the map on every request
+    // (the map's order is no longer the charge order: `charged` is).
     bucket.tokens = tokens;
     bucket.updatedMs = now;
     bucket.limit = check.limit;
-    this.buckets.set(check.key, bucket);
+    bucket.charged = charged;
   }
 
   /**
@@ -140,7 +148,9 @@ export class LocalRateLimitBackend implements RateLimitBackend {
       const capacity = b.limit / this.replicas;
       if (tokensAt(b, capacity, now) >= capacity) this.buckets.delete(key);
     }
-    for (const key of this.buckets.keys()) {
+    if (this.buckets.size <= target) return;
+    const byCharge = [...this.buckets].sort((a, b) => a[1].charged - b[1].charged);
+    for (const [key] of byCharge) {
       if (this.buckets.size <= target) break;
       this.buckets.delete(key);
     }

@@ -130,5 +130,10 @@ describe('LocalRateLimitBackend', () => {
     expect(b.size).toBe(1);
     for (let i = 0; i < 25; i++) b.takeSync([req(`x${i}`, 60)]);
     expect(b.size).toBeLessThanOrEqual(10);
+    // Charged again, x20 is the most recently charged: it outlives the ones charged after it once.
+    b.takeSync([req('x20', 60)]);
+    for (let i = 0; i < 8; i++) b.takeSync([req(`y${i}`, 60)]);
+    expect(b.takeSync([{ ...req('x20', 60), cost: 0 }]).reports[0]?.remaining).toBe(58);
+    expect(b.takeSync([{ ...req('x21', 60), cost: 0 }]).reports[0]?.remaining).toBe(60);
   });
 });
