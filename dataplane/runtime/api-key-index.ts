@@ -21,6 +21,8 @@ export class ApiKeyIndex {
   private readonly byDigest: Map<string, ApiKeyConfig>;
   private readonly hashKey: KeyObject | undefined;
   private readonly recent = new Map<string, ApiKeyConfig>();
+  /** The key last found (the newest in `recent`): found again, it is already where a move would put it. */
+  private newest: string | undefined;
 
   constructor(
     snapshot: Pick<Snapshot, 'apiKeys' | 'apiKeyHashKey'>,
@@ -45,14 +47,18 @@ export class ApiKeyIndex {
     const known = this.recent.get(apiKey);
     if (known !== undefined) {
       // Most recently used last: Map iteration order is insertion order.
-      this.recent.delete(apiKey);
-      this.recent.set(apiKey, known);
+      if (apiKey !== this.newest) {
+        this.recent.delete(apiKey);
+        this.recent.set(apiKey, known);
+        this.newest = apiKey;
+      }
       return known;
     }
     const found = this.byDigest.get(apiKeyDigest(apiKey, this.hashKey));
     if (found !== undefined && this.recentLimit > 0) {
       if (this.recent.size >= this.recentLimit) this.recent.delete(this.recent.keys().next().value as string);
       this.recent.set(apiKey, found);
+      this.newest = apiKey;
     }
     return found;
   }
