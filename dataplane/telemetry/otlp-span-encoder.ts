@@ -331,8 +331,14 @@ const MAX_KEPT_ATTRIBUTES = 2048;
 const MAX_VALUES_PER_KEY = 32;
 /** Longest string value whose encoding is kept. */
 const MAX_KEPT_STRING = 64;
+/** A key's kept encodings: its last value's first (most keys have one value), then the others. */
+interface KeptValues {
+  lastValue: string | number | boolean;
+  lastBytes: Uint8Array;
+  readonly byValue: Map<string | number | boolean, Uint8Array>;
+}
 /** Per key, per value: the span attribute's whole KeyValue (field 9) as writeKeyValue writes it; null for a key whose values vary. */
-const spanAttributes = new Map<string, Map<string | number | boolean, Uint8Array> | null>();
+const spanAttributes = new Map<string, KeptValues | null>();
 let keptAttributes = 0;
 
 /**
@@ -341,30 +347,41 @@ let keptAttributes = 0;
  * values is kept and copied as it is the next time.
  */
 function writeSpanAttribute(w: ProtoWriter, key: string, value: AttributeValue): void {
+  const kept = spanAttributes.get(key);
+  if (kept !== undefined && kept !== null && kept.lastValue === value) {
+    w.raw(kept.lastBytes);
+    return;
+  }
   const t = typeof value;
-  const byValue = spanAttributes.get(key);
-  if (byValue === null || t === 'object' || (t === 'string' && (value as string).length > MAX_KEPT_STRING) || (t === 'number' && !Number.isInteger(value))) {
+  if (kept === null || t === 'object' || (t === 'string' && (value as string).length > MAX_KEPT_STRING) || (t === 'number' && !Number.isInteger(value))) {
     writeKeyValue(w, 9, key, value);
     return;
   }
   const primitive = value as string | number | boolean;
-  const kept = byValue?.get(primitive);
-  if (kept !== undefined) {
-    w.raw(kept);
+  const bytes = kept?.byValue.get(primitive);
+  if (bytes !== undefined && kept !== undefined) {
+    kept.lastValue = primitive;
+    kept.lastBytes = bytes;
+    w.raw(bytes);
     return;
   }
   const from = w.pos;
   writeKeyValue(w, 9, key, value);
-  if (byValue !== undefined && byValue.size >= MAX_VALUES_PER_KEY) {
+  if (kept !== undefined && kept.byValue.size >= MAX_VALUES_PER_KEY) {
     // Values that vary: stop keeping them (and looking them up) for this key.
-    keptAttributes -= byValue.size;
+    keptAttributes -= kept.byValue.size;
     spanAttributes.set(key, null);
     return;
   }
-  if (keptAttributes >= MAX_KEPT_ATTRIBUTES || (byValue === undefined && spanAttributes.size >= MAX_KEY_HEADS)) return;
+  if (keptAttributes >= MAX_KEPT_ATTRIBUTES || (kept === undefined && spanAttributes.size >= MAX_KEY_HEADS)) return;
   keptAttributes++;
-  if (byValue === undefined) spanAttributes.set(key, new Map([[primitive, w.copyFrom(from)]]));
-  else byValue.set(primitive, w.copyFrom(from));
+  const encoded = w.copyFrom(from);
+  if (kept === undefined) spanAttributes.set(key, { lastValue: primitive, lastBytes: encoded, byValue: new Map([[primitive, encoded]]) });
+  else {
+    kept.byValue.set(primitive, encoded);
+    kept.lastValue = primitive;
+    kept.lastBytes = encoded;
+  }
 }
 
 function writeAttributes(w: ProtoWriter, attributes: Attributes, field: number): void {
