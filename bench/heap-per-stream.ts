@@ -7,12 +7,13 @@
  * The snapshots are deleted afterwards unless HEAP_KEEP=1.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { floorAndTollgateConfig } from './lib/config.js';
 import { startEmulator } from './lib/emulator.js';
+import { holdStream, holdStreams } from './lib/hold-stream.js';
 import { HOLD_MODEL } from './lib/scenarios.js';
 import { systemsFor } from './lib/systems.js';
 
@@ -66,22 +67,6 @@ async function snapshot(pid: number, dir: string, label: string): Promise<string
   }
 }
 
-function holdStream(url: URL, headers: string[]): Promise<Socket> {
-  return new Promise((ok, fail) => {
-    const socket = connect({ host: url.hostname, port: Number(url.port), noDelay: true });
-    const body = JSON.stringify({ model: HOLD_MODEL, messages: [{ role: 'user', content: 'Say hello in one short sentence.' }], max_tokens: 32, stream: true });
-    socket.once('error', fail);
-    let text = '';
-    socket.on('data', (chunk: Buffer) => {
-      if (text.length < 4096) text += chunk.toString('latin1');
-      if (text.includes('\r\n\r\n') && text.includes('data:')) ok(socket);
-    });
-    socket.write(
-      [`POST ${url.pathname} HTTP/1.1`, `host: ${url.host}`, 'content-type: application/json', 'authorization: Bearer sk-bench-not-a-real-key', ...headers, `content-length: ${Buffer.byteLength(body)}`, '', body].join('\r\n'),
-    );
-  });
-}
-
 const { emulator, port: upstreamPort } = await startEmulator(cfg);
 const systemId = process.env.HEAP_SYSTEM ?? 'tollgate';
 const def = systemsFor(cfg).find((d) => d.id === systemId);
@@ -97,7 +82,7 @@ try {
   await sleep(2000);
   const idleFile = await snapshot(pid, cfg.rawDir, 'idle');
   const idle = groups(idleFile);
-  for (let i = 0; i < streams; i += 50) sockets.push(...(await Promise.all(Array.from({ length: Math.min(50, streams - i) }, () => holdStream(url, sys.headers)))));
+  sockets.push(...(await holdStreams(url, sys.headers, streams)));
   const heldFile = await snapshot(pid, cfg.rawDir, `${streams} held`);
   const held = groups(heldFile);
   if (process.env.HEAP_KEEP !== '1') for (const f of [idleFile, heldFile]) rmSync(f);

@@ -46,10 +46,9 @@ function runtimeImports(file: string): string[] {
   return specs;
 }
 
-/** Package specifiers loaded at start, each with the file that imports it. */
-function packagesAtStart(entry: string): Map<string, string> {
+/** Package specifiers loaded at start, each with the file that imports it; `seen` collects the repository's own files. */
+function packagesAtStart(entry: string, seen = new Set<string>()): Map<string, string> {
   const found = new Map<string, string>();
-  const seen = new Set<string>();
   const queue = [entry];
   for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
     if (seen.has(file)) continue;
@@ -66,9 +65,39 @@ function packagesAtStart(entry: string): Map<string, string> {
   return found;
 }
 
+/**
+ * Where a file uses Intl while it loads (outside any function body): the first Intl formatter or
+ * collator reads ICU data out of the node binary, pages that then stay in the process's RSS
+ * (~4 MiB for a NumberFormat, bench/results/native-memory-s8-2026-12-05.md).
+ */
+function intlAtLoad(file: string): string[] {
+  const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, false);
+  const hits: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isFunctionLike(node) || (ts.isPropertyDeclaration(node) && !node.modifiers?.some((m) => m.kind === ts.SyntaxKind.StaticKeyword))) return;
+    if ((ts.isNewExpression(node) || ts.isCallExpression(node)) && ts.isPropertyAccessExpression(node.expression)) {
+      const callee = node.expression;
+      const intl = ts.isIdentifier(callee.expression) && callee.expression.text === 'Intl';
+      if (intl || /^(toLocale\w*|localeCompare)$/.test(callee.name.text)) {
+        hits.push(`${file}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1} ${callee.getText(source)}`);
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return hits;
+}
+
 describe('modules loaded at start', () => {
+  const files = new Set<string>();
+  const loaded = packagesAtStart('cli/tollgate.ts', files);
+
+  it('no module the CLI loads at start uses Intl while loading (ICU data is read at first use only)', () => {
+    expect(files.has('operator/console/web/usage-numbers.ts')).toBe(true);
+    expect([...files].flatMap(intlAtLoad)).toEqual([]);
+  });
+
   it('the CLI loads no feature-only package before the feature is used (express, re2js, the whole of @opentelemetry/core, the trace SDK)', () => {
-    const loaded = packagesAtStart('cli/tollgate.ts');
     // The walk itself works: packages every start needs are found.
     expect([...loaded.keys()]).toEqual(expect.arrayContaining(['undici', 'zod', 'pino']));
     const early = [...loaded].filter(([spec]) => NOT_AT_START.includes(spec)).map(([spec, by]) => `${spec} (imported by ${by})`);

@@ -141,16 +141,26 @@ export const holds = (r: UsageReportObject, dim: Dimension): boolean => r.fromSu
 
 // ---- formatting (for people) -------------------------------------------------------------
 
-const usd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const usdSmall = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 4 });
-const whole = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+// Made at first use, not when the module loads: every CLI process (a data plane too) loads this
+// module, and the first Intl formatter reads ~5 MiB of ICU data into its RSS for good
+// (bench/results/native-memory-s8-2026-12-05.md).
+let formats: { usd: Intl.NumberFormat; usdSmall: Intl.NumberFormat; whole: Intl.NumberFormat } | undefined;
+function numberFormats(): NonNullable<typeof formats> {
+  formats ??= {
+    usd: new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 }),
+    usdSmall: new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 4 }),
+    whole: new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 }),
+  };
+  return formats;
+}
 
 /** US dollars; four decimals below $1, where API calls cost fractions of a cent; a non-zero cost never shows as $0.00. */
 export function money(n: number): string {
   if (n > 0 && n < 0.00005) return '< $0.0001';
-  return (n !== 0 && Math.abs(n) < 1 ? usdSmall : usd).format(n);
+  const f = numberFormats();
+  return (n !== 0 && Math.abs(n) < 1 ? f.usdSmall : f.usd).format(n);
 }
-export const count = (n: number): string => whole.format(n);
+export const count = (n: number): string => numberFormats().whole.format(n);
 export const percent = (part: number, all: number): string => (all === 0 ? '–' : `${((part / all) * 100).toFixed(1)}%`);
 
 /** A histogram bound read as a duration: the true value is at most this. */
