@@ -6,7 +6,8 @@
  * NATIVE_SYSTEM=node-floor measures the Node floor instead; NATIVE_NODE_FLAGS adds node flags; the
  * gateway inherits this process's environment (e.g. MALLOC_ARENA_MAX).
  */
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -77,6 +78,53 @@ function byKind(maps: Mapping[]): Map<string, { rssKiB: number; count: number }>
   return kinds;
 }
 
+/** The ICU data in the node binary (the `icudt*_dat` symbol), as [start, end) virtual addresses of the file, if `nm` finds it. */
+function icuRange(): [number, number] | undefined {
+  try {
+    const line = execFileSync('nm', ['-D', '-S', process.execPath], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n').find((l) => /icudt\d+_dat$/.test(l));
+    const [addr, size] = (line ?? '').split(' ');
+    return addr === undefined || size === undefined || line === undefined ? undefined : [parseInt(addr, 16), parseInt(addr, 16) + parseInt(size, 16)];
+  } catch {
+    return undefined;
+  }
+}
+
+/** KiB of the ICU data resident in the binary's read-only mappings (present bits of /proc/<pid>/pagemap). */
+function icuResidentKiB(pid: number, icu: [number, number]): number {
+  let kib = 0;
+  const fd = openSync(`/proc/${pid}/pagemap`, 'r');
+  const entry = Buffer.alloc(8);
+  try {
+    for (const line of readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
+      const m = /^([0-9a-f]+)-([0-9a-f]+) r--p ([0-9a-f]+) \S+ \S+\s+(\S+)$/.exec(line);
+      if (m === null || m[4] !== process.execPath) continue;
+      const [lo, hi, off] = [parseInt(m[1] as string, 16), parseInt(m[2] as string, 16), parseInt(m[3] as string, 16)];
+      for (let a = lo; a < hi; a += 4096) {
+        // The file's virtual addresses are its offsets plus the read-only segment's displacement, which
+        // nm's address already includes; the segment's first page maps file offset `off`.
+        const fileVaddr = a - lo + off + rodataDisplacement;
+        if (fileVaddr < icu[0] || fileVaddr >= icu[1]) continue;
+        readSync(fd, entry, 0, 8, (a / 4096) * 8);
+        if (entry.readBigUInt64LE(0) >> 63n === 1n) kib += 4;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return kib;
+}
+
+/** Virtual address minus file offset of the binary's .rodata (readelf), 0 if unknown. */
+const rodataDisplacement = ((): number => {
+  try {
+    const m = /\.rodata\s+PROGBITS\s+([0-9a-f]+) ([0-9a-f]+)/.exec(execFileSync('readelf', ['-S', '-W', process.execPath], { encoding: 'utf8' }));
+    return m === null ? 0 : parseInt(m[1] as string, 16) - parseInt(m[2] as string, 16);
+  } catch {
+    return 0;
+  }
+})();
+const icu = icuRange();
+
 function threads(pid: number): Map<string, number> {
   const names = new Map<string, number>();
   for (const t of readdirSync(`/proc/${pid}/task`)) {
@@ -131,12 +179,13 @@ interface Sample {
   v8: V8Stats;
   threads: Map<string, number>;
   sockets: number;
+  icuKiB: number | undefined;
 }
 
 async function sample(pid: number): Promise<Sample> {
   const v8 = await v8Stats(pid);
   const maps = mappings(pid);
-  return { kinds: byKind(maps), rssKiB: maps.reduce((s, m) => s + m.rssKiB, 0), v8, threads: threads(pid), sockets: sockets(pid) };
+  return { kinds: byKind(maps), rssKiB: maps.reduce((s, m) => s + m.rssKiB, 0), v8, threads: threads(pid), sockets: sockets(pid), icuKiB: icu === undefined ? undefined : icuResidentKiB(pid, icu) };
 }
 
 const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
@@ -147,6 +196,7 @@ function report(label: string, s: Sample, idle?: Sample): void {
     const before = idle?.kinds.get(k);
     process.stdout.write(`  ${mib(g.rssKiB * 1024).padStart(7)} MiB  ${String(g.count).padStart(4)} maps  ${k}${d(g.rssKiB * 1024, before && before.rssKiB * 1024)}\n`);
   }
+  if (s.icuKiB !== undefined) process.stdout.write(`  of the binary's r--p: ICU data ${mib(s.icuKiB * 1024)} MiB${d(s.icuKiB * 1024, idle?.icuKiB && idle.icuKiB * 1024)}\n`);
   const u = s.v8.usage;
   process.stdout.write(`  V8 heap physical ${mib(s.v8.heap.total_physical_size)} MiB${d(s.v8.heap.total_physical_size, idle?.v8.heap.total_physical_size)}, heapUsed ${mib(u.heapUsed)}, V8 malloced ${mib(s.v8.heap.malloced_memory)}, external ${mib(u.external)}${d(u.external, idle?.v8.usage.external)} (arrayBuffers ${mib(u.arrayBuffers)}${d(u.arrayBuffers, idle?.v8.usage.arrayBuffers)})\n`);
   process.stdout.write(`  spaces: ${s.v8.spaces.map((x) => `${x.name} ${mib(x.physical)}`).join(', ')}\n`);

@@ -34,6 +34,8 @@ export interface StartContext {
   models: string[];
   /** Extra node flags (the profiler). */
   nodeFlags?: string[];
+  /** Extra environment variables for Tollgate's process (AB_ENV_A / AB_ENV_B of the A/B scripts). */
+  env?: Record<string, string>;
   tag: string;
 }
 
@@ -246,7 +248,7 @@ function tollgate(governance: Governance, quiet: boolean): SystemDef {
       // loads express, ~1.5-2.8 MiB of heap the memory row therefore leaves out (stream-memory-s7).
       const args = ['dev', '-f', dir, '--port', String(port), '--drain-timeout', '2'];
       if (quiet) args.push('--log-level', 'warn');
-      const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' };
+      const env: NodeJS.ProcessEnv = { ...process.env, ...ctx.env, NODE_ENV: 'production' };
       // Through the image's entrypoint when the build has one, so that the node flags it picks from the
       // CPUs the process may use (--single-threaded-gc when pinned to one core) are those a pod runs with.
       const launcher = resolve(ctx.cfg.tollgateRoot, 'bin/tollgate');
