@@ -2,14 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { devBanner } from './dev-banner.js';
 import { pino } from 'pino';
 import { logDestination } from './log-destination.js';
-import { renderCrdFiles } from '../operator/api/crd-yaml.js';
-import { compile } from '../operator/compile/compile.js';
-import { readManifestDir } from '../operator/sources/directory-source.js';
-import { formatManifestError, loadManifests } from '../operator/sources/manifest-loader.js';
-import { startDev } from './dev-command.js';
 import { devStateDir, readOrCreateSecretFile } from './dev-state.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { exactBudgetsFromEnv, governanceFromEnv } from '../dataplane/main/governance-from-env.js';
@@ -278,6 +272,9 @@ async function main(argv: string[]): Promise<void> {
       const stateDir = devStateDir(process.env);
       const apiKeyHashKey = readOrCreateSecretFile(stateDir, 'api-key-hash-key', newApiKeyHashKey).value;
       const adminToken = values['admin-port'] === undefined ? undefined : readOrCreateSecretFile(stateDir, 'admin-token', newApiKeyHashKey);
+      // dev, compile and crds load the operator's compiler, manifest reader and CRD renderer when run:
+      // a data-plane pod (`tollgate dataplane`) never holds them.
+      const { startDev } = await import('./dev-command.js');
       const gateway = await startDev({
         dir: values.file,
         host: values.host ?? '127.0.0.1',
@@ -297,6 +294,7 @@ async function main(argv: string[]): Promise<void> {
         logger.info({ adminUrl: gateway.adminUrl, tokenFile: adminToken.path }, 'admin port: send the token in the file as a bearer token');
         logger.info({ consoleUrl: `${gateway.adminUrl ?? ''}/console/`, tokenFile: adminToken.path }, 'console: open it and paste the token in the file');
       }
+      const { devBanner } = await import('./dev-banner.js');
       process.stderr.write(devBanner(values.file, gateway.url, gateway.dataplane.store.current?.snapshot.routes.map((r) => r.model)));
       return;
     }
@@ -384,6 +382,11 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'compile': {
       if (values.file === undefined) fail('compile needs -f <dir>');
+      const [{ compile }, { readManifestDir }, { formatManifestError, loadManifests }] = await Promise.all([
+        import('../operator/compile/compile.js'),
+        import('../operator/sources/directory-source.js'),
+        import('../operator/sources/manifest-loader.js'),
+      ]);
       const loaded = loadManifests(readManifestDir(values.file));
       if (loaded.errors.length > 0) {
         for (const e of loaded.errors) process.stderr.write(`${formatManifestError(e)}\n`);
@@ -399,6 +402,7 @@ async function main(argv: string[]): Promise<void> {
       await spend(values);
       return;
     case 'crds':
+      const { renderCrdFiles } = await import('../operator/api/crd-yaml.js');
       process.stdout.write(renderCrdFiles().map((f) => f.content).join('---\n'));
       return;
     default:

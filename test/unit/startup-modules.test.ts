@@ -91,10 +91,13 @@ function intlAtLoad(file: string): string[] {
 describe('modules loaded at start', () => {
   const files = new Set<string>();
   const loaded = packagesAtStart('cli/tollgate.ts', files);
+  // With what `tollgate dev` imports when it runs (its server and console; a data plane never loads them).
+  const withDev = new Set(files);
+  packagesAtStart('cli/dev-command.ts', withDev);
 
   it('no module the CLI loads at start uses Intl while loading (ICU data is read at first use only)', () => {
-    expect(files.has('operator/console/web/usage-numbers.ts')).toBe(true);
-    expect([...files].flatMap(intlAtLoad)).toEqual([]);
+    expect(withDev.has('operator/console/web/usage-numbers.ts')).toBe(true);
+    expect([...withDev].flatMap(intlAtLoad)).toEqual([]);
   });
 
   it('the CLI loads no feature-only package before the feature is used (express, re2js, the whole of @opentelemetry/core, the trace SDK)', () => {
@@ -102,5 +105,12 @@ describe('modules loaded at start', () => {
     expect([...loaded.keys()]).toEqual(expect.arrayContaining(['undici', 'zod', 'pino']));
     const early = [...loaded].filter(([spec]) => NOT_AT_START.includes(spec)).map(([spec, by]) => `${spec} (imported by ${by})`);
     expect(early).toEqual([]);
+  });
+
+  it("a data plane does not load what only dev, compile and crds use: the operator's compiler, manifest reader and CRD renderer, the dev server", () => {
+    // The walk itself works: the data plane's launcher is found.
+    expect(files).toContain('dataplane/main/launch.ts');
+    const commandOnly = ['operator/compile/', 'operator/sources/', 'operator/api/crd-yaml.ts', 'cli/dev-command.ts', 'cli/dev-console.ts', 'cli/dev-banner.ts'];
+    expect([...files].filter((f) => commandOnly.some((c) => f.startsWith(c)))).toEqual([]);
   });
 });
