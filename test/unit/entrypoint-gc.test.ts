@@ -64,15 +64,18 @@ describe('bin/tollgate chooses --single-threaded-gc from the CPUs the container 
     expect(bad.stderr).toContain("TOLLGATE_SINGLE_THREADED_GC must be auto, on or off (got 'yes')");
   });
 
-  it('execs node with the flags, TOLLGATE_NODE_FLAGS after them, then dist/cli/tollgate.js with the arguments unchanged', () => {
+  it('execs node with the flags, TOLLGATE_NODE_FLAGS after them, then dist/cli/tollgate.js with the arguments unchanged, and MALLOC_ARENA_MAX 2 unless set', () => {
     // A copy of the script next to a stand-in CLI that reports how it was started.
     const root = join(tmp, 'image');
     mkdirSync(join(root, 'bin'), { recursive: true });
     mkdirSync(join(root, 'dist/cli'), { recursive: true });
     copyFileSync(SCRIPT, join(root, 'bin/tollgate'));
-    writeFileSync(join(root, 'dist/cli/tollgate.js'), 'console.log(JSON.stringify({ execArgv: process.execArgv, args: process.argv.slice(2) }));\n');
+    writeFileSync(join(root, 'dist/cli/tollgate.js'), 'console.log(JSON.stringify({ execArgv: process.execArgv, args: process.argv.slice(2), arenas: process.env.MALLOC_ARENA_MAX }));\n');
     const env = { PATH: process.env.PATH ?? '', TOLLGATE_NODE: process.execPath, TOLLGATE_SINGLE_THREADED_GC: 'on', TOLLGATE_NODE_FLAGS: '--max-semi-space-size=16 --no-single-threaded-gc' };
     const out = execFileSync('sh', [join(root, 'bin/tollgate'), 'dev', '-f', 'a dir with spaces', '--port', '8080'], { env, encoding: 'utf8' });
-    expect(JSON.parse(out)).toEqual({ execArgv: ['--single-threaded-gc', '--max-semi-space-size=16', '--no-single-threaded-gc'], args: ['dev', '-f', 'a dir with spaces', '--port', '8080'] });
+    // glibc malloc gets two arenas unless the pod's environment says otherwise.
+    expect(JSON.parse(out)).toEqual({ execArgv: ['--single-threaded-gc', '--max-semi-space-size=16', '--no-single-threaded-gc'], args: ['dev', '-f', 'a dir with spaces', '--port', '8080'], arenas: '2' });
+    const own = execFileSync('sh', [join(root, 'bin/tollgate'), 'help'], { env: { ...env, MALLOC_ARENA_MAX: '8' }, encoding: 'utf8' });
+    expect(JSON.parse(own)).toMatchObject({ args: ['help'], arenas: '8' });
   });
 });
