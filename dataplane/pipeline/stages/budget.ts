@@ -8,7 +8,7 @@ import type { Stage } from '../stage.js';
 import { enterRoute } from './access.js';
 import { skipCacheStore } from './cache.js';
 import { matchRoute } from './match-route.js';
-import { NOTHING_USED, thenRelease } from './settle.js';
+import { runAdmitted } from './settle.js';
 
 /**
  * The exhausted budget names a cheaper public model: the request is served there, once, as if it
@@ -35,10 +35,9 @@ function reportRefusal(ctx: RequestContext, err: unknown): void {
 }
 
 function admitted(ctx: RequestContext, next: () => Promise<void>, admission: Admission): Promise<void> {
-  Object.assign(ctx.headers, admission.headers);
   const guard = admission.overBudget;
   if (guard !== undefined) ctx.guards.push((soFar) => guard.call(admission, soFar));
-  return thenRelease(next, () => admission.settle(ctx.settlement ?? NOTHING_USED));
+  return runAdmitted(ctx, next, admission);
 }
 
 /** Budgets (of the request's pinned snapshot): admit only what they can cover, reserve it, and settle with what was really used. */

@@ -1,18 +1,13 @@
 import { GatewayError } from '../../core/gateway-error.js';
-import type { Admission, Admitter } from '../../governance/types.js';
+import type { Admitter } from '../../governance/types.js';
 import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
-import { NOTHING_USED, thenRelease } from './settle.js';
+import { runAdmitted } from './settle.js';
 
 function reportRefusal(ctx: RequestContext, err: unknown): void {
   if (err instanceof GatewayError && err.code === 'rate_limit_exceeded') {
     ctx.events.emit('admission', { result: 'rate_limited', limit: /token/i.test(err.message) ? 'tokens' : 'requests' });
   }
-}
-
-function admitted(ctx: RequestContext, next: () => Promise<void>, limits: Admission): Promise<void> {
-  Object.assign(ctx.headers, limits.headers);
-  return thenRelease(next, () => limits.settle(ctx.settlement ?? NOTHING_USED));
 }
 
 /** Rate limits (requests, tokens, concurrency): checked before the cache, so a cache hit still counts. */
@@ -26,7 +21,7 @@ export function rateLimit(limiter: Admitter): Stage {
       reportRefusal(ctx, err);
       throw err;
     }
-    return admitted(ctx, next, limits);
+    return runAdmitted(ctx, next, limits);
   };
   return {
     name: 'rate-limit',
@@ -41,7 +36,7 @@ export function rateLimit(limiter: Admitter): Stage {
         reportRefusal(ctx, err);
         return Promise.reject(err);
       }
-      return admitted(ctx, next, limits);
+      return runAdmitted(ctx, next, limits);
     },
     // The limits are the routes' own (a budget's downgrade stays on the pinned snapshot too): on a
     // snapshot whose routes have none, every request would be admitted with nothing to check or settle.

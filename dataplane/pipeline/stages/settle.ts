@@ -1,4 +1,5 @@
-import type { Settlement } from '../../governance/types.js';
+import type { Admission, Settlement } from '../../governance/types.js';
+import type { RequestContext } from '../request-context.js';
 
 /** What a request that never reached an upstream (refused, cached, client gone first) settles with. */
 export const NOTHING_USED: Settlement = { usage: undefined, costUsd: 0 };
@@ -28,4 +29,10 @@ export function thenRelease(next: () => Promise<void>, release: () => void): Pro
       throw err;
     },
   );
+}
+
+/** An admission's headers go on the response, and it settles with what was used however the later stages end. */
+export function runAdmitted(ctx: RequestContext, next: () => Promise<void>, admission: Admission): Promise<void> {
+  Object.assign(ctx.headers, admission.headers);
+  return thenRelease(next, () => admission.settle(ctx.settlement ?? NOTHING_USED));
 }
