@@ -33,7 +33,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist/ ./dist/
 COPY package.json ./
-# The entrypoint: starts node with --single-threaded-gc when the container has at most one CPU.
+# The entrypoint: starts node with the flags the environment asks for (bin/tollgate).
 COPY bin/tollgate ./bin/tollgate
 # A numeric, non-root user (not the image's `node` user) so that runAsNonRoot can be verified by
 # the kubelet; the chart runs as the same 65532.

@@ -249,8 +249,8 @@ function tollgate(governance: Governance, quiet: boolean): SystemDef {
       const args = ['dev', '-f', dir, '--port', String(port), '--drain-timeout', '2'];
       if (quiet) args.push('--log-level', 'warn');
       const env: NodeJS.ProcessEnv = { ...process.env, ...ctx.env, NODE_ENV: 'production' };
-      // Through the image's entrypoint when the build has one, so that the node flags it picks from the
-      // CPUs the process may use (--single-threaded-gc when pinned to one core) are those a pod runs with.
+      // Through the image's entrypoint when the build has one, so that the node flags and environment it
+      // sets (MALLOC_ARENA_MAX) are those a pod runs with.
       const launcher = resolve(ctx.cfg.tollgateRoot, 'bin/tollgate');
       const cli = resolve(ctx.cfg.tollgateRoot, 'dist/cli/tollgate.js');
       const viaLauncher = existsSync(launcher);

@@ -148,11 +148,12 @@ describe('helm lint and template', () => {
     expect(container(d).args).toEqual(expect.arrayContaining(['--max-body-bytes=33554432', '--max-inflight-body-bytes=4294967296']));
   });
 
-  it('leaves --single-threaded-gc to the entrypoint by default, and passes dataplane.singleThreadedGc on or off to it', () => {
+  it('leaves --single-threaded-gc off by default (the entrypoint\'s default), and turns it on with dataplane.singleThreadedGc on', () => {
     const gcEnv = (objects: K8sObject[]) => container(find(objects, 'Deployment', 'tollgate-dataplane')).env?.find((e) => e.name === 'TOLLGATE_SINGLE_THREADED_GC');
     expect(gcEnv(render())).toBeUndefined();
-    expect(gcEnv(render({ set: ['dataplane.singleThreadedGc=off'] }))).toEqual({ name: 'TOLLGATE_SINGLE_THREADED_GC', value: 'off' });
-    expect(helm(['template', 't', CHART, '--kube-version', KUBE_VERSION, '--set', 'dataplane.singleThreadedGc=yes']).stderr).toMatch(/singleThreadedGc/);
+    expect(gcEnv(render({ set: ['dataplane.singleThreadedGc=off'] }))).toBeUndefined();
+    expect(gcEnv(render({ set: ['dataplane.singleThreadedGc=on'] }))).toEqual({ name: 'TOLLGATE_SINGLE_THREADED_GC', value: 'on' });
+    for (const value of ['auto', 'yes']) expect(helm(['template', 't', CHART, '--kube-version', KUBE_VERSION, '--set', `dataplane.singleThreadedGc=${value}`]).stderr).toMatch(/singleThreadedGc/);
   });
 
   it('issues the channel certificates with cert-manager when asked, and speaks plain HTTP only when TLS is turned off', () => {

@@ -68,7 +68,7 @@ describe('Dockerfile', () => {
     expect(user).toMatch(/^[1-9][0-9]*:[0-9]+$/);
     // The chart's podSecurityContext uses the same user.
     expect(readFileSync('charts/tollgate/values.yaml', 'utf8')).toContain(`runAsUser: ${user.split(':')[0]}`);
-    // The entrypoint script picks node's flags from the container's CPUs, then runs dist/cli/tollgate.js.
+    // The entrypoint script picks node's flags and malloc arenas, then runs dist/cli/tollgate.js.
     expect(runtime.find((i) => i.op === 'ENTRYPOINT')?.args).toBe('["/app/bin/tollgate"]');
     expect(runtime.filter((i) => i.op === 'COPY').map((i) => i.args)).toContain('bin/tollgate ./bin/tollgate');
     expect(statSync('bin/tollgate').mode & 0o111, 'bin/tollgate is executable').toBe(0o111);
