@@ -5,6 +5,7 @@
  * Knobs as for bench/run.ts: BENCH_GOVERNANCE (default off), BENCH_HOLD_STREAMS (default 1000 here).
  * AB_NODE_FLAGS_A / AB_NODE_FLAGS_B: extra node flags for one side (e.g. a V8 heap setting), space-separated.
  * AB_ENV_A / AB_ENV_B: environment variables for one side's gateway (e.g. MALLOC_ARENA_MAX=2), NAME=value space-separated.
+ * AB_TOLLGATE_COMMAND_A / _B: dev (default, BENCH_TOLLGATE_COMMAND) or dataplane for one side.
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -12,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { readConfig } from './lib/config.js';
 import { startEmulator } from './lib/emulator.js';
 import { HOLD_MODEL, memory } from './lib/scenarios.js';
-import { sideEnv } from './lib/side-env.js';
+import { sideCommand, sideEnv } from './lib/side-env.js';
 import { systemsFor } from './lib/systems.js';
 
 const [rootA, rootB, roundsArg] = process.argv.slice(2);
@@ -35,7 +36,7 @@ try {
       const def = systemsFor(cfg)[1];
       if (def === undefined) throw new Error('no tollgate row');
       const flags = (process.env[`AB_NODE_FLAGS_${label}`] ?? '').split(' ').filter((f) => f !== '');
-      const sys = await def.start({ cfg, upstreamPort, models: ['emu', HOLD_MODEL], tag: `r${r}-${label}`, nodeFlags: flags, env: sideEnv(label) });
+      const sys = await def.start({ cfg, upstreamPort, models: ['emu', HOLD_MODEL], tag: `r${r}-${label}`, nodeFlags: flags, env: sideEnv(label), ...sideCommand(label) });
       try {
         const m = await memory(cfg, sys);
         const held = m.hold?.peakRssKiB ?? 0;

@@ -7,7 +7,7 @@
  * prints the profile summary. AB_MODE=concurrent runs both builds at the same time instead (see
  * concurrentRound). AB_WARMUP: seconds of load before each measurement (default 2). AB_NODE_FLAGS_A / AB_NODE_FLAGS_B: extra node flags for one build (e.g. a V8
  * heap setting), space-separated; AB_ENV_A / AB_ENV_B: environment variables for one build's process
- * (e.g. MALLOC_ARENA_MAX=2), NAME=value space-separated. Environment knobs as for bench/run.ts (BENCH_GOVERNANCE, cores, BENCH_NICE).
+ * (e.g. MALLOC_ARENA_MAX=2), NAME=value space-separated; AB_TOLLGATE_COMMAND_A / _B: dev (default) or dataplane for one build. Environment knobs as for bench/run.ts (BENCH_GOVERNANCE, cores, BENCH_NICE).
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -16,7 +16,7 @@ import { readConfig } from './lib/config.js';
 import { startEmulator } from './lib/emulator.js';
 import { summariseProfile } from './lib/cpu-profile.js';
 import { wrk } from './lib/scenarios.js';
-import { sideEnv } from './lib/side-env.js';
+import { sideCommand, sideEnv } from './lib/side-env.js';
 import { systemsFor } from './lib/systems.js';
 
 const [rootA, rootB, roundsArg, secondsArg] = process.argv.slice(2);
@@ -75,7 +75,7 @@ async function concurrentRound(r: number): Promise<void> {
       const def = systemsFor(cfg)[1];
       if (def === undefined) throw new Error('no tollgate row');
       const spawned = Date.now();
-      const sys = await def.start({ cfg, upstreamPort, models: ['emu'], tag: `r${r}-${label}`, nodeFlags: nodeFlagsOf(label, cfg.rawDir), env: sideEnv(label) });
+      const sys = await def.start({ cfg, upstreamPort, models: ['emu'], tag: `r${r}-${label}`, nodeFlags: nodeFlagsOf(label, cfg.rawDir), env: sideEnv(label), ...sideCommand(label) });
       return { label, cfg, sys, spawned };
     }),
   );
@@ -112,7 +112,7 @@ try {
       const dir = join(base.rawDir, `r${r}-${label}`);
       mkdirSync(dir, { recursive: true });
       const spawned = Date.now();
-      const sys = await def.start({ cfg, upstreamPort, models: ['emu'], tag: `r${r}-${label}`, nodeFlags: nodeFlagsOf(label, dir), env: sideEnv(label) });
+      const sys = await def.start({ cfg, upstreamPort, models: ['emu'], tag: `r${r}-${label}`, nodeFlags: nodeFlagsOf(label, dir), env: sideEnv(label), ...sideCommand(label) });
       await wrk(cfg, sys, 64, warmup);
       const loadStarts = Date.now();
       const cpu0 = cpuTicks(sys.pid);

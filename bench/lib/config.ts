@@ -2,6 +2,19 @@ import { resolve } from 'node:path';
 
 export const SYSTEM_IDS = ['direct', 'nginx', 'node-floor', 'express-floor', 'tollgate', 'portkey', 'litellm'] as const;
 export type SystemId = (typeof SYSTEM_IDS)[number];
+export type TollgateCommand = 'dataplane' | 'dev';
+
+/**
+ * BENCH_TOLLGATE_COMMAND (or an A/B side's AB_TOLLGATE_COMMAND_A/B): dev unless dataplane. Still dev by
+ * default: every load generator sends an API key, which `tollgate dataplane` verifies on every request
+ * (0.917x governance off against dev, stream-memory-s9), so its governance-off rows would measure
+ * identity as well until the clients can send none.
+ */
+export function tollgateCommand(value: string | undefined, knob = 'BENCH_TOLLGATE_COMMAND'): TollgateCommand {
+  if (value === undefined || value === '' || value === 'dev') return 'dev';
+  if (value === 'dataplane') return 'dataplane';
+  throw new Error(`${knob} must be dataplane or dev (got '${value}')`);
+}
 
 /** Every knob of a run, read once from the environment (see bench/README.md). */
 export interface BenchConfig {
@@ -11,6 +24,8 @@ export interface BenchConfig {
   governance: ('off' | 'on' | 'on-nobudget')[];
   /** Also run Tollgate with --log-level warn, to show what the per-request logging costs. */
   tollgateQuiet: boolean;
+  /** What Tollgate runs: `dev` (manifests, compiler, dev server) or `dataplane` (a pod's command, from a compiled snapshot). */
+  tollgateCommand: TollgateCommand;
   gatewayCore: number;
   clientCore: number;
   /** Scheduling priority (nice) for everything the harness starts: 0, or negative on a shared, busy machine. */
@@ -95,6 +110,7 @@ export function readConfig(env: NodeJS.ProcessEnv, repoRoot: string, now: Date):
     systems: systems(env.BENCH_SYSTEMS),
     governance,
     tollgateQuiet: (env.BENCH_TOLLGATE_QUIET ?? '1') !== '0',
+    tollgateCommand: tollgateCommand(env.BENCH_TOLLGATE_COMMAND),
     gatewayCore: num(env, 'BENCH_GATEWAY_CORE', 0),
     nice: niceValue(env.BENCH_NICE),
     clientCore: num(env, 'BENCH_CLIENT_CORE', 1),

@@ -73,8 +73,11 @@ export function benchManifests(opts: ManifestOptions): Record<string, string> {
     'provider.yaml': `${provider}\n---\n${upstreamSecret}\n`,
     'routes.yaml': `${opts.models.map((m) => route(m, opts.governance)).join('\n---\n')}\n`,
   };
-  if (opts.governance !== 'off') {
-    // The caller's API key: the data plane keeps only its SHA-256 and compares in constant time.
+  {
+    // The caller's API key: the data plane keeps only its HMAC and compares in constant time. Also
+    // with governance off: every load generator sends it, and `tollgate dataplane` (which always
+    // identifies callers, as a pod does) refuses a key it does not know; routes without an access
+    // rule then admit it. `tollgate dev` without --auth does not look at it.
     files['api-key.yaml'] = [
       'apiVersion: v1',
       'kind: Secret',

@@ -2,9 +2,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import type { BenchConfig, SystemId } from './config.js';
+import type { BenchConfig, SystemId, TollgateCommand } from './config.js';
 import { BENCH_API_KEY, benchManifests, type Governance } from './manifests.js';
 import { startOtlpSink } from './otlp-sink.js';
+import { compileSnapshotFile } from './snapshot-file.js';
 import { type Service, startService, waitUntil } from './proc.js';
 
 /** A system under test, started and answering. */
@@ -36,6 +37,8 @@ export interface StartContext {
   nodeFlags?: string[];
   /** Extra environment variables for Tollgate's process (AB_ENV_A / AB_ENV_B of the A/B scripts). */
   env?: Record<string, string>;
+  /** Tollgate's command instead of cfg.tollgateCommand (AB_TOLLGATE_COMMAND_A / _B of the A/B scripts). */
+  command?: TollgateCommand;
   tag: string;
 }
 
@@ -246,7 +249,19 @@ function tollgate(governance: Governance, quiet: boolean): SystemDef {
       // No admin port: with one, `tollgate dev` also records every request for its console, which a
       // data-plane pod does not do (measured: ~20 % of governance-on throughput). A pod's admin port
       // loads express, ~1.5-2.8 MiB of heap the memory row therefore leaves out (stream-memory-s7).
-      const args = ['dev', '-f', dir, '--port', String(port), '--drain-timeout', '2'];
+      // BENCH_TOLLGATE_COMMAND=dataplane: the pod's command, from the snapshot the build's own compiler
+      // makes of these manifests (`dev` also loads the compiler, manifest reader and dev server). The
+      // data plane always identifies callers: governance off is then a route without an access rule,
+      // and the key every client sends is verified (config.ts says why dev stays the default).
+      const command = ctx.command ?? ctx.cfg.tollgateCommand;
+      let args: string[];
+      if (command === 'dataplane') {
+        const snapshot = join(ctx.cfg.rawDir, `tollgate-snapshot-${governance}-${ctx.tag}.json`);
+        compileSnapshotFile(ctx.cfg.tollgateRoot, dir, snapshot);
+        args = ['dataplane', '--snapshot', snapshot, '--host', '127.0.0.1', '--port', String(port), '--drain-timeout', '2'];
+      } else {
+        args = ['dev', '-f', dir, '--port', String(port), '--drain-timeout', '2'];
+      }
       if (quiet) args.push('--log-level', 'warn');
       const env: NodeJS.ProcessEnv = { ...process.env, ...ctx.env, NODE_ENV: 'production' };
       // Through the image's entrypoint when the build has one, so that the node flags and environment it
@@ -257,12 +272,14 @@ function tollgate(governance: Governance, quiet: boolean): SystemDef {
       if (viaLauncher) Object.assign(env, { TOLLGATE_NODE: process.execPath, TOLLGATE_NODE_FLAGS: (ctx.nodeFlags ?? []).join(' ') });
       delete env.LOG_LEVEL;
       delete env.OPENAI_API_KEY;
-      delete env.KUBECONFIG; // --auth checks API keys only: no TokenReview against any API server
+      delete env.KUBECONFIG; // API keys only: no TokenReview against any API server
+      delete env.TOLLGATE_OPERATOR_URL;
+      delete env.TOLLGATE_ADMIN_TOKEN;
       for (const name of Object.keys(env)) if (name.startsWith('OTEL_')) delete env[name];
       const sink = governance === 'off' ? undefined : await startOtlpSink();
-      if (sink !== undefined) args.push('--auth', '--otlp-endpoint', sink.url);
-      const [command, argv] = viaLauncher ? ['sh', [launcher, ...args]] : [process.execPath, [...(ctx.nodeFlags ?? []), cli, ...args]];
-      const svc = startService('tollgate', command, argv, { core: ctx.cfg.gatewayCore, nice: ctx.cfg.nice, cwd: ctx.cfg.rawDir, env, logFile: logFile(ctx, `tollgate-${suffix}`) });
+      if (sink !== undefined) args.push(...(command === 'dev' ? ['--auth'] : []), '--otlp-endpoint', sink.url);
+      const [program, argv] = viaLauncher ? ['sh', [launcher, ...args]] : [process.execPath, [...(ctx.nodeFlags ?? []), cli, ...args]];
+      const svc = startService('tollgate', program, argv, { core: ctx.cfg.gatewayCore, nice: ctx.cfg.nice, cwd: ctx.cfg.rawDir, env, logFile: logFile(ctx, `tollgate-${suffix}`) });
       const url = `http://127.0.0.1:${port}/v1/chat/completions`;
       try {
         await ready('tollgate', svc, url, [], ctx);
