@@ -19,6 +19,7 @@ import { floorAndTollgateConfig } from './lib/config.js';
 import { startEmulator } from './lib/emulator.js';
 import { holdStreams } from './lib/hold-stream.js';
 import { HOLD_MODEL, wrk } from './lib/scenarios.js';
+import { isThreadArena, mappings } from './lib/smaps.js';
 import { systemsFor } from './lib/systems.js';
 
 const [rootArg, startsArg] = process.argv.slice(2);
@@ -50,26 +51,14 @@ interface Sample {
   mallocArenas: number;
 }
 
-// glibc places each non-main malloc arena in its own 64 MiB-aligned, 64 MiB reservation.
-const ARENA = 64 * 1024 * 1024;
-
-/** Bytes resident in glibc's main arena ([heap]) and in its thread arenas, from /proc/<pid>/smaps. */
+/** Bytes resident in glibc's main arena ([heap]) and in its thread arenas. */
 function malloc(pid: number): { main: number; arenas: number } {
-  const maps: { start: number; end: number; perms: string; path: string; rss: number }[] = [];
-  for (const text of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(text);
-    if (head !== null) maps.push({ start: parseInt(head[1] as string, 16), end: parseInt(head[2] as string, 16), perms: head[3] as string, path: head[4] ?? '', rss: 0 });
-    const rss = /^Rss:\s+(\d+) kB/.exec(text);
-    const last = maps[maps.length - 1];
-    if (rss !== null && last !== undefined) last.rss = Number(rss[1]) * 1024;
-  }
+  const maps = mappings(pid);
   let main = 0;
   let arenas = 0;
   maps.forEach((m, i) => {
-    const next = maps[i + 1];
-    const reserved = next !== undefined && next.path === '' && next.perms === '---p' && next.start === m.end ? next.end - m.start : m.end - m.start;
-    if (m.path === '[heap]') main += m.rss;
-    else if (m.path === '' && m.perms === 'rw-p' && m.start % ARENA === 0 && reserved === ARENA) arenas += m.rss;
+    if (m.path === '[heap]') main += m.rssKiB * 1024;
+    else if (isThreadArena(maps, i)) arenas += m.rssKiB * 1024;
   });
   return { main, arenas };
 }

@@ -15,6 +15,7 @@ import { floorAndTollgateConfig } from './lib/config.js';
 import { startEmulator } from './lib/emulator.js';
 import { holdStream, holdStreams } from './lib/hold-stream.js';
 import { HOLD_MODEL } from './lib/scenarios.js';
+import { isThreadArena, type Mapping, mappings } from './lib/smaps.js';
 import { systemsFor } from './lib/systems.js';
 
 const [rootArg, streamsArg] = process.argv.slice(2);
@@ -23,32 +24,6 @@ const streams = Number(streamsArg ?? 1000);
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const cfg = floorAndTollgateConfig(repoRoot, rootArg, process.env.BENCH_GOVERNANCE ?? 'off');
 mkdirSync(cfg.rawDir, { recursive: true });
-
-// glibc places each non-main malloc arena in its own 64 MiB-aligned reservation (HEAP_MAX_SIZE on 64-bit).
-const ARENA = 64 * 1024 * 1024;
-
-interface Mapping {
-  start: number;
-  end: number;
-  perms: string;
-  path: string;
-  rssKiB: number;
-}
-
-function mappings(pid: number): Mapping[] {
-  const out: Mapping[] = [];
-  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (head !== null) {
-      out.push({ start: parseInt(head[1] as string, 16), end: parseInt(head[2] as string, 16), perms: head[3] as string, path: head[4] ?? '', rssKiB: 0 });
-      continue;
-    }
-    const rss = /^Rss:\s+(\d+) kB/.exec(line);
-    const last = out[out.length - 1];
-    if (rss !== null && last !== undefined) last.rssKiB = Number(rss[1]);
-  }
-  return out;
-}
 
 /** Rss in KiB by kind; `anon arenas` are glibc per-thread malloc arenas (a 64 MiB-aligned rw start whose reservation is 64 MiB). */
 function byKind(maps: Mapping[]): Map<string, { rssKiB: number; count: number }> {
@@ -67,9 +42,7 @@ function byKind(maps: Mapping[]): Map<string, { rssKiB: number; count: number }>
     else if (m.path.includes('.so')) add('shared libraries', m);
     else if (m.path !== '') add(`file ${m.path.split('/').pop() ?? ''}`, m);
     else {
-      const next = maps[i + 1];
-      const reserved = next !== undefined && next.path === '' && next.perms === '---p' && next.start === m.end ? next.end - m.start : m.end - m.start;
-      if (m.perms === 'rw-p' && m.start % ARENA === 0 && reserved === ARENA) add('anon glibc thread arenas', m);
+      if (isThreadArena(maps, i)) add('anon glibc thread arenas', m);
       else if (m.perms === '---p') add('anon ---p (reserved, guards)', m);
       else if (m.perms.startsWith('r-x') || m.perms.startsWith('rwx')) add('anon executable (V8 code)', m);
       else add('anon rw (V8 pages, big mallocs, thread stacks)', m);
