@@ -30,7 +30,7 @@ describe('bin/tollgate adds --single-threaded-gc only when asked', () => {
     }
   });
 
-  it('execs node with the flags, TOLLGATE_NODE_FLAGS after them, then dist/cli/tollgate.js with the arguments unchanged, and MALLOC_ARENA_MAX 2 unless set', () => {
+  it('execs node with the flags, TOLLGATE_NODE_FLAGS after them, then dist/cli/tollgate.js with the arguments unchanged, and MALLOC_ARENA_MAX 16 unless set', () => {
     // A copy of the script next to a stand-in CLI that reports how it was started.
     const root = join(tmp, 'image');
     mkdirSync(join(root, 'bin'), { recursive: true });
@@ -39,8 +39,8 @@ describe('bin/tollgate adds --single-threaded-gc only when asked', () => {
     writeFileSync(join(root, 'dist/cli/tollgate.js'), 'console.log(JSON.stringify({ execArgv: process.execArgv, args: process.argv.slice(2), arenas: process.env.MALLOC_ARENA_MAX }));\n');
     const env = { PATH: process.env.PATH ?? '', TOLLGATE_NODE: process.execPath, TOLLGATE_SINGLE_THREADED_GC: 'on', TOLLGATE_NODE_FLAGS: '--max-semi-space-size=16 --no-single-threaded-gc' };
     const out = execFileSync('sh', [join(root, 'bin/tollgate'), 'dev', '-f', 'a dir with spaces', '--port', '8080'], { env, encoding: 'utf8' });
-    // glibc malloc gets two arenas unless the pod's environment says otherwise.
-    expect(JSON.parse(out)).toEqual({ execArgv: ['--single-threaded-gc', '--max-semi-space-size=16', '--no-single-threaded-gc'], args: ['dev', '-f', 'a dir with spaces', '--port', '8080'], arenas: '2' });
+    // glibc malloc gets an arena per thread (16) unless the pod's environment says otherwise.
+    expect(JSON.parse(out)).toEqual({ execArgv: ['--single-threaded-gc', '--max-semi-space-size=16', '--no-single-threaded-gc'], args: ['dev', '-f', 'a dir with spaces', '--port', '8080'], arenas: '16' });
     const own = execFileSync('sh', [join(root, 'bin/tollgate'), 'help'], { env: { ...env, MALLOC_ARENA_MAX: '8' }, encoding: 'utf8' });
     expect(JSON.parse(own)).toMatchObject({ args: ['help'], arenas: '8' });
   });
