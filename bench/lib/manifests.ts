@@ -73,22 +73,20 @@ export function benchManifests(opts: ManifestOptions): Record<string, string> {
     'provider.yaml': `${provider}\n---\n${upstreamSecret}\n`,
     'routes.yaml': `${opts.models.map((m) => route(m, opts.governance)).join('\n---\n')}\n`,
   };
-  {
-    // The caller's API key: the data plane keeps only its HMAC and compares in constant time. Also
-    // with governance off: every load generator sends it, and `tollgate dataplane` (which always
-    // identifies callers, as a pod does) refuses a key it does not know; routes without an access
-    // rule then admit it. `tollgate dev` without --auth does not look at it.
-    files['api-key.yaml'] = [
-      'apiVersion: v1',
-      'kind: Secret',
-      'metadata:',
-      `  name: ${BENCH_KEY_SECRET}`,
-      '  labels: { tollgate.dev/api-key: "true", tollgate.dev/bench: "true" }',
-      'stringData:',
-      `  key: ${BENCH_API_KEY}`,
-      '',
-    ].join('\n');
-  }
+  // The caller's API key: the data plane keeps only its HMAC and compares in constant time. Also
+  // with governance off: every load generator sends it, and `tollgate dataplane` (which always
+  // identifies callers, as a pod does) refuses a key it does not know; routes without an access
+  // rule then admit it. `tollgate dev` without --auth does not look at it.
+  files['api-key.yaml'] = [
+    'apiVersion: v1',
+    'kind: Secret',
+    'metadata:',
+    `  name: ${BENCH_KEY_SECRET}`,
+    '  labels: { tollgate.dev/api-key: "true", tollgate.dev/bench: "true" }',
+    'stringData:',
+    `  key: ${BENCH_API_KEY}`,
+    '',
+  ].join('\n');
   if (opts.governance === 'on') {
     // Metering into a budget that can never run out: every request reserves its worst case at
     // admission and is charged its real usage when it ends.
