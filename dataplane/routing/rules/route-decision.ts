@@ -53,6 +53,32 @@ export interface DecisionContext {
 
 const NO_LABELS: Record<string, string> = {};
 
+const CAPABILITIES = ['tools', 'vision', 'jsonSchema'] as const;
+type Capability = (typeof CAPABILITIES)[number];
+const NO_CAPABILITIES: readonly Capability[] = [];
+
+/** The capabilities the request needs; a plain chat request needs none (and gets no array of its own). */
+function wantedCapabilities(features: RequestFeatures): readonly Capability[] {
+  if (!features.tools && !features.images && !features.jsonSchema) return NO_CAPABILITIES;
+  return CAPABILITIES.filter((c) => (c === 'vision' ? features.images : features[c]));
+}
+
+/**
+ * The targets that `drops` keeps, in order (`drops` records why it leaves one out). When it keeps them
+ * all, this is `targets` itself: on the common path every target passes every check, and a copy per
+ * check was most of what a decision allocated (bench/results/reqpath-s10-2026-12-05.md).
+ */
+function without(targets: TargetConfig[], drops: (t: TargetConfig) => boolean): TargetConfig[] {
+  let kept = targets;
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i] as TargetConfig;
+    if (drops(t)) {
+      if (kept === targets) kept = targets.slice(0, i);
+    } else if (kept !== targets) kept.push(t);
+  }
+  return kept;
+}
+
 function skip(t: TargetConfig, reason: SkipReason, detail: string): SkippedTarget {
   return { providerId: t.providerId, model: t.model, reason, detail };
 }
@@ -97,31 +123,29 @@ function decideWithin(
   const ordered = orderTargetsBy(rule.strategy, rule.targets, ctx.stats, ctx.random);
   const skipped: SkippedTarget[] = [];
   const excludedBy: string[] = [];
-  const allowed: TargetConfig[] = [];
-  for (const t of ordered) {
-    if (policies.length > 0) {
-      const violated = violatedPolicy(policies, ctx.providers.get(t.providerId)?.config.labels ?? NO_LABELS);
-      if (violated !== undefined) {
-        skipped.push(skip(t, 'residency', violated.name));
-        if (!excludedBy.includes(violated.name)) excludedBy.push(violated.name);
-        continue;
-      }
-    }
-    allowed.push(t);
-  }
+  const allowed =
+    policies.length === 0
+      ? ordered
+      : without(ordered, (t) => {
+          const violated = violatedPolicy(policies, ctx.providers.get(t.providerId)?.config.labels ?? NO_LABELS);
+          if (violated === undefined) return false;
+          skipped.push(skip(t, 'residency', violated.name));
+          if (!excludedBy.includes(violated.name)) excludedBy.push(violated.name);
+          return true;
+        });
   if (allowed.length === 0 && excludedBy.length > 0) throw residencyDenied(route, rule.name, excludedBy, 'no target of the rule is allowed for this caller');
 
   // Capabilities: a request with tools, images or a JSON schema never goes to a model declared without them.
-  const wanted = (['tools', 'vision', 'jsonSchema'] as const).filter((c) => (c === 'vision' ? features.images : features[c]));
-  const capable: TargetConfig[] = [];
-  for (const t of allowed) {
-    const missing = wanted.filter((c) => t.lacks?.includes(c) === true);
-    if (missing.length > 0) {
-      skipped.push(skip(t, 'capability', `the model does not support ${missing.join(', ')}`));
-      continue;
-    }
-    capable.push(t);
-  }
+  const wanted = wantedCapabilities(features);
+  const capable =
+    wanted.length === 0
+      ? allowed
+      : without(allowed, (t) => {
+          const missing = wanted.filter((c) => t.lacks?.includes(c) === true);
+          if (missing.length === 0) return false;
+          skipped.push(skip(t, 'capability', `the model does not support ${missing.join(', ')}`));
+          return true;
+        });
   if (capable.length === 0 && allowed.length > 0) {
     throw new GatewayError(
       400,
@@ -133,14 +157,11 @@ function decideWithin(
   }
 
   const needed = features.promptTokens + (features.maxTokens ?? 0);
-  const fitting: TargetConfig[] = [];
-  for (const t of capable) {
-    if (t.contextWindow !== undefined && needed > t.contextWindow) {
-      skipped.push(skip(t, 'context-window', `needs ~${needed} tokens (prompt ~${features.promptTokens} + max_tokens ${features.maxTokens ?? 0}), window ${t.contextWindow}`));
-      continue;
-    }
-    fitting.push(t);
-  }
+  const fitting = without(capable, (t) => {
+    if (t.contextWindow === undefined || needed <= t.contextWindow) return false;
+    skipped.push(skip(t, 'context-window', `needs ~${needed} tokens (prompt ~${features.promptTokens} + max_tokens ${features.maxTokens ?? 0}), window ${t.contextWindow}`));
+    return true;
+  });
   if (fitting.length === 0 && capable.length > 0) {
     throw new GatewayError(
       400,
@@ -151,22 +172,20 @@ function decideWithin(
     );
   }
 
-  const healthy: TargetConfig[] = [];
-  const ejected: SkippedTarget[] = [];
-  for (const t of fitting) {
-    if (ctx.health.available(t, ctx.providers.get(t.providerId)?.config.outlierDetection)) healthy.push(t);
-    else {
-      const v = ctx.health.view(t);
-      const why =
-        v.activeFailure !== undefined
-          ? `failing its active health check: ${v.activeFailure}`
-          : v.state === 'open'
-            ? `ejected by passive health for another ${v.ejectedForMs ?? 0} ms`
-            : 'half-open: a probe is in flight';
-      ejected.push(skip(t, 'ejected', why));
-    }
-  }
+  let ejected: SkippedTarget[] | undefined;
+  const healthy = without(fitting, (t) => {
+    if (ctx.health.available(t, ctx.providers.get(t.providerId)?.config.outlierDetection)) return false;
+    const v = ctx.health.view(t);
+    const why =
+      v.activeFailure !== undefined
+        ? `failing its active health check: ${v.activeFailure}`
+        : v.state === 'open'
+          ? `ejected by passive health for another ${v.ejectedForMs ?? 0} ms`
+          : 'half-open: a probe is in flight';
+    (ejected ??= []).push(skip(t, 'ejected', why));
+    return true;
+  });
   const panic = healthy.length === 0 && fitting.length > 0;
-  if (!panic) skipped.push(...ejected);
+  if (!panic && ejected !== undefined) skipped.push(...ejected);
   return { rule: rule.name, strategy: rule.strategy, candidates: panic ? fitting : healthy, skipped, excludedBy, panic, features };
 }

@@ -185,3 +185,32 @@ describe('passive health in the decision', () => {
     expect(all.candidates.map((x) => x.model)).toEqual(['a', 'b']);
   });
 });
+
+describe('every check in one decision', () => {
+  it('keeps the skipped targets in check order (residency, capability, context window, health) and the rest as candidates', () => {
+    const outlier: OutlierDetectionConfig = { consecutiveFailures: 1, errorRateMinRequests: 1, windowMs: 1000, baseEjectionMs: 1000, maxEjectionMs: 1000 };
+    const r = route([
+      t('ns/a', 'us'),
+      t('ns/b', 'no-tools', { priority: 1, lacks: ['tools'] }),
+      t('ns/c', 'small', { priority: 2, contextWindow: 50 }),
+      t('ns/d', 'ejected', { priority: 3 }),
+      t('ns/e', 'ok', { priority: 4 }),
+      t('ns/f', 'ok-too', { priority: 5 }),
+    ]);
+    const eu = { region: 'eu' };
+    const provs = providers({ 'ns/a': { region: 'us' }, 'ns/b': eu, 'ns/c': eu, 'ns/d': eu, 'ns/e': eu, 'ns/f': eu }, outlier);
+    const health = new TargetHealth();
+    health.failure(t('ns/d', 'ejected', { priority: 3 }), outlier);
+    const body = chatBody({ tools: [{ type: 'function', function: { name: 'f' } }] });
+    const d = decide(r, { caller: sa, namespaces: { finance: { 'require.tollgate.dev/region': 'eu' } }, body, promptTokens: 100 }, provs, health);
+    expect(d.candidates.map((x) => x.model)).toEqual(['ok', 'ok-too']);
+    expect(d.skipped.map((s) => [s.model, s.reason])).toEqual([['us', 'residency'], ['no-tools', 'capability'], ['small', 'context-window'], ['ejected', 'ejected']]);
+    expect(d.excludedBy).toEqual(['namespace finance requires providers labelled region=eu']);
+    expect(d.panic).toBe(false);
+    // Nothing dropped: the candidates are still a list of their own, not the rule's targets.
+    const plain = decide(r, {}, provs);
+    expect(plain.candidates.map((x) => x.model)).toEqual(['us', 'no-tools', 'small', 'ejected', 'ok', 'ok-too']);
+    expect(plain.candidates).not.toBe(r.targets);
+    expect(plain.skipped).toEqual([]);
+  });
+});
