@@ -18,6 +18,12 @@ import { orderTargets, type Random } from './strategies.js';
 import type { TargetStats } from './target-stats.js';
 import type { AttemptObserver } from '../telemetry/gateway-observer.js';
 
+/** The endpoints a target's first attempt has tried: none (a set is made only for a retry). */
+const NOTHING_TRIED: ReadonlySet<string> = new Set();
+
+/** A response's outcome holds nothing: the attempt is released before the outcome is returned. */
+const NOTHING_HELD = (): void => undefined;
+
 /** Failures that count against a target's passive health; 429s and client errors do not. */
 const UNHEALTHY = new Set<UpstreamFailure['kind']>(['ServerError', 'Timeout', 'ConnectionError']);
 
@@ -132,7 +138,8 @@ export class Router {
         continue;
       }
       let last: UpstreamFailure | undefined;
-      const tried = new Set<string>();
+      // Made on the first failed attempt: a request served at once needs no set.
+      let tried: Set<string> | undefined;
       for (let attempt = 1; ; attempt++) {
         const remaining = deadline - this.now();
         if (remaining <= 0) {
@@ -146,15 +153,16 @@ export class Router {
         if (max !== undefined && this.deps.stats.providerInflight(provider.config.id) >= max) {
           last = { kind: 'RateLimited', status: 0, message: `provider at its maxConcurrency of ${max}` };
         } else {
-          const picked = pickEndpoint(this.endpoints, provider, { provider, route, target, req, tried });
+          const picked = pickEndpoint(this.endpoints, provider, { provider, route, target, req, tried: tried ?? NOTHING_TRIED });
           if (!picked.ok) {
             last = picked.failure;
             if (picked.saturated) saturation = picked.retryAfterMs === undefined ? { message: last.message } : { message: last.message, retryAfterMs: picked.retryAfterMs };
           } else {
-            tried.add(picked.lease.url);
             const timeoutMs = Math.min(remaining, route.timeouts.attemptMs ?? remaining);
             const result = await this.attempt(req, target, provider, picked.lease, timeoutMs, client, attempts, limits, observer);
             if (result.ok) return result.outcome;
+            // Only a later attempt on this target asks what was tried.
+            (tried ??= new Set()).add(picked.lease.url);
             if ('clientGone' in result) throw new ClientGone(result.sent ? target : undefined);
             last = result.failure;
             // A non-streaming attempt outlives its client (so its usage is metered); nothing is retried for nobody.
@@ -218,38 +226,43 @@ export class Router {
     const outlier = provider.config.outlierDetection;
     this.health.begin(target, outlier);
     const started = this.now();
-    const detach = (): void => {
-      clearTimeout(timer);
-      if (onClientAbort !== undefined) client.offAbort(onClientAbort);
-    };
     const result = await runAttempt(req, target, provider, lease.url, signal, client, limits, observer);
     clearTimeout(timer);
+    if (onClientAbort !== undefined && (!result.ok || result.kind === 'response')) client.offAbort(onClientAbort);
     if (!result.ok) {
       // Only an answer (or silence) from the upstream is a verdict on it; a local failure is not.
       const upstreamFailure = 'failure' in result && result.failure.local !== true ? result.failure : undefined;
       if (upstreamFailure === undefined) this.health.abandon(target);
       else if (UNHEALTHY.has(upstreamFailure.kind)) this.health.failure(target, outlier);
       else this.health.success(target, outlier);
-      detach();
       end();
       lease.release(upstreamFailure);
       return result;
     }
     this.deps.stats.observeLatency(target, this.now() - started);
     this.health.success(target, outlier);
-    const release = (): void => {
-      detach();
-      end();
-      lease.release();
-    };
     // Self-hosted pods priced by GPU time: the cost includes the pod time this request held.
     const pricing = withPodTime(target.pricing, lease.podSeconds);
     if (pricing !== target.pricing) target = { ...target, pricing };
     if (result.kind === 'response') {
-      release();
-      const outcome = { kind: 'response' as const, target, provider, attempts, release: () => undefined, body: result.body };
-      return { ok: true, outcome: result.usage === undefined ? outcome : { ...outcome, usage: result.usage } };
+      // The whole response is in hand: the attempt ends here (no closure to end it later), and the
+      // outcome is made once, with usage only when there is some (as before: no `usage` key otherwise).
+      end();
+      lease.release();
+      const body = result.body;
+      return {
+        ok: true,
+        outcome:
+          result.usage === undefined
+            ? { kind: 'response', target, provider, attempts, release: NOTHING_HELD, body }
+            : { kind: 'response', target, provider, attempts, release: NOTHING_HELD, body, usage: result.usage },
+      };
     }
+    const release = (): void => {
+      if (onClientAbort !== undefined) client.offAbort(onClientAbort);
+      end();
+      lease.release();
+    };
     return {
       ok: true,
       outcome: {

@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { buildRuntimeSnapshot, type RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
+import { type ProviderConfig, type RouteConfig, type Snapshot, SNAPSHOT_SCHEMA_VERSION, type TargetConfig } from '../config/snapshot.js';
+import type { CanonicalRequest } from '../core/canonical.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { SendOptions, Transport, UpstreamResponse } from '../upstream/transport.js';
+import { testRoute } from '../governance/rate-limit/test-support.js';
+import type { EndpointPicker, PickRequest, PickResult } from './endpoints/endpoint-picker.js';
+import { Router } from './router.js';
+import { TargetStats } from './target-stats.js';
+import { ClientLink } from './client-link.js';
+
+// The router's bookkeeping around one target's attempts: which endpoints a retry knows were tried,
+// and that every attempt is ended and its lease released, whatever the outcome.
+
+const provider: ProviderConfig = { id: 'ns/openai', type: 'openai', endpoints: ['http://a/v1', 'http://b/v1'], headers: {}, connectTimeoutMs: 1_000 };
+const pricing = { inputPerMTok: 1, outputPerMTok: 1, cachedInputPerMTok: 1 };
+const target: TargetConfig = { providerId: 'ns/openai', model: 'gpt', priority: 0, weight: 1, pricing };
+const route: RouteConfig = testRoute([], {
+  targets: [target],
+  retry: { attempts: 3, on: ['ServerError'], initialBackoffMs: 0, maxBackoffMs: 0, maxRetryAfterMs: 0 },
+  fallbackOn: ['ServerError'],
+  timeouts: { totalMs: 10_000, streamIdleMs: 10_000 },
+});
+const snapshot: Snapshot = { schemaVersion: SNAPSHOT_SCHEMA_VERSION, version: 'v', providers: [provider], routes: [route], apiKeys: [], budgets: [], namespaces: {} };
+const chat: CanonicalRequest = { op: 'chat', body: { model: 'chat', messages: [{ role: 'user', content: 'hi' }] }, stream: false, clientWantsUsage: false };
+
+function answer(status: number, body: object): UpstreamResponse {
+  const bytes = new TextEncoder().encode(JSON.stringify(body));
+  return { status, headers: { 'content-type': 'application/json' }, body: (async function* () { yield bytes; })(), discard: () => undefined };
+}
+const completion = (usage?: object): object => ({
+  id: 'c', object: 'chat.completion', created: 1, model: 'gpt',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'hello' }, finish_reason: 'stop' }],
+  ...(usage === undefined ? {} : { usage }),
+});
+
+/** Answers 500 `failures` times, then `last`. */
+function upstream(failures: number, last: object): Transport {
+  let n = 0;
+  return { send: async () => (n++ < failures ? answer(500, { error: { message: 'down', type: 'server_error' } }) : answer(200, last)) };
+}
+
+/** Round robin over the provider's endpoints, recording what each pick was told was tried and each release. */
+class RecordingPicker implements EndpointPicker {
+  readonly triedSeen: string[][] = [];
+  released = 0;
+  private next = 0;
+  pick(request: PickRequest): PickResult {
+    this.triedSeen.push([...request.tried]);
+    const url = provider.endpoints[this.next++ % provider.endpoints.length] as string;
+    return { ok: true, lease: { url, release: () => void this.released++ } };
+  }
+}
+
+function runtime(transport: Transport): RuntimeSnapshot {
+  const built = buildRuntimeSnapshot(snapshot, transport);
+  if (!built.ok) throw new Error(built.error);
+  return built.runtime;
+}
+
+describe('router attempts', () => {
+  it('a retry is told which endpoints were tried; each attempt ends and releases its lease', async () => {
+    const picker = new RecordingPicker();
+    const stats = new TargetStats();
+    const router = new Router({ stats, endpoints: picker });
+    const outcome = await router.serve(runtime(upstream(2, completion())), route, chat, new ClientLink());
+    expect(outcome.kind).toBe('response');
+    expect(picker.triedSeen).toEqual([[], ['http://a/v1'], ['http://a/v1', 'http://b/v1']]);
+    expect(picker.released).toBe(3);
+    expect(stats.inflight(target)).toBe(0);
+    expect(stats.providerInflight(target.providerId)).toBe(0);
+    expect(outcome.attempts.map((a) => a.failure?.kind)).toEqual(['ServerError', 'ServerError', undefined]);
+  });
+
+  it('a response outcome has a usage only when the upstream reported one, and nothing left to release', async () => {
+    const router = new Router({ stats: new TargetStats(), endpoints: new RecordingPicker() });
+    const without = await router.serve(runtime(upstream(0, completion())), route, chat, new ClientLink());
+    expect(Object.keys(without)).toEqual(['kind', 'target', 'provider', 'attempts', 'release', 'body']);
+    const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
+    const withUsage = await router.serve(runtime(upstream(0, completion(usage))), route, chat, new ClientLink());
+    expect(Object.keys(withUsage)).toEqual(['kind', 'target', 'provider', 'attempts', 'release', 'body', 'usage']);
+    if (withUsage.kind !== 'response') throw new Error('expected a response');
+    expect(withUsage.usage).toMatchObject({ inputTokens: 3, outputTokens: 2 });
+    withUsage.release();
+  });
+
+  it('a stream keeps following its client until released; a failed attempt before it and the attempt timer do not', async () => {
+    const streamRoute: RouteConfig = { ...route, timeouts: { ...route.timeouts, attemptMs: 20 } };
+    const chunk = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt', choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: null }] };
+    const serveStream = async (): Promise<{ signals: SendOptions['signal'][]; client: ClientLink; release: () => void }> => {
+      const signals: SendOptions['signal'][] = [];
+      const transport: Transport = {
+        send: async (_req, opts) => {
+          signals.push(opts.signal);
+          if (signals.length === 1) return answer(500, { error: { message: 'down', type: 'server_error' } });
+          const bytes = new TextEncoder().encode(`data: ${JSON.stringify(chunk)}\n\n`);
+          // The stream stays open after its first event (a long answer still being written).
+          return { status: 200, headers: { 'content-type': 'text/event-stream' }, body: (async function* () { yield bytes; await new Promise(() => undefined); })(), discard: () => undefined };
+        },
+      };
+      const client = new ClientLink();
+      const outcome = await new Router({ stats: new TargetStats(), endpoints: new RecordingPicker() }).serve(runtime(transport), streamRoute, { ...chat, stream: true }, client);
+      if (outcome.kind !== 'stream') throw new Error('expected a stream');
+      return { signals, client, release: outcome.release };
+    };
+
+    const held = await serveStream();
+    // Past the 20 ms attempt timeout: it was cleared when the stream started, so nothing aborted it.
+    await sleep(60);
+    expect(held.signals.map((x) => x.aborted)).toEqual([false, false]);
+    held.client.abort(new Error('client left'));
+    expect(held.signals.map((x) => x.aborted)).toEqual([false, true]);
+
+    const released = await serveStream();
+    released.release();
+    released.client.abort(new Error('client left'));
+    expect(released.signals.map((x) => x.aborted)).toEqual([false, false]);
+  });
+});
