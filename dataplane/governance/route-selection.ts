@@ -20,14 +20,24 @@ export function selectRoute(
   namespaces: Snapshot['namespaces'],
   checkAccess: boolean,
 ): Selection {
-  const matching = (candidates ?? []).filter((r) => r.matches(header));
-  const first = matching[0];
+  if (candidates === undefined) return undefined;
+  // One pass without intermediate lists (this runs for every request): the first admitting route of
+  // the caller's own namespace wins at once; otherwise the first admitting one, else a refusal.
+  let first: RuntimeRoute | undefined;
+  let admitting: RuntimeRoute | undefined;
+  let ownRefusing: RuntimeRoute | undefined;
+  for (const r of candidates) {
+    if (!r.matches(header)) continue;
+    if (!checkAccess) return { route: r };
+    first ??= r;
+    const own = r.config.namespace === caller.namespace;
+    if (mayCall(caller, r.config, namespaces)) {
+      if (own) return { route: r };
+      admitting ??= r;
+    } else if (own) ownRefusing ??= r;
+  }
   if (first === undefined) return undefined;
-  if (!checkAccess) return { route: first };
-  const admitting = matching.filter((r) => mayCall(caller, r.config, namespaces));
-  const own = admitting.find((r) => r.config.namespace === caller.namespace);
-  const chosen = own ?? admitting[0];
-  if (chosen !== undefined) return { route: chosen };
+  if (admitting !== undefined) return { route: admitting };
   // Refuse naming the caller's own namespace's route when there is one: that is the one it expected.
-  return { denied: matching.find((r) => r.config.namespace === caller.namespace) ?? first };
+  return { denied: ownRefusing ?? first };
 }
