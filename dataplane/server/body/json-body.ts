@@ -107,7 +107,8 @@ export function readJsonBody(req: IncomingMessage, res: ServerResponse, limits: 
       parts.push(chunk);
     };
     const parse = (): void => {
-      const bytes = Buffer.concat(parts, held);
+      // The usual body arrives in one chunk: read as it is, not copied into a new buffer.
+      const bytes = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, held);
       parts.length = 0;
       if (jsonDeeperThan(bytes, MAX_JSON_DEPTH)) return reject(bodyErrors.tooDeep());
       try {
@@ -116,8 +117,10 @@ export function readJsonBody(req: IncomingMessage, res: ServerResponse, limits: 
         reject(errors.invalidJson(err instanceof Error ? err.message : String(err)));
       }
     };
+    // `on`, not `once`: finish() acts only once anyway, and a once-wrapper per listener is two more
+    // objects per request. An 'error' after the first stays handled (it is not an uncaught exception).
     source.on('data', onData);
-    source.once('end', () => finish());
-    source.once('error', (err: Error) => finish(errors.badRequest(`could not read the request body: ${err.message}`)));
+    source.on('end', () => finish());
+    source.on('error', (err: Error) => finish(errors.badRequest(`could not read the request body: ${err.message}`)));
   });
 }

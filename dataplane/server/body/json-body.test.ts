@@ -1,0 +1,53 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { GatewayError } from '../../core/gateway-error.js';
+import { ByteBudget } from './byte-budget.js';
+import { readJsonBody } from './json-body.js';
+
+const limits = { maxBodyBytes: 1024, maxInflightBodyBytes: 4096 };
+
+/** A request body arriving in the given chunks, as node's IncomingMessage delivers it. */
+function request(chunks: Buffer[]): { req: IncomingMessage; res: ServerResponse; body: PassThrough } {
+  const body = new PassThrough();
+  const req = Object.assign(body, { headers: { 'content-type': 'application/json' } }) as unknown as IncomingMessage;
+  const res = new EventEmitter() as unknown as ServerResponse;
+  for (const c of chunks) body.write(c);
+  body.end();
+  return { req, res, body };
+}
+
+describe('readJsonBody', () => {
+  it('reads a body of one chunk and of many (a character split between chunks) alike, and gives its bytes back when the response closes', async () => {
+    const text = Buffer.from(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'grüße, 日本' }] }));
+    const budget = new ByteBudget(4096);
+    const one = request([text]);
+    const split = request([text.subarray(0, 40), text.subarray(40, 41), text.subarray(41)]);
+    const parsedOne = await readJsonBody(one.req, one.res, limits, budget);
+    const parsedSplit = await readJsonBody(split.req, split.res, limits, budget);
+    expect(parsedOne).toEqual(JSON.parse(text.toString('utf8')));
+    expect(parsedSplit).toEqual(parsedOne);
+    expect(budget.inUse).toBe(2 * text.length);
+    one.res.emit('close');
+    split.res.emit('close');
+    expect(budget.inUse).toBe(0);
+  });
+
+  it('an empty body reads as {}', async () => {
+    const { req, res } = request([]);
+    expect(await readJsonBody(req, res, limits, new ByteBudget(4096))).toEqual({});
+  });
+
+  it('a body stream that fails twice is a 400 once, and its second error is still handled (not an uncaught exception)', async () => {
+    const body = new EventEmitter();
+    const req = Object.assign(body, { headers: {}, pause: () => undefined }) as unknown as IncomingMessage;
+    const reading = readJsonBody(req, new EventEmitter() as unknown as ServerResponse, limits, new ByteBudget(4096));
+    body.emit('error', new Error('socket hang up'));
+    expect(() => body.emit('error', new Error('again'))).not.toThrow();
+    const err = await reading.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayError);
+    expect((err as GatewayError).status).toBe(400);
+    expect((err as GatewayError).message).toContain('socket hang up');
+  });
+});
