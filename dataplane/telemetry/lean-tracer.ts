@@ -54,6 +54,18 @@ class IdSource {
   }
 }
 
+/**
+ * How many attributes spans of one start name have ended with (the most so far): a new span of that
+ * name makes its attribute lists that long at once, instead of growing them 0 → 17 → 41 slots and
+ * throwing the shorter ones away (the SERVER span ends with about two dozen).
+ */
+interface AttributeCount {
+  count: number;
+}
+
+/** Start names whose attribute count is kept (a route's model is part of a CLIENT span's name). */
+const MAX_COUNTED_NAMES = 256;
+
 /** Where ended spans go (span-batcher.ts). */
 export interface SpanSink {
   ended(span: LeanSpan): void;
@@ -86,10 +98,13 @@ export class LeanSpan implements Span, EncodableSpan {
   /**
    * The attributes as two parallel lists in the order an object holding them enumerates them
    * (what the SDK's serializer writes): cheaper to fill and to walk than an object that gains
-   * two dozen keys one by one, which V8 keeps as a dictionary.
+   * two dozen keys one by one, which V8 keeps as a dictionary. Made as long as `expected` says and
+   * filled up to `attributeCount`; cut to that length at end(), so an ended span's lists hold its
+   * attributes and nothing else.
    */
-  attributeKeys: string[] = [];
-  attributeValues: AttributeValue[] = [];
+  attributeKeys: string[];
+  attributeValues: AttributeValue[];
+  private attributeCount = 0;
   /** A key that looks like an array index was set: an object enumerates those first, so the order is settled at end(). */
   private indexLikeKeys = false;
   droppedAttributesCount = 0;
@@ -112,15 +127,18 @@ export class LeanSpan implements Span, EncodableSpan {
     public name: string,
     readonly kind: SpanKind,
     readonly links: EncodableSpan['links'],
+    private readonly expected: AttributeCount,
   ) {
     this.traceStateText = traceState?.serialize() ?? '';
+    this.attributeKeys = new Array<string>(expected.count);
+    this.attributeValues = new Array<AttributeValue>(expected.count);
   }
 
   /** The attributes as one object (a copy). */
   get attributes(): Attributes {
     const out: Attributes = {};
     const keys = this.attributeKeys;
-    for (let i = 0; i < keys.length; i++) out[keys[i] as string] = this.attributeValues[i];
+    for (let i = 0; i < this.attributeCount; i++) out[keys[i] as string] = this.attributeValues[i];
     return out;
   }
 
@@ -141,17 +159,20 @@ export class LeanSpan implements Span, EncodableSpan {
   /** Sets a valid attribute: a key already set keeps its place, a new one past the limit is dropped and counted (as the SDK's span). */
   private put(key: string, value: AttributeValue): void {
     const keys = this.attributeKeys;
-    const at = keys.indexOf(key);
-    if (at >= 0) {
-      this.attributeValues[at] = value;
-      return;
+    const n = this.attributeCount;
+    for (let i = 0; i < n; i++) {
+      if (keys[i] === key) {
+        this.attributeValues[i] = value;
+        return;
+      }
     }
-    if (keys.length >= ATTRIBUTE_COUNT_LIMIT) {
+    if (n >= ATTRIBUTE_COUNT_LIMIT) {
       this.droppedAttributesCount++;
       return;
     }
-    keys.push(key);
-    this.attributeValues.push(value);
+    keys[n] = key;
+    this.attributeValues[n] = value;
+    this.attributeCount = n + 1;
     const first = key.charCodeAt(0);
     if (first >= 48 && first <= 57) this.indexLikeKeys = true;
   }
@@ -206,6 +227,11 @@ export class LeanSpan implements Span, EncodableSpan {
     if (this.ended) return;
     this.ended = true;
     this.endMs = performance.now();
+    const n = this.attributeCount;
+    if (n > this.expected.count) this.expected.count = n;
+    // Shortening a list frees its unused slots in place (no new list).
+    this.attributeKeys.length = n;
+    this.attributeValues.length = n;
     if (this.indexLikeKeys) {
       // In an object's order: index-like keys first, ascending, then the others as set.
       const attributes = this.attributes;
@@ -256,6 +282,8 @@ const PARENT_BASED_ALWAYS_ON = new ParentBasedSampler({ root: new AlwaysOnSample
  */
 export class LeanTracer implements Tracer {
   private readonly ids = new IdSource();
+  /** Per start name, how many attributes its spans end with (at most MAX_COUNTED_NAMES names). */
+  private readonly counts = new Map<string, AttributeCount>();
   private readonly parentBasedAlwaysOn: boolean;
 
   constructor(
@@ -322,10 +350,20 @@ export class LeanTracer implements Tracer {
             isRemote: l.context.isRemote === true,
             attributes: l.attributes === undefined ? undefined : validAttributes(l.attributes),
           })),
+      this.countOf(name),
     );
     if (options.attributes !== undefined) span.setAttributes(options.attributes);
     if (result.attributes !== undefined) span.setAttributes(result.attributes);
     return span;
+  }
+
+  private countOf(name: string): AttributeCount {
+    let count = this.counts.get(name);
+    if (count === undefined) {
+      count = { count: 0 };
+      if (this.counts.size < MAX_COUNTED_NAMES) this.counts.set(name, count);
+    }
+    return count;
   }
 
   startActiveSpan<F extends (span: Span) => unknown>(name: string, ...args: unknown[]): ReturnType<F> {

@@ -134,6 +134,26 @@ describe('OtlpSpanEncoder', () => {
     });
   });
 
+  it('encodes spans of a name seen before (lists made as long as that name ended with) as the SDK does, with more, fewer or as many attributes', () => {
+    const { tracer, ended } = record();
+    // Sizes up, down, past the 128 limit and back; each span also sets one key twice and one index-like key.
+    for (const size of [3, 24, 24, 5, 40, 130, 0, 2]) {
+      const span = tracer.startSpan('chat', { kind: SpanKind.SERVER, attributes: { 'gen_ai.operation.name': 'chat' } });
+      for (let i = 1; i < size; i++) span.setAttribute(i === size - 1 && size % 2 === 0 ? String(i) : `a${i}`, i % 3 === 0 ? `v${i}` : i);
+      span.setAttribute('gen_ai.operation.name', `chat ${size}`);
+      span.end();
+    }
+    expect(ended.map((s) => s.attributeKeys.length)).toEqual([3, 24, 24, 5, 40, 128, 1, 2]);
+    for (const s of ended) {
+      expect(s.attributeValues).toHaveLength(s.attributeKeys.length);
+      expect(s.attributeKeys.every((k) => typeof k === 'string')).toBe(true);
+    }
+    expect(ended[5]?.droppedAttributesCount).toBe(2);
+    const ours = new OtlpSpanEncoder({ resource: resource.attributes, scopeName: scope.name, scopeVersion: scope.version }, clock).encode(ended);
+    const theirs = ProtobufTraceSerializer.serializeRequest(ended.map(asReadable));
+    expect(Buffer.from(ours).toString('hex')).toBe(Buffer.from(theirs ?? new Uint8Array()).toString('hex'));
+  });
+
   it('writes traceparent and tracestate upstream as the W3C propagator writes them', () => {
     const { tracer } = record(samplerFor('always_on', 1));
     const propagator = new W3CTraceContextPropagator();
