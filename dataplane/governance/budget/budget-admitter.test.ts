@@ -89,4 +89,35 @@ describe('BudgetAdmitter', () => {
     // A request still pinned to the snapshot before the budget came is not held to it.
     await expect(admitter.admit({ ...ask, budgets: none })).resolves.toBeDefined();
   });
+
+  it('holds each budget its unit of the worst case, releases the earlier holds when a later budget refuses, and guards streams only for a budget that cuts them', async () => {
+    const now = Date.parse('2026-11-15T12:00:00Z');
+    const usd = budget({ id: 'team-a/usd' });
+    const tok = budget({ id: 'team-a/tok', unit: 'Tokens', amount: 1000 });
+    const cutting = budget({ id: 'team-a/cut', unit: 'Tokens', amount: 2000, action: { type: 'Reject', cutStreams: true } });
+    const tight = budget({ id: 'team-a/tight', amount: 0.3 });
+    const left = (ledger: BudgetLedger, b: BudgetConfig): number => ledger.available(b, now).available;
+
+    const plain = setup([usd, tok]);
+    const a = await plain.admitter.admit(ask);
+    expect(a.overBudget).toBeUndefined();
+    expect(a.headers).toEqual({});
+    expect([left(plain.ledger, usd), left(plain.ledger, tok)]).toEqual([0.6, 600]);
+    a.settle({ usage: { inputTokens: 100, outputTokens: 50, cachedInputTokens: 0 }, costUsd: 0.15 });
+    a.settle({ usage: { inputTokens: 100, outputTokens: 50, cachedInputTokens: 0 }, costUsd: 0.15 });
+    expect([left(plain.ledger, usd), left(plain.ledger, tok)]).toEqual([0.85, 850]);
+
+    // The third budget refuses: the first two holds are given back, whatever their unit.
+    const refusing = setup([usd, tok, tight]);
+    await expect(refusing.admitter.admit(ask)).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
+    expect([left(refusing.ledger, usd), left(refusing.ledger, tok), left(refusing.ledger, tight)]).toEqual([1, 1000, 0.3]);
+
+    const cut = setup([usd, cutting]);
+    const c = await cut.admitter.admit(ask);
+    const tokens = (outputTokens: number) => ({ usage: { inputTokens: 100, outputTokens, cachedInputTokens: 0 }, costUsd: 0 });
+    expect(c.overBudget?.(tokens(1900))).toBeUndefined();
+    expect(c.overBudget?.(tokens(1901))).toBe('budget team-a/cut was exhausted during this stream (limit 2000 tokens)');
+    c.settle(tokens(10));
+    expect([left(cut.ledger, usd), left(cut.ledger, cutting)]).toEqual([1, 1890]);
+  });
 });

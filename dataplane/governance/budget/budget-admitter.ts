@@ -23,10 +23,20 @@ const MAX_CALLERS_PER_ROUTE = 4096;
 
 /** The most a request can cost on this route: its prompt estimate plus the output cap, at the priciest target. */
 export function worstCase(route: RouteConfig, promptTokens: number, maxOutputTokens: number): { usd: number; tokens: number } {
-  const price = (p: Pricing): number => (promptTokens * p.inputPerMTok + maxOutputTokens * p.outputPerMTok) / 1e6;
-  const usd = route.targets.reduce((max, t) => Math.max(max, price(t.pricing)), 0);
-  return { usd, tokens: promptTokens + maxOutputTokens };
+  return { usd: worstCaseUsd(route, promptTokens, maxOutputTokens), tokens: promptTokens + maxOutputTokens };
 }
+
+function worstCaseUsd(route: RouteConfig, promptTokens: number, maxOutputTokens: number): number {
+  let usd = 0;
+  for (const t of route.targets) {
+    const p: Pricing = t.pricing;
+    usd = Math.max(usd, (promptTokens * p.inputPerMTok + maxOutputTokens * p.outputPerMTok) / 1e6);
+  }
+  return usd;
+}
+
+/** An admission with nothing held: its headers object is shared (nothing adds to an admission's headers). */
+const NOTHING_HELD: Admission = { headers: {}, settle: () => undefined };
 
 /**
  * The refusal: exhausted when the spend reached the limit, else the real cause with its numbers
@@ -106,49 +116,61 @@ export class BudgetAdmitter implements Admitter {
   /** The ledger is in memory: the decision needs no promise (Admitter.admitNow). */
   readonly admitNow = (request: AdmissionRequest): Admission => {
     const budgets = this.budgetsFor(request.budgets, request.caller, request.route);
-    if (budgets.length === 0) return { headers: {}, settle: () => undefined };
+    if (budgets.length === 0) return NOTHING_HELD;
     const now = this.now();
-    const worst = worstCase(request.route, request.promptTokens, request.maxOutputTokens);
-    const holds: { budget: BudgetConfig; amount: number }[] = [];
-    for (const budget of budgets) {
-      const amount = budget.unit === 'USD' ? worst.usd : worst.tokens;
+    // Every budget of a unit holds the same worst case: what a budget holds follows from its unit,
+    // so the holds need no list of their own (the applicable budgets, all held once admitted).
+    const usd = worstCaseUsd(request.route, request.promptTokens, request.maxOutputTokens);
+    const tokens = request.promptTokens + request.maxOutputTokens;
+    let cutsStreams = false;
+    for (let i = 0; i < budgets.length; i++) {
+      const budget = budgets[i] as BudgetConfig;
+      const amount = budget.unit === 'USD' ? usd : tokens;
       const availability = this.ledger.available(budget, now);
       const { available } = availability;
       if (amount > available || (available <= 0 && amount === 0)) {
-        for (const h of holds) this.ledger.release(h.budget.id, h.amount);
+        for (let j = 0; j < i; j++) {
+          const held = budgets[j] as BudgetConfig;
+          this.ledger.release(held.id, held.unit === 'USD' ? usd : tokens);
+        }
         if (budget.action.type === 'Downgrade' && budget.action.downgradeTo !== undefined && budget.action.downgradeTo !== request.route.model) {
           throw new Downgrade(budget.id, budget.action.downgradeTo);
         }
         throw refusal(budget, availability, amount, now);
       }
       this.ledger.reserve(budget.id, amount);
-      holds.push({ budget, amount });
+      if (budget.action.cutStreams) cutsStreams = true;
     }
     let settled = false;
-    return {
-      headers: {},
-      overBudget: (soFar: Settlement) => {
-        for (const h of holds) {
-          if (!h.budget.action.cutStreams || soFar.usage === undefined) continue;
-          const amount = h.budget.unit === 'USD' ? soFar.costUsd : soFar.usage.inputTokens + soFar.usage.outputTokens;
-          const { spent } = this.ledger.spent(h.budget, this.now());
-          if (spent + amount > h.budget.amount) return `budget ${h.budget.id} was exhausted during this stream (limit ${h.budget.amount} ${h.budget.unit === 'USD' ? 'USD' : 'tokens'})`;
-        }
-        return undefined;
-      },
+    const admission: Admission = {
+      headers: NOTHING_HELD.headers,
       settle: (result: Settlement) => {
         if (settled) return;
         settled = true;
-        for (const h of holds) this.ledger.release(h.budget.id, h.amount);
+        for (const budget of budgets) this.ledger.release(budget.id, budget.unit === 'USD' ? usd : tokens);
         const usage = result.usage;
         if (usage === undefined) return;
         this.reporter.record({
           at: this.now(),
           costUsd: result.costUsd,
           tokens: usage.inputTokens + usage.outputTokens,
-          budgetIds: holds.map((h) => h.budget.id),
-        }, holds.map((h) => h.budget));
+          budgetIds: budgets.map((b) => b.id),
+        }, budgets);
       },
     };
+    // Only a budget that cuts streams has a reason to cut one: without one the stream needs no guard.
+    if (cutsStreams) admission.overBudget = (soFar: Settlement) => this.overBudget(budgets, soFar);
+    return admission;
   };
+
+  /** A reason to cut a stream that, with what it used so far, crosses a budget that cuts streams. */
+  private overBudget(budgets: readonly BudgetConfig[], soFar: Settlement): string | undefined {
+    for (const budget of budgets) {
+      if (!budget.action.cutStreams || soFar.usage === undefined) continue;
+      const amount = budget.unit === 'USD' ? soFar.costUsd : soFar.usage.inputTokens + soFar.usage.outputTokens;
+      const { spent } = this.ledger.spent(budget, this.now());
+      if (spent + amount > budget.amount) return `budget ${budget.id} was exhausted during this stream (limit ${budget.amount} ${budget.unit === 'USD' ? 'USD' : 'tokens'})`;
+    }
+    return undefined;
+  }
 }
