@@ -119,6 +119,30 @@ describe('RateLimitAdmitter', () => {
     expect((await admitter.admit(admission(route, caller('app'), 0))).headers['x-ratelimit-remaining-tokens']).toBe('500');
   });
 
+  it('settle corrects only the token buckets, each by its own estimate, and not at all when the estimate was right', async () => {
+    const clock = new FakeClock();
+    const backend = new LocalRateLimitBackend({ now: clock.now });
+    const adjusted: [string[], number[]][] = [];
+    const adjustSync = backend.adjustSync.bind(backend);
+    backend.adjustSync = (checks, deltas) => {
+      adjusted.push([checks.map((c) => c.key), [...deltas]]);
+      adjustSync(checks, deltas);
+    };
+    const admitter = new RateLimitAdmitter({ backend, countMaxOutputTokens: true });
+    const route = testRoute([
+      { per: 'Route', tokensPerMinute: 10_000 },
+      { per: 'RouteAndCaller', requestsPerMinute: 100, tokensPerMinute: 5_000 },
+    ]);
+    const used = { usage: { inputTokens: 100, outputTokens: 40, cachedInputTokens: 0 }, costUsd: 0 };
+    (await admitter.admit({ ...admission(route, caller('app'), 100), maxOutputTokens: 300 })).settle(used);
+    (await admitter.admit({ ...admission(route, caller('app'), 100), maxOutputTokens: 40 })).settle(used);
+    (await admitter.admit(admission(route, caller('app'), 100))).settle({ usage: undefined, costUsd: 0 });
+    expect(adjusted).toEqual([
+      [['tok|route=team-a/chat|10000', 'tok|route=team-a/chat|caller=sa:team-a/app|5000'], [260, 260]],
+      [['tok|route=team-a/chat|10000', 'tok|route=team-a/chat|caller=sa:team-a/app|5000'], [200, 200]],
+    ]);
+  });
+
   it('usage above the limit leaves a debt that refuses everything until it has refilled', async () => {
     const clock = new FakeClock();
     const admitter = localAdmitter(clock);

@@ -142,18 +142,25 @@ export class RateLimitAdmitter implements Admitter {
   private correct(checks: readonly LimitCheck[], settlement: Settlement): void {
     const usage = settlement.usage;
     const used = usage === undefined ? 0 : usage.inputTokens + usage.outputTokens;
-    const tokenChecks: LimitCheck[] = [];
-    // Positive: refund what the estimate over-charged; negative: charge the rest.
-    const deltas: number[] = [];
+    // Counted first, so that the lists are made at their length (a list grown by push starts at 17 slots).
+    let n = 0;
     let change = false;
     for (const c of checks) {
       if (c.dimension !== 'tokens') continue;
-      tokenChecks.push(c);
-      const delta = c.cost - used;
-      deltas.push(delta);
-      if (delta !== 0) change = true;
+      n++;
+      if (c.cost !== used) change = true;
     }
     if (!change) return;
+    const tokenChecks = new Array<LimitCheck>(n);
+    // Positive: refund what the estimate over-charged; negative: charge the rest.
+    const deltas = new Array<number>(n);
+    let i = 0;
+    for (const c of checks) {
+      if (c.dimension !== 'tokens') continue;
+      tokenChecks[i] = c;
+      deltas[i] = c.cost - used;
+      i++;
+    }
     const backend = this.opts.backend;
     if (backend.adjustSync !== undefined) {
       try {
