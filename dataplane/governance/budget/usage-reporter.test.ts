@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -25,5 +28,36 @@ describe('usage reports waiting to be sent', () => {
     const oldest = /^tollgate_usage_reports_oldest_pending_seconds (\S+)$/m.exec(await registry.metrics())?.[1];
     expect(Number(oldest)).toBeGreaterThanOrEqual(2);
     await reporter.drain(0);
+  });
+});
+
+describe('a budget usage record', () => {
+  it('goes to the operator with its fields in the order it always had, numbered', async () => {
+    const bodies: string[] = [];
+    const operator = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        bodies.push(body);
+        res.statusCode = 503;
+        res.end();
+      });
+    });
+    operator.listen(0, '127.0.0.1');
+    await once(operator, 'listening');
+    try {
+      const url = `http://127.0.0.1:${(operator.address() as AddressInfo).port}`;
+      const reporter = new UsageReporter(new BudgetLedger('pod-1', { standalone: false }), { operatorUrl: url, token: 't', logger: pino({ level: 'silent' }) });
+      reporter.record({ at: 1_700_000_000_000, costUsd: 0.25, tokens: 10, budgetIds: ['team-a/b', 'team-a/c'] }, []);
+      reporter.record({ at: 1_700_000_000_001, costUsd: 0, tokens: 3, budgetIds: ['team-a/b'] }, []);
+      await reporter.flush();
+      expect(bodies).toHaveLength(1);
+      expect(bodies[0]).toContain(
+        '"records":[{"at":1700000000000,"costUsd":0.25,"tokens":10,"budgetIds":["team-a/b","team-a/c"],"seq":1},{"at":1700000000001,"costUsd":0,"tokens":3,"budgetIds":["team-a/b"],"seq":2}]',
+      );
+    } finally {
+      operator.close();
+    }
   });
 });

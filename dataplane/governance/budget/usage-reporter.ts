@@ -66,8 +66,9 @@ export class UsageReporter {
     this.timer = setTimeout(tick, this.opts.intervalMs ?? 200);
   }
 
-  record(r: Omit<UsageReportRecord, 'seq'>, budgets: readonly BudgetConfig[]): void {
-    const record: UsageReportRecord = { ...r, seq: ++this.seq };
+  record(r: Pick<UsageReportRecord, 'at' | 'costUsd' | 'tokens' | 'budgetIds'>, budgets: readonly BudgetConfig[]): void {
+    // Field by field, not { ...r, seq }: in the gateway that spread allocated ~0.35 KB per request (bench/alloc-per-request.ts).
+    const record: UsageReportRecord = { at: r.at, costUsd: r.costUsd, tokens: r.tokens, budgetIds: r.budgetIds, seq: ++this.seq };
     this.ledger.addRecord(record, budgets);
     if (this.opts.operatorUrl !== undefined && record.budgetIds.length > 0) this.outbox.push(record);
   }
