@@ -3,24 +3,16 @@ import { CAPTURE_OPT_OUT_HEADER, type CaptureDestinationConfig, type CaptureMode
 import { revealSecrets } from '../../config/secret-value.js';
 import type { Caller } from '../../core/caller.js';
 import { compileDetectors, type DetectorSet } from '../detectors/index.js';
-import { BoundedExporter, type CaptureDestination } from './bounded-exporter.js';
+import type { BoundedExporter } from './bounded-exporter.js';
 import type { CaptureInput, SerialisedRecord } from './capture-record.js';
 import { type CaptureMetrics, NO_CAPTURE_METRICS } from './capture-metrics.js';
-import { localDirectoryDestination } from './destinations/local-directory.js';
-import { otlpLogsDestination } from './destinations/otlp-logs.js';
-import { s3Destination } from './destinations/s3.js';
+import { defaultDestinations, type DestinationFactory } from './destinations/default-destinations.js';
+import { type DestinationEntry, ExporterSet, type ExporterSetOptions } from './exporter-set.js';
 import { selectPolicy } from './select-policy.js';
 import { recordParts, serialiseCapture } from './serialise-capture.js';
 import { WorkerSerialiser, type WorkerSerialiserOptions } from './worker-serialiser.js';
 
-/** Builds the writer for one destination; tests pass their own. */
-export type DestinationFactory = (config: CaptureDestinationConfig) => CaptureDestination | undefined;
-
-export const defaultDestinations: DestinationFactory = (config) => {
-  if (config.type === 'otlpLogs') return otlpLogsDestination(config.endpoint);
-  if (config.type === 'localDirectory') return localDirectoryDestination(config.path);
-  return s3Destination(config);
-};
+export { defaultDestinations, type DestinationFactory };
 
 export interface CaptureServiceOptions {
   metrics?: CaptureMetrics;
@@ -32,7 +24,9 @@ export interface CaptureServiceOptions {
   flushIntervalMs?: number;
   /**
    * Shape, redact and serialise records on a worker thread instead of the request thread (the data
-   * plane does; records then wait for it in a queue of `maxQueue` as well). Options are for tests.
+   * plane does; records then wait for it in a queue of `maxQueue` as well). With the default
+   * destinations the worker also queues and writes them (tests' own destinations stay on this
+   * thread, the worker handing the records back). Options are for tests.
    */
   worker?: boolean | Pick<WorkerSerialiserOptions<unknown>, 'workerModule' | 'respawnDelayMs' | 'maxQueuedBytes'>;
 }
@@ -41,6 +35,9 @@ interface CompiledPolicy {
   config: DataPolicyConfig;
   /** Redacted mode only. */
   detectors: DetectorSet | undefined;
+  /** The metrics labels of its destinations ("<policy id>/<destination name>"). */
+  labels: string[];
+  /** Their queues on this thread; none when the worker writes the destinations. */
   exporters: BoundedExporter[];
   /** How the worker knows this policy (with the worker only). */
   workerKey: number | undefined;
@@ -62,27 +59,31 @@ export class CaptureService {
   /** By config object: a request pinned to an older snapshot still finds its policy's compiled form. */
   private compiled = new WeakMap<DataPolicyConfig, CompiledPolicy>();
   private configs: readonly DataPolicyConfig[] = [];
-  private exporters = new Map<string, { key: string; exporter: BoundedExporter }>();
   private readonly metrics: CaptureMetrics;
-  private readonly destinations: DestinationFactory;
+  private readonly exporterOptions: ExporterSetOptions;
+  /** The destination queues on this thread: all of them without the worker or with tests' own destinations, else none. */
+  private readonly exporters: ExporterSet | undefined;
   private readonly serialiser: WorkerSerialiser<CompiledPolicy> | undefined;
 
-  constructor(private readonly opts: CaptureServiceOptions = {}) {
+  constructor(opts: CaptureServiceOptions = {}) {
     this.metrics = opts.metrics ?? NO_CAPTURE_METRICS;
-    this.destinations = opts.destinations ?? defaultDestinations;
+    this.exporterOptions = { maxQueue: opts.maxQueue ?? 10_000, maxBatch: opts.maxBatch ?? 100, flushIntervalMs: opts.flushIntervalMs ?? 1_000 };
     const worker = opts.worker ?? false;
     if (worker !== false) {
       this.serialiser = new WorkerSerialiser<CompiledPolicy>({
         ...(worker === true ? {} : worker),
         maxQueued: opts.maxQueue ?? 10_000,
+        metrics: this.metrics,
         deliver: (policy, record) => {
           for (const exporter of policy.exporters) exporter.offer(record);
         },
         lost: (policy, reason) => {
-          for (const exporter of policy.exporters) this.metrics.dropped(reason, exporter.label, 1);
+          for (const label of policy.labels) this.metrics.dropped(reason, label, 1);
         },
       });
     }
+    // The worker builds the default destinations itself from their configs; a factory of the caller's stays here.
+    if (this.serialiser === undefined || opts.destinations !== undefined) this.exporters = new ExporterSet(opts.destinations ?? defaultDestinations, this.metrics, this.exporterOptions);
   }
 
   /** Takes a new snapshot's policies; destinations whose settings did not change keep their queue. */
@@ -90,7 +91,8 @@ export class CaptureService {
     const next = configs ?? [];
     if (next === this.configs) return;
     this.configs = next;
-    const kept = new Map<string, { key: string; exporter: BoundedExporter }>();
+    const entries: DestinationEntry[] = [];
+    const compiled: [DataPolicyConfig, Omit<CompiledPolicy, 'exporters' | 'workerKey'>][] = [];
     for (const given of next) {
       let config = given;
       let detectors: DetectorSet | undefined;
@@ -100,31 +102,26 @@ export class CaptureService {
         detectors = result.ok ? result.detectors : undefined;
         if (!result.ok) config = { ...config, mode: 'Metadata' };
       }
-      const exporters: BoundedExporter[] = [];
+      const labels: string[] = [];
       for (const d of config.destinations) {
         const label = `${config.id}/${d.name}`;
         // With the credentials in clear: a rotated key is a changed destination.
-        const key = JSON.stringify(d, revealSecrets);
-        const existing = this.exporters.get(label);
-        if (existing !== undefined && existing.key === key) {
-          kept.set(label, existing);
-          exporters.push(existing.exporter);
-          continue;
-        }
-        const destination = this.destinations(d);
-        if (destination === undefined) continue;
-        const batching = d.type === 's3' ? { maxBatch: d.maxBatchRecords, flushIntervalMs: d.batchIntervalMs } : { maxBatch: this.opts.maxBatch ?? 100, flushIntervalMs: this.opts.flushIntervalMs ?? 1_000 };
-        const exporter = new BoundedExporter({ label, destination, metrics: this.metrics, maxQueue: this.opts.maxQueue ?? 10_000, ...batching });
-        kept.set(label, { key, exporter });
-        exporters.push(exporter);
+        entries.push({ label, key: JSON.stringify(d, revealSecrets), config: d });
+        labels.push(label);
       }
-      const { id, mode, parts, maxRecordBytes, redaction } = config;
-      const workerKey = this.serialiser?.keyFor({ id, mode, parts, maxRecordBytes, redaction });
-      this.compiled.set(given, { config, detectors, exporters, workerKey });
+      compiled.push([given, { config, detectors, labels }]);
     }
-    // Destinations no policy names any more write what they hold, then go.
-    for (const [label, { exporter }] of this.exporters) if (kept.get(label)?.exporter !== exporter) void exporter.drain(10_000);
-    this.exporters = kept;
+    if (this.exporters !== undefined) this.exporters.apply(entries);
+    else this.serialiser?.setDestinations(entries.map(({ label, key }) => ({ label, key })), this.exporterOptions);
+    for (const [given, policy] of compiled) {
+      const { id, mode, parts, maxRecordBytes, redaction } = policy.config;
+      const local = this.exporters;
+      // A destination its factory did not build takes nothing, as before.
+      const exporters = local === undefined ? [] : policy.labels.flatMap((label) => local.get(label) ?? []);
+      const labels = local === undefined ? policy.labels : exporters.map((e) => e.label);
+      const workerKey = this.serialiser?.keyFor({ id, mode, parts, maxRecordBytes, redaction }, local === undefined ? labels : undefined);
+      this.compiled.set(given, { ...policy, labels, exporters, workerKey });
+    }
   }
 
   /** The capture for a request, or undefined when nothing is to be recorded (no policy, None, not sampled). */
@@ -146,7 +143,7 @@ export class CaptureService {
   decideFor(config: DataPolicyConfig, requestId: string, header: (name: string) => string | undefined): CaptureDecision | undefined {
     if (config.mode === 'None') return undefined;
     const policy = this.compiled.get(config);
-    if (policy === undefined || policy.exporters.length === 0 || !sampled(requestId, config.sampleRate)) return undefined;
+    if (policy === undefined || policy.labels.length === 0 || !sampled(requestId, config.sampleRate)) return undefined;
     const optedOut = optOut(config, header);
     const mode = policy.config.mode as CaptureDecision['mode'];
     return { policy, mode: optedOut ? 'Metadata' : mode, optedOut };
@@ -164,10 +161,15 @@ export class CaptureService {
       if (this.serialiser !== undefined && key !== undefined) return this.serialiser.submit(decision.policy, key, recordParts(decision, input));
       record = serialiseCapture(decision, input);
     } catch {
-      for (const exporter of decision.policy.exporters) this.metrics.dropped('record_error', exporter.label, 1);
+      for (const label of decision.policy.labels) this.metrics.dropped('record_error', label, 1);
       return;
     }
     for (const exporter of decision.policy.exporters) exporter.offer(record);
+  }
+
+  /** Records handed to the worker and not yet redacted and queued for their destinations. */
+  get backlog(): number {
+    return this.serialiser?.backlog ?? 0;
   }
 
   /** SIGTERM: every destination writes what it has queued, within the deadline. */
@@ -176,7 +178,7 @@ export class CaptureService {
     const deadline = Date.now() + timeoutMs;
     await this.serialiser?.drain(deadline);
     timeoutMs = Math.max(0, deadline - Date.now());
-    await Promise.all([...this.exporters.values()].map(({ exporter }) => exporter.drain(timeoutMs)));
+    await this.exporters?.drain(timeoutMs);
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataPolicyConfig } from '../../config/data-policy-config.js';
@@ -280,6 +280,72 @@ describe('on the worker thread', () => {
     await svc.drain(20_000);
     expect(m.dropped).toEqual({ queue_full: 1 });
     expect(mem.records.map((r) => r.requestId)).toEqual(['small', 'after']);
+  });
+});
+
+describe('the worker writing the destinations itself', () => {
+  const subjects = (ns: string) => ({ namespaces: [ns], serviceAccounts: [], apiKeys: [], routes: [] });
+  /** The request ids in a local directory destination's metadata files, sorted. */
+  const written = (dir: string): string[] => {
+    const hour = join(dir, 'metadata', 'namespace=team-a', 'date=2026-12-05', 'hour=03');
+    try {
+      return readdirSync(hour).flatMap((f) => readFileSync(join(hour, f), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as CaptureRecord).requestId)).sort();
+    } catch {
+      return [];
+    }
+  };
+  const withDir = async (fn: (dir: string) => Promise<void>): Promise<void> => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-capture-'));
+    try {
+      await fn(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('writes the same files as the request thread would, and its queues report written and not ready through the metrics', async () => {
+    const files = async (worker: boolean, dir: string) => {
+      const m = countingMetrics();
+      const broken = join(dir, 'not-a-dir');
+      writeFileSync(broken, '');
+      const destinations: DataPolicyConfig['destinations'] = [{ type: 'localDirectory', name: 'disk', path: join(dir, worker ? 'w' : 'i') }, { type: 'localDirectory', name: 'broken', path: broken }];
+      const svc = new CaptureService({ metrics: m.metrics, flushIntervalMs: 5, worker });
+      svc.apply([policy('team-a/p', { subjects: subjects('team-a'), allowOptOut: true, destinations })]);
+      const optOut = (n: string) => (n === 'x-tollgate-capture' ? 'off' : undefined);
+      svc.record(svc.decide(sa('team-a', 'app'), undefined, 'r1', none)!, input({ requestId: 'r1' }));
+      svc.record(svc.decide(sa('team-a', 'app'), undefined, 'r2', optOut)!, input({ requestId: 'r2' }));
+      await svc.drain(20_000);
+      const root = join(dir, worker ? 'w' : 'i');
+      const all = (sub: string): string => readdirSync(join(root, sub), { recursive: true }).sort().map(String).filter((f) => f.endsWith('.jsonl')).map((f) => readFileSync(join(root, sub, f), 'utf8')).join('');
+      return { metadata: all('metadata'), content: all('content'), exported: m.exported(), dropped: m.dropped, ready: m.ready };
+    };
+    await withDir(async (dir) => {
+      const onWorker = await files(true, dir);
+      expect(onWorker).toEqual(await files(false, dir));
+      expect(onWorker.metadata.split('\n')).toHaveLength(3);
+      expect(onWorker.content).not.toContain('jo@example.com');
+      expect(onWorker).toMatchObject({ exported: 2, dropped: { destination_error: 2 }, ready: { 'team-a/p/disk': true, 'team-a/p/broken': false } });
+    });
+  });
+
+  it('a worker that dies loses what its queues held as well, counted as record_error', async () => {
+    await withDir(async (dir) => {
+      const workerModule = new URL('../../../test/fixtures/capture/crashing-serialise-worker.ts', import.meta.url);
+      const m = countingMetrics();
+      // Records wait a minute in the worker's queue: the crash finds them there.
+      const svc = new CaptureService({ metrics: m.metrics, flushIntervalMs: 60_000, worker: { workerModule, respawnDelayMs: 0 } });
+      svc.apply([policy('team-a/p', { subjects: subjects('team-a'), mode: 'Metadata', destinations: [{ type: 'localDirectory', name: 'disk', path: dir }] })]);
+      const decision = svc.decide(sa('team-a', 'app'), undefined, 'r', none)!;
+      for (let i = 0; i < 3; i++) svc.record(decision, input({ requestId: `r${i}` }));
+      await expect.poll(() => svc.backlog, { timeout: 20_000 }).toBe(0);
+      svc.record(decision, input({ requestId: CRASH_MARK }));
+      await expect.poll(() => m.dropped.record_error, { timeout: 20_000 }).toBe(4);
+      svc.record(decision, input({ requestId: 'after' }));
+      await svc.drain(20_000);
+      expect(written(dir)).toEqual(['after']);
+      expect(m.dropped).toEqual({ record_error: 4 });
+      expect(m.exported()).toBe(1);
+    });
   });
 });
 

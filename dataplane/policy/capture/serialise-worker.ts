@@ -1,18 +1,53 @@
 import { parentPort } from 'node:worker_threads';
+import { CaptureDestinationConfigSchema } from '../../config/data-policy-config.js';
 import { compileDetectors } from '../detectors/index.js';
+import type { SerialisedRecord } from './capture-record.js';
+import type { CaptureMetrics } from './capture-metrics.js';
+import { defaultDestinations } from './destinations/default-destinations.js';
+import { ExporterSet } from './exporter-set.js';
 import { contentLine, type RecordParts, type SerialiseDecision } from './serialise-capture.js';
-import type { SerialisedBatch, ToSerialiseWorker } from './worker-serialiser.js';
+import type { CaptureEvent, FromSerialiseWorker, SerialisedBatch, ToSerialiseWorker } from './worker-serialiser.js';
 
 /**
  * The capture worker thread (worker-serialiser.ts starts it): takes records as the request thread
  * wrote them (their RecordParts as UTF-8, with the policy key), redacts and caps each one's content
- * exactly as the request thread would (contentLine), and hands the lines back packed into one
- * transferred buffer per batch. Nothing leaves the process from here.
+ * exactly as the request thread would (contentLine), and queues the lines for the policy's
+ * destinations, which it writes itself (batching, gzip, the PUT): the request thread gets back only
+ * counts. Records of a policy without destination labels (tests' own destinations) are handed back
+ * instead, packed into one transferred buffer per batch.
  */
 const port = parentPort;
 if (port === null) throw new Error('serialise-worker runs as a worker thread');
 
-const policies = new Map<number, SerialiseDecision['policy']>();
+const policies = new Map<number, SerialiseDecision['policy'] & { labels: string[] | undefined }>();
+
+/** The destination queues' reports, sent with the next message to the request thread (or on their own, soon). */
+let events: CaptureEvent[] = [];
+let eventsScheduled = false;
+const takeEvents = (): CaptureEvent[] => {
+  const taken = events;
+  events = [];
+  return taken;
+};
+const event = (e: CaptureEvent): void => {
+  events.push(e);
+  if (eventsScheduled) return;
+  eventsScheduled = true;
+  setImmediate(() => {
+    eventsScheduled = false;
+    if (events.length > 0) post({ kind: 'events', events: takeEvents() });
+  });
+};
+const metrics: CaptureMetrics = {
+  exported: (label, n) => event(['exported', label, n]),
+  dropped: (reason, label, n) => event(['dropped', label, n, reason]),
+  ready: (label, ok) => event(['ready', label, ok]),
+};
+let exporters: ExporterSet | undefined;
+
+function post(message: FromSerialiseWorker, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(message, transfer);
+}
 
 port.on('message', (message: ToSerialiseWorker) => {
   if (message.kind === 'policy') {
@@ -24,42 +59,63 @@ port.on('message', (message: ToSerialiseWorker) => {
       // Redacted records of this policy (counted record_error) rather than write them unredacted.
       detectors = compiled.ok ? compiled.detectors : undefined;
     }
-    policies.set(message.key, { config: policy, detectors });
+    policies.set(message.key, { config: policy, detectors, labels: message.labels });
+    return;
+  }
+  if (message.kind === 'destinations') {
+    exporters ??= new ExporterSet(defaultDestinations, metrics, message.options);
+    // The key is the config's JSON with its credentials in clear: parsed, they are SecretValues again.
+    exporters.apply(message.destinations.map(({ label, key }) => ({ label, key, config: CaptureDestinationConfigSchema.parse(JSON.parse(key)) })));
+    return;
+  }
+  if (message.kind === 'drain') {
+    void (exporters?.drain(Math.max(0, message.deadline - Date.now())) ?? Promise.resolve()).then(() => post({ kind: 'drained', events: takeEvents() }));
     return;
   }
   const { ends, keys } = message;
   const bytes = Buffer.from(message.bytes);
   const text = (from: number, to: number): string => (to > from ? bytes.toString('utf8', from, to) : '');
-  // Per record: [start of its metadata line, end of it, its content line or undefined], or undefined when it failed.
+  // Per record: [start of its metadata line, end of it, its content line or undefined] to hand back,
+  // 'queued' when it went to the worker's own destinations, or undefined when it failed.
   const records = keys.map((key, i) => {
-    const start = i === 0 ? 0 : ends[4 * i - 1]!;
-    const [metadataEnd, headEnd, requestEnd, responseEnd] = [ends[4 * i]!, ends[4 * i + 1]!, ends[4 * i + 2]!, ends[4 * i + 3]!];
+    const start = i === 0 ? 0 : ends[6 * i - 1]!;
+    const [metadataEnd, headEnd, requestEnd, responseEnd, namespaceEnd, timeEnd] = [ends[6 * i]!, ends[6 * i + 1]!, ends[6 * i + 2]!, ends[6 * i + 3]!, ends[6 * i + 4]!, ends[6 * i + 5]!];
     try {
       const policy = policies.get(key);
       if (policy === undefined) return undefined;
       const contentHead = text(metadataEnd, headEnd);
       const mode = contentHead === '' ? 'Metadata' : policy.config.mode === 'Full' ? 'Full' : 'Redacted';
       const parts: RecordParts = { policyId: policy.config.id, namespace: '', time: '', mode, metadata: '', contentHead, request: text(headEnd, requestEnd), response: text(requestEnd, responseEnd) };
-      return { start, metadataEnd, content: contentLine(parts, policy) };
+      const content = contentLine(parts, policy);
+      if (policy.labels === undefined) return { start, metadataEnd, content };
+      const record: SerialisedRecord = { policyId: policy.config.id, namespace: text(responseEnd, namespaceEnd), time: text(namespaceEnd, timeEnd), metadata: bytes.subarray(start, metadataEnd) };
+      if (content !== undefined) record.content = Buffer.from(content);
+      for (const label of policy.labels) {
+        const exporter = exporters?.get(label);
+        // A destination no policy names any more (a record of an older snapshot): as its closed queue would.
+        if (exporter === undefined) metrics.dropped('shutdown', label, 1);
+        else exporter.offer(record);
+      }
+      return 'queued' as const;
     } catch {
       return undefined;
     }
   });
   const batch = pack(message.id, bytes, records);
-  port.postMessage(batch, [batch.bytes]);
+  post(batch, [batch.bytes]);
 });
 
-/** Every record's lines in one buffer (transferred, not copied), with where each ends; the metadata lines are copied as they came. */
-function pack(id: number, from: Buffer, records: readonly ({ start: number; metadataEnd: number; content: string | undefined } | undefined)[]): SerialisedBatch {
+/** The lines of the records handed back in one buffer (transferred, not copied), with where each ends; the metadata lines are copied as they came. */
+function pack(id: number, from: Buffer, records: readonly ({ start: number; metadataEnd: number; content: string | undefined } | 'queued' | undefined)[]): SerialisedBatch {
   let total = 0;
-  for (const r of records) if (r !== undefined) total += r.metadataEnd - r.start + (r.content === undefined ? 0 : Buffer.byteLength(r.content));
+  for (const r of records) if (r !== undefined && r !== 'queued') total += r.metadataEnd - r.start + (r.content === undefined ? 0 : Buffer.byteLength(r.content));
   const bytes = Buffer.allocUnsafeSlow(total);
   const ends: number[] = [];
   const failed: number[] = [];
   let at = 0;
   records.forEach((r, i) => {
-    if (r === undefined) {
-      failed.push(i);
+    if (r === undefined || r === 'queued') {
+      if (r === undefined) failed.push(i);
       ends.push(at, at);
       return;
     }
@@ -68,5 +124,5 @@ function pack(id: number, from: Buffer, records: readonly ({ start: number; meta
     if (r.content !== undefined) at += bytes.write(r.content, at);
     ends.push(at);
   });
-  return { id, bytes: bytes.buffer as ArrayBuffer, ends, failed };
+  return { kind: 'batch', id, bytes: bytes.buffer as ArrayBuffer, ends, failed, events: takeEvents() };
 }

@@ -1,27 +1,52 @@
 import { Worker } from 'node:worker_threads';
 import type { SerialisedRecord } from './capture-record.js';
-import type { DropReason } from './capture-metrics.js';
+import { type CaptureMetrics, type DropReason, NO_CAPTURE_METRICS } from './capture-metrics.js';
+import type { ExporterSetOptions } from './exporter-set.js';
 import type { RecordParts, SerialisePolicy } from './serialise-capture.js';
 
-/**
- * What the request thread sends the capture worker: a policy records will name by its key, or a
- * batch of records as UTF-8, one after the other in `bytes` (transferred, not copied): record i's
- * policy key is keys[i], and its four parts (RecordParts: metadata line, content head, request,
- * response; an empty part is absent) end at ends[4i..4i+3], each starting where the one before ended.
- */
-export type ToSerialiseWorker = { kind: 'policy'; key: number; policy: SerialisePolicy } | { kind: 'batch'; id: number; bytes: ArrayBuffer; ends: number[]; keys: number[] };
+/** A destination the worker writes: its metrics label, and its config's JSON with credentials in clear. */
+export interface WorkerDestination {
+  label: string;
+  key: string;
+}
 
 /**
- * What the worker sends back per batch: every record's lines in `bytes`, record i's metadata line
- * ending at ends[2i] and its content line (empty when it has none) at ends[2i + 1], each starting
- * where the one before ended. A record in `failed` could not be built (its lines are empty).
+ * What the request thread sends the capture worker:
+ * - a policy records will name by its key, with the labels of the destinations the worker writes
+ *   its records to (without `labels`, the worker hands the records back instead);
+ * - the destinations the worker writes (all of them, each time they change);
+ * - a batch of records as UTF-8, one after the other in `bytes` (transferred, not copied): record
+ *   i's policy key is keys[i], and its six parts (RecordParts: metadata line, content head, request,
+ *   response, then namespace and time; an empty part is absent) end at ends[6i..6i+5], each
+ *   starting where the one before ended;
+ * - drain (SIGTERM): write what the destinations hold by `deadline` (epoch ms), then say so.
+ */
+export type ToSerialiseWorker =
+  | { kind: 'policy'; key: number; policy: SerialisePolicy; labels: string[] | undefined }
+  | { kind: 'destinations'; destinations: WorkerDestination[]; options: ExporterSetOptions }
+  | { kind: 'batch'; id: number; bytes: ArrayBuffer; ends: number[]; keys: number[] }
+  | { kind: 'drain'; deadline: number };
+
+/** What the worker's destination queues report (CaptureMetrics calls), passed on to the request thread's metrics. */
+export type CaptureEvent = ['exported', string, number] | ['dropped', string, number, DropReason] | ['ready', string, boolean];
+
+/**
+ * What the worker sends back per batch: the lines of every record it hands back in `bytes`, record
+ * i's metadata line ending at ends[2i] and its content line (empty when it has none) at ends[2i + 1],
+ * each starting where the one before ended. A record in `failed` could not be built (its lines are
+ * empty); so are those of a record the worker queued for its own destinations. `events` are what
+ * its destination queues reported since its last message, this batch's offers included.
  */
 export interface SerialisedBatch {
+  kind: 'batch';
   id: number;
   bytes: ArrayBuffer;
   ends: number[];
   failed: number[];
+  events: CaptureEvent[];
 }
+
+export type FromSerialiseWorker = SerialisedBatch | { kind: 'events' | 'drained'; events: CaptureEvent[] };
 
 export interface WorkerSerialiserOptions<T> {
   /** A record's lines are ready: queue them for the destinations of `target` (its policy). */
@@ -43,6 +68,8 @@ export interface WorkerSerialiserOptions<T> {
   respawnDelayMs?: number;
   /** The worker's module: serialise-worker next to this file (tests give one that can be made to crash). */
   workerModule?: URL;
+  /** Where what the worker's own destination queues report goes, and what a worker that dies holding records loses. */
+  metrics?: CaptureMetrics;
 }
 
 /**
@@ -53,6 +80,11 @@ export interface WorkerSerialiserOptions<T> {
  * destination queues: a record that finds `maxQueued` records (or `maxQueuedBytes`) waiting is dropped and counted,
  * never waited for; records in a worker that dies are counted as `record_error`, and a new worker
  * starts `respawnDelayMs` later. `drain` (SIGTERM) finishes what was handed over, within the deadline.
+ *
+ * Records of a policy given destination labels (keyFor) are not handed back: the worker queues and
+ * writes them itself (batching, gzip, signing, the PUT), so the request thread's only work for the
+ * destination is the hand-over. Its queues' reports come back as events for `metrics`; the records
+ * it holds are counted per label here, so that a worker that dies loses only what is counted.
  */
 export class WorkerSerialiser<T> {
   /**
@@ -68,8 +100,16 @@ export class WorkerSerialiser<T> {
   private pendingKeys: number[] = [];
   /** Per record its policy id, namespace and time (what the stores partition by): kept here, not sent. */
   private pendingPlaces: string[] = [];
-  /** Batches in the worker, by id: the targets of their records, in order, and their places. */
-  private outstanding = new Map<number, { targets: T[]; places: string[]; bytes: number }>();
+  /** Batches in the worker, by id: the targets of their records, in order, their policy keys, and their places. */
+  private outstanding = new Map<number, { targets: T[]; keys: number[]; places: string[]; bytes: number }>();
+  /** Records in the worker's own destination queues (offered, not yet reported written or dropped), by label. */
+  private readonly held = new Map<string, number>();
+  /** The destinations the worker writes, and how it bounds and batches them. */
+  private destinations: Extract<ToSerialiseWorker, { kind: 'destinations' }> | undefined;
+  /** Per policy key: the labels of the destinations the worker writes its records to (undefined: handed back). */
+  private readonly keyLabels: (string[] | undefined)[] = [];
+  private drained: (() => void) | undefined;
+  private readonly metrics: CaptureMetrics;
   private queued = 0;
   private queuedBytes = 0;
   private nextBatch = 0;
@@ -89,18 +129,29 @@ export class WorkerSerialiser<T> {
     this.maxBatch = opts.maxBatch ?? 256;
     this.flushIntervalMs = opts.flushIntervalMs ?? 50;
     this.maxQueuedBytes = opts.maxQueuedBytes ?? 64 * 1024 * 1024;
+    this.metrics = opts.metrics ?? NO_CAPTURE_METRICS;
   }
 
-  /** The key records of `policy` are sent with; equal policies (a snapshot reloaded) share one. */
-  keyFor(policy: SerialisePolicy): number {
-    const id = JSON.stringify(policy);
+  /**
+   * The key records of `policy` are sent with; equal policies (a snapshot reloaded) share one. With
+   * `labels`, the worker writes the records to those of its destinations (setDestinations).
+   */
+  keyFor(policy: SerialisePolicy, labels?: string[]): number {
+    const id = JSON.stringify([policy, labels]);
     let key = this.keys.get(id);
     if (key === undefined) {
       key = this.policies.push(policy) - 1;
+      this.keyLabels[key] = labels;
       this.keys.set(id, key);
-      this.worker?.postMessage({ kind: 'policy', key, policy } satisfies ToSerialiseWorker);
+      this.worker?.postMessage({ kind: 'policy', key, policy, labels } satisfies ToSerialiseWorker);
     }
     return key;
+  }
+
+  /** The destinations the worker writes from now on (a changed one starts a new queue; a removed one drains). */
+  setDestinations(destinations: WorkerDestination[], options: ExporterSetOptions): void {
+    this.destinations = { kind: 'destinations', destinations, options };
+    this.worker?.postMessage(this.destinations);
   }
 
   /** Hands a record's parts over; never throws, never waits. */
@@ -108,7 +159,7 @@ export class WorkerSerialiser<T> {
     if (this.closed) return this.opts.lost(target, 'shutdown');
     if (this.queued >= this.opts.maxQueued) return this.opts.lost(target, 'queue_full');
     // UTF-16 units: at most the UTF-8 bytes the parts take, so the bound holds to within 3×.
-    const units = parts.metadata.length + parts.contentHead.length + parts.request.length + parts.response.length;
+    const units = parts.metadata.length + parts.contentHead.length + parts.request.length + parts.response.length + parts.namespace.length + parts.time.length;
     if (this.queuedBytes + units > this.maxQueuedBytes) return this.opts.lost(target, 'queue_full');
     const before = this.pendingUsed;
     this.reserve(units);
@@ -116,6 +167,8 @@ export class WorkerSerialiser<T> {
     this.append(parts.contentHead);
     this.append(parts.request);
     this.append(parts.response);
+    this.append(parts.namespace);
+    this.append(parts.time);
     this.queuedBytes += this.pendingUsed - before;
     this.pendingTargets.push(target);
     this.pendingKeys.push(key);
@@ -158,7 +211,7 @@ export class WorkerSerialiser<T> {
       return;
     }
     const id = this.nextBatch++;
-    this.outstanding.set(id, { targets: this.pendingTargets, places: this.pendingPlaces, bytes: this.pendingUsed });
+    this.outstanding.set(id, { targets: this.pendingTargets, keys: this.pendingKeys, places: this.pendingPlaces, bytes: this.pendingUsed });
     const bytes = this.pending!.buffer as ArrayBuffer;
     const ends = this.pendingEnds;
     const keys = this.pendingKeys;
@@ -185,10 +238,16 @@ export class WorkerSerialiser<T> {
     }
     // The process exits when it is done: a drain takes it back (ref) while it waits.
     if (!this.closed) worker.unref();
-    worker.on('message', (batch: SerialisedBatch) => this.received(batch));
+    worker.on('message', (message: FromSerialiseWorker) => {
+      if (this.worker !== worker) return;
+      if (message.kind === 'batch') return this.received(message);
+      this.report(message.events);
+      if (message.kind === 'drained') this.drained?.();
+    });
     worker.on('error', () => this.died(worker));
     worker.on('exit', () => this.died(worker));
-    this.policies.forEach((policy, key) => worker.postMessage({ kind: 'policy', key, policy } satisfies ToSerialiseWorker));
+    this.policies.forEach((policy, key) => worker.postMessage({ kind: 'policy', key, policy, labels: this.keyLabels[key] } satisfies ToSerialiseWorker));
+    if (this.destinations !== undefined) worker.postMessage(this.destinations);
     this.worker = worker;
     return worker;
   }
@@ -197,7 +256,7 @@ export class WorkerSerialiser<T> {
     const handed = this.outstanding.get(batch.id);
     if (handed === undefined) return; // given up on by a drain, and counted then
     this.outstanding.delete(batch.id);
-    const { targets, places } = handed;
+    const { targets, keys, places } = handed;
     this.queued -= targets.length;
     this.queuedBytes -= handed.bytes;
     const bytes = Buffer.from(batch.bytes);
@@ -206,7 +265,9 @@ export class WorkerSerialiser<T> {
     targets.forEach((target, i) => {
       const metadataEnd = batch.ends[2 * i]!;
       const contentEnd = batch.ends[2 * i + 1]!;
+      const labels = this.keyLabels[keys[i]!];
       if (failed.has(i)) this.opts.lost(target, 'record_error');
+      else if (labels !== undefined) for (const label of labels) this.held.set(label, (this.held.get(label) ?? 0) + 1);
       else {
         const record: SerialisedRecord = { policyId: places[3 * i]!, namespace: places[3 * i + 1]!, time: places[3 * i + 2]!, metadata: bytes.subarray(at, metadataEnd) };
         if (contentEnd > metadataEnd) record.content = bytes.subarray(metadataEnd, contentEnd);
@@ -214,7 +275,28 @@ export class WorkerSerialiser<T> {
       }
       at = contentEnd;
     });
+    // After the batch's records are counted as held: its events include the drops of their offers.
+    this.report(batch.events);
     this.wake?.();
+  }
+
+  /** What the worker's destination queues reported, into the metrics; written or dropped records are no longer held. */
+  private report(events: readonly CaptureEvent[]): void {
+    for (const event of events) {
+      if (event[0] === 'ready') {
+        this.metrics.ready(event[1], event[2]);
+        continue;
+      }
+      this.held.set(event[1], (this.held.get(event[1]) ?? 0) - event[2]);
+      if (event[0] === 'exported') this.metrics.exported(event[1], event[2]);
+      else this.metrics.dropped(event[3], event[1], event[2]);
+    }
+  }
+
+  /** Records the worker's queues held and never reported on: lost, counted as `reason`. */
+  private dropHeld(reason: DropReason): void {
+    for (const [label, n] of this.held) if (n > 0) this.metrics.dropped(reason, label, n);
+    this.held.clear();
   }
 
   /** The worker crashed or exited: what it held is lost (counted), and the next one starts later. */
@@ -228,8 +310,10 @@ export class WorkerSerialiser<T> {
       this.queuedBytes -= bytes;
     }
     this.outstanding.clear();
+    this.dropHeld('record_error');
     if (this.pendingTargets.length > 0) this.flush();
     this.wake?.();
+    this.drained?.();
   }
 
   /** SIGTERM: serialises and delivers what was handed over until `deadline` (epoch ms); the rest is counted as shutdown. */
@@ -246,6 +330,18 @@ export class WorkerSerialiser<T> {
       this.wake = undefined;
       if (this.pendingTargets.length > 0 && this.timer === undefined) this.flush();
     }
+    // The worker's destination queues write what they hold, in what is left.
+    const worker = this.worker;
+    if (worker !== undefined && [...this.held.values()].some((n) => n > 0) && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+        setTimeout(resolve, Math.max(1, deadline - Date.now())).unref();
+        // A little before ours, so that its last reports arrive before we stop listening.
+        worker.postMessage({ kind: 'drain', deadline: deadline - Math.min(100, (deadline - Date.now()) / 10) } satisfies ToSerialiseWorker);
+      });
+      this.drained = undefined;
+    }
+    this.dropHeld('shutdown');
     for (const target of this.pendingTargets) this.opts.lost(target, 'shutdown');
     for (const { targets } of this.outstanding.values()) for (const target of targets) this.opts.lost(target, 'shutdown');
     this.pending = undefined;
@@ -258,7 +354,6 @@ export class WorkerSerialiser<T> {
     this.queued = 0;
     this.queuedBytes = 0;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    const worker = this.worker;
     this.worker = undefined;
     await worker?.terminate();
   }
