@@ -1,4 +1,5 @@
 import type { DataPolicyConfig } from '../../config/data-policy-config.js';
+import type { Caller } from '../../core/caller.js';
 import type { JsonObject } from '../../core/canonical.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import type { CaptureInput } from '../../policy/capture/capture-record.js';
@@ -52,14 +53,26 @@ function upstreamBody(ctx: RequestContext): JsonObject {
   return provider?.adapter.nativeApis?.includes(native.api) === true ? native.body : body;
 }
 
+// Per caller object (the authenticator keeps one per identity): the record's caller, made once, so
+// that the metadata line's builder finds its JSON by object as well (metadata-line.ts).
+const recordCallers = new WeakMap<Caller, CaptureInput['caller']>();
+function recordCaller(caller: Caller): CaptureInput['caller'] {
+  let recorded = recordCallers.get(caller);
+  if (recorded === undefined) {
+    const { kind, namespace, name } = caller;
+    recorded = Object.freeze({ kind, ...(namespace === undefined ? {} : { namespace }), ...(name === undefined ? {} : { name }) });
+    recordCallers.set(caller, recorded);
+  }
+  return recorded;
+}
+
 function captureInput(ctx: RequestContext, decision: CaptureDecision, startedAtMs: number, failure: unknown, assembler: StreamAssembler | undefined): CaptureInput {
   const route = ctx.routeConfig;
-  const { kind, namespace, name } = ctx.caller;
   const input: CaptureInput = {
     requestId: ctx.requestId,
     startedAtMs,
     durationMs: Date.now() - startedAtMs,
-    caller: { kind, ...(namespace === undefined ? {} : { namespace }), ...(name === undefined ? {} : { name }) },
+    caller: recordCaller(ctx.caller),
     routeId: route.id,
     routeNamespace: route.namespace,
     model: route.model,

@@ -1,6 +1,7 @@
 import type { CaptureMode, DataPolicyConfig } from '../../config/data-policy-config.js';
 import type { DetectorSet } from '../detectors/index.js';
-import type { CaptureInput, CaptureRecord, SerialisedRecord } from './capture-record.js';
+import type { CaptureInput, SerialisedRecord } from './capture-record.js';
+import { isoTime, metadataLine } from './metadata-line.js';
 import { redactJsonText, type RedactionTally } from './redact-content.js';
 
 /** What shaping a record needs of its policy: plain data, so that a worker thread can be given it too. */
@@ -49,30 +50,10 @@ export function serialiseCapture(decision: SerialiseDecision, input: CaptureInpu
 /** The request thread's share of a record: its JSON texts, with nothing redacted or capped yet (contentLine does that). */
 export function recordParts(decision: SerialiseDecision, input: CaptureInput): RecordParts {
   const { config } = decision.policy;
-  const time = new Date(input.startedAtMs).toISOString();
+  const time = isoTime(input.startedAtMs);
   const namespace = input.caller.namespace ?? input.routeNamespace ?? 'none';
-  const metadata: CaptureRecord = {
-    schema: 'tollgate.capture.v1',
-    requestId: input.requestId,
-    time,
-    durationMs: input.durationMs,
-    namespace,
-    caller: input.caller,
-    model: input.model,
-    stream: input.stream,
-    status: input.status,
-    decision: input.decision,
-    policy: { id: config.id, mode: decision.mode, ...(decision.optedOut ? { optedOut: true as const } : {}) },
-  };
-  if (input.traceId !== undefined) metadata.traceId = input.traceId;
-  if (input.spanId !== undefined) metadata.spanId = input.spanId;
-  if (input.routeId !== undefined) metadata.route = input.routeId;
-  if (input.rule !== undefined) metadata.rule = input.rule;
-  if (input.provider !== undefined) metadata.provider = input.provider;
-  if (input.upstreamModel !== undefined) metadata.upstreamModel = input.upstreamModel;
-  if (input.tokens !== undefined) metadata.tokens = input.tokens;
-  if (input.costUsd !== undefined) metadata.costUsd = input.costUsd;
-  const parts: RecordParts = { policyId: config.id, namespace, time, mode: decision.mode, metadata: `${JSON.stringify(metadata)}\n`, contentHead: '', request: '', response: '' };
+  const metadata = metadataLine(input, time, namespace, config, decision.mode, decision.optedOut);
+  const parts: RecordParts = { policyId: config.id, namespace, time, mode: decision.mode, metadata, contentHead: '', request: '', response: '' };
   if (decision.mode === 'Metadata') return parts;
   parts.contentHead = `{"requestId":${JSON.stringify(input.requestId)},"time":"${time}","namespace":${JSON.stringify(namespace)},"content":`;
   if (config.parts.request) parts.request = fieldsJson(input.requestBody, REQUEST_FIELDS);
