@@ -87,8 +87,9 @@ port.on('message', (message: ToSerialiseWorker) => {
       const mode = contentHead === '' ? 'Metadata' : policy.config.mode === 'Full' ? 'Full' : 'Redacted';
       const parts: RecordParts = { policyId: policy.config.id, namespace: '', time: '', mode, metadata: '', contentHead, request: text(headEnd, requestEnd), response: text(requestEnd, responseEnd) };
       const content = contentLine(parts, policy);
-      if (policy.labels === undefined) return { start, metadataEnd, content };
-      const record: SerialisedRecord = { policyId: policy.config.id, namespace: text(responseEnd, namespaceEnd), time: text(namespaceEnd, timeEnd), metadata: bytes.subarray(start, metadataEnd) };
+      const [namespace, time] = [text(responseEnd, namespaceEnd), text(namespaceEnd, timeEnd)];
+      if (policy.labels === undefined) return { start, metadataEnd, content, place: [policy.config.id, namespace, time] };
+      const record: SerialisedRecord = { policyId: policy.config.id, namespace, time, metadata: bytes.subarray(start, metadataEnd) };
       if (content !== undefined) record.content = Buffer.from(content);
       for (const label of policy.labels) {
         const exporter = exporters?.get(label);
@@ -105,12 +106,13 @@ port.on('message', (message: ToSerialiseWorker) => {
   post(batch, [batch.bytes]);
 });
 
-/** The lines of the records handed back in one buffer (transferred, not copied), with where each ends; the metadata lines are copied as they came. */
-function pack(id: number, from: Buffer, records: readonly ({ start: number; metadataEnd: number; content: string | undefined } | 'queued' | undefined)[]): SerialisedBatch {
+/** The lines of the records handed back in one buffer (transferred, not copied), with where each ends and its place; the metadata lines are copied as they came. */
+function pack(id: number, from: Buffer, records: readonly ({ start: number; metadataEnd: number; content: string | undefined; place: string[] } | 'queued' | undefined)[]): SerialisedBatch {
   let total = 0;
   for (const r of records) if (r !== undefined && r !== 'queued') total += r.metadataEnd - r.start + (r.content === undefined ? 0 : Buffer.byteLength(r.content));
   const bytes = Buffer.allocUnsafeSlow(total);
   const ends: number[] = [];
+  const places: string[] = [];
   const failed: number[] = [];
   let at = 0;
   records.forEach((r, i) => {
@@ -119,10 +121,11 @@ function pack(id: number, from: Buffer, records: readonly ({ start: number; meta
       ends.push(at, at);
       return;
     }
+    places.push(...r.place);
     at += from.copy(bytes, at, r.start, r.metadataEnd);
     ends.push(at);
     if (r.content !== undefined) at += bytes.write(r.content, at);
     ends.push(at);
   });
-  return { kind: 'batch', id, bytes: bytes.buffer as ArrayBuffer, ends, failed, events: takeEvents() };
+  return { kind: 'batch', id, bytes: bytes.buffer as ArrayBuffer, ends, places, failed, events: takeEvents() };
 }

@@ -33,8 +33,9 @@ export type CaptureEvent = ['exported', string, number] | ['dropped', string, nu
 /**
  * What the worker sends back per batch: the lines of every record it hands back in `bytes`, record
  * i's metadata line ending at ends[2i] and its content line (empty when it has none) at ends[2i + 1],
- * each starting where the one before ended. A record in `failed` could not be built (its lines are
- * empty); so are those of a record the worker queued for its own destinations. `events` are what
+ * each starting where the one before ended; `places` holds each handed-back record's policy id,
+ * namespace and time (what the stores partition by), in order. A record in `failed` could not be built (its lines are empty);
+ * so are those of a record the worker queued for its own destinations. `events` are what
  * its destination queues reported since its last message, this batch's offers included.
  */
 export interface SerialisedBatch {
@@ -42,6 +43,7 @@ export interface SerialisedBatch {
   id: number;
   bytes: ArrayBuffer;
   ends: number[];
+  places: string[];
   failed: number[];
   events: CaptureEvent[];
 }
@@ -98,10 +100,8 @@ export class WorkerSerialiser<T> {
   private pendingSize = 64 * 1024;
   private pendingTargets: T[] = [];
   private pendingKeys: number[] = [];
-  /** Per record its policy id, namespace and time (what the stores partition by): kept here, not sent. */
-  private pendingPlaces: string[] = [];
-  /** Batches in the worker, by id: the targets of their records, in order, their policy keys, and their places. */
-  private outstanding = new Map<number, { targets: T[]; keys: number[]; places: string[]; bytes: number }>();
+  /** Batches in the worker, by id: the targets of their records, in order, and their policy keys. */
+  private outstanding = new Map<number, { targets: T[]; keys: number[]; bytes: number }>();
   /** Records in the worker's own destination queues (offered, not yet reported written or dropped), by label. */
   private readonly held = new Map<string, number>();
   /** The destinations the worker writes, and how it bounds and batches them. */
@@ -172,7 +172,6 @@ export class WorkerSerialiser<T> {
     this.queuedBytes += this.pendingUsed - before;
     this.pendingTargets.push(target);
     this.pendingKeys.push(key);
-    this.pendingPlaces.push(parts.policyId, parts.namespace, parts.time);
     this.queued++;
     if (this.pendingTargets.length >= this.maxBatch) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.flushIntervalMs).unref();
@@ -211,7 +210,7 @@ export class WorkerSerialiser<T> {
       return;
     }
     const id = this.nextBatch++;
-    this.outstanding.set(id, { targets: this.pendingTargets, keys: this.pendingKeys, places: this.pendingPlaces, bytes: this.pendingUsed });
+    this.outstanding.set(id, { targets: this.pendingTargets, keys: this.pendingKeys, bytes: this.pendingUsed });
     const bytes = this.pending!.buffer as ArrayBuffer;
     const ends = this.pendingEnds;
     const keys = this.pendingKeys;
@@ -221,7 +220,6 @@ export class WorkerSerialiser<T> {
     this.pendingEnds = [];
     this.pendingTargets = [];
     this.pendingKeys = [];
-    this.pendingPlaces = [];
     worker.postMessage({ kind: 'batch', id, bytes, ends, keys } satisfies ToSerialiseWorker, [bytes]);
   }
 
@@ -256,24 +254,31 @@ export class WorkerSerialiser<T> {
     const handed = this.outstanding.get(batch.id);
     if (handed === undefined) return; // given up on by a drain, and counted then
     this.outstanding.delete(batch.id);
-    const { targets, keys, places } = handed;
+    const { targets, keys } = handed;
+    const { places } = batch;
     this.queued -= targets.length;
     this.queuedBytes -= handed.bytes;
     const bytes = Buffer.from(batch.bytes);
     const failed = new Set(batch.failed);
+    // Per policy key, the records the worker queued for its own destinations: held until it reports on them.
+    const queued: number[] = [];
     let at = 0;
+    let place = 0;
     targets.forEach((target, i) => {
       const metadataEnd = batch.ends[2 * i]!;
       const contentEnd = batch.ends[2 * i + 1]!;
-      const labels = this.keyLabels[keys[i]!];
       if (failed.has(i)) this.opts.lost(target, 'record_error');
-      else if (labels !== undefined) for (const label of labels) this.held.set(label, (this.held.get(label) ?? 0) + 1);
+      else if (this.keyLabels[keys[i]!] !== undefined) queued[keys[i]!] = (queued[keys[i]!] ?? 0) + 1;
       else {
-        const record: SerialisedRecord = { policyId: places[3 * i]!, namespace: places[3 * i + 1]!, time: places[3 * i + 2]!, metadata: bytes.subarray(at, metadataEnd) };
+        const record: SerialisedRecord = { policyId: places[place]!, namespace: places[place + 1]!, time: places[place + 2]!, metadata: bytes.subarray(at, metadataEnd) };
+        place += 3;
         if (contentEnd > metadataEnd) record.content = bytes.subarray(metadataEnd, contentEnd);
         this.opts.deliver(target, record);
       }
       at = contentEnd;
+    });
+    queued.forEach((n, key) => {
+      for (const label of this.keyLabels[key]!) this.held.set(label, (this.held.get(label) ?? 0) + n);
     });
     // After the batch's records are counted as held: its events include the drops of their offers.
     this.report(batch.events);
@@ -349,7 +354,6 @@ export class WorkerSerialiser<T> {
     this.pendingEnds = [];
     this.pendingTargets = [];
     this.pendingKeys = [];
-    this.pendingPlaces = [];
     this.outstanding.clear();
     this.queued = 0;
     this.queuedBytes = 0;
