@@ -37,13 +37,16 @@ const policy: DataPolicyConfig = {
   destinations: [{ type: 'localDirectory', name: 'bucket', path: '/unused' }],
 };
 
+// One caller object per identity, as the capture stage hands over (the metadata line caches its JSON by object).
+const CALLER = Object.freeze({ kind: 'anonymous' });
+
 const input = (i: number): CaptureInput => ({
   requestId: `req-${i}-0123456789abcdef`,
   traceId: '0af7651916cd43dd8448eb211c80319c',
   spanId: 'b7ad6b7169203331',
   startedAtMs: Date.now(),
   durationMs: 2,
-  caller: { kind: 'anonymous' },
+  caller: CALLER,
   routeId: 'default/emu',
   routeNamespace: 'default',
   model: 'emu',

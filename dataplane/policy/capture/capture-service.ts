@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CAPTURE_OPT_OUT_HEADER, type CaptureDestinationConfig, type CaptureMode, type DataPolicyConfig } from '../../config/data-policy-config.js';
+import { CAPTURE_OPT_OUT_HEADER, type CaptureMode, type DataPolicyConfig } from '../../config/data-policy-config.js';
 import { revealSecrets } from '../../config/secret-value.js';
 import type { Caller } from '../../core/caller.js';
 import { compileDetectors, type DetectorSet } from '../detectors/index.js';
