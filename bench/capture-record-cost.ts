@@ -10,7 +10,10 @@
  * and a phone number, and the emulator's answer), under a Redacted policy with every built-in
  * detector (CAPTURE_COST_MODE=Metadata for metadata only), offered at ~2,000 records/s in slices
  * of 20, as a gateway would between its other work; the destination takes every batch and drops
- * it (the S3 write path is measured by capture-ab). Pin it: `taskset -c 1` for one core (the
+ * it. CAPTURE_COST_DESTINATION=s3 writes to the real S3 destination instead (written by the capture
+ * worker itself, as in the data plane; batches of up to 1,000 records or 200 ms) against a loopback
+ * server in a child process that takes every PUT (its CPU is not counted): the write path's gzip,
+ * signing and PUT included. Pin it: `taskset -c 1` for one core (the
  * worker then competes with the request thread), `taskset -c 0,1` for two.
  */
 import { readFileSync } from 'node:fs';
@@ -18,6 +21,12 @@ import type { DataPolicyConfig } from '../dataplane/config/data-policy-config.js
 import type { CaptureInput } from '../dataplane/policy/capture/capture-record.js';
 import { CaptureService } from '../dataplane/policy/capture/capture-service.js';
 import { BUILTIN_DETECTORS } from '../dataplane/policy/detectors/index.js';
+import { secret } from '../dataplane/config/secret-value.js';
+import { startHttpSink } from './lib/http-sink.js';
+
+const toS3 = process.env.CAPTURE_COST_DESTINATION === 's3';
+const sink = toS3 ? await startHttpSink() : undefined;
+const sinkPort = sink?.port ?? 0;
 
 const records = Number(process.argv[2] ?? 20_000);
 const rounds = Number(process.argv[3] ?? 3);
@@ -34,7 +43,9 @@ const policy: DataPolicyConfig = {
   allowOptOut: false,
   redaction: { detectors: [...BUILTIN_DETECTORS], customPatterns: [] },
   retention: {},
-  destinations: [{ type: 'localDirectory', name: 'bucket', path: '/unused' }],
+  destinations: toS3
+    ? [{ type: 's3', name: 'bucket', endpoint: `http://127.0.0.1:${sinkPort}`, bucket: 'captures', region: 'us-east-1', prefix: 'bench', accessKeyId: secret('AKIDEXAMPLE'), secretAccessKey: secret('wJalrXUtnFEMI/K7MDENG'), batchIntervalMs: 200, maxBatchRecords: 1000 }]
+    : [{ type: 'localDirectory', name: 'bucket', path: '/unused' }],
 };
 
 // One caller object per identity, as the capture stage hands over (the metadata line caches its JSON by object).
@@ -79,7 +90,10 @@ const wholeProcess = '/proc/self/stat';
 
 async function run(worker: boolean): Promise<{ main: number; all: number }> {
   let written = 0;
-  const svc = new CaptureService({ worker, destinations: () => ({ write: (batch) => ((written += batch.length), Promise.resolve()) }), maxBatch: 1000, flushIntervalMs: 200 });
+  const count = { exported: (_label: string, n: number) => (written += n), dropped: () => undefined, ready: () => undefined };
+  const svc = toS3
+    ? new CaptureService({ worker, metrics: count })
+    : new CaptureService({ worker, destinations: () => ({ write: (batch) => ((written += batch.length), Promise.resolve()) }), maxBatch: 1000, flushIntervalMs: 200 });
   svc.apply([policy]);
   const decide = (i: number) => svc.decide({ kind: 'anonymous', id: 'anonymous' }, 'default/emu', `req-${i}`, () => undefined)!;
   // Warm up outside the measurement, until the warm-up records are through (the worker started, the code compiled).
@@ -120,3 +134,4 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 for (const [name, rows] of Object.entries(results)) {
   process.stdout.write(`${mode} ${name}: median request thread ${median(rows.map((x) => x.main)).toFixed(1)} µs/record, all threads ${median(rows.map((x) => x.all)).toFixed(1)} µs/record\n`);
 }
+sink?.stop();
