@@ -1,5 +1,6 @@
 import type { CaptureDestination } from '../bounded-exporter.js';
 import { type CaptureRecord, parseRecord } from '../capture-record.js';
+import { send } from './http-send.js';
 
 /** The GenAI semantic-convention event for one inference, which collectors can route on. */
 export const GENAI_EVENT_NAME = 'gen_ai.client.inference.operation.details';
@@ -45,7 +46,6 @@ export function otlpLogRecord(r: CaptureRecord): Record<string, unknown> {
  * attributes need the record's fields, so each is parsed back from its lines here, off the request path.
  */
 export function otlpLogsDestination(endpoint: string, timeoutMs = 10_000): CaptureDestination {
-  const url = `${endpoint}/v1/logs`;
   return {
     async write(batch) {
       const body = {
@@ -56,9 +56,8 @@ export function otlpLogsDestination(endpoint: string, timeoutMs = 10_000): Captu
           },
         ],
       };
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
-      await res.arrayBuffer();
-      if (!res.ok) throw new Error(`OTLP logs endpoint answered ${res.status}`);
+      const res = await send(new URL(`${endpoint}/v1/logs`), 'POST', { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(body)), timeoutMs);
+      if (res.status < 200 || res.status > 299) throw new Error(`OTLP logs endpoint answered ${res.status}`);
     },
   };
 }

@@ -6,6 +6,7 @@ import type { CaptureDestinationConfig } from '../../../config/data-policy-confi
 import { signRequest } from '../../../config/sigv4.js';
 import type { CaptureDestination } from '../bounded-exporter.js';
 import { partitions } from '../partition-batch.js';
+import { send } from './http-send.js';
 
 type S3Config = Extract<CaptureDestinationConfig, { type: 's3' }>;
 
@@ -43,9 +44,8 @@ async function putObject(config: S3Config, key: string, body: Uint8Array, timeou
     { accessKeyId: config.accessKeyId.reveal(), secretAccessKey: config.secretAccessKey.reveal() },
     Date.now(),
   );
-  const res = await fetch(url, { method: 'PUT', headers: { ...headers, ...signed.headers }, body, signal: AbortSignal.timeout(timeoutMs) });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`S3 PUT ${config.bucket}/${key} answered ${res.status}: ${text.slice(0, 200)}`);
+  const res = await send(new URL(url), 'PUT', { ...headers, ...signed.headers }, body, timeoutMs);
+  if (res.status < 200 || res.status > 299) throw new Error(`S3 PUT ${config.bucket}/${key} answered ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`);
 }
 
 function sha256(body: Uint8Array): string {

@@ -1,0 +1,117 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { secret } from '../../../config/secret-value.js';
+import { createCa, issueCertificate } from '../../../../operator/tls/certificates.js';
+import { send } from './http-send.js';
+import { otlpLogsDestination } from './otlp-logs.js';
+import { s3Destination } from './s3.js';
+
+// The destinations' client (node:http, not fetch) against loopback servers that answer as told.
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+  socket: unknown;
+}
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+});
+
+async function listen(server: Server): Promise<string> {
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A server that records each request and answers with `answer`. */
+async function serve(answer: (res: ServerResponse) => void): Promise<{ origin: string; seen: Seen[] }> {
+  const seen: Seen[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      seen.push({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks), socket: req.socket });
+      answer(res);
+    });
+  });
+  return { origin: `http://${await listen(server)}`, seen };
+}
+
+const s3 = (endpoint: string) =>
+  s3Destination(
+    { type: 's3', name: 'bucket', endpoint, bucket: 'captures', region: 'us-east-1', prefix: 'p', accessKeyId: secret('AKIDEXAMPLE'), secretAccessKey: secret('wJalrXUtnFEMI'), batchIntervalMs: 20, maxBatchRecords: 10 },
+    'inst',
+    1_000,
+  );
+const record = { policyId: 'team-a/audit', namespace: 'team-a', time: '2026-12-05T03:04:05.000Z', metadata: Buffer.from('{"requestId":"r1"}\n') };
+
+describe('the capture destinations over node:http', () => {
+  it('sends the body with its length and signed headers, and reuses one kept-alive connection', async () => {
+    const { origin, seen } = await serve((res) => res.end('ok'));
+    const writer = s3(origin);
+    await writer.write([record]);
+    await writer.write([record]);
+    expect(seen).toHaveLength(2);
+    for (const s of seen) {
+      expect(s.method).toBe('PUT');
+      expect(s.url).toMatch(/^\/captures\/p\/metadata\/namespace=team-a\/date=2026-12-05\/hour=03\/team-a\.audit_.+-inst-\d\.jsonl\.gz$/);
+      expect(s.headers.host).toBe(origin.slice('http://'.length));
+      expect(s.headers['content-length']).toBe(String(s.body.length));
+      expect(s.headers['transfer-encoding']).toBeUndefined();
+      expect(s.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\//);
+      expect(s.body.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b])); // gzip
+    }
+    expect(seen[1]!.socket).toBe(seen[0]!.socket);
+  });
+
+  it('a non-2xx answer fails the write, naming the status and the start of the body', async () => {
+    const { origin } = await serve((res) => {
+      res.statusCode = 403;
+      res.end('<Error><Code>SignatureDoesNotMatch</Code></Error>');
+    });
+    await expect(s3(origin).write([record])).rejects.toThrow(/answered 403: <Error><Code>SignatureDoesNotMatch/);
+    const otlp = await serve((res) => {
+      res.statusCode = 503;
+      res.end();
+    });
+    await expect(otlpLogsDestination(otlp.origin, 1_000).write([])).rejects.toThrow('OTLP logs endpoint answered 503');
+    expect(otlp.seen[0]!.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(otlp.seen[0]!.body.toString())).toEqual({ resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'tollgate' } }] }, scopeLogs: [{ scope: { name: 'tollgate.capture' }, logRecords: [] }] }] });
+  });
+
+  it('times out the whole exchange: no answer, or an answer whose body never ends', async () => {
+    const silent = await serve(() => undefined);
+    await expect(send(new URL(`${silent.origin}/x`), 'PUT', {}, Buffer.from('a'), 100)).rejects.toThrow(/timed out after 100 ms/);
+    const stalled = await serve((res) => {
+      res.writeHead(200, { 'content-length': '10' });
+      res.write('abc');
+    });
+    await expect(send(new URL(`${stalled.origin}/x`), 'PUT', {}, Buffer.from('a'), 100)).rejects.toThrow(/timed out after 100 ms|aborted|cut off/);
+  });
+
+  it('verifies the server certificate over https (a certificate of an unknown CA is refused)', async () => {
+    const ca = createCa('capture-test-ca', 1);
+    const leaf = issueCertificate(ca, '127.0.0.1', ['127.0.0.1'], 1);
+    let served = 0;
+    const server = createTlsServer({ cert: leaf.cert, key: leaf.key }, (_req, res) => {
+      served++;
+      res.end('ok');
+    });
+    const host = await listen(server);
+    await expect(s3(`https://${host}`).write([record])).rejects.toThrow(/certificate/i);
+    expect(served).toBe(0);
+  });
+
+  it('refuses a URL that is neither http nor https', async () => {
+    await expect(send(new URL('ftp://127.0.0.1/x'), 'PUT', {}, Buffer.from('a'), 100)).rejects.toThrow('unsupported protocol ftp:');
+  });
+});

@@ -1,0 +1,51 @@
+import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+
+/** A destination's answer: its status and whole body. */
+export interface HttpAnswer {
+  status: number;
+  body: Buffer;
+}
+
+// node:http rather than fetch: the capture worker would otherwise load and compile Node's bundled
+// undici and the web streams under it for a few requests a second, and on the request thread fetch
+// shares the upstream client's global dispatcher (the undici package installs its Agent as it), whose
+// inline caches its handlers make megamorphic. Keep-alive pools of this thread, like fetch's; their idle
+// sockets do not keep the process alive (node:http unrefs them). TLS as fetch's: Node's CA store
+// (with NODE_EXTRA_CA_CERTS), the certificate verified.
+let agents: { http: HttpAgent; https: HttpsAgent } | undefined;
+
+/**
+ * One request with its whole body, answered with the status and whole body of the answer. Rejects on
+ * a network or TLS error, or when the answer is not complete within `timeoutMs` (the whole exchange,
+ * as fetch's AbortSignal.timeout was).
+ */
+export function send(url: URL, method: string, headers: Record<string, string>, body: Uint8Array, timeoutMs: number): Promise<HttpAnswer> {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.reject(new Error(`unsupported protocol ${url.protocol}`));
+  agents ??= { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+  const https = url.protocol === 'https:';
+  return new Promise<HttpAnswer>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const fail = (error: Error): void => {
+      clearTimeout(timer);
+      reject(error);
+    };
+    const answered = (res: IncomingMessage): void => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
+      });
+      res.on('error', fail);
+      res.on('close', () => {
+        if (!res.complete) fail(new Error(`${method} ${url.host}: the answer was cut off`));
+      });
+    };
+    const options = { method, headers: { ...headers, host: url.host, 'content-length': String(body.byteLength) } };
+    const req = https ? httpsRequest(url, { ...options, agent: agents!.https }, answered) : httpRequest(url, { ...options, agent: agents!.http }, answered);
+    timer = setTimeout(() => req.destroy(new Error(`${method} ${url.host} timed out after ${timeoutMs} ms`)), timeoutMs);
+    req.on('error', fail);
+    req.end(body);
+  });
+}
