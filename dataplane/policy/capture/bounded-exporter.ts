@@ -4,6 +4,8 @@ import type { CaptureMetrics } from './capture-metrics.js';
 /** Where records go. A write takes one batch of serialised records and rejects when the destination did not take it. */
 export interface CaptureDestination {
   write(batch: readonly SerialisedRecord[]): Promise<void>;
+  /** Runs what `write` does to a batch, short of sending it, on a synthetic record (warm-up.ts): the capture worker calls it when the destination is applied. */
+  warm?(): Promise<void>;
 }
 
 export interface BoundedExporterOptions {

@@ -122,6 +122,8 @@ export class CaptureService {
       const workerKey = this.serialiser?.keyFor({ id, mode, parts, maxRecordBytes, redaction }, local === undefined ? labels : undefined);
       this.compiled.set(given, { ...policy, labels, exporters, workerKey });
     }
+    // The worker starts, and compiles what records will run through, when a policy that records is applied: not on its first record, while requests are served.
+    if (compiled.some(([, policy]) => policy.config.mode !== 'None' && policy.labels.length > 0)) this.serialiser?.start();
   }
 
   /** The capture for a request, or undefined when nothing is to be recorded (no policy, None, not sampled). */

@@ -328,6 +328,21 @@ describe('the worker writing the destinations itself', () => {
     });
   });
 
+  it('starts when a policy that records is applied, before its first record, and writes only the records (not its warm-up)', async () => {
+    await withDir(async (dir) => {
+      const workerModule = new URL('../../../test/fixtures/capture/announcing-serialise-worker.ts', import.meta.url);
+      const m = countingMetrics();
+      const svc = new CaptureService({ metrics: m.metrics, flushIntervalMs: 5, worker: { workerModule } });
+      svc.apply([policy('team-a/p', { subjects: subjects('team-a'), destinations: [{ type: 'localDirectory', name: 'disk', path: dir }] })]);
+      await expect.poll(() => m.ready['worker/started'], { timeout: 20_000 }).toBe(true);
+      svc.record(svc.decide(sa('team-a', 'app'), undefined, 'r1', none)!, input({ requestId: 'r1' }));
+      await svc.drain(20_000);
+      expect(written(dir)).toEqual(['r1']);
+      expect(m.exported()).toBe(1);
+      expect(m.dropped).toEqual({});
+    });
+  });
+
   it('a worker that dies loses what its queues held as well, counted as record_error', async () => {
     await withDir(async (dir) => {
       const workerModule = new URL('../../../test/fixtures/capture/crashing-serialise-worker.ts', import.meta.url);

@@ -3,9 +3,10 @@ import { CaptureDestinationConfigSchema } from '../../config/data-policy-config.
 import { compileDetectors } from '../detectors/index.js';
 import type { SerialisedRecord } from './capture-record.js';
 import type { CaptureMetrics } from './capture-metrics.js';
-import { defaultDestinations } from './destinations/default-destinations.js';
+import { defaultDestinations, type DestinationFactory } from './destinations/default-destinations.js';
 import { ExporterSet } from './exporter-set.js';
 import { contentLine, type RecordParts, type SerialiseDecision } from './serialise-capture.js';
+import { warmPolicy } from './warm-up.js';
 import type { CaptureEvent, FromSerialiseWorker, SerialisedBatch, ToSerialiseWorker } from './worker-serialiser.js';
 
 /**
@@ -44,6 +45,12 @@ const metrics: CaptureMetrics = {
   ready: (label, ok) => event(['ready', label, ok]),
 };
 let exporters: ExporterSet | undefined;
+/** The default destinations, each run once through its write path short of sending (warm-up.ts) as it is built: before traffic, since policies are applied before it. */
+const warmedDestinations: DestinationFactory = (config) => {
+  const destination = defaultDestinations(config);
+  void destination?.warm?.().catch(() => undefined);
+  return destination;
+};
 
 function post(message: FromSerialiseWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(message, transfer);
@@ -60,10 +67,15 @@ port.on('message', (message: ToSerialiseWorker) => {
       detectors = compiled.ok ? compiled.detectors : undefined;
     }
     policies.set(message.key, { config: policy, detectors, labels: message.labels });
+    try {
+      warmPolicy({ config: policy, detectors });
+    } catch {
+      // Only a warm-up: a record that fails the same way is counted (record_error) when it comes.
+    }
     return;
   }
   if (message.kind === 'destinations') {
-    exporters ??= new ExporterSet(defaultDestinations, metrics, message.options);
+    exporters ??= new ExporterSet(warmedDestinations, metrics, message.options);
     // The key is the config's JSON with its credentials in clear: parsed, they are SecretValues again.
     exporters.apply(message.destinations.map(({ label, key }) => ({ label, key, config: CaptureDestinationConfigSchema.parse(JSON.parse(key)) })));
     return;

@@ -193,6 +193,14 @@ export class WorkerSerialiser<T> {
     this.pendingEnds.push(this.pendingUsed);
   }
 
+  /**
+   * Starts the worker now, if none runs (and none died too recently): a DataPolicy was applied, so
+   * that the worker loads, and warms its policies' and destinations' code, before the first record.
+   */
+  start(): void {
+    if (!this.closed) this.running();
+  }
+
   /** Records handed over and not yet delivered or lost. */
   get backlog(): number {
     return this.queued;

@@ -73,6 +73,18 @@ describe('the capture destinations over node:http', () => {
     expect(seen[1]!.socket).toBe(seen[0]!.socket);
   });
 
+  it('a warm-up sends nothing; the first write after it does', async () => {
+    const { origin, seen } = await serve((res) => res.end());
+    const writer = s3(origin);
+    await writer.warm?.();
+    const otlp = otlpLogsDestination(origin, 1_000);
+    await otlp.warm?.();
+    expect(seen).toHaveLength(0);
+    await writer.write([record]);
+    await otlp.write([]);
+    expect(seen.map((s) => s.method)).toEqual(['PUT', 'POST']);
+  });
+
   it('a non-2xx answer fails the write, naming the status and the start of the body', async () => {
     const { origin } = await serve((res) => {
       res.statusCode = 403;

@@ -1,5 +1,6 @@
 import type { CaptureDestination } from '../bounded-exporter.js';
-import { type CaptureRecord, parseRecord } from '../capture-record.js';
+import { type CaptureRecord, parseRecord, type SerialisedRecord } from '../capture-record.js';
+import { warmUpRecord } from '../warm-up.js';
 import { send } from './http-send.js';
 
 /** The GenAI semantic-convention event for one inference, which collectors can route on. */
@@ -41,6 +42,19 @@ export function otlpLogRecord(r: CaptureRecord): Record<string, unknown> {
   return record;
 }
 
+/** An export request of the batch's records (OTLP/HTTP JSON). */
+function exportBody(batch: readonly SerialisedRecord[]): Buffer {
+  const body = {
+    resourceLogs: [
+      {
+        resource: { attributes: str('service.name', 'tollgate') },
+        scopeLogs: [{ scope: { name: 'tollgate.capture' }, logRecords: batch.map((r) => otlpLogRecord(parseRecord(r))) }],
+      },
+    ],
+  };
+  return Buffer.from(JSON.stringify(body));
+}
+
 /**
  * OTLP/HTTP JSON to <endpoint>/v1/logs. A non-2xx answer or a network error fails the batch. The
  * attributes need the record's fields, so each is parsed back from its lines here, off the request path.
@@ -48,16 +62,11 @@ export function otlpLogRecord(r: CaptureRecord): Record<string, unknown> {
 export function otlpLogsDestination(endpoint: string, timeoutMs = 10_000): CaptureDestination {
   return {
     async write(batch) {
-      const body = {
-        resourceLogs: [
-          {
-            resource: { attributes: str('service.name', 'tollgate') },
-            scopeLogs: [{ scope: { name: 'tollgate.capture' }, logRecords: batch.map((r) => otlpLogRecord(parseRecord(r))) }],
-          },
-        ],
-      };
-      const res = await send(new URL(`${endpoint}/v1/logs`), 'POST', { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(body)), timeoutMs);
+      const res = await send(new URL(`${endpoint}/v1/logs`), 'POST', { 'content-type': 'application/json' }, exportBody(batch), timeoutMs);
       if (res.status < 200 || res.status > 299) throw new Error(`OTLP logs endpoint answered ${res.status}`);
+    },
+    async warm() {
+      exportBody([warmUpRecord()]);
     },
   };
 }

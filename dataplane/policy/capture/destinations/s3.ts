@@ -6,6 +6,7 @@ import type { CaptureDestinationConfig } from '../../../config/data-policy-confi
 import { signRequest } from '../../../config/sigv4.js';
 import type { CaptureDestination } from '../bounded-exporter.js';
 import { partitions } from '../partition-batch.js';
+import { warmUpRecord } from '../warm-up.js';
 import { send } from './http-send.js';
 
 type S3Config = Extract<CaptureDestinationConfig, { type: 's3' }>;
@@ -32,10 +33,23 @@ export function s3Destination(config: S3Config, instance: string = randomUUID().
         if (group.content.length > 0) await putLines(`${partitionPrefix(config.prefix, 'content', group.namespace, group.time)}${name}`, group.content);
       }
     },
+    async warm() {
+      for (const group of partitions([warmUpRecord()])) {
+        const key = `${partitionPrefix(config.prefix, 'content', group.namespace, group.time)}${objectName(group.policyId, 'warm-up', '.jsonl.gz')}`;
+        signedPut(config, key, await gzipAsync(Buffer.concat(group.content)));
+      }
+    },
   };
 }
 
 async function putObject(config: S3Config, key: string, body: Uint8Array, timeoutMs: number): Promise<void> {
+  const { url, headers } = signedPut(config, key, body);
+  const res = await send(url, 'PUT', headers, body, timeoutMs);
+  if (res.status < 200 || res.status > 299) throw new Error(`S3 PUT ${config.bucket}/${key} answered ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`);
+}
+
+/** The PUT of one object: its URL and headers, signed. */
+function signedPut(config: S3Config, key: string, body: Uint8Array): { url: URL; headers: Record<string, string> } {
   const url = `${config.endpoint}/${config.bucket}/${key}`;
   // The object is a .jsonl.gz file, stored as such (no content-encoding: readers get the gzip bytes).
   const headers = { 'content-type': 'application/gzip', 'x-amz-content-sha256': sha256(body) };
@@ -44,8 +58,7 @@ async function putObject(config: S3Config, key: string, body: Uint8Array, timeou
     { accessKeyId: config.accessKeyId.reveal(), secretAccessKey: config.secretAccessKey.reveal() },
     Date.now(),
   );
-  const res = await send(new URL(url), 'PUT', { ...headers, ...signed.headers }, body, timeoutMs);
-  if (res.status < 200 || res.status > 299) throw new Error(`S3 PUT ${config.bucket}/${key} answered ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`);
+  return { url: new URL(url), headers: { ...headers, ...signed.headers } };
 }
 
 function sha256(body: Uint8Array): string {
