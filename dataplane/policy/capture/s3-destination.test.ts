@@ -63,8 +63,8 @@ const input = (requestId: string): CaptureInput => ({
   response: { choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }] },
 });
 
-async function capture(mode: DataPolicyConfig['mode'], prefix: string, n: number): Promise<void> {
-  const svc = new CaptureService();
+async function capture(mode: DataPolicyConfig['mode'], prefix: string, n: number, worker = false): Promise<void> {
+  const svc = new CaptureService({ worker });
   svc.apply([policy(mode, prefix)]);
   for (let i = 0; i < n; i++) svc.record(svc.decide(caller, 'team-a/chat', `req-${i}`, () => undefined)!, input(`req-${i}`));
   await svc.drain(20_000);
@@ -86,6 +86,18 @@ describe('S3 destination', () => {
     expect(content).toContain('[PAYMENT_CARD]');
     expect(content).not.toContain('jo@example.com');
     expect(content).not.toContain('4111');
+  });
+
+  it('the capture worker writes the same objects itself (its own gzip and PUT)', async () => {
+    await capture('Redacted', 'from-worker', 3, true);
+    const [metaKey, ...moreMeta] = await s3.list('captures', partitionPrefix('from-worker', 'metadata', 'team-a', '2026-12-05T03'));
+    const [contentKey, ...moreContent] = await s3.list('captures', partitionPrefix('from-worker', 'content', 'team-a', '2026-12-05T03'));
+    expect([moreMeta, moreContent]).toEqual([[], []]);
+    const meta = (await s3.get('captures', metaKey!)).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(meta.map((m) => m.requestId)).toEqual(['req-0', 'req-1', 'req-2']);
+    const content = await s3.get('captures', contentKey!);
+    expect(content).toContain('[EMAIL]');
+    expect(content).not.toContain('jo@example.com');
   });
 
   it('Metadata mode stores no content object at all', async () => {

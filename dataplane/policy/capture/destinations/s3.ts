@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { isMainThread } from 'node:worker_threads';
+import { gzip, gzipSync } from 'node:zlib';
 import { objectName, partitionPrefix } from '../../../config/capture-layout.js';
 import type { CaptureDestinationConfig } from '../../../config/data-policy-config.js';
 import { signRequest } from '../../../config/sigv4.js';
@@ -11,9 +12,13 @@ import { send } from './http-send.js';
 
 type S3Config = Extract<CaptureDestinationConfig, { type: 's3' }>;
 
-// On libuv's thread pool: a large batch is not compressed on the thread that serves requests. Level
-// 1: JSON Lines still shrink several times, at a fraction of the default level's CPU per record.
-const gzipAsync = (data: Buffer): Promise<Buffer> => promisify(gzip)(data, { level: 1 });
+// Level 1: JSON Lines still shrink several times, at a fraction of the default level's CPU per record.
+// On the request thread (no capture worker), on libuv's thread pool: a large batch is not compressed on
+// the thread that serves requests. On the capture worker, inline: nothing there waits on it, and the
+// pool's round trip and async zlib handle cost more CPU than they save (~0.3 µs a record of ~0.9,
+// bench/results/capture-s10-2026-12-05.md).
+const gzipOnPool = promisify(gzip);
+const gzipAsync = (data: Buffer): Promise<Buffer> => (isMainThread ? gzipOnPool(data, { level: 1 }) : Promise.resolve(gzipSync(data, { level: 1 })));
 
 /**
  * An S3-compatible bucket (path-style requests, SigV4): each batch becomes one gzip-compressed
