@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { secret } from '../../../config/secret-value.js';
 import { createCa, issueCertificate } from '../../../../operator/tls/certificates.js';
-import { send } from './http-send.js';
+import { MAX_ANSWER_BYTES, send } from './http-send.js';
 import { otlpLogsDestination } from './otlp-logs.js';
 import { s3Destination } from './s3.js';
 
@@ -121,6 +121,19 @@ describe('the capture destinations over node:http', () => {
     const host = await listen(server);
     await expect(s3(`https://${host}`).write([record])).rejects.toThrow(/certificate/i);
     expect(served).toBe(0);
+  });
+
+  it('keeps at most MAX_ANSWER_BYTES of an answer, reads the rest, and the connection is reused', async () => {
+    const { origin, seen } = await serve((res) => {
+      res.statusCode = 500;
+      res.end(Buffer.alloc(4 * MAX_ANSWER_BYTES + 7, 'x'));
+    });
+    const url = new URL(`${origin}/x`);
+    const first = await send(url, 'PUT', {}, Buffer.from('a'), 5_000);
+    expect(first.status).toBe(500);
+    expect(first.body.length).toBe(MAX_ANSWER_BYTES);
+    await send(url, 'PUT', {}, Buffer.from('b'), 5_000);
+    expect(seen[1]!.socket).toBe(seen[0]!.socket);
   });
 
   it('refuses a URL that is neither http nor https', async () => {

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
-/** A destination's answer: its status and whole body. */
+/** A destination's answer: its status and body (its first MAX_ANSWER_BYTES). */
 export interface HttpAnswer {
   status: number;
   body: Buffer;
@@ -16,7 +16,14 @@ export interface HttpAnswer {
 let agents: { http: HttpAgent; https: HttpsAgent } | undefined;
 
 /**
- * One request with its whole body, answered with the status and whole body of the answer. Rejects on
+ * The most of an answer's body kept: the destinations only quote the start of an error body, and a
+ * bucket or collector that answers with megabytes must not make the worker hold them (the rest is read
+ * and dropped, so the connection can be reused).
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+
+/**
+ * One request with its whole body, answered with the status and the answer's body (at most MAX_ANSWER_BYTES of it). Rejects on
  * a network or TLS error, or when the answer is not complete within `timeoutMs` (the whole exchange,
  * as fetch's AbortSignal.timeout was).
  */
@@ -32,7 +39,13 @@ export function send(url: URL, method: string, headers: Record<string, string>, 
     };
     const answered = (res: IncomingMessage): void => {
       const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      let kept = 0;
+      res.on('data', (chunk: Buffer) => {
+        if (kept >= MAX_ANSWER_BYTES) return;
+        const part = kept + chunk.length > MAX_ANSWER_BYTES ? chunk.subarray(0, MAX_ANSWER_BYTES - kept) : chunk;
+        chunks.push(part);
+        kept += part.length;
+      });
       res.on('end', () => {
         clearTimeout(timer);
         resolve({ status: res.statusCode ?? 0, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
