@@ -23,7 +23,11 @@
  * CAPTURE_AB_GATEWAY_CORES=0,1 runs both gateways on those cores instead of the gateway core alone (the
  * client, emulator and bucket stay on theirs): with one core, B's capture worker thread competes with its
  * request thread; with two it can use the client core's idle time. TOLLGATE_CAPTURE_WORKER=off passes
- * through to both gateways (B then captures on its request thread). Build first (`npx tsc -p tsconfig.build.json`); other knobs as bench/run.ts.
+ * through to both gateways (B then captures on its request thread). CAPTURE_AB_COMPARE=<other build root>
+ * compares two builds' capture instead: A is BENCH_TOLLGATE_ROOT and B that build, BOTH with the
+ * DataPolicy (each writing under its own prefix), so B/A is the second build's capture throughput
+ * against the first's in the same rounds (what a change to the capture path is judged by; two runs
+ * of the default A/B, minutes apart, move ±0.03). Build first (`npx tsc -p tsconfig.build.json`); other knobs as bench/run.ts.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -51,7 +55,11 @@ const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const cfg = readConfig({ ...process.env, BENCH_QUICK: '1', BENCH_SYSTEMS: 'tollgate' }, repoRoot, new Date());
 mkdirSync(cfg.rawDir, { recursive: true });
 const gatewayCores = process.env.CAPTURE_AB_GATEWAY_CORES ?? String(cfg.gatewayCore);
-if (!existsSync(join(cfg.tollgateRoot, 'dist/cli/tollgate.js'))) throw new Error(`${cfg.tollgateRoot}/dist/cli/tollgate.js is missing: build first`);
+// Build against build: both capture, B runs this root.
+const compareRoot = process.env.CAPTURE_AB_COMPARE === undefined || process.env.CAPTURE_AB_COMPARE === '' ? undefined : resolve(process.env.CAPTURE_AB_COMPARE);
+const rootOf = (label: 'A' | 'B'): string => (label === 'B' && compareRoot !== undefined ? compareRoot : cfg.tollgateRoot);
+const captures = (label: 'A' | 'B'): boolean => label === 'B' || compareRoot !== undefined;
+for (const root of new Set([rootOf('A'), rootOf('B')])) if (!existsSync(join(root, 'dist/cli/tollgate.js'))) throw new Error(`${root}/dist/cli/tollgate.js is missing: build first`);
 
 // JSON-escaped already: wrk/post.lua puts it into the body as it is.
 const PROMPT = 'Summarise the ticket from ann.lee@example.com (card 4111 1111 1111 1111, phone +44 20 7946 0958) in one short sentence.';
@@ -127,14 +135,14 @@ async function startTollgate(label: 'A' | 'B', round: number, prefix: string): P
   const dir = join(cfg.rawDir, `r${round}-${label}`);
   mkdirSync(dir, { recursive: true });
   const files = benchManifests({ upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`, models: ['emu'], governance });
-  if (label === 'B') files['data-policy.yaml'] = dataPolicy(prefix);
+  if (captures(label)) files['data-policy.yaml'] = dataPolicy(compareRoot === undefined ? prefix : `${prefix}-${label}`);
   // The manifests in a directory of their own: `tollgate dev` reloads on every change in it (its log is next to it).
   const manifests = join(dir, 'manifests');
   mkdirSync(manifests, { recursive: true });
   for (const [name, content] of Object.entries(files)) writeFileSync(join(manifests, name), content);
   const port = await freePort();
   const nodeArgs = process.env.CAPTURE_AB_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
-  const args = [...nodeArgs, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', dir] : []), resolve(cfg.tollgateRoot, 'dist/cli/tollgate.js'), 'dev', '-f', manifests, '--port', String(port), '--drain-timeout', '10'];
+  const args = [...nodeArgs, ...(profile ? ['--cpu-prof', '--cpu-prof-dir', dir] : []), resolve(rootOf(label), 'dist/cli/tollgate.js'), 'dev', '-f', manifests, '--port', String(port), '--drain-timeout', '10'];
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' };
   delete env.LOG_LEVEL;
   delete env.KUBECONFIG;
@@ -176,7 +184,7 @@ const say = (line: string): void => {
   lines.push(line);
   process.stdout.write(`${line}\n`);
 };
-say(`capture A/B (${sequential ? 'one after the other' : 'both at once'}): B captures ${captureSpec}; capture worker ${process.env.TOLLGATE_CAPTURE_WORKER ?? 'on'}; gateways on core(s) ${gatewayCores}; governance ${governance}, ${rounds} rounds of ${seconds} s after ${warmupSeconds} s of warm-up, load average ${loadAverage()}`);
+say(`capture A/B (${sequential ? 'one after the other' : 'both at once'}): ${compareRoot === undefined ? 'B captures' : `A ${cfg.tollgateRoot} and B ${compareRoot} both capture`} ${captureSpec}; capture worker ${process.env.TOLLGATE_CAPTURE_WORKER ?? 'on'}; gateways on core(s) ${gatewayCores}; governance ${governance}, ${rounds} rounds of ${seconds} s after ${warmupSeconds} s of warm-up, load average ${loadAverage()}`);
 try {
   for (let r = 1; r <= rounds; r++) {
     const prefix = `r${r}`;
@@ -221,7 +229,8 @@ try {
         for (const e of summary.tollgateTotal) say(`    ${(e.totalPct ?? 0).toFixed(2).padStart(6)}%  ${e.name}  ${e.where}`);
       }
     }
-    const stored = await recordsIn(prefix);
+    const stored = await recordsIn(compareRoot === undefined ? prefix : `${prefix}-B`);
+    if (compareRoot !== undefined && (await recordsIn(`${prefix}-A`)).records < ra.requests) throw new Error(`round ${r}: A's records are missing from the bucket`);
     const contentExpected = !/Metadata|sampleRate: 0[ ,}]/.test(captureSpec);
     if (stored.leaked) throw new Error(`round ${r}: unredacted PII in the bucket`);
     if (contentExpected && !stored.redacted) throw new Error(`round ${r}: no redacted content in the bucket`);
@@ -230,7 +239,7 @@ try {
     const split = (t: { main: number; busiest: number; rest: number }): string => `main ${t.main.toFixed(0)}, busiest other thread ${t.busiest.toFixed(0)}, the rest ${t.rest.toFixed(0)}`;
     say(`  CPU µs/request by thread: A ${split(ra.threads)}; B ${split(rb.threads)}`);
     say(
-      `round ${r}: A (capture off) ${ra.rps.toFixed(0)} req/s, ${cpuA.toFixed(0)} µs CPU/request; B (Redacted 100 % to the bucket) ${rb.rps.toFixed(0)} req/s, ${cpuB.toFixed(0)} µs CPU/request; B/A ${(rb.rps / ra.rps).toFixed(3)}; errors ${ra.errors + rb.errors}, non-2xx ${ra.non2xx + rb.non2xx}; ${stored.records} records in the bucket (B served ${rb.requests} measured requests, plus warm-up)`,
+      `round ${r}: A (${compareRoot === undefined ? 'capture off' : 'capturing'}) ${ra.rps.toFixed(0)} req/s, ${cpuA.toFixed(0)} µs CPU/request; B (${compareRoot === undefined ? 'Redacted 100 % to the bucket' : 'the other build, capturing'}) ${rb.rps.toFixed(0)} req/s, ${cpuB.toFixed(0)} µs CPU/request; B/A ${(rb.rps / ra.rps).toFixed(3)}; errors ${ra.errors + rb.errors}, non-2xx ${ra.non2xx + rb.non2xx}; ${stored.records} records in the bucket (B served ${rb.requests} measured requests, plus warm-up)`,
     );
   }
 } finally {
@@ -242,7 +251,7 @@ const ratios = rows.map((row) => row.b / row.a);
 const ratio = mean(rows.map((row) => row.b)) / mean(rows.map((row) => row.a));
 say(`A mean ${mean(rows.map((row) => row.a)).toFixed(0)} req/s, B mean ${mean(rows.map((row) => row.b)).toFixed(0)} req/s`);
 say(`gateway CPU per request: A ${mean(rows.map((row) => row.cpuA)).toFixed(0)} µs, B ${mean(rows.map((row) => row.cpuB)).toFixed(0)} µs (+${((mean(rows.map((row) => row.cpuB)) / mean(rows.map((row) => row.cpuA)) - 1) * 100).toFixed(1)} %)`);
-say(`throughput B/A: ${ratio.toFixed(3)} of means (capture costs ${((1 - ratio) * 100).toFixed(1)} %); per round ${ratios.map((x) => x.toFixed(3)).join(', ')}; target: at most 15 %`);
+say(`throughput B/A: ${ratio.toFixed(3)} of means ${compareRoot === undefined ? `(capture costs ${((1 - ratio) * 100).toFixed(1)} %)` : "(B's build against A's, both capturing)"}; per round ${ratios.map((x) => x.toFixed(3)).join(', ')}${compareRoot === undefined ? '; target: at most 15 %' : ''}`);
 say(`load average after: ${loadAverage()}`);
 const out = join(cfg.rawDir, 'capture-ab.md');
 writeFileSync(out, `# Capture A/B (${new Date().toISOString()})\n\n\`\`\`\n${lines.join('\n')}\n\`\`\`\n`);
