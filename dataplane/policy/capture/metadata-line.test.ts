@@ -35,7 +35,7 @@ function objectLine(input: CaptureInput, policy: { id: string }, mode: Mode, opt
 }
 
 // Strings that JSON escapes, or nearly: quotes, backslashes, controls, U+2028, a lone surrogate, astral and CJK text.
-const PIECES = ['a', 'team-a/chat', '"', '\\', '\\"', '\n', '\u0000', '\u001f', '\u2028', '\ud800', '😀', '漢字', 'é', '</script>', ' ', ':', ','];
+const PIECES = ['a', 'team-a/chat', '"', '\\', '\\"', '\n', '\u0000', '\u001f', '\u007f', '\u2028', '\ud800', '\udfff', '\ud83d\ude00x', '😀', '漢字', 'é', '</script>', ' ', ':', ','];
 const NUMBERS = [0, -0, 1, 12, 999, 1234.5, 0.1 + 0.2, 1e21, 1e-7, -3, Number.MAX_SAFE_INTEGER, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
 // Around second, minute, day and year boundaries, the epoch, before it, and far out (years past 9999, before 0).
 const TIMES = [0, -1, 999, 1000, 1001, Date.parse('2026-12-31T23:59:59.999Z'), Date.parse('2027-01-01T00:00:00.000Z'), Date.parse('2026-12-05T03:04:05.010Z'), -62198755200000, 253402300800000, 8.64e15, -8.64e15, 1.5];
@@ -66,7 +66,12 @@ describe('the metadata line from cached parts', () => {
         const value = maybe(text);
         if (value !== undefined) input[key] = value;
       }
-      if (random() < 0.5) input.tokens = { input: pick(NUMBERS), output: pick(NUMBERS), cached: pick(NUMBERS) };
+      if (random() < 0.5) {
+        const [a, b, c] = [pick(NUMBERS), pick(NUMBERS), pick(NUMBERS)];
+        // The stage's shape, and others that take JSON.stringify's path (other key order, a key more or less).
+        const shapes = [{ input: a, output: b, cached: c }, { output: b, input: a, cached: c }, { input: a, output: b, cached: c, extra: 1 }, { input: a, output: b }];
+        input.tokens = (random() < 0.7 ? shapes[0] : pick(shapes)) as CaptureInput['tokens'];
+      }
       if (random() < 0.5) input.costUsd = pick(NUMBERS);
       const mode = pick(['Metadata', 'Redacted', 'Full'] as const);
       const optedOut = random() < 0.3;
