@@ -253,6 +253,27 @@ describe('on the worker thread', () => {
     expect(JSON.stringify(onWorker.slice(0, 2))).not.toContain('jo@example.com');
   });
 
+  it('hands over records with text beyond ASCII in any part, in one batch with ASCII ones, as the request thread writes them', async () => {
+    const records = async (worker: boolean) => {
+      const { svc, mem } = service(policies, 'ok', 100, worker);
+      const full = svc.decide(sa('team-b', 'app'), undefined, 'r', none)!;
+      const wide = { kind: 'serviceaccount', namespace: 'équipe-😀', name: '漢字' };
+      const write = (requestId: string, over: Partial<CaptureInput>) => svc.record(full, input({ requestId, caller: { kind: 'serviceaccount', namespace: 'team-b', name: 'app' }, ...over }));
+      write('a1', {});
+      write('wide-request', { requestBody: { messages: [{ role: 'user', content: 'café ☕ 😀 \ud800 naïve' }] } });
+      write('a2', {});
+      write('wide-response', { response: { choices: [{ index: 0, message: { role: 'assistant', content: 'ü — “quoted” 𝄞' }, finish_reason: 'stop' }] } });
+      write('wide-metadata', { caller: wide, model: 'modèle', decision: 'servi' });
+      write('a3', {});
+      await svc.drain(20_000);
+      return mem.records.sort((a, b) => a.requestId.localeCompare(b.requestId));
+    };
+    const onWorker = await records(true);
+    expect(onWorker.map((r) => r.requestId)).toEqual(['a1', 'a2', 'a3', 'wide-metadata', 'wide-request', 'wide-response']);
+    expect(onWorker).toEqual(await records(false));
+    expect(onWorker.find((r) => r.requestId === 'wide-metadata')?.namespace).toBe('équipe-😀');
+  });
+
   it('a full queue drops and counts without waiting; a crashed worker loses only what it held (record_error), and a new one takes the next records', async () => {
     const workerModule = new URL('../../../test/fixtures/capture/crashing-serialise-worker.ts', import.meta.url);
     const { svc, mem, m } = service([policy('team-a/p', { subjects: subjects('team-a'), mode: 'Metadata' })], 'ok', 5, { workerModule, respawnDelayMs: 0 });

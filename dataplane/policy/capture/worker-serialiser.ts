@@ -163,12 +163,29 @@ export class WorkerSerialiser<T> {
     if (this.queuedBytes + units > this.maxQueuedBytes) return this.opts.lost(target, 'queue_full');
     const before = this.pendingUsed;
     this.reserve(units);
-    this.append(parts.metadata);
-    this.append(parts.contentHead);
-    this.append(parts.request);
-    this.append(parts.response);
-    this.append(parts.namespace);
-    this.append(parts.time);
+    const { metadata, contentHead, request, response, namespace, time } = parts;
+    // One write of the six parts: each Buffer write is a call into native code. A record all
+    // ASCII (UTF-8 bytes = UTF-16 units, as nearly every one is) has its parts' ends from their
+    // lengths; any other is written again part by part, over the same bytes.
+    const written = this.pending!.write(metadata + contentHead + request + response + namespace + time, before);
+    if (written === units) {
+      const ends = this.pendingEnds;
+      let end = before + metadata.length;
+      ends.push(end);
+      ends.push((end += contentHead.length));
+      ends.push((end += request.length));
+      ends.push((end += response.length));
+      ends.push((end += namespace.length));
+      ends.push(end + time.length);
+      this.pendingUsed = before + written;
+    } else {
+      this.append(metadata);
+      this.append(contentHead);
+      this.append(request);
+      this.append(response);
+      this.append(namespace);
+      this.append(time);
+    }
     this.queuedBytes += this.pendingUsed - before;
     this.pendingTargets.push(target);
     this.pendingKeys.push(key);
