@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../test/support/seeded-random.js';
 import type { CaptureMode } from '../../config/data-policy-config.js';
 import type { CaptureInput, CaptureRecord } from './capture-record.js';
-import { isoTime, metadataLine } from './metadata-line.js';
+import { isoTime, metadataLine, str } from './metadata-line.js';
 
 type Mode = Exclude<CaptureMode, 'None'>;
 
@@ -80,6 +80,20 @@ describe('the metadata line from cached parts', () => {
       expect(time).toBe(new Date(input.startedAtMs).toISOString());
       const namespace = input.caller.namespace ?? input.routeNamespace ?? 'none';
       expect(metadataLine(input, time, namespace, policy, mode, optedOut)).toBe(objectLine(input, policy, mode, optedOut));
+    }
+  });
+
+  it('writes any string as JSON.stringify does (request ids and namespaces of the content line as well)', () => {
+    const random = seededRandom(17);
+    for (const piece of PIECES) expect(str(piece)).toBe(JSON.stringify(piece));
+    for (let i = 0; i < 5000; i++) {
+      // Code units drawn from ASCII, controls, Latin-1, the BMP and both surrogate halves.
+      const units = Array.from({ length: Math.floor(random() * 12) }, () => {
+        const r = random();
+        return r < 0.5 ? 0x20 + Math.floor(random() * 0x5f) : r < 0.6 ? Math.floor(random() * 0x20) : r < 0.7 ? 0x80 + Math.floor(random() * 0x80) : r < 0.85 ? 0xd800 + Math.floor(random() * 0x800) : Math.floor(random() * 0x10000);
+      });
+      const text = String.fromCharCode(...units);
+      expect(str(text)).toBe(JSON.stringify(text));
     }
   });
 

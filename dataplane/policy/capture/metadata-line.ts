@@ -28,7 +28,7 @@ export function metadataLine(input: CaptureInput, time: string, namespace: strin
 // JSON serialiser per field (~10 per record, on the request thread).
 const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
 /** A string as JSON.stringify writes it. */
-const str = (s: string): string => (PLAIN.test(s) ? `"${s}"` : JSON.stringify(s));
+export const str = (s: string): string => (PLAIN.test(s) ? `"${s}"` : JSON.stringify(s));
 
 /** `tokens` as JSON.stringify writes the object the capture stage makes (these three keys, in this order); any other shape through JSON.stringify. */
 function tokensJson(tokens: NonNullable<CaptureInput['tokens']>): string {
