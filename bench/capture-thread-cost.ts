@@ -29,7 +29,9 @@
  * CAPTURE_THREAD_PROFILE=1 also writes a CPU profile of the request thread over each window and
  * prints, per variant, the functions whose self time per request grew most against "off" of the
  * same root (the profiler's own cost is in those windows: their CPU numbers are not comparable with
- * an unprofiled run's). TOLLGATE_CAPTURE_WORKER passes through to the gateways.
+ * an unprofiled run's). CAPTURE_THREAD_SITES=<n> samples the request thread's allocations over each window
+ * (V8's sampling heap profiler, as bench/alloc-per-request.ts; CAPTURE_THREAD_SITE_DEPTH frames per site)
+ * and prints the n sites that grew most against "off". TOLLGATE_CAPTURE_WORKER passes through to the gateways.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -55,6 +57,7 @@ const rounds = Number(process.env.CAPTURE_THREAD_ROUNDS ?? 3);
 const settleMs = Number(process.env.CAPTURE_THREAD_SETTLE_MS ?? 1_500);
 const gatewayCores = process.env.CAPTURE_THREAD_GATEWAY_CORES ?? '1';
 const profile = process.env.CAPTURE_THREAD_PROFILE === '1';
+const sites = Number(process.env.CAPTURE_THREAD_SITES ?? 0);
 const variants = (process.env.CAPTURE_THREAD_VARIANTS ?? 'off,Metadata,Redacted').split(',').map((v) => v.trim());
 for (const v of variants) if (!['off', 'Metadata', 'Redacted', 'Full'].includes(v)) throw new Error(`unknown variant ${v}`);
 for (const root of roots) if (!existsSync(join(root, 'dist/cli/tollgate.js'))) throw new Error(`${root}/dist/cli/tollgate.js is missing: bench/build-export.sh`);
@@ -167,6 +170,8 @@ interface Measured {
   /** The request thread's young-generation collections per 10,000 requests. */
   scavenges: number;
   profile?: string;
+  /** Sampled allocation sites of the window (CAPTURE_THREAD_SITES), bytes per request. */
+  sites?: Map<string, number>;
 }
 
 async function measure(root: string, variant: string, tag: string, upstreamPort: number, dest: Destination): Promise<Measured> {
@@ -178,7 +183,7 @@ async function measure(root: string, variant: string, tag: string, upstreamPort:
   for (const [name, content] of Object.entries(files)) writeFileSync(join(manifests, name), content);
   const port = await freePort();
   const out = join(dir, 'alloc.json');
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', ALLOC_PROBE_OUT: out, ALLOC_PROBE_SITES: '0', ALLOC_PROBE_CPU: profile ? '1' : '0' };
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', ALLOC_PROBE_OUT: out, ALLOC_PROBE_SITES: sites > 0 ? '1' : '0', ALLOC_PROBE_DEPTH: process.env.CAPTURE_THREAD_SITE_DEPTH ?? '1', ALLOC_PROBE_CPU: profile ? '1' : '0' };
   delete env.LOG_LEVEL;
   delete env.KUBECONFIG;
   for (const name of Object.keys(env)) if (name.startsWith('OTEL_')) delete env[name];
@@ -200,10 +205,11 @@ async function measure(root: string, variant: string, tag: string, upstreamPort:
     if (process.env.CAPTURE_THREAD_EACH === '1') say(`  ${tag} threads: ${[...after].map(([tid, ns]) => `${tid - svc.pid}:${((ns - (before.get(tid) ?? 0)) / 1000 / requests).toFixed(1)}`).join(' ')}`);
     process.kill(svc.pid, 'SIGUSR2');
     await waitFor(out);
-    const alloc = JSON.parse(readFileSync(out, 'utf8')) as { allocatedBySpace: Record<string, number>; gcs: Record<string, number> };
+    const alloc = JSON.parse(readFileSync(out, 'utf8')) as { allocatedBySpace: Record<string, number>; gcs: Record<string, number>; sites?: [string, number][] };
     const bytes = Object.values(alloc.allocatedBySpace).reduce((a, b) => a + b, 0) / requests;
     const scavenges = (((alloc.gcs['Scavenge'] ?? 0) + (alloc.gcs['MinorMarkCompact'] ?? 0)) * 10_000) / requests;
-    return { ...split(svc.pid, before, after), bytes, scavenges, ...(profile ? { profile: `${out}.cpuprofile` } : {}) };
+    const siteMap = alloc.sites === undefined ? {} : { sites: new Map(alloc.sites.map(([site, b]) => [site, b / requests])) };
+    return { ...split(svc.pid, before, after), bytes, scavenges, ...siteMap, ...(profile ? { profile: `${out}.cpuprofile` } : {}) };
   } finally {
     agent.destroy();
     await svc.stop('SIGTERM', 15_000);
@@ -295,6 +301,24 @@ if (profile) {
     const growth = [...new Set([...a.keys(), ...b.keys()])].map((k) => [k, (b.get(k) ?? 0) - (a.get(k) ?? 0)] as const).sort((x, y) => y[1] - x[1]);
     say(`profile ${c.name} against ${off.name}: request thread self time ${total(b).toFixed(1)} against ${total(a).toFixed(1)} µs per request; largest growth (µs per request):`);
     for (const [k, d] of growth.slice(0, 30)) say(`  ${d.toFixed(2).padStart(6)}  ${k}`);
+  }
+}
+
+if (sites > 0) {
+  // Per site, the median over rounds of sampled bytes per request; the variant's growth against off.
+  const siteMedians = (name: string): Map<string, number> => {
+    const maps = results.get(name)!.flatMap((m) => (m.sites === undefined ? [] : [m.sites]));
+    const keys = new Set(maps.flatMap((m) => [...m.keys()]));
+    return new Map([...keys].map((k) => [k, median(maps.map((m) => m.get(k) ?? 0))]));
+  };
+  for (const c of cases) {
+    const off = cases.find((o) => o.rootIndex === c.rootIndex && o.variant === 'off');
+    if (c.variant === 'off' || off === undefined) continue;
+    const a = siteMedians(off.name);
+    const b = siteMedians(c.name);
+    const growth = [...new Set([...a.keys(), ...b.keys()])].map((k) => [k, (b.get(k) ?? 0) - (a.get(k) ?? 0)] as const).sort((x, y) => y[1] - x[1]);
+    say(`allocation sites ${c.name} against ${off.name} (sampled bytes per request, the 40 largest sites of each window):`);
+    for (const [k, d] of growth.slice(0, sites)) say(`  ${d.toFixed(0).padStart(6)}  ${k}`);
   }
 }
 
