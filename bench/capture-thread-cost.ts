@@ -7,7 +7,8 @@
  *   node --import tsx bench/capture-thread-cost.ts <root>[,<root>...] [requests=8000] [warmup=4000]
  *
  * Per round, and for every <root> (a clean export, bench/build-export.sh) and capture variant
- * (CAPTURE_THREAD_VARIANTS, default "off,Metadata,Redacted"), a fresh `tollgate dev` of the bench
+ * (CAPTURE_THREAD_VARIANTS, default "off,Metadata,Redacted"; "Redacted-inline" is Redacted with
+ * TOLLGATE_CAPTURE_WORKER=off, the records shaped on the request thread), a fresh `tollgate dev` of the bench
  * manifests (governance off, default log level), B's with a DataPolicy on the route (the variant's
  * mode at sampleRate 1, every built-in detector, to an S3 destination with capture-ab's batching)
  * is loaded at a fixed rate (CAPTURE_THREAD_RATE req/s, default 800, from CAPTURE_THREAD_CONNECTIONS
@@ -59,7 +60,8 @@ const gatewayCores = process.env.CAPTURE_THREAD_GATEWAY_CORES ?? '1';
 const profile = process.env.CAPTURE_THREAD_PROFILE === '1';
 const sites = Number(process.env.CAPTURE_THREAD_SITES ?? 0);
 const variants = (process.env.CAPTURE_THREAD_VARIANTS ?? 'off,Metadata,Redacted').split(',').map((v) => v.trim());
-for (const v of variants) if (!['off', 'Metadata', 'Redacted', 'Full'].includes(v)) throw new Error(`unknown variant ${v}`);
+// `<mode>-inline`: that gateway shapes records on its request thread (TOLLGATE_CAPTURE_WORKER=off), to compare the two in one run.
+for (const v of variants) if (!['off', 'Metadata', 'Redacted', 'Full'].includes(v.replace(/-inline$/, ''))) throw new Error(`unknown variant ${v}`);
 for (const root of roots) if (!existsSync(join(root, 'dist/cli/tollgate.js'))) throw new Error(`${root}/dist/cli/tollgate.js is missing: bench/build-export.sh`);
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -179,7 +181,7 @@ async function measure(root: string, variant: string, tag: string, upstreamPort:
   const manifests = join(dir, 'manifests');
   mkdirSync(manifests, { recursive: true });
   const files = benchManifests({ upstreamBaseUrl: `http://127.0.0.1:${upstreamPort}/v1`, models: ['emu'], governance: 'off' });
-  if (variant !== 'off') files['data-policy.yaml'] = dataPolicy(variant, dest, tag);
+  if (variant !== 'off') files['data-policy.yaml'] = dataPolicy(variant.replace(/-inline$/, ''), dest, tag);
   for (const [name, content] of Object.entries(files)) writeFileSync(join(manifests, name), content);
   const port = await freePort();
   const out = join(dir, 'alloc.json');
@@ -187,6 +189,7 @@ async function measure(root: string, variant: string, tag: string, upstreamPort:
   delete env.LOG_LEVEL;
   delete env.KUBECONFIG;
   for (const name of Object.keys(env)) if (name.startsWith('OTEL_')) delete env[name];
+  if (variant.endsWith('-inline')) env.TOLLGATE_CAPTURE_WORKER = 'off';
   const args = [`--import=${probe}`, resolve(root, 'dist/cli/tollgate.js'), 'dev', '-f', manifests, '--port', String(port), '--drain-timeout', '5'];
   const svc = startService(`tollgate-${tag}`, process.execPath, args, { core: gatewayCores, nice: 10, cwd: dir, env, logFile: join(dir, 'tollgate.log') });
   const url = `http://127.0.0.1:${port}/v1/chat/completions`;
@@ -275,13 +278,14 @@ try {
 say('medians per request (µs CPU; KB allocated on the request thread), and against "off" of the same root:');
 for (const c of cases) {
   const ms = results.get(c.name)!;
-  const med = { main: median(ms.map((m) => m.main)), busiest: median(ms.map((m) => m.busiest)), rest: median(ms.map((m) => m.rest)), bytes: median(ms.map((m) => m.bytes)) };
+  const all = (m: Measured): number => m.main + m.busiest + m.rest;
+  const med = { main: median(ms.map((m) => m.main)), busiest: median(ms.map((m) => m.busiest)), rest: median(ms.map((m) => m.rest)), all: median(ms.map(all)), bytes: median(ms.map((m) => m.bytes)) };
   const off = results.get(cases.find((o) => o.rootIndex === c.rootIndex && o.variant === 'off')?.name ?? '');
   const diff =
     off === undefined || c.variant === 'off'
       ? ''
-      : `; − off: main ${(med.main - median(off.map((m) => m.main))).toFixed(1)}, busiest ${(med.busiest - median(off.map((m) => m.busiest))).toFixed(1)}, rest ${(med.rest - median(off.map((m) => m.rest))).toFixed(1)}, ${((med.bytes - median(off.map((m) => m.bytes))) / 1000).toFixed(2)} KB`;
-  say(`  ${c.name.padEnd(16)} main ${med.main.toFixed(1)}, busiest other ${med.busiest.toFixed(1)}, rest ${med.rest.toFixed(1)}, ${(med.bytes / 1000).toFixed(2)} KB${diff}`);
+      : `; − off: main ${(med.main - median(off.map((m) => m.main))).toFixed(1)}, busiest ${(med.busiest - median(off.map((m) => m.busiest))).toFixed(1)}, rest ${(med.rest - median(off.map((m) => m.rest))).toFixed(1)}, all threads ${(med.all - median(off.map(all))).toFixed(1)}, ${((med.bytes - median(off.map((m) => m.bytes))) / 1000).toFixed(2)} KB`;
+  say(`  ${c.name.padEnd(16)} main ${med.main.toFixed(1)}, busiest other ${med.busiest.toFixed(1)}, rest ${med.rest.toFixed(1)}, all threads ${med.all.toFixed(1)}, ${(med.bytes / 1000).toFixed(2)} KB${diff}`);
 }
 
 if (profile) {
