@@ -274,6 +274,23 @@ describe('on the worker thread', () => {
     expect(onWorker.find((r) => r.requestId === 'wide-metadata')?.namespace).toBe('équipe-😀');
   });
 
+  it('shapes a record when its batch is sent, not in record(); one that cannot be shaped is counted as record_error, the others go', async () => {
+    const { svc, mem, m } = service(policies, 'ok', 100, true);
+    const decision = svc.decide(sa('team-a', 'app'), undefined, 'r', none)!;
+    let shaped = 0;
+    const counted = { toJSON: () => (shaped++, 'x') };
+    const broken = { toJSON: () => { throw new Error('cannot'); } };
+    svc.record(decision, input({ requestId: 'r1', requestBody: { messages: [counted] } }));
+    svc.record(decision, input({ requestId: 'r2', requestBody: { messages: [broken] } }));
+    svc.record(decision, input({ requestId: 'r3' }));
+    expect(shaped).toBe(0);
+    expect(svc.backlog).toBe(3);
+    await svc.drain(20_000);
+    expect(shaped).toBe(1);
+    expect(mem.records.map((r) => r.requestId).sort()).toEqual(['r1', 'r3']);
+    expect(m.dropped).toEqual({ record_error: 1 });
+  });
+
   it('a full queue drops and counts without waiting; a crashed worker loses only what it held (record_error), and a new one takes the next records', async () => {
     const workerModule = new URL('../../../test/fixtures/capture/crashing-serialise-worker.ts', import.meta.url);
     const { svc, mem, m } = service([policy('team-a/p', { subjects: subjects('team-a'), mode: 'Metadata' })], 'ok', 5, { workerModule, respawnDelayMs: 0 });

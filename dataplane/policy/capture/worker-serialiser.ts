@@ -100,6 +100,8 @@ export class WorkerSerialiser<T> {
   private pendingSize = 64 * 1024;
   private pendingTargets: T[] = [];
   private pendingKeys: number[] = [];
+  /** Records taken with submitLater, not yet written to the pending buffer. */
+  private later: { target: T; key: number; make: () => RecordParts }[] = [];
   /** Batches in the worker, by id: the targets of their records, in order, and their policy keys. */
   private outstanding = new Map<number, { targets: T[]; keys: number[]; bytes: number }>();
   /** Records in the worker's own destination queues (offered, not yet reported written or dropped), by label. */
@@ -158,9 +160,56 @@ export class WorkerSerialiser<T> {
   submit(target: T, key: number, parts: RecordParts): void {
     if (this.closed) return this.opts.lost(target, 'shutdown');
     if (this.queued >= this.opts.maxQueued) return this.opts.lost(target, 'queue_full');
+    this.queued++;
+    this.write(target, key, parts);
+    this.schedule();
+  }
+
+  /**
+   * Takes a record whose parts `make` builds when its batch is sent, with the batch's other records
+   * in one loop (the code and its data then warm, rather than run once per request between all of a
+   * request's other work); never throws, never waits. `make` must give the same parts then as now:
+   * it reads only what the answered request no longer changes.
+   */
+  submitLater(target: T, key: number, make: () => RecordParts): void {
+    if (this.closed) return this.opts.lost(target, 'shutdown');
+    if (this.queued >= this.opts.maxQueued) return this.opts.lost(target, 'queue_full');
+    this.queued++;
+    this.later.push({ target, key, make });
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.pendingTargets.length + this.later.length >= this.maxBatch) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.flushIntervalMs).unref();
+  }
+
+  /** The records taken with submitLater, their parts built and written now, in order. */
+  private writeLater(): void {
+    const later = this.later;
+    if (later.length === 0) return;
+    this.later = [];
+    for (const { target, key, make } of later) {
+      let parts: RecordParts;
+      try {
+        parts = make();
+      } catch {
+        this.queued--;
+        this.opts.lost(target, 'record_error');
+        continue;
+      }
+      this.write(target, key, parts);
+    }
+  }
+
+  /** A counted record's parts into the pending buffer (or dropped, past the bytes bound). */
+  private write(target: T, key: number, parts: RecordParts): void {
     // UTF-16 units: at most the UTF-8 bytes the parts take, so the bound holds to within 3×.
     const units = parts.metadata.length + parts.contentHead.length + parts.request.length + parts.response.length + parts.namespace.length + parts.time.length;
-    if (this.queuedBytes + units > this.maxQueuedBytes) return this.opts.lost(target, 'queue_full');
+    if (this.queuedBytes + units > this.maxQueuedBytes) {
+      this.queued--;
+      return this.opts.lost(target, 'queue_full');
+    }
     const before = this.pendingUsed;
     this.reserve(units);
     const { metadata, contentHead, request, response, namespace, time } = parts;
@@ -189,9 +238,6 @@ export class WorkerSerialiser<T> {
     this.queuedBytes += this.pendingUsed - before;
     this.pendingTargets.push(target);
     this.pendingKeys.push(key);
-    this.queued++;
-    if (this.pendingTargets.length >= this.maxBatch) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.flushIntervalMs).unref();
   }
 
   /** Room in the pending buffer for `units` more UTF-16 units (UTF-8 takes at most 3 bytes per unit). */
@@ -228,6 +274,7 @@ export class WorkerSerialiser<T> {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    this.writeLater();
     if (this.pendingTargets.length === 0) return;
     const worker = this.running();
     if (worker === undefined) {
@@ -341,7 +388,7 @@ export class WorkerSerialiser<T> {
     }
     this.outstanding.clear();
     this.dropHeld('record_error');
-    if (this.pendingTargets.length > 0) this.flush();
+    if (this.pendingTargets.length + this.later.length > 0) this.flush();
     this.wake?.();
     this.drained?.();
   }
@@ -358,7 +405,7 @@ export class WorkerSerialiser<T> {
         setTimeout(resolve, Math.max(1, Math.min(deadline - Date.now(), this.flushIntervalMs))).unref();
       });
       this.wake = undefined;
-      if (this.pendingTargets.length > 0 && this.timer === undefined) this.flush();
+      if (this.pendingTargets.length + this.later.length > 0 && this.timer === undefined) this.flush();
     }
     // The worker's destination queues write what they hold, in what is left.
     const worker = this.worker;
@@ -373,6 +420,8 @@ export class WorkerSerialiser<T> {
     }
     this.dropHeld('shutdown');
     for (const target of this.pendingTargets) this.opts.lost(target, 'shutdown');
+    for (const { target } of this.later) this.opts.lost(target, 'shutdown');
+    this.later = [];
     for (const { targets } of this.outstanding.values()) for (const target of targets) this.opts.lost(target, 'shutdown');
     this.pending = undefined;
     this.pendingUsed = 0;
