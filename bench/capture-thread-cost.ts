@@ -32,7 +32,8 @@
  * same root (the profiler's own cost is in those windows: their CPU numbers are not comparable with
  * an unprofiled run's). CAPTURE_THREAD_SITES=<n> samples the request thread's allocations over each window
  * (V8's sampling heap profiler, as bench/alloc-per-request.ts; CAPTURE_THREAD_SITE_DEPTH frames per site)
- * and prints the n sites that grew most against "off". TOLLGATE_CAPTURE_WORKER passes through to the gateways.
+ * and prints the n sites that grew most against "off". CAPTURE_THREAD_EACH=1 prints every thread's CPU per request
+ * (by thread id minus the pid: 0 is the request thread). TOLLGATE_CAPTURE_WORKER passes through to the gateways.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
