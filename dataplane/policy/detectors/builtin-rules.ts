@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net';
 import { ibanChecksumValid, luhnValid, spanishIdValid, verhoeffValid } from './checksums.js';
 import type { BuiltinDetector } from './detector-types.js';
+import { DIGIT_DOT_DIGIT, GROUP13, PLUS_DIGIT, RUN3, RUN4, RUN7, UPPER_DIGIT } from './text-shape.js';
 
 /**
  * One built-in pattern. Built-ins run on the JavaScript engine for speed, so each pattern obeys a
@@ -25,6 +26,13 @@ export interface BuiltinRule {
    * combined test that skips every rule on a text none can match.
    */
   hint?: string;
+  /**
+   * Shapes (text-shape.ts bits) every text the rule can match has (checked by a test): a text
+   * without one of them skips the rule, found in the one pass that also counts the digits.
+   */
+  shape?: number;
+  /** Characters (ASCII) every text the rule can match holds at least one of (checked by a test). */
+  oneOf?: string;
   /**
    * Where a match can start, found without trying the pattern at every position: every match
    * holds `char`, and `start(text, at, floor)` is where a match holding the `char` at `at` would
@@ -181,29 +189,29 @@ export const BUILTIN_RULES: readonly BuiltinRule[] = [
   rule('Credential', '(?<![A-Za-z0-9])[Bb]asic[ \\t]{1,8}[A-Za-z0-9+/]{8,1024}={0,2}(?![A-Za-z0-9+/=])', { requires: 'asic', validate: validateBasic }),
   rule('Credential', `${TOKEN_BEFORE}sk-[A-Za-z0-9_-]{20,300}${TOKEN_AFTER}`, { requires: 'sk-', validate: validateMixedToken }),
   rule('Credential', `${TOKEN_BEFORE}(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,247}${TOKEN_AFTER}`, { requires: 'k_' }),
-  rule('Credential', `${TOKEN_BEFORE}(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244}|glpat-[A-Za-z0-9_-]{20,50})${TOKEN_AFTER}`, { hint: 'gh[pousr]_|github_pat_|glpat-' }),
+  rule('Credential', `${TOKEN_BEFORE}(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244}|glpat-[A-Za-z0-9_-]{20,50})${TOKEN_AFTER}`, { hint: 'gh[pousr]_|github_pat_|glpat-', oneOf: '_-' }),
   rule('Credential', `${TOKEN_BEFORE}xox[abprs]-[A-Za-z0-9-]{10,250}${TOKEN_AFTER}`, { requires: 'xox', validate: validateMixedToken }),
   rule('Credential', `${TOKEN_BEFORE}AIza[0-9A-Za-z_-]{35}${TOKEN_AFTER}`, { requires: 'AIza' }),
-  rule('Credential', `${TOKEN_BEFORE}(?:hf_[A-Za-z0-9]{30,40}|gsk_[A-Za-z0-9]{40,60}|xai-[A-Za-z0-9]{40,100}|pplx-[A-Za-z0-9]{40,60}|r8_[A-Za-z0-9]{37})${TOKEN_AFTER}`, { validate: validateMixedToken, needsDigit: true, hint: 'hf_|gsk_|xai-|pplx-|r8_' }),
-  rule('Credential', `(?<![A-Za-z0-9])${AWS_KEY_PREFIX}[A-Z0-9]{16}(?![A-Za-z0-9])`, { hint: AWS_KEY_PREFIX }),
-  rule('Credential', '(?<![A-Za-z0-9])aws_?secret_?access_?key["\']?[ \\t]{0,4}[:=][ \\t]{0,4}["\']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])', { hint: '[Aa][Ww][Ss]_?[Ss][Ee][Cc][Rr][Ee][Tt]' }, 'gi'),
+  rule('Credential', `${TOKEN_BEFORE}(?:hf_[A-Za-z0-9]{30,40}|gsk_[A-Za-z0-9]{40,60}|xai-[A-Za-z0-9]{40,100}|pplx-[A-Za-z0-9]{40,60}|r8_[A-Za-z0-9]{37})${TOKEN_AFTER}`, { validate: validateMixedToken, needsDigit: true, hint: 'hf_|gsk_|xai-|pplx-|r8_', oneOf: '_-' }),
+  rule('Credential', `(?<![A-Za-z0-9])${AWS_KEY_PREFIX}[A-Z0-9]{16}(?![A-Za-z0-9])`, { hint: AWS_KEY_PREFIX, oneOf: 'A' }),
+  rule('Credential', '(?<![A-Za-z0-9])aws_?secret_?access_?key["\']?[ \\t]{0,4}[:=][ \\t]{0,4}["\']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])', { hint: '[Aa][Ww][Ss]_?[Ss][Ee][Cc][Rr][Ee][Tt]', oneOf: ':=' }, 'gi'),
   rule('Credential', '(?<![A-Za-z0-9])AccountKey=[A-Za-z0-9+/]{40,100}={0,2}', { requires: 'AccountKey=' }),
 
   // Unicode letters too: internationalised local parts and domains (zoë@exämple.de) are addresses as well.
   rule('Email', '(?<![\\p{L}\\p{N}._%+\\-])[\\p{L}\\p{N}._%+\\-]{1,64}@(?:[\\p{L}\\p{N}](?:[\\p{L}\\p{N}\\-]{0,61}[\\p{L}\\p{N}])?\\.){1,8}\\p{L}{2,24}(?![\\p{L}\\p{N}\\-])', { requires: '@', anchor: { char: '@', start: emailStart } }, 'gu'),
 
-  rule('IBAN', '(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}', { validate: validateIban, needsDigit: true, minDigits: 2 }),
-  rule('PaymentCard', '(?<![\\d.])(?:\\d[ -]?){12,18}\\d(?!\\d)', { validate: validateCard, needsDigit: true, minDigits: 13 }),
+  rule('IBAN', '(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}', { validate: validateIban, needsDigit: true, minDigits: 2, shape: UPPER_DIGIT }),
+  rule('PaymentCard', '(?<![\\d.])(?:\\d[ -]?){12,18}\\d(?!\\d)', { validate: validateCard, needsDigit: true, minDigits: 13, shape: GROUP13 }),
 
-  rule('NationalID', '(?<![\\w-])(?!000|666|9)\\d{3}-(?!00)\\d{2}-(?!0000)\\d{4}(?![\\w-])', { needsDigit: true, minDigits: 9 }), // US SSN
-  rule('NationalID', '(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2} ?[A-D](?![A-Za-z0-9])', { needsDigit: true, minDigits: 6 }), // UK NINO
-  rule('NationalID', '(?<![\\w-])[1-79]\\d{2}[ -]\\d{3}[ -]\\d{3}(?![\\w-])', { validate: checked(luhnValid), needsDigit: true, minDigits: 9 }), // Canada SIN
-  rule('NationalID', '(?<![\\w-])[2-9]\\d{3}[ -]\\d{4}[ -]\\d{4}(?![\\w-])', { validate: checked(verhoeffValid), needsDigit: true, minDigits: 12 }), // India Aadhaar
-  rule('NationalID', '(?<![A-Za-z0-9])(?:\\d{8}|[XYZ]\\d{7})-?[A-Z](?![A-Za-z0-9])', { validate: checked(spanishIdValid), needsDigit: true, minDigits: 7 }), // Spain DNI/NIE
+  rule('NationalID', '(?<![\\w-])(?!000|666|9)\\d{3}-(?!00)\\d{2}-(?!0000)\\d{4}(?![\\w-])', { needsDigit: true, minDigits: 9, shape: RUN3 }), // US SSN
+  rule('NationalID', '(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2} ?[A-D](?![A-Za-z0-9])', { needsDigit: true, minDigits: 6, shape: UPPER_DIGIT }), // UK NINO
+  rule('NationalID', '(?<![\\w-])[1-79]\\d{2}[ -]\\d{3}[ -]\\d{3}(?![\\w-])', { validate: checked(luhnValid), needsDigit: true, minDigits: 9, shape: RUN3 }), // Canada SIN
+  rule('NationalID', '(?<![\\w-])[2-9]\\d{3}[ -]\\d{4}[ -]\\d{4}(?![\\w-])', { validate: checked(verhoeffValid), needsDigit: true, minDigits: 12, shape: RUN4 }), // India Aadhaar
+  rule('NationalID', '(?<![A-Za-z0-9])(?:\\d{8}|[XYZ]\\d{7})-?[A-Z](?![A-Za-z0-9])', { validate: checked(spanishIdValid), needsDigit: true, minDigits: 7, shape: RUN7 }), // Spain DNI/NIE
 
-  rule('Phone', '(?<![\\w+])\\+[1-9]\\d{0,14}(?:[ .-]?\\(\\d{1,6}\\)\\d{0,10}|[ .-]\\d{1,10}){0,6}(?!\\d)', { requires: '+', validate: validateInternational, needsDigit: true, minDigits: 8 }),
-  rule('Phone', '(?<![\\w+.-])(?:1[ .-])?(?:\\(\\d{3}\\) ?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}(?![\\w-]|\\.\\d)', { validate: validateNanp, needsDigit: true, minDigits: 10 }),
+  rule('Phone', '(?<![\\w+])\\+[1-9]\\d{0,14}(?:[ .-]?\\(\\d{1,6}\\)\\d{0,10}|[ .-]\\d{1,10}){0,6}(?!\\d)', { requires: '+', validate: validateInternational, needsDigit: true, minDigits: 8, shape: PLUS_DIGIT }),
+  rule('Phone', '(?<![\\w+.-])(?:1[ .-])?(?:\\(\\d{3}\\) ?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}(?![\\w-]|\\.\\d)', { validate: validateNanp, needsDigit: true, minDigits: 10, shape: RUN3 }),
 
-  rule('IPAddress', `(?<![\\d.])(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET}(?!\\d|\\.\\d)`, { requires: '.', needsDigit: true, minDigits: 4 }),
+  rule('IPAddress', `(?<![\\d.])(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET}(?!\\d|\\.\\d)`, { requires: '.', needsDigit: true, minDigits: 4, shape: DIGIT_DOT_DIGIT }),
   rule('IPAddress', '(?<![\\w:.])[0-9A-Fa-f:]{3,39}(?![\\w:])', { requires: ':', validate: validateIpv6 }),
 ];
