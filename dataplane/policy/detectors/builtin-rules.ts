@@ -49,30 +49,77 @@ export interface BuiltinRule {
 }
 
 const whole = (start: number, end: number): readonly [number, number] => [start, end];
-const digitsOf = (s: string): string => s.replace(/\D/g, '');
+// The validators read the match's digits where they stand (charCodeAt) rather than through a
+// string of them (slice, then a regex replace): a prompt with a card or a phone number in it runs
+// several of them per scan.
+const isDigitCode = (c: number): boolean => c >= 48 && c <= 57;
+
+/** ASCII digits in text[start, end). */
+function digitCount(text: string, start: number, end: number): number {
+  let n = 0;
+  for (let i = start; i < end; i++) if (isDigitCode(text.charCodeAt(i))) n++;
+  return n;
+}
+
+/** The digit after `skip` digits of text[start, end), as a character code; -1 if there is none. */
+function digitAt(text: string, start: number, end: number, skip: number): number {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (isDigitCode(c) && skip-- === 0) return c;
+  }
+  return -1;
+}
 
 /** A card number: 13-19 digits, an issuer prefix, Luhn. Tries the whole match, then shorter group-aligned prefixes. */
 function validateCard(text: string, start: number, end: number): readonly [number, number] | undefined {
-  const raw = text.slice(start, end);
-  const cuts = [raw.length];
-  for (let i = raw.length - 1; i > 0; i--) if (raw[i] === ' ' || raw[i] === '-') cuts.push(i);
-  for (const cut of cuts) {
-    const digits = digitsOf(raw.slice(0, cut));
-    if (digits.length >= 13 && digits.length <= 19 && issuerPrefix(digits) && luhnValid(digits)) return [start, start + cut];
+  for (let stop = end; ; ) {
+    if (cardDigits(text, start, stop)) return [start, stop];
+    // The next shorter prefix ends before the last space or dash left in it.
+    let i = stop - 1;
+    while (i > start && text.charCodeAt(i) !== 32 && text.charCodeAt(i) !== 45) i--;
+    if (i <= start) return undefined;
+    stop = i;
   }
-  return undefined;
 }
 
-/** Major-issuer prefixes (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro). */
-function issuerPrefix(d: string): boolean {
-  const two = Number(d.slice(0, 2));
-  const four = Number(d.slice(0, 4));
-  switch (d[0]) {
-    case '2': return four >= 2221 && four <= 2720;
-    case '3': return two === 30 || two === 34 || two === 35 || two === 36 || two === 37 || two === 38 || two === 39;
-    case '4': return true;
-    case '5': return two >= 50 && two <= 59;
-    case '6': return true;
+/** The digits of text[start, stop) are a card number: 13-19 of them, an issuer prefix, Luhn. */
+function cardDigits(text: string, start: number, stop: number): boolean {
+  const count = digitCount(text, start, stop);
+  if (count < 13 || count > 19) return false;
+  let four = 0;
+  for (let i = start, seen = 0; seen < 4; i++) {
+    const c = text.charCodeAt(i);
+    if (isDigitCode(c)) {
+      four = four * 10 + (c - 48);
+      seen++;
+    }
+  }
+  if (!issuerPrefix(four)) return false;
+  let sum = 0;
+  let double = false;
+  for (let i = stop - 1; i >= start; i--) {
+    const c = text.charCodeAt(i);
+    if (!isDigitCode(c)) continue;
+    let d = c - 48;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+/** Major-issuer prefixes (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro), from a card's first four digits. */
+function issuerPrefix(four: number): boolean {
+  const two = Math.floor(four / 100);
+  switch (Math.floor(four / 1000)) {
+    case 2: return four >= 2221 && four <= 2720;
+    case 3: return two === 30 || two === 34 || two === 35 || two === 36 || two === 37 || two === 38 || two === 39;
+    case 4: return true;
+    case 5: return two >= 50 && two <= 59;
+    case 6: return true;
     default: return false;
   }
 }
@@ -122,19 +169,32 @@ function validateBasic(text: string, start: number, end: number): readonly [numb
   return /^[\x20-\x7e]{1,256}:[\x20-\x7e]{0,256}$/.test(decoded) ? whole(start, end) : undefined;
 }
 
+const isAlphanumericCode = (c: number): boolean => isDigitCode(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
+/** text[start, end) without the characters other than [0-9A-Za-z]. */
+function alphanumerics(text: string, start: number, end: number): string {
+  let out = '';
+  let from = start;
+  for (let i = start; i < end; i++) {
+    if (isAlphanumericCode(text.charCodeAt(i))) continue;
+    out += text.slice(from, i);
+    from = i + 1;
+  }
+  return from === start ? text.slice(start, end) : out + text.slice(from, end);
+}
+
 const checked = (check: (digits: string) => boolean) =>
   (text: string, start: number, end: number): readonly [number, number] | undefined =>
-    check(text.slice(start, end).replace(/[^0-9A-Za-z]/g, '')) ? whole(start, end) : undefined;
+    check(alphanumerics(text, start, end)) ? whole(start, end) : undefined;
 
 /** North American numbers: area code and exchange start with 2-9 (NANP), so 123-456-7890 is not a phone. */
 function validateNanp(text: string, start: number, end: number): readonly [number, number] | undefined {
-  const digits = digitsOf(text.slice(start, end));
-  const local = digits.length === 11 ? digits.slice(1) : digits;
-  return local[0]! >= '2' && local[3]! >= '2' ? whole(start, end) : undefined;
+  const skip = digitCount(text, start, end) === 11 ? 1 : 0;
+  return digitAt(text, start, end, skip) >= 50 && digitAt(text, start, end, skip + 3) >= 50 ? whole(start, end) : undefined;
 }
 
 function validateInternational(text: string, start: number, end: number): readonly [number, number] | undefined {
-  const count = digitsOf(text.slice(start, end)).length;
+  const count = digitCount(text, start, end);
   return count >= 8 && count <= 15 ? whole(start, end) : undefined;
 }
 

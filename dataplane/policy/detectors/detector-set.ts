@@ -210,16 +210,17 @@ const SHAPE = newTextShape();
 
 /** Orders matches and folds overlapping ones into the first (longest, then highest-priority) so no part of either survives. */
 function mergeOverlaps(raw: RawMatch[], limit: number): Finding[] {
-  raw.sort((a, b) => a.finding.start - b.finding.start || b.finding.end - a.finding.end || a.priority - b.priority);
+  if (raw.length > 1) raw.sort((a, b) => a.finding.start - b.finding.start || b.finding.end - a.finding.end || a.priority - b.priority);
   const out: Finding[] = [];
   for (const { finding } of raw) {
     if (finding.start >= limit) break;
     const last = out[out.length - 1];
     if (last !== undefined && finding.start < last.end) {
-      if (finding.end > last.end) out[out.length - 1] = { ...last, end: finding.end };
+      // The findings are this scan's own, made in scanText: extended in place, not copied.
+      if (finding.end > last.end) last.end = finding.end;
       continue;
     }
-    out.push({ ...finding });
+    out.push(finding);
   }
   return out;
 }

@@ -278,6 +278,61 @@ describe('overlaps and bounds', () => {
     expect(changed).toBeGreaterThan(3000);
   });
 
+  it('the validators that read digits where they stand accept and narrow exactly as the string-based ones did', () => {
+    // The string-based validators as they were (slice, regex replace), the reference.
+    const digitsOf = (t: string): string => t.replace(/\D/g, '');
+    const issuer = (d: string): boolean => {
+      const two = Number(d.slice(0, 2));
+      const four = Number(d.slice(0, 4));
+      return d[0] === '2' ? four >= 2221 && four <= 2720 : d[0] === '3' ? [30, 34, 35, 36, 37, 38, 39].includes(two) : d[0] === '4' || d[0] === '6' || (d[0] === '5' && two >= 50 && two <= 59);
+    };
+    const card = (text: string, start: number, end: number): readonly [number, number] | undefined => {
+      const raw = text.slice(start, end);
+      const cuts = [raw.length];
+      for (let i = raw.length - 1; i > 0; i--) if (raw[i] === ' ' || raw[i] === '-') cuts.push(i);
+      for (const cut of cuts) {
+        const digits = digitsOf(raw.slice(0, cut));
+        if (digits.length >= 13 && digits.length <= 19 && issuer(digits) && luhnValid(digits)) return [start, start + cut];
+      }
+      return undefined;
+    };
+    const checkedBy = (check: (s: string) => boolean) => (text: string, start: number, end: number) => (check(text.slice(start, end).replace(/[^0-9A-Za-z]/g, '')) ? [start, end] : undefined);
+    const nanp = (text: string, start: number, end: number) => {
+      const digits = digitsOf(text.slice(start, end));
+      const local = digits.length === 11 ? digits.slice(1) : digits;
+      return local[0]! >= '2' && local[3]! >= '2' ? [start, end] : undefined;
+    };
+    const international = (text: string, start: number, end: number) => {
+      const count = digitsOf(text.slice(start, end)).length;
+      return count >= 8 && count <= 15 ? [start, end] : undefined;
+    };
+    const references: Array<[string, (text: string, start: number, end: number) => readonly number[] | undefined]> = [
+      ['(?<![\\d.])(?:\\d[ -]?){12,18}\\d(?!\\d)', card],
+      ['[1-79]\\d{2}[ -]\\d{3}', checkedBy(luhnValid)],
+      ['[2-9]\\d{3}[ -]\\d{4}', checkedBy(verhoeffValid)],
+      ['(?:\\d{8}|[XYZ]\\d{7})', checkedBy(spanishIdValid)],
+      ['(?:1[ .-])?(?:\\(', nanp],
+      ['\\+[1-9]', international],
+    ];
+    const alphabet = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '4111', '5555', '378282246310005', ' ', '-', '.', '(', ')', '+', 'X', 'Z', 'L', 'a'];
+    const next = seededRandom(23);
+    const random = (n: number): number => Math.floor(next() * n);
+    const texts = ['4111 1111 1111 1111', '4111 1111 1111 1111 2024', '5555-5555-5555-4444', '130 692 544', '2345 6789 0124', '12345678Z', 'X1234567L', '(415) 555-2671', '1-800-555-0199', '+44 20 7946 0958'];
+    for (let i = 0; i < 20_000; i++) texts.push(Array.from({ length: 1 + random(24) }, () => alphabet[random(alphabet.length)]).join(''));
+    let accepted = 0;
+    for (const [source, reference] of references) {
+      const rule = BUILTIN_RULES.find((r) => r.pattern.source.includes(source) && r.validate !== undefined)!;
+      expect(rule, source).toBeDefined();
+      for (const text of texts) {
+        const start = text.length > 3 ? random(3) : 0;
+        const expected = reference(text, start, text.length);
+        expect(rule.validate!(text, start, text.length), `${source} on ${JSON.stringify(text)} from ${start}`).toEqual(expected);
+        if (expected !== undefined) accepted++;
+      }
+    }
+    expect(accepted).toBeGreaterThan(1000);
+  });
+
   it('runs custom patterns on texts the built-ins pre-filter skips', () => {
     const d = detectorsFor({ detectors: BUILTIN_DETECTORS, customPatterns: [{ name: 'employee', pattern: 'emp-[a-z]{3}' }] });
     expect(d.redact('ask emp-abc about it').text).toBe('ask [EMPLOYEE] about it');
