@@ -116,7 +116,7 @@ function detectorSet(rules: readonly BuiltinRule[], custom: readonly CompiledCus
     redact(text) {
       const result = scan(text);
       if (result.findings.length === 0 && result.complete) return { text, counts: NO_COUNTS as Record<string, number>, complete: true };
-      return { text: applyFindings(text, result), counts: countByType(result.findings), complete: result.complete };
+      return applyFindings(text, result);
     },
   };
 }
@@ -225,21 +225,18 @@ function mergeOverlaps(raw: RawMatch[], limit: number): Finding[] {
   return out;
 }
 
-function applyFindings(text: string, result: ScanResult): string {
-  const parts: string[] = [];
+/** The text with each finding replaced by its marker (and the unscanned rest by UNSCANNED_MARKER), with the findings counted by type: one walk. */
+function applyFindings(text: string, result: ScanResult): RedactResult {
+  let out = '';
   let at = 0;
+  const counts: Record<string, number> = {};
   for (const f of result.findings) {
-    parts.push(text.slice(at, f.start), f.marker);
+    out += text.slice(at, f.start) + f.marker;
     at = f.end;
+    counts[f.type] = (counts[f.type] ?? 0) + 1;
   }
   const end = Math.max(at, result.scannedLength);
-  parts.push(text.slice(at, end));
-  if (!result.complete && end < text.length) parts.push(UNSCANNED_MARKER);
-  return parts.join('');
-}
-
-function countByType(findings: readonly Finding[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const f of findings) counts[f.type] = (counts[f.type] ?? 0) + 1;
-  return counts;
+  out += text.slice(at, end);
+  if (!result.complete && end < text.length) out += UNSCANNED_MARKER;
+  return { text: out, counts, complete: result.complete };
 }
