@@ -386,6 +386,26 @@ describe('the worker writing the destinations itself', () => {
     });
   });
 
+  it('a record the worker cannot build, in a batch it otherwise writes itself, is lost as record_error and the others are written', async () => {
+    await withDir(async (dir) => {
+      const m = countingMetrics();
+      const lost: [string, DropReason][] = [];
+      const serialiser = new WorkerSerialiser<string>({ deliver: () => undefined, lost: (target, reason) => lost.push([target, reason]), maxQueued: 100, flushIntervalMs: 5, metrics: m.metrics });
+      const config = policy('team-a/p', { subjects: subjects('team-a'), mode: 'Metadata' });
+      serialiser.setDestinations([{ label: 'team-a/p/disk', key: JSON.stringify({ type: 'localDirectory', name: 'disk', path: dir }) }], { maxQueue: 100, maxBatch: 10, flushIntervalMs: 5 });
+      const own = serialiser.keyFor(config, ['team-a/p/disk']);
+      const decision: SerialiseDecision = { policy: { config, detectors: undefined }, mode: 'Metadata', optedOut: false };
+      serialiser.submit('o1', own, recordParts(decision, input({ requestId: 'o1' })));
+      // A key the worker was never given a policy for: it cannot build the record.
+      serialiser.submit('unknown', own + 1, recordParts(decision, input({ requestId: 'unknown' })));
+      serialiser.submit('o2', own, recordParts(decision, input({ requestId: 'o2' })));
+      await serialiser.drain(Date.now() + 20_000);
+      expect(lost).toEqual([['unknown', 'record_error']]);
+      expect(written(dir)).toEqual(['o1', 'o2']);
+      expect(m.exported()).toBe(2);
+    });
+  });
+
   it('a worker that dies loses what its queues held as well, counted as record_error', async () => {
     await withDir(async (dir) => {
       const workerModule = new URL('../../../test/fixtures/capture/crashing-serialise-worker.ts', import.meta.url);

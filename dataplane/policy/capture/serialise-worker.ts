@@ -133,7 +133,9 @@ function pack(id: number, from: Buffer, records: readonly ({ start: number; meta
   }
   if (!handedBack) {
     const failed: number[] = [];
-    records.forEach((r, i) => r === undefined && failed.push(i));
+    records.forEach((r, i) => {
+      if (r === undefined) failed.push(i);
+    });
     return { kind: 'batch', id, bytes: new ArrayBuffer(0), ends: [], places: [], failed, events: takeEvents() };
   }
   const bytes = Buffer.allocUnsafeSlow(total);
