@@ -2,7 +2,7 @@ import type { CaptureMode, DataPolicyConfig } from '../../config/data-policy-con
 import type { DetectorSet } from '../detectors/index.js';
 import type { CaptureInput, SerialisedRecord } from './capture-record.js';
 import { isoTime, metadataLine, str } from './metadata-line.js';
-import { redactJsonText, type RedactionTally } from './redact-content.js';
+import { countsJson, redactJsonText, type RedactionTally } from './redact-content.js';
 
 /** What shaping a record needs of its policy: plain data, so that a worker thread can be given it too. */
 export type SerialisePolicy = Pick<DataPolicyConfig, 'id' | 'mode' | 'parts' | 'maxRecordBytes' | 'redaction'>;
@@ -96,7 +96,7 @@ function contentJson(parts: RecordParts, config: SerialisePolicy, detectors: Det
   };
   if (request !== undefined) add('request', request);
   if (response !== undefined) add('response', response);
-  if (detectors !== undefined) add('redactions', JSON.stringify(tally.counts));
+  if (detectors !== undefined) add('redactions', countsJson(tally.counts));
   if (truncated) add('truncated', 'true');
   if (tally.unscanned) add('unscanned', 'true');
   return json === '' ? '{}' : `${json}}`;

@@ -33,7 +33,7 @@ export type CaptureEvent = ['exported', string, number] | ['dropped', string, nu
 /**
  * What the worker sends back per batch: the lines of every record it hands back in `bytes`, record
  * i's metadata line ending at ends[2i] and its content line (empty when it has none) at ends[2i + 1],
- * each starting where the one before ended; `places` holds each handed-back record's policy id,
+ * each starting where the one before ended (`ends` is empty when it hands none back); `places` holds each handed-back record's policy id,
  * namespace and time (what the stores partition by), in order. A record in `failed` could not be built (its lines are empty);
  * so are those of a record the worker queued for its own destinations. `events` are what
  * its destination queues reported since its last message, this batch's offers included.
@@ -331,23 +331,23 @@ export class WorkerSerialiser<T> {
     this.queued -= targets.length;
     this.queuedBytes -= handed.bytes;
     const bytes = Buffer.from(batch.bytes);
-    const failed = new Set(batch.failed);
+    const failed = batch.failed.length === 0 ? undefined : new Set(batch.failed);
     // Per policy key, the records the worker queued for its own destinations: held until it reports on them.
     const queued: number[] = [];
-    let at = 0;
     let place = 0;
     targets.forEach((target, i) => {
-      const metadataEnd = batch.ends[2 * i]!;
-      const contentEnd = batch.ends[2 * i + 1]!;
-      if (failed.has(i)) this.opts.lost(target, 'record_error');
+      if (failed?.has(i) === true) this.opts.lost(target, 'record_error');
       else if (this.keyLabels[keys[i]!] !== undefined) queued[keys[i]!] = (queued[keys[i]!] ?? 0) + 1;
       else {
+        // A record handed back: its lines start where the record before it ended.
+        const at = i === 0 ? 0 : batch.ends[2 * i - 1]!;
+        const metadataEnd = batch.ends[2 * i]!;
+        const contentEnd = batch.ends[2 * i + 1]!;
         const record: SerialisedRecord = { policyId: places[place]!, namespace: places[place + 1]!, time: places[place + 2]!, metadata: bytes.subarray(at, metadataEnd) };
         place += 3;
         if (contentEnd > metadataEnd) record.content = bytes.subarray(metadataEnd, contentEnd);
         this.opts.deliver(target, record);
       }
-      at = contentEnd;
     });
     queued.forEach((n, key) => {
       for (const label of this.keyLabels[key]!) this.held.set(label, (this.held.get(label) ?? 0) + n);
