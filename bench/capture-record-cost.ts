@@ -13,7 +13,7 @@
  * it. CAPTURE_COST_DESTINATION=s3 writes to the real S3 destination instead (written by the capture
  * worker itself, as in the data plane; batches of up to 1,000 records or 200 ms) against a loopback
  * server in a child process that takes every PUT (its CPU is not counted): the write path's gzip,
- * signing and PUT included. Pin it: `taskset -c 1` for one core (the
+ * signing and PUT included. CAPTURE_COST_ONLY=worker (or inline) runs only that path's rounds. Pin it: `taskset -c 1` for one core (the
  * worker then competes with the request thread), `taskset -c 0,1` for two.
  */
 import { readFileSync } from 'node:fs';
@@ -123,15 +123,16 @@ async function run(worker: boolean): Promise<{ main: number; all: number }> {
 }
 
 const results: Record<'inline' | 'worker', { main: number; all: number }[]> = { inline: [], worker: [] };
+const only = process.env.CAPTURE_COST_ONLY;
 for (let r = 0; r < rounds; r++) {
-  for (const worker of r % 2 === 0 ? [false, true] : [true, false]) {
+  for (const worker of (r % 2 === 0 ? [false, true] : [true, false]).filter((w) => only === undefined || only === (w ? 'worker' : 'inline'))) {
     const res = await run(worker);
     results[worker ? 'worker' : 'inline'].push(res);
     process.stdout.write(`round ${r + 1} ${worker ? 'worker' : 'inline'}: request thread ${res.main.toFixed(1)} µs/record, all threads ${res.all.toFixed(1)} µs/record\n`);
   }
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-for (const [name, rows] of Object.entries(results)) {
+for (const [name, rows] of Object.entries(results).filter(([, rows]) => rows.length > 0)) {
   process.stdout.write(`${mode} ${name}: median request thread ${median(rows.map((x) => x.main)).toFixed(1)} µs/record, all threads ${median(rows.map((x) => x.all)).toFixed(1)} µs/record\n`);
 }
 sink?.stop();

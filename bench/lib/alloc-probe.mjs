@@ -4,6 +4,8 @@
 //   ALLOC_PROBE_SITES  =1: also run V8's sampling heap profiler over the window (objects later collected
 //                      by minor and major GCs included) and report the largest allocation sites
 //   ALLOC_PROBE_DEPTH  frames per site (default 1: the allocating function; 3: it and two callers)
+//   ALLOC_PROBE_CPU    =1: also write a CPU profile of this thread over the window to `<file>.cpuprofile`
+//                      (sampling every ALLOC_PROBE_CPU_INTERVAL µs, default 100)
 // Bytes allocated are read from the heap spaces around every GC of the window (v8.GCProfiler): what a
 // space holds just before a GC minus what it held after the previous one (or at the window's start).
 // New space is bump-allocated, so its sum is exact; old spaces can shrink between GCs while the sweeper
@@ -17,6 +19,8 @@ const out = process.env.ALLOC_PROBE_OUT;
 const withSites = process.env.ALLOC_PROBE_SITES === '1';
 const samplingInterval = 128;
 const depth = Number(process.env.ALLOC_PROBE_DEPTH ?? 1);
+const withCpu = process.env.ALLOC_PROBE_CPU === '1';
+const cpuInterval = Number(process.env.ALLOC_PROBE_CPU_INTERVAL ?? 100);
 
 /** space name → bytes used, from either statistics format (getHeapSpaceStatistics or GCProfiler's). */
 function used(spaces) {
@@ -49,10 +53,15 @@ if (out !== undefined) {
   let window;
   process.on('SIGUSR2', () => {
     if (window === undefined) {
-      const session = withSites ? new Session() : undefined;
+      const session = withSites || withCpu ? new Session() : undefined;
       const begin = async () => {
-        if (session !== undefined) {
-          session.connect();
+        if (session !== undefined) session.connect();
+        if (withCpu) {
+          await post(session, 'Profiler.enable');
+          await post(session, 'Profiler.setSamplingInterval', { interval: cpuInterval });
+          await post(session, 'Profiler.start');
+        }
+        if (withSites) {
           await post(session, 'HeapProfiler.enable');
           await post(session, 'HeapProfiler.startSampling', { samplingInterval, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
         }
@@ -84,11 +93,15 @@ if (out !== undefined) {
     add(end);
     const finish = async () => {
       const result = { allocatedBySpace: Object.fromEntries(allocated), gcs: kinds };
-      if (session !== undefined) {
+      if (withCpu) {
+        const { profile } = await post(session, 'Profiler.stop');
+        writeFileSync(`${out}.cpuprofile`, JSON.stringify(profile));
+      }
+      if (withSites) {
         const { profile } = await post(session, 'HeapProfiler.stopSampling');
         Object.assign(result, topSites(profile, 40));
-        session.disconnect();
       }
+      session?.disconnect();
       writeFileSync(out, JSON.stringify(result));
     };
     void finish();

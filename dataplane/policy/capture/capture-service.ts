@@ -154,13 +154,15 @@ export class CaptureService {
   /**
    * Shapes the record the decision allows and queues it for each destination; never throws, never
    * waits. A record that cannot be built (it never should) is counted as dropped, not raised into
-   * the request that is already answered.
+   * the request that is already answered. With the worker, its JSON texts are made when its batch
+   * is sent (up to the worker serialiser's flush interval later), from `input` as given: nothing
+   * reads the answered request's objects and changes them.
    */
   record(decision: CaptureDecision, input: CaptureInput): void {
     const key = decision.policy.workerKey;
     let record: SerialisedRecord;
     try {
-      if (this.serialiser !== undefined && key !== undefined) return this.serialiser.submit(decision.policy, key, recordParts(decision, input));
+      if (this.serialiser !== undefined && key !== undefined) return this.serialiser.submitLater(decision.policy, key, () => recordParts(decision, input));
       record = serialiseCapture(decision, input);
     } catch {
       for (const label of decision.policy.labels) this.metrics.dropped('record_error', label, 1);

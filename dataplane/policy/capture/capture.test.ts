@@ -9,6 +9,9 @@ import { type CaptureInput, type CaptureRecord, parseRecord, type SerialisedReco
 import type { CaptureMetrics, DropReason } from './capture-metrics.js';
 import { CaptureService, type CaptureServiceOptions, sampled } from './capture-service.js';
 import { StreamAssembler } from './stream-assembler.js';
+import { compileDetectors } from '../detectors/index.js';
+import { recordParts, serialiseCapture, type SerialiseDecision } from './serialise-capture.js';
+import { WorkerSerialiser } from './worker-serialiser.js';
 import { CRASH_MARK } from '../../../test/fixtures/capture/crash-on-marked-batch.js';
 
 const sa = (namespace: string, name: string): Caller => ({ kind: 'serviceaccount', namespace, name, id: `sa:${namespace}/${name}` });
@@ -253,6 +256,44 @@ describe('on the worker thread', () => {
     expect(JSON.stringify(onWorker.slice(0, 2))).not.toContain('jo@example.com');
   });
 
+  it('hands over records with text beyond ASCII in any part, in one batch with ASCII ones, as the request thread writes them', async () => {
+    const records = async (worker: boolean) => {
+      const { svc, mem } = service(policies, 'ok', 100, worker);
+      const full = svc.decide(sa('team-b', 'app'), undefined, 'r', none)!;
+      const wide = { kind: 'serviceaccount', namespace: 'équipe-😀', name: '漢字' };
+      const write = (requestId: string, over: Partial<CaptureInput>) => svc.record(full, input({ requestId, caller: { kind: 'serviceaccount', namespace: 'team-b', name: 'app' }, ...over }));
+      write('a1', {});
+      write('wide-request', { requestBody: { messages: [{ role: 'user', content: 'café ☕ 😀 \ud800 naïve' }] } });
+      write('a2', {});
+      write('wide-response', { response: { choices: [{ index: 0, message: { role: 'assistant', content: 'ü — “quoted” 𝄞' }, finish_reason: 'stop' }] } });
+      write('wide-metadata', { caller: wide, model: 'modèle', decision: 'servi' });
+      write('a3', {});
+      await svc.drain(20_000);
+      return mem.records.sort((a, b) => a.requestId.localeCompare(b.requestId));
+    };
+    const onWorker = await records(true);
+    expect(onWorker.map((r) => r.requestId)).toEqual(['a1', 'a2', 'a3', 'wide-metadata', 'wide-request', 'wide-response']);
+    expect(onWorker).toEqual(await records(false));
+    expect(onWorker.find((r) => r.requestId === 'wide-metadata')?.namespace).toBe('équipe-😀');
+  });
+
+  it('shapes a record when its batch is sent, not in record(); one that cannot be shaped is counted as record_error, the others go', async () => {
+    const { svc, mem, m } = service(policies, 'ok', 100, true);
+    const decision = svc.decide(sa('team-a', 'app'), undefined, 'r', none)!;
+    let shaped = 0;
+    const counted = { toJSON: () => (shaped++, 'x') };
+    const broken = { toJSON: () => { throw new Error('cannot'); } };
+    svc.record(decision, input({ requestId: 'r1', requestBody: { messages: [counted] } }));
+    svc.record(decision, input({ requestId: 'r2', requestBody: { messages: [broken] } }));
+    svc.record(decision, input({ requestId: 'r3' }));
+    expect(shaped).toBe(0);
+    expect(svc.backlog).toBe(3);
+    await svc.drain(20_000);
+    expect(shaped).toBe(1);
+    expect(mem.records.map((r) => r.requestId).sort()).toEqual(['r1', 'r3']);
+    expect(m.dropped).toEqual({ record_error: 1 });
+  });
+
   it('a full queue drops and counts without waiting; a crashed worker loses only what it held (record_error), and a new one takes the next records', async () => {
     const workerModule = new URL('../../../test/fixtures/capture/crashing-serialise-worker.ts', import.meta.url);
     const { svc, mem, m } = service([policy('team-a/p', { subjects: subjects('team-a'), mode: 'Metadata' })], 'ok', 5, { workerModule, respawnDelayMs: 0 });
@@ -340,6 +381,66 @@ describe('the worker writing the destinations itself', () => {
       expect(written(dir)).toEqual(['r1']);
       expect(m.exported()).toBe(1);
       expect(m.dropped).toEqual({});
+    });
+  });
+
+  it('one batch with records it writes itself between records it hands back: each handed-back record gets its own lines', async () => {
+    await withDir(async (dir) => {
+      const m = countingMetrics();
+      const delivered: [string, string, string | undefined][] = [];
+      const serialiser = new WorkerSerialiser<string>({
+        deliver: (target, record) => delivered.push([target, record.metadata.toString(), record.content?.toString()]),
+        lost: (target, reason) => delivered.push([target, reason, undefined]),
+        maxQueued: 100,
+        flushIntervalMs: 5,
+        metrics: m.metrics,
+      });
+      const config = policy('team-a/p', { subjects: subjects('team-a') });
+      const compiled = compileDetectors({ detectors: config.redaction.detectors });
+      if (!compiled.ok) throw new Error('detectors');
+      const decision: SerialiseDecision = { policy: { config, detectors: compiled.detectors }, mode: 'Redacted', optedOut: false };
+      const metadataOnly: SerialiseDecision = { ...decision, mode: 'Metadata' };
+      serialiser.setDestinations([{ label: 'team-a/p/disk', key: JSON.stringify({ type: 'localDirectory', name: 'disk', path: dir }) }], { maxQueue: 100, maxBatch: 10, flushIntervalMs: 5 });
+      const back = serialiser.keyFor(config);
+      const own = serialiser.keyFor(config, ['team-a/p/disk']);
+      const records: [string, number, SerialiseDecision, CaptureInput][] = [
+        ['o1', own, decision, input({ requestId: 'o1' })],
+        ['b1', back, decision, input({ requestId: 'b1' })],
+        ['b1x', back, decision, input({ requestId: 'b1x' })],
+        ['o2', own, decision, input({ requestId: 'o2' })],
+        ['b2', back, metadataOnly, input({ requestId: 'b2' })],
+        ['b3', back, decision, input({ requestId: 'b3', requestBody: { messages: [{ role: 'user', content: 'mail zoë@exämple.de' }] } })],
+        ['o3', own, decision, input({ requestId: 'o3' })],
+      ];
+      for (const [target, key, d, i] of records) serialiser.submit(target, key, recordParts(d, i));
+      await serialiser.drain(Date.now() + 20_000);
+      const expected = records.filter(([, key]) => key === back).map(([target, , d, i]): [string, string, string | undefined] => {
+        const r = serialiseCapture(d, i);
+        return [target, r.metadata.toString(), r.content?.toString()];
+      });
+      expect(delivered).toEqual(expected);
+      expect(written(dir)).toEqual(['o1', 'o2', 'o3']);
+      expect(m.exported()).toBe(3);
+    });
+  });
+
+  it('a record the worker cannot build, in a batch it otherwise writes itself, is lost as record_error and the others are written', async () => {
+    await withDir(async (dir) => {
+      const m = countingMetrics();
+      const lost: [string, DropReason][] = [];
+      const serialiser = new WorkerSerialiser<string>({ deliver: () => undefined, lost: (target, reason) => lost.push([target, reason]), maxQueued: 100, flushIntervalMs: 5, metrics: m.metrics });
+      const config = policy('team-a/p', { subjects: subjects('team-a'), mode: 'Metadata' });
+      serialiser.setDestinations([{ label: 'team-a/p/disk', key: JSON.stringify({ type: 'localDirectory', name: 'disk', path: dir }) }], { maxQueue: 100, maxBatch: 10, flushIntervalMs: 5 });
+      const own = serialiser.keyFor(config, ['team-a/p/disk']);
+      const decision: SerialiseDecision = { policy: { config, detectors: undefined }, mode: 'Metadata', optedOut: false };
+      serialiser.submit('o1', own, recordParts(decision, input({ requestId: 'o1' })));
+      // A key the worker was never given a policy for: it cannot build the record.
+      serialiser.submit('unknown', own + 1, recordParts(decision, input({ requestId: 'unknown' })));
+      serialiser.submit('o2', own, recordParts(decision, input({ requestId: 'o2' })));
+      await serialiser.drain(Date.now() + 20_000);
+      expect(lost).toEqual([['unknown', 'record_error']]);
+      expect(written(dir)).toEqual(['o1', 'o2']);
+      expect(m.exported()).toBe(2);
     });
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../test/support/seeded-random.js';
 import type { CaptureMode } from '../../config/data-policy-config.js';
 import type { CaptureInput, CaptureRecord } from './capture-record.js';
-import { isoTime, metadataLine } from './metadata-line.js';
+import { isoTime, metadataLine, str } from './metadata-line.js';
 
 type Mode = Exclude<CaptureMode, 'None'>;
 
@@ -35,7 +35,7 @@ function objectLine(input: CaptureInput, policy: { id: string }, mode: Mode, opt
 }
 
 // Strings that JSON escapes, or nearly: quotes, backslashes, controls, U+2028, a lone surrogate, astral and CJK text.
-const PIECES = ['a', 'team-a/chat', '"', '\\', '\\"', '\n', '\u0000', '\u001f', '\u2028', '\ud800', '😀', '漢字', 'é', '</script>', ' ', ':', ','];
+const PIECES = ['a', 'team-a/chat', '"', '\\', '\\"', '\n', '\u0000', '\u001f', '\u007f', '\u2028', '\ud800', '\udfff', '\ud83d\ude00x', '😀', '漢字', 'é', '</script>', ' ', ':', ','];
 const NUMBERS = [0, -0, 1, 12, 999, 1234.5, 0.1 + 0.2, 1e21, 1e-7, -3, Number.MAX_SAFE_INTEGER, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
 // Around second, minute, day and year boundaries, the epoch, before it, and far out (years past 9999, before 0).
 const TIMES = [0, -1, 999, 1000, 1001, Date.parse('2026-12-31T23:59:59.999Z'), Date.parse('2027-01-01T00:00:00.000Z'), Date.parse('2026-12-05T03:04:05.010Z'), -62198755200000, 253402300800000, 8.64e15, -8.64e15, 1.5];
@@ -66,7 +66,12 @@ describe('the metadata line from cached parts', () => {
         const value = maybe(text);
         if (value !== undefined) input[key] = value;
       }
-      if (random() < 0.5) input.tokens = { input: pick(NUMBERS), output: pick(NUMBERS), cached: pick(NUMBERS) };
+      if (random() < 0.5) {
+        const [a, b, c] = [pick(NUMBERS), pick(NUMBERS), pick(NUMBERS)];
+        // The stage's shape, and others that take JSON.stringify's path (other key order, a key more or less).
+        const shapes = [{ input: a, output: b, cached: c }, { output: b, input: a, cached: c }, { input: a, output: b, cached: c, extra: 1 }, { input: a, output: b }];
+        input.tokens = (random() < 0.7 ? shapes[0] : pick(shapes)) as CaptureInput['tokens'];
+      }
       if (random() < 0.5) input.costUsd = pick(NUMBERS);
       const mode = pick(['Metadata', 'Redacted', 'Full'] as const);
       const optedOut = random() < 0.3;
@@ -75,6 +80,20 @@ describe('the metadata line from cached parts', () => {
       expect(time).toBe(new Date(input.startedAtMs).toISOString());
       const namespace = input.caller.namespace ?? input.routeNamespace ?? 'none';
       expect(metadataLine(input, time, namespace, policy, mode, optedOut)).toBe(objectLine(input, policy, mode, optedOut));
+    }
+  });
+
+  it('writes any string as JSON.stringify does (request ids and namespaces of the content line as well)', () => {
+    const random = seededRandom(17);
+    for (const piece of PIECES) expect(str(piece)).toBe(JSON.stringify(piece));
+    for (let i = 0; i < 5000; i++) {
+      // Code units drawn from ASCII, controls, Latin-1, the BMP and both surrogate halves.
+      const units = Array.from({ length: Math.floor(random() * 12) }, () => {
+        const r = random();
+        return r < 0.5 ? 0x20 + Math.floor(random() * 0x5f) : r < 0.6 ? Math.floor(random() * 0x20) : r < 0.7 ? 0x80 + Math.floor(random() * 0x80) : r < 0.85 ? 0xd800 + Math.floor(random() * 0x800) : Math.floor(random() * 0x10000);
+      });
+      const text = String.fromCharCode(...units);
+      expect(str(text)).toBe(JSON.stringify(text));
     }
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../test/support/seeded-random.js';
 import { BUILTIN_DETECTORS, compileDetectors, type DetectorSet } from '../detectors/index.js';
-import { redactJsonText, type RedactionTally } from './redact-content.js';
+import { countsJson, redactJsonText, type RedactionTally } from './redact-content.js';
 
 /**
  * The object-walk redaction the capture path used before it redacted JSON text (session 7): every
@@ -31,7 +31,7 @@ function walkRedaction(value: unknown, detectors: DetectorSet | undefined, tally
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? (changed.get(v) ?? v) : v));
 }
 
-const compile = (limits?: { maxMatches: number }): DetectorSet => {
+const compile = (limits?: { maxMatches?: number; maxInputLength?: number }): DetectorSet => {
   const compiled = compileDetectors({ detectors: BUILTIN_DETECTORS, customPatterns: [{ name: 'employee-id', pattern: 'EMP-[0-9]{6}' }], ...(limits === undefined ? {} : { limits }) });
   if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
   return compiled.detectors;
@@ -87,6 +87,8 @@ describe('redactJsonText', () => {
   const sets: [string, DetectorSet | undefined][] = [
     ['every detector', compile()],
     ['a match cap of 2 (unscanned tails)', compile({ maxMatches: 2 })],
+    // Cuts that split surrogate pairs: the cut value is escaped as JSON.stringify would.
+    ['an input cap of 7 (cut values)', compile({ maxInputLength: 7 })],
     ['no detectors (Full: only binary dropped)', undefined],
   ];
   it.each(sets)('gives the object walk’s text, counts and unscanned flag over 200 generated values, %s', (_name, detectors) => {
@@ -99,6 +101,29 @@ describe('redactJsonText', () => {
       expect(redactJsonText(JSON.stringify(v), detectors, scanned), `case ${i}`).toBe(expected);
       expect(JSON.stringify(scanned), `case ${i}`).toBe(JSON.stringify(walked));
     }
+  });
+
+  it('a value cut at the input cap in the middle of a surrogate pair is written as JSON.stringify writes it (the half escaped)', () => {
+    const tally: RedactionTally = { counts: {}, unscanned: false };
+    const json = JSON.stringify({ content: 'abcdef😀 and more' });
+    const expected = JSON.stringify({ content: 'abcdef\ud83d[UNSCANNED]' });
+    expect(expected).toContain('\\ud83d');
+    expect(redactJsonText(json, compile({ maxInputLength: 7 }), tally)).toBe(expected);
+    expect(tally.unscanned).toBe(true);
+  });
+
+  it('a private key whose body is cut at its bound in the middle of a surrogate pair leaves the other half escaped, as JSON.stringify writes it', () => {
+    const v = { content: `-----BEGIN PRIVATE KEY-----${'a'.repeat(16_383)}😀 rest` };
+    const walked: RedactionTally = { counts: {}, unscanned: false };
+    const scanned: RedactionTally = { counts: {}, unscanned: false };
+    const expected = walkRedaction(v, compile(), walked);
+    expect(expected).toBe(JSON.stringify({ content: '[CREDENTIAL]\ude00 rest' }));
+    expect(redactJsonText(JSON.stringify(v), compile(), scanned)).toBe(expected);
+  });
+
+  it('countsJson writes the counts as JSON.stringify does, integer-like names first', () => {
+    const cases: Record<string, number>[] = [{}, { Email: 1 }, { Email: 2, PaymentCard: 1, 'employee-id': 3, '7': 1, Phone: 10 }];
+    for (const counts of cases) expect(countsJson(counts)).toBe(JSON.stringify(counts));
   });
 
   it('redacts values, never keys, and leaves a text with nothing to change as the same string', () => {

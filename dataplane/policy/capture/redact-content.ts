@@ -5,6 +5,7 @@ const DATA_URL = /^data:[^;,]{1,100};base64,/;
 const D = 100; // 'd'
 const BACKSLASH = 92;
 const COLON = 58;
+const SURROGATE = /[\ud800-\udfff]/;
 
 /** Matches replaced by type, and whether a detector cap left some text unscanned; summed over a record's parts. */
 export interface RedactionTally {
@@ -33,10 +34,11 @@ export function redactJsonText(json: string, detectors: DetectorSet | undefined,
     // A key is followed by its colon; a value by `,`, `]`, `}` or the end.
     if (json.charCodeAt(after) !== COLON) {
       const raw = json.slice(start + 1, end);
-      const value = raw.includes('\\') ? (JSON.parse(json.slice(start, after)) as string) : raw;
-      const replaced = replacement(value, detectors, tally);
-      if (replaced !== undefined) {
-        out = `${out ?? ''}${json.slice(copied, start)}${JSON.stringify(replaced)}`;
+      const plain = !raw.includes('\\');
+      const value = plain ? raw : (JSON.parse(json.slice(start, after)) as string);
+      const literal = replacement(value, plain, detectors, tally);
+      if (literal !== undefined) {
+        out = `${out ?? ''}${json.slice(copied, start)}${literal}`;
         copied = after;
       }
     }
@@ -52,12 +54,26 @@ function escaped(json: string, at: number): boolean {
   return (at - 1 - i) % 2 === 1;
 }
 
-/** What a string value becomes, or undefined when it stays as it is. */
-function replacement(s: string, detectors: DetectorSet | undefined, tally: RedactionTally): string | undefined {
-  if (s.charCodeAt(0) === D && DATA_URL.test(s)) return `[BINARY ${s.length} chars omitted]`;
+/** The redaction counts as JSON.stringify writes them: their keys (detector types, custom pattern names: [A-Za-z0-9_-]) need no escape. */
+export function countsJson(counts: Readonly<Record<string, number>>): string {
+  let json = '';
+  for (const type in counts) json += `${json === '' ? '{' : ','}"${type}":${counts[type]!}`;
+  return json === '' ? '{}' : `${json}}`;
+}
+
+/**
+ * What a string value becomes, as its JSON literal, or undefined when it stays as it is. `plain`:
+ * its JSON text held no escape, so it holds nothing JSON.stringify escapes, and the markers are
+ * ASCII: quoted as it is. Unless a cut left half a surrogate pair, which JSON.stringify escapes: an
+ * unscanned tail cut at the input cap, or a private key's body cut at its bound, may; so a result
+ * with any surrogate in it (rare in a prompt) goes through JSON.stringify.
+ */
+function replacement(s: string, plain: boolean, detectors: DetectorSet | undefined, tally: RedactionTally): string | undefined {
+  if (s.charCodeAt(0) === D && DATA_URL.test(s)) return `"[BINARY ${s.length} chars omitted]"`;
   if (detectors === undefined) return undefined;
   const r = detectors.redact(s);
   for (const type in r.counts) tally.counts[type] = (tally.counts[type] ?? 0) + r.counts[type]!;
   if (!r.complete) tally.unscanned = true;
-  return r.text === s ? undefined : r.text;
+  if (r.text === s) return undefined;
+  return plain && !SURROGATE.test(r.text) ? `"${r.text}"` : JSON.stringify(r.text);
 }

@@ -1,8 +1,8 @@
 import type { CaptureMode, DataPolicyConfig } from '../../config/data-policy-config.js';
 import type { DetectorSet } from '../detectors/index.js';
 import type { CaptureInput, SerialisedRecord } from './capture-record.js';
-import { isoTime, metadataLine } from './metadata-line.js';
-import { redactJsonText, type RedactionTally } from './redact-content.js';
+import { isoTime, metadataLine, str } from './metadata-line.js';
+import { countsJson, redactJsonText, type RedactionTally } from './redact-content.js';
 
 /** What shaping a record needs of its policy: plain data, so that a worker thread can be given it too. */
 export type SerialisePolicy = Pick<DataPolicyConfig, 'id' | 'mode' | 'parts' | 'maxRecordBytes' | 'redaction'>;
@@ -55,7 +55,7 @@ export function recordParts(decision: SerialiseDecision, input: CaptureInput): R
   const metadata = metadataLine(input, time, namespace, config, decision.mode, decision.optedOut);
   const parts: RecordParts = { policyId: config.id, namespace, time, mode: decision.mode, metadata, contentHead: '', request: '', response: '' };
   if (decision.mode === 'Metadata') return parts;
-  parts.contentHead = `{"requestId":${JSON.stringify(input.requestId)},"time":"${time}","namespace":${JSON.stringify(namespace)},"content":`;
+  parts.contentHead = `{"requestId":${str(input.requestId)},"time":"${time}","namespace":${str(namespace)},"content":`;
   if (config.parts.request) parts.request = fieldsJson(input.requestBody, REQUEST_FIELDS);
   if (config.parts.response && input.response !== undefined) parts.response = fieldsJson(input.response, RESPONSE_FIELDS);
   return parts;
@@ -96,7 +96,7 @@ function contentJson(parts: RecordParts, config: SerialisePolicy, detectors: Det
   };
   if (request !== undefined) add('request', request);
   if (response !== undefined) add('response', response);
-  if (detectors !== undefined) add('redactions', JSON.stringify(tally.counts));
+  if (detectors !== undefined) add('redactions', countsJson(tally.counts));
   if (truncated) add('truncated', 'true');
   if (tally.unscanned) add('unscanned', 'true');
   return json === '' ? '{}' : `${json}}`;

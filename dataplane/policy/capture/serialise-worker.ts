@@ -118,10 +118,26 @@ port.on('message', (message: ToSerialiseWorker) => {
   post(batch, [batch.bytes]);
 });
 
-/** The lines of the records handed back in one buffer (transferred, not copied), with where each ends and its place; the metadata lines are copied as they came. */
+/**
+ * The lines of the records handed back in one buffer (transferred, not copied), with where each ends and its place; the metadata lines are copied as they came.
+ * A batch the worker queued whole (the data plane's: it writes every destination itself) is answered
+ * with no ends at all: two numbers a record, cloned here and again on the request thread, for nothing.
+ */
 function pack(id: number, from: Buffer, records: readonly ({ start: number; metadataEnd: number; content: string | undefined; place: string[] } | 'queued' | undefined)[]): SerialisedBatch {
   let total = 0;
-  for (const r of records) if (r !== undefined && r !== 'queued') total += r.metadataEnd - r.start + (r.content === undefined ? 0 : Buffer.byteLength(r.content));
+  let handedBack = false;
+  for (const r of records) {
+    if (r === undefined || r === 'queued') continue;
+    handedBack = true;
+    total += r.metadataEnd - r.start + (r.content === undefined ? 0 : Buffer.byteLength(r.content));
+  }
+  if (!handedBack) {
+    const failed: number[] = [];
+    records.forEach((r, i) => {
+      if (r === undefined) failed.push(i);
+    });
+    return { kind: 'batch', id, bytes: new ArrayBuffer(0), ends: [], places: [], failed, events: takeEvents() };
+  }
   const bytes = Buffer.allocUnsafeSlow(total);
   const ends: number[] = [];
   const places: string[] = [];

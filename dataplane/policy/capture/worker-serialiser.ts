@@ -33,7 +33,7 @@ export type CaptureEvent = ['exported', string, number] | ['dropped', string, nu
 /**
  * What the worker sends back per batch: the lines of every record it hands back in `bytes`, record
  * i's metadata line ending at ends[2i] and its content line (empty when it has none) at ends[2i + 1],
- * each starting where the one before ended; `places` holds each handed-back record's policy id,
+ * each starting where the one before ended (`ends` is empty when it hands none back); `places` holds each handed-back record's policy id,
  * namespace and time (what the stores partition by), in order. A record in `failed` could not be built (its lines are empty);
  * so are those of a record the worker queued for its own destinations. `events` are what
  * its destination queues reported since its last message, this batch's offers included.
@@ -100,6 +100,8 @@ export class WorkerSerialiser<T> {
   private pendingSize = 64 * 1024;
   private pendingTargets: T[] = [];
   private pendingKeys: number[] = [];
+  /** Records taken with submitLater, not yet written to the pending buffer. */
+  private later: { target: T; key: number; make: () => RecordParts }[] = [];
   /** Batches in the worker, by id: the targets of their records, in order, and their policy keys. */
   private outstanding = new Map<number, { targets: T[]; keys: number[]; bytes: number }>();
   /** Records in the worker's own destination queues (offered, not yet reported written or dropped), by label. */
@@ -158,23 +160,84 @@ export class WorkerSerialiser<T> {
   submit(target: T, key: number, parts: RecordParts): void {
     if (this.closed) return this.opts.lost(target, 'shutdown');
     if (this.queued >= this.opts.maxQueued) return this.opts.lost(target, 'queue_full');
+    this.queued++;
+    this.write(target, key, parts);
+    this.schedule();
+  }
+
+  /**
+   * Takes a record whose parts `make` builds when its batch is sent, with the batch's other records
+   * in one loop (the code and its data then warm, rather than run once per request between all of a
+   * request's other work); never throws, never waits. `make` must give the same parts then as now:
+   * it reads only what the answered request no longer changes.
+   */
+  submitLater(target: T, key: number, make: () => RecordParts): void {
+    if (this.closed) return this.opts.lost(target, 'shutdown');
+    if (this.queued >= this.opts.maxQueued) return this.opts.lost(target, 'queue_full');
+    this.queued++;
+    this.later.push({ target, key, make });
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.pendingTargets.length + this.later.length >= this.maxBatch) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.flushIntervalMs).unref();
+  }
+
+  /** The records taken with submitLater, their parts built and written now, in order. */
+  private writeLater(): void {
+    const later = this.later;
+    if (later.length === 0) return;
+    this.later = [];
+    for (const { target, key, make } of later) {
+      let parts: RecordParts;
+      try {
+        parts = make();
+      } catch {
+        this.queued--;
+        this.opts.lost(target, 'record_error');
+        continue;
+      }
+      this.write(target, key, parts);
+    }
+  }
+
+  /** A counted record's parts into the pending buffer (or dropped, past the bytes bound). */
+  private write(target: T, key: number, parts: RecordParts): void {
     // UTF-16 units: at most the UTF-8 bytes the parts take, so the bound holds to within 3×.
     const units = parts.metadata.length + parts.contentHead.length + parts.request.length + parts.response.length + parts.namespace.length + parts.time.length;
-    if (this.queuedBytes + units > this.maxQueuedBytes) return this.opts.lost(target, 'queue_full');
+    if (this.queuedBytes + units > this.maxQueuedBytes) {
+      this.queued--;
+      return this.opts.lost(target, 'queue_full');
+    }
     const before = this.pendingUsed;
     this.reserve(units);
-    this.append(parts.metadata);
-    this.append(parts.contentHead);
-    this.append(parts.request);
-    this.append(parts.response);
-    this.append(parts.namespace);
-    this.append(parts.time);
+    const { metadata, contentHead, request, response, namespace, time } = parts;
+    // One write of the six parts: each Buffer write is a call into native code. A record all
+    // ASCII (UTF-8 bytes = UTF-16 units, as nearly every one is) has its parts' ends from their
+    // lengths; any other is written again part by part, over the same bytes.
+    const written = this.pending!.write(metadata + contentHead + request + response + namespace + time, before);
+    if (written === units) {
+      const ends = this.pendingEnds;
+      let end = before + metadata.length;
+      ends.push(end);
+      ends.push((end += contentHead.length));
+      ends.push((end += request.length));
+      ends.push((end += response.length));
+      ends.push((end += namespace.length));
+      ends.push(end + time.length);
+      this.pendingUsed = before + written;
+    } else {
+      this.append(metadata);
+      this.append(contentHead);
+      this.append(request);
+      this.append(response);
+      this.append(namespace);
+      this.append(time);
+    }
     this.queuedBytes += this.pendingUsed - before;
     this.pendingTargets.push(target);
     this.pendingKeys.push(key);
-    this.queued++;
-    if (this.pendingTargets.length >= this.maxBatch) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.flushIntervalMs).unref();
   }
 
   /** Room in the pending buffer for `units` more UTF-16 units (UTF-8 takes at most 3 bytes per unit). */
@@ -211,6 +274,7 @@ export class WorkerSerialiser<T> {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    this.writeLater();
     if (this.pendingTargets.length === 0) return;
     const worker = this.running();
     if (worker === undefined) {
@@ -267,23 +331,23 @@ export class WorkerSerialiser<T> {
     this.queued -= targets.length;
     this.queuedBytes -= handed.bytes;
     const bytes = Buffer.from(batch.bytes);
-    const failed = new Set(batch.failed);
+    const failed = batch.failed.length === 0 ? undefined : new Set(batch.failed);
     // Per policy key, the records the worker queued for its own destinations: held until it reports on them.
     const queued: number[] = [];
-    let at = 0;
     let place = 0;
     targets.forEach((target, i) => {
-      const metadataEnd = batch.ends[2 * i]!;
-      const contentEnd = batch.ends[2 * i + 1]!;
-      if (failed.has(i)) this.opts.lost(target, 'record_error');
+      if (failed?.has(i) === true) this.opts.lost(target, 'record_error');
       else if (this.keyLabels[keys[i]!] !== undefined) queued[keys[i]!] = (queued[keys[i]!] ?? 0) + 1;
       else {
+        // A record handed back: its lines start where the record before it ended.
+        const at = i === 0 ? 0 : batch.ends[2 * i - 1]!;
+        const metadataEnd = batch.ends[2 * i]!;
+        const contentEnd = batch.ends[2 * i + 1]!;
         const record: SerialisedRecord = { policyId: places[place]!, namespace: places[place + 1]!, time: places[place + 2]!, metadata: bytes.subarray(at, metadataEnd) };
         place += 3;
         if (contentEnd > metadataEnd) record.content = bytes.subarray(metadataEnd, contentEnd);
         this.opts.deliver(target, record);
       }
-      at = contentEnd;
     });
     queued.forEach((n, key) => {
       for (const label of this.keyLabels[key]!) this.held.set(label, (this.held.get(label) ?? 0) + n);
@@ -324,7 +388,7 @@ export class WorkerSerialiser<T> {
     }
     this.outstanding.clear();
     this.dropHeld('record_error');
-    if (this.pendingTargets.length > 0) this.flush();
+    if (this.pendingTargets.length + this.later.length > 0) this.flush();
     this.wake?.();
     this.drained?.();
   }
@@ -341,7 +405,7 @@ export class WorkerSerialiser<T> {
         setTimeout(resolve, Math.max(1, Math.min(deadline - Date.now(), this.flushIntervalMs))).unref();
       });
       this.wake = undefined;
-      if (this.pendingTargets.length > 0 && this.timer === undefined) this.flush();
+      if (this.pendingTargets.length + this.later.length > 0 && this.timer === undefined) this.flush();
     }
     // The worker's destination queues write what they hold, in what is left.
     const worker = this.worker;
@@ -356,6 +420,8 @@ export class WorkerSerialiser<T> {
     }
     this.dropHeld('shutdown');
     for (const target of this.pendingTargets) this.opts.lost(target, 'shutdown');
+    for (const { target } of this.later) this.opts.lost(target, 'shutdown');
+    this.later = [];
     for (const { targets } of this.outstanding.values()) for (const target of targets) this.opts.lost(target, 'shutdown');
     this.pending = undefined;
     this.pendingUsed = 0;

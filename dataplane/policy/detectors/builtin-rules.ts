@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net';
 import { ibanChecksumValid, luhnValid, spanishIdValid, verhoeffValid } from './checksums.js';
 import type { BuiltinDetector } from './detector-types.js';
+import { DIGIT_DOT_DIGIT, GROUP13, PLUS_DIGIT, RUN3, RUN4, RUN7, UPPER_DIGIT } from './text-shape.js';
 
 /**
  * One built-in pattern. Built-ins run on the JavaScript engine for speed, so each pattern obeys a
@@ -26,6 +27,13 @@ export interface BuiltinRule {
    */
   hint?: string;
   /**
+   * Shapes (text-shape.ts bits) every text the rule can match has (checked by a test): a text
+   * without one of them skips the rule, found in the one pass that also counts the digits.
+   */
+  shape?: number;
+  /** Characters (ASCII) every text the rule can match holds at least one of (checked by a test). */
+  oneOf?: string;
+  /**
    * Where a match can start, found without trying the pattern at every position: every match
    * holds `char`, and `start(text, at, floor)` is where a match holding the `char` at `at` would
    * start, or -1 when none can start at or after `floor` (the end of the previous match). The scan
@@ -41,30 +49,77 @@ export interface BuiltinRule {
 }
 
 const whole = (start: number, end: number): readonly [number, number] => [start, end];
-const digitsOf = (s: string): string => s.replace(/\D/g, '');
+// The validators read the match's digits where they stand (charCodeAt) rather than through a
+// string of them (slice, then a regex replace): a prompt with a card or a phone number in it runs
+// several of them per scan.
+const isDigitCode = (c: number): boolean => c >= 48 && c <= 57;
+
+/** ASCII digits in text[start, end). */
+function digitCount(text: string, start: number, end: number): number {
+  let n = 0;
+  for (let i = start; i < end; i++) if (isDigitCode(text.charCodeAt(i))) n++;
+  return n;
+}
+
+/** The digit after `skip` digits of text[start, end), as a character code; -1 if there is none. */
+function digitAt(text: string, start: number, end: number, skip: number): number {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (isDigitCode(c) && skip-- === 0) return c;
+  }
+  return -1;
+}
 
 /** A card number: 13-19 digits, an issuer prefix, Luhn. Tries the whole match, then shorter group-aligned prefixes. */
 function validateCard(text: string, start: number, end: number): readonly [number, number] | undefined {
-  const raw = text.slice(start, end);
-  const cuts = [raw.length];
-  for (let i = raw.length - 1; i > 0; i--) if (raw[i] === ' ' || raw[i] === '-') cuts.push(i);
-  for (const cut of cuts) {
-    const digits = digitsOf(raw.slice(0, cut));
-    if (digits.length >= 13 && digits.length <= 19 && issuerPrefix(digits) && luhnValid(digits)) return [start, start + cut];
+  for (let stop = end; ; ) {
+    if (cardDigits(text, start, stop)) return [start, stop];
+    // The next shorter prefix ends before the last space or dash left in it.
+    let i = stop - 1;
+    while (i > start && text.charCodeAt(i) !== 32 && text.charCodeAt(i) !== 45) i--;
+    if (i <= start) return undefined;
+    stop = i;
   }
-  return undefined;
 }
 
-/** Major-issuer prefixes (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro). */
-function issuerPrefix(d: string): boolean {
-  const two = Number(d.slice(0, 2));
-  const four = Number(d.slice(0, 4));
-  switch (d[0]) {
-    case '2': return four >= 2221 && four <= 2720;
-    case '3': return two === 30 || two === 34 || two === 35 || two === 36 || two === 37 || two === 38 || two === 39;
-    case '4': return true;
-    case '5': return two >= 50 && two <= 59;
-    case '6': return true;
+/** The digits of text[start, stop) are a card number: 13-19 of them, an issuer prefix, Luhn. */
+function cardDigits(text: string, start: number, stop: number): boolean {
+  const count = digitCount(text, start, stop);
+  if (count < 13 || count > 19) return false;
+  let four = 0;
+  for (let i = start, seen = 0; seen < 4; i++) {
+    const c = text.charCodeAt(i);
+    if (isDigitCode(c)) {
+      four = four * 10 + (c - 48);
+      seen++;
+    }
+  }
+  if (!issuerPrefix(four)) return false;
+  let sum = 0;
+  let double = false;
+  for (let i = stop - 1; i >= start; i--) {
+    const c = text.charCodeAt(i);
+    if (!isDigitCode(c)) continue;
+    let d = c - 48;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+/** Major-issuer prefixes (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro), from a card's first four digits. */
+function issuerPrefix(four: number): boolean {
+  const two = Math.floor(four / 100);
+  switch (Math.floor(four / 1000)) {
+    case 2: return four >= 2221 && four <= 2720;
+    case 3: return two === 30 || two === 34 || two === 35 || two === 36 || two === 37 || two === 38 || two === 39;
+    case 4: return true;
+    case 5: return two >= 50 && two <= 59;
+    case 6: return true;
     default: return false;
   }
 }
@@ -114,19 +169,32 @@ function validateBasic(text: string, start: number, end: number): readonly [numb
   return /^[\x20-\x7e]{1,256}:[\x20-\x7e]{0,256}$/.test(decoded) ? whole(start, end) : undefined;
 }
 
+const isAlphanumericCode = (c: number): boolean => isDigitCode(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
+/** text[start, end) without the characters other than [0-9A-Za-z]. */
+function alphanumerics(text: string, start: number, end: number): string {
+  let out = '';
+  let from = start;
+  for (let i = start; i < end; i++) {
+    if (isAlphanumericCode(text.charCodeAt(i))) continue;
+    out += text.slice(from, i);
+    from = i + 1;
+  }
+  return from === start ? text.slice(start, end) : out + text.slice(from, end);
+}
+
 const checked = (check: (digits: string) => boolean) =>
   (text: string, start: number, end: number): readonly [number, number] | undefined =>
-    check(text.slice(start, end).replace(/[^0-9A-Za-z]/g, '')) ? whole(start, end) : undefined;
+    check(alphanumerics(text, start, end)) ? whole(start, end) : undefined;
 
 /** North American numbers: area code and exchange start with 2-9 (NANP), so 123-456-7890 is not a phone. */
 function validateNanp(text: string, start: number, end: number): readonly [number, number] | undefined {
-  const digits = digitsOf(text.slice(start, end));
-  const local = digits.length === 11 ? digits.slice(1) : digits;
-  return local[0]! >= '2' && local[3]! >= '2' ? whole(start, end) : undefined;
+  const skip = digitCount(text, start, end) === 11 ? 1 : 0;
+  return digitAt(text, start, end, skip) >= 50 && digitAt(text, start, end, skip + 3) >= 50 ? whole(start, end) : undefined;
 }
 
 function validateInternational(text: string, start: number, end: number): readonly [number, number] | undefined {
-  const count = digitsOf(text.slice(start, end)).length;
+  const count = digitCount(text, start, end);
   return count >= 8 && count <= 15 ? whole(start, end) : undefined;
 }
 
@@ -181,29 +249,29 @@ export const BUILTIN_RULES: readonly BuiltinRule[] = [
   rule('Credential', '(?<![A-Za-z0-9])[Bb]asic[ \\t]{1,8}[A-Za-z0-9+/]{8,1024}={0,2}(?![A-Za-z0-9+/=])', { requires: 'asic', validate: validateBasic }),
   rule('Credential', `${TOKEN_BEFORE}sk-[A-Za-z0-9_-]{20,300}${TOKEN_AFTER}`, { requires: 'sk-', validate: validateMixedToken }),
   rule('Credential', `${TOKEN_BEFORE}(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,247}${TOKEN_AFTER}`, { requires: 'k_' }),
-  rule('Credential', `${TOKEN_BEFORE}(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244}|glpat-[A-Za-z0-9_-]{20,50})${TOKEN_AFTER}`, { hint: 'gh[pousr]_|github_pat_|glpat-' }),
+  rule('Credential', `${TOKEN_BEFORE}(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244}|glpat-[A-Za-z0-9_-]{20,50})${TOKEN_AFTER}`, { hint: 'gh[pousr]_|github_pat_|glpat-', oneOf: '_-' }),
   rule('Credential', `${TOKEN_BEFORE}xox[abprs]-[A-Za-z0-9-]{10,250}${TOKEN_AFTER}`, { requires: 'xox', validate: validateMixedToken }),
   rule('Credential', `${TOKEN_BEFORE}AIza[0-9A-Za-z_-]{35}${TOKEN_AFTER}`, { requires: 'AIza' }),
-  rule('Credential', `${TOKEN_BEFORE}(?:hf_[A-Za-z0-9]{30,40}|gsk_[A-Za-z0-9]{40,60}|xai-[A-Za-z0-9]{40,100}|pplx-[A-Za-z0-9]{40,60}|r8_[A-Za-z0-9]{37})${TOKEN_AFTER}`, { validate: validateMixedToken, needsDigit: true, hint: 'hf_|gsk_|xai-|pplx-|r8_' }),
-  rule('Credential', `(?<![A-Za-z0-9])${AWS_KEY_PREFIX}[A-Z0-9]{16}(?![A-Za-z0-9])`, { hint: AWS_KEY_PREFIX }),
-  rule('Credential', '(?<![A-Za-z0-9])aws_?secret_?access_?key["\']?[ \\t]{0,4}[:=][ \\t]{0,4}["\']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])', { hint: '[Aa][Ww][Ss]_?[Ss][Ee][Cc][Rr][Ee][Tt]' }, 'gi'),
+  rule('Credential', `${TOKEN_BEFORE}(?:hf_[A-Za-z0-9]{30,40}|gsk_[A-Za-z0-9]{40,60}|xai-[A-Za-z0-9]{40,100}|pplx-[A-Za-z0-9]{40,60}|r8_[A-Za-z0-9]{37})${TOKEN_AFTER}`, { validate: validateMixedToken, needsDigit: true, hint: 'hf_|gsk_|xai-|pplx-|r8_', oneOf: '_-' }),
+  rule('Credential', `(?<![A-Za-z0-9])${AWS_KEY_PREFIX}[A-Z0-9]{16}(?![A-Za-z0-9])`, { hint: AWS_KEY_PREFIX, oneOf: 'A' }),
+  rule('Credential', '(?<![A-Za-z0-9])aws_?secret_?access_?key["\']?[ \\t]{0,4}[:=][ \\t]{0,4}["\']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])', { hint: '[Aa][Ww][Ss]_?[Ss][Ee][Cc][Rr][Ee][Tt]', oneOf: ':=' }, 'gi'),
   rule('Credential', '(?<![A-Za-z0-9])AccountKey=[A-Za-z0-9+/]{40,100}={0,2}', { requires: 'AccountKey=' }),
 
   // Unicode letters too: internationalised local parts and domains (zoë@exämple.de) are addresses as well.
   rule('Email', '(?<![\\p{L}\\p{N}._%+\\-])[\\p{L}\\p{N}._%+\\-]{1,64}@(?:[\\p{L}\\p{N}](?:[\\p{L}\\p{N}\\-]{0,61}[\\p{L}\\p{N}])?\\.){1,8}\\p{L}{2,24}(?![\\p{L}\\p{N}\\-])', { requires: '@', anchor: { char: '@', start: emailStart } }, 'gu'),
 
-  rule('IBAN', '(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}', { validate: validateIban, needsDigit: true, minDigits: 2 }),
-  rule('PaymentCard', '(?<![\\d.])(?:\\d[ -]?){12,18}\\d(?!\\d)', { validate: validateCard, needsDigit: true, minDigits: 13 }),
+  rule('IBAN', '(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}', { validate: validateIban, needsDigit: true, minDigits: 2, shape: UPPER_DIGIT }),
+  rule('PaymentCard', '(?<![\\d.])(?:\\d[ -]?){12,18}\\d(?!\\d)', { validate: validateCard, needsDigit: true, minDigits: 13, shape: GROUP13 }),
 
-  rule('NationalID', '(?<![\\w-])(?!000|666|9)\\d{3}-(?!00)\\d{2}-(?!0000)\\d{4}(?![\\w-])', { needsDigit: true, minDigits: 9 }), // US SSN
-  rule('NationalID', '(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2} ?[A-D](?![A-Za-z0-9])', { needsDigit: true, minDigits: 6 }), // UK NINO
-  rule('NationalID', '(?<![\\w-])[1-79]\\d{2}[ -]\\d{3}[ -]\\d{3}(?![\\w-])', { validate: checked(luhnValid), needsDigit: true, minDigits: 9 }), // Canada SIN
-  rule('NationalID', '(?<![\\w-])[2-9]\\d{3}[ -]\\d{4}[ -]\\d{4}(?![\\w-])', { validate: checked(verhoeffValid), needsDigit: true, minDigits: 12 }), // India Aadhaar
-  rule('NationalID', '(?<![A-Za-z0-9])(?:\\d{8}|[XYZ]\\d{7})-?[A-Z](?![A-Za-z0-9])', { validate: checked(spanishIdValid), needsDigit: true, minDigits: 7 }), // Spain DNI/NIE
+  rule('NationalID', '(?<![\\w-])(?!000|666|9)\\d{3}-(?!00)\\d{2}-(?!0000)\\d{4}(?![\\w-])', { needsDigit: true, minDigits: 9, shape: RUN3 }), // US SSN
+  rule('NationalID', '(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2} ?[A-D](?![A-Za-z0-9])', { needsDigit: true, minDigits: 6, shape: UPPER_DIGIT }), // UK NINO
+  rule('NationalID', '(?<![\\w-])[1-79]\\d{2}[ -]\\d{3}[ -]\\d{3}(?![\\w-])', { validate: checked(luhnValid), needsDigit: true, minDigits: 9, shape: RUN3 }), // Canada SIN
+  rule('NationalID', '(?<![\\w-])[2-9]\\d{3}[ -]\\d{4}[ -]\\d{4}(?![\\w-])', { validate: checked(verhoeffValid), needsDigit: true, minDigits: 12, shape: RUN4 }), // India Aadhaar
+  rule('NationalID', '(?<![A-Za-z0-9])(?:\\d{8}|[XYZ]\\d{7})-?[A-Z](?![A-Za-z0-9])', { validate: checked(spanishIdValid), needsDigit: true, minDigits: 7, shape: RUN7 }), // Spain DNI/NIE
 
-  rule('Phone', '(?<![\\w+])\\+[1-9]\\d{0,14}(?:[ .-]?\\(\\d{1,6}\\)\\d{0,10}|[ .-]\\d{1,10}){0,6}(?!\\d)', { requires: '+', validate: validateInternational, needsDigit: true, minDigits: 8 }),
-  rule('Phone', '(?<![\\w+.-])(?:1[ .-])?(?:\\(\\d{3}\\) ?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}(?![\\w-]|\\.\\d)', { validate: validateNanp, needsDigit: true, minDigits: 10 }),
+  rule('Phone', '(?<![\\w+])\\+[1-9]\\d{0,14}(?:[ .-]?\\(\\d{1,6}\\)\\d{0,10}|[ .-]\\d{1,10}){0,6}(?!\\d)', { requires: '+', validate: validateInternational, needsDigit: true, minDigits: 8, shape: PLUS_DIGIT }),
+  rule('Phone', '(?<![\\w+.-])(?:1[ .-])?(?:\\(\\d{3}\\) ?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}(?![\\w-]|\\.\\d)', { validate: validateNanp, needsDigit: true, minDigits: 10, shape: RUN3 }),
 
-  rule('IPAddress', `(?<![\\d.])(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET}(?!\\d|\\.\\d)`, { requires: '.', needsDigit: true, minDigits: 4 }),
+  rule('IPAddress', `(?<![\\d.])(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET}(?!\\d|\\.\\d)`, { requires: '.', needsDigit: true, minDigits: 4, shape: DIGIT_DOT_DIGIT }),
   rule('IPAddress', '(?<![\\w:.])[0-9A-Fa-f:]{3,39}(?![\\w:])', { requires: ':', validate: validateIpv6 }),
 ];

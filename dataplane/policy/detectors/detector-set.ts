@@ -1,4 +1,5 @@
 import { BUILTIN_RULES, type BuiltinRule } from './builtin-rules.js';
+import { holdsAll, holdsOne, newTextShape, textShape, type TextShape } from './text-shape.js';
 import { compileCustomPattern, MAX_CUSTOM_PATTERNS, MAX_TOTAL_CUSTOM_PROGRAM_SIZE, type CompiledCustomPattern } from './custom-pattern.js';
 import {
   BUILTIN_DETECTORS,
@@ -37,6 +38,18 @@ export function detectorSpecErrors(spec: DetectorSpec): DetectorSpecError[] {
 
 /** Compiles a detector spec; collects every error rather than stopping at the first. */
 export function compileDetectors(spec: DetectorSpec): DetectorSetResult {
+  return compile(spec, true);
+}
+
+/**
+ * The same detectors with no pre-filter: every rule's pattern runs over every text. The reference
+ * the pre-filters are tested against (they may skip only what this finds nothing in).
+ */
+export function compileUnfilteredDetectors(spec: DetectorSpec): DetectorSetResult {
+  return compile(spec, false);
+}
+
+function compile(spec: DetectorSpec, filtered: boolean): DetectorSetResult {
   const errors: DetectorSpecError[] = [];
   const chosen = new Set<BuiltinDetector>();
   spec.detectors.forEach((name, i) => {
@@ -66,7 +79,7 @@ export function compileDetectors(spec: DetectorSpec): DetectorSetResult {
   if (!(limits.maxInputLength > 0) || !(limits.maxMatches > 0)) errors.push({ field: 'limits', message: 'limits must be positive' });
   if (errors.length > 0) return { ok: false, errors };
   const rules = BUILTIN_RULES.filter((r) => chosen.has(r.detector));
-  return { ok: true, detectors: detectorSet(rules, custom, limits) };
+  return { ok: true, detectors: detectorSet(rules, custom, limits, filtered) };
 }
 
 /**
@@ -87,7 +100,7 @@ export function prefilterSource(rules: readonly BuiltinRule[]): string | undefin
 /** Shared by every scan that found nothing: never written to. */
 const NO_COUNTS: Readonly<Record<string, number>> = Object.freeze({});
 
-function detectorSet(rules: readonly BuiltinRule[], custom: readonly CompiledCustomPattern[], limits: DetectorLimits): DetectorSet {
+function detectorSet(rules: readonly BuiltinRule[], custom: readonly CompiledCustomPattern[], limits: DetectorLimits, filtered: boolean): DetectorSet {
   // This set's own copies of the patterns, made once: lastIndex is reset at the start of each use,
   // and a scan runs to its end synchronously, so scans never share one mid-way. (A copy per scan
   // cost more than scanning a short text.)
@@ -97,13 +110,13 @@ function detectorSet(rules: readonly BuiltinRule[], custom: readonly CompiledCus
   // digit): one combined test, not a test per rule, sends them through untouched.
   const source = prefilterSource(rules);
   const prefilter = source === undefined ? undefined : new RegExp(source);
-  const scan = (text: string): ScanResult => scanText(text, rules, patterns, hints, prefilter, custom, limits);
+  const scan = (text: string): ScanResult => scanText(text, rules, patterns, hints, prefilter, custom, limits, filtered);
   return {
     scan,
     redact(text) {
       const result = scan(text);
       if (result.findings.length === 0 && result.complete) return { text, counts: NO_COUNTS as Record<string, number>, complete: true };
-      return { text: applyFindings(text, result), counts: countByType(result.findings), complete: result.complete };
+      return applyFindings(text, result);
     },
   };
 }
@@ -122,21 +135,18 @@ function scanText(
   prefilter: RegExp | undefined,
   custom: readonly CompiledCustomPattern[],
   limits: DetectorLimits,
+  filtered: boolean,
 ): ScanResult {
   const input = text.length > limits.maxInputLength ? text.slice(0, limits.maxInputLength) : text;
-  const builtins = prefilter === undefined || prefilter.test(input);
+  const builtins = !filtered || prefilter === undefined || prefilter.test(input);
   if (!builtins && custom.length === 0) return { findings: [], scannedLength: input.length, complete: input.length === text.length };
   const raw: RawMatch[] = [];
   // Each rule stops after maxMatches of its own; the earliest such stop bounds what was fully scanned.
   let scannedLength = input.length;
-  let digit: boolean | undefined;
-  let digits: number | undefined;
+  const shape = filtered && builtins ? textShape(input, SHAPE) : undefined;
   for (let priority = 0; builtins && priority < rules.length; priority++) {
     const rule = rules[priority]!;
-    if (rule.requires !== undefined && !input.includes(rule.requires)) continue;
-    if (rule.needsDigit === true && !(digit ??= /\d/.test(input))) continue;
-    if (rule.minDigits !== undefined && (digits ??= countDigits(input, MOST_MIN_DIGITS)) < rule.minDigits) continue;
-    if (hints[priority]?.test(input) === false) continue;
+    if (shape !== undefined && !worthRunning(rule, shape, input, hints[priority])) continue;
     const re = patterns[priority]!;
     re.lastIndex = 0;
     let count = 0;
@@ -165,6 +175,17 @@ function scanText(
   return { findings: capped, scannedLength, complete: scannedLength === text.length };
 }
 
+/** The text passes the rule's pre-filters (each a necessary condition for a match, checked by a test). */
+function worthRunning(rule: BuiltinRule, shape: TextShape, input: string, hint: RegExp | undefined): boolean {
+  if (rule.shape !== undefined && (shape.bits & rule.shape) !== rule.shape) return false;
+  if (rule.oneOf !== undefined && !holdsOne(shape, rule.oneOf)) return false;
+  // Its characters first: most texts lack one, and that costs no search.
+  if (rule.requires !== undefined && !(holdsAll(shape, rule.requires) && input.includes(rule.requires))) return false;
+  if (rule.needsDigit === true && shape.digits === 0) return false;
+  if (rule.minDigits !== undefined && shape.digits < rule.minDigits) return false;
+  return hint === undefined || hint.test(input);
+}
+
 /**
  * The rule's next match from `re.lastIndex` on, which it leaves after the match (as a global
  * pattern's exec does). An anchored rule's pattern is sticky and tried only where its anchor says
@@ -184,50 +205,38 @@ function nextMatch(rule: BuiltinRule, re: RegExp, text: string): RegExpExecArray
   return null;
 }
 
-/** The most any rule's `minDigits` asks for: counting stops there. */
-const MOST_MIN_DIGITS = Math.max(0, ...BUILTIN_RULES.map((r) => r.minDigits ?? 0));
-
-/** ASCII digits in `text`, counted up to `enough`. */
-function countDigits(text: string, enough: number): number {
-  let n = 0;
-  for (let i = 0; i < text.length && n < enough; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) n++;
-  }
-  return n;
-}
+/** This isolate's one text shape, reused by every scan (a scan runs to its end synchronously). */
+const SHAPE = newTextShape();
 
 /** Orders matches and folds overlapping ones into the first (longest, then highest-priority) so no part of either survives. */
 function mergeOverlaps(raw: RawMatch[], limit: number): Finding[] {
-  raw.sort((a, b) => a.finding.start - b.finding.start || b.finding.end - a.finding.end || a.priority - b.priority);
+  if (raw.length > 1) raw.sort((a, b) => a.finding.start - b.finding.start || b.finding.end - a.finding.end || a.priority - b.priority);
   const out: Finding[] = [];
   for (const { finding } of raw) {
     if (finding.start >= limit) break;
     const last = out[out.length - 1];
     if (last !== undefined && finding.start < last.end) {
-      if (finding.end > last.end) out[out.length - 1] = { ...last, end: finding.end };
+      // The findings are this scan's own, made in scanText: extended in place, not copied.
+      if (finding.end > last.end) last.end = finding.end;
       continue;
     }
-    out.push({ ...finding });
+    out.push(finding);
   }
   return out;
 }
 
-function applyFindings(text: string, result: ScanResult): string {
-  const parts: string[] = [];
+/** The text with each finding replaced by its marker (and the unscanned rest by UNSCANNED_MARKER), with the findings counted by type: one walk. */
+function applyFindings(text: string, result: ScanResult): RedactResult {
+  let out = '';
   let at = 0;
+  const counts: Record<string, number> = {};
   for (const f of result.findings) {
-    parts.push(text.slice(at, f.start), f.marker);
+    out += text.slice(at, f.start) + f.marker;
     at = f.end;
+    counts[f.type] = (counts[f.type] ?? 0) + 1;
   }
   const end = Math.max(at, result.scannedLength);
-  parts.push(text.slice(at, end));
-  if (!result.complete && end < text.length) parts.push(UNSCANNED_MARKER);
-  return parts.join('');
-}
-
-function countByType(findings: readonly Finding[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const f of findings) counts[f.type] = (counts[f.type] ?? 0) + 1;
-  return counts;
+  out += text.slice(at, end);
+  if (!result.complete && end < text.length) out += UNSCANNED_MARKER;
+  return { text: out, counts, complete: result.complete };
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../test/support/seeded-random.js';
 import { BUILTIN_RULES } from './builtin-rules.js';
-import { prefilterSource } from './detector-set.js';
+import { compileUnfilteredDetectors, prefilterSource } from './detector-set.js';
+import { holdsOne, MOST_DIGITS_ASKED, newTextShape, SHAPE_MAX_LENGTH, textShape } from './text-shape.js';
 import { ibanChecksumValid, luhnValid, spanishIdValid, verhoeffValid } from './checksums.js';
 import { BUILTIN_DETECTORS, compileDetectors, UNSCANNED_MARKER, type DetectorSet, type DetectorSpec } from './index.js';
 
@@ -211,9 +212,14 @@ describe('overlaps and bounds', () => {
           for (const filter of filters) expect(filter.test(text), `${rule.pattern.source} matched ${m[0]} in a text its pre-filter ${filter.source} skips`).toBe(true);
           const span = rule.validate?.(text, m.index, m.index + m[0].length) ?? [m.index, m.index + m[0].length];
           expect(text.slice(span[0], span[1]).replace(/\D/g, '').length, `${m[0]} has fewer digits than ${rule.pattern.source}'s minDigits`).toBeGreaterThanOrEqual(rule.minDigits ?? 0);
+          // The shape and characters of the match alone: what the rule needs is in the match itself.
+          const shape = textShape(m[0], newTextShape());
+          expect(shape.bits & (rule.shape ?? 0), `${m[0]} lacks the shape ${rule.shape} of ${rule.pattern.source}`).toBe(rule.shape ?? 0);
+          if (rule.oneOf !== undefined) expect(holdsOne(shape, rule.oneOf), `${m[0]} holds none of ${rule.oneOf}`).toBe(true);
         }
       }
       expect(matched, `no test text exercises ${rule.pattern.source}`).toBeGreaterThan(0);
+      expect(rule.minDigits ?? 0).toBeLessThanOrEqual(MOST_DIGITS_ASKED);
     }
   });
 
@@ -235,6 +241,96 @@ describe('overlaps and bounds', () => {
       found += everywhere.length;
     }
     expect(found).toBeGreaterThan(1000);
+  });
+
+  it('the pre-filters change nothing: seeded random texts redact exactly as with every rule run over every text', () => {
+    // Fragments of every rule's matches and near-misses (digit runs of each length, separators,
+    // upper-case letters before digits, credential prefixes), joined at random: a fixed seed.
+    const alphabet = [
+      '1', '12', '123', '4111', '12345', '1234567', '12345678', '4111111111111111', '0', '9',
+      ' ', ' ', '-', '.', '+', '(', ')', ':', '@', '_', '=', '/', ',', '\n', 'x', 'ab', 'AB', 'DE', 'GB', 'X', 'Z', 'C', 'A',
+      'ann.lee@example.com', 'jo@ex.de', '4111 1111 1111 1111', '5555-5555-5555-4444', '078-05-1120', 'AB 12 34 56 C',
+      '130 692 544', '2345 6789 0124', '12345678Z', 'X1234567L', '192.168.1.254', '10.0', '+44 20 7946 0958', '+1 (415) 555-2671',
+      '(415) 555-2671', '1-800-555-0199', 'DE89 3704 0044 0532 0130 00', 'GB82WEST12345698765432', '2001:db8::8a2e:370:7334',
+      'fe80::1', 'sk-', 'sk-proj-AbCdEf0123456789GhIjKlMnOpQr', 'ghp_0123456789abcdefghijABCDEFGHIJ012345', 'glpat-', 'AKIA',
+      'AKIAIOSFODNN7EXAMPLE', 'aws_secret_access_key', 'AWS_SECRET_ACCESS_KEY: ', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      'Bearer ', 'abcDEF123456ghiJKL789', 'Basic dXNlcjpwYXNzd29yZA==', 'eyJhbGciOiJIUzI1NiJ9', '.eyJzdWIiOiIxMjM0NTY3ODkwIn0', '.dozjgNryP4J3',
+      'hf_abcdefghijklmnopqrstuvwxyz0123456789', 'xoxb-123456789012-abcdefGHIJ', 'AIzaSyA1234567890abcdefghijklmnopqrstuv', 'AccountKey=',
+      'A1b2A1b2A1b2A1b2A1b2A1b2A1b2A1b2A1b2A1b2A1b2', 'sk_live_4eC39HqLyjWDarjtT1zdp7dc', 'ü', '𝒜',
+    ];
+    const next = seededRandom(11);
+    const random = (n: number): number => Math.floor(next() * n);
+    const spec = { detectors: BUILTIN_DETECTORS, customPatterns: [{ name: 'employee-id', pattern: 'EMP-[0-9]{6}' }] };
+    const filtered = detectorsFor(spec);
+    const reference = compileUnfilteredDetectors(spec);
+    if (!reference.ok) throw new Error(JSON.stringify(reference.errors));
+    const texts = [...POSITIVES.map(([, t]) => t), 'Summarise the ticket from ann.lee@example.com (card 4111 1111 1111 1111, phone +44 20 7946 0958) in one short sentence.'];
+    for (let i = 0; i < 6000; i++) texts.push(Array.from({ length: 1 + random(16) }, () => alphabet[random(alphabet.length)]).join(''));
+    // Past the length the shape pass runs over: every rule is tried (only the digit counts skip).
+    for (let i = 0; i < 40; i++) texts.push(Array.from({ length: SHAPE_MAX_LENGTH / 8 + random(SHAPE_MAX_LENGTH / 8) }, () => alphabet[random(alphabet.length)]).join(''));
+    let changed = 0;
+    for (const text of texts) {
+      const expected = reference.detectors.redact(text);
+      expect(filtered.redact(text), JSON.stringify(text)).toEqual(expected);
+      if (expected.text !== text) changed++;
+    }
+    // Most texts hold something to redact: the comparison is not only of texts left as they were.
+    expect(changed).toBeGreaterThan(3000);
+  });
+
+  it('the validators that read digits where they stand accept and narrow exactly as the string-based ones did', () => {
+    // The string-based validators as they were (slice, regex replace), the reference.
+    const digitsOf = (t: string): string => t.replace(/\D/g, '');
+    const issuer = (d: string): boolean => {
+      const two = Number(d.slice(0, 2));
+      const four = Number(d.slice(0, 4));
+      return d[0] === '2' ? four >= 2221 && four <= 2720 : d[0] === '3' ? [30, 34, 35, 36, 37, 38, 39].includes(two) : d[0] === '4' || d[0] === '6' || (d[0] === '5' && two >= 50 && two <= 59);
+    };
+    const card = (text: string, start: number, end: number): readonly [number, number] | undefined => {
+      const raw = text.slice(start, end);
+      const cuts = [raw.length];
+      for (let i = raw.length - 1; i > 0; i--) if (raw[i] === ' ' || raw[i] === '-') cuts.push(i);
+      for (const cut of cuts) {
+        const digits = digitsOf(raw.slice(0, cut));
+        if (digits.length >= 13 && digits.length <= 19 && issuer(digits) && luhnValid(digits)) return [start, start + cut];
+      }
+      return undefined;
+    };
+    const checkedBy = (check: (s: string) => boolean) => (text: string, start: number, end: number) => (check(text.slice(start, end).replace(/[^0-9A-Za-z]/g, '')) ? [start, end] : undefined);
+    const nanp = (text: string, start: number, end: number) => {
+      const digits = digitsOf(text.slice(start, end));
+      const local = digits.length === 11 ? digits.slice(1) : digits;
+      return local[0]! >= '2' && local[3]! >= '2' ? [start, end] : undefined;
+    };
+    const international = (text: string, start: number, end: number) => {
+      const count = digitsOf(text.slice(start, end)).length;
+      return count >= 8 && count <= 15 ? [start, end] : undefined;
+    };
+    const references: Array<[string, (text: string, start: number, end: number) => readonly number[] | undefined]> = [
+      ['(?<![\\d.])(?:\\d[ -]?){12,18}\\d(?!\\d)', card],
+      ['[1-79]\\d{2}[ -]\\d{3}', checkedBy(luhnValid)],
+      ['[2-9]\\d{3}[ -]\\d{4}', checkedBy(verhoeffValid)],
+      ['(?:\\d{8}|[XYZ]\\d{7})', checkedBy(spanishIdValid)],
+      ['(?:1[ .-])?(?:\\(', nanp],
+      ['\\+[1-9]', international],
+    ];
+    const alphabet = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '4111', '5555', '378282246310005', ' ', '-', '.', '(', ')', '+', 'X', 'Z', 'L', 'a'];
+    const next = seededRandom(23);
+    const random = (n: number): number => Math.floor(next() * n);
+    const texts = ['4111 1111 1111 1111', '4111 1111 1111 1111 2024', '5555-5555-5555-4444', '130 692 544', '2345 6789 0124', '12345678Z', 'X1234567L', '(415) 555-2671', '1-800-555-0199', '+44 20 7946 0958'];
+    for (let i = 0; i < 20_000; i++) texts.push(Array.from({ length: 1 + random(24) }, () => alphabet[random(alphabet.length)]).join(''));
+    let accepted = 0;
+    for (const [source, reference] of references) {
+      const rule = BUILTIN_RULES.find((r) => r.pattern.source.includes(source) && r.validate !== undefined)!;
+      expect(rule, source).toBeDefined();
+      for (const text of texts) {
+        const start = text.length > 3 ? random(3) : 0;
+        const expected = reference(text, start, text.length);
+        expect(rule.validate!(text, start, text.length), `${source} on ${JSON.stringify(text)} from ${start}`).toEqual(expected);
+        if (expected !== undefined) accepted++;
+      }
+    }
+    expect(accepted).toBeGreaterThan(1000);
   });
 
   it('runs custom patterns on texts the built-ins pre-filter skips', () => {

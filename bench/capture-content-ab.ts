@@ -1,0 +1,97 @@
+/**
+ * The capture worker's per-record content work (issue 16), two source trees in one process,
+ * interleaved: redact() of single texts with every built-in detector, and contentLine() plus the
+ * content line's Buffer for capture-ab's record (its prompt holds an e-mail address, a card and a
+ * phone number; its parts decoded from a buffer per record, as the worker has them). CPU time per
+ * call (process.cpuUsage), median of the rounds after two warm-up rounds; the two trees alternate
+ * round by round, so machine load falls on both alike. Checks that both give the same output first.
+ *
+ *   node --import tsx bench/capture-content-ab.ts <tree A> <tree B> [rounds=12]
+ *
+ * A tree is any directory holding dataplane/ as TypeScript source: an export
+ * (bash bench/build-export.sh <sha> → .cache/bench/tollgate-<sha>) or a git archive. Pin it:
+ * `nice -n 10 taskset -c 1`. bench/results/capwork-s11-2026-12-06.md has its numbers.
+ */
+import { resolve } from 'node:path';
+
+interface Detectors {
+  redact(text: string): { text: string; counts: Record<string, number>; complete: boolean };
+}
+interface Tree {
+  name: string;
+  detectors: Detectors;
+  line(i: number): Buffer;
+}
+
+const [rootA, rootB] = process.argv.slice(2, 4);
+if (rootA === undefined || rootB === undefined) throw new Error('usage: capture-content-ab.ts <tree A> <tree B> [rounds]');
+const rounds = Number(process.argv[4] ?? 12);
+
+const PROMPT = 'Summarise the ticket from ann.lee@example.com (card 4111 1111 1111 1111, phone +44 20 7946 0958) in one short sentence.';
+const ANSWER = 'The customer asks for a one-sentence summary of their ticket.';
+const request = JSON.stringify({ messages: [{ role: 'user', content: PROMPT }] });
+const response = JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: ANSWER }, finish_reason: 'stop' }] });
+const bytes = Buffer.from(request + response);
+const requestBytes = Buffer.byteLength(request);
+
+async function tree(root: string): Promise<Tree> {
+  const dir = resolve(root);
+  const d = (await import(`${dir}/dataplane/policy/detectors/index.ts`)) as {
+    BUILTIN_DETECTORS: readonly string[];
+    compileDetectors(spec: { detectors: readonly string[]; customPatterns: [] }): { ok: true; detectors: Detectors } | { ok: false };
+  };
+  const { contentLine } = (await import(`${dir}/dataplane/policy/capture/serialise-capture.ts`)) as { contentLine(parts: object, policy: object): string | undefined };
+  const compiled = d.compileDetectors({ detectors: d.BUILTIN_DETECTORS, customPatterns: [] });
+  if (!compiled.ok) throw new Error(`${root}: detectors do not compile`);
+  const config = { id: 'default/audit', mode: 'Redacted', parts: { request: true, response: true }, maxRecordBytes: 262_144, redaction: { detectors: d.BUILTIN_DETECTORS, customPatterns: [] } };
+  const policy = { config, detectors: compiled.detectors };
+  const line = (i: number): Buffer => {
+    const parts = {
+      policyId: 'default/audit',
+      namespace: '',
+      time: '',
+      mode: 'Redacted',
+      metadata: '',
+      contentHead: `{"requestId":"req-${i}-0123456789abcdef","time":"2026-12-06T01:00:00.000Z","namespace":"default","content":`,
+      request: bytes.toString('utf8', 0, requestBytes),
+      response: bytes.toString('utf8', requestBytes),
+    };
+    return Buffer.from(contentLine(parts, policy)!);
+  };
+  return { name: root, detectors: compiled.detectors, line };
+}
+
+const trees = [await tree(rootA), await tree(rootB)] as const;
+const fill = (unit: string, size: number): string => unit.repeat(Math.ceil(size / unit.length)).slice(0, size);
+const prose = 'The quarterly report covers 12 regions and 2024 revenue; version 3.2 shipped with 41 fixes, and the team met on 2024-06-03 to plan the next steps for the rollout. ';
+const cases: [string, number, (t: Tree, i: number) => unknown][] = [
+  ['contentLine + Buffer (bench record)', 20_000, (t, i) => t.line(i)],
+  ['redact: bench prompt', 20_000, (t) => t.detectors.redact(PROMPT)],
+  ['redact: bench answer', 50_000, (t) => t.detectors.redact(ANSWER)],
+  ['redact: 1 KB prose with digits', 3_000, (t) => t.detectors.redact(fill(prose, 1_000))],
+  ['redact: 100 KB prose with digits', 40, (t) => t.detectors.redact(fill(prose, 100_000))],
+  ['redact: 100 KB with some PII', 40, (t) => t.detectors.redact(fill(`${prose.repeat(12)}Contact jane.doe@example.com, card 4111 1111 1111 1111, call +1 415 555 2671 from 10.1.2.3. `, 100_000))],
+  ['redact: 100 KB dense PII', 20, (t) => t.detectors.redact(fill('mail a.b@example.com card 4111111111111111 ', 100_000))],
+];
+
+const cpu = (): number => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? 0;
+const same = (x: unknown): string => (Buffer.isBuffer(x) ? x.toString() : JSON.stringify(x));
+process.stdout.write(`A ${trees[0].name}\nB ${trees[1].name}\n`);
+for (const [name, n, run] of cases) {
+  if (same(run(trees[0], 1)) !== same(run(trees[1], 1))) throw new Error(`${name}: the trees' outputs differ`);
+  const times: [number[], number[]] = [[], []];
+  for (let r = 0; r < rounds + 2; r++) {
+    for (const k of r % 2 === 0 ? [1, 0] : [0, 1]) {
+      const t = trees[k]!;
+      const start = cpu();
+      for (let i = 0; i < n; i++) run(t, i);
+      if (r >= 2) times[k]!.push((cpu() - start) / n);
+    }
+  }
+  const [a, b] = [median(times[0]), median(times[1])];
+  process.stdout.write(`${name.padEnd(36)} A ${a.toFixed(3).padStart(9)} µs  B ${b.toFixed(3).padStart(9)} µs  B/A ${(b / a).toFixed(3)}\n`);
+}
