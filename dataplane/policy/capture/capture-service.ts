@@ -28,7 +28,7 @@ export interface CaptureServiceOptions {
    * destinations the worker also queues and writes them (tests' own destinations stay on this
    * thread, the worker handing the records back). Options are for tests.
    */
-  worker?: boolean | Pick<WorkerSerialiserOptions<unknown>, 'workerModule' | 'respawnDelayMs' | 'maxQueuedBytes'>;
+  worker?: boolean | Pick<WorkerSerialiserOptions<unknown>, 'workerModule' | 'respawnDelayMs' | 'maxQueuedBytes' | 'maxHeapMb'>;
 }
 
 interface CompiledPolicy {

@@ -13,6 +13,7 @@ import { compileDetectors } from '../detectors/index.js';
 import { recordParts, serialiseCapture, type SerialiseDecision } from './serialise-capture.js';
 import { WorkerSerialiser } from './worker-serialiser.js';
 import { CRASH_MARK } from '../../../test/fixtures/capture/crash-on-marked-batch.js';
+import { EXHAUST_MARK } from '../../../test/fixtures/capture/exhaust-heap-on-marked-batch.js';
 
 const sa = (namespace: string, name: string): Caller => ({ kind: 'serviceaccount', namespace, name, id: `sa:${namespace}/${name}` });
 
@@ -310,6 +311,23 @@ describe('on the worker thread', () => {
     expect(mem.records.map((r) => r.requestId)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'after']);
     expect(m.dropped).toEqual({ queue_full: 2, record_error: 2 });
   });
+
+  it('a worker that leaks past its heap limit is stopped alone: the process lives, what it held is record_error, a new worker takes the next records', async () => {
+    const workerModule = new URL('../../../test/fixtures/capture/exhausting-serialise-worker.ts', import.meta.url);
+    const before = process.memoryUsage().rss;
+    const { svc, mem, m } = service([policy('team-a/p', { subjects: subjects('team-a'), mode: 'Metadata' })], 'ok', 100, { workerModule, respawnDelayMs: 0, maxHeapMb: 64 });
+    const decision = svc.decide(sa('team-a', 'app'), undefined, 'r', none)!;
+    svc.record(decision, input({ requestId: 'first' }));
+    await expect.poll(() => mem.records.length, { timeout: 20_000 }).toBe(1);
+    svc.record(decision, input({ requestId: EXHAUST_MARK }));
+    await expect.poll(() => m.dropped.record_error, { timeout: 30_000 }).toBe(1);
+    svc.record(decision, input({ requestId: 'after' }));
+    await svc.drain(20_000);
+    expect(mem.records.map((r) => r.requestId)).toEqual(['first', 'after']);
+    expect(m.dropped).toEqual({ record_error: 1 });
+    // Without the limit the leak would have grown until the test process died; with it, a bounded rise at most.
+    expect(process.memoryUsage().rss - before).toBeLessThan(512 * 1024 * 1024);
+  }, 60_000);
 
   it('bounds the bytes waiting for the worker too: an uncut 1 MiB prompt past the bound is dropped and counted, the next small record still goes', async () => {
     // Mode Full: a Metadata record hands the worker no content at all.

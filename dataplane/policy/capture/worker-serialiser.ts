@@ -70,6 +70,12 @@ export interface WorkerSerialiserOptions<T> {
   respawnDelayMs?: number;
   /** The worker's module: serialise-worker next to this file (tests give one that can be made to crash). */
   workerModule?: URL;
+  /**
+   * The worker's V8 heap limit (old generation, MiB; default WORKER_HEAP_MB). Past it the worker
+   * alone is stopped (and counted, and replaced) rather than the whole data plane growing until
+   * the pod is OOM-killed with every request it was serving.
+   */
+  maxHeapMb?: number;
   /** Where what the worker's own destination queues report goes, and what a worker that dies holding records loses. */
   metrics?: CaptureMetrics;
 }
@@ -301,7 +307,7 @@ export class WorkerSerialiser<T> {
     if (Date.now() < this.downUntil) return undefined;
     let worker: Worker;
     try {
-      worker = startWorker(this.opts.workerModule ?? defaultWorkerModule());
+      worker = startWorker(this.opts.workerModule ?? defaultWorkerModule(), this.opts.maxHeapMb ?? WORKER_HEAP_MB);
     } catch {
       this.downUntil = Date.now() + (this.opts.respawnDelayMs ?? 1_000);
       return undefined;
@@ -440,8 +446,16 @@ export class WorkerSerialiser<T> {
 /** serialise-worker next to this module: .js when built, .ts when run from source (tests). */
 const defaultWorkerModule = (): URL => new URL(`./serialise-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
 
+/**
+ * The capture worker's heap limit, MiB. What it holds on its heap is transient (a batch's texts
+ * while they are redacted: a 10 MiB prompt is a few copies of itself); the records waiting in its
+ * queues are Buffers outside the heap, bounded by the queues. Generous for that, small next to a pod's memory.
+ */
+export const WORKER_HEAP_MB = 256;
+
 /** A TypeScript module (source checkout) runs through tsx, which a worker has to register itself. */
-function startWorker(module: URL): Worker {
-  if (!module.pathname.endsWith('.ts')) return new Worker(module);
-  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(module.href)}); })`, { eval: true });
+function startWorker(module: URL, maxHeapMb: number): Worker {
+  const resourceLimits = { maxOldGenerationSizeMb: maxHeapMb };
+  if (!module.pathname.endsWith('.ts')) return new Worker(module, { resourceLimits });
+  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(module.href)}); })`, { eval: true, resourceLimits });
 }
