@@ -151,11 +151,13 @@ function scanText(
     re.lastIndex = 0;
     let count = 0;
     for (let m = nextMatch(rule, re, input); m !== null; m = nextMatch(rule, re, input)) {
-      const span = rule.validate ? rule.validate(input, m.index, m.index + m[0].length) : ([m.index, m.index + m[0].length] as const);
-      if (span === undefined) continue;
-      raw.push({ detector: rule.detector, type: rule.detector, marker: BUILTIN_MARKERS[rule.detector], start: span[0], end: span[1] });
+      const end = m.index + m[0].length;
+      // A rule without a validator takes its match as it is: no span pair made for it.
+      const span = rule.validate === undefined ? undefined : rule.validate(input, m.index, end);
+      if (rule.validate !== undefined && span === undefined) continue;
+      raw.push({ detector: rule.detector, type: rule.detector, marker: BUILTIN_MARKERS[rule.detector], start: span === undefined ? m.index : span[0], end: span === undefined ? end : span[1] });
       if (++count >= limits.maxMatches) {
-        scannedLength = Math.min(scannedLength, span[1]);
+        scannedLength = Math.min(scannedLength, span === undefined ? end : span[1]);
         break;
       }
     }
@@ -214,7 +216,8 @@ const SHAPE = newTextShape();
  * of the same span keep it.
  */
 function mergeOverlaps(raw: Finding[], limit: number): Finding[] {
-  if (raw.length > 1) raw.sort(byStartThenLongest);
+  if (raw.length > SORTED_IN_PLACE) raw.sort(byStartThenLongest);
+  else if (raw.length > 1) insertionSort(raw);
   const out: Finding[] = [];
   for (const finding of raw) {
     if (finding.start >= limit) break;
@@ -230,6 +233,25 @@ function mergeOverlaps(raw: Finding[], limit: number): Finding[] {
 }
 
 const byStartThenLongest = (a: Finding, b: Finding): number => a.start - b.start || b.end - a.end;
+
+/**
+ * Up to this many matches (a prompt's few) are sorted here: Array.prototype.sort allocates its
+ * work state per call (~0.9 KB for 4 matches, more than the rest of such a scan's findings).
+ */
+const SORTED_IN_PLACE = 16;
+
+/** Stable, as Array.prototype.sort: an element moves only past those that order strictly after it. */
+function insertionSort(raw: Finding[]): void {
+  for (let i = 1; i < raw.length; i++) {
+    const f = raw[i]!;
+    let j = i - 1;
+    while (j >= 0 && byStartThenLongest(raw[j]!, f) > 0) {
+      raw[j + 1] = raw[j]!;
+      j--;
+    }
+    raw[j + 1] = f;
+  }
+}
 
 /** The text with each finding replaced by its marker (and the unscanned rest by UNSCANNED_MARKER), with the findings counted by type: one walk. */
 function applyFindings(text: string, result: ScanResult): RedactResult {

@@ -184,6 +184,15 @@ describe('overlaps and bounds', () => {
     expect(reversed.redact('T-1234 T-5678').text).toBe('[TICKET_TOO] [TICKET_TOO]');
   });
 
+  it('at one start the longest match wins over an earlier rule\'s shorter one, with few matches and with many (two sort paths)', () => {
+    const d = detectorsFor({ detectors: [], customPatterns: [{ name: 'short', pattern: 'ab' }, { name: 'long', pattern: 'abcd' }, { name: 'mid', pattern: 'bc' }] });
+    for (const n of [1, 3, 5, 12]) {
+      const result = d.redact('x abcd '.repeat(n));
+      expect(result.text).toBe('x [LONG] '.repeat(n));
+      expect(result.counts).toEqual({ long: n });
+    }
+  });
+
   it('stops at the match cap and drops the unscanned rest instead of passing it through', () => {
     const d = detectorsFor({ detectors: ['Email'], limits: { maxMatches: 3 } });
     const text = Array.from({ length: 6 }, (_, i) => `u${i}@example.com`).join(' ');
