@@ -218,18 +218,20 @@ const SHAPE = newTextShape();
 function mergeOverlaps(raw: Finding[], limit: number): Finding[] {
   if (raw.length > SORTED_IN_PLACE) raw.sort(byStartThenLongest);
   else if (raw.length > 1) insertionSort(raw);
-  const out: Finding[] = [];
-  for (const finding of raw) {
+  // The findings and their array are this scan's own, made in scanText: merged and kept in place, not copied.
+  let kept = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const finding = raw[i]!;
     if (finding.start >= limit) break;
-    const last = out[out.length - 1];
+    const last = kept === 0 ? undefined : raw[kept - 1]!;
     if (last !== undefined && finding.start < last.end) {
-      // The findings are this scan's own, made in scanText: extended in place, not copied.
       if (finding.end > last.end) last.end = finding.end;
       continue;
     }
-    out.push(finding);
+    raw[kept++] = finding;
   }
-  return out;
+  raw.length = kept;
+  return raw;
 }
 
 const byStartThenLongest = (a: Finding, b: Finding): number => a.start - b.start || b.end - a.end;
