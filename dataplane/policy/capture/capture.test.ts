@@ -387,6 +387,34 @@ describe('the worker writing the destinations itself', () => {
     });
   });
 
+  it('files each record of one batch under its own namespace and writes its content line as the request thread would: namespaces of one length, Metadata and text beyond ASCII between them', async () => {
+    const files = async (worker: boolean, dir: string) => {
+      const root = join(dir, worker ? 'w' : 'i');
+      const svc = new CaptureService({ metrics: countingMetrics().metrics, flushIntervalMs: 50, worker });
+      const namespaces = ['team-a', 'team-b', 'team-bb', 'ns-ü'];
+      svc.apply([policy('team-a/p', { subjects: { ...subjects('team-a'), namespaces }, allowOptOut: true, destinations: [{ type: 'localDirectory', name: 'disk', path: root }] })]);
+      const optOut = (n: string) => (n === 'x-tollgate-capture' ? 'off' : undefined);
+      const order = ['team-a', 'team-a', 'team-b', 'team-a', 'team-bb', 'team-bb', 'ns-ü', 'team-b', 'team-b', 'team-a'];
+      order.forEach((ns, i) => {
+        const id = i === 6 ? `r${i}-ß` : `r${i}`;
+        const body = { messages: [{ role: 'user', content: i % 3 === 0 ? `mail zoë@exämple.de, card 4111 1111 1111 1111 (${ns})` : `hello ${i}` }] };
+        svc.record(svc.decide(sa(ns, 'app'), undefined, id, i === 4 ? optOut : none)!, input({ requestId: id, requestBody: body, caller: { kind: 'serviceaccount', namespace: ns, name: 'app' } }));
+      });
+      await svc.drain(20_000);
+      return readdirSync(root, { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('.jsonl'))
+        .sort()
+        .map((f): [string, string] => [f.replace(/[^/]*$/, ''), readFileSync(join(root, f), 'utf8')]);
+    };
+    await withDir(async (dir) => {
+      const onWorker = await files(true, dir);
+      expect(onWorker).toEqual(await files(false, dir));
+      expect(onWorker.map(([f]) => f)).toEqual(expect.arrayContaining(['content/namespace=team-a/date=2026-12-05/hour=03/', 'content/namespace=team-b/date=2026-12-05/hour=03/', 'metadata/namespace=team-bb/date=2026-12-05/hour=03/']));
+      expect(onWorker.find(([f]) => f.startsWith('content/namespace=team-b/'))![1].split('\n')).toHaveLength(4);
+    });
+  });
+
   it('starts when a policy that records is applied, before its first record, and writes only the records (not its warm-up)', async () => {
     await withDir(async (dir) => {
       const workerModule = new URL('../../../test/fixtures/capture/announcing-serialise-worker.ts', import.meta.url);

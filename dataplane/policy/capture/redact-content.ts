@@ -75,5 +75,7 @@ function replacement(s: string, plain: boolean, detectors: DetectorSet | undefin
   for (const type in r.counts) tally.counts[type] = (tally.counts[type] ?? 0) + r.counts[type]!;
   if (!r.complete) tally.unscanned = true;
   if (r.text === s) return undefined;
-  return plain && !SURROGATE.test(r.text) ? `"${r.text}"` : JSON.stringify(r.text);
+  // The value itself is tested first: it is flat, and the result (a concatenation) would be
+  // flattened for the test; a value with no surrogate gives a result with none (its pieces and ASCII markers).
+  return plain && (!SURROGATE.test(s) || !SURROGATE.test(r.text)) ? `"${r.text}"` : JSON.stringify(r.text);
 }

@@ -66,11 +66,20 @@ export function recordParts(decision: SerialiseDecision, input: CaptureInput): R
  * binary dropped, cut to maxRecordBytes; undefined in mode Metadata.
  */
 export function contentLine(parts: RecordParts, policy: SerialiseDecision['policy']): string | undefined {
+  const rest = contentLineRest(parts, policy);
+  return rest === undefined ? undefined : `${parts.contentHead}${rest}`;
+}
+
+/**
+ * The content line after its head (contentHead): what contentLine adds to it. The capture worker
+ * has the head as UTF-8 already and copies those bytes rather than decode and encode them again.
+ */
+export function contentLineRest(parts: Pick<RecordParts, 'mode' | 'request' | 'response'>, policy: SerialiseDecision['policy']): string | undefined {
   const { config, detectors } = policy;
   if (parts.mode === 'Metadata') return undefined;
   // Redacted without detectors would be Full: refused (counted as record_error), never written unredacted.
   if (parts.mode === 'Redacted' && detectors === undefined) throw new Error(`policy ${config.id}: Redacted without compiled detectors`);
-  return `${parts.contentHead}${contentJson(parts, config, parts.mode === 'Redacted' ? detectors : undefined)}}\n`;
+  return `${contentJson(parts, config, parts.mode === 'Redacted' ? detectors : undefined)}}\n`;
 }
 
 // The request's content fields: `instructions` and `input` as well, so a Responses request a target
@@ -107,7 +116,7 @@ export function responseFieldsJson(body: Record<string, unknown>): string {
 const field = (json: string, name: string, value: unknown): string => `${json}${json === '' ? '{' : ','}"${name}":${JSON.stringify(value)}`;
 
 /** The `content` object's JSON text (CaptureContent). */
-function contentJson(parts: RecordParts, config: SerialisePolicy, detectors: DetectorSet | undefined): string {
+function contentJson(parts: Pick<RecordParts, 'request' | 'response'>, config: SerialisePolicy, detectors: DetectorSet | undefined): string {
   const tally: RedactionTally = { counts: {}, unscanned: false };
   let request = parts.request === '' ? undefined : redactJsonText(parts.request, detectors, tally);
   let response = parts.response === '' ? undefined : redactJsonText(parts.response, detectors, tally);

@@ -5,7 +5,7 @@ import type { SerialisedRecord } from './capture-record.js';
 import type { CaptureMetrics } from './capture-metrics.js';
 import { defaultDestinations, type DestinationFactory } from './destinations/default-destinations.js';
 import { ExporterSet } from './exporter-set.js';
-import { contentLine, type RecordParts, type SerialiseDecision } from './serialise-capture.js';
+import { contentLineRest, type SerialiseDecision } from './serialise-capture.js';
 import { warmPolicy } from './warm-up.js';
 import type { CaptureEvent, FromSerialiseWorker, SerialisedBatch, ToSerialiseWorker } from './worker-serialiser.js';
 
@@ -87,22 +87,37 @@ port.on('message', (message: ToSerialiseWorker) => {
   const { ends, keys } = message;
   const bytes = Buffer.from(message.bytes);
   const text = (from: number, to: number): string => (to > from ? bytes.toString('utf8', from, to) : '');
+  // The namespace of the record before: the next one's is most often the same bytes, then not decoded again.
+  let namespace = '';
+  let namespaceAt = 0;
+  let namespaceLength = -1;
   // Per record: [start of its metadata line, end of it, its content line or undefined] to hand back,
   // 'queued' when it went to the worker's own destinations, or undefined when it failed.
   const records = keys.map((key, i) => {
     const start = i === 0 ? 0 : ends[6 * i - 1]!;
-    const [metadataEnd, headEnd, requestEnd, responseEnd, namespaceEnd, timeEnd] = [ends[6 * i]!, ends[6 * i + 1]!, ends[6 * i + 2]!, ends[6 * i + 3]!, ends[6 * i + 4]!, ends[6 * i + 5]!];
+    const metadataEnd = ends[6 * i]!;
+    const headEnd = ends[6 * i + 1]!;
+    const requestEnd = ends[6 * i + 2]!;
+    const responseEnd = ends[6 * i + 3]!;
+    const namespaceEnd = ends[6 * i + 4]!;
     try {
       const policy = policies.get(key);
       if (policy === undefined) return undefined;
-      const contentHead = text(metadataEnd, headEnd);
-      const mode = contentHead === '' ? 'Metadata' : policy.config.mode === 'Full' ? 'Full' : 'Redacted';
-      const parts: RecordParts = { policyId: policy.config.id, namespace: '', time: '', mode, metadata: '', contentHead, request: text(headEnd, requestEnd), response: text(requestEnd, responseEnd) };
-      const content = contentLine(parts, policy);
-      const [namespace, time] = [text(responseEnd, namespaceEnd), text(namespaceEnd, timeEnd)];
-      if (policy.labels === undefined) return { start, metadataEnd, content, place: [policy.config.id, namespace, time] };
+      // The content line's head (`{"requestId":…,"content":`) is empty in mode Metadata.
+      const mode = headEnd === metadataEnd ? 'Metadata' : policy.config.mode === 'Full' ? 'Full' : 'Redacted';
+      const rest = contentLineRest({ mode, request: text(headEnd, requestEnd), response: text(requestEnd, responseEnd) }, policy);
+      if (namespaceEnd - responseEnd !== namespaceLength || !sameBytes(bytes, namespaceAt, responseEnd, namespaceLength)) {
+        namespace = text(responseEnd, namespaceEnd);
+        namespaceLength = namespaceEnd - responseEnd;
+      }
+      namespaceAt = responseEnd;
+      const time = text(namespaceEnd, ends[6 * i + 5]!);
+      if (policy.labels === undefined) {
+        const content = rest === undefined ? undefined : text(metadataEnd, headEnd) + rest;
+        return { start, metadataEnd, content, place: [policy.config.id, namespace, time] };
+      }
       const record: SerialisedRecord = { policyId: policy.config.id, namespace, time, metadata: bytes.subarray(start, metadataEnd) };
-      if (content !== undefined) record.content = Buffer.from(content);
+      if (rest !== undefined) record.content = joined(bytes, metadataEnd, headEnd, rest);
       for (const label of policy.labels) {
         const exporter = exporters?.get(label);
         // A destination no policy names any more (a record of an older snapshot): as its closed queue would.
@@ -117,6 +132,20 @@ port.on('message', (message: ToSerialiseWorker) => {
   const batch = pack(message.id, bytes, records);
   post(batch, [batch.bytes]);
 });
+
+/** bytes[a, a + length) and bytes[b, b + length) hold the same bytes. */
+function sameBytes(bytes: Buffer, a: number, b: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (bytes[a + i] !== bytes[b + i]) return false;
+  return true;
+}
+
+/** bytes[from, to) (UTF-8 as it came) followed by `rest` as UTF-8: the same bytes as Buffer.from of the decoded head and rest. */
+function joined(bytes: Buffer, from: number, to: number, rest: string): Buffer {
+  const line = Buffer.allocUnsafe(to - from + Buffer.byteLength(rest));
+  bytes.copy(line, 0, from, to);
+  line.write(rest, to - from);
+  return line;
+}
 
 /**
  * The lines of the records handed back in one buffer (transferred, not copied), with where each ends and its place; the metadata lines are copied as they came.

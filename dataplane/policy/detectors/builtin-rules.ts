@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import { ibanChecksumValid, luhnValid, spanishIdValid, verhoeffValid } from './checksums.js';
+import { ibanChecksumValid, luhnValidIn, spanishIdValid, verhoeffValidIn } from './checksums.js';
 import type { BuiltinDetector } from './detector-types.js';
 import { DIGIT_DOT_DIGIT, GROUP13, PLUS_DIGIT, RUN3, RUN4, RUN7, UPPER_DIGIT } from './text-shape.js';
 
@@ -183,6 +183,11 @@ function alphanumerics(text: string, start: number, end: number): string {
   return from === start ? text.slice(start, end) : out + text.slice(from, end);
 }
 
+/** A check read over the match where it stands (checksums.ts *In). */
+const checkedIn = (check: (text: string, start: number, end: number) => boolean) =>
+  (text: string, start: number, end: number): readonly [number, number] | undefined =>
+    check(text, start, end) ? whole(start, end) : undefined;
+
 const checked = (check: (digits: string) => boolean) =>
   (text: string, start: number, end: number): readonly [number, number] | undefined =>
     check(alphanumerics(text, start, end)) ? whole(start, end) : undefined;
@@ -265,8 +270,8 @@ export const BUILTIN_RULES: readonly BuiltinRule[] = [
 
   rule('NationalID', '(?<![\\w-])(?!000|666|9)\\d{3}-(?!00)\\d{2}-(?!0000)\\d{4}(?![\\w-])', { needsDigit: true, minDigits: 9, shape: RUN3 }), // US SSN
   rule('NationalID', '(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2} ?[A-D](?![A-Za-z0-9])', { needsDigit: true, minDigits: 6, shape: UPPER_DIGIT }), // UK NINO
-  rule('NationalID', '(?<![\\w-])[1-79]\\d{2}[ -]\\d{3}[ -]\\d{3}(?![\\w-])', { validate: checked(luhnValid), needsDigit: true, minDigits: 9, shape: RUN3 }), // Canada SIN
-  rule('NationalID', '(?<![\\w-])[2-9]\\d{3}[ -]\\d{4}[ -]\\d{4}(?![\\w-])', { validate: checked(verhoeffValid), needsDigit: true, minDigits: 12, shape: RUN4 }), // India Aadhaar
+  rule('NationalID', '(?<![\\w-])[1-79]\\d{2}[ -]\\d{3}[ -]\\d{3}(?![\\w-])', { validate: checkedIn(luhnValidIn), needsDigit: true, minDigits: 9, shape: RUN3 }), // Canada SIN
+  rule('NationalID', '(?<![\\w-])[2-9]\\d{3}[ -]\\d{4}[ -]\\d{4}(?![\\w-])', { validate: checkedIn(verhoeffValidIn), needsDigit: true, minDigits: 12, shape: RUN4 }), // India Aadhaar
   rule('NationalID', '(?<![A-Za-z0-9])(?:\\d{8}|[XYZ]\\d{7})-?[A-Z](?![A-Za-z0-9])', { validate: checked(spanishIdValid), needsDigit: true, minDigits: 7, shape: RUN7 }), // Spain DNI/NIE
 
   rule('Phone', '(?<![\\w+])\\+[1-9]\\d{0,14}(?:[ .-]?\\(\\d{1,6}\\)\\d{0,10}|[ .-]\\d{1,10}){0,6}(?!\\d)', { requires: '+', validate: validateInternational, needsDigit: true, minDigits: 8, shape: PLUS_DIGIT }),

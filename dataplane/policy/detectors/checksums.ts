@@ -59,6 +59,46 @@ export function verhoeffValid(digits: string): boolean {
   return digits.length > 0 && c === 0;
 }
 
+/**
+ * luhnValid / verhoeffValid of text[start, end)'s characters in [0-9A-Za-z] (others skipped), read
+ * where they stand: no string of them made (a prompt with a card in it runs the Aadhaar validator on
+ * the card's first groups).
+ */
+export function luhnValidIn(text: string, start: number, end: number): boolean {
+  let sum = 0;
+  let double = false;
+  let n = 0;
+  for (let i = end - 1; i >= start; i--) {
+    const c = text.charCodeAt(i);
+    if (!isAlphanumericCode(c)) continue;
+    if (c > 57) return false;
+    let d = c - 48;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+    n++;
+  }
+  return n > 0 && sum % 10 === 0;
+}
+
+export function verhoeffValidIn(text: string, start: number, end: number): boolean {
+  let c = 0;
+  let n = 0;
+  for (let i = end - 1; i >= start; i--) {
+    const code = text.charCodeAt(i);
+    if (!isAlphanumericCode(code)) continue;
+    if (code > 57) return false;
+    c = VERHOEFF_D[c]![VERHOEFF_P[n % 8]![code - 48]!]!;
+    n++;
+  }
+  return n > 0 && c === 0;
+}
+
+const isAlphanumericCode = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
 const DNI_LETTERS = 'TRWAGMYFPDXBNJZSQVHLCKE';
 
 /** Spanish DNI (8 digits + letter) or NIE (X/Y/Z + 7 digits + letter): the letter is the number mod 23. */

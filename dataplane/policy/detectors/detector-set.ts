@@ -111,20 +111,18 @@ function detectorSet(rules: readonly BuiltinRule[], custom: readonly CompiledCus
   const source = prefilterSource(rules);
   const prefilter = source === undefined ? undefined : new RegExp(source);
   const scan = (text: string): ScanResult => scanText(text, rules, patterns, hints, prefilter, custom, limits, filtered);
+  // What scanText decides for a text no rule can match, without its result: most strings of a
+  // record ("user", "stop", prose) end here, and the capture worker redacts every one of them.
+  const skipAll = filtered && custom.length === 0 ? prefilter : undefined;
   return {
     scan,
     redact(text) {
+      if (skipAll !== undefined && text.length <= limits.maxInputLength && !skipAll.test(text)) return { text, counts: NO_COUNTS as Record<string, number>, complete: true };
       const result = scan(text);
       if (result.findings.length === 0 && result.complete) return { text, counts: NO_COUNTS as Record<string, number>, complete: true };
       return applyFindings(text, result);
     },
   };
-}
-
-interface RawMatch {
-  finding: Finding;
-  /** Position of the rule in priority order: breaks ties between matches starting at the same place. */
-  priority: number;
 }
 
 function scanText(
@@ -140,7 +138,9 @@ function scanText(
   const input = text.length > limits.maxInputLength ? text.slice(0, limits.maxInputLength) : text;
   const builtins = !filtered || prefilter === undefined || prefilter.test(input);
   if (!builtins && custom.length === 0) return { findings: [], scannedLength: input.length, complete: input.length === text.length };
-  const raw: RawMatch[] = [];
+  // In priority order, as the rules and then the custom patterns run: the stable sort in
+  // mergeOverlaps keeps that order among matches of the same span, so no priority is stored.
+  const raw: Finding[] = [];
   // Each rule stops after maxMatches of its own; the earliest such stop bounds what was fully scanned.
   let scannedLength = input.length;
   const shape = filtered && builtins ? textShape(input, SHAPE) : undefined;
@@ -151,19 +151,21 @@ function scanText(
     re.lastIndex = 0;
     let count = 0;
     for (let m = nextMatch(rule, re, input); m !== null; m = nextMatch(rule, re, input)) {
-      const span = rule.validate ? rule.validate(input, m.index, m.index + m[0].length) : ([m.index, m.index + m[0].length] as const);
-      if (span === undefined) continue;
-      raw.push({ priority, finding: { detector: rule.detector, type: rule.detector, marker: BUILTIN_MARKERS[rule.detector], start: span[0], end: span[1] } });
+      const end = m.index + m[0].length;
+      // A rule without a validator takes its match as it is: no span pair made for it.
+      const span = rule.validate === undefined ? undefined : rule.validate(input, m.index, end);
+      if (rule.validate !== undefined && span === undefined) continue;
+      raw.push({ detector: rule.detector, type: rule.detector, marker: BUILTIN_MARKERS[rule.detector], start: span === undefined ? m.index : span[0], end: span === undefined ? end : span[1] });
       if (++count >= limits.maxMatches) {
-        scannedLength = Math.min(scannedLength, span[1]);
+        scannedLength = Math.min(scannedLength, span === undefined ? end : span[1]);
         break;
       }
     }
   }
-  custom.forEach((pattern, i) => {
+  custom.forEach((pattern) => {
     let count = 0;
     pattern.forEachMatch(input, (start, end) => {
-      raw.push({ priority: rules.length + i, finding: { detector: 'Custom', type: pattern.name, marker: pattern.marker, start, end } });
+      raw.push({ detector: 'Custom', type: pattern.name, marker: pattern.marker, start, end });
       if (++count < limits.maxMatches) return true;
       scannedLength = Math.min(scannedLength, end);
       return false;
@@ -208,21 +210,49 @@ function nextMatch(rule: BuiltinRule, re: RegExp, text: string): RegExpExecArray
 /** This isolate's one text shape, reused by every scan (a scan runs to its end synchronously). */
 const SHAPE = newTextShape();
 
-/** Orders matches and folds overlapping ones into the first (longest, then highest-priority) so no part of either survives. */
-function mergeOverlaps(raw: RawMatch[], limit: number): Finding[] {
-  if (raw.length > 1) raw.sort((a, b) => a.finding.start - b.finding.start || b.finding.end - a.finding.end || a.priority - b.priority);
-  const out: Finding[] = [];
-  for (const { finding } of raw) {
+/**
+ * Orders matches and folds overlapping ones into the first (longest, then highest-priority) so no
+ * part of either survives. `raw` is in priority order and Array.prototype.sort is stable: matches
+ * of the same span keep it.
+ */
+function mergeOverlaps(raw: Finding[], limit: number): Finding[] {
+  if (raw.length > SORTED_IN_PLACE) raw.sort(byStartThenLongest);
+  else if (raw.length > 1) insertionSort(raw);
+  // The findings and their array are this scan's own, made in scanText: merged and kept in place, not copied.
+  let kept = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const finding = raw[i]!;
     if (finding.start >= limit) break;
-    const last = out[out.length - 1];
+    const last = kept === 0 ? undefined : raw[kept - 1]!;
     if (last !== undefined && finding.start < last.end) {
-      // The findings are this scan's own, made in scanText: extended in place, not copied.
       if (finding.end > last.end) last.end = finding.end;
       continue;
     }
-    out.push(finding);
+    raw[kept++] = finding;
   }
-  return out;
+  raw.length = kept;
+  return raw;
+}
+
+const byStartThenLongest = (a: Finding, b: Finding): number => a.start - b.start || b.end - a.end;
+
+/**
+ * Up to this many matches (a prompt's few) are sorted here: Array.prototype.sort allocates its
+ * work state per call (~0.9 KB for 4 matches, more than the rest of such a scan's findings).
+ */
+const SORTED_IN_PLACE = 16;
+
+/** Stable, as Array.prototype.sort: an element moves only past those that order strictly after it. */
+function insertionSort(raw: Finding[]): void {
+  for (let i = 1; i < raw.length; i++) {
+    const f = raw[i]!;
+    let j = i - 1;
+    while (j >= 0 && byStartThenLongest(raw[j]!, f) > 0) {
+      raw[j + 1] = raw[j]!;
+      j--;
+    }
+    raw[j + 1] = f;
+  }
 }
 
 /** The text with each finding replaced by its marker (and the unscanned rest by UNSCANNED_MARKER), with the findings counted by type: one walk. */

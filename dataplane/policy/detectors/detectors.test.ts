@@ -168,6 +168,31 @@ describe('overlaps and bounds', () => {
     expect(d.redact('x jo@example.com/path y').text).toBe('x [EMAIL] y');
   });
 
+  it('a span two rules match exactly goes to the earlier rule: built-ins before custom patterns, custom patterns in their order', () => {
+    const d = detectorsFor({
+      detectors: ['Email'],
+      customPatterns: [
+        { name: 'mail', pattern: '[a-z]+@example\\.com' },
+        { name: 'ticket', pattern: 'T-[0-9]{4}' },
+        { name: 'ticket-too', pattern: 'T-[0-9]{4}' },
+      ],
+    });
+    const result = d.redact('from jo@example.com about T-1234 and T-5678 and ann@example.com');
+    expect(result.text).toBe('from [EMAIL] about [TICKET] and [TICKET] and [EMAIL]');
+    expect(result.counts).toEqual({ Email: 2, ticket: 2 });
+    const reversed = detectorsFor({ detectors: [], customPatterns: [{ name: 'ticket-too', pattern: 'T-[0-9]{4}' }, { name: 'ticket', pattern: 'T-[0-9]{4}' }] });
+    expect(reversed.redact('T-1234 T-5678').text).toBe('[TICKET_TOO] [TICKET_TOO]');
+  });
+
+  it('at one start the longest match wins over an earlier rule\'s shorter one, with few matches and with many (two sort paths)', () => {
+    const d = detectorsFor({ detectors: [], customPatterns: [{ name: 'short', pattern: 'ab' }, { name: 'long', pattern: 'abcd' }, { name: 'mid', pattern: 'bc' }] });
+    for (const n of [1, 3, 5, 12]) {
+      const result = d.redact('x abcd '.repeat(n));
+      expect(result.text).toBe('x [LONG] '.repeat(n));
+      expect(result.counts).toEqual({ long: n });
+    }
+  });
+
   it('stops at the match cap and drops the unscanned rest instead of passing it through', () => {
     const d = detectorsFor({ detectors: ['Email'], limits: { maxMatches: 3 } });
     const text = Array.from({ length: 6 }, (_, i) => `u${i}@example.com`).join(' ');
