@@ -12,13 +12,13 @@
  * (e.g. --no-turbo-inlining, so that a site is the function that allocates rather than its inliner).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { readConfig } from './lib/config.js';
+import { postChat } from './lib/post-chat.js';
 import { startEmulator } from './lib/emulator.js';
-import { BENCH_API_KEY } from './lib/manifests.js';
 import { systemsFor } from './lib/systems.js';
 
 const [rootArg, requestsArg, warmupArg] = process.argv.slice(2);
@@ -44,15 +44,7 @@ interface ProbeResult {
 /** Sends `count` requests over the agent's connections, `connections` at a time; throws on a non-200. */
 async function drive(url: string, agent: Agent, count: number): Promise<void> {
   let next = 0;
-  const one = (): Promise<void> =>
-    new Promise((done, fail) => {
-      const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_API_KEY}`, 'content-length': Buffer.byteLength(body) } }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? done() : fail(new Error(`HTTP ${res.statusCode}`))));
-      });
-      req.on('error', fail);
-      req.end(body);
-    });
+  const one = (): Promise<void> => postChat(url, agent, body);
   const worker = async (): Promise<void> => {
     while (next < count) {
       next++;

@@ -12,14 +12,11 @@
  * (bash bench/build-export.sh <sha> → .cache/bench/tollgate-<sha>) or a git archive. Pin it:
  * `nice -n 10 taskset -c 1`. bench/results/capwork-s11-2026-12-06.md has its numbers.
  */
-import { resolve } from 'node:path';
+import { ANSWER, loadCaptureTree, PROMPT, REQUEST_JSON, RESPONSE_JSON, type TreeDetectors } from './lib/capture-tree.js';
 
-interface Detectors {
-  redact(text: string): { text: string; counts: Record<string, number>; complete: boolean };
-}
 interface Tree {
   name: string;
-  detectors: Detectors;
+  detectors: TreeDetectors;
   line(i: number): Buffer;
 }
 
@@ -27,24 +24,11 @@ const [rootA, rootB] = process.argv.slice(2, 4);
 if (rootA === undefined || rootB === undefined) throw new Error('usage: capture-content-ab.ts <tree A> <tree B> [rounds]');
 const rounds = Number(process.argv[4] ?? 12);
 
-const PROMPT = 'Summarise the ticket from ann.lee@example.com (card 4111 1111 1111 1111, phone +44 20 7946 0958) in one short sentence.';
-const ANSWER = 'The customer asks for a one-sentence summary of their ticket.';
-const request = JSON.stringify({ messages: [{ role: 'user', content: PROMPT }] });
-const response = JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: ANSWER }, finish_reason: 'stop' }] });
-const bytes = Buffer.from(request + response);
-const requestBytes = Buffer.byteLength(request);
+const bytes = Buffer.from(REQUEST_JSON + RESPONSE_JSON);
+const requestBytes = Buffer.byteLength(REQUEST_JSON);
 
 async function tree(root: string): Promise<Tree> {
-  const dir = resolve(root);
-  const d = (await import(`${dir}/dataplane/policy/detectors/index.ts`)) as {
-    BUILTIN_DETECTORS: readonly string[];
-    compileDetectors(spec: { detectors: readonly string[]; customPatterns: [] }): { ok: true; detectors: Detectors } | { ok: false };
-  };
-  const { contentLine } = (await import(`${dir}/dataplane/policy/capture/serialise-capture.ts`)) as { contentLine(parts: object, policy: object): string | undefined };
-  const compiled = d.compileDetectors({ detectors: d.BUILTIN_DETECTORS, customPatterns: [] });
-  if (!compiled.ok) throw new Error(`${root}: detectors do not compile`);
-  const config = { id: 'default/audit', mode: 'Redacted', parts: { request: true, response: true }, maxRecordBytes: 262_144, redaction: { detectors: d.BUILTIN_DETECTORS, customPatterns: [] } };
-  const policy = { config, detectors: compiled.detectors };
+  const { detectors, policy, contentLine } = await loadCaptureTree(root);
   const line = (i: number): Buffer => {
     const parts = {
       policyId: 'default/audit',
@@ -58,7 +42,7 @@ async function tree(root: string): Promise<Tree> {
     };
     return Buffer.from(contentLine(parts, policy)!);
   };
-  return { name: root, detectors: compiled.detectors, line };
+  return { name: root, detectors, line };
 }
 
 const trees = [await tree(rootA), await tree(rootB)] as const;

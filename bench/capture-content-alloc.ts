@@ -12,12 +12,8 @@
  * dataplane/ as TypeScript source (bench/build-export.sh, or a git archive).
  */
 import { PerformanceObserver } from 'node:perf_hooks';
-import { resolve } from 'node:path';
 import v8 from 'node:v8';
-
-interface Detectors {
-  redact(text: string): unknown;
-}
+import { loadCaptureTree, PROMPT, REQUEST_JSON as request, RESPONSE_JSON as response } from './lib/capture-tree.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with --expose-gc');
@@ -40,25 +36,12 @@ async function perCall(name: string, f: () => unknown, n = 2_000): Promise<void>
   process.stdout.write(`${name.padEnd(60)} ${xs.length > 0 ? xs[xs.length >> 1]!.toFixed(0) : 'n/a'} B/call (${xs.length} clean rounds)\n`);
 }
 
-const PROMPT = 'Summarise the ticket from ann.lee@example.com (card 4111 1111 1111 1111, phone +44 20 7946 0958) in one short sentence.';
-const ANSWER = 'The customer asks for a one-sentence summary of their ticket.';
-const request = JSON.stringify({ messages: [{ role: 'user', content: PROMPT }] });
-const response = JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: ANSWER }, finish_reason: 'stop' }] });
 const contentHead = '{"requestId":"req-1-0123456789abcdef","time":"2026-12-06T01:00:00.000Z","namespace":"default","content":';
 
 for (const root of process.argv.slice(2)) {
-  const dir = resolve(root);
-  const d = (await import(`${dir}/dataplane/policy/detectors/index.ts`)) as {
-    BUILTIN_DETECTORS: readonly string[];
-    compileDetectors(spec: { detectors: readonly string[]; customPatterns: [] }): { ok: true; detectors: Detectors } | { ok: false };
-  };
-  const { contentLine } = (await import(`${dir}/dataplane/policy/capture/serialise-capture.ts`)) as { contentLine(parts: object, policy: object): string | undefined };
-  const compiled = d.compileDetectors({ detectors: d.BUILTIN_DETECTORS, customPatterns: [] });
-  if (!compiled.ok) throw new Error(`${root}: detectors do not compile`);
-  const config = { id: 'default/audit', mode: 'Redacted', parts: { request: true, response: true }, maxRecordBytes: 262_144, redaction: { detectors: d.BUILTIN_DETECTORS, customPatterns: [] } };
-  const policy = { config, detectors: compiled.detectors };
+  const { detectors, policy, contentLine } = await loadCaptureTree(root);
   const parts = { policyId: 'default/audit', namespace: '', time: '', mode: 'Redacted', metadata: '', contentHead, request, response };
-  await perCall(`${root}: redact prompt`, () => compiled.detectors.redact(PROMPT));
-  await perCall(`${root}: redact "user"`, () => compiled.detectors.redact('user'));
+  await perCall(`${root}: redact prompt`, () => detectors.redact(PROMPT));
+  await perCall(`${root}: redact "user"`, () => detectors.redact('user'));
   await perCall(`${root}: contentLine + Buffer`, () => Buffer.from(contentLine(parts, policy) ?? ''));
 }

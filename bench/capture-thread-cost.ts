@@ -36,15 +36,16 @@
  * (by thread id minus the pid: 0 is the request thread). TOLLGATE_CAPTURE_WORKER passes through to the gateways.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { startS3 } from '../test/s3/seaweedfs.js';
 import { readConfig } from './lib/config.js';
+import { postChat } from './lib/post-chat.js';
 import { startEmulator } from './lib/emulator.js';
 import { startHttpSink } from './lib/http-sink.js';
-import { BENCH_API_KEY, benchManifests } from './lib/manifests.js';
+import { benchManifests } from './lib/manifests.js';
 import { loadAverage, startService, waitUntil } from './lib/proc.js';
 import { freePort, probeChat } from './lib/systems.js';
 
@@ -137,15 +138,7 @@ async function drive(url: string, agent: Agent, count: number): Promise<void> {
   const interval = (1000 * connections) / rate;
   const start = performance.now();
   let sent = 0;
-  const one = (): Promise<void> =>
-    new Promise((done, fail) => {
-      const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_API_KEY}`, 'content-length': Buffer.byteLength(body) } }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? done() : fail(new Error(`HTTP ${res.statusCode}`))));
-      });
-      req.on('error', fail);
-      req.end(body);
-    });
+  const one = (): Promise<void> => postChat(url, agent, body);
   const connection = async (c: number): Promise<void> => {
     for (let k = 0; sent < count; k++) {
       const due = start + (c / connections) * interval + k * interval;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { REQUEST_FIELDS, RESPONSE_FIELDS, requestFieldsJson, responseFieldsJson } from './serialise-capture.js';
+import { seededRandom } from '../../../test/support/seeded-random.js';
 
 /** The content fields' JSON as recordParts built it before (session 11): a loop over the field names. */
 function loopFieldsJson(source: Record<string, unknown>, fields: readonly string[]): string {
@@ -9,18 +10,6 @@ function loopFieldsJson(source: Record<string, unknown>, fields: readonly string
     if (value !== undefined) json += `${json === '' ? '{' : ','}"${name}":${JSON.stringify(value)}`;
   }
   return json === '' ? '{}' : `${json}}`;
-}
-
-/** A small deterministic generator, so that a failure names its seed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const VALUES: unknown[] = [
@@ -37,7 +26,7 @@ const VALUES: unknown[] = [
 
 describe('content fields JSON', () => {
   it('is the field-list loop\'s text for any subset of the fields, in any key order, among other keys', () => {
-    const random = rng(16);
+    const random = seededRandom(16);
     for (let n = 0; n < 3000; n++) {
       const names = [...REQUEST_FIELDS, ...RESPONSE_FIELDS, 'model', 'max_tokens', 'id', 'usage'];
       const body: Record<string, unknown> = {};
