@@ -6,6 +6,7 @@
  *   node --import tsx bench/idle-rss.ts <tollgate root> [starts=10]
  * IDLE_HOLD_STREAMS=n: then also n held streams (3 s after opening them). IDLE_TRIM=1: then gdb calls
  * malloc_stats() and malloc_trim(0) in the gateway and it is sampled again (what glibc held free).
+ * IDLE_SYSTEM=node-floor (with BENCH_SYSTEMS naming it) samples that row instead of Tollgate.
  * IDLE_V8=0: neither the preload nor --trace-gc (the high-[heap] mode was rarer with them).
  * IDLE_NODE_FLAGS adds node flags; the gateway inherits this process's environment (e.g.
  * TOLLGATE_SINGLE_THREADED_GC=on, MALLOC_TRIM_THRESHOLD_, BENCH_TOLLGATE_COMMAND=dataplane).
@@ -100,8 +101,8 @@ function line(label: string, s: Sample): string {
 }
 
 const { emulator, port: upstreamPort } = await startEmulator(cfg);
-const def = systemsFor(cfg).find((x) => x.id === 'tollgate');
-if (def === undefined) throw new Error('no tollgate row');
+const def = systemsFor(cfg).find((x) => x.id === (process.env.IDLE_SYSTEM ?? 'tollgate'));
+if (def === undefined) throw new Error(`no ${process.env.IDLE_SYSTEM ?? 'tollgate'} row`);
 try {
   for (let i = 1; i <= starts; i++) {
     const tag = `idle${i}`;
