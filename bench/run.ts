@@ -16,6 +16,7 @@ import { runTool, type Service, startService, waitUntil } from './lib/proc.js';
 import { type CompileSizeResult, type ProfileResult, renderReport, type RunResult, type SystemResult } from './lib/report.js';
 import { type C1Row, closedLoop, constantRate, HOLD_MODEL, interleavedC1, memory, type RateResult, streaming, streamModel, sweep, wrk } from './lib/scenarios.js';
 import { type RunningSystem, type StartContext, type SystemDef, systemsFor } from './lib/systems.js';
+import { shareSystems, visitOrder } from './lib/throughput-share.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const cfg = readConfig(process.env, repoRoot, new Date());
@@ -160,6 +161,45 @@ async function interleavedLatency(defs: SystemDef[], ctx: Omit<StartContext, 'ta
   return { rows, errors, info };
 }
 
+/**
+ * The Node floor and the Tollgate rows started at once and measured in turn at c=64, round after
+ * round (bench/lib/throughput-share.ts says why): each row warmed up first, then every round visits
+ * each row once for BENCH_SHARE_SECONDS, in an order changed every round (visitOrder), each visit after a 1 s pause (so
+ * that what the previous row does after its load is done). Only the visited row has load.
+ */
+async function interleavedShare(defs: SystemDef[], ctx: Omit<StartContext, 'tag'>): Promise<RunResult['share']> {
+  const picked = shareSystems(defs);
+  if (picked.length === 0) return undefined;
+  log(`throughput share: ${picked.map((d) => d.key).join(', ')} at once, visited in turn`);
+  loads.push(await sampleLoad('throughput share', own));
+  try {
+    const started: { key: string; sys: RunningSystem }[] = [];
+    for (const def of picked) {
+      def.version();
+      const sys = await def.start({ ...ctx, tag: 'share' });
+      runningAll.push(sys);
+      if (sys.pid !== undefined) own.add(sys.pid);
+      started.push({ key: def.key, sys });
+    }
+    for (const { sys } of started) await wrk(cfg, sys, cfg.throughputConcurrency, cfg.warmupSeconds);
+    const rps: Record<string, number[]> = {};
+    for (let r = 0; r < cfg.shareRounds; r++) {
+      for (const { key, sys } of visitOrder(started, r)) {
+        await sleep(1000);
+        const res = await wrk(cfg, sys, cfg.throughputConcurrency, cfg.shareSeconds);
+        if (res.requests === 0 || (res.errors + res.non2xx) / res.requests > 0.01) throw new Error(`${key}: ${res.errors} socket errors and ${res.non2xx} non-2xx answers of ${res.requests} requests`);
+        (rps[key] ??= []).push(res.rps);
+      }
+    }
+    return { rounds: cfg.shareRounds, seconds: cfg.shareSeconds, rps };
+  } catch (err) {
+    log(`throughput share failed: ${errorText(err)}`);
+    return { error: errorText(err) };
+  } finally {
+    for (const sys of runningAll.splice(0)) await sys.stop().catch(() => undefined);
+  }
+}
+
 async function compileBenchmark(): Promise<RunResult['compile']> {
   log('control plane: compile benchmark');
   const res = await runTool(process.execPath, ['--import', 'tsx', join(cfg.benchDir, 'compile-bench.ts'), cfg.compileSizes.join(','), String(cfg.compileRepeats)], {
@@ -249,6 +289,7 @@ async function main(): Promise<void> {
   };
 
   const c1 = await interleavedLatency(defs, ctx);
+  const share = await interleavedShare(defs, ctx);
   const systems: SystemResult[] = [];
   for (const def of defs) {
     log(`== ${def.label}`);
@@ -278,11 +319,13 @@ async function main(): Promise<void> {
     compile,
     profiles,
     c1: c1.info,
+    share,
     commands: [
       'make bench   # = make build && bash bench/install.sh && taskset -c 1 node --import tsx bench/run.ts',
       cfg.quick ? 'BENCH_QUICK=1 make bench' : 'BENCH_QUICK=1 make bench   # smoke run, report under bench/results/raw/',
       `loadgen c1 -target <system>|<url> … -rounds ${cfg.c1Rounds} -block ${cfg.c1Block} -stream-block ${cfg.c1StreamBlock} -stream-model ${cfg.c1StreamModel} -warm ${cfg.c1Warm}   # every system at once, interleaved`,
       `wrk -t1 -c${cfg.throughputConcurrency} -d${cfg.throughputSeconds}s --timeout 10s -s bench/wrk/post.lua <url>`,
+      `wrk -t1 -c${cfg.throughputConcurrency} -d${cfg.shareSeconds}s … <url>   # throughput share: the Node floor and Tollgate rows at once, ${cfg.shareRounds} rounds visiting each in turn`,
       `loadgen rate -url <url> -rate R -duration ${cfg.sweepSeconds}s -warmup ${cfg.sweepWarmupSeconds}s -conns 256`,
       `loadgen stream -url <url> -model ${streamModel(cfg)} -count ${cfg.streamCount} -conc ${cfg.streamConcurrency}`,
       `loadgen hold -url <url> -model ${HOLD_MODEL} -streams ${cfg.holdStreams} -hold ${cfg.holdSeconds}s -pids <gateway pids>`,

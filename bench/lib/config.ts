@@ -35,6 +35,9 @@ export interface BenchConfig {
   throughputConcurrency: number;
   /** Interleaved c=1 (loadgen c1): rounds, requests and streams per visit, stream model, warm-up requests. */
   c1Rounds: number;
+  /** Throughput share: rounds in which the Node floor and the Tollgate rows are each measured once, in turn. */
+  shareRounds: number;
+  shareSeconds: number;
   c1Block: number;
   c1StreamBlock: number;
   c1StreamModel: string;
@@ -120,6 +123,8 @@ export function readConfig(env: NodeJS.ProcessEnv, repoRoot: string, now: Date):
     throughputSeconds: num(env, 'BENCH_THROUGHPUT_SECONDS', quick ? 2 : 10),
     throughputConcurrency: num(env, 'BENCH_THROUGHPUT_CONCURRENCY', 64),
     c1Rounds: num(env, 'BENCH_C1_ROUNDS', quick ? 16 : 40),
+    shareRounds: num(env, 'BENCH_SHARE_ROUNDS', quick ? 2 : 6),
+    shareSeconds: num(env, 'BENCH_SHARE_SECONDS', quick ? 2 : 4),
     c1Block: num(env, 'BENCH_C1_BLOCK', 26),
     c1StreamBlock: num(env, 'BENCH_C1_STREAM_BLOCK', 11),
     c1StreamModel: env.BENCH_C1_STREAM_MODEL ?? 'emu-c2-i5',

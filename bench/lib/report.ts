@@ -2,6 +2,7 @@ import type { BenchConfig, SystemId } from './config.js';
 import type { ProfileSummary } from './cpu-profile.js';
 import type { LoadSample, MachineInfo } from './machine.js';
 import type { C1Row, MemoryResult, StreamResult, SweepResult, WrkResult } from './scenarios.js';
+import { type ShareRun, shareOf } from './throughput-share.js';
 
 export interface SystemResult {
   key: string;
@@ -50,6 +51,8 @@ export interface RunResult {
   profiles: ProfileResult[];
   /** How the interleaved c=1 run went (samples, duration); the rows are on each system. */
   c1?: { rounds: number; block: number; streamBlock: number; streamModel: string; seconds: number } | { error: string };
+  /** The Node floor and Tollgate rows measured in turn (bench/lib/throughput-share.ts); absent without a floor row. */
+  share?: ShareRun | { error: string };
   commands: string[];
 }
 
@@ -239,27 +242,36 @@ function issue15Targets(r: RunResult, cfg: BenchConfig): string {
   const direct = r.systems.find((s) => s.id === 'direct');
   if (floor === undefined || off === undefined) return '_Needs the Node floor and the governance-off Tollgate row._';
   const verdict = (ok: boolean | undefined): string => (ok === undefined ? 'not measured' : ok ? 'met' : '**not met**');
-  const share = (t: SystemResult | undefined): number | undefined =>
+  // The interleaved rounds decide when they ran; the sequential rows are shown beside them.
+  const sequential = (t: SystemResult | undefined): number | undefined =>
     t?.throughput === undefined || floor.throughput === undefined ? undefined : t.throughput.rps / floor.throughput.rps;
-  const pct = (v: number | undefined): string => (v === undefined ? '–' : `${(v * 100).toFixed(1)} % (${int(off.throughput?.rps)} vs ${int(floor.throughput?.rps)} req/s)`);
-  const fl = floor.latency;
-  const tl = off.latency;
-  const p50Over = fl === undefined || tl === undefined ? undefined : tl.latencyUs.p50 - fl.latencyUs.p50;
-  const ttftOver = fl === undefined || tl === undefined || (tl.ttftUs.count ?? 0) === 0 ? undefined : tl.ttftUs.p50 - fl.ttftUs.p50;
+  const run = r.share !== undefined && !('error' in r.share) ? r.share : undefined;
+  const shareRow = (t: SystemResult | undefined, goal: number): [string, string] => {
+    const seq = sequential(t);
+    const seqText = seq === undefined ? 'rows one after another: –' : `rows one after another: ${(seq * 100).toFixed(1)} % (${int(t?.throughput?.rps)} vs ${int(floor.throughput?.rps)} req/s)`;
+    const inTurn = run === undefined || t === undefined ? undefined : shareOf(run, floor.key, t.key);
+    if (inTurn === undefined) {
+      const why = r.share !== undefined && 'error' in r.share ? `; in turn: failed (${r.share.error})` : '';
+      return [`${seqText}${why}`, verdict(seq === undefined ? undefined : seq >= goal)];
+    }
+    const rounds = inTurn.perRound.map((x) => `${(x * 100).toFixed(1)}`).join(', ');
+    return [
+      `**${(inTurn.ofMeans * 100).toFixed(1)} %** in turn (${int(inTurn.rowMean)} vs ${int(inTurn.floorMean)} req/s; per round ${rounds} %); ${seqText}`,
+      verdict(inTurn.ofMeans >= goal),
+    ];
+  };
   const t = derive(off, direct);
   const coalesced =
     off.stream === undefined || direct?.stream === undefined || t.addedChunkDelayP99Us === undefined
       ? undefined
       : off.stream.streamsWithAllChunks === off.stream.streams && off.stream.coalescedChunks <= direct.stream.coalescedChunks && t.addedChunkDelayP99Us < (off.stream.intervalMs * 1000) / 2;
-  const onShare = share(on);
+  const fl = floor.latency;
+  const tl = off.latency;
+  const p50Over = fl === undefined || tl === undefined ? undefined : tl.latencyUs.p50 - fl.latencyUs.p50;
+  const ttftOver = fl === undefined || tl === undefined || (tl.ttftUs.count ?? 0) === 0 ? undefined : tl.ttftUs.p50 - fl.ttftUs.p50;
   const rows: string[][] = [
-    ['Governance off: share of the Node floor\'s req/s at c=64', '≥ 60 %', pct(share(off)), verdict(share(off) === undefined ? undefined : (share(off) as number) >= 0.6)],
-    [
-      'Governance on: share of the Node floor\'s req/s at c=64',
-      '≥ 45 %',
-      onShare === undefined ? '–' : `${(onShare * 100).toFixed(1)} % (${int(on?.throughput?.rps)} req/s)`,
-      verdict(onShare === undefined ? undefined : onShare >= 0.45),
-    ],
+    ['Governance off: share of the Node floor\'s req/s at c=64', '≥ 60 %', ...shareRow(off, 0.6)],
+    ['Governance on: share of the Node floor\'s req/s at c=64', '≥ 45 %', ...shareRow(on, 0.45)],
     ['Added p50 at c=1 over the Node floor (governance off)', '≤ 0.25 ms', overFloor(p50Over, perRound(tl?.roundP50Us, fl?.roundP50Us)), verdict(p50Over === undefined ? undefined : p50Over <= 250)],
     ['Added time to first token over the Node floor (c=1, governance off)', '≤ 0.5 ms', overFloor(ttftOver, perRound(tl?.roundTtftP50Us, fl?.roundTtftP50Us)), verdict(ttftOver === undefined ? undefined : ttftOver <= 500)],
     [
@@ -278,6 +290,16 @@ function issue15Targets(r: RunResult, cfg: BenchConfig): string {
     ],
   ];
   return table(['Target (issue 15)', 'Goal', 'This run', 'Verdict'], rows);
+}
+
+/** How issue 15's throughput shares were measured (a phase of its own, apart from the rows above). */
+function shareMethod(r: RunResult, cfg: BenchConfig): string {
+  if (r.share === undefined) return '';
+  if ('error' in r.share) return `Issue 15's shares in turn: failed (${r.share.error}); its table uses the rows above.`;
+  const keys = Object.keys(r.share.rps);
+  const label = (key: string): string => r.systems.find((s) => s.key === key)?.label ?? key;
+  const perRow = keys.map((k) => `${label(k)}: ${(r.share as ShareRun).rps[k]?.map((x) => int(x)).join(', ')}`).join('; ');
+  return `Issue 15's shares come from a phase of their own: ${keys.map(label).join(', ')} started at once, each warmed up (${cfg.warmupSeconds} s at c=${cfg.throughputConcurrency}), then ${r.share.rounds} rounds in which each is measured once for ${r.share.seconds} s at c=${cfg.throughputConcurrency}, in an order changed every round so that each row follows each other row (a rotation, then the same reversed), each after a 1 s pause (only the visited one has load; the pause lets the previous one finish what it does after its load), so that every row shares the same minutes of the machine. req/s per round: ${perRow}.`;
 }
 
 function throughputTable(r: RunResult): string {
@@ -506,6 +528,8 @@ ${latencyTable(r)}
 The gateway has one core; direct is limited by the client core (emulator and wrk share it).
 
 ${throughputTable(r)}
+
+${shareMethod(r, cfg)}
 
 ## Highest constant rate with added p99 < ${cfg.sweepP99BudgetMs} ms
 
