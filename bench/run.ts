@@ -14,7 +14,7 @@ import { summariseProfile } from './lib/cpu-profile.js';
 import { type LoadSample, machineInfo, sampleLoad } from './lib/machine.js';
 import { runTool, type Service, startService, waitUntil } from './lib/proc.js';
 import { type CompileSizeResult, type ProfileResult, renderReport, type RunResult, type SystemResult } from './lib/report.js';
-import { type C1Row, closedLoop, constantRate, HOLD_MODEL, interleavedC1, memory, type RateResult, streaming, streamModel, sweep, wrk } from './lib/scenarios.js';
+import { type C1Row, closedLoop, constantRate, HOLD_MODEL, interleavedC1, memory, type MemoryResult, medianMemory, type RateResult, streaming, streamModel, sweep, wrk } from './lib/scenarios.js';
 import { type RunningSystem, type StartContext, type SystemDef, systemsFor } from './lib/systems.js';
 import { shareSystems, visitOrder } from './lib/throughput-share.js';
 
@@ -110,18 +110,28 @@ async function measureSystem(def: SystemDef, ctx: Omit<StartContext, 'tag'>, dir
   running = undefined;
 
   if (def.id !== 'direct') {
-    // Memory on a fresh process, so that earlier load does not inflate it.
-    result.memory = await scenario(result, 'memory', async () => {
-      running = await def.start({ ...ctx, tag: 'memory' });
-      const fresh = running;
-      if (fresh.pid !== undefined) own.add(fresh.pid);
-      try {
-        return await memory(cfg, fresh);
-      } finally {
-        await fresh.stop();
-        running = undefined;
-      }
-    });
+    // Memory on a fresh process, so that earlier load does not inflate it; several starts, because
+    // one start's RSS can land a few MiB either way (glibc arenas, when V8 last collected).
+    const runs: MemoryResult[] = [];
+    for (let i = 1; i <= cfg.memoryStarts; i++) {
+      const run = await scenario(result, 'memory', async () => {
+        running = await def.start({ ...ctx, tag: cfg.memoryStarts === 1 ? 'memory' : `memory${i}` });
+        const fresh = running;
+        if (fresh.pid !== undefined) own.add(fresh.pid);
+        try {
+          return await memory(cfg, fresh);
+        } finally {
+          await fresh.stop();
+          running = undefined;
+        }
+      });
+      if (run === undefined) break;
+      runs.push(run);
+    }
+    if (runs.length > 0) {
+      result.memoryRuns = runs;
+      result.memory = medianMemory(runs);
+    }
   }
   return result;
 }

@@ -37,6 +37,8 @@ export interface BenchConfig {
   c1Rounds: number;
   /** Throughput share: rounds in which the Node floor and the Tollgate rows are each measured once, in turn. */
   shareRounds: number;
+  /** Fresh starts of each system for the memory rows; the report quotes the median start. */
+  memoryStarts: number;
   shareSeconds: number;
   c1Block: number;
   c1StreamBlock: number;
@@ -124,6 +126,7 @@ export function readConfig(env: NodeJS.ProcessEnv, repoRoot: string, now: Date):
     throughputConcurrency: num(env, 'BENCH_THROUGHPUT_CONCURRENCY', 64),
     c1Rounds: num(env, 'BENCH_C1_ROUNDS', quick ? 16 : 40),
     shareRounds: num(env, 'BENCH_SHARE_ROUNDS', quick ? 2 : 6),
+    memoryStarts: Math.max(1, num(env, 'BENCH_MEMORY_STARTS', quick ? 1 : 3)),
     shareSeconds: num(env, 'BENCH_SHARE_SECONDS', quick ? 2 : 4),
     c1Block: num(env, 'BENCH_C1_BLOCK', 26),
     c1StreamBlock: num(env, 'BENCH_C1_STREAM_BLOCK', 11),

@@ -18,7 +18,9 @@ export interface SystemResult {
   throughput?: WrkResult;
   sweep?: SweepResult;
   stream?: StreamResult;
+  /** The memory row is the median of these fresh starts (BENCH_MEMORY_STARTS). */
   memory?: MemoryResult;
+  memoryRuns?: MemoryResult[];
 }
 
 export interface CompileSizeResult {
@@ -277,7 +279,7 @@ function issue15Targets(r: RunResult, cfg: BenchConfig): string {
     [
       `RSS with ${cfg.holdStreams.toLocaleString('en-US')} open streams`,
       '≤ 150 MiB',
-      t.rssStreamsKiB === undefined ? '–' : `${mib(t.rssStreamsKiB)} MiB`,
+      t.rssStreamsKiB === undefined ? '–' : `${mib(t.rssStreamsKiB)} MiB${startsText(off)}`,
       verdict(t.rssStreamsKiB === undefined || cfg.holdStreams < 1000 ? undefined : t.rssStreamsKiB / 1024 <= 150),
     ],
     [
@@ -372,6 +374,13 @@ function streamTable(r: RunResult): string {
   );
 }
 
+/** ", the median of n fresh starts: a, b, c" when there was more than one. */
+function startsText(s: SystemResult): string {
+  const runs = s.memoryRuns ?? [];
+  if (runs.length < 2) return '';
+  return ` (median of ${runs.length} fresh starts: ${runs.map((m) => mib(m.hold?.peakRssKiB ?? m.idleRssKiB)).join(', ')})`;
+}
+
 function memoryTable(r: RunResult, cfg: BenchConfig): string {
   return table(
     ['System', 'processes', 'idle RSS MiB', `RSS with ${cfg.holdStreams} open streams MiB`, 'peak VmHWM MiB', 'streams opened', 'time to open all ms', 'errors'],
@@ -385,7 +394,7 @@ function memoryTable(r: RunResult, cfg: BenchConfig): string {
           s.label,
           String(m.processes),
           mib(m.idleRssKiB),
-          mib(h?.peakRssKiB),
+          `${mib(h?.peakRssKiB)}${startsText(s)}`,
           mib(m.peakHwmKiB),
           h === undefined ? '–' : `${h.opened}/${h.requested}`,
           h === undefined ? '–' : int(h.openMs),
@@ -545,7 +554,7 @@ ${streamTable(r)}
 
 ## Memory (fresh process per system)
 
-Idle = VmRSS after start and a one-second trickle of requests. Then ${cfg.holdStreams} streams (1 chunk/s) are opened over a short ramp and held ${cfg.holdSeconds} s while VmRSS of the process tree is sampled every 200 ms; VmHWM is the kernel's peak for that process.
+Idle = VmRSS after start and a one-second trickle of requests. Then ${cfg.holdStreams} streams (1 chunk/s) are opened over a short ramp and held ${cfg.holdSeconds} s while VmRSS of the process tree is sampled every 200 ms; VmHWM is the kernel's peak for that process.${cfg.memoryStarts > 1 ? ` Each system is started fresh ${cfg.memoryStarts} times; a row is the start with the median RSS under open streams (all starts in brackets).` : ''}
 
 ${memoryTable(r, cfg)}
 

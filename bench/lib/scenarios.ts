@@ -116,6 +116,18 @@ export interface MemoryResult {
   peakHwmKiB?: number;
 }
 
+/**
+ * The start whose RSS with open streams (idle RSS without a hold) is the median of the starts; of an
+ * even count, the higher of the two middle ones (never the flattering side).
+ */
+export function medianMemory(runs: readonly MemoryResult[]): MemoryResult {
+  const key = (m: MemoryResult): number => m.hold?.peakRssKiB ?? m.idleRssKiB;
+  const sorted = [...runs].sort((a, b) => key(a) - key(b));
+  const mid = sorted[Math.floor(sorted.length / 2)];
+  if (mid === undefined) throw new Error('no memory run');
+  return mid;
+}
+
 function tool(cfg: BenchConfig, name: string): string {
   return join(cfg.cacheDir, 'bin', name);
 }
