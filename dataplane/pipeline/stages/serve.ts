@@ -23,12 +23,6 @@ export function serve(router: Router): Stage {
         }
         return;
       }
-      if (outcome.kind === 'stream') {
-        // The write-back releases the stream when it ends; this is the backstop if it never starts.
-        const release = outcome.release;
-        let released = false;
-        outcome = { ...outcome, release: () => (released ? undefined : ((released = true), release())) };
-      }
       const attempts = upstreamAttempts(outcome.attempts);
       ctx.served = { target: outcome.target, outcome };
       ctx.events.emit('served', { target: outcome.target, attempts });
@@ -42,6 +36,8 @@ export function serve(router: Router): Stage {
       headers['x-tollgate-attempts'] = String(attempts);
       if (outcome.kind !== 'stream') return next();
       // Returned, not awaited: this frame would otherwise stay suspended for as long as the stream is held.
+      // The write-back releases the stream when it ends; this is the backstop if it never starts (a
+      // stream's release acts once).
       const stream = outcome;
       return afterwards(next, async () => {
         stream.release();
