@@ -26,6 +26,9 @@ function tooLarge(status: number, what: string, limitBytes: number, setting: str
   return { kind: 'ResponseTooLarge', status, message: `upstream ${what} exceeds the route's limit of ${limitBytes} bytes (limits.${setting})` };
 }
 
+/** What a stream's last bytes are replaced with once they are parsed (see streamSteps). */
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * The upstream stream as steps. A step that carries a failure (upstream error text) is scrubbed
  * here, where it is made, so the stream needs no second generator around it (see scrubbed).
@@ -45,23 +48,34 @@ async function* streamSteps(res: UpstreamResponse, req: CanonicalRequest, provid
     }
     return step.failure === undefined ? step : scrubStep(step, providerSecrets(provider.config));
   };
+  // While it waits for the next bytes, a suspended generator keeps every local it has set, dead or
+  // not: the last bytes read, their events, the last step and the loop's iterator would stay for as
+  // long as the stream is held. So they are cleared after use, and taken by index (no iterator).
+  let bytes = NO_BYTES;
+  let steps: StreamStep[] | undefined;
+  let step: StreamStep | undefined;
+  let events: SseEvent[] | undefined;
   try {
     const binary = provider.adapter.createByteStreamTransformer?.(req);
     if (binary !== undefined) {
       // Providers that do not stream SSE (AWS event-stream framing) decode the bytes themselves.
-      for await (const bytes of body) {
-        for (const step of binary.onBytes(bytes)) {
+      for await (bytes of body) {
+        steps = binary.onBytes(bytes);
+        bytes = NO_BYTES;
+        for (let i = 0; i < steps.length; i++) {
+          step = steps[i] as StreamStep;
           yield clean(step);
           if (step.done === true || step.failure !== undefined) return;
         }
+        steps = undefined;
+        step = undefined;
       }
       yield clean(binary.onEnd());
       return;
     }
     const parser = new SseParser(limits.maxStreamEventBytes);
     const transformer = provider.adapter.createStreamTransformer(req);
-    for await (const bytes of body) {
-      let events: SseEvent[];
+    for await (bytes of body) {
       try {
         events = parser.push(bytes);
       } catch (err) {
@@ -70,11 +84,14 @@ async function* streamSteps(res: UpstreamResponse, req: CanonicalRequest, provid
         yield clean({ chunks: [], failure: tooLarge(200, 'stream event', err.limitBytes, 'maxStreamEventBytes') });
         return;
       }
-      for (const event of events) {
-        const step = transformer.onEvent(event);
+      bytes = NO_BYTES;
+      for (let i = 0; i < events.length; i++) {
+        step = transformer.onEvent(events[i] as SseEvent);
         yield clean(step);
         if (step.done === true || step.failure !== undefined) return;
       }
+      events = undefined;
+      step = undefined;
     }
     for (const event of parser.end()) {
       const step = transformer.onEvent(event);

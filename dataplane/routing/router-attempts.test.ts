@@ -117,4 +117,21 @@ describe('router attempts', () => {
     released.client.abort(new Error('client left'));
     expect(released.signals.map((x) => x.aborted)).toEqual([false, false]);
   });
+
+  it("a stream's release acts once, however often it is called (the write-back and the serve stage both call it)", async () => {
+    const chunk = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt', choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: null }] };
+    const bytes = new TextEncoder().encode(`data: ${JSON.stringify(chunk)}\n\n`);
+    const transport: Transport = {
+      send: async () => ({ status: 200, headers: { 'content-type': 'text/event-stream' }, body: (async function* () { yield bytes; await new Promise(() => undefined); })(), discard: () => undefined }),
+    };
+    const picker = new RecordingPicker();
+    const stats = new TargetStats();
+    const outcome = await new Router({ stats, endpoints: picker }).serve(runtime(transport), route, { ...chat, stream: true }, new ClientLink());
+    if (outcome.kind !== 'stream') throw new Error('expected a stream');
+    expect(stats.providerInflight(provider.id)).toBe(1);
+    outcome.release();
+    outcome.release();
+    expect(picker.released).toBe(1);
+    expect(stats.providerInflight(provider.id)).toBe(0);
+  });
 });

@@ -258,7 +258,12 @@ export class Router {
             : { kind: 'response', target, provider, attempts, release: NOTHING_HELD, body, usage: result.usage },
       };
     }
+    // Once, however often it is called: the write-back releases a stream when it ends, and the serve
+    // stage again as a backstop (it used to wrap this in a copy of the outcome per stream to make sure).
+    let released = false;
     const release = (): void => {
+      if (released) return;
+      released = true;
       if (onClientAbort !== undefined) client.offAbort(onClientAbort);
       end();
       lease.release();

@@ -36,13 +36,15 @@ function routingHeaders(ctx: RequestContext): Record<string, string> {
  * it arrived; its answer (or error) is written back in the same dialect.
  */
 export function inboundEndpoint(deps: InboundEndpointDeps, stages: StageChain, dialect: InboundDialect) {
-  return async (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry): Promise<void> => {
+  // Not an async function: its frame, suspended in `await stages.run(ctx)`, would be held for as
+  // long as a stream is (a generator, its registers and two await closures per held stream).
+  return (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry): Promise<void> | undefined => {
     // Readiness is checked first. A draining pod still answers what reaches it on open connections
     // (with `connection: close`), see Dataplane.shutdown.
     const runtime = deps.store.current;
     if (runtime === undefined) {
       sendError(res, errors.notReady(), deps.logger, dialect.errorBody);
-      return;
+      return undefined;
     }
     const client = new ClientLink();
     // 'close' comes once: a plain listener spares the once-wrapper and its removal.
@@ -66,10 +68,14 @@ export function inboundEndpoint(deps: InboundEndpointDeps, stages: StageChain, d
       respond: (c) => (inbound === undefined ? Promise.resolve() : writeReply(res, c, inbound)),
     });
     reportTo(ctx.events, telemetry);
+    const refuse = (err: unknown): void => sendError(res, err, deps.logger, dialect.errorBody, routingHeaders(ctx));
+    let running: Promise<void>;
     try {
-      await stages.run(ctx);
+      running = stages.run(ctx);
     } catch (err) {
-      sendError(res, err, deps.logger, dialect.errorBody, routingHeaders(ctx));
+      refuse(err);
+      return undefined;
     }
+    return running.catch(refuse);
   };
 }

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, get, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { collected } from '../../test/support/collectable.js';
 import { StreamMeter } from '../metering/stream-meter.js';
 import type { StreamStep } from '../core/canonical.js';
 import type { StreamOutcome } from '../pipeline/request-context.js';
@@ -112,6 +113,53 @@ describe('pumpStream first bytes', () => {
       expect(body).toContain('first-token');
       expect(writes[0]).toMatch(/^HTTP\/1\.1 200/);
       expect(writes[0]).toContain('first-token');
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('pumpStream while it waits for the next step', () => {
+  it('keeps neither the first step nor the last one written (a held stream would keep them until it ends)', async () => {
+    const refs: WeakRef<object>[] = [];
+    const step = (content: string): StreamStep => {
+      const s: StreamStep = { chunks: [{ choices: [{ index: 0, delta: { content } }] }], raw: [`{"content":"${content}"}`] };
+      refs.push(new WeakRef(s), new WeakRef(s.chunks));
+      return s;
+    };
+    // Hands out one step, then waits until told to end; keeps nothing it handed out.
+    const queue: StreamStep[] = [step('second')];
+    let end: (() => void) | undefined;
+    const rest = {
+      next: async (): Promise<IteratorResult<StreamStep, void>> => {
+        const value = queue.shift();
+        if (value !== undefined) return { done: false, value };
+        await new Promise<void>((resolve) => {
+          end = resolve;
+        });
+        return { done: false, value: { chunks: [], done: true } };
+      },
+      return: async (): Promise<IteratorResult<StreamStep, void>> => ({ done: true, value: undefined }),
+    };
+    const server = createServer((_req, res) => {
+      const partial = { first: [step('first')], rest, abort: () => undefined, release: () => undefined };
+      void pumpStream(res as Parameters<typeof pumpStream>[0], partial as unknown as StreamOutcome, {}, 60_000, new StreamMeter(1), ENCODER);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await new Promise<IncomingMessage>((resolve) => get({ host: '127.0.0.1', port, path: '/' }, resolve));
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      await expect.poll(() => body.includes('second') && end !== undefined).toBe(true);
+      expect(await collected(refs)).toEqual(refs.map(() => true));
+      end?.();
+      await once(res, 'end');
+      expect(body).toContain('[DONE]');
     } finally {
       server.close();
     }

@@ -80,17 +80,19 @@ export async function pumpStream(
 
   try {
     let state: 'continue' | 'stop' = 'continue';
+    // A suspended async function keeps every local it has set, dead or not, until it returns: a
+    // step left in one (its chunks, and the upstream text its raw events are slices of) would stay
+    // for as long as the stream is held. So the steps are taken by index (no loop variable) and the
+    // last iterator result is dropped before the next wait.
     // Let go once written: the outcome lives as long as the stream.
     const first = outcome.first.splice(0);
-    for (const step of first) {
-      state = await emit(step);
-      if (state === 'stop') break;
-    }
+    for (let i = 0; i < first.length && state === 'continue'; i++) state = await emit(first[i] as StreamStep);
     first.length = 0;
     if (!wrote) res.flushHeaders();
     arm();
+    let next: IteratorResult<StreamStep, void> | undefined;
     while (state === 'continue' && !res.destroyed) {
-      const next = await outcome.rest.next();
+      next = await outcome.rest.next();
       if (next.done === true) {
         // Every provider's stream says when it is complete ([DONE], message_stop, finishReason,
         // messageStop): running out of events without that is a truncated stream, never a complete one.
@@ -102,6 +104,7 @@ export async function pumpStream(
       // event, cannot hold a stream (and its upstream connection) open past the idle timeout.
       if (next.value.chunks.length > 0 || next.value.usage !== undefined) arm();
       state = await emit(next.value);
+      next = undefined;
     }
   } catch (err) {
     meter.truncated = true;

@@ -28,54 +28,74 @@ export interface AttemptOwner {
   streamEnded(attempt: AttemptRecorder, failure: string | undefined): void;
 }
 
-/** Observes the end of a stream without changing what it yields; return() and throw() reach the upstream. */
-function observeStream(inner: Stream, onStep: (step: StreamStep) => void, onEnd: (failure: string | undefined) => void): Stream {
-  let ended = false;
-  const end = (failure: string | undefined): void => {
-    if (ended) return;
-    ended = true;
-    onEnd(failure);
-  };
-  const failureOf = (err: unknown): string => {
-    const cause = err instanceof Error && err.name === 'AbortError' && err.cause instanceof Error ? err.cause : err;
-    return cause instanceof Error ? cause.name : 'Error';
-  };
-  const onResult = (r: IteratorResult<StreamStep, void>): IteratorResult<StreamStep, void> => {
-    if (r.done === true) end(undefined);
+/** What a stream's observer tells its attempt: every step, and the end once. */
+interface StreamWatcher {
+  streamStep(step: StreamStep): void;
+  streamEnd(failure: string | undefined): void;
+}
+
+function failureOf(err: unknown): string {
+  const cause = err instanceof Error && err.name === 'AbortError' && err.cause instanceof Error ? err.cause : err;
+  return cause instanceof Error ? cause.name : 'Error';
+}
+
+/**
+ * Observes the end of a stream without changing what it yields; return() and throw() reach the
+ * upstream. One object with its two callbacks for then(), not a closure per method: a held stream
+ * keeps it for as long as it is held.
+ */
+class ObservedStream implements Stream {
+  private ended = false;
+
+  constructor(
+    private readonly inner: Stream,
+    private readonly watcher: StreamWatcher,
+  ) {}
+
+  private end(failure: string | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.watcher.streamEnd(failure);
+  }
+
+  private readonly onResult = (r: IteratorResult<StreamStep, void>): IteratorResult<StreamStep, void> => {
+    if (r.done === true) this.end(undefined);
     else {
-      onStep(r.value);
-      if (r.value.failure !== undefined) end(r.value.failure.kind);
-      else if (r.value.done === true) end(undefined);
+      this.watcher.streamStep(r.value);
+      if (r.value.failure !== undefined) this.end(r.value.failure.kind);
+      else if (r.value.done === true) this.end(undefined);
     }
     return r;
   };
-  const onFailure = (err: unknown): never => {
-    end(failureOf(err));
+
+  private readonly onFailure = (err: unknown): never => {
+    this.end(failureOf(err));
     throw err;
   };
-  const wrapped: Stream = {
-    // Not an async function: a held stream waits here between chunks, and a suspended async frame
-    // (its generator, registers and await closures) costs several times the one promise of then().
-    next() {
-      return inner.next().then(onResult, onFailure);
-    },
-    async return(value) {
-      end(undefined);
-      return inner.return(value);
-    },
-    async throw(err: unknown) {
-      end(failureOf(err));
-      return inner.throw(err);
-    },
-    [Symbol.asyncIterator]() {
-      return wrapped;
-    },
-  };
-  return wrapped;
+
+  // Not an async function: a held stream waits here between chunks, and a suspended async frame
+  // (its generator, registers and await closures) costs several times the one promise of then().
+  next(): Promise<IteratorResult<StreamStep, void>> {
+    return this.inner.next().then(this.onResult, this.onFailure);
+  }
+
+  async return(value: void | PromiseLike<void>): Promise<IteratorResult<StreamStep, void>> {
+    this.end(undefined);
+    return this.inner.return(value);
+  }
+
+  async throw(err: unknown): Promise<IteratorResult<StreamStep, void>> {
+    this.end(failureOf(err));
+    return this.inner.throw(err);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 }
 
 /** One upstream attempt: its CLIENT span, its metrics, and what the request learns from it. */
-export class AttemptRecorder implements AttemptTelemetry {
+export class AttemptRecorder implements AttemptTelemetry, StreamWatcher {
   readonly started = performance.now();
   readonly labels: { route: string; provider: string; upstream_model: string };
   readonly facts = new ResponseFacts();
@@ -156,21 +176,25 @@ export class AttemptRecorder implements AttemptTelemetry {
     }
     this.span?.setAttribute(GENAI.timeToFirstChunk, ms / 1000);
     this.owner.streamStarted(this);
-    const onStep = (step: StreamStep): void => {
-      for (const chunk of step.chunks) this.facts.observe(chunk);
-      if (step.usage !== undefined) this.usage = step.usage;
-    };
-    for (const step of result.first) onStep(step);
+    for (const step of result.first) this.streamStep(step);
     const firstFailure = result.first.find((s) => s.failure !== undefined)?.failure;
-    const onEnd = (failure: string | undefined): void => {
-      this.owner.streamEnded(this, failure);
-      this.end(failure);
-    };
     if (firstFailure !== undefined || result.first.some((s) => s.done === true)) {
-      onEnd(firstFailure?.kind);
+      this.streamEnd(firstFailure?.kind);
       return result;
     }
-    return { ...result, rest: observeStream(result.rest, onStep, onEnd) };
+    return { ...result, rest: new ObservedStream(result.rest, this) };
+  }
+
+  /** A step of the stream this attempt started (its ObservedStream calls it). */
+  streamStep(step: StreamStep): void {
+    for (const chunk of step.chunks) this.facts.observe(chunk);
+    if (step.usage !== undefined) this.usage = step.usage;
+  }
+
+  /** The stream this attempt started ended (once). */
+  streamEnd(failure: string | undefined): void {
+    this.owner.streamEnded(this, failure);
+    this.end(failure);
   }
 
   private fail(failure: UpstreamFailure): void {

@@ -5,6 +5,7 @@ import { StreamMeter } from '../../metering/stream-meter.js';
 import type { UsageRecord, UsageSink } from '../../metering/usage-record.js';
 import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
+import { thenRelease } from './settle.js';
 
 /** Charges what the served request used: the sink, the settlement admission stages settle with, the event. */
 function record(ctx: RequestContext, sink: UsageSink, metered: MeteredUsage): UsageRecord {
@@ -41,35 +42,41 @@ function record(ctx: RequestContext, sink: UsageSink, metered: MeteredUsage): Us
 export function meter(sink: UsageSink): Stage {
   return {
     name: 'meter',
-    async run(ctx, next) {
-      const served = ctx.served;
-      if (served === undefined) return next();
-      const { outcome } = served;
-      const promptTokens = ctx.promptTokens;
-      if (outcome === undefined) {
-        // The client left after the request reached an upstream: charge the prompt estimate; nothing is written.
-        record(ctx, sink, { usage: { inputTokens: promptTokens, outputTokens: 0, cachedInputTokens: 0 }, estimated: 'client_gone' });
-        return;
-      }
-      if (outcome.kind === 'response') {
-        const metered = responseUsage(outcome.usage, outcome.body, promptTokens);
-        const rec = record(ctx, sink, metered);
-        ctx.store?.({ kind: 'response', body: outcome.body });
-        ctx.headers['x-tollgate-cost-usd'] = rec.costUsd.toFixed(8);
-        ctx.reply = { kind: 'response', body: outcome.body, usage: metered.usage };
-        return next();
-      }
-      // A cached stream is held whole until it ends: no more of it than a route's response may be.
-      const store = ctx.store;
-      const stream = new StreamMeter(promptTokens, store === undefined ? 0 : routeLimits(ctx.routeConfig).maxResponseBytes);
-      if (ctx.guards.length > 0) stream.guard = (soFar) => ctx.overBudget({ usage: soFar, costUsd: costUsd(soFar, outcome.target.pricing) });
-      if (store !== undefined) stream.onCompleted = () => store({ kind: 'stream', chunks: stream.chunks });
-      ctx.reply = { kind: 'stream', outcome, meter: stream, idleMs: ctx.routeConfig.timeouts.streamIdleMs };
+    // Not an async function: a stream's meter would keep its suspended frame for as long as the
+    // stream is held. A throw still comes as the promise's rejection, as from an async function.
+    run(ctx, next) {
       try {
-        await next();
-      } finally {
-        record(ctx, sink, stream.result());
+        return meterServed(ctx, next, sink);
+      } catch (err) {
+        return Promise.reject(err);
       }
     },
   };
+}
+
+function meterServed(ctx: RequestContext, next: () => Promise<void>, sink: UsageSink): Promise<void> {
+  const served = ctx.served;
+  if (served === undefined) return next();
+  const { outcome } = served;
+  const promptTokens = ctx.promptTokens;
+  if (outcome === undefined) {
+    // The client left after the request reached an upstream: charge the prompt estimate; nothing is written.
+    record(ctx, sink, { usage: { inputTokens: promptTokens, outputTokens: 0, cachedInputTokens: 0 }, estimated: 'client_gone' });
+    return Promise.resolve();
+  }
+  if (outcome.kind === 'response') {
+    const metered = responseUsage(outcome.usage, outcome.body, promptTokens);
+    const rec = record(ctx, sink, metered);
+    ctx.store?.({ kind: 'response', body: outcome.body });
+    ctx.headers['x-tollgate-cost-usd'] = rec.costUsd.toFixed(8);
+    ctx.reply = { kind: 'response', body: outcome.body, usage: metered.usage };
+    return next();
+  }
+  // A cached stream is held whole until it ends: no more of it than a route's response may be.
+  const store = ctx.store;
+  const stream = new StreamMeter(promptTokens, store === undefined ? 0 : routeLimits(ctx.routeConfig).maxResponseBytes);
+  if (ctx.guards.length > 0) stream.guard = (soFar) => ctx.overBudget({ usage: soFar, costUsd: costUsd(soFar, outcome.target.pricing) });
+  if (store !== undefined) stream.onCompleted = () => store({ kind: 'stream', chunks: stream.chunks });
+  ctx.reply = { kind: 'stream', outcome, meter: stream, idleMs: ctx.routeConfig.timeouts.streamIdleMs };
+  return thenRelease(next, () => void record(ctx, sink, stream.result()));
 }

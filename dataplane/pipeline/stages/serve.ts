@@ -23,12 +23,6 @@ export function serve(router: Router): Stage {
         }
         return;
       }
-      if (outcome.kind === 'stream') {
-        // The write-back releases the stream when it ends; this is the backstop if it never starts.
-        const release = outcome.release;
-        let released = false;
-        outcome = { ...outcome, release: () => (released ? undefined : ((released = true), release())) };
-      }
       const attempts = upstreamAttempts(outcome.attempts);
       ctx.served = { target: outcome.target, outcome };
       ctx.events.emit('served', { target: outcome.target, attempts });
@@ -40,14 +34,26 @@ export function serve(router: Router): Stage {
       headers['x-tollgate-provider'] = outcome.target.providerId;
       headers['x-tollgate-model'] = outcome.target.model;
       headers['x-tollgate-attempts'] = String(attempts);
-      try {
-        await next();
-      } finally {
-        if (outcome.kind === 'stream') {
-          outcome.release();
-          await outcome.rest.return(undefined).catch(() => undefined);
-        }
-      }
+      if (outcome.kind !== 'stream') return next();
+      // Returned, not awaited: this frame would otherwise stay suspended for as long as the stream is held.
+      // The write-back releases the stream when it ends; this is the backstop if it never starts (a
+      // stream's release acts once).
+      const stream = outcome;
+      return afterwards(next, async () => {
+        stream.release();
+        await stream.rest.return(undefined).catch(() => undefined);
+      });
     },
   };
+}
+
+/** `try { await next() } finally { await cleanup() }`, without a frame that waits for next(). */
+function afterwards(next: () => Promise<void>, cleanup: () => Promise<void>): Promise<void> {
+  let running: Promise<void>;
+  try {
+    running = next();
+  } catch (err) {
+    return cleanup().then(() => Promise.reject(err));
+  }
+  return running.then(cleanup, (err: unknown) => cleanup().then(() => Promise.reject(err)));
 }
