@@ -94,13 +94,16 @@ function intlAtLoad(file: string): string[] {
 describe('modules loaded at start', () => {
   const files = new Set<string>();
   const loaded = packagesAtStart('cli/tollgate.ts', files);
-  // With what `tollgate dev` imports when it runs (its server and console; a data plane never loads them).
+  // With what `tollgate dev` imports when it runs (its server; a data plane never loads it).
   const withDev = new Set(files);
   packagesAtStart('cli/dev-command.ts', withDev);
+  // And with an admin port, its console.
+  const withConsole = new Set(withDev);
+  packagesAtStart('cli/dev-console.ts', withConsole);
 
   it('no module the CLI loads at start uses Intl while loading (ICU data is read at first use only)', () => {
-    expect(withDev.has('operator/console/web/usage-numbers.ts')).toBe(true);
-    expect([...withDev].flatMap(intlAtLoad)).toEqual([]);
+    expect(withConsole.has('operator/console/web/usage-numbers.ts')).toBe(true);
+    expect([...withConsole].flatMap(intlAtLoad)).toEqual([]);
   });
 
   it("the CLI loads no feature-only package before the feature is used (express, re2js, the whole of @opentelemetry/core, the trace SDK, undici's index)", () => {
@@ -115,5 +118,11 @@ describe('modules loaded at start', () => {
     expect(files).toContain('dataplane/main/launch.ts');
     const commandOnly = ['operator/compile/', 'operator/sources/', 'operator/api/crd-yaml.ts', 'cli/dev-command.ts', 'cli/dev-console.ts', 'cli/dev-banner.ts'];
     expect([...files].filter((f) => commandOnly.some((c) => f.startsWith(c)))).toEqual([]);
+  });
+
+  it("`tollgate dev` without an admin port does not load its console: the usage history's day tables, the console's numbers", () => {
+    expect(withDev).toContain('cli/dev-command.ts');
+    const consoleOnly = ['cli/dev-console.ts', 'operator/usage/', 'operator/console/'];
+    expect([...withDev].filter((f) => consoleOnly.some((c) => f.startsWith(c)))).toEqual([]);
   });
 });
