@@ -3,7 +3,7 @@ import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { Dataplane, type DataplaneOptions } from '../dataplane/main/dataplane.js';
 import { governanceFromEnv } from '../dataplane/main/governance-from-env.js';
-import { type BudgetStatusOf, DevConsole } from './dev-console.js';
+import type { BudgetStatusOf, DevConsole } from './dev-console.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { periodBounds } from '../dataplane/config/budget-period.js';
 import { compile } from '../operator/compile/compile.js';
@@ -78,8 +78,9 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
       ...(resetsAt === undefined ? {} : { resetsAt: iso(resetsAt) }),
     };
   };
-  const devConsole = opts.adminPort === undefined ? undefined : new DevConsole(adminToken, budgetStatus);
-  // Loaded with the admin port only (express: heap a gateway without one would hold for nothing).
+  // The console and its router are loaded with the admin port only (express, the usage history's day
+  // tables: heap a gateway without one would hold for nothing).
+  const devConsole: DevConsole | undefined = opts.adminPort === undefined ? undefined : new (await import('./dev-console.js')).DevConsole(adminToken, budgetStatus);
   const consoleRouter = devConsole === undefined ? undefined : (await import('../operator/console/console-routes.js')).consoleRouter;
   const onRequest: DataplaneOptions['onRequest'] = (request, cost) => {
     devConsole?.record(request, cost);

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { type Dispatcher, request } from 'undici';
+import { type Dispatcher, request } from '../config/undici.js';
 import { SnapshotEnvelopeSchema } from '../config/snapshot-envelope.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 

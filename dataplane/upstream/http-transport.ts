@@ -1,4 +1,4 @@
-import { Agent, request, util as undiciUtil } from 'undici';
+import { Agent, request, util as undiciUtil } from '../config/undici.js';
 import type { UpstreamSignal } from './attempt-signal.js';
 import { Collected, NOTHING_READ, readWhole } from './read-capped.js';
 import type { SendOptions, Transport, UpstreamResponse, WholeOptions, WholeResponse } from './transport.js';

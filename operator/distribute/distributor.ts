@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Agent, request } from 'undici';
+import { Agent, request } from '../../dataplane/config/undici.js';
 import { PushResultSchema, type SnapshotEnvelope } from '../../dataplane/config/snapshot-envelope.js';
 import { wireJson } from '../../dataplane/config/secret-value.js';
 import { NOOP_OPERATOR_TRACING, type OperatorTracing } from '../telemetry/operator-tracing.js';

@@ -1,5 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { Agent, request } from 'undici';
+import { Agent, request } from '../../dataplane/config/undici.js';
 
 /** Minimal shape every Kubernetes object has. */
 export interface KubeObject {

@@ -20,6 +20,9 @@ const NOT_AT_START = [
   '@opentelemetry/core',
   // the SDK's samplers and processors: loaded when tracing starts (telemetry/lean-tracing.ts, otel-sdk.ts)
   '@opentelemetry/sdk-trace-base',
+  // its index loads fetch, WebSocket, the caches and mocks too: Tollgate takes its parts from
+  // dataplane/config/undici.ts (whose undici.test.ts checks, in a process, that the index stays unloaded)
+  'undici',
 ];
 
 /** A relative import as a repository path of its TypeScript source. */
@@ -91,18 +94,21 @@ function intlAtLoad(file: string): string[] {
 describe('modules loaded at start', () => {
   const files = new Set<string>();
   const loaded = packagesAtStart('cli/tollgate.ts', files);
-  // With what `tollgate dev` imports when it runs (its server and console; a data plane never loads them).
+  // With what `tollgate dev` imports when it runs (its server; a data plane never loads it).
   const withDev = new Set(files);
   packagesAtStart('cli/dev-command.ts', withDev);
+  // And with an admin port, its console.
+  const withConsole = new Set(withDev);
+  packagesAtStart('cli/dev-console.ts', withConsole);
 
   it('no module the CLI loads at start uses Intl while loading (ICU data is read at first use only)', () => {
-    expect(withDev.has('operator/console/web/usage-numbers.ts')).toBe(true);
-    expect([...withDev].flatMap(intlAtLoad)).toEqual([]);
+    expect(withConsole.has('operator/console/web/usage-numbers.ts')).toBe(true);
+    expect([...withConsole].flatMap(intlAtLoad)).toEqual([]);
   });
 
-  it('the CLI loads no feature-only package before the feature is used (express, re2js, the whole of @opentelemetry/core, the trace SDK)', () => {
+  it("the CLI loads no feature-only package before the feature is used (express, re2js, the whole of @opentelemetry/core, the trace SDK, undici's index)", () => {
     // The walk itself works: packages every start needs are found.
-    expect([...loaded.keys()]).toEqual(expect.arrayContaining(['undici', 'zod', 'pino']));
+    expect([...loaded.keys()]).toEqual(expect.arrayContaining(['zod', 'pino']));
     const early = [...loaded].filter(([spec]) => NOT_AT_START.includes(spec)).map(([spec, by]) => `${spec} (imported by ${by})`);
     expect(early).toEqual([]);
   });
@@ -112,5 +118,11 @@ describe('modules loaded at start', () => {
     expect(files).toContain('dataplane/main/launch.ts');
     const commandOnly = ['operator/compile/', 'operator/sources/', 'operator/api/crd-yaml.ts', 'cli/dev-command.ts', 'cli/dev-console.ts', 'cli/dev-banner.ts'];
     expect([...files].filter((f) => commandOnly.some((c) => f.startsWith(c)))).toEqual([]);
+  });
+
+  it("`tollgate dev` without an admin port does not load its console: the usage history's day tables, the console's numbers", () => {
+    expect(withDev).toContain('cli/dev-command.ts');
+    const consoleOnly = ['cli/dev-console.ts', 'operator/usage/', 'operator/console/'];
+    expect([...withDev].filter((f) => consoleOnly.some((c) => f.startsWith(c)))).toEqual([]);
   });
 });

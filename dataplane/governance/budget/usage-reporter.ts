@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { type Dispatcher, request } from 'undici';
+import { type Dispatcher, request } from '../../config/undici.js';
 import type { BudgetConfig } from '../../config/snapshot.js';
 import type { RequestUsage } from '../../config/request-usage.js';
 import type { BudgetLedger } from './budget-ledger.js';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'undici';
+import { Agent, request } from '../../config/undici.js';
 import type { KubeApiConfig } from './kube-api.js';
 
 export type ReviewResult =

@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent, request } from '../../config/undici.js';
 import type { PodLoad } from '../../providers/types.js';
 import { readCapped } from '../../upstream/read-capped.js';
 import type { PodSettings, PodState } from './pod-state.js';

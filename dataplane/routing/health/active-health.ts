@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { request } from 'undici';
+import { request } from '../../config/undici.js';
 import type { RuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
 import type { ProviderConfig } from '../../config/snapshot.js';
 import type { TargetHealth } from './target-health.js';
