@@ -17,8 +17,11 @@
  * budget, tracing); CAPTURE_AB_MODE=sequential runs A and B one after the other (64 connections each)
  * instead of at once; CAPTURE_AB_CAPTURE='{ mode: Metadata, sampleRate: 1 }' changes B's capture block;
  * CAPTURE_AB_PROFILE=1 adds --cpu-prof to both and prints where their time went (B's capture worker thread writes a profile of its own);
- * CAPTURE_AB_WARMUP=<seconds> loads both that long before each measured window (default 2; B's extra code, the
- * capture worker's included, takes longer than A's to be optimised, so short windows include that JIT work);
+ * CAPTURE_AB_WARMUP=<seconds> loads both that long before the measured window (default BENCH_WARMUP or 14, the
+ * warm-up of make bench's throughput rows: the target is a throughput cost, measured once both have settled);
+ * CAPTURE_AB_EARLY=<seconds> (default 2; 0: none) also measures a window of the same length that early in each
+ * round (both at once only), reported beside it: B's extra code, the capture worker's included, takes longer
+ * than A's to be optimised, so the first seconds cost B more (bench/results/capwarm-s12-2026-12-06.md);
  * CAPTURE_AB_NODE_ARGS='--trace-gc' adds node flags to both gateways (their output is in each one's tollgate.log);
  * CAPTURE_AB_GATEWAY_CORES=0,1 runs both gateways on those cores instead of the gateway core alone (the
  * client, emulator and bucket stay on theirs): with one core, B's capture worker thread competes with its
@@ -45,8 +48,9 @@ const [roundsArg, secondsArg] = process.argv.slice(2);
 const rounds = Number(roundsArg ?? 5);
 const seconds = Number(secondsArg ?? 10);
 const profile = process.env.CAPTURE_AB_PROFILE === '1';
-// Load before each measured window: short by default; longer to see capture's cost once both gateways' JIT has settled.
-const warmupSeconds = Number(process.env.CAPTURE_AB_WARMUP ?? 2);
+// Load before the measured window, as make bench's throughput rows have; and the first seconds' window.
+const warmupSeconds = Number(process.env.CAPTURE_AB_WARMUP ?? process.env.BENCH_WARMUP ?? 14);
+const earlySeconds = Number(process.env.CAPTURE_AB_EARLY ?? 2);
 const sequential = process.env.CAPTURE_AB_MODE === 'sequential';
 // B's capture block (to take the cost apart: mode Metadata, sampleRate 0, ...).
 const captureSpec = process.env.CAPTURE_AB_CAPTURE ?? '{ mode: Redacted, sampleRate: 1 }';
@@ -179,12 +183,14 @@ async function recordsIn(prefix: string): Promise<{ records: number; leaked: boo
 
 process.env.BENCH_PROMPT = PROMPT;
 const rows: { round: number; a: number; b: number; cpuA: number; cpuB: number; served: number; records: number }[] = [];
+/** The early window of each round (CAPTURE_AB_EARLY), when there was one. */
+const earlyRows: { a: number; b: number }[] = [];
 const lines: string[] = [];
 const say = (line: string): void => {
   lines.push(line);
   process.stdout.write(`${line}\n`);
 };
-say(`capture A/B (${sequential ? 'one after the other' : 'both at once'}): ${compareRoot === undefined ? 'B captures' : `A ${cfg.tollgateRoot} and B ${compareRoot} both capture`} ${captureSpec}; capture worker ${process.env.TOLLGATE_CAPTURE_WORKER ?? 'on'}; gateways on core(s) ${gatewayCores}; governance ${governance}, ${rounds} rounds of ${seconds} s after ${warmupSeconds} s of warm-up, load average ${loadAverage()}`);
+say(`capture A/B (${sequential ? 'one after the other' : 'both at once'}): ${compareRoot === undefined ? 'B captures' : `A ${cfg.tollgateRoot} and B ${compareRoot} both capture`} ${captureSpec}; capture worker ${process.env.TOLLGATE_CAPTURE_WORKER ?? 'on'}; gateways on core(s) ${gatewayCores}; governance ${governance}, ${rounds} rounds of ${seconds} s after ${warmupSeconds} s of warm-up${!sequential && earlySeconds > 0 && earlySeconds < warmupSeconds ? ` (and a window ${earlySeconds} s after start)` : ''}, load average ${loadAverage()}`);
 try {
   for (let r = 1; r <= rounds; r++) {
     const prefix = `r${r}`;
@@ -192,6 +198,7 @@ try {
     const order = r % 2 === 1 ? (['A', 'B'] as const) : (['B', 'A'] as const);
     const started: Record<string, RunningSystem> = {};
     const measured: Record<string, { rps: number; requests: number; errors: number; non2xx: number; cpu: number; threads: { main: number; busiest: number; rest: number } }> = {};
+    let earlyServedB = 0;
     const measure = async (label: 'A' | 'B', connections: number): Promise<void> => {
       const sys = started[label]!;
       const cpu0 = cpuTicks(sys.pid);
@@ -200,6 +207,7 @@ try {
       const threads = threadSplit(sys.pid, threads0, threadTicks(sys.pid), res.requests);
       measured[label] = { ...res, cpu: ((cpuTicks(sys.pid) - cpu0) * 10_000) / res.requests, threads };
     };
+    const loadBoth = (secs: number): Promise<unknown> => Promise.all([wrk(cfg, started.A!, 32, secs), wrk(cfg, started.B!, 32, secs)]);
     if (sequential) {
       // One after the other, each alone on the gateway core with all 64 connections.
       for (const label of order) {
@@ -210,7 +218,16 @@ try {
       }
     } else {
       for (const label of order) started[label] = await startTollgate(label, r, prefix);
-      await Promise.all([wrk(cfg, started.A!, 32, warmupSeconds), wrk(cfg, started.B!, 32, warmupSeconds)]);
+      let loaded = 0;
+      if (earlySeconds > 0 && earlySeconds < warmupSeconds) {
+        await loadBoth(earlySeconds);
+        await Promise.all([measure('A', 32), measure('B', 32)]);
+        earlyRows.push({ a: measured.A!.rps, b: measured.B!.rps });
+        earlyServedB = measured.B!.requests;
+        say(`  first seconds (${earlySeconds}–${earlySeconds + seconds} s after start): A ${measured.A!.rps.toFixed(0)} req/s, B ${measured.B!.rps.toFixed(0)} req/s, B/A ${(measured.B!.rps / measured.A!.rps).toFixed(3)}`);
+        loaded = earlySeconds + seconds;
+      }
+      if (warmupSeconds > loaded) await loadBoth(warmupSeconds - loaded);
       await Promise.all([measure('A', 32), measure('B', 32)]);
       await Promise.all([started.A!.stop(), started.B!.stop()]);
     }
@@ -234,7 +251,7 @@ try {
     const contentExpected = !/Metadata|sampleRate: 0[ ,}]/.test(captureSpec);
     if (stored.leaked) throw new Error(`round ${r}: unredacted PII in the bucket`);
     if (contentExpected && !stored.redacted) throw new Error(`round ${r}: no redacted content in the bucket`);
-    if (!/sampleRate: 0[ ,}]/.test(captureSpec) && stored.records < rb.requests) throw new Error(`round ${r}: ${stored.records} records in the bucket for ${rb.requests} measured requests`);
+    if (!/sampleRate: 0[ ,}]/.test(captureSpec) && stored.records < rb.requests + earlyServedB) throw new Error(`round ${r}: ${stored.records} records in the bucket for ${rb.requests} measured requests`);
     rows.push({ round: r, a: ra.rps, b: rb.rps, cpuA, cpuB, served: rb.requests, records: stored.records });
     const split = (t: { main: number; busiest: number; rest: number }): string => `main ${t.main.toFixed(0)}, busiest other thread ${t.busiest.toFixed(0)}, the rest ${t.rest.toFixed(0)}`;
     say(`  CPU µs/request by thread: A ${split(ra.threads)}; B ${split(rb.threads)}`);
@@ -252,6 +269,10 @@ const ratio = mean(rows.map((row) => row.b)) / mean(rows.map((row) => row.a));
 say(`A mean ${mean(rows.map((row) => row.a)).toFixed(0)} req/s, B mean ${mean(rows.map((row) => row.b)).toFixed(0)} req/s`);
 say(`gateway CPU per request: A ${mean(rows.map((row) => row.cpuA)).toFixed(0)} µs, B ${mean(rows.map((row) => row.cpuB)).toFixed(0)} µs (+${((mean(rows.map((row) => row.cpuB)) / mean(rows.map((row) => row.cpuA)) - 1) * 100).toFixed(1)} %)`);
 say(`throughput B/A: ${ratio.toFixed(3)} of means ${compareRoot === undefined ? `(capture costs ${((1 - ratio) * 100).toFixed(1)} %)` : "(B's build against A's, both capturing)"}; per round ${ratios.map((x) => x.toFixed(3)).join(', ')}${compareRoot === undefined ? '; target: at most 15 %' : ''}`);
+if (earlyRows.length > 0) {
+  const early = mean(earlyRows.map((row) => row.b)) / mean(earlyRows.map((row) => row.a));
+  say(`first seconds (${earlySeconds}–${earlySeconds + seconds} s after start, the same rounds): B/A ${early.toFixed(3)} of means; per round ${earlyRows.map((row) => (row.b / row.a).toFixed(3)).join(', ')}`);
+}
 say(`load average after: ${loadAverage()}`);
 const out = join(cfg.rawDir, 'capture-ab.md');
 writeFileSync(out, `# Capture A/B (${new Date().toISOString()})\n\n\`\`\`\n${lines.join('\n')}\n\`\`\`\n`);
