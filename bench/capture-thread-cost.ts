@@ -34,6 +34,15 @@
  * (V8's sampling heap profiler, as bench/alloc-per-request.ts; CAPTURE_THREAD_SITE_DEPTH frames per site)
  * and prints the n sites that grew most against "off". CAPTURE_THREAD_EACH=1 prints every thread's CPU per request
  * (by thread id minus the pid: 0 is the request thread). TOLLGATE_CAPTURE_WORKER passes through to the gateways.
+ * CAPTURE_THREAD_NODE_ARGS adds node flags to the gateways (e.g. --trace-gc; output in each one's tollgate.log).
+ *
+ * CAPTURE_THREAD_WINDOWS=5,10,25,50,70 measures the first requests after start instead, in windows of
+ * thousands of requests answered (0–5,000, 5,000–10,000, ...): no warm-up, the load starts as soon as
+ * the gateway answers and runs until the last boundary; CPU per request is reported per thread for each
+ * window. Windows count requests, not seconds, because what changes early (V8 tiering up on call
+ * counts, heaps growing on bytes allocated) follows the work done: capture-ab's 2 s warm-up at its
+ * ~2,500 req/s per gateway measures requests ~5,000–25,000, its 20 s warm-up ~50,000–70,000. "worker"
+ * is the non-request thread with the most CPU over the whole run (the capture worker when there is one).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
@@ -61,6 +70,8 @@ const settleMs = Number(process.env.CAPTURE_THREAD_SETTLE_MS ?? 1_500);
 const gatewayCores = process.env.CAPTURE_THREAD_GATEWAY_CORES ?? '1';
 const profile = process.env.CAPTURE_THREAD_PROFILE === '1';
 const sites = Number(process.env.CAPTURE_THREAD_SITES ?? 0);
+const windows = process.env.CAPTURE_THREAD_WINDOWS === undefined || process.env.CAPTURE_THREAD_WINDOWS === '' ? undefined : process.env.CAPTURE_THREAD_WINDOWS.split(',').map(Number);
+const nodeArgs = process.env.CAPTURE_THREAD_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
 const variants = (process.env.CAPTURE_THREAD_VARIANTS ?? 'off,Metadata,Redacted').split(',').map((v) => v.trim());
 // `<mode>-inline`: that gateway shapes records on its request thread (TOLLGATE_CAPTURE_WORKER=off), to compare the two in one run.
 for (const v of variants) if (!['off', 'Metadata', 'Redacted', 'Full'].includes(v.replace(/-inline$/, ''))) throw new Error(`unknown variant ${v}`);
@@ -134,7 +145,7 @@ function split(pid: number, before: Map<number, number>, after: Map<number, numb
 }
 
 /** Sends `count` requests at `rate` req/s in all, each connection on its own fixed schedule (late: at once); throws on a non-200. */
-async function drive(url: string, agent: Agent, count: number): Promise<void> {
+async function drive(url: string, agent: Agent, count: number, answered: () => void = () => undefined): Promise<void> {
   const interval = (1000 * connections) / rate;
   const start = performance.now();
   let sent = 0;
@@ -147,6 +158,7 @@ async function drive(url: string, agent: Agent, count: number): Promise<void> {
       if (sent >= count) return;
       sent++;
       await one();
+      answered();
     }
   };
   await Promise.all(Array.from({ length: connections }, (_, c) => connection(c)));
@@ -168,6 +180,8 @@ interface Measured {
   profile?: string;
   /** Sampled allocation sites of the window (CAPTURE_THREAD_SITES), bytes per request. */
   sites?: Map<string, number>;
+  /** CAPTURE_THREAD_WINDOWS: the cost per window after start. */
+  windows?: WindowCost[];
 }
 
 async function measure(root: string, variant: string, tag: string, upstreamPort: number, dest: Destination): Promise<Measured> {
@@ -184,12 +198,20 @@ async function measure(root: string, variant: string, tag: string, upstreamPort:
   delete env.KUBECONFIG;
   for (const name of Object.keys(env)) if (name.startsWith('OTEL_')) delete env[name];
   if (variant.endsWith('-inline')) env.TOLLGATE_CAPTURE_WORKER = 'off';
-  const args = [`--import=${probe}`, resolve(root, 'dist/cli/tollgate.js'), 'dev', '-f', manifests, '--port', String(port), '--drain-timeout', '5'];
+  const args = [...nodeArgs, `--import=${probe}`, resolve(root, 'dist/cli/tollgate.js'), 'dev', '-f', manifests, '--port', String(port), '--drain-timeout', '5'];
+  const spawned = performance.now();
   const svc = startService(`tollgate-${tag}`, process.execPath, args, { core: gatewayCores, nice: 10, cwd: dir, env, logFile: join(dir, 'tollgate.log') });
   const url = `http://127.0.0.1:${port}/v1/chat/completions`;
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   try {
     await waitUntil(`tollgate ${tag}`, () => probeChat(url, []), cfg.startTimeoutSeconds * 1000, svc);
+    if (windows !== undefined) {
+      const began = performance.now();
+      const costs = await windowed(svc.pid, url, agent);
+      // Where the load began on the gateway's clock (what --trace-gc's "ms" count from, about), to place its lines in the windows.
+      say(`  ${tag}: load began ${((began - spawned) / 1000).toFixed(2)} s after the gateway was started; windows end at ${costs.map((w) => (w.seconds + (began - spawned) / 1000).toFixed(2)).join(', ')} s`);
+      return { main: 0, busiest: 0, rest: 0, bytes: 0, scavenges: 0, windows: costs };
+    }
     await drive(url, agent, warmup);
     await sleep(settleMs);
     process.kill(svc.pid, 'SIGUSR2');
@@ -211,6 +233,38 @@ async function measure(root: string, variant: string, tag: string, upstreamPort:
     agent.destroy();
     await svc.stop('SIGTERM', 15_000);
   }
+}
+
+/** Per window of CAPTURE_THREAD_WINDOWS: its seconds after the load began, CPU µs per request of the request thread, the worker (see above), the rest. */
+interface WindowCost {
+  seconds: number;
+  main: number;
+  worker: number;
+  rest: number;
+}
+
+/** Loads the gateway from now until the last window's end at the fixed rate, reading every thread's CPU at each boundary. */
+async function windowed(pid: number, url: string, agent: Agent): Promise<WindowCost[]> {
+  const bounds = windows!.map((k) => k * 1000);
+  let answered = 0;
+  const start = performance.now();
+  const snaps: { at: number; ns: Map<number, number> }[] = [{ at: start, ns: threadNs(pid) }];
+  await drive(url, agent, bounds[bounds.length - 1]!, () => {
+    answered++;
+    if (answered === bounds[snaps.length - 1]) snaps.push({ at: performance.now(), ns: threadNs(pid) });
+  });
+  const first = snaps[0]!.ns;
+  const last = snaps[snaps.length - 1]!.ns;
+  const grew = (tid: number): number => last.get(tid)! - (first.get(tid) ?? 0);
+  const others = [...last.keys()].filter((tid) => tid !== pid);
+  const worker = [...others].sort((a, b) => grew(b) - grew(a))[0];
+  return snaps.slice(1).map((snap, i) => {
+    const before = snaps[i]!;
+    const n = bounds[i]! - (i === 0 ? 0 : bounds[i - 1]!);
+    const d = (tid: number): number => (snap.ns.get(tid) ?? 0) - (before.ns.get(tid) ?? 0);
+    const restNs = others.filter((tid) => tid !== worker).reduce((s, tid) => s + d(tid), 0);
+    return { seconds: (snap.at - start) / 1000, main: d(pid) / 1000 / n, worker: worker === undefined ? 0 : d(worker) / 1000 / n, rest: restNs / 1000 / n };
+  });
 }
 
 interface ProfileNode {
@@ -261,6 +315,10 @@ try {
     for (const c of [...cases.slice(shift), ...cases.slice(0, shift)]) {
       const m = await measure(c.root, c.variant, `${c.name.replace(':', '-')}-${round}`, upstreamPort, dest);
       results.get(c.name)!.push(m);
+      if (m.windows !== undefined) {
+        say(`round ${round} ${c.name.padEnd(16)} ${m.windows.map((w, i) => `${windowName(i)}: ${w.main.toFixed(0)}/${w.worker.toFixed(0)}/${w.rest.toFixed(0)} (to ${w.seconds.toFixed(1)} s)`).join(', ')} (main/worker/rest µs per request; load ${loadAverage()})`);
+        continue;
+      }
       say(`round ${round} ${c.name.padEnd(16)} main ${m.main.toFixed(1).padStart(6)} µs, busiest other ${m.busiest.toFixed(1).padStart(5)}, rest ${m.rest.toFixed(1).padStart(5)}, request-thread heap ${(m.bytes / 1000).toFixed(2)} KB, ${m.scavenges.toFixed(1)} scavenges per 10k (load ${loadAverage()})`);
     }
   }
@@ -269,8 +327,28 @@ try {
   await dest.stop();
 }
 
+function windowName(i: number): string {
+  return `${i === 0 ? 0 : windows![i - 1]}-${windows![i]}k`;
+}
+
+if (windows !== undefined) {
+  say('medians per window of requests after start (µs CPU per request: main / worker / rest / all threads), and all threads against "off" of the same root:');
+  for (const c of cases) {
+    const ms = results.get(c.name)!;
+    const off = results.get(cases.find((o) => o.rootIndex === c.rootIndex && o.variant === 'off')?.name ?? '');
+    const cells = windows.map((_, i) => {
+      const ws = ms.map((m) => m.windows![i]!);
+      const all = median(ws.map((w) => w.main + w.worker + w.rest));
+      const offAll = off === undefined || c.variant === 'off' ? undefined : median(off.map((m) => m.windows![i]!).map((w) => w.main + w.worker + w.rest));
+      return `${windowName(i)} ${median(ws.map((w) => w.main)).toFixed(1)} / ${median(ws.map((w) => w.worker)).toFixed(1)} / ${median(ws.map((w) => w.rest)).toFixed(1)} / ${all.toFixed(1)}${offAll === undefined ? '' : ` (${all - offAll >= 0 ? '+' : ''}${(all - offAll).toFixed(1)})`}`;
+    });
+    say(`  ${c.name.padEnd(16)} ${cells.join('; ')}`);
+  }
+}
+
 say('medians per request (µs CPU; KB allocated on the request thread), and against "off" of the same root:');
 for (const c of cases) {
+  if (windows !== undefined) break;
   const ms = results.get(c.name)!;
   const all = (m: Measured): number => m.main + m.busiest + m.rest;
   const med = { main: median(ms.map((m) => m.main)), busiest: median(ms.map((m) => m.busiest)), rest: median(ms.map((m) => m.rest)), all: median(ms.map(all)), bytes: median(ms.map((m) => m.bytes)) };

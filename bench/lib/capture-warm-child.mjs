@@ -1,0 +1,120 @@
+// Child of bench/capture-warm-start.ts: one fresh process (fresh isolates, nothing compiled) of a
+// build's capture path, its CPU per record by thread in windows of records after the policy is applied.
+//   node bench/lib/capture-warm-child.mjs <build root> <sink port> <windows, e.g. 2,5,10,20,40 (thousands)> <records/s>
+// Prints one JSON line: the warm-up's CPU (ns per thread class, from apply until idle) and per window
+// µs per record of the request thread, the capture worker thread and every other thread.
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const [root, portArg, windowsArg, rateArg] = process.argv.slice(2);
+const dist = `${root}/dist/dataplane`;
+const { CaptureService } = await import(`${dist}/policy/capture/capture-service.js`);
+const { BUILTIN_DETECTORS } = await import(`${dist}/policy/detectors/index.js`);
+const { secret } = await import(`${dist}/config/secret-value.js`);
+const bounds = windowsArg.split(',').map((k) => Number(k) * 1000);
+const rate = Number(rateArg);
+const slice = 25;
+
+const PROMPT = 'Summarise the ticket from ann.lee@example.com (card 4111 1111 1111 1111, phone +44 20 7946 0958) in one short sentence.';
+const policy = {
+  id: 'default/audit',
+  subjects: { namespaces: [], serviceAccounts: [], apiKeys: [], routes: ['default/emu'] },
+  mode: 'Redacted',
+  sampleRate: 1,
+  parts: { request: true, response: true },
+  maxRecordBytes: 262_144,
+  allowOptOut: false,
+  redaction: { detectors: [...BUILTIN_DETECTORS], customPatterns: [] },
+  retention: {},
+  // capture-ab's destination: S3, batches of 1 s / 1,000 records (here to a loopback sink that takes every PUT).
+  destinations: [{ type: 's3', name: 'bucket', endpoint: `http://127.0.0.1:${portArg}`, bucket: 'captures', region: 'us-east-1', prefix: 'bench', accessKeyId: secret('AKIDEXAMPLE'), secretAccessKey: secret('wJalrXUtnFEMI/K7MDENG'), batchIntervalMs: 1000, maxBatchRecords: 1000 }],
+};
+const CALLER = Object.freeze({ kind: 'anonymous' });
+const input = (i) => ({
+  requestId: `req-${i}-0123456789abcdef`,
+  traceId: '0af7651916cd43dd8448eb211c80319c',
+  spanId: 'b7ad6b7169203331',
+  startedAtMs: Date.now(),
+  durationMs: 2,
+  caller: CALLER,
+  routeId: 'default/emu',
+  routeNamespace: 'default',
+  model: 'emu',
+  stream: false,
+  status: 200,
+  decision: 'served',
+  provider: 'default/emu',
+  upstreamModel: 'emu',
+  tokens: { input: 31, output: 12, cached: 0 },
+  costUsd: 0.000093,
+  requestBody: { model: 'emu', messages: [{ role: 'user', content: PROMPT }], max_tokens: 32 },
+  response: {
+    id: `chatcmpl-${i}`,
+    object: 'chat.completion',
+    created: 1_733_390_000,
+    model: 'emu',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'The customer asks for a one-sentence summary of their ticket.' }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 31, completion_tokens: 12, total_tokens: 43 },
+  },
+});
+
+/** CPU ns per thread (schedstat), by thread id. */
+function threads() {
+  const out = new Map();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      out.set(Number(tid), Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]));
+    } catch {
+      // ended
+    }
+  }
+  return out;
+}
+
+let exported = 0;
+const dropped = {};
+const metrics = { exported: (_l, n) => (exported += n), dropped: (reason, _l, n) => (dropped[reason] = (dropped[reason] ?? 0) + n), ready: () => undefined };
+const svc = new CaptureService({ worker: true, metrics });
+const before = threads();
+svc.apply([policy]);
+// The worker starts and warms on apply; wait until it is idle (its CPU stops growing).
+let last = threads();
+for (let i = 0; i < 100; i++) {
+  await sleep(250);
+  const now = threads();
+  const grew = [...now].reduce((s, [tid, ns]) => s + ns - (last.get(tid) ?? 0), 0);
+  last = now;
+  if (i >= 3 && grew < 2e6) break;
+}
+const worker = [...last.keys()].filter((tid) => !before.has(tid)).sort((a, b) => last.get(b) - last.get(a))[0];
+const split = (a, b, n) => {
+  const d = (tid) => (b.get(tid) ?? 0) - (a.get(tid) ?? 0);
+  let rest = 0;
+  for (const tid of b.keys()) if (tid !== process.pid && tid !== worker) rest += d(tid);
+  return { main: d(process.pid) / 1000 / n, worker: worker === undefined ? 0 : d(worker) / 1000 / n, rest: rest / 1000 / n };
+};
+const warm = split(before, last, 1000); // ms
+const decide = (i) => svc.decide({ kind: 'anonymous', id: 'anonymous' }, 'default/emu', `req-${i}`, () => undefined);
+const windows = [];
+let snap = threads();
+let from = 0;
+if (process.env.CAPTURE_WARM_MARK === "1") process.stdout.write("=== traffic begins\n");
+const start = performance.now();
+for (let i = 0; i < bounds[bounds.length - 1]; i += slice) {
+  for (let k = i; k < i + slice; k++) svc.record(decide(k), input(k));
+  const due = start + ((i + slice) * 1000) / rate;
+  const wait = due - performance.now();
+  if (wait > 1) await sleep(wait);
+  if (i + slice === bounds[windows.length]) {
+    // The records of the window through the worker (its batches are 50 ms apart) before the window is read.
+    await sleep(60);
+    const now = threads();
+    windows.push(split(snap, now, i + slice - from));
+    snap = now;
+    from = i + slice;
+  }
+}
+await svc.drain(30_000);
+// Every record written, or the drops said (a bench on a loaded machine can see the sink answer late).
+process.stdout.write(`${JSON.stringify({ warm, windows, written: exported, dropped })}\n`);
+process.exit(0);
