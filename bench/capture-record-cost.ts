@@ -18,10 +18,10 @@
  */
 import { readFileSync } from 'node:fs';
 import type { DataPolicyConfig } from '../dataplane/config/data-policy-config.js';
-import type { CaptureInput } from '../dataplane/policy/capture/capture-record.js';
 import { CaptureService } from '../dataplane/policy/capture/capture-service.js';
 import { BUILTIN_DETECTORS } from '../dataplane/policy/detectors/index.js';
 import { secret } from '../dataplane/config/secret-value.js';
+import { captureSampleInput } from './lib/capture-sample.mjs';
 import { startHttpSink } from './lib/http-sink.js';
 
 const toS3 = process.env.CAPTURE_COST_DESTINATION === 's3';
@@ -31,7 +31,6 @@ const sinkPort = sink?.port ?? 0;
 const records = Number(process.argv[2] ?? 20_000);
 const rounds = Number(process.argv[3] ?? 3);
 const mode = process.env.CAPTURE_COST_MODE === 'Metadata' ? 'Metadata' : 'Redacted';
-const PROMPT = 'Summarise the ticket from ann.lee@example.com (card 4111 1111 1111 1111, phone +44 20 7946 0958) in one short sentence.';
 
 const policy: DataPolicyConfig = {
   id: 'default/audit',
@@ -48,36 +47,7 @@ const policy: DataPolicyConfig = {
     : [{ type: 'localDirectory', name: 'bucket', path: '/unused' }],
 };
 
-// One caller object per identity, as the capture stage hands over (the metadata line caches its JSON by object).
-const CALLER = Object.freeze({ kind: 'anonymous' });
-
-const input = (i: number): CaptureInput => ({
-  requestId: `req-${i}-0123456789abcdef`,
-  traceId: '0af7651916cd43dd8448eb211c80319c',
-  spanId: 'b7ad6b7169203331',
-  startedAtMs: Date.now(),
-  durationMs: 2,
-  caller: CALLER,
-  routeId: 'default/emu',
-  routeNamespace: 'default',
-  model: 'emu',
-  stream: false,
-  status: 200,
-  decision: 'served',
-  provider: 'default/emu',
-  upstreamModel: 'emu',
-  tokens: { input: 31, output: 12, cached: 0 },
-  costUsd: 0.000093,
-  requestBody: { model: 'emu', messages: [{ role: 'user', content: PROMPT }], max_tokens: 32 },
-  response: {
-    id: `chatcmpl-${i}`,
-    object: 'chat.completion',
-    created: 1_733_390_000,
-    model: 'emu',
-    choices: [{ index: 0, message: { role: 'assistant', content: 'The customer asks for a one-sentence summary of their ticket.' }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 31, completion_tokens: 12, total_tokens: 43 },
-  },
-});
+const input = captureSampleInput;
 
 /** utime + stime in clock ticks (10 ms): of the request thread (the main thread's task), or of the whole process. */
 function ticks(path: string): number {

@@ -5,6 +5,7 @@
 // µs per record of the request thread, the capture worker thread and every other thread.
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { captureSampleInput } from './capture-sample.mjs';
 
 const [root, portArg, windowsArg, rateArg] = process.argv.slice(2);
 const dist = `${root}/dist/dataplane`;
@@ -15,7 +16,6 @@ const bounds = windowsArg.split(',').map((k) => Number(k) * 1000);
 const rate = Number(rateArg);
 const slice = 25;
 
-const PROMPT = 'Summarise the ticket from ann.lee@example.com (card 4111 1111 1111 1111, phone +44 20 7946 0958) in one short sentence.';
 const policy = {
   id: 'default/audit',
   subjects: { namespaces: [], serviceAccounts: [], apiKeys: [], routes: ['default/emu'] },
@@ -29,34 +29,7 @@ const policy = {
   // capture-ab's destination: S3, batches of 1 s / 1,000 records (here to a loopback sink that takes every PUT).
   destinations: [{ type: 's3', name: 'bucket', endpoint: `http://127.0.0.1:${portArg}`, bucket: 'captures', region: 'us-east-1', prefix: 'bench', accessKeyId: secret('AKIDEXAMPLE'), secretAccessKey: secret('wJalrXUtnFEMI/K7MDENG'), batchIntervalMs: 1000, maxBatchRecords: 1000 }],
 };
-const CALLER = Object.freeze({ kind: 'anonymous' });
-const input = (i) => ({
-  requestId: `req-${i}-0123456789abcdef`,
-  traceId: '0af7651916cd43dd8448eb211c80319c',
-  spanId: 'b7ad6b7169203331',
-  startedAtMs: Date.now(),
-  durationMs: 2,
-  caller: CALLER,
-  routeId: 'default/emu',
-  routeNamespace: 'default',
-  model: 'emu',
-  stream: false,
-  status: 200,
-  decision: 'served',
-  provider: 'default/emu',
-  upstreamModel: 'emu',
-  tokens: { input: 31, output: 12, cached: 0 },
-  costUsd: 0.000093,
-  requestBody: { model: 'emu', messages: [{ role: 'user', content: PROMPT }], max_tokens: 32 },
-  response: {
-    id: `chatcmpl-${i}`,
-    object: 'chat.completion',
-    created: 1_733_390_000,
-    model: 'emu',
-    choices: [{ index: 0, message: { role: 'assistant', content: 'The customer asks for a one-sentence summary of their ticket.' }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 31, completion_tokens: 12, total_tokens: 43 },
-  },
-});
+const input = captureSampleInput;
 
 /** CPU ns per thread (schedstat), by thread id. */
 function threads() {

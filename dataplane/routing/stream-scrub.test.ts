@@ -1,21 +1,13 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { CanonicalRequest, StreamStep } from '../core/canonical.js';
-import { secret } from '../config/secret-value.js';
-import { type ProviderConfig, type Snapshot, SNAPSHOT_SCHEMA_VERSION, type TargetConfig } from '../config/snapshot.js';
-import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_EVENT_BYTES } from '../config/route-limits.js';
-import { testRoute } from '../governance/rate-limit/test-support.js';
-import { buildRuntimeSnapshot } from '../runtime/runtime-snapshot.js';
+import type { StreamStep } from '../core/canonical.js';
 import type { Transport, UpstreamResponse } from '../upstream/transport.js';
-import { runAttempt } from './attempt.js';
-import { ClientLink } from './client-link.js';
+import { streamingAttempt } from './stream-attempt-test-support.js';
 
 // Upstream error text inside a stream (an error event after the first chunk, or as the first event)
 // reaches the client, spans and logs only scrubbed, like a non-streaming error body.
 
 const KEY = 'sk-proj-streamscrubtestkey0123456789';
-const provider: ProviderConfig = { id: 'team-a/openai', type: 'openai-compatible', endpoints: ['http://127.0.0.1:9/v1'], headers: {}, connectTimeoutMs: 1_000, apiKey: secret(KEY) };
-const target: TargetConfig = { providerId: provider.id, model: 'gpt', priority: 0, weight: 1, pricing: { inputPerMTok: 1, outputPerMTok: 1, cachedInputPerMTok: 1 } };
 
 /** A transport answering every request with these SSE events, as one 200 stream. */
 function sse(events: string[]): Transport {
@@ -31,15 +23,8 @@ function sse(events: string[]): Transport {
   };
 }
 
-async function attempt(events: string[], transport = sse(events)) {
-  const snapshot: Snapshot = { schemaVersion: SNAPSHOT_SCHEMA_VERSION, version: 'v', providers: [provider], routes: [testRoute([], { targets: [target] })], apiKeys: [], budgets: [], namespaces: {} };
-  const built = buildRuntimeSnapshot(snapshot, transport);
-  if (!built.ok) throw new Error(built.error);
-  const runtime = built.runtime.providers.get(provider.id);
-  if (runtime === undefined) throw new Error('no provider');
-  const req: CanonicalRequest = { op: 'chat', body: { model: 'gpt', messages: [{ role: 'user', content: 'hi' }], stream: true }, stream: true, clientWantsUsage: false };
-  const limits = { maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES, maxStreamEventBytes: DEFAULT_MAX_STREAM_EVENT_BYTES };
-  return runAttempt(req, target, runtime, 'http://127.0.0.1:9/v1', new AbortController().signal, new ClientLink(), limits);
+function attempt(events: string[], transport = sse(events)) {
+  return streamingAttempt(KEY, transport);
 }
 
 const echoed = `data: ${JSON.stringify({ error: { message: `Incorrect API key provided: ${KEY}. Authorization: Bearer ${KEY}` } })}`;

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, get, type IncomingMessage } from 'node:http';
+import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { collected } from '../../test/support/collectable.js';
@@ -40,6 +40,19 @@ function readSlowly(res: IncomingMessage): Promise<number> {
     });
     res.on('end', () => resolve(bytes));
   });
+}
+
+/** A server whose one handler is `handle`, and one GET to it whose response `use` reads. */
+async function withServer(handle: (res: ServerResponse) => void, use: (res: IncomingMessage) => Promise<void>): Promise<void> {
+  const server = createServer((_req, res) => handle(res));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const { port } = server.address() as AddressInfo;
+    await use(await new Promise<IncomingMessage>((resolve) => get({ host: '127.0.0.1', port, path: '/' }, resolve)));
+  } finally {
+    server.close();
+  }
 }
 
 describe('pumpStream backpressure', () => {
@@ -84,38 +97,34 @@ describe('pumpStream first bytes', () => {
   it('sends the headers together with the first chunk, in one socket write (not a header-only packet first)', async () => {
     // Each call of a socket's _write/_writev is one write to the connection (one packet on loopback).
     const writes: string[] = [];
-    const server = createServer((_req, res) => {
-      const socket = res.socket as Socket;
-      const write = socket._write.bind(socket);
-      const writev = socket._writev?.bind(socket);
-      socket._write = (chunk: unknown, encoding, callback) => {
-        writes.push(String(chunk));
-        write(chunk, encoding, callback);
-      };
-      socket._writev = (chunks, callback) => {
-        writes.push(chunks.map((c) => String(c.chunk)).join(''));
-        writev?.(chunks, callback);
-      };
-      const first: StreamStep[] = [{ chunks: [{ choices: [{ index: 0, delta: { content: 'first-token' } }] }] }];
-      async function* rest(): AsyncGenerator<StreamStep, void, undefined> {
-        yield { chunks: [], done: true };
-      }
-      const partial: Pick<StreamOutcome, 'first' | 'rest' | 'abort' | 'release'> = { first, rest: rest(), abort: () => undefined, release: () => undefined };
-      void pumpStream(res as Parameters<typeof pumpStream>[0], partial as StreamOutcome, {}, 60_000, new StreamMeter(1), ENCODER);
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    try {
-      const { port } = server.address() as AddressInfo;
-      const res = await new Promise<IncomingMessage>((resolve) => get({ host: '127.0.0.1', port, path: '/' }, resolve));
-      let body = '';
-      for await (const c of res) body += String(c);
-      expect(body).toContain('first-token');
-      expect(writes[0]).toMatch(/^HTTP\/1\.1 200/);
-      expect(writes[0]).toContain('first-token');
-    } finally {
-      server.close();
-    }
+    await withServer(
+      (res) => {
+        const socket = res.socket as Socket;
+        const write = socket._write.bind(socket);
+        const writev = socket._writev?.bind(socket);
+        socket._write = (chunk: unknown, encoding, callback) => {
+          writes.push(String(chunk));
+          write(chunk, encoding, callback);
+        };
+        socket._writev = (chunks, callback) => {
+          writes.push(chunks.map((c) => String(c.chunk)).join(''));
+          writev?.(chunks, callback);
+        };
+        const first: StreamStep[] = [{ chunks: [{ choices: [{ index: 0, delta: { content: 'first-token' } }] }] }];
+        async function* rest(): AsyncGenerator<StreamStep, void, undefined> {
+          yield { chunks: [], done: true };
+        }
+        const partial: Pick<StreamOutcome, 'first' | 'rest' | 'abort' | 'release'> = { first, rest: rest(), abort: () => undefined, release: () => undefined };
+        void pumpStream(res as Parameters<typeof pumpStream>[0], partial as StreamOutcome, {}, 60_000, new StreamMeter(1), ENCODER);
+      },
+      async (res) => {
+        let body = '';
+        for await (const c of res) body += String(c);
+        expect(body).toContain('first-token');
+        expect(writes[0]).toMatch(/^HTTP\/1\.1 200/);
+        expect(writes[0]).toContain('first-token');
+      },
+    );
   });
 });
 
@@ -141,27 +150,23 @@ describe('pumpStream while it waits for the next step', () => {
       },
       return: async (): Promise<IteratorResult<StreamStep, void>> => ({ done: true, value: undefined }),
     };
-    const server = createServer((_req, res) => {
-      const partial = { first: [step('first')], rest, abort: () => undefined, release: () => undefined };
-      void pumpStream(res as Parameters<typeof pumpStream>[0], partial as unknown as StreamOutcome, {}, 60_000, new StreamMeter(1), ENCODER);
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    try {
-      const { port } = server.address() as AddressInfo;
-      const res = await new Promise<IncomingMessage>((resolve) => get({ host: '127.0.0.1', port, path: '/' }, resolve));
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        body += c;
-      });
-      await expect.poll(() => body.includes('second') && end !== undefined).toBe(true);
-      expect(await collected(refs)).toEqual(refs.map(() => true));
-      end?.();
-      await once(res, 'end');
-      expect(body).toContain('[DONE]');
-    } finally {
-      server.close();
-    }
+    await withServer(
+      (res) => {
+        const partial = { first: [step('first')], rest, abort: () => undefined, release: () => undefined };
+        void pumpStream(res as Parameters<typeof pumpStream>[0], partial as unknown as StreamOutcome, {}, 60_000, new StreamMeter(1), ENCODER);
+      },
+      async (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        await expect.poll(() => body.includes('second') && end !== undefined).toBe(true);
+        expect(await collected(refs)).toEqual(refs.map(() => true));
+        end?.();
+        await once(res, 'end');
+        expect(body).toContain('[DONE]');
+      },
+    );
   });
 });
