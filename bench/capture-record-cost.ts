@@ -21,7 +21,7 @@ import type { DataPolicyConfig } from '../dataplane/config/data-policy-config.js
 import { CaptureService } from '../dataplane/policy/capture/capture-service.js';
 import { BUILTIN_DETECTORS } from '../dataplane/policy/detectors/index.js';
 import { secret } from '../dataplane/config/secret-value.js';
-import { captureSampleInput } from './lib/capture-sample.mjs';
+import { captureSampleInput, captureSamplePolicy } from './lib/capture-sample.mjs';
 import { startHttpSink } from './lib/http-sink.js';
 
 const toS3 = process.env.CAPTURE_COST_DESTINATION === 's3';
@@ -32,20 +32,13 @@ const records = Number(process.argv[2] ?? 20_000);
 const rounds = Number(process.argv[3] ?? 3);
 const mode = process.env.CAPTURE_COST_MODE === 'Metadata' ? 'Metadata' : 'Redacted';
 
-const policy: DataPolicyConfig = {
-  id: 'default/audit',
-  subjects: { namespaces: [], serviceAccounts: [], apiKeys: [], routes: ['default/emu'] },
+const policy: DataPolicyConfig = captureSamplePolicy(
   mode,
-  sampleRate: 1,
-  parts: { request: true, response: true },
-  maxRecordBytes: 262_144,
-  allowOptOut: false,
-  redaction: { detectors: [...BUILTIN_DETECTORS], customPatterns: [] },
-  retention: {},
-  destinations: toS3
+  BUILTIN_DETECTORS,
+  toS3
     ? [{ type: 's3', name: 'bucket', endpoint: `http://127.0.0.1:${sinkPort}`, bucket: 'captures', region: 'us-east-1', prefix: 'bench', accessKeyId: secret('AKIDEXAMPLE'), secretAccessKey: secret('wJalrXUtnFEMI/K7MDENG'), batchIntervalMs: 200, maxBatchRecords: 1000 }]
     : [{ type: 'localDirectory', name: 'bucket', path: '/unused' }],
-};
+);
 
 const input = captureSampleInput;
 

@@ -38,3 +38,19 @@ export function captureSampleInput(i) {
     },
   };
 }
+
+/** capture-ab's DataPolicy (every built-in detector given, route default/emu, everything sampled) in `mode`, to `destinations`. */
+export function captureSamplePolicy(mode, detectors, destinations) {
+  return {
+    id: 'default/audit',
+    subjects: { namespaces: [], serviceAccounts: [], apiKeys: [], routes: ['default/emu'] },
+    mode,
+    sampleRate: 1,
+    parts: { request: true, response: true },
+    maxRecordBytes: 262_144,
+    allowOptOut: false,
+    redaction: { detectors: [...detectors], customPatterns: [] },
+    retention: {},
+    destinations,
+  };
+}

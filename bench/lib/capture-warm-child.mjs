@@ -5,7 +5,7 @@
 // µs per record of the request thread, the capture worker thread and every other thread.
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { captureSampleInput } from './capture-sample.mjs';
+import { captureSampleInput, captureSamplePolicy } from './capture-sample.mjs';
 
 const [root, portArg, windowsArg, rateArg] = process.argv.slice(2);
 const dist = `${root}/dist/dataplane`;
@@ -16,19 +16,10 @@ const bounds = windowsArg.split(',').map((k) => Number(k) * 1000);
 const rate = Number(rateArg);
 const slice = 25;
 
-const policy = {
-  id: 'default/audit',
-  subjects: { namespaces: [], serviceAccounts: [], apiKeys: [], routes: ['default/emu'] },
-  mode: 'Redacted',
-  sampleRate: 1,
-  parts: { request: true, response: true },
-  maxRecordBytes: 262_144,
-  allowOptOut: false,
-  redaction: { detectors: [...BUILTIN_DETECTORS], customPatterns: [] },
-  retention: {},
-  // capture-ab's destination: S3, batches of 1 s / 1,000 records (here to a loopback sink that takes every PUT).
-  destinations: [{ type: 's3', name: 'bucket', endpoint: `http://127.0.0.1:${portArg}`, bucket: 'captures', region: 'us-east-1', prefix: 'bench', accessKeyId: secret('AKIDEXAMPLE'), secretAccessKey: secret('wJalrXUtnFEMI/K7MDENG'), batchIntervalMs: 1000, maxBatchRecords: 1000 }],
-};
+// capture-ab's destination: S3, batches of 1 s / 1,000 records (here to a loopback sink that takes every PUT).
+const policy = captureSamplePolicy('Redacted', BUILTIN_DETECTORS, [
+  { type: 's3', name: 'bucket', endpoint: `http://127.0.0.1:${portArg}`, bucket: 'captures', region: 'us-east-1', prefix: 'bench', accessKeyId: secret('AKIDEXAMPLE'), secretAccessKey: secret('wJalrXUtnFEMI/K7MDENG'), batchIntervalMs: 1000, maxBatchRecords: 1000 },
+]);
 const input = captureSampleInput;
 
 /** CPU ns per thread (schedstat), by thread id. */
