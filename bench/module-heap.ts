@@ -92,4 +92,5 @@ for (const [g, b] of [...groups].sort((a, b) => b[1] - a[1]).slice(0, top)) proc
 if (last !== undefined) {
   const added = loaded.slice(loaded.length - lastGroup.length).reduce((s, [, b]) => s + b, 0);
   process.stdout.write(`\nlast, ${relative(dist, last)} with the ${lastGroup.length - 1} modules only it imports: ${mib(added)} MiB\n`);
+  for (const [m, b] of loaded.slice(loaded.length - lastGroup.length)) process.stdout.write(`${mib(b)} MiB    ${m.startsWith('/') ? relative(dist, m) : m}\n`);
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { bucketStart, isTimeZone, periodBounds } from './budget-period.js';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
@@ -30,5 +30,26 @@ describe('periodBounds', () => {
   it('validates IANA time zones', () => {
     expect(isTimeZone('Europe/Berlin')).toBe(true);
     expect(isTimeZone('Mars/Olympus')).toBe(false);
+  });
+
+  it('UTC, the default, needs no Intl (its first DateTimeFormat keeps ~8 MiB of ICU data resident) and gives what Intl gives', () => {
+    const intl = vi.spyOn(Intl, 'DateTimeFormat');
+    try {
+      expect(isTimeZone('UTC')).toBe(true);
+      for (const kind of ['Day', 'Week', 'Month'] as const) periodBounds(kind, 'UTC', undefined, now);
+      expect(intl).not.toHaveBeenCalled();
+    } finally {
+      intl.mockRestore();
+    }
+    // Etc/UTC is the same zone through Intl: every kind agrees at month, year and leap-day edges and at random instants.
+    const instants = ['2024-02-29T23:59:59.999Z', '2024-03-01T00:00:00Z', '2026-12-31T23:59:59.999Z', '2027-01-01T00:00:00Z', '2026-03-29T00:00:00Z', '1970-01-01T00:00:00Z', '2100-02-28T12:00:00Z'].map(Date.parse);
+    let seed = 7;
+    for (let i = 0; i < 2000; i++) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      instants.push(Date.UTC(1990, 0, 1) + Math.floor((seed / 2147483648) * 150 * 365.25 * 86_400_000));
+    }
+    for (const at of instants) {
+      for (const kind of ['Day', 'Week', 'Month'] as const) expect(periodBounds(kind, 'UTC', undefined, at)).toEqual(periodBounds(kind, 'Etc/UTC', undefined, at));
+    }
   });
 });

@@ -10,7 +10,15 @@ export interface PeriodBounds {
   end: number | undefined;
 }
 
+/**
+ * The default time zone, computed with Date's UTC getters: the first Intl.DateTimeFormat reads ICU's
+ * zone and locale data out of the node binary, ~8 MiB of RSS that then stays resident (measured in a
+ * bare node: +7.95 MiB RSS, +6.3 of it file-backed) for a budget that needs none of it.
+ */
+const UTC = 'UTC';
+
 export function isTimeZone(tz: string): boolean {
+  if (tz === UTC) return true;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;
@@ -21,7 +29,21 @@ export function isTimeZone(tz: string): boolean {
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
+const WEEKDAY_FROM_MONDAY = [6, 0, 1, 2, 3, 4, 5];
+
 function partsIn(tz: string, ms: number): { y: number; m: number; d: number; h: number; min: number; s: number; weekday: number } {
+  if (tz === UTC) {
+    const t = new Date(ms);
+    return {
+      y: t.getUTCFullYear(),
+      m: t.getUTCMonth() + 1,
+      d: t.getUTCDate(),
+      h: t.getUTCHours(),
+      min: t.getUTCMinutes(),
+      s: t.getUTCSeconds(),
+      weekday: WEEKDAY_FROM_MONDAY[t.getUTCDay()] as number,
+    };
+  }
   let f = formatters.get(tz);
   if (f === undefined) {
     f = new Intl.DateTimeFormat('en-US', {

@@ -1,6 +1,7 @@
 import { type RouteConfig, type Snapshot, SnapshotSchema } from '../config/snapshot.js';
 import { compileHeaderPattern } from '../config/header-pattern.js';
 import { guardrailLoadProblems, providerLoadProblem, routeLoadProblems } from '../config/load-checks.js';
+import { compareIds } from '../config/id-order.js';
 import { type RuntimeProvider, runtimeProvider } from '../providers/registry.js';
 import type { Transport } from '../upstream/transport.js';
 import { ApiKeyIndex } from './api-key-index.js';
@@ -93,7 +94,7 @@ export function buildRuntimeSnapshot(input: unknown, httpTransport: Transport): 
       snapshot,
       providers,
       routesByModel,
-      models: [...models].map(([id, created]) => ({ id, created })).sort((a, b) => a.id.localeCompare(b.id)),
+      models: [...models].map(([id, created]) => ({ id, created })).sort((a, b) => compareIds(a.id, b.id)),
       apiKeys: new ApiKeyIndex(snapshot),
     },
   };

@@ -2,7 +2,9 @@ import { diag } from '@opentelemetry/api';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+// The response parser's own file: the package's index loads every serializer (logs, metrics, JSON),
+// ~1.1 MiB of heap a data plane would keep for good to read an export's partial-success reply.
+import { deserializeExportTraceServiceResponse } from '@opentelemetry/otlp-transformer/build/src/trace/protobuf/response-deserializer.js';
 import { detectResources, hostDetector, processDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { LeanTracer, type LeanSpan, type SpanSink } from './lean-tracer.js';
 import { type Clock, clockOf, EncodedSpans, OtlpSpanEncoder } from './otlp-span-encoder.js';
@@ -125,7 +127,7 @@ export function startLeanTracing(config: TracingConfig): Tracing {
       encoder ??= new OtlpSpanEncoder({ resource: resource.attributes, scopeName: 'tollgate', scopeVersion: config.serviceVersion }, clock);
       return encoder.frame(spans);
     },
-    deserializeResponse: ProtobufTraceSerializer.deserializeResponse,
+    deserializeResponse: deserializeExportTraceServiceResponse,
   };
   const exporter = new OTLPExporterBase<EncodedSpans>(
     createOtlpHttpExportDelegate(

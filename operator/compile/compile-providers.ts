@@ -2,6 +2,7 @@ import type { OutlierDetectionConfig, ProviderConfig } from '../../dataplane/con
 type AwsCredentials = NonNullable<NonNullable<ProviderConfig['bedrock']>['credentials']>;
 import { defaultBaseUrl, isSupportedProviderType, SUPPORTED_PROVIDER_TYPES } from '../../dataplane/config/snapshot.js';
 import { secret, type SecretValue } from '../../dataplane/config/secret-value.js';
+import { compareIds } from '../../dataplane/config/id-order.js';
 import {
   BedrockOptionsSchema,
   MockBehaviourSchema,
@@ -118,7 +119,7 @@ export function compileProviders(input: CompileInput): { providers: Map<string, 
       id,
       type: spec.type,
       endpoints: urls,
-      headers: Object.fromEntries(Object.entries(spec.headers ?? {}).sort(([a], [b]) => a.localeCompare(b))),
+      headers: Object.fromEntries(Object.entries(spec.headers ?? {}).sort(([a], [b]) => compareIds(a, b))),
       connectTimeoutMs: durationToMs((spec.timeouts ?? ProviderTimeoutsSchema.parse({})).connect),
     };
     if (apiKey !== undefined) config.apiKey = apiKey;

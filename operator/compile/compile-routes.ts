@@ -15,6 +15,7 @@ import { durationToMs } from '../api/duration.js';
 import type { ModelPricingSchema } from '../api/provider.js';
 import { DEFAULT_REALTIME_IDLE_MS, DEFAULT_REALTIME_MAX_CONNECTIONS } from '../../dataplane/config/pass-through-endpoints.js';
 import { type LabelSelector, matchesSelector } from '../../dataplane/config/label-selector.js';
+import { compareIds } from '../../dataplane/config/id-order.js';
 import { routeRefusal } from './publishable.js';
 import type { CompileInput, ObjectStatus } from './types.js';
 
@@ -34,7 +35,7 @@ function creationSeconds(route: ModelRoute): number {
 function precedence(a: ModelRoute, b: ModelRoute): number {
   const byAge = creationSeconds(a) - creationSeconds(b);
   if (byAge !== 0) return byAge;
-  return idOf(a).localeCompare(idOf(b));
+  return compareIds(idOf(a), idOf(b));
 }
 
 function idOf(route: ModelRoute): string {

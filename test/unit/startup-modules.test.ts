@@ -120,6 +120,14 @@ describe('modules loaded at start', () => {
     expect([...files].filter((f) => commandOnly.some((c) => f.startsWith(c)))).toEqual([]);
   });
 
+  it("tracing (lean-tracing.ts) does not load @opentelemetry/otlp-transformer's index: every serializer, ~1.1 MiB of heap, for the export reply's parser", () => {
+    const withTracing = new Set(files);
+    const packages = packagesAtStart('dataplane/telemetry/lean-tracing.ts', withTracing);
+    // The walk itself works: the exporter's transport is found.
+    expect([...packages.keys()]).toContain('@opentelemetry/otlp-exporter-base/node-http');
+    expect([...packages.keys()].filter((spec) => spec === '@opentelemetry/otlp-transformer')).toEqual([]);
+  });
+
   it("`tollgate dev` without an admin port does not load its console: the usage history's day tables, the console's numbers", () => {
     expect(withDev).toContain('cli/dev-command.ts');
     const consoleOnly = ['cli/dev-console.ts', 'operator/usage/', 'operator/console/'];
