@@ -87,6 +87,15 @@ function isAttributeValue(value: unknown): value is AttributeValue {
   return true;
 }
 
+interface SpanEvent {
+  name: string;
+  atMs: number;
+  attributes: Attributes | undefined;
+}
+
+/** Every span's events while it has none (never written: addEvent replaces it with a list of its own). */
+const NO_EVENTS: SpanEvent[] = [];
+
 /**
  * A recording span kept as plain fields: what the OTLP encoder writes and nothing else (no
  * hrtime arrays, no copies of the attributes, no processor chain). Sampled-out spans are never
@@ -108,7 +117,8 @@ export class LeanSpan implements Span, EncodableSpan {
   /** A key that looks like an array index was set: an object enumerates those first, so the order is settled at end(). */
   private indexLikeKeys = false;
   droppedAttributesCount = 0;
-  readonly events: { name: string; atMs: number; attributes: Attributes | undefined }[] = [];
+  /** NO_EVENTS until the first event: most spans have none, and a held stream keeps two spans open. */
+  events: SpanEvent[] = NO_EVENTS;
   droppedEventsCount = 0;
   statusCode: number = SpanStatusCode.UNSET;
   statusMessage: string | undefined;
@@ -199,7 +209,9 @@ export class LeanSpan implements Span, EncodableSpan {
       return this;
     }
     const attributes = attributesOrTime !== undefined && typeof attributesOrTime === 'object' && !Array.isArray(attributesOrTime) && !(attributesOrTime instanceof Date) ? validAttributes(attributesOrTime) : undefined;
-    this.events.push({ name, atMs: performance.now(), attributes });
+    const event = { name, atMs: performance.now(), attributes };
+    if (this.events === NO_EVENTS) this.events = [event];
+    else this.events.push(event);
     return this;
   }
 

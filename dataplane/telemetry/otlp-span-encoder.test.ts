@@ -88,6 +88,24 @@ describe('OtlpSpanEncoder', () => {
     expect(Math.abs(seconds * 1000 + nanos / 1e6 - Date.now())).toBeLessThan(5_000);
   });
 
+  it('keeps each span\'s events its own: spans without any encode none, and one span\'s events never show on another', () => {
+    const { tracer, ended } = record();
+    const a = tracer.startSpan('a', { kind: SpanKind.SERVER });
+    const b = tracer.startSpan('b', { kind: SpanKind.SERVER });
+    const c = tracer.startSpan('c', { kind: SpanKind.SERVER });
+    a.addEvent('first', { n: 1 });
+    a.recordException('boom');
+    c.addEvent('third');
+    for (const s of [a, b, c]) s.end();
+    const [ea, eb, ec] = ended as [LeanSpan, LeanSpan, LeanSpan];
+    expect(ea.events.map((e) => [e.name, e.attributes])).toEqual([['first', { n: 1 }], ['exception', { 'exception.message': 'boom' }]]);
+    expect(eb.events).toEqual([]);
+    expect(ec.events.map((e) => e.name)).toEqual(['third']);
+    const ours = new OtlpSpanEncoder({ resource: resource.attributes, scopeName: scope.name, scopeVersion: scope.version }, clock).encode(ended);
+    const theirs = ProtobufTraceSerializer.serializeRequest(ended.map(asReadable));
+    expect(Buffer.from(ours).toString('hex')).toBe(Buffer.from(theirs ?? new Uint8Array()).toString('hex'));
+  });
+
   it("exports the SDK batch processor's batches, each span encoded as it ended: 512 at a time, 2,048 queued at most, the rest dropped", async () => {
     const encoder = new OtlpSpanEncoder({ resource: resource.attributes, scopeName: scope.name, scopeVersion: scope.version }, clock);
     const exported: Uint8Array[] = [];

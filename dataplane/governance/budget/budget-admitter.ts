@@ -75,6 +75,31 @@ export class Downgrade extends Error {
 }
 
 /**
+ * An admission that holds the applicable budgets until it settles (once). A class rather than an
+ * object with a settle closure: a held stream keeps its admission until the stream ends, and the
+ * closure with its context was ~0.1 KB more per stream, and two more objects per request.
+ * `overBudget` is set on the instance only when a budget cuts streams, as before.
+ */
+class HeldBudgets implements Admission {
+  readonly headers = NOTHING_HELD.headers;
+  private settled = false;
+  declare overBudget?: (soFar: Settlement) => string | undefined;
+
+  constructor(
+    private readonly admitter: BudgetAdmitter,
+    private readonly budgets: readonly BudgetConfig[],
+    private readonly usd: number,
+    private readonly tokens: number,
+  ) {}
+
+  settle(result: Settlement): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.admitter.settleHeld(this.budgets, this.usd, this.tokens, result);
+  }
+}
+
+/**
  * Admits a request only if every applicable budget can cover its worst case, reserves that amount,
  * and settles with the real usage when the response ends (a record for the usage report).
  */
@@ -141,27 +166,24 @@ export class BudgetAdmitter implements Admitter {
       this.ledger.reserve(budget.id, amount);
       if (budget.action.cutStreams) cutsStreams = true;
     }
-    let settled = false;
-    const admission: Admission = {
-      headers: NOTHING_HELD.headers,
-      settle: (result: Settlement) => {
-        if (settled) return;
-        settled = true;
-        for (const budget of budgets) this.ledger.release(budget.id, budget.unit === 'USD' ? usd : tokens);
-        const usage = result.usage;
-        if (usage === undefined) return;
-        this.reporter.record({
-          at: this.now(),
-          costUsd: result.costUsd,
-          tokens: usage.inputTokens + usage.outputTokens,
-          budgetIds: budgets.map((b) => b.id),
-        }, budgets);
-      },
-    };
+    const admission: Admission = new HeldBudgets(this, budgets, usd, tokens);
     // Only a budget that cuts streams has a reason to cut one: without one the stream needs no guard.
     if (cutsStreams) admission.overBudget = (soFar: Settlement) => this.overBudget(budgets, soFar);
     return admission;
   };
+
+  /** What settling an admission does (HeldBudgets.settle, once per admission): the holds released, and what was used recorded. */
+  settleHeld(budgets: readonly BudgetConfig[], usd: number, tokens: number, result: Settlement): void {
+    for (const budget of budgets) this.ledger.release(budget.id, budget.unit === 'USD' ? usd : tokens);
+    const usage = result.usage;
+    if (usage === undefined) return;
+    this.reporter.record({
+      at: this.now(),
+      costUsd: result.costUsd,
+      tokens: usage.inputTokens + usage.outputTokens,
+      budgetIds: budgets.map((b) => b.id),
+    }, budgets);
+  }
 
   /** A reason to cut a stream that, with what it used so far, crosses a budget that cuts streams. */
   private overBudget(budgets: readonly BudgetConfig[], soFar: Settlement): string | undefined {

@@ -45,6 +45,27 @@ function refusal(request: AdmissionRequest, checks: readonly LimitCheck[], resul
 }
 
 /**
+ * An admission granted with limits to correct when it settles (once). A class rather than an object
+ * with a settle closure: a held stream keeps its admission until the stream ends, and the closure
+ * with its context was ~0.1 KB more per stream, and two more objects per request.
+ */
+class HeldLimits implements Admission {
+  private settled = false;
+
+  constructor(
+    readonly headers: Record<string, string>,
+    private readonly admitter: RateLimitAdmitter,
+    private readonly checks: readonly LimitCheck[],
+  ) {}
+
+  settle(settlement: Settlement): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.admitter.correct(this.checks, settlement);
+  }
+}
+
+/**
  * Checks every rate limit of the route for the caller in one backend call: all must admit, and a
  * refusal charges nothing. Token limits are charged an estimate at admission and corrected with
  * the real usage in settle (requests are not refunded, whatever the outcome).
@@ -118,15 +139,7 @@ export class RateLimitAdmitter implements Admitter {
       throw refusal(request, checks, result, headers);
     }
     this.stats.admitted++;
-    let settled = false;
-    return {
-      headers,
-      settle: (settlement: Settlement) => {
-        if (settled) return;
-        settled = true;
-        this.correct(checks, settlement);
-      },
-    };
+    return new HeldLimits(headers, this, checks);
   }
 
   /** Resolves when every correction started by settle has reached the backend (for tests and shutdown). */
@@ -139,7 +152,8 @@ export class RateLimitAdmitter implements Admitter {
     await this.opts.backend.close();
   }
 
-  private correct(checks: readonly LimitCheck[], settlement: Settlement): void {
+  /** What settling an admission does (HeldLimits.settle, once per admission): token estimates corrected with the real usage. */
+  correct(checks: readonly LimitCheck[], settlement: Settlement): void {
     const usage = settlement.usage;
     const used = usage === undefined ? 0 : usage.inputTokens + usage.outputTokens;
     // Counted first, so that the lists are made at their length (a list grown by push starts at 17 slots).
