@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { collected } from '../../test/support/collectable.js';
 import type { StreamStep } from '../core/canonical.js';
 import type { Transport, UpstreamResponse } from '../upstream/transport.js';
-import { streamingAttempt } from './stream-attempt-test-support.js';
+import { streamingAttempt } from '../../test/support/streaming-attempt.js';
 
 // A held stream waits most of its life for the upstream's next bytes, suspended in the attempt's
 // step generator: what that generator keeps then, every held stream keeps.

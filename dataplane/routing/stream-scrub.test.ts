@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { StreamStep } from '../core/canonical.js';
 import type { Transport, UpstreamResponse } from '../upstream/transport.js';
-import { streamingAttempt } from './stream-attempt-test-support.js';
+import { streamingAttempt } from '../../test/support/streaming-attempt.js';
 
 // Upstream error text inside a stream (an error event after the first chunk, or as the first event)
 // reaches the client, spans and logs only scrubbed, like a non-streaming error body.

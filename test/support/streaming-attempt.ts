@@ -1,13 +1,13 @@
 // Test support: one streaming chat attempt of an OpenAI-compatible provider over a given transport.
-import type { AttemptResult, CanonicalRequest } from '../core/canonical.js';
-import { secret } from '../config/secret-value.js';
-import { type ProviderConfig, type Snapshot, SNAPSHOT_SCHEMA_VERSION, type TargetConfig } from '../config/snapshot.js';
-import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_EVENT_BYTES } from '../config/route-limits.js';
-import { testRoute } from '../governance/rate-limit/test-support.js';
-import { buildRuntimeSnapshot } from '../runtime/runtime-snapshot.js';
-import type { Transport } from '../upstream/transport.js';
-import { runAttempt } from './attempt.js';
-import { ClientLink } from './client-link.js';
+import type { AttemptResult, CanonicalRequest } from '../../dataplane/core/canonical.js';
+import { secret } from '../../dataplane/config/secret-value.js';
+import { type ProviderConfig, type Snapshot, SNAPSHOT_SCHEMA_VERSION, type TargetConfig } from '../../dataplane/config/snapshot.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_EVENT_BYTES } from '../../dataplane/config/route-limits.js';
+import { testRoute } from '../../dataplane/governance/rate-limit/test-support.js';
+import { buildRuntimeSnapshot } from '../../dataplane/runtime/runtime-snapshot.js';
+import type { Transport } from '../../dataplane/upstream/transport.js';
+import { runAttempt } from '../../dataplane/routing/attempt.js';
+import { ClientLink } from '../../dataplane/routing/client-link.js';
 
 /** The provider (its API key `apiKey`) and target a streamed chat attempt runs against. */
 export function streamingProvider(apiKey: string): { provider: ProviderConfig; target: TargetConfig } {
