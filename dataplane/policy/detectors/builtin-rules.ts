@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import { ibanChecksumValid, luhnValidIn, spanishIdValid, verhoeffValidIn } from './checksums.js';
+import { ibanChecksumValid, luhnDigit, luhnValidIn, spanishIdValid, verhoeffValidIn } from './checksums.js';
 import type { BuiltinDetector } from './detector-types.js';
 import { DIGIT_DOT_DIGIT, GROUP13, PLUS_DIGIT, RUN3, RUN4, RUN7, UPPER_DIGIT } from './text-shape.js';
 
@@ -100,12 +100,7 @@ function cardDigits(text: string, start: number, stop: number): boolean {
   for (let i = stop - 1; i >= start; i--) {
     const c = text.charCodeAt(i);
     if (!isDigitCode(c)) continue;
-    let d = c - 48;
-    if (double) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
+    sum += luhnDigit(c - 48, double);
     double = !double;
   }
   return sum % 10 === 0;

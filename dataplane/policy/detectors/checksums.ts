@@ -1,17 +1,20 @@
 /** Check-digit algorithms the built-in detectors use to tell real identifiers from look-alike digit runs. */
 
+/** A digit's part of a Luhn sum: doubled (and its digits summed) at every second place from the right. */
+export function luhnDigit(d: number, doubled: boolean): number {
+  if (!doubled) return d;
+  const twice = d * 2;
+  return twice > 9 ? twice - 9 : twice;
+}
+
 /** Luhn (mod 10) over a string of ASCII digits: payment cards, Canadian SINs. */
 export function luhnValid(digits: string): boolean {
   let sum = 0;
   let double = false;
   for (let i = digits.length - 1; i >= 0; i--) {
-    let d = digits.charCodeAt(i) - 48;
+    const d = digits.charCodeAt(i) - 48;
     if (d < 0 || d > 9) return false;
-    if (double) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
+    sum += luhnDigit(d, double);
     double = !double;
   }
   return digits.length > 0 && sum % 10 === 0;
@@ -72,12 +75,7 @@ export function luhnValidIn(text: string, start: number, end: number): boolean {
     const c = text.charCodeAt(i);
     if (!isAlphanumericCode(c)) continue;
     if (c > 57) return false;
-    let d = c - 48;
-    if (double) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
+    sum += luhnDigit(c - 48, double);
     double = !double;
     n++;
   }
