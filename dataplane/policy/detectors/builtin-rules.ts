@@ -234,10 +234,20 @@ const TOKEN_AFTER = '(?![A-Za-z0-9_-])';
 const AWS_KEY_PREFIX = '(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|APKA)';
 const IPV4_OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 
+// Every rule has every field, in one order (undefined when it has none): the scan reads them from
+// ~25 rules at the same sites, which stay monomorphic loads on one hidden class instead of
+// megamorphic stub-cache lookups on one class per combination of fields.
 const rule = (detector: BuiltinDetector, source: string, extra: Omit<BuiltinRule, 'detector' | 'pattern'> = {}, flags = 'g'): BuiltinRule => ({
   detector,
   pattern: new RegExp(source, flags),
-  ...extra,
+  requires: extra.requires,
+  needsDigit: extra.needsDigit,
+  minDigits: extra.minDigits,
+  hint: extra.hint,
+  shape: extra.shape,
+  oneOf: extra.oneOf,
+  anchor: extra.anchor,
+  validate: extra.validate,
 });
 
 /** Every built-in rule, in priority order: when matches overlap, the earlier-starting one wins and absorbs the rest. */

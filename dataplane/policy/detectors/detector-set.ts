@@ -110,15 +110,17 @@ function detectorSet(rules: readonly BuiltinRule[], custom: readonly CompiledCus
   // digit): one combined test, not a test per rule, sends them through untouched.
   const source = prefilterSource(rules);
   const prefilter = source === undefined ? undefined : new RegExp(source);
-  const scan = (text: string): ScanResult => scanText(text, rules, patterns, hints, prefilter, custom, limits, filtered);
+  const scan = (text: string, prefilterPassed = false): ScanResult => scanText(text, rules, patterns, hints, prefilter, custom, limits, filtered, prefilterPassed);
   // What scanText decides for a text no rule can match, without its result: most strings of a
   // record ("user", "stop", prose) end here, and the capture worker redacts every one of them.
   const skipAll = filtered && custom.length === 0 ? prefilter : undefined;
   return {
-    scan,
+    scan: (text) => scan(text),
     redact(text) {
-      if (skipAll !== undefined && text.length <= limits.maxInputLength && !skipAll.test(text)) return { text, counts: NO_COUNTS as Record<string, number>, complete: true };
-      const result = scan(text);
+      // The combined test decides here, once: a text it passes is scanned without testing it again.
+      const tested = skipAll !== undefined && text.length <= limits.maxInputLength;
+      if (tested && !skipAll.test(text)) return { text, counts: NO_COUNTS as Record<string, number>, complete: true };
+      const result = scan(text, tested);
       if (result.findings.length === 0 && result.complete) return { text, counts: NO_COUNTS as Record<string, number>, complete: true };
       return applyFindings(text, result);
     },
@@ -134,9 +136,11 @@ function scanText(
   custom: readonly CompiledCustomPattern[],
   limits: DetectorLimits,
   filtered: boolean,
+  /** The caller found `prefilter` in the whole text (no longer than maxInputLength): not tested again. */
+  prefilterPassed: boolean,
 ): ScanResult {
   const input = text.length > limits.maxInputLength ? text.slice(0, limits.maxInputLength) : text;
-  const builtins = !filtered || prefilter === undefined || prefilter.test(input);
+  const builtins = !filtered || prefilter === undefined || prefilterPassed || prefilter.test(input);
   if (!builtins && custom.length === 0) return { findings: [], scannedLength: input.length, complete: input.length === text.length };
   // In priority order, as the rules and then the custom patterns run: the stable sort in
   // mergeOverlaps keeps that order among matches of the same span, so no priority is stored.

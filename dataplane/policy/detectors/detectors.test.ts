@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { seededRandom } from '../../../test/support/seeded-random.js';
 import { BUILTIN_RULES } from './builtin-rules.js';
 import { compileUnfilteredDetectors, prefilterSource } from './detector-set.js';
@@ -216,6 +216,23 @@ describe('overlaps and bounds', () => {
       const structure = rule.pattern.source.replace(/\\./g, 'x').replace(/\[[^\]]*\]/g, 'x');
       expect(structure, rule.pattern.source).not.toMatch(/[*+]|\{\d+,\}/);
       expect(rule.pattern.flags).toContain('g');
+    }
+  });
+
+  it('every built-in rule has the same fields in the same order (one hidden class: the scan reads them at monomorphic sites)', () => {
+    const layout = Object.keys(BUILTIN_RULES[0]!);
+    expect(layout).toEqual(['detector', 'pattern', 'requires', 'needsDigit', 'minDigits', 'hint', 'shape', 'oneOf', 'anchor', 'validate']);
+    for (const rule of BUILTIN_RULES) expect(Object.keys(rule), rule.pattern.source).toEqual(layout);
+  });
+
+  it('redact runs the combined pre-filter once on a text it passes (scanText does not test it again)', () => {
+    const combined = prefilterSource(BUILTIN_RULES);
+    const test = vi.spyOn(RegExp.prototype, 'test');
+    try {
+      all.redact('card 4111 1111 1111 1111 from ann.lee@example.com');
+      expect(test.mock.contexts.filter((re) => (re as RegExp).source === combined)).toHaveLength(1);
+    } finally {
+      test.mockRestore();
     }
   });
 
