@@ -14,8 +14,12 @@ export interface BuiltinRule {
   detector: BuiltinDetector;
   /** Sticky-free global pattern; flags must include `g`. */
   pattern: RegExp;
-  /** A substring the text must contain for the rule to be worth running (cheap pre-filter). */
-  requires?: string;
+  /**
+   * Substrings one of which every text the rule can match contains (cheap pre-filter, checked by a
+   * test). Each starts with a character rare in prose where the rule allows: a substring search
+   * stops at every occurrence of the needle's first character ('earer' stopped at every 'e').
+   */
+  requires?: readonly string[];
   /** The pattern cannot match without an ASCII digit: a text without one skips the rule (cheap pre-filter). */
   needsDigit?: true;
   /** Fewest ASCII digits an accepted match holds (checked by a test): a text with fewer skips the rule. */
@@ -42,10 +46,54 @@ export interface BuiltinRule {
    */
   anchor?: { char: string; start: (text: string, at: number, floor: number) => number };
   /**
+   * Where a digit rule's matches can start, read off the text's digit runs (text-shape.ts) instead
+   * of trying the pattern at every position (checked by a test on every raw match): the scan tries
+   * the pattern (sticky) only `lead` characters before the start of each run that looks as given.
+   */
+  digitAnchor?: DigitAnchor;
+  /**
    * Checks a raw match (checksums, number ranges) and may narrow it: returns the span to redact,
    * relative to the text, or undefined to reject the match.
    */
   validate?: (text: string, start: number, end: number) => readonly [number, number] | undefined;
+}
+
+/**
+ * What every raw match of a digit rule (before its validator) looks like around its first ASCII
+ * digit. That digit always starts a digit run: the patterns' look-behinds keep a match from
+ * starting right after a digit, and what stands between a match's start and its first digit is no
+ * digit.
+ */
+export interface DigitAnchor {
+  /**
+   * Fewest and most characters from a match's start to its first digit. At most one apart: the
+   * starts of two runs are at least two apart, so the candidates of successive runs stay in text
+   * order, as the matches a global pattern finds.
+   */
+  lead: readonly [number, number];
+  /** The characters that can stand just before the first digit when the match starts before it. */
+  before: string;
+  /** Fewest and most digits in the first digit's run. */
+  run: readonly [number, number];
+  /** Fewest digits from the first digit to the end of its chain (text-shape.ts chainRest). */
+  chain: number;
+  /** The characters that can stand just after the first digit's run; '' when any can, or none. */
+  after: string;
+  /** `before` and `after` as tables by character code (1: in it), made once by rule(): a scan looks them up for every run. */
+  readonly beforeCodes: Uint8Array;
+  readonly afterCodes: Uint8Array;
+}
+
+/** A digit anchor as a rule states it: its character tables are made from it. */
+export type DigitAnchorSpec = Omit<DigitAnchor, 'beforeCodes' | 'afterCodes'>;
+
+function withCodes(spec: DigitAnchorSpec): DigitAnchor {
+  const codes = (chars: string): Uint8Array => {
+    const table = new Uint8Array(128);
+    for (const c of chars) table[c.charCodeAt(0)] = 1;
+    return table;
+  };
+  return { ...spec, beforeCodes: codes(spec.before), afterCodes: codes(spec.after) };
 }
 
 const whole = (start: number, end: number): readonly [number, number] => [start, end];
@@ -84,8 +132,16 @@ function validateCard(text: string, start: number, end: number): readonly [numbe
 
 /** The digits of text[start, stop) are a card number: 13-19 of them, an issuer prefix, Luhn. */
 function cardDigits(text: string, start: number, stop: number): boolean {
-  const count = digitCount(text, start, stop);
-  if (count < 13 || count > 19) return false;
+  // One pass from the right counts the digits and sums them for Luhn (it was a count, then a sum).
+  let count = 0;
+  let sum = 0;
+  for (let i = stop - 1; i >= start; i--) {
+    const c = text.charCodeAt(i);
+    if (!isDigitCode(c)) continue;
+    sum += luhnDigit(c - 48, (count & 1) === 1);
+    count++;
+  }
+  if (count < 13 || count > 19 || sum % 10 !== 0) return false;
   let four = 0;
   for (let i = start, seen = 0; seen < 4; i++) {
     const c = text.charCodeAt(i);
@@ -94,16 +150,7 @@ function cardDigits(text: string, start: number, stop: number): boolean {
       seen++;
     }
   }
-  if (!issuerPrefix(four)) return false;
-  let sum = 0;
-  let double = false;
-  for (let i = stop - 1; i >= start; i--) {
-    const c = text.charCodeAt(i);
-    if (!isDigitCode(c)) continue;
-    sum += luhnDigit(c - 48, double);
-    double = !double;
-  }
-  return sum % 10 === 0;
+  return issuerPrefix(four);
 }
 
 /** Major-issuer prefixes (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro), from a card's first four digits. */
@@ -229,6 +276,7 @@ function emailStart(text: string, at: number, floor: number): number {
   return points === 0 ? -1 : i;
 }
 
+const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const TOKEN_BEFORE = '(?<![A-Za-z0-9_-])';
 const TOKEN_AFTER = '(?![A-Za-z0-9_-])';
 const AWS_KEY_PREFIX = '(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|APKA)';
@@ -237,7 +285,9 @@ const IPV4_OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 // Every rule has every field, in one order (undefined when it has none): the scan reads them from
 // ~25 rules at the same sites, which stay monomorphic loads on one hidden class instead of
 // megamorphic stub-cache lookups on one class per combination of fields.
-const rule = (detector: BuiltinDetector, source: string, extra: Omit<BuiltinRule, 'detector' | 'pattern'> = {}, flags = 'g'): BuiltinRule => ({
+type RuleExtra = Omit<BuiltinRule, 'detector' | 'pattern' | 'digitAnchor'> & { digitAnchor?: DigitAnchorSpec };
+
+const rule = (detector: BuiltinDetector, source: string, extra: RuleExtra = {}, flags = 'g'): BuiltinRule => ({
   detector,
   pattern: new RegExp(source, flags),
   requires: extra.requires,
@@ -247,41 +297,42 @@ const rule = (detector: BuiltinDetector, source: string, extra: Omit<BuiltinRule
   shape: extra.shape,
   oneOf: extra.oneOf,
   anchor: extra.anchor,
+  digitAnchor: extra.digitAnchor === undefined ? undefined : withCodes(extra.digitAnchor),
   validate: extra.validate,
 });
 
 /** Every built-in rule, in priority order: when matches overlap, the earlier-starting one wins and absorbs the rest. */
 export const BUILTIN_RULES: readonly BuiltinRule[] = [
   // Credentials first: a key or token often contains digit runs other detectors would claim.
-  rule('Credential', '-----BEGIN (?:[A-Z0-9]{1,20} ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:[^-]|-(?!----)){1,16384}(?:-----END (?:[A-Z0-9]{1,20} ){0,3}PRIVATE KEY(?: BLOCK)?-----)?', { requires: 'PRIVATE KEY' }),
-  rule('Credential', `${TOKEN_BEFORE}eyJ[A-Za-z0-9_-]{4,2048}\\.eyJ[A-Za-z0-9_-]{4,8192}\\.[A-Za-z0-9_-]{0,1024}${TOKEN_AFTER}`, { requires: 'eyJ' }),
-  rule('Credential', '(?<![A-Za-z0-9])[Bb]earer[ \\t]{1,8}[A-Za-z0-9._~+/-]{16,4096}={0,2}(?![A-Za-z0-9._~+/=-])', { requires: 'earer' }),
-  rule('Credential', '(?<![A-Za-z0-9])[Bb]asic[ \\t]{1,8}[A-Za-z0-9+/]{8,1024}={0,2}(?![A-Za-z0-9+/=])', { requires: 'asic', validate: validateBasic }),
-  rule('Credential', `${TOKEN_BEFORE}sk-[A-Za-z0-9_-]{20,300}${TOKEN_AFTER}`, { requires: 'sk-', validate: validateMixedToken }),
-  rule('Credential', `${TOKEN_BEFORE}(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,247}${TOKEN_AFTER}`, { requires: 'k_' }),
-  rule('Credential', `${TOKEN_BEFORE}(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244}|glpat-[A-Za-z0-9_-]{20,50})${TOKEN_AFTER}`, { hint: 'gh[pousr]_|github_pat_|glpat-', oneOf: '_-' }),
-  rule('Credential', `${TOKEN_BEFORE}xox[abprs]-[A-Za-z0-9-]{10,250}${TOKEN_AFTER}`, { requires: 'xox', validate: validateMixedToken }),
-  rule('Credential', `${TOKEN_BEFORE}AIza[0-9A-Za-z_-]{35}${TOKEN_AFTER}`, { requires: 'AIza' }),
-  rule('Credential', `${TOKEN_BEFORE}(?:hf_[A-Za-z0-9]{30,40}|gsk_[A-Za-z0-9]{40,60}|xai-[A-Za-z0-9]{40,100}|pplx-[A-Za-z0-9]{40,60}|r8_[A-Za-z0-9]{37})${TOKEN_AFTER}`, { validate: validateMixedToken, needsDigit: true, hint: 'hf_|gsk_|xai-|pplx-|r8_', oneOf: '_-' }),
+  rule('Credential', '-----BEGIN (?:[A-Z0-9]{1,20} ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:[^-]|-(?!----)){1,16384}(?:-----END (?:[A-Z0-9]{1,20} ){0,3}PRIVATE KEY(?: BLOCK)?-----)?', { requires: ['PRIVATE KEY'] }),
+  rule('Credential', `${TOKEN_BEFORE}eyJ[A-Za-z0-9_-]{4,2048}\\.eyJ[A-Za-z0-9_-]{4,8192}\\.[A-Za-z0-9_-]{0,1024}${TOKEN_AFTER}`, { requires: ['eyJ'] }),
+  rule('Credential', '(?<![A-Za-z0-9])[Bb]earer[ \\t]{1,8}[A-Za-z0-9._~+/-]{16,4096}={0,2}(?![A-Za-z0-9._~+/=-])', { requires: ['Bearer', 'bearer'] }),
+  rule('Credential', '(?<![A-Za-z0-9])[Bb]asic[ \\t]{1,8}[A-Za-z0-9+/]{8,1024}={0,2}(?![A-Za-z0-9+/=])', { requires: ['Basic', 'basic'], validate: validateBasic }),
+  rule('Credential', `${TOKEN_BEFORE}sk-[A-Za-z0-9_-]{20,300}${TOKEN_AFTER}`, { requires: ['sk-'], validate: validateMixedToken }),
+  rule('Credential', `${TOKEN_BEFORE}(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,247}${TOKEN_AFTER}`, { requires: ['k_'] }),
+  rule('Credential', `${TOKEN_BEFORE}(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,244}|glpat-[A-Za-z0-9_-]{20,50})${TOKEN_AFTER}`, { requires: ['_', 'glpat-'], hint: 'gh[pousr]_|github_pat_|glpat-', oneOf: '_-' }),
+  rule('Credential', `${TOKEN_BEFORE}xox[abprs]-[A-Za-z0-9-]{10,250}${TOKEN_AFTER}`, { requires: ['xox'], validate: validateMixedToken }),
+  rule('Credential', `${TOKEN_BEFORE}AIza[0-9A-Za-z_-]{35}${TOKEN_AFTER}`, { requires: ['AIza'] }),
+  rule('Credential', `${TOKEN_BEFORE}(?:hf_[A-Za-z0-9]{30,40}|gsk_[A-Za-z0-9]{40,60}|xai-[A-Za-z0-9]{40,100}|pplx-[A-Za-z0-9]{40,60}|r8_[A-Za-z0-9]{37})${TOKEN_AFTER}`, { requires: ['_', 'xai-', 'pplx-'], validate: validateMixedToken, needsDigit: true, hint: 'hf_|gsk_|xai-|pplx-|r8_', oneOf: '_-' }),
   rule('Credential', `(?<![A-Za-z0-9])${AWS_KEY_PREFIX}[A-Z0-9]{16}(?![A-Za-z0-9])`, { hint: AWS_KEY_PREFIX, oneOf: 'A' }),
   rule('Credential', '(?<![A-Za-z0-9])aws_?secret_?access_?key["\']?[ \\t]{0,4}[:=][ \\t]{0,4}["\']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])', { hint: '[Aa][Ww][Ss]_?[Ss][Ee][Cc][Rr][Ee][Tt]', oneOf: ':=' }, 'gi'),
-  rule('Credential', '(?<![A-Za-z0-9])AccountKey=[A-Za-z0-9+/]{40,100}={0,2}', { requires: 'AccountKey=' }),
+  rule('Credential', '(?<![A-Za-z0-9])AccountKey=[A-Za-z0-9+/]{40,100}={0,2}', { requires: ['AccountKey='] }),
 
   // Unicode letters too: internationalised local parts and domains (zoë@exämple.de) are addresses as well.
-  rule('Email', '(?<![\\p{L}\\p{N}._%+\\-])[\\p{L}\\p{N}._%+\\-]{1,64}@(?:[\\p{L}\\p{N}](?:[\\p{L}\\p{N}\\-]{0,61}[\\p{L}\\p{N}])?\\.){1,8}\\p{L}{2,24}(?![\\p{L}\\p{N}\\-])', { requires: '@', anchor: { char: '@', start: emailStart } }, 'gu'),
+  rule('Email', '(?<![\\p{L}\\p{N}._%+\\-])[\\p{L}\\p{N}._%+\\-]{1,64}@(?:[\\p{L}\\p{N}](?:[\\p{L}\\p{N}\\-]{0,61}[\\p{L}\\p{N}])?\\.){1,8}\\p{L}{2,24}(?![\\p{L}\\p{N}\\-])', { requires: ['@'], anchor: { char: '@', start: emailStart } }, 'gu'),
 
-  rule('IBAN', '(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}', { validate: validateIban, needsDigit: true, minDigits: 2, shape: UPPER_DIGIT }),
-  rule('PaymentCard', '(?<![\\d.])(?:\\d[ -]?){12,18}\\d(?!\\d)', { validate: validateCard, needsDigit: true, minDigits: 13, shape: GROUP13 }),
+  rule('IBAN', '(?<![A-Za-z0-9])[A-Z]{2}\\d{2}(?: ?[A-Z0-9]){11,30}', { validate: validateIban, needsDigit: true, minDigits: 2, shape: UPPER_DIGIT, digitAnchor: { lead: [2, 2], before: UPPER, run: [2, Infinity], chain: 2, after: '' } }),
+  rule('PaymentCard', '(?<![\\d.])(?:\\d[ -]?){12,18}\\d(?!\\d)', { validate: validateCard, needsDigit: true, minDigits: 13, shape: GROUP13, digitAnchor: { lead: [0, 0], before: '', run: [1, 19], chain: 13, after: '' } }),
 
-  rule('NationalID', '(?<![\\w-])(?!000|666|9)\\d{3}-(?!00)\\d{2}-(?!0000)\\d{4}(?![\\w-])', { needsDigit: true, minDigits: 9, shape: RUN3 }), // US SSN
-  rule('NationalID', '(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2} ?[A-D](?![A-Za-z0-9])', { needsDigit: true, minDigits: 6, shape: UPPER_DIGIT }), // UK NINO
-  rule('NationalID', '(?<![\\w-])[1-79]\\d{2}[ -]\\d{3}[ -]\\d{3}(?![\\w-])', { validate: checkedIn(luhnValidIn), needsDigit: true, minDigits: 9, shape: RUN3 }), // Canada SIN
-  rule('NationalID', '(?<![\\w-])[2-9]\\d{3}[ -]\\d{4}[ -]\\d{4}(?![\\w-])', { validate: checkedIn(verhoeffValidIn), needsDigit: true, minDigits: 12, shape: RUN4 }), // India Aadhaar
-  rule('NationalID', '(?<![A-Za-z0-9])(?:\\d{8}|[XYZ]\\d{7})-?[A-Z](?![A-Za-z0-9])', { validate: checked(spanishIdValid), needsDigit: true, minDigits: 7, shape: RUN7 }), // Spain DNI/NIE
+  rule('NationalID', '(?<![\\w-])(?!000|666|9)\\d{3}-(?!00)\\d{2}-(?!0000)\\d{4}(?![\\w-])', { needsDigit: true, minDigits: 9, shape: RUN3, digitAnchor: { lead: [0, 0], before: '', run: [3, 3], chain: 9, after: '-' } }), // US SSN
+  rule('NationalID', '(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\\d{2} ?\\d{2} ?\\d{2} ?[A-D](?![A-Za-z0-9])', { needsDigit: true, minDigits: 6, shape: UPPER_DIGIT, digitAnchor: { lead: [2, 3], before: `${UPPER} `, run: [2, 6], chain: 6, after: ' ABCD' } }), // UK NINO
+  rule('NationalID', '(?<![\\w-])[1-79]\\d{2}[ -]\\d{3}[ -]\\d{3}(?![\\w-])', { validate: checkedIn(luhnValidIn), needsDigit: true, minDigits: 9, shape: RUN3, digitAnchor: { lead: [0, 0], before: '', run: [3, 3], chain: 9, after: ' -' } }), // Canada SIN
+  rule('NationalID', '(?<![\\w-])[2-9]\\d{3}[ -]\\d{4}[ -]\\d{4}(?![\\w-])', { validate: checkedIn(verhoeffValidIn), needsDigit: true, minDigits: 12, shape: RUN4, digitAnchor: { lead: [0, 0], before: '', run: [4, 4], chain: 12, after: ' -' } }), // India Aadhaar
+  rule('NationalID', '(?<![A-Za-z0-9])(?:\\d{8}|[XYZ]\\d{7})-?[A-Z](?![A-Za-z0-9])', { validate: checked(spanishIdValid), needsDigit: true, minDigits: 7, shape: RUN7, digitAnchor: { lead: [0, 1], before: 'XYZ', run: [7, 8], chain: 7, after: `-${UPPER}` } }), // Spain DNI/NIE
 
-  rule('Phone', '(?<![\\w+])\\+[1-9]\\d{0,14}(?:[ .-]?\\(\\d{1,6}\\)\\d{0,10}|[ .-]\\d{1,10}){0,6}(?!\\d)', { requires: '+', validate: validateInternational, needsDigit: true, minDigits: 8, shape: PLUS_DIGIT }),
-  rule('Phone', '(?<![\\w+.-])(?:1[ .-])?(?:\\(\\d{3}\\) ?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}(?![\\w-]|\\.\\d)', { validate: validateNanp, needsDigit: true, minDigits: 10, shape: RUN3 }),
+  rule('Phone', '(?<![\\w+])\\+[1-9]\\d{0,14}(?:[ .-]?\\(\\d{1,6}\\)\\d{0,10}|[ .-]\\d{1,10}){0,6}(?!\\d)', { requires: ['+'], validate: validateInternational, needsDigit: true, minDigits: 8, shape: PLUS_DIGIT, digitAnchor: { lead: [1, 1], before: '+', run: [1, 15], chain: 1, after: '' } }),
+  rule('Phone', '(?<![\\w+.-])(?:1[ .-])?(?:\\(\\d{3}\\) ?|\\d{3}[ .-])\\d{3}[ .-]\\d{4}(?![\\w-]|\\.\\d)', { validate: validateNanp, needsDigit: true, minDigits: 10, shape: RUN3, digitAnchor: { lead: [0, 1], before: '(', run: [1, 3], chain: 1, after: ' .-)' } }),
 
-  rule('IPAddress', `(?<![\\d.])(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET}(?!\\d|\\.\\d)`, { requires: '.', needsDigit: true, minDigits: 4, shape: DIGIT_DOT_DIGIT }),
-  rule('IPAddress', '(?<![\\w:.])[0-9A-Fa-f:]{3,39}(?![\\w:])', { requires: ':', validate: validateIpv6 }),
+  rule('IPAddress', `(?<![\\d.])(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET}(?!\\d|\\.\\d)`, { requires: ['.'], needsDigit: true, minDigits: 4, shape: DIGIT_DOT_DIGIT, digitAnchor: { lead: [0, 0], before: '', run: [1, 3], chain: 1, after: '.' } }),
+  rule('IPAddress', '(?<![\\w:.])[0-9A-Fa-f:]{3,39}(?![\\w:])', { requires: [':'], validate: validateIpv6 }),
 ];

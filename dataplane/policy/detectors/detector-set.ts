@@ -1,4 +1,4 @@
-import { BUILTIN_RULES, type BuiltinRule } from './builtin-rules.js';
+import { BUILTIN_RULES, type BuiltinRule, type DigitAnchor } from './builtin-rules.js';
 import { holdsAll, holdsOne, newTextShape, textShape, type TextShape } from './text-shape.js';
 import { compileCustomPattern, MAX_CUSTOM_PATTERNS, MAX_TOTAL_CUSTOM_PROGRAM_SIZE, type CompiledCustomPattern } from './custom-pattern.js';
 import {
@@ -90,11 +90,26 @@ function compile(spec: DetectorSpec, filtered: boolean): DetectorSetResult {
 export function prefilterSource(rules: readonly BuiltinRule[]): string | undefined {
   const parts = new Set<string>();
   for (const r of rules) {
-    const part = r.needsDigit === true ? '\\d' : r.requires !== undefined ? r.requires.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : r.hint;
+    // A hint is the stricter condition where a rule has both (requires only gates it cheaply).
+    const part = r.needsDigit === true ? '\\d' : r.hint !== undefined ? r.hint : r.requires === undefined ? undefined : needlesSource(r.requires);
     if (part === undefined) return undefined;
     parts.add(part);
   }
   return parts.size === 0 ? undefined : [...parts].join('|');
+}
+
+/**
+ * `needles` as one alternative of the combined pattern. Needles that differ only in their first
+ * character become one class and tail ([Bb]earer): the engine tries each alternative at every
+ * position that starts one, and `Bearer|bearer` cost the capture-ab answer 5 % more than `earer`.
+ */
+function needlesSource(needles: readonly string[]): string {
+  const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const tail = needles[0]!.slice(1);
+  if (needles.length > 1 && needles.every((needle) => needle.length > 1 && needle.slice(1) === tail && /^[A-Za-z]/.test(needle))) {
+    return `[${needles.map((needle) => needle[0]).join('')}]${escape(tail)}`;
+  }
+  return needles.map(escape).join('|');
 }
 
 /** Shared by every scan that found nothing: never written to. */
@@ -104,13 +119,16 @@ function detectorSet(rules: readonly BuiltinRule[], custom: readonly CompiledCus
   // This set's own copies of the patterns, made once: lastIndex is reset at the start of each use,
   // and a scan runs to its end synchronously, so scans never share one mid-way. (A copy per scan
   // cost more than scanning a short text.)
-  const patterns = rules.map((r) => new RegExp(r.pattern.source, r.anchor === undefined ? r.pattern.flags : `${r.pattern.flags.replace('g', '')}y`));
+  const patterns = rules.map((r) => new RegExp(r.pattern.source, r.anchor === undefined ? r.pattern.flags : stickyFlags(r.pattern)));
+  // A digit rule runs from its digit anchor only where the shape pass listed the digit runs (texts
+  // up to SHAPE_MAX_LENGTH): longer texts run its global pattern.
+  const stickies = rules.map((r) => (r.digitAnchor === undefined ? undefined : new RegExp(r.pattern.source, stickyFlags(r.pattern))));
   const hints = rules.map((r) => (r.hint === undefined ? undefined : new RegExp(r.hint)));
   // Most strings in a request carry nothing any rule could match ("user", "stop", prose without a
   // digit): one combined test, not a test per rule, sends them through untouched.
   const source = prefilterSource(rules);
   const prefilter = source === undefined ? undefined : new RegExp(source);
-  const scan = (text: string, prefilterPassed = false): ScanResult => scanText(text, rules, patterns, hints, prefilter, custom, limits, filtered, prefilterPassed);
+  const scan = (text: string, prefilterPassed = false): ScanResult => scanText(text, rules, patterns, stickies, hints, prefilter, custom, limits, filtered, prefilterPassed);
   // What scanText decides for a text no rule can match, without its result: most strings of a
   // record ("user", "stop", prose) end here, and the capture worker redacts every one of them.
   const skipAll = filtered && custom.length === 0 ? prefilter : undefined;
@@ -131,6 +149,7 @@ function scanText(
   text: string,
   rules: readonly BuiltinRule[],
   patterns: readonly RegExp[],
+  stickies: readonly (RegExp | undefined)[],
   hints: readonly (RegExp | undefined)[],
   prefilter: RegExp | undefined,
   custom: readonly CompiledCustomPattern[],
@@ -151,22 +170,29 @@ function scanText(
   for (let priority = 0; builtins && priority < rules.length; priority++) {
     const rule = rules[priority]!;
     if (shape !== undefined && !worthRunning(rule, shape, input, hints[priority])) continue;
-    const re = patterns[priority]!;
+    const runs = shape !== undefined && shape.runs >= 0 && rule.digitAnchor !== undefined ? shape : undefined;
+    const re = runs === undefined ? patterns[priority]! : stickies[priority]!;
     re.lastIndex = 0;
+    if (runs !== undefined) {
+      runs.cursor = 0;
+      runs.tries = 0;
+    }
+    const global = patterns[priority]!;
     let count = 0;
-    for (let m = nextMatch(rule, re, input); m !== null; m = nextMatch(rule, re, input)) {
-      const end = m.index + m[0].length;
+    for (let start = nextMatch(rule, re, global, input, runs); start !== -1; start = nextMatch(rule, re, global, input, runs)) {
+      const end = re.lastIndex;
       // A rule without a validator takes its match as it is: no span pair made for it.
-      const span = rule.validate === undefined ? undefined : rule.validate(input, m.index, end);
+      const span = rule.validate === undefined ? undefined : rule.validate(input, start, end);
       if (rule.validate !== undefined && span === undefined) continue;
-      raw.push({ detector: rule.detector, type: rule.detector, marker: BUILTIN_MARKERS[rule.detector], start: span === undefined ? m.index : span[0], end: span === undefined ? end : span[1] });
+      raw.push({ detector: rule.detector, type: rule.detector, marker: BUILTIN_MARKERS[rule.detector], start: span === undefined ? start : span[0], end: span === undefined ? end : span[1] });
       if (++count >= limits.maxMatches) {
         scannedLength = Math.min(scannedLength, span === undefined ? end : span[1]);
         break;
       }
     }
   }
-  custom.forEach((pattern) => {
+  // A loop, not forEach: forEach's callback closure was made on every scan, custom patterns or none.
+  for (const pattern of custom) {
     let count = 0;
     pattern.forEachMatch(input, (start, end) => {
       raw.push({ detector: 'Custom', type: pattern.name, marker: pattern.marker, start, end });
@@ -174,7 +200,7 @@ function scanText(
       scannedLength = Math.min(scannedLength, end);
       return false;
     });
-  });
+  }
   const findings = mergeOverlaps(raw, scannedLength);
   const capped = findings.length > limits.maxMatches ? findings.slice(0, limits.maxMatches) : findings;
   if (capped.length < findings.length) scannedLength = Math.min(scannedLength, capped[capped.length - 1]!.end);
@@ -185,31 +211,94 @@ function scanText(
 function worthRunning(rule: BuiltinRule, shape: TextShape, input: string, hint: RegExp | undefined): boolean {
   if (rule.shape !== undefined && (shape.bits & rule.shape) !== rule.shape) return false;
   if (rule.oneOf !== undefined && !holdsOne(shape, rule.oneOf)) return false;
-  // Its characters first: most texts lack one, and that costs no search.
-  if (rule.requires !== undefined && !(holdsAll(shape, rule.requires) && input.includes(rule.requires))) return false;
   if (rule.needsDigit === true && shape.digits === 0) return false;
   if (rule.minDigits !== undefined && shape.digits < rule.minDigits) return false;
+  // The searches last, cheapest first: a substring, then the hint's pattern.
+  if (rule.requires !== undefined && !includesOne(rule.requires, shape, input)) return false;
   return hint === undefined || hint.test(input);
 }
 
+/** The text holds one of `needles`; each needle's characters are looked up first, which costs no search. */
+function includesOne(needles: readonly string[], shape: TextShape, input: string): boolean {
+  for (let i = 0; i < needles.length; i++) {
+    const needle = needles[i]!;
+    if (holdsAll(shape, needle) && input.includes(needle)) return true;
+  }
+  return false;
+}
+
 /**
- * The rule's next match from `re.lastIndex` on, which it leaves after the match (as a global
- * pattern's exec does). An anchored rule's pattern is sticky and tried only where its anchor says
- * a match can start: at each next anchor character, at the start it gives.
+ * Where the rule's next match from `re.lastIndex` on starts, or -1; it leaves `re.lastIndex` at
+ * the match's end (as a global pattern's exec does). An anchored rule's pattern is sticky and
+ * tried only where its anchor says a match can start: at each next anchor character, at the start
+ * it gives; for a digit rule given the text's digit runs (`runs`), before the next runs its digit
+ * anchor accepts. A sticky try is a test(), not an exec(): the start is known, and test() builds
+ * no match array nor the matched string.
  */
-function nextMatch(rule: BuiltinRule, re: RegExp, text: string): RegExpExecArray | null {
+function nextMatch(rule: BuiltinRule, re: RegExp, global: RegExp, text: string, runs: TextShape | undefined): number {
+  if (runs !== undefined) return nextDigitMatch(rule.digitAnchor!, re, global, text, runs);
   const anchor = rule.anchor;
-  if (anchor === undefined) return re.exec(text);
+  if (anchor === undefined) return re.exec(text)?.index ?? -1;
   const floor = re.lastIndex;
   for (let at = text.indexOf(anchor.char, floor); at !== -1; at = text.indexOf(anchor.char, at + 1)) {
     const start = anchor.start(text, at, floor);
     if (start === -1) continue;
     re.lastIndex = start;
-    const m = re.exec(text);
-    if (m !== null) return m;
+    if (re.test(text)) return start;
   }
-  return null;
+  return -1;
 }
+
+/**
+ * nextMatch for a digit rule: tries its sticky pattern `lead` characters before each digit run
+ * (from `runs.cursor` on) that the anchor accepts, in text order, not before `re.lastIndex` (the
+ * end of the previous match). Every match starts at one of these places (the anchor's claim), so
+ * the first that matches is the match a global pattern would find next. Past MOST_DIGIT_TRIES
+ * tries in one scan the rule goes on with its global pattern from there (the same matches).
+ */
+function nextDigitMatch(anchor: DigitAnchor, re: RegExp, global: RegExp, text: string, runs: TextShape): number {
+  const floor = re.lastIndex;
+  if (runs.tries > MOST_DIGIT_TRIES) return globalMatchFrom(re, global, text, floor);
+  const fewest = anchor.lead[0];
+  const most = anchor.lead[1];
+  for (let k = runs.cursor; k < runs.runs; k++) {
+    const at = runs.runStart[k]!;
+    if (at - fewest < floor) continue;
+    const length = runs.runLength[k]!;
+    if (length < anchor.run[0] || length > anchor.run[1] || runs.chainRest[k]! < anchor.chain) continue;
+    if (anchor.after !== '' && anchor.afterCodes[text.charCodeAt(at + length)] !== 1) continue;
+    for (let start = Math.max(at - most, floor); start <= at - fewest; start++) {
+      if (start < at && anchor.beforeCodes[text.charCodeAt(at - 1)] !== 1) continue;
+      if (++runs.tries > MOST_DIGIT_TRIES) return globalMatchFrom(re, global, text, floor);
+      re.lastIndex = start;
+      if (!re.test(text)) continue;
+      runs.cursor = k + 1;
+      return start;
+    }
+  }
+  runs.cursor = runs.runs;
+  return -1;
+}
+
+/**
+ * Tries a digit rule makes from its anchor in one scan before it runs its global pattern instead.
+ * A try is a call from JavaScript into the regular expression engine: on a text dense with
+ * candidates (a 4 KiB list of version numbers "1.2 1.2 ...", each a candidate for IPv4) the tries
+ * cost more than the one pass of the global pattern, which makes the same attempts inside the
+ * engine (that text redacted 1.4–1.65× slower than b14a08e before this bound, in two measurements).
+ */
+const MOST_DIGIT_TRIES = 24;
+
+/** The global pattern's next match from `floor`, its end left in `re.lastIndex` as a sticky try leaves it. */
+function globalMatchFrom(re: RegExp, global: RegExp, text: string, floor: number): number {
+  global.lastIndex = floor;
+  const m = global.exec(text);
+  if (m === null) return -1;
+  re.lastIndex = global.lastIndex;
+  return m.index;
+}
+
+const stickyFlags = (pattern: RegExp): string => `${pattern.flags.replace('g', '')}y`;
 
 /** This isolate's one text shape, reused by every scan (a scan runs to its end synchronously). */
 const SHAPE = newTextShape();

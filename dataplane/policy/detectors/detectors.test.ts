@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { seededRandom } from '../../../test/support/seeded-random.js';
-import { BUILTIN_RULES } from './builtin-rules.js';
+import { BUILTIN_RULES, type BuiltinRule } from './builtin-rules.js';
 import { compileUnfilteredDetectors, prefilterSource } from './detector-set.js';
 import { holdsOne, MOST_DIGITS_ASKED, newTextShape, SHAPE_MAX_LENGTH, textShape } from './text-shape.js';
 import { ibanChecksumValid, luhnValid, spanishIdValid, verhoeffValid } from './checksums.js';
@@ -221,7 +221,7 @@ describe('overlaps and bounds', () => {
 
   it('every built-in rule has the same fields in the same order (one hidden class: the scan reads them at monomorphic sites)', () => {
     const layout = Object.keys(BUILTIN_RULES[0]!);
-    expect(layout).toEqual(['detector', 'pattern', 'requires', 'needsDigit', 'minDigits', 'hint', 'shape', 'oneOf', 'anchor', 'validate']);
+    expect(layout).toEqual(['detector', 'pattern', 'requires', 'needsDigit', 'minDigits', 'hint', 'shape', 'oneOf', 'anchor', 'digitAnchor', 'validate']);
     for (const rule of BUILTIN_RULES) expect(Object.keys(rule), rule.pattern.source).toEqual(layout);
   });
 
@@ -242,6 +242,9 @@ describe('overlaps and bounds', () => {
       'key ASIAABCDEFGHIJKLMNOP here', // no digit
       'AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"', // upper case (the rule ignores case)
       `gitlab glpat-${'abcdefghij'.repeat(2)}x and github_pat_${'abcdefghij'.repeat(3)}`,
+      `gitlab glpat-${'abcdefghij'.repeat(2)}x alone`, // no '_'
+      `xai-${'a1'.repeat(20)}`, // no '_'
+      `pplx-${'b2'.repeat(20)}`,
     ];
     expect(prefilterSource(BUILTIN_RULES)).toBeDefined();
     for (const rule of BUILTIN_RULES) {
@@ -252,6 +255,7 @@ describe('overlaps and bounds', () => {
           if (rule.validate !== undefined && rule.validate(text, m.index, m.index + m[0].length) === undefined) continue;
           matched++;
           for (const filter of filters) expect(filter.test(text), `${rule.pattern.source} matched ${m[0]} in a text its pre-filter ${filter.source} skips`).toBe(true);
+          if (rule.requires !== undefined) expect(rule.requires.some((needle) => text.includes(needle)), `${rule.pattern.source} matched ${m[0]} in a text without any of ${rule.requires.join(', ')}`).toBe(true);
           const span = rule.validate?.(text, m.index, m.index + m[0].length) ?? [m.index, m.index + m[0].length];
           expect(text.slice(span[0], span[1]).replace(/\D/g, '').length, `${m[0]} has fewer digits than ${rule.pattern.source}'s minDigits`).toBeGreaterThanOrEqual(rule.minDigits ?? 0);
           // The shape and characters of the match alone: what the rule needs is in the match itself.
@@ -283,6 +287,95 @@ describe('overlaps and bounds', () => {
       found += everywhere.length;
     }
     expect(found).toBeGreaterThan(1000);
+  });
+
+  it('a digit rule\'s anchor holds for every place its pattern matches: lead, the characters around the first run, its length and its chain', () => {
+    // Digit runs of every length, joined by each separator the patterns allow and some they do not,
+    // with the letters and signs that may lead a match; a fixed seed.
+    const alphabet = [
+      '0', '1', '2', '4', '7', '9', '12', '123', '4111', '2345', '12345', '1234567', '12345678', '4111111111111', '378282246310005', '4111111111111111',
+      ' ', ' ', '-', '-', '.', '+', '(', ')', ':', '/', 'x', 'X', 'Y', 'Z', 'A', 'AB', 'AB ', 'DE', 'GB', 'C', 'L', 'WEST', '\n',
+      '4111 1111 1111 1111', '2345 6789 0124', '078-05-1120', '130 692 544', '(415) 555-2671', '1-800-555-0199', '+44 20 7946 0958', '192.168.1.254',
+      'AB 12 34 56 C', 'JK123456D', 'CE', '56', 'D', '12345678Z', 'X1234567L', 'Y1234567', 'Z1234567-C', 'DE89 3704 0044 0532 0130 00',
+    ];
+    const next = seededRandom(31);
+    const random = (n: number): number => Math.floor(next() * n);
+    const texts = POSITIVES.map(([, t]) => t);
+    for (let i = 0; i < 3000; i++) texts.push(Array.from({ length: 1 + random(14) }, () => alphabet[random(alphabet.length)]).join(''));
+    const anchored = BUILTIN_RULES.filter((r) => r.digitAnchor !== undefined);
+    expect(anchored.length).toBeGreaterThanOrEqual(10);
+    const matchesPer = new Map<BuiltinRule, number>();
+    for (const rule of anchored) {
+      const anchor = rule.digitAnchor!;
+      expect(anchor.lead[1] - anchor.lead[0], `${rule.pattern.source}: candidates of successive runs out of order`).toBeLessThanOrEqual(1);
+      const sticky = new RegExp(rule.pattern.source, rule.pattern.flags.replace('g', 'y'));
+      for (const text of texts) {
+        const shape = textShape(text, newTextShape());
+        for (let start = 0; start < text.length; start++) {
+          sticky.lastIndex = start;
+          const m = sticky.exec(text);
+          if (m === null) continue;
+          matchesPer.set(rule, (matchesPer.get(rule) ?? 0) + 1);
+          const where = `${rule.pattern.source} matched ${JSON.stringify(m[0])} at ${start} in ${JSON.stringify(text)}`;
+          const first = m[0].search(/\d/) + start;
+          expect(first, where).toBeGreaterThanOrEqual(start);
+          expect(first - start, `${where}: lead`).toBeGreaterThanOrEqual(anchor.lead[0]);
+          expect(first - start, `${where}: lead`).toBeLessThanOrEqual(anchor.lead[1]);
+          if (first > start) expect(anchor.before, `${where}: character before the digit`).toContain(text[first - 1]);
+          const k = Array.from(shape.runStart.subarray(0, shape.runs)).indexOf(first);
+          expect(k, `${where}: the first digit starts no run`).toBeGreaterThanOrEqual(0);
+          expect(shape.runLength[k], `${where}: run length`).toBeGreaterThanOrEqual(anchor.run[0]);
+          expect(shape.runLength[k], `${where}: run length`).toBeLessThanOrEqual(anchor.run[1]);
+          expect(shape.chainRest[k], `${where}: chain`).toBeGreaterThanOrEqual(anchor.chain);
+          const after = text[first + shape.runLength[k]!];
+          if (anchor.after !== '') expect(after !== undefined && anchor.after.includes(after), `${where}: character after the run`).toBe(true);
+        }
+      }
+      // Each anchor is tested on matches, and on more than a handful.
+      expect(matchesPer.get(rule) ?? 0, `no test text exercises ${rule.pattern.source}`).toBeGreaterThan(20);
+    }
+  });
+
+  it('the shape pass lists every digit run, its length and the digits left in its chain', () => {
+    const next = seededRandom(37);
+    const alphabet = ['1', '23', '456', ' ', ' ', '-', '.', 'a', '+', '  ', '--', ' -'];
+    for (let i = 0; i < 3000; i++) {
+      const text = Array.from({ length: 1 + Math.floor(next() * 20) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
+      const shape = textShape(text, newTextShape());
+      const runs = [...text.matchAll(/\d+/g)];
+      // A chain: digit runs joined by one space or dash each (the shape pass's GROUP13 chain).
+      const chains = [...text.matchAll(/\d+(?:[ -]\d+)*/g)];
+      const rest = runs.map((r) => {
+        const chain = chains.find((c) => c.index <= r.index && r.index < c.index + c[0].length)!;
+        return chain[0].slice(r.index - chain.index).replace(/\D/g, '').length;
+      });
+      const listed = Array.from({ length: shape.runs }, (_, k) => [shape.runStart[k], shape.runLength[k], shape.chainRest[k]]);
+      expect(listed, JSON.stringify(text)).toEqual(runs.map((r, k) => [r.index, r[0].length, rest[k]]));
+    }
+    expect(textShape('1'.repeat(SHAPE_MAX_LENGTH + 1), newTextShape()).runs).toBe(-1);
+  });
+
+  it('a digit rule that has tried its anchor too often goes on with its global pattern and finds the same matches', () => {
+    // Texts up to SHAPE_MAX_LENGTH (the run tables exist) dense with candidates of every digit
+    // rule, so that each passes its bound on tries mid-text; a fixed seed.
+    const alphabet = ['1.2 ', '10.0.0.1 ', '192.168.1.254 ', '4111 1111 1111 1111 ', '4111 ', '2345 6789 0124 ', '078-05-1120 ', '123 456 789 ', '130 692 544 ',
+      '(415) 555-2671 ', '415-555-2671 ', '+44 20 7946 0958 ', '+1 ', '12345678Z ', 'X1234567L ', 'AB 12 34 56 C ', 'DE89 3704 0044 0532 0130 00 ', 'GB82WEST12345698765432 ', 'x '];
+    const next = seededRandom(41);
+    const random = (n: number): number => Math.floor(next() * n);
+    const spec = { detectors: BUILTIN_DETECTORS };
+    const filtered = detectorsFor(spec);
+    const reference = compileUnfilteredDetectors(spec);
+    if (!reference.ok) throw new Error(JSON.stringify(reference.errors));
+    let findings = 0;
+    for (let i = 0; i < 60; i++) {
+      let text = '';
+      while (text.length < 300 + random(SHAPE_MAX_LENGTH - 400)) text += alphabet[random(alphabet.length)];
+      expect(text.length).toBeLessThanOrEqual(SHAPE_MAX_LENGTH);
+      const expected = reference.detectors.redact(text);
+      expect(filtered.redact(text), JSON.stringify(text)).toEqual(expected);
+      findings += Object.values(expected.counts).reduce((a, b) => a + b, 0);
+    }
+    expect(findings).toBeGreaterThan(60 * 20);
   });
 
   it('the pre-filters change nothing: seeded random texts redact exactly as with every rule run over every text', () => {
