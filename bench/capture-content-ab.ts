@@ -12,6 +12,7 @@
  * (bash bench/build-export.sh <sha> → .cache/bench/tollgate-<sha>) or a git archive. Pin it:
  * `nice -n 10 taskset -c 1`. bench/results/capwork-s11-2026-12-06.md has its numbers.
  */
+import { interleavedCpuMedians } from './lib/interleaved-cpu.js';
 import { ANSWER, loadCaptureTree, PROMPT, REQUEST_JSON, RESPONSE_JSON, type TreeDetectors } from './lib/capture-tree.js';
 
 interface Tree {
@@ -58,24 +59,10 @@ const cases: [string, number, (t: Tree, i: number) => unknown][] = [
   ['redact: 100 KB dense PII', 20, (t) => t.detectors.redact(fill('mail a.b@example.com card 4111111111111111 ', 100_000))],
 ];
 
-const cpu = (): number => {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-};
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? 0;
 const same = (x: unknown): string => (Buffer.isBuffer(x) ? x.toString() : JSON.stringify(x));
 process.stdout.write(`A ${trees[0].name}\nB ${trees[1].name}\n`);
 for (const [name, n, run] of cases) {
   if (same(run(trees[0], 1)) !== same(run(trees[1], 1))) throw new Error(`${name}: the trees' outputs differ`);
-  const times: [number[], number[]] = [[], []];
-  for (let r = 0; r < rounds + 2; r++) {
-    for (const k of r % 2 === 0 ? [1, 0] : [0, 1]) {
-      const t = trees[k]!;
-      const start = cpu();
-      for (let i = 0; i < n; i++) run(t, i);
-      if (r >= 2) times[k]!.push((cpu() - start) / n);
-    }
-  }
-  const [a, b] = [median(times[0]), median(times[1])];
+  const [a, b] = interleavedCpuMedians(trees, n, rounds, run);
   process.stdout.write(`${name.padEnd(36)} A ${a.toFixed(3).padStart(9)} µs  B ${b.toFixed(3).padStart(9)} µs  B/A ${(b / a).toFixed(3)}\n`);
 }

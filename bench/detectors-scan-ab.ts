@@ -13,37 +13,20 @@
  * imported function) or index.ts. Pin it: `nice -n 10 taskset -c 1`.
  * bench/results/scan-s13-2026-12-06.md has its numbers.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-
-interface Detectors {
-  redact(text: string): { text: string; counts: Record<string, number>; complete: boolean };
-}
-interface DetectorModule {
-  BUILTIN_DETECTORS: readonly string[];
-  compileDetectors(spec: { detectors: readonly string[] }): { ok: true; detectors: Detectors } | { ok: false };
-}
+import { loadTreeDetectors, PROMPT } from './lib/capture-tree.js';
+import { interleavedCpuMedians } from './lib/interleaved-cpu.js';
 
 const [dirA, dirB] = process.argv.slice(2, 4);
 if (dirA === undefined || dirB === undefined) throw new Error('usage: detectors-scan-ab.ts <dir A> <dir B> [rounds]');
 const rounds = Number(process.argv[4] ?? 21);
 
-async function load(dir: string): Promise<Detectors> {
-  const base = `${resolve(dir)}/dataplane/policy/detectors/index`;
-  const file = existsSync(`${base}.js`) ? `${base}.js` : `${base}.ts`;
-  const d = (await import(file)) as DetectorModule;
-  const compiled = d.compileDetectors({ detectors: d.BUILTIN_DETECTORS });
-  if (!compiled.ok) throw new Error(`${dir}: detectors do not compile`);
-  return compiled.detectors;
-}
-
-const builds = [await load(dirA), await load(dirB)] as const;
+const builds = [await loadTreeDetectors(dirA), await loadTreeDetectors(dirB)] as const;
 // Flat strings, made once: the cases time redact() only.
 const fill = (unit: string, size: number): string => JSON.parse(JSON.stringify(unit.repeat(Math.ceil(size / unit.length)).slice(0, size))) as string;
 const prose = 'The quarterly report covers 12 regions and 2024 revenue; version 3.2 shipped with 41 fixes, and the team met on 2024-06-03 to plan the next steps for the rollout. ';
 const somePii = `${prose.repeat(12)}Contact jane.doe@example.com, card 4111 1111 1111 1111, call +1 415 555 2671 from 10.1.2.3. `;
 const cases: [string, number, string][] = [
-  ['capture-ab prompt', 20_000, 'Summarise the ticket from ann.lee@example.com (card 4111 1111 1111 1111, phone +44 20 7946 0958) in one short sentence.'],
+  ['capture-ab prompt', 20_000, PROMPT],
   ['capture-ab answer', 100_000, 'Hello from the benchmark upstream.'],
   // Short values with a digit take the whole path (each string value of a record is redacted).
   ['model name gpt-4o-mini', 100_000, 'gpt-4o-mini'],
@@ -54,23 +37,9 @@ const cases: [string, number, string][] = [
   ['100 KB prose with digits', 40, fill(prose, 100_000)],
 ];
 
-const cpu = (): number => {
-  const u = process.cpuUsage();
-  return u.user + u.system;
-};
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? 0;
 process.stdout.write(`A ${dirA}\nB ${dirB}\nµs per redact (CPU), median of ${rounds} interleaved rounds\n`);
 for (const [name, n, text] of cases) {
   if (JSON.stringify(builds[0].redact(text)) !== JSON.stringify(builds[1].redact(text))) throw new Error(`${name}: the builds' outputs differ`);
-  const times: [number[], number[]] = [[], []];
-  for (let r = 0; r < rounds + 2; r++) {
-    for (const k of r % 2 === 0 ? [1, 0] : [0, 1]) {
-      const build = builds[k]!;
-      const start = cpu();
-      for (let i = 0; i < n; i++) build.redact(text);
-      if (r >= 2) times[k]!.push((cpu() - start) / n);
-    }
-  }
-  const [a, b] = [median(times[0]), median(times[1])];
+  const [a, b] = interleavedCpuMedians(builds, n, rounds, (build) => build.redact(text));
   process.stdout.write(`${name.padEnd(32)} A ${a.toFixed(3).padStart(9)}  B ${b.toFixed(3).padStart(9)}  A/B ${(a / b).toFixed(2)}\n`);
 }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 /**
@@ -20,15 +21,27 @@ export interface CaptureTree {
   contentLine(parts: object, policy: object): string | undefined;
 }
 
-export async function loadCaptureTree(root: string): Promise<CaptureTree> {
-  const dir = resolve(root);
-  const d = (await import(`${dir}/dataplane/policy/detectors/index.ts`)) as {
+/**
+ * A tree's detectors compiled with every built-in: from dataplane/policy/detectors/index.js when
+ * the tree has it (bench/build-detectors.sh: plain modules; under tsx a .ts module's exports are
+ * getters, a call on every use of an imported function), else from its .ts source.
+ */
+export async function loadTreeDetectors(root: string): Promise<TreeDetectors> {
+  const base = `${resolve(root)}/dataplane/policy/detectors/index`;
+  const d = (await import(existsSync(`${base}.js`) ? `${base}.js` : `${base}.ts`)) as {
     BUILTIN_DETECTORS: readonly string[];
     compileDetectors(spec: { detectors: readonly string[]; customPatterns: [] }): { ok: true; detectors: TreeDetectors } | { ok: false };
   };
-  const { contentLine } = (await import(`${dir}/dataplane/policy/capture/serialise-capture.ts`)) as Pick<CaptureTree, 'contentLine'>;
   const compiled = d.compileDetectors({ detectors: d.BUILTIN_DETECTORS, customPatterns: [] });
   if (!compiled.ok) throw new Error(`${root}: detectors do not compile`);
-  const config = { id: 'default/audit', mode: 'Redacted', parts: { request: true, response: true }, maxRecordBytes: 262_144, redaction: { detectors: d.BUILTIN_DETECTORS, customPatterns: [] } };
-  return { detectors: compiled.detectors, policy: { config, detectors: compiled.detectors }, contentLine };
+  return compiled.detectors;
+}
+
+export async function loadCaptureTree(root: string): Promise<CaptureTree> {
+  const dir = resolve(root);
+  const detectors = await loadTreeDetectors(dir);
+  const { BUILTIN_DETECTORS } = (await import(`${dir}/dataplane/policy/detectors/index.ts`)) as { BUILTIN_DETECTORS: readonly string[] };
+  const { contentLine } = (await import(`${dir}/dataplane/policy/capture/serialise-capture.ts`)) as Pick<CaptureTree, 'contentLine'>;
+  const config = { id: 'default/audit', mode: 'Redacted', parts: { request: true, response: true }, maxRecordBytes: 262_144, redaction: { detectors: BUILTIN_DETECTORS, customPatterns: [] } };
+  return { detectors, policy: { config, detectors }, contentLine };
 }
