@@ -8,13 +8,17 @@ import { selectPolicy } from '../../policy/capture/select-policy.js';
 import { StreamAssembler } from '../../policy/capture/stream-assembler.js';
 import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
+import { type Ending, thenRelease } from './settle.js';
 
 /** A client that left before its answer was written (nginx's "client closed request", as the access log). */
 const CLIENT_CLOSED_REQUEST = 499;
 
 /** What the gateway did with the request: the status the client got and a stable word for it. */
-function outcome(ctx: RequestContext, failure: unknown): Pick<CaptureInput, 'status' | 'decision'> {
-  if (failure !== undefined) return failure instanceof GatewayError ? { status: failure.status, decision: failure.code } : { status: 500, decision: 'internal_error' };
+function outcome(ctx: RequestContext, ending: Ending): Pick<CaptureInput, 'status' | 'decision'> {
+  if (ending.failed) {
+    const { error } = ending;
+    return error instanceof GatewayError ? { status: error.status, decision: error.code } : { status: 500, decision: 'internal_error' };
+  }
   const reply = ctx.reply;
   if (reply === undefined) return { status: CLIENT_CLOSED_REQUEST, decision: 'client_gone' };
   if (reply.kind === 'cached') return { status: 200, decision: 'cached' };
@@ -66,7 +70,7 @@ function recordCaller(caller: Caller): CaptureInput['caller'] {
   return recorded;
 }
 
-function captureInput(ctx: RequestContext, decision: CaptureDecision, startedAtMs: number, failure: unknown, assembler: StreamAssembler | undefined): CaptureInput {
+function captureInput(ctx: RequestContext, decision: CaptureDecision, startedAtMs: number, ending: Ending, assembler: StreamAssembler | undefined): CaptureInput {
   const route = ctx.routeConfig;
   const input: CaptureInput = {
     requestId: ctx.requestId,
@@ -77,7 +81,7 @@ function captureInput(ctx: RequestContext, decision: CaptureDecision, startedAtM
     routeNamespace: route.namespace,
     model: route.model,
     stream: ctx.request.stream,
-    ...outcome(ctx, failure),
+    ...outcome(ctx, ending),
     requestBody: upstreamBody(ctx),
   };
   const trace = ctx.trace?.traceIds();
@@ -104,7 +108,12 @@ function captureInput(ctx: RequestContext, decision: CaptureDecision, startedAtM
   return input;
 }
 
-async function governed(service: CaptureService, config: DataPolicyConfig, ctx: RequestContext, next: () => Promise<void>): Promise<void> {
+/**
+ * Not an async function around `await next()`: its frame and promises per captured request, and
+ * TurboFan inlined the rest of the request path into it (a different shape of hot code than a
+ * request without capture runs). The record is made once the later stages have ended, as before.
+ */
+function governed(service: CaptureService, config: DataPolicyConfig, ctx: RequestContext, next: () => Promise<void>): Promise<void> {
   const decision = service.decideFor(config, ctx.requestId, ctx.header);
   ctx.events.emit('dataPolicy', {
     policy: config.id,
@@ -124,16 +133,8 @@ async function governed(service: CaptureService, config: DataPolicyConfig, ctx: 
       return Promise.resolve();
     });
   }
-  let failure: unknown;
-  try {
-    await next();
-  } catch (err) {
-    failure = err;
-    throw err;
-  } finally {
-    // After the answer was written and metered (meter settles in its own finally, inside this one).
-    service.record(decision, captureInput(ctx, decision, startedAtMs, failure, assembler));
-  }
+  // After the answer was written and metered (meter settles in its own release, inside this one).
+  return thenRelease(next, (ending) => service.record(decision, captureInput(ctx, decision, startedAtMs, ending, assembler)));
 }
 
 /**

@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { Admission, Settlement } from '../../governance/types.js';
 import type { RequestContext } from '../request-context.js';
-import { NOTHING_USED, runAdmitted, thenRelease } from './settle.js';
+import { type Ending, NOTHING_USED, runAdmitted, thenRelease } from './settle.js';
 
 describe('thenRelease', () => {
   it('releases after the later stages, however they ended, as a finally around await next() does', async () => {
     const order: string[] = [];
-    const release = (): void => {
+    const endings: Ending[] = [];
+    const release = (ending: Ending): void => {
       order.push('release');
+      endings.push(ending);
     };
     await thenRelease(async () => {
       await Promise.resolve();
@@ -24,6 +26,8 @@ describe('thenRelease', () => {
     }).not.toThrow();
     await expect(result).rejects.toBe(failed);
     expect(order).toEqual(['next', 'release', 'release', 'release']);
+    // Each release is told how the later stages ended, a throw at once included.
+    expect(endings).toEqual([{ failed: false }, { failed: true, error: failed }, { failed: true, error: failed }]);
     // A release that fails replaces the outcome, as an exception in a finally block does.
     const broken = new Error('release');
     await expect(thenRelease(() => Promise.resolve(), () => {

@@ -4,28 +4,32 @@ import type { RequestContext } from '../request-context.js';
 /** What a request that never reached an upstream (refused, cached, client gone first) settles with. */
 export const NOTHING_USED: Settlement = { usage: undefined, costUsd: 0 };
 
+/** How the stages after one ended: completed, or failed with what they threw. */
+export type Ending = { failed: false } | { failed: true; error: unknown };
+const COMPLETED: Ending = Object.freeze({ failed: false });
+
 /**
- * Runs the stages after this one, then `release()` however they ended: what
- * `try { await next() } finally { release() }` does in an async stage, without an async
+ * Runs the stages after this one, then `release(ending)` however they ended: what
+ * `try { await next() } catch (e) { ... } finally { release() }` does in an async stage, without an async
  * function's frame and promises per request (for a stage that decided without waiting). Never
  * throws: a failure comes as the returned promise's rejection, as from an async function.
  */
-export function thenRelease(next: () => Promise<void>, release: () => void): Promise<void> {
+export function thenRelease(next: () => Promise<void>, release: (ending: Ending) => void): Promise<void> {
   let running: Promise<void>;
   try {
     running = next();
   } catch (err) {
     try {
-      release();
+      release({ failed: true, error: err });
     } catch (releaseErr) {
       return Promise.reject(releaseErr);
     }
     return Promise.reject(err);
   }
   return running.then(
-    () => release(),
+    () => release(COMPLETED),
     (err: unknown) => {
-      release();
+      release({ failed: true, error: err });
       throw err;
     },
   );
