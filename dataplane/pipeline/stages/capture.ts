@@ -155,7 +155,12 @@ export function capture(service: CaptureService): Stage {
       if (policies === undefined) return next();
       const config = selectPolicy(policies, ctx.caller, ctx.routeConfig.id);
       if (config === undefined) return next();
-      return governed(service, config, ctx, next);
+      // A throw comes as the promise's rejection, as from the async function this was.
+      try {
+        return governed(service, config, ctx, next);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     },
   };
 }

@@ -10,9 +10,10 @@ const COMPLETED: Ending = Object.freeze({ failed: false });
 
 /**
  * Runs the stages after this one, then `release(ending)` however they ended: what
- * `try { await next() } catch (e) { ... } finally { release() }` does in an async stage, without an async
- * function's frame and promises per request (for a stage that decided without waiting). Never
- * throws: a failure comes as the returned promise's rejection, as from an async function.
+ * `try { await next() } finally { release() }` does in an async stage (the release told whether they
+ * completed or what they threw), without an async function's frame and promises per request (for a
+ * stage that decided without waiting). Never throws: a failure comes as the returned promise's
+ * rejection, as from an async function.
  */
 export function thenRelease(next: () => Promise<void>, release: (ending: Ending) => void): Promise<void> {
   let running: Promise<void>;
