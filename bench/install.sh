@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make bench` needs, idempotently. A peer that cannot be installed is reported (its
 # log under .cache/bench/) and skipped; the run then shows it as unavailable, with the error.
-#   - nginx and wrk from Debian's packages (apt-get; as root, or through sudo when it exists)
+#   - nginx and wrk from Debian's packages (apt-get; as root, or through sudo when it exists), and
+#     linux-perf for bench/perf-capture-ab.sh (optional: nothing else needs it)
 #   - the emulator and the load generator (Go, standard library only) into .cache/bench/bin
 #   - Portkey's gateway into bench/peers/portkey/node_modules (npm ci from its own lockfile)
 #   - LiteLLM proxy, pinned EXACTLY to 1.82.6, into bench/.venv (never any other version)
@@ -17,6 +18,7 @@ say() { printf '[install] %s\n' "$*" >&2; }
 need=()
 command -v nginx >/dev/null 2>&1 || need+=(nginx)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v perf >/dev/null 2>&1 || need+=(linux-perf)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else SUDO=none; fi
   if [ "$SUDO" = none ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # perf of both gateways in one capture-ab round (issue 16): where B's extra CPU per request goes, by
-# thread and by module (bench/perf-split.ts). Needs root and perf (Debian: apt-get install linux-perf;
-# this VM has no hardware counters, so it samples cpu-clock).
+# thread and by module (bench/perf-split.ts). Needs root and perf (Debian's linux-perf, which
+# bench/install.sh installs; this VM has no hardware counters, so it samples cpu-clock).
 #
 #   bash bench/perf-capture-ab.sh [out dir=/tmp/perf-capture-ab] [seconds=6]
 #
@@ -11,7 +11,7 @@
 set -euo pipefail
 out=${1:-/tmp/perf-capture-ab}
 seconds=${2:-6}
-command -v perf >/dev/null || { echo "perf is missing: apt-get install linux-perf" >&2; exit 1; }
+command -v perf >/dev/null || { echo "perf is missing: bash bench/install.sh (or apt-get install linux-perf)" >&2; exit 1; }
 mkdir -p "$out"
 cd "$(dirname "$0")/.."
 CAPTURE_AB_EARLY=0 CAPTURE_AB_NODE_ARGS=--perf-basic-prof node --import tsx bench/capture-ab.ts 1 8 >"$out/ab.log" 2>&1 &
