@@ -80,7 +80,7 @@ function functionOf(sample: Sample): string {
   return f.replace(/:\d+:\d+$/, '').slice(0, 120);
 }
 
-function split(file: string, rate: number): { perRequest: number; byKind: Map<string, number>; byModule: Map<string, number>; workerFunctions: Map<string, number> } {
+function split(file: string, rate: number): { byKind: Map<string, number>; byModule: Map<string, number>; workerFunctions: Map<string, number> } {
   const samples = load(file);
   const counts = new Map<number, number>();
   for (const s of samples) counts.set(s.tid, (counts.get(s.tid) ?? 0) + 1);
@@ -97,7 +97,7 @@ function split(file: string, rate: number): { perRequest: number; byKind: Map<st
     if (kind === 'request thread') add(byModule, moduleOf(s));
     if (kind === 'capture worker') add(workerFunctions, functionOf(s));
   }
-  return { perRequest, byKind, byModule, workerFunctions };
+  return { byKind, byModule, workerFunctions };
 }
 
 const a = split(aFile, Number(aRate));
