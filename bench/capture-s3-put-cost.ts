@@ -13,7 +13,7 @@
  * copy, alternating, to compare.
  */
 import { secret } from '../dataplane/config/secret-value.js';
-import type { SerialisedRecord } from '../dataplane/policy/capture/capture-record.js';
+import { type LineGroup, lineGroups } from '../dataplane/policy/capture/line-batch.js';
 import { startHttpSink } from './lib/http-sink.js';
 
 
@@ -26,14 +26,14 @@ const cpu = (): number => {
   return u.user + u.system;
 };
 const PROMPT = 'Summarise the ticket from [EMAIL] (card [PAYMENT_CARD], phone [PHONE]) in one short sentence.';
-const batch = (b: number): SerialisedRecord[] =>
-  Array.from({ length: perBatch }, (_, i) => {
+const batch = (b: number): LineGroup[] =>
+  lineGroups(Array.from({ length: perBatch }, (_, i) => {
     const requestId = `req-${b}-${i}-0123456789abcdef`;
     const time = new Date().toISOString();
     const metadata = `{"schema":"tollgate.capture.v1","requestId":"${requestId}","time":"${time}","durationMs":2,"namespace":"default","caller":{"kind":"anonymous"},"model":"emu","stream":false,"status":200,"decision":"served","policy":{"id":"default/audit","mode":"Redacted"},"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","route":"default/emu","provider":"default/emu","upstreamModel":"emu","tokens":{"input":31,"output":12,"cached":0},"costUsd":0.000093}\n`;
     const content = `{"requestId":"${requestId}","time":"${time}","namespace":"default","content":{"request":{"messages":[{"role":"user","content":"${PROMPT}"}]},"response":{"choices":[{"index":0,"message":{"role":"assistant","content":"The customer asks for a refund of order ${b * perBatch + i}."},"finish_reason":"stop"}]}}}\n`;
     return { policyId: 'default/audit', namespace: 'default', time, metadata: Buffer.from(metadata), content: Buffer.from(content) };
-  });
+  }));
 const t0 = cpu();
 const { s3Destination } = await import('../dataplane/policy/capture/destinations/s3.js');
 const writer = s3Destination({ type: 's3', name: 'bucket', endpoint: `http://127.0.0.1:${port}`, bucket: 'captures', region: 'us-east-1', prefix: 'bench', accessKeyId: secret('AKIDEXAMPLE'), secretAccessKey: secret('wJalrXUtnFEMI/K7MDENG'), batchIntervalMs: 1000, maxBatchRecords: perBatch });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { DataPolicyConfig } from '../../dataplane/config/data-policy-config.js';
 import type { SerialisedRecord } from '../../dataplane/policy/capture/capture-record.js';
 import { localDirectoryDestination } from '../../dataplane/policy/capture/destinations/local-directory.js';
+import { lineGroups } from '../../dataplane/policy/capture/line-batch.js';
 import { storedRecord } from '../../test/support/capture-records.js';
 import { LocalRetention } from './local-retention.js';
 
@@ -19,7 +20,7 @@ describe("tollgate dev's local directory retention", () => {
   it('expires content files before metadata files, by the policy in the snapshot', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-dev-retention-'));
     try {
-      await localDirectoryDestination(dir).write([record('old', 3 * DAY), record('new', HOUR)]);
+      await localDirectoryDestination(dir).write(lineGroups([record('old', 3 * DAY), record('new', HOUR)]));
       const policy: DataPolicyConfig = {
         id: 'default/dev',
         subjects: { namespaces: ['default'], serviceAccounts: [], apiKeys: [], routes: [] },

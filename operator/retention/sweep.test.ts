@@ -7,6 +7,7 @@ import { secret } from '../../dataplane/config/secret-value.js';
 import type { CaptureDestination } from '../../dataplane/policy/capture/bounded-exporter.js';
 import type { SerialisedRecord } from '../../dataplane/policy/capture/capture-record.js';
 import { localDirectoryDestination } from '../../dataplane/policy/capture/destinations/local-directory.js';
+import { lineGroups } from '../../dataplane/policy/capture/line-batch.js';
 import { s3Destination } from '../../dataplane/policy/capture/destinations/s3.js';
 import { type S3Server, startS3 } from '../../test/s3/seaweedfs.js';
 import { storedRecord } from '../../test/support/capture-records.js';
@@ -88,10 +89,10 @@ describe.each(backends)('retention sweep: $name', (backend) => {
   it('deletes expired content before metadata, keeps fresh objects and other policies, and is idempotent', async () => {
     const { root, store, writer, keys, cleanup } = await backend.setup();
     try {
-      await writer.write([record('team-a/audit', 'team-a', 40 * DAY, 'old')]);
-      await writer.write([record('team-a/audit', 'team-a', 10 * DAY, 'mid'), record('team-a/audit', 'team-b', 10 * DAY, 'mid-b')]);
-      await writer.write([record('team-a/audit', 'team-a', 2 * HOUR, 'new')]);
-      await writer.write([record('team-a/other', 'team-a', 40 * DAY, 'other')]);
+      await writer.write(lineGroups([record('team-a/audit', 'team-a', 40 * DAY, 'old')]));
+      await writer.write(lineGroups([record('team-a/audit', 'team-a', 10 * DAY, 'mid'), record('team-a/audit', 'team-b', 10 * DAY, 'mid-b')]));
+      await writer.write(lineGroups([record('team-a/audit', 'team-a', 2 * HOUR, 'new')]));
+      await writer.write(lineGroups([record('team-a/other', 'team-a', 40 * DAY, 'other')]));
       const before = await keys();
       expect(before).toHaveLength(10);
 
@@ -126,9 +127,9 @@ describe.each(backends)('retention sweep: $name', (backend) => {
   it('stops at the per-pass limit and finishes on the next pass', async () => {
     const { root, store, writer, keys, cleanup } = await backend.setup();
     try {
-      await writer.write([record('ns/p', 'ns', 5 * DAY, 'a')]);
-      await writer.write([record('ns/p', 'ns', 4 * DAY, 'b')]);
-      await writer.write([record('ns/p', 'ns', 3 * DAY, 'c')]);
+      await writer.write(lineGroups([record('ns/p', 'ns', 5 * DAY, 'a')]));
+      await writer.write(lineGroups([record('ns/p', 'ns', 4 * DAY, 'b')]));
+      await writer.write(lineGroups([record('ns/p', 'ns', 3 * DAY, 'c')]));
       const target = { root, writer: writerTag('ns/p'), retentionMs: { metadata: DAY } };
       const first = await sweep(store, target, NOW, { maxDeletes: 2, maxListCalls: 1_000 });
       expect(first.complete).toBe(false);

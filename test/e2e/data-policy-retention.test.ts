@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localDirectoryDestination } from '../../dataplane/policy/capture/destinations/local-directory.js';
+import { lineGroups } from '../../dataplane/policy/capture/line-batch.js';
 import { storedRecord } from '../support/capture-records.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
@@ -61,7 +62,7 @@ describe("tollgate dev's retention of a localDirectory destination", () => {
     while (files('content').length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const fresh = files('content');
     expect(fresh).toHaveLength(1);
-    await localDirectoryDestination(dir).write([storedRecord('default/audit', 'default', Date.now() - 5 * HOUR, 'old')]);
+    await localDirectoryDestination(dir).write(lineGroups([storedRecord('default/audit', 'default', Date.now() - 5 * HOUR, 'old')]));
     expect(files('content')).toHaveLength(2);
 
     const [swept] = await gateway.retention.pass();

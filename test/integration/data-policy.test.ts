@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { secret } from '../../dataplane/config/secret-value.js';
 import { s3Destination } from '../../dataplane/policy/capture/destinations/s3.js';
+import { lineGroups } from '../../dataplane/policy/capture/line-batch.js';
 import { type S3Server, startS3 } from '../s3/seaweedfs.js';
 import { storedRecord } from '../support/capture-records.js';
 import { applyOrRefusal, type Conditioned, conditionOf, dataplaneService, eventually, POD_NET, type Proc, startDataplane, startOperator, startTestCluster, type TestCluster, TOKEN } from './harness.js';
@@ -152,7 +153,7 @@ async function seed(ages: Record<string, number>, now = Date.now()): Promise<num
     maxBatchRecords: 100,
   });
   for (const [requestId, age] of Object.entries(ages)) {
-    await writer.write([storedRecord('team-c/retained', 'team-c', now - age, requestId)]);
+    await writer.write(lineGroups([storedRecord('team-c/retained', 'team-c', now - age, requestId)]));
   }
   return now;
 }

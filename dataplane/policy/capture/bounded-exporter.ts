@@ -1,9 +1,10 @@
 import type { SerialisedRecord } from './capture-record.js';
 import type { CaptureMetrics } from './capture-metrics.js';
+import { LineBatch, type LineBatchSizes, type LineGroup } from './line-batch.js';
 
-/** Where records go. A write takes one batch of serialised records and rejects when the destination did not take it. */
+/** Where records go. A write takes one batch, its records' lines grouped by object, and rejects when the destination did not take it. */
 export interface CaptureDestination {
-  write(batch: readonly SerialisedRecord[]): Promise<void>;
+  write(batch: readonly LineGroup[]): Promise<void>;
   /** Runs what `write` does to a batch, short of sending it, on a synthetic record (warm-up.ts): the capture worker calls it when the destination is applied. */
   warm?(): Promise<void>;
 }
@@ -22,7 +23,6 @@ export interface BoundedExporterOptions {
 }
 
 const DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
-const sizeOf = (record: SerialisedRecord): number => record.metadata.length + (record.content?.length ?? 0);
 
 /**
  * A bounded queue in front of one destination. `offer` is synchronous and O(1): the response path
@@ -30,8 +30,12 @@ const sizeOf = (record: SerialisedRecord): number => record.metadata.length + (r
  * is long gone, and retrying would only let the queue grow), and the destination reports not ready.
  */
 export class BoundedExporter {
-  private queue: SerialisedRecord[] = [];
+  /** Batches waiting, oldest first; only the last may still take records (fewer than maxBatch). */
+  private queue: LineBatch[] = [];
+  private queueRecords = 0;
   private queueBytes = 0;
+  /** The sizes the next batch's buffers start at: the last one's. */
+  private sizes: LineBatchSizes | undefined;
   private writing: Promise<void> | undefined;
   /** The batch being written; a drain that gives up on it counts it dropped, and its late answer counts nothing. */
   private inFlight: { size: number; abandoned: boolean } | undefined;
@@ -45,18 +49,45 @@ export class BoundedExporter {
   }
 
   get queued(): number {
-    return this.queue.length;
+    return this.queueRecords;
   }
 
   offer(record: SerialisedRecord): void {
-    const bytes = sizeOf(record);
-    if (this.closed || this.queue.length >= this.opts.maxQueue || this.queueBytes + bytes > (this.opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES)) {
+    if (!this.admit(record.metadata.length + (record.content?.length ?? 0))) return;
+    this.taken(this.open().add(record));
+  }
+
+  /**
+   * offer for a record as the capture worker holds it (LineBatch.addParts): its lines are copied
+   * into the batch from the buffer they came in, with no record object or Buffer of their own.
+   */
+  offerParts(policyId: string, namespace: string, time: string, from: Uint8Array, start: number, metadataEnd: number, headEnd: number, rest: string | undefined): void {
+    if (!this.admit(headEnd - start + (rest?.length ?? 0))) return;
+    this.taken(this.open().addParts(policyId, namespace, time, from, start, metadataEnd, headEnd, rest));
+  }
+
+  /** Room for one more record of about `bytes`; else it is dropped and counted. */
+  private admit(bytes: number): boolean {
+    if (this.closed || this.queueRecords >= this.opts.maxQueue || this.queueBytes + bytes > (this.opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES)) {
       this.opts.metrics.dropped(this.closed ? 'shutdown' : 'queue_full', this.opts.label, 1);
-      return;
+      return false;
     }
-    this.queue.push(record);
+    return true;
+  }
+
+  /** The batch that takes the next record: the last one, or a new one when it is full. */
+  private open(): LineBatch {
+    const last = this.queue[this.queue.length - 1];
+    if (last !== undefined && last.records < this.opts.maxBatch) return last;
+    const batch = new LineBatch(this.sizes);
+    this.queue.push(batch);
+    return batch;
+  }
+
+  private taken(bytes: number): void {
+    this.queueRecords++;
     this.queueBytes += bytes;
-    if (this.queue.length >= this.opts.maxBatch) this.kick();
+    if (this.queue[0]!.records >= this.opts.maxBatch) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.opts.flushIntervalMs).unref();
   }
 
@@ -65,30 +96,33 @@ export class BoundedExporter {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.writing !== undefined || this.queue.length === 0) return;
-    const batch = this.queue.splice(0, this.opts.maxBatch);
-    for (const record of batch) this.queueBytes -= sizeOf(record);
-    const flight = { size: batch.length, abandoned: false };
+    if (this.writing !== undefined) return;
+    const batch = this.queue.shift();
+    if (batch === undefined) return;
+    this.queueRecords -= batch.records;
+    this.queueBytes -= batch.bytes;
+    this.sizes = batch.nextSizes();
+    const flight = { size: batch.records, abandoned: false };
     this.inFlight = flight;
     this.writing = this.opts.destination
-      .write(batch)
+      .write(batch.lineGroups())
       .then(
         () => {
           if (flight.abandoned) return;
-          this.opts.metrics.exported(this.opts.label, batch.length);
+          this.opts.metrics.exported(this.opts.label, flight.size);
           this.opts.metrics.ready(this.opts.label, true);
         },
         () => {
           if (flight.abandoned) return;
-          this.opts.metrics.dropped('destination_error', this.opts.label, batch.length);
+          this.opts.metrics.dropped('destination_error', this.opts.label, flight.size);
           this.opts.metrics.ready(this.opts.label, false);
         },
       )
       .finally(() => {
         this.writing = undefined;
         this.inFlight = undefined;
-        if (this.queue.length >= this.opts.maxBatch || (this.closed && this.queue.length > 0)) this.kick();
-        else if (this.queue.length > 0) this.timer ??= setTimeout(() => this.kick(), this.opts.flushIntervalMs).unref();
+        if ((this.queue[0]?.records ?? 0) >= this.opts.maxBatch || (this.closed && this.queueRecords > 0)) this.kick();
+        else if (this.queueRecords > 0) this.timer ??= setTimeout(() => this.kick(), this.opts.flushIntervalMs).unref();
       });
   }
 
@@ -97,7 +131,7 @@ export class BoundedExporter {
     this.closed = true;
     const deadline = Date.now() + timeoutMs;
     this.kick();
-    while ((this.writing !== undefined || this.queue.length > 0) && Date.now() < deadline) {
+    while ((this.writing !== undefined || this.queueRecords > 0) && Date.now() < deadline) {
       const pending = this.writing ?? Promise.resolve();
       await Promise.race([pending, new Promise((r) => setTimeout(r, Math.max(1, deadline - Date.now())).unref())]);
       if (this.writing === undefined) this.kick();
@@ -107,9 +141,10 @@ export class BoundedExporter {
       abandoned.abandoned = true;
       this.opts.metrics.dropped('shutdown', this.opts.label, abandoned.size);
     }
-    if (this.queue.length > 0) {
-      this.opts.metrics.dropped('shutdown', this.opts.label, this.queue.length);
+    if (this.queueRecords > 0) {
+      this.opts.metrics.dropped('shutdown', this.opts.label, this.queueRecords);
       this.queue = [];
+      this.queueRecords = 0;
       this.queueBytes = 0;
     }
   }

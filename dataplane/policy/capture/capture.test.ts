@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { DataPolicyConfig } from '../../config/data-policy-config.js';
 import type { Caller } from '../../core/caller.js';
 import { BoundedExporter, type CaptureDestination } from './bounded-exporter.js';
+import { parseGroups } from './line-batch.js';
 import { type CaptureInput, type CaptureRecord, parseRecord, type SerialisedRecord } from './capture-record.js';
 import type { CaptureMetrics, DropReason } from './capture-metrics.js';
 import { CaptureService, type CaptureServiceOptions, sampled } from './capture-service.js';
@@ -40,7 +41,7 @@ function memory(behaviour: 'ok' | 'fail' | 'hang' = 'ok') {
     write: (batch) => {
       if (behaviour === 'fail') return Promise.reject(new Error('down'));
       if (behaviour === 'hang') return new Promise(() => {});
-      records.push(...batch.map(parseRecord));
+      records.push(...parseGroups(batch));
       return Promise.resolve();
     },
   };

@@ -1,7 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import { CaptureDestinationConfigSchema } from '../../config/data-policy-config.js';
 import { compileDetectors } from '../detectors/index.js';
-import type { SerialisedRecord } from './capture-record.js';
 import type { CaptureMetrics } from './capture-metrics.js';
 import { defaultDestinations, type DestinationFactory } from './destinations/default-destinations.js';
 import { ExporterSet } from './exporter-set.js';
@@ -116,13 +115,12 @@ port.on('message', (message: ToSerialiseWorker) => {
         const content = rest === undefined ? undefined : text(metadataEnd, headEnd) + rest;
         return { start, metadataEnd, content, place: [policy.config.id, namespace, time] };
       }
-      const record: SerialisedRecord = { policyId: policy.config.id, namespace, time, metadata: bytes.subarray(start, metadataEnd) };
-      if (rest !== undefined) record.content = joined(bytes, metadataEnd, headEnd, rest);
+      // Its lines go from this message's buffer straight into each destination's batch (LineBatch).
       for (const label of policy.labels) {
         const exporter = exporters?.get(label);
         // A destination no policy names any more (a record of an older snapshot): as its closed queue would.
         if (exporter === undefined) metrics.dropped('shutdown', label, 1);
-        else exporter.offer(record);
+        else exporter.offerParts(policy.config.id, namespace, time, bytes, start, metadataEnd, headEnd, rest);
       }
       return 'queued' as const;
     } catch {
@@ -137,14 +135,6 @@ port.on('message', (message: ToSerialiseWorker) => {
 function sameBytes(bytes: Buffer, a: number, b: number, length: number): boolean {
   for (let i = 0; i < length; i++) if (bytes[a + i] !== bytes[b + i]) return false;
   return true;
-}
-
-/** bytes[from, to) (UTF-8 as it came) followed by `rest` as UTF-8: the same bytes as Buffer.from of the decoded head and rest. */
-function joined(bytes: Buffer, from: number, to: number, rest: string): Buffer {
-  const line = Buffer.allocUnsafe(to - from + Buffer.byteLength(rest));
-  bytes.copy(line, 0, from, to);
-  line.write(rest, to - from);
-  return line;
 }
 
 /**

@@ -7,6 +7,7 @@ import { createCa, issueCertificate } from '../../../../operator/tls/certificate
 import { MAX_ANSWER_BYTES, send } from './http-send.js';
 import { otlpLogsDestination } from './otlp-logs.js';
 import { s3Destination } from './s3.js';
+import { lineGroups } from '../line-batch.js';
 
 // The destinations' client (node:http, not fetch) against loopback servers that answer as told.
 
@@ -58,8 +59,8 @@ describe('the capture destinations over node:http', () => {
   it('sends the body with its length and signed headers, and reuses one kept-alive connection', async () => {
     const { origin, seen } = await serve((res) => res.end('ok'));
     const writer = s3(origin);
-    await writer.write([record]);
-    await writer.write([record]);
+    await writer.write(lineGroups([record]));
+    await writer.write(lineGroups([record]));
     expect(seen).toHaveLength(2);
     for (const s of seen) {
       expect(s.method).toBe('PUT');
@@ -80,8 +81,8 @@ describe('the capture destinations over node:http', () => {
     const otlp = otlpLogsDestination(origin, 1_000);
     await otlp.warm?.();
     expect(seen).toHaveLength(0);
-    await writer.write([record]);
-    await otlp.write([]);
+    await writer.write(lineGroups([record]));
+    await otlp.write(lineGroups([]));
     expect(seen.map((s) => s.method)).toEqual(['PUT', 'POST']);
   });
 
@@ -90,12 +91,12 @@ describe('the capture destinations over node:http', () => {
       res.statusCode = 403;
       res.end('<Error><Code>SignatureDoesNotMatch</Code></Error>');
     });
-    await expect(s3(origin).write([record])).rejects.toThrow(/answered 403: <Error><Code>SignatureDoesNotMatch/);
+    await expect(s3(origin).write(lineGroups([record]))).rejects.toThrow(/answered 403: <Error><Code>SignatureDoesNotMatch/);
     const otlp = await serve((res) => {
       res.statusCode = 503;
       res.end();
     });
-    await expect(otlpLogsDestination(otlp.origin, 1_000).write([])).rejects.toThrow('OTLP logs endpoint answered 503');
+    await expect(otlpLogsDestination(otlp.origin, 1_000).write(lineGroups([]))).rejects.toThrow('OTLP logs endpoint answered 503');
     expect(otlp.seen[0]!.headers['content-type']).toBe('application/json');
     expect(JSON.parse(otlp.seen[0]!.body.toString())).toEqual({ resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'tollgate' } }] }, scopeLogs: [{ scope: { name: 'tollgate.capture' }, logRecords: [] }] }] });
   });
@@ -119,7 +120,7 @@ describe('the capture destinations over node:http', () => {
       res.end('ok');
     });
     const host = await listen(server);
-    await expect(s3(`https://${host}`).write([record])).rejects.toThrow(/certificate/i);
+    await expect(s3(`https://${host}`).write(lineGroups([record]))).rejects.toThrow(/certificate/i);
     expect(served).toBe(0);
   });
 

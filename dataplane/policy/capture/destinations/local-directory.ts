@@ -2,7 +2,6 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { objectName, partitionPrefix } from '../../../config/capture-layout.js';
 import type { CaptureDestination } from '../bounded-exporter.js';
-import { partitions } from '../partition-batch.js';
 
 /**
  * `tollgate dev` only: appends each batch as JSON Lines in the bucket's layout
@@ -12,7 +11,7 @@ import { partitions } from '../partition-batch.js';
 export function localDirectoryDestination(path: string): CaptureDestination {
   return {
     async write(batch) {
-      for (const group of partitions(batch)) {
+      for (const group of batch) {
         const name = objectName(group.policyId, undefined, '.jsonl');
         await appendLines(join(path, partitionPrefix('', 'metadata', group.namespace, group.time), name), group.metadata);
         if (group.content.length > 0) await appendLines(join(path, partitionPrefix('', 'content', group.namespace, group.time), name), group.content);
@@ -21,7 +20,7 @@ export function localDirectoryDestination(path: string): CaptureDestination {
   };
 }
 
-async function appendLines(file: string, lines: readonly Buffer[]): Promise<void> {
+async function appendLines(file: string, lines: Buffer): Promise<void> {
   await mkdir(join(file, '..'), { recursive: true });
-  await appendFile(file, Buffer.concat(lines));
+  await appendFile(file, lines);
 }

@@ -1,5 +1,6 @@
 import type { CaptureDestination } from '../bounded-exporter.js';
-import { type CaptureRecord, parseRecord, type SerialisedRecord } from '../capture-record.js';
+import type { CaptureRecord } from '../capture-record.js';
+import { lineGroups, type LineGroup, parseGroups } from '../line-batch.js';
 import { warmUpRecord } from '../warm-up.js';
 import { send } from './http-send.js';
 
@@ -43,12 +44,12 @@ export function otlpLogRecord(r: CaptureRecord): Record<string, unknown> {
 }
 
 /** An export request of the batch's records (OTLP/HTTP JSON). */
-function exportBody(batch: readonly SerialisedRecord[]): Buffer {
+function exportBody(batch: readonly LineGroup[]): Buffer {
   const body = {
     resourceLogs: [
       {
         resource: { attributes: str('service.name', 'tollgate') },
-        scopeLogs: [{ scope: { name: 'tollgate.capture' }, logRecords: batch.map((r) => otlpLogRecord(parseRecord(r))) }],
+        scopeLogs: [{ scope: { name: 'tollgate.capture' }, logRecords: parseGroups(batch).map(otlpLogRecord) }],
       },
     ],
   };
@@ -66,7 +67,7 @@ export function otlpLogsDestination(endpoint: string, timeoutMs = 10_000): Captu
       if (res.status < 200 || res.status > 299) throw new Error(`OTLP logs endpoint answered ${res.status}`);
     },
     async warm() {
-      exportBody([warmUpRecord()]);
+      exportBody(lineGroups([warmUpRecord()]));
     },
   };
 }

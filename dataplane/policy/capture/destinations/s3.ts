@@ -6,7 +6,7 @@ import { objectName, partitionPrefix } from '../../../config/capture-layout.js';
 import type { CaptureDestinationConfig } from '../../../config/data-policy-config.js';
 import { signRequest } from '../../../config/sigv4.js';
 import type { CaptureDestination } from '../bounded-exporter.js';
-import { partitions } from '../partition-batch.js';
+import { lineGroups } from '../line-batch.js';
 import { warmUpRecord } from '../warm-up.js';
 import { send } from './http-send.js';
 
@@ -28,20 +28,20 @@ const gzipAsync = (data: Buffer): Promise<Buffer> => (isMainThread ? gzipOnPool(
  */
 export function s3Destination(config: S3Config, instance: string = randomUUID().slice(0, 8), timeoutMs = 30_000): CaptureDestination {
   let sequence = 0;
-  const putLines = async (key: string, lines: readonly Buffer[]): Promise<void> => putObject(config, key, await gzipAsync(Buffer.concat(lines)), timeoutMs);
+  const putLines = async (key: string, lines: Buffer): Promise<void> => putObject(config, key, await gzipAsync(lines), timeoutMs);
   return {
     async write(batch) {
       const batchId = `${Date.now()}-${instance}-${sequence++}`;
-      for (const group of partitions(batch)) {
+      for (const group of batch) {
         const name = objectName(group.policyId, batchId, '.jsonl.gz');
         await putLines(`${partitionPrefix(config.prefix, 'metadata', group.namespace, group.time)}${name}`, group.metadata);
         if (group.content.length > 0) await putLines(`${partitionPrefix(config.prefix, 'content', group.namespace, group.time)}${name}`, group.content);
       }
     },
     async warm() {
-      for (const group of partitions([warmUpRecord()])) {
+      for (const group of lineGroups([warmUpRecord()])) {
         const key = `${partitionPrefix(config.prefix, 'content', group.namespace, group.time)}${objectName(group.policyId, 'warm-up', '.jsonl.gz')}`;
-        signedPut(config, key, await gzipAsync(Buffer.concat(group.content)));
+        signedPut(config, key, await gzipAsync(group.content));
       }
     },
   };
