@@ -493,36 +493,6 @@ describe('the worker writing the destinations itself', () => {
     });
   });
 
-  it('builds records taken with submitLater sixteen at a time, long before their batch is sent, and writes them all in order', async () => {
-    await withDir(async (dir) => {
-      const m = countingMetrics();
-      // Batches are sent after a minute or 256 records: only the run of sixteen builds anything early.
-      const serialiser = new WorkerSerialiser<string>({ deliver: () => undefined, lost: () => undefined, maxQueued: 100, flushIntervalMs: 60_000, metrics: m.metrics });
-      const config = policy('team-a/p', { subjects: subjects('team-a'), mode: 'Metadata' });
-      serialiser.setDestinations([{ label: 'team-a/p/disk', key: JSON.stringify({ type: 'localDirectory', name: 'disk', path: dir }) }], { maxQueue: 100, maxBatch: 100, flushIntervalMs: 5 });
-      const key = serialiser.keyFor(config, ['team-a/p/disk']);
-      const decision: SerialiseDecision = { policy: { config, detectors: undefined }, mode: 'Metadata', optedOut: false };
-      const built: string[] = [];
-      const take = (requestId: string): void =>
-        serialiser.submitLater(requestId, key, () => {
-          built.push(requestId);
-          return recordParts(decision, input({ requestId }));
-        });
-      const ids = Array.from({ length: 20 }, (_, i) => `r${String(i).padStart(2, '0')}`);
-      ids.slice(0, 15).forEach(take);
-      expect(built).toEqual([]);
-      take(ids[15]!);
-      expect(built).toEqual(ids.slice(0, 16));
-      ids.slice(16).forEach(take);
-      expect(built).toHaveLength(16);
-      // The drain sends what is left, the four not yet built included.
-      await serialiser.drain(Date.now() + 20_000);
-      expect(built).toEqual(ids);
-      expect(written(dir)).toEqual(ids);
-      expect(m.exported()).toBe(20);
-    });
-  });
-
   it('a worker that dies loses what its queues held as well, counted as record_error', async () => {
     await withDir(async (dir) => {
       const workerModule = new URL('../../../test/fixtures/capture/crashing-serialise-worker.ts', import.meta.url);
