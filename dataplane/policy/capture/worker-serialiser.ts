@@ -184,9 +184,6 @@ export class WorkerSerialiser<T> {
     if (this.queued >= this.opts.maxQueued) return this.opts.lost(target, 'queue_full');
     this.queued++;
     this.later.push({ target, key, make });
-    // Built a run at a time, well before the batch is sent: a record waiting as `make` holds the
-    // request's objects (its body, its answer), which a scavenge in the meantime copies.
-    if (this.later.length >= LATER_RUN) this.writeLater();
     this.schedule();
   }
 
@@ -447,13 +444,6 @@ export class WorkerSerialiser<T> {
     await worker?.terminate();
   }
 }
-
-/**
- * Records taken with submitLater whose parts are built together, in one loop: enough for the loop's
- * code and data to stay warm, few enough that they wait only milliseconds (at 3,000 records a
- * second, ~5 ms) rather than until their batch is sent (up to flushIntervalMs).
- */
-const LATER_RUN = 16;
 
 /** serialise-worker next to this module: .js when built, .ts when run from source (tests). */
 const defaultWorkerModule = (): URL => new URL(`./serialise-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
