@@ -94,7 +94,8 @@ function captureInput(ctx: RequestContext, decision: CaptureDecision, startedAtM
   const route = ctx.routeConfig;
   const trace = ctx.trace?.traceIds();
   const target = ctx.served?.target;
-  const usage = ctx.settlement?.usage;
+  const settlement = ctx.settlement;
+  const usage = settlement?.usage;
   const input: CaptureInput = {
     requestId: ctx.requestId,
     traceId: trace?.traceId,
@@ -112,7 +113,7 @@ function captureInput(ctx: RequestContext, decision: CaptureDecision, startedAtM
     status: 0,
     decision: '',
     tokens: usage === undefined ? undefined : { input: usage.inputTokens, output: usage.outputTokens, cached: usage.cachedInputTokens },
-    costUsd: usage === undefined ? undefined : ctx.settlement!.costUsd,
+    costUsd: usage === undefined ? undefined : settlement?.costUsd,
     requestBody: upstreamBody(ctx),
     response: decision.mode !== 'Metadata' && decision.policy.config.parts.response ? responseOf(ctx, assembler) : undefined,
   };
