@@ -61,7 +61,7 @@ export class BoundedExporter {
    * offer for a record as the capture worker holds it (LineBatch.addParts): its lines are copied
    * into the batch from the buffer they came in, with no record object or Buffer of their own.
    */
-  offerParts(policyId: string, namespace: string, time: string, from: Uint8Array, start: number, metadataEnd: number, headEnd: number, rest: string | undefined): void {
+  offerParts(policyId: string, namespace: string, time: string, from: Buffer, start: number, metadataEnd: number, headEnd: number, rest: string | undefined): void {
     if (!this.admit(headEnd - start + (rest?.length ?? 0))) return;
     this.taken(this.open().addParts(policyId, namespace, time, from, start, metadataEnd, headEnd, rest));
   }

@@ -37,8 +37,8 @@ class Bytes {
     return this.buffer;
   }
 
-  copy(from: Uint8Array, start: number, end: number): void {
-    this.used += Buffer.prototype.copy.call(from, this.reserve(end - start), this.used, start, end);
+  copy(from: Buffer, start: number, end: number): void {
+    this.used += from.copy(this.reserve(end - start), this.used, start, end);
   }
 
   /** `text` as UTF-8 (at most 3 bytes a UTF-16 unit: reserved so, with no byte count first). */
@@ -99,7 +99,7 @@ export class LineBatch {
    * redacted rest as text: the capture worker's form), or none when `rest` is undefined. Returns the
    * bytes appended.
    */
-  addParts(policyId: string, namespace: string, time: string, from: Uint8Array, start: number, metadataEnd: number, headEnd: number, rest: string | undefined): number {
+  addParts(policyId: string, namespace: string, time: string, from: Buffer, start: number, metadataEnd: number, headEnd: number, rest: string | undefined): number {
     const group = this.groupFor(policyId, namespace, time);
     const before = this.size(group);
     group.metadata.copy(from, start, metadataEnd);
