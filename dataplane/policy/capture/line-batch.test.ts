@@ -57,6 +57,17 @@ describe('LineBatch', () => {
     }
   });
 
+  it('writes a content line of megabytes (counted before it is written) as it writes a short one', () => {
+    const batch = new LineBatch();
+    const long = `${'é'.repeat(70_000)}😀${'x'.repeat(1_000_000)}\n`;
+    const from = Buffer.from('{"m":1}\n{"h":');
+    expect(batch.addParts('p', 'ns', '2026-12-05T03:00:00.000Z', from, 0, 8, from.length, long)).toBe(from.length + Buffer.byteLength(long));
+    expect(batch.addParts('p', 'ns', '2026-12-05T03:00:00.000Z', from, 0, 8, from.length, 'short\n')).toBe(from.length + 6);
+    const [group] = batch.lineGroups();
+    expect(group?.metadata.toString()).toBe('{"m":1}\n{"m":1}\n');
+    expect(group?.content.toString()).toBe(`{"h":${long}{"h":short\n`);
+  });
+
   it('parses its groups back into the records, metadata-only records among those with content', () => {
     const record = (requestId: string, mode: CaptureRecord['policy']['mode'], namespace = 'team-a'): CaptureRecord => ({
       schema: 'tollgate.capture.v1',

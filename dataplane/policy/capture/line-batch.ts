@@ -41,9 +41,12 @@ class Bytes {
     this.used += from.copy(this.reserve(end - start), this.used, start, end);
   }
 
-  /** `text` as UTF-8 (at most 3 bytes a UTF-16 unit: reserved so, with no byte count first). */
+  /**
+   * `text` as UTF-8. A short one has room made for 3 bytes a UTF-16 unit (its most), with no byte
+   * count first; a long one (a prompt of megabytes) is counted, so that it takes no more than it needs.
+   */
   text(text: string): void {
-    this.used += this.reserve(text.length * 3).write(text, this.used);
+    this.used += this.reserve(text.length > COUNTED_FROM ? Buffer.byteLength(text) : text.length * 3).write(text, this.used);
   }
 
   view(): Buffer {
@@ -67,6 +70,8 @@ export interface LineBatchSizes {
 }
 
 const SMALLEST = 4 * 1024;
+/** Texts longer than this (UTF-16 units) are byte-counted before they are written (Bytes.text). */
+const COUNTED_FROM = 64 * 1024;
 const LARGEST_START = 4 * 1024 * 1024;
 
 /**
