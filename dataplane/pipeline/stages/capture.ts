@@ -30,6 +30,8 @@ function setOutcome(input: CaptureInput, ctx: RequestContext, ending: Ending): v
     return;
   }
   input.decision = decisionOf(ctx);
+  // A stream's status line (200) went out with its first chunk, however it ended; a client that left
+  // before any other answer was written got none (499).
   input.status = input.decision === 'client_gone' && ctx.reply?.kind !== 'stream' ? CLIENT_CLOSED_REQUEST : 200;
 }
 

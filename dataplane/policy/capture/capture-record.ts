@@ -97,9 +97,12 @@ export function serialiseRecord(record: CaptureRecord): SerialisedRecord {
   return out;
 }
 
-/** The record back from its lines (the OTLP destination sends it whole). */
+/** One record's content back from its content line (JSON text, newline or not). */
+export const parseContentLine = (line: string): CaptureContent => (JSON.parse(line) as { content: CaptureContent }).content;
+
+/** One record back from its lines (tests and tools; a destination's batch is parsed by line-batch.ts parseGroups). */
 export function parseRecord(serialised: SerialisedRecord): CaptureRecord {
   const record = JSON.parse(serialised.metadata.toString()) as CaptureRecord;
-  if (serialised.content !== undefined) record.content = (JSON.parse(serialised.content.toString()) as { content: CaptureContent }).content;
+  if (serialised.content !== undefined) record.content = parseContentLine(serialised.content.toString());
   return record;
 }

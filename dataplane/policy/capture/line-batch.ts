@@ -1,4 +1,4 @@
-import { type CaptureContent, type CaptureRecord, type SerialisedRecord } from './capture-record.js';
+import { type CaptureRecord, parseContentLine, type SerialisedRecord } from './capture-record.js';
 
 /**
  * The lines of one batch that go to one pair of objects (config/capture-layout.ts): one policy,
@@ -211,7 +211,7 @@ export function parseGroups(groups: readonly LineGroup[]): CaptureRecord[] {
       if (record.policy.mode !== 'Metadata') {
         const content = contents[next++];
         if (content === undefined) throw new Error(`record ${record.requestId}: no content line`);
-        record.content = (JSON.parse(content) as { content: CaptureContent }).content;
+        record.content = parseContentLine(content);
       }
       records.push(record);
     }
