@@ -3,7 +3,8 @@ import { eventStreamMessage } from '../../../test/emulators/bedrock.js';
 import { crc32 } from './crc32.js';
 import { EventStreamDecoder, EventStreamError } from './event-stream.js';
 import { BedrockStreamTransformer } from './bedrock-stream.js';
-import { signRequest } from '../../config/sigv4.js';
+import { createHmac } from 'node:crypto';
+import { MAX_SIGNING_KEYS, signingKey, signingKeysHeld, signRequest } from '../../config/sigv4.js';
 
 // AWS Signature Version 4 test suite vectors (credentials AKIDEXAMPLE, 2015-08-30T12:36:00Z,
 // us-east-1, service "service"), signing the published requests.
@@ -39,6 +40,26 @@ describe('sigv4', () => {
     expect(r.canonicalRequest.split('\n')[1]).toBe('/model/anthropic.claude-v2%253A1/converse');
     expect(r.headers['x-amz-security-token']).toBe('tok');
     expect(r.headers.authorization).toContain('SignedHeaders=host;x-amz-date;x-amz-security-token');
+  });
+
+  it('signs with the key of the request\'s own day, region, service and secret, however many it has derived before', () => {
+    const day = 24 * 3600 * 1000;
+    const check = (secret: string, region: string, service: string, now: number): void => {
+      const r = signRequest({ method: 'PUT', url: 'https://bucket.example.com/key', headers: {}, body: 'body', region, service }, { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: secret }, now);
+      const shortDate = new Date(now).toISOString().slice(0, 10).replace(/-/g, '');
+      expect(r.signature).toBe(createHmac('sha256', signingKey(secret, shortDate, region, service)).update(r.stringToSign).digest('hex'));
+      expect(signingKeysHeld()).toBeLessThanOrEqual(MAX_SIGNING_KEYS);
+    };
+    // Combinations that differ in one part each, all held at once, signed in turn three times over:
+    // a key found for one must never sign another.
+    const combinations: [string, string, string, number][] = [];
+    for (const secret of [SUITE.secretAccessKey, `${SUITE.secretAccessKey}rotated`])
+      for (const region of ['us-east-1', 'eu-west-1'])
+        for (const service of ['s3', 'bedrock']) for (const now of [AT, AT + day, AT + day + 3600 * 1000]) combinations.push([secret, region, service, now]);
+    for (let round = 0; round < 3; round++) for (let i = 0; i < combinations.length; i++) check(...combinations[(i * 7 + round) % combinations.length]!);
+    // More combinations than the bound: they are derived again after it empties.
+    for (let i = 0; i < 3 * MAX_SIGNING_KEYS; i++) check(`${SUITE.secretAccessKey}${i % (MAX_SIGNING_KEYS + 1)}`, 'us-east-1', 's3', AT);
+    expect(sign('GET', 'https://example.amazonaws.com/').signature).toBe('5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31');
   });
 });
 
