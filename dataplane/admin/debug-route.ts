@@ -12,6 +12,7 @@ import { dryRunRequest } from '../policy/guardrail/guardrail-dry-run.js';
 import { estimatePromptTokens } from '../metering/token-estimate.js';
 import type { Transport } from '../upstream/transport.js';
 import { explainDataPolicy } from '../policy/capture/explain-policy.js';
+import type { CaptureSampler } from '../policy/capture/capture-sampler.js';
 
 export interface DebugRouteDeps {
   store: SnapshotStore;
@@ -20,6 +21,8 @@ export interface DebugRouteDeps {
   auth?: Authenticator;
   /** How guardrail webhooks and moderation Providers are asked; absent = guardrails are not dry-run. */
   transport?: Transport;
+  /** The capture's sampler: whether an x-request-id would be recorded under a sampled DataPolicy. */
+  sampler: CaptureSampler;
 }
 
 /** The Authorization header of the caller whose request is explained. */
@@ -42,7 +45,7 @@ async function explain(deps: DebugRouteDeps, req: Request, signal: AbortSignal):
   const decision = explainRoute(runtime, deps.router, { body: request, header, caller, checkAccess: deps.auth !== undefined });
   if (typeof decision.route !== 'string') return decision;
   // The DataPolicy that would govern it; with x-request-id, whether that id would be sampled.
-  const explained = { ...decision, dataPolicy: explainDataPolicy(runtime.snapshot.dataPolicies, caller, decision.route, header, req.get('x-request-id')) };
+  const explained = { ...decision, dataPolicy: explainDataPolicy(runtime.snapshot.dataPolicies, caller, decision.route, header, deps.sampler, req.get('x-request-id')) };
   if (deps.transport === undefined) return explained;
   // The guardrails of this caller on this route, run on the sample as a dry run: nothing goes upstream.
   const guardrails = RuntimeGuardrails.build(runtime.snapshot.guardrails ?? [], { providers: runtime.providers, transport: deps.transport });

@@ -38,6 +38,7 @@ import { registerUsageBacklog } from '../telemetry/usage-backlog-metrics.js';
 import { HttpTransport } from '../upstream/http-transport.js';
 import { CaptureService, type CaptureServiceOptions } from '../policy/capture/capture-service.js';
 import { createCaptureMetrics } from '../policy/capture/capture-metrics.js';
+import { captureSampler } from '../policy/capture/capture-sampler.js';
 
 
 export interface DataplaneOptions {
@@ -166,7 +167,8 @@ export class Dataplane {
     registerUsageBacklog(this.telemetry.metrics.registry, () => this.reporter.backlog());
     // Records are redacted and serialised on a worker thread unless TOLLGATE_CAPTURE_WORKER=off (docs/data-policy.md).
     const captureWorker = process.env.TOLLGATE_CAPTURE_WORKER?.trim().toLowerCase() !== 'off';
-    this.capture = new CaptureService({ worker: captureWorker, ...opts.capture, metrics: createCaptureMetrics(this.telemetry.metrics.registry) });
+    // Sampled by a key derived from the admin token: every data plane of the installation holds it, no caller does.
+    this.capture = new CaptureService({ worker: captureWorker, sampler: captureSampler(opts.admin?.token), ...opts.capture, metrics: createCaptureMetrics(this.telemetry.metrics.registry) });
     this.store.onChange((runtime) => this.capture.apply(runtime.snapshot.dataPolicies));
     const health = new TargetHealth({ onState: (providerId, model, state) => this.telemetry.circuitState(providerId, model, state) });
     this.router = new Router({
@@ -235,7 +237,7 @@ export class Dataplane {
       ]);
       const extend: AdminDeps['extend'] = (app) => {
         mountMetrics(app, this.telemetry);
-        mountDebugRoute(app, { store: this.store, router: this.router, transport: this.transport, ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
+        mountDebugRoute(app, { store: this.store, router: this.router, transport: this.transport, sampler: this.capture.sampler, ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
       };
       const unready = (): string | undefined =>
         this.opts.requireServiceAccounts === true && this.opts.auth?.verifiesServiceAccounts !== true ? NO_TOKEN_REVIEW : undefined;

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sampled } from '../../dataplane/policy/capture/capture-service.js';
+import { captureSampler } from '../../dataplane/policy/capture/capture-sampler.js';
 import { type S3Server, startS3 } from '../s3/seaweedfs.js';
 import { upRoute } from '../support/capture-files.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
@@ -95,6 +95,9 @@ metadata: { name: bucket-keys }
 stringData: { accessKeyId: ${s3.accessKeyId}, secretAccessKey: ${s3.secretAccessKey} }
 `;
 
+  // The gateway's sampling key, known here so the test can say which ids it records (no caller can).
+  const sampler = captureSampler('data-policy-traffic e2e');
+
   beforeAll(async () => {
     s3 = await startS3();
     await s3.createBucket('captures');
@@ -111,7 +114,7 @@ stringData: { accessKeyId: ${s3.accessKeyId}, secretAccessKey: ${s3.secretAccess
         policy('off', 'off', '{ mode: None }', 'off'),
         policy('crashing', 'crashing', '{ mode: Redacted }', 'crashing'),
       ].join(''),
-    });
+    }, { capture: { sampler } });
   }, 90 * 60_000);
 
   afterAll(async () => {
@@ -127,7 +130,7 @@ stringData: { accessKeyId: ${s3.accessKeyId}, secretAccessKey: ${s3.secretAccess
     await pool(100, 16, async (i) => void statuses.push(await chat(gateway, 'off', `off-${i}`)));
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
 
-    const expected = ids.filter((id) => sampled(id, 0.3));
+    const expected = ids.filter((id) => sampler.sampled(id, 0.3));
     // Binomial(1000, 0.3): mean 300, standard deviation 14.5; ±60 is over 4 of them.
     expect(expected.length).toBeGreaterThan(240);
     expect(expected.length).toBeLessThan(360);

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import OpenAI from 'openai';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureSampler } from '../../dataplane/policy/capture/capture-sampler.js';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
 import { GENAI_EVENT_NAME } from '../../dataplane/policy/capture/destinations/otlp-logs.js';
 import { startLeanTracing } from '../../dataplane/telemetry/lean-tracing.js';
@@ -76,6 +77,7 @@ const manifests = (): string =>
     route('meta', 'meta-chat'),
     route('plain', 'plain-chat'),
     route('otlp', 'otlp-chat'),
+    route('half', 'half-chat'),
     otlpPolicy('otlp', '{ routes: [{ name: otlp }] }', '{ mode: Redacted }'),
     // Callers of namespace default (API key quiet-key; anonymous callers have no namespace).
     otlpPolicy('quiet', '{ namespaces: [default] }', '{ mode: None }'),
@@ -88,6 +90,7 @@ stringData: { key: tg-quiet-key }
     policy('audit', 'audited', '{ mode: Redacted }'),
     policy('lax', 'lax', '{ mode: Full, allowOptOut: true }'),
     policy('meta', 'meta', '{ mode: Metadata }'),
+    policy('half', 'half', '{ mode: Metadata, sampleRate: 0.5 }'),
     `---\n${providerManifest('oai', 'openai', `${native.url}/v1`, '{ secretRef: { name: oai-key, key: apiKey } }', '', 'gpt-4.1')}---\n${secretManifest('oai-key', { apiKey: 'sk-openai' })}`,
     `---
 apiVersion: tollgate.dev/v1alpha1
@@ -399,5 +402,12 @@ describe('the capture stage through tollgate dev', () => {
     expect((await explain('lax-chat', { 'x-tollgate-capture': 'off', 'x-request-id': 'req-1' })).dataPolicy).toMatchObject({ policy: 'default/lax', mode: 'Metadata', optedOut: true, sampled: true });
     expect((await explain('audited-chat', { 'x-tollgate-capture': 'off' })).dataPolicy).toMatchObject({ mode: 'Redacted', optedOut: false });
     expect((await explain('plain-chat')).dataPolicy).toBeNull();
+    // Sampled by the key derived from the admin token, which every data plane of an installation
+    // holds (so replicas agree on a request id) and no caller does (so no caller can pick ids to escape it).
+    const sampler = captureSampler(gateway.adminToken);
+    const ids = Array.from({ length: 24 }, (_, i) => `half-${i}`);
+    const shown = await Promise.all(ids.map(async (id) => (await explain('half-chat', { 'x-request-id': id })).dataPolicy as { sampled: boolean }));
+    expect(shown.map((d) => d.sampled)).toEqual(ids.map((id) => sampler.sampled(id, 0.5)));
+    expect(new Set(shown.map((d) => d.sampled))).toEqual(new Set([true, false]));
   });
 });

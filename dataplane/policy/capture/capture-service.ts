@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { CAPTURE_OPT_OUT_HEADER, type CaptureMode, type DataPolicyConfig } from '../../config/data-policy-config.js';
 import { revealSecrets } from '../../config/secret-value.js';
 import type { Caller } from '../../core/caller.js';
@@ -6,6 +5,7 @@ import { compileDetectors, type DetectorSet } from '../detectors/index.js';
 import type { BoundedExporter } from './bounded-exporter.js';
 import type { CaptureInput, SerialisedRecord } from './capture-record.js';
 import { type CaptureMetrics, NO_CAPTURE_METRICS } from './capture-metrics.js';
+import { type CaptureSampler, captureSampler } from './capture-sampler.js';
 import { defaultDestinations, type DestinationFactory } from './destinations/default-destinations.js';
 import { type DestinationEntry, ExporterSet, type ExporterSetOptions } from './exporter-set.js';
 import { selectPolicy } from './select-policy.js';
@@ -29,6 +29,8 @@ export interface CaptureServiceOptions {
    * thread, the worker handing the records back). Options are for tests.
    */
   worker?: boolean | Pick<WorkerSerialiserOptions<unknown>, 'workerModule' | 'respawnDelayMs' | 'maxQueuedBytes' | 'maxHeapMb'>;
+  /** Which request ids a policy with sampleRate below 1 records; default: a key of this process's own (capture-sampler.ts). */
+  sampler?: CaptureSampler;
 }
 
 interface CompiledPolicy {
@@ -64,9 +66,12 @@ export class CaptureService {
   /** The destination queues on this thread: all of them without the worker or with tests' own destinations, else none. */
   private readonly exporters: ExporterSet | undefined;
   private readonly serialiser: WorkerSerialiser<CompiledPolicy> | undefined;
+  /** Which request ids are recorded under a sampleRate below 1 (/debug/route asks it too). */
+  readonly sampler: CaptureSampler;
 
   constructor(opts: CaptureServiceOptions = {}) {
     this.metrics = opts.metrics ?? NO_CAPTURE_METRICS;
+    this.sampler = opts.sampler ?? captureSampler();
     this.exporterOptions = { maxQueue: opts.maxQueue ?? 10_000, maxBatch: opts.maxBatch ?? 100, flushIntervalMs: opts.flushIntervalMs ?? 1_000 };
     const worker = opts.worker ?? false;
     if (worker !== false) {
@@ -145,7 +150,7 @@ export class CaptureService {
   decideFor(config: DataPolicyConfig, requestId: string, header: (name: string) => string | undefined): CaptureDecision | undefined {
     if (config.mode === 'None') return undefined;
     const policy = this.compiled.get(config);
-    if (policy === undefined || policy.labels.length === 0 || !sampled(requestId, config.sampleRate)) return undefined;
+    if (policy === undefined || policy.labels.length === 0 || !this.sampler.sampled(requestId, config.sampleRate)) return undefined;
     const optedOut = optOut(config, header);
     const mode = policy.config.mode as CaptureDecision['mode'];
     return { policy, mode: optedOut ? 'Metadata' : mode, optedOut };
@@ -189,11 +194,4 @@ export class CaptureService {
 /** The caller asked not to be captured (`x-tollgate-capture: off`) and the policy lets it. */
 export function optOut(config: DataPolicyConfig, header: (name: string) => string | undefined): boolean {
   return config.allowOptOut && header(CAPTURE_OPT_OUT_HEADER)?.trim().toLowerCase() === 'off';
-}
-
-/** Deterministic per request id, so a retried request is sampled the same way; uniform over ids. */
-export function sampled(requestId: string, rate: number): boolean {
-  if (rate >= 1) return true;
-  if (rate <= 0) return false;
-  return createHash('sha256').update(requestId).digest().readUInt32BE(0) / 0x1_0000_0000 < rate;
 }

@@ -8,7 +8,9 @@ import { BoundedExporter, type CaptureDestination } from './bounded-exporter.js'
 import { parseGroups } from './line-batch.js';
 import { type CaptureInput, type CaptureRecord, parseRecord, type SerialisedRecord } from './capture-record.js';
 import type { CaptureMetrics, DropReason } from './capture-metrics.js';
-import { CaptureService, type CaptureServiceOptions, sampled } from './capture-service.js';
+import { createHash } from 'node:crypto';
+import { captureSampler } from './capture-sampler.js';
+import { CaptureService, type CaptureServiceOptions } from './capture-service.js';
 import { StreamAssembler } from './stream-assembler.js';
 import { compileDetectors } from '../detectors/index.js';
 import { recordParts, serialiseCapture, type SerialiseDecision } from './serialise-capture.js';
@@ -113,14 +115,35 @@ describe('which policy applies', () => {
     expect(lax).toMatchObject({ mode: 'Metadata', optedOut: true });
   });
 
-  it('samples within tolerance over 1,000 requests, the same way for the same request id', () => {
+  it('samples within tolerance over 1,000 requests, the same way for the same request id and key', () => {
+    const sampler = captureSampler('installation secret');
     let n = 0;
-    for (let i = 0; i < 1000; i++) if (sampled(`req-${i}`, 0.3)) n++;
+    for (let i = 0; i < 1000; i++) if (sampler.sampled(`req-${i}`, 0.3)) n++;
     expect(n).toBeGreaterThan(250);
     expect(n).toBeLessThan(350);
-    expect(sampled('req-7', 0.3)).toBe(sampled('req-7', 0.3));
-    expect(sampled('x', 0)).toBe(false);
-    expect(sampled('x', 1)).toBe(true);
+    expect(sampler.sampled('req-7', 0.3)).toBe(sampler.sampled('req-7', 0.3));
+    expect(sampler.sampled('x', 0)).toBe(false);
+    expect(sampler.sampled('x', 1)).toBe(true);
+    // Data planes that share the secret agree on every id; another secret samples other ids.
+    const replica = captureSampler('installation secret');
+    const other = captureSampler('another installation');
+    const ids = Array.from({ length: 1000 }, (_, i) => `req-${i}`);
+    expect(ids.filter((id) => replica.sampled(id, 0.3))).toEqual(ids.filter((id) => sampler.sampled(id, 0.3)));
+    expect(ids.filter((id) => other.sampled(id, 0.3))).not.toEqual(ids.filter((id) => sampler.sampled(id, 0.3)));
+  });
+
+  it('cannot be escaped by a caller that picks its request ids (x-request-id) against a public hash', () => {
+    // What a caller can compute without the key: the ids a plain SHA-256 of the id (the sampling
+    // before this test) leaves out at 0.5. A caller sending only those was never recorded.
+    const publicHash = (id: string): number => createHash('sha256').update(id).digest().readUInt32BE(0) / 0x1_0000_0000;
+    const picked: string[] = [];
+    for (let i = 0; picked.length < 1000; i++) if (publicHash(`evade-${i}`) >= 0.5) picked.push(`evade-${i}`);
+    const svc = new CaptureService({ destinations: () => memory('ok').destination, sampler: captureSampler('installation secret') });
+    svc.apply([policy('a/half', { sampleRate: 0.5, subjects: { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] } })]);
+    const recorded = picked.filter((id) => svc.decide(sa('team-a', 'x'), undefined, id, none) !== undefined).length;
+    // Binomial(1000, 0.5): standard deviation 15.8.
+    expect(recorded).toBeGreaterThan(420);
+    expect(recorded).toBeLessThan(580);
   });
 });
 

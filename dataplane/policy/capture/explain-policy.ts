@@ -1,7 +1,8 @@
 import type { DataPolicyConfig } from '../../config/data-policy-config.js';
 import type { Caller } from '../../core/caller.js';
 import type { JsonObject } from '../../core/canonical.js';
-import { optOut, sampled } from './capture-service.js';
+import type { CaptureSampler } from './capture-sampler.js';
+import { optOut } from './capture-service.js';
 import { selectPolicy } from './select-policy.js';
 
 /** Which of the policy's subjects selected the request, in precedence order. */
@@ -16,7 +17,7 @@ function matchedBy(p: DataPolicyConfig, caller: Caller, routeId: string): string
 /**
  * The DataPolicy that would govern a request (for /debug/route): which policy and why, the mode
  * that applies to this request (the caller's opt-out header included), what a record carries and
- * where it goes; with a request id, whether that id is sampled. Null when no policy applies: then
+ * where it goes; with a request id, whether that id is sampled (by the data plane's own sampler). Null when no policy applies: then
  * nothing is recorded. Never credentials: destinations by name and kind only.
  */
 export function explainDataPolicy(
@@ -24,6 +25,7 @@ export function explainDataPolicy(
   caller: Caller,
   routeId: string,
   header: (name: string) => string | undefined,
+  sampler: CaptureSampler,
   requestId?: string,
 ): JsonObject | null {
   const p = policies === undefined ? undefined : selectPolicy(policies, caller, routeId);
@@ -41,6 +43,6 @@ export function explainDataPolicy(
     redaction: { detectors: p.redaction.detectors, customPatterns: p.redaction.customPatterns.map((c) => c.name) },
     destinations: p.destinations.map((d) => ({ name: d.name, type: d.type })),
   };
-  if (requestId !== undefined && p.mode !== 'None') out.sampled = sampled(requestId, p.sampleRate);
+  if (requestId !== undefined && p.mode !== 'None') out.sampled = sampler.sampled(requestId, p.sampleRate);
   return out;
 }
