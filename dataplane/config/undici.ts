@@ -41,6 +41,8 @@ Object.assign(DispatcherClass.prototype, api);
 
 export type { Dispatcher } from 'undici';
 export const Agent = load('undici/lib/dispatcher/agent.js') as typeof Undici.Agent;
+/** A connect function of undici's own making (TCP or TLS, its session cache, its connect timeout), for an Agent's `connect`. */
+export const buildConnector = load('undici/lib/core/connect.js') as typeof Undici.buildConnector;
 export type Agent = Undici.Agent;
 export const util: typeof Undici.util = { parseHeaders: coreUtil.parseHeaders, headerNameToString: coreUtil.headerNameToString };
 

@@ -126,6 +126,7 @@ const CONNECTION_FAILURES: Readonly<Record<string, string>> = {
   ENETUNREACH: 'is unreachable (no route to its network)',
   ETIMEDOUT: 'did not accept the connection in time',
   UND_ERR_CONNECT_TIMEOUT: 'did not accept the connection in time',
+  EGRESS_REFUSED: 'was not called: its address is link-local or a cloud instance-metadata service, which the gateway never connects to',
 };
 
 /** The failure's code, on the error or (fetch's `TypeError: fetch failed`) on its cause. */

@@ -1,4 +1,5 @@
 import { Agent, request, util as undiciUtil } from '../config/undici.js';
+import { guardedConnector } from '../config/guarded-connector.js';
 import type { UpstreamSignal } from './attempt-signal.js';
 import { Collected, NOTHING_READ, readWhole } from './read-capped.js';
 import type { SendOptions, Transport, UpstreamResponse, WholeOptions, WholeResponse } from './transport.js';
@@ -278,7 +279,9 @@ export class HttpTransport implements Transport {
     let agent = this.agents.get(connectTimeoutMs);
     if (agent === undefined) {
       agent = new Agent({
-        connect: { timeout: connectTimeoutMs },
+        // Every upstream URL is a tenant's (a Provider's url, a Vertex key's token_uri, a guardrail
+        // webhook): never a cloud metadata or other link-local address.
+        connect: guardedConnector(connectTimeoutMs),
         keepAliveTimeout: 30_000,
         keepAliveMaxTimeout: 600_000,
         // The router owns timeouts (attempt, total, stream idle) through abort signals.

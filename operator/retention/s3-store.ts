@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
+import { EgressRefused } from '../../dataplane/config/egress-guard.js';
+import { guardedConnector } from '../../dataplane/config/guarded-connector.js';
 import { type AwsCredentials, signRequest } from '../../dataplane/config/sigv4.js';
+import { Agent, request } from '../../dataplane/config/undici.js';
 import { DELETE_BATCH, type ListPage, type PartitionStore } from './partition-store.js';
 
 export interface S3Location {
@@ -29,6 +32,16 @@ const tag = (xml: string, name: string): string | undefined => {
   return m === null ? undefined : unescapeXml(m[1] ?? '');
 };
 const blocks = (xml: string, name: string): string[] => [...xml.matchAll(new RegExp(`<${name}>([\\s\\S]*?)</${name}>`, 'g'))].map((m) => m[1] ?? '');
+
+/**
+ * Largest answer read from a bucket: a listing of 1,000 keys of 1,024 bytes each is ~1.3 MB. The
+ * endpoint is a tenant's (a DataPolicy destination), so what it sends is bounded.
+ */
+export const MAX_S3_ANSWER_BYTES = 4 * 1024 * 1024;
+
+// One keep-alive pool for every bucket, its connections through the egress guard: a destination's
+// endpoint is never a cloud metadata or other link-local address (dataplane/config/egress-guard.ts).
+let agent: Agent | undefined;
 
 /**
  * The S3 calls retention needs (ListObjectsV2, DeleteObjects, and a probe), path-style and
@@ -77,18 +90,22 @@ export class S3Store implements PartitionStore {
     const headers = { ...extra, 'x-amz-content-sha256': createHash('sha256').update(body).digest('hex') };
     const signed = signRequest({ method, url, headers, body, region, service: 's3' }, this.credentials, Date.now());
     const where = `bucket ${bucket} at ${endpoint}`;
-    let res: Response;
+    let status: number;
+    let text: string;
     try {
-      res = await fetch(url, { method, headers: { ...headers, ...signed.headers }, ...(method === 'POST' ? { body } : {}), signal: AbortSignal.timeout(this.timeoutMs) });
+      agent ??= new Agent({ connect: guardedConnector(10_000) });
+      const res = await request(url, { method, headers: { ...headers, ...signed.headers }, ...(method === 'POST' ? { body } : {}), dispatcher: agent, signal: AbortSignal.timeout(this.timeoutMs) });
+      status = res.statusCode;
+      text = await readAnswer(res.body, where, status);
     } catch (err) {
-      const cause = (err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-      throw new S3Error(0, 'Unreachable', this.scrub(`${where} is unreachable (${cause})`));
+      if (err instanceof S3Error) throw err;
+      const reason = err instanceof EgressRefused ? err.message : ((err as Error & { code?: string }).code ?? (err as Error).name);
+      throw new S3Error(0, 'Unreachable', this.scrub(`${where} is unreachable (${reason})`));
     }
-    const text = await res.text();
-    if (res.ok) return text;
-    const code = tag(text, 'Code') ?? `HTTP${res.status}`;
+    if (status >= 200 && status <= 299) return text;
+    const code = tag(text, 'Code') ?? `HTTP${status}`;
     const message = tag(text, 'Message');
-    throw new S3Error(res.status, code, this.scrub(`${where} answered ${res.status} ${code}${message === undefined || message === '' ? '' : `: ${message}`}`));
+    throw new S3Error(status, code, this.scrub(`${where} answered ${status} ${code}${message === undefined || message === '' ? '' : `: ${message}`}`));
   }
 
   private scrub(text: string): string {
@@ -98,4 +115,19 @@ export class S3Store implements PartitionStore {
     }
     return out;
   }
+}
+
+/** An answer's body as text, refused past MAX_S3_ANSWER_BYTES (the rest is not read). */
+async function readAnswer(body: AsyncIterable<Buffer> & { destroy(): unknown }, where: string, status: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > MAX_S3_ANSWER_BYTES) {
+      body.destroy();
+      throw new S3Error(status, 'AnswerTooLarge', `${where} answered with more than ${MAX_S3_ANSWER_BYTES} bytes; the rest was not read`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

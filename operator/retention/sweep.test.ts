@@ -1,4 +1,7 @@
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +16,7 @@ import { type S3Server, startS3 } from '../../test/s3/seaweedfs.js';
 import { storedRecord } from '../../test/support/capture-records.js';
 import { localStore } from './local-store.js';
 import type { PartitionStore } from './partition-store.js';
-import { S3Error, S3Store } from './s3-store.js';
+import { MAX_S3_ANSWER_BYTES, S3Error, S3Store } from './s3-store.js';
 import { sweep } from './sweep.js';
 import { closedPort } from '../../test/support/closed-port.js';
 
@@ -162,6 +165,42 @@ describe('S3 store errors', () => {
     const port = await closedPort();
     const down = new S3Store({ endpoint: `http://127.0.0.1:${port}`, bucket: BUCKET, region: 'us-east-1' }, { accessKeyId: 'a', secretAccessKey: 'b' });
     expect(await down.probe('').then(() => '', (e: S3Error) => e.message)).toBe(`bucket captures at http://127.0.0.1:${port} is unreachable (ECONNREFUSED)`);
+  });
+
+  it('never calls a link-local or cloud instance-metadata endpoint (a tenant writes it)', async () => {
+    // fe80::1 without a zone: were the guard gone, connect() would fail locally (EINVAL); no packet leaves.
+    const metadata = new S3Store({ endpoint: 'http://[fe80::1]:9', bucket: BUCKET, region: 'us-east-1' }, { accessKeyId: 'a', secretAccessKey: 'b' });
+    const err = await metadata.probe('').then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(S3Error);
+    expect((err as S3Error).message).toMatch(/^bucket captures at http:\/\/\[fe80::1\]:9 is unreachable \(refused to connect to \[?fe80::1\]?: a link-local or cloud instance-metadata address\)$/);
+  });
+
+  it(`reads at most MAX_S3_ANSWER_BYTES of an answer`, async () => {
+    const huge = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/xml' });
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      let sent = 0;
+      const more = (): void => {
+        while (sent <= MAX_S3_ANSWER_BYTES) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
+    });
+    huge.listen(0, '127.0.0.1');
+    await once(huge, 'listening');
+    try {
+      const store = new S3Store({ endpoint: `http://127.0.0.1:${(huge.address() as AddressInfo).port}`, bucket: BUCKET, region: 'us-east-1' }, { accessKeyId: 'a', secretAccessKey: 'b' });
+      const err = await store.list('', false).then(() => undefined, (e: unknown) => e);
+      expect((err as S3Error).code).toBe('AnswerTooLarge');
+      expect((err as S3Error).status).toBe(200);
+      expect((err as S3Error).message).toContain(`answered with more than ${MAX_S3_ANSWER_BYTES} bytes`);
+    } finally {
+      huge.closeAllConnections();
+      huge.close();
+    }
   });
 });
 

@@ -18,6 +18,9 @@ function providers(url: string): string {
     providerManifest('vllm-up', 'openai-compatible', `${url}/v1`, credentials) +
     // Nothing listens on port 9 (discard) of loopback: connections are refused.
     providerManifest('nowhere', 'openai-compatible', 'http://127.0.0.1:9/v1', credentials) +
+    // Link-local (where the cloud instance-metadata services live): never called. Without a zone,
+    // fe80::1 cannot be connected to at all (EINVAL): no packet could leave even without the guard.
+    providerManifest('metadata', 'openai-compatible', '"http://[fe80::1]:9/v1"', credentials) +
     secretManifest('up-key', { apiKey: 'sk-upstream' }) +
     apiKeySecretManifest('caller', CALLER_KEY)
   );
@@ -48,6 +51,14 @@ metadata: { name: unreachable }
 spec:
   model: unreachable
   targets: [{ providerRef: { name: nowhere }, model: m }]
+  passThrough: { endpoints: [moderations] }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: metadata }
+spec:
+  model: metadata
+  targets: [{ providerRef: { name: metadata }, model: m }]
   passThrough: { endpoints: [moderations] }
 ---
 apiVersion: tollgate.dev/v1alpha1
@@ -185,6 +196,14 @@ describe('pass-through endpoints', () => {
     const body = (await res.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe('upstream_unreachable');
     expect(body.error.message).toMatch(/pass-through to default\/nowhere failed/);
+  });
+
+  it('an upstream at a link-local (cloud instance-metadata) address is never called: 502 saying why', async () => {
+    const res = await post('/v1/moderations', { model: 'metadata', input: 'x' });
+    expect(res.status).toBe(502);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('upstream_unreachable');
+    expect(body.error.message).toBe('pass-through to default/metadata failed: refused to connect to [fe80::1]: a link-local or cloud instance-metadata address');
   });
 
   it('identity and access apply: no credential is a 401, an unknown model a 404', async () => {

@@ -30,6 +30,9 @@ ${passThrough}`;
       providerManifest('openai-up', 'openai', `${url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime-upstream, pricing: { input: 4, output: 16, cachedInput: 0.4 } }]\n') +
       // Nothing listens on port 9 (discard) of loopback: connections are refused.
       providerManifest('nowhere', 'openai-compatible', 'http://127.0.0.1:9/v1', '{ secretRef: { name: up-key, key: apiKey } }') +
+      // Link-local (the cloud instance-metadata services' range): never called. fe80::1 without a
+      // zone cannot be connected to at all (EINVAL): no packet could leave even without the guard.
+      providerManifest('metadata', 'openai-compatible', '"http://[fe80::1]:9/v1"', '{ secretRef: { name: up-key, key: apiKey } }') +
       secretManifest('up-key', { apiKey: 'sk-upstream' }) +
       apiKeySecretManifest('caller', CALLER_KEY),
     'routes.yaml': [
@@ -53,6 +56,14 @@ metadata: { name: voice-nowhere }
 spec:
   model: voice-nowhere
   targets: [{ providerRef: { name: nowhere }, model: m }]
+  passThrough: { endpoints: [realtime] }
+`,
+      `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: voice-metadata }
+spec:
+  model: voice-metadata
+  targets: [{ providerRef: { name: metadata }, model: m }]
   passThrough: { endpoints: [realtime] }
 `,
     ].join('---\n'),
@@ -157,6 +168,9 @@ describe('Realtime over WebSocket', () => {
     const unreachable = await connect(gateway.url, 'voice-nowhere', CALLER_KEY);
     expect(unreachable).toMatchObject({ status: 502 });
     expect(JSON.parse((unreachable as { body: string }).body).error.code).toBe('upstream_unreachable');
+    const metadata = await connect(gateway.url, 'voice-metadata', CALLER_KEY);
+    expect(metadata).toMatchObject({ status: 502 });
+    expect(JSON.parse((metadata as { body: string }).body).error.message).toContain('refused to connect to [fe80::1]: a link-local or cloud instance-metadata address');
   });
 
   it('a route at its connection limit refuses one more with 429 until one closes', async () => {

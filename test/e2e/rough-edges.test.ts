@@ -89,6 +89,16 @@ describe('errors are written for people', () => {
     expect(err.message).not.toMatch(/UND_ERR|other side closed|ConnectionError/);
   });
 
+  it('a Provider at a link-local (cloud instance-metadata) address is never called, and the error says why', async () => {
+    // Whoever may write a Provider could otherwise read the node's cloud credentials through the
+    // gateway. fe80::1 without a zone: were the guard gone, connect() would fail locally (EINVAL)
+    // and the message differ; no packet leaves either way.
+    await gateway.write('metadata.yaml', `${openAiProvider('metadata', '"http://[fe80::1]:9/v1"')}---\n${routeManifest('chat-metadata', [['metadata', 'any']])}`);
+    const err = await failure(client.chat.completions.create({ model: 'chat-metadata', messages: [{ role: 'user', content: 'hi' }] }));
+    expect(err.status).toBe(502);
+    expect(err.message).toContain('default/metadata (any): the upstream was not called: its address is link-local or a cloud instance-metadata service');
+  });
+
   it.each([
     ['{"messages":[{"role":"user","content":"x"}]}', 'model', '`model` is required and must be a string'],
     ['{"model":3,"messages":[{"role":"user","content":"x"}]}', 'model', '`model` must be a string, not a number'],

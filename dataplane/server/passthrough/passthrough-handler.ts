@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import type { RequestHandler as ProxyHandler } from 'http-proxy-middleware';
 import type { Logger } from 'pino';
@@ -20,6 +21,7 @@ import { headerOf, requestIdOf } from '../request-headers.js';
 import { sendError } from '../send-error.js';
 import { admitPassThrough, type ForwardTarget, MODEL_HEADER, passThroughErrors, passThroughRoute } from './passthrough-route.js';
 import { passThroughPath } from './passthrough-paths.js';
+import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { answerUnits, passThroughUsage } from './passthrough-usage.js';
 
 /** Headers that carry the caller's credentials or address the gateway: never forwarded upstream. */
@@ -124,6 +126,9 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
   const pending = new WeakMap<IncomingMessage, Pending>();
   // http-proxy-middleware is loaded with the first pass-through request: start-up does not pay for it.
   let proxyMiddleware: Promise<ProxyHandler> | undefined;
+  // Keep-alive pools as node's global agents, whose connections resolve their host through the
+  // egress guard (a name that resolves to a cloud metadata address is refused; egress-guard.ts).
+  let agents: { http: HttpAgent; https: HttpsAgent } | undefined;
   const loadProxy = (): Promise<ProxyHandler> => (proxyMiddleware ??= import('http-proxy-middleware').then(({ createProxyMiddleware, proxyEventsPlugin }) => createProxyMiddleware({
     changeOrigin: true,
     ejectPlugins: true,
@@ -135,6 +140,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       if (p === undefined) throw new Error('pass-through request without a decision');
       // httpxy sends `buffer` instead of the request stream: the rewritten or counted body.
       options.buffer = p.body;
+      agents ??= { http: new HttpAgent({ keepAlive: true, lookup: guardedLookup }), https: new HttpsAgent({ keepAlive: true, lookup: guardedLookup }) };
+      options.agent = p.url.protocol === 'https:' ? agents.https : agents.http;
       return p.url.origin;
     },
     pathRewrite: (_path, req) => {
@@ -243,6 +250,9 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         const to = targets[index] as ForwardTarget;
         const url = to.forwarding.url(path, query, to.at);
         if (url === undefined) throw passThroughErrors.noTarget(endpoint.endpoint, route);
+        // An IP literal is not looked up, so the agents' guard would not see it: refused here.
+        const refused = refusedLiteral(url.hostname);
+        if (refused !== undefined) throw new GatewayError(502, 'upstream_unreachable', 'server_error', `pass-through to ${to.target.providerId} failed: ${refused.message}`);
         const { body, length } = bodyFor(to);
         const next = (): boolean => {
           if (streamed || index + 1 >= targets.length || res.headersSent || res.destroyed) return false;

@@ -1,3 +1,4 @@
+import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -146,7 +147,14 @@ export class RealtimeProxy {
         reject(new GatewayError(502, 'upstream_unreachable', 'server_error', `Realtime upstream ${to.target.providerId} does not serve Realtime`));
         return;
       }
-      const upstream = new Connect(target, { headers, maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: to.provider.config.connectTimeoutMs });
+      // Never a cloud metadata or other link-local address (egress-guard.ts): a literal is refused
+      // here, a name that resolves to one by the lookup the connection uses.
+      const refused = refusedLiteral(new URL(target).hostname);
+      if (refused !== undefined) {
+        reject(new GatewayError(502, 'upstream_unreachable', 'server_error', `Realtime upstream ${to.target.providerId} was not called: ${refused.message}`));
+        return;
+      }
+      const upstream = new Connect(target, { headers, maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: to.provider.config.connectTimeoutMs, lookup: guardedLookup });
       const fail = (message: string): void => {
         upstream.removeAllListeners();
         upstream.on('error', () => undefined);

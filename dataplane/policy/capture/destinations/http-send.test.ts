@@ -140,4 +140,11 @@ describe('the capture destinations over node:http', () => {
   it('refuses a URL that is neither http nor https', async () => {
     await expect(send(new URL('ftp://127.0.0.1/x'), 'PUT', {}, Buffer.from('a'), 100)).rejects.toThrow('unsupported protocol ftp:');
   });
+
+  it('never calls a link-local or cloud instance-metadata address (a destination is a tenant\'s)', async () => {
+    // fe80::1 without a zone: were the guard gone, connect() would fail locally (EINVAL); no packet leaves.
+    for (const url of ['http://[fe80::1]:9/bucket/key', 'https://[fe80::1]:9/v1/logs']) {
+      await expect(send(new URL(url), 'PUT', {}, Buffer.from('a'), 1_000)).rejects.toMatchObject({ code: 'EGRESS_REFUSED', message: 'refused to connect to [fe80::1]: a link-local or cloud instance-metadata address' });
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { guardedLookup, refusedLiteral } from '../../../config/egress-guard.js';
 
 /** A destination's answer: its status and body (its first MAX_ANSWER_BYTES). */
 export interface HttpAnswer {
@@ -29,6 +30,9 @@ export const MAX_ANSWER_BYTES = 64 * 1024;
  */
 export function send(url: URL, method: string, headers: Record<string, string>, body: Uint8Array, timeoutMs: number): Promise<HttpAnswer> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.reject(new Error(`unsupported protocol ${url.protocol}`));
+  // A destination's URL is a tenant's: never a cloud metadata or other link-local address (egress-guard.ts).
+  const refused = refusedLiteral(url.hostname);
+  if (refused !== undefined) return Promise.reject(refused);
   agents ??= { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
   const https = url.protocol === 'https:';
   return new Promise<HttpAnswer>((resolve, reject) => {
@@ -55,7 +59,7 @@ export function send(url: URL, method: string, headers: Record<string, string>, 
         if (!res.complete) fail(new Error(`${method} ${url.host}: the answer was cut off`));
       });
     };
-    const options = { method, headers: { ...headers, host: url.host, 'content-length': String(body.byteLength) } };
+    const options = { method, lookup: guardedLookup, headers: { ...headers, host: url.host, 'content-length': String(body.byteLength) } };
     const req = https ? httpsRequest(url, { ...options, agent: agents!.https }, answered) : httpRequest(url, { ...options, agent: agents!.http }, answered);
     timer = setTimeout(() => req.destroy(new Error(`${method} ${url.host} timed out after ${timeoutMs} ms`)), timeoutMs);
     req.on('error', fail);

@@ -1,0 +1,68 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { BlockList, isIP } from 'node:net';
+
+/**
+ * Addresses Tollgate never connects to for a URL that a tenant wrote (a Provider's url, a Vertex
+ * key's token_uri, a guardrail webhook, a DataPolicy destination): the cloud instance-metadata
+ * services, which answer any pod on the node with the node's own credentials (169.254.169.254 on
+ * AWS, GCP, Azure and Oracle, AWS's fd00:ec2::254, Alibaba's 100.100.100.200), and the rest of
+ * link-local (169.254.0.0/16, fe80::/10), where nothing an LLM gateway calls lives. Whoever may
+ * write a Provider in a namespace could otherwise read them through the gateway. Checked where a
+ * connection is made, on every address the name resolves to, so a name that resolves there (or
+ * changes to) is refused as well as the literal address.
+ */
+const BLOCKED = new BlockList();
+BLOCKED.addSubnet('169.254.0.0', 16, 'ipv4');
+BLOCKED.addAddress('100.100.100.200', 'ipv4');
+BLOCKED.addSubnet('fe80::', 10, 'ipv6');
+BLOCKED.addAddress('fd00:ec2::254', 'ipv6');
+
+/** The address (an IP literal, IPv6 in brackets or not) is one Tollgate never connects to. */
+export function blockedAddress(address: string): boolean {
+  const bare = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
+  const family = isIP(bare);
+  // IPv4-mapped IPv6 addresses (::ffff:169.254.169.254) are checked against the IPv4 rules too.
+  return family !== 0 && BLOCKED.check(bare, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** Why a connection was not made: a `code` as the network's own errors have, and the host named. */
+export class EgressRefused extends Error {
+  readonly code = 'EGRESS_REFUSED';
+
+  constructor(host: string, address: string) {
+    super(`refused to connect to ${host}${host === address ? '' : ` (${address})`}: a link-local or cloud instance-metadata address`);
+    this.name = 'EgressRefused';
+  }
+}
+
+/** The refusal for a host given as an IP literal (which is not looked up, so guardedLookup never sees it). */
+export function refusedLiteral(host: string): EgressRefused | undefined {
+  return blockedAddress(host) ? new EgressRefused(host, host) : undefined;
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+/** dns.lookup with `all: true`, as the guard calls it (tests give their own). */
+export type ResolveAll = (hostname: string, options: LookupOptions & { all: true }, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+export type GuardedLookup = (hostname: string, options: LookupOptions, callback: LookupCallback) => void;
+
+/**
+ * A lookup for net.connect and tls.connect (their `lookup` option, and so undici's and node:http's):
+ * resolves through `resolve`, then refuses the connection when any address of the name is blocked,
+ * before a packet is sent to it.
+ */
+export function guardedLookupVia(resolve: ResolveAll): GuardedLookup {
+  return (hostname, options, callback) => {
+    resolve(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err !== null) return callback(err, options.all === true ? [] : '');
+      const blocked = addresses.find((a) => blockedAddress(a.address));
+      if (blocked !== undefined) return callback(new EgressRefused(hostname, blocked.address), options.all === true ? [] : '');
+      if (options.all === true) return callback(null, addresses);
+      const first = addresses[0];
+      if (first === undefined) return callback(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }), '');
+      callback(null, first.address, first.family);
+    });
+  };
+}
+
+/** The guard over the system's resolver (dns.lookup). */
+export const guardedLookup: GuardedLookup = guardedLookupVia((hostname, options, callback) => dnsLookup(hostname, options, callback));
