@@ -1,3 +1,4 @@
+import { guardedConnector } from '../../config/guarded-connector.js';
 import { Agent, request } from '../../config/undici.js';
 import type { PodLoad } from '../../providers/types.js';
 import { readCapped } from '../../upstream/read-capped.js';
@@ -18,7 +19,9 @@ interface Loop {
  */
 export class PodScraper {
   private readonly loops = new Map<string, Loop>();
-  private readonly agent = new Agent({ connections: 2, keepAliveTimeout: 10_000, pipelining: 0 });
+  // A serviceRef Provider's pods are a tenant's Service's endpoints: as every other connection to
+  // something a tenant names, never a cloud metadata or other link-local address (10 s: undici's default connect timeout).
+  private readonly agent = new Agent({ connections: 2, keepAliveTimeout: 10_000, pipelining: 0, connect: guardedConnector(10_000) });
 
   constructor(private readonly now: () => number = Date.now) {}
 
