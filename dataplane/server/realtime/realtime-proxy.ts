@@ -1,4 +1,3 @@
-import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -12,6 +11,7 @@ import type { RouteConfig, TargetConfig } from '../../config/snapshot.js';
 import type { PipelineDeps } from '../../pipeline/pipeline-deps.js';
 import type { SnapshotStore } from '../../runtime/snapshot-store.js';
 import { realtimeUsage } from './realtime-usage.js';
+import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 
 export const REALTIME_PATH = '/v1/realtime';
 /** Largest single WebSocket message either way (audio chunks are base64 in JSON; 16 MiB leaves room). */
