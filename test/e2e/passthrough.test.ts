@@ -26,6 +26,16 @@ function providers(url: string): string {
   );
 }
 
+/** A route serving only moderations, from one Provider's model m. */
+const moderationsRoute = (name: string, provider: string): string => `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: ${name} }
+spec:
+  model: ${name}
+  targets: [{ providerRef: { name: ${provider} }, model: m }]
+  passThrough: { endpoints: [moderations] }
+`;
+
 const ROUTES = `apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
 metadata: { name: media }
@@ -45,22 +55,8 @@ spec:
   rateLimits: [{ per: Route, requestsPerMinute: 3 }]
   passThrough: { endpoints: [rerank, score, tokenize] }
 ---
-apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: unreachable }
-spec:
-  model: unreachable
-  targets: [{ providerRef: { name: nowhere }, model: m }]
-  passThrough: { endpoints: [moderations] }
----
-apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: metadata }
-spec:
-  model: metadata
-  targets: [{ providerRef: { name: metadata }, model: m }]
-  passThrough: { endpoints: [moderations] }
----
+${moderationsRoute('unreachable', 'nowhere')}---
+${moderationsRoute('metadata', 'metadata')}---
 apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
 metadata: { name: chat-only }

@@ -18,12 +18,12 @@ import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 const CALLER_KEY = 'tg-realtime-key';
 
 function files(url: string): Record<string, string> {
-  const route = (name: string, passThrough: string) => `apiVersion: tollgate.dev/v1alpha1
+  const route = (name: string, passThrough: string, provider = 'openai-up', model = 'gpt-realtime-upstream') => `apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
 metadata: { name: ${name} }
 spec:
   model: ${name}
-  targets: [{ providerRef: { name: openai-up }, model: gpt-realtime-upstream }]
+  targets: [{ providerRef: { name: ${provider} }, model: ${model} }]
 ${passThrough}`;
   return {
     'providers.yaml':
@@ -50,22 +50,8 @@ spec:
   period: Day
   subjects: { routes: [{ name: voice-budgeted }] }
 `,
-      `apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: voice-nowhere }
-spec:
-  model: voice-nowhere
-  targets: [{ providerRef: { name: nowhere }, model: m }]
-  passThrough: { endpoints: [realtime] }
-`,
-      `apiVersion: tollgate.dev/v1alpha1
-kind: ModelRoute
-metadata: { name: voice-metadata }
-spec:
-  model: voice-metadata
-  targets: [{ providerRef: { name: metadata }, model: m }]
-  passThrough: { endpoints: [realtime] }
-`,
+      route('voice-nowhere', '  passThrough: { endpoints: [realtime] }\n', 'nowhere', 'm'),
+      route('voice-metadata', '  passThrough: { endpoints: [realtime] }\n', 'metadata', 'm'),
     ].join('---\n'),
   };
 }
