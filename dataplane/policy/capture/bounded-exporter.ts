@@ -1,6 +1,7 @@
 import type { SerialisedRecord } from './capture-record.js';
 import type { CaptureMetrics } from './capture-metrics.js';
 import { LineBatch, type LineBatchSizes, type LineGroup } from './line-batch.js';
+import { NamespaceShares } from './namespace-shares.js';
 
 /** Where records go. A write takes one batch, its records' lines grouped by object, and rejects when the destination did not take it. */
 export interface CaptureDestination {
@@ -14,9 +15,9 @@ export interface BoundedExporterOptions {
   label: string;
   destination: CaptureDestination;
   metrics: CaptureMetrics;
-  /** Most records waiting; one more is dropped (queue_full), never waited for. */
+  /** Most records waiting, half of them at most of one namespace; one more is dropped (queue_full), never waited for. */
   maxQueue: number;
-  /** Most bytes of records waiting (a record may be up to maxRecordBytes, 16 MiB): one more is dropped (queue_full). */
+  /** Most bytes of records waiting (a record may be up to maxRecordBytes, 16 MiB), half of them at most of one namespace: one more is dropped (queue_full). */
   maxQueueBytes?: number;
   maxBatch: number;
   flushIntervalMs: number;
@@ -28,12 +29,15 @@ const DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
  * A bounded queue in front of one destination. `offer` is synchronous and O(1): the response path
  * never waits for capture. One write at a time; a failed batch is dropped and counted (the response
  * is long gone, and retrying would only let the queue grow), and the destination reports not ready.
+ * No namespace's records take more than half of the queue (NamespaceShares): a policy's destination
+ * may carry many tenants' records.
  */
 export class BoundedExporter {
   /** Batches waiting, oldest first; only the last may still take records (fewer than maxBatch). */
   private queue: LineBatch[] = [];
   private queueRecords = 0;
   private queueBytes = 0;
+  private readonly shares: NamespaceShares;
   /** The sizes the next batch's buffers start at: the last one's. */
   private sizes: LineBatchSizes | undefined;
   private writing: Promise<void> | undefined;
@@ -42,7 +46,9 @@ export class BoundedExporter {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(private readonly opts: BoundedExporterOptions) {}
+  constructor(private readonly opts: BoundedExporterOptions) {
+    this.shares = new NamespaceShares(opts.maxQueue, opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES);
+  }
 
   get label(): string {
     return this.opts.label;
@@ -53,8 +59,8 @@ export class BoundedExporter {
   }
 
   offer(record: SerialisedRecord): void {
-    if (!this.admit(record.metadata.length + (record.content?.length ?? 0))) return;
-    this.taken(this.open().add(record));
+    if (!this.admit(record.namespace, record.metadata.length + (record.content?.length ?? 0))) return;
+    this.taken(record.namespace, this.open().add(record));
   }
 
   /**
@@ -62,13 +68,18 @@ export class BoundedExporter {
    * into the batch from the buffer they came in, with no record object or Buffer of their own.
    */
   offerParts(policyId: string, namespace: string, time: string, from: Buffer, start: number, metadataEnd: number, headEnd: number, rest: string | undefined): void {
-    if (!this.admit(headEnd - start + (rest?.length ?? 0))) return;
-    this.taken(this.open().addParts(policyId, namespace, time, from, start, metadataEnd, headEnd, rest));
+    if (!this.admit(namespace, headEnd - start + (rest?.length ?? 0))) return;
+    this.taken(namespace, this.open().addParts(policyId, namespace, time, from, start, metadataEnd, headEnd, rest));
   }
 
-  /** Room for one more record of about `bytes`; else it is dropped and counted. */
-  private admit(bytes: number): boolean {
-    if (this.closed || this.queueRecords >= this.opts.maxQueue || this.queueBytes + bytes > (this.opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES)) {
+  /** Room for one more record of `namespace` of about `bytes`; else it is dropped and counted. */
+  private admit(namespace: string, bytes: number): boolean {
+    if (
+      this.closed ||
+      this.queueRecords >= this.opts.maxQueue ||
+      this.queueBytes + bytes > (this.opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES) ||
+      !this.shares.admits(namespace, 1, bytes)
+    ) {
       this.opts.metrics.dropped(this.closed ? 'shutdown' : 'queue_full', this.opts.label, 1);
       return false;
     }
@@ -84,9 +95,10 @@ export class BoundedExporter {
     return batch;
   }
 
-  private taken(bytes: number): void {
+  private taken(namespace: string, bytes: number): void {
     this.queueRecords++;
     this.queueBytes += bytes;
+    this.shares.add(namespace, 1, bytes);
     if (this.queue[0]!.records >= this.opts.maxBatch) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.opts.flushIntervalMs).unref();
   }
@@ -102,10 +114,12 @@ export class BoundedExporter {
     this.queueRecords -= batch.records;
     this.queueBytes -= batch.bytes;
     this.sizes = batch.nextSizes();
+    const groups = batch.lineGroups();
+    for (const g of groups) this.shares.remove(g.namespace, g.records, g.metadata.length + g.content.length);
     const flight = { size: batch.records, abandoned: false };
     this.inFlight = flight;
     this.writing = this.opts.destination
-      .write(batch.lineGroups())
+      .write(groups)
       .then(
         () => {
           if (flight.abandoned) return;
@@ -146,6 +160,7 @@ export class BoundedExporter {
       this.queue = [];
       this.queueRecords = 0;
       this.queueBytes = 0;
+      this.shares.clear();
     }
   }
 }

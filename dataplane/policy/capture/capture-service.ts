@@ -9,7 +9,7 @@ import { type CaptureSampler, captureSampler } from './capture-sampler.js';
 import { defaultDestinations, type DestinationFactory } from './destinations/default-destinations.js';
 import { type DestinationEntry, ExporterSet, type ExporterSetOptions } from './exporter-set.js';
 import { selectPolicy } from './select-policy.js';
-import { recordParts, serialiseCapture } from './serialise-capture.js';
+import { recordNamespace, recordParts, serialiseCapture } from './serialise-capture.js';
 import { WorkerSerialiser, type WorkerSerialiserOptions } from './worker-serialiser.js';
 
 export { defaultDestinations, type DestinationFactory };
@@ -167,7 +167,7 @@ export class CaptureService {
     const key = decision.policy.workerKey;
     let record: SerialisedRecord;
     try {
-      if (this.serialiser !== undefined && key !== undefined) return this.serialiser.submitLater(decision.policy, key, () => recordParts(decision, input));
+      if (this.serialiser !== undefined && key !== undefined) return this.serialiser.submitLater(decision.policy, key, recordNamespace(input), () => recordParts(decision, input));
       record = serialiseCapture(decision, input);
     } catch {
       for (const label of decision.policy.labels) this.metrics.dropped('record_error', label, 1);

@@ -225,12 +225,15 @@ describe('records', () => {
   });
 });
 
+/** Record i's caller, in one of three namespaces in turn: no one namespace's share of a queue (half) is what fills it. */
+const calledFrom = (i: number): Partial<CaptureInput> => ({ requestId: `r${i}`, caller: { kind: 'serviceaccount', namespace: `team-${'abc'[i % 3]}`, name: 'app' } });
+
 describe('never in the way', () => {
   const subjects = { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] };
   it('drops and counts when the queue is full, and counts what a drain could not write', async () => {
     const { svc, m } = service([policy('team-a/p', { subjects, mode: 'Metadata' })], 'hang', 5);
     const decision = svc.decide(sa('team-a', 'app'), undefined, 'r', none)!;
-    for (let i = 0; i < 30; i++) svc.record(decision, input({ requestId: `r${i}` }));
+    for (let i = 0; i < 30; i++) svc.record(decision, input(calledFrom(i)));
     // 5 wait for the flush timer, 25 found the queue full.
     expect(m.dropped.queue_full).toBe(25);
     // The drain hands the 5 to a write that never answers: at its deadline they count as lost.
@@ -239,15 +242,34 @@ describe('never in the way', () => {
     expect(m.exported()).toBe(0);
   });
 
+  const sized = (namespace: string, kib: number): SerialisedRecord => ({ policyId: 'team-a/p', namespace, time: '2026-12-05T00:00:00Z', metadata: Buffer.alloc(1024), content: Buffer.alloc(kib * 1024) });
+
   it('bounds the bytes queued for a destination as well as the records: a record past 64 KiB waiting is dropped and counted', () => {
     const m = countingMetrics();
     const exporter = new BoundedExporter({ label: 'team-a/p/mem', destination: memory('hang').destination, metrics: m.metrics, maxQueue: 100, maxQueueBytes: 64 * 1024, maxBatch: 100, flushIntervalMs: 60_000 });
-    const record = (kib: number): SerialisedRecord => ({ policyId: 'team-a/p', namespace: 'team-a', time: '2026-12-05T00:00:00Z', metadata: Buffer.alloc(1024), content: Buffer.alloc(kib * 1024) });
-    exporter.offer(record(40));
-    exporter.offer(record(40));
-    exporter.offer(record(10));
+    exporter.offer(sized('team-a', 20));
+    exporter.offer(sized('team-b', 20));
+    exporter.offer(sized('team-c', 20));
+    exporter.offer(sized('team-d', 10));
     expect(m.dropped.queue_full).toBe(1);
-    expect(exporter.queued).toBe(2);
+    expect(exporter.queued).toBe(3);
+  });
+
+  it('gives no namespace more than half of a queue: one tenant flooding a shared policy drops only its own records', () => {
+    const m = countingMetrics();
+    const exporter = new BoundedExporter({ label: 'platform/all/mem', destination: memory('hang').destination, metrics: m.metrics, maxQueue: 10, maxQueueBytes: 64 * 1024, maxBatch: 100, flushIntervalMs: 60_000 });
+    // Records: 12 would fill the queue of 10; 5 of them fit, and the quiet namespace's record still does.
+    for (let i = 0; i < 12; i++) exporter.offer(sized('flood', 0));
+    expect(m.dropped.queue_full).toBe(7);
+    exporter.offer(sized('quiet', 0));
+    expect(exporter.queued).toBe(6);
+    // Bytes: a 20 KiB record fits the flood's half of 64 KiB once, then no more; the quiet namespace's still does.
+    const bytes = new BoundedExporter({ label: 'platform/all/mem', destination: memory('hang').destination, metrics: m.metrics, maxQueue: 100, maxQueueBytes: 64 * 1024, maxBatch: 100, flushIntervalMs: 60_000 });
+    bytes.offer(sized('flood', 20));
+    bytes.offer(sized('flood', 20));
+    bytes.offer(sized('quiet', 20));
+    expect(m.dropped.queue_full).toBe(8);
+    expect(bytes.queued).toBe(2);
   });
 
   it('drops and counts a batch the destination refused, and reports it not ready', async () => {
@@ -323,7 +345,7 @@ describe('on the worker thread', () => {
     const workerModule = new URL('../../../test/fixtures/capture/crashing-serialise-worker.ts', import.meta.url);
     const { svc, mem, m } = service([policy('team-a/p', { subjects: subjects('team-a'), mode: 'Metadata' })], 'ok', 5, { workerModule, respawnDelayMs: 0 });
     const decision = svc.decide(sa('team-a', 'app'), undefined, 'r', none)!;
-    for (let i = 0; i < 7; i++) svc.record(decision, input({ requestId: `r${i}` }));
+    for (let i = 0; i < 7; i++) svc.record(decision, input(calledFrom(i)));
     expect(m.dropped.queue_full).toBe(2);
     // The first worker of the file starts from source through tsx: on a loaded machine (the whole
     // suite in parallel) that took over 20 s a few times.
@@ -334,7 +356,8 @@ describe('on the worker thread', () => {
     await expect.poll(() => m.dropped.record_error, { timeout: 20_000 }).toBe(2);
     svc.record(decision, input({ requestId: 'after' }));
     await svc.drain(20_000);
-    expect(mem.records.map((r) => r.requestId)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'after']);
+    // A destination's batch groups its records by namespace.
+    expect(mem.records.map((r) => r.requestId).sort()).toEqual(['after', 'r0', 'r1', 'r2', 'r3', 'r4']);
     expect(m.dropped).toEqual({ queue_full: 2, record_error: 2 });
   }, 120_000);
 
@@ -354,6 +377,31 @@ describe('on the worker thread', () => {
     // Stopped at its limit (a low one here, so that the test is quick), not grown on.
     expect(process.memoryUsage().rss - before).toBeLessThan(512 * 1024 * 1024);
   }, 60_000);
+
+  it('gives no namespace more than half of what waits for the worker: one tenant flooding it drops only its own records', async () => {
+    const { svc, mem, m } = service([policy('team-a/p', { subjects: subjects('team-a'), mode: 'Full' })], 'ok', 10, { maxQueuedBytes: 256 * 1024 });
+    const decision = svc.decide(sa('team-a', 'app'), undefined, 'r', none)!;
+    const from = (namespace: string, requestId: string, content = 'hi') =>
+      svc.record(decision, input({ requestId, caller: { kind: 'serviceaccount', namespace, name: 'app' }, requestBody: { messages: [{ role: 'user', content }] } }));
+    // Records: 12 would fill the 10 waiting; the flood's find room for 5 (half), and the quiet namespace's record still does.
+    for (let i = 0; i < 12; i++) from('flood', `f${i}`);
+    from('quiet', 'q0');
+    expect(m.dropped).toEqual({ queue_full: 7 });
+    await svc.drain(20_000);
+    expect(mem.records.map((r) => r.requestId).sort()).toEqual(['f0', 'f1', 'f2', 'f3', 'f4', 'q0']);
+    // Bytes: 100 KiB prompts fill the flood's half of 256 KiB after one; the quiet namespace's still goes.
+    const next = service([policy('team-a/p', { subjects: subjects('team-a'), mode: 'Full' })], 'ok', 10, { maxQueuedBytes: 256 * 1024 });
+    const nextDecision = next.svc.decide(sa('team-a', 'app'), undefined, 'r', none)!;
+    const big = 'x'.repeat(100 * 1024);
+    const fromNext = (namespace: string, requestId: string) =>
+      next.svc.record(nextDecision, input({ requestId, caller: { kind: 'serviceaccount', namespace, name: 'app' }, requestBody: { messages: [{ role: 'user', content: big }] } }));
+    fromNext('flood', 'f0');
+    fromNext('flood', 'f1');
+    fromNext('quiet', 'q0');
+    await next.svc.drain(20_000);
+    expect(next.m.dropped).toEqual({ queue_full: 1 });
+    expect(next.mem.records.map((r) => r.requestId).sort()).toEqual(['f0', 'q0']);
+  });
 
   it('bounds the bytes waiting for the worker too: an uncut 1 MiB prompt past the bound is dropped and counted, the next small record still goes', async () => {
     // Mode Full: a Metadata record hands the worker no content at all.

@@ -47,11 +47,14 @@ export function serialiseCapture(decision: SerialiseDecision, input: CaptureInpu
   return out;
 }
 
+/** The namespace a record is filed under: the caller's, else the route's. */
+export const recordNamespace = (input: Pick<CaptureInput, 'caller' | 'routeNamespace'>): string => input.caller.namespace ?? input.routeNamespace ?? 'none';
+
 /** The request thread's share of a record: its JSON texts, with nothing redacted or capped yet (contentLine does that). */
 export function recordParts(decision: SerialiseDecision, input: CaptureInput): RecordParts {
   const { config } = decision.policy;
   const time = isoTime(input.startedAtMs);
-  const namespace = input.caller.namespace ?? input.routeNamespace ?? 'none';
+  const namespace = recordNamespace(input);
   const metadata = metadataLine(input, time, namespace, config, decision.mode, decision.optedOut);
   const parts: RecordParts = { policyId: config.id, namespace, time, mode: decision.mode, metadata, contentHead: '', request: '', response: '' };
   if (decision.mode === 'Metadata') return parts;

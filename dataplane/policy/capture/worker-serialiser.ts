@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { SerialisedRecord } from './capture-record.js';
 import { type CaptureMetrics, type DropReason, NO_CAPTURE_METRICS } from './capture-metrics.js';
 import type { ExporterSetOptions } from './exporter-set.js';
+import { NamespaceShares } from './namespace-shares.js';
 import type { RecordParts, SerialisePolicy } from './serialise-capture.js';
 
 /** A destination the worker writes: its metrics label, and its config's JSON with credentials in clear. */
@@ -55,10 +56,10 @@ export interface WorkerSerialiserOptions<T> {
   deliver(target: T, record: SerialisedRecord): void;
   /** A record of `target` is lost; counted per destination by the caller. */
   lost(target: T, reason: DropReason): void;
-  /** Records handed over and not yet back (waiting to be sent, or in the worker): one more is dropped (queue_full). */
+  /** Records handed over and not yet back (waiting to be sent, or in the worker), half of them at most of one namespace: one more is dropped (queue_full). */
   maxQueued: number;
   /**
-   * Bytes of record JSON handed over and not yet back: one more is dropped (queue_full). Records
+   * Bytes of record JSON handed over and not yet back, half of them at most of one namespace: one more is dropped (queue_full). Records
    * reach the worker uncut (maxRecordBytes is applied there), so a count alone would let a burst of
    * 10 MiB prompts hold gigabytes.
    */
@@ -88,7 +89,8 @@ export interface WorkerSerialiserOptions<T> {
  * and, per batch, one message each way. The record is redacted in the worker,
  * inside the data plane process, before it reaches any queue a destination reads. Bounded like the
  * destination queues: a record that finds `maxQueued` records (or `maxQueuedBytes`) waiting is dropped and counted,
- * never waited for; records in a worker that dies are counted as `record_error`, and a new worker
+ * never waited for, and so is one whose namespace holds half of either bound already (NamespaceShares:
+ * one tenant's burst of huge prompts does not drop every other tenant's records); records in a worker that dies are counted as `record_error`, and a new worker
  * starts `respawnDelayMs` later. `drain` (SIGTERM) finishes what was handed over, within the deadline.
  *
  * Records of a policy given destination labels (keyFor) are not handed back: the worker queues and
@@ -108,10 +110,14 @@ export class WorkerSerialiser<T> {
   private pendingSize = 64 * 1024;
   private pendingTargets: T[] = [];
   private pendingKeys: number[] = [];
+  /** The namespace each pending record is filed under (what its share is counted in). */
+  private pendingNamespaces: string[] = [];
   /** Records taken with submitLater, not yet written to the pending buffer. */
-  private later: { target: T; key: number; make: () => RecordParts }[] = [];
-  /** Batches in the worker, by id: the targets of their records, in order, and their policy keys. */
-  private outstanding = new Map<number, { targets: T[]; keys: number[]; bytes: number }>();
+  private later: { target: T; key: number; namespace: string; make: () => RecordParts }[] = [];
+  /** Batches in the worker, by id: the targets of their records, in order, their policy keys and namespaces, and where each record's parts end. */
+  private outstanding = new Map<number, { targets: T[]; keys: number[]; namespaces: string[]; ends: number[]; bytes: number }>();
+  /** What each namespace holds of the records and bytes handed over and not yet back. */
+  private readonly shares: NamespaceShares;
   /** Records in the worker's own destination queues (offered, not yet reported written or dropped), by label. */
   private readonly held = new Map<string, number>();
   /** The destinations the worker writes, and how it bounds and batches them. */
@@ -140,6 +146,7 @@ export class WorkerSerialiser<T> {
     this.flushIntervalMs = opts.flushIntervalMs ?? 50;
     this.maxQueuedBytes = opts.maxQueuedBytes ?? 64 * 1024 * 1024;
     this.metrics = opts.metrics ?? NO_CAPTURE_METRICS;
+    this.shares = new NamespaceShares(opts.maxQueued, this.maxQueuedBytes);
   }
 
   /**
@@ -166,10 +173,8 @@ export class WorkerSerialiser<T> {
 
   /** Hands a record's parts over; never throws, never waits. */
   submit(target: T, key: number, parts: RecordParts): void {
-    if (this.closed) return this.opts.lost(target, 'shutdown');
-    if (this.queued >= this.opts.maxQueued) return this.opts.lost(target, 'queue_full');
-    this.queued++;
-    this.write(target, key, parts);
+    if (!this.take(target, parts.namespace)) return;
+    this.write(target, key, parts.namespace, parts);
     this.schedule();
   }
 
@@ -177,14 +182,34 @@ export class WorkerSerialiser<T> {
    * Takes a record whose parts `make` builds when its batch is sent, with the batch's other records
    * in one loop (the code and its data then warm, rather than run once per request between all of a
    * request's other work); never throws, never waits. `make` must give the same parts then as now:
-   * it reads only what the answered request no longer changes.
+   * it reads only what the answered request no longer changes, and files the record under `namespace`.
    */
-  submitLater(target: T, key: number, make: () => RecordParts): void {
-    if (this.closed) return this.opts.lost(target, 'shutdown');
-    if (this.queued >= this.opts.maxQueued) return this.opts.lost(target, 'queue_full');
-    this.queued++;
-    this.later.push({ target, key, make });
+  submitLater(target: T, key: number, namespace: string, make: () => RecordParts): void {
+    if (!this.take(target, namespace)) return;
+    this.later.push({ target, key, namespace, make });
     this.schedule();
+  }
+
+  /** Counts one more record of `namespace` in, or drops it (counted) when the queue or the namespace's share of it is full. */
+  private take(target: T, namespace: string): boolean {
+    if (this.closed) {
+      this.opts.lost(target, 'shutdown');
+      return false;
+    }
+    if (this.queued >= this.opts.maxQueued || !this.shares.admits(namespace, 1, 0)) {
+      this.opts.lost(target, 'queue_full');
+      return false;
+    }
+    this.queued++;
+    this.shares.add(namespace, 1, 0);
+    return true;
+  }
+
+  /** A record counted in by take() is lost before it was written. */
+  private untake(target: T, namespace: string, reason: DropReason): void {
+    this.queued--;
+    this.shares.remove(namespace, 1, 0);
+    this.opts.lost(target, reason);
   }
 
   private schedule(): void {
@@ -197,27 +222,23 @@ export class WorkerSerialiser<T> {
     const later = this.later;
     if (later.length === 0) return;
     this.later = [];
-    for (const { target, key, make } of later) {
+    for (const { target, key, namespace, make } of later) {
       let parts: RecordParts;
       try {
         parts = make();
       } catch {
-        this.queued--;
-        this.opts.lost(target, 'record_error');
+        this.untake(target, namespace, 'record_error');
         continue;
       }
-      this.write(target, key, parts);
+      this.write(target, key, namespace, parts);
     }
   }
 
-  /** A counted record's parts into the pending buffer (or dropped, past the bytes bound). */
-  private write(target: T, key: number, parts: RecordParts): void {
+  /** A counted record's parts into the pending buffer (or dropped, past the bytes bound or the share of the namespace it is counted in, `share`). */
+  private write(target: T, key: number, share: string, parts: RecordParts): void {
     // UTF-16 units: at most the UTF-8 bytes the parts take, so the bound holds to within 3×.
     const units = parts.metadata.length + parts.contentHead.length + parts.request.length + parts.response.length + parts.namespace.length + parts.time.length;
-    if (this.queuedBytes + units > this.maxQueuedBytes) {
-      this.queued--;
-      return this.opts.lost(target, 'queue_full');
-    }
+    if (this.queuedBytes + units > this.maxQueuedBytes || !this.shares.admits(share, 0, units)) return this.untake(target, share, 'queue_full');
     const before = this.pendingUsed;
     this.reserve(units);
     const { metadata, contentHead, request, response, namespace, time } = parts;
@@ -244,8 +265,10 @@ export class WorkerSerialiser<T> {
       this.append(time);
     }
     this.queuedBytes += this.pendingUsed - before;
+    this.shares.add(share, 0, this.pendingUsed - before);
     this.pendingTargets.push(target);
     this.pendingKeys.push(key);
+    this.pendingNamespaces.push(share);
   }
 
   /** Room in the pending buffer for `units` more UTF-16 units (UTF-8 takes at most 3 bytes per unit). */
@@ -290,16 +313,17 @@ export class WorkerSerialiser<T> {
       return;
     }
     const id = this.nextBatch++;
-    this.outstanding.set(id, { targets: this.pendingTargets, keys: this.pendingKeys, bytes: this.pendingUsed });
-    const bytes = this.pending!.buffer as ArrayBuffer;
     const ends = this.pendingEnds;
     const keys = this.pendingKeys;
+    this.outstanding.set(id, { targets: this.pendingTargets, keys, namespaces: this.pendingNamespaces, ends, bytes: this.pendingUsed });
+    const bytes = this.pending!.buffer as ArrayBuffer;
     this.pendingSize = Math.min(this.pending!.length, 1 << 20); // one huge record does not make every batch huge
     this.pending = undefined;
     this.pendingUsed = 0;
     this.pendingEnds = [];
     this.pendingTargets = [];
     this.pendingKeys = [];
+    this.pendingNamespaces = [];
     worker.postMessage({ kind: 'batch', id, bytes, ends, keys } satisfies ToSerialiseWorker, [bytes]);
   }
 
@@ -336,8 +360,7 @@ export class WorkerSerialiser<T> {
     this.outstanding.delete(batch.id);
     const { targets, keys } = handed;
     const { places } = batch;
-    this.queued -= targets.length;
-    this.queuedBytes -= handed.bytes;
+    this.release(handed);
     const bytes = Buffer.from(batch.bytes);
     const failed = batch.failed.length === 0 ? undefined : new Set(batch.failed);
     // Per policy key, the records the worker queued for its own destinations: held until it reports on them.
@@ -365,6 +388,14 @@ export class WorkerSerialiser<T> {
     this.wake?.();
   }
 
+  /** A batch that came back, or is lost, no longer counts against the bounds and its namespaces' shares. */
+  private release(handed: { targets: T[]; namespaces: string[]; ends: number[]; bytes: number }): void {
+    this.queued -= handed.targets.length;
+    this.queuedBytes -= handed.bytes;
+    const { namespaces, ends } = handed;
+    for (let i = 0; i < namespaces.length; i++) this.shares.remove(namespaces[i]!, 1, ends[6 * i + 5]! - (i === 0 ? 0 : ends[6 * i - 1]!));
+  }
+
   /** What the worker's destination queues reported, into the metrics; written or dropped records are no longer held. */
   private report(events: readonly CaptureEvent[]): void {
     for (const event of events) {
@@ -389,10 +420,9 @@ export class WorkerSerialiser<T> {
     if (this.worker !== worker) return;
     this.worker = undefined;
     this.downUntil = Date.now() + (this.opts.respawnDelayMs ?? 1_000);
-    for (const { targets, bytes } of this.outstanding.values()) {
-      for (const target of targets) this.opts.lost(target, 'record_error');
-      this.queued -= targets.length;
-      this.queuedBytes -= bytes;
+    for (const handed of this.outstanding.values()) {
+      for (const target of handed.targets) this.opts.lost(target, 'record_error');
+      this.release(handed);
     }
     this.outstanding.clear();
     this.dropHeld('record_error');
@@ -436,9 +466,11 @@ export class WorkerSerialiser<T> {
     this.pendingEnds = [];
     this.pendingTargets = [];
     this.pendingKeys = [];
+    this.pendingNamespaces = [];
     this.outstanding.clear();
     this.queued = 0;
     this.queuedBytes = 0;
+    this.shares.clear();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.worker = undefined;
     await worker?.terminate();
