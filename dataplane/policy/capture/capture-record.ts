@@ -35,7 +35,7 @@ export interface CaptureContent {
   request?: unknown;
   /** The response; a stream's assembled result. */
   response?: unknown;
-  /** Matches replaced, by type (Redacted). */
+  /** Matches replaced, by type (Redacted); with `truncated`, those up to where redaction stopped (the end of the first string past maxRecordBytes). */
   redactions?: Record<string, number>;
   /** Content longer than maxRecordBytes was cut: `request`/`response` then hold the cut JSON text. */
   truncated?: true;

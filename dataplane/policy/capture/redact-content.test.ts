@@ -121,6 +121,35 @@ describe('redactJsonText', () => {
     expect(redactJsonText(JSON.stringify(v), compile(), scanned)).toBe(expected);
   });
 
+  it('with a limit, stops after the string that takes the text past it: a prefix of the whole result, ending at a string\'s end', () => {
+    const detectors = compile();
+    const rand = seededRandom(17);
+    for (let i = 0; i < 200; i++) {
+      const json = JSON.stringify({ messages: [value(rand, 0), { role: 'user', content: text(rand) }, value(rand, 0)], tools: value(rand, 1) });
+      const whole = redactJsonText(json, detectors, { counts: {}, unscanned: false });
+      const limit = Math.floor(rand() * whole.length);
+      const cut = redactJsonText(json, detectors, { counts: {}, unscanned: false }, limit);
+      expect(whole.startsWith(cut), `case ${i}`).toBe(true);
+      if (cut.length < whole.length) {
+        expect(cut.length, `case ${i}`).toBeGreaterThan(limit);
+        expect(cut.endsWith('"'), `case ${i}`).toBe(true);
+      }
+    }
+  });
+
+  it('with a limit, sends no more text through the detectors than the limit and one string: a 10 MiB prompt of 100 KiB messages is not redacted whole to keep 64 KiB', () => {
+    const detectors = compile();
+    let scanned = 0;
+    const counting: DetectorSet = { ...detectors, redact: (s: string) => ((scanned += s.length), detectors.redact(s)) };
+    const message = `mail ann.lee@example.com ${'words '.repeat(17_000)}`;
+    const json = JSON.stringify({ messages: Array.from({ length: 100 }, () => ({ role: 'user', content: message })) });
+    const cut = redactJsonText(json, counting, { counts: {}, unscanned: false }, 64 * 1024);
+    expect(json.length).toBeGreaterThan(10_000_000);
+    expect(scanned).toBeLessThan(64 * 1024 + message.length + 100);
+    expect(cut.length).toBeGreaterThan(64 * 1024);
+    expect(cut).not.toContain('ann.lee@example.com');
+  });
+
   it('countsJson writes the counts as JSON.stringify does, integer-like names first', () => {
     const cases: Record<string, number>[] = [{}, { Email: 1 }, { Email: 2, PaymentCard: 1, 'employee-id': 3, '7': 1, Phone: 10 }];
     for (const counts of cases) expect(countsJson(counts)).toBe(JSON.stringify(counts));

@@ -21,8 +21,14 @@ export interface RedactionTally {
  * escape), and only those that change are written anew, so there is no object tree to build, walk
  * or serialise again. The same text, counts and order as JSON.stringify of the parsed value with
  * each string replaced (the redaction tests compare the two over generated values).
+ *
+ * `limit` (UTF-16 units): once the text written reaches past it, the walk stops after that string
+ * and returns what it has, a prefix of the whole result: a record keeps at most maxRecordBytes of
+ * it, so redacting the rest of a 10 MiB prompt would be spent on text that is cut away. The cut is
+ * at a string's end, never inside one, so no string is written unredacted; what was not walked is
+ * not counted in `tally`.
  */
-export function redactJsonText(json: string, detectors: DetectorSet | undefined, tally: RedactionTally): string {
+export function redactJsonText(json: string, detectors: DetectorSet | undefined, tally: RedactionTally, limit = Infinity): string {
   let out: string | undefined;
   let copied = 0;
   for (let start = json.indexOf('"'); start !== -1; ) {
@@ -41,6 +47,7 @@ export function redactJsonText(json: string, detectors: DetectorSet | undefined,
         out = `${out ?? ''}${json.slice(copied, start)}${literal}`;
         copied = after;
       }
+      if ((out?.length ?? 0) + after - copied > limit) return out === undefined ? json.slice(0, after) : out + json.slice(copied, after);
     }
     start = json.indexOf('"', after);
   }

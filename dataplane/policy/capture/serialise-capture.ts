@@ -121,8 +121,12 @@ const field = (json: string, name: string, value: unknown): string => `${json}${
 /** The `content` object's JSON text (CaptureContent). */
 function contentJson(parts: Pick<RecordParts, 'request' | 'response'>, config: SerialisePolicy, detectors: DetectorSet | undefined): string {
   const tally: RedactionTally = { counts: {}, unscanned: false };
-  let request = parts.request === '' ? undefined : redactJsonText(parts.request, detectors, tally);
-  let response = parts.response === '' ? undefined : redactJsonText(parts.response, detectors, tally);
+  // A part whose redacted text runs past maxRecordBytes UTF-16 units is past as many bytes: the
+  // record does not fit, and each part is cut within its share (at most maxRecordBytes), so the
+  // redaction stops past it (redactJsonText's limit) rather than go through the rest of a huge prompt.
+  const limit = config.maxRecordBytes;
+  let request = parts.request === '' ? undefined : redactJsonText(parts.request, detectors, tally, limit);
+  let response = parts.response === '' ? undefined : redactJsonText(parts.response, detectors, tally, limit);
   const truncated = !fits(request, response, config.maxRecordBytes);
   if (truncated) {
     const share = Math.floor(config.maxRecordBytes / (request !== undefined && response !== undefined ? 2 : 1));
