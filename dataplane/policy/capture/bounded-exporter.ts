@@ -1,5 +1,6 @@
 import type { SerialisedRecord } from './capture-record.js';
 import type { CaptureMetrics } from './capture-metrics.js';
+import type { CaptureMemory } from './capture-memory.js';
 import { LineBatch, type LineBatchSizes, type LineGroup } from './line-batch.js';
 import { NamespaceShares } from './namespace-shares.js';
 
@@ -19,6 +20,8 @@ export interface BoundedExporterOptions {
   maxQueue: number;
   /** Most bytes of records waiting (a record may be up to maxRecordBytes, 16 MiB), half of them at most of one namespace: one more is dropped (queue_full). */
   maxQueueBytes?: number;
+  /** What all destination queues of the process hold together (ExporterSet's): one more record past it, or past its namespace's half of it, is dropped (queue_full). */
+  memory?: CaptureMemory;
   maxBatch: number;
   flushIntervalMs: number;
 }
@@ -78,7 +81,8 @@ export class BoundedExporter {
       this.closed ||
       this.queueRecords >= this.opts.maxQueue ||
       this.queueBytes + bytes > (this.opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES) ||
-      !this.shares.admits(namespace, 1, bytes)
+      !this.shares.admits(namespace, 1, bytes) ||
+      this.opts.memory?.admits(namespace, bytes) === false
     ) {
       this.opts.metrics.dropped(this.closed ? 'shutdown' : 'queue_full', this.opts.label, 1);
       return false;
@@ -99,6 +103,7 @@ export class BoundedExporter {
     this.queueRecords++;
     this.queueBytes += bytes;
     this.shares.add(namespace, 1, bytes);
+    this.opts.memory?.add(namespace, bytes);
     if (this.queue[0]!.records >= this.opts.maxBatch) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.opts.flushIntervalMs).unref();
   }
@@ -115,7 +120,7 @@ export class BoundedExporter {
     this.queueBytes -= batch.bytes;
     this.sizes = batch.nextSizes();
     const groups = batch.lineGroups();
-    for (const g of groups) this.shares.remove(g.namespace, g.records, g.metadata.length + g.content.length);
+    this.release(groups);
     const flight = { size: batch.records, abandoned: false };
     this.inFlight = flight;
     this.writing = this.opts.destination
@@ -140,6 +145,15 @@ export class BoundedExporter {
       });
   }
 
+  /** Groups that left the queue no longer count against their namespaces' shares or the process's capture memory. */
+  private release(groups: readonly LineGroup[]): void {
+    for (const g of groups) {
+      const bytes = g.metadata.length + g.content.length;
+      this.shares.remove(g.namespace, g.records, bytes);
+      this.opts.memory?.remove(g.namespace, g.records, bytes);
+    }
+  }
+
   /** Writes what is queued (SIGTERM); what is still queued at the deadline is dropped as shutdown. */
   async drain(timeoutMs: number): Promise<void> {
     this.closed = true;
@@ -157,6 +171,7 @@ export class BoundedExporter {
     }
     if (this.queueRecords > 0) {
       this.opts.metrics.dropped('shutdown', this.opts.label, this.queueRecords);
+      for (const batch of this.queue) this.release(batch.lineGroups());
       this.queue = [];
       this.queueRecords = 0;
       this.queueBytes = 0;

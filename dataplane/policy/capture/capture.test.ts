@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { DataPolicyConfig } from '../../config/data-policy-config.js';
 import type { Caller } from '../../core/caller.js';
 import { BoundedExporter, type CaptureDestination } from './bounded-exporter.js';
+import { ExporterSet } from './exporter-set.js';
 import { parseGroups } from './line-batch.js';
 import { type CaptureInput, type CaptureRecord, parseRecord, type SerialisedRecord } from './capture-record.js';
 import type { CaptureMetrics, DropReason } from './capture-metrics.js';
@@ -270,6 +271,36 @@ describe('never in the way', () => {
     bytes.offer(sized('quiet', 20));
     expect(m.dropped.queue_full).toBe(8);
     expect(bytes.queued).toBe(2);
+  });
+
+  it('bounds what all destination queues hold together, one namespace to half of it: a tenant whose eight destinations never answer cannot take the memory of the data plane', () => {
+    const m = countingMetrics();
+    const set = new ExporterSet(() => memory('hang').destination, m.metrics, { maxQueue: 100, maxBatch: 100, flushIntervalMs: 60_000, maxTotalBytes: 256 * 1024 });
+    const labels = Array.from({ length: 8 }, (_, i) => `team-a/p/d${i}`);
+    set.apply(labels.map((label) => ({ label, key: label, config: { type: 'localDirectory' as const, name: label, path: '/unused' } })));
+    const queued = () => labels.reduce((n, label) => n + set.get(label)!.queued, 0);
+    // 11 KiB records: each queue alone takes 2 of the flood's (its half of 64 KiB), 16 in all; the
+    // flood's half of the 256 KiB they share takes 11.
+    for (let i = 0; i < 10; i++) for (const label of labels) set.get(label)!.offer(sized('flood', 10));
+    expect(queued()).toBe(11);
+    expect(set.memory.held).toBeLessThanOrEqual(128 * 1024);
+    // Another namespace still finds room.
+    for (const label of labels.slice(0, 3)) set.get(label)!.offer(sized('quiet', 10));
+    expect(queued()).toBe(14);
+    expect(m.dropped.queue_full).toBe(80 - 11);
+  });
+
+  it('gives that memory back as batches are written or dropped at a drain', async () => {
+    for (const behaviour of ['ok', 'hang'] as const) {
+      // The records are not JSON: a destination that takes them as they are.
+      const destination: CaptureDestination = { write: () => (behaviour === 'ok' ? Promise.resolve() : new Promise(() => {})) };
+      const set = new ExporterSet(() => destination, countingMetrics().metrics, { maxQueue: 100, maxBatch: 2, flushIntervalMs: 60_000, maxTotalBytes: 256 * 1024 });
+      set.apply([{ label: 'team-a/p/d', key: 'd', config: { type: 'localDirectory', name: 'd', path: '/unused' } }]);
+      for (let i = 0; i < 5; i++) set.get('team-a/p/d')!.offer(sized(`team-${i % 2}`, 10));
+      expect(set.memory.held, behaviour).toBeGreaterThan(0);
+      await set.drain(50);
+      expect(set.memory.held, behaviour).toBe(0);
+    }
   });
 
   it('drops and counts a batch the destination refused, and reports it not ready', async () => {

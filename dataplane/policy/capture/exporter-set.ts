@@ -1,5 +1,6 @@
 import type { CaptureDestinationConfig } from '../../config/data-policy-config.js';
 import { BoundedExporter } from './bounded-exporter.js';
+import { CaptureMemory, DEFAULT_MAX_TOTAL_QUEUE_BYTES } from './capture-memory.js';
 import type { CaptureMetrics } from './capture-metrics.js';
 import type { DestinationFactory } from './destinations/default-destinations.js';
 
@@ -10,6 +11,8 @@ export interface ExporterSetOptions {
   /** Non-batching destinations (OTLP, local directory): records per write and longest wait. */
   maxBatch: number;
   flushIntervalMs: number;
+  /** Bytes all the destination queues hold together (half at most of one namespace); default DEFAULT_MAX_TOTAL_QUEUE_BYTES. */
+  maxTotalBytes?: number;
 }
 
 /** One destination of an applied policy: its metrics label, and its config's JSON with credentials in clear (a rotated key is a changed destination). */
@@ -26,12 +29,16 @@ export interface DestinationEntry {
  */
 export class ExporterSet {
   private exporters = new Map<string, { key: string; exporter: BoundedExporter }>();
+  /** Shared by every queue, those draining after a change included. */
+  readonly memory: CaptureMemory;
 
   constructor(
     private readonly factory: DestinationFactory,
     private readonly metrics: CaptureMetrics,
     private readonly opts: ExporterSetOptions,
-  ) {}
+  ) {
+    this.memory = new CaptureMemory(opts.maxTotalBytes ?? DEFAULT_MAX_TOTAL_QUEUE_BYTES);
+  }
 
   /** Takes the destinations now named; those no policy names any more write what they hold, then go. */
   apply(entries: readonly DestinationEntry[]): void {
@@ -45,7 +52,7 @@ export class ExporterSet {
       const destination = this.factory(config);
       if (destination === undefined) continue;
       const batching = config.type === 's3' ? { maxBatch: config.maxBatchRecords, flushIntervalMs: config.batchIntervalMs } : { maxBatch: this.opts.maxBatch, flushIntervalMs: this.opts.flushIntervalMs };
-      kept.set(label, { key, exporter: new BoundedExporter({ label, destination, metrics: this.metrics, maxQueue: this.opts.maxQueue, ...batching }) });
+      kept.set(label, { key, exporter: new BoundedExporter({ label, destination, metrics: this.metrics, maxQueue: this.opts.maxQueue, memory: this.memory, ...batching }) });
     }
     for (const [label, { exporter }] of this.exporters) if (kept.get(label)?.exporter !== exporter) void exporter.drain(10_000);
     this.exporters = kept;

@@ -1,0 +1,41 @@
+import { NamespaceShares } from './namespace-shares.js';
+
+/** What every destination queue of a process may hold together by default (each one also at most its own 64 MiB). */
+export const DEFAULT_MAX_TOTAL_QUEUE_BYTES = 128 * 1024 * 1024;
+
+/**
+ * The bytes all destination queues of one process hold together, and each namespace's share of
+ * them (half at most). Each queue is bounded on its own, but a policy may name eight destinations
+ * and a tenant may write many policies: without a bound over all of them, destinations that never
+ * answer would each fill their 64 MiB and one tenant could take the data plane's memory from
+ * everyone (its pod's limit is 1 GiB by default).
+ */
+export class CaptureMemory {
+  private used = 0;
+  private readonly shares: NamespaceShares;
+
+  constructor(readonly maxBytes: number) {
+    this.shares = new NamespaceShares(Number.MAX_SAFE_INTEGER, maxBytes);
+  }
+
+  /** Room for `bytes` more of `namespace`. */
+  admits(namespace: string, bytes: number): boolean {
+    return this.used + bytes <= this.maxBytes && this.shares.admits(namespace, 0, bytes);
+  }
+
+  add(namespace: string, bytes: number): void {
+    this.used += bytes;
+    this.shares.add(namespace, 1, bytes);
+  }
+
+  /** `records` records of `namespace`, `bytes` together, left a queue. */
+  remove(namespace: string, records: number, bytes: number): void {
+    this.used -= bytes;
+    this.shares.remove(namespace, records, bytes);
+  }
+
+  /** Bytes held in all queues. */
+  get held(): number {
+    return this.used;
+  }
+}
