@@ -434,6 +434,19 @@ describe('on the worker thread', () => {
     expect(next.mem.records.map((r) => r.requestId).sort()).toEqual(['f0', 'q0']);
   });
 
+  it('writes a record of a long prompt into a buffer of its size, not of three bytes a character', async () => {
+    const serialiser = new WorkerSerialiser<string>({ deliver: () => undefined, lost: () => undefined, maxQueued: 100, flushIntervalMs: 60_000 });
+    const config = policy('team-a/p', { subjects: subjects('team-a'), mode: 'Full' });
+    const decision: SerialiseDecision = { policy: { config, detectors: undefined }, mode: 'Full', optedOut: false };
+    const key = serialiser.keyFor(config);
+    const parts = recordParts(decision, input({ requestBody: { messages: [{ role: 'user', content: 'x'.repeat(4 * 1024 * 1024) }] } }));
+    serialiser.submit('long', key, parts);
+    const bytes = Buffer.byteLength(parts.metadata + parts.contentHead + parts.request + parts.response + parts.namespace + parts.time);
+    expect(serialiser.pendingCapacity).toBeGreaterThanOrEqual(bytes);
+    expect(serialiser.pendingCapacity).toBeLessThan(bytes * 1.1);
+    await serialiser.drain(Date.now() + 20_000);
+  });
+
   it('bounds the bytes waiting for the worker too: an uncut 1 MiB prompt past the bound is dropped and counted, the next small record still goes', async () => {
     // Mode Full: a Metadata record hands the worker no content at all.
     const { svc, mem, m } = service([policy('team-a/p', { subjects: subjects('team-a'), mode: 'Full' })], 'ok', 100, { maxQueuedBytes: 256 * 1024 });

@@ -240,8 +240,10 @@ export class WorkerSerialiser<T> {
     const units = parts.metadata.length + parts.contentHead.length + parts.request.length + parts.response.length + parts.namespace.length + parts.time.length;
     if (this.queuedBytes + units > this.maxQueuedBytes || !this.shares.admits(share, 0, units)) return this.untake(target, share, 'queue_full');
     const before = this.pendingUsed;
-    this.reserve(units);
     const { metadata, contentHead, request, response, namespace, time } = parts;
+    // Room for 3 bytes a unit (their most), with no byte count first; a record of a long prompt is
+    // counted, so that a 10 MiB prompt does not make a 30 MiB buffer.
+    this.reserve(units > COUNTED_FROM ? Buffer.byteLength(metadata) + Buffer.byteLength(contentHead) + Buffer.byteLength(request) + Buffer.byteLength(response) + Buffer.byteLength(namespace) + Buffer.byteLength(time) : units * 3);
     // One write of the six parts: each Buffer write is a call into native code. A record all
     // ASCII (UTF-8 bytes = UTF-16 units, as nearly every one is) has its parts' ends from their
     // lengths; any other is written again part by part, over the same bytes.
@@ -271,9 +273,9 @@ export class WorkerSerialiser<T> {
     this.pendingNamespaces.push(share);
   }
 
-  /** Room in the pending buffer for `units` more UTF-16 units (UTF-8 takes at most 3 bytes per unit). */
-  private reserve(units: number): void {
-    const most = this.pendingUsed + units * 3;
+  /** Room in the pending buffer for `bytes` more bytes. */
+  private reserve(bytes: number): void {
+    const most = this.pendingUsed + bytes;
     const buffer = this.pending;
     if (buffer !== undefined && most <= buffer.length) return;
     // Unpooled: its whole ArrayBuffer is transferred to the worker.
@@ -298,6 +300,11 @@ export class WorkerSerialiser<T> {
   /** Records handed over and not yet delivered or lost. */
   get backlog(): number {
     return this.queued;
+  }
+
+  /** The size of the buffer the next batch is being written into (tests: what a record of a long prompt makes it allocate). */
+  get pendingCapacity(): number {
+    return this.pending?.length ?? 0;
   }
 
   private flush(): void {
@@ -476,6 +483,9 @@ export class WorkerSerialiser<T> {
     await worker?.terminate();
   }
 }
+
+/** Records longer than this (UTF-16 units) are byte-counted before they are written (write). */
+const COUNTED_FROM = 64 * 1024;
 
 /** serialise-worker next to this module: .js when built, .ts when run from source (tests). */
 const defaultWorkerModule = (): URL => new URL(`./serialise-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
