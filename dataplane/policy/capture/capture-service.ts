@@ -9,7 +9,7 @@ import { type CaptureSampler, captureSampler } from './capture-sampler.js';
 import { defaultDestinations, type DestinationFactory } from './destinations/default-destinations.js';
 import { type DestinationEntry, ExporterSet, type ExporterSetOptions } from './exporter-set.js';
 import { selectPolicy } from './select-policy.js';
-import { recordNamespace, recordParts, serialiseCapture } from './serialise-capture.js';
+import { recordNamespace, recordParts, serialiseCapture, type SerialisePolicy } from './serialise-capture.js';
 import { WorkerSerialiser, type WorkerSerialiserOptions } from './worker-serialiser.js';
 
 export { defaultDestinations, type DestinationFactory };
@@ -41,8 +41,10 @@ interface CompiledPolicy {
   labels: string[];
   /** Their queues on this thread; none when the worker writes the destinations. */
   exporters: BoundedExporter[];
-  /** How the worker knows this policy (with the worker only). */
+  /** How the worker knows this policy (with the worker only; given again when the worker forgot it, see record). */
   workerKey: number | undefined;
+  /** What the worker is given for it (keyFor), to give it again. */
+  workerSpec: { policy: SerialisePolicy; labels: string[] | undefined } | undefined;
 }
 
 /** What capture will do for one request, decided before it is served. */
@@ -97,7 +99,7 @@ export class CaptureService {
     if (next === this.configs) return;
     this.configs = next;
     const entries: DestinationEntry[] = [];
-    const compiled: [DataPolicyConfig, Omit<CompiledPolicy, 'exporters' | 'workerKey'>][] = [];
+    const compiled: [DataPolicyConfig, Omit<CompiledPolicy, 'exporters' | 'workerKey' | 'workerSpec'>][] = [];
     for (const given of next) {
       let config = given;
       let detectors: DetectorSet | undefined;
@@ -118,15 +120,20 @@ export class CaptureService {
     }
     if (this.exporters !== undefined) this.exporters.apply(entries);
     else this.serialiser?.setDestinations(entries.map(({ label, key }) => ({ label, key })), this.exporterOptions);
+    const workerKeys = new Set<number>();
     for (const [given, policy] of compiled) {
       const { id, mode, parts, maxRecordBytes, redaction } = policy.config;
       const local = this.exporters;
       // A destination its factory did not build takes nothing, as before.
       const exporters = local === undefined ? [] : policy.labels.flatMap((label) => local.get(label) ?? []);
       const labels = local === undefined ? policy.labels : exporters.map((e) => e.label);
-      const workerKey = this.serialiser?.keyFor({ id, mode, parts, maxRecordBytes, redaction }, local === undefined ? labels : undefined);
-      this.compiled.set(given, { ...policy, labels, exporters, workerKey });
+      const workerSpec = this.serialiser === undefined ? undefined : { policy: { id, mode, parts, maxRecordBytes, redaction }, labels: local === undefined ? labels : undefined };
+      const workerKey = workerSpec === undefined ? undefined : this.serialiser?.keyFor(workerSpec.policy, workerSpec.labels);
+      if (workerKey !== undefined) workerKeys.add(workerKey);
+      this.compiled.set(given, { ...policy, labels, exporters, workerKey, workerSpec });
     }
+    // Policies no snapshot has any more are forgotten, but for the most recent few (WorkerSerialiser.retainOnly).
+    this.serialiser?.retainOnly(workerKeys);
     // The worker starts, and compiles what records will run through, when a policy that records is applied: not on its first record, while requests are served.
     if (compiled.some(([, policy]) => policy.config.mode !== 'None' && policy.labels.length > 0)) this.serialiser?.start();
   }
@@ -164,7 +171,10 @@ export class CaptureService {
    * reads the answered request's objects and changes them.
    */
   record(decision: CaptureDecision, input: CaptureInput): void {
-    const key = decision.policy.workerKey;
+    const { policy } = decision;
+    let key = policy.workerKey;
+    // A request served on a snapshot many policy changes old: its policy was forgotten by the worker, and is given again.
+    if (key !== undefined && policy.workerSpec !== undefined && this.serialiser?.holds(key) === false) key = policy.workerKey = this.serialiser.keyFor(policy.workerSpec.policy, policy.workerSpec.labels);
     let record: SerialisedRecord;
     try {
       if (this.serialiser !== undefined && key !== undefined) return this.serialiser.submitLater(decision.policy, key, recordNamespace(input), () => recordParts(decision, input));

@@ -434,6 +434,41 @@ describe('on the worker thread', () => {
     expect(next.mem.records.map((r) => r.requestId).sort()).toEqual(['f0', 'q0']);
   });
 
+  it('forgets policies no snapshot has, but for the 64 most recent: a DataPolicy changed a thousand times does not grow the worker', async () => {
+    const lost: [string, DropReason][] = [];
+    const delivered: string[] = [];
+    const serialiser = new WorkerSerialiser<string>({ deliver: (target) => delivered.push(target), lost: (target, reason) => lost.push([target, reason]), maxQueued: 100, flushIntervalMs: 5 });
+    const versions = Array.from({ length: 300 }, (_, i) => policy('team-a/p', { subjects: subjects('team-a'), mode: 'Metadata', maxRecordBytes: 1024 + i }));
+    const keys = versions.map((config) => {
+      const key = serialiser.keyFor(config);
+      serialiser.retainOnly(new Set([key]));
+      return key;
+    });
+    expect(serialiser.policiesHeld).toBe(65);
+    expect(serialiser.holds(keys[0]!)).toBe(false);
+    expect(serialiser.holds(keys[299 - 64]!)).toBe(true);
+    const parts = (requestId: string) => recordParts({ policy: { config: versions[0]!, detectors: undefined }, mode: 'Metadata', optedOut: false }, input({ requestId }));
+    // The worker forgot the oldest as well: a record under its key cannot be built there.
+    serialiser.submit('forgotten', keys[0]!, parts('forgotten'));
+    serialiser.submit('retired', keys[299 - 64]!, parts('retired'));
+    serialiser.submit('current', keys[299]!, parts('current'));
+    await serialiser.drain(Date.now() + 20_000);
+    expect(lost).toEqual([['forgotten', 'record_error']]);
+    expect(delivered.sort()).toEqual(['current', 'retired']);
+  });
+
+  it('a request served on a snapshot whose policy the worker forgot is still recorded: its policy is given again', async () => {
+    const versions = Array.from({ length: 100 }, (_, i) => policy('team-a/p', { subjects: subjects('team-a'), mode: 'Full', maxRecordBytes: 4096 + i }));
+    const { svc, mem, m } = service([versions[0]!], 'ok', 100, true);
+    const pinned = svc.decide(sa('team-a', 'app'), undefined, 'r', none)!;
+    for (const v of versions.slice(1)) svc.apply([v]);
+    svc.record(pinned, input({ requestId: 'pinned' }));
+    svc.record(svc.decide(sa('team-a', 'app'), undefined, 'r', none)!, input({ requestId: 'current' }));
+    await svc.drain(20_000);
+    expect(m.dropped).toEqual({});
+    expect(mem.records.map((r) => r.requestId).sort()).toEqual(['current', 'pinned']);
+  });
+
   it('writes a record of a long prompt into a buffer of its size, not of three bytes a character', async () => {
     const serialiser = new WorkerSerialiser<string>({ deliver: () => undefined, lost: () => undefined, maxQueued: 100, flushIntervalMs: 60_000 });
     const config = policy('team-a/p', { subjects: subjects('team-a'), mode: 'Full' });

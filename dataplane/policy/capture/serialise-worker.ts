@@ -79,6 +79,10 @@ port.on('message', (message: ToSerialiseWorker) => {
     exporters.apply(message.destinations.map(({ label, key }) => ({ label, key, config: CaptureDestinationConfigSchema.parse(JSON.parse(key)) })));
     return;
   }
+  if (message.kind === 'forget') {
+    policies.delete(message.key);
+    return;
+  }
   if (message.kind === 'drain') {
     void (exporters?.drain(Math.max(0, message.deadline - Date.now())) ?? Promise.resolve()).then(() => post({ kind: 'drained', events: takeEvents() }));
     return;

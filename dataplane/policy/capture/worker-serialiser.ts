@@ -14,7 +14,8 @@ export interface WorkerDestination {
 /**
  * What the request thread sends the capture worker:
  * - a policy records will name by its key, with the labels of the destinations the worker writes
- *   its records to (without `labels`, the worker hands the records back instead);
+ *   its records to (without `labels`, the worker hands the records back instead); `forget` a key no
+ *   record will name any more (a policy no snapshot has, its batches sent before);
  * - the destinations the worker writes (all of them, each time they change);
  * - a batch of records as UTF-8, one after the other in `bytes` (transferred, not copied): record
  *   i's policy key is keys[i], and its six parts (RecordParts: metadata line, content head, request,
@@ -26,6 +27,7 @@ export type ToSerialiseWorker =
   | { kind: 'policy'; key: number; policy: SerialisePolicy; labels: string[] | undefined }
   | { kind: 'destinations'; destinations: WorkerDestination[]; options: ExporterSetOptions }
   | { kind: 'batch'; id: number; bytes: ArrayBuffer; ends: number[]; keys: number[] }
+  | { kind: 'forget'; key: number }
   | { kind: 'drain'; deadline: number };
 
 /** What the worker's destination queues report (CaptureMetrics calls), passed on to the request thread's metrics. */
@@ -134,9 +136,14 @@ export class WorkerSerialiser<T> {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private wake: (() => void) | undefined;
-  /** Every distinct policy a record was made under, by its key (its index): a new worker is given them all. */
-  private readonly policies: SerialisePolicy[] = [];
+  /** The policies records may be made under, by key: a new worker is given them all. */
+  private readonly policies = new Map<number, { id: string; policy: SerialisePolicy }>();
   private readonly keys = new Map<string, number>();
+  private nextKey = 0;
+  /** Keys of policies the last snapshots had and the applied one has not, the oldest first (at most MAX_RETIRED). */
+  private retired: number[] = [];
+  /** Forgotten keys whose labels batches still in the worker may need (received): dropped once none is. */
+  private forgottenLabels: number[] = [];
   private readonly maxBatch: number;
   private readonly flushIntervalMs: number;
   private readonly maxQueuedBytes: number;
@@ -157,12 +164,59 @@ export class WorkerSerialiser<T> {
     const id = JSON.stringify([policy, labels]);
     let key = this.keys.get(id);
     if (key === undefined) {
-      key = this.policies.push(policy) - 1;
+      key = this.nextKey++;
+      this.policies.set(key, { id, policy });
       this.keyLabels[key] = labels;
       this.keys.set(id, key);
       this.worker?.postMessage({ kind: 'policy', key, policy, labels } satisfies ToSerialiseWorker);
     }
     return key;
+  }
+
+  /** Whether records may still be made under `key` (a key forgotten by retainOnly needs keyFor again). */
+  holds(key: number): boolean {
+    return this.policies.has(key);
+  }
+
+  /**
+   * The applied snapshot's policies are those of `current`: the others are retired, and past the
+   * MAX_RETIRED most recently retired, forgotten, here and in the worker (which compiled their
+   * detectors, ~13 KiB each). Without this every distinct policy ever applied stayed, and a tenant
+   * that kept changing its DataPolicy grew every data plane's memory until the capture worker ran out
+   * of heap and every new worker, given them all, did too. Requests still served on an older snapshot
+   * keep a retired policy's key; one that outlives MAX_RETIRED changes gets a new key (keyFor).
+   */
+  retainOnly(current: ReadonlySet<number>): void {
+    const retired = this.retired.filter((key) => !current.has(key) && this.policies.has(key));
+    for (const key of this.policies.keys()) if (!current.has(key) && !retired.includes(key)) retired.push(key);
+    if (retired.length > MAX_RETIRED) {
+      // The records written so far go first: the worker forgets a key after the batches that name it.
+      this.flush();
+      for (const key of retired.splice(0, retired.length - MAX_RETIRED)) this.forget(key);
+    }
+    this.retired = retired;
+  }
+
+  private forget(key: number): void {
+    const known = this.policies.get(key);
+    if (known === undefined) return;
+    this.policies.delete(key);
+    this.keys.delete(known.id);
+    this.forgottenLabels.push(key);
+    this.worker?.postMessage({ kind: 'forget', key } satisfies ToSerialiseWorker);
+    this.dropForgottenLabels();
+  }
+
+  /** Forgotten keys' labels, once no batch that may name them is in the worker. */
+  private dropForgottenLabels(): void {
+    if (this.outstanding.size > 0 || this.forgottenLabels.length === 0) return;
+    for (const key of this.forgottenLabels) delete this.keyLabels[key];
+    this.forgottenLabels = [];
+  }
+
+  /** How many policies records may be made under (tests). */
+  get policiesHeld(): number {
+    return this.policies.size;
   }
 
   /** The destinations the worker writes from now on (a changed one starts a new queue; a removed one drains). */
@@ -355,7 +409,7 @@ export class WorkerSerialiser<T> {
     });
     worker.on('error', () => this.died(worker));
     worker.on('exit', () => this.died(worker));
-    this.policies.forEach((policy, key) => worker.postMessage({ kind: 'policy', key, policy, labels: this.keyLabels[key] } satisfies ToSerialiseWorker));
+    this.policies.forEach(({ policy }, key) => worker.postMessage({ kind: 'policy', key, policy, labels: this.keyLabels[key] } satisfies ToSerialiseWorker));
     if (this.destinations !== undefined) worker.postMessage(this.destinations);
     this.worker = worker;
     return worker;
@@ -392,6 +446,7 @@ export class WorkerSerialiser<T> {
     });
     // After the batch's records are counted as held: its events include the drops of their offers.
     this.report(batch.events);
+    this.dropForgottenLabels();
     this.wake?.();
   }
 
@@ -432,6 +487,7 @@ export class WorkerSerialiser<T> {
       this.release(handed);
     }
     this.outstanding.clear();
+    this.dropForgottenLabels();
     this.dropHeld('record_error');
     if (this.pendingTargets.length + this.later.length > 0) this.flush();
     this.wake?.();
@@ -483,6 +539,9 @@ export class WorkerSerialiser<T> {
     await worker?.terminate();
   }
 }
+
+/** Policies kept after no snapshot has them (retainOnly): for requests still served on an older snapshot. */
+const MAX_RETIRED = 64;
 
 /** Records longer than this (UTF-16 units) are byte-counted before they are written (write). */
 const COUNTED_FROM = 64 * 1024;
