@@ -252,7 +252,8 @@ spec:
       expect(statuses.filter((s) => s !== 200)).toEqual([]);
       const hung = await counts(gateway, 'default/hanging/collector');
       expect(hung.exported).toBe(0);
-      expect(hung.dropped.queue_full ?? 0).toBeGreaterThan(0);
+      // One namespace's records: its half of the queue is what fills.
+      expect(hung.dropped.namespace_share ?? 0).toBeGreaterThan(0);
     } finally {
       await gateway.close();
     }

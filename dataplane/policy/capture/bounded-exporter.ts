@@ -1,5 +1,5 @@
 import type { SerialisedRecord } from './capture-record.js';
-import type { CaptureMetrics } from './capture-metrics.js';
+import type { CaptureMetrics, DropReason } from './capture-metrics.js';
 import type { CaptureMemory } from './capture-memory.js';
 import { LineBatch, type LineBatchSizes, type LineGroup } from './line-batch.js';
 import { NamespaceShares } from './namespace-shares.js';
@@ -16,11 +16,11 @@ export interface BoundedExporterOptions {
   label: string;
   destination: CaptureDestination;
   metrics: CaptureMetrics;
-  /** Most records waiting, half of them at most of one namespace; one more is dropped (queue_full), never waited for. */
+  /** Most records waiting, half of them at most of one namespace; one more is dropped (queue_full, namespace_share), never waited for. */
   maxQueue: number;
-  /** Most bytes of records waiting (a record may be up to maxRecordBytes, 16 MiB), half of them at most of one namespace: one more is dropped (queue_full). */
+  /** Most bytes of records waiting (a record may be up to maxRecordBytes, 16 MiB), half of them at most of one namespace: one more is dropped (queue_full, namespace_share). */
   maxQueueBytes?: number;
-  /** What all destination queues of the process hold together (ExporterSet's): one more record past it, or past its namespace's half of it, is dropped (queue_full). */
+  /** What all destination queues of the process hold together (ExporterSet's): one more record past it (queue_full), or past its namespace's half of it (namespace_share), is dropped. */
   memory?: CaptureMemory;
   maxBatch: number;
   flushIntervalMs: number;
@@ -77,17 +77,14 @@ export class BoundedExporter {
 
   /** Room for one more record of `namespace` of about `bytes`; else it is dropped and counted. */
   private admit(namespace: string, bytes: number): boolean {
-    if (
-      this.closed ||
-      this.queueRecords >= this.opts.maxQueue ||
-      this.queueBytes + bytes > (this.opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES) ||
-      !this.shares.admits(namespace, 1, bytes) ||
-      this.opts.memory?.admits(namespace, bytes) === false
-    ) {
-      this.opts.metrics.dropped(this.closed ? 'shutdown' : 'queue_full', this.opts.label, 1);
-      return false;
-    }
-    return true;
+    const memory = this.opts.memory;
+    let refused: DropReason | undefined;
+    if (this.closed) refused = 'shutdown';
+    else if (this.queueRecords >= this.opts.maxQueue || this.queueBytes + bytes > (this.opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES) || memory?.fits(bytes) === false) refused = 'queue_full';
+    else if (!this.shares.admits(namespace, 1, bytes) || memory?.admitsShare(namespace, bytes) === false) refused = 'namespace_share';
+    if (refused === undefined) return true;
+    this.opts.metrics.dropped(refused, this.opts.label, 1);
+    return false;
   }
 
   /** The batch that takes the next record: the last one, or a new one when it is full. */

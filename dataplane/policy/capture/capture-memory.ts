@@ -18,9 +18,14 @@ export class CaptureMemory {
     this.shares = new NamespaceShares(Number.MAX_SAFE_INTEGER, maxBytes);
   }
 
-  /** Room for `bytes` more of `namespace`. */
-  admits(namespace: string, bytes: number): boolean {
-    return this.used + bytes <= this.maxBytes && this.shares.admits(namespace, 0, bytes);
+  /** Room for `bytes` more. */
+  fits(bytes: number): boolean {
+    return this.used + bytes <= this.maxBytes;
+  }
+
+  /** Room for `bytes` more in the share of `namespace`. */
+  admitsShare(namespace: string, bytes: number): boolean {
+    return this.shares.admits(namespace, 0, bytes);
   }
 
   add(namespace: string, bytes: number): void {

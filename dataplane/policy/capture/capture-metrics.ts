@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 /** Why a record never reached a destination. */
-export type DropReason = 'queue_full' | 'destination_error' | 'shutdown' | 'record_error';
+export type DropReason = 'queue_full' | 'namespace_share' | 'destination_error' | 'shutdown' | 'record_error';
 
 /** What capture reports; the data plane's Prometheus registry implements it (createCaptureMetrics). */
 export interface CaptureMetrics {
@@ -18,7 +18,7 @@ export function createCaptureMetrics(registry: Registry): CaptureMetrics {
   const exported = new Counter({ name: 'tollgate_capture_records_total', help: 'Capture records written to a destination.', labelNames: ['destination'] as const, registers });
   const dropped = new Counter({
     name: 'tollgate_capture_dropped_total',
-    help: 'Capture records dropped: queue_full (the bounded queue was full), destination_error (the write failed), shutdown (still queued when the drain ended), record_error (the record could not be built, or the capture worker crashed holding it).',
+    help: 'Capture records dropped: queue_full (the bounded queue was full), namespace_share (the namespace of the record held half of a queue already), destination_error (the write failed), shutdown (still queued when the drain ended), record_error (the record could not be built, or the capture worker crashed holding it).',
     labelNames: ['reason', 'destination'] as const,
     registers,
   });

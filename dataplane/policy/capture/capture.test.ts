@@ -261,7 +261,7 @@ describe('never in the way', () => {
     const exporter = new BoundedExporter({ label: 'platform/all/mem', destination: memory('hang').destination, metrics: m.metrics, maxQueue: 10, maxQueueBytes: 64 * 1024, maxBatch: 100, flushIntervalMs: 60_000 });
     // Records: 12 would fill the queue of 10; 5 of them fit, and the quiet namespace's record still does.
     for (let i = 0; i < 12; i++) exporter.offer(sized('flood', 0));
-    expect(m.dropped.queue_full).toBe(7);
+    expect(m.dropped).toEqual({ namespace_share: 7 });
     exporter.offer(sized('quiet', 0));
     expect(exporter.queued).toBe(6);
     // Bytes: a 20 KiB record fits the flood's half of 64 KiB once, then no more; the quiet namespace's still does.
@@ -269,7 +269,7 @@ describe('never in the way', () => {
     bytes.offer(sized('flood', 20));
     bytes.offer(sized('flood', 20));
     bytes.offer(sized('quiet', 20));
-    expect(m.dropped.queue_full).toBe(8);
+    expect(m.dropped).toEqual({ namespace_share: 8 });
     expect(bytes.queued).toBe(2);
   });
 
@@ -287,7 +287,11 @@ describe('never in the way', () => {
     // Another namespace still finds room.
     for (const label of labels.slice(0, 3)) set.get(label)!.offer(sized('quiet', 10));
     expect(queued()).toBe(14);
-    expect(m.dropped.queue_full).toBe(80 - 11);
+    expect(m.dropped).toEqual({ namespace_share: 80 - 11 });
+    // Many namespaces together fill the 256 KiB: then the queues are full for everyone.
+    for (let i = 0; i < 12; i++) set.get(labels[i % 8]!)!.offer(sized(`other-${i}`, 10));
+    expect(m.dropped).toEqual({ namespace_share: 80 - 11, queue_full: 3 });
+    expect(set.memory.held).toBeLessThanOrEqual(256 * 1024);
   });
 
   it('gives that memory back as batches are written or dropped at a drain', async () => {
@@ -417,7 +421,7 @@ describe('on the worker thread', () => {
     // Records: 12 would fill the 10 waiting; the flood's find room for 5 (half), and the quiet namespace's record still does.
     for (let i = 0; i < 12; i++) from('flood', `f${i}`);
     from('quiet', 'q0');
-    expect(m.dropped).toEqual({ queue_full: 7 });
+    expect(m.dropped).toEqual({ namespace_share: 7 });
     await svc.drain(20_000);
     expect(mem.records.map((r) => r.requestId).sort()).toEqual(['f0', 'f1', 'f2', 'f3', 'f4', 'q0']);
     // Bytes: 100 KiB prompts fill the flood's half of 256 KiB after one; the quiet namespace's still goes.
@@ -430,7 +434,7 @@ describe('on the worker thread', () => {
     fromNext('flood', 'f1');
     fromNext('quiet', 'q0');
     await next.svc.drain(20_000);
-    expect(next.m.dropped).toEqual({ queue_full: 1 });
+    expect(next.m.dropped).toEqual({ namespace_share: 1 });
     expect(next.mem.records.map((r) => r.requestId).sort()).toEqual(['f0', 'q0']);
   });
 

@@ -58,10 +58,10 @@ export interface WorkerSerialiserOptions<T> {
   deliver(target: T, record: SerialisedRecord): void;
   /** A record of `target` is lost; counted per destination by the caller. */
   lost(target: T, reason: DropReason): void;
-  /** Records handed over and not yet back (waiting to be sent, or in the worker), half of them at most of one namespace: one more is dropped (queue_full). */
+  /** Records handed over and not yet back (waiting to be sent, or in the worker), half of them at most of one namespace: one more is dropped (queue_full, namespace_share). */
   maxQueued: number;
   /**
-   * Bytes of record JSON handed over and not yet back, half of them at most of one namespace: one more is dropped (queue_full). Records
+   * Bytes of record JSON handed over and not yet back, half of them at most of one namespace: one more is dropped (queue_full, namespace_share). Records
    * reach the worker uncut (maxRecordBytes is applied there), so a count alone would let a burst of
    * 10 MiB prompts hold gigabytes.
    */
@@ -251,7 +251,7 @@ export class WorkerSerialiser<T> {
       return false;
     }
     if (this.queued >= this.opts.maxQueued || !this.shares.admits(namespace, 1, 0)) {
-      this.opts.lost(target, 'queue_full');
+      this.opts.lost(target, this.queued >= this.opts.maxQueued ? 'queue_full' : 'namespace_share');
       return false;
     }
     this.queued++;
@@ -292,7 +292,8 @@ export class WorkerSerialiser<T> {
   private write(target: T, key: number, share: string, parts: RecordParts): void {
     // UTF-16 units: at most the UTF-8 bytes the parts take, so the bound holds to within 3×.
     const units = parts.metadata.length + parts.contentHead.length + parts.request.length + parts.response.length + parts.namespace.length + parts.time.length;
-    if (this.queuedBytes + units > this.maxQueuedBytes || !this.shares.admits(share, 0, units)) return this.untake(target, share, 'queue_full');
+    if (this.queuedBytes + units > this.maxQueuedBytes) return this.untake(target, share, 'queue_full');
+    if (!this.shares.admits(share, 0, units)) return this.untake(target, share, 'namespace_share');
     const before = this.pendingUsed;
     const { metadata, contentHead, request, response, namespace, time } = parts;
     // Room for 3 bytes a unit (their most), with no byte count first; a record of a long prompt is
