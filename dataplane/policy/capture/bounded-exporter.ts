@@ -4,7 +4,11 @@ import type { CaptureMemory } from './capture-memory.js';
 import { LineBatch, type LineBatchSizes, type LineGroup } from './line-batch.js';
 import { NamespaceShares } from './namespace-shares.js';
 
-/** Where records go. A write takes one batch, its records' lines grouped by object, and rejects when the destination did not take it. */
+/**
+ * Where records go. A write takes one batch, its records' lines grouped by object, and rejects when
+ * the destination did not take all of it: with a PartialWrite when it took some (those records
+ * count as written, the rest as dropped), with any other error when it took none.
+ */
 export interface CaptureDestination {
   write(batch: readonly LineGroup[]): Promise<void>;
   /** Runs what `write` does to a batch, short of sending it, on a synthetic record (warm-up.ts): the capture worker calls it when the destination is applied. */
@@ -27,6 +31,16 @@ export interface BoundedExporterOptions {
 }
 
 const DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
+
+/** A write that stored `written` of the batch's records and not the others (why: `cause`). */
+export class PartialWrite extends Error {
+  constructor(
+    readonly written: number,
+    cause: unknown,
+  ) {
+    super(`${written} records written, then: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
 
 /**
  * A bounded queue in front of one destination. `offer` is synchronous and O(1): the response path
@@ -128,9 +142,11 @@ export class BoundedExporter {
           this.opts.metrics.exported(this.opts.label, flight.size);
           this.opts.metrics.ready(this.opts.label, true);
         },
-        () => {
+        (error: unknown) => {
           if (flight.abandoned) return;
-          this.opts.metrics.dropped('destination_error', this.opts.label, flight.size);
+          const written = error instanceof PartialWrite ? Math.min(error.written, flight.size) : 0;
+          if (written > 0) this.opts.metrics.exported(this.opts.label, written);
+          this.opts.metrics.dropped('destination_error', this.opts.label, flight.size - written);
           this.opts.metrics.ready(this.opts.label, false);
         },
       )

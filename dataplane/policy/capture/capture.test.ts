@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DataPolicyConfig } from '../../config/data-policy-config.js';
 import type { Caller } from '../../core/caller.js';
-import { BoundedExporter, type CaptureDestination } from './bounded-exporter.js';
+import { BoundedExporter, type CaptureDestination, PartialWrite } from './bounded-exporter.js';
 import { ExporterSet } from './exporter-set.js';
 import { parseGroups } from './line-batch.js';
 import { type CaptureInput, type CaptureRecord, parseRecord, type SerialisedRecord } from './capture-record.js';
@@ -305,6 +305,17 @@ describe('never in the way', () => {
       await set.drain(50);
       expect(set.memory.held, behaviour).toBe(0);
     }
+  });
+
+  it('a batch the destination took in part: its written records count as written, only the others as dropped', async () => {
+    const m = countingMetrics();
+    const destination: CaptureDestination = { write: () => Promise.reject(new PartialWrite(3, new Error('the fourth PUT failed'))) };
+    const exporter = new BoundedExporter({ label: 'team-a/p/bucket', destination, metrics: m.metrics, maxQueue: 100, maxBatch: 5, flushIntervalMs: 60_000 });
+    for (let i = 0; i < 5; i++) exporter.offer(sized(`team-${i % 2}`, 1));
+    await exporter.drain(1_000);
+    expect(m.exported()).toBe(3);
+    expect(m.dropped).toEqual({ destination_error: 2 });
+    expect(m.ready['team-a/p/bucket']).toBe(false);
   });
 
   it('drops and counts a batch the destination refused, and reports it not ready', async () => {

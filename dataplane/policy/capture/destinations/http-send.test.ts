@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { secret } from '../../../config/secret-value.js';
 import { createCa, issueCertificate } from '../../../../operator/tls/certificates.js';
 import { MAX_ANSWER_BYTES, send } from './http-send.js';
-import { otlpLogsDestination } from './otlp-logs.js';
+import { exportBodies, otlpLogRecord, otlpLogsDestination } from './otlp-logs.js';
+import { PartialWrite } from '../bounded-exporter.js';
+import { type CaptureRecord, serialiseRecord } from '../capture-record.js';
 import { s3Destination } from './s3.js';
 import { lineGroups } from '../line-batch.js';
 
@@ -33,15 +35,16 @@ async function listen(server: Server): Promise<string> {
   return `127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** A server that records each request and answers with `answer`. */
-async function serve(answer: (res: ServerResponse) => void): Promise<{ origin: string; seen: Seen[] }> {
+/** A server that records each request and answers with `answer` (given the request's body). */
+async function serve(answer: (res: ServerResponse, body: Buffer) => void): Promise<{ origin: string; seen: Seen[] }> {
   const seen: Seen[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      seen.push({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks), socket: req.socket });
-      answer(res);
+      const body = Buffer.concat(chunks);
+      seen.push({ method: req.method!, url: req.url!, headers: req.headers, body, socket: req.socket });
+      answer(res, body);
     });
   });
   return { origin: `http://${await listen(server)}`, seen };
@@ -54,6 +57,22 @@ const s3 = (endpoint: string) =>
     1_000,
   );
 const record = { policyId: 'team-a/audit', namespace: 'team-a', time: '2026-12-05T03:04:05.000Z', metadata: Buffer.from('{"requestId":"r1"}\n') };
+
+/** A record in mode Full with `content` as its prompt. */
+const captured = (requestId: string, content: string): CaptureRecord => ({
+  schema: 'tollgate.capture.v1',
+  requestId,
+  time: '2026-12-05T03:04:05.000Z',
+  durationMs: 3,
+  namespace: 'team-a',
+  caller: { kind: 'anonymous' },
+  model: 'chat',
+  stream: false,
+  status: 200,
+  decision: 'served',
+  policy: { id: 'team-a/audit', mode: 'Full' },
+  content: { request: { messages: [{ role: 'user', content }] } },
+});
 
 describe('the capture destinations over node:http', () => {
   it('sends the body with its length and signed headers, and reuses one kept-alive connection', async () => {
@@ -99,6 +118,37 @@ describe('the capture destinations over node:http', () => {
     await expect(otlpLogsDestination(otlp.origin, 1_000).write(lineGroups([]))).rejects.toThrow('OTLP logs endpoint answered 503');
     expect(otlp.seen[0]!.headers['content-type']).toBe('application/json');
     expect(JSON.parse(otlp.seen[0]!.body.toString())).toEqual({ resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'tollgate' } }] }, scopeLogs: [{ scope: { name: 'tollgate.capture' }, logRecords: [] }] }] });
+  });
+
+  it('OTLP: a batch goes in requests of at most the export size, records in order, each request as JSON.stringify writes it', () => {
+    const records = Array.from({ length: 40 }, (_, i) => captured(`r${i}`, 'x'.repeat(i * 50)));
+    const whole = exportBodies(lineGroups(records.map(serialiseRecord)));
+    expect(whole).toHaveLength(1);
+    const envelope = (logRecords: unknown[]) => ({ resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'tollgate' } }] }, scopeLogs: [{ scope: { name: 'tollgate.capture' }, logRecords }] }] });
+    expect(whole[0]!.body.toString()).toBe(JSON.stringify(envelope(records.map(otlpLogRecord))));
+    const split = exportBodies(lineGroups(records.map(serialiseRecord)), 8_000);
+    expect(split.length).toBeGreaterThan(5);
+    for (const { body, records: n } of split) if (n > 1) expect(body.length).toBeLessThanOrEqual(8_000);
+    const sent = split.flatMap(({ body }) => (JSON.parse(body.toString()) as ReturnType<typeof envelope>).resourceLogs[0]!.scopeLogs[0]!.logRecords);
+    expect(sent).toEqual(records.map(otlpLogRecord));
+  });
+
+  it('OTLP: a request the endpoint refuses fails its own records only; those of the others count as written (PartialWrite)', async () => {
+    const received: string[] = [];
+    // Refuses a body over 6,000 bytes, as a collector refuses one over its max_request_body_size.
+    const { origin } = await serve((res, body) => {
+      if (body.length > 6_000) return void res.writeHead(413).end('too large');
+      for (const r of (JSON.parse(body.toString()) as { resourceLogs: { scopeLogs: { logRecords: { body: { stringValue: string } }[] }[] }[] }).resourceLogs[0]!.scopeLogs[0]!.logRecords) {
+        received.push((JSON.parse(r.body.stringValue) as CaptureRecord).requestId);
+      }
+      res.end('{}');
+    });
+    const records = ['a', 'b', 'c', 'huge', 'd', 'e'].map((id) => serialiseRecord(captured(id, id === 'huge' ? 'x'.repeat(8_000) : 'hi')));
+    const error = await otlpLogsDestination(origin, 1_000, 2_500).write(lineGroups(records)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PartialWrite);
+    expect((error as PartialWrite).written).toBe(5);
+    expect((error as PartialWrite).message).toContain('413');
+    expect(received).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
 
   it('times out the whole exchange: no answer, or an answer whose body never ends', async () => {

@@ -1,7 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { objectName, partitionPrefix } from '../../../config/capture-layout.js';
-import type { CaptureDestination } from '../bounded-exporter.js';
+import { type CaptureDestination, PartialWrite } from '../bounded-exporter.js';
 
 /**
  * `tollgate dev` only: appends each batch as JSON Lines in the bucket's layout
@@ -11,10 +11,16 @@ import type { CaptureDestination } from '../bounded-exporter.js';
 export function localDirectoryDestination(path: string): CaptureDestination {
   return {
     async write(batch) {
-      for (const group of batch) {
-        const name = objectName(group.policyId, undefined, '.jsonl');
-        await appendLines(join(path, partitionPrefix('', 'metadata', group.namespace, group.time), name), group.metadata);
-        if (group.content.length > 0) await appendLines(join(path, partitionPrefix('', 'content', group.namespace, group.time), name), group.content);
+      let written = 0;
+      try {
+        for (const group of batch) {
+          const name = objectName(group.policyId, undefined, '.jsonl');
+          await appendLines(join(path, partitionPrefix('', 'metadata', group.namespace, group.time), name), group.metadata);
+          if (group.content.length > 0) await appendLines(join(path, partitionPrefix('', 'content', group.namespace, group.time), name), group.content);
+          written += group.records;
+        }
+      } catch (error) {
+        throw written > 0 ? new PartialWrite(written, error) : error;
       }
     },
   };

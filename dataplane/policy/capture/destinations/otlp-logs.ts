@@ -1,4 +1,4 @@
-import type { CaptureDestination } from '../bounded-exporter.js';
+import { type CaptureDestination, PartialWrite } from '../bounded-exporter.js';
 import type { CaptureRecord } from '../capture-record.js';
 import { lineGroups, type LineGroup, parseGroups } from '../line-batch.js';
 import { warmUpRecord } from '../warm-up.js';
@@ -43,31 +43,75 @@ export function otlpLogRecord(r: CaptureRecord): Record<string, unknown> {
   return record;
 }
 
-/** An export request of the batch's records (OTLP/HTTP JSON). */
-function exportBody(batch: readonly LineGroup[]): Buffer {
-  const body = {
-    resourceLogs: [
-      {
-        resource: { attributes: str('service.name', 'tollgate') },
-        scopeLogs: [{ scope: { name: 'tollgate.capture' }, logRecords: parseGroups(batch).map(otlpLogRecord) }],
-      },
-    ],
+/**
+ * The most bytes one export request carries. The Collector's OTLP/HTTP receiver refuses a body over
+ * 20 MiB by default (confighttp `max_request_body_size`), and a record carries its content twice (in
+ * the body and in the gen_ai attributes): a batch of 100 records of 100 KB prompts is already past
+ * it. A record larger than this goes alone.
+ */
+export const MAX_EXPORT_BYTES = 8 * 1024 * 1024;
+
+// An ExportLogsServiceRequest with no log records, split where they go: each request is head, its
+// records' JSON joined by commas, tail (what JSON.stringify of the whole request writes).
+const EMPTY_EXPORT = JSON.stringify({
+  resourceLogs: [{ resource: { attributes: str('service.name', 'tollgate') }, scopeLogs: [{ scope: { name: 'tollgate.capture' }, logRecords: [] }] }],
+});
+const RECORDS_AT = EMPTY_EXPORT.indexOf('"logRecords":[') + '"logRecords":['.length;
+const EXPORT_HEAD = EMPTY_EXPORT.slice(0, RECORDS_AT);
+const EXPORT_TAIL = EMPTY_EXPORT.slice(RECORDS_AT);
+
+/** The export requests of the batch's records (OTLP/HTTP JSON), each at most maxBytes unless one record alone is larger, with how many records each carries. */
+export function exportBodies(batch: readonly LineGroup[], maxBytes = MAX_EXPORT_BYTES): { body: Buffer; records: number }[] {
+  const bodies: { body: Buffer; records: number }[] = [];
+  let records: string[] = [];
+  let bytes = EXPORT_HEAD.length + EXPORT_TAIL.length;
+  const close = (): void => {
+    bodies.push({ body: Buffer.from(`${EXPORT_HEAD}${records.join(',')}${EXPORT_TAIL}`), records: records.length });
+    records = [];
+    bytes = EXPORT_HEAD.length + EXPORT_TAIL.length;
   };
-  return Buffer.from(JSON.stringify(body));
+  for (const record of parseGroups(batch)) {
+    const json = JSON.stringify(otlpLogRecord(record));
+    const size = Buffer.byteLength(json) + 1;
+    if (records.length > 0 && bytes + size > maxBytes) close();
+    records.push(json);
+    bytes += size;
+  }
+  // An empty batch (never written by a queue) is one empty request, as it always was.
+  if (records.length > 0 || bodies.length === 0) close();
+  return bodies;
 }
 
+/** An endpoint that answered, but not with 2xx (it refused this request, and may take the next). */
+class Refused extends Error {}
+
 /**
- * OTLP/HTTP JSON to <endpoint>/v1/logs. A non-2xx answer or a network error fails the batch. The
- * attributes need the record's fields, so each is parsed back from its lines here, off the request path.
+ * OTLP/HTTP JSON to <endpoint>/v1/logs, in requests of at most MAX_EXPORT_BYTES. A request the
+ * endpoint refuses (a non-2xx answer) fails its records and the next request goes; a network error
+ * or a timeout fails it and the rest of the batch. Records in requests it took count as written
+ * (PartialWrite). The attributes need the record's fields, so each is parsed back from its lines
+ * here, off the request path.
  */
-export function otlpLogsDestination(endpoint: string, timeoutMs = 10_000): CaptureDestination {
+export function otlpLogsDestination(endpoint: string, timeoutMs = 10_000, maxExportBytes = MAX_EXPORT_BYTES): CaptureDestination {
+  const url = new URL(`${endpoint}/v1/logs`);
   return {
     async write(batch) {
-      const res = await send(new URL(`${endpoint}/v1/logs`), 'POST', { 'content-type': 'application/json' }, exportBody(batch), timeoutMs);
-      if (res.status < 200 || res.status > 299) throw new Error(`OTLP logs endpoint answered ${res.status}`);
+      let written = 0;
+      let failure: unknown;
+      for (const { body, records } of exportBodies(batch, maxExportBytes)) {
+        try {
+          const res = await send(url, 'POST', { 'content-type': 'application/json' }, body, timeoutMs);
+          if (res.status < 200 || res.status > 299) throw new Refused(`OTLP logs endpoint answered ${res.status}`);
+          written += records;
+        } catch (error) {
+          failure ??= error;
+          if (!(error instanceof Refused)) break;
+        }
+      }
+      if (failure !== undefined) throw written > 0 ? new PartialWrite(written, failure) : failure;
     },
     async warm() {
-      exportBody(lineGroups([warmUpRecord()]));
+      exportBodies(lineGroups([warmUpRecord()]));
     },
   };
 }

@@ -5,7 +5,7 @@ import { gzip, gzipSync } from 'node:zlib';
 import { objectName, partitionPrefix } from '../../../config/capture-layout.js';
 import type { CaptureDestinationConfig } from '../../../config/data-policy-config.js';
 import { signRequest } from '../../../config/sigv4.js';
-import type { CaptureDestination } from '../bounded-exporter.js';
+import { type CaptureDestination, PartialWrite } from '../bounded-exporter.js';
 import { lineGroups } from '../line-batch.js';
 import { warmUpRecord } from '../warm-up.js';
 import { send } from './http-send.js';
@@ -32,10 +32,17 @@ export function s3Destination(config: S3Config, instance: string = randomUUID().
   return {
     async write(batch) {
       const batchId = `${Date.now()}-${instance}-${sequence++}`;
-      for (const group of batch) {
-        const name = objectName(group.policyId, batchId, '.jsonl.gz');
-        await putLines(`${partitionPrefix(config.prefix, 'metadata', group.namespace, group.time)}${name}`, group.metadata);
-        if (group.content.length > 0) await putLines(`${partitionPrefix(config.prefix, 'content', group.namespace, group.time)}${name}`, group.content);
+      // Records of the groups stored whole (metadata and content) before a PUT failed: written.
+      let written = 0;
+      try {
+        for (const group of batch) {
+          const name = objectName(group.policyId, batchId, '.jsonl.gz');
+          await putLines(`${partitionPrefix(config.prefix, 'metadata', group.namespace, group.time)}${name}`, group.metadata);
+          if (group.content.length > 0) await putLines(`${partitionPrefix(config.prefix, 'content', group.namespace, group.time)}${name}`, group.content);
+          written += group.records;
+        }
+      } catch (error) {
+        throw written > 0 ? new PartialWrite(written, error) : error;
       }
     },
     async warm() {
