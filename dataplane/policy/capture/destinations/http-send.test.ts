@@ -151,6 +151,15 @@ describe('the capture destinations over node:http', () => {
     expect(received).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
 
+  it('S3: the records of the objects stored before a PUT failed count as written (PartialWrite)', async () => {
+    const { origin, seen } = await serve((res) => void res.writeHead(/namespace=team-b/.test(seen[seen.length - 1]!.url) ? 503 : 200).end());
+    const records = [record, { ...record, namespace: 'team-b' }, record];
+    const error = await s3(origin).write(lineGroups(records)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PartialWrite);
+    expect((error as PartialWrite).written).toBe(2);
+    expect(seen.map((s) => /namespace=(team-.)/.exec(s.url)?.[1])).toEqual(['team-a', 'team-b']);
+  });
+
   it('times out the whole exchange: no answer, or an answer whose body never ends', async () => {
     const silent = await serve(() => undefined);
     await expect(send(new URL(`${silent.origin}/x`), 'PUT', {}, Buffer.from('a'), 100)).rejects.toThrow(/timed out after 100 ms/);
