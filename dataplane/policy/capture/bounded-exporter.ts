@@ -59,7 +59,7 @@ export class BoundedExporter {
   private sizes: LineBatchSizes | undefined;
   private writing: Promise<void> | undefined;
   /** The batch being written; a drain that gives up on it counts it dropped, and its late answer counts nothing. */
-  private inFlight: { size: number; abandoned: boolean } | undefined;
+  private inFlight: { size: number; abandoned: boolean; release: (() => void) | undefined } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -131,8 +131,9 @@ export class BoundedExporter {
     this.queueBytes -= batch.bytes;
     this.sizes = batch.nextSizes();
     const groups = batch.lineGroups();
-    this.release(groups);
-    const flight = { size: batch.records, abandoned: false };
+    this.release(groups, false);
+    // The process's capture memory holds the batch until its write is over: its bytes are still there.
+    const flight: NonNullable<BoundedExporter['inFlight']> = { size: batch.records, abandoned: false, release: () => this.releaseMemory(groups) };
     this.inFlight = flight;
     this.writing = this.opts.destination
       .write(groups)
@@ -151,6 +152,8 @@ export class BoundedExporter {
         },
       )
       .finally(() => {
+        flight.release?.();
+        flight.release = undefined;
         this.writing = undefined;
         this.inFlight = undefined;
         if ((this.queue[0]?.records ?? 0) >= this.opts.maxBatch || (this.closed && this.queueRecords > 0)) this.kick();
@@ -158,13 +161,14 @@ export class BoundedExporter {
       });
   }
 
-  /** Groups that left the queue no longer count against their namespaces' shares or the process's capture memory. */
-  private release(groups: readonly LineGroup[]): void {
-    for (const g of groups) {
-      const bytes = g.metadata.length + g.content.length;
-      this.shares.remove(g.namespace, g.records, bytes);
-      this.opts.memory?.remove(g.namespace, g.records, bytes);
-    }
+  /** Groups that left the queue no longer count against their namespaces' shares of it, nor (with `memory`) against the process's capture memory. */
+  private release(groups: readonly LineGroup[], memory: boolean): void {
+    for (const g of groups) this.shares.remove(g.namespace, g.records, g.metadata.length + g.content.length);
+    if (memory) this.releaseMemory(groups);
+  }
+
+  private releaseMemory(groups: readonly LineGroup[]): void {
+    for (const g of groups) this.opts.memory?.remove(g.namespace, g.records, g.metadata.length + g.content.length);
   }
 
   /** Writes what is queued (SIGTERM); what is still queued at the deadline is dropped as shutdown. */
@@ -180,11 +184,13 @@ export class BoundedExporter {
     const abandoned = this.inFlight;
     if (abandoned !== undefined && !abandoned.abandoned) {
       abandoned.abandoned = true;
+      abandoned.release?.();
+      abandoned.release = undefined;
       this.opts.metrics.dropped('shutdown', this.opts.label, abandoned.size);
     }
     if (this.queueRecords > 0) {
       this.opts.metrics.dropped('shutdown', this.opts.label, this.queueRecords);
-      for (const batch of this.queue) this.release(batch.lineGroups());
+      for (const batch of this.queue) this.release(batch.lineGroups(), true);
       this.queue = [];
       this.queueRecords = 0;
       this.queueBytes = 0;

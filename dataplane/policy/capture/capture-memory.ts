@@ -4,7 +4,7 @@ import { NamespaceShares } from './namespace-shares.js';
 export const DEFAULT_MAX_TOTAL_QUEUE_BYTES = 128 * 1024 * 1024;
 
 /**
- * The bytes all destination queues of one process hold together, and each namespace's share of
+ * The bytes all destination queues of one process hold together (a batch until its write is over), and each namespace's share of
  * them (half at most). Each queue is bounded on its own, but a policy may name eight destinations
  * and a tenant may write many policies: without a bound over all of them, destinations that never
  * answer would each fill their 64 MiB and one tenant could take the data plane's memory from
