@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CaptureRecord, serialiseRecord } from '../../dataplane/policy/capture/capture-record.js';
+import { serialiseRecord } from '../../dataplane/policy/capture/capture-record.js';
 import { otlpLogsDestination } from '../../dataplane/policy/capture/destinations/otlp-logs.js';
 import { lineGroups } from '../../dataplane/policy/capture/line-batch.js';
+import { fullRecord } from '../fixtures/capture/full-record.js';
 import { type Collector, startCollector } from '../otel/collector.js';
 
 // The real OpenTelemetry Collector refuses an OTLP/HTTP body over 20 MiB unless configured otherwise
@@ -16,24 +17,9 @@ afterAll(async () => {
   await collector?.stop();
 });
 
-const record = (requestId: string, content: string): CaptureRecord => ({
-  schema: 'tollgate.capture.v1',
-  requestId,
-  time: '2026-12-06T10:00:00.000Z',
-  durationMs: 5,
-  namespace: 'team-a',
-  caller: { kind: 'anonymous' },
-  model: 'chat',
-  stream: false,
-  status: 200,
-  decision: 'served',
-  policy: { id: 'team-a/audit', mode: 'Full' },
-  content: { request: { messages: [{ role: 'user', content }] } },
-});
-
 describe('otlpLogs destination against the real collector', () => {
   it('delivers a batch of twelve 1 MiB prompts (~26 MiB of export, past the collector\'s 20 MiB) in requests it takes', async () => {
-    const records = Array.from({ length: 12 }, (_, i) => serialiseRecord(record(`big-${i}`, `${i} ${'lorem ipsum '.repeat(87_382)}`)));
+    const records = Array.from({ length: 12 }, (_, i) => serialiseRecord(fullRecord(`big-${i}`, `${i} ${'lorem ipsum '.repeat(87_382)}`)));
     await otlpLogsDestination(collector.endpoint, 30_000).write(lineGroups(records));
     const deadline = Date.now() + 30_000;
     const ids = () => collector.logs().map((l) => l.attributes['tollgate.request_id']);

@@ -8,6 +8,7 @@ import { MAX_ANSWER_BYTES, send } from './http-send.js';
 import { exportBodies, otlpLogRecord, otlpLogsDestination } from './otlp-logs.js';
 import { PartialWrite } from '../bounded-exporter.js';
 import { type CaptureRecord, serialiseRecord } from '../capture-record.js';
+import { fullRecord } from '../../../../test/fixtures/capture/full-record.js';
 import { s3Destination } from './s3.js';
 import { lineGroups } from '../line-batch.js';
 
@@ -58,22 +59,6 @@ const s3 = (endpoint: string) =>
   );
 const record = { policyId: 'team-a/audit', namespace: 'team-a', time: '2026-12-05T03:04:05.000Z', metadata: Buffer.from('{"requestId":"r1"}\n') };
 
-/** A record in mode Full with `content` as its prompt. */
-const captured = (requestId: string, content: string): CaptureRecord => ({
-  schema: 'tollgate.capture.v1',
-  requestId,
-  time: '2026-12-05T03:04:05.000Z',
-  durationMs: 3,
-  namespace: 'team-a',
-  caller: { kind: 'anonymous' },
-  model: 'chat',
-  stream: false,
-  status: 200,
-  decision: 'served',
-  policy: { id: 'team-a/audit', mode: 'Full' },
-  content: { request: { messages: [{ role: 'user', content }] } },
-});
-
 describe('the capture destinations over node:http', () => {
   it('sends the body with its length and signed headers, and reuses one kept-alive connection', async () => {
     const { origin, seen } = await serve((res) => res.end('ok'));
@@ -121,7 +106,7 @@ describe('the capture destinations over node:http', () => {
   });
 
   it('OTLP: a batch goes in requests of at most the export size, records in order, each request as JSON.stringify writes it', () => {
-    const records = Array.from({ length: 40 }, (_, i) => captured(`r${i}`, 'x'.repeat(i * 50)));
+    const records = Array.from({ length: 40 }, (_, i) => fullRecord(`r${i}`, 'x'.repeat(i * 50)));
     const whole = exportBodies(lineGroups(records.map(serialiseRecord)));
     expect(whole).toHaveLength(1);
     const envelope = (logRecords: unknown[]) => ({ resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'tollgate' } }] }, scopeLogs: [{ scope: { name: 'tollgate.capture' }, logRecords }] }] });
@@ -143,7 +128,7 @@ describe('the capture destinations over node:http', () => {
       }
       res.end('{}');
     });
-    const records = ['a', 'b', 'c', 'huge', 'd', 'e'].map((id) => serialiseRecord(captured(id, id === 'huge' ? 'x'.repeat(8_000) : 'hi')));
+    const records = ['a', 'b', 'c', 'huge', 'd', 'e'].map((id) => serialiseRecord(fullRecord(id, id === 'huge' ? 'x'.repeat(8_000) : 'hi')));
     const error = await otlpLogsDestination(origin, 1_000, 2_500).write(lineGroups(records)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PartialWrite);
     expect((error as PartialWrite).written).toBe(5);
