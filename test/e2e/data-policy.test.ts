@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureSampler } from '../../dataplane/policy/capture/capture-sampler.js';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
 import { GENAI_EVENT_NAME } from '../../dataplane/policy/capture/destinations/otlp-logs.js';
+import { STREAM_TEXT_BUDGET } from '../../dataplane/policy/capture/stream-assembler.js';
 import { startLeanTracing } from '../../dataplane/telemetry/lean-tracing.js';
 import type { Tracing } from '../../dataplane/telemetry/tracing.js';
 import { parseTracingConfig } from '../../dataplane/telemetry/tracing-config.js';
@@ -78,6 +79,7 @@ const manifests = (): string =>
     route('plain', 'plain-chat'),
     route('otlp', 'otlp-chat'),
     route('half', 'half-chat'),
+    route('long', 'long-chat'),
     otlpPolicy('otlp', '{ routes: [{ name: otlp }] }', '{ mode: Redacted }'),
     // Callers of namespace default (API key quiet-key; anonymous callers have no namespace).
     otlpPolicy('quiet', '{ namespaces: [default] }', '{ mode: None }'),
@@ -91,6 +93,7 @@ stringData: { key: tg-quiet-key }
     policy('lax', 'lax', '{ mode: Full, allowOptOut: true }'),
     policy('meta', 'meta', '{ mode: Metadata }'),
     policy('half', 'half', '{ mode: Metadata, sampleRate: 0.5 }'),
+    policy('long', 'long', '{ mode: Full, maxRecordBytes: 1024 }'),
     `---\n${providerManifest('oai', 'openai', `${native.url}/v1`, '{ secretRef: { name: oai-key, key: apiKey } }', '', 'gpt-4.1')}---\n${secretManifest('oai-key', { apiKey: 'sk-openai' })}`,
     `---
 apiVersion: tollgate.dev/v1alpha1
@@ -224,6 +227,25 @@ describe('the capture stage through tollgate dev', () => {
     expect(r.decision).toBe('served');
     expect(r.tokens).toEqual({ input: 7, output: 5, cached: 0 });
     expect(r.content?.response).toEqual({ choices: [{ index: 0, message: { role: 'assistant', content: 'w w w w w' }, finish_reason: 'stop' }] });
+  });
+
+  it('a stream longer than maxRecordBytes is kept only up to it while it runs, recorded cut, and gives its room back', async () => {
+    up.script({ kind: 'stream', chunks: 300, intervalMs: 2, content: 'abcdefghij' });
+    const res = await openai.chat.completions.create({ model: 'long-chat', stream: true, messages: [{ role: 'user', content: 'go on' }] }).withResponse();
+    let text = '';
+    let heldMost = 0;
+    for await (const c of res.data) {
+      text += c.choices[0]?.delta.content ?? '';
+      heldMost = Math.max(heldMost, STREAM_TEXT_BUDGET.held);
+    }
+    // The client got all of it; the recorder kept at most maxRecordBytes characters of it at any time.
+    expect(text.length).toBeGreaterThan(3_000);
+    expect(heldMost).toBeGreaterThan(0);
+    expect(heldMost).toBeLessThanOrEqual(1024);
+    const r = await recordOf('long', res.response.headers.get('x-request-id') ?? '');
+    expect((r.content as { truncated?: boolean } | undefined)?.truncated).toBe(true);
+    expect(String(r.content?.response)).toContain('abcdefghij abcdefghij');
+    expect(STREAM_TEXT_BUDGET.held).toBe(0);
   });
 
   it('Anthropic Messages, answered and streamed, are recorded in the same shape', async () => {

@@ -5,7 +5,7 @@ import { GatewayError } from '../../core/gateway-error.js';
 import type { CaptureInput } from '../../policy/capture/capture-record.js';
 import type { CaptureDecision, CaptureService } from '../../policy/capture/capture-service.js';
 import { selectPolicy } from '../../policy/capture/select-policy.js';
-import { StreamAssembler } from '../../policy/capture/stream-assembler.js';
+import { STREAM_TEXT_BUDGET, StreamAssembler } from '../../policy/capture/stream-assembler.js';
 import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
 import { type Ending, thenRelease } from './settle.js';
@@ -51,14 +51,14 @@ function decisionOf(ctx: RequestContext): string {
 }
 
 /** The answer as the client got it (after response guardrails); a stream as its assembled result. */
-function responseOf(ctx: RequestContext, assembler: StreamAssembler | undefined): JsonObject | undefined {
+function responseOf(ctx: RequestContext, assembler: StreamAssembler | undefined, maxChars: number): JsonObject | undefined {
   const reply = ctx.reply;
   if (reply === undefined) return undefined;
   if (reply.kind === 'response') return reply.body;
   if (reply.kind === 'stream') return assembler?.result();
   const { cached } = reply;
   if (cached.kind === 'response') return cached.body;
-  const assembled = new StreamAssembler();
+  const assembled = new StreamAssembler(maxChars);
   for (const chunk of cached.chunks) assembled.add(chunk);
   return assembled.result();
 }
@@ -117,7 +117,7 @@ function captureInput(ctx: RequestContext, decision: CaptureDecision, startedAtM
     tokens: usage === undefined ? undefined : { input: usage.inputTokens, output: usage.outputTokens, cached: usage.cachedInputTokens },
     costUsd: usage === undefined ? undefined : settlement?.costUsd,
     requestBody: upstreamBody(ctx),
-    response: decision.mode !== 'Metadata' && decision.policy.config.parts.response ? responseOf(ctx, assembler) : undefined,
+    response: decision.mode !== 'Metadata' && decision.policy.config.parts.response ? responseOf(ctx, assembler, decision.policy.config.maxRecordBytes) : undefined,
   };
   setOutcome(input, ctx, ending);
   return input;
@@ -137,7 +137,8 @@ function governed(service: CaptureService, config: DataPolicyConfig, ctx: Reques
   const startedAtMs = Date.now();
   let assembler: StreamAssembler | undefined;
   if (decision.mode !== 'Metadata' && config.parts.response && ctx.request.stream) {
-    const assembled = (assembler = new StreamAssembler());
+    // At most what a record keeps, and within what all recorded streams may keep at once (STREAM_TEXT_BUDGET).
+    const assembled = (assembler = new StreamAssembler(config.maxRecordBytes, STREAM_TEXT_BUDGET));
     // The stream's meter exists once meter has run; the hook sees each chunk as it is written
     // (after response guardrails), and the record is made once, from the assembled answer.
     ctx.beforeReply.push((c) => {
@@ -146,7 +147,13 @@ function governed(service: CaptureService, config: DataPolicyConfig, ctx: Reques
     });
   }
   // After the answer was written and metered (meter settles in its own release, inside this one).
-  return thenRelease(next, (ending) => service.record(decision, captureInput(ctx, decision, startedAtMs, ending, assembler)));
+  return thenRelease(next, (ending) => {
+    try {
+      service.record(decision, captureInput(ctx, decision, startedAtMs, ending, assembler));
+    } finally {
+      assembler?.release();
+    }
+  });
 }
 
 /**

@@ -12,7 +12,7 @@ import type { CaptureMetrics, DropReason } from './capture-metrics.js';
 import { createHash } from 'node:crypto';
 import { captureSampler } from './capture-sampler.js';
 import { CaptureService, type CaptureServiceOptions } from './capture-service.js';
-import { StreamAssembler } from './stream-assembler.js';
+import { StreamAssembler, StreamTextBudget, streamCutMarker } from './stream-assembler.js';
 import { compileDetectors } from '../detectors/index.js';
 import { recordParts, serialiseCapture, type SerialiseDecision } from './serialise-capture.js';
 import { WorkerSerialiser } from './worker-serialiser.js';
@@ -207,6 +207,32 @@ describe('records', () => {
     const r = await run(policy('team-a/p', { subjects, mode: 'Full', maxRecordBytes: 2048 }), { requestBody: { messages: [{ role: 'user', content: long }] } });
     expect(r.content?.truncated).toBe(true);
     expect(Buffer.byteLength(JSON.stringify(r.content?.request)) + Buffer.byteLength(JSON.stringify(r.content?.response))).toBeLessThan(2048 + 64);
+  });
+
+  it('a stream that carries more than a record keeps is assembled up to maxRecordBytes characters, the rest counted in a marker', () => {
+    const a = new StreamAssembler(100);
+    for (let i = 0; i < 10; i++) a.add({ choices: [{ index: 0, delta: { content: 'x'.repeat(30) } }] });
+    a.add({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: 'c', type: 'function', function: { name: 'get', arguments: '{"a":1}' } }] }, finish_reason: 'stop' }] });
+    const message = (a.result().choices as { message: { content: string; tool_calls: { function: { name: string; arguments: string } }[] } }[])[0]!.message;
+    expect(message.content).toBe(`${'x'.repeat(100)}${streamCutMarker(200 + 3 + 7)}`);
+    expect(message.tool_calls[0]!.function).toEqual({ name: '', arguments: '' });
+  });
+
+  it('all streams being recorded keep at most the budget together; a released stream gives its characters back', () => {
+    const budget = new StreamTextBudget(150);
+    const first = new StreamAssembler(1_000, budget);
+    const second = new StreamAssembler(1_000, budget);
+    first.add({ choices: [{ index: 0, delta: { content: 'a'.repeat(100) } }] });
+    second.add({ choices: [{ index: 0, delta: { content: 'b'.repeat(100) } }] });
+    expect(budget.held).toBe(150);
+    const content = (x: StreamAssembler) => (x.result().choices as { message: { content: string } }[])[0]!.message.content;
+    expect(content(second)).toBe(`${'b'.repeat(50)}${streamCutMarker(50)}`);
+    first.release();
+    first.release();
+    expect(budget.held).toBe(50);
+    const third = new StreamAssembler(1_000, budget);
+    third.add({ choices: [{ index: 0, delta: { content: 'c'.repeat(100) } }] });
+    expect(content(third)).toBe('c'.repeat(100));
   });
 
   it('a streamed response is recorded as the assembled result', () => {
