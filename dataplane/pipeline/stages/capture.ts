@@ -138,7 +138,7 @@ function governed(service: CaptureService, config: DataPolicyConfig, ctx: Reques
   let assembler: StreamAssembler | undefined;
   if (decision.mode !== 'Metadata' && config.parts.response && ctx.request.stream) {
     // At most what a record keeps, and within what all recorded streams may keep at once (STREAM_TEXT_BUDGET).
-    const assembled = (assembler = new StreamAssembler(config.maxRecordBytes, STREAM_TEXT_BUDGET));
+    const assembled = (assembler = new StreamAssembler(config.maxRecordBytes, STREAM_TEXT_BUDGET, ctx.caller.namespace ?? ctx.routeConfig.namespace ?? 'none'));
     // The stream's meter exists once meter has run; the hook sees each chunk as it is written
     // (after response guardrails), and the record is made once, from the assembled answer.
     ctx.beforeReply.push((c) => {

@@ -218,21 +218,29 @@ describe('records', () => {
     expect(message.tool_calls[0]!.function).toEqual({ name: '', arguments: '' });
   });
 
-  it('all streams being recorded keep at most the budget together; a released stream gives its characters back', () => {
-    const budget = new StreamTextBudget(150);
-    const first = new StreamAssembler(1_000, budget);
-    const second = new StreamAssembler(1_000, budget);
-    first.add({ choices: [{ index: 0, delta: { content: 'a'.repeat(100) } }] });
-    second.add({ choices: [{ index: 0, delta: { content: 'b'.repeat(100) } }] });
-    expect(budget.held).toBe(150);
+  it('all streams being recorded keep at most the budget together, at most half of it for one namespace; a released stream gives its characters back', () => {
+    const budget = new StreamTextBudget(300);
     const content = (x: StreamAssembler) => (x.result().choices as { message: { content: string } }[])[0]!.message.content;
+    const stream = (namespace: string, text: string) => {
+      const a = new StreamAssembler(1_000, budget, namespace);
+      a.add({ choices: [{ index: 0, delta: { content: text } }] });
+      return a;
+    };
+    // One namespace's streams keep at most half (150).
+    const first = stream('team-a', 'a'.repeat(100));
+    const second = stream('team-a', 'b'.repeat(100));
     expect(content(second)).toBe(`${'b'.repeat(50)}${streamCutMarker(50)}`);
+    // Another namespace still has the other half; past it the budget is spent for everyone.
+    const third = stream('team-b', 'c'.repeat(140));
+    expect(content(third)).toBe('c'.repeat(140));
+    expect(content(stream('team-c', 'd'.repeat(100)))).toBe(`${'d'.repeat(10)}${streamCutMarker(90)}`);
+    expect(budget.held).toBe(300);
     first.release();
     first.release();
-    expect(budget.held).toBe(50);
-    const third = new StreamAssembler(1_000, budget);
-    third.add({ choices: [{ index: 0, delta: { content: 'c'.repeat(100) } }] });
-    expect(content(third)).toBe('c'.repeat(100));
+    expect(budget.held).toBe(200);
+    expect(content(stream('team-a', 'e'.repeat(100)))).toBe('e'.repeat(100));
+    second.release();
+    third.release();
   });
 
   it('a streamed response is recorded as the assembled result', () => {

@@ -15,25 +15,35 @@ interface AssembledChoice {
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * Characters of streamed text that all the streams being recorded keep together. Without capture a
- * stream costs the data plane the same memory however long it runs; recording its answer keeps the
- * text, and an upstream that streams without end (a tenant's own endpoint, a model given no output
- * limit) would otherwise grow the heap until the pod is killed, with every tenant's requests on it.
+ * Characters of streamed text that all the streams being recorded keep together, half of them at
+ * most for one namespace's streams. Without capture a stream costs the data plane the same memory
+ * however long it runs; recording its answer keeps the text, and an upstream that streams without
+ * end (a tenant's own endpoint, a model given no output limit) would otherwise grow the heap until
+ * the pod is killed, with every tenant's requests on it.
  */
 export class StreamTextBudget {
   private used = 0;
+  private readonly byNamespace = new Map<string, number>();
 
   constructor(readonly maxChars: number) {}
 
-  /** Up to `chars` more characters: how many may be kept. */
-  take(chars: number): number {
-    const granted = Math.max(0, Math.min(chars, this.maxChars - this.used));
-    this.used += granted;
+  /** Up to `chars` more characters for a stream of `namespace`: how many may be kept. */
+  take(namespace: string, chars: number): number {
+    const held = this.byNamespace.get(namespace) ?? 0;
+    const granted = Math.max(0, Math.min(chars, this.maxChars - this.used, Math.floor(this.maxChars / 2) - held));
+    if (granted > 0) {
+      this.used += granted;
+      this.byNamespace.set(namespace, held + granted);
+    }
     return granted;
   }
 
-  give(chars: number): void {
+  give(namespace: string, chars: number): void {
+    if (chars <= 0) return;
     this.used = Math.max(0, this.used - chars);
+    const left = (this.byNamespace.get(namespace) ?? 0) - chars;
+    if (left > 0) this.byNamespace.set(namespace, left);
+    else this.byNamespace.delete(namespace);
   }
 
   get held(): number {
@@ -51,8 +61,9 @@ export const streamCutMarker = (chars: number): string => `[STREAM CUT: ${chars}
  * Folds a stream's canonical (OpenAI chat.completion.chunk) chunks into the one response they
  * amount to — text, tool calls, finish reason, usage — so a streamed answer is recorded as its
  * result, never chunk by chunk. It keeps at most `maxChars` characters of text and tool-call
- * arguments (a record keeps no more than maxRecordBytes anyway), and no more than `budget` lets all
- * streams keep at once; what it does not keep is counted, and the answer ends with streamCutMarker.
+ * arguments (a record keeps no more than maxRecordBytes anyway), and no more than `budget` lets the
+ * streams of its namespace and all streams keep at once; what it does not keep is counted, and the
+ * answer ends with streamCutMarker.
  * `release` gives its characters back to the budget once the record has them.
  */
 export class StreamAssembler {
@@ -65,6 +76,8 @@ export class StreamAssembler {
   constructor(
     private readonly maxChars = Number.POSITIVE_INFINITY,
     private readonly budget?: StreamTextBudget,
+    /** The namespace the record is filed under: whose share of the budget it takes. */
+    private readonly namespace = '',
   ) {}
   private model: unknown;
   private id: unknown;
@@ -106,7 +119,7 @@ export class StreamAssembler {
   /** What of `text` this stream may still keep (a prefix of it); the rest is counted as cut. */
   private keep(index: number, text: string): string {
     const room = Math.max(0, Math.min(text.length, this.maxChars - this.kept));
-    const granted = this.budget === undefined ? room : this.budget.take(room);
+    const granted = this.budget === undefined ? room : this.budget.take(this.namespace, room);
     this.kept += granted;
     if (granted < text.length) this.cut.set(index, (this.cut.get(index) ?? 0) + text.length - granted);
     return granted === text.length ? text : text.slice(0, granted);
@@ -114,7 +127,7 @@ export class StreamAssembler {
 
   /** Gives the characters this stream kept back to the budget (the record has been made from them). */
   release(): void {
-    this.budget?.give(this.kept);
+    this.budget?.give(this.namespace, this.kept);
     this.kept = 0;
   }
 
