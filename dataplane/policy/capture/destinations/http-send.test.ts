@@ -145,6 +145,11 @@ describe('the capture destinations over node:http', () => {
     expect(seen.map((s) => /namespace=(team-.)/.exec(s.url)?.[1])).toEqual(['team-a', 'team-b']);
   });
 
+  it('OTLP: an endpoint that is not a URL fails its writes, not the destination\'s creation (which would fail every destination applied with it)', async () => {
+    const destination = otlpLogsDestination('not a url', 1_000);
+    await expect(destination.write(lineGroups([serialiseRecord(fullRecord('r', 'hi'))]))).rejects.toThrow(/Invalid URL/);
+  });
+
   it('times out the whole exchange: no answer, or an answer whose body never ends', async () => {
     const silent = await serve(() => undefined);
     await expect(send(new URL(`${silent.origin}/x`), 'PUT', {}, Buffer.from('a'), 100)).rejects.toThrow(/timed out after 100 ms/);

@@ -93,9 +93,10 @@ class Refused extends Error {}
  * here, off the request path.
  */
 export function otlpLogsDestination(endpoint: string, timeoutMs = 10_000, maxExportBytes = MAX_EXPORT_BYTES): CaptureDestination {
-  const url = new URL(`${endpoint}/v1/logs`);
   return {
     async write(batch) {
+      // Made here, not once: a URL that does not parse fails its writes (counted), not the queue's creation.
+      const url = new URL(`${endpoint}/v1/logs`);
       let written = 0;
       let failure: unknown;
       for (const { body, records } of exportBodies(batch, maxExportBytes)) {
