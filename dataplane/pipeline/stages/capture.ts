@@ -5,6 +5,7 @@ import { GatewayError } from '../../core/gateway-error.js';
 import type { CaptureInput } from '../../policy/capture/capture-record.js';
 import type { CaptureDecision, CaptureService } from '../../policy/capture/capture-service.js';
 import { selectPolicy } from '../../policy/capture/select-policy.js';
+import { recordNamespace } from '../../policy/capture/serialise-capture.js';
 import { STREAM_TEXT_BUDGET, StreamAssembler } from '../../policy/capture/stream-assembler.js';
 import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
@@ -138,7 +139,8 @@ function governed(service: CaptureService, config: DataPolicyConfig, ctx: Reques
   let assembler: StreamAssembler | undefined;
   if (decision.mode !== 'Metadata' && config.parts.response && ctx.request.stream) {
     // At most what a record keeps, and within what all recorded streams may keep at once (STREAM_TEXT_BUDGET).
-    const assembled = (assembler = new StreamAssembler(config.maxRecordBytes, STREAM_TEXT_BUDGET, ctx.caller.namespace ?? ctx.routeConfig.namespace ?? 'none'));
+    const namespace = recordNamespace({ caller: ctx.caller, routeNamespace: ctx.routeConfig.namespace });
+    const assembled = (assembler = new StreamAssembler(config.maxRecordBytes, STREAM_TEXT_BUDGET, namespace));
     // The stream's meter exists once meter has run; the hook sees each chunk as it is written
     // (after response guardrails), and the record is made once, from the assembled answer.
     ctx.beforeReply.push((c) => {

@@ -114,7 +114,7 @@ export class BoundedExporter {
     this.queueRecords++;
     this.queueBytes += bytes;
     this.shares.add(namespace, 1, bytes);
-    this.opts.memory?.add(namespace, bytes);
+    this.opts.memory?.add(namespace, 1, bytes);
     if (this.queue[0]!.records >= this.opts.maxBatch) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.opts.flushIntervalMs).unref();
   }

@@ -4,11 +4,12 @@ import { NamespaceShares } from './namespace-shares.js';
 export const DEFAULT_MAX_TOTAL_QUEUE_BYTES = 128 * 1024 * 1024;
 
 /**
- * The bytes all destination queues of one process hold together (a batch until its write is over), and each namespace's share of
- * them (half at most). Each queue is bounded on its own, but a policy may name eight destinations
- * and a tenant may write many policies: without a bound over all of them, destinations that never
- * answer would each fill their 64 MiB and one tenant could take the data plane's memory from
- * everyone (its pod's limit is 1 GiB by default).
+ * What a set of capture buffers holds together, and each namespace's share of it (half at most). The
+ * destination queues of one process share one (bytes; a batch counts until its write is over): each
+ * queue is bounded on its own, but a policy may name eight destinations and a tenant may write many
+ * policies, so without a bound over all of them destinations that never answer would each fill their
+ * 64 MiB and one tenant could take the data plane's memory from everyone (its pod's limit is 1 GiB by
+ * default). The streams being recorded share another (characters, STREAM_TEXT_BUDGET).
  */
 export class CaptureMemory {
   private used = 0;
@@ -28,9 +29,15 @@ export class CaptureMemory {
     return this.shares.admits(namespace, 0, bytes);
   }
 
-  add(namespace: string, bytes: number): void {
+  /** Up to `bytes` more of `namespace`: how many fit, both in all and in its share. */
+  room(namespace: string, bytes: number): number {
+    return Math.max(0, Math.min(bytes, this.maxBytes - this.used, this.shares.bytesLeft(namespace)));
+  }
+
+  /** `records` more records of `namespace` (0: more bytes of one already counted), `bytes` together. */
+  add(namespace: string, records: number, bytes: number): void {
     this.used += bytes;
-    this.shares.add(namespace, 1, bytes);
+    this.shares.add(namespace, records, bytes);
   }
 
   /** `records` records of `namespace`, `bytes` together, left a queue. */

@@ -12,7 +12,8 @@ import type { CaptureMetrics, DropReason } from './capture-metrics.js';
 import { createHash } from 'node:crypto';
 import { captureSampler } from './capture-sampler.js';
 import { CaptureService, type CaptureServiceOptions } from './capture-service.js';
-import { StreamAssembler, StreamTextBudget, streamCutMarker } from './stream-assembler.js';
+import { StreamAssembler, streamCutMarker } from './stream-assembler.js';
+import { CaptureMemory } from './capture-memory.js';
 import { compileDetectors } from '../detectors/index.js';
 import { recordParts, serialiseCapture, type SerialiseDecision } from './serialise-capture.js';
 import { WorkerSerialiser } from './worker-serialiser.js';
@@ -219,7 +220,7 @@ describe('records', () => {
   });
 
   it('all streams being recorded keep at most the budget together, at most half of it for one namespace; a released stream gives its characters back', () => {
-    const budget = new StreamTextBudget(300);
+    const budget = new CaptureMemory(300);
     const content = (x: StreamAssembler) => (x.result().choices as { message: { content: string } }[])[0]!.message.content;
     const stream = (namespace: string, text: string) => {
       const a = new StreamAssembler(1_000, budget, namespace);

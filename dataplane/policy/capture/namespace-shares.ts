@@ -25,6 +25,11 @@ export class NamespaceShares {
     return held.records + records <= this.maxRecords && held.bytes + bytes <= this.maxBytes;
   }
 
+  /** Bytes `namespace` may still add. */
+  bytesLeft(namespace: string): number {
+    return this.maxBytes - (this.held.get(namespace)?.bytes ?? 0);
+  }
+
   add(namespace: string, records: number, bytes: number): void {
     const held = this.held.get(namespace);
     if (held === undefined) this.held.set(namespace, { records, bytes });

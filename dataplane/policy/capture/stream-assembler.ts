@@ -1,4 +1,5 @@
 import type { JsonObject } from '../../core/canonical.js';
+import { CaptureMemory } from './capture-memory.js';
 
 interface AssembledToolCall {
   id?: string;
@@ -15,44 +16,13 @@ interface AssembledChoice {
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * Characters of streamed text that all the streams being recorded keep together, half of them at
- * most for one namespace's streams. Without capture a stream costs the data plane the same memory
- * however long it runs; recording its answer keeps the text, and an upstream that streams without
- * end (a tenant's own endpoint, a model given no output limit) would otherwise grow the heap until
- * the pod is killed, with every tenant's requests on it.
+ * The data plane's characters of streamed text that all the streams being recorded keep together:
+ * 32 Mi (up to 64 MiB of heap), half of them at most for one namespace's streams. Without capture a
+ * stream costs the data plane the same memory however long it runs; recording its answer keeps the
+ * text, and an upstream that streams without end (a tenant's own endpoint, a model given no output
+ * limit) would otherwise grow the heap until the pod is killed, with every tenant's requests on it.
  */
-export class StreamTextBudget {
-  private used = 0;
-  private readonly byNamespace = new Map<string, number>();
-
-  constructor(readonly maxChars: number) {}
-
-  /** Up to `chars` more characters for a stream of `namespace`: how many may be kept. */
-  take(namespace: string, chars: number): number {
-    const held = this.byNamespace.get(namespace) ?? 0;
-    const granted = Math.max(0, Math.min(chars, this.maxChars - this.used, Math.floor(this.maxChars / 2) - held));
-    if (granted > 0) {
-      this.used += granted;
-      this.byNamespace.set(namespace, held + granted);
-    }
-    return granted;
-  }
-
-  give(namespace: string, chars: number): void {
-    if (chars <= 0) return;
-    this.used = Math.max(0, this.used - chars);
-    const left = (this.byNamespace.get(namespace) ?? 0) - chars;
-    if (left > 0) this.byNamespace.set(namespace, left);
-    else this.byNamespace.delete(namespace);
-  }
-
-  get held(): number {
-    return this.used;
-  }
-}
-
-/** The data plane's: 32 Mi characters (up to 64 MiB of heap) of streamed answers being recorded at once. */
-export const STREAM_TEXT_BUDGET = new StreamTextBudget(32 * 1024 * 1024);
+export const STREAM_TEXT_BUDGET = new CaptureMemory(32 * 1024 * 1024);
 
 /** Ends the text of an answer whose stream carried more than was kept. */
 export const streamCutMarker = (chars: number): string => `[STREAM CUT: ${chars} characters not recorded]`;
@@ -72,10 +42,12 @@ export class StreamAssembler {
   /** Characters not kept, per choice. */
   private readonly cut = new Map<number, number>();
   private kept = 0;
+  /** Whether this stream is counted in the budget as one of its namespace's (from its first text on). */
+  private counted = false;
 
   constructor(
     private readonly maxChars = Number.POSITIVE_INFINITY,
-    private readonly budget?: StreamTextBudget,
+    private readonly budget?: CaptureMemory,
     /** The namespace the record is filed under: whose share of the budget it takes. */
     private readonly namespace = '',
   ) {}
@@ -119,7 +91,12 @@ export class StreamAssembler {
   /** What of `text` this stream may still keep (a prefix of it); the rest is counted as cut. */
   private keep(index: number, text: string): string {
     const room = Math.max(0, Math.min(text.length, this.maxChars - this.kept));
-    const granted = this.budget === undefined ? room : this.budget.take(this.namespace, room);
+    let granted = room;
+    if (this.budget !== undefined) {
+      granted = this.budget.room(this.namespace, room);
+      this.budget.add(this.namespace, this.counted ? 0 : 1, granted);
+      this.counted = true;
+    }
     this.kept += granted;
     if (granted < text.length) this.cut.set(index, (this.cut.get(index) ?? 0) + text.length - granted);
     return granted === text.length ? text : text.slice(0, granted);
@@ -127,7 +104,8 @@ export class StreamAssembler {
 
   /** Gives the characters this stream kept back to the budget (the record has been made from them). */
   release(): void {
-    this.budget?.give(this.namespace, this.kept);
+    if (this.counted) this.budget?.remove(this.namespace, 1, this.kept);
+    this.counted = false;
     this.kept = 0;
   }
 
