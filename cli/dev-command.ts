@@ -39,6 +39,8 @@ export interface DevOptions {
   onRequest?: DataplaneOptions['onRequest'];
   /** DataPolicy capture queue sizes and batching instead of the defaults. */
   capture?: DataplaneOptions['capture'];
+  /** How long metric series of deleted objects are still shown (tests). */
+  metricSeriesGraceMs?: number;
   /** Between two retention sweeps of localDirectory capture destinations (default 1 minute). */
   retentionIntervalMs?: number;
 }
@@ -98,6 +100,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }),
     ...(opts.bodyLimits === undefined ? {} : { bodyLimits: opts.bodyLimits }),
     ...(opts.capture === undefined ? {} : { capture: opts.capture }),
+    ...(opts.metricSeriesGraceMs === undefined ? {} : { metricSeriesGraceMs: opts.metricSeriesGraceMs }),
     onRequest,
     ...(opts.adminPort === undefined
       ? {}

@@ -84,6 +84,8 @@ export interface DataplaneOptions {
   podName?: string;
   /** DataPolicy capture queues (sizes, batching) and destination writers instead of the defaults. */
   capture?: Omit<CaptureServiceOptions, 'metrics'>;
+  /** How long metric series of objects gone from the configuration are still shown (default RETIRE_AFTER_MS; tests shorten it). */
+  metricSeriesGraceMs?: number;
 }
 
 export const NO_TOKEN_REVIEW =
@@ -159,6 +161,7 @@ export class Dataplane {
       logger: opts.logger,
       store: this.store,
       ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }),
+      ...(opts.metricSeriesGraceMs === undefined ? {} : { seriesGraceMs: opts.metricSeriesGraceMs }),
       onRequest: (request, cost) => {
         this.reporter.reportRequest(request, cost);
         opts.onRequest?.(request, cost);
@@ -168,7 +171,7 @@ export class Dataplane {
     // Records are redacted and serialised on a worker thread unless TOLLGATE_CAPTURE_WORKER=off (docs/data-policy.md).
     const captureWorker = process.env.TOLLGATE_CAPTURE_WORKER?.trim().toLowerCase() !== 'off';
     // Sampled by a key derived from the admin token: every data plane of the installation holds it, no caller does.
-    this.capture = new CaptureService({ worker: captureWorker, sampler: captureSampler(opts.admin?.token), ...opts.capture, metrics: createCaptureMetrics(this.telemetry.metrics.registry) });
+    this.capture = new CaptureService({ worker: captureWorker, sampler: captureSampler(opts.admin?.token), ...opts.capture, metrics: createCaptureMetrics(this.telemetry.metrics.registry, this.telemetry.metrics.retirement) });
     this.store.onChange((runtime) => this.capture.apply(runtime.snapshot.dataPolicies));
     const health = new TargetHealth({ onState: (providerId, model, state) => this.telemetry.circuitState(providerId, model, state) });
     this.router = new Router({

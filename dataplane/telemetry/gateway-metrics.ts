@@ -1,15 +1,12 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { SummedCounter } from './summed-counter.js';
 import { SummedHistogram } from './summed-histogram.js';
+import type { Snapshot } from '../config/snapshot.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { CircuitState } from './gateway-observer.js';
+import { retirablePromMetric, SeriesRetirement } from './series-retirement.js';
 
-/**
- * Label value when a request never got that far (no route matched, nothing served). Label values
- * come only from configuration (route ids, provider ids, public and upstream model names as
- * configured) and from enums; never from what a caller sent.
- */
-export const NONE = 'none';
+export { NONE } from './series-retirement.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30];
@@ -18,14 +15,17 @@ const TPOT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, open: 1, half_open: 2 };
 
 /** The data plane's Prometheus metrics, in their own registry (one per Dataplane). See docs/observability.md. */
-export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetrics?: boolean } = {}) {
+export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetrics?: boolean; retirement?: SeriesRetirement } = {}) {
   const registry = new Registry();
+  const retirement = opts.retirement ?? new SeriesRetirement();
   const registers = [registry];
   const target = ['route', 'provider', 'upstream_model'] as const;
   const circuits = new Map<string, CircuitState>();
 
   const metrics = {
     registry,
+    /** Drops the series of objects gone from the configuration; other metrics of this registry (capture's) are tracked by it too. */
+    retirement,
     requests: new SummedCounter({
       name: 'tollgate_requests_total',
       help: 'Inference requests by route, public model, serving provider and upstream model, and HTTP status class.',
@@ -183,6 +183,38 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
     },
   });
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const m = metrics;
+  retirement.track(
+    m.requests,
+    m.requestDuration,
+    m.attempts,
+    m.upstreamDuration,
+    m.ttft,
+    m.tpot,
+    m.streamErrors,
+    m.tokens,
+    m.cost,
+    m.estimated,
+    m.retries,
+    m.failovers,
+    m.cacheLookups,
+    retirablePromMetric(m.targetsSkipped),
+    retirablePromMetric(m.rateLimitRejections),
+    retirablePromMetric(m.budgetRejections),
+    retirablePromMetric(m.guardrailDecisions),
+    // The circuit gauge shows configured targets only; the states it reads are dropped with them.
+    {
+      retire(keep) {
+        for (const key of circuits.keys()) {
+          const [provider, model] = key.split('\u0000');
+          if (!keep({ provider, upstream_model: model })) circuits.delete(key);
+        }
+      },
+    },
+  );
+  const applied = (snapshot: Snapshot): void => void retirement.apply(snapshot);
+  store.onChange((runtime) => applied(runtime.snapshot));
+  if (store.current !== undefined) applied(store.current.snapshot);
   return metrics;
 }
 

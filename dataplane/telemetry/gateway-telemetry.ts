@@ -10,6 +10,7 @@ import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.js'
 import type { CircuitState, GatewayObserver, RequestTelemetry } from './gateway-observer.js';
 import { OPERATION_BY_PATH, ServerAddresses } from './genai-attributes.js';
 import { RequestRecorder } from './request-recorder.js';
+import { SeriesRetirement } from './series-retirement.js';
 import { SeriesCache } from './target-series.js';
 import type { TelemetryContext } from './telemetry-context.js';
 
@@ -20,6 +21,8 @@ export interface GatewayTelemetryOptions {
   tracer?: Tracer;
   /** Node.js process metrics (process_*, nodejs_*) in the registry; default on. */
   defaultMetrics?: boolean;
+  /** How long metric series of objects gone from the configuration are still shown (SeriesRetirement). */
+  seriesGraceMs?: number;
   /** Every finished inference request, for usage history. */
   onRequest?: (usage: RequestUsage, costUsd: number) => void;
 }
@@ -30,7 +33,10 @@ export class GatewayTelemetry implements GatewayObserver {
   private readonly ctx: TelemetryContext;
 
   constructor(opts: GatewayTelemetryOptions) {
-    this.metrics = createGatewayMetrics(opts.store, opts.defaultMetrics === false ? { defaultMetrics: false } : {});
+    this.metrics = createGatewayMetrics(opts.store, {
+      ...(opts.defaultMetrics === false ? { defaultMetrics: false } : {}),
+      ...(opts.seriesGraceMs === undefined ? {} : { retirement: new SeriesRetirement(opts.seriesGraceMs) }),
+    });
     this.ctx = {
       metrics: this.metrics,
       tracer: opts.tracer,
@@ -61,7 +67,9 @@ export class GatewayTelemetry implements GatewayObserver {
 
   /** One scrape of every metric, in the Prometheus text format (served by the admin port). */
   readonly scrape = async (): Promise<{ contentType: string; text: string }> => {
-    const { registry } = this.metrics;
+    const { registry, retirement } = this.metrics;
+    // Series of objects gone longer than their grace are not shown, even with no snapshot applied since.
+    await retirement.sweep();
     return { contentType: registry.contentType, text: await registry.metrics() };
   };
 }

@@ -1,10 +1,13 @@
 import { Counter, type CounterConfiguration, type LabelValues } from 'prom-client';
+import type { KeepSeries, RetirableMetric } from './series-retirement.js';
 
 interface Pending<T extends string> {
   labels: LabelValues<T>;
   value: number;
   /** Incremented since the last read (by 0 too: prom-client shows a series once it was incremented at all). */
   dirty: boolean;
+  /** Dropped by retire(): a handle still holding it makes or finds its series again. */
+  retired: boolean;
 }
 
 /**
@@ -13,7 +16,7 @@ interface Pending<T extends string> {
  * request path an increment is a string join and a Map lookup, not prom-client's label validation
  * and hashing per call; what a scrape shows is the same.
  */
-export class SummedCounter<T extends string> {
+export class SummedCounter<T extends string> implements RetirableMetric {
   readonly counter: Counter<T>;
   private readonly names: readonly T[];
   private readonly pending = new Map<string, Pending<T>>();
@@ -41,11 +44,27 @@ export class SummedCounter<T extends string> {
 
   /**
    * One label set's series, resolved once: its `inc` is `inc(labels, value)` without the key. A
-   * series is never dropped from the Map, so a handle stays valid for the counter's life.
+   * handle whose series was retired makes it again on its next increment (a counter reset, to
+   * Prometheus), so it stays valid for the counter's life.
    */
   series(labels: LabelValues<T>): CounterSeries {
-    const p = this.pendingOf(labels);
-    return { inc: (value = 1) => add(p, value) };
+    let p = this.pendingOf(labels);
+    return {
+      inc: (value = 1) => {
+        if (p.retired) p = this.pendingOf(labels);
+        add(p, value);
+      },
+    };
+  }
+
+  /** Drops the series `keep` refuses, here and in the prom-client counter (SeriesRetirement). */
+  retire(keep: KeepSeries): void {
+    for (const [key, p] of this.pending) {
+      if (keep(p.labels)) continue;
+      this.pending.delete(key);
+      p.retired = true;
+      this.counter.remove(p.labels);
+    }
   }
 
   private pendingOf(labels: LabelValues<T>): Pending<T> {
@@ -54,7 +73,7 @@ export class SummedCounter<T extends string> {
     let p = this.pending.get(key);
     if (p === undefined) {
       // Shown from its first increment on (by 0 too), as before: a resolved series not yet incremented is not shown.
-      p = { labels, value: 0, dirty: false };
+      p = { labels, value: 0, dirty: false, retired: false };
       this.pending.set(key, p);
     }
     return p;

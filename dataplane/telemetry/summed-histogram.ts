@@ -1,4 +1,5 @@
 import { Histogram, type HistogramConfiguration, type LabelValues, type ObserveDataWithExemplar } from 'prom-client';
+import type { KeepSeries, RetirableMetric } from './series-retirement.js';
 
 interface Series<T extends string> {
   /** The first label object observed for the series (prom-client keeps the same). */
@@ -7,6 +8,8 @@ interface Series<T extends string> {
   counts: number[];
   sum: number;
   count: number;
+  /** Dropped by retire(): a handle still holding it makes or finds its series again. */
+  retired: boolean;
 }
 
 interface ExportValue {
@@ -28,7 +31,7 @@ export interface HistogramSeries {
  * hashing on every call. What a scrape (or `get()`) shows is what prom-client's Histogram shows
  * for the same observations. Only `observe(labels, value)` and `reset()` are supported.
  */
-export class SummedHistogram<T extends string> extends Histogram<T> {
+export class SummedHistogram<T extends string> extends Histogram<T> implements RetirableMetric {
   private readonly names: readonly T[];
   private readonly bounds: readonly number[];
   private readonly byKey = new Map<string, Series<T>>();
@@ -60,7 +63,8 @@ export class SummedHistogram<T extends string> extends Histogram<T> {
 
   /**
    * One label set's series, resolved once: its `observe` is `observe(labels, value)` without the
-   * key. After a reset (which drops every series) the handle finds or makes its series again.
+   * key. After a reset (which drops every series) or once its series was retired, the handle finds
+   * or makes its series again.
    */
   series(labels: LabelValues<T>): HistogramSeries {
     // Made on the first observation: a series shows in a scrape once it was observed, as in prom-client.
@@ -69,7 +73,7 @@ export class SummedHistogram<T extends string> extends Histogram<T> {
     return {
       observe: (value: number) => {
         if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
-        if (s === undefined || generation !== this.generation) {
+        if (s === undefined || generation !== this.generation || s.retired) {
           generation = this.generation;
           s = this.seriesOf(labels);
         }
@@ -83,7 +87,7 @@ export class SummedHistogram<T extends string> extends Histogram<T> {
     for (const name of this.names) key += `${labels[name] ?? ''}\u0000`;
     let s = this.byKey.get(key);
     if (s === undefined) {
-      s = { labels, counts: this.bounds.map(() => 0), sum: 0, count: 0 };
+      s = { labels, counts: this.bounds.map(() => 0), sum: 0, count: 0, retired: false };
       this.byKey.set(key, s);
     }
     return s;
@@ -98,6 +102,15 @@ export class SummedHistogram<T extends string> extends Histogram<T> {
         s.counts[i] = (s.counts[i] ?? 0) + 1;
         break;
       }
+    }
+  }
+
+  /** Drops the series `keep` refuses (SeriesRetirement). */
+  retire(keep: KeepSeries): void {
+    for (const [key, s] of this.byKey) {
+      if (keep(s.labels)) continue;
+      this.byKey.delete(key);
+      s.retired = true;
     }
   }
 

@@ -35,6 +35,8 @@ export interface TestGatewayOptions {
   onRequest?: DevOptions['onRequest'];
   /** DataPolicy capture queue sizes and batching. */
   capture?: DevOptions['capture'];
+  /** How long metric series of deleted objects are still shown. */
+  metricSeriesGraceMs?: number;
 }
 
 /** `tollgate dev` on a temporary manifest directory, on a free loopback port, with logs silenced. */
@@ -51,6 +53,7 @@ export async function startTestGateway(files: Record<string, string>, opts: Test
     ...(opts.bodyLimits === undefined ? {} : { bodyLimits: opts.bodyLimits }),
     ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
     ...(opts.capture === undefined ? {} : { capture: opts.capture }),
+    ...(opts.metricSeriesGraceMs === undefined ? {} : { metricSeriesGraceMs: opts.metricSeriesGraceMs }),
     dir,
     host: '127.0.0.1',
     port: 0,

@@ -22,7 +22,9 @@ const SUFFIXES = ['_bucket', '_sum', '_count'];
 function parseValue(text: string): number {
   if (text === '+Inf') return Number.POSITIVE_INFINITY;
   if (text === '-Inf') return Number.NEGATIVE_INFINITY;
-  if (text === 'NaN') return Number.NaN;
+  // Prometheus reads a value with Go's ParseFloat, which takes NaN in any case; prom-client writes
+  // "Nan" (its event-loop lag gauges before the first sample).
+  if (text.toLowerCase() === 'nan') return Number.NaN;
   const v = Number(text);
   if (text === '' || Number.isNaN(v)) throw new Error(`bad sample value "${text}"`);
   return v;
