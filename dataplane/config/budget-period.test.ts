@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { bucketStart, isTimeZone, periodBounds } from './budget-period.js';
+import { bucketStart, heldZoneFormatters, isTimeZone, periodBounds } from './budget-period.js';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
@@ -20,6 +20,22 @@ describe('periodBounds', () => {
     expect([iso(day.start), iso(day.end)]).toEqual(['2026-03-28T23:00:00.000Z', '2026-03-29T22:00:00.000Z']);
     const ny = periodBounds('Month', 'America/New_York', undefined, Date.parse('2026-04-01T02:00:00Z'));
     expect(iso(ny.start)).toBe('2026-03-01T05:00:00.000Z'); // still March in New York
+  });
+
+  it('holds one formatter per zone, however many spellings of it Budgets use', () => {
+    // Intl takes a zone name in any case: keyed by the name as written, each spelling held its own
+    // formatter (~28 KB of ICU data) for the life of the process.
+    const name = 'america/los_angeles';
+    const spellings = new Set<string>();
+    for (let i = 0; spellings.size < 300; i++) spellings.add([...name].map((c, j) => ((i >> j) & 1 ? c.toUpperCase() : c)).join(''));
+    const before = heldZoneFormatters();
+    const expected = periodBounds('Day', 'America/Los_Angeles', undefined, now);
+    for (const tz of spellings) {
+      expect(isTimeZone(tz)).toBe(true);
+      expect(periodBounds('Day', tz, undefined, now)).toEqual(expected);
+    }
+    expect(heldZoneFormatters() - before).toBeLessThanOrEqual(1);
+    expect(iso(expected.start)).toBe('2026-03-29T07:00:00.000Z');
   });
 
   it('handles rolling windows and buckets', () => {

@@ -27,7 +27,42 @@ export function isTimeZone(tz: string): boolean {
   }
 }
 
+/**
+ * Formatters by canonical zone name ("America/New_York"), so at most one per IANA zone: each holds
+ * ICU data (~28 KB of RSS). A Budget's time zone is any name Intl accepts, in any case
+ * ("america/NEW_YORK" is valid too), so keyed by the name as written a tenant could make one per
+ * spelling without end. The spellings seen map to their zone, and that map is bounded.
+ */
 const formatters = new Map<string, Intl.DateTimeFormat>();
+const zoneOfName = new Map<string, string>();
+const MAX_ZONE_NAMES = 256;
+
+function formatterFor(tz: string): Intl.DateTimeFormat {
+  const zone = zoneOfName.get(tz);
+  const known = zone === undefined ? undefined : formatters.get(zone);
+  if (known !== undefined) return known;
+  const made = new Intl.DateTimeFormat('en-US', {
+    timeZone: tz,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+    weekday: 'short',
+  });
+  const canonical = made.resolvedOptions().timeZone;
+  if (zoneOfName.size >= MAX_ZONE_NAMES) zoneOfName.clear();
+  zoneOfName.set(tz, canonical);
+  const kept = formatters.get(canonical);
+  if (kept !== undefined) return kept;
+  formatters.set(canonical, made);
+  return made;
+}
+
+/** The formatters held (one per zone), for tests. */
+export const heldZoneFormatters = (): number => formatters.size;
 
 const WEEKDAY_FROM_MONDAY = [6, 0, 1, 2, 3, 4, 5];
 
@@ -44,21 +79,7 @@ function partsIn(tz: string, ms: number): { y: number; m: number; d: number; h: 
       weekday: WEEKDAY_FROM_MONDAY[t.getUTCDay()] as number,
     };
   }
-  let f = formatters.get(tz);
-  if (f === undefined) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone: tz,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-      weekday: 'short',
-    });
-    formatters.set(tz, f);
-  }
+  const f = formatterFor(tz);
   const get = (type: string): string => f.formatToParts(ms).find((p) => p.type === type)?.value ?? '0';
   const weekday = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'].indexOf(get('weekday'));
   return { y: Number(get('year')), m: Number(get('month')), d: Number(get('day')), h: Number(get('hour')), min: Number(get('minute')), s: Number(get('second')), weekday };

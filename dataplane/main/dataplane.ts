@@ -29,6 +29,7 @@ import { ActiveHealthChecker } from '../routing/health/active-health.js';
 import { TargetHealth } from '../routing/health/target-health.js';
 import { Router } from '../routing/router.js';
 import { TargetStats } from '../routing/target-stats.js';
+import { configuredTargets } from '../routing/configured-targets.js';
 import { createPublicHandler } from '../server/public-server.js';
 import { RealtimeProxy } from '../server/realtime/realtime-proxy.js';
 import { ByteBudget } from '../server/body/byte-budget.js';
@@ -174,8 +175,18 @@ export class Dataplane {
     this.capture = new CaptureService({ worker: captureWorker, sampler: captureSampler(opts.admin?.token), ...opts.capture, metrics: createCaptureMetrics(this.telemetry.metrics.registry, this.telemetry.metrics.retirement) });
     this.store.onChange((runtime) => this.capture.apply(runtime.snapshot.dataPolicies));
     const health = new TargetHealth({ onState: (providerId, model, state) => this.telemetry.circuitState(providerId, model, state) });
+    const stats = new TargetStats();
+    // State kept per configured object goes with the object (a tenant creating and deleting them must not grow every data plane).
+    this.store.onChange(({ snapshot }) => {
+      const targets = configuredTargets(snapshot);
+      stats.retainOnly(targets);
+      health.retainOnly(targets);
+      this.ledger.retainBudgets(new Set(snapshot.budgets.map((b) => b.id)));
+      // The default sink when none is given (in a cluster too): totals per route ever served.
+      if (this.usage instanceof UsageTotals) this.usage.retainRoutes(new Set(snapshot.routes.map((r) => r.id)));
+    });
     this.router = new Router({
-      stats: new TargetStats(),
+      stats,
       endpoints: this.endpoints,
       health,
       onSkip: (route, target, reason) => this.telemetry.targetSkipped(route.id, target.providerId, target.model, reason),

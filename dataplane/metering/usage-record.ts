@@ -43,4 +43,9 @@ export class UsageTotals implements UsageSink {
     this.records.push(usage);
     if (this.records.length > this.keep) this.records.shift();
   }
+
+  /** Forgets the totals of routes not in `routeIds` (the served snapshot's): a data plane without a usage sink keeps these too. */
+  retainRoutes(routeIds: ReadonlySet<string>): void {
+    for (const id of this.byRoute.keys()) if (!routeIds.has(id)) this.byRoute.delete(id);
+  }
 }

@@ -1,4 +1,5 @@
 import type { TargetConfig } from '../config/snapshot.js';
+import { targetKey } from './configured-targets.js';
 
 interface Stats {
   inflight: number;
@@ -23,7 +24,12 @@ export class TargetStats {
   private orderings = 0;
 
   private key(t: TargetConfig): string {
-    return `${t.providerId}\u0000${t.model}`;
+    return targetKey(t);
+  }
+
+  /** Forgets the targets not in `configured` (configuredTargets) with no attempt in flight; one in flight is forgotten at a later call. */
+  retainOnly(configured: ReadonlySet<string>): void {
+    for (const [key, s] of this.targets) if (s.inflight === 0 && !configured.has(key)) this.targets.delete(key);
   }
 
   private get(t: TargetConfig): Stats {

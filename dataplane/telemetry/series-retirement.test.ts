@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { Snapshot } from '../config/snapshot.js';
-import { objectKeys, retirablePromMetric, SeriesRetirement, type KeepSeries } from './series-retirement.js';
+import { objectKeys, retirablePromMetric, SeriesRetirement, type KeepSeries, type SeriesLabels } from './series-retirement.js';
 import { SummedCounter } from './summed-counter.js';
 import { SummedHistogram } from './summed-histogram.js';
 
@@ -30,7 +30,7 @@ const FULL = snapshot({
 });
 
 /** What `keep` says of `labels` once `snap` is applied and the sweep runs. */
-async function kept(snap: Snapshot, labels: Record<string, string>): Promise<boolean> {
+async function kept(snap: Snapshot, labels: SeriesLabels): Promise<boolean> {
   const retirement = new SeriesRetirement(0);
   let answer = false;
   retirement.track({ retire: (keep: KeepSeries) => void (answer = keep(labels)) });

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AttemptSignal } from './attempt-signal.js';
-import { HttpTransport } from './http-transport.js';
+import { HttpTransport, MAX_AGENTS } from './http-transport.js';
 
 /** A loopback upstream answering with `answer`; notes the connection each request came on. */
 async function upstream(answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string; sockets: Socket[] }> {
@@ -131,5 +131,37 @@ describe('HttpTransport: an answer read as it arrives', () => {
     const sent = transport.send({ url: `http://127.0.0.1:${port}/`, method: 'POST', headers: {}, body: '{}' }, { signal, connectTimeoutMs: 5_000 });
     setImmediate(() => signal.abort(reason));
     await expect(sent).rejects.toBe(reason);
+  });
+});
+
+describe('HttpTransport: one agent per connect timeout', () => {
+  it('keeps at most MAX_AGENTS, the most recently used; a request in flight on a closed one still gets its answer', async () => {
+    let release: (() => void) | undefined;
+    const up = await upstream((req, res) => {
+      const answer = (): void => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+      if (req.url?.endsWith('?slow') === true) release = answer;
+      else answer();
+    });
+    const transport = new HttpTransport();
+    const whole = (url: string, connectTimeoutMs: number) =>
+      transport.sendForWhole({ url, method: 'POST', headers: {}, body: '{}' }, { signal: new AttemptSignal(), connectTimeoutMs, limitBytes: 1024, errorLimitBytes: 1024 });
+    try {
+      // A Provider's connect timeout is any duration a tenant writes: each value used to keep an Agent for good.
+      const slow = whole(`${up.url}?slow`, 1000);
+      await vi.waitFor(() => expect(release).toBeDefined());
+      for (let ms = 1001; ms < 1001 + MAX_AGENTS + 8; ms++) expect((await whole(up.url, ms)).status).toBe(200);
+      expect(transport.agentTimeouts).toHaveLength(MAX_AGENTS);
+      expect(transport.agentTimeouts).not.toContain(1000);
+      release?.();
+      expect((await slow).status).toBe(200);
+      // Used again, an evicted timeout gets a new agent, the most recent.
+      expect((await whole(up.url, 1001)).status).toBe(200);
+      expect(transport.agentTimeouts.at(-1)).toBe(1001);
+      expect(transport.agentTimeouts).toHaveLength(MAX_AGENTS);
+    } finally {
+      await transport.close();
+      up.server.closeAllConnections();
+      await new Promise((resolve) => up.server.close(resolve));
+    }
   });
 });

@@ -268,16 +268,42 @@ class StreamedAnswer implements UpstreamResponse, AsyncIterableIterator<Uint8Arr
 }
 
 /**
- * Pooled keep-alive HTTP/1.1 client. One undici Agent per connect timeout (a handful at most); each
- * Agent keeps a pool per origin, so connections survive snapshot swaps.
+ * Agents kept at once, one per connect timeout, the least recently used closed past this. The
+ * timeout is a tenant's (a Provider's `timeouts.connect`, a guardrail webhook's `timeoutMs`), any
+ * number of milliseconds: an Agent per value ever configured grew without end.
+ */
+export const MAX_AGENTS = 16;
+
+/**
+ * Pooled keep-alive HTTP/1.1 client. One undici Agent per connect timeout (a handful in practice,
+ * MAX_AGENTS at most); each Agent keeps a pool per origin, so connections survive snapshot swaps.
  */
 export class HttpTransport implements Transport {
+  /** In order of use, the most recent last. */
   private readonly agents = new Map<number, Agent>();
+  private lastTimeout: number | undefined;
   private readonly destinations = new Map<string, Destination | undefined>();
+
+  /** The connect timeouts with an Agent, the least recently used first (for tests). */
+  get agentTimeouts(): number[] {
+    return [...this.agents.keys()];
+  }
 
   private agent(connectTimeoutMs: number): Agent {
     let agent = this.agents.get(connectTimeoutMs);
+    if (agent !== undefined && this.lastTimeout !== connectTimeoutMs) {
+      this.agents.delete(connectTimeoutMs);
+      this.agents.set(connectTimeoutMs, agent);
+      this.lastTimeout = connectTimeoutMs;
+    }
     if (agent === undefined) {
+      if (this.agents.size >= MAX_AGENTS) {
+        const [oldest, evicted] = this.agents.entries().next().value as [number, Agent];
+        this.agents.delete(oldest);
+        // Its requests in flight finish; it takes no new one (this map no longer hands it out).
+        void evicted.close().catch(() => undefined);
+      }
+      this.lastTimeout = connectTimeoutMs;
       agent = new Agent({
         // Every upstream URL is a tenant's (a Provider's url, a Vertex key's token_uri, a guardrail
         // webhook): never a cloud metadata or other link-local address.

@@ -3,9 +3,10 @@ import { connect as tcpConnect } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import OpenAI from 'openai';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
+import type { RealtimeProxy } from '../../dataplane/server/realtime/realtime-proxy.js';
 import { createCa, issueCertificate } from '../../operator/tls/certificates.js';
 import { REALTIME_USAGE, type RealtimeEmulator, startRealtimeEmulator } from '../emulators/realtime.js';
 import { apiKeySecretManifest, providerManifest, secretManifest } from '../providers/provider-manifests.js';
@@ -175,6 +176,10 @@ describe('Realtime over WebSocket', () => {
     }
     expect(again).toBeInstanceOf(WebSocket);
     (again as WebSocket).close();
+    // With no connection left, the route holds no entry: kept at zero, every route that ever had one stayed.
+    const proxy = (gateway.dataplane as unknown as { realtime: RealtimeProxy }).realtime;
+    await vi.waitFor(() => expect(proxy.connections('default/voice-one')).toBe(0));
+    await vi.waitFor(() => expect(proxy.routesWithConnections).toBe(0));
   });
 
   it('a Budget that applies refuses the upgrade with 429 budget_exceeded once a connection spent it, before anything goes upstream', async () => {

@@ -107,6 +107,33 @@ describe('BudgetLedger with an operator', () => {
     }
   });
 
+  it('forgets a deleted Budget: its records, queue and bounds go once no snapshot has it, and the others still count', () => {
+    const ledger = new BudgetLedger('pod-1', { standalone: false });
+    const keep = testBudget({ id: 'a/keep', unit: 'Tokens', amount: 1000, period: 'Day' });
+    const gone = testBudget({ id: 'a/gone', unit: 'Tokens', amount: 1000, period: 'Day' });
+    const now = Date.parse('2026-12-05T12:00:00Z');
+    ledger.retainBudgets(new Set([keep.id, gone.id]));
+    ledger.addRecord({ seq: 1, at: now, costUsd: 0, tokens: 10, budgetIds: [gone.id] }, [gone]);
+    ledger.addRecord({ seq: 2, at: now, costUsd: 0, tokens: 20, budgetIds: [keep.id, gone.id] }, [keep, gone]);
+    ledger.addRecord({ seq: 3, at: now, costUsd: 0, tokens: 30, budgetIds: [keep.id] }, [keep]);
+    expect(ledger.available(gone, now).ownUnreported).toBe(30);
+    // The operator reports no state for a deleted Budget: its records looked unapplied for ever.
+    ledger.update({}, 1);
+    expect(ledger.unreported).toBe(3);
+    ledger.retainBudgets(new Set([keep.id]));
+    expect(ledger.unreported).toBe(2);
+    expect(ledger.available(keep, now).ownUnreported).toBe(50);
+    // A request admitted on the older snapshot, metered now: nothing counts it against the deleted Budget.
+    ledger.addRecord({ seq: 4, at: now, costUsd: 0, tokens: 40, budgetIds: [gone.id] }, [gone]);
+    expect(ledger.unreported).toBe(2);
+    ledger.update({ [keep.id]: { periodStart: now - 1000, spent: 50, appliedThrough: { 'pod-1': 3 } } }, 1);
+    expect(ledger.unreported).toBe(0);
+    expect(ledger.available(keep, now)).toMatchObject({ spent: 50, ownUnreported: 0 });
+    // Created again under the same name, it starts from its own status, not the old object's records.
+    ledger.retainBudgets(new Set([keep.id, gone.id]));
+    expect(ledger.available(gone, now).ownUnreported).toBe(0);
+  });
+
   it('answers admission without reading the unapplied records', () => {
     const ledger = new BudgetLedger('pod-1', { standalone: false });
     const budget = testBudget({ id: 'a/b', period: 'Rolling', windowMs: 60_000 });

@@ -46,6 +46,8 @@ export class BudgetLedger {
   private readonly reserved = new Map<string, number>();
   private readonly bounds = new Map<string, PeriodBounds>();
   private replicas = 1;
+  /** The served snapshot's Budget ids (retainBudgets); undefined before the first: every id counts. */
+  private configured: ReadonlySet<string> | undefined;
   /** Without an operator (tollgate dev) this pod's records are the whole truth. */
   private readonly standalone: boolean;
 
@@ -61,7 +63,7 @@ export class BudgetLedger {
     this.states = new Map(Object.entries(states));
     this.replicas = Math.max(1, replicas);
     // Drop own records every budget's persisted total now includes.
-    this.local = this.local.filter((record) => record.budgetIds.some((id) => record.seq > this.appliedOf(id)));
+    this.local = this.local.filter((record) => this.stillCounts(record));
     for (const [id, queue] of this.queues) {
       const applied = this.appliedOf(id);
       if (applied < queue.applied) this.queues.set(id, this.rebuilt(id, applied));
@@ -69,11 +71,37 @@ export class BudgetLedger {
     }
   }
 
+  /**
+   * The served snapshot's Budgets: what this pod kept for any other (its own records not yet in a
+   * persisted total, their queue, its period bounds, its standalone spend) is dropped. The operator
+   * reports no state for a deleted Budget, so its records looked unapplied for ever: every Budget
+   * deleted while it had spend in flight stayed in every data plane, and each report filtered them
+   * all again. A Budget created again under the same name is a new object and starts from its own
+   * status.
+   */
+  retainBudgets(ids: ReadonlySet<string>): void {
+    this.configured = ids;
+    for (const map of [this.queues, this.bounds, this.own]) for (const id of map.keys()) if (!ids.has(id)) map.delete(id);
+    this.local = this.local.filter((record) => this.stillCounts(record));
+  }
+
+  /** Some configured budget the record was admitted under has not persisted it yet. */
+  private stillCounts(record: UsageReportRecord): boolean {
+    return record.budgetIds.some((id) => this.isConfigured(id) && record.seq > this.appliedOf(id));
+  }
+
+  private isConfigured(id: string): boolean {
+    return this.configured === undefined || this.configured.has(id);
+  }
+
   /** A metered request, against the budgets it was admitted under. */
   addRecord(record: UsageReportRecord, budgets: readonly BudgetConfig[]): void {
     if (!this.standalone) {
+      // A request admitted on an older snapshot may name a Budget deleted since: nothing counts it.
+      if (!this.stillCounts(record)) return;
       this.local.push(record);
       for (const id of new Set(record.budgetIds)) {
+        if (!this.isConfigured(id)) continue;
         let queue = this.queues.get(id);
         if (queue === undefined) {
           queue = new OwnSpendQueue(this.appliedOf(id));
@@ -85,6 +113,7 @@ export class BudgetLedger {
       return;
     }
     for (const budget of budgets) {
+      if (!this.isConfigured(budget.id)) continue;
       const spend = this.ownSpend(budget, record.at);
       if (budget.period === 'Rolling') {
         const start = bucketStart(budget.windowMs ?? 0, record.at);

@@ -35,6 +35,11 @@ export interface EndpointPicker {
 export class RoundRobinPicker implements EndpointPicker {
   private readonly next = new Map<string, number>();
 
+  /** Forgets the rotation of providers not in `providers` (the snapshot's). */
+  retainOnly(providers: ReadonlySet<string>): void {
+    for (const id of this.next.keys()) if (!providers.has(id)) this.next.delete(id);
+  }
+
   pick({ provider: { config: provider } }: PickRequest): PickResult {
     const endpoints = provider.endpoints;
     if (endpoints.length === 0) {

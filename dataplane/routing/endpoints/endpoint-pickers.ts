@@ -30,6 +30,7 @@ export class EndpointPickers implements EndpointPicker {
 
   sync(runtime: RuntimeSnapshot): void {
     this.pods.sync([...runtime.providers.values()]);
+    this.roundRobin.retainOnly(new Set(runtime.providers.keys()));
   }
 
   async close(): Promise<void> {

@@ -167,4 +167,19 @@ describe('pod picker', () => {
     expect(urls).toEqual(['x', 'y', 'x']);
     expect(rr.pick({ provider: runtimeProvider({ ...config, endpoints: [] }, noHttp), route, target, req, tried: new Set() }).ok).toBe(false);
   });
+
+  it('round robin forgets the rotation of providers the snapshot no longer has', () => {
+    const rr = new RoundRobinPicker();
+    const config: ProviderConfig = { id: 'ns/p', type: 'openai-compatible', endpoints: ['x', 'y'], headers: {}, connectTimeoutMs: 1000 };
+    const plain = runtimeProvider(config, noHttp);
+    const next = (): string => {
+      const r = rr.pick({ provider: plain, route, target, req, tried: new Set() });
+      return r.ok ? r.lease.url : '';
+    };
+    expect(next()).toBe('x');
+    rr.retainOnly(new Set(['ns/p']));
+    expect(next()).toBe('y');
+    rr.retainOnly(new Set(['ns/other']));
+    expect(next()).toBe('x');
+  });
 });

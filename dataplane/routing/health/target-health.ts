@@ -1,4 +1,5 @@
 import type { OutlierDetectionConfig, TargetConfig } from '../../config/snapshot.js';
+import { targetKey } from '../configured-targets.js';
 
 /** closed: serving; open: ejected until the cooldown ends; half_open: one probe request decides. */
 export type HealthState = 'closed' | 'open' | 'half_open';
@@ -51,7 +52,12 @@ export class TargetHealth {
   }
 
   private key(t: TargetConfig): string {
-    return `${t.providerId}\u0000${t.model}`;
+    return targetKey(t);
+  }
+
+  /** Forgets the passive health of targets not in `configured` (configuredTargets): one configured again starts closed. */
+  retainOnly(configured: ReadonlySet<string>): void {
+    for (const [key, e] of this.entries) if (!e.probeInflight && !configured.has(key)) this.entries.delete(key);
   }
 
   private entry(t: TargetConfig): Entry {

@@ -61,6 +61,11 @@ export class RealtimeProxy {
     return this.ws;
   }
 
+  /** Routes with open Realtime connections (on this pod). */
+  get routesWithConnections(): number {
+    return this.open.size;
+  }
+
   /** Open Realtime connections on a route (on this pod). */
   connections(routeId: string): number {
     return this.open.get(routeId) ?? 0;
@@ -111,7 +116,10 @@ export class RealtimeProxy {
     const uncount = (): void => {
       if (!counted) return;
       counted = false;
-      this.open.set(route.id, Math.max(0, this.connections(route.id) - 1));
+      // A route's entry goes with its last connection: kept at zero, every route that ever had one stayed.
+      const left = this.connections(route.id) - 1;
+      if (left > 0) this.open.set(route.id, left);
+      else this.open.delete(route.id);
     };
     try {
       const ws = await this.loadWs();
