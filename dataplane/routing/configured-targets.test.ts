@@ -31,12 +31,15 @@ describe('per-target state of targets no snapshot has', () => {
   });
 
   it("TargetHealth forgets a removed target's ejection; the configured ones keep theirs", () => {
-    const health = new TargetHealth();
+    const reported: string[] = [];
+    const health = new TargetHealth({ onState: (provider, model, state) => reported.push(`${provider} ${model} ${state}`) });
     health.failure(kept, outlier);
     health.failure(renamed, outlier);
     expect(health.view(renamed).state).toBe('open');
     health.retainOnly(new Set([targetKey(kept)]));
     expect(health.view(renamed)).toEqual({ state: 'closed', ejections: 0 });
     expect(health.view(kept).state).toBe('open');
+    // The circuit gauge hears it closed: configured again, the target must not show the old ejection.
+    expect(reported).toEqual(['ns/p m open', 'ns/p m-old open', 'ns/p m-old closed']);
   });
 });

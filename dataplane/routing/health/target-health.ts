@@ -55,9 +55,17 @@ export class TargetHealth {
     return targetKey(t);
   }
 
-  /** Forgets the passive health of targets not in `configured` (configuredTargets): one configured again starts closed. */
+  /**
+   * Forgets the passive health of targets not in `configured` (configuredTargets): one configured
+   * again starts closed, and its state is reported so (the circuit gauge would otherwise still
+   * show an ejection it no longer has).
+   */
   retainOnly(configured: ReadonlySet<string>): void {
-    for (const [key, e] of this.entries) if (!e.probeInflight && !configured.has(key)) this.entries.delete(key);
+    for (const [key, e] of this.entries) {
+      if (e.probeInflight || configured.has(key)) continue;
+      this.entries.delete(key);
+      this.set(e, 'closed');
+    }
   }
 
   private entry(t: TargetConfig): Entry {
