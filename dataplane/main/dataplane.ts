@@ -30,6 +30,7 @@ import { TargetHealth } from '../routing/health/target-health.js';
 import { Router } from '../routing/router.js';
 import { TargetStats } from '../routing/target-stats.js';
 import { configuredTargets } from '../routing/configured-targets.js';
+import { retirablePromMetric } from '../telemetry/series-retirement.js';
 import { createPublicHandler } from '../server/public-server.js';
 import { RealtimeProxy } from '../server/realtime/realtime-proxy.js';
 import { ByteBudget } from '../server/body/byte-budget.js';
@@ -172,7 +173,9 @@ export class Dataplane {
     // Records are redacted and serialised on a worker thread unless TOLLGATE_CAPTURE_WORKER=off (docs/data-policy.md).
     const captureWorker = process.env.TOLLGATE_CAPTURE_WORKER?.trim().toLowerCase() !== 'off';
     // Sampled by a key derived from the admin token: every data plane of the installation holds it, no caller does.
-    this.capture = new CaptureService({ worker: captureWorker, sampler: captureSampler(opts.admin?.token), ...opts.capture, metrics: createCaptureMetrics(this.telemetry.metrics.registry, this.telemetry.metrics.retirement) });
+    const captureMetrics = createCaptureMetrics(this.telemetry.metrics.registry);
+    this.telemetry.metrics.retirement.track(...captureMetrics.series.map(retirablePromMetric));
+    this.capture = new CaptureService({ worker: captureWorker, sampler: captureSampler(opts.admin?.token), ...opts.capture, metrics: captureMetrics });
     this.store.onChange((runtime) => this.capture.apply(runtime.snapshot.dataPolicies));
     const health = new TargetHealth({ onState: (providerId, model, state) => this.telemetry.circuitState(providerId, model, state) });
     const stats = new TargetStats();

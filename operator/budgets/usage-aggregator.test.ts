@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
 import { KubeError, type KubeObject } from '../kube/kube-client.js';
-import { StaleBudgetStateError, UsageAggregator } from './usage-aggregator.js';
+import { FORGET_PODS_AFTER_MS, MAX_APPLIED_PODS, StaleBudgetStateError, UsageAggregator } from './usage-aggregator.js';
 
 const budget: BudgetConfig = {
   id: 'team-a/monthly',
@@ -73,6 +73,71 @@ describe('UsageAggregator', () => {
   it('does not acknowledge what it could not persist', async () => {
     const { aggregator } = setup({}, true);
     await expect(aggregator.handle({ pod: 'p1', records: [rec(1, 1)] })).rejects.toThrow(/apiserver down/);
+  });
+
+  it('answers each pod with its own appliedThrough only', async () => {
+    const { aggregator } = setup({ spent: 4, periodStart: '2026-11-01T00:00:00Z', appliedThrough: { p1: 7, p2: 9, p3: 2 } });
+    const answer = await aggregator.handle({ pod: 'p2', records: [rec(10, 1)] });
+    expect(answer.budgets['team-a/monthly']?.appliedThrough).toEqual({ p2: 10 });
+    expect((await aggregator.handle({ pod: 'p-new', records: [] })).budgets['team-a/monthly']?.appliedThrough).toEqual({});
+  });
+
+  // Each data-plane pod start is a new name; before, every one ever stayed in every Budget's status
+  // (and in every answer to every pod) until the object passed etcd's size limit.
+  it('forgets a pod not heard from for a day, removing it from status; pods that report stay', async () => {
+    const clock = { now: Date.parse('2026-11-15T12:00:00Z') };
+    const { aggregator, writes } = setup({ spent: 4, periodStart: '2026-11-01T00:00:00Z', appliedThrough: { gone: 7, alive: 3 } }, false, budget, clock);
+    await aggregator.handle({ pod: 'alive', records: [rec(4, 1)] });
+    expect(writes.at(-1)?.appliedThrough).toEqual({ gone: 7, alive: 4 });
+    clock.now += FORGET_PODS_AFTER_MS / 2;
+    await aggregator.handle({ pod: 'alive', records: [rec(5, 1)] });
+    clock.now += FORGET_PODS_AFTER_MS / 2 + 60_001;
+    // No record of its own: a live pod that reports is not forgotten, the silent one is.
+    await aggregator.handle({ pod: 'alive', records: [] });
+    // A merge patch removes a key only when it sets it to null.
+    expect(writes.at(-1)?.appliedThrough).toEqual({ gone: null, alive: 5 });
+    expect(writes.at(-1)?.spent).toBe(6);
+    await aggregator.handle({ pod: 'alive', records: [rec(6, 1)] });
+    expect(writes.at(-1)?.appliedThrough).toEqual({ alive: 6 });
+  });
+
+  it('keeps at most MAX_APPLIED_PODS pods, forgetting the least recently heard', async () => {
+    const pods = Object.fromEntries(Array.from({ length: MAX_APPLIED_PODS + 5 }, (_, i) => [`p${i}`, 1]));
+    const { aggregator, writes } = setup({ spent: 0, periodStart: '2026-11-01T00:00:00Z', appliedThrough: pods });
+    const removed = (): string[] => Object.entries(writes.at(-1)?.appliedThrough as Record<string, number | null>).filter(([, seq]) => seq === null).map(([pod]) => pod);
+    // p3 reports: the five least recently heard go (all were heard at load, in status order).
+    await aggregator.handle({ pod: 'p3', records: [rec(2, 1)] });
+    expect(removed()).toEqual(['p0', 'p1', 'p2', 'p4', 'p5']);
+    // A new pod: the next least recently heard goes.
+    await aggregator.handle({ pod: 'fresh', records: [rec(1, 1)] });
+    expect(removed()).toEqual(['p6']);
+    const kept = Object.entries(writes.at(-1)?.appliedThrough as Record<string, number | null>).filter(([, seq]) => seq !== null).map(([pod]) => pod);
+    expect(kept).toHaveLength(MAX_APPLIED_PODS);
+    expect(kept).toEqual(expect.arrayContaining(['p3', 'fresh', 'p7']));
+    expect(writes.at(-1)?.spent).toBe(2);
+  });
+
+  it("drops a deleted Budget's state; created again, it is read from status anew", async () => {
+    const configs = { list: [budget] };
+    const objects = new Map<string, KubeObject>([['team-a/monthly', { metadata: { name: 'monthly', namespace: 'team-a' }, status: {} } as KubeObject]]);
+    let status: Record<string, unknown> = { spent: 4, periodStart: '2026-11-01T00:00:00Z', appliedThrough: { p1: 7 } };
+    const aggregator = new UsageAggregator({
+      client: { request: async <T>(method: string, _p: string, body?: unknown): Promise<T> => (method === 'GET' ? { items: [{ ...objects.get('team-a/monthly'), status }] } : { metadata: {}, status: (body as { status: unknown }).status }) as T },
+      budgetObjects: () => objects,
+      budgetConfigs: () => configs.list,
+      replicas: () => 1,
+      logger: pino({ level: 'silent' }),
+      now: () => Date.parse('2026-11-15T12:00:00Z'),
+    });
+    await aggregator.handle({ pod: 'p1', records: [rec(8, 1)] });
+    expect(aggregator.budgetsHeld).toBe(1);
+    configs.list = [];
+    await aggregator.handle({ pod: 'p1', records: [] });
+    expect(aggregator.budgetsHeld).toBe(0);
+    configs.list = [budget];
+    status = { spent: 0, periodStart: '2026-11-01T00:00:00Z', appliedThrough: {} };
+    const answer = await aggregator.handle({ pod: 'p1', records: [rec(9, 2)] });
+    expect(answer.budgets['team-a/monthly']).toMatchObject({ spent: 2, appliedThrough: { p1: 9 } });
   });
 
   it('keeps a rolling window in buckets: spend leaves the window as time passes', async () => {

@@ -18,6 +18,12 @@ interface AggregateState {
   resetsAt: number | undefined;
   spent: number;
   appliedThrough: Record<string, number>;
+  /** When each pod of appliedThrough last reported (since this state was loaded), the least recent first. */
+  seenAt: Map<string, number>;
+  /** Pods dropped from appliedThrough, to be removed from status by the next write (a merge patch keeps a key it does not set to null). */
+  forgotten: Set<string>;
+  /** When gone pods were last looked for. */
+  sweptAt: number;
   /** Rolling windows only: spend per bucket start. */
   buckets: Map<number, number>;
   /** Spent as last written to status (for threshold crossings). */
@@ -41,9 +47,28 @@ export class StaleBudgetStateError extends Error {
   }
 }
 
+/**
+ * A pod that has not reported for this long is gone: its entry leaves appliedThrough. Pod names are
+ * never reused (each start adds a random suffix) and a pod's unsent records live only in its
+ * memory, so a gone pod never resends. Without this every data-plane pod start ever (rollouts,
+ * restarts, autoscaling) kept a key in every Budget it counted into: the status, and every answer to
+ * every pod, grew until the Budget passed etcd's object size and every usage report failed.
+ */
+export const FORGET_PODS_AFTER_MS = 24 * 60 * 60 * 1000;
+/**
+ * At most this many pods per Budget, the least recently reporting forgotten first: a bound on the
+ * status whatever the churn, ~50 KB of it. A pod forgotten while it is alive only makes a record it
+ * sent whose answer was lost count twice (never less than once).
+ */
+export const MAX_APPLIED_PODS = 1000;
+const SWEEP_EVERY_MS = 60_000;
+
 /** spent, periodStart, appliedThrough and buckets as one comparable string (key order aside). */
 function countedFields(status: PersistedStatus | undefined): string {
-  const applied = Object.entries(status?.appliedThrough ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  // A key set to null by a merge patch is removed by the API server: not counted.
+  const applied = Object.entries(status?.appliedThrough ?? {})
+    .filter(([, seq]) => seq !== null)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return JSON.stringify([status?.spent ?? 0, status?.periodStart ?? '', applied, status?.buckets ?? []]);
 }
 
@@ -132,6 +157,10 @@ export class UsageAggregator {
       resetsAt: bounds.end,
       spent: samePeriod ? (status.spent ?? 0) : 0,
       appliedThrough: { ...(status.appliedThrough ?? {}) },
+      // Every pod of the status counts as seen at load: one that is gone is forgotten a day later.
+      seenAt: new Map(Object.keys(status.appliedThrough ?? {}).map((pod) => [pod, now])),
+      forgotten: new Set(),
+      sweptAt: now,
       buckets: new Map((status.buckets ?? []).map((b) => [Date.parse(b.start), b.spent])),
       persistedSpent: status.spent ?? 0,
       resourceVersion: object.metadata.resourceVersion,
@@ -167,9 +196,17 @@ export class UsageAggregator {
     }
   }
 
+  /** Budgets whose state this leader holds (for tests). */
+  get budgetsHeld(): number {
+    return this.states.size;
+  }
+
   async handle(report: UsageReport): Promise<UsageReportResponse> {
     const now = this.now();
     const configs = new Map(this.opts.budgetConfigs().map((b) => [b.id, b]));
+    // A deleted Budget's state goes (one with a write still pending goes at a later report): kept,
+    // every Budget ever counted into stayed in memory for as long as this replica led. Back, it is read again from status.
+    for (const state of [...this.states.values()]) if (!configs.has(state.id) && state.persistedRev >= state.rev) this.discard(state);
     // The states this report counts into, as loaded: a reset meanwhile leaves them discarded.
     const loaded = new Map<string, AggregateState>();
     for (const config of configs.values()) {
@@ -189,6 +226,7 @@ export class UsageAggregator {
         if (config === undefined || state === undefined) continue;
         if (record.seq <= (state.appliedThrough[report.pod] ?? 0)) continue;
         state.appliedThrough[report.pod] = record.seq;
+        state.forgotten.delete(report.pod);
         state.rev++;
         const amount = amountOf(config.unit, record);
         if (config.period === 'Rolling') {
@@ -201,15 +239,42 @@ export class UsageAggregator {
         }
       }
     }
+    for (const state of loaded.values()) this.forgetGonePods(state, report.pod, now);
     // Every state as of now, not only those this report changed: a skipped duplicate was applied by
     // a concurrent report whose write may still be pending, and the ack must wait for it too.
     await this.persist(new Map([...loaded.values()].map((state) => [state, state.rev])), configs);
     const budgets: Record<string, BudgetState> = {};
     for (const [id, s] of this.states) {
       if (!configs.has(id)) continue;
-      budgets[id] = { periodStart: s.periodStart, spent: s.spent, appliedThrough: s.appliedThrough, ...(s.resetsAt === undefined ? {} : { resetsAt: s.resetsAt }) };
+      // The pod reads only its own entry: the others' were sent to every pod on every report.
+      const applied = s.appliedThrough[report.pod];
+      budgets[id] = { periodStart: s.periodStart, spent: s.spent, appliedThrough: applied === undefined ? {} : { [report.pod]: applied }, ...(s.resetsAt === undefined ? {} : { resetsAt: s.resetsAt }) };
     }
     return { ackedThrough: acked, replicas: Math.max(1, this.opts.replicas()), budgets };
+  }
+
+  /**
+   * The reporting pod is alive; pods not heard from for FORGET_PODS_AFTER_MS (looked for once a
+   * minute), and past MAX_APPLIED_PODS the least recently heard, leave appliedThrough.
+   */
+  private forgetGonePods(state: AggregateState, reporting: string, now: number): void {
+    if (state.appliedThrough[reporting] !== undefined) {
+      state.seenAt.delete(reporting);
+      state.seenAt.set(reporting, now);
+    }
+    const forget = (pod: string): void => {
+      delete state.appliedThrough[pod];
+      state.seenAt.delete(pod);
+      state.forgotten.add(pod);
+      state.rev++;
+    };
+    for (const pod of state.seenAt.keys()) {
+      if (state.seenAt.size <= MAX_APPLIED_PODS) break;
+      forget(pod);
+    }
+    if (now - state.sweptAt < SWEEP_EVERY_MS) return;
+    state.sweptAt = now;
+    for (const [pod, at] of state.seenAt) if (now - at > FORGET_PODS_AFTER_MS) forget(pod);
   }
 
   /**
@@ -261,12 +326,13 @@ export class UsageAggregator {
     for (let attempt = 0; ; attempt++) {
       const rev = state.rev;
       const spent = state.spent;
+      const forgetting = [...state.forgotten];
       const status: Record<string, unknown> = {
         spent: round(spent),
         remaining: round(Math.max(0, config.amount - spent)),
         periodStart: rfc3339(state.periodStart),
         resetsAt: state.resetsAt === undefined ? null : rfc3339(state.resetsAt),
-        appliedThrough: { ...state.appliedThrough },
+        appliedThrough: { ...Object.fromEntries([...forgetting].map((pod) => [pod, null])), ...state.appliedThrough },
       };
       if (config.period === 'Rolling') {
         status.buckets = [...state.buckets].sort(([a], [b]) => a - b).map(([start, value]) => ({ start: new Date(start).toISOString(), spent: round(value) }));
@@ -282,6 +348,7 @@ export class UsageAggregator {
         state.persistedFields = countedFields(statusOf(written));
         state.persistedRev = Math.max(state.persistedRev, rev);
         state.persistedSpent = spent;
+        for (const pod of forgetting) state.forgotten.delete(pod);
         return;
       } catch (err) {
         if (!(err instanceof KubeError && err.status === 409)) throw err;

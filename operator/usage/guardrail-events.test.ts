@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { UsageReport } from '../../dataplane/config/usage-report.js';
 import type { KubeObject } from '../kube/kube-client.js';
-import { GUARDRAIL_DECISIONS_REASON, GuardrailEvents } from './guardrail-events.js';
+import { FORGET_POD_AFTER_MS, GUARDRAIL_DECISIONS_REASON, GuardrailEvents } from './guardrail-events.js';
 
 const policy: KubeObject = { apiVersion: 'tollgate.dev/v1alpha1', kind: 'GuardrailPolicy', metadata: { name: 'finance', namespace: 'team-a', uid: 'u1' } };
 const request = (guardrails: { policy: string; rule: string; action: 'Block' | 'Mask' | 'Monitor' | 'Allow' }[]) => ({
@@ -20,12 +20,13 @@ const report = (pod: string, seqs: [number, Parameters<typeof request>[0]][]): U
   records: seqs.map(([seq, g]) => ({ seq, at: 0, costUsd: 0, tokens: 0, budgetIds: [], request: request(g) })),
 });
 
-function events() {
+function events(clock = { now: 0 }) {
   const written: { object: KubeObject; type: string; reason: string; message: string }[] = [];
   const tally = new GuardrailEvents({
     sink: { record: (object, type, reason, message) => Promise.resolve(void written.push({ object, type, reason, message })) },
     policies: () => new Map([['team-a/finance', policy]]),
     intervalMs: 30_000,
+    now: () => clock.now,
   });
   return { tally, written };
 }
@@ -57,5 +58,18 @@ describe('GuardrailPolicy decision Events', () => {
     tally.observe(report('pod-a', [[2, [watch]], [3, [watch, { policy: 'team-a/gone', rule: 'x', action: 'Block' }]]]));
     await tally.flush();
     expect(written.map((w) => [w.type, w.message])).toEqual([['Normal', 'decisions in the last 30s (Allow: a check failed open): watch Monitor×3']]);
+  });
+
+  it('forgets the pods that stopped reporting (each data-plane start is a new name)', async () => {
+    const clock = { now: 0 };
+    const { tally } = events(clock);
+    for (let i = 0; i < 50; i++) tally.observe(report(`pod-${i}`, [[1, []]]));
+    clock.now = FORGET_POD_AFTER_MS / 2;
+    tally.observe(report('pod-0', [[2, []]]));
+    await tally.flush();
+    expect(tally.podsTracked).toBe(50);
+    clock.now = FORGET_POD_AFTER_MS + 1;
+    await tally.flush();
+    expect(tally.podsTracked).toBe(1);
   });
 });

@@ -12,7 +12,14 @@ export interface GuardrailEventsOptions {
   policies: () => ReadonlyMap<string, KubeObject>;
   /** One Event per policy per interval at most (default 60 s). */
   intervalMs?: number;
+  now?: () => number;
 }
+
+/**
+ * A pod not heard from for this long is forgotten: resends come within seconds, and every data
+ * plane pod start is a new name (kept, each one ever stayed for the operator's life).
+ */
+export const FORGET_POD_AFTER_MS = 10 * 60_000;
 
 export const GUARDRAIL_DECISIONS_REASON = 'GuardrailDecisions';
 const ACTIONS = ['Block', 'Allow', 'Mask', 'Monitor'] as const;
@@ -29,17 +36,25 @@ type Counts = Map<string, Record<string, number>>;
  */
 export class GuardrailEvents {
   private counts = new Map<string, Counts>();
-  private readonly lastSeq = new Map<string, number>();
+  /** Per pod: the last sequence number counted, and when it last reported. */
+  private readonly lastSeq = new Map<string, { seq: number; seenAt: number }>();
   private timer: NodeJS.Timeout | undefined;
   readonly intervalMs: number;
+  private readonly now: () => number;
 
   constructor(private readonly opts: GuardrailEventsOptions) {
     this.intervalMs = opts.intervalMs ?? 60_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Pods whose last sequence number is kept (for tests). */
+  get podsTracked(): number {
+    return this.lastSeq.size;
   }
 
   /** Counts the decisions of a report's records that were not counted before. */
   observe(report: UsageReport): void {
-    const seen = this.lastSeq.get(report.pod) ?? 0;
+    const seen = this.lastSeq.get(report.pod)?.seq ?? 0;
     let last = seen;
     for (const record of report.records) {
       if (record.seq <= seen) continue;
@@ -52,13 +67,15 @@ export class GuardrailEvents {
         this.counts.set(d.policy, policy);
       }
     }
-    this.lastSeq.set(report.pod, last);
+    this.lastSeq.set(report.pod, { seq: last, seenAt: this.now() });
   }
 
   /** Writes one Event per policy with decisions since the last flush. */
   async flush(): Promise<void> {
     const counts = this.counts;
     this.counts = new Map();
+    const now = this.now();
+    for (const [pod, { seenAt }] of this.lastSeq) if (now - seenAt > FORGET_POD_AFTER_MS) this.lastSeq.delete(pod);
     const policies = this.opts.policies();
     for (const [id, rules] of counts) {
       const object = policies.get(id);

@@ -1,5 +1,4 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { retirablePromMetric, type SeriesRetirement } from '../../telemetry/series-retirement.js';
 
 /** Why a record never reached a destination. */
 export type DropReason = 'queue_full' | 'namespace_share' | 'destination_error' | 'shutdown' | 'record_error';
@@ -14,10 +13,11 @@ export interface CaptureMetrics {
 export const NO_CAPTURE_METRICS: CaptureMetrics = { exported: () => {}, dropped: () => {}, ready: () => {} };
 
 /**
- * Label values are DataPolicy ids and destination names from configuration, never request data;
- * `retirement` drops the series of destinations no snapshot has any more.
+ * Label values are DataPolicy ids and destination names from configuration, never request data.
+ * `series`: the metrics themselves, whose series of destinations no snapshot has any more the data
+ * plane drops (telemetry's SeriesRetirement).
  */
-export function createCaptureMetrics(registry: Registry, retirement?: SeriesRetirement): CaptureMetrics {
+export function createCaptureMetrics(registry: Registry): CaptureMetrics & { series: readonly (Counter<string> | Gauge<string>)[] } {
   const registers = [registry];
   const exported = new Counter({ name: 'tollgate_capture_records_total', help: 'Capture records written to a destination.', labelNames: ['destination'] as const, registers });
   const dropped = new Counter({
@@ -27,8 +27,8 @@ export function createCaptureMetrics(registry: Registry, retirement?: SeriesReti
     registers,
   });
   const ready = new Gauge({ name: 'tollgate_capture_destination_ready', help: '1 when the last write to a capture destination succeeded, 0 when it failed.', labelNames: ['destination'] as const, registers });
-  retirement?.track(retirablePromMetric(exported), retirablePromMetric(dropped), retirablePromMetric(ready));
   return {
+    series: [exported, dropped, ready],
     exported: (destination, n) => exported.inc({ destination }, n),
     dropped: (reason, destination, n) => dropped.inc({ reason, destination }, n),
     ready: (destination, ok) => ready.set({ destination }, ok ? 1 : 0),
