@@ -138,6 +138,22 @@ describe('budgets that lose nothing', () => {
     expect(Math.abs(spentOf('chat-monthly') - before - spent)).toBeLessThan(1e-6);
   });
 
+  // Every data-plane pod start is a new name: before, each stayed in appliedThrough for good, until
+  // the Budget passed etcd's object size and every usage report failed.
+  it('keeps appliedThrough bounded: a status holding more pods than the bound shrinks, and the spend stays exact', async () => {
+    streamsOn(upstream);
+    const gone = Object.fromEntries(Array.from({ length: 1100 }, (_, i) => [`gone-pod-${String(i).padStart(4, '0')}`, 1]));
+    k.kubectl(['patch', 'budget', 'chat-monthly', '-n', 'team-a', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { appliedThrough: gone } })]);
+    const pods = (): number => Object.keys(k.get<{ status?: { appliedThrough?: Record<string, number> } }>('budget', 'chat-monthly', 'team-a').status?.appliedThrough ?? {}).length;
+    expect(pods()).toBeGreaterThan(1100);
+    const before = spentOf('chat-monthly');
+    // The leader's next write is refused (the status changed under it): it reads the status again, with the 1100 gone pods, and removes them past the bound.
+    const { spent } = await load(30, 3, 'chat');
+    await eventually(() => expect(pods()).toBeLessThanOrEqual(1000), 'appliedThrough to shrink to the bound', 20_000);
+    await eventually(() => toTheCent(spentOf('chat-monthly') - before, spent), 'spend to settle', 20_000);
+    expect(Math.abs(spentOf('chat-monthly') - before - spent)).toBeLessThan(1e-6);
+  });
+
   it('never overspends a hard budget by more than one request reservation', async () => {
     streamsOn(upstream);
     // 22 prompt tokens estimated for one 60-character message (16 + 3 a message + 3 for the reply),
