@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -589,6 +589,22 @@ describe('the worker writing the destinations itself', () => {
       expect(onWorker.metadata.split('\n')).toHaveLength(3);
       expect(onWorker.content).not.toContain('jo@example.com');
       expect(onWorker).toMatchObject({ exported: 2, dropped: { destination_error: 2 }, ready: { 'team-a/p/disk': true, 'team-a/p/broken': false } });
+    });
+  });
+
+  it('keeps no count for a destination that holds nothing any more', async () => {
+    await withDir(async (dir) => {
+      const m = countingMetrics();
+      const svc = new CaptureService({ metrics: m.metrics, flushIntervalMs: 5, worker: true });
+      const serialiser = (svc as unknown as { serialiser: WorkerSerialiser<unknown> }).serialiser;
+      for (let i = 0; i < 5; i++) {
+        // A new destination each time (a tenant renaming it): written, then nothing held.
+        svc.apply([policy('team-a/p', { subjects: subjects('team-a'), destinations: [{ type: 'localDirectory', name: `disk-${i}`, path: join(dir, String(i)) }] })]);
+        svc.record(svc.decide(sa('team-a', 'app'), undefined, `r${i}`, none)!, input({ requestId: `r${i}` }));
+        await vi.waitFor(() => expect(m.exported()).toBe(i + 1), { timeout: 10_000 });
+      }
+      expect(serialiser.destinationsHolding).toBe(0);
+      await svc.drain(20_000);
     });
   });
 

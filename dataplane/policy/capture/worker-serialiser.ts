@@ -214,6 +214,11 @@ export class WorkerSerialiser<T> {
     this.forgottenLabels = [];
   }
 
+  /** Destinations of the worker with records it holds (tests). */
+  get destinationsHolding(): number {
+    return this.held.size;
+  }
+
   /** How many policies records may be made under (tests). */
   get policiesHeld(): number {
     return this.policies.size;
@@ -466,7 +471,10 @@ export class WorkerSerialiser<T> {
         this.metrics.ready(event[1], event[2]);
         continue;
       }
-      this.held.set(event[1], (this.held.get(event[1]) ?? 0) - event[2]);
+      // A destination that holds nothing has no entry: kept at zero, every destination ever written stayed.
+      const left = (this.held.get(event[1]) ?? 0) - event[2];
+      if (left === 0) this.held.delete(event[1]);
+      else this.held.set(event[1], left);
       if (event[0] === 'exported') this.metrics.exported(event[1], event[2]);
       else this.metrics.dropped(event[3], event[1], event[2]);
     }
