@@ -7,6 +7,7 @@ import { readWhole, sendForWhole } from '../upstream/read-capped.js';
 import type { UpstreamResponse, WholeResponse } from '../upstream/transport.js';
 import type { UpstreamSignal } from '../upstream/attempt-signal.js';
 import type { ClientLink } from './client-link.js';
+import { streamIndexFailure } from './stream-bounds.js';
 import { scrubFailure, scrubStep } from '../providers/scrub-credentials.js';
 import { type AttemptObserver, type AttemptTelemetry, NOOP_ATTEMPTS } from '../telemetry/gateway-observer.js';
 import { adapterTarget, providerSecrets } from '../providers/registry.js';
@@ -42,6 +43,11 @@ async function* streamSteps(res: UpstreamResponse, req: CanonicalRequest, provid
   const body = res.body instanceof Readable ? res.body.iterator({ destroyOnReturn: false }) : res.body;
   let complete = false;
   const clean = (step: StreamStep): StreamStep => {
+    if (step.failure === undefined) {
+      // Indexes out of bounds end the stream here, before the guard, the meter or capture keep state by them.
+      const failure = streamIndexFailure(step);
+      if (failure !== undefined) return { chunks: [], failure };
+    }
     if (step.done === true && !complete) {
       complete = true;
       res.discard();
@@ -63,8 +69,8 @@ async function* streamSteps(res: UpstreamResponse, req: CanonicalRequest, provid
         steps = binary.onBytes(bytes);
         bytes = NO_BYTES;
         for (let i = 0; i < steps.length; i++) {
-          step = steps[i] as StreamStep;
-          yield clean(step);
+          step = clean(steps[i] as StreamStep);
+          yield step;
           if (step.done === true || step.failure !== undefined) return;
         }
         steps = undefined;
@@ -86,16 +92,16 @@ async function* streamSteps(res: UpstreamResponse, req: CanonicalRequest, provid
       }
       bytes = NO_BYTES;
       for (let i = 0; i < events.length; i++) {
-        step = transformer.onEvent(events[i] as SseEvent);
-        yield clean(step);
+        step = clean(transformer.onEvent(events[i] as SseEvent));
+        yield step;
         if (step.done === true || step.failure !== undefined) return;
       }
       events = undefined;
       step = undefined;
     }
     for (const event of parser.end()) {
-      const step = transformer.onEvent(event);
-      yield clean(step);
+      const step = clean(transformer.onEvent(event));
+      yield step;
       if (step.done === true || step.failure !== undefined) return;
     }
     yield clean(transformer.onEnd());

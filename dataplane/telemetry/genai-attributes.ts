@@ -57,6 +57,9 @@ export class ServerAddresses {
  * What a (canonical, OpenAI-shaped) response or stream chunk says about itself: id, model, finish
  * reasons. Reads no content.
  */
+/** Finish reasons kept per answer: as many as it may have choices (routing/stream-bounds.ts). */
+const MAX_FINISH_REASONS = 128;
+
 export class ResponseFacts {
   id: string | undefined;
   model: string | undefined;
@@ -69,7 +72,8 @@ export class ResponseFacts {
     if (!Array.isArray(choices)) return;
     for (const choice of choices) {
       const reason = (choice as JsonObject | null)?.finish_reason;
-      if (typeof reason === 'string') this.finishReasons.push(reason);
+      // At most one a choice can have: an upstream may repeat a finish reason on every chunk of a long stream.
+      if (typeof reason === 'string' && this.finishReasons.length < MAX_FINISH_REASONS) this.finishReasons.push(reason);
     }
   }
 }

@@ -16,7 +16,9 @@ export type Behaviour =
   /** `truncate`: the body ends cleanly after the chunks, without a finish reason or [DONE] (a cut-off upstream). */
   | { kind: 'stream'; chunks: number; intervalMs: number; content?: string; omitUsage?: boolean; failAfter?: number; truncate?: boolean }
   /** A stream of `chunks` when the request asks to stream, the default JSON answer otherwise. */
-  | { kind: 'auto'; chunks: number };
+  | { kind: 'auto'; chunks: number }
+  /** A stream of these chunks' JSON, as they are, then `[DONE]` (a hostile or broken upstream). */
+  | { kind: 'events'; events: unknown[] };
 
 export interface RecordedRequest {
   path: string;
@@ -84,6 +86,12 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
       }
       res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_upstream' });
       res.end(JSON.stringify(response));
+      return;
+    }
+    case 'events': {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const event of b.events) res.write(`data: ${JSON.stringify(event)}\n\n`);
+      res.end('data: [DONE]\n\n');
       return;
     }
     case 'stream': {

@@ -224,7 +224,10 @@ function toMessages(r: ResponsesRequest): JsonObject[] {
         // Calls of one turn (and the text before them) are one assistant message on the chat wire.
         const last = messages[messages.length - 1];
         if (last?.role === 'assistant') {
-          last.tool_calls = [...(Array.isArray(last.tool_calls) ? last.tool_calls : []), toolCall];
+          // Appended in place (these messages are this function's own): copying the array per call
+          // made a request of many calls quadratic (80,000 calls, 5 MB: 48 s of the request thread).
+          if (Array.isArray(last.tool_calls)) last.tool_calls.push(toolCall);
+          else last.tool_calls = [toolCall];
           if (last.content === '') last.content = null;
         } else messages.push({ role: 'assistant', content: null, tool_calls: [toolCall] });
         return;

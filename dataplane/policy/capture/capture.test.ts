@@ -219,6 +219,17 @@ describe('records', () => {
     expect(message.tool_calls[0]!.function).toEqual({ name: '', arguments: '' });
   });
 
+  it("keeps a stream's tool calls by their index, not in an array that long: a replayed stream naming call 1,000,000 makes a record of one call", () => {
+    const a = new StreamAssembler();
+    const call = (index: number, id: string) => ({ choices: [{ index: 0, delta: { tool_calls: [{ index, id, type: 'function', function: { name: 'f', arguments: '{}' } }] } }] });
+    a.add(call(1_000_000, 'far'));
+    a.add(call(2, 'near'));
+    const result = a.result();
+    // An array indexed by the upstream's number was 1,000,001 long: its JSON a million nulls.
+    expect(JSON.stringify(result).length).toBeLessThan(500);
+    expect((result.choices as { message: { tool_calls: { id: string }[] } }[])[0]!.message.tool_calls.map((c) => c.id)).toEqual(['near', 'far']);
+  });
+
   it('all streams being recorded keep at most the budget together, at most half of it for one namespace; a released stream gives its characters back', () => {
     const budget = new CaptureMemory(300);
     const content = (x: StreamAssembler) => (x.result().choices as { message: { content: string } }[])[0]!.message.content;

@@ -39,6 +39,13 @@ export const streamCutMarker = (chars: number): string => `[STREAM CUT: ${chars}
 export class StreamAssembler {
   private readonly choices = new Map<number, AssembledChoice>();
   private readonly parts = new Map<number, string[]>();
+  /**
+   * Tool calls per choice, by their index. A Map, not an array indexed by the upstream's number: a
+   * stream naming call 100,000,000 made an array of that length, and the record's JSON of it a
+   * hundred million nulls (V8 aborted the data plane). The attempt refuses such indexes now
+   * (routing/stream-bounds.ts); a cached stream from before is replayed through here too.
+   */
+  private readonly calls = new Map<number, Map<number, AssembledToolCall>>();
   /** Characters not kept, per choice. */
   private readonly cut = new Map<number, number>();
   private kept = 0;
@@ -110,12 +117,13 @@ export class StreamAssembler {
   }
 
   private addToolCall(choice: AssembledChoice, call: JsonObject): void {
-    const calls = (choice.message.tool_calls ??= []);
-    const index = typeof call.index === 'number' ? call.index : calls.length;
-    let target = calls[index];
+    let calls = this.calls.get(choice.index);
+    if (calls === undefined) this.calls.set(choice.index, (calls = new Map()));
+    const index = typeof call.index === 'number' ? call.index : calls.size;
+    let target = calls.get(index);
     if (target === undefined) {
       target = { type: typeof call.type === 'string' ? call.type : 'function', function: { name: '', arguments: '' } };
-      calls[index] = target;
+      calls.set(index, target);
     }
     if (typeof call.id === 'string') target.id = call.id;
     const fn = isObject(call.function) ? call.function : undefined;
@@ -131,7 +139,10 @@ export class StreamAssembler {
       .map((c) => {
         const cut = this.cut.get(c.index);
         const text = (this.parts.get(c.index) ?? []).join('');
-        return { ...c, message: { ...c.message, content: cut === undefined ? text : `${text}${streamCutMarker(cut)}` } };
+        const message: AssembledChoice['message'] = { ...c.message, content: cut === undefined ? text : `${text}${streamCutMarker(cut)}` };
+        const calls = this.calls.get(c.index);
+        if (calls !== undefined) message.tool_calls = [...calls].sort(([a], [b]) => a - b).map(([, call]) => call);
+        return { ...c, message };
       });
     const out: JsonObject = { object: 'chat.completion', choices };
     if (this.id !== undefined) out.id = this.id;

@@ -178,3 +178,23 @@ describe('stream guard: tool-call arguments', () => {
     expect(JSON.parse(asked[0] ?? '{}')).toMatchObject({ texts: [{ role: 'assistant', text: '' }, { role: 'tool_call', text: '{"q":"weather"}' }] });
   });
 });
+
+describe('what a stream guard keeps per choice', () => {
+  // Finished choices stayed in the guard (an empty held text each), and each choice's tool calls
+  // were found by scanning every held key: quadratic in the choices a stream names.
+  it('keeps nothing of a finished choice, its tool calls included', async () => {
+    const guard = guardFor([{ name: 'mail', phase: 'Response', action: 'Mask', detector: { kind: 'builtin', names: ['Email'] } }]);
+    const choices = Array.from({ length: 100 }, (_, index) => ({
+      index,
+      delta: { content: `answer ${index}`, tool_calls: [{ index: 0, id: `c${index}`, function: { name: 'f', arguments: '{"to":"a@example.com"}' } }] },
+      finish_reason: 'stop',
+    }));
+    const out = await guard.step({ chunks: [{ id: 'c1', object: 'chat.completion.chunk', model: 'm', choices }] });
+    const state = guard as unknown as { held: Map<string, string>; calls: Map<number, Set<number>> };
+    expect(state.held.size).toBe(0);
+    expect(state.calls.size).toBe(0);
+    const args = out.chunks.flatMap((c) => (c.choices as JsonObject[]).flatMap((ch) => ((ch.delta as JsonObject).tool_calls as JsonObject[] | undefined) ?? [])).map((t) => (t.function as JsonObject).arguments).join('');
+    expect(args).not.toContain('a@example.com');
+    expect((await guard.step({ chunks: [], done: true })).chunks).toEqual([]);
+  });
+});

@@ -28,11 +28,6 @@ function withText(choice: JsonObject, text: string, chat: boolean): JsonObject {
   return { ...choice, text };
 }
 
-/** The keys of a choice's tool calls among the held keys (`<choice>:<call>`), in call order. */
-function callKeys(keys: Iterable<string>, index: number): string[] {
-  const prefix = `${index}:`;
-  return [...keys].filter((k) => k.startsWith(prefix)).sort((a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)));
-}
 
 /** A choice that now carries nothing: no text, no role, no tool call, no finish. */
 function empty(choice: JsonObject, chat: boolean): boolean {
@@ -58,6 +53,11 @@ export class StreamGuard {
   /** The released (masked) text per key, kept only when remote rules need it at the end. */
   private readonly answer = new Map<string, string>();
   private readonly ended = new Set<number>();
+  /**
+   * The tool calls each choice has held (`<choice>:<call>` keys), by choice: a choice's calls are
+   * found here, not by scanning every held key, which cost time quadratic in the choices a stream names.
+   */
+  private readonly calls = new Map<number, Set<number>>();
   private readonly decisions = new Map<string, GuardrailDecision>();
   private template: { chunk: JsonObject; chat: boolean } | undefined;
   private blocked = false;
@@ -139,10 +139,12 @@ export class StreamGuard {
     this.ended.add(index);
     const texts = [{ role: 'assistant', text: this.answer.get(`${index}`) ?? '' }];
     this.answer.delete(`${index}`);
-    for (const key of callKeys(this.answer.keys(), index)) {
+    for (const key of this.callKeys(index)) {
+      if (!this.answer.has(key)) continue;
       texts.push({ role: TOOL_CALL_ROLE, text: this.answer.get(key) ?? '' });
       this.answer.delete(key);
     }
+    this.calls.delete(index);
     for (const rule of this.remoteRules) {
       if (rule.kind !== 'remote') continue;
       const verdict = await rule.ask(texts, { ...this.info, policy: rule.policy, rule: rule.config.name, phase: 'Response' });
@@ -185,10 +187,17 @@ export class StreamGuard {
     this.held.set(key, (this.held.get(key) ?? '') + text);
   }
 
+  /** The keys of a choice's tool calls, in call order. */
+  private callKeys(index: number): string[] {
+    const calls = this.calls.get(index);
+    return calls === undefined ? [] : [...calls].sort((a, b) => a - b).map((call) => `${index}:${call}`);
+  }
+
   /** The rest of a choice's tool-call arguments, released at its end: a chunk to send before its finish. */
   private callTails(index: number, chunk: JsonObject): JsonObject | undefined {
     const calls: JsonObject[] = [];
-    for (const key of callKeys(this.held.keys(), index)) {
+    for (const key of this.callKeys(index)) {
+      if (!this.held.has(key)) continue;
       const rest = this.release(key, true);
       this.held.delete(key);
       if (rest !== '') calls.push({ index: Number(key.slice(key.indexOf(':') + 1)), function: { arguments: rest } });
@@ -208,7 +217,11 @@ export class StreamGuard {
         kept.push(call);
         continue;
       }
-      const key = `${index}:${typeof call.index === 'number' ? call.index : 0}`;
+      const callIndex = typeof call.index === 'number' ? call.index : 0;
+      const key = `${index}:${callIndex}`;
+      let calls = this.calls.get(index);
+      if (calls === undefined) this.calls.set(index, (calls = new Set()));
+      calls.add(callIndex);
       this.append(key, fn.arguments);
       const out = this.release(key, false);
       // A fragment whose arguments are all held back still carries the call's id and name when it has them.
@@ -241,6 +254,8 @@ export class StreamGuard {
           const rest = this.release(`${index}`, true);
           if (rest !== '') next = withText(next, rest, isObject(c.delta) || c.text === undefined);
         }
+        // All of its text is out: nothing of it is held any more (flush would go over it again).
+        this.held.delete(`${index}`);
         await this.finishChoice(index);
       }
       // Untouched choices pass as they are; one that now carries nothing (all held back) is left out.
