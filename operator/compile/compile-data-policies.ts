@@ -36,6 +36,7 @@ function precedence(a: DataPolicy, b: DataPolicy): number {
  */
 export function compileDataPolicies(policies: readonly DataPolicy[], opts: DataPolicyCompileOptions): { configs: DataPolicyConfig[]; statuses: ObjectStatus[] } {
   const routeIds = new Set(opts.routes.map((r) => r.id));
+  const secretNamed = secretLookup(opts.secrets);
   const claimedBy = new Map<string, string>();
   const configs: DataPolicyConfig[] = [];
   const statuses = [...policies].sort(precedence).map((p) => {
@@ -58,7 +59,7 @@ export function compileDataPolicies(policies: readonly DataPolicy[], opts: DataP
         if (opts.localDestinations) destinations.push({ type: 'localDirectory', name: d.name, path: d.localDirectory.path });
         else invalid.push(`${field}.localDirectory: only tollgate dev writes to a local directory; use s3 or otlpLogs in a cluster`);
       } else if (d.s3 !== undefined) {
-        const credentials = s3Credentials(d.s3.credentialsSecretRef, ns, opts.secrets);
+        const credentials = s3Credentials(d.s3.credentialsSecretRef, ns, secretNamed);
         if ('problem' in credentials) {
           problems.push({ reason: 'SecretNotFound', message: `${field}.s3.credentialsSecretRef: ${credentials.problem}; destination ${d.name} receives nothing` });
           return;
@@ -112,9 +113,18 @@ export function compileDataPolicies(policies: readonly DataPolicy[], opts: DataP
 
 type S3CredentialsRef = NonNullable<DataPolicy['spec']['destinations'][number]['s3']>['credentialsSecretRef'];
 
+/** A Secret by namespace and name. */
+export type SecretLookup = (namespace: string, name: string) => SecretInput | undefined;
+
+/** A lookup over `secrets` by a Map: a scan per destination was quadratic in DataPolicies × Secrets, both a tenant's to add. */
+export function secretLookup(secrets: readonly SecretInput[]): SecretLookup {
+  const byKey = new Map(secrets.map((s) => [`${s.namespace}/${s.name}`, s]));
+  return (namespace, name) => byKey.get(`${namespace}/${name}`);
+}
+
 /** The access key pair an s3 destination names, or why it cannot be had (no value in the message). */
-export function s3Credentials(ref: S3CredentialsRef, namespace: string, secrets: readonly SecretInput[]): { accessKeyId: string; secretAccessKey: string } | { problem: string } {
-  const data = secrets.find((s) => s.namespace === namespace && s.name === ref.name)?.data;
+export function s3Credentials(ref: S3CredentialsRef, namespace: string, secretNamed: SecretLookup): { accessKeyId: string; secretAccessKey: string } | { problem: string } {
+  const data = secretNamed(namespace, ref.name)?.data;
   if (data === undefined) return { problem: `Secret ${namespace}/${ref.name} not found` };
   const accessKeyId = data[ref.accessKeyIdKey];
   const secretAccessKey = data[ref.secretAccessKeyKey];

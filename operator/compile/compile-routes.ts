@@ -287,14 +287,17 @@ function admitsOwnNamespace(route: ModelRoute, namespaceLabels: Map<string, Reco
 }
 
 /**
- * The older route of the same public name that takes every caller this one could serve, if any.
- * The data plane picks the caller's own namespace's route first, then the oldest: a route that no
- * caller of its own namespace may use only serves callers no older route admits, so an older route
- * without header matches that is open to all namespaces (or anonymous) shadows it completely.
+ * A route that takes every caller of its public name: no header matches, open to all namespaces
+ * (or anonymous). The data plane picks the caller's own namespace's route first, then the oldest: a
+ * route that no caller of its own namespace may use only serves callers no older route admits, so
+ * an older open route shadows it completely.
  */
-function shadowingRoute(route: ModelRoute, older: readonly ModelRoute[], namespaceLabels: Map<string, Record<string, string>>): ModelRoute | undefined {
-  if (admitsOwnNamespace(route, namespaceLabels)) return undefined;
-  return older.find((o) => (o.spec.matches ?? []).length === 0 && (o.spec.access?.anonymous === true || o.spec.access?.namespaces?.from === 'All'));
+const opensToAll = (route: ModelRoute): boolean => (route.spec.matches ?? []).length === 0 && (route.spec.access?.anonymous === true || route.spec.access?.namespaces?.from === 'All');
+
+/** The older open route of the same public name (`oldestOpen`) that takes every caller this one could serve, if any. */
+function shadowingRoute(route: ModelRoute, oldestOpen: ModelRoute | undefined, namespaceLabels: Map<string, Record<string, string>>): ModelRoute | undefined {
+  if (oldestOpen === undefined || admitsOwnNamespace(route, namespaceLabels)) return undefined;
+  return oldestOpen;
 }
 
 export function compileRoutes(
@@ -304,7 +307,10 @@ export function compileRoutes(
   const namespaceLabels = new Map((input.namespaces ?? []).map((n) => [n.name, n.labels]));
   const ordered = [...input.routes].sort(precedence);
   const claimed = new Map<string, string>();
-  const acceptedByModel = new Map<string, ModelRoute[]>();
+  // Per public name, the oldest accepted route open to all (what shadowingRoute needs of the older
+  // ones): keeping every accepted route per name, copied on each, was quadratic in the routes of
+  // many namespaces sharing one name (16,000: 1.2 s of every reconcile).
+  const oldestOpenByModel = new Map<string, ModelRoute>();
   const routes: RouteConfig[] = [];
   const statuses: ObjectStatus[] = [];
   const publishable = new Set([...providers.values()].flatMap((p) => (p.config === undefined ? [] : [p.id])));
@@ -328,8 +334,7 @@ export function compileRoutes(
     const refs = resolvedRefs(problems, gen);
     const scope = `${ns}\u0000${route.spec.model}`;
     const owner = claimed.get(scope);
-    const older = acceptedByModel.get(route.spec.model) ?? [];
-    const shadow = owner === undefined ? shadowingRoute(route, older, namespaceLabels) : undefined;
+    const shadow = owner === undefined ? shadowingRoute(route, oldestOpenByModel.get(route.spec.model), namespaceLabels) : undefined;
     if (owner !== undefined || shadow !== undefined) {
       const message =
         owner !== undefined
@@ -339,7 +344,7 @@ export function compileRoutes(
       continue;
     }
     claimed.set(scope, idOf(route));
-    acceptedByModel.set(route.spec.model, [...older, route]);
+    if (opensToAll(route) && !oldestOpenByModel.has(route.spec.model)) oldestOpenByModel.set(route.spec.model, route);
     status.conditions.push(condition('Accepted', true, 'Accepted', 'Route is valid', gen));
     status.conditions.push(refs);
     routes.push(config);

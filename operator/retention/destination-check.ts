@@ -1,5 +1,5 @@
 import type { DataPolicy } from '../api/data-policy.js';
-import { s3Credentials } from '../compile/compile-data-policies.js';
+import { s3Credentials, secretLookup } from '../compile/compile-data-policies.js';
 import type { SecretInput } from '../compile/types.js';
 import { S3Error, S3Store } from './s3-store.js';
 
@@ -32,7 +32,7 @@ export async function checkDestination(d: Destination, namespace: string, secret
     return { readiness: verdict(true, 'EndpointConfigured', `records are sent to ${d.otlpLogs.endpoint.replace(/\/+$/, '')}/v1/logs`) };
   }
   if (d.s3 === undefined) return { readiness: verdict(false, 'NotSupported', 'only tollgate dev writes to a local directory') };
-  const credentials = s3Credentials(d.s3.credentialsSecretRef, namespace, secrets);
+  const credentials = s3Credentials(d.s3.credentialsSecretRef, namespace, secretLookup(secrets));
   if ('problem' in credentials) return { readiness: verdict(false, 'SecretNotFound', credentials.problem) };
   const store = new S3Store({ endpoint: d.s3.endpoint.replace(/\/+$/, ''), bucket: d.s3.bucket, region: d.s3.region }, credentials, 10_000);
   const root = d.s3.prefix.replace(/\/+$/, '');
