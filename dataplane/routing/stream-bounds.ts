@@ -1,4 +1,5 @@
-import type { JsonObject, StreamStep, UpstreamFailure } from '../core/canonical.js';
+import type { StreamStep, UpstreamFailure } from '../core/canonical.js';
+import { isObject } from '../providers/shared/json-guards.js';
 
 /**
  * The choice indexes a stream may name (0–127: OpenAI's `n` goes up to 128), and the tool-call
@@ -16,16 +17,15 @@ const inRange = (index: unknown, max: number): boolean => index === undefined ||
 /** A failure when a chunk of the step names a choice or tool-call index out of bounds; undefined when all are in. */
 export function streamIndexFailure(step: StreamStep): UpstreamFailure | undefined {
   for (let i = 0; i < step.chunks.length; i++) {
-    const choices = (step.chunks[i] as JsonObject).choices;
+    const choices = step.chunks[i]!.choices;
     if (!Array.isArray(choices)) continue;
     for (const choice of choices) {
-      if (typeof choice !== 'object' || choice === null) continue;
-      const { index, delta } = choice as JsonObject;
-      if (!inRange(index, MAX_STREAM_CHOICES)) return refused(`choice index ${String(index)}`, MAX_STREAM_CHOICES);
-      const calls = typeof delta === 'object' && delta !== null ? (delta as JsonObject).tool_calls : undefined;
+      if (!isObject(choice)) continue;
+      if (!inRange(choice.index, MAX_STREAM_CHOICES)) return refused(`choice index ${String(choice.index)}`, MAX_STREAM_CHOICES);
+      const calls = isObject(choice.delta) ? choice.delta.tool_calls : undefined;
       if (!Array.isArray(calls)) continue;
       for (const call of calls) {
-        const callIndex = typeof call === 'object' && call !== null ? (call as JsonObject).index : undefined;
+        const callIndex = isObject(call) ? call.index : undefined;
         if (!inRange(callIndex, MAX_STREAM_TOOL_CALLS)) return refused(`tool call index ${String(callIndex)}`, MAX_STREAM_TOOL_CALLS);
       }
     }
