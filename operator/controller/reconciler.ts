@@ -29,10 +29,10 @@ export interface Caches {
 }
 
 export interface ReconcilerOptions {
-  client: KubeClient;
+  client: Pick<KubeClient, 'request'>;
   caches: Caches;
-  distributor: Distributor;
-  events: EventRecorder;
+  distributor: Pick<Distributor, 'setEndpoints' | 'publish' | 'settled' | 'progress'>;
+  events: Pick<EventRecorder, 'record'>;
   logger: Logger;
   dataplane: { namespace: string; service: string; adminPortName: string };
   now?: () => number;
@@ -79,6 +79,8 @@ function parseAll<T>(kind: ObjectKind, cache: Map<string, KubeObject>, schema: z
   }
   return { objects, invalid };
 }
+
+const statusKey = (status: ObjectStatus): string => `${status.kind}/${status.namespace}/${status.name}`;
 
 function decodeSecrets(cache: Map<string, SecretObject>): CompileInput['secrets'] {
   return [...cache.values()].map((s) => ({
@@ -168,7 +170,7 @@ export class Reconciler {
       // Same reason as Accepted: a route that lost a conflict is not invalid.
       return { type: 'Programmed', status: 'False', reason: refused.reason, message: `not programmed: the object is not accepted (${refused.reason})`, ...base };
     }
-    const key = `${status.kind}/${status.namespace}/${status.name}`;
+    const key = statusKey(status);
     const seen = this.programmedAt.get(key);
     if (seen === undefined || seen.objectGeneration !== (gen ?? 0)) {
       this.programmedAt.set(key, { objectGeneration: gen ?? 0, snapshotGeneration: this.generation });
@@ -206,12 +208,17 @@ export class Reconciler {
     return kind === 'Provider' ? c.providers : kind === 'ModelRoute' ? c.routes : kind === 'Budget' ? c.budgets : kind === 'DataPolicy' ? c.dataPolicies : c.guardrails;
   }
 
+  /**
+   * One object's refused write (an admission webhook, an object at etcd's size limit) must not hold
+   * back every object after it, nor keep deleted objects' state: each write stands alone, and the
+   * first failure is thrown once all were tried, so the reconcile is retried.
+   */
   private async writeStatuses(statuses: ObjectStatus[]): Promise<void> {
     const nowIso = new Date(this.now()).toISOString().replace(/\.\d+Z$/, 'Z');
-    const live = new Set<string>();
+    const live = new Set(statuses.map(statusKey));
+    for (const key of this.programmedAt.keys()) if (!live.has(key)) this.programmedAt.delete(key);
+    let failed: unknown;
     for (const status of statuses) {
-      const key = `${status.kind}/${status.namespace}/${status.name}`;
-      live.add(key);
       const object = this.cacheFor(status.kind).get(`${status.namespace}/${status.name}`);
       if (object === undefined) continue;
       const existing = (object as KubeObject & { status?: StatusBody }).status;
@@ -238,10 +245,12 @@ export class Reconciler {
         this.statusWrites++;
       } catch (err) {
         if (err instanceof KubeError && err.status === 404) continue;
-        throw err;
+        this.opts.logger.warn({ object: statusKey(status), err: (err as Error).message }, 'status write failed');
+        failed ??= err;
+        continue;
       }
       await this.recordEvents(object, existing?.conditions, desired);
     }
-    for (const key of this.programmedAt.keys()) if (!live.has(key)) this.programmedAt.delete(key);
+    if (failed !== undefined) throw failed;
   }
 }

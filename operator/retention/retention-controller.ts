@@ -12,12 +12,12 @@ import { checkDestination, type DestinationReadiness, type S3Target } from './de
 import { type StreamSweep, sweep, type SweepLimits } from './sweep.js';
 
 export interface RetentionControllerOptions {
-  client: KubeClient;
+  client: Pick<KubeClient, 'request'>;
   /** The informers' caches, keyed namespace/name. */
   dataPolicies: Map<string, KubeObject>;
   secrets: Map<string, SecretObject>;
   isLeader: () => boolean;
-  events: EventRecorder;
+  events: Pick<EventRecorder, 'record'>;
   logger: Logger;
   /** The top-level DestinationReady condition changed: the reconciler writes conditions. */
   onConditionsChanged: () => void;
@@ -98,18 +98,31 @@ export class RetentionController {
     return summary(s.destinations, generation);
   }
 
-  /** One look at every policy: what is due is done, one policy at a time. */
+  /**
+   * One look at every policy: what is due is done, one policy at a time. A policy that fails (its
+   * bucket, its status write) holds back no other policy's sweep: the first failure is thrown once
+   * every policy was visited.
+   */
   async pass(): Promise<void> {
     if (!this.opts.isLeader()) return;
-    const live = new Set<string>();
+    const policies: { key: string; policy: DataPolicy; raw: StatusObject }[] = [];
     for (const raw of this.opts.dataPolicies.values()) {
       const parsed = DataPolicySchema.safeParse(raw);
-      if (!parsed.success || !this.opts.isLeader()) continue;
-      const key = `${parsed.data.metadata.namespace ?? 'default'}/${parsed.data.metadata.name}`;
-      live.add(key);
-      await this.visit(key, parsed.data, raw as StatusObject);
+      if (parsed.success) policies.push({ key: `${parsed.data.metadata.namespace ?? 'default'}/${parsed.data.metadata.name}`, policy: parsed.data, raw: raw as StatusObject });
     }
+    const live = new Set(policies.map((p) => p.key));
     for (const key of this.state.keys()) if (!live.has(key)) this.state.delete(key);
+    let failed: unknown;
+    for (const { key, policy, raw } of policies) {
+      if (!this.opts.isLeader()) return;
+      try {
+        await this.visit(key, policy, raw);
+      } catch (err) {
+        this.opts.logger.warn({ dataPolicy: key, err: (err as Error).message }, 'retention of a DataPolicy failed');
+        failed ??= err;
+      }
+    }
+    if (failed !== undefined) throw failed;
   }
 
   private async visit(key: string, policy: DataPolicy, raw: StatusObject): Promise<void> {
