@@ -182,6 +182,43 @@ describe('Realtime over WebSocket', () => {
     await vi.waitFor(() => expect(proxy.routesWithConnections).toBe(0));
   });
 
+  it('an upgrade the handshake refuses, or whose client leaves while upstream connects, holds no connection slot and no upstream session', async () => {
+    const port = Number(new URL(gateway.url).port);
+    const raw = (request: string, leave: boolean): Promise<string> =>
+      new Promise((resolve) => {
+        const socket = tcpConnect(port, '127.0.0.1', () => {
+          socket.write(request);
+          if (leave) socket.end();
+        });
+        let answer = '';
+        socket.on('data', (d: Buffer) => (answer += d.toString()));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', () => resolve(answer));
+      });
+    const head = (extra: string): string =>
+      `GET /v1/realtime?model=voice-one HTTP/1.1\r\nHost: gateway\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nAuthorization: Bearer ${CALLER_KEY}\r\n${extra}\r\n`;
+    const before = upstream.connections.length;
+    const closedBefore = upstream.closes.length;
+    for (let i = 0; i < 2; i++) {
+      const answer = await raw(head('Sec-WebSocket-Version: 13\r\n'), false);
+      expect(answer).toMatch(/^HTTP\/1.1 400 /);
+      expect(answer).toContain('content-type: application/json');
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error.message).toMatch(/not a WebSocket upgrade: Sec-WebSocket-Key is missing/);
+    }
+    expect(upstream.connections.length).toBe(before);
+    // A well-formed upgrade whose client is gone by the time upstream has answered: ws aborts it
+    // without calling back. Twice, on a route that allows one connection.
+    for (let i = 0; i < 2; i++) await raw(head('Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'), true);
+    expect(upstream.connections.length - before).toBe(2);
+    const proxy = (gateway.dataplane as unknown as { realtime: RealtimeProxy }).realtime;
+    await vi.waitFor(() => expect(proxy.connections('default/voice-one')).toBe(0));
+    await vi.waitFor(() => expect(upstream.closes.length - closedBefore).toBe(2));
+    const ws = await connect(gateway.url, 'voice-one', CALLER_KEY);
+    expect(ws).toBeInstanceOf(WebSocket);
+    (ws as WebSocket).close();
+    await once(ws as WebSocket, 'close');
+  });
+
   it('a Budget that applies refuses the upgrade with 429 budget_exceeded once a connection spent it, before anything goes upstream', async () => {
     const ws = await connect(gateway.url, 'voice-budgeted', CALLER_KEY);
     if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);

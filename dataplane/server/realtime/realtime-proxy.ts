@@ -33,6 +33,18 @@ function refuse(socket: Duplex, err: GatewayError): void {
   socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
 }
 
+/**
+ * What the ws library would refuse in the handshake, checked before the caller is admitted and an
+ * upstream session opened, so the refusal is a JSON 400 like every other.
+ */
+function malformedHandshake(req: IncomingMessage): string | undefined {
+  if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return 'the Upgrade header must be websocket';
+  if (!/^[+/0-9A-Za-z]{22}==$/.test(String(req.headers['sec-websocket-key'] ?? ''))) return 'Sec-WebSocket-Key is missing or not 16 bytes in base64';
+  const version = req.headers['sec-websocket-version'];
+  if (version !== '13' && version !== '8') return 'Sec-WebSocket-Version must be 13';
+  return undefined;
+}
+
 /** Close codes that may not be sent on the wire (1005, 1006, 1015) become 1011 / 1000. */
 function sendableCode(code: number): number {
   if (code === 1005) return 1000;
@@ -88,6 +100,8 @@ export class RealtimeProxy {
     const url = new URL(req.url ?? '/', 'http://gateway');
     if (url.pathname !== REALTIME_PATH || req.method !== 'GET') throw errors.notFound(url.pathname);
     if (this.deps.isDraining()) throw new GatewayError(503, 'draining', 'service_unavailable_error', 'the gateway is shutting down; reconnect', { headers: { 'retry-after': '1' } });
+    const malformed = malformedHandshake(req);
+    if (malformed !== undefined) throw errors.badRequest(`not a WebSocket upgrade: ${malformed}`);
     const runtime = this.deps.store.current;
     if (runtime === undefined) throw errors.notReady();
     const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
@@ -124,7 +138,19 @@ export class RealtimeProxy {
     try {
       const ws = await this.loadWs();
       const { upstream, to } = await this.connectFirst(ws.connect, decision, url.searchParams, req);
-      ws.server.handleUpgrade(req, socket, head, (client) => this.pipe(client, upstream, route, to.target, caller, (s) => limits.settle(s), uncount));
+      let upgraded = false;
+      ws.server.handleUpgrade(req, socket, head, (client) => {
+        upgraded = true;
+        this.pipe(client, upstream, route, to.target, caller, (s) => limits.settle(s), uncount);
+      });
+      // ws calls back synchronously or not at all: it aborted the handshake (the client went away
+      // while upstream connected, a header it refuses). Nothing was served; the session upstream
+      // and the admission go with it, or every such upgrade would hold a connection slot for good.
+      if (!upgraded) {
+        upstream.terminate();
+        uncount();
+        limits.settle({ usage: undefined, costUsd: 0 });
+      }
     } catch (err) {
       uncount();
       limits.settle({ usage: undefined, costUsd: 0 });
