@@ -24,6 +24,12 @@ export const GuardrailDetectorConfigSchema = z.discriminatedUnion('kind', [
     kind: z.literal('moderation'),
     /** A provider of the snapshot that serves POST {endpoint}/moderations. */
     providerId: z.string().min(1),
+    /**
+     * The operator found the Provider unusable by this policy (missing, of a type without
+     * moderations, or not admitting the policy's namespace): never called, failureMode decides.
+     * It may still be in the snapshot for its own namespace's routes, key included.
+     */
+    unusable: z.literal(true).optional(),
     model: z.string().min(1),
     /** Absent: the upstream's `flagged` verdict counts. */
     categories: z.array(z.string()).optional(),

@@ -99,7 +99,7 @@ describe('compile: GuardrailPolicy', () => {
   it('keeps a moderation rule whose Provider cannot serve it in force, with ResolvedRefs=False saying why', () => {
     const g = guardrail('g', { subjects, rules: [{ name: 'harm', phase: 'Request', action: 'Block', detector: { moderation: { providerRef: { name: 'claude' } } } }] });
     const { snapshot, statuses } = compile(input(g));
-    expect(snapshot.guardrails?.[0]?.rules[0]?.detector).toMatchObject({ kind: 'moderation', providerId: 'default/claude' });
+    expect(snapshot.guardrails?.[0]?.rules[0]?.detector).toMatchObject({ kind: 'moderation', providerId: 'default/claude', unusable: true });
     expect(snapshot.providers.map((p) => p.id)).not.toContain('default/claude');
     expect(cond(statuses, 'g', 'ResolvedRefs')).toMatchObject({ status: 'False', reason: 'InvalidKind' });
     const missing = guardrail('m', { subjects, rules: [{ name: 'harm', phase: 'Request', action: 'Block', detector: { moderation: { providerRef: { name: 'nope' } } } }] });
@@ -130,6 +130,20 @@ describe('compile: GuardrailPolicy', () => {
       message: "rule hook: Service default/guard port 8080 has no ready endpoints: 0 of 1 endpoints are ready (check the pods' readiness)",
     });
     expect(refs([{ ...guardService, addresses: [] }])?.message).toContain('it selects no pods');
+  });
+
+  it("never lets a policy use another namespace's moderation Provider that does not admit it, though its own routes keep it in the snapshot", () => {
+    const theirs = provider('mod', { type: 'openai-compatible', url: 'http://127.0.0.1:9/v1', credentials: { secretRef: { name: 'key', key: 'apiKey' } } }, { namespace: 'team-b' });
+    const theirRoute = route('b-chat', { model: 'b-chat', targets: [{ providerRef: { name: 'mod' }, model: 'm' }] }, { namespace: 'team-b' });
+    const g = guardrail('g', { subjects, rules: [{ name: 'harm', phase: 'Request', action: 'Block', detector: { moderation: { providerRef: { namespace: 'team-b', name: 'mod' } } } }] });
+    const own = guardrail('own', { subjects: { routes: [{ name: 'b-chat' }] }, rules: [{ name: 'harm', phase: 'Request', action: 'Block', detector: { moderation: { providerRef: { name: 'mod' } } } }] }, { namespace: 'team-b' });
+    const { snapshot, statuses } = compile({ ...input(g, own), providers: [mock, theirs], routes: [chat, theirRoute], secrets: [{ namespace: 'team-b', name: 'key', data: { apiKey: 'sk-b' } }] });
+    expect(snapshot.providers.map((p) => p.id)).toContain('team-b/mod');
+    expect(cond(statuses, 'g', 'ResolvedRefs')).toMatchObject({ status: 'False', reason: 'RefNotPermitted' });
+    const detectors = Object.fromEntries((snapshot.guardrails ?? []).map((c) => [c.id, c.rules[0]?.detector]));
+    expect(detectors['default/g']).toMatchObject({ kind: 'moderation', providerId: 'team-b/mod', unusable: true });
+    expect(detectors['team-b/own']).toMatchObject({ kind: 'moderation', providerId: 'team-b/mod' });
+    expect(detectors['team-b/own']).not.toHaveProperty('unusable');
   });
 
   it("scopes a tenant's policy to its own namespace", () => {

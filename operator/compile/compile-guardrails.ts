@@ -92,7 +92,11 @@ export function compileGuardrails(policies: readonly GuardrailPolicy[], ctx: Gua
       if (detector.kind === 'moderation') {
         const problem = moderationProblem(ns, r.name, detector.providerId, ctx);
         if (problem === undefined) usable.push(detector.providerId);
-        else problems.push(problem);
+        else {
+          problems.push(problem);
+          // The Provider may be in the snapshot for its own namespace: it must not answer for this one.
+          detector.unusable = true;
+        }
       }
       return { name: r.name, phase: r.phase, action: r.action, detector };
     });

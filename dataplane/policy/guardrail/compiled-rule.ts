@@ -57,7 +57,7 @@ export function compileRule(policy: GuardrailConfig, rule: GuardrailRuleConfig, 
         ...base,
         kind: 'remote',
         failureMode: d.failureMode,
-        ask: (texts, ctx) => moderationCheck(deps.providers.get(d.providerId), d.model, d.categories, d.timeoutMs, texts.map((t) => t.text), ctx.signal),
+        ask: (texts, ctx) => moderationCheck(d.unusable === true ? undefined : deps.providers.get(d.providerId), d.model, d.categories, d.timeoutMs, texts.map((t) => t.text), ctx.signal),
       };
   }
 }
