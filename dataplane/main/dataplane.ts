@@ -41,6 +41,7 @@ import { HttpTransport } from '../upstream/http-transport.js';
 import { CaptureService, type CaptureServiceOptions } from '../policy/capture/capture-service.js';
 import { createCaptureMetrics } from '../policy/capture/capture-metrics.js';
 import { captureSampler } from '../policy/capture/capture-sampler.js';
+import { RunningRequests } from '../server/running-requests.js';
 
 
 export interface DataplaneOptions {
@@ -111,6 +112,7 @@ export class Dataplane {
   private readonly stopPull = new AbortController();
   adminAddress: AddressInfo | undefined;
   private inflight = 0;
+  private readonly running = new RunningRequests();
   private draining = false;
   /** Open client connections: the requests in flight on each, and since when it is idle (ms). */
   private readonly connections = new Map<Socket, { busy: number; idleSince: number }>();
@@ -119,6 +121,7 @@ export class Dataplane {
   readonly reporter: UsageReporter;
   private readonly budgets: Admitter[];
   private readonly exactBudgets: ExactBudgetAdmitter | undefined;
+  private readonly reportedBudgets: BudgetAdmitter;
   private readonly operatorAgent: Agent | undefined;
   private readonly activeHealth: ActiveHealthChecker;
 
@@ -150,11 +153,13 @@ export class Dataplane {
     });
     const exact = opts.exactBudgets;
     if (exact === undefined) {
-      this.budgets = [new BudgetAdmitter(this.ledger, this.reporter)];
+      this.reportedBudgets = new BudgetAdmitter(this.ledger, this.reporter);
+      this.budgets = [this.reportedBudgets];
     } else {
       this.exactBudgets = new ExactBudgetAdmitter({ ...exact, pod, logger: opts.logger });
       // Rolling windows are not kept in Redis: the reported ledger keeps them.
-      this.budgets = [this.exactBudgets, new BudgetAdmitter(this.ledger, this.reporter, Date.now, (b) => !isExact(b))];
+      this.reportedBudgets = new BudgetAdmitter(this.ledger, this.reporter, Date.now, (b) => !isExact(b));
+      this.budgets = [this.exactBudgets, this.reportedBudgets];
     }
     this.store = new SnapshotStore(this.transport);
     this.store.onChange((runtime) => this.endpoints.sync(runtime));
@@ -217,6 +222,7 @@ export class Dataplane {
       ...(this.opts.cache === undefined ? {} : { cache: this.opts.cache }),
       transport: this.transport,
       capture: this.capture,
+      running: this.running,
       ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }),
     });
     const server = createHttpServer(handler);
@@ -311,6 +317,14 @@ export class Dataplane {
     const drained = this.inflight === 0;
     server.closeAllConnections();
     await closed;
+    // Streams just cut are metered and charged as their handling unwinds, after their sockets
+    // closed: wait for that (briefly) before reporting usage, or their spend leaves with the pod.
+    if (!(await this.running.settled(Math.max(1_000, drainStarted + timeoutMs - Date.now())))) {
+      // Their usage cannot be known in time (a non-streaming answer slower than the drain): what
+      // they hold of reported budgets is charged instead; exact budgets' holds are charged by Redis.
+      const charged = this.reportedBudgets.settleOpenAtWorstCase();
+      this.opts.logger.warn({ requests: this.running.running, charged }, "requests still running at exit; those under a budget were charged their worst case");
+    }
     if (this.adminServer !== undefined) {
       this.adminServer.closeAllConnections();
       await new Promise<void>((resolve) => this.adminServer?.close(() => resolve()));

@@ -18,6 +18,7 @@ import { sendJson } from './send-json.js';
 import { passThroughEndpoint } from './passthrough/passthrough-handler.js';
 import { passThroughPath } from './passthrough/passthrough-paths.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
+import type { RunningRequests } from './running-requests.js';
 
 export interface PublicServerDeps extends PipelineDeps {
   store: SnapshotStore;
@@ -27,6 +28,8 @@ export interface PublicServerDeps extends PipelineDeps {
   /** Bytes of request bodies the process holds, shared by every request (bodyLimits.maxInflightBodyBytes). */
   bodyBudget: ByteBudget;
   observer: GatewayObserver;
+  /** Told of every request whose handling runs on after the handler returned (shutdown waits for them). */
+  running?: RunningRequests;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry) => Promise<void> | void;
@@ -122,6 +125,8 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
       sendError(res, err, deps.logger, endpoint.render);
       return;
     }
-    if (done !== undefined) done.catch((err: unknown) => sendError(res, err, deps.logger, endpoint.render));
+    if (done === undefined) return;
+    const handled = done.catch((err: unknown) => sendError(res, err, deps.logger, endpoint.render));
+    deps.running?.track(handled);
   };
 }

@@ -180,7 +180,22 @@ describe('configuration changes and shutdown', () => {
     const inFlight = collect(await client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'x' }] })).catch((e: unknown) => e);
     const { drained } = await gateway.stop();
     expect(drained).toBe(false);
+    // Metered and charged before the stop returned: after it, usage is reported and the pod exits.
+    expect(gateway.usage.records.filter((r) => r.routeId === 'default/chat')).toHaveLength(1);
     const result = await inFlight;
     expect(typeof result === 'string' ? result.split(' ').length : 0).toBeLessThan(200);
+  });
+
+  it('waits for a non-streaming request cut by the drain deadline to be metered before the stop returns', async () => {
+    const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') }, { drainTimeoutMs: 100 });
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    // The answer takes longer than the drain: the socket is closed, the upstream attempt finishes.
+    upstream.script({ kind: 'ok', content: 'late answer', delayMs: 600 });
+    const inFlight = client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    const { drained } = await gateway.stop();
+    expect(drained).toBe(false);
+    expect(gateway.usage.records.filter((r) => r.routeId === 'default/chat')).toHaveLength(1);
+    expect(await inFlight).toBeInstanceOf(Error);
   });
 });

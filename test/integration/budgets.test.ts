@@ -138,6 +138,26 @@ describe('budgets that lose nothing', () => {
     expect(Math.abs(spentOf('chat-monthly') - before - spent)).toBeLessThan(1e-6);
   });
 
+  it('charges a request still running when the drain ends its worst case, rather than nothing', async () => {
+    const ip = IPS[0] ?? '';
+    await pods.get(ip)?.kill('SIGTERM');
+    pods.set(ip, startDataplane(ip, { operatorUrl: OPERATOR_URL, args: ['--drain-timeout', '1'] }));
+    await eventually(() => oneRequest(ip, 'warmup', false).then((c) => expect(c).toBe(0.02)), `pod ${ip} serving`, 30_000);
+    const before = spentOf('chat-monthly');
+    // A non-streaming answer slower than the drain and the wait after it: its usage cannot be known before exit.
+    upstream.script({ kind: 'ok', delayMs: 6_000 });
+    const slow = oneRequest(ip, 'chat', false);
+    await new Promise((r) => setTimeout(r, 300));
+    await pods.get(ip)?.kill('SIGTERM');
+    expect(await slow).toBe(0);
+    streamsOn(upstream);
+    // Prompt estimate plus max_tokens (5) at the route's prices: more than nothing, less than a cent's tenth of the limit.
+    await eventually(() => expect(spentOf('chat-monthly') - before).toBeGreaterThan(0.001), 'the worst case to be charged', 20_000);
+    expect(spentOf('chat-monthly') - before).toBeLessThan(0.1);
+    startPod(ip);
+    await eventually(() => oneRequest(ip, 'warmup', false).then((c) => expect(c).toBe(0.02)), `pod ${ip} serving again`, 30_000);
+  });
+
   // Every data-plane pod start is a new name: before, each stayed in appliedThrough for good, until
   // the Budget passed etcd's object size and every usage report failed.
   it('keeps appliedThrough bounded: a status holding more pods than the bound shrinks, and the spend stays exact', async () => {

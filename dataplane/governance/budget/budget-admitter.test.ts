@@ -43,6 +43,26 @@ describe('BudgetAdmitter', () => {
     );
   });
 
+  it('charges every admission still open its worst case at exit, once, and nothing twice if it settles later', async () => {
+    const ledger = new BudgetLedger('pod-1', { standalone: true });
+    const reporter = new UsageReporter(ledger, { logger: pino({ level: 'silent' }) });
+    const admitter = new BudgetAdmitter(ledger, reporter, () => Date.parse('2026-11-15T12:00:00Z'));
+    const b = budget();
+    const settled = admitter.admitNow({ ...ask, budgets: [b] });
+    settled.settle({ usage: { inputTokens: 100, outputTokens: 10, cachedInputTokens: 0 }, costUsd: 0.11 });
+    const open = admitter.admitNow({ ...ask, budgets: [b] });
+    expect(admitter.unsettled).toBe(1);
+    expect(admitter.settleOpenAtWorstCase()).toBe(1);
+    expect(admitter.unsettled).toBe(0);
+    // 0.11 used plus the open one's worst case of 0.40; nothing held any more.
+    const now = Date.parse('2026-11-15T12:00:00Z');
+    expect(ledger.spent(b, now).spent).toBeCloseTo(0.51, 9);
+    expect(ledger.available(b, now).reserved).toBe(0);
+    open.settle({ usage: { inputTokens: 100, outputTokens: 1, cachedInputTokens: 0 }, costUsd: 0.101 });
+    expect(ledger.spent(b, now).spent).toBeCloseTo(0.51, 9);
+    expect(admitter.settleOpenAtWorstCase()).toBe(0);
+  });
+
   it('says exhausted only when the spend reached the limit, with when it resets', async () => {
     const { admitter } = setup([budget({ amount: 0.5 })]);
     const a = await admitter.admit(ask);

@@ -95,7 +95,12 @@ class HeldBudgets implements Admission {
   settle(result: Settlement): void {
     if (this.settled) return;
     this.settled = true;
-    this.admitter.settleHeld(this.budgets, this.usd, this.tokens, result);
+    this.admitter.settleHeld(this, this.budgets, this.usd, this.tokens, result);
+  }
+
+  /** Charged what it holds: its request's usage can no longer be known (the pod is going away). */
+  settleAtWorstCase(): void {
+    this.settle({ usage: { inputTokens: this.tokens, outputTokens: 0, cachedInputTokens: 0 }, costUsd: this.usd });
   }
 }
 
@@ -109,6 +114,8 @@ export class BudgetAdmitter implements Admitter {
    * the answer depends on nothing else, and a new snapshot brings new lists and route objects.
    */
   private readonly applicable = new WeakMap<RouteConfig, { budgets: readonly BudgetConfig[]; byCaller: Map<string, readonly BudgetConfig[]> }>();
+  /** Admissions not settled yet: what shutdown charges at their worst case if their requests cannot finish. */
+  private readonly open = new Set<HeldBudgets>();
 
   constructor(
     private readonly ledger: BudgetLedger,
@@ -166,14 +173,17 @@ export class BudgetAdmitter implements Admitter {
       this.ledger.reserve(budget.id, amount);
       if (budget.action.cutStreams) cutsStreams = true;
     }
-    const admission: Admission = new HeldBudgets(this, budgets, usd, tokens);
+    const held = new HeldBudgets(this, budgets, usd, tokens);
+    this.open.add(held);
+    const admission: Admission = held;
     // Only a budget that cuts streams has a reason to cut one: without one the stream needs no guard.
     if (cutsStreams) admission.overBudget = (soFar: Settlement) => this.overBudget(budgets, soFar);
     return admission;
   };
 
   /** What settling an admission does (HeldBudgets.settle, once per admission): the holds released, and what was used recorded. */
-  settleHeld(budgets: readonly BudgetConfig[], usd: number, tokens: number, result: Settlement): void {
+  settleHeld(admission: HeldBudgets, budgets: readonly BudgetConfig[], usd: number, tokens: number, result: Settlement): void {
+    this.open.delete(admission);
     for (const budget of budgets) this.ledger.release(budget.id, budget.unit === 'USD' ? usd : tokens);
     const usage = result.usage;
     if (usage === undefined) return;
@@ -183,6 +193,21 @@ export class BudgetAdmitter implements Admitter {
       tokens: usage.inputTokens + usage.outputTokens,
       budgetIds: budgets.map((b) => b.id),
     }, budgets);
+  }
+
+  /** Requests admitted and not settled. */
+  get unsettled(): number {
+    return this.open.size;
+  }
+
+  /**
+   * At exit, every admission still open is charged its worst case (prompt estimate plus output
+   * cap): its request may have run upstream, and spend is never under-counted. Returns how many.
+   */
+  settleOpenAtWorstCase(): number {
+    const open = [...this.open];
+    for (const held of open) held.settleAtWorstCase();
+    return open.length;
   }
 
   /** A reason to cut a stream that, with what it used so far, crosses a budget that cuts streams. */
