@@ -18,7 +18,7 @@ const root = resolve(process.argv[2] ?? '.');
 type Upstream = (res: ServerResponse) => Promise<void>;
 
 async function pump(res: ServerResponse, total: number, piece: string): Promise<void> {
-  for (let sent = 0; sent < total && !res.destroyed; sent += piece.length) await writeWithBackpressure(res, piece);
+  for (let sent = 0; sent < total && !res.destroyed; sent += piece.length) await writeWithBackpressure(res, piece, 60_000);
 }
 
 function procStats(pid: number): { hwmMb: number; cpuS: number } {

@@ -93,6 +93,34 @@ describe('pumpStream backpressure', () => {
   });
 });
 
+describe('pumpStream and a client that stops reading', () => {
+  it('cuts the client after the idle timeout without a drain, so the stream ends and is metered', async () => {
+    let pumped: Promise<void> | undefined;
+    let response: ServerResponse | undefined;
+    const meter = new StreamMeter(1);
+    const server = createServer((_req, res) => {
+      response = res;
+      pumped = pumpStream(res as Parameters<typeof pumpStream>[0], outcome(), {}, 300, meter, ENCODER);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await new Promise<IncomingMessage>((resolve) => get({ host: '127.0.0.1', port, path: '/' }, resolve));
+      // Reads nothing: the socket's buffers fill, and the pump waits for a drain that never comes.
+      res.pause();
+      const ended = await Promise.race([pumped?.then(() => 'ended'), new Promise((r) => setTimeout(() => r('still waiting'), 5_000))]);
+      expect(ended).toBe('ended');
+      expect(response?.destroyed).toBe(true);
+      expect(meter.truncated).toBe(true);
+      res.destroy();
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
+
 describe('pumpStream first bytes', () => {
   it('sends the headers together with the first chunk, in one socket write (not a header-only packet first)', async () => {
     // Each call of a socket's _write/_writev is one write to the connection (one packet on loopback).

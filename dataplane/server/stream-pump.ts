@@ -41,7 +41,7 @@ export async function pumpStream(
   let wrote = false;
   const write = (out: ServerResponse, text: string): Promise<void> => {
     if (text !== '') wrote = true;
-    return writeWithBackpressure(out, text);
+    return writeWithBackpressure(out, text, idleMs);
   };
   let timer: NodeJS.Timeout | undefined;
   // One timer per stream, pushed back on every chunk (refresh() costs far less than a new timer).

@@ -10,10 +10,10 @@ const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache
 const WRITTEN = Promise.resolve();
 
 /** A cached stream, written at once (with backpressure). */
-async function writeCachedStream(res: ServerResponse, chunks: readonly JsonObject[], headers: Record<string, string>, inbound: InboundRequest): Promise<void> {
+async function writeCachedStream(res: ServerResponse, chunks: readonly JsonObject[], headers: Record<string, string>, inbound: InboundRequest, stallMs: number): Promise<void> {
   const encoder = inbound.streamEncoder();
   res.writeHead(200, { ...headers, ...SSE_HEADERS });
-  for (const chunk of chunks) await writeWithBackpressure(res, encoder.chunk(chunk));
+  for (const chunk of chunks) await writeWithBackpressure(res, encoder.chunk(chunk), stallMs);
   res.end(encoder.end());
 }
 
@@ -34,7 +34,7 @@ export function writeReply(res: ServerResponse, ctx: RequestContext, inbound: In
       return pumpStream(res, reply.outcome, headers, reply.idleMs, reply.meter, inbound.streamEncoder());
     case 'cached': {
       const { cached } = reply;
-      if (cached.kind === 'stream') return writeCachedStream(res, cached.chunks, headers, inbound);
+      if (cached.kind === 'stream') return writeCachedStream(res, cached.chunks, headers, inbound, ctx.routeConfig.timeouts.streamIdleMs);
       sendJson(res, 200, headers, cached.body);
       return WRITTEN;
     }
