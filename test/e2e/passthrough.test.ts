@@ -14,7 +14,7 @@ const CALLER_KEY = 'tg-caller-key';
 function providers(url: string): string {
   const credentials = '{ secretRef: { name: up-key, key: apiKey } }';
   return (
-    providerManifest('openai-up', 'openai', `${url}/v1`, credentials, '  models: [{ name: gpt-image-1, pricing: { input: 5, output: 40 } }]\n') +
+    providerManifest('openai-up', 'openai', `${url}/v1`, credentials, '  models: [{ name: gpt-image-1, pricing: { input: 5, output: 40, perImage: 0.01 } }]\n') +
     providerManifest('vllm-up', 'openai-compatible', `${url}/v1`, credentials) +
     // Nothing listens on port 9 (discard) of loopback: connections are refused.
     providerManifest('nowhere', 'openai-compatible', 'http://127.0.0.1:9/v1', credentials) +
@@ -98,7 +98,21 @@ describe('pass-through endpoints', () => {
     const rec = gateway.usage.records[gateway.usage.records.length - 1];
     // 10 input × $5/M + 100 output × $40/M
     expect(rec).toMatchObject({ op: 'passthrough', routeId: 'default/media', inputTokens: 10, outputTokens: 100, estimated: false });
-    expect(rec?.costUsd).toBeCloseTo((10 * 5 + 100 * 40) / 1e6, 12);
+    expect(rec?.costUsd).toBeCloseTo((10 * 5 + 100 * 40) / 1e6 + 0.01, 12);
+  });
+
+  it('meters an answer of any size or encoding: three large images (~1.8 MB), asked for gzip by the client', async () => {
+    const before = gateway.usage.records.length;
+    const res = await post('/v1/images/generations', { model: 'image-default', prompt: 'three large cats', n: 3 });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { data: { b64_json: string }[] };
+    expect(body.data).toHaveLength(3);
+    expect(body.data.reduce((n, d) => n + d.b64_json.length, 0)).toBeGreaterThan(1_800_000);
+    // undici's fetch asks for gzip, as the openai client does; the upstream would compress.
+    expect(last()?.headers['accept-encoding']).toBe('identity');
+    const rec = gateway.usage.records.slice(before).at(-1);
+    expect(rec).toMatchObject({ op: 'passthrough', routeId: 'default/media', inputTokens: 10, outputTokens: 100 });
+    expect(rec?.costUsd).toBeCloseTo((10 * 5 + 100 * 40) / 1e6 + 3 * 0.01, 12);
   });
 
   it('audio.transcriptions.create with a real file upload streams the multipart body through', async () => {

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -63,9 +64,16 @@ const BATCH = {
   metadata: null,
 };
 
+/** As OpenAI's API: gzip when the client accepts it (node's fetch, and so the openai client, does). */
 function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  if (String(res.req.headers['accept-encoding'] ?? '').includes('gzip')) {
+    res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'req_upstream', 'content-encoding': 'gzip' });
+    res.end(gzipSync(text));
+    return;
+  }
   res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'req_upstream' });
-  res.end(JSON.stringify(body));
+  res.end(text);
 }
 
 async function formOf(req: PassThroughRequest): Promise<FormData> {
@@ -78,9 +86,11 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
   switch (`${req.method} ${path}`) {
     case 'POST /v1/images/generations': {
       const b = body();
+      // A real image is hundreds of kilobytes of base64: a prompt asking for "large" ones gets ~600 KB each.
+      const image = (): string => Buffer.from(`image for ${String(b.prompt)} by ${String(b.model)}${String(b.prompt).includes('large') ? 'x'.repeat(450_000) : ''}`).toString('base64');
       return json(res, 200, {
         created: 1_700_000_000,
-        data: [{ b64_json: Buffer.from(`image for ${String(b.prompt)} by ${String(b.model)}`).toString('base64') }],
+        data: Array.from({ length: typeof b.n === 'number' ? b.n : 1 }, () => ({ b64_json: image(), revised_prompt: 'a "url": and a "b64_json" in words' })),
         usage: { input_tokens: 10, input_tokens_details: { text_tokens: 10, image_tokens: 0 }, output_tokens: 100, total_tokens: 110 },
       });
     }

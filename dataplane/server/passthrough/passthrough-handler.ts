@@ -23,11 +23,10 @@ import { admitPassThrough, type ForwardTarget, MODEL_HEADER, passThroughErrors, 
 import { passThroughPath } from './passthrough-paths.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { answerUnits, passThroughUsage } from './passthrough-usage.js';
+import { AnswerReader } from './answer-reader.js';
 
 /** Headers that carry the caller's credentials or address the gateway: never forwarded upstream. */
 const CALLER_HEADERS = ['authorization', 'api-key', 'x-api-key', 'cookie', 'openai-organization', 'openai-project', MODEL_HEADER, 'x-tollgate-debug'];
-/** Largest JSON answer read (besides being forwarded) to find its usage. */
-const MAX_METERED_RESPONSE_BYTES = 1024 * 1024;
 
 interface Pending {
   route: RouteConfig;
@@ -156,6 +155,9 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         for (const name of CALLER_HEADERS) proxyReq.removeHeader(name);
         for (const name of proxyReq.getHeaderNames()) if (name.startsWith('x-tollgate-')) proxyReq.removeHeader(name);
         for (const [name, value] of Object.entries(p.to.forwarding.headers(p.to.at))) proxyReq.setHeader(name, value);
+        // The answer is read as it is relayed, to meter it: a compressed one could not be (and every
+        // common client asks for gzip), so the upstream is asked for it as it is.
+        proxyReq.setHeader('accept-encoding', 'identity');
         if (p.length !== undefined) {
           proxyReq.removeHeader('content-encoding');
           proxyReq.removeHeader('transfer-encoding');
@@ -306,22 +308,11 @@ function meterAnswer(deps: PassThroughDeps, p: Pending, proxyRes: IncomingMessag
     return;
   }
   const type = String(proxyRes.headers['content-type'] ?? '');
-  const readable = type.includes('json') && proxyRes.headers['content-encoding'] === undefined;
-  const parts: Buffer[] = [];
-  let size = 0;
-  if (readable) {
-    proxyRes.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_METERED_RESPONSE_BYTES) parts.push(chunk);
-    });
-  }
+  const encoding = proxyRes.headers['content-encoding'];
+  const reader = type.includes('json') && (encoding === undefined || encoding === 'identity') ? new AnswerReader() : undefined;
+  if (reader !== undefined) proxyRes.on('data', (chunk: Buffer) => reader.push(chunk));
   proxyRes.on('end', () => {
-    let parsed: unknown;
-    try {
-      parsed = readable && size <= MAX_METERED_RESPONSE_BYTES ? JSON.parse(Buffer.concat(parts).toString('utf8')) : undefined;
-    } catch {
-      parsed = undefined;
-    }
+    const parsed = reader?.answer();
     const usage = passThroughUsage(parsed);
     const { target } = p.to;
     const cost = Math.round(((usage === undefined ? 0 : costUsd(usage, target.pricing)) + unitCostUsd(answerUnits(p.path, p.json, parsed), target.pricing)) * 1e8) / 1e8;

@@ -1,0 +1,91 @@
+/** An answer up to this size is kept and parsed whole. */
+export const MAX_PARSED_ANSWER_BYTES = 1024 * 1024;
+/** Of a larger answer, this much of its end is kept: where `usage` is (the last key of OpenAI's images and audio answers). */
+const TAIL_BYTES = 64 * 1024;
+/** Each image of an images answer carries exactly one of these keys (never inside base64 or an escaped string). */
+const IMAGE_KEYS = ['"b64_json"', '"url"'];
+const LONGEST_KEY = Math.max(...IMAGE_KEYS.map((k) => k.length));
+
+/**
+ * What metering needs of a pass-through JSON answer, read as it is relayed, in bounded memory
+ * whatever its size: an images answer of ten base64 images is tens of megabytes, and reading only
+ * the first megabyte (as before) metered it at nothing. A small answer is parsed whole; of a large
+ * one the reader keeps the `usage` object at its end and counts its images.
+ */
+export class AnswerReader {
+  private readonly head: Buffer[] = [];
+  private size = 0;
+  /** The answer's end, in pieces; joined and cut back to TAIL_BYTES when twice that (each byte copied a bounded number of times). */
+  private tail: string[] = [];
+  private tailLength = 0;
+  private images = 0;
+  private carry = '';
+
+  push(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size <= MAX_PARSED_ANSWER_BYTES) this.head.push(chunk);
+    // latin1 maps bytes to characters one to one: the keys are ASCII, and no decoding can fail mid-character.
+    const piece = chunk.toString('latin1');
+    const text = this.carry + piece;
+    // A key split across two chunks is found with the previous chunk's end; one that lies wholly in
+    // that end was counted with it.
+    for (const key of IMAGE_KEYS) {
+      for (let at = text.indexOf(key); at !== -1; at = text.indexOf(key, at + key.length)) if (at + key.length > this.carry.length) this.images++;
+    }
+    this.carry = text.slice(-(LONGEST_KEY - 1));
+    this.tail.push(piece);
+    this.tailLength += piece.length;
+    if (this.tailLength > 2 * TAIL_BYTES) this.compactTail();
+  }
+
+  private compactTail(): void {
+    const end = this.tail.join('').slice(-TAIL_BYTES);
+    this.tail = [end];
+    this.tailLength = end.length;
+  }
+
+  /** The answer as metering reads it: parsed whole, or (too large) its `usage` and one entry per image counted. */
+  answer(): unknown {
+    if (this.size <= MAX_PARSED_ANSWER_BYTES) {
+      try {
+        return JSON.parse(Buffer.concat(this.head).toString('utf8'));
+      } catch {
+        return undefined;
+      }
+    }
+    this.compactTail();
+    const usage = lastObjectOf(this.tail[0] ?? '', '"usage"');
+    return { data: Array.from({ length: this.images }, () => ({})), ...(usage === undefined ? {} : { usage }) };
+  }
+}
+
+/** The JSON object that is the value of the last `key` in text, when it is whole there. */
+function lastObjectOf(text: string, key: string): unknown {
+  const at = text.lastIndexOf(key);
+  if (at === -1) return undefined;
+  let i = at + key.length;
+  while (/\s/.test(text[i] ?? '')) i++;
+  if (text[i] !== ':') return undefined;
+  i++;
+  while (/\s/.test(text[i] ?? '')) i++;
+  if (text[i] !== '{') return undefined;
+  const start = i;
+  let depth = 0;
+  let inString = false;
+  for (; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{') depth++;
+    else if (c === '}' && --depth === 0) {
+      try {
+        return JSON.parse(Buffer.from(text.slice(start, i + 1), 'latin1').toString('utf8'));
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
