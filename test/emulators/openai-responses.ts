@@ -190,6 +190,13 @@ export async function startResponsesEmulator(flavour: Flavour, apiKey: string): 
     const output = call === undefined ? [message] : [call];
     const final = responseObject(body, { id: responseId, output });
     if (body.store !== false) stored.set(responseId, { response: final, turns });
+    if (body.background === true && body.stream !== true) {
+      // As OpenAI: answered at once, queued, without usage; the finished Response is retrieved later.
+      stored.set(responseId, { response: { ...final, background: true }, turns });
+      res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': id('req') });
+      res.end(JSON.stringify(responseObject(body, { id: responseId, status: 'queued', background: true, output: [], usage: null })));
+      return;
+    }
 
     if (body.stream !== true) {
       res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': id('req') });

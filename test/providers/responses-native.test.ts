@@ -97,6 +97,20 @@ spec:
     expect(openai.problems).toEqual([]);
   });
 
+  it('background: the queued Response is charged its worst case at once; retrieving the finished one charges nothing more', async () => {
+    openai.script({ kind: 'text' });
+    const before = usage.length;
+    const queued = await client.responses.create({ model: 'native-openai', input: 'Write a long report', background: true, max_output_tokens: 1000 });
+    expect(queued).toMatchObject({ status: 'queued', usage: null });
+    expect(usage.slice(before)).toHaveLength(1);
+    expect(usage.at(-1)).toMatchObject({ routeId: 'default/native-openai', outputTokens: 1000, estimated: true });
+    expect(usage.at(-1)?.inputTokens).toBeGreaterThan(0);
+    const done = await client.responses.retrieve(queued.id, {}, { headers: { 'x-tollgate-model': 'native-openai' } });
+    expect(done).toMatchObject({ status: 'completed', output_text: 'turn 1: Write a long report' });
+    expect(usage.slice(before).filter((r) => r.costUsd > 0)).toHaveLength(1);
+    expect(openai.problems).toEqual([]);
+  });
+
   it('previous_response_id continues a response the target stored; an unknown one is the upstream 400 as OpenAI words it', async () => {
     const first = await client.responses.create({ model: 'native-openai', input: 'My name is Ada.' });
     expect(openai.stored.has(first.id)).toBe(true);

@@ -1,4 +1,5 @@
 import { routeLimits } from '../../config/route-limits.js';
+import type { JsonObject } from '../../core/canonical.js';
 import { costUsd } from '../../metering/cost.js';
 import { type MeteredUsage, responseUsage } from '../../metering/settled-usage.js';
 import { StreamMeter } from '../../metering/stream-meter.js';
@@ -64,8 +65,12 @@ function meterServed(ctx: RequestContext, next: () => Promise<void>, sink: Usage
     record(ctx, sink, { usage: { inputTokens: promptTokens, outputTokens: 0, cachedInputTokens: 0 }, estimated: 'client_gone' });
     return Promise.resolve();
   }
+  // A background Response is answered before it runs (status queued): what it will use is known
+  // only to a later retrieval, which may never come. It is charged its worst case now.
+  const background = ctx.request.native?.api === 'responses' && ctx.request.native.body.background === true;
+  const worstCase = (): MeteredUsage => ({ usage: { inputTokens: promptTokens, outputTokens: ctx.admissionRequest().maxOutputTokens, cachedInputTokens: 0 }, estimated: 'background' });
   if (outcome.kind === 'response') {
-    const metered = responseUsage(outcome.usage, outcome.body, promptTokens);
+    const metered = background && unfinished(outcome.body) ? worstCase() : responseUsage(outcome.usage, outcome.body, promptTokens);
     const rec = record(ctx, sink, metered);
     ctx.store?.({ kind: 'response', body: outcome.body });
     ctx.headers['x-tollgate-cost-usd'] = rec.costUsd.toFixed(8);
@@ -78,5 +83,8 @@ function meterServed(ctx: RequestContext, next: () => Promise<void>, sink: Usage
   if (ctx.guards.length > 0) stream.guard = (soFar) => ctx.overBudget({ usage: soFar, costUsd: costUsd(soFar, outcome.target.pricing) });
   if (store !== undefined) stream.onCompleted = () => store({ kind: 'stream', chunks: stream.chunks });
   ctx.reply = { kind: 'stream', outcome, meter: stream, idleMs: ctx.routeConfig.timeouts.streamIdleMs };
-  return thenRelease(next, () => void record(ctx, sink, stream.result()));
+  // A background stream the client left keeps running upstream: its worst case, not what was seen.
+  return thenRelease(next, () => void record(ctx, sink, background && !stream.completed ? worstCase() : stream.result()));
 }
+
+const unfinished = (body: JsonObject): boolean => body.object === 'response' && (body.status === 'queued' || body.status === 'in_progress');

@@ -313,7 +313,9 @@ function meterAnswer(deps: PassThroughDeps, p: Pending, proxyRes: IncomingMessag
   if (reader !== undefined) proxyRes.on('data', (chunk: Buffer) => reader.push(chunk));
   proxyRes.on('end', () => {
     const parsed = reader?.answer();
-    const usage = passThroughUsage(parsed);
+    // A stored Response was charged when it was created (a background one its worst case): what a
+    // retrieval shows of its usage is not spent again.
+    const usage = passThroughPath(p.path)?.endpoint === 'responses' ? undefined : passThroughUsage(parsed);
     const { target } = p.to;
     const cost = Math.round(((usage === undefined ? 0 : costUsd(usage, target.pricing)) + unitCostUsd(answerUnits(p.path, p.json, parsed), target.pricing)) * 1e8) / 1e8;
     if (usage === undefined && cost === 0) {
