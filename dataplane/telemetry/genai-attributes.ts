@@ -25,6 +25,7 @@ export const GENAI = {
 export const OPERATION_BY_PATH: ReadonlyMap<string, string> = new Map([
   ['/v1/chat/completions', 'chat'],
   ['/v1/messages', 'chat'],
+  ['/v1/responses', 'chat'],
   ['/v1/completions', 'text_completion'],
   ['/v1/embeddings', 'embeddings'],
 ]);

@@ -80,6 +80,13 @@ describe('usage history records', () => {
     expect(request.ttftMs).toBeUndefined();
   });
 
+  it('a Responses API request (translated here) is counted like chat', async () => {
+    upstream.script({ kind: 'ok', usage: { prompt: 10, completion: 5 } });
+    const { request, costUsd } = await recordOf(() => client.responses.create({ model: 'chat', input: 'hi', max_output_tokens: 5 }));
+    expect(request).toMatchObject({ namespace: 'default', route: 'default/chat', model: 'chat', outcome: 'ok', inputTokens: 10, outputTokens: 5 });
+    expect(costUsd).toBeCloseTo(0.02, 9);
+  });
+
   it('a streamed request has a time to first token', async () => {
     upstream.script({ kind: 'stream', chunks: 3, intervalMs: 0 });
     const { request } = await recordOf(() => chat('chat', true));
