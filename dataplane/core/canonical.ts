@@ -86,6 +86,11 @@ export interface StreamStep {
    */
   raw?: string[];
   usage?: Usage;
+  /**
+   * Usage the upstream reported before its end (Anthropic's message_start, Gemini's running
+   * usageMetadata): not final, but what a stream cut short has used at least.
+   */
+  partialUsage?: Usage;
   failure?: UpstreamFailure;
   done?: boolean;
 }

@@ -36,6 +36,21 @@ describe('StreamMeter', () => {
     expect(m.result()).toEqual({ usage: { inputTokens: 7, outputTokens: 2, cachedInputTokens: 1 } });
   });
 
+  it('charges a stream cut short at least what the upstream reported before its end, count by count', () => {
+    const m = new StreamMeter(12);
+    m.reportPartial({ inputTokens: 30, outputTokens: 8000, cachedInputTokens: 10 });
+    m.observe({ choices: [{ delta: { content: 'x'.repeat(40) } }] });
+    m.truncated = true;
+    expect(m.result()).toEqual({ usage: { inputTokens: 30, outputTokens: 8000, cachedInputTokens: 10 }, estimated: 'truncated' });
+    const seenMore = new StreamMeter(50);
+    seenMore.reportPartial({ inputTokens: 30, outputTokens: 1, cachedInputTokens: 0 });
+    seenMore.observe({ choices: [{ delta: { content: 'x'.repeat(400) } }] });
+    expect(seenMore.result().usage).toEqual({ inputTokens: 50, outputTokens: 100, cachedInputTokens: 0 });
+    // The final report wins whatever came before it.
+    seenMore.report({ inputTokens: 31, outputTokens: 90, cachedInputTokens: 0 });
+    expect(seenMore.result()).toEqual({ usage: { inputTokens: 31, outputTokens: 90, cachedInputTokens: 0 } });
+  });
+
   it('keeps chunks for the cache only up to its byte bound: a longer stream is dropped and never stored', () => {
     const chunk = { choices: [{ delta: { content: 'x'.repeat(1000) } }] };
     const small = new StreamMeter(1, 64 * 1024);

@@ -13,6 +13,7 @@ const CHUNK_ENVELOPE_BYTES = 256;
 export class StreamMeter {
   private outputBytes = 0;
   private reported: Usage | undefined;
+  private partial: Usage | undefined;
   private problem: 'invalid' | undefined;
   /** The chunks as written, kept only when the response may be cached, and only up to keepChunksUpTo bytes. */
   readonly chunks: JsonObject[] = [];
@@ -80,11 +81,26 @@ export class StreamMeter {
     }
   }
 
+  /** Usage reported before the end (not final): a stream cut short is charged at least this. */
+  reportPartial(usage: Usage): void {
+    if (usageProblem(usage) === undefined) this.partial = usage;
+  }
+
   result(): MeteredUsage {
     if (this.reported !== undefined) return { usage: this.reported };
+    const estimate = { inputTokens: this.promptTokensEstimate, outputTokens: Math.ceil(this.outputBytes / 4), cachedInputTokens: 0 };
+    const estimated = this.problem === 'invalid' ? 'invalid' : this.truncated ? 'truncated' : 'missing';
+    const partial = this.problem === 'invalid' ? undefined : this.partial;
+    if (partial === undefined) return { usage: estimate, estimated };
+    // What the upstream counted so far (the real prompt, hidden reasoning) or what was seen of the
+    // text, whichever is more: never less than either.
     return {
-      usage: { inputTokens: this.promptTokensEstimate, outputTokens: Math.ceil(this.outputBytes / 4), cachedInputTokens: 0 },
-      estimated: this.problem === 'invalid' ? 'invalid' : this.truncated ? 'truncated' : 'missing',
+      usage: {
+        inputTokens: Math.max(partial.inputTokens, estimate.inputTokens),
+        outputTokens: Math.max(partial.outputTokens, estimate.outputTokens),
+        cachedInputTokens: Math.min(partial.cachedInputTokens, Math.max(partial.inputTokens, estimate.inputTokens)),
+      },
+      estimated,
     };
   }
 }

@@ -66,6 +66,7 @@ export async function pumpStream(
         return 'stop';
       }
     }
+    if (step.partialUsage !== undefined) meter.reportPartial(step.partialUsage);
     if (step.usage !== undefined) {
       meter.report(step.usage);
       dialect.usage?.(step.usage);

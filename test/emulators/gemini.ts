@@ -76,7 +76,8 @@ async function answer(req: ReceivedRequest, b: Behaviour, res: ServerResponse, s
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   const events: string[] = [];
   if (b.kind === 'stream-error') {
-    events.push(sse(undefined, response(b, [{ text: 'Partial' }], false, false)));
+    // As Gemini: every chunk carries the usage so far (thinking included).
+    events.push(sse(undefined, response(b, [{ text: 'Partial' }], false, true)));
     events.push(sse(undefined, { error: { code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE' } }));
   } else if (b.kind === 'text') {
     const text = b.text ?? 'Hello from Gemini';

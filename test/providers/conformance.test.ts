@@ -23,6 +23,8 @@ interface ProviderUnderTest {
   systemOf(body: Record<string, unknown>): string;
   /** What a safety block looks like to an OpenAI client. */
   safety: 'finish_reason' | 'http_400';
+  /** Usage the provider's stream reports before its end (Anthropic's message_start, Gemini's every chunk). */
+  reportsEarly?: { inputTokens: number; outputTokens: number };
 }
 
 const AWS = { accessKeyId: 'AKIDTOLLGATETEST', secretAccessKey: 'tollgate/secret+key', sessionToken: 'session-token-123' };
@@ -62,6 +64,7 @@ const PROVIDERS: ProviderUnderTest[] = [
     manifests: (e) => provider('anthropic', e, 'claude-sonnet-4-5', '', '{ secretRef: { name: anthropic, key: apiKey } }') + secret('anthropic', { apiKey: 'sk-ant-test' }),
     systemOf: (b) => blocks(b.system),
     safety: 'finish_reason',
+    reportsEarly: { inputTokens: 20, outputTokens: 1 },
   },
   {
     type: 'gemini',
@@ -70,6 +73,7 @@ const PROVIDERS: ProviderUnderTest[] = [
     manifests: (e) => provider('gemini', e, 'gemini-2.0-flash', '', '{ secretRef: { name: gemini, key: apiKey } }') + secret('gemini', { apiKey: 'gemini-test-key' }),
     systemOf: (b) => blocks((b.systemInstruction as { parts?: unknown } | undefined)?.parts),
     safety: 'http_400',
+    reportsEarly: { inputTokens: 20, outputTokens: 8 },
   },
   {
     type: 'vertex',
@@ -80,6 +84,7 @@ const PROVIDERS: ProviderUnderTest[] = [
       secret('gcp', { 'key.json': (e as Emulator & { serviceAccountKey: string }).serviceAccountKey }),
     systemOf: (b) => blocks((b.systemInstruction as { parts?: unknown } | undefined)?.parts),
     safety: 'finish_reason',
+    reportsEarly: { inputTokens: 20, outputTokens: 8 },
   },
   {
     type: 'bedrock',
@@ -383,6 +388,12 @@ describe.each(PROVIDERS)('provider conformance: $type', (p) => {
     })().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect(text).toBe('Partial'.slice(0, text.length));
+    // Charged at least what the upstream had reported when it broke off (the real prompt, hidden thinking).
+    await new Promise((r) => setTimeout(r, 20));
+    const charged = lastRecord();
+    expect(charged).toMatchObject({ stream: true, estimated: true });
+    expect(charged?.inputTokens).toBeGreaterThanOrEqual(p.reportsEarly?.inputTokens ?? 0);
+    expect(charged?.outputTokens).toBeGreaterThanOrEqual(p.reportsEarly?.outputTokens ?? 0);
   });
 
   it('safety blocks surface as content_filter', async () => {

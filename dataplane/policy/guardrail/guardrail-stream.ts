@@ -178,6 +178,7 @@ export class StreamGuard {
     // which must not reach the client in place of the checked ones.
     const out: StreamStep = { chunks };
     if (step.usage !== undefined) out.usage = step.usage;
+    if (step.partialUsage !== undefined) out.partialUsage = step.partialUsage;
     if (step.failure !== undefined) out.failure = step.failure;
     if (step.done !== undefined) out.done = step.done;
     return out;

@@ -51,7 +51,8 @@ export class AnthropicStreamTransformer implements StreamTransformer {
         this.id = parsed.message.id;
         this.model = parsed.message.model;
         this.usage = { ...parsed.message.usage };
-        return { chunks: [this.chunk({ role: 'assistant', content: '' })] };
+        // The prompt's real size, known from the start: what a stream cut short is charged at least.
+        return { chunks: [this.chunk({ role: 'assistant', content: '' })], partialUsage: usageFromAnthropic(this.usage) };
       case 'content_block_start': {
         const block = parsed.content_block;
         if (block.type === 'tool_use' && 'id' in block && block.name === this.jsonTool) {

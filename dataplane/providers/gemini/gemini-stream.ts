@@ -79,7 +79,8 @@ export class GeminiStreamTransformer implements StreamTransformer {
         chunks.push(this.chunk(index, {}, finishReasonFrom(c.finishReason, state.tools > 0)));
       }
     }
-    return { chunks };
+    // Counts so far (hidden thinking included): what the stream has used at least, if it is cut.
+    return res.usageMetadata === undefined ? { chunks } : { chunks, partialUsage: usageFromGemini(res.usageMetadata) };
   }
 
   onEnd(): StreamStep {
