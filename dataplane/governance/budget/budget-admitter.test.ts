@@ -4,7 +4,8 @@ import type { BudgetConfig, RouteConfig } from '../../config/snapshot.js';
 import type { CanonicalRequest } from '../../core/canonical.js';
 import type { Caller } from '../../core/caller.js';
 import type { AdmissionRequest } from '../types.js';
-import { BudgetAdmitter, Downgrade } from './budget-admitter.js';
+import { ANONYMOUS } from '../../core/caller.js';
+import { applicableBudgets, BudgetAdmitter, Downgrade } from './budget-admitter.js';
 import { BudgetLedger } from './budget-ledger.js';
 import { UsageReporter } from './usage-reporter.js';
 import { testBudget, testCaller, testRequest, testRoute } from './test-support.js';
@@ -61,6 +62,14 @@ describe('BudgetAdmitter', () => {
     open.settle({ usage: { inputTokens: 100, outputTokens: 1, cachedInputTokens: 0 }, costUsd: 0.101 });
     expect(ledger.spent(b, now).spent).toBeCloseTo(0.51, 9);
     expect(admitter.settleOpenAtWorstCase()).toBe(0);
+  });
+
+  it("counts an anonymous caller against the namespace of the route it used, and nothing else it cannot name", () => {
+    const onNamespace = budget({ id: 'platform/team-a', subjects: { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] } });
+    const other = budget({ id: 'platform/team-b', subjects: { namespaces: ['team-b'], serviceAccounts: [], apiKeys: [], routes: [] } });
+    const onAccount = budget({ id: 'team-a/app', subjects: { namespaces: [], serviceAccounts: ['team-a/app'], apiKeys: [], routes: [] } });
+    expect(applicableBudgets([onNamespace, other, onAccount], ANONYMOUS, route).map((b) => b.id)).toEqual(['platform/team-a']);
+    expect(applicableBudgets([onNamespace, other, onAccount], { ...caller, namespace: 'team-b', id: 'sa:team-b/app' }, route).map((b) => b.id)).toEqual(['platform/team-b']);
   });
 
   it('says exhausted only when the spend reached the limit, with when it resets', async () => {

@@ -5,13 +5,17 @@ import type { Caller } from '../../core/caller.js';
 import type { Availability, BudgetLedger } from './budget-ledger.js';
 import type { UsageReporter } from './usage-reporter.js';
 
-/** Budgets whose subjects include this caller or route. */
+/**
+ * Budgets whose subjects include this caller or route. An anonymous caller counts against the
+ * namespace of the route it used: that namespace opened the route to callers nobody can name, and
+ * otherwise a team could spend past a Budget on its namespace through a route of its own open to them.
+ */
 export function applicableBudgets(budgets: readonly BudgetConfig[], caller: Caller, route: RouteConfig): BudgetConfig[] {
   const who = `${caller.namespace ?? ''}/${caller.name ?? ''}`;
   return budgets.filter((b) => {
     const s = b.subjects;
     if (s.routes.includes(route.id)) return true;
-    if (caller.kind === 'anonymous') return false;
+    if (caller.kind === 'anonymous') return s.namespaces.includes(route.id.slice(0, route.id.indexOf('/')));
     if (caller.namespace !== undefined && s.namespaces.includes(caller.namespace)) return true;
     if (caller.kind === 'serviceaccount' && s.serviceAccounts.includes(who)) return true;
     return caller.kind === 'apikey' && s.apiKeys.includes(who);
