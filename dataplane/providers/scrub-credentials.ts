@@ -22,8 +22,16 @@ const PATTERNS: [RegExp, string][] = [
 /** Text scanned by the patterns at most (the rest is cut anyway): keeps the scrub linear in practice. */
 const SCAN_LIMIT = 4 * MAX_UPSTREAM_MESSAGE;
 
+/** Shorter secrets are not looked for: they would match ordinary text. */
+const MIN_SECRET_LENGTH = 4;
+
 function replaceAll(text: string, secret: string): string {
-  return secret.length >= 4 ? text.split(secret).join(MASK) : text;
+  return secret.length >= MIN_SECRET_LENGTH ? text.split(secret).join(MASK) : text;
+}
+
+/** Whether upstream text holds one of the provider's own credentials (for what is dropped rather than rewritten, like a header). */
+export function holdsSecret(text: string, secrets: readonly string[]): boolean {
+  return secrets.some((s) => s.length >= MIN_SECRET_LENGTH && text.includes(s));
 }
 
 /**
@@ -39,7 +47,8 @@ export function scrubText(text: string, secrets: readonly string[] = []): string
   return out.length > MAX_UPSTREAM_MESSAGE ? `${out.slice(0, MAX_UPSTREAM_MESSAGE)}…` : out;
 }
 
-function scrubJson(value: unknown, secrets: readonly string[]): unknown {
+/** Every string in upstream JSON scrubbed as scrubText does (keys and the structure kept). */
+export function scrubJson(value: unknown, secrets: readonly string[]): unknown {
   if (typeof value === 'string') return scrubText(value, secrets);
   if (Array.isArray(value)) return value.map((v) => scrubJson(v, secrets));
   if (typeof value === 'object' && value !== null) {

@@ -200,6 +200,31 @@ describe('pass-through endpoints', () => {
     expect(limited.status).toBe(429);
   });
 
+  it('an upstream error answer that echoes the Provider key reaches the client scrubbed (body plain or gzipped, and headers)', async () => {
+    upstream.echoCredential = true;
+    try {
+      for (const [path, body] of [['/v1/moderations', { model: 'image-default', input: 'x' }], ['/v1/images/generations', { model: 'image-default', prompt: 'a cat' }]] as const) {
+        for (const encoding of ['identity', 'gzip']) {
+          const res = await fetch(`${gateway.url}${path}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${CALLER_KEY}`, 'accept-encoding': encoding },
+            body: JSON.stringify(body),
+          });
+          expect(res.status).toBe(401);
+          expect(await res.json()).toEqual({ error: { message: 'Incorrect API key provided: Bearer [redacted]', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+          expect(res.headers.get('x-echo-authorization')).toBeNull();
+          expect(JSON.stringify([...res.headers])).not.toContain('sk-upstream');
+          expect(res.headers.get('x-tollgate-provider')).toBe('default/openai-up');
+          // The client's accept-encoding went upstream: with gzip the error body came compressed.
+          expect(last()?.headers['accept-encoding']).toBe(encoding);
+        }
+      }
+      expect(last()?.headers.authorization).toBe('Bearer sk-upstream');
+    } finally {
+      upstream.echoCredential = false;
+    }
+  });
+
   it('an upstream that cannot be reached is a 502 in OpenAI error form', async () => {
     const res = await post('/v1/moderations', { model: 'unreachable', input: 'x' });
     expect(res.status).toBe(502);

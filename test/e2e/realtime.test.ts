@@ -146,6 +146,32 @@ describe('Realtime over WebSocket', () => {
     ws.close();
   });
 
+  it('an upstream error event or close reason that echoes the Provider key reaches the client scrubbed', async () => {
+    const ws = await connect(gateway.url, 'voice', CALLER_KEY);
+    if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status}`);
+    try {
+      const texts: string[] = [];
+      const error = new Promise<void>((resolve) =>
+        ws.on('message', (data, isBinary) => {
+          if (isBinary) return;
+          texts.push(String(data));
+          if (String(data).includes('"error"')) resolve();
+        }),
+      );
+      const closed = once(ws, 'close');
+      ws.send(JSON.stringify({ type: 'emulator.echo_credential' }));
+      await error;
+      ws.send(JSON.stringify({ type: 'emulator.close_echoing_credential' }));
+      const [code, reason] = (await closed) as [number, Buffer];
+      expect(JSON.parse(texts.at(-1) ?? '{}')).toMatchObject({ type: 'error', event_id: expect.any(String), error: { type: 'invalid_request_error', code: 'invalid_api_key', message: 'key Bearer [redacted] is not valid', param: null } });
+      expect(code).toBe(4001);
+      expect(reason.toString()).toBe('key Bearer [redacted] revoked');
+      expect(texts.join()).not.toContain('sk-upstream');
+    } finally {
+      ws.terminate();
+    }
+  });
+
   it('refuses at the upgrade: no credential 401, a route without realtime 404 naming it, an unknown model 404, an unreachable upstream 502', async () => {
     expect(await connect(gateway.url, 'voice')).toMatchObject({ status: 401 });
     const notEnabled = await connect(gateway.url, 'chat-only', CALLER_KEY);

@@ -2,6 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 
 // The OpenAI endpoints the gateway forwards untranslated (images, audio, files, batches,
 // moderations) and vLLM's rerank, score and tokenize, as their wire formats are: JSON bodies,
@@ -22,6 +23,11 @@ export interface PassThroughEmulator {
   problems: string[];
   /** While set, every request is answered with this status and an OpenAI error (a failing upstream). */
   failWith: number | undefined;
+  /**
+   * While set, every request is refused with 401 repeating the credential it carried, in the body
+   * and the `x-echo-authorization` header (as a proxy before an upstream may); gzipped when accepted.
+   */
+  echoCredential: boolean;
   close(): Promise<void>;
 }
 
@@ -161,7 +167,7 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
 export async function startPassThroughEmulator(apiKey: string, azure?: AzureShape): Promise<PassThroughEmulator> {
   const requests: PassThroughRequest[] = [];
   const problems: string[] = [];
-  const emulator = { failWith: undefined as number | undefined };
+  const emulator = { failWith: undefined as number | undefined, echoCredential: false };
   const server = createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
@@ -171,6 +177,13 @@ export async function startPassThroughEmulator(apiKey: string, azure?: AzureShap
       const authorized = azure === undefined ? req.headers.authorization === `Bearer ${apiKey}` : req.headers['api-key'] === apiKey && req.headers.authorization === undefined;
       if (!authorized) {
         json(res, 401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+        return;
+      }
+      if (emulator.echoCredential) {
+        const body = Buffer.from(JSON.stringify({ error: { message: `Incorrect API key provided: ${String(req.headers.authorization)}`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } }));
+        const gzip = String(req.headers['accept-encoding'] ?? '').includes('gzip');
+        res.writeHead(401, { 'content-type': 'application/json', 'x-echo-authorization': String(req.headers.authorization), ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+        res.end(gzip ? gzipSync(body) : body);
         return;
       }
       if (emulator.failWith !== undefined) {

@@ -24,6 +24,9 @@ import { passThroughPath } from './passthrough-paths.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { answerUnits, passThroughUsage } from './passthrough-usage.js';
 import { AnswerReader } from './answer-reader.js';
+import { scrubbedErrorBody } from './upstream-error-body.js';
+import { holdsSecret } from '../../providers/scrub-credentials.js';
+import { providerSecrets } from '../../providers/registry.js';
 
 /** Headers that carry the caller's credentials or address the gateway: never forwarded upstream. */
 const CALLER_HEADERS = ['authorization', 'api-key', 'x-api-key', 'cookie', 'openai-organization', 'openai-project', MODEL_HEADER, 'x-tollgate-debug'];
@@ -174,12 +177,26 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           proxyRes.resume();
           return;
         }
+        const secrets = providerSecrets(p.to.provider.config);
         const headers: Record<string, string | string[]> = {};
-        for (const [name, value] of Object.entries(proxyRes.headers)) if (value !== undefined && !HOP_HEADERS.has(name)) headers[name] = value;
+        for (const [name, value] of Object.entries(proxyRes.headers)) {
+          // A header that echoes the Provider's credential is dropped: rewritten, it would mean nothing.
+          if (value !== undefined && !HOP_HEADERS.has(name) && !holdsSecret(String(value), secrets)) headers[name] = value;
+        }
         const out = res as ServerResponse;
-        out.writeHead(status, { ...headers, ...gatewayHeaders(p) });
         meterAnswer(deps, p, proxyRes);
-        proxyRes.pipe(out);
+        if (status < 400) {
+          out.writeHead(status, { ...headers, ...gatewayHeaders(p) });
+          proxyRes.pipe(out);
+          return;
+        }
+        // An error answer is upstream error text: relayed only scrubbed, like the chat path's.
+        void scrubbedErrorBody(proxyRes, status, secrets).then(({ body, upstreamType }) => {
+          if (out.destroyed) return;
+          for (const name of ['content-length', 'content-encoding', ...(upstreamType ? [] : ['content-type'])]) delete headers[name];
+          out.writeHead(status, { ...headers, ...(upstreamType ? {} : { 'content-type': 'application/json' }), 'content-length': String(Buffer.byteLength(body)), ...gatewayHeaders(p) });
+          out.end(body);
+        });
       },
     },
   })));

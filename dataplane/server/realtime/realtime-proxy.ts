@@ -7,11 +7,14 @@ import type { Usage } from '../../core/canonical.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import { costUsd } from '../../metering/cost.js';
 import { admitPassThrough, type ForwardTarget, MODEL_HEADER, type PassThroughDecision, passThroughRoute } from '../passthrough/passthrough-route.js';
-import type { RouteConfig, TargetConfig } from '../../config/snapshot.js';
+import type { RouteConfig } from '../../config/snapshot.js';
 import type { PipelineDeps } from '../../pipeline/pipeline-deps.js';
 import type { SnapshotStore } from '../../runtime/snapshot-store.js';
-import { realtimeUsage } from './realtime-usage.js';
+import { messageText, realtimeUsage } from './realtime-usage.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
+import { isObject } from '../../providers/shared/json-guards.js';
+import { providerSecrets } from '../../providers/registry.js';
+import { scrubJson, scrubText } from '../../providers/scrub-credentials.js';
 
 export const REALTIME_PATH = '/v1/realtime';
 /** Largest single WebSocket message either way (audio chunks are base64 in JSON; 16 MiB leaves room). */
@@ -43,6 +46,32 @@ function malformedHandshake(req: IncomingMessage): string | undefined {
   const version = req.headers['sec-websocket-version'];
   if (version !== '13' && version !== '8') return 'Sec-WebSocket-Version must be 13';
   return undefined;
+}
+
+/** Longest close reason a WebSocket frame carries (RFC 6455: 125 bytes of payload, 2 of them the code). */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/** The upstream's close reason scrubbed like any upstream error text, then cut (at a character) to fit a close frame. */
+function scrubbedReason(reason: Buffer, secrets: readonly string[]): string {
+  let text = scrubText(reason.toString('utf8'), secrets);
+  while (Buffer.byteLength(text) > MAX_CLOSE_REASON_BYTES) text = text.slice(0, -1);
+  return text;
+}
+
+/**
+ * An upstream `error` event with its `error` (message, code, param) scrubbed; undefined for every
+ * other message, relayed as it came. Only messages that mention "error" are parsed.
+ */
+function scrubbedError(text: string, secrets: readonly string[]): string | undefined {
+  if (!text.includes('"error"')) return undefined;
+  let event: unknown;
+  try {
+    event = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(event) || event.type !== 'error') return undefined;
+  return JSON.stringify({ ...event, error: scrubJson(event.error, secrets) });
 }
 
 /** Close codes that may not be sent on the wire (1005, 1006, 1015) become 1011 / 1000. */
@@ -141,7 +170,7 @@ export class RealtimeProxy {
       let upgraded = false;
       ws.server.handleUpgrade(req, socket, head, (client) => {
         upgraded = true;
-        this.pipe(client, upstream, route, to.target, caller, (s) => limits.settle(s), uncount);
+        this.pipe(client, upstream, route, to, caller, (s) => limits.settle(s), uncount);
       });
       // ws calls back synchronously or not at all: it aborted the handshake (the client went away
       // while upstream connected, a header it refuses). Nothing was served; the session upstream
@@ -207,7 +236,10 @@ export class RealtimeProxy {
     });
   }
 
-  private pipe(client: WebSocket, upstream: WebSocket, route: RouteConfig, target: TargetConfig, caller: Caller, settle: (s: { usage: Usage | undefined; costUsd: number }) => void, uncount: () => void): void {
+  private pipe(client: WebSocket, upstream: WebSocket, route: RouteConfig, to: ForwardTarget, caller: Caller, settle: (s: { usage: Usage | undefined; costUsd: number }) => void, uncount: () => void): void {
+    const { target } = to;
+    // The upstream's error events and close reason are its words, which may echo the Provider's credential.
+    const secrets = providerSecrets(to.provider.config);
     const started = Date.now();
     const idleMs = route.passThrough?.realtime.idleTimeoutMs ?? 60_000;
     const total: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
@@ -228,8 +260,9 @@ export class RealtimeProxy {
     upstream.on('message', (data: RawData, isBinary: boolean) => {
       touch();
       messages++;
-      if (!isBinary) {
-        const usage = realtimeUsage(data);
+      const text = isBinary ? undefined : messageText(data);
+      if (text !== undefined) {
+        const usage = realtimeUsage(text);
         if (usage !== undefined) {
           responses++;
           total.inputTokens += usage.inputTokens;
@@ -251,7 +284,10 @@ export class RealtimeProxy {
           });
         }
       }
-      if (client.readyState === client.OPEN) client.send(data, { binary: isBinary });
+      if (client.readyState !== client.OPEN) return;
+      const error = text === undefined ? undefined : scrubbedError(text, secrets);
+      if (error === undefined) client.send(data, { binary: isBinary });
+      else client.send(error);
     });
     let closed = false;
     const finish = (): void => {
@@ -272,7 +308,7 @@ export class RealtimeProxy {
     });
     upstream.on('close', (code, reason) => {
       finish();
-      if (client.readyState === client.OPEN) client.close(sendableCode(code), reason);
+      if (client.readyState === client.OPEN) client.close(sendableCode(code), scrubbedReason(reason, secrets));
     });
     client.on('error', () => client.terminate());
     upstream.resume();

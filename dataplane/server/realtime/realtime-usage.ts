@@ -2,13 +2,18 @@ import type { RawData } from 'ws';
 import type { Usage } from '../../core/canonical.js';
 import { count, isObject } from '../../providers/shared/json-guards.js';
 
+/** A text message's content (ws hands it over as bytes). */
+export function messageText(data: RawData): string {
+  return Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+}
+
 /**
  * The usage of one Realtime `response.done` server event (`response.usage`: input_tokens with
  * input_token_details.cached_tokens, output_tokens), or undefined for every other message. Cheap
  * for the common case: only messages that mention response.done are parsed.
  */
-export function realtimeUsage(data: RawData): Usage | undefined {
-  const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+export function realtimeUsage(data: RawData | string): Usage | undefined {
+  const text = typeof data === 'string' ? data : messageText(data);
   if (!text.includes('"response.done"')) return undefined;
   let event: unknown;
   try {
