@@ -76,9 +76,13 @@ export interface ByteStreamTransformer {
  */
 export interface ProviderAdapter {
   buildRequest(req: CanonicalRequest, target: AdapterTarget): UpstreamHttpRequest;
-  parseResponse(req: CanonicalRequest, status: number, headers: HeaderMap, bodyText: string): ParseResult;
+  /**
+   * `secrets` (the provider's credentials) are for upstream text relayed as part of a successful
+   * answer (a failed Response's error), which the attempt's scrub of failures does not see.
+   */
+  parseResponse(req: CanonicalRequest, status: number, headers: HeaderMap, bodyText: string, secrets?: readonly string[]): ParseResult;
   classifyError(status: number, headers: HeaderMap, bodyText: string): UpstreamFailure;
-  createStreamTransformer(req: CanonicalRequest): StreamTransformer;
+  createStreamTransformer(req: CanonicalRequest, secrets?: readonly string[]): StreamTransformer;
   /** Providers whose streams are not SSE decode the bytes themselves; used instead of the SSE parser when present. */
   createByteStreamTransformer?(req: CanonicalRequest): ByteStreamTransformer;
   /** The output cap this adapter sends when the client sets none (budgets reserve for it); absent = the upstream's own default. */

@@ -80,7 +80,7 @@ async function* streamSteps(res: UpstreamResponse, req: CanonicalRequest, provid
       return;
     }
     const parser = new SseParser(limits.maxStreamEventBytes);
-    const transformer = provider.adapter.createStreamTransformer(req);
+    const transformer = provider.adapter.createStreamTransformer(req, providerSecrets(provider.config));
     for await (bytes of body) {
       try {
         events = parser.push(bytes);
@@ -211,7 +211,7 @@ function scrubbed(result: AttemptResult, provider: RuntimeProvider): AttemptResu
 function complete(req: CanonicalRequest, provider: RuntimeProvider, res: WholeResponse, limitBytes: number): AttemptResult {
   const success = res.status >= 200 && res.status < 300;
   if (success && !res.body.complete) return { ok: false, failure: tooLarge(res.status, 'response', limitBytes, 'maxResponseBytes') };
-  const parsed = provider.adapter.parseResponse(req, res.status, res.headers, res.body.text());
+  const parsed = provider.adapter.parseResponse(req, res.status, res.headers, res.body.text(), providerSecrets(provider.config));
   if (!parsed.ok) return { ok: false, failure: parsed.failure };
   return parsed.usage === undefined
     ? { ok: true, kind: 'response', body: parsed.body, status: res.status }

@@ -15,7 +15,9 @@ export type Behaviour =
   | { kind: 'bad-request'; message?: string }
   | { kind: 'context-length' }
   | { kind: 'safety' }
-  | { kind: 'stream-error' };
+  | { kind: 'stream-error' }
+  /** A Response with status failed (Responses API) whose error repeats the credential the request carried, as a proxy before an upstream may. */
+  | { kind: 'response-failed' };
 
 /** Usage every emulator reports, in its own shape; in OpenAI terms: prompt 20 (5 cached), completion 8. */
 export const CANONICAL_USAGE = { inputTokens: 20, outputTokens: 8, cachedInputTokens: 5 };

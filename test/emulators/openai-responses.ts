@@ -143,6 +143,27 @@ async function chatCompletion(req: ReceivedRequest, b: Behaviour, res: ServerRes
   res.end();
 }
 
+/** A Response that failed (HTTP 200, status failed), its error repeating the credential received; streamed: created, in_progress, failed. */
+async function failedResponse(req: ReceivedRequest, body: Record<string, unknown>, res: ServerResponse): Promise<void> {
+  const credential = header(req, 'authorization') ?? header(req, 'api-key');
+  const error = { code: 'server_error', message: `upstream proxy rejected ${String(credential)}` };
+  const failed = responseObject(body, { id: id('resp'), status: 'failed', output: [], usage: null, error });
+  if (body.stream !== true) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(failed));
+    return;
+  }
+  const started = { ...failed, status: 'in_progress', error: null };
+  const events = [
+    sse('response.created', { type: 'response.created', sequence_number: 0, response: started }),
+    sse('response.in_progress', { type: 'response.in_progress', sequence_number: 1, response: started }),
+    sse('response.failed', { type: 'response.failed', sequence_number: 2, response: failed }),
+  ];
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  await writeInPieces(res, events.join(''));
+  res.end();
+}
+
 export async function startResponsesEmulator(flavour: Flavour, apiKey: string): Promise<ResponsesEmulator> {
   const stored = new Map<string, Stored>();
   const path = flavour === 'azure' ? '/openai/v1/responses' : '/v1/responses';
@@ -177,6 +198,8 @@ export async function startResponsesEmulator(flavour: Flavour, apiKey: string): 
         return error(res, 500, { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error', param: null, code: 'server_error' });
       case 'bad-request':
         return invalid(res, b.message ?? "Invalid value for 'temperature'.", 'temperature', 'invalid_value');
+      case 'response-failed':
+        return failedResponse(req, body, res);
       default:
         break;
     }

@@ -163,6 +163,26 @@ spec:
     expect(usage.at(-1)).toMatchObject({ estimated: true });
   });
 
+  it('a failed Response, whole or as response.failed, reaches the client with its error scrubbed of the Provider key', async () => {
+    openai.script({ kind: 'response-failed' });
+    try {
+      const send = (stream: boolean): Promise<Response> =>
+        fetch(`${gateway.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'native-openai', input: 'Hi', stream }) });
+      const error = { code: 'server_error', message: 'upstream proxy rejected Bearer [redacted]' };
+      const whole = await (await send(false)).text();
+      expect(whole).not.toContain('sk-openai');
+      expect(JSON.parse(whole)).toMatchObject({ object: 'response', status: 'failed', error });
+      const streamed = await (await send(true)).text();
+      expect(streamed).not.toContain('sk-openai');
+      const events = streamed.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as { type: string; sequence_number: number; response?: unknown });
+      expect(events.map((e) => e.type)).toEqual(['response.created', 'response.in_progress', 'response.failed']);
+      expect(events[2]).toMatchObject({ sequence_number: 2, response: { status: 'failed', error } });
+      expect(openai.requests.at(-1)?.headers.authorization).toBe('Bearer sk-openai');
+    } finally {
+      openai.script({ kind: 'text' });
+    }
+  });
+
   it('Azure OpenAI: /openai/v1/responses with the api-key header and the deployment as model; state works there too', async () => {
     const first = await client.responses.create({ model: 'native-azure', input: 'One' });
     const sent = azure.requests.at(-1);

@@ -2,6 +2,7 @@ import type { SseEvent } from '../../sse/sse-parser.js';
 import type { CanonicalRequest, HeaderMap, JsonObject, ParseResult, StreamStep, Usage } from '../../core/canonical.js';
 import type { AdapterTarget, ProviderAdapter, StreamTransformer } from '../types.js';
 import { count, isObject } from './json-guards.js';
+import { scrubJson } from '../scrub-credentials.js';
 
 /** Where a target's POST /responses goes: its URL, the model it names, and its credential headers. */
 export type ResponsesEndpoint = (target: AdapterTarget) => { url: string; model: string; headers: Record<string, string> };
@@ -13,16 +14,29 @@ export function usageFromResponse(value: unknown): Usage | undefined {
   return { inputTokens: count(value.input_tokens), outputTokens: count(value.output_tokens), cachedInputTokens: count(details?.cached_tokens) };
 }
 
+/**
+ * A Response that carries an `error` (status `failed`) with that error's strings (message, code)
+ * scrubbed; undefined for any other. The Response is relayed as the API's own answer, not reported
+ * as a failure, so the attempt's scrub of failures never sees the upstream's words in it.
+ */
+function scrubbedFailedResponse(response: JsonObject, secrets: readonly string[]): JsonObject | undefined {
+  if (!isObject(response.error)) return undefined;
+  return { ...response, error: scrubJson(response.error, secrets) as JsonObject };
+}
+
 /** Events after which a Responses stream has nothing more to say. */
 const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 
 /**
  * The upstream's Responses events relayed as they are (each one chunk, its own bytes kept), with
  * the usage of the terminal event for metering. An `error` event is a failure the gateway reports
- * in its own words (scrubbed); a stream that stops before a terminal event was cut off.
+ * in its own words (scrubbed); an event whose Response failed (`response.failed`) is relayed with
+ * its error scrubbed, re-serialised; a stream that stops before a terminal event was cut off.
  */
 class ResponsesEventRelay implements StreamTransformer {
   private ended = false;
+
+  constructor(private readonly secrets: readonly string[]) {}
 
   onEvent(event: SseEvent): StreamStep {
     let data: unknown;
@@ -36,8 +50,11 @@ class ResponsesEventRelay implements StreamTransformer {
       const message = typeof data.message === 'string' ? data.message : 'upstream reported an error mid-stream';
       return { chunks: [], failure: { kind: 'ServerError', status: 200, message } };
     }
+    const failed = isObject(data.response) ? scrubbedFailedResponse(data.response, this.secrets) : undefined;
+    if (failed !== undefined) data.response = failed;
     const step: StreamStep = { chunks: [data] };
-    if (!event.data.includes('\n') && !event.data.includes('\r')) step.raw = [event.data];
+    // A failed Response's upstream bytes hold its unscrubbed error: never relayed.
+    if (failed === undefined && !event.data.includes('\n') && !event.data.includes('\r')) step.raw = [event.data];
     if (TERMINAL.has(data.type)) {
       this.ended = true;
       step.done = true;
@@ -53,7 +70,7 @@ class ResponsesEventRelay implements StreamTransformer {
   }
 }
 
-function parseResponse(base: ProviderAdapter, status: number, headers: HeaderMap, bodyText: string): ParseResult {
+function parseResponse(base: ProviderAdapter, status: number, headers: HeaderMap, bodyText: string, secrets: readonly string[]): ParseResult {
   if (status < 200 || status >= 300) return { ok: false, failure: base.classifyError(status, headers, bodyText) };
   let body: unknown;
   try {
@@ -62,8 +79,9 @@ function parseResponse(base: ProviderAdapter, status: number, headers: HeaderMap
     return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned a body that is not JSON' } };
   }
   if (!isObject(body) || body.object !== 'response') return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned something other than a Response object' } };
-  const usage = usageFromResponse(body.usage);
-  return usage === undefined ? { ok: true, body } : { ok: true, body, usage };
+  const response = scrubbedFailedResponse(body, secrets) ?? body;
+  const usage = usageFromResponse(response.usage);
+  return usage === undefined ? { ok: true, body: response } : { ok: true, body: response, usage };
 }
 
 const isNative = (req: CanonicalRequest): req is CanonicalRequest & { native: { body: JsonObject } } => req.native?.api === 'responses';
@@ -87,11 +105,11 @@ export function withNativeResponses(base: ProviderAdapter, endpoint: ResponsesEn
         body: JSON.stringify({ ...req.native.body, model }),
       };
     },
-    parseResponse(req, status, headers, bodyText) {
-      return isNative(req) ? parseResponse(base, status, headers, bodyText) : base.parseResponse(req, status, headers, bodyText);
+    parseResponse(req, status, headers, bodyText, secrets = []) {
+      return isNative(req) ? parseResponse(base, status, headers, bodyText, secrets) : base.parseResponse(req, status, headers, bodyText, secrets);
     },
-    createStreamTransformer(req) {
-      return isNative(req) ? new ResponsesEventRelay() : base.createStreamTransformer(req);
+    createStreamTransformer(req, secrets = []) {
+      return isNative(req) ? new ResponsesEventRelay(secrets) : base.createStreamTransformer(req, secrets);
     },
   };
 }
