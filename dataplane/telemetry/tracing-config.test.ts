@@ -49,4 +49,20 @@ describe('parseTracingConfig', () => {
     expect(() => parseTracingConfig({ ...env, OTEL_EXPORTER_OTLP_HEADERS: 'novalue' }, {}, defaults)).toThrow(/key=value/);
     expect(() => parseTracingConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, {}, defaults)).toThrow(/http/);
   });
+
+  it('names a malformed header item by its position and key, never by its value (a credential, bound for the pod log)', () => {
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318' };
+    const message = (headers: string): string => {
+      try {
+        parseTracingConfig({ ...env, OTEL_EXPORTER_OTLP_HEADERS: headers }, {}, defaults);
+      } catch (err) {
+        expect(err).toBeInstanceOf(TracingConfigError);
+        return (err as Error).message;
+      }
+      throw new Error('parsed');
+    };
+    expect(message('x-honeycomb-team=hcSECRET%key123')).toBe('OTEL_EXPORTER_OTLP_HEADERS: bad percent-encoding in the value of "x-honeycomb-team" (item 1)');
+    expect(message('authorization=Basic dXNlcjpTRUNSRVQ=,SECRET-after-comma')).toBe('OTEL_EXPORTER_OTLP_HEADERS: item 2 is not key=value');
+    expect(message('x-tenant=t1,SECRET%zz=1')).toBe('OTEL_EXPORTER_OTLP_HEADERS: bad percent-encoding in the key of item 2');
+  });
 });

@@ -36,19 +36,35 @@ function nonEmpty(value: string | undefined): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
-/** `k1=v1,k2=v2` with percent-encoded values (OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES). */
+function decoded(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text.trim());
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `k1=v1,k2=v2` with percent-encoded values (OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES).
+ * An error names the item by its position and, once it decodes, its key, never by its text: the
+ * values are credentials (an exporter's API key), and a start-up error goes to the pod's log.
+ */
 export function parseKeyValueList(text: string | undefined, what: string): Record<string, string> {
   const out: Record<string, string> = {};
   if (text === undefined) return out;
-  for (const item of text.split(',')) {
+  const items = text.split(',');
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as string;
     if (item.trim() === '') continue;
+    const position = `item ${i + 1}`;
     const eq = item.indexOf('=');
-    if (eq <= 0) throw new TracingConfigError(`${what}: expected key=value, got "${item.trim()}"`);
-    try {
-      out[decodeURIComponent(item.slice(0, eq).trim())] = decodeURIComponent(item.slice(eq + 1).trim());
-    } catch {
-      throw new TracingConfigError(`${what}: bad percent-encoding in "${item.trim()}"`);
-    }
+    // Without a key, the item may be the rest of a value that held a comma.
+    if (eq <= 0) throw new TracingConfigError(`${what}: ${position} is not key=value`);
+    const key = decoded(item.slice(0, eq));
+    if (key === undefined) throw new TracingConfigError(`${what}: bad percent-encoding in the key of ${position}`);
+    const value = decoded(item.slice(eq + 1));
+    if (value === undefined) throw new TracingConfigError(`${what}: bad percent-encoding in the value of ${JSON.stringify(key)} (${position})`);
+    out[key] = value;
   }
   return out;
 }
