@@ -1,9 +1,13 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { MALFORMED_KUBECONFIG, MALFORMED_KUBECONFIG_REASON } from '../test/fixtures/kubeconfig/malformed.js';
 import { DAY_SUMMARY_ANNOTATION, type Stats, unpackStats, type UsageReportObject } from '../operator/console/web/usage-numbers.js';
 import { daySummary } from '../operator/usage/day-summary.js';
 import { UsageDay } from '../operator/usage/usage-day.js';
 import type { UsageReportStatus } from '../operator/api/usage-report.js';
-import { explainRefusal, parseBy, parseSince, ReadRefused, renderJson, renderTable, spendReports, spendRows } from './spend-command.js';
+import { explainRefusal, kubeReader, parseBy, parseSince, ReadRefused, renderJson, renderTable, spendReports, spendRows } from './spend-command.js';
 
 const NOW = Date.parse('2026-12-05T10:00:00Z');
 
@@ -169,5 +173,16 @@ describe('tollgate spend: reading', () => {
     expect(explainRefusal(new ReadRefused(403, 'forbidden'), undefined)).toBe('not allowed to list usagereports in every namespace (403); pass -n <namespace> for one you may read: forbidden');
     expect(explainRefusal(new ReadRefused(403, 'forbidden'), 'team-b')).toBe('not allowed to list usagereports in namespace team-b (403): forbidden');
     expect(explainRefusal(new ReadRefused(401, 'Unauthorized'), 'team-b')).toMatch(/^the credentials were not accepted \(401\)/);
+  });
+
+  it('a --kubeconfig that is not valid YAML is reported by its reason and position, never the lines around it (its token)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-spend-'));
+    try {
+      const path = join(dir, 'kubeconfig');
+      writeFileSync(path, MALFORMED_KUBECONFIG);
+      await expect(kubeReader(path, undefined)).rejects.toThrow(new Error(`${path}: not valid YAML: ${MALFORMED_KUBECONFIG_REASON}`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -12,6 +12,7 @@ import {
   windowOf,
 } from '../operator/console/web/usage-numbers.js';
 import { type ReadJson, readReports } from '../operator/console/web/usage-reading.js';
+import { kubeconfigError } from '../dataplane/governance/identity/kube-api.js';
 
 /** A refusal from wherever the objects are read (API server or console), with its HTTP status. */
 export class ReadRefused extends Error {
@@ -125,8 +126,12 @@ export async function kubeReader(kubeconfig: string | undefined, context: string
   const { KubeConfig } = await import('@kubernetes/client-node');
   const { KubeClient, KubeError, METADATA_LIST } = await import('../operator/kube/kube-client.js');
   const kc = new KubeConfig();
-  if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
-  else kc.loadFromDefault();
+  try {
+    if (kubeconfig !== undefined) kc.loadFromFile(kubeconfig);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw kubeconfigError(kubeconfig ?? 'the kubeconfig', err);
+  }
   if (context !== undefined) {
     if (kc.getContextObject(context) === null) throw new ReadRefused(400, `the kubeconfig has no context "${context}"`);
     kc.setCurrentContext(context);

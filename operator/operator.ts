@@ -26,6 +26,7 @@ import { LeaderElector } from './kube/leader-election.js';
 import { ensureInstallationSecretWithRetry, serviceAccountOwner, withRetry } from './kube/installation-secret.js';
 import { ensureChannelTls, type ManagedTlsConfig } from './tls/channel-tls.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
+import { kubeconfigError } from '../dataplane/governance/identity/kube-api.js';
 import { createOperatorMetrics } from './operator-metrics.js';
 import { RetentionController } from './retention/retention-controller.js';
 import { NOOP_OPERATOR_TRACING, operatorTracing } from './telemetry/operator-tracing.js';
@@ -79,8 +80,12 @@ export interface RunningOperator {
 
 function loadKubeConfig(path: string | undefined): KubeConfig {
   const kc = new KubeConfig();
-  if (path !== undefined) kc.loadFromFile(path);
-  else kc.loadFromCluster();
+  try {
+    if (path !== undefined) kc.loadFromFile(path);
+    else kc.loadFromCluster();
+  } catch (err) {
+    throw kubeconfigError(path ?? 'the in-cluster kubeconfig', err);
+  }
   return kc;
 }
 

@@ -45,9 +45,25 @@ const KubeconfigSchema = z.looseObject({
 
 const b64 = (s: string | undefined): string | undefined => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
 
+/**
+ * A kubeconfig's YAML error with js-yaml's first line only (its reason and position), as the
+ * manifest loader reports YAML errors: the lines it quotes around the fault may hold the file's
+ * token or key, and the error goes to stderr and the pod's log. Any other error is returned as is.
+ */
+export function kubeconfigError(file: string, err: unknown): unknown {
+  if (!(err instanceof Error) || err.name !== 'YAMLException') return err;
+  return new Error(`${file}: not valid YAML: ${err.message.split('\n')[0] ?? ''}`);
+}
+
 /** A kubeconfig with embedded data (token or client certificate), as tests and laptops have. */
 export function kubeApiFromKubeconfig(path: string): KubeApiConfig {
-  const parsed = KubeconfigSchema.parse(yaml.load(readFileSync(path, 'utf8')));
+  let document: unknown;
+  try {
+    document = yaml.load(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw kubeconfigError(path, err);
+  }
+  const parsed = KubeconfigSchema.parse(document);
   const context = parsed.contexts.find((c) => c.name === parsed['current-context']) ?? parsed.contexts[0];
   const cluster = parsed.clusters.find((c) => c.name === context?.context.cluster)?.cluster;
   const user = parsed.users.find((u) => u.name === context?.context.user)?.user;
