@@ -341,7 +341,7 @@ export class Dataplane {
     this.opts.exactBudgets?.client.disconnect();
     await this.opts.rateLimiter?.close();
     await this.opts.cache?.close();
-    this.activeHealth.close();
+    await this.activeHealth.close();
     await this.endpoints.close();
     await this.transport.close();
     this.server = undefined;

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { request } from '../../config/undici.js';
+import { Agent, request } from '../../config/undici.js';
+import { guardedConnector } from '../../config/guarded-connector.js';
 import type { RuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
 import type { ProviderConfig } from '../../config/snapshot.js';
 import type { TargetHealth } from './target-health.js';
@@ -24,6 +25,11 @@ interface Loop {
  */
 export class ActiveHealthChecker {
   private readonly loops = new Map<string, Loop>();
+  // A Provider's URL is a tenant's: as every other connection to something a tenant names, never a
+  // cloud metadata or other link-local address (egress-guard.ts). request() without a dispatcher
+  // would take undici's global agent, which has no guard. (10 s: undici's default connect timeout;
+  // each probe is bounded by its own timeout.)
+  private readonly agent = new Agent({ keepAliveTimeout: 10_000, connect: guardedConnector(10_000) });
 
   constructor(
     private readonly health: TargetHealth,
@@ -46,7 +52,7 @@ export class ActiveHealthChecker {
     const loop: Loop = { key: keyOf(p), timer: undefined, failures: 0, successes: 0, down: false, stopped: false };
     this.loops.set(p.id, loop);
     const tick = async (): Promise<void> => {
-      const error = await probe(p);
+      const error = await probe(p, this.agent);
       if (loop.stopped) return;
       if (error === undefined) {
         loop.failures = 0;
@@ -80,8 +86,9 @@ export class ActiveHealthChecker {
     this.health.markProvider(id, undefined);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     for (const id of [...this.loops.keys()]) this.stop(id);
+    await this.agent.close();
   }
 }
 
@@ -90,11 +97,11 @@ function keyOf(p: ProviderConfig & { healthCheck: HealthCheck }): string {
 }
 
 /** undefined when at least one endpoint answers below 500, else why not. */
-async function probe(p: ProviderConfig & { healthCheck: HealthCheck }): Promise<string | undefined> {
+async function probe(p: ProviderConfig & { healthCheck: HealthCheck }, dispatcher: Agent): Promise<string | undefined> {
   let last = 'no endpoints';
   for (const base of p.endpoints) {
     try {
-      const res = await request(base + p.healthCheck.path, { method: 'GET', signal: AbortSignal.timeout(p.healthCheck.timeoutMs) });
+      const res = await request(base + p.healthCheck.path, { method: 'GET', signal: AbortSignal.timeout(p.healthCheck.timeoutMs), dispatcher });
       await res.body.dump();
       if (res.statusCode < 500) return undefined;
       last = `GET ${p.healthCheck.path} answered ${res.statusCode}`;
