@@ -201,13 +201,13 @@ describe('pass-through endpoints', () => {
   });
 
   it('an upstream error answer that echoes the Provider key reaches the client scrubbed (body plain or gzipped, and headers)', async () => {
-    upstream.echoCredential = true;
     try {
       for (const [path, body] of [['/v1/moderations', { model: 'image-default', input: 'x' }], ['/v1/images/generations', { model: 'image-default', prompt: 'a cat' }]] as const) {
-        for (const encoding of ['identity', 'gzip']) {
+        for (const encoding of ['plain', 'gzip'] as const) {
+          upstream.echoCredential = encoding;
           const res = await fetch(`${gateway.url}${path}`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${CALLER_KEY}`, 'accept-encoding': encoding },
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${CALLER_KEY}`, 'accept-encoding': 'gzip' },
             body: JSON.stringify(body),
           });
           expect(res.status).toBe(401);
@@ -215,13 +215,13 @@ describe('pass-through endpoints', () => {
           expect(res.headers.get('x-echo-authorization')).toBeNull();
           expect(JSON.stringify([...res.headers])).not.toContain('sk-upstream');
           expect(res.headers.get('x-tollgate-provider')).toBe('default/openai-up');
-          // The client's accept-encoding went upstream: with gzip the error body came compressed.
-          expect(last()?.headers['accept-encoding']).toBe(encoding);
+          // The gateway asks for identity; an upstream (or a proxy) may compress all the same.
+          expect(last()?.headers['accept-encoding']).toBe('identity');
         }
       }
       expect(last()?.headers.authorization).toBe('Bearer sk-upstream');
     } finally {
-      upstream.echoCredential = false;
+      upstream.echoCredential = undefined;
     }
   });
 

@@ -1,4 +1,3 @@
-import { gzipSync } from 'node:zlib';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,9 +24,9 @@ export interface PassThroughEmulator {
   failWith: number | undefined;
   /**
    * While set, every request is refused with 401 repeating the credential it carried, in the body
-   * and the `x-echo-authorization` header (as a proxy before an upstream may); gzipped when accepted.
+   * and the `x-echo-authorization` header (as a proxy before an upstream may), plain or gzipped (whatever was asked).
    */
-  echoCredential: boolean;
+  echoCredential: 'plain' | 'gzip' | undefined;
   close(): Promise<void>;
 }
 
@@ -167,7 +166,7 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
 export async function startPassThroughEmulator(apiKey: string, azure?: AzureShape): Promise<PassThroughEmulator> {
   const requests: PassThroughRequest[] = [];
   const problems: string[] = [];
-  const emulator = { failWith: undefined as number | undefined, echoCredential: false };
+  const emulator = { failWith: undefined as number | undefined, echoCredential: undefined as 'plain' | 'gzip' | undefined };
   const server = createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
@@ -179,9 +178,10 @@ export async function startPassThroughEmulator(apiKey: string, azure?: AzureShap
         json(res, 401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
         return;
       }
-      if (emulator.echoCredential) {
+      if (emulator.echoCredential !== undefined) {
         const body = Buffer.from(JSON.stringify({ error: { message: `Incorrect API key provided: ${String(req.headers.authorization)}`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } }));
-        const gzip = String(req.headers['accept-encoding'] ?? '').includes('gzip');
+        // A proxy in front of an upstream may compress whatever the gateway asked for.
+        const gzip = emulator.echoCredential === 'gzip';
         res.writeHead(401, { 'content-type': 'application/json', 'x-echo-authorization': String(req.headers.authorization), ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
         res.end(gzip ? gzipSync(body) : body);
         return;
