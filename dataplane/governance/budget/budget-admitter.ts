@@ -42,6 +42,20 @@ function worstCaseUsd(route: RouteConfig, promptTokens: number, maxOutputTokens:
 /** An admission with nothing held: its headers object is shared (nothing adds to an admission's headers). */
 const NOTHING_HELD: Admission = { headers: {}, settle: () => undefined };
 
+function exhausted(budget: BudgetConfig, a: Availability): boolean {
+  return a.spent >= budget.amount || a.left <= 0;
+}
+
+/**
+ * What every budget refusal carries: no retry by the OpenAI SDKs (retrying at once is refused
+ * again), the budget, and when it is exhausted and its period resets, how long until then.
+ */
+export function refusalHeaders(budget: BudgetConfig, a: Availability, now: number): Record<string, string> {
+  const headers: Record<string, string> = { 'x-should-retry': 'false', 'x-tollgate-budget': budget.id };
+  if (exhausted(budget, a) && a.resetsAt !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil((a.resetsAt - now) / 1000)));
+  return headers;
+}
+
 /**
  * The refusal: exhausted when the spend reached the limit, else the real cause with its numbers
  * (this request's worst-case hold against this pod's share of what is left) and how to lower it.
@@ -50,10 +64,9 @@ export function refusal(budget: BudgetConfig, a: Availability, hold: number, now
   const usd = budget.unit === 'USD';
   const unit = usd ? 'USD' : 'tokens';
   const fmt = (n: number): string => (usd ? n.toFixed(4) : String(Math.ceil(n)));
-  const headers: Record<string, string> = { 'x-should-retry': 'false', 'x-tollgate-budget': budget.id };
-  if (a.spent >= budget.amount || a.left <= 0) {
+  const headers = refusalHeaders(budget, a, now);
+  if (exhausted(budget, a)) {
     const when = a.resetsAt === undefined ? 'as older spend leaves the rolling window' : `at ${new Date(a.resetsAt).toISOString()}`;
-    if (a.resetsAt !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil((a.resetsAt - now) / 1000)));
     return new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${budget.id} is exhausted: ${fmt(a.spent)} of ${budget.amount} ${unit} spent this period; it resets ${when}`, { headers });
   }
   const share = a.pods > 1 ? `, of which this gateway pod may use ${fmt(a.available + a.reserved)} (its 1/${a.pods} share until the next usage sync)` : '';
@@ -72,6 +85,8 @@ export class Downgrade extends Error {
   constructor(
     readonly budget: string,
     readonly model: string,
+    /** The budget's refusal headers (refusalHeaders): a downgrade that cannot be served is refused with them. */
+    readonly headers: Record<string, string>,
   ) {
     super(`budget ${budget} downgrades to ${model}`);
     this.name = 'Downgrade';
@@ -170,7 +185,7 @@ export class BudgetAdmitter implements Admitter {
           this.ledger.release(held.id, held.unit === 'USD' ? usd : tokens);
         }
         if (budget.action.type === 'Downgrade' && budget.action.downgradeTo !== undefined && budget.action.downgradeTo !== request.route.model) {
-          throw new Downgrade(budget.id, budget.action.downgradeTo);
+          throw new Downgrade(budget.id, budget.action.downgradeTo, refusalHeaders(budget, availability, now));
         }
         throw refusal(budget, availability, amount, now);
       }

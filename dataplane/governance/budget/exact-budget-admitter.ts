@@ -5,7 +5,7 @@ import type { BudgetConfig } from '../../config/snapshot.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import { RedisScript } from '../rate-limit/redis-script.js';
 import type { Admission, AdmissionRequest, Admitter, Settlement } from '../types.js';
-import { applicableBudgets, Downgrade, refusal, worstCase } from './budget-admitter.js';
+import { applicableBudgets, Downgrade, refusal, refusalHeaders, worstCase } from './budget-admitter.js';
 
 export interface ExactBudgetOptions {
   client: Redis;
@@ -91,11 +91,11 @@ export class ExactBudgetAdmitter implements Admitter {
       const budget = budgets[index - 1] as BudgetConfig;
       const spent = Number(spentText ?? 0);
       const held = Number(heldText ?? 0);
-      if (budget.action.type === 'Downgrade' && budget.action.downgradeTo !== undefined && budget.action.downgradeTo !== request.route.model) {
-        throw new Downgrade(budget.id, budget.action.downgradeTo);
-      }
       const left = Math.max(0, budget.amount - spent);
       const availability = { available: left - held, spent, resetsAt: periods[index - 1]?.resetsAt, left, pods: 1, ownUnreported: 0, reserved: held };
+      if (budget.action.type === 'Downgrade' && budget.action.downgradeTo !== undefined && budget.action.downgradeTo !== request.route.model) {
+        throw new Downgrade(budget.id, budget.action.downgradeTo, refusalHeaders(budget, availability, now));
+      }
       throw refusal(budget, availability, amounts[index - 1] ?? 0, now);
     }
     this.live.set(id, { deadlineKeys: periods.map((p) => p.keys[2] ?? '') });

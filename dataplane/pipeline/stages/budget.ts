@@ -11,6 +11,24 @@ import { matchRoute } from './match-route.js';
 import { runAdmitted } from './settle.js';
 
 /**
+ * The cheaper route's own budget downgrades too (on to a third route, or back to the first): a
+ * request is downgraded once, so that a chain cannot hop on or loop. Refused as that budget would
+ * refuse, naming both; either reset lets a retry be served, so retry-after is the sooner one.
+ */
+function downgradedTwice(first: Downgrade, second: Downgrade): GatewayError {
+  const headers = { ...second.headers };
+  const sooner = first.headers['retry-after'];
+  if (sooner !== undefined && (headers['retry-after'] === undefined || Number(sooner) < Number(headers['retry-after']))) headers['retry-after'] = sooner;
+  return new GatewayError(
+    429,
+    'budget_exceeded',
+    'insufficient_quota',
+    `budget ${first.budget} is exhausted and so is budget ${second.budget} of its downgrade route ${first.model} (a request is downgraded once, not on to ${second.model})`,
+    { headers },
+  );
+}
+
+/**
  * The exhausted budget names a cheaper public model: the request is served there, once, as if it
  * had asked for it (match, access and decision again); a route the caller may not use is a 429.
  */
@@ -22,7 +40,14 @@ async function downgrade(ctx: RequestContext, router: Router, admitters: readonl
   }
   enterRoute(ctx, router, cheaper.route);
   const request = ctx.admissionRequest();
-  const admission = admitAllNow(admitters, request) ?? (await admitAll(admitters, request));
+  let admission: Admission;
+  try {
+    admission = admitAllNow(admitters, request) ?? (await admitAll(admitters, request));
+  } catch (err) {
+    const refused = err instanceof Downgrade ? downgradedTwice(down, err) : err;
+    reportRefusal(ctx, refused);
+    throw refused;
+  }
   ctx.headers['x-tollgate-downgraded-by'] = down.budget;
   skipCacheStore(ctx);
   return admission;

@@ -1,0 +1,88 @@
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+
+// Downgrades that cannot be served: a chain (big → mid → small), a loop (a → b → a). Every one is the
+// budget refusal clients know (429 budget_exceeded, no SDK retry, the budget, when it resets).
+
+let upstream: OpenAiUpstream;
+let gateway: TestGateway;
+let client: OpenAI;
+let anthropic: Anthropic;
+
+const route = (name: string) => `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: ${name} }
+spec:
+  model: ${name}
+  targets: [{ providerRef: { name: up }, model: m }]
+---
+`;
+// 50 tokens a day: a request (a short prompt, max_tokens 5) is admitted, and the 105 tokens it uses exhaust it.
+const budget = (name: string, from: string, to: string) => `apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: ${name} }
+spec:
+  limit: { amount: 50, unit: Tokens }
+  period: Day
+  subjects: { routes: [{ name: ${from} }] }
+  action: { type: Downgrade, downgradeTo: ${to} }
+---
+`;
+
+beforeAll(async () => {
+  upstream = await startOpenAiUpstream();
+  upstream.script({ kind: 'ok', usage: { prompt: 100, completion: 5 } });
+  gateway = await startTestGateway({
+    'provider.yaml': openAiProvider('up', upstream.baseUrl),
+    'routes.yaml':
+      ['big', 'mid', 'small', 'a', 'b'].map(route).join('') +
+      budget('big-daily', 'big', 'mid') +
+      budget('mid-daily', 'mid', 'small') +
+      budget('a-daily', 'a', 'b') +
+      budget('b-daily', 'b', 'a'),
+  });
+  client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
+  anthropic = new Anthropic({ baseURL: gateway.url, apiKey: 'x', maxRetries: 0 });
+  // Each budget's route is served once directly, which exhausts it.
+  for (const model of ['mid', 'big', 'a', 'b']) await ask(model);
+});
+
+afterAll(async () => {
+  await gateway?.close();
+  await upstream?.close();
+});
+
+const ask = (model: string) => client.chat.completions.create({ model, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+const refusedBy = async <T>(call: Promise<T>): Promise<InstanceType<typeof OpenAI.APIError>> => (await call.catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+
+describe('a downgrade whose route has a budget that downgrades too', () => {
+  it('is refused as a budget refusal naming both budgets, not sent on to a third route', async () => {
+    const before = upstream.requests.length;
+    const err = await refusedBy(ask('big'));
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(err.code).toBe('budget_exceeded');
+    expect(err.type).toBe('insufficient_quota');
+    expect(err.message).toMatch(/budget default\/big-daily is exhausted and so is budget default\/mid-daily of its downgrade route mid/);
+    expect(err.headers?.get('x-tollgate-budget')).toBe('default/mid-daily');
+    expect(err.headers?.get('x-should-retry')).toBe('false');
+    expect(Number(err.headers?.get('retry-after'))).toBeGreaterThan(0);
+    expect(upstream.requests.length).toBe(before);
+  });
+
+  it('does not loop back (a → b → a)', async () => {
+    const err = await refusedBy(ask('a'));
+    expect(err.status).toBe(429);
+    expect(err.message).toMatch(/budget default\/a-daily is exhausted and so is budget default\/b-daily of its downgrade route b \(a request is downgraded once, not on to a\)/);
+  });
+
+  it('on /v1/messages: the Anthropic error shape', async () => {
+    const err = (await anthropic.messages.create({ model: 'big', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
+    expect(err).toBeInstanceOf(Anthropic.RateLimitError);
+    expect(err.error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+    expect(err.message).toMatch(/default\/mid-daily/);
+    expect(err.headers?.get('x-should-retry')).toBe('false');
+  });
+});
