@@ -4,21 +4,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 
-// Downgrades that cannot be served: a chain (big → mid → small), a loop (a → b → a). Every one is the
-// budget refusal clients know (429 budget_exceeded, no SDK retry, the budget, when it resets).
+// Downgrades that cannot be served: a chain (big → mid → small), a loop (a → b → a), a route the
+// request does not match. Every one is the budget refusal clients know (429 budget_exceeded, no SDK
+// retry, the budget, when it resets).
 
 let upstream: OpenAiUpstream;
 let gateway: TestGateway;
 let client: OpenAI;
 let anthropic: Anthropic;
 
-const route = (name: string) => `apiVersion: tollgate.dev/v1alpha1
+const route = (name: string, extra = '') => `apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
 metadata: { name: ${name} }
 spec:
   model: ${name}
   targets: [{ providerRef: { name: up }, model: m }]
----
+${extra}---
 `;
 // 50 tokens a day: a request (a short prompt, max_tokens 5) is admitted, and the 105 tokens it uses exhaust it.
 const budget = (name: string, from: string, to: string) => `apiVersion: tollgate.dev/v1alpha1
@@ -38,7 +39,10 @@ beforeAll(async () => {
   gateway = await startTestGateway({
     'provider.yaml': openAiProvider('up', upstream.baseUrl),
     'routes.yaml':
-      ['big', 'mid', 'small', 'a', 'b'].map(route).join('') +
+      ['big', 'mid', 'small', 'a', 'b', 'plain'].map((name) => route(name)).join('') +
+      // Serves only requests that say x-tier: low.
+      route('tiered', '  matches: [{ headers: [{ name: x-tier, value: low }] }]\n') +
+      budget('plain-daily', 'plain', 'tiered') +
       budget('big-daily', 'big', 'mid') +
       budget('mid-daily', 'mid', 'small') +
       budget('a-daily', 'a', 'b') +
@@ -47,7 +51,7 @@ beforeAll(async () => {
   client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
   anthropic = new Anthropic({ baseURL: gateway.url, apiKey: 'x', maxRetries: 0 });
   // Each budget's route is served once directly, which exhausts it.
-  for (const model of ['mid', 'big', 'a', 'b']) await ask(model);
+  for (const model of ['mid', 'big', 'a', 'b', 'plain']) await ask(model);
 });
 
 afterAll(async () => {
@@ -84,5 +88,17 @@ describe('a downgrade whose route has a budget that downgrades too', () => {
     expect(err.error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
     expect(err.message).toMatch(/default\/mid-daily/);
     expect(err.headers?.get('x-should-retry')).toBe('false');
+  });
+});
+
+describe('a downgrade route the request may not use', () => {
+  it('is refused with the budget refusal headers, so the SDKs do not retry it', async () => {
+    const err = await refusedBy(ask('plain'));
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(err.code).toBe('budget_exceeded');
+    expect(err.message).toMatch(/budget default\/plain-daily is exhausted and its downgrade route tiered is not available to this caller/);
+    expect(err.headers?.get('x-tollgate-budget')).toBe('default/plain-daily');
+    expect(err.headers?.get('x-should-retry')).toBe('false');
+    expect(Number(err.headers?.get('retry-after'))).toBeGreaterThan(0);
   });
 });

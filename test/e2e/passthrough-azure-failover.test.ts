@@ -174,6 +174,9 @@ spec:
     const refused = err as InstanceType<typeof OpenAI.RateLimitError>;
     expect(refused.code).toBe('budget_exceeded');
     expect(refused.headers?.get('x-tollgate-budget')).toBe('default/moderation-cap');
+    // As every budget refusal: the SDKs do not retry it, and it says when the budget resets.
+    expect(refused.headers?.get('x-should-retry')).toBe('false');
+    expect(Number(refused.headers?.get('retry-after'))).toBeGreaterThan(0);
     expect(records('default/budgeted')).toHaveLength(2);
   });
 });

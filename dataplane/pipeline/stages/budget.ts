@@ -36,7 +36,9 @@ async function downgrade(ctx: RequestContext, router: Router, admitters: readonl
   ctx.events.emit('admission', { result: 'budget_exceeded', budget: down.budget, action: 'downgrade' });
   const cheaper = matchRoute(ctx, down.model, checkAccess);
   if (cheaper === undefined || cheaper.denied) {
-    throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${down.budget} is exhausted and its downgrade route ${down.model} is not available to this caller`);
+    throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${down.budget} is exhausted and its downgrade route ${down.model} is not available to this caller`, {
+      headers: { ...down.headers },
+    });
   }
   enterRoute(ctx, router, cheaper.route);
   const request = ctx.admissionRequest();

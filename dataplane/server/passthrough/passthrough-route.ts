@@ -127,7 +127,7 @@ export async function admitPassThrough(
   } catch (err) {
     if (!(err instanceof Downgrade)) throw err;
     throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${err.budget} is exhausted (its downgrade to ${err.model} does not apply to pass-through endpoints)`, {
-      headers: { 'x-tollgate-budget': err.budget },
+      headers: { ...err.headers },
     });
   }
 }
