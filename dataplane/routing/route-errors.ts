@@ -46,9 +46,19 @@ export function attemptHeaders(attempts: readonly AttemptRecord[]): Record<strin
 }
 
 /**
+ * The soonest retry-after the upstreams gave, in whole seconds (at least 1), and at most the route's
+ * maxRetryAfter: a hint is passed on only as far as the route itself would wait (an upstream's date
+ * a year ahead is not a client's back-off).
+ */
+function retryAfterSeconds(route: RouteConfig, retryAfterMs: number): string {
+  return String(Math.max(1, Math.ceil(Math.min(retryAfterMs, route.retry.maxRetryAfterMs) / 1000)));
+}
+
+/**
  * The error a client gets when no target served its request. A client error from the upstream
  * (e.g. an invalid parameter) is relayed as is; otherwise the status says what went wrong last and
- * the message lists every attempt.
+ * the message lists every attempt. `retryAfterMs`: the soonest retry-after of the upstreams' 429s
+ * and 5xxs.
  */
 export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retryAfterMs: number | undefined, skipped: readonly string[] = []): GatewayError {
   const headers = attemptHeaders(attempts);
@@ -77,14 +87,15 @@ export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retr
   switch (last?.kind) {
     case 'Timeout':
       return new GatewayError(504, 'upstream_timeout', 'timeout_error', message, { headers });
-    case 'RateLimited': {
-      const seconds = Math.max(1, Math.ceil((retryAfterMs ?? 1000) / 1000));
-      return new GatewayError(429, 'upstream_rate_limited', 'rate_limit_error', message, { headers: { ...headers, 'retry-after': String(seconds) } });
-    }
+    case 'RateLimited':
+      return new GatewayError(429, 'upstream_rate_limited', 'rate_limit_error', message, { headers: { ...headers, 'retry-after': retryAfterSeconds(route, retryAfterMs ?? 1000) } });
     case 'ConnectionError':
       return new GatewayError(502, 'upstream_unreachable', 'server_error', message, { headers });
     default:
-      return new GatewayError(502, 'upstream_error', 'server_error', message, { headers });
+      // An upstream that is down for a while (503 with retry-after) said when to come back: so does the 502.
+      return new GatewayError(502, 'upstream_error', 'server_error', message, {
+        headers: retryAfterMs === undefined ? headers : { ...headers, 'retry-after': retryAfterSeconds(route, retryAfterMs) },
+      });
   }
 }
 

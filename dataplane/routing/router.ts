@@ -172,7 +172,7 @@ export class Router {
         record.failure = last;
         // No pod can take it: retrying the same pool now would not help; spill over or give up.
         if (saturation !== undefined) break;
-        if (last.kind === 'RateLimited' && last.retryAfterMs !== undefined) {
+        if ((last.kind === 'RateLimited' || last.kind === 'ServerError') && last.retryAfterMs !== undefined) {
           retryAfterMs = retryAfterMs === undefined ? last.retryAfterMs : Math.min(retryAfterMs, last.retryAfterMs);
         }
         // A local failure would fail the same way again on this target.

@@ -197,6 +197,20 @@ describe('OpenAI API through the gateway (official openai client)', () => {
     expect(limited.headers?.get('retry-after')).toBe('3');
   });
 
+  it("passes on the upstreams' soonest retry-after of a 503, at most the route's maxRetryAfter (10s)", async () => {
+    primary.script({ kind: 'error', status: 503, headers: { 'retry-after': '4' } });
+    secondary.script({ kind: 'error', status: 503, headers: { 'retry-after': '2' } });
+    const down = (await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(down.status).toBe(502);
+    expect(down.headers?.get('retry-after')).toBe('2');
+
+    primary.script({ kind: 'error', status: 503, headers: { 'retry-after': '3600' } });
+    secondary.script({ kind: 'error', status: 429, headers: { 'retry-after': '600' } });
+    const later = (await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(later.status).toBe(429);
+    expect(later.headers?.get('retry-after')).toBe('10');
+  });
+
   it('relays an upstream client error (400) without failing over', async () => {
     primary.script({ kind: 'error', status: 400, body: { error: { message: 'temperature too high', type: 'invalid_request_error', param: 'temperature', code: 'invalid_value' } } });
     const err = (await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
