@@ -72,6 +72,8 @@ export interface UpstreamFailure {
   clientBody?: JsonObject;
   /** The gateway failed before sending anything upstream (e.g. translating the request): no verdict on the target's health. */
   local?: true;
+  /** The target's adapter cannot express the request (a local ClientError): another target's may, so the route fails over. */
+  untranslatable?: true;
 }
 
 export type ParseResult = { ok: true; body: JsonObject; usage?: Usage } | { ok: false; failure: UpstreamFailure };

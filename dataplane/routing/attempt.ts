@@ -157,9 +157,10 @@ function describeThrown(err: unknown): string {
 
 /**
  * Building the upstream request failed: nothing was sent, so this is never the target's fault. A
- * request the adapter cannot express, or one too deep or too large to re-serialise (the engine's
- * RangeError), is the client's (400); anything else is the gateway's own bug. Either way the
- * failure is local: passive health ignores it and the same target is not retried.
+ * request the adapter cannot express (which another target's may: the route fails over), or one
+ * too deep or too large to re-serialise (the engine's RangeError, the same everywhere), is the
+ * client's (400); anything else is the gateway's own bug. Either way the failure is local: passive
+ * health ignores it and the same target is not retried.
  */
 function translationFailure(err: unknown): UpstreamFailure {
   const message = err instanceof Error ? err.message : String(err);
@@ -169,6 +170,7 @@ function translationFailure(err: unknown): UpstreamFailure {
       status: 400,
       message,
       local: true,
+      untranslatable: true,
       clientBody: { error: { message, type: 'invalid_request_error', param: err.param, code: 'unsupported_by_provider' } },
     };
   }

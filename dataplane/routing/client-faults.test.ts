@@ -11,7 +11,8 @@ import { TargetStats } from './target-stats.js';
 import { ClientLink } from './client-link.js';
 
 // A client fault (a request the gateway cannot even translate) is a 400 for that client and says
-// nothing about the upstream: it must not eject a target, close a half-open one, retry, or fall back.
+// nothing about the upstream: it must not eject a target, close a half-open one, or retry. Only a
+// request one target's adapter cannot express (RequestTranslationError) falls over to the next.
 
 const outlier: OutlierDetectionConfig = { consecutiveFailures: 1, errorRateMinRequests: 1, windowMs: 60_000, baseEjectionMs: 1_000, maxEjectionMs: 10_000 };
 const mock = (id: string): ProviderConfig => ({
@@ -96,7 +97,7 @@ describe('client faults never touch target health', () => {
     expect(health.available(primary, outlier)).toBe(true);
   });
 
-  it('an untranslatable request (RequestTranslationError) does not close a half-open target either', async () => {
+  it('an untranslatable request (RequestTranslationError) does not close a half-open target either; the next target serves it', async () => {
     let now = 1_000_000;
     const health = new TargetHealth({ now: () => now });
     const router = new Router({ stats: new TargetStats(), health, now: () => now });
@@ -106,9 +107,9 @@ describe('client faults never touch target health', () => {
     health.failure(primary, outlier);
     now += 1_001;
     const badToolCall = chat({ messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{not json' } }] }, { role: 'user', content: 'hi' }] });
-    const error = await serveError(router, built.runtime, badToolCall);
-    expect(error.status).toBe(400);
-    expect(error.message).toContain('not valid JSON');
+    const served = await router.serve(built.runtime, route, badToolCall, new ClientLink());
+    expect(served.target.providerId).toBe('team-a/fallback');
+    expect(served.attempts.map((a) => a.failure?.message)).toEqual([expect.stringContaining('not valid JSON'), undefined]);
     expect(health.view(primary)).toMatchObject({ state: 'half_open', ejections: 1 });
   });
 });

@@ -185,11 +185,15 @@ export class Router {
           throw new ClientGone();
         }
       }
+      // Nothing was sent, and another target's adapter may express the request (api.md): whatever fallbackOn says.
+      if (last?.untranslatable === true) continue;
       if (last === undefined || last.kind === 'ClientError' || last.kind === 'ResponseTooLarge' || !route.fallbackOn.includes(last.kind)) break;
     }
     if (attempts.length === 0 && unserved.length > 0) throw nativeOnly(route, req, unserved);
     if (saturation !== undefined) throw podsSaturated(route, saturation.message, saturation.retryAfterMs, attemptHeaders(attempts));
-    const failed = noTargetLeft(route, attempts, retryAfterMs, skipped);
+    // The targets that could take the request say why it failed; only when none could, the first that could not.
+    const took = attempts.filter((a) => a.failure?.untranslatable !== true);
+    const failed = took.length === 0 && attempts.length > 0 ? noTargetLeft(route, attempts.slice(0, 1), undefined) : noTargetLeft(route, took, retryAfterMs, skipped);
     // Residency excluded other targets: say so, rather than a bare upstream error, so that nobody
     // "fixes" it by allowing a non-compliant provider unknowingly. Client errors are relayed as is.
     if (decision !== undefined && decision.excludedBy.length > 0 && failed.status >= 500) {

@@ -6,7 +6,8 @@ import { startAzureOpenAiEmulator } from '../emulators/azure-openai.js';
 import { startBedrockEmulator } from '../emulators/bedrock.js';
 import type { Emulator } from '../emulators/emulator-server.js';
 import { startGeminiEmulator } from '../emulators/gemini.js';
-import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 import { captureUsage, providerManifest, routeManifest, secretManifest } from './provider-manifests.js';
 
 // Failover between providers that speak different wire formats: the first target's failure is
@@ -36,16 +37,18 @@ describe('cross-provider failover', () => {
   let gemini: Emulator;
   let bedrock: Emulator;
   let azure: Emulator;
+  let openai: OpenAiUpstream;
   let gateway: TestGateway;
   let client: OpenAI;
   let records: UsageRecord[] = [];
 
   beforeAll(async () => {
-    [anthropic, gemini, bedrock, azure] = await Promise.all([
+    [anthropic, gemini, bedrock, azure, openai] = await Promise.all([
       startAnthropicEmulator('sk-ant-cross'),
       startGeminiEmulator('gemini-cross'),
       startBedrockEmulator(AWS, 'eu-west-1'),
       startAzureOpenAiEmulator('gpt4o-cross', 'azure-cross', '2024-10-21'),
+      startOpenAiUpstream(),
     ]);
     gateway = await startTestGateway({
       'providers.yaml':
@@ -56,10 +59,14 @@ describe('cross-provider failover', () => {
         providerManifest('bedrock', 'bedrock', bedrock.url, '{ aws: { secretName: aws } }', '  bedrock: { region: eu-west-1 }\n', 'anthropic.claude-3-5-haiku-20241022-v1:0') +
         secretManifest('aws', { AWS_ACCESS_KEY_ID: AWS.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS.secretAccessKey, AWS_SESSION_TOKEN: AWS.sessionToken }) +
         providerManifest('azure', 'azure-openai', azure.url, '{ secretRef: { name: azure, key: apiKey } }', '  azure: { deployment: gpt4o-cross, apiVersion: "2024-10-21" }\n', 'gpt-4o') +
-        secretManifest('azure', { apiKey: 'azure-cross' }),
+        secretManifest('azure', { apiKey: 'azure-cross' }) +
+        openAiProvider('oai', openai.baseUrl),
       'routes.yaml':
         routeManifest('claude-then-gemini', [['claude', 'claude-sonnet-4-5'], ['gemini', 'gemini-2.0-flash']], RETRY) +
-        routeManifest('bedrock-then-azure', [['bedrock', 'anthropic.claude-3-5-haiku-20241022-v1:0'], ['azure', 'gpt-4o']], RETRY),
+        routeManifest('bedrock-then-azure', [['bedrock', 'anthropic.claude-3-5-haiku-20241022-v1:0'], ['azure', 'gpt-4o']], RETRY) +
+        routeManifest('claude-then-openai', [['claude', 'claude-sonnet-4-5'], ['oai', 'gpt-4o']], RETRY) +
+        routeManifest('openai-then-claude', [['oai', 'gpt-4o'], ['claude', 'claude-sonnet-4-5']], RETRY) +
+        routeManifest('claude-then-bedrock', [['claude', 'claude-sonnet-4-5'], ['bedrock', 'anthropic.claude-3-5-haiku-20241022-v1:0']], RETRY),
     });
     records = captureUsage(gateway);
     client = new OpenAI({ apiKey: 'client-key', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
@@ -67,7 +74,7 @@ describe('cross-provider failover', () => {
 
   afterAll(async () => {
     await gateway?.close();
-    await Promise.all([anthropic?.close(), gemini?.close(), bedrock?.close(), azure?.close()]);
+    await Promise.all([anthropic?.close(), gemini?.close(), bedrock?.close(), azure?.close(), openai?.close()]);
   });
 
   const last = (): UsageRecord | undefined => records[records.length - 1];
@@ -175,14 +182,47 @@ describe('cross-provider failover', () => {
     expect(gemini.requests.length).toBe(geminiBefore);
   });
 
-  it('a response_format the forced tool cannot express is a 400 before any upstream call', async () => {
-    const before = anthropic.requests.length + gemini.requests.length;
-    const err = await client.chat.completions
+  it('a response_format the forced tool cannot express goes to the next target, which can; nothing is sent to the first', async () => {
+    gemini.script({ kind: 'text', text: '[]' });
+    const before = anthropic.requests.length;
+    const { data, response } = await client.chat.completions
       .create({ model: 'claude-then-gemini', messages: [{ role: 'user', content: 'List' }], response_format: { type: 'json_schema', json_schema: { name: 'list', schema: { type: 'array' } } } })
-      .catch((e: unknown) => e);
+      .withResponse();
+    expect(data.choices[0]?.message.content).toBe('[]');
+    expect(response.headers.get('x-tollgate-provider')).toBe('default/gemini');
+    expect(response.headers.get('x-tollgate-attempts')).toBe('1');
+    expect(anthropic.requests.length).toBe(before);
+  });
+
+  it('completions, which Anthropic cannot serve, are served by the OpenAI target of the route', async () => {
+    const before = anthropic.requests.length;
+    const { data, response } = await client.completions.create({ model: 'claude-then-openai', prompt: 'say hi', max_tokens: 5 }).withResponse();
+    expect(data.choices[0]?.text).toBe('hi');
+    expect(response.headers.get('x-tollgate-provider')).toBe('default/oai');
+    expect(response.headers.get('x-tollgate-attempts')).toBe('1');
+    expect(anthropic.requests.length).toBe(before);
+    expect(openai.requests.at(-1)?.body.model).toBe('gpt-4o');
+  });
+
+  it('a target that took the request and failed says why, not the one that could not express it', async () => {
+    openai.script({ kind: 'error', status: 500 });
+    try {
+      const err = (await client.completions.create({ model: 'openai-then-claude', prompt: 'say hi', max_tokens: 5 }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      expect(err.status).toBe(502);
+      expect(err.message).toMatch(/default\/oai \(gpt-4o\): HTTP 500 ServerError/);
+    } finally {
+      openai.script();
+    }
+  });
+
+  it("when no target can express the request: the first one's 400, before any upstream call", async () => {
+    const before = anthropic.requests.length + bedrock.requests.length;
+    const err = (await client.completions.create({ model: 'claude-then-bedrock', prompt: 'say hi', max_tokens: 5 }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
-    expect((err as InstanceType<typeof OpenAI.BadRequestError>).message).toContain('type "object"');
-    expect(anthropic.requests.length + gemini.requests.length).toBe(before);
+    expect(err.code).toBe('unsupported_by_provider');
+    expect(err.message).toBe('400 completions is not supported by anthropic providers; use chat completions');
+    expect(err.headers?.get('x-tollgate-attempts')).toBe('0');
+    expect(anthropic.requests.length + bedrock.requests.length).toBe(before);
   });
 
   it('every emulator received only valid requests', () => {
