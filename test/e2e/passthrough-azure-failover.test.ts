@@ -62,6 +62,8 @@ describe('pass-through and Realtime: Azure OpenAI, unit prices, budgets, failove
         route('az-voice', [['nowhere', 'm'], ['az-rt', 'gpt-realtime']], 'realtime') +
         route('failover', [['nowhere', 'm'], ['flaky', 'omni-moderation-latest'], ['openai-up', 'omni-moderation-latest']], 'moderations, audio') +
         route('budgeted', [['openai-up', 'omni-moderation-latest']], 'moderations') +
+        route('slow-then-up', [['flaky', 'omni-moderation-latest'], ['openai-up', 'omni-moderation-latest']], 'moderations', '  timeouts: { total: 1s }\n') +
+        route('slow', [['flaky', 'omni-moderation-latest']], 'moderations', '  timeouts: { total: 5s, attempt: 1s }\n') +
         `apiVersion: tollgate.dev/v1alpha1
 kind: Budget
 metadata: { name: moderation-cap }
@@ -162,6 +164,28 @@ spec:
       expect(flaky.requests.length).toBe(before + 1);
     } finally {
       flaky.failWith = undefined;
+    }
+  });
+
+  it("timeouts: a hung upstream is given up after the route's timeout and failed over; with nothing left, a 504 saying which", async () => {
+    flaky.hang = true;
+    try {
+      const started = Date.now();
+      // The client's own timeout is there only so that a gateway that never gives up fails the test, not holds it.
+      const { data, response } = await client.moderations.create({ model: 'slow-then-up', input: 'hi' }, { timeout: 8_000 }).withResponse();
+      expect(data.results).toHaveLength(1);
+      expect(response.headers.get('x-tollgate-provider')).toBe('default/openai-up');
+      expect(response.headers.get('x-tollgate-attempts')).toBe('2');
+
+      const err = (await client.moderations.create({ model: 'slow', input: 'hi' }, { timeout: 8_000 }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      expect(err.status).toBe(504);
+      expect(err.code).toBe('upstream_timeout');
+      expect(err.type).toBe('timeout_error');
+      expect(err.message).toMatch(/pass-through to default\/flaky timed out: the upstream sent nothing for 1000 ms \(the route's attempt timeout/);
+      // One second each.
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      flaky.hang = false;
     }
   });
 

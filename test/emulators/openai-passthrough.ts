@@ -27,6 +27,8 @@ export interface PassThroughEmulator {
    * and the `x-echo-authorization` header (as a proxy before an upstream may), plain or gzipped (whatever was asked).
    */
   echoCredential: 'plain' | 'gzip' | undefined;
+  /** While set, requests are read and never answered (a hung upstream). */
+  hang: boolean;
   close(): Promise<void>;
 }
 
@@ -166,7 +168,7 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
 export async function startPassThroughEmulator(apiKey: string, azure?: AzureShape): Promise<PassThroughEmulator> {
   const requests: PassThroughRequest[] = [];
   const problems: string[] = [];
-  const emulator = { failWith: undefined as number | undefined, echoCredential: undefined as 'plain' | 'gzip' | undefined };
+  const emulator = { failWith: undefined as number | undefined, echoCredential: undefined as 'plain' | 'gzip' | undefined, hang: false };
   const server = createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
@@ -186,6 +188,7 @@ export async function startPassThroughEmulator(apiKey: string, azure?: AzureShap
         res.end(gzip ? gzipSync(body) : body);
         return;
       }
+      if (emulator.hang) return;
       if (emulator.failWith !== undefined) {
         json(res, emulator.failWith, { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
         return;

@@ -49,7 +49,11 @@ interface Pending {
   /** The admissions (rate limits, budgets); settled once, with the usage and cost the answer reported (or none). */
   settle: (usage: Usage | undefined, cost: number) => void;
   headers: Record<string, string>;
-  /** A failed attempt: tried on the next target when there is one and the body can be sent again; else 502 (unless the answer has started). */
+  /** How long the upstream may send nothing (the proxy's timeout): the route's attempt timeout, else its total. */
+  timeoutMs: number;
+  /** Set when that timeout ended the attempt (the proxy only destroys the request: its error is a plain hang-up). */
+  timedOut?: true;
+  /** A failed attempt: tried on the next target when there is one and the body can be sent again; else 502, or 504 after the timeout (unless the answer has started). */
   fail: (err: unknown) => void;
   /** An upstream answer worth another target (5xx, 429): true when it was handed there instead of relayed. */
   failOver: (status: number) => boolean;
@@ -120,8 +124,9 @@ function gatewayHeaders(p: Pending): Record<string, string> {
  * any other body (multipart uploads) streams straight through, counted against the route's
  * maxUploadBytes. The Provider's credentials replace the caller's. Request rate limits and budgets
  * are checked first; an answer that reports usage, or that the price table prices per request or
- * per unit, is metered. A target that cannot be reached or answers 5xx/429 hands the request to the
- * next one — unless its body was a streamed upload, which cannot be sent twice.
+ * per unit, is metered. A target that cannot be reached, answers 5xx/429 or sends nothing for the
+ * route's timeout hands the request to the next one — unless its body was a streamed upload, which
+ * cannot be sent twice.
  */
 export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry, path: string) => Promise<void> {
   // The proxy's callbacks see only the request: what this endpoint decided for each request in flight.
@@ -144,6 +149,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       options.buffer = p.body;
       agents ??= { http: new HttpAgent({ keepAlive: true, lookup: guardedLookup }), https: new HttpsAgent({ keepAlive: true, lookup: guardedLookup }) };
       options.agent = p.url.protocol === 'https:' ? agents.https : agents.http;
+      // Without it a hung upstream held the request (and its admission) until the client gave up.
+      options.proxyTimeout = p.timeoutMs;
       return p.url.origin;
     },
     pathRewrite: (_path, req) => {
@@ -155,6 +162,10 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         const p = pending.get(req);
         if (p === undefined) return;
         p.proxyReq = proxyReq;
+        // The proxy's own timeout listener (destroying the request) runs first; this one says why.
+        proxyReq.once('timeout', () => {
+          p.timedOut = true;
+        });
         for (const name of CALLER_HEADERS) proxyReq.removeHeader(name);
         for (const name of proxyReq.getHeaderNames()) if (name.startsWith('x-tollgate-')) proxyReq.removeHeader(name);
         for (const [name, value] of Object.entries(p.to.forwarding.headers(p.to.at))) proxyReq.setHeader(name, value);
@@ -265,6 +276,14 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       };
       const proxy = await loadProxy();
       const query = new URL(req.url ?? '/', 'http://gateway').searchParams;
+      const timeoutMs = route.timeouts.attemptMs ?? route.timeouts.totalMs;
+      const timedOut = (to: ForwardTarget): GatewayError =>
+        new GatewayError(
+          504,
+          'upstream_timeout',
+          'timeout_error',
+          `pass-through to ${to.target.providerId} timed out: the upstream sent nothing for ${timeoutMs} ms (the route's ${route.timeouts.attemptMs === undefined ? 'total' : 'attempt'} timeout, spec.timeouts)`,
+        );
       const send = (): void => {
         const to = targets[index] as ForwardTarget;
         const url = to.forwarding.url(path, query, to.at);
@@ -285,7 +304,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           }
           return true;
         };
-        pending.set(req, {
+        const attempt: Pending = {
           route,
           to,
           url,
@@ -297,11 +316,13 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           attempts: index + 1,
           settle,
           headers: limits.headers,
+          timeoutMs,
           fail: (err) => {
-            if (!next()) failUpstream(err);
+            if (!next()) failUpstream(attempt.timedOut === true ? timedOut(to) : err);
           },
           failOver: (status) => (status >= 500 || status === 429) && next(),
-        });
+        };
+        pending.set(req, attempt);
         telemetry.served(to.target, index + 1);
         void proxy(req, res, (err?: unknown) => {
           if (err !== undefined) pending.get(req)?.fail(err);
