@@ -45,13 +45,16 @@ export function attemptHeaders(attempts: readonly AttemptRecord[]): Record<strin
   return { 'x-tollgate-attempts': String(tried.length), ...(last === undefined ? {} : { 'x-tollgate-provider': last.providerId }) };
 }
 
+/** The longest back-off relayed to a client: an upstream's date a year ahead is not a back-off. */
+const MAX_RELAYED_RETRY_AFTER_MS = 3_600_000;
+
 /**
- * The soonest retry-after the upstreams gave, in whole seconds (at least 1), and at most the route's
- * maxRetryAfter: a hint is passed on only as far as the route itself would wait (an upstream's date
- * a year ahead is not a client's back-off).
+ * The soonest retry-after the upstreams gave, in whole seconds (at least 1, at most an hour). Not
+ * bounded by the route's maxRetryAfter: that is how long the gateway itself waits before retrying,
+ * and a client told to come back sooner than the upstream said would only be refused again.
  */
-function retryAfterSeconds(route: RouteConfig, retryAfterMs: number): string {
-  return String(Math.max(1, Math.ceil(Math.min(retryAfterMs, route.retry.maxRetryAfterMs) / 1000)));
+function retryAfterSeconds(retryAfterMs: number): string {
+  return String(Math.max(1, Math.ceil(Math.min(retryAfterMs, MAX_RELAYED_RETRY_AFTER_MS) / 1000)));
 }
 
 /**
@@ -88,13 +91,13 @@ export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retr
     case 'Timeout':
       return new GatewayError(504, 'upstream_timeout', 'timeout_error', message, { headers });
     case 'RateLimited':
-      return new GatewayError(429, 'upstream_rate_limited', 'rate_limit_error', message, { headers: { ...headers, 'retry-after': retryAfterSeconds(route, retryAfterMs ?? 1000) } });
+      return new GatewayError(429, 'upstream_rate_limited', 'rate_limit_error', message, { headers: { ...headers, 'retry-after': retryAfterSeconds(retryAfterMs ?? 1000) } });
     case 'ConnectionError':
       return new GatewayError(502, 'upstream_unreachable', 'server_error', message, { headers });
     default:
       // An upstream that is down for a while (503 with retry-after) said when to come back: so does the 502.
       return new GatewayError(502, 'upstream_error', 'server_error', message, {
-        headers: retryAfterMs === undefined ? headers : { ...headers, 'retry-after': retryAfterSeconds(route, retryAfterMs) },
+        headers: retryAfterMs === undefined ? headers : { ...headers, 'retry-after': retryAfterSeconds(retryAfterMs) },
       });
   }
 }
