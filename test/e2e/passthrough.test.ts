@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
@@ -239,6 +240,28 @@ describe('pass-through endpoints', () => {
     const body = (await res.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe('upstream_unreachable');
     expect(body.error.message).toBe('pass-through to default/metadata failed: refused to connect to [fe80::1]: a link-local or cloud instance-metadata address');
+  });
+
+  it("a request sent with expect: 100-continue goes upstream with the Provider's key, never the caller's", async () => {
+    const body = JSON.stringify({ model: 'image-default', input: 'x' });
+    const { port } = new URL(gateway.url);
+    const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/v1/moderations', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${CALLER_KEY}`, expect: '100-continue' } });
+      req.on('continue', () => req.end(body));
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.setTimeout(10_000, () => req.destroy(new Error('no answer')));
+    });
+    expect(answer.status).toBe(200);
+    const sent = last();
+    expect(sent?.url).toBe('/v1/moderations');
+    expect(sent?.headers.authorization).toBe('Bearer sk-upstream');
+    expect(JSON.stringify(sent?.headers)).not.toContain(CALLER_KEY);
+    expect(sent?.headers.expect).toBeUndefined();
   });
 
   it('identity and access apply: no credential is a 401, an unknown model a 404', async () => {

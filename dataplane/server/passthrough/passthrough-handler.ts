@@ -324,6 +324,12 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         };
         pending.set(req, attempt);
         telemetry.served(to.target, index + 1);
+        // The proxy skips its proxyReq hook (where the caller's credentials are replaced by the
+        // Provider's) for a request with `expect`: the caller's Authorization went upstream as it
+        // was. Node has already answered the client's 100-continue; the upstream is not asked again.
+        // And the caller's credentials leave the request itself, so that no path can forward them.
+        delete req.headers.expect;
+        for (const name of CALLER_HEADERS) delete req.headers[name];
         void proxy(req, res, (err?: unknown) => {
           if (err !== undefined) pending.get(req)?.fail(err);
         });
