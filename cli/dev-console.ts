@@ -89,7 +89,7 @@ export class DevConsole implements ViewerReader {
     for (const key of this.specs.keys()) if (!live.has(key)) this.specs.delete(key);
   }
 
-  async getAs(path: string, token: string, accept?: string): Promise<{ status: number; body: string }> {
+  async streamAs(path: string, token: string, accept?: string): Promise<{ status: number; body: string }> {
     if (!sameToken(token, this.adminToken)) return { status: 401, body: JSON.stringify({ kind: 'Status', status: 'Failure', message: 'the token is not the admin token of this tollgate dev', code: 401 }) };
     if (EVENTS_PATH.test(path)) return { status: 200, body: JSON.stringify({ kind: 'EventList', items: [] }) };
     const m = KIND_PATH.exec(path);

@@ -1,7 +1,10 @@
 import { once } from 'node:events';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
+import { KubeClient } from '../kube/kube-client.js';
 import { allowedPath, consoleRouter, METADATA_LIST, METADATA_ONE } from './console-routes.js';
 
 const q = (s = '') => new URLSearchParams(s);
@@ -35,7 +38,7 @@ describe("the console's reach into the Kubernetes API", () => {
 describe('the console API', () => {
   it('asks the API server for metadata only when the page says as=metadata (the same path, verb and token)', async () => {
     const asked: { path: string; token: string; accept: string | undefined }[] = [];
-    const app = express().use(consoleRouter({ getAs: async (path, token, accept) => (asked.push({ path, token, accept }), { status: 200, body: '{"items":[]}' }) }));
+    const app = express().use(consoleRouter({ streamAs: async (path, token, accept) => (asked.push({ path, token, accept }), { status: 200, body: '{"items":[]}' }) }));
     const server = app.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/console/api/k8s/apis/tollgate.dev/v1alpha1`;
@@ -50,5 +53,47 @@ describe('the console API', () => {
       { path: '/apis/tollgate.dev/v1alpha1/namespaces/team-a/usagereports/2026-12-05', token: 't', accept: METADATA_ONE },
       { path: '/apis/tollgate.dev/v1alpha1/usagereports', token: 't', accept: undefined },
     ]);
+  });
+
+  it('relays a list as the API server sends it, without holding it whole, and at most four at once', async () => {
+    // An API server that sends the first part of each list and the rest only when told to.
+    const held: ServerResponse[] = [];
+    const api = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`{"kind":"UsageReportList","items":[${'{"a":1},'.repeat(100_000)}`);
+      held.push(res);
+    });
+    api.listen(0, '127.0.0.1');
+    await once(api, 'listening');
+    const kc = new KubeConfig();
+    kc.loadFromOptions({ clusters: [{ name: 'c', server: `http://127.0.0.1:${(api.address() as AddressInfo).port}`, skipTLSVerify: true }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+    const client = new KubeClient(kc);
+    const app = express().use(consoleRouter(client));
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/console/api/k8s/apis/tollgate.dev/v1alpha1/usagereports`;
+    try {
+      const readers = await Promise.all(Array.from({ length: 4 }, () => fetch(url, { headers: { authorization: 'Bearer t' } })));
+      expect(readers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+      // Each has its first bytes while the API server still holds the rest.
+      const firsts = await Promise.all(readers.map(async (r) => (await r.body?.getReader().read())?.value?.length ?? 0));
+      expect(firsts.every((n) => n > 0)).toBe(true);
+      const fifth = await fetch(url, { headers: { authorization: 'Bearer t' } });
+      expect(fifth.status).toBe(429);
+      expect(((await fifth.json()) as { error: { code: string } }).error.code).toBe('too_many_reads');
+      for (const res of held.splice(0)) res.end('{"a":1}]}');
+      await new Promise((r) => setTimeout(r, 50));
+      const again = await fetch(url, { headers: { authorization: 'Bearer t' } });
+      expect(again.status).toBe(200);
+      for (const res of held.splice(0)) res.end('{"a":1}]}');
+      expect(((await again.json()) as { items: unknown[] }).items).toHaveLength(100_001);
+    } finally {
+      for (const res of held) res.destroy();
+      server.closeAllConnections();
+      server.close();
+      api.closeAllConnections();
+      api.close();
+      await client.close();
+    }
   });
 });

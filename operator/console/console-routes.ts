@@ -1,13 +1,25 @@
 import { readFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import express, { type Router } from 'express';
 import { METADATA_LIST, METADATA_ONE } from '../kube/kube-client.js';
 import { CONSOLE_PAGE } from './console-page.js';
 
-/** Reads the Kubernetes API as the viewer: their bearer token, their RBAC; `accept` asks for another representation (metadata only). */
+/**
+ * Reads the Kubernetes API as the viewer: their bearer token, their RBAC; `accept` asks for another
+ * representation (metadata only). The body may be a stream: it is relayed as it arrives.
+ */
 export interface ViewerReader {
-  getAs(path: string, token: string, accept?: string): Promise<{ status: number; body: string }>;
+  streamAs(path: string, token: string, accept?: string): Promise<{ status: number; body: string | Readable }>;
 }
+
+/**
+ * API reads relayed at once. A list can be hundreds of megabytes (every UsageReport of a large
+ * cluster), relayed without being held; more readers than this wait for one to finish (429), so
+ * that viewers cannot together take the operator's memory (and its leadership) with sockets.
+ */
+const MAX_RELAYED_READS = 4;
 
 // What `?as=metadata` asks the API server for: the objects' metadata only (the console reads the
 // UsageReports' day-summary annotations, not their hourly breakdowns). Same verb, same RBAC.
@@ -65,6 +77,7 @@ function bearer(header: string | undefined): string | undefined {
  */
 export function consoleRouter(reader: ViewerReader): Router {
   const router = express.Router();
+  let relaying = 0;
   router.use((_req, res, next) => {
     res.set({
       'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
@@ -114,11 +127,21 @@ export function consoleRouter(reader: ViewerReader): Router {
       return;
     }
     const accept = url.searchParams.get('as') !== 'metadata' ? undefined : metadataAccept(target);
+    if (relaying >= MAX_RELAYED_READS) {
+      res.status(429).set('retry-after', '1').json({ error: { message: `the console relays at most ${MAX_RELAYED_READS} Kubernetes API reads at once; retry shortly`, type: 'rate_limit_error', code: 'too_many_reads' } });
+      return;
+    }
+    relaying++;
     try {
-      const answer = await reader.getAs(target, token, accept);
-      res.status(answer.status).type('json').send(answer.body);
+      const answer = await reader.streamAs(target, token, accept);
+      res.status(answer.status).type('json');
+      if (typeof answer.body === 'string') res.send(answer.body);
+      else await pipeline(answer.body, res);
     } catch (err) {
-      res.status(502).json({ error: { message: `Kubernetes API unreachable: ${(err as Error).message}`, type: 'server_error', code: 'kube_unreachable' } });
+      if (!res.headersSent) res.status(502).json({ error: { message: `Kubernetes API unreachable: ${(err as Error).message}`, type: 'server_error', code: 'kube_unreachable' } });
+      else res.destroy();
+    } finally {
+      relaying--;
     }
   });
   return router;

@@ -1,5 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { Agent, request } from '../../dataplane/config/undici.js';
+import { Agent, type Dispatcher, request } from '../../dataplane/config/undici.js';
 
 /** Minimal shape every Kubernetes object has. */
 export interface KubeObject {
@@ -129,6 +129,12 @@ export class KubeClient {
    * CA only, never its client certificate or token, so the API server applies the viewer's RBAC.
    */
   async getAs(path: string, token: string, accept = 'application/json'): Promise<{ status: number; body: string }> {
+    const answer = await this.streamAs(path, token, accept);
+    return { status: answer.status, body: await answer.body.text() };
+  }
+
+  /** getAs, its body left to stream: the console relays lists of any size without holding them. */
+  async streamAs(path: string, token: string, accept = 'application/json'): Promise<{ status: number; body: Dispatcher.ResponseData['body'] }> {
     if (this.viewerAgent === undefined) {
       const opts: { ca?: unknown; rejectUnauthorized?: boolean } = {};
       await this.kc.applyToHTTPSOptions(opts as Parameters<KubeConfig['applyToHTTPSOptions']>[0]);
@@ -140,7 +146,7 @@ export class KubeClient {
       headers: { accept, authorization: `Bearer ${token}` },
       signal: AbortSignal.timeout(30_000),
     });
-    return { status: res.statusCode, body: await res.body.text() };
+    return { status: res.statusCode, body: res.body };
   }
 
   async close(): Promise<void> {
