@@ -22,7 +22,7 @@ import {
   type UsageReportObject,
   windowOf,
 } from './usage-numbers.js';
-import { fromSummaries, listAll, type ReadJson, reportsPath, wholeReports } from './usage-reading.js';
+import { eventsInTheirNamespace, fromSummaries, listAll, type ReadJson, reportsPath, wholeReports } from './usage-reading.js';
 
 interface Meta {
   name: string;
@@ -43,6 +43,7 @@ interface Routed {
   status?: { specHistory?: { generation: number; changedAt: string }[] };
 }
 interface KubeEvent {
+  metadata?: { namespace?: string };
   type?: string;
   reason?: string;
   message?: string;
@@ -405,7 +406,7 @@ async function load(token: string, namespace: string, span: number): Promise<Dat
     optional('Budgets', read<Budget>(`/apis/tollgate.dev/v1alpha1${ns}/budgets`, token)),
     optional('ModelRoutes', read<Routed>(`/apis/tollgate.dev/v1alpha1${ns}/modelroutes`, token)),
     optional('Providers', read<Routed>(`/apis/tollgate.dev/v1alpha1${ns}/providers`, token)),
-    optional('Events', read<KubeEvent>(`/api/v1${ns}/events`, token)),
+    optional('Events', read<KubeEvent>(`/api/v1${ns}/events`, token).then(eventsInTheirNamespace)),
   ]);
   const notes = ['UsageReports', 'Budgets', 'ModelRoutes', 'Providers', 'Events'].filter((what) => refused.has(what));
   const { since, today } = lastDays(span, Date.now());

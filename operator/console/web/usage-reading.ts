@@ -97,3 +97,19 @@ export async function readReports(read: ReadJson, namespace: string | undefined,
   const { reports, whole } = fromSummaries(listed, dims, since, today);
   return [...reports, ...(await wholeReports(read, whole, listed.length, path))];
 }
+
+/** An Event as the console reads it: where it is stored, and the object it says it is about. */
+export interface EventPlace {
+  metadata?: { namespace?: string };
+  involvedObject?: { namespace?: string };
+}
+
+/**
+ * The Events stored in the namespace of the object they are about. The API server accepts an Event
+ * about an object of another namespace (with eventTime set), so anyone who may create Events in
+ * their own namespace could otherwise show warnings "about" another team's Provider. Tollgate
+ * records its Events in the object's namespace.
+ */
+export function eventsInTheirNamespace<T extends EventPlace>(events: readonly T[]): T[] {
+  return events.filter((e) => e.metadata?.namespace !== undefined && e.metadata.namespace === e.involvedObject?.namespace);
+}
