@@ -6,7 +6,7 @@ describe('the Events the console shows', () => {
     const own = { metadata: { namespace: 'team-a' }, involvedObject: { kind: 'ModelRoute', namespace: 'team-a', name: 'chat' }, reason: 'Conflicted' };
     // Written in team-a, naming the platform's Provider: the API server accepts it when eventTime is set.
     const forged = { metadata: { namespace: 'team-a' }, involvedObject: { kind: 'Provider', namespace: 'platform', name: 'openai' }, reason: 'RotateYourKey' };
-    const unnamed = { metadata: { namespace: 'team-a' }, involvedObject: { kind: 'Provider', name: 'openai' }, reason: 'X' };
-    expect(eventsInTheirNamespace([own, forged, unnamed])).toEqual([own]);
+    const unplaced = { metadata: {}, involvedObject: { kind: 'ModelRoute', namespace: 'team-a', name: 'chat' }, reason: 'X' };
+    expect(eventsInTheirNamespace([own, forged, unplaced])).toEqual([own]);
   });
 });
