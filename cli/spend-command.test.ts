@@ -77,6 +77,15 @@ describe('tollgate spend: the numbers', () => {
     ]);
   });
 
+  it('writes control and direction characters of a key as escapes, so a name cannot drive the terminal', () => {
+    // A public model name is any non-blank text: this one would set the clipboard (OSC 52), erase
+    // the line and forge a row, and one with U+202E would print reversed.
+    const hostile = '\u001b]52;c;ZXZpbA==\u0007\u001b[2K\r\u001b[1Ateam-b/made-up-row\u202e';
+    const out = renderTable({ by: 'route', since: '2026-11-29', today: '2026-12-05' }, [report('team-a', '2026-12-05', { [hostile]: stats(1, 1, 1) })]);
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(out).toContain('\\u{1b}]52;c;ZXZpbA==\\u{7}\\u{1b}[2K\\u{d}\\u{1b}[1Ateam-b/made-up-row\\u{202e}');
+  });
+
   it('gives the raw numbers as JSON', () => {
     const parsed = JSON.parse(renderJson({ by: 'namespace', since: '2026-12-05', today: '2026-12-05', namespace: 'team-a' }, reports)) as { namespace: string; rows: { key: string; requests: number; errors: number }[]; total: { costUsd: number } };
     expect(parsed.namespace).toBe('team-a');

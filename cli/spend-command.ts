@@ -69,10 +69,18 @@ export function spendRows(reports: readonly UsageReportObject[], q: SpendQuery):
   return { rows: breakdownRows(reports, q.by, q.since, q.today), total: windowOf(reports, q.since, q.today).totals };
 }
 
+/**
+ * Control and direction-changing characters written out as escapes: a key is a name a tenant chose
+ * (a route's public model may be any non-blank text), and printed raw to a terminal it could move
+ * the cursor, rewrite rows or set the clipboard of whoever runs `tollgate spend`.
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const printable = (text: string): string => text.replace(UNPRINTABLE, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
+
 /** A plain-text table: the first column left-aligned, the numbers right-aligned. */
 export function renderTable(q: SpendQuery, reports: readonly UsageReportObject[]): string {
   const { rows, total } = spendRows(reports, q);
-  const lines = [[DIMENSIONS[q.by].toUpperCase(), ...STATS_HEADERS.map((h) => h.toUpperCase())], ...rows.map(([key, s]) => statsCells(key, s)), statsCells('TOTAL', total)];
+  const lines = [[DIMENSIONS[q.by].toUpperCase(), ...STATS_HEADERS.map((h) => h.toUpperCase())], ...rows.map(([key, s]) => statsCells(printable(key), s)), statsCells('TOTAL', total)];
   const widths = lines[0]?.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? '').length))) ?? [];
   const format = (cells: string[]): string =>
     cells
