@@ -40,15 +40,20 @@ type Dimension = 'byProvider' | 'byRoute' | 'byModel' | 'byCaller';
 export function daySummary(status: UsageReportStatus): DaySummary {
   const latencyMs: number[] = [];
   const ttftMs: number[] = [];
-  const dims: Record<Dimension, Record<string, UsageStats>> = { byProvider: {}, byRoute: {}, byModel: {}, byCaller: {} };
+  // Maps: a key is a name a tenant chose, and `into["__proto__"]` on a plain object is Object.prototype.
+  const dims: Record<Dimension, Map<string, UsageStats>> = { byProvider: new Map(), byRoute: new Map(), byModel: new Map(), byCaller: new Map() };
   for (const hour of status.hours) {
     addInto(latencyMs, hour.latencyMs);
     addInto(ttftMs, hour.ttftMs);
-    for (const [dim, into] of Object.entries(dims) as [Dimension, Record<string, UsageStats>][]) {
-      for (const [key, s] of Object.entries(hour[dim])) addStats((into[key] ??= emptyStats()), s);
+    for (const [dim, into] of Object.entries(dims) as [Dimension, Map<string, UsageStats>][]) {
+      for (const [key, s] of Object.entries(hour[dim])) {
+        let sum = into.get(key);
+        if (sum === undefined) into.set(key, (sum = emptyStats()));
+        addStats(sum, s);
+      }
     }
   }
-  const packed = (b: Record<string, UsageStats>): Record<string, PackedStats> => Object.fromEntries(Object.entries(b).map(([k, s]) => [k, packStats(s)]));
+  const packed = (b: Map<string, UsageStats>): Record<string, PackedStats> => Object.fromEntries([...b].map(([k, s]) => [k, packStats(s)]));
   return {
     v: 2,
     date: status.date,

@@ -165,14 +165,16 @@ export class UsageDay {
       addStats(totals, state.totals);
       const hour: UsageHour = { hour: h, totals: copyStats(state.totals), latencyMs: [...state.latencyMs], ttftMs: [...state.ttftMs], byRoute: {}, byModel: {}, byProvider: {}, byCaller: {} };
       for (const dim of DIMENSIONS) {
-        const out: Record<string, UsageStats> = {};
+        // Keys are names tenants choose ("__proto__" is a valid public model): assigned to a plain
+        // object such a key sets its prototype and vanishes; fromEntries makes every key its own.
+        const out: [string, UsageStats][] = [];
         let other: UsageStats | undefined;
         for (const [key, s] of state.dims[dim]) {
-          if (keep[dim].has(key)) out[key] = copyStats(s);
+          if (keep[dim].has(key)) out.push([key, copyStats(s)]);
           else addStats((other ??= emptyStats()), s);
         }
-        if (other !== undefined) out[OTHER_KEY] = other;
-        hour[dim] = out;
+        if (other !== undefined) out.push([OTHER_KEY, other]);
+        hour[dim] = Object.fromEntries(out);
       }
       hours.push(hour);
     }

@@ -5,7 +5,7 @@ import type { RequestUsage } from '../../dataplane/config/request-usage.js';
 import { MAX_APPLIED_PODS, MAX_BREAKDOWN_KEYS, MAX_TOP_CALLERS, OTHER_KEY, UsageReportStatusSchema } from '../api/usage-report.js';
 import { KubeError } from '../kube/kube-client.js';
 import { fakeUsageReportsApi as fakeApiServer } from '../../test/support/fake-usage-reports-api.js';
-import { breakdownRows, type Dimension, summaryReport, type UsageReportObject, windowOf } from '../console/web/usage-numbers.js';
+import { breakdownRows, type Dimension, type ReportMetadata, summaryReport, type UsageReportObject, windowOf } from '../console/web/usage-numbers.js';
 import { DAY_SUMMARY_ANNOTATION, daySummary } from './day-summary.js';
 import { UsageDay } from './usage-day.js';
 import { UsageHistory } from './usage-history.js';
@@ -222,5 +222,21 @@ describe('UsageDay', () => {
     expect(Object.keys(status.hours[0]?.byRoute ?? {})).toHaveLength(MAX_BREAKDOWN_KEYS + 1);
     expect(Object.keys(status.hours[0]?.byCaller ?? {})).toHaveLength(MAX_TOP_CALLERS + 1);
     expect(UsageReportStatusSchema.safeParse(status).success).toBe(true);
+  });
+
+  it('keeps a breakdown key named __proto__ (a valid public model) as an entry, through the summary to the console', () => {
+    const day = new UsageDay('team-a', '2026-12-05');
+    day.add('pod-a', 1, NOON, request({ model: 'gpt-4o' }), 1);
+    day.add('pod-a', 2, NOON, request({ model: '__proto__', route: 'team-a/hidden' }), 1000);
+    const status = day.toStatus(MAX_TOP_CALLERS, NOON);
+    expect(Object.keys(JSON.parse(JSON.stringify(status.hours[0]?.byModel)) as object).sort()).toEqual(['__proto__', 'gpt-4o']);
+    const report: ReportMetadata = { metadata: { name: '2026-12-05', namespace: 'team-a', annotations: { [DAY_SUMMARY_ANNOTATION]: JSON.stringify(daySummary(status)) } } };
+    const summary = summaryReport(report);
+    if (summary === undefined) throw new Error('no summary');
+    expect(breakdownRows([summary], 'model', '2026-12-05', '2026-12-05').map(([k, s]) => [k, s.costUsd])).toEqual([
+      ['__proto__', 1000],
+      ['gpt-4o', 1],
+    ]);
+    expect(Object.prototype).not.toHaveProperty('costUsd');
   });
 });

@@ -92,13 +92,14 @@ function isStats(x: unknown): x is Stats {
 /** A breakdown of a summary: v1 has stats objects, v2 packed stats. Undefined when anything in it is not. */
 function summaryBreakdown(x: unknown, stats: (x: unknown) => Stats | undefined): Breakdown | undefined {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) return undefined;
-  const out: Breakdown = {};
+  // fromEntries: a key "__proto__" (a tenant's model name) stays an entry rather than a prototype.
+  const out: [string, Stats][] = [];
   for (const [key, value] of Object.entries(x)) {
     const s = stats(value);
     if (s === undefined) return undefined;
-    out[key] = s;
+    out.push([key, s]);
   }
-  return out;
+  return Object.fromEntries(out);
 }
 
 /** Dimensions a v1 summary (an operator before v2) breaks down by: routes, models and callers need the full report. */
