@@ -74,6 +74,12 @@ export interface UpstreamFailure {
   local?: true;
   /** The target's adapter cannot express the request (a local ClientError): another target's may, so the route fails over. */
   untranslatable?: true;
+  /**
+   * The upstream had the request and may have done (and billed) its work, though it served nobody:
+   * `prompt` when the attempt timed out after sending it, `worstCase` for a complete answer too
+   * large to read. The request is charged for it (pipeline/stages/meter.ts, lost attempts).
+   */
+  billed?: 'prompt' | 'worstCase';
 }
 
 export type ParseResult = { ok: true; body: JsonObject; usage?: Usage } | { ok: false; failure: UpstreamFailure };

@@ -29,7 +29,7 @@ export function requestStages(deps: PipelineDeps): Stage[] {
     deps.rateLimiter === undefined ? undefined : rateLimit(deps.rateLimiter),
     deps.cache === undefined ? undefined : responseCache(deps.cache),
     budget(deps.router, deps.admitters ?? [], checkAccess),
-    serve(deps.router),
+    serve(deps.router, deps.usage),
     meter(deps.usage),
   ];
   return stages.filter((s): s is Stage => s !== undefined);

@@ -212,7 +212,7 @@ function scrubbed(result: AttemptResult, provider: RuntimeProvider): AttemptResu
 /** A whole answer read (a response, or an error of a stream that never started) as the attempt's result. */
 function complete(req: CanonicalRequest, provider: RuntimeProvider, res: WholeResponse, limitBytes: number): AttemptResult {
   const success = res.status >= 200 && res.status < 300;
-  if (success && !res.body.complete) return { ok: false, failure: tooLarge(res.status, 'response', limitBytes, 'maxResponseBytes') };
+  if (success && !res.body.complete) return { ok: false, failure: { ...tooLarge(res.status, 'response', limitBytes, 'maxResponseBytes'), billed: 'worstCase' } };
   const parsed = provider.adapter.parseResponse(req, res.status, res.headers, res.body.text(), providerSecrets(provider.config));
   if (!parsed.ok) return { ok: false, failure: parsed.failure };
   return parsed.usage === undefined
@@ -233,7 +233,7 @@ async function attemptUpstream(
   let sent = false;
   const fail = (err: unknown): AttemptResult => {
     if (client.aborted) return { ok: false, clientGone: true, sent };
-    if (signal.reason instanceof AttemptTimeout) return { ok: false, failure: { kind: 'Timeout', status: 0, message: signal.reason.message } };
+    if (signal.reason instanceof AttemptTimeout) return { ok: false, failure: { kind: 'Timeout', status: 0, message: signal.reason.message, ...(sent ? { billed: 'prompt' as const } : {}) } };
     return { ok: false, failure: { kind: 'ConnectionError', status: 0, message: describeThrown(err) } };
   };
   let accessToken: string | undefined;

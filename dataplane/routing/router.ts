@@ -45,6 +45,11 @@ export type RouteOutcome =
       abort: (reason: Error) => void;
     });
 
+/** Told of each attempt the upstream may have billed though it served nobody (UpstreamFailure.billed). */
+export interface BilledLosses {
+  lostAttempt(target: TargetConfig, billed: 'prompt' | 'worstCase'): void;
+}
+
 /** The client went away; nothing is to be written. */
 export class ClientGone extends Error {
   /** `reached`: the target an attempt had already sent the request to (the upstream may have worked on it). */
@@ -113,6 +118,7 @@ export class Router {
     client: ClientLink,
     decision?: RouteDecision,
     observer?: AttemptObserver,
+    losses?: BilledLosses,
   ): Promise<RouteOutcome> {
     const attempts: AttemptRecord[] = [];
     const limits = routeLimits(route);
@@ -165,6 +171,7 @@ export class Router {
             (tried ??= new Set()).add(picked.lease.url);
             if ('clientGone' in result) throw new ClientGone(result.sent ? target : undefined);
             last = result.failure;
+            if (last.billed !== undefined) losses?.lostAttempt(target, last.billed);
             // A non-streaming attempt outlives its client (so its usage is metered); nothing is retried for nobody.
             if (client.aborted) throw new ClientGone();
           }

@@ -1,5 +1,5 @@
 import { routeLimits } from '../../config/route-limits.js';
-import type { JsonObject } from '../../core/canonical.js';
+import type { JsonObject, Usage } from '../../core/canonical.js';
 import { costUsd } from '../../metering/cost.js';
 import { type MeteredUsage, responseUsage } from '../../metering/settled-usage.js';
 import { StreamMeter } from '../../metering/stream-meter.js';
@@ -8,12 +8,59 @@ import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
 import { thenRelease } from './settle.js';
 
-/** Charges what the served request used: the sink, the settlement admission stages settle with, the event. */
+/**
+ * What the request's lost attempts are charged (RequestContext.lostAttempts): the prompt estimate
+ * for one that timed out after sending, the worst case for an answer too large to read, each at its
+ * target's prices. The upstream may have billed them; spend is never under-counted.
+ */
+function lostCharge(ctx: RequestContext): { usage: Usage; costUsd: number } | undefined {
+  const lost = ctx.lostAttempts;
+  if (lost === undefined) return undefined;
+  const total: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+  let cost = 0;
+  for (const { target, billed } of lost) {
+    const usage: Usage = { inputTokens: ctx.promptTokens, outputTokens: billed === 'worstCase' ? ctx.admissionRequest().maxOutputTokens : 0, cachedInputTokens: 0 };
+    total.inputTokens += usage.inputTokens;
+    total.outputTokens += usage.outputTokens;
+    cost += costUsd(usage, target.pricing);
+  }
+  return { usage: total, costUsd: cost };
+}
+
+/** A request no target served whose lost attempts the upstreams may have billed: charged those (serve calls it before it rethrows). */
+export function chargeLostAttempts(ctx: RequestContext, sink: UsageSink): void {
+  const first = ctx.lostAttempts?.[0];
+  const lost = lostCharge(ctx);
+  if (first === undefined || lost === undefined) return;
+  const route = ctx.routeConfig;
+  const rec: UsageRecord = {
+    requestId: ctx.requestId,
+    op: ctx.request.op,
+    routeId: route.id,
+    model: route.model,
+    providerId: first.target.providerId,
+    upstreamModel: first.target.model,
+    stream: ctx.request.stream,
+    inputTokens: lost.usage.inputTokens,
+    outputTokens: lost.usage.outputTokens,
+    cachedInputTokens: 0,
+    costUsd: lost.costUsd,
+    estimated: true,
+    estimateReason: 'lost_attempt',
+  };
+  sink.record(rec);
+  ctx.settlement = { usage: lost.usage, costUsd: rec.costUsd };
+  ctx.events.emit('metered', rec);
+}
+
+/** Charges what the served request used (and its lost attempts): the sink, the settlement admission stages settle with, the event. */
 function record(ctx: RequestContext, sink: UsageSink, metered: MeteredUsage): UsageRecord {
   const served = ctx.served;
   if (served === undefined) throw new Error('meter runs after serve');
   const { target } = served;
-  const { usage, estimated } = metered;
+  const lost = lostCharge(ctx);
+  const usage = lost === undefined ? metered.usage : { inputTokens: metered.usage.inputTokens + lost.usage.inputTokens, outputTokens: metered.usage.outputTokens + lost.usage.outputTokens, cachedInputTokens: metered.usage.cachedInputTokens };
+  const estimated = metered.estimated ?? (lost === undefined ? undefined : 'lost_attempt');
   const route = ctx.routeConfig;
   const rec: UsageRecord = {
     requestId: ctx.requestId,
@@ -26,7 +73,7 @@ function record(ctx: RequestContext, sink: UsageSink, metered: MeteredUsage): Us
     inputTokens: usage.inputTokens,
     outputTokens: usage.outputTokens,
     cachedInputTokens: usage.cachedInputTokens,
-    costUsd: costUsd(usage, target.pricing),
+    costUsd: costUsd(metered.usage, target.pricing) + (lost?.costUsd ?? 0),
     estimated: estimated !== undefined,
     ...(estimated === undefined ? {} : { estimateReason: estimated }),
   };

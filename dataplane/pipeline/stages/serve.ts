@@ -1,21 +1,27 @@
 import { ClientGone, type RouteOutcome, type Router } from '../../routing/router.js';
 import { upstreamAttempts } from '../../routing/route-errors.js';
+import type { UsageSink } from '../../metering/usage-record.js';
 import type { Stage } from '../stage.js';
+import { chargeLostAttempts } from './meter.js';
 
 /**
  * Sends the request upstream (route decision's targets, retries, failover). Throws a GatewayError
  * when nothing served it; ends the request quietly when the client left first.
  */
-export function serve(router: Router): Stage {
+export function serve(router: Router, sink: UsageSink): Stage {
   return {
     name: 'serve',
     async run(ctx, next) {
       const route = ctx.routeConfig;
       let outcome: RouteOutcome;
       try {
-        outcome = await router.serve(ctx.runtime, route, ctx.request, ctx.client, ctx.decision, ctx.attempts);
+        outcome = await router.serve(ctx.runtime, route, ctx.request, ctx.client, ctx.decision, ctx.attempts, ctx);
       } catch (err) {
-        if (!(err instanceof ClientGone)) throw err;
+        if (!(err instanceof ClientGone)) {
+          // Nothing served, but an upstream may have billed an attempt: charged before the refusal.
+          chargeLostAttempts(ctx, sink);
+          throw err;
+        }
         // The client left while an upstream was already working on the request: meter charges the prompt estimate.
         if (err.reached !== undefined) {
           ctx.served = { target: err.reached, outcome: undefined };

@@ -1,0 +1,85 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+
+// Attempts the upstream had and may have billed, though they served nobody: one that timed out
+// after the request was sent, and a complete answer too large to read. Each is charged (the prompt
+// estimate; the worst case for the too-large answer) besides what served, never nothing.
+
+let upstream: OpenAiUpstream;
+let gateway: TestGateway;
+let client: OpenAI;
+
+beforeAll(async () => {
+  upstream = await startOpenAiUpstream();
+  gateway = await startTestGateway({
+    // $1,000 per million tokens both ways: a token is a tenth of a cent.
+    'provider.yaml': openAiProvider('up', upstream.baseUrl, '  models: [{ name: m, pricing: { input: 1000, output: 1000 } }]\n'),
+    'route.yaml': `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: chat }
+spec:
+  model: chat
+  targets: [{ providerRef: { name: up }, model: m }]
+  timeouts: { attempt: 300ms, total: 10s }
+  retry: { attempts: 2, retryOn: [Timeout], backoff: { initial: 1ms, max: 2ms } }
+  limits: { maxResponseBytes: 2048 }
+`,
+  });
+  client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await gateway?.close();
+  await upstream?.close();
+});
+
+/** The prompt estimate of `ask`'s message (learnt from the first test's charge). */
+let promptEstimate = 0;
+const ask = () => client.chat.completions.create({ model: 'chat', max_tokens: 50, messages: [{ role: 'user', content: 'hello there' }] });
+const lastRecord = () => gateway.usage.records.at(-1);
+
+describe('attempts an upstream may have billed', () => {
+  it('a timed-out attempt before the retry that served is charged its prompt estimate besides the answer', async () => {
+    upstream.script({ kind: 'ok', delayMs: 1_000 }, { kind: 'ok', usage: { prompt: 10, completion: 5 } });
+    const before = gateway.usage.records.length;
+    await ask();
+    expect(gateway.usage.records.length).toBe(before + 1);
+    const rec = lastRecord();
+    promptEstimate = (rec?.inputTokens ?? 0) - 10;
+    expect(promptEstimate).toBeGreaterThan(0);
+    expect(rec).toMatchObject({ outputTokens: 5, estimated: true, estimateReason: 'lost_attempt' });
+    expect(rec?.costUsd).toBeCloseTo(((rec?.inputTokens ?? 0) + 5) / 1000, 9);
+  });
+
+  it('a request whose every attempt timed out is charged each attempt, and refused', async () => {
+    upstream.script({ kind: 'ok', delayMs: 1_000 });
+    const before = gateway.usage.records.length;
+    const err = await ask().then(
+      () => undefined,
+      (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
+    );
+    expect(err?.status).toBe(504);
+    const recs = gateway.usage.records.slice(before);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ estimated: true, estimateReason: 'lost_attempt', outputTokens: 0 });
+    // Two attempts, the prompt estimate each.
+    expect(recs[0]?.inputTokens).toBe(2 * promptEstimate);
+    expect(recs[0]?.costUsd).toBeCloseTo((recs[0]?.inputTokens ?? 0) / 1000, 9);
+  });
+
+  it('a complete answer too large to read is charged its worst case (the prompt estimate plus max_tokens)', async () => {
+    upstream.script({ kind: 'ok', content: 'x'.repeat(4_000) });
+    const before = gateway.usage.records.length;
+    const err = await ask().then(
+      () => undefined,
+      (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
+    );
+    expect(err?.status).toBe(502);
+    const recs = gateway.usage.records.slice(before);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ estimateReason: 'lost_attempt', inputTokens: promptEstimate, outputTokens: 50 });
+    expect(recs[0]?.costUsd).toBeCloseTo((promptEstimate + 50) / 1000, 9);
+  });
+});
