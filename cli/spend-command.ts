@@ -12,7 +12,7 @@ import {
   windowOf,
 } from '../operator/console/web/usage-numbers.js';
 import { type ReadJson, readReports } from '../operator/console/web/usage-reading.js';
-import { kubeconfigError } from '../dataplane/governance/identity/kube-api.js';
+import { kubeconfigError } from '../dataplane/config/kubeconfig-error.js';
 
 /** A refusal from wherever the objects are read (API server or console), with its HTTP status. */
 export class ReadRefused extends Error {

@@ -26,7 +26,7 @@ import { LeaderElector } from './kube/leader-election.js';
 import { ensureInstallationSecretWithRetry, serviceAccountOwner, withRetry } from './kube/installation-secret.js';
 import { ensureChannelTls, type ManagedTlsConfig } from './tls/channel-tls.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
-import { kubeconfigError } from '../dataplane/governance/identity/kube-api.js';
+import { kubeconfigError } from '../dataplane/config/kubeconfig-error.js';
 import { createOperatorMetrics } from './operator-metrics.js';
 import { RetentionController } from './retention/retention-controller.js';
 import { NOOP_OPERATOR_TRACING, operatorTracing } from './telemetry/operator-tracing.js';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MALFORMED_KUBECONFIG, MALFORMED_KUBECONFIG_REASON } from '../../../test/fixtures/kubeconfig/malformed.js';
-import { kubeApiFromKubeconfig, kubeconfigError } from './kube-api.js';
+import { kubeconfigError } from '../../config/kubeconfig-error.js';
+import { kubeApiFromKubeconfig } from './kube-api.js';
 
 describe('kubeconfig', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-kubeconfig-'));

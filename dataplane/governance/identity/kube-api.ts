@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { z } from 'zod';
+import { kubeconfigError } from '../../config/kubeconfig-error.js';
 
 /** How the data plane reaches the API server for TokenReview (and nothing else). */
 export interface KubeApiConfig {
@@ -44,16 +45,6 @@ const KubeconfigSchema = z.looseObject({
 });
 
 const b64 = (s: string | undefined): string | undefined => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
-
-/**
- * A kubeconfig's YAML error with js-yaml's first line only (its reason and position), as the
- * manifest loader reports YAML errors: the lines it quotes around the fault may hold the file's
- * token or key, and the error goes to stderr and the pod's log. Any other error is returned as is.
- */
-export function kubeconfigError(file: string, err: unknown): unknown {
-  if (!(err instanceof Error) || err.name !== 'YAMLException') return err;
-  return new Error(`${file}: not valid YAML: ${err.message.split('\n')[0] ?? ''}`);
-}
 
 /** A kubeconfig with embedded data (token or client certificate), as tests and laptops have. */
 export function kubeApiFromKubeconfig(path: string): KubeApiConfig {
