@@ -184,6 +184,13 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         const p = pending.get(req);
         if (p === undefined) return;
         const status = proxyRes.statusCode ?? 502;
+        // node parses a status line of 000 or 099, and writeHead throws on it here, in the proxy's
+        // event, where nothing catches: one upstream's answer would end the process for everyone.
+        if (status < 100 || status > 599) {
+          proxyRes.destroy();
+          p.fail(new Error(`the upstream answered with status ${status}, which is not an HTTP status`));
+          return;
+        }
         if (p.failOver(status)) {
           proxyRes.resume();
           return;
@@ -202,12 +209,15 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           return;
         }
         // An error answer is upstream error text: relayed only scrubbed, like the chat path's.
-        void scrubbedErrorBody(proxyRes, status, secrets).then(({ body, upstreamType }) => {
-          if (out.destroyed) return;
-          for (const name of ['content-length', 'content-encoding', ...(upstreamType ? [] : ['content-type'])]) delete headers[name];
-          out.writeHead(status, { ...headers, ...(upstreamType ? {} : { 'content-type': 'application/json' }), 'content-length': String(Buffer.byteLength(body)), ...gatewayHeaders(p) });
-          out.end(body);
-        });
+        scrubbedErrorBody(proxyRes, status, secrets).then(
+          ({ body, upstreamType }) => {
+            if (out.destroyed) return;
+            for (const name of ['content-length', 'content-encoding', ...(upstreamType ? [] : ['content-type'])]) delete headers[name];
+            out.writeHead(status, { ...headers, ...(upstreamType ? {} : { 'content-type': 'application/json' }), 'content-length': String(Buffer.byteLength(body)), ...gatewayHeaders(p) });
+            out.end(body);
+          },
+          () => out.destroy(),
+        );
       },
     },
   })));

@@ -1,0 +1,57 @@
+import { once } from 'node:events';
+import { createServer as createNetServer, type Server } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { providerManifest, secretManifest } from '../providers/provider-manifests.js';
+import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+
+// A pass-through upstream that answers what no HTTP server should (a tenant may point a Provider
+// at any URL): the gateway answers its client with an error and goes on serving everyone else.
+
+let upstream: Server;
+let answer: (body: string) => string;
+let gateway: TestGateway;
+
+beforeAll(async () => {
+  answer = () => 'HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n';
+  upstream = createNetServer((socket) => {
+    let seen = '';
+    socket.on('data', (d: Buffer) => {
+      seen += d.toString('latin1');
+      const end = seen.indexOf('\r\n\r\n');
+      const length = Number(/content-length: (\d+)/i.exec(seen)?.[1] ?? 0);
+      if (end !== -1 && seen.length >= end + 4 + length) socket.end(answer(seen.slice(end + 4)));
+    });
+    socket.on('error', () => undefined);
+  });
+  upstream.listen(0, '127.0.0.1');
+  await once(upstream, 'listening');
+  const { port } = upstream.address() as { port: number };
+  gateway = await startTestGateway({
+    'providers.yaml': providerManifest('up', 'openai-compatible', `http://127.0.0.1:${port}/v1`, '{ secretRef: { name: k, key: apiKey } }') + secretManifest('k', { apiKey: 'sk-up' }),
+    'routes.yaml': `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: media }
+spec:
+  model: media
+  targets: [{ providerRef: { name: up }, model: m }]
+  passThrough: { endpoints: [moderations, images] }
+`,
+  });
+});
+
+afterAll(async () => {
+  await gateway?.close();
+  upstream?.close();
+});
+
+const post = (path: string, body: unknown): Promise<Response> => fetch(`${gateway.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('a hostile pass-through upstream', () => {
+  it.each(['099', '000'])('answering status %s gets its client a 502, and the gateway serves on', async (status) => {
+    answer = () => `HTTP/1.1 ${status} Odd\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}`;
+    const res = await post('/v1/moderations', { model: 'media', input: 'x' });
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain(`status ${Number(status)}, which is not an HTTP status`);
+    expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+  });
+});
