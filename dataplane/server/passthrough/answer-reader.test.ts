@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { AnswerReader, MAX_PARSED_ANSWER_BYTES } from './answer-reader.js';
+import { AnswerReader, MAX_COUNTED_IMAGES, MAX_PARSED_ANSWER_BYTES } from './answer-reader.js';
 
 /** The answer fed in pieces of `size` bytes (keys and the usage object split anywhere). */
-function read(text: string, size: number): unknown {
-  const reader = new AnswerReader();
+function read(text: string, size: number, images = true): { answer: unknown; images: number | undefined } {
+  const reader = new AnswerReader(images);
   const bytes = Buffer.from(text);
   for (let at = 0; at < bytes.length; at += size) reader.push(bytes.subarray(at, at + size));
-  return reader.answer();
+  return { answer: reader.answer(), images: reader.imagesCounted };
 }
 
 const usage = { input_tokens: 12, input_tokens_details: { text_tokens: 12, image_tokens: 0 }, output_tokens: 4160, total_tokens: 4172 };
@@ -19,18 +19,24 @@ const large = (images: number, key: 'b64_json' | 'url'): string =>
   });
 
 describe('AnswerReader', () => {
-  it('parses a small answer whole', () => {
-    expect(read(JSON.stringify({ data: [{ url: 'u' }], usage: { total_tokens: 3 } }), 7)).toEqual({ data: [{ url: 'u' }], usage: { total_tokens: 3 } });
+  it('parses a small answer whole (its data says how many images)', () => {
+    expect(read(JSON.stringify({ data: [{ url: 'u' }], usage: { total_tokens: 3 } }), 7)).toEqual({ answer: { data: [{ url: 'u' }], usage: { total_tokens: 3 } }, images: undefined });
   });
 
   it.each([5, 7, 4096, 65536])('of a large answer keeps the usage at its end and counts its images, in pieces of %i bytes', (size) => {
-    expect(read(large(3, 'b64_json'), size)).toEqual({ data: [{}, {}, {}], usage });
-    expect(read(large(2, 'url'), size)).toEqual({ data: [{}, {}], usage });
+    expect(read(large(3, 'b64_json'), size)).toEqual({ answer: { usage }, images: 3 });
+    expect(read(large(2, 'url'), size)).toEqual({ answer: { usage }, images: 2 });
   });
 
   it('keeps nothing it cannot parse: a large answer whose usage is cut or absent has none', () => {
     const text = large(1, 'url');
-    expect(read(text.slice(0, -20), 4096)).toEqual({ data: [{}] });
-    expect(read('[' + 'x'.repeat(MAX_PARSED_ANSWER_BYTES) + ']', 4096)).toEqual({ data: [] });
+    expect(read(text.slice(0, -20), 4096)).toEqual({ answer: {}, images: 1 });
+    expect(read('[' + 'x'.repeat(MAX_PARSED_ANSWER_BYTES) + ']', 4096)).toEqual({ answer: {}, images: 0 });
+  });
+
+  it('counts images only of an images answer, and at most MAX_COUNTED_IMAGES of them', () => {
+    const keys = `{"data":[${'{"url":"u"},'.repeat(200_000)}{"url":"u"}]}`;
+    expect(read(keys, 65536).images).toBe(MAX_COUNTED_IMAGES);
+    expect(read(keys, 65536, false).images).toBeUndefined();
   });
 });

@@ -4,15 +4,19 @@ export const MAX_PARSED_ANSWER_BYTES = 1024 * 1024;
 const TAIL_BYTES = 64 * 1024;
 /** Each image of an images answer carries exactly one of these keys (never inside base64 or an escaped string). */
 const IMAGE_KEYS = ['"b64_json"', '"url"'];
+/** More images than any images API returns for one request (OpenAI's `n` is at most 10): counting stops here. */
+export const MAX_COUNTED_IMAGES = 1_000;
 const LONGEST_KEY = Math.max(...IMAGE_KEYS.map((k) => k.length));
 
 /**
  * What metering needs of a pass-through JSON answer, read as it is relayed, in bounded memory
  * whatever its size: an images answer of ten base64 images is tens of megabytes, and reading only
  * the first megabyte (as before) metered it at nothing. A small answer is parsed whole; of a large
- * one the reader keeps the `usage` object at its end and counts its images.
+ * one the reader keeps the `usage` object at its end and, for an images answer, counts its images.
  */
 export class AnswerReader {
+  constructor(private readonly countImages: boolean) {}
+
   private readonly head: Buffer[] = [];
   private size = 0;
   /** The answer's end, in pieces; joined and cut back to TAIL_BYTES when twice that (each byte copied a bounded number of times). */
@@ -29,8 +33,10 @@ export class AnswerReader {
     const text = this.carry + piece;
     // A key split across two chunks is found with the previous chunk's end; one that lies wholly in
     // that end was counted with it.
-    for (const key of IMAGE_KEYS) {
-      for (let at = text.indexOf(key); at !== -1; at = text.indexOf(key, at + key.length)) if (at + key.length > this.carry.length) this.images++;
+    if (this.countImages) {
+      for (const key of IMAGE_KEYS) {
+        for (let at = text.indexOf(key); at !== -1 && this.images < MAX_COUNTED_IMAGES; at = text.indexOf(key, at + key.length)) if (at + key.length > this.carry.length) this.images++;
+      }
     }
     this.carry = text.slice(-(LONGEST_KEY - 1));
     this.tail.push(piece);
@@ -44,7 +50,12 @@ export class AnswerReader {
     this.tailLength = end.length;
   }
 
-  /** The answer as metering reads it: parsed whole, or (too large) its `usage` and one entry per image counted. */
+  /** The images counted in a large answer (undefined for an answer read whole: its `data` says). */
+  get imagesCounted(): number | undefined {
+    return this.size <= MAX_PARSED_ANSWER_BYTES || !this.countImages ? undefined : this.images;
+  }
+
+  /** The answer as metering reads it: parsed whole, or (too large) its `usage` only. */
   answer(): unknown {
     if (this.size <= MAX_PARSED_ANSWER_BYTES) {
       try {
@@ -55,7 +66,7 @@ export class AnswerReader {
     }
     this.compactTail();
     const usage = lastObjectOf(this.tail[0] ?? '', '"usage"');
-    return { data: Array.from({ length: this.images }, () => ({})), ...(usage === undefined ? {} : { usage }) };
+    return usage === undefined ? {} : { usage };
   }
 }
 

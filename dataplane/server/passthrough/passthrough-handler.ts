@@ -363,7 +363,7 @@ function meterAnswer(deps: PassThroughDeps, p: Pending, proxyRes: IncomingMessag
   }
   const type = String(proxyRes.headers['content-type'] ?? '');
   const encoding = proxyRes.headers['content-encoding'];
-  const reader = type.includes('json') && (encoding === undefined || encoding === 'identity') ? new AnswerReader() : undefined;
+  const reader = type.includes('json') && (encoding === undefined || encoding === 'identity') ? new AnswerReader(p.path.startsWith('/v1/images/')) : undefined;
   if (reader !== undefined) proxyRes.on('data', (chunk: Buffer) => reader.push(chunk));
   proxyRes.on('end', () => {
     const parsed = reader?.answer();
@@ -371,7 +371,7 @@ function meterAnswer(deps: PassThroughDeps, p: Pending, proxyRes: IncomingMessag
     // retrieval shows of its usage is not spent again.
     const usage = passThroughPath(p.path)?.endpoint === 'responses' ? undefined : passThroughUsage(parsed);
     const { target } = p.to;
-    const cost = Math.round(((usage === undefined ? 0 : costUsd(usage, target.pricing)) + unitCostUsd(answerUnits(p.path, p.json, parsed), target.pricing)) * 1e8) / 1e8;
+    const cost = Math.round(((usage === undefined ? 0 : costUsd(usage, target.pricing)) + unitCostUsd(answerUnits(p.path, p.json, parsed, reader?.imagesCounted), target.pricing)) * 1e8) / 1e8;
     if (usage === undefined && cost === 0) {
       p.settle(undefined, 0);
       return;

@@ -24,9 +24,9 @@ export function passThroughUsage(body: unknown): Usage | undefined {
  * audio (a transcription or translation that reports `usage.seconds` or, verbose_json, `duration`)
  * and characters of speech input (the request's `input`, the answer being audio).
  */
-export function answerUnits(path: string, request: unknown, answer: unknown): BilledUnits {
+export function answerUnits(path: string, request: unknown, answer: unknown, imagesCounted?: number): BilledUnits {
   const units: BilledUnits = { requests: 1, images: 0, audioSeconds: 0, characters: 0 };
-  if (path.startsWith('/v1/images/') && isObject(answer) && Array.isArray(answer.data)) units.images = answer.data.length;
+  if (path.startsWith('/v1/images/')) units.images = imagesCounted ?? (isObject(answer) && Array.isArray(answer.data) ? answer.data.length : 0);
   if (/^\/v1\/audio\/(transcriptions|translations)$/.test(path) && isObject(answer)) {
     const u = answer.usage;
     units.audioSeconds = isObject(u) && u.type === 'duration' ? count(u.seconds) : count(answer.duration);
