@@ -1,18 +1,14 @@
 import type { StreamStep, UpstreamFailure } from '../core/canonical.js';
+import { indexInRange, MAX_STREAM_CHOICES, MAX_STREAM_TOOL_CALLS } from '../core/choice-bounds.js';
 import { isObject } from '../providers/shared/json-guards.js';
 
-/**
- * The choice indexes a stream may name (0–127: OpenAI's `n` goes up to 128), and the tool-call
- * indexes within one choice. Everything after the upstream keeps per-stream state by these
- * indexes (the guard's held text, the capture assembler, the stream's own completeness check),
- * and an upstream is a tenant's endpoint as often as a provider's: one event naming tool call
- * 100,000,000 made the capture assembler stringify a hundred million nulls and V8 abort the whole
- * data plane; a few MB of distinct choice indexes cost the guard minutes of CPU.
+/*
+ * One event naming tool call 100,000,000 made the capture assembler stringify a hundred million
+ * nulls and V8 abort the whole data plane; a few MB of distinct choice indexes cost the guard
+ * minutes of CPU. The bounds are core/choice-bounds.ts's.
  */
-export const MAX_STREAM_CHOICES = 128;
-export const MAX_STREAM_TOOL_CALLS = 128;
-
-const inRange = (index: unknown, max: number): boolean => index === undefined || (typeof index === 'number' && Number.isInteger(index) && index >= 0 && index < max);
+export { MAX_STREAM_CHOICES, MAX_STREAM_TOOL_CALLS };
+const inRange = indexInRange;
 
 /** A failure when a chunk of the step names a choice or tool-call index out of bounds; undefined when all are in. */
 export function streamIndexFailure(step: StreamStep): UpstreamFailure | undefined {

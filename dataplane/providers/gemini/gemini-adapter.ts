@@ -6,7 +6,7 @@ import { promptBlockedFailure } from './gemini-blocked.js';
 import { batchEmbedContents, type EmbeddingsDialect } from './gemini-embeddings.js';
 import { classifyGeminiError } from './gemini-errors.js';
 import { toGeminiRequest } from './gemini-request.js';
-import { fromGeminiResponse, promptBlockReason } from './gemini-response.js';
+import { candidatesProblem, fromGeminiResponse, promptBlockReason } from './gemini-response.js';
 import { GeminiStreamTransformer } from './gemini-stream.js';
 import type { GeminiResponse } from './gemini-wire.js';
 
@@ -65,6 +65,8 @@ export function createGeminiAdapter(endpoint: GeminiEndpoint): ProviderAdapter {
         const model = typeof req.body.model === 'string' ? req.body.model : 'gemini';
         return { ok: true, ...toOpenAiEmbeddings(req, embedded.vectors, model, embedded.inputTokens) };
       }
+      const tooMany = candidatesProblem(body.candidates);
+      if (tooMany !== undefined) return { ok: false, failure: { kind: 'ServerError', status: 502, message: tooMany } };
       const blocked = promptBlockReason(body);
       if (blocked !== undefined) return { ok: false, failure: promptBlockedFailure(blocked) };
       const model = typeof req.body.model === 'string' ? req.body.model : 'gemini';

@@ -2,6 +2,7 @@ import { count } from '../shared/json-guards.js';
 import { toOpenAiUsage } from '../shared/openai-usage.js';
 import type { JsonObject, Usage } from '../../core/canonical.js';
 import type { GeminiCandidate, GeminiResponse, GeminiUsageMetadata } from './gemini-wire.js';
+import { indexInRange, MAX_STREAM_CHOICES } from '../../core/choice-bounds.js';
 
 const FILTERED = new Set(['SAFETY', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'IMAGE_SAFETY', 'IMAGE_PROHIBITED_CONTENT', 'RECITATION', 'IMAGE_RECITATION', 'LANGUAGE']);
 
@@ -44,6 +45,22 @@ export function candidateContent(c: GeminiCandidate, responseId: string | undefi
     }
   }
   return { text, toolCalls };
+}
+
+/**
+ * Why an answer's candidates cannot be taken, before anything is made of them: each becomes a
+ * choice (and, streamed, state kept for the stream), and a tenant's endpoint can answer millions
+ * of `{}` in a few megabytes.
+ */
+export function candidatesProblem(candidates: GeminiResponse['candidates']): string | undefined {
+  if (candidates === undefined) return undefined;
+  if (!Array.isArray(candidates)) return 'upstream answer has candidates that are not a list';
+  if (candidates.length > MAX_STREAM_CHOICES) return `upstream answer has ${candidates.length} candidates; the gateway accepts at most ${MAX_STREAM_CHOICES}`;
+  for (const c of candidates) {
+    const index: unknown = (c as { index?: unknown } | null)?.index;
+    if (!indexInRange(index, MAX_STREAM_CHOICES)) return `upstream answer names candidate index ${String(index)}; the gateway accepts integers 0 to ${MAX_STREAM_CHOICES - 1}`;
+  }
+  return undefined;
 }
 
 /** The prompt was blocked before any candidate was generated. */

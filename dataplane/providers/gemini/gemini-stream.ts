@@ -5,6 +5,7 @@ import { usageChunk } from '../shared/openai-usage.js';
 import { candidateContent, finishReasonFrom, promptBlockReason, usageFromGemini } from './gemini-response.js';
 import { promptBlockedFailure } from './gemini-blocked.js';
 import type { GeminiErrorBody, GeminiResponse, GeminiUsageMetadata } from './gemini-wire.js';
+import { candidatesProblem } from './gemini-response.js';
 
 interface CandidateState {
   tools: number;
@@ -57,6 +58,8 @@ export class GeminiStreamTransformer implements StreamTransformer {
     }
     const blocked = promptBlockReason(res);
     if (blocked !== undefined) return { chunks: [], failure: promptBlockedFailure(blocked) };
+    const tooMany = candidatesProblem(res.candidates);
+    if (tooMany !== undefined) return { chunks: [], failure: { kind: 'ServerError', status: 200, message: tooMany } };
     this.id ??= res.responseId;
     if (res.modelVersion !== undefined) this.modelName = res.modelVersion;
     if (res.usageMetadata !== undefined) this.usage = res.usageMetadata;

@@ -19,6 +19,18 @@ describe('gemini adapter', () => {
     if (!r.ok) expect(r.failure).toMatchObject({ kind: 'ClientError', clientBody: { error: { code: 'content_filter' } } });
   });
 
+  it('refuses an answer with more candidates, or a candidate index, than a request can have, before making choices of them', () => {
+    const many = { candidates: Array.from({ length: 200_000 }, () => ({})) };
+    const whole = geminiAdapter.parseResponse(req, 200, {}, JSON.stringify(many));
+    expect(whole).toMatchObject({ ok: false, failure: { kind: 'ServerError', message: 'upstream answer has 200000 candidates; the gateway accepts at most 128' } });
+    const far = geminiAdapter.parseResponse(req, 200, {}, JSON.stringify({ candidates: [{ index: 1e8, content: { parts: [{ text: 'x' }] } }] }));
+    expect(far).toMatchObject({ ok: false, failure: { message: 'upstream answer names candidate index 100000000; the gateway accepts integers 0 to 127' } });
+    const stream = geminiAdapter.createStreamTransformer({ ...req, stream: true });
+    const step = stream.onEvent({ data: JSON.stringify(many) } as Parameters<typeof stream.onEvent>[0]);
+    expect(step.chunks).toEqual([]);
+    expect(step.failure?.message).toBe('upstream answer has 200000 candidates; the gateway accepts at most 128');
+  });
+
   it('429 RESOURCE_EXHAUSTED honours RetryInfo', () => {
     const body = { error: { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'quota', details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '17s' }] } };
     expect(geminiAdapter.classifyError(429, {}, JSON.stringify(body))).toMatchObject({ kind: 'RateLimited', retryAfterMs: 17000 });
