@@ -6,6 +6,7 @@ import { usageChunk } from '../shared/openai-usage.js';
 import { finishReasonFrom, stopSequenceField, usageFromAnthropic } from './anthropic-response.js';
 import { streamErrorFailure } from './anthropic-errors.js';
 import type { AnthropicStreamEvent, AnthropicUsage } from './anthropic-wire.js';
+import { contentBlockProblem } from '../../core/choice-bounds.js';
 
 const NOTHING: StreamStep = { chunks: [] };
 
@@ -54,6 +55,8 @@ export class AnthropicStreamTransformer implements StreamTransformer {
         // The prompt's real size, known from the start: what a stream cut short is charged at least.
         return { chunks: [this.chunk({ role: 'assistant', content: '' })], partialUsage: usageFromAnthropic(this.usage) };
       case 'content_block_start': {
+        const refused = contentBlockProblem(parsed.index);
+        if (refused !== undefined) return { chunks: [], failure: { kind: 'ServerError', status: 200, message: refused } };
         const block = parsed.content_block;
         if (block.type === 'tool_use' && 'id' in block && block.name === this.jsonTool) {
           this.jsonBlocks.add(parsed.index);

@@ -36,6 +36,15 @@ describe('anthropic adapter', () => {
     expect(t.onEvent(ev({ type: 'message_delta', delta: { stop_reason: 'stop_sequence', stop_sequence: 'END' }, usage: { output_tokens: 1 } })).chunks[0]).toMatchObject({ choices: [{ finish_reason: 'stop', stop_reason: 'END' }] });
   });
 
+  it('stream: refuses a content block index that is not an integer 0-1023, before keeping anything by it', () => {
+    for (const index of ['x'.repeat(100_000), 5000, -1]) {
+      const t = new AnthropicStreamTransformer(false, 0);
+      const step = t.onEvent(ev({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: 'toolu_1', name: 'f', input: {} } }));
+      expect(step.chunks).toEqual([]);
+      expect(step.failure?.message).toMatch(/^upstream stream names content block .*; the gateway accepts integers 0 to 1023$/);
+    }
+  });
+
   it('stream: tool call argument fragments keep a separate tool index; usage is cumulative', () => {
     const t = new AnthropicStreamTransformer(true, 7);
     t.onEvent(ev({ type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'c', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 9, output_tokens: 1 } } }));

@@ -6,6 +6,7 @@ import { usageChunk } from '../shared/openai-usage.js';
 import { type ConverseReading, finishReasonFrom, stopSequenceField, usageFromBedrock } from './bedrock-response.js';
 import type { BedrockStreamEvents } from './bedrock-wire.js';
 import { EventStreamDecoder, EventStreamError, type EventStreamMessage } from './event-stream.js';
+import { contentBlockProblem } from '../../core/choice-bounds.js';
 
 const decoder = new TextDecoder();
 
@@ -72,6 +73,8 @@ export class BedrockStreamTransformer implements ByteStreamTransformer {
         return { chunks: [this.chunk({ role: 'assistant', content: '' })] };
       case 'contentBlockStart': {
         const e = payload as unknown as BedrockStreamEvents['contentBlockStart'];
+        const refused = contentBlockProblem(e.contentBlockIndex);
+        if (refused !== undefined) return { chunks: [], failure: { kind: 'ServerError', status: 200, message: refused } };
         const tool = e.start?.toolUse;
         if (tool === undefined) return { chunks: [] };
         if (tool.name === this.reading.jsonTool) {

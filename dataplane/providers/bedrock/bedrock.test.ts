@@ -106,6 +106,16 @@ describe('event-stream framing', () => {
     expect(t.onBytes(bad)[0]?.failure?.message).toMatch(/CRC/);
   });
 
+  it('refuses a content block index that is not an integer 0-1023, before keeping anything by it', () => {
+    for (const contentBlockIndex of ['x'.repeat(100_000), 5000, -1, 1.5]) {
+      const t = new BedrockStreamTransformer('id', 'm', false, 0);
+      const event = eventStreamMessage({ ':event-type': 'contentBlockStart', ':message-type': 'event' }, { contentBlockIndex, start: { toolUse: { toolUseId: 't', name: 'f' } } });
+      expect(t.onBytes(event)[0]?.failure?.message).toMatch(/^upstream stream names content block .*; the gateway accepts integers 0 to 1023$/);
+    }
+    const ok = new BedrockStreamTransformer('id', 'm', false, 0);
+    expect(ok.onBytes(eventStreamMessage({ ':event-type': 'contentBlockStart', ':message-type': 'event' }, { contentBlockIndex: 3, start: { toolUse: { toolUseId: 't', name: 'f' } } }))[0]?.failure).toBeUndefined();
+  });
+
   it('maps in-stream exceptions to failure kinds', () => {
     const t = new BedrockStreamTransformer('id', 'm', false, 0);
     const steps = t.onBytes(eventStreamMessage({ ':exception-type': 'throttlingException', ':message-type': 'exception' }, { message: 'slow down' }));
