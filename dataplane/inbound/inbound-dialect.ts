@@ -20,6 +20,8 @@ export interface StreamEncoder {
   failure(failure: UpstreamFailure | Error): string;
   /** A budget's hard cap was crossed. */
   cut(reason: string): string;
+  /** The encoder has ended the stream itself (what it keeps passed its bound): nothing more is written. */
+  readonly finished?: boolean;
 }
 
 /** One parsed client request: the canonical request, and how its answer is written back in the client's API. */
@@ -27,8 +29,11 @@ export interface InboundRequest {
   request: CanonicalRequest;
   /** A complete canonical response body, as the client expects it (`usage`: what was charged). */
   responseBody(body: JsonObject, usage: Usage): unknown;
-  /** A fresh encoder for a streamed answer (canonical chunks in, the client's SSE out). */
-  streamEncoder(): StreamEncoder;
+  /**
+   * A fresh encoder for a streamed answer (canonical chunks in, the client's SSE out).
+   * `maxKeptBytes`: the route's maxResponseBytes, for an API whose encoder keeps the answer.
+   */
+  streamEncoder(maxKeptBytes: number): StreamEncoder;
   /** Headers the client API adds to a served answer (e.g. Anthropic's request-id). */
   headers?(requestId: string): Record<string, string>;
 }

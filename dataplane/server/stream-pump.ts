@@ -61,6 +61,7 @@ export async function pumpStream(
       const chunk = chunks[i] as JsonObject;
       meter.observe(chunk);
       await write(res, dialect.chunk(chunk, raw?.[i]));
+      if (dialect.finished === true) return 'stop';
       if (meter.cutReason !== undefined) {
         await write(res, dialect.cut(meter.cutReason));
         return 'stop';

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { JsonObject } from '../core/canonical.js';
 import type { InboundRequest } from '../inbound/inbound-dialect.js';
 import type { RequestContext } from '../pipeline/request-context.js';
+import { routeLimits } from '../config/route-limits.js';
 import { sendJson } from './send-json.js';
 import { pumpStream } from './stream-pump.js';
 import { writeWithBackpressure } from './write-with-backpressure.js';
@@ -10,8 +11,8 @@ const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache
 const WRITTEN = Promise.resolve();
 
 /** A cached stream, written at once (with backpressure). */
-async function writeCachedStream(res: ServerResponse, chunks: readonly JsonObject[], headers: Record<string, string>, inbound: InboundRequest, stallMs: number): Promise<void> {
-  const encoder = inbound.streamEncoder();
+async function writeCachedStream(res: ServerResponse, chunks: readonly JsonObject[], headers: Record<string, string>, inbound: InboundRequest, stallMs: number, ctx: RequestContext): Promise<void> {
+  const encoder = inbound.streamEncoder(routeLimits(ctx.routeConfig).maxResponseBytes);
   res.writeHead(200, { ...headers, ...SSE_HEADERS });
   for (const chunk of chunks) await writeWithBackpressure(res, encoder.chunk(chunk), stallMs);
   res.end(encoder.end());
@@ -31,10 +32,10 @@ export function writeReply(res: ServerResponse, ctx: RequestContext, inbound: In
       if (!res.destroyed) sendJson(res, 200, headers, inbound.responseBody(reply.body, reply.usage));
       return WRITTEN;
     case 'stream':
-      return pumpStream(res, reply.outcome, headers, reply.idleMs, reply.meter, inbound.streamEncoder());
+      return pumpStream(res, reply.outcome, headers, reply.idleMs, reply.meter, inbound.streamEncoder(routeLimits(ctx.routeConfig).maxResponseBytes));
     case 'cached': {
       const { cached } = reply;
-      if (cached.kind === 'stream') return writeCachedStream(res, cached.chunks, headers, inbound, ctx.routeConfig.timeouts.streamIdleMs);
+      if (cached.kind === 'stream') return writeCachedStream(res, cached.chunks, headers, inbound, ctx.routeConfig.timeouts.streamIdleMs, ctx);
       sendJson(res, 200, headers, cached.body);
       return WRITTEN;
     }

@@ -21,6 +21,15 @@ spec:
   retry: { attempts: 1 }
   timeouts: { streamIdle: 2s }
 ---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: small-answers }
+spec:
+  model: small-answers
+  targets: [{ providerRef: { name: openai-up }, model: gpt-4o-mini }]
+  retry: { attempts: 1 }
+  limits: { maxResponseBytes: 4096 }
+---
 ${routeManifest('via-anthropic', [['claude', 'claude-sonnet-4-5']])}`;
 
 const WEATHER = { type: 'function' as const, name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false };
@@ -114,6 +123,20 @@ ${providerManifest('claude', 'anthropic', claude.url, '{ secretRef: { name: clau
     expect(last?.type).toBe('response.completed');
     if (last?.type !== 'response.completed') throw new Error('no response.completed');
     expect(last.response.output_text ?? last.response.output.map((o) => (o.type === 'message' ? o.content.map((c) => (c.type === 'output_text' ? c.text : '')).join('') : '')).join('')).toBe('x x');
+  });
+
+  it("a stream whose answer passes the route's maxResponseBytes ends with error and response.failed, and upstream is let go", async () => {
+    // 2,000 chunks of 100 characters: the gateway keeps the answer for the terminal event, at most 4,096 of it.
+    upstream.script({ kind: 'stream', chunks: 2_000, intervalMs: 1, content: 'z'.repeat(99) });
+    const stream = await client.responses.create({ model: 'small-answers', input: 'Hi', stream: true });
+    const events: ResponseStreamEvent[] = [];
+    for await (const e of stream) events.push(e);
+    expect(events.map((e) => e.type).slice(-2)).toEqual(['error', 'response.failed']);
+    const failed = events[events.length - 1];
+    if (failed?.type !== 'response.failed') throw new Error('no response.failed');
+    expect(failed.response.error?.message).toBe("the answer passed the route's limit of 4096 bytes (limits.maxResponseBytes)");
+    expect(events.filter((e) => e.type === 'response.output_text.delta').length).toBeLessThan(100);
+    await upstream.requests.at(-1)?.aborted;
   });
 
   it('a stream the upstream cuts ends with error and response.failed', async () => {

@@ -21,25 +21,38 @@ function failureOf(failure: UpstreamFailure | Error): { code: FailureCode; messa
  * Canonical chunks → typed Responses events (named SSE events, no `[DONE]`); a failure after the
  * first byte is `error` + `response.failed`. A native target's events are relayed as they came.
  */
-function responsesStream(echo: ResponsesEcho, createdAt: number): StreamEncoder {
+function responsesStream(echo: ResponsesEcho, createdAt: number, maxKeptBytes: number): StreamEncoder {
   const encoder = new ResponsesStreamEncoder(echo, createdAt);
   let relay: ResponsesRelay | undefined;
+  let finished = false;
   const fail = (code: FailureCode, message: string): string => text(relay === undefined ? encoder.fail(code, message) : relay.fail(code, message));
   return {
+    get finished() {
+      return finished;
+    },
     chunk: (chunk, raw) => {
-      if (relay === undefined && !isResponsesEvent(chunk)) return text(encoder.chunk(chunk));
+      if (finished) return '';
+      if (relay === undefined && !isResponsesEvent(chunk)) {
+        const events = text(encoder.chunk(chunk));
+        // The terminal event holds the whole answer, so the encoder keeps it: no more of it than a
+        // route's answer may be, or a tenant's endless stream would take the process's heap.
+        if (encoder.keptChars <= maxKeptBytes) return events;
+        finished = true;
+        return events + fail('server_error', `the answer passed the route's limit of ${maxKeptBytes} bytes (limits.maxResponseBytes)`);
+      }
       relay ??= new ResponsesRelay();
       const event = relay.event(chunk);
       return raw === undefined ? sseEvent(event.event, event.data) : `event: ${event.event}\ndata: ${raw}\n\n`;
     },
     usage: (usage) => encoder.reportUsage(usage),
     // A native stream's own terminal event has been written.
-    end: () => (relay === undefined ? text(encoder.end()) : ''),
+    end: () => (relay === undefined && !finished ? text(encoder.end()) : ''),
     failure: (failure) => {
+      if (finished) return '';
       const { code, message } = failureOf(failure);
       return fail(code, message);
     },
-    cut: (reason) => fail('rate_limit_exceeded', reason),
+    cut: (reason) => (finished ? '' : fail('rate_limit_exceeded', reason)),
   };
 }
 
@@ -59,7 +72,7 @@ export const responsesDialect: InboundDialect = {
       request: canonical,
       // A native target's Response object is the answer as it is.
       responseBody: (upstream, usage) => (upstream.object === 'response' ? upstream : toResponseObject(upstream, { createdAt, echo }, usage)),
-      streamEncoder: () => responsesStream(echo, createdAt),
+      streamEncoder: (maxKeptBytes) => responsesStream(echo, createdAt, maxKeptBytes),
     };
   },
   errorBody: (err) => err.toBody(),

@@ -39,6 +39,8 @@ export class ResponsesStreamEncoder {
   private chatUsage: unknown;
   private canonicalUsage: Usage | undefined;
   private upstreamId: unknown;
+  /** Characters of text, refusal and arguments kept for the done events and the terminal Response. */
+  keptChars = 0;
 
   constructor(
     private readonly echo: ResponsesEcho,
@@ -121,6 +123,7 @@ export class ResponsesStreamEncoder {
     const item = this.message(out);
     const index = this.part(item, 'output_text', out);
     item.text += delta;
+    this.keptChars += delta.length;
     this.emit(out, 'response.output_text.delta', { item_id: item.id, output_index: item.outputIndex, content_index: index, delta, logprobs: [] });
   }
 
@@ -128,6 +131,7 @@ export class ResponsesStreamEncoder {
     const item = this.message(out);
     const index = this.part(item, 'refusal', out);
     item.refusal += delta;
+    this.keptChars += delta.length;
     this.emit(out, 'response.refusal.delta', { item_id: item.id, output_index: item.outputIndex, content_index: index, delta });
   }
 
@@ -147,6 +151,7 @@ export class ResponsesStreamEncoder {
     }
     if (typeof fn.arguments === 'string' && fn.arguments !== '') {
       item.args += fn.arguments;
+      this.keptChars += fn.arguments.length;
       this.emit(out, 'response.function_call_arguments.delta', { item_id: item.id, output_index: item.outputIndex, delta: fn.arguments });
     }
   }
