@@ -5,7 +5,7 @@ import { GatewayError } from '../../core/gateway-error.js';
 import type { Transport } from '../../upstream/transport.js';
 import { RuntimeGuardrails, type RequestInfo } from './guardrail-engine.js';
 import type { GuardrailDecision } from './guardrail-decision.js';
-import { guardStream, StreamGuard } from './guardrail-stream.js';
+import { guardStream, MAX_CHECKED_CHARS, StreamGuard } from './guardrail-stream.js';
 
 const info: RequestInfo = { requestId: 'r1', route: 'default/chat', model: 'chat', caller: 'anonymous', signal: new AbortController().signal };
 const WINDOW = 24;
@@ -196,5 +196,40 @@ describe('what a stream guard keeps per choice', () => {
     const args = out.chunks.flatMap((c) => (c.choices as JsonObject[]).flatMap((ch) => ((ch.delta as JsonObject).tool_calls as JsonObject[] | undefined) ?? [])).map((t) => (t.function as JsonObject).arguments).join('');
     expect(args).not.toContain('a@example.com');
     expect((await guard.step({ chunks: [], done: true })).chunks).toEqual([]);
+  });
+});
+
+describe('an answer longer than a check is sent', () => {
+  const hookRule = (failureMode: 'Open' | 'Closed'): GuardrailRuleConfig => ({ name: 'hook', phase: 'Response', action: 'Block', detector: { kind: 'webhook', url: 'http://127.0.0.1:9/', timeoutMs: 1000, failureMode } });
+  const pieces = Array.from({ length: 17 }, () => 'x'.repeat(1024 * 1024));
+  const asking = (): { transport: Transport; asked: number[] } => {
+    const asked: number[] = [];
+    return {
+      asked,
+      transport: {
+        send: (req) => {
+          asked.push(String(req.body).length);
+          return answering({ flagged: false }).send(req, { signal: new AbortController().signal, connectTimeoutMs: 1000 });
+        },
+      },
+    };
+  };
+
+  it(`is not kept past ${MAX_CHECKED_CHARS} characters: the check fails, and failureMode Closed blocks`, async () => {
+    const { transport, asked } = asking();
+    const guard = guardFor([hookRule('Closed')], transport);
+    const r = await run(guard, pieces);
+    expect(asked).toEqual([]);
+    expect(r.error?.code).toBe('guardrail_unavailable');
+    expect((guard as unknown as { answer: Map<string, string> }).answer.size).toBe(0);
+  });
+
+  it('with failureMode Open the stream goes on, the failure recorded', async () => {
+    const { transport, asked } = asking();
+    const r = await run(guardFor([hookRule('Open')], transport), pieces);
+    expect(asked).toEqual([]);
+    expect(r.error).toBeUndefined();
+    expect(r.text.length).toBe(17 * 1024 * 1024);
+    expect(r.decisions.some((d) => d.action === 'Allow' && d.error?.includes('more than a check is sent') === true)).toBe(true);
   });
 });

@@ -6,6 +6,9 @@ import { guardrailRefusal } from './guardrail-refusal.js';
 import { countTypes, maskSpans, type Span } from './span.js';
 import { TOOL_CALL_ROLE } from './content-text.js';
 
+/** Characters of a stream's answer held for its webhook and moderation rules (all choices and calls). */
+export const MAX_CHECKED_CHARS = 16 * 1024 * 1024;
+
 /** What of a started stream the guard reads: the steps already read and the rest (the router's stream outcome). */
 interface StepStream {
   first: StreamStep[];
@@ -52,6 +55,9 @@ export class StreamGuard {
   private readonly held = new Map<string, string>();
   /** The released (masked) text per key, kept only when remote rules need it at the end. */
   private readonly answer = new Map<string, string>();
+  /** Characters kept in `answer` for the stream; past MAX_CHECKED_CHARS nothing more is kept. */
+  private kept = 0;
+  private overflowed = false;
   private readonly ended = new Set<number>();
   /**
    * The tool calls each choice has held (`<choice>:<call>` keys), by choice: a choice's calls are
@@ -129,7 +135,17 @@ export class StreamGuard {
       if (rule.config.action === 'Block') this.block(d);
       if (rule.config.action === 'Mask') out = maskSpans(out, spans);
     }
-    if (this.remoteRules.length > 0) this.answer.set(key, (this.answer.get(key) ?? '') + out);
+    if (this.remoteRules.length > 0 && !this.overflowed) {
+      if (this.kept + out.length > MAX_CHECKED_CHARS) {
+        // An endless answer would be held whole for the check: it cannot be checked, so its rules
+        // fail, and their failureMode decides.
+        this.overflowed = true;
+        this.answer.clear();
+      } else {
+        this.kept += out.length;
+        this.answer.set(key, (this.answer.get(key) ?? '') + out);
+      }
+    }
     return out;
   }
 
@@ -147,7 +163,9 @@ export class StreamGuard {
     this.calls.delete(index);
     for (const rule of this.remoteRules) {
       if (rule.kind !== 'remote') continue;
-      const verdict = await rule.ask(texts, { ...this.info, policy: rule.policy, rule: rule.config.name, phase: 'Response' });
+      const verdict = this.overflowed
+        ? { ok: false as const, error: `the answer passed ${MAX_CHECKED_CHARS} characters, more than a check is sent` }
+        : await rule.ask(texts, { ...this.info, policy: rule.policy, rule: rule.config.name, phase: 'Response' });
       if (!verdict.ok) {
         if (rule.failureMode === 'Closed') this.block(this.record(rule, 'Block', { error: verdict.error }));
         this.record(rule, 'Allow', { error: verdict.error });
