@@ -175,6 +175,27 @@ describe('S3 store errors', () => {
     expect((err as S3Error).message).toMatch(/^bucket captures at http:\/\/\[fe80::1\]:9 is unreachable \(refused to connect to \[?fe80::1\]?: a link-local or cloud instance-metadata address\)$/);
   });
 
+  it('reads an error answer of 4 MiB of unclosed tags as having no code (a tenant writes the endpoint)', async () => {
+    // A lazy regular expression took minutes over this (quadratic in the answer): the operator stalled for everyone.
+    const body = '<Code>'.repeat(Math.floor(MAX_S3_ANSWER_BYTES / 6) - 1);
+    const hostile = createServer((req, res) => {
+      req.resume();
+      res.writeHead(400, { 'content-type': 'application/xml' });
+      res.end(body);
+    });
+    hostile.listen(0, '127.0.0.1');
+    await once(hostile, 'listening');
+    try {
+      const store = new S3Store({ endpoint: `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`, bucket: BUCKET, region: 'us-east-1' }, { accessKeyId: 'a', secretAccessKey: 'b' });
+      const err = await store.probe('p/').then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(S3Error);
+      expect((err as S3Error).status).toBe(400);
+      expect((err as S3Error).code).not.toBe('Code');
+    } finally {
+      hostile.close();
+    }
+  });
+
   it(`reads at most MAX_S3_ANSWER_BYTES of an answer`, async () => {
     const huge = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/xml' });
