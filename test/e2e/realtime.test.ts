@@ -245,6 +245,25 @@ describe('Realtime over WebSocket', () => {
     await once(ws as WebSocket, 'close');
   });
 
+  it("queues no more than a bounded amount for a client that does not read: the upstream's reading pauses", async () => {
+    const ws = await connect(gateway.url, 'voice', CALLER_KEY);
+    if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status}`);
+    ws.pause();
+    // 96 MiB of audio deltas, against a gateway that pauses past 32 MiB queued for the client.
+    ws.send(JSON.stringify({ type: 'emulator.flood', count: 96, bytes: 1024 * 1024 }));
+    const proxy = (gateway.dataplane as unknown as { realtime: { sockets: Set<WebSocket> } }).realtime;
+    const queued = (): number => [...proxy.sockets].reduce((n, s) => n + s.bufferedAmount, 0);
+    let most = 0;
+    for (let i = 0; i < 40; i++) {
+      most = Math.max(most, queued());
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(most).toBeGreaterThan(8 * 1024 * 1024);
+    expect(most).toBeLessThan(36 * 1024 * 1024);
+    ws.terminate();
+    await vi.waitFor(() => expect(proxy.sockets.size).toBe(0));
+  });
+
   it('a Budget that applies refuses the upgrade with 429 budget_exceeded once a connection spent it, before anything goes upstream', async () => {
     const ws = await connect(gateway.url, 'voice-budgeted', CALLER_KEY);
     if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);

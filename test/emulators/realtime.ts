@@ -7,7 +7,8 @@ import { WebSocketServer } from 'ws';
 // `Authorization: Bearer <key>`, session.created first, then for response.create the server events
 // response.created, response.output_text.delta…, response.done with usage. Two client events of its
 // own make it misbehave as a proxy before an upstream may, repeating the credential it was sent:
-// `emulator.echo_credential` in an error event, `emulator.close_echoing_credential` in the close reason.
+// `emulator.echo_credential` in an error event, `emulator.close_echoing_credential` in the close reason;
+// `emulator.flood` sends `count` audio deltas of `bytes` each as fast as it can.
 
 export const REALTIME_USAGE = { total_tokens: 26, input_tokens: 20, output_tokens: 6, input_token_details: { cached_tokens: 4, text_tokens: 20, audio_tokens: 0 }, output_token_details: { text_tokens: 6, audio_tokens: 0 } };
 
@@ -56,6 +57,11 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
           send({ type: 'response.done', response: { id: 'resp_rt', status: 'completed', output: [], usage: REALTIME_USAGE } });
         } else if (event.type === 'emulator.echo_credential') {
           send({ type: 'error', error: { type: 'invalid_request_error', code: 'invalid_api_key', message: `key ${String(req.headers.authorization ?? req.headers['api-key'])} is not valid`, param: null } });
+        } else if (event.type === 'emulator.flood') {
+          // As fast as it can: `count` audio deltas of `bytes` each (a client that does not read them).
+          const { count = 0, bytes = 0 } = event as { count?: number; bytes?: number };
+          const delta = 'A'.repeat(bytes);
+          for (let i = 0; i < count; i++) send({ type: 'response.output_audio.delta', response_id: 'resp_rt', item_id: 'item_1', output_index: 0, content_index: 0, delta });
         } else if (event.type === 'emulator.close_echoing_credential') {
           ws.close(4001, `key ${String(req.headers.authorization ?? req.headers['api-key'])} revoked`);
         } else {

@@ -74,6 +74,22 @@ function scrubbedError(text: string, secrets: readonly string[]): string | undef
   return JSON.stringify({ ...event, error: scrubJson(event.error, secrets) });
 }
 
+/**
+ * Bytes a side may have queued for sending before the other side's reading pauses: a side that does
+ * not read (a client that never does, an upstream flooding it) would otherwise have every message
+ * queued in the gateway's memory, for as long as messages keep the connection from going idle.
+ */
+const HIGH_WATER_BYTES = 2 * MAX_MESSAGE_BYTES;
+const LOW_WATER_BYTES = MAX_MESSAGE_BYTES / 4;
+
+/** Sends `data` from one side to the other, pausing the reading of `from` while `to` is behind. */
+function relay(from: WebSocket, to: WebSocket, data: RawData | string, binary: boolean): void {
+  to.send(data, { binary }, () => {
+    if (from.isPaused && to.bufferedAmount <= LOW_WATER_BYTES) from.resume();
+  });
+  if (to.bufferedAmount > HIGH_WATER_BYTES) from.pause();
+}
+
 /** Close codes that may not be sent on the wire (1005, 1006, 1015) become 1011 / 1000. */
 function sendableCode(code: number): number {
   if (code === 1005) return 1000;
@@ -217,7 +233,8 @@ export class RealtimeProxy {
         reject(new GatewayError(502, 'upstream_unreachable', 'server_error', `Realtime upstream ${to.target.providerId} was not called: ${refused.message}`));
         return;
       }
-      const upstream = new Connect(target, { headers, maxPayload: MAX_MESSAGE_BYTES, handshakeTimeout: to.provider.config.connectTimeoutMs, lookup: guardedLookup });
+      // No permessage-deflate: a compressed message of a few kilobytes can inflate to maxPayload.
+      const upstream = new Connect(target, { headers, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, handshakeTimeout: to.provider.config.connectTimeoutMs, lookup: guardedLookup });
       const fail = (message: string): void => {
         upstream.removeAllListeners();
         upstream.on('error', () => undefined);
@@ -255,7 +272,7 @@ export class RealtimeProxy {
     client.on('message', (data: RawData, isBinary: boolean) => {
       touch();
       messages++;
-      if (upstream.readyState === upstream.OPEN) upstream.send(data, { binary: isBinary });
+      if (upstream.readyState === upstream.OPEN) relay(client, upstream, data, isBinary);
     });
     upstream.on('message', (data: RawData, isBinary: boolean) => {
       touch();
@@ -286,8 +303,7 @@ export class RealtimeProxy {
       }
       if (client.readyState !== client.OPEN) return;
       const error = text === undefined ? undefined : scrubbedError(text, secrets);
-      if (error === undefined) client.send(data, { binary: isBinary });
-      else client.send(error);
+      relay(upstream, client, error ?? data, error === undefined && isBinary);
     });
     let closed = false;
     const finish = (): void => {
