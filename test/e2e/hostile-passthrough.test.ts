@@ -54,4 +54,13 @@ describe('a hostile pass-through upstream', () => {
     expect(((await res.json()) as { error: { message: string } }).error.message).toContain(`status ${Number(status)}, which is not an HTTP status`);
     expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
   });
+
+  it('answering an error with 300 KiB of body gets its client the error (its first 16 KiB, scrubbed), not a closed connection', async () => {
+    const message = 'x'.repeat(300 * 1024);
+    const body = JSON.stringify({ error: { message, type: 'invalid_request_error', param: null, code: 'too_long' } });
+    answer = () => `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+    const res = await post('/v1/moderations', { model: 'media', input: 'x' });
+    expect(res.status).toBe(400);
+    expect((await res.text()).length).toBeLessThan(20 * 1024);
+  });
 });

@@ -5,8 +5,8 @@ import { MAX_ERROR_BODY_BYTES } from '../../config/route-limits.js';
 import type { OpenAiErrorBody } from '../../core/gateway-error.js';
 import { scrubJson, scrubText } from '../../providers/scrub-credentials.js';
 
-// The client's accept-encoding goes upstream with the rest of its headers, so an error body may
-// come compressed: it is decoded to be scrubbed, and relayed decoded.
+// The upstream is asked for identity, but it (or a proxy before it) may compress all the same: an
+// error body is decoded to be scrubbed, and relayed decoded.
 const DECODERS: Readonly<Record<string, () => Transform>> = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate, br: createBrotliDecompress };
 
 /** What is relayed of an upstream error answer: its body, and whether that is still the upstream's content-type. */
@@ -31,9 +31,11 @@ function readCapped(raw: IncomingMessage, source: Readable): Promise<Buffer> {
       if (done) return;
       done = true;
       source.off('data', onData);
-      // What is left is not wanted: the upstream connection goes rather than being read to its end.
-      if (!raw.complete) raw.destroy();
       if (source !== raw) source.destroy();
+      // What is left is not wanted, but it is read and dropped rather than cut: the proxy destroys
+      // the client's response when the upstream's ends incomplete, and the client would get no
+      // answer at all. Nothing of it is kept; the route's timeout bounds an upstream that never ends.
+      if (!raw.complete) raw.resume();
       resolve(Buffer.concat(parts));
     };
     const onData = (chunk: Buffer): void => {
