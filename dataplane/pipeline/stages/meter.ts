@@ -1,7 +1,8 @@
 import { routeLimits } from '../../config/route-limits.js';
+import type { TargetConfig } from '../../config/snapshot.js';
 import type { JsonObject, Usage } from '../../core/canonical.js';
 import { costUsd } from '../../metering/cost.js';
-import { type MeteredUsage, responseUsage } from '../../metering/settled-usage.js';
+import { type EstimateReason, type MeteredUsage, responseUsage } from '../../metering/settled-usage.js';
 import { StreamMeter } from '../../metering/stream-meter.js';
 import type { UsageRecord, UsageSink } from '../../metering/usage-record.js';
 import type { RequestContext } from '../request-context.js';
@@ -27,40 +28,8 @@ function lostCharge(ctx: RequestContext): { usage: Usage; costUsd: number } | un
   return { usage: total, costUsd: cost };
 }
 
-/** A request no target served whose lost attempts the upstreams may have billed: charged those (serve calls it before it rethrows). */
-export function chargeLostAttempts(ctx: RequestContext, sink: UsageSink): void {
-  const first = ctx.lostAttempts?.[0];
-  const lost = lostCharge(ctx);
-  if (first === undefined || lost === undefined) return;
-  const route = ctx.routeConfig;
-  const rec: UsageRecord = {
-    requestId: ctx.requestId,
-    op: ctx.request.op,
-    routeId: route.id,
-    model: route.model,
-    providerId: first.target.providerId,
-    upstreamModel: first.target.model,
-    stream: ctx.request.stream,
-    inputTokens: lost.usage.inputTokens,
-    outputTokens: lost.usage.outputTokens,
-    cachedInputTokens: 0,
-    costUsd: lost.costUsd,
-    estimated: true,
-    estimateReason: 'lost_attempt',
-  };
-  sink.record(rec);
-  ctx.settlement = { usage: lost.usage, costUsd: rec.costUsd };
-  ctx.events.emit('metered', rec);
-}
-
-/** Charges what the served request used (and its lost attempts): the sink, the settlement admission stages settle with, the event. */
-function record(ctx: RequestContext, sink: UsageSink, metered: MeteredUsage): UsageRecord {
-  const served = ctx.served;
-  if (served === undefined) throw new Error('meter runs after serve');
-  const { target } = served;
-  const lost = lostCharge(ctx);
-  const usage = lost === undefined ? metered.usage : { inputTokens: metered.usage.inputTokens + lost.usage.inputTokens, outputTokens: metered.usage.outputTokens + lost.usage.outputTokens, cachedInputTokens: metered.usage.cachedInputTokens };
-  const estimated = metered.estimated ?? (lost === undefined ? undefined : 'lost_attempt');
+/** Charges a record: the sink, the settlement admission stages settle with, the event. */
+function charge(ctx: RequestContext, sink: UsageSink, target: TargetConfig, usage: Usage, cost: number, estimated: EstimateReason | undefined): UsageRecord {
   const route = ctx.routeConfig;
   const rec: UsageRecord = {
     requestId: ctx.requestId,
@@ -73,7 +42,7 @@ function record(ctx: RequestContext, sink: UsageSink, metered: MeteredUsage): Us
     inputTokens: usage.inputTokens,
     outputTokens: usage.outputTokens,
     cachedInputTokens: usage.cachedInputTokens,
-    costUsd: costUsd(metered.usage, target.pricing) + (lost?.costUsd ?? 0),
+    costUsd: cost,
     estimated: estimated !== undefined,
     ...(estimated === undefined ? {} : { estimateReason: estimated }),
   };
@@ -81,6 +50,25 @@ function record(ctx: RequestContext, sink: UsageSink, metered: MeteredUsage): Us
   ctx.settlement = { usage, costUsd: rec.costUsd };
   ctx.events.emit('metered', rec);
   return rec;
+}
+
+/** A request no target served whose lost attempts the upstreams may have billed: charged those (serve calls it before it rethrows). */
+export function chargeLostAttempts(ctx: RequestContext, sink: UsageSink): void {
+  const first = ctx.lostAttempts?.[0];
+  const lost = lostCharge(ctx);
+  if (first !== undefined && lost !== undefined) charge(ctx, sink, first.target, lost.usage, lost.costUsd, 'lost_attempt');
+}
+
+/** Charges what the served request used, and its lost attempts. */
+function record(ctx: RequestContext, sink: UsageSink, metered: MeteredUsage): UsageRecord {
+  const served = ctx.served;
+  if (served === undefined) throw new Error('meter runs after serve');
+  const { target } = served;
+  const cost = costUsd(metered.usage, target.pricing);
+  const lost = lostCharge(ctx);
+  if (lost === undefined) return charge(ctx, sink, target, metered.usage, cost, metered.estimated);
+  const usage = { inputTokens: metered.usage.inputTokens + lost.usage.inputTokens, outputTokens: metered.usage.outputTokens + lost.usage.outputTokens, cachedInputTokens: metered.usage.cachedInputTokens };
+  return charge(ctx, sink, target, usage, cost + lost.costUsd, metered.estimated ?? 'lost_attempt');
 }
 
 /**
