@@ -99,6 +99,12 @@ export interface StreamStep {
    * usageMetadata): not final, but what a stream cut short has used at least.
    */
   partialUsage?: Usage;
+  /**
+   * Bytes of output the model produced that no client API carries (Anthropic thinking, Bedrock
+   * reasoning content): billed as output, so a stream cut before its usage is estimated with them,
+   * and they keep a stream from counting as silent.
+   */
+  hiddenOutputBytes?: number;
   failure?: UpstreamFailure;
   done?: boolean;
 }

@@ -51,6 +51,14 @@ describe('StreamMeter', () => {
     expect(seenMore.result()).toEqual({ usage: { inputTokens: 31, outputTokens: 90, cachedInputTokens: 0 } });
   });
 
+  it("estimates a cut stream's output with the reasoning it produced, not only the text it showed", () => {
+    const m = new StreamMeter(10);
+    m.observeHidden(28_800);
+    m.observe({ choices: [{ delta: { content: 'abcd' } }] });
+    m.truncated = true;
+    expect(m.result()).toEqual({ usage: { inputTokens: 10, outputTokens: 7_201, cachedInputTokens: 0 }, estimated: 'truncated' });
+  });
+
   it('keeps chunks for the cache only up to its byte bound: a longer stream is dropped and never stored', () => {
     const chunk = { choices: [{ delta: { content: 'x'.repeat(1000) } }] };
     const small = new StreamMeter(1, 64 * 1024);

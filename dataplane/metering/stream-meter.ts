@@ -59,6 +59,12 @@ export class StreamMeter {
     if (this.guard !== undefined && this.cutReason === undefined) this.cutReason = this.guard(this.result().usage);
   }
 
+  /** Output the client does not see (reasoning) counts in the estimate, and for a budget's cut, like text. */
+  observeHidden(bytes: number): void {
+    this.outputBytes += bytes;
+    if (this.guard !== undefined && this.cutReason === undefined) this.cutReason = this.guard(this.result().usage);
+  }
+
   private keep(chunk: JsonObject, textBytes: number): void {
     this.keptBytes += textBytes + CHUNK_ENVELOPE_BYTES;
     if (this.keptBytes > this.keepChunksUpTo) {

@@ -121,6 +121,34 @@ describe('pumpStream and a client that stops reading', () => {
   });
 });
 
+describe('pumpStream and reasoning the client does not see', () => {
+  it('meters it as output, and it keeps the stream from counting as silent', async () => {
+    const meter = new StreamMeter(1);
+    async function* reasoning(): AsyncGenerator<StreamStep, void, undefined> {
+      // Each step comes after more than half the idle timeout: only reasoning in between.
+      for (let i = 0; i < 4; i++) {
+        await new Promise((r) => setTimeout(r, 120));
+        yield { chunks: [], hiddenOutputBytes: 4_000 };
+      }
+      yield { chunks: [{ choices: [{ index: 0, delta: { content: 'done' } }] }], failure: { kind: 'ServerError', status: 200, message: 'cut' } };
+    }
+    const aborted: Error[] = [];
+    const partial: Pick<StreamOutcome, 'first' | 'rest' | 'abort' | 'release'> = { first: [], rest: reasoning(), abort: (reason) => void aborted.push(reason), release: () => undefined };
+    let pumped: Promise<void> | undefined;
+    await withServer(
+      (res) => void (pumped = pumpStream(res as Parameters<typeof pumpStream>[0], partial as StreamOutcome, {}, 200, meter, ENCODER)),
+      async (res) => {
+        let body = '';
+        for await (const c of res) body += String(c);
+        expect(body).toContain('done');
+      },
+    );
+    await pumped;
+    expect(aborted).toEqual([]);
+    expect(meter.result().usage.outputTokens).toBe(4_001);
+  });
+});
+
 describe('pumpStream first bytes', () => {
   it('sends the headers together with the first chunk, in one socket write (not a header-only packet first)', async () => {
     // Each call of a socket's _write/_writev is one write to the connection (one packet on loopback).

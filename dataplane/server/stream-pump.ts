@@ -68,6 +68,13 @@ export async function pumpStream(
       }
     }
     if (step.partialUsage !== undefined) meter.reportPartial(step.partialUsage);
+    if (step.hiddenOutputBytes !== undefined) {
+      meter.observeHidden(step.hiddenOutputBytes);
+      if (meter.cutReason !== undefined) {
+        await write(res, dialect.cut(meter.cutReason));
+        return 'stop';
+      }
+    }
     if (step.usage !== undefined) {
       meter.report(step.usage);
       dialect.usage?.(step.usage);
@@ -104,7 +111,7 @@ export async function pumpStream(
       }
       // Only events that carry something count: keep-alive events, or bytes that never complete an
       // event, cannot hold a stream (and its upstream connection) open past the idle timeout.
-      if (next.value.chunks.length > 0 || next.value.usage !== undefined) arm();
+      if (next.value.chunks.length > 0 || next.value.usage !== undefined || next.value.hiddenOutputBytes !== undefined) arm();
       state = await emit(next.value);
       next = undefined;
     }

@@ -79,7 +79,10 @@ export class AnthropicStreamTransformer implements StreamTransformer {
           if (index === undefined || d.partial_json === '') return NOTHING;
           return { chunks: [this.chunk({ tool_calls: [{ index, function: { arguments: d.partial_json } }] })] };
         }
-        return NOTHING; // thinking and signature deltas have no OpenAI equivalent
+        // Thinking has no OpenAI equivalent, but it is billed output; a signature is not.
+        const thinking = (d as { thinking?: unknown }).thinking;
+        if (d.type === 'thinking_delta' && typeof thinking === 'string' && thinking !== '') return { chunks: [], hiddenOutputBytes: Buffer.byteLength(thinking) };
+        return NOTHING;
       }
       case 'message_delta': {
         // Counts are cumulative: overwrite, never add.

@@ -45,6 +45,12 @@ describe('anthropic adapter', () => {
     }
   });
 
+  it('stream: thinking deltas are hidden output (billed, not shown); signatures are nothing', () => {
+    const t = new AnthropicStreamTransformer(false, 0);
+    expect(t.onEvent(ev({ type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'hmm, 12 × 7' } }))).toEqual({ chunks: [], hiddenOutputBytes: Buffer.byteLength('hmm, 12 × 7') });
+    expect(t.onEvent(ev({ type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'EqQBCgIYAhIM' } })).hiddenOutputBytes).toBeUndefined();
+  });
+
   it('stream: tool call argument fragments keep a separate tool index; usage is cumulative', () => {
     const t = new AnthropicStreamTransformer(true, 7);
     t.onEvent(ev({ type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'c', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 9, output_tokens: 1 } } }));

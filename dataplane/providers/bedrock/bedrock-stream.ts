@@ -92,7 +92,9 @@ export class BedrockStreamTransformer implements ByteStreamTransformer {
         if (this.jsonBlocks.has(e.contentBlockIndex)) return typeof input === 'string' && input !== '' ? { chunks: [this.chunk({ content: input })] } : { chunks: [] };
         const index = this.toolIndexByBlock.get(e.contentBlockIndex);
         if (typeof input === 'string' && input !== '' && index !== undefined) return { chunks: [this.chunk({ tool_calls: [{ index, function: { arguments: input } }] })] };
-        return { chunks: [] }; // reasoning content has no OpenAI equivalent
+        // Reasoning content has no OpenAI equivalent, but it is billed output.
+        const reasoning = (e.delta as { reasoningContent?: { text?: unknown } } | undefined)?.reasoningContent?.text;
+        return typeof reasoning === 'string' && reasoning !== '' ? { chunks: [], hiddenOutputBytes: Buffer.byteLength(reasoning) } : { chunks: [] };
       }
       case 'messageStop': {
         const e = payload as unknown as BedrockStreamEvents['messageStop'];

@@ -116,6 +116,12 @@ describe('event-stream framing', () => {
     expect(ok.onBytes(eventStreamMessage({ ':event-type': 'contentBlockStart', ':message-type': 'event' }, { contentBlockIndex: 3, start: { toolUse: { toolUseId: 't', name: 'f' } } }))[0]?.failure).toBeUndefined();
   });
 
+  it('counts reasoning content as hidden output (billed, not shown)', () => {
+    const t = new BedrockStreamTransformer('id', 'm', false, 0);
+    const step = t.onBytes(eventStreamMessage({ ':event-type': 'contentBlockDelta', ':message-type': 'event' }, { contentBlockIndex: 0, delta: { reasoningContent: { text: 'Let me think… about it' } } }))[0];
+    expect(step).toEqual({ chunks: [], hiddenOutputBytes: Buffer.byteLength('Let me think… about it') });
+  });
+
   it('maps in-stream exceptions to failure kinds', () => {
     const t = new BedrockStreamTransformer('id', 'm', false, 0);
     const steps = t.onBytes(eventStreamMessage({ ':exception-type': 'throttlingException', ':message-type': 'exception' }, { message: 'slow down' }));
