@@ -54,6 +54,12 @@ export interface Usage {
    * providers that report them; metering prices them as input.
    */
   cacheWriteTokens?: number;
+  /**
+   * The upstream billed the request at a multiple of its standard prices: OpenAI's `priority`
+   * service tier (which the answer reports), charged at 2× as the upper bound of its published
+   * prices (1.7–2×). Metering multiplies the token cost by it.
+   */
+  priceMultiplier?: number;
 }
 
 /** A failed attempt, classified so that retry and fallback rules work the same for every provider. */

@@ -18,10 +18,11 @@ export function costUsd(usage: Usage, pricing: RequestPricing): number {
   const written = Math.min(usage.cacheWriteTokens ?? 0, usage.inputTokens - cached);
   const uncached = usage.inputTokens - cached - written;
   const micro =
-    uncached * pricing.inputPerMTok +
-    cached * pricing.cachedInputPerMTok +
-    written * (pricing.cacheWriteInputPerMTok ?? pricing.inputPerMTok) +
-    usage.outputTokens * pricing.outputPerMTok;
+    (uncached * pricing.inputPerMTok +
+      cached * pricing.cachedInputPerMTok +
+      written * (pricing.cacheWriteInputPerMTok ?? pricing.inputPerMTok) +
+      usage.outputTokens * pricing.outputPerMTok) *
+    (usage.priceMultiplier ?? 1);
   const podUsd = pricing.podSecondUsd === undefined ? 0 : pricing.podSecondUsd * Math.max(0, pricing.podSeconds?.() ?? 0);
   // Rounded to a millionth of a cent so that sums of many requests do not drift in binary floating point.
   return Math.round((micro / 1e6 + podUsd) * 1e8) / 1e8;

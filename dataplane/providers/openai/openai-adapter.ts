@@ -60,7 +60,7 @@ class OpenAiStreamTransformer implements StreamTransformer {
       return { chunks: [], failure: { kind: 'ServerError', status: 200, message } };
     }
     this.track(chunk.choices);
-    const usage = usageFromOpenAi(chunk.usage);
+    const usage = usageFromOpenAi(chunk.usage, chunk.service_tier);
     const step: StreamStep = { chunks: [chunk] };
     if (usage !== undefined) step.usage = usage;
     // `"usage":null` (on every chunk before the usage chunk) hides nothing: such chunks pass through as they came.
@@ -110,7 +110,7 @@ export const openAiAdapter: ProviderAdapter = {
     }
     if (!isObject(body)) return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned a non-object body' } };
     parsedFrom(body, bodyText);
-    const usage = usageFromOpenAi(body.usage);
+    const usage = usageFromOpenAi(body.usage, body.service_tier);
     return usage === undefined ? { ok: true, body } : { ok: true, body, usage };
   },
 

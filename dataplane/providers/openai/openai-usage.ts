@@ -1,14 +1,19 @@
 import { count, isObject } from '../shared/json-guards.js';
+import { tierMultiplier } from '../shared/service-tier.js';
 import type { Usage } from '../../core/canonical.js';
 
 
-/** OpenAI usage (chat, completions or embeddings) to canonical usage; undefined when absent. */
-export function usageFromOpenAi(value: unknown): Usage | undefined {
+/**
+ * OpenAI usage (chat, completions or embeddings) to canonical usage; undefined when absent.
+ * `serviceTier`: the answer's `service_tier`, which a client may raise to `priority` (billed higher).
+ */
+export function usageFromOpenAi(value: unknown, serviceTier?: unknown): Usage | undefined {
   if (!isObject(value)) return undefined;
   const details = isObject(value.prompt_tokens_details) ? value.prompt_tokens_details : undefined;
   return {
     inputTokens: count(value.prompt_tokens),
     outputTokens: count(value.completion_tokens),
     cachedInputTokens: count(details?.cached_tokens),
+    ...tierMultiplier(serviceTier),
   };
 }

@@ -3,15 +3,16 @@ import type { CanonicalRequest, HeaderMap, JsonObject, ParseResult, StreamStep, 
 import type { AdapterTarget, ProviderAdapter, StreamTransformer } from '../types.js';
 import { count, isObject } from './json-guards.js';
 import { scrubJson } from '../scrub-credentials.js';
+import { tierMultiplier } from './service-tier.js';
 
 /** Where a target's POST /responses goes: its URL, the model it names, and its credential headers. */
 export type ResponsesEndpoint = (target: AdapterTarget) => { url: string; model: string; headers: Record<string, string> };
 
 /** A Response object's `usage` (input_tokens with cached ones inside, output_tokens) as canonical usage. */
-export function usageFromResponse(value: unknown): Usage | undefined {
+export function usageFromResponse(value: unknown, serviceTier?: unknown): Usage | undefined {
   if (!isObject(value)) return undefined;
   const details = isObject(value.input_tokens_details) ? value.input_tokens_details : undefined;
-  return { inputTokens: count(value.input_tokens), outputTokens: count(value.output_tokens), cachedInputTokens: count(details?.cached_tokens) };
+  return { inputTokens: count(value.input_tokens), outputTokens: count(value.output_tokens), cachedInputTokens: count(details?.cached_tokens), ...tierMultiplier(serviceTier) };
 }
 
 /**
@@ -58,7 +59,7 @@ class ResponsesEventRelay implements StreamTransformer {
     if (TERMINAL.has(data.type)) {
       this.ended = true;
       step.done = true;
-      const usage = isObject(data.response) ? usageFromResponse(data.response.usage) : undefined;
+      const usage = isObject(data.response) ? usageFromResponse(data.response.usage, data.response.service_tier) : undefined;
       if (usage !== undefined) step.usage = usage;
     }
     return step;
@@ -80,7 +81,7 @@ function parseResponse(base: ProviderAdapter, status: number, headers: HeaderMap
   }
   if (!isObject(body) || body.object !== 'response') return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned something other than a Response object' } };
   const response = scrubbedFailedResponse(body, secrets) ?? body;
-  const usage = usageFromResponse(response.usage);
+  const usage = usageFromResponse(response.usage, response.service_tier);
   return usage === undefined ? { ok: true, body: response } : { ok: true, body: response, usage };
 }
 

@@ -3,9 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 
-// Attempts the upstream had and may have billed, though they served nobody: one that timed out
-// after the request was sent, and a complete answer too large to read. Each is charged (the prompt
-// estimate; the worst case for the too-large answer) besides what served, never nothing.
+// What a request is charged beyond its usage at the standard prices. Attempts the upstream had and
+// may have billed, though they served nobody: one that timed out after the request was sent, and a
+// complete answer too large to read, each charged (the prompt estimate; the worst case for the
+// too-large answer) besides what served, never nothing. And a service tier billed above the
+// Provider's prices (OpenAI's priority).
 
 let upstream: OpenAiUpstream;
 let gateway: TestGateway;
@@ -81,5 +83,21 @@ describe('attempts an upstream may have billed', () => {
     expect(recs).toHaveLength(1);
     expect(recs[0]).toMatchObject({ estimateReason: 'lost_attempt', inputTokens: promptEstimate, outputTokens: 50 });
     expect(recs[0]?.costUsd).toBeCloseTo((promptEstimate + 50) / 1000, 9);
+  });
+});
+
+describe('a service tier billed above the standard prices', () => {
+  it('an answer the upstream ran at the priority tier is charged twice the standard prices', async () => {
+    const chunk = (delta: object, finish: string | null, extra: object = {}) => ({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', service_tier: 'priority', choices: [{ index: 0, delta, finish_reason: finish }], ...extra });
+    upstream.script({
+      kind: 'events',
+      events: [chunk({ role: 'assistant', content: 'fast' }, null), chunk({}, 'stop'), { ...chunk({}, null), choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } }],
+    });
+    const stream = await client.chat.completions.create({ model: 'chat', stream: true, service_tier: 'priority', messages: [{ role: 'user', content: 'hello there' }] });
+    for await (const _ of stream);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(lastRecord()).toMatchObject({ inputTokens: 10, outputTokens: 5, estimated: false });
+    // 15 tokens at $1,000 per million, twice.
+    expect(lastRecord()?.costUsd).toBeCloseTo(0.03, 9);
   });
 });

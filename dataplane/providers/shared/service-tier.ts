@@ -1,0 +1,12 @@
+import type { Usage } from '../../core/canonical.js';
+
+/** What OpenAI's priority service tier costs at most, as a multiple of the standard prices it publishes (1.7–2×). */
+export const PRIORITY_TIER_MULTIPLIER = 2;
+
+/**
+ * The price multiple of the service tier an OpenAI answer (chat, completions, or a Response) says
+ * it ran at: a client may ask for `service_tier: "priority"`, billed above the Provider's prices.
+ */
+export function tierMultiplier(serviceTier: unknown): Pick<Usage, 'priceMultiplier'> {
+  return serviceTier === 'priority' ? { priceMultiplier: PRIORITY_TIER_MULTIPLIER } : {};
+}
