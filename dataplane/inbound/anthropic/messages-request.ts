@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CanonicalRequest, JsonObject } from '../../core/canonical.js';
 import { invalidRequest } from '../../core/request-issue.js';
 import { errors } from '../../core/gateway-error.js';
+import { firstIssueArray } from '../../core/first-issue-array.js';
 
 const TextBlock = z.looseObject({ type: z.literal('text'), text: z.string() });
 const ImageBlock = z.looseObject({
@@ -15,7 +16,7 @@ const ToolUseBlock = z.looseObject({ type: z.literal('tool_use'), id: z.string()
 const ToolResultBlock = z.looseObject({
   type: z.literal('tool_result'),
   tool_use_id: z.string(),
-  content: z.union([z.string(), z.array(z.union([TextBlock, ImageBlock]))]).optional(),
+  content: z.union([z.string(), firstIssueArray(z.union([TextBlock, ImageBlock]))]).optional(),
   is_error: z.boolean().optional(),
 });
 /** Thinking blocks sent back by clients: accepted, not forwarded (no canonical equivalent). */
@@ -26,15 +27,15 @@ const Block = z.union([TextBlock, ImageBlock, ToolUseBlock, ToolResultBlock, Ign
 export const MessagesRequestSchema = z.looseObject({
   model: z.string().min(1),
   max_tokens: z.number().int().positive(),
-  messages: z.array(z.looseObject({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), z.array(Block)]) })).min(1),
-  system: z.union([z.string(), z.array(TextBlock)]).optional(),
-  stop_sequences: z.array(z.string()).optional(),
+  messages: firstIssueArray(z.looseObject({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), firstIssueArray(Block)]) }), 1),
+  system: z.union([z.string(), firstIssueArray(TextBlock)]).optional(),
+  stop_sequences: firstIssueArray(z.string()).optional(),
   temperature: z.number().optional(),
   top_p: z.number().optional(),
   top_k: z.number().int().optional(),
   stream: z.boolean().optional(),
   metadata: z.looseObject({ user_id: z.string().nullish() }).optional(),
-  tools: z.array(z.looseObject({ name: z.string(), description: z.string().optional(), input_schema: z.record(z.string(), z.unknown()).optional(), type: z.string().optional() })).optional(),
+  tools: firstIssueArray(z.looseObject({ name: z.string(), description: z.string().optional(), input_schema: z.record(z.string(), z.unknown()).optional(), type: z.string().optional() })).optional(),
   tool_choice: z
     .union([
       z.looseObject({ type: z.enum(['auto', 'any', 'none']), disable_parallel_tool_use: z.boolean().optional() }),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Operation } from '../../core/canonical.js';
+import { firstIssueArray } from '../../core/first-issue-array.js';
 
 const message = z.looseObject({
   role: z.string().min(1),
@@ -16,15 +17,15 @@ const streamFields = {
 
 /** Just enough validation to route and meter; every other field passes through to the provider. */
 export const REQUEST_SCHEMAS: Record<Operation, z.ZodType<{ model: string; stream?: boolean | null | undefined; stream_options?: { include_usage?: boolean | undefined } | null | undefined }>> = {
-  chat: z.looseObject({ model: z.string().min(1), messages: z.array(message).min(1), ...streamFields }),
+  chat: z.looseObject({ model: z.string().min(1), messages: firstIssueArray(message, 1), ...streamFields }),
   completions: z.looseObject({
     model: z.string().min(1),
-    prompt: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))]),
+    prompt: z.union([z.string(), firstIssueArray(z.string()), firstIssueArray(z.number()), firstIssueArray(firstIssueArray(z.number()))]),
     ...streamFields,
     best_of: z.number().int().positive().nullish(),
   }),
   embeddings: z.looseObject({
     model: z.string().min(1),
-    input: z.union([z.string(), z.array(z.string()).min(1), z.array(z.number()).min(1), z.array(z.array(z.number())).min(1)]),
+    input: z.union([z.string(), firstIssueArray(z.string(), 1), firstIssueArray(z.number(), 1), firstIssueArray(firstIssueArray(z.number()), 1)]),
   }),
 };

@@ -3,6 +3,7 @@ import type { CanonicalRequest, JsonObject, NativeRequest } from '../../core/can
 import { errors } from '../../core/gateway-error.js';
 import { invalidRequest } from '../../core/request-issue.js';
 import { typesServingNatively } from '../../providers/registry.js';
+import { firstIssueArray } from '../../core/first-issue-array.js';
 
 // The Responses API request (openai `ResponseCreateParams`), as much as the gateway translates to a
 // canonical chat request. Unknown fields are ignored; fields that need state kept by OpenAI are refused.
@@ -30,13 +31,13 @@ type Part = z.infer<typeof Part>;
 const MessageItem = z.looseObject({
   type: z.literal('message').optional(),
   role: z.enum(['user', 'assistant', 'system', 'developer']),
-  content: z.union([z.string(), z.array(Part)]),
+  content: z.union([z.string(), firstIssueArray(Part)]),
 });
 const FunctionCallItem = z.looseObject({ type: z.literal('function_call'), call_id: z.string().min(1), name: z.string().min(1), arguments: z.string() });
 const FunctionCallOutputItem = z.looseObject({
   type: z.literal('function_call_output'),
   call_id: z.string().min(1),
-  output: z.union([z.string(), z.array(Part)]),
+  output: z.union([z.string(), firstIssueArray(Part)]),
 });
 /** Any other item: checked by type below (reasoning is dropped, the rest refused with a reason). */
 const OtherItem = z.looseObject({ type: z.string() });
@@ -71,13 +72,13 @@ const Format = z.union([
 
 export const ResponsesRequestSchema = z.looseObject({
   model: z.string().min(1),
-  input: z.union([z.string(), z.array(Item).min(1)]),
+  input: z.union([z.string(), firstIssueArray(Item, 1)]),
   instructions: z.string().nullish(),
   max_output_tokens: z.number().int().positive().nullish(),
   temperature: z.number().nullish(),
   top_p: z.number().nullish(),
   stream: z.boolean().nullish(),
-  tools: z.array(Tool).nullish(),
+  tools: firstIssueArray(Tool).nullish(),
   tool_choice: ToolChoice.nullish(),
   parallel_tool_calls: z.boolean().nullish(),
   text: z.looseObject({ format: Format.optional(), verbosity: z.enum(['low', 'medium', 'high']).nullish() }).nullish(),
