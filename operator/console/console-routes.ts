@@ -16,10 +16,11 @@ export interface ViewerReader {
 
 /**
  * API reads relayed at once. A list can be hundreds of megabytes (every UsageReport of a large
- * cluster), relayed without being held; more readers than this wait for one to finish (429), so
- * that viewers cannot together take the operator's memory (and its leadership) with sockets.
+ * cluster), relayed as it arrives without being held; past this many at once (one page load makes
+ * five or six, a few viewers at once several times that) a read is answered 429, so that viewers
+ * cannot together hold the operator's sockets and buffers without bound.
  */
-const MAX_RELAYED_READS = 4;
+export const MAX_RELAYED_READS = 32;
 
 // What `?as=metadata` asks the API server for: the objects' metadata only (the console reads the
 // UsageReports' day-summary annotations, not their hourly breakdowns). Same verb, same RBAC.
