@@ -34,6 +34,24 @@ describe('readJsonBody', () => {
     expect(budget.inUse).toBe(0);
   });
 
+  it('a body that stops arriving before its end is refused with 408 after the idle time, and its bytes given back', async () => {
+    const budget = new ByteBudget(4096);
+    const body = new PassThrough();
+    const req = Object.assign(body, { headers: { 'content-type': 'application/json', 'content-length': '1000' } }) as unknown as IncomingMessage;
+    const res = new EventEmitter() as unknown as ServerResponse;
+    body.write(Buffer.from(`{"model":"${'m'.repeat(500)}`));
+    const read = readJsonBody(req, res, limits, budget, 50).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const err = await read;
+    expect(err).toBeInstanceOf(GatewayError);
+    expect(err).toMatchObject({ status: 408, code: 'request_body_timeout' });
+    expect(budget.inUse).toBe(510);
+    res.emit('close');
+    expect(budget.inUse).toBe(0);
+  });
+
   it('an empty body reads as {}', async () => {
     const { req, res } = request([]);
     expect(await readJsonBody(req, res, limits, new ByteBudget(4096))).toEqual({});
