@@ -113,4 +113,15 @@ describe('usage from an upstream that cannot be true is treated as missing', () 
     expect(estimateOutputTokens(body)).toBeGreaterThan(30);
     expect(responseUsage(undefined, body, 7).estimated).toBe('missing');
   });
+
+  it("counts a message's text even when the message says it is an image (only a part's image is counted as one)", () => {
+    const text = 'x'.repeat(400_000);
+    const plain = estimatePromptTokens({ model: 'm', messages: [{ role: 'user', content: text }] });
+    const disguised = estimatePromptTokens({ model: 'm', messages: [{ role: 'user', type: 'image_url', content: text }] });
+    expect(plain).toBeGreaterThan(100_000);
+    expect(disguised).toBeGreaterThanOrEqual(plain);
+    // A real image part: its data URI is an image, not text.
+    const image = estimatePromptTokens({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${text}` } }] }] });
+    expect(image).toBeLessThan(2_000);
+  });
 });

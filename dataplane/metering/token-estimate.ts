@@ -16,6 +16,8 @@ export function estimateTokens(text: string): number {
 export const IMAGE_TOKENS = { low: 85, other: 1600 } as const;
 
 const IMAGE_PART_TYPES = new Set(['image_url', 'input_image', 'image']);
+/** The field of each image part type that carries the image (a URL, a data URI, a source with base64). */
+const IMAGE_PAYLOAD: Readonly<Record<string, string>> = { image_url: 'image_url', input_image: 'image_url', image: 'source' };
 /** Any media part type (IMAGE_PART_TYPES and input_audio) as a JSON string token. */
 const MEDIA_TYPE_TOKEN = /"(?:image_url|input_image|image|input_audio)"/;
 
@@ -80,19 +82,21 @@ function valueBytes(value: unknown, media: { tokens: number }): number {
   if (typeof value === 'number' || typeof value === 'boolean') return String(value).length;
   if (Array.isArray(value)) return value.reduce<number>((sum, v) => sum + valueBytes(v, media), 0);
   if (!isObject(value)) return 0;
+  // A media part's payload is counted as media, not as base64 text; its other fields still count,
+  // or a message of any length with "type": "image_url" added would be estimated as one image.
+  let payload: string | undefined;
   if (typeof value.type === 'string') {
     const audio = audioTokens(value);
     if (audio !== undefined) {
       media.tokens += audio;
-      return 0;
-    }
-    if (IMAGE_PART_TYPES.has(value.type)) {
+      payload = 'input_audio';
+    } else if (IMAGE_PART_TYPES.has(value.type)) {
       media.tokens += imageDetail(value) === 'low' ? IMAGE_TOKENS.low : IMAGE_TOKENS.other;
-      return 0;
+      payload = IMAGE_PAYLOAD[value.type];
     }
   }
   let bytes = 0;
-  for (const v of Object.values(value)) bytes += valueBytes(v, media);
+  for (const key in value) if (key !== payload && (payload === undefined || key !== 'type')) bytes += valueBytes(value[key], media);
   return bytes;
 }
 
