@@ -3,7 +3,7 @@ import type { Stage } from './stage.js';
 import { access } from './stages/access.js';
 import { budget } from './stages/budget.js';
 import { responseCache } from './stages/cache.js';
-import { capture } from './stages/capture.js';
+import { capture, governedByDataPolicy } from './stages/capture.js';
 import { guardrail } from './stages/guardrail.js';
 import { identify } from './stages/identify.js';
 import { matchRouteStage } from './stages/match-route.js';
@@ -19,16 +19,20 @@ import { serve } from './stages/serve.js';
  */
 export function requestStages(deps: PipelineDeps): Stage[] {
   const checkAccess = deps.auth !== undefined;
+  // Scoped to the route: run again for the route a budget downgrades a request to.
+  const routeScoped = [
+    deps.transport === undefined ? undefined : guardrail(deps.transport),
+    deps.capture === undefined ? undefined : capture(deps.capture),
+    deps.rateLimiter === undefined ? undefined : rateLimit(deps.rateLimiter),
+  ].filter((s): s is Stage => s !== undefined);
   const stages: (Stage | undefined)[] = [
     identify(deps.auth),
     parse,
     matchRouteStage(checkAccess),
     access(deps.router),
-    deps.transport === undefined ? undefined : guardrail(deps.transport),
-    deps.capture === undefined ? undefined : capture(deps.capture),
-    deps.rateLimiter === undefined ? undefined : rateLimit(deps.rateLimiter),
+    ...routeScoped,
     deps.cache === undefined ? undefined : responseCache(deps.cache),
-    budget(deps.router, deps.admitters ?? [], checkAccess),
+    budget(deps.router, deps.admitters ?? [], checkAccess, { stages: routeScoped, capturedOn: governedByDataPolicy }),
     serve(deps.router, deps.usage),
     meter(deps.usage),
   ];

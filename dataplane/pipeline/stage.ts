@@ -26,17 +26,23 @@ class StageRun {
   constructor(
     private readonly stages: readonly Stage[],
     private readonly ctx: RequestContext,
+    private readonly end: () => Promise<void>,
   ) {}
 
   readonly next = (): Promise<void> => {
     const stage = this.stages[this.index++];
-    return stage === undefined ? this.ctx.respond() : stage.run(this.ctx, this.next);
+    return stage === undefined ? this.end() : stage.run(this.ctx, this.next);
   };
 }
 
 /** Runs `stages` in order; after the last one, the context's reply is written (ctx.respond). */
 export function runStages(stages: readonly Stage[], ctx: RequestContext): Promise<void> {
-  return new StageRun(stages, ctx).next();
+  return new StageRun(stages, ctx, () => ctx.respond()).next();
+}
+
+/** Runs `stages` in order, then `end` (the rest of an outer chain) in place of the write-back. */
+export function runStagesThen(stages: readonly Stage[], ctx: RequestContext, end: () => Promise<void>): Promise<void> {
+  return new StageRun(stages, ctx, end).next();
 }
 
 /**

@@ -39,7 +39,19 @@ beforeAll(async () => {
   gateway = await startTestGateway({
     'provider.yaml': openAiProvider('up', upstream.baseUrl),
     'routes.yaml':
-      ['big', 'mid', 'small', 'a', 'b', 'plain'].map((name) => route(name)).join('') +
+      ['big', 'mid', 'small', 'a', 'b', 'plain', 'premium'].map((name) => route(name)).join('') +
+      // The cheaper route has a guardrail and a rate limit of its own; the premium one neither.
+      route('cheap', '  rateLimits: [{ per: Route, requestsPerMinute: 1 }]\n') +
+      budget('premium-daily', 'premium', 'cheap') +
+      `apiVersion: tollgate.dev/v1alpha1
+kind: GuardrailPolicy
+metadata: { name: cheap-cards }
+spec:
+  subjects: { routes: [{ name: cheap }] }
+  rules:
+    - { name: no-cards, phase: Request, action: Block, detector: { builtin: [PaymentCard] } }
+---
+` +
       // Serves only requests that say x-tier: low.
       route('tiered', '  matches: [{ headers: [{ name: x-tier, value: low }] }]\n') +
       budget('plain-daily', 'plain', 'tiered') +
@@ -61,6 +73,24 @@ afterAll(async () => {
 
 const ask = (model: string) => client.chat.completions.create({ model, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
 const refusedBy = async <T>(call: Promise<T>): Promise<InstanceType<typeof OpenAI.APIError>> => (await call.catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+
+describe("a downgraded request passes the cheaper route's own guardrails and rate limits", () => {
+  it('a request a client downgrades on purpose (a max_tokens no budget covers) is still blocked by the guardrail there, then rate limited', async () => {
+    const before = upstream.requests.length;
+    const card = (max_tokens: number) => client.chat.completions.create({ model: 'premium', max_tokens, messages: [{ role: 'user', content: 'my card is 4111 1111 1111 1111' }] });
+    const blocked = await refusedBy(card(60_000_000));
+    expect(blocked.status).toBe(400);
+    expect(blocked.code).toBe('guardrail_blocked');
+    expect(blocked.message).toContain('default/cheap-cards');
+    expect(upstream.requests.length).toBe(before);
+    const served = await client.chat.completions.create({ model: 'premium', max_tokens: 60_000_000, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    expect(served.response.headers.get('x-tollgate-route')).toBe('default/cheap');
+    expect(served.response.headers.get('x-tollgate-downgraded-by')).toBe('default/premium-daily');
+    const limited = await refusedBy(client.chat.completions.create({ model: 'premium', max_tokens: 60_000_000, messages: [{ role: 'user', content: 'hi' }] }));
+    expect(limited.status).toBe(429);
+    expect(limited.code).not.toBe('budget_exceeded');
+  });
+});
 
 describe('a downgrade whose route has a budget that downgrades too', () => {
   it('is refused as a budget refusal naming both budgets, not sent on to a third route', async () => {

@@ -4,7 +4,7 @@ import type { Admission, Admitter } from '../../governance/types.js';
 import type { Router } from '../../routing/router.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import type { RequestContext } from '../request-context.js';
-import type { Stage } from '../stage.js';
+import { runStagesThen, type Stage } from '../stage.js';
 import { enterRoute } from './access.js';
 import { skipCacheStore } from './cache.js';
 import { matchRoute } from './match-route.js';
@@ -29,10 +29,22 @@ function downgradedTwice(first: Downgrade, second: Downgrade): GatewayError {
 }
 
 /**
- * The exhausted budget names a cheaper public model: the request is served there, once, as if it
- * had asked for it (match, access and decision again); a route the caller may not use is a 429.
+ * The stages scoped to a route that ran before the budget stage (guardrails, DataPolicy capture,
+ * rate limits): a downgraded request is served by another route, and passes that route's too.
+ * Capture runs again only when no DataPolicy governed the first route: a request is recorded once.
  */
-async function downgrade(ctx: RequestContext, router: Router, admitters: readonly Admitter[], down: Downgrade, checkAccess: boolean): Promise<Admission> {
+export interface RouteScopedStages {
+  stages: readonly Stage[];
+  capturedOn: (ctx: RequestContext, routeId: string) => boolean;
+}
+
+/**
+ * The exhausted budget names a cheaper public model: the request is served there, once, as if it
+ * had asked for it (match, access, the route's guardrails, DataPolicy and rate limits, decision);
+ * a route the caller may not use is a 429. Before, the cheaper route's own guardrails and rate
+ * limits were skipped, and a client could force a downgrade with a large max_tokens.
+ */
+function downgrade(ctx: RequestContext, next: () => Promise<void>, router: Router, admitters: readonly Admitter[], down: Downgrade, checkAccess: boolean, routeScoped: RouteScopedStages): Promise<void> {
   ctx.events.emit('admission', { result: 'budget_exceeded', budget: down.budget, action: 'downgrade' });
   const cheaper = matchRoute(ctx, down.model, checkAccess);
   if (cheaper === undefined || cheaper.denied) {
@@ -40,19 +52,24 @@ async function downgrade(ctx: RequestContext, router: Router, admitters: readonl
       headers: { ...down.headers },
     });
   }
+  const captured = routeScoped.capturedOn(ctx, ctx.routeConfig.id);
   enterRoute(ctx, router, cheaper.route);
-  const request = ctx.admissionRequest();
-  let admission: Admission;
-  try {
-    admission = admitAllNow(admitters, request) ?? (await admitAll(admitters, request));
-  } catch (err) {
-    const refused = err instanceof Downgrade ? downgradedTwice(down, err) : err;
-    reportRefusal(ctx, refused);
-    throw refused;
-  }
-  ctx.headers['x-tollgate-downgraded-by'] = down.budget;
-  skipCacheStore(ctx);
-  return admission;
+  const admitThere = async (): Promise<void> => {
+    const request = ctx.admissionRequest();
+    let admission: Admission;
+    try {
+      admission = admitAllNow(admitters, request) ?? (await admitAll(admitters, request));
+    } catch (err) {
+      const refused = err instanceof Downgrade ? downgradedTwice(down, err) : err;
+      reportRefusal(ctx, refused);
+      throw refused;
+    }
+    ctx.headers['x-tollgate-downgraded-by'] = down.budget;
+    skipCacheStore(ctx);
+    return admitted(ctx, next, admission);
+  };
+  const stages = routeScoped.stages.filter((s) => (s.appliesTo === undefined || s.appliesTo(ctx.runtime)) && !(captured && s.name === 'capture'));
+  return runStagesThen(stages, ctx, admitThere);
 }
 
 function reportRefusal(ctx: RequestContext, err: unknown): void {
@@ -68,7 +85,7 @@ function admitted(ctx: RequestContext, next: () => Promise<void>, admission: Adm
 }
 
 /** Budgets (of the request's pinned snapshot): admit only what they can cover, reserve it, and settle with what was really used. */
-export function budget(router: Router, admitters: readonly Admitter[], checkAccess: boolean): Stage {
+export function budget(router: Router, admitters: readonly Admitter[], checkAccess: boolean, routeScoped: RouteScopedStages = { stages: [], capturedOn: () => false }): Stage {
   /** An exact budget in Redis, or a downgrade: the decision is a promise. */
   const admitLater = async (ctx: RequestContext, next: () => Promise<void>, refused: unknown): Promise<void> => {
     let admission: Admission;
@@ -80,7 +97,7 @@ export function budget(router: Router, admitters: readonly Admitter[], checkAcce
         reportRefusal(ctx, err);
         throw err;
       }
-      admission = await downgrade(ctx, router, admitters, err, checkAccess);
+      return downgrade(ctx, next, router, admitters, err, checkAccess, routeScoped);
     }
     return admitted(ctx, next, admission);
   };

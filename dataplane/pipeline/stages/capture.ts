@@ -158,6 +158,12 @@ function governed(service: CaptureService, config: DataPolicyConfig, ctx: Reques
   });
 }
 
+/** Whether a DataPolicy governs this request's caller on the route (its capture stage recorded it, or will). */
+export function governedByDataPolicy(ctx: RequestContext, routeId: string): boolean {
+  const policies = ctx.runtime.snapshot.dataPolicies;
+  return policies !== undefined && selectPolicy(policies, ctx.caller, routeId) !== undefined;
+}
+
 /**
  * DataPolicies (issue 16): the policy that governs the caller and route on the pinned snapshot
  * (route, then ServiceAccount or API key, then namespace), sampled per request id; after the
