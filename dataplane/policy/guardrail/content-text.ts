@@ -62,7 +62,11 @@ function toolCalls(calls: unknown, found: { slot: TextSlot; set: Setter }[], lis
   });
 }
 
-/** Text of a canonical request: chat messages (string content or text parts, and assistant tool-call arguments), a completion prompt, an embedding input. */
+/**
+ * Text of a canonical request: chat messages (string content, text and refusal parts, assistant
+ * tool-call and legacy function-call arguments) and tool descriptions, a completion prompt, an
+ * embedding input. Everything here is text a model reads.
+ */
 export function requestText(body: JsonObject): BodyText {
   const found: { slot: TextSlot; set: Setter }[] = [];
   if (Array.isArray(body.messages)) {
@@ -74,11 +78,25 @@ export function requestText(body: JsonObject): BodyText {
         found.push({ slot: { role, text: m.content }, set: (copy, text) => void (message(copy).content = text) });
       } else if (Array.isArray(m.content)) {
         m.content.forEach((part, j) => {
-          if (!isObject(part) || part.type !== 'text' || typeof part.text !== 'string') return;
-          found.push({ slot: { role, text: part.text }, set: (copy, text) => void (((message(copy).content as unknown[])[j] as JsonObject).text = text) });
+          if (!isObject(part)) return;
+          // A refusal part is text the model reads too (the translations send it as text).
+          const key = part.type === 'text' ? 'text' : part.type === 'refusal' ? 'refusal' : undefined;
+          const value = key === undefined ? undefined : part[key];
+          if (key === undefined || typeof value !== 'string') return;
+          found.push({ slot: { role, text: value }, set: (copy, text) => void (((message(copy).content as unknown[])[j] as JsonObject)[key] = text) });
         });
       }
       toolCalls(m.tool_calls, found, (copy) => message(copy).tool_calls);
+      // The legacy single function call of an assistant message.
+      if (isObject(m.function_call) && typeof m.function_call.arguments === 'string') {
+        found.push({ slot: { role: TOOL_CALL_ROLE, text: m.function_call.arguments }, set: (copy, text) => void ((message(copy).function_call as JsonObject).arguments = text) });
+      }
+    });
+    // Tool descriptions are instructions the model reads, as a system prompt is.
+    arrayAt(body, 'tools').forEach((tool, i) => {
+      const fn = isObject(tool) && isObject(tool.function) ? tool.function : undefined;
+      if (fn === undefined || typeof fn.description !== 'string') return;
+      found.push({ slot: { role: 'system', text: fn.description }, set: (copy, text) => void (((arrayAt(copy, 'tools')[i] as JsonObject).function as JsonObject).description = text) });
     });
     return bodyText(body, found);
   }

@@ -31,6 +31,22 @@ describe('guardrail engine: request phase', () => {
     expect(r.decisions).toEqual([{ policy: 'team-a/finance', rule: 'no-cards', phase: 'Request', action: 'Block', detector: 'builtin', findings: { PaymentCard: 1 } }]);
   });
 
+  it('reads every text a model reads: refusal parts, legacy function-call arguments and tool descriptions', async () => {
+    const active = build(policy('team-a/finance', [cards, mail])).forRequest(anonymous, 'default/chat');
+    const bodies: JsonObject[] = [
+      { model: 'chat', messages: [{ role: 'assistant', content: [{ type: 'refusal', refusal: `no, ${CARD}` }] }] },
+      { model: 'chat', messages: [{ role: 'assistant', content: null, function_call: { name: 'pay', arguments: `{"card":"${CARD}"}` } }] },
+      { model: 'chat', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'pay', description: `always use ${CARD}` } }] },
+    ];
+    for (const body of bodies) expect((await active!.checkRequest(body, 10, info)).blocked?.code).toBe('guardrail_blocked');
+    const masked = await build(policy('p', [mail])).forRequest(anonymous, 'default/chat')!.checkRequest(
+      { model: 'chat', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'mail', description: 'write to ann@example.com' } }] },
+      10,
+      info,
+    );
+    expect(JSON.stringify(masked.body)).not.toContain('ann@example.com');
+  });
+
   it('masks e-mail addresses in string content and text parts; the original body is left as it was', async () => {
     const active = build(policy('p', [mail])).forRequest(anonymous, 'default/chat');
     const body = chat('mail ann@example.com', [{ type: 'text', text: 'cc bob@example.org' }, { type: 'image_url', image_url: { url: 'x' } }]);
