@@ -46,7 +46,15 @@ export function compileRule(policy: GuardrailConfig, rule: GuardrailRuleConfig, 
     }
     case 'denyList': {
       const list = new DenyList(d.phrases);
-      return { ...base, kind: 'span', scan: (text) => list.find(text) };
+      return {
+        ...base,
+        kind: 'span',
+        scan: (text) => {
+          const r = list.find(text);
+          if (r.complete) return r.spans;
+          return [...r.spans, { type: UNSCANNED_TYPE, marker: UNSCANNED_MARKER, start: r.scannedLength, end: text.length }];
+        },
+      };
     }
     case 'maxPromptTokens':
       return { ...base, kind: 'size', max: d.max };

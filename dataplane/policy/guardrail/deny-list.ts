@@ -1,3 +1,4 @@
+import { DEFAULT_DETECTOR_LIMITS, type DetectorLimits } from '../detectors/detector-types.js';
 import type { Span } from './span.js';
 
 export const DENIED_MARKER = '[DENIED]';
@@ -22,32 +23,52 @@ function words(text: string): Word[] {
  */
 export class DenyList {
   private readonly byFirstWord = new Map<string, string[][]>();
+  private longest = 1;
 
-  constructor(phrases: readonly string[]) {
+  constructor(
+    phrases: readonly string[],
+    private readonly limits: DetectorLimits = DEFAULT_DETECTOR_LIMITS,
+  ) {
     for (const phrase of phrases) {
       const parts = words(phrase).map((w) => w.text);
       const first = parts[0];
       if (first === undefined) continue;
       const list = this.byFirstWord.get(first) ?? [];
       list.push(parts);
+      this.longest = Math.max(this.longest, parts.length);
       this.byFirstWord.set(first, list);
     }
     // Longest phrase first, so "project falcon x" wins over "project falcon".
     for (const list of this.byFirstWord.values()) list.sort((a, b) => b.length - a.length);
   }
 
-  find(text: string): Span[] {
-    const ws = words(text);
+  /**
+   * The phrases found, within the built-in detectors' limits: at most maxInputLength characters are
+   * read and maxMatches found (`complete` false past either, as the detectors say), and only the
+   * words a phrase can still span are held: a 9.5 MB message made an object for every word before.
+   */
+  find(text: string): { spans: Span[]; complete: boolean; scannedLength: number } {
+    const input = text.length > this.limits.maxInputLength ? text.slice(0, this.limits.maxInputLength) : text;
     const spans: Span[] = [];
-    for (let i = 0; i < ws.length; i++) {
-      const candidates = this.byFirstWord.get(ws[i]?.text ?? '');
-      if (candidates === undefined) continue;
-      const hit = candidates.find((parts) => parts.every((p, k) => ws[i + k]?.text === p));
-      if (hit === undefined) continue;
-      const last = ws[i + hit.length - 1];
-      spans.push({ type: 'DenyList', marker: DENIED_MARKER, start: ws[i]?.start ?? 0, end: last?.end ?? 0 });
-      i += hit.length - 1;
+    const pending: Word[] = [];
+    // The phrase starting at pending[0], if any: its words are dropped, else the first word alone.
+    const step = (): boolean => {
+      const first = pending[0] as Word;
+      const hit = this.byFirstWord.get(first.text)?.find((parts) => parts.every((p, k) => pending[k]?.text === p));
+      if (hit === undefined) {
+        pending.shift();
+        return true;
+      }
+      spans.push({ type: 'DenyList', marker: DENIED_MARKER, start: first.start, end: (pending[hit.length - 1] as Word).end });
+      pending.splice(0, hit.length);
+      return spans.length < this.limits.maxMatches;
+    };
+    const word = new RegExp(WORD.source, WORD.flags);
+    for (let m = word.exec(input); m !== null; m = word.exec(input)) {
+      pending.push({ text: m[0].toLocaleLowerCase('en-US'), start: m.index, end: m.index + m[0].length });
+      if (pending.length >= this.longest && !step()) return { spans, complete: false, scannedLength: spans.at(-1)?.end ?? 0 };
     }
-    return spans;
+    while (pending.length > 0) if (!step()) return { spans, complete: false, scannedLength: spans.at(-1)?.end ?? 0 };
+    return { spans, complete: input.length === text.length, scannedLength: input.length };
   }
 }
