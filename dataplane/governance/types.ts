@@ -1,6 +1,7 @@
 import type { BudgetConfig, RouteConfig } from '../config/snapshot.js';
 import type { Caller } from '../core/caller.js';
 import type { CanonicalRequest, JsonObject, Usage } from '../core/canonical.js';
+import type { BilledUnits } from '../metering/cost.js';
 
 /** What admission sees of a request before it is sent upstream. */
 export interface AdmissionRequest {
@@ -11,6 +12,11 @@ export interface AdmissionRequest {
   readonly promptTokens: number;
   /** The most output tokens the request can be billed for: the cap per completion (asked, else a provider or route default) × n / best_of (governance/admission outputCap). */
   readonly maxOutputTokens: number;
+  /**
+   * What the request is priced by besides tokens, at most (a pass-through request: 1 request, the
+   * images it asks for, the characters of speech it sends), at the Provider's unit prices.
+   */
+  readonly units?: BilledUnits;
   /**
    * The Budgets of the snapshot the request is pinned to (as its route is): a snapshot swap in
    * the middle of a request changes neither, and a snapshot without Budgets leaves the budget

@@ -72,6 +72,17 @@ describe('BudgetAdmitter', () => {
     expect(applicableBudgets([onNamespace, other, onAccount], { ...caller, namespace: 'team-b', id: 'sa:team-b/app' }, route).map((b) => b.id)).toEqual(['platform/team-b']);
   });
 
+  it('holds what a request is priced at besides tokens (a pass-through request and its images), so concurrent ones cannot pass the limit', async () => {
+    const imagesRoute = { ...route, targets: [{ ...route.targets[0], pricing: { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0, perRequestUsd: 0.001, perImageUsd: 0.04 } }] } as unknown as typeof route;
+    const { admitter } = setup([budget({ amount: 0.1 })]);
+    const images = (n: number) => ({ caller, route: imagesRoute, req, promptTokens: 0, maxOutputTokens: 0, units: { requests: 1, images: n, audioSeconds: 0, characters: 0 } });
+    await admitter.admit(images(1));
+    await admitter.admit(images(1));
+    // 0.082 held; a third image would hold 0.041 more than the 0.1 allows.
+    await expect(admitter.admit(images(1))).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
+    await expect(setup([budget({ amount: 0.1 })]).admitter.admit(images(4))).rejects.toMatchObject({ status: 429 });
+  });
+
   it('says exhausted only when the spend reached the limit, with when it resets', async () => {
     const { admitter } = setup([budget({ amount: 0.5 })]);
     const a = await admitter.admit(ask);

@@ -4,6 +4,7 @@ import type { Admission, AdmissionRequest, Admitter, Settlement } from '../types
 import type { Caller } from '../../core/caller.js';
 import type { Availability, BudgetLedger } from './budget-ledger.js';
 import type { UsageReporter } from './usage-reporter.js';
+import { type BilledUnits, unitCostUsd } from '../../metering/cost.js';
 
 /**
  * Budgets whose subjects include this caller or route. An anonymous caller counts against the
@@ -26,15 +27,15 @@ export function applicableBudgets(budgets: readonly BudgetConfig[], caller: Call
 const MAX_CALLERS_PER_ROUTE = 4096;
 
 /** The most a request can cost on this route: its prompt estimate plus the output cap, at the priciest target. */
-export function worstCase(route: RouteConfig, promptTokens: number, maxOutputTokens: number): { usd: number; tokens: number } {
-  return { usd: worstCaseUsd(route, promptTokens, maxOutputTokens), tokens: promptTokens + maxOutputTokens };
+export function worstCase(route: RouteConfig, promptTokens: number, maxOutputTokens: number, units?: BilledUnits): { usd: number; tokens: number } {
+  return { usd: worstCaseUsd(route, promptTokens, maxOutputTokens, units), tokens: promptTokens + maxOutputTokens };
 }
 
-function worstCaseUsd(route: RouteConfig, promptTokens: number, maxOutputTokens: number): number {
+function worstCaseUsd(route: RouteConfig, promptTokens: number, maxOutputTokens: number, units: BilledUnits | undefined): number {
   let usd = 0;
   for (const t of route.targets) {
     const p: Pricing = t.pricing;
-    usd = Math.max(usd, (promptTokens * p.inputPerMTok + maxOutputTokens * p.outputPerMTok) / 1e6);
+    usd = Math.max(usd, (promptTokens * p.inputPerMTok + maxOutputTokens * p.outputPerMTok) / 1e6 + (units === undefined ? 0 : unitCostUsd(units, p)));
   }
   return usd;
 }
@@ -171,7 +172,7 @@ export class BudgetAdmitter implements Admitter {
     const now = this.now();
     // Every budget of a unit holds the same worst case: what a budget holds follows from its unit,
     // so the holds need no list of their own (the applicable budgets, all held once admitted).
-    const usd = worstCaseUsd(request.route, request.promptTokens, request.maxOutputTokens);
+    const usd = worstCaseUsd(request.route, request.promptTokens, request.maxOutputTokens, request.units);
     const tokens = request.promptTokens + request.maxOutputTokens;
     let cutsStreams = false;
     for (let i = 0; i < budgets.length; i++) {

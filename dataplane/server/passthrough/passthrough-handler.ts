@@ -22,7 +22,7 @@ import { sendError } from '../send-error.js';
 import { admitPassThrough, type ForwardTarget, MODEL_HEADER, passThroughErrors, passThroughRoute } from './passthrough-route.js';
 import { passThroughPath } from './passthrough-paths.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
-import { answerUnits, passThroughUsage } from './passthrough-usage.js';
+import { answerUnits, passThroughUsage, requestUnits } from './passthrough-usage.js';
 import { AnswerReader } from './answer-reader.js';
 import { scrubbedErrorBody } from './upstream-error-body.js';
 import { holdsSecret } from '../../providers/scrub-credentials.js';
@@ -266,7 +266,9 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         return { body: req.pipe(limit) };
       };
 
-      const limits = await admitPassThrough(deps, runtime, caller, route, false);
+      // Budgets hold what the request is priced at besides tokens (a request, the images it asks
+      // for): with nothing held, any number of concurrent requests were admitted past a Budget.
+      const limits = await admitPassThrough(deps, runtime, caller, route, false, requestUnits(path, json));
       let settled = false;
       const settle = (usage: Usage | undefined, cost: number): void => {
         if (settled) return;

@@ -11,6 +11,7 @@ import type { Caller } from '../../core/caller.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import type { PassThroughEndpoint } from '../../config/pass-through-endpoints.js';
 import { adapterTarget, OPENAI_PATH_TYPES } from '../../providers/registry.js';
+import type { BilledUnits } from '../../metering/cost.js';
 
 /** The header that names the route (its public model) when the request itself cannot: multipart uploads, files, batches. */
 export const MODEL_HEADER = 'x-tollgate-model';
@@ -120,13 +121,14 @@ export async function admitPassThrough(
   caller: Caller,
   route: RouteConfig,
   stream: boolean,
+  units?: BilledUnits,
 ): Promise<Admission> {
   const admitters = [...(deps.rateLimiter === undefined ? [] : [deps.rateLimiter]), ...(deps.admitters ?? [])];
   try {
-    return await admitAll(admitters, { caller, route, req: { op: 'chat', body: {}, stream, clientWantsUsage: false }, promptTokens: 0, maxOutputTokens: 0, budgets: runtime.snapshot.budgets });
+    return await admitAll(admitters, { caller, route, req: { op: 'chat', body: {}, stream, clientWantsUsage: false }, promptTokens: 0, maxOutputTokens: 0, budgets: runtime.snapshot.budgets, ...(units === undefined ? {} : { units }) });
   } catch (err) {
     if (!(err instanceof Downgrade)) throw err;
-    throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${err.budget} is exhausted (its downgrade to ${err.model} does not apply to pass-through endpoints)`, {
+    throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${err.budget} cannot cover this request: it is exhausted, or what is left is less than the request's price (its downgrade to ${err.model} does not apply to pass-through endpoints)`, {
       headers: { ...err.headers },
     });
   }

@@ -34,3 +34,14 @@ export function answerUnits(path: string, request: unknown, answer: unknown, ima
   if (path === '/v1/audio/speech' && isObject(request) && typeof request.input === 'string') units.characters = [...request.input].length;
   return units;
 }
+
+/**
+ * What a pass-through request will be priced by besides tokens, at most, known before it is sent:
+ * one request, the images it asks for (`n`, 1 by default; a multipart edit's count is not read: 1),
+ * and the characters of speech it sends. Budgets hold it.
+ */
+export function requestUnits(path: string, request: unknown): BilledUnits {
+  const units = answerUnits(path, request, undefined);
+  if (path.startsWith('/v1/images/')) units.images = isObject(request) && typeof request.n === 'number' && Number.isInteger(request.n) && request.n > 0 ? request.n : 1;
+  return units;
+}
