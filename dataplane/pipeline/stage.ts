@@ -26,18 +26,20 @@ class StageRun {
   constructor(
     private readonly stages: readonly Stage[],
     private readonly ctx: RequestContext,
-    private readonly end: () => Promise<void>,
+    /** What runs after the last stage; the write-back (ctx.respond) when absent, without a closure per request. */
+    private readonly end?: () => Promise<void>,
   ) {}
 
   readonly next = (): Promise<void> => {
     const stage = this.stages[this.index++];
-    return stage === undefined ? this.end() : stage.run(this.ctx, this.next);
+    if (stage !== undefined) return stage.run(this.ctx, this.next);
+    return this.end === undefined ? this.ctx.respond() : this.end();
   };
 }
 
 /** Runs `stages` in order; after the last one, the context's reply is written (ctx.respond). */
 export function runStages(stages: readonly Stage[], ctx: RequestContext): Promise<void> {
-  return new StageRun(stages, ctx, () => ctx.respond()).next();
+  return new StageRun(stages, ctx).next();
 }
 
 /** Runs `stages` in order, then `end` (the rest of an outer chain) in place of the write-back. */

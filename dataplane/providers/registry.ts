@@ -98,10 +98,18 @@ export function runtimeProvider(config: ProviderConfig, httpTransport: Transport
 }
 
 /** The credential values a provider holds (in its settings too), to be cut out of anything its upstream says. */
-export function providerSecrets(config: ProviderConfig): string[] {
-  const held = [config.apiKey, config.bedrock?.credentials?.secretAccessKey, config.bedrock?.credentials?.sessionToken, config.vertex?.serviceAccountKey];
-  return held.flatMap((v) => (v === undefined || v.reveal() === '' ? [] : [v.reveal()]));
+export function providerSecrets(config: ProviderConfig): readonly string[] {
+  // Asked for by every attempt (a failure it may have to scrub): made once per snapshot's config.
+  let secrets = secretsByConfig.get(config);
+  if (secrets === undefined) {
+    const held = [config.apiKey, config.bedrock?.credentials?.secretAccessKey, config.bedrock?.credentials?.sessionToken, config.vertex?.serviceAccountKey];
+    secrets = held.flatMap((v) => (v === undefined || v.reveal() === '' ? [] : [v.reveal()]));
+    secretsByConfig.set(config, secrets);
+  }
+  return secrets;
 }
+
+const secretsByConfig = new WeakMap<ProviderConfig, readonly string[]>();
 
 /** The provider types whose upstream serves OpenAI's pass-through paths untranslated (each some of them), for messages to people. */
 export const OPENAI_PATH_TYPES: readonly SupportedProviderType[] = (Object.keys(KINDS) as SupportedProviderType[]).filter(

@@ -100,12 +100,8 @@ function meterServed(ctx: RequestContext, next: () => Promise<void>, sink: Usage
     record(ctx, sink, { usage: { inputTokens: promptTokens, outputTokens: 0, cachedInputTokens: 0 }, estimated: 'client_gone' });
     return Promise.resolve();
   }
-  // A background Response is answered before it runs (status queued): what it will use is known
-  // only to a later retrieval, which may never come. It is charged its worst case now.
-  const background = ctx.request.native?.api === 'responses' && ctx.request.native.body.background === true;
-  const worstCase = (): MeteredUsage => ({ usage: { inputTokens: promptTokens, outputTokens: ctx.admissionRequest().maxOutputTokens, cachedInputTokens: 0 }, estimated: 'background' });
   if (outcome.kind === 'response') {
-    const metered = background && unfinished(outcome.body) ? worstCase() : responseUsage(outcome.usage, outcome.body, promptTokens);
+    const metered = inBackground(ctx) && unfinished(outcome.body) ? backgroundWorstCase(ctx) : responseUsage(outcome.usage, outcome.body, promptTokens);
     const rec = record(ctx, sink, metered);
     ctx.store?.({ kind: 'response', body: outcome.body });
     ctx.headers['x-tollgate-cost-usd'] = rec.costUsd.toFixed(8);
@@ -119,7 +115,15 @@ function meterServed(ctx: RequestContext, next: () => Promise<void>, sink: Usage
   if (store !== undefined) stream.onCompleted = () => store({ kind: 'stream', chunks: stream.chunks });
   ctx.reply = { kind: 'stream', outcome, meter: stream, idleMs: ctx.routeConfig.timeouts.streamIdleMs };
   // A background stream the client left keeps running upstream: its worst case, not what was seen.
-  return thenRelease(next, () => void record(ctx, sink, background && !stream.completed ? worstCase() : stream.result()));
+  return thenRelease(next, () => void record(ctx, sink, !stream.completed && inBackground(ctx) ? backgroundWorstCase(ctx) : stream.result()));
 }
+
+/**
+ * A background Response is answered before it runs (status queued): what it will use is known only
+ * to a later retrieval, which may never come. It is charged its worst case now, as is a background
+ * stream the client left (the job runs on upstream).
+ */
+const inBackground = (ctx: RequestContext): boolean => ctx.request.native?.api === 'responses' && ctx.request.native.body.background === true;
+const backgroundWorstCase = (ctx: RequestContext): MeteredUsage => ({ usage: { inputTokens: ctx.promptTokens, outputTokens: ctx.admissionRequest().maxOutputTokens, cachedInputTokens: 0 }, estimated: 'background' });
 
 const unfinished = (body: JsonObject): boolean => body.object === 'response' && (body.status === 'queued' || body.status === 'in_progress');

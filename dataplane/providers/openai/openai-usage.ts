@@ -1,5 +1,5 @@
 import { count, isObject } from '../shared/json-guards.js';
-import { tierMultiplier } from '../shared/service-tier.js';
+import { withTier } from '../shared/service-tier.js';
 import type { Usage } from '../../core/canonical.js';
 
 
@@ -10,10 +10,5 @@ import type { Usage } from '../../core/canonical.js';
 export function usageFromOpenAi(value: unknown, serviceTier?: unknown): Usage | undefined {
   if (!isObject(value)) return undefined;
   const details = isObject(value.prompt_tokens_details) ? value.prompt_tokens_details : undefined;
-  return {
-    inputTokens: count(value.prompt_tokens),
-    outputTokens: count(value.completion_tokens),
-    cachedInputTokens: count(details?.cached_tokens),
-    ...tierMultiplier(serviceTier),
-  };
+  return withTier({ inputTokens: count(value.prompt_tokens), outputTokens: count(value.completion_tokens), cachedInputTokens: count(details?.cached_tokens) }, serviceTier);
 }

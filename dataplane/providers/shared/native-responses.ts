@@ -3,7 +3,7 @@ import type { CanonicalRequest, HeaderMap, JsonObject, ParseResult, StreamStep, 
 import type { AdapterTarget, ProviderAdapter, StreamTransformer } from '../types.js';
 import { count, isObject } from './json-guards.js';
 import { scrubJson } from '../scrub-credentials.js';
-import { tierMultiplier } from './service-tier.js';
+import { withTier } from './service-tier.js';
 
 /** Where a target's POST /responses goes: its URL, the model it names, and its credential headers. */
 export type ResponsesEndpoint = (target: AdapterTarget) => { url: string; model: string; headers: Record<string, string> };
@@ -12,7 +12,7 @@ export type ResponsesEndpoint = (target: AdapterTarget) => { url: string; model:
 export function usageFromResponse(value: unknown, serviceTier?: unknown): Usage | undefined {
   if (!isObject(value)) return undefined;
   const details = isObject(value.input_tokens_details) ? value.input_tokens_details : undefined;
-  return { inputTokens: count(value.input_tokens), outputTokens: count(value.output_tokens), cachedInputTokens: count(details?.cached_tokens), ...tierMultiplier(serviceTier) };
+  return withTier({ inputTokens: count(value.input_tokens), outputTokens: count(value.output_tokens), cachedInputTokens: count(details?.cached_tokens) }, serviceTier);
 }
 
 /**

@@ -7,6 +7,8 @@ export const PRIORITY_TIER_MULTIPLIER = 2;
  * The price multiple of the service tier an OpenAI answer (chat, completions, or a Response) says
  * it ran at: a client may ask for `service_tier: "priority"`, billed above the Provider's prices.
  */
-export function tierMultiplier(serviceTier: unknown): Pick<Usage, 'priceMultiplier'> {
-  return serviceTier === 'priority' ? { priceMultiplier: PRIORITY_TIER_MULTIPLIER } : {};
+export function withTier(usage: Usage, serviceTier: unknown): Usage {
+  // Set only when priced above standard: the usual usage object keeps its one shape.
+  if (serviceTier === 'priority') usage.priceMultiplier = PRIORITY_TIER_MULTIPLIER;
+  return usage;
 }
