@@ -5,18 +5,19 @@
  */
 export class RunningRequests {
   private count = 0;
-  private readonly end = (): void => {
-    this.count--;
-  };
 
   get running(): number {
     return this.count;
   }
 
-  track(done: Promise<unknown>): void {
+  begin(): void {
     this.count++;
-    done.then(this.end, this.end);
   }
+
+  /** Bound: handed to a promise's then() as it is, with no closure per request. */
+  readonly end = (): void => {
+    this.count--;
+  };
 
   /** Resolves true once none runs, false when `timeoutMs` passed first. */
   async settled(timeoutMs: number): Promise<boolean> {
