@@ -102,6 +102,29 @@ describe('pass-through endpoints', () => {
     expect(rec?.costUsd).toBeCloseTo((10 * 5 + 100 * 40) / 1e6 + 0.01, 12);
   });
 
+  it('a client that leaves after its request went upstream is charged the unit prices (the upstream may have done the work)', async () => {
+    upstream.hang = true;
+    try {
+      const before = gateway.usage.records.length;
+      const abort = new AbortController();
+      const call = fetch(`${gateway.url}/v1/images/generations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${CALLER_KEY}` },
+        body: JSON.stringify({ model: 'image-default', prompt: 'a cat', n: 2 }),
+        signal: abort.signal,
+      }).catch((e: unknown) => e);
+      for (let i = 0; i < 100 && last()?.url !== '/v1/images/generations'; i++) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 50));
+      abort.abort();
+      await call;
+      for (let i = 0; i < 100 && gateway.usage.records.length === before; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(gateway.usage.records.slice(before)).toMatchObject([{ op: 'passthrough', routeId: 'default/media', estimated: true, estimateReason: 'client_gone', inputTokens: 0, outputTokens: 0 }]);
+      expect(gateway.usage.records.at(-1)?.costUsd).toBeCloseTo(2 * 0.01, 9);
+    } finally {
+      upstream.hang = false;
+    }
+  });
+
   it('meters an answer of any size or encoding: three large images (~1.8 MB), asked for gzip by the client', async () => {
     const before = gateway.usage.records.length;
     const res = await post('/v1/images/generations', { model: 'image-default', prompt: 'three large cats', n: 3 });

@@ -275,8 +275,31 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         settled = true;
         limits.settle({ usage, costUsd: cost });
       };
-      // An answer that never completes (client gone, upstream failed) settles with nothing reported.
-      res.on('close', () => settle(undefined, 0));
+      // An answer that never completes settles with nothing reported, but for a client that left
+      // after the whole request went upstream: the upstream may have done (and billed) the work,
+      // so its unit prices are charged (the tokens it would have reported are not known).
+      res.on('close', () => {
+        if (settled) return;
+        const sent = pending.get(req);
+        const cost = res.writableFinished || sent?.proxyReq?.writableFinished !== true ? 0 : unitCostUsd(requestUnits(path, json), sent.to.target.pricing);
+        if (sent === undefined || cost === 0) return settle(undefined, 0);
+        deps.usage.record({
+          requestId,
+          op: 'passthrough',
+          routeId: route.id,
+          model: route.model,
+          providerId: sent.to.target.providerId,
+          upstreamModel: sent.to.target.model,
+          stream: false,
+          inputTokens: 0,
+          outputTokens: 0,
+          cachedInputTokens: 0,
+          costUsd: cost,
+          estimated: true,
+          estimateReason: 'client_gone',
+        });
+        settle(NO_TOKENS, cost);
+      });
 
       let index = 0;
       let failed = false;
