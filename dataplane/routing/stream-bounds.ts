@@ -8,7 +8,6 @@ import { isObject } from '../providers/shared/json-guards.js';
  * minutes of CPU. The bounds are core/choice-bounds.ts's.
  */
 export { MAX_STREAM_CHOICES, MAX_STREAM_TOOL_CALLS };
-const inRange = indexInRange;
 
 /** A failure when a chunk of the step names a choice or tool-call index out of bounds; undefined when all are in. */
 export function streamIndexFailure(step: StreamStep): UpstreamFailure | undefined {
@@ -17,12 +16,12 @@ export function streamIndexFailure(step: StreamStep): UpstreamFailure | undefine
     if (!Array.isArray(choices)) continue;
     for (const choice of choices) {
       if (!isObject(choice)) continue;
-      if (!inRange(choice.index, MAX_STREAM_CHOICES)) return refused(`choice index ${String(choice.index)}`, MAX_STREAM_CHOICES);
+      if (!indexInRange(choice.index, MAX_STREAM_CHOICES)) return refused(`choice index ${String(choice.index)}`, MAX_STREAM_CHOICES);
       const calls = isObject(choice.delta) ? choice.delta.tool_calls : undefined;
       if (!Array.isArray(calls)) continue;
       for (const call of calls) {
         const callIndex = isObject(call) ? call.index : undefined;
-        if (!inRange(callIndex, MAX_STREAM_TOOL_CALLS)) return refused(`tool call index ${String(callIndex)}`, MAX_STREAM_TOOL_CALLS);
+        if (!indexInRange(callIndex, MAX_STREAM_TOOL_CALLS)) return refused(`tool call index ${String(callIndex)}`, MAX_STREAM_TOOL_CALLS);
       }
     }
   }

@@ -283,22 +283,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         const sent = pending.get(req);
         const cost = res.writableFinished || sent?.proxyReq?.writableFinished !== true ? 0 : unitCostUsd(requestUnits(path, json), sent.to.target.pricing);
         if (sent === undefined || cost === 0) return settle(undefined, 0);
-        deps.usage.record({
-          requestId,
-          op: 'passthrough',
-          routeId: route.id,
-          model: route.model,
-          providerId: sent.to.target.providerId,
-          upstreamModel: sent.to.target.model,
-          stream: false,
-          inputTokens: 0,
-          outputTokens: 0,
-          cachedInputTokens: 0,
-          costUsd: cost,
-          estimated: true,
-          estimateReason: 'client_gone',
-        });
-        settle(NO_TOKENS, cost);
+        charge(deps, sent, NO_TOKENS, cost, 'client_gone');
       });
 
       let index = 0;
@@ -401,21 +386,27 @@ function meterAnswer(deps: PassThroughDeps, p: Pending, proxyRes: IncomingMessag
       p.settle(undefined, 0);
       return;
     }
-    const charged = usage ?? NO_TOKENS;
-    deps.usage.record({
-      requestId: p.requestId,
-      op: 'passthrough',
-      routeId: p.route.id,
-      model: p.route.model,
-      providerId: target.providerId,
-      upstreamModel: target.model,
-      stream: false,
-      inputTokens: charged.inputTokens,
-      outputTokens: charged.outputTokens,
-      cachedInputTokens: charged.cachedInputTokens,
-      costUsd: cost,
-      estimated: false,
-    });
-    p.settle(charged, cost);
+    charge(deps, p, usage ?? NO_TOKENS, cost);
   });
+}
+
+/** A pass-through request's usage record, and its admissions settled with it. */
+function charge(deps: PassThroughDeps, p: Pending, usage: Usage, cost: number, estimated?: 'client_gone'): void {
+  const { target } = p.to;
+  deps.usage.record({
+    requestId: p.requestId,
+    op: 'passthrough',
+    routeId: p.route.id,
+    model: p.route.model,
+    providerId: target.providerId,
+    upstreamModel: target.model,
+    stream: false,
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    cachedInputTokens: usage.cachedInputTokens,
+    costUsd: cost,
+    estimated: estimated !== undefined,
+    ...(estimated === undefined ? {} : { estimateReason: estimated }),
+  });
+  p.settle(usage, cost);
 }
