@@ -27,6 +27,11 @@ export const PricingSchema = z.object({
   cachedInputPerMTok: z.number().min(0),
   /** Price of input tokens written to the prompt cache; the input price when absent. */
   cacheWriteInputPerMTok: z.number().min(0).optional(),
+  /** Prices of audio and image tokens (Usage.audioInputTokens, ...); the text input or output price when absent. */
+  audioInputPerMTok: z.number().min(0).optional(),
+  audioOutputPerMTok: z.number().min(0).optional(),
+  imageInputPerMTok: z.number().min(0).optional(),
+  imageOutputPerMTok: z.number().min(0).optional(),
   /** USD per second of one self-hosted pod (GPU-second price × GPUs per pod), charged for each request's share of the pod. */
   podSecondUsd: z.number().min(0).optional(),
   /** Pass-through prices: USD per successful request, per image, per second of transcribed audio, per million characters of speech input. */

@@ -55,6 +55,19 @@ export interface Usage {
    */
   cacheWriteTokens?: number;
   /**
+   * Input tokens that are audio or images, where the upstream reports them (OpenAI
+   * prompt_tokens_details, Realtime input_token_details, gpt-image input_tokens_details, Gemini
+   * promptTokensDetails): part of inputTokens, and of the uncached ones as far as the upstream
+   * says which were cached (where it does not, metering takes cached tokens as text first: a
+   * cached audio token is then priced as uncached audio, never the other way round). Metering
+   * prices them at the Provider's audio and image input prices.
+   */
+  audioInputTokens?: number;
+  imageInputTokens?: number;
+  /** Output tokens that are audio or images (spoken answers, generated images): part of outputTokens. */
+  audioOutputTokens?: number;
+  imageOutputTokens?: number;
+  /**
    * The upstream billed the request at a multiple of its standard prices: OpenAI's `priority`
    * service tier (which the answer reports), charged at 2× as the upper bound of its published
    * prices (1.7–2×). Metering multiplies the token cost by it.

@@ -20,6 +20,26 @@ describe('costUsd', () => {
     expect(costUsd(usage, withoutWritePrice)).toBe((800 * 3 + 200 * 0.3 + 100 * 15) / 1e6);
   });
 
+  it('prices audio and image tokens at their own prices, and at the text ones where the Provider sets none', () => {
+    // gpt-realtime's published prices: text 4/16, audio 32/64, images 5, cached 0.4.
+    const pricing = { inputPerMTok: 4, outputPerMTok: 16, cachedInputPerMTok: 0.4, audioInputPerMTok: 32, audioOutputPerMTok: 64, imageInputPerMTok: 5 };
+    // 1000 input = 100 cached + 600 uncached audio + 50 uncached image + 250 uncached text; 300 output of which 200 audio.
+    const usage = { inputTokens: 1000, cachedInputTokens: 100, audioInputTokens: 600, imageInputTokens: 50, outputTokens: 300, audioOutputTokens: 200 };
+    expect(costUsd(usage, pricing)).toBe((250 * 4 + 600 * 32 + 50 * 5 + 100 * 0.4 + 100 * 16 + 200 * 64) / 1e6);
+    expect(costUsd(usage, { inputPerMTok: 4, outputPerMTok: 16, cachedInputPerMTok: 0.4 })).toBe((900 * 4 + 100 * 0.4 + 300 * 16) / 1e6);
+    // gpt-image: image output tokens at their price.
+    expect(costUsd({ inputTokens: 10, cachedInputTokens: 0, outputTokens: 1056, imageOutputTokens: 1056 }, { inputPerMTok: 5, outputPerMTok: 10, cachedInputPerMTok: 0, imageOutputPerMTok: 40 })).toBe(
+      (10 * 5 + 1056 * 40) / 1e6,
+    );
+  });
+
+  it('prices media counts past their share as the dearer kind, never below what the upstream billed', () => {
+    const pricing = { inputPerMTok: 1, outputPerMTok: 2, cachedInputPerMTok: 0.1, audioInputPerMTok: 10, audioOutputPerMTok: 20 };
+    // An upstream that counts cached audio among its audio tokens (chat completions says no more):
+    // the 400 cached are priced as cached, the other 600 as audio although 700 audio were reported.
+    expect(costUsd({ inputTokens: 1000, cachedInputTokens: 400, audioInputTokens: 700, outputTokens: 10, audioOutputTokens: 50 }, pricing)).toBe((600 * 10 + 400 * 0.1 + 10 * 20) / 1e6);
+  });
+
   it('never counts more cached than total input', () => {
     const pricing = { inputPerMTok: 1, outputPerMTok: 0, cachedInputPerMTok: 0 };
     expect(costUsd({ inputTokens: 10, cachedInputTokens: 50, outputTokens: 0 }, pricing)).toBe(0);
@@ -49,6 +69,13 @@ describe('StreamMeter', () => {
     // The final report wins whatever came before it.
     seenMore.report({ inputTokens: 31, outputTokens: 90, cachedInputTokens: 0 });
     expect(seenMore.result()).toEqual({ usage: { inputTokens: 31, outputTokens: 90, cachedInputTokens: 0 } });
+  });
+
+  it("keeps a cut stream's reported audio and image counts, so they are priced as such", () => {
+    const m = new StreamMeter(12);
+    m.reportPartial({ inputTokens: 900, outputTokens: 500, cachedInputTokens: 0, audioInputTokens: 800, audioOutputTokens: 400 });
+    m.truncated = true;
+    expect(m.result()).toEqual({ usage: { inputTokens: 900, outputTokens: 500, cachedInputTokens: 0, audioInputTokens: 800, audioOutputTokens: 400 }, estimated: 'truncated' });
   });
 
   it("estimates a cut stream's output with the reasoning it produced, not only the text it showed", () => {

@@ -13,12 +13,14 @@ function plausibleCount(value: number | undefined): boolean {
 
 /**
  * Usage an upstream reported that can be true: whole, non-negative, bounded counts, with cached and
- * cache-write tokens part of input. Anything else is treated as missing (metered from the estimate)
- * rather than trusted: negative counts would credit budgets, absurd ones would bill a fortune, and
- * either would break the usage report that carries them.
+ * cache-write tokens part of input (audio and image counts past their part are capped when priced,
+ * metering/cost.ts). Anything else is treated as missing (metered from the estimate) rather than
+ * trusted: negative counts would credit budgets, absurd ones would bill a fortune, and either would
+ * break the usage report that carries them.
  */
 export function plausibleUsage(usage: Usage): boolean {
-  if (![usage.inputTokens, usage.outputTokens, usage.cachedInputTokens, usage.cacheWriteTokens].every(plausibleCount)) return false;
+  const { audioInputTokens: audioIn = 0, imageInputTokens: imageIn = 0, audioOutputTokens: audioOut = 0, imageOutputTokens: imageOut = 0 } = usage;
+  if (![usage.inputTokens, usage.outputTokens, usage.cachedInputTokens, usage.cacheWriteTokens, audioIn, imageIn, audioOut, imageOut].every(plausibleCount)) return false;
   return usage.cachedInputTokens + (usage.cacheWriteTokens ?? 0) <= usage.inputTokens;
 }
 

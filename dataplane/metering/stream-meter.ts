@@ -102,6 +102,8 @@ export class StreamMeter {
     // text, whichever is more: never less than either.
     return {
       usage: {
+        // Its audio, image and tier figures priced as reported.
+        ...partial,
         inputTokens: Math.max(partial.inputTokens, estimate.inputTokens),
         outputTokens: Math.max(partial.outputTokens, estimate.outputTokens),
         cachedInputTokens: Math.min(partial.cachedInputTokens, Math.max(partial.inputTokens, estimate.inputTokens)),

@@ -34,6 +34,18 @@ export const ModelPricingSchema = z
       .min(0)
       .optional()
       .describe('USD per million input tokens written to the provider prompt cache (Anthropic, Bedrock). Defaults to the input price.'),
+    audioInput: z
+      .number()
+      .min(0)
+      .optional()
+      .describe('USD per million audio input tokens not served from cache (gpt-audio, gpt-realtime, gpt-4o-transcribe, Gemini audio prompts). Defaults to the input price.'),
+    audioOutput: z.number().min(0).optional().describe('USD per million audio output tokens (spoken answers of gpt-audio and gpt-realtime). Defaults to the output price.'),
+    imageInput: z
+      .number()
+      .min(0)
+      .optional()
+      .describe('USD per million image input tokens where the upstream reports them apart (gpt-image input images, Realtime images, Gemini). Defaults to the input price.'),
+    imageOutput: z.number().min(0).optional().describe('USD per million image output tokens where the upstream reports them apart (gpt-image, Gemini image models). Defaults to the output price.'),
     perRequest: z.number().min(0).optional().describe('USD per pass-through request the upstream answered successfully (moderations, files, batches, ...), on top of any token price.'),
     perImage: z.number().min(0).optional().describe('USD per image in a successful images answer (generations, edits, variations: its data entries).'),
     perAudioSecond: z

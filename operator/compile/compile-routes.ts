@@ -42,10 +42,13 @@ function idOf(route: ModelRoute): string {
   return `${route.metadata.namespace ?? 'default'}/${route.metadata.name}`;
 }
 
-/** Whether a Provider's allowedRoutes admits objects (routes, guardrail moderation) of a namespace. */
-/** The per-request and per-unit prices a model sets (pass-through endpoints), in the snapshot's names. */
-function unitPrices(pricing: z.infer<typeof ModelPricingSchema> | undefined): Partial<TargetConfig['pricing']> {
+/** The optional prices a model sets (audio and image tokens; per-request and per-unit for pass-through endpoints), in the snapshot's names. */
+function optionalPrices(pricing: z.infer<typeof ModelPricingSchema> | undefined): Partial<TargetConfig['pricing']> {
   const out: Partial<TargetConfig['pricing']> = {};
+  if (pricing?.audioInput !== undefined) out.audioInputPerMTok = pricing.audioInput;
+  if (pricing?.audioOutput !== undefined) out.audioOutputPerMTok = pricing.audioOutput;
+  if (pricing?.imageInput !== undefined) out.imageInputPerMTok = pricing.imageInput;
+  if (pricing?.imageOutput !== undefined) out.imageOutputPerMTok = pricing.imageOutput;
   if (pricing?.perRequest !== undefined) out.perRequestUsd = pricing.perRequest;
   if (pricing?.perImage !== undefined) out.perImageUsd = pricing.perImage;
   if (pricing?.perAudioSecond !== undefined) out.perAudioSecondUsd = pricing.perAudioSecond;
@@ -53,6 +56,7 @@ function unitPrices(pricing: z.infer<typeof ModelPricingSchema> | undefined): Pa
   return out;
 }
 
+/** Whether a Provider's allowedRoutes admits objects (routes, guardrail moderation) of a namespace. */
 export function admits(provider: CompiledProvider, routeNamespace: string, namespaceLabels: Map<string, Record<string, string>>): boolean {
   const providerNamespace = provider.source.metadata.namespace ?? 'default';
   if (providerNamespace === routeNamespace) return true;
@@ -139,7 +143,7 @@ function resolveTargets(
         outputPerMTok: model?.pricing?.output ?? 0,
         cachedInputPerMTok: model?.pricing?.cachedInput ?? model?.pricing?.input ?? 0,
         ...(model?.pricing?.cacheWrite === undefined ? {} : { cacheWriteInputPerMTok: model.pricing.cacheWrite }),
-        ...unitPrices(model?.pricing),
+        ...optionalPrices(model?.pricing),
       },
     };
     const gpu = provider.source.spec.vllm?.gpuPricing;

@@ -42,6 +42,26 @@ describe('compile', () => {
     expect(statuses.every((s) => s.conditions.every((c) => c.observedGeneration === 1))).toBe(true);
   });
 
+  it("carries a model's audio and image token prices into the snapshot, and leaves them out where unset", () => {
+    const voice = provider('voice', {
+      type: 'openai',
+      credentials: { secretRef: { name: 'openai', key: 'apiKey' } },
+      models: [{ name: 'gpt-realtime', pricing: { input: 4, output: 16, cachedInput: 0.4, audioInput: 32, audioOutput: 64, imageInput: 5, imageOutput: 40 } }],
+    });
+    const r = route('voice', { model: 'voice', targets: [{ providerRef: { name: 'voice' }, model: 'gpt-realtime' }] });
+    const { snapshot } = compile(input({ providers: [openai, voice], routes: [chat, r] }));
+    expect(snapshot.routes.find((x) => x.id === 'default/voice')?.targets[0]?.pricing).toEqual({
+      inputPerMTok: 4,
+      outputPerMTok: 16,
+      cachedInputPerMTok: 0.4,
+      audioInputPerMTok: 32,
+      audioOutputPerMTok: 64,
+      imageInputPerMTok: 5,
+      imageOutputPerMTok: 40,
+    });
+    expect(snapshot.routes.find((x) => x.id === 'default/chat')?.targets[0]?.pricing).toEqual({ inputPerMTok: 2.5, outputPerMTok: 10, cachedInputPerMTok: 2.5 });
+  });
+
   it('is deterministic: any input order gives a byte-identical snapshot', () => {
     const p2 = provider('other', { type: 'openai-compatible', url: 'http://10.0.0.1/v1' });
     const r2 = route('b', { model: 'b', targets: [{ providerRef: { name: 'other' }, model: 'x' }] });

@@ -29,6 +29,8 @@ ${passThrough}`;
   return {
     'providers.yaml':
       providerManifest('openai-up', 'openai', `${url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime-upstream, pricing: { input: 4, output: 16, cachedInput: 0.4 } }]\n') +
+      // gpt-realtime's published prices: audio is 8× text in, 4× out.
+      providerManifest('openai-voice', 'openai', `${url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime, pricing: { input: 4, output: 16, cachedInput: 0.4, audioInput: 32, audioOutput: 64 } }]\n') +
       // Nothing listens on port 9 (discard) of loopback: connections are refused.
       providerManifest('nowhere', 'openai-compatible', 'http://127.0.0.1:9/v1', '{ secretRef: { name: up-key, key: apiKey } }') +
       // Link-local (the cloud instance-metadata services' range): never called. fe80::1 without a
@@ -50,6 +52,17 @@ spec:
   limit: { amount: 0.0001, unit: USD }
   period: Day
   subjects: { routes: [{ name: voice-budgeted }] }
+`,
+      route('voice-audio', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-realtime'),
+      route('voice-audio-budgeted', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-realtime'),
+      // One spoken answer (REALTIME_AUDIO_USAGE) costs $0.05568 at the audio prices, $0.01252 were its audio priced as text.
+      `apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: voice-audio-cap }
+spec:
+  limit: { amount: 0.03, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: voice-audio-budgeted }] }
 `,
       route('voice-nowhere', '  passThrough: { endpoints: [realtime] }\n', 'nowhere', 'm'),
       route('voice-metadata', '  passThrough: { endpoints: [realtime] }\n', 'metadata', 'm'),
@@ -135,6 +148,25 @@ describe('Realtime over WebSocket', () => {
     rt.close();
     const [code] = (await closed) as [number];
     expect(code).toBe(1000);
+  });
+
+  it('a spoken answer is charged its audio tokens at the audio prices, its cached audio at the cached price', async () => {
+    const rt = new OpenAIRealtimeWS({ model: 'voice-audio', options: { ca: ca.cert } }, client);
+    const done = new Promise<void>((resolve, reject) => {
+      rt.on('event', (e) => {
+        if (e.type === 'session.created') rt.send({ type: 'response.create', response: { output_modalities: ['audio'] } });
+        if (e.type === 'response.done') resolve();
+      });
+      rt.on('error', reject);
+    });
+    await done;
+    const closed = once(rt.socket, 'close');
+    rt.close();
+    await closed;
+    const rec = gateway.usage.records[gateway.usage.records.length - 1];
+    expect(rec).toMatchObject({ op: 'realtime', routeId: 'default/voice-audio', inputTokens: 1000, outputTokens: 600, cachedInputTokens: 300 });
+    // 300 cached × $0.4 + 650 uncached audio (900 − 250 cached) × $32 + 50 uncached text × $4; 520 audio out × $64 + 80 text × $16.
+    expect(rec?.costUsd).toBeCloseTo((300 * 0.4 + 650 * 32 + 50 * 4 + 520 * 64 + 80 * 16) / 1e6, 12);
   });
 
   it('binary messages pass unchanged', async () => {
@@ -293,6 +325,28 @@ describe('Realtime over WebSocket', () => {
     expect(error).toMatchObject({ code: 'budget_exceeded', type: 'insufficient_quota' });
     expect(error.message).toMatch(/budget default\/voice-cap is exhausted/);
     expect(upstream.connections.length).toBe(upstreamBefore);
+  });
+
+  it("a connection's spend against a Budget is its responses' costs, audio at the audio prices", async () => {
+    const ws = await connect(gateway.url, 'voice-audio-budgeted', CALLER_KEY);
+    if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
+    const done = new Promise<void>((resolve) => ws.on('message', (data) => (JSON.parse(String(data)) as { type: string }).type === 'response.done' && resolve()));
+    ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'] } }));
+    await done;
+    ws.close();
+    await once(ws, 'close');
+    // Charged when the gateway's side has closed: poll, bounded. At text prices the $0.03 would still admit.
+    let refused: Refused | undefined;
+    for (let i = 0; i < 100 && refused === undefined; i++) {
+      const next = await connect(gateway.url, 'voice-audio-budgeted', CALLER_KEY);
+      if (next instanceof WebSocket) {
+        next.close();
+        await once(next, 'close');
+        await new Promise((r) => setTimeout(r, 50));
+      } else refused = next;
+    }
+    expect(refused).toMatchObject({ status: 429 });
+    expect((JSON.parse(refused?.body ?? '{}') as { error: { message: string } }).error.message).toMatch(/budget default\/voice-audio-cap is exhausted: 0\.0557 of 0\.03 USD spent/);
   });
 
   it('an idle connection is closed with 1001, upstream too', async () => {

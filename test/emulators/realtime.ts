@@ -5,10 +5,20 @@ import { WebSocketServer } from 'ws';
 
 // The Realtime API's WebSocket side as OpenAI serves it: GET /v1/realtime?model=… upgraded with
 // `Authorization: Bearer <key>`, session.created first, then for response.create the server events
-// response.created, response.output_text.delta…, response.done with usage. Two client events of its
+// response.created, response.output_text.delta…, response.done with usage (an audio answer's when
+// the response asks for audio output). Two client events of its
 // own make it misbehave as a proxy before an upstream may, repeating the credential it was sent:
 // `emulator.echo_credential` in an error event, `emulator.close_echoing_credential` in the close reason;
 // `emulator.flood` sends `count` audio deltas of `bytes` each as fast as it can.
+
+/** A spoken answer to a spoken question (response.create with `response.output_modalities: ["audio"]`), some of its audio cached. */
+export const REALTIME_AUDIO_USAGE = {
+  total_tokens: 1600,
+  input_tokens: 1000,
+  output_tokens: 600,
+  input_token_details: { cached_tokens: 300, text_tokens: 100, audio_tokens: 900, image_tokens: 0, cached_tokens_details: { text_tokens: 50, audio_tokens: 250, image_tokens: 0 } },
+  output_token_details: { text_tokens: 80, audio_tokens: 520 },
+};
 
 export const REALTIME_USAGE = { total_tokens: 26, input_tokens: 20, output_tokens: 6, input_token_details: { cached_tokens: 4, text_tokens: 20, audio_tokens: 0 }, output_token_details: { text_tokens: 6, audio_tokens: 0 } };
 
@@ -49,12 +59,13 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
           ws.send(data, { binary: true });
           return;
         }
-        const event = JSON.parse(data.toString()) as { type?: string };
+        const event = JSON.parse(data.toString()) as { type?: string; response?: { output_modalities?: string[] } };
         if (event.type === 'response.create') {
+          const usage = event.response?.output_modalities?.includes('audio') === true ? REALTIME_AUDIO_USAGE : REALTIME_USAGE;
           send({ type: 'response.created', response: { id: 'resp_rt', status: 'in_progress', output: [] } });
           send({ type: 'response.output_text.delta', response_id: 'resp_rt', item_id: 'item_1', output_index: 0, content_index: 0, delta: 'Hel' });
           send({ type: 'response.output_text.delta', response_id: 'resp_rt', item_id: 'item_1', output_index: 0, content_index: 0, delta: 'lo' });
-          send({ type: 'response.done', response: { id: 'resp_rt', status: 'completed', output: [], usage: REALTIME_USAGE } });
+          send({ type: 'response.done', response: { id: 'resp_rt', status: 'completed', output: [], usage } });
         } else if (event.type === 'emulator.echo_credential') {
           send({ type: 'error', error: { type: 'invalid_request_error', code: 'invalid_api_key', message: `key ${String(req.headers.authorization ?? req.headers['api-key'])} is not valid`, param: null } });
         } else if (event.type === 'emulator.flood') {

@@ -108,6 +108,14 @@ describe('BudgetAdmitter', () => {
     await expect(other.admitter.admit(ask)).resolves.toBeDefined();
   });
 
+  it('holds a worst case at the dearest token prices a target has: an audio model can answer in audio', async () => {
+    // Text $1000 per million both ways, audio input $4000, audio output $8000: 100 prompt + 300 output tokens
+    // hold 0.4 + 2.4 = $2.80 at most, so a $2.50 budget refuses what it would admit at text prices ($0.40).
+    const voice = { ...route, targets: [{ ...route.targets[0], pricing: { inputPerMTok: 1000, outputPerMTok: 1000, cachedInputPerMTok: 0, audioInputPerMTok: 4000, audioOutputPerMTok: 8000 } }] } as RouteConfig;
+    await expect(setup([budget({ amount: 2.5 })]).admitter.admit({ ...ask, route: voice })).rejects.toThrow(/it would hold 2\.8000 USD/);
+    await expect(setup([budget({ amount: 2.5 })]).admitter.admit(ask)).resolves.toBeDefined();
+  });
+
   it('counts tokens for token budgets', async () => {
     const { admitter } = setup([budget({ unit: 'Tokens', amount: 500 })]);
     const a = await admitter.admit(ask);

@@ -4,7 +4,7 @@ import type { Admission, AdmissionRequest, Admitter, Settlement } from '../types
 import type { Caller } from '../../core/caller.js';
 import type { Availability, BudgetLedger } from './budget-ledger.js';
 import type { UsageReporter } from './usage-reporter.js';
-import { type BilledUnits, unitCostUsd } from '../../metering/cost.js';
+import { type BilledUnits, dearestInputPrice, dearestOutputPrice, unitCostUsd } from '../../metering/cost.js';
 
 /**
  * Budgets whose subjects include this caller or route. An anonymous caller counts against the
@@ -35,7 +35,8 @@ function worstCaseUsd(route: RouteConfig, promptTokens: number, maxOutputTokens:
   let usd = 0;
   for (const t of route.targets) {
     const p: Pricing = t.pricing;
-    usd = Math.max(usd, (promptTokens * p.inputPerMTok + maxOutputTokens * p.outputPerMTok) / 1e6 + (units === undefined ? 0 : unitCostUsd(units, p)));
+    // At the dearest token prices (audio, images, cache writes): the prompt's and the answer's kinds are not known before.
+    usd = Math.max(usd, (promptTokens * dearestInputPrice(p) + maxOutputTokens * dearestOutputPrice(p)) / 1e6 + (units === undefined ? 0 : unitCostUsd(units, p)));
   }
   return usd;
 }

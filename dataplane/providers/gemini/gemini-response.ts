@@ -1,4 +1,4 @@
-import { count } from '../shared/json-guards.js';
+import { count, isObject } from '../shared/json-guards.js';
 import { toOpenAiUsage } from '../shared/openai-usage.js';
 import type { JsonObject, Usage } from '../../core/canonical.js';
 import type { GeminiCandidate, GeminiResponse, GeminiUsageMetadata } from './gemini-wire.js';
@@ -15,11 +15,37 @@ export function finishReasonFrom(reason: string | undefined, hasToolCalls: boole
 
 /** promptTokenCount already includes cached content; thoughts are output the model was billed for. */
 export function usageFromGemini(u: GeminiUsageMetadata | undefined): Usage {
-  return {
+  const usage: Usage = {
     inputTokens: count(u?.promptTokenCount) + count(u?.toolUsePromptTokenCount),
     outputTokens: count(u?.candidatesTokenCount) + count(u?.thoughtsTokenCount),
     cachedInputTokens: count(u?.cachedContentTokenCount),
   };
+  if (u === undefined) return usage;
+  // Audio prompts are billed above text (2.5 Flash: 3.3×) and generated images far above (gemini-2.5-flash-image):
+  // priced apart; cached ones are not uncached input.
+  const audioIn = modalityTokens(u.promptTokensDetails, 'AUDIO') - modalityTokens(u.cacheTokensDetails, 'AUDIO');
+  const imageIn = modalityTokens(u.promptTokensDetails, 'IMAGE') - modalityTokens(u.cacheTokensDetails, 'IMAGE');
+  const audioOut = modalityTokens(u.candidatesTokensDetails, 'AUDIO');
+  const imageOut = modalityTokens(u.candidatesTokensDetails, 'IMAGE');
+  if (audioIn > 0) usage.audioInputTokens = audioIn;
+  if (imageIn > 0) usage.imageInputTokens = imageIn;
+  if (audioOut > 0) usage.audioOutputTokens = audioOut;
+  if (imageOut > 0) usage.imageOutputTokens = imageOut;
+  return usage;
+}
+
+/** Modalities Gemini reports (TEXT, IMAGE, VIDEO, AUDIO, DOCUMENT, and the unspecified one): entries past them are not read. */
+const MAX_MODALITY_ENTRIES = 8;
+
+/** The tokens of one modality in a usage metadata's per-modality list (0 when absent or malformed). */
+function modalityTokens(details: unknown, modality: string): number {
+  if (!Array.isArray(details)) return 0;
+  let tokens = 0;
+  for (let i = 0; i < Math.min(details.length, MAX_MODALITY_ENTRIES); i++) {
+    const entry: unknown = details[i];
+    if (isObject(entry) && entry.modality === modality) tokens += count(entry.tokenCount);
+  }
+  return tokens;
 }
 
 /** A synthesised tool call id: Gemini has none. Deterministic per response and position. */

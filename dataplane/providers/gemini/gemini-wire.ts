@@ -79,6 +79,15 @@ export interface GeminiUsageMetadata {
   cachedContentTokenCount?: number;
   toolUsePromptTokenCount?: number;
   totalTokenCount?: number;
+  /** Tokens per modality (TEXT, IMAGE, AUDIO, VIDEO, DOCUMENT) of the prompt, of its cached part, and of the candidates. */
+  promptTokensDetails?: GeminiModalityTokenCount[];
+  cacheTokensDetails?: GeminiModalityTokenCount[];
+  candidatesTokensDetails?: GeminiModalityTokenCount[];
+}
+
+export interface GeminiModalityTokenCount {
+  modality?: string;
+  tokenCount?: number;
 }
 
 export interface GeminiResponse {

@@ -1,14 +1,17 @@
 import { count, isObject } from '../shared/json-guards.js';
+import { withMediaInput, withMediaOutput } from '../shared/media-usage.js';
 import { withTier } from '../shared/service-tier.js';
 import type { Usage } from '../../core/canonical.js';
 
 
 /**
- * OpenAI usage (chat, completions or embeddings) to canonical usage; undefined when absent.
+ * OpenAI usage (chat, completions or embeddings) to canonical usage, audio tokens apart; undefined when absent.
  * `serviceTier`: the answer's `service_tier`, which a client may raise to `priority` (billed higher).
  */
 export function usageFromOpenAi(value: unknown, serviceTier?: unknown): Usage | undefined {
   if (!isObject(value)) return undefined;
   const details = isObject(value.prompt_tokens_details) ? value.prompt_tokens_details : undefined;
-  return withTier({ inputTokens: count(value.prompt_tokens), outputTokens: count(value.completion_tokens), cachedInputTokens: count(details?.cached_tokens) }, serviceTier);
+  const usage: Usage = { inputTokens: count(value.prompt_tokens), outputTokens: count(value.completion_tokens), cachedInputTokens: count(details?.cached_tokens) };
+  // gpt-audio and gpt-4o-audio-preview: audio tokens in and out, priced apart (Provider audioInput/audioOutput).
+  return withTier(withMediaOutput(withMediaInput(usage, details), value.completion_tokens_details), serviceTier);
 }

@@ -1,14 +1,17 @@
 import type { JsonObject, Usage } from '../../core/canonical.js';
 
-/** Canonical usage → the OpenAI `usage` object (cached tokens inside the prompt, reasoning inside the completion). */
+/** Canonical usage → the OpenAI `usage` object (cached and audio tokens inside the prompt, reasoning and audio inside the completion). */
 export function toOpenAiUsage(usage: Usage, reasoningTokens = 0): JsonObject {
   const out: JsonObject = {
     prompt_tokens: usage.inputTokens,
     completion_tokens: usage.outputTokens,
     total_tokens: usage.inputTokens + usage.outputTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedInputTokens },
+    prompt_tokens_details: usage.audioInputTokens === undefined ? { cached_tokens: usage.cachedInputTokens } : { cached_tokens: usage.cachedInputTokens, audio_tokens: usage.audioInputTokens },
   };
-  if (reasoningTokens > 0) out.completion_tokens_details = { reasoning_tokens: reasoningTokens };
+  const completion: JsonObject = {};
+  if (reasoningTokens > 0) completion.reasoning_tokens = reasoningTokens;
+  if (usage.audioOutputTokens !== undefined) completion.audio_tokens = usage.audioOutputTokens;
+  if (reasoningTokens > 0 || usage.audioOutputTokens !== undefined) out.completion_tokens_details = completion;
   return out;
 }
 

@@ -1,10 +1,11 @@
 import { count, isObject } from '../../providers/shared/json-guards.js';
-import type { Usage } from '../../core/canonical.js';
+import type { JsonObject, Usage } from '../../core/canonical.js';
+import { withMediaInput, withMediaOutput } from '../../providers/shared/media-usage.js';
 import type { BilledUnits } from '../../metering/cost.js';
 
 /**
  * Token usage from a pass-through JSON answer, when it reports some: images and audio with token
- * models (`input_tokens`/`output_tokens`), embeddings-like and vLLM score/rerank (`prompt_tokens`
+ * models (`input_tokens`/`output_tokens`, their image and audio tokens apart), embeddings-like and vLLM score/rerank (`prompt_tokens`
  * or `total_tokens`). Undefined when the answer reports none (moderations, files, batches,
  * duration-priced audio): such requests are logged, not metered.
  */
@@ -15,8 +16,14 @@ export function passThroughUsage(body: unknown): Usage | undefined {
   const declaredInput = u.input_tokens ?? u.prompt_tokens;
   const input = declaredInput !== undefined ? count(declaredInput) : Math.max(0, count(u.total_tokens) - output);
   if (input === 0 && output === 0) return undefined;
-  const details = isObject(u.input_tokens_details) ? u.input_tokens_details : isObject(u.prompt_tokens_details) ? u.prompt_tokens_details : {};
-  return { inputTokens: input, outputTokens: output, cachedInputTokens: Math.min(input, count(details.cached_tokens)) };
+  // gpt-image says input_tokens_details, transcriptions input_token_details, chat-shaped answers prompt_tokens_details.
+  const details = firstObject(u.input_tokens_details, u.input_token_details, u.prompt_tokens_details) ?? {};
+  const usage: Usage = { inputTokens: input, outputTokens: output, cachedInputTokens: Math.min(input, count(details.cached_tokens)) };
+  return withMediaOutput(withMediaInput(usage, details), firstObject(u.output_tokens_details, u.completion_tokens_details));
+}
+
+function firstObject(...values: unknown[]): JsonObject | undefined {
+  return values.find(isObject);
 }
 
 /**

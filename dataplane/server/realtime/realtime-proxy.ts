@@ -260,6 +260,8 @@ export class RealtimeProxy {
     const started = Date.now();
     const idleMs = route.passThrough?.realtime.idleTimeoutMs ?? 60_000;
     const total: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+    // The session's cost is the sum of its responses' costs: the token sums alone lose which were audio.
+    let totalCost = 0;
     let messages = 0;
     let responses = 0;
     this.sockets.add(client);
@@ -285,6 +287,8 @@ export class RealtimeProxy {
           total.inputTokens += usage.inputTokens;
           total.outputTokens += usage.outputTokens;
           total.cachedInputTokens += usage.cachedInputTokens;
+          const cost = costUsd(usage, target.pricing);
+          totalCost += cost;
           this.deps.usage.record({
             requestId: `${route.id}:${started}:${responses}`,
             op: 'realtime',
@@ -296,7 +300,7 @@ export class RealtimeProxy {
             inputTokens: usage.inputTokens,
             outputTokens: usage.outputTokens,
             cachedInputTokens: usage.cachedInputTokens,
-            costUsd: costUsd(usage, target.pricing),
+            costUsd: cost,
             estimated: false,
           });
         }
@@ -312,7 +316,7 @@ export class RealtimeProxy {
       clearTimeout(idle);
       this.sockets.delete(client);
       uncount();
-      settle({ usage: total, costUsd: costUsd(total, target.pricing) });
+      settle({ usage: total, costUsd: Math.round(totalCost * 1e8) / 1e8 });
       this.deps.logger.info(
         { route: route.id, caller: caller.id, provider: target.providerId, upstreamModel: target.model, durationMs: Date.now() - started, messages, responses, inputTokens: total.inputTokens, outputTokens: total.outputTokens },
         'realtime connection closed',

@@ -1,6 +1,7 @@
 import type { RawData } from 'ws';
 import type { Usage } from '../../core/canonical.js';
 import { count, isObject } from '../../providers/shared/json-guards.js';
+import { withMediaInput, withMediaOutput } from '../../providers/shared/media-usage.js';
 
 /** A text message's content (ws hands it over as bytes). */
 export function messageText(data: RawData): string {
@@ -9,7 +10,7 @@ export function messageText(data: RawData): string {
 
 /**
  * The usage of one Realtime `response.done` server event (`response.usage`: input_tokens with
- * input_token_details.cached_tokens, output_tokens), or undefined for every other message. Cheap
+ * input_token_details' cached, audio and image tokens, output_tokens with their audio ones), or undefined for every other message. Cheap
  * for the common case: only messages that mention response.done are parsed.
  */
 export function realtimeUsage(data: RawData | string): Usage | undefined {
@@ -25,5 +26,7 @@ export function realtimeUsage(data: RawData | string): Usage | undefined {
   const u = event.response.usage;
   const details = isObject(u.input_token_details) ? u.input_token_details : {};
   const input = count(u.input_tokens);
-  return { inputTokens: input, outputTokens: count(u.output_tokens), cachedInputTokens: Math.min(input, count(details.cached_tokens)) };
+  const usage: Usage = { inputTokens: input, outputTokens: count(u.output_tokens), cachedInputTokens: Math.min(input, count(details.cached_tokens)) };
+  // A voice session's audio is most of its tokens and billed at 8× text: priced apart (Provider audioInput/audioOutput).
+  return withMediaOutput(withMediaInput(usage, details, details.cached_tokens_details), u.output_token_details);
 }
