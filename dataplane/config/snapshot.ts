@@ -27,6 +27,8 @@ export const PricingSchema = z.object({
   cachedInputPerMTok: z.number().min(0),
   /** Price of input tokens written to the prompt cache; the input price when absent. */
   cacheWriteInputPerMTok: z.number().min(0).optional(),
+  /** Price of input tokens written to the prompt cache for an hour; the cache-write price when absent. */
+  cacheWrite1hInputPerMTok: z.number().min(0).optional(),
   /** Prices of audio and image tokens (Usage.audioInputTokens, ...); the text input or output price when absent. */
   audioInputPerMTok: z.number().min(0).optional(),
   audioOutputPerMTok: z.number().min(0).optional(),

@@ -55,6 +55,11 @@ export interface Usage {
    */
   cacheWriteTokens?: number;
   /**
+   * Of cacheWriteTokens, those written for an hour rather than five minutes (Anthropic
+   * cache_creation.ephemeral_1h_input_tokens, Bedrock cacheDetails ttl 1h): billed at 2× input, not 1.25×.
+   */
+  cacheWrite1hTokens?: number;
+  /**
    * Input tokens that are audio or images, where the upstream reports them (OpenAI
    * prompt_tokens_details, Realtime input_token_details, gpt-image input_tokens_details, Gemini
    * promptTokensDetails): part of inputTokens, and of the uncached ones as far as the upstream

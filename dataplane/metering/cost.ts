@@ -18,6 +18,8 @@ export function costUsd(usage: Usage, pricing: RequestPricing): number {
   const cached = Math.min(usage.cachedInputTokens, usage.inputTokens);
   // Cache writes are part of input (OpenAI semantics) and priced on their own when the Provider says so.
   const written = Math.min(usage.cacheWriteTokens ?? 0, usage.inputTokens - cached);
+  const writtenForAnHour = Math.min(usage.cacheWrite1hTokens ?? 0, written);
+  const writePrice = pricing.cacheWriteInputPerMTok ?? pricing.inputPerMTok;
   // Media tokens within what is left uncached: an upstream that counts cached audio among its audio
   // tokens without saying how many has them priced as audio (dearer), not as cached text.
   const audioIn = Math.min(usage.audioInputTokens ?? 0, usage.inputTokens - cached - written);
@@ -31,7 +33,8 @@ export function costUsd(usage: Usage, pricing: RequestPricing): number {
       audioIn * (pricing.audioInputPerMTok ?? pricing.inputPerMTok) +
       imageIn * (pricing.imageInputPerMTok ?? pricing.inputPerMTok) +
       cached * pricing.cachedInputPerMTok +
-      written * (pricing.cacheWriteInputPerMTok ?? pricing.inputPerMTok) +
+      (written - writtenForAnHour) * writePrice +
+      writtenForAnHour * (pricing.cacheWrite1hInputPerMTok ?? writePrice) +
       textOut * pricing.outputPerMTok +
       audioOut * (pricing.audioOutputPerMTok ?? pricing.outputPerMTok) +
       imageOut * (pricing.imageOutputPerMTok ?? pricing.outputPerMTok)) *
@@ -43,7 +46,7 @@ export function costUsd(usage: Usage, pricing: RequestPricing): number {
 
 /** The dearest price an input token of this target can have (audio, image, cache write): what a worst case holds. */
 export function dearestInputPrice(pricing: Pricing): number {
-  return Math.max(pricing.inputPerMTok, pricing.cacheWriteInputPerMTok ?? 0, pricing.audioInputPerMTok ?? 0, pricing.imageInputPerMTok ?? 0);
+  return Math.max(pricing.inputPerMTok, pricing.cacheWriteInputPerMTok ?? 0, pricing.cacheWrite1hInputPerMTok ?? 0, pricing.audioInputPerMTok ?? 0, pricing.imageInputPerMTok ?? 0);
 }
 
 /** The dearest price an output token of this target can have (audio, image). */

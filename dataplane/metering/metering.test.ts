@@ -20,6 +20,15 @@ describe('costUsd', () => {
     expect(costUsd(usage, withoutWritePrice)).toBe((800 * 3 + 200 * 0.3 + 100 * 15) / 1e6);
   });
 
+  it('prices hour-long cache writes at their own price, the cache-write price where none is set', () => {
+    const pricing = { inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.3, cacheWriteInputPerMTok: 3.75, cacheWrite1hInputPerMTok: 6 };
+    // 1000 input = 100 cache reads + 300 cache writes (120 for an hour) + 600 uncached; 10 output.
+    const usage = { inputTokens: 1000, cachedInputTokens: 100, cacheWriteTokens: 300, cacheWrite1hTokens: 120, outputTokens: 10 };
+    expect(costUsd(usage, pricing)).toBe((600 * 3 + 100 * 0.3 + 180 * 3.75 + 120 * 6 + 10 * 15) / 1e6);
+    const { cacheWrite1hInputPerMTok: _ignored, ...withoutHourPrice } = pricing;
+    expect(costUsd(usage, withoutHourPrice)).toBe((600 * 3 + 100 * 0.3 + 300 * 3.75 + 10 * 15) / 1e6);
+  });
+
   it('prices audio and image tokens at their own prices, and at the text ones where the Provider sets none', () => {
     // gpt-realtime's published prices: text 4/16, audio 32/64, images 5, cached 0.4.
     const pricing = { inputPerMTok: 4, outputPerMTok: 16, cachedInputPerMTok: 0.4, audioInputPerMTok: 32, audioOutputPerMTok: 64, imageInputPerMTok: 5 };

@@ -33,7 +33,14 @@ export const ModelPricingSchema = z
       .number()
       .min(0)
       .optional()
-      .describe('USD per million input tokens written to the provider prompt cache (Anthropic, Bedrock). Defaults to the input price.'),
+      .describe(
+        'USD per million input tokens written to the provider prompt cache for five minutes (Anthropic, Bedrock). Defaults to 1.25 × the input price on anthropic and bedrock Providers (what Claude bills), to the input price elsewhere.',
+      ),
+    cacheWrite1h: z
+      .number()
+      .min(0)
+      .optional()
+      .describe('USD per million input tokens written to the provider prompt cache for an hour (Anthropic, Bedrock). Defaults to 2 × the input price on anthropic and bedrock Providers, to the cacheWrite price elsewhere.'),
     audioInput: z
       .number()
       .min(0)

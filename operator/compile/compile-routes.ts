@@ -42,6 +42,26 @@ function idOf(route: ModelRoute): string {
   return `${route.metadata.namespace ?? 'default'}/${route.metadata.name}`;
 }
 
+/**
+ * Claude bills prompt-cache writes above input (1.25× for five minutes, 2× for an hour): on the
+ * Provider types that serve it, those are the defaults, so that a Provider that sets only input and
+ * output is not under-charged when a client asks for caching (cache_control). Elsewhere a write is
+ * priced as input unless the model says otherwise.
+ */
+const CLAUDE_CACHE_WRITE = { fiveMinutes: 1.25, hour: 2 } as const;
+const CLAUDE_SERVING_TYPES: ReadonlySet<string> = new Set(['anthropic', 'bedrock']);
+
+function cacheWritePrices(type: string, pricing: z.infer<typeof ModelPricingSchema> | undefined): Partial<TargetConfig['pricing']> {
+  const input = pricing?.input ?? 0;
+  const claude = CLAUDE_SERVING_TYPES.has(type);
+  const out: Partial<TargetConfig['pricing']> = {};
+  const write = pricing?.cacheWrite ?? (claude ? input * CLAUDE_CACHE_WRITE.fiveMinutes : undefined);
+  if (write !== undefined) out.cacheWriteInputPerMTok = write;
+  const hour = pricing?.cacheWrite1h ?? (claude ? input * CLAUDE_CACHE_WRITE.hour : undefined);
+  if (hour !== undefined) out.cacheWrite1hInputPerMTok = hour;
+  return out;
+}
+
 /** The optional prices a model sets (audio and image tokens; per-request and per-unit for pass-through endpoints), in the snapshot's names. */
 function optionalPrices(pricing: z.infer<typeof ModelPricingSchema> | undefined): Partial<TargetConfig['pricing']> {
   const out: Partial<TargetConfig['pricing']> = {};
@@ -142,7 +162,7 @@ function resolveTargets(
         inputPerMTok: model?.pricing?.input ?? 0,
         outputPerMTok: model?.pricing?.output ?? 0,
         cachedInputPerMTok: model?.pricing?.cachedInput ?? model?.pricing?.input ?? 0,
-        ...(model?.pricing?.cacheWrite === undefined ? {} : { cacheWriteInputPerMTok: model.pricing.cacheWrite }),
+        ...cacheWritePrices(provider.source.spec.type, model?.pricing),
         ...optionalPrices(model?.pricing),
       },
     };

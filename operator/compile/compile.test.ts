@@ -62,6 +62,19 @@ describe('compile', () => {
     expect(snapshot.routes.find((x) => x.id === 'default/chat')?.targets[0]?.pricing).toEqual({ inputPerMTok: 2.5, outputPerMTok: 10, cachedInputPerMTok: 2.5 });
   });
 
+  it("prices Claude's cache writes by default as Claude bills them on anthropic and bedrock Providers, and as the model says where it does", () => {
+    const secrets = [secret, { namespace: 'default', name: 'anthropic', data: { apiKey: 'sk-ant' } }];
+    const claude = (name: string, pricing: Record<string, number>) =>
+      provider(name, { type: 'anthropic', credentials: { secretRef: { name: 'anthropic', key: 'apiKey' } }, models: [{ name: 'claude-sonnet-4-5', pricing }] });
+    const routes = ['defaults', 'explicit'].map((n) => route(n, { model: n, targets: [{ providerRef: { name: n }, model: 'claude-sonnet-4-5' }] }));
+    const { snapshot } = compile(input({ secrets, providers: [openai, claude('defaults', { input: 3, output: 15 }), claude('explicit', { input: 3, output: 15, cacheWrite: 3, cacheWrite1h: 3 })], routes: [chat, ...routes] }));
+    const pricing = (id: string) => snapshot.routes.find((x) => x.id === id)?.targets[0]?.pricing;
+    expect(pricing('default/defaults')).toMatchObject({ inputPerMTok: 3, cacheWriteInputPerMTok: 3.75, cacheWrite1hInputPerMTok: 6 });
+    expect(pricing('default/explicit')).toMatchObject({ cacheWriteInputPerMTok: 3, cacheWrite1hInputPerMTok: 3 });
+    // An OpenAI Provider has no cache-write price unless its model sets one (OpenAI does not bill writes).
+    expect(pricing('default/chat')).not.toHaveProperty('cacheWriteInputPerMTok');
+  });
+
   it('is deterministic: any input order gives a byte-identical snapshot', () => {
     const p2 = provider('other', { type: 'openai-compatible', url: 'http://10.0.0.1/v1' });
     const r2 = route('b', { model: 'b', targets: [{ providerRef: { name: 'other' }, model: 'x' }] });

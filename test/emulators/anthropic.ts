@@ -3,7 +3,8 @@ import { type Behaviour, type Emulator, header, type ReceivedRequest, sse, start
 
 // Anthropic Messages API emulator: POST /v1/messages, x-api-key + anthropic-version, JSON or named-event SSE.
 
-const USAGE = { input_tokens: 10, cache_creation_input_tokens: 5, cache_read_input_tokens: 5, output_tokens: 8 };
+// 5 cache writes, 2 of them kept for an hour (the API reports the split in cache_creation).
+const USAGE = { input_tokens: 10, cache_creation_input_tokens: 5, cache_read_input_tokens: 5, cache_creation: { ephemeral_5m_input_tokens: 3, ephemeral_1h_input_tokens: 2 }, output_tokens: 8 };
 
 function check(req: ReceivedRequest, apiKey: string, problems: string[]): string | undefined {
   const p: string[] = [];

@@ -13,7 +13,8 @@ export interface AwsTestCredentials {
   sessionToken?: string;
 }
 
-const USAGE = { inputTokens: 10, cacheReadInputTokens: 5, cacheWriteInputTokens: 5, outputTokens: 8, totalTokens: 28 };
+// 5 cache writes, 2 of them kept for an hour (cacheDetails, sorted 1h first as Bedrock sends them).
+const USAGE = { inputTokens: 10, cacheReadInputTokens: 5, cacheWriteInputTokens: 5, cacheDetails: [{ ttl: '1h', inputTokens: 2 }, { ttl: '5m', inputTokens: 3 }], outputTokens: 8, totalTokens: 28 };
 
 const sha256 = (d: string | Buffer): string => createHash('sha256').update(d).digest('hex');
 const hmac = (k: string | Buffer, d: string): Buffer => createHmac('sha256', k).update(d).digest();

@@ -175,7 +175,10 @@ describe.each(PROVIDERS)('provider conformance: $type', (p) => {
     expect(data.choices[0]?.finish_reason).toBe('stop');
     expect(data.usage).toMatchObject({ prompt_tokens: 20, completion_tokens: 8, total_tokens: 28, prompt_tokens_details: { cached_tokens: 5 } });
     expect(response.headers.get('x-tollgate-provider')).toBe('default/under-test');
-    expect(lastRecord()).toMatchObject({ ...CANONICAL_USAGE, estimated: false, providerId: 'default/under-test', costUsd: 0.0000335 });
+    // At input 1, output 2, cached 0.5: 10 uncached + 5 cached + 8 output. Anthropic and Bedrock report 5 of the
+    // input as cache writes, 3 for five minutes and 2 for an hour: priced by default as Claude bills them, 1.25× and 2× input.
+    const writes = p.type === 'anthropic' || p.type === 'bedrock' ? 3 * 1.25 + 2 * 2 : 5 * 1;
+    expect(lastRecord()).toMatchObject({ ...CANONICAL_USAGE, estimated: false, providerId: 'default/under-test', costUsd: (10 * 1 + 5 * 0.5 + writes + 8 * 2) / 1e6 });
     expect(emulator.problems).toEqual([]);
   });
 

@@ -14,7 +14,15 @@ describe('OpenAI → Anthropic message', () => {
   it('usage: the canonical usage keeps cache writes apart; the OpenAI usage alone cannot', () => {
     const openAi = { prompt_tokens: 20, completion_tokens: 8, prompt_tokens_details: { cached_tokens: 5 } };
     expect(anthropicUsage(openAi)).toEqual({ input_tokens: 15, output_tokens: 8, cache_read_input_tokens: 5, cache_creation_input_tokens: 0 });
-    expect(anthropicUsage(openAi, { inputTokens: 20, outputTokens: 8, cachedInputTokens: 5, cacheWriteTokens: 5 })).toEqual({ input_tokens: 10, output_tokens: 8, cache_read_input_tokens: 5, cache_creation_input_tokens: 5 });
+    expect(anthropicUsage(openAi, { inputTokens: 20, outputTokens: 8, cachedInputTokens: 5, cacheWriteTokens: 5 })).toEqual({
+      input_tokens: 10,
+      output_tokens: 8,
+      cache_read_input_tokens: 5,
+      cache_creation_input_tokens: 5,
+      cache_creation: { ephemeral_5m_input_tokens: 5, ephemeral_1h_input_tokens: 0 },
+    });
+    // The hour-long writes, as the upstream reported them.
+    expect(anthropicUsage(openAi, { inputTokens: 20, outputTokens: 8, cachedInputTokens: 5, cacheWriteTokens: 5, cacheWrite1hTokens: 2 }).cache_creation).toEqual({ ephemeral_5m_input_tokens: 3, ephemeral_1h_input_tokens: 2 });
     const body = { id: 'x', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop', stop_reason: 'END' }], usage: openAi };
     expect(toAnthropicMessage(body, 'm', { stopSequences: ['END'], usage: { inputTokens: 20, outputTokens: 8, cachedInputTokens: 5, cacheWriteTokens: 5 } })).toMatchObject({
       stop_reason: 'stop_sequence',
@@ -33,7 +41,7 @@ describe('OpenAI → Anthropic message', () => {
     expect(delta?.data).toEqual({
       type: 'message_delta',
       delta: { stop_reason: 'stop_sequence', stop_sequence: 'END' },
-      usage: { input_tokens: 10, output_tokens: 8, cache_read_input_tokens: 5, cache_creation_input_tokens: 5 },
+      usage: { input_tokens: 10, output_tokens: 8, cache_read_input_tokens: 5, cache_creation_input_tokens: 5, cache_creation: { ephemeral_5m_input_tokens: 5, ephemeral_1h_input_tokens: 0 } },
     });
   });
 });

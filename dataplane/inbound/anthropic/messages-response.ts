@@ -34,6 +34,8 @@ export interface AnthropicUsage {
   output_tokens: number;
   cache_read_input_tokens: number;
   cache_creation_input_tokens: number;
+  /** The writes by how long they are kept, where there were any. */
+  cache_creation?: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
 }
 
 /**
@@ -43,12 +45,15 @@ export interface AnthropicUsage {
 export function anthropicUsage(usage: unknown, canonical?: Usage): AnthropicUsage {
   if (canonical !== undefined) {
     const write = canonical.cacheWriteTokens ?? 0;
-    return {
+    const usage: AnthropicUsage = {
       input_tokens: Math.max(0, canonical.inputTokens - canonical.cachedInputTokens - write),
       output_tokens: canonical.outputTokens,
       cache_read_input_tokens: canonical.cachedInputTokens,
       cache_creation_input_tokens: write,
     };
+    const hour = Math.min(canonical.cacheWrite1hTokens ?? 0, write);
+    if (write > 0) usage.cache_creation = { ephemeral_5m_input_tokens: write - hour, ephemeral_1h_input_tokens: hour };
+    return usage;
   }
   const u = isObject(usage) ? usage : {};
   const cached = count(isObject(u.prompt_tokens_details) ? u.prompt_tokens_details.cached_tokens : 0);

@@ -1,4 +1,5 @@
 import { usageWithCacheInPrompt } from '../shared/cache-usage.js';
+import { count, isObject } from '../shared/json-guards.js';
 import { finishWithJsonTool } from '../shared/json-response-tool.js';
 import { toOpenAiUsage } from '../shared/openai-usage.js';
 import type { JsonObject, Usage } from '../../core/canonical.js';
@@ -23,7 +24,9 @@ export function finishReasonFrom(stop: AnthropicStopReason | string | null | und
 
 /** Anthropic counts uncached input only; OpenAI semantics put cache reads and writes inside the prompt. */
 export function usageFromAnthropic(u: Partial<AnthropicUsage> | undefined): Usage {
-  return usageWithCacheInPrompt({ uncachedInput: u?.input_tokens, output: u?.output_tokens, cacheRead: u?.cache_read_input_tokens, cacheWrite: u?.cache_creation_input_tokens });
+  const creation = u?.cache_creation;
+  const cacheWrite1h = isObject(creation) ? count(creation.ephemeral_1h_input_tokens) : 0;
+  return usageWithCacheInPrompt({ uncachedInput: u?.input_tokens, output: u?.output_tokens, cacheRead: u?.cache_read_input_tokens, cacheWrite: u?.cache_creation_input_tokens, cacheWrite1h });
 }
 
 /**

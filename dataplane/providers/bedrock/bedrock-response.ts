@@ -1,4 +1,5 @@
 import { usageWithCacheInPrompt } from '../shared/cache-usage.js';
+import { count, isObject } from '../shared/json-guards.js';
 import { finishWithJsonTool, jsonToolOf } from '../shared/json-response-tool.js';
 import { toOpenAiUsage } from '../shared/openai-usage.js';
 import { stopSequences } from '../shared/stop-sequences.js';
@@ -22,7 +23,21 @@ export function finishReasonFrom(stop: string | undefined): 'stop' | 'length' | 
 
 /** inputTokens counts uncached input only; OpenAI semantics include cache reads and writes in the prompt. */
 export function usageFromBedrock(u: BedrockUsage | undefined): Usage {
-  return usageWithCacheInPrompt({ uncachedInput: u?.inputTokens, output: u?.outputTokens, cacheRead: u?.cacheReadInputTokens, cacheWrite: u?.cacheWriteInputTokens });
+  return usageWithCacheInPrompt({ uncachedInput: u?.inputTokens, output: u?.outputTokens, cacheRead: u?.cacheReadInputTokens, cacheWrite: u?.cacheWriteInputTokens, cacheWrite1h: hourWrites(u?.cacheDetails) });
+}
+
+/** The TTLs Bedrock reports writes for (5m, 1h): entries past them are not read. */
+const MAX_CACHE_DETAILS = 4;
+
+/** The cache writes kept for an hour, from `cacheDetails` (0 when absent or malformed). */
+function hourWrites(details: unknown): number {
+  if (!Array.isArray(details)) return 0;
+  let tokens = 0;
+  for (let i = 0; i < Math.min(details.length, MAX_CACHE_DETAILS); i++) {
+    const d: unknown = details[i];
+    if (isObject(d) && d.ttl === '1h') tokens += count(d.inputTokens);
+  }
+  return tokens;
 }
 
 /** What reading a response needs to know of the request. */

@@ -43,6 +43,8 @@ export interface BedrockUsage {
   totalTokens?: number;
   cacheReadInputTokens?: number;
   cacheWriteInputTokens?: number;
+  /** The cache writes by TTL (`5m`, `1h`). */
+  cacheDetails?: { ttl?: string; inputTokens?: number }[];
 }
 
 export interface BedrockConverseResponse {
