@@ -21,6 +21,21 @@ export const FAILURE_KINDS = ['RateLimited', 'ServerError', 'Timeout', 'Connecti
 export const FailureKindSchema = z.enum(FAILURE_KINDS);
 export type FailureKind = z.infer<typeof FailureKindSchema>;
 
+/**
+ * The text token prices of a request whose prompt is past a model's long-context threshold
+ * (Gemini 2.5 Pro, Claude's 1M-token context): the whole request is billed at them.
+ */
+export const LongContextPricingSchema = z.object({
+  /** Prompt tokens (cached and cache writes included) above which these prices apply. */
+  aboveInputTokens: z.number().int().min(1),
+  inputPerMTok: z.number().min(0),
+  outputPerMTok: z.number().min(0),
+  cachedInputPerMTok: z.number().min(0),
+  cacheWriteInputPerMTok: z.number().min(0).optional(),
+  cacheWrite1hInputPerMTok: z.number().min(0).optional(),
+});
+export type LongContextPricing = z.infer<typeof LongContextPricingSchema>;
+
 export const PricingSchema = z.object({
   inputPerMTok: z.number().min(0),
   outputPerMTok: z.number().min(0),
@@ -34,6 +49,7 @@ export const PricingSchema = z.object({
   audioOutputPerMTok: z.number().min(0).optional(),
   imageInputPerMTok: z.number().min(0).optional(),
   imageOutputPerMTok: z.number().min(0).optional(),
+  longContext: LongContextPricingSchema.optional(),
   /** USD per second of one self-hosted pod (GPU-second price × GPUs per pod), charged for each request's share of the pod. */
   podSecondUsd: z.number().min(0).optional(),
   /** Pass-through prices: USD per successful request, per image, per second of transcribed audio, per million characters of speech input. */

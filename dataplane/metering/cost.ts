@@ -8,18 +8,25 @@ import type { Usage } from '../core/canonical.js';
  */
 export type RequestPricing = Pricing & { podSeconds?: () => number };
 
+/** The text token prices a request is billed at: the long-context ones when its prompt is past their threshold. */
+function textPrices(pricing: Pricing, inputTokens: number): Pick<Pricing, 'inputPerMTok' | 'outputPerMTok' | 'cachedInputPerMTok' | 'cacheWriteInputPerMTok' | 'cacheWrite1hInputPerMTok'> {
+  const long = pricing.longContext;
+  return long !== undefined && inputTokens > long.aboveInputTokens ? long : pricing;
+}
+
 /**
  * USD for one request: uncached input (text, audio and image tokens each at their price), cached
  * input, cache writes and output (text, audio, image), each at its price per million tokens, plus
  * the request's share of pod time at the pod-second price. Audio and image prices default to the
- * text ones.
+ * text ones; a prompt past the long-context threshold has the whole request at those text prices.
  */
 export function costUsd(usage: Usage, pricing: RequestPricing): number {
+  const text = textPrices(pricing, usage.inputTokens);
   const cached = Math.min(usage.cachedInputTokens, usage.inputTokens);
   // Cache writes are part of input (OpenAI semantics) and priced on their own when the Provider says so.
   const written = Math.min(usage.cacheWriteTokens ?? 0, usage.inputTokens - cached);
   const writtenForAnHour = Math.min(usage.cacheWrite1hTokens ?? 0, written);
-  const writePrice = pricing.cacheWriteInputPerMTok ?? pricing.inputPerMTok;
+  const writePrice = text.cacheWriteInputPerMTok ?? text.inputPerMTok;
   // Media tokens within what is left uncached: an upstream that counts cached audio among its audio
   // tokens without saying how many has them priced as audio (dearer), not as cached text.
   const audioIn = Math.min(usage.audioInputTokens ?? 0, usage.inputTokens - cached - written);
@@ -29,29 +36,33 @@ export function costUsd(usage: Usage, pricing: RequestPricing): number {
   const imageOut = Math.min(usage.imageOutputTokens ?? 0, usage.outputTokens - audioOut);
   const textOut = usage.outputTokens - audioOut - imageOut;
   const micro =
-    (textIn * pricing.inputPerMTok +
-      audioIn * (pricing.audioInputPerMTok ?? pricing.inputPerMTok) +
-      imageIn * (pricing.imageInputPerMTok ?? pricing.inputPerMTok) +
-      cached * pricing.cachedInputPerMTok +
+    (textIn * text.inputPerMTok +
+      audioIn * (pricing.audioInputPerMTok ?? text.inputPerMTok) +
+      imageIn * (pricing.imageInputPerMTok ?? text.inputPerMTok) +
+      cached * text.cachedInputPerMTok +
       (written - writtenForAnHour) * writePrice +
-      writtenForAnHour * (pricing.cacheWrite1hInputPerMTok ?? writePrice) +
-      textOut * pricing.outputPerMTok +
-      audioOut * (pricing.audioOutputPerMTok ?? pricing.outputPerMTok) +
-      imageOut * (pricing.imageOutputPerMTok ?? pricing.outputPerMTok)) *
+      writtenForAnHour * (text.cacheWrite1hInputPerMTok ?? writePrice) +
+      textOut * text.outputPerMTok +
+      audioOut * (pricing.audioOutputPerMTok ?? text.outputPerMTok) +
+      imageOut * (pricing.imageOutputPerMTok ?? text.outputPerMTok)) *
     (usage.priceMultiplier ?? 1);
   const podUsd = pricing.podSecondUsd === undefined ? 0 : pricing.podSecondUsd * Math.max(0, pricing.podSeconds?.() ?? 0);
   // Rounded to a millionth of a cent so that sums of many requests do not drift in binary floating point.
   return Math.round((micro / 1e6 + podUsd) * 1e8) / 1e8;
 }
 
-/** The dearest price an input token of this target can have (audio, image, cache write): what a worst case holds. */
-export function dearestInputPrice(pricing: Pricing): number {
-  return Math.max(pricing.inputPerMTok, pricing.cacheWriteInputPerMTok ?? 0, pricing.cacheWrite1hInputPerMTok ?? 0, pricing.audioInputPerMTok ?? 0, pricing.imageInputPerMTok ?? 0);
+/**
+ * The dearest price an input token of a request with this prompt estimate can have on this target
+ * (audio, image, cache write; long-context when the estimate is past the threshold): what a worst case holds.
+ */
+export function dearestInputPrice(pricing: Pricing, promptTokens: number): number {
+  const text = textPrices(pricing, promptTokens);
+  return Math.max(text.inputPerMTok, text.cacheWriteInputPerMTok ?? 0, text.cacheWrite1hInputPerMTok ?? 0, pricing.audioInputPerMTok ?? 0, pricing.imageInputPerMTok ?? 0);
 }
 
-/** The dearest price an output token of this target can have (audio, image). */
-export function dearestOutputPrice(pricing: Pricing): number {
-  return Math.max(pricing.outputPerMTok, pricing.audioOutputPerMTok ?? 0, pricing.imageOutputPerMTok ?? 0);
+/** The dearest price an output token of such a request can have (audio, image; long-context past the threshold). */
+export function dearestOutputPrice(pricing: Pricing, promptTokens: number): number {
+  return Math.max(textPrices(pricing, promptTokens).outputPerMTok, pricing.audioOutputPerMTok ?? 0, pricing.imageOutputPerMTok ?? 0);
 }
 
 /** The target's pricing with the pod time of this request attached (when the target is priced by pod time). */

@@ -29,6 +29,16 @@ describe('costUsd', () => {
     expect(costUsd(usage, withoutHourPrice)).toBe((600 * 3 + 100 * 0.3 + 300 * 3.75 + 10 * 15) / 1e6);
   });
 
+  it('prices a request whose prompt is past the long-context threshold at the long-context prices, all of it', () => {
+    // Gemini 2.5 Pro: 1.25 / 10 / 0.125 up to 200k prompt tokens, 2.5 / 15 / 0.25 above.
+    const pricing = { inputPerMTok: 1.25, outputPerMTok: 10, cachedInputPerMTok: 0.125, longContext: { aboveInputTokens: 200_000, inputPerMTok: 2.5, outputPerMTok: 15, cachedInputPerMTok: 0.25 } };
+    expect(costUsd({ inputTokens: 200_000, cachedInputTokens: 0, outputTokens: 1000 }, pricing)).toBe((200_000 * 1.25 + 1000 * 10) / 1e6);
+    // Cached tokens count towards the threshold, and are priced at the long-context cached price.
+    expect(costUsd({ inputTokens: 200_001, cachedInputTokens: 100_000, outputTokens: 1000 }, pricing)).toBe(Math.round(((100_001 * 2.5 + 100_000 * 0.25 + 1000 * 15) / 1e6) * 1e8) / 1e8);
+    // Audio keeps its own price past the threshold.
+    expect(costUsd({ inputTokens: 300_000, cachedInputTokens: 0, audioInputTokens: 100_000, outputTokens: 0 }, { ...pricing, audioInputPerMTok: 7 })).toBe((200_000 * 2.5 + 100_000 * 7) / 1e6);
+  });
+
   it('prices audio and image tokens at their own prices, and at the text ones where the Provider sets none', () => {
     // gpt-realtime's published prices: text 4/16, audio 32/64, images 5, cached 0.4.
     const pricing = { inputPerMTok: 4, outputPerMTok: 16, cachedInputPerMTok: 0.4, audioInputPerMTok: 32, audioOutputPerMTok: 64, imageInputPerMTok: 5 };

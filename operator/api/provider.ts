@@ -20,6 +20,25 @@ import { durationToMs } from './duration.js';
 export const PROVIDER_TYPES = SUPPORTED_PROVIDER_TYPES;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
+export const LongContextPricingSchema = z
+  .strictObject({
+    above: z.number().int().min(1).describe('Prompt tokens (cache reads and writes included) above which the whole request is billed at these prices (200000 for Gemini 2.5 Pro and Claude 1M context).'),
+    input: z.number().min(0).describe('USD per million input tokens not served from cache, past the threshold.'),
+    output: z.number().min(0).describe('USD per million output tokens, past the threshold.'),
+    cachedInput: z.number().min(0).optional().describe('USD per million cached input tokens past the threshold. Defaults to this block input price.'),
+    cacheWrite: z
+      .number()
+      .min(0)
+      .optional()
+      .describe('USD per million cache-write tokens past the threshold. Defaults as the model cacheWrite does, from this block input price.'),
+    cacheWrite1h: z
+      .number()
+      .min(0)
+      .optional()
+      .describe('USD per million hour-long cache-write tokens past the threshold. Defaults as the model cacheWrite1h does, from this block input price.'),
+  })
+  .describe('Text token prices for a request whose prompt is past a threshold (long-context tiers); audio and image prices stay the model ones.');
+
 export const ModelPricingSchema = z
   .strictObject({
     input: z.number().min(0).default(0).describe('USD per million input (prompt) tokens that were not served from cache.'),
@@ -53,6 +72,7 @@ export const ModelPricingSchema = z
       .optional()
       .describe('USD per million image input tokens where the upstream reports them apart (gpt-image input images, Realtime images, Gemini). Defaults to the input price.'),
     imageOutput: z.number().min(0).optional().describe('USD per million image output tokens where the upstream reports them apart (gpt-image, Gemini image models). Defaults to the output price.'),
+    longContext: LongContextPricingSchema.optional(),
     perRequest: z.number().min(0).optional().describe('USD per pass-through request the upstream answered successfully (moderations, files, batches, ...), on top of any token price.'),
     perImage: z.number().min(0).optional().describe('USD per image in a successful images answer (generations, edits, variations: its data entries).'),
     perAudioSecond: z

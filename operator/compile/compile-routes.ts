@@ -51,7 +51,7 @@ function idOf(route: ModelRoute): string {
 const CLAUDE_CACHE_WRITE = { fiveMinutes: 1.25, hour: 2 } as const;
 const CLAUDE_SERVING_TYPES: ReadonlySet<string> = new Set(['anthropic', 'bedrock']);
 
-function cacheWritePrices(type: string, pricing: z.infer<typeof ModelPricingSchema> | undefined): Partial<TargetConfig['pricing']> {
+function cacheWritePrices(type: string, pricing: { input?: number; cacheWrite?: number; cacheWrite1h?: number } | undefined): Partial<TargetConfig['pricing']> {
   const input = pricing?.input ?? 0;
   const claude = CLAUDE_SERVING_TYPES.has(type);
   const out: Partial<TargetConfig['pricing']> = {};
@@ -62,9 +62,13 @@ function cacheWritePrices(type: string, pricing: z.infer<typeof ModelPricingSche
   return out;
 }
 
-/** The optional prices a model sets (audio and image tokens; per-request and per-unit for pass-through endpoints), in the snapshot's names. */
-function optionalPrices(pricing: z.infer<typeof ModelPricingSchema> | undefined): Partial<TargetConfig['pricing']> {
+/** The optional prices a model sets (long-context tiers, audio and image tokens; per-request and per-unit for pass-through endpoints), in the snapshot's names. */
+function optionalPrices(type: string, pricing: z.infer<typeof ModelPricingSchema> | undefined): Partial<TargetConfig['pricing']> {
   const out: Partial<TargetConfig['pricing']> = {};
+  const long = pricing?.longContext;
+  if (long !== undefined) {
+    out.longContext = { aboveInputTokens: long.above, inputPerMTok: long.input, outputPerMTok: long.output, cachedInputPerMTok: long.cachedInput ?? long.input, ...cacheWritePrices(type, long) };
+  }
   if (pricing?.audioInput !== undefined) out.audioInputPerMTok = pricing.audioInput;
   if (pricing?.audioOutput !== undefined) out.audioOutputPerMTok = pricing.audioOutput;
   if (pricing?.imageInput !== undefined) out.imageInputPerMTok = pricing.imageInput;
@@ -163,7 +167,7 @@ function resolveTargets(
         outputPerMTok: model?.pricing?.output ?? 0,
         cachedInputPerMTok: model?.pricing?.cachedInput ?? model?.pricing?.input ?? 0,
         ...cacheWritePrices(provider.source.spec.type, model?.pricing),
-        ...optionalPrices(model?.pricing),
+        ...optionalPrices(provider.source.spec.type, model?.pricing),
       },
     };
     const gpu = provider.source.spec.vllm?.gpuPricing;

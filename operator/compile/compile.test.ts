@@ -64,13 +64,23 @@ describe('compile', () => {
 
   it("prices Claude's cache writes by default as Claude bills them on anthropic and bedrock Providers, and as the model says where it does", () => {
     const secrets = [secret, { namespace: 'default', name: 'anthropic', data: { apiKey: 'sk-ant' } }];
-    const claude = (name: string, pricing: Record<string, number>) =>
+    const claude = (name: string, pricing: Record<string, unknown>) =>
       provider(name, { type: 'anthropic', credentials: { secretRef: { name: 'anthropic', key: 'apiKey' } }, models: [{ name: 'claude-sonnet-4-5', pricing }] });
     const routes = ['defaults', 'explicit'].map((n) => route(n, { model: n, targets: [{ providerRef: { name: n }, model: 'claude-sonnet-4-5' }] }));
     const { snapshot } = compile(input({ secrets, providers: [openai, claude('defaults', { input: 3, output: 15 }), claude('explicit', { input: 3, output: 15, cacheWrite: 3, cacheWrite1h: 3 })], routes: [chat, ...routes] }));
     const pricing = (id: string) => snapshot.routes.find((x) => x.id === id)?.targets[0]?.pricing;
     expect(pricing('default/defaults')).toMatchObject({ inputPerMTok: 3, cacheWriteInputPerMTok: 3.75, cacheWrite1hInputPerMTok: 6 });
     expect(pricing('default/explicit')).toMatchObject({ cacheWriteInputPerMTok: 3, cacheWrite1hInputPerMTok: 3 });
+    // A long-context tier: its cached price defaults to its input price, its cache writes as Claude's.
+    const tiered = compile(input({ secrets, providers: [openai, claude('defaults', { input: 3, output: 15, longContext: { above: 200_000, input: 6, output: 22.5 } })], routes: [chat, ...routes.slice(0, 1)] }));
+    expect(tiered.snapshot.routes.find((x) => x.id === 'default/defaults')?.targets[0]?.pricing.longContext).toEqual({
+      aboveInputTokens: 200_000,
+      inputPerMTok: 6,
+      outputPerMTok: 22.5,
+      cachedInputPerMTok: 6,
+      cacheWriteInputPerMTok: 7.5,
+      cacheWrite1hInputPerMTok: 12,
+    });
     // An OpenAI Provider has no cache-write price unless its model sets one (OpenAI does not bill writes).
     expect(pricing('default/chat')).not.toHaveProperty('cacheWriteInputPerMTok');
   });

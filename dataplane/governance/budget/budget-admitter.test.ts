@@ -116,6 +116,13 @@ describe('BudgetAdmitter', () => {
     await expect(setup([budget({ amount: 2.5 })]).admitter.admit(ask)).resolves.toBeDefined();
   });
 
+  it('holds a prompt estimate past the long-context threshold at the long-context prices', async () => {
+    const long = { ...route, targets: [{ ...route.targets[0], pricing: { inputPerMTok: 1000, outputPerMTok: 1000, cachedInputPerMTok: 0, longContext: { aboveInputTokens: 150, inputPerMTok: 2000, outputPerMTok: 3000, cachedInputPerMTok: 0 } } }] } as RouteConfig;
+    // 100 prompt tokens: under the threshold, $0.40 as at text prices; 200: 0.4 + 0.9 = $1.30.
+    await expect(setup([budget({ amount: 1 })]).admitter.admit({ ...ask, route: long })).resolves.toBeDefined();
+    await expect(setup([budget({ amount: 1 })]).admitter.admit({ ...ask, route: long, promptTokens: 200 })).rejects.toThrow(/it would hold 1\.3000 USD/);
+  });
+
   it('counts tokens for token budgets', async () => {
     const { admitter } = setup([budget({ unit: 'Tokens', amount: 500 })]);
     const a = await admitter.admit(ask);

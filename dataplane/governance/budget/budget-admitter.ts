@@ -35,8 +35,9 @@ function worstCaseUsd(route: RouteConfig, promptTokens: number, maxOutputTokens:
   let usd = 0;
   for (const t of route.targets) {
     const p: Pricing = t.pricing;
-    // At the dearest token prices (audio, images, cache writes): the prompt's and the answer's kinds are not known before.
-    usd = Math.max(usd, (promptTokens * dearestInputPrice(p) + maxOutputTokens * dearestOutputPrice(p)) / 1e6 + (units === undefined ? 0 : unitCostUsd(units, p)));
+    // At the dearest token prices (audio, images, cache writes, long context past its threshold): the
+    // prompt's and the answer's kinds are not known before.
+    usd = Math.max(usd, (promptTokens * dearestInputPrice(p, promptTokens) + maxOutputTokens * dearestOutputPrice(p, promptTokens)) / 1e6 + (units === undefined ? 0 : unitCostUsd(units, p)));
   }
   return usd;
 }
