@@ -54,6 +54,9 @@ export const PricingSchema = z.object({
   podSecondUsd: z.number().min(0).optional(),
   /** Pass-through prices: USD per successful request, per image, per second of transcribed audio, per million characters of speech input. */
   perRequestUsd: z.number().min(0).optional(),
+  /** USD per built-in tool call a Response reports (web_search_call, file_search_call output items). */
+  perWebSearchUsd: z.number().min(0).optional(),
+  perFileSearchUsd: z.number().min(0).optional(),
   perImageUsd: z.number().min(0).optional(),
   perAudioSecondUsd: z.number().min(0).optional(),
   perMCharactersUsd: z.number().min(0).optional(),

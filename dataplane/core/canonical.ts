@@ -69,6 +69,12 @@ export interface Usage {
    */
   audioInputTokens?: number;
   imageInputTokens?: number;
+  /**
+   * Built-in tool calls the upstream ran and bills per call, outside its token counts (a Response's
+   * `web_search_call` and `file_search_call` output items). Metering adds the Provider's per-call prices.
+   */
+  webSearchCalls?: number;
+  fileSearchCalls?: number;
   /** Output tokens that are audio or images (spoken answers, generated images): part of outputTokens. */
   audioOutputTokens?: number;
   imageOutputTokens?: number;

@@ -17,7 +17,8 @@ function textPrices(pricing: Pricing, inputTokens: number): Pick<Pricing, 'input
 /**
  * USD for one request: uncached input (text, audio and image tokens each at their price), cached
  * input, cache writes and output (text, audio, image), each at its price per million tokens, plus
- * the request's share of pod time at the pod-second price. Audio and image prices default to the
+ * the request's share of pod time at the pod-second price, and its built-in tool calls at their
+ * per-call prices. Audio and image prices default to the
  * text ones; a prompt past the long-context threshold has the whole request at those text prices.
  */
 export function costUsd(usage: Usage, pricing: RequestPricing): number {
@@ -47,8 +48,9 @@ export function costUsd(usage: Usage, pricing: RequestPricing): number {
       imageOut * (pricing.imageOutputPerMTok ?? text.outputPerMTok)) *
     (usage.priceMultiplier ?? 1);
   const podUsd = pricing.podSecondUsd === undefined ? 0 : pricing.podSecondUsd * Math.max(0, pricing.podSeconds?.() ?? 0);
+  const toolUsd = (usage.webSearchCalls ?? 0) * (pricing.perWebSearchUsd ?? 0) + (usage.fileSearchCalls ?? 0) * (pricing.perFileSearchUsd ?? 0);
   // Rounded to a millionth of a cent so that sums of many requests do not drift in binary floating point.
-  return Math.round((micro / 1e6 + podUsd) * 1e8) / 1e8;
+  return Math.round((micro / 1e6 + podUsd + toolUsd) * 1e8) / 1e8;
 }
 
 /**

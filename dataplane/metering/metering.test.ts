@@ -39,6 +39,14 @@ describe('costUsd', () => {
     expect(costUsd({ inputTokens: 300_000, cachedInputTokens: 0, audioInputTokens: 100_000, outputTokens: 0 }, { ...pricing, audioInputPerMTok: 7 })).toBe((200_000 * 2.5 + 100_000 * 7) / 1e6);
   });
 
+  it('adds built-in tool calls at their per-call prices, outside the service-tier multiple of the token prices', () => {
+    const pricing = { inputPerMTok: 2, outputPerMTok: 8, cachedInputPerMTok: 0.5, perWebSearchUsd: 0.01, perFileSearchUsd: 0.0025 };
+    const usage = { inputTokens: 1000, cachedInputTokens: 0, outputTokens: 100, webSearchCalls: 3, fileSearchCalls: 2 };
+    expect(costUsd(usage, pricing)).toBe(Math.round(((1000 * 2 + 100 * 8) / 1e6 + 0.03 + 0.005) * 1e8) / 1e8);
+    expect(costUsd({ ...usage, priceMultiplier: 2 }, pricing)).toBe(Math.round(((1000 * 2 + 100 * 8) * 2 / 1e6 + 0.03 + 0.005) * 1e8) / 1e8);
+    expect(costUsd(usage, { inputPerMTok: 2, outputPerMTok: 8, cachedInputPerMTok: 0.5 })).toBe((1000 * 2 + 100 * 8) / 1e6);
+  });
+
   it('prices audio and image tokens at their own prices, and at the text ones where the Provider sets none', () => {
     // gpt-realtime's published prices: text 4/16, audio 32/64, images 5, cached 0.4.
     const pricing = { inputPerMTok: 4, outputPerMTok: 16, cachedInputPerMTok: 0.4, audioInputPerMTok: 32, audioOutputPerMTok: 64, imageInputPerMTok: 5 };

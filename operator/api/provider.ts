@@ -73,6 +73,8 @@ export const ModelPricingSchema = z
       .describe('USD per million image input tokens where the upstream reports them apart (gpt-image input images, Realtime images, Gemini). Defaults to the input price.'),
     imageOutput: z.number().min(0).optional().describe('USD per million image output tokens where the upstream reports them apart (gpt-image, Gemini image models). Defaults to the output price.'),
     longContext: LongContextPricingSchema.optional(),
+    perWebSearch: z.number().min(0).optional().describe('USD per web search a Response ran (its web_search_call output items; OpenAI bills 0.01 or 0.025 a call by model).'),
+    perFileSearch: z.number().min(0).optional().describe('USD per file search a Response ran (its file_search_call output items; OpenAI bills 0.0025 a call).'),
     perRequest: z.number().min(0).optional().describe('USD per pass-through request the upstream answered successfully (moderations, files, batches, ...), on top of any token price.'),
     perImage: z.number().min(0).optional().describe('USD per image in a successful images answer (generations, edits, variations: its data entries).'),
     perAudioSecond: z

@@ -62,7 +62,7 @@ function cacheWritePrices(type: string, pricing: { input?: number; cacheWrite?: 
   return out;
 }
 
-/** The optional prices a model sets (long-context tiers, audio and image tokens; per-request and per-unit for pass-through endpoints), in the snapshot's names. */
+/** The optional prices a model sets (long-context tiers, audio and image tokens, built-in tool calls; per-request and per-unit for pass-through endpoints), in the snapshot's names. */
 function optionalPrices(type: string, pricing: z.infer<typeof ModelPricingSchema> | undefined): Partial<TargetConfig['pricing']> {
   const out: Partial<TargetConfig['pricing']> = {};
   const long = pricing?.longContext;
@@ -74,6 +74,8 @@ function optionalPrices(type: string, pricing: z.infer<typeof ModelPricingSchema
   if (pricing?.imageInput !== undefined) out.imageInputPerMTok = pricing.imageInput;
   if (pricing?.imageOutput !== undefined) out.imageOutputPerMTok = pricing.imageOutput;
   if (pricing?.perRequest !== undefined) out.perRequestUsd = pricing.perRequest;
+  if (pricing?.perWebSearch !== undefined) out.perWebSearchUsd = pricing.perWebSearch;
+  if (pricing?.perFileSearch !== undefined) out.perFileSearchUsd = pricing.perFileSearch;
   if (pricing?.perImage !== undefined) out.perImageUsd = pricing.perImage;
   if (pricing?.perAudioSecond !== undefined) out.perAudioSecondUsd = pricing.perAudioSecond;
   if (pricing?.perMillionCharacters !== undefined) out.perMCharactersUsd = pricing.perMillionCharacters;

@@ -210,7 +210,11 @@ export async function startResponsesEmulator(flavour: Flavour, apiKey: string): 
     const text = b.kind === 'text' && b.text !== undefined ? b.text : `turn ${turns.length}: ${turns.join(' | ')}`;
     const call = b.kind === 'tool' ? { id: id('fc'), type: 'function_call', status: 'completed', arguments: JSON.stringify(b.args), call_id: id('call'), name: b.name } : undefined;
     const message = { id: itemId, type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [], logprobs: [] }] };
-    const output = call === undefined ? [message] : [call];
+    // A request with a web search tool has OpenAI search first (one web_search_call item before the answer).
+    const searches = Array.isArray(body.tools) && body.tools.some((t) => typeof t === 'object' && t !== null && String((t as { type?: unknown }).type).startsWith('web_search'));
+    const search = searches ? { id: id('ws'), type: 'web_search_call', status: 'completed', action: { type: 'search', query: userText(body.input) } } : undefined;
+    const answer = call === undefined ? message : call;
+    const output = search === undefined ? [answer] : [search, answer];
     const final = responseObject(body, { id: responseId, output });
     if (body.store !== false) stored.set(responseId, { response: final, turns });
     if (body.background === true && body.stream !== true) {
@@ -234,15 +238,23 @@ export async function startResponsesEmulator(flavour: Flavour, apiKey: string): 
     const started = responseObject(body, { id: responseId, status: 'in_progress', output: [], usage: null });
     emit('response.created', { response: started });
     emit('response.in_progress', { response: started });
+    if (search !== undefined) {
+      emit('response.output_item.added', { output_index: 0, item: { ...search, status: 'in_progress' } });
+      emit('response.web_search_call.in_progress', { output_index: 0, item_id: search.id });
+      emit('response.web_search_call.searching', { output_index: 0, item_id: search.id });
+      emit('response.web_search_call.completed', { output_index: 0, item_id: search.id });
+      emit('response.output_item.done', { output_index: 0, item: search });
+    }
+    const answerIndex = search === undefined ? 0 : 1;
     if (call !== undefined) {
-      emit('response.output_item.added', { output_index: 0, item: { ...call, status: 'in_progress', arguments: '' } });
-      emit('response.function_call_arguments.delta', { item_id: call.id, output_index: 0, delta: call.arguments.slice(0, 4) });
-      emit('response.function_call_arguments.delta', { item_id: call.id, output_index: 0, delta: call.arguments.slice(4) });
-      emit('response.function_call_arguments.done', { item_id: call.id, output_index: 0, name: call.name, arguments: call.arguments });
-      emit('response.output_item.done', { output_index: 0, item: call });
+      emit('response.output_item.added', { output_index: answerIndex, item: { ...call, status: 'in_progress', arguments: '' } });
+      emit('response.function_call_arguments.delta', { item_id: call.id, output_index: answerIndex, delta: call.arguments.slice(0, 4) });
+      emit('response.function_call_arguments.delta', { item_id: call.id, output_index: answerIndex, delta: call.arguments.slice(4) });
+      emit('response.function_call_arguments.done', { item_id: call.id, output_index: answerIndex, name: call.name, arguments: call.arguments });
+      emit('response.output_item.done', { output_index: answerIndex, item: call });
     } else {
-      const at = { item_id: itemId, output_index: 0, content_index: 0 };
-      emit('response.output_item.added', { output_index: 0, item: { ...message, status: 'in_progress', content: [] } });
+      const at = { item_id: itemId, output_index: answerIndex, content_index: 0 };
+      emit('response.output_item.added', { output_index: answerIndex, item: { ...message, status: 'in_progress', content: [] } });
       emit('response.content_part.added', { ...at, part: { type: 'output_text', text: '', annotations: [], logprobs: [] } });
       emit('response.output_text.delta', { ...at, delta: text.slice(0, 6), logprobs: [] });
       if (b.kind === 'stream-error') {
@@ -255,7 +267,7 @@ export async function startResponsesEmulator(flavour: Flavour, apiKey: string): 
       emit('response.output_text.delta', { ...at, delta: text.slice(6), logprobs: [] });
       emit('response.output_text.done', { ...at, text, logprobs: [] });
       emit('response.content_part.done', { ...at, part: message.content[0] });
-      emit('response.output_item.done', { output_index: 0, item: message });
+      emit('response.output_item.done', { output_index: answerIndex, item: message });
     }
     emit('response.completed', { response: final });
     res.writeHead(200, { 'content-type': 'text/event-stream' });

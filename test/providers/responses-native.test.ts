@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import type { ResponseStreamEvent } from 'openai/resources/responses/responses';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startAnthropicEmulator } from '../emulators/anthropic.js';
 import type { Emulator } from '../emulators/emulator-server.js';
 import { type ResponsesEmulator, startResponsesEmulator } from '../emulators/openai-responses.js';
@@ -37,6 +37,8 @@ describe('Responses API served natively', () => {
       'providers.yaml':
         providerManifest('oai', 'openai', `${openai.url}/v1`, credentials('oai-key'), '', 'gpt-4.1') +
         secretManifest('oai-key', { apiKey: 'sk-openai' }) +
+        // The same upstream, its model priced with OpenAI's web search fee ($10 per 1,000 calls).
+        providerManifest('oai-search', 'openai', `${openai.url}/v1`, credentials('oai-key'), '  models: [{ name: gpt-4.1, pricing: { input: 1, output: 2, cachedInput: 0.5, perWebSearch: 0.01 } }]\n') +
         providerManifest('az', 'azure-openai', azure.url, credentials('az-key'), '  azure: { deployment: gpt41-prod, apiVersion: "2024-10-21" }\n', 'gpt-4.1') +
         secretManifest('az-key', { apiKey: 'azure-key' }) +
         providerManifest('claude', 'anthropic', claude.url, credentials('claude-key'), '', 'claude-sonnet-4-5') +
@@ -44,6 +46,7 @@ describe('Responses API served natively', () => {
       'routes.yaml':
         withStoredResponses(routeManifest('native-openai', [['oai', 'gpt-4.1']])) +
         withStoredResponses(routeManifest('native-azure', [['az', 'gpt-4.1']])) +
+        routeManifest('native-search', [['oai-search', 'gpt-4.1']]) +
         routeManifest('openai-then-claude', [['oai', 'gpt-4.1'], ['claude', 'claude-sonnet-4-5']]) +
         routeManifest('claude-then-openai', [['claude', 'claude-sonnet-4-5'], ['oai', 'gpt-4.1']]) +
         routeManifest('claude-only', [['claude', 'claude-sonnet-4-5']]) +
@@ -95,6 +98,20 @@ spec:
     expect(response.headers.get('x-tollgate-cost-usd')).toBe(COST);
     expect(usage.at(-1)).toMatchObject({ routeId: 'default/native-openai', inputTokens: 20, cachedInputTokens: 5, outputTokens: 8, estimated: false });
     expect(openai.problems).toEqual([]);
+  });
+
+  it('a web search the Response ran is charged at the per-call price besides its tokens, whole or streamed', async () => {
+    const search = (await client.responses.create({ model: 'native-search', input: 'What happened today?', tools: [{ type: 'web_search' }] }).withResponse()).response;
+    expect(search.headers.get('x-tollgate-cost-usd')).toBe(((15 * 1 + 5 * 0.5 + 8 * 2) / 1e6 + 0.01).toFixed(8));
+    expect(usage.at(-1)).toMatchObject({ routeId: 'default/native-search', costUsd: (15 * 1 + 5 * 0.5 + 8 * 2) / 1e6 + 0.01 });
+    const stream = await client.responses.create({ model: 'native-search', input: 'And yesterday?', tools: [{ type: 'web_search' }], stream: true });
+    const types: string[] = [];
+    for await (const event of stream) types.push(event.type);
+    expect(types).toContain('response.web_search_call.completed');
+    await vi.waitFor(() => expect(usage.at(-1)).toMatchObject({ routeId: 'default/native-search', stream: true, costUsd: (15 * 1 + 5 * 0.5 + 8 * 2) / 1e6 + 0.01 }));
+    // Without a tool there is no search and no fee.
+    await client.responses.create({ model: 'native-search', input: 'Hello' });
+    expect(usage.at(-1)).toMatchObject({ routeId: 'default/native-search', costUsd: (15 * 1 + 5 * 0.5 + 8 * 2) / 1e6 });
   });
 
   it('background: the queued Response is charged its worst case at once; retrieving the finished one charges nothing more', async () => {

@@ -15,6 +15,27 @@ export function usageFromResponse(value: unknown, serviceTier?: unknown): Usage 
   return withTier({ inputTokens: count(value.input_tokens), outputTokens: count(value.output_tokens), cachedInputTokens: count(details?.cached_tokens) }, serviceTier);
 }
 
+/** Output items a Response may hold that are read for tool calls: past them the count stops (the answer is bounded in bytes anyway). */
+const MAX_COUNTED_ITEMS = 10_000;
+
+/** A Response's usage with its built-in tool calls, billed per call (web_search_call, file_search_call items). */
+export function responseUsage(response: JsonObject): Usage | undefined {
+  const usage = usageFromResponse(response.usage, response.service_tier);
+  if (usage === undefined || !Array.isArray(response.output)) return usage;
+  let web = 0;
+  let file = 0;
+  const items: unknown[] = response.output;
+  for (let i = 0; i < Math.min(items.length, MAX_COUNTED_ITEMS); i++) {
+    const item = items[i];
+    if (!isObject(item)) continue;
+    if (item.type === 'web_search_call') web++;
+    else if (item.type === 'file_search_call') file++;
+  }
+  if (web > 0) usage.webSearchCalls = web;
+  if (file > 0) usage.fileSearchCalls = file;
+  return usage;
+}
+
 /**
  * A Response that carries an `error` (status `failed`) with that error's strings (message, code)
  * scrubbed; undefined for any other. The Response is relayed as the API's own answer, not reported
@@ -59,7 +80,7 @@ class ResponsesEventRelay implements StreamTransformer {
     if (TERMINAL.has(data.type)) {
       this.ended = true;
       step.done = true;
-      const usage = isObject(data.response) ? usageFromResponse(data.response.usage, data.response.service_tier) : undefined;
+      const usage = isObject(data.response) ? responseUsage(data.response) : undefined;
       if (usage !== undefined) step.usage = usage;
     }
     return step;
@@ -81,7 +102,7 @@ function parseResponse(base: ProviderAdapter, status: number, headers: HeaderMap
   }
   if (!isObject(body) || body.object !== 'response') return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned something other than a Response object' } };
   const response = scrubbedFailedResponse(body, secrets) ?? body;
-  const usage = usageFromResponse(response.usage, response.service_tier);
+  const usage = responseUsage(response);
   return usage === undefined ? { ok: true, body: response } : { ok: true, body: response, usage };
 }
 
