@@ -42,7 +42,11 @@ import { CaptureService, type CaptureServiceOptions } from '../policy/capture/ca
 import { createCaptureMetrics } from '../policy/capture/capture-metrics.js';
 import { captureSampler } from '../policy/capture/capture-sampler.js';
 import { RunningRequests } from '../server/running-requests.js';
+import { LiveStreams } from '../server/live-streams.js';
+import { errors } from '../core/gateway-error.js';
 
+/** How long streams cut at the end of a drain get to write their error event before connections close. */
+const STREAM_CUT_GRACE_MS = 1_000;
 
 export interface DataplaneOptions {
   /** Every finished inference request (usage history without an operator: `tollgate dev`'s console). */
@@ -113,6 +117,7 @@ export class Dataplane {
   adminAddress: AddressInfo | undefined;
   private inflight = 0;
   private readonly running = new RunningRequests();
+  private readonly liveStreams = new LiveStreams();
   private draining = false;
   /** Open client connections: the requests in flight on each, and since when it is idle (ms). */
   private readonly connections = new Map<Socket, { busy: number; idleSince: number }>();
@@ -223,6 +228,7 @@ export class Dataplane {
       transport: this.transport,
       capture: this.capture,
       running: this.running,
+      liveStreams: this.liveStreams,
       ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }),
     });
     const server = createHttpServer(handler);
@@ -315,6 +321,9 @@ export class Dataplane {
     const drainStarted = Date.now();
     await this.closeConnectionsWhenIdle(drainStarted, Math.min(this.opts.idleConnectionGraceMs ?? timeoutMs, timeoutMs), timeoutMs);
     const drained = this.inflight === 0;
+    // Streams still running are cut with an error event their clients can read and retry on (a
+    // connection reset looks like a network failure); their writes get a moment to leave.
+    await this.liveStreams.cutAll(errors.shuttingDown(timeoutMs), STREAM_CUT_GRACE_MS);
     server.closeAllConnections();
     await closed;
     // Streams just cut are metered and charged as their handling unwinds, after their sockets

@@ -13,6 +13,7 @@ import { readJsonBody, type RequestBodyLimits } from './body/json-body.js';
 import { errors } from '../core/gateway-error.js';
 import { headerOf, requestIdOf } from './request-headers.js';
 import { sendError } from './send-error.js';
+import type { LiveStreams } from './live-streams.js';
 import { writeReply } from './write-reply.js';
 
 export interface InboundEndpointDeps {
@@ -21,6 +22,8 @@ export interface InboundEndpointDeps {
   bodyLimits: RequestBodyLimits;
   /** Bytes of request bodies the process holds, shared by every request (bodyLimits.maxInflightBodyBytes). */
   bodyBudget: ByteBudget;
+  /** The streams being written, cut with an error event when a drain ends. */
+  liveStreams?: LiveStreams;
 }
 
 /** A refusal after a route was matched still says which route (and rule) refused it; the router's own errors add the provider tried. */
@@ -65,7 +68,7 @@ export function inboundEndpoint(deps: InboundEndpointDeps, stages: StageChain, d
           inbound = dialect.parse(body, Math.floor(Date.now() / 1000));
           return inbound.request;
         }),
-      respond: (c) => (inbound === undefined ? Promise.resolve() : writeReply(res, c, inbound)),
+      respond: (c) => (inbound === undefined ? Promise.resolve() : writeReply(res, c, inbound, deps.liveStreams)),
     });
     reportTo(ctx.events, telemetry);
     const refuse = (err: unknown): void => sendError(res, err, deps.logger, dialect.errorBody, routingHeaders(ctx));

@@ -18,6 +18,7 @@ import { sendJson } from './send-json.js';
 import { passThroughEndpoint } from './passthrough/passthrough-handler.js';
 import { passThroughPath } from './passthrough/passthrough-paths.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
+import type { LiveStreams } from './live-streams.js';
 import type { RunningRequests } from './running-requests.js';
 
 export interface PublicServerDeps extends PipelineDeps {
@@ -30,6 +31,8 @@ export interface PublicServerDeps extends PipelineDeps {
   observer: GatewayObserver;
   /** Told of every request whose handling runs on after the handler returned (shutdown waits for them). */
   running?: RunningRequests;
+  /** The streams being written, cut with an error event when a drain ends. */
+  liveStreams?: LiveStreams;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry) => Promise<void> | void;

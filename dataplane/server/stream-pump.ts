@@ -3,6 +3,7 @@ import { type StreamEncoder, StreamIdleTimeout } from '../inbound/inbound-dialec
 import type { StreamMeter } from '../metering/stream-meter.js';
 import type { StreamOutcome } from '../pipeline/request-context.js';
 import type { JsonObject, StreamStep } from '../core/canonical.js';
+import type { LiveStreams } from './live-streams.js';
 import { writeWithBackpressure } from './write-with-backpressure.js';
 
 /**
@@ -27,6 +28,7 @@ export async function pumpStream(
   idleMs: number,
   meter: StreamMeter,
   dialect: StreamEncoder,
+  live?: LiveStreams,
 ): Promise<void> {
   res.writeHead(200, {
     ...headers,
@@ -43,6 +45,9 @@ export async function pumpStream(
     if (text !== '') wrote = true;
     return writeWithBackpressure(out, text, idleMs);
   };
+  // A drain that ends cuts the stream as an idle timeout does: through the upstream read, so the
+  // client gets the reason as the stream's error event.
+  const untrack = live?.track((reason) => outcome.abort(reason));
   let timer: NodeJS.Timeout | undefined;
   // One timer per stream, pushed back on every chunk (refresh() costs far less than a new timer).
   const arm = (): void => {
@@ -129,5 +134,6 @@ export async function pumpStream(
     // Stop reading an upstream the client no longer wants.
     await outcome.rest.return(undefined).catch(() => undefined);
     res.end();
+    untrack?.();
   }
 }

@@ -4,6 +4,7 @@ import type { InboundRequest } from '../inbound/inbound-dialect.js';
 import type { RequestContext } from '../pipeline/request-context.js';
 import { routeLimits } from '../config/route-limits.js';
 import { sendJson } from './send-json.js';
+import type { LiveStreams } from './live-streams.js';
 import { pumpStream } from './stream-pump.js';
 import { writeWithBackpressure } from './write-with-backpressure.js';
 
@@ -22,7 +23,7 @@ async function writeCachedStream(res: ServerResponse, chunks: readonly JsonObjec
  * The one write-back path: the context's reply, in the client's dialect (JSON, a live stream, or a
  * cached answer). Resolves once written; a complete answer is written at once, without an async frame.
  */
-export function writeReply(res: ServerResponse, ctx: RequestContext, inbound: InboundRequest): Promise<void> {
+export function writeReply(res: ServerResponse, ctx: RequestContext, inbound: InboundRequest, live?: LiveStreams): Promise<void> {
   const reply = ctx.reply;
   if (reply === undefined) return WRITTEN;
   const headers = inbound.headers === undefined ? ctx.headers : { ...ctx.headers, ...inbound.headers(ctx.requestId) };
@@ -32,7 +33,7 @@ export function writeReply(res: ServerResponse, ctx: RequestContext, inbound: In
       if (!res.destroyed) sendJson(res, 200, headers, inbound.responseBody(reply.body, reply.usage));
       return WRITTEN;
     case 'stream':
-      return pumpStream(res, reply.outcome, headers, reply.idleMs, reply.meter, inbound.streamEncoder(routeLimits(ctx.routeConfig).maxResponseBytes));
+      return pumpStream(res, reply.outcome, headers, reply.idleMs, reply.meter, inbound.streamEncoder(routeLimits(ctx.routeConfig).maxResponseBytes), live);
     case 'cached': {
       const { cached } = reply;
       if (cached.kind === 'stream') return writeCachedStream(res, cached.chunks, headers, inbound, ctx.routeConfig.timeouts.streamIdleMs, ctx);

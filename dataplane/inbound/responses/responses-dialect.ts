@@ -14,7 +14,8 @@ type FailureCode = 'server_error' | 'rate_limit_exceeded' | 'guardrail_blocked' 
 /** A GatewayError is the gateway's own verdict (a guardrail's block): its code and message as they are. */
 function failureOf(failure: UpstreamFailure | Error): { code: FailureCode; message: string } {
   if (failure instanceof GatewayError && (failure.code === 'guardrail_blocked' || failure.code === 'guardrail_unavailable')) return { code: failure.code, message: failure.message };
-  return { code: 'server_error', message: failure instanceof StreamIdleTimeout ? failure.message : `upstream stream failed: ${failure.message}` };
+  // The gateway's own reasons (an idle timeout, a drain that ended) in its words; an upstream's failure says so.
+  return { code: 'server_error', message: failure instanceof StreamIdleTimeout || failure instanceof GatewayError ? failure.message : `upstream stream failed: ${failure.message}` };
 }
 
 /**
