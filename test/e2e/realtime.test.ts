@@ -169,6 +169,25 @@ describe('Realtime over WebSocket', () => {
     expect(rec?.costUsd).toBeCloseTo((300 * 0.4 + 650 * 32 + 50 * 4 + 520 * 64 + 80 * 16) / 1e6, 12);
   });
 
+  it('a response a close cut short is charged at least the input of the one before it, marked estimated', async () => {
+    const ws = await connect(gateway.url, 'voice-audio', CALLER_KEY);
+    if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
+    const events: string[] = [];
+    ws.on('message', (data) => events.push((JSON.parse(String(data)) as { type: string }).type));
+    ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'] } }));
+    await vi.waitFor(() => expect(events).toContain('response.done'));
+    ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'], metadata: { emulator: 'hang' } } }));
+    await vi.waitFor(() => expect(events.filter((e) => e === 'response.created')).toHaveLength(2));
+    const before = gateway.usage.records.length;
+    ws.close();
+    await once(ws, 'close');
+    await vi.waitFor(() => expect(gateway.usage.records.length).toBe(before + 1));
+    const cut = gateway.usage.records.at(-1);
+    // The first response's input (1000 tokens, 300 cached, 650 uncached audio), no output.
+    expect(cut).toMatchObject({ op: 'realtime', routeId: 'default/voice-audio', inputTokens: 1000, cachedInputTokens: 300, outputTokens: 0, estimated: true, estimateReason: 'client_gone' });
+    expect(cut?.costUsd).toBeCloseTo((300 * 0.4 + 650 * 32 + 50 * 4) / 1e6, 12);
+  });
+
   it('binary messages pass unchanged', async () => {
     const ws = await connect(gateway.url, 'voice', CALLER_KEY);
     if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status}`);

@@ -9,7 +9,8 @@ import { WebSocketServer } from 'ws';
 // the response asks for audio output). Two client events of its
 // own make it misbehave as a proxy before an upstream may, repeating the credential it was sent:
 // `emulator.echo_credential` in an error event, `emulator.close_echoing_credential` in the close reason;
-// `emulator.flood` sends `count` audio deltas of `bytes` each as fast as it can.
+// `emulator.flood` sends `count` audio deltas of `bytes` each as fast as it can; a response.create with
+// `response.metadata.emulator: "hang"` starts a response that never finishes.
 
 /** A spoken answer to a spoken question (response.create with `response.output_modalities: ["audio"]`), some of its audio cached. */
 export const REALTIME_AUDIO_USAGE = {
@@ -59,11 +60,13 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
           ws.send(data, { binary: true });
           return;
         }
-        const event = JSON.parse(data.toString()) as { type?: string; response?: { output_modalities?: string[] } };
+        const event = JSON.parse(data.toString()) as { type?: string; response?: { output_modalities?: string[]; metadata?: { emulator?: string } } };
         if (event.type === 'response.create') {
           const usage = event.response?.output_modalities?.includes('audio') === true ? REALTIME_AUDIO_USAGE : REALTIME_USAGE;
           send({ type: 'response.created', response: { id: 'resp_rt', status: 'in_progress', output: [] } });
           send({ type: 'response.output_text.delta', response_id: 'resp_rt', item_id: 'item_1', output_index: 0, content_index: 0, delta: 'Hel' });
+          // `metadata.emulator: "hang"`: the response never finishes (no response.done), as one cut by a close.
+          if (event.response?.metadata?.emulator === 'hang') return;
           send({ type: 'response.output_text.delta', response_id: 'resp_rt', item_id: 'item_1', output_index: 0, content_index: 0, delta: 'lo' });
           send({ type: 'response.done', response: { id: 'resp_rt', status: 'completed', output: [], usage } });
         } else if (event.type === 'emulator.echo_credential') {

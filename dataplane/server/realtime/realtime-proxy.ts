@@ -105,6 +105,29 @@ function sendableCode(code: number): number {
  * with no message either way for the route's idle timeout is closed (1001). Every `response.done`
  * the upstream sends is metered at the target's prices.
  */
+/**
+ * Unfinished responses charged at a close, at most: a session runs one response at a time, plus any
+ * out-of-band ones it asked for; an upstream announcing more does not make the close write more records.
+ */
+const MAX_UNFINISHED_CHARGED = 64;
+
+/** The input side of a response's usage (its output set to none): what a later response of the session reads at least. */
+function inputOf(usage: Usage): Usage {
+  const { outputTokens: _output, audioOutputTokens: _audio, imageOutputTokens: _image, ...input } = usage;
+  return { ...input, outputTokens: 0 };
+}
+
+/** Whether an upstream message is `response.created` (a response started). Parsed only when it may be. */
+function startsResponse(text: string): boolean {
+  if (!text.includes('"response.created"')) return false;
+  try {
+    const event: unknown = JSON.parse(text);
+    return isObject(event) && event.type === 'response.created';
+  } catch {
+    return false;
+  }
+}
+
 export class RealtimeProxy {
   /** `ws` is loaded on the first upgrade: a gateway without Realtime routes does not pay for it at start-up. */
   private ws: Promise<{ server: WebSocketServer; connect: typeof WebSocket }> | undefined;
@@ -264,6 +287,10 @@ export class RealtimeProxy {
     let totalCost = 0;
     let messages = 0;
     let responses = 0;
+    // Responses the upstream started and has not reported done, and the input of the last one it
+    // did: a response cut by a close is charged at least that input (the conversation only grows).
+    let unfinished = 0;
+    let lastInput: Usage | undefined;
     this.sockets.add(client);
     const idle = setTimeout(() => {
       client.close(1001, `idle for ${idleMs} ms`);
@@ -283,32 +310,38 @@ export class RealtimeProxy {
       if (text !== undefined) {
         const usage = realtimeUsage(text);
         if (usage !== undefined) {
-          responses++;
-          total.inputTokens += usage.inputTokens;
-          total.outputTokens += usage.outputTokens;
-          total.cachedInputTokens += usage.cachedInputTokens;
-          const cost = costUsd(usage, target.pricing);
-          totalCost += cost;
-          this.deps.usage.record({
-            requestId: `${route.id}:${started}:${responses}`,
-            op: 'realtime',
-            routeId: route.id,
-            model: route.model,
-            providerId: target.providerId,
-            upstreamModel: target.model,
-            stream: true,
-            inputTokens: usage.inputTokens,
-            outputTokens: usage.outputTokens,
-            cachedInputTokens: usage.cachedInputTokens,
-            costUsd: cost,
-            estimated: false,
-          });
-        }
+          unfinished = Math.max(0, unfinished - 1);
+          lastInput = inputOf(usage);
+          charge(usage, false);
+        } else if (startsResponse(text)) unfinished++;
       }
       if (client.readyState !== client.OPEN) return;
       const error = text === undefined ? undefined : scrubbedError(text, secrets);
       relay(upstream, client, error ?? data, error === undefined && isBinary);
     });
+    const charge = (usage: Usage, estimated: boolean): void => {
+      responses++;
+      total.inputTokens += usage.inputTokens;
+      total.outputTokens += usage.outputTokens;
+      total.cachedInputTokens += usage.cachedInputTokens;
+      const cost = costUsd(usage, target.pricing);
+      totalCost += cost;
+      this.deps.usage.record({
+        requestId: `${route.id}:${started}:${responses}`,
+        op: 'realtime',
+        routeId: route.id,
+        model: route.model,
+        providerId: target.providerId,
+        upstreamModel: target.model,
+        stream: true,
+        inputTokens: usage.inputTokens,
+        outputTokens: usage.outputTokens,
+        cachedInputTokens: usage.cachedInputTokens,
+        costUsd: cost,
+        estimated,
+        ...(estimated ? { estimateReason: 'client_gone' as const } : {}),
+      });
+    };
     let closed = false;
     const finish = (): void => {
       if (closed) return;
@@ -316,6 +349,8 @@ export class RealtimeProxy {
       clearTimeout(idle);
       this.sockets.delete(client);
       uncount();
+      // The upstream may have billed the responses a close cut short; they never said how much.
+      if (lastInput !== undefined) for (let n = Math.min(unfinished, MAX_UNFINISHED_CHARGED); n > 0; n--) charge(lastInput, true);
       settle({ usage: total, costUsd: Math.round(totalCost * 1e8) / 1e8 });
       this.deps.logger.info(
         { route: route.id, caller: caller.id, provider: target.providerId, upstreamModel: target.model, durationMs: Date.now() - started, messages, responses, inputTokens: total.inputTokens, outputTokens: total.outputTokens },
