@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { costUsd } from './cost.js';
+import { responseUsage } from './settled-usage.js';
 import { StreamMeter } from './stream-meter.js';
 import { estimateTokens, promptText } from './token-estimate.js';
 
@@ -96,6 +97,14 @@ describe('StreamMeter', () => {
     // The final report wins whatever came before it.
     seenMore.report({ inputTokens: 31, outputTokens: 90, cachedInputTokens: 0 });
     expect(seenMore.result()).toEqual({ usage: { inputTokens: 31, outputTokens: 90, cachedInputTokens: 0 } });
+  });
+
+  it("charges a cut stream's estimated audio prompt as audio", () => {
+    const m = new StreamMeter(1100, 0, 1000);
+    m.observe({ choices: [{ delta: { content: 'x'.repeat(40) } }] });
+    m.truncated = true;
+    expect(m.result()).toEqual({ usage: { inputTokens: 1100, outputTokens: 10, cachedInputTokens: 0, audioInputTokens: 1000 }, estimated: 'truncated' });
+    expect(responseUsage(undefined, { choices: [] }, 1100, 1000)).toEqual({ usage: { inputTokens: 1100, outputTokens: 0, cachedInputTokens: 0, audioInputTokens: 1000 }, estimated: 'missing' });
   });
 
   it("keeps a cut stream's reported audio and image counts, so they are priced as such", () => {

@@ -44,8 +44,15 @@ export interface MeteredUsage {
  * What a non-streaming response is charged: the upstream's usage when it can be true, else the
  * prompt estimate plus the output estimated from the body (every choice), marked estimated.
  */
-export function responseUsage(reported: Usage | undefined, body: JsonObject, promptTokens: number): MeteredUsage {
+export function responseUsage(reported: Usage | undefined, body: JsonObject, promptTokens: number, promptAudioTokens = 0): MeteredUsage {
   const problem = usageProblem(reported);
   if (problem === undefined && reported !== undefined) return { usage: reported };
-  return { usage: { inputTokens: promptTokens, outputTokens: estimateOutputTokens(body), cachedInputTokens: 0 }, estimated: problem ?? 'missing' };
+  return { usage: estimatedUsage(promptTokens, estimateOutputTokens(body), promptAudioTokens), estimated: problem ?? 'missing' };
+}
+
+/** Usage from the gateway's estimates: the prompt's audio part (input_audio) kept apart, so that it is priced as audio. */
+export function estimatedUsage(promptTokens: number, outputTokens: number, promptAudioTokens = 0): Usage {
+  const usage: Usage = { inputTokens: promptTokens, outputTokens, cachedInputTokens: 0 };
+  if (promptAudioTokens > 0) usage.audioInputTokens = Math.min(promptAudioTokens, promptTokens);
+  return usage;
 }

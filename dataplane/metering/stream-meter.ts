@@ -1,5 +1,5 @@
 import type { JsonObject, Usage } from '../core/canonical.js';
-import { type MeteredUsage, usageProblem } from './settled-usage.js';
+import { estimatedUsage, type MeteredUsage, usageProblem } from './settled-usage.js';
 import { outputTextOf } from './token-estimate.js';
 
 /** What a chunk costs besides its text (id, model, choice fields), for the bound on kept chunks. */
@@ -48,6 +48,8 @@ export class StreamMeter {
   constructor(
     private readonly promptTokensEstimate: number,
     private readonly keepChunksUpTo = 0,
+    /** Of the prompt estimate, the audio tokens (priced as audio when the estimate is charged). */
+    private readonly promptAudioEstimate = 0,
   ) {}
 
   observe(chunk: JsonObject): void {
@@ -94,7 +96,7 @@ export class StreamMeter {
 
   result(): MeteredUsage {
     if (this.reported !== undefined) return { usage: this.reported };
-    const estimate = { inputTokens: this.promptTokensEstimate, outputTokens: Math.ceil(this.outputBytes / 4), cachedInputTokens: 0 };
+    const estimate = estimatedUsage(this.promptTokensEstimate, Math.ceil(this.outputBytes / 4), this.promptAudioEstimate);
     const estimated = this.problem === 'invalid' ? 'invalid' : this.truncated ? 'truncated' : 'missing';
     const partial = this.problem === 'invalid' ? undefined : this.partial;
     if (partial === undefined) return { usage: estimate, estimated };

@@ -47,6 +47,11 @@ describe('prompt estimate: every part providers bill', () => {
     const tokens = estimatePromptTokens({ model: 'm', messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data, format: 'mp3' } }] }] });
     expect(tokens).toBeGreaterThanOrEqual(100);
     expect(tokens).toBeLessThan(130);
+    // The audio part is told apart (priced as audio when an estimate is charged).
+    const audio = { tokens: 0 };
+    const withText = estimatePromptTokens({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'x'.repeat(400) }, { type: 'input_audio', input_audio: { data, format: 'mp3' } }] }] }, audio);
+    expect(audio.tokens).toBe(100);
+    expect(withText).toBeGreaterThan(audio.tokens + 100);
   });
 
   it('counts token-id prompts and inputs one token per id, and text by UTF-8 bytes', () => {

@@ -46,7 +46,7 @@ function imageDetail(part: JsonObject): unknown {
  * counted at IMAGE_TOKENS and by AUDIO_BYTES_PER_TOKEN instead of as their base64 text (which
  * providers do not bill as text). Other binary parts (file data) count as text: an over-estimate.
  */
-function billedJson(value: unknown, media: { tokens: number }): string {
+function billedJson(value: unknown, media: MediaTokens): string {
   // Without a media type anywhere in it (JSON.stringify writes each string one way only), the
   // replacer below would change nothing: the plain JSON is the same text, several times faster.
   const plain = JSON.stringify(value);
@@ -54,11 +54,20 @@ function billedJson(value: unknown, media: { tokens: number }): string {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (!isObject(v) || typeof v.type !== 'string') return v;
     const audio = audioTokens(v);
-    if (audio !== undefined) media.tokens += audio;
+    if (audio !== undefined) {
+      media.tokens += audio;
+      media.audio += audio;
+    }
     else if (IMAGE_PART_TYPES.has(v.type)) media.tokens += imageDetail(v) === 'low' ? IMAGE_TOKENS.low : IMAGE_TOKENS.other;
     else return v;
     return { type: v.type };
   });
+}
+
+/** Tokens counted for media parts rather than as text, and of them the audio ones. */
+interface MediaTokens {
+  tokens: number;
+  audio: number;
 }
 
 /** Text prompts, or token ids (counted exactly: one per id) for completions and embeddings. */
@@ -77,7 +86,7 @@ const TOKENS_PER_REPLY = 3;
 const BILLED_SCHEMA_FIELDS = ['tools', 'functions', 'tool_choice', 'response_format'] as const;
 
 /** Bytes of the values in a message (text, names, tool call ids and arguments; not the JSON keys), media counted aside. */
-function valueBytes(value: unknown, media: { tokens: number }): number {
+function valueBytes(value: unknown, media: MediaTokens): number {
   if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
   if (typeof value === 'number' || typeof value === 'boolean') return String(value).length;
   if (Array.isArray(value)) return value.reduce<number>((sum, v) => sum + valueBytes(v, media), 0);
@@ -89,6 +98,7 @@ function valueBytes(value: unknown, media: { tokens: number }): number {
     const audio = audioTokens(value);
     if (audio !== undefined) {
       media.tokens += audio;
+      media.audio += audio;
       payload = 'input_audio';
     } else if (IMAGE_PART_TYPES.has(value.type)) {
       media.tokens += imageDetail(value) === 'low' ? IMAGE_TOKENS.low : IMAGE_TOKENS.other;
@@ -108,16 +118,18 @@ function valueBytes(value: unknown, media: { tokens: number }): number {
  * tool_choice and response_format schemas; each image at IMAGE_TOKENS and audio by
  * AUDIO_BYTES_PER_TOKEN, never as base64 text. Completions and embeddings: text at bytes / 4,
  * token-id arrays one token per id. Anthropic requests are estimated in their canonical form,
- * where the system prompt is a message.
+ * where the system prompt is a message. `audio`, when given, is told how many of them are audio
+ * (input_audio parts): an estimate charged for them prices those at the audio price.
  */
-export function estimatePromptTokens(body: JsonObject): number {
+export function estimatePromptTokens(body: JsonObject, audio?: { tokens: number }): number {
   if (Array.isArray(body.messages)) {
-    const media = { tokens: 0 };
+    const media: MediaTokens = { tokens: 0, audio: 0 };
     let bytes = valueBytes(body.messages, media);
     for (const field of BILLED_SCHEMA_FIELDS) {
       const value = body[field];
       if (value !== undefined && value !== null) bytes += Buffer.byteLength(billedJson(value, media), 'utf8');
     }
+    if (audio !== undefined) audio.tokens = media.audio;
     return Math.ceil(bytes / 4) + media.tokens + TOKENS_PER_MESSAGE * body.messages.length + TOKENS_PER_REPLY;
   }
   if (body.prompt !== undefined) return textOrTokenIds(body.prompt) + textOrTokenIds(body.suffix);

@@ -87,6 +87,7 @@ export class RequestContext {
   /** What is written back; set by the stage that answers (cache on a hit, meter after serve). */
   reply: Reply | undefined;
   private prompt: number | undefined;
+  private promptAudio = 0;
   private parsed: CanonicalRequest | undefined;
   /** The last admissionRequest(): rate limits and budgets ask for the same one. */
   private admission: AdmissionRequest | undefined;
@@ -131,8 +132,21 @@ export class RequestContext {
 
   /** Cheap prompt-token estimate (metering/token-estimate), computed once. */
   get promptTokens(): number {
-    this.prompt ??= estimatePromptTokens(this.request.body);
-    return this.prompt;
+    return this.prompt ?? this.estimatePrompt();
+  }
+
+  /** Of promptTokens, the audio ones (input_audio parts): what the gateway charges from its estimate prices them as audio. */
+  get promptAudioTokens(): number {
+    if (this.prompt === undefined) this.estimatePrompt();
+    return this.promptAudio;
+  }
+
+  private estimatePrompt(): number {
+    const audio = { tokens: 0 };
+    const tokens = estimatePromptTokens(this.request.body, audio);
+    this.prompt = tokens;
+    this.promptAudio = audio.tokens;
+    return tokens;
   }
 
   /** What admission (rate limits, budgets) sees of the request on `route`. */

@@ -2,7 +2,7 @@ import { routeLimits } from '../../config/route-limits.js';
 import type { TargetConfig } from '../../config/snapshot.js';
 import type { JsonObject, Usage } from '../../core/canonical.js';
 import { costUsd } from '../../metering/cost.js';
-import { type EstimateReason, type MeteredUsage, responseUsage } from '../../metering/settled-usage.js';
+import { type EstimateReason, estimatedUsage, type MeteredUsage, responseUsage } from '../../metering/settled-usage.js';
 import { StreamMeter } from '../../metering/stream-meter.js';
 import type { UsageRecord, UsageSink } from '../../metering/usage-record.js';
 import type { RequestContext } from '../request-context.js';
@@ -20,7 +20,7 @@ function lostCharge(ctx: RequestContext): { usage: Usage; costUsd: number } | un
   const total: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
   let cost = 0;
   for (const { target, billed } of lost) {
-    const usage: Usage = { inputTokens: ctx.promptTokens, outputTokens: billed === 'worstCase' ? ctx.admissionRequest().maxOutputTokens : 0, cachedInputTokens: 0 };
+    const usage = estimatedUsage(ctx.promptTokens, billed === 'worstCase' ? ctx.admissionRequest().maxOutputTokens : 0, ctx.promptAudioTokens);
     total.inputTokens += usage.inputTokens;
     total.outputTokens += usage.outputTokens;
     cost += costUsd(usage, target.pricing);
@@ -97,11 +97,11 @@ function meterServed(ctx: RequestContext, next: () => Promise<void>, sink: Usage
   const promptTokens = ctx.promptTokens;
   if (outcome === undefined) {
     // The client left after the request reached an upstream: charge the prompt estimate; nothing is written.
-    record(ctx, sink, { usage: { inputTokens: promptTokens, outputTokens: 0, cachedInputTokens: 0 }, estimated: 'client_gone' });
+    record(ctx, sink, { usage: estimatedUsage(promptTokens, 0, ctx.promptAudioTokens), estimated: 'client_gone' });
     return Promise.resolve();
   }
   if (outcome.kind === 'response') {
-    const metered = inBackground(ctx) && unfinished(outcome.body) ? backgroundWorstCase(ctx) : responseUsage(outcome.usage, outcome.body, promptTokens);
+    const metered = inBackground(ctx) && unfinished(outcome.body) ? backgroundWorstCase(ctx) : responseUsage(outcome.usage, outcome.body, promptTokens, ctx.promptAudioTokens);
     const rec = record(ctx, sink, metered);
     ctx.store?.({ kind: 'response', body: outcome.body });
     ctx.headers['x-tollgate-cost-usd'] = rec.costUsd.toFixed(8);
@@ -110,7 +110,7 @@ function meterServed(ctx: RequestContext, next: () => Promise<void>, sink: Usage
   }
   // A cached stream is held whole until it ends: no more of it than a route's response may be.
   const store = ctx.store;
-  const stream = new StreamMeter(promptTokens, store === undefined ? 0 : routeLimits(ctx.routeConfig).maxResponseBytes);
+  const stream = new StreamMeter(promptTokens, store === undefined ? 0 : routeLimits(ctx.routeConfig).maxResponseBytes, ctx.promptAudioTokens);
   if (ctx.guards.length > 0) stream.guard = (soFar) => ctx.overBudget({ usage: soFar, costUsd: costUsd(soFar, outcome.target.pricing) });
   if (store !== undefined) stream.onCompleted = () => store({ kind: 'stream', chunks: stream.chunks });
   ctx.reply = { kind: 'stream', outcome, meter: stream, idleMs: ctx.routeConfig.timeouts.streamIdleMs };
@@ -124,6 +124,6 @@ function meterServed(ctx: RequestContext, next: () => Promise<void>, sink: Usage
  * stream the client left (the job runs on upstream).
  */
 const inBackground = (ctx: RequestContext): boolean => ctx.request.native?.api === 'responses' && ctx.request.native.body.background === true;
-const backgroundWorstCase = (ctx: RequestContext): MeteredUsage => ({ usage: { inputTokens: ctx.promptTokens, outputTokens: ctx.admissionRequest().maxOutputTokens, cachedInputTokens: 0 }, estimated: 'background' });
+const backgroundWorstCase = (ctx: RequestContext): MeteredUsage => ({ usage: estimatedUsage(ctx.promptTokens, ctx.admissionRequest().maxOutputTokens, ctx.promptAudioTokens), estimated: 'background' });
 
 const unfinished = (body: JsonObject): boolean => body.object === 'response' && (body.status === 'queued' || body.status === 'in_progress');

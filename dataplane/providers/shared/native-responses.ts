@@ -19,7 +19,7 @@ export function usageFromResponse(value: unknown, serviceTier?: unknown): Usage 
 const MAX_COUNTED_ITEMS = 10_000;
 
 /** A Response's usage with its built-in tool calls, billed per call (web_search_call, file_search_call items). */
-export function responseUsage(response: JsonObject): Usage | undefined {
+export function billedUsageOfResponse(response: JsonObject): Usage | undefined {
   const usage = usageFromResponse(response.usage, response.service_tier);
   if (usage === undefined || !Array.isArray(response.output)) return usage;
   let web = 0;
@@ -80,7 +80,7 @@ class ResponsesEventRelay implements StreamTransformer {
     if (TERMINAL.has(data.type)) {
       this.ended = true;
       step.done = true;
-      const usage = isObject(data.response) ? responseUsage(data.response) : undefined;
+      const usage = isObject(data.response) ? billedUsageOfResponse(data.response) : undefined;
       if (usage !== undefined) step.usage = usage;
     }
     return step;
@@ -102,7 +102,7 @@ function parseResponse(base: ProviderAdapter, status: number, headers: HeaderMap
   }
   if (!isObject(body) || body.object !== 'response') return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned something other than a Response object' } };
   const response = scrubbedFailedResponse(body, secrets) ?? body;
-  const usage = responseUsage(response);
+  const usage = billedUsageOfResponse(response);
   return usage === undefined ? { ok: true, body: response } : { ok: true, body: response, usage };
 }
 
