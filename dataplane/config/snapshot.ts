@@ -173,8 +173,10 @@ export const AccessConfigSchema = z.object({
   namespaces: z.object({ from: z.enum(['Same', 'All', 'Selector']), selector: LabelSelectorConfigSchema.optional() }),
   /** "namespace/name" of ServiceAccounts allowed in addition. */
   serviceAccounts: z.array(z.string()),
-  /** API keys whose Secret labels match may call, wherever they live. */
+  /** API keys whose Secret labels match may call, when their Secret is in one of apiKeyNamespaces. */
   apiKeySelector: LabelSelectorConfigSchema.optional(),
+  /** Namespaces whose API keys apiKeySelector (and rules' apiKeySelector) may admit; absent: the route's own. */
+  apiKeyNamespaces: z.array(z.string()).optional(),
 });
 export type AccessConfig = z.infer<typeof AccessConfigSchema>;
 

@@ -1,3 +1,4 @@
+import { keyNamespaceTrusted } from '../config/api-key-trust.js';
 import { matchesSelector } from '../config/label-selector.js';
 import type { RouteConfig, Snapshot } from '../config/snapshot.js';
 import { GatewayError } from '../core/gateway-error.js';
@@ -11,7 +12,7 @@ export function mayCall(caller: Caller, route: RouteConfig, namespaces: Snapshot
   if (access.anonymous || caller.kind === 'anonymous') return access.anonymous;
   const ns = caller.namespace ?? '';
   if (caller.kind === 'serviceaccount' && access.serviceAccounts.includes(`${ns}/${caller.name ?? ''}`)) return true;
-  if (caller.kind === 'apikey' && access.apiKeySelector !== undefined && matchesSelector(access.apiKeySelector, caller.labels ?? {})) return true;
+  if (caller.kind === 'apikey' && access.apiKeySelector !== undefined && keyNamespaceTrusted(ns, route) && matchesSelector(access.apiKeySelector, caller.labels ?? {})) return true;
   switch (access.namespaces.from) {
     case 'All':
       return true;

@@ -1,3 +1,4 @@
+import { keyNamespaceTrusted } from '../config/api-key-trust.js';
 import { compileHeaderPattern } from '../config/header-pattern.js';
 import { matchesSelector } from '../config/label-selector.js';
 import type { RouteConfig, RuleConditionsConfig, RuleConfig, StrategyName, TargetConfig } from '../config/snapshot.js';
@@ -48,7 +49,7 @@ function headerTest(h: NonNullable<RuleConditionsConfig['headers']>[number]): Te
 }
 
 /** One test per condition that is set; all must hold. Throws on a bad regular expression. */
-function conditionTests(when: RuleConditionsConfig): Test[] {
+function conditionTests(when: RuleConditionsConfig, route: RouteConfig): Test[] {
   const tests: Test[] = [];
   for (const h of when.headers ?? []) tests.push(headerTest(h));
   if (when.namespaces !== undefined) {
@@ -62,7 +63,8 @@ function conditionTests(when: RuleConditionsConfig): Test[] {
   const nsSelector = when.namespaceSelector;
   if (nsSelector !== undefined) tests.push((i) => i.caller.namespace !== undefined && matchesSelector(nsSelector, i.namespaceLabels));
   const keySelector = when.apiKeySelector;
-  if (keySelector !== undefined) tests.push((i) => i.caller.kind === 'apikey' && matchesSelector(keySelector, i.caller.labels ?? {}));
+  // Only keys of namespaces the route trusts: a Secret's labels are whatever its own namespace wrote.
+  if (keySelector !== undefined) tests.push((i) => i.caller.kind === 'apikey' && keyNamespaceTrusted(i.caller.namespace ?? '', route) && matchesSelector(keySelector, i.caller.labels ?? {}));
   const prompt = when.promptTokens;
   if (prompt !== undefined) tests.push((i) => inRange(i.features.promptTokens, prompt));
   const max = when.maxTokens;
@@ -100,7 +102,7 @@ export function compileRules(route: RouteConfig): CompiledRule[] {
         return t === undefined ? [] : [t];
       }),
       catchAll: r.when === undefined,
-      matches: r.when === undefined ? () => true : allOf(conditionTests(r.when)),
+      matches: r.when === undefined ? () => true : allOf(conditionTests(r.when, route)),
     };
     if (r.providerSelector !== undefined) rule.providerSelector = r.providerSelector;
     return rule;

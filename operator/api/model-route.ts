@@ -234,9 +234,18 @@ export const AccessSchema = z
       .optional()
       .describe('Individual ServiceAccounts allowed in addition to the namespaces above.'),
     apiKeys: z
-      .strictObject({ selector: LabelSelectorSchema })
+      .strictObject({
+        selector: LabelSelectorSchema,
+        namespaces: z
+          .array(z.string().min(1).max(63))
+          .max(64)
+          .optional()
+          .describe("Namespaces whose API key Secrets the selector may admit (default: the route's own). A Secret's labels are set by its own namespace, so any namespace could label a key to match: name the ones you trust."),
+      })
       .optional()
-      .describe('API key Secrets (labelled tollgate.dev/api-key) whose labels match may call this route.'),
+      .describe(
+        "API key Secrets (labelled tollgate.dev/api-key) whose labels match may call this route, if their Secret is in the route's namespace or one listed in namespaces.",
+      ),
     anonymous: z.boolean().default(false).describe('Allow callers without any credential.'),
   })
   .describe('Who may call this route.');
@@ -265,7 +274,7 @@ export const RuleConditionsSchema = withRules(
     namespaces: z.array(z.string().min(1).max(63)).min(1).max(64).optional().describe("The caller's namespace (ServiceAccount or API key Secret) is one of these."),
     serviceAccounts: z.array(ServiceAccountRefSchema).min(1).max(64).optional().describe('The caller is one of these ServiceAccounts.'),
     namespaceSelector: LabelSelectorSchema.optional().describe("The caller's namespace labels match this selector."),
-    apiKeySelector: LabelSelectorSchema.optional().describe("The caller uses an API key whose Secret labels match this selector."),
+    apiKeySelector: LabelSelectorSchema.optional().describe("The caller uses an API key whose Secret labels match this selector, from the route's namespace or one its access.apiKeys.namespaces lists."),
     promptTokens: RangeSchema.optional().describe('Estimated prompt tokens (about four characters per token) are in this range.'),
     maxTokens: RangeSchema.optional().describe('The output cap the request asks for (max_completion_tokens or max_tokens) is in this range; a request without a cap counts as unbounded.'),
     tools: z.boolean().optional().describe('true: the request offers tools (or functions); false: it offers none.'),

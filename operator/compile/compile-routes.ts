@@ -302,6 +302,7 @@ function accessConfig(route: ModelRoute): AccessConfig {
   const selector = access?.namespaces?.selector;
   if (selector !== undefined) config.namespaces.selector = selector;
   if (access?.apiKeys !== undefined) config.apiKeySelector = access.apiKeys.selector;
+  if (access?.apiKeys?.namespaces !== undefined) config.apiKeyNamespaces = [...new Set(access.apiKeys.namespaces)].sort();
   return config;
 }
 

@@ -47,7 +47,7 @@ metadata: { name: partner-chat, namespace: team-a }
 spec:
   model: partner-chat
   targets: [{ providerRef: { name: up, namespace: default }, model: m }]
-  access: { apiKeys: { selector: { matchLabels: { partner: "yes" } } } }
+  access: { apiKeys: { selector: { matchLabels: { partner: "yes" } }, namespaces: [partners] } }
 ---
 apiVersion: v1
 kind: Secret
@@ -58,6 +58,12 @@ apiVersion: v1
 kind: Secret
 metadata: { name: partner-key, namespace: partners, labels: { tollgate.dev/api-key: "true", partner: "yes" } }
 stringData: { key: tg-partner-key }
+---
+# Another tenant labels its own key to match the partner route's selector: its namespace is not trusted.
+apiVersion: v1
+kind: Secret
+metadata: { name: forged-key, namespace: team-b, labels: { tollgate.dev/api-key: "true", partner: "yes" } }
+stringData: { key: tg-forged-key }
 `;
 
 const anonymous = async (model: string) => {
@@ -165,6 +171,8 @@ describe('caller identity and route access', () => {
   it('accepts API keys from labelled Secrets by namespace or label selector, and refuses unknown keys', async () => {
     expect((await statusOf(chat('team-chat', 'tg-team-a-key'))).status).toBe(200);
     expect((await statusOf(chat('partner-chat', 'tg-partner-key'))).status).toBe(200);
+    // Labels of a namespace the route does not name admit nothing.
+    expect((await statusOf(chat('partner-chat', 'tg-forged-key'))).status).toBe(403);
     expect((await statusOf(chat('team-chat', 'tg-partner-key'))).status).toBe(403);
     expect((await statusOf(chat('team-chat', 'tg-wrong'))).status).toBe(401);
   });
@@ -178,6 +186,7 @@ describe('caller identity and route access', () => {
     expect(await list(token('team-a', 'app'))).toEqual(['partner-chat', 'public-chat', 'team-chat']);
     expect(await list(token('team-b', 'other'))).toEqual(['public-chat']);
     expect(await list('tg-partner-key')).toEqual(['partner-chat', 'public-chat']);
+    expect(await list('tg-forged-key')).toEqual(['public-chat']);
     expect(await list('')).toEqual(['public-chat']);
   });
 

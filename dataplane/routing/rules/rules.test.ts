@@ -19,7 +19,7 @@ function route(targets: TargetConfig[], rules?: RuleConfig[]): RouteConfig {
     ...(rules === undefined ? {} : { rules }),
     retry: { attempts: 1, on: [], initialBackoffMs: 1, maxBackoffMs: 1, maxRetryAfterMs: 1 },
     fallbackOn: ['ServerError'], timeouts: { totalMs: 1000, streamIdleMs: 1000 },
-    access: { anonymous: true, namespaces: { from: 'Same' }, serviceAccounts: [] },
+    access: { anonymous: true, namespaces: { from: 'Same' }, serviceAccounts: [], apiKeyNamespaces: ['partners'] },
   };
 }
 
@@ -48,6 +48,8 @@ describe('rule conditions', () => {
     { name: 'namespaceSelector', when: { namespaceSelector: { matchLabels: { 'data-class': 'regulated' } } }, yes: input({ caller: sa, labels: { 'data-class': 'regulated' } }), no: input({ caller: sa, labels: {} }) },
     { name: 'namespaceSelector needs a namespace', when: { namespaceSelector: {} }, yes: input({ caller: sa }), no: input() },
     { name: 'apiKeySelector', when: { apiKeySelector: { matchLabels: { tier: 'gold' } } }, yes: input({ caller: key }), no: input({ caller: sa }) },
+    // The same labels on a key of a namespace the route does not trust (access.apiKeys.namespaces).
+    { name: 'apiKeySelector, trusted namespaces only', when: { apiKeySelector: { matchLabels: { tier: 'gold' } } }, yes: input({ caller: key }), no: input({ caller: { ...key, namespace: 'elsewhere', id: 'key:elsewhere/acme' } }) },
     { name: 'promptTokens', when: { promptTokens: { min: 1000 } }, yes: input({ prompt: 1000 }), no: input({ prompt: 999 }) },
     { name: 'maxTokens max', when: { maxTokens: { max: 256 } }, yes: input({ body: chatBody({ max_tokens: 256 }) }), no: input() },
     { name: 'maxTokens min, no cap = unbounded', when: { maxTokens: { min: 4000 } }, yes: input(), no: input({ body: chatBody({ max_completion_tokens: 100 }) }) },
