@@ -82,6 +82,13 @@ function optionalPrices(type: string, pricing: z.infer<typeof ModelPricingSchema
   return out;
 }
 
+/** Names a message lists at most: a Provider may serve hundreds of models, and each failing target says which. */
+const MAX_LISTED_NAMES = 16;
+
+function listed(names: readonly string[]): string {
+  return names.length <= MAX_LISTED_NAMES ? names.join(', ') : `${names.slice(0, MAX_LISTED_NAMES).join(', ')} and ${names.length - MAX_LISTED_NAMES} more`;
+}
+
 /** Whether a Provider's allowedRoutes admits objects (routes, guardrail moderation) of a namespace. */
 export function admits(provider: CompiledProvider, routeNamespace: string, namespaceLabels: Map<string, Record<string, string>>): boolean {
   const providerNamespace = provider.source.metadata.namespace ?? 'default';
@@ -154,7 +161,7 @@ function resolveTargets(
     if (models.length > 0 && model === undefined) {
       problems.push({
         reason: 'ModelNotServed',
-        message: `Provider ${providerId} does not serve model ${t.model} (it serves ${models.map((m) => m.name).join(', ')})`,
+        message: `Provider ${providerId} does not serve model ${t.model} (it serves ${listed(models.map((m) => m.name))})`,
         ref: providerId,
       });
       continue;

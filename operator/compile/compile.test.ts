@@ -85,6 +85,19 @@ describe('compile', () => {
     expect(pricing('default/chat')).not.toHaveProperty('cacheWriteInputPerMTok');
   });
 
+  it("keeps a condition's message within the API's 32 KiB however many problems an object has", () => {
+    // A Provider of 256 long model names; a route whose 512 targets name one it does not serve.
+    const models = Array.from({ length: 256 }, (_, i) => ({ name: `m${i}-`.padEnd(256, 'x') }));
+    const big = provider('big', { type: 'openai-compatible', url: 'http://127.0.0.1:9/v1', models });
+    const targets = Array.from({ length: 32 }, (_, i) => ({ providerRef: { name: 'big' }, model: 'not-served', priority: i }));
+    const rules = Array.from({ length: 16 }, (_, i) => (i === 15 ? { name: `r${i}`, targets } : { name: `r${i}`, when: { stream: true }, targets }));
+    const { statuses } = compile(input({ providers: [openai, big], routes: [chat, route('wide', { model: 'wide', rules })] }));
+    const refs = status(statuses, 'ModelRoute', 'wide').ResolvedRefs;
+    expect(refs).toMatchObject({ status: 'False', reason: 'ModelNotServed' });
+    expect(refs?.message.length).toBeLessThanOrEqual(32_768);
+    expect(refs?.message).toMatch(/^rule r0: Provider default\/big does not serve model not-served \(it serves m0-x+, .* and 240 more\); .*; and \d+ more$/);
+  });
+
   it('is deterministic: any input order gives a byte-identical snapshot', () => {
     const p2 = provider('other', { type: 'openai-compatible', url: 'http://10.0.0.1/v1' });
     const r2 = route('b', { model: 'b', targets: [{ providerRef: { name: 'other' }, model: 'x' }] });
