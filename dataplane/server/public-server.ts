@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { endpointPath } from '../core/endpoint-path.js';
 import type { Logger } from 'pino';
 import { messagesDialect } from '../inbound/anthropic/messages-dialect.js';
 import type { InboundDialect } from '../inbound/inbound-dialect.js';
@@ -46,10 +47,9 @@ interface Endpoint {
 const openAiError = (err: GatewayError): unknown => err.toBody();
 const MODELS_PREFIX = '/v1/models/';
 
-/** `/V1/Chat/Completions/` → `/v1/chat/completions`: paths match case-insensitively, with or without a trailing slash. */
+/** The table's key of a request: its method (HEAD as GET) and its path in the one form endpoints are matched by. */
 function routeKey(method: string, path: string): string {
-  const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
-  return `${method === 'HEAD' ? 'GET' : method} ${trimmed.toLowerCase()}`;
+  return `${method === 'HEAD' ? 'GET' : method} ${endpointPath(path)}`;
 }
 
 /** `meta-llama%2FLlama` or `meta-llama/Llama` → `meta-llama/Llama`; undefined when not decodable. */

@@ -8,6 +8,7 @@ import type { RequestUsage } from '../config/request-usage.js';
 import { accessLog } from './access-log.js';
 import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.js';
 import type { CircuitState, GatewayObserver, RequestTelemetry } from './gateway-observer.js';
+import { endpointPath } from '../core/endpoint-path.js';
 import { OPERATION_BY_PATH, ServerAddresses } from './genai-attributes.js';
 import { RequestRecorder } from './request-recorder.js';
 import { SeriesRetirement } from './series-retirement.js';
@@ -50,7 +51,9 @@ export class GatewayTelemetry implements GatewayObserver {
   }
 
   request(req: IncomingMessage, res: ServerResponse, path: string): RequestTelemetry {
-    const operation = req.method === 'POST' ? OPERATION_BY_PATH.get(path) : undefined;
+    // By the form the server matched the endpoint by: a variant of the path (case, trailing slash) is
+    // served, so it is counted, traced and in usage history like the path itself.
+    const operation = req.method === 'POST' ? OPERATION_BY_PATH.get(endpointPath(path)) : undefined;
     const recorder = new RequestRecorder(this.ctx, req, res, path, operation);
     res.on('close', () => recorder.close());
     return recorder;

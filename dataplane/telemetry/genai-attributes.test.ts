@@ -10,3 +10,14 @@ describe('ResponseFacts', () => {
     expect(facts.id).toBe('c');
   });
 });
+
+describe('ResponseFacts from a hostile upstream', () => {
+  it('keeps at most 256 characters of each string it names itself by: they go onto spans', () => {
+    const facts = new ResponseFacts();
+    const huge = 'x'.repeat(4 * 1024 * 1024);
+    facts.observe({ id: huge, model: huge, choices: [{ index: 0, finish_reason: huge }] });
+    expect(facts.id).toHaveLength(256);
+    expect(facts.model).toHaveLength(256);
+    expect(facts.finishReasons[0]).toHaveLength(256);
+  });
+});

@@ -54,27 +54,35 @@ export class ServerAddresses {
   }
 }
 
+/** Finish reasons kept per answer: as many as it may have choices (routing/stream-bounds.ts). */
+const MAX_FINISH_REASONS = 128;
+
+/**
+ * Characters kept of each string the upstream names itself by (id, model, finish reason): they go
+ * onto spans, held in the export queue, and an upstream may send megabytes of one.
+ */
+const MAX_FACT_CHARS = 256;
+
+const fact = (value: string): string => (value.length <= MAX_FACT_CHARS ? value : value.slice(0, MAX_FACT_CHARS));
+
 /**
  * What a (canonical, OpenAI-shaped) response or stream chunk says about itself: id, model, finish
  * reasons. Reads no content.
  */
-/** Finish reasons kept per answer: as many as it may have choices (routing/stream-bounds.ts). */
-const MAX_FINISH_REASONS = 128;
-
 export class ResponseFacts {
   id: string | undefined;
   model: string | undefined;
   readonly finishReasons: string[] = [];
 
   observe(body: JsonObject): void {
-    if (this.id === undefined && typeof body.id === 'string') this.id = body.id;
-    if (this.model === undefined && typeof body.model === 'string') this.model = body.model;
+    if (this.id === undefined && typeof body.id === 'string') this.id = fact(body.id);
+    if (this.model === undefined && typeof body.model === 'string') this.model = fact(body.model);
     const choices = body.choices;
     if (!Array.isArray(choices)) return;
     for (const choice of choices) {
       const reason = (choice as JsonObject | null)?.finish_reason;
       // At most one a choice can have: an upstream may repeat a finish reason on every chunk of a long stream.
-      if (typeof reason === 'string' && this.finishReasons.length < MAX_FINISH_REASONS) this.finishReasons.push(reason);
+      if (typeof reason === 'string' && this.finishReasons.length < MAX_FINISH_REASONS) this.finishReasons.push(fact(reason));
     }
   }
 }

@@ -40,6 +40,14 @@ function numberParam(body: JsonObject, name: string): number | undefined {
  * One public request: its SERVER span, its metrics and its access-log line, finished when the
  * response has closed and (for served requests) its usage has been metered.
  */
+/** Characters of a path the access log keeps: a path may be as long as the header limit allows. */
+const MAX_LOGGED_PATH = 256;
+
+/** A request's own x-request-id for a line written before one was assigned: as the gateway would take it (at most 128 characters), else none. */
+function loggableRequestId(given: string | string[] | undefined): string | undefined {
+  return typeof given === 'string' && given.length > 0 && given.length <= 128 ? given : undefined;
+}
+
 export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   private readonly started = performance.now();
   private readonly span: Span | undefined;
@@ -381,9 +389,9 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     const usage = this.usage;
     const log = this.ctx.accessLog;
     const line = log.fields();
-    line.json('requestId', this.requestId ?? this.req.headers['x-request-id']);
+    line.json('requestId', this.requestId ?? loggableRequestId(this.req.headers['x-request-id']));
     line.str('method', this.req.method);
-    line.str('path', this.path);
+    line.str('path', this.path.length <= MAX_LOGGED_PATH ? this.path : `${this.path.slice(0, MAX_LOGGED_PATH)}…`);
     line.num('status', status);
     line.num('durationMs', Math.round(durationMs * 1000) / 1000);
     line.bool('completed', !this.clientLeft);

@@ -185,6 +185,30 @@ describe('GET /metrics on the admin port', () => {
   });
 });
 
+describe('a request served under a variant of its path', () => {
+  it('is counted, logged with its route and cost, as under the path itself', async () => {
+    const requests = async (): Promise<number> => samples(await scrape(gateway.adminUrl as string), 'tollgate_requests_total').reduce((n, s) => n + s.value, 0);
+    primary.script({ kind: 'ok' }, { kind: 'ok' });
+    const before = await requests();
+    for (const [path, id] of [['/V1/CHAT/COMPLETIONS', 'req-upper'], ['/v1/chat/completions/', 'req-slash']] as const) {
+      const res = await fetch(`${gateway.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': id }, body: JSON.stringify({ model: 'chat-m', messages: [{ role: 'user', content: 'hi' }] }) });
+      await res.text();
+      expect(res.status).toBe(200);
+    }
+    expect(await eventually(requests, (n) => n >= before + 2)).toBe(before + 2);
+    const upper = await eventually(async () => logLines.find((l) => l.msg === 'request' && l.requestId === 'req-upper'), (l) => l !== undefined);
+    expect(upper).toMatchObject({ path: '/V1/CHAT/COMPLETIONS', operation: 'chat', route: 'default/m', costUsd: expect.any(Number) });
+  });
+
+  it('logs a path or x-request-id longer than the access log keeps cut, or not at all', async () => {
+    const res = await fetch(`${gateway.url}/v1/${'x'.repeat(5_000)}`, { method: 'POST', headers: { 'x-request-id': 'y'.repeat(5_000) }, body: '{}' });
+    await res.text();
+    const line = await eventually(async () => logLines.find((l) => l.msg === 'request' && typeof l.path === 'string' && l.path.startsWith('/v1/xxx')), (l) => l !== undefined);
+    expect(String(line?.path).length).toBeLessThanOrEqual(257);
+    expect(line?.requestId).toBeUndefined();
+  });
+});
+
 describe('the governance hooks', () => {
   it('count rate-limit and budget rejections and cache lookups by route', async () => {
     const store = new SnapshotStore(new HttpTransport());
