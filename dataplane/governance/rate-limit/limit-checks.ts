@@ -1,4 +1,5 @@
 import type { RateLimitConfig, RouteConfig } from '../../config/snapshot.js';
+import { ANONYMOUS } from '../../core/caller.js';
 import type { AdmissionRequest } from '../types.js';
 import type { LimitCheck } from './backend.js';
 
@@ -21,15 +22,19 @@ const PER_TEXT: Record<RateLimitConfig['per'], string> = {
  * The bucket of one limit. Route: one bucket for everyone on the route. RouteAndCaller: one per
  * caller on the route. Caller: one per caller across every route that declares the same Caller
  * limit (the numbers are part of the key, so routes with different Caller limits never share).
+ * Anonymous callers are one caller per namespace of the route: every caller nobody can name has the
+ * same id, and one namespace's open route must not use up another namespace's Caller limit.
  */
-function scopeKey(limit: RateLimitConfig, routeId: string, callerId: string): string {
+function scopeKey(limit: RateLimitConfig, route: RouteConfig, callerId: string): string {
   switch (limit.per) {
     case 'Route':
-      return `route=${routeId}`;
+      return `route=${route.id}`;
     case 'RouteAndCaller':
-      return `route=${routeId}|caller=${callerId}`;
-    case 'Caller':
-      return `caller=${callerId}|rpm=${limit.requestsPerMinute ?? 0}|tpm=${limit.tokensPerMinute ?? 0}`;
+      return `route=${route.id}|caller=${callerId}`;
+    case 'Caller': {
+      const who = callerId === ANONYMOUS.id ? `${callerId}|ns=${route.namespace}` : callerId;
+      return `caller=${who}|rpm=${limit.requestsPerMinute ?? 0}|tpm=${limit.tokensPerMinute ?? 0}`;
+    }
   }
 }
 
@@ -62,7 +67,7 @@ const templates = new WeakMap<RouteConfig, Map<string, readonly CheckTemplate[]>
 function compile(route: RouteConfig, callerId: string): readonly CheckTemplate[] {
   const checks = new Map<string, CheckTemplate>();
   for (const limit of route.rateLimits ?? []) {
-    const scope = scopeKey(limit, route.id, callerId);
+    const scope = scopeKey(limit, route, callerId);
     const per = PER_TEXT[limit.per];
     if (limit.requestsPerMinute !== undefined) {
       const key = `req|${scope}|${limit.requestsPerMinute}`;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../core/gateway-error.js';
+import { ANONYMOUS } from '../../core/caller.js';
+import type { RateLimitConfig } from '../../config/snapshot.js';
 import type { LimitCheck, RateLimitBackend, TakeResult } from './backend.js';
 import { createRateLimiter } from './create-rate-limiter.js';
 import { limitChecks } from './limit-checks.js';
@@ -156,6 +158,18 @@ describe('RateLimitAdmitter', () => {
     expect(err.headers['x-ratelimit-remaining-tokens']).toBe('0');
     clock.advance(30_000);
     await expect(admitter.admit(admission(route, caller('app'), 0))).resolves.toBeDefined();
+  });
+
+  it("anonymous callers share a Caller limit within a namespace's routes, never with another namespace's", async () => {
+    const admitter = localAdmitter(new FakeClock());
+    const limit: RateLimitConfig = { per: 'Caller', requestsPerMinute: 1 };
+    const teamA = testRoute([limit]);
+    const teamAOther = testRoute([limit], { id: 'team-a/other' });
+    const teamB = testRoute([limit], { id: 'team-b/open', namespace: 'team-b' });
+    await admitter.admit(admission(teamB, ANONYMOUS));
+    // team-b's anonymous traffic used its own bucket: team-a's first anonymous request is admitted.
+    await expect(admitter.admit(admission(teamA, ANONYMOUS))).resolves.toBeDefined();
+    expect((await refusal(admitter.admit(admission(teamAOther, ANONYMOUS)))).status).toBe(429);
   });
 
   it('routes without limits are admitted without headers or backend calls', async () => {
