@@ -50,6 +50,11 @@ export const DataPolicyConfigSchema = z.object({
   }),
   retention: z.object({ contentMs: z.number().int().positive().optional(), metadataMs: z.number().int().positive().optional() }),
   destinations: z.array(CaptureDestinationConfigSchema),
+  /**
+   * A policy of a platform namespace (where Tollgate is installed): it governs before any tenant's
+   * policy, so a tenant cannot switch off, lower or divert the platform's capture for its own callers.
+   */
+  platform: z.boolean().optional(),
 });
 export type DataPolicyConfig = z.infer<typeof DataPolicyConfigSchema>;
 

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { DataPolicySchema } from '../api/data-policy.js';
 import { dataPolicy, provider, route } from '../../test/support/objects.js';
 import { compile } from './compile.js';
+import type { Caller } from '../../dataplane/core/caller.js';
+import { selectPolicy } from '../../dataplane/policy/capture/select-policy.js';
 import type { CompileInput, ObjectStatus, SecretInput } from './types.js';
 
 const openai = provider('openai', { type: 'openai', credentials: { secretRef: { name: 'openai', key: 'apiKey' } }, models: [{ name: 'gpt-4o' }] });
@@ -92,6 +94,25 @@ describe('compile DataPolicies', () => {
     expect(c.Conflicted).toMatchObject({ status: 'True', reason: 'SubjectClaimed' });
     expect(c.Conflicted?.message).toContain('namespace default (DataPolicy default/older applies)');
     expect(c.Accepted?.status).toBe('True');
+  });
+
+  it("governs a namespace's callers by the platform's policy first: a tenant's own cannot switch the audit off", () => {
+    const audit = dataPolicy('audit', { subjects: { namespaces: ['team-a'] }, capture: { mode: 'Full' }, destinations: [otlp] }, { namespace: 'tollgate-system', creationTimestamp: '2026-12-02T00:00:00Z' });
+    // Older, and more specific (the tenant's own ServiceAccount): by specificity alone it would win.
+    const off = dataPolicy('no-capture', { subjects: { serviceAccounts: [{ namespace: 'team-a', name: 'app' }] }, capture: { mode: 'None' } }, { namespace: 'team-a', creationTimestamp: '2026-12-01T00:00:00Z' });
+    const { snapshot, statuses } = compile(input({ dataPolicies: [off, audit], platformNamespaces: ['tollgate-system'] }));
+    const policies = snapshot.dataPolicies ?? [];
+    const app: Caller = { kind: 'serviceaccount', namespace: 'team-a', name: 'app', id: 'sa:team-a/app' };
+    expect(selectPolicy(policies, app, 'default/chat')?.id).toBe('tollgate-system/audit');
+    const c = conditions(statuses, 'no-capture', 'team-a');
+    expect(c.Conflicted).toMatchObject({ status: 'True', reason: 'PlatformPolicyFirst' });
+    expect(c.Conflicted?.message).toContain('DataPolicy tollgate-system/audit of a platform namespace governs the callers of namespace team-a first');
+    expect(conditions(statuses, 'audit', 'tollgate-system').Conflicted?.status).toBe('False');
+    // A caller the platform policy does not select (another namespace's) is still governed by the tenant's.
+    const outsider: Caller = { kind: 'serviceaccount', namespace: 'team-b', name: 'x', id: 'sa:team-b/x' };
+    const tenantRoute = dataPolicy('route-capture', { subjects: { routes: [{ name: 'chat' }] }, capture: { mode: 'Metadata' }, destinations: [otlp] }, { namespace: 'default' });
+    const both = compile(input({ dataPolicies: [tenantRoute, audit], platformNamespaces: ['tollgate-system'] })).snapshot.dataPolicies ?? [];
+    expect(selectPolicy(both, outsider, 'default/chat')?.id).toBe('default/route-capture');
   });
 
   it('limits a tenant policy to its own namespace', () => {

@@ -21,8 +21,14 @@ export interface DataPolicyCompileOptions {
 
 const id = (p: DataPolicy): string => `${p.metadata.namespace ?? 'default'}/${p.metadata.name}`;
 
-/** Older first (creationTimestamp, then namespace/name): among equally specific policies the older one wins. */
-function precedence(a: DataPolicy, b: DataPolicy): number {
+/**
+ * Platform namespaces' policies first (they govern before any tenant's), then older first
+ * (creationTimestamp, then namespace/name): among equally specific policies the older one wins.
+ */
+function precedence(platform: ReadonlySet<string> | undefined, a: DataPolicy, b: DataPolicy): number {
+  const pa = platform?.has(a.metadata.namespace ?? 'default') === true;
+  const pb = platform?.has(b.metadata.namespace ?? 'default') === true;
+  if (pa !== pb) return pa ? -1 : 1;
   const ta = a.metadata.creationTimestamp ?? '';
   const tb = b.metadata.creationTimestamp ?? '';
   if (ta !== tb) return ta < tb ? -1 : 1;
@@ -39,7 +45,9 @@ export function compileDataPolicies(policies: readonly DataPolicy[], opts: DataP
   const secretNamed = secretLookup(opts.secrets);
   const claimedBy = new Map<string, string>();
   const configs: DataPolicyConfig[] = [];
-  const statuses = [...policies].sort(precedence).map((p) => {
+  // Namespaces a platform policy names, by the policy that names each first: tenant policies there apply only where no platform policy does.
+  const platformNamespaces = new Map<string, string>();
+  const statuses = [...policies].sort((a, b) => precedence(opts.platform, a, b)).map((p) => {
     const ns = p.metadata.namespace ?? 'default';
     const gen = p.metadata.generation;
     const status: ObjectStatus = { kind: 'DataPolicy', namespace: ns, name: p.metadata.name, conditions: [] };
@@ -98,13 +106,21 @@ export function compileDataPolicies(policies: readonly DataPolicy[], opts: DataP
       },
       destinations,
     };
+    const isPlatform = opts.platform?.has(ns) === true;
+    if (isPlatform) config.platform = true;
     const parsed = DataPolicyConfigSchema.safeParse(config);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       status.conditions = [condition('Accepted', false, 'Invalid', `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`, gen), resolvedRefs(problems, gen)];
       return status;
     }
-    status.conditions = [condition('Accepted', true, 'Accepted', 'DataPolicy is valid', gen), resolvedRefs(problems, gen), conflicts(config, claimedBy, gen)];
+    if (isPlatform) for (const n of config.subjects.namespaces) if (!platformNamespaces.has(n)) platformNamespaces.set(n, config.id);
+    const first = isPlatform || opts.platform === undefined ? undefined : platformNamespaces.get(ns);
+    status.conditions = [
+      condition('Accepted', true, 'Accepted', 'DataPolicy is valid', gen),
+      resolvedRefs(problems, gen),
+      first === undefined ? conflicts(config, claimedBy, gen) : platformFirst(config, first, ns, claimedBy, gen),
+    ];
     configs.push(config);
     return status;
   });
@@ -131,6 +147,16 @@ export function s3Credentials(ref: S3CredentialsRef, namespace: string, secretNa
   if (accessKeyId === undefined || accessKeyId === '') return { problem: `Secret ${namespace}/${ref.name} lacks key ${ref.accessKeyIdKey}` };
   if (secretAccessKey === undefined || secretAccessKey === '') return { problem: `Secret ${namespace}/${ref.name} lacks key ${ref.secretAccessKeyKey}` };
   return { accessKeyId, secretAccessKey };
+}
+
+/**
+ * A tenant's policy in a namespace a platform policy names: the platform's governs its callers first
+ * (this one still governs what no platform policy selects, e.g. callers of its routes from elsewhere).
+ */
+function platformFirst(config: DataPolicyConfig, platformPolicy: string, ns: string, claimedBy: Map<string, string>, gen: number | undefined): ComputedCondition {
+  conflicts(config, claimedBy, gen);
+  const message = `DataPolicy ${platformPolicy} of a platform namespace governs the callers of namespace ${ns} first: this policy applies only to requests no platform policy selects`;
+  return { ...condition('Conflicted', true, 'PlatformPolicyFirst', message, gen), event: { type: 'Warning', reason: 'PlatformPolicyFirst', message } };
 }
 
 /** Records which subjects this policy claims; those an older policy claimed first are its conflicts. */

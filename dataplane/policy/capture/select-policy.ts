@@ -33,18 +33,34 @@ class PolicyIndex {
   }
 }
 
-const indexes = new WeakMap<readonly DataPolicyConfig[], PolicyIndex>();
+/** Platform policies' index, then tenants': a tenant's policy governs only what no platform policy selects. */
+class TieredIndex {
+  private readonly platform: PolicyIndex;
+  private readonly tenants: PolicyIndex;
+
+  constructor(policies: readonly DataPolicyConfig[]) {
+    this.platform = new PolicyIndex(policies.filter((p) => p.platform === true));
+    this.tenants = new PolicyIndex(policies.filter((p) => p.platform !== true));
+  }
+
+  select(caller: Caller, routeId: string | undefined): DataPolicyConfig | undefined {
+    return this.platform.select(caller, routeId) ?? this.tenants.select(caller, routeId);
+  }
+}
+
+const indexes = new WeakMap<readonly DataPolicyConfig[], TieredIndex>();
 
 /**
- * The policy that governs a request: the first naming its route, else the first naming its
- * ServiceAccount or API key, else the first naming its namespace. Indexed once per policy list
+ * The policy that governs a request: among platform namespaces' policies, then among tenants', the
+ * first naming its route, else the first naming its ServiceAccount or API key, else the first naming
+ * its namespace. Indexed once per policy list
  * (a snapshot's), then a few map lookups per request.
  */
 export function selectPolicy(policies: readonly DataPolicyConfig[], caller: Caller, routeId: string | undefined): DataPolicyConfig | undefined {
   if (policies.length === 0) return undefined;
   let index = indexes.get(policies);
   if (index === undefined) {
-    index = new PolicyIndex(policies);
+    index = new TieredIndex(policies);
     indexes.set(policies, index);
   }
   return index.select(caller, routeId);
