@@ -134,6 +134,28 @@ export function withRules<S extends z.ZodType>(schema: S, rules: CrossFieldRule<
  * A Duration that must be longer than zero: a timeout, an interval, a window. The snapshot refuses
  * zero there, so the API server refuses it first.
  */
-export const PositiveDurationSchema = withRules(DurationSchema, [
-  { rule: "duration(self) > duration('0s')", message: 'must be longer than 0s', holds: (d) => durationToMs(d) > 0 },
-]);
+const longerThanZero: CrossFieldRule<string> = { rule: "duration(self) > duration('0s')", message: 'must be longer than 0s', holds: (d) => durationToMs(d) > 0 };
+
+export const PositiveDurationSchema = withRules(DurationSchema, [longerThanZero]);
+
+/**
+ * A data plane waits these with a timer, and node fires a timer longer than 2^31-1 ms (24.8 days) at
+ * once: a health-check interval of 600h probed 559 times a second, a route timeout of 600h timed out
+ * after 1 ms. Held to a day, which no timeout, interval or backoff needs to pass.
+ */
+const atMostADay: CrossFieldRule<string> = { rule: "duration(self) <= duration('24h')", message: 'must be at most 24h', holds: (d) => durationToMs(d) <= 86_400_000 };
+
+/** A Duration a timer waits (a backoff, a delay): at most 24h. */
+export const TimerDurationSchema = withRules(DurationSchema, [atMostADay]);
+
+/** A Duration a timer waits that must be longer than zero (a timeout, an interval): at most 24h. */
+export const PositiveTimerDurationSchema = withRules(DurationSchema, [longerThanZero, atMostADay]);
+
+/**
+ * An interval every data-plane pod calls an address at (health probes, pod metrics scrapes): at least
+ * `floor`, or one object could make every pod call a URL of its choosing hundreds of times a second.
+ */
+export function callIntervalSchema(floor: '100ms' | '1s'): typeof DurationSchema {
+  const floorMs = floor === '1s' ? 1000 : 100;
+  return withRules(DurationSchema, [{ rule: `duration(self) >= duration('${floor}')`, message: `must be at least ${floor}`, holds: (d) => durationToMs(d) >= floorMs }, atMostADay]);
+}

@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { BUILTIN_DETECTORS, CUSTOM_PATTERN_NAME, MAX_CUSTOM_PATTERNS } from '../../dataplane/config/content-detectors.js';
 import { CAPTURE_MODES, CAPTURE_OPT_OUT_HEADER } from '../../dataplane/config/data-policy-config.js';
-import { ConditionsSchema, ObservedGenerationSchema, PositiveDurationSchema, withRules, objectSchema } from './common.js';
+import {
+  ConditionsSchema,
+  ObservedGenerationSchema,
+  PositiveDurationSchema,
+  withRules,
+  objectSchema,
+  PositiveTimerDurationSchema,
+} from './common.js';
 import { durationToMs } from './duration.js';
 import { subjectsSchema } from './subjects.js';
 
@@ -37,7 +44,7 @@ const S3DestinationSchema = z
         secretAccessKeyKey: z.string().min(1).max(253).default('secretAccessKey').describe('Key of the secret access key.'),
       })
       .describe('Secret holding the access key pair.'),
-    batchInterval: PositiveDurationSchema.default('60s').describe('Longest time a record waits in a batch before the batch is written.'),
+    batchInterval: PositiveTimerDurationSchema.default('60s').describe('Longest time a record waits in a batch before the batch is written.'),
     maxBatchRecords: z.number().int().min(1).max(100_000).default(1_000).describe('A batch is written once it holds this many records.'),
   })
   .describe('An S3-compatible bucket: batched, gzip-compressed JSON Lines, partitioned by namespace, date and hour.');

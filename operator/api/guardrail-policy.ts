@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConditionsSchema, ObservedGenerationSchema, PositiveDurationSchema, withRules, objectSchema } from './common.js';
+import { ConditionsSchema, ObservedGenerationSchema, withRules, objectSchema, PositiveTimerDurationSchema } from './common.js';
 import { subjectsSchema } from './subjects.js';
 import { durationToMs } from './duration.js';
 import { BUILTIN_DETECTORS, compileContentPattern, MAX_CUSTOM_PATTERNS } from '../../dataplane/config/content-detectors.js';
@@ -42,7 +42,7 @@ export const WebhookSchema = withRules(
       })
       .optional()
       .describe('An in-cluster Service in the namespace of this policy, reached by its cluster DNS name.'),
-    timeout: PositiveDurationSchema.describe('How long to wait for the answer (required); past it failureMode decides.'),
+    timeout: PositiveTimerDurationSchema.describe('How long to wait for the answer (required); past it failureMode decides.'),
     failureMode: FailureModeSchema,
   }),
   [
@@ -69,7 +69,7 @@ export const ModerationSchema = withRules(
       .max(32)
       .optional()
       .describe('Only these categories count (e.g. violence, self-harm/intent); absent: the flagged verdict counts.'),
-    timeout: PositiveDurationSchema.default('5s').describe('How long to wait for the answer; past it failureMode decides.'),
+    timeout: PositiveTimerDurationSchema.default('5s').describe('How long to wait for the answer; past it failureMode decides.'),
     failureMode: FailureModeSchema,
   }),
   [{ rule: "duration(self.timeout) <= duration('30s')", message: 'moderation timeout must be at most 30s', holds: (m) => durationToMs(m.timeout) <= 30_000 }],

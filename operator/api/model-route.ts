@@ -3,7 +3,6 @@ import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_EVENT_BYTES, MAX_ROUTE_L
 import {
   ConditionsSchema,
   DurationSchema,
-  PositiveDurationSchema,
   LabelSelectorSchema,
   NamespacesFromSchema,
   objectSchema,
@@ -11,6 +10,8 @@ import {
   ServiceAccountRefSchema,
   SpecHistorySchema,
   withRules,
+  TimerDurationSchema,
+  PositiveTimerDurationSchema,
 } from './common.js';
 import { durationToMs } from './duration.js';
 import { headerPatternError } from '../../dataplane/config/header-pattern.js';
@@ -93,8 +94,8 @@ export const HeaderMatchSchema = z
   });
 
 export const BackoffSchema = z.strictObject({
-  initial: DurationSchema.default('100ms').describe('Delay before the first retry; doubles each time, with full jitter.'),
-  max: DurationSchema.default('2s').describe('Upper bound of the delay.'),
+  initial: TimerDurationSchema.default('100ms').describe('Delay before the first retry; doubles each time, with full jitter.'),
+  max: TimerDurationSchema.default('2s').describe('Upper bound of the delay.'),
 });
 
 export const RetrySchema = z
@@ -106,7 +107,7 @@ export const RetrySchema = z
       .default(['RateLimited', 'ServerError', 'ConnectionError'])
       .describe('Failure classes retried on the same target.'),
     backoff: BackoffSchema.optional().describe('Exponential backoff between retries.'),
-    maxRetryAfter: DurationSchema.default('10s').describe(
+    maxRetryAfter: TimerDurationSchema.default('10s').describe(
       'Longest upstream retry-after honoured; a longer one moves on to the next target at once.',
     ),
   })
@@ -114,9 +115,9 @@ export const RetrySchema = z
 
 export const TimeoutsSchema = withRules(
   z.strictObject({
-    attempt: PositiveDurationSchema.optional().describe('Limit per upstream attempt: to the full response, or to the first event of a stream. Unset: an attempt may use all of `total` (default 300s), so a hung upstream holds the request that long before any fallback; set it on routes with fallback targets.'),
-    total: PositiveDurationSchema.default('300s').describe('Limit for all attempts together, backoff included.'),
-    streamIdle: PositiveDurationSchema.default('120s').describe('Longest silence between two chunks of a started stream; keep-alive events, comments and bytes that complete no event do not count.'),
+    attempt: PositiveTimerDurationSchema.optional().describe('Limit per upstream attempt: to the full response, or to the first event of a stream. Unset: an attempt may use all of `total` (default 300s), so a hung upstream holds the request that long before any fallback; set it on routes with fallback targets.'),
+    total: PositiveTimerDurationSchema.default('300s').describe('Limit for all attempts together, backoff included.'),
+    streamIdle: PositiveTimerDurationSchema.default('120s').describe('Longest silence between two chunks of a started stream; keep-alive events, comments and bytes that complete no event do not count.'),
   }),
   [
     {
@@ -218,7 +219,7 @@ export const PassThroughSchema = z
     realtime: z
       .strictObject({
         maxConnections: z.number().int().min(1).max(100_000).default(DEFAULT_REALTIME_MAX_CONNECTIONS).describe('Open Realtime WebSockets per data-plane pod on this route; one more is refused with 429 at the upgrade.'),
-        idleTimeout: PositiveDurationSchema.default(`${DEFAULT_REALTIME_IDLE_MS / 1000}s`).describe('A Realtime WebSocket with no message either way for this long is closed (1001).'),
+        idleTimeout: PositiveTimerDurationSchema.default(`${DEFAULT_REALTIME_IDLE_MS / 1000}s`).describe('A Realtime WebSocket with no message either way for this long is closed (1001).'),
       })
       .optional()
       .describe('Limits of Realtime WebSockets (endpoint realtime).'),

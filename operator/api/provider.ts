@@ -2,7 +2,6 @@ import { SUPPORTED_PROVIDER_TYPES } from '../../dataplane/config/snapshot.js';
 import { z } from 'zod';
 import {
   ConditionsSchema,
-  DurationSchema,
   PositiveDurationSchema,
   NamespacesFromSchema,
   ObservedGenerationSchema,
@@ -10,6 +9,9 @@ import {
   objectSchema,
   SecretKeySelectorSchema,
   SpecHistorySchema,
+  TimerDurationSchema,
+  PositiveTimerDurationSchema,
+  callIntervalSchema,
 } from './common.js';
 import { durationToMs } from './duration.js';
 
@@ -111,8 +113,8 @@ export const ServiceRefSchema = z
 
 export const MockBehaviourSchema = z
   .strictObject({
-    latency: DurationSchema.default('0ms').describe('Delay before the first byte of every response.'),
-    chunkInterval: DurationSchema.default('0ms').describe('Delay between streamed chunks.'),
+    latency: TimerDurationSchema.default('0ms').describe('Delay before the first byte of every response.'),
+    chunkInterval: TimerDurationSchema.default('0ms').describe('Delay between streamed chunks.'),
     completionTokens: z.number().int().min(1).max(100000).default(16).describe('Tokens (words) in every completion.'),
     failureRate: z.number().min(0).max(1).default(0).describe('Fraction of requests answered with a 500 error, for failover demos.'),
   })
@@ -121,8 +123,8 @@ export const MockBehaviourSchema = z
 export const HealthCheckSchema = z.strictObject({
   enabled: z.boolean().default(false).describe('Actively probe the provider.'),
   path: z.string().default('/models').describe('Path probed with GET, relative to the base URL.'),
-  interval: PositiveDurationSchema.default('30s').describe('Time between probes.'),
-  timeout: PositiveDurationSchema.default('5s').describe('Probe timeout.'),
+  interval: callIntervalSchema('1s').default('30s').describe('Time between probes (1s to 24h).'),
+  timeout: PositiveTimerDurationSchema.default('5s').describe('Probe timeout.'),
   unhealthyThreshold: z.number().int().min(1).default(3).describe('Consecutive failures before the provider is marked unhealthy.'),
   healthyThreshold: z.number().int().min(1).default(1).describe('Consecutive successes before it is healthy again.'),
 });
@@ -144,8 +146,8 @@ export const OutlierDetectionSchema = withRules(
       })
       .optional()
       .describe('Also eject when the error rate in a sliding window crosses a threshold.'),
-    baseEjectionTime: DurationSchema.default('30s').describe('Cooldown of the first ejection; each repeated ejection doubles it.'),
-    maxEjectionTime: DurationSchema.default('5m').describe('Longest cooldown.'),
+    baseEjectionTime: TimerDurationSchema.default('30s').describe('Cooldown of the first ejection; each repeated ejection doubles it.'),
+    maxEjectionTime: TimerDurationSchema.default('5m').describe('Longest cooldown.'),
   }),
   [
     {
@@ -159,7 +161,7 @@ export const OutlierDetectionSchema = withRules(
 );
 
 export const ProviderTimeoutsSchema = z.strictObject({
-  connect: PositiveDurationSchema.default('5s').describe('TCP/TLS connect timeout.'),
+  connect: PositiveTimerDurationSchema.default('5s').describe('TCP/TLS connect timeout.'),
 });
 
 export const AnthropicOptionsSchema = z
@@ -217,9 +219,9 @@ export const VertexOptionsSchema = z
 
 export const VllmScrapeSchema = z
   .strictObject({
-    interval: DurationSchema.default('1s').describe("How often each pod's /metrics and /health are read; short, because queues change within seconds."),
-    timeout: DurationSchema.default('500ms').describe('Limit for one /metrics or /health request.'),
-    staleAfter: DurationSchema.default('5s').describe(
+    interval: callIntervalSchema('100ms').default('1s').describe("How often each pod's /metrics and /health are read; short, because queues change within seconds."),
+    timeout: PositiveTimerDurationSchema.default('500ms').describe('Limit for one /metrics or /health request.'),
+    staleAfter: TimerDurationSchema.default('5s').describe(
       "Metrics older than this are ignored: the pod is then judged by the gateway's own requests in flight alone.",
     ),
     metricsPath: z.string().regex(/^\/.*/, 'must start with /').max(256).default('/metrics').describe('Path of the Prometheus metrics on each pod.'),

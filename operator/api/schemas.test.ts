@@ -31,6 +31,15 @@ describe('Provider schema', () => {
     expect(messages(provider(spec))).toContain(message);
   });
 
+  it('refuses timers node cannot set (past 24h) and call intervals that would make every pod hammer a URL', () => {
+    const hosted = { type: 'openai', credentials: { secretRef: { name: 's', key: 'k' } } };
+    expect(messages(provider({ ...hosted, healthCheck: { path: '/models', interval: '600h' } }))).toContain('must be at most 24h');
+    expect(messages(provider({ ...hosted, healthCheck: { path: '/models', interval: '10ms' } }))).toContain('must be at least 1s');
+    expect(messages(provider({ type: 'vllm', url: 'http://127.0.0.1:9/v1', vllm: { scrape: { interval: '0ms' } } }))).toContain('must be at least 100ms');
+    expect(messages(route({ model: 'm', targets: [target], timeouts: { total: '600h' } }))).toContain('must be at most 24h');
+    expect(route({ model: 'm', targets: [target], timeouts: { total: '24h', streamIdle: '1h' } }).success).toBe(true);
+  });
+
   it('refuses unknown fields, bad enums and bad durations with the field path', () => {
     const r = provider({ type: 'openai', urll: 'x' });
     expect(r.success).toBe(false);
