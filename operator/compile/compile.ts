@@ -6,6 +6,7 @@ import { compileGuardrails } from './compile-guardrails.js';
 import { compileProviders } from './compile-providers.js';
 import { compileApiKeys } from './compile-api-keys.js';
 import { compileRoutes } from './compile-routes.js';
+import { withinSnapshotBudget } from './snapshot-budget.js';
 import { resolvedServices } from './service-ref.js';
 import { contentHash } from '../../dataplane/config/content-hash.js';
 import type { CompileInput, CompileResult, ObjectStatus } from './types.js';
@@ -54,12 +55,15 @@ export function compile(input: CompileInput): CompileResult {
   });
 
   const apiKeys = compileApiKeys(sorted.secrets, input.apiKeyHashKey);
-  const referenced = new Set([...routes.flatMap((r) => r.targets.map((t) => t.providerId)), ...guardrails.moderationProviders]);
+  // Everything but the routes, measured with every provider (an upper bound): what the routes must fit beside.
+  const otherBytes = Buffer.byteLength(JSON.stringify({ providers: [...providers.values()].map((p) => p.config), apiKeys, budgets, dataPolicies, guardrails: guardrails.configs, namespaces: sorted.namespaces }));
+  const kept = withinSnapshotBudget(routes, otherBytes, routeStatuses);
+  const referenced = new Set([...kept.flatMap((r) => r.targets.map((t) => t.providerId)), ...guardrails.moderationProviders]);
   const content: SnapshotContent = {
     schemaVersion: SNAPSHOT_SCHEMA_VERSION,
     // Only providers some route can reach: the snapshot carries credentials, so it carries no spare ones.
     providers: [...providers.values()].flatMap((p) => (p.config && referenced.has(p.id) ? [p.config] : [])),
-    routes,
+    routes: kept,
     apiKeys,
     budgets,
     namespaces: Object.fromEntries(
