@@ -28,6 +28,12 @@ async function checkReply(ctx: RequestContext, active: ActiveGuardrails, info: R
       ctx.events.emit('guardrails', decisions);
       if (guard.wasBlocked) blocked(ctx);
     });
+    // The meter keeps the chunks as written, after this caller's rules changed them: a cache entry
+    // may be served to callers other rules govern (shareAcrossCallers), so a stream this guard
+    // masked or blocked is not stored (a JSON answer is stored as the upstream sent it, and checked
+    // again at every replay).
+    const store = reply.meter.onCompleted;
+    if (store !== undefined) reply.meter.onCompleted = () => void (guard.wasBlocked || guard.maskedBy.length > 0 ? undefined : store());
     ctx.reply = { ...reply, outcome };
     return;
   }
