@@ -1,4 +1,6 @@
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { registerRateLimitBackendErrors } from '../../telemetry/rate-limit-backend-metrics.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import { ANONYMOUS } from '../../core/caller.js';
 import type { RateLimitConfig } from '../../config/snapshot.js';
@@ -194,6 +196,13 @@ describe('RateLimitAdmitter', () => {
     expect(err.code).toBe('rate_limiter_unavailable');
     expect(err.headers['retry-after']).toBe('1');
     expect(closed.stats).toMatchObject({ backendErrors: 1, failedClosed: 1 });
+
+    // Both are a metric an operator can alert on.
+    const registry = new Registry();
+    registerRateLimitBackendErrors(registry, () => ({ failedOpen: open.stats.failedOpen, failedClosed: closed.stats.failedClosed }));
+    const text = await registry.metrics();
+    expect(text).toContain('tollgate_rate_limit_backend_errors_total{mode="open"} 3');
+    expect(text).toContain('tollgate_rate_limit_backend_errors_total{mode="closed"} 1');
   });
 
   it('failed corrections are counted, not thrown', async () => {
