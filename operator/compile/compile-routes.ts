@@ -31,8 +31,13 @@ function creationSeconds(route: ModelRoute): number {
   return Number.isFinite(ms) ? Math.floor(ms / 1000) : 0;
 }
 
-/** Older first; namespace/name breaks ties, as in Gateway API. */
-function precedence(a: ModelRoute, b: ModelRoute): number {
+/** Platform namespaces' routes first, then older first; namespace/name breaks ties, as in Gateway API. */
+function precedence(platform: ReadonlySet<string> | undefined, a: ModelRoute, b: ModelRoute): number {
+  // A platform namespace's route comes before any tenant's: a tenant's older route open to all
+  // cannot take the callers of a public name the platform serves (a squat on `gpt-4o`).
+  const pa = platform?.has(a.metadata.namespace ?? 'default') === true;
+  const pb = platform?.has(b.metadata.namespace ?? 'default') === true;
+  if (pa !== pb) return pa ? -1 : 1;
   const byAge = creationSeconds(a) - creationSeconds(b);
   if (byAge !== 0) return byAge;
   return compareIds(idOf(a), idOf(b));
@@ -326,9 +331,9 @@ function admitsOwnNamespace(route: ModelRoute, namespaceLabels: Map<string, Reco
 
 /**
  * A route that takes every caller of its public name: no header matches, open to all namespaces
- * (or anonymous). The data plane picks the caller's own namespace's route first, then the oldest: a
- * route that no caller of its own namespace may use only serves callers no older route admits, so
- * an older open route shadows it completely.
+ * (or anonymous). The data plane picks the caller's own namespace's route first, then the first in
+ * precedence (platform namespaces', then the oldest): a route that no caller of its own namespace may
+ * use only serves callers no route before it admits, so an open route before it shadows it completely.
  */
 const opensToAll = (route: ModelRoute): boolean => (route.spec.matches ?? []).length === 0 && (route.spec.access?.anonymous === true || route.spec.access?.namespaces?.from === 'All');
 
@@ -343,7 +348,8 @@ export function compileRoutes(
   providers: Map<string, CompiledProvider>,
 ): { routes: RouteConfig[]; statuses: ObjectStatus[] } {
   const namespaceLabels = new Map((input.namespaces ?? []).map((n) => [n.name, n.labels]));
-  const ordered = [...input.routes].sort(precedence);
+  const platform = input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces);
+  const ordered = [...input.routes].sort((a, b) => precedence(platform, a, b));
   const claimed = new Map<string, string>();
   // Per public name, the oldest accepted route open to all (what shadowingRoute needs of the older
   // ones): keeping every accepted route per name, copied on each, was quadratic in the routes of
@@ -377,7 +383,7 @@ export function compileRoutes(
       const message =
         owner !== undefined
           ? `public model ${route.spec.model} is already served by ModelRoute ${owner} in the same namespace; rename spec.model or delete one of them`
-          : `public model ${route.spec.model} is already served by the older ModelRoute ${idOf(shadow as ModelRoute)}, which admits every caller this route admits except its own namespace's, and this route admits no caller of its own namespace; admit namespace ${ns} in spec.access or rename spec.model`;
+          : `public model ${route.spec.model} is already served by ModelRoute ${idOf(shadow as ModelRoute)}, which comes first (older, or of a platform namespace), admits every caller this route admits except its own namespace's, and this route admits no caller of its own namespace; admit namespace ${ns} in spec.access or rename spec.model`;
       status.conditions.push(condition('Accepted', false, 'Conflicted', message, gen), refs);
       continue;
     }

@@ -98,6 +98,18 @@ describe('compile', () => {
     expect(refs?.message).toMatch(/^rule r0: Provider default\/big does not serve model not-served \(it serves m0-x+, .* and 240 more\); .*; and \d+ more$/);
   });
 
+  it("serves third namespaces a platform namespace's route of a public name before a tenant's older one open to all", () => {
+    const open = { namespaces: { from: 'All' } };
+    const squat = route('squat', { model: 'gpt-4o', access: open, targets: [{ providerRef: { name: 'openai', namespace: 'default' }, model: 'gpt-4o' }] }, { namespace: 'evil', creationTimestamp: '2026-12-01T00:00:00Z' });
+    const platform = route('gpt-4o', { model: 'gpt-4o', access: open, targets: [{ providerRef: { name: 'openai' }, model: 'gpt-4o' }] }, { namespace: 'default', creationTimestamp: '2026-12-05T00:00:00Z' });
+    const shared = provider('openai', { type: 'openai', credentials: { secretRef: { name: 'openai', key: 'apiKey' } }, allowedRoutes: { namespaces: { from: 'All' } }, models: [{ name: 'gpt-4o' }] });
+    const { snapshot } = compile(input({ providers: [shared], routes: [squat, platform], platformNamespaces: ['default'] }));
+    expect(snapshot.routes.filter((r) => r.model === 'gpt-4o').map((r) => r.id)).toEqual(['default/gpt-4o', 'evil/squat']);
+    // Without platform namespaces (tollgate dev: one author) the oldest comes first, as before.
+    const dev = compile(input({ providers: [shared], routes: [squat, platform] }));
+    expect(dev.snapshot.routes.filter((r) => r.model === 'gpt-4o').map((r) => r.id)).toEqual(['evil/squat', 'default/gpt-4o']);
+  });
+
   it('is deterministic: any input order gives a byte-identical snapshot', () => {
     const p2 = provider('other', { type: 'openai-compatible', url: 'http://10.0.0.1/v1' });
     const r2 = route('b', { model: 'b', targets: [{ providerRef: { name: 'other' }, model: 'x' }] });
