@@ -11,7 +11,7 @@ import {
   SpecHistorySchema,
   TimerDurationSchema,
   PositiveTimerDurationSchema,
-  callIntervalSchema,
+  CallIntervalSchema,
 } from './common.js';
 import { durationToMs } from './duration.js';
 
@@ -123,7 +123,7 @@ export const MockBehaviourSchema = z
 export const HealthCheckSchema = z.strictObject({
   enabled: z.boolean().default(false).describe('Actively probe the provider.'),
   path: z.string().default('/models').describe('Path probed with GET, relative to the base URL.'),
-  interval: callIntervalSchema('1s').default('30s').describe('Time between probes (1s to 24h).'),
+  interval: CallIntervalSchema.default('30s').describe('Time between probes (50ms to 24h).'),
   timeout: PositiveTimerDurationSchema.default('5s').describe('Probe timeout.'),
   unhealthyThreshold: z.number().int().min(1).default(3).describe('Consecutive failures before the provider is marked unhealthy.'),
   healthyThreshold: z.number().int().min(1).default(1).describe('Consecutive successes before it is healthy again.'),
@@ -219,7 +219,7 @@ export const VertexOptionsSchema = z
 
 export const VllmScrapeSchema = z
   .strictObject({
-    interval: callIntervalSchema('100ms').default('1s').describe("How often each pod's /metrics and /health are read; short, because queues change within seconds."),
+    interval: CallIntervalSchema.default('1s').describe("How often each pod's /metrics and /health are read; short, because queues change within seconds."),
     timeout: PositiveTimerDurationSchema.default('500ms').describe('Limit for one /metrics or /health request.'),
     staleAfter: TimerDurationSchema.default('5s').describe(
       "Metrics older than this are ignored: the pod is then judged by the gateway's own requests in flight alone.",

@@ -34,8 +34,8 @@ describe('Provider schema', () => {
   it('refuses timers node cannot set (past 24h) and call intervals that would make every pod hammer a URL', () => {
     const hosted = { type: 'openai', credentials: { secretRef: { name: 's', key: 'k' } } };
     expect(messages(provider({ ...hosted, healthCheck: { path: '/models', interval: '600h' } }))).toContain('must be at most 24h');
-    expect(messages(provider({ ...hosted, healthCheck: { path: '/models', interval: '10ms' } }))).toContain('must be at least 1s');
-    expect(messages(provider({ type: 'vllm', url: 'http://127.0.0.1:9/v1', vllm: { scrape: { interval: '0ms' } } }))).toContain('must be at least 100ms');
+    expect(messages(provider({ ...hosted, healthCheck: { path: '/models', interval: '10ms' } }))).toContain('must be at least 50ms');
+    expect(messages(provider({ type: 'vllm', url: 'http://127.0.0.1:9/v1', vllm: { scrape: { interval: '0ms' } } }))).toContain('must be at least 50ms');
     expect(messages(route({ model: 'm', targets: [target], timeouts: { total: '600h' } }))).toContain('must be at most 24h');
     expect(route({ model: 'm', targets: [target], timeouts: { total: '24h', streamIdle: '1h' } }).success).toBe(true);
   });
