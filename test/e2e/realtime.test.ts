@@ -1,3 +1,4 @@
+import type { UsageRecord } from '../../dataplane/metering/usage-record.js';
 import { once } from 'node:events';
 import { connect as tcpConnect } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
@@ -55,6 +56,15 @@ spec:
 `,
       route('voice-audio', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-realtime'),
       route('voice-audio-budgeted', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-realtime'),
+      route('voice-audio-race', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-realtime'),
+      `apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: voice-race-cap }
+spec:
+  limit: { amount: 0.03, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: voice-audio-race }] }
+`,
       // One spoken answer (REALTIME_AUDIO_USAGE) costs $0.05568 at the audio prices, $0.01252 were its audio priced as text.
       `apiVersion: tollgate.dev/v1alpha1
 kind: Budget
@@ -186,6 +196,46 @@ describe('Realtime over WebSocket', () => {
     // The first response's input (1000 tokens, 300 cached, 650 uncached audio), no output.
     expect(cut).toMatchObject({ op: 'realtime', routeId: 'default/voice-audio', inputTokens: 1000, cachedInputTokens: 300, outputTokens: 0, estimated: true, estimateReason: 'client_gone' });
     expect(cut?.costUsd).toBeCloseTo((300 * 0.4 + 650 * 32 + 50 * 4) / 1e6, 12);
+  });
+
+  it('a response that ended without usage is not charged again at the close; one whose usage arrives during the close is charged as reported', async () => {
+    const session = async (how: 'failed'): Promise<UsageRecord[]> => {
+      const ws = await connect(gateway.url, 'voice-audio', CALLER_KEY);
+      if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
+      const events: string[] = [];
+      ws.on('message', (data) => events.push((JSON.parse(String(data)) as { type: string }).type));
+      ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'] } }));
+      await vi.waitFor(() => expect(events).toContain('response.done'));
+      ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'], metadata: { emulator: how } } }));
+      await vi.waitFor(() => expect(events.filter((e) => e === 'response.created')).toHaveLength(2));
+      await vi.waitFor(() => expect(events.filter((e) => e === 'response.done')).toHaveLength(2));
+      const before = gateway.usage.records.length;
+      ws.close();
+      await once(ws, 'close');
+      await new Promise((r) => setTimeout(r, 300));
+      return gateway.usage.records.slice(before);
+    };
+    expect(await session('failed')).toEqual([]);
+    // A client that closes right after asking: the upstream's response.done was already on its way
+    // when the close reached the gateway. It is charged as reported and in the Budget's settlement.
+    const ws = await connect(gateway.url, 'voice-audio-race', CALLER_KEY);
+    if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
+    ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'] } }));
+    ws.close();
+    await once(ws, 'close');
+    await vi.waitFor(() => expect(gateway.usage.records.filter((r) => r.routeId === 'default/voice-audio-race')).toHaveLength(1));
+    expect(gateway.usage.records.find((r) => r.routeId === 'default/voice-audio-race')).toMatchObject({ inputTokens: 1000, outputTokens: 600, estimated: false });
+    // $0.05568 settled against the $0.03 Budget: the next connection is refused.
+    let refused: Refused | undefined;
+    for (let i = 0; i < 100 && refused === undefined; i++) {
+      const next = await connect(gateway.url, 'voice-audio-race', CALLER_KEY);
+      if (next instanceof WebSocket) {
+        next.close();
+        await once(next, 'close');
+        await new Promise((r) => setTimeout(r, 50));
+      } else refused = next;
+    }
+    expect(refused).toMatchObject({ status: 429 });
   });
 
   it('binary messages pass unchanged', async () => {

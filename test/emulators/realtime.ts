@@ -65,8 +65,11 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
           const usage = event.response?.output_modalities?.includes('audio') === true ? REALTIME_AUDIO_USAGE : REALTIME_USAGE;
           send({ type: 'response.created', response: { id: 'resp_rt', status: 'in_progress', output: [] } });
           send({ type: 'response.output_text.delta', response_id: 'resp_rt', item_id: 'item_1', output_index: 0, content_index: 0, delta: 'Hel' });
-          // `metadata.emulator: "hang"`: the response never finishes (no response.done), as one cut by a close.
-          if (event.response?.metadata?.emulator === 'hang') return;
+          // `metadata.emulator`: "hang", the response never finishes (no response.done), as one cut by a
+          // close; "failed", it ends failed without usage.
+          const how = event.response?.metadata?.emulator;
+          if (how === 'hang') return;
+          if (how === 'failed') return send({ type: 'response.done', response: { id: 'resp_rt', status: 'failed', output: [], usage: null } });
           send({ type: 'response.output_text.delta', response_id: 'resp_rt', item_id: 'item_1', output_index: 0, content_index: 0, delta: 'lo' });
           send({ type: 'response.done', response: { id: 'resp_rt', status: 'completed', output: [], usage } });
         } else if (event.type === 'emulator.echo_credential') {

@@ -117,16 +117,19 @@ function inputOf(usage: Usage): Usage {
   return { ...input, outputTokens: 0 };
 }
 
-/** Whether an upstream message is `response.created` (a response started). Parsed only when it may be. */
-function startsResponse(text: string): boolean {
-  if (!text.includes('"response.created"')) return false;
+/** Whether an upstream message is an event of `type` (response.created, response.done). Parsed only when it may be. */
+function isEvent(text: string, type: string): boolean {
+  if (!text.includes(`"${type}"`)) return false;
   try {
     const event: unknown = JSON.parse(text);
-    return isObject(event) && event.type === 'response.created';
+    return isObject(event) && event.type === type;
   } catch {
     return false;
   }
 }
+
+/** How long a connection the client closed waits for the upstream's close before it is settled. */
+const UPSTREAM_CLOSE_WAIT_MS = 2_000;
 
 export class RealtimeProxy {
   /** `ws` is loaded on the first upgrade: a gateway without Realtime routes does not pay for it at start-up. */
@@ -307,13 +310,17 @@ export class RealtimeProxy {
       touch();
       messages++;
       const text = isBinary ? undefined : messageText(data);
-      if (text !== undefined) {
+      // Once the connection was settled nothing more is charged: its Budgets have been told the total.
+      if (text !== undefined && !closed) {
         const usage = realtimeUsage(text);
         if (usage !== undefined) {
           unfinished = Math.max(0, unfinished - 1);
           lastInput = inputOf(usage);
           charge(usage, false);
-        } else if (startsResponse(text)) unfinished++;
+        } else if (isEvent(text, 'response.done')) {
+          // Ended without usage (failed, cancelled before it ran): not cut by a close.
+          unfinished = Math.max(0, unfinished - 1);
+        } else if (isEvent(text, 'response.created')) unfinished++;
       }
       if (client.readyState !== client.OPEN) return;
       const error = text === undefined ? undefined : scrubbedError(text, secrets);
@@ -358,8 +365,11 @@ export class RealtimeProxy {
       );
     };
     client.on('close', (code, reason) => {
-      finish();
-      if (upstream.readyState === upstream.OPEN || upstream.readyState === upstream.CONNECTING) upstream.close(sendableCode(code), reason);
+      if (upstream.readyState !== upstream.OPEN && upstream.readyState !== upstream.CONNECTING) return finish();
+      // What the upstream says before its close frame (a response.done on its way) is charged as
+      // reported, not as an estimate; an upstream that does not close is not waited for long.
+      upstream.close(sendableCode(code), reason);
+      setTimeout(finish, UPSTREAM_CLOSE_WAIT_MS).unref();
     });
     upstream.on('close', (code, reason) => {
       finish();
