@@ -92,6 +92,12 @@ export const ProviderConfigSchema = z.object({
   labels: z.record(z.string(), z.string()).optional(),
   /** Passive health; absent = off. */
   outlierDetection: OutlierDetectionConfigSchema.optional(),
+  /**
+   * What the Provider's answers depend on besides its credential, hashed: its type, where it is (url
+   * or Service, not the pods of the moment) and its settings. Cached answers are keyed by it, so a
+   * Provider re-pointed at another upstream does not serve the old one's answers.
+   */
+  answerIdentity: z.string().optional(),
   /** Active health checks; absent when the Provider does not enable them. */
   healthCheck: z
     .object({

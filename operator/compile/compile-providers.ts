@@ -1,5 +1,6 @@
 import type { OutlierDetectionConfig, ProviderConfig } from '../../dataplane/config/snapshot.js';
 type AwsCredentials = NonNullable<NonNullable<ProviderConfig['bedrock']>['credentials']>;
+import { contentHash } from '../../dataplane/config/content-hash.js';
 import { defaultBaseUrl, isSupportedProviderType, SUPPORTED_PROVIDER_TYPES } from '../../dataplane/config/snapshot.js';
 import { secret, type SecretValue } from '../../dataplane/config/secret-value.js';
 import { compareIds } from '../../dataplane/config/id-order.js';
@@ -170,6 +171,8 @@ export function compileProviders(input: CompileInput): { providers: Map<string, 
       };
     }
     if (spec.vertex) config.vertex = { project: spec.vertex.project, location: spec.vertex.location, ...(serviceAccountKey ? { serviceAccountKey } : {}) };
+    // Not the credential (a rotated key answers alike) and not the ready pods (they come and go).
+    config.answerIdentity = contentHash({ type: spec.type, url: spec.url, serviceRef: spec.serviceRef, headers: config.headers, anthropic: spec.anthropic, azure: spec.azure, bedrock: spec.bedrock, vertex: spec.vertex, mock: spec.mock });
     if (spec.serviceRef === undefined && spec.url === undefined) {
       // A hosted API without url: its public endpoint, which may follow the settings (a region, a location).
       const fallback = defaultBaseUrl(config);

@@ -27,7 +27,7 @@ describe('compile', () => {
   it('resolves a route to its provider with prices, key and defaults', () => {
     const { snapshot, statuses } = compile(input({}));
     expect(snapshot.providers).toEqual([
-      { id: 'default/openai', type: 'openai', endpoints: ['https://api.openai.com/v1'], headers: {}, connectTimeoutMs: 5000, apiKey: expect.any(SecretValue) },
+      { id: 'default/openai', type: 'openai', endpoints: ['https://api.openai.com/v1'], headers: {}, connectTimeoutMs: 5000, apiKey: expect.any(SecretValue), answerIdentity: expect.any(String) },
     ]);
     expect(snapshot.providers[0]?.apiKey?.reveal()).toBe('sk-1');
     expect(snapshot.routes[0]).toMatchObject({

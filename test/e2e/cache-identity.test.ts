@@ -90,6 +90,18 @@ describe.each(['memory', 'redis'] as const)('cache identity (%s cache)', (backen
     return { status: res.status, cache: res.headers.get('x-tollgate-cache'), text: json.choices[0]?.message.content };
   };
 
+  it('never serves the answers of a Provider’s old upstream once it is re-pointed at another', async () => {
+    expect(await ask('shared', 'repoint')).toMatchObject({ status: 200, cache: 'miss', text: 'made in the US' });
+    expect(await ask('shared', 'repoint')).toMatchObject({ cache: 'hit', text: 'made in the US' });
+    // Provider `us` now points at the EU upstream: the same request is a miss, answered by it.
+    gateway.write('providers.yaml', manifests(eu.baseUrl, eu.baseUrl)['providers.yaml']);
+    try {
+      expect(await ask('shared', 'repoint')).toMatchObject({ status: 200, cache: 'miss', text: 'made in the EU' });
+    } finally {
+      gateway.write('providers.yaml', manifests(us.baseUrl, eu.baseUrl)['providers.yaml']);
+    }
+  });
+
   it('never serves one rule’s answer to a request another rule serves', async () => {
     expect(await ask('tiered', 'rules', { 'x-tier': 'premium' })).toEqual({ status: 200, cache: 'miss', text: 'made in the EU' });
     expect(await ask('tiered', 'rules')).toEqual({ status: 200, cache: 'miss', text: 'made in the US' });

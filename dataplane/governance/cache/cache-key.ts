@@ -43,21 +43,31 @@ function deliveryMode(req: CanonicalRequest): 'response' | 'stream' | 'stream+us
  * health ejected for now (health must not churn keys), without those residency, capabilities or
  * the context window excluded. Sorted: strategy order does not change who may answer.
  */
-function eligibleTargets(decision: KeyedDecision): string[] {
-  const ids = [...decision.candidates, ...decision.skipped.filter((s) => s.reason === 'ejected')].map((t) => `${t.providerId}/${t.model}`);
+function eligibleTargets(decision: KeyedDecision, identityOf: ProviderIdentity): string[] {
+  const ids = [...decision.candidates, ...decision.skipped.filter((s) => s.reason === 'ejected')].map((t) => `${t.providerId}/${t.model}@${identityOf(t.providerId) ?? ''}`);
   return [...new Set(ids)].sort();
 }
 
+/** A provider's answerIdentity (ProviderConfig): what its answers depend on besides its key. */
+export type ProviderIdentity = (providerId: string) => string | undefined;
+
 /**
  * The cache key of a request: "<route id>#<sha256>". The hash covers the operation, the route, the
- * resolved decision (the rule and the targets that may answer under it, so a `premium` answer never
+ * resolved decision (the rule and the targets that may answer under it, each with its Provider's
+ * answerIdentity so that a re-pointed Provider starts afresh; a `premium` answer never
  * serves a `general` request and a caller restricted by residency never gets an answer a provider it
  * may not use made), the caller's identity unless the route shares its cache across callers, the
  * delivery mode, and the body without VOLATILE_FIELDS. The prompt never appears in the key. Stream
  * and non-stream requests never share an entry (a stream is replayed chunk by chunk as received).
  * Callers with an invalid credential are never given a key (routeCanonical bypasses the cache).
  */
-export function cacheKey(route: RouteConfig, caller: Caller, req: CanonicalRequest, decision: KeyedDecision = { rule: 'default', candidates: route.targets, skipped: [] }): string {
+export function cacheKey(
+  route: RouteConfig,
+  caller: Caller,
+  req: CanonicalRequest,
+  decision: KeyedDecision = { rule: 'default', candidates: route.targets, skipped: [] },
+  identityOf: ProviderIdentity = () => undefined,
+): string {
   // Object.fromEntries defines own properties, so a `__proto__` member of the body (which JSON.parse
   // keeps, and which is sent upstream) is keyed like any other field instead of vanishing.
   const body = Object.fromEntries(
@@ -66,11 +76,11 @@ export function cacheKey(route: RouteConfig, caller: Caller, req: CanonicalReque
       .map(([k, v]) => (k === 'stream_options' && isRecord(v) ? [k, Object.fromEntries(Object.entries(v).filter(([o]) => o !== 'include_usage'))] : [k, v])),
   );
   const material = {
-    v: 2,
+    v: 3,
     op: req.op,
     route: route.id,
     rule: decision.rule,
-    targets: eligibleTargets(decision),
+    targets: eligibleTargets(decision, identityOf),
     caller: route.cache?.shareAcrossCallers === true ? null : caller.id,
     mode: deliveryMode(req),
     body,

@@ -18,7 +18,8 @@ export function skipCacheStore(ctx: RequestContext): void {
  */
 export function responseCache(cache: ResponseCache): Stage {
   const lookup = async (ctx: RequestContext, next: () => Promise<void>, route: RouteConfig, config: CacheConfig, decision: RouteDecision): Promise<void> => {
-    const key = cacheKey(route, ctx.caller, ctx.request, decision);
+    const providers = ctx.runtime.providers;
+    const key = cacheKey(route, ctx.caller, ctx.request, decision, (id) => providers.get(id)?.config.answerIdentity);
     const hit = await cache.get(key);
     ctx.events.emit('cache', { hit: hit !== undefined });
     if (hit !== undefined) {
