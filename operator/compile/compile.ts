@@ -1,4 +1,4 @@
-import { SNAPSHOT_SCHEMA_VERSION, type Snapshot, type SnapshotContent } from '../../dataplane/config/snapshot.js';
+import { SNAPSHOT_SCHEMA_VERSION, type RouteConfig, type Snapshot, type SnapshotContent } from '../../dataplane/config/snapshot.js';
 import { secret } from '../../dataplane/config/secret-value.js';
 import { compileBudgets } from './compile-budgets.js';
 import { compileDataPolicies } from './compile-data-policies.js';
@@ -6,7 +6,7 @@ import { compileGuardrails } from './compile-guardrails.js';
 import { compileProviders } from './compile-providers.js';
 import { compileApiKeys } from './compile-api-keys.js';
 import { compileRoutes } from './compile-routes.js';
-import { withinSnapshotBudget } from './snapshot-budget.js';
+import { entryBytes, namespaceOfId, type SizedEntry, withinSnapshotBudget } from './snapshot-budget.js';
 import { resolvedServices } from './service-ref.js';
 import { contentHash } from '../../dataplane/config/content-hash.js';
 import type { CompileInput, CompileResult, ObjectStatus } from './types.js';
@@ -38,26 +38,35 @@ export function compile(input: CompileInput): CompileResult {
   };
   const { providers, statuses: providerStatuses } = compileProviders(sorted);
   const { routes, statuses: routeStatuses } = compileRoutes(sorted, providers);
-  const { configs: budgets, statuses: budgetStatuses } = compileBudgets(sorted.budgets, routes, input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces));
-
-  const { configs: dataPolicies, statuses: dataPolicyStatuses } = compileDataPolicies(input.dataPolicies ?? [], {
-    routes,
-    secrets: sorted.secrets,
-    platform: input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces),
-    localDestinations: input.localCaptureDestinations ?? false,
+  const platform = input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces);
+  // What depends on which routes exist (budgets' subjects and downgrades, policies' subjects).
+  const dependents = (served: RouteConfig[]) => ({
+    budgets: compileBudgets(sorted.budgets, served, platform),
+    dataPolicies: compileDataPolicies(input.dataPolicies ?? [], { routes: served, secrets: sorted.secrets, platform, localDestinations: input.localCaptureDestinations ?? false }),
+    guardrails: compileGuardrails(sorted.guardrails ?? [], {
+      providers,
+      routeIds: new Set(served.map((r) => r.id)),
+      namespaceLabels: new Map((sorted.namespaces ?? []).map((n) => [n.name, n.labels])),
+      platform,
+      services: resolvedServices(input.endpoints),
+    }),
   });
-  const guardrails = compileGuardrails(sorted.guardrails ?? [], {
-    providers,
-    routeIds: new Set(routes.map((r) => r.id)),
-    namespaceLabels: new Map((sorted.namespaces ?? []).map((n) => [n.name, n.labels])),
-    platform: input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces),
-    services: resolvedServices(input.endpoints),
-  });
-
   const apiKeys = compileApiKeys(sorted.secrets, input.apiKeyHashKey);
-  // Everything but the routes, measured with every provider (an upper bound): what the routes must fit beside.
-  const otherBytes = Buffer.byteLength(JSON.stringify({ providers: [...providers.values()].map((p) => p.config), apiKeys, budgets, dataPolicies, guardrails: guardrails.configs, namespaces: sorted.namespaces }));
-  const kept = withinSnapshotBudget(routes, otherBytes, routeStatuses);
+  let compiled = dependents(routes);
+  // Everything but the routes, by namespace (every provider counted: an upper bound), then the routes
+  // that fit beside it; when some do not, what named them is compiled again without them.
+  const others: SizedEntry[] = [
+    ...[...providers.values()].map((p) => ({ namespace: namespaceOfId(p.id), bytes: entryBytes(p.config) })),
+    ...apiKeys.map((k) => ({ namespace: k.namespace, bytes: entryBytes(k) })),
+    ...compiled.budgets.configs.map((b) => ({ namespace: namespaceOfId(b.id), bytes: entryBytes(b) })),
+    ...compiled.dataPolicies.configs.map((d) => ({ namespace: namespaceOfId(d.id), bytes: entryBytes(d) })),
+    ...compiled.guardrails.configs.map((g) => ({ namespace: namespaceOfId(g.id), bytes: entryBytes(g) })),
+  ];
+  const kept = withinSnapshotBudget(routes, others, entryBytes(sorted.namespaces ?? []), routeStatuses, input.snapshotBudgetBytes);
+  if (kept.length !== routes.length) compiled = dependents(kept);
+  const { configs: budgets, statuses: budgetStatuses } = compiled.budgets;
+  const { configs: dataPolicies, statuses: dataPolicyStatuses } = compiled.dataPolicies;
+  const guardrails = compiled.guardrails;
   const referenced = new Set([...kept.flatMap((r) => r.targets.map((t) => t.providerId)), ...guardrails.moderationProviders]);
   const content: SnapshotContent = {
     schemaVersion: SNAPSHOT_SCHEMA_VERSION,

@@ -4,48 +4,64 @@ import { condition } from './conditions.js';
 import type { ObjectStatus } from './types.js';
 
 /**
- * The bytes compile keeps a snapshot within: what a data plane accepts in one push, less room for
+ * The bytes compile keeps a snapshot within: what a data plane accepts in one push, less a margin for
  * what is measured loosely here (credentials are revealed on the wire, redacted in this measure).
  */
-export const SNAPSHOT_BUDGET_BYTES = Math.floor(SNAPSHOT_BODY_LIMIT * 0.75);
+export const SNAPSHOT_BUDGET_BYTES = SNAPSHOT_BODY_LIMIT - 2 * 2 ** 20;
 
 const MiB = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
+/** A snapshot entry's size and the namespace it belongs to (its id's, or its own). */
+export interface SizedEntry {
+  namespace: string;
+  bytes: number;
+}
+
+export const entryBytes = (entry: unknown): number => (entry === undefined ? 0 : Buffer.byteLength(JSON.stringify(entry)));
+
+/** The namespace of a "namespace/name" id. */
+export const namespaceOfId = (id: string): string => id.slice(0, Math.max(0, id.indexOf('/')));
+
 /**
- * The routes that fit the snapshot budget besides `otherBytes`. A snapshot over what data planes
- * accept is refused by every one of them, and every tenant's changes stop reaching traffic; so when
- * the routes do not fit, the namespace whose routes take the most bytes gives up its largest route,
- * again until they fit: the namespace that grew the snapshot pays, never the others. Each route left
+ * The routes that keep the snapshot within the budget. A snapshot over what data planes accept is
+ * refused by every one of them, and then no tenant's change reaches traffic; so when it does not
+ * fit, the namespace that takes the most bytes of it (routes and every other kind together) gives
+ * up its largest routes, largest first, until the snapshot fits or that namespace has no route
+ * left: the namespace that grew the snapshot pays, never another. `others` is the rest of the
+ * snapshot, each entry with its namespace (those without one count as `unowned`). Each route left
  * out is Accepted=False, reason SnapshotTooLarge, in `statuses`.
  */
-export function withinSnapshotBudget(routes: readonly RouteConfig[], otherBytes: number, statuses: readonly ObjectStatus[], budget = SNAPSHOT_BUDGET_BYTES): RouteConfig[] {
-  const sizes = routes.map((r) => Buffer.byteLength(JSON.stringify(r)));
-  let total = sizes.reduce((sum, n) => sum + n, otherBytes);
+export function withinSnapshotBudget(
+  routes: readonly RouteConfig[],
+  others: readonly SizedEntry[],
+  unowned: number,
+  statuses: readonly ObjectStatus[],
+  budget = SNAPSHOT_BUDGET_BYTES,
+): RouteConfig[] {
+  const sizes = routes.map(entryBytes);
+  let total = unowned + others.reduce((sum, e) => sum + e.bytes, 0) + sizes.reduce((sum, n) => sum + n, 0);
   if (total <= budget) return [...routes];
-  const byNamespace = new Map<string, { bytes: number; largestFirst: number[] }>();
-  routes.forEach((r, i) => {
-    const entry = byNamespace.get(r.namespace) ?? { bytes: 0, largestFirst: [] };
-    entry.bytes += sizes[i] ?? 0;
-    entry.largestFirst.push(i);
-    byNamespace.set(r.namespace, entry);
-  });
-  for (const entry of byNamespace.values()) entry.largestFirst.sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0) || a - b);
+  const byNamespace = new Map<string, number>();
+  const add = (ns: string, bytes: number): void => void byNamespace.set(ns, (byNamespace.get(ns) ?? 0) + bytes);
+  for (const e of others) add(e.namespace, e.bytes);
+  routes.forEach((r, i) => add(r.namespace, sizes[i] ?? 0));
+  let largest: string | undefined;
+  for (const [ns, bytes] of byNamespace) if (largest === undefined || bytes > (byNamespace.get(largest) ?? 0) || (bytes === byNamespace.get(largest) && ns < largest)) largest = ns;
   const before = total;
-  const refused = new Map<number, string>();
-  while (total > budget) {
-    let largest: [string, { bytes: number; largestFirst: number[] }] | undefined;
-    for (const e of byNamespace) if (e[1].largestFirst.length > 0 && (largest === undefined || e[1].bytes > largest[1].bytes || (e[1].bytes === largest[1].bytes && e[0] < largest[0]))) largest = e;
-    if (largest === undefined) break;
-    const [ns, entry] = largest;
-    const i = entry.largestFirst.shift() as number;
-    refused.set(i, `the configuration snapshot would be ${MiB(before)}, over the ${MiB(budget)} every data-plane pod accepts in one push; namespace ${ns}'s routes are its largest part (${MiB(entry.bytes)}), so this route (${MiB(sizes[i] ?? 0)}) is left out, largest first, until they fit: make them smaller or fewer`);
-    entry.bytes -= sizes[i] ?? 0;
+  const theirs = routes.map((_, i) => i).filter((i) => routes[i]?.namespace === largest);
+  theirs.sort((a, b) => (sizes[b] ?? 0) - (sizes[a] ?? 0) || a - b);
+  const refused = new Set<number>();
+  for (const i of theirs) {
+    if (total <= budget) break;
+    refused.add(i);
     total -= sizes[i] ?? 0;
   }
-  for (const [i, message] of refused) {
-    const route = routes[i];
-    const status = statuses.find((s) => s.kind === 'ModelRoute' && `${s.namespace}/${s.name}` === route?.id);
+  const statusById = new Map(statuses.filter((s) => s.kind === 'ModelRoute').map((s) => [`${s.namespace}/${s.name}`, s]));
+  for (const i of refused) {
+    const route = routes[i] as RouteConfig;
+    const status = statusById.get(route.id);
     if (status === undefined) continue;
+    const message = `the configuration snapshot would be ${MiB(before)}, over the ${MiB(budget)} every data-plane pod accepts in one push; namespace ${route.namespace} takes the most of it (${MiB(byNamespace.get(route.namespace) ?? 0)}), so its largest routes are left out until it fits: this one is ${MiB(sizes[i] ?? 0)}; make them smaller or fewer`;
     const generation = status.conditions.find((c) => c.type === 'Accepted')?.observedGeneration;
     status.conditions = [condition('Accepted', false, 'SnapshotTooLarge', message, generation), ...status.conditions.filter((c) => c.type !== 'Accepted')];
   }

@@ -46,6 +46,8 @@ export interface CompileInput {
    * installation namespace). Absent: every namespace may, as for manifests on disk.
    */
   platformNamespaces?: string[];
+  /** Bytes the snapshot is kept within (snapshot-budget.ts); absent: what a data plane accepts, less a margin. Tests set it low. */
+  snapshotBudgetBytes?: number;
   /** DataPolicy localDirectory destinations are allowed (only `tollgate dev`: in a cluster a pod's disk is no destination). */
   localCaptureDestinations?: boolean;
   /** The installation's key for API key HMACs (see api-key-digest.ts); without it no API key is compiled. */
