@@ -8,9 +8,10 @@ import type { Caller } from '../core/caller.js';
 export type Selection = { route: RuntimeRoute } | { denied: RuntimeRoute } | undefined;
 
 /**
- * Picks, among the routes of one public model name (oldest first, as compiled), the one that
- * serves this caller: its header matches must match and its access must admit the caller; of
- * several, the route in the caller's own namespace first, then the oldest. Without identity
+ * Picks, among the routes of one public model name (in compiled precedence: platform namespaces'
+ * first, then oldest first), the one that serves this caller: its header matches must match and its
+ * access must admit the caller; of several, the route in the caller's own namespace first, then the
+ * first in that order. Without identity
  * (`checkAccess` false) every caller is anonymous and the oldest matching route serves.
  */
 export function selectRoute(
