@@ -25,6 +25,7 @@ Common options:
   --port <n>                Listen port (dev/dataplane: 8080, operator: 9091)
   --log-level <level>       pino level (default info; env LOG_LEVEL)
   --token-file <path>       Admin token shared by operator and data planes (env TOLLGATE_ADMIN_TOKEN)
+  --metrics-token-file <path>  A read-only token GET /metrics also accepts, for Prometheus (env TOLLGATE_METRICS_TOKEN)
   --otlp-endpoint <url>     Export traces over OTLP/HTTP to <url>/v1/traces (env OTEL_EXPORTER_OTLP_ENDPOINT;
                             tracing is off when neither is set; OTEL_* variables: docs/observability.md)
 
@@ -136,10 +137,17 @@ function tlsPair(cert: string | undefined, key: string | undefined, flag: string
   return { tls: { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') } };
 }
 
-function readToken(file: string | undefined): string | undefined {
+function readToken(file: string | undefined, variable = 'TOLLGATE_ADMIN_TOKEN'): string | undefined {
   if (file !== undefined) return readFileSync(file, 'utf8').trim();
-  const env = process.env.TOLLGATE_ADMIN_TOKEN;
+  const env = process.env[variable];
   return env === undefined || env === '' ? undefined : env;
+}
+
+/** The read-only token for GET /metrics, if one is given; one equal to the admin token is no separate token. */
+function readMetricsToken(file: string | undefined, admin: string | undefined): string | undefined {
+  const token = readToken(file, 'TOLLGATE_METRICS_TOKEN');
+  if (token !== undefined && token.length < 16) fail('--metrics-token-file: the token must have at least 16 characters');
+  return token === admin ? undefined : token;
 }
 
 function parsePort(value: string | undefined): number {
@@ -211,6 +219,7 @@ async function main(argv: string[]): Promise<void> {
       'drain-timeout': { type: 'string' },
       'log-level': { type: 'string' },
       'token-file': { type: 'string' },
+      'metrics-token-file': { type: 'string' },
       'admin-port': { type: 'string' },
       'operator-url': { type: 'string' },
       'otlp-endpoint': { type: 'string' },
@@ -301,6 +310,7 @@ async function main(argv: string[]): Promise<void> {
     case 'dataplane': {
       const host = values.host ?? '0.0.0.0';
       const token = readToken(values['token-file']);
+      const metricsToken = readMetricsToken(values['metrics-token-file'], token);
       const operatorUrl = values['operator-url'] ?? process.env.TOLLGATE_OPERATOR_URL;
       const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG;
       const { stop } = await launchDataplane({
@@ -314,7 +324,7 @@ async function main(argv: string[]): Promise<void> {
         requireIdentity: values['require-identity'] === true,
         ...(values['otlp-endpoint'] === undefined ? {} : { otlpEndpoint: values['otlp-endpoint'] }),
         ...bodyLimitsFrom(values),
-        ...(token === undefined ? {} : { admin: { port: parsePort(values['admin-port'] ?? '9090'), token, ...tlsPair(values['admin-tls-cert'], values['admin-tls-key'], '--admin-tls') } }),
+        ...(token === undefined ? {} : { admin: { port: parsePort(values['admin-port'] ?? '9090'), token, ...(metricsToken === undefined ? {} : { metricsToken }), ...tlsPair(values['admin-tls-cert'], values['admin-tls-key'], '--admin-tls') } }),
         ...(values['operator-ca'] === undefined ? {} : { operatorCa: readFileSync(values['operator-ca'], 'utf8') }),
         ...(values['operator-tls-server-name'] === undefined ? {} : { operatorServerName: values['operator-tls-server-name'] }),
         ...(operatorUrl === undefined ? {} : { operatorUrl }),
@@ -326,6 +336,7 @@ async function main(argv: string[]): Promise<void> {
     case 'operator': {
       const token = readToken(values['token-file']);
       if (token === undefined) fail('operator needs --token-file (or TOLLGATE_ADMIN_TOKEN)');
+      const metricsToken = readMetricsToken(values['metrics-token-file'], token);
       const dataplaneNamespace = values['dataplane-namespace'] ?? process.env.POD_NAMESPACE ?? 'default';
       const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG;
       const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate-operator', process.env, 'operator');
@@ -339,6 +350,7 @@ async function main(argv: string[]): Promise<void> {
         watchNamespaces: (values['watch-namespaces'] ?? process.env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
         dataplane: { namespace: dataplaneNamespace, service: values['dataplane-service'] ?? 'tollgate-dataplane', adminPortName: 'admin' },
         token,
+        ...(metricsToken === undefined ? {} : { metricsToken }),
         identity: values.identity ?? process.env.POD_NAME ?? hostname(),
         lease: { namespace: dataplaneNamespace, name: values['lease-name'] ?? 'tollgate-operator', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
         apiKeyHashSecret: { namespace: dataplaneNamespace, name: values['api-key-hash-secret'] ?? 'tollgate-api-key-hash' },

@@ -39,6 +39,8 @@ export interface OperatorConfig {
   dataplane: { namespace: string; service: string; adminPortName: string };
   /** Bearer token for pushes to data planes and for pulls from them. */
   token: string;
+  /** A read-only token for GET /metrics (what Prometheus holds); absent: /metrics wants the admin token. */
+  metricsToken?: string;
   identity: string;
   lease: { namespace: string; name: string; durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   listen: { host: string; port: number; tls?: { cert: string; key: string } };
@@ -319,7 +321,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     metrics.usageRejected.inc(rejected.length);
     logger.warn({ pod, rejected }, 'usage records that cannot be counted were dropped');
   };
-  const app = createOperatorApp({ token: config.token, usage, history: historyIntake, term, console: client, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, logger });
+  const app = createOperatorApp({ token: config.token, ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }), usage, history: historyIntake, term, console: client, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, logger });
   const tls = listenTls;
   const server: Server = tls === undefined ? createHttpServer(app) : createHttpsServer({ cert: tls.cert, key: tls.key }, app);
   server.listen(config.listen.port, config.listen.host);

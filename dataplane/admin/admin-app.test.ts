@@ -27,7 +27,8 @@ beforeAll(async () => {
   const extend = (app: Express): void => {
     app.post('/debug/echo', express.json({ limit: '64mb' }), (req, res) => res.json({ got: req.body as unknown }));
   };
-  server = createAdminApp({ store, token: 'secret', logger: pino({ level: 'silent' }), isDraining: () => false, extend }).listen(0, '127.0.0.1');
+  const metrics = { token: 'metrics-only-token', mount: (app: Express): void => void app.get('/metrics', (_req, res) => res.type('text/plain').send('tollgate_up 1\n')) };
+  server = createAdminApp({ store, token: 'secret', logger: pino({ level: 'silent' }), isDraining: () => false, extend, metrics }).listen(0, '127.0.0.1');
   await once(server, 'listening');
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -41,6 +42,16 @@ const push = (body: unknown, token = 'secret') =>
 describe('admin API', () => {
   it('is not ready before the first snapshot', async () => {
     expect((await fetch(`${base}/readyz`)).status).toBe(503);
+  });
+
+  it('opens /metrics to the metrics token (what Prometheus holds) and nothing else behind the admin token', async () => {
+    const scraper = { authorization: 'Bearer metrics-only-token' };
+    expect((await fetch(`${base}/metrics`, { headers: scraper })).status).toBe(200);
+    expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer secret' } })).status).toBe(200);
+    expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    expect((await push({ generation: 1, snapshot: snapshot('a') }, 'metrics-only-token')).status).toBe(401);
+    expect((await fetch(`${base}/v1/snapshot/status`, { headers: scraper })).status).toBe(401);
+    expect((await fetch(`${base}/debug/echo`, { method: 'POST', headers: { ...scraper, 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
   });
 
   it('refuses pushes without the right token', async () => {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { type PushResult, SnapshotEnvelopeSchema } from '../config/snapshot-envelope.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import { SNAPSHOT_BODY_LIMIT } from '../config/channel-answers.js';
-import { jsonErrors, jsonNotFound, requireToken } from './channel-guard.js';
+import { jsonErrors, jsonNotFound, requireMetricsToken, requireToken } from './channel-guard.js';
 
 export interface AdminDeps {
   store: SnapshotStore;
@@ -14,6 +14,8 @@ export interface AdminDeps {
   unready?: () => string | undefined;
   /** Routes that check their callers themselves (`tollgate dev`'s console), mounted before the token check. */
   open?: (app: Express) => void;
+  /** GET /metrics, behind the metrics token (or the admin token) when there is one, else behind the admin token with the rest. */
+  metrics?: { mount: (app: Express) => void; token?: string };
   /** Extra admin routes (metrics, /debug/route) mounted by their owners, behind the token. */
   extend?: (app: Express) => void;
 }
@@ -42,7 +44,13 @@ export function createAdminApp(deps: AdminDeps): Express {
   });
 
   deps.open?.(app);
+  const metricsToken = deps.metrics?.token;
+  if (metricsToken !== undefined) {
+    app.use('/metrics', requireMetricsToken(metricsToken, deps.token));
+    deps.metrics?.mount(app);
+  }
   app.use(requireToken(deps.token));
+  if (metricsToken === undefined) deps.metrics?.mount(app);
   deps.extend?.(app);
   app.get('/v1/snapshot/status', (_req, res) => {
     res.json(status());

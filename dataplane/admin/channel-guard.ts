@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { type ChannelErrorAnswer, failureAnswer, NO_TOKEN, noSuchEndpoint } from '../config/channel-answers.js';
-import { tokenMatches } from '../config/channel-token.js';
+import { metricsTokenMatches, tokenMatches } from '../config/channel-token.js';
 
 /** The admin port's side of the channel's rules (config/channel-answers.ts), as express handlers. */
 function send(res: Response, answer: ChannelErrorAnswer): void {
@@ -11,6 +11,11 @@ function send(res: Response, answer: ChannelErrorAnswer): void {
 /** The bearer-token gate, mounted before any body parser. */
 export function requireToken(token: string): RequestHandler {
   return (req, res, next) => (tokenMatches(req.get('authorization'), token) ? next() : send(res, NO_TOKEN));
+}
+
+/** The gate of GET /metrics (config/channel-token.ts metricsTokenMatches). */
+export function requireMetricsToken(metricsToken: string, adminToken: string): RequestHandler {
+  return (req, res, next) => (metricsTokenMatches(req.get('authorization'), metricsToken, adminToken) ? next() : send(res, NO_TOKEN));
 }
 
 export const jsonNotFound: RequestHandler = (req, res) => send(res, noSuchEndpoint(req.method, req.path));

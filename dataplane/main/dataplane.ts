@@ -69,7 +69,7 @@ export interface DataplaneOptions {
   idleConnectionGraceMs?: number;
   usage?: UsageSink;
   /** Admin port for snapshot pushes from the operator; off when absent. */
-  admin?: { host: string; port: number; token: string; tls?: { cert: string; key: string }; open?: AdminDeps['open'] };
+  admin?: { host: string; port: number; token: string; metricsToken?: string; tls?: { cert: string; key: string }; open?: AdminDeps['open'] };
   /** CA of the operator's certificate when operatorUrl is https. */
   operatorCa?: string;
   /** The name the operator's certificate carries, when it is not the host of operatorUrl (SNI and verification). */
@@ -268,12 +268,12 @@ export class Dataplane {
         import('../admin/debug-route.js'),
       ]);
       const extend: AdminDeps['extend'] = (app) => {
-        mountMetrics(app, this.telemetry);
         mountDebugRoute(app, { store: this.store, router: this.router, transport: this.transport, sampler: this.capture.sampler, ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
       };
       const unready = (): string | undefined =>
         this.opts.requireServiceAccounts === true && this.opts.auth?.verifiesServiceAccounts !== true ? NO_TOKEN_REVIEW : undefined;
-      const adminApp = createAdminApp({ store: this.store, token: admin.token, logger: this.opts.logger, isDraining: () => this.draining, unready, extend, ...(admin.open === undefined ? {} : { open: admin.open }) });
+      const metrics = { mount: (app: Parameters<typeof mountMetrics>[0]) => mountMetrics(app, this.telemetry), ...(admin.metricsToken === undefined ? {} : { token: admin.metricsToken }) };
+      const adminApp = createAdminApp({ store: this.store, token: admin.token, logger: this.opts.logger, isDraining: () => this.draining, unready, extend, metrics, ...(admin.open === undefined ? {} : { open: admin.open }) });
       const adminServer = admin.tls === undefined ? createHttpServer(adminApp) : createHttpsServer({ cert: admin.tls.cert, key: admin.tls.key }, adminApp);
       adminServer.listen(admin.port, admin.host);
       await once(adminServer, 'listening');

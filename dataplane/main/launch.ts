@@ -89,7 +89,7 @@ export interface DataplaneLaunch {
   otlpEndpoint?: string;
   bodyLimits?: Partial<RequestBodyLimits>;
   /** The admin port (snapshot push, metrics, /debug/route); absent = no admin port. */
-  admin?: { port: number; token: string; tls?: { cert: string; key: string } };
+  admin?: { port: number; token: string; metricsToken?: string; tls?: { cert: string; key: string } };
   operatorUrl?: string;
   operatorCa?: string;
   operatorServerName?: string;

@@ -15,7 +15,7 @@ beforeAll(async () => {
   // Nothing behind the token is reached in these tests: the collaborators are never called.
   const unused = {} as UsageAggregator;
   const distributor = { envelope: undefined } as unknown as Distributor;
-  const app = createOperatorApp({ token: 'op-token', usage: unused, distributor, registry: new Registry(), isReady: () => true, isLeader: () => true, logger: pino({ level: 'silent' }) });
+  const app = createOperatorApp({ token: 'op-token', metricsToken: 'metrics-only-token', usage: unused, distributor, registry: new Registry(), isReady: () => true, isLeader: () => true, logger: pino({ level: 'silent' }) });
   server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -52,6 +52,11 @@ describe('operator port', () => {
   it('keeps /metrics behind the token; the probes stay open', async () => {
     expect((await fetch(`${base}/metrics`)).status).toBe(401);
     expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer op-token' } })).status).toBe(200);
+    // The metrics token (what Prometheus holds) opens /metrics and nothing else: no snapshot, no usage intake.
+    const scraper = { authorization: 'Bearer metrics-only-token' };
+    expect((await fetch(`${base}/metrics`, { headers: scraper })).status).toBe(200);
+    expect((await fetch(`${base}/v1/snapshot`, { headers: scraper })).status).toBe(401);
+    expect((await fetch(`${base}/v1/usage`, { method: 'POST', headers: { ...scraper, 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
   });

@@ -1,8 +1,8 @@
-import express, { type Express, type Response } from 'express';
+import express, { type Express, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { SMALL_BODY_LIMIT } from '../../dataplane/config/channel-answers.js';
-import { jsonErrors, jsonNotFound, requireToken } from './channel-guard.js';
+import { jsonErrors, jsonNotFound, requireMetricsToken, requireToken } from './channel-guard.js';
 import { wireJson } from '../../dataplane/config/secret-value.js';
 import type { UsageAggregator } from '../budgets/usage-aggregator.js';
 import { parseUsageReport, type RejectedRecord } from '../budgets/usage-intake.js';
@@ -13,6 +13,8 @@ import type { Distributor } from './distributor.js';
 
 export interface OperatorServerDeps {
   token: string;
+  /** Accepted (besides the admin token) on GET /metrics only: the token Prometheus holds. */
+  metricsToken?: string;
   usage: UsageAggregator;
   /** Usage history (UsageReport objects); absent in tests that exercise only budgets. */
   history?: Pick<UsageHistory, 'handle' | 'flushIntervalMs'>;
@@ -58,10 +60,12 @@ export function createOperatorApp(deps: OperatorServerDeps): Express {
   });
   // Before the token check: the console's viewers bring their own Kubernetes credentials.
   if (deps.console !== undefined) app.use(consoleRouter(deps.console));
+  const metrics: RequestHandler = (_req, res, next) => {
+    deps.registry.metrics().then((text) => res.type(deps.registry.contentType).send(text), next);
+  };
+  if (deps.metricsToken !== undefined) app.get('/metrics', requireMetricsToken(deps.metricsToken, deps.token), metrics);
   app.use(requireToken(deps.token));
-  app.get('/metrics', async (_req, res) => {
-    res.type(deps.registry.contentType).send(await deps.registry.metrics());
-  });
+  if (deps.metricsToken === undefined) app.get('/metrics', metrics);
   app.post('/v1/usage', express.json({ limit: SMALL_BODY_LIMIT }), async (req, res) => {
     // Before the first reconcile the budgets are unknown: acknowledging now would drop the records.
     if (!deps.isLeader() || deps.distributor.envelope === undefined) {

@@ -68,6 +68,7 @@ describe('helm lint and template', () => {
         'Role/tollgate-operator',
         'RoleBinding/tollgate-operator',
         'Secret/tollgate-admin-token',
+        'Secret/tollgate-metrics-token',
         'Service/tollgate',
         'Service/tollgate-dataplane',
         'Service/tollgate-operator',
@@ -97,6 +98,7 @@ describe('helm lint and template', () => {
       '--max-inflight-body-bytes=67108864',
       '--operator-url=https://tollgate-operator.tollgate-system.svc:9091',
       '--token-file=/var/run/tollgate/admin-token/token',
+      '--metrics-token-file=/var/run/tollgate/metrics-token/token',
       '--admin-tls-cert=/var/run/tollgate/tls/tls.crt',
       '--admin-tls-key=/var/run/tollgate/tls/tls.key',
       '--operator-ca=/var/run/tollgate/tls/ca.crt',
@@ -113,6 +115,7 @@ describe('helm lint and template', () => {
       '--port=9091',
       '--dataplane-service=tollgate-dataplane',
       '--token-file=/var/run/tollgate/admin-token/token',
+      '--metrics-token-file=/var/run/tollgate/metrics-token/token',
       '--api-key-hash-secret=tollgate-api-key-hash',
       '--owner-service-account=tollgate-operator',
       '--retention-interval=600',
@@ -236,6 +239,10 @@ describe('helm lint and template', () => {
 
     expect(objects.filter((o) => o.kind === 'ServiceMonitor').map((o) => o.metadata.name).sort()).toEqual(['tollgate-dataplane', 'tollgate-operator']);
     expect(find(objects, 'ServiceMonitor', 'tollgate-operator').metadata.labels?.release).toBe('prometheus');
+    // Prometheus holds the read-only metrics token, never the admin token (which pulls and pushes snapshots).
+    for (const name of ['tollgate-operator', 'tollgate-dataplane']) {
+      expect(at(find(objects, 'ServiceMonitor', name), 'spec.endpoints.0.authorization.credentials')).toEqual({ name: 'tollgate-metrics-token', key: 'token' });
+    }
 
     const env = container(dpDeploy).env ?? [];
     const byName = Object.fromEntries(env.map((e) => [e.name, e]));

@@ -334,8 +334,8 @@ describe('Tollgate on a real node', () => {
     helmOk(['uninstall', 'tollgate', '-n', NS, '--wait', '--timeout', '3m']);
     await waitFor('every pod gone', 120_000, () => (kubectlOk(['-n', NS, 'get', 'pods', '-o', 'name']).trim() === '' ? true : undefined));
     const left = kubectlOk(['-n', NS, 'get', kinds, '-l', 'app.kubernetes.io/instance=tollgate', '-o', 'name']).trim().split('\n').filter((l) => l !== '');
-    // The admin token Secret is kept on purpose (helm.sh/resource-policy: keep), see docs/install.md.
-    expect(left).toEqual(['secret/tollgate-admin-token']);
+    // The admin and metrics token Secrets are kept on purpose (helm.sh/resource-policy: keep), see docs/install.md.
+    expect(left.sort()).toEqual(['secret/tollgate-admin-token', 'secret/tollgate-metrics-token']);
     expect(kubectlOk(['get', 'clusterroles', '-o', 'name'])).not.toContain('tollgate-');
     for (const crd of ['providers.tollgate.dev', 'modelroutes.tollgate.dev', 'budgets.tollgate.dev']) kubectlOk(['get', 'crd', crd]);
     phase('helm uninstall');

@@ -9,6 +9,10 @@
 {{- default (printf "%s-admin-token" (include "tollgate.fullname" .)) .Values.adminToken.existingSecret -}}
 {{- end -}}
 
+{{- define "tollgate.metricsTokenSecretName" -}}
+{{- default (printf "%s-metrics-token" (include "tollgate.fullname" .)) .Values.metricsToken.existingSecret -}}
+{{- end -}}
+
 {{- define "tollgate.apiKeyHashSecretName" -}}
 {{- default (printf "%s-api-key-hash" (include "tollgate.fullname" .)) .Values.apiKeyHash.existingSecret -}}
 {{- end -}}

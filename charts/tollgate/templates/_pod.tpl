@@ -1,4 +1,4 @@
-{{/* Volumes and mounts every pod has: the admin token file and a writable /tmp (the root filesystem is read-only). */}}
+{{/* Volumes and mounts every pod has: the admin and metrics token files and a writable /tmp (the root filesystem is read-only). */}}
 {{- define "tollgate.volumes" -}}
 - name: admin-token
   secret:
@@ -6,6 +6,13 @@
     defaultMode: 0440
     items:
       - key: {{ .Values.adminToken.key }}
+        path: token
+- name: metrics-token
+  secret:
+    secretName: {{ include "tollgate.metricsTokenSecretName" . }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.metricsToken.key }}
         path: token
 - name: tmp
   emptyDir:
@@ -15,6 +22,9 @@
 {{- define "tollgate.volumeMounts" -}}
 - name: admin-token
   mountPath: /var/run/tollgate/admin-token
+  readOnly: true
+- name: metrics-token
+  mountPath: /var/run/tollgate/metrics-token
   readOnly: true
 - name: tmp
   mountPath: /tmp
