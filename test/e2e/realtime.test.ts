@@ -86,6 +86,21 @@ interface Refused {
   body: string;
 }
 
+/**
+ * A connection's spend is charged once the gateway's side of it has closed: connects (closing each
+ * one admitted) until an upgrade is refused, bounded; the refusal, if one came.
+ */
+async function refusedOnceSettled(gatewayUrl: string, model: string): Promise<Refused | undefined> {
+  for (let i = 0; i < 100; i++) {
+    const next = await connect(gatewayUrl, model, CALLER_KEY);
+    if (!(next instanceof WebSocket)) return next;
+    next.close();
+    await once(next, 'close');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return undefined;
+}
+
 /** Opens a raw WebSocket to the gateway; resolves with the HTTP answer of a refused upgrade, or the open socket. */
 function connect(gatewayUrl: string, model: string, key?: string): Promise<Refused | WebSocket> {
   const ws = new WebSocket(`${gatewayUrl.replace('http', 'ws')}/v1/realtime?model=${model}`, { headers: key === undefined ? {} : { authorization: `Bearer ${key}` } });
@@ -226,15 +241,7 @@ describe('Realtime over WebSocket', () => {
     await vi.waitFor(() => expect(gateway.usage.records.filter((r) => r.routeId === 'default/voice-audio-race')).toHaveLength(1));
     expect(gateway.usage.records.find((r) => r.routeId === 'default/voice-audio-race')).toMatchObject({ inputTokens: 1000, outputTokens: 600, estimated: false });
     // $0.05568 settled against the $0.03 Budget: the next connection is refused.
-    let refused: Refused | undefined;
-    for (let i = 0; i < 100 && refused === undefined; i++) {
-      const next = await connect(gateway.url, 'voice-audio-race', CALLER_KEY);
-      if (next instanceof WebSocket) {
-        next.close();
-        await once(next, 'close');
-        await new Promise((r) => setTimeout(r, 50));
-      } else refused = next;
-    }
+    const refused = await refusedOnceSettled(gateway.url, 'voice-audio-race');
     expect(refused).toMatchObject({ status: 429 });
   });
 
@@ -405,15 +412,7 @@ describe('Realtime over WebSocket', () => {
     ws.close();
     await once(ws, 'close');
     // Charged when the gateway's side has closed: poll, bounded. At text prices the $0.03 would still admit.
-    let refused: Refused | undefined;
-    for (let i = 0; i < 100 && refused === undefined; i++) {
-      const next = await connect(gateway.url, 'voice-audio-budgeted', CALLER_KEY);
-      if (next instanceof WebSocket) {
-        next.close();
-        await once(next, 'close');
-        await new Promise((r) => setTimeout(r, 50));
-      } else refused = next;
-    }
+    const refused = await refusedOnceSettled(gateway.url, 'voice-audio-budgeted');
     expect(refused).toMatchObject({ status: 429 });
     expect((JSON.parse(refused?.body ?? '{}') as { error: { message: string } }).error.message).toMatch(/budget default\/voice-audio-cap is exhausted: 0\.0557 of 0\.03 USD spent/);
   });
