@@ -6,6 +6,5 @@ import type { RouteConfig } from './snapshot.js';
  * names (apiKeys.namespaces) are taken at their word; any other could label a key to match.
  */
 export function keyNamespaceTrusted(ns: string, route: RouteConfig): boolean {
-  const trusted = route.access.apiKeyNamespaces;
-  return trusted === undefined ? ns === route.namespace : trusted.includes(ns) || ns === route.namespace;
+  return ns === route.namespace || (route.access.apiKeyNamespaces?.includes(ns) ?? false);
 }
