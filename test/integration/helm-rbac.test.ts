@@ -39,6 +39,7 @@ let dataplane: CliProcess | undefined;
 let operator: CliProcess | undefined;
 const work = mkdtempSync(join(tmpdir(), 'tollgate-helm-rbac-'));
 const tokenFile = join(work, 'admin-token');
+const metricsTokenFile = join(work, 'metrics-token');
 const operatorKubeconfig = join(work, 'operator.kubeconfig');
 const dataplaneKubeconfig = join(work, 'dataplane.kubeconfig');
 /** Bearer tokens minted for the chart's ServiceAccounts: the proxy tells their calls apart by them. */
@@ -69,7 +70,7 @@ function writeKubeconfig(path: string, serviceAccount: string): string {
 
 function startOperatorFromChart(objects: K8sObject[]): CliProcess {
   const deployment = find(objects, 'Deployment', 'tollgate-operator', NS);
-  const args = containerArgs(deployment, { '--token-file': tokenFile, '--kubeconfig': operatorKubeconfig, '--host': '127.0.0.1', '--port': String(OPERATOR_PORT) });
+  const args = containerArgs(deployment, { '--token-file': tokenFile, '--metrics-token-file': metricsTokenFile, '--kubeconfig': operatorKubeconfig, '--host': '127.0.0.1', '--port': String(OPERATOR_PORT) });
   // POD_NAMESPACE and POD_NAME come from the downward API in the chart.
   return spawnTollgate(args, { ...containerEnv(deployment), POD_NAMESPACE: NS, POD_NAME: 'tollgate-operator-0' });
 }
@@ -87,6 +88,7 @@ async function startDataplaneFromChart(objects: K8sObject[]): Promise<CliProcess
   const deployment = find(objects, 'Deployment', 'tollgate-dataplane', NS);
   const dpArgs = containerArgs(deployment, {
     '--token-file': tokenFile,
+    '--metrics-token-file': metricsTokenFile,
     '--operator-url': `https://127.0.0.1:${OPERATOR_PORT}`,
     // The operator's certificate names its Service; here it is reached on loopback.
     '--operator-tls-server-name': `tollgate-operator.${NS}.svc`,
@@ -255,6 +257,8 @@ beforeAll(async () => {
   saTokens.dataplane = writeKubeconfig(dataplaneKubeconfig, 'tollgate-dataplane');
   const secret = JSON.parse(kubectl(['get', 'secret', 'tollgate-admin-token', '-n', NS, '-o', 'json'])) as { data: { token: string } };
   writeFileSync(tokenFile, Buffer.from(secret.data.token, 'base64').toString('utf8'));
+  const metrics = JSON.parse(kubectl(['get', 'secret', 'tollgate-metrics-token', '-n', NS, '-o', 'json'])) as { data: { token: string } };
+  writeFileSync(metricsTokenFile, Buffer.from(metrics.data.token, 'base64').toString('utf8'));
 
   // The data plane starts in each cycle, once the operator has made its certificate (startDataplaneFromChart);
   // no controllers run, so the test writes the EndpointSlice the EndpointSlice controller would
