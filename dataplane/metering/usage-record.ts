@@ -1,4 +1,4 @@
-import type { Operation } from '../core/canonical.js';
+import type { Operation, Usage } from '../core/canonical.js';
 import type { EstimateReason } from './settled-usage.js';
 
 /** One metered request, handed to the usage sink (logs today; the operator's Budget status later). */
@@ -20,6 +20,38 @@ export interface UsageRecord {
   estimated: boolean;
   /** Why it was estimated (the `reason` of tollgate_usage_estimated_total and the access log). */
   estimateReason?: EstimateReason;
+}
+
+/**
+ * The record of one metered request: the one place its fields are laid out, for the request path,
+ * pass-through endpoints and Realtime alike. `estimated` says why the usage is the gateway's
+ * estimate. Positional, not one options object: the request path makes one per request.
+ */
+export function usageRecord(
+  requestId: string,
+  op: UsageRecord['op'],
+  route: { id: string; model: string },
+  target: { providerId: string; model: string },
+  stream: boolean,
+  usage: Usage,
+  costUsd: number,
+  estimated: EstimateReason | undefined,
+): UsageRecord {
+  return {
+    requestId,
+    op,
+    routeId: route.id,
+    model: route.model,
+    providerId: target.providerId,
+    upstreamModel: target.model,
+    stream,
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    cachedInputTokens: usage.cachedInputTokens,
+    costUsd,
+    estimated: estimated !== undefined,
+    ...(estimated === undefined ? {} : { estimateReason: estimated }),
+  };
 }
 
 export interface UsageSink {

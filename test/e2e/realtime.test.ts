@@ -19,6 +19,16 @@ import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 
 const CALLER_KEY = 'tg-realtime-key';
 
+/** A Budget of `usd` a day on one route. */
+const dailyBudget = (name: string, usd: number, routeName: string): string => `apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: ${name} }
+spec:
+  limit: { amount: ${usd}, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: ${routeName} }] }
+`;
+
 function files(url: string): Record<string, string> {
   const route = (name: string, passThrough: string, provider = 'openai-up', model = 'gpt-realtime-upstream') => `apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
@@ -46,34 +56,13 @@ ${passThrough}`;
       route('chat-only', ''),
       route('voice-budgeted', '  passThrough: { endpoints: [realtime] }\n'),
       // One response.done costs $0.0001616 at these prices: the first connection spends it all.
-      `apiVersion: tollgate.dev/v1alpha1
-kind: Budget
-metadata: { name: voice-cap }
-spec:
-  limit: { amount: 0.0001, unit: USD }
-  period: Day
-  subjects: { routes: [{ name: voice-budgeted }] }
-`,
+      dailyBudget('voice-cap', 0.0001, 'voice-budgeted'),
       route('voice-audio', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-realtime'),
       route('voice-audio-budgeted', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-realtime'),
       route('voice-audio-race', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-realtime'),
-      `apiVersion: tollgate.dev/v1alpha1
-kind: Budget
-metadata: { name: voice-race-cap }
-spec:
-  limit: { amount: 0.03, unit: USD }
-  period: Day
-  subjects: { routes: [{ name: voice-audio-race }] }
-`,
+      dailyBudget('voice-race-cap', 0.03, 'voice-audio-race'),
       // One spoken answer (REALTIME_AUDIO_USAGE) costs $0.05568 at the audio prices, $0.01252 were its audio priced as text.
-      `apiVersion: tollgate.dev/v1alpha1
-kind: Budget
-metadata: { name: voice-audio-cap }
-spec:
-  limit: { amount: 0.03, unit: USD }
-  period: Day
-  subjects: { routes: [{ name: voice-audio-budgeted }] }
-`,
+      dailyBudget('voice-audio-cap', 0.03, 'voice-audio-budgeted'),
       route('voice-nowhere', '  passThrough: { endpoints: [realtime] }\n', 'nowhere', 'm'),
       route('voice-metadata', '  passThrough: { endpoints: [realtime] }\n', 'metadata', 'm'),
     ].join('---\n'),

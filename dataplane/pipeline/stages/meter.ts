@@ -4,7 +4,7 @@ import type { JsonObject, Usage } from '../../core/canonical.js';
 import { costUsd } from '../../metering/cost.js';
 import { type EstimateReason, estimatedUsage, type MeteredUsage, responseUsage } from '../../metering/settled-usage.js';
 import { StreamMeter } from '../../metering/stream-meter.js';
-import type { UsageRecord, UsageSink } from '../../metering/usage-record.js';
+import { type UsageRecord, type UsageSink, usageRecord } from '../../metering/usage-record.js';
 import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
 import { thenRelease } from './settle.js';
@@ -30,22 +30,7 @@ function lostCharge(ctx: RequestContext): { usage: Usage; costUsd: number } | un
 
 /** Charges a record: the sink, the settlement admission stages settle with, the event. */
 function charge(ctx: RequestContext, sink: UsageSink, target: TargetConfig, usage: Usage, cost: number, estimated: EstimateReason | undefined): UsageRecord {
-  const route = ctx.routeConfig;
-  const rec: UsageRecord = {
-    requestId: ctx.requestId,
-    op: ctx.request.op,
-    routeId: route.id,
-    model: route.model,
-    providerId: target.providerId,
-    upstreamModel: target.model,
-    stream: ctx.request.stream,
-    inputTokens: usage.inputTokens,
-    outputTokens: usage.outputTokens,
-    cachedInputTokens: usage.cachedInputTokens,
-    costUsd: cost,
-    estimated: estimated !== undefined,
-    ...(estimated === undefined ? {} : { estimateReason: estimated }),
-  };
+  const rec = usageRecord(ctx.requestId, ctx.request.op, ctx.routeConfig, target, ctx.request.stream, usage, cost, estimated);
   sink.record(rec);
   ctx.settlement = { usage, costUsd: rec.costUsd };
   ctx.events.emit('metered', rec);

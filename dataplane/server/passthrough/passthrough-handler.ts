@@ -10,7 +10,7 @@ import { ANONYMOUS } from '../../core/caller.js';
 import type { Authenticator } from '../../governance/identity/authenticator.js';
 import type { Admitter } from '../../governance/types.js';
 import type { RouteConfig } from '../../config/snapshot.js';
-import type { UsageSink } from '../../metering/usage-record.js';
+import { type UsageSink, usageRecord } from '../../metering/usage-record.js';
 import { refusedWithoutRoute } from '../../pipeline/stages/identify.js';
 import type { SnapshotStore } from '../../runtime/snapshot-store.js';
 import type { RequestTelemetry } from '../../telemetry/gateway-observer.js';
@@ -393,20 +393,6 @@ function meterAnswer(deps: PassThroughDeps, p: Pending, proxyRes: IncomingMessag
 /** A pass-through request's usage record, and its admissions settled with it. */
 function charge(deps: PassThroughDeps, p: Pending, usage: Usage, cost: number, estimated?: 'client_gone'): void {
   const { target } = p.to;
-  deps.usage.record({
-    requestId: p.requestId,
-    op: 'passthrough',
-    routeId: p.route.id,
-    model: p.route.model,
-    providerId: target.providerId,
-    upstreamModel: target.model,
-    stream: false,
-    inputTokens: usage.inputTokens,
-    outputTokens: usage.outputTokens,
-    cachedInputTokens: usage.cachedInputTokens,
-    costUsd: cost,
-    estimated: estimated !== undefined,
-    ...(estimated === undefined ? {} : { estimateReason: estimated }),
-  });
+  deps.usage.record(usageRecord(p.requestId, 'passthrough', p.route, target, false, usage, cost, estimated));
   p.settle(usage, cost);
 }

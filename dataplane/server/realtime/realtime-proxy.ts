@@ -6,6 +6,7 @@ import { ANONYMOUS, type Caller } from '../../core/caller.js';
 import type { Usage } from '../../core/canonical.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import { costUsd } from '../../metering/cost.js';
+import { usageRecord } from '../../metering/usage-record.js';
 import { admitPassThrough, type ForwardTarget, MODEL_HEADER, type PassThroughDecision, passThroughRoute } from '../passthrough/passthrough-route.js';
 import type { RouteConfig } from '../../config/snapshot.js';
 import type { PipelineDeps } from '../../pipeline/pipeline-deps.js';
@@ -333,21 +334,7 @@ export class RealtimeProxy {
       total.cachedInputTokens += usage.cachedInputTokens;
       const cost = costUsd(usage, target.pricing);
       totalCost += cost;
-      this.deps.usage.record({
-        requestId: `${route.id}:${started}:${responses}`,
-        op: 'realtime',
-        routeId: route.id,
-        model: route.model,
-        providerId: target.providerId,
-        upstreamModel: target.model,
-        stream: true,
-        inputTokens: usage.inputTokens,
-        outputTokens: usage.outputTokens,
-        cachedInputTokens: usage.cachedInputTokens,
-        costUsd: cost,
-        estimated,
-        ...(estimated ? { estimateReason: 'client_gone' as const } : {}),
-      });
+      this.deps.usage.record(usageRecord(`${route.id}:${started}:${responses}`, 'realtime', route, target, true, usage, cost, estimated ? 'client_gone' : undefined));
     };
     let closed = false;
     const finish = (): void => {
