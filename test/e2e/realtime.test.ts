@@ -183,15 +183,24 @@ describe('Realtime over WebSocket', () => {
     expect(rec?.costUsd).toBeCloseTo((300 * 0.4 + 650 * 32 + 50 * 4 + 520 * 64 + 80 * 16) / 1e6, 12);
   });
 
-  it('a response a close cut short is charged at least the input of the one before it, marked estimated', async () => {
+  /**
+   * A connection to voice-audio that got one spoken answer (response.done), then started a second
+   * response the emulator treats as `how` ("hang": never finishes; "failed": ends without usage).
+   */
+  async function afterOneSpokenAnswer(how: 'hang' | 'failed'): Promise<{ ws: WebSocket; events: string[] }> {
     const ws = await connect(gateway.url, 'voice-audio', CALLER_KEY);
     if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
     const events: string[] = [];
     ws.on('message', (data) => events.push((JSON.parse(String(data)) as { type: string }).type));
     ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'] } }));
     await vi.waitFor(() => expect(events).toContain('response.done'));
-    ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'], metadata: { emulator: 'hang' } } }));
+    ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'], metadata: { emulator: how } } }));
     await vi.waitFor(() => expect(events.filter((e) => e === 'response.created')).toHaveLength(2));
+    return { ws, events };
+  }
+
+  it('a response a close cut short is charged at least the input of the one before it, marked estimated', async () => {
+    const { ws } = await afterOneSpokenAnswer('hang');
     const before = gateway.usage.records.length;
     ws.close();
     await once(ws, 'close');
@@ -204,14 +213,7 @@ describe('Realtime over WebSocket', () => {
 
   it('a response that ended without usage is not charged again at the close; one whose usage arrives during the close is charged as reported', async () => {
     const session = async (how: 'failed'): Promise<UsageRecord[]> => {
-      const ws = await connect(gateway.url, 'voice-audio', CALLER_KEY);
-      if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
-      const events: string[] = [];
-      ws.on('message', (data) => events.push((JSON.parse(String(data)) as { type: string }).type));
-      ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'] } }));
-      await vi.waitFor(() => expect(events).toContain('response.done'));
-      ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'], metadata: { emulator: how } } }));
-      await vi.waitFor(() => expect(events.filter((e) => e === 'response.created')).toHaveLength(2));
+      const { ws, events } = await afterOneSpokenAnswer(how);
       await vi.waitFor(() => expect(events.filter((e) => e === 'response.done')).toHaveLength(2));
       const before = gateway.usage.records.length;
       ws.close();
