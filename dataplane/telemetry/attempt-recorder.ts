@@ -201,7 +201,7 @@ export class AttemptRecorder implements AttemptTelemetry, StreamWatcher {
     if (this.span === undefined) return;
     this.span.setAttribute('error.type', failure.kind);
     if (failure.status > 0) this.span.setAttribute('http.response.status_code', failure.status);
-    this.span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message.slice(0, 256) });
+    this.span.setStatus({ code: SpanStatusCode.ERROR, message: spanStatusMessage(failure) });
   }
 
   private end(failure: string | undefined): void {
@@ -224,4 +224,14 @@ export class AttemptRecorder implements AttemptTelemetry, StreamWatcher {
     }
     span.end();
   }
+}
+
+/**
+ * The gateway's own words only: an upstream's error text can quote the request (a 422 echoing its
+ * input, "Invalid value: '…'"), and content goes nowhere a DataPolicy does not send it. Timeouts and
+ * connection failures with no answer are described by the gateway (routing/attempt.ts).
+ */
+function spanStatusMessage(failure: UpstreamFailure): string {
+  if (failure.status === 0 && (failure.kind === 'Timeout' || failure.kind === 'ConnectionError')) return failure.message.slice(0, 256);
+  return failure.status === 0 ? `${failure.kind}: the upstream failed` : `${failure.kind}: the upstream answered ${failure.status}`;
 }

@@ -33,6 +33,7 @@ export interface ReceivedSpan {
   kind: 'internal' | 'server' | 'client' | 'producer' | 'consumer' | 'unspecified';
   attributes: Record<string, string | number | boolean | (string | number | boolean)[]>;
   status: 'unset' | 'ok' | 'error';
+  statusMessage: string;
   service: string;
 }
 
@@ -120,6 +121,7 @@ export function parseFileExport(text: string): ReceivedSpan[] {
             kind: KINDS[s.kind] ?? 'unspecified',
             attributes: Object.fromEntries((s.attributes ?? []).map((a) => [a.key, plain(a.value)])),
             status: STATUS[s.status?.code ?? 0] ?? 'unset',
+            statusMessage: s.status?.message ?? '',
             service,
           });
         }

@@ -160,6 +160,25 @@ describe('traces of a streamed request that failed over once', () => {
     expect(dump).not.toContain('zebra');
   });
 
+  it("keeps an upstream's error text, which can quote the prompt, off the attempt span", async () => {
+    // A FastAPI server (vLLM) answers 422 with the offending input; with no `message` the error is its text.
+    primary.script({ kind: 'error', status: 422, body: { detail: [{ type: 'value_error', input: 'my SSN is ZXQ-SPAN-422' }] } });
+    const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'req-422' },
+      body: JSON.stringify({ model: 'chat-ha', messages: [{ role: 'user', content: 'my SSN is ZXQ-SPAN-422' }] }),
+    });
+    expect(res.status).toBe(422);
+    await tracing.flush();
+    const all = await collector.waitFor((spans) => spans.some((s) => s.attributes['tollgate.request_id'] === 'req-422'));
+    const server = all.find((s) => s.attributes['tollgate.request_id'] === 'req-422') as ReceivedSpan;
+    const client = await collector.waitFor((spans) => spans.some((s) => s.parentSpanId === server.spanId));
+    const attempt = client.find((s) => s.parentSpanId === server.spanId) as ReceivedSpan;
+    expect(attempt.status).toBe('error');
+    expect(attempt.statusMessage).toBe('ClientError: the upstream answered 422');
+    expect(JSON.stringify(client.filter((s) => s.traceId === server.traceId))).not.toContain('ZXQ');
+  });
+
   it('starts a new trace when the caller sends none', async () => {
     primary.script({ kind: 'ok' });
     const res = await fetch(`${gateway.url}/v1/chat/completions`, {
