@@ -10,6 +10,7 @@ import { compile } from '../operator/compile/compile.js';
 import { LocalRetention } from '../operator/retention/local-retention.js';
 import { DirectorySource } from '../operator/sources/directory-source.js';
 import { formatManifestError, type LoadResult } from '../operator/sources/manifest-loader.js';
+import { egressCompileInput } from '../dataplane/config/egress-guard.js';
 
 export interface DevOptions {
   dir: string;
@@ -116,7 +117,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
       return;
     }
     devConsole?.loaded(result.input);
-    const { snapshot, statuses } = compile({ ...result.input, apiKeyHashKey, localCaptureDestinations: true });
+    const { snapshot, statuses } = compile({ ...result.input, apiKeyHashKey, localCaptureDestinations: true, ...egressCompileInput() });
     for (const s of statuses) {
       for (const c of s.conditions) {
         // Conflicted is the one condition whose True is the bad state.

@@ -6,6 +6,8 @@ import { pino } from 'pino';
 import { logDestination } from './log-destination.js';
 import { devStateDir, readOrCreateSecretFile } from './dev-state.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
+import { parseEgressAllowlist, splitEntries } from '../dataplane/config/egress-allowlist.js';
+import { egressCompileInput, setEgressAllowlist } from '../dataplane/config/egress-guard.js';
 import { exactBudgetsFromEnv, governanceFromEnv } from '../dataplane/main/governance-from-env.js';
 import { bodyLimitsFrom, createAuthenticator, launchDataplane, StartupError, thenFlush, tracingFor } from '../dataplane/main/launch.js';
 
@@ -28,6 +30,10 @@ Common options:
   --metrics-token-file <path>  A read-only token GET /metrics also accepts, for Prometheus (env TOLLGATE_METRICS_TOKEN)
   --otlp-endpoint <url>     Export traces over OTLP/HTTP to <url>/v1/traces (env OTEL_EXPORTER_OTLP_ENDPOINT;
                             tracing is off when neither is set; OTEL_* variables: docs/observability.md)
+  --egress-allow-hosts <a,b>  The only hosts tenants' URLs may reach (names, or *.suffixes for the names below;
+                            env TOLLGATE_EGRESS_ALLOW_HOSTS). With --egress-allow-cidrs: the platform's egress
+                            allowlist (docs/security.md); without either, all but link-local and metadata
+  --egress-allow-cidrs <a,b>  The only networks tenants' URLs may reach (10.244.0.0/16; env TOLLGATE_EGRESS_ALLOW_CIDRS)
 
 dev and dataplane:
   --max-body-bytes <n>      Largest request body, decompressed (default 10485760 = 10 MiB; larger: 413)
@@ -223,6 +229,8 @@ async function main(argv: string[]): Promise<void> {
       'admin-port': { type: 'string' },
       'operator-url': { type: 'string' },
       'otlp-endpoint': { type: 'string' },
+      'egress-allow-hosts': { type: 'string' },
+      'egress-allow-cidrs': { type: 'string' },
       kubeconfig: { type: 'string' },
       'watch-namespaces': { type: 'string' },
       'dataplane-namespace': { type: 'string' },
@@ -269,6 +277,10 @@ async function main(argv: string[]): Promise<void> {
   }
   // Asynchronous, batched writes (cli/log-destination.ts), flushed when the process exits.
   const logger = pino({ level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info' }, logDestination());
+  // Before anything connects or compiles: every tenant's URL is checked against it (egress-guard.ts).
+  const egress = parseEgressAllowlist(splitEntries(values['egress-allow-hosts'] ?? process.env.TOLLGATE_EGRESS_ALLOW_HOSTS), splitEntries(values['egress-allow-cidrs'] ?? process.env.TOLLGATE_EGRESS_ALLOW_CIDRS));
+  if (!egress.ok) fail(`--egress-allow-hosts/--egress-allow-cidrs: ${egress.error}`);
+  setEgressAllowlist(egress.allowlist);
   const drainTimeoutMs = Number(values['drain-timeout'] ?? '30') * 1000;
   if (!Number.isFinite(drainTimeoutMs) || drainTimeoutMs < 0) fail('--drain-timeout must be a number of seconds');
 
@@ -405,7 +417,7 @@ async function main(argv: string[]): Promise<void> {
         process.exit(1);
       }
       // A throwaway hash key: the output shows which API keys compiled, never their digests.
-      const { snapshot, statuses } = compile({ ...loaded.input, apiKeyHashKey: newApiKeyHashKey() });
+      const { snapshot, statuses } = compile({ ...loaded.input, apiKeyHashKey: newApiKeyHashKey(), ...egressCompileInput() });
       // Credentials are SecretValues: JSON.stringify writes them as "[redacted]".
       process.stdout.write(`${JSON.stringify({ snapshot, statuses }, null, 2)}\n`);
       return;

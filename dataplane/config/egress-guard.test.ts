@@ -1,7 +1,8 @@
 import type { LookupAddress } from 'node:dns';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { blockedAddress, EgressRefused, guardedLookup, guardedLookupVia, refusedLiteral, type ResolveAll } from './egress-guard.js';
+import { parseEgressAllowlist } from './egress-allowlist.js';
+import { blockedAddress, EgressRefused, egressCompileInput, guardedLookup, guardedLookupVia, refusedLiteral, type ResolveAll, setEgressAllowlist } from './egress-guard.js';
 import { guardedConnector } from './guarded-connector.js';
 
 // No test here sends a packet: blocked addresses are only ever resolved by fake resolvers, or are
@@ -92,5 +93,70 @@ describe('guardedConnector', () => {
     connector(options('api.example.com'), () => undefined);
     connector(options('10.1.2.3'), () => undefined);
     expect(handed.map((o) => o.hostname)).toEqual(['api.example.com', '10.1.2.3']);
+  });
+});
+
+describe('with the platform allowlist', () => {
+  const lookup = guardedLookupVia(
+    resolver({
+      'api.openai.com': ['203.0.113.10'],
+      'vllm.team-a.svc': ['10.244.1.5'],
+      'kubernetes.default.svc': ['10.96.0.1'],
+      'split.example': ['10.244.1.6', '10.96.0.2'],
+      'metadata.team.svc': ['169.254.169.254'],
+    }),
+  );
+  const withAllowlist = async (run: () => Promise<void>): Promise<void> => {
+    const parsed = parseEgressAllowlist(['api.openai.com', '*.team.svc'], ['10.244.0.0/16']);
+    if (!parsed.ok) throw new Error(parsed.error);
+    setEgressAllowlist(parsed.allowlist);
+    try {
+      await run();
+    } finally {
+      setEgressAllowlist(undefined);
+    }
+  };
+
+  it('connects to a listed name wherever it resolves, an unlisted one only when every address is listed; metadata never', () =>
+    withAllowlist(async () => {
+      expect((await lookUp(lookup, 'api.openai.com', false)).address).toBe('203.0.113.10');
+      expect((await lookUp(lookup, 'vllm.team-a.svc', false)).address).toBe('10.244.1.5');
+      for (const [name, address] of [
+        ['kubernetes.default.svc', '10.96.0.1'],
+        ['split.example', '10.96.0.2'],
+      ]) {
+        const { err } = await lookUp(lookup, name as string, true);
+        expect(err).toBeInstanceOf(EgressRefused);
+        expect(err?.code).toBe('EGRESS_NOT_ALLOWED');
+        expect(err?.message).toBe(`refused to connect to ${name} (${address}): not in the platform's egress allowlist (--egress-allow-hosts, --egress-allow-cidrs)`);
+      }
+      // A listed name that resolves to a metadata address is still refused.
+      expect((await lookUp(lookup, 'metadata.team.svc', false)).err?.code).toBe('EGRESS_REFUSED');
+    }));
+
+  it('refuses an unlisted literal before anything connects, and lifts with the allowlist', async () => {
+    await withAllowlist(async () => {
+      expect(refusedLiteral('10.96.0.1')?.code).toBe('EGRESS_NOT_ALLOWED');
+      expect(refusedLiteral('[::1]')?.code).toBe('EGRESS_NOT_ALLOWED');
+      expect(refusedLiteral('10.244.9.9')).toBeUndefined();
+      expect(refusedLiteral('169.254.169.254')?.code).toBe('EGRESS_REFUSED');
+      // A name is for the lookup to judge.
+      expect(refusedLiteral('kubernetes.default.svc')).toBeUndefined();
+      const handed: string[] = [];
+      const connector = guardedConnector(1_000, (o, callback) => {
+        handed.push(o.hostname);
+        callback(null, {} as Socket);
+      });
+      let refused: Error | null = null;
+      connector({ hostname: '10.96.0.1', host: '10.96.0.1', protocol: 'http:', port: '80', servername: '' } as Parameters<typeof connector>[0], (...args) => {
+        refused = args[0];
+      });
+      expect(refused).toBeInstanceOf(EgressRefused);
+      expect(handed).toEqual([]);
+      expect(egressCompileInput()).toEqual({ egressAllowlist: { hosts: ['*.team.svc', 'api.openai.com'], cidrs: ['10.244.0.0/16'] } });
+    });
+    expect(refusedLiteral('10.96.0.1')).toBeUndefined();
+    expect((await lookUp(lookup, 'kubernetes.default.svc', false)).address).toBe('10.96.0.1');
+    expect(egressCompileInput()).toEqual({});
   });
 });

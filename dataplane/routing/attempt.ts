@@ -133,6 +133,7 @@ const CONNECTION_FAILURES: Readonly<Record<string, string>> = {
   ETIMEDOUT: 'did not accept the connection in time',
   UND_ERR_CONNECT_TIMEOUT: 'did not accept the connection in time',
   EGRESS_REFUSED: 'was not called: its address is link-local or a cloud instance-metadata service, which the gateway never connects to',
+  EGRESS_NOT_ALLOWED: "was not called: neither its host nor its address is in the platform's egress allowlist (--egress-allow-hosts, --egress-allow-cidrs)",
 };
 
 /** The failure's code, on the error or (fetch's `TypeError: fetch failed`) on its cause. */

@@ -11,12 +11,15 @@ import { durationToMs } from '../api/duration.js';
 import { scopedSubjects } from './budget-scope.js';
 import { condition, type Problem, resolvedRefs } from './conditions.js';
 import type { ComputedCondition, ObjectStatus, SecretInput } from './types.js';
+import { egressProblem } from './egress-check.js';
+import type { CompiledEgressAllowlist } from '../../dataplane/config/egress-allowlist.js';
 
 export interface DataPolicyCompileOptions {
   routes: readonly RouteConfig[];
   secrets: readonly SecretInput[];
   platform?: ReadonlySet<string> | undefined;
   localDestinations: boolean;
+  egress?: CompiledEgressAllowlist | undefined;
 }
 
 const id = (p: DataPolicy): string => `${p.metadata.namespace ?? 'default'}/${p.metadata.name}`;
@@ -62,6 +65,12 @@ export function compileDataPolicies(policies: readonly DataPolicy[], opts: DataP
     const destinations: CaptureDestinationConfig[] = [];
     p.spec.destinations.forEach((d, i) => {
       const field = `spec.destinations[${i}]`;
+      const endpoint = d.otlpLogs?.endpoint ?? d.s3?.endpoint;
+      const outside = endpoint === undefined ? undefined : egressProblem(opts.egress, endpoint, `${field}.${d.otlpLogs === undefined ? 's3' : 'otlpLogs'}.endpoint`);
+      if (outside !== undefined) {
+        problems.push({ reason: 'EgressNotAllowed', message: `${outside}; destination ${d.name} receives nothing` });
+        return;
+      }
       if (d.otlpLogs !== undefined) destinations.push({ type: 'otlpLogs', name: d.name, endpoint: d.otlpLogs.endpoint.replace(/\/+$/, '') });
       else if (d.localDirectory !== undefined) {
         if (opts.localDestinations) destinations.push({ type: 'localDirectory', name: d.name, path: d.localDirectory.path });

@@ -8,6 +8,8 @@ import { condition, type Problem, resolvedRefs } from './conditions.js';
 import { guardrailRefusal } from './publishable.js';
 import type { ObjectStatus } from './types.js';
 import { checkServiceRef, type ResolvedServices } from './service-ref.js';
+import { egressProblem } from './egress-check.js';
+import type { CompiledEgressAllowlist } from '../../dataplane/config/egress-allowlist.js';
 
 /** Provider types whose API serves POST /moderations in the OpenAI wire format. */
 const MODERATION_TYPES = new Set(['openai', 'openai-compatible']);
@@ -20,6 +22,7 @@ export interface GuardrailContext {
   platform?: ReadonlySet<string> | undefined;
   /** The Service ports the operator resolved (webhook serviceRefs among them). */
   services: ResolvedServices;
+  egress?: CompiledEgressAllowlist | undefined;
 }
 
 function detectorConfig(ns: string, d: GuardrailRule['detector']): GuardrailDetectorConfig {
@@ -88,6 +91,11 @@ export function compileGuardrails(policies: readonly GuardrailPolicy[], ctx: Gua
         // The rule stays in force (the URL is the Service's DNS name): its failureMode decides until the Service is there.
         const { problem } = checkServiceRef(ctx.services, ns, serviceRef, `spec.rules[${i}].detector.webhook.serviceRef`);
         if (problem !== undefined) problems.push({ ...problem, message: `rule ${r.name}: ${problem.message}` });
+      }
+      if (detector.kind === 'webhook') {
+        // The rule stays in force: every call is refused at connect, and its failureMode decides.
+        const outside = egressProblem(ctx.egress, detector.url, `spec.rules[${i}].detector.webhook.${serviceRef === undefined ? 'url' : 'serviceRef'}`);
+        if (outside !== undefined) problems.push({ reason: 'EgressNotAllowed', message: `rule ${r.name}: ${outside}` });
       }
       if (detector.kind === 'moderation') {
         const problem = moderationProblem(ns, r.name, detector.providerId, ctx);

@@ -17,6 +17,8 @@ import { condition, type Problem, resolvedRefs } from './conditions.js';
 import { checkServiceRef, resolvedServices } from './service-ref.js';
 import { durationToMs } from '../api/duration.js';
 import { providerRefusal } from './publishable.js';
+import { egressProblem } from './egress-check.js';
+import type { CompiledEgressAllowlist } from '../../dataplane/config/egress-allowlist.js';
 import type { CompileInput, ObjectStatus } from './types.js';
 
 export interface CompiledProvider {
@@ -44,7 +46,7 @@ function formatHost(ip: string): string {
   return ip.includes(':') ? `[${ip}]` : ip;
 }
 
-export function compileProviders(input: CompileInput): { providers: Map<string, CompiledProvider>; statuses: ObjectStatus[] } {
+export function compileProviders(input: CompileInput, egress?: CompiledEgressAllowlist): { providers: Map<string, CompiledProvider>; statuses: ObjectStatus[] } {
   const secrets = new Map(input.secrets.map((s) => [`${s.namespace}/${s.name}`, s.data]));
   const endpoints = resolvedServices(input.endpoints);
   const providers = new Map<string, CompiledProvider>();
@@ -177,6 +179,13 @@ export function compileProviders(input: CompileInput): { providers: Map<string, 
       // A hosted API without url: its public endpoint, which may follow the settings (a region, a location).
       const fallback = defaultBaseUrl(config);
       if (fallback !== undefined) config.endpoints = [fallback];
+    }
+    const outside = config.endpoints.map((url) => egressProblem(egress, url, spec.serviceRef === undefined ? (spec.url === undefined ? `the ${spec.type} endpoint` : 'spec.url') : 'spec.serviceRef endpoint')).find((m) => m !== undefined);
+    if (outside !== undefined) {
+      // Every call would be refused at connect: not ready, and the status says whom to ask.
+      status.conditions = [condition('Accepted', false, 'EgressNotAllowed', outside, gen), resolvedRefs([], gen)];
+      providers.set(id, { id, source: p, notReady: outside });
+      continue;
     }
     const refusal = providerRefusal(config);
     if (refusal !== undefined) {

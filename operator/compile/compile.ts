@@ -10,6 +10,7 @@ import { entryBytes, namespaceOfId, type SizedEntry, withinSnapshotBudget } from
 import { resolvedServices } from './service-ref.js';
 import { contentHash } from '../../dataplane/config/content-hash.js';
 import type { CompileInput, CompileResult, ObjectStatus } from './types.js';
+import { CompiledEgressAllowlist } from '../../dataplane/config/egress-allowlist.js';
 
 type Named = { metadata: { name: string; namespace?: string | undefined } };
 
@@ -36,19 +37,21 @@ export function compile(input: CompileInput): CompileResult {
     budgets: byId(input.budgets),
     guardrails: byId(input.guardrails ?? []),
   };
-  const { providers, statuses: providerStatuses } = compileProviders(sorted);
+  const egress = input.egressAllowlist === undefined ? undefined : new CompiledEgressAllowlist(input.egressAllowlist);
+  const { providers, statuses: providerStatuses } = compileProviders(sorted, egress);
   const { routes, statuses: routeStatuses } = compileRoutes(sorted, providers);
   const platform = input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces);
   // What depends on which routes exist (budgets' subjects and downgrades, policies' subjects).
   const dependents = (served: RouteConfig[]) => ({
     budgets: compileBudgets(sorted.budgets, served, platform),
-    dataPolicies: compileDataPolicies(input.dataPolicies ?? [], { routes: served, secrets: sorted.secrets, platform, localDestinations: input.localCaptureDestinations ?? false }),
+    dataPolicies: compileDataPolicies(input.dataPolicies ?? [], { routes: served, secrets: sorted.secrets, platform, localDestinations: input.localCaptureDestinations ?? false, egress }),
     guardrails: compileGuardrails(sorted.guardrails ?? [], {
       providers,
       routeIds: new Set(served.map((r) => r.id)),
       namespaceLabels: new Map((sorted.namespaces ?? []).map((n) => [n.name, n.labels])),
       platform,
       services: resolvedServices(input.endpoints),
+      egress,
     }),
   });
   const apiKeys = compileApiKeys(sorted.secrets, input.apiKeyHashKey);

@@ -4,6 +4,7 @@ import type { GuardrailPolicy } from '../api/guardrail-policy.js';
 import type { ModelRoute } from '../api/model-route.js';
 import type { Provider } from '../api/provider.js';
 import type { Snapshot } from '../../dataplane/config/snapshot.js';
+import type { EgressAllowlist } from '../../dataplane/config/egress-allowlist.js';
 
 export interface SecretInput {
   namespace: string;
@@ -52,6 +53,8 @@ export interface CompileInput {
   localCaptureDestinations?: boolean;
   /** The installation's key for API key HMACs (see api-key-digest.ts); without it no API key is compiled. */
   apiKeyHashKey?: string;
+  /** The platform's egress allowlist (parsed: egress-allowlist.ts); absent: none. URLs it can never reach are refused. */
+  egressAllowlist?: EgressAllowlist;
 }
 
 export type ObjectKind = 'Provider' | 'ModelRoute' | 'Budget' | 'DataPolicy' | 'GuardrailPolicy';

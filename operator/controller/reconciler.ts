@@ -15,6 +15,7 @@ import { dataplaneEndpoints, resolveServiceEndpoints, serviceRefsOf } from './en
 import type { EndpointSliceObject, SecretObject, ServiceObject } from './kube-types.js';
 import { specWrittenAt, withSpecChange } from './spec-history.js';
 import { type DesiredCondition, mergeConditions, sameConditions } from './status-conditions.js';
+import { egressCompileInput } from '../../dataplane/config/egress-guard.js';
 
 export interface Caches {
   providers: Map<string, KubeObject>;
@@ -139,6 +140,7 @@ export class Reconciler {
       endpoints: resolveServiceEndpoints(serviceRefsOf(providers.objects, guardrails.objects), c.services, c.slices.values()),
       // Budgets in the installation's namespace may cap any namespace; a tenant's only its own.
       platformNamespaces: [this.opts.dataplane.namespace],
+      ...egressCompileInput(),
     };
     const hashKey = this.opts.apiKeyHashKey?.();
     if (hashKey !== undefined) input.apiKeyHashKey = hashKey;

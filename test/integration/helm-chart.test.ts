@@ -146,6 +146,17 @@ describe('helm lint and template', () => {
     expect(r.stderr).toContain('budgets.mode exact needs Redis');
   });
 
+  it('gives both components the egress allowlist, and refuses an entry that is not a host name', () => {
+    const objects = render({ set: ['egress.allowedHosts={llm.example.com,*.example.net}', 'egress.allowedCIDRs={10.244.0.0/16}'] });
+    for (const name of ['tollgate-dataplane', 'tollgate-operator']) {
+      const env = Object.fromEntries((container(find(objects, 'Deployment', name)).env ?? []).map((e) => [e.name, e.value]));
+      expect(env, name).toMatchObject({ TOLLGATE_EGRESS_ALLOW_HOSTS: 'llm.example.com,*.example.net', TOLLGATE_EGRESS_ALLOW_CIDRS: '10.244.0.0/16' });
+    }
+    const r = helm(['template', 't', CHART, '--set', 'egress.allowedHosts={http://llm.example.com}']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('egress.allowedHosts.0');
+  });
+
   it('passes the request body limits as whole numbers, however large', () => {
     const d = find(render({ set: ['dataplane.maxRequestBodyBytes=33554432', 'dataplane.maxInflightRequestBodyBytes=4294967296'] }), 'Deployment', 'tollgate-dataplane');
     expect(container(d).args).toEqual(expect.arrayContaining(['--max-body-bytes=33554432', '--max-inflight-body-bytes=4294967296']));

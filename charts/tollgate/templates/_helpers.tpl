@@ -95,6 +95,16 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "tollgate.commonEnv" -}}
 - name: LOG_LEVEL
   value: {{ .root.Values.logLevel | quote }}
+{{- with .root.Values.egress }}
+{{- if .allowedHosts }}
+- name: TOLLGATE_EGRESS_ALLOW_HOSTS
+  value: {{ join "," .allowedHosts | quote }}
+{{- end }}
+{{- if .allowedCIDRs }}
+- name: TOLLGATE_EGRESS_ALLOW_CIDRS
+  value: {{ join "," .allowedCIDRs | quote }}
+{{- end }}
+{{- end }}
 {{- with .root.Values.otel }}
 {{- if .endpoint }}
 - name: OTEL_SERVICE_NAME
