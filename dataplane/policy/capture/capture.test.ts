@@ -204,7 +204,7 @@ describe('records', () => {
   });
 
   it('cuts content beyond maxRecordBytes and says so', async () => {
-    const long = 'x'.repeat(10_000);
+    const long = 'words '.repeat(1_700);
     const r = await run(policy('team-a/p', { subjects, mode: 'Full', maxRecordBytes: 2048 }), { requestBody: { messages: [{ role: 'user', content: long }] } });
     expect(r.content?.truncated).toBe(true);
     expect(Buffer.byteLength(JSON.stringify(r.content?.request)) + Buffer.byteLength(JSON.stringify(r.content?.response))).toBeLessThan(2048 + 64);

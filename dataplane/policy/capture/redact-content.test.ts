@@ -5,30 +5,24 @@ import { countsJson, redactJsonText, type RedactionTally } from './redact-conten
 
 /**
  * The object-walk redaction the capture path used before it redacted JSON text (session 7): every
- * string value of the parsed value through the detectors, then JSON.stringify with each changed
- * string replaced. redactJsonText must give the same text, counts (in the same order) and
+ * string value of the parsed value through the detectors (or, when binary, a size marker) as
+ * JSON.stringify writes it. redactJsonText must give the same text, counts (in the same order) and
  * unscanned flag.
  */
 function walkRedaction(value: unknown, detectors: DetectorSet | undefined, tally: RedactionTally): string {
-  const changed = new Map<string, string>();
-  const visit = (s: string): void => {
-    if (s.charCodeAt(0) === 100 && /^data:[^;,]{1,100};base64,/.test(s)) {
-      changed.set(s, `[BINARY ${s.length} chars omitted]`);
-      return;
-    }
-    if (detectors === undefined) return;
+  const visit = (s: string, key: string): string => {
+    const base64 = s.length >= 32 && /^[A-Za-z0-9+/_-]+={0,2}$/.test(s);
+    if (/^data:[^,]{0,200};base64,/.test(s) || (base64 && (s.length >= 256 || ['data', 'file_data', 'b64_json'].includes(key)))) return `[BINARY ${s.length} chars omitted]`;
+    if (detectors === undefined) return s;
     const r = detectors.redact(s);
     for (const type in r.counts) tally.counts[type] = (tally.counts[type] ?? 0) + r.counts[type]!;
     if (!r.complete) tally.unscanned = true;
-    if (r.text !== s) changed.set(s, r.text);
+    return r.text;
   };
-  const walk = (v: unknown): void => {
-    if (typeof v === 'string') visit(v);
-    else if (Array.isArray(v)) for (let i = 0; i < v.length; i++) walk(v[i]);
-    else if (typeof v === 'object' && v !== null) for (const k in v) walk((v as Record<string, unknown>)[k]);
-  };
-  walk(value);
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? (changed.get(v) ?? v) : v));
+  // JSON.stringify visits values in the order it writes them: the same order as the text walk.
+  return JSON.stringify(value, function (this: unknown, key: string, v: unknown) {
+    return typeof v === 'string' ? visit(v, Array.isArray(this) ? '' : key) : v;
+  });
 }
 
 const compile = (limits?: { maxMatches?: number; maxInputLength?: number }): DetectorSet => {
@@ -63,6 +57,9 @@ const PIECES = [
   '\ud800',
   '@',
   'data:image/png;base64,iVBORw0KGgo=',
+  'data:image/png;name=scan.png;base64,iVBORw0KGgo=',
+  'UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA=',
+  'QUJD'.repeat(70),
 ];
 
 function text(rand: () => number): string {
@@ -77,6 +74,7 @@ function value(rand: () => number, depth: number): unknown {
   if (depth > 3 || r < 0.35) return r < 0.05 ? null : r < 0.1 ? rand() * 1e6 : r < 0.12 ? true : text(rand);
   if (r < 0.55) return Array.from({ length: Math.floor(rand() * 4) }, () => value(rand, depth + 1));
   if (r < 0.7) return { role: 'user', content: [{ type: 'text', text: text(rand) }, { type: 'image_url', image_url: { url: rand() < 0.5 ? 'data:image/png;base64,AAAA' : text(rand) } }] };
+  if (r < 0.75) return { role: 'user', content: [{ type: 'input_audio', input_audio: { data: text(rand), format: 'wav' } }, { type: 'file', file: { file_data: text(rand), filename: text(rand) } }] };
   if (r < 0.8) return { role: 'assistant', tool_calls: [{ id: text(rand), type: 'function', function: { name: 'lookup', arguments: JSON.stringify({ email: text(rand), n: 2 }) } }] };
   const o: Record<string, unknown> = {};
   for (let n = Math.floor(rand() * 4); n > 0; n--) o[rand() < 0.2 ? String(Math.floor(rand() * 10)) : text(rand)] = value(rand, depth + 1);
@@ -101,6 +99,32 @@ describe('redactJsonText', () => {
       expect(redactJsonText(JSON.stringify(v), detectors, scanned), `case ${i}`).toBe(expected);
       expect(JSON.stringify(scanned), `case ${i}`).toBe(JSON.stringify(walked));
     }
+  });
+
+  it('keeps no inline binary: raw base64 audio and files, data: URLs with parameters, long base64 anywhere; ids and short values stay', () => {
+    const audio = Buffer.alloc(600, 7).toString('base64');
+    const body = {
+      messages: [
+        { role: 'user', content: [{ type: 'input_audio', input_audio: { data: audio, format: 'wav' } }] },
+        { role: 'user', content: [{ type: 'file', file: { file_data: Buffer.from('%PDF-1.7 ann.lee@example.com').toString('base64'), filename: 'a.pdf' } }] },
+        { role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;name=scan.png;base64,iVBORw0KGgoAAAANSUhEUg' } }] },
+        { role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB' } }] },
+        { role: 'assistant', content: 'ok', tool_calls: [{ id: 'call_abcdefghijklmnopqrstuvwxyz012345', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+        { role: 'user', content: 'x'.repeat(300) },
+      ],
+      metadata: { data: 'short' },
+    };
+    const tally: RedactionTally = { counts: {}, unscanned: false };
+    const out = JSON.parse(redactJsonText(JSON.stringify(body), undefined, tally)) as typeof body;
+    const parts = out.messages.map((m) => (Array.isArray(m.content) ? m.content[0] : m.content));
+    expect(parts[0]).toEqual({ type: 'input_audio', input_audio: { data: `[BINARY ${audio.length} chars omitted]`, format: 'wav' } });
+    expect(JSON.stringify(parts[1])).toMatch(/"file_data":"\[BINARY \d+ chars omitted\]","filename":"a.pdf"/);
+    expect(parts[2]).toEqual({ type: 'image_url', image_url: { url: '[BINARY 58 chars omitted]' } });
+    expect(parts[3]).toMatchObject({ source: { data: '[BINARY 32 chars omitted]' } });
+    // An id looks like base64 but is short and not under a payload key; a long run of one letter is base64.
+    expect(out.messages[4]?.tool_calls?.[0]?.id).toBe('call_abcdefghijklmnopqrstuvwxyz012345');
+    expect(parts[5]).toBe('[BINARY 300 chars omitted]');
+    expect(out.metadata).toEqual({ data: 'short' });
   });
 
   it('a value cut at the input cap in the middle of a surrogate pair is written as JSON.stringify writes it (the half escaped)', () => {

@@ -1,7 +1,17 @@
 import type { DetectorSet } from '../detectors/index.js';
 
-/** Inline binary (images, audio as data: URLs or long base64) is never recorded, in any mode. */
-const DATA_URL = /^data:[^;,]{1,100};base64,/;
+/**
+ * Inline binary is never recorded, in any mode: the detectors cannot see into it, so under Redacted
+ * it would be content kept unredacted. A data: URL with base64 (parameters too: `;name=scan.png`),
+ * base64 under a key that carries it (chat `input_audio.data` and `file.file_data`, Anthropic
+ * `source.data`, Responses `input_file.file_data`, images' `b64_json`), or any long run of base64.
+ */
+const DATA_URL = /^data:[^,]{0,200};base64,/;
+const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
+/** Shorter base64 is kept unless its key says it is a payload: ids and keys look alike. */
+const MIN_BASE64 = 32;
+const LONG_BASE64 = 256;
+const BINARY_KEYS: ReadonlySet<string> = new Set(['data', 'file_data', 'b64_json']);
 const D = 100; // 'd'
 const BACKSLASH = 92;
 const COLON = 58;
@@ -42,7 +52,7 @@ export function redactJsonText(json: string, detectors: DetectorSet | undefined,
       const raw = json.slice(start + 1, end);
       const plain = !raw.includes('\\');
       const value = plain ? raw : (JSON.parse(json.slice(start, after)) as string);
-      const literal = replacement(value, plain, detectors, tally);
+      const literal = binary(value, json, start) ? `"[BINARY ${value.length} chars omitted]"` : replacement(value, plain, detectors, tally);
       if (literal !== undefined) {
         out = `${out ?? ''}${json.slice(copied, start)}${literal}`;
         copied = after;
@@ -52,6 +62,20 @@ export function redactJsonText(json: string, detectors: DetectorSet | undefined,
     start = json.indexOf('"', after);
   }
   return out === undefined ? json : out + json.slice(copied);
+}
+
+/** The string value whose literal starts at `start` is inline binary (DATA_URL above). */
+function binary(s: string, json: string, start: number): boolean {
+  if (s.charCodeAt(0) === D && DATA_URL.test(s)) return true;
+  if (s.length < MIN_BASE64 || !BASE64.test(s)) return false;
+  return s.length >= LONG_BASE64 || BINARY_KEYS.has(keyBefore(json, start));
+}
+
+/** The key of the member whose value starts at `start` ('' in an array); keys are short and rarely escaped. */
+function keyBefore(json: string, start: number): string {
+  if (json.charCodeAt(start - 1) !== COLON) return '';
+  const open = json.lastIndexOf('"', start - 3);
+  return open === -1 ? '' : json.slice(open + 1, start - 2);
 }
 
 /** The quote at `at` is escaped: an odd number of backslashes stand right before it. */
@@ -76,7 +100,6 @@ export function countsJson(counts: Readonly<Record<string, number>>): string {
  * with any surrogate in it (rare in a prompt) goes through JSON.stringify.
  */
 function replacement(s: string, plain: boolean, detectors: DetectorSet | undefined, tally: RedactionTally): string | undefined {
-  if (s.charCodeAt(0) === D && DATA_URL.test(s)) return `"[BINARY ${s.length} chars omitted]"`;
   if (detectors === undefined) return undefined;
   const r = detectors.redact(s);
   for (const type in r.counts) tally.counts[type] = (tally.counts[type] ?? 0) + r.counts[type]!;
