@@ -23,13 +23,19 @@ export class GatewayError extends Error {
   readonly type: ErrorType | string;
   readonly param: string | null;
   readonly headers: Record<string, string>;
+  /**
+   * The stable word records say for this error (a capture record's `decision`): the gateway's own
+   * code, never an upstream's. A relayed upstream code is the client's to read, but it is text the
+   * upstream chose, and a Metadata record carries no text but the gateway's.
+   */
+  readonly decision: string;
 
   constructor(
     status: number,
     code: string,
     type: ErrorType | string,
     message: string,
-    opts: { param?: string | null; headers?: Record<string, string>; cause?: unknown } = {},
+    opts: { param?: string | null; headers?: Record<string, string>; cause?: unknown; decision?: string } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'GatewayError';
@@ -38,6 +44,7 @@ export class GatewayError extends Error {
     this.type = type;
     this.param = opts.param ?? null;
     this.headers = opts.headers ?? {};
+    this.decision = opts.decision ?? code;
   }
 
   toBody(): OpenAiErrorBody {

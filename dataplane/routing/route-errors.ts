@@ -76,10 +76,11 @@ export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retr
   if (last?.kind === 'ClientError' || last?.kind === 'ContextLengthExceeded') {
     const r = relayed(last.clientBody);
     const status = last.status >= 400 && last.status < 500 ? last.status : 400;
-    const code = r.code ?? (last.kind === 'ContextLengthExceeded' ? 'context_length_exceeded' : 'upstream_rejected');
-    return new GatewayError(status, code, r.type ?? 'invalid_request_error', r.message ?? last.message, {
+    const decision = last.kind === 'ContextLengthExceeded' ? 'context_length_exceeded' : 'upstream_rejected';
+    return new GatewayError(status, r.code ?? decision, r.type ?? 'invalid_request_error', r.message ?? last.message, {
       param: r.param ?? null,
       headers,
+      decision,
     });
   }
   if (last?.kind === 'ResponseTooLarge') {

@@ -323,13 +323,16 @@ describe('the capture stage through tollgate dev', () => {
     expect(m.content).toBeUndefined();
     expect(m.tokens).toBeDefined();
 
-    up.script({ kind: 'error', status: 400, body: { error: { message: 'bad', type: 'invalid_request_error', param: null, code: null } } });
+    // The upstream's own error code is the client's to read; the record says the gateway's word for it
+    // (an upstream chooses its code, and may put the request in it).
+    up.script({ kind: 'error', status: 400, body: { error: { message: 'bad', type: 'invalid_request_error', param: null, code: 'quoted-meta-prompt-zq' } } });
     const err = (await openai.chat.completions
       .create({ model: 'meta-chat', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-request-id': 'refused-zq-1' } })
       .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err.code).toBe('quoted-meta-prompt-zq');
     const f = await recordOf('meta', 'refused-zq-1');
     expect(f.status).toBe(err.status);
-    expect(f.decision).not.toBe('served');
+    expect(f.decision).toBe('upstream_rejected');
     expect(JSON.stringify(records('meta'))).not.toContain('meta-prompt-zq');
     expect(JSON.stringify(records('meta'))).not.toContain('meta-answer-zq');
   });

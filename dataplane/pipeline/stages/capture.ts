@@ -23,7 +23,7 @@ function setOutcome(input: CaptureInput, ctx: RequestContext, ending: Ending): v
     const { error } = ending;
     if (error instanceof GatewayError) {
       input.status = error.status;
-      input.decision = error.code;
+      input.decision = error.decision;
     } else {
       input.status = 500;
       input.decision = 'internal_error';
