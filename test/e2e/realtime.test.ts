@@ -211,6 +211,28 @@ describe('Realtime over WebSocket', () => {
     expect(cut?.costUsd).toBeCloseTo((300 * 0.4 + 650 * 32 + 50 * 4) / 1e6, 12);
   });
 
+  it("the first response cut by a close is charged the client's input: its audio at the audio price, its events as text, marked estimated", async () => {
+    const ws = await connect(gateway.url, 'voice-audio', CALLER_KEY);
+    if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
+    const events: string[] = [];
+    ws.on('message', (data) => events.push((JSON.parse(String(data)) as { type: string }).type));
+    // Two seconds of pcm16 (24 kHz mono: 48,000 bytes a second) in two chunks, one text item, then a response cut by the close.
+    const chunk = JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(48_000, 1).toString('base64') });
+    const item = JSON.stringify({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'word '.repeat(200) }] } });
+    const create = JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'], metadata: { emulator: 'hang' } } });
+    for (const m of [chunk, chunk, item, create]) ws.send(m);
+    await vi.waitFor(() => expect(events).toContain('response.created'));
+    const before = gateway.usage.records.length;
+    ws.close();
+    await once(ws, 'close');
+    await vi.waitFor(() => expect(gateway.usage.records.length).toBe(before + 1));
+    const text = Math.ceil((item.length + create.length) / 4);
+    const cut = gateway.usage.records.at(-1);
+    expect(cut).toMatchObject({ op: 'realtime', routeId: 'default/voice-audio', inputTokens: 20 + text, outputTokens: 0, estimated: true, estimateReason: 'client_gone' });
+    // 20 audio tokens at $32/M, the rest at $4/M.
+    expect(cut?.costUsd).toBeCloseTo((20 * 32 + text * 4) / 1e6, 12);
+  });
+
   it('a response that ended without usage is not charged again at the close; one whose usage arrives during the close is charged as reported', async () => {
     const session = async (how: 'failed'): Promise<UsageRecord[]> => {
       const { ws, events } = await afterOneSpokenAnswer(how);

@@ -12,6 +12,7 @@ import type { RouteConfig } from '../../config/snapshot.js';
 import type { PipelineDeps } from '../../pipeline/pipeline-deps.js';
 import type { SnapshotStore } from '../../runtime/snapshot-store.js';
 import { messageText, realtimeUsage } from './realtime-usage.js';
+import { SentInput } from './sent-input.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { providerSecrets } from '../../providers/registry.js';
@@ -295,6 +296,8 @@ export class RealtimeProxy {
     // did: a response cut by a close is charged at least that input (the conversation only grows).
     let unfinished = 0;
     let lastInput: Usage | undefined;
+    // Before any response reported its usage, a cut one is charged what the client had sent.
+    let sent: SentInput | undefined = new SentInput();
     this.sockets.add(client);
     const idle = setTimeout(() => {
       client.close(1001, `idle for ${idleMs} ms`);
@@ -305,6 +308,7 @@ export class RealtimeProxy {
     client.on('message', (data: RawData, isBinary: boolean) => {
       touch();
       messages++;
+      if (sent !== undefined && !isBinary) sent.note(messageText(data));
       if (upstream.readyState === upstream.OPEN) relay(client, upstream, data, isBinary);
     });
     upstream.on('message', (data: RawData, isBinary: boolean) => {
@@ -317,6 +321,7 @@ export class RealtimeProxy {
         if (usage !== undefined) {
           unfinished = Math.max(0, unfinished - 1);
           lastInput = inputOf(usage);
+          sent = undefined;
           charge(usage, false);
         } else if (isEvent(text, 'response.done')) {
           // Ended without usage (failed, cancelled before it ran): not cut by a close.
@@ -344,7 +349,8 @@ export class RealtimeProxy {
       this.sockets.delete(client);
       uncount();
       // The upstream may have billed the responses a close cut short; they never said how much.
-      if (lastInput !== undefined) for (let n = Math.min(unfinished, MAX_UNFINISHED_CHARGED); n > 0; n--) charge(lastInput, true);
+      const cutInput = lastInput ?? sent?.usage();
+      if (cutInput !== undefined) for (let n = Math.min(unfinished, MAX_UNFINISHED_CHARGED); n > 0; n--) charge(cutInput, true);
       settle({ usage: total, costUsd: Math.round(totalCost * 1e8) / 1e8 });
       this.deps.logger.info(
         { route: route.id, caller: caller.id, provider: target.providerId, upstreamModel: target.model, durationMs: Date.now() - started, messages, responses, inputTokens: total.inputTokens, outputTokens: total.outputTokens },
