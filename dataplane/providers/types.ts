@@ -1,5 +1,5 @@
 import type { ProviderSettings } from './contracts.js';
-import type { CanonicalRequest, HeaderMap, NativeApi, ParseResult, StreamStep, UpstreamFailure, UpstreamHttpRequest } from '../core/canonical.js';
+import type { CanonicalRequest, HeaderMap, JsonObject, NativeApi, ParseResult, StreamStep, UpstreamFailure, UpstreamHttpRequest } from '../core/canonical.js';
 import type { SseEvent } from '../sse/sse-parser.js';
 import type { UpstreamSignal } from '../upstream/attempt-signal.js';
 
@@ -89,6 +89,15 @@ export interface ProviderAdapter {
   defaultOutputCap?(settings: ProviderSettings): number;
   /** Client APIs the upstream serves as they are: a request carrying one (CanonicalRequest.native) is forwarded untranslated. */
   nativeApis?: readonly NativeApi[];
+  /** The upstream counts a Messages API request's input tokens itself (POST /v1/messages/count_tokens); absent: the gateway estimates. */
+  countTokens?: TokenCounter;
+}
+
+/** An upstream's own token count of a Messages API body (Anthropic's count_tokens). */
+export interface TokenCounter {
+  /** `body`: the client's Messages API body; its `model` becomes the target's. */
+  buildRequest(body: JsonObject, target: AdapterTarget): UpstreamHttpRequest;
+  parseResponse(status: number, headers: HeaderMap, bodyText: string): { ok: true; inputTokens: number } | { ok: false; failure: UpstreamFailure };
 }
 
 /** How a provider serves OpenAI's pass-through paths and the Realtime WebSocket untranslated (server/passthrough, server/realtime). */

@@ -12,6 +12,7 @@ import type { GatewayObserver, RequestTelemetry } from '../telemetry/gateway-obs
 import type { ByteBudget } from './body/byte-budget.js';
 import type { RequestBodyLimits } from './body/json-body.js';
 import { errors, type GatewayError } from '../core/gateway-error.js';
+import { countTokensEndpoint } from './count-tokens.js';
 import { inboundEndpoint } from './inbound-endpoint.js';
 import { getModel, listModels } from './models-handler.js';
 import { sendError } from './send-error.js';
@@ -93,6 +94,7 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
     ['POST /v1/responses', inference(responsesDialect)],
     // The Anthropic Messages API, routed like chat completions; its errors are rendered the Anthropic way.
     ['POST /v1/messages', inference(messagesDialect)],
+    ['POST /v1/messages/count_tokens', { handle: countTokensEndpoint(deps), render: messagesDialect.errorBody }],
     ['GET /v1/models', { handle: (req, res) => listModels(deps, req, res), render: openAiError }],
   ]);
 

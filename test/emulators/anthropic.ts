@@ -109,8 +109,29 @@ async function stream(res: ServerResponse, model: string, b: Behaviour, forced: 
   res.end();
 }
 
+/** Members POST /v1/messages/count_tokens accepts; any other is refused, as the API does. */
+const COUNT_MEMBERS = new Set(['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking', 'mcp_servers']);
+
+/**
+ * POST /v1/messages/count_tokens: a count the tests can predict (3 + 4 a message + 10 for a
+ * system prompt + 20 a tool), or the scripted failure.
+ */
+function countTokens(req: ReceivedRequest, b: Behaviour, res: ServerResponse, apiKey: string): void {
+  if (header(req, 'x-api-key') !== apiKey) return error(res, 401, 'authentication_error', 'invalid x-api-key');
+  if (header(req, 'anthropic-version') !== '2023-06-01') return error(res, 400, 'invalid_request_error', 'anthropic-version: required');
+  const extra = Object.keys(req.body).find((k) => !COUNT_MEMBERS.has(k));
+  if (extra !== undefined) return error(res, 400, 'invalid_request_error', `${extra}: Extra inputs are not permitted`);
+  if (b.kind === 'server-error') return error(res, 500, 'api_error', 'Internal server error');
+  if (b.kind === 'bad-request') return error(res, 400, 'invalid_request_error', b.message ?? 'messages: Field required');
+  const messages = Array.isArray(req.body.messages) ? req.body.messages.length : 0;
+  const tools = Array.isArray(req.body.tools) ? req.body.tools.length : 0;
+  res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_emulated' });
+  res.end(JSON.stringify({ input_tokens: 3 + 4 * messages + (req.body.system === undefined ? 0 : 10) + 20 * tools }));
+}
+
 export async function startAnthropicEmulator(apiKey = 'sk-ant-test'): Promise<Emulator> {
   return startEmulator(async (req, b, res, problems) => {
+    if (req.method === 'POST' && req.url === '/v1/messages/count_tokens') return countTokens(req, b, res, apiKey);
     const invalid = check(req, apiKey, problems);
     if (invalid === 'authentication') return error(res, 401, 'authentication_error', 'invalid x-api-key');
     if (invalid !== undefined) return error(res, 400, 'invalid_request_error', invalid);

@@ -280,6 +280,47 @@ spec:
     expect((relayed as Error).message).toContain('max_tokens: too large');
   });
 
+  it('messages.countTokens: counted by an Anthropic upstream (without the members it refuses), estimated for any other; errors the Anthropic way', async () => {
+    claude.script({ kind: 'text' });
+    const tools = [{ name: 'get_weather', description: 'Weather', input_schema: { type: 'object' as const, properties: { city: { type: 'string' } } } }];
+    const counted = await client.messages.countTokens({ model: 'via-anthropic', system: 'Be brief.', tools, messages: [{ role: 'user', content: 'Hello' }, { role: 'assistant', content: 'Hi' }, { role: 'user', content: 'Weather?' }] }).withResponse();
+    // 3 + 4 × 3 messages + 10 (system) + 20 (one tool), the emulator's count.
+    expect(counted.data).toEqual({ input_tokens: 45 });
+    expect(counted.response.headers.get('x-tollgate-token-count')).toBe('upstream');
+    const sent = claude.requests.at(-1);
+    expect(sent?.url).toBe('/v1/messages/count_tokens');
+    expect(sent?.headers['x-api-key']).toBe('sk-ant-test');
+    expect(sent?.body.model).toBe('claude-sonnet-4-5');
+
+    // A client counting the request it is about to send includes max_tokens and more: not forwarded (the API refuses them).
+    const full = await fetch(`${gateway.url}/v1/messages/count_tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'via-anthropic', max_tokens: 100, temperature: 0.2, stream: true, messages: [{ role: 'user', content: 'Hello' }] }),
+    });
+    expect(await full.json()).toEqual({ input_tokens: 7 });
+
+    const estimated = await client.messages.countTokens({ model: 'via-openai', messages: [{ role: 'user', content: 'word '.repeat(400) }] }).withResponse();
+    expect(estimated.response.headers.get('x-tollgate-token-count')).toBe('estimated');
+    expect(estimated.data.input_tokens).toBeGreaterThan(300);
+    expect(estimated.data.input_tokens).toBeLessThan(800);
+
+    // An upstream that cannot count now: the estimate. One that refuses the request: its refusal.
+    claude.script({ kind: 'server-error' });
+    const fallback = await client.messages.countTokens({ model: 'via-anthropic', messages: [{ role: 'user', content: 'Hello' }] }).withResponse();
+    expect(fallback.response.headers.get('x-tollgate-token-count')).toBe('estimated');
+    claude.script({ kind: 'bad-request', message: 'messages.0.content: Input should be a valid list' });
+    const refused = await client.messages.countTokens({ model: 'via-anthropic', messages: [{ role: 'user', content: 'Hello' }] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((refused as Error).message).toContain('default/claude refused to count the request: invalid_request_error: messages.0.content: Input should be a valid list');
+
+    const missing = await client.messages.countTokens({ model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
+    const invalid = await fetch(`${gateway.url}/v1/messages/count_tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"via-anthropic"}' });
+    expect(invalid.status).toBe(400);
+    expect(await invalid.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+  });
+
   it('a failure mid-stream becomes an Anthropic error event', async () => {
     claude.script({ kind: 'stream-error' });
     const stream = client.messages.stream({ model: 'via-anthropic', max_tokens: 10, messages: [{ role: 'user', content: 'x' }] });

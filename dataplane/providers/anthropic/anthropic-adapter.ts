@@ -5,6 +5,7 @@ import { jsonToolOf } from '../shared/json-response-tool.js';
 import { classifyAnthropicError } from './anthropic-errors.js';
 import { toAnthropicRequest } from './anthropic-request.js';
 import { fromAnthropicResponse } from './anthropic-response.js';
+import { anthropicTokenCounter } from './anthropic-count-tokens.js';
 import { anthropicSettings } from './anthropic-settings.js';
 import { AnthropicStreamTransformer } from './anthropic-stream.js';
 import type { AnthropicResponse } from './anthropic-wire.js';
@@ -48,4 +49,6 @@ export const anthropicAdapter: ProviderAdapter = {
   },
 
   defaultOutputCap: (settings) => anthropicSettings(settings).defaultMaxTokens,
+
+  countTokens: anthropicTokenCounter,
 };

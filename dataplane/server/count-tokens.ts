@@ -1,0 +1,105 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ANONYMOUS } from '../core/caller.js';
+import type { JsonObject } from '../core/canonical.js';
+import type { TargetConfig } from '../config/snapshot.js';
+import { errors, GatewayError } from '../core/gateway-error.js';
+import { accessDenied } from '../governance/access.js';
+import { selectRoute } from '../governance/route-selection.js';
+import { toCanonicalRequest } from '../inbound/anthropic/messages-request.js';
+import { estimatePromptTokens } from '../metering/token-estimate.js';
+import { refusedWithoutRoute } from '../pipeline/stages/identify.js';
+import { adapterTarget, providerSecrets } from '../providers/registry.js';
+import { scrubText } from '../providers/scrub-credentials.js';
+import { isObject } from '../providers/shared/json-guards.js';
+import type { RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
+import type { RequestTelemetry } from '../telemetry/gateway-observer.js';
+import { sendForWhole } from '../upstream/read-capped.js';
+import { readJsonBody } from './body/json-body.js';
+import type { Authenticator } from '../governance/identity/authenticator.js';
+import type { Admitter } from '../governance/types.js';
+import type { SnapshotStore } from '../runtime/snapshot-store.js';
+import type { ByteBudget } from './body/byte-budget.js';
+import type { RequestBodyLimits } from './body/json-body.js';
+import { headerOf, requestIdOf } from './request-headers.js';
+import { sendJson } from './send-json.js';
+
+/** An answer is one small object; an error as far as its message goes. */
+const ANSWER_LIMIT_BYTES = 64 * 1024;
+/** Counting is quick; a client waiting on it is usually about to send the request. */
+const COUNT_TIMEOUT_MS = 10_000;
+
+export interface CountTokensDeps {
+  store: SnapshotStore;
+  auth?: Authenticator;
+  rateLimiter?: Admitter;
+  bodyLimits: RequestBodyLimits;
+  bodyBudget: ByteBudget;
+}
+
+type Count = { inputTokens: number; source: 'upstream' | 'estimated' };
+
+/**
+ * POST /v1/messages/count_tokens (the Anthropic SDK's `messages.countTokens`, which Claude Code
+ * calls to manage its context): the route's first target counts when its upstream can (Anthropic),
+ * else the gateway estimates, as it does for Budget holds; `x-tollgate-token-count` says which.
+ * Authenticated, access-checked and rate limited (one request) like any request on the route; not
+ * metered, as counting is free upstream. An upstream that cannot count now (5xx, 429, unreachable)
+ * is answered by the estimate; one that refuses the request (4xx) is relayed, scrubbed.
+ */
+export function countTokensEndpoint(deps: CountTokensDeps): (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry) => Promise<void> {
+  return async (req, res, telemetry) => {
+    const runtime = deps.store.current;
+    if (runtime === undefined) throw errors.notReady();
+    const header = (name: string): string | undefined => headerOf(req, name);
+    const caller = deps.auth === undefined ? ANONYMOUS : await deps.auth.authenticate(header, runtime.apiKeys);
+    if (deps.auth !== undefined) {
+      const refused = refusedWithoutRoute(caller, runtime.snapshot.routes);
+      if (refused !== undefined) throw refused;
+    }
+    telemetry.caller(caller);
+    const body = await readJsonBody(req, res, deps.bodyLimits, deps.bodyBudget);
+    if (!isObject(body)) throw errors.badRequest('the request body must be a JSON object');
+    // Validated as the Messages request it counts (max_tokens is not part of a count).
+    const canonical = toCanonicalRequest({ ...body, max_tokens: 1, stream: false }, Math.floor(Date.now() / 1000));
+    const model = String(canonical.body.model);
+    const selected = selectRoute(runtime.routesByModel.get(model), caller, header, runtime.snapshot.namespaces, deps.auth !== undefined);
+    if (selected === undefined) throw errors.modelNotFound(model);
+    if ('denied' in selected) throw accessDenied(caller, selected.denied.config);
+    const route = selected.route.config;
+    if (deps.rateLimiter !== undefined) {
+      const admission = await deps.rateLimiter.admit({ caller, route, req: { op: 'chat', body: {}, stream: false, clientWantsUsage: false }, promptTokens: 0, maxOutputTokens: 0, budgets: runtime.snapshot.budgets });
+      admission.settle({ usage: undefined, costUsd: 0 });
+    }
+    const first = [...route.targets].sort((a, b) => a.priority - b.priority)[0];
+    const counted = first === undefined ? undefined : await upstreamCount(runtime, first, body, requestIdOf(req));
+    const count: Count = counted ?? { inputTokens: estimatePromptTokens(canonical.body), source: 'estimated' };
+    sendJson(res, 200, { 'x-tollgate-route': route.id, 'x-tollgate-token-count': count.source }, { input_tokens: count.inputTokens });
+  };
+}
+
+/** The target's upstream's own count, or undefined when it cannot count (now). Throws the upstream's refusal of the request. */
+async function upstreamCount(runtime: RuntimeSnapshot, target: TargetConfig, body: JsonObject, requestId: string): Promise<Count | undefined> {
+  const provider = runtime.providers.get(target.providerId);
+  const counter = provider?.adapter.countTokens;
+  const baseUrl = provider?.inProcessEndpoint ?? provider?.config.endpoints[0];
+  if (provider === undefined || counter === undefined || baseUrl === undefined) return undefined;
+  const upstreamReq = counter.buildRequest(body, adapterTarget(provider, baseUrl, target.model, Date.now()));
+  upstreamReq.headers['x-request-id'] = requestId;
+  let answer;
+  try {
+    answer = await sendForWhole(provider.transport, upstreamReq, {
+      signal: AbortSignal.timeout(COUNT_TIMEOUT_MS),
+      connectTimeoutMs: provider.config.connectTimeoutMs,
+      limitBytes: ANSWER_LIMIT_BYTES,
+      errorLimitBytes: ANSWER_LIMIT_BYTES,
+    });
+  } catch {
+    return undefined;
+  }
+  const parsed = counter.parseResponse(answer.status, answer.headers, answer.body.complete ? answer.body.text() : '');
+  if (parsed.ok) return { inputTokens: parsed.inputTokens, source: 'upstream' };
+  const { failure } = parsed;
+  if (failure.kind !== 'ClientError' && failure.kind !== 'ContextLengthExceeded') return undefined;
+  const status = failure.status >= 400 && failure.status < 500 ? failure.status : 400;
+  throw new GatewayError(status, 'upstream_rejected', 'invalid_request_error', `${target.providerId} refused to count the request: ${scrubText(failure.message, providerSecrets(provider.config))}`);
+}
