@@ -112,6 +112,27 @@ export function requestText(body: JsonObject): BodyText {
   return bodyText(body, found);
 }
 
+/**
+ * The field of a canonical request that asks for the answer's tokens again, outside the text that
+ * response rules check and mask (`choices[].logprobs`): undefined when it asks for none.
+ */
+export function logprobsField(body: JsonObject): 'logprobs' | 'top_logprobs' | undefined {
+  // Completions take a number of alternatives (0 still returns the sampled tokens), chat a boolean.
+  if (body.logprobs !== undefined && body.logprobs !== null && body.logprobs !== false) return 'logprobs';
+  if (body.top_logprobs !== undefined && body.top_logprobs !== null && body.top_logprobs !== 0) return 'top_logprobs';
+  return undefined;
+}
+
+/**
+ * The answer with each choice's `logprobs` emptied (null): its tokens repeat the text, which
+ * response rules cannot mask there. The same object when no choice carries any.
+ */
+export function withoutLogprobs(body: JsonObject): JsonObject {
+  const choices = body.choices;
+  if (!Array.isArray(choices) || !choices.some((c) => isObject(c) && c.logprobs !== undefined && c.logprobs !== null)) return body;
+  return { ...body, choices: choices.map((c) => (isObject(c) && c.logprobs !== undefined && c.logprobs !== null ? { ...c, logprobs: null } : c)) };
+}
+
 /** Text of a canonical (OpenAI) response: each choice's message content and tool-call arguments, or completion text. */
 export function responseText(body: JsonObject): BodyText {
   const found: { slot: TextSlot; set: Setter }[] = [];

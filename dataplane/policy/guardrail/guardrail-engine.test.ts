@@ -163,3 +163,30 @@ describe('guardrail engine: tool-call arguments', () => {
     expect(blocked.blocked?.message).toBe('the response was blocked by guardrail policy p, rule no-cards: it contains PaymentCard');
   });
 });
+
+describe('guardrail engine: logprobs under response rules', () => {
+  const mail = rule('mask-mail-out', 'Response', 'Mask', { kind: 'builtin', names: ['Email'] });
+  const tokens = (text: string): JsonObject => ({ content: (text.match(/.{1,3}/g) ?? []).map((token) => ({ token, logprob: -0.1, top_logprobs: [] })) });
+
+  it('refuses a request that asks for logprobs or top_logprobs (400 guardrail_unsupported naming the field), only when response rules apply', async () => {
+    const active = build(policy('team-a/p', [mail])).forRequest(anonymous, 'default/chat')!;
+    const asked = await active.checkRequest({ ...chat('hi'), logprobs: true, top_logprobs: 2 }, 5, info);
+    expect(asked.blocked?.status).toBe(400);
+    expect(asked.blocked?.toBody().error).toMatchObject({ type: 'invalid_request_error', code: 'guardrail_unsupported', param: 'logprobs' });
+    expect(asked.blocked?.message).toContain('guardrail policy team-a/p');
+    expect((await active.checkRequest({ model: 'c', prompt: 'hi', logprobs: 0 }, 5, info)).blocked?.param).toBe('logprobs');
+    expect((await active.checkRequest({ ...chat('hi'), top_logprobs: 3 }, 5, info)).blocked?.param).toBe('top_logprobs');
+    expect((await active.checkRequest({ ...chat('hi'), logprobs: false, top_logprobs: null }, 5, info)).blocked).toBeUndefined();
+    const requestOnly = build(policy('p', [rule('no-cards', 'Request', 'Block', { kind: 'builtin', names: ['PaymentCard'] })])).forRequest(anonymous, 'default/chat')!;
+    expect((await requestOnly.checkRequest({ ...chat('hi'), logprobs: true }, 5, info)).blocked).toBeUndefined();
+  });
+
+  it('drops choices[].logprobs from a complete answer, whose tokens would carry what was masked', async () => {
+    const active = build(policy('p', [mail])).forRequest(anonymous, 'default/chat')!;
+    const answer: JsonObject = { id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'mail ann@example.com' }, logprobs: tokens('mail ann@example.com'), finish_reason: 'stop' }] };
+    const r = await active.checkResponse(answer, info);
+    expect(r.body.choices).toEqual([{ index: 0, message: { role: 'assistant', content: 'mail [EMAIL]' }, logprobs: null, finish_reason: 'stop' }]);
+    const text: JsonObject = { id: 'x', object: 'text_completion', choices: [{ index: 0, text: 'fine', logprobs: { tokens: ['fine'] }, finish_reason: 'stop' }] };
+    expect(JSON.stringify((await active.checkResponse(text, info)).body)).not.toContain('tokens');
+  });
+});

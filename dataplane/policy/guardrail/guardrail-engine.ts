@@ -2,10 +2,10 @@ import type { GatewayError } from '../../core/gateway-error.js';
 import type { GuardrailConfig, GuardrailPhase } from '../../config/guardrail-config.js';
 import type { SubjectsConfig } from '../../config/subjects-config.js';
 import type { JsonObject } from '../../core/canonical.js';
-import { type BodyText, requestText, responseText } from './content-text.js';
+import { type BodyText, logprobsField, requestText, responseText, withoutLogprobs } from './content-text.js';
 import { type CompiledRule, compileRule, type RuleDeps } from './compiled-rule.js';
 import type { GuardrailDecision } from './guardrail-decision.js';
-import { guardrailRefusal } from './guardrail-refusal.js';
+import { guardrailRefusal, guardrailUnsupported } from './guardrail-refusal.js';
 import { countTypes, maskSpans } from './span.js';
 import type { CheckContext } from './webhook-check.js';
 
@@ -98,12 +98,27 @@ export class ActiveGuardrails {
 
   /** Runs the request rules; a masked body is what goes upstream. */
   checkRequest(body: JsonObject, promptTokens: number, info: RequestInfo): Promise<CheckResult> {
+    const refused = this.unsupported(body);
+    if (refused !== undefined) return Promise.resolve({ body, decisions: [], masked: [], blocked: refused });
     return runRules(this.requestRules, body, requestText(body), info, promptTokens);
   }
 
+  /**
+   * What the request asks for that the rules could not check, refused rather than let through:
+   * logprobs under response rules (they repeat the answer's tokens where no rule can mask them).
+   */
+  private unsupported(body: JsonObject): GatewayError | undefined {
+    const rule = this.responseRules[0];
+    const field = rule === undefined ? undefined : logprobsField(body);
+    if (rule === undefined || field === undefined) return undefined;
+    return guardrailUnsupported(rule.policy, field, "is not allowed here: logprobs repeat the answer's tokens outside the text its response rules check and mask; send the request without it");
+  }
+
   /** Runs the response rules on a complete (non-streamed) answer; a masked body is what the client gets. */
-  checkResponse(body: JsonObject, info: RequestInfo): Promise<CheckResult> {
-    return runRules(this.responseRules, body, responseText(body), info, 0);
+  async checkResponse(body: JsonObject, info: RequestInfo): Promise<CheckResult> {
+    const result = await runRules(this.responseRules, body, responseText(body), info, 0);
+    // The request was refused when it asked for logprobs; an upstream that sends them anyway must not carry the unmasked tokens out.
+    return this.responseRules.length === 0 ? result : { ...result, body: withoutLogprobs(result.body) };
   }
 }
 

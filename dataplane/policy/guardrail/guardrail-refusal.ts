@@ -34,3 +34,15 @@ export function guardrailRefusal(d: GuardrailDecision, why?: string): GatewayErr
     headers: { ...headers, 'x-should-retry': 'false' },
   });
 }
+
+/**
+ * The refusal of a request that asks for something the guardrail cannot check: the policy would
+ * otherwise be bypassed silently, so the client is told which field and why (400, code
+ * guardrail_unsupported, the field in `param`), and can send the request without it.
+ */
+export function guardrailUnsupported(policy: string, param: string, why: string): GatewayError {
+  return new GatewayError(400, 'guardrail_unsupported', 'invalid_request_error', `the request was refused by guardrail policy ${policy}: ${param} ${why}`, {
+    param,
+    headers: { [GUARDRAIL_HEADER]: policy, 'x-should-retry': 'false' },
+  });
+}

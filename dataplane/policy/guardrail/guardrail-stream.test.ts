@@ -233,3 +233,15 @@ describe('an answer longer than a check is sent', () => {
     expect(r.decisions.some((d) => d.action === 'Allow' && d.error?.includes('more than a check is sent') === true)).toBe(true);
   });
 });
+
+describe('stream guard: logprobs', () => {
+  it("never releases a chunk's logprobs: they would carry text the window still holds", async () => {
+    const guard = guardFor([{ name: 'no-keys', phase: 'Response', action: 'Block', detector: { kind: 'builtin', names: ['Credential'] } }]);
+    const withLogprobs = (content: string): JsonObject => ({ ...delta(content), choices: [{ index: 0, delta: { content }, logprobs: { content: [{ token: content, logprob: -0.1 }] }, finish_reason: null }] });
+    const out = await guard.step({ chunks: [withLogprobs('a preamble long enough to pass the window, '), withLogprobs('then the key sk-proj-abc')] });
+    const released = out.chunks.flatMap((c) => c.choices as JsonObject[]);
+    expect(released.length).toBeGreaterThan(0);
+    for (const c of released) expect(c.logprobs ?? null).toBeNull();
+    expect(JSON.stringify(out.chunks)).not.toContain('sk-proj');
+  });
+});

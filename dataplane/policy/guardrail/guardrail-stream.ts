@@ -262,6 +262,9 @@ export class StreamGuard {
       const found = textOf(c);
       const finished = typeof c.finish_reason === 'string';
       let next = this.toolCalls(c, index);
+      // A chunk's logprobs repeat its tokens at once, while its text may still be held (or later
+      // masked): they never go out (the stage refuses requests that ask for them).
+      if (next.logprobs !== undefined && next.logprobs !== null) next = { ...next, logprobs: null };
       if (found !== undefined) {
         this.template = { chunk, chat: found.chat };
         this.append(`${index}`, found.text);

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+
+// GuardrailPolicy bypasses an audit found, through the real gateway: what the checker could not
+// read went upstream (or out to the client) unchecked; now it is checked, dropped or refused.
+let up: OpenAiUpstream;
+let gateway: TestGateway;
+
+const CARD = '4111 1111 1111 1111';
+const usage = { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 };
+
+const manifests = (baseUrl: string): string => `${openAiProvider('hosted', baseUrl)}---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: guarded }
+spec:
+  model: guarded
+  access: { anonymous: true }
+  targets: [{ providerRef: { name: hosted }, model: gpt }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: GuardrailPolicy
+metadata: { name: p }
+spec:
+  subjects: { routes: [{ name: guarded }] }
+  streaming: { holdBackChars: 32 }
+  rules:
+    - { name: no-cards, phase: Request, action: Block, detector: { builtin: [PaymentCard] } }
+    - { name: mask-mail, phase: Request, action: Mask, detector: { builtin: [Email] } }
+    - { name: mask-mail-out, phase: Response, action: Mask, detector: { builtin: [Email] } }
+    - { name: no-keys-out, phase: Response, action: Block, detector: { builtin: [Credential] } }
+`;
+
+beforeAll(async () => {
+  up = await startOpenAiUpstream();
+  gateway = await startTestGateway({ 'all.yaml': manifests(up.baseUrl) });
+}, 30_000);
+
+afterAll(async () => {
+  await gateway?.close();
+  await up?.close();
+});
+
+async function post(path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> & { error?: { code: string; param: string | null; message: string } } }> {
+  const res = await fetch(`${gateway.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+  return { status: res.status, body: (await res.json()) as never };
+}
+
+/** Posts and expects the guardrail's 400 naming `param`, with nothing sent upstream. */
+async function refused(path: string, body: unknown, param: string): Promise<void> {
+  const before = up.requests.length;
+  const r = await post(path, body);
+  expect(r.status).toBe(400);
+  expect(r.body.error).toMatchObject({ code: 'guardrail_unsupported', param });
+  expect(r.body.error?.message).toContain('guardrail policy default/p');
+  expect(up.requests.length).toBe(before);
+}
+
+describe('logprobs on a route with response rules', () => {
+  it('refuses a request that asks for them, naming the field; nothing goes upstream', async () => {
+    await refused('/v1/chat/completions', { model: 'guarded', messages: [{ role: 'user', content: 'hi' }], logprobs: true }, 'logprobs');
+    await refused('/v1/completions', { model: 'guarded', prompt: 'hi', logprobs: 1 }, 'logprobs');
+  });
+
+  it('drops the logprobs of an answer that carries them anyway: their tokens would spell what was masked', async () => {
+    const text = 'mail ann@example.com';
+    const logprobs = { content: (text.match(/.{1,3}/g) ?? []).map((token) => ({ token, logprob: -0.1, top_logprobs: [] })) };
+    up.script({ kind: 'error', status: 200, body: { id: 'x', object: 'chat.completion', created: 1, model: 'gpt', usage, choices: [{ index: 0, message: { role: 'assistant', content: text }, logprobs, finish_reason: 'stop' }] } });
+    const r = await post('/v1/chat/completions', { model: 'guarded', messages: [{ role: 'user', content: 'hi' }] });
+    expect(r.status).toBe(200);
+    expect(JSON.stringify(r.body)).not.toContain('ann');
+    expect((r.body.choices as { logprobs: unknown }[])[0]?.logprobs).toBeNull();
+  });
+});
