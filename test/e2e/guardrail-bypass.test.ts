@@ -73,3 +73,28 @@ describe('logprobs on a route with response rules', () => {
     expect((r.body.choices as { logprobs: unknown }[])[0]?.logprobs).toBeNull();
   });
 });
+
+describe('chat content parts the checker used to skip', () => {
+  const ask = (content: unknown, extra: Record<string, unknown> = {}) => ({ model: 'guarded', messages: [{ role: 'user', content }, ...(Object.keys(extra).length > 0 ? [{ role: 'assistant', content: 'ok', ...extra }, { role: 'user', content: 'go on' }] : [])] });
+
+  it('checks bare strings, input_text, output_text and thinking parts and assistant reasoning_content: a card is refused, nothing goes upstream', async () => {
+    for (const body of [ask([`charge ${CARD}`]), ask([{ type: 'input_text', text: `charge ${CARD}` }]), ask([{ type: 'output_text', text: `charge ${CARD}` }]), ask([{ type: 'thinking', thinking: `charge ${CARD}` }]), ask('hi', { reasoning_content: `card ${CARD}` })]) {
+      const before = up.requests.length;
+      const r = await post('/v1/chat/completions', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error?.code).toBe('guardrail_blocked');
+      expect(up.requests.length).toBe(before);
+    }
+  });
+
+  it('masks an e-mail address in an input_text part before it goes upstream', async () => {
+    up.script({ kind: 'ok' });
+    const r = await post('/v1/chat/completions', ask([{ type: 'input_text', text: 'mail ann@example.com' }]));
+    expect(r.status).toBe(200);
+    expect(JSON.stringify(up.requests.at(-1)?.body)).not.toContain('ann@example.com');
+  });
+
+  it('refuses a part of a type the checker does not read that carries text', async () => {
+    await refused('/v1/chat/completions', ask([{ type: 'text', text: 'hi' }, { type: 'mystery', words: `charge ${CARD}` }]), 'messages.0.content.1');
+  });
+});

@@ -12,8 +12,16 @@ export interface TextSlot {
   text: string;
 }
 
+/** A piece of a request the checker cannot read as text (its field, dotted, and what it is): refused under text rules. */
+export interface Unreadable {
+  param: string;
+  why: string;
+}
+
 export interface BodyText {
   slots: TextSlot[];
+  /** What carries text the slots do not hold (request bodies only). */
+  unreadable: Unreadable[];
   /** The body with each slot's text replaced by `texts[i]` (same order and length as slots). */
   write(texts: readonly string[]): JsonObject;
 }
@@ -25,9 +33,10 @@ function isObject(value: unknown): value is JsonObject {
 type Setter = (copy: JsonObject, text: string) => void;
 
 /** Slots plus, for each, how to set it on a structured clone of the body. */
-function bodyText(body: JsonObject, found: { slot: TextSlot; set: Setter }[]): BodyText {
+function bodyText(body: JsonObject, found: { slot: TextSlot; set: Setter }[], unreadable: Unreadable[] = []): BodyText {
   return {
     slots: found.map((f) => f.slot),
+    unreadable,
     write(texts) {
       const copy = structuredClone(body);
       found.forEach((f, i) => {
@@ -63,12 +72,33 @@ function toolCalls(calls: unknown, found: { slot: TextSlot; set: Setter }[], lis
 }
 
 /**
- * Text of a canonical request: chat messages (string content, text and refusal parts, assistant
- * tool-call and legacy function-call arguments) and tool descriptions, a completion prompt, an
- * embedding input. Everything here is text a model reads.
+ * The field holding the text of each content part type that carries text. OpenAI-compatible
+ * servers (vLLM among them) render all of these into the prompt, not only `text` parts.
+ */
+const TEXT_PART_FIELD: Readonly<Record<string, string>> = { text: 'text', input_text: 'text', output_text: 'text', refusal: 'refusal', thinking: 'thinking' };
+
+/** Content parts that carry media, not text: not checked (images, audio, files are documented as such). */
+const MEDIA_PARTS = new Set(['image_url', 'input_image', 'image', 'input_audio', 'audio_url', 'video_url', 'file', 'input_file']);
+
+/** Assistant message fields some servers (vLLM, DeepSeek-style templates) render as the model's earlier reasoning. */
+const REASONING_FIELDS = ['reasoning_content', 'reasoning'] as const;
+
+function carriesString(value: unknown): boolean {
+  if (typeof value === 'string') return value !== '';
+  if (Array.isArray(value)) return value.some(carriesString);
+  return isObject(value) && Object.values(value).some(carriesString);
+}
+
+/**
+ * Text of a canonical request: chat messages (string content, every text-carrying content part,
+ * bare strings in a content array, assistant reasoning, tool-call and legacy function-call
+ * arguments) and tool descriptions, a completion prompt, an embedding input. Everything here is
+ * text a model reads. A content part of a type not known here that carries strings is listed as
+ * unreadable: it might be rendered as text, and the checker would not have seen it.
  */
 export function requestText(body: JsonObject): BodyText {
   const found: { slot: TextSlot; set: Setter }[] = [];
+  const unreadable: Unreadable[] = [];
   if (Array.isArray(body.messages)) {
     body.messages.forEach((m, i) => {
       if (!isObject(m)) return;
@@ -78,13 +108,29 @@ export function requestText(body: JsonObject): BodyText {
         found.push({ slot: { role, text: m.content }, set: (copy, text) => void (message(copy).content = text) });
       } else if (Array.isArray(m.content)) {
         m.content.forEach((part, j) => {
+          const parts = (copy: JsonObject): unknown[] => message(copy).content as unknown[];
+          if (typeof part === 'string') {
+            found.push({ slot: { role, text: part }, set: (copy, text) => void (parts(copy)[j] = text) });
+            return;
+          }
           if (!isObject(part)) return;
-          // A refusal part is text the model reads too (the translations send it as text).
-          const key = part.type === 'text' ? 'text' : part.type === 'refusal' ? 'refusal' : undefined;
-          const value = key === undefined ? undefined : part[key];
-          if (key === undefined || typeof value !== 'string') return;
-          found.push({ slot: { role, text: value }, set: (copy, text) => void (((message(copy).content as unknown[])[j] as JsonObject)[key] = text) });
+          const type = typeof part.type === 'string' ? part.type : undefined;
+          const key = type === undefined ? undefined : TEXT_PART_FIELD[type];
+          if (key !== undefined) {
+            const value = part[key];
+            if (typeof value === 'string') found.push({ slot: { role, text: value }, set: (copy, text) => void ((parts(copy)[j] as JsonObject)[key] = text) });
+            return;
+          }
+          if (type !== undefined && MEDIA_PARTS.has(type)) return;
+          const { type: _type, ...rest } = part;
+          if (carriesString(rest)) {
+            unreadable.push({ param: `messages.${i}.content.${j}`, why: `is a content part of type ${type ?? '(none)'}, which the guardrail does not read; send its text as a text part` });
+          }
         });
+      }
+      for (const field of REASONING_FIELDS) {
+        const value = m[field];
+        if (typeof value === 'string') found.push({ slot: { role, text: value }, set: (copy, text) => void (message(copy)[field] = text) });
       }
       toolCalls(m.tool_calls, found, (copy) => message(copy).tool_calls);
       // The legacy single function call of an assistant message.
@@ -98,7 +144,7 @@ export function requestText(body: JsonObject): BodyText {
       if (fn === undefined || typeof fn.description !== 'string') return;
       found.push({ slot: { role: 'system', text: fn.description }, set: (copy, text) => void (((arrayAt(copy, 'tools')[i] as JsonObject).function as JsonObject).description = text) });
     });
-    return bodyText(body, found);
+    return bodyText(body, found, unreadable);
   }
   for (const key of ['prompt', 'input'] as const) {
     const v = body[key];

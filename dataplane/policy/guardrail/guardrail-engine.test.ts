@@ -190,3 +190,35 @@ describe('guardrail engine: logprobs under response rules', () => {
     expect(JSON.stringify((await active.checkResponse(text, info)).body)).not.toContain('tokens');
   });
 });
+
+describe('guardrail engine: every content part that carries text', () => {
+  const cards = rule('no-cards', 'Request', 'Block', { kind: 'builtin', names: ['PaymentCard'] });
+  const mail = rule('mask-mail', 'Request', 'Mask', { kind: 'builtin', names: ['Email'] });
+  const active = build(policy('team-a/p', [cards, mail])).forRequest(anonymous, 'default/chat')!;
+
+  it('reads bare strings in a content array, input_text, output_text and thinking parts, and assistant reasoning', async () => {
+    const bodies: JsonObject[] = [
+      chat([`charge ${CARD}`] as unknown as JsonObject[]),
+      chat([{ type: 'input_text', text: `charge ${CARD}` }]),
+      chat([{ type: 'output_text', text: `charge ${CARD}` }]),
+      chat([{ type: 'thinking', thinking: `charge ${CARD}`, signature: 'sig' }]),
+      { model: 'chat', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'ok', reasoning_content: `card ${CARD}` }] },
+      { model: 'chat', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'ok', reasoning: `card ${CARD}` }] },
+    ];
+    for (const body of bodies) expect((await active.checkRequest(body, 10, info)).blocked?.code, JSON.stringify(body)).toBe('guardrail_blocked');
+    const masked = await active.checkRequest(chat([{ type: 'input_text', text: 'mail ann@example.com' }, 'and bob@example.org'] as unknown as JsonObject[]), 10, info);
+    expect(masked.body).toEqual(chat([{ type: 'input_text', text: 'mail [EMAIL]' }, 'and [EMAIL]'] as unknown as JsonObject[]));
+  });
+
+  it('refuses a part of a type it does not read that carries strings (400 guardrail_unsupported naming it); media parts pass unread', async () => {
+    const r = await active.checkRequest(chat([{ type: 'text', text: 'hi' }, { type: 'mystery', body: { words: `charge ${CARD}` } }]), 10, info);
+    expect(r.blocked?.toBody().error).toMatchObject({ code: 'guardrail_unsupported', param: 'messages.0.content.1', type: 'invalid_request_error' });
+    expect(r.blocked?.message).toContain('type mystery');
+    expect((await active.checkRequest(chat([{ text: `charge ${CARD}` }]), 10, info)).blocked?.param).toBe('messages.0.content.0');
+    const media = chat([{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }, { type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }, { type: 'file', file: { file_data: 'AAAA' } }]);
+    expect((await active.checkRequest(media, 10, info)).blocked).toBeUndefined();
+    // Only rules that read the text need it: a size rule alone does not refuse.
+    const size = build(policy('p', [rule('size', 'Request', 'Block', { kind: 'maxPromptTokens', max: 1000 })])).forRequest(anonymous, 'default/chat')!;
+    expect((await size.checkRequest(chat([{ type: 'mystery', body: 'x' }]), 10, info)).blocked).toBeUndefined();
+  });
+});

@@ -98,16 +98,21 @@ export class ActiveGuardrails {
 
   /** Runs the request rules; a masked body is what goes upstream. */
   checkRequest(body: JsonObject, promptTokens: number, info: RequestInfo): Promise<CheckResult> {
-    const refused = this.unsupported(body);
+    const text = requestText(body);
+    const refused = this.unsupported(body, text);
     if (refused !== undefined) return Promise.resolve({ body, decisions: [], masked: [], blocked: refused });
-    return runRules(this.requestRules, body, requestText(body), info, promptTokens);
+    return runRules(this.requestRules, body, text, info, promptTokens);
   }
 
   /**
    * What the request asks for that the rules could not check, refused rather than let through:
-   * logprobs under response rules (they repeat the answer's tokens where no rule can mask them).
+   * logprobs under response rules (they repeat the answer's tokens where no rule can mask them),
+   * and, under rules that read the text, a piece of it the checker cannot read.
    */
-  private unsupported(body: JsonObject): GatewayError | undefined {
+  private unsupported(body: JsonObject, text: BodyText): GatewayError | undefined {
+    const reader = this.requestRules.find((r) => r.kind !== 'size');
+    const unreadable = text.unreadable[0];
+    if (reader !== undefined && unreadable !== undefined) return guardrailUnsupported(reader.policy, unreadable.param, unreadable.why);
     const rule = this.responseRules[0];
     const field = rule === undefined ? undefined : logprobsField(body);
     if (rule === undefined || field === undefined) return undefined;
