@@ -222,3 +222,11 @@ describe('guardrail engine: every content part that carries text', () => {
     expect((await size.checkRequest(chat([{ type: 'mystery', body: 'x' }]), 10, info)).blocked).toBeUndefined();
   });
 });
+
+describe('guardrail engine: anonymous callers', () => {
+  it("count as the route's namespace: a namespaces policy applies on that namespace's routes opened to anyone, as Budgets do", () => {
+    const g = build(policy('tollgate/cards', [rule('no-cards', 'Request', 'Block', { kind: 'builtin', names: ['PaymentCard'] })], { namespaces: ['team-a'] }));
+    expect(g.forRequest(anonymous, 'team-a/chat')).toBeDefined();
+    expect(g.forRequest(anonymous, 'team-b/chat')).toBeUndefined();
+  });
+});

@@ -29,9 +29,14 @@ export interface CheckResult {
   masked: string[];
 }
 
+/**
+ * Whether a policy's subjects cover this caller on this route. An anonymous caller has no
+ * namespace of its own: it counts as the route's namespace, which opened the route to it (as for
+ * Budgets), or a team's `namespaces:` policy would not apply on its own routes opened to anyone.
+ */
 function applies(s: SubjectsConfig, caller: GuardedCaller, routeId: string): boolean {
   if (s.routes.includes(routeId)) return true;
-  if (caller.kind === 'anonymous') return false;
+  if (caller.kind === 'anonymous') return s.namespaces.includes(routeId.slice(0, routeId.indexOf('/')));
   if (caller.namespace !== undefined && s.namespaces.includes(caller.namespace)) return true;
   const who = `${caller.namespace ?? ''}/${caller.name ?? ''}`;
   if (caller.kind === 'serviceaccount' && s.serviceAccounts.includes(who)) return true;
