@@ -179,7 +179,7 @@ export function withoutLogprobs(body: JsonObject): JsonObject {
   return { ...body, choices: choices.map((c) => (isObject(c) && c.logprobs !== undefined && c.logprobs !== null ? { ...c, logprobs: null } : c)) };
 }
 
-/** Text of a canonical (OpenAI) response: each choice's message content and tool-call arguments, or completion text. */
+/** Text of a canonical (OpenAI) response: each choice's message content, tool-call and legacy function-call arguments, or completion text. */
 export function responseText(body: JsonObject): BodyText {
   const found: { slot: TextSlot; set: Setter }[] = [];
   const choices = Array.isArray(body.choices) ? body.choices : [];
@@ -191,6 +191,10 @@ export function responseText(body: JsonObject): BodyText {
         found.push({ slot: { role: 'assistant', text: c.message.content }, set: (copy, text) => void ((choice(copy).message as JsonObject).content = text) });
       }
       toolCalls(c.message.tool_calls, found, (copy) => (choice(copy).message as JsonObject).tool_calls);
+      // The legacy single function call (a request that declared `functions`).
+      if (isObject(c.message.function_call) && typeof c.message.function_call.arguments === 'string') {
+        found.push({ slot: { role: TOOL_CALL_ROLE, text: c.message.function_call.arguments }, set: (copy, text) => void (((choice(copy).message as JsonObject).function_call as JsonObject).arguments = text) });
+      }
     } else if (typeof c.text === 'string') {
       found.push({ slot: { role: 'assistant', text: c.text }, set: (copy, text) => void (choice(copy).text = text) });
     }

@@ -230,3 +230,13 @@ describe('guardrail engine: anonymous callers', () => {
     expect(g.forRequest(anonymous, 'team-b/chat')).toBeUndefined();
   });
 });
+
+describe('guardrail engine: legacy function_call in answers', () => {
+  it('masks and blocks on its arguments, as on a tool call', async () => {
+    const answer = (args: string): JsonObject => ({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: null, function_call: { name: 'send', arguments: args } }, finish_reason: 'function_call' }] });
+    const mail = build(policy('p', [rule('mail', 'Response', 'Mask', { kind: 'builtin', names: ['Email'] })])).forRequest(anonymous, 'default/chat')!;
+    expect((await mail.checkResponse(answer('{"to":"ann@example.com"}'), info)).body).toEqual(answer('{"to":"[EMAIL]"}'));
+    const keys = build(policy('p', [rule('no-keys', 'Response', 'Block', { kind: 'builtin', names: ['Credential'] })])).forRequest(anonymous, 'default/chat')!;
+    expect((await keys.checkResponse(answer('{"key":"sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD"}'), info)).blocked?.code).toBe('guardrail_blocked');
+  });
+});

@@ -245,3 +245,33 @@ describe('stream guard: logprobs', () => {
     expect(JSON.stringify(out.chunks)).not.toContain('sk-proj');
   });
 });
+
+describe('stream guard: legacy function_call', () => {
+  const fnCall = (args: string, name?: string): JsonObject => ({
+    id: 'c1',
+    object: 'chat.completion.chunk',
+    model: 'm',
+    choices: [{ index: 0, delta: { function_call: name === undefined ? { arguments: args } : { name, arguments: args } }, finish_reason: null }],
+  });
+  const finish: JsonObject = { id: 'c1', object: 'chat.completion.chunk', model: 'm', choices: [{ index: 0, delta: {}, finish_reason: 'function_call' }] };
+  const argsOf = (chunks: JsonObject[]): string =>
+    chunks.map((c) => (((c.choices as JsonObject[])[0]?.delta as JsonObject | undefined)?.function_call as JsonObject | undefined)?.arguments ?? '').join('');
+
+  it('holds back and masks its arguments as a tool call, released before the finish; the name goes out at once', async () => {
+    const guard = guardFor([{ name: 'mail', phase: 'Response', action: 'Mask', detector: { kind: 'builtin', names: ['Email'] } }]);
+    const first = await guard.step({ chunks: [fnCall('', 'send'), fnCall('{"to":"ann@exa'), fnCall('mple.com","body":"hi"}')] });
+    expect(JSON.stringify(first.chunks)).not.toContain('ann@');
+    expect((((first.chunks[0]?.choices as JsonObject[])[0]?.delta as JsonObject).function_call as JsonObject).name).toBe('send');
+    const last = await guard.step({ chunks: [finish], done: true });
+    const chunks = [...first.chunks, ...last.chunks];
+    expect(argsOf(chunks)).toBe('{"to":"[EMAIL]","body":"hi"}');
+    expect((chunks.at(-1)?.choices as JsonObject[])[0]?.finish_reason).toBe('function_call');
+  });
+
+  it('ends the stream when its arguments carry what a Block rule finds', async () => {
+    const guard = guardFor([{ name: 'no-keys', phase: 'Response', action: 'Block', detector: { kind: 'builtin', names: ['Credential'] } }]);
+    const out = await guard.step({ chunks: [fnCall('{"key":"sk-proj-abcd', 'send')] });
+    expect(JSON.stringify(out.chunks)).not.toContain('sk-proj');
+    await expect(guard.step({ chunks: [fnCall('efghijklmnopqrstuvwxyz0123456789ABCD"}'), finish], done: true })).rejects.toMatchObject({ code: 'guardrail_blocked' });
+  });
+});

@@ -6,6 +6,9 @@ import { guardrailRefusal } from './guardrail-refusal.js';
 import { countTypes, maskSpans, type Span } from './span.js';
 import { TOOL_CALL_ROLE } from './content-text.js';
 
+/** The call number of a choice's legacy `function_call` among its held calls (tool calls count from 0). */
+const FUNCTION_CALL = -1;
+
 /** Characters of a stream's answer held for its webhook and moderation rules (all choices and calls). */
 export const MAX_CHECKED_CHARS = 16 * 1024 * 1024;
 
@@ -51,7 +54,7 @@ function empty(choice: JsonObject, chat: boolean): boolean {
 export class StreamGuard {
   private readonly spanRules: CompiledRule[];
   private readonly remoteRules: CompiledRule[];
-  /** Held text by key: `<choice>` for a choice's text, `<choice>:<call>` for a tool call's arguments. */
+  /** Held text by key: `<choice>` for a choice's text, `<choice>:<call>` for a tool call's arguments (`<choice>:-1` for a legacy function call). */
   private readonly held = new Map<string, string>();
   /** The released (masked) text per key, kept only when remote rules need it at the end. */
   private readonly answer = new Map<string, string>();
@@ -216,39 +219,61 @@ export class StreamGuard {
   /** The rest of a choice's tool-call arguments, released at its end: a chunk to send before its finish. */
   private callTails(index: number, chunk: JsonObject): JsonObject | undefined {
     const calls: JsonObject[] = [];
+    let legacy: string | undefined;
     for (const key of this.callKeys(index)) {
       if (!this.held.has(key)) continue;
       const rest = this.release(key, true);
       this.held.delete(key);
-      if (rest !== '') calls.push({ index: Number(key.slice(key.indexOf(':') + 1)), function: { arguments: rest } });
+      if (rest === '') continue;
+      const call = Number(key.slice(key.indexOf(':') + 1));
+      if (call === FUNCTION_CALL) legacy = rest;
+      else calls.push({ index: call, function: { arguments: rest } });
     }
-    if (calls.length === 0) return undefined;
-    return { ...chunk, choices: [{ index, delta: { tool_calls: calls }, finish_reason: null }] };
+    if (calls.length === 0 && legacy === undefined) return undefined;
+    const delta: JsonObject = {};
+    if (calls.length > 0) delta.tool_calls = calls;
+    if (legacy !== undefined) delta.function_call = { arguments: legacy };
+    return { ...chunk, choices: [{ index, delta, finish_reason: null }] };
   }
 
-  /** A chat delta's tool calls with their arguments held back and released through the window. */
+  /** Holds a call's arguments fragment under its key and returns what of them may go out now. */
+  private holdCall(index: number, call: number, fragment: string): string {
+    let calls = this.calls.get(index);
+    if (calls === undefined) this.calls.set(index, (calls = new Set()));
+    calls.add(call);
+    const key = `${index}:${call}`;
+    this.append(key, fragment);
+    return this.release(key, false);
+  }
+
+  /** A chat delta's tool calls (and legacy function call) with their arguments held back and released through the window. */
   private toolCalls(choice: JsonObject, index: number): JsonObject {
     const delta = choice.delta;
-    if (!isObject(delta) || !Array.isArray(delta.tool_calls)) return choice;
-    const kept: unknown[] = [];
-    for (const call of delta.tool_calls) {
-      const fn = isObject(call) && isObject(call.function) ? call.function : undefined;
-      if (!isObject(call) || fn === undefined || typeof fn.arguments !== 'string') {
-        kept.push(call);
-        continue;
+    if (!isObject(delta)) return choice;
+    const legacy = isObject(delta.function_call) && typeof delta.function_call.arguments === 'string' ? delta.function_call : undefined;
+    if (!Array.isArray(delta.tool_calls) && legacy === undefined) return choice;
+    const { tool_calls: _calls, function_call: _fn, ...rest } = delta;
+    const out: JsonObject = { ...rest };
+    if (Array.isArray(delta.tool_calls)) {
+      const kept: unknown[] = [];
+      for (const call of delta.tool_calls) {
+        const fn = isObject(call) && isObject(call.function) ? call.function : undefined;
+        if (!isObject(call) || fn === undefined || typeof fn.arguments !== 'string') {
+          kept.push(call);
+          continue;
+        }
+        const released = this.holdCall(index, typeof call.index === 'number' ? call.index : 0, fn.arguments);
+        // A fragment whose arguments are all held back still carries the call's id and name when it has them.
+        if (released !== '' || call.id !== undefined || fn.name !== undefined) kept.push({ ...call, function: { ...fn, arguments: released } });
       }
-      const callIndex = typeof call.index === 'number' ? call.index : 0;
-      const key = `${index}:${callIndex}`;
-      let calls = this.calls.get(index);
-      if (calls === undefined) this.calls.set(index, (calls = new Set()));
-      calls.add(callIndex);
-      this.append(key, fn.arguments);
-      const out = this.release(key, false);
-      // A fragment whose arguments are all held back still carries the call's id and name when it has them.
-      if (out !== '' || call.id !== undefined || fn.name !== undefined) kept.push({ ...call, function: { ...fn, arguments: out } });
+      if (kept.length > 0) out.tool_calls = kept;
     }
-    const { tool_calls: _calls, ...rest } = delta;
-    return { ...choice, delta: kept.length > 0 ? { ...rest, tool_calls: kept } : rest };
+    if (legacy === undefined && delta.function_call !== undefined) out.function_call = delta.function_call;
+    else if (legacy !== undefined) {
+      const released = this.holdCall(index, FUNCTION_CALL, legacy.arguments as string);
+      if (released !== '' || legacy.name !== undefined) out.function_call = { ...legacy, arguments: released };
+    }
+    return { ...choice, delta: out };
   }
 
   private async chunk(chunk: JsonObject): Promise<JsonObject[]> {
