@@ -98,3 +98,23 @@ describe('chat content parts the checker used to skip', () => {
     await refused('/v1/chat/completions', ask([{ type: 'text', text: 'hi' }, { type: 'mystery', words: `charge ${CARD}` }]), 'messages.0.content.1');
   });
 });
+
+describe('JSON escapes in tool-call arguments', () => {
+  const escaped = '{"to":"ann\\u0040example.com","card":"4111\\u00201111 1111 1111"}';
+  const history = { model: 'guarded', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'send', arguments: escaped } }] }, { role: 'tool', tool_call_id: 'c1', content: 'sent' }] };
+
+  it('refuses a history whose arguments spell a card number with escapes', async () => {
+    const before = up.requests.length;
+    const r = await post('/v1/chat/completions', history);
+    expect(r.status).toBe(400);
+    expect(r.body.error?.code).toBe('guardrail_blocked');
+    expect(up.requests.length).toBe(before);
+  });
+
+  it('masks an address spelled with an escape in an answer', async () => {
+    up.script({ kind: 'error', status: 200, body: { id: 'x', object: 'chat.completion', created: 1, model: 'gpt', usage, choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'send', arguments: '{"to":"ann\\u0040example.com"}' } }] }, finish_reason: 'tool_calls' }] } });
+    const r = await post('/v1/chat/completions', { model: 'guarded', messages: [{ role: 'user', content: 'hi' }] });
+    const args = (r.body.choices as { message: { tool_calls: { function: { arguments: string } }[] } }[])[0]?.message.tool_calls[0]?.function.arguments;
+    expect(JSON.parse(args ?? '{}')).toEqual({ to: '[EMAIL]' });
+  });
+});

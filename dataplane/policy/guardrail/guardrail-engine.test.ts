@@ -240,3 +240,21 @@ describe('guardrail engine: legacy function_call in answers', () => {
     expect((await keys.checkResponse(answer('{"key":"sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD"}'), info)).blocked?.code).toBe('guardrail_blocked');
   });
 });
+
+describe('guardrail engine: JSON escapes in tool-call arguments', () => {
+  const escaped = '{"to":"ann\\u0040example.com","subject":"project\\u0020falcon"}';
+  const deny = rule('no-falcon', 'Request', 'Block', { kind: 'denyList', phrases: ['project falcon'] });
+
+  it('checks a request history by what the escapes spell', async () => {
+    const body: JsonObject = { model: 'chat', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'send', arguments: escaped } }] }] };
+    expect((await build(policy('p', [deny])).forRequest(anonymous, 'default/chat')!.checkRequest(body, 10, info)).blocked?.code).toBe('guardrail_blocked');
+  });
+
+  it('masks an escaped address in an answer over its whole escape, leaving valid JSON', async () => {
+    const answer = (args: string): JsonObject => ({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'send', arguments: args } }] }, finish_reason: 'tool_calls' }] });
+    const mail = build(policy('p', [rule('mail', 'Response', 'Mask', { kind: 'builtin', names: ['Email'] })])).forRequest(anonymous, 'default/chat')!;
+    const r = await mail.checkResponse(answer(escaped), info);
+    const args = (((r.body.choices as JsonObject[])[0]?.message as JsonObject).tool_calls as JsonObject[])[0]?.function as JsonObject;
+    expect(JSON.parse(String(args.arguments))).toEqual({ to: '[EMAIL]', subject: 'project falcon' });
+  });
+});

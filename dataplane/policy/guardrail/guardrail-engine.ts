@@ -2,7 +2,8 @@ import type { GatewayError } from '../../core/gateway-error.js';
 import type { GuardrailConfig, GuardrailPhase } from '../../config/guardrail-config.js';
 import type { SubjectsConfig } from '../../config/subjects-config.js';
 import type { JsonObject } from '../../core/canonical.js';
-import { type BodyText, logprobsField, requestText, responseText, withoutLogprobs } from './content-text.js';
+import { type BodyText, logprobsField, requestText, responseText, TOOL_CALL_ROLE, withoutLogprobs } from './content-text.js';
+import { scanDecoded } from './json-escapes.js';
 import { type CompiledRule, compileRule, type RuleDeps } from './compiled-rule.js';
 import type { GuardrailDecision } from './guardrail-decision.js';
 import { guardrailRefusal, guardrailUnsupported } from './guardrail-refusal.js';
@@ -148,7 +149,8 @@ async function runRules(rules: readonly CompiledRule[], body: JsonObject, text: 
     const action = rule.config.action;
     if (rule.kind === 'span') {
       const findings: Record<string, number> = {};
-      const scans = texts.map((t) => rule.scan(t));
+      // Tool-call arguments are scanned JSON-decoded: an escape must not hide what the tool reads.
+      const scans = texts.map((t, i) => (text.slots[i]?.role === TOOL_CALL_ROLE ? scanDecoded(t, (d) => rule.scan(d)) : rule.scan(t)));
       scans.forEach((spans) => countTypes(spans, findings));
       if (Object.keys(findings).length === 0) continue;
       const d = { ...decision(rule, action), findings };

@@ -165,6 +165,23 @@ describe('stream guard: tool-call arguments', () => {
     expect(r.args).not.toContain('4111');
   });
 
+  it('masks an address spelled with JSON escapes, however the fragments and the window cut them', async () => {
+    const escaped = '{"to":"ann\\u0040example.com","body":"a body long enough to push the address past the window"}';
+    for (let size = 1; size <= 14; size++) {
+      const mask = guardFor([{ name: 'mail', phase: 'Response', action: 'Mask', detector: { kind: 'builtin', names: ['Email'] } }]);
+      const r = await runCalls(mask, escaped.match(new RegExp(`[^]{1,${size}}`, 'g')) ?? []);
+      expect(JSON.parse(r.args), `fragments of ${size}`).toEqual({ to: '[EMAIL]', body: 'a body long enough to push the address past the window' });
+    }
+  });
+
+  it('holds back the window in decoded characters: a phrase every letter of which is escaped is seen whole', async () => {
+    const phrase = [...'project falcon'].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+    const block = guardFor([{ name: 'falcon', phase: 'Response', action: 'Block', detector: { kind: 'denyList', phrases: ['project falcon'] } }]);
+    const r = await runCalls(block, `{"subject":"${phrase} and more text after it"}`.match(/[^]{1,5}/g) ?? []);
+    expect(r.error?.code).toBe('guardrail_blocked');
+    expect(r.args).not.toContain('\\u0070');
+  });
+
   it('sends the arguments to remote rules at the end, as tool_call texts', async () => {
     const asked: string[] = [];
     const transport: Transport = {

@@ -5,6 +5,7 @@ import type { GuardrailDecision } from './guardrail-decision.js';
 import { guardrailRefusal } from './guardrail-refusal.js';
 import { countTypes, maskSpans, type Span } from './span.js';
 import { TOOL_CALL_ROLE } from './content-text.js';
+import { scanDecoded, windowStart } from './json-escapes.js';
 
 /** The call number of a choice's legacy `function_call` among its held calls (tool calls count from 0). */
 const FUNCTION_CALL = -1;
@@ -114,13 +115,18 @@ export class StreamGuard {
     const text = this.held.get(key) ?? '';
     const window = this.guardrails.holdBackChars;
     if (!final && text.length <= window) return '';
-    let cut = final ? text.length : text.length - window;
+    // A tool call's arguments are JSON: scanned decoded, with the window counted in decoded
+    // characters and never cut inside an escape (escapes must not stretch a match past the window,
+    // nor `\u0040` split in two hide the `@` from both halves).
+    const call = key.includes(':');
+    const scan = (rule: CompiledRule & { kind: 'span' }, t: string): Span[] => (call ? scanDecoded(t, (d) => rule.scan(d)) : rule.scan(t));
+    let cut = final ? text.length : call ? windowStart(text, window) : text.length - window;
     // A match that starts before the cut is complete (it is at most the window long): release all of it.
     for (let grew = true; grew && cut < text.length; ) {
       grew = false;
       for (const rule of this.spanRules) {
         if (rule.kind !== 'span') continue;
-        for (const s of rule.scan(text)) {
+        for (const s of scan(rule, text)) {
           if (s.start < cut && s.end > cut) {
             cut = s.end;
             grew = true;
@@ -132,7 +138,7 @@ export class StreamGuard {
     this.held.set(key, text.slice(cut));
     for (const rule of this.spanRules) {
       if (rule.kind !== 'span') continue;
-      const spans: Span[] = rule.scan(out);
+      const spans: Span[] = scan(rule, out);
       if (spans.length === 0) continue;
       const d = this.record(rule, rule.config.action, { findings: countTypes(spans) });
       if (rule.config.action === 'Block') this.block(d);
