@@ -118,3 +118,10 @@ describe('JSON escapes in tool-call arguments', () => {
     expect(JSON.parse(args ?? '{}')).toEqual({ to: '[EMAIL]' });
   });
 });
+
+describe('prompts and inputs given as token ids', () => {
+  it('are refused under request rules that read the text: the gateway cannot read them', async () => {
+    await refused('/v1/completions', { model: 'guarded', prompt: [[16354, 282, 23187, 2704]] }, 'prompt.0');
+    await refused('/v1/embeddings', { model: 'guarded', input: [16354, 282] }, 'input');
+  });
+});

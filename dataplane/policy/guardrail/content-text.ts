@@ -80,6 +80,8 @@ const TEXT_PART_FIELD: Readonly<Record<string, string>> = { text: 'text', input_
 /** Content parts that carry media, not text: not checked (images, audio, files are documented as such). */
 const MEDIA_PARTS = new Set(['image_url', 'input_image', 'image', 'input_audio', 'audio_url', 'video_url', 'file', 'input_file']);
 
+const TOKEN_IDS = 'is given as token ids, which the guardrail cannot read (it has no tokenizer for the model); send it as text';
+
 /** Assistant message fields some servers (vLLM, DeepSeek-style templates) render as the model's earlier reasoning. */
 const REASONING_FIELDS = ['reasoning_content', 'reasoning'] as const;
 
@@ -146,16 +148,20 @@ export function requestText(body: JsonObject): BodyText {
     });
     return bodyText(body, found, unreadable);
   }
-  for (const key of ['prompt', 'input'] as const) {
+  // A completion's suffix is prompt text too (fill-in-the-middle).
+  for (const key of ['prompt', 'suffix', 'input'] as const) {
     const v = body[key];
     if (typeof v === 'string') found.push({ slot: { role: 'user', text: v }, set: (copy, text) => void (copy[key] = text) });
     else if (Array.isArray(v)) {
+      // Token ids are text the gateway cannot read: it has no tokenizer for the target's model.
+      if (v.some((item) => typeof item === 'number')) unreadable.push({ param: key, why: TOKEN_IDS });
       v.forEach((item, i) => {
         if (typeof item === 'string') found.push({ slot: { role: 'user', text: item }, set: (copy, text) => void (arrayAt(copy, key)[i] = text) });
+        else if (Array.isArray(item)) unreadable.push({ param: `${key}.${i}`, why: TOKEN_IDS });
       });
     }
   }
-  return bodyText(body, found);
+  return bodyText(body, found, unreadable);
 }
 
 /**

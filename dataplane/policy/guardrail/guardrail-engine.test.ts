@@ -258,3 +258,19 @@ describe('guardrail engine: JSON escapes in tool-call arguments', () => {
     expect(JSON.parse(String(args.arguments))).toEqual({ to: '[EMAIL]', subject: 'project falcon' });
   });
 });
+
+describe('guardrail engine: prompts and inputs given as token ids', () => {
+  const deny = rule('no-falcon', 'Request', 'Block', { kind: 'denyList', phrases: ['project falcon'] });
+  const active = build(policy('p', [deny])).forRequest(anonymous, 'default/chat')!;
+
+  it('refuses them under rules that read the text (400 guardrail_unsupported naming the field)', async () => {
+    expect((await active.checkRequest({ model: 'c', prompt: [16354, 282, 23187] }, 5, info)).blocked?.toBody().error).toMatchObject({ code: 'guardrail_unsupported', param: 'prompt' });
+    expect((await active.checkRequest({ model: 'c', prompt: ['fine', [16354, 282]] }, 5, info)).blocked?.param).toBe('prompt.1');
+    expect((await active.checkRequest({ model: 'e', input: [[1, 2], [3]] }, 5, info)).blocked?.param).toBe('input.0');
+    expect((await active.checkRequest({ model: 'e', input: ['fine', 'text'] }, 5, info)).blocked).toBeUndefined();
+  });
+
+  it("checks a completion's suffix", async () => {
+    expect((await active.checkRequest({ model: 'c', prompt: 'def f():', suffix: 'return "project falcon"' }, 5, info)).blocked?.code).toBe('guardrail_blocked');
+  });
+});
