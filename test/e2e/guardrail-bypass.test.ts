@@ -32,9 +32,42 @@ spec:
     - { name: no-keys-out, phase: Response, action: Block, detector: { builtin: [Credential] } }
 `;
 
+/** A route to a Provider that serves the Responses API natively, under request rules only. */
+const nativeManifests = (baseUrl: string): string => `apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: oai }
+spec:
+  type: openai
+  url: ${baseUrl}
+  credentials: { secretRef: { name: oai-key, key: apiKey } }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: oai-key }
+stringData: { apiKey: sk-oai }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: native }
+spec:
+  model: native
+  access: { anonymous: true }
+  targets: [{ providerRef: { name: oai }, model: gpt }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: GuardrailPolicy
+metadata: { name: n }
+spec:
+  subjects: { routes: [{ name: native }] }
+  rules:
+    - { name: no-falcon, phase: Request, action: Block, detector: { denyList: { phrases: [project falcon] } } }
+    - { name: no-cards, phase: Request, action: Block, detector: { builtin: [PaymentCard] } }
+    - { name: mask-mail, phase: Request, action: Mask, detector: { builtin: [Email] } }
+`;
+
 beforeAll(async () => {
   up = await startOpenAiUpstream();
-  gateway = await startTestGateway({ 'all.yaml': manifests(up.baseUrl) });
+  gateway = await startTestGateway({ 'all.yaml': manifests(up.baseUrl), 'native.yaml': nativeManifests(up.baseUrl) });
 }, 30_000);
 
 afterAll(async () => {
@@ -123,5 +156,37 @@ describe('prompts and inputs given as token ids', () => {
   it('are refused under request rules that read the text: the gateway cannot read them', async () => {
     await refused('/v1/completions', { model: 'guarded', prompt: [[16354, 282, 23187, 2704]] }, 'prompt.0');
     await refused('/v1/embeddings', { model: 'guarded', input: [16354, 282] }, 'input');
+  });
+});
+
+describe('Responses requests served natively', () => {
+  const response = { id: 'resp_1', object: 'response', created_at: 1, status: 'completed', model: 'gpt', output: [{ type: 'message', id: 'm1', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'ok', annotations: [] }] }], usage: { input_tokens: 5, output_tokens: 1, total_tokens: 6 } };
+
+  it('are checked whole: tool descriptions beside a built-in tool, custom tools and their calls, reasoning items', async () => {
+    const cases: Record<string, unknown>[] = [
+      { input: 'hi', tools: [{ type: 'web_search' }, { type: 'function', name: 'f', description: 'project falcon lookup', parameters: { type: 'object' } }] },
+      { input: 'hi', tools: [{ type: 'custom', name: 'f', description: 'project falcon lookup' }] },
+      { input: [{ role: 'user', content: 'hi' }, { type: 'custom_tool_call', call_id: 'c1', name: 'f', input: `charge ${CARD}` }, { type: 'custom_tool_call_output', call_id: 'c1', output: 'done' }], tools: [{ type: 'custom', name: 'f' }] },
+      { input: [{ role: 'user', content: 'hi' }, { type: 'reasoning', id: 'rs_1', summary: [{ type: 'summary_text', text: `card ${CARD}` }] }, { role: 'user', content: 'go on' }] },
+    ];
+    for (const extra of cases) {
+      const before = up.requests.length;
+      const r = await post('/v1/responses', { model: 'native', ...extra });
+      expect(r.status, JSON.stringify(extra)).toBe(400);
+      expect(r.body.error?.code).toBe('guardrail_blocked');
+      expect(up.requests.length).toBe(before);
+    }
+  });
+
+  it('masked where the translation does not carry it: the translation is sent; nothing found, the request stays native', async () => {
+    up.script({ kind: 'ok' });
+    const masked = await post('/v1/responses', { model: 'native', input: [{ role: 'user', content: 'hi' }, { type: 'reasoning', id: 'rs_1', summary: [{ type: 'summary_text', text: 'mail ann@example.com' }] }] });
+    expect(masked.status).toBe(200);
+    expect(up.requests.at(-1)?.path).toBe('/v1/chat/completions');
+    expect(JSON.stringify(up.requests.at(-1)?.body)).not.toContain('ann@example.com');
+    up.script({ kind: 'error', status: 200, body: response });
+    const plain = await post('/v1/responses', { model: 'native', input: 'hello', tools: [{ type: 'web_search' }] });
+    expect(plain.status).toBe(200);
+    expect(up.requests.at(-1)?.path).toBe('/v1/responses');
   });
 });

@@ -1,6 +1,7 @@
 import { canonicalOnly } from '../../core/native-request.js';
 import type { RuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
 import { type ActiveGuardrails, type RequestInfo, RuntimeGuardrails } from '../../policy/guardrail/guardrail-engine.js';
+import type { GuardrailDecision } from '../../policy/guardrail/guardrail-decision.js';
 import { GUARDRAIL_HEADER } from '../../policy/guardrail/guardrail-refusal.js';
 import { guardStream, StreamGuard } from '../../policy/guardrail/guardrail-stream.js';
 import type { Transport } from '../../upstream/transport.js';
@@ -63,6 +64,30 @@ async function checkReply(ctx: RequestContext, active: ActiveGuardrails, info: R
   else ctx.reply = { kind: 'cached', cached: { kind: 'response', body: result.body } };
 }
 
+/**
+ * A request that would go upstream as the client sent it (a Responses request served natively)
+ * carries more than its translation, which the rules just read: reasoning items, custom tools and
+ * their calls, tools the translation cannot carry. The rules read all of it too. A block refuses it;
+ * a mask sends the translation instead (it does not carry what was masked, or the rules would have
+ * masked it there), or refuses a request only a native target can serve.
+ */
+async function checkNative(ctx: RequestContext, active: ActiveGuardrails, info: RequestInfo, before: readonly GuardrailDecision[]): Promise<void> {
+  const native = ctx.request.native;
+  if (native === undefined) return;
+  const result = await active.checkNative(native.body, info);
+  // One decision per rule: what the translation already showed a rule is not reported twice.
+  const decided = new Set(before.map((d) => `${d.policy}/${d.rule}`));
+  ctx.events.emit('guardrails', result.decisions.filter((d) => !decided.has(`${d.policy}/${d.rule}`)));
+  if (result.blocked !== undefined) {
+    blocked(ctx);
+    throw result.blocked;
+  }
+  if (result.masked.length > 0) {
+    ctx.request = canonicalOnly(ctx.request, `guardrail policy ${result.masked.join(', ')} masked it`);
+    addPolicies(ctx, result.masked);
+  }
+}
+
 /** The request rules of the policies that govern this request; response rules are queued for the reply. */
 async function checkRequest(ctx: RequestContext, next: () => Promise<void>, active: ActiveGuardrails): Promise<void> {
   const route = ctx.routeConfig;
@@ -76,6 +101,9 @@ async function checkRequest(ctx: RequestContext, next: () => Promise<void>, acti
   if (result.masked.length > 0) {
     ctx.request = { ...canonicalOnly(ctx.request, `guardrail policy ${result.masked.join(', ')} masked it`), body: result.body };
     addPolicies(ctx, result.masked);
+  } else if (ctx.request.native !== undefined && active.readsRequestText && active.responseRules.length === 0) {
+    // (Under response rules the translation is sent in any case: see below.)
+    await checkNative(ctx, active, info, result.decisions);
   }
   if (active.responseRules.length > 0) {
     // Response rules read canonical answers: a client API served natively is translated instead.

@@ -165,6 +165,42 @@ export function requestText(body: JsonObject): BodyText {
 }
 
 /**
+ * Strings of a native request that are names, ids, settings or media, not text a model reads (by
+ * the key that holds them): a native body is read whole but these.
+ */
+const NOT_TEXT = new Set(['model', 'type', 'role', 'id', 'call_id', 'status', 'previous_response_id', 'service_tier', 'truncation', 'safety_identifier', 'user', 'prompt_cache_key', 'effort', 'verbosity', 'detail', 'image_url', 'file_data', 'file_id', 'file_url', 'data', 'encrypted_content']);
+
+/**
+ * Every string of a client's own request that may reach the model, for a request forwarded as sent
+ * (a Responses request served natively): its translation, which the request rules read otherwise,
+ * carries only part of it (no reasoning items, no built-in or custom tools, no custom tool calls).
+ * Metadata is not sent to the model and is not read.
+ */
+export function nativeText(body: JsonObject): BodyText {
+  const found: { slot: TextSlot; set: Setter }[] = [];
+  const walk = (value: unknown, path: readonly (string | number)[], role: string): void => {
+    if (typeof value === 'string') {
+      found.push({
+        slot: { role, text: value },
+        set: (copy, text) => {
+          let at: unknown = copy;
+          for (const key of path.slice(0, -1)) at = (at as Record<string | number, unknown>)[key];
+          (at as Record<string | number, unknown>)[path[path.length - 1] ?? ''] = text;
+        },
+      });
+    } else if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...path, i], role));
+    else if (isObject(value)) {
+      for (const [key, v] of Object.entries(value)) {
+        if (key === 'metadata' || (typeof v === 'string' && NOT_TEXT.has(key))) continue;
+        walk(v, [...path, key], path.length === 0 && key === 'instructions' ? 'system' : role);
+      }
+    }
+  };
+  walk(body, [], 'user');
+  return bodyText(body, found);
+}
+
+/**
  * The field of a canonical request that asks for the answer's tokens again, outside the text that
  * response rules check and mask (`choices[].logprobs`): undefined when it asks for none.
  */

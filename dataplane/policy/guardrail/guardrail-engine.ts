@@ -2,7 +2,7 @@ import type { GatewayError } from '../../core/gateway-error.js';
 import type { GuardrailConfig, GuardrailPhase } from '../../config/guardrail-config.js';
 import type { SubjectsConfig } from '../../config/subjects-config.js';
 import type { JsonObject } from '../../core/canonical.js';
-import { type BodyText, logprobsField, requestText, responseText, TOOL_CALL_ROLE, withoutLogprobs } from './content-text.js';
+import { type BodyText, logprobsField, nativeText, requestText, responseText, TOOL_CALL_ROLE, withoutLogprobs } from './content-text.js';
 import { scanDecoded } from './json-escapes.js';
 import { type CompiledRule, compileRule, type RuleDeps } from './compiled-rule.js';
 import type { GuardrailDecision } from './guardrail-decision.js';
@@ -123,6 +123,25 @@ export class ActiveGuardrails {
     const field = rule === undefined ? undefined : logprobsField(body);
     if (rule === undefined || field === undefined) return undefined;
     return guardrailUnsupported(rule.policy, field, "is not allowed here: logprobs repeat the answer's tokens outside the text its response rules check and mask; send the request without it");
+  }
+
+  /** Whether any request rule reads the text (every rule but maxPromptTokens). */
+  get readsRequestText(): boolean {
+    return this.requestRules.some((r) => r.kind !== 'size');
+  }
+
+  /**
+   * Runs the request rules that read text on every string of a request forwarded as the client
+   * sent it (nativeText); the prompt's size was checked on the canonical request.
+   */
+  checkNative(body: JsonObject, info: RequestInfo): Promise<CheckResult> {
+    return runRules(
+      this.requestRules.filter((r) => r.kind !== 'size'),
+      body,
+      nativeText(body),
+      info,
+      0,
+    );
   }
 
   /** Runs the response rules on a complete (non-streamed) answer; a masked body is what the client gets. */
