@@ -221,7 +221,7 @@ export function withoutLogprobs(body: JsonObject): JsonObject {
   return { ...body, choices: choices.map((c) => (isObject(c) && c.logprobs !== undefined && c.logprobs !== null ? { ...c, logprobs: null } : c)) };
 }
 
-/** Text of a canonical (OpenAI) response: each choice's message content, tool-call and legacy function-call arguments, or completion text. */
+/** Text of a canonical (OpenAI) response: each choice's message content, refusal and reasoning, tool-call and legacy function-call arguments, or completion text. */
 export function responseText(body: JsonObject): BodyText {
   const found: { slot: TextSlot; set: Setter }[] = [];
   const choices = Array.isArray(body.choices) ? body.choices : [];
@@ -229,8 +229,10 @@ export function responseText(body: JsonObject): BodyText {
     if (!isObject(c)) return;
     const choice = (copy: JsonObject): JsonObject => arrayAt(copy, 'choices')[i] as JsonObject;
     if (isObject(c.message)) {
-      if (typeof c.message.content === 'string') {
-        found.push({ slot: { role: 'assistant', text: c.message.content }, set: (copy, text) => void ((choice(copy).message as JsonObject).content = text) });
+      // Besides its content, a refusal and the reasoning some servers (vLLM) return are answer text too.
+      for (const field of ['content', 'refusal', ...REASONING_FIELDS] as const) {
+        const value = c.message[field];
+        if (typeof value === 'string') found.push({ slot: { role: 'assistant', text: value }, set: (copy, text) => void ((choice(copy).message as JsonObject)[field] = text) });
       }
       toolCalls(c.message.tool_calls, found, (copy) => (choice(copy).message as JsonObject).tool_calls);
       // The legacy single function call (a request that declared `functions`).

@@ -274,3 +274,11 @@ describe('guardrail engine: prompts and inputs given as token ids', () => {
     expect((await active.checkRequest({ model: 'c', prompt: 'def f():', suffix: 'return "project falcon"' }, 5, info)).blocked?.code).toBe('guardrail_blocked');
   });
 });
+
+describe('guardrail engine: refusal and reasoning in answers', () => {
+  it('masks them as the content', async () => {
+    const mail = build(policy('p', [rule('mail', 'Response', 'Mask', { kind: 'builtin', names: ['Email'] })])).forRequest(anonymous, 'default/chat')!;
+    const answer = (text: string): JsonObject => ({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: null, refusal: `no, ${text}`, reasoning_content: `think ${text}`, reasoning: `also ${text}` }, finish_reason: 'stop' }] });
+    expect((await mail.checkResponse(answer('ann@example.com'), info)).body).toEqual(answer('[EMAIL]'));
+  });
+});

@@ -292,3 +292,25 @@ describe('stream guard: legacy function_call', () => {
     await expect(guard.step({ chunks: [fnCall('efghijklmnopqrstuvwxyz0123456789ABCD"}'), finish], done: true })).rejects.toMatchObject({ code: 'guardrail_blocked' });
   });
 });
+
+describe('stream guard: refusal and reasoning deltas', () => {
+  const side = (field: string, text: string, finish: string | null = null): JsonObject => ({ id: 'c1', object: 'chat.completion.chunk', model: 'm', choices: [{ index: 0, delta: { [field]: text }, finish_reason: finish }] });
+  const fieldOf = (chunks: JsonObject[], field: string): string => chunks.map((c) => String((((c.choices as JsonObject[])[0]?.delta as JsonObject | undefined)?.[field] as string | undefined) ?? '')).join('');
+
+  it('holds back and masks reasoning_content as the content, released before the finish', async () => {
+    const guard = guardFor([{ name: 'mail', phase: 'Response', action: 'Mask', detector: { kind: 'builtin', names: ['Email'] } }]);
+    const first = await guard.step({ chunks: [side('reasoning_content', 'the user is ann@exa'), side('reasoning_content', 'mple.com and wants a short answer, so')] });
+    expect(JSON.stringify(first.chunks)).not.toContain('ann@');
+    const last = await guard.step({ chunks: [delta('Hi', 'stop')], done: true });
+    expect(fieldOf([...first.chunks, ...last.chunks], 'reasoning_content')).toBe('the user is [EMAIL] and wants a short answer, so');
+  });
+
+  it('ends the stream when a reasoning or refusal delta carries what a Block rule finds', async () => {
+    for (const field of ['reasoning', 'refusal']) {
+      const guard = guardFor([{ name: 'no-keys', phase: 'Response', action: 'Block', detector: { kind: 'builtin', names: ['Credential'] } }]);
+      const out = await guard.step({ chunks: [side(field, 'key sk-proj-abcdefghijkl')] });
+      expect(JSON.stringify(out.chunks)).not.toContain('sk-proj');
+      await expect(guard.step({ chunks: [side(field, 'mnopqrstuvwxyz0123456789ABCD', 'stop')], done: true })).rejects.toMatchObject({ code: 'guardrail_blocked' });
+    }
+  });
+});

@@ -7,6 +7,16 @@ import { countTypes, maskSpans, type Span } from './span.js';
 import { TOOL_CALL_ROLE } from './content-text.js';
 import { scanDecoded, windowStart } from './json-escapes.js';
 
+/**
+ * Fields of a chat delta that carry answer text besides `content`: a refusal, and the reasoning
+ * that servers such as vLLM stream to the client. Each is held back and checked as the content is.
+ */
+const SIDE_FIELDS = ['refusal', 'reasoning_content', 'reasoning'] as const;
+type SideField = (typeof SIDE_FIELDS)[number];
+
+/** Whether a held key is a tool call's arguments (`<choice>:<call number>`), which are JSON. */
+const isCallKey = (key: string): boolean => /^\d+:-?\d+$/.test(key);
+
 /** The call number of a choice's legacy `function_call` among its held calls (tool calls count from 0). */
 const FUNCTION_CALL = -1;
 
@@ -55,7 +65,7 @@ function empty(choice: JsonObject, chat: boolean): boolean {
 export class StreamGuard {
   private readonly spanRules: CompiledRule[];
   private readonly remoteRules: CompiledRule[];
-  /** Held text by key: `<choice>` for a choice's text, `<choice>:<call>` for a tool call's arguments (`<choice>:-1` for a legacy function call). */
+  /** Held text by key: `<choice>` for a choice's text, `<choice>:<call>` for a tool call's arguments (`<choice>:-1` for a legacy function call), `<choice>:<field>` for a side field's text. */
   private readonly held = new Map<string, string>();
   /** The released (masked) text per key, kept only when remote rules need it at the end. */
   private readonly answer = new Map<string, string>();
@@ -68,6 +78,8 @@ export class StreamGuard {
    * found here, not by scanning every held key, which cost time quadratic in the choices a stream names.
    */
   private readonly calls = new Map<number, Set<number>>();
+  /** The side fields (SIDE_FIELDS) each choice has held, by choice. */
+  private readonly sides = new Map<number, Set<SideField>>();
   private readonly decisions = new Map<string, GuardrailDecision>();
   private template: { chunk: JsonObject; chat: boolean } | undefined;
   private blocked = false;
@@ -118,7 +130,7 @@ export class StreamGuard {
     // A tool call's arguments are JSON: scanned decoded, with the window counted in decoded
     // characters and never cut inside an escape (escapes must not stretch a match past the window,
     // nor `\u0040` split in two hide the `@` from both halves).
-    const call = key.includes(':');
+    const call = isCallKey(key);
     const scan = (rule: CompiledRule & { kind: 'span' }, t: string): Span[] => (call ? scanDecoded(t, (d) => rule.scan(d)) : rule.scan(t));
     let cut = final ? text.length : call ? windowStart(text, window) : text.length - window;
     // A match that starts before the cut is complete (it is at most the window long): release all of it.
@@ -164,6 +176,13 @@ export class StreamGuard {
     this.ended.add(index);
     const texts = [{ role: 'assistant', text: this.answer.get(`${index}`) ?? '' }];
     this.answer.delete(`${index}`);
+    for (const field of this.sides.get(index) ?? []) {
+      const key = `${index}:${field}`;
+      if (!this.answer.has(key)) continue;
+      texts.push({ role: 'assistant', text: this.answer.get(key) ?? '' });
+      this.answer.delete(key);
+    }
+    this.sides.delete(index);
     for (const key of this.callKeys(index)) {
       if (!this.answer.has(key)) continue;
       texts.push({ role: TOOL_CALL_ROLE, text: this.answer.get(key) ?? '' });
@@ -222,7 +241,7 @@ export class StreamGuard {
     return calls === undefined ? [] : [...calls].sort((a, b) => a - b).map((call) => `${index}:${call}`);
   }
 
-  /** The rest of a choice's tool-call arguments, released at its end: a chunk to send before its finish. */
+  /** The rest of a choice's tool-call arguments and side fields, released at its end: a chunk to send before its finish. */
   private callTails(index: number, chunk: JsonObject): JsonObject | undefined {
     const calls: JsonObject[] = [];
     let legacy: string | undefined;
@@ -235,11 +254,38 @@ export class StreamGuard {
       if (call === FUNCTION_CALL) legacy = rest;
       else calls.push({ index: call, function: { arguments: rest } });
     }
-    if (calls.length === 0 && legacy === undefined) return undefined;
     const delta: JsonObject = {};
+    for (const field of this.sides.get(index) ?? []) {
+      const key = `${index}:${field}`;
+      if (!this.held.has(key)) continue;
+      const rest = this.release(key, true);
+      this.held.delete(key);
+      if (rest !== '') delta[field] = rest;
+    }
+    if (calls.length === 0 && legacy === undefined && Object.keys(delta).length === 0) return undefined;
     if (calls.length > 0) delta.tool_calls = calls;
     if (legacy !== undefined) delta.function_call = { arguments: legacy };
     return { ...chunk, choices: [{ index, delta, finish_reason: null }] };
+  }
+
+  /** A chat delta's side fields (refusal, reasoning) held back and released through the window, each under its own key. */
+  private sideTexts(choice: JsonObject, index: number): JsonObject {
+    const delta = choice.delta;
+    if (!isObject(delta) || !SIDE_FIELDS.some((f) => typeof delta[f] === 'string')) return choice;
+    const out: JsonObject = { ...delta };
+    for (const field of SIDE_FIELDS) {
+      const text = delta[field];
+      if (typeof text !== 'string') continue;
+      let sides = this.sides.get(index);
+      if (sides === undefined) this.sides.set(index, (sides = new Set()));
+      sides.add(field);
+      const key = `${index}:${field}`;
+      this.append(key, text);
+      const released = this.release(key, false);
+      if (released === '') delete out[field];
+      else out[field] = released;
+    }
+    return { ...choice, delta: out };
   }
 
   /** Holds a call's arguments fragment under its key and returns what of them may go out now. */
@@ -292,7 +338,7 @@ export class StreamGuard {
       const index = typeof c.index === 'number' ? c.index : 0;
       const found = textOf(c);
       const finished = typeof c.finish_reason === 'string';
-      let next = this.toolCalls(c, index);
+      let next = this.sideTexts(this.toolCalls(c, index), index);
       // A chunk's logprobs repeat its tokens at once, while its text may still be held (or later
       // masked): they never go out (the stage refuses requests that ask for them).
       if (next.logprobs !== undefined && next.logprobs !== null) next = { ...next, logprobs: null };
