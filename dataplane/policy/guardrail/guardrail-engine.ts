@@ -116,6 +116,7 @@ export class ActiveGuardrails {
    * and, under rules that read the text, a piece of it the checker cannot read.
    */
   private unsupported(body: JsonObject, text: BodyText): GatewayError | undefined {
+    // Token counts (maxPromptTokens) are estimated whatever the form: only rules that read text need it readable.
     const reader = this.requestRules.find((r) => r.kind !== 'size');
     const unreadable = text.unreadable[0];
     if (reader !== undefined && unreadable !== undefined) return guardrailUnsupported(reader.policy, unreadable.param, unreadable.why);
@@ -135,13 +136,7 @@ export class ActiveGuardrails {
    * sent it (nativeText); the prompt's size was checked on the canonical request.
    */
   checkNative(body: JsonObject, info: RequestInfo): Promise<CheckResult> {
-    return runRules(
-      this.requestRules.filter((r) => r.kind !== 'size'),
-      body,
-      nativeText(body),
-      info,
-      0,
-    );
+    return runRules(this.requestRules.filter((r) => r.kind !== 'size'), body, nativeText(body), info, 0);
   }
 
   /** Runs the response rules on a complete (non-streamed) answer; a masked body is what the client gets. */
