@@ -134,6 +134,17 @@ describe('BudgetLedger with an operator', () => {
     expect(ledger.available(gone, now).ownUnreported).toBe(0);
   });
 
+  it('counts a rolling budget\'s persisted total a moment after the answer (the operator stamps it with its own now − window)', () => {
+    const ledger = new BudgetLedger('pod-1', { standalone: false });
+    const budget = testBudget({ id: 'a/b', amount: 10, period: 'Rolling', windowMs: 3_600_000 });
+    const now = Date.parse('2026-12-05T12:00:00Z');
+    // What the operator answers at `now`: periodStart is its now − window.
+    ledger.update({ 'a/b': { periodStart: now - 3_600_000, spent: 9, appliedThrough: {} } }, 2);
+    for (const later of [now + 1, now + 200, now + 60_000]) {
+      expect(ledger.available(budget, later)).toMatchObject({ spent: 9, left: 1, available: 0.5 });
+    }
+  });
+
   it('answers admission without reading the unapplied records', () => {
     const ledger = new BudgetLedger('pod-1', { standalone: false });
     const budget = testBudget({ id: 'a/b', period: 'Rolling', windowMs: 60_000 });

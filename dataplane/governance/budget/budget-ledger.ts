@@ -11,6 +11,18 @@ interface OwnSpend {
   buckets: Map<number, { usd: number; tokens: number }>;
 }
 
+/**
+ * The operator's last persisted total, as it counts now. A calendar total from an earlier period
+ * does not count any more. A rolling total always does: the operator stamps it with its own
+ * `now − window` when it answers, which is before this pod's `now − window` a moment later, so a
+ * comparison of the two threw away every answer (a $10/hour budget admitted $200 in 4 s). Spend only
+ * leaves a rolling window, so the last total over-counts at worst until the next answer.
+ */
+export function persistedSpend(budget: BudgetConfig, state: BudgetState, bounds: PeriodBounds): number {
+  if (budget.period === 'Rolling') return state.spent;
+  return state.periodStart >= bounds.start - 1 ? state.spent : 0;
+}
+
 /** What this pod may admit against one budget, and the parts it is made of (for refusals that explain themselves). */
 export interface Availability {
   available: number;
@@ -186,8 +198,7 @@ export class BudgetLedger {
     const bounds = this.boundsAt(budget, now);
     if (this.standalone) return { persisted: 0, own: this.standaloneOwn(budget, bounds), resetsAt: bounds.end };
     const state = this.states.get(budget.id);
-    // A persisted total from an earlier period does not count any more.
-    const persisted = state !== undefined && state.periodStart >= bounds.start - 1 ? state.spent : 0;
+    const persisted = state === undefined ? 0 : persistedSpend(budget, state, bounds);
     const queue = this.queues.get(budget.id);
     const own = queue === undefined ? 0 : amountOf(budget.unit, queue.since(bounds.start));
     return { persisted, own, resetsAt: bounds.end };

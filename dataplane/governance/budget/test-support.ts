@@ -67,7 +67,9 @@ export class WalkingLedger {
   private parts(budget: BudgetConfig, now: number) {
     const bounds = periodBounds(budget.period, budget.timeZone, budget.windowMs, now);
     const state = this.states.get(budget.id);
-    const persisted = state !== undefined && state.periodStart >= bounds.start - 1 ? state.spent : 0;
+    // Written out again rather than imported: this is the reference the ledger is compared with.
+    const current = state !== undefined && (budget.period === 'Rolling' || state.periodStart >= bounds.start - 1);
+    const persisted = current ? state.spent : 0;
     const applied = state?.appliedThrough[this.pod] ?? 0;
     let own = 0;
     for (const record of this.local) {
