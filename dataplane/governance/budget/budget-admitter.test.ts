@@ -101,6 +101,18 @@ describe('BudgetAdmitter', () => {
     );
   });
 
+  it('refuses with 503 budget_unavailable until the operator first answers, then enforces what it persisted', async () => {
+    const { admitter, ledger } = setup([budget()], false);
+    // Just started: the Budget is exhausted in status, but this pod has not heard so yet.
+    const early = admitter.admit(ask);
+    await expect(early).rejects.toMatchObject({ status: 503, code: 'budget_unavailable', type: 'service_unavailable_error' });
+    await expect(early).rejects.toMatchObject({ headers: { 'retry-after': '1', 'x-tollgate-budget': 'team-a/b' } });
+    ledger.update({ 'team-a/b': { periodStart: Date.parse('2026-11-15T00:00:00Z'), spent: 1, appliedThrough: {} } }, 3);
+    await expect(admitter.admit(ask)).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
+    // Requests under no Budget were never held up.
+    await expect(setup([], false).admitter.admit(ask)).resolves.toBeDefined();
+  });
+
   it('downgrades instead of refusing when the budget says so, and ignores budgets of other subjects', async () => {
     const { admitter } = setup([budget({ amount: 0.1, action: { type: 'Downgrade', downgradeTo: 'cheap', cutStreams: false } })]);
     await expect(admitter.admit(ask)).rejects.toBeInstanceOf(Downgrade);

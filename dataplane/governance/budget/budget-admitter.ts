@@ -83,6 +83,21 @@ export function refusal(budget: BudgetConfig, a: Availability, hold: number, now
   );
 }
 
+/**
+ * The refusal of a pod that does not know a budget's persisted spend yet (BudgetLedger.awaitingOperator).
+ * 503 and retry-after, not 429: the budget is not the cause, and the first usage answer comes within
+ * one report interval while the operator is reachable.
+ */
+export function budgetUnavailable(budget: BudgetConfig): GatewayError {
+  return new GatewayError(
+    503,
+    'budget_unavailable',
+    'service_unavailable_error',
+    `budget ${budget.id} cannot be checked yet: this gateway pod has not received the spend persisted in Budget.status (its first usage report to the operator is not answered); retry shortly`,
+    { headers: { 'retry-after': '1', 'x-tollgate-budget': budget.id } },
+  );
+}
+
 /** Thrown when an exhausted budget says to send the request to a cheaper route instead. */
 export class Downgrade extends Error {
   constructor(
@@ -171,6 +186,8 @@ export class BudgetAdmitter implements Admitter {
   readonly admitNow = (request: AdmissionRequest): Admission => {
     const budgets = this.budgetsFor(request.budgets, request.caller, request.route);
     if (budgets.length === 0) return NOTHING_HELD;
+    // Readiness alone would not do: a pod turning unready keeps the requests of connections already open.
+    if (this.ledger.awaitingOperator) throw budgetUnavailable(budgets[0] as BudgetConfig);
     const now = this.now();
     // Every budget of a unit holds the same worst case: what a budget holds follows from its unit,
     // so the holds need no list of their own (the applicable budgets, all held once admitted).

@@ -62,6 +62,8 @@ export class BudgetLedger {
   private configured: ReadonlySet<string> | undefined;
   /** Without an operator (tollgate dev) this pod's records are the whole truth. */
   private readonly standalone: boolean;
+  /** The operator has answered a usage report: the persisted totals and the replica count are known. */
+  private answered = false;
 
   constructor(
     readonly pod: string,
@@ -72,6 +74,7 @@ export class BudgetLedger {
 
   /** The operator's answer to a report. */
   update(states: Record<string, BudgetState>, replicas: number): void {
+    this.answered = true;
     this.states = new Map(Object.entries(states));
     this.replicas = Math.max(1, replicas);
     // Drop own records every budget's persisted total now includes.
@@ -81,6 +84,15 @@ export class BudgetLedger {
       if (applied < queue.applied) this.queues.set(id, this.rebuilt(id, applied));
       else queue.advance(applied);
     }
+  }
+
+  /**
+   * Nothing the operator persisted is known yet (a pod that just started, whose first usage report
+   * is not answered): every Budget would look unspent and this pod the only one, so each start could
+   * spend the whole limit again. Admission refuses until then (BudgetAdmitter).
+   */
+  get awaitingOperator(): boolean {
+    return !this.standalone && !this.answered;
   }
 
   /**
