@@ -20,14 +20,21 @@ export const EXACT_KEYS_PER_BUDGET = 4;
 /** Only calendar periods are kept exactly; rolling windows stay with the reported ledger. */
 export const isExact = (b: BudgetConfig): boolean => b.period !== 'Rolling';
 
-/** The four keys of a budget's current period, in script order. */
-export function exactBudgetKeys(prefix: string, budget: BudgetConfig, now: number): { keys: string[]; ttlSeconds: number; periodStart: number; resetsAt: number | undefined } {
+/**
+ * The four keys of a budget's current period, in script order, and the operator's `seeded` marker
+ * (MIRROR_READ_SCRIPT), which the data planes never touch.
+ */
+export function exactBudgetKeys(
+  prefix: string,
+  budget: BudgetConfig,
+  now: number,
+): { keys: string[]; seededKey: string; ttlSeconds: number; periodStart: number; resetsAt: number | undefined } {
   const bounds = periodBounds(budget.period, budget.timeZone, budget.windowMs, now);
   // One hash tag per budget period: the keys live together in a Redis Cluster slot.
   const base = `${prefix}budget:{${budget.id}:${bounds.start}}`;
   // Kept a week past the period's end, so that the operator can write the final total.
   const ttlSeconds = Math.max(60, Math.ceil(((bounds.end ?? now) - now) / 1000) + 7 * 24 * 3600);
-  return { keys: [`${base}:spent`, `${base}:holds`, `${base}:deadlines`, `${base}:expired`], ttlSeconds, periodStart: bounds.start, resetsAt: bounds.end };
+  return { keys: [`${base}:spent`, `${base}:holds`, `${base}:deadlines`, `${base}:expired`], seededKey: `${base}:seeded`, ttlSeconds, periodStart: bounds.start, resetsAt: bounds.end };
 }
 
 /** Charges expired holds of budget i (1-based) at what they held. */
@@ -111,8 +118,40 @@ end
 return 1
 `;
 
-/** ARGV: now. For one budget: charges expired holds and returns {spent, held}. */
-export const READ_SCRIPT = `${SWEEP}
+/**
+ * The operator's read of one budget (KEYS: its four keys, then its `seeded` marker; ARGV: now, the
+ * spent Budget.status has for this same period (0 for another period), the keys' TTL in seconds).
+ * Charges expired holds, makes sure Redis does not hold less than the status, and returns
+ * {spent, held}.
+ *
+ * Redis can lose spend the status still has: a switch from the reported mode mid-period (the keys
+ * start empty), a restart without persistence, a failover to a replica behind, an evicted key. Left
+ * alone, the mirror wrote the lower number over the status and the budget refilled. The marker,
+ * written when the status is first carried in, tells which case it is:
+ * - no marker and less spent than the status: the keys are new or were lost with the marker, and
+ *   what they hold was charged since: the status is added to it (a switch or a loss is counted
+ *   once, with everything charged after it);
+ * - no marker and at least the status: the keys came through (an operator older than the marker
+ *   kept them): nothing is added. Pods that charged more than the status before the first read
+ *   look the same (an under-count of at most what they charged before it): adding the status
+ *   there would count a whole period twice at every upgrade;
+ * - a marker and less than the status: the spent key alone went (eviction), or a late settle lowered
+ *   a worst case the status already shows: raised to the status. The second over-counts by the
+ *   correction; the first would otherwise under-count.
+ */
+export const MIRROR_READ_SCRIPT = `${SWEEP}
 sweep(1, tonumber(ARGV[1]))
+local floor = tonumber(ARGV[2])
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if redis.call('EXISTS', KEYS[5]) == 0 then
+  if cur < floor then
+    redis.call('INCRBYFLOAT', KEYS[1], floor)
+    redis.call('EXPIRE', KEYS[1], ARGV[3])
+  end
+  redis.call('SET', KEYS[5], ARGV[2], 'EX', ARGV[3])
+elseif cur < floor then
+  redis.call('INCRBYFLOAT', KEYS[1], floor - cur)
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
 return {redis.call('GET', KEYS[1]) or '0', tostring(held(1))}
 `;

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { exactBudgetKeys, READ_SCRIPT } from '../../dataplane/config/exact-budget-ledger.js';
+import { exactBudgetKeys, MIRROR_READ_SCRIPT } from '../../dataplane/config/exact-budget-ledger.js';
 import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
 import type { KubeClient, KubeObject } from '../kube/kube-client.js';
 
@@ -30,6 +30,11 @@ const round = (n: number): number => Math.round(n * 1e8) / 1e8;
  * period (charging holds that expired, i.e. whose pod died) every interval and writes spent,
  * remaining and the period to the status when they changed. Conditions and Events follow from the
  * status as in the reported mode.
+ *
+ * The status is also the floor of the ledger within a period: Redis can lose spend (a switch from
+ * the reported mode, a restart without persistence, eviction), and a mirror that wrote whatever
+ * Redis held refilled the budget. The read carries the status into Redis (MIRROR_READ_SCRIPT), and a
+ * lower number is never written for the same period.
  */
 export class ExactBudgetMirror {
   private timer: NodeJS.Timeout | undefined;
@@ -71,9 +76,12 @@ export class ExactBudgetMirror {
     const object = this.opts.budgetObjects().get(budget.id) as (KubeObject & { status?: PersistedStatus }) | undefined;
     if (object === undefined) return;
     const period = exactBudgetKeys(this.opts.keyPrefix, budget, now);
-    const [spentText] = (await this.opts.redis.eval(READ_SCRIPT, period.keys.length, ...period.keys, now)) as [string, string];
-    const spent = round(Number(spentText));
     const periodStart = rfc3339(period.periodStart);
+    // What the status already counts for this period: Redis is raised to it, and it is never written lower.
+    const floor = object.status?.periodStart === periodStart ? Math.max(0, object.status.spent ?? 0) : 0;
+    const keys = [...period.keys, period.seededKey];
+    const [spentText] = (await this.opts.redis.eval(MIRROR_READ_SCRIPT, keys.length, ...keys, now, floor, period.ttlSeconds)) as [string, string];
+    const spent = round(Math.max(floor, Number(spentText)));
     if (object.status?.spent === spent && object.status.periodStart === periodStart) return;
     const [namespace, name] = budget.id.split('/');
     const status = {

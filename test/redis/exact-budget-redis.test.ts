@@ -89,6 +89,55 @@ describe('exact budgets in Redis', () => {
     clock.now = NOW;
   });
 
+  it("never lets Redis hold less than Budget.status for the period: a switch from the reported mode, a Redis restart, an evicted key", async () => {
+    await admin.flushall();
+    const big = testBudget({ id: 'team-a/switched', amount: 9.9, period: 'Month' });
+    const askBig = { ...ask, budgets: [big] };
+    // Counted in the reported mode until the switch on the 15th: $9.50 of $9.90.
+    let status: Record<string, unknown> = { spent: 9.5, remaining: 0.5, periodStart: '2026-11-01T00:00:00Z' };
+    const object = (): KubeObject => ({ metadata: { name: 'switched', namespace: 'team-a' }, status }) as KubeObject;
+    const mirror = new ExactBudgetMirror({
+      redis: admin,
+      keyPrefix: 'tollgate:',
+      client: {
+        request: async <T>(_m: string, _p: string, body?: unknown): Promise<T> => {
+          status = { ...status, ...(body as { status: Record<string, unknown> }).status };
+          return object() as T;
+        },
+      },
+      budgetObjects: () => new Map([[big.id, object()]]),
+      budgetConfigs: () => [big],
+      isLeader: () => true,
+      logger: pino({ level: 'silent' }),
+      now: () => clock.now,
+    });
+    const p = await pod('switched');
+    const spendOnce = async (): Promise<void> => {
+      (await p.admit(askBig)).settle(usage(0.1));
+      await p.stop();
+    };
+    // A pod charges before the operator's first pass: Redis had nothing of the month.
+    await spendOnce();
+    await mirror.sync();
+    expect(status.spent).toBeCloseTo(9.6, 9);
+    // A worst case of $0.40 no longer fits in the $0.30 left.
+    await expect(p.admit(askBig)).rejects.toMatchObject({ status: 429 });
+    // Redis restarts without persistence (every key gone), and a pod charges again before the operator notices.
+    await admin.flushall();
+    await spendOnce();
+    await mirror.sync();
+    expect(status.spent).toBeCloseTo(9.7, 9);
+    // Only the spent key is evicted: raised back to the status, and the status is not written lower.
+    await admin.del(exactBudgetKeys('tollgate:', big, clock.now).keys[0] ?? '');
+    await mirror.sync();
+    expect(status.spent).toBeCloseTo(9.7, 9);
+    await expect(p.admit(askBig)).rejects.toMatchObject({ status: 429 });
+    // An upgrade from an operator without the marker: keys that came through are not counted twice.
+    await admin.del(exactBudgetKeys('tollgate:', big, clock.now).seededKey);
+    await mirror.sync();
+    expect(status.spent).toBeCloseTo(9.7, 9);
+  });
+
   it('fails closed when Redis is unreachable', async () => {
     const client = createRedisClient({ url: 'redis://127.0.0.1:1', timeoutMs: 200 });
     clients.push(client);
