@@ -151,6 +151,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     budgetConfigs: reportedBudgets,
     replicas: () => distributor.readyCount(),
     logger,
+    events,
   });
   // Pods send each usage record once per term; a new term (leadership, records lost unwritten) makes them resend.
   const term = new UsageTerm(config.identity);

@@ -66,6 +66,7 @@ export const BudgetStatusSchema = z.strictObject({
   remaining: z.number().optional().describe('Left in the current period.'),
   periodStart: z.string().optional().describe('Start of the current period (RFC 3339).'),
   resetsAt: z.string().optional().describe('When the current period ends (RFC 3339); absent for rolling windows.'),
+  unit: z.enum(['USD', 'Tokens']).optional().describe('The unit spent is counted in: a change of spec.limit.unit starts the count over (Event BudgetSpendReset).'),
   appliedThrough: z
     .record(z.string(), z.number().int())
     .optional()

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
 import { KubeError, type KubeObject } from '../kube/kube-client.js';
-import { FORGET_PODS_AFTER_MS, MAX_APPLIED_PODS, StaleBudgetStateError, UsageAggregator } from './usage-aggregator.js';
+import { FORGET_PODS_AFTER_MS, MAX_APPLIED_PODS, StaleBudgetStateError, UsageAggregator, type UsageAggregatorOptions } from './usage-aggregator.js';
 
 const budget: BudgetConfig = {
   id: 'team-a/monthly',
@@ -16,7 +16,14 @@ const budget: BudgetConfig = {
 };
 
 /** `status` is what the API server holds; `cached`, what the informer shows (default: the same). */
-function setup(status: Record<string, unknown> = {}, failWrites = false, config: BudgetConfig = budget, clock = { now: Date.parse('2026-11-15T12:00:00Z') }, cached = status) {
+function setup(
+  status: Record<string, unknown> = {},
+  failWrites = false,
+  config: BudgetConfig = budget,
+  clock = { now: Date.parse('2026-11-15T12:00:00Z') },
+  cached = status,
+  events?: UsageAggregatorOptions['events'],
+) {
   const writes: Record<string, unknown>[] = [];
   const object = (st: Record<string, unknown>) => ({ metadata: { name: 'monthly', namespace: 'team-a' }, ...{ status: st } }) as KubeObject;
   const objects = new Map<string, KubeObject>([['team-a/monthly', object(cached)]]);
@@ -33,6 +40,7 @@ function setup(status: Record<string, unknown> = {}, failWrites = false, config:
     budgetConfigs: () => [config],
     replicas: () => 3,
     logger: pino({ level: 'silent' }),
+    ...(events === undefined ? {} : { events }),
     now: () => clock.now,
   });
   return { aggregator, writes };
@@ -68,6 +76,45 @@ describe('UsageAggregator', () => {
     const { aggregator } = setup({ spent: 9, periodStart: '2026-10-01T00:00:00Z', appliedThrough: { p1: 7 } });
     const answer = await aggregator.handle({ pod: 'p1', records: [rec(8, 1)] });
     expect(answer.budgets['team-a/monthly']?.spent).toBe(1);
+  });
+
+  it("carries the period's spend over when spec.timeZone is edited mid-period, while leading and after a restart", async () => {
+    const november = { spent: 4, periodStart: '2026-11-01T00:00:00Z', resetsAt: '2026-12-01T00:00:00Z', unit: 'USD', appliedThrough: { p1: 7 } };
+    // Edited while this operator leads: its loaded state moves to the new period with the spend.
+    const config = { ...budget };
+    const leading = setup(november, false, config);
+    await leading.aggregator.handle({ pod: 'p1', records: [rec(8, 1)] });
+    config.timeZone = 'Europe/Berlin';
+    const answer = await leading.aggregator.handle({ pod: 'p1', records: [rec(9, 2)] });
+    expect(answer.budgets['team-a/monthly']).toMatchObject({ spent: 7, periodStart: Date.parse('2026-10-31T23:00:00Z') });
+    expect(leading.writes.at(-1)).toMatchObject({ spent: 7, periodStart: '2026-10-31T23:00:00Z', resetsAt: '2026-11-30T23:00:00Z', unit: 'USD' });
+    // Edited while no operator led: the next one reads the UTC period from status.
+    const restarted = setup(november, false, { ...budget, timeZone: 'Etc/GMT+1' });
+    await expect(restarted.aggregator.handle({ pod: 'p1', records: [rec(8, 1)] })).resolves.toMatchObject({ budgets: { 'team-a/monthly': { spent: 5 } } });
+    // The period that follows does not overlap: a rollover still starts at zero.
+    const clock = { now: Date.parse('2026-11-15T12:00:00Z') };
+    const rolled = setup(november, false, { ...budget, timeZone: 'Europe/Berlin' }, clock);
+    await rolled.aggregator.handle({ pod: 'p1', records: [] });
+    clock.now = Date.parse('2026-12-01T00:00:00Z');
+    await expect(rolled.aggregator.handle({ pod: 'p1', records: [] })).resolves.toMatchObject({ budgets: { 'team-a/monthly': { spent: 0 } } });
+  });
+
+  it('starts again at zero, with a Warning Event, when spec.limit.unit changes: USD is not read as tokens', async () => {
+    const events: string[] = [];
+    const record: UsageAggregatorOptions['events'] = { record: async (_o, type, reason, message) => void events.push(`${type} ${reason}: ${message}`) };
+    const config: BudgetConfig = { ...budget };
+    const { aggregator, writes } = setup({ spent: 4, periodStart: '2026-11-01T00:00:00Z', resetsAt: '2026-12-01T00:00:00Z', unit: 'USD', appliedThrough: {} }, false, config, undefined, undefined, record);
+    await aggregator.handle({ pod: 'p1', records: [rec(1, 1)] });
+    config.unit = 'Tokens';
+    config.amount = 10_000;
+    const answer = await aggregator.handle({ pod: 'p1', records: [rec(2, 1)] }); // 10 tokens
+    expect(answer.budgets['team-a/monthly']?.spent).toBe(10);
+    expect(writes.at(-1)).toMatchObject({ spent: 10, unit: 'Tokens' });
+    expect(events).toEqual(['Warning BudgetSpendReset: spec.limit.unit changed from USD to Tokens: the 5 USD spent this period cannot be counted in Tokens, so the count starts again at 0 Tokens']);
+    // A status in USD read by a new leader for a Budget now in tokens: the same.
+    const next = setup({ spent: 4, periodStart: '2026-11-01T00:00:00Z', resetsAt: '2026-12-01T00:00:00Z', unit: 'USD', appliedThrough: {} }, false, config, undefined, undefined, record);
+    await expect(next.aggregator.handle({ pod: 'p1', records: [] })).resolves.toMatchObject({ budgets: { 'team-a/monthly': { spent: 0 } } });
+    expect(events).toHaveLength(2);
   });
 
   it('does not acknowledge what it could not persist', async () => {

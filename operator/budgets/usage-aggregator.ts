@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { bucketStart, periodBounds } from '../../dataplane/config/budget-period.js';
+import { bucketStart, type PeriodBounds, periodBounds } from '../../dataplane/config/budget-period.js';
 import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
 import { amountOf, type BudgetState, type UsageReport, type UsageReportResponse } from '../../dataplane/config/usage-report.js';
 import type { DesiredCondition } from '../controller/status-conditions.js';
@@ -8,12 +8,55 @@ import { KubeError, type KubeClient, type KubeObject } from '../kube/kube-client
 interface PersistedStatus {
   spent?: number;
   periodStart?: string;
+  resetsAt?: string;
+  /** The unit spent is in (absent from statuses written before it was kept). */
+  unit?: BudgetConfig['unit'];
   appliedThrough?: Record<string, number>;
   buckets?: { start: string; spent: number }[];
 }
 
+/** What a state was counted under: a change of any of these is a new period of the Budget. */
+type CountedUnder = Pick<BudgetConfig, 'period' | 'timeZone' | 'windowMs' | 'unit'>;
+
+/** The spend a state held before a rollover or a change of its Budget's spec, and the period it counted. */
+interface Counted {
+  periodStart: number;
+  /** undefined for a rolling window (which ends now) */
+  resetsAt: number | undefined;
+  spent: number;
+  buckets: Map<number, number>;
+  /** undefined when not known (a status written before the unit was kept): taken as unchanged. */
+  unit: BudgetConfig['unit'] | undefined;
+}
+
+const bucketSize = (windowMs: number | undefined): number => Math.max(1000, Math.floor((windowMs ?? 0) / 24));
+
+/**
+ * The spend a Budget's current period takes over from what was counted before. A rollover takes
+ * nothing (the periods do not overlap). An edit of spec.period, spec.timeZone or spec.window moves
+ * the period: where the new one overlaps the counted one, its spend is carried over whole, since
+ * which part of it falls inside is not known (an over-count at worst; before, an edit of the time
+ * zone erased the month's spend). A new unit cannot take over spend counted in another (USD read as
+ * tokens): it starts at 0, and says so (unitChanged).
+ */
+export function carryOver(budget: BudgetConfig, before: Counted, bounds: PeriodBounds, now: number): { spent: number; buckets: Map<number, number>; unitChanged: boolean } {
+  if (before.unit !== undefined && before.unit !== budget.unit) return { spent: 0, buckets: new Map(), unitChanged: true };
+  const beforeEnd = before.resetsAt ?? now;
+  if (budget.period === 'Rolling') {
+    // Rolling before: its buckets are in time, whatever the window; roll() keeps those inside.
+    if (before.resetsAt === undefined) return { spent: 0, buckets: new Map(before.buckets), unitChanged: false };
+    // A calendar period that ended inside the window: its spend may be as recent as its end, so it counts as of now.
+    const overlaps = before.spent > 0 && beforeEnd > bounds.start;
+    return { spent: 0, buckets: overlaps ? new Map([[bucketStart(budget.windowMs ?? 0, now), before.spent]]) : new Map(), unitChanged: false };
+  }
+  const overlaps = before.periodStart < (bounds.end ?? Number.POSITIVE_INFINITY) && bounds.start < beforeEnd;
+  return { spent: overlaps ? before.spent : 0, buckets: new Map(), unitChanged: false };
+}
+
 interface AggregateState {
   id: string;
+  /** The spec the state is counted under (roll() carries it over when the spec changes). */
+  under: CountedUnder;
   periodStart: number;
   resetsAt: number | undefined;
   spent: number;
@@ -82,6 +125,8 @@ export interface UsageAggregatorOptions {
   budgetConfigs: () => readonly BudgetConfig[];
   replicas: () => number;
   logger: Logger;
+  /** Events on the Budget (a unit change that starts the count over). */
+  events?: { record(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> };
   now?: () => number;
 }
 
@@ -149,23 +194,41 @@ export class UsageAggregator {
     const status = statusOf(object) ?? {};
     const bounds = periodBounds(budget.period, budget.timeZone, budget.windowMs, now);
     const persistedStart = status.periodStart === undefined ? Number.NaN : Date.parse(status.periodStart);
-    const samePeriod = budget.period !== 'Rolling' && persistedStart === bounds.start;
-    const newPeriod = !samePeriod && budget.period !== 'Rolling';
+    // A calendar status without resetsAt (written before it was kept) ended where its period under this spec ends; a rolling one has buckets.
+    const calendarWithoutEnd = status.resetsAt === undefined && status.buckets === undefined && budget.period !== 'Rolling' && Number.isFinite(persistedStart);
+    const before: Counted = {
+      periodStart: persistedStart,
+      resetsAt:
+        status.resetsAt !== undefined && status.resetsAt !== null
+          ? Date.parse(status.resetsAt)
+          : calendarWithoutEnd
+            ? periodBounds(budget.period, budget.timeZone, budget.windowMs, persistedStart).end
+            : undefined,
+      spent: status.spent ?? 0,
+      buckets: new Map((status.buckets ?? []).map((b) => [Date.parse(b.start), b.spent])),
+      unit: status.unit,
+    };
+    const samePeriod = budget.period !== 'Rolling' && before.periodStart === bounds.start && (before.unit === undefined || before.unit === budget.unit);
+    // Not the persisted period (a rollover while no operator led, or a spec edited meanwhile): what carries over, written at once.
+    const carried = samePeriod ? undefined : carryOver(budget, before, bounds, now);
+    if (carried?.unitChanged === true) this.unitChanged(budget, object, before);
     state = {
       id: budget.id,
+      under: { period: budget.period, timeZone: budget.timeZone, windowMs: budget.windowMs, unit: budget.unit },
       periodStart: bounds.start,
       resetsAt: bounds.end,
-      spent: samePeriod ? (status.spent ?? 0) : 0,
+      spent: carried === undefined ? before.spent : carried.spent,
       appliedThrough: { ...(status.appliedThrough ?? {}) },
       // Every pod of the status counts as seen at load: one that is gone is forgotten a day later.
       seenAt: new Map(Object.keys(status.appliedThrough ?? {}).map((pod) => [pod, now])),
       forgotten: new Set(),
       sweptAt: now,
-      buckets: new Map((status.buckets ?? []).map((b) => [Date.parse(b.start), b.spent])),
+      buckets: carried === undefined ? new Map() : carried.buckets,
       persistedSpent: status.spent ?? 0,
       resourceVersion: object.metadata.resourceVersion,
       persistedFields: countedFields(status),
-      rev: newPeriod ? 1 : 0,
+      // A rolling state is written when roll() changes its total; a calendar one not in its persisted period, now.
+      rev: carried !== undefined && (budget.period !== 'Rolling' || carried.unitChanged) ? 1 : 0,
       persistedRev: 0,
       discarded: false,
     };
@@ -176,10 +239,26 @@ export class UsageAggregator {
   /** Moves a state into the current period (calendar) or window (rolling). */
   private roll(budget: BudgetConfig, state: AggregateState, now: number): void {
     const bounds = periodBounds(budget.period, budget.timeZone, budget.windowMs, now);
+    const u = state.under;
+    if (u.period !== budget.period || u.timeZone !== budget.timeZone || u.windowMs !== budget.windowMs || u.unit !== budget.unit) {
+      // The spec changed under a loaded state: its period moves (or its unit changes), not only on a rollover.
+      const carried = carryOver(budget, { periodStart: state.periodStart, resetsAt: state.resetsAt, spent: state.spent, buckets: state.buckets, unit: u.unit }, bounds, now);
+      if (carried.unitChanged) {
+        const object = this.opts.budgetObjects().get(budget.id);
+        if (object !== undefined) this.unitChanged(budget, object, { periodStart: state.periodStart, resetsAt: state.resetsAt, spent: state.spent, buckets: state.buckets, unit: u.unit });
+      }
+      state.under = { period: budget.period, timeZone: budget.timeZone, windowMs: budget.windowMs, unit: budget.unit };
+      state.periodStart = bounds.start;
+      state.resetsAt = bounds.end;
+      state.spent = carried.spent;
+      state.buckets = carried.buckets;
+      state.persistedSpent = carried.spent;
+      state.rev++;
+    }
     if (budget.period === 'Rolling') {
       let spent = 0;
       for (const [start, value] of state.buckets) {
-        if (start + Math.max(1000, Math.floor((budget.windowMs ?? 0) / 24)) <= bounds.start) state.buckets.delete(start);
+        if (start + bucketSize(budget.windowMs) <= bounds.start) state.buckets.delete(start);
         else spent += value;
       }
       if (Math.abs(spent - state.spent) > 1e-12) state.rev++;
@@ -194,6 +273,13 @@ export class UsageAggregator {
       state.persistedSpent = 0;
       state.rev++;
     }
+  }
+
+  /** The count starts over in the new unit: said in an Event and the log, since the status alone shows only a drop. */
+  private unitChanged(budget: BudgetConfig, object: KubeObject, before: Counted): void {
+    const message = `spec.limit.unit changed from ${before.unit ?? ''} to ${budget.unit}: the ${round(before.spent)} ${before.unit ?? ''} spent this period cannot be counted in ${budget.unit}, so the count starts again at 0 ${budget.unit}`;
+    this.opts.logger.warn({ budget: budget.id, from: before.unit, to: budget.unit, spent: before.spent }, 'Budget unit changed: its spend this period starts again at 0');
+    void this.opts.events?.record(object, 'Warning', 'BudgetSpendReset', message).catch(() => undefined);
   }
 
   /** Budgets whose state this leader holds (for tests). */
@@ -332,6 +418,7 @@ export class UsageAggregator {
         remaining: round(Math.max(0, config.amount - spent)),
         periodStart: rfc3339(state.periodStart),
         resetsAt: state.resetsAt === undefined ? null : rfc3339(state.resetsAt),
+        unit: config.unit,
         appliedThrough: { ...Object.fromEntries([...forgetting].map((pod) => [pod, null])), ...state.appliedThrough },
       };
       if (config.period === 'Rolling') {

@@ -145,6 +145,18 @@ describe('BudgetLedger with an operator', () => {
     }
   });
 
+  it('moves a calendar period at once when spec.timeZone is edited, and counts the total persisted for the new one', () => {
+    const ledger = new BudgetLedger('pod-1', { standalone: false });
+    const utc = testBudget({ id: 'a/b', amount: 10, period: 'Day', timeZone: 'UTC' });
+    const now = Date.parse('2026-12-05T06:00:00Z');
+    ledger.update({}, 1);
+    expect(ledger.available(utc, now).resetsAt).toBe(Date.parse('2026-12-06T00:00:00Z'));
+    // UTC−12: it is 18:00 on the 4th there; the operator carried the day's spend over to that day.
+    const edited = { ...utc, timeZone: 'Etc/GMT+12' };
+    ledger.update({ 'a/b': { periodStart: Date.parse('2026-12-04T12:00:00Z'), resetsAt: Date.parse('2026-12-05T12:00:00Z'), spent: 6, appliedThrough: {} } }, 1);
+    expect(ledger.available(edited, now + 1)).toMatchObject({ spent: 6, left: 4, resetsAt: Date.parse('2026-12-05T12:00:00Z') });
+  });
+
   it('answers admission without reading the unapplied records', () => {
     const ledger = new BudgetLedger('pod-1', { standalone: false });
     const budget = testBudget({ id: 'a/b', period: 'Rolling', windowMs: 60_000 });

@@ -56,7 +56,8 @@ export class BudgetLedger {
   private readonly queues = new Map<string, OwnSpendQueue>();
   private readonly own = new Map<string, OwnSpend>();
   private readonly reserved = new Map<string, number>();
-  private readonly bounds = new Map<string, PeriodBounds>();
+  /** Per budget id: its current calendar period, and the spec it was computed for. */
+  private readonly bounds = new Map<string, { bounds: PeriodBounds; period: BudgetConfig['period']; timeZone: string }>();
   private replicas = 1;
   /** The served snapshot's Budget ids (retainBudgets); undefined before the first: every id counts. */
   private configured: ReadonlySet<string> | undefined;
@@ -190,9 +191,13 @@ export class BudgetLedger {
   private boundsAt(budget: BudgetConfig, now: number): PeriodBounds {
     if (budget.period === 'Rolling') return periodBounds('Rolling', budget.timeZone, budget.windowMs, now);
     const cached = this.bounds.get(budget.id);
-    if (cached !== undefined && cached.end !== undefined && now >= cached.start && now < cached.end) return cached;
+    // Keyed by the spec too: an edited period or time zone moves the period at once, not at the old one's end.
+    if (cached !== undefined && cached.period === budget.period && cached.timeZone === budget.timeZone) {
+      const { start, end } = cached.bounds;
+      if (end !== undefined && now >= start && now < end) return cached.bounds;
+    }
     const fresh = periodBounds(budget.period, budget.timeZone, budget.windowMs, now);
-    this.bounds.set(budget.id, fresh);
+    this.bounds.set(budget.id, { bounds: fresh, period: budget.period, timeZone: budget.timeZone });
     return fresh;
   }
 
