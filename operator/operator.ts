@@ -149,7 +149,8 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     client,
     budgetObjects: () => caches.budgets,
     budgetConfigs: reportedBudgets,
-    replicas: () => distributor.readyCount(),
+    // Terminating pods still serve (preStop, then open connections while they drain): each takes a share.
+    replicas: () => distributor.servingCount(),
     logger,
     events,
   });

@@ -8,15 +8,16 @@ function slicesOf(slices: Iterable<EndpointSliceObject>, namespace: string, serv
   return [...slices].filter((s) => s.metadata.namespace === namespace && s.metadata.labels?.[SERVICE_NAME_LABEL] === service);
 }
 
-function addressesFor(slices: EndpointSliceObject[], portName: string): { ip: string; port: number; ready: boolean }[] {
-  const out: { ip: string; port: number; ready: boolean }[] = [];
+function addressesFor(slices: EndpointSliceObject[], portName: string): { ip: string; port: number; ready: boolean; terminating: boolean }[] {
+  const out: { ip: string; port: number; ready: boolean; terminating: boolean }[] = [];
   for (const slice of slices) {
     const port = slice.ports?.find((p) => (p.name ?? '') === portName)?.port;
     if (port === undefined || port === null) continue;
     for (const ep of slice.endpoints ?? []) {
       // A nil ready condition means ready (EndpointSlice API semantics).
       const ready = ep.conditions?.ready !== false;
-      for (const ip of ep.addresses) out.push({ ip, port, ready });
+      const terminating = ep.conditions?.terminating === true;
+      for (const ip of ep.addresses) out.push({ ip, port, ready, terminating });
     }
   }
   return out.sort((a, b) => `${a.ip}:${a.port}`.localeCompare(`${b.ip}:${b.port}`));
@@ -62,7 +63,8 @@ export function resolveServiceEndpoints(refs: readonly ServicePortRef[], service
       out.push({ namespace: ns, service: ref.name, port: ref.port, addresses: [], servicePorts: (service.spec?.ports ?? []).map((sp) => sp.port) });
       continue;
     }
-    out.push({ namespace: ns, service: ref.name, port: ref.port, addresses: addressesFor(slicesOf(all, ns, ref.name), servicePort.name ?? '') });
+    const addresses = addressesFor(slicesOf(all, ns, ref.name), servicePort.name ?? '').map(({ ip, port, ready }) => ({ ip, port, ready }));
+    out.push({ namespace: ns, service: ref.name, port: ref.port, addresses });
   }
   return out;
 }
@@ -72,5 +74,6 @@ export function dataplaneEndpoints(slices: Iterable<EndpointSliceObject>, namesp
   return addressesFor(slicesOf([...slices], namespace, service), adminPortName).map((a) => ({
     address: `${a.ip.includes(':') ? `[${a.ip}]` : a.ip}:${a.port}`,
     ready: a.ready,
+    terminating: a.terminating,
   }));
 }

@@ -9,6 +9,11 @@ export interface DataplaneEndpoint {
   /** host:port of the admin port */
   address: string;
   ready: boolean;
+  /**
+   * Shutting down (EndpointSlice conditions.terminating): not ready, but still serving, new requests
+   * during its preStop delay and those of connections already open while it drains.
+   */
+  terminating?: boolean;
 }
 
 interface PodState {
@@ -114,6 +119,17 @@ export class Distributor {
   readyCount(): number {
     let n = 0;
     for (const pod of this.pods.values()) if (pod.endpoint.ready) n++;
+    return n;
+  }
+
+  /**
+   * Pods that take requests and so spend against Budgets: the ready ones and the terminating ones.
+   * Each pod may use only its share of what a Budget has left; counted by readiness alone, a rolling
+   * update's terminating pods went uncounted while they served, and N + k pods each took 1/N.
+   */
+  servingCount(): number {
+    let n = 0;
+    for (const pod of this.pods.values()) if (pod.endpoint.ready || pod.endpoint.terminating === true) n++;
     return n;
   }
 
