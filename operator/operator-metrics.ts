@@ -21,6 +21,12 @@ export function createOperatorMetrics() {
       help: 'Usage records from data-plane pods that could not be counted (e.g. negative tokens) and were dropped.',
       registers: [registry],
     }),
+    usageLate: new Counter({
+      name: 'tollgate_operator_usage_records_late_total',
+      help: 'Usage records stamped before their Budget\'s current calendar period: counted in it (within 5 min: clock skew, a report across the rollover) or dropped (older).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
     usageReportWrites: new Counter({
       name: 'tollgate_operator_usage_report_writes_total',
       help: 'UsageReport status writes (batched: at most one per report per flush interval).',

@@ -153,6 +153,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     replicas: () => distributor.servingCount(),
     logger,
     events,
+    onLateRecord: (result) => metrics.usageLate.inc({ result }),
   });
   // Pods send each usage record once per term; a new term (leadership, records lost unwritten) makes them resend.
   const term = new UsageTerm(config.identity);

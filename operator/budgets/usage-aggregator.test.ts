@@ -22,7 +22,7 @@ function setup(
   config: BudgetConfig = budget,
   clock = { now: Date.parse('2026-11-15T12:00:00Z') },
   cached = status,
-  events?: UsageAggregatorOptions['events'],
+  extra: Pick<UsageAggregatorOptions, 'events' | 'onLateRecord'> = {},
 ) {
   const writes: Record<string, unknown>[] = [];
   const object = (st: Record<string, unknown>) => ({ metadata: { name: 'monthly', namespace: 'team-a' }, ...{ status: st } }) as KubeObject;
@@ -40,7 +40,7 @@ function setup(
     budgetConfigs: () => [config],
     replicas: () => 3,
     logger: pino({ level: 'silent' }),
-    ...(events === undefined ? {} : { events }),
+    ...extra,
     now: () => clock.now,
   });
   return { aggregator, writes };
@@ -103,7 +103,7 @@ describe('UsageAggregator', () => {
     const events: string[] = [];
     const record: UsageAggregatorOptions['events'] = { record: async (_o, type, reason, message) => void events.push(`${type} ${reason}: ${message}`) };
     const config: BudgetConfig = { ...budget };
-    const { aggregator, writes } = setup({ spent: 4, periodStart: '2026-11-01T00:00:00Z', resetsAt: '2026-12-01T00:00:00Z', unit: 'USD', appliedThrough: {} }, false, config, undefined, undefined, record);
+    const { aggregator, writes } = setup({ spent: 4, periodStart: '2026-11-01T00:00:00Z', resetsAt: '2026-12-01T00:00:00Z', unit: 'USD', appliedThrough: {} }, false, config, undefined, undefined, { events: record });
     await aggregator.handle({ pod: 'p1', records: [rec(1, 1)] });
     config.unit = 'Tokens';
     config.amount = 10_000;
@@ -112,9 +112,21 @@ describe('UsageAggregator', () => {
     expect(writes.at(-1)).toMatchObject({ spent: 10, unit: 'Tokens' });
     expect(events).toEqual(['Warning BudgetSpendReset: spec.limit.unit changed from USD to Tokens: the 5 USD spent this period cannot be counted in Tokens, so the count starts again at 0 Tokens']);
     // A status in USD read by a new leader for a Budget now in tokens: the same.
-    const next = setup({ spent: 4, periodStart: '2026-11-01T00:00:00Z', resetsAt: '2026-12-01T00:00:00Z', unit: 'USD', appliedThrough: {} }, false, config, undefined, undefined, record);
+    const next = setup({ spent: 4, periodStart: '2026-11-01T00:00:00Z', resetsAt: '2026-12-01T00:00:00Z', unit: 'USD', appliedThrough: {} }, false, config, undefined, undefined, { events: record });
     await expect(next.aggregator.handle({ pod: 'p1', records: [] })).resolves.toMatchObject({ budgets: { 'team-a/monthly': { spent: 0 } } });
     expect(events).toHaveLength(2);
+  });
+
+  it('counts a record stamped shortly before the period (a pod clock behind, a report across midnight) in the new one, and says what it drops', async () => {
+    const clock = { now: Date.parse('2026-12-01T00:00:02Z') };
+    const late: string[] = [];
+    const status = { spent: 9, periodStart: '2026-11-01T00:00:00Z', resetsAt: '2026-12-01T00:00:00Z', appliedThrough: {} };
+    const { aggregator } = setup(status, false, budget, clock, status, { onLateRecord: (result) => void late.push(result) });
+    const at = (iso: string, seq: number) => ({ ...rec(seq, 1), at: Date.parse(iso) });
+    const answer = await aggregator.handle({ pod: 'p1', records: [at('2026-11-30T23:59:59Z', 1), at('2026-12-01T00:00:01Z', 2), at('2026-11-30T23:50:00Z', 3)] });
+    // Acknowledged all three; the one from a second before midnight counted in December, the one from 10 min before dropped.
+    expect(answer).toMatchObject({ ackedThrough: 3, budgets: { 'team-a/monthly': { spent: 2 } } });
+    expect(late).toEqual(['counted', 'dropped']);
   });
 
   it('does not acknowledge what it could not persist', async () => {

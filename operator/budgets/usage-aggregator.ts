@@ -105,6 +105,15 @@ export const FORGET_PODS_AFTER_MS = 24 * 60 * 60 * 1000;
  */
 export const MAX_APPLIED_PODS = 1000;
 const SWEEP_EVERY_MS = 60_000;
+/**
+ * A record stamped at most this long before the current calendar period counts in it. It belongs to
+ * the period before, whose total is closed, and it was acknowledged either way: dropped, it was
+ * counted nowhere, and a pod clock behind the operator's (or a report that crossed midnight, or a
+ * resend after a leader change) made spend at every rollover vanish. Counted, it over-counts the new
+ * period by what the old one missed. Older records (an operator down for longer) are still dropped,
+ * logged and counted (onLateRecord).
+ */
+export const LATE_RECORD_TOLERANCE_MS = 5 * 60_000;
 
 /** spent, periodStart, appliedThrough and buckets as one comparable string (key order aside). */
 function countedFields(status: PersistedStatus | undefined): string {
@@ -125,6 +134,8 @@ export interface UsageAggregatorOptions {
   budgetConfigs: () => readonly BudgetConfig[];
   replicas: () => number;
   logger: Logger;
+  /** A record stamped before the current calendar period: counted in it (within the tolerance) or dropped. */
+  onLateRecord?: (result: 'counted' | 'dropped') => void;
   /** Events on the Budget (a unit change that starts the count over). */
   events?: { record(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> };
   now?: () => number;
@@ -304,6 +315,8 @@ export class UsageAggregator {
       if (config !== undefined) this.roll(config, state, now);
     }
     let acked = 0;
+    let dropped: { budget: string; seq: number; at: number; periodStart: number } | undefined;
+    let droppedCount = 0;
     for (const record of [...report.records].sort((a, b) => a.seq - b.seq)) {
       acked = Math.max(acked, record.seq);
       for (const id of record.budgetIds) {
@@ -322,8 +335,21 @@ export class UsageAggregator {
           state.spent += amount;
         } else if (record.at >= state.periodStart) {
           state.spent += amount;
+        } else if (record.at >= state.periodStart - LATE_RECORD_TOLERANCE_MS) {
+          state.spent += amount;
+          this.opts.onLateRecord?.('counted');
+        } else {
+          dropped ??= { budget: id, seq: record.seq, at: record.at, periodStart: state.periodStart };
+          droppedCount++;
+          this.opts.onLateRecord?.('dropped');
         }
       }
+    }
+    if (dropped !== undefined) {
+      this.opts.logger.warn(
+        { pod: report.pod, records: droppedCount, first: { ...dropped, at: new Date(dropped.at).toISOString(), periodStart: new Date(dropped.periodStart).toISOString() } },
+        'usage records from before the current Budget period dropped: their period is closed (reported too late)',
+      );
     }
     for (const state of loaded.values()) this.forgetGonePods(state, report.pod, now);
     // Every state as of now, not only those this report changed: a skipped duplicate was applied by
