@@ -41,7 +41,8 @@ export interface Availability {
 /**
  * What one pod knows about spend: the operator's last persisted totals, plus this pod's own records
  * that those totals do not include yet, plus reservations for requests in flight. Admission uses
- * only this pod's share of what is left, so that N pods together cannot overspend between syncs.
+ * only this pod's share of what is left, so that N pods together overspend by a bounded fraction
+ * between syncs, not N times over.
  *
  * Admission runs on every request, so it must not depend on how much was spent nor on how many own
  * records wait for the operator (they pile up exactly when it is unreachable): with an operator each
@@ -171,8 +172,9 @@ export class BudgetLedger {
 
   /**
    * What this pod may still admit against the budget right now: its share of what the operator
-   * last saw left, minus what this pod spent since and what it has reserved. Between two reports
-   * the pods together can therefore spend at most what was left.
+   * last saw left, minus what this pod spent since and what it has reserved. Pods report on their
+   * own timers, so each share comes from a total without the others' latest spend: together they can
+   * pass what was left by up to (N − 1)/2N of it (docs/governance.md, Admission).
    */
   available(budget: BudgetConfig, now: number): Availability {
     const { persisted, own, resetsAt } = this.parts(budget, now);
