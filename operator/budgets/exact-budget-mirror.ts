@@ -20,6 +20,24 @@ export interface ExactBudgetMirrorOptions {
 interface PersistedStatus {
   spent?: number;
   periodStart?: string;
+  resetsAt?: string;
+  unit?: BudgetConfig['unit'];
+}
+
+/**
+ * What Budget.status counts that the current period must not count less than: its spent when it is
+ * this period, or one the current period overlaps (spec.timeZone or spec.period edited: the period
+ * moved, and its spend with it, as in the reported mode); nothing for the period before (a
+ * rollover) or another unit (USD are not tokens).
+ */
+export function statusFloor(status: PersistedStatus | undefined, budget: BudgetConfig, period: { periodStart: number; resetsAt: number | undefined }): number {
+  if (status?.periodStart === undefined || status.spent === undefined) return 0;
+  if (status.unit !== undefined && status.unit !== budget.unit) return 0;
+  const start = Date.parse(status.periodStart);
+  if (start === period.periodStart) return Math.max(0, status.spent);
+  if (status.resetsAt === undefined || status.resetsAt === null) return 0;
+  const overlaps = start < (period.resetsAt ?? Number.POSITIVE_INFINITY) && period.periodStart < Date.parse(status.resetsAt);
+  return overlaps ? Math.max(0, status.spent) : 0;
 }
 
 const rfc3339 = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -78,17 +96,18 @@ export class ExactBudgetMirror {
     const period = exactBudgetKeys(this.opts.keyPrefix, budget, now);
     const periodStart = rfc3339(period.periodStart);
     // What the status already counts for this period: Redis is raised to it, and it is never written lower.
-    const floor = object.status?.periodStart === periodStart ? Math.max(0, object.status.spent ?? 0) : 0;
+    const floor = statusFloor(object.status, budget, period);
     const keys = [...period.keys, period.seededKey];
     const [spentText] = (await this.opts.redis.eval(MIRROR_READ_SCRIPT, keys.length, ...keys, now, floor, period.ttlSeconds)) as [string, string];
     const spent = round(Math.max(floor, Number(spentText)));
-    if (object.status?.spent === spent && object.status.periodStart === periodStart) return;
+    if (object.status?.spent === spent && object.status.periodStart === periodStart && object.status.unit === budget.unit) return;
     const [namespace, name] = budget.id.split('/');
     const status = {
       spent,
       remaining: round(Math.max(0, budget.amount - spent)),
       periodStart,
       resetsAt: period.resetsAt === undefined ? null : rfc3339(period.resetsAt),
+      unit: budget.unit,
     };
     await this.opts.client.request('PATCH', `/apis/tollgate.dev/v1alpha1/namespaces/${namespace}/budgets/${name}/status`, { status }, 'application/merge-patch+json');
   }

@@ -138,6 +138,38 @@ describe('exact budgets in Redis', () => {
     expect(status.spent).toBeCloseTo(9.7, 9);
   });
 
+  it('carries the spend over when spec.timeZone moves the period, and not into the next period', async () => {
+    await admin.flushall();
+    let config = testBudget({ id: 'team-a/zoned', amount: 9.9, period: 'Month' });
+    let status: Record<string, unknown> = { spent: 9.5, periodStart: '2026-11-01T00:00:00Z', resetsAt: '2026-12-01T00:00:00Z', unit: 'USD' };
+    const object = (): KubeObject => ({ metadata: { name: 'zoned', namespace: 'team-a' }, status }) as KubeObject;
+    const mirror = new ExactBudgetMirror({
+      redis: admin,
+      keyPrefix: 'tollgate:',
+      client: {
+        request: async <T>(_m: string, _p: string, body?: unknown): Promise<T> => {
+          status = { ...status, ...(body as { status: Record<string, unknown> }).status };
+          return object() as T;
+        },
+      },
+      budgetObjects: () => new Map([[config.id, object()]]),
+      budgetConfigs: () => [config],
+      isLeader: () => true,
+      logger: pino({ level: 'silent' }),
+      now: () => clock.now,
+    });
+    await mirror.sync();
+    config = { ...config, timeZone: 'Europe/Berlin' }; // November now starts an hour earlier: other keys
+    await mirror.sync();
+    expect(status).toMatchObject({ spent: 9.5, periodStart: '2026-10-31T23:00:00Z', unit: 'USD' });
+    expect(Number(await admin.get(exactBudgetKeys('tollgate:', config, clock.now).keys[0] ?? ''))).toBeCloseTo(9.5, 9);
+    // A rollover takes nothing over.
+    clock.now = Date.parse('2026-12-01T00:00:00Z');
+    await mirror.sync();
+    expect(status).toMatchObject({ spent: 0, periodStart: '2026-11-30T23:00:00Z' });
+    clock.now = NOW;
+  });
+
   it('fails closed when Redis is unreachable', async () => {
     const client = createRedisClient({ url: 'redis://127.0.0.1:1', timeoutMs: 200 });
     clients.push(client);
