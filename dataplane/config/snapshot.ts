@@ -15,7 +15,7 @@ export { SubjectsConfigSchema, type SubjectsConfig } from './subjects-config.js'
  * Every credential is a SecretValue (secretSchema): redacted in every output, revealed only on the wire
  * to a data plane and where it is sent upstream.
  */
-export const SNAPSHOT_SCHEMA_VERSION = 2;
+export const SNAPSHOT_SCHEMA_VERSION = 3;
 
 export const FAILURE_KINDS = ['RateLimited', 'ServerError', 'Timeout', 'ConnectionError', 'ContextLengthExceeded'] as const;
 export const FailureKindSchema = z.enum(FAILURE_KINDS);

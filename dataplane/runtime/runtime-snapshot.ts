@@ -6,6 +6,7 @@ import { type RuntimeProvider, runtimeProvider } from '../providers/registry.js'
 import type { Transport } from '../upstream/transport.js';
 import { ApiKeyIndex } from './api-key-index.js';
 import { type CompiledRule, compileRules, type HeaderLookup } from './rule-matcher.js';
+import { droppedField } from '../config/unknown-fields.js';
 
 export type { RuntimeProvider };
 
@@ -54,6 +55,9 @@ export function buildRuntimeSnapshot(input: unknown, httpTransport: Transport): 
     return { ok: false, error: `invalid snapshot at ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? 'unknown'}` };
   }
   const snapshot = parsed.data;
+  // A field this data plane does not know is refused, not dropped: it may be one that restricts.
+  const dropped = droppedField(input, snapshot);
+  if (dropped !== undefined) return { ok: false, error: `snapshot field ${dropped} is unknown to this data plane: it is older than the operator that compiled the snapshot; upgrade it (the last good snapshot is still served)` };
   const providers = new Map<string, RuntimeProvider>();
   for (const p of snapshot.providers) {
     const problem = providerLoadProblem(p);
