@@ -57,6 +57,8 @@ export interface OperatorConfig {
   managedTls?: ManagedTlsConfig;
   debounceMs: number;
   maxWaitMs: number;
+  /** Reconciles start at least this far apart (default 500 ms; CoalescingTrigger says why). */
+  minReconcileIntervalMs?: number;
   logger: Logger;
   /** Spans around reconciles and pushes; none when absent. */
   tracer?: Tracer;
@@ -251,6 +253,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       logger.error({ err: (err as Error).message }, 'reconcile failed; retrying');
       setTimeout(() => trigger?.trigger(), 1_000);
     },
+    config.minReconcileIntervalMs ?? 500,
   );
 
   const onChange = (): void => trigger?.trigger();

@@ -53,4 +53,28 @@ describe('CoalescingTrigger', () => {
     expect(trigger.runs).toBe(1);
     expect(waited).toBe(120);
   });
+
+  it('starts runs at least minInterval apart, however often events come', async () => {
+    const starts: number[] = [];
+    const trigger = new CoalescingTrigger(
+      async () => {
+        starts.push(Date.now());
+      },
+      10,
+      50,
+      () => undefined,
+      500,
+    );
+    const t0 = Date.now();
+    for (let elapsed = 0; elapsed < 2_000; elapsed += 20) {
+      trigger.trigger();
+      await vi.advanceTimersByTimeAsync(20);
+    }
+    await vi.advanceTimersByTimeAsync(600);
+    // An endpoint event every 20 ms for 2 s: without the floor, a run every 50 ms (40 runs).
+    expect(starts.length).toBeGreaterThanOrEqual(4);
+    expect(starts.length).toBeLessThanOrEqual(6);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(500);
+    expect(starts[0]! - t0).toBeLessThanOrEqual(50);
+  });
 });

@@ -2,7 +2,9 @@
  * The operator's work queue. Reconcile is global (every event recompiles everything), so the queue
  * holds one bit: "dirty". Events within `debounceMs` of each other merge into one run, a run waits
  * at most `maxWaitMs` after the first event, and runs never overlap; an event during a run causes
- * exactly one more run after it.
+ * exactly one more run after it. Runs start at least `minIntervalMs` apart: a reconcile publishes a
+ * snapshot to every data-plane pod and writes statuses, and a vLLM rollout's endpoint churn (an
+ * event every few hundred ms for minutes) would otherwise publish at that rate.
  */
 export class CoalescingTrigger {
   private timer: NodeJS.Timeout | undefined;
@@ -10,6 +12,7 @@ export class CoalescingTrigger {
   private running = false;
   private dirtyWhileRunning = false;
   private stopped = false;
+  private lastRunAt = Number.NEGATIVE_INFINITY;
   runs = 0;
 
   constructor(
@@ -17,6 +20,7 @@ export class CoalescingTrigger {
     private readonly debounceMs: number,
     private readonly maxWaitMs: number,
     private readonly onError: (err: unknown) => void,
+    private readonly minIntervalMs = 0,
   ) {}
 
   trigger(): void {
@@ -27,7 +31,7 @@ export class CoalescingTrigger {
     }
     const now = Date.now();
     this.firstEventAt ??= now;
-    const wait = Math.max(0, Math.min(this.debounceMs, this.firstEventAt + this.maxWaitMs - now));
+    const wait = Math.max(0, Math.min(this.debounceMs, this.firstEventAt + this.maxWaitMs - now), this.lastRunAt + this.minIntervalMs - now);
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.fire(), wait);
   }
@@ -35,6 +39,7 @@ export class CoalescingTrigger {
   private async fire(): Promise<void> {
     this.firstEventAt = undefined;
     this.running = true;
+    this.lastRunAt = Date.now();
     try {
       this.runs++;
       await this.run();
