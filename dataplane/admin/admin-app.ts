@@ -31,6 +31,7 @@ export function createAdminApp(deps: AdminDeps): Express {
   const status = (): PushResult => ({
     accepted: true,
     generation: deps.store.generation,
+    term: deps.store.term,
     version: deps.store.current?.snapshot.version ?? null,
   });
 
@@ -61,13 +62,13 @@ export function createAdminApp(deps: AdminDeps): Express {
       res.status(400).json({ ...status(), accepted: false, error: `bad envelope: ${envelope.error.issues[0]?.message ?? ''}` });
       return;
     }
-    const result = deps.store.applyGeneration(envelope.data.generation, envelope.data.snapshot);
+    const result = deps.store.applyGeneration(envelope.data.generation, envelope.data.snapshot, envelope.data.term);
     if (!result.ok) {
-      deps.logger.warn({ generation: envelope.data.generation, error: result.error }, 'snapshot push refused');
+      deps.logger.warn({ generation: envelope.data.generation, term: envelope.data.term, error: result.error }, 'snapshot push refused');
       res.status(result.stale === true ? 409 : 400).json({ ...status(), accepted: false, error: result.error });
       return;
     }
-    if (result.changed) deps.logger.info({ generation: envelope.data.generation, version: result.version }, 'snapshot applied');
+    if (result.changed) deps.logger.info({ generation: envelope.data.generation, term: envelope.data.term, version: result.version }, 'snapshot applied');
     res.json(status());
   });
   app.use(jsonNotFound);

@@ -2,20 +2,30 @@ import { z } from 'zod';
 import type { Snapshot } from './snapshot.js';
 
 /**
- * What the operator pushes and a pod pulls: a snapshot with the operator's monotonic generation.
- * A pod refuses a generation older than the one it serves, so a slow or stale push can never roll
- * it back.
+ * The largest leader term: terms come from the Lease's leaseTransitions, an int32 in the
+ * Kubernetes API, so nothing above it can name a real leader.
+ */
+export const MAX_TERM = 2 ** 31 - 1;
+
+/**
+ * What the operator pushes and a pod pulls: a snapshot with the leader's term and the operator's
+ * monotonic generation. A pod orders envelopes by (term, generation): a lower term is refused
+ * whatever its generation, so a deposed leader can never replace what its successor published, and
+ * a slow or stale push can never roll a pod back. `term` is optional so that operators from before
+ * it can still push (absent = 0, below every elected leader's term).
  */
 export const SnapshotEnvelopeSchema = z.object({
-  generation: z.number().int().min(0),
+  generation: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  term: z.number().int().min(0).max(MAX_TERM).optional(),
   snapshot: z.unknown(),
 });
-export type SnapshotEnvelope = { generation: number; snapshot: Snapshot };
+export type SnapshotEnvelope = { generation: number; term?: number; snapshot: Snapshot };
 
-/** A pod's answer to a push. */
+/** A pod's answer to a push. `term` is absent in the answers of pods from before terms. */
 export const PushResultSchema = z.object({
   accepted: z.boolean(),
   generation: z.number().int(),
+  term: z.number().int().optional(),
   version: z.string().nullable(),
   error: z.string().optional(),
 });

@@ -2,6 +2,13 @@ import type { Transport } from '../upstream/transport.js';
 import { expectedVersion } from '../config/content-hash.js';
 import { buildRuntimeSnapshot, type RuntimeSnapshot } from './runtime-snapshot.js';
 
+/**
+ * How far ahead of this pod's clock a generation may be. Generations are the operator's millisecond
+ * timestamps (max(now, previous + 1)), so a day covers any clock skew; one far beyond it (a stray
+ * push at 2^53 - 1) would leave no generation above it for the leader to publish.
+ */
+export const MAX_GENERATION_AHEAD_MS = 24 * 60 * 60 * 1000;
+
 export type ApplyResult = { ok: true; version: string; changed: boolean } | { ok: false; error: string; stale?: boolean };
 
 /**
@@ -11,9 +18,13 @@ export type ApplyResult = { ok: true; version: string; changed: boolean } | { ok
 export class SnapshotStore {
   private runtime: RuntimeSnapshot | undefined;
   private currentGeneration = -1;
+  private currentTerm = 0;
   private readonly listeners: ((runtime: RuntimeSnapshot) => void)[] = [];
 
-  constructor(private readonly httpTransport: Transport) {}
+  constructor(
+    private readonly httpTransport: Transport,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   get current(): RuntimeSnapshot | undefined {
     return this.runtime;
@@ -24,20 +35,42 @@ export class SnapshotStore {
     return this.currentGeneration;
   }
 
+  /** The leader term of the snapshot being served, 0 before the first or from a term-less publisher. */
+  get term(): number {
+    return this.currentTerm;
+  }
+
   /**
-   * Applies a snapshot pushed or pulled with a generation. Older generations are refused, and so is
-   * the served generation with other content: one generation names one snapshot, so a second
-   * publisher (a previous leader) has to publish above it rather than swap content under it.
+   * Applies a snapshot pushed or pulled with a generation and a leader term, ordered by (term,
+   * generation). A lower term is refused whatever its generation: its publisher has been deposed,
+   * and it must not replace its successor's snapshot. A higher term is taken whatever its generation:
+   * the new leader's clock may be behind the old one's. Within a term, older generations are refused,
+   * and so is the served generation with other content: one generation names one snapshot, so a
+   * second publisher has to publish above it rather than swap content under it.
    */
-  applyGeneration(generation: number, snapshot: unknown): ApplyResult {
-    if (generation < this.currentGeneration) {
+  applyGeneration(generation: number, snapshot: unknown, term?: number): ApplyResult {
+    const now = this.now();
+    if (generation > now + MAX_GENERATION_AHEAD_MS) {
+      return { ok: false, error: `generation ${generation} is more than 24 h ahead of this pod's clock (${now}); generations are millisecond timestamps` };
+    }
+    const pushed = term ?? 0;
+    if (pushed < this.currentTerm) {
+      // Not stale (409) for a publisher without terms (an operator from before them): it would answer
+      // a 409 by publishing above the served generation, refused again, in a loop. It stops at a 400.
+      return { ok: false, stale: term !== undefined, error: `leader term ${pushed} is older than the served term ${this.currentTerm} (generation ${generation})` };
+    }
+    const sameTerm = pushed === this.currentTerm;
+    if (sameTerm && generation < this.currentGeneration) {
       return { ok: false, stale: true, error: `generation ${generation} is older than the served generation ${this.currentGeneration}` };
     }
     const served = this.runtime?.snapshot.version;
     const result = this.apply(snapshot, (version) =>
-      generation === this.currentGeneration && version !== served ? `generation ${generation} is already served with snapshot ${served}, not ${version}` : undefined,
+      sameTerm && generation === this.currentGeneration && version !== served ? `generation ${generation} is already served with snapshot ${served}, not ${version}` : undefined,
     );
-    if (result.ok) this.currentGeneration = generation;
+    if (result.ok) {
+      this.currentGeneration = generation;
+      this.currentTerm = pushed;
+    }
     return result;
   }
 
