@@ -7,7 +7,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../operator/compile/compile.js';
 import { provider, route } from '../../test/support/objects.js';
-import { MAX_GENERATION_AHEAD_MS, SnapshotStore } from '../runtime/snapshot-store.js';
+import { MAX_GENERATION_AHEAD_MS } from '../config/snapshot-envelope.js';
+import { SnapshotStore } from '../runtime/snapshot-store.js';
 import { HttpTransport } from '../upstream/http-transport.js';
 import { createAdminApp } from './admin-app.js';
 

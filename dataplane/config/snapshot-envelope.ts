@@ -8,6 +8,13 @@ import type { Snapshot } from './snapshot.js';
 export const MAX_TERM = 2 ** 31 - 1;
 
 /**
+ * How far ahead of this pod's clock a generation may be. Generations are the operator's millisecond
+ * timestamps (max(now, previous + 1)), so a day covers any clock skew; one far beyond it (a stray
+ * push at 2^53 - 1) would leave no generation above it for the leader to publish.
+ */
+export const MAX_GENERATION_AHEAD_MS = 24 * 60 * 60 * 1000;
+
+/**
  * What the operator pushes and a pod pulls: a snapshot with the leader's term and the operator's
  * monotonic generation. A pod orders envelopes by (term, generation): a lower term is refused
  * whatever its generation, so a deposed leader can never replace what its successor published, and

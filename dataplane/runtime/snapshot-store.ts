@@ -1,13 +1,7 @@
 import type { Transport } from '../upstream/transport.js';
 import { expectedVersion } from '../config/content-hash.js';
+import { MAX_GENERATION_AHEAD_MS } from '../config/snapshot-envelope.js';
 import { buildRuntimeSnapshot, type RuntimeSnapshot } from './runtime-snapshot.js';
-
-/**
- * How far ahead of this pod's clock a generation may be. Generations are the operator's millisecond
- * timestamps (max(now, previous + 1)), so a day covers any clock skew; one far beyond it (a stray
- * push at 2^53 - 1) would leave no generation above it for the leader to publish.
- */
-export const MAX_GENERATION_AHEAD_MS = 24 * 60 * 60 * 1000;
 
 export type ApplyResult = { ok: true; version: string; changed: boolean } | { ok: false; error: string; stale?: boolean };
 
