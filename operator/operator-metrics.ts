@@ -15,6 +15,12 @@ export function createOperatorMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [registry],
     }),
+    pushRefused: new Counter({
+      name: 'tollgate_operator_push_refused_total',
+      help: 'Snapshot pushes a data-plane pod refused, by reason: stale (it serves a newer generation of our term), stale_term (it serves a newer leader term: this replica was deposed), invalid (400).',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     dataplanes: new Gauge({ name: 'tollgate_operator_dataplanes', help: 'Data-plane pods by state.', labelNames: ['state'], registers: [registry] }),
     usageRejected: new Counter({
       name: 'tollgate_operator_usage_records_rejected_total',

@@ -137,9 +137,19 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     tracing,
     onAck: () => trigger?.trigger(),
     onPushed: (s) => metrics.pushSeconds.observe(s),
-    onStale: (generation) => {
-      reconciler.bumpPast(generation);
-      trigger?.trigger();
+    onRefused: (reason) => metrics.pushRefused.inc({ reason }),
+    onStale: (pod) => {
+      const outcome = reconciler.staleAnswer(pod, isLeader());
+      if (outcome === 'publish-above') {
+        trigger?.trigger();
+      } else if (outcome === 'deposed') {
+        // Never publish above a successor: re-read the Lease, which ends our leadership (or, if we
+        // still hold it because it was recreated, raises our term above the pod's).
+        logger.error({ podTerm: pod.term, term: elector?.term }, 'a data-plane pod serves a newer leader term: this replica has been deposed; not publishing above it');
+        void elector?.confirm(pod.term ?? 0).then(() => trigger?.trigger());
+      } else if (outcome === 'out-of-range') {
+        logger.error({ podGeneration: pod.generation }, 'a data-plane pod serves a generation more than a day ahead of this clock; not publishing above it');
+      }
     },
   });
   const events = new EventRecorder(client, config.identity, logger);
@@ -208,6 +218,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     distributor,
     events,
     logger,
+    term: () => elector?.term ?? 0,
     dataplane: config.dataplane,
     apiKeyHashKey: () => apiKeyHashKey,
     extraConditions: (status) => {

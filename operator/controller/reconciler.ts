@@ -16,6 +16,7 @@ import type { EndpointSliceObject, SecretObject, ServiceObject } from './kube-ty
 import { specWrittenAt, withSpecChange } from './spec-history.js';
 import { type DesiredCondition, mergeConditions, sameConditions } from './status-conditions.js';
 import { egressCompileInput } from '../../dataplane/config/egress-guard.js';
+import { MAX_GENERATION_AHEAD_MS } from '../../dataplane/config/snapshot-envelope.js';
 
 export interface Caches {
   providers: Map<string, KubeObject>;
@@ -39,6 +40,8 @@ export interface ReconcilerOptions {
   now?: () => number;
   /** The installation's key for client API key HMACs (compile drops API keys without it). */
   apiKeyHashKey?: () => string | undefined;
+  /** The leader's term (from the Lease), put into every snapshot: pods refuse a lower one. Absent: 0. */
+  term?: () => number;
   /** Conditions other components own (e.g. a Budget's ThresholdReached), written with the rest. */
   extraConditions?: (status: ObjectStatus) => DesiredCondition[];
 }
@@ -100,6 +103,7 @@ function decodeSecrets(cache: Map<string, SecretObject>): CompileInput['secrets'
 export class Reconciler {
   private generation = 0;
   private lastVersion: string | undefined;
+  private lastTerm: number | undefined;
   /** Per object: the snapshot generation that first carried its current metadata.generation. */
   private readonly programmedAt = new Map<string, { objectGeneration: number; snapshotGeneration: number }>();
   private readonly now: () => number;
@@ -114,12 +118,31 @@ export class Reconciler {
     return this.generation;
   }
 
-  /** A data plane serves a newer generation (an earlier leader's): publish above it. */
-  bumpPast(generation: number): void {
+  /**
+   * A pod refused our snapshot as stale (409) and serves (generation, term). Publishing above it is
+   * right only for a leader whose term is not below the pod's: a pod serving a higher term means
+   * another replica has led since we took the Lease (we are deposed), and publishing above it would
+   * undo its snapshot (pods refuse it anyway; the caller re-reads the Lease). A pod from before
+   * terms answers none: only the generation can be compared.
+   */
+  staleAnswer(pod: { generation: number; term?: number }, leader: boolean): 'publish-above' | 'deposed' | 'not-leader' | 'out-of-range' {
+    if (!leader) return 'not-leader';
+    if (pod.term !== undefined && pod.term > (this.opts.term?.() ?? 0)) return 'deposed';
+    return this.bumpPast(pod.generation) ? 'publish-above' : 'out-of-range';
+  }
+
+  /**
+   * A data plane serves a newer generation (an earlier leader's): publish above it. Not above a
+   * generation more than a day ahead of our clock (pods refuse those: generations are millisecond
+   * timestamps), which also keeps every generation a safe integer; false when refused.
+   */
+  bumpPast(generation: number): boolean {
+    if (!Number.isSafeInteger(generation) || generation + 1 > this.now() + MAX_GENERATION_AHEAD_MS) return false;
     if (generation >= this.generation) {
       this.generation = generation;
       this.lastVersion = undefined;
     }
+    return true;
   }
 
   buildInput(): { input: CompileInput; invalid: ObjectStatus[] } {
@@ -154,11 +177,17 @@ export class Reconciler {
     const { input, invalid } = this.buildInput();
     const { snapshot, statuses } = compile(input);
     this.compiles++;
-    if (snapshot.version !== this.lastVersion) {
-      this.generation = Math.max(this.now(), this.generation + 1);
+    const term = this.opts.term?.() ?? 0;
+    // A new term (this replica took the Lease again) is published even with the same content: pods
+    // that served a successor's term refuse everything of our older one.
+    if (snapshot.version !== this.lastVersion || term !== this.lastTerm) {
+      const next = Math.max(this.now(), this.generation + 1);
+      if (!Number.isSafeInteger(next)) throw new Error(`generation ${next} is beyond the largest safe integer; not published`);
+      this.generation = next;
       this.lastVersion = snapshot.version;
-      this.opts.distributor.publish({ generation: this.generation, snapshot });
-      this.opts.logger.info({ generation: this.generation, version: snapshot.version, routes: snapshot.routes.length }, 'snapshot published');
+      this.lastTerm = term;
+      this.opts.distributor.publish({ generation: this.generation, term, snapshot });
+      this.opts.logger.info({ generation: this.generation, term, version: snapshot.version, routes: snapshot.routes.length }, 'snapshot published');
     }
     // Programmed depends on what the pods serve; write statuses once each pod has answered a push.
     if (this.opts.distributor.settled()) await this.writeStatuses([...statuses, ...invalid]);

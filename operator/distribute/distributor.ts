@@ -37,8 +37,18 @@ export interface DistributorOptions {
   onAck?: () => void;
   /** Called with the push duration of every successful push, seconds. */
   onPushed?: (seconds: number) => void;
-  /** Called when a pod serves a newer generation than ours (a previous leader): publish above it. */
-  onStale?: (podGeneration: number) => void;
+  /** Called when a pod refused ours as stale (409): what it serves (`term` absent from pods before terms). */
+  onStale?: (pod: { generation: number; term?: number }) => void;
+  /**
+   * Called for every refused push: `stale` (409, a newer generation in our term), `stale_term` (409,
+   * the pod serves a higher leader term: we have been deposed), `invalid` (400).
+   */
+  onRefused?: (reason: 'stale' | 'stale_term' | 'invalid') => void;
+  /**
+   * How often to ask each pod what it serves (GET /v1/snapshot/status) once it acknowledged the
+   * current snapshot; 0 turns it off. Default 15 s.
+   */
+  verifyIntervalMs?: number;
   /** A span per push (traceparent sent to the pod). */
   tracing?: OperatorTracing;
 }
@@ -56,6 +66,7 @@ export class Distributor {
   private readonly waiting: (() => void)[] = [];
   private enabled = false;
   private readonly tlsAgent: Agent | undefined;
+  private verifyTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: DistributorOptions) {
     // Pod IPs change; the certificate names the Service, so verify against that name (SNI too).
@@ -73,7 +84,15 @@ export class Distributor {
   /** Only the leader pushes. */
   setEnabled(enabled: boolean): void {
     this.enabled = enabled;
-    if (enabled) for (const pod of this.pods.values()) this.schedule(pod, 0);
+    clearInterval(this.verifyTimer);
+    this.verifyTimer = undefined;
+    if (!enabled) return;
+    for (const pod of this.pods.values()) this.schedule(pod, 0);
+    const every = this.opts.verifyIntervalMs ?? 15_000;
+    if (every > 0) {
+      this.verifyTimer = setInterval(() => this.verify(), every);
+      this.verifyTimer.unref();
+    }
   }
 
   publish(envelope: SnapshotEnvelope): void {
@@ -147,12 +166,60 @@ export class Distributor {
 
   stop(): void {
     this.enabled = false;
+    clearInterval(this.verifyTimer);
     for (const pod of this.pods.values()) clearTimeout(pod.retryTimer);
   }
 
   private schedule(pod: PodState, delayMs: number): void {
     clearTimeout(pod.retryTimer);
     pod.retryTimer = setTimeout(() => void this.push(pod), delayMs);
+  }
+
+  private url(pod: PodState, path: string): string {
+    return `${this.opts.tls === undefined ? 'http' : 'https'}://${pod.endpoint.address}${path}`;
+  }
+
+  /**
+   * An acknowledgement says what a pod served then, not now: it may have restarted at the same
+   * address and pulled another snapshot, or taken one from another publisher. Pods that serve
+   * something other than what they acknowledged are pushed to again (and count as not current, so
+   * Programmed says so meanwhile).
+   */
+  private verify(): void {
+    const envelope = this.current;
+    if (!this.enabled || envelope === undefined) return;
+    for (const pod of this.pods.values()) {
+      if (!pod.pushing && pod.acked >= envelope.generation) void this.check(pod, envelope);
+    }
+  }
+
+  private async check(pod: PodState, envelope: SnapshotEnvelope): Promise<void> {
+    const release = await this.slot();
+    try {
+      const res = await request(this.url(pod, '/v1/snapshot/status'), {
+        ...(this.tlsAgent === undefined ? {} : { dispatcher: this.tlsAgent }),
+        headers: { authorization: `Bearer ${this.opts.token}` },
+        signal: AbortSignal.timeout(this.opts.pushTimeoutMs ?? 10_000),
+      });
+      const parsed = PushResultSchema.safeParse(await res.body.json().catch(() => undefined));
+      if (res.statusCode !== 200 || !parsed.success) return;
+      if (this.current !== envelope || pod.pushing || this.pods.get(pod.endpoint.address) !== pod || pod.acked < envelope.generation) return;
+      const serves = parsed.data;
+      const same = serves.generation === envelope.generation && serves.version === envelope.snapshot.version && (serves.term === undefined || serves.term === (envelope.term ?? 0));
+      if (same) return;
+      this.opts.logger.warn(
+        { pod: pod.endpoint.address, generation: serves.generation, term: serves.term, expected: { generation: envelope.generation, term: envelope.term } },
+        'data-plane pod serves another snapshot than it acknowledged; pushing again',
+      );
+      pod.acked = -1;
+      this.opts.onAck?.();
+      this.schedule(pod, 0);
+    } catch (err) {
+      // Unreachable now: the endpoints (readiness) say whether it still counts; the next round asks again.
+      this.opts.logger.debug({ pod: pod.endpoint.address, err: (err as Error).message }, 'snapshot status check failed');
+    } finally {
+      release();
+    }
   }
 
   private async slot(): Promise<() => void> {
@@ -178,7 +245,7 @@ export class Distributor {
     try {
       const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${this.opts.token}` };
       span.inject(headers);
-      const res = await request(`${this.opts.tls === undefined ? 'http' : 'https'}://${pod.endpoint.address}/v1/snapshot`, {
+      const res = await request(this.url(pod, '/v1/snapshot'), {
         method: 'PUT',
         ...(this.tlsAgent === undefined ? {} : { dispatcher: this.tlsAgent }),
         headers,
@@ -198,10 +265,13 @@ export class Distributor {
       } else if (res.statusCode === 409 && result !== undefined) {
         pod.acked = -1;
         retry = false;
-        this.opts.onStale?.(result.generation);
+        const newerTerm = result.term !== undefined && result.term > (envelope.term ?? 0);
+        this.opts.onRefused?.(newerTerm ? 'stale_term' : 'stale');
+        this.opts.onStale?.({ generation: result.generation, ...(result.term === undefined ? {} : { term: result.term }) });
       } else if (res.statusCode === 400) {
         // The pod refused the snapshot as invalid and keeps its last good one; pushing the same again is pointless.
         retry = false;
+        this.opts.onRefused?.('invalid');
         this.opts.logger.error({ pod: pod.endpoint.address, generation: envelope.generation, error: result?.error }, 'data plane refused the snapshot');
       } else {
         this.opts.logger.warn({ pod: pod.endpoint.address, status: res.statusCode }, 'snapshot push failed');
