@@ -1,4 +1,4 @@
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 export interface UsageBacklog {
   records: number;
@@ -35,6 +35,26 @@ export function registerUsageBacklog(registry: Registry, backlog: () => UsageBac
     collect() {
       const oldest = backlog().oldestAt;
       this.set(oldest === undefined ? 0 : Math.max(0, (now() - oldest) / 1000));
+    },
+  });
+}
+
+/**
+ * Pending budget records merged because the operator did not acknowledge them for long (the pod's
+ * memory stays bounded, governance.md "Usage reports"). budgets="different" is the hard bound: each
+ * Budget named by such a merged record was charged its whole sum, an over-count worth an alert.
+ */
+export function registerUsageRecordsMerged(registry: Registry, merged: () => { sameBudgets: number; acrossBudgets: number }): void {
+  new Counter({
+    name: 'tollgate_usage_records_merged_total',
+    help: 'Unacknowledged budget usage records merged to bound memory: budgets="same" into one naming the same Budgets, budgets="different" into one naming other Budgets too (the hard bound: over-counts).',
+    labelNames: ['budgets'],
+    registers: [registry],
+    collect() {
+      const m = merged();
+      this.reset();
+      this.inc({ budgets: 'same' }, m.sameBudgets);
+      this.inc({ budgets: 'different' }, m.acrossBudgets);
     },
   });
 }

@@ -2,6 +2,7 @@ import { bucketStart, type PeriodBounds, periodBounds } from '../../config/budge
 import type { BudgetConfig } from '../../config/snapshot.js';
 import { amountOf, type BudgetState, type UsageReportRecord } from '../../config/usage-report.js';
 import { OwnSpendQueue } from './own-spend-queue.js';
+import { compactBudgetRecords, COMPACT_ABOVE, nextCompactionAt } from './usage-compaction.js';
 
 interface OwnSpend {
   periodStart: number;
@@ -66,6 +67,8 @@ export class BudgetLedger {
   private readonly standalone: boolean;
   /** The operator has answered a usage report: the persisted totals and the replica count are known. */
   private answered = false;
+  /** `local` is merged when it holds more records than this (the operator unreachable for long). */
+  private compactAt = COMPACT_ABOVE;
 
   constructor(
     readonly pod: string,
@@ -81,6 +84,7 @@ export class BudgetLedger {
     this.replicas = Math.max(1, replicas);
     // Drop own records every budget's persisted total now includes.
     this.local = this.local.filter((record) => this.stillCounts(record));
+    this.compactAt = nextCompactionAt(this.local.length);
     for (const [id, queue] of this.queues) {
       const applied = this.appliedOf(id);
       if (applied < queue.applied) this.queues.set(id, this.rebuilt(id, applied));
@@ -136,6 +140,7 @@ export class BudgetLedger {
         // Counted until the operator applies it: a record it already applied never counts.
         if (record.seq > queue.applied) queue.push(record);
       }
+      if (this.local.length > this.compactAt) this.compact();
       return;
     }
     for (const budget of budgets) {
@@ -225,6 +230,18 @@ export class BudgetLedger {
 
   private appliedOf(budgetId: string): number {
     return this.states.get(budgetId)?.appliedThrough[this.pod] ?? 0;
+  }
+
+  /**
+   * Bounds the own records kept while the operator does not apply them, as the usage outbox bounds
+   * what it sends: merged records count at least what their parts did (their latest `at`, the
+   * highest seq), so this pod's own spend is over-counted at worst and admission stays on the safe
+   * side. The queues hold the records themselves: rebuilt from the merged ones.
+   */
+  private compact(): void {
+    this.local = compactBudgetRecords(this.local).records;
+    this.compactAt = nextCompactionAt(this.local.length);
+    for (const id of this.queues.keys()) this.queues.set(id, this.rebuilt(id, this.appliedOf(id)));
   }
 
   /** An appliedThrough went back (a Budget recreated, a state missing): its records still kept count again. */

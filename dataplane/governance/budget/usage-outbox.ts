@@ -1,9 +1,10 @@
 import type { SendWindow, UsageReportRecord, UsageReportResponse } from '../../config/usage-report.js';
+import { COMPACT_ABOVE, compactBudgetRecords, nextCompactionAt } from './usage-compaction.js';
 
 /**
  * Usage-history records (no budget) kept while the operator does not acknowledge them; beyond this
  * the oldest are dropped (counted), so an unreachable operator costs bounded memory. Budget records
- * are never dropped: they are spend the budgets must see.
+ * are never dropped: they are spend the budgets must see; they are merged instead (usage-compaction.ts).
  */
 export const MAX_PENDING_HISTORY = 50_000;
 
@@ -52,6 +53,11 @@ function firstAfter(records: readonly UsageReportRecord[], after: number): numbe
 export class UsageOutbox {
   private pending: UsageReportRecord[] = [];
   private pendingHistory = 0;
+  private pendingBudget = 0;
+  /** Budget records are merged when there are more than this. */
+  private compactAt = COMPACT_ABOVE;
+  /** The highest seq ever put in a report: the operator may have every record up to it, answered or not. */
+  private issuedThrough = 0;
   /** Every record with seq ≤ durable is persisted. */
   private durable = 0;
   /** The term `epoch` has every record with seq ≤ sent (sent ≥ durable). */
@@ -66,6 +72,9 @@ export class UsageOutbox {
   recordsSent = 0;
   /** Times everything not durable was sent again (a new term, or the timeout). */
   resends = 0;
+  /** Budget records merged into one of the same Budgets, and into one naming other Budgets too (the hard bound). */
+  budgetMerged = 0;
+  budgetMergedAcross = 0;
 
   constructor(
     now: number,
@@ -78,7 +87,11 @@ export class UsageOutbox {
   /** Records in seq order (the reporter numbers them). Returns how many history records were dropped to make room (0 normally). */
   push(record: UsageReportRecord): number {
     this.pending.push(record);
-    if (record.request === undefined || ++this.pendingHistory <= MAX_PENDING_HISTORY) return 0;
+    if (record.request === undefined) {
+      if (++this.pendingBudget > this.compactAt) this.compact();
+      return 0;
+    }
+    if (++this.pendingHistory <= MAX_PENDING_HISTORY) return 0;
     let drop = Math.ceil(MAX_PENDING_HISTORY / 10);
     const target = drop;
     this.pending = this.pending.filter((r) => r.request === undefined || drop-- <= 0);
@@ -99,6 +112,7 @@ export class UsageOutbox {
     const from = firstAfter(this.pending, this.sent);
     const records = this.pending.slice(from, from + MAX_BATCH);
     this.recordsSent += records.length;
+    this.issuedThrough = Math.max(this.issuedThrough, records[records.length - 1]?.seq ?? 0);
     return { window: { ...(this.epoch === undefined ? {} : { epoch: this.epoch }), after: this.sent, durable: this.durable }, records };
   }
 
@@ -127,8 +141,27 @@ export class UsageOutbox {
     this.durable = ackedThrough;
     this.progressAt = now;
     const keep = firstAfter(this.pending, ackedThrough);
-    for (let i = 0; i < keep; i++) if (this.pending[i]?.request !== undefined) this.pendingHistory--;
+    for (let i = 0; i < keep; i++) {
+      if (this.pending[i]?.request !== undefined) this.pendingHistory--;
+      else this.pendingBudget--;
+    }
     this.pending = this.pending.slice(keep);
+    this.compactAt = nextCompactionAt(this.pendingBudget);
+  }
+
+  /**
+   * Merges pending budget records (the operator has not acknowledged for long). Records the operator
+   * may hold already (sent in this term, or in a report not answered yet) merge only among
+   * themselves, so a report in flight is not sent again inside a larger record; were one merged
+   * anyway, it would count twice, never less than once (usage-compaction.ts).
+   */
+  private compact(): void {
+    const result = compactBudgetRecords(this.pending, Math.max(this.sent, this.issuedThrough));
+    this.pending = result.records;
+    this.pendingBudget -= result.merged + result.mergedAcross;
+    this.budgetMerged += result.merged;
+    this.budgetMergedAcross += result.mergedAcross;
+    this.compactAt = nextCompactionAt(this.pendingBudget);
   }
 
   /** Not persisted yet, oldest first. */

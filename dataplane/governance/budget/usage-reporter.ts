@@ -50,6 +50,14 @@ export class UsageReporter {
     return this.outbox.historyDropped;
   }
 
+  /**
+   * Pending budget records merged while the operator did not acknowledge them: into one of the same
+   * Budgets, or (past the hard bound) into one naming other Budgets too, which over-counts those.
+   */
+  get merged(): { sameBudgets: number; acrossBudgets: number } {
+    return { sameBudgets: this.outbox.budgetMerged, acrossBudgets: this.outbox.budgetMergedAcross };
+  }
+
   /** Records put on the wire (resends included) and times the unpersisted ones were sent again. */
   get sent(): { records: number; resends: number } {
     return { records: this.outbox.recordsSent, resends: this.outbox.resends };
@@ -70,7 +78,22 @@ export class UsageReporter {
     // Field by field, not { ...r, seq }: in the gateway that spread allocated ~0.35 KB per request (bench/alloc-per-request.ts).
     const record: UsageReportRecord = { at: r.at, costUsd: r.costUsd, tokens: r.tokens, budgetIds: r.budgetIds, seq: ++this.seq };
     this.ledger.addRecord(record, budgets);
-    if (this.opts.operatorUrl !== undefined && record.budgetIds.length > 0) this.outbox.push(record);
+    if (this.opts.operatorUrl !== undefined && record.budgetIds.length > 0) {
+      const { budgetMerged, budgetMergedAcross } = this.outbox;
+      this.outbox.push(record);
+      // A compaction runs after the pending records doubled: at most one line per doubling.
+      if (this.outbox.budgetMergedAcross > budgetMergedAcross) {
+        this.opts.logger.error(
+          { merged: this.outbox.budgetMergedAcross - budgetMergedAcross, pending: this.outbox.size },
+          'usage records of different Budgets merged: too many unacknowledged for too long; each of those Budgets is charged their sum (over-counted)',
+        );
+      } else if (this.outbox.budgetMerged > budgetMerged) {
+        this.opts.logger.warn(
+          { merged: this.outbox.budgetMerged - budgetMerged, pending: this.outbox.size },
+          'unacknowledged usage records of the same Budgets merged to bound memory: the operator has not acknowledged them for long',
+        );
+      }
+    }
   }
 
   /** One finished request, for usage history (UsageReport): sent with the budget records, acknowledged the same way. */
