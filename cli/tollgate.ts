@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -66,6 +66,9 @@ operator:
   --dataplane-namespace <n> Namespace of the data-plane Service (env POD_NAMESPACE, default "default")
   --dataplane-service <n>   Data-plane Service whose EndpointSlices list the pods (default tollgate-dataplane)
   --identity <id>           Leader-election identity (env POD_NAME, default hostname)
+  --previous-token-file <path>  During an admin-token rotation: the previous token, also accepted from data
+                            planes (usage reports, snapshot pulls); a missing or empty file is none
+                            (env TOLLGATE_PREVIOUS_ADMIN_TOKEN; docs/upgrade.md)
   --lease-name <name>       Leader-election Lease in the data-plane namespace (default tollgate-operator)
   --api-key-hash-secret <n> Secret (data-plane namespace, data key "key") with the installation's key for client
                             API key HMACs; created when missing (default tollgate-api-key-hash)
@@ -149,6 +152,16 @@ function readToken(file: string | undefined, variable = 'TOLLGATE_ADMIN_TOKEN'):
   return env === undefined || env === '' ? undefined : env;
 }
 
+/**
+ * The admin token before a rotation, accepted besides the current one. A missing file is no token:
+ * the chart mounts the Secret's `previous` key optionally, and it is absent outside a rotation.
+ */
+function readPreviousToken(file: string | undefined, current: string): string | undefined {
+  if (file !== undefined && !existsSync(file)) return undefined;
+  const token = readToken(file, 'TOLLGATE_PREVIOUS_ADMIN_TOKEN');
+  return token === undefined || token === '' || token === current ? undefined : token;
+}
+
 /** The read-only token for GET /metrics, if one is given; one equal to the admin token is no separate token. */
 function readMetricsToken(file: string | undefined, admin: string | undefined): string | undefined {
   const token = readToken(file, 'TOLLGATE_METRICS_TOKEN');
@@ -226,6 +239,7 @@ async function main(argv: string[]): Promise<void> {
       'log-level': { type: 'string' },
       'token-file': { type: 'string' },
       'metrics-token-file': { type: 'string' },
+      'previous-token-file': { type: 'string' },
       'admin-port': { type: 'string' },
       'operator-url': { type: 'string' },
       'otlp-endpoint': { type: 'string' },
@@ -349,6 +363,8 @@ async function main(argv: string[]): Promise<void> {
       const token = readToken(values['token-file']);
       if (token === undefined) fail('operator needs --token-file (or TOLLGATE_ADMIN_TOKEN)');
       const metricsToken = readMetricsToken(values['metrics-token-file'], token);
+      const previousToken = readPreviousToken(values['previous-token-file'], token);
+      if (previousToken !== undefined) logger.warn('the previous admin token is accepted too (a rotation is under way): remove it once every data plane has restarted');
       const dataplaneNamespace = values['dataplane-namespace'] ?? process.env.POD_NAMESPACE ?? 'default';
       const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG;
       const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate-operator', process.env, 'operator');
@@ -362,6 +378,7 @@ async function main(argv: string[]): Promise<void> {
         watchNamespaces: (values['watch-namespaces'] ?? process.env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
         dataplane: { namespace: dataplaneNamespace, service: values['dataplane-service'] ?? 'tollgate-dataplane', adminPortName: 'admin' },
         token,
+        ...(previousToken === undefined ? {} : { previousToken }),
         ...(metricsToken === undefined ? {} : { metricsToken }),
         identity: values.identity ?? process.env.POD_NAME ?? hostname(),
         lease: { namespace: dataplaneNamespace, name: values['lease-name'] ?? 'tollgate-operator', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },

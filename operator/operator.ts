@@ -39,6 +39,12 @@ export interface OperatorConfig {
   dataplane: { namespace: string; service: string; adminPortName: string };
   /** Bearer token for pushes to data planes and for pulls from them. */
   token: string;
+  /**
+   * Also accepted from data planes (never sent) while the admin token is rotated: pods started with
+   * the previous token keep reporting usage and pulling snapshots until they are replaced, and
+   * their spend is not lost (docs/upgrade.md).
+   */
+  previousToken?: string;
   /** A read-only token for GET /metrics (what Prometheus holds); absent: /metrics wants the admin token. */
   metricsToken?: string;
   identity: string;
@@ -338,7 +344,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     metrics.usageRejected.inc(rejected.length);
     logger.warn({ pod, rejected }, 'usage records that cannot be counted were dropped');
   };
-  const app = createOperatorApp({ token: config.token, ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }), usage, history: historyIntake, term, console: client, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, logger });
+  const app = createOperatorApp({ token: config.previousToken === undefined ? config.token : [config.token, config.previousToken], ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }), usage, history: historyIntake, term, console: client, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, logger });
   const tls = listenTls;
   const server: Server = tls === undefined ? createHttpServer(app) : createHttpsServer({ cert: tls.cert, key: tls.key }, app);
   server.listen(config.listen.port, config.listen.host);

@@ -9,12 +9,12 @@ function send(res: Response, answer: ChannelErrorAnswer): void {
 }
 
 /** The bearer-token gate, mounted before any body parser. */
-export function requireToken(token: string): RequestHandler {
+export function requireToken(token: string | readonly string[]): RequestHandler {
   return (req, res, next) => (tokenMatches(req.get('authorization'), token) ? next() : send(res, NO_TOKEN));
 }
 
 /** The gate of GET /metrics (dataplane/config/channel-token.ts metricsTokenMatches). */
-export function requireMetricsToken(metricsToken: string, adminToken: string): RequestHandler {
+export function requireMetricsToken(metricsToken: string, adminToken: string | readonly string[]): RequestHandler {
   return (req, res, next) => (metricsTokenMatches(req.get('authorization'), metricsToken, adminToken) ? next() : send(res, NO_TOKEN));
 }
 

@@ -12,7 +12,8 @@ import { consoleRouter, type ViewerReader } from '../console/console-routes.js';
 import type { Distributor } from './distributor.js';
 
 export interface OperatorServerDeps {
-  token: string;
+  /** The admin token, or it and the previous one while a rotation is under way (pods started before it report with the previous). */
+  token: string | readonly string[];
   /** Accepted (besides the admin token) on GET /metrics only: the token Prometheus holds. */
   metricsToken?: string;
   usage: UsageAggregator;
