@@ -36,7 +36,7 @@ import { RealtimeProxy } from '../server/realtime/realtime-proxy.js';
 import { ByteBudget } from '../server/body/byte-budget.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBodyLimits } from '../server/body/json-body.js';
 import { GatewayTelemetry } from '../telemetry/gateway-telemetry.js';
-import { registerUsageBacklog, registerUsageRecordsMerged } from '../telemetry/usage-backlog-metrics.js';
+import { registerUsageBacklog, registerUsageRecordsMerged, registerUsageReportFailures } from '../telemetry/usage-backlog-metrics.js';
 import { registerRateLimitBackendErrors } from '../telemetry/rate-limit-backend-metrics.js';
 import { HttpTransport } from '../upstream/http-transport.js';
 import { CaptureService, type CaptureServiceOptions } from '../policy/capture/capture-service.js';
@@ -182,6 +182,7 @@ export class Dataplane {
     });
     registerUsageBacklog(this.telemetry.metrics.registry, () => this.reporter.backlog());
     registerUsageRecordsMerged(this.telemetry.metrics.registry, () => this.reporter.merged);
+    registerUsageReportFailures(this.telemetry.metrics.registry, () => this.reporter.failures);
     const rateLimiter = opts.rateLimiter;
     if (rateLimiter !== undefined) registerRateLimitBackendErrors(this.telemetry.metrics.registry, () => rateLimiter.stats);
     // Records are redacted and serialised on a worker thread unless TOLLGATE_CAPTURE_WORKER=off (docs/data-policy.md).

@@ -58,3 +58,21 @@ export function registerUsageRecordsMerged(registry: Registry, merged: () => { s
     },
   });
 }
+
+/**
+ * Usage reports that got no answer, by reason. `unauthorized` (401/403: the admin token rotated on
+ * one side only) and `tls` (the channel CA rotated on one side only) do not heal by themselves: the
+ * pod's spend stays out of Budget.status, and leaves with the pod when it stops.
+ */
+export function registerUsageReportFailures(registry: Registry, failures: () => Readonly<Record<'unauthorized' | 'tls' | 'refused' | 'unreachable', number>>): void {
+  new Counter({
+    name: 'tollgate_usage_reports_failed_total',
+    help: 'Usage reports to the operator that got no answer: reason="unauthorized" (token refused), "tls" (certificate not trusted), "refused" (another non-200 answer, e.g. 503 from a standby), "unreachable".',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(failures())) this.inc({ reason }, n);
+    },
+  });
+}

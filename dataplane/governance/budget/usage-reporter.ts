@@ -23,6 +23,22 @@ export interface UsageReporterOptions {
 /** Unacknowledged spend older than this is logged: several report intervals went by without an answer. */
 const BEHIND_WARN_MS = 2_000;
 
+/** A refused token or certificate is said at most this often: it does not heal by itself, and a report goes every 200 ms. */
+const CHANNEL_WARN_MS = 30_000;
+
+/** Why a report got no answer: `unauthorized` and `tls` need a person (a token or CA rotated on one side only). */
+export type UsageReportFailure = 'unauthorized' | 'tls' | 'refused' | 'unreachable';
+
+/** Node's TLS verification errors, as the socket reports them (undici passes them on, sometimes as the cause). */
+function isTlsError(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 3; e = (e as Error & { cause?: unknown }).cause, depth++) {
+    const code = (e as Error & { code?: unknown }).code;
+    if (typeof code === 'string' && (/CERT|SELF_SIGNED|ISSUER|TLS|SSL|SIGNATURE/.test(code))) return true;
+    if (/certificate|ssl|tls/i.test(e.message)) return true;
+  }
+  return false;
+}
+
 /**
  * Sends this pod's metered usage to the operator with an idempotency key (pod + sequence) and
  * keeps every record until the operator says it is persisted; each record crosses the wire once per
@@ -34,6 +50,9 @@ export class UsageReporter {
   private readonly outbox: UsageOutbox;
   private timer: NodeJS.Timeout | undefined;
   private lastWarnAt = 0;
+  private lastChannelWarnAt = Number.NEGATIVE_INFINITY;
+  /** Reports that got no answer, by reason (tollgate_usage_reports_failed_total). */
+  readonly failures: Record<UsageReportFailure, number> = { unauthorized: 0, tls: 0, refused: 0, unreachable: 0 };
   private inflight: Promise<void> | undefined;
   private stopped = false;
   reportsSent = 0;
@@ -161,7 +180,12 @@ export class UsageReporter {
       const text = await res.body.text();
       if (res.statusCode !== 200) {
         // The window stays where it was: the same records go again (the operator counts them once).
-        this.opts.logger.debug({ status: res.statusCode }, 'usage report not accepted; will resend');
+        if (res.statusCode === 401 || res.statusCode === 403) {
+          this.failed('unauthorized', { status: res.statusCode }, 'usage report refused: the operator does not accept this pod\'s admin token (rotated on one side only?); this spend is not in Budget.status, and is lost if the pod stops before it is accepted');
+        } else {
+          this.failures.refused++;
+          this.opts.logger.debug({ status: res.statusCode }, 'usage report not accepted; will resend');
+        }
         return;
       }
       const answer = UsageReportResponseSchema.parse(JSON.parse(text));
@@ -170,8 +194,23 @@ export class UsageReporter {
       this.opts.onReplicas?.(answer.replicas);
       this.reportsSent++;
     } catch (err) {
-      this.opts.logger.debug({ err: (err as Error).message }, 'usage report failed; will resend');
+      if (isTlsError(err)) {
+        this.failed('tls', { err: (err as Error).message }, 'usage report failed on TLS: the operator\'s certificate is not trusted (channel CA rotated on one side only?); this spend is not in Budget.status, and is lost if the pod stops before it is accepted');
+      } else {
+        this.failures.unreachable++;
+        this.opts.logger.debug({ err: (err as Error).message }, 'usage report failed; will resend');
+      }
     }
+  }
+
+  /** A failure that does not heal by itself: counted, and said at warn level at most every 30 s. */
+  private failed(reason: 'unauthorized' | 'tls', detail: Record<string, unknown>, message: string): void {
+    this.failures[reason]++;
+    const now = Date.now();
+    if (now - this.lastChannelWarnAt < CHANNEL_WARN_MS) return;
+    this.lastChannelWarnAt = now;
+    const { records, usd } = this.backlog();
+    this.opts.logger.warn({ ...detail, failures: this.failures[reason], records, usd: Math.round(usd * 1e6) / 1e6 }, message);
   }
 
   /** On shutdown: keep reporting until everything is acknowledged or the deadline passes. */
