@@ -116,6 +116,7 @@ describe('helm lint and template', () => {
       '--dataplane-service=tollgate-dataplane',
       '--token-file=/var/run/tollgate/admin-token/token',
       '--metrics-token-file=/var/run/tollgate/metrics-token/token',
+      '--previous-token-file=/var/run/tollgate/admin-token-previous/token',
       '--api-key-hash-secret=tollgate-api-key-hash',
       '--owner-service-account=tollgate-operator',
       '--retention-interval=600',
@@ -123,6 +124,10 @@ describe('helm lint and template', () => {
       '--tls-secret-prefix=tollgate',
       '--operator-service=tollgate-operator',
     ]);
+    // The previous admin token of a rotation (docs/upgrade.md): an optional key, absent otherwise.
+    expect(podSpec(find(objects, 'Deployment', 'tollgate-operator')).volumes).toContainEqual(
+      expect.objectContaining({ name: 'admin-token-previous', secret: expect.objectContaining({ secretName: 'tollgate-admin-token', optional: true, items: [{ key: 'previous', path: 'token' }] }) }),
+    );
     expect(op.env?.map((e) => e.name)).toEqual(['POD_NAMESPACE', 'POD_NAME', 'LOG_LEVEL']);
     // The data plane verifies callers' ServiceAccount tokens (TokenReview) with its own, and may do nothing else.
     expect(podSpec(find(objects, 'Deployment', 'tollgate-dataplane')).automountServiceAccountToken).toBe(true);
