@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ANONYMOUS } from '../core/caller.js';
 import type { JsonObject } from '../core/canonical.js';
 import type { TargetConfig } from '../config/snapshot.js';
 import { errors, GatewayError } from '../core/gateway-error.js';
@@ -7,7 +6,6 @@ import { accessDenied } from '../governance/access.js';
 import { selectRoute } from '../governance/route-selection.js';
 import { toCanonicalRequest } from '../inbound/anthropic/messages-request.js';
 import { estimatePromptTokens } from '../metering/token-estimate.js';
-import { refusedWithoutRoute } from '../pipeline/stages/identify.js';
 import { adapterTarget, providerSecrets } from '../providers/registry.js';
 import { scrubText } from '../providers/scrub-credentials.js';
 import { isObject } from '../providers/shared/json-guards.js';
@@ -15,6 +13,7 @@ import type { RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
 import type { RequestTelemetry } from '../telemetry/gateway-observer.js';
 import { sendForWhole } from '../upstream/read-capped.js';
 import { readJsonBody } from './body/json-body.js';
+import { identifyCaller } from './identify-caller.js';
 import type { Authenticator } from '../governance/identity/authenticator.js';
 import type { Admitter } from '../governance/types.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
@@ -51,12 +50,7 @@ export function countTokensEndpoint(deps: CountTokensDeps): (req: IncomingMessag
     const runtime = deps.store.current;
     if (runtime === undefined) throw errors.notReady();
     const header = (name: string): string | undefined => headerOf(req, name);
-    const caller = deps.auth === undefined ? ANONYMOUS : await deps.auth.authenticate(header, runtime.apiKeys);
-    if (deps.auth !== undefined) {
-      const refused = refusedWithoutRoute(caller, runtime.snapshot.routes);
-      if (refused !== undefined) throw refused;
-    }
-    telemetry.caller(caller);
+    const caller = await identifyCaller(deps.auth, runtime, header, telemetry);
     const body = await readJsonBody(req, res, deps.bodyLimits, deps.bodyBudget);
     if (!isObject(body)) throw errors.badRequest('the request body must be a JSON object');
     // Validated as the Messages request it counts (max_tokens is not part of a count).

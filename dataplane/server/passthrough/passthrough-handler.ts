@@ -6,12 +6,11 @@ import type { Logger } from 'pino';
 import type { JsonObject, Usage } from '../../core/canonical.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { costUsd, unitCostUsd } from '../../metering/cost.js';
-import { ANONYMOUS } from '../../core/caller.js';
 import type { Authenticator } from '../../governance/identity/authenticator.js';
 import type { Admitter } from '../../governance/types.js';
 import type { RouteConfig } from '../../config/snapshot.js';
 import { type UsageSink, usageRecord } from '../../metering/usage-record.js';
-import { refusedWithoutRoute } from '../../pipeline/stages/identify.js';
+import { identifyCaller } from '../identify-caller.js';
 import type { SnapshotStore } from '../../runtime/snapshot-store.js';
 import type { RequestTelemetry } from '../../telemetry/gateway-observer.js';
 import { bodyErrors, readJsonBody, type RequestBodyLimits } from '../body/json-body.js';
@@ -232,12 +231,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       if (endpoint === undefined) throw errors.notFound(`${req.method ?? 'GET'} ${path}`);
       const header = (name: string): string | undefined => headerOf(req, name);
       // Who is calling is settled from the headers first; only then is a JSON body read (bounded).
-      const caller = deps.auth === undefined ? ANONYMOUS : await deps.auth.authenticate(header, runtime.apiKeys);
-      if (deps.auth !== undefined) {
-        const refused = refusedWithoutRoute(caller, runtime.snapshot.routes);
-        if (refused !== undefined) throw refused;
-      }
-      telemetry.caller(caller);
+      const caller = await identifyCaller(deps.auth, runtime, header, telemetry);
       const json = hasBody(req) && isJson(req) ? await readJsonBody(req, res, deps.bodyLimits, deps.bodyBudget) : undefined;
       const { route, targets } = passThroughRoute(runtime, caller, header, endpoint.endpoint, modelOf(req, json), deps.auth !== undefined, path);
       const requestId = requestIdOf(req);
