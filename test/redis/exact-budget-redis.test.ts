@@ -30,6 +30,31 @@ async function pod(name: string): Promise<ExactBudgetAdmitter> {
   return new ExactBudgetAdmitter({ client, keyPrefix: 'tollgate:', pod: name, holdTimeoutMs: 30_000, logger: pino({ level: 'silent' }), now: () => clock.now });
 }
 
+/**
+ * The operator's mirror over one Budget object, with an API server that applies its status writes
+ * to `status` (which the test reads back).
+ */
+function mirrorOver(config: () => ReturnType<typeof testBudget>, name: string, initial: Record<string, unknown>): { mirror: ExactBudgetMirror; status: Record<string, unknown> } {
+  const status = { ...initial };
+  const object = (): KubeObject => ({ metadata: { name, namespace: 'team-a' }, status }) as KubeObject;
+  const mirror = new ExactBudgetMirror({
+    redis: admin,
+    keyPrefix: 'tollgate:',
+    client: {
+      request: async <T>(_m: string, _p: string, body?: unknown): Promise<T> => {
+        Object.assign(status, (body as { status: Record<string, unknown> }).status);
+        return object() as T;
+      },
+    },
+    budgetObjects: () => new Map([[config().id, object()]]),
+    budgetConfigs: () => [config()],
+    isLeader: () => true,
+    logger: pino({ level: 'silent' }),
+    now: () => clock.now,
+  });
+  return { mirror, status };
+}
+
 const spentInRedis = async (): Promise<number> => Number((await admin.get(exactBudgetKeys('tollgate:', budget, clock.now).keys[0] ?? '')) ?? 0);
 
 beforeAll(async () => {
@@ -94,23 +119,7 @@ describe('exact budgets in Redis', () => {
     const big = testBudget({ id: 'team-a/switched', amount: 9.9, period: 'Month' });
     const askBig = { ...ask, budgets: [big] };
     // Counted in the reported mode until the switch on the 15th: $9.50 of $9.90.
-    let status: Record<string, unknown> = { spent: 9.5, remaining: 0.5, periodStart: '2026-11-01T00:00:00Z' };
-    const object = (): KubeObject => ({ metadata: { name: 'switched', namespace: 'team-a' }, status }) as KubeObject;
-    const mirror = new ExactBudgetMirror({
-      redis: admin,
-      keyPrefix: 'tollgate:',
-      client: {
-        request: async <T>(_m: string, _p: string, body?: unknown): Promise<T> => {
-          status = { ...status, ...(body as { status: Record<string, unknown> }).status };
-          return object() as T;
-        },
-      },
-      budgetObjects: () => new Map([[big.id, object()]]),
-      budgetConfigs: () => [big],
-      isLeader: () => true,
-      logger: pino({ level: 'silent' }),
-      now: () => clock.now,
-    });
+    const { mirror, status } = mirrorOver(() => big, 'switched', { spent: 9.5, remaining: 0.5, periodStart: '2026-11-01T00:00:00Z' });
     const p = await pod('switched');
     const spendOnce = async (): Promise<void> => {
       (await p.admit(askBig)).settle(usage(0.1));
@@ -141,23 +150,7 @@ describe('exact budgets in Redis', () => {
   it('carries the spend over when spec.timeZone moves the period, and not into the next period', async () => {
     await admin.flushall();
     let config = testBudget({ id: 'team-a/zoned', amount: 9.9, period: 'Month' });
-    let status: Record<string, unknown> = { spent: 9.5, periodStart: '2026-11-01T00:00:00Z', resetsAt: '2026-12-01T00:00:00Z', unit: 'USD' };
-    const object = (): KubeObject => ({ metadata: { name: 'zoned', namespace: 'team-a' }, status }) as KubeObject;
-    const mirror = new ExactBudgetMirror({
-      redis: admin,
-      keyPrefix: 'tollgate:',
-      client: {
-        request: async <T>(_m: string, _p: string, body?: unknown): Promise<T> => {
-          status = { ...status, ...(body as { status: Record<string, unknown> }).status };
-          return object() as T;
-        },
-      },
-      budgetObjects: () => new Map([[config.id, object()]]),
-      budgetConfigs: () => [config],
-      isLeader: () => true,
-      logger: pino({ level: 'silent' }),
-      now: () => clock.now,
-    });
+    const { mirror, status } = mirrorOver(() => config, 'zoned', { spent: 9.5, periodStart: '2026-11-01T00:00:00Z', resetsAt: '2026-12-01T00:00:00Z', unit: 'USD' });
     await mirror.sync();
     config = { ...config, timeZone: 'Europe/Berlin' }; // November now starts an hour earlier: other keys
     await mirror.sync();
