@@ -99,6 +99,9 @@ export interface DataplaneOptions {
 export const NO_TOKEN_REVIEW =
   'no TokenReview access: ServiceAccount tokens cannot be verified and get 401 (set --kubeconfig or KUBECONFIG, or run in a pod with its ServiceAccount token mounted)';
 
+export const AWAITING_USAGE_ANSWER =
+  'Budgets apply and the operator has not yet answered a usage report: the spend persisted in Budget.status is unknown, and budgeted requests would get 503 budget_unavailable';
+
 /** The data-plane process: one snapshot store, one router, one HTTP server. */
 export class Dataplane {
   readonly store: SnapshotStore;
@@ -213,6 +216,12 @@ export class Dataplane {
     this.store.onChange((runtime) => this.activeHealth.sync(runtime));
   }
 
+  /** The served snapshot has a Budget the reported ledger keeps (every Budget, or in exact mode those Redis does not). */
+  private servesReportedBudgets(): boolean {
+    const budgets = this.store.current?.snapshot.budgets ?? [];
+    return this.exactBudgets === undefined ? budgets.length > 0 : budgets.some((b) => !isExact(b));
+  }
+
   get isDraining(): boolean {
     return this.draining;
   }
@@ -272,8 +281,13 @@ export class Dataplane {
       const extend: AdminDeps['extend'] = (app) => {
         mountDebugRoute(app, { store: this.store, router: this.router, transport: this.transport, sampler: this.capture.sampler, ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
       };
-      const unready = (): string | undefined =>
-        this.opts.requireServiceAccounts === true && this.opts.auth?.verifiesServiceAccounts !== true ? NO_TOKEN_REVIEW : undefined;
+      const unready = (): string | undefined => {
+        if (this.opts.requireServiceAccounts === true && this.opts.auth?.verifiesServiceAccounts !== true) return NO_TOKEN_REVIEW;
+        // Not ready rather than refusing: the Service sends a new pod nothing until its Budgets can be
+        // checked (BudgetAdmitter still refuses on connections opened before).
+        if (this.ledger.awaitingOperator && this.servesReportedBudgets()) return AWAITING_USAGE_ANSWER;
+        return undefined;
+      };
       const metrics = { mount: (app: Parameters<typeof mountMetrics>[0]) => mountMetrics(app, this.telemetry), ...(admin.metricsToken === undefined ? {} : { token: admin.metricsToken }) };
       const adminApp = createAdminApp({ store: this.store, token: admin.token, logger: this.opts.logger, isDraining: () => this.draining, unready, extend, metrics, ...(admin.open === undefined ? {} : { open: admin.open }) });
       const adminServer = admin.tls === undefined ? createHttpServer(adminApp) : createHttpsServer({ cert: admin.tls.cert, key: admin.tls.key }, adminApp);

@@ -296,6 +296,9 @@ ${routeTo('team-b', 'orphan-team-b', '[{ providerRef: { name: missing }, model: 
   pod = startDataplane(IP, { operatorUrl: `http://127.0.0.1:${OPERATOR_PORT}` });
   k.apply(dataplaneService([IP]));
   operator = startOperator(k.operatorKubeconfig, { port: OPERATOR_PORT, identity: 'console-operator', args: ['--usage-flush-interval', '1'] });
+  // Ready once the operator answered its first usage report (Budgets apply): before, a budgeted
+  // request would be refused (503 budget_unavailable) and counted, and the pattern would be off by it.
+  await eventually(() => fetch(`http://${IP}:9090/readyz`).then((r) => expect(r.status).toBe(200)), 'the data plane ready', 60_000);
   for (const [, model, stream, n] of TODAY) {
     // The first answer once the route is served (before, an unknown model is counted nowhere).
     // broken-team-b's only Provider refuses connections: a 5xx, once the route is served (not a 404).
