@@ -156,6 +156,9 @@ describe('UsageHistory', () => {
     expect(await h.sweep()).toBe(1);
     expect([...api.objects.keys()].sort()).toEqual(['team-a/2026-12-01', 'team-a/2026-12-05']);
     expect(api.calls.filter((c) => c.startsWith('GET'))).toEqual(['GET /apis/tollgate.dev/v1alpha1/usagereports (metadata only)']);
+    // No report yet: the API server answers an empty metadata-only list with `items: null`.
+    const empty = history({ ...api, client: { request: async <T>() => ({ items: null }) as T } }, () => NOON, { retentionDays: 7 });
+    expect(await empty.sweep()).toBe(0);
   });
 });
 

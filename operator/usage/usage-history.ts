@@ -261,7 +261,8 @@ export class UsageHistory {
       const listPath = scope === '' ? '/apis/tollgate.dev/v1alpha1/usagereports' : path(scope);
       // Names only: the metadata of a month of reports, not their hourly breakdowns (~100 KiB each).
       const list = await this.opts.client.request<KubeList<KubeObject>>('GET', listPath, undefined, undefined, undefined, METADATA_LIST);
-      for (const item of list.items) {
+      // An empty metadata-only list comes as `items: null` (seen from kube-apiserver 1.32).
+      for (const item of list.items ?? []) {
         const namespace = item.metadata.namespace ?? '';
         if (!/^\d{4}-\d{2}-\d{2}$/.test(item.metadata.name) || item.metadata.name >= oldest) continue;
         try {

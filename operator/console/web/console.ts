@@ -383,7 +383,8 @@ async function readOne<T>(path: string, token: string): Promise<T> {
 }
 
 async function read<T>(path: string, token: string): Promise<T[]> {
-  return (await readOne<{ items: T[] }>(path, token)).items;
+  // An empty metadata-only list comes as `items: null`.
+  return (await readOne<{ items: T[] | null }>(path, token)).items ?? [];
 }
 
 async function load(token: string, namespace: string, span: number): Promise<Data> {
