@@ -4,19 +4,12 @@ import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compile } from '../../operator/compile/compile.js';
-import { provider, route } from '../../test/support/objects.js';
+import { mockRouteSnapshot } from '../../test/support/mock-route-snapshot.js';
 import { SnapshotStore } from '../runtime/snapshot-store.js';
 import { HttpTransport } from '../upstream/http-transport.js';
 import { createAdminApp } from './admin-app.js';
 
-const snapshot = (model: string) =>
-  compile({
-    providers: [provider('mock', { type: 'mock' })],
-    routes: [route('r', { model, targets: [{ providerRef: { name: 'mock' }, model: 'm' }] })],
-    budgets: [],
-    secrets: [],
-  }).snapshot;
+const snapshot = mockRouteSnapshot;
 
 let server: Server;
 let base: string;

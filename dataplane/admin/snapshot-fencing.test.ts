@@ -5,20 +5,13 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compile } from '../../operator/compile/compile.js';
-import { provider, route } from '../../test/support/objects.js';
+import { mockRouteSnapshot } from '../../test/support/mock-route-snapshot.js';
 import { MAX_GENERATION_AHEAD_MS } from '../config/snapshot-envelope.js';
 import { SnapshotStore } from '../runtime/snapshot-store.js';
 import { HttpTransport } from '../upstream/http-transport.js';
 import { createAdminApp } from './admin-app.js';
 
-const snapshot = (model: string) =>
-  compile({
-    providers: [provider('mock', { type: 'mock' })],
-    routes: [route('r', { model, targets: [{ providerRef: { name: 'mock' }, model: 'm' }] })],
-    budgets: [],
-    secrets: [],
-  }).snapshot;
+const snapshot = mockRouteSnapshot;
 
 const NOW = 1_700_000_000_000;
 let server: Server;
