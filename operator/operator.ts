@@ -327,6 +327,8 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
         distributor.setEnabled(true);
         trigger?.trigger();
       },
+      // A term raised while leading (the Lease recreated, or raised above a pod's): publish under it.
+      onTermChanged: () => trigger?.trigger(),
       onStoppedLeading: () => {
         metrics.leader.set(0);
         newTerm('not leading');

@@ -179,4 +179,31 @@ describe('LeaderElector', () => {
     expect(a.isLeader).toBe(false);
     expect(api.lease.spec.holderIdentity).toBe('B');
   });
+
+  it("tells the operator when its term changes while it leads (a deleted Lease recreated at 0, then raised above a pod's term)", async () => {
+    const { api } = await setup();
+    const terms: number[] = [];
+    const a = new LeaderElector(
+      await api.client('A'),
+      { namespace: 'ns', name: 'lease', identity: 'A', ...timing },
+      { onStartedLeading: () => undefined, onStoppedLeading: () => undefined, onTermChanged: (t) => terms.push(t) },
+      pino({ level: 'silent' }),
+    );
+    cleanup.push(() => a.stop());
+    // Other replicas led before: the Lease has seen four transitions and is free.
+    api.lease = { metadata: { name: 'lease', namespace: 'ns', resourceVersion: '50' }, spec: { holderIdentity: '', leaseTransitions: 4 } };
+    a.start();
+    await sleep(300);
+    expect(a.isLeader).toBe(true);
+    expect(a.term).toBe(6);
+    // Becoming leader is told by onStartedLeading, not as a term change.
+    expect(terms).toEqual([]);
+    api.lease = undefined;
+    await sleep(300);
+    expect(a.term).toBe(1);
+    expect(terms).toEqual([1]);
+    await a.confirm(6);
+    expect(a.term).toBe(7);
+    expect(terms).toEqual([1, 7]);
+  });
 });

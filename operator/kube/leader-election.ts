@@ -57,11 +57,21 @@ export class LeaderElector {
   private termFloor = 0;
   /** The lease record last seen and when this replica first saw it. */
   private observed: { record: string; at: number } | undefined;
+  /** confirm() came while a renewal ran (it may have read the Lease before the new floor): one more after it. */
+  private again = false;
 
   constructor(
     private readonly client: KubeClient,
     private readonly opts: LeaderElectionOptions,
-    private readonly callbacks: { onStartedLeading: () => void; onStoppedLeading: () => void },
+    private readonly callbacks: {
+      onStartedLeading: () => void;
+      onStoppedLeading: () => void;
+      /**
+       * The term changed while leading (a deleted Lease recreated at 0, raised above a pod's term):
+       * what was published under the old one must be published again under the new one.
+       */
+      onTermChanged?: (term: number) => void;
+    },
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {}
@@ -88,7 +98,11 @@ export class LeaderElector {
    */
   async confirm(podTerm: number): Promise<void> {
     this.termFloor = Math.max(this.termFloor, Math.min(podTerm, MAX_TERM - 1));
-    if (this.stopped || this.ticking) return;
+    if (this.stopped) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
     clearTimeout(this.timer);
     await this.tick();
   }
@@ -160,7 +174,7 @@ export class LeaderElector {
         signal,
       );
       this.observe(created);
-      this.currentTerm = transitions + 1;
+      this.setTerm(transitions + 1);
       return true;
     }
     this.observe(lease);
@@ -177,8 +191,15 @@ export class LeaderElector {
     // The resourceVersion makes this a compare-and-swap: a concurrent writer gets 409 and loses.
     const written = await this.client.request<Lease>('PUT', this.path(), { ...lease, spec }, 'application/json', signal);
     this.observe(written);
-    this.currentTerm = spec.leaseTransitions + 1;
+    this.setTerm(spec.leaseTransitions + 1);
     return true;
+  }
+
+  private setTerm(term: number): void {
+    if (term === this.currentTerm) return;
+    this.currentTerm = term;
+    // A leader that becomes one is told by onStartedLeading (its reconcile publishes the term).
+    if (this.leading) this.callbacks.onTermChanged?.(term);
   }
 
   /** Stops leading when the renew deadline passes without a renewal, whatever the requests are doing. */
@@ -216,7 +237,9 @@ export class LeaderElector {
     }
     if (!this.stopped) {
       clearTimeout(this.timer);
-      this.timer = setTimeout(() => void this.tick(), this.opts.retryPeriodMs);
+      const again = this.again;
+      this.again = false;
+      this.timer = setTimeout(() => void this.tick(), again ? 0 : this.opts.retryPeriodMs);
     }
   }
 }
