@@ -1,4 +1,5 @@
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { registerCountsByLabel } from './counts-counter.js';
 
 /** What the rate limiter counts of its backend's failures (RateLimitAdmitter.stats). */
 export interface RateLimitBackendStats {
@@ -12,16 +13,16 @@ export interface RateLimitBackendStats {
  * warning per request in the log is not an alert.
  */
 export function registerRateLimitBackendErrors(registry: Registry, stats: () => RateLimitBackendStats): void {
-  new Counter({
-    name: 'tollgate_rate_limit_backend_errors_total',
-    help: 'Requests the rate limiter decided without its backend: mode="open" admitted unchecked, mode="closed" refused with 503.',
-    labelNames: ['mode'],
-    registers: [registry],
-    collect() {
-      const s = stats();
-      this.reset();
-      this.inc({ mode: 'open' }, s.failedOpen);
-      this.inc({ mode: 'closed' }, s.failedClosed);
+  registerCountsByLabel(
+    registry,
+    {
+      name: 'tollgate_rate_limit_backend_errors_total',
+      help: 'Requests the rate limiter decided without its backend: mode="open" admitted unchecked, mode="closed" refused with 503.',
+      label: 'mode',
     },
-  });
+    () => {
+      const s = stats();
+      return { open: s.failedOpen, closed: s.failedClosed };
+    },
+  );
 }

@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { registerCountsByLabel } from './counts-counter.js';
 
 export interface UsageBacklog {
   records: number;
@@ -45,18 +46,18 @@ export function registerUsageBacklog(registry: Registry, backlog: () => UsageBac
  * Budget named by such a merged record was charged its whole sum, an over-count worth an alert.
  */
 export function registerUsageRecordsMerged(registry: Registry, merged: () => { sameBudgets: number; acrossBudgets: number }): void {
-  new Counter({
-    name: 'tollgate_usage_records_merged_total',
-    help: 'Unacknowledged budget usage records merged to bound memory: budgets="same" into one naming the same Budgets, budgets="different" into one naming other Budgets too (the hard bound: over-counts).',
-    labelNames: ['budgets'],
-    registers: [registry],
-    collect() {
-      const m = merged();
-      this.reset();
-      this.inc({ budgets: 'same' }, m.sameBudgets);
-      this.inc({ budgets: 'different' }, m.acrossBudgets);
+  registerCountsByLabel(
+    registry,
+    {
+      name: 'tollgate_usage_records_merged_total',
+      help: 'Unacknowledged budget usage records merged to bound memory: budgets="same" into one naming the same Budgets, budgets="different" into one naming other Budgets too (the hard bound: over-counts).',
+      label: 'budgets',
     },
-  });
+    () => {
+      const m = merged();
+      return { same: m.sameBudgets, different: m.acrossBudgets };
+    },
+  );
 }
 
 /**
@@ -65,14 +66,13 @@ export function registerUsageRecordsMerged(registry: Registry, merged: () => { s
  * pod's spend stays out of Budget.status, and leaves with the pod when it stops.
  */
 export function registerUsageReportFailures(registry: Registry, failures: () => Readonly<Record<'unauthorized' | 'tls' | 'refused' | 'unreachable', number>>): void {
-  new Counter({
-    name: 'tollgate_usage_reports_failed_total',
-    help: 'Usage reports to the operator that got no answer: reason="unauthorized" (token refused), "tls" (certificate not trusted), "refused" (another non-200 answer, e.g. 503 from a standby), "unreachable".',
-    labelNames: ['reason'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(failures())) this.inc({ reason }, n);
+  registerCountsByLabel(
+    registry,
+    {
+      name: 'tollgate_usage_reports_failed_total',
+      help: 'Usage reports to the operator that got no answer: reason="unauthorized" (token refused), "tls" (certificate not trusted), "refused" (another non-200 answer, e.g. 503 from a standby), "unreachable".',
+      label: 'reason',
     },
-  });
+    failures,
+  );
 }
