@@ -22,10 +22,14 @@ const HOST_PATTERN = /^(\*\.)?(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(
 /** Entries are few and set at install; this keeps a mistyped value file from building a huge list. */
 const MAX_ENTRIES = 1024;
 
+/** An IPv6 literal without its URL brackets (`[fe80::1]` → `fe80::1`); anything else as it is. */
+export function unbracketed(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
 /** A name as connections see it: lower case, no trailing dot, no brackets. */
 function canonicalHost(host: string): string {
-  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  return bare.toLowerCase().replace(/\.$/, '');
+  return unbracketed(host).toLowerCase().replace(/\.$/, '');
 }
 
 export class CompiledEgressAllowlist {

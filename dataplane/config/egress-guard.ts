@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
-import type { CompiledEgressAllowlist, EgressAllowlist } from './egress-allowlist.js';
+import { type CompiledEgressAllowlist, type EgressAllowlist, unbracketed } from './egress-allowlist.js';
 
 /**
  * Addresses Tollgate never connects to for a URL that a tenant wrote (a Provider's url, a Vertex
@@ -20,7 +20,7 @@ BLOCKED.addAddress('fd00:ec2::254', 'ipv6');
 
 /** The address (an IP literal, IPv6 in brackets or not) is one Tollgate never connects to. */
 export function blockedAddress(address: string): boolean {
-  const bare = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
+  const bare = unbracketed(address);
   const family = isIP(bare);
   // IPv4-mapped IPv6 addresses (::ffff:169.254.169.254) are checked against the IPv4 rules too.
   return family !== 0 && BLOCKED.check(bare, family === 4 ? 'ipv4' : 'ipv6');
@@ -58,7 +58,7 @@ export class EgressRefused extends Error {
 /** The refusal for a host given as an IP literal (which is not looked up, so guardedLookup never sees it). */
 export function refusedLiteral(host: string): EgressRefused | undefined {
   if (blockedAddress(host)) return new EgressRefused(host, host);
-  if (allowlist !== undefined && isIP(host.startsWith('[') ? host.slice(1, -1) : host) !== 0 && !allowlist.allowsAddress(host)) return new EgressRefused(host, host, 'EGRESS_NOT_ALLOWED');
+  if (allowlist !== undefined && isIP(unbracketed(host)) !== 0 && !allowlist.allowsAddress(host)) return new EgressRefused(host, host, 'EGRESS_NOT_ALLOWED');
   return undefined;
 }
 
