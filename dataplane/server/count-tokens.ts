@@ -13,6 +13,7 @@ import type { RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
 import type { RequestTelemetry } from '../telemetry/gateway-observer.js';
 import { sendForWhole } from '../upstream/read-capped.js';
 import { readJsonBody } from './body/json-body.js';
+import { admitPassThrough } from './passthrough/passthrough-route.js';
 import { identifyCaller } from './identify-caller.js';
 import type { Authenticator } from '../governance/identity/authenticator.js';
 import type { Admitter } from '../governance/types.js';
@@ -60,10 +61,9 @@ export function countTokensEndpoint(deps: CountTokensDeps): (req: IncomingMessag
     if (selected === undefined) throw errors.modelNotFound(model);
     if ('denied' in selected) throw accessDenied(caller, selected.denied.config);
     const route = selected.route.config;
-    if (deps.rateLimiter !== undefined) {
-      const admission = await deps.rateLimiter.admit({ caller, route, req: { op: 'chat', body: {}, stream: false, clientWantsUsage: false }, promptTokens: 0, maxOutputTokens: 0, budgets: runtime.snapshot.budgets });
-      admission.settle({ usage: undefined, costUsd: 0 });
-    }
+    // The route's request rate limits only (no Budget: counting costs nothing), as a pass-through request is admitted.
+    const admission = await admitPassThrough(deps.rateLimiter === undefined ? {} : { rateLimiter: deps.rateLimiter }, runtime, caller, route, false);
+    admission.settle({ usage: undefined, costUsd: 0 });
     const first = [...route.targets].sort((a, b) => a.priority - b.priority)[0];
     const counted = first === undefined ? undefined : await upstreamCount(runtime, first, body, requestIdOf(req));
     const count: Count = counted ?? { inputTokens: estimatePromptTokens(canonical.body), source: 'estimated' };
