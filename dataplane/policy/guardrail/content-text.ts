@@ -85,6 +85,34 @@ const TOKEN_IDS = 'is given as token ids, which the guardrail cannot read (it ha
 /** Assistant message fields some servers (vLLM, DeepSeek-style templates) render as the model's earlier reasoning. */
 const REASONING_FIELDS = ['reasoning_content', 'reasoning'] as const;
 
+/** JSON Schema keywords whose strings are structure (types, references, property names), not text the model reads. */
+const SCHEMA_STRUCTURE = new Set(['type', 'format', '$ref', '$schema', '$id', '$anchor', 'required']);
+
+/**
+ * Every string value of a JSON Schema (tool parameters, a structured-output schema) but its
+ * structure: descriptions, titles, enum values, defaults and examples are rendered into the
+ * prompt with the schema, so they are instructions the model reads.
+ */
+function schemaStrings(schema: unknown, at: (copy: JsonObject) => unknown, found: { slot: TextSlot; set: Setter }[]): void {
+  const walk = (value: unknown, path: readonly (string | number)[]): void => {
+    if (typeof value === 'string') {
+      if (value === '') return;
+      found.push({
+        slot: { role: 'system', text: value },
+        set: (copy, text) => {
+          let node = at(copy);
+          for (const key of path.slice(0, -1)) node = (node as Record<string | number, unknown>)[key];
+          (node as Record<string | number, unknown>)[path[path.length - 1] ?? ''] = text;
+        },
+      });
+    } else if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...path, i]));
+    else if (isObject(value)) {
+      for (const [key, v] of Object.entries(value)) if (!SCHEMA_STRUCTURE.has(key)) walk(v, [...path, key]);
+    }
+  };
+  if (isObject(schema)) walk(schema, []);
+}
+
 function carriesString(value: unknown): boolean {
   if (typeof value === 'string') return value !== '';
   if (Array.isArray(value)) return value.some(carriesString);
@@ -92,9 +120,10 @@ function carriesString(value: unknown): boolean {
 }
 
 /**
- * Text of a canonical request: chat messages (string content, every text-carrying content part,
- * bare strings in a content array, assistant reasoning, tool-call and legacy function-call
- * arguments) and tool descriptions, a completion prompt, an embedding input. Everything here is
+ * Text of a canonical request: chat messages (participant names, string content, every
+ * text-carrying content part, bare strings in a content array, assistant reasoning, tool-call and
+ * legacy function-call arguments), tool and function descriptions and their parameters' schemas, a
+ * structured output's schema, a completion prompt, an embedding input. Everything here is
  * text a model reads. A content part of a type not known here that carries strings is listed as
  * unreadable: it might be rendered as text, and the checker would not have seen it.
  */
@@ -106,6 +135,9 @@ export function requestText(body: JsonObject): BodyText {
       if (!isObject(m)) return;
       const role = typeof m.role === 'string' ? m.role : 'user';
       const message = (copy: JsonObject): JsonObject => arrayAt(copy, 'messages')[i] as JsonObject;
+      // A participant's name is rendered into the prompt beside its message (OpenAI restricts its
+      // characters; vLLM's chat templates and other servers take any string).
+      if (typeof m.name === 'string' && m.name !== '') found.push({ slot: { role, text: m.name }, set: (copy, text) => void (message(copy).name = text) });
       if (typeof m.content === 'string') {
         found.push({ slot: { role, text: m.content }, set: (copy, text) => void (message(copy).content = text) });
       } else if (Array.isArray(m.content)) {
@@ -140,12 +172,28 @@ export function requestText(body: JsonObject): BodyText {
         found.push({ slot: { role: TOOL_CALL_ROLE, text: m.function_call.arguments }, set: (copy, text) => void ((message(copy).function_call as JsonObject).arguments = text) });
       }
     });
-    // Tool descriptions are instructions the model reads, as a system prompt is.
+    // Tool descriptions and their parameters' schemas are instructions the model reads, as a
+    // system prompt is; so are the legacy `functions` and a structured output's schema.
     arrayAt(body, 'tools').forEach((tool, i) => {
       const fn = isObject(tool) && isObject(tool.function) ? tool.function : undefined;
-      if (fn === undefined || typeof fn.description !== 'string') return;
-      found.push({ slot: { role: 'system', text: fn.description }, set: (copy, text) => void (((arrayAt(copy, 'tools')[i] as JsonObject).function as JsonObject).description = text) });
+      if (fn === undefined) return;
+      const fnAt = (copy: JsonObject): JsonObject => (arrayAt(copy, 'tools')[i] as JsonObject).function as JsonObject;
+      if (typeof fn.description === 'string') found.push({ slot: { role: 'system', text: fn.description }, set: (copy, text) => void (fnAt(copy).description = text) });
+      schemaStrings(fn.parameters, (copy) => fnAt(copy).parameters, found);
     });
+    arrayAt(body, 'functions').forEach((fn, i) => {
+      if (!isObject(fn)) return;
+      const fnAt = (copy: JsonObject): JsonObject => arrayAt(copy, 'functions')[i] as JsonObject;
+      if (typeof fn.description === 'string') found.push({ slot: { role: 'system', text: fn.description }, set: (copy, text) => void (fnAt(copy).description = text) });
+      schemaStrings(fn.parameters, (copy) => fnAt(copy).parameters, found);
+    });
+    const format = body.response_format;
+    if (isObject(format) && isObject(format.json_schema)) {
+      const js = format.json_schema;
+      const jsAt = (copy: JsonObject): JsonObject => (copy.response_format as JsonObject).json_schema as JsonObject;
+      if (typeof js.description === 'string') found.push({ slot: { role: 'system', text: js.description }, set: (copy, text) => void (jsAt(copy).description = text) });
+      schemaStrings(js.schema, (copy) => jsAt(copy).schema, found);
+    }
     return bodyText(body, found, unreadable);
   }
   // A completion's suffix is prompt text too (fill-in-the-middle).

@@ -47,6 +47,25 @@ describe('guardrail engine: request phase', () => {
     expect(JSON.stringify(masked.body)).not.toContain('ann@example.com');
   });
 
+  it('reads participant names, tool parameter schemas, legacy functions and structured-output schemas', async () => {
+    const active = build(policy('team-a/finance', [cards])).forRequest(anonymous, 'default/chat');
+    const schema = (text: string): JsonObject => ({ type: 'object', properties: { card: { type: 'string', description: text, enum: ['a'] } }, required: ['card'] });
+    const bodies: JsonObject[] = [
+      { model: 'chat', messages: [{ role: 'user', name: '4111111111111111', content: 'hi' }] },
+      { model: 'chat', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'pay', parameters: schema(`use ${CARD}`) } }] },
+      { model: 'chat', messages: [{ role: 'user', content: 'hi' }], functions: [{ name: 'pay', description: `use ${CARD}` }] },
+      { model: 'chat', messages: [{ role: 'user', content: 'hi' }], functions: [{ name: 'pay', parameters: schema(`use ${CARD}`) }] },
+      { model: 'chat', messages: [{ role: 'user', content: 'hi' }], response_format: { type: 'json_schema', json_schema: { name: 'x', schema: schema(`use ${CARD}`) } } },
+      { model: 'chat', messages: [{ role: 'user', content: 'hi' }], response_format: { type: 'json_schema', json_schema: { name: 'x', description: `use ${CARD}` } } },
+    ];
+    for (const body of bodies) expect((await active!.checkRequest(body, 10, info)).blocked?.code, JSON.stringify(body)).toBe('guardrail_blocked');
+    // Masking changes the schema's text, never its structure.
+    const mail = rule('mask-mail', 'Request', 'Mask', { kind: 'builtin', names: ['Email'] });
+    const body: JsonObject = { model: 'chat', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'mail', parameters: { type: 'object', properties: { to: { type: 'string', description: 'e.g. ann@example.com', enum: ['bob@example.org', 'other'] } }, required: ['to'] } } }] };
+    const masked = await build(policy('p', [mail])).forRequest(anonymous, 'default/chat')!.checkRequest(body, 10, info);
+    expect(masked.body).toEqual({ ...body, tools: [{ type: 'function', function: { name: 'mail', parameters: { type: 'object', properties: { to: { type: 'string', description: 'e.g. [EMAIL]', enum: ['[EMAIL]', 'other'] } }, required: ['to'] } } }] });
+  });
+
   it('masks e-mail addresses in string content and text parts; the original body is left as it was', async () => {
     const active = build(policy('p', [mail])).forRequest(anonymous, 'default/chat');
     const body = chat('mail ann@example.com', [{ type: 'text', text: 'cc bob@example.org' }, { type: 'image_url', image_url: { url: 'x' } }]);
