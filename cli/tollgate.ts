@@ -10,6 +10,7 @@ import { parseEgressAllowlist, splitEntries } from '../dataplane/config/egress-a
 import { egressCompileInput, setEgressAllowlist } from '../dataplane/config/egress-guard.js';
 import { exactBudgetsFromEnv, governanceFromEnv } from '../dataplane/main/governance-from-env.js';
 import { bodyLimitsFrom, createAuthenticator, launchDataplane, StartupError, thenFlush, tracingFor } from '../dataplane/main/launch.js';
+import { labelSelectorProblem } from '../operator/kube/secret-watch.js';
 
 const USAGE = `Usage: tollgate <command> [options]
 
@@ -63,6 +64,8 @@ dev:
 operator:
   --kubeconfig <path>       Default: env KUBECONFIG, else in-cluster
   --watch-namespaces <a,b>  Default: all namespaces (env WATCH_NAMESPACES)
+  --secret-label-selector <s> Read only Secrets with these labels, e.g. tollgate.dev/use=true (env SECRET_LABEL_SELECTOR;
+                            default: all but Helm releases and ServiceAccount tokens)
   --dataplane-namespace <n> Namespace of the data-plane Service (env POD_NAMESPACE, default "default")
   --dataplane-service <n>   Data-plane Service whose EndpointSlices list the pods (default tollgate-dataplane)
   --identity <id>           Leader-election identity (env POD_NAME, default hostname)
@@ -162,6 +165,15 @@ function readPreviousToken(file: string | undefined, current: string): string | 
   return token === undefined || token === '' || token === current ? undefined : token;
 }
 
+/** The operator's Secret label selector, checked: a bad one would leave the Secrets watch failing unseen. */
+function secretSelectorOption(selector: string | undefined): { secretLabelSelector?: string } {
+  const s = selector?.trim() ?? '';
+  if (s === '') return {};
+  const problem = labelSelectorProblem(s);
+  if (problem !== undefined) fail(`--secret-label-selector ${problem}`);
+  return { secretLabelSelector: s };
+}
+
 /** The read-only token for GET /metrics, if one is given; one equal to the admin token is no separate token. */
 function readMetricsToken(file: string | undefined, admin: string | undefined): string | undefined {
   const token = readToken(file, 'TOLLGATE_METRICS_TOKEN');
@@ -247,6 +259,7 @@ async function main(argv: string[]): Promise<void> {
       'egress-allow-cidrs': { type: 'string' },
       kubeconfig: { type: 'string' },
       'watch-namespaces': { type: 'string' },
+      'secret-label-selector': { type: 'string' },
       'dataplane-namespace': { type: 'string' },
       'dataplane-service': { type: 'string' },
       identity: { type: 'string' },
@@ -376,6 +389,7 @@ async function main(argv: string[]): Promise<void> {
         ...(exactBudgets === undefined ? {} : { exactBudgets: { redis: exactBudgets.client, keyPrefix: exactBudgets.keyPrefix } }),
         ...(kubeconfig === undefined ? {} : { kubeconfig }),
         watchNamespaces: (values['watch-namespaces'] ?? process.env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+        ...secretSelectorOption(values['secret-label-selector'] ?? process.env.SECRET_LABEL_SELECTOR),
         dataplane: { namespace: dataplaneNamespace, service: values['dataplane-service'] ?? 'tollgate-dataplane', adminPortName: 'admin' },
         token,
         ...(previousToken === undefined ? {} : { previousToken }),

@@ -29,6 +29,7 @@ import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { kubeconfigError } from '../dataplane/config/kubeconfig-error.js';
 import { createOperatorMetrics } from './operator-metrics.js';
 import { RetentionController } from './retention/retention-controller.js';
+import { secretsQuery, slimSecret } from './kube/secret-watch.js';
 import { NOOP_OPERATOR_TRACING, operatorTracing } from './telemetry/operator-tracing.js';
 
 export interface OperatorConfig {
@@ -36,6 +37,12 @@ export interface OperatorConfig {
   kubeconfig?: string;
   /** Namespaces to watch; all when empty. */
   watchNamespaces: string[];
+  /**
+   * Only Secrets with these labels are read (a Kubernetes label selector, e.g.
+   * `tollgate.dev/use=true`): what Providers, DataPolicies and API keys reference must carry them.
+   * All Secrets (but Helm releases and ServiceAccount tokens) when absent.
+   */
+  secretLabelSelector?: string;
   dataplane: { namespace: string; service: string; adminPortName: string };
   /** Bearer token for pushes to data planes and for pulls from them. */
   token: string;
@@ -277,16 +284,17 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   const scopes = config.watchNamespaces.length === 0 ? [''] : config.watchNamespaces;
   const nsPath = (ns: string): string => (ns === '' ? '' : `/namespaces/${ns}`);
   const informers: { start(): void; stop(): void; hasSynced(): Promise<void> }[] = [];
-  const watch = <T extends KubeObject>(cache: Map<string, T>, path: string): void => {
-    informers.push(new Informer<T>(cache, client, path, onChange, logger));
+  const watch = <T extends KubeObject>(cache: Map<string, T>, path: string, transform?: (o: T) => T): void => {
+    informers.push(new Informer<T>(cache, client, path, onChange, logger, transform));
   };
+  const secretsQueryString = secretsQuery(config.secretLabelSelector);
   for (const ns of scopes) {
     watch(caches.providers, `/apis/tollgate.dev/v1alpha1${nsPath(ns)}/providers`);
     watch(caches.routes, `/apis/tollgate.dev/v1alpha1${nsPath(ns)}/modelroutes`);
     watch(caches.budgets, `/apis/tollgate.dev/v1alpha1${nsPath(ns)}/budgets`);
     watch(caches.dataPolicies, `/apis/tollgate.dev/v1alpha1${nsPath(ns)}/datapolicies`);
     watch(caches.guardrails, `/apis/tollgate.dev/v1alpha1${nsPath(ns)}/guardrailpolicies`);
-    watch<SecretObject>(caches.secrets, `/api/v1${nsPath(ns)}/secrets`);
+    watch<SecretObject>(caches.secrets, `/api/v1${nsPath(ns)}/secrets?${secretsQueryString}`, slimSecret);
     watch<ServiceObject>(caches.services, `/api/v1${nsPath(ns)}/services`);
     watch<EndpointSliceObject>(caches.slices, `/apis/discovery.k8s.io/v1${nsPath(ns)}/endpointslices`);
   }

@@ -86,13 +86,28 @@ function parseAll<T>(kind: ObjectKind, cache: Map<string, KubeObject>, schema: z
 
 const statusKey = (status: ObjectStatus): string => `${status.kind}/${status.namespace}/${status.name}`;
 
+type SecretInput = CompileInput['secrets'][number];
+
+/**
+ * Decoded Secrets by the cached object: the informer replaces an object when it changes, so each
+ * Secret is decoded once per version, not on every reconcile (a cluster's Secrets, every 500 ms).
+ */
+const decoded = new WeakMap<SecretObject, SecretInput>();
+
 function decodeSecrets(cache: Map<string, SecretObject>): CompileInput['secrets'] {
-  return [...cache.values()].map((s) => ({
-    namespace: s.metadata.namespace ?? 'default',
-    name: s.metadata.name,
-    labels: s.metadata.labels ?? {},
-    data: Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])),
-  }));
+  return [...cache.values()].map((s) => {
+    let input = decoded.get(s);
+    if (input === undefined) {
+      input = {
+        namespace: s.metadata.namespace ?? 'default',
+        name: s.metadata.name,
+        labels: s.metadata.labels ?? {},
+        data: Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])),
+      };
+      decoded.set(s, input);
+    }
+    return input;
+  });
 }
 
 /**

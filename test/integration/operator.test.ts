@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { secretsQuery } from '../../operator/kube/secret-watch.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 import {
   type Conditioned,
@@ -129,6 +130,32 @@ describe('CRDs on a real API server', () => {
   ])('refuses a Budget with %s', (_name, spec, message) => {
     const manifest = `apiVersion: tollgate.dev/v1alpha1\nkind: Budget\nmetadata: { name: bad, namespace: team-a }\nspec:\n  ${spec}\n`;
     expect(() => k.apply(manifest)).toThrow(message);
+  });
+
+  it("the operator's Secrets query leaves Helm releases and ServiceAccount tokens out, and applies a label selector", () => {
+    k.apply(`apiVersion: v1
+kind: Secret
+metadata: { name: sel-plain, namespace: team-a, labels: { tollgate.dev/use: "true" } }
+stringData: { apiKey: a }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: sel-unlabelled, namespace: team-a }
+stringData: { apiKey: b }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: sh.helm.release.v1.app.v1, namespace: team-a, labels: { owner: helm } }
+type: helm.sh/release.v1
+stringData: { release: c }
+`);
+    const names = (query: string): string[] =>
+      (JSON.parse(k.kubectl(['get', '--raw', `/api/v1/namespaces/team-a/secrets?${query}`])) as { items: { metadata: { name: string } }[] }).items.map((i) => i.metadata.name).filter((n) => n.startsWith('sel-') || n.startsWith('sh.helm'));
+    expect(names('').sort()).toEqual(['sel-plain', 'sel-unlabelled', 'sh.helm.release.v1.app.v1']);
+    expect(names(secretsQuery(undefined)).sort()).toEqual(['sel-plain', 'sel-unlabelled']);
+    expect(names(secretsQuery('tollgate.dev/use=true'))).toEqual(['sel-plain']);
+    expect(names(secretsQuery('tollgate.dev/use in (true, yes)'))).toEqual(['sel-plain']);
+    k.kubectl(['delete', 'secret', 'sel-plain', 'sel-unlabelled', 'sh.helm.release.v1.app.v1', '-n', 'team-a']);
   });
 });
 
