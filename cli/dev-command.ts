@@ -19,6 +19,8 @@ export interface DevOptions {
   drainTimeoutMs: number;
   /** How long Ctrl-C keeps idle keep-alive connections open (default 1 s: no Service in front of a laptop). */
   idleConnectionGraceMs?: number;
+  /** How long a client has to send a request's headers (tests shorten it). */
+  headersTimeoutMs?: number;
   logger: Logger;
   /** Where metered usage goes; by default a debug log line (the access log already carries tokens and cost). */
   usage?: DataplaneOptions['usage'];
@@ -95,6 +97,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     logger,
     drainTimeoutMs: opts.drainTimeoutMs,
     idleConnectionGraceMs: opts.idleConnectionGraceMs ?? 1_000,
+    ...(opts.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: opts.headersTimeoutMs }),
     rateLimiter: governance.rateLimiter,
     cache: governance.cache,
     ...(opts.auth === undefined ? {} : { auth: opts.auth }),

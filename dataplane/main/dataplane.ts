@@ -46,6 +46,12 @@ import { RunningRequests } from '../server/running-requests.js';
 import { LiveStreams } from '../server/live-streams.js';
 import { errors } from '../core/gateway-error.js';
 
+/**
+ * How long a client has to send a request's headers: from the connection's start for its first
+ * request, from the first byte of the headers for later ones (node's headersTimeout).
+ */
+export const HEADERS_TIMEOUT_MS = 15_000;
+
 /** How long streams cut at the end of a drain get to write their error event before connections close. */
 const STREAM_CUT_GRACE_MS = 1_000;
 
@@ -67,6 +73,8 @@ export interface DataplaneOptions {
    * it; a client starved of CPU for more than a second did (a failed request on a real node).
    */
   idleConnectionGraceMs?: number;
+  /** How long a client has to send a request's headers (default HEADERS_TIMEOUT_MS). */
+  headersTimeoutMs?: number;
   usage?: UsageSink;
   /** Admin port for snapshot pushes from the operator; off when absent. */
   admin?: { host: string; port: number; token: string; metricsToken?: string; tls?: { cert: string; key: string }; open?: AdminDeps['open'] };
@@ -124,7 +132,7 @@ export class Dataplane {
   private readonly liveStreams = new LiveStreams();
   private draining = false;
   /** Open client connections: the requests in flight on each, and since when it is idle (ms). */
-  private readonly connections = new Map<Socket, { busy: number; idleSince: number }>();
+  private readonly connections = new Map<Socket, { busy: number; idleSince: number; firstRequest: NodeJS.Timeout | undefined }>();
   /** Budget enforcement: spend known to this pod, and the reports that carry it to the operator. */
   readonly ledger: BudgetLedger;
   readonly reporter: UsageReporter;
@@ -245,20 +253,37 @@ export class Dataplane {
       liveStreams: this.liveStreams,
       ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }),
     });
-    const server = createHttpServer(handler);
+    // Node closes a keep-alive connection whose next request's headers stall (headersTimeout, checked
+    // every connectionsCheckingInterval), but never a new connection that sends nothing or part of
+    // its first request's headers: those are closed by the timer below. Without both, idle sockets
+    // held file descriptors for ever.
+    const headersTimeout = this.opts.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+    const server = createHttpServer({ connectionsCheckingInterval: Math.min(5_000, headersTimeout) }, handler);
     server.listen(this.opts.port, this.opts.host);
     server.keepAliveTimeout = 65_000;
+    server.headersTimeout = headersTimeout;
     // GET /v1/realtime: WebSocket upgrades, proxied where a route enables the realtime endpoint.
     this.realtime = new RealtimeProxy({ store: this.store, router: this.router, usage: this.usage, logger: this.opts.logger, isDraining: () => this.draining, admitters: this.budgets, ...(this.opts.rateLimiter === undefined ? {} : { rateLimiter: this.opts.rateLimiter }), ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
     server.on('upgrade', this.realtime.onUpgrade);
     server.on('connection', (socket: Socket) => {
-      this.connections.set(socket, { busy: 0, idleSince: Date.now() });
-      socket.on('close', () => this.connections.delete(socket));
+      const firstRequest = setTimeout(() => socket.destroy(), headersTimeout);
+      firstRequest.unref();
+      this.connections.set(socket, { busy: 0, idleSince: Date.now(), firstRequest });
+      socket.on('close', () => {
+        clearTimeout(firstRequest);
+        this.connections.delete(socket);
+      });
     });
     server.on('request', (req, res) => {
       this.inflight++;
       const connection = this.connections.get(req.socket);
-      if (connection !== undefined) connection.busy++;
+      if (connection !== undefined) {
+        connection.busy++;
+        if (connection.firstRequest !== undefined) {
+          clearTimeout(connection.firstRequest);
+          connection.firstRequest = undefined;
+        }
+      }
       if (this.draining) res.setHeader('connection', 'close');
       res.on('close', () => {
         this.inflight--;

@@ -1,4 +1,5 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
@@ -29,7 +30,7 @@ beforeAll(async () => {
   upstream.handler = async (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(okAnswer);
   gateway = await startTestGateway(
     { 'provider.yaml': openAiProvider('up', upstream.url), 'route.yaml': route },
-    { auth: new Authenticator({}), bodyLimits: { maxBodyBytes: 64 * KiB, maxInflightBodyBytes: 128 * KiB } },
+    { auth: new Authenticator({}), bodyLimits: { maxBodyBytes: 64 * KiB, maxInflightBodyBytes: 128 * KiB }, headersTimeoutMs: 1_000 },
   );
 });
 afterAll(async () => {
@@ -140,4 +141,43 @@ describe('request bodies', () => {
       gateway.write('route.yaml', route);
     }
   }, 10_000);
+
+  describe('slow clients', () => {
+    /** A raw connection to the gateway that sends `first`, and when it closes (and what it had received by then). */
+    function rawConnection(first: string): { socket: Socket; closed: Promise<string> } {
+      const url = new URL(gateway.url);
+      const socket = connect(Number(url.port), url.hostname);
+      let received = '';
+      socket.on('data', (c: Buffer) => (received += c.toString()));
+      socket.on('error', () => undefined);
+      if (first !== '') socket.write(first);
+      return { socket, closed: new Promise((resolve) => socket.on('close', () => resolve(received))) };
+    }
+
+    it('closes a connection that sends nothing, or only part of its first request headers, after the headers timeout', async () => {
+      const silent = rawConnection('');
+      const partial = rawConnection('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-slow: 1\r\n');
+      // Closed by the gateway, not by this test: both promises resolve only when the server ends them.
+      expect(await silent.closed).toBe('');
+      expect(await partial.closed).toBe('');
+    }, 10_000);
+
+    it("closes a keep-alive connection whose next request's headers stall, after answering the first", async () => {
+      const body = chat();
+      const c = rawConnection(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      await expect.poll(() => c.socket.bytesRead > 0).toBe(true);
+      c.socket.write('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n');
+      const received = await c.closed;
+      // The first request answered, the stalled second one refused with node's 408, then closed.
+      expect(received.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 408']);
+    }, 10_000);
+
+    it('answers 408 to a request that declared a body and never sent it, and gives nothing to the body budget', async () => {
+      const c = rawConnection('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n');
+      const received = await c.closed;
+      expect(received).toMatch(/^HTTP\/1\.1 408/);
+      expect(received).toContain('request_body_timeout');
+      expect(gateway.dataplane.bodyBudget.inUse).toBe(0);
+    }, 25_000);
+  });
 });

@@ -20,6 +20,8 @@ export interface TestGatewayOptions {
   drainTimeoutMs?: number;
   /** Default 1 s, as `tollgate dev`. */
   idleConnectionGraceMs?: number;
+  /** How long a client has to send a request's headers (default 15 s). */
+  headersTimeoutMs?: number;
   auth?: Authenticator;
   /** Record traces with this tracer. */
   tracer?: Tracer;
@@ -59,6 +61,7 @@ export async function startTestGateway(files: Record<string, string>, opts: Test
     port: 0,
     drainTimeoutMs: opts.drainTimeoutMs ?? 5_000,
     ...(opts.idleConnectionGraceMs === undefined ? {} : { idleConnectionGraceMs: opts.idleConnectionGraceMs }),
+    ...(opts.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: opts.headersTimeoutMs }),
     logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
   });
   return {

@@ -100,8 +100,10 @@ export function readJsonBody(req: IncomingMessage, res: ServerResponse, limits: 
     res.on('close', () => budget.give(held));
     const parts: Buffer[] = [];
     let done = false;
-    // Armed only while more is to come: the usual body arrives whole in its first chunk, and needs no timer.
-    let idle: NodeJS.Timeout | undefined;
+    // Armed only while more is to come: the usual body has arrived whole (req.complete) before it is
+    // read, and needs no timer. One that has not started yet is timed from now: before, a client
+    // that declared a body and sent none held its connection until node's request timeout.
+    let idle: NodeJS.Timeout | undefined = req.complete ? undefined : setTimeout(() => finish(bodyErrors.stalled(idleMs)), idleMs);
     const finish = (err?: GatewayError): void => {
       if (done) return;
       done = true;
