@@ -31,6 +31,7 @@ import { Router } from '../routing/router.js';
 import { TargetStats } from '../routing/target-stats.js';
 import { configuredTargets } from '../routing/configured-targets.js';
 import { retirablePromMetric } from '../telemetry/series-retirement.js';
+import { isLoopbackHost } from '../server/browser-origin.js';
 import { createPublicHandler } from '../server/public-server.js';
 import { RealtimeProxy } from '../server/realtime/realtime-proxy.js';
 import { ByteBudget } from '../server/body/byte-budget.js';
@@ -252,6 +253,7 @@ export class Dataplane {
       running: this.running,
       liveStreams: this.liveStreams,
       ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }),
+      loopbackOnly: isLoopbackHost(this.opts.host),
     });
     // Node closes a keep-alive connection whose next request's headers stall (headersTimeout, checked
     // every connectionsCheckingInterval), but never a new connection that sends nothing or part of
@@ -263,7 +265,7 @@ export class Dataplane {
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = headersTimeout;
     // GET /v1/realtime: WebSocket upgrades, proxied where a route enables the realtime endpoint.
-    this.realtime = new RealtimeProxy({ store: this.store, router: this.router, usage: this.usage, logger: this.opts.logger, isDraining: () => this.draining, admitters: this.budgets, ...(this.opts.rateLimiter === undefined ? {} : { rateLimiter: this.opts.rateLimiter }), ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
+    this.realtime = new RealtimeProxy({ store: this.store, router: this.router, usage: this.usage, logger: this.opts.logger, isDraining: () => this.draining, loopbackOnly: isLoopbackHost(this.opts.host), admitters: this.budgets, ...(this.opts.rateLimiter === undefined ? {} : { rateLimiter: this.opts.rateLimiter }), ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
     server.on('upgrade', this.realtime.onUpgrade);
     server.on('connection', (socket: Socket) => {
       const firstRequest = setTimeout(() => socket.destroy(), headersTimeout);

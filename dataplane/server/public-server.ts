@@ -12,6 +12,7 @@ import type { GatewayObserver, RequestTelemetry } from '../telemetry/gateway-obs
 import type { ByteBudget } from './body/byte-budget.js';
 import type { RequestBodyLimits } from './body/json-body.js';
 import { errors, type GatewayError } from '../core/gateway-error.js';
+import { browserRefusal } from './browser-origin.js';
 import { countTokensEndpoint } from './count-tokens.js';
 import { inboundEndpoint } from './inbound-endpoint.js';
 import { getModel, listModels } from './models-handler.js';
@@ -35,6 +36,8 @@ export interface PublicServerDeps extends PipelineDeps {
   running?: RunningRequests;
   /** The streams being written, cut with an error event when a drain ends. */
   liveStreams?: LiveStreams;
+  /** The server listens on a loopback address only: requests must name a loopback host (browserRefusal). */
+  loopbackOnly?: boolean;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry) => Promise<void> | void;
@@ -111,6 +114,7 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
     return { handle: (req, res) => getModel(deps, req, res, id), render: openAiError };
   };
 
+  const loopbackOnly = deps.loopbackOnly === true;
   return (req, res) => {
     const url = req.url ?? '/';
     const query = url.indexOf('?');
@@ -118,6 +122,11 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
     const method = req.method ?? 'GET';
     // Access log, metrics and the SERVER span of every request (dataplane/telemetry).
     const telemetry = deps.observer.request(req, res, path);
+    const fromPage = browserRefusal(req, loopbackOnly);
+    if (fromPage !== undefined) {
+      sendError(res, fromPage, deps.logger, path === '/v1/messages' || path === '/v1/messages/count_tokens' ? messagesDialect.errorBody : openAiError);
+      return;
+    }
     const endpoint = find(method, path);
     if (endpoint === undefined) {
       sendError(res, errors.notFound(`${method} ${path}`), deps.logger, openAiError);

@@ -30,7 +30,7 @@ async function collect(stream: AsyncIterable<OpenAI.Chat.Completions.ChatComplet
 /** One chat completion over a raw, kept-alive HTTP/1.1 connection (no client pool choosing sockets). */
 async function exchange(socket: Socket): Promise<{ status: number; connection: string | undefined; body: unknown }> {
   const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x' }] });
-  socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   let data = Buffer.alloc(0);
   for (;;) {
     const chunk = await Promise.race([

@@ -91,8 +91,8 @@ async function refusedOnceSettled(gatewayUrl: string, model: string): Promise<Re
 }
 
 /** Opens a raw WebSocket to the gateway; resolves with the HTTP answer of a refused upgrade, or the open socket. */
-function connect(gatewayUrl: string, model: string, key?: string): Promise<Refused | WebSocket> {
-  const ws = new WebSocket(`${gatewayUrl.replace('http', 'ws')}/v1/realtime?model=${model}`, { headers: key === undefined ? {} : { authorization: `Bearer ${key}` } });
+function connect(gatewayUrl: string, model: string, key?: string, headers: Record<string, string> = {}): Promise<Refused | WebSocket> {
+  const ws = new WebSocket(`${gatewayUrl.replace('http', 'ws')}/v1/realtime?model=${model}`, { headers: { ...headers, ...(key === undefined ? {} : { authorization: `Bearer ${key}` }) } });
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => {
@@ -258,6 +258,18 @@ describe('Realtime over WebSocket', () => {
     expect(refused).toMatchObject({ status: 429 });
   });
 
+  it("a web page's WebSocket (another Origin) is refused 403 before anything reaches the upstream; a server's is served", async () => {
+    const before = upstream.connections.length;
+    const refused = await connect(gateway.url, 'voice-audio', CALLER_KEY, { origin: 'http://evil.example' });
+    expect(refused).not.toBeInstanceOf(WebSocket);
+    expect((refused as Refused).status).toBe(403);
+    expect(JSON.parse((refused as Refused).body)).toMatchObject({ error: { code: 'cross_site_request' } });
+    expect(upstream.connections.length).toBe(before);
+    const served = await connect(gateway.url, 'voice-audio', CALLER_KEY);
+    expect(served).toBeInstanceOf(WebSocket);
+    (served as WebSocket).close();
+  });
+
   it('binary messages pass unchanged', async () => {
     const ws = await connect(gateway.url, 'voice', CALLER_KEY);
     if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status}`);
@@ -343,7 +355,7 @@ describe('Realtime over WebSocket', () => {
         socket.on('error', () => resolve(answer));
       });
     const head = (extra: string): string =>
-      `GET /v1/realtime?model=voice-one HTTP/1.1\r\nHost: gateway\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nAuthorization: Bearer ${CALLER_KEY}\r\n${extra}\r\n`;
+      `GET /v1/realtime?model=voice-one HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nAuthorization: Bearer ${CALLER_KEY}\r\n${extra}\r\n`;
     const before = upstream.connections.length;
     const closedBefore = upstream.closes.length;
     for (let i = 0; i < 2; i++) {

@@ -156,7 +156,7 @@ describe('request bodies', () => {
 
     it('closes a connection that sends nothing, or only part of its first request headers, after the headers timeout', async () => {
       const silent = rawConnection('');
-      const partial = rawConnection('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-slow: 1\r\n');
+      const partial = rawConnection('POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\nx-slow: 1\r\n');
       // Closed by the gateway, not by this test: both promises resolve only when the server ends them.
       expect(await silent.closed).toBe('');
       expect(await partial.closed).toBe('');
@@ -164,20 +164,48 @@ describe('request bodies', () => {
 
     it("closes a keep-alive connection whose next request's headers stall, after answering the first", async () => {
       const body = chat();
-      const c = rawConnection(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      const c = rawConnection(`POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       await expect.poll(() => c.socket.bytesRead > 0).toBe(true);
-      c.socket.write('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n');
+      c.socket.write('POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\n');
       const received = await c.closed;
       // The first request answered, the stalled second one refused with node's 408, then closed.
       expect(received.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 408']);
     }, 10_000);
 
     it('answers 408 to a request that declared a body and never sent it, and gives nothing to the body budget', async () => {
-      const c = rawConnection('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n');
+      const c = rawConnection('POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n');
       const received = await c.closed;
       expect(received).toMatch(/^HTTP\/1\.1 408/);
       expect(received).toContain('request_body_timeout');
       expect(gateway.dataplane.bodyBudget.inUse).toBe(0);
     }, 25_000);
+  });
+
+  describe('requests from web pages', () => {
+    it('refuses a cross-site page\'s request (403 cross_site_request) before routing it; API clients are served', async () => {
+      const before = upstream.served.length;
+      // A page's POST that needs no preflight: text/plain, marked by the browser.
+      const page = await post(chat(), { 'content-type': 'text/plain', origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' });
+      expect(page.status).toBe(403);
+      expect(await errorOf(page)).toMatchObject({ code: 'cross_site_request', type: 'permission_error' });
+      const anthropic = await fetch(`${gateway.url}/v1/messages`, { method: 'POST', headers: { origin: 'http://evil.example' }, body: '{}' });
+      expect(anthropic.status).toBe(403);
+      expect(await anthropic.json()).toMatchObject({ type: 'error', error: { type: 'permission_error' } });
+      expect(upstream.served.length).toBe(before);
+      expect((await post(chat())).status).toBe(200);
+    });
+
+    it('on loopback, refuses a Host that is not a loopback name (a DNS-rebinding page is same-origin to its browser)', async () => {
+      const url = new URL(gateway.url);
+      const res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const body = chat();
+        const req = httpRequest({ host: url.hostname, port: url.port, path: '/v1/chat/completions', method: 'POST', headers: { host: `evil.example:${url.port}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+        req.on('response', resolve);
+        req.on('error', reject);
+        req.end(body);
+      });
+      res.resume();
+      expect(res.statusCode).toBe(403);
+    });
   });
 });

@@ -5,6 +5,7 @@ import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import { ANONYMOUS, type Caller } from '../../core/caller.js';
 import type { Usage } from '../../core/canonical.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
+import { browserRefusal } from '../browser-origin.js';
 import { costUsd } from '../../metering/cost.js';
 import { usageRecord } from '../../metering/usage-record.js';
 import { admitPassThrough, type ForwardTarget, MODEL_HEADER, type PassThroughDecision, passThroughRoute } from '../passthrough/passthrough-route.js';
@@ -28,6 +29,8 @@ export interface RealtimeDeps extends PipelineDeps {
   store: SnapshotStore;
   isDraining: () => boolean;
   logger: Logger;
+  /** The server listens on a loopback address only (browserRefusal). */
+  loopbackOnly?: boolean;
 }
 
 /** Answers an upgrade that is refused with an HTTP status and OpenAI error JSON, then closes it. */
@@ -172,6 +175,9 @@ export class RealtimeProxy {
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway');
     if (url.pathname !== REALTIME_PATH || req.method !== 'GET') throw errors.notFound(url.pathname);
+    // A page may open a WebSocket to any host (no CORS applies to it): its Origin says where it runs.
+    const fromPage = browserRefusal(req, this.deps.loopbackOnly === true);
+    if (fromPage !== undefined) throw fromPage;
     if (this.deps.isDraining()) throw new GatewayError(503, 'draining', 'service_unavailable_error', 'the gateway is shutting down; reconnect', { headers: { 'retry-after': '1' } });
     const malformed = malformedHandshake(req);
     if (malformed !== undefined) throw errors.badRequest(`not a WebSocket upgrade: ${malformed}`);
