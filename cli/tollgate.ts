@@ -155,6 +155,18 @@ function readToken(file: string | undefined, variable = 'TOLLGATE_ADMIN_TOKEN'):
   return env === undefined || env === '' ? undefined : env;
 }
 
+/** Shorter admin tokens are refused at start: guessable, and an empty one (an empty Secret key) fails every push unseen. */
+const MIN_ADMIN_TOKEN_CHARS = 16;
+
+/** The admin token a data plane or the operator serves with, if one is given, checked. */
+function readAdminToken(file: string | undefined): string | undefined {
+  const token = readToken(file);
+  if (token !== undefined && token.length < MIN_ADMIN_TOKEN_CHARS) {
+    fail(`${file === undefined ? 'TOLLGATE_ADMIN_TOKEN' : '--token-file'}: the admin token must have at least ${MIN_ADMIN_TOKEN_CHARS} characters (it has ${token.length})`);
+  }
+  return token;
+}
+
 /**
  * The admin token before a rotation, accepted besides the current one. A missing file is no token:
  * the chart mounts the Secret's `previous` key optionally, and it is absent outside a rotation.
@@ -162,7 +174,9 @@ function readToken(file: string | undefined, variable = 'TOLLGATE_ADMIN_TOKEN'):
 function readPreviousToken(file: string | undefined, current: string): string | undefined {
   if (file !== undefined && !existsSync(file)) return undefined;
   const token = readToken(file, 'TOLLGATE_PREVIOUS_ADMIN_TOKEN');
-  return token === undefined || token === '' || token === current ? undefined : token;
+  if (token === undefined || token === '' || token === current) return undefined;
+  if (token.length < MIN_ADMIN_TOKEN_CHARS) fail(`--previous-token-file: the previous admin token must have at least ${MIN_ADMIN_TOKEN_CHARS} characters (it has ${token.length})`);
+  return token;
 }
 
 /** The operator's Secret label selector, checked: a bad one would leave the Secrets watch failing unseen. */
@@ -348,7 +362,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'dataplane': {
       const host = values.host ?? '0.0.0.0';
-      const token = readToken(values['token-file']);
+      const token = readAdminToken(values['token-file']);
       const metricsToken = readMetricsToken(values['metrics-token-file'], token);
       const operatorUrl = values['operator-url'] ?? process.env.TOLLGATE_OPERATOR_URL;
       const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG;
@@ -373,7 +387,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'operator': {
-      const token = readToken(values['token-file']);
+      const token = readAdminToken(values['token-file']);
       if (token === undefined) fail('operator needs --token-file (or TOLLGATE_ADMIN_TOKEN)');
       const metricsToken = readMetricsToken(values['metrics-token-file'], token);
       const previousToken = readPreviousToken(values['previous-token-file'], token);

@@ -25,7 +25,7 @@ async function dataplane(extra: string[]): Promise<{ admin: string; logs: () => 
   const snapshot = join(dir, 'snapshot.json');
   writeFileSync(snapshot, JSON.stringify(compile({ providers: [], routes: [], budgets: [], secrets: [] }).snapshot));
   const [port, adminPort] = [await freePort(), await freePort()];
-  const env: NodeJS.ProcessEnv = { ...process.env, TOLLGATE_ADMIN_TOKEN: 't0ken', LOG_LEVEL: 'info' };
+  const env: NodeJS.ProcessEnv = { ...process.env, TOLLGATE_ADMIN_TOKEN: 'dataplane-identity-test-token', LOG_LEVEL: 'info' };
   delete env.KUBECONFIG;
   const args = [CLI, 'dataplane', '--host', '127.0.0.1', '--port', String(port), '--admin-port', String(adminPort), '--snapshot', snapshot, ...extra];
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -50,6 +50,19 @@ afterEach(async () => {
 });
 
 describe('data plane without TokenReview access', () => {
+  it('refuses to start with an empty or short admin token, naming where it came from', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tollgate-token-'));
+    const empty = join(dir, 'empty');
+    writeFileSync(empty, '\n');
+    const env = { ...process.env, TOLLGATE_ADMIN_TOKEN: '' };
+    const fromFile = spawnSync(process.execPath, [CLI, 'dataplane', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--token-file', empty], { encoding: 'utf8', env, timeout: 30_000 });
+    expect(fromFile.status).not.toBe(0);
+    expect(fromFile.stderr).toContain('--token-file: the admin token must have at least 16 characters (it has 0)');
+    const operator = spawnSync(process.execPath, [CLI, 'operator', '--port', '0'], { encoding: 'utf8', env: { ...process.env, TOLLGATE_ADMIN_TOKEN: 'short' }, timeout: 30_000 });
+    expect(operator.status).not.toBe(0);
+    expect(operator.stderr).toContain('TOLLGATE_ADMIN_TOKEN: the admin token must have at least 16 characters (it has 5)');
+  });
+
   it('documents --kubeconfig as it behaves (KUBECONFIG, then in-cluster)', () => {
     const help = spawnSync(process.execPath, [CLI, 'help'], { encoding: 'utf8' }).stdout;
     expect(help).toMatch(/--kubeconfig <path>\s+API server for TokenReview \(default: env KUBECONFIG, else the pod's own\s+ServiceAccount; with neither, ServiceAccount tokens get 401/);
