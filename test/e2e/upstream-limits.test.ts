@@ -170,3 +170,33 @@ describe('stream idle timeout', () => {
     await expectIdleTimeout('', 'data: 0\n\n', 'data: [DONE]\n\n');
   });
 });
+
+describe('an upstream that answers an error with status 200', () => {
+  const errorAnswer = JSON.stringify({ error: { message: 'rate limited, key sk-up was used', type: 'rate_limit_error', code: null } });
+  const okAnswer = JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'from spare' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } });
+
+  it('is a failure: the next target serves, and with none left the client gets a 502 without the Provider key', async () => {
+    upstream.handler = async (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(errorAnswer);
+    spare.handler = async (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(okAnswer);
+    const failedOver = await ask('limited', false);
+    expect(failedOver.status).toBe(200);
+    expect(((await failedOver.json()) as { choices: { message: { content: string } }[] }).choices[0]?.message.content).toBe('from spare');
+
+    const alone = await ask('cached', false, 'error-200');
+    expect(alone.status).toBe(502);
+    const text = await alone.text();
+    expect(JSON.parse(text)).toMatchObject({ error: { type: 'server_error' } });
+    expect(text).not.toContain('sk-up');
+  });
+
+  it('is never cached: the next identical request goes upstream again', async () => {
+    upstream.served.length = 0;
+    upstream.handler = async (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(errorAnswer);
+    const first = await ask('cached', false, 'error-200-cache');
+    const second = await ask('cached', false, 'error-200-cache');
+    expect([first.status, second.status]).toEqual([502, 502]);
+    expect(second.headers.get('x-tollgate-cache')).not.toBe('hit');
+    expect(upstream.served.length).toBeGreaterThanOrEqual(2);
+  });
+});
+

@@ -109,6 +109,12 @@ export const openAiAdapter: ProviderAdapter = {
       return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned a body that is not JSON' } };
     }
     if (!isObject(body)) return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned a non-object body' } };
+    // Some servers (proxies, overloaded OpenAI-compatible backends) answer an error with status 200:
+    // an error object and nothing else is a failure, as it is mid-stream. Taken as an answer, it went
+    // to the client unscrubbed, was cached, and was never failed over.
+    if (isObject(body.error) && body.choices === undefined && body.data === undefined && body.object === undefined) {
+      return { ok: false, failure: classifyOpenAiError(502, headers, bodyText) };
+    }
     parsedFrom(body, bodyText);
     const usage = usageFromOpenAi(body.usage, body.service_tier);
     return usage === undefined ? { ok: true, body } : { ok: true, body, usage };
