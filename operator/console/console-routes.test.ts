@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
@@ -96,4 +96,38 @@ describe('the console API', () => {
       await client.close();
     }
   });
+
+  it('cuts a relay whose viewer reads nothing, so that viewers who never read cannot hold every slot', async () => {
+    const big = JSON.stringify({ kind: 'UsageReportList', items: Array.from({ length: 20_000 }, (_, i) => ({ metadata: { name: `r${i}` }, pad: 'x'.repeat(400) })) });
+    const api = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(big));
+    api.listen(0, '127.0.0.1');
+    await once(api, 'listening');
+    const kc = new KubeConfig();
+    kc.loadFromOptions({ clusters: [{ name: 'c', server: `http://127.0.0.1:${(api.address() as AddressInfo).port}`, skipTLSVerify: true }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+    const client = new KubeClient(kc);
+    const app = express().use(consoleRouter(client, { relayStallMs: 300 }));
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    const path = '/console/api/k8s/apis/tollgate.dev/v1alpha1/usagereports';
+    const idle: Socket[] = [];
+    try {
+      for (let i = 0; i < MAX_RELAYED_READS; i++) {
+        const s = connect(port, '127.0.0.1');
+        s.on('error', () => undefined);
+        s.write(`GET ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer idle\r\n\r\n`);
+        s.pause();
+        idle.push(s);
+      }
+      // Every slot is taken first; then each stalled relay is cut and its slot comes back.
+      await expect.poll(async () => (await fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: 'Bearer t' } })).status, { timeout: 10_000 }).toBe(200);
+    } finally {
+      for (const s of idle) s.destroy();
+      server.closeAllConnections();
+      server.close();
+      api.close();
+      await client.close();
+    }
+  });
 });
+

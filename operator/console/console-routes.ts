@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import express, { type Router } from 'express';
+import express, { type Response, type Router } from 'express';
 import { METADATA_LIST, METADATA_ONE } from '../kube/kube-client.js';
 import { CONSOLE_PAGE } from './console-page.js';
 
@@ -21,6 +21,24 @@ export interface ViewerReader {
  * cannot together hold the operator's sockets and buffers without bound.
  */
 export const MAX_RELAYED_READS = 32;
+
+/**
+ * How long a relay waits for a viewer that reads nothing before it is cut: a slot held by a
+ * client that never reads would otherwise last the API read's whole 30 s timeout, and 32 such
+ * clients, renewed, kept every other viewer at 429.
+ */
+export const RELAY_STALL_MS = 5_000;
+
+/** Destroys `res` once its buffers stay full (the client reads nothing) for `ms`; stop() when the relay ends. */
+function cutWhenStalled(res: Response, ms: number): { stop(): void } {
+  let since: number | undefined;
+  const timer = setInterval(() => {
+    if (!res.writableNeedDrain) since = undefined;
+    else if (since === undefined) since = Date.now();
+    else if (Date.now() - since >= ms) res.destroy(new Error('the viewer stopped reading'));
+  }, Math.max(10, Math.floor(ms / 5)));
+  return { stop: () => clearInterval(timer) };
+}
 
 // What `?as=metadata` asks the API server for: the objects' metadata only (the console reads the
 // UsageReports' day-summary annotations, not their hourly breakdowns). Same verb, same RBAC.
@@ -76,7 +94,8 @@ function bearer(header: string | undefined): string | undefined {
  * Mounted before any token check of the port it is on: the viewer's credential is checked by the
  * API server, never by Tollgate, and the operator's own credentials are never used for it.
  */
-export function consoleRouter(reader: ViewerReader): Router {
+export function consoleRouter(reader: ViewerReader, opts: { relayStallMs?: number } = {}): Router {
+  const relayStallMs = opts.relayStallMs ?? RELAY_STALL_MS;
   const router = express.Router();
   let relaying = 0;
   router.use((_req, res, next) => {
@@ -137,7 +156,14 @@ export function consoleRouter(reader: ViewerReader): Router {
       const answer = await reader.streamAs(target, token, accept);
       res.status(answer.status).type('json');
       if (typeof answer.body === 'string') res.send(answer.body);
-      else await pipeline(answer.body, res);
+      else {
+        const stall = cutWhenStalled(res, relayStallMs);
+        try {
+          await pipeline(answer.body, res);
+        } finally {
+          stall.stop();
+        }
+      }
     } catch (err) {
       if (!res.headersSent) res.status(502).json({ error: { message: `Kubernetes API unreachable: ${(err as Error).message}`, type: 'server_error', code: 'kube_unreachable' } });
       else res.destroy();
