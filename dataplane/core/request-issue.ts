@@ -21,6 +21,8 @@ function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
 
 function kindOf(value: unknown): string {
   if (value === null) return 'null';
+  // JSON.parse reads 1e309 as Infinity: "must be a number, not a number" helped nobody.
+  if (typeof value === 'number' && !Number.isFinite(value)) return 'a number too large for JSON to hold (it reads as infinite)';
   if (Array.isArray(value)) return 'an array';
   return TYPE_NAMES[typeof value] ?? typeof value;
 }

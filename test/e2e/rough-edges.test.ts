@@ -106,6 +106,7 @@ describe('errors are written for people', () => {
     ['{"model":"chat","messages":[{"content":"x"}]}', 'messages.0.role', '`messages.0.role` is required and must be a string'],
     ['{"model":"chat","messages":[{"role":"user","content":"x"}],"max_tokens":1.5}', 'max_tokens', '`max_tokens` must be an integer, not a number'],
     ['{"model":"chat","messages":[{"role":"user","content":"x"}],"stream":"yes"}', 'stream', '`stream` must be true or false, not a string'],
+    ['{"model":"chat","messages":[{"role":"user","content":"x"}],"max_tokens":1e309}', 'max_tokens', '`max_tokens` must be a number, not a number too large for JSON to hold (it reads as infinite)'],
   ])('%s → %s', async (body, param, message) => {
     const res = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     expect(res.status).toBe(400);
