@@ -5,7 +5,7 @@ import type { ResponseCacheHandle } from '../governance/cache/create-response-ca
 import { parseResponseCacheEnv } from '../governance/cache/response-cache-config.js';
 import { LocalRateLimitBackend } from '../governance/rate-limit/local-backend.js';
 import { RateLimitAdmitter } from '../governance/rate-limit/rate-limit-admitter.js';
-import { parseRateLimiterEnv, parseRedisSettings } from '../governance/rate-limit/rate-limiter-config.js';
+import { parseRateLimiterEnv } from '../governance/rate-limit/rate-limiter-config.js';
 import { parseBudgetModeEnv } from '../governance/budget/budget-mode-config.js';
 
 /**
@@ -32,7 +32,8 @@ export async function governanceFromEnv(env: NodeJS.ProcessEnv, logger: Logger):
   const { createResponseCache } = await import('../governance/cache/create-response-cache.js');
   const rateLimiter = createRateLimiter(limits, { onBackendError, onConnectionError });
   const cache = createResponseCache(caching, { onError, onConnectionError });
-  await redisConnected([rateLimiter.backend, cache], env, logger);
+  const redis = caching.backend === 'redis' ? caching.redis : limits.backend === 'redis' ? limits.redis : undefined;
+  if (redis !== undefined) await redisConnected([rateLimiter.backend, cache], redis.timeoutMs, logger);
   return { rateLimiter, cache };
 }
 
@@ -42,16 +43,14 @@ export async function governanceFromEnv(env: NodeJS.ProcessEnv, logger: Logger):
  * and apply the fail mode to its first requests. Redis still down then: it starts anyway, and the
  * clients keep connecting in the background.
  */
-async function redisConnected(parts: readonly unknown[], env: NodeJS.ProcessEnv, logger: Logger): Promise<void> {
+async function redisConnected(parts: readonly unknown[], timeoutMs: number, logger: Logger): Promise<void> {
   const { RedisRateLimitBackend } = await import('../governance/rate-limit/redis-backend.js');
   const { RedisResponseCache } = await import('../governance/cache/redis-cache.js');
   const { connectTimeoutMs, waitReady } = await import('../governance/rate-limit/redis-client.js');
-  const settings = parseRedisSettings(env);
-  if (settings === undefined) return;
   const clients = parts.flatMap((part) => (part instanceof RedisRateLimitBackend || part instanceof RedisResponseCache ? [part.client] : []));
   await Promise.all(
     clients.map((client) =>
-      waitReady(client, connectTimeoutMs(settings)).catch((err: unknown) =>
+      waitReady(client, connectTimeoutMs({ timeoutMs })).catch((err: unknown) =>
         logger.warn({ err: (err as Error).message }, 'Redis not connected at start-up; serving meanwhile, it connects in the background'),
       ),
     ),

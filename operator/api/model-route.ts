@@ -172,7 +172,7 @@ export const CacheSchema = withRules(
       .min(1)
       .max(100_000)
       .default(1000)
-      .describe('Responses kept for this route (per pod with the in-memory cache); the least recently used are dropped first.'),
+      .describe('Responses kept for this route (per pod with the in-memory cache); the least recently used are dropped first. All routes together are also bounded in bytes (TOLLGATE_CACHE_MAX_BYTES on the data plane; with Redis, one namespace holds at most half).'),
     shareAcrossCallers: z
       .boolean()
       .default(false)

@@ -31,6 +31,7 @@ export function createResponseCache(config: ResponseCacheConfig, hooks: Response
   return new RedisResponseCache(client, {
     keyPrefix: `${config.redis.keyPrefix}cache:`,
     maxEntryBytes: config.maxEntryBytes,
+    maxTotalBytes: config.maxTotalBytes,
     ownsClient: hooks.redisClient === undefined,
     ...(hooks.onError ? { onError: hooks.onError } : {}),
   });

@@ -139,9 +139,18 @@ describe('MemoryResponseCache', () => {
 describe('parseResponseCacheEnv / createResponseCache', () => {
   it('memory by default, Redis with a URL unless told otherwise', async () => {
     expect(parseResponseCacheEnv({})).toEqual({ backend: 'memory', maxTotalBytes: 64 * 1024 * 1024, maxEntryBytes: 1024 * 1024 });
-    expect(parseResponseCacheEnv({ TOLLGATE_REDIS_URL: 'redis://r:6379' })).toMatchObject({ backend: 'redis', redis: { url: 'redis://r:6379' } });
+    expect(parseResponseCacheEnv({ TOLLGATE_REDIS_URL: 'redis://r:6379' })).toMatchObject({ backend: 'redis', maxTotalBytes: 256 * 1024 * 1024, redis: { url: 'redis://r:6379' } });
+    // The byte bound applies to the Redis cache too (all pods' entries together there).
+    expect(parseResponseCacheEnv({ TOLLGATE_REDIS_URL: 'redis://r:6379', TOLLGATE_CACHE_MAX_BYTES: '1048576' })).toMatchObject({ backend: 'redis', maxTotalBytes: 1048576 });
     expect(parseResponseCacheEnv({ TOLLGATE_REDIS_URL: 'redis://r:6379', TOLLGATE_CACHE_BACKEND: 'memory' }).backend).toBe('memory');
     expect(() => parseResponseCacheEnv({ TOLLGATE_CACHE_BACKEND: 'redis' })).toThrow(/TOLLGATE_REDIS_URL/);
+    // A Redis of the cache's own, apart from the rate limiter's (which a full cache then cannot starve).
+    expect(parseResponseCacheEnv({ TOLLGATE_REDIS_URL: 'redis://limits:6379', TOLLGATE_CACHE_REDIS_URL: 'redis://cache:6379', TOLLGATE_REDIS_KEY_PREFIX: 'x:' })).toMatchObject({
+      backend: 'redis',
+      redis: { url: 'redis://cache:6379', keyPrefix: 'x:' },
+    });
+    expect(parseResponseCacheEnv({ TOLLGATE_CACHE_REDIS_URL: 'redis://cache:6379' })).toMatchObject({ backend: 'redis', redis: { url: 'redis://cache:6379' } });
+    expect(() => parseResponseCacheEnv({ TOLLGATE_CACHE_REDIS_URL: 'cache:6379' })).toThrow(/TOLLGATE_CACHE_REDIS_URL/);
     const cache = createResponseCache(parseResponseCacheEnv({ TOLLGATE_CACHE_MAX_BYTES: '4096' }));
     expect(cache).toBeInstanceOf(MemoryResponseCache);
     await cache.close();
