@@ -38,7 +38,7 @@ import { ByteBudget } from '../server/body/byte-budget.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBodyLimits } from '../server/body/json-body.js';
 import { GatewayTelemetry } from '../telemetry/gateway-telemetry.js';
 import { registerUsageBacklog, registerUsageRecordsMerged, registerUsageReportFailures } from '../telemetry/usage-backlog-metrics.js';
-import { registerRateLimitBackendErrors } from '../telemetry/rate-limit-backend-metrics.js';
+import { registerCacheBackendErrors, registerRateLimitBackendErrors } from '../telemetry/rate-limit-backend-metrics.js';
 import { HttpTransport } from '../upstream/http-transport.js';
 import { CaptureService, type CaptureServiceOptions } from '../policy/capture/capture-service.js';
 import { createCaptureMetrics } from '../policy/capture/capture-metrics.js';
@@ -197,6 +197,8 @@ export class Dataplane {
     registerUsageReportFailures(this.telemetry.metrics.registry, () => this.reporter.failures);
     const rateLimiter = opts.rateLimiter;
     if (rateLimiter !== undefined) registerRateLimitBackendErrors(this.telemetry.metrics.registry, () => rateLimiter.stats);
+    const cache = opts.cache;
+    if (cache !== undefined) registerCacheBackendErrors(this.telemetry.metrics.registry, () => cache.stats);
     // Records are redacted and serialised on a worker thread unless TOLLGATE_CAPTURE_WORKER=off (docs/data-policy.md).
     const captureWorker = process.env.TOLLGATE_CAPTURE_WORKER?.trim().toLowerCase() !== 'off';
     // Sampled by a key derived from the admin token: every data plane of the installation holds it, no caller does.

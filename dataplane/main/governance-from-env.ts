@@ -7,6 +7,7 @@ import { LocalRateLimitBackend } from '../governance/rate-limit/local-backend.js
 import { RateLimitAdmitter } from '../governance/rate-limit/rate-limit-admitter.js';
 import { parseRateLimiterEnv } from '../governance/rate-limit/rate-limiter-config.js';
 import { parseBudgetModeEnv } from '../governance/budget/budget-mode-config.js';
+import { throttledWarning } from '../telemetry/throttled-warning.js';
 
 /**
  * Rate limiter and response cache from the environment (TOLLGATE_REDIS_URL and friends), read once.
@@ -15,8 +16,9 @@ import { parseBudgetModeEnv } from '../governance/budget/budget-mode-config.js';
 export async function governanceFromEnv(env: NodeJS.ProcessEnv, logger: Logger): Promise<{ rateLimiter: RateLimitAdmitter; cache: ResponseCacheHandle }> {
   const limits = parseRateLimiterEnv(env);
   const caching = parseResponseCacheEnv(env);
-  const onBackendError = (err: unknown, op: string): void => logger.warn({ err: (err as Error).message, op }, 'rate-limit backend failed');
-  const onError = (err: unknown, op: string): void => logger.warn({ err: (err as Error).message, op }, 'response cache failed');
+  // Once per request while Redis is down: at most one line per operation per 10 s (metrics count each).
+  const onBackendError = throttledWarning(logger, 'rate-limit backend failed');
+  const onError = throttledWarning(logger, 'response cache failed');
   const onConnectionError = (err: Error): void => logger.warn({ err: err.message }, 'redis connection error');
   if (limits.backend === 'local' && caching.backend === 'memory') {
     return {

@@ -141,6 +141,7 @@ export class RedisResponseCache implements ResponseCache {
 
   private failed(err: unknown, op: 'get' | 'set'): void {
     this.stats.errors++;
+    this.stats.errorsByOp[op]++;
     this.opts.onError?.(err, op);
   }
 }

@@ -199,7 +199,7 @@ describe('RateLimitAdmitter', () => {
 
     // Both are a metric an operator can alert on.
     const registry = new Registry();
-    registerRateLimitBackendErrors(registry, () => ({ failedOpen: open.stats.failedOpen, failedClosed: closed.stats.failedClosed }));
+    registerRateLimitBackendErrors(registry, () => ({ failedOpen: open.stats.failedOpen, failedClosed: closed.stats.failedClosed, failedAdjust: 0 }));
     const text = await registry.metrics();
     expect(text).toContain('tollgate_rate_limit_backend_errors_total{mode="open"} 3');
     expect(text).toContain('tollgate_rate_limit_backend_errors_total{mode="closed"} 1');
@@ -212,6 +212,11 @@ describe('RateLimitAdmitter', () => {
     a.settle({ usage: { inputTokens: 50, outputTokens: 50, cachedInputTokens: 0 }, costUsd: 0 });
     await admitter.idle();
     expect(admitter.stats.backendErrors).toBe(1);
+    // A lost correction leaves the bucket at the estimate: a metric of its own.
+    expect(admitter.stats.failedAdjust).toBe(1);
+    const registry = new Registry();
+    registerRateLimitBackendErrors(registry, () => admitter.stats);
+    expect(await registry.metrics()).toContain('tollgate_rate_limit_corrections_failed_total 1');
   });
 
   it('per-pod share 1/3 across three pods holds the cluster-wide limit within tolerance', async () => {

@@ -16,6 +16,8 @@ export interface RateLimitStats {
   failedOpen: number;
   /** Admissions refused because the backend failed and the fail mode is closed. */
   failedClosed: number;
+  /** Token corrections at settle the backend did not take: those buckets keep the admission's estimate. */
+  failedAdjust: number;
 }
 
 export interface RateLimitAdmitterOptions extends TokenCountPolicy {
@@ -71,7 +73,7 @@ class HeldLimits implements Admission {
  * the real usage in settle (requests are not refunded, whatever the outcome).
  */
 export class RateLimitAdmitter implements Admitter {
-  readonly stats: RateLimitStats = { admitted: 0, refused: 0, backendErrors: 0, failedOpen: 0, failedClosed: 0 };
+  readonly stats: RateLimitStats = { admitted: 0, refused: 0, backendErrors: 0, failedOpen: 0, failedClosed: 0, failedAdjust: 0 };
   private readonly failMode: FailMode;
   private readonly pending = new Set<Promise<void>>();
 
@@ -191,6 +193,7 @@ export class RateLimitAdmitter implements Admitter {
 
   private backendFailed(err: unknown, op: 'take' | 'adjust'): void {
     this.stats.backendErrors++;
+    if (op === 'adjust') this.stats.failedAdjust++;
     this.opts.onBackendError?.(err, op);
   }
 }
