@@ -61,7 +61,7 @@ return v
 `;
 
 /** Expired entries forgotten per store at most (each is forgotten once; a backlog drains over the next stores). */
-export const PURGE_PER_STORE = 1000;
+export const PURGE_PER_STORE = 64;
 
 /**
  * KEYS: entry, route index, namespace index, g:exp, g:size, g:ns, g:total.
