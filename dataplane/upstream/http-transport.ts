@@ -1,7 +1,7 @@
 import { Agent, request, util as undiciUtil } from '../config/undici.js';
 import { guardedConnector } from '../config/guarded-connector.js';
 import type { UpstreamSignal } from './attempt-signal.js';
-import { Collected, NOTHING_READ, readWhole } from './read-capped.js';
+import { Collected, headerText, NOTHING_READ, readWhole } from './read-capped.js';
 import type { SendOptions, Transport, UpstreamResponse, WholeOptions, WholeResponse } from './transport.js';
 import type { HeaderMap, UpstreamHttpRequest } from '../core/canonical.js';
 
@@ -80,13 +80,18 @@ class WholeBodyHandler {
     const collected = this.collected;
     if (collected === undefined || this.settled) return false;
     if (collected.add(chunk)) return true;
-    this.done(collected.result(false));
+    this.done(collected.result(false, this.errorEncoding()));
     return false;
   }
 
   onComplete(): void {
     const collected = this.collected ?? new Collected(0);
-    this.done(collected.result(true));
+    this.done(collected.result(true, this.errorEncoding()));
+  }
+
+  /** An error answer's content-encoding, decoded for its message; a success is never decoded here. */
+  private errorEncoding(): string | undefined {
+    return this.status >= 200 && this.status < 300 ? undefined : headerText(this.headers['content-encoding']);
   }
 
   onError(err: Error): void {

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { brotliDecompressSync, gunzipSync, inflateSync, constants as zlibConstants } from 'node:zlib';
 import type { UpstreamHttpRequest } from '../core/canonical.js';
 import type { CappedText, Transport, UpstreamResponse, WholeOptions, WholeResponse } from './transport.js';
 
@@ -20,9 +21,36 @@ export class Collected {
     return true;
   }
 
-  result(complete: boolean): CappedText {
-    const { parts, size } = this;
-    return { complete, text: () => Buffer.concat(parts, size).toString('utf8') };
+  /** `encoding`: the answer's content-encoding, decoded for an error answer (see decodedErrorText). */
+  result(complete: boolean, encoding?: string): CappedText {
+    const { parts, size, limitBytes } = this;
+    const decoder = encoding === undefined ? undefined : ERROR_DECODERS[encoding.trim().toLowerCase()];
+    if (decoder === undefined) return { complete, text: () => Buffer.concat(parts, size).toString('utf8') };
+    return { complete, text: () => decodedErrorText(Buffer.concat(parts, size), encoding ?? '', decoder, limitBytes) };
+  }
+}
+
+type SyncDecoder = (bytes: Buffer, maxOutputLength: number) => Buffer;
+
+// What was read may be cut short: decoded as far as it goes (a sync flush), not refused as truncated.
+const ERROR_DECODERS: Readonly<Record<string, SyncDecoder>> = {
+  gzip: (b, max) => gunzipSync(b, { maxOutputLength: max, finishFlush: zlibConstants.Z_SYNC_FLUSH }),
+  'x-gzip': (b, max) => gunzipSync(b, { maxOutputLength: max, finishFlush: zlibConstants.Z_SYNC_FLUSH }),
+  deflate: (b, max) => inflateSync(b, { maxOutputLength: max, finishFlush: zlibConstants.Z_SYNC_FLUSH }),
+  br: (b, max) => brotliDecompressSync(b, { maxOutputLength: max, finishFlush: zlibConstants.BROTLI_OPERATION_FLUSH }),
+};
+
+/**
+ * An upstream's compressed error answer as text, decoded to at most `maxBytes`: the gateway may not
+ * have asked for it compressed, but a proxy in front of the upstream can compress it all the same.
+ * Read raw, its message reached the client as bytes of gzip. One that cannot be decoded, or decodes
+ * past the bound (a bomb), is said to be so.
+ */
+function decodedErrorText(bytes: Buffer, encoding: string, decode: SyncDecoder, maxBytes: number): string {
+  try {
+    return decode(bytes, maxBytes).toString('utf8');
+  } catch {
+    return `the upstream's error body is ${encoding}-compressed and could not be decoded within ${maxBytes} bytes`;
   }
 }
 
@@ -33,7 +61,7 @@ const ignore = (): void => undefined;
  * microtask per chunk (an undici body is one; this is every non-streaming upstream response).
  * Past the limit the stream is destroyed, which for an undici body drops the connection.
  */
-function readStream(body: Readable, collected: Collected): Promise<CappedText> {
+function readStream(body: Readable, collected: Collected, encoding: string | undefined): Promise<CappedText> {
   return new Promise((resolve, reject) => {
     const settle = (): void => {
       body.off('data', onData);
@@ -47,11 +75,11 @@ function readStream(body: Readable, collected: Collected): Promise<CappedText> {
       // An undici body reports its own destruction as an error (RequestAbortedError): expected here.
       body.on('error', ignore);
       body.destroy();
-      resolve(collected.result(false));
+      resolve(collected.result(false, encoding));
     };
     const onEnd = (): void => {
       settle();
-      resolve(collected.result(true));
+      resolve(collected.result(true, encoding));
     };
     const onError = (err: Error): void => {
       settle();
@@ -62,7 +90,7 @@ function readStream(body: Readable, collected: Collected): Promise<CappedText> {
       settle();
       reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
     };
-    if (body.readableEnded) return resolve(collected.result(true));
+    if (body.readableEnded) return resolve(collected.result(true, encoding));
     if (body.destroyed) return reject(body.errored ?? Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
     body.on('data', onData);
     body.on('end', onEnd);
@@ -76,13 +104,18 @@ function readStream(body: Readable, collected: Collected): Promise<CappedText> {
  * is destroyed there (for an undici body the connection is dropped, nothing more is read), any
  * other iterable is left, which ends its iterator. What was read up to the limit is returned.
  */
-export async function readCapped(body: AsyncIterable<Uint8Array>, limitBytes: number): Promise<CappedText> {
+export async function readCapped(body: AsyncIterable<Uint8Array>, limitBytes: number, encoding?: string): Promise<CappedText> {
   const collected = new Collected(limitBytes);
-  if (body instanceof Readable) return readStream(body, collected);
+  if (body instanceof Readable) return readStream(body, collected, encoding);
   for await (const part of body) {
-    if (!collected.add(part)) return collected.result(false);
+    if (!collected.add(part)) return collected.result(false, encoding);
   }
-  return collected.result(true);
+  return collected.result(true, encoding);
+}
+
+/** One header's value (the last, when repeated). */
+export function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.at(-1) : value;
 }
 
 /** A success refused from its declared length: nothing of it was read. */
@@ -99,7 +132,7 @@ export async function readWhole(res: UpstreamResponse, opts: Pick<WholeOptions, 
     res.discard();
     return { status: res.status, headers: res.headers, body: NOTHING_READ };
   }
-  return { status: res.status, headers: res.headers, body: await readCapped(res.body, success ? opts.limitBytes : opts.errorLimitBytes) };
+  return { status: res.status, headers: res.headers, body: await readCapped(res.body, success ? opts.limitBytes : opts.errorLimitBytes, success ? undefined : headerText(res.headers['content-encoding'])) };
 }
 
 /** One attempt whose whole answer is wanted: the transport's own sendForWhole when it has one, else `send` and readWhole. */

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { ScriptedUpstream, writeMany } from '../support/scripted-upstream.js';
@@ -197,6 +198,24 @@ describe('an upstream that answers an error with status 200', () => {
     expect([first.status, second.status]).toEqual([502, 502]);
     expect(second.headers.get('x-tollgate-cache')).not.toBe('hit');
     expect(upstream.served.length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('an upstream error answer compressed against the request', () => {
+  it('is decoded for its message (bounded: a bomb is said to be one), never relayed as compressed bytes', async () => {
+    const error = JSON.stringify({ error: { message: 'the model is overloaded', type: 'server_error', code: null } });
+    upstream.handler = async (_req, res) => void res.writeHead(500, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync(error));
+    const res = await ask('cached', false, 'gzip-error');
+    expect(res.status).toBe(502);
+    const message = ((await res.json()) as { error: { message: string } }).error.message;
+    expect(message).toContain('the model is overloaded');
+    expect(message).not.toContain('\u001f');
+
+    const bomb = gzipSync(Buffer.alloc(50 * MB, 'a'));
+    upstream.handler = async (_req, res) => void res.writeHead(500, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(bomb);
+    const bombed = await ask('cached', false, 'gzip-bomb');
+    expect(bombed.status).toBe(502);
+    expect(((await bombed.json()) as { error: { message: string } }).error.message).toContain('gzip-compressed and could not be decoded within');
   });
 });
 
