@@ -46,6 +46,7 @@ import { captureSampler } from '../policy/capture/capture-sampler.js';
 import { RunningRequests } from '../server/running-requests.js';
 import { LiveStreams } from '../server/live-streams.js';
 import { errors } from '../core/gateway-error.js';
+import { usageReportBudgetMs } from './shutdown-deadline.js';
 
 /**
  * How long a client has to send a request's headers: from the connection's start for its first
@@ -389,9 +390,10 @@ export class Dataplane {
     // Capture records of finished requests are written out while usage is reported, in what is left
     // of the drain timeout (at least a second); what does not make it is counted as dropped (shutdown).
     const captured = this.capture.drain(Math.max(1_000, drainStarted + timeoutMs - Date.now()));
-    // Spend of finished requests must reach the operator before the pod goes away. If the operator
-    // is restarting, wait for its successor (a Lease takes over within 15 s) up to the drain timeout.
-    const reported = await this.reporter.drain(Math.max(5_000, this.opts.drainTimeoutMs ?? 30_000));
+    // Spend of finished requests must reach the operator before the pod goes away: in what is left
+    // of the drain timeout plus a fixed allowance, which the chart's grace period includes, so the
+    // kubelet never kills the pod mid-report; a send still running then is cut.
+    const reported = await this.reporter.drain(usageReportBudgetMs(drainStarted, timeoutMs, Date.now()));
     await captured;
     if (!reported) this.opts.logger.error({ unacknowledged: this.reporter.unacknowledged }, 'usage reports not acknowledged before exit');
     await this.exactBudgets?.stop();

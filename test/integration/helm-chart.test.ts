@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { USAGE_REPORT_ALLOWANCE_MS } from '../../dataplane/main/shutdown-deadline.js';
 import { type Cluster, startCluster } from '../cluster/cluster.js';
 import { kubectlWith } from './harness.js';
 import { ALL_FEATURES, at, CHART, find, helm, helmOk, type K8sObject, KUBE_VERSION, parseManifests, render, toYaml } from './helm-support.js';
@@ -192,7 +193,7 @@ describe('helm lint and template', () => {
     expect(container(find(plain, 'Deployment', 'tollgate-operator')).args).not.toContain('--managed-tls');
   });
 
-  it('gives the data plane a grace period longer than its preStop delay plus stream drain', () => {
+  it('gives the data plane a grace period covering preStop, the drain, the usage-report allowance and exit', () => {
     for (const [values, expected] of [
       [[], 50],
       [[ALL_FEATURES], 150],
@@ -201,11 +202,14 @@ describe('helm lint and template', () => {
       const drain = Number(container(d).args.find((a) => a.startsWith('--drain-timeout='))?.split('=')[1]);
       const preStop = Number(container(d).lifecycle?.preStop?.exec?.command[1]);
       expect(podSpec(d).terminationGracePeriodSeconds).toBe(expected);
-      expect(expected).toBeGreaterThan(drain + preStop);
+      // The process stops reporting usage USAGE_REPORT_ALLOWANCE_MS after the drain timeout, then exits.
+      expect(expected).toBeGreaterThanOrEqual(preStop + drain + USAGE_REPORT_ALLOWANCE_MS / 1000 + 5);
     }
-    const r = helm(['template', 't', CHART, '--kube-version', KUBE_VERSION, '--set', 'dataplane.drainTimeoutSeconds=60', '--set', 'dataplane.terminationGracePeriodSeconds=60']);
+    // Longer than preStop + drain, but without the time to report usage: refused.
+    const r = helm(['template', 't', CHART, '--kube-version', KUBE_VERSION, '--set', 'dataplane.drainTimeoutSeconds=60', '--set', 'dataplane.terminationGracePeriodSeconds=70']);
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain('dataplane.terminationGracePeriodSeconds (60) must exceed dataplane.preStopDelaySeconds + dataplane.drainTimeoutSeconds (65)');
+    expect(r.stderr).toContain('dataplane.terminationGracePeriodSeconds (70) must be at least dataplane.preStopDelaySeconds + dataplane.drainTimeoutSeconds + 15 (80');
+    expect(container(find(render({ set: ['dataplane.drainTimeoutSeconds=60', 'dataplane.terminationGracePeriodSeconds=80'] }), 'Deployment', 'tollgate-dataplane')).args).toContain('--drain-timeout=60');
   });
 
   it.each([

@@ -17,9 +17,14 @@ export const KUBE_VERSION = '1.32.0';
 
 let helmPath: string | undefined;
 
-/** Path of the helm binary built by test/cluster/build.sh (it builds what is missing, then is a no-op). */
+/**
+ * Path of the helm binary built by test/cluster/build.sh (it builds what is missing, then is a
+ * no-op), or TOLLGATE_HELM: a helm already at hand, to run the render tests without building a cluster.
+ */
 export function helmBinary(): string {
   if (helmPath !== undefined) return helmPath;
+  const given = process.env.TOLLGATE_HELM;
+  if (given !== undefined && given !== '') return (helmPath = given);
   const r = spawnSync('bash', ['test/cluster/build.sh'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`test/cluster/build.sh failed: ${r.stderr}`);
   const dir = r.stdout.trim().split('\n').at(-1)?.trim() ?? '';

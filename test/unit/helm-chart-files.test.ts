@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { USAGE_REPORT_ALLOWANCE_MS } from '../../dataplane/main/shutdown-deadline.js';
 import { resolve, type ValuesSchema } from '../../tools/docs/config-reference.js';
 
 const CHART = 'charts/tollgate';
@@ -83,5 +84,11 @@ describe('chart files', () => {
     const scopeOf = (r: string, verbs: string[]) =>
       r === 'namespaces' ? 'cluster' : r === 'leases' || r === 'serviceaccounts' || (r === 'secrets' && verbs.includes('create')) ? 'release' : 'watched';
     for (const rule of rules) expect(new Set(rule.resources.map((r) => scopeOf(r, rule.verbs))).size, rule.resources.join(',')).toBe(1);
+  });
+
+  it("gives the data plane's grace period the usage-report allowance the process takes after its drain", () => {
+    const helpers = readFileSync(`${CHART}/templates/_helpers.tpl`, 'utf8');
+    expect(helpers).toContain(`{{- $usageReportAllowance := ${USAGE_REPORT_ALLOWANCE_MS / 1000} -}}`);
+    expect(helpers).toMatch(/\$needed := add \$dp\.preStopDelaySeconds \$dp\.drainTimeoutSeconds \$usageReportAllowance \$exitMargin/);
   });
 });

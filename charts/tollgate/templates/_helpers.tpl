@@ -78,14 +78,21 @@ app.kubernetes.io/component: {{ .component }}
 {{/* Probe scheme of the ports that speak the channel's TLS. */}}
 {{- define "tollgate.probeScheme" -}}{{ ternary "HTTPS" "HTTP" .Values.tls.enabled }}{{- end -}}
 
-{{/* Grace period: the kubelet must not kill streams that are still draining. */}}
+{{/*
+Grace period: what a stopping data plane needs, so the kubelet never kills it mid-drain or
+mid-report. preStop sleep + drain timeout + usage-report allowance (10 s: the process reports usage
+at most until drain start + drain timeout + 10 s, USAGE_REPORT_ALLOWANCE_MS in
+dataplane/main/shutdown-deadline.ts; change both together) + 5 s to close its clients and exit.
+*/}}
 {{- define "tollgate.dataplaneGracePeriod" -}}
 {{- $dp := .Values.dataplane -}}
-{{- $needed := add $dp.preStopDelaySeconds $dp.drainTimeoutSeconds -}}
+{{- $usageReportAllowance := 10 -}}
+{{- $exitMargin := 5 -}}
+{{- $needed := add $dp.preStopDelaySeconds $dp.drainTimeoutSeconds $usageReportAllowance $exitMargin -}}
 {{- if kindIs "invalid" $dp.terminationGracePeriodSeconds -}}
-{{- add $needed 15 -}}
-{{- else if le (int $dp.terminationGracePeriodSeconds) (int $needed) -}}
-{{- fail (printf "dataplane.terminationGracePeriodSeconds (%d) must exceed dataplane.preStopDelaySeconds + dataplane.drainTimeoutSeconds (%d), or the kubelet kills streams that are still draining" (int $dp.terminationGracePeriodSeconds) (int $needed)) -}}
+{{- $needed -}}
+{{- else if lt (int $dp.terminationGracePeriodSeconds) (int $needed) -}}
+{{- fail (printf "dataplane.terminationGracePeriodSeconds (%d) must be at least dataplane.preStopDelaySeconds + dataplane.drainTimeoutSeconds + 15 (%d: 10 s to report usage, 5 s to exit), or the kubelet kills the data plane while it still drains or reports usage" (int $dp.terminationGracePeriodSeconds) (int $needed)) -}}
 {{- else -}}
 {{- $dp.terminationGracePeriodSeconds -}}
 {{- end -}}

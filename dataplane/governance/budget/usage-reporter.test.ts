@@ -61,3 +61,53 @@ describe('a budget usage record', () => {
     }
   });
 });
+
+describe('draining usage reports on shutdown', () => {
+  it('gives up at its deadline, cutting the send an operator holds without answering', async () => {
+    // An operator that reads the report and never answers (a leader stuck mid-failover).
+    const held: { closed: boolean }[] = [];
+    const operator = createServer((req) => {
+      const h = { closed: false };
+      held.push(h);
+      req.resume();
+      req.socket.on('close', () => (h.closed = true));
+    });
+    operator.listen(0, '127.0.0.1');
+    await once(operator, 'listening');
+    // Only the reporter's own timers are faked: sockets and setImmediate stay real.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const url = `http://127.0.0.1:${(operator.address() as AddressInfo).port}`;
+      const reporter = new UsageReporter(new BudgetLedger('pod-1', { standalone: false }), { operatorUrl: url, token: 't', logger: pino({ level: 'silent' }) });
+      reporter.record({ at: Date.now(), costUsd: 0.25, tokens: 10, budgetIds: ['team-a/b'] }, []);
+      let result: boolean | undefined;
+      const drained = reporter.drain(3_000).then((r) => (result = r));
+      // vi.waitUntil would advance the faked clock: wait on real I/O turns instead, bounded in real time.
+      const until = async (done: () => boolean): Promise<void> => {
+        const start = performance.now();
+        while (!done() && performance.now() - start < 5_000) await new Promise((r) => setImmediate(r));
+      };
+      const settle = async (): Promise<void> => {
+        for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+      };
+      await until(() => held.length === 1);
+      expect(held).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(2_999);
+      await settle();
+      expect(result, 'still reporting before the deadline').toBeUndefined();
+      expect(held[0]?.closed).toBe(false);
+      // At the deadline the held send is aborted (a send's own timeout is 10 s): the drain ends unacknowledged.
+      await vi.advanceTimersByTimeAsync(1);
+      await until(() => result !== undefined);
+      expect(result, 'drain ended at its deadline').toBe(false);
+      await drained;
+      expect(reporter.unacknowledged).toBe(1);
+      await until(() => held[0]?.closed === true);
+      expect(held[0]?.closed).toBe(true);
+    } finally {
+      vi.useRealTimers();
+      operator.closeAllConnections();
+      operator.close();
+    }
+  });
+});

@@ -23,6 +23,9 @@ export interface UsageReporterOptions {
 /** Unacknowledged spend older than this is logged: several report intervals went by without an answer. */
 const BEHIND_WARN_MS = 2_000;
 
+/** One report round trip at most: an operator that accepted the connection but does not answer is given up on. */
+const SEND_TIMEOUT_MS = 10_000;
+
 /** A refused token or certificate is said at most this often: it does not heal by itself, and a report goes every 200 ms. */
 const CHANNEL_WARN_MS = 30_000;
 
@@ -37,6 +40,19 @@ function isTlsError(err: unknown): boolean {
     if (/certificate|ssl|tls/i.test(e.message)) return true;
   }
   return false;
+}
+
+/** Waits `ms`, or less if `signal` aborts first. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
 }
 
 /**
@@ -55,6 +71,8 @@ export class UsageReporter {
   readonly failures: Record<UsageReportFailure, number> = { unauthorized: 0, tls: 0, refused: 0, unreachable: 0 };
   private inflight: Promise<void> | undefined;
   private stopped = false;
+  /** Aborted when the shutdown's reporting deadline passes: a send in flight then must not hold the exit. */
+  private readonly deadline = new AbortController();
   reportsSent = 0;
 
   constructor(
@@ -175,7 +193,7 @@ export class UsageReporter {
         ...(this.opts.dispatcher === undefined ? {} : { dispatcher: this.opts.dispatcher }),
         headers: { 'content-type': 'application/json', authorization: `Bearer ${this.opts.token ?? ''}` },
         body: JSON.stringify({ pod: this.ledger.pod, records: batch.records, window: batch.window }),
-        signal: AbortSignal.timeout(10_000),
+        signal: AbortSignal.any([AbortSignal.timeout(SEND_TIMEOUT_MS), this.deadline.signal]),
       });
       const text = await res.body.text();
       if (res.statusCode !== 200) {
@@ -213,14 +231,26 @@ export class UsageReporter {
     this.opts.logger.warn({ ...detail, failures: this.failures[reason], records, usd: Math.round(usd * 1e6) / 1e6 }, message);
   }
 
-  /** On shutdown: keep reporting until everything is acknowledged or the deadline passes. */
-  async drain(deadlineMs: number): Promise<boolean> {
+  /**
+   * On shutdown: keep reporting until everything is acknowledged or `budgetMs` has passed, then
+   * abort the send in flight: the caller's deadline is the pod's, and the kubelet does not wait for
+   * a report (each send otherwise runs up to 10 s).
+   */
+  async drain(budgetMs: number): Promise<boolean> {
     this.stopped = true;
     clearTimeout(this.timer);
-    const until = Date.now() + deadlineMs;
-    while (this.outbox.size > 0 && Date.now() < until) {
-      await this.flush();
-      if (this.outbox.size > 0) await new Promise((r) => setTimeout(r, 100));
+    const stop = this.deadline.signal;
+    if (budgetMs <= 0) this.deadline.abort();
+    const cut = setTimeout(() => this.deadline.abort(), Math.max(0, budgetMs));
+    try {
+      while (this.outbox.size > 0 && !stop.aborted) {
+        await this.flush();
+        if (this.outbox.size > 0 && !stop.aborted) await pause(100, stop);
+      }
+      // A send a tick started before the drain may still be running: it ends by the deadline too.
+      await this.inflight;
+    } finally {
+      clearTimeout(cut);
     }
     return this.outbox.size === 0;
   }

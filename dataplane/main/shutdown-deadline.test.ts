@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { USAGE_REPORT_ALLOWANCE_MS, usageReportBudgetMs } from './shutdown-deadline.js';
+
+describe('the usage-report part of a shutdown', () => {
+  const started = 1_000_000;
+
+  it('gets what is left of the drain timeout plus the allowance, counted from the drain start', () => {
+    // Requests finished early: the rest of the drain timeout is not spent waiting, and reports may use it.
+    expect(usageReportBudgetMs(started, 30_000, started + 2_000)).toBe(28_000 + USAGE_REPORT_ALLOWANCE_MS);
+    // An idle keep-alive connection held the drain to its end (and stream cuts took a second more):
+    // only the allowance is left, not a second drain timeout.
+    expect(usageReportBudgetMs(started, 30_000, started + 31_000)).toBe(USAGE_REPORT_ALLOWANCE_MS - 1_000);
+  });
+
+  it('is nothing once the deadline has passed', () => {
+    expect(usageReportBudgetMs(started, 30_000, started + 30_000 + USAGE_REPORT_ALLOWANCE_MS + 5)).toBe(0);
+  });
+
+  it('keeps the whole shutdown inside drain timeout + allowance, whatever it is given', () => {
+    for (const [drain, elapsed] of [[0, 0], [20_000, 20_000], [20_000, 25_000], [90_000, 3_000]] as const) {
+      expect(elapsed + usageReportBudgetMs(started, drain, started + elapsed)).toBeLessThanOrEqual(drain + USAGE_REPORT_ALLOWANCE_MS);
+    }
+  });
+});
