@@ -212,6 +212,17 @@ describe('helm lint and template', () => {
     expect(container(find(render({ set: ['dataplane.drainTimeoutSeconds=60', 'dataplane.terminationGracePeriodSeconds=80'] }), 'Deployment', 'tollgate-dataplane')).args).toContain('--drain-timeout=60');
   });
 
+  it('lets outside callers through the NetworkPolicy when the Service is a LoadBalancer or NodePort, unless clientsFrom says who', () => {
+    const publicFrom = (objects: K8sObject[]) =>
+      at<{ ports: { port: string }[]; from: Record<string, unknown>[] }[]>(find(objects, 'NetworkPolicy', 'tollgate-dataplane'), 'spec.ingress').find((r) => r.ports.some((p) => p.port === 'http'))?.from;
+    expect(publicFrom(render())).toEqual([{ namespaceSelector: {} }]);
+    for (const type of ['LoadBalancer', 'NodePort']) {
+      expect(publicFrom(render({ set: [`service.type=${type}`] })), type).toEqual([{ namespaceSelector: {} }, { ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }]);
+    }
+    const narrowed = render({ set: ['service.type=LoadBalancer', 'networkPolicy.clientsFrom[0].ipBlock.cidr=203.0.113.0/24'] });
+    expect(publicFrom(narrowed)).toEqual([{ ipBlock: { cidr: '203.0.113.0/24' } }]);
+  });
+
   it.each([
     ['defaults', []],
     ['every optional feature', [ALL_FEATURES]],
