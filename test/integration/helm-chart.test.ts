@@ -168,6 +168,14 @@ describe('helm lint and template', () => {
     expect(container(d).args).toEqual(expect.arrayContaining(['--max-body-bytes=33554432', '--max-inflight-body-bytes=4294967296']));
   });
 
+  it('refuses an in-flight body limit below the largest body (the data plane would not start)', () => {
+    const r = helm(['template', 't', CHART, '--kube-version', KUBE_VERSION, '--set', 'dataplane.maxInflightRequestBodyBytes=1048576']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('dataplane.maxInflightRequestBodyBytes (1048576) must be at least dataplane.maxRequestBodyBytes (10485760)');
+    const equal = find(render({ set: ['dataplane.maxInflightRequestBodyBytes=10485760'] }), 'Deployment', 'tollgate-dataplane');
+    expect(container(equal).args).toContain('--max-inflight-body-bytes=10485760');
+  });
+
   it('leaves --single-threaded-gc off by default (the entrypoint\'s default), and turns it on with dataplane.singleThreadedGc on', () => {
     const gcEnv = (objects: K8sObject[]) => container(find(objects, 'Deployment', 'tollgate-dataplane')).env?.find((e) => e.name === 'TOLLGATE_SINGLE_THREADED_GC');
     expect(gcEnv(render())).toBeUndefined();
