@@ -91,4 +91,16 @@ describe('chart files', () => {
     expect(helpers).toContain(`{{- $usageReportAllowance := ${USAGE_REPORT_ALLOWANCE_MS / 1000} -}}`);
     expect(helpers).toMatch(/\$needed := add \$dp\.preStopDelaySeconds \$dp\.drainTimeoutSeconds \$usageReportAllowance \$exitMargin/);
   });
+
+  it('names, in the GitOps note of docs/install.md, the existingSecret of every token the chart keeps with lookup', () => {
+    const kept = readdirSync(`${CHART}/templates`)
+      .map((f) => readFileSync(`${CHART}/templates/${f}`, 'utf8'))
+      .filter((t) => t.includes('lookup "v1" "Secret"'))
+      .map((t) => /\.Values\.(\w+)\.existingSecret/.exec(t)?.[1]);
+    expect(kept.length).toBeGreaterThan(0);
+    const install = readFileSync('docs/install.md', 'utf8');
+    const start = install.indexOf('- **GitOps**');
+    const gitops = install.slice(start, install.indexOf('\n## ', start));
+    for (const value of kept) expect(gitops, `${value}.existingSecret`).toContain(`\`${value}.existingSecret\``);
+  });
 });
