@@ -103,4 +103,12 @@ describe('chart files', () => {
     const gitops = install.slice(start, install.indexOf('\n## ', start));
     for (const value of kept) expect(gitops, `${value}.existingSecret`).toContain(`\`${value}.existingSecret\``);
   });
+
+  it('says in the docs that the ServiceMonitors send the metrics token, which is what the chart renders', () => {
+    expect(readFileSync(`${CHART}/templates/servicemonitor.yaml`, 'utf8')).toContain('tollgate.metricsTokenSecretName');
+    for (const f of readdirSync('docs').filter((n) => n.endsWith('.md'))) {
+      const sentences = readFileSync(`docs/${f}`, 'utf8').replace(/\s+/g, ' ').split(/(?<=[.;:])\s/);
+      for (const s of sentences.filter((x) => /ServiceMonitors send/.test(x))) expect(s, f).toMatch(/metrics token|read-only/);
+    }
+  });
 });
