@@ -111,4 +111,21 @@ describe('chart files', () => {
       for (const s of sentences.filter((x) => /ServiceMonitors send/.test(x))) expect(s, f).toMatch(/metrics token|read-only/);
     }
   });
+
+  it("lists in docs/install.md every CRD the chart installs and every resource of the operator's RBAC rules", () => {
+    const install = readFileSync('docs/install.md', 'utf8');
+    const crdRow = install.split('\n').find((l) => l.startsWith('| CRDs ')) ?? '';
+    for (const f of readdirSync(`${CHART}/crds`)) expect(crdRow, f).toContain(`\`${/^tollgate\.dev_(\w+)\.yaml$/.exec(f)?.[1]}\``);
+    const start = install.indexOf('- **operator**:');
+    const bullet = install.slice(start, install.indexOf('\n- ', start + 1)).replace(/\s+/g, ' ');
+    const plain = bullet.toLowerCase().replace(/ /g, '');
+    const rules = yaml.load(readFileSync(`${CHART}/files/operator-rules.yaml`, 'utf8')) as { resources: string[] }[];
+    const resources = rules.flatMap((r) => r.resources);
+    // Singular or plural (its Lease, Secrets).
+    for (const r of resources.filter((x) => !x.endsWith('/status'))) expect(plain, r).toContain(r.replace(/(ies|s)$/, ''));
+    const words = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight'];
+    const patched = rules.filter((r) => r.resources.every((x) => x.endsWith('/status')) && r.resources.length > 1);
+    expect(patched.length).toBe(1);
+    expect(bullet).toContain(`the ${words[patched[0]?.resources.length ?? 0]} \`/status\` subresources`);
+  });
 });
