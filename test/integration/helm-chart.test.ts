@@ -231,6 +231,25 @@ describe('helm lint and template', () => {
     expect(publicFrom(narrowed)).toEqual([{ ipBlock: { cidr: '203.0.113.0/24' } }]);
   });
 
+  it('spreads each Deployment over nodes by default (ScheduleAnyway, its own pods), and takes [] or a list of one\'s own instead', () => {
+    for (const [name, component] of [['tollgate-operator', 'operator'], ['tollgate-dataplane', 'dataplane']] as const) {
+      expect(podSpec(find(render(), 'Deployment', name)).topologySpreadConstraints, name).toEqual([
+        {
+          maxSkew: 1,
+          topologyKey: 'kubernetes.io/hostname',
+          whenUnsatisfiable: 'ScheduleAnyway',
+          matchLabelKeys: ['pod-template-hash'],
+          labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'tollgate', 'app.kubernetes.io/instance': 'tollgate', 'app.kubernetes.io/component': component } },
+        },
+      ]);
+      const off = valuesFile(`spread-off-${component}.yaml`, `${component}:\n  topologySpreadConstraints: []\n`);
+      expect(podSpec(find(render({ values: [off] }), 'Deployment', name)).topologySpreadConstraints, name).toBeUndefined();
+      const zones = valuesFile(`spread-zones-${component}.yaml`, `${component}:\n  topologySpreadConstraints:\n    - { maxSkew: 2, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule }\n`);
+      expect(at(find(render({ values: [zones] }), 'Deployment', name), 'spec.template.spec.topologySpreadConstraints.0')).toMatchObject({ maxSkew: 2, topologyKey: 'topology.kubernetes.io/zone' });
+      expect(at<unknown[]>(find(render({ values: [zones] }), 'Deployment', name), 'spec.template.spec.topologySpreadConstraints')).toHaveLength(1);
+    }
+  });
+
   it.each([
     ['defaults', []],
     ['every optional feature', [ALL_FEATURES]],
