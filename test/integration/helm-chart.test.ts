@@ -427,6 +427,23 @@ describe('on a real kube-apiserver', () => {
     expect(JSON.stringify(at(again, 'spec.template'))).toBe(template);
   });
 
+  it("keeps the data plane's replicas when an upgrade turns autoscaling on (Helm would patch them to null: 1 replica)", () => {
+    const ns = 'hpa-switch';
+    kubectl(['create', 'namespace', ns]);
+    helmOk(['install', 'tollgate', CHART, '-n', ns, '--set', 'dataplane.replicas=3'], cluster.kubeconfig);
+    const replicas = () => at((JSON.parse(kubectl(['get', 'deployment', 'tollgate-dataplane', '-n', ns, '-o', 'json'])) as K8sObject), 'spec.replicas');
+    expect(replicas()).toBe(3);
+    // No controllers run here, so nothing but the upgrade itself changes the count.
+    helmOk(['upgrade', 'tollgate', CHART, '-n', ns, '--reuse-values', '--set', 'dataplane.autoscaling.enabled=true'], cluster.kubeconfig);
+    expect(replicas()).toBe(3);
+    kubectl(['get', 'hpa', 'tollgate-dataplane', '-n', ns]);
+    // The HPA moved it since: the next upgrade keeps the HPA's count.
+    kubectl(['scale', 'deployment', 'tollgate-dataplane', '-n', ns, '--replicas=5']);
+    helmOk(['upgrade', 'tollgate', CHART, '-n', ns, '--reuse-values', '--set', 'logLevel=debug'], cluster.kubeconfig);
+    expect(replicas()).toBe(5);
+    helmOk(['uninstall', 'tollgate', '-n', ns], cluster.kubeconfig);
+  });
+
   it('accepts examples/cluster/ once the chart installed the CRDs (server-side dry run)', () => {
     kubectl(['apply', '-f', 'examples/cluster/00-namespaces.yaml']);
     const out = kubectl(['apply', '--dry-run=server', '-f', 'examples/cluster/']);
