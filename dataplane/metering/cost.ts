@@ -50,7 +50,7 @@ export function costUsd(usage: Usage, pricing: RequestPricing): number {
   const podUsd = pricing.podSecondUsd === undefined ? 0 : pricing.podSecondUsd * Math.max(0, pricing.podSeconds?.() ?? 0);
   const toolUsd = (usage.webSearchCalls ?? 0) * (pricing.perWebSearchUsd ?? 0) + (usage.fileSearchCalls ?? 0) * (pricing.perFileSearchUsd ?? 0);
   // Rounded to a millionth of a cent so that sums of many requests do not drift in binary floating point.
-  return Math.round((micro / 1e6 + podUsd + toolUsd) * 1e8) / 1e8;
+  return nonNegativeUsd(Math.round((micro / 1e6 + podUsd + toolUsd) * 1e8) / 1e8);
 }
 
 /**
@@ -90,5 +90,14 @@ export function unitCostUsd(units: BilledUnits, pricing: Pricing): number {
     units.images * (pricing.perImageUsd ?? 0) +
     units.audioSeconds * (pricing.perAudioSecondUsd ?? 0) +
     (units.characters * (pricing.perMCharactersUsd ?? 0)) / 1e6;
-  return Math.round(usd * 1e8) / 1e8;
+  return nonNegativeUsd(Math.round(usd * 1e8) / 1e8);
+}
+
+/**
+ * A cost as it may be charged: never negative (nor NaN). A negative cost would credit every Budget
+ * it is settled against (the exact ledger's INCRBYFLOAT subtracts it); callers check the counts
+ * that could make one (metering/settled-usage.ts), this is the backstop behind them.
+ */
+export function nonNegativeUsd(usd: number): number {
+  return Number.isFinite(usd) && usd > 0 ? usd : 0;
 }

@@ -1,8 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { costUsd } from './cost.js';
+import { costUsd, unitCostUsd } from './cost.js';
+import { usageRecord } from './usage-record.js';
 import { responseUsage } from './settled-usage.js';
 import { StreamMeter } from './stream-meter.js';
 import { estimateTokens, promptText } from './token-estimate.js';
+
+describe('no cost is ever negative', () => {
+  const pricing = { inputPerMTok: 5, outputPerMTok: 40, cachedInputPerMTok: 0.5 };
+
+  it('costUsd and unitCostUsd of impossible counts are 0, not a credit', () => {
+    expect(costUsd({ inputTokens: -2_000_000, cachedInputTokens: 0, outputTokens: 0 }, pricing)).toBe(0);
+    expect(unitCostUsd({ requests: 1, images: 0, audioSeconds: -1000, characters: 0 }, { ...pricing, perAudioSecondUsd: 0.01 })).toBe(0);
+  });
+
+  it('a record made of negative counts or cost is clamped to 0 and marked invalid (counted by tollgate_usage_estimated_total)', () => {
+    const rec = usageRecord('r', 'passthrough', { id: 'default/r', model: 'r' }, { providerId: 'p', model: 'm' }, false, { inputTokens: -5, outputTokens: 3, cachedInputTokens: -5 }, -10, undefined);
+    expect(rec).toMatchObject({ inputTokens: 0, outputTokens: 3, cachedInputTokens: 0, costUsd: 0, estimated: true, estimateReason: 'invalid' });
+    const sound = usageRecord('r', 'chat', { id: 'default/r', model: 'r' }, { providerId: 'p', model: 'm' }, false, { inputTokens: 5, outputTokens: 3, cachedInputTokens: 0 }, 0.1, undefined);
+    expect(sound).toMatchObject({ costUsd: 0.1, estimated: false });
+  });
+});
 
 describe('costUsd', () => {
   it('prices uncached input, cached input and output separately', () => {

@@ -1,5 +1,6 @@
 import type { Operation, Usage } from '../core/canonical.js';
 import type { EstimateReason } from './settled-usage.js';
+import { nonNegativeUsd } from './cost.js';
 
 /** One metered request, handed to the usage sink (logs today; the operator's Budget status later). */
 export interface UsageRecord {
@@ -37,6 +38,11 @@ export function usageRecord(
   costUsd: number,
   estimated: EstimateReason | undefined,
 ): UsageRecord {
+  // The backstop behind every caller's validity check: a count or cost below zero would credit the
+  // Budgets the record is settled against. Clamped, and the record marked invalid, so that
+  // tollgate_usage_estimated_total{reason="invalid"} counts it.
+  const unsound = !sound(usage.inputTokens) || !sound(usage.outputTokens) || !sound(usage.cachedInputTokens) || !sound(costUsd);
+  const reason = unsound ? (estimated ?? 'invalid') : estimated;
   return {
     requestId,
     op,
@@ -45,14 +51,17 @@ export function usageRecord(
     providerId: target.providerId,
     upstreamModel: target.model,
     stream,
-    inputTokens: usage.inputTokens,
-    outputTokens: usage.outputTokens,
-    cachedInputTokens: usage.cachedInputTokens,
-    costUsd,
-    estimated: estimated !== undefined,
-    ...(estimated === undefined ? {} : { estimateReason: estimated }),
+    inputTokens: unsound ? clamped(usage.inputTokens) : usage.inputTokens,
+    outputTokens: unsound ? clamped(usage.outputTokens) : usage.outputTokens,
+    cachedInputTokens: unsound ? Math.min(clamped(usage.cachedInputTokens), clamped(usage.inputTokens)) : usage.cachedInputTokens,
+    costUsd: unsound ? nonNegativeUsd(costUsd) : costUsd,
+    estimated: reason !== undefined,
+    ...(reason === undefined ? {} : { estimateReason: reason }),
   };
 }
+
+const sound = (n: number): boolean => Number.isFinite(n) && n >= 0;
+const clamped = (n: number): number => (sound(n) ? n : 0);
 
 export interface UsageSink {
   record(usage: UsageRecord): void;

@@ -64,3 +64,60 @@ describe('a hostile pass-through upstream', () => {
     expect((await res.text()).length).toBeLessThan(20 * 1024);
   });
 });
+
+describe('a pass-through upstream reporting usage that cannot be true', () => {
+  let priced: TestGateway;
+
+  beforeAll(async () => {
+    const { port } = upstream.address() as { port: number };
+    priced = await startTestGateway({
+      'providers.yaml':
+        providerManifest('up', 'openai-compatible', `http://127.0.0.1:${port}/v1`, '{ secretRef: { name: k, key: apiKey } }', '  models: [{ name: m, pricing: { input: 5, output: 40 } }]\n') +
+        secretManifest('k', { apiKey: 'sk-up' }),
+      'routes.yaml': `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: media }
+spec:
+  model: media
+  targets: [{ providerRef: { name: up }, model: m }]
+  passThrough: { endpoints: [images] }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: daily }
+spec:
+  limit: { amount: 0.05, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: media }] }
+  action: { type: Reject }
+`,
+    });
+  });
+
+  afterAll(async () => {
+    await priced?.close();
+  });
+
+  const images = (inputTokens: number): Promise<Response> => {
+    const body = JSON.stringify({ created: 1, data: [{ b64_json: 'aGk=' }], usage: { input_tokens: inputTokens, output_tokens: 0, total_tokens: 0 } });
+    answer = () => `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+    return fetch(`${priced.url}/v1/images/generations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'media', prompt: 'cat' }) });
+  };
+
+  it('negative tokens in an images answer credit no Budget: the record costs nothing, marked invalid, and the Budget still refuses once spent', async () => {
+    // Before, -2,000,000 input tokens at $5/M were a -$10 record: the Budget admitted $10 more.
+    await (await images(-2_000_000)).text();
+    await expect.poll(() => priced.usage.records.length).toBe(1);
+    const record = priced.usage.records[0];
+    expect(record?.costUsd).toBeGreaterThanOrEqual(0);
+    expect(record?.inputTokens).toBeGreaterThanOrEqual(0);
+    expect(record?.estimateReason).toBe('invalid');
+    // 10,000 input tokens at $5/M: the Budget's 0.05 USD, spent.
+    const spending = await images(10_000);
+    expect(spending.status).toBe(200);
+    await spending.text();
+    await expect.poll(() => priced.usage.records.length).toBe(2);
+    expect(priced.usage.records[1]?.costUsd).toBe(0.05);
+    expect((await images(10)).status).toBe(429);
+  });
+});

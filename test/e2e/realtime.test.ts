@@ -233,6 +233,28 @@ describe('Realtime over WebSocket', () => {
     expect(cut?.costUsd).toBeCloseTo((20 * 32 + text * 4) / 1e6, 12);
   });
 
+  it('a response.done whose usage cannot be true (input_tokens -1) is charged the input estimate, marked invalid, never a negative cost', async () => {
+    const ws = await connect(gateway.url, 'voice-audio', CALLER_KEY);
+    if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
+    const events: string[] = [];
+    ws.on('message', (data) => events.push((JSON.parse(String(data)) as { type: string }).type));
+    const item = JSON.stringify({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'word '.repeat(200) }] } });
+    const create = JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'], metadata: { emulator: 'negative' } } });
+    const before = gateway.usage.records.length;
+    try {
+      for (const m of [item, create]) ws.send(m);
+      await vi.waitFor(() => expect(events).toContain('response.done'));
+      await vi.waitFor(() => expect(gateway.usage.records.length).toBe(before + 1));
+    } finally {
+      ws.close();
+      await once(ws, 'close');
+    }
+    const text = Math.ceil((item.length + create.length) / 4);
+    // Before, the reported counts were priced as they were: -1 input tokens, with 300 of them cached.
+    expect(gateway.usage.records[before]).toMatchObject({ op: 'realtime', routeId: 'default/voice-audio', inputTokens: text, outputTokens: 0, estimated: true, estimateReason: 'invalid' });
+    expect(gateway.usage.records[before]?.costUsd).toBeCloseTo((text * 4) / 1e6, 12);
+  });
+
   it('a response that ended without usage is not charged again at the close; one whose usage arrives during the close is charged as reported', async () => {
     const session = async (how: 'failed'): Promise<UsageRecord[]> => {
       const { ws, events } = await afterOneSpokenAnswer(how);

@@ -10,7 +10,7 @@ import { WebSocketServer } from 'ws';
 // own make it misbehave as a proxy before an upstream may, repeating the credential it was sent:
 // `emulator.echo_credential` in an error event, `emulator.close_echoing_credential` in the close reason;
 // `emulator.flood` sends `count` audio deltas of `bytes` each as fast as it can; a response.create with
-// `response.metadata.emulator: "hang"` starts a response that never finishes.
+// `response.metadata.emulator: "hang"` starts a response that never finishes, `"negative"` one whose usage says input_tokens -1.
 
 /** A spoken answer to a spoken question (response.create with `response.output_modalities: ["audio"]`), some of its audio cached. */
 export const REALTIME_AUDIO_USAGE = {
@@ -70,6 +70,8 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
           const how = event.response?.metadata?.emulator;
           if (how === 'hang') return;
           if (how === 'failed') return send({ type: 'response.done', response: { id: 'resp_rt', status: 'failed', output: [], usage: null } });
+          // "negative": usage that cannot be true (input_tokens -1), as a faulty upstream might report.
+          if (how === 'negative') return send({ type: 'response.done', response: { id: 'resp_rt', status: 'completed', output: [], usage: { ...usage, input_tokens: -1 } } });
           send({ type: 'response.output_text.delta', response_id: 'resp_rt', item_id: 'item_1', output_index: 0, content_index: 0, delta: 'lo' });
           send({ type: 'response.done', response: { id: 'resp_rt', status: 'completed', output: [], usage } });
         } else if (event.type === 'emulator.echo_credential') {

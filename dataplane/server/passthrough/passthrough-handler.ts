@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { JsonObject, Usage } from '../../core/canonical.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { costUsd, unitCostUsd } from '../../metering/cost.js';
+import { usageProblem } from '../../metering/settled-usage.js';
 import type { Authenticator } from '../../governance/identity/authenticator.js';
 import type { Admitter } from '../../governance/types.js';
 import type { RouteConfig } from '../../config/snapshot.js';
@@ -373,20 +374,26 @@ function meterAnswer(deps: PassThroughDeps, p: Pending, proxyRes: IncomingMessag
     const parsed = reader?.answer();
     // A stored Response was charged when it was created (a background one its worst case): what a
     // retrieval shows of its usage is not spent again.
-    const usage = passThroughPath(p.path)?.endpoint === 'responses' ? undefined : passThroughUsage(parsed);
+    const reported = passThroughPath(p.path)?.endpoint === 'responses' ? undefined : passThroughUsage(parsed);
+    // Usage that cannot be true (negative, fractional, absurd counts) is not priced: negative tokens
+    // credited the Budgets. The request is charged its unit prices, its record marked invalid.
+    const invalid = reported !== undefined && usageProblem(reported) === 'invalid';
+    const usage = invalid ? undefined : reported;
     const { target } = p.to;
     const cost = Math.round(((usage === undefined ? 0 : costUsd(usage, target.pricing)) + unitCostUsd(answerUnits(p.path, p.json, parsed, reader?.imagesCounted), target.pricing)) * 1e8) / 1e8;
-    if (usage === undefined && cost === 0) {
+    if (usage === undefined && cost === 0 && !invalid) {
       p.settle(undefined, 0);
       return;
     }
-    charge(deps, p, usage ?? NO_TOKENS, cost);
+    charge(deps, p, usage ?? NO_TOKENS, cost, invalid ? 'invalid' : undefined);
   });
 }
 
 /** A pass-through request's usage record, and its admissions settled with it. */
-function charge(deps: PassThroughDeps, p: Pending, usage: Usage, cost: number, estimated?: 'client_gone'): void {
+function charge(deps: PassThroughDeps, p: Pending, usage: Usage, cost: number, estimated?: 'client_gone' | 'invalid'): void {
   const { target } = p.to;
-  deps.usage.record(usageRecord(p.requestId, 'passthrough', p.route, target, false, usage, cost, estimated));
-  p.settle(usage, cost);
+  const rec = usageRecord(p.requestId, 'passthrough', p.route, target, false, usage, cost, estimated);
+  deps.usage.record(rec);
+  // Settled with what was recorded: the record never carries a negative count or cost.
+  p.settle({ ...usage, inputTokens: rec.inputTokens, outputTokens: rec.outputTokens, cachedInputTokens: rec.cachedInputTokens }, rec.costUsd);
 }

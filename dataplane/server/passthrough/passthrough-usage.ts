@@ -7,7 +7,8 @@ import type { BilledUnits } from '../../metering/cost.js';
  * Token usage from a pass-through JSON answer, when it reports some: images and audio with token
  * models (`input_tokens`/`output_tokens`, their image and audio tokens apart), embeddings-like and vLLM score/rerank (`prompt_tokens`
  * or `total_tokens`). Undefined when the answer reports none (moderations, files, batches,
- * duration-priced audio): such requests are logged, not metered.
+ * duration-priced audio): such requests are logged, not metered. The counts are as reported: the
+ * caller checks them (usageProblem) before it prices them.
  */
 export function passThroughUsage(body: unknown): Usage | undefined {
   if (!isObject(body) || !isObject(body.usage)) return undefined;
@@ -33,10 +34,11 @@ function firstObject(...values: unknown[]): JsonObject | undefined {
  */
 export function answerUnits(path: string, request: unknown, answer: unknown, imagesCounted?: number): BilledUnits {
   const units: BilledUnits = { requests: 1, images: 0, audioSeconds: 0, characters: 0 };
-  if (path.startsWith('/v1/images/')) units.images = imagesCounted ?? (isObject(answer) && Array.isArray(answer.data) ? answer.data.length : 0);
+  if (path.startsWith('/v1/images/')) units.images = Math.max(0, imagesCounted ?? (isObject(answer) && Array.isArray(answer.data) ? answer.data.length : 0));
   if (/^\/v1\/audio\/(transcriptions|translations)$/.test(path) && isObject(answer)) {
     const u = answer.usage;
-    units.audioSeconds = isObject(u) && u.type === 'duration' ? count(u.seconds) : count(answer.duration);
+    // Only a finite, non-negative duration is priced: a negative one would have credited the Budgets.
+    units.audioSeconds = Math.max(0, isObject(u) && u.type === 'duration' ? count(u.seconds) : count(answer.duration));
   }
   if (path === '/v1/audio/speech' && isObject(request) && typeof request.input === 'string') units.characters = [...request.input].length;
   return units;

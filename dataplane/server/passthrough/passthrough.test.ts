@@ -61,6 +61,9 @@ describe('pass-through usage', () => {
     expect(answerUnits('/v1/audio/transcriptions', undefined, { text: 'hi', usage: { type: 'duration', seconds: 42 } }).audioSeconds).toBe(42);
     expect(answerUnits('/v1/audio/translations', undefined, { text: 'hi', duration: 7.5 }).audioSeconds).toBe(7.5);
     expect(answerUnits('/v1/audio/speech', { input: 'héllo' }, undefined).characters).toBe(5);
+    // A negative duration priced as it was credited the Budgets: it is none.
+    expect(answerUnits('/v1/audio/transcriptions', undefined, { text: 'hi', usage: { type: 'duration', seconds: -3600 } }).audioSeconds).toBe(0);
+    expect(answerUnits('/v1/audio/translations', undefined, { text: 'hi', duration: -7.5 }).audioSeconds).toBe(0);
     const pricing = { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0, perRequestUsd: 0.001, perImageUsd: 0.04, perAudioSecondUsd: 0.0001, perMCharactersUsd: 15 };
     expect(unitCostUsd({ requests: 1, images: 3, audioSeconds: 0, characters: 0 }, pricing)).toBe(0.121);
     expect(unitCostUsd({ requests: 1, images: 0, audioSeconds: 60, characters: 1000 }, pricing)).toBe(0.001 + 0.006 + 0.015);

@@ -8,6 +8,7 @@ import { errors, GatewayError } from '../../core/gateway-error.js';
 import { browserRefusal } from '../browser-origin.js';
 import { costUsd } from '../../metering/cost.js';
 import { usageRecord } from '../../metering/usage-record.js';
+import { usageProblem } from '../../metering/settled-usage.js';
 import { admitPassThrough, type ForwardTarget, MODEL_HEADER, type PassThroughDecision, passThroughRoute } from '../passthrough/passthrough-route.js';
 import type { RouteConfig } from '../../config/snapshot.js';
 import type { PipelineDeps } from '../../pipeline/pipeline-deps.js';
@@ -115,6 +116,9 @@ function sendableCode(code: number): number {
  * out-of-band ones it asked for; an upstream announcing more does not make the close write more records.
  */
 const MAX_UNFINISHED_CHARGED = 64;
+
+/** A response whose input nothing estimates (the client sent nothing yet). */
+const NO_TOKENS: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
 
 /** The input side of a response's usage (its output set to none): what a later response of the session reads at least. */
 function inputOf(usage: Usage): Usage {
@@ -324,11 +328,16 @@ export class RealtimeProxy {
       // Once the connection was settled nothing more is charged: its Budgets have been told the total.
       if (text !== undefined && !closed) {
         const usage = realtimeUsage(text);
-        if (usage !== undefined) {
+        if (usage !== undefined && usageProblem(usage) === 'invalid') {
+          // Counts that cannot be true (negative ones credited the Budgets) are not priced: the
+          // response is charged the input estimate, as one a close cut short, its record marked invalid.
+          unfinished = Math.max(0, unfinished - 1);
+          charge(lastInput ?? sent?.usage() ?? NO_TOKENS, 'invalid');
+        } else if (usage !== undefined) {
           unfinished = Math.max(0, unfinished - 1);
           lastInput = inputOf(usage);
           sent = undefined;
-          charge(usage, false);
+          charge(usage, undefined);
         } else if (isEvent(text, 'response.done')) {
           // Ended without usage (failed, cancelled before it ran): not cut by a close.
           unfinished = Math.max(0, unfinished - 1);
@@ -338,14 +347,15 @@ export class RealtimeProxy {
       const error = text === undefined ? undefined : scrubbedError(text, secrets);
       relay(upstream, client, error ?? data, error === undefined && isBinary);
     });
-    const charge = (usage: Usage, estimated: boolean): void => {
+    const charge = (usage: Usage, estimated: 'client_gone' | 'invalid' | undefined): void => {
       responses++;
-      total.inputTokens += usage.inputTokens;
-      total.outputTokens += usage.outputTokens;
-      total.cachedInputTokens += usage.cachedInputTokens;
-      const cost = costUsd(usage, target.pricing);
-      totalCost += cost;
-      this.deps.usage.record(usageRecord(`${route.id}:${started}:${responses}`, 'realtime', route, target, true, usage, cost, estimated ? 'client_gone' : undefined));
+      const rec = usageRecord(`${route.id}:${started}:${responses}`, 'realtime', route, target, true, usage, costUsd(usage, target.pricing), estimated);
+      // Totals from the record: it never carries a negative count or cost.
+      total.inputTokens += rec.inputTokens;
+      total.outputTokens += rec.outputTokens;
+      total.cachedInputTokens += rec.cachedInputTokens;
+      totalCost += rec.costUsd;
+      this.deps.usage.record(rec);
     };
     let closed = false;
     const finish = (): void => {
@@ -356,7 +366,7 @@ export class RealtimeProxy {
       uncount();
       // The upstream may have billed the responses a close cut short; they never said how much.
       const cutInput = lastInput ?? sent?.usage();
-      if (cutInput !== undefined) for (let n = Math.min(unfinished, MAX_UNFINISHED_CHARGED); n > 0; n--) charge(cutInput, true);
+      if (cutInput !== undefined) for (let n = Math.min(unfinished, MAX_UNFINISHED_CHARGED); n > 0; n--) charge(cutInput, 'client_gone');
       settle({ usage: total, costUsd: Math.round(totalCost * 1e8) / 1e8 });
       this.deps.logger.info(
         { route: route.id, caller: caller.id, provider: target.providerId, upstreamModel: target.model, durationMs: Date.now() - started, messages, responses, inputTokens: total.inputTokens, outputTokens: total.outputTokens },
