@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
@@ -27,6 +28,15 @@ spec:
   timeouts: { attempt: 300ms, total: 10s }
   retry: { attempts: 2, retryOn: [Timeout], backoff: { initial: 1ms, max: 2ms } }
   limits: { maxResponseBytes: 2048 }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: slow-retry }
+spec:
+  model: slow-retry
+  targets: [{ providerRef: { name: up }, model: m }]
+  timeouts: { attempt: 300ms, total: 10s }
+  retry: { attempts: 2, retryOn: [Timeout], backoff: { initial: 2s, max: 2s } }
 `,
   });
   client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
@@ -83,6 +93,44 @@ describe('attempts an upstream may have billed', () => {
     expect(recs).toHaveLength(1);
     expect(recs[0]).toMatchObject({ estimateReason: 'lost_attempt', inputTokens: promptEstimate, outputTokens: 50 });
     expect(recs[0]?.costUsd).toBeCloseTo((promptEstimate + 50) / 1000, 9);
+  });
+});
+
+describe('attempts an upstream may have billed, for a client that left', () => {
+  /** Sends `ask`'s request to `model` and hangs up after `ms`. */
+  const sendAndLeave = (model: string, ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const req = request(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+      req.on('error', () => resolve());
+      req.end(JSON.stringify({ model, max_tokens: 50, messages: [{ role: 'user', content: 'hello there' }] }));
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, ms);
+    });
+
+  it('a client that left before a too-large answer came: its worst case is charged (lost_attempt)', async () => {
+    // Before, the router saw the client gone after the lost attempt and nothing was charged.
+    upstream.script({ kind: 'ok', delayMs: 200, content: 'x'.repeat(4_000) });
+    const before = gateway.usage.records.length;
+    await sendAndLeave('chat', 100);
+    await expect.poll(() => gateway.usage.records.length, { timeout: 3_000 }).toBe(before + 1);
+    const rec = gateway.usage.records[before];
+    expect(rec).toMatchObject({ estimateReason: 'lost_attempt', inputTokens: promptEstimate, outputTokens: 50 });
+    expect(rec?.costUsd).toBeCloseTo(0.06, 9);
+  });
+
+  it('a client that left during the backoff after a timed-out attempt: its prompt estimate is charged (lost_attempt)', async () => {
+    upstream.script({ kind: 'ok', delayMs: 1_000 });
+    const before = gateway.usage.records.length;
+    const sent = upstream.requests.length;
+    // The attempt times out at 300 ms; the client leaves at 700 ms, during the 2 s backoff.
+    await sendAndLeave('slow-retry', 700);
+    await expect.poll(() => gateway.usage.records.length, { timeout: 3_000 }).toBe(before + 1);
+    expect(upstream.requests.length - sent).toBe(1);
+    const rec = gateway.usage.records[before];
+    expect(rec).toMatchObject({ estimateReason: 'lost_attempt', inputTokens: promptEstimate, outputTokens: 0 });
+    expect(rec?.costUsd).toBeCloseTo(promptEstimate / 1000, 9);
   });
 });
 

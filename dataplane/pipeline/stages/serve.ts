@@ -27,6 +27,9 @@ export function serve(router: Router, sink: UsageSink): Stage {
           ctx.served = { target: err.reached, outcome: undefined };
           return next();
         }
+        // It left before a retry or the refusal: the attempts an upstream may have billed (timed out
+        // after sending, an answer too large to read) are charged all the same. Before, they were not.
+        chargeLostAttempts(ctx, sink);
         return;
       }
       const attempts = upstreamAttempts(outcome.attempts);
