@@ -86,8 +86,10 @@ async function* streamSteps(res: UpstreamResponse, req: CanonicalRequest, provid
         events = parser.push(bytes);
       } catch (err) {
         if (!(err instanceof SseEventTooLarge)) throw err;
-        // Leaving the loop stops reading the upstream.
-        yield clean({ chunks: [], failure: tooLarge(200, 'stream event', err.limitBytes, 'maxStreamEventBytes') });
+        // Leaving the loop stops reading the upstream. The upstream produced (and billed) at least
+        // this much: before the first chunk it is a lost attempt charged its worst case, as a whole
+        // answer too large to read is; later, the stream's meter charges what was streamed.
+        yield clean({ chunks: [], failure: { ...tooLarge(200, 'stream event', err.limitBytes, 'maxStreamEventBytes'), billed: 'worstCase' } });
         return;
       }
       bytes = NO_BYTES;

@@ -121,9 +121,10 @@ describe('upstream response size limits', () => {
     expect(await again.text()).toContain('"content":"fine"');
   });
 
-  it('answers 502 upstream_response_too_large when the first event is already too large', async () => {
+  it('answers 502 upstream_response_too_large when the first event is already too large, and charges the attempt its worst case', async () => {
     upstream.served.length = 0;
     spare.served.length = 0;
+    const before = gateway.usage.records.length;
     upstream.handler = async (_req, res, served) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: {"pad":"');
@@ -137,6 +138,13 @@ describe('upstream response size limits', () => {
     await expect.poll(() => upstream.served[0]?.cut).toBe(true);
     expect(upstream.served).toHaveLength(1);
     expect(spare.served).toHaveLength(0);
+    // The upstream produced (and billed) the event: charged like a whole answer too large to read
+    // (prompt estimate + output cap). Before, nothing was charged.
+    await expect.poll(() => gateway.usage.records.length).toBe(before + 1);
+    const rec = gateway.usage.records[before];
+    expect(rec).toMatchObject({ routeId: 'default/limited', estimated: true, estimateReason: 'lost_attempt' });
+    expect(rec?.inputTokens).toBeGreaterThan(0);
+    expect(rec?.outputTokens).toBeGreaterThan(0);
   });
 });
 
