@@ -27,6 +27,18 @@ describe('openAiAdapter', () => {
     expect(t.onEvent({ data: '[DONE]' }).done).toBe(true);
   });
 
+  it('reads the output from total_tokens when completion_tokens is missing, and usage with neither as missing (estimated), not as no output', () => {
+    const parsed = (usage: unknown) => openAiAdapter.parseResponse(req(false), 200, {}, JSON.stringify({ object: 'chat.completion', choices: [], usage }));
+    expect(parsed({ prompt_tokens: 100, total_tokens: 2100 })).toMatchObject({ ok: true, usage: { inputTokens: 100, outputTokens: 2000 } });
+    // Embeddings: total is the prompt.
+    expect(parsed({ prompt_tokens: 8, total_tokens: 8 })).toMatchObject({ ok: true, usage: { inputTokens: 8, outputTokens: 0 } });
+    expect(parsed({ prompt_tokens: 100 })).not.toHaveProperty('usage');
+    const t = openAiAdapter.createStreamTransformer(req(true, false));
+    const step = t.onEvent({ data: '{"choices":[],"usage":{"prompt_tokens":3}}' });
+    expect(step.usage).toBeUndefined();
+    expect(step.chunks).toEqual([]);
+  });
+
   it('keeps the usage chunk when the client asked for it', () => {
     const t = openAiAdapter.createStreamTransformer(req(true, true));
     expect(t.onEvent({ data: '{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1}}' }).chunks).toHaveLength(1);

@@ -67,7 +67,7 @@ class OpenAiStreamTransformer implements StreamTransformer {
     if (!this.clientWantsUsage && chunk.usage !== undefined && chunk.usage !== null) {
       // The gateway asked for usage on the client's behalf; hide what the client did not ask for.
       const choices = chunk.choices;
-      if (usage !== undefined && Array.isArray(choices) && choices.length === 0) step.chunks = [];
+      if (isObject(chunk.usage) && Array.isArray(choices) && choices.length === 0) step.chunks = [];
       else delete chunk.usage;
       return step;
     }
