@@ -130,3 +130,27 @@ describe('usage from an upstream that cannot be true is treated as missing', () 
     expect(image).toBeLessThan(2_000);
   });
 });
+
+describe('output estimate of a native Responses answer', () => {
+  it("counts a cut stream's reasoning, reasoning summary and call-input deltas, not only its text", () => {
+    const x = 'x'.repeat(400);
+    for (const type of ['response.reasoning_text.delta', 'response.reasoning_summary_text.delta', 'response.custom_tool_call_input.delta', 'response.mcp_call_arguments.delta', 'response.code_interpreter_call_code.delta', 'response.function_call_arguments.delta', 'response.refusal.delta', 'response.output_text.delta']) {
+      expect(estimateOutputTokens({ type, delta: x }), type).toBe(100);
+    }
+    // Events that are not output: nothing.
+    expect(estimateOutputTokens({ type: 'response.in_progress', delta: x })).toBe(0);
+  });
+
+  it("counts a Response's reasoning summary and every call's input", () => {
+    const response = {
+      object: 'response',
+      output: [
+        { type: 'reasoning', summary: [{ type: 'summary_text', text: 'a'.repeat(400) }] },
+        { type: 'custom_tool_call', input: 'b'.repeat(400) },
+        { type: 'code_interpreter_call', code: 'c'.repeat(400) },
+        { type: 'message', content: [{ type: 'output_text', text: 'd'.repeat(400) }] },
+      ],
+    };
+    expect(estimateOutputTokens(response)).toBe(400);
+  });
+});

@@ -150,8 +150,22 @@ function outputText(choice: JsonObject, parts: string[]): void {
   }
 }
 
-/** Delta events of a Responses stream whose `delta` is output (text, refusal, call arguments). */
-const RESPONSES_DELTAS = new Set(['response.output_text.delta', 'response.refusal.delta', 'response.function_call_arguments.delta']);
+/**
+ * Delta events of a Responses stream whose `delta` is output the model produced and the upstream
+ * bills: text, refusal, reasoning (its text and its summary), and the input of every kind of call.
+ * Before, a cut stream of a reasoning model was estimated without its reasoning: most of its output.
+ */
+const RESPONSES_DELTAS = new Set([
+  'response.output_text.delta',
+  'response.refusal.delta',
+  'response.reasoning_text.delta',
+  'response.reasoning_summary_text.delta',
+  'response.function_call_arguments.delta',
+  'response.custom_tool_call_input.delta',
+  'response.mcp_call_arguments.delta',
+  'response.code_interpreter_call_code.delta',
+  'response.audio.transcript.delta',
+]);
 
 /** The output of a Responses API answer (served natively): a Response's output items, or one stream event's delta. */
 function responsesOutputText(body: JsonObject): string {
@@ -160,8 +174,13 @@ function responsesOutputText(body: JsonObject): string {
   const parts: string[] = [];
   for (const item of body.output) {
     if (!isObject(item)) continue;
-    if (typeof item.arguments === 'string') parts.push(item.arguments);
-    for (const c of Array.isArray(item.content) ? item.content : []) {
+    // Call inputs: function and MCP arguments, a custom tool's input, code interpreter's code.
+    for (const field of ['arguments', 'input', 'code']) {
+      const v = item[field];
+      if (typeof v === 'string') parts.push(v);
+    }
+    // A reasoning item's summary (its text, when shown, is in content).
+    for (const c of [...(Array.isArray(item.summary) ? item.summary : []), ...(Array.isArray(item.content) ? item.content : [])]) {
       if (!isObject(c)) continue;
       if (typeof c.text === 'string') parts.push(c.text);
       if (typeof c.refusal === 'string') parts.push(c.refusal);
