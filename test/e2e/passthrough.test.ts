@@ -139,6 +139,23 @@ describe('pass-through endpoints', () => {
     expect(rec?.costUsd).toBeCloseTo((10 * 5 + 100 * 40) / 1e6 + 3 * 0.01, 12);
   });
 
+  it.each([
+    ['a cat', 1],
+    // Each final image ~600 KB of base64 in one event, with two previews each: read in bounded pieces.
+    ['two large cats', 2],
+  ])('images.generate with stream: true (%s) is charged as the same answer not streamed: every completed image and its usage', async (prompt, n) => {
+    // Before, a streamed answer was not read: it was charged neither its tokens nor its images.
+    const before = gateway.usage.records.length;
+    const events: string[] = [];
+    const stream = await client.images.generate({ model: 'image-default', prompt, n, stream: true, partial_images: 2 });
+    for await (const event of stream) events.push(event.type);
+    expect(events.filter((t) => t === 'image_generation.completed')).toHaveLength(n);
+    await expect.poll(() => gateway.usage.records.length).toBe(before + 1);
+    const rec = gateway.usage.records[before];
+    expect(rec).toMatchObject({ op: 'passthrough', routeId: 'default/media', inputTokens: 10 * n, outputTokens: 100 * n, estimated: false });
+    expect(rec?.costUsd).toBeCloseTo(n * ((10 * 5 + 100 * 40) / 1e6 + 0.01), 12);
+  });
+
   it('audio.transcriptions.create with a real file upload streams the multipart body through', async () => {
     const audio = Buffer.alloc(40_000, 7);
     const t = await client.audio.transcriptions.create({ file: await toFile(audio, 'speech.wav', { type: 'audio/wav' }), model: 'gpt-4o-transcribe' });

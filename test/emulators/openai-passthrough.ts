@@ -95,6 +95,22 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
       const b = body();
       // A real image is hundreds of kilobytes of base64: a prompt asking for "large" ones gets ~600 KB each.
       const image = (): string => Buffer.from(`image for ${String(b.prompt)} by ${String(b.model)}${String(b.prompt).includes('large') ? 'x'.repeat(450_000) : ''}`).toString('base64');
+      const usage = { input_tokens: 10, input_tokens_details: { text_tokens: 10, image_tokens: 0 }, output_tokens: 100, total_tokens: 110 };
+      if (b.stream === true) {
+        // gpt-image streaming (openai's ImageGenStreamEvent): `partial_images` previews, then the
+        // final image with its usage, written in pieces as a real upstream's frames arrive.
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'req_upstream' });
+        const meta = { created_at: 1_700_000_000, size: '1024x1024', quality: 'high', background: 'opaque', output_format: 'png' };
+        for (let i = 0; i < (typeof b.n === 'number' ? b.n : 1); i++) {
+          for (let k = 0; k < (typeof b.partial_images === 'number' ? b.partial_images : 0); k++) {
+            res.write(`event: image_generation.partial_image\ndata: ${JSON.stringify({ type: 'image_generation.partial_image', b64_json: image(), partial_image_index: k, ...meta })}\n\n`);
+          }
+          const completed = `event: image_generation.completed\ndata: ${JSON.stringify({ type: 'image_generation.completed', b64_json: image(), ...meta, usage })}\n\n`;
+          for (let at = 0; at < completed.length; at += 16_384) res.write(completed.slice(at, at + 16_384));
+        }
+        res.end();
+        return;
+      }
       return json(res, 200, {
         created: 1_700_000_000,
         data: Array.from({ length: typeof b.n === 'number' ? b.n : 1 }, () => ({ b64_json: image(), revised_prompt: 'a "url": and a "b64_json" in words' })),

@@ -71,7 +71,7 @@ export class AnswerReader {
 }
 
 /** The JSON object that is the value of the last `key` in text, when it is whole there. */
-function lastObjectOf(text: string, key: string): unknown {
+export function lastObjectOf(text: string, key: string): unknown {
   const at = text.lastIndexOf(key);
   if (at === -1) return undefined;
   let i = at + key.length;

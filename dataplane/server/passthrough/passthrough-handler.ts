@@ -24,6 +24,7 @@ import { passThroughPath } from './passthrough-paths.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { answerUnits, passThroughUsage, requestUnits } from './passthrough-usage.js';
 import { AnswerReader } from './answer-reader.js';
+import { ImageStreamReader } from './image-stream-reader.js';
 import { scrubbedErrorBody } from './upstream-error-body.js';
 import { holdsSecret } from '../../providers/scrub-credentials.js';
 import { providerSecrets } from '../../providers/registry.js';
@@ -368,19 +369,27 @@ function meterAnswer(deps: PassThroughDeps, p: Pending, proxyRes: IncomingMessag
   }
   const type = String(proxyRes.headers['content-type'] ?? '');
   const encoding = proxyRes.headers['content-encoding'];
-  const reader = type.includes('json') && (encoding === undefined || encoding === 'identity') ? new AnswerReader(p.path.startsWith('/v1/images/')) : undefined;
+  const readable = encoding === undefined || encoding === 'identity';
+  const images = p.path.startsWith('/v1/images/');
+  const reader = type.includes('json') && readable ? new AnswerReader(images) : undefined;
+  // gpt-image `stream: true`: each completed image is an event with its usage.
+  const streamed = images && type.includes('text/event-stream') && readable ? new ImageStreamReader() : undefined;
   if (reader !== undefined) proxyRes.on('data', (chunk: Buffer) => reader.push(chunk));
+  if (streamed !== undefined) proxyRes.on('data', (chunk: Buffer) => streamed.push(chunk));
   proxyRes.on('end', () => {
     const parsed = reader?.answer();
+    const stream = streamed?.result();
+    // An event that could not be read may have been an image: the request's `n` is charged at least.
+    const imagesCounted = stream === undefined ? reader?.imagesCounted : stream.unreadable ? Math.max(stream.images, requestUnits(p.path, p.json).images) : stream.images;
     // A stored Response was charged when it was created (a background one its worst case): what a
     // retrieval shows of its usage is not spent again.
-    const reported = passThroughPath(p.path)?.endpoint === 'responses' ? undefined : passThroughUsage(parsed);
+    const reported = stream !== undefined ? stream.usage : passThroughPath(p.path)?.endpoint === 'responses' ? undefined : passThroughUsage(parsed);
     // Usage that cannot be true (negative, fractional, absurd counts) is not priced: negative tokens
     // credited the Budgets. The request is charged its unit prices, its record marked invalid.
     const invalid = reported !== undefined && usageProblem(reported) === 'invalid';
     const usage = invalid ? undefined : reported;
     const { target } = p.to;
-    const cost = Math.round(((usage === undefined ? 0 : costUsd(usage, target.pricing)) + unitCostUsd(answerUnits(p.path, p.json, parsed, reader?.imagesCounted), target.pricing)) * 1e8) / 1e8;
+    const cost = Math.round(((usage === undefined ? 0 : costUsd(usage, target.pricing)) + unitCostUsd(answerUnits(p.path, p.json, parsed, imagesCounted), target.pricing)) * 1e8) / 1e8;
     if (usage === undefined && cost === 0 && !invalid) {
       p.settle(undefined, 0);
       return;

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { ImageStreamReader } from './image-stream-reader.js';
+
+const usage = { input_tokens: 10, input_tokens_details: { text_tokens: 10, image_tokens: 0 }, output_tokens: 100, total_tokens: 110 };
+const event = (type: string, extra: Record<string, unknown>, eol = '\n'): string => `event: ${type}${eol}data: ${JSON.stringify({ type, b64_json: 'aW1n', ...extra })}${eol}${eol}`;
+
+/** The reader's result for `text` pushed in pieces of `size` bytes. */
+function read(text: string, size: number): ReturnType<ImageStreamReader['result']> {
+  const reader = new ImageStreamReader();
+  const bytes = Buffer.from(text);
+  for (let at = 0; at < bytes.length; at += size) reader.push(bytes.subarray(at, at + size));
+  return reader.result();
+}
+
+describe('ImageStreamReader', () => {
+  it('counts completed images and sums their usage, whatever the pieces the stream arrives in (LF or CRLF)', () => {
+    for (const eol of ['\n', '\r\n']) {
+      const text = event('image_generation.partial_image', { partial_image_index: 0 }, eol) + event('image_generation.completed', { usage }, eol) + event('image_edit.completed', { usage }, eol);
+      for (const size of [1, 2, 3, 7, 1000]) {
+        expect(read(text, size), `${JSON.stringify(eol)} in pieces of ${size}`).toEqual({ images: 2, usage: { inputTokens: 20, outputTokens: 200, cachedInputTokens: 0 }, unreadable: false });
+      }
+    }
+  });
+
+  it('reads the type and usage of an event too large to keep (a megabyte of base64) from its head and tail', () => {
+    const text = event('image_generation.completed', { b64_json: 'A'.repeat(1024 * 1024), usage });
+    expect(read(text, 16_384)).toMatchObject({ images: 1, usage: { inputTokens: 10, outputTokens: 100 }, unreadable: false });
+  });
+
+  it('says so when an event cannot be read (the caller charges the images asked for); comments and a last event without its blank line are read', () => {
+    expect(read('data: {"type":"image_generation.comp\n\n', 5)).toEqual({ images: 0, usage: undefined, unreadable: true });
+    expect(read(`: keep-alive\n\n${event('image_generation.completed', { usage }).trimEnd()}`, 4)).toMatchObject({ images: 1, unreadable: false });
+  });
+});

@@ -1,0 +1,148 @@
+import type { Usage } from '../../core/canonical.js';
+import { isObject } from '../../providers/shared/json-guards.js';
+import { lastObjectOf, MAX_COUNTED_IMAGES } from './answer-reader.js';
+import { passThroughUsage } from './passthrough-usage.js';
+
+/** An event up to this size is parsed whole; of a larger one (a final image is megabytes of base64) only its head and tail are kept. */
+const WHOLE_EVENT_BYTES = 64 * 1024;
+/** Of a larger event, this much of its end is kept: where `usage` is (after `b64_json`). */
+const TAIL_BYTES = 64 * 1024;
+/** The events that each carry one finished image and its usage (gpt-image `stream: true`). */
+const COMPLETED = new Set(['image_generation.completed', 'image_edit.completed']);
+/** An event ends at a blank line (SSE: LF, CRLF or CR line ends). */
+const EVENT_END = /\r\n\r\n|\n\n|\r\r/g;
+
+/** What metering needs of a streamed images answer. */
+export interface StreamedImages {
+  /** Completed images (`image_generation.completed`, `image_edit.completed`). */
+  images: number;
+  /** The usage the completed events reported, summed; undefined when none did. */
+  usage: Usage | undefined;
+  /** An event could not be read: how many images it was is not known (the caller charges the request's `n`). */
+  unreadable: boolean;
+}
+
+/**
+ * Reads a streamed images answer (`stream: true` on /v1/images/generations and edits: SSE events
+ * `image_generation.partial_image`…, then `image_generation.completed` with the image and its
+ * `usage`) as it is relayed, one event at a time in bounded memory: an event up to 64 KiB is parsed
+ * whole, of a larger one its head (the event name and type) and its tail (the usage) are kept.
+ * Before, a streamed answer was not read at all: it was charged neither its tokens nor its images.
+ */
+export class ImageStreamReader {
+  private head = '';
+  private tail: string[] = [];
+  private tailLength = 0;
+  private size = 0;
+  /** The current event's last characters: an event end split across two chunks is found with them. */
+  private last = '';
+  private images = 0;
+  private usages: Usage[] = [];
+  private unreadable = false;
+
+  push(chunk: Buffer): void {
+    // latin1 maps bytes to characters one to one: no decoding can fail mid-character.
+    const text = chunk.toString('latin1');
+    const joined = this.last + text;
+    const offset = this.last.length;
+    let from = 0;
+    EVENT_END.lastIndex = 0;
+    for (let m = EVENT_END.exec(joined); m !== null; m = EVENT_END.exec(joined)) {
+      const end = m.index + m[0].length - offset;
+      if (end <= from) continue;
+      this.add(text.slice(from, end));
+      this.finishEvent();
+      from = end;
+    }
+    if (from < text.length) this.add(text.slice(from));
+  }
+
+  /** The answer's images and usage, once it has ended. */
+  result(): StreamedImages {
+    if (this.size > 0) this.finishEvent();
+    return { images: this.images, usage: this.usages.length === 0 ? undefined : sum(this.usages), unreadable: this.unreadable };
+  }
+
+  private add(piece: string): void {
+    this.size += piece.length;
+    this.last = (this.last + piece).slice(-3);
+    if (this.head.length < WHOLE_EVENT_BYTES) this.head += piece.slice(0, WHOLE_EVENT_BYTES - this.head.length);
+    if (this.size <= WHOLE_EVENT_BYTES) return;
+    this.tail.push(piece);
+    this.tailLength += piece.length;
+    if (this.tailLength > 2 * TAIL_BYTES) this.compactTail();
+  }
+
+  private compactTail(): void {
+    const end = this.tail.join('').slice(-TAIL_BYTES);
+    this.tail = [end];
+    this.tailLength = end.length;
+  }
+
+  private finishEvent(): void {
+    const whole = this.size <= WHOLE_EVENT_BYTES;
+    const head = this.head;
+    if (!whole) this.compactTail();
+    const tail = this.tail[0] ?? '';
+    this.head = '';
+    this.tail = [];
+    this.tailLength = 0;
+    this.size = 0;
+    this.last = '';
+    const event = whole ? wholeEvent(head) : largeEvent(head, tail);
+    if (event === undefined) return;
+    if (event === UNREADABLE) {
+      this.unreadable = true;
+      return;
+    }
+    if (!COMPLETED.has(event.type)) return;
+    if (this.images < MAX_COUNTED_IMAGES) this.images++;
+    const usage = passThroughUsage({ usage: event.usage });
+    if (usage !== undefined) this.usages.push(usage);
+  }
+}
+
+const UNREADABLE = Symbol('unreadable');
+type ReadEvent = { type: string; usage: unknown } | typeof UNREADABLE | undefined;
+
+/** An event read whole: its `event:` name or its data's `type`, and its data's `usage`; undefined for a comment or an empty event. */
+function wholeEvent(raw: string): ReadEvent {
+  let name: string | undefined;
+  const data: string[] = [];
+  for (const line of raw.split(/\r\n|\n|\r/)) {
+    if (line.startsWith('event:')) name = line.slice(6).trim();
+    else if (line.startsWith('data:')) data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
+  }
+  if (data.length === 0) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(data.join('\n'), 'latin1').toString('utf8'));
+  } catch {
+    return UNREADABLE;
+  }
+  if (!isObject(parsed)) return UNREADABLE;
+  const type = typeof parsed.type === 'string' ? parsed.type : name;
+  return type === undefined ? UNREADABLE : { type, usage: parsed.usage };
+}
+
+/** A large event: its name or type from its head, its `usage` from its tail (where OpenAI puts it, after the image). */
+function largeEvent(head: string, tail: string): ReadEvent {
+  const type = /"type"\s*:\s*"([^"\\]{1,100})"/.exec(head)?.[1] ?? /^event:\s*(\S+)/m.exec(head)?.[1];
+  if (type === undefined) return UNREADABLE;
+  return { type, usage: lastObjectOf(tail, '"usage"') ?? lastObjectOf(head, '"usage"') };
+}
+
+/** Usage summed over the completed images. */
+function sum(usages: readonly Usage[]): Usage {
+  const total: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+  for (const u of usages) {
+    total.inputTokens += u.inputTokens;
+    total.outputTokens += u.outputTokens;
+    total.cachedInputTokens += u.cachedInputTokens;
+    if (u.imageInputTokens !== undefined) total.imageInputTokens = (total.imageInputTokens ?? 0) + u.imageInputTokens;
+    if (u.imageOutputTokens !== undefined) total.imageOutputTokens = (total.imageOutputTokens ?? 0) + u.imageOutputTokens;
+    if (u.audioInputTokens !== undefined) total.audioInputTokens = (total.audioInputTokens ?? 0) + u.audioInputTokens;
+    if (u.audioOutputTokens !== undefined) total.audioOutputTokens = (total.audioOutputTokens ?? 0) + u.audioOutputTokens;
+  }
+  return total;
+}
