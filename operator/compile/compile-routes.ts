@@ -17,7 +17,7 @@ import { DEFAULT_REALTIME_IDLE_MS, DEFAULT_REALTIME_MAX_CONNECTIONS } from '../.
 import { type LabelSelector, matchesSelector } from '../../dataplane/config/label-selector.js';
 import { compareIds } from '../../dataplane/config/id-order.js';
 import { routeRefusal } from './publishable.js';
-import type { CompileInput, ObjectStatus } from './types.js';
+import type { CompileInput, ComputedCondition, ObjectStatus } from './types.js';
 
 const RETRY_DEFAULTS = RetrySchema.parse({});
 const BACKOFF_DEFAULTS = BackoffSchema.parse({});
@@ -193,6 +193,21 @@ function resolveTargets(
     targets.push(target);
   }
   return { targets, problems };
+}
+
+/**
+ * Whether every target has a price: one with no token, unit or GPU-time price is charged $0 (its
+ * model listed without `pricing`, or not listed), and a USD Budget never moves for what it serves.
+ * Before, nothing said so. False (a Warning Event on the flip) names those targets; the route serves.
+ */
+function pricedCondition(targets: readonly TargetConfig[], gen: number | undefined): ComputedCondition {
+  const unpriced = targets.filter(({ pricing: p }) =>
+    [p.inputPerMTok, p.outputPerMTok, p.cachedInputPerMTok, p.podSecondUsd, p.perRequestUsd, p.perImageUsd, p.perAudioSecondUsd, p.perMCharactersUsd].every((price) => price === undefined || price === 0),
+  );
+  if (unpriced.length === 0) return condition('Priced', true, 'Priced', 'every target has prices', gen);
+  // A target several rules name is one target.
+  const named = listed([...new Set(unpriced.map((t) => `${t.providerId} ${t.model}`))]);
+  return condition('Priced', false, 'Unpriced', `targets without prices, whose requests are charged $0 (USD Budgets never count them): ${named}; set pricing on the Provider's model (spec.models[].pricing) or spec.vllm.gpuPricing`, gen);
 }
 
 /** Targets of the route and, when it declares rules, each rule with indexes into those targets. */
@@ -390,7 +405,7 @@ export function compileRoutes(
     claimed.set(scope, idOf(route));
     if (opensToAll(route) && !oldestOpenByModel.has(route.spec.model)) oldestOpenByModel.set(route.spec.model, route);
     status.conditions.push(condition('Accepted', true, 'Accepted', 'Route is valid', gen));
-    status.conditions.push(refs);
+    status.conditions.push(refs, pricedCondition(targets, gen));
     routes.push(config);
   }
   // Precedence order is what the data plane relies on: oldest route first for each public name.

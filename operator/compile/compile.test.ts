@@ -85,6 +85,19 @@ describe('compile', () => {
     expect(pricing('default/chat')).not.toHaveProperty('cacheWriteInputPerMTok');
   });
 
+  it('says, on the route, which targets have no prices (charged $0): Priced=False Unpriced naming them, True when every target is priced', () => {
+    const free = provider('free', { type: 'openai-compatible', url: 'http://127.0.0.1:9/v1', models: [{ name: 'llama' }] });
+    const mixed = route('mixed', { model: 'mixed', targets: [{ providerRef: { name: 'openai' }, model: 'gpt-4o' }, { providerRef: { name: 'free' }, model: 'llama' }] });
+    const { statuses } = compile(input({ providers: [openai, free], routes: [chat, mixed] }));
+    expect(status(statuses, 'ModelRoute', 'chat').Priced).toMatchObject({ status: 'True', reason: 'Priced' });
+    const priced = status(statuses, 'ModelRoute', 'mixed').Priced;
+    expect(priced).toMatchObject({ status: 'False', reason: 'Unpriced' });
+    expect(priced?.message).toContain(': default/free llama;');
+    expect(priced?.message).not.toContain('gpt-4o');
+    // The route still serves.
+    expect(status(statuses, 'ModelRoute', 'mixed').Accepted).toMatchObject({ status: 'True' });
+  });
+
   it("keeps a condition's message within the API's 32 KiB however many problems an object has", () => {
     // A Provider of 256 long model names; a route whose 512 targets name one it does not serve.
     const models = Array.from({ length: 256 }, (_, i) => ({ name: `m${i}-`.padEnd(256, 'x') }));

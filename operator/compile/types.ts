@@ -61,7 +61,7 @@ export type ObjectKind = 'Provider' | 'ModelRoute' | 'Budget' | 'DataPolicy' | '
 
 /** A condition as compile computes it; the controller adds lastTransitionTime. */
 export interface ComputedCondition {
-  type: 'Accepted' | 'ResolvedRefs' | 'Conflicted';
+  type: 'Accepted' | 'ResolvedRefs' | 'Conflicted' | 'Priced';
   status: 'True' | 'False';
   reason: string;
   message: string;

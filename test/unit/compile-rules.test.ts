@@ -63,7 +63,10 @@ describe('compile: rules, provider labels, outlier detection', () => {
       { name: 'regulated', strategy: 'failover', targets: [2], when: { namespaceSelector: { matchLabels: { 'data-class': 'regulated' } } }, providerSelector: { matchLabels: { approved: 'true' } } },
       { name: 'rest', strategy: 'failover', targets: [3, 4] },
     ]);
-    expect(statuses.find((s) => s.kind === 'ModelRoute')?.conditions.map((c) => c.status)).toEqual(['True', 'True']);
+    // strong's model has no prices: the route is accepted, and its Priced condition names it once (three rules name it).
+    const conditions = statuses.find((s) => s.kind === 'ModelRoute')?.conditions;
+    expect(conditions?.map((c) => `${c.type}=${c.status}`)).toEqual(['Accepted=True', 'ResolvedRefs=True', 'Priced=False']);
+    expect(conditions?.[2]).toMatchObject({ reason: 'Unpriced', message: expect.stringContaining('charged $0 (USD Budgets never count them): default/strong big;') as unknown });
     const strongConfig = snapshot.providers.find((p) => p.id === 'default/strong');
     expect(strongConfig?.labels).toEqual({ approved: 'true', region: 'eu' });
     expect(strongConfig?.outlierDetection).toEqual({ consecutiveFailures: 3, errorRateThreshold: 0.5, errorRateMinRequests: 20, windowMs: 30000, baseEjectionMs: 10000, maxEjectionMs: 300000 });
