@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 
@@ -124,8 +124,14 @@ describe('attempts an upstream may have billed, for a client that left', () => {
     upstream.script({ kind: 'ok', delayMs: 1_000 });
     const before = gateway.usage.records.length;
     const sent = upstream.requests.length;
-    // The attempt times out at 300 ms; the client leaves at 700 ms, during the 2 s backoff.
-    await sendAndLeave('slow-retry', 700);
+    // The attempt times out at 300 ms; the client leaves at 700 ms, during the backoff: full jitter
+    // would make it 0–2 s, held near its ceiling here (the gateway runs in this process).
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.99);
+    try {
+      await sendAndLeave('slow-retry', 700);
+    } finally {
+      random.mockRestore();
+    }
     await expect.poll(() => gateway.usage.records.length, { timeout: 3_000 }).toBe(before + 1);
     expect(upstream.requests.length - sent).toBe(1);
     const rec = gateway.usage.records[before];
