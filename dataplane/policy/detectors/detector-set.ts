@@ -11,6 +11,7 @@ import {
   type DetectorLimits,
   type DetectorSpecError,
   type Finding,
+  type PatternBudget,
   type RedactResult,
   type ScanResult,
 } from './detector-types.js';
@@ -24,7 +25,8 @@ export interface DetectorSpec {
 
 /** A compiled, immutable set of detectors; safe to share between requests. */
 export interface DetectorSet {
-  scan(text: string): ScanResult;
+  /** `budget`, when given, is shared with the other scans of one request: this scan's pattern work comes out of it too. */
+  scan(text: string, budget?: PatternBudget): ScanResult;
   redact(text: string): RedactResult;
 }
 
@@ -76,7 +78,7 @@ function compile(spec: DetectorSpec, filtered: boolean): DetectorSetResult {
     errors.push({ field: 'customPatterns', message: `too complex together: RE2 program sizes sum to ${totalProgram}, more than ${MAX_TOTAL_CUSTOM_PROGRAM_SIZE}` });
   }
   const limits: DetectorLimits = { ...DEFAULT_DETECTOR_LIMITS, ...spec.limits };
-  if (!(limits.maxInputLength > 0) || !(limits.maxMatches > 0)) errors.push({ field: 'limits', message: 'limits must be positive' });
+  if (!(limits.maxInputLength > 0) || !(limits.maxMatches > 0) || !(limits.maxPatternWork > 0)) errors.push({ field: 'limits', message: 'limits must be positive' });
   if (errors.length > 0) return { ok: false, errors };
   const rules = BUILTIN_RULES.filter((r) => chosen.has(r.detector));
   return { ok: true, detectors: detectorSet(rules, custom, limits, filtered) };
@@ -128,12 +130,13 @@ function detectorSet(rules: readonly BuiltinRule[], custom: readonly CompiledCus
   // digit): one combined test, not a test per rule, sends them through untouched.
   const source = prefilterSource(rules);
   const prefilter = source === undefined ? undefined : new RegExp(source);
-  const scan = (text: string, prefilterPassed = false): ScanResult => scanText(text, rules, patterns, stickies, hints, prefilter, custom, limits, filtered, prefilterPassed);
+  const scan = (text: string, prefilterPassed = false, budget?: PatternBudget): ScanResult =>
+    scanText(text, rules, patterns, stickies, hints, prefilter, custom, limits, filtered, prefilterPassed, budget);
   // What scanText decides for a text no rule can match, without its result: most strings of a
   // record ("user", "stop", prose) end here, and the capture worker redacts every one of them.
   const skipAll = filtered && custom.length === 0 ? prefilter : undefined;
   return {
-    scan: (text) => scan(text),
+    scan: (text, budget) => scan(text, false, budget),
     redact(text) {
       // The combined test decides here, once: a text it passes is scanned without testing it again.
       const tested = skipAll !== undefined && text.length <= limits.maxInputLength;
@@ -157,10 +160,11 @@ function scanText(
   filtered: boolean,
   /** The caller found `prefilter` in the whole text (no longer than maxInputLength): not tested again. */
   prefilterPassed: boolean,
+  budget: PatternBudget | undefined,
 ): ScanResult {
   const input = text.length > limits.maxInputLength ? text.slice(0, limits.maxInputLength) : text;
   const builtins = !filtered || prefilter === undefined || prefilterPassed || prefilter.test(input);
-  if (!builtins && custom.length === 0) return { findings: [], scannedLength: input.length, complete: input.length === text.length };
+  if (!builtins && custom.length === 0) return { findings: [], scannedLength: input.length, complete: input.length === text.length, patternWork: 0 };
   // In priority order, as the rules and then the custom patterns run: the stable sort in
   // mergeOverlaps keeps that order among matches of the same span, so no priority is stored.
   const raw: Finding[] = [];
@@ -191,20 +195,31 @@ function scanText(
       }
     }
   }
+  // The matcher's work of all the patterns together, within this scan's cap and what the request has left.
+  const work = { left: Math.min(limits.maxPatternWork, budget === undefined ? Infinity : budget.left), spent: 0 };
   // A loop, not forEach: forEach's callback closure was made on every scan, custom patterns or none.
   for (const pattern of custom) {
     let count = 0;
-    pattern.forEachMatch(input, (start, end) => {
-      raw.push({ detector: 'Custom', type: pattern.name, marker: pattern.marker, start, end });
-      if (++count < limits.maxMatches) return true;
-      scannedLength = Math.min(scannedLength, end);
-      return false;
-    });
+    const scanned = pattern.forEachMatch(
+      input,
+      (start, end) => {
+        raw.push({ detector: 'Custom', type: pattern.name, marker: pattern.marker, start, end });
+        if (++count < limits.maxMatches) return true;
+        scannedLength = Math.min(scannedLength, end);
+        return false;
+      },
+      work,
+    );
+    scannedLength = Math.min(scannedLength, scanned);
+  }
+  if (budget !== undefined) {
+    budget.left -= work.spent;
+    budget.spent += work.spent;
   }
   const findings = mergeOverlaps(raw, scannedLength);
   const capped = findings.length > limits.maxMatches ? findings.slice(0, limits.maxMatches) : findings;
   if (capped.length < findings.length) scannedLength = Math.min(scannedLength, capped[capped.length - 1]!.end);
-  return { findings: capped, scannedLength, complete: scannedLength === text.length };
+  return { findings: capped, scannedLength, complete: scannedLength === text.length, patternWork: work.spent };
 }
 
 /** The text passes the rule's pre-filters (each a necessary condition for a match, checked by a test). */

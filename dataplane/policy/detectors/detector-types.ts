@@ -14,7 +14,7 @@ export const BUILTIN_MARKERS: Readonly<Record<BuiltinDetector, string>> = {
   Credential: '[CREDENTIAL]',
 };
 
-/** Stands in for text that was not scanned (past the input cap or the match cap): it is dropped, never passed through. */
+/** Stands in for text that was not scanned (past the input cap, the match cap or the pattern work cap): it is dropped, never passed through. */
 export const UNSCANNED_MARKER = '[UNSCANNED]';
 
 /** A user-defined pattern (RE2 syntax). Its matches become `[NAME]` (the name upper-cased, `-` as `_`). */
@@ -29,9 +29,31 @@ export interface DetectorLimits {
   maxInputLength: number;
   /** Most matches one scan records; scanning stops at the match that reaches it. */
   maxMatches: number;
+  /**
+   * Most work the custom patterns' matcher does in one scan, in RE2 program size × characters
+   * handed to it (it costs ~20–120 ns a unit); the text from where it ran out is reported unscanned.
+   */
+  maxPatternWork: number;
 }
 
-export const DEFAULT_DETECTOR_LIMITS: Readonly<DetectorLimits> = { maxInputLength: 1 << 20, maxMatches: 1000 };
+/**
+ * 4 Mi units: ~0.1–0.4 s of one core at most (pathological text on a loaded machine; see
+ * bench/custom-pattern-bench.ts), and ~6 times what 200 KB of prose with 40 e-mail-like matches
+ * costs a pattern of program size 146.
+ */
+export const DEFAULT_PATTERN_WORK = 1 << 22;
+
+export const DEFAULT_DETECTOR_LIMITS: Readonly<DetectorLimits> = { maxInputLength: 1 << 20, maxMatches: 1000, maxPatternWork: DEFAULT_PATTERN_WORK };
+
+/**
+ * Matcher work (program size × characters) one request's scans may do together: pass one to
+ * DetectorSet.scan for each text of the request, so that many texts cannot add up to more than
+ * one text may cost. Each scan also stays within its own maxPatternWork.
+ */
+export class PatternBudget {
+  spent = 0;
+  constructor(public left: number = DEFAULT_PATTERN_WORK) {}
+}
 
 /** One detected span of the input. */
 export interface Finding {
@@ -52,6 +74,8 @@ export interface ScanResult {
   scannedLength: number;
   /** False when a cap stopped the scan before the end of the text. */
   complete: boolean;
+  /** Work the custom patterns' matcher did (program size × characters handed to it). */
+  patternWork: number;
 }
 
 export interface RedactResult {

@@ -4,7 +4,7 @@ import { BUILTIN_RULES, type BuiltinRule } from './builtin-rules.js';
 import { compileUnfilteredDetectors, prefilterSource } from './detector-set.js';
 import { holdsOne, MOST_DIGITS_ASKED, newTextShape, SHAPE_MAX_LENGTH, textShape } from './text-shape.js';
 import { ibanChecksumValid, luhnValid, spanishIdValid, verhoeffValid } from './checksums.js';
-import { BUILTIN_DETECTORS, compileDetectors, UNSCANNED_MARKER, type DetectorSet, type DetectorSpec } from './index.js';
+import { BUILTIN_DETECTORS, compileDetectors, DEFAULT_PATTERN_WORK, PatternBudget, UNSCANNED_MARKER, type DetectorSet, type DetectorSpec } from './index.js';
 
 function detectorsFor(spec: DetectorSpec): DetectorSet {
   const result = compileDetectors(spec);
@@ -493,5 +493,44 @@ describe('overlaps and bounds', () => {
       expect(result.text.length).toBeGreaterThan(0);
     }
     expect(all.redact('1'.repeat(200_000)).text).toBe('1'.repeat(200_000));
+  });
+});
+
+describe('custom patterns: bounded matcher work', () => {
+  const CORP_MAIL = { name: 'corp-mail', pattern: '(?i)[a-z0-9._%+-]{1,64}@corp\\.example\\.com' };
+  const corp = detectorsFor({ detectors: [], customPatterns: [CORP_MAIL] });
+  const prose = 'The quick brown fox jumps over the lazy dog. ';
+  /** Just under 1 MiB of prose with 40 addresses spread through it: an ordinary large prompt. */
+  const proseWith40 = `${prose.repeat(582)} bob@corp.example.com `.repeat(40);
+
+  it('finds the one match at the end of a 1 MiB text with little matcher work (the whole text once cost seconds of the NFA)', () => {
+    const text = `${'a'.repeat(2 ** 20 - 40)} a@corp.example.com`;
+    const r = corp.scan(text);
+    expect(r.findings.map((f) => [f.start, f.end])).toEqual([[text.length - 18, text.length]]);
+    expect(r.complete).toBe(true);
+    // The matcher runs on a window of tens of characters, not on the 1 MiB (146 × 1 Mi units before).
+    expect(r.patternWork).toBeGreaterThan(0);
+    expect(r.patternWork).toBeLessThanOrEqual(146 * 256);
+  });
+
+  it('stops a text dense with matches at the work cap and reports the rest unscanned', () => {
+    const text = `${'a'.repeat(280)} x@corp.example.com `.repeat(3000);
+    const r = corp.redact(text);
+    expect(r.complete).toBe(false);
+    expect(r.text.endsWith(UNSCANNED_MARKER)).toBe(true);
+    expect(r.text).not.toContain('@corp.example.com');
+    expect(corp.scan(text).patternWork).toBeLessThanOrEqual(DEFAULT_PATTERN_WORK);
+  });
+
+  it('shares one budget across the texts of a request: four 1 MiB texts do at most its work, the rest is unscanned', () => {
+    const budget = new PatternBudget();
+    const results = [0, 1, 2, 3].map(() => corp.scan(proseWith40, budget));
+    expect(results[0]).toMatchObject({ complete: true });
+    expect(results[0]!.findings).toHaveLength(40);
+    const work = results.reduce((sum, r) => sum + r.patternWork, 0);
+    expect(work).toBe(budget.spent);
+    expect(work).toBeLessThanOrEqual(DEFAULT_PATTERN_WORK);
+    expect(results[3]).toMatchObject({ complete: false });
+    for (const r of results) expect(r.findings.every((f) => f.end <= r.scannedLength)).toBe(true);
   });
 });

@@ -5,6 +5,8 @@ export {
   BUILTIN_DETECTORS,
   BUILTIN_MARKERS,
   DEFAULT_DETECTOR_LIMITS,
+  DEFAULT_PATTERN_WORK,
+  PatternBudget,
   UNSCANNED_MARKER,
   type BuiltinDetector,
   type CustomPattern,

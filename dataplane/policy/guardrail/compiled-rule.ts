@@ -1,6 +1,6 @@
 import type { RuntimeProvider } from '../../runtime/runtime-snapshot.js';
 import type { GuardrailConfig, GuardrailRuleConfig } from '../../config/guardrail-config.js';
-import { compileDetectors, UNSCANNED_MARKER } from '../detectors/index.js';
+import { compileDetectors, type PatternBudget, UNSCANNED_MARKER } from '../detectors/index.js';
 import type { Transport } from '../../upstream/transport.js';
 import type { TextSlot } from './content-text.js';
 import { DenyList } from './deny-list.js';
@@ -14,7 +14,13 @@ export const UNSCANNED_TYPE = 'Unscanned';
 
 /** One rule, compiled once per snapshot. Span rules find pieces of text; remote rules ask a service. */
 export type CompiledRule =
-  | { policy: string; config: GuardrailRuleConfig; kind: 'span'; scan(text: string): Span[] }
+  | {
+      policy: string;
+      config: GuardrailRuleConfig;
+      kind: 'span';
+      /** `budget`: the RE2 matcher work the request's scans share (the custom patterns' cost); text past where it ran out is Unscanned. */
+      scan(text: string, budget?: PatternBudget): Span[];
+    }
   | { policy: string; config: GuardrailRuleConfig; kind: 'size'; max: number }
   | { policy: string; config: GuardrailRuleConfig; kind: 'remote'; ask(texts: readonly TextSlot[], ctx: CheckContext): Promise<RemoteVerdict>; failureMode: 'Open' | 'Closed' };
 
@@ -36,8 +42,8 @@ export function compileRule(policy: GuardrailConfig, rule: GuardrailRuleConfig, 
       return {
         ...base,
         kind: 'span',
-        scan: (text) => {
-          const r = set.scan(text);
+        scan: (text, budget) => {
+          const r = set.scan(text, budget);
           const spans: Span[] = r.findings.map((f) => ({ type: f.type, marker: f.marker, start: f.start, end: f.end }));
           if (!r.complete) spans.push({ type: UNSCANNED_TYPE, marker: UNSCANNED_MARKER, start: r.scannedLength, end: text.length });
           return spans;

@@ -27,7 +27,7 @@ export class DenyList {
 
   constructor(
     phrases: readonly string[],
-    private readonly limits: DetectorLimits = DEFAULT_DETECTOR_LIMITS,
+    private readonly limits: Pick<DetectorLimits, 'maxInputLength' | 'maxMatches'> = DEFAULT_DETECTOR_LIMITS,
   ) {
     for (const phrase of phrases) {
       const parts = words(phrase).map((w) => w.text);

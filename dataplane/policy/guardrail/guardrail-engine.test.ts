@@ -301,3 +301,24 @@ describe('guardrail engine: refusal and reasoning in answers', () => {
     expect((await mail.checkResponse(answer('ann@example.com'), info)).body).toEqual(answer('[EMAIL]'));
   });
 });
+
+describe('guardrail engine: custom pattern work per request', () => {
+  const corpMail = rule('corp-mail', 'Request', 'Mask', { kind: 'patterns', patterns: [{ name: 'corp-mail', pattern: '(?i)[a-z0-9._%+-]{1,64}@corp\\.example\\.com' }] });
+  const prose = 'The quick brown fox jumps over the lazy dog. ';
+  // Each text alone is scanned whole within the work cap; four together are more than one request may cost.
+  const text = `${prose.repeat(582)} bob@corp.example.com `.repeat(40);
+
+  it('shares one matcher budget across the texts of a request: what it cannot pay for is Unscanned (dropped under Mask), never passed on', async () => {
+    const active = build(policy('team-a/mail', [corpMail])).forRequest(anonymous, 'default/chat');
+    const r = await active!.checkRequest(chat(text, text, text, text), 10, info);
+    expect(r.blocked).toBeUndefined();
+    expect(r.decisions).toHaveLength(1);
+    const findings = r.decisions[0]!.findings!;
+    expect(findings['corp-mail']).toBeGreaterThanOrEqual(80);
+    expect(findings['corp-mail']).toBeLessThan(160);
+    expect(findings.Unscanned).toBeGreaterThanOrEqual(1);
+    const sent = JSON.stringify(r.body);
+    expect(sent).not.toContain('@corp.example.com');
+    expect(sent).toContain('[UNSCANNED]');
+  });
+});

@@ -4,6 +4,7 @@ import type { SubjectsConfig } from '../../config/subjects-config.js';
 import type { JsonObject } from '../../core/canonical.js';
 import { type BodyText, logprobsField, nativeText, requestText, responseText, TOOL_CALL_ROLE, withoutLogprobs } from './content-text.js';
 import { scanDecoded } from './json-escapes.js';
+import { PatternBudget } from '../detectors/index.js';
 import { type CompiledRule, compileRule, type RuleDeps } from './compiled-rule.js';
 import type { GuardrailDecision } from './guardrail-decision.js';
 import { guardrailRefusal, guardrailUnsupported } from './guardrail-refusal.js';
@@ -155,6 +156,9 @@ async function runRules(rules: readonly CompiledRule[], body: JsonObject, text: 
   const texts = text.slots.map((s) => s.text);
   const decisions: GuardrailDecision[] = [];
   const masked = new Set<string>();
+  // One budget for the custom patterns' matcher across every text and rule of this check: a body of
+  // many large texts costs at most what the budget allows, and what it leaves unscanned is Unscanned.
+  const budget = new PatternBudget();
   const done = (blocked?: GatewayError): CheckResult => {
     const changed = masked.size > 0;
     return { body: changed ? text.write(texts) : body, decisions, masked: [...masked], ...(blocked === undefined ? {} : { blocked }) };
@@ -164,7 +168,7 @@ async function runRules(rules: readonly CompiledRule[], body: JsonObject, text: 
     if (rule.kind === 'span') {
       const findings: Record<string, number> = {};
       // Tool-call arguments are scanned JSON-decoded: an escape must not hide what the tool reads.
-      const scans = texts.map((t, i) => (text.slots[i]?.role === TOOL_CALL_ROLE ? scanDecoded(t, (d) => rule.scan(d)) : rule.scan(t)));
+      const scans = texts.map((t, i) => (text.slots[i]?.role === TOOL_CALL_ROLE ? scanDecoded(t, (d) => rule.scan(d, budget)) : rule.scan(t, budget)));
       scans.forEach((spans) => countTypes(spans, findings));
       if (Object.keys(findings).length === 0) continue;
       const d = { ...decision(rule, action), findings };
