@@ -20,6 +20,17 @@ export interface CanonicalRequest {
   createdAt?: number;
   /** The client's request in an API some upstreams serve as it is; targets that speak it get this instead of `body`. */
   native?: NativeRequest;
+  /**
+   * The body was translated from another client API and may carry the canonical extensions, which
+   * OpenAI's wire has not (providers/shared/openai-wire.ts lists them): an OpenAI-wire target gets
+   * them restated or removed. Absent for an OpenAI client's body, which is forwarded as it was sent.
+   */
+  extended?: true;
+  /**
+   * Opt-in API features the client named (the values of its `anthropic-beta` header): a target whose
+   * API takes such flags sends them beside the ones its Provider configures; the others ignore them.
+   */
+  betas?: readonly string[];
 }
 
 /** Client APIs forwarded untranslated to targets that speak them (the others get the canonical translation). */

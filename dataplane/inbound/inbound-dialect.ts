@@ -47,8 +47,8 @@ export interface InboundDialect {
   readonly name: string;
   /** Whether the response cache may answer (its entries are canonical, replayed through streamEncoder). */
   readonly cacheable: boolean;
-  /** The parsed JSON body → the canonical request. Throws a GatewayError (400) whose message is for people. */
-  parse(body: unknown, receivedAtSeconds: number): InboundRequest;
+  /** The parsed JSON body (and the request's headers, by lower-case name) → the canonical request. Throws a GatewayError (400) whose message is for people. */
+  parse(body: unknown, receivedAtSeconds: number, header?: (name: string) => string | undefined): InboundRequest;
   /** A refusal or failure as this API's clients expect its JSON body. */
   errorBody(err: GatewayError): unknown;
 }

@@ -144,7 +144,8 @@ function outputText(choice: JsonObject, parts: string[]): void {
     const v = message[field];
     if (typeof v === 'string') parts.push(v);
   }
-  for (const field of ['tool_calls', 'function_call', 'audio']) {
+  // thinking_blocks: an Anthropic answer's reasoning (a canonical extension), billed as output.
+  for (const field of ['tool_calls', 'function_call', 'audio', 'thinking_blocks']) {
     const v = message[field];
     if (v !== undefined && v !== null) parts.push(JSON.stringify(v));
   }

@@ -65,7 +65,7 @@ export function inboundEndpoint(deps: InboundEndpointDeps, stages: StageChain, d
       cacheable: dialect.cacheable,
       readRequest: () =>
         readJsonBody(req, res, deps.bodyLimits, deps.bodyBudget).then((body) => {
-          inbound = dialect.parse(body, Math.floor(Date.now() / 1000));
+          inbound = dialect.parse(body, Math.floor(Date.now() / 1000), (name) => headerOf(req, name));
           return inbound.request;
         }),
       respond: (c) => (inbound === undefined ? Promise.resolve() : writeReply(res, c, inbound, deps.liveStreams)),

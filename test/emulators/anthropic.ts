@@ -23,6 +23,14 @@ function check(req: ReceivedRequest, apiKey: string, problems: string[]): string
     const blocks = Array.isArray(m.content) ? (m.content as Record<string, unknown>[]) : [];
     for (const block of blocks) {
       if (block.type === 'tool_result' && m.role !== 'user') p.push('tool_result outside a user message');
+      // The API checks a thinking block sent back by its signature, and keeps it to assistant turns.
+      if ((block.type === 'thinking' || block.type === 'redacted_thinking') && m.role !== 'assistant') p.push(`${block.type} outside an assistant message`);
+      if (block.type === 'thinking' && (typeof block.signature !== 'string' || !block.signature.startsWith(SIGNATURE))) p.push(`messages.${i}: thinking block without a valid signature`);
+      if (block.type === 'redacted_thinking' && block.data !== REDACTED) p.push(`messages.${i}: redacted_thinking data altered`);
+      if (block.cache_control !== undefined) cacheControl(block.cache_control, `messages.${i} block`, p);
+      if (block.type === 'tool_result' && Array.isArray(block.content)) {
+        for (const c of block.content as Record<string, unknown>[]) if (c.type !== 'text' && c.type !== 'image') p.push(`tool_result content of type ${String(c.type)}`);
+      }
       if (block.type === 'tool_use' && (typeof block.input !== 'object' || block.input === null)) p.push('tool_use.input is not an object');
       if (block.type === 'image' && typeof block.source !== 'object') p.push('image without source');
     }
@@ -32,8 +40,24 @@ function check(req: ReceivedRequest, apiKey: string, problems: string[]): string
     if ((t.input_schema as Record<string, unknown> | undefined)?.type !== 'object') p.push(`tool ${String(t.name)} input_schema is not an object schema`);
   }
   if (b.system !== undefined && typeof b.system !== 'string' && !Array.isArray(b.system)) p.push('system has the wrong shape');
+  for (const block of Array.isArray(b.system) ? (b.system as Record<string, unknown>[]) : []) if (block.cache_control !== undefined) cacheControl(block.cache_control, 'system block', p);
+  for (const t of Array.isArray(b.tools) ? (b.tools as Record<string, unknown>[]) : []) if (t.cache_control !== undefined) cacheControl(t.cache_control, `tool ${String(t.name)}`, p);
+  if (b.thinking !== undefined) {
+    const t = b.thinking as { type?: unknown; budget_tokens?: unknown };
+    if (t.type === 'enabled' && (typeof t.budget_tokens !== 'number' || t.budget_tokens < 1024 || t.budget_tokens >= Number(b.max_tokens))) p.push('thinking.budget_tokens must be ≥ 1024 and less than max_tokens');
+    else if (t.type !== 'enabled' && t.type !== 'disabled') p.push(`thinking.type is ${String(t.type)}`);
+  }
   problems.push(...p);
   return p.length > 0 ? p.join('; ') : undefined;
+}
+
+/** What the emulator signs its thinking blocks with, and the encrypted reasoning it returns. */
+const SIGNATURE = 'EqQBCkYIBxgCKkBemulated';
+const REDACTED = 'EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpPkNRj2YfWXGmKDxH4mPnZ5sQ7vB5URj';
+
+function cacheControl(value: unknown, where: string, p: string[]): void {
+  const c = value as { type?: unknown; ttl?: unknown } | null;
+  if (c?.type !== 'ephemeral' || (c.ttl !== undefined && c.ttl !== '5m' && c.ttl !== '1h')) p.push(`${where}: cache_control ${JSON.stringify(value)} is not {type: ephemeral, ttl?: 5m|1h}`);
 }
 
 function error(res: ServerResponse, status: number, type: string, message: string, headers: Record<string, string> = {}): void {
@@ -57,6 +81,10 @@ function content(b: Behaviour, forced = ''): Record<string, unknown>[] {
   if (b.kind === 'json') return [{ type: 'tool_use', id: 'toolu_json', name: forced, input: b.value }];
   if (b.kind === 'tool') return [{ type: 'text', text: 'Let me check.' }, { type: 'tool_use', id: 'toolu_01', name: b.name, input: b.args }];
   if (b.kind === 'safety') return [];
+  if (b.kind === 'thinking') {
+    const thinking = { type: 'thinking', thinking: b.thinking, signature: `${SIGNATURE}${b.thinking.length}` };
+    return [thinking, ...(b.redacted === true ? [{ type: 'redacted_thinking', data: REDACTED }] : []), { type: 'text', text: b.text }];
+  }
   return [{ type: 'text', text: b.kind === 'text' ? (b.text ?? 'Hello from Claude') : '' }];
 }
 
@@ -93,6 +121,16 @@ async function stream(res: ServerResponse, model: string, b: Behaviour, forced: 
       for (const piece of [text.slice(0, 3), text.slice(3)]) {
         if (piece !== '') out.push(sse('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'text_delta', text: piece } }));
       }
+    } else if (block.type === 'thinking') {
+      // As the API streams it: an empty block, the reasoning in deltas, then its signature.
+      out.push(sse('content_block_start', { type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } }));
+      const thinking = String(block.thinking);
+      for (const piece of [thinking.slice(0, 4), thinking.slice(4)]) {
+        if (piece !== '') out.push(sse('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'thinking_delta', thinking: piece } }));
+      }
+      out.push(sse('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: block.signature } }));
+    } else if (block.type === 'redacted_thinking') {
+      out.push(sse('content_block_start', { type: 'content_block_start', index, content_block: block }));
     } else {
       out.push(sse('content_block_start', { type: 'content_block_start', index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } }));
       const json = JSON.stringify(block.input);

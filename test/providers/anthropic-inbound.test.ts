@@ -257,6 +257,139 @@ spec:
     expect(claude.requests[claude.requests.length - 1]?.body.tool_choice).toEqual({ type: 'tool', name: 'record' });
   });
 
+  // What Claude Code sends: cached system prompt and tools, extended thinking, a beta, a screenshot as a tool result.
+  const png = { type: 'image' as const, source: { type: 'base64' as const, media_type: 'image/png' as const, data: 'iVBORw0KGgo=' } };
+  const agentTools = [
+    { name: 'screenshot', description: 'Take a screenshot', input_schema: { type: 'object' as const, properties: {} } },
+    { name: 'read_file', input_schema: { type: 'object' as const, properties: { path: { type: 'string' } } }, cache_control: { type: 'ephemeral' as const } },
+  ];
+  const agentHistory: Anthropic.MessageParam[] = [
+    { role: 'user', content: 'Look at the screen and read notes.txt' },
+    {
+      role: 'assistant',
+      content: [
+        { type: 'tool_use', id: 'toolu_A', name: 'screenshot', input: {} },
+        { type: 'tool_use', id: 'toolu_B', name: 'read_file', input: { path: 'notes.txt' } },
+      ],
+    },
+    {
+      role: 'user',
+      content: [
+        { type: 'tool_result', tool_use_id: 'toolu_A', content: [png], cache_control: { type: 'ephemeral' } },
+        { type: 'tool_result', tool_use_id: 'toolu_B', content: 'no such file', is_error: true },
+      ],
+    },
+  ];
+  const agentRequest = {
+    max_tokens: 4000,
+    thinking: { type: 'enabled' as const, budget_tokens: 2000 },
+    system: [
+      { type: 'text' as const, text: 'You are a coding agent.', cache_control: { type: 'ephemeral' as const } },
+      { type: 'text' as const, text: 'Be careful.' },
+    ],
+    tools: agentTools,
+    messages: agentHistory,
+  };
+  const beta = { headers: { 'anthropic-beta': 'interleaved-thinking-2025-05-14' } };
+
+  it('an Anthropic target gets cache_control, thinking, the client betas and tool_result images; thinking comes back signed (JSON and stream) and goes back', async () => {
+    claude.script({ kind: 'thinking', thinking: 'The screen shows an editor.', text: 'I see an editor.', redacted: true });
+    const msg = await client.messages.create({ model: 'via-anthropic', ...agentRequest }, beta);
+    const sent = claude.requests.at(-1);
+    expect(sent?.headers['anthropic-beta']).toBe('interleaved-thinking-2025-05-14');
+    expect(sent?.body.thinking).toEqual({ type: 'enabled', budget_tokens: 2000 });
+    expect(sent?.body.system).toEqual([
+      { type: 'text', text: 'You are a coding agent.', cache_control: { type: 'ephemeral' } },
+      { type: 'text', text: 'Be careful.' },
+    ]);
+    expect((sent?.body.tools as unknown[])[1]).toMatchObject({ name: 'read_file', cache_control: { type: 'ephemeral' } });
+    expect((sent?.body.messages as unknown[])[2]).toEqual({
+      role: 'user',
+      content: [
+        { type: 'tool_result', tool_use_id: 'toolu_A', content: [png], cache_control: { type: 'ephemeral' } },
+        { type: 'tool_result', tool_use_id: 'toolu_B', content: 'no such file', is_error: true },
+      ],
+    });
+    expect(msg.content).toEqual([
+      { type: 'thinking', thinking: 'The screen shows an editor.', signature: 'EqQBCkYIBxgCKkBemulated27' },
+      { type: 'redacted_thinking', data: expect.stringMatching(/^EmwK/) },
+      { type: 'text', text: 'I see an editor.' },
+    ]);
+    // Cache writes and reads are still counted apart.
+    expect(msg.usage).toMatchObject({ input_tokens: 10, cache_creation_input_tokens: 5, cache_read_input_tokens: 5, output_tokens: 8 });
+
+    claude.script({ kind: 'thinking', thinking: 'Streamed reasoning.', text: 'Streamed answer.', redacted: true });
+    const stream = client.messages.stream({ model: 'via-anthropic', ...agentRequest }, beta);
+    const thoughts: string[] = [];
+    stream.on('thinking', (t) => thoughts.push(t));
+    const final = await stream.finalMessage();
+    expect(thoughts.join('')).toBe('Streamed reasoning.');
+    expect(final.content).toEqual([
+      { type: 'thinking', thinking: 'Streamed reasoning.', signature: 'EqQBCkYIBxgCKkBemulated19' },
+      { type: 'redacted_thinking', data: expect.stringMatching(/^EmwK/) },
+      { type: 'text', text: 'Streamed answer.' },
+    ]);
+    expect(claude.requests.at(-1)?.headers['anthropic-beta']).toBe('interleaved-thinking-2025-05-14');
+
+    // The next turn sends the signed reasoning back, as the API requires with thinking on.
+    claude.script({ kind: 'text', text: 'Done.' });
+    const next = await client.messages.create(
+      { model: 'via-anthropic', ...agentRequest, messages: [...agentHistory, { role: 'assistant', content: final.content }, { role: 'user', content: 'Go on' }] },
+      beta,
+    );
+    expect(next.content).toEqual([{ type: 'text', text: 'Done.' }]);
+    expect((claude.requests.at(-1)?.body.messages as unknown[])[3]).toEqual({ role: 'assistant', content: final.content });
+    expect(claude.problems).toEqual([]);
+  });
+
+  it('the same request to other targets: OpenAI gets a valid chat body (images after the tool results, errors in text), Bedrock the images and error status', async () => {
+    upstream.script({ kind: 'ok', content: 'ok' });
+    await client.messages.create({ model: 'via-openai', ...agentRequest, messages: [...agentHistory, { role: 'assistant', content: [{ type: 'thinking', thinking: 'hm', signature: 'sig' }, { type: 'text', text: 'Hm.' }] }, { role: 'user', content: 'Go on' }] }, beta);
+    const sent = upstream.requests.at(-1)?.body;
+    expect(sent?.thinking).toBeUndefined();
+    expect(JSON.stringify(sent)).not.toContain('cache_control');
+    expect(sent?.messages).toEqual([
+      { role: 'system', content: [{ type: 'text', text: 'You are a coding agent.' }, { type: 'text', text: 'Be careful.' }] },
+      { role: 'user', content: 'Look at the screen and read notes.txt' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          { id: 'toolu_A', type: 'function', function: { name: 'screenshot', arguments: '{}' } },
+          { id: 'toolu_B', type: 'function', function: { name: 'read_file', arguments: '{"path":"notes.txt"}' } },
+        ],
+      },
+      { role: 'tool', tool_call_id: 'toolu_A', content: '' },
+      { role: 'tool', tool_call_id: 'toolu_B', content: 'Error: no such file' },
+      { role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] },
+      { role: 'assistant', content: [{ type: 'text', text: 'Hm.' }] },
+      { role: 'user', content: 'Go on' },
+    ]);
+
+    bedrock.script({ kind: 'text', text: 'ok' });
+    await client.messages.create({ model: 'via-bedrock', ...agentRequest }, beta);
+    const converse = bedrock.requests.at(-1)?.body;
+    expect((converse?.messages as unknown[])[2]).toEqual({
+      role: 'user',
+      content: [
+        { toolResult: { toolUseId: 'toolu_A', content: [{ image: { format: 'png', source: { bytes: 'iVBORw0KGgo=' } } }] } },
+        { toolResult: { toolUseId: 'toolu_B', content: [{ text: 'no such file' }], status: 'error' } },
+      ],
+    });
+    expect(bedrock.problems).toEqual([]);
+  });
+
+  it('a refusal from an OpenAI upstream is the answer text with stop_reason refusal, streamed too', async () => {
+    const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({ id: 'chatcmpl-r', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta, finish_reason: finish }] });
+    upstream.script({
+      kind: 'events',
+      events: [chunk({ role: 'assistant', content: null, refusal: '' }), chunk({ refusal: "I can't help " }), chunk({ refusal: 'with that.' }), chunk({}, 'stop'), { id: 'chatcmpl-r', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 } }],
+    });
+    const final = await client.messages.stream({ model: 'via-openai', max_tokens: 50, messages: [{ role: 'user', content: 'x' }] }).finalMessage();
+    expect(final.content).toEqual([{ type: 'text', text: "I can't help with that." }]);
+    expect(final.stop_reason).toBe('refusal');
+  });
+
   it('errors come back as Anthropic error JSON', async () => {
     const missing = await client.messages.create({ model: 'no-such-model', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(Anthropic.NotFoundError);

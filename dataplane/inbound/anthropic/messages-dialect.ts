@@ -41,8 +41,8 @@ export const messagesDialect: InboundDialect = {
   name: 'anthropic-messages',
   // Entries are kept in canonical form; Messages answers are not served from the cache (yet).
   cacheable: false,
-  parse(body, receivedAtSeconds): InboundRequest {
-    const request = toCanonicalRequest(body, receivedAtSeconds);
+  parse(body, receivedAtSeconds, header): InboundRequest {
+    const request = toCanonicalRequest(body, receivedAtSeconds, header?.('anthropic-beta'));
     const model = String(request.body.model);
     const stopSequences = Array.isArray(request.body.stop) ? request.body.stop.filter((s): s is string => typeof s === 'string') : [];
     return {

@@ -4,24 +4,30 @@ import { invalidRequest } from '../../core/request-issue.js';
 import { errors } from '../../core/gateway-error.js';
 import { firstIssueArray } from '../../core/first-issue-array.js';
 
-const TextBlock = z.looseObject({ type: z.literal('text'), text: z.string() });
+/** A prompt-caching breakpoint ({type:'ephemeral', ttl?}): kept as the client wrote it. */
+const CacheControl = z.looseObject({ type: z.string() });
+const cacheControl = { cache_control: CacheControl.nullish() };
+const TextBlock = z.looseObject({ type: z.literal('text'), text: z.string(), ...cacheControl });
 const ImageBlock = z.looseObject({
   type: z.literal('image'),
   source: z.union([
     z.looseObject({ type: z.literal('base64'), media_type: z.string(), data: z.string() }),
     z.looseObject({ type: z.literal('url'), url: z.string() }),
   ]),
+  ...cacheControl,
 });
-const ToolUseBlock = z.looseObject({ type: z.literal('tool_use'), id: z.string(), name: z.string(), input: z.unknown() });
+const ToolUseBlock = z.looseObject({ type: z.literal('tool_use'), id: z.string(), name: z.string(), input: z.unknown(), ...cacheControl });
 const ToolResultBlock = z.looseObject({
   type: z.literal('tool_result'),
   tool_use_id: z.string(),
   content: z.union([z.string(), firstIssueArray(z.union([TextBlock, ImageBlock]))]).optional(),
   is_error: z.boolean().optional(),
+  ...cacheControl,
 });
-/** Thinking blocks sent back by clients: accepted, not forwarded (no canonical equivalent). */
-const IgnoredBlock = z.looseObject({ type: z.enum(['thinking', 'redacted_thinking']) });
-const Block = z.union([TextBlock, ImageBlock, ToolUseBlock, ToolResultBlock, IgnoredBlock]);
+/** The model's earlier reasoning, sent back as it came (its signature lets the API check it). */
+const ThinkingBlock = z.looseObject({ type: z.literal('thinking'), thinking: z.string(), signature: z.string() });
+const RedactedThinkingBlock = z.looseObject({ type: z.literal('redacted_thinking'), data: z.string() });
+const Block = z.union([TextBlock, ImageBlock, ToolUseBlock, ToolResultBlock, ThinkingBlock, RedactedThinkingBlock]);
 
 /** The Anthropic Messages request, as much as the gateway translates; unknown fields are ignored. */
 export const MessagesRequestSchema = z.looseObject({
@@ -35,7 +41,11 @@ export const MessagesRequestSchema = z.looseObject({
   top_k: z.number().int().optional(),
   stream: z.boolean().optional(),
   metadata: z.looseObject({ user_id: z.string().nullish() }).optional(),
-  tools: firstIssueArray(z.looseObject({ name: z.string(), description: z.string().optional(), input_schema: z.record(z.string(), z.unknown()).optional(), type: z.string().optional() })).optional(),
+  /** Extended thinking ({type:'enabled', budget_tokens} and later forms): forwarded as sent. */
+  thinking: z.looseObject({ type: z.string() }).optional(),
+  tools: firstIssueArray(
+    z.looseObject({ name: z.string(), description: z.string().optional(), input_schema: z.record(z.string(), z.unknown()).optional(), type: z.string().optional(), ...cacheControl }),
+  ).optional(),
   tool_choice: z
     .union([
       z.looseObject({ type: z.enum(['auto', 'any', 'none']), disable_parallel_tool_use: z.boolean().optional() }),
@@ -46,52 +56,90 @@ export const MessagesRequestSchema = z.looseObject({
 export type MessagesRequest = z.infer<typeof MessagesRequestSchema>;
 type Block = z.infer<typeof Block>;
 
+type Hinted = { cache_control?: z.infer<typeof CacheControl> | null | undefined };
+
+/** `target` with the block's cache breakpoint, when it has one (a canonical extension, see providers/shared/openai-wire.ts). */
+function hinted(target: JsonObject, block: Hinted): JsonObject {
+  if (block.cache_control !== undefined && block.cache_control !== null) target.cache_control = block.cache_control;
+  return target;
+}
+
 function imageUrl(block: z.infer<typeof ImageBlock>): JsonObject {
   const url = block.source.type === 'base64' ? `data:${String(block.source.media_type)};base64,${String(block.source.data)}` : String(block.source.url);
-  return { type: 'image_url', image_url: { url } };
+  return hinted({ type: 'image_url', image_url: { url } }, block);
 }
 
-function userParts(blocks: Block[]): JsonObject[] {
-  const parts: JsonObject[] = [];
+/** Text and image blocks as canonical parts, in order, with their cache breakpoints. */
+function parts(blocks: readonly Block[]): JsonObject[] {
+  const out: JsonObject[] = [];
   for (const b of blocks) {
-    if (b.type === 'text') parts.push({ type: 'text', text: b.text });
-    else if (b.type === 'image') parts.push(imageUrl(b as z.infer<typeof ImageBlock>));
+    if (b.type === 'text') out.push(hinted({ type: 'text', text: b.text }, b));
+    else if (b.type === 'image') out.push(imageUrl(b));
   }
-  return parts;
+  return out;
 }
 
-function toolResultText(b: z.infer<typeof ToolResultBlock>): string {
-  const content = b.content;
-  const text = typeof content === 'string' ? content : (content ?? []).map((c) => (c.type === 'text' ? c.text : '')).join('');
-  return b.is_error === true ? `Error: ${text}` : text;
+/** Parts as content: a plain string when they are text without hints (what every upstream takes), else the parts. */
+function content(list: JsonObject[]): string | JsonObject[] {
+  return list.every((p) => p.type === 'text' && p.cache_control === undefined) ? list.map((p) => String(p.text)).join('') : list;
+}
+
+/** A tool_result block → a tool message: text and images as parts, an error flagged (canonical extensions). */
+function toolMessage(b: z.infer<typeof ToolResultBlock>): JsonObject {
+  const c = b.content;
+  const message: JsonObject = { role: 'tool', tool_call_id: b.tool_use_id, content: typeof c === 'string' ? c : content(parts(c ?? [])) };
+  if (b.is_error === true) message.is_error = true;
+  return hinted(message, b);
+}
+
+/** An assistant turn: thinking first (the API wants it before what it led to), then text; tool uses as tool calls. */
+function assistantMessage(blocks: readonly Block[]): JsonObject {
+  const reasoning: JsonObject[] = [];
+  for (const b of blocks) {
+    if (b.type === 'thinking') reasoning.push({ type: 'thinking', thinking: b.thinking, signature: b.signature });
+    else if (b.type === 'redacted_thinking') reasoning.push({ type: 'redacted_thinking', data: b.data });
+  }
+  const text = parts(blocks);
+  const toolCalls = blocks
+    .filter((b): b is z.infer<typeof ToolUseBlock> => b.type === 'tool_use')
+    .map((b) => hinted({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } }, b));
+  const body = reasoning.length > 0 ? [...reasoning, ...text] : content(text);
+  const assistant: JsonObject = { role: 'assistant', content: body === '' && toolCalls.length > 0 ? null : body };
+  if (toolCalls.length > 0) assistant.tool_calls = toolCalls;
+  return assistant;
+}
+
+/** The client's `anthropic-beta` header values (comma-separated, possibly repeated). */
+function betasOf(header: string | undefined): string[] {
+  return (header ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
 }
 
 /** Anthropic Messages request → canonical (OpenAI chat) request. Throws a GatewayError (400) when invalid. */
-export function toCanonicalRequest(input: unknown, createdAt: number): CanonicalRequest {
+export function toCanonicalRequest(input: unknown, createdAt: number, betaHeader?: string): CanonicalRequest {
   const parsed = MessagesRequestSchema.safeParse(input);
   if (!parsed.success) throw invalidRequest(parsed.error, input);
   const r = parsed.data;
   const messages: JsonObject[] = [];
-  if (r.system !== undefined) {
-    const text = typeof r.system === 'string' ? r.system : r.system.map((b) => b.text).join('\n\n');
-    if (text !== '') messages.push({ role: 'system', content: text });
+  if (typeof r.system === 'string') {
+    if (r.system !== '') messages.push({ role: 'system', content: r.system });
+  } else if (r.system !== undefined) {
+    // Blocks stay blocks: each may carry a cache breakpoint, and Anthropic targets get them as sent.
+    const system = parts(r.system.filter((b) => b.text !== ''));
+    if (system.length > 0) messages.push({ role: 'system', content: system });
   }
   for (const m of r.messages) {
     const blocks: Block[] = typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content;
     if (m.role === 'user') {
       // Tool results become tool messages, which must directly follow the assistant turn that called.
-      for (const b of blocks) if (b.type === 'tool_result') messages.push({ role: 'tool', tool_call_id: b.tool_use_id, content: toolResultText(b as z.infer<typeof ToolResultBlock>) });
-      const parts = userParts(blocks);
-      if (parts.length > 0) messages.push({ role: 'user', content: parts.every((p) => p.type === 'text') ? parts.map((p) => String(p.text)).join('') : parts });
+      for (const b of blocks) if (b.type === 'tool_result') messages.push(toolMessage(b));
+      const user = parts(blocks);
+      if (user.length > 0) messages.push({ role: 'user', content: content(user) });
       continue;
     }
-    const text = blocks.map((b) => (b.type === 'text' ? b.text : '')).join('');
-    const toolCalls = blocks
-      .filter((b): b is z.infer<typeof ToolUseBlock> => b.type === 'tool_use')
-      .map((b) => ({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } }));
-    const assistant: JsonObject = { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text };
-    if (toolCalls.length > 0) assistant.tool_calls = toolCalls;
-    messages.push(assistant);
+    messages.push(assistantMessage(blocks));
   }
 
   const body: JsonObject = { model: r.model, messages, max_tokens: r.max_tokens };
@@ -105,7 +153,7 @@ export function toCanonicalRequest(input: unknown, createdAt: number): Canonical
       if (t.type !== undefined && t.type !== 'custom') throw errors.badRequest(`tool type ${t.type} is not supported by this gateway`, `tools.${i}.type`);
       const fn: JsonObject = { name: t.name, parameters: t.input_schema ?? { type: 'object', properties: {} } };
       if (t.description !== undefined) fn.description = t.description;
-      return { type: 'function', function: fn };
+      return hinted({ type: 'function', function: fn }, t);
     });
     const choice = r.tool_choice;
     if (choice !== undefined) {
@@ -113,11 +161,15 @@ export function toCanonicalRequest(input: unknown, createdAt: number): Canonical
       if (choice.disable_parallel_tool_use === true) body.parallel_tool_calls = false;
     }
   }
+  if (r.thinking !== undefined) body.thinking = r.thinking;
   const stream = r.stream === true;
   if (stream) {
     body.stream = true;
     // Usage is needed for message_delta; the gateway asks for it whatever the upstream.
     body.stream_options = { include_usage: true };
   }
-  return { op: 'chat', body, stream, clientWantsUsage: stream, createdAt };
+  const request: CanonicalRequest = { op: 'chat', body, stream, clientWantsUsage: stream, createdAt, extended: true };
+  const betas = betasOf(betaHeader);
+  if (betas.length > 0) request.betas = betas;
+  return request;
 }

@@ -31,6 +31,46 @@ describe('OpenAI → Anthropic message', () => {
     });
   });
 
+  it("an OpenAI refusal is the answer's text, stop_reason refusal", () => {
+    const body = { id: 'x', choices: [{ index: 0, message: { role: 'assistant', content: null, refusal: "I can't help with that." }, finish_reason: 'stop' }] };
+    expect(toAnthropicMessage(body, 'm')).toMatchObject({ content: [{ type: 'text', text: "I can't help with that." }], stop_reason: 'refusal', stop_sequence: null });
+  });
+
+  it('thinking blocks come first, signed; reasoning text without blocks (vLLM) is one unsigned thinking block', () => {
+    const blocks = [
+      { type: 'thinking', thinking: 'hm', signature: 'sig' },
+      { type: 'redacted_thinking', data: 'enc' },
+    ];
+    const body = { id: 'x', choices: [{ index: 0, message: { role: 'assistant', content: 'A', thinking_blocks: blocks }, finish_reason: 'stop' }] };
+    expect(toAnthropicMessage(body, 'm').content).toEqual([...blocks, { type: 'text', text: 'A' }]);
+    const vllm = { id: 'x', choices: [{ index: 0, message: { role: 'assistant', content: 'A', reasoning_content: 'hm' }, finish_reason: 'stop' }] };
+    expect(toAnthropicMessage(vllm, 'm').content).toEqual([{ type: 'thinking', thinking: 'hm', signature: '' }, { type: 'text', text: 'A' }]);
+  });
+
+  it('stream: reasoning becomes a thinking block closed by its signature; a redacted block stands alone', () => {
+    const enc = new MessagesStreamEncoder('m');
+    const events = [
+      ...enc.chunk({ id: 'c', choices: [{ index: 0, delta: { reasoning_content: 'hm, ' }, finish_reason: null }] }),
+      ...enc.chunk({ id: 'c', choices: [{ index: 0, delta: { reasoning_content: 'ok' }, finish_reason: null }] }),
+      ...enc.chunk({ id: 'c', choices: [{ index: 0, delta: { thinking_blocks: [{ type: 'thinking', thinking: '', signature: 'sig' }] }, finish_reason: null }] }),
+      ...enc.chunk({ id: 'c', choices: [{ index: 0, delta: { thinking_blocks: [{ type: 'redacted_thinking', data: 'enc' }] }, finish_reason: null }] }),
+      ...enc.chunk({ id: 'c', choices: [{ index: 0, delta: { content: 'A' }, finish_reason: 'stop' }] }),
+      ...enc.end(),
+    ].filter((e) => e.event.startsWith('content_block'));
+    expect(events.map((e) => e.data)).toEqual([
+      { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'hm, ' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'ok' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'sig' } },
+      { type: 'content_block_stop', index: 0 },
+      { type: 'content_block_start', index: 1, content_block: { type: 'redacted_thinking', data: 'enc' } },
+      { type: 'content_block_stop', index: 1 },
+      { type: 'content_block_start', index: 2, content_block: { type: 'text', text: '' } },
+      { type: 'content_block_delta', index: 2, delta: { type: 'text_delta', text: 'A' } },
+      { type: 'content_block_stop', index: 2 },
+    ]);
+  });
+
   it('stream: the finish chunk sets stop_sequence; reported usage wins over the usage chunk', () => {
     const enc = new MessagesStreamEncoder('m', ['END']);
     enc.chunk({ id: 'c', choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: null }] });

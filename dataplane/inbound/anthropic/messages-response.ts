@@ -82,13 +82,34 @@ export interface MessageContext {
   usage?: Usage | undefined;
 }
 
-/** OpenAI chat.completion → Anthropic message (first choice). */
+/**
+ * The answer's reasoning as Anthropic blocks, first as the API puts them: an Anthropic upstream's
+ * `thinking_blocks` (signed, in order; a canonical extension), else the reasoning text other
+ * servers return (vLLM's `reasoning_content`) as one unsigned thinking block.
+ */
+function thinkingBlocks(message: JsonObject): JsonObject[] {
+  const blocks: JsonObject[] = [];
+  if (Array.isArray(message.thinking_blocks)) {
+    for (const b of message.thinking_blocks) {
+      if (!isObject(b)) continue;
+      if (b.type === 'thinking' && typeof b.thinking === 'string') blocks.push({ type: 'thinking', thinking: b.thinking, signature: typeof b.signature === 'string' ? b.signature : '' });
+      else if (b.type === 'redacted_thinking' && typeof b.data === 'string') blocks.push({ type: 'redacted_thinking', data: b.data });
+    }
+    return blocks;
+  }
+  const reasoning = message.reasoning_content ?? message.reasoning;
+  if (typeof reasoning === 'string' && reasoning !== '') blocks.push({ type: 'thinking', thinking: reasoning, signature: '' });
+  return blocks;
+}
+
+/** OpenAI chat.completion → Anthropic message (first choice). A refusal (OpenAI's `refusal`) is its text, stop_reason `refusal`. */
 export function toAnthropicMessage(body: JsonObject, model: string, context: MessageContext = {}): JsonObject {
   const choices = Array.isArray(body.choices) ? body.choices : [];
   const choice = isObject(choices[0]) ? choices[0] : {};
   const message = isObject(choice.message) ? choice.message : {};
-  const content: JsonObject[] = [];
-  const text = typeof message.content === 'string' ? message.content : typeof message.refusal === 'string' ? message.refusal : '';
+  const content: JsonObject[] = thinkingBlocks(message);
+  const refusal = typeof message.content !== 'string' || message.content === '' ? (typeof message.refusal === 'string' ? message.refusal : '') : '';
+  const text = typeof message.content === 'string' && message.content !== '' ? message.content : refusal;
   if (text !== '') content.push({ type: 'text', text });
   for (const call of Array.isArray(message.tool_calls) ? message.tool_calls : []) {
     if (!isObject(call) || !isObject(call.function)) continue;
@@ -100,7 +121,7 @@ export function toAnthropicMessage(body: JsonObject, model: string, context: Mes
     role: 'assistant',
     model,
     content,
-    ...stopOf(choice, context.stopSequences ?? []),
+    ...(refusal !== '' ? { stop_reason: 'refusal', stop_sequence: null } : stopOf(choice, context.stopSequences ?? [])),
     usage: anthropicUsage(body.usage, context.usage),
   };
 }

@@ -2,6 +2,8 @@ import { isObject } from '../../providers/shared/json-guards.js';
 import type { JsonObject, Usage } from '../../core/canonical.js';
 import { anthropicUsage, messageId, type StopReason, stopOf } from './messages-response.js';
 
+type BlockKind = 'text' | 'tool' | 'thinking' | 'redacted_thinking';
+
 export interface AnthropicEvent {
   event: string;
   data: JsonObject;
@@ -13,7 +15,10 @@ export interface AnthropicEvent {
  */
 export class MessagesStreamEncoder {
   private started = false;
-  private block: { index: number; kind: 'text' | 'tool'; toolIndex?: number } | undefined;
+  /** The open block; a thinking block is `sealed` once its signature came (more reasoning opens another). */
+  private block: { index: number; kind: BlockKind; toolIndex?: number; sealed?: boolean } | undefined;
+  /** The answer was a refusal (OpenAI's `refusal` text): its stop_reason says so. */
+  private refused = false;
   private nextBlock = 0;
   private readonly blockByTool = new Map<number, number>();
   private stop: { stop_reason: StopReason; stop_sequence: string | null } = { stop_reason: 'end_turn', stop_sequence: null };
@@ -57,12 +62,37 @@ export class MessagesStreamEncoder {
     this.block = undefined;
   }
 
-  private openBlock(kind: 'text' | 'tool', contentBlock: JsonObject, out: AnthropicEvent[], toolIndex?: number): number {
+  private openBlock(kind: BlockKind, contentBlock: JsonObject, out: AnthropicEvent[], toolIndex?: number): number {
     this.closeBlock(out);
     const index = this.nextBlock++;
     this.block = toolIndex === undefined ? { index, kind } : { index, kind, toolIndex };
     out.push({ event: 'content_block_start', data: { type: 'content_block_start', index, content_block: contentBlock } });
     return index;
+  }
+
+  /**
+   * Reasoning in a chunk: its text (`reasoning_content`, or vLLM's `reasoning`) as thinking_delta,
+   * and `thinking_blocks` (canonical extensions from an Anthropic upstream): a signature ends the
+   * thinking block, an encrypted block is a redacted_thinking block of its own.
+   */
+  private reasoning(delta: JsonObject, out: AnthropicEvent[]): void {
+    const thinking = delta.reasoning_content ?? delta.reasoning;
+    const open = (): number =>
+      this.block?.kind === 'thinking' && this.block.sealed !== true ? this.block.index : this.openBlock('thinking', { type: 'thinking', thinking: '', signature: '' }, out);
+    if (typeof thinking === 'string' && thinking !== '') {
+      out.push({ event: 'content_block_delta', data: { type: 'content_block_delta', index: open(), delta: { type: 'thinking_delta', thinking } } });
+    }
+    for (const b of Array.isArray(delta.thinking_blocks) ? delta.thinking_blocks : []) {
+      if (!isObject(b)) continue;
+      if (b.type === 'thinking' && typeof b.signature === 'string' && b.signature !== '') {
+        const index = open();
+        out.push({ event: 'content_block_delta', data: { type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: b.signature } } });
+        if (this.block !== undefined) this.block.sealed = true;
+      } else if (b.type === 'redacted_thinking' && typeof b.data === 'string') {
+        this.openBlock('redacted_thinking', { type: 'redacted_thinking', data: b.data }, out);
+        this.closeBlock(out);
+      }
+    }
   }
 
   /** One canonical chunk in, zero or more Anthropic events out. */
@@ -74,9 +104,13 @@ export class MessagesStreamEncoder {
     for (const c of choices) {
       if (!isObject(c) || (c.index !== undefined && c.index !== 0)) continue;
       const delta = isObject(c.delta) ? c.delta : {};
-      if (typeof delta.content === 'string' && delta.content !== '') {
+      this.reasoning(delta, out);
+      // A refusal (an OpenAI upstream's) is the answer's text.
+      if (typeof delta.refusal === 'string' && delta.refusal !== '') this.refused = true;
+      for (const text of [delta.content, delta.refusal]) {
+        if (typeof text !== 'string' || text === '') continue;
         const index = this.block?.kind === 'text' ? this.block.index : this.openBlock('text', { type: 'text', text: '' }, out);
-        out.push({ event: 'content_block_delta', data: { type: 'content_block_delta', index, delta: { type: 'text_delta', text: delta.content } } });
+        out.push({ event: 'content_block_delta', data: { type: 'content_block_delta', index, delta: { type: 'text_delta', text } } });
       }
       for (const t of Array.isArray(delta.tool_calls) ? delta.tool_calls : []) {
         if (!isObject(t)) continue;
@@ -93,7 +127,7 @@ export class MessagesStreamEncoder {
         }
       }
       if (typeof c.finish_reason === 'string') {
-        this.stop = stopOf(c, this.stopSequences);
+        this.stop = this.refused ? { stop_reason: 'refusal', stop_sequence: null } : stopOf(c, this.stopSequences);
         this.closeBlock(out);
       }
     }

@@ -77,8 +77,12 @@ function toolCalls(calls: unknown, found: { slot: TextSlot; set: Setter }[], lis
  */
 const TEXT_PART_FIELD: Readonly<Record<string, string>> = { text: 'text', input_text: 'text', output_text: 'text', refusal: 'refusal', thinking: 'thinking' };
 
-/** Content parts that carry media, not text: not checked (images, audio, files are documented as such). */
-const MEDIA_PARTS = new Set(['image_url', 'input_image', 'image', 'input_audio', 'audio_url', 'video_url', 'file', 'input_file']);
+/**
+ * Content parts that carry media, not text: not checked (images, audio, files are documented as
+ * such). `redacted_thinking` is reasoning the model's API encrypted and checks itself: no client
+ * can write readable text into it.
+ */
+const MEDIA_PARTS = new Set(['image_url', 'input_image', 'image', 'input_audio', 'audio_url', 'video_url', 'file', 'input_file', 'redacted_thinking']);
 
 const TOKEN_IDS = 'is given as token ids, which the guardrail cannot read (it has no tokenizer for the model); send it as text';
 
@@ -269,7 +273,7 @@ export function withoutLogprobs(body: JsonObject): JsonObject {
   return { ...body, choices: choices.map((c) => (isObject(c) && c.logprobs !== undefined && c.logprobs !== null ? { ...c, logprobs: null } : c)) };
 }
 
-/** Text of a canonical (OpenAI) response: each choice's message content, refusal and reasoning, tool-call and legacy function-call arguments, or completion text. */
+/** Text of a canonical (OpenAI) response: each choice's message content, refusal and reasoning (thinking blocks too), tool-call and legacy function-call arguments, or completion text. */
 export function responseText(body: JsonObject): BodyText {
   const found: { slot: TextSlot; set: Setter }[] = [];
   const choices = Array.isArray(body.choices) ? body.choices : [];
@@ -283,6 +287,14 @@ export function responseText(body: JsonObject): BodyText {
         if (typeof value === 'string') found.push({ slot: { role: 'assistant', text: value }, set: (copy, text) => void ((choice(copy).message as JsonObject)[field] = text) });
       }
       toolCalls(c.message.tool_calls, found, (copy) => (choice(copy).message as JsonObject).tool_calls);
+      // An Anthropic upstream's reasoning (a canonical extension), block by block.
+      const blocks = c.message.thinking_blocks;
+      if (Array.isArray(blocks)) {
+        blocks.forEach((b, k) => {
+          if (!isObject(b) || typeof b.thinking !== 'string' || b.thinking === '') return;
+          found.push({ slot: { role: 'assistant', text: b.thinking }, set: (copy, text) => void ((((choice(copy).message as JsonObject).thinking_blocks as JsonObject[])[k] as JsonObject).thinking = text) });
+        });
+      }
       // The legacy single function call (a request that declared `functions`).
       if (isObject(c.message.function_call) && typeof c.message.function_call.arguments === 'string') {
         found.push({ slot: { role: TOOL_CALL_ROLE, text: c.message.function_call.arguments }, set: (copy, text) => void (((choice(copy).message as JsonObject).function_call as JsonObject).arguments = text) });

@@ -22,7 +22,9 @@ export const anthropicAdapter: ProviderAdapter = {
       accept: req.stream ? 'text/event-stream' : 'application/json',
       'anthropic-version': settings.version,
     };
-    if (settings.beta !== undefined && settings.beta.length > 0) headers['anthropic-beta'] = settings.beta.join(',');
+    // The Provider's betas and the client's (its anthropic-beta header on /v1/messages), once each.
+    const betas = [...new Set([...(settings.beta ?? []), ...(req.betas ?? [])])];
+    if (betas.length > 0) headers['anthropic-beta'] = betas.join(',');
     if (target.apiKey !== undefined && target.apiKey !== '') headers['x-api-key'] = target.apiKey;
     return { url: `${target.baseUrl}/v1/messages`, method: 'POST', headers, body: JSON.stringify(body) };
   },

@@ -9,13 +9,18 @@ import { stopSequences } from '../shared/stop-sequences.js';
 import { RequestTranslationError } from '../types.js';
 import type { JsonObject } from '../../core/canonical.js';
 import type {
+  AnthropicCacheControl,
   AnthropicImageBlock,
   AnthropicMessage,
+  AnthropicRedactedThinkingBlock,
   AnthropicRequest,
   AnthropicRequestBlock,
   AnthropicTextBlock,
+  AnthropicThinkingBlock,
   AnthropicTool,
   AnthropicToolChoice,
+  AnthropicToolResultBlock,
+  AnthropicToolUseBlock,
 } from './anthropic-wire.js';
 
 /** `data:<mime>;base64,<data>` or an http(s) URL → an Anthropic image block. */
@@ -29,17 +34,46 @@ export function imageBlock(url: string, param: string): AnthropicImageBlock {
   throw new RequestTranslationError('image_url.url must be a data: URI or an http(s) URL', param);
 }
 
-const BLOCKS: PartWriter<AnthropicTextBlock | AnthropicImageBlock> = { text: (text) => ({ type: 'text', text }), image: imageBlock };
+/** The part's cache breakpoint (a canonical extension), kept on the block made from it. */
+function hint<T extends object>(block: T, from: JsonObject): T & { cache_control?: AnthropicCacheControl } {
+  const c = from.cache_control;
+  return isObject(c) && typeof c.type === 'string' ? { ...block, cache_control: c as unknown as AnthropicCacheControl } : block;
+}
 
-/** OpenAI content (string or parts) → Anthropic blocks; only text and images are representable. */
-function contentBlocks(content: unknown, param: string): (AnthropicTextBlock | AnthropicImageBlock)[] {
+/**
+ * An assistant's earlier reasoning (a canonical extension) as the block the API wrote. Reasoning
+ * without a signature was not Anthropic's (another model's, relayed as a thinking block): the API
+ * would refuse it, so it is left out.
+ */
+function thinkingBlock(part: JsonObject): AnthropicThinkingBlock | AnthropicRedactedThinkingBlock | undefined {
+  if (part.type === 'redacted_thinking') return typeof part.data === 'string' && part.data !== '' ? { type: 'redacted_thinking', data: part.data } : undefined;
+  if (typeof part.signature !== 'string' || part.signature === '') return undefined;
+  return { type: 'thinking', thinking: typeof part.thinking === 'string' ? part.thinking : '', signature: part.signature };
+}
+
+type ContentBlock = AnthropicTextBlock | AnthropicImageBlock | AnthropicThinkingBlock | AnthropicRedactedThinkingBlock;
+
+const BLOCKS: PartWriter<ContentBlock> = {
+  text: (text, part) => hint({ type: 'text', text }, part),
+  image: (url, param, part) => hint(imageBlock(url, param), part),
+  thinking: thinkingBlock,
+};
+
+/** OpenAI content (string or parts) → Anthropic blocks: text, images and (an assistant's) reasoning, with their cache breakpoints. */
+function contentBlocks(content: unknown, param: string): ContentBlock[] {
   return contentParts(content, param, BLOCKS);
 }
 
-function textOf(content: unknown, param: string): string {
-  return contentBlocks(content, param)
-    .map((b) => (b.type === 'text' ? b.text : ''))
-    .join('');
+/** Only text and images are content a user or a tool gives (reasoning is an assistant's alone). */
+function givenBlocks(content: unknown, param: string): (AnthropicTextBlock | AnthropicImageBlock)[] {
+  return contentBlocks(content, param).filter((b): b is AnthropicTextBlock | AnthropicImageBlock => b.type === 'text' || b.type === 'image');
+}
+
+/** A tool message → a tool_result: text or blocks (images included), its error flag and cache breakpoint. */
+function toolResult(msg: JsonObject, toolUseId: string, param: string): AnthropicToolResultBlock {
+  const block: AnthropicToolResultBlock = { type: 'tool_result', tool_use_id: toolUseId, content: typeof msg.content === 'string' ? msg.content : givenBlocks(msg.content, param) };
+  if (msg.is_error === true) block.is_error = true;
+  return hint(block, msg);
 }
 
 function push(messages: AnthropicMessage[], role: 'user' | 'assistant', blocks: AnthropicRequestBlock[]): void {
@@ -61,10 +95,12 @@ function toolChoice(value: unknown, parallel: unknown): AnthropicToolChoice | un
 }
 
 function tools(value: unknown): AnthropicTool[] {
-  return functionTools(value).map((fn) => {
+  const given = Array.isArray(value) ? value : [];
+  return functionTools(value).map((fn, i) => {
     const tool: AnthropicTool = { name: fn.name, input_schema: fn.parameters ?? { type: 'object', properties: {} } };
     if (fn.description !== undefined) tool.description = fn.description;
-    return tool;
+    const source: unknown = given[i];
+    return isObject(source) ? hint(tool, source) : tool;
   });
 }
 
@@ -80,23 +116,27 @@ export function toAnthropicRequest(body: JsonObject, model: string, stream: bool
     switch (msg.role) {
       case 'system':
       case 'developer': {
-        const text = textOf(msg.content, param);
-        if (text !== '') system.push({ type: 'text', text });
+        // Each text part its own block: a part may carry a cache breakpoint.
+        for (const b of givenBlocks(msg.content, param)) if (b.type === 'text' && b.text !== '') system.push(b);
         return;
       }
       case 'user':
-        push(messages, 'user', contentBlocks(msg.content, param));
+        push(messages, 'user', givenBlocks(msg.content, param));
         return;
       case 'assistant': {
         const blocks: AnthropicRequestBlock[] = contentBlocks(msg.content, param);
-        for (const call of assistantToolCalls(msg, i, true)) blocks.push({ type: 'tool_use', id: call.id, name: call.name, input: call.input });
+        const calls: unknown[] = Array.isArray(msg.tool_calls) ? msg.tool_calls : [];
+        assistantToolCalls(msg, i, true).forEach((call, j) => {
+          const source = calls[j];
+          const use: AnthropicToolUseBlock = { type: 'tool_use', id: call.id, name: call.name, input: call.input };
+          blocks.push(isObject(source) ? hint(use, source) : use);
+        });
         push(messages, 'assistant', blocks);
         return;
       }
       case 'tool': {
         if (typeof msg.tool_call_id !== 'string') throw new RequestTranslationError('tool message without tool_call_id', `messages.${i}.tool_call_id`);
-        const content = typeof msg.content === 'string' ? msg.content : contentBlocks(msg.content, param);
-        push(messages, 'user', [{ type: 'tool_result', tool_use_id: msg.tool_call_id, content }]);
+        push(messages, 'user', [toolResult(msg, msg.tool_call_id, param)]);
         return;
       }
       default:
@@ -131,6 +171,8 @@ export function toAnthropicRequest(body: JsonObject, model: string, stream: bool
     }
   }
   if (typeof body.user === 'string') out.metadata = { user_id: body.user };
+  // The client's extended-thinking request (a canonical extension), as it sent it.
+  if (isObject(body.thinking) && typeof body.thinking.type === 'string') out.thinking = body.thinking;
   if (stream) out.stream = true;
   return out;
 }

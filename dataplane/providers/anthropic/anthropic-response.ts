@@ -44,8 +44,11 @@ export function stopSequenceField(stopReason: string | null | undefined, stopSeq
 export function fromAnthropicResponse(res: AnthropicResponse, created: number, jsonTool?: string): { body: JsonObject; usage: Usage } {
   let text = '';
   const toolCalls: JsonObject[] = [];
+  const thinking: JsonObject[] = [];
   for (const block of Array.isArray(res.content) ? res.content : []) {
     if (block.type === 'text' && 'text' in block) text += block.text;
+    else if (block.type === 'thinking' && 'thinking' in block) thinking.push({ type: 'thinking', thinking: block.thinking, signature: block.signature ?? '' });
+    else if (block.type === 'redacted_thinking' && 'data' in block) thinking.push({ type: 'redacted_thinking', data: block.data });
     else if (block.type === 'tool_use' && 'id' in block && block.name === jsonTool) text += JSON.stringify(block.input ?? {});
     else if (block.type === 'tool_use' && 'id' in block) {
       toolCalls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } });
@@ -54,6 +57,8 @@ export function fromAnthropicResponse(res: AnthropicResponse, created: number, j
   const usage = usageFromAnthropic(res.usage);
   const message: JsonObject = { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text, refusal: null };
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
+  // The model's reasoning, in order and signed (a canonical extension OpenAI clients ignore): /v1/messages returns it as blocks.
+  if (thinking.length > 0) message.thinking_blocks = thinking;
   return {
     usage,
     body: {

@@ -68,6 +68,9 @@ export class AnthropicStreamTransformer implements StreamTransformer {
           return { chunks: [this.chunk({ tool_calls: [{ index, id: block.id, type: 'function', function: { name: block.name, arguments: '' } }] })] };
         }
         if (block.type === 'text' && 'text' in block && block.text !== '') return { chunks: [this.chunk({ content: block.text })] };
+        // Reasoning streams as reasoning_content; its end (a signature) or an encrypted block as thinking_blocks (canonical extensions).
+        if (block.type === 'thinking' && 'thinking' in block && block.thinking !== '') return { chunks: [this.chunk({ reasoning_content: block.thinking })] };
+        if (block.type === 'redacted_thinking' && 'data' in block) return { chunks: [this.chunk({ thinking_blocks: [{ type: 'redacted_thinking', data: block.data }] })] };
         return NOTHING;
       }
       case 'content_block_delta': {
@@ -79,9 +82,8 @@ export class AnthropicStreamTransformer implements StreamTransformer {
           if (index === undefined || d.partial_json === '') return NOTHING;
           return { chunks: [this.chunk({ tool_calls: [{ index, function: { arguments: d.partial_json } }] })] };
         }
-        // Thinking has no OpenAI equivalent, but it is billed output; a signature is not.
-        const thinking = (d as { thinking?: unknown }).thinking;
-        if (d.type === 'thinking_delta' && typeof thinking === 'string' && thinking !== '') return { chunks: [], hiddenOutputBytes: Buffer.byteLength(thinking) };
+        if (d.type === 'thinking_delta') return d.thinking === '' ? NOTHING : { chunks: [this.chunk({ reasoning_content: d.thinking })] };
+        if (d.type === 'signature_delta') return { chunks: [this.chunk({ thinking_blocks: [{ type: 'thinking', thinking: '', signature: d.signature }] })] };
         return NOTHING;
       }
       case 'message_delta': {

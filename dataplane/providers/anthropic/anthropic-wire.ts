@@ -2,9 +2,16 @@
 
 export type AnthropicRole = 'user' | 'assistant';
 
+/** A prompt-caching breakpoint: the prefix up to and including this block is cached. */
+export interface AnthropicCacheControl {
+  type: string;
+  ttl?: string;
+}
+
 export interface AnthropicTextBlock {
   type: 'text';
   text: string;
+  cache_control?: AnthropicCacheControl;
 }
 
 export type AnthropicImageSource = { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string };
@@ -12,6 +19,7 @@ export type AnthropicImageSource = { type: 'base64'; media_type: string; data: s
 export interface AnthropicImageBlock {
   type: 'image';
   source: AnthropicImageSource;
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicToolUseBlock {
@@ -19,6 +27,7 @@ export interface AnthropicToolUseBlock {
   id: string;
   name: string;
   input: unknown;
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicToolResultBlock {
@@ -26,6 +35,7 @@ export interface AnthropicToolResultBlock {
   tool_use_id: string;
   content?: string | (AnthropicTextBlock | AnthropicImageBlock)[];
   is_error?: boolean;
+  cache_control?: AnthropicCacheControl;
 }
 
 export interface AnthropicThinkingBlock {
@@ -34,8 +44,14 @@ export interface AnthropicThinkingBlock {
   signature?: string;
 }
 
-export type AnthropicRequestBlock = AnthropicTextBlock | AnthropicImageBlock | AnthropicToolUseBlock | AnthropicToolResultBlock;
-export type AnthropicResponseBlock = AnthropicTextBlock | AnthropicToolUseBlock | AnthropicThinkingBlock | { type: string };
+/** Reasoning the API encrypted (flagged by its safety systems): `data` goes back as it came. */
+export interface AnthropicRedactedThinkingBlock {
+  type: 'redacted_thinking';
+  data: string;
+}
+
+export type AnthropicRequestBlock = AnthropicTextBlock | AnthropicImageBlock | AnthropicToolUseBlock | AnthropicToolResultBlock | AnthropicThinkingBlock | AnthropicRedactedThinkingBlock;
+export type AnthropicResponseBlock = AnthropicTextBlock | AnthropicToolUseBlock | AnthropicThinkingBlock | AnthropicRedactedThinkingBlock | { type: string };
 
 export interface AnthropicMessage {
   role: AnthropicRole;
@@ -46,6 +62,7 @@ export interface AnthropicTool {
   name: string;
   description?: string;
   input_schema: unknown;
+  cache_control?: AnthropicCacheControl;
 }
 
 export type AnthropicToolChoice =
@@ -66,6 +83,8 @@ export interface AnthropicRequest {
   tools?: AnthropicTool[];
   tool_choice?: AnthropicToolChoice;
   metadata?: { user_id?: string };
+  /** Extended thinking ({type:'enabled', budget_tokens}, {type:'disabled'}, later forms): the client's, as sent. */
+  thinking?: Record<string, unknown>;
   stream?: boolean;
 }
 

@@ -45,10 +45,15 @@ describe('anthropic adapter', () => {
     }
   });
 
-  it('stream: thinking deltas are hidden output (billed, not shown); signatures are nothing', () => {
+  it('stream: thinking deltas are reasoning_content, a signature or a redacted block thinking_blocks (canonical extensions)', () => {
     const t = new AnthropicStreamTransformer(false, 0);
-    expect(t.onEvent(ev({ type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'hmm, 12 × 7' } }))).toEqual({ chunks: [], hiddenOutputBytes: Buffer.byteLength('hmm, 12 × 7') });
-    expect(t.onEvent(ev({ type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'EqQBCgIYAhIM' } })).hiddenOutputBytes).toBeUndefined();
+    expect(t.onEvent(ev({ type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } })).chunks).toEqual([]);
+    expect(t.onEvent(ev({ type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'hmm, 12 × 7' } })).chunks[0]).toMatchObject({ choices: [{ delta: { reasoning_content: 'hmm, 12 × 7' } }] });
+    const signed = t.onEvent(ev({ type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'EqQBCgIYAhIM' } }));
+    expect(signed.chunks[0]).toMatchObject({ choices: [{ delta: { thinking_blocks: [{ type: 'thinking', thinking: '', signature: 'EqQBCgIYAhIM' }] } }] });
+    expect(signed.hiddenOutputBytes).toBeUndefined();
+    const redacted = t.onEvent(ev({ type: 'content_block_start', index: 1, content_block: { type: 'redacted_thinking', data: 'EmwKAhgBEgy3' } }));
+    expect(redacted.chunks[0]).toMatchObject({ choices: [{ delta: { thinking_blocks: [{ type: 'redacted_thinking', data: 'EmwKAhgBEgy3' }] } }] });
   });
 
   it('stream: tool call argument fragments keep a separate tool index; usage is cumulative', () => {

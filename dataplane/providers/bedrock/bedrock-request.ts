@@ -66,8 +66,14 @@ export function toConverseRequest(body: JsonObject): BedrockConverseRequest {
       }
       case 'tool': {
         if (typeof msg.tool_call_id !== 'string') throw new RequestTranslationError('tool message without tool_call_id', `messages.${i}.tool_call_id`);
-        const text = typeof msg.content === 'string' ? msg.content : blocks(msg.content, param).map((b) => ('text' in b ? b.text : '')).join('');
-        push(messages, 'user', [{ toolResult: { toolUseId: msg.tool_call_id, content: [{ text }] } }]);
+        // Converse takes text and images in a tool result, and an error as its status (canonical extensions).
+        const content: ({ text: string } | Extract<BedrockContentBlock, { image: unknown }>)[] = [];
+        if (typeof msg.content === 'string') content.push({ text: msg.content });
+        else for (const b of blocks(msg.content, param)) if ('text' in b || 'image' in b) content.push(b);
+        if (content.length === 0) content.push({ text: '' });
+        const result: Extract<BedrockContentBlock, { toolResult: unknown }>['toolResult'] = { toolUseId: msg.tool_call_id, content };
+        if (msg.is_error === true) result.status = 'error';
+        push(messages, 'user', [{ toolResult: result }]);
         return;
       }
       default:

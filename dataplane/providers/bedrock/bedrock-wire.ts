@@ -6,7 +6,7 @@ export type BedrockContentBlock =
   | { text: string }
   | { image: { format: BedrockImageFormat; source: { bytes: string } } }
   | { toolUse: { toolUseId: string; name: string; input: unknown } }
-  | { toolResult: { toolUseId: string; content: ({ text: string } | { json: unknown })[]; status?: 'success' | 'error' } }
+  | { toolResult: { toolUseId: string; content: ({ text: string } | { json: unknown } | { image: { format: BedrockImageFormat; source: { bytes: string } } })[]; status?: 'success' | 'error' } }
   | { reasoningContent: unknown };
 
 export interface BedrockMessage {

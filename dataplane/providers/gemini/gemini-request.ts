@@ -112,15 +112,18 @@ export function toGeminiRequest(body: JsonObject): GeminiRequest {
         const id = typeof msg.tool_call_id === 'string' ? msg.tool_call_id : '';
         const name = nameById.get(id);
         if (name === undefined) throw new RequestTranslationError(`tool message answers unknown tool call ${id}`, `messages.${i}.tool_call_id`);
-        const text = typeof msg.content === 'string' ? msg.content : parts(msg.content, param).map((p) => p.text ?? '').join('');
-        let response: Record<string, unknown> = { output: text };
+        const given = typeof msg.content === 'string' ? [] : parts(msg.content, param);
+        const text = typeof msg.content === 'string' ? msg.content : given.map((p) => p.text ?? '').join('');
+        // Gemini's convention: `output` for a result, `error` for a failed call (a canonical extension's is_error).
+        let response: Record<string, unknown> = msg.is_error === true ? { error: text } : { output: text };
         try {
           const parsed: unknown = JSON.parse(text);
-          if (isObject(parsed)) response = parsed;
+          if (isObject(parsed) && msg.is_error !== true) response = parsed;
         } catch {
           // plain text result, wrapped
         }
-        push(contents, 'user', [{ functionResponse: { name, response } }]);
+        // A functionResponse holds no images: a tool result's images follow it in the same user turn.
+        push(contents, 'user', [{ functionResponse: { name, response } }, ...given.filter((p) => p.inlineData !== undefined || p.fileData !== undefined)]);
         return;
       }
       default:

@@ -59,4 +59,42 @@ describe('gemini adapter', () => {
       { role: 'user', parts: [{ functionResponse: { name: 'lookup', response: { output: 'plain text' } } }] },
     ]);
   });
+
+  it("a tool result's images follow its functionResponse; an error is `error`; earlier thinking is left out", () => {
+    const r = geminiAdapter.buildRequest(
+      {
+        ...req,
+        body: {
+          model: 'g',
+          messages: [
+            { role: 'user', content: 'q' },
+            {
+              role: 'assistant',
+              content: [{ type: 'thinking', thinking: 'hm', signature: 's' }, { type: 'redacted_thinking', data: 'x' }],
+              tool_calls: [
+                { id: 'c1', type: 'function', function: { name: 'shot', arguments: '{}' } },
+                { id: 'c2', type: 'function', function: { name: 'read', arguments: '{}' } },
+              ],
+            },
+            { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: 'screen' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBO' } }] },
+            { role: 'tool', tool_call_id: 'c2', content: 'no such file', is_error: true },
+          ],
+        },
+        extended: true,
+      },
+      { baseUrl: 'http://g', model: 'models/gemini-x', apiKey: 'key', headers: {} },
+    );
+    expect(JSON.parse(r.body).contents).toEqual([
+      { role: 'user', parts: [{ text: 'q' }] },
+      { role: 'model', parts: [{ functionCall: { name: 'shot', args: {} } }, { functionCall: { name: 'read', args: {} } }] },
+      {
+        role: 'user',
+        parts: [
+          { functionResponse: { name: 'shot', response: { output: 'screen' } } },
+          { inlineData: { mimeType: 'image/png', data: 'iVBO' } },
+          { functionResponse: { name: 'read', response: { error: 'no such file' } } },
+        ],
+      },
+    ]);
+  });
 });

@@ -1,14 +1,22 @@
 import { RequestTranslationError } from '../types.js';
 import { isObject } from './json-guards.js';
+import { THINKING_PARTS } from './openai-wire.js';
+import type { JsonObject } from '../../core/canonical.js';
 
 /** How one provider writes the content parts it can carry. */
 export interface PartWriter<T> {
-  /** Text, and a refusal the assistant gave earlier (sent back as text). */
-  text(text: string): T;
+  /** Text, and a refusal the assistant gave earlier (sent back as text); `part` is the part as sent (its hints). */
+  text(text: string, part: JsonObject): T;
   /** An image_url part; `param` is the part's path for errors. */
-  image(url: string, param: string): T;
+  image(url: string, param: string, part: JsonObject): T;
   /** An input_audio part (base64 data, format such as wav); absent = the provider refuses audio. */
   audio?(data: string, format: string): T;
+  /**
+   * A `thinking` or `redacted_thinking` part (an assistant's earlier reasoning, signed by the API
+   * that wrote it); absent = the provider cannot take it back, and it is left out: the reasoning
+   * was the model's own, not part of the conversation another model needs. Undefined leaves it out too.
+   */
+  thinking?(part: JsonObject): T | undefined;
 }
 
 /**
@@ -17,16 +25,27 @@ export interface PartWriter<T> {
  */
 export function contentParts<T>(content: unknown, param: string, write: PartWriter<T>): T[] {
   if (content === null || content === undefined) return [];
-  if (typeof content === 'string') return content === '' ? [] : [write.text(content)];
+  if (typeof content === 'string') return content === '' ? [] : [write.text(content, {})];
   if (!Array.isArray(content)) throw new RequestTranslationError('content must be a string or an array of parts', param);
-  return content.map((part: unknown, i): T => {
+  const out: T[] = [];
+  content.forEach((part: unknown, i) => {
     const p = isObject(part) ? part : {};
-    if (p.type === 'text' && typeof p.text === 'string') return write.text(p.text);
-    if (p.type === 'refusal' && typeof p.refusal === 'string') return write.text(p.refusal);
-    if (p.type === 'image_url' && isObject(p.image_url) && typeof p.image_url.url === 'string') return write.image(p.image_url.url, `${param}.${i}`);
-    if (p.type === 'input_audio' && write.audio !== undefined && isObject(p.input_audio) && typeof p.input_audio.data === 'string') {
-      return write.audio(p.input_audio.data, String(p.input_audio.format ?? 'wav'));
+    if (typeof p.type === 'string' && THINKING_PARTS.has(p.type)) {
+      const reasoning = write.thinking?.(p);
+      if (reasoning !== undefined) out.push(reasoning);
+      return;
     }
-    throw new RequestTranslationError(`content part type ${String(p.type)} is not supported by this provider`, `${param}.${i}`);
+    out.push(contentPart(p, `${param}.${i}`, write));
   });
+  return out;
+}
+
+function contentPart<T>(p: JsonObject, param: string, write: PartWriter<T>): T {
+  if (p.type === 'text' && typeof p.text === 'string') return write.text(p.text, p);
+  if (p.type === 'refusal' && typeof p.refusal === 'string') return write.text(p.refusal, p);
+  if (p.type === 'image_url' && isObject(p.image_url) && typeof p.image_url.url === 'string') return write.image(p.image_url.url, param, p);
+  if (p.type === 'input_audio' && write.audio !== undefined && isObject(p.input_audio) && typeof p.input_audio.data === 'string') {
+    return write.audio(p.input_audio.data, String(p.input_audio.format ?? 'wav'));
+  }
+  throw new RequestTranslationError(`content part type ${String(p.type)} is not supported by this provider`, param);
 }

@@ -1,0 +1,84 @@
+import type { JsonObject } from '../../core/canonical.js';
+import { isObject } from './json-guards.js';
+
+/**
+ * The canonical extensions: what a translated client request (the Anthropic Messages API) carries
+ * beyond OpenAI chat, in the canonical body, so that every stage (guardrails, capture, estimates)
+ * sees it and each adapter decides what its API can take:
+ *  - `thinking` (top level): the client's extended-thinking request, as it sent it;
+ *  - `cache_control` on a content part, a tool, an assistant's tool call, a tool message: a prompt
+ *    caching breakpoint;
+ *  - assistant content parts `{type:'thinking', thinking, signature}` and
+ *    `{type:'redacted_thinking', data}`: the model's earlier reasoning, sent back;
+ *  - a tool message whose content parts include `image_url`, and `is_error: true` on it.
+ * Answers may carry `message.thinking_blocks` (and stream `delta.reasoning_content` and
+ * `delta.thinking_blocks`), which OpenAI clients ignore.
+ */
+
+/** The reasoning parts of an assistant message that only the API that wrote them can take back. */
+export const THINKING_PARTS: ReadonlySet<string> = new Set(['thinking', 'redacted_thinking']);
+
+function withoutCacheControl(value: unknown): unknown {
+  if (!isObject(value) || !('cache_control' in value)) return value;
+  const { cache_control: _hint, ...rest } = value;
+  return rest;
+}
+
+/** A tool message for OpenAI: text only (an error says so in its text); its images, if any, apart. */
+function toolMessage(m: JsonObject): { message: JsonObject; images: JsonObject[] } {
+  const { cache_control: _hint, is_error: isError, ...rest } = m;
+  const images: JsonObject[] = [];
+  let text: string;
+  if (Array.isArray(m.content)) {
+    const texts: string[] = [];
+    for (const part of m.content) {
+      if (isObject(part) && part.type === 'image_url') images.push(withoutCacheControl(part) as JsonObject);
+      else if (isObject(part) && typeof part.text === 'string') texts.push(part.text);
+    }
+    text = texts.join('');
+  } else text = typeof m.content === 'string' ? m.content : '';
+  return { message: { ...rest, content: isError === true ? `Error: ${text}` : text }, images };
+}
+
+/**
+ * The canonical extensions restated for OpenAI's wire, which refuses members it does not know:
+ * hints and thinking dropped (OpenAI caches prefixes by itself and reasons on its own terms), a
+ * tool error put in its text, and tool-result images moved into a user message after the tool
+ * messages (OpenAI takes images only from users; a message between two tool results would break
+ * the run of answers to one assistant turn).
+ */
+export function toOpenAiWire(body: JsonObject): JsonObject {
+  const { thinking: _thinking, ...out } = body;
+  if (Array.isArray(body.tools)) out.tools = body.tools.map(withoutCacheControl);
+  if (!Array.isArray(body.messages)) return out;
+  const messages: unknown[] = [];
+  let pendingImages: JsonObject[] = [];
+  const flushImages = (): void => {
+    if (pendingImages.length > 0) messages.push({ role: 'user', content: pendingImages });
+    pendingImages = [];
+  };
+  for (const m of body.messages) {
+    if (!isObject(m)) {
+      messages.push(m);
+      continue;
+    }
+    if (m.role === 'tool') {
+      const { message, images } = toolMessage(m);
+      messages.push(message);
+      pendingImages.push(...images);
+      continue;
+    }
+    flushImages();
+    const copy: JsonObject = { ...m };
+    delete copy.cache_control;
+    if (Array.isArray(m.content)) {
+      const parts = m.content.filter((p) => !(isObject(p) && typeof p.type === 'string' && THINKING_PARTS.has(p.type))).map(withoutCacheControl);
+      copy.content = parts.length === 0 && m.role === 'assistant' ? (Array.isArray(m.tool_calls) && m.tool_calls.length > 0 ? null : '') : parts;
+    }
+    if (Array.isArray(m.tool_calls)) copy.tool_calls = m.tool_calls.map(withoutCacheControl);
+    messages.push(copy);
+  }
+  flushImages();
+  out.messages = messages;
+  return out;
+}
