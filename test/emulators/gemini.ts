@@ -12,7 +12,17 @@ function rpcError(res: ServerResponse, code: number, status: string, message: st
   res.end(JSON.stringify({ error: { code, message, status, ...(details ? { details } : {}) } }));
 }
 
-function checkBody(req: ReceivedRequest): string[] {
+/** Gemini 3 models sign their function calls and refuse a call sent back without its signature. */
+function signsCalls(model: string): boolean {
+  return model.startsWith('gemini-3');
+}
+
+/** The signature the emulator gives a call: standard base64 with `+`, `/` and padding, as Gemini's. */
+export function thoughtSignatureFor(name: string): string {
+  return Buffer.concat([Buffer.from([0xfb, 0xff, 0xbf]), Buffer.from(`sig:${name}`)]).toString('base64');
+}
+
+function checkBody(req: ReceivedRequest, model: string): string[] {
   const p: string[] = [];
   const b = req.body;
   const contents = Array.isArray(b.contents) ? (b.contents as Record<string, unknown>[]) : [];
@@ -22,6 +32,10 @@ function checkBody(req: ReceivedRequest): string[] {
     const parts = Array.isArray(c.parts) ? (c.parts as Record<string, unknown>[]) : [];
     if (parts.length === 0) p.push(`contents.${i} has no parts`);
     for (const part of parts) {
+      const fc = part.functionCall as Record<string, unknown> | undefined;
+      if (fc !== undefined && signsCalls(model) && part.thoughtSignature !== thoughtSignatureFor(String(fc.name))) {
+        p.push(`Function call \`${String(fc.name)}\` in the \`${i}.\` content block is missing a \`thought_signature\`.`);
+      }
       const fr = part.functionResponse as Record<string, unknown> | undefined;
       if (fr !== undefined && (typeof fr.name !== 'string' || typeof fr.response !== 'object')) p.push('functionResponse needs name and an object response');
     }
@@ -37,8 +51,8 @@ function checkBody(req: ReceivedRequest): string[] {
   return p;
 }
 
-function parts(b: Behaviour): Record<string, unknown>[] {
-  if (b.kind === 'tool') return [{ functionCall: { name: b.name, args: b.args } }];
+function parts(b: Behaviour, model: string): Record<string, unknown>[] {
+  if (b.kind === 'tool') return [{ functionCall: { name: b.name, args: b.args }, ...(signsCalls(model) ? { thoughtSignature: thoughtSignatureFor(b.name) } : {}) }];
   if (b.kind === 'json') return [{ text: JSON.stringify(b.value) }];
   return [{ text: b.kind === 'text' ? (b.text ?? 'Hello from Gemini') : '' }];
 }
@@ -51,7 +65,7 @@ function response(b: Behaviour, ps: Record<string, unknown>[], finish: boolean, 
   return out;
 }
 
-async function answer(req: ReceivedRequest, b: Behaviour, res: ServerResponse, streaming: boolean): Promise<void> {
+async function answer(req: ReceivedRequest, b: Behaviour, res: ServerResponse, streaming: boolean, model: string): Promise<void> {
   switch (b.kind) {
     case 'rate-limit':
       return rpcError(res, 429, 'RESOURCE_EXHAUSTED', 'Resource has been exhausted (e.g. check quota).', [
@@ -70,7 +84,7 @@ async function answer(req: ReceivedRequest, b: Behaviour, res: ServerResponse, s
   }
   if (!streaming) {
     res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
-    res.end(JSON.stringify(response(b, parts(b), true, true)));
+    res.end(JSON.stringify(response(b, parts(b, model), true, true)));
     return;
   }
   res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -84,7 +98,7 @@ async function answer(req: ReceivedRequest, b: Behaviour, res: ServerResponse, s
     events.push(sse(undefined, response(b, [{ text: text.slice(0, 4) }], false, true)));
     events.push(sse(undefined, response(b, [{ text: text.slice(4) }], true, true)));
   } else {
-    events.push(sse(undefined, response(b, parts(b), true, true)));
+    events.push(sse(undefined, response(b, parts(b, model), true, true)));
   }
   // Gemini separates events with CRLF pairs as often as with LF pairs.
   await writeInPieces(res, events.join('').replaceAll('\n\n', '\r\n\r\n'));
@@ -126,7 +140,7 @@ function embed(req: ReceivedRequest, b: Behaviour, res: ServerResponse, problems
   res.end(JSON.stringify({ embeddings: requests.map((r) => ({ values: embeddingVector(String(r.content?.parts?.[0]?.text), r.outputDimensionality) })) }));
 }
 
-function route(req: ReceivedRequest, prefix: string, problems: string[]): { streaming: boolean } | undefined {
+function route(req: ReceivedRequest, prefix: string, problems: string[]): { streaming: boolean; model: string } | undefined {
   const call = modelCall(req.url, prefix);
   if (call === undefined || req.method !== 'POST') {
     problems.push(`unexpected ${req.method} ${req.url}`);
@@ -134,7 +148,7 @@ function route(req: ReceivedRequest, prefix: string, problems: string[]): { stre
   }
   if (call.method === 'streamGenerateContent' && call.query !== 'alt=sse') problems.push(`stream call without alt=sse: ${req.url}`);
   if (!['generateContent', 'streamGenerateContent', 'batchEmbedContents', 'predict'].includes(call.method)) problems.push(`unknown method ${call.method}`);
-  return { streaming: call.method === 'streamGenerateContent' };
+  return { streaming: call.method === 'streamGenerateContent', model: call.model };
 }
 
 function embedCall(req: ReceivedRequest, prefix: string): { model: string; method: string } | undefined {
@@ -152,7 +166,7 @@ export async function startGeminiEmulator(apiKey = 'gemini-test-key'): Promise<E
       if (embedding.method !== 'batchEmbedContents') problems.push(`the Gemini API has no ${embedding.method} method for embeddings`);
       return embed(req, b, res, problems, embedding.model, false);
     }
-    const p = checkBody(req);
+    const p = checkBody(req, r.model);
     if (b.kind === 'json' && (req.body.generationConfig as { responseMimeType?: string } | undefined)?.responseMimeType !== 'application/json') p.push('a JSON answer was scripted but responseMimeType is not application/json');
     problems.push(...p);
     if (p.length > 0) return rpcError(res, 400, 'INVALID_ARGUMENT', p.join('; '));
@@ -161,7 +175,7 @@ export async function startGeminiEmulator(apiKey = 'gemini-test-key'): Promise<E
       res.end(JSON.stringify({ promptFeedback: { blockReason: 'SAFETY', safetyRatings: [] }, usageMetadata: { promptTokenCount: 20, totalTokenCount: 20 } }));
       return;
     }
-    return answer(req, b, res, r.streaming);
+    return answer(req, b, res, r.streaming, r.model);
   });
 }
 
@@ -217,10 +231,10 @@ export async function startVertexEmulator(project = 'my-project', location = 'us
       if (embedding.method !== 'predict') problems.push(`Vertex AI text embeddings use :predict, not ${embedding.method}`);
       return embed(req, b, res, problems, embedding.model, true);
     }
-    const p = checkBody(req);
+    const p = checkBody(req, r.model);
     problems.push(...p);
     if (p.length > 0) return rpcError(res, 400, 'INVALID_ARGUMENT', p.join('; '));
-    return answer(req, b, res, r.streaming);
+    return answer(req, b, res, r.streaming, r.model);
   }, tokenEndpoint);
   url = emulator.url;
   const serviceAccountKey = JSON.stringify({

@@ -6,6 +6,7 @@ import { isObject } from '../shared/json-guards.js';
 import { stopSequences } from '../shared/stop-sequences.js';
 import { RequestTranslationError } from '../types.js';
 import type { JsonObject } from '../../core/canonical.js';
+import { signatureOf } from './thought-signature.js';
 import type { GeminiContent, GeminiFunctionDeclaration, GeminiGenerationConfig, GeminiPart, GeminiRequest } from './gemini-wire.js';
 
 function imagePart(url: string, param: string): GeminiPart {
@@ -103,7 +104,11 @@ export function toGeminiRequest(body: JsonObject): GeminiRequest {
           // functionCall.args is a JSON object (a Struct).
           if (!isObject(call.input)) throw new RequestTranslationError('tool call arguments must be a JSON object', `${call.param}.function.arguments`);
           if (call.id !== undefined) nameById.set(call.id, call.name);
-          p.push({ functionCall: { name: call.name, args: call.input } });
+          const part: GeminiPart = { functionCall: { name: call.name, args: call.input } };
+          // Gemini 3 refuses a function call sent back without the signature it came with.
+          const signature = call.id === undefined ? undefined : signatureOf(call.id);
+          if (signature !== undefined) part.thoughtSignature = signature;
+          p.push(part);
         }
         push(contents, 'model', p);
         return;

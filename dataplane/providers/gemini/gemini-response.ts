@@ -3,6 +3,7 @@ import { toOpenAiUsage } from '../shared/openai-usage.js';
 import type { JsonObject, Usage } from '../../core/canonical.js';
 import type { GeminiCandidate, GeminiResponse, GeminiUsageMetadata } from './gemini-wire.js';
 import { indexInRange, MAX_STREAM_CHOICES } from '../../core/choice-bounds.js';
+import { idWithSignature } from './thought-signature.js';
 
 const FILTERED = new Set(['SAFETY', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'IMAGE_SAFETY', 'IMAGE_PROHIBITED_CONTENT', 'RECITATION', 'IMAGE_RECITATION', 'LANGUAGE']);
 
@@ -53,7 +54,10 @@ export function toolCallId(responseId: string | undefined, index: number): strin
   return `call_${responseId ?? 'gemini'}_${index}`;
 }
 
-/** Text and tool calls of one candidate (thought parts skipped). */
+/**
+ * Text and tool calls of one candidate (thought parts skipped). A functionCall's thoughtSignature
+ * rides in its tool-call id, to be put back on the part when the client sends the call back.
+ */
 export function candidateContent(c: GeminiCandidate, responseId: string | undefined, firstToolIndex = 0): { text: string; toolCalls: JsonObject[] } {
   let text = '';
   const toolCalls: JsonObject[] = [];
@@ -64,7 +68,7 @@ export function candidateContent(c: GeminiCandidate, responseId: string | undefi
       const index = firstToolIndex + toolCalls.length;
       toolCalls.push({
         index,
-        id: part.functionCall.id ?? toolCallId(responseId, index),
+        id: idWithSignature(part.functionCall.id ?? toolCallId(responseId, index), part.thoughtSignature),
         type: 'function',
         function: { name: part.functionCall.name, arguments: JSON.stringify(part.functionCall.args ?? {}) },
       });

@@ -60,6 +60,51 @@ describe('gemini adapter', () => {
     ]);
   });
 
+  it('a functionCall thoughtSignature rides in the tool-call id (answers and streams) and comes back on the part', () => {
+    // Standard base64 with + / and padding, as Gemini sends it.
+    const signature = Buffer.from([0xfb, 0xff, 0xbf, 0x01, 0x02]).toString('base64');
+    expect(signature).toMatch(/[+/=]/);
+    const answer = {
+      responseId: 'r1',
+      candidates: [{ index: 0, finishReason: 'STOP', content: { role: 'model', parts: [
+        { functionCall: { name: 'lookup', args: { k: 'v' } }, thoughtSignature: signature },
+        { functionCall: { name: 'other', args: {} } },
+      ] } }],
+    };
+    const r = geminiAdapter.parseResponse(req, 200, {}, JSON.stringify(answer));
+    if (!r.ok) throw new Error('not ok');
+    const calls = (r.body.choices as { message: { tool_calls: { id: string; function: { name: string; arguments: string } }[] } }[])[0]!.message.tool_calls;
+    expect(calls[0]!.id).toMatch(/^call_r1_0__thought__[A-Za-z0-9_-]+$/);
+    // A parallel call without a signature keeps its plain id.
+    expect(calls[1]!.id).toBe('call_r1_1');
+
+    const stream = geminiAdapter.createStreamTransformer({ ...req, stream: true });
+    const step = stream.onEvent({ data: JSON.stringify(answer) } as Parameters<typeof stream.onEvent>[0]);
+    const streamed = step.chunks.flatMap((c) => ((c.choices as { delta: { tool_calls?: { id: string }[] } }[])[0]?.delta.tool_calls ?? []).map((t) => t.id));
+    expect(streamed).toEqual([calls[0]!.id, 'call_r1_1']);
+
+    const next = geminiAdapter.buildRequest(
+      {
+        ...req,
+        body: {
+          model: 'g',
+          messages: [
+            { role: 'user', content: 'q' },
+            { role: 'assistant', content: null, tool_calls: calls.map((c) => ({ ...c, type: 'function' })) },
+            { role: 'tool', tool_call_id: calls[0]!.id, content: '{"a":1}' },
+            { role: 'tool', tool_call_id: 'call_r1_1', content: '{"b":2}' },
+          ],
+        },
+      },
+      { baseUrl: 'http://g', model: 'gemini-3-pro-preview', apiKey: 'key', headers: {} },
+    );
+    expect(JSON.parse(next.body).contents).toEqual([
+      { role: 'user', parts: [{ text: 'q' }] },
+      { role: 'model', parts: [{ functionCall: { name: 'lookup', args: { k: 'v' } }, thoughtSignature: signature }, { functionCall: { name: 'other', args: {} } }] },
+      { role: 'user', parts: [{ functionResponse: { name: 'lookup', response: { a: 1 } } }, { functionResponse: { name: 'other', response: { b: 2 } } }] },
+    ]);
+  });
+
   it("a tool result's images follow its functionResponse; an error is `error`; earlier thinking is left out", () => {
     const r = geminiAdapter.buildRequest(
       {
