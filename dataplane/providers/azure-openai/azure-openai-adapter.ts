@@ -1,5 +1,6 @@
 import type { SseEvent } from '../../sse/sse-parser.js';
 import { openAiAdapter } from '../openai/openai-adapter.js';
+import { forOpenAiPlatform } from '../openai/openai-platform.js';
 import { isObject } from '../shared/json-guards.js';
 import { withNativeResponses } from '../shared/native-responses.js';
 import type { AdapterTarget, ProviderAdapter, StreamTransformer } from '../types.js';
@@ -12,6 +13,12 @@ const PATHS: Record<Operation, string> = {
 };
 
 export const DEFAULT_API_VERSION = '2024-10-21';
+
+/**
+ * The first api-version that takes `max_completion_tokens` (2024-09-01-preview, with the o1 models):
+ * older versions refuse it, so their requests keep `max_tokens`. Dated versions compare as strings.
+ */
+const COMPLETION_CAP_SINCE = '2024-09-01';
 
 /** Azure's content-filter annotations: chunks that carry only those are dropped, the rest is stripped of them. */
 function withoutFilterResults(chunk: JsonObject): JsonObject | undefined {
@@ -64,9 +71,10 @@ const chatAdapter: ProviderAdapter = {
   buildRequest(req: CanonicalRequest, target: AdapterTarget): UpstreamHttpRequest {
     const azure = target.settings?.azure;
     const { apiKey: _key, ...withoutKey } = target;
-    const built = openAiAdapter.buildRequest(req, withoutKey);
+    const version = azure?.apiVersion ?? DEFAULT_API_VERSION;
+    const built = openAiAdapter.buildRequest(forOpenAiPlatform(req, version >= COMPLETION_CAP_SINCE), withoutKey);
     const deployment = encodeURIComponent(azureDeployment(target));
-    const apiVersion = encodeURIComponent(azure?.apiVersion ?? DEFAULT_API_VERSION);
+    const apiVersion = encodeURIComponent(version);
     return { ...built, headers: { ...built.headers, ...azureAuthHeaders(target) }, url: `${target.baseUrl}/openai/deployments/${deployment}/${PATHS[req.op]}?api-version=${apiVersion}` };
   },
   parseResponse(req, status, headers, bodyText) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { openAiAdapter } from './openai-adapter.js';
+import { openAiAdapter, openAiResponsesAdapter } from './openai-adapter.js';
+import { azureOpenAiAdapter } from '../azure-openai/azure-openai-adapter.js';
 import type { CanonicalRequest } from '../../core/canonical.js';
 import { parseRetryAfterMs } from '../retry-after.js';
 
@@ -81,5 +82,33 @@ describe('openAiAdapter', () => {
     expect(parseRetryAfterMs({ 'retry-after-ms': '120' , 'retry-after': '3' })).toBe(120);
     expect(parseRetryAfterMs({ 'retry-after': new Date(10_000).toUTCString() }, 4_000)).toBe(6000);
     expect(parseRetryAfterMs({ 'retry-after': 'soon' })).toBeUndefined();
+  });
+
+  it('OpenAI and Azure OpenAI get max_completion_tokens and no top_k; OpenAI-compatible servers get the body as it is', () => {
+    const body = { model: 'public', messages: [{ role: 'user', content: 'x' }], max_tokens: 64, top_k: 5, temperature: 0.5 };
+    const chat: CanonicalRequest = { op: 'chat', stream: false, clientWantsUsage: false, body };
+    const target = { baseUrl: 'http://u', model: 'o3', apiKey: 'sk', headers: {} };
+    const sent = (r: { body: string }): Record<string, unknown> => JSON.parse(r.body) as Record<string, unknown>;
+    const openai = sent(openAiResponsesAdapter.buildRequest(chat, target));
+    expect(openai).toMatchObject({ max_completion_tokens: 64, temperature: 0.5 });
+    expect(openai).not.toHaveProperty('max_tokens');
+    expect(openai).not.toHaveProperty('top_k');
+    const azure = sent(azureOpenAiAdapter.buildRequest(chat, target));
+    expect(azure).toMatchObject({ max_completion_tokens: 64 });
+    expect(azure).not.toHaveProperty('max_tokens');
+    expect(azure).not.toHaveProperty('top_k');
+    // An api-version older than max_completion_tokens keeps max_tokens (it would refuse the other).
+    const old = sent(azureOpenAiAdapter.buildRequest(chat, { ...target, settings: { azure: { apiVersion: '2024-06-01', auth: 'api-key' } } }));
+    expect(old).toMatchObject({ max_tokens: 64 });
+    expect(old).not.toHaveProperty('max_completion_tokens');
+    expect(old).not.toHaveProperty('top_k');
+    // vLLM and other compatible servers take both fields.
+    expect(sent(openAiAdapter.buildRequest(chat, target))).toMatchObject({ max_tokens: 64, top_k: 5 });
+    // The client's own max_completion_tokens wins; legacy completions keep max_tokens, their only cap.
+    expect(sent(openAiResponsesAdapter.buildRequest({ ...chat, body: { ...body, max_completion_tokens: 10 } }, target))).toMatchObject({ max_completion_tokens: 10 });
+    const legacy = sent(openAiResponsesAdapter.buildRequest({ ...chat, op: 'completions', body: { model: 'm', prompt: 'p', max_tokens: 7 } }, target));
+    expect(legacy).toMatchObject({ max_tokens: 7 });
+    // The canonical body itself is not changed (metering and capture read it).
+    expect(body).toMatchObject({ max_tokens: 64, top_k: 5 });
   });
 });

@@ -6,6 +6,7 @@ import { isObject } from '../shared/json-guards.js';
 import { withNativeResponses } from '../shared/native-responses.js';
 import { toOpenAiWire } from '../shared/openai-wire.js';
 import { classifyOpenAiError } from './openai-errors.js';
+import { forOpenAiPlatform } from './openai-platform.js';
 import { usageFromOpenAi } from './openai-usage.js';
 
 const PATHS: Record<Operation, string> = {
@@ -128,8 +129,14 @@ export const openAiAdapter: ProviderAdapter = {
   },
 };
 
+/** OpenAI's own API: the OpenAI mappers with the request cut to what the platform takes (openai-platform.ts). */
+const openAiPlatformAdapter: ProviderAdapter = {
+  ...openAiAdapter,
+  buildRequest: (req, target) => openAiAdapter.buildRequest(forOpenAiPlatform(req, true), target),
+};
+
 /** OpenAI itself: the chat adapter, and POST /responses forwarded natively (its state, `previous_response_id` and `store`, kept by OpenAI). */
-export const openAiResponsesAdapter: ProviderAdapter = withNativeResponses(openAiAdapter, (target) => ({
+export const openAiResponsesAdapter: ProviderAdapter = withNativeResponses(openAiPlatformAdapter, (target) => ({
   url: `${target.baseUrl}/responses`,
   model: target.model,
   headers: target.apiKey === undefined || target.apiKey === '' ? { ...target.headers } : { ...target.headers, authorization: `Bearer ${target.apiKey}` },

@@ -1,0 +1,26 @@
+import type { CanonicalRequest, JsonObject } from '../../core/canonical.js';
+
+/**
+ * Canonical sampling fields that OpenAI's own API (and Azure OpenAI's) does not take: the gateway
+ * reads them for the providers that do (Anthropic, Gemini, Bedrock), and OpenAI answers 400
+ * "Unrecognized request argument supplied" to them. Self-hosted OpenAI-compatible servers (vLLM)
+ * accept them, so only these two provider types drop them.
+ */
+const NOT_ON_OPENAI = ['top_k'] as const;
+
+/**
+ * The canonical request as OpenAI's platform takes it: non-OpenAI sampling fields dropped and, on
+ * chat, the output cap sent as `max_completion_tokens` (`max_tokens` is deprecated there and refused
+ * by reasoning models: "Unsupported parameter: 'max_tokens' … Use 'max_completion_tokens'"). A client's
+ * own `max_completion_tokens` wins over its `max_tokens`, as every adapter reads them. Legacy
+ * completions keep `max_tokens`, the only cap that endpoint has.
+ */
+export function forOpenAiPlatform(req: CanonicalRequest, completionCap: boolean): CanonicalRequest {
+  const body: JsonObject = { ...req.body };
+  for (const field of NOT_ON_OPENAI) delete body[field];
+  if (completionCap && req.op === 'chat' && body.max_tokens !== undefined) {
+    if (body.max_completion_tokens === undefined || body.max_completion_tokens === null) body.max_completion_tokens = body.max_tokens;
+    delete body.max_tokens;
+  }
+  return { ...req, body };
+}
