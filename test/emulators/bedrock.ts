@@ -101,6 +101,8 @@ function checkBody(req: ReceivedRequest): string[] {
     }
   });
   if (req.body.model !== undefined) p.push('model in the body (it belongs in the URL)');
+  const toolBlocks = messages.some((m) => ((m.content as Record<string, unknown>[] | undefined) ?? []).some((b) => b.toolUse !== undefined || b.toolResult !== undefined));
+  if (toolBlocks && req.body.toolConfig === undefined) p.push('The toolConfig field must be defined when using toolUse and toolResult content blocks.');
   return p;
 }
 

@@ -107,6 +107,26 @@ export function toConverseRequest(body: JsonObject): BedrockConverseRequest {
     if (choice === 'required') out.toolConfig.toolChoice = { any: {} };
     else if (choice === 'auto') out.toolConfig.toolChoice = { auto: {} };
     else if (isObject(choice) && isObject(choice.function) && typeof choice.function.name === 'string') out.toolConfig.toolChoice = { tool: { name: choice.function.name } };
+  } else if (hasToolBlocks(messages)) {
+    // Converse refuses toolUse/toolResult blocks without a toolConfig ("The toolConfig field must be
+    // defined when using toolUse and toolResult content blocks"), even when no tool is on offer now:
+    // the client's tools (tool_choice none), else a stub per tool the history names.
+    out.toolConfig = { tools: clientTools.length > 0 ? clientTools.map(toolSpec) : historyToolStubs(messages) };
   }
   return out;
+}
+
+function hasToolBlocks(messages: BedrockMessage[]): boolean {
+  return messages.some((m) => m.content.some((b) => 'toolUse' in b || 'toolResult' in b));
+}
+
+/**
+ * A tool for each name the history's toolUse blocks call, taking any object. A history of tool
+ * results only (their calls are not in the request) names none: one stub stands in.
+ */
+function historyToolStubs(messages: BedrockMessage[]): BedrockToolSpec[] {
+  const names = new Set<string>();
+  for (const m of messages) for (const b of m.content) if ('toolUse' in b) names.add(b.toolUse.name);
+  if (names.size === 0) names.add('tool');
+  return [...names].map((name) => toolSpec({ name, parameters: { type: 'object', properties: {} } }));
 }

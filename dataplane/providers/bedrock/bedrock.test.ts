@@ -3,6 +3,7 @@ import { eventStreamMessage } from '../../../test/emulators/bedrock.js';
 import { crc32 } from './crc32.js';
 import { EventStreamDecoder, EventStreamError } from './event-stream.js';
 import { BedrockStreamTransformer } from './bedrock-stream.js';
+import { toConverseRequest } from './bedrock-request.js';
 import { createHmac } from 'node:crypto';
 import { MAX_SIGNING_KEYS, signingKey, signingKeysHeld, signRequest } from '../../config/sigv4.js';
 
@@ -126,5 +127,29 @@ describe('event-stream framing', () => {
     const t = new BedrockStreamTransformer('id', 'm', false, 0);
     const steps = t.onBytes(eventStreamMessage({ ':exception-type': 'throttlingException', ':message-type': 'exception' }, { message: 'slow down' }));
     expect(steps[0]?.failure).toMatchObject({ kind: 'RateLimited' });
+  });
+});
+
+describe('bedrock toolConfig with tool blocks in the history', () => {
+  const history = [
+    { role: 'user', content: 'Weather in Rome?' },
+    { role: 'assistant', content: null, tool_calls: [{ id: 't1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Rome"}' } }] },
+    { role: 'tool', tool_call_id: 't1', content: 'Sunny' },
+  ];
+  const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+
+  it('tool_choice none with tools: the client tools go as toolConfig (Converse refuses toolUse/toolResult without one)', () => {
+    const out = toConverseRequest({ messages: history, tools, tool_choice: 'none' });
+    expect(out.toolConfig).toEqual({ tools: [{ toolSpec: { name: 'get_weather', inputSchema: { json: tools[0]!.function.parameters } } }] });
+  });
+
+  it('a follow-up without tools: a stub per tool the history calls', () => {
+    const out = toConverseRequest({ messages: history });
+    expect(out.toolConfig).toEqual({ tools: [{ toolSpec: { name: 'get_weather', inputSchema: { json: { type: 'object', properties: {} } } } }] });
+  });
+
+  it('no tool blocks and no tools: no toolConfig', () => {
+    expect(toConverseRequest({ messages: [{ role: 'user', content: 'hi' }], tools, tool_choice: 'none' }).toolConfig).toBeUndefined();
+    expect(toConverseRequest({ messages: [{ role: 'user', content: 'hi' }] }).toolConfig).toBeUndefined();
   });
 });
