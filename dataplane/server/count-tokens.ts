@@ -20,7 +20,7 @@ import type { Admitter } from '../governance/types.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { ByteBudget } from './body/byte-budget.js';
 import type { RequestBodyLimits } from './body/json-body.js';
-import { headerOf, requestIdOf } from './request-headers.js';
+import { headerOf } from './request-headers.js';
 import { sendJson } from './send-json.js';
 
 /** An answer is one small object; an error as far as its message goes. */
@@ -46,8 +46,8 @@ type Count = { inputTokens: number; source: 'upstream' | 'estimated' };
  * metered, as counting is free upstream. An upstream that cannot count now (5xx, 429, unreachable)
  * is answered by the estimate; one that refuses the request (4xx) is relayed, scrubbed.
  */
-export function countTokensEndpoint(deps: CountTokensDeps): (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry) => Promise<void> {
-  return async (req, res, telemetry) => {
+export function countTokensEndpoint(deps: CountTokensDeps): (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry, requestId: string) => Promise<void> {
+  return async (req, res, telemetry, requestId) => {
     const runtime = deps.store.current;
     if (runtime === undefined) throw errors.notReady();
     const header = (name: string): string | undefined => headerOf(req, name);
@@ -65,7 +65,7 @@ export function countTokensEndpoint(deps: CountTokensDeps): (req: IncomingMessag
     const admission = await admitPassThrough(deps.rateLimiter === undefined ? {} : { rateLimiter: deps.rateLimiter }, runtime, caller, route, false);
     admission.settle({ usage: undefined, costUsd: 0 });
     const first = [...route.targets].sort((a, b) => a.priority - b.priority)[0];
-    const counted = first === undefined ? undefined : await upstreamCount(runtime, first, body, requestIdOf(req));
+    const counted = first === undefined ? undefined : await upstreamCount(runtime, first, body, requestId);
     const count: Count = counted ?? { inputTokens: estimatePromptTokens(canonical.body), source: 'estimated' };
     sendJson(res, 200, { 'x-tollgate-route': route.id, 'x-tollgate-token-count': count.source }, { input_tokens: count.inputTokens });
   };

@@ -11,7 +11,7 @@ import type { RequestTelemetry } from '../telemetry/gateway-observer.js';
 import type { ByteBudget } from './body/byte-budget.js';
 import { readJsonBody, type RequestBodyLimits } from './body/json-body.js';
 import { errors } from '../core/gateway-error.js';
-import { headerOf, requestIdOf } from './request-headers.js';
+import { headerOf } from './request-headers.js';
 import { sendError } from './send-error.js';
 import type { LiveStreams } from './live-streams.js';
 import { writeReply } from './write-reply.js';
@@ -41,7 +41,7 @@ function routingHeaders(ctx: RequestContext): Record<string, string> {
 export function inboundEndpoint(deps: InboundEndpointDeps, stages: StageChain, dialect: InboundDialect) {
   // Not an async function: its frame, suspended in `await stages.run(ctx)`, would be held for as
   // long as a stream is (a generator, its registers and two await closures per held stream).
-  return (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry): Promise<void> | undefined => {
+  return (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry, requestId: string): Promise<void> | undefined => {
     // Readiness is checked first. A draining pod still answers what reaches it on open connections
     // (with `connection: close`), see Dataplane.shutdown.
     const runtime = deps.store.current;
@@ -57,7 +57,7 @@ export function inboundEndpoint(deps: InboundEndpointDeps, stages: StageChain, d
     let inbound: InboundRequest | undefined;
     const ctx = new RequestContext({
       runtime,
-      requestId: requestIdOf(req),
+      requestId,
       header: (name) => headerOf(req, name),
       client,
       attempts: telemetry,

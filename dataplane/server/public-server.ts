@@ -20,6 +20,7 @@ import { sendError } from './send-error.js';
 import { sendJson } from './send-json.js';
 import { passThroughEndpoint } from './passthrough/passthrough-handler.js';
 import { passThroughPath } from './passthrough/passthrough-paths.js';
+import { requestIdOf } from './request-headers.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { LiveStreams } from './live-streams.js';
 import type { RunningRequests } from './running-requests.js';
@@ -40,12 +41,15 @@ export interface PublicServerDeps extends PipelineDeps {
   loopbackOnly?: boolean;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry) => Promise<void> | void;
+/** `requestId`: the request's id, already on the response's headers (see createPublicHandler). */
+type Handler = (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry, requestId: string) => Promise<void> | void;
 
 interface Endpoint {
   handle: Handler;
   /** How this endpoint's errors are rendered (OpenAI JSON unless its API says otherwise). */
   render: (err: GatewayError) => unknown;
+  /** The headers its API names the request id in, besides `x-request-id` (Anthropic's `request-id`). */
+  idHeader?: string;
 }
 
 const openAiError = (err: GatewayError): unknown => err.toBody();
@@ -96,8 +100,8 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
     ['POST /v1/embeddings', inference(openAiDialect('embeddings'))],
     ['POST /v1/responses', inference(responsesDialect)],
     // The Anthropic Messages API, routed like chat completions; its errors are rendered the Anthropic way.
-    ['POST /v1/messages', inference(messagesDialect)],
-    ['POST /v1/messages/count_tokens', { handle: countTokensEndpoint(deps), render: messagesDialect.errorBody }],
+    ['POST /v1/messages', { ...inference(messagesDialect), idHeader: 'request-id' }],
+    ['POST /v1/messages/count_tokens', { handle: countTokensEndpoint(deps), render: messagesDialect.errorBody, idHeader: 'request-id' }],
     ['GET /v1/models', { handle: (req, res) => listModels(deps, req, res), render: openAiError }],
   ]);
 
@@ -107,7 +111,7 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
   const find = (method: string, path: string): Endpoint | undefined => {
     const endpoint = table.get(routeKey(method, path));
     if (endpoint !== undefined) return endpoint;
-    if (passThroughPath(path) !== undefined) return { handle: (req, res, telemetry) => passThrough(req, res, telemetry, path), render: openAiError };
+    if (passThroughPath(path) !== undefined) return { handle: (req, res, telemetry, requestId) => passThrough(req, res, telemetry, path, requestId), render: openAiError };
     if ((method !== 'GET' && method !== 'HEAD') || !path.toLowerCase().startsWith(MODELS_PREFIX)) return undefined;
     const id = modelId(path);
     if (id === undefined || id === '') return undefined;
@@ -120,21 +124,27 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);
     const method = req.method ?? 'GET';
+    const endpoint = find(method, path);
+    // Every answer names the request (refusals and failures too, as OpenAI and Anthropic do: SDKs
+    // show it as err.requestID), set here once so that no error path can leave it out; the access
+    // log reads it from the response.
+    const requestId = requestIdOf(req);
+    res.setHeader('x-request-id', requestId);
+    if (endpoint?.idHeader !== undefined) res.setHeader(endpoint.idHeader, requestId);
     // Access log, metrics and the SERVER span of every request (dataplane/telemetry).
     const telemetry = deps.observer.request(req, res, path);
     const fromPage = browserRefusal(req, loopbackOnly);
     if (fromPage !== undefined) {
-      sendError(res, fromPage, deps.logger, path === '/v1/messages' || path === '/v1/messages/count_tokens' ? messagesDialect.errorBody : openAiError);
+      sendError(res, fromPage, deps.logger, endpoint?.render ?? openAiError);
       return;
     }
-    const endpoint = find(method, path);
     if (endpoint === undefined) {
       sendError(res, errors.notFound(`${method} ${path}`), deps.logger, openAiError);
       return;
     }
     let done: Promise<void> | void;
     try {
-      done = endpoint.handle(req, res, telemetry);
+      done = endpoint.handle(req, res, telemetry, requestId);
     } catch (err) {
       sendError(res, err, deps.logger, endpoint.render);
       return;

@@ -43,8 +43,8 @@ function numberParam(body: JsonObject, name: string): number | undefined {
 /** Characters of a path the access log keeps: a path may be as long as the header limit allows. */
 const MAX_LOGGED_PATH = 256;
 
-/** A request's own x-request-id for a line written before one was assigned: as the gateway would take it (at most 128 characters), else none. */
-function loggableRequestId(given: string | string[] | undefined): string | undefined {
+/** A request id as the gateway would take it (at most 128 characters), else none. */
+function loggableRequestId(given: unknown): string | undefined {
   return typeof given === 'string' && given.length > 0 && given.length <= 128 ? given : undefined;
 }
 
@@ -117,6 +117,14 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
 
   get operationName(): string {
     return this.operation ?? 'chat';
+  }
+
+  /**
+   * The id the answer named, for a request refused before it was routed (the public server puts it
+   * on every response), else the client's own x-request-id.
+   */
+  private answeredRequestId(): string | undefined {
+    return loggableRequestId(this.res.getHeader('x-request-id')) ?? loggableRequestId(this.req.headers['x-request-id']);
   }
 
   get routeId(): string {
@@ -389,7 +397,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     const usage = this.usage;
     const log = this.ctx.accessLog;
     const line = log.fields();
-    line.json('requestId', this.requestId ?? loggableRequestId(this.req.headers['x-request-id']));
+    line.json('requestId', this.requestId ?? this.answeredRequestId());
     line.str('method', this.req.method);
     line.str('path', this.path.length <= MAX_LOGGED_PATH ? this.path : `${this.path.slice(0, MAX_LOGGED_PATH)}…`);
     line.num('status', status);

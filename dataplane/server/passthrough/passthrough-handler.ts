@@ -17,7 +17,7 @@ import type { RequestTelemetry } from '../../telemetry/gateway-observer.js';
 import { bodyErrors, readJsonBody, type RequestBodyLimits } from '../body/json-body.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import type { ByteBudget } from '../body/byte-budget.js';
-import { headerOf, requestIdOf } from '../request-headers.js';
+import { headerOf } from '../request-headers.js';
 import { sendError } from '../send-error.js';
 import { admitPassThrough, type ForwardTarget, MODEL_HEADER, passThroughErrors, passThroughRoute } from './passthrough-route.js';
 import { passThroughPath } from './passthrough-paths.js';
@@ -129,7 +129,7 @@ function gatewayHeaders(p: Pending): Record<string, string> {
  * route's timeout hands the request to the next one — unless its body was a streamed upload, which
  * cannot be sent twice.
  */
-export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry, path: string) => Promise<void> {
+export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry, path: string, requestId: string) => Promise<void> {
   // The proxy's callbacks see only the request: what this endpoint decided for each request in flight.
   const pending = new WeakMap<IncomingMessage, Pending>();
   // http-proxy-middleware is loaded with the first pass-through request: start-up does not pay for it.
@@ -223,7 +223,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
     },
   })));
 
-  return async (req, res, telemetry, path) => {
+  return async (req, res, telemetry, path, requestId) => {
     const routing: Record<string, string> = {};
     const fail = (err: unknown): void => sendError(res, err, deps.logger, (e) => e.toBody(), routing);
     try {
@@ -236,7 +236,6 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       const caller = await identifyCaller(deps.auth, runtime, header, telemetry);
       const json = hasBody(req) && isJson(req) ? await readJsonBody(req, res, deps.bodyLimits, deps.bodyBudget) : undefined;
       const { route, targets } = passThroughRoute(runtime, caller, header, endpoint.endpoint, modelOf(req, json), deps.auth !== undefined, path);
-      const requestId = requestIdOf(req);
       routing['x-tollgate-route'] = route.id;
       telemetry.routed(route, { ...PASS_THROUGH_REQUEST, body: {} }, requestId);
       const maxUpload = route.passThrough?.maxUploadBytes ?? 0;

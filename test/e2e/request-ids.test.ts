@@ -1,0 +1,77 @@
+import { Writable } from 'node:stream';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routeManifest } from '../providers/provider-manifests.js';
+import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+
+// OpenAI and Anthropic name the request on every answer, errors included, and their SDKs show it
+// as err.requestID: the id a user quotes to find the access-log line of a failure.
+
+let upstream: OpenAiUpstream;
+let gateway: TestGateway;
+const logLines: Record<string, unknown>[] = [];
+
+beforeAll(async () => {
+  upstream = await startOpenAiUpstream();
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line.trim() !== '') logLines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  gateway = await startTestGateway({ 'providers.yaml': openAiProvider('up', upstream.baseUrl), 'routes.yaml': routeManifest('chat', [['up', 'm']]) }, { logger: pino({ level: 'info' }, sink) });
+});
+
+afterAll(async () => {
+  await gateway?.close();
+  await upstream?.close();
+});
+
+async function logLine(requestId: string): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 200; i++) {
+    const line = logLines.find((l) => l.msg === 'request' && l.requestId === requestId);
+    if (line !== undefined) return line;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no access-log line for ${requestId}`);
+}
+
+describe('error answers carry the request id', () => {
+  it('a 502 on /v1/chat/completions: x-request-id, the SDK requestID, the access log', async () => {
+    upstream.script({ kind: 'error', status: 500 });
+    const client = new OpenAI({ apiKey: 'k', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+    const err = (await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err.status).toBe(502);
+    expect(err.requestID).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await logLine(err.requestID!)).status).toBe(502);
+    upstream.script();
+  });
+
+  it('a 404 on /v1/messages (no such model): x-request-id and request-id, the SDK requestID, the access log', async () => {
+    const client = new Anthropic({ apiKey: 'k', baseURL: gateway.url, maxRetries: 0 });
+    const err = (await client.messages.create({ model: 'nope', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
+    expect(err.status).toBe(404);
+    expect(err.requestID).toMatch(/^[0-9a-f-]{36}$/);
+    expect(err.headers?.get('x-request-id')).toBe(err.requestID);
+    expect((await logLine(err.requestID!)).status).toBe(404);
+  });
+
+  it('a 404 for an unknown path, and a client-chosen id is the one answered', async () => {
+    const res = await fetch(`${gateway.url}/v1/nothing-here`, { method: 'POST', headers: { 'x-request-id': 'client-chosen-1' } });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('x-request-id')).toBe('client-chosen-1');
+    expect((await logLine('client-chosen-1')).status).toBe(404);
+  });
+
+  it('a served answer keeps its one id', async () => {
+    upstream.script({ kind: 'ok', content: 'hi' });
+    const res = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) });
+    expect(res.status).toBe(200);
+    const id = res.headers.get('x-request-id');
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await logLine(id!)).status).toBe(200);
+  });
+});
