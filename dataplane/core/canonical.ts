@@ -121,6 +121,12 @@ export interface UpstreamFailure {
    * large to read. The request is charged for it (pipeline/stages/meter.ts, lost attempts).
    */
   billed?: 'prompt' | 'worstCase';
+  /**
+   * The upstream account is out of quota or credit (OpenAI's 429 `insufficient_quota`): not a rate
+   * limit that passes, so the target is not retried (another target may still serve), and a client
+   * told so is told not to retry either.
+   */
+  quotaExhausted?: true;
 }
 
 export type ParseResult = { ok: true; body: JsonObject; usage?: Usage } | { ok: false; failure: UpstreamFailure };

@@ -92,6 +92,8 @@ export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retr
     case 'Timeout':
       return new GatewayError(504, 'upstream_timeout', 'timeout_error', message, { headers });
     case 'RateLimited':
+      // Out of quota: no retry-after would help, and OpenAI SDKs retry a 429 unless told not to.
+      if (last.quotaExhausted === true) return new GatewayError(429, 'insufficient_quota', 'insufficient_quota', message, { headers: { ...headers, 'x-should-retry': 'false' } });
       return new GatewayError(429, 'upstream_rate_limited', 'rate_limit_error', message, { headers: { ...headers, 'retry-after': retryAfterSeconds(retryAfterMs ?? 1000) } });
     case 'ConnectionError':
       return new GatewayError(502, 'upstream_unreachable', 'server_error', message, { headers });

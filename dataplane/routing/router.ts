@@ -179,11 +179,11 @@ export class Router {
         record.failure = last;
         // No pod can take it: retrying the same pool now would not help; spill over or give up.
         if (saturation !== undefined) break;
-        if ((last.kind === 'RateLimited' || last.kind === 'ServerError') && last.retryAfterMs !== undefined) {
+        if ((last.kind === 'RateLimited' || last.kind === 'ServerError') && last.retryAfterMs !== undefined && last.quotaExhausted !== true) {
           retryAfterMs = retryAfterMs === undefined ? last.retryAfterMs : Math.min(retryAfterMs, last.retryAfterMs);
         }
-        // A local failure would fail the same way again on this target.
-        if (attempt >= route.retry.attempts || last.kind === 'ClientError' || last.kind === 'ResponseTooLarge' || last.local === true || !route.retry.on.includes(last.kind)) break;
+        // A local failure would fail the same way again on this target; so would an account out of quota.
+        if (attempt >= route.retry.attempts || last.kind === 'ClientError' || last.kind === 'ResponseTooLarge' || last.local === true || last.quotaExhausted === true || !route.retry.on.includes(last.kind)) break;
         const delay = retryDelayMs(attempt, route.retry, last.retryAfterMs, this.random);
         if (delay === undefined || this.now() + delay >= deadline) break;
         try {

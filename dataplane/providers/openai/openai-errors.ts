@@ -25,6 +25,9 @@ function parseErrorBody(bodyText: string): { message?: string; code?: string; ty
 
 const CONTEXT_LENGTH = /context[ _]length|maximum context|too many tokens|prompt is too long/i;
 
+/** OpenAI's codes (and types) for an account out of quota or credit: no wait makes them pass. */
+const QUOTA = new Set(['insufficient_quota', 'billing_hard_limit_reached', 'billing_not_active']);
+
 /** Maps an OpenAI-style error response to the gateway's failure classes. */
 export function classifyOpenAiError(status: number, headers: HeaderMap, bodyText: string): UpstreamFailure {
   const parsed = parseErrorBody(bodyText);
@@ -35,6 +38,7 @@ export function classifyOpenAiError(status: number, headers: HeaderMap, bodyText
 
   if (status === 429) {
     failure.kind = 'RateLimited';
+    if (QUOTA.has(parsed.code ?? '') || QUOTA.has(parsed.type ?? '')) failure.quotaExhausted = true;
   } else if (status >= 500 || status === 408) {
     failure.kind = status === 408 || status === 504 ? 'Timeout' : 'ServerError';
   } else if (status === 400 || status === 413 || status === 422) {
