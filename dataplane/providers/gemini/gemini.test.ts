@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CanonicalRequest } from '../../core/canonical.js';
 import { geminiAdapter } from './gemini-adapter.js';
 import { finishReasonFrom } from './gemini-response.js';
+import { MAX_SIGNATURE_CHARS } from './thought-signature.js';
 
 const req: CanonicalRequest = { op: 'chat', body: { model: 'g', messages: [{ role: 'user', content: 'x' }] }, stream: false, clientWantsUsage: false, createdAt: 1 };
 
@@ -103,6 +104,13 @@ describe('gemini adapter', () => {
       { role: 'model', parts: [{ functionCall: { name: 'lookup', args: { k: 'v' } }, thoughtSignature: signature }, { functionCall: { name: 'other', args: {} } }] },
       { role: 'user', parts: [{ functionResponse: { name: 'lookup', response: { a: 1 } } }, { functionResponse: { name: 'other', response: { b: 2 } } }] },
     ]);
+  });
+
+  it('a signature longer than the bound is not carried', () => {
+    const answer = { responseId: 'r2', candidates: [{ finishReason: 'STOP', content: { parts: [{ functionCall: { name: 'f', args: {} }, thoughtSignature: 'A'.repeat(MAX_SIGNATURE_CHARS + 4) }] } }] };
+    const r = geminiAdapter.parseResponse(req, 200, {}, JSON.stringify(answer));
+    if (!r.ok) throw new Error('not ok');
+    expect((r.body.choices as { message: { tool_calls: { id: string }[] } }[])[0]!.message.tool_calls[0]!.id).toBe('call_r2_0');
   });
 
   it("a tool result's images follow its functionResponse; an error is `error`; earlier thinking is left out", () => {
