@@ -127,6 +127,12 @@ export interface UpstreamFailure {
    * told so is told not to retry either.
    */
   quotaExhausted?: true;
+  /**
+   * The upstream said it is overloaded (Anthropic's 529 `overloaded_error`): temporary, retried
+   * and failed over like any 5xx, and when it is the last failure the client is told so (503,
+   * `overloaded_error` on /v1/messages), as clients such as Claude Code back off on it.
+   */
+  overloaded?: true;
 }
 
 export type ParseResult = { ok: true; body: JsonObject; usage?: Usage } | { ok: false; failure: UpstreamFailure };

@@ -98,6 +98,13 @@ export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retr
     case 'ConnectionError':
       return new GatewayError(502, 'upstream_unreachable', 'server_error', message, { headers });
     default:
+      if (last?.overloaded === true) {
+        // 503, not 502: the upstream is up and said to come back (OpenAI's own status for an
+        // overloaded engine; the Messages API renders it as overloaded_error).
+        return new GatewayError(503, 'upstream_overloaded', 'service_unavailable_error', message, {
+          headers: { ...headers, 'retry-after': retryAfterSeconds(retryAfterMs ?? 1000) },
+        });
+      }
       // An upstream that is down for a while (503 with retry-after) said when to come back: so does the 502.
       return new GatewayError(502, 'upstream_error', 'server_error', message, {
         headers: retryAfterMs === undefined ? headers : { ...headers, 'retry-after': retryAfterSeconds(retryAfterMs) },

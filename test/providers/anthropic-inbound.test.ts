@@ -407,6 +407,14 @@ spec:
     expect(limited).toBeInstanceOf(Anthropic.RateLimitError);
     expect((limited as InstanceType<typeof Anthropic.RateLimitError>).headers?.get('retry-after')).toBeTruthy();
 
+    // Anthropic's 529 reaches an Anthropic client as overloaded_error (clients back off on it), not as a generic api_error.
+    claude.script({ kind: 'overloaded' }, { kind: 'overloaded' });
+    const overloaded = await client.messages.create({ model: 'via-anthropic', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(overloaded).toBeInstanceOf(Anthropic.APIError);
+    expect((overloaded as InstanceType<typeof Anthropic.APIError>).status).toBe(503);
+    expect((overloaded as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+    expect((overloaded as InstanceType<typeof Anthropic.APIError>).headers?.get('retry-after')).toBeTruthy();
+
     claude.script({ kind: 'bad-request', message: 'max_tokens: too large' });
     const relayed = await client.messages.create({ model: 'via-anthropic', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(relayed).toBeInstanceOf(Anthropic.BadRequestError);

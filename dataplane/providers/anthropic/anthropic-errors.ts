@@ -27,6 +27,7 @@ export function classifyAnthropicError(status: number, headers: HeaderMap, bodyT
   if (status === 429 || type === 'rate_limit_error') failure.kind = 'RateLimited';
   else if (status === 408 || status === 504 || type === 'timeout_error') failure.kind = 'Timeout';
   else if (status >= 500 || type === 'overloaded_error' || type === 'api_error') failure.kind = 'ServerError';
+  if (status === 529 || type === 'overloaded_error') failure.overloaded = true;
   else if (status === 400 || status === 413 || status === 422) {
     const contextLength = CONTEXT_LENGTH.test(message);
     failure.kind = contextLength ? 'ContextLengthExceeded' : 'ClientError';
