@@ -95,8 +95,8 @@ export interface ProviderAdapter {
 
 /** An upstream's own token count of a Messages API body (Anthropic's count_tokens). */
 export interface TokenCounter {
-  /** `body`: the client's Messages API body; its `model` becomes the target's. */
-  buildRequest(body: JsonObject, target: AdapterTarget): UpstreamHttpRequest;
+  /** `body`: the client's Messages API body; its `model` becomes the target's. `betas`: the client's `anthropic-beta` values. */
+  buildRequest(body: JsonObject, target: AdapterTarget, betas?: readonly string[]): UpstreamHttpRequest;
   parseResponse(status: number, headers: HeaderMap, bodyText: string): { ok: true; inputTokens: number } | { ok: false; failure: UpstreamFailure };
 }
 

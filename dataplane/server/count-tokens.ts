@@ -55,7 +55,7 @@ export function countTokensEndpoint(deps: CountTokensDeps): (req: IncomingMessag
     const body = await readJsonBody(req, res, deps.bodyLimits, deps.bodyBudget);
     if (!isObject(body)) throw errors.badRequest('the request body must be a JSON object');
     // Validated as the Messages request it counts (max_tokens is not part of a count).
-    const canonical = toCanonicalRequest({ ...body, max_tokens: 1, stream: false }, Math.floor(Date.now() / 1000));
+    const canonical = toCanonicalRequest({ ...body, max_tokens: 1, stream: false }, Math.floor(Date.now() / 1000), header('anthropic-beta'));
     const model = String(canonical.body.model);
     const selected = selectRoute(runtime.routesByModel.get(model), caller, header, runtime.snapshot.namespaces, deps.auth !== undefined);
     if (selected === undefined) throw errors.modelNotFound(model);
@@ -65,19 +65,19 @@ export function countTokensEndpoint(deps: CountTokensDeps): (req: IncomingMessag
     const admission = await admitPassThrough(deps.rateLimiter === undefined ? {} : { rateLimiter: deps.rateLimiter }, runtime, caller, route, false);
     admission.settle({ usage: undefined, costUsd: 0 });
     const first = [...route.targets].sort((a, b) => a.priority - b.priority)[0];
-    const counted = first === undefined ? undefined : await upstreamCount(runtime, first, body, requestId);
+    const counted = first === undefined ? undefined : await upstreamCount(runtime, first, body, requestId, canonical.betas);
     const count: Count = counted ?? { inputTokens: estimatePromptTokens(canonical.body), source: 'estimated' };
     sendJson(res, 200, { 'x-tollgate-route': route.id, 'x-tollgate-token-count': count.source }, { input_tokens: count.inputTokens });
   };
 }
 
 /** The target's upstream's own count, or undefined when it cannot count (now). Throws the upstream's refusal of the request. */
-async function upstreamCount(runtime: RuntimeSnapshot, target: TargetConfig, body: JsonObject, requestId: string): Promise<Count | undefined> {
+async function upstreamCount(runtime: RuntimeSnapshot, target: TargetConfig, body: JsonObject, requestId: string, betas: readonly string[] | undefined): Promise<Count | undefined> {
   const provider = runtime.providers.get(target.providerId);
   const counter = provider?.adapter.countTokens;
   const baseUrl = provider?.inProcessEndpoint ?? provider?.config.endpoints[0];
   if (provider === undefined || counter === undefined || baseUrl === undefined) return undefined;
-  const upstreamReq = counter.buildRequest(body, adapterTarget(provider, baseUrl, target.model, Date.now()));
+  const upstreamReq = counter.buildRequest(body, adapterTarget(provider, baseUrl, target.model, Date.now()), betas);
   upstreamReq.headers['x-request-id'] = requestId;
   let answer;
   try {

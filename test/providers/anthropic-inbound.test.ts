@@ -424,13 +424,14 @@ spec:
   it('messages.countTokens: counted by an Anthropic upstream (without the members it refuses), estimated for any other; errors the Anthropic way', async () => {
     claude.script({ kind: 'text' });
     const tools = [{ name: 'get_weather', description: 'Weather', input_schema: { type: 'object' as const, properties: { city: { type: 'string' } } } }];
-    const counted = await client.messages.countTokens({ model: 'via-anthropic', system: 'Be brief.', tools, messages: [{ role: 'user', content: 'Hello' }, { role: 'assistant', content: 'Hi' }, { role: 'user', content: 'Weather?' }] }).withResponse();
+    const counted = await client.messages.countTokens({ model: 'via-anthropic', system: 'Be brief.', tools, messages: [{ role: 'user', content: 'Hello' }, { role: 'assistant', content: 'Hi' }, { role: 'user', content: 'Weather?' }] }, { headers: { 'anthropic-beta': 'token-counting-2024-11-01' } }).withResponse();
     // 3 + 4 × 3 messages + 10 (system) + 20 (one tool), the emulator's count.
     expect(counted.data).toEqual({ input_tokens: 45 });
     expect(counted.response.headers.get('x-tollgate-token-count')).toBe('upstream');
     const sent = claude.requests.at(-1);
     expect(sent?.url).toBe('/v1/messages/count_tokens');
     expect(sent?.headers['x-api-key']).toBe('sk-ant-test');
+    expect(sent?.headers['anthropic-beta']).toBe('token-counting-2024-11-01');
     expect(sent?.body.model).toBe('claude-sonnet-4-5');
 
     // A client counting the request it is about to send includes max_tokens and more: not forwarded (the API refuses them).

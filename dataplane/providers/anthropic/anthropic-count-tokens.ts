@@ -11,12 +11,14 @@ const COUNTED = ['messages', 'system', 'tools', 'tool_choice', 'thinking', 'mcp_
 
 /** Anthropic's own token count: the same headers as /v1/messages, the target's model. */
 export const anthropicTokenCounter: TokenCounter = {
-  buildRequest(body: JsonObject, target: AdapterTarget): UpstreamHttpRequest {
+  buildRequest(body: JsonObject, target: AdapterTarget, clientBetas: readonly string[] = []): UpstreamHttpRequest {
     const settings = anthropicSettings(target.settings);
     const counted: JsonObject = { model: target.model };
     for (const key of COUNTED) if (body[key] !== undefined) counted[key] = body[key];
     const headers: Record<string, string> = { ...target.headers, 'content-type': 'application/json', accept: 'application/json', 'anthropic-version': settings.version };
-    if (settings.beta !== undefined && settings.beta.length > 0) headers['anthropic-beta'] = settings.beta.join(',');
+    // As for /v1/messages: a beta changes what is counted (new content types, tools), so the client's go too.
+    const betas = [...new Set([...(settings.beta ?? []), ...clientBetas])];
+    if (betas.length > 0) headers['anthropic-beta'] = betas.join(',');
     if (target.apiKey !== undefined && target.apiKey !== '') headers['x-api-key'] = target.apiKey;
     return { url: `${target.baseUrl}/v1/messages/count_tokens`, method: 'POST', headers, body: JSON.stringify(counted) };
   },
