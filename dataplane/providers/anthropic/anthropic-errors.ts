@@ -41,8 +41,18 @@ export function classifyAnthropicError(status: number, headers: HeaderMap, bodyT
     };
   }
   // 401, 402, 403, 404: the gateway's credentials or configuration, not the client's request.
+  // An account out of credit is no request's fault and does not pass with a retry: the target is
+  // not retried, another may serve, and the client is told not to retry (as for OpenAI's
+  // insufficient_quota). Anthropic says so with 402 billing_error, or with a 400 about the balance.
+  if (status === 402 || type === 'billing_error' || CREDIT_BALANCE.test(message)) {
+    failure.kind = 'RateLimited';
+    failure.quotaExhausted = true;
+    delete failure.clientBody;
+  }
   return failure;
 }
+
+const CREDIT_BALANCE = /credit balance is too low/i;
 
 /** An `error` event inside a started stream. */
 export function streamErrorFailure(type: string, message: string): UpstreamFailure {

@@ -4,6 +4,7 @@ import type { CanonicalRequest } from '../../core/canonical.js';
 import { anthropicAdapter } from './anthropic-adapter.js';
 import { finishReasonFrom, fromAnthropicResponse, usageFromAnthropic } from './anthropic-response.js';
 import { AnthropicStreamTransformer } from './anthropic-stream.js';
+import { classifyAnthropicError } from './anthropic-errors.js';
 
 const ev = (data: unknown): SseEvent => ({ event: (data as { type: string }).type, data: JSON.stringify(data) });
 const req = (body: Record<string, unknown>): CanonicalRequest => ({ op: 'chat', body: { model: 'm', ...body }, stream: false, clientWantsUsage: false });
@@ -73,6 +74,18 @@ describe('anthropic adapter', () => {
     expect(stop.done).toBe(true);
     expect(stop.usage).toEqual({ inputTokens: 9, outputTokens: 5, cachedInputTokens: 0 });
     expect(stop.chunks[0]).toMatchObject({ id: 'msg_1', created: 7, choices: [], usage: { prompt_tokens: 9, completion_tokens: 5 } });
+  });
+
+  it('an account out of credit (402 billing_error, or a 400 about the balance) is exhausted quota, not a client error; 529 is an overload', () => {
+    const billing = classifyAnthropicError(402, {}, JSON.stringify({ type: 'error', error: { type: 'billing_error', message: 'Your account has run out of credit' } }));
+    expect(billing).toMatchObject({ kind: 'RateLimited', quotaExhausted: true });
+    const balance = classifyAnthropicError(400, {}, JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'Your credit balance is too low to access the Anthropic API.' } }));
+    expect(balance).toMatchObject({ kind: 'RateLimited', quotaExhausted: true });
+    expect(balance.clientBody).toBeUndefined();
+    const invalid = classifyAnthropicError(400, {}, JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: too large' } }));
+    expect(invalid).toMatchObject({ kind: 'ClientError' });
+    expect(invalid.quotaExhausted).toBeUndefined();
+    expect(classifyAnthropicError(529, {}, JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }))).toMatchObject({ kind: 'ServerError', overloaded: true });
   });
 
   it('stream: an error event is a failure; an early end is a failure', () => {
