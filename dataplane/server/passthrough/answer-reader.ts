@@ -1,3 +1,5 @@
+import { KeptTail } from './kept-tail.js';
+
 /** An answer up to this size is kept and parsed whole. */
 export const MAX_PARSED_ANSWER_BYTES = 1024 * 1024;
 /** Of a larger answer, this much of its end is kept: where `usage` is (the last key of OpenAI's images and audio answers). */
@@ -19,9 +21,8 @@ export class AnswerReader {
 
   private readonly head: Buffer[] = [];
   private size = 0;
-  /** The answer's end, in pieces; joined and cut back to TAIL_BYTES when twice that (each byte copied a bounded number of times). */
-  private tail: string[] = [];
-  private tailLength = 0;
+  /** The answer's last TAIL_BYTES, where its usage is. */
+  private readonly tail = new KeptTail(TAIL_BYTES);
   private images = 0;
   private carry = '';
 
@@ -39,15 +40,7 @@ export class AnswerReader {
       }
     }
     this.carry = text.slice(-(LONGEST_KEY - 1));
-    this.tail.push(piece);
-    this.tailLength += piece.length;
-    if (this.tailLength > 2 * TAIL_BYTES) this.compactTail();
-  }
-
-  private compactTail(): void {
-    const end = this.tail.join('').slice(-TAIL_BYTES);
-    this.tail = [end];
-    this.tailLength = end.length;
+    this.tail.add(piece);
   }
 
   /** The images counted in a large answer (undefined for an answer read whole: its `data` says). */
@@ -64,8 +57,7 @@ export class AnswerReader {
         return undefined;
       }
     }
-    this.compactTail();
-    const usage = lastObjectOf(this.tail[0] ?? '', '"usage"');
+    const usage = lastObjectOf(this.tail.text(), '"usage"');
     return usage === undefined ? {} : { usage };
   }
 }

@@ -1,3 +1,4 @@
+import { KeptTail } from './kept-tail.js';
 import type { Usage } from '../../core/canonical.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { lastObjectOf, MAX_COUNTED_IMAGES } from './answer-reader.js';
@@ -31,8 +32,7 @@ export interface StreamedImages {
  */
 export class ImageStreamReader {
   private head = '';
-  private tail: string[] = [];
-  private tailLength = 0;
+  private readonly tail = new KeptTail(TAIL_BYTES);
   private size = 0;
   /** The current event's last characters: an event end split across two chunks is found with them. */
   private last = '';
@@ -68,25 +68,15 @@ export class ImageStreamReader {
     this.last = (this.last + piece).slice(-3);
     if (this.head.length < WHOLE_EVENT_BYTES) this.head += piece.slice(0, WHOLE_EVENT_BYTES - this.head.length);
     if (this.size <= WHOLE_EVENT_BYTES) return;
-    this.tail.push(piece);
-    this.tailLength += piece.length;
-    if (this.tailLength > 2 * TAIL_BYTES) this.compactTail();
-  }
-
-  private compactTail(): void {
-    const end = this.tail.join('').slice(-TAIL_BYTES);
-    this.tail = [end];
-    this.tailLength = end.length;
+    this.tail.add(piece);
   }
 
   private finishEvent(): void {
     const whole = this.size <= WHOLE_EVENT_BYTES;
     const head = this.head;
-    if (!whole) this.compactTail();
-    const tail = this.tail[0] ?? '';
+    const tail = whole ? '' : this.tail.text();
     this.head = '';
-    this.tail = [];
-    this.tailLength = 0;
+    this.tail.clear();
     this.size = 0;
     this.last = '';
     const event = whole ? wholeEvent(head) : largeEvent(head, tail);
