@@ -97,23 +97,27 @@ describe('attempts an upstream may have billed', () => {
 });
 
 describe('attempts an upstream may have billed, for a client that left', () => {
-  /** Sends `ask`'s request to `model` and hangs up after `ms`. */
-  const sendAndLeave = (model: string, ms: number): Promise<void> =>
+  /** Sends `ask`'s request to `model` and hangs up after `ms`, or when `leave` resolves. */
+  const sendAndLeave = (model: string, leave: number | (() => Promise<void>)): Promise<void> =>
     new Promise((resolve) => {
       const req = request(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } });
       req.on('error', () => resolve());
       req.end(JSON.stringify({ model, max_tokens: 50, messages: [{ role: 'user', content: 'hello there' }] }));
-      setTimeout(() => {
+      const hangUp = (): void => {
         req.destroy();
         resolve();
-      }, ms);
+      };
+      if (typeof leave === 'number') setTimeout(hangUp, leave);
+      else void leave().then(hangUp);
     });
 
   it('a client that left before a too-large answer came: its worst case is charged (lost_attempt)', async () => {
     // Before, the router saw the client gone after the lost attempt and nothing was charged.
     upstream.script({ kind: 'ok', delayMs: 200, content: 'x'.repeat(4_000) });
     const before = gateway.usage.records.length;
-    await sendAndLeave('chat', 100);
+    const sent = upstream.requests.length;
+    // Leaves once the upstream has the request, before its answer (200 ms later, within the attempt timeout).
+    await sendAndLeave('chat', () => expect.poll(() => upstream.requests.length, { timeout: 5_000 }).toBe(sent + 1));
     await expect.poll(() => gateway.usage.records.length, { timeout: 3_000 }).toBe(before + 1);
     const rec = gateway.usage.records[before];
     expect(rec).toMatchObject({ estimateReason: 'lost_attempt', inputTokens: promptEstimate, outputTokens: 50 });
@@ -124,15 +128,20 @@ describe('attempts an upstream may have billed, for a client that left', () => {
     upstream.script({ kind: 'ok', delayMs: 1_000 });
     const before = gateway.usage.records.length;
     const sent = upstream.requests.length;
-    // The attempt times out at 300 ms; the client leaves at 700 ms, during the backoff: full jitter
-    // would make it 0–2 s, held near its ceiling here (the gateway runs in this process).
+    // The client leaves as soon as the attempt has timed out (the gateway closed the upstream
+    // request), during the backoff: full jitter would make that 0–2 s, held near its ceiling here
+    // (the gateway runs in this process) until the charge is recorded. Leaving on a timer instead
+    // raced the timeout on a busy machine.
     const random = vi.spyOn(Math, 'random').mockReturnValue(0.99);
     try {
-      await sendAndLeave('slow-retry', 700);
+      await sendAndLeave('slow-retry', async () => {
+        await expect.poll(() => upstream.requests.length, { timeout: 5_000 }).toBe(sent + 1);
+        await upstream.requests[sent]?.aborted;
+      });
+      await expect.poll(() => gateway.usage.records.length, { timeout: 3_000 }).toBe(before + 1);
     } finally {
       random.mockRestore();
     }
-    await expect.poll(() => gateway.usage.records.length, { timeout: 3_000 }).toBe(before + 1);
     expect(upstream.requests.length - sent).toBe(1);
     const rec = gateway.usage.records[before];
     expect(rec).toMatchObject({ estimateReason: 'lost_attempt', inputTokens: promptEstimate, outputTokens: 0 });
