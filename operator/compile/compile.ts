@@ -1,4 +1,4 @@
-import { SNAPSHOT_SCHEMA_VERSION, type RouteConfig, type Snapshot, type SnapshotContent } from '../../dataplane/config/snapshot.js';
+import { type ApiKeyConfig, SNAPSHOT_SCHEMA_VERSION, type RouteConfig, type Snapshot, type SnapshotContent } from '../../dataplane/config/snapshot.js';
 import { secret } from '../../dataplane/config/secret-value.js';
 import { compileBudgets } from './compile-budgets.js';
 import { compileDataPolicies } from './compile-data-policies.js';
@@ -6,7 +6,11 @@ import { compileGuardrails } from './compile-guardrails.js';
 import { compileProviders } from './compile-providers.js';
 import { compileApiKeys } from './compile-api-keys.js';
 import { compileRoutes } from './compile-routes.js';
-import { entryBytes, namespaceOfId, type SizedEntry, withinSnapshotBudget } from './snapshot-budget.js';
+import { entryBytes, fitSnapshot, markLeftOut, type SizedObject, type SnapshotObjectKind, sizedKey, splitId } from './snapshot-budget.js';
+import type { GuardrailConfig } from '../../dataplane/config/guardrail-config.js';
+import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
+import type { DataPolicyConfig } from '../../dataplane/config/data-policy-config.js';
+import type { CompiledProvider } from './compile-providers.js';
 import { resolvedServices } from './service-ref.js';
 import { contentHash } from '../../dataplane/config/content-hash.js';
 import type { CompileInput, CompileResult, ObjectStatus } from './types.js';
@@ -25,6 +29,34 @@ function statusOrder(a: ObjectStatus, b: ObjectStatus): number {
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
+/** What a snapshot carries besides its objects and namespace labels (its version, schema version, the lists' names), at most. */
+const ENVELOPE_BYTES = 512;
+
+/** The Providers a snapshot with these routes and guardrails carries: those a target or a usable moderation rule names. */
+function referencedProviders(routes: readonly RouteConfig[], guardrails: readonly GuardrailConfig[]): Set<string> {
+  const moderation = guardrails.flatMap((g) => g.rules.flatMap((r) => (r.detector.kind === 'moderation' && r.detector.unusable !== true ? [r.detector.providerId] : [])));
+  return new Set([...routes.flatMap((r) => r.targets.map((t) => t.providerId)), ...moderation]);
+}
+
+/** Each object's entry in the snapshot, sized, with its kind and namespace (snapshot-budget.ts). */
+function sizedObjects(
+  routes: readonly RouteConfig[],
+  compiled: { budgets: { configs: BudgetConfig[] }; dataPolicies: { configs: DataPolicyConfig[] }; guardrails: { configs: GuardrailConfig[] } },
+  apiKeys: readonly ApiKeyConfig[],
+  providers: readonly CompiledProvider[],
+): SizedObject[] {
+  // One more byte each: the comma between entries of a list.
+  const byId = (kind: SnapshotObjectKind, id: string, entry: unknown): SizedObject => ({ kind, ...splitId(id), bytes: entryBytes(entry) + 1 });
+  return [
+    ...providers.map((p) => byId('Provider', p.id, p.config)),
+    ...routes.map((r) => byId('ModelRoute', r.id, r)),
+    ...compiled.budgets.configs.map((b) => byId('Budget', b.id, b)),
+    ...compiled.dataPolicies.configs.map((d) => byId('DataPolicy', d.id, d)),
+    ...compiled.guardrails.configs.map((g) => byId('GuardrailPolicy', g.id, g)),
+    ...apiKeys.map((k): SizedObject => ({ kind: 'Secret', namespace: k.namespace, name: k.name, bytes: entryBytes(k) + 1 })),
+  ];
+}
+
 /**
  * Objects in, Snapshot and a status per object out. Pure: no I/O, no clock; the same objects in any
  * order give a byte-identical snapshot whose version is its content hash.
@@ -38,10 +70,11 @@ export function compile(input: CompileInput): CompileResult {
     guardrails: byId(input.guardrails ?? []),
   };
   const egress = input.egressAllowlist === undefined ? undefined : new CompiledEgressAllowlist(input.egressAllowlist);
-  const { providers, statuses: providerStatuses } = compileProviders(sorted, egress);
-  const { routes, statuses: routeStatuses } = compileRoutes(sorted, providers);
+  const { providers: compiledProviders, statuses: providerStatuses } = compileProviders(sorted, egress);
+  let providers = compiledProviders;
+  let { routes, statuses: routeStatuses } = compileRoutes(sorted, providers);
   const platform = input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces);
-  // What depends on which routes exist (budgets' subjects and downgrades, policies' subjects).
+  // What depends on which Providers and routes exist (budgets' subjects and downgrades, policies' subjects, moderation).
   const dependents = (served: RouteConfig[]) => ({
     budgets: compileBudgets(sorted.budgets, served, platform),
     dataPolicies: compileDataPolicies(input.dataPolicies ?? [], { routes: served, secrets: sorted.secrets, platform, localDestinations: input.localCaptureDestinations ?? false, egress }),
@@ -54,23 +87,45 @@ export function compile(input: CompileInput): CompileResult {
       egress,
     }),
   });
-  const apiKeys = compileApiKeys(sorted.secrets, input.apiKeyHashKey);
+  let apiKeys = compileApiKeys(sorted.secrets, input.apiKeyHashKey);
   let compiled = dependents(routes);
-  // Everything but the routes, by namespace (every provider counted: an upper bound), then the routes
-  // that fit beside it; when some do not, what named them is compiled again without them.
-  const others: SizedEntry[] = [
-    ...[...providers.values()].map((p) => ({ namespace: namespaceOfId(p.id), bytes: entryBytes(p.config) })),
-    ...apiKeys.map((k) => ({ namespace: k.namespace, bytes: entryBytes(k) })),
-    ...compiled.budgets.configs.map((b) => ({ namespace: namespaceOfId(b.id), bytes: entryBytes(b) })),
-    ...compiled.dataPolicies.configs.map((d) => ({ namespace: namespaceOfId(d.id), bytes: entryBytes(d) })),
-    ...compiled.guardrails.configs.map((g) => ({ namespace: namespaceOfId(g.id), bytes: entryBytes(g) })),
-  ];
-  const kept = withinSnapshotBudget(routes, others, entryBytes(sorted.namespaces ?? []), routeStatuses, input.snapshotBudgetBytes);
-  if (kept.length !== routes.length) compiled = dependents(kept);
+  // Every object the snapshot would carry, sized and by namespace; when they do not fit, some are left
+  // out and what depended on them is compiled again without them.
+  const carried = referencedProviders(routes, compiled.guardrails.configs);
+  const fit = fitSnapshot(
+    sizedObjects(routes, compiled, apiKeys, [...providers.values()].filter((p) => carried.has(p.id))),
+    entryBytes(sorted.namespaces ?? []) + ENVELOPE_BYTES,
+    platform,
+    input.snapshotBudgetBytes,
+  );
+  const leftOut = (kind: SnapshotObjectKind, id: string): boolean => {
+    const { namespace, name } = splitId(id);
+    return fit.refused.has(sizedKey(kind, namespace, name));
+  };
+  let leftOutApiKeys: NonNullable<CompileResult['leftOutApiKeys']> = [];
+  if (fit.refused.size > 0) {
+    if ([...providers.keys()].some((id) => leftOut('Provider', id))) {
+      // Routes that name a Provider left out lose it as a target (ProviderNotReady says why).
+      providers = new Map([...providers].map(([id, p]) => [id, leftOut('Provider', id) ? { id, source: p.source, notReady: 'left out of the configuration snapshot (SnapshotTooLarge): see its status' } : p]));
+      ({ routes, statuses: routeStatuses } = compileRoutes(sorted, providers));
+    }
+    routes = routes.filter((r) => !leftOut('ModelRoute', r.id));
+    compiled = dependents(routes);
+    compiled.budgets.configs = compiled.budgets.configs.filter((b) => !leftOut('Budget', b.id));
+    compiled.dataPolicies.configs = compiled.dataPolicies.configs.filter((d) => !leftOut('DataPolicy', d.id));
+    compiled.guardrails.configs = compiled.guardrails.configs.filter((g) => !leftOut('GuardrailPolicy', g.id));
+    leftOutApiKeys = apiKeys.flatMap((k) => {
+      const message = fit.refused.get(sizedKey('Secret', k.namespace, k.name));
+      return message === undefined ? [] : [{ namespace: k.namespace, name: k.name, message }];
+    });
+    apiKeys = apiKeys.filter((k) => !fit.refused.has(sizedKey('Secret', k.namespace, k.name)));
+    markLeftOut([...providerStatuses, ...routeStatuses, ...compiled.budgets.statuses, ...compiled.dataPolicies.statuses, ...compiled.guardrails.statuses], fit);
+  }
+  const kept = routes;
   const { configs: budgets, statuses: budgetStatuses } = compiled.budgets;
   const { configs: dataPolicies, statuses: dataPolicyStatuses } = compiled.dataPolicies;
   const guardrails = compiled.guardrails;
-  const referenced = new Set([...kept.flatMap((r) => r.targets.map((t) => t.providerId)), ...guardrails.moderationProviders]);
+  const referenced = referencedProviders(kept, guardrails.configs);
   const content: SnapshotContent = {
     schemaVersion: SNAPSHOT_SCHEMA_VERSION,
     // Only providers some route can reach: the snapshot carries credentials, so it carries no spare ones.
@@ -88,5 +143,8 @@ export function compile(input: CompileInput): CompileResult {
   if (guardrails.configs.length > 0) content.guardrails = guardrails.configs;
   if (apiKeys.length > 0 && input.apiKeyHashKey !== undefined) content.apiKeyHashKey = secret(input.apiKeyHashKey);
   const snapshot: Snapshot = { ...content, version: contentHash(content) };
-  return { snapshot, statuses: [...providerStatuses, ...routeStatuses, ...budgetStatuses, ...dataPolicyStatuses, ...guardrails.statuses].sort(statusOrder) };
+  const result: CompileResult = { snapshot, statuses: [...providerStatuses, ...routeStatuses, ...budgetStatuses, ...dataPolicyStatuses, ...guardrails.statuses].sort(statusOrder) };
+  if (leftOutApiKeys.length > 0) result.leftOutApiKeys = leftOutApiKeys;
+  if (fit.oversize !== undefined) result.oversize = fit.oversize;
+  return result;
 }

@@ -83,4 +83,8 @@ export interface ObjectStatus {
 export interface CompileResult {
   snapshot: Snapshot;
   statuses: ObjectStatus[];
+  /** API keys (labelled Secrets, which have no status) left out of an oversized snapshot, and why. */
+  leftOutApiKeys?: { namespace: string; name: string; message: string }[];
+  /** Set when the snapshot is over what data planes accept even without any tenant's object (snapshot-budget.ts). */
+  oversize?: string;
 }

@@ -14,14 +14,14 @@ interface Patch {
 }
 
 /** A reconciler over in-memory caches; the API server refuses status writes of the objects named in `refuse`. */
-function setup(routes: KubeObject[]) {
+function setup(routes: KubeObject[], options: { snapshotBudgetBytes?: number; secrets?: SecretObject[]; apiKeyHashKey?: string } = {}) {
   const caches: Caches = {
     providers: new Map([['default/openai', openai as KubeObject]]),
     routes: new Map(routes.map((r) => [`default/${r.metadata.name}`, r])),
     budgets: new Map(),
     dataPolicies: new Map(),
     guardrails: new Map(),
-    secrets: new Map<string, SecretObject>(),
+    secrets: new Map<string, SecretObject>((options.secrets ?? []).map((sec) => [`${sec.metadata.namespace}/${sec.metadata.name}`, sec])),
     namespaces: new Map(),
     services: new Map(),
     slices: new Map(),
@@ -32,6 +32,9 @@ function setup(routes: KubeObject[]) {
   let acked = 0;
   let holdAcks = false;
   let clock = 1_000;
+  const events: { kind: string | undefined; name: string; reason: string; message: string }[] = [];
+  const logged: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) });
   const reconciler = new Reconciler({
     caches,
     client: {
@@ -51,14 +54,16 @@ function setup(routes: KubeObject[]) {
       settled: () => true,
       progress: (generation) => ({ ready: 1, acked: generation <= acked ? 1 : 0 }),
     },
-    events: { record: async () => undefined },
-    logger: pino({ level: 'silent' }),
+    events: { record: async (object, _type, reason, message) => void events.push({ kind: object.kind, name: object.metadata.name, reason, message }) },
+    logger,
+    ...(options.snapshotBudgetBytes === undefined ? {} : { snapshotBudgetBytes: options.snapshotBudgetBytes }),
+    ...(options.apiKeyHashKey === undefined ? {} : { apiKeyHashKey: () => options.apiKeyHashKey }),
     dataplane: { namespace: 'tollgate-system', service: 'tollgate', adminPortName: 'admin' },
     now: () => (clock += 1_000),
   });
   const programmed = (name: string): string | undefined =>
     patches.filter((p) => p.path.endsWith(`/modelroutes/${name}/status`)).at(-1)?.conditions.find((c) => c.type === 'Programmed')?.reason;
-  return { reconciler, caches, refuse, patches, programmed, hold: (on: boolean) => (holdAcks = on), published: () => published };
+  return { reconciler, caches, refuse, patches, programmed, events, logged, hold: (on: boolean) => (holdAcks = on), published: () => published };
 }
 
 describe('Reconciler status writes', () => {
@@ -83,5 +88,31 @@ describe('Reconciler status writes', () => {
     caches.routes.set('default/x', chatRoute('x', 'other-model'));
     await expect(reconciler.reconcile(true)).rejects.toThrow();
     expect(programmed('x')).toBe('Pending');
+  });
+});
+
+describe('Reconciler and the snapshot budget', () => {
+  const apiKey = (name: string): SecretObject =>
+    ({ metadata: { name, namespace: 'evil', labels: { 'tollgate.dev/api-key': 'true', pad: 'z'.repeat(60) } }, data: { key: Buffer.from(`key-${name}`).toString('base64') } }) as SecretObject;
+
+  it('warns on the Secret of each API key left out, once, and publishes the snapshot that fits', async () => {
+    const secrets = Array.from({ length: 40 }, (_, i) => apiKey(`k${i}`));
+    const { reconciler, events, published } = setup([chatRoute('a')], { snapshotBudgetBytes: 6_000, secrets, apiKeyHashKey: 'h'.repeat(32) });
+    await reconciler.reconcile(true);
+    expect(published()).toBeGreaterThan(0);
+    const warned = () => events.filter((e) => e.reason === 'SnapshotTooLarge');
+    expect(warned().length).toBeGreaterThan(10);
+    expect(warned().length).toBeLessThan(40);
+    expect(warned().every((e) => e.kind === 'Secret' && /namespace evil held the most/.test(e.message))).toBe(true);
+    const first = warned().length;
+    await reconciler.reconcile(true);
+    expect(warned()).toHaveLength(first);
+  });
+
+  it('does not publish, and logs why, when the platform alone does not fit', async () => {
+    const { reconciler, logged, published } = setup([chatRoute('a')], { snapshotBudgetBytes: 100 });
+    await reconciler.reconcile(true);
+    expect(published()).toBe(0);
+    expect(logged.join('')).toMatch(/snapshot not published: .*no tenant's object is left out/);
   });
 });

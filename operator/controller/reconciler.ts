@@ -7,7 +7,7 @@ import type { Condition, SpecHistory } from '../api/common.js';
 import { ModelRouteSchema, type ModelRoute } from '../api/model-route.js';
 import { ProviderSchema, type Provider } from '../api/provider.js';
 import { compile } from '../compile/compile.js';
-import type { CompileInput, ObjectKind, ObjectStatus } from '../compile/types.js';
+import type { CompileInput, CompileResult, ObjectKind, ObjectStatus } from '../compile/types.js';
 import type { Distributor } from '../distribute/distributor.js';
 import type { EventRecorder } from '../kube/event-recorder.js';
 import { KubeError, type KubeClient, type KubeObject } from '../kube/kube-client.js';
@@ -44,6 +44,8 @@ export interface ReconcilerOptions {
   term?: () => number;
   /** Conditions other components own (e.g. a Budget's ThresholdReached), written with the rest. */
   extraConditions?: (status: ObjectStatus) => DesiredCondition[];
+  /** The bytes snapshots are kept within (compile's default when absent); tests set it low. */
+  snapshotBudgetBytes?: number;
 }
 
 const PLURAL: Record<ObjectKind, string> = { Provider: 'providers', ModelRoute: 'modelroutes', Budget: 'budgets', DataPolicy: 'datapolicies', GuardrailPolicy: 'guardrailpolicies' };
@@ -122,6 +124,10 @@ export class Reconciler {
   /** Per object: the snapshot generation that first carried its current metadata.generation. */
   private readonly programmedAt = new Map<string, { objectGeneration: number; snapshotGeneration: number }>();
   private readonly now: () => number;
+  /** API key Secrets warned of being left out of the snapshot, with the message they were told. */
+  private readonly warnedApiKeys = new Map<string, string>();
+  /** The version of the last snapshot too large to publish (logged once). */
+  private oversizeVersion: string | undefined;
   statusWrites = 0;
   compiles = 0;
 
@@ -190,12 +196,17 @@ export class Reconciler {
     this.opts.distributor.setEndpoints(dataplaneEndpoints(this.opts.caches.slices.values(), dataplane.namespace, dataplane.service, dataplane.adminPortName));
     if (!leader) return;
     const { input, invalid } = this.buildInput();
-    const { snapshot, statuses } = compile(input);
+    if (this.opts.snapshotBudgetBytes !== undefined) input.snapshotBudgetBytes = this.opts.snapshotBudgetBytes;
+    const { snapshot, statuses, leftOutApiKeys, oversize } = compile(input);
     this.compiles++;
+    await this.warnLeftOutApiKeys(leftOutApiKeys ?? []);
+    // Every pod would refuse it: they keep the snapshot they serve (what changed stays Pending).
+    if (oversize !== undefined && snapshot.version !== this.oversizeVersion) this.opts.logger.error({ version: snapshot.version }, `snapshot not published: ${oversize}`);
+    this.oversizeVersion = oversize === undefined ? undefined : snapshot.version;
     const term = this.opts.term?.() ?? 0;
     // A new term (this replica took the Lease again) is published even with the same content: pods
     // that served a successor's term refuse everything of our older one.
-    if (snapshot.version !== this.lastVersion || term !== this.lastTerm) {
+    if (oversize === undefined && (snapshot.version !== this.lastVersion || term !== this.lastTerm)) {
       const next = Math.max(this.now(), this.generation + 1);
       if (!Number.isSafeInteger(next)) throw new Error(`generation ${next} is beyond the largest safe integer; not published`);
       this.generation = next;
@@ -246,6 +257,23 @@ export class Reconciler {
       if (event === undefined || recorded.has(event.reason)) continue;
       recorded.add(event.reason);
       await this.opts.events.record(object, event.type, event.reason, event.message);
+    }
+  }
+
+  /**
+   * A Secret has no status: an API key left out of the snapshot gets a Warning Event on its Secret,
+   * once each time it is left out (or for another reason), and the operator logs it.
+   */
+  private async warnLeftOutApiKeys(keys: NonNullable<CompileResult['leftOutApiKeys']>): Promise<void> {
+    const now = new Map(keys.map((k) => [`${k.namespace}/${k.name}`, k.message]));
+    for (const key of this.warnedApiKeys.keys()) if (!now.has(key)) this.warnedApiKeys.delete(key);
+    for (const [key, message] of now) {
+      if (this.warnedApiKeys.get(key) === message) continue;
+      this.warnedApiKeys.set(key, message);
+      this.opts.logger.warn({ secret: key }, `API key ${message}`);
+      const secret = this.opts.caches.secrets.get(key);
+      // A listed object carries no apiVersion and kind; the Event's involvedObject needs them.
+      if (secret !== undefined) await this.opts.events.record({ ...secret, apiVersion: 'v1', kind: 'Secret' }, 'Warning', 'SnapshotTooLarge', `API key ${message}`);
     }
   }
 
