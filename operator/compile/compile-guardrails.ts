@@ -2,7 +2,7 @@ import type { GuardrailConfig, GuardrailDetectorConfig, GuardrailRuleConfig } fr
 import type { GuardrailPolicy, GuardrailRule } from '../api/guardrail-policy.js';
 import { durationToMs } from '../api/duration.js';
 import { scopedSubjects } from './budget-scope.js';
-import { admits } from './compile-routes.js';
+import { admits, seesOthers, unavailableProvider } from './compile-routes.js';
 import type { CompiledProvider } from './compile-providers.js';
 import { condition, type Problem, resolvedRefs } from './conditions.js';
 import { guardrailRefusal } from './publishable.js';
@@ -54,11 +54,15 @@ function detectorConfig(ns: string, d: GuardrailRule['detector']): GuardrailDete
 function moderationProblem(ns: string, ruleName: string, providerId: string, ctx: GuardrailContext): Problem | undefined {
   const p = ctx.providers.get(providerId);
   const at = `rule ${ruleName}: moderation.providerRef`;
+  // Admission first: a namespace learns nothing (existence, type) of a Provider it may not use.
+  if ((p === undefined || !admits(p, ns, ctx.namespaceLabels)) && !providerId.startsWith(`${ns}/`) && !seesOthers(ctx.platform, ns)) {
+    return { reason: 'RefNotPermitted', message: `${at}: ${unavailableProvider(providerId, ns)}` };
+  }
   if (p === undefined) return { reason: 'ProviderNotFound', message: `${at}: Provider ${providerId} not found` };
+  if (!admits(p, ns, ctx.namespaceLabels)) return { reason: 'RefNotPermitted', message: `${at}: Provider ${providerId} does not admit namespace ${ns} (its allowedRoutes)` };
   if (!MODERATION_TYPES.has(p.source.spec.type)) {
     return { reason: 'InvalidKind', message: `${at}: Provider ${providerId} is of type ${p.source.spec.type}; moderation needs type openai or openai-compatible` };
   }
-  if (!admits(p, ns, ctx.namespaceLabels)) return { reason: 'RefNotPermitted', message: `${at}: Provider ${providerId} does not admit namespace ${ns} (its allowedRoutes)` };
   if (p.config === undefined) return { reason: 'ProviderNotReady', message: `${at}: Provider ${providerId} is not ready: ${p.notReady ?? 'see its status'}` };
   return undefined;
 }
@@ -77,12 +81,12 @@ export function compileGuardrails(policies: readonly GuardrailPolicy[], ctx: Gua
     const ns = g.metadata.namespace ?? 'default';
     const gen = g.metadata.generation;
     const problems: Problem[] = [];
-    for (const r of g.spec.subjects.routes ?? []) {
-      const id = `${r.namespace ?? ns}/${r.name}`;
-      if (!ctx.routeIds.has(id)) problems.push({ reason: 'RouteNotFound', message: `ModelRoute ${id} not found or not accepted` });
-    }
     const scoped = scopedSubjects(g, ctx.platform);
     if (scoped.problem !== undefined) problems.push(scoped.problem);
+    // Only the routes it may govern: whether another namespace has a route is not this policy's to learn.
+    for (const id of scoped.subjects.routes) {
+      if (!ctx.routeIds.has(id)) problems.push({ reason: 'RouteNotFound', message: `ModelRoute ${id} not found or not accepted` });
+    }
     const usable: string[] = [];
     const rules: GuardrailRuleConfig[] = g.spec.rules.map((r, i) => {
       const detector = detectorConfig(ns, r.detector);

@@ -105,6 +105,22 @@ export function admits(provider: CompiledProvider, routeNamespace: string, names
 }
 
 /**
+ * What a namespace is told about another namespace's Provider it cannot use: one answer whether the
+ * Provider is absent or does not admit it, and nothing of its allowedRoutes. Before, the two reasons
+ * told a tenant which Providers exist elsewhere, and the selector's labels (a platform's or another
+ * team's) were spelled out in its route's status.
+ */
+export function unavailableProvider(providerId: string, ns: string): string {
+  return `Provider ${providerId} not found, or it does not admit namespace ${ns} (its allowedRoutes, which the owner of its namespace sets)`;
+}
+
+/**
+ * Whether a namespace's objects may be told about other namespaces' objects: a platform namespace's
+ * (its team reads every namespace's anyway), or every one when there are none (manifests on disk have one author).
+ */
+export const seesOthers = (platform: ReadonlySet<string> | undefined, ns: string): boolean => platform === undefined || platform.has(ns);
+
+/**
  * What a caller may learn about a missing target: the reason and the Provider, never the details
  * (Secret names, namespace labels), which belong to the route's status.
  */
@@ -142,6 +158,7 @@ function resolveTargets(
   strategy: Strategy,
   providers: Map<string, CompiledProvider>,
   namespaceLabels: Map<string, Record<string, string>>,
+  platform: ReadonlySet<string> | undefined,
 ): { targets: TargetConfig[]; problems: Problem[] } {
   const ns = route.metadata.namespace ?? 'default';
   const targets: TargetConfig[] = [];
@@ -149,6 +166,10 @@ function resolveTargets(
   for (const t of specs) {
     const providerId = `${t.providerRef.namespace ?? ns}/${t.providerRef.name}`;
     const provider = providers.get(providerId);
+    if ((provider === undefined || !admits(provider, ns, namespaceLabels)) && (t.providerRef.namespace ?? ns) !== ns && !seesOthers(platform, ns)) {
+      problems.push({ reason: 'RefNotPermitted', message: unavailableProvider(providerId, ns), ref: providerId });
+      continue;
+    }
     if (provider === undefined) {
       problems.push({ reason: 'ProviderNotFound', message: `Provider ${providerId} not found`, ref: providerId });
       continue;
@@ -215,14 +236,15 @@ function resolveRoute(
   route: ModelRoute,
   providers: Map<string, CompiledProvider>,
   namespaceLabels: Map<string, Record<string, string>>,
+  platform: ReadonlySet<string> | undefined,
 ): { targets: TargetConfig[]; rules?: RuleConfig[]; problems: Problem[] } {
   const spec = route.spec;
-  if (spec.rules === undefined) return resolveTargets(route, spec.targets ?? [], spec.strategy, providers, namespaceLabels);
+  if (spec.rules === undefined) return resolveTargets(route, spec.targets ?? [], spec.strategy, providers, namespaceLabels, platform);
   const targets: TargetConfig[] = [];
   const problems: Problem[] = [];
   const rules = spec.rules.map((r): RuleConfig => {
     const strategy = r.strategy ?? spec.strategy;
-    const resolved = resolveTargets(route, r.targets, strategy, providers, namespaceLabels);
+    const resolved = resolveTargets(route, r.targets, strategy, providers, namespaceLabels, platform);
     problems.push(...resolved.problems.map((p) => ({ ...p, message: `rule ${r.name}: ${p.message}`, rule: r.name })));
     const rule: RuleConfig = { name: r.name, strategy, targets: resolved.targets.map((_, i) => targets.length + i) };
     targets.push(...resolved.targets);
@@ -381,7 +403,7 @@ export function compileRoutes(
     if (gen !== undefined) status.generation = gen;
     statuses.push(status);
 
-    const { targets, rules, problems } = resolveRoute(route, providers, namespaceLabels);
+    const { targets, rules, problems } = resolveRoute(route, providers, namespaceLabels, platform);
     const config = toRouteConfig(route, targets, problems.map(forCallers), rules);
     // Refused before it can claim its public name: a route the data plane cannot load serves nothing.
     const refusal = routeRefusal(config, publishable);

@@ -76,7 +76,7 @@ export function compile(input: CompileInput): CompileResult {
   const platform = input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces);
   // What depends on which Providers and routes exist (budgets' subjects and downgrades, policies' subjects, moderation).
   const dependents = (served: RouteConfig[]) => ({
-    budgets: compileBudgets(sorted.budgets, served, platform),
+    budgets: compileBudgets(sorted.budgets, served, platform, new Map((sorted.namespaces ?? []).map((n) => [n.name, n.labels]))),
     dataPolicies: compileDataPolicies(input.dataPolicies ?? [], { routes: served, secrets: sorted.secrets, platform, localDestinations: input.localCaptureDestinations ?? false, egress }),
     guardrails: compileGuardrails(sorted.guardrails ?? [], {
       providers,
