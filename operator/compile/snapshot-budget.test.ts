@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { budget, guardrail, provider, route } from '../../test/support/objects.js';
+import { budget, dataPolicy, guardrail, provider, route } from '../../test/support/objects.js';
 import { compile } from './compile.js';
 import { fitSnapshot } from './snapshot-budget.js';
 import type { CompileInput, CompileResult } from './types.js';
@@ -83,6 +83,27 @@ describe('the snapshot budget', () => {
     expect(accepted(r, 'GuardrailPolicy', 'team-b', refused[0] as string)?.message).toMatch(/namespace team-b held the most of it/);
     within(r, room);
     expect(r.oversize).toBeUndefined();
+  });
+
+  it('every kind carries the refusal in its status: a Budget and a DataPolicy left out say why', () => {
+    const sas = Array.from({ length: 150 }, (_, i) => ({ namespace: 'heavy', name: `sa-${i}`.padEnd(40, 's') }));
+    const patterns = Array.from({ length: 32 }, (_, i) => ({ name: `p${i}`, pattern: `secret-${i}-[a-z]{8}`.padEnd(120, 'q') }));
+    const input: CompileInput = {
+      providers: [up('team-a')],
+      routes: [wide('small', 'team-a', 2)],
+      secrets: [],
+      budgets: [budget('many', { limit: { amount: 1, unit: 'USD' }, period: 'Day', subjects: { serviceAccounts: sas } }, { namespace: 'heavy' })],
+      dataPolicies: [dataPolicy('audit', { subjects: { namespaces: ['heavy'] }, capture: { mode: 'Redacted' }, redaction: { customPatterns: patterns }, destinations: [{ name: 'c', otlpLogs: { endpoint: 'http://127.0.0.1:4318' } }] }, { namespace: 'heavy' })],
+    };
+    const full = compile(input);
+    const room = bytes(full.snapshot) - bytes(full.snapshot.budgets[0]) - bytes(full.snapshot.dataPolicies?.[0]) + 512;
+    const r = compile({ ...input, snapshotBudgetBytes: room });
+    expect(accepted(r, 'Budget', 'heavy', 'many')).toMatchObject({ status: 'False', reason: 'SnapshotTooLarge' });
+    expect(accepted(r, 'DataPolicy', 'heavy', 'audit')).toMatchObject({ status: 'False', reason: 'SnapshotTooLarge' });
+    expect(r.snapshot.budgets).toEqual([]);
+    expect(r.snapshot.dataPolicies).toBeUndefined();
+    expect(r.snapshot.routes).toHaveLength(1);
+    within(r, room);
   });
 
   it('leaves out API keys when they are the bulk, and says which (a Secret has no status)', () => {
