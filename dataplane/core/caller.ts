@@ -17,3 +17,16 @@ export interface Caller {
 }
 
 export const ANONYMOUS: Caller = { kind: 'anonymous', id: 'anonymous' };
+
+/**
+ * The namespace a caller counts as on a route, for policies keyed by namespace: its own, or for an
+ * anonymous caller (which has none) the route's, the namespace that opened the route to it.
+ * Otherwise a team could escape the platform's namespace policies on its own routes by calling them
+ * without a credential.
+ */
+export function namespaceOnRoute(caller: Pick<Caller, 'kind' | 'namespace'>, routeId: string | undefined): string | undefined {
+  if (caller.kind !== 'anonymous') return caller.namespace;
+  if (routeId === undefined) return undefined;
+  const slash = routeId.indexOf('/');
+  return slash < 0 ? undefined : routeId.slice(0, slash);
+}

@@ -60,10 +60,10 @@ spec:
 `;
 
 /** A policy whose records go to the collector as OTLP logs. */
-const otlpPolicy = (name: string, subjects: string, capture: string): string => `---
+const otlpPolicy = (name: string, subjects: string, capture: string, namespace = 'default'): string => `---
 apiVersion: tollgate.dev/v1alpha1
 kind: DataPolicy
-metadata: { name: ${name} }
+metadata: { name: ${name}, namespace: ${namespace} }
 spec:
   subjects: ${subjects}
   capture: ${capture}
@@ -81,12 +81,13 @@ const manifests = (): string =>
     route('half', 'half-chat'),
     route('long', 'long-chat'),
     otlpPolicy('otlp', '{ routes: [{ name: otlp }] }', '{ mode: Redacted }'),
-    // Callers of namespace default (API key quiet-key; anonymous callers have no namespace).
-    otlpPolicy('quiet', '{ namespaces: [default] }', '{ mode: None }'),
+    // Callers of namespace quiet (API key quiet-key). Not namespace default: an anonymous caller
+    // counts as its route's namespace, and default's routes here serve anonymous callers.
+    otlpPolicy('quiet', '{ namespaces: [quiet] }', '{ mode: None }', 'quiet'),
     `---
 apiVersion: v1
 kind: Secret
-metadata: { name: quiet-key, labels: { tollgate.dev/api-key: "true" } }
+metadata: { name: quiet-key, namespace: quiet, labels: { tollgate.dev/api-key: "true" } }
 stringData: { key: tg-quiet-key }
 `,
     policy('audit', 'audited', '{ mode: Redacted }'),
@@ -105,6 +106,29 @@ spec:
   access: { anonymous: true }
 `,
     policy('native', 'native', '{ mode: Redacted }'),
+    // A team's route opened to anyone, and the platform's audit of that team by namespace.
+    `---
+apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: m, namespace: team-b }
+spec: { type: mock }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: open, namespace: team-b }
+spec:
+  model: team-b-open
+  access: { anonymous: true }
+  targets: [{ providerRef: { name: m }, model: x }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: DataPolicy
+metadata: { name: audit-team-b, namespace: tollgate-system }
+spec:
+  subjects: { namespaces: [team-b] }
+  capture: { mode: Full }
+  destinations: [{ name: disk, localDirectory: { path: "${join(dir, 'audit-team-b')}" } }]
+`,
     `---
 apiVersion: tollgate.dev/v1alpha1
 kind: GuardrailPolicy
@@ -337,6 +361,23 @@ describe('the capture stage through tollgate dev', () => {
     expect(JSON.stringify(records('meta'))).not.toContain('meta-answer-zq');
   });
 
+  it("records an anonymous call to a team's own open route under the platform's audit of that namespace", async () => {
+    // No credential at all, and a key that does not verify (anonymous too on a route open to anyone).
+    const bare = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'team-b-open', messages: [{ role: 'user', content: 'bare-prompt-zq' }] }),
+    });
+    expect(bare.status).toBe(200);
+    const badKey = await openai.chat.completions.create({ model: 'team-b-open', messages: [{ role: 'user', content: 'bad-key-prompt-zq' }] }).withResponse();
+    // Before, an anonymous caller had no namespace: the platform's namespaces policy recorded nothing.
+    const bareRecord = await recordOf('audit-team-b', bare.headers.get('x-request-id') ?? '');
+    expect(bareRecord).toMatchObject({ namespace: 'team-b', caller: { kind: 'anonymous' }, route: 'team-b/open', policy: { id: 'tollgate-system/audit-team-b', mode: 'Full' } });
+    expect(JSON.stringify(bareRecord.content)).toContain('bare-prompt-zq');
+    const keyRecord = await recordOf('audit-team-b', badKey.response.headers.get('x-request-id') ?? '');
+    expect(JSON.stringify(keyRecord.content)).toContain('bad-key-prompt-zq');
+  });
+
   it('the access log names policy and mode (and whether a record was made), never the content', async () => {
     up.script({ kind: 'ok', content: 'log-answer-zq' });
     const captured = await openai.chat.completions.create({ model: 'audited-chat', messages: [{ role: 'user', content: `log-prompt-zq ${MAIL}` }] }).withResponse();
@@ -356,14 +397,14 @@ describe('the capture stage through tollgate dev', () => {
   });
 
   it('an otlpLogs destination: the real collector receives GenAI events, redacted and joined to the trace; a None namespace sends it nothing', async () => {
-    // First a caller of namespace default, governed by the None policy: answered, never recorded.
+    // First a caller of namespace quiet, governed by the None policy: answered, never recorded.
     up.script({ kind: 'ok', content: 'quiet-answer-zq' });
     const quiet = await new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'tg-quiet-key', maxRetries: 0 })
       .chat.completions.create({ model: 'plain-chat', messages: [{ role: 'user', content: `quiet-prompt-zq ${MAIL}` }] })
       .withResponse();
     const quietId = quiet.response.headers.get('x-request-id') ?? '';
     expect(quiet.data.choices[0]?.message.content).toBe('quiet-answer-zq');
-    expect(accessLog(quietId)?.dataPolicy).toEqual({ policy: 'default/quiet', mode: 'None', recorded: false });
+    expect(accessLog(quietId)?.dataPolicy).toEqual({ policy: 'quiet/quiet', mode: 'None', recorded: false });
 
     up.script({ kind: 'ok', content: `write to ${MAIL}`, usage: { prompt: 9, completion: 3 } });
     const res = await openai.chat.completions.create({ model: 'otlp-chat', messages: [{ role: 'user', content: `I am ${MAIL}, card ${CARD}` }] }).withResponse();
@@ -427,6 +468,7 @@ describe('the capture stage through tollgate dev', () => {
     expect((await explain('lax-chat', { 'x-tollgate-capture': 'off', 'x-request-id': 'req-1' })).dataPolicy).toMatchObject({ policy: 'default/lax', mode: 'Metadata', optedOut: true, sampled: true });
     expect((await explain('audited-chat', { 'x-tollgate-capture': 'off' })).dataPolicy).toMatchObject({ mode: 'Redacted', optedOut: false });
     expect((await explain('plain-chat')).dataPolicy).toBeNull();
+    expect((await explain('team-b-open')).dataPolicy).toMatchObject({ policy: 'tollgate-system/audit-team-b', matchedBy: 'namespace team-b' });
     // Sampled by the key derived from the admin token, which every data plane of an installation
     // holds (so replicas agree on a request id) and no caller does (so no caller can pick ids to escape it).
     const sampler = captureSampler(gateway.adminToken);

@@ -1,5 +1,5 @@
 import type { DataPolicyConfig } from '../../config/data-policy-config.js';
-import type { Caller } from '../../core/caller.js';
+import { type Caller, namespaceOnRoute } from '../../core/caller.js';
 import type { JsonObject } from '../../core/canonical.js';
 import type { CaptureSampler } from './capture-sampler.js';
 import { optOut } from './capture-service.js';
@@ -11,7 +11,7 @@ function matchedBy(p: DataPolicyConfig, caller: Caller, routeId: string): string
   const identity = `${caller.namespace ?? ''}/${caller.name ?? ''}`;
   if (caller.kind === 'serviceaccount' && p.subjects.serviceAccounts.includes(identity)) return `ServiceAccount ${identity}`;
   if (caller.kind === 'apikey' && p.subjects.apiKeys.includes(identity)) return `API key ${identity}`;
-  return `namespace ${caller.namespace ?? ''}`;
+  return `namespace ${namespaceOnRoute(caller, routeId) ?? ''}`;
 }
 
 /**

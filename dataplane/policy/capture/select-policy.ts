@@ -1,5 +1,5 @@
 import type { DataPolicyConfig } from '../../config/data-policy-config.js';
-import type { Caller } from '../../core/caller.js';
+import { type Caller, namespaceOnRoute } from '../../core/caller.js';
 
 /**
  * The policies of one snapshot by subject: the first (oldest, snapshot order) per route, per caller
@@ -27,9 +27,14 @@ class PolicyIndex {
     return (
       (routeId === undefined ? undefined : this.routes.get(routeId)) ??
       (caller.kind === 'anonymous' ? undefined : this.callers.get(caller.id)) ??
-      // As for Budgets: a namespace subject means callers in that namespace (an anonymous caller has none).
-      (caller.namespace === undefined ? undefined : this.namespaces.get(caller.namespace))
+      // As for Budgets and guardrails, an anonymous caller counts as the route's namespace: it has none
+      // of its own, and a team's route opened to anyone would escape the platform's audit.
+      this.byNamespace(namespaceOnRoute(caller, routeId))
     );
+  }
+
+  private byNamespace(namespace: string | undefined): DataPolicyConfig | undefined {
+    return namespace === undefined ? undefined : this.namespaces.get(namespace);
   }
 }
 
@@ -53,7 +58,7 @@ const indexes = new WeakMap<readonly DataPolicyConfig[], TieredIndex>();
 /**
  * The policy that governs a request: among platform namespaces' policies, then among tenants', the
  * first naming its route, else the first naming its ServiceAccount or API key, else the first naming
- * its namespace. Indexed once per policy list
+ * its namespace (for an anonymous caller, the route's). Indexed once per policy list
  * (a snapshot's), then a few map lookups per request.
  */
 export function selectPolicy(policies: readonly DataPolicyConfig[], caller: Caller, routeId: string | undefined): DataPolicyConfig | undefined {
