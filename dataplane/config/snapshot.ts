@@ -90,6 +90,12 @@ export const ProviderConfigSchema = z.object({
   ...PROVIDER_SETTINGS,
   /** The Provider's labels (region, data class, approved...), for residency selectors; absent = none. */
   labels: z.record(z.string(), z.string()).optional(),
+  /**
+   * The labels may satisfy a caller's residency requirement (`require.tollgate.dev/*` on its
+   * namespace or API key): the Provider is in a platform namespace, or no namespace is singled out
+   * as the platform's (tollgate dev). Absent = they may not; a route's own providerSelector still sees them.
+   */
+  labelsTrusted: z.literal(true).optional(),
   /** Passive health; absent = off. */
   outlierDetection: OutlierDetectionConfigSchema.optional(),
   /**

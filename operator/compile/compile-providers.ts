@@ -51,6 +51,8 @@ export function compileProviders(input: CompileInput, egress?: CompiledEgressAll
   const endpoints = resolvedServices(input.endpoints);
   const providers = new Map<string, CompiledProvider>();
   const statuses: ObjectStatus[] = [];
+  // Without platform namespaces (tollgate dev, tollgate compile) every namespace is the platform's.
+  const platform = input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces);
 
   for (const p of input.providers) {
     const ns = p.metadata.namespace ?? 'default';
@@ -127,7 +129,12 @@ export function compileProviders(input: CompileInput, egress?: CompiledEgressAll
     };
     if (apiKey !== undefined) config.apiKey = apiKey;
     const labels = p.metadata.labels ?? {};
-    if (Object.keys(labels).length > 0) config.labels = Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    if (Object.keys(labels).length > 0) {
+      config.labels = Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      // A tenant labels its own Providers as it likes: only the platform's labels can vouch for
+      // where a Provider sends data, so only they satisfy a namespace's residency requirement.
+      if (platform === undefined || platform.has(ns)) config.labelsTrusted = true;
+    }
     if (spec.outlierDetection !== undefined) config.outlierDetection = outlierDetection(spec.outlierDetection);
     if (spec.healthCheck?.enabled === true && spec.type !== 'mock') {
       const h = spec.healthCheck;

@@ -210,6 +210,17 @@ describe('compile', () => {
     });
   });
 
+  it("marks only platform namespaces' Provider labels as trusted for residency (every namespace's without platform namespaces)", () => {
+    const labelled = (ns: string) => provider('eu', { type: 'mock', models: [{ name: 'm' }], allowedRoutes: { namespaces: { from: 'All' } } }, { namespace: ns, labels: { approved: 'true' } });
+    const unlabelled = provider('plain', { type: 'mock', models: [{ name: 'm' }] }, { namespace: 'team-a' });
+    const r = route('chat', { model: 'chat', targets: ['tollgate-system', 'team-a'].map((namespace) => ({ providerRef: { name: 'eu', namespace }, model: 'm' })).concat([{ providerRef: { name: 'plain', namespace: 'team-a' }, model: 'm' }]) }, { namespace: 'team-a' });
+    const objects = input({ providers: [labelled('tollgate-system'), labelled('team-a'), unlabelled], routes: [r] });
+    const trusted = (platformNamespaces?: string[]) =>
+      compile({ ...objects, ...(platformNamespaces === undefined ? {} : { platformNamespaces }) }).snapshot.providers.map((p) => [p.id, p.labelsTrusted]);
+    expect(trusted(['tollgate-system'])).toEqual([['team-a/eu', undefined], ['team-a/plain', undefined], ['tollgate-system/eu', true]]);
+    expect(trusted()).toEqual([['team-a/eu', true], ['team-a/plain', undefined], ['tollgate-system/eu', true]]);
+  });
+
   it('resolves a conflict on a public model name: the older route wins, the other is Conflicted', () => {
     const older = route('older', { model: 'chat', targets: [{ providerRef: { name: 'openai' }, model: 'gpt-4o' }] }, { creationTimestamp: '2026-01-01T00:00:00Z' });
     const newer = route('a-newer', { model: 'chat', targets: [{ providerRef: { name: 'openai' }, model: 'gpt-4o-mini' }] }, { creationTimestamp: '2026-02-01T00:00:00Z' });

@@ -63,6 +63,21 @@ spec:
   targets:
     - { providerRef: { name: flaky }, model: m, priority: 0 }
     - { providerRef: { name: steady }, model: m, priority: 1 }
+---
+# Namespace finance requires approved providers (RESIDENCY_IDENTITIES); its own route opened to
+# anyone, on its own unlabelled Provider.
+apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: own, namespace: finance }
+spec: { type: mock }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: open, namespace: finance }
+spec:
+  model: finance-open
+  access: { anonymous: true }
+  targets: [{ providerRef: { name: own }, model: m }]
 `;
 
 
@@ -163,6 +178,18 @@ describe('routing rules (official openai client)', () => {
     expect(denied.message).toMatch(/namespace finance requires providers labelled approved=true/);
     expect(up.approved.requests).toHaveLength(2);
     expect(up.public.requests).toHaveLength(1); // never the non-compliant provider, failover included
+  });
+
+  it("an anonymous caller on a regulated namespace's own open route is held to that namespace's requirement", async () => {
+    // With a key that does not verify (the client's), and with none at all. Before, an anonymous
+    // caller had no namespace, so no requirement: the unapproved Provider served.
+    const denied = await failure(client.chat.completions.create({ model: 'finance-open', messages: hi }));
+    expect(denied.status).toBe(403);
+    expect(denied.code).toBe('residency_denied');
+    expect(denied.message).toMatch(/namespace finance requires providers labelled approved=true/);
+    const bare = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'finance-open', messages: hi }) });
+    expect(bare.status).toBe(403);
+    expect(((await bare.json()) as { error: { code: string } }).error.code).toBe('residency_denied');
   });
 
   it('ejects a target returning 500s after the threshold, and probes it back after the cooldown', async () => {

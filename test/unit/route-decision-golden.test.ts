@@ -35,6 +35,8 @@ interface GoldenRequests {
   kind: 'GoldenRequests';
   /** Identity on (routes admit callers by their access rules); off: every caller is anonymous. */
   identity: boolean;
+  /** Compiled as the operator does with these platform namespaces; absent = as `tollgate dev` (none singled out). */
+  platformNamespaces?: string[];
   requests: GoldenRequest[];
 }
 
@@ -53,7 +55,8 @@ function load(name: string): { runtime: RuntimeSnapshot; requests: GoldenRequest
   if (requests === undefined) throw new Error(`${name}.in.yaml has no GoldenRequests document`);
   const loaded = loadManifests([{ path: `${name}.in.yaml`, content }]);
   expect(loaded.errors).toEqual([]);
-  const built = buildRuntimeSnapshot(compile(loaded.input).snapshot, noHttp);
+  const platform = requests.platformNamespaces === undefined ? {} : { platformNamespaces: requests.platformNamespaces };
+  const built = buildRuntimeSnapshot(compile({ ...loaded.input, ...platform }).snapshot, noHttp);
   if (!built.ok) throw new Error(built.error);
   return { runtime: built.runtime, requests };
 }

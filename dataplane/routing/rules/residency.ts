@@ -12,6 +12,18 @@ export interface ResidencyPolicy {
   /** Names the policy in errors, /debug/route and the docs' vocabulary. */
   name: string;
   selector: LabelSelector;
+  /**
+   * A caller's requirement (its namespace's or API key's): only labels the platform set satisfy it
+   * (ProviderConfig.labelsTrusted), or a tenant could label its own Provider to match. A route's
+   * rule is its namespace's own choice and sees every label.
+   */
+  trustedLabelsOnly: boolean;
+}
+
+/** What residency reads of a Provider. */
+export interface LabelledProvider {
+  labels?: Record<string, string> | undefined;
+  labelsTrusted?: true | undefined;
 }
 
 function describeLabels(labels: Record<string, string>): string {
@@ -36,17 +48,20 @@ function requiredLabels(labels: Record<string, string>): Record<string, string> 
   return cached ?? undefined;
 }
 
-/** Policies that apply to a caller: from its namespace labels and from its API key Secret's labels. */
-export function callerPolicies(caller: Caller, namespaceLabels: Record<string, string>): ResidencyPolicy[] {
+/**
+ * Policies that apply to a caller: from the labels of `namespace` (its own; for an anonymous caller
+ * the route's, see namespaceOnRoute) and from its API key Secret's labels.
+ */
+export function callerPolicies(caller: Caller, namespace: string | undefined, namespaceLabels: Record<string, string>): ResidencyPolicy[] {
   const out: ResidencyPolicy[] = [];
   const fromNamespace = requiredLabels(namespaceLabels);
   if (fromNamespace !== undefined) {
-    out.push({ name: `namespace ${caller.namespace ?? '?'} requires providers labelled ${describeLabels(fromNamespace)}`, selector: { matchLabels: fromNamespace } });
+    out.push({ name: `namespace ${namespace ?? '?'} requires providers labelled ${describeLabels(fromNamespace)}`, selector: { matchLabels: fromNamespace }, trustedLabelsOnly: true });
   }
   if (caller.kind === 'apikey' && caller.labels !== undefined) {
     const fromKey = requiredLabels(caller.labels);
     if (fromKey !== undefined) {
-      out.push({ name: `API key ${caller.namespace ?? '?'}/${caller.name ?? '?'} requires providers labelled ${describeLabels(fromKey)}`, selector: { matchLabels: fromKey } });
+      out.push({ name: `API key ${caller.namespace ?? '?'}/${caller.name ?? '?'} requires providers labelled ${describeLabels(fromKey)}`, selector: { matchLabels: fromKey }, trustedLabelsOnly: true });
     }
   }
   return out;
@@ -62,11 +77,15 @@ function describeSelector(s: LabelSelector): string {
 }
 
 export function rulePolicy(routeId: string, rule: string, selector: LabelSelector): ResidencyPolicy {
-  return { name: `rule ${rule} of route ${routeId} requires providers matching ${describeSelector(selector)}`, selector };
+  return { name: `rule ${rule} of route ${routeId} requires providers matching ${describeSelector(selector)}`, selector, trustedLabelsOnly: false };
 }
 
+const NO_LABELS: Record<string, string> = {};
+
 /** The first policy a provider's labels break, or undefined when all allow it. */
-export function violatedPolicy(policies: readonly ResidencyPolicy[], providerLabels: Record<string, string>): ResidencyPolicy | undefined {
-  for (const p of policies) if (!matchesSelector(p.selector, providerLabels)) return p;
+export function violatedPolicy(policies: readonly ResidencyPolicy[], provider: LabelledProvider | undefined): ResidencyPolicy | undefined {
+  const labels = provider?.labels ?? NO_LABELS;
+  const trusted = provider?.labelsTrusted === true ? labels : NO_LABELS;
+  for (const p of policies) if (!matchesSelector(p.selector, p.trustedLabelsOnly ? trusted : labels)) return p;
   return undefined;
 }

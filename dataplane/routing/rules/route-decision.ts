@@ -1,7 +1,7 @@
 import type { RuntimeProvider } from '../../runtime/runtime-snapshot.js';
 import type { HeaderLookup } from '../../runtime/rule-matcher.js';
 import type { RouteConfig, Snapshot, StrategyName, TargetConfig } from '../../config/snapshot.js';
-import type { Caller } from '../../core/caller.js';
+import { type Caller, namespaceOnRoute } from '../../core/caller.js';
 import type { JsonObject } from '../../core/canonical.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import type { TargetHealth } from '../health/target-health.js';
@@ -107,18 +107,22 @@ export function decideRoute(route: RouteConfig, rules: readonly CompiledRule[], 
   if (rule === undefined) {
     throw new GatewayError(400, 'no_matching_rule', 'invalid_request_error', `no rule of route ${route.id} (model ${route.model}) applies to this request`);
   }
-  return decideWithin(route, rule, req.caller, namespaceLabels, features, ctx);
+  // An anonymous caller (which no namespaceSelector rule matches) is held to the requirements of the
+  // route's namespace, which opened the route to it: else a restricted team escaped its own
+  // residency by calling its route without a key.
+  const residencyNamespace = namespaceOnRoute(req.caller, route.id);
+  const residencyLabels = (residencyNamespace === undefined ? undefined : req.namespaces[residencyNamespace]) ?? NO_LABELS;
+  return decideWithin(route, rule, callerPolicies(req.caller, residencyNamespace, residencyLabels), features, ctx);
 }
 
 function decideWithin(
   route: RouteConfig,
   rule: CompiledRule,
-  caller: Caller,
-  namespaceLabels: Record<string, string>,
+  callerResidency: ResidencyPolicy[],
   features: RequestFeatures,
   ctx: DecisionContext,
 ): RouteDecision {
-  let policies: ResidencyPolicy[] = callerPolicies(caller, namespaceLabels);
+  let policies = callerResidency;
   if (rule.providerSelector !== undefined) policies = [...policies, rulePolicy(route.id, rule.name, rule.providerSelector)];
   const ordered = orderTargetsBy(rule.strategy, rule.targets, ctx.stats, ctx.random);
   const skipped: SkippedTarget[] = [];
@@ -127,7 +131,7 @@ function decideWithin(
     policies.length === 0
       ? ordered
       : without(ordered, (t) => {
-          const violated = violatedPolicy(policies, ctx.providers.get(t.providerId)?.config.labels ?? NO_LABELS);
+          const violated = violatedPolicy(policies, ctx.providers.get(t.providerId)?.config);
           if (violated === undefined) return false;
           skipped.push(skip(t, 'residency', violated.name));
           if (!excludedBy.includes(violated.name)) excludedBy.push(violated.name);

@@ -93,10 +93,12 @@ describe('rule conditions', () => {
   });
 });
 
-function providers(labels: Record<string, Record<string, string>>, outlier?: OutlierDetectionConfig): Map<string, RuntimeProvider> {
+/** Providers by id with their labels, the platform's (trusted for residency) unless listed in `tenants`. */
+function providers(labels: Record<string, Record<string, string>>, outlier?: OutlierDetectionConfig, tenants: readonly string[] = []): Map<string, RuntimeProvider> {
   const m = new Map<string, RuntimeProvider>();
   for (const [id, l] of Object.entries(labels)) {
-    m.set(id, { config: { id, type: 'mock', endpoints: [], headers: {}, connectTimeoutMs: 1, labels: l, ...(outlier ? { outlierDetection: outlier } : {}) } } as unknown as RuntimeProvider);
+    const trusted = tenants.includes(id) ? {} : { labelsTrusted: true };
+    m.set(id, { config: { id, type: 'mock', endpoints: [], headers: {}, connectTimeoutMs: 1, labels: l, ...trusted, ...(outlier ? { outlierDetection: outlier } : {}) } } as unknown as RuntimeProvider);
   }
   return m;
 }
@@ -168,6 +170,29 @@ describe('residency', () => {
     expect(e.status).toBe(403);
     expect(e.code).toBe('residency_denied');
     expect(e.message).toMatch(/namespace finance requires providers labelled approved=true/);
+  });
+
+  it("a tenant's own labels never satisfy a namespace's or API key's requirement; its route's providerSelector still sees them", () => {
+    // ns/b is a tenant's Provider that labelled itself approved=true: before, that was enough.
+    const selfLabelled = providers({ 'ns/a': { region: 'us' }, 'ns/b': { approved: 'true', region: 'eu' } }, undefined, ['ns/b']);
+    const e = thrown(() => decide(r, { caller: sa, namespaces: regulated }, selfLabelled));
+    expect(e.code).toBe('residency_denied');
+    expect(e.message).toMatch(/namespace finance requires providers labelled approved=true/);
+    const euKey = thrown(() => decide(r, { caller: { ...key, labels: { 'require.tollgate.dev/region': 'eu' } } }, selfLabelled));
+    expect(euKey.code).toBe('residency_denied');
+    const rr = route(r.targets, [{ name: 'eu-only', strategy: 'failover', targets: [0, 1], providerSelector: { matchLabels: { region: 'eu' } } }]);
+    expect(decide(rr, {}, selfLabelled).candidates.map((x) => x.model)).toEqual(['approved']);
+  });
+
+  it("holds an anonymous caller to the requirements of the route's namespace", () => {
+    // The route ns/r lives in namespace ns; before, an anonymous caller had no namespace and no requirement.
+    const d = decide(r, { caller: ANONYMOUS, namespaces: { ns: { 'require.tollgate.dev/approved': 'true' } } }, provs);
+    expect(d.candidates.map((x) => x.model)).toEqual(['approved']);
+    expect(d.excludedBy).toEqual(['namespace ns requires providers labelled approved=true']);
+    const bad = thrown(() => decide(route([t('ns/a', 'public')]), { caller: { ...ANONYMOUS, invalidCredential: 'unknown key' }, namespaces: { ns: { 'require.tollgate.dev/approved': 'true' } } }, provs));
+    expect(bad.code).toBe('residency_denied');
+    // An identified caller from elsewhere is held to its own namespace's requirements, not the route's.
+    expect(decide(r, { caller: key, namespaces: { ns: { 'require.tollgate.dev/approved': 'true' } } }, provs).candidates).toHaveLength(2);
   });
 });
 
