@@ -153,6 +153,17 @@ describe('compile: GuardrailPolicy', () => {
     expect(cond(statuses, 'g', 'ResolvedRefs')).toMatchObject({ status: 'False', reason: 'RefNotPermitted' });
   });
 
+  it("orders the platform's policies before every tenant's, so their masks act before a tenant's rules see the text", () => {
+    const mask = guardrail('mask-pii', { subjects: { namespaces: ['team-a'] }, rules: [{ name: 'mail', phase: 'Request', action: 'Mask', detector: { builtin: ['Email'] } }] }, { namespace: 'tollgate-system' });
+    const hook = (ns: string) => guardrail('classify', { subjects: { namespaces: [ns] }, rules: [{ name: 'hook', phase: 'Request', action: 'Monitor', detector: { webhook: { url: 'http://127.0.0.1:9/check', timeout: '1s' } } }] }, { namespace: ns });
+    const ids = (platformNamespaces?: string[]) =>
+      compile({ ...input(hook('zeta'), mask, hook('team-b'), hook('alpha')), ...(platformNamespaces === undefined ? {} : { platformNamespaces }) }).snapshot.guardrails?.map((g) => g.id);
+    // Before, namespace/name order: team-b's webhook ran before the platform's mask (team-b < tollgate-system).
+    expect(ids(['tollgate-system'])).toEqual(['tollgate-system/mask-pii', 'alpha/classify', 'team-b/classify', 'zeta/classify']);
+    // Without platform namespaces (tollgate dev), every policy is the platform's: namespace/name order.
+    expect(ids()).toEqual(['alpha/classify', 'team-b/classify', 'tollgate-system/mask-pii', 'zeta/classify']);
+  });
+
   it('leaves a snapshot without policies as it was (no guardrails field)', () => {
     expect('guardrails' in compile(input()).snapshot).toBe(false);
   });

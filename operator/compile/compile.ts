@@ -23,6 +23,17 @@ function byId<T extends Named>(items: readonly T[]): T[] {
   return [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
+/**
+ * Platform namespaces' objects first, each part in the order given. Guardrail policies run in
+ * snapshot order: the platform's (a Mask, say) must act before any tenant's rule (a webhook) sees
+ * the text, or one team's webhook on its route would read another team's prompt unmasked.
+ */
+function platformFirst<T extends Named>(items: readonly T[], platform: ReadonlySet<string> | undefined): T[] {
+  if (platform === undefined) return [...items];
+  const isPlatform = (o: T): boolean => platform.has(o.metadata.namespace ?? 'default');
+  return [...items.filter(isPlatform), ...items.filter((o) => !isPlatform(o))];
+}
+
 function statusOrder(a: ObjectStatus, b: ObjectStatus): number {
   const ka = `${a.kind}/${a.namespace}/${a.name}`;
   const kb = `${b.kind}/${b.namespace}/${b.name}`;
@@ -62,18 +73,18 @@ function sizedObjects(
  * order give a byte-identical snapshot whose version is its content hash.
  */
 export function compile(input: CompileInput): CompileResult {
+  const platform = input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces);
   const sorted: CompileInput = {
     ...input,
     providers: byId(input.providers),
     routes: byId(input.routes),
     budgets: byId(input.budgets),
-    guardrails: byId(input.guardrails ?? []),
+    guardrails: platformFirst(byId(input.guardrails ?? []), platform),
   };
   const egress = input.egressAllowlist === undefined ? undefined : new CompiledEgressAllowlist(input.egressAllowlist);
   const { providers: compiledProviders, statuses: providerStatuses } = compileProviders(sorted, egress);
   let providers = compiledProviders;
   let { routes, statuses: routeStatuses } = compileRoutes(sorted, providers);
-  const platform = input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces);
   // What depends on which Providers and routes exist (budgets' subjects and downgrades, policies' subjects, moderation).
   const dependents = (served: RouteConfig[]) => ({
     budgets: compileBudgets(sorted.budgets, served, platform, new Map((sorted.namespaces ?? []).map((n) => [n.name, n.labels]))),
