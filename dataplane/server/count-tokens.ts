@@ -13,6 +13,7 @@ import type { RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
 import type { RequestTelemetry } from '../telemetry/gateway-observer.js';
 import { sendForWhole } from '../upstream/read-capped.js';
 import { readJsonBody } from './body/json-body.js';
+import { callerResidency, violatedPolicy } from '../routing/rules/residency.js';
 import { admitPassThrough } from './passthrough/passthrough-route.js';
 import { identifyCaller } from './identify-caller.js';
 import type { Authenticator } from '../governance/identity/authenticator.js';
@@ -40,7 +41,7 @@ type Count = { inputTokens: number; source: 'upstream' | 'estimated' };
 
 /**
  * POST /v1/messages/count_tokens (the Anthropic SDK's `messages.countTokens`, which Claude Code
- * calls to manage its context): the route's first target counts when its upstream can (Anthropic),
+ * calls to manage its context): the route's first target the caller's residency allows counts when its upstream can (Anthropic),
  * else the gateway estimates, as it does for Budget holds; `x-tollgate-token-count` says which.
  * Authenticated, access-checked and rate limited (one request) like any request on the route; not
  * metered, as counting is free upstream. An upstream that cannot count now (5xx, 429, unreachable)
@@ -64,7 +65,9 @@ export function countTokensEndpoint(deps: CountTokensDeps): (req: IncomingMessag
     // The route's request rate limits only (no Budget: counting costs nothing), as a pass-through request is admitted.
     const admission = await admitPassThrough(deps.rateLimiter === undefined ? {} : { rateLimiter: deps.rateLimiter }, runtime, caller, route, false);
     admission.settle({ usage: undefined, costUsd: 0 });
-    const first = [...route.targets].sort((a, b) => a.priority - b.priority)[0];
+    // The prompt goes to the counting upstream: only to one the caller's residency allows (else estimated).
+    const residency = callerResidency(caller, route.id, runtime.snapshot.namespaces);
+    const first = [...route.targets].sort((a, b) => a.priority - b.priority).find((t) => residency.length === 0 || violatedPolicy(residency, runtime.providers.get(t.providerId)?.config) === undefined);
     const counted = first === undefined ? undefined : await upstreamCount(runtime, first, body, requestId, canonical.betas);
     const count: Count = counted ?? { inputTokens: estimatePromptTokens(canonical.body), source: 'estimated' };
     sendJson(res, 200, { 'x-tollgate-route': route.id, 'x-tollgate-token-count': count.source }, { input_tokens: count.inputTokens });

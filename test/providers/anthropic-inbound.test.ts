@@ -81,6 +81,7 @@ spec:
   type: anthropic
   url: ${claude.url}
   credentials: { secretRef: { name: claude-key, key: apiKey } }
+  allowedRoutes: { namespaces: { from: All } }
 ---
 apiVersion: v1
 kind: Secret
@@ -109,6 +110,18 @@ spec:
   model: via-vllm
   targets: [{ providerRef: { name: vllm-like }, model: m }]
   retry: { attempts: 1 }
+---
+# A namespace that requires approved providers; claude is not labelled approved.
+apiVersion: v1
+kind: Namespace
+metadata: { name: regulated, labels: { require.tollgate.dev/approved: "true" } }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: regulated-claude, namespace: regulated }
+spec:
+  model: regulated-claude
+  targets: [{ providerRef: { name: claude, namespace: default }, model: claude-sonnet-4-5 }]
 `,
     });
     client = new Anthropic({ apiKey: 'client-key', baseURL: gateway.url, maxRetries: 0 });
@@ -461,6 +474,16 @@ spec:
     const invalid = await fetch(`${gateway.url}/v1/messages/count_tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"via-anthropic"}' });
     expect(invalid.status).toBe(400);
     expect(await invalid.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+  });
+
+  it("messages.countTokens never sends the prompt to a Provider the caller's residency excludes: the estimate instead", async () => {
+    claude.script({ kind: 'text' });
+    const before = claude.requests.length;
+    // Every caller is anonymous here: held to the requirements of the route's namespace (regulated).
+    const counted = await client.messages.countTokens({ model: 'regulated-claude', messages: [{ role: 'user', content: 'word '.repeat(40) }] }).withResponse();
+    expect(counted.response.headers.get('x-tollgate-token-count')).toBe('estimated');
+    // Before, the route's first target counted, whatever residency required: the prompt went to it.
+    expect(claude.requests.length).toBe(before);
   });
 
   it('a failure mid-stream becomes an Anthropic error event', async () => {

@@ -1,5 +1,5 @@
 import { type LabelSelector, matchesSelector } from '../../config/label-selector.js';
-import type { Caller } from '../../core/caller.js';
+import { type Caller, namespaceOnRoute } from '../../core/caller.js';
 
 /**
  * A namespace (or API key Secret) label `require.tollgate.dev/<key>: <value>` means: callers from it
@@ -65,6 +65,19 @@ export function callerPolicies(caller: Caller, namespace: string | undefined, na
     }
   }
   return out;
+}
+
+const NO_NAMESPACE_LABELS: Record<string, string> = {};
+
+/**
+ * A caller's residency policies on a route: its namespace's and its API key's. An anonymous caller
+ * is held to the route's namespace's, which opened the route to it: else a restricted team escaped
+ * its own residency by calling its route without a key. Every path that sends a request's content
+ * upstream (chat, pass-through, Realtime, token counts) keeps to these.
+ */
+export function callerResidency(caller: Caller, routeId: string, namespaces: Readonly<Record<string, Record<string, string>>>): ResidencyPolicy[] {
+  const namespace = namespaceOnRoute(caller, routeId);
+  return callerPolicies(caller, namespace, (namespace === undefined ? undefined : namespaces[namespace]) ?? NO_NAMESPACE_LABELS);
 }
 
 function describeSelector(s: LabelSelector): string {

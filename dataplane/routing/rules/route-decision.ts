@@ -1,14 +1,14 @@
 import type { RuntimeProvider } from '../../runtime/runtime-snapshot.js';
 import type { HeaderLookup } from '../../runtime/rule-matcher.js';
 import type { RouteConfig, Snapshot, StrategyName, TargetConfig } from '../../config/snapshot.js';
-import { type Caller, namespaceOnRoute } from '../../core/caller.js';
+import type { Caller } from '../../core/caller.js';
 import type { JsonObject } from '../../core/canonical.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import type { TargetHealth } from '../health/target-health.js';
 import { orderTargetsBy, type Random } from '../strategies.js';
 import type { TargetStats } from '../target-stats.js';
 import { requestFeatures, type RequestFeatures } from '../../runtime/request-features.js';
-import { callerPolicies, type ResidencyPolicy, rulePolicy, violatedPolicy } from './residency.js';
+import { callerResidency, type ResidencyPolicy, rulePolicy, violatedPolicy } from './residency.js';
 import { type CompiledRule, firstMatchingRule } from '../../runtime/rule-matcher.js';
 
 export type SkipReason = 'residency' | 'capability' | 'context-window' | 'ejected';
@@ -107,12 +107,8 @@ export function decideRoute(route: RouteConfig, rules: readonly CompiledRule[], 
   if (rule === undefined) {
     throw new GatewayError(400, 'no_matching_rule', 'invalid_request_error', `no rule of route ${route.id} (model ${route.model}) applies to this request`);
   }
-  // An anonymous caller (which no namespaceSelector rule matches) is held to the requirements of the
-  // route's namespace, which opened the route to it: else a restricted team escaped its own
-  // residency by calling its route without a key.
-  const residencyNamespace = namespaceOnRoute(req.caller, route.id);
-  const residencyLabels = (residencyNamespace === undefined ? undefined : req.namespaces[residencyNamespace]) ?? NO_LABELS;
-  return decideWithin(route, rule, callerPolicies(req.caller, residencyNamespace, residencyLabels), features, ctx);
+  // An anonymous caller matches no namespaceSelector rule, but is held to its route's namespace's residency.
+  return decideWithin(route, rule, callerResidency(req.caller, route.id, req.namespaces), features, ctx);
 }
 
 function decideWithin(

@@ -12,6 +12,7 @@ import { errors, GatewayError } from '../../core/gateway-error.js';
 import type { PassThroughEndpoint } from '../../config/pass-through-endpoints.js';
 import { adapterTarget, OPENAI_PATH_TYPES } from '../../providers/registry.js';
 import type { BilledUnits } from '../../metering/cost.js';
+import { callerResidency, violatedPolicy } from '../../routing/rules/residency.js';
 
 /** The header that names the route (its public model) when the request itself cannot: multipart uploads, files, batches. */
 export const MODEL_HEADER = 'x-tollgate-model';
@@ -40,6 +41,13 @@ export const passThroughErrors = {
     errors.badRequest(
       `several routes enable endpoint ${endpoint} (${routes.map((r) => r.model).join(', ')}): name one with the ${MODEL_HEADER} header or the model parameter`,
       'model',
+    ),
+  residencyDenied: (endpoint: PassThroughEndpoint, route: RouteConfig, policies: readonly string[]): GatewayError =>
+    new GatewayError(
+      403,
+      'residency_denied',
+      'permission_error',
+      `endpoint ${endpoint} on route ${route.id} (model ${route.model}): no target that serves it is allowed for this caller; policy: ${policies.join('; ')}`,
     ),
   noTarget: (endpoint: PassThroughEndpoint, route: RouteConfig): GatewayError =>
     new GatewayError(
@@ -73,9 +81,26 @@ function forwardTargets(runtime: RuntimeSnapshot, route: RouteConfig, path: stri
 }
 
 /**
+ * The targets the caller's residency policies allow, as for chat: a pass-through body (an upload, a
+ * Realtime session) is content too. Before, every target of the route was tried, whatever the
+ * caller's namespace required. When none is left, the policies that excluded them.
+ */
+function allowedTargets(targets: ForwardTarget[], policies: ReturnType<typeof callerResidency>): ForwardTarget[] | { denied: string[] } {
+  if (policies.length === 0) return targets;
+  const denied: string[] = [];
+  const allowed = targets.filter((t) => {
+    const violated = violatedPolicy(policies, t.provider.config);
+    if (violated !== undefined && !denied.includes(violated.name)) denied.push(violated.name);
+    return violated === undefined;
+  });
+  return allowed.length > 0 ? allowed : { denied };
+}
+
+/**
  * Picks the route of a pass-through request: by the public model when the request names one (body,
  * query or header), else the one route the caller may call that enables the endpoint. Access is
- * checked as for chat; the route must enable the endpoint (404 naming the route otherwise).
+ * checked as for chat; the route must enable the endpoint (404 naming the route otherwise). Its
+ * targets are those the caller's residency allows (403 residency_denied when none is).
  */
 export function passThroughRoute(
   runtime: RuntimeSnapshot,
@@ -104,8 +129,10 @@ export function passThroughRoute(
     if (candidates.length > 1) throw passThroughErrors.ambiguous(endpoint, candidates);
     route = only;
   }
-  const targets = forwardTargets(runtime, route, path);
-  if (targets.length === 0) throw passThroughErrors.noTarget(endpoint, route);
+  const serving = forwardTargets(runtime, route, path);
+  if (serving.length === 0) throw passThroughErrors.noTarget(endpoint, route);
+  const targets = allowedTargets(serving, callerResidency(caller, route.id, runtime.snapshot.namespaces));
+  if ('denied' in targets) throw passThroughErrors.residencyDenied(endpoint, route, targets.denied);
   return { route, targets };
 }
 

@@ -8,6 +8,10 @@ import type { AdapterTarget } from '../../providers/types.js';
 import { unitCostUsd } from '../../metering/cost.js';
 import { passThroughPath } from './passthrough-paths.js';
 import { answerUnits, passThroughUsage } from './passthrough-usage.js';
+import { passThroughRoute } from './passthrough-route.js';
+import { buildRuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
+import { ANONYMOUS, type Caller } from '../../core/caller.js';
+import { GatewayError } from '../../core/gateway-error.js';
 
 describe('pass-through paths', () => {
   it('maps each public path to its endpoint and its upstream path', () => {
@@ -87,5 +91,56 @@ describe('ModelRoute passThrough', () => {
     expect(ModelRouteSpecSchema.safeParse({ ...base, passThrough: { endpoints: [] } }).success).toBe(false);
     expect(ModelRouteSpecSchema.safeParse({ ...base, passThrough: { endpoints: ['files'], maxUploadBytes: 10 } }).success).toBe(false);
     expect(ModelRouteSpecSchema.safeParse({ ...base, passThrough: { endpoints: ['realtime'], realtime: { maxConnections: 0 } } }).success).toBe(false);
+  });
+});
+
+describe('pass-through residency', () => {
+  // Compiled as the operator does: namespace finance requires providers labelled approved=true, and
+  // only the platform's labels count. finance's own Provider labelled itself approved.
+  const media = (name: string, targets: { providerRef: { name: string; namespace?: string }; model: string; priority: number }[]) =>
+    route(name, { model: name, targets, access: { anonymous: true, namespaces: { from: 'All' } }, passThrough: { endpoints: ['images', 'realtime'] } }, { namespace: 'finance' });
+  const own = { providerRef: { name: 'own' }, model: 'gpt-image-1', priority: 0 };
+  const approved = { providerRef: { name: 'approved', namespace: 'tollgate-system' }, model: 'gpt-image-1', priority: 1 };
+  const { snapshot } = compile({
+    providers: [
+      provider('approved', { type: 'openai-compatible', url: 'http://127.0.0.1:9/v1', allowedRoutes: { namespaces: { from: 'All' } } }, { namespace: 'tollgate-system', labels: { approved: 'true' } }),
+      provider('own', { type: 'openai-compatible', url: 'http://127.0.0.1:8/v1' }, { namespace: 'finance', labels: { approved: 'true' } }),
+    ],
+    routes: [media('media', [own, approved]), media('own-media', [own])],
+    budgets: [],
+    secrets: [],
+    namespaces: [{ name: 'finance', labels: { 'require.tollgate.dev/approved': 'true' } }],
+    platformNamespaces: ['tollgate-system'],
+  });
+  const built = buildRuntimeSnapshot(snapshot, { send: () => Promise.reject(new Error('nothing is sent')) });
+  if (!built.ok) throw new Error(built.error);
+  const runtime = built.runtime;
+  const finance: Caller = { kind: 'serviceaccount', namespace: 'finance', name: 'ledger', id: 'sa:finance/ledger' };
+  const marketing: Caller = { kind: 'serviceaccount', namespace: 'marketing', name: 'web', id: 'sa:marketing/web' };
+  const pick = (caller: Caller, model: string, endpoint: 'images' | 'realtime' = 'images') =>
+    passThroughRoute(runtime, caller, () => undefined, endpoint, model, true, endpoint === 'images' ? '/v1/images/generations' : '/v1/realtime').targets.map((t) => t.provider.config.id);
+  const refusal = (caller: Caller, model: string, endpoint: 'images' | 'realtime' = 'images'): GatewayError => {
+    try {
+      pick(caller, model, endpoint);
+    } catch (err) {
+      if (err instanceof GatewayError) return err;
+      throw err;
+    }
+    throw new Error('not refused');
+  };
+
+  it("keeps a regulated caller, and an anonymous one on the regulated namespace's route, to allowed targets", () => {
+    // Before, pass-through (and Realtime) tried every target of the route, whatever residency required.
+    for (const caller of [finance, ANONYMOUS]) {
+      expect(pick(caller, 'media')).toEqual(['tollgate-system/approved']);
+      expect(pick(caller, 'media', 'realtime')).toEqual(['tollgate-system/approved']);
+      const e = refusal(caller, 'own-media');
+      expect(e.status).toBe(403);
+      expect(e.code).toBe('residency_denied');
+      expect(e.message).toBe('endpoint images on route finance/own-media (model own-media): no target that serves it is allowed for this caller; policy: namespace finance requires providers labelled approved=true');
+      expect(refusal(caller, 'own-media', 'realtime').code).toBe('residency_denied');
+    }
+    // A caller from a namespace without requirements may use every target.
+    expect(pick(marketing, 'media')).toEqual(['finance/own', 'tollgate-system/approved']);
   });
 });
