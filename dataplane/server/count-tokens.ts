@@ -13,6 +13,7 @@ import type { RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
 import type { RequestTelemetry } from '../telemetry/gateway-observer.js';
 import { sendForWhole } from '../upstream/read-capped.js';
 import { readJsonBody } from './body/json-body.js';
+import { requestRulesApply } from '../policy/guardrail/guardrail-engine.js';
 import { callerResidency, violatedPolicy } from '../routing/rules/residency.js';
 import { admitPassThrough } from './passthrough/passthrough-route.js';
 import { identifyCaller } from './identify-caller.js';
@@ -65,9 +66,12 @@ export function countTokensEndpoint(deps: CountTokensDeps): (req: IncomingMessag
     // The route's request rate limits only (no Budget: counting costs nothing), as a pass-through request is admitted.
     const admission = await admitPassThrough(deps.rateLimiter === undefined ? {} : { rateLimiter: deps.rateLimiter }, runtime, caller, route, false);
     admission.settle({ usage: undefined, costUsd: 0 });
-    // The prompt goes to the counting upstream: only to one the caller's residency allows (else estimated).
+    // The prompt goes to the counting upstream: only to one the caller's residency allows, and never
+    // past request guardrails (the count runs none of their checks, so it would send what they
+    // block or mask); otherwise estimated.
     const residency = callerResidency(caller, route.id, runtime.snapshot.namespaces);
-    const first = [...route.targets].sort((a, b) => a.priority - b.priority).find((t) => residency.length === 0 || violatedPolicy(residency, runtime.providers.get(t.providerId)?.config) === undefined);
+    const guarded = requestRulesApply(runtime.snapshot.guardrails ?? [], caller, route.id);
+    const first = guarded ? undefined : [...route.targets].sort((a, b) => a.priority - b.priority).find((t) => residency.length === 0 || violatedPolicy(residency, runtime.providers.get(t.providerId)?.config) === undefined);
     const counted = first === undefined ? undefined : await upstreamCount(runtime, first, body, requestId, canonical.betas);
     const count: Count = counted ?? { inputTokens: estimatePromptTokens(canonical.body), source: 'estimated' };
     sendJson(res, 200, { 'x-tollgate-route': route.id, 'x-tollgate-token-count': count.source }, { input_tokens: count.inputTokens });

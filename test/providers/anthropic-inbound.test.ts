@@ -122,6 +122,20 @@ metadata: { name: regulated-claude, namespace: regulated }
 spec:
   model: regulated-claude
   targets: [{ providerRef: { name: claude, namespace: default }, model: claude-sonnet-4-5 }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: guarded-claude }
+spec:
+  model: guarded-claude
+  targets: [{ providerRef: { name: claude }, model: claude-sonnet-4-5 }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: GuardrailPolicy
+metadata: { name: mask-mail }
+spec:
+  subjects: { routes: [{ name: guarded-claude }] }
+  rules: [{ name: mail, phase: Request, action: Mask, detector: { builtin: [Email] } }]
 `,
     });
     client = new Anthropic({ apiKey: 'client-key', baseURL: gateway.url, maxRetries: 0 });
@@ -483,6 +497,15 @@ spec:
     const counted = await client.messages.countTokens({ model: 'regulated-claude', messages: [{ role: 'user', content: 'word '.repeat(40) }] }).withResponse();
     expect(counted.response.headers.get('x-tollgate-token-count')).toBe('estimated');
     // Before, the route's first target counted, whatever residency required: the prompt went to it.
+    expect(claude.requests.length).toBe(before);
+  });
+
+  it('messages.countTokens never sends a prompt past request guardrails it does not run: the estimate instead', async () => {
+    claude.script({ kind: 'text' });
+    const before = claude.requests.length;
+    const counted = await client.messages.countTokens({ model: 'guarded-claude', messages: [{ role: 'user', content: 'write to ann@example.com' }] }).withResponse();
+    expect(counted.response.headers.get('x-tollgate-token-count')).toBe('estimated');
+    // Before, the address the policy masks on /v1/messages went to the upstream's count unmasked.
     expect(claude.requests.length).toBe(before);
   });
 

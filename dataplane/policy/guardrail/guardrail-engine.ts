@@ -45,6 +45,15 @@ function applies(s: SubjectsConfig, caller: GuardedCaller, routeId: string): boo
   return caller.kind === 'apikey' && s.apiKeys.includes(who);
 }
 
+/**
+ * Whether a policy with request rules governs this caller on this route, without compiling any: for
+ * what sends a request's text upstream outside the pipeline (the upstream token count), which must
+ * not send what those rules would block or mask.
+ */
+export function requestRulesApply(configs: readonly GuardrailConfig[], caller: GuardedCaller, routeId: string): boolean {
+  return configs.some((c) => c.rules.some((r) => r.phase === 'Request') && applies(c.subjects, caller, routeId));
+}
+
 interface CompiledPolicy {
   config: GuardrailConfig;
   rules: CompiledRule[];
