@@ -183,7 +183,9 @@ export async function startResponsesEmulator(flavour: Flavour, apiKey: string): 
     if (!checkAuth(flavour, req, apiKey, res, problems)) return;
     const body = req.body;
     if (typeof body.model !== 'string' || body.model === '') return invalid(res, "Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
-    if (typeof body.input !== 'string' && !Array.isArray(body.input)) return invalid(res, "Missing required parameter: 'input'.", 'input', 'missing_required_parameter');
+    // A stored prompt or a conversation can stand for the input, as on OpenAI.
+    const standsForInput = (body.prompt !== undefined && body.prompt !== null) || (body.conversation !== undefined && body.conversation !== null);
+    if (typeof body.input !== 'string' && !Array.isArray(body.input) && !standsForInput) return invalid(res, "Missing required parameter: 'input'.", 'input', 'missing_required_parameter');
     let turns: string[] = [];
     if (body.previous_response_id !== undefined && body.previous_response_id !== null) {
       const previous = stored.get(String(body.previous_response_id));

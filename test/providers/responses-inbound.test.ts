@@ -178,6 +178,31 @@ ${providerManifest('claude', 'anthropic', claude.url, '{ secretRef: { name: clau
     expect(claude.problems).toEqual([]);
   });
 
+  it("a tool's image output: an Anthropic tool_result with the image block; on the chat wire, the tool message's text then the image from the user", async () => {
+    const SHOT = 'data:image/png;base64,iVBORw0KGgo=';
+    const input: OpenAI.Responses.ResponseInputItem[] = [
+      { role: 'user', content: 'What is on screen?' },
+      { type: 'function_call', call_id: 'toolu_01', name: 'get_weather', arguments: '{"city":"Rome"}' },
+      { type: 'function_call_output', call_id: 'toolu_01', output: [{ type: 'input_text', text: 'screen:' }, { type: 'input_image', image_url: SHOT, detail: 'auto' }] },
+    ];
+    claude.script({ kind: 'text', text: 'A chart.' });
+    expect((await client.responses.create({ model: 'via-anthropic', tools: [WEATHER], input })).output_text).toBe('A chart.');
+    const sent = claude.requests[claude.requests.length - 1]?.body as { messages: { role: string; content: unknown }[] };
+    expect(sent.messages[2]?.content).toEqual([
+      { type: 'tool_result', tool_use_id: 'toolu_01', content: [{ type: 'text', text: 'screen:' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } }] },
+    ]);
+    expect(claude.problems).toEqual([]);
+
+    upstream.script({ kind: 'ok', content: 'a chart' });
+    expect((await client.responses.create({ model: 'via-openai', tools: [WEATHER], input })).output_text).toBe('a chart');
+    expect(lastSent()?.messages).toEqual([
+      { role: 'user', content: 'What is on screen?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'toolu_01', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Rome"}' } }] },
+      { role: 'tool', tool_call_id: 'toolu_01', content: 'screen:' },
+      { role: 'user', content: [{ type: 'image_url', image_url: { url: SHOT, detail: 'auto' } }] },
+    ]);
+  });
+
   it('function tools streamed: arguments arrive as function_call_arguments deltas and are assembled', async () => {
     claude.script({ kind: 'tool', name: 'get_weather', args: { city: 'Oslo' } });
     const stream = client.responses.stream({ model: 'via-anthropic', input: 'Weather in Oslo?', tools: [WEATHER], max_output_tokens: 100 });

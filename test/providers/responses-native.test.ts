@@ -100,6 +100,40 @@ spec:
     expect(openai.problems).toEqual([]);
   });
 
+  it('what the translation to chat cannot carry still reaches a native target as sent: a tool output with an image or a file, a stored prompt without input, a content part of a newer type', async () => {
+    const toolOutput = {
+      type: 'function_call_output' as const,
+      call_id: 'call_1',
+      output: [
+        { type: 'input_text' as const, text: 'sunny' },
+        { type: 'input_image' as const, image_url: 'data:image/png;base64,iVBORw0KGgo=', detail: 'auto' as const },
+        { type: 'input_file' as const, file_data: 'data:application/pdf;base64,JVBERi0=', filename: 'a.pdf' },
+      ],
+    };
+    const input: OpenAI.Responses.ResponseInputItem[] = [{ role: 'user', content: 'Weather?' }, { type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{}' }, toolOutput];
+    expect((await client.responses.create({ model: 'native-openai', input })).status).toBe('completed');
+    expect(openai.requests.at(-1)).toMatchObject({ url: '/v1/responses', body: { model: 'gpt-4.1', input } });
+
+    const prompt = { id: 'pmpt_1', version: '2', variables: { city: 'Paris' } };
+    expect((await client.responses.create({ model: 'native-openai', prompt })).status).toBe('completed');
+    expect(openai.requests.at(-1)).toMatchObject({ url: '/v1/responses', body: { model: 'gpt-4.1', prompt } });
+    expect(openai.requests.at(-1)?.body).not.toHaveProperty('input');
+
+    const newer = [{ role: 'user', content: [{ type: 'input_text', text: 'a' }, { type: 'input_future', foo: 1 }] }];
+    expect((await client.responses.create({ model: 'native-openai', input: newer as OpenAI.Responses.ResponseInputItem[] })).status).toBe('completed');
+    expect(openai.requests.at(-1)?.body).toEqual({ model: 'gpt-4.1', input: newer });
+
+    // Where no target serves it natively: a 400 naming what only such a target could take.
+    const noPrompt = await client.responses.create({ model: 'claude-only', prompt }).catch((e: unknown) => e);
+    expect(noPrompt).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((noPrompt as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('prompt');
+    const noPart = await client.responses.create({ model: 'claude-only', input: newer as OpenAI.Responses.ResponseInputItem[] }).catch((e: unknown) => e);
+    expect(noPart).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((noPart as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('input.0.content.1.type');
+    expect((noPart as Error).message).toMatch(/content part of type input_future has no chat translation/);
+    expect(openai.problems).toEqual([]);
+  });
+
   it('a web search the Response ran is charged at the per-call price besides its tokens, whole or streamed', async () => {
     const search = (await client.responses.create({ model: 'native-search', input: 'What happened today?', tools: [{ type: 'web_search' }] }).withResponse()).response;
     expect(search.headers.get('x-tollgate-cost-usd')).toBe(((15 * 1 + 5 * 0.5 + 8 * 2) / 1e6 + 0.01).toFixed(8));

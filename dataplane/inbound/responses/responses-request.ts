@@ -25,7 +25,17 @@ const InputFile = z.looseObject({
 const InputAudio = z.looseObject({ type: z.literal('input_audio'), input_audio: z.looseObject({ data: z.string(), format: z.string() }) });
 const OutputText = z.looseObject({ type: z.literal('output_text'), text: z.string() });
 const Refusal = z.looseObject({ type: z.literal('refusal'), refusal: z.string() });
-const Part = z.discriminatedUnion('type', [InputText, InputImage, InputFile, InputAudio, OutputText, Refusal]);
+const KnownPart = z.discriminatedUnion('type', [InputText, InputImage, InputFile, InputAudio, OutputText, Refusal]);
+const KNOWN_PART_TYPES: ReadonlySet<string> = new Set(KnownPart.options.map((o) => o.shape.type.value));
+/**
+ * A part of a type this translation does not know (a newer API's, say): valid for all the gateway
+ * can tell, so a native target gets it as sent and a translated one a 400 naming the part. A known
+ * type with a bad shape is not one of these: it stays the schema's 400.
+ */
+const OtherPart = z
+  .looseObject({ type: z.string().refine((t) => !KNOWN_PART_TYPES.has(t)) })
+  .transform((p) => ({ type: 'other' as const, partType: p.type }));
+const Part = z.union([KnownPart, OtherPart]);
 type Part = z.infer<typeof Part>;
 
 const MessageItem = z.looseObject({
@@ -72,7 +82,8 @@ const Format = z.union([
 
 export const ResponsesRequestSchema = z.looseObject({
   model: z.string().min(1),
-  input: z.union([z.string(), firstIssueArray(Item, 1)]),
+  // Optional as in the API: a stored prompt or a conversation can stand for it (checked below).
+  input: z.union([z.string(), firstIssueArray(Item, 1)]).optional(),
   instructions: z.string().nullish(),
   max_output_tokens: z.number().int().positive().nullish(),
   temperature: z.number().nullish(),
@@ -154,12 +165,15 @@ function refuseStateful(r: ResponsesRequest): void {
   if (r.prompt !== undefined && r.prompt !== null) stateless('prompt (a stored prompt template)', 'prompt');
 }
 
+const unknownPart = (p: { partType: string }, param: string): never => untranslatable(`content part of type ${p.partType} has no chat translation`, `${param}.type`);
+
 function textOf(parts: string | Part[], param: string): string {
   if (typeof parts === 'string') return parts;
   return parts
     .map((p, i) => {
       if (p.type === 'input_text' || p.type === 'output_text') return p.text;
       if (p.type === 'refusal') return p.refusal;
+      if (p.type === 'other') return unknownPart(p, `${param}.${i}`);
       throw errors.badRequest(`content of type ${p.type} is not allowed here, only text`, `${param}.${i}.type`);
     })
     .join('');
@@ -167,6 +181,8 @@ function textOf(parts: string | Part[], param: string): string {
 
 function userPart(p: Part, param: string): JsonObject {
   switch (p.type) {
+    case 'other':
+      return unknownPart(p, param);
     case 'input_text':
     case 'output_text':
       return { type: 'text', text: p.text };
@@ -199,6 +215,20 @@ function userContent(content: string | Part[], param: string): string | JsonObje
   return parts.every((p) => p.type === 'text') ? parts.map((p) => String(p.text)).join('') : parts;
 }
 
+/**
+ * A function_call_output's output as a tool message's content: text, or parts with the images and
+ * files a tool returned (canonical extensions: each adapter carries what its API takes in a tool
+ * result, see providers/shared/openai-wire.ts). Audio has no place in a tool result on any wire.
+ */
+function toolContent(output: string | Part[], param: string): string | JsonObject[] {
+  if (typeof output !== 'string') {
+    output.forEach((p, i) => {
+      if (p.type === 'input_audio') untranslatable('input_audio in a function_call_output has no chat translation', `${param}.${i}.type`);
+    });
+  }
+  return userContent(output, param);
+}
+
 function isMessage(item: Item): item is z.infer<typeof MessageItem> {
   return 'role' in item && (item.type === undefined || item.type === 'message');
 }
@@ -207,6 +237,7 @@ function isMessage(item: Item): item is z.infer<typeof MessageItem> {
 function toMessages(r: ResponsesRequest): JsonObject[] {
   const messages: JsonObject[] = [];
   if (typeof r.instructions === 'string' && r.instructions !== '') messages.push({ role: 'system', content: r.instructions });
+  if (r.input === undefined) return messages;
   if (typeof r.input === 'string') {
     messages.push({ role: 'user', content: r.input });
     return messages;
@@ -235,7 +266,7 @@ function toMessages(r: ResponsesRequest): JsonObject[] {
       }
       case 'function_call_output': {
         const out = item as z.infer<typeof FunctionCallOutputItem>;
-        messages.push({ role: 'tool', tool_call_id: out.call_id, content: textOf(out.output, `${param}.output`) });
+        messages.push({ role: 'tool', tool_call_id: out.call_id, content: toolContent(out.output, `${param}.output`) });
         return;
       }
       case 'reasoning':
@@ -299,6 +330,10 @@ function plainMessages(r: ResponsesRequest): JsonObject[] {
   return messages;
 }
 
+function hasToolParts(body: JsonObject): boolean {
+  return Array.isArray(body.messages) && body.messages.some((m: JsonObject) => m.role === 'tool' && Array.isArray(m.content));
+}
+
 /** The chat body of a translatable request (throws Untranslatable for what has no chat form). */
 function chatBody(r: ResponsesRequest): JsonObject {
   refuseStateful(r);
@@ -321,6 +356,9 @@ export function toCanonicalRequest(input: unknown, createdAt: number): Translate
   const parsed = ResponsesRequestSchema.safeParse(input);
   if (!parsed.success) throw invalidRequest(parsed.error, input);
   const r = parsed.data;
+  if (r.input === undefined && (r.prompt === undefined || r.prompt === null) && (r.conversation === undefined || r.conversation === null)) {
+    throw errors.badRequest('`input` is required unless the request names a stored `prompt` or a `conversation`', 'input');
+  }
 
   let body: JsonObject;
   let requires: Untranslatable | undefined;
@@ -365,5 +403,8 @@ export function toCanonicalRequest(input: unknown, createdAt: number): Translate
   };
   const native: NativeRequest = { api: 'responses', body: input as JsonObject };
   if (requires !== undefined) native.requires = { message: requires.message, param: requires.param };
-  return { canonical: { op: 'chat', body, stream, clientWantsUsage: stream, createdAt, native }, echo };
+  const canonical: CanonicalRequest = { op: 'chat', body, stream, clientWantsUsage: stream, createdAt, native };
+  // A tool message with images or files is a canonical extension: OpenAI-wire targets restate it.
+  if (hasToolParts(body)) canonical.extended = true;
+  return { canonical, echo };
 }

@@ -111,6 +111,63 @@ describe('Responses request → canonical chat request', () => {
     expect(nativeOnly({ model: 'm', input: 'x', store: false, previous_response_id: null })).toBeUndefined();
   });
 
+  it('a function_call_output with an image or a file is a tool message with those parts (an extended body); audio there, and a file_id image, only native targets serve', () => {
+    const { canonical } = translate({
+      model: 'm',
+      input: [
+        { type: 'function_call', call_id: 'c1', name: 'shot', arguments: '{}' },
+        {
+          type: 'function_call_output',
+          call_id: 'c1',
+          output: [
+            { type: 'input_text', text: 'screen' },
+            { type: 'input_image', image_url: 'data:image/png;base64,iVBORw0KGgo=', detail: 'high' },
+            { type: 'input_file', file_data: 'data:application/pdf;base64,JVBE', filename: 'r.pdf' },
+          ],
+        },
+      ],
+    });
+    expect(canonical.native?.requires).toBeUndefined();
+    expect(canonical.extended).toBe(true);
+    expect(canonical.body.messages).toEqual([
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'shot', arguments: '{}' } }] },
+      {
+        role: 'tool',
+        tool_call_id: 'c1',
+        content: [
+          { type: 'text', text: 'screen' },
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=', detail: 'high' } },
+          { type: 'file', file: { file_data: 'data:application/pdf;base64,JVBE', filename: 'r.pdf' } },
+        ],
+      },
+    ]);
+    // Text-only outputs stay a plain (unextended) body.
+    expect(translate({ model: 'm', input: [{ type: 'function_call_output', call_id: 'c1', output: [{ type: 'input_text', text: 'a' }] }] }).canonical.extended).toBeUndefined();
+    const output = (part: JsonObject) => nativeOnly({ model: 'm', input: [{ type: 'function_call_output', call_id: 'c1', output: [part] }] });
+    expect(output({ type: 'input_image', file_id: 'file_1', detail: 'auto' })).toMatchObject({ param: 'input.0.output.0.image_url' });
+    expect(output({ type: 'input_audio', input_audio: { data: 'AA', format: 'wav' } })).toMatchObject({ param: 'input.0.output.0.type' });
+  });
+
+  it('no input: a stored prompt or a conversation is native-only; neither is a 400 naming input', () => {
+    const { canonical } = translate({ model: 'm', prompt: { id: 'pmpt_1' } });
+    expect(canonical.native).toMatchObject({ body: { model: 'm', prompt: { id: 'pmpt_1' } }, requires: { param: 'prompt' } });
+    expect(nativeOnly({ model: 'm', conversation: 'conv_1' })).toMatchObject({ param: 'conversation' });
+    expect(refusal({ model: 'm' })).toMatchObject({ status: 400, param: 'input', message: expect.stringMatching(/`input` is required/) });
+    expect(refusal({ model: 'm', prompt: null })).toMatchObject({ status: 400, param: 'input' });
+  });
+
+  it('a content part of a type the translation does not know is native-only, naming the part; a known type with a bad shape stays a 400', () => {
+    const unknown = { type: 'input_future', foo: 1 };
+    expect(nativeOnly({ model: 'm', input: [{ role: 'user', content: [{ type: 'input_text', text: 'a' }, unknown] }] })).toMatchObject({
+      param: 'input.0.content.1.type',
+      message: expect.stringMatching(/content part of type input_future has no chat translation/),
+    });
+    expect(nativeOnly({ model: 'm', input: [{ role: 'assistant', content: [unknown] }] })).toMatchObject({ param: 'input.0.content.0.type' });
+    expect(nativeOnly({ model: 'm', input: [{ type: 'function_call_output', call_id: 'c', output: [unknown] }] })).toMatchObject({ param: 'input.0.output.0.type' });
+    expect(translate({ model: 'm', input: [{ role: 'user', content: [unknown] }] }).canonical.native?.body).toEqual({ model: 'm', input: [{ role: 'user', content: [unknown] }] });
+    expect(refusal({ model: 'm', input: [{ role: 'user', content: [{ type: 'input_text' }] }] })).toMatchObject({ status: 400 });
+  });
+
   it('refuses what is invalid in any API', () => {
     expect(refusal({ model: 'm', input: [{ role: 'system', content: [{ type: 'input_image', image_url: 'https://x/y.png', detail: 'auto' }] }] })).toMatchObject({ param: 'input.0.content.0.type' });
     expect(refusal({ model: 'm', input: [] })).toMatchObject({ status: 400, param: 'input' });

@@ -46,4 +46,19 @@ describe('canonical extensions on the OpenAI wire', () => {
     // The client's body is not changed.
     expect(body.messages[3]).toHaveProperty('cache_control');
   });
+
+  it("a tool result's files follow the tool messages like its images (OpenAI takes files only from users)", () => {
+    const body = {
+      model: 'm',
+      messages: [
+        { role: 'assistant', content: null, tool_calls: [{ id: 'a', type: 'function', function: { name: 'report', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'a', content: [{ type: 'text', text: 'attached' }, { type: 'file', file: { file_data: 'data:application/pdf;base64,JVBE', filename: 'r.pdf' } }] },
+      ],
+    };
+    expect(toOpenAiWire(body).messages).toEqual([
+      body.messages[0],
+      { role: 'tool', tool_call_id: 'a', content: 'attached' },
+      { role: 'user', content: [{ type: 'file', file: { file_data: 'data:application/pdf;base64,JVBE', filename: 'r.pdf' } }] },
+    ]);
+  });
 });

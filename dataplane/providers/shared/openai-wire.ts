@@ -10,7 +10,8 @@ import { isObject } from './json-guards.js';
  *    caching breakpoint;
  *  - assistant content parts `{type:'thinking', thinking, signature}` and
  *    `{type:'redacted_thinking', data}`: the model's earlier reasoning, sent back;
- *  - a tool message whose content parts include `image_url`, and `is_error: true` on it.
+ *  - a tool message whose content parts include `image_url` (or `file`, from a Responses client's
+ *    function_call_output), and `is_error: true` on it.
  * Answers may carry `message.thinking_blocks` (and stream `delta.reasoning_content` and
  * `delta.thinking_blocks`), which OpenAI clients ignore.
  */
@@ -24,27 +25,30 @@ function withoutCacheControl(value: unknown): unknown {
   return rest;
 }
 
-/** A tool message for OpenAI: text only (an error says so in its text); its images, if any, apart. */
-function toolMessage(m: JsonObject): { message: JsonObject; images: JsonObject[] } {
+/** What OpenAI's chat wire takes from a user but not in a tool message. */
+const USER_ONLY_PARTS: ReadonlySet<string> = new Set(['image_url', 'file']);
+
+/** A tool message for OpenAI: text only (an error says so in its text); its images and files, if any, apart. */
+function toolMessage(m: JsonObject): { message: JsonObject; media: JsonObject[] } {
   const { cache_control: _hint, is_error: isError, ...rest } = m;
-  const images: JsonObject[] = [];
+  const media: JsonObject[] = [];
   let text: string;
   if (Array.isArray(m.content)) {
     const texts: string[] = [];
     for (const part of m.content) {
-      if (isObject(part) && part.type === 'image_url') images.push(withoutCacheControl(part) as JsonObject);
+      if (isObject(part) && typeof part.type === 'string' && USER_ONLY_PARTS.has(part.type)) media.push(withoutCacheControl(part) as JsonObject);
       else if (isObject(part) && typeof part.text === 'string') texts.push(part.text);
     }
     text = texts.join('');
   } else text = typeof m.content === 'string' ? m.content : '';
-  return { message: { ...rest, content: isError === true ? `Error: ${text}` : text }, images };
+  return { message: { ...rest, content: isError === true ? `Error: ${text}` : text }, media };
 }
 
 /**
  * The canonical extensions restated for OpenAI's wire, which refuses members it does not know:
  * hints and thinking dropped (OpenAI caches prefixes by itself and reasons on its own terms), a
- * tool error put in its text, and tool-result images moved into a user message after the tool
- * messages (OpenAI takes images only from users; a message between two tool results would break
+ * tool error put in its text, and tool-result images and files moved into a user message after the
+ * tool messages (OpenAI takes them only from users; a message between two tool results would break
  * the run of answers to one assistant turn).
  */
 export function toOpenAiWire(body: JsonObject): JsonObject {
@@ -52,10 +56,10 @@ export function toOpenAiWire(body: JsonObject): JsonObject {
   if (Array.isArray(body.tools)) out.tools = body.tools.map(withoutCacheControl);
   if (!Array.isArray(body.messages)) return out;
   const messages: unknown[] = [];
-  let pendingImages: JsonObject[] = [];
-  const flushImages = (): void => {
-    if (pendingImages.length > 0) messages.push({ role: 'user', content: pendingImages });
-    pendingImages = [];
+  let pendingMedia: JsonObject[] = [];
+  const flushMedia = (): void => {
+    if (pendingMedia.length > 0) messages.push({ role: 'user', content: pendingMedia });
+    pendingMedia = [];
   };
   for (const m of body.messages) {
     if (!isObject(m)) {
@@ -63,12 +67,12 @@ export function toOpenAiWire(body: JsonObject): JsonObject {
       continue;
     }
     if (m.role === 'tool') {
-      const { message, images } = toolMessage(m);
+      const { message, media } = toolMessage(m);
       messages.push(message);
-      pendingImages.push(...images);
+      pendingMedia.push(...media);
       continue;
     }
-    flushImages();
+    flushMedia();
     const copy: JsonObject = { ...m };
     delete copy.cache_control;
     if (Array.isArray(m.content)) {
@@ -78,7 +82,7 @@ export function toOpenAiWire(body: JsonObject): JsonObject {
     if (Array.isArray(m.tool_calls)) copy.tool_calls = m.tool_calls.map(withoutCacheControl);
     messages.push(copy);
   }
-  flushImages();
+  flushMedia();
   out.messages = messages;
   return out;
 }
