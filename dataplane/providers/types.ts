@@ -83,8 +83,11 @@ export interface ProviderAdapter {
   parseResponse(req: CanonicalRequest, status: number, headers: HeaderMap, bodyText: string, secrets?: readonly string[]): ParseResult;
   classifyError(status: number, headers: HeaderMap, bodyText: string): UpstreamFailure;
   createStreamTransformer(req: CanonicalRequest, secrets?: readonly string[]): StreamTransformer;
-  /** Providers whose streams are not SSE decode the bytes themselves; used instead of the SSE parser when present. */
-  createByteStreamTransformer?(req: CanonicalRequest): ByteStreamTransformer;
+  /**
+   * Providers whose streams are not SSE decode the bytes themselves; used instead of the SSE parser
+   * when present. `headers`: the stream response's (its request id names the answer).
+   */
+  createByteStreamTransformer?(req: CanonicalRequest, headers: HeaderMap): ByteStreamTransformer;
   /** The output cap this adapter sends when the client sets none (budgets reserve for it); absent = the upstream's own default. */
   defaultOutputCap?(settings: ProviderSettings): number;
   /** Client APIs the upstream serves as they are: a request carrying one (CanonicalRequest.native) is forwarded untranslated. */

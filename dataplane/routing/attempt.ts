@@ -62,7 +62,7 @@ async function* streamSteps(res: UpstreamResponse, req: CanonicalRequest, provid
   let step: StreamStep | undefined;
   let events: SseEvent[] | undefined;
   try {
-    const binary = provider.adapter.createByteStreamTransformer?.(req);
+    const binary = provider.adapter.createByteStreamTransformer?.(req, res.headers);
     if (binary !== undefined) {
       // Providers that do not stream SSE (AWS event-stream framing) decode the bytes themselves.
       for await (bytes of body) {

@@ -9,9 +9,20 @@ import { fromConverseResponse, readingOf } from './bedrock-response.js';
 import { BedrockStreamTransformer } from './bedrock-stream.js';
 import type { BedrockConverseResponse } from './bedrock-wire.js';
 import { signRequest } from '../../config/sigv4.js';
+import { randomUUID } from 'node:crypto';
 
 /** Bedrock signs as service "bedrock", also on the bedrock-runtime host. */
 export const SIGNING_SERVICE = 'bedrock';
+
+/**
+ * A completion id per answer: Bedrock's own request id (what AWS support asks for), or a random one
+ * where the upstream sent none. Before, a stream's id was its start second, shared by every stream
+ * started in that second, which clients that key answers by id took for one answer.
+ */
+function completionId(headers: HeaderMap): string {
+  const requestId = headers['x-amzn-requestid'];
+  return `chatcmpl-${typeof requestId === 'string' && requestId !== '' ? requestId : randomUUID()}`;
+}
 
 const NOT_SSE: StreamStep = { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'bedrock streams are AWS event streams, not SSE' } };
 
@@ -63,9 +74,7 @@ export const bedrockAdapter: ProviderAdapter = {
       if (embedded === undefined) return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned something other than embeddings' } };
       return { ok: true, ...toOpenAiEmbeddings(req, embedded.vectors, modelOf(req), embedded.inputTokens) };
     }
-    const requestId = headers['x-amzn-requestid'];
-    const id = `chatcmpl-${typeof requestId === 'string' ? requestId : (req.createdAt ?? 0).toString(16)}`;
-    const { body: out, usage } = fromConverseResponse(body, modelOf(req), id, req.createdAt ?? 0, readingOf(req.body));
+    const { body: out, usage } = fromConverseResponse(body, modelOf(req), completionId(headers), req.createdAt ?? 0, readingOf(req.body));
     return { ok: true, body: out, usage };
   },
 
@@ -75,7 +84,7 @@ export const bedrockAdapter: ProviderAdapter = {
     return { onEvent: () => NOT_SSE, onEnd: () => NOT_SSE };
   },
 
-  createByteStreamTransformer(req: CanonicalRequest): ByteStreamTransformer {
-    return new BedrockStreamTransformer(`chatcmpl-bedrock-${(req.createdAt ?? 0).toString(16)}`, modelOf(req), req.clientWantsUsage, req.createdAt ?? 0, readingOf(req.body));
+  createByteStreamTransformer(req: CanonicalRequest, headers: HeaderMap): ByteStreamTransformer {
+    return new BedrockStreamTransformer(completionId(headers), modelOf(req), req.clientWantsUsage, req.createdAt ?? 0, readingOf(req.body));
   },
 };

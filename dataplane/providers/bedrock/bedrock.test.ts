@@ -3,6 +3,8 @@ import { eventStreamMessage } from '../../../test/emulators/bedrock.js';
 import { crc32 } from './crc32.js';
 import { EventStreamDecoder, EventStreamError } from './event-stream.js';
 import { BedrockStreamTransformer } from './bedrock-stream.js';
+import { bedrockAdapter } from './bedrock-adapter.js';
+import type { CanonicalRequest } from '../../core/canonical.js';
 import { toConverseRequest } from './bedrock-request.js';
 import { createHmac } from 'node:crypto';
 import { MAX_SIGNING_KEYS, signingKey, signingKeysHeld, signRequest } from '../../config/sigv4.js';
@@ -121,6 +123,26 @@ describe('event-stream framing', () => {
     const t = new BedrockStreamTransformer('id', 'm', false, 0);
     const step = t.onBytes(eventStreamMessage({ ':event-type': 'contentBlockDelta', ':message-type': 'event' }, { contentBlockIndex: 0, delta: { reasoningContent: { text: 'Let me think… about it' } } }))[0];
     expect(step).toEqual({ chunks: [], hiddenOutputBytes: Buffer.byteLength('Let me think… about it') });
+  });
+
+  it("each answer has its own id: the response's x-amzn-requestid, or a random one, never the second it started in", () => {
+    const req: CanonicalRequest = { op: 'chat', body: { model: 'm', messages: [{ role: 'user', content: 'hi' }] }, stream: true, clientWantsUsage: false, createdAt: 1_700_000_000 };
+    const start = eventStreamMessage({ ':event-type': 'messageStart', ':message-type': 'event' }, { role: 'assistant' });
+    const streamId = (headers: Record<string, string>): unknown => {
+      const t = bedrockAdapter.createByteStreamTransformer?.(req, headers);
+      return t?.onBytes(start)[0]?.chunks[0]?.id;
+    };
+    expect(streamId({ 'x-amzn-requestid': 'a1b2-c3' })).toBe('chatcmpl-a1b2-c3');
+    const a = streamId({});
+    const b = streamId({});
+    expect(a).toMatch(/^chatcmpl-[0-9a-f-]{36}$/);
+    expect(a).not.toBe(b);
+    const whole = JSON.stringify({ output: { message: { role: 'assistant', content: [{ text: 'hi' }] } }, stopReason: 'end_turn', usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 } });
+    const wholeId = (): unknown => {
+      const parsed = bedrockAdapter.parseResponse({ ...req, stream: false }, 200, {}, whole);
+      return parsed.ok ? parsed.body.id : undefined;
+    };
+    expect(wholeId()).not.toBe(wholeId());
   });
 
   it('maps in-stream exceptions to failure kinds', () => {
