@@ -25,6 +25,11 @@ interface ProviderUnderTest {
   safety: 'finish_reason' | 'http_400';
   /** Usage the provider's stream reports before its end (Anthropic's message_start, Gemini's every chunk). */
   reportsEarly?: { inputTokens: number; outputTokens: number };
+  /**
+   * The reasoning setting as the provider received it, and what `reasoning_effort: medium` (with
+   * 8,000 tokens of cap) must become for this model (none for models without thinking: Gemini 2.0, Claude 3.5).
+   */
+  thinking: { of(body: Record<string, unknown>): unknown; medium: unknown };
 }
 
 const AWS = { accessKeyId: 'AKIDTOLLGATETEST', secretAccessKey: 'tollgate/secret+key', sessionToken: 'session-token-123' };
@@ -65,6 +70,7 @@ const PROVIDERS: ProviderUnderTest[] = [
     systemOf: (b) => blocks(b.system),
     safety: 'finish_reason',
     reportsEarly: { inputTokens: 20, outputTokens: 1 },
+    thinking: { of: (b) => b.thinking, medium: { type: 'enabled', budget_tokens: 4096 } },
   },
   {
     type: 'gemini',
@@ -74,6 +80,7 @@ const PROVIDERS: ProviderUnderTest[] = [
     systemOf: (b) => blocks((b.systemInstruction as { parts?: unknown } | undefined)?.parts),
     safety: 'http_400',
     reportsEarly: { inputTokens: 20, outputTokens: 8 },
+    thinking: { of: (b) => (b.generationConfig as { thinkingConfig?: unknown } | undefined)?.thinkingConfig, medium: undefined },
   },
   {
     type: 'vertex',
@@ -85,6 +92,7 @@ const PROVIDERS: ProviderUnderTest[] = [
     systemOf: (b) => blocks((b.systemInstruction as { parts?: unknown } | undefined)?.parts),
     safety: 'finish_reason',
     reportsEarly: { inputTokens: 20, outputTokens: 8 },
+    thinking: { of: (b) => (b.generationConfig as { thinkingConfig?: unknown } | undefined)?.thinkingConfig, medium: undefined },
   },
   {
     type: 'bedrock',
@@ -96,6 +104,7 @@ const PROVIDERS: ProviderUnderTest[] = [
       secret('aws', { AWS_ACCESS_KEY_ID: AWS.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS.secretAccessKey, AWS_SESSION_TOKEN: AWS.sessionToken }),
     systemOf: (b) => blocks(b.system),
     safety: 'finish_reason',
+    thinking: { of: (b) => (b.additionalModelRequestFields as { thinking?: unknown } | undefined)?.thinking, medium: undefined },
   },
   {
     type: 'azure-openai',
@@ -109,6 +118,7 @@ const PROVIDERS: ProviderUnderTest[] = [
       return first?.role === 'system' ? blocks(first.content) : '';
     },
     safety: 'http_400',
+    thinking: { of: (b) => b.reasoning_effort, medium: 'medium' },
   },
 ];
 
@@ -222,6 +232,15 @@ describe.each(PROVIDERS)('provider conformance: $type', (p) => {
     });
     expect(second.choices[0]?.message.content).toBe('It is sunny in Paris.');
     expect(JSON.stringify(emulator.requests[emulator.requests.length - 1]?.body)).toContain('sunny');
+    expect(emulator.problems).toEqual([]);
+  });
+
+  it("reasoning_effort reaches the upstream as the provider's thinking setting, and the answer is metered as before", async () => {
+    emulator.script({ kind: 'text', text: 'Thought it through.' });
+    const data = await client.chat.completions.create({ model: 'conformance', messages: [{ role: 'user', content: 'Think' }], reasoning_effort: 'medium', max_tokens: 8000 });
+    expect(data.choices[0]?.message.content).toBe('Thought it through.');
+    expect(p.thinking.of(emulator.requests[emulator.requests.length - 1]?.body ?? {})).toEqual(p.thinking.medium);
+    expect(lastRecord()).toMatchObject({ ...CANONICAL_USAGE, estimated: false });
     expect(emulator.problems).toEqual([]);
   });
 

@@ -5,6 +5,7 @@ import { base64DataUri } from '../shared/data-uri.js';
 import { functionTools } from '../shared/function-tools.js';
 import { isObject } from '../shared/json-guards.js';
 import { jsonResponseTool } from '../shared/json-response-tool.js';
+import { claudeThinking } from '../shared/reasoning-effort.js';
 import { stopSequences } from '../shared/stop-sequences.js';
 import { RequestTranslationError } from '../types.js';
 import type { JsonObject } from '../../core/canonical.js';
@@ -171,8 +172,12 @@ export function toAnthropicRequest(body: JsonObject, model: string, stream: bool
     }
   }
   if (typeof body.user === 'string') out.metadata = { user_id: body.user };
-  // The client's extended-thinking request (a canonical extension), as it sent it.
+  // The client's extended-thinking request (a canonical extension), as it sent it; else its reasoning_effort as a budget.
   if (isObject(body.thinking) && typeof body.thinking.type === 'string') out.thinking = body.thinking;
+  else {
+    const thinking = claudeThinking(body, model, out.max_tokens, true);
+    if (thinking !== undefined) out.thinking = thinking;
+  }
   if (stream) out.stream = true;
   return out;
 }

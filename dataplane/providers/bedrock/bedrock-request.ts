@@ -4,6 +4,7 @@ import { base64DataUri } from '../shared/data-uri.js';
 import { type FunctionTool, functionTools } from '../shared/function-tools.js';
 import { isObject } from '../shared/json-guards.js';
 import { jsonResponseTool } from '../shared/json-response-tool.js';
+import { claudeThinking } from '../shared/reasoning-effort.js';
 import { stopSequences } from '../shared/stop-sequences.js';
 import { RequestTranslationError } from '../types.js';
 import type { JsonObject } from '../../core/canonical.js';
@@ -42,7 +43,7 @@ function toolSpec(fn: FunctionTool): BedrockToolSpec {
 }
 
 /** OpenAI chat request → Bedrock Converse request (the model id travels in the URL). */
-export function toConverseRequest(body: JsonObject): BedrockConverseRequest {
+export function toConverseRequest(body: JsonObject, modelId = ''): BedrockConverseRequest {
   if (typeof body.n === 'number' && body.n > 1) throw new RequestTranslationError('n > 1 is not supported by this provider', 'n');
   const system: { text: string }[] = [];
   const messages: BedrockMessage[] = [];
@@ -90,8 +91,17 @@ export function toConverseRequest(body: JsonObject): BedrockConverseRequest {
   if (typeof body.top_p === 'number') inference.topP = body.top_p;
   const stop = stopSequences(body.stop);
   if (stop !== undefined) inference.stopSequences = stop;
+  const extra: Record<string, unknown> = {};
+  if (typeof body.top_k === 'number') extra.top_k = body.top_k;
+  // Claude models take extended thinking here; earlier thinking is not sent back (see claudeThinking).
+  const thinking = isClaude(modelId) ? claudeThinking(body, modelId, inference.maxTokens ?? CLAUDE_DEFAULT_CAP, false) : undefined;
+  if (thinking !== undefined) {
+    extra.thinking = thinking;
+    // Claude needs max_tokens above the budget: without the client's cap, the one the budget was fitted to.
+    inference.maxTokens ??= CLAUDE_DEFAULT_CAP;
+  }
   if (Object.keys(inference).length > 0) out.inferenceConfig = inference;
-  if (typeof body.top_k === 'number') out.additionalModelRequestFields = { top_k: body.top_k };
+  if (Object.keys(extra).length > 0) out.additionalModelRequestFields = extra;
 
   const json = jsonResponseTool(body);
   const clientTools = functionTools(body.tools);
@@ -114,6 +124,14 @@ export function toConverseRequest(body: JsonObject): BedrockConverseRequest {
     out.toolConfig = { tools: clientTools.length > 0 ? clientTools.map(toolSpec) : historyToolStubs(messages) };
   }
   return out;
+}
+
+/** The output cap a Claude model's thinking budget is fitted to when the client sets none (an anthropic Provider's default too). */
+const CLAUDE_DEFAULT_CAP = 4096;
+
+/** Model ids, inference profiles and ARNs that name an Anthropic Claude model (`us.anthropic.claude-…`). */
+function isClaude(modelId: string): boolean {
+  return /anthropic\.|claude/i.test(modelId);
 }
 
 function hasToolBlocks(messages: BedrockMessage[]): boolean {

@@ -35,7 +35,7 @@ export function createGeminiAdapter(endpoint: GeminiEndpoint): ProviderAdapter {
         };
       }
       if (req.op !== 'chat') throw new RequestTranslationError(`${req.op} is not supported by Gemini providers; use chat completions`);
-      const body = toGeminiRequest(req.body);
+      const body = toGeminiRequest(req.body, target.model);
       const method = req.stream ? ':streamGenerateContent?alt=sse' : ':generateContent';
       return {
         url: endpoint.modelUrl(target) + method,

@@ -58,7 +58,16 @@ function push(contents: GeminiContent[], role: 'user' | 'model', p: GeminiPart[]
   else contents.push({ role, parts: p });
 }
 
-function generationConfig(body: JsonObject): GeminiGenerationConfig | undefined {
+/**
+ * thinkingBudget per `reasoning_effort`: the numbers Google's own OpenAI-compatible endpoint uses.
+ * `none` and `minimal` are not sent: 2.5 Pro cannot stop thinking (budget 0 is its 400), so the
+ * model's own default stands. Gemini 3 models take a budget too (in place of thinkingLevel).
+ */
+const THINKING_BUDGETS: Readonly<Record<string, number>> = { low: 1024, medium: 8192, high: 24576, xhigh: 24576, max: 24576 };
+/** Models before 2.5 do not think: a thinkingConfig is not sent to them (it was never honoured). */
+const WITHOUT_THINKING = /gemini-(1\.|2\.0)/i;
+
+function generationConfig(body: JsonObject, model: string): GeminiGenerationConfig | undefined {
   const g: GeminiGenerationConfig = {};
   const cap = body.max_completion_tokens ?? body.max_tokens;
   if (typeof cap === 'number') g.maxOutputTokens = cap;
@@ -77,11 +86,13 @@ function generationConfig(body: JsonObject): GeminiGenerationConfig | undefined 
     g.responseMimeType = 'application/json';
     if (isObject(format.json_schema) && isObject(format.json_schema.schema)) g.responseSchema = toGeminiSchema(format.json_schema.schema);
   }
+  const budget = typeof body.reasoning_effort === 'string' && !WITHOUT_THINKING.test(model) ? THINKING_BUDGETS[body.reasoning_effort] : undefined;
+  if (budget !== undefined) g.thinkingConfig = { thinkingBudget: budget };
   return Object.keys(g).length > 0 ? g : undefined;
 }
 
 /** OpenAI chat request → Gemini generateContent request. */
-export function toGeminiRequest(body: JsonObject): GeminiRequest {
+export function toGeminiRequest(body: JsonObject, model = ''): GeminiRequest {
   const system: { text: string }[] = [];
   const contents: GeminiContent[] = [];
   // Gemini has no tool call ids: tool results name the function, found from the assistant turn that called it.
@@ -138,7 +149,7 @@ export function toGeminiRequest(body: JsonObject): GeminiRequest {
 
   const out: GeminiRequest = { contents };
   if (system.length > 0) out.systemInstruction = { parts: system };
-  const g = generationConfig(body);
+  const g = generationConfig(body, model);
   if (g !== undefined) out.generationConfig = g;
   const tools = functionTools(body.tools);
   if (tools.length > 0) {

@@ -39,6 +39,7 @@ export interface GeminiGenerationConfig {
   frequencyPenalty?: number;
   responseMimeType?: string;
   responseSchema?: unknown;
+  thinkingConfig?: { thinkingBudget: number };
 }
 
 export interface GeminiRequest {
