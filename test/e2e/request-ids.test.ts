@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routeManifest } from '../providers/provider-manifests.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+import { accessLogLine } from '../support/access-log-line.js';
 
 // OpenAI and Anthropic name the request on every answer, errors included, and their SDKs show it
 // as err.requestID: the id a user quotes to find the access-log line of a failure.
@@ -30,14 +31,7 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-async function logLine(requestId: string): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 200; i++) {
-    const line = logLines.find((l) => l.msg === 'request' && l.requestId === requestId);
-    if (line !== undefined) return line;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`no access-log line for ${requestId}`);
-}
+const logLine = (requestId: string): Promise<Record<string, unknown>> => accessLogLine(logLines, requestId);
 
 describe('error answers carry the request id', () => {
   it('a 502 on /v1/chat/completions: x-request-id, the SDK requestID, the access log', async () => {

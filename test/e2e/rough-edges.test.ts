@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { routeManifest } from '../providers/provider-manifests.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+import { accessLogLine } from '../support/access-log-line.js';
 
 /** primary first, then secondary. */
 const FAILOVER: [string, string][] = [['primary', 'upstream-a'], ['secondary', 'upstream-b']];
@@ -52,14 +53,7 @@ afterEach(() => {
 const chat = (extra: Record<string, unknown> = {}) => client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }], ...extra });
 const failure = async (p: Promise<unknown>) => (await p.catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
 
-async function logLine(requestId: string): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 200; i++) {
-    const line = logLines.find((l) => l.msg === 'request' && l.requestId === requestId);
-    if (line !== undefined) return line;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`no access-log line for ${requestId}`);
-}
+const logLine = (requestId: string): Promise<Record<string, unknown>> => accessLogLine(logLines, requestId);
 
 describe('refusals say which route and provider answered', () => {
   it.each([
