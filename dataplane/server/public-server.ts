@@ -21,6 +21,7 @@ import { sendJson } from './send-json.js';
 import { passThroughEndpoint } from './passthrough/passthrough-handler.js';
 import { passThroughPath } from './passthrough/passthrough-paths.js';
 import { requestIdOf } from './request-headers.js';
+import { nameAnswer } from '../telemetry/answer-id.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { LiveStreams } from './live-streams.js';
 import type { RunningRequests } from './running-requests.js';
@@ -41,7 +42,7 @@ export interface PublicServerDeps extends PipelineDeps {
   loopbackOnly?: boolean;
 }
 
-/** `requestId`: the request's id, already on the response's headers (see createPublicHandler). */
+/** `requestId`: the request's id, which every answer names (see createPublicHandler). */
 type Handler = (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry, requestId: string) => Promise<void> | void;
 
 interface Endpoint {
@@ -50,6 +51,8 @@ interface Endpoint {
   render: (err: GatewayError) => unknown;
   /** The headers its API names the request id in, besides `x-request-id` (Anthropic's `request-id`). */
   idHeader?: string;
+  /** Its answers carry the id headers already (the pipeline's); others get them set before the handler runs. */
+  namesAnswers?: true;
 }
 
 const openAiError = (err: GatewayError): unknown => err.toBody();
@@ -81,7 +84,7 @@ function modelId(path: string): string | undefined {
  */
 export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const stages = new StageChain(requestStages(deps));
-  const inference = (dialect: InboundDialect): Endpoint => ({ handle: inboundEndpoint(deps, stages, dialect), render: dialect.errorBody });
+  const inference = (dialect: InboundDialect): Endpoint => ({ handle: inboundEndpoint(deps, stages, dialect), render: dialect.errorBody, namesAnswers: true });
   const table = new Map<string, Endpoint>([
     ['GET /healthz', { handle: (_req, res) => sendJson(res, 200, {}, { status: 'ok' }), render: openAiError }],
     [
@@ -126,11 +129,14 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
     const method = req.method ?? 'GET';
     const endpoint = find(method, path);
     // Every answer names the request (refusals and failures too, as OpenAI and Anthropic do: SDKs
-    // show it as err.requestID), set here once so that no error path can leave it out; the access
-    // log reads it from the response.
+    // show it as err.requestID): sendError and the access log take it from the response, the
+    // pipeline's answers carry it in their headers, other endpoints get it set here.
     const requestId = requestIdOf(req);
-    res.setHeader('x-request-id', requestId);
-    if (endpoint?.idHeader !== undefined) res.setHeader(endpoint.idHeader, requestId);
+    nameAnswer(res, requestId, endpoint?.idHeader);
+    if (endpoint !== undefined && endpoint.namesAnswers !== true) {
+      res.setHeader('x-request-id', requestId);
+      if (endpoint.idHeader !== undefined) res.setHeader(endpoint.idHeader, requestId);
+    }
     // Access log, metrics and the SERVER span of every request (dataplane/telemetry).
     const telemetry = deps.observer.request(req, res, path);
     const fromPage = browserRefusal(req, loopbackOnly);

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { errors, GatewayError } from '../core/gateway-error.js';
 import { sendJson } from './send-json.js';
+import { answerIdHeaders } from '../telemetry/answer-id.js';
 
 /** Anything thrown while answering, as the GatewayError it is answered with (500 for the unexpected). */
 export function toGatewayError(err: unknown): GatewayError {
@@ -10,7 +11,8 @@ export function toGatewayError(err: unknown): GatewayError {
 
 /**
  * The one error path: every error becomes a GatewayError, rendered by the API's dialect (`render`),
- * with `headers` (the route and rule that refused, when one was matched) and the error's own.
+ * with the headers naming the request (answer-id.ts), `headers` (the route and rule that refused,
+ * when one was matched) and the error's own.
  * After the first byte of an answer nothing can be said any more: the connection is closed.
  */
 export function sendError(res: ServerResponse, err: unknown, logger: Logger, render: (err: GatewayError) => unknown, headers: Record<string, string> = {}): void {
@@ -20,5 +22,5 @@ export function sendError(res: ServerResponse, err: unknown, logger: Logger, ren
     res.destroy();
     return;
   }
-  sendJson(res, gatewayError.status, { ...headers, ...gatewayError.headers }, render(gatewayError));
+  sendJson(res, gatewayError.status, { ...answerIdHeaders(res), ...headers, ...gatewayError.headers }, render(gatewayError));
 }

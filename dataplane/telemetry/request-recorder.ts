@@ -10,6 +10,7 @@ import { NONE, statusClass } from './gateway-metrics.js';
 import type { AdmissionDecision, AttemptTelemetry, CallerIdentity, DataPolicyReport, GuardrailDecisionRecord, RequestTelemetry, TraceIds } from './gateway-observer.js';
 import { GENAI } from './genai-attributes.js';
 import type { TelemetryContext } from './telemetry-context.js';
+import { answerIdOf } from './answer-id.js';
 
 const GUARDRAIL_ACTIONS = new Set(['Block', 'Mask', 'Monitor', 'Allow']);
 function isGuardrailAction(action: string): action is 'Block' | 'Mask' | 'Monitor' | 'Allow' {
@@ -120,11 +121,11 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   }
 
   /**
-   * The id the answer named, for a request refused before it was routed (the public server puts it
-   * on every response), else the client's own x-request-id.
+   * The id the answer named, for a request refused before it was routed (the public server names
+   * every response), else the client's own x-request-id.
    */
   private answeredRequestId(): string | undefined {
-    return loggableRequestId(this.res.getHeader('x-request-id')) ?? loggableRequestId(this.req.headers['x-request-id']);
+    return loggableRequestId(answerIdOf(this.res)) ?? loggableRequestId(this.req.headers['x-request-id']);
   }
 
   get routeId(): string {

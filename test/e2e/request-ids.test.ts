@@ -68,4 +68,42 @@ describe('error answers carry the request id', () => {
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect((await logLine(id!)).status).toBe(200);
   });
+
+  // The pipeline's answers name the request in their own headers, the rest get them from the
+  // public server: each must carry it exactly once (fetch joins a repeated header with ", ").
+  it('every kind of served answer names the request once: streams, /v1/messages, model lists, count_tokens', async () => {
+    const uuid = /^[0-9a-f-]{36}$/;
+    upstream.script({ kind: 'auto', chunks: 2 });
+    const stream = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
+    await stream.text();
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('x-request-id')).toMatch(uuid);
+    expect((await logLine(stream.headers.get('x-request-id')!)).status).toBe(200);
+    const messages = await fetch(`${gateway.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }) });
+    await messages.text();
+    expect(messages.status).toBe(200);
+    expect(messages.headers.get('x-request-id')).toMatch(uuid);
+    expect(messages.headers.get('request-id')).toBe(messages.headers.get('x-request-id'));
+
+    const models = await fetch(`${gateway.url}/v1/models`);
+    await models.text();
+    expect(models.status).toBe(200);
+    expect(models.headers.get('x-request-id')).toMatch(uuid);
+
+    const counted = await fetch(`${gateway.url}/v1/messages/count_tokens`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'client-chosen-2' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) });
+    await counted.text();
+    expect(counted.status).toBe(200);
+    expect(counted.headers.get('x-request-id')).toBe('client-chosen-2');
+    expect(counted.headers.get('request-id')).toBe('client-chosen-2');
+    upstream.script();
+  });
+
+  it('a refusal of a cross-site request names the request', async () => {
+    const res = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'text/plain', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }, body: '{}' });
+    await res.text();
+    expect(res.status).toBe(403);
+    const id = res.headers.get('x-request-id');
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await logLine(id!)).status).toBe(403);
+  });
 });

@@ -52,6 +52,21 @@ describe('readJsonBody', () => {
     expect(budget.inUse).toBe(0);
   });
 
+  it('a declared body that never starts is refused with 408 after the idle time', async () => {
+    const body = new PassThrough();
+    const req = Object.assign(body, { headers: { 'content-type': 'application/json', 'content-length': '100' }, complete: false }) as unknown as IncomingMessage;
+    const err = await readJsonBody(req, new EventEmitter() as unknown as ServerResponse, limits, new ByteBudget(4096), 50).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 408, code: 'request_body_timeout' });
+  });
+
+  it('a body that arrives after the read began, in the same turn of the event loop, is read', async () => {
+    const body = new PassThrough();
+    const req = Object.assign(body, { headers: { 'content-type': 'application/json' }, complete: false }) as unknown as IncomingMessage;
+    const reading = readJsonBody(req, new EventEmitter() as unknown as ServerResponse, limits, new ByteBudget(4096), 50);
+    body.end(Buffer.from('{"model":"m"}'));
+    expect(await reading).toEqual({ model: 'm' });
+  });
+
   it('an empty body reads as {}', async () => {
     const { req, res } = request([]);
     expect(await readJsonBody(req, res, limits, new ByteBudget(4096))).toEqual({});
