@@ -40,6 +40,8 @@ dev and dataplane:
   --max-body-bytes <n>      Largest request body, decompressed (default 10485760 = 10 MiB; larger: 413)
   --max-inflight-body-bytes <n>  Bytes of request bodies held at once by the process, each until its
                             response ends (default 67108864 = 64 MiB; over it: 503 with retry-after)
+  --max-json-elements <n>   Most objects, arrays and object members in a JSON request body
+                            (default 100000; over it: 400 json_too_many_elements)
 
 dataplane:
   --admin-port <n>          Admin port: snapshot pushes, probes, GET /metrics (default 9090)
@@ -296,6 +298,7 @@ async function main(argv: string[]): Promise<void> {
       'auth-cache-ttl': { type: 'string' },
       'max-body-bytes': { type: 'string' },
       'max-inflight-body-bytes': { type: 'string' },
+      'max-json-elements': { type: 'string' },
       'usage-retention-days': { type: 'string' },
       'usage-flush-interval': { type: 'string' },
       'usage-top-callers': { type: 'string' },

@@ -35,7 +35,7 @@ import { isLoopbackHost } from '../server/browser-origin.js';
 import { createPublicHandler } from '../server/public-server.js';
 import { RealtimeProxy } from '../server/realtime/realtime-proxy.js';
 import { ByteBudget } from '../server/body/byte-budget.js';
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, type RequestBodyLimits } from '../server/body/json-body.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, DEFAULT_MAX_JSON_ELEMENTS, type RequestBodyLimits } from '../server/body/json-body.js';
 import { GatewayTelemetry } from '../telemetry/gateway-telemetry.js';
 import { registerUsageBacklog, registerUsageRecordsMerged, registerUsageReportFailures } from '../telemetry/usage-backlog-metrics.js';
 import { registerCacheBackendErrors, registerRateLimitBackendErrors } from '../telemetry/rate-limit-backend-metrics.js';
@@ -152,6 +152,7 @@ export class Dataplane {
     this.bodyLimits = {
       maxBodyBytes: opts.bodyLimits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       maxInflightBodyBytes: opts.bodyLimits?.maxInflightBodyBytes ?? DEFAULT_MAX_INFLIGHT_BODY_BYTES,
+      maxJsonElements: opts.bodyLimits?.maxJsonElements ?? DEFAULT_MAX_JSON_ELEMENTS,
     };
     // One body of the largest size must always fit, or such a request could never be served.
     if (this.bodyLimits.maxInflightBodyBytes < this.bodyLimits.maxBodyBytes) {

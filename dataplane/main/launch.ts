@@ -30,13 +30,26 @@ function parseBytes(flag: string, value: string | undefined): number | undefined
   return bytes;
 }
 
-/** --max-body-bytes and --max-inflight-body-bytes, as far as given. */
-export function bodyLimitsFrom(values: { 'max-body-bytes'?: string | undefined; 'max-inflight-body-bytes'?: string | undefined }): { bodyLimits?: Partial<RequestBodyLimits> } {
+function parseCount(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1) throw new StartupError(`--${flag} must be a whole number above 0, got ${value}`);
+  return count;
+}
+
+/** --max-body-bytes, --max-inflight-body-bytes and --max-json-elements, as far as given. */
+export function bodyLimitsFrom(values: {
+  'max-body-bytes'?: string | undefined;
+  'max-inflight-body-bytes'?: string | undefined;
+  'max-json-elements'?: string | undefined;
+}): { bodyLimits?: Partial<RequestBodyLimits> } {
   const maxBodyBytes = parseBytes('max-body-bytes', values['max-body-bytes']);
   const maxInflightBodyBytes = parseBytes('max-inflight-body-bytes', values['max-inflight-body-bytes']);
+  const maxJsonElements = parseCount('max-json-elements', values['max-json-elements']);
   const limits: Partial<RequestBodyLimits> = {
     ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }),
     ...(maxInflightBodyBytes === undefined ? {} : { maxInflightBodyBytes }),
+    ...(maxJsonElements === undefined ? {} : { maxJsonElements }),
   };
   const body = limits.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const inflight = limits.maxInflightBodyBytes ?? DEFAULT_MAX_INFLIGHT_BODY_BYTES;

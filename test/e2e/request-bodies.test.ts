@@ -30,7 +30,7 @@ beforeAll(async () => {
   upstream.handler = async (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(okAnswer);
   gateway = await startTestGateway(
     { 'provider.yaml': openAiProvider('up', upstream.url), 'route.yaml': route },
-    { auth: new Authenticator({}), bodyLimits: { maxBodyBytes: 64 * KiB, maxInflightBodyBytes: 128 * KiB }, headersTimeoutMs: 1_000 },
+    { auth: new Authenticator({}), bodyLimits: { maxBodyBytes: 64 * KiB, maxInflightBodyBytes: 128 * KiB, maxJsonElements: 2_000 }, headersTimeoutMs: 1_000 },
   );
 });
 afterAll(async () => {
@@ -106,6 +106,25 @@ describe('request bodies', () => {
     expect(hostile.status).toBe(400);
     // Brackets inside strings are text, not nesting.
     expect((await post(chat({}, `${'['.repeat(500)} \\" {{{`))).status).toBe(200);
+  });
+
+  it('refuses a body with more objects, arrays and members than --max-json-elements with an OpenAI-style 400, and takes long token-id prompts', async () => {
+    const wide = Object.fromEntries(Array.from({ length: 3_000 }, (_, i) => [`k${i}`, 0]));
+    const refused = await post(chat({ metadata: wide }));
+    expect(refused.status).toBe(400);
+    expect(await errorOf(refused)).toEqual({
+      code: 'json_too_many_elements',
+      type: 'invalid_request_error',
+      param: null,
+      message: 'request body has more than 2000 objects, arrays and object members (the gateway\'s limit)',
+    });
+    // Numbers in arrays are not counted: 10,000 token ids are 2 elements and a few members.
+    const tokens = await fetch(`${gateway.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'chat', prompt: Array.from({ length: 10_000 }, (_, i) => i % 50_000) }),
+    });
+    expect(tokens.status).not.toBe(400);
   });
 
   it('refuses a body declared in a charset other than UTF-8 (415) and accepts UTF-8 with or without a charset', async () => {

@@ -6,7 +6,7 @@ import { GatewayError } from '../../core/gateway-error.js';
 import { ByteBudget } from './byte-budget.js';
 import { readJsonBody } from './json-body.js';
 
-const limits = { maxBodyBytes: 1024, maxInflightBodyBytes: 4096 };
+const limits = { maxBodyBytes: 1024, maxInflightBodyBytes: 4096, maxJsonElements: 100 };
 
 /** A request body arriving in the given chunks, as node's IncomingMessage delivers it. */
 function request(chunks: Buffer[]): { req: IncomingMessage; res: ServerResponse; body: PassThrough } {
@@ -82,5 +82,22 @@ describe('readJsonBody', () => {
     expect(err).toBeInstanceOf(GatewayError);
     expect((err as GatewayError).status).toBe(400);
     expect((err as GatewayError).message).toContain('socket hang up');
+  });
+
+  it('refuses a body with more objects, arrays and object members than the limit (400 json_too_many_elements, before parsing); token-id numbers and brackets or colons inside strings do not count', async () => {
+    const read = (value: string): Promise<unknown> => {
+      const { req, res } = request([Buffer.from(value)]);
+      return readJsonBody(req, res, limits, new ByteBudget(4096)).catch((e: unknown) => e);
+    };
+    // The root object, 97 members, the member "ids" and its array: 100 elements, the limit.
+    const members = (n: number): string => Array.from({ length: n }, (_, i) => `"k${i}":0`).join(',');
+    const atLimit = `{${members(97)},"ids":[${Array.from({ length: 40 }, () => '7').join(',')}]}`;
+    expect(await read(atLimit)).toMatchObject({ k0: 0, ids: expect.any(Array) });
+    const over = await read(`{${members(98)},"ids":[]}`);
+    expect(over).toBeInstanceOf(GatewayError);
+    expect(over).toMatchObject({ status: 400, code: 'json_too_many_elements', type: 'invalid_request_error' });
+    expect((over as GatewayError).message).toContain('more than 100 objects, arrays and object members');
+    expect(await read(`{"text":"${'[{:'.repeat(200)}"}`)).toEqual({ text: '[{:'.repeat(200) });
+    expect(await read(`[${Array.from({ length: 101 }, () => '[]').join(',')}]`)).toMatchObject({ code: 'json_too_many_elements' });
   });
 });

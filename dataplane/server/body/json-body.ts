@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import type { ByteBudget } from './byte-budget.js';
-import { jsonDeeperThan } from './json-depth.js';
+import { jsonShapeProblem } from './json-depth.js';
 
 const MiB = 1024 * 1024;
 
@@ -17,10 +17,21 @@ export const DEFAULT_MAX_BODY_BYTES = 10 * MiB;
 export const DEFAULT_MAX_INFLIGHT_BODY_BYTES = 64 * MiB;
 /** Deepest nesting of objects and arrays accepted; real requests (tool schemas included) stay far below. */
 export const MAX_JSON_DEPTH = 64;
+/**
+ * Most objects, arrays and object members in one request body by default. Large real requests stay
+ * far below it: 150 long chat messages with 128 tools of 20 parameters each have about 20,000, a
+ * strict output schema of 5,000 properties (OpenAI's maximum) about 35,000. Token-id arrays do not
+ * count (their numbers are not objects, arrays or members), so long token prompts and embedding
+ * batches are unaffected. At the limit, one tool schema of 100,000 distinct keys holds the event
+ * loop about 0.25 s (parse, token estimate, upstream body); 400,000 held it 0.9 s before.
+ */
+export const DEFAULT_MAX_JSON_ELEMENTS = 100_000;
 
 export interface RequestBodyLimits {
   maxBodyBytes: number;
   maxInflightBodyBytes: number;
+  /** Most objects, arrays and object members in a JSON body (400 json_too_many_elements). */
+  maxJsonElements: number;
 }
 
 const closing = { connection: 'close' };
@@ -48,6 +59,8 @@ export const bodyErrors = {
     ),
   tooDeep: (): GatewayError =>
     new GatewayError(400, 'json_too_deep', 'invalid_request_error', `request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`),
+  tooManyElements: (limit: number): GatewayError =>
+    new GatewayError(400, 'json_too_many_elements', 'invalid_request_error', `request body has more than ${limit} objects, arrays and object members (the gateway's limit)`),
   charset: (charset: string): GatewayError =>
     new GatewayError(415, 'unsupported_charset', 'invalid_request_error', `charset ${charset} is not supported: send the JSON body as UTF-8`, { headers: closing }),
   encoding: (encoding: string): GatewayError =>
@@ -83,7 +96,7 @@ function charsetProblem(contentType: string | undefined): GatewayError | undefin
  * Reads and parses a JSON request body, bounded three ways: its own size (413, checked against
  * content-length before reading and counted as bytes arrive, decompressed), the bytes of all
  * bodies the process holds (503 with retry-after, taken from `budget` until the response closes),
- * and its nesting depth (400, before JSON.parse). A refused body is not read further and the
+ * and its nesting depth and count of objects, arrays and members (400, before JSON.parse). A refused body is not read further and the
  * connection is closed after the error. An empty body reads as `{}`.
  */
 export function readJsonBody(req: IncomingMessage, res: ServerResponse, limits: RequestBodyLimits, budget: ByteBudget, idleMs = BODY_IDLE_MS): Promise<unknown> {
@@ -134,7 +147,9 @@ export function readJsonBody(req: IncomingMessage, res: ServerResponse, limits: 
       // The usual body arrives in one chunk: read as it is, not copied into a new buffer.
       const bytes = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, held);
       parts.length = 0;
-      if (jsonDeeperThan(bytes, MAX_JSON_DEPTH)) return reject(bodyErrors.tooDeep());
+      const shape = jsonShapeProblem(bytes, MAX_JSON_DEPTH, limits.maxJsonElements);
+      if (shape === 'too_deep') return reject(bodyErrors.tooDeep());
+      if (shape === 'too_many_elements') return reject(bodyErrors.tooManyElements(limits.maxJsonElements));
       try {
         resolve(held === 0 ? {} : (JSON.parse(bytes.toString('utf8')) as unknown));
       } catch (err) {
