@@ -32,8 +32,10 @@ export interface InboundRequest {
   /**
    * A fresh encoder for a streamed answer (canonical chunks in, the client's SSE out).
    * `maxKeptBytes`: the route's maxResponseBytes, for an API whose encoder keeps the answer.
+   * `estimatedInputTokens`: the gateway's estimate of the prompt, for an API that announces input
+   * tokens before the upstream has counted them.
    */
-  streamEncoder(maxKeptBytes: number): StreamEncoder;
+  streamEncoder(maxKeptBytes: number, estimatedInputTokens: number): StreamEncoder;
   /** Headers the client API adds to a served answer (e.g. Anthropic's request-id). */
   headers?(requestId: string): Record<string, string>;
 }

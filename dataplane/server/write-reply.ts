@@ -13,7 +13,7 @@ const WRITTEN = Promise.resolve();
 
 /** A cached stream, written at once (with backpressure). */
 async function writeCachedStream(res: ServerResponse, chunks: readonly JsonObject[], headers: Record<string, string>, inbound: InboundRequest, stallMs: number, ctx: RequestContext): Promise<void> {
-  const encoder = inbound.streamEncoder(routeLimits(ctx.routeConfig).maxResponseBytes);
+  const encoder = inbound.streamEncoder(routeLimits(ctx.routeConfig).maxResponseBytes, ctx.promptTokens);
   res.writeHead(200, { ...headers, ...SSE_HEADERS });
   for (const chunk of chunks) await writeWithBackpressure(res, encoder.chunk(chunk), stallMs);
   res.end(encoder.end());
@@ -33,7 +33,7 @@ export function writeReply(res: ServerResponse, ctx: RequestContext, inbound: In
       if (!res.destroyed) sendJson(res, 200, headers, inbound.responseBody(reply.body, reply.usage));
       return WRITTEN;
     case 'stream':
-      return pumpStream(res, reply.outcome, headers, reply.idleMs, reply.meter, inbound.streamEncoder(routeLimits(ctx.routeConfig).maxResponseBytes), live);
+      return pumpStream(res, reply.outcome, headers, reply.idleMs, reply.meter, inbound.streamEncoder(routeLimits(ctx.routeConfig).maxResponseBytes, ctx.promptTokens), live);
     case 'cached': {
       const { cached } = reply;
       if (cached.kind === 'stream') return writeCachedStream(res, cached.chunks, headers, inbound, ctx.routeConfig.timeouts.streamIdleMs, ctx);

@@ -174,11 +174,22 @@ spec:
     const stream = client.messages.stream({ model: 'via-openai', max_tokens: 64, messages: [{ role: 'user', content: 'Hello' }] });
     const deltas: string[] = [];
     stream.on('text', (t) => deltas.push(t));
+    const announced: number[] = [];
+    stream.on('streamEvent', (event) => {
+      if (event.type === 'message_start') announced.push(event.message.usage.input_tokens);
+      if (event.type === 'message_delta') announced.push(event.usage.input_tokens ?? -1);
+    });
     const final = await stream.finalMessage();
     expect(deltas.join('')).toBe('tok tok tok');
     expect(final.content).toEqual([{ type: 'text', text: 'tok tok tok' }]);
     expect(final.stop_reason).toBe('end_turn');
-    expect(final.usage.output_tokens).toBe(3);
+    // message_start: the gateway's estimate (the upstream counts at the end; it said 0 before);
+    // message_delta: the upstream's count, which finalMessage() reports.
+    const [start, end] = announced;
+    expect(start).toBeGreaterThan(0);
+    expect(end).toBe(7);
+    expect(start).not.toBe(end);
+    expect(final.usage).toMatchObject({ input_tokens: 7, output_tokens: 3, cache_read_input_tokens: 0 });
   });
 
   it('tool use round trip through an Anthropic upstream', async () => {

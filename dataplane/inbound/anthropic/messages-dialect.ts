@@ -19,8 +19,8 @@ function failureType(failure: UpstreamFailure | Error): string {
 }
 
 /** Canonical chunks → Anthropic SSE events; after the first byte a failure is an `error` event. */
-function messagesStream(model: string, stopSequences: readonly string[]): StreamEncoder {
-  const encoder = new MessagesStreamEncoder(model, stopSequences);
+function messagesStream(model: string, stopSequences: readonly string[], estimatedInputTokens: number): StreamEncoder {
+  const encoder = new MessagesStreamEncoder(model, stopSequences, estimatedInputTokens);
   return {
     chunk: (chunk) => text(encoder.chunk(chunk)),
     usage: (usage) => encoder.reportUsage(usage),
@@ -48,7 +48,7 @@ export const messagesDialect: InboundDialect = {
     return {
       request,
       responseBody: (upstream, usage) => toAnthropicMessage(upstream, model, { stopSequences, usage }),
-      streamEncoder: () => messagesStream(model, stopSequences),
+      streamEncoder: (_maxKeptBytes, estimatedInputTokens) => messagesStream(model, stopSequences, estimatedInputTokens),
       headers: (requestId) => ({ 'request-id': requestId }),
     };
   },

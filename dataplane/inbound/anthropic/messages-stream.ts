@@ -28,6 +28,14 @@ export class MessagesStreamEncoder {
   constructor(
     private readonly model: string,
     private readonly stopSequences: readonly string[] = [],
+    /**
+     * What message_start announces as input_tokens. An upstream other than Anthropic counts the
+     * prompt only at the end of its stream, so message_start carries the gateway's estimate (it
+     * said 0 before: clients that show context use from message_start showed an empty context);
+     * the final message_delta carries the upstream's counts, which the Anthropic SDK takes over
+     * (`finalMessage().usage`).
+     */
+    private readonly estimatedInputTokens = 0,
   ) {}
 
   /** The canonical usage the adapter reported (it keeps cache writes apart, the usage chunk cannot). */
@@ -50,7 +58,7 @@ export class MessagesStreamEncoder {
           content: [],
           stop_reason: null,
           stop_sequence: null,
-          usage: { input_tokens: 0, output_tokens: 0 },
+          usage: { input_tokens: this.estimatedInputTokens, output_tokens: 0 },
         },
       },
     });
