@@ -10,7 +10,7 @@ export type ErrorType =
   | 'timeout_error';
 
 export interface OpenAiErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null };
+  error: { message: string; type: string; param: string | null; code: string | null; innererror?: unknown };
 }
 
 /**
@@ -29,13 +29,15 @@ export class GatewayError extends Error {
    * upstream chose, and a Metadata record carries no text but the gateway's.
    */
   readonly decision: string;
+  /** An upstream's own detail relayed with its error (Azure's content-filter `innererror`: which filter fired). */
+  readonly innererror: unknown;
 
   constructor(
     status: number,
     code: string,
     type: ErrorType | string,
     message: string,
-    opts: { param?: string | null; headers?: Record<string, string>; cause?: unknown; decision?: string } = {},
+    opts: { param?: string | null; headers?: Record<string, string>; cause?: unknown; decision?: string; innererror?: unknown } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'GatewayError';
@@ -45,10 +47,12 @@ export class GatewayError extends Error {
     this.param = opts.param ?? null;
     this.headers = opts.headers ?? {};
     this.decision = opts.decision ?? code;
+    this.innererror = opts.innererror;
   }
 
   toBody(): OpenAiErrorBody {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+    const error = { message: this.message, type: this.type, param: this.param, code: this.code };
+    return { error: this.innererror === undefined ? error : { ...error, innererror: this.innererror } };
   }
 }
 

@@ -1,6 +1,7 @@
 import type { RouteConfig } from '../config/snapshot.js';
 import { GatewayError } from '../core/gateway-error.js';
 import type { CanonicalRequest, JsonObject, UpstreamFailure } from '../core/canonical.js';
+import { isObject } from '../providers/shared/json-guards.js';
 
 /** One target tried for a request, and how it failed (absent on the attempt that served). */
 export interface AttemptRecord {
@@ -18,15 +19,20 @@ function describe(a: AttemptRecord): string {
   return `${a.providerId} (${a.model}): ${status}${f.kind}: ${f.message}`;
 }
 
-function relayed(body: JsonObject | undefined): { message?: string; type?: string; code?: string; param?: string } {
+/** The most of an upstream's `innererror` relayed, as JSON text: it is detail, not a channel for megabytes. */
+const MAX_INNER_ERROR_CHARS = 4096;
+
+function relayed(body: JsonObject | undefined): { message?: string; type?: string; code?: string; param?: string; innererror?: JsonObject } {
   const e = body?.error;
   if (typeof e !== 'object' || e === null) return {};
   const o = e as JsonObject;
-  const out: { message?: string; type?: string; code?: string; param?: string } = {};
+  const out: { message?: string; type?: string; code?: string; param?: string; innererror?: JsonObject } = {};
   if (typeof o.message === 'string') out.message = o.message;
   if (typeof o.type === 'string') out.type = o.type;
   if (typeof o.code === 'string') out.code = o.code;
   if (typeof o.param === 'string') out.param = o.param;
+  // Azure OpenAI's content filter says which category fired (and at what severity) only here.
+  if (isObject(o.innererror) && JSON.stringify(o.innererror).length <= MAX_INNER_ERROR_CHARS) out.innererror = o.innererror;
   return out;
 }
 
@@ -81,6 +87,7 @@ export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retr
       param: r.param ?? null,
       headers,
       decision,
+      ...(r.innererror === undefined ? {} : { innererror: r.innererror }),
     });
   }
   if (last?.kind === 'ResponseTooLarge') {

@@ -7,9 +7,12 @@ import { type Emulator, header, sse, startEmulator, writeInPieces } from './emul
 const USAGE = { prompt_tokens: 20, completion_tokens: 8, total_tokens: 28, prompt_tokens_details: { cached_tokens: 5 } };
 const FILTER = { hate: { filtered: false, severity: 'safe' }, violence: { filtered: false, severity: 'safe' } };
 
-function error(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+/** What the output filter found when it stopped an answer: violence, at medium severity. */
+const FILTERED = { ...FILTER, violence: { filtered: true, severity: 'medium' } };
+
+function error(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify({ error: { code, message, param: null, type: null } }));
+  res.end(JSON.stringify({ error: { code, message, param: null, type: null, ...extra } }));
 }
 
 export async function startAzureOpenAiEmulator(deployment: string, apiKey = 'azure-test-key', apiVersion = '2024-10-21'): Promise<Emulator> {
@@ -33,7 +36,12 @@ export async function startAzureOpenAiEmulator(deployment: string, apiKey = 'azu
       case 'context-length':
         return error(res, 400, 'context_length_exceeded', "This model's maximum context length is 128000 tokens.");
       case 'safety':
-        return error(res, 400, 'content_filter', "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.");
+        // Azure's prompt filter: which category fired is in innererror.
+        return error(res, 400, 'content_filter', "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.", {}, {
+          param: 'prompt',
+          status: 400,
+          innererror: { code: 'ResponsibleAIPolicyViolation', content_filter_result: { ...FILTERED, jailbreak: { filtered: false, detected: false } } },
+        });
       default:
         break;
     }
@@ -41,14 +49,16 @@ export async function startAzureOpenAiEmulator(deployment: string, apiKey = 'azu
     if (b.kind === 'json' && typeof (req.body.response_format as { type?: unknown } | undefined)?.type !== 'string') problems.push('a JSON answer was scripted but the request has no response_format');
     const text = b.kind === 'text' ? (b.text ?? 'Hello from Azure') : b.kind === 'json' ? JSON.stringify(b.value) : '';
     const toolCalls = b.kind === 'tool' ? [{ id: 'call_az1', type: 'function', function: { name: b.name, arguments: JSON.stringify(b.args) } }] : undefined;
-    const finish = toolCalls !== undefined ? 'tool_calls' : 'stop';
+    const finish = toolCalls !== undefined ? 'tool_calls' : b.kind === 'output-filtered' ? 'content_filter' : 'stop';
+    // The output filter stopped the answer: its choice says which category fired.
+    const lastFilter = b.kind === 'output-filtered' ? FILTERED : FILTER;
     if (req.body.stream !== true) {
       res.writeHead(200, { 'content-type': 'application/json', 'apim-request-id': 'emulated' });
       res.end(
         JSON.stringify({
           id: 'chatcmpl-az', object: 'chat.completion', created: 1, model,
           prompt_filter_results: [{ prompt_index: 0, content_filter_results: FILTER }],
-          choices: [{ index: 0, message: { role: 'assistant', content: toolCalls ? null : text, ...(toolCalls ? { tool_calls: toolCalls } : {}) }, finish_reason: finish, logprobs: null, content_filter_results: FILTER }],
+          choices: [{ index: 0, message: { role: 'assistant', content: toolCalls ? null : text, ...(toolCalls ? { tool_calls: toolCalls } : {}) }, finish_reason: finish, logprobs: null, content_filter_results: lastFilter }],
           usage: USAGE,
         }),
       );
@@ -77,7 +87,7 @@ export async function startAzureOpenAiEmulator(deployment: string, apiKey = 'azu
       res.end();
       return;
     }
-    events.push(chunk([{ index: 0, delta: {}, finish_reason: finish }]));
+    events.push(chunk([{ index: 0, delta: {}, finish_reason: finish, ...(b.kind === 'output-filtered' ? { content_filter_results: lastFilter } : {}) }]));
     // Asynchronous filter mode: a chunk with filter results and no delta.
     events.push(chunk([{ index: 0, finish_reason: null, content_filter_offsets: { check_offset: 0, start_offset: 0, end_offset: 10 }, content_filter_results: FILTER }]));
     if (includeUsage) events.push(chunk([], { usage: USAGE }));

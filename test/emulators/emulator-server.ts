@@ -17,6 +17,8 @@ export type Behaviour =
   | { kind: 'bad-request'; message?: string }
   | { kind: 'context-length' }
   | { kind: 'safety' }
+  /** Azure only: the answer stopped by the output content filter (200, finish_reason content_filter). */
+  | { kind: 'output-filtered' }
   | { kind: 'stream-error' }
   /** A Response with status failed (Responses API) whose error repeats the credential the request carried, as a proxy before an upstream may. */
   | { kind: 'response-failed' };

@@ -427,6 +427,12 @@ describe.each(PROVIDERS)('provider conformance: $type', (p) => {
       const err = await client.chat.completions.create({ model: 'conformance', messages: [{ role: 'user', content: 'Something unsafe' }] }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.BadRequestError);
       expect((err as InstanceType<typeof OpenAI.BadRequestError>).code).toBe('content_filter');
+      if (p.type === 'azure-openai') {
+        // Which filter fired is relayed, and the refusal is not tried again elsewhere: the backup
+        // target would refuse the same prompt, or worse, serve what the platform's filter refused.
+        expect((err as InstanceType<typeof OpenAI.BadRequestError>).error).toMatchObject({ innererror: { code: 'ResponsibleAIPolicyViolation', content_filter_result: { violence: { filtered: true, severity: 'medium' } } } });
+        expect((err as InstanceType<typeof OpenAI.BadRequestError>).headers?.get('x-tollgate-attempts')).toBe('1');
+      }
     }
   });
 

@@ -20,16 +20,23 @@ export const DEFAULT_API_VERSION = '2024-10-21';
  */
 const COMPLETION_CAP_SINCE = '2024-09-01';
 
+/**
+ * A choice without Azure's content-filter annotations, which OpenAI clients do not expect on every
+ * answer; but a choice the output filter stopped (finish_reason content_filter) keeps its
+ * `content_filter_results`: the only place that says which category fired.
+ */
+function withoutFilterAnnotations(c: JsonObject): JsonObject {
+  const { content_filter_results: results, content_filter_offsets: _o, ...choice } = c;
+  return c.finish_reason === 'content_filter' && results !== undefined ? { ...choice, content_filter_results: results } : choice;
+}
+
 /** Azure's content-filter annotations: chunks that carry only those are dropped, the rest is stripped of them. */
 function withoutFilterResults(chunk: JsonObject): JsonObject | undefined {
   const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
   const kept = choices.filter((c: unknown) => isObject(c) && (isObject(c.delta) || c.finish_reason !== null && c.finish_reason !== undefined));
   if (kept.length === 0 && chunk.usage === undefined) return undefined;
   const { prompt_filter_results: _p, ...rest } = chunk;
-  rest.choices = kept.map((c: unknown) => {
-    const { content_filter_results: _r, content_filter_offsets: _o, ...choice } = c as JsonObject;
-    return choice;
-  });
+  rest.choices = kept.map((c: unknown) => withoutFilterAnnotations(c as JsonObject));
   return rest;
 }
 
@@ -37,7 +44,9 @@ class AzureStreamTransformer implements StreamTransformer {
   constructor(private readonly inner: StreamTransformer) {}
 
   onEvent(event: SseEvent): StreamStep {
-    const step = this.inner.onEvent(event);
+    // Without `raw`: the chunks are rebuilt, and the upstream's text of them (with every annotation)
+    // must not be what the client is sent. Before, it was: the annotations reached OpenAI clients.
+    const { raw: _raw, ...step } = this.inner.onEvent(event);
     const chunks: JsonObject[] = [];
     for (const c of step.chunks) {
       const kept = withoutFilterResults(c);
@@ -82,11 +91,7 @@ const chatAdapter: ProviderAdapter = {
     if (!parsed.ok) return parsed;
     const { prompt_filter_results: _p, ...body } = parsed.body;
     if (Array.isArray(body.choices)) {
-      body.choices = body.choices.map((c: unknown) => {
-        if (!isObject(c)) return c;
-        const { content_filter_results: _r, ...choice } = c;
-        return choice;
-      });
+      body.choices = body.choices.map((c: unknown) => (isObject(c) ? withoutFilterAnnotations(c) : c));
     }
     return { ...parsed, body };
   },
