@@ -34,7 +34,13 @@ const NO_BYTES = new Uint8Array(0);
  * The upstream stream as steps. A step that carries a failure (upstream error text) is scrubbed
  * here, where it is made, so the stream needs no second generator around it (see scrubbed).
  */
-async function* streamSteps(res: UpstreamResponse, req: CanonicalRequest, provider: RuntimeProvider, limits: RouteLimits): AsyncGenerator<StreamStep, void, undefined> {
+async function* streamSteps(
+  res: UpstreamResponse,
+  req: CanonicalRequest,
+  provider: RuntimeProvider,
+  limits: RouteLimits,
+  secrets: readonly string[],
+): AsyncGenerator<StreamStep, void, undefined> {
   // Once the stream is complete its body is let go with discard() (which reads what is left, the
   // chunked terminator, and gives the connection back), not destroyed: leaving a `for await` over a
   // Node stream destroys it with a new AbortError (a captured stack), once at the end of every stream.
@@ -52,7 +58,7 @@ async function* streamSteps(res: UpstreamResponse, req: CanonicalRequest, provid
       complete = true;
       res.discard();
     }
-    return step.failure === undefined ? step : scrubStep(step, providerSecrets(provider.config));
+    return step.failure === undefined ? step : scrubStep(step, secrets);
   };
   // While it waits for the next bytes, a suspended generator keeps every local it has set, dead or
   // not: the last bytes read, their events, the last step and the loop's iterator would stay for as
@@ -80,7 +86,7 @@ async function* streamSteps(res: UpstreamResponse, req: CanonicalRequest, provid
       return;
     }
     const parser = new SseParser(limits.maxStreamEventBytes);
-    const transformer = provider.adapter.createStreamTransformer(req, providerSecrets(provider.config));
+    const transformer = provider.adapter.createStreamTransformer(req, secrets);
     for await (bytes of body) {
       try {
         events = parser.push(bytes);
@@ -199,7 +205,19 @@ export async function runAttempt(
   observer: AttemptObserver = NOOP_ATTEMPTS,
 ): Promise<AttemptResult> {
   const telemetry = observer.attempt(target, provider, baseUrl);
-  return telemetry.settle(scrubbed(await attemptUpstream(req, target, provider, baseUrl, signal, client, limits, telemetry), provider));
+  const minted: { token?: string } = {};
+  const result = await attemptUpstream(req, target, provider, baseUrl, signal, client, limits, telemetry, minted);
+  return telemetry.settle(scrubbed(result, attemptSecrets(provider, minted.token)));
+}
+
+/**
+ * The credentials one attempt holds: the provider's own and the access token minted for it (a
+ * Vertex service-account key's). That token's endpoint comes from the key, so the token need not
+ * look like one (ya29.…): only knowing it lets an upstream or proxy that echoes it be scrubbed.
+ */
+function attemptSecrets(provider: RuntimeProvider, accessToken: string | undefined): readonly string[] {
+  const own = providerSecrets(provider.config);
+  return accessToken === undefined || accessToken === '' ? own : [...own, accessToken];
 }
 
 /**
@@ -207,16 +225,16 @@ export async function runAttempt(
  * anything shaped like one), so that clients, spans, logs and the error after failover never see it.
  * A stream's steps (first and rest) come scrubbed from streamSteps.
  */
-function scrubbed(result: AttemptResult, provider: RuntimeProvider): AttemptResult {
+function scrubbed(result: AttemptResult, secrets: readonly string[]): AttemptResult {
   if (result.ok || !('failure' in result)) return result;
-  return { ...result, failure: scrubFailure(result.failure, providerSecrets(provider.config)) };
+  return { ...result, failure: scrubFailure(result.failure, secrets) };
 }
 
 /** A whole answer read (a response, or an error of a stream that never started) as the attempt's result. */
-function complete(req: CanonicalRequest, provider: RuntimeProvider, res: WholeResponse, limitBytes: number): AttemptResult {
+function complete(req: CanonicalRequest, provider: RuntimeProvider, res: WholeResponse, limitBytes: number, secrets: readonly string[]): AttemptResult {
   const success = res.status >= 200 && res.status < 300;
   if (success && !res.body.complete) return { ok: false, failure: { ...tooLarge(res.status, 'response', limitBytes, 'maxResponseBytes'), billed: 'worstCase' } };
-  const parsed = provider.adapter.parseResponse(req, res.status, res.headers, res.body.text(), providerSecrets(provider.config));
+  const parsed = provider.adapter.parseResponse(req, res.status, res.headers, res.body.text(), secrets);
   if (!parsed.ok) return { ok: false, failure: parsed.failure };
   return parsed.usage === undefined
     ? { ok: true, kind: 'response', body: parsed.body, status: res.status }
@@ -232,6 +250,8 @@ async function attemptUpstream(
   client: ClientLink,
   limits: RouteLimits,
   telemetry: AttemptTelemetry,
+  /** Where the access token minted for this attempt is left, for the scrub of its result. */
+  minted: { token?: string },
 ): Promise<AttemptResult> {
   let sent = false;
   const fail = (err: unknown): AttemptResult => {
@@ -243,12 +263,14 @@ async function attemptUpstream(
   if (provider.tokenSource !== undefined) {
     try {
       accessToken = await provider.tokenSource.token(signal);
+      minted.token = accessToken;
     } catch (err) {
       const failed = fail(err);
       if (!failed.ok && 'failure' in failed) failed.failure.message = `could not obtain an access token: ${failed.failure.message}`;
       return failed;
     }
   }
+  const secrets = attemptSecrets(provider, accessToken);
   let upstreamReq: UpstreamHttpRequest;
   try {
     upstreamReq = provider.adapter.buildRequest(req, adapterTarget(provider, baseUrl, target.model, Date.now(), accessToken));
@@ -261,10 +283,10 @@ async function attemptUpstream(
     // Counted as it arrives: an error body is read only as far as any error message goes, a
     // response only up to the route's limit (checked first against a declared length).
     const sending = { signal, connectTimeoutMs: provider.config.connectTimeoutMs, limitBytes: limits.maxResponseBytes, errorLimitBytes: MAX_ERROR_BODY_BYTES };
-    if (!req.stream) return complete(req, provider, await sendForWhole(provider.transport, upstreamReq, sending), limits.maxResponseBytes);
+    if (!req.stream) return complete(req, provider, await sendForWhole(provider.transport, upstreamReq, sending), limits.maxResponseBytes, secrets);
     const res = await provider.transport.send(upstreamReq, sending);
-    if (res.status < 200 || res.status >= 300) return complete(req, provider, await readWhole(res, sending), limits.maxResponseBytes);
-    const steps = streamSteps(res, req, provider, limits);
+    if (res.status < 200 || res.status >= 300) return complete(req, provider, await readWhole(res, sending), limits.maxResponseBytes, secrets);
+    const steps = streamSteps(res, req, provider, limits, secrets);
     const first: StreamStep[] = [];
     for (;;) {
       const next = await steps.next();

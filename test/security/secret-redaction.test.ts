@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -162,5 +165,114 @@ describe('no credential leaves through an output', () => {
     expectNoSecret('spans', JSON.stringify(finished.map((s) => ({ name: s.name, attributes: s.attributes, status: s.status, events: s.events }))));
     expect(logs).toContain('a log line with the whole snapshot');
     expectNoSecret('logs', logs);
+  });
+});
+
+// A Vertex Provider's access token is minted from its service-account key at the key's own token_uri:
+// it need not look like a Google token (ya29.…), so only knowing it lets an echo of it be scrubbed.
+describe('the access token minted from a service-account key', () => {
+  const TOKEN = 'opaque-vertex-token-XyZ';
+  /** What the upstream answers next: a status (an error echoing the token), or a stream whose error event echoes it. */
+  let answer: { status: number } | 'stream-error' = { status: 400 };
+  let server: Server;
+  let vertexGateway: TestGateway;
+  let vertexLogs = '';
+  const vertexSpans = new InMemorySpanExporter();
+  const vertexTracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(vertexSpans)] });
+
+  beforeAll(async () => {
+    // One loopback server is both the key's token_uri and the Vertex upstream.
+    server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.url === '/token') {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ access_token: TOKEN, token_type: 'Bearer', expires_in: 3600 }));
+          return;
+        }
+        const echoed = { error: { code: 400, message: `access token ${TOKEN} is not valid for project p`, status: 'INVALID_ARGUMENT' } };
+        if (answer === 'stream-error') {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write(`data: ${JSON.stringify({ candidates: [{ content: { role: 'model', parts: [{ text: 'hel' }] }, index: 0 }] })}\r\n\r\n`);
+          res.end(`data: ${JSON.stringify({ error: { ...echoed.error, code: 500, status: 'INTERNAL' } })}\r\n\r\n`);
+          return;
+        }
+        res.writeHead(answer.status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { ...echoed.error, code: answer.status } }));
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const key = JSON.stringify({ type: 'service_account', client_email: 'gw@proj.iam.gserviceaccount.com', private_key: PRIVATE_KEY, token_uri: `${base}/token` });
+    const vertex = (name: string) =>
+      providerManifest(name, 'vertex', base, '{ serviceAccountKeyRef: { name: gcp, key: key.json } }', '  vertex: { project: p, location: europe-west4 }\n', 'gemini');
+    vertexGateway = await startTestGateway(
+      {
+        'providers.yaml': vertex('vx') + vertex('vx2') + secretManifest('gcp', { 'key.json': key }),
+        'routes.yaml': routeManifest('one', [['vx', 'gemini']]) + routeManifest('two', [['vx', 'gemini'], ['vx2', 'gemini']]),
+      },
+      {
+        tracer: vertexTracer.getTracer('secret-redaction'),
+        logger: pino(
+          { level: 'trace' },
+          new Writable({
+            write(chunk: Buffer, _enc, done) {
+              vertexLogs += chunk.toString();
+              done();
+            },
+          }),
+        ),
+      },
+    );
+  });
+
+  afterAll(async () => {
+    await vertexGateway?.close();
+    server?.closeAllConnections();
+    await new Promise<void>((r) => (server === undefined ? r() : server.close(() => r())));
+    await vertexTracer.shutdown();
+  });
+
+  const ask = (model: string, stream = false) =>
+    fetch(`${vertexGateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model, stream, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+
+  it('is scrubbed from an upstream error relayed to the client, a failover summary and a stream error event', async () => {
+    answer = { status: 400 };
+    const relayed = await ask('one');
+    const relayedText = await relayed.text();
+    expect(relayed.status, relayedText).toBe(400);
+    expect(relayedText).toContain('is not valid for project p');
+    expect(relayedText).not.toContain(TOKEN);
+
+    const streamed = await ask('one', true);
+    expect(streamed.status).toBe(400);
+    expect(await streamed.text()).not.toContain(TOKEN);
+
+    answer = { status: 500 };
+    const summary = await ask('two');
+    const summaryText = await summary.text();
+    expect(summary.status, summaryText).toBe(502);
+    expect(summaryText).toContain('is not valid for project p');
+    expect(summaryText).not.toContain(TOKEN);
+
+    answer = 'stream-error';
+    const broken = await ask('one', true);
+    const events = await broken.text();
+    expect(broken.status).toBe(200);
+    expect(events).toContain('hel');
+    expect(events).toContain('is not valid for project p');
+    expect(events).not.toContain(TOKEN);
+
+    await vertexTracer.forceFlush();
+    const finished = vertexSpans.getFinishedSpans();
+    expect(finished.length).toBeGreaterThan(0);
+    expect(JSON.stringify(finished.map((s) => ({ attributes: s.attributes, status: s.status, events: s.events })))).not.toContain(TOKEN);
+    expect(vertexLogs).toContain('"msg":"request"');
+    expect(vertexLogs).not.toContain(TOKEN);
   });
 });
