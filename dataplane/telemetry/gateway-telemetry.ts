@@ -53,8 +53,9 @@ export class GatewayTelemetry implements GatewayObserver {
   request(req: IncomingMessage, res: ServerResponse, path: string): RequestTelemetry {
     // By the form the server matched the endpoint by: a variant of the path (case, trailing slash) is
     // served, so it is counted, traced and in usage history like the path itself.
-    const operation = req.method === 'POST' ? OPERATION_BY_PATH.get(endpointPath(path)) : undefined;
-    const recorder = new RequestRecorder(this.ctx, req, res, path, operation);
+    const endpoint = endpointPath(path);
+    const operation = req.method === 'POST' ? OPERATION_BY_PATH.get(endpoint) : undefined;
+    const recorder = new RequestRecorder(this.ctx, req, res, path, endpoint, operation);
     res.on('close', () => recorder.close());
     return recorder;
   }

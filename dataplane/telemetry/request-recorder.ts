@@ -37,18 +37,22 @@ function numberParam(body: JsonObject, name: string): number | undefined {
   return typeof v === 'number' ? v : undefined;
 }
 
-/**
- * One public request: its SERVER span, its metrics and its access-log line, finished when the
- * response has closed and (for served requests) its usage has been metered.
- */
-/** Characters of a path the access log keeps: a path may be as long as the header limit allows. */
+/** Characters of a path the access log and url.path keep: a path may be as long as the header limit allows. */
 const MAX_LOGGED_PATH = 256;
+
+function loggedPath(path: string): string {
+  return path.length <= MAX_LOGGED_PATH ? path : `${path.slice(0, MAX_LOGGED_PATH)}…`;
+}
 
 /** A request id as the gateway would take it (at most 128 characters), else none. */
 function loggableRequestId(given: unknown): string | undefined {
   return typeof given === 'string' && given.length > 0 && given.length <= 128 ? given : undefined;
 }
 
+/**
+ * One public request: its SERVER span, its metrics and its access-log line, finished when the
+ * response has closed and (for served requests) its usage has been metered.
+ */
 export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   private readonly started = performance.now();
   private readonly span: Span | undefined;
@@ -89,6 +93,12 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly path: string,
+    /**
+     * The endpoint the path names, in the one form the server matches it by (endpointPath): the
+     * span's http.route, so that the caller's spelling of the path (case, a trailing slash) is not
+     * a new value of it (spans-to-metrics keep one series per value).
+     */
+    endpoint: string,
     /** gen_ai.operation.name of an inference endpoint; undefined for the others (probes, model lists). */
     private readonly operation: string | undefined,
   ) {
@@ -99,7 +109,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     this.parentContext = parent;
     this.span = ctx.tracer.startSpan(
       operation,
-      { kind: SpanKind.SERVER, attributes: { [GENAI.operation]: operation, 'http.request.method': req.method ?? 'POST', 'http.route': path, 'url.path': path } },
+      { kind: SpanKind.SERVER, attributes: { [GENAI.operation]: operation, 'http.request.method': req.method ?? 'POST', 'http.route': endpoint, 'url.path': loggedPath(path) } },
       parent,
     );
   }
@@ -400,7 +410,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     const line = log.fields();
     line.json('requestId', this.requestId ?? this.answeredRequestId());
     line.str('method', this.req.method);
-    line.str('path', this.path.length <= MAX_LOGGED_PATH ? this.path : `${this.path.slice(0, MAX_LOGGED_PATH)}…`);
+    line.str('path', loggedPath(this.path));
     line.num('status', status);
     line.num('durationMs', Math.round(durationMs * 1000) / 1000);
     line.bool('completed', !this.clientLeft);

@@ -179,6 +179,27 @@ describe('traces of a streamed request that failed over once', () => {
     expect(JSON.stringify(client.filter((s) => s.traceId === server.traceId))).not.toContain('ZXQ');
   });
 
+  it("names the SERVER span's http.route by the endpoint, whatever spelling of its path the caller sent", async () => {
+    // The server answers every case variant of a path, with or without a trailing slash: as
+    // http.route each would be its own series in spans-to-metrics, at the caller's choice.
+    primary.script({ kind: 'ok' });
+    for (const [i, path] of ['/V1/Chat/Completions/', '/v1/CHAT/completions', '/v1/embeddings/'].entries()) {
+      const res = await fetch(`${gateway.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': `req-route-${i}` },
+        body: JSON.stringify(path.includes('mbed') ? { model: 'chat-ha', input: 'hi' } : { model: 'chat-ha', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      await res.text();
+    }
+    await tracing.flush();
+    const ids = ['req-route-0', 'req-route-1', 'req-route-2'];
+    const all = await collector.waitFor((spans) => ids.every((id) => spans.some((s) => s.kind === 'server' && s.attributes['tollgate.request_id'] === id)));
+    const server = (id: string) => all.find((s) => s.kind === 'server' && s.attributes['tollgate.request_id'] === id) as ReceivedSpan;
+    expect(server('req-route-0').attributes).toMatchObject({ 'http.route': '/v1/chat/completions', 'url.path': '/V1/Chat/Completions/' });
+    expect(server('req-route-1').attributes).toMatchObject({ 'http.route': '/v1/chat/completions', 'url.path': '/v1/CHAT/completions' });
+    expect(server('req-route-2').attributes).toMatchObject({ 'http.route': '/v1/embeddings', 'url.path': '/v1/embeddings/' });
+  });
+
   it('starts a new trace when the caller sends none', async () => {
     primary.script({ kind: 'ok' });
     const res = await fetch(`${gateway.url}/v1/chat/completions`, {
