@@ -5,6 +5,7 @@ import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
 import { MAX_GUARDRAIL_DECISIONS, outcomeClass, type RequestEnd, type RequestUsage } from '../config/request-usage.js';
 import type { UsageRecord } from '../metering/usage-record.js';
 import type { CanonicalRequest, JsonObject } from '../core/canonical.js';
+import { boundedNames } from '../core/bounded-names.js';
 import { type AttemptOwner, AttemptRecorder, CLIENT_GONE } from './attempt-recorder.js';
 import { NONE, statusClass } from './gateway-metrics.js';
 import type { AdmissionDecision, AttemptTelemetry, CallerIdentity, DataPolicyReport, GuardrailDecisionRecord, RequestTelemetry, TraceIds } from './gateway-observer.js';
@@ -270,8 +271,8 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
         'tollgate.guardrail.action': d.action,
         'tollgate.guardrail.detector': d.detector,
       };
-      if (d.findings !== undefined) attributes['tollgate.guardrail.findings'] = Object.entries(d.findings).map(([k, v]) => `${k}=${v}`);
-      if (d.categories !== undefined) attributes['tollgate.guardrail.categories'] = d.categories;
+      if (d.findings !== undefined) attributes['tollgate.guardrail.findings'] = boundedNames(Object.entries(d.findings).map(([k, v]) => `${k}=${v}`));
+      if (d.categories !== undefined) attributes['tollgate.guardrail.categories'] = boundedNames(d.categories);
       if (d.error !== undefined) attributes['tollgate.guardrail.error'] = d.error;
       this.span?.addEvent('tollgate.guardrail.decision', attributes);
     }

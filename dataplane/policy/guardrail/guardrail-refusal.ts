@@ -1,3 +1,4 @@
+import { boundedNames } from '../../core/bounded-names.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import type { GuardrailDecision } from './guardrail-decision.js';
 
@@ -6,8 +7,8 @@ export const GUARDRAIL_RULE_HEADER = 'x-tollgate-guardrail-rule';
 
 /** What the decision found, in words that never repeat the content. */
 export function foundWhat(d: GuardrailDecision): string {
-  if (d.findings !== undefined) return `it contains ${Object.keys(d.findings).sort().join(', ')}`;
-  if (d.categories !== undefined) return d.categories.length > 0 ? `moderation flagged it (${d.categories.join(', ')})` : 'moderation flagged it';
+  if (d.findings !== undefined) return `it contains ${boundedNames(Object.keys(d.findings).sort()).join(', ')}`;
+  if (d.categories !== undefined) return d.categories.length > 0 ? `moderation flagged it (${boundedNames(d.categories).join(', ')})` : 'moderation flagged it';
   if (d.detector === 'webhook') return 'the check service flagged it';
   return 'it was flagged';
 }

@@ -6,7 +6,9 @@ import { guardrail, provider, route } from '../../../test/support/objects.js';
 import { wireJson } from '../../config/secret-value.js';
 import { buildRuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
 import { HttpTransport } from '../../upstream/http-transport.js';
+import { MAX_SHOWN_NAME_LENGTH, MAX_SHOWN_NAMES } from '../../core/bounded-names.js';
 import { RuntimeGuardrails, type RequestInfo } from './guardrail-engine.js';
+import { foundWhat } from './guardrail-refusal.js';
 
 // A moderation rule through a real openai-compatible Provider: a local server answering POST /v1/moderations
 // in the OpenAI wire format (id, model, results[].flagged/categories/category_scores).
@@ -26,6 +28,12 @@ beforeAll(async () => {
         return;
       }
       const results = parsed.input.map((text) => {
+        if (text.includes('flood')) {
+          // A tenant's own moderation server may name any number of categories, of any length.
+          const categories: Record<string, boolean> = { violence: true };
+          for (let i = 0; i < 5000; i++) categories[`c${String(i).padStart(4, '0')}-${'x'.repeat(1000)}`] = true;
+          return { flagged: true, categories, category_scores: {} };
+        }
         const violence = text.includes('hurt');
         const harassment = text.includes('idiot');
         return {
@@ -77,5 +85,27 @@ describe('moderation guardrail through an OpenAI-compatible Provider', () => {
   it('counts only the listed categories', async () => {
     expect((await guarded(['violence'])('you idiot')).blocked).toBeUndefined();
     expect((await guarded(['harassment'])('you idiot')).blocked?.message).toContain('(harassment)');
+  });
+});
+
+describe('categories a moderation service names, unlisted by the rule', () => {
+  it('are bounded where they enter: at most 32 names of at most 128 characters, the rest counted', async () => {
+    const r = await guarded()('flood');
+    const categories = r.decisions[0]?.categories ?? [];
+    expect(categories).toHaveLength(MAX_SHOWN_NAMES);
+    for (const c of categories) expect(c.length).toBeLessThanOrEqual(MAX_SHOWN_NAME_LENGTH);
+    expect(categories.at(-1)).toBe(`+${5001 - (MAX_SHOWN_NAMES - 1)} more`);
+    expect(categories[0]).toMatch(/^c0000-x+…$/);
+    const message = r.blocked?.message ?? '';
+    expect(message).toMatch(/^the request was blocked by guardrail policy default\/g, rule harm: moderation flagged it \(c0000-x+…, /);
+    expect(message).toContain(`, +${5001 - (MAX_SHOWN_NAMES - 1)} more)`);
+    expect(message.length).toBeLessThan(5000);
+  });
+
+  it('are bounded wherever a decision is put in words, whatever made it', () => {
+    const many = Array.from({ length: 1000 }, (_, i) => `category-${i}-${'y'.repeat(500)}`);
+    const base = { policy: 'default/g', rule: 'harm', phase: 'Request' as const, action: 'Block' as const, detector: 'moderation' };
+    expect(foundWhat({ ...base, categories: many }).length).toBeLessThan(5000);
+    expect(foundWhat({ ...base, detector: 'patterns', findings: Object.fromEntries(many.map((c) => [c, 1])) }).length).toBeLessThan(5000);
   });
 });

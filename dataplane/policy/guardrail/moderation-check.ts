@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { boundedNames } from '../../core/bounded-names.js';
 import type { RuntimeProvider } from '../../runtime/runtime-snapshot.js';
 import type { RemoteVerdict } from './remote-check.js';
 import { postJson } from './remote-check.js';
@@ -10,7 +11,9 @@ const ModerationAnswerSchema = z.object({
 
 /**
  * POST {provider}/moderations in the OpenAI wire format. With `categories` only those count;
- * otherwise the provider's own `flagged` verdict does. The verdict names the categories, never text.
+ * otherwise the provider's own `flagged` verdict does. The verdict names the categories, never text:
+ * without a list, every category the service marks (any number, any length) is bounded here, where it
+ * enters, before a refusal, a span, the access log or /debug/route repeats it.
  */
 export async function moderationCheck(
   provider: RuntimeProvider | undefined,
@@ -38,5 +41,5 @@ export async function moderationCheck(
     counted.forEach((c) => hit.add(c));
     if (categories === undefined ? r.flagged : counted.length > 0) flagged = true;
   }
-  return { ok: true, flagged, categories: [...hit].sort() };
+  return { ok: true, flagged, categories: boundedNames([...hit].sort()) };
 }
