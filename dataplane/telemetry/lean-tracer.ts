@@ -21,6 +21,7 @@ import {
 } from '@opentelemetry/api';
 import { AlwaysOnSampler, ParentBasedSampler, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace-base';
 import type { EncodableSpan } from './otlp-span-encoder.js';
+import { DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT } from './tracing-config.js';
 
 /** The SDK's default span limits (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_EVENT_COUNT_LIMIT). */
 const ATTRIBUTE_COUNT_LIMIT = 128;
@@ -69,6 +70,22 @@ const MAX_COUNTED_NAMES = 256;
 /** Where ended spans go (span-batcher.ts). */
 export interface SpanSink {
   ended(span: LeanSpan): void;
+}
+
+/**
+ * `value` with every string cut to `limit` characters, as the SDK's span cuts it
+ * (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT): a string, or each string of an array. A value within the
+ * limit is returned as it is, so the common case costs a length check.
+ */
+function truncated(value: AttributeValue, limit: number): AttributeValue {
+  if (typeof value === 'string') return value.length <= limit ? value : value.substring(0, limit);
+  if (!Array.isArray(value)) return value;
+  let within = true;
+  for (let i = 0; within && i < value.length; i++) {
+    const item: unknown = value[i];
+    within = typeof item !== 'string' || item.length <= limit;
+  }
+  return within ? value : (value.map((item: unknown) => (typeof item === 'string' && item.length > limit ? item.substring(0, limit) : item)) as AttributeValue);
 }
 
 function isAttributeValue(value: unknown): value is AttributeValue {
@@ -138,6 +155,8 @@ export class LeanSpan implements Span, EncodableSpan {
     readonly kind: SpanKind,
     readonly links: EncodableSpan['links'],
     private readonly expected: AttributeCount,
+    /** Characters a string attribute value keeps (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT). */
+    private readonly valueLengthLimit: number,
   ) {
     this.traceStateText = traceState?.serialize() ?? '';
     this.attributeKeys = new Array<string>(expected.count);
@@ -167,7 +186,8 @@ export class LeanSpan implements Span, EncodableSpan {
   }
 
   /** Sets a valid attribute: a key already set keeps its place, a new one past the limit is dropped and counted (as the SDK's span). */
-  private put(key: string, value: AttributeValue): void {
+  private put(key: string, given: AttributeValue): void {
+    const value = truncated(given, this.valueLengthLimit);
     const keys = this.attributeKeys;
     const n = this.attributeCount;
     for (let i = 0; i < n; i++) {
@@ -208,7 +228,7 @@ export class LeanSpan implements Span, EncodableSpan {
       this.droppedEventsCount++;
       return this;
     }
-    const attributes = attributesOrTime !== undefined && typeof attributesOrTime === 'object' && !Array.isArray(attributesOrTime) && !(attributesOrTime instanceof Date) ? validAttributes(attributesOrTime) : undefined;
+    const attributes = attributesOrTime !== undefined && typeof attributesOrTime === 'object' && !Array.isArray(attributesOrTime) && !(attributesOrTime instanceof Date) ? validAttributes(attributesOrTime, this.valueLengthLimit) : undefined;
     const event = { name, atMs: performance.now(), attributes };
     if (this.events === NO_EVENTS) this.events = [event];
     else this.events.push(event);
@@ -269,11 +289,11 @@ export class LeanSpan implements Span, EncodableSpan {
   }
 }
 
-function validAttributes(attributes: Attributes): Attributes {
+function validAttributes(attributes: Attributes, valueLengthLimit = Infinity): Attributes {
   const out: Attributes = {};
   for (const key in attributes) {
     const value = attributes[key];
-    if (key.length > 0 && value !== null && value !== undefined && isAttributeValue(value)) out[key] = value;
+    if (key.length > 0 && value !== null && value !== undefined && isAttributeValue(value)) out[key] = truncated(value, valueLengthLimit);
   }
   return out;
 }
@@ -301,6 +321,8 @@ export class LeanTracer implements Tracer {
   constructor(
     private readonly sampler: Sampler,
     private readonly sink: SpanSink,
+    /** Characters a string attribute value keeps (span, event and link attributes), as TracingConfig says. */
+    private readonly valueLengthLimit: number = DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
   ) {
     this.parentBasedAlwaysOn = sampler instanceof ParentBasedSampler && sampler.toString() === PARENT_BASED_ALWAYS_ON;
   }
@@ -360,9 +382,10 @@ export class LeanTracer implements Tracer {
             traceFlags: l.context.traceFlags,
             traceStateText: l.context.traceState?.serialize() ?? '',
             isRemote: l.context.isRemote === true,
-            attributes: l.attributes === undefined ? undefined : validAttributes(l.attributes),
+            attributes: l.attributes === undefined ? undefined : validAttributes(l.attributes, this.valueLengthLimit),
           })),
       this.countOf(name),
+      this.valueLengthLimit,
     );
     if (options.attributes !== undefined) span.setAttributes(options.attributes);
     if (result.attributes !== undefined) span.setAttributes(result.attributes);

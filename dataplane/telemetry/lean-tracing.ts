@@ -151,7 +151,7 @@ export function startLeanTracing(config: TracingConfig): Tracing {
     });
   };
   const batcher = new SpanBatcher(clock, send);
-  const tracer = new LeanTracer(samplerFor(config.sampler, config.samplerRatio), batcher);
+  const tracer = new LeanTracer(samplerFor(config.sampler, config.samplerRatio), batcher, config.attributeValueLengthLimit);
   return {
     tracer,
     flush: () => batcher.flush(),

@@ -25,6 +25,8 @@ export function startTracing(config: TracingConfig): Tracing {
     // OTEL_* variables were parsed into `config`; the env detector would read them a second time.
     resourceDetectors: [hostDetector, processDetector],
     sampler: samplerFor(config.sampler, config.samplerRatio),
+    // The bound the data plane's tracer keeps too (tracing-config.ts), not the SDK's default of none.
+    spanLimits: { attributeValueLengthLimit: config.attributeValueLengthLimit },
     spanProcessors: [processor],
     textMapPropagator: new W3CTraceContextPropagator(),
     metricReaders: [],

@@ -32,7 +32,20 @@ describe('parseTracingConfig', () => {
       serviceName: 'gw',
       serviceVersion: '0.1.0',
       resourceAttributes: { 'k8s.pod.name': 'p-1', 'deployment.environment': 'prod' },
+      attributeValueLengthLimit: 4096,
     });
+  });
+
+  it('bounds attribute values as OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, else OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, else at 4096 characters', () => {
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' };
+    const limit = (more: Record<string, string>) => parseTracingConfig({ ...env, ...more }, {}, defaults)?.attributeValueLengthLimit;
+    expect(limit({})).toBe(4096);
+    expect(limit({ OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '100' })).toBe(100);
+    expect(limit({ OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '100', OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: '1000000' })).toBe(1_000_000);
+    expect(limit({ OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: ' ' })).toBe(4096);
+    for (const bad of ['0', '-5', '12.5', 'lots']) {
+      expect(() => limit({ OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: bad })).toThrow(/OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT must be a positive number/);
+    }
   });
 
   it('prefers the flag, then the traces-specific endpoint (used as is)', () => {

@@ -20,7 +20,17 @@ export interface TracingConfig {
   serviceName: string;
   serviceVersion: string;
   resourceAttributes: Record<string, string>;
+  /** Characters a string attribute value keeps (each string of an array too); longer ones are cut. */
+  attributeValueLengthLimit: number;
 }
+
+/**
+ * The bound on a string attribute value when OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT and
+ * OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT are unset. The SDK's default is no bound; ours is one because
+ * some values come from outside (a tenant's services, callers): no value the gateway sets is
+ * longer when it is its own, and a span stays small enough for any exporter or collector.
+ */
+export const DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT = 4096;
 
 export type Env = Record<string, string | undefined>;
 
@@ -123,9 +133,17 @@ export function parseTracingConfig(env: Env, flags: TracingFlags, defaults: { se
     throw new TracingConfigError(`OTEL_TRACES_SAMPLER_ARG must be a ratio in 0..1, got "${argText}"`);
   }
 
+  // The span-specific variable wins over the general one, as in the SDK.
+  const limitName = nonEmpty(env.OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT) !== undefined ? 'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT' : 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT';
+  const limitText = nonEmpty(env[limitName]);
+  const attributeValueLengthLimit = limitText === undefined ? DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT : Number(limitText);
+  if (!Number.isSafeInteger(attributeValueLengthLimit) || attributeValueLengthLimit <= 0) {
+    throw new TracingConfigError(`${limitName} must be a positive number of characters, got "${limitText}"`);
+  }
+
   const resourceAttributes = parseKeyValueList(nonEmpty(env.OTEL_RESOURCE_ATTRIBUTES), 'OTEL_RESOURCE_ATTRIBUTES');
   const serviceName = nonEmpty(env.OTEL_SERVICE_NAME) ?? resourceAttributes['service.name'] ?? defaults.serviceName;
-  return { url, headers, timeoutMs, sampler, samplerRatio, serviceName, serviceVersion: defaults.serviceVersion, resourceAttributes };
+  return { url, headers, timeoutMs, sampler, samplerRatio, serviceName, serviceVersion: defaults.serviceVersion, resourceAttributes, attributeValueLengthLimit };
 }
 
 /** service.version on every span; keep in sync with package.json. */
