@@ -133,6 +133,14 @@ export interface UpstreamFailure {
    * `overloaded_error` on /v1/messages), as clients such as Claude Code back off on it.
    */
   overloaded?: true;
+  /**
+   * The upstream refused the gateway's own side of the request, not the client's: its credentials
+   * (401, 403, Gemini's 400 API_KEY_INVALID) or the target's configuration (Gemini's 400
+   * FAILED_PRECONDITION, Bedrock's invalid model identifier). The same target would refuse again,
+   * so it is not retried; another target may serve, so the route fails over (a ServerError); and
+   * it counts against the target's health.
+   */
+  refused?: 'credentials' | 'configuration';
 }
 
 export type ParseResult = { ok: true; body: JsonObject; usage?: Usage } | { ok: false; failure: UpstreamFailure };

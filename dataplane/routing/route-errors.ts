@@ -10,12 +10,19 @@ export interface AttemptRecord {
   failure?: UpstreamFailure;
 }
 
+/** What an upstream that refused the gateway's own side of a request refused (UpstreamFailure.refused). */
+const REFUSED: Readonly<Record<NonNullable<UpstreamFailure['refused']>, string>> = {
+  credentials: "refused the gateway's credentials",
+  configuration: "refused the target's configuration",
+};
+
 function describe(a: AttemptRecord): string {
   const f = a.failure;
   if (f === undefined) return `${a.providerId} (${a.model})`;
   // A connection failure's message is already a sentence for people (attempt.ts): no class name in front.
   if (f.kind === 'ConnectionError' && f.status === 0) return `${a.providerId} (${a.model}): ${f.message}`;
   const status = f.status > 0 ? `HTTP ${f.status} ` : '';
+  if (f.refused !== undefined) return `${a.providerId} (${a.model}): ${status}${REFUSED[f.refused]}: ${f.message}`;
   return `${a.providerId} (${a.model}): ${status}${f.kind}: ${f.message}`;
 }
 
@@ -105,6 +112,12 @@ export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retr
     case 'ConnectionError':
       return new GatewayError(502, 'upstream_unreachable', 'server_error', message, { headers });
     default:
+      if (last?.refused !== undefined) {
+        // The operator's to fix, not the caller's (the message names the provider and its answer,
+        // never the key): no retry-after, and a code that says where to look.
+        const code = last.refused === 'credentials' ? 'upstream_credentials_refused' : 'upstream_target_misconfigured';
+        return new GatewayError(502, code, 'server_error', message, { headers });
+      }
       if (last?.overloaded === true) {
         // 503, not 502: the upstream is up and said to come back (OpenAI's own status for an
         // overloaded engine; the Messages API renders it as overloaded_error).

@@ -182,8 +182,19 @@ export class Router {
         if ((last.kind === 'RateLimited' || last.kind === 'ServerError') && last.retryAfterMs !== undefined && last.quotaExhausted !== true) {
           retryAfterMs = retryAfterMs === undefined ? last.retryAfterMs : Math.min(retryAfterMs, last.retryAfterMs);
         }
-        // A local failure would fail the same way again on this target; so would an account out of quota.
-        if (attempt >= route.retry.attempts || last.kind === 'ClientError' || last.kind === 'ResponseTooLarge' || last.local === true || last.quotaExhausted === true || !route.retry.on.includes(last.kind)) break;
+        // A local failure would fail the same way again on this target; so would an account out of
+        // quota, and a key or target configuration the upstream refused.
+        if (
+          attempt >= route.retry.attempts ||
+          last.kind === 'ClientError' ||
+          last.kind === 'ResponseTooLarge' ||
+          last.local === true ||
+          last.quotaExhausted === true ||
+          last.refused !== undefined ||
+          !route.retry.on.includes(last.kind)
+        ) {
+          break;
+        }
         const delay = retryDelayMs(attempt, route.retry, last.retryAfterMs, this.random);
         if (delay === undefined || this.now() + delay >= deadline) break;
         try {

@@ -160,7 +160,15 @@ export async function startGeminiEmulator(apiKey = 'gemini-test-key'): Promise<E
   return startEmulator(async (req, b, res, problems) => {
     const r = route(req, '/v1beta/models/', problems);
     if (r === undefined) return rpcError(res, 404, 'NOT_FOUND', 'not found');
-    if (header(req, 'x-goog-api-key') !== apiKey) return rpcError(res, 403, 'PERMISSION_DENIED', 'API key not valid.');
+    // As the Gemini API answers: no key at all is 403 PERMISSION_DENIED; a wrong one is 400
+    // INVALID_ARGUMENT with an ErrorInfo reason API_KEY_INVALID (not a 401/403).
+    const key = header(req, 'x-goog-api-key');
+    if (key === undefined) return rpcError(res, 403, 'PERMISSION_DENIED', "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.");
+    if (key !== apiKey) {
+      return rpcError(res, 400, 'INVALID_ARGUMENT', 'API key not valid. Please pass a valid API key.', [
+        { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com' } },
+      ]);
+    }
     const embedding = embedCall(req, '/v1beta/models/');
     if (embedding !== undefined) {
       if (embedding.method !== 'batchEmbedContents') problems.push(`the Gemini API has no ${embedding.method} method for embeddings`);

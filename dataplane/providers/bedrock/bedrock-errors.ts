@@ -1,6 +1,12 @@
 import { parseRetryAfterMs } from '../retry-after.js';
 import type { HeaderMap, JsonObject, UpstreamFailure } from '../../core/canonical.js';
 
+/**
+ * ValidationExceptions about the target's model id, not the request: the Provider's model is wrong
+ * (or needs an inference profile) for every request, and another target may serve.
+ */
+const MODEL_ID = /model identifier is invalid|on-demand throughput isn.t supported/i;
+
 const CONTEXT_LENGTH = /too long|too many (input )?tokens|context (window|length)|maximum context|max_tokens.*exceed/i;
 
 function first(value: string | string[] | undefined): string | undefined {
@@ -37,7 +43,8 @@ export function classifyBedrockError(status: number, headers: HeaderMap, bodyTex
   const failure: UpstreamFailure = { kind: kindForException(type, status), status, message: type === undefined ? message : `${type}: ${message}` };
   const retryAfter = parseRetryAfterMs(headers);
   if (retryAfter !== undefined) failure.retryAfterMs = retryAfter;
-  if (failure.kind === 'ServerError' && (status === 400 || status === 413 || type === 'ValidationException')) {
+  if (failure.kind === 'ServerError' && MODEL_ID.test(message)) failure.refused = 'configuration';
+  else if (failure.kind === 'ServerError' && (status === 400 || status === 413 || type === 'ValidationException')) {
     const contextLength = CONTEXT_LENGTH.test(message);
     failure.kind = contextLength ? 'ContextLengthExceeded' : 'ClientError';
     failure.clientBody = { error: { message, type: 'invalid_request_error', param: null, code: contextLength ? 'context_length_exceeded' : null } };

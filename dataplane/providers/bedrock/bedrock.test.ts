@@ -145,6 +145,15 @@ describe('event-stream framing', () => {
     expect(wholeId()).not.toBe(wholeId());
   });
 
+  it("an invalid model identifier is the target's configuration (failed over), not the client's 400; a long input stays the client's", () => {
+    const type = { 'x-amzn-errortype': 'ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/' };
+    const f = bedrockAdapter.classifyError(400, type, JSON.stringify({ message: 'The provided model identifier is invalid.' }));
+    expect(f).toMatchObject({ kind: 'ServerError', refused: 'configuration', message: 'ValidationException: The provided model identifier is invalid.' });
+    expect(f.clientBody).toBeUndefined();
+    expect(bedrockAdapter.classifyError(400, type, JSON.stringify({ message: 'Input is too long for requested model.' }))).toMatchObject({ kind: 'ContextLengthExceeded' });
+    expect(bedrockAdapter.classifyError(400, type, JSON.stringify({ message: 'temperature: must be at most 1' }))).toMatchObject({ kind: 'ClientError' });
+  });
+
   it('maps in-stream exceptions to failure kinds', () => {
     const t = new BedrockStreamTransformer('id', 'm', false, 0);
     const steps = t.onBytes(eventStreamMessage({ ':exception-type': 'throttlingException', ':message-type': 'exception' }, { message: 'slow down' }));

@@ -37,6 +37,20 @@ describe('gemini adapter', () => {
     expect(geminiAdapter.classifyError(429, {}, JSON.stringify(body))).toMatchObject({ kind: 'RateLimited', retryAfterMs: 17000 });
   });
 
+  it("a bad key (400 API_KEY_INVALID and kin) or a 400 FAILED_PRECONDITION is the gateway's failure, not the client's: failed over, never relayed", () => {
+    const rpc = (code: number, status: string, message: string, reason?: string): string =>
+      JSON.stringify({ error: { code, message, status, ...(reason === undefined ? {} : { details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'googleapis.com' }] }) } });
+    for (const reason of ['API_KEY_INVALID', 'API_KEY_EXPIRED', 'API_KEY_SERVICE_BLOCKED']) {
+      const f = geminiAdapter.classifyError(400, {}, rpc(400, 'INVALID_ARGUMENT', 'API key not valid. Please pass a valid API key.', reason));
+      expect(f).toMatchObject({ kind: 'ServerError', refused: 'credentials', message: `${reason}: API key not valid. Please pass a valid API key.` });
+      expect(f.clientBody).toBeUndefined();
+    }
+    expect(geminiAdapter.classifyError(400, {}, rpc(400, 'FAILED_PRECONDITION', 'User location is not supported for the API use.'))).toMatchObject({ kind: 'ServerError', refused: 'configuration' });
+    expect(geminiAdapter.classifyError(403, {}, rpc(403, 'PERMISSION_DENIED', 'Permission denied'))).toMatchObject({ kind: 'ServerError', refused: 'credentials' });
+    // The client's own mistake stays its own.
+    expect(geminiAdapter.classifyError(400, {}, rpc(400, 'INVALID_ARGUMENT', 'Invalid value at generation_config.temperature'))).toMatchObject({ kind: 'ClientError' });
+  });
+
   it('tool results name the function of the call they answer', () => {
     const r = geminiAdapter.buildRequest(
       {
