@@ -134,4 +134,15 @@ describe('router attempts', () => {
     expect(picker.released).toBe(1);
     expect(stats.providerInflight(provider.id)).toBe(0);
   });
+
+  it("a 401 or 403 (the gateway's own key) is not retried on the same target: one attempt, a 502 naming the refused credentials", async () => {
+    for (const status of [401, 403]) {
+      let sent = 0;
+      const transport: Transport = { send: async () => (sent++, answer(status, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } })) };
+      const err = await new Router({ stats: new TargetStats(), endpoints: new RecordingPicker() }).serve(runtime(transport), route, chat, new ClientLink()).catch((e: unknown) => e);
+      expect(sent).toBe(1);
+      expect(err).toMatchObject({ status: 502, code: 'upstream_credentials_refused' });
+      expect((err as Error).message).toContain(`HTTP ${status} refused the gateway's credentials: Incorrect API key provided`);
+    }
+  });
 });

@@ -86,6 +86,8 @@ describe('anthropic adapter', () => {
     expect(invalid).toMatchObject({ kind: 'ClientError' });
     expect(invalid.quotaExhausted).toBeUndefined();
     expect(classifyAnthropicError(529, {}, JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }))).toMatchObject({ kind: 'ServerError', overloaded: true });
+    expect(classifyAnthropicError(401, {}, JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }))).toMatchObject({ kind: 'ServerError', refused: 'credentials' });
+    expect(classifyAnthropicError(403, {}, JSON.stringify({ type: 'error', error: { type: 'permission_error', message: 'no access' } }))).toMatchObject({ kind: 'ServerError', refused: 'credentials' });
   });
 
   it('stream: an error event is a failure; an early end is a failure', () => {

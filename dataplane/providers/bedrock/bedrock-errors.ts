@@ -44,6 +44,7 @@ export function classifyBedrockError(status: number, headers: HeaderMap, bodyTex
   const retryAfter = parseRetryAfterMs(headers);
   if (retryAfter !== undefined) failure.retryAfterMs = retryAfter;
   if (failure.kind === 'ServerError' && MODEL_ID.test(message)) failure.refused = 'configuration';
+  else if (failure.kind === 'ServerError' && (status === 401 || status === 403)) failure.refused = 'credentials';
   else if (failure.kind === 'ServerError' && (status === 400 || status === 413 || type === 'ValidationException')) {
     const contextLength = CONTEXT_LENGTH.test(message);
     failure.kind = contextLength ? 'ContextLengthExceeded' : 'ClientError';

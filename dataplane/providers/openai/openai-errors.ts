@@ -48,6 +48,7 @@ export function classifyOpenAiError(status: number, headers: HeaderMap, bodyText
   } else {
     // 401, 403, 404 from upstream are the gateway's configuration problem, not the client's.
     failure.kind = 'ServerError';
+    if (status === 401 || status === 403) failure.refused = 'credentials';
   }
   return failure;
 }
