@@ -9,7 +9,7 @@ import { costUsd, unitCostUsd } from '../../metering/cost.js';
 import { usageProblem } from '../../metering/settled-usage.js';
 import type { Authenticator } from '../../governance/identity/authenticator.js';
 import type { Admitter } from '../../governance/types.js';
-import type { RouteConfig } from '../../config/snapshot.js';
+import type { FailureKind, RouteConfig } from '../../config/snapshot.js';
 import { type UsageSink, usageRecord } from '../../metering/usage-record.js';
 import { identifyCaller } from '../identify-caller.js';
 import type { SnapshotStore } from '../../runtime/snapshot-store.js';
@@ -20,7 +20,7 @@ import type { ByteBudget } from '../body/byte-budget.js';
 import { headerOf } from '../request-headers.js';
 import { sendError } from '../send-error.js';
 import { admitPassThrough, type ForwardTarget, MODEL_HEADER, passThroughErrors, passThroughRoute } from './passthrough-route.js';
-import { passThroughPath } from './passthrough-paths.js';
+import { createsUpstream, passThroughPath } from './passthrough-paths.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { answerUnits, passThroughUsage, requestUnits } from './passthrough-usage.js';
 import { AnswerReader } from './answer-reader.js';
@@ -54,9 +54,13 @@ interface Pending {
   timeoutMs: number;
   /** Set when that timeout ended the attempt (the proxy only destroys the request: its error is a plain hang-up). */
   timedOut?: true;
-  /** A failed attempt: tried on the next target when there is one and the body can be sent again; else 502, or 504 after the timeout (unless the answer has started). */
+  /**
+   * A failed attempt: tried on the next target when the route falls back on its class, there is
+   * one, and the body can be sent again (and, for a request that makes something, the upstream
+   * never had all of it); else 502, or 504 after the timeout (unless the answer has started).
+   */
   fail: (err: unknown) => void;
-  /** An upstream answer worth another target (5xx, 429): true when it was handed there instead of relayed. */
+  /** An upstream answer worth another target (5xx, 429, as the route's fallbackOn says): true when it was handed there instead of relayed. */
   failOver: (status: number) => boolean;
   proxyReq?: import('node:http').ClientRequest;
 }
@@ -78,6 +82,13 @@ const PASS_THROUGH_REQUEST = { op: 'chat', body: {}, stream: false, clientWantsU
 /** Hop-by-hop headers of the upstream answer that the gateway's own connection decides. */
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
 const NO_TOKENS: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+
+/** The failure class of an upstream's error status, as the chat path classifies it; undefined for an answer that is relayed (4xx but 408/429). */
+function statusClass(status: number): FailureKind | undefined {
+  if (status === 429) return 'RateLimited';
+  if (status === 408 || status === 504) return 'Timeout';
+  return status >= 500 ? 'ServerError' : undefined;
+}
 
 /** Counts an upload as it streams and fails it once it passes the route's limit (bodies without content-length). */
 class UploadLimit extends Transform {
@@ -126,8 +137,10 @@ function gatewayHeaders(p: Pending): Record<string, string> {
  * maxUploadBytes. The Provider's credentials replace the caller's. Request rate limits and budgets
  * are checked first; an answer that reports usage, or that the price table prices per request or
  * per unit, is metered. A target that cannot be reached, answers 5xx/429 or sends nothing for the
- * route's timeout hands the request to the next one — unless its body was a streamed upload, which
- * cannot be sent twice.
+ * route's timeout hands the request to the next one, as the route's fallbackOn allows — unless its
+ * body was a streamed upload, which cannot be sent twice, or the request makes something (an image,
+ * a file, a batch) and the target had all of it: then only a 429 or 503, which say the upstream
+ * did nothing, is failed over.
  */
 export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry, path: string, requestId: string) => Promise<void> {
   // The proxy's callbacks see only the request: what this endpoint decided for each request in flight.
@@ -244,6 +257,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
 
       // A JSON body (read whole) or none can be sent again to the next target; a streamed upload cannot.
       const streamed = hasBody(req) && !(json !== undefined && isObject(json));
+      const creates = createsUpstream(req.method ?? 'GET', path);
       const bodyFor = (to: ForwardTarget): { body: Readable; length?: number } => {
         if (json !== undefined && isObject(json)) {
           const rewritten: JsonObject = typeof json.model === 'string' ? { ...json, model: to.target.model } : json;
@@ -299,6 +313,18 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           'timeout_error',
           `pass-through to ${to.target.providerId} timed out: the upstream sent nothing for ${timeoutMs} ms (the route's ${route.timeouts.attemptMs === undefined ? 'total' : 'attempt'} timeout, spec.timeouts)`,
         );
+      /**
+       * The last attempt failed without an answer: 502, or 504 after the timeout. A timed-out one
+       * that had all of the request is charged the request's unit prices (marked lost_attempt): the
+       * upstream may have made and billed it. Before, it was charged nothing.
+       */
+      const lost = (attempt: Pending, kind: FailureKind, err: unknown): void => {
+        if (kind === 'Timeout' && hasBody(req) && attempt.proxyReq?.writableFinished === true && !res.headersSent) {
+          const cost = unitCostUsd(requestUnits(path, json), attempt.to.target.pricing);
+          if (cost > 0) charge(deps, attempt, NO_TOKENS, cost, 'lost_attempt');
+        }
+        failUpstream(kind === 'Timeout' ? timedOut(attempt.to) : err);
+      };
       const send = (): void => {
         const to = targets[index] as ForwardTarget;
         const url = to.forwarding.url(path, query, to.at);
@@ -307,8 +333,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         const refused = refusedLiteral(url.hostname);
         if (refused !== undefined) throw new GatewayError(502, 'upstream_unreachable', 'server_error', `pass-through to ${to.target.providerId} failed: ${refused.message}`);
         const { body, length } = bodyFor(to);
-        const next = (): boolean => {
-          if (streamed || index + 1 >= targets.length || res.headersSent || res.destroyed) return false;
+        const next = (kind: FailureKind): boolean => {
+          if (!route.fallbackOn.includes(kind) || streamed || index + 1 >= targets.length || res.headersSent || res.destroyed) return false;
           index++;
           deps.logger.info({ route: route.id, provider: to.target.providerId, next: targets[index]?.target.providerId }, 'pass-through failing over');
           try {
@@ -333,9 +359,18 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           headers: limits.headers,
           timeoutMs,
           fail: (err) => {
-            if (!next()) failUpstream(attempt.timedOut === true ? timedOut(to) : err);
+            const kind: FailureKind = attempt.timedOut === true ? 'Timeout' : 'ConnectionError';
+            // The upstream had all of the request: it may have done (and billed) the work, though
+            // it never answered. What it makes is not made a second time on the next target.
+            const delivered = hasBody(req) && attempt.proxyReq?.writableFinished === true;
+            if (creates && delivered) return lost(attempt, kind, err);
+            if (!next(kind)) lost(attempt, kind, err);
           },
-          failOver: (status) => (status >= 500 || status === 429) && next(),
+          // 429 and 503 say the upstream did nothing; another 5xx may come after it made the thing.
+          failOver: (status) => {
+            const kind = statusClass(status);
+            return kind !== undefined && (!creates || status === 429 || status === 503) && next(kind);
+          },
         };
         pending.set(req, attempt);
         telemetry.served(to.target, index + 1);
@@ -398,7 +433,7 @@ function meterAnswer(deps: PassThroughDeps, p: Pending, proxyRes: IncomingMessag
 }
 
 /** A pass-through request's usage record, and its admissions settled with it. */
-function charge(deps: PassThroughDeps, p: Pending, usage: Usage, cost: number, estimated?: 'client_gone' | 'invalid'): void {
+function charge(deps: PassThroughDeps, p: Pending, usage: Usage, cost: number, estimated?: 'client_gone' | 'invalid' | 'lost_attempt'): void {
   const { target } = p.to;
   const rec = usageRecord(p.requestId, 'passthrough', p.route, target, false, usage, cost, estimated);
   deps.usage.record(rec);

@@ -26,3 +26,14 @@ export function passThroughPath(path: string): PassThroughPath | undefined {
   for (const [re, endpoint] of TABLE) if (re.test(path)) return { endpoint };
   return undefined;
 }
+
+/** POSTs that only read (classify, score, count, transcribe) or cancel: doing one twice makes nothing twice. */
+const REPEATABLE_POSTS: readonly RegExp[] = [/^\/v1\/(moderations|rerank|score)$/, /^\/(tokenize|detokenize)$/, /^\/v1\/audio\/(transcriptions|translations)$/, /\/cancel$/];
+
+/**
+ * Whether a request makes something upstream (an image, speech, a file, a batch): sent to a second
+ * target after the first had all of it, it could be made twice, on two accounts, and billed twice.
+ */
+export function createsUpstream(method: string, path: string): boolean {
+  return method === 'POST' && !REPEATABLE_POSTS.some((re) => re.test(path));
+}

@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PassThroughEmulator, startPassThroughEmulator } from '../emulators/openai-passthrough.js';
+import { providerManifest, secretManifest } from '../providers/provider-manifests.js';
+import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+
+// Pass-through failover follows the route's fallbackOn, and a request that makes something upstream
+// (an image, a batch) is not sent to a second target after the first had all of it, unless the
+// first said it did nothing (429, 503): before, a timeout or a 500 made the image twice, on two
+// accounts, and the timed-out attempt was charged nothing.
+
+const key = '{ secretRef: { name: up-key, key: apiKey } }';
+const route = (name: string, targets: string[], extra = ''): string => `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: ${name} }
+spec:
+  model: ${name}
+  targets:
+${targets.map((p, i) => `    - { providerRef: { name: ${p} }, model: gpt-image-1, priority: ${i * 10} }`).join('\n')}
+  passThrough: { endpoints: [images, batches, moderations] }
+  timeouts: { total: 10s, attempt: 500ms }
+${extra}---
+`;
+
+let first: PassThroughEmulator;
+let second: PassThroughEmulator;
+let gateway: TestGateway;
+
+beforeAll(async () => {
+  [first, second] = await Promise.all([startPassThroughEmulator('sk-upstream'), startPassThroughEmulator('sk-upstream')]);
+  const models = '  models: [{ name: gpt-image-1, pricing: { perImage: 0.04 } }]\n';
+  gateway = await startTestGateway({
+    'providers.yaml':
+      providerManifest('first', 'openai', `${first.url}/v1`, key, models) +
+      providerManifest('second', 'openai', `${second.url}/v1`, key, models) +
+      // Nothing listens on port 9 (discard) of loopback: connections are refused.
+      providerManifest('nowhere', 'openai-compatible', 'http://127.0.0.1:9/v1', key, models) +
+      secretManifest('up-key', { apiKey: 'sk-upstream' }),
+    'routes.yaml': route('media', ['first', 'second']) + route('refused-first', ['nowhere', 'second']) + route('no-fallback', ['first', 'second'], '  fallbackOn: []\n'),
+  });
+});
+
+afterAll(async () => {
+  await gateway?.close();
+  await Promise.all([first?.close(), second?.close()]);
+});
+
+async function post(path: string, body: object, model?: string): Promise<{ status: number; attempts: string | null; provider: string | null; text: string }> {
+  const headers = { 'content-type': 'application/json', ...(model === undefined ? {} : { 'x-tollgate-model': model }) };
+  const res = await fetch(`${gateway.url}${path}`, { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(8_000) });
+  return { status: res.status, attempts: res.headers.get('x-tollgate-attempts'), provider: res.headers.get('x-tollgate-provider'), text: await res.text() };
+}
+
+const image = { model: 'media', prompt: 'a cat', n: 2 };
+
+function counts(): () => [number, number] {
+  const [a, b] = [first.requests.length, second.requests.length];
+  return () => [first.requests.length - a, second.requests.length - b];
+}
+
+describe('pass-through failover of requests that make something', () => {
+  it('a timeout after the upstream had the whole image request: 504, not sent to the next target, charged as a lost attempt', async () => {
+    first.hang = true;
+    try {
+      const sent = counts();
+      const before = gateway.usage.records.length;
+      const res = await post('/v1/images/generations', image);
+      expect(res.status).toBe(504);
+      expect(sent()).toEqual([1, 0]);
+      const records = gateway.usage.records.slice(before);
+      expect(records).toMatchObject([{ providerId: 'default/first', costUsd: 0.08, estimateReason: 'lost_attempt' }]);
+    } finally {
+      first.hang = false;
+    }
+  });
+
+  it('a 500 after it had the whole request is relayed, not failed over; a 503 or 429 (the upstream did nothing) is', async () => {
+    for (const [status, expected] of [
+      [500, { status: 500, sent: [1, 0] }],
+      [502, { status: 502, sent: [1, 0] }],
+      [503, { status: 200, sent: [1, 1] }],
+      [429, { status: 200, sent: [1, 1] }],
+    ] as const) {
+      first.failWith = status;
+      try {
+        const sent = counts();
+        const res = await post('/v1/batches', { input_file_id: 'file-1', endpoint: '/v1/chat/completions', completion_window: '24h' }, 'media');
+        expect({ status: res.status, sent: sent() }).toEqual(expected);
+      } finally {
+        first.failWith = undefined;
+      }
+    }
+  });
+
+  it('a connection refused (nothing sent) is failed over', async () => {
+    const sent = counts();
+    const res = await post('/v1/images/generations', { ...image, model: 'refused-first' });
+    expect(res.status).toBe(200);
+    expect(res.attempts).toBe('2');
+    expect(sent()).toEqual([0, 1]);
+  });
+
+  it('a request that makes nothing (moderations) is still failed over after a 500 or a timeout', async () => {
+    for (const fault of ['500', 'hang'] as const) {
+      if (fault === 'hang') first.hang = true;
+      else first.failWith = 500;
+      try {
+        const sent = counts();
+        const res = await post('/v1/moderations', { model: 'media', input: 'hi' });
+        expect(res.status).toBe(200);
+        expect(sent()).toEqual([1, 1]);
+      } finally {
+        first.hang = false;
+        first.failWith = undefined;
+      }
+    }
+  });
+});
+
+describe("pass-through failover follows the route's fallbackOn", () => {
+  it('fallbackOn: [] relays the first target’s 503 and its timeout, and sends nothing to the next', async () => {
+    first.failWith = 503;
+    try {
+      const sent = counts();
+      expect((await post('/v1/moderations', { model: 'no-fallback', input: 'hi' })).status).toBe(503);
+      expect(sent()).toEqual([1, 0]);
+    } finally {
+      first.failWith = undefined;
+    }
+    first.hang = true;
+    try {
+      const sent = counts();
+      expect((await post('/v1/moderations', { model: 'no-fallback', input: 'hi' })).status).toBe(504);
+      expect(sent()).toEqual([1, 0]);
+    } finally {
+      first.hang = false;
+    }
+  });
+});
