@@ -62,7 +62,7 @@ describe('pass-through and Realtime: Azure OpenAI, unit prices, budgets, failove
         route('az-voice', [['nowhere', 'm'], ['az-rt', 'gpt-realtime']], 'realtime') +
         route('failover', [['nowhere', 'm'], ['flaky', 'omni-moderation-latest'], ['openai-up', 'omni-moderation-latest']], 'moderations, audio') +
         route('budgeted', [['openai-up', 'omni-moderation-latest']], 'moderations') +
-        route('slow-then-up', [['flaky', 'omni-moderation-latest'], ['openai-up', 'omni-moderation-latest']], 'moderations', '  timeouts: { total: 1s }\n') +
+        route('slow-then-up', [['flaky', 'omni-moderation-latest'], ['openai-up', 'omni-moderation-latest']], 'moderations', '  timeouts: { total: 5s, attempt: 1s }\n') +
         route('slow', [['flaky', 'omni-moderation-latest']], 'moderations', '  timeouts: { total: 5s, attempt: 1s }\n') +
         `apiVersion: tollgate.dev/v1alpha1
 kind: Budget

@@ -17,8 +17,7 @@ spec:
   targets:
 ${targets.map((p, i) => `    - { providerRef: { name: ${p} }, model: gpt-image-1, priority: ${i * 10} }`).join('\n')}
   passThrough: { endpoints: [images, batches, moderations] }
-  timeouts: { total: 10s, attempt: 500ms }
-${extra}---
+${extra.includes('timeouts:') ? '' : '  timeouts: { total: 10s, attempt: 500ms }\n'}${extra}---
 `;
 
 let first: PassThroughEmulator;
@@ -35,7 +34,8 @@ beforeAll(async () => {
       // Nothing listens on port 9 (discard) of loopback: connections are refused.
       providerManifest('nowhere', 'openai-compatible', 'http://127.0.0.1:9/v1', key, models) +
       secretManifest('up-key', { apiKey: 'sk-upstream' }),
-    'routes.yaml': route('media', ['first', 'second']) + route('refused-first', ['nowhere', 'second']) + route('no-fallback', ['first', 'second'], '  fallbackOn: []\n'),
+    'routes.yaml': route('media', ['first', 'second']) + route('refused-first', ['nowhere', 'second']) + route('no-fallback', ['first', 'second'], '  fallbackOn: []\n') +
+      route('one-total', ['first', 'second'], '  timeouts: { total: 1s, attempt: 700ms }\n'),
   });
 });
 
@@ -133,6 +133,27 @@ describe("pass-through failover follows the route's fallbackOn", () => {
       expect(sent()).toEqual([1, 0]);
     } finally {
       first.hang = false;
+    }
+  });
+});
+
+describe("pass-through: the route's total timeout is one deadline across its targets", () => {
+  it('two hung targets under a total of 1 s (attempt 700 ms): the second gets what is left, and the answer comes after about 1 s, not 1.4 s', async () => {
+    first.hang = true;
+    second.hang = true;
+    try {
+      const sent = counts();
+      const started = Date.now();
+      const res = await post('/v1/moderations', { model: 'one-total', input: 'hi' });
+      const took = Date.now() - started;
+      expect(res.status).toBe(504);
+      expect(sent()).toEqual([1, 1]);
+      expect(took).toBeGreaterThanOrEqual(950);
+      expect(took).toBeLessThan(1_300);
+      expect(JSON.parse(res.text).error.message).toMatch(/pass-through to default\/second timed out: the upstream sent nothing for \d+ ms \(the route's total timeout/);
+    } finally {
+      first.hang = false;
+      second.hang = false;
     }
   });
 });

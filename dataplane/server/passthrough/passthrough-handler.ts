@@ -50,7 +50,7 @@ interface Pending {
   /** The admissions (rate limits, budgets); settled once, with the usage and cost the answer reported (or none). */
   settle: (usage: Usage | undefined, cost: number) => void;
   headers: Record<string, string>;
-  /** How long the upstream may send nothing (the proxy's timeout): the route's attempt timeout, else its total. */
+  /** How long the upstream may send nothing (the proxy's timeout): the route's attempt timeout, else its total, at most what is left of the total. */
   timeoutMs: number;
   /** Set when that timeout ended the attempt (the proxy only destroys the request: its error is a plain hang-up). */
   timedOut?: true;
@@ -306,13 +306,18 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       const proxy = await loadProxy();
       const query = new URL(req.url ?? '/', 'http://gateway').searchParams;
       const timeoutMs = route.timeouts.attemptMs ?? route.timeouts.totalMs;
-      const timedOut = (to: ForwardTarget): GatewayError =>
-        new GatewayError(
+      // One deadline for every target tried: the route's total is the request's, not each
+      // target's (three hung targets under a total of 2 s took 6 s).
+      const deadline = Date.now() + route.timeouts.totalMs;
+      const timedOut = (attempt: Pending): GatewayError => {
+        const which = route.timeouts.attemptMs === undefined || attempt.timeoutMs < timeoutMs ? 'total' : 'attempt';
+        return new GatewayError(
           504,
           'upstream_timeout',
           'timeout_error',
-          `pass-through to ${to.target.providerId} timed out: the upstream sent nothing for ${timeoutMs} ms (the route's ${route.timeouts.attemptMs === undefined ? 'total' : 'attempt'} timeout, spec.timeouts)`,
+          `pass-through to ${attempt.to.target.providerId} timed out: the upstream sent nothing for ${attempt.timeoutMs} ms (the route's ${which} timeout, spec.timeouts)`,
         );
+      };
       /**
        * The last attempt failed without an answer: 502, or 504 after the timeout. A timed-out one
        * that had all of the request is charged the request's unit prices (marked lost_attempt): the
@@ -323,7 +328,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           const cost = unitCostUsd(requestUnits(path, json), attempt.to.target.pricing);
           if (cost > 0) charge(deps, attempt, NO_TOKENS, cost, 'lost_attempt');
         }
-        failUpstream(kind === 'Timeout' ? timedOut(attempt.to) : err);
+        failUpstream(kind === 'Timeout' ? timedOut(attempt) : err);
       };
       const send = (): void => {
         const to = targets[index] as ForwardTarget;
@@ -335,6 +340,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         const { body, length } = bodyFor(to);
         const next = (kind: FailureKind): boolean => {
           if (!route.fallbackOn.includes(kind) || streamed || index + 1 >= targets.length || res.headersSent || res.destroyed) return false;
+          if (deadline - Date.now() < 1) return false;
           index++;
           deps.logger.info({ route: route.id, provider: to.target.providerId, next: targets[index]?.target.providerId }, 'pass-through failing over');
           try {
@@ -357,7 +363,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           attempts: index + 1,
           settle,
           headers: limits.headers,
-          timeoutMs,
+          timeoutMs: Math.max(1, Math.min(timeoutMs, deadline - Date.now())),
           fail: (err) => {
             const kind: FailureKind = attempt.timedOut === true ? 'Timeout' : 'ConnectionError';
             // The upstream had all of the request: it may have done (and billed) the work, though
