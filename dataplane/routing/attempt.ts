@@ -8,6 +8,7 @@ import type { UpstreamResponse, WholeResponse } from '../upstream/transport.js';
 import type { UpstreamSignal } from '../upstream/attempt-signal.js';
 import type { ClientLink } from './client-link.js';
 import { streamIndexFailure } from './stream-bounds.js';
+import { MAX_EMPTY_OPENING_STEPS, stepHasContent } from './stream-start.js';
 import { scrubFailure, scrubStep } from '../providers/scrub-credentials.js';
 import { type AttemptObserver, type AttemptTelemetry, NOOP_ATTEMPTS } from '../telemetry/gateway-observer.js';
 import { adapterTarget, providerSecrets } from '../providers/registry.js';
@@ -288,18 +289,24 @@ async function attemptUpstream(
     if (res.status < 200 || res.status >= 300) return complete(req, provider, await readWhole(res, sending), limits.maxResponseBytes, secrets);
     const steps = streamSteps(res, req, provider, limits, secrets);
     const first: StreamStep[] = [];
+    // The stream starts (and can no longer go elsewhere) at its first step with content: steps that
+    // carry only an opening role chunk are held, so that an error right after them (Anthropic's
+    // overloaded_error after message_start) is still a failure to retry or fail over. Bounded by
+    // the attempt timeout (still running) and by a count; a first step with content costs nothing.
+    let empty = 0;
     for (;;) {
       const next = await steps.next();
       if (next.done === true) break;
       const step = next.value;
-      if (step.failure !== undefined && first.every((s) => s.chunks.length === 0)) {
+      if (step.failure !== undefined && !first.some(stepHasContent)) {
         // Ends the generator where it yielded, which ends its read of the body: left suspended, it
         // kept the upstream connection open (and the transport could not close) until the upstream quit.
         await steps.return(undefined);
         return { ok: false, failure: step.failure };
       }
       first.push(step);
-      if (step.chunks.length > 0 || step.done === true || step.failure !== undefined) break;
+      if (step.done === true || step.failure !== undefined) break;
+      if (step.chunks.length > 0 && (stepHasContent(step) || ++empty >= MAX_EMPTY_OPENING_STEPS)) break;
     }
     return { ok: true, kind: 'stream', first, rest: steps };
   } catch (err) {

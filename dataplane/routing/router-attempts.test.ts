@@ -145,4 +145,24 @@ describe('router attempts', () => {
       expect((err as Error).message).toContain(`HTTP ${status} refused the gateway's credentials: Incorrect API key provided`);
     }
   });
+
+  it('an upstream error after only an opening role chunk is a failure the route retries, not a started stream', async () => {
+    const sse = (...events: object[]): UpstreamResponse => {
+      const bytes = new TextEncoder().encode(events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('') + 'data: [DONE]\n\n');
+      return { status: 200, headers: { 'content-type': 'text/event-stream' }, body: (async function* () { yield bytes; })(), discard: () => undefined };
+    };
+    const opening = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt', choices: [{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }] };
+    const content = { ...opening, choices: [{ index: 0, delta: { content: 'hello' }, logprobs: null, finish_reason: null }] };
+    let sent = 0;
+    const transport: Transport = {
+      send: async () => (sent++ === 0 ? sse(opening, { error: { message: 'Overloaded', type: 'overloaded_error' } }) : sse(opening, content)),
+    };
+    const outcome = await new Router({ stats: new TargetStats(), endpoints: new RecordingPicker() }).serve(runtime(transport), route, { ...chat, stream: true }, new ClientLink());
+    if (outcome.kind !== 'stream') throw new Error('expected a stream');
+    expect(sent).toBe(2);
+    expect(outcome.attempts.map((a) => a.failure?.kind)).toEqual(['ServerError', undefined]);
+    // The opening is held with the first content and released together.
+    expect(outcome.first.flatMap((s) => s.chunks)).toEqual([opening, content]);
+    outcome.release();
+  });
 });

@@ -115,7 +115,7 @@ export const RetrySchema = z
 
 export const TimeoutsSchema = withRules(
   z.strictObject({
-    attempt: PositiveTimerDurationSchema.optional().describe('Limit per upstream attempt: to the full response, or to the first event of a stream. Unset: an attempt may use all of `total` (default 300s), so a hung upstream holds the request that long before any fallback; set it on routes with fallback targets.'),
+    attempt: PositiveTimerDurationSchema.optional().describe('Limit per upstream attempt: to the full response, or to the first content of a stream (an opening chunk with only the role does not count). Unset: an attempt may use all of `total` (default 300s), so a hung upstream holds the request that long before any fallback; set it on routes with fallback targets.'),
     total: PositiveTimerDurationSchema.default('300s').describe('Limit for all attempts together, backoff included.'),
     streamIdle: PositiveTimerDurationSchema.default('120s').describe('Longest silence between two chunks of a started stream; keep-alive events, comments and bytes that complete no event do not count.'),
   }),

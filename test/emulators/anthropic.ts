@@ -106,6 +106,12 @@ async function stream(res: ServerResponse, model: string, b: Behaviour, forced: 
   const out: string[] = [];
   out.push(sse('message_start', { type: 'message_start', message: { id: 'msg_emulated', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...USAGE, output_tokens: 1 } } }));
   out.push(sse('ping', { type: 'ping' }));
+  if (b.kind === 'stream-overloaded') {
+    out.push(sse('error', { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }));
+    await writeInPieces(res, out.join(''));
+    res.end();
+    return;
+  }
   if (b.kind === 'stream-error') {
     out.push(sse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }));
     out.push(sse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Partial' } }));

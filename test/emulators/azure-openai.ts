@@ -47,7 +47,8 @@ export async function startAzureOpenAiEmulator(deployment: string, apiKey = 'azu
     }
     const model = 'gpt-4o-2024-08-06';
     if (b.kind === 'json' && typeof (req.body.response_format as { type?: unknown } | undefined)?.type !== 'string') problems.push('a JSON answer was scripted but the request has no response_format');
-    const text = b.kind === 'text' ? (b.text ?? 'Hello from Azure') : b.kind === 'json' ? JSON.stringify(b.value) : '';
+    // A stream that breaks does so after some content (before any, the gateway fails it over).
+    const text = b.kind === 'text' ? (b.text ?? 'Hello from Azure') : b.kind === 'json' ? JSON.stringify(b.value) : b.kind === 'stream-error' ? 'Partial' : '';
     const toolCalls = b.kind === 'tool' ? [{ id: 'call_az1', type: 'function', function: { name: b.name, arguments: JSON.stringify(b.args) } }] : undefined;
     const finish = toolCalls !== undefined ? 'tool_calls' : b.kind === 'output-filtered' ? 'content_filter' : 'stop';
     // The output filter stopped the answer: its choice says which category fired.

@@ -171,7 +171,8 @@ export async function startBedrockEmulator(creds: AwsTestCredentials, region = '
       problems.push(`scripted stop sequence ${b.stop} is not in inferenceConfig.stopSequences`);
     }
     const stopReason = b.kind === 'text' && b.stop !== undefined ? 'stop_sequence' : call !== undefined ? 'tool_use' : b.kind === 'safety' ? 'guardrail_intervened' : 'end_turn';
-    const text = b.kind === 'text' ? (b.text ?? 'Hello from Bedrock') : b.kind === 'tool' ? 'Let me check.' : '';
+    // A stream that breaks does so after some content (before any, the gateway fails it over).
+    const text = b.kind === 'text' ? (b.text ?? 'Hello from Bedrock') : b.kind === 'tool' ? 'Let me check.' : b.kind === 'stream-error' ? 'Partial' : '';
     if (m[2] === 'converse') {
       const content: unknown[] = text === '' ? [] : [{ text }];
       if (call !== undefined) content.push({ toolUse: { toolUseId: 'tooluse_01', name: call.name, input: call.args } });

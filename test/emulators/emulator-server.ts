@@ -20,6 +20,8 @@ export type Behaviour =
   /** Azure only: the answer stopped by the output content filter (200, finish_reason content_filter). */
   | { kind: 'output-filtered' }
   | { kind: 'stream-error' }
+  /** A stream that opens (Anthropic's message_start and ping) and fails with an overload before any content. */
+  | { kind: 'stream-overloaded' }
   /** A Response with status failed (Responses API) whose error repeats the credential the request carried, as a proxy before an upstream may. */
   | { kind: 'response-failed' };
 

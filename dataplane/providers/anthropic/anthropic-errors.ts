@@ -58,5 +58,6 @@ const CREDIT_BALANCE = /credit balance is too low/i;
 /** An `error` event inside a started stream. */
 export function streamErrorFailure(type: string, message: string): UpstreamFailure {
   const kind = type === 'rate_limit_error' ? 'RateLimited' : type === 'timeout_error' ? 'Timeout' : 'ServerError';
-  return { kind, status: 200, message: `${type}: ${message}` };
+  // Before any content it is failed over; as the last failure the client is told it was an overload.
+  return type === 'overloaded_error' ? { kind, status: 200, message: `${type}: ${message}`, overloaded: true } : { kind, status: 200, message: `${type}: ${message}` };
 }

@@ -4,7 +4,7 @@ import type { CanonicalRequest } from '../../core/canonical.js';
 import { anthropicAdapter } from './anthropic-adapter.js';
 import { finishReasonFrom, fromAnthropicResponse, usageFromAnthropic } from './anthropic-response.js';
 import { AnthropicStreamTransformer } from './anthropic-stream.js';
-import { classifyAnthropicError } from './anthropic-errors.js';
+import { classifyAnthropicError, streamErrorFailure } from './anthropic-errors.js';
 
 const ev = (data: unknown): SseEvent => ({ event: (data as { type: string }).type, data: JSON.stringify(data) });
 const req = (body: Record<string, unknown>): CanonicalRequest => ({ op: 'chat', body: { model: 'm', ...body }, stream: false, clientWantsUsage: false });
@@ -86,6 +86,7 @@ describe('anthropic adapter', () => {
     expect(invalid).toMatchObject({ kind: 'ClientError' });
     expect(invalid.quotaExhausted).toBeUndefined();
     expect(classifyAnthropicError(529, {}, JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }))).toMatchObject({ kind: 'ServerError', overloaded: true });
+    expect(streamErrorFailure('overloaded_error', 'Overloaded')).toMatchObject({ kind: 'ServerError', overloaded: true });
     expect(classifyAnthropicError(401, {}, JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }))).toMatchObject({ kind: 'ServerError', refused: 'credentials' });
     expect(classifyAnthropicError(403, {}, JSON.stringify({ type: 'error', error: { type: 'permission_error', message: 'no access' } }))).toMatchObject({ kind: 'ServerError', refused: 'credentials' });
   });

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Emulator } from '../emulators/emulator-server.js';
+import { startAnthropicEmulator } from '../emulators/anthropic.js';
+import { providerManifest, routeManifest, secretManifest } from '../providers/provider-manifests.js';
+import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+
+// Anthropic answers an overload with a stream that opens (message_start, ping) and then sends
+// `event: error` overloaded_error before any content. The client has received nothing it could use:
+// the gateway fails the request over (before, the opening role chunk made it a started stream, and
+// the client got the error in-band with nowhere else tried).
+
+let anthropic: Emulator;
+let gateway: TestGateway;
+
+beforeAll(async () => {
+  anthropic = await startAnthropicEmulator('sk-ant-test');
+  const provider = (name: string): string => providerManifest(name, 'anthropic', anthropic.url, '{ secretRef: { name: ant-key, key: apiKey } }');
+  gateway = await startTestGateway({
+    'providers.yaml': provider('busy') + provider('spare') + secretManifest('ant-key', { apiKey: 'sk-ant-test' }),
+    'routes.yaml': routeManifest('with-spare', [['busy', 'claude-sonnet-4-5'], ['spare', 'claude-sonnet-4-5']]) + routeManifest('alone', [['busy', 'claude-sonnet-4-5']]),
+  });
+});
+
+afterAll(async () => {
+  await gateway?.close();
+  await anthropic?.close();
+});
+
+async function stream(model: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+    signal: AbortSignal.timeout(8_000),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+describe('a stream that fails before any content', () => {
+  it('is failed over to the next target, which serves the whole stream', async () => {
+    anthropic.script({ kind: 'stream-overloaded' }, { kind: 'text', text: 'Hello from the spare' });
+    const before = anthropic.requests.length;
+    const res = await stream('with-spare');
+    expect(res.status).toBe(200);
+    expect(anthropic.requests.length - before).toBe(2);
+    expect(res.text).not.toContain('overloaded');
+    const content = res.text
+      .split('\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => (JSON.parse(l.slice(6)) as { choices: { delta: { content?: string; role?: string } }[] }).choices[0]?.delta ?? {});
+    expect(content.map((d) => d.content ?? '').join('')).toBe('Hello from the spare');
+    // One opening role chunk, not one from each attempt.
+    expect(content.filter((d) => d.role === 'assistant')).toHaveLength(1);
+  });
+
+  it('as the last failure: 503 upstream_overloaded, not a 200 with an in-band error', async () => {
+    anthropic.script({ kind: 'stream-overloaded' });
+    const res = await stream('alone');
+    expect(res.status).toBe(503);
+    expect(JSON.parse(res.text)).toMatchObject({ error: { code: 'upstream_overloaded' } });
+  });
+});
