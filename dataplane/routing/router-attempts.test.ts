@@ -165,4 +165,23 @@ describe('router attempts', () => {
     expect(outcome.first.flatMap((s) => s.chunks)).toEqual([opening, content]);
     outcome.release();
   });
+
+  it("a 429 whose x-ratelimit-reset is past the route's maxRetryAfter is not retried on the target, as a retry-after that long would not be", async () => {
+    const limited: RouteConfig = { ...route, retry: { ...route.retry, on: ['RateLimited'], maxRetryAfterMs: 1_000 } };
+    const reset = (value: string): Transport => {
+      const send = async (): Promise<UpstreamResponse> => {
+        const res = answer(429, { error: { message: 'Rate limit reached for requests', type: 'requests', code: 'rate_limit_exceeded' } });
+        return { ...res, headers: { ...res.headers, 'x-ratelimit-reset-requests': value, 'x-ratelimit-remaining-requests': '0' } };
+      };
+      return { send: async () => (calls++, send()) };
+    };
+    let calls = 0;
+    const err = await new Router({ stats: new TargetStats(), endpoints: new RecordingPicker() }).serve(runtime(reset('6m0s')), limited, chat, new ClientLink()).catch((e: unknown) => e);
+    expect(calls).toBe(1);
+    // The client is told when the limit resets.
+    expect(err).toMatchObject({ status: 429, headers: { 'retry-after': '360' } });
+    calls = 0;
+    await new Router({ stats: new TargetStats(), endpoints: new RecordingPicker() }).serve(runtime(reset('20ms')), limited, chat, new ClientLink()).catch((e: unknown) => e);
+    expect(calls).toBe(3);
+  });
 });

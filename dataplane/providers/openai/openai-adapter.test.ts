@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { openAiAdapter, openAiResponsesAdapter } from './openai-adapter.js';
 import { azureOpenAiAdapter } from '../azure-openai/azure-openai-adapter.js';
 import type { CanonicalRequest } from '../../core/canonical.js';
-import { parseRetryAfterMs } from '../retry-after.js';
+import { parseDurationMs, parseRetryAfterMs } from '../retry-after.js';
 
 const req = (stream: boolean, clientWantsUsage = false): CanonicalRequest => ({
   op: 'chat', stream, clientWantsUsage, body: { model: 'public', messages: [{ role: 'user', content: 'x' }], stream },
@@ -75,6 +75,23 @@ describe('openAiAdapter', () => {
     [401, '{"error":{"message":"invalid api key"}}', {}, { kind: 'ServerError' }],
   ])('classifies HTTP %i', (status, body, headers, expected) => {
     expect(openAiAdapter.classifyError(status, headers, body)).toMatchObject(expected);
+  });
+
+  it("a 429 without retry-after waits for the reset of the limit it hit (x-ratelimit-reset-*, Go durations)", () => {
+    const limited = (headers: Record<string, string>): number | undefined => openAiAdapter.classifyError(429, headers, '{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}').retryAfterMs;
+    expect(parseDurationMs('20s')).toBe(20_000);
+    expect(parseDurationMs('6m0s')).toBe(360_000);
+    expect(parseDurationMs('120ms')).toBe(120);
+    expect(parseDurationMs('1h2m3.5s')).toBe(3_723_500);
+    expect(parseDurationMs('soon')).toBeUndefined();
+    expect(parseDurationMs('')).toBeUndefined();
+    // The spent limit's reset; when both are spent, the later; when none says which, the sooner.
+    expect(limited({ 'x-ratelimit-reset-requests': '20s', 'x-ratelimit-reset-tokens': '120ms', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-remaining-tokens': '4000' })).toBe(20_000);
+    expect(limited({ 'x-ratelimit-reset-requests': '20s', 'x-ratelimit-reset-tokens': '6m0s', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-remaining-tokens': '0' })).toBe(360_000);
+    expect(limited({ 'x-ratelimit-reset-requests': '20s', 'x-ratelimit-reset-tokens': '120ms' })).toBe(120);
+    // retry-after wins when there is one.
+    expect(limited({ 'retry-after': '2', 'x-ratelimit-reset-requests': '20s' })).toBe(2_000);
+    expect(limited({})).toBeUndefined();
   });
 
   it('parses retry-after as seconds, milliseconds or an HTTP date', () => {

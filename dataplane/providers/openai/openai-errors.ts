@@ -1,4 +1,4 @@
-import { parseRetryAfterMs } from '../retry-after.js';
+import { parseRetryAfterMs, rateLimitResetMs } from '../retry-after.js';
 import type { HeaderMap, JsonObject, UpstreamFailure } from '../../core/canonical.js';
 
 function parseErrorBody(bodyText: string): { message?: string; code?: string; type?: string; body?: JsonObject } {
@@ -38,6 +38,12 @@ export function classifyOpenAiError(status: number, headers: HeaderMap, bodyText
 
   if (status === 429) {
     failure.kind = 'RateLimited';
+    // Without retry-after, the reset of the limit that was hit says how long to wait (bounded by
+    // the route's maxRetryAfter, as retry-after is): before, the retry came after a blind backoff.
+    if (failure.retryAfterMs === undefined) {
+      const reset = rateLimitResetMs(headers);
+      if (reset !== undefined) failure.retryAfterMs = reset;
+    }
     if (QUOTA.has(parsed.code ?? '') || QUOTA.has(parsed.type ?? '')) failure.quotaExhausted = true;
   } else if (status >= 500 || status === 408) {
     failure.kind = status === 408 || status === 504 ? 'Timeout' : 'ServerError';
