@@ -98,20 +98,30 @@ export const BackoffSchema = z.strictObject({
   max: TimerDurationSchema.default('2s').describe('Upper bound of the delay.'),
 });
 
-export const RetrySchema = z
-  .strictObject({
-    attempts: z.number().int().min(1).max(10).default(2).describe('Attempts per target, the first included, before falling back.'),
-    retryOn: z
-      .array(FailureClassSchema)
-      .max(5)
-      .default(['RateLimited', 'ServerError', 'ConnectionError'])
-      .describe('Failure classes retried on the same target.'),
-    backoff: BackoffSchema.optional().describe('Exponential backoff between retries.'),
-    maxRetryAfter: TimerDurationSchema.default('10s').describe(
-      'Longest upstream retry-after honoured; a longer one moves on to the next target at once.',
-    ),
-  })
-  .describe('Retries on the same target, with jittered exponential backoff that honours retry-after.');
+export const RetrySchema = withRules(
+  z
+    .strictObject({
+      attempts: z.number().int().min(1).max(10).default(2).describe('Attempts per target, the first included, before falling back.'),
+      retryOn: z
+        .array(FailureClassSchema)
+        .max(5)
+        .default(['RateLimited', 'ServerError', 'ConnectionError'])
+        .describe('Failure classes retried on the same target (not ContextLengthExceeded: the same request is refused the same way again; list it in fallbackOn).'),
+      backoff: BackoffSchema.optional().describe('Exponential backoff between retries.'),
+      maxRetryAfter: TimerDurationSchema.default('10s').describe(
+        'Longest upstream retry-after (or OpenAI x-ratelimit-reset) honoured; a longer one moves on to the next target at once.',
+      ),
+    })
+    .describe('Retries on the same target, with jittered exponential backoff that honours retry-after.'),
+  [
+    {
+      // A prompt too long for the target is too long on every retry: each would be one more billed call.
+      rule: "!has(self.retryOn) || !self.retryOn.exists(c, c == 'ContextLengthExceeded')",
+      message: 'retryOn must not list ContextLengthExceeded: the same request is refused the same way on every retry; list it in fallbackOn to try a target with a larger context window',
+      holds: (r) => !r.retryOn.includes('ContextLengthExceeded'),
+    },
+  ],
+);
 
 export const TimeoutsSchema = withRules(
   z.strictObject({

@@ -64,6 +64,10 @@ describe('ModelRoute schema', () => {
     [{ model: 'm', strategy: 'weighted', targets: [target] }, 'strategy weighted needs at least one target with a weight above 0'],
     [{ model: 'm', targets: [target], timeouts: { attempt: '2m', total: '1m' } }, 'attempt must not exceed total'],
     [{ model: 'm', targets: [target], rateLimits: [{ per: 'Caller' }] }, 'set requestsPerMinute or tokensPerMinute'],
+    [
+      { model: 'm', targets: [target], retry: { retryOn: ['ServerError', 'ContextLengthExceeded'] } },
+      'retryOn must not list ContextLengthExceeded: the same request is refused the same way on every retry; list it in fallbackOn to try a target with a larger context window',
+    ],
   ])('refuses %j', (spec, message) => {
     expect(messages(route(spec))).toContain(message);
   });

@@ -54,6 +54,8 @@ describe('generated CRDs', () => {
     const version = route.spec.versions[0];
     const rules = version?.schema.openAPIV3Schema.properties?.spec?.['x-kubernetes-validations']?.map((r) => r.message);
     expect(rules).toContain('target weights are only allowed with strategy weighted');
+    const retry = version?.schema.openAPIV3Schema.properties?.spec?.properties?.retry;
+    expect(retry?.['x-kubernetes-validations']?.map((r) => r.rule)).toEqual(["!has(self.retryOn) || !self.retryOn.exists(c, c == 'ContextLengthExceeded')"]);
     expect(version?.additionalPrinterColumns.map((c) => c.name)).toEqual(['Model', 'Strategy', 'Accepted', 'Resolved', 'Programmed', 'Age']);
     expect(version?.subresources).toEqual({ status: {} });
     expect(route.spec.names.shortNames).toContain('mr');
