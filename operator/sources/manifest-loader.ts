@@ -3,7 +3,8 @@ import type { z } from 'zod';
 import { BudgetSchema } from '../api/budget.js';
 import { DataPolicySchema } from '../api/data-policy.js';
 import { GuardrailPolicySchema } from '../api/guardrail-policy.js';
-import { API_VERSION } from '../api/common.js';
+import { API_VERSION, GROUP } from '../api/common.js';
+import { CRD_DEFINITIONS } from '../api/crd-definitions.js';
 import { ModelRouteSchema } from '../api/model-route.js';
 import { ProviderSchema } from '../api/provider.js';
 import type { CompileInput } from '../compile/types.js';
@@ -33,6 +34,52 @@ export interface LoadResult {
 }
 
 type Doc = Record<string, unknown>;
+
+const KINDS: readonly string[] = CRD_DEFINITIONS.map((d) => d.kind);
+
+/** ObjectMeta's fields: kubectl's strict field validation refuses any other key under metadata. */
+const METADATA_FIELDS: readonly string[] = [
+  'name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
+  'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers', 'managedFields',
+];
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** " (did you mean X?)" for the closest candidate a typo could have come from, else "". */
+function didYouMean(word: string, candidates: readonly string[]): string {
+  const lower = word.toLowerCase();
+  let best: { name: string; distance: number } | undefined;
+  for (const c of candidates) {
+    const distance = editDistance(lower, c.toLowerCase());
+    if (distance <= Math.max(1, Math.floor(c.length / 3)) && (best === undefined || distance < best.distance)) best = { name: c, distance };
+  }
+  return best ? ` (did you mean ${best.name}?)` : '';
+}
+
+/** The errors kubectl would give for a document it would refuse, before any schema sees it. */
+function envelopeErrors(file: string, object: string, doc: Doc, ours: boolean): ManifestError[] {
+  const errors: ManifestError[] = [];
+  if (ours) {
+    const apiVersion = String(doc.apiVersion);
+    const kind = String(doc.kind);
+    if (apiVersion !== API_VERSION) errors.push({ file, object, field: 'apiVersion', message: `${apiVersion} is not served: Tollgate serves ${API_VERSION}` });
+    if (!KINDS.includes(kind)) errors.push({ file, object, field: 'kind', message: `unknown kind ${kind} in ${API_VERSION}${didYouMean(kind, KINDS)}` });
+  }
+  if (isDoc(doc.metadata)) {
+    for (const key of Object.keys(doc.metadata)) {
+      if (!METADATA_FIELDS.includes(key)) errors.push({ file, object, field: `metadata.${key}`, message: `unknown field${didYouMean(key, METADATA_FIELDS)}` });
+    }
+  }
+  return errors;
+}
 
 function isDoc(value: unknown): value is Doc {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -85,6 +132,17 @@ export function loadManifests(files: ManifestFile[]): LoadResult {
         continue;
       }
       const object = objectName(raw);
+      // A typo in our group's kind or version must not read as a foreign object: a Budget skipped in
+      // silence is a spending cap that does not exist. Other groups' objects stay quiet.
+      const ours = typeof raw.apiVersion === 'string' && (raw.apiVersion === GROUP || raw.apiVersion.startsWith(`${GROUP}/`));
+      const loaded = ours || (raw.apiVersion === 'v1' && (raw.kind === 'Secret' || raw.kind === 'Namespace'));
+      if (loaded) {
+        const refused = envelopeErrors(file.path, object, raw, ours);
+        if (refused.length > 0) {
+          errors.push(...refused);
+          continue;
+        }
+      }
       if (isDoc(raw.metadata) && raw.metadata.namespace === undefined) raw.metadata.namespace = 'default';
       if (seen.has(object)) {
         errors.push({ file: file.path, object, message: 'defined more than once' });
