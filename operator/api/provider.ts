@@ -328,8 +328,18 @@ export const ProviderSpecSchema = withRules(
     models: z
       .array(ProviderModelSchema)
       .max(256)
+      // A second entry of one model would lose silently to the first (its price, its context window).
+      // The API server refuses it through the list-map key, at no CEL cost (an exists_one over 256
+      // names would spend a fifth of an expression's budget); tollgate dev through the refinement.
+      .superRefine((models, ctx) => {
+        const counts = new Map<string, number>();
+        for (const m of models) counts.set(m.name, (counts.get(m.name) ?? 0) + 1);
+        const repeated = [...counts].filter(([, n]) => n > 1).map(([name, n]) => `${name} appears ${n === 2 ? 'twice' : `${n} times`}`);
+        if (repeated.length > 0) ctx.addIssue({ code: 'custom', message: `model names must be unique (${repeated.join(', ')})` });
+      })
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
       .optional()
-      .describe('Models served, with prices. When empty, any model name is passed through unpriced.'),
+      .describe('Models served, with prices, each name once (a second entry is refused). When empty, any model name is passed through unpriced.'),
     healthCheck: HealthCheckSchema.optional().describe('Active health probing of the provider.'),
     outlierDetection: OutlierDetectionSchema.optional(),
     allowedRoutes: z

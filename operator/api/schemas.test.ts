@@ -49,6 +49,11 @@ describe('Provider schema', () => {
     const d = provider({ type: 'openai', timeouts: { connect: '5 seconds' } });
     expect(d.error?.issues[0]?.path).toEqual(['spec', 'timeouts', 'connect']);
   });
+
+  it('refuses a model listed twice (the first entry\'s price would win in silence), at spec.models', () => {
+    const r = provider({ type: 'mock', models: [{ name: 'm', pricing: { input: 0.15, output: 0.6 } }, { name: 'n' }, { name: 'm', pricing: { input: 2.5, output: 10 } }] });
+    expect(r.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['spec.models', 'model names must be unique (m appears twice)']]);
+  });
 });
 
 describe('ModelRoute schema', () => {
