@@ -2,11 +2,12 @@
 // rendered manifests on a real kube-apiserver (server-side dry run, then for real), `helm install`
 // and `helm upgrade`. No controllers run there, so nothing waits for a rollout.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { USAGE_REPORT_ALLOWANCE_MS } from '../../dataplane/main/shutdown-deadline.js';
+import { loadManifests } from '../../operator/sources/manifest-loader.js';
 import { type Cluster, startCluster } from '../cluster/cluster.js';
 import { kubectlWith } from './harness.js';
 import { ALL_FEATURES, at, CHART, find, helm, helmOk, type K8sObject, KUBE_VERSION, parseManifests, render, toYaml } from './helm-support.js';
@@ -337,6 +338,38 @@ describe('helm lint and template', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain("values don't meet the specifications of the schema(s)");
     expect(r.stderr).toContain(message);
+  });
+});
+
+describe('NOTES.txt', () => {
+  it('prints a step 1 that runs when pasted: the heredoc ends and its body is a Provider and a ModelRoute', () => {
+    // helm template leaves NOTES out and install needs a cluster: a copy of the chart renders the
+    // notes into a ConfigMap, exactly as helm would print them after an install.
+    const chart = join(work, 'notes-chart');
+    cpSync(CHART, chart, { recursive: true });
+    const notes = readFileSync(join(chart, 'templates', 'NOTES.txt'), 'utf8');
+    rmSync(join(chart, 'templates', 'NOTES.txt'));
+    writeFileSync(join(chart, 'templates', '_notes-dump.tpl'), `{{- define "notesdump" }}${notes}{{- end }}`);
+    writeFileSync(join(chart, 'templates', 'zz-notes.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: notes }\ndata:\n  notes: {{ include "notesdump" . | toJson }}\n');
+    const [configMap] = parseManifests(helmOk(['template', 'tollgate', chart, '-n', NS, '--kube-version', KUBE_VERSION, '--show-only', 'templates/zz-notes.yaml']));
+    const printed = at<string>(configMap!, 'data.notes');
+    const step1 = /^1\. .*\n([\s\S]*?)\n2\. /m.exec(printed)?.[1] ?? '';
+    expect(step1).toContain("cat <<'YAML' | kubectl apply -f -");
+
+    // Run it as a user who pasted it would, with a kubectl that records what it was given.
+    const bin = join(work, 'notes-bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'kubectl'), `#!/bin/sh\necho "$*" >> ${join(work, 'kubectl-args')}\nif [ "$1 $2" = "apply -f" ]; then cat > ${join(work, 'applied.yaml')}; fi\n`, { mode: 0o755 });
+    const run = spawnSync('bash', ['-e', '-c', step1], { encoding: 'utf8', timeout: 10_000, input: '', env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, OPENAI_API_KEY: 'sk-test' } });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(readFileSync(join(work, 'kubectl-args'), 'utf8').trim().split('\n').at(-1)).toMatch(/^-n team-a get providers,modelroutes/);
+    const applied = loadManifests([{ path: 'step1', content: readFileSync(join(work, 'applied.yaml'), 'utf8') }]);
+    expect(applied.errors).toEqual([]);
+    expect([...applied.input.providers, ...applied.input.routes].map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`)).toEqual([
+      'Provider/team-a/openai',
+      'ModelRoute/team-a/chat-default',
+    ]);
   });
 });
 
