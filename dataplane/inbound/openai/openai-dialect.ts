@@ -37,6 +37,11 @@ export function openAiDialect(op: Operation): InboundDialect {
     cacheable: true,
     parse(body, receivedAtSeconds): InboundRequest {
       if (!isObject(body)) throw errors.badRequest('request body must be a JSON object');
+      // Anthropic's top-level system prompt: every provider would drop it without a word, and the
+      // model would answer without its instructions.
+      if (op === 'chat' && body.system !== undefined) {
+        throw errors.badRequest('`system` is not a chat completions field (it is the Anthropic Messages API\'s): send it as a message with role "system", or POST /v1/messages', 'system');
+      }
       const data = (op === 'chat' ? commonChat(body) : undefined) ?? validated(op, body);
       const stream = op !== 'embeddings' && data.stream === true;
       const request = { op, body, stream, clientWantsUsage: stream && data.stream_options?.include_usage === true, createdAt: receivedAtSeconds };
