@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -9,19 +9,20 @@ import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { parseEgressAllowlist, splitEntries } from '../dataplane/config/egress-allowlist.js';
 import { egressCompileInput, setEgressAllowlist } from '../dataplane/config/egress-guard.js';
 import { exactBudgetsFromEnv, governanceFromEnv } from '../dataplane/main/governance-from-env.js';
-import { bodyLimitsFrom, createAuthenticator, launchDataplane, StartupError, thenFlush, tracingFor } from '../dataplane/main/launch.js';
+import { bodyLimitsFrom, createAuthenticator, launchDataplane, StartupError, thenFlush, TOLLGATE_VERSION, tracingFor } from '../dataplane/main/launch.js';
 import { labelSelectorProblem } from '../operator/kube/secret-watch.js';
 
 const USAGE = `Usage: tollgate <command> [options]
 
 Commands:
-  dev -f <dir>              Serve the OpenAI API from CRD manifests in <dir>; reload on change.
+  dev -f <dir|file>         Serve the OpenAI API from CRD manifests in <dir> (or one file); reload on change.
   dataplane                 Serve the OpenAI API with snapshots pushed by the operator (admin port).
   operator                  Reconcile Provider, ModelRoute and Budget objects and push snapshots.
   spend                     Print requests, errors, spend and tokens from UsageReport objects as a table
                             (the console's numbers; --by namespace|route|model|provider|caller --since 7d)
-  compile -f <dir>          Print the snapshot and object status compiled from <dir> (credentials redacted).
+  compile -f <dir|file>     Print the snapshot and object status compiled from <dir> (credentials redacted).
   crds                      Print the CustomResourceDefinitions (pipe into kubectl apply -f -).
+  --version                 Print the version.
 
 Common options:
   --host <addr>             Listen address (dev: 127.0.0.1, others: 0.0.0.0)
@@ -108,9 +109,97 @@ spend (reads UsageReports with your credentials: your RBAC decides what you see)
   -o, --output <format>     table (default) or json
 `;
 
+const USAGE_HINT = "Run 'tollgate --help' for the commands and their options.";
+
+/** A usage mistake: what is wrong on one line, where to look next, exit 2 (no stack, no page of usage). */
 function fail(message: string): never {
-  process.stderr.write(`tollgate: ${message}\n\n${USAGE}`);
+  process.stderr.write(`tollgate: ${message}\n${USAGE_HINT}\n`);
   process.exit(2);
+}
+
+const COMMANDS: readonly string[] = ['dev', 'dataplane', 'operator', 'spend', 'compile', 'crds'];
+
+/** -f: a directory of manifests or one manifest file (kubectl -f takes both); anything else is a usage error. */
+function manifestsAt(path: string): void {
+  let stats;
+  try {
+    stats = statSync(path);
+  } catch {
+    fail(`-f ${path}: no such file or directory`);
+  }
+  if (!stats.isDirectory() && !stats.isFile()) fail(`-f ${path}: not a directory or a file`);
+}
+
+/** The options of every command, for parseArgs. */
+const OPTIONS = {
+  file: { type: 'string', short: 'f' },
+  snapshot: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'drain-timeout': { type: 'string' },
+  'log-level': { type: 'string' },
+  'token-file': { type: 'string' },
+  'metrics-token-file': { type: 'string' },
+  'previous-token-file': { type: 'string' },
+  'admin-port': { type: 'string' },
+  'operator-url': { type: 'string' },
+  'otlp-endpoint': { type: 'string' },
+  'egress-allow-hosts': { type: 'string' },
+  'egress-allow-cidrs': { type: 'string' },
+  kubeconfig: { type: 'string' },
+  'watch-namespaces': { type: 'string' },
+  'secret-label-selector': { type: 'string' },
+  'dataplane-namespace': { type: 'string' },
+  'dataplane-service': { type: 'string' },
+  identity: { type: 'string' },
+  'admin-tls-cert': { type: 'string' },
+  'admin-tls-key': { type: 'string' },
+  'operator-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'dataplane-ca': { type: 'string' },
+  'dataplane-tls-server-name': { type: 'string' },
+  'lease-name': { type: 'string' },
+  'api-key-hash-secret': { type: 'string' },
+  'managed-tls': { type: 'boolean' },
+  'tls-secret-prefix': { type: 'string' },
+  'operator-service': { type: 'string' },
+  'owner-service-account': { type: 'string' },
+  'operator-tls-server-name': { type: 'string' },
+  auth: { type: 'boolean' },
+  'require-identity': { type: 'boolean' },
+  'auth-cache-ttl': { type: 'string' },
+  'max-body-bytes': { type: 'string' },
+  'max-inflight-body-bytes': { type: 'string' },
+  'max-json-elements': { type: 'string' },
+  'usage-retention-days': { type: 'string' },
+  'usage-flush-interval': { type: 'string' },
+  'usage-top-callers': { type: 'string' },
+  'guardrail-events-interval': { type: 'string' },
+  by: { type: 'string' },
+  since: { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
+  context: { type: 'string' },
+  console: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  'retention-interval': { type: 'string' },
+  'retention-max-deletes': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The options after the command, or the mistake as a usage error (parseArgs throws a TypeError with a stack). */
+function parseOptions(command: string, args: string[]) {
+  try {
+    return parseArgs({ args, options: OPTIONS, allowPositionals: false }).values;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const positional = /^Unexpected argument '(.*)'/.exec((err as Error).message)?.[1];
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && positional !== undefined) {
+      fail(`unexpected argument ${positional}${command === 'dev' || command === 'compile' ? ` (the manifests go after -f: tollgate ${command} -f ${positional})` : ''}`);
+    }
+    // "Unknown option '--prot'. To specify a positional argument starting with a '-', ...": the first sentence says it.
+    fail(`${command}: ${((err as Error).message.split('. ')[0] ?? '').replace(/^Unknown option/, 'unknown option')}`);
+  }
 }
 
 /** A positive whole number from a flag, or undefined when the flag is absent. */
@@ -256,71 +345,28 @@ async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   // `tollgate --help` / `-h` ask for the usage, like `tollgate help`.
   const command = first === '--help' || first === '-h' ? 'help' : first;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      file: { type: 'string', short: 'f' },
-      snapshot: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'drain-timeout': { type: 'string' },
-      'log-level': { type: 'string' },
-      'token-file': { type: 'string' },
-      'metrics-token-file': { type: 'string' },
-      'previous-token-file': { type: 'string' },
-      'admin-port': { type: 'string' },
-      'operator-url': { type: 'string' },
-      'otlp-endpoint': { type: 'string' },
-      'egress-allow-hosts': { type: 'string' },
-      'egress-allow-cidrs': { type: 'string' },
-      kubeconfig: { type: 'string' },
-      'watch-namespaces': { type: 'string' },
-      'secret-label-selector': { type: 'string' },
-      'dataplane-namespace': { type: 'string' },
-      'dataplane-service': { type: 'string' },
-      identity: { type: 'string' },
-      'admin-tls-cert': { type: 'string' },
-      'admin-tls-key': { type: 'string' },
-      'operator-ca': { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'dataplane-ca': { type: 'string' },
-      'dataplane-tls-server-name': { type: 'string' },
-      'lease-name': { type: 'string' },
-      'api-key-hash-secret': { type: 'string' },
-      'managed-tls': { type: 'boolean' },
-      'tls-secret-prefix': { type: 'string' },
-      'operator-service': { type: 'string' },
-      'owner-service-account': { type: 'string' },
-      'operator-tls-server-name': { type: 'string' },
-      auth: { type: 'boolean' },
-      'require-identity': { type: 'boolean' },
-      'auth-cache-ttl': { type: 'string' },
-      'max-body-bytes': { type: 'string' },
-      'max-inflight-body-bytes': { type: 'string' },
-      'max-json-elements': { type: 'string' },
-      'usage-retention-days': { type: 'string' },
-      'usage-flush-interval': { type: 'string' },
-      'usage-top-callers': { type: 'string' },
-      'guardrail-events-interval': { type: 'string' },
-      by: { type: 'string' },
-      since: { type: 'string' },
-      namespace: { type: 'string', short: 'n' },
-      context: { type: 'string' },
-      console: { type: 'string' },
-      output: { type: 'string', short: 'o' },
-      'retention-interval': { type: 'string' },
-      'retention-max-deletes': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: false,
-  });
-  if (values.help === true || command === undefined || command === 'help') {
+  if (command === 'help' || command === undefined) {
+    // `tollgate help dev` too: there is one page of usage.
     process.stdout.write(USAGE);
     return;
   }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    process.stdout.write(`tollgate ${TOLLGATE_VERSION}\n`);
+    return;
+  }
+  if (!COMMANDS.includes(command)) fail(`unknown command ${command}`);
+  const values = parseOptions(command, rest);
+  if (values.help === true) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const level = values['log-level'] ?? process.env.LOG_LEVEL ?? 'info';
+  // pino throws on an unknown level, from deep inside its constructor.
+  if (!Object.hasOwn(pino.levels.values, level) && level !== 'silent') {
+    fail(`${values['log-level'] === undefined ? 'LOG_LEVEL' : '--log-level'} must be one of ${Object.keys(pino.levels.values).join(', ')} or silent, got "${level}"`);
+  }
   // Asynchronous, batched writes (cli/log-destination.ts), flushed when the process exits.
-  const logger = pino({ level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info' }, logDestination());
+  const logger = pino({ level }, logDestination());
   // Before anything connects or compiles: every tenant's URL is checked against it (egress-guard.ts).
   const egress = parseEgressAllowlist(splitEntries(values['egress-allow-hosts'] ?? process.env.TOLLGATE_EGRESS_ALLOW_HOSTS), splitEntries(values['egress-allow-cidrs'] ?? process.env.TOLLGATE_EGRESS_ALLOW_CIDRS));
   if (!egress.ok) fail(`--egress-allow-hosts/--egress-allow-cidrs: ${egress.error}`);
@@ -331,6 +377,7 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'dev': {
       if (values.file === undefined) fail('dev needs -f <dir>');
+      manifestsAt(values.file);
       const auth = values.auth === true ? createAuthenticator(values.kubeconfig, values['auth-cache-ttl'], logger, process.env) : undefined;
       // Only the data plane runs in dev (no operator spans): its own lean tracer.
       const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate', process.env, 'dataplane');
@@ -454,6 +501,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'compile': {
       if (values.file === undefined) fail('compile needs -f <dir>');
+      manifestsAt(values.file);
       const [{ compile }, { readManifestDir }, { formatManifestError, loadManifests }] = await Promise.all([
         import('../operator/compile/compile.js'),
         import('../operator/sources/directory-source.js'),
@@ -484,6 +532,15 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof StartupError) fail(err.message);
-  process.stderr.write(`tollgate: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  const code = (err as { code?: unknown }).code;
+  if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+    const { address, port } = err as { address?: string; port?: number };
+    const what = code === 'EADDRINUSE' ? 'is in use (another tollgate?)' : code === 'EACCES' ? 'needs privileges this process lacks' : 'is not an address of this machine';
+    process.stderr.write(`tollgate: cannot listen on ${address ?? ''}:${port ?? ''}: the ${code === 'EADDRNOTAVAIL' ? 'address' : 'port'} ${what}; choose another with --port or --host\n`);
+    process.exit(1);
+  }
+  // A system error (a file that cannot be read, ...) says all in its message; anything else is a
+  // bug, whose stack is what a report needs.
+  process.stderr.write(`tollgate: ${err instanceof Error ? (typeof code === 'string' ? err.message : (err.stack ?? err.message)) : String(err)}\n`);
   process.exit(1);
 });

@@ -8,14 +8,15 @@ import { RateLimitAdmitter } from '../governance/rate-limit/rate-limit-admitter.
 import { parseRateLimiterEnv } from '../governance/rate-limit/rate-limiter-config.js';
 import { parseBudgetModeEnv } from '../governance/budget/budget-mode-config.js';
 import { throttledWarning } from '../telemetry/throttled-warning.js';
+import { asStartupError } from './startup-error.js';
 
 /**
  * Rate limiter and response cache from the environment (TOLLGATE_REDIS_URL and friends), read once.
  * Without Redis the Redis client is never loaded (it costs a data plane about 20 MB of memory).
  */
 export async function governanceFromEnv(env: NodeJS.ProcessEnv, logger: Logger): Promise<{ rateLimiter: RateLimitAdmitter; cache: ResponseCacheHandle }> {
-  const limits = parseRateLimiterEnv(env);
-  const caching = parseResponseCacheEnv(env);
+  const limits = asStartupError(() => parseRateLimiterEnv(env));
+  const caching = asStartupError(() => parseResponseCacheEnv(env));
   // Once per request while Redis is down: at most one line per operation per 10 s (metrics count each).
   const onBackendError = throttledWarning(logger, 'rate-limit backend failed');
   const onError = throttledWarning(logger, 'response cache failed');
@@ -64,7 +65,7 @@ export async function exactBudgetsFromEnv(
   env: NodeJS.ProcessEnv,
   logger: Logger,
 ): Promise<{ client: Redis; keyPrefix: string; holdTimeoutMs: number } | undefined> {
-  const config = parseBudgetModeEnv(env);
+  const config = asStartupError(() => parseBudgetModeEnv(env));
   if (config.mode !== 'exact') return undefined;
   const { createRedisClient } = await import('../governance/rate-limit/redis-client.js');
   const client = createRedisClient(config.redis, (err) => logger.warn({ err: err.message }, 'redis connection error (exact budgets)'));

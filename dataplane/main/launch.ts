@@ -8,11 +8,10 @@ import type { Tracing } from '../telemetry/tracing.js';
 import { parseTracingConfig, TOLLGATE_VERSION, TracingConfigError } from '../telemetry/tracing-config.js';
 import { Dataplane, NO_TOKEN_REVIEW } from './dataplane.js';
 import { exactBudgetsFromEnv, governanceFromEnv } from './governance-from-env.js';
+import { StartupError } from './startup-error.js';
 
-/** A setting the process cannot start with; the CLI prints it with its usage and exits 2. */
-export class StartupError extends Error {
-  override readonly name = 'StartupError';
-}
+// The CLI reaches the data plane through dataplane/main only (docs/architecture.md).
+export { StartupError, TOLLGATE_VERSION };
 
 /** TokenReview through the given kubeconfig, else the pod's own ServiceAccount, else API keys only. */
 export function createAuthenticator(kubeconfig: string | undefined, cacheTtlSeconds: string | undefined, logger: Logger, env: NodeJS.ProcessEnv): Authenticator {

@@ -1,10 +1,13 @@
-import { type FSWatcher, readdirSync, readFileSync, watch } from 'node:fs';
-import { join } from 'node:path';
+import { type FSWatcher, readdirSync, readFileSync, statSync, watch } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { type LoadResult, loadManifests, type ManifestFile } from './manifest-loader.js';
 
 const MANIFEST = /\.(ya?ml|json)$/i;
 
-export function readManifestDir(dir: string): ManifestFile[] {
+/** The manifests under a directory (recursively), or the one file `path` names, as kubectl -f reads both. */
+export function readManifestDir(path: string): ManifestFile[] {
+  if (statSync(path).isFile()) return [{ path, content: readFileSync(path, 'utf8') }];
+  const dir = path;
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((name) => MANIFEST.test(name))
     .sort()
@@ -38,10 +41,17 @@ export class DirectorySource {
 
   start(): LoadResult {
     const first = this.load();
-    this.watcher = watch(this.dir, { recursive: true }, () => {
+    const reload = (): void => {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.load(), this.debounceMs);
-    });
+    };
+    // One file: its directory is watched, since an editor's save replaces the file (a watch on the
+    // file itself would follow the old one and miss every save after the first).
+    this.watcher = statSync(this.dir).isFile()
+      ? watch(dirname(this.dir), (_event, name) => {
+          if (name === basename(this.dir)) reload();
+        })
+      : watch(this.dir, { recursive: true }, reload);
     return first;
   }
 
