@@ -220,10 +220,17 @@ function resolveTargets(
  * Whether every target has a price: one with no token, unit or GPU-time price is charged $0 (its
  * model listed without `pricing`, or not listed), and a USD Budget never moves for what it serves.
  * Before, nothing said so. False (a Warning Event on the flip) names those targets; the route serves.
+ * Prices set explicitly are prices even when all zero: a self-hosted model free on purpose.
  */
-function pricedCondition(targets: readonly TargetConfig[], gen: number | undefined): ComputedCondition {
-  const unpriced = targets.filter(({ pricing: p }) =>
-    [p.inputPerMTok, p.outputPerMTok, p.cachedInputPerMTok, p.podSecondUsd, p.perRequestUsd, p.perImageUsd, p.perAudioSecondUsd, p.perMCharactersUsd].every((price) => price === undefined || price === 0),
+function pricedCondition(targets: readonly TargetConfig[], providers: Map<string, CompiledProvider>, gen: number | undefined): ComputedCondition {
+  const explicitlyPriced = (t: TargetConfig): boolean =>
+    providers.get(t.providerId)?.source.spec.models?.find((m) => m.name === t.model)?.pricing !== undefined;
+  const unpriced = targets.filter(
+    (t) =>
+      !explicitlyPriced(t) &&
+      [t.pricing.inputPerMTok, t.pricing.outputPerMTok, t.pricing.cachedInputPerMTok, t.pricing.podSecondUsd, t.pricing.perRequestUsd, t.pricing.perImageUsd, t.pricing.perAudioSecondUsd, t.pricing.perMCharactersUsd].every(
+        (price) => price === undefined || price === 0,
+      ),
   );
   if (unpriced.length === 0) return condition('Priced', true, 'Priced', 'every target has prices', gen);
   // A target several rules name is one target.
@@ -427,7 +434,7 @@ export function compileRoutes(
     claimed.set(scope, idOf(route));
     if (opensToAll(route) && !oldestOpenByModel.has(route.spec.model)) oldestOpenByModel.set(route.spec.model, route);
     status.conditions.push(condition('Accepted', true, 'Accepted', 'Route is valid', gen));
-    status.conditions.push(refs, pricedCondition(targets, gen));
+    status.conditions.push(refs, pricedCondition(targets, providers, gen));
     routes.push(config);
   }
   // Precedence order is what the data plane relies on: oldest route first for each public name.

@@ -98,6 +98,13 @@ describe('compile', () => {
     expect(status(statuses, 'ModelRoute', 'mixed').Accepted).toMatchObject({ status: 'True' });
   });
 
+  it('counts explicit zero prices as prices: a self-hosted model free on purpose is Priced', () => {
+    const vllm = provider('vllm', { type: 'vllm', url: 'http://127.0.0.1:9/v1', models: [{ name: 'llama', pricing: { input: 0, output: 0 } }] });
+    const selfHosted = route('self-hosted', { model: 'self-hosted', targets: [{ providerRef: { name: 'vllm' }, model: 'llama' }] });
+    const { statuses } = compile(input({ providers: [openai, vllm], routes: [chat, selfHosted] }));
+    expect(status(statuses, 'ModelRoute', 'self-hosted').Priced).toMatchObject({ status: 'True', reason: 'Priced' });
+  });
+
   it("keeps a condition's message within the API's 32 KiB however many problems an object has", () => {
     // A Provider of 256 long model names; a route whose 512 targets name one it does not serve.
     const models = Array.from({ length: 256 }, (_, i) => ({ name: `m${i}-`.padEnd(256, 'x') }));
