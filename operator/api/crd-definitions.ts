@@ -87,6 +87,8 @@ export const CRD_DEFINITIONS: readonly CrdDefinition[] = [
       { name: 'Resets-At', type: 'string', jsonPath: '.status.resetsAt' },
       { name: 'Threshold', type: 'string', jsonPath: '.status.conditions[?(@.type=="ThresholdReached")].reason', priority: 1 },
       { name: 'Accepted', type: 'string', jsonPath: condition('Accepted') },
+      // A Budget on a route that does not exist caps nothing: it must not look healthy in kubectl get.
+      { name: 'Resolved', type: 'string', jsonPath: condition('ResolvedRefs') },
       age,
     ],
   },

@@ -65,6 +65,11 @@ describe('generated CRDs', () => {
     const budget = yaml.load(readFileSync('crds/tollgate.dev_budgets.yaml', 'utf8')) as ReturnType<typeof buildCrd>;
     const limit = budget.spec.versions[0]?.schema.openAPIV3Schema.properties?.spec?.properties?.limit;
     expect(limit?.['x-kubernetes-validations']?.[0]?.rule).toBe('self.amount > 0');
+    // A Budget whose route is missing (ResolvedRefs=False, RouteNotFound) shows it in kubectl get budgets.
+    expect(budget.spec.versions[0]?.additionalPrinterColumns.filter((c) => c.priority === undefined).map((c) => [c.name, c.jsonPath])).toContainEqual([
+      'Resolved',
+      '.status.conditions[?(@.type=="ResolvedRefs")].status',
+    ]);
   });
 
   it('refuses schema constructs a structural schema cannot express', () => {
