@@ -9,6 +9,13 @@ describe('the tollgate dev banner', () => {
     expect(banner).not.toContain('mock-chat');
   });
 
+  it('puts a credential in the curl under --auth (without one it gets 401), and only then', () => {
+    const banner = devBanner('m', 'http://127.0.0.1:8080', ['chat'], true);
+    expect(banner).toContain(`-H "authorization: Bearer $TOLLGATE_API_KEY"`);
+    expect(banner).toMatch(/TOLLGATE_API_KEY is an API key from a Secret labelled tollgate.dev\/api-key: "true"/);
+    expect(devBanner('m', 'http://127.0.0.1:8080', ['chat'])).not.toContain('authorization');
+  });
+
   it('does not say "serving" when no route is served', () => {
     for (const models of [undefined, []]) {
       const banner = devBanner('m', 'http://127.0.0.1:8080', models);

@@ -407,7 +407,7 @@ async function main(argv: string[]): Promise<void> {
         logger.info({ consoleUrl: `${gateway.adminUrl ?? ''}/console/`, tokenFile: adminToken.path }, 'console: open it and paste the token in the file');
       }
       const { devBanner } = await import('./dev-banner.js');
-      process.stderr.write(devBanner(values.file, gateway.url, gateway.dataplane.store.current?.snapshot.routes.map((r) => r.model)));
+      process.stderr.write(devBanner(values.file, gateway.url, gateway.dataplane.store.current?.snapshot.routes.map((r) => r.model), values.auth === true));
       return;
     }
     case 'dataplane': {
