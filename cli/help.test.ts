@@ -14,6 +14,14 @@ describe('tollgate help', { timeout: 90_000 }, () => {
     expect(run.stderr).not.toMatch(/unknown command/);
   });
 
+  it('lists the flags dev shares with dataplane under both, and points to the environment settings', () => {
+    const usage = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8', timeout: 60_000 }).stdout;
+    const shared = usage.slice(usage.indexOf('dev and dataplane:'), usage.indexOf('\ndataplane:'));
+    for (const flag of ['--drain-timeout', '--kubeconfig', '--auth-cache-ttl']) expect(shared, flag).toContain(flag);
+    expect(shared).toMatch(/TOLLGATE_REDIS_URL.*TOLLGATE_CACHE_\*/s);
+    expect(shared).toContain('docs/configuration.md');
+  });
+
   it('an unknown command still fails with 2', () => {
     const run = spawnSync(process.execPath, [CLI, 'nonsense'], { encoding: 'utf8', timeout: 60_000 });
     expect(run.status).toBe(2);

@@ -41,22 +41,26 @@ dev and dataplane:
   --max-body-bytes <n>      Largest request body, decompressed (default 10485760 = 10 MiB; larger: 413)
   --max-inflight-body-bytes <n>  Bytes of request bodies held at once by the process, each until its
                             response ends (default 67108864 = 64 MiB; over it: 503 with retry-after)
+  --drain-timeout <s>       Seconds SIGTERM waits for in-flight streams (default 30)
+  --kubeconfig <path>       API server for TokenReview (dev: with --auth; dataplane default: env KUBECONFIG,
+                            else the pod's own ServiceAccount; with neither, ServiceAccount tokens get 401
+                            and a warning is logged)
+  --auth-cache-ttl <s>      Longest a verified ServiceAccount token is trusted (default 60)
   --max-json-elements <n>   Most objects, arrays and object members in a JSON request body
                             (default 100000; over it: 400 json_too_many_elements)
+  Rate limits and the response cache read TOLLGATE_REDIS_URL, TOLLGATE_RATE_LIMIT_*, TOLLGATE_CACHE_*
+  and exact budgets TOLLGATE_BUDGET_MODE from the environment: docs/rate-limits-and-cache.md#settings-read-once-at-startup
+  (the chart's values and the variables they set: docs/configuration.md)
 
 dataplane:
   --admin-port <n>          Admin port: snapshot pushes, probes, GET /metrics (default 9090)
   --operator-url <url>      Pull the current snapshot from the operator at start (env TOLLGATE_OPERATOR_URL)
   --snapshot <file>         Start from a compiled snapshot file instead
-  --drain-timeout <s>       Seconds SIGTERM waits for in-flight streams (default 30)
   --admin-tls-cert/-key <f> Serve the admin port (snapshot pushes) over TLS
   --operator-ca <file>      CA of the operator's certificate, for an https --operator-url
   --operator-tls-server-name <n>  Name the operator's certificate carries (default: the host of --operator-url)
-  --kubeconfig <path>       API server for TokenReview (default: env KUBECONFIG, else the pod's own
-                            ServiceAccount; with neither, ServiceAccount tokens get 401 and a warning is logged)
   --require-identity        Not ready (/readyz 503) without TokenReview access (the chart sets it unless
                             dataplane.serviceAccount.automountToken is false)
-  --auth-cache-ttl <s>      Longest a verified ServiceAccount token is trusted (default 60)
 
 dev:
   --auth                    Enforce caller identity and route access (default: every caller may use every route)
