@@ -10,7 +10,8 @@ const chatRoute = (name: string, model = 'm'): KubeObject => route(name, { model
 
 interface Patch {
   path: string;
-  conditions: { type: string; status: string; reason: string }[];
+  conditions: { type: string; status: string; reason: string; message?: string }[];
+  status: Record<string, unknown>;
 }
 
 /** A reconciler over in-memory caches; the API server refuses status writes of the objects named in `refuse`. */
@@ -31,6 +32,7 @@ function setup(routes: KubeObject[], options: { snapshotBudgetBytes?: number; se
   let published = 0;
   let acked = 0;
   let holdAcks = false;
+  let ready = 1;
   let clock = 1_000;
   const events: { kind: string | undefined; name: string; reason: string; message: string }[] = [];
   const logged: string[] = [];
@@ -41,7 +43,8 @@ function setup(routes: KubeObject[], options: { snapshotBudgetBytes?: number; se
       request: async <T>(method: string, path: string, body?: unknown): Promise<T> => {
         const name = /modelroutes\/([^/]+)\/status$/.exec(path)?.[1];
         if (method === 'PATCH' && name !== undefined && refuse.has(name)) throw new KubeError(422, `status of ${name} refused`);
-        patches.push({ path, conditions: (body as { status: { conditions: Patch['conditions'] } }).status.conditions });
+        const status = (body as { status: Patch['status'] & { conditions: Patch['conditions'] } }).status;
+        patches.push({ path, conditions: status.conditions, status });
         return {} as T;
       },
     },
@@ -52,7 +55,7 @@ function setup(routes: KubeObject[], options: { snapshotBudgetBytes?: number; se
         if (!holdAcks) acked = published;
       },
       settled: () => true,
-      progress: (generation) => ({ ready: 1, acked: generation <= acked ? 1 : 0 }),
+      progress: (generation) => ({ ready, acked: generation <= acked ? ready : 0 }),
     },
     events: { record: async (object, _type, reason, message) => void events.push({ kind: object.kind, name: object.metadata.name, reason, message }) },
     logger,
@@ -63,7 +66,7 @@ function setup(routes: KubeObject[], options: { snapshotBudgetBytes?: number; se
   });
   const programmed = (name: string): string | undefined =>
     patches.filter((p) => p.path.endsWith(`/modelroutes/${name}/status`)).at(-1)?.conditions.find((c) => c.type === 'Programmed')?.reason;
-  return { reconciler, caches, refuse, patches, programmed, events, logged, hold: (on: boolean) => (holdAcks = on), published: () => published };
+  return { reconciler, caches, refuse, patches, programmed, events, logged, hold: (on: boolean) => (holdAcks = on), published: () => published, setReady: (n: number) => (ready = n) };
 }
 
 describe('Reconciler status writes', () => {
@@ -88,6 +91,42 @@ describe('Reconciler status writes', () => {
     caches.routes.set('default/x', chatRoute('x', 'other-model'));
     await expect(reconciler.reconcile(true)).rejects.toThrow();
     expect(programmed('x')).toBe('Pending');
+  });
+});
+
+describe('Reconciler and data-plane scaling', () => {
+  it('writes no status when data-plane pods are added, removed or blip unready', async () => {
+    const { reconciler, patches, setReady, caches } = setup([chatRoute('a'), chatRoute('b')]);
+    await reconciler.reconcile(true);
+    // The watch brings the written status back into the cache.
+    const echo = () => {
+      for (const p of patches.splice(0)) {
+        const [, plural, name] = /\/(modelroutes|providers)\/([^/]+)\/status$/.exec(p.path) ?? [];
+        const cache = plural === 'providers' ? caches.providers : caches.routes;
+        const cached = cache.get(`default/${name}`);
+        if (cached !== undefined) cache.set(`default/${name}`, { ...cached, status: p.status } as KubeObject);
+      }
+    };
+    echo();
+    for (const n of [3, 2, 1, 2]) {
+      setReady(n);
+      await reconciler.reconcile(true);
+      expect(patches).toHaveLength(0);
+    }
+  });
+
+  it('keeps a Pending message the same while pods come and go', async () => {
+    const { reconciler, patches, setReady, hold, programmed } = setup([chatRoute('a')]);
+    hold(true);
+    setReady(2);
+    await reconciler.reconcile(true);
+    expect(programmed('a')).toBe('Pending');
+    const message = () => patches.at(-1)?.conditions.find((c) => c.type === 'Programmed')?.message;
+    const first = message();
+    expect(first).toMatch(/^published in snapshot generation \d+; not every ready data-plane pod serves it yet$/);
+    setReady(3);
+    await reconciler.reconcile(true);
+    expect(message()).toBe(first);
   });
 });
 

@@ -234,11 +234,15 @@ export class Reconciler {
     }
     const target = this.programmedAt.get(key)?.snapshotGeneration ?? this.generation;
     const { ready, acked } = this.opts.distributor.progress(target);
+    // No pod count in a message: a changed message is a status write, and counts in messages made
+    // every scale or readiness change rewrite every object's status (1,000 PATCHes a pod added).
+    // The snapshot generation changes only with the object's own generation; counts are in
+    // tollgate_operator_dataplanes.
     if (ready === 0) return { type: 'Programmed', status: 'False', reason: 'NoDataPlanes', message: 'no ready data-plane pods to program', ...base };
     if (acked < ready) {
-      return { type: 'Programmed', status: 'False', reason: 'Pending', message: `${acked} of ${ready} ready data-plane pods serve it`, ...base };
+      return { type: 'Programmed', status: 'False', reason: 'Pending', message: `published in snapshot generation ${target}; not every ready data-plane pod serves it yet`, ...base };
     }
-    return { type: 'Programmed', status: 'True', reason: 'Programmed', message: `served by ${ready} data-plane pod(s)`, ...base };
+    return { type: 'Programmed', status: 'True', reason: 'Programmed', message: 'every ready data-plane pod serves it', ...base };
   }
 
   /** Events on transitions only, one per reason (Programmed repeats Accepted's reason; one Event says it). */

@@ -173,7 +173,7 @@ describe('operator → data plane', () => {
     }, 'Programmed=True');
     expect(conditionOf(obj, 'Accepted')).toMatchObject({ status: 'True', reason: 'Accepted', observedGeneration: 1 });
     expect(conditionOf(obj, 'ResolvedRefs')).toMatchObject({ status: 'True' });
-    expect(conditionOf(obj, 'Programmed')).toMatchObject({ status: 'True', message: 'served by 1 data-plane pod(s)' });
+    expect(conditionOf(obj, 'Programmed')).toMatchObject({ status: 'True', message: 'every ready data-plane pod serves it' });
     expect(obj.status?.observedGeneration).toBe(1);
   });
 
