@@ -234,6 +234,12 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     term: () => elector?.term ?? 0,
     dataplane: config.dataplane,
     apiKeyHashKey: () => apiKeyHashKey,
+    // The writer tried every other object; reconciling again hands the failed writes over again.
+    onStatusWriteFailed: (err) => {
+      metrics.reconcileErrors.inc();
+      logger.error({ err: (err as Error).message }, 'status writes failed; retrying');
+      setTimeout(() => trigger?.trigger(), 1_000);
+    },
     extraConditions: (status) => {
       if (status.kind === 'DataPolicy') {
         const condition = retention.condition(status.namespace, status.name, status.generation);
@@ -256,8 +262,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       // (and for the API key hash key: without it every API key would be refused).
       if (!synced || apiKeyHashKey === undefined) return;
       metrics.reconciles.inc();
-      const leader = isLeader();
-      await tracing.reconcile(leader, () => reconciler.reconcile(leader), () => ({
+      await tracing.reconcile(isLeader(), () => reconciler.reconcile(isLeader), () => ({
         'tollgate.snapshot.generation': reconciler.currentGeneration,
         'tollgate.snapshot.version': distributor.envelope?.snapshot.version ?? '',
       }));

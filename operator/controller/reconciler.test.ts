@@ -5,6 +5,12 @@ import { KubeError, type KubeObject } from '../kube/kube-client.js';
 import type { SecretObject } from './kube-types.js';
 import { type Caches, Reconciler } from './reconciler.js';
 
+/** One reconcile and the status writes it hands over. */
+async function reconcileAll(reconciler: Reconciler, isLeader: () => boolean = () => true): Promise<void> {
+  await reconciler.reconcile(isLeader);
+  await reconciler.statusesWritten();
+}
+
 const openai = provider('openai', { type: 'openai-compatible', url: 'http://10.0.0.1/v1' });
 const chatRoute = (name: string, model = 'm'): KubeObject => route(name, { model: name, targets: [{ providerRef: { name: 'openai' }, model }] }) as KubeObject;
 
@@ -33,16 +39,26 @@ function setup(routes: KubeObject[], options: { snapshotBudgetBytes?: number; se
   let acked = 0;
   let holdAcks = false;
   let ready = 1;
+  let gate: Promise<void> | undefined;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let onPatch = (): void => undefined;
   let clock = 1_000;
   const events: { kind: string | undefined; name: string; reason: string; message: string }[] = [];
   const logged: string[] = [];
   const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) });
+  let leading = true;
   const reconciler = new Reconciler({
     caches,
     client: {
       request: async <T>(method: string, path: string, body?: unknown): Promise<T> => {
         const name = /modelroutes\/([^/]+)\/status$/.exec(path)?.[1];
         if (method === 'PATCH' && name !== undefined && refuse.has(name)) throw new KubeError(422, `status of ${name} refused`);
+        onPatch();
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await gate;
+        inFlight--;
         const status = (body as { status: Patch['status'] & { conditions: Patch['conditions'] } }).status;
         patches.push({ path, conditions: status.conditions, status });
         return {} as T;
@@ -66,14 +82,28 @@ function setup(routes: KubeObject[], options: { snapshotBudgetBytes?: number; se
   });
   const programmed = (name: string): string | undefined =>
     patches.filter((p) => p.path.endsWith(`/modelroutes/${name}/status`)).at(-1)?.conditions.find((c) => c.type === 'Programmed')?.reason;
-  return { reconciler, caches, refuse, patches, programmed, events, logged, hold: (on: boolean) => (holdAcks = on), published: () => published, setReady: (n: number) => (ready = n) };
+  return { reconciler, caches, refuse, patches, programmed, events, logged, hold: (on: boolean) => (holdAcks = on), published: () => published, setReady: (n: number) => (ready = n),
+    /** Status writes wait until the returned function is called. */
+    holdWrites: () => {
+      let release = () => undefined as void;
+      gate = new Promise<void>((resolve) => (release = resolve));
+      return () => {
+        gate = undefined;
+        release();
+      };
+    },
+    maxInFlight: () => maxInFlight,
+    setLeading: (on: boolean) => (leading = on),
+    onPatch: (f: () => void) => (onPatch = f),
+    leading: () => leading,
+  };
 }
 
 describe('Reconciler status writes', () => {
   it('writes every other object when the API server refuses one, then reports the refusal', async () => {
     const { reconciler, refuse, patches } = setup([chatRoute('a'), chatRoute('b'), chatRoute('c')]);
     refuse.add('b');
-    await expect(reconciler.reconcile(true)).rejects.toThrow('status of b refused');
+    await expect(reconcileAll(reconciler)).rejects.toThrow('status of b refused');
     const written = patches.flatMap((p) => /modelroutes\/([^/]+)\/status$/.exec(p.path)?.[1] ?? []).sort();
     expect(written).toEqual(['a', 'c']);
   });
@@ -81,23 +111,84 @@ describe('Reconciler status writes', () => {
   it("forgets a deleted object's programming while writes fail, so its re-creation waits for the pods", async () => {
     const { reconciler, caches, refuse, programmed, hold } = setup([chatRoute('x'), chatRoute('y')]);
     refuse.add('y');
-    await expect(reconciler.reconcile(true)).rejects.toThrow();
+    await expect(reconcileAll(reconciler)).rejects.toThrow();
     expect(programmed('x')).toBe('Programmed');
     // x is deleted; y's writes keep failing.
     caches.routes.delete('default/x');
-    await expect(reconciler.reconcile(true)).rejects.toThrow();
+    await expect(reconcileAll(reconciler)).rejects.toThrow();
     // x comes back (same name, generation 1, new spec); the pods have not taken the new snapshot yet.
     hold(true);
     caches.routes.set('default/x', chatRoute('x', 'other-model'));
-    await expect(reconciler.reconcile(true)).rejects.toThrow();
+    await expect(reconcileAll(reconciler)).rejects.toThrow();
     expect(programmed('x')).toBe('Pending');
+  });
+});
+
+/** Settles within `ms`, or fails the test saying what it waited for (a reconcile that awaits writes hangs). */
+async function within<T>(promise: Promise<T>, what: string, ms = 1_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const generationOf = (patches: Patch[], name: string): unknown[] =>
+  patches.filter((p) => p.path.endsWith(`/modelroutes/${name}/status`)).map((p) => p.status['observedGeneration']);
+
+describe('Reconciler status writes off the publish path', () => {
+  const routes = () => Array.from({ length: 20 }, (_, i) => chatRoute(`r${i}`));
+
+  it('publishes the next change while the status writes of the last reconcile are in flight, eight at a time', async () => {
+    const { reconciler, caches, holdWrites, maxInFlight, published, leading } = setup(routes());
+    const release = holdWrites();
+    await within(reconciler.reconcile(leading), 'first reconcile');
+    const first = published();
+    caches.routes.set('default/r3', route('r3', { model: 'r3', targets: [{ providerRef: { name: 'openai' }, model: 'other' }] }, { generation: 2 }) as KubeObject);
+    await within(reconciler.reconcile(leading), 'reconcile of the change');
+    expect(published()).toBeGreaterThan(first);
+    expect(maxInFlight()).toBe(8);
+    release();
+    await reconciler.statusesWritten();
+    expect(maxInFlight()).toBe(8);
+  });
+
+  it("writes each object's latest status, never an older one after it", async () => {
+    const { reconciler, caches, holdWrites, patches, leading } = setup(routes());
+    const release = holdWrites();
+    await within(reconciler.reconcile(leading), 'reconcile');
+    // r0 is being written (generation 1); r9 waits for a slot.
+    for (const generation of [2, 3]) {
+      for (const name of ['r0', 'r9']) {
+        caches.routes.set(`default/${name}`, route(name, { model: name, targets: [{ providerRef: { name: 'openai' }, model: `m${generation}` }] }, { generation }) as KubeObject);
+      }
+      await within(reconciler.reconcile(leading), `reconcile of generation ${generation}`);
+    }
+    release();
+    await reconciler.statusesWritten();
+    expect(generationOf(patches, 'r0')).toEqual([1, 3]);
+    expect(generationOf(patches, 'r9')).toEqual([3]);
+  });
+
+  it('writes nothing more once this replica stops leading', async () => {
+    const { reconciler, patches, setLeading, leading, onPatch } = setup(routes());
+    let sent = 0;
+    // Leadership ends (the renew deadline passed) while the third write is on its way.
+    onPatch(() => {
+      if (++sent === 3) setLeading(false);
+    });
+    await reconcileAll(reconciler, leading);
+    // The eight in flight when leadership ended, of the 21 objects.
+    expect(patches).toHaveLength(8);
   });
 });
 
 describe('Reconciler and data-plane scaling', () => {
   it('writes no status when data-plane pods are added, removed or blip unready', async () => {
     const { reconciler, patches, setReady, caches } = setup([chatRoute('a'), chatRoute('b')]);
-    await reconciler.reconcile(true);
+    await reconcileAll(reconciler);
     // The watch brings the written status back into the cache.
     const echo = () => {
       for (const p of patches.splice(0)) {
@@ -110,7 +201,7 @@ describe('Reconciler and data-plane scaling', () => {
     echo();
     for (const n of [3, 2, 1, 2]) {
       setReady(n);
-      await reconciler.reconcile(true);
+      await reconcileAll(reconciler);
       expect(patches).toHaveLength(0);
     }
   });
@@ -119,13 +210,13 @@ describe('Reconciler and data-plane scaling', () => {
     const { reconciler, patches, setReady, hold, programmed } = setup([chatRoute('a')]);
     hold(true);
     setReady(2);
-    await reconciler.reconcile(true);
+    await reconcileAll(reconciler);
     expect(programmed('a')).toBe('Pending');
     const message = () => patches.at(-1)?.conditions.find((c) => c.type === 'Programmed')?.message;
     const first = message();
     expect(first).toMatch(/^published in snapshot generation \d+; not every ready data-plane pod serves it yet$/);
     setReady(3);
-    await reconciler.reconcile(true);
+    await reconcileAll(reconciler);
     expect(message()).toBe(first);
   });
 });
@@ -137,21 +228,23 @@ describe('Reconciler and the snapshot budget', () => {
   it('warns on the Secret of each API key left out, once, and publishes the snapshot that fits', async () => {
     const secrets = Array.from({ length: 40 }, (_, i) => apiKey(`k${i}`));
     const { reconciler, events, published } = setup([chatRoute('a')], { snapshotBudgetBytes: 6_000, secrets, apiKeyHashKey: 'h'.repeat(32) });
-    await reconciler.reconcile(true);
+    await reconcileAll(reconciler);
     expect(published()).toBeGreaterThan(0);
     const warned = () => events.filter((e) => e.reason === 'SnapshotTooLarge');
     expect(warned().length).toBeGreaterThan(10);
     expect(warned().length).toBeLessThan(40);
     expect(warned().every((e) => e.kind === 'Secret' && /namespace evil held the most/.test(e.message))).toBe(true);
     const first = warned().length;
-    await reconciler.reconcile(true);
+    await reconcileAll(reconciler);
     expect(warned()).toHaveLength(first);
   });
 
   it('does not publish, and logs why, when the platform alone does not fit', async () => {
-    const { reconciler, logged, published } = setup([chatRoute('a')], { snapshotBudgetBytes: 100 });
-    await reconciler.reconcile(true);
+    const { reconciler, logged, published, programmed } = setup([chatRoute('a')], { snapshotBudgetBytes: 100 });
+    await reconcileAll(reconciler);
     expect(published()).toBe(0);
     expect(logged.join('')).toMatch(/snapshot not published: .*no tenant's object is left out/);
+    // Nothing published carries it: its status says why, not that the pods serve it.
+    expect(programmed('a')).toBe('SnapshotTooLarge');
   });
 });

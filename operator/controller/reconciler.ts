@@ -15,6 +15,7 @@ import { dataplaneEndpoints, resolveServiceEndpoints, serviceRefsOf } from './en
 import type { EndpointSliceObject, SecretObject, ServiceObject } from './kube-types.js';
 import { specWrittenAt, withSpecChange } from './spec-history.js';
 import { type DesiredCondition, mergeConditions, sameConditions } from './status-conditions.js';
+import { StatusWriter } from './status-writer.js';
 import { egressCompileInput } from '../../dataplane/config/egress-guard.js';
 import { MAX_GENERATION_AHEAD_MS } from '../../dataplane/config/snapshot-envelope.js';
 
@@ -46,6 +47,19 @@ export interface ReconcilerOptions {
   extraConditions?: (status: ObjectStatus) => DesiredCondition[];
   /** The bytes snapshots are kept within (compile's default when absent); tests set it low. */
   snapshotBudgetBytes?: number;
+  /** Status writes in flight at once (default 8). */
+  statusWriteConcurrency?: number;
+  /**
+   * Status writes that failed (after every other was tried), with the first failure: the caller
+   * reconciles again later, which hands the failed writes over again.
+   */
+  onStatusWriteFailed?: (err: unknown) => void;
+}
+
+/** One object's status as a reconcile computed it; merged with what the object holds when written. */
+interface StatusJob {
+  status: ObjectStatus;
+  desired: DesiredCondition[];
 }
 
 const PLURAL: Record<ObjectKind, string> = { Provider: 'providers', ModelRoute: 'modelroutes', Budget: 'budgets', DataPolicy: 'datapolicies', GuardrailPolicy: 'guardrailpolicies' };
@@ -128,11 +142,37 @@ export class Reconciler {
   private readonly warnedApiKeys = new Map<string, string>();
   /** The version of the last snapshot too large to publish (logged once). */
   private oversizeVersion: string | undefined;
+  /**
+   * Per object, the status last written and the cached object it was written over. Until the watch
+   * brings the written object back, the cache holds the one before it, and comparing with that would
+   * write the same status again.
+   */
+  private readonly written = new Map<string, { object: KubeObject; status: StatusBody }>();
+  private readonly writer: StatusWriter<StatusJob>;
+  /** Whether this replica leads now; the last reconcile's, checked before every status write. */
+  private isLeader: () => boolean = () => false;
   statusWrites = 0;
   compiles = 0;
 
   constructor(private readonly opts: ReconcilerOptions) {
     this.now = opts.now ?? Date.now;
+    this.writer = new StatusWriter<StatusJob>({
+      ...(opts.statusWriteConcurrency === undefined ? {} : { concurrency: opts.statusWriteConcurrency }),
+      write: (key, job) => this.writeStatus(key, job),
+      canWrite: () => this.isLeader(),
+      ...(opts.onStatusWriteFailed === undefined ? {} : { onFailed: opts.onStatusWriteFailed }),
+    });
+  }
+
+  /** Resolves once every status handed over is written; throws the first write that failed. */
+  async statusesWritten(): Promise<void> {
+    const failure = await this.writer.idle();
+    if (failure !== undefined) throw failure.err;
+  }
+
+  /** Status writes waiting for a slot. */
+  get pendingStatusWrites(): number {
+    return this.writer.pendingCount;
   }
 
   get currentGeneration(): number {
@@ -191,10 +231,18 @@ export class Reconciler {
     return { input, invalid: [...providers.invalid, ...routes.invalid, ...budgets.invalid, ...dataPolicies.invalid, ...guardrails.invalid] };
   }
 
-  async reconcile(leader: boolean): Promise<void> {
+  /**
+   * `isLeader` is asked again before every status write: a replica that stops leading while writes
+   * are pending writes none of them (a boolean taken at the start kept a deposed replica writing).
+   */
+  async reconcile(isLeader: () => boolean): Promise<void> {
     const { dataplane } = this.opts;
     this.opts.distributor.setEndpoints(dataplaneEndpoints(this.opts.caches.slices.values(), dataplane.namespace, dataplane.service, dataplane.adminPortName));
-    if (!leader) return;
+    this.isLeader = isLeader;
+    if (!isLeader()) {
+      this.writer.clear();
+      return;
+    }
     const { input, invalid } = this.buildInput();
     if (this.opts.snapshotBudgetBytes !== undefined) input.snapshotBudgetBytes = this.opts.snapshotBudgetBytes;
     const { snapshot, statuses, leftOutApiKeys, oversize } = compile(input);
@@ -216,7 +264,8 @@ export class Reconciler {
       this.opts.logger.info({ generation: this.generation, term, version: snapshot.version, routes: snapshot.routes.length }, 'snapshot published');
     }
     // Programmed depends on what the pods serve; write statuses once each pod has answered a push.
-    if (this.opts.distributor.settled()) await this.writeStatuses([...statuses, ...invalid]);
+    // Handed to the writer, not awaited: the next change is compiled and published meanwhile.
+    if (this.opts.distributor.settled()) this.handOverStatuses([...statuses, ...invalid]);
   }
 
   private programmed(status: ObjectStatus): DesiredCondition {
@@ -230,9 +279,20 @@ export class Reconciler {
     const key = statusKey(status);
     const seen = this.programmedAt.get(key);
     if (seen === undefined || seen.objectGeneration !== (gen ?? 0)) {
-      this.programmedAt.set(key, { objectGeneration: gen ?? 0, snapshotGeneration: this.generation });
+      // A snapshot too large to publish carries nothing: the next published one will.
+      const snapshotGeneration = this.oversizeVersion === undefined ? this.generation : this.generation + 1;
+      this.programmedAt.set(key, { objectGeneration: gen ?? 0, snapshotGeneration });
     }
     const target = this.programmedAt.get(key)?.snapshotGeneration ?? this.generation;
+    if (target > this.generation) {
+      return {
+        type: 'Programmed',
+        status: 'False',
+        reason: 'SnapshotTooLarge',
+        message: 'not programmed: the configuration snapshot is too large to publish and the data planes keep serving the one they have (operator log: snapshot not published)',
+        ...base,
+      };
+    }
     const { ready, acked } = this.opts.distributor.progress(target);
     // No pod count in a message: a changed message is a status write, and counts in messages made
     // every scale or readiness change rewrite every object's status (1,000 PATCHes a pod added).
@@ -286,49 +346,76 @@ export class Reconciler {
     return kind === 'Provider' ? c.providers : kind === 'ModelRoute' ? c.routes : kind === 'Budget' ? c.budgets : kind === 'DataPolicy' ? c.dataPolicies : c.guardrails;
   }
 
-  /**
-   * One object's refused write (an admission webhook, an object at etcd's size limit) must not hold
-   * back every object after it, nor keep deleted objects' state: each write stands alone, and the
-   * first failure is thrown once all were tried, so the reconcile is retried.
-   */
-  private async writeStatuses(statuses: ObjectStatus[]): Promise<void> {
+  /** What the object's status is: the last write when the watch has not brought it back yet. */
+  private existingStatus(key: string, object: KubeObject): StatusBody | undefined {
+    const written = this.written.get(key);
+    if (written !== undefined && written.object === object) return written.status;
+    return (object as KubeObject & { status?: StatusBody }).status;
+  }
+
+  /** The status to write over `existing`; undefined when it holds that already. */
+  private statusBody(status: ObjectStatus, desired: readonly DesiredCondition[], object: KubeObject, existing: StatusBody | undefined): StatusBody | undefined {
     const nowIso = new Date(this.now()).toISOString().replace(/\.\d+Z$/, 'Z');
+    const conditions = mergeConditions(existing?.conditions, desired, nowIso);
+    const body: StatusBody = { conditions };
+    if (status.generation !== undefined) body.observedGeneration = status.generation;
+    if (status.endpoints !== undefined) body.endpoints = status.endpoints;
+    const history = HISTORY_KINDS.has(status.kind) ? withSpecChange(existing?.specHistory, status.generation, specWrittenAt(object) ?? nowIso) : undefined;
+    if (history !== undefined) body.specHistory = history;
+    const unchanged =
+      sameConditions(existing?.conditions, conditions) &&
+      existing?.observedGeneration === body.observedGeneration &&
+      existing?.endpoints === body.endpoints &&
+      history === existing?.specHistory;
+    return unchanged ? undefined : body;
+  }
+
+  /**
+   * Every object whose status differs from what it should be goes to the writer, which drops what
+   * an earlier reconcile left pending for the others (now right, or deleted).
+   */
+  private handOverStatuses(statuses: ObjectStatus[]): void {
     const live = new Set(statuses.map(statusKey));
     for (const key of this.programmedAt.keys()) if (!live.has(key)) this.programmedAt.delete(key);
-    let failed: unknown;
+    for (const key of this.written.keys()) if (!live.has(key)) this.written.delete(key);
+    const jobs = new Map<string, StatusJob>();
     for (const status of statuses) {
+      const key = statusKey(status);
       const object = this.cacheFor(status.kind).get(`${status.namespace}/${status.name}`);
       if (object === undefined) continue;
-      const existing = (object as KubeObject & { status?: StatusBody }).status;
       const desired: DesiredCondition[] = [...status.conditions, this.programmed(status), ...(this.opts.extraConditions?.(status) ?? [])];
-      const conditions = mergeConditions(existing?.conditions, desired, nowIso);
-      const body: StatusBody = { conditions };
-      if (status.generation !== undefined) body.observedGeneration = status.generation;
-      if (status.endpoints !== undefined) body.endpoints = status.endpoints;
-      const history = HISTORY_KINDS.has(status.kind) ? withSpecChange(existing?.specHistory, status.generation, specWrittenAt(object) ?? nowIso) : undefined;
-      if (history !== undefined) body.specHistory = history;
-      const unchanged =
-        sameConditions(existing?.conditions, conditions) &&
-        existing?.observedGeneration === body.observedGeneration &&
-        existing?.endpoints === body.endpoints &&
-        history === existing?.specHistory;
-      if (unchanged) continue;
-      try {
-        await this.opts.client.request(
-          'PATCH',
-          `/apis/tollgate.dev/v1alpha1/namespaces/${status.namespace}/${PLURAL[status.kind]}/${status.name}/status`,
-          { status: body },
-          'application/merge-patch+json',
-        );
-        this.statusWrites++;
-      } catch (err) {
-        if (err instanceof KubeError && err.status === 404) continue;
-        this.opts.logger.warn({ object: statusKey(status), err: (err as Error).message }, 'status write failed');
-        failed ??= err;
-        continue;
-      }
-      await this.recordEvents(object, existing?.conditions, desired);
+      if (this.statusBody(status, desired, object, this.existingStatus(key, object)) === undefined) continue;
+      jobs.set(key, { status, desired });
     }
-    if (failed !== undefined) throw failed;
+    this.writer.replace(jobs);
+  }
+
+  /**
+   * One object's write, merged with what the object holds now. A refused write (an admission
+   * webhook, an object at etcd's size limit) holds back no other object's: the writer tries every
+   * one and reports the first failure once all were tried, and the reconcile is retried.
+   */
+  private async writeStatus(key: string, { status, desired }: StatusJob): Promise<void> {
+    const object = this.cacheFor(status.kind).get(`${status.namespace}/${status.name}`);
+    if (object === undefined) return;
+    const existing = this.existingStatus(key, object);
+    const body = this.statusBody(status, desired, object, existing);
+    if (body === undefined) return;
+    try {
+      await this.opts.client.request(
+        'PATCH',
+        `/apis/tollgate.dev/v1alpha1/namespaces/${status.namespace}/${PLURAL[status.kind]}/${status.name}/status`,
+        { status: body },
+        'application/merge-patch+json',
+      );
+      this.statusWrites++;
+    } catch (err) {
+      if (err instanceof KubeError && err.status === 404) return;
+      this.opts.logger.warn({ object: key, err: (err as Error).message }, 'status write failed');
+      throw err;
+    }
+    // Only if the watch has not already brought a newer object (then the cache is right).
+    if (this.cacheFor(status.kind).get(`${status.namespace}/${status.name}`) === object) this.written.set(key, { object, status: { ...existing, ...body } });
+    await this.recordEvents(object, existing?.conditions, desired);
   }
 }

@@ -126,11 +126,14 @@ export class Distributor {
   }
 
   /**
-   * Every known pod has answered (or failed) a push of some snapshot. Until then, what the pods
+   * Every known pod has answered (or failed) a push of some snapshot, or nothing was published. Until then, what the pods
    * serve is unknown, and Programmed must not be written from a guess (a restarted operator would
    * flip every object to Pending and back).
    */
   settled(): boolean {
+    // Nothing published (the first snapshot was too large): no push will come to wait for, and the
+    // statuses must say why nothing is programmed.
+    if (this.current === undefined) return true;
     for (const pod of this.pods.values()) if (!pod.contacted) return false;
     return true;
   }

@@ -98,7 +98,7 @@ function replica(state: { leader: boolean; term: number }, verifyIntervalMs = 0)
       },
     },
   });
-  trigger = new CoalescingTrigger(() => reconciler.reconcile(state.leader), 10, 50, () => undefined);
+  trigger = new CoalescingTrigger(() => reconciler.reconcile(() => state.leader), 10, 50, () => undefined);
   const addPod = (pod: Pod): void => {
     caches.slices.set(`tollgate-system/dp-${pod.port}`, slice(pod.port));
     trigger?.trigger();
@@ -183,7 +183,7 @@ describe('leader-term fencing of snapshot pushes', () => {
     const restarted = p1.restart();
     const other = replica({ leader: true, term: 1 });
     other.caches.routes.set('default/chat', rt('elsewhere', 1));
-    await other.reconciler.reconcile(true);
+    await other.reconciler.reconcile(() => true);
     const envelope = other.distributor.envelope;
     if (envelope === undefined) throw new Error('no envelope');
     expect(restarted.applyGeneration(envelope.generation, envelope.snapshot, envelope.term).ok).toBe(true);
@@ -200,7 +200,7 @@ describe('leader-term fencing of snapshot pushes', () => {
     // A stray push at the largest generation the envelope allows.
     const other = replica({ leader: true, term: 5 });
     other.caches.routes.set('default/chat', rt('stray', 1));
-    await other.reconciler.reconcile(true);
+    await other.reconciler.reconcile(() => true);
     const stray = other.distributor.envelope;
     if (stray === undefined) throw new Error('no envelope');
     const res = await fetch(`http://127.0.0.1:${p1.port}/v1/snapshot`, {
