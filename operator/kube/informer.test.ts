@@ -81,6 +81,48 @@ describe('Informer', () => {
     informer.stop();
   });
 
+  it('backs off a watch that the API server closes at once with no event', async () => {
+    const api = new FakeApi();
+    for (let i = 0; i < 10_000; i++) api.scripts.push(async function* () {});
+    const informer = new Informer(new Map(), api as unknown as KubeClient, '/api/v1/things', () => undefined, pino({ level: 'silent' }));
+    informer.start();
+    await new Promise((r) => setTimeout(r, 1_000));
+    informer.stop();
+    // At 0, 250 and 750 ms (thousands, restarted at once, before).
+    expect(api.watches.length).toBeGreaterThanOrEqual(2);
+    expect(api.watches.length).toBeLessThanOrEqual(4);
+  });
+
+  it('relists when the API server has not reached the resourceVersion (504 Too large resource version)', async () => {
+    const api = new FakeApi();
+    api.scripts.push(async function* () {
+      yield { type: 'ERROR', object: { code: 504, reason: 'Timeout', message: 'Too large resource version: 20, current: 10', details: { causes: [{ reason: 'ResourceVersionTooLarge' }] } } };
+    });
+    const informer = new Informer(new Map(), api as unknown as KubeClient, '/api/v1/things', () => undefined, pino({ level: 'silent' }));
+    informer.start();
+    await new Promise((r) => setTimeout(r, 400));
+    informer.stop();
+    expect(api.lists).toHaveLength(2);
+  });
+
+  it('relists after three ERROR events in a row, backing off between them', async () => {
+    const api = new FakeApi();
+    for (let i = 0; i < 3; i++) {
+      api.scripts.push(async function* () {
+        yield { type: 'ERROR', object: { code: 500, message: 'internal error' } };
+      });
+    }
+    const informer = new Informer(new Map(), api as unknown as KubeClient, '/api/v1/things', () => undefined, pino({ level: 'silent' }));
+    informer.start();
+    await new Promise((r) => setTimeout(r, 1_000));
+    // 250 and 500 ms apart: an ERROR event is no sign that the watch works.
+    expect(api.watches).toHaveLength(3);
+    expect(api.lists).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 1_000));
+    informer.stop();
+    expect(api.lists).toHaveLength(2);
+  });
+
   it('shares a cache with informers of other namespaces without removing their keys', async () => {
     const a = new FakeApi();
     const b = new FakeApi();
