@@ -32,3 +32,57 @@ describe('Distributor.settled', () => {
     expect(distributor.settled()).toBe(true);
   });
 });
+
+const answer = (generation: number) => JSON.stringify({ accepted: true, generation, term: 0, version: 'v' });
+const envelope = (generation: number) => ({ generation, term: 0, snapshot: { version: `v${generation}` } }) as unknown as Parameters<Distributor['publish']>[0];
+
+describe('Distributor with pods that never answer', () => {
+  /** A pod that accepts connections and never answers (its node is lost); counts the pushes it is sent. */
+  async function stuckPod(): Promise<{ address: string; connections: () => number }> {
+    let connections = 0;
+    const server = createServer(() => undefined);
+    server.on('connection', () => void connections++);
+    return { address: await listen(server), connections: () => connections };
+  }
+
+  it.each([
+    { ready: false, first: 300 },
+    // Still ready (the node's loss not noticed yet): tried first until they have failed once.
+    { ready: true, first: 1_500 },
+  ])('pushes to healthy pods at once while pods that never answer (ready: $ready) back off, across publishes', async ({ ready, first }) => {
+    const stuck = await Promise.all(Array.from({ length: 20 }, () => stuckPod()));
+    const acked: number[] = [];
+    const healthy = await listen(
+      createServer((req, res) => {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () => {
+          const generation = (JSON.parse(body) as { generation: number }).generation;
+          acked.push(generation);
+          res.setHeader('content-type', 'application/json');
+          res.end(answer(generation));
+        });
+      }),
+    );
+    const distributor = new Distributor({ token: 't', logger, verifyIntervalMs: 0, pushTimeoutMs: 1_000 });
+    cleanup.push(() => distributor.stop());
+    distributor.setEnabled(true);
+    distributor.publish(envelope(1));
+    // The lost node's pods are listed first; the healthy pod last.
+    distributor.setEndpoints([...stuck.map((p) => ({ address: p.address, ready })), { address: healthy, ready: true }]);
+    const ackedWithin = async (generation: number, ms: number): Promise<boolean> => {
+      const end = Date.now() + ms;
+      while (!acked.includes(generation) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      return acked.includes(generation);
+    };
+    expect(await ackedWithin(1, first)).toBe(true);
+    // Every stuck pod has been tried (and timed out) once: 4 at a time, 1 s each.
+    await new Promise((r) => setTimeout(r, 5_300));
+    const tried = stuck.reduce((n, p) => n + p.connections(), 0);
+    expect(tried).toBeGreaterThanOrEqual(20);
+    distributor.publish(envelope(2));
+    expect(await ackedWithin(2, 300)).toBe(true);
+    // Their backoff stands: not all pushed to at once again; at most the quarter of the slots they may hold.
+    expect(stuck.reduce((n, p) => n + p.connections(), 0)).toBeLessThanOrEqual(tried + 4);
+  }, 10_000);
+});

@@ -23,6 +23,10 @@ interface PodState {
   failures: number;
   /** A push to this pod has completed at least once (either way). */
   contacted: boolean;
+  /** The pod's last push got an HTTP answer (whatever its status). */
+  answered: boolean;
+  /** The pod's last push got no answer (timed out, connection refused or reset). */
+  unanswered: boolean;
   retryTimer: NodeJS.Timeout | undefined;
 }
 
@@ -33,6 +37,8 @@ export interface DistributorOptions {
   tls?: { ca: string; serverName: string };
   concurrency?: number;
   pushTimeoutMs?: number;
+  /** How long a connection to a pod may take; a lost node's pods otherwise hold a slot for the whole push timeout. Default 2 s. */
+  connectTimeoutMs?: number;
   /** Called after every completed push, successful or not (to update Programmed). */
   onAck?: () => void;
   /** Called with the push duration of every successful push, seconds. */
@@ -63,14 +69,18 @@ export class Distributor {
   private body = '';
   private readonly pods = new Map<string, PodState>();
   private active = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** Slots held by pods that are not preferred (see `preferred`). */
+  private activeOther = 0;
+  private readonly waitingPreferred: (() => void)[] = [];
+  private readonly waitingOther: (() => void)[] = [];
   private enabled = false;
-  private readonly tlsAgent: Agent | undefined;
+  private readonly agent: Agent;
   private verifyTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: DistributorOptions) {
     // Pod IPs change; the certificate names the Service, so verify against that name (SNI too).
-    if (opts.tls !== undefined) this.tlsAgent = new Agent({ connect: { ca: opts.tls.ca, servername: opts.tls.serverName } });
+    const timeout = opts.connectTimeoutMs ?? 2_000;
+    this.agent = new Agent({ connect: opts.tls === undefined ? { timeout } : { timeout, ca: opts.tls.ca, servername: opts.tls.serverName } });
   }
 
   get envelope(): SnapshotEnvelope | undefined {
@@ -99,6 +109,9 @@ export class Distributor {
     this.current = envelope;
     this.body = wireJson(envelope);
     for (const pod of this.pods.values()) {
+      // A pod that does not answer keeps its backoff (its retry pushes what is current then): reset
+      // on every publish, 16 such pods took every slot for 10 s on each change.
+      if (pod.unanswered) continue;
       pod.failures = 0;
       this.schedule(pod, 0);
     }
@@ -113,7 +126,7 @@ export class Distributor {
         existing.endpoint = endpoint;
         continue;
       }
-      const pod: PodState = { endpoint, acked: -1, pushing: false, failures: 0, contacted: false, retryTimer: undefined };
+      const pod: PodState = { endpoint, acked: -1, pushing: false, failures: 0, contacted: false, answered: false, unanswered: false, retryTimer: undefined };
       this.pods.set(endpoint.address, pod);
       this.schedule(pod, 0);
     }
@@ -134,7 +147,8 @@ export class Distributor {
     // Nothing published (the first snapshot was too large): no push will come to wait for, and the
     // statuses must say why nothing is programmed.
     if (this.current === undefined) return true;
-    for (const pod of this.pods.values()) if (!pod.contacted) return false;
+    // Only ready pods count for Programmed; unready ones that never answer would hold statuses back.
+    for (const pod of this.pods.values()) if (pod.endpoint.ready && !pod.contacted) return false;
     return true;
   }
 
@@ -171,6 +185,7 @@ export class Distributor {
     this.enabled = false;
     clearInterval(this.verifyTimer);
     for (const pod of this.pods.values()) clearTimeout(pod.retryTimer);
+    void this.agent.close().catch(() => undefined);
   }
 
   private schedule(pod: PodState, delayMs: number): void {
@@ -197,10 +212,10 @@ export class Distributor {
   }
 
   private async check(pod: PodState, envelope: SnapshotEnvelope): Promise<void> {
-    const release = await this.slot();
+    const release = await this.slot(true);
     try {
       const res = await request(this.url(pod, '/v1/snapshot/status'), {
-        ...(this.tlsAgent === undefined ? {} : { dispatcher: this.tlsAgent }),
+        dispatcher: this.agent,
         headers: { authorization: `Bearer ${this.opts.token}` },
         signal: AbortSignal.timeout(this.opts.pushTimeoutMs ?? 10_000),
       });
@@ -225,13 +240,50 @@ export class Distributor {
     }
   }
 
-  private async slot(): Promise<() => void> {
-    const limit = this.opts.concurrency ?? 16;
-    if (this.active >= limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+  /**
+   * Pods first in line for a slot: those that answered their last push, and ready ones not known to
+   * be unreachable. The others (unready pods never heard from, pods that stopped answering: a lost
+   * node's stay in the EndpointSlice for minutes) hold at most a quarter of the slots: before, 16
+   * pods that accept connections and never answer delayed every push to the healthy ones by the
+   * whole push timeout (10 s).
+   */
+  private preferred(pod: PodState): boolean {
+    return !pod.unanswered && (pod.answered || pod.endpoint.ready);
+  }
+
+  private otherLimit(): number {
+    return Math.max(1, Math.floor((this.opts.concurrency ?? 16) / 4));
+  }
+
+  private canTake(preferred: boolean): boolean {
+    return this.active < (this.opts.concurrency ?? 16) && (preferred || this.activeOther < this.otherLimit());
+  }
+
+  private take(preferred: boolean): void {
     this.active++;
+    if (!preferred) this.activeOther++;
+  }
+
+  /** A slot, handed over taken: preferred waiters are served first. */
+  private async slot(preferred: boolean): Promise<() => void> {
+    if (this.canTake(preferred)) this.take(preferred);
+    else await new Promise<void>((resolve) => (preferred ? this.waitingPreferred : this.waitingOther).push(resolve));
+    let released = false;
     return () => {
+      if (released) return;
+      released = true;
       this.active--;
-      this.waiting.shift()?.();
+      if (!preferred) this.activeOther--;
+      for (let next = this.waitingPreferred[0]; next !== undefined && this.canTake(true); next = this.waitingPreferred[0]) {
+        this.waitingPreferred.shift();
+        this.take(true);
+        next();
+      }
+      for (let next = this.waitingOther[0]; next !== undefined && this.canTake(false); next = this.waitingOther[0]) {
+        this.waitingOther.shift();
+        this.take(false);
+        next();
+      }
     };
   }
 
@@ -240,7 +292,7 @@ export class Distributor {
     if (!this.enabled || envelope === undefined || pod.pushing || pod.acked >= envelope.generation) return;
     if (this.pods.get(pod.endpoint.address) !== pod) return;
     pod.pushing = true;
-    const release = await this.slot();
+    const release = await this.slot(this.preferred(pod));
     const started = process.hrtime.bigint();
     let retry = true;
     const span = (this.opts.tracing ?? NOOP_OPERATOR_TRACING).push(pod.endpoint.address, envelope.generation);
@@ -250,11 +302,13 @@ export class Distributor {
       span.inject(headers);
       const res = await request(this.url(pod, '/v1/snapshot'), {
         method: 'PUT',
-        ...(this.tlsAgent === undefined ? {} : { dispatcher: this.tlsAgent }),
+        dispatcher: this.agent,
         headers,
         body: this.body,
         signal: AbortSignal.timeout(this.opts.pushTimeoutMs ?? 10_000),
       });
+      pod.answered = true;
+      pod.unanswered = false;
       const parsed = PushResultSchema.safeParse(await res.body.json().catch(() => undefined));
       const result = parsed.success ? parsed.data : undefined;
       const outcome = result === undefined ? 'failed' : res.statusCode === 200 ? 'acked' : res.statusCode === 409 ? 'stale' : res.statusCode === 400 ? 'refused' : 'failed';
@@ -280,6 +334,11 @@ export class Distributor {
         this.opts.logger.warn({ pod: pod.endpoint.address, status: res.statusCode }, 'snapshot push failed');
       }
     } catch (err) {
+      if (!pod.answered || pod.failures > 0) {
+        // No answer now, nor since it last failed: it goes to the back of the line.
+        pod.answered = false;
+        pod.unanswered = true;
+      }
       this.opts.logger.debug({ pod: pod.endpoint.address, err: (err as Error).message }, 'snapshot push failed');
     } finally {
       span.end(traced.outcome, traced.status, traced.podGeneration);
@@ -292,7 +351,8 @@ export class Distributor {
     }
     if (retry) {
       pod.failures++;
-      this.schedule(pod, Math.min(250 * 2 ** (pod.failures - 1), 5_000));
+      // A pod that does not answer is retried less often: each try holds a slot for the push timeout.
+      this.schedule(pod, Math.min(250 * 2 ** (pod.failures - 1), pod.unanswered ? 30_000 : 5_000));
     } else if (this.current !== undefined && pod.acked < this.current.generation && this.current !== envelope) {
       this.schedule(pod, 0);
     }
