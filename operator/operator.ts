@@ -1,6 +1,6 @@
 import { once } from 'node:events';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Tracer } from '@opentelemetry/api';
@@ -25,6 +25,7 @@ import { KubeClient, type KubeObject } from './kube/kube-client.js';
 import { LeaderElector } from './kube/leader-election.js';
 import { ensureInstallationSecretWithRetry, serviceAccountOwner, withRetry } from './kube/installation-secret.js';
 import { ensureChannelTls, type ManagedTlsConfig } from './tls/channel-tls.js';
+import { createCa } from './tls/certificates.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { kubeconfigError } from '../dataplane/config/kubeconfig-error.js';
 import { createOperatorMetrics } from './operator-metrics.js';
@@ -83,6 +84,8 @@ export interface OperatorConfig {
   guardrailEventsIntervalMs?: number;
   /** DataPolicy retention: time between sweeps of one policy (default 10 min), objects deleted per pass (default 10,000). */
   retention?: { intervalMs?: number; maxDeletesPerPass?: number };
+  /** Ends a start still waiting for the API server (runOperator then rejects, its port closed). */
+  signal?: AbortSignal;
 }
 
 /** Data key of the API key hash key in its Secret. */
@@ -106,12 +109,53 @@ function loadKubeConfig(path: string | undefined): KubeConfig {
   return kc;
 }
 
+/** Until the operator is wired: alive (healthz), not ready, nothing else served. */
+const starting: RequestListener = (req, res) => {
+  const path = req.url?.split('?')[0];
+  res.statusCode = path === '/healthz' ? 200 : 503;
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify(path === '/healthz' ? { status: 'ok' } : path === '/readyz' ? { ready: false, leader: false } : { error: 'starting' }));
+};
+
+/**
+ * Listening before anything asks the API server: the ServiceAccount lookup and the channel
+ * certificates retry while the API server cannot be reached, and until this listened nothing
+ * answered the probes (the startup probe restarted the pod after 60 s, for ever). With managed TLS
+ * the real certificate is not known yet: a throwaway self-signed one serves the probes (the kubelet
+ * does not verify it; data planes, which do, retry) until it replaces it.
+ */
+async function listenFirst(config: OperatorConfig): Promise<{ server: Server; serve(handler: RequestListener): void }> {
+  let handler = starting;
+  const listener: RequestListener = (req, res) => handler(req, res);
+  const tls = config.listen.tls ?? (config.managedTls === undefined ? undefined : createCa('tollgate-operator-starting', 1));
+  const server: Server = tls === undefined ? createHttpServer(listener) : createHttpsServer({ cert: tls.cert, key: tls.key }, listener);
+  server.listen(config.listen.port, config.listen.host);
+  await once(server, 'listening');
+  return { server, serve: (h) => (handler = h) };
+}
+
 /** Wires informers → work queue → reconciler → distributor, under leader election. */
 export async function runOperator(config: OperatorConfig): Promise<RunningOperator> {
   const { logger } = config;
   const client = new KubeClient(loadKubeConfig(config.kubeconfig));
+  const { server, serve } = await listenFirst(config);
+  try {
+    return await wire(config, client, server, serve);
+  } catch (err) {
+    server.closeAllConnections();
+    server.close();
+    await client.close();
+    throw err;
+  }
+}
+
+async function wire(config: OperatorConfig, client: KubeClient, server: Server, serve: (handler: RequestListener) => void): Promise<RunningOperator> {
+  const { logger } = config;
   const stopSecrets = new AbortController();
-  let listenTls = config.listen.tls;
+  if (config.signal !== undefined) {
+    if (config.signal.aborted) stopSecrets.abort();
+    else config.signal.addEventListener('abort', () => stopSecrets.abort(), { once: true });
+  }
   let dataplaneTls = config.dataplaneTls;
   const saName = config.ownerServiceAccount;
   const owner =
@@ -120,9 +164,9 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
       : await withRetry(() => serviceAccountOwner(client, config.dataplane.namespace, saName), `cannot read the ServiceAccount ${saName}`, logger, stopSecrets.signal);
   const owned = owner === undefined ? {} : { owner };
   if (config.managedTls !== undefined) {
-    // Before anything listens or pushes: the channel is never plain when TLS is managed.
+    // Before anything pushes, and before the listener serves anything but the probes: the channel is never plain when TLS is managed.
     const channel = await ensureChannelTls(client, { ...config.managedTls, ...owned }, logger, stopSecrets.signal);
-    listenTls = { cert: channel.operator.cert, key: channel.operator.key };
+    (server as HttpsServer).setSecureContext({ cert: channel.operator.cert, key: channel.operator.key });
     dataplaneTls = { ca: channel.ca, serverName: config.managedTls.dataplaneNames[0] ?? config.dataplane.service };
     logger.info({ ca: config.managedTls.caSecret, dataplane: config.managedTls.dataplaneSecret }, 'channel TLS with operator-managed certificates');
   }
@@ -360,10 +404,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
     logger.warn({ pod, rejected }, 'usage records that cannot be counted were dropped');
   };
   const app = createOperatorApp({ token: config.previousToken === undefined ? config.token : [config.token, config.previousToken], ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }), usage, history: historyIntake, term, console: client, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, logger });
-  const tls = listenTls;
-  const server: Server = tls === undefined ? createHttpServer(app) : createHttpsServer({ cert: tls.cert, key: tls.key }, app);
-  server.listen(config.listen.port, config.listen.host);
-  await once(server, 'listening');
+  serve(app);
 
   return {
     address: server.address() as AddressInfo,
