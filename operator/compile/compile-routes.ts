@@ -222,7 +222,14 @@ function resolveTargets(
  * Before, nothing said so. False (a Warning Event on the flip) names those targets; the route serves.
  * Prices set explicitly are prices even when all zero: a self-hosted model free on purpose.
  */
-function pricedCondition(targets: readonly TargetConfig[], providers: Map<string, CompiledProvider>, gen: number | undefined): ComputedCondition {
+function pricedCondition(targets: readonly TargetConfig[], providers: Map<string, CompiledProvider>, problems: readonly Problem[], gen: number | undefined): ComputedCondition {
+  // Only resolved targets can be judged: with none, "every target has prices" said something true
+  // of targets that do not exist (a route whose Provider was deleted).
+  if (targets.length === 0) {
+    const c: ComputedCondition = { type: 'Priced', status: 'Unknown', reason: 'NoResolvedTargets', message: 'no target resolved (ResolvedRefs says why): its prices are judged once one does' };
+    if (gen !== undefined) c.observedGeneration = gen;
+    return c;
+  }
   const explicitlyPriced = (t: TargetConfig): boolean =>
     providers.get(t.providerId)?.source.spec.models?.find((m) => m.name === t.model)?.pricing !== undefined;
   const unpriced = targets.filter(
@@ -232,7 +239,10 @@ function pricedCondition(targets: readonly TargetConfig[], providers: Map<string
         (price) => price === undefined || price === 0,
       ),
   );
-  if (unpriced.length === 0) return condition('Priced', true, 'Priced', 'every target has prices', gen);
+  if (unpriced.length === 0) {
+    const message = problems.length === 0 ? 'every target has prices' : 'every resolved target has prices; ResolvedRefs lists what did not resolve';
+    return condition('Priced', true, 'Priced', message, gen);
+  }
   // A target several rules name is one target.
   const named = listed([...new Set(unpriced.map((t) => `${t.providerId} ${t.model}`))]);
   return condition('Priced', false, 'Unpriced', `targets without prices, whose requests are charged $0 (USD Budgets never count them): ${named}; set pricing on the Provider's model (spec.models[].pricing) or spec.vllm.gpuPricing`, gen);
@@ -434,7 +444,7 @@ export function compileRoutes(
     claimed.set(scope, idOf(route));
     if (opensToAll(route) && !oldestOpenByModel.has(route.spec.model)) oldestOpenByModel.set(route.spec.model, route);
     status.conditions.push(condition('Accepted', true, 'Accepted', 'Route is valid', gen));
-    status.conditions.push(refs, pricedCondition(targets, providers, gen));
+    status.conditions.push(refs, pricedCondition(targets, providers, problems, gen));
     routes.push(config);
   }
   // Precedence order is what the data plane relies on: oldest route first for each public name.

@@ -85,6 +85,15 @@ describe('compile', () => {
     expect(pricing('default/chat')).not.toHaveProperty('cacheWriteInputPerMTok');
   });
 
+  it('says nothing true of targets that did not resolve: Priced=Unknown when none did, True only of the resolved ones', () => {
+    const gone = route('gone', { model: 'gone', targets: [{ providerRef: { name: 'deleted' }, model: 'gpt-4o' }] });
+    const half = route('half', { model: 'half', targets: [{ providerRef: { name: 'openai' }, model: 'gpt-4o' }, { providerRef: { name: 'deleted' }, model: 'gpt-4o' }] });
+    const { statuses } = compile(input({ providers: [openai], routes: [gone, half] }));
+    expect(status(statuses, 'ModelRoute', 'gone').ResolvedRefs).toMatchObject({ status: 'False', reason: 'ProviderNotFound' });
+    expect(status(statuses, 'ModelRoute', 'gone').Priced).toMatchObject({ status: 'Unknown', reason: 'NoResolvedTargets' });
+    expect(status(statuses, 'ModelRoute', 'half').Priced).toMatchObject({ status: 'True', reason: 'Priced', message: 'every resolved target has prices; ResolvedRefs lists what did not resolve' });
+  });
+
   it('says, on the route, which targets have no prices (charged $0): Priced=False Unpriced naming them, True when every target is priced', () => {
     const free = provider('free', { type: 'openai-compatible', url: 'http://127.0.0.1:9/v1', models: [{ name: 'llama' }] });
     const mixed = route('mixed', { model: 'mixed', targets: [{ providerRef: { name: 'openai' }, model: 'gpt-4o' }, { providerRef: { name: 'free' }, model: 'llama' }] });
