@@ -248,6 +248,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       // Who is calling is settled from the headers first; only then is a JSON body read (bounded).
       const caller = await identifyCaller(deps.auth, runtime, header, telemetry);
       const json = hasBody(req) && isJson(req) ? await readJsonBody(req, res, deps.bodyLimits, deps.bodyBudget) : undefined;
+      // The body is read: it cannot be streamed as it came, and one that is not an object cannot be rewritten.
+      if (json !== undefined && !isObject(json)) throw errors.badRequest(`a JSON request body must be an object, not ${json === null ? 'null' : Array.isArray(json) ? 'an array' : `a ${typeof json}`}`);
       const { route, targets } = passThroughRoute(runtime, caller, header, endpoint.endpoint, modelOf(req, json), deps.auth !== undefined, path);
       routing['x-tollgate-route'] = route.id;
       telemetry.routed(route, { ...PASS_THROUGH_REQUEST, body: {} }, requestId);

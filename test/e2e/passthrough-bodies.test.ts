@@ -1,0 +1,60 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
+import { type PassThroughEmulator, startPassThroughEmulator } from '../emulators/openai-passthrough.js';
+import { apiKeySecretManifest, providerManifest, secretManifest } from '../providers/provider-manifests.js';
+import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+
+// What a pass-through request's body says is the route's to decide: the model of an upload's form
+// is the target's (as a JSON body's), and a JSON body that is not an object is refused at once.
+
+const CALLER_KEY = 'tg-caller-key';
+
+const route = (name: string, model: string, endpoints: string): string => `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: ${name} }
+spec:
+  model: ${name}
+  targets: [{ providerRef: { name: up }, model: ${model} }]
+  timeouts: { total: 8s }
+  passThrough: { endpoints: [${endpoints}] }
+`;
+
+describe('pass-through request bodies', () => {
+  let upstream: PassThroughEmulator;
+  let gateway: TestGateway;
+  let client: OpenAI;
+  const last = () => upstream.requests[upstream.requests.length - 1];
+
+  beforeAll(async () => {
+    upstream = await startPassThroughEmulator('sk-upstream');
+    const providers =
+      providerManifest('up', 'openai', `${upstream.url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models:\n    - { name: whisper-1, pricing: { perAudioSecond: 0.0001 } }\n    - { name: dall-e-2, pricing: { perImage: 0.02 } }\n    - { name: omni-moderation-latest, pricing: { perRequest: 0.0001 } }\n') +
+      secretManifest('up-key', { apiKey: 'sk-upstream' }) +
+      apiKeySecretManifest('caller', CALLER_KEY);
+    const routes = `${route('transcribe-cheap', 'whisper-1', 'audio')}---\n${route('edit-cheap', 'dall-e-2', 'images')}---\n${route('mod', 'omni-moderation-latest', 'moderations')}`;
+    gateway = await startTestGateway({ 'providers.yaml': providers, 'routes.yaml': routes }, { auth: new Authenticator({}) });
+    client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await upstream?.close();
+  });
+
+  it.each(['[{"input":"x"}]', 'null', '"text"', '42'])('a JSON body %s (valid, not an object) is a 400 at once, and nothing goes upstream', async (body) => {
+    // Before, such a body was re-piped from the spent request: the client waited for the route's timeout, then got a 504.
+    const before = upstream.requests.length;
+    const started = Date.now();
+    const res = await fetch(`${gateway.url}/v1/moderations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${CALLER_KEY}`, 'x-tollgate-model': 'mod' },
+      body,
+      signal: AbortSignal.timeout(15_000),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { type: string; message: string } }).error).toMatchObject({ type: 'invalid_request_error', message: expect.stringMatching(/a JSON request body must be an object/) });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(upstream.requests.length).toBe(before);
+  });
+});
