@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
 import { type PassThroughEmulator, startPassThroughEmulator } from '../emulators/openai-passthrough.js';
@@ -40,6 +40,39 @@ describe('pass-through request bodies', () => {
   afterAll(async () => {
     await gateway?.close();
     await upstream?.close();
+  });
+
+  it.each(['gpt-4o-transcribe', 'transcribe-cheap'])("a transcription whose form names %s runs the route's target (whisper-1), recorded and priced as it", async (model) => {
+    // Before, the form's model went upstream as written: gpt-4o-transcribe ran, priced at whisper-1's $0 for tokens.
+    const before = gateway.usage.records.length;
+    const audio = Buffer.alloc(300_000, 3);
+    const t = await client.audio.transcriptions.create({ model, file: await toFile(audio, 'a.wav', { type: 'audio/wav' }), language: 'en' });
+    expect(t.text).toBe('heard 300000 bytes with whisper-1');
+    const form = last()?.form;
+    expect(form?.get('model')).toBe('whisper-1');
+    expect(form?.get('language')).toBe('en');
+    expect(Buffer.from(await (form?.get('file') as File).arrayBuffer()).equals(audio)).toBe(true);
+    await expect.poll(() => gateway.usage.records.length).toBe(before + 1);
+    expect(gateway.usage.records.at(-1)).toMatchObject({ routeId: 'default/transcribe-cheap', upstreamModel: 'whisper-1' });
+    expect(gateway.usage.records.at(-1)?.costUsd).toBeCloseTo(12 * 0.0001, 12);
+  });
+
+  it("an image edit's form model (file part first) is the target's", async () => {
+    const edit = await client.images.edit({ image: await toFile(Buffer.alloc(10_000, 9), 'a.png', { type: 'image/png' }), prompt: 'a hat', model: 'gpt-image-1' });
+    expect(Buffer.from(edit.data?.[0]?.b64_json ?? '', 'base64').toString()).toBe('a hat by dall-e-2');
+    expect(gateway.usage.records.at(-1)?.costUsd).toBeCloseTo(0.02, 12);
+  });
+
+  it('a malformed form is a 400, a multipart body without a boundary a 400 before anything goes upstream', async () => {
+    const post = (type: string, body: string): Promise<Response> =>
+      fetch(`${gateway.url}/v1/audio/transcriptions`, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${CALLER_KEY}` }, body, signal: AbortSignal.timeout(10_000) });
+    const before = upstream.requests.length;
+    const noBoundary = await post('multipart/form-data', 'x');
+    expect(noBoundary.status).toBe(400);
+    expect(upstream.requests.length).toBe(before);
+    const cut = await post('multipart/form-data; boundary=b', '--b\r\ncontent-disposition: form-data; name="model"\r\n\r\nwhisper-1\r\n--b\r\ncontent-disposition: form-data; name="file"; filename="a"\r\n\r\nabc');
+    expect(cut.status).toBe(400);
+    expect(((await cut.json()) as { error: { message: string } }).error.message).toMatch(/multipart form is malformed: it ends before its closing boundary/);
   });
 
   it.each(['[{"input":"x"}]', 'null', '"text"', '42'])('a JSON body %s (valid, not an object) is a 400 at once, and nothing goes upstream', async (body) => {

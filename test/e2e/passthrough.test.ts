@@ -156,10 +156,10 @@ describe('pass-through endpoints', () => {
     expect(rec?.costUsd).toBeCloseTo(n * ((10 * 5 + 100 * 40) / 1e6 + 0.01), 12);
   });
 
-  it('audio.transcriptions.create with a real file upload streams the multipart body through', async () => {
+  it("audio.transcriptions.create with a real file upload streams the multipart body through, the form's model the target's", async () => {
     const audio = Buffer.alloc(40_000, 7);
     const t = await client.audio.transcriptions.create({ file: await toFile(audio, 'speech.wav', { type: 'audio/wav' }), model: 'gpt-4o-transcribe' });
-    expect(t.text).toBe('heard 40000 bytes with gpt-4o-transcribe');
+    expect(t.text).toBe('heard 40000 bytes with gpt-image-1');
     const sent = last();
     expect(sent?.url).toBe('/v1/audio/transcriptions');
     expect(String(sent?.headers['content-type'])).toMatch(/^multipart\/form-data; boundary=/);

@@ -127,6 +127,15 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
       const usage = model.includes('whisper') ? { type: 'duration', seconds: 12 } : { type: 'tokens', input_tokens: 14, output_tokens: 3, total_tokens: 17 };
       return json(res, 200, { text: `heard ${size} bytes with ${model}`, usage });
     }
+    case 'POST /v1/images/edits': {
+      req.form = await formOf(req);
+      const image = req.form.get('image');
+      if (!(image instanceof File)) problems.push('image edit without an image part');
+      const model = String(req.form.get('model'));
+      // dall-e-2 reports no usage; gpt-image reports tokens.
+      const usage = model.startsWith('gpt-image') ? { usage: { input_tokens: 10, input_tokens_details: { text_tokens: 10, image_tokens: 0 }, output_tokens: 100, total_tokens: 110 } } : {};
+      return json(res, 200, { created: 1_700_000_000, data: [{ b64_json: Buffer.from(`${String(req.form.get('prompt'))} by ${model}`).toString('base64') }], ...usage });
+    }
     case 'POST /v1/audio/speech': {
       const b = body();
       res.writeHead(200, { 'content-type': 'audio/mpeg' });

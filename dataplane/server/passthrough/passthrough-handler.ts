@@ -26,6 +26,7 @@ import { answerUnits, passThroughUsage, requestUnits } from './passthrough-usage
 import { AnswerReader } from './answer-reader.js';
 import { ImageStreamReader } from './image-stream-reader.js';
 import { scrubbedErrorBody } from './upstream-error-body.js';
+import { FormModelRewriter, modelFormBoundary } from './form-model.js';
 import { holdsSecret } from '../../providers/scrub-credentials.js';
 import { providerSecrets } from '../../providers/registry.js';
 
@@ -41,6 +42,8 @@ interface Pending {
   body: Readable;
   /** The rewritten JSON body's length; undefined for streamed uploads (their own length is kept). */
   length?: number;
+  /** A streamed upload rewritten on its way (a form's model): its length is not known, it goes chunked. */
+  resized?: true;
   /** The public path (`/v1/images/generations`), for the units priced per request. */
   path: string;
   /** The JSON body the client sent, when it sent one. */
@@ -186,6 +189,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         // The answer is read as it is relayed, to meter it: a compressed one could not be (and every
         // common client asks for gzip), so the upstream is asked for it as it is.
         proxyReq.setHeader('accept-encoding', 'identity');
+        if (p.resized === true) proxyReq.removeHeader('content-length');
         if (p.length !== undefined) {
           proxyReq.removeHeader('content-encoding');
           proxyReq.removeHeader('transfer-encoding');
@@ -250,6 +254,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       const json = hasBody(req) && isJson(req) ? await readJsonBody(req, res, deps.bodyLimits, deps.bodyBudget) : undefined;
       // The body is read: it cannot be streamed as it came, and one that is not an object cannot be rewritten.
       if (json !== undefined && !isObject(json)) throw errors.badRequest(`a JSON request body must be an object, not ${json === null ? 'null' : Array.isArray(json) ? 'an array' : `a ${typeof json}`}`);
+      const formBoundary = hasBody(req) && json === undefined ? modelFormBoundary(path, req.headers['content-type']) : undefined;
       const { route, targets } = passThroughRoute(runtime, caller, header, endpoint.endpoint, modelOf(req, json), deps.auth !== undefined, path);
       routing['x-tollgate-route'] = route.id;
       telemetry.routed(route, { ...PASS_THROUGH_REQUEST, body: {} }, requestId);
@@ -260,7 +265,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       // A JSON body (read whole) or none can be sent again to the next target; a streamed upload cannot.
       const streamed = hasBody(req) && !(json !== undefined && isObject(json));
       const creates = createsUpstream(req.method ?? 'GET', path);
-      const bodyFor = (to: ForwardTarget): { body: Readable; length?: number } => {
+      const bodyFor = (to: ForwardTarget): { body: Readable; length?: number; resized?: true } => {
         if (json !== undefined && isObject(json)) {
           const rewritten: JsonObject = typeof json.model === 'string' ? { ...json, model: to.target.model } : json;
           const bytes = Buffer.from(JSON.stringify(rewritten));
@@ -268,14 +273,17 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           return { body: Readable.from([bytes]), length: bytes.length };
         }
         if (!hasBody(req)) return { body: Readable.from([]) };
-        if (Number.isFinite(declared)) return { body: req.pipe(new PassThrough()) };
-        const limit = new UploadLimit(maxUpload);
-        limit.on('error', (err) => {
+        const upload = Number.isFinite(declared) ? req.pipe(new PassThrough()) : req.pipe(onError(new UploadLimit(maxUpload)));
+        // The form names the model that runs: the target's, as for a JSON body.
+        if (formBoundary !== undefined) return { body: upload.pipe(onError(new FormModelRewriter(formBoundary, to.target.model))), resized: true };
+        return { body: upload };
+      };
+      /** A body stream that fails (too large, malformed) ends the request with its error. */
+      const onError = <T extends Transform>(stream: T): T =>
+        stream.on('error', (err) => {
           failUpstream(err);
           pending.get(req)?.proxyReq?.destroy();
         });
-        return { body: req.pipe(limit) };
-      };
 
       // Budgets hold what the request is priced at besides tokens (a request, the images it asks
       // for): with nothing held, any number of concurrent requests were admitted past a Budget.
@@ -339,7 +347,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         // An IP literal is not looked up, so the agents' guard would not see it: refused here.
         const refused = refusedLiteral(url.hostname);
         if (refused !== undefined) throw new GatewayError(502, 'upstream_unreachable', 'server_error', `pass-through to ${to.target.providerId} failed: ${refused.message}`);
-        const { body, length } = bodyFor(to);
+        const { body, length, resized } = bodyFor(to);
         const next = (kind: FailureKind): boolean => {
           if (!route.fallbackOn.includes(kind) || streamed || index + 1 >= targets.length || res.headersSent || res.destroyed) return false;
           if (deadline - Date.now() < 1) return false;
@@ -359,6 +367,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           url,
           body,
           ...(length === undefined ? {} : { length }),
+          ...(resized === undefined ? {} : { resized }),
           path,
           json,
           requestId,
