@@ -116,6 +116,15 @@ export const OPENAI_PATH_TYPES: readonly SupportedProviderType[] = (Object.keys(
   (type) => (KINDS[type] as ProviderKind).forwarding !== undefined,
 );
 
+/** A target that only answers where a path goes: no request is built from it. */
+const PROBE_TARGET: AdapterTarget = { baseUrl: 'https://upstream.invalid/v1', model: 'model', headers: {} };
+const NO_QUERY = new URLSearchParams();
+
+/** The provider types whose upstream serves this pass-through path (`/v1/images/variations`) untranslated, for messages to people. */
+export function typesForwarding(path: string): SupportedProviderType[] {
+  return OPENAI_PATH_TYPES.filter((type) => (KINDS[type] as ProviderKind).forwarding?.url(path, NO_QUERY, PROBE_TARGET) !== undefined);
+}
+
 /** The provider types whose upstream serves this client API natively (forwarded untranslated), for messages to people. */
 export function typesServingNatively(api: NativeApi): SupportedProviderType[] {
   return (Object.keys(KINDS) as SupportedProviderType[]).filter((type) => KINDS[type].adapter.nativeApis?.includes(api) === true);

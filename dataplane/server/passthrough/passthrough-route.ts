@@ -10,7 +10,7 @@ import { selectRoute } from '../../governance/route-selection.js';
 import type { Caller } from '../../core/caller.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import type { PassThroughEndpoint } from '../../config/pass-through-endpoints.js';
-import { adapterTarget, OPENAI_PATH_TYPES } from '../../providers/registry.js';
+import { adapterTarget, OPENAI_PATH_TYPES, typesForwarding } from '../../providers/registry.js';
 import type { BilledUnits } from '../../metering/cost.js';
 import { callerResidency, violatedPolicy } from '../../routing/rules/residency.js';
 
@@ -49,12 +49,13 @@ export const passThroughErrors = {
       'permission_error',
       `endpoint ${endpoint} on route ${route.id} (model ${route.model}): no target that serves it is allowed for this caller; policy: ${policies.join('; ')}`,
     ),
-  noTarget: (endpoint: PassThroughEndpoint, route: RouteConfig): GatewayError =>
+  /** `path`: the types named are those that serve it (Azure OpenAI serves images but not their variations); without it, every forwarding type. */
+  noTarget: (endpoint: PassThroughEndpoint, route: RouteConfig, path?: string): GatewayError =>
     new GatewayError(
       400,
       'endpoint_not_supported',
       'invalid_request_error',
-      `route ${route.id} has no target that can serve endpoint ${endpoint}: pass-through needs a Provider that serves it (of type ${OPENAI_PATH_TYPES.join(', ')}) with an endpoint`,
+      `route ${route.id} has no target that can serve ${path === undefined ? `endpoint ${endpoint}` : `${path} (endpoint ${endpoint})`}: pass-through needs a Provider that serves it (of type ${(path === undefined ? OPENAI_PATH_TYPES : typesForwarding(path)).join(', ')}) with an endpoint`,
     ),
 };
 
@@ -130,7 +131,7 @@ export function passThroughRoute(
     route = only;
   }
   const serving = forwardTargets(runtime, route, path);
-  if (serving.length === 0) throw passThroughErrors.noTarget(endpoint, route);
+  if (serving.length === 0) throw passThroughErrors.noTarget(endpoint, route, path);
   const targets = allowedTargets(serving, callerResidency(caller, route.id, runtime.snapshot.namespaces));
   if ('denied' in targets) throw passThroughErrors.residencyDenied(endpoint, route, targets.denied);
   return { route, targets };

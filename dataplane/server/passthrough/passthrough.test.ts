@@ -144,3 +144,41 @@ describe('pass-through residency', () => {
     expect(pick(marketing, 'media')).toEqual(['finance/own', 'tollgate-system/approved']);
   });
 });
+
+describe('pass-through route without a model named', () => {
+  // An Anthropic route and an Azure route that list endpoints their targets cannot forward, beside
+  // the one route that can: header-less calls go to that one.
+  const open = { anonymous: true, namespaces: { from: 'All' as const } };
+  const { snapshot } = compile({
+    providers: [
+      provider('oa', { type: 'openai', url: 'http://127.0.0.1:9/v1' }),
+      provider('claude', { type: 'anthropic', url: 'http://127.0.0.1:8' }),
+      provider('az', { type: 'azure-openai', url: 'http://127.0.0.1:7', azure: {} }),
+    ],
+    routes: [
+      route('files', { model: 'files', targets: [{ providerRef: { name: 'oa' }, model: 'gpt-4o-mini' }], access: open, passThrough: { endpoints: ['files', 'batches'] } }),
+      route('claude', { model: 'claude', targets: [{ providerRef: { name: 'claude' }, model: 'claude-sonnet-4' }], access: open, passThrough: { endpoints: ['files', 'moderations'] } }),
+      route('az', { model: 'az', targets: [{ providerRef: { name: 'az' }, model: 'dall-e-2' }], access: open, passThrough: { endpoints: ['images', 'moderations'] } }),
+    ],
+    budgets: [],
+    secrets: [],
+  });
+  const built = buildRuntimeSnapshot(snapshot, { send: () => Promise.reject(new Error('nothing is sent')) });
+  if (!built.ok) throw new Error(built.error);
+  const runtime = built.runtime;
+  const refusal = (model: string | undefined, endpoint: 'files' | 'moderations' | 'images', path: string): GatewayError => {
+    try {
+      passThroughRoute(runtime, ANONYMOUS, () => undefined, endpoint, model, false, path);
+    } catch (err) {
+      if (err instanceof GatewayError) return err;
+      throw err;
+    }
+    throw new Error('not refused');
+  };
+
+  it("names the types that serve the path itself: an Azure route's image variations", () => {
+    // Before, the message listed azure-openai among the types that serve it.
+    const e = refusal('az', 'images', '/v1/images/variations');
+    expect(e.message).toBe('route default/az has no target that can serve /v1/images/variations (endpoint images): pass-through needs a Provider that serves it (of type openai, openai-compatible, vllm) with an endpoint');
+  });
+});
