@@ -42,6 +42,13 @@ export const passThroughErrors = {
       `several routes enable endpoint ${endpoint} (${routes.map((r) => r.model).join(', ')}): name one with the ${MODEL_HEADER} header or the model parameter`,
       'model',
     ),
+  unserved: (endpoint: PassThroughEndpoint, routes: readonly RouteConfig[], path: string): GatewayError =>
+    new GatewayError(
+      400,
+      'endpoint_not_supported',
+      'invalid_request_error',
+      `the routes you may call that enable endpoint ${endpoint} (${routes.map((r) => r.model).join(', ')}) have no target that can serve ${path} (Provider types ${typesForwarding(path).join(', ')})`,
+    ),
   residencyDenied: (endpoint: PassThroughEndpoint, route: RouteConfig, policies: readonly string[]): GatewayError =>
     new GatewayError(
       403,
@@ -120,8 +127,12 @@ export function passThroughRoute(
     route = selected.route.config;
     if (!enables(route, endpoint)) throw passThroughErrors.notEnabled(endpoint, route);
   } else {
-    const candidates = runtime.snapshot.routes.filter((r) => enables(r, endpoint) && (!checkAccess || mayCall(caller, r, runtime.snapshot.namespaces)));
-    const only = candidates[0];
+    const callable = runtime.snapshot.routes.filter((r) => enables(r, endpoint) && (!checkAccess || mayCall(caller, r, runtime.snapshot.namespaces)));
+    // A route that lists the endpoint but has no target that can forward it (an Anthropic route
+    // listing files) cannot be the one meant: before, it made every header-less call ambiguous.
+    const candidates = callable.length > 1 ? callable.filter((r) => forwardTargets(runtime, r, path).length > 0) : callable;
+    if (candidates.length === 0 && callable.length > 1) throw passThroughErrors.unserved(endpoint, callable, path);
+    const only = candidates[0] ?? callable[0];
     if (only === undefined) {
       const closed = checkAccess ? runtime.snapshot.routes.find((r) => enables(r, endpoint)) : undefined;
       if (closed !== undefined) throw accessDenied(caller, closed);

@@ -176,6 +176,17 @@ describe('pass-through route without a model named', () => {
     throw new Error('not refused');
   };
 
+  it('goes to the one route whose targets can forward the endpoint, not to a route that only lists it', () => {
+    // Before, the Anthropic route listing files made every header-less files call a 400 asking for x-tollgate-model.
+    expect(passThroughRoute(runtime, ANONYMOUS, () => undefined, 'files', undefined, false, '/v1/files').route.id).toBe('default/files');
+  });
+
+  it('when no route that lists the endpoint can serve it, says so, naming the Provider types that serve that path', () => {
+    const none = refusal(undefined, 'moderations', '/v1/moderations');
+    expect(none.code).toBe('endpoint_not_supported');
+    expect(none.message).toBe('the routes you may call that enable endpoint moderations (az, claude) have no target that can serve /v1/moderations (Provider types openai, openai-compatible, vllm)');
+  });
+
   it("names the types that serve the path itself: an Azure route's image variations", () => {
     // Before, the message listed azure-openai among the types that serve it.
     const e = refusal('az', 'images', '/v1/images/variations');
