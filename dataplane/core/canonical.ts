@@ -174,8 +174,9 @@ export type HeaderMap = Record<string, string | string[] | undefined>;
 
 /** What one upstream attempt came to: a response, a stream under way, a classified failure, or a client that left. */
 export type AttemptResult =
-  | { ok: true; kind: 'response'; body: JsonObject; usage?: Usage; status: number }
-  | { ok: true; kind: 'stream'; first: StreamStep[]; rest: AsyncGenerator<StreamStep, void, undefined> }
+  /** `upstreamRequestId`: the upstream's own id of the request (its provider's request-id header), when it named one. */
+  | { ok: true; kind: 'response'; body: JsonObject; usage?: Usage; status: number; upstreamRequestId?: string | undefined }
+  | { ok: true; kind: 'stream'; first: StreamStep[]; rest: AsyncGenerator<StreamStep, void, undefined>; upstreamRequestId?: string | undefined }
   | { ok: false; failure: UpstreamFailure }
   /** `sent`: the request had been handed to the upstream before the client left. */
   | { ok: false; clientGone: true; sent: boolean };

@@ -20,7 +20,7 @@ class TelemetrySink implements RequestEventSink {
     this.telemetry.cache(e.hit);
   }
   served(e: RequestEventMap['served']): void {
-    this.telemetry.served(e.target, e.attempts);
+    this.telemetry.served(e.target, e.attempts, e.upstreamRequestId);
   }
   metered(record: RequestEventMap['metered']): void {
     this.telemetry.metered(record);

@@ -17,7 +17,7 @@ export interface RequestEventMap {
   /** A response-cache lookup. */
   cache: { hit: boolean };
   /** An upstream answered: the target that serves and how many attempts it took. */
-  served: { target: TargetConfig; attempts: number };
+  served: { target: TargetConfig; attempts: number; upstreamRequestId?: string | undefined };
   /** The usage charged for the request, once. */
   metered: UsageRecord;
   /** Guardrail decisions (rules that found something or could not check), in order. */

@@ -4,6 +4,7 @@ import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import { type SseEvent, SseEventTooLarge, SseParser } from '../sse/sse-parser.js';
 import { Readable } from 'node:stream';
 import { readWhole, sendForWhole } from '../upstream/read-capped.js';
+import { upstreamRequestId } from '../upstream/upstream-request-id.js';
 import type { UpstreamResponse, WholeResponse } from '../upstream/transport.js';
 import type { UpstreamSignal } from '../upstream/attempt-signal.js';
 import type { ClientLink } from './client-link.js';
@@ -237,9 +238,10 @@ function complete(req: CanonicalRequest, provider: RuntimeProvider, res: WholeRe
   if (success && !res.body.complete) return { ok: false, failure: { ...tooLarge(res.status, 'response', limitBytes, 'maxResponseBytes'), billed: 'worstCase' } };
   const parsed = provider.adapter.parseResponse(req, res.status, res.headers, res.body.text(), secrets);
   if (!parsed.ok) return { ok: false, failure: parsed.failure };
+  const upstreamId = upstreamRequestId(res.headers, provider.requestIdHeader);
   return parsed.usage === undefined
-    ? { ok: true, kind: 'response', body: parsed.body, status: res.status }
-    : { ok: true, kind: 'response', body: parsed.body, usage: parsed.usage, status: res.status };
+    ? { ok: true, kind: 'response', body: parsed.body, status: res.status, upstreamRequestId: upstreamId }
+    : { ok: true, kind: 'response', body: parsed.body, usage: parsed.usage, status: res.status, upstreamRequestId: upstreamId };
 }
 
 async function attemptUpstream(
@@ -308,7 +310,7 @@ async function attemptUpstream(
       if (step.done === true || step.failure !== undefined) break;
       if (step.chunks.length > 0 && (stepHasContent(step) || ++empty >= MAX_EMPTY_OPENING_STEPS)) break;
     }
-    return { ok: true, kind: 'stream', first, rest: steps };
+    return { ok: true, kind: 'stream', first, rest: steps, upstreamRequestId: upstreamRequestId(res.headers, provider.requestIdHeader) };
   } catch (err) {
     return fail(err);
   }

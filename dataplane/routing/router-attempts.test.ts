@@ -76,10 +76,10 @@ describe('router attempts', () => {
   it('a response outcome has a usage only when the upstream reported one, and nothing left to release', async () => {
     const router = new Router({ stats: new TargetStats(), endpoints: new RecordingPicker() });
     const without = await router.serve(runtime(upstream(0, completion())), route, chat, new ClientLink());
-    expect(Object.keys(without)).toEqual(['kind', 'target', 'provider', 'attempts', 'release', 'body']);
+    expect(Object.keys(without)).toEqual(['kind', 'target', 'provider', 'attempts', 'release', 'body', 'upstreamRequestId']);
     const usage = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
     const withUsage = await router.serve(runtime(upstream(0, completion(usage))), route, chat, new ClientLink());
-    expect(Object.keys(withUsage)).toEqual(['kind', 'target', 'provider', 'attempts', 'release', 'body', 'usage']);
+    expect(Object.keys(withUsage)).toEqual(['kind', 'target', 'provider', 'attempts', 'release', 'body', 'usage', 'upstreamRequestId']);
     if (withUsage.kind !== 'response') throw new Error('expected a response');
     expect(withUsage.usage).toMatchObject({ inputTokens: 3, outputTokens: 2 });
     withUsage.release();

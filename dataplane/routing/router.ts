@@ -33,6 +33,8 @@ interface Served {
   attempts: AttemptRecord[];
   /** Ends the attempt's load accounting; call when the response or stream is finished. */
   release: () => void;
+  /** The upstream's own id of the request that served, when it named one. */
+  upstreamRequestId?: string | undefined;
 }
 
 export type RouteOutcome =
@@ -276,8 +278,8 @@ export class Router {
         ok: true,
         outcome:
           result.usage === undefined
-            ? { kind: 'response', target, provider, attempts, release: NOTHING_HELD, body }
-            : { kind: 'response', target, provider, attempts, release: NOTHING_HELD, body, usage: result.usage },
+            ? { kind: 'response', target, provider, attempts, release: NOTHING_HELD, body, upstreamRequestId: result.upstreamRequestId }
+            : { kind: 'response', target, provider, attempts, release: NOTHING_HELD, body, usage: result.usage, upstreamRequestId: result.upstreamRequestId },
       };
     }
     // Once, however often it is called: the write-back releases a stream when it ends, and the serve
@@ -301,6 +303,7 @@ export class Router {
         first: result.first,
         rest: result.rest,
         abort: (reason: Error) => signal.abort(reason),
+        upstreamRequestId: result.upstreamRequestId,
       },
     };
   }

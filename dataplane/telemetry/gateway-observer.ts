@@ -84,7 +84,10 @@ export interface RequestTelemetry extends AttemptObserver {
   /** The rule of the route that decides the targets. */
   decided(rule: string): void;
   /** The target that serves, after `attempts` upstream attempts. */
-  served(target: TargetConfig, attempts: number): void;
+  /** `upstreamRequestId`: the upstream's own id of the request, when it named one (a pass-through answer tells it later, through upstreamAnswered). */
+  served(target: TargetConfig, attempts: number, upstreamRequestId?: string): void;
+  /** The upstream's own id of a pass-through request, read from its answer. */
+  upstreamAnswered(upstreamRequestId: string): void;
   /** The metered usage of the served request (reported or estimated), once. */
   metered(record: UsageRecord): void;
   /** Governance hooks: the verified caller, each admission decision, response-cache lookups. */
@@ -118,6 +121,7 @@ export const NOOP_REQUEST_TELEMETRY: RequestTelemetry = {
   routed: () => undefined,
   decided: () => undefined,
   served: () => undefined,
+  upstreamAnswered: () => undefined,
   attempt: () => NOOP_ATTEMPT,
   metered: () => undefined,
   caller: () => undefined,

@@ -81,6 +81,8 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   private rule: string | undefined;
   /** Upstream attempts of the answer that served (the router's count, as in x-tollgate-attempts). */
   private servedAttempts: number | undefined;
+  /** The upstream's own id of the request that served (x-upstream-request-id). */
+  private upstreamRequestId: string | undefined;
   private readonly guardrailDecisions: GuardrailDecisionRecord[] = [];
   private capture: DataPolicyReport | undefined;
   private awaitingMeter = false;
@@ -167,8 +169,13 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     this.rule = rule;
   }
 
-  served(_target: TargetConfig, attempts: number): void {
+  served(_target: TargetConfig, attempts: number, upstreamRequestId?: string): void {
     this.servedAttempts = attempts;
+    this.upstreamRequestId = upstreamRequestId;
+  }
+
+  upstreamAnswered(upstreamRequestId: string): void {
+    this.upstreamRequestId = upstreamRequestId;
   }
 
   attempt(target: TargetConfig, provider: RuntimeProvider, baseUrl: string): AttemptTelemetry {
@@ -416,6 +423,8 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     line.num('durationMs', Math.round(durationMs * 1000) / 1000);
     line.bool('completed', !this.clientLeft);
     line.str('caller', this.who?.id);
+    // Pass-through requests (no operation) have one too.
+    line.str('upstreamRequestId', this.upstreamRequestId);
     if (this.operation !== undefined) {
       line.str('operation', this.operation);
       line.str('route', this.route?.id);

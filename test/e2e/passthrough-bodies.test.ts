@@ -1,9 +1,12 @@
+import { Writable } from 'node:stream';
 import OpenAI, { toFile } from 'openai';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
 import { type PassThroughEmulator, startPassThroughEmulator } from '../emulators/openai-passthrough.js';
 import { apiKeySecretManifest, providerManifest, secretManifest } from '../providers/provider-manifests.js';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { accessLogLine } from '../support/access-log-line.js';
 
 // What a pass-through request's body says is the route's to decide: the model of an upload's form
 // is the target's (as a JSON body's), and a JSON body that is not an object is refused at once.
@@ -25,6 +28,7 @@ describe('pass-through request bodies', () => {
   let gateway: TestGateway;
   let client: OpenAI;
   const last = () => upstream.requests[upstream.requests.length - 1];
+  const logLines: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
     upstream = await startPassThroughEmulator('sk-upstream');
@@ -33,7 +37,13 @@ describe('pass-through request bodies', () => {
       secretManifest('up-key', { apiKey: 'sk-upstream' }) +
       apiKeySecretManifest('caller', CALLER_KEY);
     const routes = `${route('transcribe-cheap', 'whisper-1', 'audio')}---\n${route('edit-cheap', 'dall-e-2', 'images')}---\n${route('mod', 'omni-moderation-latest', 'moderations')}`;
-    gateway = await startTestGateway({ 'providers.yaml': providers, 'routes.yaml': routes }, { auth: new Authenticator({}) });
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line.trim() !== '') logLines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    gateway = await startTestGateway({ 'providers.yaml': providers, 'routes.yaml': routes }, { auth: new Authenticator({}), logger: pino({ level: 'info' }, sink) });
     client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
   });
 
@@ -73,6 +83,15 @@ describe('pass-through request bodies', () => {
     const cut = await post('multipart/form-data; boundary=b', '--b\r\ncontent-disposition: form-data; name="model"\r\n\r\nwhisper-1\r\n--b\r\ncontent-disposition: form-data; name="file"; filename="a"\r\n\r\nabc');
     expect(cut.status).toBe(400);
     expect(((await cut.json()) as { error: { message: string } }).error.message).toMatch(/multipart form is malformed: it ends before its closing boundary/);
+  });
+
+  it("relays the upstream's own request id as x-upstream-request-id and logs it (its x-request-id stays the gateway's)", async () => {
+    const { data, response } = await client.moderations.create({ model: 'mod', input: 'hello' }).withResponse();
+    expect(data.results).toHaveLength(1);
+    expect(response.headers.get('x-upstream-request-id')).toBe('req_upstream');
+    const id = response.headers.get('x-request-id') ?? '';
+    expect(id).not.toBe('req_upstream');
+    expect(await accessLogLine(logLines, id)).toMatchObject({ status: 200, upstreamRequestId: 'req_upstream' });
   });
 
   it.each(['[{"input":"x"}]', 'null', '"text"', '42'])('a JSON body %s (valid, not an object) is a 400 at once, and nothing goes upstream', async (body) => {

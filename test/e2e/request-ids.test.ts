@@ -98,6 +98,22 @@ describe('error answers carry the request id', () => {
     upstream.script();
   });
 
+  it("a served answer, whole or streamed, relays the upstream's own request id as x-upstream-request-id and logs it", async () => {
+    // Before, the upstream's id was dropped: nothing tied a gateway request to the provider's.
+    upstream.script({ kind: 'ok', content: 'hi' });
+    const whole = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) });
+    await whole.text();
+    expect(whole.headers.get('x-upstream-request-id')).toBe('req_upstream');
+    expect(await logLine(whole.headers.get('x-request-id')!)).toMatchObject({ status: 200, upstreamRequestId: 'req_upstream' });
+    upstream.script({ kind: 'stream', chunks: 2, intervalMs: 0 });
+    const client = new OpenAI({ apiKey: 'k', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+    const { data: stream, response } = await client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    for await (const _ of stream);
+    expect(response.headers.get('x-upstream-request-id')).toBe('req_upstream_stream');
+    expect(await logLine(response.headers.get('x-request-id')!)).toMatchObject({ status: 200, upstreamRequestId: 'req_upstream_stream' });
+    upstream.script();
+  });
+
   it('a refusal of a cross-site request names the request', async () => {
     const res = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'text/plain', origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }, body: '{}' });
     await res.text();

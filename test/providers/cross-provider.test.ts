@@ -92,6 +92,8 @@ describe('cross-provider failover', () => {
     expect(data.usage).toMatchObject({ prompt_tokens: 20, completion_tokens: 8, prompt_tokens_details: { cached_tokens: 5 } });
     expect(response.headers.get('x-tollgate-provider')).toBe('default/gemini');
     expect(response.headers.get('x-tollgate-attempts')).toBe('3');
+    // Gemini names no request: no upstream id (not the failed Anthropic attempts').
+    expect(response.headers.get('x-upstream-request-id')).toBeNull();
     // Two Anthropic attempts (the retry policy), one Gemini attempt, each in its own wire format.
     expect(anthropic.requests.length - before).toBe(2);
     expect(gemini.requests.length - geminiBefore).toBe(1);
@@ -128,6 +130,8 @@ describe('cross-provider failover', () => {
     expect(data.choices[0]?.message.content).toBe('Claude recovered');
     expect(response.headers.get('x-tollgate-provider')).toBe('default/claude');
     expect(response.headers.get('x-tollgate-attempts')).toBe('2');
+    // Anthropic's own request id (its request-id header), relayed.
+    expect(response.headers.get('x-upstream-request-id')).toBe('req_emulated');
     expect(gemini.requests.length).toBe(geminiBefore);
   });
 
@@ -154,6 +158,7 @@ describe('cross-provider failover', () => {
     expect(data.choices[0]?.message.content).toBe('Azure answers');
     expect(response.headers.get('x-tollgate-provider')).toBe('default/azure');
     expect(response.headers.get('x-tollgate-attempts')).toBe('3');
+    expect(response.headers.get('x-upstream-request-id')).toBe('emulated');
     expect(bedrock.requests.length - before).toBe(2);
     expect(bedrock.requests[bedrock.requests.length - 1]?.url).toBe('/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse');
     expect(last()).toMatchObject({ providerId: 'default/azure', inputTokens: 20, outputTokens: 8, cachedInputTokens: 5 });

@@ -95,7 +95,7 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
       return;
     }
     case 'stream': {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'req_upstream_stream' });
       const id = 'chatcmpl-s';
       const word = b.content ?? 'tok';
       for (let i = 0; i < b.chunks; i++) {

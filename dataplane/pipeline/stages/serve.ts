@@ -3,6 +3,7 @@ import { upstreamAttempts } from '../../routing/route-errors.js';
 import type { UsageSink } from '../../metering/usage-record.js';
 import type { Stage } from '../stage.js';
 import { chargeLostAttempts } from './meter.js';
+import { UPSTREAM_REQUEST_ID_HEADER } from '../../upstream/upstream-request-id.js';
 
 /**
  * Sends the request upstream (route decision's targets, retries, failover). Throws a GatewayError
@@ -34,7 +35,8 @@ export function serve(router: Router, sink: UsageSink): Stage {
       }
       const attempts = upstreamAttempts(outcome.attempts);
       ctx.served = { target: outcome.target, outcome };
-      ctx.events.emit('served', { target: outcome.target, attempts });
+      const upstreamId = outcome.upstreamRequestId;
+      ctx.events.emit('served', { target: outcome.target, attempts, upstreamRequestId: upstreamId });
       // Set one by one: no object literal per request to copy them from.
       const headers = ctx.headers;
       headers['x-request-id'] = ctx.requestId;
@@ -43,6 +45,7 @@ export function serve(router: Router, sink: UsageSink): Stage {
       headers['x-tollgate-provider'] = outcome.target.providerId;
       headers['x-tollgate-model'] = outcome.target.model;
       headers['x-tollgate-attempts'] = String(attempts);
+      if (upstreamId !== undefined) headers[UPSTREAM_REQUEST_ID_HEADER] = upstreamId;
       if (outcome.kind !== 'stream') return next();
       // Returned, not awaited: this frame would otherwise stay suspended for as long as the stream is held.
       // The write-back releases the stream when it ends; this is the backstop if it never starts (a

@@ -27,6 +27,7 @@ import { AnswerReader } from './answer-reader.js';
 import { ImageStreamReader } from './image-stream-reader.js';
 import { scrubbedErrorBody } from './upstream-error-body.js';
 import { FormModelRewriter, modelFormBoundary } from './form-model.js';
+import { UPSTREAM_REQUEST_ID_HEADER, upstreamRequestId } from '../../upstream/upstream-request-id.js';
 import { holdsSecret } from '../../providers/scrub-credentials.js';
 import { providerSecrets } from '../../providers/registry.js';
 
@@ -66,6 +67,8 @@ interface Pending {
   /** An upstream answer worth another target (5xx, 429, as the route's fallbackOn says): true when it was handed there instead of relayed. */
   failOver: (status: number) => boolean;
   proxyReq?: import('node:http').ClientRequest;
+  /** The upstream's own id of the request, from its answer (x-upstream-request-id). */
+  upstreamRequestId?: string;
 }
 
 export interface PassThroughDeps {
@@ -128,6 +131,7 @@ function gatewayHeaders(p: Pending): Record<string, string> {
     'x-tollgate-provider': p.to.target.providerId,
     'x-tollgate-model': p.to.target.model,
     'x-tollgate-attempts': String(p.attempts),
+    ...(p.upstreamRequestId === undefined ? {} : { [UPSTREAM_REQUEST_ID_HEADER]: p.upstreamRequestId }),
     ...p.headers,
   };
 }
@@ -148,6 +152,8 @@ function gatewayHeaders(p: Pending): Record<string, string> {
 export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry, path: string, requestId: string) => Promise<void> {
   // The proxy's callbacks see only the request: what this endpoint decided for each request in flight.
   const pending = new WeakMap<IncomingMessage, Pending>();
+  // And the request's telemetry, told the upstream's request id when the answer comes.
+  const observed = new WeakMap<IncomingMessage, RequestTelemetry>();
   // http-proxy-middleware is loaded with the first pass-through request: start-up does not pay for it.
   let proxyMiddleware: Promise<ProxyHandler> | undefined;
   // Keep-alive pools as node's global agents, whose connections resolve their host through the
@@ -213,6 +219,11 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           proxyRes.resume();
           return;
         }
+        const upstreamId = upstreamRequestId(proxyRes.headers, p.to.provider.requestIdHeader);
+        if (upstreamId !== undefined) {
+          p.upstreamRequestId = upstreamId;
+          observed.get(req)?.upstreamAnswered(upstreamId);
+        }
         const secrets = providerSecrets(p.to.provider.config);
         const headers: Record<string, string | string[]> = {};
         for (const [name, value] of Object.entries(proxyRes.headers)) {
@@ -243,6 +254,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
   return async (req, res, telemetry, path, requestId) => {
     const routing: Record<string, string> = {};
     const fail = (err: unknown): void => sendError(res, err, deps.logger, (e) => e.toBody(), routing);
+    observed.set(req, telemetry);
     try {
       const runtime = deps.store.current;
       if (runtime === undefined) throw errors.notReady();
