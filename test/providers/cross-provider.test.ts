@@ -230,6 +230,19 @@ describe('cross-provider failover', () => {
     expect(anthropic.requests.length + bedrock.requests.length).toBe(before);
   });
 
+  it.each([
+    [{ logprobs: true }, 'logprobs'],
+    [{ logprobs: false, top_logprobs: 3 }, 'top_logprobs'],
+  ])('logprobs asked of Anthropic and Bedrock (%j) is a 400 unsupported_by_provider naming the parameter, before any upstream call', async (params, param) => {
+    // Before, they were dropped: the answer said logprobs: null.
+    const before = anthropic.requests.length + bedrock.requests.length;
+    const err = (await client.chat.completions.create({ model: 'claude-then-bedrock', messages: [{ role: 'user', content: 'hi' }], ...params }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(err.code).toBe('unsupported_by_provider');
+    expect(err.param).toBe(param);
+    expect(anthropic.requests.length + bedrock.requests.length).toBe(before);
+  });
+
   it('every emulator received only valid requests', () => {
     expect([...anthropic.problems, ...gemini.problems, ...bedrock.problems, ...azure.problems]).toEqual([]);
   });

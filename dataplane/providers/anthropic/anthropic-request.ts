@@ -1,3 +1,4 @@
+import { refuseUnsupported } from '../shared/unsupported-params.js';
 import type { AnthropicSettings } from './anthropic-settings.js';
 import { assistantToolCalls } from '../shared/assistant-tool-calls.js';
 import { contentParts, type PartWriter } from '../shared/content-parts.js';
@@ -107,7 +108,7 @@ function tools(value: unknown): AnthropicTool[] {
 
 /** OpenAI chat request → Anthropic Messages request. */
 export function toAnthropicRequest(body: JsonObject, model: string, stream: boolean, settings: AnthropicSettings): AnthropicRequest {
-  if (typeof body.n === 'number' && body.n > 1) throw new RequestTranslationError('n > 1 is not supported by this provider', 'n');
+  refuseUnsupported(body);
   const system: AnthropicTextBlock[] = [];
   const messages: AnthropicMessage[] = [];
   const list = Array.isArray(body.messages) ? body.messages : [];

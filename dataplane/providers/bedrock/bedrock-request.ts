@@ -1,3 +1,4 @@
+import { refuseUnsupported } from '../shared/unsupported-params.js';
 import { assistantToolCalls } from '../shared/assistant-tool-calls.js';
 import { contentParts, type PartWriter } from '../shared/content-parts.js';
 import { base64DataUri } from '../shared/data-uri.js';
@@ -44,7 +45,7 @@ function toolSpec(fn: FunctionTool): BedrockToolSpec {
 
 /** OpenAI chat request → Bedrock Converse request (the model id travels in the URL). */
 export function toConverseRequest(body: JsonObject, modelId = ''): BedrockConverseRequest {
-  if (typeof body.n === 'number' && body.n > 1) throw new RequestTranslationError('n > 1 is not supported by this provider', 'n');
+  refuseUnsupported(body);
   const system: { text: string }[] = [];
   const messages: BedrockMessage[] = [];
   const list = Array.isArray(body.messages) ? body.messages : [];

@@ -8,6 +8,7 @@ import { RequestTranslationError } from '../types.js';
 import type { JsonObject } from '../../core/canonical.js';
 import { signatureOf } from './thought-signature.js';
 import type { GeminiContent, GeminiFunctionDeclaration, GeminiGenerationConfig, GeminiPart, GeminiRequest } from './gemini-wire.js';
+import { geminiLogprobsConfig } from './gemini-logprobs.js';
 
 function imagePart(url: string, param: string): GeminiPart {
   if (url.startsWith('data:')) {
@@ -88,6 +89,9 @@ function generationConfig(body: JsonObject, model: string): GeminiGenerationConf
   }
   const budget = typeof body.reasoning_effort === 'string' && !WITHOUT_THINKING.test(model) ? THINKING_BUDGETS[body.reasoning_effort] : undefined;
   if (budget !== undefined) g.thinkingConfig = { thinkingBudget: budget };
+  // Before, logprobs were dropped: the answer said null where the client asked for them.
+  const logprobs = geminiLogprobsConfig(body);
+  if (logprobs !== undefined) Object.assign(g, logprobs);
   return Object.keys(g).length > 0 ? g : undefined;
 }
 

@@ -4,6 +4,7 @@ import type { JsonObject, Usage } from '../../core/canonical.js';
 import type { GeminiCandidate, GeminiResponse, GeminiUsageMetadata } from './gemini-wire.js';
 import { indexInRange, MAX_STREAM_CHOICES } from '../../core/choice-bounds.js';
 import { idWithSignature } from './thought-signature.js';
+import { openAiLogprobs } from './gemini-logprobs.js';
 
 const FILTERED = new Set(['SAFETY', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'IMAGE_SAFETY', 'IMAGE_PROHIBITED_CONTENT', 'RECITATION', 'IMAGE_RECITATION', 'LANGUAGE']);
 
@@ -105,7 +106,7 @@ export function fromGeminiResponse(res: GeminiResponse, model: string, created: 
     const { text, toolCalls } = candidateContent(c, res.responseId);
     const message: JsonObject = { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text, refusal: null };
     if (toolCalls.length > 0) message.tool_calls = toolCalls.map(({ index: _index, ...call }) => call);
-    return { index: c.index ?? i, message, logprobs: null, finish_reason: finishReasonFrom(c.finishReason, toolCalls.length > 0) };
+    return { index: c.index ?? i, message, logprobs: openAiLogprobs(c.logprobsResult), finish_reason: finishReasonFrom(c.finishReason, toolCalls.length > 0) };
   });
   return {
     usage,

@@ -6,6 +6,7 @@ import { candidateContent, finishReasonFrom, promptBlockReason, usageFromGemini 
 import { promptBlockedFailure } from './gemini-blocked.js';
 import type { GeminiErrorBody, GeminiResponse, GeminiUsageMetadata } from './gemini-wire.js';
 import { candidatesProblem } from './gemini-response.js';
+import { openAiLogprobs } from './gemini-logprobs.js';
 
 interface CandidateState {
   tools: number;
@@ -30,13 +31,13 @@ export class GeminiStreamTransformer implements StreamTransformer {
     this.modelName = model;
   }
 
-  private chunk(index: number, delta: JsonObject, finishReason: string | null = null): JsonObject {
+  private chunk(index: number, delta: JsonObject, finishReason: string | null = null, logprobs: JsonObject | null = null): JsonObject {
     return {
       id: this.id ?? 'gemini',
       object: 'chat.completion.chunk',
       created: this.created,
       model: this.modelName,
-      choices: [{ index, delta, logprobs: null, finish_reason: finishReason }],
+      choices: [{ index, delta, logprobs, finish_reason: finishReason }],
     };
   }
 
@@ -73,7 +74,8 @@ export class GeminiStreamTransformer implements StreamTransformer {
         chunks.push(this.chunk(index, { role: 'assistant', content: '' }));
       }
       const { text, toolCalls } = candidateContent(c, this.id, state.tools);
-      if (text !== '') chunks.push(this.chunk(index, { content: text }));
+      // The event's tokens' logprobs go with the text they produced.
+      if (text !== '') chunks.push(this.chunk(index, { content: text }, null, openAiLogprobs(c.logprobsResult)));
       // Gemini sends each function call whole: id, name and complete arguments in one delta.
       if (toolCalls.length > 0) chunks.push(this.chunk(index, { tool_calls: toolCalls }));
       state.tools += toolCalls.length;

@@ -40,6 +40,9 @@ export interface GeminiGenerationConfig {
   responseMimeType?: string;
   responseSchema?: unknown;
   thinkingConfig?: { thinkingBudget: number };
+  responseLogprobs?: boolean;
+  /** Alternatives per token (with responseLogprobs). */
+  logprobs?: number;
 }
 
 export interface GeminiRequest {
@@ -71,6 +74,8 @@ export interface GeminiCandidate {
   finishReason?: GeminiFinishReason | string;
   index?: number;
   safetyRatings?: unknown[];
+  /** With responseLogprobs: the chosen token of each step and its alternatives. */
+  logprobsResult?: unknown;
 }
 
 export interface GeminiUsageMetadata {

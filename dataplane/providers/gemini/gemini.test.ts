@@ -32,6 +32,33 @@ describe('gemini adapter', () => {
     expect(step.failure?.message).toBe('upstream answer has 200000 candidates; the gateway accepts at most 128');
   });
 
+  it('logprobs and top_logprobs become responseLogprobs and logprobs; the answer and the stream carry them in OpenAI shape', () => {
+    // Before, both were dropped: the answer said logprobs: null where the client asked for them.
+    const asked = { ...req, body: { ...req.body, logprobs: true, top_logprobs: 2 } };
+    const built = geminiAdapter.buildRequest(asked, { baseUrl: 'http://g', model: 'gemini-2.0-flash', apiKey: 'k', headers: {} });
+    expect(JSON.parse(String(built.body)).generationConfig).toMatchObject({ responseLogprobs: true, logprobs: 2 });
+    const plain = geminiAdapter.buildRequest(req, { baseUrl: 'http://g', model: 'gemini-2.0-flash', apiKey: 'k', headers: {} });
+    expect(JSON.parse(String(plain.body)).generationConfig?.responseLogprobs).toBeUndefined();
+    const logprobsResult = {
+      chosenCandidates: [{ token: 'Hé', tokenId: 1, logProbability: -0.1 }, { token: '!', tokenId: 2, logProbability: -0.5 }],
+      topCandidates: [{ candidates: [{ token: 'Hé', logProbability: -0.1 }, { token: 'Hi', logProbability: -2.3 }] }, { candidates: [{ token: '!', logProbability: -0.5 }] }],
+    };
+    const expected = {
+      content: [
+        { token: 'Hé', logprob: -0.1, bytes: [72, 195, 169], top_logprobs: [{ token: 'Hé', logprob: -0.1, bytes: [72, 195, 169] }, { token: 'Hi', logprob: -2.3, bytes: [72, 105] }] },
+        { token: '!', logprob: -0.5, bytes: [33], top_logprobs: [{ token: '!', logprob: -0.5, bytes: [33] }] },
+      ],
+      refusal: null,
+    };
+    const answer = { candidates: [{ content: { parts: [{ text: 'Hé!' }] }, finishReason: 'STOP', logprobsResult }], usageMetadata: { promptTokenCount: 1, candidatesTokenCount: 2 } };
+    const whole = geminiAdapter.parseResponse(asked, 200, {}, JSON.stringify(answer));
+    expect(whole.ok && (whole.body.choices as { logprobs: unknown }[])[0]?.logprobs).toEqual(expected);
+    const stream = geminiAdapter.createStreamTransformer({ ...asked, stream: true });
+    const step = stream.onEvent({ data: JSON.stringify(answer) } as Parameters<typeof stream.onEvent>[0]);
+    const text = step.chunks.find((c) => (c.choices as { delta: { content?: string } }[])[0]?.delta.content === 'Hé!');
+    expect((text?.choices as { logprobs: unknown }[])[0]?.logprobs).toEqual(expected);
+  });
+
   it('429 RESOURCE_EXHAUSTED honours RetryInfo', () => {
     const body = { error: { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'quota', details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '17s' }] } };
     expect(geminiAdapter.classifyError(429, {}, JSON.stringify(body))).toMatchObject({ kind: 'RateLimited', retryAfterMs: 17000 });
