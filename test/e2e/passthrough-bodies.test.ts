@@ -33,10 +33,10 @@ describe('pass-through request bodies', () => {
   beforeAll(async () => {
     upstream = await startPassThroughEmulator('sk-upstream');
     const providers =
-      providerManifest('up', 'openai', `${upstream.url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models:\n    - { name: whisper-1, pricing: { perAudioSecond: 0.0001 } }\n    - { name: dall-e-2, pricing: { perImage: 0.02 } }\n    - { name: omni-moderation-latest, pricing: { perRequest: 0.0001 } }\n') +
+      providerManifest('up', 'openai', `${upstream.url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models:\n    - { name: whisper-1, pricing: { perAudioSecond: 0.0001 } }\n    - { name: dall-e-2, pricing: { perImage: 0.02 } }\n    - { name: omni-moderation-latest, pricing: { perRequest: 0.0001 } }\n    - { name: gpt-4o-mini-tts, pricing: { input: 0.6, output: 12, perMillionCharacters: 0 } }\n') +
       secretManifest('up-key', { apiKey: 'sk-upstream' }) +
       apiKeySecretManifest('caller', CALLER_KEY);
-    const routes = `${route('transcribe-cheap', 'whisper-1', 'audio')}---\n${route('edit-cheap', 'dall-e-2', 'images')}---\n${route('mod', 'omni-moderation-latest', 'moderations')}`;
+    const routes = `${route('speak', 'gpt-4o-mini-tts', 'audio')}---\n${route('transcribe-cheap', 'whisper-1', 'audio')}---\n${route('edit-cheap', 'dall-e-2', 'images')}---\n${route('mod', 'omni-moderation-latest', 'moderations')}`;
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
         for (const line of chunk.toString().split('\n')) if (line.trim() !== '') logLines.push(JSON.parse(line) as Record<string, unknown>);
@@ -56,7 +56,8 @@ describe('pass-through request bodies', () => {
     // Before, the form's model went upstream as written: gpt-4o-transcribe ran, priced at whisper-1's $0 for tokens.
     const before = gateway.usage.records.length;
     const audio = Buffer.alloc(300_000, 3);
-    const t = await client.audio.transcriptions.create({ model, file: await toFile(audio, 'a.wav', { type: 'audio/wav' }), language: 'en' });
+    // Two routes enable audio: the header names this one (the form's model cannot: it streams after routing).
+    const t = await client.audio.transcriptions.create({ model, file: await toFile(audio, 'a.wav', { type: 'audio/wav' }), language: 'en' }, { headers: { 'x-tollgate-model': 'transcribe-cheap' } });
     expect(t.text).toBe('heard 300000 bytes with whisper-1');
     const form = last()?.form;
     expect(form?.get('model')).toBe('whisper-1');
@@ -75,7 +76,7 @@ describe('pass-through request bodies', () => {
 
   it('a malformed form is a 400, a multipart body without a boundary a 400 before anything goes upstream', async () => {
     const post = (type: string, body: string): Promise<Response> =>
-      fetch(`${gateway.url}/v1/audio/transcriptions`, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${CALLER_KEY}` }, body, signal: AbortSignal.timeout(10_000) });
+      fetch(`${gateway.url}/v1/audio/transcriptions`, { method: 'POST', headers: { 'content-type': type, authorization: `Bearer ${CALLER_KEY}`, 'x-tollgate-model': 'transcribe-cheap' }, body, signal: AbortSignal.timeout(10_000) });
     const before = upstream.requests.length;
     const noBoundary = await post('multipart/form-data', 'x');
     expect(noBoundary.status).toBe(400);
@@ -92,6 +93,21 @@ describe('pass-through request bodies', () => {
     const id = response.headers.get('x-request-id') ?? '';
     expect(id).not.toBe('req_upstream');
     expect(await accessLogLine(logLines, id)).toMatchObject({ status: 200, upstreamRequestId: 'req_upstream' });
+  });
+
+  it("speech streamed as events (stream_format: sse) is charged the tokens its speech.audio.done reports", async () => {
+    // Before, the events were not read: token-priced speech was charged nothing (or per character only).
+    const before = gateway.usage.records.length;
+    const res = await fetch(`${gateway.url}/v1/audio/speech`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${CALLER_KEY}` },
+      body: JSON.stringify({ model: 'speak', voice: 'alloy', input: 'hello there', stream_format: 'sse' }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('speech.audio.done');
+    await expect.poll(() => gateway.usage.records.length).toBe(before + 1);
+    expect(gateway.usage.records.at(-1)).toMatchObject({ routeId: 'default/speak', inputTokens: 7, outputTokens: 300, estimated: false });
+    expect(gateway.usage.records.at(-1)?.costUsd).toBeCloseTo((7 * 0.6 + 300 * 12) / 1e6, 12);
   });
 
   it.each(['[{"input":"x"}]', 'null', '"text"', '42'])('a JSON body %s (valid, not an object) is a 400 at once, and nothing goes upstream', async (body) => {

@@ -138,6 +138,13 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
     }
     case 'POST /v1/audio/speech': {
       const b = body();
+      if (b.stream_format === 'sse') {
+        // gpt-4o-mini-tts streamed: audio deltas, then speech.audio.done with the answer's usage.
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'req_upstream' });
+        for (let i = 0; i < 3; i++) res.write(`data: ${JSON.stringify({ type: 'speech.audio.delta', audio: Buffer.alloc(20_000, i).toString('base64') })}\n\n`);
+        res.end(`data: ${JSON.stringify({ type: 'speech.audio.done', usage: { input_tokens: 7, output_tokens: 300, total_tokens: 307 } })}\n\n`);
+        return;
+      }
       res.writeHead(200, { 'content-type': 'audio/mpeg' });
       res.end(Buffer.from(`mp3:${String(b.input)}`));
       return;

@@ -27,6 +27,17 @@ describe('ImageStreamReader', () => {
     expect(read(text, 16_384)).toMatchObject({ images: 1, usage: { inputTokens: 10, outputTokens: 100 }, unreadable: false });
   });
 
+  it('a speech stream: the usage of speech.audio.done, no images', () => {
+    const delta = `data: ${JSON.stringify({ type: 'speech.audio.delta', audio: 'A'.repeat(100_000) })}\n\n`;
+    const done = `data: ${JSON.stringify({ type: 'speech.audio.done', usage: { input_tokens: 7, output_tokens: 300, total_tokens: 307 } })}\n\n`;
+    const reader = new ImageStreamReader('speech');
+    const bytes = Buffer.from(delta + delta + done);
+    for (let at = 0; at < bytes.length; at += 4096) reader.push(bytes.subarray(at, at + 4096));
+    expect(reader.result()).toEqual({ images: 0, usage: { inputTokens: 7, outputTokens: 300, cachedInputTokens: 0 }, unreadable: false });
+    // An image reader does not count speech events.
+    expect(read(done, 10)).toEqual({ images: 0, usage: undefined, unreadable: false });
+  });
+
   it('says so when an event cannot be read (the caller charges the images asked for); comments and a last event without its blank line are read', () => {
     expect(read('data: {"type":"image_generation.comp\n\n', 5)).toEqual({ images: 0, usage: undefined, unreadable: true });
     expect(read(`: keep-alive\n\n${event('image_generation.completed', { usage }).trimEnd()}`, 4)).toMatchObject({ images: 1, unreadable: false });

@@ -8,8 +8,14 @@ import { passThroughUsage } from './passthrough-usage.js';
 const WHOLE_EVENT_BYTES = 64 * 1024;
 /** Of a larger event, this much of its end is kept: where `usage` is (after `b64_json`). */
 const TAIL_BYTES = 64 * 1024;
-/** The events that each carry one finished image and its usage (gpt-image `stream: true`). */
-const COMPLETED = new Set(['image_generation.completed', 'image_edit.completed']);
+/**
+ * The events that carry usage: each finished image with its own (gpt-image `stream: true`), and the
+ * end of a speech stream (`/v1/audio/speech` with `stream_format: "sse"`) with the whole answer's.
+ */
+const USAGE_EVENTS = {
+  images: new Set(['image_generation.completed', 'image_edit.completed']),
+  speech: new Set(['speech.audio.done']),
+} as const;
 /** An event ends at a blank line (SSE: LF, CRLF or CR line ends). */
 const EVENT_END = /\r\n\r\n|\n\n|\r\r/g;
 
@@ -39,6 +45,9 @@ export class ImageStreamReader {
   private images = 0;
   private usages: Usage[] = [];
   private unreadable = false;
+
+  /** `speech`: a speech stream, whose `speech.audio.done` reports the usage (no images). Before, its usage was not read: token-priced speech was charged per character only. */
+  constructor(private readonly kind: keyof typeof USAGE_EVENTS = 'images') {}
 
   push(chunk: Buffer): void {
     // latin1 maps bytes to characters one to one: no decoding can fail mid-character.
@@ -85,8 +94,8 @@ export class ImageStreamReader {
       this.unreadable = true;
       return;
     }
-    if (!COMPLETED.has(event.type)) return;
-    if (this.images < MAX_COUNTED_IMAGES) this.images++;
+    if (!USAGE_EVENTS[this.kind].has(event.type)) return;
+    if (this.kind === 'images' && this.images < MAX_COUNTED_IMAGES) this.images++;
     const usage = passThroughUsage({ usage: event.usage });
     if (usage !== undefined) this.usages.push(usage);
   }

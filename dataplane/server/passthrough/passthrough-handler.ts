@@ -435,8 +435,10 @@ function meterAnswer(deps: PassThroughDeps, p: Pending, proxyRes: IncomingMessag
   const readable = encoding === undefined || encoding === 'identity';
   const images = p.path.startsWith('/v1/images/');
   const reader = type.includes('json') && readable ? new AnswerReader(images) : undefined;
-  // gpt-image `stream: true`: each completed image is an event with its usage.
-  const streamed = images && type.includes('text/event-stream') && readable ? new ImageStreamReader() : undefined;
+  // gpt-image `stream: true`: each completed image is an event with its usage; speech with
+  // `stream_format: "sse"` reports its usage in its last event.
+  const events = type.includes('text/event-stream') && readable;
+  const streamed = events && images ? new ImageStreamReader() : events && p.path === '/v1/audio/speech' ? new ImageStreamReader('speech') : undefined;
   if (reader !== undefined) proxyRes.on('data', (chunk: Buffer) => reader.push(chunk));
   if (streamed !== undefined) proxyRes.on('data', (chunk: Buffer) => streamed.push(chunk));
   proxyRes.on('end', () => {
