@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { PassThroughEndpoint } from './pass-through-endpoints.js';
 
 /**
  * What one provider type adds to the snapshot contract. Each type declares it in its own folder
@@ -19,4 +20,10 @@ export interface ProviderContract {
    * settings blocks; absent or undefined: it has none (the Provider must name one).
    */
   defaultBaseUrl?(settings: Record<string, unknown>): string | undefined;
+  /**
+   * The pass-through endpoints (spec.passThrough.endpoints) its upstream serves untranslated; absent:
+   * none. The operator says when a route lists one no target serves; the registry's forwarding
+   * must serve a path of each (dataplane/server/passthrough/passthrough.test.ts checks it).
+   */
+  readonly passThrough?: readonly PassThroughEndpoint[];
 }

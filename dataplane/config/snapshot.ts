@@ -340,6 +340,7 @@ export type SnapshotContent = Omit<Snapshot, 'version'>;
 export {
   defaultBaseUrl,
   isSupportedProviderType,
+  passThroughEndpointsOf,
   requiredSettings,
   SUPPORTED_PROVIDER_TYPES,
   type ProviderSettingsKey,

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ProviderContract } from '../config/provider-contract.js';
+import type { PassThroughEndpoint } from '../config/pass-through-endpoints.js';
 import { anthropicContract } from './anthropic/contract.js';
 import { azureOpenAiContract } from './azure-openai/contract.js';
 import { bedrockContract } from './bedrock/contract.js';
@@ -55,6 +56,12 @@ const BY_TYPE: ReadonlyMap<string, Contract> = new Map(CONTRACTS.map((c) => [c.t
 
 export function isSupportedProviderType(type: string): type is SupportedProviderType {
   return BY_TYPE.has(type);
+}
+
+/** The pass-through endpoints a provider of this type serves untranslated; none for an unknown type. */
+export function passThroughEndpointsOf(type: string): readonly PassThroughEndpoint[] {
+  const contract: ProviderContract | undefined = BY_TYPE.get(type);
+  return contract?.passThrough ?? [];
 }
 
 /** The settings block a provider of this type cannot work without, if any. */

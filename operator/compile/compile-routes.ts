@@ -17,6 +17,7 @@ import { DEFAULT_REALTIME_IDLE_MS, DEFAULT_REALTIME_MAX_CONNECTIONS } from '../.
 import { type LabelSelector, matchesSelector } from '../../dataplane/config/label-selector.js';
 import { compareIds } from '../../dataplane/config/id-order.js';
 import { routeRefusal } from './publishable.js';
+import { passThroughServedCondition } from './pass-through-served.js';
 import type { CompileInput, ComputedCondition, ObjectStatus } from './types.js';
 
 const RETRY_DEFAULTS = RetrySchema.parse({});
@@ -445,6 +446,8 @@ export function compileRoutes(
     if (opensToAll(route) && !oldestOpenByModel.has(route.spec.model)) oldestOpenByModel.set(route.spec.model, route);
     status.conditions.push(condition('Accepted', true, 'Accepted', 'Route is valid', gen));
     status.conditions.push(refs, pricedCondition(targets, providers, problems, gen));
+    const passThrough = passThroughServedCondition(route.spec.passThrough?.endpoints, targets, providers, gen);
+    if (passThrough !== undefined) status.conditions.push(passThrough);
     routes.push(config);
   }
   // Precedence order is what the data plane relies on: oldest route first for each public name.

@@ -94,6 +94,21 @@ describe('compile', () => {
     expect(status(statuses, 'ModelRoute', 'half').Priced).toMatchObject({ status: 'True', reason: 'Priced', message: 'every resolved target has prices; ResolvedRefs lists what did not resolve' });
   });
 
+  it('says, on a route with passThrough, which listed endpoints no target can serve: PassThroughServed=False naming them and the types that do', () => {
+    // Before, an Anthropic route listing files loaded silently; every files call on it was a 400.
+    const claude = provider('claude', { type: 'anthropic' });
+    const listing = route('claude-files', { model: 'claude-files', targets: [{ providerRef: { name: 'claude' }, model: 'claude-sonnet-4' }, { providerRef: { name: 'openai' }, model: 'gpt-4o' }], passThrough: { endpoints: ['files', 'rerank'] } });
+    const only = route('claude-only', { model: 'claude-only', targets: [{ providerRef: { name: 'claude' }, model: 'claude-sonnet-4' }], passThrough: { endpoints: ['files', 'moderations'] } });
+    const { statuses } = compile(input({ providers: [openai, claude], routes: [chat, listing, only] }));
+    expect(status(statuses, 'ModelRoute', 'chat').PassThroughServed).toBeUndefined();
+    const some = status(statuses, 'ModelRoute', 'claude-files').PassThroughServed;
+    expect(some).toMatchObject({ status: 'False', reason: 'EndpointNotServed' });
+    expect(some?.message).toBe('spec.passThrough.endpoints lists endpoints no target of this route can serve, whose calls are answered 400 endpoint_not_supported: rerank (served by Provider types openai-compatible, vllm)');
+    expect(status(statuses, 'ModelRoute', 'claude-only').PassThroughServed?.message).toContain(': files (served by Provider types openai, azure-openai, openai-compatible, vllm); moderations (served by Provider types openai, openai-compatible, vllm)');
+    // The route still serves.
+    expect(status(statuses, 'ModelRoute', 'claude-only').Accepted).toMatchObject({ status: 'True' });
+  });
+
   it('says, on the route, which targets have no prices (charged $0): Priced=False Unpriced naming them, True when every target is priced', () => {
     const free = provider('free', { type: 'openai-compatible', url: 'http://127.0.0.1:9/v1', models: [{ name: 'llama' }] });
     const mixed = route('mixed', { model: 'mixed', targets: [{ providerRef: { name: 'openai' }, model: 'gpt-4o' }, { providerRef: { name: 'free' }, model: 'llama' }] });

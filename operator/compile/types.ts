@@ -61,7 +61,7 @@ export type ObjectKind = 'Provider' | 'ModelRoute' | 'Budget' | 'DataPolicy' | '
 
 /** A condition as compile computes it; the controller adds lastTransitionTime. */
 export interface ComputedCondition {
-  type: 'Accepted' | 'ResolvedRefs' | 'Conflicted' | 'Priced';
+  type: 'Accepted' | 'ResolvedRefs' | 'Conflicted' | 'Priced' | 'PassThroughServed';
   /** Unknown: nothing to judge by (Priced of a route none of whose targets resolved). */
   status: 'True' | 'False' | 'Unknown';
   reason: string;

@@ -14,4 +14,6 @@ export const azureOpenAiContract = {
   type: 'azure-openai',
   settings: { azure: AzureSettingsSchema.optional() },
   requires: null,
+  // No moderations, nor vLLM's rerank, score and tokenize.
+  passThrough: ['images', 'audio', 'files', 'batches', 'realtime', 'responses'],
 } as const satisfies ProviderContract;

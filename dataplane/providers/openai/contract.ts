@@ -6,4 +6,5 @@ export const openAiContract = {
   settings: {},
   requires: null,
   defaultBaseUrl: () => 'https://api.openai.com/v1',
+  passThrough: ['images', 'audio', 'files', 'batches', 'moderations', 'realtime', 'responses'],
 } as const satisfies ProviderContract;

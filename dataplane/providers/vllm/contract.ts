@@ -1,3 +1,4 @@
+import { PASS_THROUGH_ENDPOINTS } from '../../config/pass-through-endpoints.js';
 import { z } from 'zod';
 import type { ProviderContract } from '../../config/provider-contract.js';
 
@@ -21,6 +22,7 @@ export type VllmConfig = z.infer<typeof VllmConfigSchema>;
 /** vLLM's part of the snapshot contract: its pods come from a Service, never a public endpoint. */
 export const vllmContract = {
   type: 'vllm',
+  passThrough: PASS_THROUGH_ENDPOINTS,
   settings: {
     /** Present for vllm providers: their endpoints are pods picked by load. */
     vllm: VllmConfigSchema.optional(),

@@ -12,6 +12,9 @@ import { passThroughRoute } from './passthrough-route.js';
 import { buildRuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
 import { ANONYMOUS, type Caller } from '../../core/caller.js';
 import { GatewayError } from '../../core/gateway-error.js';
+import { passThroughEndpointsOf, SUPPORTED_PROVIDER_TYPES } from '../../config/snapshot.js';
+import { PASS_THROUGH_ENDPOINTS } from '../../config/pass-through-endpoints.js';
+import { typesForwarding } from '../../providers/registry.js';
 
 describe('pass-through paths', () => {
   it('maps each public path to its endpoint and its upstream path', () => {
@@ -142,6 +145,18 @@ describe('pass-through residency', () => {
     }
     // A caller from a namespace without requirements may use every target.
     expect(pick(marketing, 'media')).toEqual(['finance/own', 'tollgate-system/approved']);
+  });
+});
+
+describe('what each Provider type declares it forwards (the operator reads it)', () => {
+  it("matches the registry's forwarding: a path of every declared endpoint is served, and a type that declares none forwards none", () => {
+    const sample: Record<string, string> = { images: '/v1/images/generations', audio: '/v1/audio/speech', files: '/v1/files', batches: '/v1/batches', moderations: '/v1/moderations', rerank: '/v1/rerank', score: '/v1/score', tokenize: '/tokenize', realtime: '/v1/realtime', responses: '/v1/responses/r1' };
+    for (const type of SUPPORTED_PROVIDER_TYPES) {
+      const declared = passThroughEndpointsOf(type);
+      for (const endpoint of PASS_THROUGH_ENDPOINTS) {
+        expect(typesForwarding(sample[endpoint] ?? '').includes(type), `${type} ${endpoint}`).toBe(declared.includes(endpoint) || (type === 'openai' && ['rerank', 'score', 'tokenize'].includes(endpoint)));
+      }
+    }
   });
 });
 
