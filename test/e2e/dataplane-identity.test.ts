@@ -65,7 +65,7 @@ describe('data plane without TokenReview access', () => {
 
   it('documents --kubeconfig as it behaves (KUBECONFIG, then in-cluster)', () => {
     const help = spawnSync(process.execPath, [CLI, 'help'], { encoding: 'utf8' }).stdout;
-    expect(help).toMatch(/--kubeconfig <path>\s+API server for TokenReview \(default: env KUBECONFIG, else the pod's own\s+ServiceAccount; with neither, ServiceAccount tokens get 401/);
+    expect(help).toMatch(/--kubeconfig <path>\s+API server for TokenReview \(dev: with --auth; dataplane default: env KUBECONFIG,\s+else the pod's own ServiceAccount; with neither, ServiceAccount tokens get 401/);
   });
 
   it('warns at start-up and stays ready when identity is not required', { timeout: 90_000 }, async () => {
