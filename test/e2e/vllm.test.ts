@@ -111,8 +111,8 @@ async function startPods(): Promise<VllmEmulator[]> {
   }
 }
 
-function apply(): void {
-  const loaded = loadManifests([{ path: 'vllm.yaml', content: manifests(hosted.baseUrl) }]);
+function apply(extra = ''): void {
+  const loaded = loadManifests([{ path: 'vllm.yaml', content: manifests(hosted.baseUrl) + extra }]);
   expect(loaded.errors).toEqual([]);
   const endpoints = [{ namespace: 'default', service: 'llama', port: 8000, addresses: pods.map((p) => ({ ip: p.host, port: p.port, ready: true })) }];
   const { snapshot, statuses } = compile({ ...loaded.input, endpoints });
@@ -291,6 +291,40 @@ describe('vLLM pods behind a serviceRef provider', { timeout: 90_000 }, () => {
       { timeout: 15_000, interval: 50 },
     );
     expect(pods[0]?.controls.queue).toBe(50);
+  });
+
+  it("keeps serving from a pod that another namespace's Provider names with a failing health path", async () => {
+    // Tenant aaa lists pod 0 of default's Service by URL, with a health path the pod answers 404 to.
+    // Its Provider sorts first in the snapshot; before, the pod's health verdict was keyed by URL
+    // and came from the first Provider's settings: pod 0 was drained for default/llama too.
+    apply(`---
+apiVersion: v1
+kind: Namespace
+metadata: { name: aaa }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: other, namespace: aaa }
+spec:
+  type: vllm
+  url: ${pods[0]?.baseUrl ?? ''}
+  vllm: { scrape: { interval: 50ms, timeout: 2s, healthPath: /nope }, unhealthyThreshold: 1 }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: other, namespace: aaa }
+spec:
+  model: other
+  targets: [{ providerRef: { name: other }, model: llama-3.1-8b }]
+`);
+    try {
+      await scraped();
+      const before = counts();
+      for (let i = 0; i < 9; i++) await ok('chat-lo');
+      expect(delta(before)).toEqual([3, 3, 3]);
+    } finally {
+      apply();
+    }
   });
 
   it('spills over to the hosted target when every pod is saturated, and comes back when load drops', async () => {

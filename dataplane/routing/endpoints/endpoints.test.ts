@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it, vi } from 'vitest';
 import type { ProviderConfig, RouteConfig, TargetConfig } from '../../config/snapshot.js';
 import { runtimeProvider } from '../../providers/registry.js';
 import type { Transport } from '../../upstream/transport.js';
@@ -6,6 +9,7 @@ import { costUsd, withPodTime } from '../../metering/cost.js';
 import type { CanonicalRequest } from '../../core/canonical.js';
 import { RoundRobinPicker } from './endpoint-picker.js';
 import { PodPicker } from './pod-picker.js';
+import { PodScraper } from './pod-scraper.js';
 import { isSaturated, loraTier, pickLoraAffinity, pickQueueAware, type PodView, triage } from './pod-scoring.js';
 import { HashRing, hash32, pickBoundedLoad } from './prefix-affinity.js';
 import { promptPrefix } from './prompt-prefix.js';
@@ -153,6 +157,39 @@ describe('pod picker', () => {
     expect(refused).toMatchObject({ ok: false, saturated: true, retryAfterMs: 1000 });
     now = 2500;
     expect(picker.pick({ provider, route, target, req, tried: new Set() })).toMatchObject({ ok: true, lease: { url: 'http://b/v1' } });
+  });
+
+  it("scrapes a pod once per distinct scrape settings, and judges it for each Provider by that Provider's own", async () => {
+    const hits = new Map<string, number>();
+    const server = createServer((req, res) => {
+      hits.set(req.url ?? '', (hits.get(req.url ?? '') ?? 0) + 1);
+      res.writeHead(req.url === '/health' ? 200 : req.url === '/metrics' ? 200 : 404).end(req.url === '/metrics' ? 'vllm:num_requests_waiting 0\n' : '');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const fast = { ...vllm, scrapeIntervalMs: 20, unhealthyThreshold: 1 };
+    const owner = runtimeProvider({ id: 'team-a/llama', type: 'vllm', endpoints: [url], headers: {}, connectTimeoutMs: 1000, vllm: fast }, noHttp);
+    const sameSettings = runtimeProvider({ id: 'team-b/llama', type: 'vllm', endpoints: [url], headers: {}, connectTimeoutMs: 1000, vllm: fast }, noHttp);
+    const badPath = runtimeProvider({ id: 'aaa/other', type: 'vllm', endpoints: [url], headers: {}, connectTimeoutMs: 1000, vllm: { ...fast, healthPath: '/nope' } }, noHttp);
+    const scraper = new PodScraper();
+    const picker = new PodPicker(Date.now, scraper);
+    try {
+      picker.sync([badPath, owner, sameSettings]);
+      expect(scraper.size).toBe(2);
+      await vi.waitFor(() => expect((hits.get('/nope') ?? 0) >= 2 && (hits.get('/health') ?? 0) >= 2).toBe(true), { timeout: 5000, interval: 10 });
+      expect(picker.views(badPath).map((v) => v.available)).toEqual([false]);
+      expect(picker.views(owner).map((v) => v.available)).toEqual([true]);
+      expect(picker.views(sameSettings).map((v) => v.available)).toEqual([true]);
+      expect(picker.pick({ provider: owner, route, target, req, tried: new Set() }).ok).toBe(true);
+      // The in-flight count is the pod's real load, whichever Provider sent the request.
+      expect(picker.views(badPath)[0]?.outstanding).toBe(1);
+      picker.sync([owner]);
+      expect(scraper.size).toBe(1);
+    } finally {
+      await scraper.close();
+      server.close();
+    }
   });
 
   it('round robin stays the default for other providers', () => {

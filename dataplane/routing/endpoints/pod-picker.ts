@@ -5,7 +5,7 @@ import { pickBoundedLoad, HashRing, hash32 } from './prefix-affinity.js';
 import { promptPrefix } from './prompt-prefix.js';
 import { type PodView, pickLeastOutstanding, pickLoraAffinity, pickQueueAware, triage } from './pod-scoring.js';
 import type { PodScraper } from './pod-scraper.js';
-import { PodState } from './pod-state.js';
+import { PodInFlight, PodState } from './pod-state.js';
 
 /** Most pods tracked (and scraped) per gateway; beyond it pods are still picked, by own load only. */
 export const MAX_TRACKED_PODS = 1024;
@@ -16,15 +16,22 @@ const MAX_COOL_DOWN_MS = 30_000;
 const DEFAULT_PREFIX_CHARS = 1024;
 const DEFAULT_LOAD_BOUND = 1.25;
 
+/** Key of one Provider's view of one pod. */
+function stateKey(providerId: string, url: string): string {
+  return `${providerId}\n${url}`;
+}
+
 /**
  * Load-aware picking among the ready pods of a provider whose pods report their load
- * (RuntimeProvider.podLoad). State is per pod URL and survives snapshot swaps; `sync` starts and
- * stops scraping as pods come and go. The strategy is the route's (RouteConfig.podSelection);
- * saturation limits, scrape settings and the metrics parser are the provider's.
+ * (RuntimeProvider.podLoad). State is per Provider and pod URL (health, scrape, cool-down: one
+ * Provider's settings or failures never take a pod away from another Provider listing it), with
+ * the in-flight count shared per URL (the load the pod really has); it survives snapshot swaps, and
+ * `sync` starts and stops scraping as pods come and go. The strategy is the route's
+ * (RouteConfig.podSelection); saturation limits, scrape settings and the metrics parser are the provider's.
  */
 export class PodPicker implements EndpointPicker {
   private readonly pods = new Map<string, PodState>();
-  private readonly settings = new Map<string, PodPickingSettings>();
+  private readonly inFlight = new Map<string, PodInFlight>();
   private readonly rings = new Map<string, HashRing>();
   private turn = 0;
 
@@ -35,31 +42,41 @@ export class PodPicker implements EndpointPicker {
 
   /** Tracks exactly the pods of these providers: new pods start being scraped, gone ones stop. */
   sync(providers: readonly RuntimeProvider[]): void {
-    const wanted = new Map<string, NonNullable<RuntimeProvider['podLoad']>>();
+    const wanted = new Map<string, { providerId: string; url: string; podLoad: NonNullable<RuntimeProvider['podLoad']> }>();
     for (const p of providers) {
       if (p.podLoad === undefined) continue;
-      for (const url of p.config.endpoints) if (!wanted.has(url) && wanted.size < MAX_TRACKED_PODS) wanted.set(url, p.podLoad);
+      for (const url of p.config.endpoints) {
+        const key = stateKey(p.config.id, url);
+        if (!wanted.has(key) && wanted.size < MAX_TRACKED_PODS) wanted.set(key, { providerId: p.config.id, url, podLoad: p.podLoad });
+      }
     }
-    for (const url of [...this.pods.keys()]) {
-      if (wanted.has(url)) continue;
-      this.scraper?.stop(url);
-      this.pods.delete(url);
-      this.settings.delete(url);
+    for (const [key, state] of [...this.pods]) {
+      if (wanted.has(key)) continue;
+      this.scraper?.unwatch(state);
+      state.detach();
+      this.pods.delete(key);
+      if (state.inFlight.states.size === 0) this.inFlight.delete(state.url);
     }
-    for (const [url, { settings, parseMetrics }] of wanted) {
-      this.settings.set(url, settings);
-      const state = this.state(url);
-      this.scraper?.start(state, () => this.settings.get(url) ?? settings, parseMetrics);
+    for (const { providerId, url, podLoad } of wanted.values()) {
+      const state = this.state(providerId, url);
+      this.scraper?.watch(state, podLoad.settings, podLoad.parseMetrics);
     }
     this.rings.clear();
   }
 
-  /** The pod's state; a pod no snapshot lists any more (a request on an old snapshot) gets a detached one. */
-  private state(url: string): PodState {
-    let s = this.pods.get(url);
+  /** The provider's state for a pod; a pod no snapshot lists any more (a request on an old snapshot) gets a detached one. */
+  private state(providerId: string, url: string): PodState {
+    const key = stateKey(providerId, url);
+    let s = this.pods.get(key);
     if (s === undefined) {
-      s = new PodState(url, this.now());
-      if (this.pods.size < MAX_TRACKED_PODS) this.pods.set(url, s);
+      if (this.pods.size >= MAX_TRACKED_PODS) return new PodState(url, this.now());
+      let shared = this.inFlight.get(url);
+      if (shared === undefined) {
+        shared = new PodInFlight();
+        this.inFlight.set(url, shared);
+      }
+      s = new PodState(url, this.now(), shared);
+      this.pods.set(key, s);
     }
     return s;
   }
@@ -80,7 +97,7 @@ export class PodPicker implements EndpointPicker {
     const cfg = provider.podLoad?.settings;
     if (cfg === undefined) return [];
     const now = this.now();
-    return provider.config.endpoints.map((url) => this.state(url).view(now, cfg));
+    return provider.config.endpoints.map((url) => this.state(provider.config.id, url).view(now, cfg));
   }
 
   pick({ provider: runtime, route, target, req, tried }: PickRequest): PickResult {
@@ -90,7 +107,7 @@ export class PodPicker implements EndpointPicker {
       return { ok: false, saturated: false, failure: { kind: 'ConnectionError', status: 0, message: 'provider has no ready endpoints' } };
     }
     const now = this.now();
-    const states = provider.endpoints.map((url) => this.state(url));
+    const states = provider.endpoints.map((url) => this.state(provider.id, url));
     const views = states.map((s) => s.view(now, cfg));
     const { candidates, saturated, unavailable } = triage(views, cfg, tried);
     if (candidates.length === 0) return this.refusal(provider, cfg, states, saturated, unavailable, now);

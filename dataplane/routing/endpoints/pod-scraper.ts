@@ -10,58 +10,88 @@ const MAX_METRICS_BYTES = 4 * 1024 * 1024;
 interface Loop {
   stop: AbortController;
   timer: NodeJS.Timeout | undefined;
+  /** The Provider states this loop's answers go to (every Provider listing the pod with the same scrape settings), each with its own settings. */
+  states: Map<PodState, PodSettings>;
+  settings: PodSettings;
+  parse: (text: string) => PodLoad;
+}
+
+/** What decides a probe's answer: states whose settings agree on it share one loop. */
+function loopKey(url: string, s: PodSettings): string {
+  return JSON.stringify([new URL(url).origin, s.healthPath, s.metricsPath, s.scrapeTimeoutMs, s.scrapeIntervalMs]);
 }
 
 /**
- * Scrapes the metrics page and probes the health path of each pod on its provider's interval: one loop per pod,
- * at most one request of each kind in flight per pod, every request bounded by the scrape timeout
- * and the page size by MAX_METRICS_BYTES. Timers are unref'd; stop() and close() end the loops.
+ * Scrapes the metrics page and probes the health path of each pod on its provider's interval: one
+ * loop per pod origin and scrape settings (Providers listing the same pod with the same settings
+ * share it, so a pod's cost grows only with distinct settings, and each Provider's verdict comes
+ * from its own settings), at most one request of each kind in flight per loop, every request
+ * bounded by the scrape timeout and the page size by MAX_METRICS_BYTES. Timers are unref'd;
+ * unwatch() and close() end the loops.
  */
 export class PodScraper {
   private readonly loops = new Map<string, Loop>();
+  private readonly watching = new Map<PodState, string>();
   // A serviceRef Provider's pods are a tenant's Service's endpoints: as every other connection to
   // something a tenant names, never a cloud metadata or other link-local address (10 s: undici's default connect timeout).
   private readonly agent = new Agent({ connections: 2, keepAliveTimeout: 10_000, pipelining: 0, connect: guardedConnector(10_000) });
 
   constructor(private readonly now: () => number = Date.now) {}
 
+  /** Scrape loops running. */
   get size(): number {
     return this.loops.size;
   }
 
-  has(url: string): boolean {
-    return this.loops.has(url);
-  }
-
   /**
-   * Starts scraping a pod; `settings` is read each round so that a new snapshot's values apply.
+   * Feeds a Provider's pod state from a loop with these settings (started when none runs yet); a
+   * state already watched with other settings (a new snapshot changed them) moves to the right loop.
    * `parse` reads the pod's metrics page (the provider's parser, from the registry).
    */
-  start(state: PodState, settings: () => PodSettings, parse: (text: string) => PodLoad): void {
-    if (this.loops.has(state.url)) return;
-    const loop: Loop = { stop: new AbortController(), timer: undefined };
-    this.loops.set(state.url, loop);
-    const round = async (): Promise<void> => {
-      const s = settings();
-      await this.scrapeOnce(state, s, parse, loop.stop.signal);
-      if (loop.stop.signal.aborted) return;
-      loop.timer = setTimeout(() => void round(), s.scrapeIntervalMs);
-      loop.timer.unref();
-    };
-    void round();
+  watch(state: PodState, settings: PodSettings, parse: (text: string) => PodLoad): void {
+    const key = loopKey(state.url, settings);
+    const current = this.watching.get(state);
+    if (current !== undefined && current !== key) this.unwatch(state);
+    let loop = this.loops.get(key);
+    if (loop === undefined) {
+      loop = { stop: new AbortController(), timer: undefined, states: new Map(), settings, parse };
+      this.loops.set(key, loop);
+      this.run(loop);
+    }
+    // Same key, so the same probes; staleAfter and the threshold are read by each state itself.
+    loop.settings = settings;
+    loop.parse = parse;
+    loop.states.set(state, settings);
+    this.watching.set(state, key);
   }
 
-  stop(url: string): void {
-    const loop = this.loops.get(url);
+  unwatch(state: PodState): void {
+    const key = this.watching.get(state);
+    if (key === undefined) return;
+    this.watching.delete(state);
+    const loop = this.loops.get(key);
     if (loop === undefined) return;
+    loop.states.delete(state);
+    if (loop.states.size > 0) return;
     loop.stop.abort();
     clearTimeout(loop.timer);
-    this.loops.delete(url);
+    this.loops.delete(key);
   }
 
   async close(): Promise<void> {
-    for (const url of [...this.loops.keys()]) this.stop(url);
+    for (const state of [...this.watching.keys()]) this.unwatch(state);
     await this.agent.close();
+  }
+
+  private run(loop: Loop): void {
+    const round = async (): Promise<void> => {
+      const first = loop.states.keys().next().value;
+      if (first !== undefined) await this.scrapeOnce(first.url, loop, loop.stop.signal);
+      if (loop.stop.signal.aborted) return;
+      loop.timer = setTimeout(() => void round(), loop.settings.scrapeIntervalMs);
+      loop.timer.unref();
+    };
+    void round();
   }
 
   private async get(url: string, timeoutMs: number, stop: AbortSignal): Promise<{ status: number; text?: string }> {
@@ -80,16 +110,20 @@ export class PodScraper {
     return read.complete ? { status: 200, text: read.text() } : { status: 0 };
   }
 
-  async scrapeOnce(state: PodState, settings: PodSettings, parse: (text: string) => PodLoad, stop: AbortSignal): Promise<void> {
-    const origin = new URL(state.url).origin;
+  private async scrapeOnce(url: string, loop: Loop, stop: AbortSignal): Promise<void> {
+    const { settings, parse } = loop;
+    const origin = new URL(url).origin;
     const [health, metrics] = await Promise.allSettled([
       this.get(`${origin}${settings.healthPath}`, settings.scrapeTimeoutMs, stop),
       this.get(`${origin}${settings.metricsPath}`, settings.scrapeTimeoutMs, stop),
     ]);
     if (stop.aborted) return;
-    state.observeHealth(health.status === 'fulfilled' && health.value.status === 200);
-    if (metrics.status === 'fulfilled' && metrics.value.text !== undefined) {
-      state.observeMetrics(parse(metrics.value.text), this.now(), settings.staleAfterMs);
+    const healthy = health.status === 'fulfilled' && health.value.status === 200;
+    const load = metrics.status === 'fulfilled' && metrics.value.text !== undefined ? parse(metrics.value.text) : undefined;
+    const now = this.now();
+    for (const [state, own] of loop.states) {
+      state.observeHealth(healthy);
+      if (load !== undefined) state.observeMetrics(load, now, own.staleAfterMs);
     }
   }
 }

@@ -12,14 +12,24 @@ export interface PodSettings {
 }
 
 /**
- * Everything the gateway knows about one pod, keyed by its base URL so that it survives snapshot
- * swaps: its own requests in flight, the last scrape, health and a short cool-down after the pod
- * pushed back. It also keeps a processor-sharing clock for GPU-second metering: while n requests
- * share the pod, each is charged 1/n of the elapsed time, n being the larger of the gateway's own
- * in-flight count and the pod's reported running batch (which includes other gateway replicas).
+ * The gateway's own requests in flight to one pod URL, counted over every Provider that lists it:
+ * that is the real load on the pod, whoever sends it. The states sharing it are advanced before it changes.
+ */
+export class PodInFlight {
+  count = 0;
+  readonly states = new Set<PodState>();
+}
+
+/**
+ * What one Provider knows about one of its pods, keyed by Provider and base URL so that it
+ * survives snapshot swaps: the last scrape with the Provider's own settings, health and a short
+ * cool-down after the pod pushed back; only the in-flight count is shared with other Providers
+ * listing the same URL. A Provider naming another team's pod with a bad health path thus drains
+ * the pod for itself alone. It also keeps a processor-sharing clock for GPU-second metering: while
+ * n requests share the pod, each is charged 1/n of the elapsed time, n being the larger of the
+ * gateway's in-flight count and the pod's reported running batch (which includes other gateway replicas).
  */
 export class PodState {
-  outstanding = 0;
   private metrics: PodLoad | undefined;
   private metricsAt = Number.NEGATIVE_INFINITY;
   private healthFailures = 0;
@@ -27,12 +37,26 @@ export class PodState {
   /** Seconds each request has been charged since the state was created. */
   private shareClock = 0;
   private shareAt: number;
+  /** The staleAfter last used, for advancing this clock when another Provider's request changes the shared count. */
+  private staleAfterMs = 0;
 
   constructor(
     readonly url: string,
     now: number,
+    readonly inFlight: PodInFlight = new PodInFlight(),
   ) {
     this.shareAt = now;
+    inFlight.states.add(this);
+  }
+
+  /** The gateway's requests in flight to this pod, through any Provider. */
+  get outstanding(): number {
+    return this.inFlight.count;
+  }
+
+  /** Stops sharing the in-flight count (the state is forgotten; a lease still held keeps counting down). */
+  detach(): void {
+    this.inFlight.states.delete(this);
   }
 
   private divisor(now: number, staleAfterMs: number): number {
@@ -42,6 +66,7 @@ export class PodState {
 
   /** Advances the sharing clock to `now` under the current divisor; call before anything changes it. */
   private advance(now: number, staleAfterMs: number): void {
+    this.staleAfterMs = staleAfterMs;
     if (now <= this.shareAt) return;
     // The reported batch stops counting when it goes stale: split the interval there.
     const staleAt = this.metricsAt + staleAfterMs;
@@ -58,14 +83,20 @@ export class PodState {
     return this.shareClock;
   }
 
-  begin(now: number, staleAfterMs: number): void {
+  /** Every clock that divides by the shared count runs up to now under the old count before it changes. */
+  private advanceSharers(now: number, staleAfterMs: number): void {
     this.advance(now, staleAfterMs);
-    this.outstanding++;
+    for (const s of this.inFlight.states) if (s !== this) s.advance(now, s.staleAfterMs);
+  }
+
+  begin(now: number, staleAfterMs: number): void {
+    this.advanceSharers(now, staleAfterMs);
+    this.inFlight.count++;
   }
 
   end(now: number, staleAfterMs: number): void {
-    this.advance(now, staleAfterMs);
-    this.outstanding = Math.max(0, this.outstanding - 1);
+    this.advanceSharers(now, staleAfterMs);
+    this.inFlight.count = Math.max(0, this.inFlight.count - 1);
   }
 
   observeMetrics(metrics: PodLoad, now: number, staleAfterMs: number): void {
