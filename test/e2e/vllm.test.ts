@@ -65,6 +65,15 @@ spec:
 ---
 apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
+metadata: { name: chat-once }
+spec:
+  model: chat-once
+  access: { anonymous: true }
+  retry: { attempts: 1 }
+  targets: [{ providerRef: { name: llama }, model: llama-3.1-8b }]
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
 metadata: { name: chat-lo }
 spec:
   model: chat-lo
@@ -357,6 +366,26 @@ spec:
     expect(again.headers.get('x-tollgate-provider')).toBe('default/hosted');
     for (const p of pods) p.set({ reject: undefined });
     await vi.waitFor(async () => expect((await ok('spill')).headers.get('x-tollgate-provider')).toBe('default/llama'), { timeout: 5000, interval: 100 });
+  });
+
+  it('keeps traffic away from a pod that fails fast with 500 while its /health passes', async () => {
+    // A broken engine answers 500 at once: with nothing in flight it has the best score, so without
+    // a cool-down on repeated 5xx it drew most requests (87% of them failed with one attempt each).
+    for (const p of pods) p.set({ latencyMs: 150 });
+    pods[0]?.set({ reject: { status: 500 } });
+    const statuses: number[] = [];
+    let sent = 0;
+    const client = async (): Promise<void> => {
+      while (sent < 60) {
+        sent++;
+        const res = await chat('chat-once');
+        await res.text();
+        statuses.push(res.status);
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, client));
+    expect(statuses.length).toBe(60);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(50);
   });
 
   it('answers 503 with retry-after when every pod is saturated and the route has no spill-over target', async () => {

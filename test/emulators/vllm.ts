@@ -21,8 +21,8 @@ export interface VllmPodControls {
   health: 200 | 503;
   /** GET /metrics: served, failing with 500, or never answering. */
   metrics: 'ok' | 'error' | 'hang';
-  /** Answer chat requests with this error instead (vLLM's 503 when overloaded, a 429 from a proxy in front). */
-  reject?: { status: 429 | 503; retryAfter?: string };
+  /** Answer chat requests with this error instead (vLLM's 503 when overloaded, a 429 from a proxy in front, a 500 from a broken engine). */
+  reject?: { status: 429 | 500 | 503; retryAfter?: string };
   /** Report KV usage only under the name deprecated in vLLM 0.9 (vllm:gpu_cache_usage_perc). */
   legacyKvMetric: boolean;
   /**
@@ -162,7 +162,8 @@ export async function startVllmEmulator(opts: { model?: string; host?: string; p
     if (controls.reject !== undefined) {
       const { status, retryAfter } = controls.reject;
       res.writeHead(status, { 'content-type': 'application/json', ...(retryAfter === undefined ? {} : { 'retry-after': retryAfter }) });
-      res.end(JSON.stringify({ object: 'error', message: status === 429 ? 'Too many requests' : 'Service Unavailable', type: status === 429 ? 'TooManyRequests' : 'ServiceUnavailable', param: null, code: status }));
+      const [message, type] = status === 429 ? ['Too many requests', 'TooManyRequests'] : status === 500 ? ['Internal Server Error', 'InternalServerError'] : ['Service Unavailable', 'ServiceUnavailable'];
+      res.end(JSON.stringify({ object: 'error', message, type, param: null, code: status }));
       return;
     }
     const served: ServedRequest = system === undefined ? { model: requested, stream } : { model: requested, stream, system };

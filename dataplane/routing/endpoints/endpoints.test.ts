@@ -159,6 +159,35 @@ describe('pod picker', () => {
     expect(picker.pick({ provider, route, target, req, tried: new Set() })).toMatchObject({ ok: true, lease: { url: 'http://b/v1' } });
   });
 
+  it('cools a pod down after failures in a row, longer each time, until it answers again', () => {
+    let now = 0;
+    const picker = new PodPicker(() => now);
+    const lo = { ...route, podSelection: { strategy: 'LeastOutstanding' } } as unknown as RouteConfig;
+    picker.sync([provider]);
+    const failOn = (url: string, status = 500): void => {
+      const r = picker.pick({ provider, route: lo, target, req, tried: new Set(['http://a/v1', 'http://b/v1'].filter((u) => u !== url)) });
+      if (!r.ok || r.lease.url !== url) throw new Error(`expected a pick of ${url}`);
+      r.lease.release(status === 0 ? { kind: 'Timeout', status: 0, message: 'timed out' } : { kind: 'ServerError', status, message: 'boom' });
+    };
+    const available = (): boolean[] => picker.views(provider).map((v) => v.available);
+    failOn('http://a/v1');
+    expect(available()).toEqual([true, true]); // one failure may be the request's
+    failOn('http://a/v1', 0);
+    expect(available()).toEqual([false, true]);
+    now = 999;
+    expect(available()).toEqual([false, true]);
+    now = 1000;
+    failOn('http://a/v1');
+    now = 2999;
+    expect(available()).toEqual([false, true]); // 2 s the second time
+    now = 3000;
+    const good = picker.pick({ provider, route: lo, target, req, tried: new Set(['http://b/v1']) });
+    if (!good.ok) throw new Error('expected a pick');
+    good.lease.release();
+    failOn('http://a/v1');
+    expect(available()).toEqual([true, true]); // an answer ended the run
+  });
+
   it("scrapes a pod once per distinct scrape settings, and judges it for each Provider by that Provider's own", async () => {
     const hits = new Map<string, number>();
     const server = createServer((req, res) => {

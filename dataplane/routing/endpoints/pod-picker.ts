@@ -11,8 +11,12 @@ import { PodInFlight, PodState } from './pod-state.js';
 export const MAX_TRACKED_PODS = 1024;
 /** Cool-down after a 429/503 without retry-after, or a refused connection. */
 const DEFAULT_COOL_DOWN_MS = 1000;
-/** Longest cool-down honoured from a retry-after. */
+/** Longest cool-down honoured from a retry-after, and longest after failures in a row. */
 const MAX_COOL_DOWN_MS = 30_000;
+/** Failed answers in a row (5xx, timeouts, connection errors) that cool a pod down: one may be the request's fault. */
+const FAILURES_TO_COOL_DOWN = 2;
+/** Kinds of failure that say the pod, not the request, is at fault. */
+const POD_FAILURES = new Set<UpstreamFailure['kind']>(['ServerError', 'Timeout', 'ConnectionError']);
 const DEFAULT_PREFIX_CHARS = 1024;
 const DEFAULT_LOAD_BOUND = 1.25;
 
@@ -148,13 +152,24 @@ export class PodPicker implements EndpointPicker {
         if (held !== undefined) return;
         held = state.clock(this.now(), stale) - start;
         state.end(this.now(), stale);
-        if (failure === undefined) return;
+        if (failure === undefined || !POD_FAILURES.has(failure.kind)) {
+          state.answered();
+          if (failure === undefined) return;
+        }
         // The pod pushed back or is unreachable: keep picks away from it for a moment.
         const pushedBack = failure.status === 429 || failure.status === 503;
         const refused = failure.kind === 'ConnectionError' && failure.status === 0;
         if (pushedBack || refused) {
           const ms = Math.min(MAX_COOL_DOWN_MS, failure.retryAfterMs ?? DEFAULT_COOL_DOWN_MS);
           state.coolDown(this.now() + ms);
+        }
+        if (!POD_FAILURES.has(failure.kind)) return;
+        // A pod that fails fast (a broken engine answering 500 while /health passes) has nothing in
+        // flight and so the best score: it would draw most requests. Failures in a row cool it down,
+        // 1 s, then twice as long each time up to 30 s, until it answers again.
+        const inRow = state.failed();
+        if (inRow >= FAILURES_TO_COOL_DOWN) {
+          state.coolDown(this.now() + Math.min(MAX_COOL_DOWN_MS, DEFAULT_COOL_DOWN_MS * 2 ** Math.min(inRow - FAILURES_TO_COOL_DOWN, 5)));
         }
       },
     };
@@ -169,7 +184,7 @@ export class PodPicker implements EndpointPicker {
       const message = `all ${n} pods of provider ${provider.id} are saturated or unavailable (${saturated} above queue depth ${cfg.maxQueueDepth} or KV-cache usage ${cfg.maxKvCacheUsage}, ${unavailable} unhealthy or cooling down)`;
       return { ok: false, saturated: true, retryAfterMs, failure: { kind: 'RateLimited', status: 0, message, retryAfterMs } };
     }
-    const message = `none of the ${n} pods of provider ${provider.id} is available (${unavailable} failing /health or cooling down after 429/503 or connection errors)`;
+    const message = `none of the ${n} pods of provider ${provider.id} is available (${unavailable} failing /health or cooling down after 429/503, connection errors or failures in a row)`;
     return { ok: false, saturated: true, retryAfterMs, failure: { kind: 'ConnectionError', status: 0, message } };
   }
 }

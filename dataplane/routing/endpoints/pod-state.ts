@@ -34,6 +34,8 @@ export class PodState {
   private metricsAt = Number.NEGATIVE_INFINITY;
   private healthFailures = 0;
   private coolUntil = 0;
+  /** Failed answers (5xx, timeouts, connection errors) in a row from this pod. */
+  private failuresInRow = 0;
   /** Seconds each request has been charged since the state was created. */
   private shareClock = 0;
   private shareAt: number;
@@ -112,6 +114,16 @@ export class PodState {
   /** Keeps the pod out of picks until `until` (after a 429/503 or a refused connection). */
   coolDown(until: number): void {
     this.coolUntil = Math.max(this.coolUntil, until);
+  }
+
+  /** Counts a failed answer; returns how many came in a row. */
+  failed(): number {
+    return ++this.failuresInRow;
+  }
+
+  /** The pod answered: its run of failures is over. */
+  answered(): void {
+    this.failuresInRow = 0;
   }
 
   /** Milliseconds of cool-down left, 0 when none. */
