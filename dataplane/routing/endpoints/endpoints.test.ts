@@ -9,7 +9,7 @@ import { costUsd, withPodTime } from '../../metering/cost.js';
 import type { CanonicalRequest } from '../../core/canonical.js';
 import { RoundRobinPicker } from './endpoint-picker.js';
 import { PodPicker } from './pod-picker.js';
-import { PodScraper } from './pod-scraper.js';
+import { MAX_METRICS_BYTES, PodScraper } from './pod-scraper.js';
 import { isSaturated, loraTier, pickLoraAffinity, pickQueueAware, type PodView, triage } from './pod-scoring.js';
 import { HashRing, hash32, pickBoundedLoad } from './prefix-affinity.js';
 import { promptPrefix } from './prompt-prefix.js';
@@ -217,6 +217,38 @@ describe('pod picker', () => {
       expect(scraper.size).toBe(1);
     } finally {
       await scraper.close();
+      server.close();
+    }
+  });
+
+  it('backs off /metrics of a pod whose page is over the cap, still probing /health every interval', async () => {
+    const hits = { health: 0, metrics: 0 };
+    const line = `vllm:num_requests_waiting{model_name="${'m'.repeat(200)}"} 1\n`;
+    const page = line.repeat(Math.ceil((MAX_METRICS_BYTES + 1) / line.length));
+    const server = createServer((req, res) => {
+      if (req.url === '/health') hits.health++;
+      else hits.metrics++;
+      // Streamed without a length: read up to the cap like a page that grew.
+      if (req.url === '/metrics') res.writeHead(200, { 'content-type': 'text/plain' }).end(page);
+      else res.writeHead(200).end();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const p = runtimeProvider({ id: 'ml/big', type: 'vllm', endpoints: [url], headers: {}, connectTimeoutMs: 1000, vllm: { ...vllm, scrapeIntervalMs: 20, scrapeTimeoutMs: 2000 } }, noHttp);
+    const scraper = new PodScraper();
+    const picker = new PodPicker(Date.now, scraper);
+    try {
+      picker.sync([p]);
+      await vi.waitFor(() => expect(hits.health).toBeGreaterThanOrEqual(24), { timeout: 20_000, interval: 10 });
+      // Without the back-off every round asks for both; with it, /metrics after 40, 80, 160, 320... ms.
+      expect(hits.metrics).toBeGreaterThanOrEqual(1);
+      expect(hits.metrics).toBeLessThanOrEqual(12);
+      expect(picker.views(p)[0]).toMatchObject({ available: true });
+      expect(picker.views(p)[0]?.metrics).toBeUndefined();
+    } finally {
+      await scraper.close();
+      server.closeAllConnections();
       server.close();
     }
   });

@@ -4,8 +4,24 @@ import type { PodLoad } from '../../providers/types.js';
 import { readCapped } from '../../upstream/read-capped.js';
 import type { PodSettings, PodState } from './pod-state.js';
 
-/** Largest metrics page read; a model server's is tens of kB, histograms included. */
-const MAX_METRICS_BYTES = 4 * 1024 * 1024;
+/**
+ * Largest metrics page read. vLLM's page is tens of kB (about 40 histograms of up to 30 buckets
+ * per engine, plus gauges and counters): 1 MiB leaves room for a dozen data-parallel engines and
+ * many LoRA series, while a page at the cap costs ~20 ms of parsing at most, not the ~0.8 s a
+ * 4 MiB page of long labels cost (4 MiB before).
+ */
+export const MAX_METRICS_BYTES = 1024 * 1024;
+/** Longest wait between two /metrics requests to a pod whose page is over the cap. */
+const MAX_METRICS_BACKOFF_MS = 60_000;
+
+/** One probe's answer: the status (0 when none, or a page over the cap) and a page's text. */
+interface Fetched {
+  status: number;
+  text?: string;
+  overCap?: true;
+}
+
+const NOT_ASKED: Fetched = { status: 0 };
 
 interface Loop {
   stop: AbortController;
@@ -14,6 +30,9 @@ interface Loop {
   states: Map<PodState, PodSettings>;
   settings: PodSettings;
   parse: (text: string) => PodLoad;
+  /** Pages over the cap in a row: /metrics is then asked for after interval × 2^n (at most a minute), /health still every interval. */
+  overCap: number;
+  metricsNotBefore: number;
 }
 
 /** What decides a probe's answer: states whose settings agree on it share one loop. */
@@ -54,7 +73,7 @@ export class PodScraper {
     if (current !== undefined && current !== key) this.unwatch(state);
     let loop = this.loops.get(key);
     if (loop === undefined) {
-      loop = { stop: new AbortController(), timer: undefined, states: new Map(), settings, parse };
+      loop = { stop: new AbortController(), timer: undefined, states: new Map(), settings, parse, overCap: 0, metricsNotBefore: 0 };
       this.loops.set(key, loop);
       this.run(loop);
     }
@@ -94,7 +113,7 @@ export class PodScraper {
     void round();
   }
 
-  private async get(url: string, timeoutMs: number, stop: AbortSignal): Promise<{ status: number; text?: string }> {
+  private async get(url: string, timeoutMs: number, stop: AbortSignal): Promise<Fetched> {
     const res = await request(url, {
       method: 'GET',
       signal: AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)]),
@@ -106,18 +125,29 @@ export class PodScraper {
       await res.body.dump().catch(() => undefined);
       return { status: res.statusCode };
     }
+    if (Number(res.headers['content-length']) > MAX_METRICS_BYTES) {
+      res.body.on('error', () => undefined);
+      res.body.destroy();
+      return { status: 0, overCap: true };
+    }
     const read = await readCapped(res.body, MAX_METRICS_BYTES);
-    return read.complete ? { status: 200, text: read.text() } : { status: 0 };
+    return read.complete ? { status: 200, text: read.text() } : { status: 0, overCap: true };
   }
 
   private async scrapeOnce(url: string, loop: Loop, stop: AbortSignal): Promise<void> {
     const { settings, parse } = loop;
     const origin = new URL(url).origin;
+    const askMetrics = this.now() >= loop.metricsNotBefore;
     const [health, metrics] = await Promise.allSettled([
       this.get(`${origin}${settings.healthPath}`, settings.scrapeTimeoutMs, stop),
-      this.get(`${origin}${settings.metricsPath}`, settings.scrapeTimeoutMs, stop),
+      askMetrics ? this.get(`${origin}${settings.metricsPath}`, settings.scrapeTimeoutMs, stop) : Promise.resolve(NOT_ASKED),
     ]);
     if (stop.aborted) return;
+    if (askMetrics) {
+      // A page over the cap is read up to the cap on every request: back off that pod's /metrics.
+      loop.overCap = metrics.status === 'fulfilled' && metrics.value.overCap === true ? loop.overCap + 1 : 0;
+      if (loop.overCap > 0) loop.metricsNotBefore = this.now() + Math.min(MAX_METRICS_BACKOFF_MS, settings.scrapeIntervalMs * 2 ** Math.min(loop.overCap, 16));
+    }
     const healthy = health.status === 'fulfilled' && health.value.status === 200;
     const load = metrics.status === 'fulfilled' && metrics.value.text !== undefined ? parse(metrics.value.text) : undefined;
     const now = this.now();
