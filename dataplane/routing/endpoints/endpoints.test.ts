@@ -8,12 +8,14 @@ import type { Transport } from '../../upstream/transport.js';
 import { costUsd, withPodTime } from '../../metering/cost.js';
 import type { CanonicalRequest } from '../../core/canonical.js';
 import { RoundRobinPicker } from './endpoint-picker.js';
-import { PodPicker } from './pod-picker.js';
+import { MAX_TRACKED_PODS, PodPicker } from './pod-picker.js';
 import { MAX_METRICS_BYTES, PodScraper } from './pod-scraper.js';
 import { isSaturated, loraTier, pickLoraAffinity, pickQueueAware, type PodView, triage } from './pod-scoring.js';
 import { HashRing, hash32, pickBoundedLoad } from './prefix-affinity.js';
 import { promptPrefix } from './prompt-prefix.js';
-import { PodState } from './pod-state.js';
+import { PodState, type PodSettings } from './pod-state.js';
+import { fairShares, trackedShares } from './tracked-share.js';
+import type { PodLoad } from '../../providers/types.js';
 
 const limits = { maxQueueDepth: 8, maxKvCacheUsage: 0.9 };
 const pod = (url: string, extra: Partial<PodView> = {}): PodView => ({ url, outstanding: 0, available: true, ...extra });
@@ -251,6 +253,72 @@ describe('pod picker', () => {
       server.closeAllConnections();
       server.close();
     }
+  });
+
+  /** Records which pods are scraped, without scraping. */
+  class WatchList extends PodScraper {
+    readonly watched = new Set<PodState>();
+    override watch(state: PodState, _settings: PodSettings, _parse: (text: string) => PodLoad): void {
+      this.watched.add(state);
+    }
+    override unwatch(state: PodState): void {
+      this.watched.delete(state);
+    }
+  }
+
+  it("tracks a fair share of pods per namespace, so another tenant's large pool leaves ours tracked", async () => {
+    // Before, one limit for all Providers was filled in snapshot order: namespace aaa's 1024 pods
+    // took it all, and every pick of team-a's pods got a fresh state (in flight 0, cool-downs lost, never scraped).
+    const pool = (id: string, n: number, base: string): ReturnType<typeof runtimeProvider> =>
+      runtimeProvider({ id, type: 'vllm', endpoints: Array.from({ length: n }, (_, i) => `http://${base}.${i >> 8}.${i & 255}:8000/v1`), headers: {}, connectTimeoutMs: 1000, vllm }, noHttp);
+    const big = pool('aaa/big', MAX_TRACKED_PODS, '10.1');
+    const alsoBig = pool('aaa/big2', MAX_TRACKED_PODS, '10.2');
+    const mine = runtimeProvider({ id: 'team-a/llama', type: 'vllm', endpoints: ['http://10.0.0.1:8000/v1', 'http://10.0.0.2:8000/v1'], headers: {}, connectTimeoutMs: 1000, vllm }, noHttp);
+    const watch = new WatchList();
+    const picker = new PodPicker(() => 0, watch);
+    try {
+      picker.sync([big, alsoBig, mine]);
+      expect(watch.watched.size).toBe(MAX_TRACKED_PODS);
+      expect([...watch.watched].filter((s) => s.url.startsWith('http://10.0.0.')).length).toBe(2);
+      const lo = { ...route, podSelection: { strategy: 'LeastOutstanding' } } as unknown as RouteConfig;
+      const leases = [0, 1, 2, 3].map(() => picker.pick({ provider: mine, route: lo, target, req, tried: new Set() }));
+      expect(picker.views(mine).map((v) => v.outstanding)).toEqual([2, 2]);
+      const first = leases[0];
+      if (first === undefined || !first.ok) throw new Error('expected a pick');
+      first.lease.release({ kind: 'ServerError', status: 503, message: 'full', retryAfterMs: 30_000 });
+      const after = [0, 1, 2].map(() => {
+        const r = picker.pick({ provider: mine, route: lo, target, req, tried: new Set() });
+        return r.ok ? r.lease.url : 'refused';
+      });
+      expect(new Set(after).size).toBe(1);
+      expect(after[0]).not.toBe(first.lease.url);
+    } finally {
+      await watch.close();
+    }
+  });
+
+  it("keeps in-flight counts and cool-downs of pods past a provider's share (picked by own count only)", async () => {
+    const n = MAX_TRACKED_PODS + 2;
+    const big = runtimeProvider({ id: 'ml/big', type: 'vllm', endpoints: Array.from({ length: n }, (_, i) => `http://10.1.${i >> 8}.${i & 255}:8000/v1`), headers: {}, connectTimeoutMs: 1000, vllm }, noHttp);
+    const watch = new WatchList();
+    const picker = new PodPicker(() => 0, watch);
+    try {
+      picker.sync([big]);
+      expect(watch.watched.size).toBe(MAX_TRACKED_PODS);
+      const lo = { ...route, podSelection: { strategy: 'LeastOutstanding' } } as unknown as RouteConfig;
+      for (let i = 0; i < n; i++) picker.pick({ provider: big, route: lo, target, req, tried: new Set() });
+      expect(picker.views(big).map((v) => v.outstanding)).toEqual(Array.from({ length: n }, () => 1));
+    } finally {
+      await watch.close();
+    }
+  });
+
+  it('splits the tracked budget max-min fairly, among namespaces first', () => {
+    expect(fairShares(new Map([['a', 10], ['b', 1000], ['c', 1000]]), 1024)).toEqual(new Map([['a', 10], ['b', 507], ['c', 507]]));
+    const shares = trackedShares(new Map([['aaa/x', 1000], ['aaa/y', 1000], ['aaa/z', 1000], ['team-a/llama', 3], ['team-b/p', 2000]]), 1024);
+    expect(shares.get('team-a/llama')).toBe(3);
+    expect(shares.get('team-b/p')).toBe(510);
+    expect([shares.get('aaa/x'), shares.get('aaa/y'), shares.get('aaa/z')]).toEqual([170, 170, 171]);
   });
 
   it('round robin stays the default for other providers', () => {

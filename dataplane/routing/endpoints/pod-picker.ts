@@ -6,9 +6,12 @@ import { promptPrefix } from './prompt-prefix.js';
 import { type PodView, pickLeastOutstanding, pickLoraAffinity, pickQueueAware, triage } from './pod-scoring.js';
 import type { PodScraper } from './pod-scraper.js';
 import { PodInFlight, PodState } from './pod-state.js';
+import { trackedShares } from './tracked-share.js';
 
-/** Most pods tracked (and scraped) per gateway; beyond it pods are still picked, by own load only. */
+/** Most pods tracked (and scraped) per gateway, shared fairly among namespaces and their Providers (tracked-share.ts). */
 export const MAX_TRACKED_PODS = 1024;
+/** Most untracked pods whose in-flight count and cool-down are kept (beyond a Provider's share, or on an old snapshot). */
+export const MAX_UNTRACKED_PODS = 256;
 /** Cool-down after a 429/503 without retry-after, or a refused connection. */
 const DEFAULT_COOL_DOWN_MS = 1000;
 /** Longest cool-down honoured from a retry-after, and longest after failures in a row. */
@@ -35,6 +38,7 @@ function stateKey(providerId: string, url: string): string {
  */
 export class PodPicker implements EndpointPicker {
   private readonly pods = new Map<string, PodState>();
+  private readonly untracked = new Map<string, PodState>();
   private readonly inFlight = new Map<string, PodInFlight>();
   private readonly rings = new Map<string, HashRing>();
   private turn = 0;
@@ -44,45 +48,97 @@ export class PodPicker implements EndpointPicker {
     private readonly scraper?: PodScraper,
   ) {}
 
-  /** Tracks exactly the pods of these providers: new pods start being scraped, gone ones stop. */
+  /**
+   * Tracks exactly the pods of these providers: new pods start being scraped, gone ones stop. Past
+   * MAX_TRACKED_PODS each namespace, then each of its providers, gets a fair share of the tracked
+   * pods, so that a tenant with a large pool (or many Providers) cannot leave another's untracked.
+   */
   sync(providers: readonly RuntimeProvider[]): void {
-    const wanted = new Map<string, { providerId: string; url: string; podLoad: NonNullable<RuntimeProvider['podLoad']> }>();
+    const pools = new Map<string, { urls: string[]; podLoad: NonNullable<RuntimeProvider['podLoad']> }>();
     for (const p of providers) {
-      if (p.podLoad === undefined) continue;
-      for (const url of p.config.endpoints) {
-        const key = stateKey(p.config.id, url);
-        if (!wanted.has(key) && wanted.size < MAX_TRACKED_PODS) wanted.set(key, { providerId: p.config.id, url, podLoad: p.podLoad });
-      }
+      if (p.podLoad === undefined || pools.has(p.config.id)) continue;
+      pools.set(p.config.id, { urls: [...new Set(p.config.endpoints)], podLoad: p.podLoad });
     }
+    const shares = trackedShares(new Map([...pools].map(([id, { urls }]) => [id, urls.length])), MAX_TRACKED_PODS);
+    const wanted = new Map<string, { providerId: string; url: string; podLoad: NonNullable<RuntimeProvider['podLoad']> }>();
+    for (const [providerId, { urls, podLoad }] of pools) {
+      for (const url of urls.slice(0, shares.get(providerId) ?? 0)) wanted.set(stateKey(providerId, url), { providerId, url, podLoad });
+    }
+    const listed = (key: string, url: string): boolean => pools.get(key.slice(0, key.indexOf('\n')))?.urls.includes(url) === true;
+    // Untracked states of pods no snapshot lists any more go; those of listed pods stay (bounded).
+    for (const [key, state] of [...this.untracked]) if (!listed(key, state.url)) this.forget(this.untracked, key, state);
     for (const [key, state] of [...this.pods]) {
       if (wanted.has(key)) continue;
       this.scraper?.unwatch(state);
-      state.detach();
-      this.pods.delete(key);
-      if (state.inFlight.states.size === 0) this.inFlight.delete(state.url);
+      if (listed(key, state.url)) {
+        // Still listed, now past its provider's share: picked by own count, its cool-down kept.
+        this.pods.delete(key);
+        if (this.untracked.size >= MAX_UNTRACKED_PODS) this.evictUntracked();
+        this.untracked.set(key, state);
+      } else this.forget(this.pods, key, state);
     }
-    for (const { providerId, url, podLoad } of wanted.values()) {
-      const state = this.state(providerId, url);
+    for (const [key, { url, podLoad }] of wanted) {
+      let state = this.pods.get(key);
+      if (state === undefined) {
+        // A pod that becomes tracked keeps what was known of it untracked (in flight, cool-down).
+        state = this.untracked.get(key) ?? new PodState(url, this.now(), this.sharedInFlight(url));
+        this.untracked.delete(key);
+        this.pods.set(key, state);
+      }
       this.scraper?.watch(state, podLoad.settings, podLoad.parseMetrics);
     }
     this.rings.clear();
   }
 
-  /** The provider's state for a pod; a pod no snapshot lists any more (a request on an old snapshot) gets a detached one. */
+  private sharedInFlight(url: string): PodInFlight {
+    let shared = this.inFlight.get(url);
+    if (shared === undefined) {
+      shared = new PodInFlight();
+      this.inFlight.set(url, shared);
+    }
+    return shared;
+  }
+
+  private forget(map: Map<string, PodState>, key: string, state: PodState): void {
+    map.delete(key);
+    state.detach();
+    if (state.inFlight.states.size === 0 && this.inFlight.get(state.url) === state.inFlight) this.inFlight.delete(state.url);
+  }
+
+  /**
+   * The provider's state for a pod. A pod beyond the provider's tracked share, or one no snapshot
+   * lists any more (a request on an old snapshot), is not scraped, but keeps its in-flight count
+   * and cool-down in a bounded map: it is picked by the gateway's own count, as documented.
+   */
   private state(providerId: string, url: string): PodState {
     const key = stateKey(providerId, url);
-    let s = this.pods.get(key);
-    if (s === undefined) {
-      if (this.pods.size >= MAX_TRACKED_PODS) return new PodState(url, this.now());
-      let shared = this.inFlight.get(url);
-      if (shared === undefined) {
-        shared = new PodInFlight();
-        this.inFlight.set(url, shared);
-      }
-      s = new PodState(url, this.now(), shared);
-      this.pods.set(key, s);
+    const tracked = this.pods.get(key);
+    if (tracked !== undefined) return tracked;
+    let s = this.untracked.get(key);
+    if (s !== undefined) {
+      // Most recently used last: eviction takes the oldest.
+      this.untracked.delete(key);
+      this.untracked.set(key, s);
+      return s;
     }
+    if (this.untracked.size >= MAX_UNTRACKED_PODS) this.evictUntracked();
+    s = new PodState(url, this.now(), this.sharedInFlight(url));
+    this.untracked.set(key, s);
     return s;
+  }
+
+  /** Drops the least recently used untracked state that holds nothing (no request in flight, no cool-down), else the least recently used. */
+  private evictUntracked(): void {
+    const now = this.now();
+    let victim: [string, PodState] | undefined;
+    for (const entry of this.untracked) {
+      victim ??= entry;
+      if (entry[1].outstanding === 0 && entry[1].coolingFor(now) === 0) {
+        victim = entry;
+        break;
+      }
+    }
+    if (victim !== undefined) this.forget(this.untracked, victim[0], victim[1]);
   }
 
   private ring(endpoints: readonly string[]): HashRing {
