@@ -8,19 +8,50 @@ function slicesOf(slices: Iterable<EndpointSliceObject>, namespace: string, serv
   return [...slices].filter((s) => s.metadata.namespace === namespace && s.metadata.labels?.[SERVICE_NAME_LABEL] === service);
 }
 
-function addressesFor(slices: EndpointSliceObject[], portName: string): { ip: string; port: number; ready: boolean; terminating: boolean }[] {
-  const out: { ip: string; port: number; ready: boolean; terminating: boolean }[] = [];
+/**
+ * The one address family whose slices are read: the Service's primary family, else IPv4 when any
+ * slice has it. A dual-stack Service has an IPv4 and an IPv6 slice listing the same pods; reading
+ * both listed every pod twice (twice its share of picks, two scrape loops, a doubled pod count).
+ */
+function familyOf(slices: readonly EndpointSliceObject[], service?: ServiceObject): string | undefined {
+  const primary = service?.spec?.ipFamilies?.[0];
+  if (primary !== undefined) return primary;
+  const types = new Set(slices.map((s) => s.addressType));
+  return types.has('IPv4') ? 'IPv4' : types.has('IPv6') ? 'IPv6' : undefined;
+}
+
+interface Address {
+  ip: string;
+  port: number;
+  ready: boolean;
+  terminating: boolean;
+}
+
+/**
+ * The addresses of a Service port, one per ip:port: the EndpointSlice controller may list an
+ * endpoint in two slices while it rebalances them, and consumers must de-duplicate (a copy is
+ * ready only when every copy says so, terminating when any does).
+ */
+function addressesFor(slices: EndpointSliceObject[], portName: string, service?: ServiceObject): Address[] {
+  const family = familyOf(slices, service);
+  const byAddress = new Map<string, Address>();
   for (const slice of slices) {
+    if (family !== undefined && slice.addressType !== undefined && slice.addressType !== family) continue;
     const port = slice.ports?.find((p) => (p.name ?? '') === portName)?.port;
     if (port === undefined || port === null) continue;
     for (const ep of slice.endpoints ?? []) {
       // A nil ready condition means ready (EndpointSlice API semantics).
       const ready = ep.conditions?.ready !== false;
       const terminating = ep.conditions?.terminating === true;
-      for (const ip of ep.addresses) out.push({ ip, port, ready, terminating });
+      for (const ip of ep.addresses) {
+        const key = `${ip}:${port}`;
+        const seen = byAddress.get(key);
+        if (seen === undefined) byAddress.set(key, { ip, port, ready, terminating });
+        else byAddress.set(key, { ip, port, ready: seen.ready && ready, terminating: seen.terminating || terminating });
+      }
     }
   }
-  return out.sort((a, b) => `${a.ip}:${a.port}`.localeCompare(`${b.ip}:${b.port}`));
+  return [...byAddress.values()].sort((a, b) => `${a.ip}:${a.port}`.localeCompare(`${b.ip}:${b.port}`));
 }
 
 /** A Service port an object names (a Provider's serviceRef, a guardrail webhook's serviceRef). */
@@ -63,7 +94,7 @@ export function resolveServiceEndpoints(refs: readonly ServicePortRef[], service
       out.push({ namespace: ns, service: ref.name, port: ref.port, addresses: [], servicePorts: (service.spec?.ports ?? []).map((sp) => sp.port) });
       continue;
     }
-    const addresses = addressesFor(slicesOf(all, ns, ref.name), servicePort.name ?? '').map(({ ip, port, ready }) => ({ ip, port, ready }));
+    const addresses = addressesFor(slicesOf(all, ns, ref.name), servicePort.name ?? '', service).map(({ ip, port, ready }) => ({ ip, port, ready }));
     out.push({ namespace: ns, service: ref.name, port: ref.port, addresses });
   }
   return out;

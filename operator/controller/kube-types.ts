@@ -5,7 +5,8 @@ export interface SecretObject extends KubeObject {
 }
 
 export interface ServiceObject extends KubeObject {
-  spec?: { ports?: { name?: string; port: number }[] };
+  /** ipFamilies: the Service's address families, primary first (dual-stack Services list two). */
+  spec?: { ports?: { name?: string; port: number }[]; ipFamilies?: string[] | null };
 }
 
 export interface EndpointSliceObject extends KubeObject {
