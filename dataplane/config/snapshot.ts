@@ -81,6 +81,8 @@ export const ProviderConfigSchema = z.object({
   type: z.string().min(1),
   /** Base URLs (one for hosted APIs, one per ready pod for serviceRef providers). Empty for mock. */
   endpoints: z.array(z.string()),
+  /** The Service port a serviceRef provider's endpoints come from (`namespace/name port N`), named when it has none. */
+  service: z.string().optional(),
   /** The upstream credential itself. The channel carrying a snapshot must be authenticated. */
   apiKey: secretSchema(z.string()).optional(),
   headers: z.record(z.string(), z.string()),

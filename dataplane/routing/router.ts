@@ -141,7 +141,8 @@ export class Router {
       }
       // Retrying with backoff cannot make a pod ready: fail over at once, without an attempt.
       if (hasNoEndpoints(provider)) {
-        skipped.push(target.providerId);
+        // Named with its Service: the Provider's status says the same, but the caller may not read it.
+        skipped.push(provider.config.service === undefined ? target.providerId : `${target.providerId}: Service ${provider.config.service} has no ready endpoints`);
         this.deps.onSkip?.(route, target, 'no_endpoints');
         continue;
       }

@@ -128,6 +128,7 @@ export function compileProviders(input: CompileInput, egress?: CompiledEgressAll
       connectTimeoutMs: durationToMs((spec.timeouts ?? ProviderTimeoutsSchema.parse({})).connect),
     };
     if (apiKey !== undefined) config.apiKey = apiKey;
+    if (spec.serviceRef !== undefined) config.service = `${ns}/${spec.serviceRef.name} port ${spec.serviceRef.port}`;
     const labels = p.metadata.labels ?? {};
     if (Object.keys(labels).length > 0) {
       config.labels = Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
