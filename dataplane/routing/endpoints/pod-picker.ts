@@ -54,17 +54,17 @@ export class PodPicker implements EndpointPicker {
    * pods, so that a tenant with a large pool (or many Providers) cannot leave another's untracked.
    */
   sync(providers: readonly RuntimeProvider[]): void {
-    const pools = new Map<string, { urls: string[]; podLoad: NonNullable<RuntimeProvider['podLoad']> }>();
+    const pools = new Map<string, { urls: Set<string>; podLoad: NonNullable<RuntimeProvider['podLoad']> }>();
     for (const p of providers) {
       if (p.podLoad === undefined || pools.has(p.config.id)) continue;
-      pools.set(p.config.id, { urls: [...new Set(p.config.endpoints)], podLoad: p.podLoad });
+      pools.set(p.config.id, { urls: new Set(p.config.endpoints), podLoad: p.podLoad });
     }
-    const shares = trackedShares(new Map([...pools].map(([id, { urls }]) => [id, urls.length])), MAX_TRACKED_PODS);
+    const shares = trackedShares(new Map([...pools].map(([id, { urls }]) => [id, urls.size])), MAX_TRACKED_PODS);
     const wanted = new Map<string, { providerId: string; url: string; podLoad: NonNullable<RuntimeProvider['podLoad']> }>();
     for (const [providerId, { urls, podLoad }] of pools) {
-      for (const url of urls.slice(0, shares.get(providerId) ?? 0)) wanted.set(stateKey(providerId, url), { providerId, url, podLoad });
+      for (const url of [...urls].slice(0, shares.get(providerId) ?? 0)) wanted.set(stateKey(providerId, url), { providerId, url, podLoad });
     }
-    const listed = (key: string, url: string): boolean => pools.get(key.slice(0, key.indexOf('\n')))?.urls.includes(url) === true;
+    const listed = (key: string, url: string): boolean => pools.get(key.slice(0, key.indexOf('\n')))?.urls.has(url) === true;
     // Untracked states of pods no snapshot lists any more go; those of listed pods stay (bounded).
     for (const [key, state] of [...this.untracked]) if (!listed(key, state.url)) this.forget(this.untracked, key, state);
     for (const [key, state] of [...this.pods]) {
