@@ -105,7 +105,8 @@ export function compileProviders(input: CompileInput, egress?: CompiledEgressAll
       const checked = checkServiceRef(endpoints, ns, ref, 'spec.serviceRef');
       serviceProblem = checked.problem;
       if (checked.ready !== undefined) {
-        urls = checked.ready.map((a) => `${ref.scheme}://${formatHost(a.ip)}:${a.port}${ref.path.replace(/\/$/, '')}`).sort();
+        // One URL per pod: a duplicate would give that pod two shares of the picks.
+        urls = [...new Set(checked.ready.map((a) => `${ref.scheme}://${formatHost(a.ip)}:${a.port}${ref.path.replace(/\/$/, '')}`))].sort();
         status.endpoints = urls.length;
       }
     } else if (spec.url !== undefined) {

@@ -336,6 +336,12 @@ describe('compile', () => {
     const { snapshot, statuses } = compile(input({ providers: [vllm], routes: [r], endpoints }));
     expect(snapshot.providers[0]?.endpoints).toEqual(['http://10.0.0.2:8080/v1', 'http://[fd00::1]:8080/v1']);
     expect(statuses.find((s) => s.name === 'vllm')?.endpoints).toBe(2);
+    // Named in the 503 a route gives when the Provider has no ready endpoints.
+    expect(snapshot.providers[0]?.service).toBe('default/vllm port 8000');
+    // An address listed twice (input not de-duplicated by the operator: tollgate dev, tests) is one pod, not two shares of picks.
+    const twice = compile(input({ providers: [vllm], routes: [r], endpoints: [{ ...endpoints[0], addresses: [{ ip: '10.0.0.2', port: 8080, ready: true }, { ip: '10.0.0.2', port: 8080, ready: true }] }] as typeof endpoints }));
+    expect(twice.snapshot.providers[0]?.endpoints).toEqual(['http://10.0.0.2:8080/v1']);
+    expect(twice.statuses.find((s) => s.name === 'vllm')?.endpoints).toBe(1);
     const none = compile(input({ providers: [vllm], routes: [r], endpoints: [] }));
     expect(status(none.statuses, 'Provider', 'vllm').ResolvedRefs).toMatchObject({
       status: 'False',
