@@ -7,7 +7,24 @@ import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { MALFORMED_KUBECONFIG, MALFORMED_KUBECONFIG_REASON } from '../test/fixtures/kubeconfig/malformed.js';
-import { runOperator } from './operator.js';
+import { type OperatorConfig, runOperator } from './operator.js';
+
+/** An operator of the kubeconfig at `path`, listening on loopback `port`. */
+function operatorConfig(path: string, port: number): OperatorConfig {
+  return {
+    kubeconfig: path,
+    watchNamespaces: [],
+    dataplane: { namespace: 'tollgate', service: 'tollgate-dataplane', adminPortName: 'admin' },
+    token: 'admin-token',
+    identity: 'operator-0',
+    lease: { namespace: 'tollgate', name: 'tollgate-operator', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+    listen: { host: '127.0.0.1', port },
+    apiKeyHashSecret: { namespace: 'tollgate', name: 'tollgate-api-key-hash' },
+    debounceMs: 100,
+    maxWaitMs: 1_000,
+    logger: pino({ level: 'silent' }),
+  };
+}
 
 describe('runOperator', () => {
   it('a --kubeconfig that is not valid YAML is reported by its reason and position, never the lines around it (its token)', async () => {
@@ -15,19 +32,7 @@ describe('runOperator', () => {
     try {
       const path = join(dir, 'kubeconfig');
       writeFileSync(path, MALFORMED_KUBECONFIG);
-      const started = runOperator({
-        kubeconfig: path,
-        watchNamespaces: [],
-        dataplane: { namespace: 'tollgate', service: 'tollgate-dataplane', adminPortName: 'admin' },
-        token: 'admin-token',
-        identity: 'operator-0',
-        lease: { namespace: 'tollgate', name: 'tollgate-operator', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
-        listen: { host: '127.0.0.1', port: 0 },
-        apiKeyHashSecret: { namespace: 'tollgate', name: 'tollgate-api-key-hash' },
-        debounceMs: 100,
-        maxWaitMs: 1_000,
-        logger: pino({ level: 'silent' }),
-      });
+      const started = runOperator(operatorConfig(path, 0));
       await expect(started).rejects.toThrow(new Error(`${path}: not valid YAML: ${MALFORMED_KUBECONFIG_REASON}`));
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -57,19 +62,9 @@ describe('runOperator', () => {
         `apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: { server: "http://127.0.0.1:${deadPort}" } }]\nusers: [{ name: u, user: { token: x } }]\ncontexts: [{ name: x, context: { cluster: c, user: u } }]\ncurrent-context: x\n`,
       );
       const started = runOperator({
-        kubeconfig: path,
-        watchNamespaces: [],
-        dataplane: { namespace: 'tollgate', service: 'tollgate-dataplane', adminPortName: 'admin' },
-        token: 'admin-token',
-        identity: 'operator-0',
-        lease: { namespace: 'tollgate', name: 'tollgate-operator', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
-        listen: { host: '127.0.0.1', port },
-        apiKeyHashSecret: { namespace: 'tollgate', name: 'tollgate-api-key-hash' },
+        ...operatorConfig(path, port),
         // The chart's flags: both are read from the API server before anything else.
         ownerServiceAccount: 'tollgate-operator',
-        debounceMs: 100,
-        maxWaitMs: 1_000,
-        logger: pino({ level: 'silent' }),
         signal: abort.signal,
         ...(tls
           ? { managedTls: { namespace: 'tollgate', caSecret: 'tollgate-ca', dataplaneSecret: 'tollgate-dataplane-tls', dataplaneNames: ['tollgate-dataplane'], operatorNames: ['tollgate-operator'] } }

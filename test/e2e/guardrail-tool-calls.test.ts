@@ -3,7 +3,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzureOpenAiEmulator } from '../emulators/azure-openai.js';
 import type { Emulator } from '../emulators/emulator-server.js';
-import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { azureEmulatorProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 
 // Guardrails on tool-call arguments (issue 17): the arguments a model sends (answers and streams)
 // and the ones a client sends back in its history, through the gateway with the official clients.
@@ -18,20 +18,7 @@ const ARGS = { to: 'ann@example.com', subject: 'the quarterly report is ready fo
 beforeAll(async () => {
   up = await startAzureOpenAiEmulator('gpt4o-prod', 'azure-test-key', '2024-10-21');
   gateway = await startTestGateway({
-    'all.yaml': `apiVersion: tollgate.dev/v1alpha1
-kind: Provider
-metadata: { name: azure }
-spec:
-  type: azure-openai
-  url: ${up.url}
-  credentials: { secretRef: { name: azure, key: apiKey } }
-  azure: { deployment: gpt4o-prod, apiVersion: "2024-10-21" }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: azure }
-stringData: { apiKey: azure-test-key }
----
+    'all.yaml': `${azureEmulatorProvider(up.url)}---
 apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
 metadata: { name: tools }

@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzureOpenAiEmulator } from '../emulators/azure-openai.js';
 import type { Emulator } from '../emulators/emulator-server.js';
-import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { azureEmulatorProvider, openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 
 // Azure OpenAI's content filter says which category fired only in its own fields: innererror on a
@@ -18,20 +18,7 @@ beforeAll(async () => {
   emulator = await startAzureOpenAiEmulator('gpt4o-prod', 'azure-test-key', '2024-10-21');
   backup = await startOpenAiUpstream();
   gateway = await startTestGateway({
-    'providers.yaml': `apiVersion: tollgate.dev/v1alpha1
-kind: Provider
-metadata: { name: azure }
-spec:
-  type: azure-openai
-  url: ${emulator.url}
-  credentials: { secretRef: { name: azure, key: apiKey } }
-  azure: { deployment: gpt4o-prod, apiVersion: "2024-10-21" }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: azure }
-stringData: { apiKey: azure-test-key }
----
+    'providers.yaml': `${azureEmulatorProvider(emulator.url)}---
 ${openAiProvider('backup', backup.baseUrl)}`,
     'routes.yaml': `apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute

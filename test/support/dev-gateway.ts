@@ -97,6 +97,27 @@ stringData: { apiKey: sk-${name} }
 }
 
 /**
+ * An `azure-openai` Provider `azure` (and its key Secret) for the Azure emulator's deployment
+ * `gpt4o-prod` (test/emulators/azure-openai.ts: startAzureOpenAiEmulator('gpt4o-prod', 'azure-test-key', '2024-10-21')).
+ */
+export function azureEmulatorProvider(url: string): string {
+  return `apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: azure }
+spec:
+  type: azure-openai
+  url: ${url}
+  credentials: { secretRef: { name: azure, key: apiKey } }
+  azure: { deployment: gpt4o-prod, apiVersion: "2024-10-21" }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: azure }
+stringData: { apiKey: azure-test-key }
+`;
+}
+
+/**
  * Namespace finance requires providers labelled approved=true (residency); API keys
  * `tg-finance-key` (key:finance/ledger) and `tg-marketing-key` (key:marketing/web).
  */
