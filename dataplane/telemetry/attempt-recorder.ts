@@ -210,11 +210,14 @@ export class AttemptRecorder implements AttemptTelemetry, StreamWatcher {
     if (span.isRecording()) {
       if (this.facts.model !== undefined) span.setAttribute(GENAI.responseModel, this.facts.model);
       if (this.facts.id !== undefined) span.setAttribute(GENAI.responseId, this.facts.id);
-      if (this.facts.finishReasons.length > 0) span.setAttribute(GENAI.finishReasons, this.facts.finishReasons);
+      const reasons = this.facts.finishReasons;
+      if (reasons.length > 0) span.setAttribute(GENAI.finishReasons, reasons);
       if (this.usage !== undefined) {
         span.setAttribute(GENAI.inputTokens, this.usage.inputTokens);
         span.setAttribute(GENAI.outputTokens, this.usage.outputTokens);
         if (this.usage.cachedInputTokens > 0) span.setAttribute(GENAI.cacheReadTokens, this.usage.cachedInputTokens);
+        const written = this.usage.cacheWriteTokens;
+        if (written !== undefined && written > 0) span.setAttribute(GENAI.cacheCreationTokens, written);
       }
       if (failure === CLIENT_GONE) span.setAttribute('tollgate.client_gone', true);
       else if (failure !== undefined) {

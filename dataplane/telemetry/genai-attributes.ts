@@ -19,6 +19,7 @@ export const GENAI = {
   inputTokens: 'gen_ai.usage.input_tokens',
   outputTokens: 'gen_ai.usage.output_tokens',
   cacheReadTokens: 'gen_ai.usage.cache_read.input_tokens',
+  cacheCreationTokens: 'gen_ai.usage.cache_creation.input_tokens',
 } as const;
 
 /** Path of a public inference endpoint → gen_ai.operation.name. */
@@ -72,17 +73,28 @@ const fact = (value: string): string => (value.length <= MAX_FACT_CHARS ? value 
 export class ResponseFacts {
   id: string | undefined;
   model: string | undefined;
-  readonly finishReasons: string[] = [];
+  /** Finish reason per choice index: a stream may repeat one on several chunks, and the last one said is the choice's. */
+  private readonly reasons = new Map<number, string>();
+
+  /** One finish reason per choice, in choice order. */
+  get finishReasons(): string[] {
+    if (this.reasons.size === 0) return [];
+    return [...this.reasons.entries()].sort(([a], [b]) => a - b).map(([, reason]) => reason);
+  }
 
   observe(body: JsonObject): void {
     if (this.id === undefined && typeof body.id === 'string') this.id = fact(body.id);
     if (this.model === undefined && typeof body.model === 'string') this.model = fact(body.model);
     const choices = body.choices;
     if (!Array.isArray(choices)) return;
-    for (const choice of choices) {
-      const reason = (choice as JsonObject | null)?.finish_reason;
-      // At most one a choice can have: an upstream may repeat a finish reason on every chunk of a long stream.
-      if (typeof reason === 'string' && this.finishReasons.length < MAX_FINISH_REASONS) this.finishReasons.push(fact(reason));
+    for (let i = 0; i < choices.length; i++) {
+      const choice = choices[i] as JsonObject | null;
+      const reason = choice?.finish_reason;
+      if (typeof reason !== 'string') continue;
+      // A choice without its index is the position it came at (a non-streamed answer lists them in order).
+      const index = typeof choice?.index === 'number' && Number.isInteger(choice.index) ? choice.index : i;
+      // At most as many choices as an answer may have: an upstream may send any number of indexes.
+      if (this.reasons.has(index) || this.reasons.size < MAX_FINISH_REASONS) this.reasons.set(index, fact(reason));
     }
   }
 }

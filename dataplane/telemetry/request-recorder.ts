@@ -390,7 +390,8 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
         span.setAttribute('tollgate.provider', served.target.providerId);
         span.setAttribute(GENAI.provider, served.provider.telemetryName);
         if (served.facts.model !== undefined) span.setAttribute(GENAI.responseModel, served.facts.model);
-        if (served.facts.finishReasons.length > 0) span.setAttribute(GENAI.finishReasons, served.facts.finishReasons);
+        const reasons = served.facts.finishReasons;
+        if (reasons.length > 0) span.setAttribute(GENAI.finishReasons, reasons);
       }
       const usage = this.usage;
       if (usage !== undefined) {
@@ -400,6 +401,9 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
           span.setAttribute(GENAI.inputTokens, usage.inputTokens);
           span.setAttribute(GENAI.outputTokens, usage.outputTokens);
           if (usage.cachedInputTokens > 0) span.setAttribute(GENAI.cacheReadTokens, usage.cachedInputTokens);
+          // Not in the usage record (metering prices it as input): as the serving attempt's provider reported it.
+          const written = served?.usage?.cacheWriteTokens;
+          if (written !== undefined && written > 0) span.setAttribute(GENAI.cacheCreationTokens, written);
         }
       }
       if (errorType !== undefined) {
