@@ -19,7 +19,7 @@ import { getModel, listModels } from './models-handler.js';
 import { sendError } from './send-error.js';
 import { sendJson } from './send-json.js';
 import { passThroughEndpoint } from './passthrough/passthrough-handler.js';
-import { passThroughPath } from './passthrough/passthrough-paths.js';
+import { type PassThroughPath, passThroughPath } from './passthrough/passthrough-paths.js';
 import { requestIdOf } from './request-headers.js';
 import { nameAnswer } from '../telemetry/answer-id.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
@@ -53,6 +53,8 @@ interface Endpoint {
   idHeader?: string;
   /** Its answers carry the id headers already (the pipeline's); others get them set before the handler runs. */
   namesAnswers?: true;
+  /** A pass-through endpoint: its family and http.route, for the request's metrics, span and access log. */
+  passThrough?: PassThroughPath;
 }
 
 const openAiError = (err: GatewayError): unknown => err.toBody();
@@ -114,7 +116,8 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
   const find = (method: string, path: string): Endpoint | undefined => {
     const endpoint = table.get(routeKey(method, path));
     if (endpoint !== undefined) return endpoint;
-    if (passThroughPath(path) !== undefined) return { handle: (req, res, telemetry, requestId) => passThrough(req, res, telemetry, path, requestId), render: openAiError };
+    const forwarded = passThroughPath(path);
+    if (forwarded !== undefined) return { handle: (req, res, telemetry, requestId) => passThrough(req, res, telemetry, path, requestId), render: openAiError, passThrough: forwarded };
     if ((method !== 'GET' && method !== 'HEAD') || !path.toLowerCase().startsWith(MODELS_PREFIX)) return undefined;
     const id = modelId(path);
     if (id === undefined || id === '') return undefined;
@@ -138,7 +141,7 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
       if (endpoint.idHeader !== undefined) res.setHeader(endpoint.idHeader, requestId);
     }
     // Access log, metrics and the SERVER span of every request (dataplane/telemetry).
-    const telemetry = deps.observer.request(req, res, path);
+    const telemetry = deps.observer.request(req, res, path, endpoint?.passThrough);
     const fromPage = browserRefusal(req, loopbackOnly);
     if (fromPage !== undefined) {
       sendError(res, fromPage, deps.logger, endpoint?.render ?? openAiError);

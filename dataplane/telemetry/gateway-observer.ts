@@ -4,6 +4,7 @@ import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
 import type { UsageRecord } from '../metering/usage-record.js';
 import type { CanonicalRequest } from '../core/canonical.js';
 import type { AttemptResult } from '../core/canonical.js';
+import type { PassThroughEndpoint } from '../config/pass-through-endpoints.js';
 
 /**
  * Who called, as governance verified it. Structural, so that telemetry does not depend on the
@@ -102,10 +103,21 @@ export interface RequestTelemetry extends AttemptObserver {
   traceIds(): TraceIds | undefined;
 }
 
+/** A pass-through request's endpoint, as the server matched it (structural: telemetry does not import the server). */
+export interface PassThroughRequest {
+  /** The endpoint family (`moderations`, `images`, …): a fixed set, the `operation` of its metrics. */
+  endpoint: PassThroughEndpoint;
+  /** Its path with ids as `{id}`: the SERVER span's http.route. */
+  route: string;
+}
+
 /** All instrumentation of the data plane (traces, metrics, access log) behind one interface. */
 export interface GatewayObserver {
-  /** Starts observing one HTTP request (`path`: its URL path); finished when the response closes. */
-  request(req: IncomingMessage, res: ServerResponse, path: string): RequestTelemetry;
+  /**
+   * Starts observing one HTTP request (`path`: its URL path); finished when the response closes.
+   * `passThrough`: the endpoint is forwarded untranslated (its request is observed like an inference one).
+   */
+  request(req: IncomingMessage, res: ServerResponse, path: string, passThrough?: PassThroughRequest): RequestTelemetry;
   /** Health checking reports target state here (the gauge stays closed until it does). */
   circuitState(providerId: string, model: string, state: CircuitState): void;
 }

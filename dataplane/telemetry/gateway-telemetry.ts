@@ -7,9 +7,9 @@ import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { RequestUsage } from '../config/request-usage.js';
 import { accessLog } from './access-log.js';
 import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.js';
-import type { CircuitState, GatewayObserver, RequestTelemetry } from './gateway-observer.js';
+import type { CircuitState, GatewayObserver, PassThroughRequest, RequestTelemetry } from './gateway-observer.js';
 import { endpointPath } from '../core/endpoint-path.js';
-import { OPERATION_BY_PATH, ServerAddresses } from './genai-attributes.js';
+import { OPERATION_BY_PATH, PASS_THROUGH_OPERATION, ServerAddresses } from './genai-attributes.js';
 import { RequestRecorder } from './request-recorder.js';
 import { SeriesRetirement } from './series-retirement.js';
 import { SeriesCache } from './target-series.js';
@@ -50,12 +50,19 @@ export class GatewayTelemetry implements GatewayObserver {
     };
   }
 
-  request(req: IncomingMessage, res: ServerResponse, path: string): RequestTelemetry {
-    // By the form the server matched the endpoint by: a variant of the path (case, trailing slash) is
-    // served, so it is counted, traced and in usage history like the path itself.
-    const endpoint = endpointPath(path);
-    const operation = req.method === 'POST' ? OPERATION_BY_PATH.get(endpoint) : undefined;
-    const recorder = new RequestRecorder(this.ctx, req, res, path, endpoint, operation);
+  request(req: IncomingMessage, res: ServerResponse, path: string, passThrough?: PassThroughRequest): RequestTelemetry {
+    let recorder: RequestRecorder;
+    if (passThrough !== undefined) {
+      // Counted by its endpoint family (a fixed set), never by its path: a path names files and batches.
+      const { endpoint, route } = passThrough;
+      recorder = new RequestRecorder(this.ctx, req, res, path, route, { metric: endpoint, genAi: PASS_THROUGH_OPERATION[endpoint], passThrough: true });
+    } else {
+      // By the form the server matched the endpoint by: a variant of the path (case, trailing slash) is
+      // served, so it is counted, traced and in usage history like the path itself.
+      const endpoint = endpointPath(path);
+      const operation = req.method === 'POST' ? OPERATION_BY_PATH.get(endpoint) : undefined;
+      recorder = new RequestRecorder(this.ctx, req, res, path, endpoint, operation === undefined ? undefined : { metric: operation, genAi: operation, passThrough: false });
+    }
     res.on('close', () => recorder.close());
     return recorder;
   }

@@ -1,4 +1,5 @@
 import type { JsonObject, Operation } from '../core/canonical.js';
+import type { PassThroughEndpoint } from '../config/pass-through-endpoints.js';
 
 /**
  * OpenTelemetry GenAI semantic conventions as of semantic-conventions v1.41 (the last version kept
@@ -30,6 +31,24 @@ export const OPERATION_BY_PATH: ReadonlyMap<string, string> = new Map([
   ['/v1/completions', 'text_completion'],
   ['/v1/embeddings', 'embeddings'],
 ]);
+
+/**
+ * gen_ai.operation.name of a pass-through endpoint: the convention's `generate_content` for images
+ * and audio (multimodal generation), else the endpoint's own name (the convention allows names of
+ * an operation it does not list). The metrics' `operation` label is the endpoint name in every case.
+ */
+export const PASS_THROUGH_OPERATION: Record<PassThroughEndpoint, string> = {
+  images: 'generate_content',
+  audio: 'generate_content',
+  files: 'files',
+  batches: 'batches',
+  moderations: 'moderations',
+  rerank: 'rerank',
+  score: 'score',
+  tokenize: 'tokenize',
+  realtime: 'realtime',
+  responses: 'responses',
+};
 
 export const OPERATION_NAME: Record<Operation, string> = { chat: 'chat', completions: 'text_completion', embeddings: 'embeddings' };
 

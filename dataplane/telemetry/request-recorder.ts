@@ -50,6 +50,14 @@ function loggableRequestId(given: unknown): string | undefined {
   return typeof given === 'string' && given.length > 0 && given.length <= 128 ? given : undefined;
 }
 
+/** How a counted request is named: its metrics' `operation` label, its spans' gen_ai.operation.name. */
+export interface RequestKind {
+  metric: string;
+  genAi: string;
+  /** A pass-through endpoint (forwarded untranslated). */
+  passThrough: boolean;
+}
+
 /**
  * One public request: its SERVER span, its metrics and its access-log line, finished when the
  * response has closed and (for served requests) its usage has been metered.
@@ -91,30 +99,39 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   private clientLeft = false;
   private finished = false;
 
+  /** The `operation` label of the request's metrics; undefined for requests that are not counted (probes, model lists). */
+  private readonly operation: string | undefined;
+  /** gen_ai.operation.name of its spans. */
+  private readonly genAiOperation: string | undefined;
+  /** Forwarded untranslated: its answer may be metered or not (no estimate), and is metered as the response closes. */
+  private readonly passThrough: boolean;
+
   constructor(
     private readonly ctx: TelemetryContext,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly path: string,
     /**
-     * The endpoint the path names, in the one form the server matches it by (endpointPath): the
-     * span's http.route, so that the caller's spelling of the path (case, a trailing slash) is not
-     * a new value of it (spans-to-metrics keep one series per value).
+     * The endpoint the path names, in the one form the server matches it by (endpointPath), or a
+     * pass-through path with its ids as `{id}`: the span's http.route, so that neither the caller's
+     * spelling of the path (case, a trailing slash) nor an id is a new value of it (spans-to-metrics
+     * keep one series per value).
      */
     endpoint: string,
-    /** gen_ai.operation.name of an inference endpoint; undefined for the others (probes, model lists). */
-    private readonly operation: string | undefined,
+    /** How an inference or pass-through request is named; undefined for the others (probes, model lists). */
+    kind: RequestKind | undefined,
   ) {
-    if (operation === undefined) return;
+    this.operation = kind?.metric;
+    this.genAiOperation = kind?.genAi;
+    this.passThrough = kind?.passThrough === true;
+    if (kind === undefined) return;
     ctx.metrics.inflight.inc();
     if (ctx.tracer === undefined) return;
     const parent = ctx.propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
     this.parentContext = parent;
-    this.span = ctx.tracer.startSpan(
-      operation,
-      { kind: SpanKind.SERVER, attributes: { [GENAI.operation]: operation, 'http.request.method': req.method ?? 'POST', 'http.route': endpoint, 'url.path': loggedPath(path) } },
-      parent,
-    );
+    const attributes: Attributes = { [GENAI.operation]: kind.genAi, 'http.request.method': req.method ?? 'POST', 'http.route': endpoint, 'url.path': loggedPath(path) };
+    if (kind.passThrough) attributes['tollgate.pass_through'] = kind.metric;
+    this.span = ctx.tracer.startSpan(kind.genAi, { kind: SpanKind.SERVER, attributes }, parent);
   }
 
   /** The SERVER span, parent of the attempts' CLIENT spans; undefined when tracing is off. */
@@ -130,7 +147,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   }
 
   get operationName(): string {
-    return this.operation ?? 'chat';
+    return this.genAiOperation ?? 'chat';
   }
 
   /**
@@ -203,7 +220,8 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     this.upstreamMs += ms;
     if (outcome === 'success') {
       this.serving = attempt;
-      this.awaitingMeter = true;
+      // A pass-through answer may be metered or not: it is never waited for (see close).
+      this.awaitingMeter = !this.passThrough;
     } else if (outcome !== 'client_gone') this.lastFailure = outcome;
   }
 
@@ -304,7 +322,10 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   close(): void {
     this.closed = true;
     this.clientLeft = !this.res.writableFinished;
-    if (!this.awaitingMeter) this.finish();
+    // A pass-through request is metered when its answer ends, or by its handler's own 'close'
+    // listener (a client that left): one turn later, every listener of this 'close' has run.
+    if (this.passThrough) queueMicrotask(() => this.finish());
+    else if (!this.awaitingMeter) this.finish();
   }
 
   private finish(): void {

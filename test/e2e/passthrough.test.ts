@@ -304,6 +304,29 @@ describe('pass-through endpoints', () => {
     expect(sent?.headers.expect).toBeUndefined();
   });
 
+  // The caller's baggage (its own key-value pairs: user ids, tenants) and trace context went to the
+  // provider verbatim; with tracing off the gateway sends no trace context at all, as on chat.
+  it("never forwards the caller's baggage, traceparent or tracestate to the provider", async () => {
+    const res = await fetch(`${gateway.url}/v1/moderations`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${CALLER_KEY}`,
+        baggage: 'user.id=alice-7,tenant=acme',
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        tracestate: 'vendor=caller-state',
+      },
+      body: JSON.stringify({ model: 'image-default', input: 'x' }),
+    });
+    expect(res.status).toBe(200);
+    const sent = last();
+    expect(sent?.url).toBe('/v1/moderations');
+    expect(sent?.headers.baggage).toBeUndefined();
+    expect(sent?.headers.traceparent).toBeUndefined();
+    expect(sent?.headers.tracestate).toBeUndefined();
+    expect(JSON.stringify(sent?.headers)).not.toContain('alice-7');
+  });
+
   it('identity and access apply: no credential is a 401, an unknown model a 404', async () => {
     const anonymous = await post('/v1/moderations', { model: 'image-default', input: 'x' }, '');
     expect(anonymous.status).toBe(401);

@@ -10,6 +10,8 @@ import { HttpTransport } from '../../dataplane/upstream/http-transport.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 import { type MetricFamily, parsePrometheusText, samples, value } from './prom-text.js';
+import { startPassThroughEmulator } from '../emulators/openai-passthrough.js';
+import { providerManifest, secretManifest } from '../providers/provider-manifests.js';
 
 const ROUTE = `apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
@@ -244,6 +246,59 @@ describe('the governance hooks', () => {
       expect(m.has('process_cpu_user_seconds_total')).toBe(false);
     } finally {
       server.close();
+    }
+  });
+});
+
+describe('a pass-through request', () => {
+  // Metered and charged to Budgets, it had no request metrics, no cost counter and an access-log
+  // line without route, provider, attempts or cost.
+  it('moves tollgate_requests_total and tollgate_cost_usd_total under its endpoint family, and is logged with its route and cost', async () => {
+    const upstream = await startPassThroughEmulator('sk-upstream');
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const provider = providerManifest('mod-up', 'openai', `${upstream.url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: omni-moderation-latest, pricing: { input: 0, output: 0, perRequest: 0.002 } }]\n') + secretManifest('up-key', { apiKey: 'sk-upstream' });
+    const route = `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: mod }
+spec:
+  model: mod
+  targets: [{ providerRef: { name: mod-up }, model: omni-moderation-latest }]
+  passThrough: { endpoints: [moderations, files] }
+`;
+    const pt = await startTestGateway({ 'providers.yaml': provider, 'route.yaml': route }, { admin: true, logger: pino({ level: 'info' }, sink) });
+    try {
+      const res = await fetch(`${pt.url}/v1/moderations`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'req-mod' }, body: JSON.stringify({ model: 'mod', input: 'hello' }) });
+      await res.text();
+      expect(res.status).toBe(200);
+      const metrics = async (): Promise<Map<string, MetricFamily>> => {
+        const r = await fetch(`${pt.adminUrl as string}/metrics`, { headers: { authorization: `Bearer ${pt.adminToken}` } });
+        return parsePrometheusText(await r.text());
+      };
+      const labels = { route: 'default/mod', model: 'mod', provider: 'default/mod-up', upstream_model: 'omni-moderation-latest' };
+      const m = await eventually(metrics, (f) => samples(f, 'tollgate_requests_total', { operation: 'moderations' }).length > 0);
+      expect(value(m, 'tollgate_requests_total', { operation: 'moderations', ...labels, status_class: '2xx' })).toBe(1);
+      expect(value(m, 'tollgate_request_duration_seconds_count', { route: 'default/mod', model: 'mod', provider: 'default/mod-up', status_class: '2xx' })).toBe(1);
+      expect(value(m, 'tollgate_cost_usd_total', labels)).toBeCloseTo(0.002, 10);
+      expect(value(m, 'tollgate_upstream_attempts_total', { route: 'default/mod', provider: 'default/mod-up', upstream_model: 'omni-moderation-latest', outcome: 'success' })).toBe(1);
+      expect(value(m, 'tollgate_inflight_requests')).toBe(0);
+      const line = await eventually(async () => lines.find((l) => l.msg === 'request' && l.requestId === 'req-mod'), (l) => l !== undefined);
+      expect(line).toMatchObject({ operation: 'moderations', route: 'default/mod', model: 'mod', provider: 'default/mod-up', upstreamModel: 'omni-moderation-latest', attempts: 1, costUsd: 0.002 });
+
+      // A path that names a file is counted by its family, never by the path.
+      const file = await fetch(`${pt.url}/v1/files/file-abc?model=mod`);
+      await file.text();
+      const after = await eventually(metrics, (f) => samples(f, 'tollgate_requests_total', { operation: 'files' }).length > 0);
+      expect(samples(after, 'tollgate_requests_total', { operation: 'files' })).toHaveLength(1);
+      for (const family of after.values()) for (const s of family.samples) expect(Object.values(s.labels).join(' ')).not.toContain('file-abc');
+    } finally {
+      await pt.close();
+      await upstream.close();
     }
   });
 });

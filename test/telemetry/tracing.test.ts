@@ -5,6 +5,8 @@ import { parseTracingConfig } from '../../dataplane/telemetry/tracing-config.js'
 import { type Collector, type ReceivedSpan, startCollector } from '../otel/collector.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+import { startPassThroughEmulator } from '../emulators/openai-passthrough.js';
+import { providerManifest, secretManifest } from '../providers/provider-manifests.js';
 
 // A real OpenTelemetry Collector (built from its Go modules by test/otel/build.sh) receives the
 // gateway's OTLP/HTTP export and writes it with the file exporter; the test reads that file.
@@ -217,6 +219,63 @@ describe('traces of a streamed request that failed over once', () => {
     const attempt = client.find((s) => s.parentSpanId === server.spanId) as ReceivedSpan;
     expect(attempt.attributes).toMatchObject({ 'gen_ai.response.finish_reasons': ['stop'], 'gen_ai.usage.input_tokens': 10, 'gen_ai.usage.output_tokens': 5 });
     expect(primary.requests.at(-1)?.headers.traceparent).toBe(`00-${server.traceId}-${attempt.spanId}-01`);
+  });
+});
+
+describe('traces of a pass-through request', () => {
+  // Pass-through requests had no SERVER or CLIENT span, and the caller's traceparent (and baggage)
+  // went to the provider as it came.
+  it('are a SERVER span and a CLIENT span per forwarded attempt, with the attempt as traceparent upstream and the caller baggage dropped', async () => {
+    const upstream = await startPassThroughEmulator('sk-upstream');
+    const provider =
+      providerManifest('img-up', 'openai', `${upstream.url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-image-1, pricing: { input: 5, output: 40, perImage: 0.01 } }]\n') +
+      secretManifest('up-key', { apiKey: 'sk-upstream' });
+    const route = `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: media }
+spec:
+  model: media
+  targets: [{ providerRef: { name: img-up }, model: gpt-image-1 }]
+  passThrough: { endpoints: [images, moderations] }
+`;
+    const pt = await startTestGateway({ 'providers.yaml': provider, 'route.yaml': route }, { tracer: tracing.tracer });
+    try {
+      const res = await fetch(`${pt.url}/v1/images/generations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': 'req-pt-image', traceparent: `00-${TRACE_ID}-${CLIENT_SPAN}-01`, baggage: 'user.id=alice-7' },
+        body: JSON.stringify({ model: 'media', prompt: 'a cat' }),
+      });
+      await res.text();
+      expect(res.status).toBe(200);
+      await tracing.flush();
+      const all = await collector.waitFor((spans) => spans.some((s) => s.kind === 'server' && s.attributes['tollgate.request_id'] === 'req-pt-image'));
+      const server = all.find((s) => s.kind === 'server' && s.attributes['tollgate.request_id'] === 'req-pt-image') as ReceivedSpan;
+      expect(server.traceId).toBe(TRACE_ID);
+      expect(server.parentSpanId).toBe(CLIENT_SPAN);
+      expect(server.name).toBe('generate_content media');
+      expect(server.attributes).toMatchObject({
+        'gen_ai.operation.name': 'generate_content',
+        'tollgate.pass_through': 'images',
+        'http.route': '/v1/images/generations',
+        'http.response.status_code': 200,
+        'tollgate.route': 'default/media',
+        'tollgate.provider': 'default/img-up',
+        'gen_ai.usage.input_tokens': 10,
+        'gen_ai.usage.output_tokens': 100,
+      });
+      expect(server.attributes['tollgate.cost_usd']).toBeCloseTo((10 * 5 + 100 * 40) / 1e6 + 0.01, 10);
+      const client = await collector.waitFor((spans) => spans.some((s) => s.parentSpanId === server.spanId));
+      const attempt = client.find((s) => s.parentSpanId === server.spanId) as ReceivedSpan;
+      expect(attempt.kind).toBe('client');
+      expect(attempt.name).toBe('generate_content gpt-image-1');
+      expect(attempt.attributes).toMatchObject({ 'gen_ai.operation.name': 'generate_content', 'gen_ai.request.model': 'gpt-image-1', 'tollgate.attempt': 1, 'http.response.status_code': 200, 'server.port': portOf(upstream.url) });
+      const sent = upstream.requests.at(-1);
+      expect(sent?.headers.traceparent).toBe(`00-${TRACE_ID}-${attempt.spanId}-01`);
+      expect(sent?.headers.baggage).toBeUndefined();
+    } finally {
+      await pt.close();
+      await upstream.close();
+    }
   });
 });
 

@@ -30,9 +30,10 @@ import { FormModelRewriter, modelFormBoundary } from './form-model.js';
 import { UPSTREAM_REQUEST_ID_HEADER, upstreamRequestId } from '../../upstream/upstream-request-id.js';
 import { holdsSecret } from '../../providers/scrub-credentials.js';
 import { providerSecrets } from '../../providers/registry.js';
+import { CALLER_TRACE_HEADERS, ForwardedAttempt } from './forwarded-attempt.js';
 
 /** Headers that carry the caller's credentials or address the gateway: never forwarded upstream. */
-const CALLER_HEADERS = ['authorization', 'api-key', 'x-api-key', 'cookie', 'openai-organization', 'openai-project', MODEL_HEADER, 'x-tollgate-debug'];
+const CALLER_HEADERS = ['authorization', 'api-key', 'x-api-key', 'cookie', 'openai-organization', 'openai-project', MODEL_HEADER, 'x-tollgate-debug', ...CALLER_TRACE_HEADERS];
 
 interface Pending {
   route: RouteConfig;
@@ -69,6 +70,8 @@ interface Pending {
   proxyReq?: import('node:http').ClientRequest;
   /** The upstream's own id of the request, from its answer (x-upstream-request-id). */
   upstreamRequestId?: string;
+  /** The attempt's span and metrics, and the request's metered usage. */
+  observed: ForwardedAttempt;
 }
 
 export interface PassThroughDeps {
@@ -153,7 +156,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
   // The proxy's callbacks see only the request: what this endpoint decided for each request in flight.
   const pending = new WeakMap<IncomingMessage, Pending>();
   // And the request's telemetry, told the upstream's request id when the answer comes.
-  const observed = new WeakMap<IncomingMessage, RequestTelemetry>();
+  const telemetryOf = new WeakMap<IncomingMessage, RequestTelemetry>();
   // http-proxy-middleware is loaded with the first pass-through request: start-up does not pay for it.
   let proxyMiddleware: Promise<ProxyHandler> | undefined;
   // Keep-alive pools as node's global agents, whose connections resolve their host through the
@@ -192,6 +195,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         for (const name of CALLER_HEADERS) proxyReq.removeHeader(name);
         for (const name of proxyReq.getHeaderNames()) if (name.startsWith('x-tollgate-')) proxyReq.removeHeader(name);
         for (const [name, value] of Object.entries(p.to.forwarding.headers(p.to.at))) proxyReq.setHeader(name, value);
+        p.observed.traceHeaders(proxyReq);
         // The answer is read as it is relayed, to meter it: a compressed one could not be (and every
         // common client asks for gzip), so the upstream is asked for it as it is.
         proxyReq.setHeader('accept-encoding', 'identity');
@@ -215,6 +219,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           p.fail(new Error(`the upstream answered with status ${status}, which is not an HTTP status`));
           return;
         }
+        p.observed.answered(status);
         if (p.failOver(status)) {
           proxyRes.resume();
           return;
@@ -222,7 +227,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         const upstreamId = upstreamRequestId(proxyRes.headers, p.to.provider.requestIdHeader);
         if (upstreamId !== undefined) {
           p.upstreamRequestId = upstreamId;
-          observed.get(req)?.upstreamAnswered(upstreamId);
+          telemetryOf.get(req)?.upstreamAnswered(upstreamId);
         }
         const secrets = providerSecrets(p.to.provider.config);
         const headers: Record<string, string | string[]> = {};
@@ -254,7 +259,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
   return async (req, res, telemetry, path, requestId) => {
     const routing: Record<string, string> = {};
     const fail = (err: unknown): void => sendError(res, err, deps.logger, (e) => e.toBody(), routing);
-    observed.set(req, telemetry);
+    telemetryOf.set(req, telemetry);
     try {
       const runtime = deps.store.current;
       if (runtime === undefined) throw errors.notReady();
@@ -310,8 +315,9 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       // after the whole request went upstream: the upstream may have done (and billed) the work,
       // so its unit prices are charged (the tokens it would have reported are not known).
       res.on('close', () => {
-        if (settled) return;
         const sent = pending.get(req);
+        sent?.observed.clientGone(sent.proxyReq?.writableFinished === true);
+        if (settled) return;
         const cost = res.writableFinished || sent?.proxyReq?.writableFinished !== true ? 0 : unitCostUsd(requestUnits(path, json), sent.to.target.pricing);
         if (sent === undefined || cost === 0) return settle(undefined, 0);
         charge(deps, sent, NO_TOKENS, cost, 'client_gone');
@@ -385,10 +391,12 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           requestId,
           attempts: index + 1,
           settle,
+          observed: new ForwardedAttempt(telemetry, to, url),
           headers: limits.headers,
           timeoutMs: Math.max(1, Math.min(timeoutMs, deadline - Date.now())),
           fail: (err) => {
-            const kind: FailureKind = attempt.timedOut === true ? 'Timeout' : 'ConnectionError';
+            const kind = attempt.timedOut === true ? 'Timeout' : 'ConnectionError';
+            attempt.observed.failed(kind, attempt.timeoutMs);
             // The upstream had all of the request: it may have done (and billed) the work, though
             // it never answered. What it makes is not made a second time on the next target.
             const delivered = hasBody(req) && attempt.proxyReq?.writableFinished === true;
@@ -468,6 +476,7 @@ function charge(deps: PassThroughDeps, p: Pending, usage: Usage, cost: number, e
   const { target } = p.to;
   const rec = usageRecord(p.requestId, 'passthrough', p.route, target, false, usage, cost, estimated);
   deps.usage.record(rec);
+  p.observed.metered(rec);
   // Settled with what was recorded: the record never carries a negative count or cost.
   p.settle({ ...usage, inputTokens: rec.inputTokens, outputTokens: rec.outputTokens, cachedInputTokens: rec.cachedInputTokens }, rec.costUsd);
 }

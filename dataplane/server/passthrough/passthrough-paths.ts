@@ -2,20 +2,25 @@ import type { PassThroughEndpoint } from '../../config/pass-through-endpoints.js
 
 export interface PassThroughPath {
   endpoint: PassThroughEndpoint;
+  /**
+   * The path with its ids as `{id}` (`/v1/files/{id}/content`): the SERVER span's http.route. The
+   * path itself would make one value per file, batch or response (spans-to-metrics keep a series per value).
+   */
+  route: string;
 }
 
-/** Paths served by each endpoint name; `:id` segments are any one path segment. */
-const TABLE: readonly [RegExp, PassThroughEndpoint][] = [
-  [/^\/v1\/images\/(generations|edits|variations)$/, 'images'],
-  [/^\/v1\/audio\/(transcriptions|translations|speech)$/, 'audio'],
-  [/^\/v1\/files(\/[^/]+(\/content)?)?$/, 'files'],
-  [/^\/v1\/batches(\/[^/]+(\/cancel)?)?$/, 'batches'],
-  [/^\/v1\/moderations$/, 'moderations'],
-  [/^\/v1\/rerank$/, 'rerank'],
-  [/^\/v1\/score$/, 'score'],
-  [/^\/(tokenize|detokenize)$/, 'tokenize'],
+/** Paths served by each endpoint name; `:id` segments are any one path segment, named `{id}` in the route. */
+const TABLE: readonly [RegExp, PassThroughEndpoint, (m: RegExpExecArray) => string][] = [
+  [/^\/v1\/images\/(generations|edits|variations)$/, 'images', (m) => m[0]],
+  [/^\/v1\/audio\/(transcriptions|translations|speech)$/, 'audio', (m) => m[0]],
+  [/^\/v1\/files(\/[^/]+(\/content)?)?$/, 'files', (m) => (m[1] === undefined ? '/v1/files' : `/v1/files/{id}${m[2] ?? ''}`)],
+  [/^\/v1\/batches(\/[^/]+(\/cancel)?)?$/, 'batches', (m) => (m[1] === undefined ? '/v1/batches' : `/v1/batches/{id}${m[2] ?? ''}`)],
+  [/^\/v1\/moderations$/, 'moderations', (m) => m[0]],
+  [/^\/v1\/rerank$/, 'rerank', (m) => m[0]],
+  [/^\/v1\/score$/, 'score', (m) => m[0]],
+  [/^\/(tokenize|detokenize)$/, 'tokenize', (m) => m[0]],
   // Stored responses (POST /v1/responses itself is an inference endpoint, not a pass-through one).
-  [/^\/v1\/responses\/[^/]+(\/(input_items|cancel))?$/, 'responses'],
+  [/^\/v1\/responses\/[^/]+(\/(input_items|cancel))?$/, 'responses', (m) => `/v1/responses/{id}${m[1] ?? ''}`],
 ];
 
 /** Every public path a pass-through endpoint serves, for the route table. */
@@ -23,7 +28,10 @@ export const PASS_THROUGH_PATTERNS: readonly RegExp[] = TABLE.map(([re]) => re);
 
 /** Which pass-through endpoint a path belongs to; undefined when none. Where it goes upstream is the Provider's (PathForwarding). */
 export function passThroughPath(path: string): PassThroughPath | undefined {
-  for (const [re, endpoint] of TABLE) if (re.test(path)) return { endpoint };
+  for (const [re, endpoint, route] of TABLE) {
+    const m = re.exec(path);
+    if (m !== null) return { endpoint, route: route(m) };
+  }
   return undefined;
 }
 

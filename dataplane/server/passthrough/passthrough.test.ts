@@ -18,13 +18,19 @@ import { typesForwarding } from '../../providers/registry.js';
 
 describe('pass-through paths', () => {
   it('maps each public path to its endpoint and its upstream path', () => {
-    expect(passThroughPath('/v1/images/edits')).toEqual({ endpoint: 'images' });
+    expect(passThroughPath('/v1/images/edits')).toEqual({ endpoint: 'images', route: '/v1/images/edits' });
     expect(passThroughPath('/v1/audio/speech')?.endpoint).toBe('audio');
     expect(passThroughPath('/v1/files/file-1/content')?.endpoint).toBe('files');
     expect(passThroughPath('/v1/batches/b1/cancel')?.endpoint).toBe('batches');
     expect(passThroughPath('/v1/moderations')?.endpoint).toBe('moderations');
-    expect(passThroughPath('/tokenize')).toEqual({ endpoint: 'tokenize' });
-    expect(passThroughPath('/v1/responses/resp_1/input_items')).toEqual({ endpoint: 'responses' });
+    expect(passThroughPath('/tokenize')).toEqual({ endpoint: 'tokenize', route: '/tokenize' });
+    expect(passThroughPath('/v1/responses/resp_1/input_items')).toEqual({ endpoint: 'responses', route: '/v1/responses/{id}/input_items' });
+    // http.route names ids as {id}: one value per file or batch would be a series each in spans-to-metrics.
+    expect(passThroughPath('/v1/files/file-1/content')?.route).toBe('/v1/files/{id}/content');
+    expect(passThroughPath('/v1/files/file-1')?.route).toBe('/v1/files/{id}');
+    expect(passThroughPath('/v1/files')?.route).toBe('/v1/files');
+    expect(passThroughPath('/v1/batches/b1/cancel')?.route).toBe('/v1/batches/{id}/cancel');
+    expect(passThroughPath('/v1/responses/resp_1')?.route).toBe('/v1/responses/{id}');
     expect(passThroughPath('/v1/responses')).toBeUndefined();
     for (const other of ['/v1/chat/completions', '/v1/files/a/b/c', '/v1/images', '/v1/audio/other', '/v2/rerank']) expect(passThroughPath(other)).toBeUndefined();
   });
