@@ -9,7 +9,7 @@ import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { parseEgressAllowlist, splitEntries } from '../dataplane/config/egress-allowlist.js';
 import { egressCompileInput, setEgressAllowlist } from '../dataplane/config/egress-guard.js';
 import { exactBudgetsFromEnv, governanceFromEnv } from '../dataplane/main/governance-from-env.js';
-import { bodyLimitsFrom, createAuthenticator, launchDataplane, StartupError, thenFlush, TOLLGATE_VERSION, tracingFor } from '../dataplane/main/launch.js';
+import { bodyLimitsFrom, createAuthenticator, launchDataplane, shutdownDeadlineMs, StartupError, thenFlush, TOLLGATE_VERSION, tracingFor } from '../dataplane/main/launch.js';
 import { labelSelectorProblem } from '../operator/kube/secret-watch.js';
 
 const USAGE = `Usage: tollgate <command> [options]
@@ -296,6 +296,9 @@ function parsePort(value: string | undefined): number {
   return port;
 }
 
+/** The operator's stop and span flush together: well inside the default 30 s grace period of its pods. */
+const OPERATOR_SHUTDOWN_MS = 10_000;
+
 function onSignals(stop: () => Promise<{ drained: boolean }>): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals): void => {
@@ -384,7 +387,7 @@ async function main(argv: string[]): Promise<void> {
       manifestsAt(values.file);
       const auth = values.auth === true ? createAuthenticator(values.kubeconfig, values['auth-cache-ttl'], logger, process.env) : undefined;
       // Only the data plane runs in dev (no operator spans): its own lean tracer.
-      const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate', process.env, 'dataplane');
+      const tracing = await tracingFor(values['otlp-endpoint'], 'tollgate', process.env, 'dataplane', logger);
       const stateDir = devStateDir(process.env);
       const apiKeyHashKey = readOrCreateSecretFile(stateDir, 'api-key-hash-key', newApiKeyHashKey).value;
       const adminToken = values['admin-port'] === undefined ? undefined : readOrCreateSecretFile(stateDir, 'admin-token', newApiKeyHashKey);
@@ -405,7 +408,7 @@ async function main(argv: string[]): Promise<void> {
         governance: await governanceFromEnv(process.env, logger),
         ...bodyLimitsFrom(values),
       });
-      onSignals(thenFlush(gateway.stop, tracing));
+      onSignals(thenFlush(gateway.stop, tracing, shutdownDeadlineMs(drainTimeoutMs)));
       if (adminToken !== undefined) {
         logger.info({ adminUrl: gateway.adminUrl, tokenFile: adminToken.path }, 'admin port: send the token in the file as a bearer token');
         logger.info({ consoleUrl: `${gateway.adminUrl ?? ''}/console/`, tokenFile: adminToken.path }, 'console: open it and paste the token in the file');
@@ -496,10 +499,14 @@ async function main(argv: string[]): Promise<void> {
       });
       logger.info({ port: operator.address.port }, 'operator running');
       onSignals(
-        thenFlush(async () => {
-          await operator.stop();
-          return { drained: true };
-        }, tracing),
+        thenFlush(
+          async () => {
+            await operator.stop();
+            return { drained: true };
+          },
+          tracing,
+          OPERATOR_SHUTDOWN_MS,
+        ),
       );
       return;
     }

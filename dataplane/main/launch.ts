@@ -9,9 +9,11 @@ import { parseTracingConfig, TOLLGATE_VERSION, TracingConfigError } from '../tel
 import { Dataplane, NO_TOKEN_REVIEW } from './dataplane.js';
 import { exactBudgetsFromEnv, governanceFromEnv } from './governance-from-env.js';
 import { StartupError } from './startup-error.js';
+import { shutdownDeadlineMs } from './shutdown-deadline.js';
+import { throttledWarning } from '../telemetry/throttled-warning.js';
 
 // The CLI reaches the data plane through dataplane/main only (docs/architecture.md).
-export { StartupError, TOLLGATE_VERSION };
+export { shutdownDeadlineMs, StartupError, TOLLGATE_VERSION };
 
 /** TokenReview through the given kubeconfig, else the pod's own ServiceAccount, else API keys only. */
 export function createAuthenticator(kubeconfig: string | undefined, cacheTtlSeconds: string | undefined, logger: Logger, env: NodeJS.ProcessEnv): Authenticator {
@@ -62,7 +64,7 @@ export function bodyLimitsFrom(values: {
  * parents passed explicitly, no async context); the operator runs the OpenTelemetry SDK, which
  * carries the active span across awaits (about 25 MB, loaded only then).
  */
-export async function tracingFor(otlpEndpoint: string | undefined, serviceName: string, env: NodeJS.ProcessEnv, kind: 'dataplane' | 'operator'): Promise<Tracing | undefined> {
+export async function tracingFor(otlpEndpoint: string | undefined, serviceName: string, env: NodeJS.ProcessEnv, kind: 'dataplane' | 'operator', logger?: Logger): Promise<Tracing | undefined> {
   let config;
   try {
     config = parseTracingConfig(env, otlpEndpoint === undefined ? {} : { otlpEndpoint }, { serviceName, serviceVersion: TOLLGATE_VERSION });
@@ -73,17 +75,36 @@ export async function tracingFor(otlpEndpoint: string | undefined, serviceName: 
   if (config === undefined) return undefined;
   if (kind === 'dataplane') {
     const { startLeanTracing } = await import('../telemetry/lean-tracing.js');
-    return startLeanTracing(config);
+    // Spans dropped are said at most every 10 s per reason (a collector down fails every batch).
+    const warn = logger === undefined ? undefined : throttledWarning(logger, 'spans dropped: not exported to the OTLP collector', SPAN_DROP_WARNING_MS);
+    return startLeanTracing(config, warn === undefined ? undefined : (detail, reason) => warn(detail, reason));
   }
   const { startTracing } = await import('../telemetry/otel-sdk.js');
   return startTracing(config);
 }
 
-/** Stops the process's work, then exports the spans still buffered. */
-export function thenFlush(stop: () => Promise<{ drained: boolean }>, tracing: Tracing | undefined): () => Promise<{ drained: boolean }> {
+const SPAN_DROP_WARNING_MS = 10_000;
+
+/** Time the spans get at least, even when stopping took all of the shutdown deadline. */
+const MIN_SPAN_FLUSH_MS = 250;
+
+/**
+ * Stops the process's work, then exports the spans still buffered in what is left of
+ * `shutdownMs` (from the signal): the one shutdown deadline the pod's grace period is made of.
+ * What is not out by then is dropped (tollgate_spans_dropped_total{reason="shutdown"}). Before,
+ * the flush had no deadline: with the collector unreachable a drained data plane took 35–45 s
+ * to exit, past its grace period, and was killed.
+ */
+export function thenFlush(stop: () => Promise<{ drained: boolean }>, tracing: Tracing | undefined, shutdownMs: number): () => Promise<{ drained: boolean }> {
   return async () => {
+    const started = Date.now();
     const result = await stop();
-    await tracing?.shutdown().catch(() => undefined);
+    if (tracing === undefined) return result;
+    const left = Math.max(MIN_SPAN_FLUSH_MS, started + shutdownMs - Date.now());
+    // Raced here too: the operator's SDK has no deadline of its own.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([tracing.shutdown(left).catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
+    clearTimeout(timer);
     return result;
   };
 }
@@ -115,7 +136,7 @@ export interface DataplaneLaunch {
  */
 export async function launchDataplane(l: DataplaneLaunch): Promise<{ dataplane: Dataplane; stop: () => Promise<{ drained: boolean }> }> {
   const { logger, env } = l;
-  const tracing = await tracingFor(l.otlpEndpoint, 'tollgate-dataplane', env, 'dataplane');
+  const tracing = await tracingFor(l.otlpEndpoint, 'tollgate-dataplane', env, 'dataplane', logger);
   const auth = createAuthenticator(l.kubeconfig, l.authCacheTtl, logger, env);
   if (!auth.verifiesServiceAccounts) logger.warn({ notReady: l.requireIdentity }, NO_TOKEN_REVIEW);
   const exactBudgets = await exactBudgetsFromEnv(env, logger);
@@ -144,5 +165,5 @@ export async function launchDataplane(l: DataplaneLaunch): Promise<{ dataplane: 
   }
   const address = await dataplane.start();
   logger.info({ port: address.port, admin: dataplane.adminAddress?.port }, 'data plane listening');
-  return { dataplane, stop: thenFlush(() => dataplane.shutdown(), tracing) };
+  return { dataplane, stop: thenFlush(() => dataplane.shutdown(), tracing, shutdownDeadlineMs(l.drainTimeoutMs)) };
 }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { USAGE_REPORT_ALLOWANCE_MS, usageReportBudgetMs } from './shutdown-deadline.js';
+import { trace } from '@opentelemetry/api';
+import type { Tracing } from '../telemetry/tracing.js';
+import { thenFlush } from './launch.js';
+import { shutdownDeadlineMs, USAGE_REPORT_ALLOWANCE_MS, usageReportBudgetMs } from './shutdown-deadline.js';
 
 describe('the usage-report part of a shutdown', () => {
   const started = 1_000_000;
@@ -20,5 +23,26 @@ describe('the usage-report part of a shutdown', () => {
     for (const [drain, elapsed] of [[0, 0], [20_000, 20_000], [20_000, 25_000], [90_000, 3_000]] as const) {
       expect(elapsed + usageReportBudgetMs(started, drain, started + elapsed)).toBeLessThanOrEqual(drain + USAGE_REPORT_ALLOWANCE_MS);
     }
+  });
+});
+
+describe('the span flush at the end of a shutdown', () => {
+  // A collector that never answers held a drained data plane 35–45 s past SIGTERM (the chart's
+  // grace period is preStop + drain + 15 s): the flush had no deadline.
+  it('gets what is left of the shutdown deadline, and the process exits on time whatever the exporter does', async () => {
+    let given: number | undefined;
+    const hung: Tracing = { tracer: trace.getTracer('t'), flush: () => new Promise(() => undefined), shutdown: (ms) => ((given = ms), new Promise(() => undefined)) };
+    const stop = thenFlush(async () => {
+      await new Promise((r) => setTimeout(r, 200));
+      return { drained: true };
+    }, hung, 600);
+    const started = performance.now();
+    expect(await stop()).toEqual({ drained: true });
+    const took = performance.now() - started;
+    expect(took).toBeGreaterThanOrEqual(550);
+    expect(took).toBeLessThan(1_500);
+    expect(given).toBeGreaterThan(300);
+    expect(given).toBeLessThanOrEqual(400);
+    expect(shutdownDeadlineMs(30_000)).toBe(30_000 + USAGE_REPORT_ALLOWANCE_MS);
   });
 });

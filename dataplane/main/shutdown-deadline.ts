@@ -17,3 +17,11 @@ export const USAGE_REPORT_ALLOWANCE_MS = 10_000;
 export function usageReportBudgetMs(drainStartedAt: number, drainTimeoutMs: number, now: number): number {
   return Math.max(0, drainStartedAt + drainTimeoutMs + USAGE_REPORT_ALLOWANCE_MS - now);
 }
+
+/**
+ * The whole of a shutdown, from the signal: the drain timeout and the reporting allowance. Spans
+ * still buffered are exported in what is left of it (launch.ts thenFlush), never after.
+ */
+export function shutdownDeadlineMs(drainTimeoutMs: number): number {
+  return drainTimeoutMs + USAGE_REPORT_ALLOWANCE_MS;
+}

@@ -12,6 +12,7 @@ import { endpointPath } from '../core/endpoint-path.js';
 import { OPERATION_BY_PATH, PASS_THROUGH_OPERATION, ServerAddresses } from './genai-attributes.js';
 import { RequestRecorder } from './request-recorder.js';
 import { SeriesRetirement } from './series-retirement.js';
+import { registerSpanDrops } from './span-drop-metrics.js';
 import { SeriesCache } from './target-series.js';
 import type { TelemetryContext } from './telemetry-context.js';
 
@@ -38,6 +39,8 @@ export class GatewayTelemetry implements GatewayObserver {
       ...(opts.defaultMetrics === false ? { defaultMetrics: false } : {}),
       ...(opts.seriesGraceMs === undefined ? {} : { retirement: new SeriesRetirement(opts.seriesGraceMs) }),
     });
+    // With the data plane's own tracer: the spans it dropped, by why.
+    if (opts.tracer !== undefined) registerSpanDrops(this.metrics.registry, opts.tracer);
     this.ctx = {
       metrics: this.metrics,
       tracer: opts.tracer,

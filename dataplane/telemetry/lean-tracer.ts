@@ -22,6 +22,7 @@ import {
 import { AlwaysOnSampler, ParentBasedSampler, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace-base';
 import type { EncodableSpan } from './otlp-span-encoder.js';
 import { DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT } from './tracing-config.js';
+import type { SpanDrops } from './span-drop-metrics.js';
 
 /** The SDK's default span limits (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_SPAN_EVENT_COUNT_LIMIT). */
 const ATTRIBUTE_COUNT_LIMIT = 128;
@@ -70,7 +71,11 @@ const MAX_COUNTED_NAMES = 256;
 /** Where ended spans go (span-batcher.ts). */
 export interface SpanSink {
   ended(span: LeanSpan): void;
+  /** The spans it dropped, by why (a sink that never drops has none). */
+  drops?(): SpanDrops;
 }
+
+const NO_DROPS: SpanDrops = { queue_full: 0, export_failed: 0, shutdown: 0 };
 
 /**
  * `value` with every string cut to `limit` characters, as the SDK's span cuts it
@@ -325,6 +330,11 @@ export class LeanTracer implements Tracer {
     private readonly valueLengthLimit: number = DEFAULT_ATTRIBUTE_VALUE_LENGTH_LIMIT,
   ) {
     this.parentBasedAlwaysOn = sampler instanceof ParentBasedSampler && sampler.toString() === PARENT_BASED_ALWAYS_ON;
+  }
+
+  /** Spans its sink dropped (tollgate_spans_dropped_total). */
+  spanDrops(): SpanDrops {
+    return this.sink.drops?.() ?? NO_DROPS;
   }
 
   startSpan(name: string, options: SpanOptions = {}, context: Context = apiContext.active()): Span {

@@ -7,8 +7,8 @@ export interface Tracing {
   tracer: Tracer;
   /** Exports the spans ended so far. */
   flush(): Promise<void>;
-  /** Exports what is left and stops. */
-  shutdown(): Promise<void>;
+  /** Exports what is left and stops, within `timeoutMs` (what is not out by then is dropped). */
+  shutdown(timeoutMs?: number): Promise<void>;
 }
 
 /** The sampler OTEL_TRACES_SAMPLER names (the SDK's own implementations). */

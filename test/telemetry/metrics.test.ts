@@ -12,6 +12,7 @@ import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upst
 import { type MetricFamily, parsePrometheusText, samples, value } from './prom-text.js';
 import { startPassThroughEmulator } from '../emulators/openai-passthrough.js';
 import { providerManifest, secretManifest } from '../providers/provider-manifests.js';
+import { tracingFor } from '../../dataplane/main/launch.js';
 
 const ROUTE = `apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
@@ -299,6 +300,46 @@ spec:
     } finally {
       await pt.close();
       await upstream.close();
+    }
+  });
+});
+
+describe('spans the data plane could not export', () => {
+  // Dropped and failed exports went to the OpenTelemetry diag logger, which is not installed: silent.
+  it('are counted in tollgate_spans_dropped_total{reason} and said in the log', async () => {
+    const collector = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(400, { 'content-type': 'text/plain' }).end('no'));
+    });
+    await new Promise<void>((r) => collector.listen(0, '127.0.0.1', r));
+    const { port } = collector.address() as { port: number };
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    }));
+    const tracing = await tracingFor(`http://127.0.0.1:${port}`, 'tollgate-test', {}, 'dataplane', logger);
+    if (tracing === undefined) throw new Error('tracing expected');
+    const traced = await startTestGateway({ 'primary.yaml': openAiProvider('primary', primary.baseUrl), 'route.yaml': ROUTE.replace(/\n {4}- \{ providerRef: \{ name: backup.*\n/, '\n') }, { admin: true, tracer: tracing.tracer });
+    try {
+      primary.script({ kind: 'ok' });
+      const res = await fetch(`${traced.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat-m', messages: [{ role: 'user', content: 'hi' }] }) });
+      await res.text();
+      await tracing.flush();
+      const r = await fetch(`${traced.adminUrl as string}/metrics`, { headers: { authorization: `Bearer ${traced.adminToken}` } });
+      const m = parsePrometheusText(await r.text());
+      expect(m.get('tollgate_spans_dropped_total')?.type).toBe('counter');
+      // The SERVER span and its one CLIENT span, in the batch the collector refused.
+      expect(value(m, 'tollgate_spans_dropped_total', { reason: 'export_failed' })).toBe(2);
+      expect(value(m, 'tollgate_spans_dropped_total', { reason: 'queue_full' })).toBe(0);
+      expect(lines.find((l) => l.msg === 'spans dropped: not exported to the OTLP collector')).toMatchObject({ level: 40, op: 'export_failed' });
+    } finally {
+      await traced.close();
+      await tracing.shutdown(1_000);
+      collector.closeAllConnections();
+      await new Promise((r) => collector.close(r));
     }
   });
 });
