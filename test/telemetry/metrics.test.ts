@@ -343,3 +343,39 @@ describe('spans the data plane could not export', () => {
     }
   });
 });
+
+describe('time to first token', () => {
+  // Streams open with a role-only chunk, held back until content (routing/stream-start.ts): TTFT is
+  // measured at the first chunk with content, not at that opening.
+  it('is measured at the first content chunk, not at the opening role chunk', async () => {
+    const upstream = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const chunk = (delta: Record<string, unknown>, finish: string | null): string => `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'up-a', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(chunk({ role: 'assistant', content: '' }, null));
+        setTimeout(() => {
+          res.write(chunk({ content: 'hello' }, null));
+          res.write(chunk({}, 'stop'));
+          res.end('data: [DONE]\n\n');
+        }, 400);
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const { port } = upstream.address() as { port: number };
+    const ttftGateway = await startTestGateway({ 'primary.yaml': openAiProvider('primary', `http://127.0.0.1:${port}/v1`), 'route.yaml': ROUTE.replace(/\n {4}- \{ providerRef: \{ name: backup.*\n/, '\n') }, { admin: true });
+    try {
+      const res = await fetch(`${ttftGateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat-m', stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
+      expect(await res.text()).toContain('hello');
+      const r = await fetch(`${ttftGateway.adminUrl as string}/metrics`, { headers: { authorization: `Bearer ${ttftGateway.adminToken}` } });
+      const m = parsePrometheusText(await r.text());
+      const target = { route: 'default/m', provider: 'default/primary', upstream_model: 'up-a' };
+      expect(value(m, 'tollgate_time_to_first_token_seconds_count', target)).toBe(1);
+      expect(value(m, 'tollgate_time_to_first_token_seconds_sum', target)).toBeGreaterThanOrEqual(0.39);
+    } finally {
+      await ttftGateway.close();
+      upstream.closeAllConnections();
+      await new Promise((r) => upstream.close(r));
+    }
+  });
+});
