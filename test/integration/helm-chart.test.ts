@@ -98,6 +98,7 @@ describe('helm lint and template', () => {
       '--auth-cache-ttl=60',
       '--max-body-bytes=10485760',
       '--max-inflight-body-bytes=67108864',
+      '--max-json-elements=100000',
       '--operator-url=https://tollgate-operator.tollgate-system.svc:9091',
       '--token-file=/var/run/tollgate/admin-token/token',
       '--metrics-token-file=/var/run/tollgate/metrics-token/token',

@@ -88,7 +88,7 @@ describe('CRDs on a real API server', () => {
     k.apply(provider('sk-one'));
     expect(k.kubectl(['get', 'providers', '-n', 'team-a']).split('\n')[0]).toMatch(/NAME\s+TYPE\s+ACCEPTED\s+RESOLVED\s+PROGRAMMED\s+AGE/);
     k.apply('apiVersion: tollgate.dev/v1alpha1\nkind: Budget\nmetadata: { name: columns, namespace: team-a }\nspec:\n  limit: { amount: 5 }\n  subjects: { namespaces: [team-a] }\n');
-    expect(k.kubectl(['get', 'budgets', '-n', 'team-a']).split('\n')[0]).toMatch(/NAME\s+LIMIT\s+UNIT\s+PERIOD\s+SPENT\s+REMAINING\s+RESETS-AT\s+ACCEPTED\s+AGE/);
+    expect(k.kubectl(['get', 'budgets', '-n', 'team-a']).split('\n')[0]).toMatch(/NAME\s+LIMIT\s+UNIT\s+PERIOD\s+SPENT\s+REMAINING\s+RESETS-AT\s+ACCEPTED\s+RESOLVED\s+AGE/);
     expect(k.kubectl(['get', 'budgets', '-n', 'team-a', '-o', 'wide']).split('\n')[0]).toMatch(/THRESHOLD/);
     expect(k.kubectl(['explain', 'budget.status.conditions.type'])).toMatch(/ThresholdReached/);
     k.kubectl(['delete', 'budget', 'columns', '-n', 'team-a']);
