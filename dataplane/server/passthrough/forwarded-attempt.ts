@@ -12,7 +12,7 @@ import type { ForwardTarget } from './passthrough-route.js';
 export const CALLER_TRACE_HEADERS = ['traceparent', 'tracestate', 'baggage'] as const;
 
 /** The failure class of an upstream status, as the inference path names it (a relayed 4xx is a ClientError). */
-function failureOf(status: number): FailureKind | 'ClientError' | undefined {
+export function failureOf(status: number): FailureKind | 'ClientError' | undefined {
   if (status < 400) return undefined;
   if (status === 429) return 'RateLimited';
   if (status === 408 || status === 504) return 'Timeout';

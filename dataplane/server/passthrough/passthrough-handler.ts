@@ -30,7 +30,7 @@ import { FormModelRewriter, modelFormBoundary } from './form-model.js';
 import { UPSTREAM_REQUEST_ID_HEADER, upstreamRequestId } from '../../upstream/upstream-request-id.js';
 import { holdsSecret } from '../../providers/scrub-credentials.js';
 import { providerSecrets } from '../../providers/registry.js';
-import { CALLER_TRACE_HEADERS, ForwardedAttempt } from './forwarded-attempt.js';
+import { CALLER_TRACE_HEADERS, failureOf, ForwardedAttempt } from './forwarded-attempt.js';
 
 /** Headers that carry the caller's credentials or address the gateway: never forwarded upstream. */
 const CALLER_HEADERS = ['authorization', 'api-key', 'x-api-key', 'cookie', 'openai-organization', 'openai-project', MODEL_HEADER, 'x-tollgate-debug', ...CALLER_TRACE_HEADERS];
@@ -94,9 +94,8 @@ const NO_TOKENS: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0
 
 /** The failure class of an upstream's error status, as the chat path classifies it; undefined for an answer that is relayed (4xx but 408/429). */
 function statusClass(status: number): FailureKind | undefined {
-  if (status === 429) return 'RateLimited';
-  if (status === 408 || status === 504) return 'Timeout';
-  return status >= 500 ? 'ServerError' : undefined;
+  const kind = failureOf(status);
+  return kind === 'ClientError' ? undefined : kind;
 }
 
 /** Counts an upload as it streams and fails it once it passes the route's limit (bodies without content-length). */
