@@ -105,6 +105,33 @@ describe('Informer', () => {
     expect(api.lists).toHaveLength(2);
   });
 
+  it('starts its backoff over after a watch that ran long, even with no event (a quiet resource)', async () => {
+    const api = new FakeApi();
+    const started: number[] = [];
+    const failing = async function* (): AsyncGenerator<WatchEvent<KubeObject>> {
+      started.push(Date.now());
+      throw new KubeError(500, 'connection reset');
+    };
+    // Two failures (backoff 250, then 500), a quiet watch of 300 ms, then a failure: 250 again, not 1,000.
+    api.scripts.push(failing, failing, async function* () {
+      started.push(Date.now());
+      await new Promise((r) => setTimeout(r, 300));
+    }, failing, async function* (signal: AbortSignal) {
+      started.push(Date.now());
+      await new Promise((r) => signal.addEventListener('abort', r));
+    });
+    const informer = new Informer(new Map(), api as unknown as KubeClient, '/api/v1/things', () => undefined, pino({ level: 'silent' }), (o) => o, 200);
+    informer.start();
+    await new Promise((r) => setTimeout(r, 2_500));
+    informer.stop();
+    expect(started).toHaveLength(5);
+    const [, , quiet, failed, after] = started as [number, number, number, number, number];
+    expect(failed - quiet).toBeGreaterThanOrEqual(290);
+    // The retry after the quiet watch waits the first backoff step again (250 ms), not the third (1,000).
+    expect(after - failed).toBeLessThan(900);
+    expect(after - failed).toBeGreaterThanOrEqual(240);
+  });
+
   it('relists after three ERROR events in a row, backing off between them', async () => {
     const api = new FakeApi();
     for (let i = 0; i < 3; i++) {

@@ -8,6 +8,8 @@ const MAX_BACKOFF_MS = 30_000;
 const SHORT_WATCH_MS = 1_000;
 /** Non-410 ERROR events in a row after which the informer relists. */
 const MAX_WATCH_ERRORS = 3;
+/** A watch that ran this long worked, events or none: the backoff starts over (client-go resets after 2 minutes). */
+const HEALTHY_WATCH_MS = 60_000;
 
 interface WatchStatus {
   code?: number;
@@ -52,6 +54,8 @@ export class Informer<T extends KubeObject> {
     private readonly onChange: (event: string, object: T | undefined) => void,
     private readonly logger: Logger,
     private readonly transform: (o: T) => T = (o) => o,
+    /** How long a watch must run to count as healthy (tests shorten it). */
+    private readonly healthyWatchMs = HEALTHY_WATCH_MS,
   ) {}
 
   start(): void {
@@ -140,7 +144,14 @@ export class Informer<T extends KubeObject> {
         }
         // A watch the API server (or a proxy) closes at once, empty, is a failure (client-go: "very
         // short watch"): restarted at once, it made 18,503 requests in 5 s.
-        if (!needList && events === 0 && Date.now() - startedAt < SHORT_WATCH_MS) failure = 'the watch closed at once with no event';
+        const lasted = Date.now() - startedAt;
+        if (!needList && events === 0 && lasted < SHORT_WATCH_MS) failure = 'the watch closed at once with no event';
+        // A quiet resource's watches end empty: without this, failures hours apart would add up to
+        // the 30 s ceiling, and one API server blip would keep the cache stale that long.
+        if (lasted >= this.healthyWatchMs) {
+          backoffMs = INITIAL_BACKOFF_MS;
+          watchErrors = 0;
+        }
       } catch (err) {
         if (this.controller.signal.aborted) return;
         if (err instanceof KubeError && err.status === 410) needList = true;
