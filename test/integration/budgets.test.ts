@@ -142,7 +142,13 @@ describe('budgets that lose nothing', () => {
     const ip = IPS[0] ?? '';
     await pods.get(ip)?.kill('SIGTERM');
     pods.set(ip, startDataplane(ip, { operatorUrl: OPERATOR_URL, args: ['--drain-timeout', '1'] }));
-    await eventually(() => oneRequest(ip, 'warmup', false).then((c) => expect(c).toBe(0.02)), `pod ${ip} serving`, 30_000);
+    // Serving the Budget's own route: a new pod refuses requests under reported Budgets (503
+    // budget_unavailable) until the operator has answered its first usage report, and a slow request
+    // refused so would never be in flight when the drain ends.
+    const warmed = spentOf('chat-monthly');
+    await eventually(() => oneRequest(ip, 'chat', false).then((c) => expect(c).toBe(0.02)), `pod ${ip} serving chat`, 30_000);
+    // That request's own spend, persisted before the measurement starts (refused tries cost nothing).
+    await eventually(() => toTheCent(spentOf('chat-monthly') - warmed, 0.02), 'the warm-up request to be charged');
     const before = spentOf('chat-monthly');
     // A non-streaming answer slower than the drain and the wait after it: its usage cannot be known before exit.
     upstream.script({ kind: 'ok', delayMs: 6_000 });
@@ -243,9 +249,12 @@ spec:
     for (const ip of IPS) await eventually(() => oneRequest(ip, 'warmup', false).then((c) => expect(c).toBe(0.02)), `pod ${ip} serving`, 30_000);
     k.apply(probe(1000));
     await eventually(() => {
-      const c = (k.get<BudgetObject>('budget', 'events-probe', 'team-a').status?.conditions ?? []).find((x) => x.type === 'ThresholdReached');
-      expect(c).toMatchObject({ status: 'False', reason: 'BelowThresholds' });
-    }, 'ThresholdReached=False');
+      const conditions = k.get<BudgetObject>('budget', 'events-probe', 'team-a').status?.conditions ?? [];
+      expect(conditions.find((x) => x.type === 'ThresholdReached')).toMatchObject({ status: 'False', reason: 'BelowThresholds' });
+      // Every pod serves the snapshot with the Budget, so each request below is charged to it (the
+      // status is written apart from the push, and a pod still on the last snapshot charges nothing).
+      expect(conditions.find((x) => x.type === 'Programmed')).toMatchObject({ status: 'True' });
+    }, 'ThresholdReached=False and Programmed=True');
     for (let i = 0; i < 3; i++) expect(await oneRequest(IPS[i] ?? '', 'warmup', false)).toBe(0.02);
     await eventually(() => toTheCent(spentOf('events-probe'), 0.06), 'the spend to be persisted');
     expect(eventsOf('events-probe').filter((e) => e.type === 'Warning')).toEqual([]);
