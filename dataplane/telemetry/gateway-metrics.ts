@@ -127,6 +127,12 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
       labelNames: ['policy', 'rule', 'phase', 'action'] as const,
       registers,
     }),
+    guardrailUnscanned: new Counter({
+      name: 'tollgate_guardrail_unscanned_total',
+      help: 'Guardrail rule decisions that left text unscanned (a size cap or the request\'s scan budget ran out; the rest counts as an Unscanned finding), by policy, rule and phase.',
+      labelNames: ['policy', 'rule', 'phase'] as const,
+      registers,
+    }),
     cacheLookups: new SummedCounter({
       name: 'tollgate_cache_lookups_total',
       help: 'Response-cache lookups by route and result (hit, miss).',
@@ -202,6 +208,7 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
     retirablePromMetric(m.rateLimitRejections),
     retirablePromMetric(m.budgetRejections),
     retirablePromMetric(m.guardrailDecisions),
+    retirablePromMetric(m.guardrailUnscanned),
     // The circuit gauge shows configured targets only; the states it reads are dropped with them.
     {
       retire(keep) {

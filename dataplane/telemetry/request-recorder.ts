@@ -13,6 +13,8 @@ import { GENAI } from './genai-attributes.js';
 import type { TelemetryContext } from './telemetry-context.js';
 import { answerIdOf } from './answer-id.js';
 
+// The finding type the guardrail layer reports for text past a cap or its scan budget (policy/guardrail/compiled-rule.ts).
+const UNSCANNED_FINDING = 'Unscanned';
 const GUARDRAIL_ACTIONS = new Set(['Block', 'Mask', 'Monitor', 'Allow']);
 function isGuardrailAction(action: string): action is 'Block' | 'Mask' | 'Monitor' | 'Allow' {
   return GUARDRAIL_ACTIONS.has(action);
@@ -289,6 +291,8 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     for (const d of decisions) {
       this.guardrailDecisions.push(d);
       this.ctx.metrics.guardrailDecisions.inc({ policy: d.policy, rule: d.rule, phase: d.phase, action: d.action });
+      // Apart from real findings: a cap or budget too small for the traffic shows here, not as hits.
+      if ((d.findings?.[UNSCANNED_FINDING] ?? 0) > 0) this.ctx.metrics.guardrailUnscanned.inc({ policy: d.policy, rule: d.rule, phase: d.phase });
       const attributes: Attributes = {
         'tollgate.guardrail.policy': d.policy,
         'tollgate.guardrail.rule': d.rule,

@@ -58,7 +58,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   const { port } = upstream.address() as { port: number };
-  gateway = await startTestGateway({ 'all.yaml': manifests(`http://127.0.0.1:${port}`) });
+  gateway = await startTestGateway({ 'all.yaml': manifests(`http://127.0.0.1:${port}`) }, { admin: true });
 });
 
 afterAll(async () => {
@@ -73,6 +73,13 @@ const post = (model: string, content: string[]): Promise<Response> =>
     body: JSON.stringify({ model, messages: content.map((c) => ({ role: 'user', content: c })) }),
   });
 
+/** The value of `tollgate_guardrail_unscanned_total` for the rule, 0 without a series. */
+async function unscannedCount(): Promise<number> {
+  const text = await (await fetch(`${gateway.adminUrl}/metrics`, { headers: { authorization: `Bearer ${gateway.adminToken}` } })).text();
+  const line = text.split('\n').find((l) => l.startsWith('tollgate_guardrail_unscanned_total{') && l.includes('rule="corp-mail"'));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
 const upstreamBody = (): string => received.find((b) => b.length > 1000) ?? '';
 
 describe('a custom guardrail pattern over a 4 × 1 MiB prompt', () => {
@@ -86,6 +93,7 @@ describe('a custom guardrail pattern over a 4 × 1 MiB prompt', () => {
     expect(sent.match(/\[CORP_MAIL\]/g)).toHaveLength(4);
     expect(sent).not.toContain('@corp.example.com');
     expect(sent).not.toContain('[UNSCANNED]');
+    expect(await unscannedCount()).toBe(0);
   }, 120_000);
 
   it('stops at the work one request may cost: matches masked up to there, the rest dropped as [UNSCANNED], nothing passed on unscanned', async () => {
@@ -100,5 +108,7 @@ describe('a custom guardrail pattern over a 4 × 1 MiB prompt', () => {
     expect(sent).not.toContain('@corp.example.com');
     expect(sent.match(/\[CORP_MAIL\]/g)?.length).toBeGreaterThanOrEqual(80);
     expect(sent).toContain('[UNSCANNED]');
+    // Operators see a cap or budget too small for their traffic apart from real findings.
+    expect(await unscannedCount()).toBe(1);
   }, 120_000);
 });
