@@ -1,8 +1,10 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The operator's Prometheus metrics. Labels are bounded: no object names. */
-export function createOperatorMetrics() {
+export function createOperatorMetrics(opts: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
+  // Memory, event-loop lag and GC of the operator process, as the data plane has them.
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   return {
     registry,
     reconciles: new Counter({ name: 'tollgate_operator_reconciles_total', help: 'Reconcile runs (each compiles every object).', registers: [registry] }),
@@ -12,12 +14,19 @@ export function createOperatorMetrics() {
     pushSeconds: new Histogram({
       name: 'tollgate_operator_push_duration_seconds',
       help: 'Time to push a snapshot to one data-plane pod.',
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      // Up to the push timeout (10 s).
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
       registers: [registry],
     }),
     pushRefused: new Counter({
       name: 'tollgate_operator_push_refused_total',
       help: 'Snapshot pushes a data-plane pod refused, by reason: stale (it serves a newer generation of our term), stale_term (it serves a newer leader term: this replica was deposed), invalid (400).',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    pushFailed: new Counter({
+      name: 'tollgate_operator_push_failures_total',
+      help: 'Snapshot pushes that got no usable answer from a data-plane pod, by reason: unauthorized (401/403: the admin token differs on one side; does not heal by itself), server_error (another status), bad_answer, timeout, unreachable.',
       labelNames: ['reason'],
       registers: [registry],
     }),

@@ -195,6 +195,7 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
     onAck: () => trigger?.trigger(),
     onPushed: (s) => metrics.pushSeconds.observe(s),
     onRefused: (reason) => metrics.pushRefused.inc({ reason }),
+    onFailed: (reason) => metrics.pushFailed.inc({ reason }),
     onStale: (pod) => {
       const outcome = reconciler.staleAnswer(pod, isLeader());
       if (outcome === 'publish-above') {

@@ -9,7 +9,10 @@ import { retirablePromMetric, SeriesRetirement } from './series-retirement.js';
 export { NONE } from './series-retirement.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
-const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30];
+// Past 300 s: a committed stream outlives timeouts.total (only streamIdle bounds it); an attempt does not.
+const REQUEST_BUCKETS = [...LATENCY_BUCKETS, 600, 1800];
+// Past 30 s: reasoning models think longer, and TTFT includes failed attempts and backoff.
+const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60, 120, 300];
 const TPOT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1];
 
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, open: 1, half_open: 2 };
@@ -36,7 +39,7 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
       name: 'tollgate_request_duration_seconds',
       help: 'Time from receiving an inference request to the end of its response (stream end for streams).',
       labelNames: ['route', 'model', 'provider', 'status_class'] as const,
-      buckets: LATENCY_BUCKETS,
+      buckets: REQUEST_BUCKETS,
       registers,
     }),
     inflight: new Gauge({ name: 'tollgate_inflight_requests', help: 'Inference requests being served.', registers }),

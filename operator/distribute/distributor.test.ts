@@ -88,3 +88,35 @@ describe('Distributor with pods that never answer', () => {
     expect(stuck.reduce((n, p) => n + p.connections(), 0)).toBeLessThanOrEqual(tried + 4);
   }, 10_000);
 });
+
+describe('Distributor pushes that get no usable answer', () => {
+  it('says why for each pod (before, only successes and 409/400 refusals were counted: a one-sided token rotation was a log line)', async () => {
+    const status = (code: number) => listen(createServer((_req, res) => res.writeHead(code).end('{}')));
+    const unauthorized = await status(401);
+    const unavailable = await status(503);
+    const garbled = await status(200);
+    const stuck = await listen(createServer(() => undefined));
+    // A port nothing listens on: a server bound and closed again.
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const closedAddress = `127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((r) => closed.close(r));
+    const failed = new Map<string, number>();
+    const distributor = new Distributor({
+      token: 't',
+      logger,
+      verifyIntervalMs: 0,
+      pushTimeoutMs: 300,
+      onFailed: (reason) => failed.set(reason, (failed.get(reason) ?? 0) + 1),
+    });
+    cleanup.push(() => distributor.stop());
+    distributor.setEnabled(true);
+    distributor.publish(envelope(1));
+    distributor.setEndpoints([unauthorized, unavailable, garbled, stuck, closedAddress].map((address) => ({ address, ready: true })));
+    const reasons = ['unauthorized', 'server_error', 'bad_answer', 'timeout', 'unreachable'];
+    const end = Date.now() + 5_000;
+    while (reasons.some((r) => !failed.has(r)) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    expect([...failed.keys()].sort()).toEqual([...reasons].sort());
+  }, 10_000);
+});

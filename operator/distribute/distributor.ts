@@ -5,6 +5,9 @@ import { wireJson } from '../../dataplane/config/secret-value.js';
 import { NOOP_OPERATOR_TRACING, type OperatorTracing } from '../telemetry/operator-tracing.js';
 
 /** A data-plane pod as its Service's EndpointSlices show it. */
+/** Why a push got no usable answer (DistributorOptions.onFailed). */
+export type PushFailure = 'unauthorized' | 'server_error' | 'bad_answer' | 'timeout' | 'unreachable';
+
 export interface DataplaneEndpoint {
   /** host:port of the admin port */
   address: string;
@@ -50,6 +53,12 @@ export interface DistributorOptions {
    * the pod serves a higher leader term: we have been deposed), `invalid` (400).
    */
   onRefused?: (reason: 'stale' | 'stale_term' | 'invalid') => void;
+  /**
+   * Called for every push that got no usable answer, by reason: `unauthorized` (401/403: the admin
+   * token differs on one side, which does not heal by itself), `server_error` (another status, e.g.
+   * 503 from a pod still starting), `bad_answer` (a 200 that is not the push result), `timeout`, `unreachable`.
+   */
+  onFailed?: (reason: PushFailure) => void;
   /**
    * How often to ask each pod what it serves (GET /v1/snapshot/status) once it acknowledged the
    * current snapshot; 0 turns it off. Default 15 s.
@@ -331,9 +340,11 @@ export class Distributor {
         this.opts.onRefused?.('invalid');
         this.opts.logger.error({ pod: pod.endpoint.address, generation: envelope.generation, error: result?.error }, 'data plane refused the snapshot');
       } else {
+        this.opts.onFailed?.(res.statusCode === 401 || res.statusCode === 403 ? 'unauthorized' : res.statusCode === 200 ? 'bad_answer' : 'server_error');
         this.opts.logger.warn({ pod: pod.endpoint.address, status: res.statusCode }, 'snapshot push failed');
       }
     } catch (err) {
+      this.opts.onFailed?.((err as Error).name === 'TimeoutError' ? 'timeout' : 'unreachable');
       if (!pod.answered || pod.failures > 0) {
         // No answer now, nor since it last failed: it goes to the back of the line.
         pod.answered = false;
