@@ -1,6 +1,7 @@
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
+import { StatusWriter } from '../controller/status-writer.js';
 import { KubeError, type KubeObject } from '../kube/kube-client.js';
 import { FORGET_PODS_AFTER_MS, MAX_APPLIED_PODS, StaleBudgetStateError, UsageAggregator, type UsageAggregatorOptions } from './usage-aggregator.js';
 
@@ -237,34 +238,52 @@ describe('UsageAggregator', () => {
      * carrying metadata.resourceVersion is refused with 409 once the object has moved on (as the real
      * API server does on the status subresource). holdNextWrite parks the next usage write.
      */
-    function apiServer(status: Record<string, unknown>) {
+    function apiServer(status: Record<string, unknown>, config: BudgetConfig = budget) {
       const stored = { metadata: { name: 'monthly', namespace: 'team-a', resourceVersion: '1' }, status: { ...status } };
       const objects = new Map<string, KubeObject>([['team-a/monthly', stored]]);
       let hold: { parked: () => void; until: Promise<void> } | undefined;
+      const hooks: {
+        /** Runs as each usage write reaches the API server, before it is applied (another writer getting there first). */
+        beforeUsageWrite?: () => Promise<void>;
+        /** The next usage write is applied, but its answer is lost (a timeout, a reset connection). */
+        loseNextAnswer?: boolean;
+      } = {};
       const client = {
-        request: async <T>(method: string, _p: string, body?: unknown): Promise<T> => {
+        request: async <T>(method: string, _p: string, body?: unknown, _contentType?: string): Promise<T> => {
           if (method === 'GET') return { items: [structuredClone(stored)] } as T;
           const patch = body as { metadata?: { resourceVersion?: string }; status: Record<string, unknown> };
+          const usage = patch.status.spent !== undefined;
           const h = hold;
-          if (h !== undefined && patch.status.spent !== undefined) {
+          if (h !== undefined && usage) {
             hold = undefined;
             h.parked();
             await h.until;
           }
+          if (usage) await hooks.beforeUsageWrite?.();
           const wanted = patch.metadata?.resourceVersion;
           if (wanted !== undefined && wanted !== stored.metadata.resourceVersion) throw new KubeError(409, 'the object has been modified');
-          const appliedThrough = { ...(stored.status.appliedThrough as object | undefined), ...(patch.status.appliedThrough as object | undefined) };
-          stored.status = { ...stored.status, ...patch.status, appliedThrough }; // a merge patch merges nested objects
+          const appliedThrough = Object.fromEntries(
+            Object.entries({ ...(stored.status.appliedThrough as object | undefined), ...(patch.status.appliedThrough as object | undefined) }).filter(([, seq]) => seq !== null),
+          );
+          stored.status = { ...stored.status, ...patch.status, appliedThrough }; // a merge patch merges nested objects and removes null keys
+          // The API server answers an object's keys sorted, not in the order written.
+          const buckets = stored.status.buckets as { start: string; spent: number }[] | undefined;
+          if (buckets !== undefined) stored.status.buckets = buckets.map((b) => ({ spent: b.spent, start: b.start }));
           stored.metadata.resourceVersion = String(Number(stored.metadata.resourceVersion) + 1);
+          if (usage && hooks.loseNextAnswer === true) {
+            hooks.loseNextAnswer = false;
+            throw new Error('PATCH: This operation was aborted due to timeout');
+          }
           return structuredClone(stored) as T;
         },
       };
       return {
         stored,
         client,
+        hooks,
         /** An operator replica's aggregator (a leader, old or new). */
-        aggregator: () =>
-          new UsageAggregator({ client, budgetObjects: () => objects, budgetConfigs: () => [budget], replicas: () => 2, logger: pino({ level: 'silent' }), now: () => Date.parse('2026-11-15T12:00:00Z') }),
+        aggregator: (logger = pino({ level: 'silent' })) =>
+          new UsageAggregator({ client, budgetObjects: () => objects, budgetConfigs: () => [config], replicas: () => 2, logger, now: () => Date.parse('2026-11-15T12:00:00Z') }),
         holdNextWrite(): { parked: Promise<void>; release: () => void } {
           let release = (): void => undefined;
           let parked = (): void => undefined;
@@ -320,6 +339,112 @@ describe('UsageAggregator', () => {
       await api.client.request('PATCH', '/status', { status: { conditions: [{ type: 'Programmed', status: 'True' }] } });
       await expect(leader.handle({ pod: 'p1', records: [rec(2, 2)] })).resolves.toMatchObject({ ackedThrough: 2 });
       expect(api.stored.status).toMatchObject({ spent: 3, appliedThrough: { p1: 2 }, conditions: [{ type: 'Programmed' }] });
+    });
+
+    /** A logger whose lines the test reads. */
+    function captured(): { logger: Logger; lines: () => { msg: string; budget?: string }[] } {
+      const out: string[] = [];
+      return { logger: pino({ level: 'info' }, { write: (line: string) => void out.push(line) }), lines: () => out.map((l) => JSON.parse(l) as { msg: string; budget?: string }) };
+    }
+    const droppedForAnotherWriter = (lines: { msg: string }[]): string[] => lines.map((l) => l.msg).filter((m) => /another (operator|writer)/.test(m));
+
+    /** The reconciler's status writer, writing conditions only (as Reconciler.writeStatus does: a merge patch of status, unconditional). */
+    function conditionWriter(api: ReturnType<typeof apiServer>) {
+      let n = 0;
+      const writer = new StatusWriter<{ conditions: { type: string; status: string; reason: string }[] }>({
+        write: async (_key, job) => void (await api.client.request('PATCH', '/apis/tollgate.dev/v1alpha1/namespaces/team-a/budgets/monthly/status', { status: job }, 'application/merge-patch+json')),
+        canWrite: () => true,
+      });
+      return async (): Promise<void> => {
+        n++;
+        writer.replace(new Map([['Budget/team-a/monthly', { conditions: [{ type: 'Programmed', status: n % 2 === 0 ? 'True' : 'False', reason: n % 2 === 0 ? 'Programmed' : 'Pending' }] }]]));
+        expect(await writer.idle()).toBeUndefined();
+      };
+    }
+
+    // The intake's "counted into by another operator" in a single-operator run: a condition write
+    // landing between the usage write's read and its write must cost nothing (no resend, no log).
+    it('a condition write from the status writer between the read and the usage write: the spend is persisted in the same report, conditions kept, nothing logged', async () => {
+      const api = apiServer({ spent: 0, periodStart, appliedThrough: {} });
+      const log = captured();
+      const leader = api.aggregator(log.logger);
+      const writeConditions = conditionWriter(api);
+      // Each of the first four usage writes finds the conditions rewritten since it read the Budget
+      // (Programmed flapping Pending/True while pods take a snapshot): more than the three re-reads allowed before.
+      let raced = 0;
+      api.hooks.beforeUsageWrite = async () => {
+        if (raced++ < 4) await writeConditions();
+      };
+      await expect(leader.handle({ pod: 'p1', records: [rec(1, 1), rec(2, 2)] })).resolves.toMatchObject({ ackedThrough: 2, budgets: { 'team-a/monthly': { spent: 3 } } });
+      expect(api.stored.status).toMatchObject({ spent: 3, appliedThrough: { p1: 2 }, conditions: [{ type: 'Programmed', status: 'True' }] });
+      // And the other way round: a condition write after the usage write leaves the spend.
+      await writeConditions();
+      expect(api.stored.status).toMatchObject({ spent: 3, remaining: 7, appliedThrough: { p1: 2 }, conditions: [{ type: 'Programmed', status: 'False' }] });
+      expect(droppedForAnotherWriter(log.lines())).toEqual([]);
+    });
+
+    it('conditions rewritten under every usage write: the report fails, but the state is kept (no resend, nothing dropped) and the next write persists it', async () => {
+      const api = apiServer({ spent: 0, periodStart, appliedThrough: {} });
+      const log = captured();
+      const leader = api.aggregator(log.logger);
+      const writeConditions = conditionWriter(api);
+      let racing = true;
+      api.hooks.beforeUsageWrite = async () => {
+        if (racing) await writeConditions();
+      };
+      const failed = await leader.handle({ pod: 'p1', records: [rec(1, 1)] }).catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(Error);
+      expect(failed).not.toBeInstanceOf(StaleBudgetStateError);
+      expect(api.stored.status).toMatchObject({ spent: 0 });
+      racing = false;
+      // The next report (here p2's) writes p1's record too: p1's resend is a duplicate, acknowledged without a write.
+      await expect(leader.handle({ pod: 'p2', records: [rec(1, 2)] })).resolves.toMatchObject({ ackedThrough: 1, budgets: { 'team-a/monthly': { spent: 3 } } });
+      expect(api.stored.status).toMatchObject({ spent: 3, appliedThrough: { p1: 1, p2: 1 } });
+      await expect(leader.handle({ pod: 'p1', records: [rec(1, 1)] })).resolves.toMatchObject({ ackedThrough: 1, budgets: { 'team-a/monthly': { spent: 3 } } });
+      expect(droppedForAnotherWriter(log.lines())).toEqual([]);
+    });
+
+    it("a usage write applied whose answer was lost is known for this operator's own on the next write: persisted at once, nothing counted twice, nothing logged", async () => {
+      const api = apiServer({ spent: 0, periodStart, appliedThrough: {} });
+      const log = captured();
+      const leader = api.aggregator(log.logger);
+      await leader.handle({ pod: 'p1', records: [] });
+      api.hooks.loseNextAnswer = true;
+      await expect(leader.handle({ pod: 'p1', records: [rec(1, 1)] })).rejects.toThrow(/timeout/);
+      expect(api.stored.status).toMatchObject({ spent: 1, appliedThrough: { p1: 1 } }); // applied all the same
+      // The status writer writes conditions meanwhile: the next usage write conflicts twice over.
+      await conditionWriter(api)();
+      // p1 resends its unacknowledged record with a new one: counted once, persisted in this report.
+      await expect(leader.handle({ pod: 'p1', records: [rec(1, 1), rec(2, 2)] })).resolves.toMatchObject({ ackedThrough: 2, budgets: { 'team-a/monthly': { spent: 3 } } });
+      expect(api.stored.status).toMatchObject({ spent: 3, appliedThrough: { p1: 2 } });
+      expect(droppedForAnotherWriter(log.lines())).toEqual([]);
+    });
+
+    it("the same for a rolling window, whose buckets the API server answers with their keys in another order", async () => {
+      const api = apiServer({}, { ...budget, period: 'Rolling', windowMs: 3_600_000 });
+      const log = captured();
+      const leader = api.aggregator(log.logger);
+      await leader.handle({ pod: 'p1', records: [rec(1, 1)] });
+      api.hooks.loseNextAnswer = true;
+      await expect(leader.handle({ pod: 'p1', records: [rec(2, 2)] })).rejects.toThrow(/timeout/);
+      await expect(leader.handle({ pod: 'p1', records: [rec(2, 2), rec(3, 4)] })).resolves.toMatchObject({ ackedThrough: 3, budgets: { 'team-a/monthly': { spent: 7 } } });
+      expect(api.stored.status).toMatchObject({ spent: 7, appliedThrough: { p1: 3 } });
+      expect(droppedForAnotherWriter(log.lines())).toEqual([]);
+    });
+
+    it('says which counted fields another writer changed when it drops its state (an edit of appliedThrough, as by kubectl patch)', async () => {
+      const api = apiServer({ spent: 0, periodStart, appliedThrough: {} });
+      const log = captured();
+      const leader = api.aggregator(log.logger);
+      await leader.handle({ pod: 'p1', records: [rec(1, 1)] });
+      await api.client.request('PATCH', '/status', { status: { appliedThrough: { 'gone-1': 1, 'gone-2': 1 } } });
+      await expect(leader.handle({ pod: 'p1', records: [rec(2, 2)] })).rejects.toBeInstanceOf(StaleBudgetStateError);
+      const dropped = log.lines().filter((l) => /another writer/.test(l.msg));
+      expect(dropped).toHaveLength(1);
+      expect(dropped[0]).toMatchObject({ budget: 'team-a/monthly', changed: ['appliedThrough'], persisted: { spent: 1, pods: 1 }, found: { spent: 1, pods: 3 } });
+      // The resend counts on a fresh read.
+      await expect(leader.handle({ pod: 'p1', records: [rec(2, 2)] })).resolves.toMatchObject({ ackedThrough: 2 });
+      expect(api.stored.status).toMatchObject({ spent: 3, appliedThrough: { p1: 2, 'gone-1': 1, 'gone-2': 1 } });
     });
   });
 });

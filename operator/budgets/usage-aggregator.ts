@@ -75,6 +75,14 @@ interface AggregateState {
   resourceVersion: string | undefined;
   /** The counted fields of status as persisted (see countedFields), to tell a foreign write that left them alone. */
   persistedFields: string;
+  /** The status as persisted (its counted fields), to say what another writer changed. */
+  persistedStatus: PersistedStatus;
+  /**
+   * The counted fields of writes that failed without a 409 since the last one that succeeded (a
+   * timeout or reset connection after the API server applied it). Found on the next conflict, such a
+   * write is this state's own, not another writer's.
+   */
+  inDoubt: string[];
   /** Bumped by every change; a report is acknowledged once persistedRev reaches what its records made it. */
   rev: number;
   persistedRev: number;
@@ -85,7 +93,7 @@ interface AggregateState {
 /** A report whose records went into a state that was dropped before it was written: not acknowledged. */
 export class StaleBudgetStateError extends Error {
   constructor(id: string) {
-    super(`Budget ${id}: the status changed under this operator (leadership lost or another leader wrote it); the pod resends`);
+    super(`Budget ${id}: the status changed under this operator (leadership lost, or another writer changed its spend or appliedThrough); the pod resends`);
     this.name = 'StaleBudgetStateError';
   }
 }
@@ -121,8 +129,29 @@ function countedFields(status: PersistedStatus | undefined): string {
   const applied = Object.entries(status?.appliedThrough ?? {})
     .filter(([, seq]) => seq !== null)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify([status?.spent ?? 0, status?.periodStart ?? '', applied, status?.buckets ?? []]);
+  // Pairs, not the objects: the API server answers their keys in its own order, not the one written.
+  const buckets = (status?.buckets ?? []).map((b) => [b.start, b.spent]);
+  return JSON.stringify([status?.spent ?? 0, status?.periodStart ?? '', applied, buckets]);
 }
+
+/** Which counted fields differ between two statuses, and the numbers that show it, for the log. */
+function countedChange(before: PersistedStatus | undefined, after: PersistedStatus | undefined): { changed: string[]; persisted: { spent: number; pods: number }; found: { spent: number; pods: number } } {
+  const summary = (s: PersistedStatus | undefined) => ({ spent: s?.spent ?? 0, pods: Object.values(s?.appliedThrough ?? {}).filter((seq) => seq !== null).length });
+  const changed = (['spent', 'periodStart', 'appliedThrough', 'buckets'] as const).filter((field) => {
+    const only = (s: PersistedStatus | undefined): PersistedStatus => (s?.[field] === undefined ? {} : { [field]: s[field] });
+    return countedFields(only(before)) !== countedFields(only(after));
+  });
+  return { changed, persisted: summary(before), found: summary(after) };
+}
+
+/**
+ * Re-reads after a 409 while the counted fields are as this state wrote them (only conditions, by
+ * the reconciler's status writer, changed). A bound, not a budget of tries: each is one list and one
+ * PATCH, and the status writer writes one object once at a time, only when its conditions change.
+ */
+const CONFLICT_REREADS = 8;
+/** In-doubt writes remembered per state (a write that failed without an answer may still have landed). */
+const IN_DOUBT_KEPT = 4;
 
 const statusOf = (object: KubeObject | undefined): PersistedStatus | undefined => (object as (KubeObject & { status?: PersistedStatus }) | undefined)?.status;
 
@@ -154,7 +183,8 @@ const rfc3339 = (ms: number): string => new Date(ms).toISOString().replace(/\.\d
  * on a status someone else has since counted into fails with 409, the state is dropped, the report
  * is not acknowledged, and the resend is counted on a fresh read. An unconditional write would put
  * back the older spend and appliedThrough (under-counting what the other leader acknowledged) or
- * count resent records again.
+ * count resent records again. A 409 from the reconciler's conditions (written apart, by merge patch,
+ * never touching the counted fields) is not that: the write is made again at once on the new version.
  */
 export class UsageAggregator {
   private readonly states = new Map<string, AggregateState>();
@@ -238,6 +268,8 @@ export class UsageAggregator {
       persistedSpent: status.spent ?? 0,
       resourceVersion: object.metadata.resourceVersion,
       persistedFields: countedFields(status),
+      persistedStatus: status,
+      inDoubt: [],
       // A rolling state is written when roll() changes its total; a calendar one not in its persisted period, now.
       rev: carried !== undefined && (budget.period !== 'Rolling' || carried.unitChanged) ? 1 : 0,
       persistedRev: 0,
@@ -432,7 +464,13 @@ export class UsageAggregator {
     return failures;
   }
 
-  /** One conditional status write; on a conflict that changed the counted fields the state is dropped. */
+  /**
+   * One conditional status write. On a conflict the Budget is read again: if its counted fields are
+   * as this state last persisted them (or as a write of its own left them whose answer was lost), the
+   * write is made again at once on the new version; only a change of them by another writer drops
+   * the state. The status writer's conditions (a merge patch of other fields, never of these) are
+   * no reason to drop it.
+   */
   private async write(state: AggregateState, config: BudgetConfig): Promise<void> {
     const [namespace = '', name = ''] = state.id.split('/');
     for (let attempt = 0; ; attempt++) {
@@ -450,33 +488,55 @@ export class UsageAggregator {
       if (config.period === 'Rolling') {
         status.buckets = [...state.buckets].sort(([a], [b]) => a - b).map(([start, value]) => ({ start: new Date(start).toISOString(), spent: round(value) }));
       }
+      let written: KubeObject;
       try {
-        const written = await this.opts.client.request<KubeObject>(
+        written = await this.opts.client.request<KubeObject>(
           'PATCH',
           `/apis/tollgate.dev/v1alpha1/namespaces/${namespace}/budgets/${name}/status`,
           { metadata: { resourceVersion: state.resourceVersion }, status },
           'application/merge-patch+json',
         );
-        state.resourceVersion = written.metadata?.resourceVersion;
-        state.persistedFields = countedFields(statusOf(written));
-        state.persistedRev = Math.max(state.persistedRev, rev);
-        state.persistedSpent = spent;
-        for (const pod of forgetting) state.forgotten.delete(pod);
-        return;
       } catch (err) {
-        if (!(err instanceof KubeError && err.status === 409)) throw err;
-        // Someone else wrote the Budget. Its conditions (the reconciler) leave the counted fields as
-        // this state persisted them: take the new version and write again. Anything else means
-        // another leader counted into it, and this state must not overwrite that.
-        const current = await this.fetch(state.id);
-        if (attempt < 3 && current !== undefined && countedFields(statusOf(current)) === state.persistedFields) {
-          state.resourceVersion = current.metadata.resourceVersion;
-          continue;
+        if (!(err instanceof KubeError && err.status === 409)) {
+          // Refused or unanswered: it may have landed all the same (state.appliedThrough holds every pod of the status but the forgotten).
+          state.inDoubt = [...state.inDoubt, countedFields(status as PersistedStatus)].slice(-IN_DOUBT_KEPT);
+          throw err;
         }
-        this.discard(state);
-        this.opts.logger.info({ budget: state.id }, 'Budget status was counted into by another operator; reading it again');
-        throw new StaleBudgetStateError(state.id);
+        const current = await this.fetch(state.id);
+        if (current === undefined) {
+          this.discard(state);
+          this.opts.logger.info({ budget: state.id }, 'Budget deleted while its usage was written; its state is dropped');
+          throw new StaleBudgetStateError(state.id);
+        }
+        const found = statusOf(current);
+        const fields = countedFields(found);
+        if (fields !== state.persistedFields && !state.inDoubt.includes(fields)) {
+          // Another writer changed spend or appliedThrough (another leader, or an edit of the status):
+          // this state must not overwrite it; the reports counted into it are resent and counted on a fresh read.
+          this.discard(state);
+          this.opts.logger.info(
+            { budget: state.id, ...countedChange(state.persistedStatus, found) },
+            'Budget status: spend or appliedThrough changed by another writer (another operator replica, or an edit of the status); this state is dropped and read again, the pods resend',
+          );
+          throw new StaleBudgetStateError(state.id);
+        }
+        // Only conditions changed (or a write of ours landed unanswered): written again on the new version.
+        state.resourceVersion = current.metadata.resourceVersion;
+        state.persistedFields = fields;
+        state.persistedStatus = found ?? {};
+        state.inDoubt = [];
+        if (attempt + 1 < CONFLICT_REREADS) continue;
+        // Still nothing counted by anyone else: the state stays, and the next report writes it.
+        throw new Error(`Budget ${state.id}: its status changed under ${CONFLICT_REREADS} usage writes in a row (conditions only); written with the next report`);
       }
+      state.resourceVersion = written.metadata?.resourceVersion;
+      state.persistedStatus = statusOf(written) ?? {};
+      state.persistedFields = countedFields(state.persistedStatus);
+      state.inDoubt = [];
+      state.persistedRev = Math.max(state.persistedRev, rev);
+      state.persistedSpent = spent;
+      for (const pod of forgetting) state.forgotten.delete(pod);
+      return;
     }
   }
 
