@@ -7,7 +7,11 @@ export type Behaviour =
   /** `stop`: the text ended on this stop sequence of the request (for providers that say so). */
   | { kind: 'text'; text?: string; stop?: string }
   | { kind: 'tool'; name: string; args: Record<string, unknown> }
-  /** Extended thinking (Anthropic): a signed thinking block, then `redacted` an encrypted one, then the text. */
+  /**
+   * Extended thinking: a signed thinking block, then `redacted` an encrypted one, then the text
+   * (Anthropic; Bedrock as reasoningContent blocks; Gemini as a thought part, unsigned, without the
+   * encrypted one), where the request asked for thinking.
+   */
   | { kind: 'thinking'; thinking: string; text: string; redacted?: boolean }
   /** A structured answer: in the provider's JSON mode, or as a call of the tool the request forces. */
   | { kind: 'json'; value: Record<string, unknown> }

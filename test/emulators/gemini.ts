@@ -41,6 +41,7 @@ function checkBody(req: ReceivedRequest, model: string): string[] {
     }
   });
   if (b.model !== undefined || b.messages !== undefined) p.push('OpenAI fields in a Gemini body');
+  p.push(...thinkingProblems(b.generationConfig, model));
   const tools = Array.isArray(b.tools) ? (b.tools as Record<string, unknown>[]) : [];
   for (const t of tools) {
     for (const d of (t.functionDeclarations as Record<string, unknown>[] | undefined) ?? []) {
@@ -51,7 +52,35 @@ function checkBody(req: ReceivedRequest, model: string): string[] {
   return p;
 }
 
+/**
+ * What Gemini refuses in a thinkingConfig: any on models that do not think (before 2.5), a budget
+ * outside the model's range (Pro 128–32,768 and never 0, Flash-Lite 512–24,576, Flash 0–24,576;
+ * -1 is dynamic everywhere), a field it does not know.
+ */
+function thinkingProblems(config: unknown, model: string): string[] {
+  const t = (config as { thinkingConfig?: Record<string, unknown> } | undefined)?.thinkingConfig;
+  if (t === undefined) return [];
+  if (/gemini-(1\.|2\.0)/.test(model)) return [`thinking is not supported by ${model}`];
+  const p: string[] = [];
+  for (const key of Object.keys(t)) if (!['thinkingBudget', 'includeThoughts', 'thinkingLevel'].includes(key)) p.push(`Unknown name "${key}" at 'generation_config.thinking_config'`);
+  const budget = t.thinkingBudget;
+  if (budget !== undefined) {
+    const [min, max] = /-pro/.test(model) ? [128, 32_768] : /flash-lite/.test(model) ? [512, 24_576] : [0, 24_576];
+    if (typeof budget !== 'number' || !Number.isInteger(budget) || (budget !== -1 && budget !== 0 && (budget < min || budget > max)) || (budget === 0 && min > 0 && !/flash-lite/.test(model))) {
+      p.push(`The thinking budget ${String(budget)} is invalid. Please choose a value between ${min} and ${max}.`);
+    }
+  }
+  if (t.includeThoughts !== undefined && typeof t.includeThoughts !== 'boolean') p.push('includeThoughts must be a boolean');
+  return p;
+}
+
+/** Thought summaries come back only when the request asks for them (includeThoughts). */
+function includesThoughts(req: ReceivedRequest): boolean {
+  return (req.body.generationConfig as { thinkingConfig?: { includeThoughts?: unknown } } | undefined)?.thinkingConfig?.includeThoughts === true;
+}
+
 function parts(b: Behaviour, model: string): Record<string, unknown>[] {
+  if (b.kind === 'thinking') return [{ text: b.thinking, thought: true }, { text: b.text }];
   if (b.kind === 'tool') return [{ functionCall: { name: b.name, args: b.args }, ...(signsCalls(model) ? { thoughtSignature: thoughtSignatureFor(b.name) } : {}) }];
   if (b.kind === 'json') return [{ text: JSON.stringify(b.value) }];
   return [{ text: b.kind === 'text' ? (b.text ?? 'Hello from Gemini') : '' }];
@@ -82,9 +111,10 @@ async function answer(req: ReceivedRequest, b: Behaviour, res: ServerResponse, s
     default:
       break;
   }
+  const thoughts = includesThoughts(req);
   if (!streaming) {
     res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
-    res.end(JSON.stringify(response(b, parts(b, model), true, true)));
+    res.end(JSON.stringify(response(b, parts(b, model).filter((p) => thoughts || p.thought !== true), true, true)));
     return;
   }
   res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -93,6 +123,13 @@ async function answer(req: ReceivedRequest, b: Behaviour, res: ServerResponse, s
     // As Gemini: every chunk carries the usage so far (thinking included).
     events.push(sse(undefined, response(b, [{ text: 'Partial' }], false, true)));
     events.push(sse(undefined, { error: { code: 503, message: 'The model is overloaded.', status: 'UNAVAILABLE' } }));
+  } else if (b.kind === 'thinking') {
+    // As Gemini: thought summaries in events of their own, before the answer's text.
+    if (thoughts) {
+      events.push(sse(undefined, response(b, [{ text: b.thinking.slice(0, 5), thought: true }], false, true)));
+      events.push(sse(undefined, response(b, [{ text: b.thinking.slice(5), thought: true }], false, true)));
+    }
+    events.push(sse(undefined, response(b, [{ text: b.text }], true, true)));
   } else if (b.kind === 'text') {
     const text = b.text ?? 'Hello from Gemini';
     events.push(sse(undefined, response(b, [{ text: text.slice(0, 4) }], false, true)));

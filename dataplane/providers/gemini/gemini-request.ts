@@ -9,6 +9,7 @@ import type { JsonObject } from '../../core/canonical.js';
 import { signatureOf } from './thought-signature.js';
 import type { GeminiContent, GeminiFunctionDeclaration, GeminiGenerationConfig, GeminiPart, GeminiRequest } from './gemini-wire.js';
 import { geminiLogprobsConfig } from './gemini-logprobs.js';
+import { geminiThinkingConfig } from './gemini-thinking.js';
 
 function imagePart(url: string, param: string): GeminiPart {
   if (url.startsWith('data:')) {
@@ -59,15 +60,6 @@ function push(contents: GeminiContent[], role: 'user' | 'model', p: GeminiPart[]
   else contents.push({ role, parts: p });
 }
 
-/**
- * thinkingBudget per `reasoning_effort`: the numbers Google's own OpenAI-compatible endpoint uses.
- * `none` and `minimal` are not sent: 2.5 Pro cannot stop thinking (budget 0 is its 400), so the
- * model's own default stands. Gemini 3 models take a budget too (in place of thinkingLevel).
- */
-const THINKING_BUDGETS: Readonly<Record<string, number>> = { low: 1024, medium: 8192, high: 24576, xhigh: 24576, max: 24576 };
-/** Models before 2.5 do not think: a thinkingConfig is not sent to them (it was never honoured). */
-const WITHOUT_THINKING = /gemini-(1\.|2\.0)/i;
-
 function generationConfig(body: JsonObject, model: string): GeminiGenerationConfig | undefined {
   const g: GeminiGenerationConfig = {};
   const cap = body.max_completion_tokens ?? body.max_tokens;
@@ -87,8 +79,8 @@ function generationConfig(body: JsonObject, model: string): GeminiGenerationConf
     g.responseMimeType = 'application/json';
     if (isObject(format.json_schema) && isObject(format.json_schema.schema)) g.responseSchema = toGeminiSchema(format.json_schema.schema);
   }
-  const budget = typeof body.reasoning_effort === 'string' && !WITHOUT_THINKING.test(model) ? THINKING_BUDGETS[body.reasoning_effort] : undefined;
-  if (budget !== undefined) g.thinkingConfig = { thinkingBudget: budget };
+  const thinking = geminiThinkingConfig(body, model);
+  if (thinking !== undefined) g.thinkingConfig = thinking;
   // Before, logprobs were dropped: the answer said null where the client asked for them.
   const logprobs = geminiLogprobsConfig(body);
   if (logprobs !== undefined) Object.assign(g, logprobs);

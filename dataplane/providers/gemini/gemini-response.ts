@@ -56,14 +56,22 @@ export function toolCallId(responseId: string | undefined, index: number): strin
 }
 
 /**
- * Text and tool calls of one candidate (thought parts skipped). A functionCall's thoughtSignature
- * rides in its tool-call id, to be put back on the part when the client sends the call back.
+ * Text, thoughts and tool calls of one candidate. Thought parts (`thought: true`, returned when the
+ * request set includeThoughts) are the reasoning, relayed as `reasoning_content` (a canonical
+ * extension: /v1/messages makes it a thinking block). A functionCall's thoughtSignature rides in
+ * its tool-call id, to be put back on the part when the client sends the call back; other parts'
+ * signatures are not carried (Gemini does not require them back, and an Anthropic target would
+ * refuse one as a thinking block's signature).
  */
-export function candidateContent(c: GeminiCandidate, responseId: string | undefined, firstToolIndex = 0): { text: string; toolCalls: JsonObject[] } {
+export function candidateContent(c: GeminiCandidate, responseId: string | undefined, firstToolIndex = 0): { text: string; reasoning: string; toolCalls: JsonObject[] } {
   let text = '';
+  let reasoning = '';
   const toolCalls: JsonObject[] = [];
   for (const part of c.content?.parts ?? []) {
-    if (part.thought === true) continue;
+    if (part.thought === true) {
+      if (typeof part.text === 'string') reasoning += part.text;
+      continue;
+    }
     if (typeof part.text === 'string') text += part.text;
     if (part.functionCall !== undefined) {
       const index = firstToolIndex + toolCalls.length;
@@ -75,7 +83,7 @@ export function candidateContent(c: GeminiCandidate, responseId: string | undefi
       });
     }
   }
-  return { text, toolCalls };
+  return { text, reasoning, toolCalls };
 }
 
 /**
@@ -103,8 +111,9 @@ export function promptBlockReason(res: GeminiResponse): string | undefined {
 export function fromGeminiResponse(res: GeminiResponse, model: string, created: number): { body: JsonObject; usage: Usage } {
   const usage = usageFromGemini(res.usageMetadata);
   const choices = (res.candidates ?? []).map((c, i) => {
-    const { text, toolCalls } = candidateContent(c, res.responseId);
+    const { text, reasoning, toolCalls } = candidateContent(c, res.responseId);
     const message: JsonObject = { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text, refusal: null };
+    if (reasoning !== '') message.reasoning_content = reasoning;
     if (toolCalls.length > 0) message.tool_calls = toolCalls.map(({ index: _index, ...call }) => call);
     return { index: c.index ?? i, message, logprobs: openAiLogprobs(c.logprobsResult), finish_reason: finishReasonFrom(c.finishReason, toolCalls.length > 0) };
   });

@@ -73,7 +73,9 @@ export class GeminiStreamTransformer implements StreamTransformer {
         this.candidates.set(index, state);
         chunks.push(this.chunk(index, { role: 'assistant', content: '' }));
       }
-      const { text, toolCalls } = candidateContent(c, this.id, state.tools);
+      const { text, reasoning, toolCalls } = candidateContent(c, this.id, state.tools);
+      // Thoughts come before the answer they led to (Gemini streams them in their own events first).
+      if (reasoning !== '') chunks.push(this.chunk(index, { reasoning_content: reasoning }));
       // The event's tokens' logprobs go with the text they produced.
       if (text !== '') chunks.push(this.chunk(index, { content: text }, null, openAiLogprobs(c.logprobsResult)));
       // Gemini sends each function call whole: id, name and complete arguments in one delta.

@@ -27,6 +27,12 @@ export interface GeminiFunctionDeclaration {
   parameters?: unknown;
 }
 
+/** Tokens the model may think (-1: it decides, 0: none); includeThoughts returns thought summaries as `thought: true` parts. */
+export interface GeminiThinkingConfig {
+  thinkingBudget: number;
+  includeThoughts?: boolean;
+}
+
 export interface GeminiGenerationConfig {
   maxOutputTokens?: number;
   temperature?: number;
@@ -39,7 +45,7 @@ export interface GeminiGenerationConfig {
   frequencyPenalty?: number;
   responseMimeType?: string;
   responseSchema?: unknown;
-  thinkingConfig?: { thinkingBudget: number };
+  thinkingConfig?: GeminiThinkingConfig;
   responseLogprobs?: boolean;
   /** Alternatives per token (with responseLogprobs). */
   logprobs?: number;
