@@ -161,8 +161,8 @@ export interface StreamStep {
    */
   partialUsage?: Usage;
   /**
-   * Bytes of output the model produced that no client API carries (Anthropic thinking, Bedrock
-   * reasoning content): billed as output, so a stream cut before its usage is estimated with them,
+   * Bytes of output the model produced that the adapter does not relay as a chunk (reasoning with
+   * no canonical form): billed as output, so a stream cut before its usage is estimated with them,
    * and they keep a stream from counting as silent.
    */
   hiddenOutputBytes?: number;

@@ -87,8 +87,31 @@ function error(res: ServerResponse, status: number, type: string, message: strin
   res.end(JSON.stringify({ message }));
 }
 
-function checkBody(req: ReceivedRequest): string[] {
+/** What the emulator signs Claude's reasoning with, and the encrypted reasoning it returns (base64, as Converse's JSON carries bytes). */
+const SIGNATURE = 'EqQBbedrockSigned';
+const REDACTED = Buffer.from('encrypted reasoning').toString('base64');
+
+/** Claude on Bedrock thinks when additionalModelRequestFields.thinking says so; what Claude refuses in it. */
+function thinkingOf(req: ReceivedRequest, modelId: string, p: string[]): boolean {
+  const t = (req.body.additionalModelRequestFields as { thinking?: { type?: unknown; budget_tokens?: unknown } } | undefined)?.thinking;
+  if (t === undefined) return false;
+  if (!/anthropic\.claude-(3-7|sonnet-4|opus-4|haiku-4)/.test(modelId)) {
+    p.push(`The model ${modelId} does not support the additional field thinking`);
+    return false;
+  }
+  const max = (req.body.inferenceConfig as { maxTokens?: unknown } | undefined)?.maxTokens;
+  if (t.type === 'enabled') {
+    if (typeof t.budget_tokens !== 'number' || t.budget_tokens < 1024 || typeof max !== 'number' || t.budget_tokens >= max) p.push('thinking.budget_tokens must be ≥ 1024 and less than max_tokens');
+    return true;
+  }
+  if (t.type === 'adaptive') return true;
+  if (t.type !== 'disabled') p.push(`thinking.type is ${String(t.type)}`);
+  return false;
+}
+
+function checkBody(req: ReceivedRequest, modelId: string): string[] {
   const p: string[] = [];
+  const thinking = thinkingOf(req, modelId, p);
   const messages = Array.isArray(req.body.messages) ? (req.body.messages as Record<string, unknown>[]) : [];
   if (messages.length === 0) p.push('messages empty');
   messages.forEach((m, i) => {
@@ -98,8 +121,19 @@ function checkBody(req: ReceivedRequest): string[] {
       if (Object.keys(block).length !== 1) p.push('a content block must have exactly one member');
       const image = block.image as { format?: string; source?: { bytes?: unknown } } | undefined;
       if (image !== undefined && (typeof image.source?.bytes !== 'string' || !['png', 'jpeg', 'gif', 'webp'].includes(image.format ?? ''))) p.push('bad image block');
+      // Claude checks its reasoning sent back by its signature, and keeps it to assistant turns.
+      const r = block.reasoningContent as { reasoningText?: { signature?: unknown }; redactedContent?: unknown } | undefined;
+      if (r !== undefined && m.role !== 'assistant') p.push(`messages.${i}: reasoningContent outside an assistant message`);
+      if (r?.reasoningText !== undefined && r.reasoningText.signature !== SIGNATURE) p.push(`messages.${i}: reasoning without a valid signature`);
+      if (r !== undefined && r.reasoningText === undefined && r.redactedContent !== REDACTED) p.push(`messages.${i}: redactedContent altered`);
     }
   });
+  // With thinking on, Claude wants the last assistant turn of a tool loop to start with its reasoning.
+  const lastAssistant = [...messages].reverse().find((m) => m.role === 'assistant');
+  const lastBlocks = (lastAssistant?.content as Record<string, unknown>[] | undefined) ?? [];
+  if (thinking && lastBlocks.some((b) => b.toolUse !== undefined) && lastBlocks[0]?.reasoningContent === undefined) {
+    p.push('Expected `thinking` or `redacted_thinking`, but found `tool_use`. When `thinking` is enabled, a final `assistant` message must start with a thinking block.');
+  }
   if (req.body.model !== undefined) p.push('model in the body (it belongs in the URL)');
   const toolBlocks = messages.some((m) => ((m.content as Record<string, unknown>[] | undefined) ?? []).some((b) => b.toolUse !== undefined || b.toolResult !== undefined));
   if (toolBlocks && req.body.toolConfig === undefined) p.push('The toolConfig field must be defined when using toolUse and toolResult content blocks.');
@@ -144,7 +178,9 @@ export async function startBedrockEmulator(creds: AwsTestCredentials, region = '
       return error(res, 403, 'InvalidSignatureException', why);
     }
     if (m[2] === 'invoke') return invokeEmbeddings(req, decodeURIComponent(m[1] ?? ''), b, res, problems);
-    const p = checkBody(req);
+    const modelId = decodeURIComponent(m[1] ?? '');
+    const p = checkBody(req, modelId);
+    const thinks = b.kind === 'thinking' && thinkingOf(req, modelId, []);
     problems.push(...p);
     if (p.length > 0) return error(res, 400, 'ValidationException', p.join('; '));
     switch (b.kind) {
@@ -172,9 +208,15 @@ export async function startBedrockEmulator(creds: AwsTestCredentials, region = '
     }
     const stopReason = b.kind === 'text' && b.stop !== undefined ? 'stop_sequence' : call !== undefined ? 'tool_use' : b.kind === 'safety' ? 'guardrail_intervened' : 'end_turn';
     // A stream that breaks does so after some content (before any, the gateway fails it over).
-    const text = b.kind === 'text' ? (b.text ?? 'Hello from Bedrock') : b.kind === 'tool' ? 'Let me check.' : b.kind === 'stream-error' ? 'Partial' : '';
+    const text = b.kind === 'text' ? (b.text ?? 'Hello from Bedrock') : b.kind === 'thinking' ? b.text : b.kind === 'tool' ? 'Let me check.' : b.kind === 'stream-error' ? 'Partial' : '';
+    // Reasoning (when the request turned thinking on) first, as Claude answers: signed, then the encrypted block.
+    const reasoning: Record<string, unknown>[] = [];
+    if (thinks && b.kind === 'thinking') {
+      reasoning.push({ reasoningContent: { reasoningText: { text: b.thinking, signature: SIGNATURE } } });
+      if (b.redacted === true) reasoning.push({ reasoningContent: { redactedContent: REDACTED } });
+    }
     if (m[2] === 'converse') {
-      const content: unknown[] = text === '' ? [] : [{ text }];
+      const content: unknown[] = [...reasoning, ...(text === '' ? [] : [{ text }])];
       if (call !== undefined) content.push({ toolUse: { toolUseId: 'tooluse_01', name: call.name, input: call.args } });
       res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'req-emulated' });
       res.end(JSON.stringify({ output: { message: { role: 'assistant', content } }, stopReason, usage: USAGE, metrics: { latencyMs: 42 } }));
@@ -182,10 +224,21 @@ export async function startBedrockEmulator(creds: AwsTestCredentials, region = '
     }
     res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': 'req-emulated' });
     const frames: Buffer[] = [event('messageStart', { role: 'assistant' })];
+    reasoning.forEach((r, contentBlockIndex) => {
+      const block = r.reasoningContent as { reasoningText?: { text: string; signature: string }; redactedContent?: string };
+      if (block.reasoningText !== undefined) {
+        const { text: thought, signature } = block.reasoningText;
+        frames.push(event('contentBlockDelta', { contentBlockIndex, delta: { reasoningContent: { text: thought.slice(0, 6) } } }));
+        frames.push(event('contentBlockDelta', { contentBlockIndex, delta: { reasoningContent: { text: thought.slice(6) } } }));
+        frames.push(event('contentBlockDelta', { contentBlockIndex, delta: { reasoningContent: { signature } } }));
+      } else frames.push(event('contentBlockDelta', { contentBlockIndex, delta: { reasoningContent: { redactedContent: block.redactedContent } } }));
+      frames.push(event('contentBlockStop', { contentBlockIndex }));
+    });
+    const textIndex = reasoning.length;
     if (text !== '') {
-      frames.push(event('contentBlockDelta', { contentBlockIndex: 0, delta: { text: text.slice(0, 5) } }));
-      frames.push(event('contentBlockDelta', { contentBlockIndex: 0, delta: { text: text.slice(5) } }));
-      frames.push(event('contentBlockStop', { contentBlockIndex: 0 }));
+      frames.push(event('contentBlockDelta', { contentBlockIndex: textIndex, delta: { text: text.slice(0, 5) } }));
+      frames.push(event('contentBlockDelta', { contentBlockIndex: textIndex, delta: { text: text.slice(5) } }));
+      frames.push(event('contentBlockStop', { contentBlockIndex: textIndex }));
     }
     if (b.kind === 'stream-error') {
       frames.push(exception('throttlingException', 'Too many tokens, please wait before trying again.'));
@@ -195,10 +248,11 @@ export async function startBedrockEmulator(creds: AwsTestCredentials, region = '
     }
     if (call !== undefined) {
       const json = JSON.stringify(call.args);
-      frames.push(event('contentBlockStart', { contentBlockIndex: 1, start: { toolUse: { toolUseId: 'tooluse_01', name: call.name } } }));
-      frames.push(event('contentBlockDelta', { contentBlockIndex: 1, delta: { toolUse: { input: json.slice(0, 4) } } }));
-      frames.push(event('contentBlockDelta', { contentBlockIndex: 1, delta: { toolUse: { input: json.slice(4) } } }));
-      frames.push(event('contentBlockStop', { contentBlockIndex: 1 }));
+      const toolIndex = textIndex + 1;
+      frames.push(event('contentBlockStart', { contentBlockIndex: toolIndex, start: { toolUse: { toolUseId: 'tooluse_01', name: call.name } } }));
+      frames.push(event('contentBlockDelta', { contentBlockIndex: toolIndex, delta: { toolUse: { input: json.slice(0, 4) } } }));
+      frames.push(event('contentBlockDelta', { contentBlockIndex: toolIndex, delta: { toolUse: { input: json.slice(4) } } }));
+      frames.push(event('contentBlockStop', { contentBlockIndex: toolIndex }));
     }
     frames.push(event('messageStop', { stopReason }));
     frames.push(event('metadata', { usage: USAGE, metrics: { latencyMs: 42 } }));

@@ -111,4 +111,75 @@ describe('extended thinking from /v1/messages to Gemini and Bedrock', () => {
       expect(gemini.problems).toEqual([]);
     });
   });
+
+  describe('Bedrock', () => {
+    const fields = () => bedrock.requests.at(-1)?.body.additionalModelRequestFields as Record<string, unknown> | undefined;
+
+    it('Claude: thinking → additionalModelRequestFields.thinking; reasoningContent comes back as signed thinking and redacted_thinking blocks', async () => {
+      bedrock.script({ kind: 'thinking', thinking: 'Primes below 20: eight.', text: 'Eight.', redacted: true });
+      const msg = await client.messages.create({ model: 'claude-bedrock', max_tokens: 4000, thinking: THINK, messages: ASK });
+      expect(fields()).toEqual({ thinking: THINK });
+      expect(bedrock.requests.at(-1)?.body.inferenceConfig).toEqual({ maxTokens: 4000 });
+      expect(msg.content).toEqual([
+        { type: 'thinking', thinking: 'Primes below 20: eight.', signature: 'EqQBbedrockSigned' },
+        { type: 'redacted_thinking', data: Buffer.from('encrypted reasoning').toString('base64') },
+        { type: 'text', text: 'Eight.' },
+      ]);
+      expect(msg.usage).toMatchObject({ input_tokens: 10, output_tokens: 8 });
+      expect(bedrock.problems).toEqual([]);
+    });
+
+    it('Claude, streamed: thinking_delta, signature_delta and a redacted_thinking block before the text', async () => {
+      bedrock.script({ kind: 'thinking', thinking: 'Streamed reasoning.', text: 'Eight.', redacted: true });
+      const stream = client.messages.stream({ model: 'claude-bedrock', max_tokens: 4000, thinking: THINK, messages: ASK });
+      const thoughts: string[] = [];
+      const signatures: string[] = [];
+      stream.on('thinking', (t) => thoughts.push(t));
+      stream.on('streamEvent', (e) => {
+        if (e.type === 'content_block_delta' && e.delta.type === 'signature_delta') signatures.push(e.delta.signature);
+      });
+      const final = await stream.finalMessage();
+      expect(thoughts.join('')).toBe('Streamed reasoning.');
+      expect(signatures).toEqual(['EqQBbedrockSigned']);
+      expect(final.content).toEqual([
+        { type: 'thinking', thinking: 'Streamed reasoning.', signature: 'EqQBbedrockSigned' },
+        { type: 'redacted_thinking', data: Buffer.from('encrypted reasoning').toString('base64') },
+        { type: 'text', text: 'Eight.' },
+      ]);
+      expect(final.usage).toMatchObject({ input_tokens: 10, output_tokens: 8 });
+      expect(bedrock.problems).toEqual([]);
+    });
+
+    it('Claude: the signed reasoning goes back as reasoningContent, first in its turn, so a tool loop with thinking continues', async () => {
+      bedrock.script({ kind: 'thinking', thinking: 'I should look it up.', text: 'Let me look.', redacted: true });
+      const first = await client.messages.create({ model: 'claude-bedrock', max_tokens: 4000, thinking: THINK, messages: ASK });
+      const tools: Anthropic.Tool[] = [{ name: 'primes', input_schema: { type: 'object', properties: { below: { type: 'number' } } } }];
+      const history: Anthropic.MessageParam[] = [
+        ...ASK,
+        { role: 'assistant', content: [...first.content, { type: 'tool_use', id: 'toolu_1', name: 'primes', input: { below: 20 } }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: '8' }] },
+      ];
+      bedrock.script({ kind: 'text', text: 'Eight.' });
+      const next = await client.messages.create({ model: 'claude-bedrock', max_tokens: 4000, thinking: THINK, tools, messages: history });
+      expect(next.content).toEqual([{ type: 'text', text: 'Eight.' }]);
+      expect((bedrock.requests.at(-1)?.body.messages as { content: unknown[] }[])[1]?.content.slice(0, 2)).toEqual([
+        { reasoningContent: { reasoningText: { text: 'I should look it up.', signature: 'EqQBbedrockSigned' } } },
+        { reasoningContent: { redactedContent: Buffer.from('encrypted reasoning').toString('base64') } },
+      ]);
+      expect(bedrock.problems).toEqual([]);
+    });
+
+    it('disabled and adaptive are sent as they are; Claude before 3.7 and models other than Claude get no thinking (Converse has no field for it)', async () => {
+      bedrock.script({ kind: 'text', text: 'ok' });
+      await client.messages.create({ model: 'claude-bedrock', max_tokens: 1000, thinking: { type: 'disabled' }, messages: ASK });
+      expect(fields()).toEqual({ thinking: { type: 'disabled' } });
+      await client.messages.create({ model: 'claude-bedrock', max_tokens: 1000, thinking: { type: 'adaptive' } as unknown as Anthropic.ThinkingConfigParam, messages: ASK });
+      expect(fields()).toEqual({ thinking: { type: 'adaptive' } });
+      for (const model of ['old-claude-bedrock', 'nova']) {
+        await client.messages.create({ model, max_tokens: 4000, thinking: THINK, messages: ASK });
+        expect(fields()).toBeUndefined();
+      }
+      expect(bedrock.problems).toEqual([]);
+    });
+  });
 });

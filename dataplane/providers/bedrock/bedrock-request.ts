@@ -5,7 +5,8 @@ import { base64DataUri } from '../shared/data-uri.js';
 import { type FunctionTool, functionTools } from '../shared/function-tools.js';
 import { isObject } from '../shared/json-guards.js';
 import { jsonResponseTool } from '../shared/json-response-tool.js';
-import { claudeThinking } from '../shared/reasoning-effort.js';
+import { clientThinking } from '../shared/client-thinking.js';
+import { claudeThinking, claudeThinks } from '../shared/reasoning-effort.js';
 import { stopSequences } from '../shared/stop-sequences.js';
 import { RequestTranslationError } from '../types.js';
 import type { JsonObject } from '../../core/canonical.js';
@@ -26,8 +27,21 @@ function imageBlock(url: string, param: string): BedrockContentBlock {
 
 const BLOCKS: PartWriter<BedrockContentBlock> = { text: (text) => ({ text }), image: imageBlock };
 
-function blocks(content: unknown, param: string): BedrockContentBlock[] {
-  return contentParts(content, param, BLOCKS);
+/**
+ * An assistant's earlier reasoning (a canonical extension) as the reasoningContent block Converse
+ * returned it in: Claude wants its signed thinking back in a tool loop with thinking on. Unsigned
+ * reasoning (another model's) would be refused, and is left out, as is any for other models.
+ */
+function reasoningBlock(part: JsonObject): BedrockContentBlock | undefined {
+  if (part.type === 'redacted_thinking') return typeof part.data === 'string' && part.data !== '' ? { reasoningContent: { redactedContent: part.data } } : undefined;
+  if (typeof part.signature !== 'string' || part.signature === '') return undefined;
+  return { reasoningContent: { reasoningText: { text: typeof part.thinking === 'string' ? part.thinking : '', signature: part.signature } } };
+}
+
+const CLAUDE_ASSISTANT_BLOCKS: PartWriter<BedrockContentBlock> = { ...BLOCKS, thinking: reasoningBlock };
+
+function blocks(content: unknown, param: string, write = BLOCKS): BedrockContentBlock[] {
+  return contentParts(content, param, write);
 }
 
 function push(messages: BedrockMessage[], role: 'user' | 'assistant', content: BedrockContentBlock[]): void {
@@ -61,7 +75,7 @@ export function toConverseRequest(body: JsonObject, modelId = ''): BedrockConver
         push(messages, 'user', blocks(msg.content, param));
         return;
       case 'assistant': {
-        const content = blocks(msg.content, param);
+        const content = blocks(msg.content, param, isClaude(modelId) ? CLAUDE_ASSISTANT_BLOCKS : BLOCKS);
         for (const call of assistantToolCalls(msg, i, true)) content.push({ toolUse: { toolUseId: call.id, name: call.name, input: call.input } });
         push(messages, 'assistant', content);
         return;
@@ -94,8 +108,7 @@ export function toConverseRequest(body: JsonObject, modelId = ''): BedrockConver
   if (stop !== undefined) inference.stopSequences = stop;
   const extra: Record<string, unknown> = {};
   if (typeof body.top_k === 'number') extra.top_k = body.top_k;
-  // Claude models take extended thinking here; earlier thinking is not sent back (see claudeThinking).
-  const thinking = isClaude(modelId) ? claudeThinking(body, modelId, inference.maxTokens ?? CLAUDE_DEFAULT_CAP, false) : undefined;
+  const thinking = bedrockThinking(body, modelId, inference.maxTokens);
   if (thinking !== undefined) {
     extra.thinking = thinking;
     // Claude needs max_tokens above the budget: without the client's cap, the one the budget was fitted to.
@@ -125,6 +138,18 @@ export function toConverseRequest(body: JsonObject, modelId = ''): BedrockConver
     out.toolConfig = { tools: clientTools.length > 0 ? clientTools.map(toolSpec) : historyToolStubs(messages) };
   }
   return out;
+}
+
+/**
+ * Extended thinking for Claude models (3.7 and later), in additionalModelRequestFields: a
+ * /v1/messages client's `thinking` as it sent it (as an anthropic target gets it), else
+ * `reasoning_effort` as a budget (see claudeThinking; earlier thinking is sent back, so a tool loop
+ * that kept it keeps thinking). Other models have no such field in Converse: nothing is sent.
+ */
+function bedrockThinking(body: JsonObject, modelId: string, cap: number | undefined): JsonObject | undefined {
+  if (!isClaude(modelId) || !claudeThinks(modelId)) return undefined;
+  if (clientThinking(body) !== undefined && isObject(body.thinking)) return body.thinking;
+  return claudeThinking(body, modelId, cap ?? CLAUDE_DEFAULT_CAP, true);
 }
 
 /** The output cap a Claude model's thinking budget is fitted to when the client sets none (an anthropic Provider's default too). */

@@ -4,7 +4,7 @@ import { finishWithJsonTool, jsonToolOf } from '../shared/json-response-tool.js'
 import { toOpenAiUsage } from '../shared/openai-usage.js';
 import { stopSequences } from '../shared/stop-sequences.js';
 import type { JsonObject, Usage } from '../../core/canonical.js';
-import type { BedrockConverseResponse, BedrockUsage } from './bedrock-wire.js';
+import type { BedrockConverseResponse, BedrockReasoningContent, BedrockUsage } from './bedrock-wire.js';
 
 export function finishReasonFrom(stop: string | undefined): 'stop' | 'length' | 'tool_calls' | 'content_filter' {
   switch (stop) {
@@ -67,13 +67,28 @@ export function stopSequenceField(stopReason: string | undefined, reading: Conve
   return stopReason === 'stop_sequence' && only !== undefined ? { stop_reason: only } : {};
 }
 
+/** A reasoningContent block as the canonical thinking block (Claude's thinking or redacted_thinking); undefined when malformed. */
+function thinkingBlock(r: BedrockReasoningContent | undefined): JsonObject | undefined {
+  if (!isObject(r)) return undefined;
+  if ('reasoningText' in r && isObject(r.reasoningText) && typeof r.reasoningText.text === 'string') {
+    return { type: 'thinking', thinking: r.reasoningText.text, signature: typeof r.reasoningText.signature === 'string' ? r.reasoningText.signature : '' };
+  }
+  if ('redactedContent' in r && typeof r.redactedContent === 'string' && r.redactedContent !== '') return { type: 'redacted_thinking', data: r.redactedContent };
+  return undefined;
+}
+
 /** Converse response → OpenAI chat.completion; a call of the response_format tool is the content. */
 export function fromConverseResponse(res: BedrockConverseResponse, model: string, id: string, created: number, reading: ConverseReading = {}): { body: JsonObject; usage: Usage } {
   const jsonTool = reading.jsonTool;
   let text = '';
   const toolCalls: JsonObject[] = [];
+  const thinking: JsonObject[] = [];
   for (const block of res.output?.message?.content ?? []) {
     if ('text' in block) text += block.text;
+    else if ('reasoningContent' in block) {
+      const reasoning = thinkingBlock(block.reasoningContent);
+      if (reasoning !== undefined) thinking.push(reasoning);
+    }
     else if ('toolUse' in block && block.toolUse.name === jsonTool) text += JSON.stringify(block.toolUse.input ?? {});
     else if ('toolUse' in block) {
       toolCalls.push({ id: block.toolUse.toolUseId, type: 'function', function: { name: block.toolUse.name, arguments: JSON.stringify(block.toolUse.input ?? {}) } });
@@ -82,6 +97,8 @@ export function fromConverseResponse(res: BedrockConverseResponse, model: string
   const usage = usageFromBedrock(res.usage);
   const message: JsonObject = { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text, refusal: null };
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
+  // The model's reasoning, in order and signed (a canonical extension OpenAI clients ignore), as an anthropic target's: /v1/messages returns it as blocks.
+  if (thinking.length > 0) message.thinking_blocks = thinking;
   return {
     usage,
     body: {

@@ -92,9 +92,7 @@ export class BedrockStreamTransformer implements ByteStreamTransformer {
         if (this.jsonBlocks.has(e.contentBlockIndex)) return typeof input === 'string' && input !== '' ? { chunks: [this.chunk({ content: input })] } : { chunks: [] };
         const index = this.toolIndexByBlock.get(e.contentBlockIndex);
         if (typeof input === 'string' && input !== '' && index !== undefined) return { chunks: [this.chunk({ tool_calls: [{ index, function: { arguments: input } }] })] };
-        // Reasoning content has no OpenAI equivalent, but it is billed output.
-        const reasoning = (e.delta as { reasoningContent?: { text?: unknown } } | undefined)?.reasoningContent?.text;
-        return typeof reasoning === 'string' && reasoning !== '' ? { chunks: [], hiddenOutputBytes: Buffer.byteLength(reasoning) } : { chunks: [] };
+        return { chunks: this.reasoning(e.delta?.reasoningContent) };
       }
       case 'messageStop': {
         const e = payload as unknown as BedrockStreamEvents['messageStop'];
@@ -108,6 +106,20 @@ export class BedrockStreamTransformer implements ByteStreamTransformer {
       default:
         return { chunks: [] }; // contentBlockStop and event types added later
     }
+  }
+
+  /**
+   * Reasoning (Claude's extended thinking) as an anthropic target's stream carries it (canonical
+   * extensions OpenAI clients ignore; metering counts them as output): its text as
+   * `reasoning_content`, the signature that ends a block and an encrypted block as `thinking_blocks`.
+   * Before, the reasoning was only counted, and /v1/messages clients got no thinking blocks.
+   */
+  private reasoning(r: BedrockStreamEvents['contentBlockDelta']['delta']['reasoningContent']): JsonObject[] {
+    if (r === undefined || r === null || typeof r !== 'object') return [];
+    if (typeof r.text === 'string' && r.text !== '') return [this.chunk({ reasoning_content: r.text })];
+    if (typeof r.signature === 'string' && r.signature !== '') return [this.chunk({ thinking_blocks: [{ type: 'thinking', thinking: '', signature: r.signature }] })];
+    if (typeof r.redactedContent === 'string' && r.redactedContent !== '') return [this.chunk({ thinking_blocks: [{ type: 'redacted_thinking', data: r.redactedContent }] })];
+    return [];
   }
 
   private final(usage: Usage | undefined): StreamStep {

@@ -7,7 +7,10 @@ export type BedrockContentBlock =
   | { image: { format: BedrockImageFormat; source: { bytes: string } } }
   | { toolUse: { toolUseId: string; name: string; input: unknown } }
   | { toolResult: { toolUseId: string; content: ({ text: string } | { json: unknown } | { image: { format: BedrockImageFormat; source: { bytes: string } } })[]; status?: 'success' | 'error' } }
-  | { reasoningContent: unknown };
+  | { reasoningContent: BedrockReasoningContent };
+
+/** A model's reasoning (Claude's extended thinking): its text and signature, or the encrypted form (base64). */
+export type BedrockReasoningContent = { reasoningText: { text: string; signature?: string } } | { redactedContent: string };
 
 export interface BedrockMessage {
   role: 'user' | 'assistant';
@@ -60,7 +63,8 @@ export interface BedrockStreamEvents {
   contentBlockStart: { contentBlockIndex: number; start?: { toolUse?: { toolUseId: string; name: string } } };
   contentBlockDelta: {
     contentBlockIndex: number;
-    delta: { text?: string; toolUse?: { input: string }; reasoningContent?: unknown };
+    /** reasoningContent: one of its reasoning text, the signature that ends it, or an encrypted block. */
+    delta: { text?: string; toolUse?: { input: string }; reasoningContent?: { text?: string; signature?: string; redactedContent?: string } };
   };
   contentBlockStop: { contentBlockIndex: number };
   messageStop: { stopReason: BedrockStopReason | string };

@@ -119,10 +119,13 @@ describe('event-stream framing', () => {
     expect(ok.onBytes(eventStreamMessage({ ':event-type': 'contentBlockStart', ':message-type': 'event' }, { contentBlockIndex: 3, start: { toolUse: { toolUseId: 't', name: 'f' } } }))[0]?.failure).toBeUndefined();
   });
 
-  it('counts reasoning content as hidden output (billed, not shown)', () => {
+  it('relays reasoning content as reasoning_content and thinking_blocks (billed as output through them), as an anthropic target does', () => {
     const t = new BedrockStreamTransformer('id', 'm', false, 0);
-    const step = t.onBytes(eventStreamMessage({ ':event-type': 'contentBlockDelta', ':message-type': 'event' }, { contentBlockIndex: 0, delta: { reasoningContent: { text: 'Let me think… about it' } } }))[0];
-    expect(step).toEqual({ chunks: [], hiddenOutputBytes: Buffer.byteLength('Let me think… about it') });
+    const delta = (reasoningContent: Record<string, string>) =>
+      t.onBytes(eventStreamMessage({ ':event-type': 'contentBlockDelta', ':message-type': 'event' }, { contentBlockIndex: 0, delta: { reasoningContent } }))[0]?.chunks.map((c) => (c.choices as { delta: unknown }[])[0]?.delta);
+    expect(delta({ text: 'Let me think… about it' })).toEqual([{ reasoning_content: 'Let me think… about it' }]);
+    expect(delta({ signature: 'sig' })).toEqual([{ thinking_blocks: [{ type: 'thinking', thinking: '', signature: 'sig' }] }]);
+    expect(delta({ redactedContent: 'ZW5j' })).toEqual([{ thinking_blocks: [{ type: 'redacted_thinking', data: 'ZW5j' }] }]);
   });
 
   it("each answer has its own id: the response's x-amzn-requestid, or a random one, never the second it started in", () => {

@@ -19,6 +19,11 @@ export type ClaudeThinking = { type: 'enabled'; budget_tokens: number };
 /** Claude models before 3.7 have no extended thinking (thinking there is a 400): they get none, as before. */
 const WITHOUT_THINKING = /claude-(instant|[12]|3-(?!7))/i;
 
+/** The Claude model has extended thinking (3.7 and later). */
+export function claudeThinks(model: string): boolean {
+  return !WITHOUT_THINKING.test(model);
+}
+
 /** The last assistant turn called tools and carries no signed reasoning to send back. */
 function toolTurnWithoutThinking(body: JsonObject, carriesThinking: boolean): boolean {
   if (!Array.isArray(body.messages)) return false;
@@ -42,7 +47,7 @@ function toolTurnWithoutThinking(body: JsonObject, carriesThinking: boolean): bo
  * `carriesThinking`: the adapter sends an assistant's signed thinking parts back.
  */
 export function claudeThinking(body: JsonObject, model: string, cap: number, carriesThinking: boolean): ClaudeThinking | undefined {
-  if (WITHOUT_THINKING.test(model)) return undefined;
+  if (!claudeThinks(model)) return undefined;
   const wanted = typeof body.reasoning_effort === 'string' ? CLAUDE_BUDGETS[body.reasoning_effort] : undefined;
   if (wanted === undefined) return undefined;
   if (typeof body.temperature === 'number' && body.temperature !== 1) return undefined;
