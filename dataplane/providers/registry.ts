@@ -1,6 +1,7 @@
 import type { ProviderConfig, SupportedProviderType } from '../config/snapshot.js';
 import type { NativeApi } from '../core/canonical.js';
 import type { Transport } from '../upstream/transport.js';
+import type { RequestIdHeaders } from '../upstream/upstream-request-id.js';
 import { anthropicAdapter } from './anthropic/index.js';
 import { azureOpenAiAdapter, azurePathForwarding } from './azure-openai/index.js';
 import { bedrockAdapter } from './bedrock/index.js';
@@ -28,8 +29,8 @@ interface ProviderKind {
   ownTransport?(config: ProviderConfig): Transport | undefined;
   /** How the upstream serves OpenAI's pass-through paths and Realtime untranslated; absent = it does not. */
   forwarding?: PathForwarding;
-  /** The response header the upstream names its own request id in (relayed as x-upstream-request-id); absent = it names none. */
-  requestIdHeader?: string;
+  /** The response headers the upstream names its own request id in (relayed as x-upstream-request-id), preferred first; absent = it names none. */
+  requestIdHeaders?: RequestIdHeaders;
   /**
    * Self-hosted pods whose metrics page reports their load: the provider's pod settings from the
    * snapshot (absent = its endpoints are picked round robin) and the parser of that page.
@@ -44,16 +45,17 @@ const IN_PROCESS_ENDPOINT = 'mock://in-process';
 
 /** One kind per supported provider type; adding a type to the snapshot contract without one fails to compile. */
 const KINDS = {
-  openai: { adapter: openAiResponsesAdapter, telemetryName: 'openai', forwarding: openAiPathForwarding, requestIdHeader: 'x-request-id' },
-  // Azure's API Management front names every request (x-ms-request-id is not always sent).
-  'azure-openai': { adapter: azureOpenAiAdapter, telemetryName: 'azure.ai.openai', forwarding: azurePathForwarding, requestIdHeader: 'apim-request-id' },
-  anthropic: { adapter: anthropicAdapter, telemetryName: 'anthropic', requestIdHeader: 'request-id' },
+  openai: { adapter: openAiResponsesAdapter, telemetryName: 'openai', forwarding: openAiPathForwarding, requestIdHeaders: ['x-request-id'] },
+  // apim-request-id is the correlation id of Azure's diagnostic logs, the one its support looks
+  // requests up by; deployments served without the API Management front send only x-ms-request-id.
+  'azure-openai': { adapter: azureOpenAiAdapter, telemetryName: 'azure.ai.openai', forwarding: azurePathForwarding, requestIdHeaders: ['apim-request-id', 'x-ms-request-id'] },
+  anthropic: { adapter: anthropicAdapter, telemetryName: 'anthropic', requestIdHeaders: ['request-id'] },
   // Gemini and Vertex name no request in their answers' headers.
   gemini: { adapter: geminiAdapter, telemetryName: 'gcp.gemini' },
   vertex: { adapter: vertexAdapter, telemetryName: 'gcp.vertex_ai' },
-  bedrock: { adapter: bedrockAdapter, telemetryName: 'aws.bedrock', requestIdHeader: 'x-amzn-requestid' },
-  'openai-compatible': { adapter: openAiCompatibleAdapter, telemetryName: 'openai-compatible', forwarding: openAiPathForwarding, requestIdHeader: 'x-request-id' },
-  vllm: { adapter: vllmAdapter, telemetryName: 'vllm', forwarding: openAiPathForwarding, requestIdHeader: 'x-request-id', podLoad: { settings: (p) => p.vllm, parseMetrics: parseVllmMetrics } },
+  bedrock: { adapter: bedrockAdapter, telemetryName: 'aws.bedrock', requestIdHeaders: ['x-amzn-requestid'] },
+  'openai-compatible': { adapter: openAiCompatibleAdapter, telemetryName: 'openai-compatible', forwarding: openAiPathForwarding, requestIdHeaders: ['x-request-id'] },
+  vllm: { adapter: vllmAdapter, telemetryName: 'vllm', forwarding: openAiPathForwarding, requestIdHeaders: ['x-request-id'], podLoad: { settings: (p) => p.vllm, parseMetrics: parseVllmMetrics } },
   // The mock provider speaks the OpenAI format through an in-process transport.
   mock: { adapter: openAiAdapter, telemetryName: 'mock', ownTransport: (p) => (p.mock === undefined ? undefined : new MockTransport(p.mock)) },
 } as const satisfies Record<SupportedProviderType, ProviderKind>;
@@ -75,8 +77,8 @@ export interface RuntimeProvider {
   inProcessEndpoint?: string;
   /** How its upstream serves OpenAI's pass-through paths and Realtime; absent = it does not. */
   forwarding?: PathForwarding;
-  /** The response header its upstream names its own request id in; absent = none. */
-  requestIdHeader?: string;
+  /** The response headers its upstream names its own request id in, preferred first; absent = none. */
+  requestIdHeaders?: RequestIdHeaders;
   /** Set when its endpoints are pods picked by load: their settings and the parser of their metrics page. */
   podLoad?: { settings: PodPickingSettings; parseMetrics(text: string): PodLoad };
 }
@@ -94,7 +96,7 @@ export function runtimeProvider(config: ProviderConfig, httpTransport: Transport
     transport: own ?? httpTransport,
     telemetryName: kind.telemetryName,
     ...(kind.forwarding === undefined ? {} : { forwarding: kind.forwarding }),
-    ...(kind.requestIdHeader === undefined ? {} : { requestIdHeader: kind.requestIdHeader }),
+    ...(kind.requestIdHeaders === undefined ? {} : { requestIdHeaders: kind.requestIdHeaders }),
   };
   if (own !== undefined) runtime.inProcessEndpoint = IN_PROCESS_ENDPOINT;
   const podSettings = kind.podLoad?.settings(config);

@@ -238,7 +238,7 @@ function complete(req: CanonicalRequest, provider: RuntimeProvider, res: WholeRe
   if (success && !res.body.complete) return { ok: false, failure: { ...tooLarge(res.status, 'response', limitBytes, 'maxResponseBytes'), billed: 'worstCase' } };
   const parsed = provider.adapter.parseResponse(req, res.status, res.headers, res.body.text(), secrets);
   if (!parsed.ok) return { ok: false, failure: parsed.failure };
-  const upstreamId = upstreamRequestId(res.headers, provider.requestIdHeader);
+  const upstreamId = upstreamRequestId(res.headers, provider.requestIdHeaders);
   return parsed.usage === undefined
     ? { ok: true, kind: 'response', body: parsed.body, status: res.status, upstreamRequestId: upstreamId }
     : { ok: true, kind: 'response', body: parsed.body, usage: parsed.usage, status: res.status, upstreamRequestId: upstreamId };
@@ -310,7 +310,7 @@ async function attemptUpstream(
       if (step.done === true || step.failure !== undefined) break;
       if (step.chunks.length > 0 && (stepHasContent(step) || ++empty >= MAX_EMPTY_OPENING_STEPS)) break;
     }
-    return { ok: true, kind: 'stream', first, rest: steps, upstreamRequestId: upstreamRequestId(res.headers, provider.requestIdHeader) };
+    return { ok: true, kind: 'stream', first, rest: steps, upstreamRequestId: upstreamRequestId(res.headers, provider.requestIdHeaders) };
   } catch (err) {
     return fail(err);
   }

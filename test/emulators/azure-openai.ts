@@ -53,8 +53,10 @@ export async function startAzureOpenAiEmulator(deployment: string, apiKey = 'azu
     const finish = toolCalls !== undefined ? 'tool_calls' : b.kind === 'output-filtered' ? 'content_filter' : 'stop';
     // The output filter stopped the answer: its choice says which category fired.
     const lastFilter = b.kind === 'output-filtered' ? FILTERED : FILTER;
+    // Azure names the request twice: apim-request-id (its API Management front) and x-ms-request-id.
+    const ids: Record<string, string> = b.kind === 'text' && b.msRequestIdOnly === true ? { 'x-ms-request-id': 'ms-emulated' } : { 'apim-request-id': 'emulated', 'x-ms-request-id': 'ms-emulated' };
     if (req.body.stream !== true) {
-      res.writeHead(200, { 'content-type': 'application/json', 'apim-request-id': 'emulated' });
+      res.writeHead(200, { 'content-type': 'application/json', ...ids });
       res.end(
         JSON.stringify({
           id: 'chatcmpl-az', object: 'chat.completion', created: 1, model,
@@ -93,7 +95,7 @@ export async function startAzureOpenAiEmulator(deployment: string, apiKey = 'azu
     events.push(chunk([{ index: 0, finish_reason: null, content_filter_offsets: { check_offset: 0, start_offset: 0, end_offset: 10 }, content_filter_results: FILTER }]));
     if (includeUsage) events.push(chunk([], { usage: USAGE }));
     events.push('data: [DONE]\n\n');
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.writeHead(200, { 'content-type': 'text/event-stream', ...ids });
     await writeInPieces(res, events.join(''));
     res.end();
   });

@@ -4,8 +4,12 @@ import type { AddressInfo } from 'node:net';
 
 /** What an emulator does with one request; each emulator renders it in its provider's wire format. */
 export type Behaviour =
-  /** `stop`: the text ended on this stop sequence of the request (for providers that say so). */
-  | { kind: 'text'; text?: string; stop?: string }
+  /**
+   * `stop`: the text ended on this stop sequence of the request (for providers that say so).
+   * `msRequestIdOnly` (Azure only): the answer names itself in x-ms-request-id alone, as deployments
+   * served without Azure's API Management front do.
+   */
+  | { kind: 'text'; text?: string; stop?: string; msRequestIdOnly?: boolean }
   | { kind: 'tool'; name: string; args: Record<string, unknown> }
   /**
    * Extended thinking: a signed thinking block, then `redacted` an encrypted one, then the text

@@ -223,7 +223,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           proxyRes.resume();
           return;
         }
-        const upstreamId = upstreamRequestId(proxyRes.headers, p.to.provider.requestIdHeader);
+        const upstreamId = upstreamRequestId(proxyRes.headers, p.to.provider.requestIdHeaders);
         if (upstreamId !== undefined) {
           p.upstreamRequestId = upstreamId;
           telemetryOf.get(req)?.upstreamAnswered(upstreamId);
