@@ -135,8 +135,8 @@ describe('pass-through endpoints', () => {
     // undici's fetch asks for gzip, as the openai client does; the upstream would compress.
     expect(last()?.headers['accept-encoding']).toBe('identity');
     const rec = gateway.usage.records.slice(before).at(-1);
-    expect(rec).toMatchObject({ op: 'passthrough', routeId: 'default/media', inputTokens: 10, outputTokens: 100 });
-    expect(rec?.costUsd).toBeCloseTo((10 * 5 + 100 * 40) / 1e6 + 3 * 0.01, 12);
+    expect(rec).toMatchObject({ op: 'passthrough', routeId: 'default/media', inputTokens: 10, outputTokens: 300 });
+    expect(rec?.costUsd).toBeCloseTo((10 * 5 + 300 * 40) / 1e6 + 3 * 0.01, 12);
   });
 
   it.each([
@@ -152,8 +152,24 @@ describe('pass-through endpoints', () => {
     expect(events.filter((t) => t === 'image_generation.completed')).toHaveLength(n);
     await expect.poll(() => gateway.usage.records.length).toBe(before + 1);
     const rec = gateway.usage.records[before];
-    expect(rec).toMatchObject({ op: 'passthrough', routeId: 'default/media', inputTokens: 10 * n, outputTokens: 100 * n, estimated: false });
-    expect(rec?.costUsd).toBeCloseTo(n * ((10 * 5 + 100 * 40) / 1e6 + 0.01), 12);
+    // The prompt once, each image's output: what the same answer not streamed reports. Before, the
+    // prompt every completed event repeats was charged once per image.
+    expect(rec).toMatchObject({ op: 'passthrough', routeId: 'default/media', inputTokens: 10, outputTokens: 100 * n, estimated: false });
+    expect(rec?.costUsd).toBeCloseTo((10 * 5 + 100 * n * 40) / 1e6 + n * 0.01, 12);
+  });
+
+  it("a streamed answer whose every completed event repeats the whole answer's usage (n = 2) is over-counted, never under: the wire cannot tell it from two images that cost the same", async () => {
+    upstream.imageStreamUsage = 'whole-answer';
+    try {
+      const before = gateway.usage.records.length;
+      const stream = await client.images.generate({ model: 'image-default', prompt: 'two cats', n: 2, stream: true });
+      for await (const _ of stream);
+      await expect.poll(() => gateway.usage.records.length).toBe(before + 1);
+      // Each event says 200 output tokens: 400 charged (the outputs summed), the prompt once.
+      expect(gateway.usage.records[before]).toMatchObject({ inputTokens: 10, outputTokens: 400, estimated: false });
+    } finally {
+      upstream.imageStreamUsage = 'per-image';
+    }
   });
 
   it("audio.transcriptions.create with a real file upload streams the multipart body through, the form's model the target's", async () => {

@@ -29,6 +29,12 @@ export interface PassThroughEmulator {
   echoCredential: 'plain' | 'gzip' | undefined;
   /** While set, requests are read and never answered (a hung upstream). */
   hang: boolean;
+  /**
+   * What each `image_generation.completed` event of a streamed images answer with `n` > 1 reports:
+   * `per-image` (the default) its own image's usage, the prompt repeated on each; `whole-answer` the
+   * whole answer's usage, repeated on each (the shape a gateway that sums the events over-counts).
+   */
+  imageStreamUsage: 'per-image' | 'whole-answer';
   close(): Promise<void>;
 }
 
@@ -87,7 +93,7 @@ async function formOf(req: PassThroughRequest): Promise<FormData> {
   return new Response(req.body, { headers: { 'content-type': String(req.headers['content-type']) } }).formData();
 }
 
-async function answer(req: PassThroughRequest, res: ServerResponse, problems: string[]): Promise<void> {
+async function answer(req: PassThroughRequest, res: ServerResponse, problems: string[], imageStreamUsage: PassThroughEmulator['imageStreamUsage']): Promise<void> {
   const path = req.url.split('?')[0] ?? '';
   const body = (): Record<string, unknown> => JSON.parse(req.body.toString('utf8')) as Record<string, unknown>;
   switch (`${req.method} ${path}`) {
@@ -95,13 +101,16 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
       const b = body();
       // A real image is hundreds of kilobytes of base64: a prompt asking for "large" ones gets ~600 KB each.
       const image = (): string => Buffer.from(`image for ${String(b.prompt)} by ${String(b.model)}${String(b.prompt).includes('large') ? 'x'.repeat(450_000) : ''}`).toString('base64');
-      const usage = { input_tokens: 10, input_tokens_details: { text_tokens: 10, image_tokens: 0 }, output_tokens: 100, total_tokens: 110 };
+      const n = typeof b.n === 'number' ? b.n : 1;
+      // 10 prompt tokens, 100 output tokens an image; the answer's usage counts the prompt once.
+      const imageUsage = (images: number): Record<string, unknown> => ({ input_tokens: 10, input_tokens_details: { text_tokens: 10, image_tokens: 0 }, output_tokens: 100 * images, total_tokens: 10 + 100 * images });
       if (b.stream === true) {
+        const usage = imageUsage(imageStreamUsage === 'whole-answer' ? n : 1);
         // gpt-image streaming (openai's ImageGenStreamEvent): `partial_images` previews, then the
         // final image with its usage, written in pieces as a real upstream's frames arrive.
         res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'req_upstream' });
         const meta = { created_at: 1_700_000_000, size: '1024x1024', quality: 'high', background: 'opaque', output_format: 'png' };
-        for (let i = 0; i < (typeof b.n === 'number' ? b.n : 1); i++) {
+        for (let i = 0; i < n; i++) {
           for (let k = 0; k < (typeof b.partial_images === 'number' ? b.partial_images : 0); k++) {
             res.write(`event: image_generation.partial_image\ndata: ${JSON.stringify({ type: 'image_generation.partial_image', b64_json: image(), partial_image_index: k, ...meta })}\n\n`);
           }
@@ -113,8 +122,8 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
       }
       return json(res, 200, {
         created: 1_700_000_000,
-        data: Array.from({ length: typeof b.n === 'number' ? b.n : 1 }, () => ({ b64_json: image(), revised_prompt: 'a "url": and a "b64_json" in words' })),
-        usage: { input_tokens: 10, input_tokens_details: { text_tokens: 10, image_tokens: 0 }, output_tokens: 100, total_tokens: 110 },
+        data: Array.from({ length: n }, () => ({ b64_json: image(), revised_prompt: 'a "url": and a "b64_json" in words' })),
+        usage: imageUsage(n),
       });
     }
     case 'POST /v1/audio/transcriptions': {
@@ -200,7 +209,7 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
 export async function startPassThroughEmulator(apiKey: string, azure?: AzureShape): Promise<PassThroughEmulator> {
   const requests: PassThroughRequest[] = [];
   const problems: string[] = [];
-  const emulator = { failWith: undefined as number | undefined, echoCredential: undefined as 'plain' | 'gzip' | undefined, hang: false };
+  const emulator = { failWith: undefined as number | undefined, echoCredential: undefined as 'plain' | 'gzip' | undefined, hang: false, imageStreamUsage: 'per-image' as PassThroughEmulator['imageStreamUsage'] };
   const server = createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
@@ -226,7 +235,7 @@ export async function startPassThroughEmulator(apiKey: string, azure?: AzureShap
         return;
       }
       if (azure !== undefined) received.url = fromAzure(received.url, azure, problems);
-      answer(received, res, problems).catch((err: unknown) => {
+      answer(received, res, problems, emulator.imageStreamUsage).catch((err: unknown) => {
         problems.push(String(err));
         if (!res.headersSent) json(res, 500, { error: { message: String(err), type: 'server_error', param: null, code: null } });
       });

@@ -13,13 +13,35 @@ function read(text: string, size: number): ReturnType<ImageStreamReader['result'
 }
 
 describe('ImageStreamReader', () => {
-  it('counts completed images and sums their usage, whatever the pieces the stream arrives in (LF or CRLF)', () => {
+  it('counts completed images and their usage, whatever the pieces the stream arrives in (LF or CRLF)', () => {
     for (const eol of ['\n', '\r\n']) {
       const text = event('image_generation.partial_image', { partial_image_index: 0 }, eol) + event('image_generation.completed', { usage }, eol) + event('image_edit.completed', { usage }, eol);
       for (const size of [1, 2, 3, 7, 1000]) {
-        expect(read(text, size), `${JSON.stringify(eol)} in pieces of ${size}`).toEqual({ images: 2, usage: { inputTokens: 20, outputTokens: 200, cachedInputTokens: 0 }, unreadable: false });
+        expect(read(text, size), `${JSON.stringify(eol)} in pieces of ${size}`).toEqual({ images: 2, usage: { inputTokens: 10, outputTokens: 200, cachedInputTokens: 0 }, unreadable: false });
       }
     }
+  });
+
+  describe('n > 1: one completed event per image, each with its usage', () => {
+    const completed = (u: Record<string, unknown>): string => event('image_generation.completed', { usage: u });
+    const withInputImages = { input_tokens: 1_210, input_tokens_details: { text_tokens: 10, image_tokens: 1_200 }, output_tokens: 4_160, total_tokens: 5_370 };
+
+    it("each image's output is added; the prompt every event repeats is counted once, as in the same answer not streamed", () => {
+      // Before, the prompt (and the input images of an edit) was counted once per image: n times.
+      expect(read(completed(usage).repeat(3), 64)).toEqual({ images: 3, usage: { inputTokens: 10, outputTokens: 300, cachedInputTokens: 0 }, unreadable: false });
+      expect(read(completed(withInputImages).repeat(2), 64).usage).toEqual({ inputTokens: 1_210, imageInputTokens: 1_200, outputTokens: 8_320, cachedInputTokens: 0 });
+    });
+
+    it('inputs that differ between events are added (nothing says they overlap): never under-counted', () => {
+      const second = { ...usage, input_tokens: 0, input_tokens_details: { text_tokens: 0, image_tokens: 0 }, total_tokens: 100 };
+      expect(read(completed(usage) + completed(second), 64).usage).toEqual({ inputTokens: 10, outputTokens: 200, cachedInputTokens: 0 });
+      expect(read(completed(usage) + completed({ ...usage, input_tokens: 12 }), 64).usage).toEqual({ inputTokens: 22, outputTokens: 200, cachedInputTokens: 0 });
+    });
+
+    it("an upstream that repeats the whole answer's usage on every event cannot be told from images that cost the same: over-counted, never under", () => {
+      const whole = { ...usage, output_tokens: 200, total_tokens: 210 };
+      expect(read(completed(whole).repeat(2), 64).usage).toEqual({ inputTokens: 10, outputTokens: 400, cachedInputTokens: 0 });
+    });
   });
 
   it('reads the type and usage of an event too large to keep (a megabyte of base64) from its head and tail', () => {

@@ -23,7 +23,7 @@ const EVENT_END = /\r\n\r\n|\n\n|\r\r/g;
 export interface StreamedImages {
   /** Completed images (`image_generation.completed`, `image_edit.completed`). */
   images: number;
-  /** The usage the completed events reported, summed; undefined when none did. */
+  /** The usage the completed events reported, combined (see combine); undefined when none did. */
   usage: Usage | undefined;
   /** An event could not be read: how many images it was is not known (the caller charges the request's `n`). */
   unreadable: boolean;
@@ -69,7 +69,7 @@ export class ImageStreamReader {
   /** The answer's images and usage, once it has ended. */
   result(): StreamedImages {
     if (this.size > 0) this.finishEvent();
-    return { images: this.images, usage: this.usages.length === 0 ? undefined : sum(this.usages), unreadable: this.unreadable };
+    return { images: this.images, usage: this.usages.length === 0 ? undefined : combine(this.usages), unreadable: this.unreadable };
   }
 
   private add(piece: string): void {
@@ -131,17 +131,42 @@ function largeEvent(head: string, tail: string): ReadEvent {
   return { type, usage: lastObjectOf(tail, '"usage"') ?? lastObjectOf(head, '"usage"') };
 }
 
-/** Usage summed over the completed images. */
-function sum(usages: readonly Usage[]): Usage {
+/** The input side of a usage: what the request sent (its prompt and input images), the same for every image it asks for. */
+const INPUT_FIELDS = ['inputTokens', 'cachedInputTokens', 'imageInputTokens', 'audioInputTokens'] as const;
+/** The output side: what one completed image (or the speech) cost to make. */
+const OUTPUT_FIELDS = ['outputTokens', 'imageOutputTokens', 'audioOutputTokens'] as const;
+
+/**
+ * The answer's usage from its completed images' (n > 1: one event each). OpenAI documents each
+ * event's `output_tokens` as the tokens of its own output image, so outputs are summed; its
+ * `input_tokens` as the tokens of the request's input prompt, which is one prompt however many images
+ * it asks for: when every event repeats the same input it is counted once, as in the same answer not
+ * streamed (before, it was counted once per image). Inputs that differ between events are summed: the
+ * wire does not say they overlap, and spend is never under-counted. An upstream that repeated the
+ * whole answer's usage on every event cannot be told from one whose images cost the same: its outputs
+ * are over-counted (at most n times), never under-counted.
+ */
+function combine(usages: readonly Usage[]): Usage {
+  const first = usages[0] ?? { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+  const oneInput = usages.every((u) => INPUT_FIELDS.every((f) => u[f] === first[f]));
   const total: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+  for (const f of INPUT_FIELDS) {
+    const value = oneInput ? first[f] : summed(usages, f);
+    if (value !== undefined) total[f] = value;
+  }
+  for (const f of OUTPUT_FIELDS) {
+    const value = summed(usages, f);
+    if (value !== undefined) total[f] = value;
+  }
+  return total;
+}
+
+/** A field summed over the usages; undefined when none reports it (an optional field stays absent). */
+function summed(usages: readonly Usage[], field: (typeof INPUT_FIELDS)[number] | (typeof OUTPUT_FIELDS)[number]): number | undefined {
+  let total: number | undefined;
   for (const u of usages) {
-    total.inputTokens += u.inputTokens;
-    total.outputTokens += u.outputTokens;
-    total.cachedInputTokens += u.cachedInputTokens;
-    if (u.imageInputTokens !== undefined) total.imageInputTokens = (total.imageInputTokens ?? 0) + u.imageInputTokens;
-    if (u.imageOutputTokens !== undefined) total.imageOutputTokens = (total.imageOutputTokens ?? 0) + u.imageOutputTokens;
-    if (u.audioInputTokens !== undefined) total.audioInputTokens = (total.audioInputTokens ?? 0) + u.audioInputTokens;
-    if (u.audioOutputTokens !== undefined) total.audioOutputTokens = (total.audioOutputTokens ?? 0) + u.audioOutputTokens;
+    const value = u[field];
+    if (value !== undefined) total = (total ?? 0) + value;
   }
   return total;
 }
