@@ -146,6 +146,16 @@ describe('router attempts', () => {
     }
   });
 
+  it("a 404 (no such model at the target) is not retried on the same target: one attempt, a 502 naming the target's configuration", async () => {
+    let sent = 0;
+    const notFound = { error: { message: 'The model `gpt` does not exist or you do not have access to it.', type: 'invalid_request_error', code: 'model_not_found' } };
+    const transport: Transport = { send: async () => (sent++, answer(404, notFound)) };
+    const err = await new Router({ stats: new TargetStats(), endpoints: new RecordingPicker() }).serve(runtime(transport), route, chat, new ClientLink()).catch((e: unknown) => e);
+    expect(sent).toBe(1);
+    expect(err).toMatchObject({ status: 502, code: 'upstream_target_misconfigured' });
+    expect((err as Error).message).toContain("HTTP 404 refused the target's configuration: The model `gpt` does not exist");
+  });
+
   it('an upstream error after only an opening role chunk is a failure the route retries, not a started stream', async () => {
     const sse = (...events: object[]): UpstreamResponse => {
       const bytes = new TextEncoder().encode(events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join('') + 'data: [DONE]\n\n');

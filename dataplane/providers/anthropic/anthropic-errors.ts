@@ -42,6 +42,8 @@ export function classifyAnthropicError(status: number, headers: HeaderMap, bodyT
   }
   // 401, 402, 403, 404: the gateway's credentials or configuration, not the client's request.
   if (status === 401 || status === 403) failure.refused = 'credentials';
+  // 404 not_found_error: the target's model is not there, and would not be on a retry.
+  else if (status === 404) failure.refused = 'configuration';
   // An account out of credit is no request's fault and does not pass with a retry: the target is
   // not retried, another may serve, and the client is told not to retry (as for OpenAI's
   // insufficient_quota). Anthropic says so with 402 billing_error, or with a 400 about the balance.

@@ -89,6 +89,7 @@ describe('anthropic adapter', () => {
     expect(streamErrorFailure('overloaded_error', 'Overloaded')).toMatchObject({ kind: 'ServerError', overloaded: true });
     expect(classifyAnthropicError(401, {}, JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }))).toMatchObject({ kind: 'ServerError', refused: 'credentials' });
     expect(classifyAnthropicError(403, {}, JSON.stringify({ type: 'error', error: { type: 'permission_error', message: 'no access' } }))).toMatchObject({ kind: 'ServerError', refused: 'credentials' });
+    expect(classifyAnthropicError(404, {}, JSON.stringify({ type: 'error', error: { type: 'not_found_error', message: 'model: claude-x' } }))).toMatchObject({ kind: 'ServerError', refused: 'configuration' });
   });
 
   it('stream: an error event is a failure; an early end is a failure', () => {

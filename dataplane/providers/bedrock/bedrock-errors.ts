@@ -43,13 +43,14 @@ export function classifyBedrockError(status: number, headers: HeaderMap, bodyTex
   const failure: UpstreamFailure = { kind: kindForException(type, status), status, message: type === undefined ? message : `${type}: ${message}` };
   const retryAfter = parseRetryAfterMs(headers);
   if (retryAfter !== undefined) failure.retryAfterMs = retryAfter;
-  if (failure.kind === 'ServerError' && MODEL_ID.test(message)) failure.refused = 'configuration';
+  // 404 ResourceNotFoundException: the target's model is not there, and would not be on a retry.
+  if (failure.kind === 'ServerError' && (MODEL_ID.test(message) || status === 404)) failure.refused = 'configuration';
   else if (failure.kind === 'ServerError' && (status === 401 || status === 403)) failure.refused = 'credentials';
   else if (failure.kind === 'ServerError' && (status === 400 || status === 413 || type === 'ValidationException')) {
     const contextLength = CONTEXT_LENGTH.test(message);
     failure.kind = contextLength ? 'ContextLengthExceeded' : 'ClientError';
     failure.clientBody = { error: { message, type: 'invalid_request_error', param: null, code: contextLength ? 'context_length_exceeded' : null } };
   }
-  // 403 AccessDenied, 404 ResourceNotFound, 424 ModelError, 5xx: the gateway's side.
+  // 424 ModelError, 5xx: the gateway's side, retried.
   return failure;
 }

@@ -156,6 +156,7 @@ describe('event-stream framing', () => {
     expect(bedrockAdapter.classifyError(400, type, JSON.stringify({ message: 'Input is too long for requested model.' }))).toMatchObject({ kind: 'ContextLengthExceeded' });
     expect(bedrockAdapter.classifyError(400, type, JSON.stringify({ message: 'temperature: must be at most 1' }))).toMatchObject({ kind: 'ClientError' });
     expect(bedrockAdapter.classifyError(403, { 'x-amzn-errortype': 'UnrecognizedClientException' }, JSON.stringify({ message: 'The security token included in the request is invalid.' }))).toMatchObject({ kind: 'ServerError', refused: 'credentials' });
+    expect(bedrockAdapter.classifyError(404, { 'x-amzn-errortype': 'ResourceNotFoundException' }, JSON.stringify({ message: 'Model not found.' }))).toMatchObject({ kind: 'ServerError', refused: 'configuration' });
   });
 
   it('maps in-stream exceptions to failure kinds', () => {

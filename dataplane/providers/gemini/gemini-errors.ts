@@ -50,6 +50,8 @@ export function classifyGeminiError(status: number, headers: HeaderMap, bodyText
   else if (status === 504 || status === 408 || rpcStatus === 'DEADLINE_EXCEEDED') failure.kind = 'Timeout';
   else if (status >= 500) failure.kind = 'ServerError';
   else if (status === 401 || status === 403) failure.refused = 'credentials';
+  // 404 NOT_FOUND: the target's model (or the project's endpoint) is not there, and would not be on a retry.
+  else if (status === 404) failure.refused = 'configuration';
   else if (key !== undefined) {
     // The key's problem, named by its reason (the message never holds the key).
     failure.refused = 'credentials';
@@ -65,6 +67,5 @@ export function classifyGeminiError(status: number, headers: HeaderMap, bodyText
       error: { message, type: 'invalid_request_error', param: null, code: contextLength ? 'context_length_exceeded' : (rpcStatus?.toLowerCase() ?? null) },
     };
   }
-  // 404: the gateway's model configuration, a ServerError too.
   return failure;
 }

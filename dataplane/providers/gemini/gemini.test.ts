@@ -74,6 +74,7 @@ describe('gemini adapter', () => {
     }
     expect(geminiAdapter.classifyError(400, {}, rpc(400, 'FAILED_PRECONDITION', 'User location is not supported for the API use.'))).toMatchObject({ kind: 'ServerError', refused: 'configuration' });
     expect(geminiAdapter.classifyError(403, {}, rpc(403, 'PERMISSION_DENIED', 'Permission denied'))).toMatchObject({ kind: 'ServerError', refused: 'credentials' });
+    expect(geminiAdapter.classifyError(404, {}, rpc(404, 'NOT_FOUND', 'models/gemini-x is not found for API version v1beta'))).toMatchObject({ kind: 'ServerError', refused: 'configuration' });
     // The client's own mistake stays its own.
     expect(geminiAdapter.classifyError(400, {}, rpc(400, 'INVALID_ARGUMENT', 'Invalid value at generation_config.temperature'))).toMatchObject({ kind: 'ClientError' });
   });

@@ -72,7 +72,8 @@ describe('openAiAdapter', () => {
     [504, '', {}, { kind: 'Timeout' }],
     [400, '{"error":{"message":"bad param","type":"invalid_request_error","code":null}}', {}, { kind: 'ClientError' }],
     [400, '{"error":{"message":"This model\'s maximum context length is 8192 tokens","code":"context_length_exceeded"}}', {}, { kind: 'ContextLengthExceeded' }],
-    [401, '{"error":{"message":"invalid api key"}}', {}, { kind: 'ServerError' }],
+    [401, '{"error":{"message":"invalid api key"}}', {}, { kind: 'ServerError', refused: 'credentials' }],
+    [404, '{"error":{"message":"The model does not exist","code":"model_not_found"}}', {}, { kind: 'ServerError', refused: 'configuration' }],
   ])('classifies HTTP %i', (status, body, headers, expected) => {
     expect(openAiAdapter.classifyError(status, headers, body)).toMatchObject(expected);
   });

@@ -52,9 +52,11 @@ export function classifyOpenAiError(status: number, headers: HeaderMap, bodyText
     failure.kind = contextLength ? 'ContextLengthExceeded' : 'ClientError';
     if (parsed.body !== undefined) failure.clientBody = parsed.body;
   } else {
-    // 401, 403, 404 from upstream are the gateway's configuration problem, not the client's.
+    // 401, 403, 404 from upstream are the gateway's configuration problem, not the client's: a
+    // 404 (no such model or deployment at this target) would be answered 404 again on a retry.
     failure.kind = 'ServerError';
     if (status === 401 || status === 403) failure.refused = 'credentials';
+    else if (status === 404) failure.refused = 'configuration';
   }
   return failure;
 }
