@@ -66,6 +66,7 @@ describe('pass-through failover of requests that make something', () => {
       const res = await post('/v1/images/generations', image);
       expect(res.status).toBe(504);
       expect(sent()).toEqual([1, 0]);
+      expect({ attempts: res.attempts, provider: res.provider }).toEqual({ attempts: '1', provider: 'default/first' });
       const records = gateway.usage.records.slice(before);
       expect(records).toMatchObject([{ providerId: 'default/first', costUsd: 0.08, estimateReason: 'lost_attempt' }]);
     } finally {
@@ -148,6 +149,8 @@ describe("pass-through: the route's total timeout is one deadline across its tar
       const took = Date.now() - started;
       expect(res.status).toBe(504);
       expect(sent()).toEqual([1, 1]);
+      // As on every other failover answer: before, the gateway's own 504 carried neither.
+      expect({ attempts: res.attempts, provider: res.provider }).toEqual({ attempts: '2', provider: 'default/second' });
       expect(took).toBeGreaterThanOrEqual(950);
       expect(took).toBeLessThan(1_300);
       expect(JSON.parse(res.text).error.message).toMatch(/pass-through to default\/second timed out: the upstream sent nothing for \d+ ms \(the route's total timeout/);

@@ -273,6 +273,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       const formBoundary = hasBody(req) && json === undefined ? modelFormBoundary(path, req.headers['content-type']) : undefined;
       const { route, targets } = passThroughRoute(runtime, caller, header, endpoint.endpoint, modelOf(req, json), deps.auth !== undefined, path);
       routing['x-tollgate-route'] = route.id;
+      // Nothing sent upstream yet: a refusal from here on (rate limit, budget) says so, as on the chat path.
+      routing['x-tollgate-attempts'] = '0';
       telemetry.routed(route, { ...PASS_THROUGH_REQUEST, body: {} }, requestId);
       const maxUpload = route.passThrough?.maxUploadBytes ?? 0;
       const declared = Number(req.headers['content-length'] ?? Number.NaN);
@@ -410,6 +412,10 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         };
         pending.set(req, attempt);
         telemetry.served(to.target, index + 1);
+        // The gateway's own answers from here on (502, 504 after the last target) say how many
+        // upstream requests were sent and to whom, as relayed answers do (gatewayHeaders).
+        routing['x-tollgate-attempts'] = String(index + 1);
+        routing['x-tollgate-provider'] = to.target.providerId;
         // The proxy skips its proxyReq hook (where the caller's credentials are replaced by the
         // Provider's) for a request with `expect`: the caller's Authorization went upstream as it
         // was. Node has already answered the client's 100-continue; the upstream is not asked again.
