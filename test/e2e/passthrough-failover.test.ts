@@ -33,9 +33,13 @@ beforeAll(async () => {
       providerManifest('second', 'openai', `${second.url}/v1`, key, models) +
       // Nothing listens on port 9 (discard) of loopback: connections are refused.
       providerManifest('nowhere', 'openai-compatible', 'http://127.0.0.1:9/v1', key, models) +
+      // The first emulator again, under other names: a route can fail over many times.
+      providerManifest('first-b', 'openai', `${first.url}/v1`, key, models) +
+      providerManifest('first-c', 'openai', `${first.url}/v1`, key, models) +
+      providerManifest('first-d', 'openai', `${first.url}/v1`, key, models) +
       secretManifest('up-key', { apiKey: 'sk-upstream' }),
     'routes.yaml': route('media', ['first', 'second']) + route('refused-first', ['nowhere', 'second']) + route('no-fallback', ['first', 'second'], '  fallbackOn: []\n') +
-      route('one-total', ['first', 'second'], '  timeouts: { total: 1s, attempt: 700ms }\n'),
+      route('one-total', ['first', 'second'], '  timeouts: { total: 1s, attempt: 700ms }\n') + route('many', ['first', 'first-b', 'first-c', 'first-d', 'second']),
   });
 });
 
@@ -157,6 +161,29 @@ describe("pass-through: the route's total timeout is one deadline across its tar
     } finally {
       first.hang = false;
       second.hang = false;
+    }
+  });
+});
+
+describe('pass-through: each attempt abandoned for the next target leaves nothing on the client response', () => {
+  it('four 503s then an answer: no MaxListenersExceededWarning (the proxy added close listeners to the response per attempt, 11 from the second)', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    first.failWith = 503;
+    try {
+      const sent = counts();
+      for (let i = 0; i < 3; i++) {
+        const res = await post('/v1/moderations', { model: 'many', input: 'hi' });
+        expect({ status: res.status, attempts: res.attempts, provider: res.provider }).toEqual({ status: 200, attempts: '5', provider: 'default/second' });
+      }
+      expect(sent()).toEqual([12, 3]);
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message)).toEqual([]);
+    } finally {
+      first.failWith = undefined;
+      process.off('warning', onWarning);
     }
   });
 });

@@ -31,6 +31,7 @@ import { UPSTREAM_REQUEST_ID_HEADER, upstreamRequestId } from '../../upstream/up
 import { holdsSecret } from '../../providers/scrub-credentials.js';
 import { providerSecrets } from '../../providers/registry.js';
 import { CALLER_TRACE_HEADERS, failureOf, ForwardedAttempt } from './forwarded-attempt.js';
+import { ListenerMark } from './listener-mark.js';
 
 /** Headers that carry the caller's credentials or address the gateway: never forwarded upstream. */
 const CALLER_HEADERS = ['authorization', 'api-key', 'x-api-key', 'cookie', 'openai-organization', 'openai-project', MODEL_HEADER, 'x-tollgate-debug', ...CALLER_TRACE_HEADERS];
@@ -66,7 +67,7 @@ interface Pending {
    */
   fail: (err: unknown) => void;
   /** An upstream answer worth another target (5xx, 429, as the route's fallbackOn says): true when it was handed there instead of relayed. */
-  failOver: (status: number) => boolean;
+  failOver: (status: number, answer: IncomingMessage) => boolean;
   proxyReq?: import('node:http').ClientRequest;
   /** The upstream's own id of the request, from its answer (x-upstream-request-id). */
   upstreamRequestId?: string;
@@ -91,6 +92,12 @@ const PASS_THROUGH_REQUEST = { op: 'chat', body: {}, stream: false, clientWantsU
 /** Hop-by-hop headers of the upstream answer that the gateway's own connection decides. */
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
 const NO_TOKENS: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+/** What the proxy listens for on the client's response and on an upstream answer, per attempt. */
+const PROXY_EVENTS = ['close', 'error'] as const;
+
+function ignoreError(): void {
+  // An abandoned attempt's answer is drained for its connection's sake; its error has no reader.
+}
 
 /** The failure class of an upstream's error status, as the chat path classifies it; undefined for an answer that is relayed (4xx but 408/429). */
 function statusClass(status: number): FailureKind | undefined {
@@ -219,7 +226,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           return;
         }
         p.observed.answered(status);
-        if (p.failOver(status)) {
+        if (p.failOver(status, proxyRes)) {
           proxyRes.resume();
           return;
         }
@@ -326,6 +333,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
 
       let index = 0;
       let failed = false;
+      /** The client response's listeners before the first attempt: each attempt's are removed when the next starts. */
+      let ownListeners: ListenerMark | undefined;
       const failUpstream = (err: unknown): void => {
         if (failed || res.headersSent) return;
         failed = true;
@@ -367,17 +376,34 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         const refused = refusedLiteral(url.hostname);
         if (refused !== undefined) throw new GatewayError(502, 'upstream_unreachable', 'server_error', `pass-through to ${to.target.providerId} failed: ${refused.message}`);
         const { body, length, resized } = bodyFor(to);
-        const next = (kind: FailureKind): boolean => {
-          if (!route.fallbackOn.includes(kind) || streamed || index + 1 >= targets.length || res.headersSent || res.destroyed) return false;
+        /** Set once the request went to the next target: a late event of this attempt decides nothing. */
+        let handedOver = false;
+        /** `answer`: the upstream answer that is failed over, drained and untied from the client's response. */
+        const next = (kind: FailureKind, answer?: IncomingMessage): boolean => {
+          if (handedOver || !route.fallbackOn.includes(kind) || streamed || index + 1 >= targets.length || res.headersSent || res.destroyed) return false;
           if (deadline - Date.now() < 1) return false;
+          handedOver = true;
           index++;
           deps.logger.info({ route: route.id, provider: to.target.providerId, next: targets[index]?.target.providerId }, 'pass-through failing over');
-          try {
-            send();
-          } catch (err) {
-            // Called from the proxy's events: a body the next target cannot take is this request's answer.
-            failUpstream(err);
-          }
+          // The proxy ties the answer to the client's response once this event returns: marked now, untied at the next attempt.
+          const answerListeners = answer === undefined ? undefined : new ListenerMark(answer, PROXY_EVENTS);
+          // The next attempt starts after this event, once the proxy has added this attempt's
+          // listeners: they are removed first, so each request holds one attempt's, not one per target.
+          setImmediate(() => {
+            ownListeners?.removeAdded();
+            if (answer !== undefined) {
+              answerListeners?.removeAdded();
+              answer.on('error', ignoreError);
+            }
+            // The client left meanwhile: nothing is sent for nobody (its close settled the request).
+            if (res.destroyed) return;
+            try {
+              send();
+            } catch (err) {
+              // A body the next target cannot take is this request's answer.
+              failUpstream(err);
+            }
+          });
           return true;
         };
         const attempt: Pending = {
@@ -396,6 +422,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           headers: limits.headers,
           timeoutMs: Math.max(1, Math.min(timeoutMs, deadline - Date.now())),
           fail: (err) => {
+            if (handedOver) return;
             const kind = attempt.timedOut === true ? 'Timeout' : 'ConnectionError';
             attempt.observed.failed(kind, attempt.timeoutMs);
             // The upstream had all of the request: it may have done (and billed) the work, though
@@ -405,9 +432,9 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
             if (!next(kind)) lost(attempt, kind, err);
           },
           // 429 and 503 say the upstream did nothing; another 5xx may come after it made the thing.
-          failOver: (status) => {
+          failOver: (status, answer) => {
             const kind = statusClass(status);
-            return kind !== undefined && (!creates || status === 429 || status === 503) && next(kind);
+            return kind !== undefined && (!creates || status === 429 || status === 503) && next(kind, answer);
           },
         };
         pending.set(req, attempt);
@@ -422,6 +449,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         // And the caller's credentials leave the request itself, so that no path can forward them.
         delete req.headers.expect;
         for (const name of CALLER_HEADERS) delete req.headers[name];
+        ownListeners ??= new ListenerMark(res, PROXY_EVENTS);
         void proxy(req, res, (err?: unknown) => {
           if (err !== undefined) pending.get(req)?.fail(err);
         });
