@@ -176,6 +176,21 @@ describe('router attempts', () => {
     outcome.release();
   });
 
+  it('an overloaded_error event before any content is an overload: retried, and as the last failure a 503 upstream_overloaded, not a 502', async () => {
+    const sse = (...events: object[]): UpstreamResponse => {
+      const bytes = new TextEncoder().encode(events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join(''));
+      return { status: 200, headers: { 'content-type': 'text/event-stream' }, body: (async function* () { yield bytes; })(), discard: () => undefined };
+    };
+    let sent = 0;
+    const transport: Transport = { send: async () => (sent++, sse({ error: { message: 'Overloaded', type: 'overloaded_error' } })) };
+    const stats = new TargetStats();
+    const router = new Router({ stats, endpoints: new RecordingPicker() });
+    const err = await router.serve(runtime(transport), route, { ...chat, stream: true }, new ClientLink()).catch((e: unknown) => e);
+    expect(sent).toBe(3);
+    expect(err).toMatchObject({ status: 503, code: 'upstream_overloaded' });
+    expect(stats.inflight(target)).toBe(0);
+  });
+
   it("a 429 whose x-ratelimit-reset is past the route's maxRetryAfter is not retried on the target, as a retry-after that long would not be", async () => {
     const limited: RouteConfig = { ...route, retry: { ...route.retry, on: ['RateLimited'], maxRetryAfterMs: 1_000 } };
     const reset = (value: string): Transport => {

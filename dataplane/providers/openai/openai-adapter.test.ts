@@ -66,6 +66,18 @@ describe('openAiAdapter', () => {
   });
 
   it.each([
+    ['{"error":{"message":"Overloaded","type":"overloaded_error"}}', { kind: 'ServerError', overloaded: true, status: 200 }],
+    ['{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}', { kind: 'RateLimited' }],
+    ['{"error":{"object":"error","message":"engine busy","type":"ServiceUnavailableError","param":null,"code":503}}', { kind: 'ServerError', message: 'engine busy' }],
+    ['{"error":{"message":"no such model","type":"NotFoundError","code":404}}', { kind: 'ServerError', refused: 'configuration' }],
+    ['{"error":{"message":"bad value","type":"BadRequestError","code":400}}', { kind: 'ClientError' }],
+  ])('classifies an in-band stream error as the same error over HTTP: %s', (data, expected) => {
+    const failure = openAiAdapter.createStreamTransformer(req(true)).onEvent({ data }).failure;
+    expect(failure).toMatchObject(expected);
+    if (!('overloaded' in expected)) expect(failure?.overloaded).toBeUndefined();
+  });
+
+  it.each([
     [429, '{"error":{"message":"slow down","type":"rate_limit_error"}}', { 'retry-after': '2' }, { kind: 'RateLimited', retryAfterMs: 2000 }],
     [500, 'oops', {}, { kind: 'ServerError', message: 'oops' }],
     [503, '{"error":{"message":"overloaded"}}', { 'retry-after-ms': '250' }, { kind: 'ServerError', retryAfterMs: 250 }],

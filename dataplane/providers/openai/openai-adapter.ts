@@ -5,7 +5,7 @@ import { parsedFrom } from '../../core/upstream-text.js';
 import { isObject } from '../shared/json-guards.js';
 import { withNativeResponses } from '../shared/native-responses.js';
 import { toOpenAiWire } from '../shared/openai-wire.js';
-import { classifyOpenAiError } from './openai-errors.js';
+import { classifyOpenAiError, classifyOpenAiStreamError } from './openai-errors.js';
 import { forOpenAiPlatform } from './openai-platform.js';
 import { usageFromOpenAi } from './openai-usage.js';
 
@@ -57,9 +57,7 @@ class OpenAiStreamTransformer implements StreamTransformer {
     }
     if (!isObject(chunk)) return { chunks: [] };
     if (event.event === 'error' || isObject(chunk.error)) {
-      const e = isObject(chunk.error) ? chunk.error : chunk;
-      const message = typeof e.message === 'string' ? e.message : 'upstream reported an error mid-stream';
-      return { chunks: [], failure: { kind: 'ServerError', status: 200, message } };
+      return { chunks: [], failure: classifyOpenAiStreamError(isObject(chunk.error) ? chunk.error : chunk) };
     }
     this.track(chunk.choices);
     const usage = usageFromOpenAi(chunk.usage, chunk.service_tier);

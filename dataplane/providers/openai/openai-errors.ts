@@ -60,3 +60,29 @@ export function classifyOpenAiError(status: number, headers: HeaderMap, bodyText
   }
   return failure;
 }
+
+/** The HTTP status an error sent inside a stream stands for: its numeric `code` (vLLM's), else what its type or code names. */
+function inStreamStatus(error: JsonObject): number {
+  const code = typeof error.code === 'number' ? error.code : typeof error.code === 'string' && /^\d{3}$/.test(error.code) ? Number(error.code) : undefined;
+  if (code !== undefined && code >= 400 && code <= 599) return code;
+  const names = [error.type, error.code];
+  if (names.includes('rate_limit_error') || names.includes('rate_limit_exceeded')) return 429;
+  if (names.includes('overloaded_error')) return 529;
+  if (names.includes('timeout_error')) return 504;
+  return 500;
+}
+
+/**
+ * An `error` event inside an OpenAI-style stream (OpenAI, vLLM, proxies in front of other
+ * providers), classified as the same error answered over HTTP would be: a rate limit is RateLimited,
+ * an overload (`overloaded_error`, as Anthropic's) is marked so, a 404 is the target's configuration.
+ * Before its first content it is retried and failed over like that answer; after, it ends the stream.
+ */
+export function classifyOpenAiStreamError(error: JsonObject): UpstreamFailure {
+  const status = inStreamStatus(error);
+  const failure = classifyOpenAiError(status, {}, JSON.stringify({ error }));
+  if (status === 529) failure.overloaded = true;
+  if (typeof error.message !== 'string') failure.message = 'upstream reported an error mid-stream';
+  // The stream's own status: the equivalent one is in the kind (and in spans, 200 is what arrived).
+  return { ...failure, status: 200 };
+}
