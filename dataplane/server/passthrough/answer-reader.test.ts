@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AnswerReader, MAX_COUNTED_IMAGES, MAX_PARSED_ANSWER_BYTES } from './answer-reader.js';
+import { AnswerReader, MAX_COUNTED_IMAGES, MAX_PARSED_ANSWER_BYTES, topLevelNumber } from './answer-reader.js';
+import { answerUnits } from './passthrough-usage.js';
 
 /** The answer fed in pieces of `size` bytes (keys and the usage object split anywhere). */
 function read(text: string, size: number, images = true): { answer: unknown; images: number | undefined } {
@@ -38,5 +39,22 @@ describe('AnswerReader', () => {
     const keys = `{"data":[${'{"url":"u"},'.repeat(200_000)}{"url":"u"}]}`;
     expect(read(keys, 65536).images).toBe(MAX_COUNTED_IMAGES);
     expect(read(keys, 65536, false).images).toBeUndefined();
+  });
+
+  it('keeps the top-level duration of a large verbose_json transcription without usage (2 MB of segments): it is priced', () => {
+    const segments = Array.from({ length: 6000 }, (_, i) => ({ id: i, start: i, end: i + 1, duration: 1, text: ' words "duration": 99,', tokens: Array.from({ length: 40 }, (_, k) => 50000 + k) }));
+    const text = JSON.stringify({ task: 'transcribe', language: 'english', duration: 7200, text: 'a "duration": 5 in words', segments });
+    expect(text.length).toBeGreaterThan(2_000_000);
+    for (const size of [7, 65536]) {
+      const { answer } = read(text, size, false);
+      expect(answer).toEqual({ duration: 7200 });
+      expect(answerUnits('/v1/audio/transcriptions', undefined, answer).audioSeconds).toBe(7200);
+    }
+  });
+
+  it('reads a top-level number only: not one in a string, a nested object or a cut value', () => {
+    expect(topLevelNumber('{"text":"\\"duration\\": 3","a":{"duration":4},"duration":5.5,"x":1}', 'duration')).toBe(5.5);
+    expect(topLevelNumber('{"segments":[{"duration":4}],"task":"duration"}', 'duration')).toBeUndefined();
+    expect(topLevelNumber('{"duration":72', 'duration')).toBeUndefined();
   });
 });

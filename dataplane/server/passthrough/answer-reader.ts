@@ -4,6 +4,8 @@ import { KeptTail } from './kept-tail.js';
 export const MAX_PARSED_ANSWER_BYTES = 1024 * 1024;
 /** Of a larger answer, this much of its end is kept: where `usage` is (the last key of OpenAI's images and audio answers). */
 const TAIL_BYTES = 64 * 1024;
+/** And this much of its start: where a verbose_json transcription's `duration` is (before its segments). */
+const HEAD_BYTES = 64 * 1024;
 /** Each image of an images answer carries exactly one of these keys (never inside base64 or an escaped string). */
 const IMAGE_KEYS = ['"b64_json"', '"url"'];
 /** More images than any images API returns for one request (OpenAI's `n` is at most 10): counting stops here. */
@@ -14,7 +16,9 @@ const LONGEST_KEY = Math.max(...IMAGE_KEYS.map((k) => k.length));
  * What metering needs of a pass-through JSON answer, read as it is relayed, in bounded memory
  * whatever its size: an images answer of ten base64 images is tens of megabytes, and reading only
  * the first megabyte (as before) metered it at nothing. A small answer is parsed whole; of a large
- * one the reader keeps the `usage` object at its end and, for an images answer, counts its images.
+ * one the reader keeps the `usage` object at its end, the top-level `duration` at its start (a
+ * verbose_json transcription of a long recording is megabytes of segments: before, its duration was
+ * lost with them and it was charged nothing) and, for an images answer, counts its images.
  */
 export class AnswerReader {
   constructor(private readonly countImages: boolean) {}
@@ -27,8 +31,15 @@ export class AnswerReader {
   private carry = '';
 
   push(chunk: Buffer): void {
+    const before = this.size;
     this.size += chunk.length;
     if (this.size <= MAX_PARSED_ANSWER_BYTES) this.head.push(chunk);
+    else if (before <= MAX_PARSED_ANSWER_BYTES) {
+      // Too large to parse whole: of what was kept, only its start is needed from now on.
+      const start = Buffer.concat([...this.head, chunk]).subarray(0, HEAD_BYTES);
+      this.head.length = 0;
+      this.head.push(Buffer.from(start));
+    }
     // latin1 maps bytes to characters one to one: the keys are ASCII, and no decoding can fail mid-character.
     const piece = chunk.toString('latin1');
     const text = this.carry + piece;
@@ -48,7 +59,7 @@ export class AnswerReader {
     return this.size <= MAX_PARSED_ANSWER_BYTES || !this.countImages ? undefined : this.images;
   }
 
-  /** The answer as metering reads it: parsed whole, or (too large) its `usage` only. */
+  /** The answer as metering reads it: parsed whole, or (too large) its `usage` and top-level `duration` only. */
   answer(): unknown {
     if (this.size <= MAX_PARSED_ANSWER_BYTES) {
       try {
@@ -58,8 +69,31 @@ export class AnswerReader {
       }
     }
     const usage = lastObjectOf(this.tail.text(), '"usage"');
-    return usage === undefined ? {} : { usage };
+    const duration = topLevelNumber(Buffer.concat(this.head).toString('latin1'), 'duration');
+    return { ...(usage === undefined ? {} : { usage }), ...(duration === undefined ? {} : { duration }) };
   }
+}
+
+/**
+ * The number that is the value of `key` in the outermost object of a JSON text's start, when it is
+ * whole there (a key of the same name inside a segment or a string is not it).
+ */
+export function topLevelNumber(text: string, key: string): number | undefined {
+  const quoted = `"${key}"`;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      if (depth === 1 && text.startsWith(quoted, i)) {
+        const value = /^\s*:\s*(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*[,}]/.exec(text.slice(i + quoted.length, i + quoted.length + 64));
+        if (value !== null) return Number(value[1]);
+      }
+      // Past the string: an escaped quote does not end it.
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+  }
+  return undefined;
 }
 
 /** The JSON object that is the value of the last `key` in text, when it is whole there. */
