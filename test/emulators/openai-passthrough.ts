@@ -192,6 +192,14 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
     }
     case 'POST /v1/score':
       return json(res, 200, { id: 'score-1', object: 'list', created: 1, model: body().model, data: [{ index: 0, object: 'score', score: 0.9 }], usage: { prompt_tokens: 9, total_tokens: 9 } });
+    case 'POST /v1/responses/compact': {
+      // Compaction runs the model over the conversation and reports a Response's usage.
+      const b = body();
+      const usage = { input_tokens: 180_000, input_tokens_details: { cached_tokens: 20_000 }, output_tokens: 6_000, output_tokens_details: { reasoning_tokens: 2_000 }, total_tokens: 186_000 };
+      return json(res, 200, { id: 'resp_c1', object: 'response.compaction', created_at: 1_700_000_000, model: b.model, output: [{ id: 'cmp_1', type: 'compaction', encrypted_content: 'opaque' }], usage });
+    }
+    case 'POST /v1/responses/input_tokens':
+      return json(res, 200, { object: 'response.input_tokens', input_tokens: 42 });
     case 'POST /tokenize': {
       const b = body();
       return json(res, 200, { count: 3, max_model_len: 4096, tokens: [1, 2, 3], model: b.model });

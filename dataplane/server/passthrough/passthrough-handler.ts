@@ -20,9 +20,11 @@ import type { ByteBudget } from '../body/byte-budget.js';
 import { headerOf } from '../request-headers.js';
 import { sendError } from '../send-error.js';
 import { admitPassThrough, type ForwardTarget, MODEL_HEADER, passThroughErrors, passThroughRoute } from './passthrough-route.js';
-import { createsUpstream, passThroughPath } from './passthrough-paths.js';
+import { chargesAnswerUsage, createsUpstream, passThroughPath, runsModel } from './passthrough-paths.js';
+import { outputCap } from '../../governance/admission.js';
+import { billedUsageOfResponse } from '../../providers/shared/native-responses.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
-import { answerUnits, passThroughUsage, requestUnits } from './passthrough-usage.js';
+import { answerUnits, passThroughUsage, promptTokensOf, requestUnits } from './passthrough-usage.js';
 import { AnswerReader } from './answer-reader.js';
 import { ImageStreamReader } from './image-stream-reader.js';
 import { scrubbedErrorBody } from './upstream-error-body.js';
@@ -49,6 +51,9 @@ interface Pending {
   resized?: true;
   /** The public path (`/v1/images/generations`), for the units priced per request. */
   path: string;
+  method: string;
+  /** The prompt estimate of a request that runs the model (a compaction); 0 for the others. */
+  promptTokens: number;
   /** The JSON body the client sent, when it sent one. */
   json: unknown;
   requestId: string;
@@ -98,6 +103,8 @@ const PROXY_EVENTS = ['close', 'error'] as const;
 function ignoreError(): void {
   // An abandoned attempt's answer is drained for its connection's sake; its error has no reader.
 }
+/** A prompt estimate as usage (none for a request that does not run the model). */
+const promptUsage = (promptTokens: number): Usage => ({ ...NO_TOKENS, inputTokens: promptTokens });
 
 /** The failure class of an upstream's error status, as the chat path classifies it; undefined for an answer that is relayed (4xx but 408/429). */
 function statusClass(status: number): FailureKind | undefined {
@@ -312,7 +319,10 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
 
       // Budgets hold what the request is priced at besides tokens (a request, the images it asks
       // for): with nothing held, any number of concurrent requests were admitted past a Budget.
-      const limits = await admitPassThrough(deps, runtime, caller, route, false, requestUnits(path, json));
+      // A compaction runs the model over its prompt: held like a chat request's (prompt estimate and output cap).
+      const promptTokens = runsModel(req.method ?? 'GET', path) ? promptTokensOf(json) : 0;
+      const held = promptTokens === 0 ? undefined : { promptTokens, maxOutputTokens: outputCap({ op: 'chat', body: {} }, route, promptTokens) };
+      const limits = await admitPassThrough(deps, runtime, caller, route, false, requestUnits(path, json), held);
       let settled = false;
       const settle = (usage: Usage | undefined, cost: number): void => {
         if (settled) return;
@@ -326,9 +336,11 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         const sent = pending.get(req);
         sent?.observed.clientGone(sent.proxyReq?.writableFinished === true);
         if (settled) return;
-        const cost = res.writableFinished || sent?.proxyReq?.writableFinished !== true ? 0 : unitCostUsd(requestUnits(path, json), sent.to.target.pricing);
+        const delivered = !res.writableFinished && sent?.proxyReq?.writableFinished === true;
+        const prompt = promptUsage(promptTokens);
+        const cost = delivered ? costUsd(prompt, sent.to.target.pricing) + unitCostUsd(requestUnits(path, json), sent.to.target.pricing) : 0;
         if (sent === undefined || cost === 0) return settle(undefined, 0);
-        charge(deps, sent, NO_TOKENS, cost, 'client_gone');
+        charge(deps, sent, prompt, cost, 'client_gone');
       });
 
       let index = 0;
@@ -358,13 +370,14 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       };
       /**
        * The last attempt failed without an answer: 502, or 504 after the timeout. A timed-out one
-       * that had all of the request is charged the request's unit prices (marked lost_attempt): the
+       * that had all of the request is charged the request's unit prices and prompt estimate (marked lost_attempt): the
        * upstream may have made and billed it. Before, it was charged nothing.
        */
       const lost = (attempt: Pending, kind: FailureKind, err: unknown): void => {
         if (kind === 'Timeout' && hasBody(req) && attempt.proxyReq?.writableFinished === true && !res.headersSent) {
-          const cost = unitCostUsd(requestUnits(path, json), attempt.to.target.pricing);
-          if (cost > 0) charge(deps, attempt, NO_TOKENS, cost, 'lost_attempt');
+          const prompt = promptUsage(promptTokens);
+          const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json), attempt.to.target.pricing);
+          if (cost > 0) charge(deps, attempt, prompt, cost, 'lost_attempt');
         }
         failUpstream(kind === 'Timeout' ? timedOut(attempt) : err);
       };
@@ -414,6 +427,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           ...(length === undefined ? {} : { length }),
           ...(resized === undefined ? {} : { resized }),
           path,
+          method: req.method ?? 'GET',
+          promptTokens,
           json,
           requestId,
           attempts: index + 1,
@@ -488,24 +503,27 @@ function meterAnswer(deps: PassThroughDeps, p: Pending, proxyRes: IncomingMessag
     // An event that could not be read may have been an image: the request's `n` is charged at least.
     const imagesCounted = stream === undefined ? reader?.imagesCounted : stream.unreadable ? Math.max(stream.images, requestUnits(p.path, p.json).images) : stream.images;
     // A stored Response was charged when it was created (a background one its worst case): what a
-    // retrieval shows of its usage is not spent again.
-    const reported = stream !== undefined ? stream.usage : passThroughPath(p.path)?.endpoint === 'responses' ? undefined : passThroughUsage(parsed);
+    // retrieval shows of its usage is not spent again. A compaction's is its own (a Response's usage).
+    const reported = stream !== undefined ? stream.usage : !chargesAnswerUsage(p.method, p.path) ? undefined : runsModel(p.method, p.path) ? (isObject(parsed) ? billedUsageOfResponse(parsed) : undefined) : passThroughUsage(parsed);
     // Usage that cannot be true (negative, fractional, absurd counts) is not priced: negative tokens
     // credited the Budgets. The request is charged its unit prices, its record marked invalid.
     const invalid = reported !== undefined && usageProblem(reported) === 'invalid';
-    const usage = invalid ? undefined : reported;
+    // A compaction whose answer reports no usage (or none that can be true) ran the model all the
+    // same: its prompt estimate is charged, marked.
+    const estimated = p.promptTokens > 0 && (reported === undefined || invalid);
+    const usage = estimated ? promptUsage(p.promptTokens) : invalid ? undefined : reported;
     const { target } = p.to;
     const cost = Math.round(((usage === undefined ? 0 : costUsd(usage, target.pricing)) + unitCostUsd(answerUnits(p.path, p.json, parsed, imagesCounted), target.pricing)) * 1e8) / 1e8;
     if (usage === undefined && cost === 0 && !invalid) {
       p.settle(undefined, 0);
       return;
     }
-    charge(deps, p, usage ?? NO_TOKENS, cost, invalid ? 'invalid' : undefined);
+    charge(deps, p, usage ?? NO_TOKENS, cost, invalid ? 'invalid' : estimated ? 'missing' : undefined);
   });
 }
 
 /** A pass-through request's usage record, and its admissions settled with it. */
-function charge(deps: PassThroughDeps, p: Pending, usage: Usage, cost: number, estimated?: 'client_gone' | 'invalid' | 'lost_attempt'): void {
+function charge(deps: PassThroughDeps, p: Pending, usage: Usage, cost: number, estimated?: 'client_gone' | 'invalid' | 'lost_attempt' | 'missing'): void {
   const { target } = p.to;
   const rec = usageRecord(p.requestId, 'passthrough', p.route, target, false, usage, cost, estimated);
   deps.usage.record(rec);

@@ -19,6 +19,8 @@ const TABLE: readonly [RegExp, PassThroughEndpoint, (m: RegExpExecArray) => stri
   [/^\/v1\/rerank$/, 'rerank', (m) => m[0]],
   [/^\/v1\/score$/, 'score', (m) => m[0]],
   [/^\/(tokenize|detokenize)$/, 'tokenize', (m) => m[0]],
+  // Compaction (runs the model) and input token counting (free) are not stored responses' ids.
+  [/^\/v1\/responses\/(compact|input_tokens)$/, 'responses', (m) => m[0]],
   // Stored responses (POST /v1/responses itself is an inference endpoint, not a pass-through one).
   [/^\/v1\/responses\/[^/]+(\/(input_items|cancel))?$/, 'responses', (m) => `/v1/responses/{id}${m[1] ?? ''}`],
 ];
@@ -35,8 +37,8 @@ export function passThroughPath(path: string): PassThroughPath | undefined {
   return undefined;
 }
 
-/** POSTs that only read (classify, score, count, transcribe) or cancel: doing one twice makes nothing twice. */
-const REPEATABLE_POSTS: readonly RegExp[] = [/^\/v1\/(moderations|rerank|score)$/, /^\/(tokenize|detokenize)$/, /^\/v1\/audio\/(transcriptions|translations)$/, /\/cancel$/];
+/** POSTs that only read (classify, score, count, transcribe, compact a conversation) or cancel: doing one twice makes nothing twice. */
+const REPEATABLE_POSTS: readonly RegExp[] = [/^\/v1\/(moderations|rerank|score)$/, /^\/(tokenize|detokenize)$/, /^\/v1\/audio\/(transcriptions|translations)$/, /^\/v1\/responses\/(compact|input_tokens)$/, /\/cancel$/];
 
 /**
  * Whether a request makes something upstream (an image, speech, a file, a batch): sent to a second
@@ -44,4 +46,23 @@ const REPEATABLE_POSTS: readonly RegExp[] = [/^\/v1\/(moderations|rerank|score)$
  */
 export function createsUpstream(method: string, path: string): boolean {
   return method === 'POST' && !REPEATABLE_POSTS.some((re) => re.test(path));
+}
+
+/**
+ * A pass-through request that runs the model over its JSON body's prompt and is billed its tokens:
+ * `POST /v1/responses/compact`. Its prompt is estimated at admission (a Budget holds it, like a
+ * chat request's) and its answer's `usage` is charged. Before, `compact` was taken for a stored
+ * response's id, whose usage is not charged again: a compaction was charged nothing.
+ */
+export function runsModel(method: string, path: string): boolean {
+  return method === 'POST' && path === '/v1/responses/compact';
+}
+
+/**
+ * Whether the `usage` a successful answer shows is charged. Not for the stored responses' paths
+ * (a retrieval shows a Response charged when it was created, a cancel a background one's) nor for
+ * input token counting (free, and its answer holds no `usage`); for every other answer that has one.
+ */
+export function chargesAnswerUsage(method: string, path: string): boolean {
+  return passThroughPath(path)?.endpoint !== 'responses' || runsModel(method, path);
 }

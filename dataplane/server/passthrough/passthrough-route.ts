@@ -148,11 +148,18 @@ export function passThroughRoute(
   return { route, targets };
 }
 
+/** The tokens a pass-through request that runs the model (a compaction) may be billed, held at admission. */
+export interface HeldTokens {
+  promptTokens: number;
+  maxOutputTokens: number;
+}
+
 /**
  * Admits a pass-through request or a Realtime connection: the route's rate limits count it as one
  * request (token limits are charged what the answer reports), and budgets admit it while none that
- * applies is exhausted (its cost is not known in advance; what is metered is charged when it
- * settles). A budget that would downgrade a chat request refuses: these endpoints have no cheaper model.
+ * applies is exhausted, holding its unit prices and, for one that runs the model, its prompt
+ * estimate and output cap as a chat request's (what is metered is charged when it settles). A
+ * budget that would downgrade a chat request refuses: these endpoints have no cheaper model.
  */
 export async function admitPassThrough(
   deps: { rateLimiter?: Admitter; admitters?: readonly Admitter[] },
@@ -161,10 +168,11 @@ export async function admitPassThrough(
   route: RouteConfig,
   stream: boolean,
   units?: BilledUnits,
+  tokens: HeldTokens = { promptTokens: 0, maxOutputTokens: 0 },
 ): Promise<Admission> {
   const admitters = [...(deps.rateLimiter === undefined ? [] : [deps.rateLimiter]), ...(deps.admitters ?? [])];
   try {
-    return await admitAll(admitters, { caller, route, req: { op: 'chat', body: {}, stream, clientWantsUsage: false }, promptTokens: 0, maxOutputTokens: 0, budgets: runtime.snapshot.budgets, ...(units === undefined ? {} : { units }) });
+    return await admitAll(admitters, { caller, route, req: { op: 'chat', body: {}, stream, clientWantsUsage: false }, ...tokens, budgets: runtime.snapshot.budgets, ...(units === undefined ? {} : { units }) });
   } catch (err) {
     if (!(err instanceof Downgrade)) throw err;
     throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${err.budget} cannot cover this request: it is exhausted, or what is left is less than the request's price (its downgrade to ${err.model} does not apply to pass-through endpoints)`, {

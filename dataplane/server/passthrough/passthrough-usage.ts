@@ -2,6 +2,7 @@ import { count, isObject } from '../../providers/shared/json-guards.js';
 import type { JsonObject, Usage } from '../../core/canonical.js';
 import { withMediaInput, withMediaOutput } from '../../providers/shared/media-usage.js';
 import type { BilledUnits } from '../../metering/cost.js';
+import { estimatePromptTokens, estimateTokens } from '../../metering/token-estimate.js';
 
 /**
  * Token usage from a pass-through JSON answer, when it reports some: images and audio with token
@@ -53,4 +54,18 @@ export function requestUnits(path: string, request: unknown): BilledUnits {
   const units = answerUnits(path, request, undefined);
   if (path.startsWith('/v1/images/')) units.images = isObject(request) && typeof request.n === 'number' && Number.isInteger(request.n) && request.n > 0 ? request.n : 1;
   return units;
+}
+
+/**
+ * The prompt of a request that runs the model (a compaction: a Responses body), estimated before it
+ * is sent as the inference path estimates a prompt: bytes / 4 of its `input` (images and audio as
+ * such) and of its `instructions` and `tools`. Of a conversation named by `previous_response_id`
+ * only what the body adds is known: the charge is what the answer reports.
+ */
+export function promptTokensOf(request: unknown): number {
+  if (!isObject(request)) return 0;
+  const input = request.input === undefined ? 0 : estimatePromptTokens({ input: request.input });
+  const instructions = typeof request.instructions === 'string' ? estimateTokens(request.instructions) : 0;
+  const tools = Array.isArray(request.tools) ? estimateTokens(JSON.stringify(request.tools)) : 0;
+  return input + instructions + tools;
 }

@@ -32,6 +32,9 @@ describe('pass-through paths', () => {
     expect(passThroughPath('/v1/batches/b1/cancel')?.route).toBe('/v1/batches/{id}/cancel');
     expect(passThroughPath('/v1/responses/resp_1')?.route).toBe('/v1/responses/{id}');
     expect(passThroughPath('/v1/responses')).toBeUndefined();
+    // Compaction and input token counting are paths of their own, not stored responses' ids.
+    expect(passThroughPath('/v1/responses/compact')).toEqual({ endpoint: 'responses', route: '/v1/responses/compact' });
+    expect(passThroughPath('/v1/responses/input_tokens')?.route).toBe('/v1/responses/input_tokens');
     for (const other of ['/v1/chat/completions', '/v1/files/a/b/c', '/v1/images', '/v1/audio/other', '/v2/rerank']) expect(passThroughPath(other)).toBeUndefined();
   });
 
