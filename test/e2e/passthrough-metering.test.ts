@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PassThroughEmulator, startPassThroughEmulator } from '../emulators/openai-passthrough.js';
@@ -5,20 +6,21 @@ import { providerManifest, secretManifest } from '../providers/provider-manifest
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 
 // What pass-through requests that run a model are charged: a Responses compaction (its answer's
-// usage, and its prompt held by a Budget at admission), while counting input tokens stays free.
+// usage, and its prompt held by a Budget at admission), while counting input tokens stays free; and
+// an answer the client left before its end (read on to its end, its usage charged).
 
 const PROVIDERS =
-  providerManifest('oai', 'openai', '${URL}/v1', '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-5, pricing: { input: 1.25, output: 10, cachedInput: 0.125 } }]\n') +
+  providerManifest('oai', 'openai', '${URL}/v1', '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-5, pricing: { input: 1.25, output: 10, cachedInput: 0.125 } }, { name: gpt-image-1, pricing: { input: 5, output: 40 } }]\n') +
   secretManifest('up-key', { apiKey: 'sk-upstream' });
 
-const route = (name: string): string => `apiVersion: tollgate.dev/v1alpha1
+const route = (name: string, model = 'gpt-5', endpoint = 'responses', timeouts = ''): string => `apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
 metadata: { name: ${name} }
 spec:
   model: ${name}
-  targets: [{ providerRef: { name: oai }, model: gpt-5 }]
-  passThrough: { endpoints: [responses], maxUploadBytes: 4194304 }
----
+  targets: [{ providerRef: { name: oai }, model: ${model} }]
+  passThrough: { endpoints: [${endpoint}], maxUploadBytes: 4194304 }
+${timeouts}---
 `;
 
 // 10 cents a day on the capped route: a compaction's hold (its prompt estimate at the input price
@@ -39,7 +41,7 @@ describe('pass-through metering of requests that run a model', () => {
 
   beforeAll(async () => {
     upstream = await startPassThroughEmulator('sk-upstream');
-    gateway = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('agent') + route('capped') + BUDGET });
+    gateway = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('agent') + route('capped') + route('img', 'gpt-image-1', 'images') + route('img-short', 'gpt-image-1', 'images', '  timeouts: { total: 200ms }\n') + BUDGET });
     client = new OpenAI({ apiKey: 'unused', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
   });
 
@@ -84,5 +86,60 @@ describe('pass-through metering of requests that run a model', () => {
     expect(res.status).toBe(429);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('budget_exceeded');
     expect(upstream.requests.length).toBe(sent);
+  });
+
+  /** POSTs an images request and leaves (destroys the connection) once `leave` says so of what has come of the answer. */
+  const leaveImages = (body: object, leave: (soFar: string) => boolean): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const data = JSON.stringify(body);
+      const { port } = new URL(gateway.url);
+      const r = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/images/generations', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
+        let soFar = '';
+        res.on('data', (c: Buffer) => {
+          soFar += c.toString('latin1');
+          if (leave(soFar)) {
+            r.destroy();
+            resolve(soFar);
+          }
+        });
+        res.on('end', () => reject(new Error('the answer ended before the client left')));
+      });
+      r.on('error', () => undefined);
+      r.end(data);
+    });
+  const recordsAfter = async (before: number): Promise<typeof gateway.usage.records> => {
+    for (let i = 0; i < 300 && gateway.usage.records.length === before; i++) await new Promise((r) => setTimeout(r, 10));
+    await settled();
+    return gateway.usage.records.slice(before);
+  };
+
+  it('reads on a streamed images answer the client left after its first image: the images the upstream made are charged their usage', async () => {
+    const before = gateway.usage.records.length;
+    // Two images, the second 400 ms after the first; the client leaves once the first (with its usage) has come.
+    const seen = await leaveImages({ model: 'img', prompt: 'slow cats', stream: true, n: 2 }, (s) => s.includes('"usage"') && s.endsWith('\n\n'));
+    expect(seen).toContain('image_generation.completed');
+    const records = await recordsAfter(before);
+    expect(records).toHaveLength(1);
+    // Each image: 10 input and 100 output tokens. Before, nothing was charged (no unit price is set).
+    expect(records[0]?.outputTokens).toBeGreaterThanOrEqual(100);
+    expect(records[0]).toMatchObject({ inputTokens: 20, outputTokens: 200, estimated: false });
+    expect(records[0]?.costUsd).toBeCloseTo((20 * 5 + 200 * 40) / 1e6, 9);
+  });
+
+  it('reads on a JSON images answer the client left before its usage came: charged that usage', async () => {
+    const before = gateway.usage.records.length;
+    await leaveImages({ model: 'img', prompt: 'a slow cat' }, (s) => s.length > 0);
+    const records = await recordsAfter(before);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ inputTokens: 10, outputTokens: 100, estimated: false });
+    expect(records[0]?.costUsd).toBeCloseTo((10 * 5 + 100 * 40) / 1e6, 9);
+  });
+
+  it('reads on no longer than the route total timeout: then what was read is charged, marked client_gone', async () => {
+    const before = gateway.usage.records.length;
+    await leaveImages({ model: 'img-short', prompt: 'slow cats', stream: true, n: 2 }, (s) => s.includes('"usage"') && s.endsWith('\n\n'));
+    const records = await recordsAfter(before);
+    // The second image comes 400 ms after the first, past the 200 ms timeout: the first one's usage.
+    expect(records).toMatchObject([{ inputTokens: 10, outputTokens: 100, estimated: true, estimateReason: 'client_gone' }]);
   });
 });

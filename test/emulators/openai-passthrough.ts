@@ -104,6 +104,9 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
       const n = typeof b.n === 'number' ? b.n : 1;
       // 10 prompt tokens, 100 output tokens an image; the answer's usage counts the prompt once.
       const imageUsage = (images: number): Record<string, unknown> => ({ input_tokens: 10, input_tokens_details: { text_tokens: 10, image_tokens: 0 }, output_tokens: 100 * images, total_tokens: 10 + 100 * images });
+      // A prompt asking for "slow" ones makes each image take 400 ms more, as a real upstream makes them in turn.
+      const slow = String(b.prompt).includes('slow');
+      const made = (): Promise<void> => (slow ? new Promise((r) => setTimeout(r, 400)) : Promise.resolve());
       if (b.stream === true) {
         const usage = imageUsage(imageStreamUsage === 'whole-answer' ? n : 1);
         // gpt-image streaming (openai's ImageGenStreamEvent): `partial_images` previews, then the
@@ -111,6 +114,7 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
         res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'req_upstream' });
         const meta = { created_at: 1_700_000_000, size: '1024x1024', quality: 'high', background: 'opaque', output_format: 'png' };
         for (let i = 0; i < n; i++) {
+          if (i > 0) await made();
           for (let k = 0; k < (typeof b.partial_images === 'number' ? b.partial_images : 0); k++) {
             res.write(`event: image_generation.partial_image\ndata: ${JSON.stringify({ type: 'image_generation.partial_image', b64_json: image(), partial_image_index: k, ...meta })}\n\n`);
           }
@@ -118,6 +122,14 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
           for (let at = 0; at < completed.length; at += 16_384) res.write(completed.slice(at, at + 16_384));
         }
         res.end();
+        return;
+      }
+      if (slow) {
+        // The images first, the usage (last, as OpenAI writes it) once they are all made.
+        res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_upstream' });
+        res.write(`{"created":1700000000,"data":[{"b64_json":"${image()}"}`);
+        await made();
+        res.end(`],"usage":${JSON.stringify(imageUsage(1))}}`);
         return;
       }
       return json(res, 200, {

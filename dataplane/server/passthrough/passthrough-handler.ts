@@ -1,4 +1,4 @@
-import { Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent as HttpAgent, type IncomingMessage, ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import type { RequestHandler as ProxyHandler } from 'http-proxy-middleware';
@@ -6,11 +6,10 @@ import type { Logger } from 'pino';
 import type { JsonObject, Usage } from '../../core/canonical.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { costUsd, unitCostUsd } from '../../metering/cost.js';
-import { usageProblem } from '../../metering/settled-usage.js';
 import type { Authenticator } from '../../governance/identity/authenticator.js';
 import type { Admitter } from '../../governance/types.js';
 import type { FailureKind, RouteConfig } from '../../config/snapshot.js';
-import { type UsageSink, usageRecord } from '../../metering/usage-record.js';
+import type { UsageSink } from '../../metering/usage-record.js';
 import { identifyCaller } from '../identify-caller.js';
 import type { SnapshotStore } from '../../runtime/snapshot-store.js';
 import type { RequestTelemetry } from '../../telemetry/gateway-observer.js';
@@ -20,28 +19,24 @@ import type { ByteBudget } from '../body/byte-budget.js';
 import { headerOf } from '../request-headers.js';
 import { sendError } from '../send-error.js';
 import { admitPassThrough, type ForwardTarget, MODEL_HEADER, passThroughErrors, passThroughRoute } from './passthrough-route.js';
-import { chargesAnswerUsage, createsUpstream, passThroughPath, runsModel } from './passthrough-paths.js';
+import { createsUpstream, passThroughPath, runsModel } from './passthrough-paths.js';
 import { outputCap } from '../../governance/admission.js';
-import { billedUsageOfResponse } from '../../providers/shared/native-responses.js';
+import { type AnswerMeter, charge, type MeteredAttempt, meterAnswer, promptUsage } from './answer-meter.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
-import { answerUnits, passThroughUsage, promptTokensOf, requestUnits } from './passthrough-usage.js';
-import { AnswerReader } from './answer-reader.js';
-import { ImageStreamReader } from './image-stream-reader.js';
+import { promptTokensOf, requestUnits } from './passthrough-usage.js';
 import { scrubbedErrorBody } from './upstream-error-body.js';
 import { FormModelRewriter, modelFormBoundary } from './form-model.js';
 import { UPSTREAM_REQUEST_ID_HEADER, upstreamRequestId } from '../../upstream/upstream-request-id.js';
 import { holdsSecret } from '../../providers/scrub-credentials.js';
 import { providerSecrets } from '../../providers/registry.js';
 import { CALLER_TRACE_HEADERS, failureOf, ForwardedAttempt } from './forwarded-attempt.js';
+import { keepReading } from './keep-reading.js';
 import { ListenerMark } from './listener-mark.js';
 
 /** Headers that carry the caller's credentials or address the gateway: never forwarded upstream. */
 const CALLER_HEADERS = ['authorization', 'api-key', 'x-api-key', 'cookie', 'openai-organization', 'openai-project', MODEL_HEADER, 'x-tollgate-debug', ...CALLER_TRACE_HEADERS];
 
-interface Pending {
-  route: RouteConfig;
-  /** The target this attempt goes to. */
-  to: ForwardTarget;
+interface Pending extends MeteredAttempt {
   url: URL;
   /** What is sent upstream instead of the request stream (a rewritten JSON body, or the counted upload). */
   body: Readable;
@@ -49,17 +44,7 @@ interface Pending {
   length?: number;
   /** A streamed upload rewritten on its way (a form's model): its length is not known, it goes chunked. */
   resized?: true;
-  /** The public path (`/v1/images/generations`), for the units priced per request. */
-  path: string;
-  method: string;
-  /** The prompt estimate of a request that runs the model (a compaction); 0 for the others. */
-  promptTokens: number;
-  /** The JSON body the client sent, when it sent one. */
-  json: unknown;
-  requestId: string;
   attempts: number;
-  /** The admissions (rate limits, budgets); settled once, with the usage and cost the answer reported (or none). */
-  settle: (usage: Usage | undefined, cost: number) => void;
   headers: Record<string, string>;
   /** How long the upstream may send nothing (the proxy's timeout): the route's attempt timeout, else its total, at most what is left of the total. */
   timeoutMs: number;
@@ -76,8 +61,23 @@ interface Pending {
   proxyReq?: import('node:http').ClientRequest;
   /** The upstream's own id of the request, from its answer (x-upstream-request-id). */
   upstreamRequestId?: string;
-  /** The attempt's span and metrics, and the request's metered usage. */
-  observed: ForwardedAttempt;
+  /** The client's response. */
+  client: ServerResponse;
+  /**
+   * What the proxy sees as the response: the proxy ends the upstream exchange when it closes, which
+   * the gateway decides (release). The client's own closing ended it, even when the answer was
+   * made and only its end (its usage) was still to come.
+   */
+  standIn: ServerResponse;
+  release: () => void;
+  /** When the route's total timeout runs out: an answer the client left is read no longer than this. */
+  deadline: number;
+  /** The successful answer being relayed and metered, once it has started. */
+  meter?: AnswerMeter;
+  /** The answer is being read on after the client left: the stand-in is released when it closes. */
+  reading?: boolean;
+  /** The client left before the answer's end: reads the rest without relaying it, to meter it; false when there is nothing to read. */
+  keepReading?: () => boolean;
 }
 
 export interface PassThroughDeps {
@@ -96,15 +96,12 @@ export interface PassThroughDeps {
 const PASS_THROUGH_REQUEST = { op: 'chat', body: {}, stream: false, clientWantsUsage: false } as const;
 /** Hop-by-hop headers of the upstream answer that the gateway's own connection decides. */
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
-const NO_TOKENS: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
 /** What the proxy listens for on the client's response and on an upstream answer, per attempt. */
 const PROXY_EVENTS = ['close', 'error'] as const;
 
 function ignoreError(): void {
   // An abandoned attempt's answer is drained for its connection's sake; its error has no reader.
 }
-/** A prompt estimate as usage (none for a request that does not run the model). */
-const promptUsage = (promptTokens: number): Usage => ({ ...NO_TOKENS, inputTokens: promptTokens });
 
 /** The failure class of an upstream's error status, as the chat path classifies it; undefined for an answer that is relayed (4xx but 408/429). */
 function statusClass(status: number): FailureKind | undefined {
@@ -221,7 +218,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       },
       // A failed upstream connection is reported here (not always through the middleware's `next`).
       error: (err, req) => pending.get(req)?.fail(err),
-      proxyRes: (proxyRes, req, res) => {
+      proxyRes: (proxyRes, req) => {
         const p = pending.get(req);
         if (p === undefined) return;
         const status = proxyRes.statusCode ?? 502;
@@ -248,11 +245,19 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           // A header that echoes the Provider's credential is dropped: rewritten, it would mean nothing.
           if (value !== undefined && !HOP_HEADERS.has(name) && !holdsSecret(String(value), secrets)) headers[name] = value;
         }
-        const out = res as ServerResponse;
-        meterAnswer(deps, p, proxyRes);
+        const out = p.client;
+        const meter = meterAnswer(deps.usage, p, proxyRes);
         if (status < 400) {
           out.writeHead(status, { ...headers, ...gatewayHeaders(p) });
           proxyRes.pipe(out);
+          // An answer the upstream cut short cuts the client's (the proxy's own listener is on its stand-in).
+          proxyRes.once('close', () => {
+            if (!proxyRes.complete && !out.destroyed) out.destroy();
+          });
+          if (meter !== undefined) {
+            p.meter = meter;
+            p.keepReading = () => meter.reads && keepReading(proxyRes, out, p.deadline, p.release);
+          }
           return;
         }
         // An error answer is upstream error text: relayed only scrubbed, like the chat path's.
@@ -336,11 +341,17 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         const sent = pending.get(req);
         sent?.observed.clientGone(sent.proxyReq?.writableFinished === true);
         if (settled) return;
+        // The answer has started: its meter charges it when it ends, read to its end without the client.
+        if (sent?.meter !== undefined) {
+          if (!res.writableFinished) sent.clientLeft = true;
+          sent.reading = sent.keepReading?.() === true;
+          return;
+        }
         const delivered = !res.writableFinished && sent?.proxyReq?.writableFinished === true;
         const prompt = promptUsage(promptTokens);
         const cost = delivered ? costUsd(prompt, sent.to.target.pricing) + unitCostUsd(requestUnits(path, json), sent.to.target.pricing) : 0;
         if (sent === undefined || cost === 0) return settle(undefined, 0);
-        charge(deps, sent, prompt, cost, 'client_gone');
+        charge(deps.usage, sent, prompt, cost, 'client_gone');
       });
 
       let index = 0;
@@ -377,7 +388,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         if (kind === 'Timeout' && hasBody(req) && attempt.proxyReq?.writableFinished === true && !res.headersSent) {
           const prompt = promptUsage(promptTokens);
           const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json), attempt.to.target.pricing);
-          if (cost > 0) charge(deps, attempt, prompt, cost, 'lost_attempt');
+          if (cost > 0) charge(deps.usage, attempt, prompt, cost, 'lost_attempt');
         }
         failUpstream(kind === 'Timeout' ? timedOut(attempt) : err);
       };
@@ -419,8 +430,23 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           });
           return true;
         };
+        // The proxy's response: closed with the client's, unless the answer is read on without it.
+        const standIn = new ServerResponse(req);
+        let released = false;
+        const release = (): void => {
+          if (released) return;
+          released = true;
+          standIn.emit('close');
+        };
+        res.once('close', () => {
+          if (attempt.reading !== true) release();
+        });
         const attempt: Pending = {
           route,
+          client: res,
+          standIn,
+          release,
+          deadline,
           to,
           url,
           body,
@@ -465,7 +491,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         delete req.headers.expect;
         for (const name of CALLER_HEADERS) delete req.headers[name];
         ownListeners ??= new ListenerMark(res, PROXY_EVENTS);
-        void proxy(req, res, (err?: unknown) => {
+        void proxy(req, standIn, (err?: unknown) => {
           if (err !== undefined) pending.get(req)?.fail(err);
         });
       };
@@ -474,60 +500,4 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       fail(err);
     }
   };
-}
-
-/**
- * Meters a successful answer as it is relayed: the token usage a JSON answer reports (read from a
- * bounded copy), and the units the price table prices per request, image, second or character.
- */
-function meterAnswer(deps: PassThroughDeps, p: Pending, proxyRes: IncomingMessage): void {
-  const status = proxyRes.statusCode ?? 0;
-  if (status < 200 || status >= 300) {
-    p.settle(undefined, 0);
-    return;
-  }
-  const type = String(proxyRes.headers['content-type'] ?? '');
-  const encoding = proxyRes.headers['content-encoding'];
-  const readable = encoding === undefined || encoding === 'identity';
-  const images = p.path.startsWith('/v1/images/');
-  const reader = type.includes('json') && readable ? new AnswerReader(images) : undefined;
-  // gpt-image `stream: true`: each completed image is an event with its usage; speech with
-  // `stream_format: "sse"` reports its usage in its last event.
-  const events = type.includes('text/event-stream') && readable;
-  const streamed = events && images ? new ImageStreamReader() : events && p.path === '/v1/audio/speech' ? new ImageStreamReader('speech') : undefined;
-  if (reader !== undefined) proxyRes.on('data', (chunk: Buffer) => reader.push(chunk));
-  if (streamed !== undefined) proxyRes.on('data', (chunk: Buffer) => streamed.push(chunk));
-  proxyRes.on('end', () => {
-    const parsed = reader?.answer();
-    const stream = streamed?.result();
-    // An event that could not be read may have been an image: the request's `n` is charged at least.
-    const imagesCounted = stream === undefined ? reader?.imagesCounted : stream.unreadable ? Math.max(stream.images, requestUnits(p.path, p.json).images) : stream.images;
-    // A stored Response was charged when it was created (a background one its worst case): what a
-    // retrieval shows of its usage is not spent again. A compaction's is its own (a Response's usage).
-    const reported = stream !== undefined ? stream.usage : !chargesAnswerUsage(p.method, p.path) ? undefined : runsModel(p.method, p.path) ? (isObject(parsed) ? billedUsageOfResponse(parsed) : undefined) : passThroughUsage(parsed);
-    // Usage that cannot be true (negative, fractional, absurd counts) is not priced: negative tokens
-    // credited the Budgets. The request is charged its unit prices, its record marked invalid.
-    const invalid = reported !== undefined && usageProblem(reported) === 'invalid';
-    // A compaction whose answer reports no usage (or none that can be true) ran the model all the
-    // same: its prompt estimate is charged, marked.
-    const estimated = p.promptTokens > 0 && (reported === undefined || invalid);
-    const usage = estimated ? promptUsage(p.promptTokens) : invalid ? undefined : reported;
-    const { target } = p.to;
-    const cost = Math.round(((usage === undefined ? 0 : costUsd(usage, target.pricing)) + unitCostUsd(answerUnits(p.path, p.json, parsed, imagesCounted), target.pricing)) * 1e8) / 1e8;
-    if (usage === undefined && cost === 0 && !invalid) {
-      p.settle(undefined, 0);
-      return;
-    }
-    charge(deps, p, usage ?? NO_TOKENS, cost, invalid ? 'invalid' : estimated ? 'missing' : undefined);
-  });
-}
-
-/** A pass-through request's usage record, and its admissions settled with it. */
-function charge(deps: PassThroughDeps, p: Pending, usage: Usage, cost: number, estimated?: 'client_gone' | 'invalid' | 'lost_attempt' | 'missing'): void {
-  const { target } = p.to;
-  const rec = usageRecord(p.requestId, 'passthrough', p.route, target, false, usage, cost, estimated);
-  deps.usage.record(rec);
-  p.observed.metered(rec);
-  // Settled with what was recorded: the record never carries a negative count or cost.
-  p.settle({ ...usage, inputTokens: rec.inputTokens, outputTokens: rec.outputTokens, cachedInputTokens: rec.cachedInputTokens }, rec.costUsd);
 }

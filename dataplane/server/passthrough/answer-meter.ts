@@ -1,0 +1,126 @@
+import type { IncomingMessage } from 'node:http';
+import type { Usage } from '../../core/canonical.js';
+import type { RouteConfig } from '../../config/snapshot.js';
+import { type BilledUnits, costUsd, unitCostUsd } from '../../metering/cost.js';
+import { usageProblem } from '../../metering/settled-usage.js';
+import { type UsageSink, usageRecord } from '../../metering/usage-record.js';
+import { billedUsageOfResponse } from '../../providers/shared/native-responses.js';
+import { isObject } from '../../providers/shared/json-guards.js';
+import { AnswerReader } from './answer-reader.js';
+import type { ForwardedAttempt } from './forwarded-attempt.js';
+import { ImageStreamReader } from './image-stream-reader.js';
+import { chargesAnswerUsage, runsModel } from './passthrough-paths.js';
+import type { ForwardTarget } from './passthrough-route.js';
+import { answerUnits, passThroughUsage, requestUnits } from './passthrough-usage.js';
+
+/** What metering knows of a pass-through attempt. */
+export interface MeteredAttempt {
+  route: RouteConfig;
+  /** The target this attempt goes to. */
+  to: ForwardTarget;
+  /** The public path (`/v1/images/generations`), for the units priced per request. */
+  path: string;
+  method: string;
+  /** The JSON body the client sent, when it sent one. */
+  json: unknown;
+  /** The prompt estimate of a request that runs the model (a compaction); 0 for the others. */
+  promptTokens: number;
+  requestId: string;
+  /** The admissions (rate limits, budgets); settled once, with the usage and cost the answer reported (or none). */
+  settle: (usage: Usage | undefined, cost: number) => void;
+  /** The attempt's span and metrics, and the request's metered usage. */
+  observed: ForwardedAttempt;
+  /** Set when the client left before the answer's end: an answer cut short is then marked client_gone. */
+  clientLeft?: true;
+}
+
+/** Why a pass-through record is an estimate. */
+export type ChargeReason = 'client_gone' | 'invalid' | 'lost_attempt' | 'missing' | 'truncated';
+
+export const NO_TOKENS: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+
+/** A prompt estimate as usage (none for a request that does not run the model). */
+export const promptUsage = (promptTokens: number): Usage => ({ ...NO_TOKENS, inputTokens: promptTokens });
+
+/** The larger of two unit counts, unit by unit. */
+function atLeast(a: BilledUnits, b: BilledUnits): BilledUnits {
+  return { requests: Math.max(a.requests, b.requests), images: Math.max(a.images, b.images), audioSeconds: Math.max(a.audioSeconds, b.audioSeconds), characters: Math.max(a.characters, b.characters) };
+}
+
+/** A successful answer being metered as it is read. */
+export interface AnswerMeter {
+  /** Whether its body tells what it costs (JSON or events, read as they come): worth reading to its end when the client has left. */
+  readonly reads: boolean;
+}
+
+/**
+ * Meters a successful answer as it is read: the token usage a JSON answer or an event stream
+ * reports (read from a bounded copy), and the units the price table prices per request, image,
+ * second or character. Charged at the answer's end; an answer that never ends (the upstream cut it,
+ * or the client left and it could not be read to its end) is charged at least the request's unit
+ * prices, or what was read of it when that is more, marked `truncated` or `client_gone`. Before, it
+ * was charged the request's unit prices only (often nothing: images priced in tokens). A failed
+ * answer is settled at once with nothing: undefined.
+ */
+export function meterAnswer(sink: UsageSink, p: MeteredAttempt, proxyRes: IncomingMessage): AnswerMeter | undefined {
+  const status = proxyRes.statusCode ?? 0;
+  if (status < 200 || status >= 300) {
+    p.settle(undefined, 0);
+    return undefined;
+  }
+  const type = String(proxyRes.headers['content-type'] ?? '');
+  const encoding = proxyRes.headers['content-encoding'];
+  const readable = encoding === undefined || encoding === 'identity';
+  const images = p.path.startsWith('/v1/images/');
+  const reader = type.includes('json') && readable ? new AnswerReader(images) : undefined;
+  // gpt-image `stream: true`: each completed image is an event with its usage; speech with
+  // `stream_format: "sse"` reports its usage in its last event.
+  const events = type.includes('text/event-stream') && readable;
+  const streamed = events && images ? new ImageStreamReader() : events && p.path === '/v1/audio/speech' ? new ImageStreamReader('speech') : undefined;
+  if (reader !== undefined) proxyRes.on('data', (chunk: Buffer) => reader.push(chunk));
+  if (streamed !== undefined) proxyRes.on('data', (chunk: Buffer) => streamed.push(chunk));
+  let done = false;
+  const finish = (cut: 'client_gone' | 'truncated' | undefined): void => {
+    if (done) return;
+    done = true;
+    const parsed = reader?.answer();
+    const stream = streamed?.result();
+    const asked = requestUnits(p.path, p.json);
+    // An event that could not be read may have been an image: the request's `n` is charged at least.
+    const imagesCounted = stream === undefined ? reader?.imagesCounted : stream.unreadable ? Math.max(stream.images, asked.images) : stream.images;
+    // A stored Response was charged when it was created (a background one its worst case): what a
+    // retrieval shows of its usage is not spent again. A compaction's is its own (a Response's usage).
+    const reported = stream !== undefined ? stream.usage : !chargesAnswerUsage(p.method, p.path) ? undefined : runsModel(p.method, p.path) ? (isObject(parsed) ? billedUsageOfResponse(parsed) : undefined) : passThroughUsage(parsed);
+    // Usage that cannot be true (negative, fractional, absurd counts) is not priced: negative tokens
+    // credited the Budgets. The request is charged its unit prices, its record marked invalid.
+    const invalid = reported !== undefined && usageProblem(reported) === 'invalid';
+    // A compaction whose answer reports no usage (or none that can be true) ran the model all the
+    // same: its prompt estimate is charged, marked.
+    const estimated = p.promptTokens > 0 && (reported === undefined || invalid);
+    const usage = estimated ? promptUsage(p.promptTokens) : invalid ? undefined : reported;
+    const read = answerUnits(p.path, p.json, parsed, imagesCounted);
+    // Cut short: the upstream may have done (and billed) all it was asked, whatever was read of it.
+    const units = cut === undefined ? read : atLeast(read, asked);
+    const { target } = p.to;
+    const cost = Math.round(((usage === undefined ? 0 : costUsd(usage, target.pricing)) + unitCostUsd(units, target.pricing)) * 1e8) / 1e8;
+    if (usage === undefined && cost === 0 && !invalid) {
+      p.settle(undefined, 0);
+      return;
+    }
+    charge(sink, p, usage ?? NO_TOKENS, cost, invalid ? 'invalid' : (cut ?? (estimated ? 'missing' : undefined)));
+  };
+  proxyRes.on('end', () => finish(undefined));
+  // 'close' comes after 'end' for an answer read whole; without one, the answer was cut short.
+  proxyRes.on('close', () => finish(p.clientLeft === true ? 'client_gone' : 'truncated'));
+  return { reads: reader !== undefined || streamed !== undefined };
+}
+
+/** A pass-through request's usage record, and its admissions settled with it. */
+export function charge(sink: UsageSink, p: MeteredAttempt, usage: Usage, cost: number, estimated?: ChargeReason): void {
+  const { target } = p.to;
+  const rec = usageRecord(p.requestId, 'passthrough', p.route, target, false, usage, cost, estimated);
+  sink.record(rec);
+  p.observed.metered(rec);
+  // Settled with what was recorded: the record never carries a negative count or cost.
+  p.settle({ ...usage, inputTokens: rec.inputTokens, outputTokens: rec.outputTokens, cachedInputTokens: rec.cachedInputTokens }, rec.costUsd);
+}
