@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PassThroughEmulator, startPassThroughEmulator } from '../emulators/openai-passthrough.js';
 import { providerManifest, secretManifest } from '../providers/provider-manifests.js';
@@ -10,7 +10,7 @@ import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 // an answer the client left before its end (read on to its end, its usage charged).
 
 const PROVIDERS =
-  providerManifest('oai', 'openai', '${URL}/v1', '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-5, pricing: { input: 1.25, output: 10, cachedInput: 0.125 } }, { name: gpt-image-1, pricing: { input: 5, output: 40 } }]\n') +
+  providerManifest('oai', 'openai', '${URL}/v1', '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-5, pricing: { input: 1.25, output: 10, cachedInput: 0.125 } }, { name: gpt-image-1, pricing: { input: 5, output: 40 } }, { name: whisper-1, pricing: { perAudioSecond: 0.0001 } }]\n') +
   secretManifest('up-key', { apiKey: 'sk-upstream' });
 
 const route = (name: string, model = 'gpt-5', endpoint = 'responses', timeouts = ''): string => `apiVersion: tollgate.dev/v1alpha1
@@ -41,7 +41,7 @@ describe('pass-through metering of requests that run a model', () => {
 
   beforeAll(async () => {
     upstream = await startPassThroughEmulator('sk-upstream');
-    gateway = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('agent') + route('capped') + route('img', 'gpt-image-1', 'images') + route('img-short', 'gpt-image-1', 'images', '  timeouts: { total: 200ms }\n') + BUDGET });
+    gateway = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('agent') + route('capped') + route('img', 'gpt-image-1', 'images') + route('img-short', 'gpt-image-1', 'images', '  timeouts: { total: 200ms }\n') + route('stt', 'whisper-1', 'audio') + BUDGET });
     client = new OpenAI({ apiKey: 'unused', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
   });
 
@@ -141,5 +141,31 @@ describe('pass-through metering of requests that run a model', () => {
     const records = await recordsAfter(before);
     // The second image comes 400 ms after the first, past the 200 ms timeout: the first one's usage.
     expect(records).toMatchObject([{ inputTokens: 10, outputTokens: 100, estimated: true, estimateReason: 'client_gone' }]);
+  });
+
+  it('prices a translation whose answer says no duration ({text}, as whisper-1 answers json) by its upload size, marked missing', async () => {
+    const before = gateway.usage.records.length;
+    // 20,000 bytes at the assumed 16 kbit/s (2,000 bytes a second): 10 seconds, and the form's own bytes.
+    const translated = await client.audio.translations.create({ model: 'stt', file: await toFile(Buffer.alloc(20_000), 'talk.mp3') });
+    expect(translated.text).toContain('English translation');
+    const records = await recordsAfter(before);
+    expect(records).toMatchObject([{ routeId: 'default/stt', estimated: true, estimateReason: 'missing' }]);
+    expect(records[0]?.costUsd).toBeGreaterThanOrEqual(10 * 0.0001);
+    expect(records[0]?.costUsd).toBeLessThanOrEqual(11 * 0.0001);
+  });
+
+  it('prices a transcription answered as text (no duration) by its upload size; one that reports its duration by that', async () => {
+    const before = gateway.usage.records.length;
+    const text = await client.audio.transcriptions.create({ model: 'stt', file: await toFile(Buffer.alloc(20_000), 'talk.mp3'), response_format: 'text' });
+    expect(text).toContain('heard 20000 bytes');
+    const records = await recordsAfter(before);
+    expect(records).toMatchObject([{ estimated: true, estimateReason: 'missing' }]);
+    expect(records[0]?.costUsd).toBeGreaterThanOrEqual(10 * 0.0001);
+    const reported = gateway.usage.records.length;
+    await client.audio.transcriptions.create({ model: 'stt', file: await toFile(Buffer.alloc(20_000), 'talk.mp3') });
+    const exact = await recordsAfter(reported);
+    // The emulator's whisper-1 reports 12 seconds.
+    expect(exact).toMatchObject([{ estimated: false }]);
+    expect(exact[0]?.costUsd).toBeCloseTo(12 * 0.0001, 9);
   });
 });

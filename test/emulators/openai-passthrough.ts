@@ -144,9 +144,19 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
       if (!(file instanceof File)) problems.push('transcription without a file part');
       const size = file instanceof File ? file.size : 0;
       const model = String(req.form.get('model'));
-      // whisper-1 reports the audio's duration; the token models report tokens.
+      // whisper-1 reports the audio's duration; the token models report tokens. In `text` format, nothing but the text.
       const usage = model.includes('whisper') ? { type: 'duration', seconds: 12 } : { type: 'tokens', input_tokens: 14, output_tokens: 3, total_tokens: 17 };
+      if (req.form.get('response_format') === 'text') {
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end(`heard ${size} bytes with ${model}\n`);
+        return;
+      }
       return json(res, 200, { text: `heard ${size} bytes with ${model}`, usage });
+    }
+    case 'POST /v1/audio/translations': {
+      // As OpenAI answers a whisper-1 translation in the default `json` format: the text only, no usage, no duration.
+      req.form = await formOf(req);
+      return json(res, 200, { text: 'Hello, this is the English translation.' });
     }
     case 'POST /v1/images/edits': {
       req.form = await formOf(req);

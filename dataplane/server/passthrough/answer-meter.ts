@@ -11,7 +11,7 @@ import type { ForwardedAttempt } from './forwarded-attempt.js';
 import { ImageStreamReader } from './image-stream-reader.js';
 import { chargesAnswerUsage, runsModel } from './passthrough-paths.js';
 import type { ForwardTarget } from './passthrough-route.js';
-import { answerUnits, passThroughUsage, requestUnits } from './passthrough-usage.js';
+import { answerUnits, estimatedAudioSeconds, passThroughUsage, requestUnits } from './passthrough-usage.js';
 
 /** What metering knows of a pass-through attempt. */
 export interface MeteredAttempt {
@@ -25,6 +25,8 @@ export interface MeteredAttempt {
   json: unknown;
   /** The prompt estimate of a request that runs the model (a compaction); 0 for the others. */
   promptTokens: number;
+  /** The bytes of a streamed upload sent so far (0 for a JSON body). */
+  uploadedBytes: () => number;
   requestId: string;
   /** The admissions (rate limits, budgets); settled once, with the usage and cost the answer reported (or none). */
   settle: (usage: Usage | undefined, cost: number) => void;
@@ -85,7 +87,7 @@ export function meterAnswer(sink: UsageSink, p: MeteredAttempt, proxyRes: Incomi
     done = true;
     const parsed = reader?.answer();
     const stream = streamed?.result();
-    const asked = requestUnits(p.path, p.json);
+    const asked = requestUnits(p.path, p.json, p.uploadedBytes());
     // An event that could not be read may have been an image: the request's `n` is charged at least.
     const imagesCounted = stream === undefined ? reader?.imagesCounted : stream.unreadable ? Math.max(stream.images, asked.images) : stream.images;
     // A stored Response was charged when it was created (a background one its worst case): what a
@@ -99,15 +101,20 @@ export function meterAnswer(sink: UsageSink, p: MeteredAttempt, proxyRes: Incomi
     const estimated = p.promptTokens > 0 && (reported === undefined || invalid);
     const usage = estimated ? promptUsage(p.promptTokens) : invalid ? undefined : reported;
     const read = answerUnits(p.path, p.json, parsed, imagesCounted);
+    const { target } = p.to;
+    // A transcription or translation whose answer says neither its duration nor its usage (whisper
+    // translations in `json`, `text`/`srt`/`vtt` answers) is priced per second by its upload's size.
+    // Before, it was charged nothing per second.
+    const guessed = cut === undefined && (target.pricing.perAudioSecondUsd ?? 0) > 0 ? estimatedAudioSeconds(p.path, parsed, p.uploadedBytes()) : undefined;
+    if (guessed !== undefined) read.audioSeconds = guessed;
     // Cut short: the upstream may have done (and billed) all it was asked, whatever was read of it.
     const units = cut === undefined ? read : atLeast(read, asked);
-    const { target } = p.to;
     const cost = Math.round(((usage === undefined ? 0 : costUsd(usage, target.pricing)) + unitCostUsd(units, target.pricing)) * 1e8) / 1e8;
     if (usage === undefined && cost === 0 && !invalid) {
       p.settle(undefined, 0);
       return;
     }
-    charge(sink, p, usage ?? NO_TOKENS, cost, invalid ? 'invalid' : (cut ?? (estimated ? 'missing' : undefined)));
+    charge(sink, p, usage ?? NO_TOKENS, cost, invalid ? 'invalid' : (cut ?? (estimated || guessed !== undefined ? 'missing' : undefined)));
   };
   proxyRes.on('end', () => finish(undefined));
   // 'close' comes after 'end' for an answer read whole; without one, the answer was cut short.

@@ -1,6 +1,6 @@
 import { Agent as HttpAgent, type IncomingMessage, ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { RequestHandler as ProxyHandler } from 'http-proxy-middleware';
 import type { Logger } from 'pino';
 import type { JsonObject, Usage } from '../../core/canonical.js';
@@ -109,15 +109,21 @@ function statusClass(status: number): FailureKind | undefined {
   return kind === 'ClientError' ? undefined : kind;
 }
 
-/** Counts an upload as it streams and fails it once it passes the route's limit (bodies without content-length). */
+/**
+ * Counts an upload as it streams (an audio file's size says how long it is, when its answer does
+ * not) and fails it once it passes the route's limit (bodies without content-length; a declared
+ * length was checked before).
+ */
 class UploadLimit extends Transform {
-  private seen = 0;
-  constructor(private readonly limit: number) {
+  constructor(
+    private readonly limit: number,
+    private readonly counted: { bytes: number },
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.seen += chunk.length;
-    if (this.seen > this.limit) done(bodyErrors.tooLarge(this.limit));
+    this.counted.bytes += chunk.length;
+    if (this.counted.bytes > this.limit) done(bodyErrors.tooLarge(this.limit));
     else done(null, chunk);
   }
 }
@@ -302,6 +308,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       // A JSON body (read whole) or none can be sent again to the next target; a streamed upload cannot.
       const streamed = hasBody(req) && !(json !== undefined && isObject(json));
       const creates = createsUpstream(req.method ?? 'GET', path);
+      // A streamed upload goes to one target only: its bytes are counted once.
+      const uploaded = { bytes: 0 };
       const bodyFor = (to: ForwardTarget): { body: Readable; length?: number; resized?: true } => {
         if (json !== undefined && isObject(json)) {
           const rewritten: JsonObject = typeof json.model === 'string' ? { ...json, model: to.target.model } : json;
@@ -310,7 +318,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           return { body: Readable.from([bytes]), length: bytes.length };
         }
         if (!hasBody(req)) return { body: Readable.from([]) };
-        const upload = Number.isFinite(declared) ? req.pipe(new PassThrough()) : req.pipe(onError(new UploadLimit(maxUpload)));
+        const upload = req.pipe(onError(new UploadLimit(maxUpload, uploaded)));
         // The form names the model that runs: the target's, as for a JSON body.
         if (formBoundary !== undefined) return { body: upload.pipe(onError(new FormModelRewriter(formBoundary, to.target.model))), resized: true };
         return { body: upload };
@@ -327,7 +335,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       // A compaction runs the model over its prompt: held like a chat request's (prompt estimate and output cap).
       const promptTokens = runsModel(req.method ?? 'GET', path) ? promptTokensOf(json) : 0;
       const held = promptTokens === 0 ? undefined : { promptTokens, maxOutputTokens: outputCap({ op: 'chat', body: {} }, route, promptTokens) };
-      const limits = await admitPassThrough(deps, runtime, caller, route, false, requestUnits(path, json), held);
+      const limits = await admitPassThrough(deps, runtime, caller, route, false, requestUnits(path, json, Number.isFinite(declared) ? declared : 0), held);
       let settled = false;
       const settle = (usage: Usage | undefined, cost: number): void => {
         if (settled) return;
@@ -349,7 +357,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         }
         const delivered = !res.writableFinished && sent?.proxyReq?.writableFinished === true;
         const prompt = promptUsage(promptTokens);
-        const cost = delivered ? costUsd(prompt, sent.to.target.pricing) + unitCostUsd(requestUnits(path, json), sent.to.target.pricing) : 0;
+        const cost = delivered ? costUsd(prompt, sent.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes), sent.to.target.pricing) : 0;
         if (sent === undefined || cost === 0) return settle(undefined, 0);
         charge(deps.usage, sent, prompt, cost, 'client_gone');
       });
@@ -387,7 +395,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       const lost = (attempt: Pending, kind: FailureKind, err: unknown): void => {
         if (kind === 'Timeout' && hasBody(req) && attempt.proxyReq?.writableFinished === true && !res.headersSent) {
           const prompt = promptUsage(promptTokens);
-          const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json), attempt.to.target.pricing);
+          const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes), attempt.to.target.pricing);
           if (cost > 0) charge(deps.usage, attempt, prompt, cost, 'lost_attempt');
         }
         failUpstream(kind === 'Timeout' ? timedOut(attempt) : err);
@@ -454,6 +462,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           ...(resized === undefined ? {} : { resized }),
           path,
           method: req.method ?? 'GET',
+          uploadedBytes: () => uploaded.bytes,
           promptTokens,
           json,
           requestId,

@@ -29,6 +29,28 @@ function firstObject(...values: unknown[]): JsonObject | undefined {
 }
 
 /**
+ * Bytes of uploaded audio taken for one second when an answer does not say how long the audio was:
+ * 16 kbit/s, below the bitrate of any common upload (MP3 and M4A speech is 32–128 kbit/s, WAV
+ * 256 kbit/s and more), so that the estimate is never under the real duration for them. Audio
+ * encoded below it (Opus voice at 6–12 kbit/s) is estimated short.
+ */
+export const ESTIMATED_AUDIO_BYTES_PER_SECOND = 2000;
+
+const TRANSCRIPTION = /^\/v1\/audio\/(transcriptions|translations)$/;
+
+/**
+ * The seconds of audio a transcription or translation is estimated at from the bytes uploaded, when
+ * its answer says neither its duration nor its usage: whisper-1 translations in the default `json`
+ * format (`{text}` only), and `text`, `srt` and `vtt` answers (not JSON: `answer` undefined).
+ * Undefined for any other path or an answer that says.
+ */
+export function estimatedAudioSeconds(path: string, answer: unknown, uploadBytes: number): number | undefined {
+  if (!TRANSCRIPTION.test(path) || uploadBytes <= 0) return undefined;
+  if (isObject(answer) && (isObject(answer.usage) || answer.duration !== undefined)) return undefined;
+  return Math.ceil(uploadBytes / ESTIMATED_AUDIO_BYTES_PER_SECOND);
+}
+
+/**
  * The priced units of a successful answer: images (the entries of an images answer), seconds of
  * audio (a transcription or translation that reports `usage.seconds` or, verbose_json, `duration`)
  * and characters of speech input (the request's `input`, the answer being audio).
@@ -36,7 +58,7 @@ function firstObject(...values: unknown[]): JsonObject | undefined {
 export function answerUnits(path: string, request: unknown, answer: unknown, imagesCounted?: number): BilledUnits {
   const units: BilledUnits = { requests: 1, images: 0, audioSeconds: 0, characters: 0 };
   if (path.startsWith('/v1/images/')) units.images = Math.max(0, imagesCounted ?? (isObject(answer) && Array.isArray(answer.data) ? answer.data.length : 0));
-  if (/^\/v1\/audio\/(transcriptions|translations)$/.test(path) && isObject(answer)) {
+  if (TRANSCRIPTION.test(path) && isObject(answer)) {
     const u = answer.usage;
     // Only a finite, non-negative duration is priced: a negative one would have credited the Budgets.
     units.audioSeconds = Math.max(0, isObject(u) && u.type === 'duration' ? count(u.seconds) : count(answer.duration));
@@ -48,11 +70,13 @@ export function answerUnits(path: string, request: unknown, answer: unknown, ima
 /**
  * What a pass-through request will be priced by besides tokens, at most, known before it is sent:
  * one request, the images it asks for (`n`, 1 by default; a multipart edit's count is not read: 1),
- * and the characters of speech it sends. Budgets hold it.
+ * the characters of speech it sends, and the seconds of audio it uploads (estimated from its bytes,
+ * ESTIMATED_AUDIO_BYTES_PER_SECOND). Budgets hold it; a request whose answer never came is charged it.
  */
-export function requestUnits(path: string, request: unknown): BilledUnits {
+export function requestUnits(path: string, request: unknown, uploadBytes = 0): BilledUnits {
   const units = answerUnits(path, request, undefined);
   if (path.startsWith('/v1/images/')) units.images = isObject(request) && typeof request.n === 'number' && Number.isInteger(request.n) && request.n > 0 ? request.n : 1;
+  units.audioSeconds = estimatedAudioSeconds(path, undefined, uploadBytes) ?? 0;
   return units;
 }
 
