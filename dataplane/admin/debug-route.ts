@@ -9,6 +9,7 @@ import type { Router } from '../routing/router.js';
 import { explainRoute } from '../routing/rules/explain-route.js';
 import { RuntimeGuardrails } from '../policy/guardrail/guardrail-engine.js';
 import { dryRunRequest } from '../policy/guardrail/guardrail-dry-run.js';
+import { dryRunUninspected } from '../policy/guardrail/uninspected.js';
 import { estimatePromptTokens } from '../metering/token-estimate.js';
 import type { Transport } from '../upstream/transport.js';
 import { explainDataPolicy } from '../policy/capture/explain-policy.js';
@@ -51,10 +52,12 @@ async function explain(deps: DebugRouteDeps, req: Request, signal: AbortSignal):
   const guardrails = RuntimeGuardrails.build(runtime.snapshot.guardrails ?? [], { providers: runtime.providers, transport: deps.transport });
   const active = guardrails.forRequest(caller, decision.route);
   if (active === undefined) return { ...explained, guardrails: null };
-  const model = runtime.snapshot.routes.find((r) => r.id === decision.route)?.model ?? request.model;
-  const info = { requestId: 'debug-route', route: decision.route, model, caller: caller.id, signal };
+  const route = runtime.snapshot.routes.find((r) => r.id === decision.route);
+  const info = { requestId: 'debug-route', route: decision.route, model: route?.model ?? request.model, caller: caller.id, signal };
   const run = await dryRunRequest(active, request, estimatePromptTokens(request), info);
-  return { ...explained, guardrails: run as unknown as JsonObject };
+  // The route's pass-through endpoints: no rule reads them, so the policies refuse or allow them whole.
+  const passThrough = dryRunUninspected(runtime.snapshot.guardrails ?? [], caller, decision.route, route?.passThrough?.endpoints ?? []);
+  return { ...explained, guardrails: { ...run, ...(passThrough === undefined ? {} : { passThrough }) } as unknown as JsonObject };
 }
 
 /**
@@ -63,7 +66,8 @@ async function explain(deps: DebugRouteDeps, req: Request, signal: AbortSignal):
  * x-tollgate-caller-authorization), without sending anything upstream. A refusal (404, 403,
  * 400) comes back as the client would get it, in `error`. `dataPolicy` is the DataPolicy that would
  * govern the request (null when none). The request rules of the GuardrailPolicies
- * that apply run on the body as a dry run (`guardrails`: each rule's result, findings by type only).
+ * that apply run on the body as a dry run (`guardrails`: each rule's result, findings by type only;
+ * `guardrails.passThrough`: whether the route's pass-through endpoints would be refused).
  */
 export function mountDebugRoute(app: Express, deps: DebugRouteDeps): void {
   app.post('/debug/route', express.json({ limit: SMALL_BODY_LIMIT }), (req, res) => {

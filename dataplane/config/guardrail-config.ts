@@ -54,5 +54,19 @@ export const GuardrailConfigSchema = z.object({
   rules: z.array(GuardrailRuleConfigSchema).min(1),
   /** Characters of a streamed answer held back and checked before release. */
   holdBackChars: z.number().int().min(0),
+  /**
+   * Pass-through and Realtime calls it covers (its rules cannot read them) go through, recorded.
+   * Absent = refused when a rule blocks or masks: a snapshot from an operator that predates the
+   * field gets the safe behaviour, and snapshots of policies that keep the default keep their hash.
+   */
+  uninspectedEndpoints: z.literal('Allow').optional(),
 });
 export type GuardrailConfig = z.infer<typeof GuardrailConfigSchema>;
+
+/**
+ * The rule name a policy's decision about a pass-through endpoint carries (no rule of the policy
+ * reads the endpoint): not a DNS label, so it never names one of the policy's own rules.
+ */
+export function uninspectedRuleName(endpoint: string): string {
+  return `endpoint:${endpoint}`;
+}

@@ -1,4 +1,6 @@
 import type { Snapshot } from '../config/snapshot.js';
+import { uninspectedRuleName } from '../config/guardrail-config.js';
+import { PASS_THROUGH_ENDPOINTS } from '../config/pass-through-endpoints.js';
 
 /**
  * Label value when a request never got that far (no route matched, nothing served). Label values
@@ -110,7 +112,11 @@ export function objectKeys(snapshot: Snapshot): string[] {
     }
   }
   for (const budget of snapshot.budgets) keys.push(`b\0${budget.id}`);
-  for (const policy of snapshot.guardrails ?? []) for (const rule of policy.rules) keys.push(`g\0${policy.id}\0${rule.name}`);
+  for (const policy of snapshot.guardrails ?? []) {
+    for (const rule of policy.rules) keys.push(`g\0${policy.id}\0${rule.name}`);
+    // Its decisions about the pass-through endpoints no rule reads (policy/guardrail/uninspected.ts).
+    for (const endpoint of PASS_THROUGH_ENDPOINTS) keys.push(`g\0${policy.id}\0${uninspectedRuleName(endpoint)}`);
+  }
   // The capture metrics' destination label (capture-service.ts): "<policy id>/<destination name>".
   for (const policy of snapshot.dataPolicies ?? []) for (const d of policy.destinations) keys.push(`d\0${policy.id}/${d.name}`);
   return keys;

@@ -45,6 +45,13 @@ describe('GuardrailPolicy schema', () => {
     expect(r.data?.spec.rules[0]?.detector.webhook?.failureMode).toBe('Closed');
     expect(r.data?.spec.streaming.holdBackChars).toBe(128);
   });
+
+  it('defaults uninspectedEndpoints to Refuse, takes Allow and refuses anything else', () => {
+    const spec = { subjects, rules: [{ ...rule, detector: { builtin: ['Email'] } }] };
+    expect(parse(spec).data?.spec.uninspectedEndpoints).toBe('Refuse');
+    expect(parse({ ...spec, uninspectedEndpoints: 'Allow' }).data?.spec.uninspectedEndpoints).toBe('Allow');
+    expect(parse({ ...spec, uninspectedEndpoints: 'Skip' }).error?.issues[0]?.path).toEqual(['spec', 'uninspectedEndpoints']);
+  });
 });
 
 describe('compile: GuardrailPolicy', () => {

@@ -113,6 +113,7 @@ export function compileGuardrails(policies: readonly GuardrailPolicy[], ctx: Gua
       return { name: r.name, phase: r.phase, action: r.action, detector };
     });
     const config: GuardrailConfig = { id: `${ns}/${g.metadata.name}`, subjects: scoped.subjects, rules, holdBackChars: g.spec.streaming.holdBackChars };
+    if (g.spec.uninspectedEndpoints === 'Allow') config.uninspectedEndpoints = 'Allow';
     const status: ObjectStatus = { kind: 'GuardrailPolicy', namespace: ns, name: g.metadata.name, conditions: [] };
     if (gen !== undefined) status.generation = gen;
     const refusal = guardrailRefusal(config);

@@ -49,6 +49,14 @@ describe('generated CRDs', () => {
     }
   });
 
+  it('GuardrailPolicy.spec.uninspectedEndpoints: Refuse or Allow, Refuse by default, described for kubectl explain', () => {
+    const def = CRD_DEFINITIONS.find((d) => d.kind === 'GuardrailPolicy');
+    if (!def) throw new Error('GuardrailPolicy');
+    const field = buildCrd(def).spec.versions[0]?.schema.openAPIV3Schema.properties?.spec?.properties?.uninspectedEndpoints;
+    expect(field).toMatchObject({ type: 'string', enum: ['Refuse', 'Allow'], default: 'Refuse' });
+    expect(field?.description).toMatch(/pass-through.*Realtime.*403 guardrail_uninspected/);
+  });
+
   it('carries the cross-field CEL rules, printer columns, status subresource and short names', () => {
     const route = yaml.load(readFileSync('crds/tollgate.dev_modelroutes.yaml', 'utf8')) as ReturnType<typeof buildCrd>;
     const version = route.spec.versions[0];

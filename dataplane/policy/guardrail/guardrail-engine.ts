@@ -36,7 +36,7 @@ export interface CheckResult {
  * namespace of its own: it counts as the route's namespace, which opened the route to it (as for
  * Budgets), or a team's `namespaces:` policy would not apply on its own routes opened to anyone.
  */
-function applies(s: SubjectsConfig, caller: GuardedCaller, routeId: string): boolean {
+export function applies(s: SubjectsConfig, caller: GuardedCaller, routeId: string): boolean {
   if (s.routes.includes(routeId)) return true;
   if (caller.kind === 'anonymous') return s.namespaces.includes(routeId.slice(0, routeId.indexOf('/')));
   if (caller.namespace !== undefined && s.namespaces.includes(caller.namespace)) return true;

@@ -47,3 +47,19 @@ export function guardrailUnsupported(policy: string, param: string, why: string)
     headers: { [GUARDRAIL_HEADER]: policy, 'x-should-retry': 'false' },
   });
 }
+
+/**
+ * The refusal of a pass-through or Realtime call under a policy whose rules cannot read it (403
+ * permission_error, code guardrail_uninspected): what the endpoint sends and returns is forwarded
+ * untranslated, so letting it through would skip the policy without anyone knowing. Names the
+ * policy, the endpoint and the route, never the content; retrying cannot help.
+ */
+export function guardrailUninspected(policy: string, endpoint: string, route: string): GatewayError {
+  return new GatewayError(
+    403,
+    'guardrail_uninspected',
+    'permission_error',
+    `endpoint ${endpoint} on route ${route} was refused by guardrail policy ${policy}: its rules cannot inspect this endpoint's content, and it refuses such endpoints (spec.uninspectedEndpoints: Refuse)`,
+    { headers: { [GUARDRAIL_HEADER]: policy, 'x-should-retry': 'false' } },
+  );
+}

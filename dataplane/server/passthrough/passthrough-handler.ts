@@ -296,7 +296,15 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       // The body is read: it cannot be streamed as it came, and one that is not an object cannot be rewritten.
       if (json !== undefined && !isObject(json)) throw errors.badRequest(`a JSON request body must be an object, not ${json === null ? 'null' : Array.isArray(json) ? 'an array' : `a ${typeof json}`}`);
       const formBoundary = hasBody(req) && json === undefined ? modelFormBoundary(path, req.headers['content-type']) : undefined;
-      const { route, targets } = passThroughRoute(runtime, caller, header, endpoint.endpoint, modelOf(req, json), deps.auth !== undefined, path);
+      const { route, targets } = passThroughRoute(runtime, caller, header, endpoint.endpoint, modelOf(req, json), deps.auth !== undefined, path, (on, decisions, refused) => {
+        if (refused) {
+          // The refusal names its route, in the answer's headers and the access log, as a served request would.
+          routing['x-tollgate-route'] = on.id;
+          telemetry.routed(on, PASS_THROUGH_REQUEST, requestId);
+          telemetry.admission({ result: 'guardrail_blocked' });
+        }
+        telemetry.guardrails(decisions);
+      });
       routing['x-tollgate-route'] = route.id;
       // Nothing sent upstream yet: a refusal from here on (rate limit, budget) says so, as on the chat path.
       routing['x-tollgate-attempts'] = '0';

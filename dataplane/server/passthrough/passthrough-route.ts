@@ -13,6 +13,11 @@ import type { PassThroughEndpoint } from '../../config/pass-through-endpoints.js
 import { adapterTarget, OPENAI_PATH_TYPES, typesForwarding } from '../../providers/registry.js';
 import type { BilledUnits } from '../../metering/cost.js';
 import { callerResidency, violatedPolicy } from '../../routing/rules/residency.js';
+import type { GuardrailDecision } from '../../policy/guardrail/guardrail-decision.js';
+import { uninspectedVerdict } from '../../policy/guardrail/uninspected.js';
+
+/** Told the guardrail decisions about a pass-through call on its route (none of their rules read it), before a refusal is thrown. */
+export type GuardrailReport = (route: RouteConfig, decisions: readonly GuardrailDecision[], refused: boolean) => void;
 
 /** The header that names the route (its public model) when the request itself cannot: multipart uploads, files, batches. */
 export const MODEL_HEADER = 'x-tollgate-model';
@@ -108,7 +113,9 @@ function allowedTargets(targets: ForwardTarget[], policies: ReturnType<typeof ca
  * Picks the route of a pass-through request: by the public model when the request names one (body,
  * query or header), else the one route the caller may call that enables the endpoint. Access is
  * checked as for chat; the route must enable the endpoint (404 naming the route otherwise). Its
- * targets are those the caller's residency allows (403 residency_denied when none is).
+ * targets are those the caller's residency allows (403 residency_denied when none is). Last, the
+ * GuardrailPolicies covering the caller on the route, whose rules cannot read the call: 403
+ * guardrail_uninspected unless they all allow it (uninspected.ts); `report` is told their decisions.
  */
 export function passThroughRoute(
   runtime: RuntimeSnapshot,
@@ -118,6 +125,7 @@ export function passThroughRoute(
   model: string | undefined,
   checkAccess: boolean,
   path: string,
+  report?: GuardrailReport,
 ): PassThroughDecision {
   let route: RouteConfig;
   if (model !== undefined) {
@@ -145,6 +153,11 @@ export function passThroughRoute(
   if (serving.length === 0) throw passThroughErrors.noTarget(endpoint, route, path);
   const targets = allowedTargets(serving, callerResidency(caller, route.id, runtime.snapshot.namespaces));
   if ('denied' in targets) throw passThroughErrors.residencyDenied(endpoint, route, targets.denied);
+  const guarded = uninspectedVerdict(runtime.snapshot.guardrails ?? [], caller, route.id, endpoint);
+  if (guarded !== undefined) {
+    report?.(route, guarded.decisions, guarded.refused !== undefined);
+    if (guarded.refused !== undefined) throw guarded.refused;
+  }
   return { route, targets };
 }
 

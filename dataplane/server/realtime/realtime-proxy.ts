@@ -197,7 +197,10 @@ export class RealtimeProxy {
     };
     const caller: Caller = this.deps.auth === undefined ? ANONYMOUS : await this.deps.auth.authenticate(header, runtime.apiKeys);
     const model = url.searchParams.get('model') ?? header(MODEL_HEADER);
-    const decision = passThroughRoute(runtime, caller, header, 'realtime', model === undefined || model === '' ? undefined : model, this.deps.auth !== undefined, REALTIME_PATH);
+    // A session has no request telemetry: the guardrail decisions about it (no rule reads a session) go to the log.
+    const decision = passThroughRoute(runtime, caller, header, 'realtime', model === undefined || model === '' ? undefined : model, this.deps.auth !== undefined, REALTIME_PATH, (on, guardrails, refused) => {
+      this.deps.logger.info({ route: on.id, caller: caller.id, guardrails }, refused ? 'realtime connection refused: a guardrail policy cannot inspect it' : 'realtime connection not inspected by the guardrail policies that apply (uninspectedEndpoints: Allow)');
+    });
     const { route } = decision;
     const limit = route.passThrough?.realtime.maxConnections ?? 0;
     if (this.connections(route.id) >= limit) {
