@@ -75,7 +75,7 @@ export const NamespacesFromSchema = withRules(
 export type NamespacesFrom = z.infer<typeof NamespacesFromSchema>;
 
 export const ConditionSchema = z.strictObject({
-  type: z.string().describe('Condition type: Accepted, ResolvedRefs or Programmed; a Budget also has ThresholdReached (True from its first threshold crossed, reason ReachedNPercent or Exhausted); a ModelRoute also has Priced (False, reason Unpriced, naming the targets whose requests are charged $0) and, with spec.passThrough, PassThroughServed (False, reason EndpointNotServed, naming the listed endpoints no target can serve).'),
+  type: z.string().describe('Condition type: Accepted, ResolvedRefs or Programmed; a Budget also has ThresholdReached (True from its first threshold crossed, reason ReachedNPercent or Exhausted); a ModelRoute also has Priced (False, reason Unpriced, naming the targets whose requests are charged $0) and, with spec.passThrough, PassThroughServed (False, reason EndpointNotServed, naming the listed endpoints no target can serve, or reason GuardrailRefused, naming the GuardrailPolicies that refuse its pass-through calls).'),
   status: z.enum(['True', 'False', 'Unknown']).describe('True, False or Unknown.'),
   reason: z.string().describe('CamelCase reason for the last transition.'),
   message: z.string().describe('Human readable details.'),

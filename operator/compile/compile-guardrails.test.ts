@@ -174,4 +174,24 @@ describe('compile: GuardrailPolicy', () => {
   it('leaves a snapshot without policies as it was (no guardrails field)', () => {
     expect('guardrails' in compile(input()).snapshot).toBe(false);
   });
+
+  it("says on a route's PassThroughServed which policies refuse its pass-through calls; Allow is carried in the snapshot and refuses none", () => {
+    const open = route('open', { model: 'open', targets: [{ providerRef: { name: 'mod' }, model: 'm' }], passThrough: { endpoints: ['images', 'moderations'] } });
+    const served = (g: ReturnType<typeof guardrail>) => {
+      const { snapshot, statuses } = compile({ ...input(g), routes: [chat, open] });
+      return { snapshot, condition: statuses.find((s) => s.kind === 'ModelRoute' && s.name === 'open')?.conditions.find((c) => c.type === 'PassThroughServed') };
+    };
+    const rules = [{ name: 'cards', phase: 'Request', action: 'Block', detector: { builtin: ['PaymentCard'] } }];
+    const refusing = served(guardrail('g', { subjects: { namespaces: ['default'] }, rules }));
+    expect(refusing.condition).toMatchObject({ status: 'False', reason: 'GuardrailRefused' });
+    expect(refusing.condition?.message).toBe(
+      "calls to its pass-through endpoints (images, moderations) are refused with 403 guardrail_uninspected for the callers that GuardrailPolicy default/g covers: no rule can inspect them (the policy's spec.uninspectedEndpoints: Allow lets them through unchecked)",
+    );
+    expect('uninspectedEndpoints' in (refusing.snapshot.guardrails?.[0] ?? {})).toBe(false);
+    const allowing = served(guardrail('g', { subjects: { routes: [{ name: 'open' }] }, rules, uninspectedEndpoints: 'Allow' }));
+    expect(allowing.condition).toMatchObject({ status: 'True', reason: 'Served' });
+    expect(allowing.snapshot.guardrails?.[0]?.uninspectedEndpoints).toBe('Allow');
+    // A policy of Monitor rules changes no request: it refuses nothing either.
+    expect(served(guardrail('g', { subjects: { routes: [{ name: 'open' }] }, rules: [{ ...rules[0], action: 'Monitor' }] })).condition?.status).toBe('True');
+  });
 });

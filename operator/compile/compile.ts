@@ -6,6 +6,7 @@ import { compileGuardrails } from './compile-guardrails.js';
 import { compileProviders } from './compile-providers.js';
 import { compileApiKeys } from './compile-api-keys.js';
 import { compileRoutes } from './compile-routes.js';
+import { markGuardrailRefused } from './pass-through-served.js';
 import { entryBytes, fitSnapshot, markLeftOut, type SizedObject, type SnapshotObjectKind, sizedKey, splitId } from './snapshot-budget.js';
 import type { GuardrailConfig } from '../../dataplane/config/guardrail-config.js';
 import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
@@ -136,6 +137,11 @@ export function compile(input: CompileInput): CompileResult {
   const { configs: budgets, statuses: budgetStatuses } = compiled.budgets;
   const { configs: dataPolicies, statuses: dataPolicyStatuses } = compiled.dataPolicies;
   const guardrails = compiled.guardrails;
+  const routeById = new Map(kept.map((r) => [r.id, r]));
+  for (const status of routeStatuses) {
+    const route = routeById.get(`${status.namespace}/${status.name}`);
+    if (route !== undefined) markGuardrailRefused(status, route, guardrails.configs);
+  }
   const referenced = referencedProviders(kept, guardrails.configs);
   const content: SnapshotContent = {
     schemaVersion: SNAPSHOT_SCHEMA_VERSION,

@@ -1,8 +1,10 @@
 import { PASS_THROUGH_ENDPOINTS, type PassThroughEndpoint } from '../../dataplane/config/pass-through-endpoints.js';
 import { passThroughEndpointsOf, SUPPORTED_PROVIDER_TYPES, type TargetConfig } from '../../dataplane/config/snapshot.js';
-import { condition } from './conditions.js';
+import { condition, joinedWithin } from './conditions.js';
 import type { CompiledProvider } from './compile-providers.js';
-import type { ComputedCondition } from './types.js';
+import type { ComputedCondition, ObjectStatus } from './types.js';
+import type { GuardrailConfig } from '../../dataplane/config/guardrail-config.js';
+import type { RouteConfig } from '../../dataplane/config/snapshot.js';
 
 /**
  * Whether every pass-through endpoint the route lists has a target that can forward it (its
@@ -26,4 +28,28 @@ export function passThroughServedCondition(
   if (unserved.length === 0) return condition('PassThroughServed', true, 'Served', 'every pass-through endpoint has a target that serves it', gen);
   const named = unserved.map((e) => `${e} (served by Provider types ${SUPPORTED_PROVIDER_TYPES.filter((type) => passThroughEndpointsOf(type).includes(e)).join(', ')})`);
   return condition('PassThroughServed', false, 'EndpointNotServed', `spec.passThrough.endpoints lists endpoints no target of this route can serve, whose calls are answered 400 endpoint_not_supported: ${named.join('; ')}`, gen);
+}
+
+/** Longest list of policy names a route's condition carries. */
+const MAX_POLICY_NAMES = 1024;
+
+/**
+ * The GuardrailPolicies that refuse this route's pass-through endpoints (their rules cannot read
+ * them): those naming the route or its namespace, with a Block or Mask rule, and
+ * `uninspectedEndpoints` left at Refuse. The route's owner (who enabled pass-through) sees on its
+ * PassThroughServed condition that those calls are answered 403 guardrail_uninspected, instead of
+ * finding out from its clients. Callers a policy covers by ServiceAccount or API key are not
+ * counted here; the data plane refuses them as well.
+ */
+export function markGuardrailRefused(status: ObjectStatus, route: RouteConfig, guardrails: readonly GuardrailConfig[]): void {
+  if (route.passThrough === undefined || route.passThrough.endpoints.length === 0) return;
+  const ns = route.id.slice(0, route.id.indexOf('/'));
+  const refusing = guardrails.filter(
+    (g) => (g.subjects.routes.includes(route.id) || g.subjects.namespaces.includes(ns)) && g.uninspectedEndpoints !== 'Allow' && g.rules.some((r) => r.action !== 'Monitor'),
+  );
+  const at = status.conditions.findIndex((c) => c.type === 'PassThroughServed');
+  const served = status.conditions[at];
+  if (refusing.length === 0 || served === undefined) return;
+  const message = `calls to its pass-through endpoints (${route.passThrough.endpoints.join(', ')}) are refused with 403 guardrail_uninspected for the callers that GuardrailPolicy ${joinedWithin(refusing.map((g) => g.id), MAX_POLICY_NAMES)} covers: no rule can inspect them (the policy's spec.uninspectedEndpoints: Allow lets them through unchecked)`;
+  status.conditions[at] = served.status === 'False' ? { ...served, message: `${served.message}; ${message}` } : condition('PassThroughServed', false, 'GuardrailRefused', message, status.generation);
 }
