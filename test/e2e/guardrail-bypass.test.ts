@@ -190,3 +190,91 @@ describe('Responses requests served natively', () => {
     expect(up.requests.at(-1)?.path).toBe('/v1/responses');
   });
 });
+
+describe('OpenAI custom tools (free-text input)', () => {
+  it('reads a custom tool’s description and a custom call’s input in the history: a card is refused, nothing goes upstream', async () => {
+    const bodies = [
+      { model: 'guarded', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'custom', custom: { name: 'pay', description: `always charge card ${CARD}` } }] },
+      { model: 'guarded', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: null, tool_calls: [{ id: 'c0', type: 'custom', custom: { name: 'pay', input: `card ${CARD}` } }] }, { role: 'tool', tool_call_id: 'c0', content: 'done' }] },
+    ];
+    for (const body of bodies) {
+      const before = up.requests.length;
+      const r = await post('/v1/chat/completions', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.error?.code).toBe('guardrail_blocked');
+      expect(up.requests.length).toBe(before);
+    }
+  });
+
+  it('masks and blocks on a custom call’s input in an answer, whole and streamed', async () => {
+    const answer = (input: string) => ({ id: 'x', object: 'chat.completion', created: 1, model: 'gpt', usage, choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'custom', custom: { name: 'send', input } }] }, finish_reason: 'tool_calls' }] });
+    up.script({ kind: 'error', status: 200, body: answer('to bob@example.com') });
+    const masked = await post('/v1/chat/completions', { model: 'guarded', messages: [{ role: 'user', content: 'hi' }] });
+    expect(masked.status).toBe(200);
+    expect(JSON.stringify(masked.body)).not.toContain('bob@');
+    expect(JSON.stringify(masked.body)).toContain('to [EMAIL]');
+    up.script({ kind: 'error', status: 200, body: answer('key sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD') });
+    const blocked = await post('/v1/chat/completions', { model: 'guarded', messages: [{ role: 'user', content: 'hi' }] });
+    expect(blocked.body.error?.code).toBe('guardrail_blocked');
+
+    const base = { id: 'x', object: 'chat.completion.chunk', created: 1, model: 'gpt' };
+    const input = 'write to bob@example.com about the meeting on monday at ten';
+    up.script({
+      kind: 'events',
+      events: [
+        { ...base, choices: [{ index: 0, delta: { role: 'assistant', tool_calls: [{ index: 0, id: 'c1', type: 'custom', custom: { name: 'send', input: '' } }] }, finish_reason: null }] },
+        ...(input.match(/.{1,5}/g) ?? []).map((piece) => ({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, custom: { input: piece } }] }, finish_reason: null }] })),
+        { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] },
+      ],
+    });
+    const res = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'guarded', stream: true, messages: [{ role: 'user', content: 'hi' }] }), signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    expect(text).not.toContain('bob@');
+    expect(text).toContain('[EMAIL]');
+  });
+});
+
+describe('spoken answers on a route with response rules', () => {
+  it('refuses a request that asks for audio output, naming the field; nothing goes upstream', async () => {
+    await refused('/v1/chat/completions', { model: 'guarded', modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'wav' }, messages: [{ role: 'user', content: 'hi' }] }, 'modalities');
+    await refused('/v1/chat/completions', { model: 'guarded', audio: { voice: 'alloy', format: 'wav' }, messages: [{ role: 'user', content: 'hi' }] }, 'audio');
+  });
+
+  it('blocks an answer whose transcript a rule flags, sent anyway: its audio cannot be masked', async () => {
+    up.script({ kind: 'error', status: 200, body: { id: 'x', object: 'chat.completion', created: 1, model: 'gpt', usage, choices: [{ index: 0, message: { role: 'assistant', content: null, audio: { id: 'a1', data: 'AAAA', expires_at: 1, transcript: 'write to bob@example.com' } }, finish_reason: 'stop' }] } });
+    const r = await post('/v1/chat/completions', { model: 'guarded', messages: [{ role: 'user', content: 'hi' }] });
+    expect(r.body.error?.code).toBe('guardrail_blocked');
+    expect(JSON.stringify(r.body)).not.toContain('bob@');
+  });
+});
+
+describe('request fields the checker does not know', () => {
+  it('are read whole: a card in a prediction or vLLM documents is refused, nothing goes upstream', async () => {
+    for (const extra of [{ prediction: { type: 'content', content: `card ${CARD}` } }, { documents: [{ title: 'd', text: `card ${CARD}` }] }, { chat_template_kwargs: { note: `card ${CARD}` } }]) {
+      const before = up.requests.length;
+      const r = await post('/v1/chat/completions', { model: 'guarded', messages: [{ role: 'user', content: 'hi' }], ...extra });
+      expect(r.status, JSON.stringify(extra)).toBe(400);
+      expect(r.body.error?.code).toBe('guardrail_blocked');
+      expect(up.requests.length).toBe(before);
+    }
+  });
+
+  it('are masked where they stand', async () => {
+    up.script({ kind: 'ok' });
+    const r = await post('/v1/chat/completions', { model: 'guarded', messages: [{ role: 'user', content: 'hi' }], prediction: { type: 'content', content: 'mail ann@example.com' } });
+    expect(r.status).toBe(200);
+    expect(up.requests.at(-1)?.body.prediction).toEqual({ type: 'content', content: 'mail [EMAIL]' });
+  });
+});
+
+describe('JSON escapes in tool results', () => {
+  it('masks an address a tool message spells with escapes before it goes upstream', async () => {
+    up.script({ kind: 'ok' });
+    const r = await post('/v1/chat/completions', { model: 'guarded', messages: [{ role: 'user', content: 'hi' }, { role: 'tool', tool_call_id: 'x', content: '{"email":"ann\\u0040example.com"}' }] });
+    expect(r.status).toBe(200);
+    const sent = JSON.stringify(up.requests.at(-1)?.body);
+    expect(sent).not.toContain('ann');
+    expect(sent).toContain('[EMAIL]');
+  });
+});
+

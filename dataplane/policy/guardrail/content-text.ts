@@ -7,9 +7,19 @@ import type { JsonObject } from '../../core/canonical.js';
  * masked body is a new object (the client's original is never mutated under a cache or a retry).
  */
 export interface TextSlot {
-  /** Who wrote it: user, system, assistant, tool (requests); assistant (responses); tool_call for a function call's arguments. */
+  /** Who wrote it: user, system, assistant, tool (requests); assistant (responses); tool_call for a tool call's arguments or input. */
   role: string;
   text: string;
+  /**
+   * The text is JSON, or may be (a function call's arguments, a tool's result): its escapes spell
+   * characters the reader sees as themselves, so it is scanned decoded (json-escapes.ts).
+   */
+  json?: true;
+  /**
+   * The text cannot be rewritten where it stands (a spoken answer's transcript: the audio says it
+   * too): a rule that would mask it blocks instead.
+   */
+  unmaskable?: true;
 }
 
 /** A piece of a request the checker cannot read as text (its field, dotted, and what it is): refused under text rules. */
@@ -59,15 +69,20 @@ export const TOOL_CALL_ROLE = 'tool_call';
 /**
  * The arguments of each function call in a `tool_calls` list (a request's assistant message or an
  * answer's message): a JSON string, checked and masked as text (markers are JSON-safe inside it).
+ * A custom tool's call (`{type:'custom', custom:{name, input}}`) carries free text, not JSON: its
+ * input is checked and masked as it stands.
  */
 function toolCalls(calls: unknown, found: { slot: TextSlot; set: Setter }[], listIn: (copy: JsonObject) => unknown): void {
   if (!Array.isArray(calls)) return;
   calls.forEach((call, k) => {
-    if (!isObject(call) || !isObject(call.function) || typeof call.function.arguments !== 'string') return;
-    found.push({
-      slot: { role: TOOL_CALL_ROLE, text: call.function.arguments },
-      set: (copy, text) => void (((listIn(copy) as JsonObject[])[k]?.function as JsonObject).arguments = text),
-    });
+    if (!isObject(call)) return;
+    const callAt = (copy: JsonObject): JsonObject => (listIn(copy) as JsonObject[])[k] as JsonObject;
+    if (isObject(call.function) && typeof call.function.arguments === 'string') {
+      found.push({ slot: { role: TOOL_CALL_ROLE, text: call.function.arguments, json: true }, set: (copy, text) => void ((callAt(copy).function as JsonObject).arguments = text) });
+    }
+    if (isObject(call.custom) && typeof call.custom.input === 'string') {
+      found.push({ slot: { role: TOOL_CALL_ROLE, text: call.custom.input }, set: (copy, text) => void ((callAt(copy).custom as JsonObject).input = text) });
+    }
   });
 }
 
@@ -138,17 +153,19 @@ export function requestText(body: JsonObject): BodyText {
     body.messages.forEach((m, i) => {
       if (!isObject(m)) return;
       const role = typeof m.role === 'string' ? m.role : 'user';
+      // A tool's result is often JSON, whose escapes spell what the model reads.
+      const json: { json?: true } = role === 'tool' ? { json: true } : {};
       const message = (copy: JsonObject): JsonObject => arrayAt(copy, 'messages')[i] as JsonObject;
       // A participant's name is rendered into the prompt beside its message (OpenAI restricts its
       // characters; vLLM's chat templates and other servers take any string).
       if (typeof m.name === 'string' && m.name !== '') found.push({ slot: { role, text: m.name }, set: (copy, text) => void (message(copy).name = text) });
       if (typeof m.content === 'string') {
-        found.push({ slot: { role, text: m.content }, set: (copy, text) => void (message(copy).content = text) });
+        found.push({ slot: { role, text: m.content, ...json }, set: (copy, text) => void (message(copy).content = text) });
       } else if (Array.isArray(m.content)) {
         m.content.forEach((part, j) => {
           const parts = (copy: JsonObject): unknown[] => message(copy).content as unknown[];
           if (typeof part === 'string') {
-            found.push({ slot: { role, text: part }, set: (copy, text) => void (parts(copy)[j] = text) });
+            found.push({ slot: { role, text: part, ...json }, set: (copy, text) => void (parts(copy)[j] = text) });
             return;
           }
           if (!isObject(part)) return;
@@ -156,7 +173,7 @@ export function requestText(body: JsonObject): BodyText {
           const key = type === undefined ? undefined : TEXT_PART_FIELD[type];
           if (key !== undefined) {
             const value = part[key];
-            if (typeof value === 'string') found.push({ slot: { role, text: value }, set: (copy, text) => void ((parts(copy)[j] as JsonObject)[key] = text) });
+            if (typeof value === 'string') found.push({ slot: { role, text: value, ...json }, set: (copy, text) => void ((parts(copy)[j] as JsonObject)[key] = text) });
             return;
           }
           if (type !== undefined && MEDIA_PARTS.has(type)) return;
@@ -173,12 +190,19 @@ export function requestText(body: JsonObject): BodyText {
       toolCalls(m.tool_calls, found, (copy) => message(copy).tool_calls);
       // The legacy single function call of an assistant message.
       if (isObject(m.function_call) && typeof m.function_call.arguments === 'string') {
-        found.push({ slot: { role: TOOL_CALL_ROLE, text: m.function_call.arguments }, set: (copy, text) => void ((message(copy).function_call as JsonObject).arguments = text) });
+        found.push({ slot: { role: TOOL_CALL_ROLE, text: m.function_call.arguments, json: true }, set: (copy, text) => void ((message(copy).function_call as JsonObject).arguments = text) });
       }
     });
     // Tool descriptions and their parameters' schemas are instructions the model reads, as a
     // system prompt is; so are the legacy `functions` and a structured output's schema.
     arrayAt(body, 'tools').forEach((tool, i) => {
+      // A custom tool (free-text input): its description and its input's format (a grammar's definition).
+      const custom = isObject(tool) && isObject(tool.custom) ? tool.custom : undefined;
+      if (custom !== undefined) {
+        const customAt = (copy: JsonObject): JsonObject => (arrayAt(copy, 'tools')[i] as JsonObject).custom as JsonObject;
+        if (typeof custom.description === 'string') found.push({ slot: { role: 'system', text: custom.description }, set: (copy, text) => void (customAt(copy).description = text) });
+        schemaStrings(custom.format, (copy) => customAt(copy).format, found);
+      }
       const fn = isObject(tool) && isObject(tool.function) ? tool.function : undefined;
       if (fn === undefined) return;
       const fnAt = (copy: JsonObject): JsonObject => (arrayAt(copy, 'tools')[i] as JsonObject).function as JsonObject;
@@ -198,6 +222,7 @@ export function requestText(body: JsonObject): BodyText {
       if (typeof js.description === 'string') found.push({ slot: { role: 'system', text: js.description }, set: (copy, text) => void (jsAt(copy).description = text) });
       schemaStrings(js.schema, (copy) => jsAt(copy).schema, found);
     }
+    otherFields(body, found);
     return bodyText(body, found, unreadable);
   }
   // A completion's suffix is prompt text too (fill-in-the-middle).
@@ -213,14 +238,62 @@ export function requestText(body: JsonObject): BodyText {
       });
     }
   }
+  otherFields(body, found);
   return bodyText(body, found, unreadable);
 }
 
 /**
- * Strings of a native request that are names, ids, settings or media, not text a model reads (by
- * the key that holds them): a native body is read whole but these.
+ * Strings that are names, ids, settings or media, not text a model reads (by the key that holds
+ * them): skipped where a body is read whole (a native request, a canonical request's fields the
+ * checker does not know).
  */
 const NOT_TEXT = new Set(['model', 'type', 'role', 'id', 'call_id', 'status', 'previous_response_id', 'service_tier', 'truncation', 'safety_identifier', 'user', 'prompt_cache_key', 'effort', 'verbosity', 'detail', 'image_url', 'file_data', 'file_id', 'file_url', 'data', 'encrypted_content']);
+
+/** Sets the string at `path` (from the body's root) of a copy. */
+function setAt(path: readonly (string | number)[]): Setter {
+  return (copy, text) => {
+    let at: unknown = copy;
+    for (const key of path.slice(0, -1)) at = (at as Record<string | number, unknown>)[key];
+    (at as Record<string | number, unknown>)[path[path.length - 1] ?? ''] = text;
+  };
+}
+
+/** Every string of `value` (at `path` in the body) but metadata and NOT_TEXT's, as slots of `role`. */
+function everyString(value: unknown, path: readonly (string | number)[], role: string, found: { slot: TextSlot; set: Setter }[]): void {
+  if (typeof value === 'string') found.push({ slot: { role, text: value }, set: setAt(path) });
+  else if (Array.isArray(value)) value.forEach((v, i) => everyString(v, [...path, i], role, found));
+  else if (isObject(value)) {
+    for (const [key, v] of Object.entries(value)) {
+      if (key === 'metadata' || (typeof v === 'string' && NOT_TEXT.has(key))) continue;
+      everyString(v, [...path, key], role, found);
+    }
+  }
+}
+
+/**
+ * Top-level fields of a canonical request that requestText reads itself, and settings, ids and
+ * options whose strings no model reads (`user` is often an e-mail address that names the caller,
+ * `metadata` is not sent to the model, `tool_choice` names a tool). Any other field's strings are
+ * read as the user's text: servers render fields the gateway does not know into the prompt (vLLM
+ * `documents` and `chat_template_kwargs`, a prediction's content), so they are checked and masked
+ * where they stand rather than refused.
+ */
+const KNOWN_FIELDS: ReadonlySet<string> = new Set([
+  // read by requestText
+  'messages', 'tools', 'functions', 'response_format', 'prompt', 'suffix', 'input',
+  // settings
+  'model', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'n', 'temperature', 'top_p', 'top_k', 'min_p',
+  'presence_penalty', 'frequency_penalty', 'repetition_penalty', 'logit_bias', 'logprobs', 'top_logprobs', 'seed', 'echo', 'best_of',
+  'user', 'safety_identifier', 'prompt_cache_key', 'prompt_cache_retention', 'metadata', 'store', 'service_tier',
+  'tool_choice', 'parallel_tool_calls', 'function_call', 'reasoning_effort', 'verbosity', 'modalities', 'audio', 'thinking',
+  'encoding_format', 'dimensions',
+]);
+
+function otherFields(body: JsonObject, found: { slot: TextSlot; set: Setter }[]): void {
+  for (const [key, value] of Object.entries(body)) {
+    if (!KNOWN_FIELDS.has(key)) everyString(value, [key], 'user', found);
+  }
+}
 
 /**
  * Every string of a client's own request that may reach the model, for a request forwarded as sent
@@ -230,25 +303,10 @@ const NOT_TEXT = new Set(['model', 'type', 'role', 'id', 'call_id', 'status', 'p
  */
 export function nativeText(body: JsonObject): BodyText {
   const found: { slot: TextSlot; set: Setter }[] = [];
-  const walk = (value: unknown, path: readonly (string | number)[], role: string): void => {
-    if (typeof value === 'string') {
-      found.push({
-        slot: { role, text: value },
-        set: (copy, text) => {
-          let at: unknown = copy;
-          for (const key of path.slice(0, -1)) at = (at as Record<string | number, unknown>)[key];
-          (at as Record<string | number, unknown>)[path[path.length - 1] ?? ''] = text;
-        },
-      });
-    } else if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...path, i], role));
-    else if (isObject(value)) {
-      for (const [key, v] of Object.entries(value)) {
-        if (key === 'metadata' || (typeof v === 'string' && NOT_TEXT.has(key))) continue;
-        walk(v, [...path, key], path.length === 0 && key === 'instructions' ? 'system' : role);
-      }
-    }
-  };
-  walk(body, [], 'user');
+  for (const [key, v] of Object.entries(body)) {
+    if (key === 'metadata' || (typeof v === 'string' && NOT_TEXT.has(key))) continue;
+    everyString(v, [key], key === 'instructions' ? 'system' : 'user', found);
+  }
   return bodyText(body, found);
 }
 
@@ -264,6 +322,17 @@ export function logprobsField(body: JsonObject): 'logprobs' | 'top_logprobs' | u
 }
 
 /**
+ * The field of a chat request that asks for a spoken answer (`modalities` naming audio, or `audio`
+ * settings): undefined when it asks for none. Its audio says what its transcript says, and no rule
+ * can mask audio.
+ */
+export function audioField(body: JsonObject): 'modalities' | 'audio' | undefined {
+  if (Array.isArray(body.modalities) && body.modalities.includes('audio')) return 'modalities';
+  if (body.audio !== undefined && body.audio !== null) return 'audio';
+  return undefined;
+}
+
+/**
  * The answer with each choice's `logprobs` emptied (null): its tokens repeat the text, which
  * response rules cannot mask there. The same object when no choice carries any.
  */
@@ -273,7 +342,7 @@ export function withoutLogprobs(body: JsonObject): JsonObject {
   return { ...body, choices: choices.map((c) => (isObject(c) && c.logprobs !== undefined && c.logprobs !== null ? { ...c, logprobs: null } : c)) };
 }
 
-/** Text of a canonical (OpenAI) response: each choice's message content, refusal and reasoning (thinking blocks too), tool-call and legacy function-call arguments, or completion text. */
+/** Text of a canonical (OpenAI) response: each choice's message content, refusal and reasoning (thinking blocks too), tool-call and legacy function-call arguments, custom tool-call input, an audio answer's transcript, or completion text. */
 export function responseText(body: JsonObject): BodyText {
   const found: { slot: TextSlot; set: Setter }[] = [];
   const choices = Array.isArray(body.choices) ? body.choices : [];
@@ -287,6 +356,12 @@ export function responseText(body: JsonObject): BodyText {
         if (typeof value === 'string') found.push({ slot: { role: 'assistant', text: value }, set: (copy, text) => void ((choice(copy).message as JsonObject)[field] = text) });
       }
       toolCalls(c.message.tool_calls, found, (copy) => (choice(copy).message as JsonObject).tool_calls);
+      // A spoken answer's transcript: its audio says the same, which cannot be masked (the request
+      // that asks for audio is refused under response rules; this is for an upstream that sends it anyway).
+      const audio = c.message.audio;
+      if (isObject(audio) && typeof audio.transcript === 'string') {
+        found.push({ slot: { role: 'assistant', text: audio.transcript, unmaskable: true }, set: (copy, text) => void (((choice(copy).message as JsonObject).audio as JsonObject).transcript = text) });
+      }
       // An Anthropic upstream's reasoning (a canonical extension), block by block.
       const blocks = c.message.thinking_blocks;
       if (Array.isArray(blocks)) {
@@ -297,7 +372,7 @@ export function responseText(body: JsonObject): BodyText {
       }
       // The legacy single function call (a request that declared `functions`).
       if (isObject(c.message.function_call) && typeof c.message.function_call.arguments === 'string') {
-        found.push({ slot: { role: TOOL_CALL_ROLE, text: c.message.function_call.arguments }, set: (copy, text) => void (((choice(copy).message as JsonObject).function_call as JsonObject).arguments = text) });
+        found.push({ slot: { role: TOOL_CALL_ROLE, text: c.message.function_call.arguments, json: true }, set: (copy, text) => void (((choice(copy).message as JsonObject).function_call as JsonObject).arguments = text) });
       }
     } else if (typeof c.text === 'string') {
       found.push({ slot: { role: 'assistant', text: c.text }, set: (copy, text) => void (choice(copy).text = text) });

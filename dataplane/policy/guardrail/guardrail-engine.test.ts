@@ -322,3 +322,85 @@ describe('guardrail engine: custom pattern work per request', () => {
     expect(sent).toContain('[UNSCANNED]');
   });
 });
+
+describe('guardrail engine: custom tools (free-text input)', () => {
+  const cards = rule('no-cards', 'Request', 'Block', { kind: 'builtin', names: ['PaymentCard'] });
+  const mail = rule('mask-mail', 'Request', 'Mask', { kind: 'builtin', names: ['Email'] });
+  const customCall = (input: string): JsonObject => ({ id: 'c0', type: 'custom', custom: { name: 'pay', input } });
+
+  it('reads a custom tool’s description and its grammar, and a custom call’s input in the history', async () => {
+    const active = build(policy('p', [cards])).forRequest(anonymous, 'default/chat')!;
+    const bodies: JsonObject[] = [
+      { ...chat('hi'), tools: [{ type: 'custom', custom: { name: 'pay', description: `always charge ${CARD}` } }] },
+      { ...chat('hi'), tools: [{ type: 'custom', custom: { name: 'pay', format: { type: 'grammar', grammar: { syntax: 'lark', definition: `start: "${CARD}"` } } } }] },
+      { model: 'chat', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: null, tool_calls: [customCall(`card ${CARD}`)] }, { role: 'tool', tool_call_id: 'c0', content: 'done' }] },
+    ];
+    for (const body of bodies) expect((await active.checkRequest(body, 10, info)).blocked?.code, JSON.stringify(body)).toBe('guardrail_blocked');
+  });
+
+  it('masks a custom call’s input where it stands, in a request and in an answer', async () => {
+    const request = await build(policy('p', [mail])).forRequest(anonymous, 'default/chat')!.checkRequest({ model: 'chat', messages: [{ role: 'assistant', content: null, tool_calls: [customCall('to ann@example.com')] }] }, 10, info);
+    expect(request.body).toEqual({ model: 'chat', messages: [{ role: 'assistant', content: null, tool_calls: [customCall('to [EMAIL]')] }] });
+    const answer = (input: string): JsonObject => ({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [customCall(input)] }, finish_reason: 'tool_calls' }] });
+    const out = build(policy('p', [rule('mail-out', 'Response', 'Mask', { kind: 'builtin', names: ['Email'] }), rule('no-keys', 'Response', 'Block', { kind: 'builtin', names: ['Credential'] })])).forRequest(anonymous, 'default/chat')!;
+    expect((await out.checkResponse(answer('to bob@example.com'), info)).body).toEqual(answer('to [EMAIL]'));
+    expect((await out.checkResponse(answer('key sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD'), info)).blocked?.code).toBe('guardrail_blocked');
+  });
+});
+
+describe('guardrail engine: spoken answers under response rules', () => {
+  const mail = rule('mask-mail-out', 'Response', 'Mask', { kind: 'builtin', names: ['Email'] });
+
+  it('refuses a request that asks for audio output (400 guardrail_unsupported naming the field), only when response rules apply', async () => {
+    const active = build(policy('team-a/p', [mail])).forRequest(anonymous, 'default/chat')!;
+    const modalities = await active.checkRequest({ ...chat('hi'), modalities: ['text', 'audio'] }, 5, info);
+    expect(modalities.blocked?.toBody().error).toMatchObject({ code: 'guardrail_unsupported', param: 'modalities' });
+    expect(modalities.blocked?.message).toContain('guardrail policy team-a/p');
+    expect((await active.checkRequest({ ...chat('hi'), audio: { voice: 'alloy', format: 'wav' } }, 5, info)).blocked?.param).toBe('audio');
+    expect((await active.checkRequest({ ...chat('hi'), modalities: ['text'] }, 5, info)).blocked).toBeUndefined();
+    const requestOnly = build(policy('p', [rule('no-cards', 'Request', 'Block', { kind: 'builtin', names: ['PaymentCard'] })])).forRequest(anonymous, 'default/chat')!;
+    expect((await requestOnly.checkRequest({ ...chat('hi'), modalities: ['text', 'audio'] }, 5, info)).blocked).toBeUndefined();
+  });
+
+  it('blocks an answer whose audio transcript a Mask or Block rule flags: the audio says it too and cannot be masked', async () => {
+    const answer = (transcript: string): JsonObject => ({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: null, audio: { id: 'a1', data: 'AAAA', expires_at: 1, transcript } }, finish_reason: 'stop' }] });
+    const active = build(policy('p', [mail, rule('no-keys', 'Response', 'Block', { kind: 'builtin', names: ['Credential'] })])).forRequest(anonymous, 'default/chat')!;
+    const masked = await active.checkResponse(answer('write to bob@example.com'), info);
+    expect(masked.blocked?.code).toBe('guardrail_blocked');
+    expect(masked.decisions).toEqual([{ policy: 'p', rule: 'mask-mail-out', phase: 'Response', action: 'Block', detector: 'builtin', findings: { Email: 1 } }]);
+    expect((await active.checkResponse(answer('key sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD'), info)).blocked?.code).toBe('guardrail_blocked');
+    const clean = await active.checkResponse(answer('hello there'), info);
+    expect(clean.blocked).toBeUndefined();
+    expect(clean.body).toEqual(answer('hello there'));
+  });
+});
+
+describe('guardrail engine: request fields it does not know', () => {
+  const cards = rule('no-cards', 'Request', 'Block', { kind: 'builtin', names: ['PaymentCard'] });
+  const mail = rule('mask-mail', 'Request', 'Mask', { kind: 'builtin', names: ['Email'] });
+
+  it('reads every string of a top-level field outside the known settings (a prediction, vLLM documents and template arguments)', async () => {
+    const active = build(policy('p', [cards])).forRequest(anonymous, 'default/chat')!;
+    for (const extra of [{ prediction: { type: 'content', content: `card ${CARD}` } }, { documents: [{ title: 'd', text: `card ${CARD}` }] }, { chat_template_kwargs: { note: `card ${CARD}` } }, { anything: [`card ${CARD}`] }]) {
+      expect((await active.checkRequest({ ...chat('hi'), ...extra }, 5, info)).blocked?.code, JSON.stringify(extra)).toBe('guardrail_blocked');
+    }
+    expect((await active.checkRequest({ model: 'c', prompt: 'hi', extra_body_text: `card ${CARD}` }, 5, info)).blocked?.code).toBe('guardrail_blocked');
+  });
+
+  it('masks them where they stand; settings and ids (user, metadata, tool_choice) are not read', async () => {
+    const active = build(policy('p', [mail])).forRequest(anonymous, 'default/chat')!;
+    const r = await active.checkRequest({ ...chat('hi'), prediction: { type: 'content', content: 'mail ann@example.com' }, user: 'ann@example.com', metadata: { owner: 'ann@example.com' } }, 5, info);
+    expect(r.body).toEqual({ ...chat('hi'), prediction: { type: 'content', content: 'mail [EMAIL]' }, user: 'ann@example.com', metadata: { owner: 'ann@example.com' } });
+  });
+});
+
+describe('guardrail engine: JSON escapes in tool results', () => {
+  it('checks and masks a tool message by what its escapes spell, leaving valid JSON', async () => {
+    const mail = rule('mask-mail', 'Request', 'Mask', { kind: 'builtin', names: ['Email'] });
+    const body = (content: unknown): JsonObject => ({ model: 'chat', messages: [{ role: 'user', content: 'hi' }, { role: 'tool', tool_call_id: 'x', content }] });
+    const r = await build(policy('p', [mail])).forRequest(anonymous, 'default/chat')!.checkRequest(body('{"email":"ann\\u0040example.com"}'), 5, info);
+    expect(r.body).toEqual(body('{"email":"[EMAIL]"}'));
+    const parts = await build(policy('p', [mail])).forRequest(anonymous, 'default/chat')!.checkRequest(body([{ type: 'text', text: '{"email":"ann\\u0040example.com"}' }]), 5, info);
+    expect(parts.body).toEqual(body([{ type: 'text', text: '{"email":"[EMAIL]"}' }]));
+  });
+});

@@ -2,7 +2,7 @@ import type { GatewayError } from '../../core/gateway-error.js';
 import type { GuardrailConfig, GuardrailPhase } from '../../config/guardrail-config.js';
 import type { SubjectsConfig } from '../../config/subjects-config.js';
 import type { JsonObject } from '../../core/canonical.js';
-import { type BodyText, logprobsField, nativeText, requestText, responseText, TOOL_CALL_ROLE, withoutLogprobs } from './content-text.js';
+import { audioField, type BodyText, logprobsField, nativeText, requestText, responseText, withoutLogprobs } from './content-text.js';
 import { scanDecoded } from './json-escapes.js';
 import { PatternBudget } from '../detectors/index.js';
 import { type CompiledRule, compileRule, type RuleDeps } from './compiled-rule.js';
@@ -122,8 +122,8 @@ export class ActiveGuardrails {
 
   /**
    * What the request asks for that the rules could not check, refused rather than let through:
-   * logprobs under response rules (they repeat the answer's tokens where no rule can mask them),
-   * and, under rules that read the text, a piece of it the checker cannot read.
+   * logprobs and a spoken answer under response rules (they repeat the answer's text where no rule
+   * can mask it), and, under rules that read the text, a piece of it the checker cannot read.
    */
   private unsupported(body: JsonObject, text: BodyText): GatewayError | undefined {
     // Token counts (maxPromptTokens) are estimated whatever the form: only rules that read text need it readable.
@@ -131,9 +131,12 @@ export class ActiveGuardrails {
     const unreadable = text.unreadable[0];
     if (reader !== undefined && unreadable !== undefined) return guardrailUnsupported(reader.policy, unreadable.param, unreadable.why);
     const rule = this.responseRules[0];
-    const field = rule === undefined ? undefined : logprobsField(body);
-    if (rule === undefined || field === undefined) return undefined;
-    return guardrailUnsupported(rule.policy, field, "is not allowed here: logprobs repeat the answer's tokens outside the text its response rules check and mask; send the request without it");
+    if (rule === undefined) return undefined;
+    const field = logprobsField(body);
+    if (field !== undefined) return guardrailUnsupported(rule.policy, field, "is not allowed here: logprobs repeat the answer's tokens outside the text its response rules check and mask; send the request without it");
+    const audio = audioField(body);
+    if (audio !== undefined) return guardrailUnsupported(rule.policy, audio, 'is not allowed here: a spoken answer says its text in audio, which its response rules can neither check nor mask; ask for a text answer');
+    return undefined;
   }
 
   /** Whether any request rule reads the text (every rule but maxPromptTokens). */
@@ -176,13 +179,15 @@ async function runRules(rules: readonly CompiledRule[], body: JsonObject, text: 
     const action = rule.config.action;
     if (rule.kind === 'span') {
       const findings: Record<string, number> = {};
-      // Tool-call arguments are scanned JSON-decoded: an escape must not hide what the tool reads.
-      const scans = texts.map((t, i) => (text.slots[i]?.role === TOOL_CALL_ROLE ? scanDecoded(t, (d) => rule.scan(d, budget)) : rule.scan(t, budget)));
+      // JSON text (tool-call arguments, tool results) is scanned decoded: an escape must not hide what the tool or model reads.
+      const scans = texts.map((t, i) => (text.slots[i]?.json === true ? scanDecoded(t, (d) => rule.scan(d, budget)) : rule.scan(t, budget)));
       scans.forEach((spans) => countTypes(spans, findings));
       if (Object.keys(findings).length === 0) continue;
-      const d = { ...decision(rule, action), findings };
+      // A finding in text that cannot be masked where it stands (an answer's audio says it too) blocks.
+      const unmaskable = action === 'Mask' && scans.some((spans, i) => spans.length > 0 && text.slots[i]?.unmaskable === true);
+      const d = { ...decision(rule, unmaskable ? 'Block' : action), findings };
       decisions.push(d);
-      if (action === 'Block') return done(guardrailRefusal(d));
+      if (action === 'Block' || unmaskable) return done(guardrailRefusal(d));
       if (action === 'Mask') {
         scans.forEach((spans, i) => {
           if (spans.length > 0) texts[i] = maskSpans(texts[i] ?? '', spans);
@@ -218,6 +223,10 @@ async function runRules(rules: readonly CompiledRule[], body: JsonObject, text: 
     if (verdict.categories !== undefined) d.categories = verdict.categories;
     if (verdict.reason !== undefined) d.reason = verdict.reason;
     decisions.push(d);
+    if (action === 'Mask' && verdict.texts !== undefined && verdict.texts.some((t, i) => text.slots[i]?.unmaskable === true && t !== texts[i])) {
+      d.action = 'Block';
+      return done(guardrailRefusal(d));
+    }
     if (action === 'Block') return done(guardrailRefusal(d));
     if (action === 'Mask' && verdict.texts !== undefined) {
       verdict.texts.forEach((t, i) => (texts[i] = t));

@@ -314,3 +314,47 @@ describe('stream guard: refusal and reasoning deltas', () => {
     }
   });
 });
+
+describe('stream guard: custom tool calls', () => {
+  const custom = (input: string, first = false): JsonObject => ({
+    id: 'c1',
+    object: 'chat.completion.chunk',
+    model: 'm',
+    choices: [{ index: 0, delta: { tool_calls: [first ? { index: 0, id: 'call_1', type: 'custom', custom: { name: 'send', input } } : { index: 0, custom: { input } }] }, finish_reason: null }],
+  });
+  const finish: JsonObject = { id: 'c1', object: 'chat.completion.chunk', model: 'm', choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] };
+  const inputOf = (chunks: JsonObject[]): string =>
+    chunks
+      .flatMap((c) => ((((c.choices as JsonObject[])[0]?.delta as JsonObject | undefined)?.tool_calls ?? []) as JsonObject[]))
+      .map((tc) => String((tc.custom as JsonObject | undefined)?.input ?? ''))
+      .join('');
+
+  it('holds back and masks a custom call’s input as a call’s arguments, released before the finish; the name goes out at once', async () => {
+    const guard = guardFor([{ name: 'mail', phase: 'Response', action: 'Mask', detector: { kind: 'builtin', names: ['Email'] } }]);
+    const first = await guard.step({ chunks: [custom('', true), custom('write to ann@exa'), custom('mple.com about the meeting on monday')] });
+    expect(JSON.stringify(first.chunks)).not.toContain('ann@');
+    expect(JSON.stringify(first.chunks)).toContain('"name":"send"');
+    const last = await guard.step({ chunks: [finish], done: true });
+    const chunks = [...first.chunks, ...last.chunks];
+    expect(inputOf(chunks)).toBe('write to [EMAIL] about the meeting on monday');
+    expect((chunks.at(-1)?.choices as JsonObject[])[0]?.finish_reason).toBe('tool_calls');
+  });
+
+  it('ends the stream when a custom call’s input carries what a Block rule finds', async () => {
+    const guard = guardFor([{ name: 'no-keys', phase: 'Response', action: 'Block', detector: { kind: 'builtin', names: ['Credential'] } }]);
+    const out = await guard.step({ chunks: [custom('key sk-proj-abcd', true)] });
+    expect(JSON.stringify(out.chunks)).not.toContain('sk-proj');
+    await expect(guard.step({ chunks: [custom('efghijklmnopqrstuvwxyz0123456789ABCD'), finish], done: true })).rejects.toMatchObject({ code: 'guardrail_blocked' });
+  });
+});
+
+describe('stream guard: spoken answers', () => {
+  it('never releases a delta’s audio (its data nor its transcript): it cannot be held back or masked', async () => {
+    const guard = guardFor([{ name: 'mail', phase: 'Response', action: 'Mask', detector: { kind: 'builtin', names: ['Email'] } }]);
+    const audio = (transcript: string, finish: string | null = null): JsonObject => ({ id: 'c1', object: 'chat.completion.chunk', model: 'm', choices: [{ index: 0, delta: { audio: { id: 'a1', data: 'AAAA', transcript } }, finish_reason: finish }] });
+    const out = await guard.step({ chunks: [audio('write to bob@example.com'), audio('', 'stop')], done: true });
+    expect(JSON.stringify(out.chunks)).not.toContain('bob@');
+    expect(JSON.stringify(out.chunks)).not.toContain('audio');
+    expect(out.chunks.flatMap((c) => c.choices as JsonObject[]).at(-1)?.finish_reason).toBe('stop');
+  });
+});

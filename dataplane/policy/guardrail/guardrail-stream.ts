@@ -14,8 +14,15 @@ import { scanDecoded, windowStart } from './json-escapes.js';
 const SIDE_FIELDS = ['refusal', 'reasoning_content', 'reasoning'] as const;
 type SideField = (typeof SIDE_FIELDS)[number];
 
-/** Whether a held key is a tool call's arguments (`<choice>:<call number>`), which are JSON. */
+/** Whether a held key is a function call's arguments (`<choice>:<call number>`), which are JSON; a custom call's input (`<choice>:c<call number>`) is free text. */
 const isCallKey = (key: string): boolean => /^\d+:-?\d+$/.test(key);
+
+/** A held call of a choice: its number, and whether it is a custom tool's call (input, not arguments). */
+interface HeldCall {
+  call: number;
+  custom: boolean;
+}
+const callSuffix = (c: HeldCall): string => `${c.custom ? 'c' : ''}${c.call}`;
 
 /** The call number of a choice's legacy `function_call` among its held calls (tool calls count from 0). */
 const FUNCTION_CALL = -1;
@@ -65,7 +72,7 @@ function empty(choice: JsonObject, chat: boolean): boolean {
 export class StreamGuard {
   private readonly spanRules: CompiledRule[];
   private readonly remoteRules: CompiledRule[];
-  /** Held text by key: `<choice>` for a choice's text, `<choice>:<call>` for a tool call's arguments (`<choice>:-1` for a legacy function call), `<choice>:<field>` for a side field's text. */
+  /** Held text by key: `<choice>` for a choice's text, `<choice>:<call>` for a tool call's arguments (`<choice>:-1` for a legacy function call), `<choice>:c<call>` for a custom tool call's input, `<choice>:<field>` for a side field's text. */
   private readonly held = new Map<string, string>();
   /** The released (masked) text per key, kept only when remote rules need it at the end. */
   private readonly answer = new Map<string, string>();
@@ -74,10 +81,11 @@ export class StreamGuard {
   private overflowed = false;
   private readonly ended = new Set<number>();
   /**
-   * The tool calls each choice has held (`<choice>:<call>` keys), by choice: a choice's calls are
-   * found here, not by scanning every held key, which cost time quadratic in the choices a stream names.
+   * The tool calls each choice has held (`<choice>:<call>` and `<choice>:c<call>` keys, by suffix),
+   * by choice: a choice's calls are found here, not by scanning every held key, which cost time
+   * quadratic in the choices a stream names.
    */
-  private readonly calls = new Map<number, Set<number>>();
+  private readonly calls = new Map<number, Map<string, HeldCall>>();
   /** The side fields (SIDE_FIELDS) each choice has held, by choice. */
   private readonly sides = new Map<number, Set<SideField>>();
   private readonly decisions = new Map<string, GuardrailDecision>();
@@ -183,7 +191,7 @@ export class StreamGuard {
       this.answer.delete(key);
     }
     this.sides.delete(index);
-    for (const key of this.callKeys(index)) {
+    for (const { key } of this.heldCalls(index)) {
       if (!this.answer.has(key)) continue;
       texts.push({ role: TOOL_CALL_ROLE, text: this.answer.get(key) ?? '' });
       this.answer.delete(key);
@@ -235,23 +243,24 @@ export class StreamGuard {
     this.held.set(key, (this.held.get(key) ?? '') + text);
   }
 
-  /** The keys of a choice's tool calls, in call order. */
-  private callKeys(index: number): string[] {
+  /** A choice's held tool calls with their keys, in call order. */
+  private heldCalls(index: number): (HeldCall & { key: string })[] {
     const calls = this.calls.get(index);
-    return calls === undefined ? [] : [...calls].sort((a, b) => a - b).map((call) => `${index}:${call}`);
+    if (calls === undefined) return [];
+    return [...calls.values()].sort((a, b) => a.call - b.call || Number(a.custom) - Number(b.custom)).map((c) => ({ ...c, key: `${index}:${callSuffix(c)}` }));
   }
 
   /** The rest of a choice's tool-call arguments and side fields, released at its end: a chunk to send before its finish. */
   private callTails(index: number, chunk: JsonObject): JsonObject | undefined {
     const calls: JsonObject[] = [];
     let legacy: string | undefined;
-    for (const key of this.callKeys(index)) {
+    for (const { key, call, custom } of this.heldCalls(index)) {
       if (!this.held.has(key)) continue;
       const rest = this.release(key, true);
       this.held.delete(key);
       if (rest === '') continue;
-      const call = Number(key.slice(key.indexOf(':') + 1));
-      if (call === FUNCTION_CALL) legacy = rest;
+      if (custom) calls.push({ index: call, custom: { input: rest } });
+      else if (call === FUNCTION_CALL) legacy = rest;
       else calls.push({ index: call, function: { arguments: rest } });
     }
     const delta: JsonObject = {};
@@ -288,12 +297,13 @@ export class StreamGuard {
     return { ...choice, delta: out };
   }
 
-  /** Holds a call's arguments fragment under its key and returns what of them may go out now. */
-  private holdCall(index: number, call: number, fragment: string): string {
+  /** Holds a call's arguments (or custom input) fragment under its key and returns what of them may go out now. */
+  private holdCall(index: number, call: number, fragment: string, custom = false): string {
     let calls = this.calls.get(index);
-    if (calls === undefined) this.calls.set(index, (calls = new Set()));
-    calls.add(call);
-    const key = `${index}:${call}`;
+    if (calls === undefined) this.calls.set(index, (calls = new Map()));
+    const held = { call, custom };
+    calls.set(callSuffix(held), held);
+    const key = `${index}:${callSuffix(held)}`;
     this.append(key, fragment);
     return this.release(key, false);
   }
@@ -309,14 +319,31 @@ export class StreamGuard {
     if (Array.isArray(delta.tool_calls)) {
       const kept: unknown[] = [];
       for (const call of delta.tool_calls) {
-        const fn = isObject(call) && isObject(call.function) ? call.function : undefined;
-        if (!isObject(call) || fn === undefined || typeof fn.arguments !== 'string') {
+        if (!isObject(call)) {
           kept.push(call);
           continue;
         }
-        const released = this.holdCall(index, typeof call.index === 'number' ? call.index : 0, fn.arguments);
-        // A fragment whose arguments are all held back still carries the call's id and name when it has them.
-        if (released !== '' || call.id !== undefined || fn.name !== undefined) kept.push({ ...call, function: { ...fn, arguments: released } });
+        const number = typeof call.index === 'number' ? call.index : 0;
+        let out: JsonObject = call;
+        let named = call.id !== undefined;
+        let emptied = false;
+        const fn = isObject(call.function) ? call.function : undefined;
+        if (fn !== undefined && typeof fn.arguments === 'string') {
+          const released = this.holdCall(index, number, fn.arguments);
+          out = { ...out, function: { ...fn, arguments: released } };
+          named ||= fn.name !== undefined;
+          emptied = released === '';
+        }
+        // A custom tool's call streams its free-text input as a function call streams its arguments.
+        const custom = isObject(call.custom) ? call.custom : undefined;
+        if (custom !== undefined && typeof custom.input === 'string') {
+          const released = this.holdCall(index, number, custom.input, true);
+          out = { ...out, custom: { ...custom, input: released } };
+          named ||= custom.name !== undefined;
+          emptied = (fn === undefined || emptied) && released === '';
+        }
+        // A fragment whose text is all held back still carries the call's id and name when it has them.
+        if (!emptied || named) kept.push(out);
       }
       if (kept.length > 0) out.tool_calls = kept;
     }
@@ -342,6 +369,12 @@ export class StreamGuard {
       // A chunk's logprobs repeat its tokens at once, while its text may still be held (or later
       // masked): they never go out (the stage refuses requests that ask for them).
       if (next.logprobs !== undefined && next.logprobs !== null) next = { ...next, logprobs: null };
+      // A spoken answer's audio cannot be held back with its transcript nor masked: it never goes
+      // out (the stage refuses requests that ask for it), transcript and all.
+      if (isObject(next.delta) && next.delta.audio !== undefined) {
+        const { audio: _audio, ...delta } = next.delta;
+        next = { ...next, delta };
+      }
       if (found !== undefined) {
         this.template = { chunk, chat: found.chat };
         this.append(`${index}`, found.text);

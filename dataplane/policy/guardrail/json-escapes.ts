@@ -58,7 +58,7 @@ function decode(raw: string): Decoded | undefined {
 }
 
 /** The spans `scan` finds in the decoded text of `raw`, as positions in `raw`. */
-export function scanDecoded(raw: string, scan: (text: string) => Span[]): Span[] {
+export function scanDecoded<S extends Pick<Span, 'start' | 'end'>>(raw: string, scan: (text: string) => S[]): S[] {
   const d = decode(raw);
   if (d === undefined) return scan(raw);
   return scan(d.text).map((s) => ({ ...s, start: d.at[s.start] ?? raw.length, end: d.at[s.end] ?? raw.length }));
