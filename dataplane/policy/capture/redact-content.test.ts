@@ -187,4 +187,29 @@ describe('redactJsonText', () => {
     const clean = '{"messages":[{"role":"user","content":"hello"}]}';
     expect(redactJsonText(clean, detectors, tally)).toBe(clean);
   });
+
+  it('redacts JSON text inside a value (tool-call arguments, a tool result) by what its escapes spell; the record holds no hit', () => {
+    const detectors = compile();
+    const tally: RedactionTally = { counts: {}, unscanned: false };
+    const body = {
+      messages: [
+        { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'send', arguments: '{"to":"ann\\u0040example.com","card":"4111\\u00201111\\u00201111\\u00201111"}' } }] },
+        { role: 'tool', tool_call_id: 'c1', content: '{"email":"bob\\u0040example.com"}' },
+      ],
+    };
+    const out = JSON.parse(redactJsonText(JSON.stringify(body), detectors, tally)) as typeof body;
+    expect(JSON.parse(out.messages[0]!.tool_calls![0]!.function.arguments)).toEqual({ to: '[EMAIL]', card: '[PAYMENT_CARD]' });
+    expect(JSON.parse(out.messages[1]!.content!)).toEqual({ email: '[EMAIL]' });
+    expect(tally).toEqual({ counts: { Email: 2, PaymentCard: 1 }, unscanned: false });
+  });
+
+  it('decodes escapes only up to the detectors’ input cap: the rest of a longer value is unscanned, never kept', () => {
+    const detectors = compile({ maxInputLength: 40 });
+    const tally: RedactionTally = { counts: {}, unscanned: false };
+    const args = `{"to":"ann\\u0040example.com","pad":"${'x'.repeat(100)}"}`;
+    const out = JSON.parse(redactJsonText(JSON.stringify({ arguments: args }), detectors, tally)) as { arguments: string };
+    expect(out.arguments).not.toContain('ann');
+    expect(out.arguments).not.toContain('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx');
+    expect(tally.unscanned).toBe(true);
+  });
 });

@@ -1,4 +1,5 @@
-import type { DetectorSet } from '../detectors/index.js';
+import { DEFAULT_DETECTOR_LIMITS, type DetectorSet, type Finding, type RedactResult, UNSCANNED_MARKER } from '../detectors/index.js';
+import { scanDecoded } from '../guardrail/json-escapes.js';
 
 /**
  * Inline binary is never recorded, in any mode: the detectors cannot see into it, so under Redacted
@@ -16,6 +17,10 @@ const D = 100; // 'd'
 const BACKSLASH = 92;
 const COLON = 58;
 const SURROGATE = /[\ud800-\udfff]/;
+/** A `\uXXXX` escape in a string value's text: the value is (or holds) JSON text, read decoded. */
+const UNICODE_ESCAPE = /\\u[0-9a-fA-F]{4}/;
+/** Raw characters of one value decoded for the detectors: as far as they scan (the rest is unscanned). */
+const DECODE_MAX = DEFAULT_DETECTOR_LIMITS.maxInputLength;
 
 /** Matches replaced by type, and whether a detector cap left some text unscanned; summed over a record's parts. */
 export interface RedactionTally {
@@ -101,11 +106,47 @@ export function countsJson(counts: Readonly<Record<string, number>>): string {
  */
 function replacement(s: string, plain: boolean, detectors: DetectorSet | undefined, tally: RedactionTally): string | undefined {
   if (detectors === undefined) return undefined;
-  const r = detectors.redact(s);
+  const r = UNICODE_ESCAPE.test(s) ? redactDecoded(s, detectors) : detectors.redact(s);
   for (const type in r.counts) tally.counts[type] = (tally.counts[type] ?? 0) + r.counts[type]!;
   if (!r.complete) tally.unscanned = true;
   if (r.text === s) return undefined;
   // The value itself is tested first: it is flat, and the result (a concatenation) would be
   // flattened for the test; a value with no surrogate gives a result with none (its pieces and ASCII markers).
   return plain && (!SURROGATE.test(s) || !SURROGATE.test(r.text)) ? `"${r.text}"` : JSON.stringify(r.text);
+}
+
+/**
+ * A value that holds JSON escapes (tool-call arguments, a tool result that is JSON: text inside the
+ * record's JSON, escaped again) redacted by what the escapes spell: `ann\u0040example.com` is the
+ * address the tool reads. Found spans are mapped back onto the escaped text, where a marker replaces
+ * whole escapes. Only values with a `\u` escape come here (the capture worker redacts every string
+ * of a record); the decoding is linear and stops at DECODE_MAX characters, past which the text is
+ * unscanned, as the detectors leave what passes their input cap.
+ */
+function redactDecoded(s: string, detectors: DetectorSet): RedactResult {
+  const raw = s.length > DECODE_MAX ? s.slice(0, DECODE_MAX) : s;
+  let complete = raw.length === s.length;
+  let scanned = raw.length;
+  const unscannedFrom = (decoded: string, at: number): Finding[] => (at < decoded.length ? [{ detector: 'Custom', type: '', marker: UNSCANNED_MARKER, start: at, end: decoded.length }] : []);
+  const spans = scanDecoded(raw, (decoded) => {
+    const r = detectors.scan(decoded);
+    if (!r.complete) complete = false;
+    return [...r.findings, ...unscannedFrom(decoded, r.scannedLength)];
+  });
+  let text = '';
+  let at = 0;
+  const counts: Record<string, number> = {};
+  for (const f of spans) {
+    // The unscanned tail's marker (type '' above): the text from there on is not kept.
+    if (f.type === '') {
+      scanned = f.start;
+      break;
+    }
+    text += raw.slice(at, f.start) + f.marker;
+    at = f.end;
+    counts[f.type] = (counts[f.type] ?? 0) + 1;
+  }
+  text += raw.slice(at, Math.max(at, scanned));
+  if (scanned < s.length) text += UNSCANNED_MARKER;
+  return { text, counts, complete };
 }
