@@ -1,4 +1,5 @@
 import { BUILTIN_RULES, type BuiltinRule, type DigitAnchor } from './builtin-rules.js';
+import { FOLDED, fold, unfold } from './text-fold.js';
 import { holdsAll, holdsOne, newTextShape, textShape, type TextShape } from './text-shape.js';
 import { compileCustomPattern, MAX_CUSTOM_PATTERNS, MAX_TOTAL_CUSTOM_PROGRAM_SIZE, type CompiledCustomPattern } from './custom-pattern.js';
 import {
@@ -134,13 +135,22 @@ function detectorSet(rules: readonly BuiltinRule[], custom: readonly CompiledCus
     scanText(text, rules, patterns, stickies, hints, prefilter, custom, limits, filtered, prefilterPassed, budget);
   // What scanText decides for a text no rule can match, without its result: most strings of a
   // record ("user", "stop", prose) end here, and the capture worker redacts every one of them.
-  const skipAll = filtered && custom.length === 0 ? prefilter : undefined;
+  // It passes a text with a character to fold too (in the same pass): a card in full-width digits has no ASCII digit.
+  const skipAll = filtered && custom.length === 0 && source !== undefined ? new RegExp(`${source}|${FOLDED.source}`) : undefined;
   return {
-    scan: (text, budget) => scan(text, false, budget),
+    scan: (text, budget) => {
+      const folded = fold(text);
+      return folded === undefined ? scan(text, false, budget) : unfold(scan(folded.text, false, budget), folded);
+    },
     redact(text) {
       // The combined test decides here, once: a text it passes is scanned without testing it again.
       const tested = skipAll !== undefined && text.length <= limits.maxInputLength;
       if (tested && !skipAll.test(text)) return { text, counts: NO_COUNTS as Record<string, number>, complete: true };
+      const folded = fold(text);
+      if (folded !== undefined) {
+        const result = unfold(scan(folded.text), folded);
+        return result.findings.length === 0 && result.complete ? { text, counts: NO_COUNTS as Record<string, number>, complete: true } : applyFindings(text, result);
+      }
       const result = scan(text, tested);
       if (result.findings.length === 0 && result.complete) return { text, counts: NO_COUNTS as Record<string, number>, complete: true };
       return applyFindings(text, result);
