@@ -269,7 +269,7 @@ export class Dataplane {
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = headersTimeout;
     // GET /v1/realtime: WebSocket upgrades, proxied where a route enables the realtime endpoint.
-    this.realtime = new RealtimeProxy({ store: this.store, router: this.router, usage: this.usage, logger: this.opts.logger, isDraining: () => this.draining, loopbackOnly: isLoopbackHost(this.opts.host), admitters: this.budgets, ...(this.opts.rateLimiter === undefined ? {} : { rateLimiter: this.opts.rateLimiter }), ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
+    this.realtime = new RealtimeProxy({ store: this.store, router: this.router, usage: this.usage, observer: this.telemetry, logger: this.opts.logger, isDraining: () => this.draining, loopbackOnly: isLoopbackHost(this.opts.host), admitters: this.budgets, ...(this.opts.rateLimiter === undefined ? {} : { rateLimiter: this.opts.rateLimiter }), ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
     server.on('upgrade', this.realtime.onUpgrade);
     server.on('connection', (socket: Socket) => {
       const firstRequest = setTimeout(() => socket.destroy(), headersTimeout);

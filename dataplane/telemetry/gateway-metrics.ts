@@ -43,6 +43,12 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
       registers,
     }),
     inflight: new Gauge({ name: 'tollgate_inflight_requests', help: 'Inference requests being served.', registers }),
+    realtimeConnections: new Gauge({
+      name: 'tollgate_realtime_connections',
+      help: 'Open Realtime WebSocket connections (GET /v1/realtime) by route.',
+      labelNames: ['route'] as const,
+      registers,
+    }),
     attempts: new SummedCounter({
       name: 'tollgate_upstream_attempts_total',
       help: 'Upstream attempts by target and outcome (success, a failure kind, or client_gone).',
@@ -208,6 +214,7 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
     m.failovers,
     m.cacheLookups,
     retirablePromMetric(m.targetsSkipped),
+    retirablePromMetric(m.realtimeConnections),
     retirablePromMetric(m.rateLimitRejections),
     retirablePromMetric(m.budgetRejections),
     retirablePromMetric(m.guardrailDecisions),
@@ -230,7 +237,8 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
 
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
 
+/** `1xx` is a Realtime connection (101 Switching Protocols); HTTP requests end with 2xx to 5xx. */
 export function statusClass(status: number): string {
-  if (status >= 200 && status < 600) return `${Math.floor(status / 100)}xx`;
+  if (status >= 100 && status < 600) return `${Math.floor(status / 100)}xx`;
   return 'other';
 }

@@ -111,6 +111,27 @@ export interface PassThroughRequest {
   route: string;
 }
 
+/**
+ * One Realtime WebSocket connection (`GET /v1/realtime`), from its upgrade to its close: counted as
+ * one request of operation `realtime`, its responses' usage as it is metered.
+ */
+export interface RealtimeTelemetry {
+  /** The route the connection asked for, once it matched. */
+  routed(route: RouteConfig): void;
+  caller(caller: CallerIdentity): void;
+  /** One upstream connection attempt: `success` or a failure kind, and how long it took to be decided. */
+  attempt(target: TargetConfig, outcome: string, ms: number): void;
+  /** The client's side was upgraded: `target` serves the connection from here on. */
+  upgraded(target: TargetConfig): void;
+  /** One response's usage as metered (a `response.done`, or the estimate of one a close cut short). */
+  metered(record: UsageRecord): void;
+  /**
+   * The connection closed (`status` 101), or its upgrade was refused with `status` and the error's
+   * `code`. Once; nothing is recorded after it.
+   */
+  closed(status: number, code?: string): void;
+}
+
 /** All instrumentation of the data plane (traces, metrics, access log) behind one interface. */
 export interface GatewayObserver {
   /**
@@ -118,6 +139,8 @@ export interface GatewayObserver {
    * `passThrough`: the endpoint is forwarded untranslated (its request is observed like an inference one).
    */
   request(req: IncomingMessage, res: ServerResponse, path: string, passThrough?: PassThroughRequest): RequestTelemetry;
+  /** Starts observing one Realtime upgrade (it has no response object: a WebSocket replaces it). */
+  realtime(): RealtimeTelemetry;
   /** Health checking reports target state here (the gauge stays closed until it does). */
   circuitState(providerId: string, model: string, state: CircuitState): void;
 }
@@ -144,7 +167,17 @@ export const NOOP_REQUEST_TELEMETRY: RequestTelemetry = {
   traceIds: () => undefined,
 };
 
+export const NOOP_REALTIME_TELEMETRY: RealtimeTelemetry = {
+  routed: () => undefined,
+  caller: () => undefined,
+  attempt: () => undefined,
+  upgraded: () => undefined,
+  metered: () => undefined,
+  closed: () => undefined,
+};
+
 export const NOOP_OBSERVER: GatewayObserver = {
   request: () => NOOP_REQUEST_TELEMETRY,
+  realtime: () => NOOP_REALTIME_TELEMETRY,
   circuitState: () => undefined,
 };

@@ -7,9 +7,10 @@ import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { RequestUsage } from '../config/request-usage.js';
 import { accessLog } from './access-log.js';
 import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.js';
-import type { CircuitState, GatewayObserver, PassThroughRequest, RequestTelemetry } from './gateway-observer.js';
+import type { CircuitState, GatewayObserver, PassThroughRequest, RealtimeTelemetry, RequestTelemetry } from './gateway-observer.js';
 import { endpointPath } from '../core/endpoint-path.js';
 import { OPERATION_BY_PATH, PASS_THROUGH_OPERATION, ServerAddresses } from './genai-attributes.js';
+import { RealtimeRecorder } from './realtime-recorder.js';
 import { RequestRecorder } from './request-recorder.js';
 import { SeriesRetirement } from './series-retirement.js';
 import { registerSpanDrops } from './span-drop-metrics.js';
@@ -68,6 +69,10 @@ export class GatewayTelemetry implements GatewayObserver {
     }
     res.on('close', () => recorder.close());
     return recorder;
+  }
+
+  realtime(): RealtimeTelemetry {
+    return new RealtimeRecorder(this.ctx);
   }
 
   /** A target the router passed over without trying it. */

@@ -1,4 +1,5 @@
 import type { UsageRecord } from '../../dataplane/metering/usage-record.js';
+import type { RequestUsage } from '../../dataplane/config/request-usage.js';
 import { once } from 'node:events';
 import { connect as tcpConnect } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
@@ -51,6 +52,7 @@ ${passThrough}`;
       apiKeySecretManifest('caller', CALLER_KEY),
     'routes.yaml': [
       route('voice', '  passThrough: { endpoints: [realtime] }\n'),
+      route('voice-metrics', '  passThrough: { endpoints: [realtime] }\n'),
       route('voice-one', '  passThrough: { endpoints: [realtime], realtime: { maxConnections: 1 } }\n'),
       route('voice-idle', '  passThrough: { endpoints: [realtime], realtime: { idleTimeout: 300ms } }\n'),
       route('chat-only', ''),
@@ -111,10 +113,20 @@ describe('Realtime over WebSocket', () => {
   // The SDK only speaks wss://: a TLS hop in front of the gateway, as an ingress would terminate it.
   let ingress: TlsServer;
   const ca = createCa('realtime-test-ca', 1);
+  // Usage history: every finished request (and Realtime connection) as the operator would get it.
+  const history: { request: RequestUsage; costUsd: number }[] = [];
+
+  /** The value of the one series of `name` whose labels include every one of `labels` (undefined: none). */
+  const metric = async (name: string, labels: Record<string, string>): Promise<number | undefined> => {
+    const text = await (await fetch(`${gateway.adminUrl ?? ''}/metrics`, { headers: { authorization: `Bearer ${gateway.adminToken}` } })).text();
+    const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && wanted.every((w) => l.includes(w)));
+    return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
 
   beforeAll(async () => {
     upstream = await startRealtimeEmulator('sk-upstream');
-    gateway = await startTestGateway(files(upstream.url), { auth: new Authenticator({}) });
+    gateway = await startTestGateway(files(upstream.url), { auth: new Authenticator({}), admin: true, onRequest: (request, costUsd) => history.push({ request, costUsd }) });
     const gatewayPort = Number(new URL(gateway.url).port);
     ingress = createTlsServer(issueCertificate(ca, 'gateway', ['127.0.0.1'], 1), (tls) => {
       const plain = tcpConnect(gatewayPort, '127.0.0.1');
@@ -162,6 +174,41 @@ describe('Realtime over WebSocket', () => {
     rt.close();
     const [code] = (await closed) as [number];
     expect(code).toBe(1000);
+  });
+
+  it('a connection is in /metrics (operation realtime, tokens, cost, attempts, open connections) and in usage history, once', async () => {
+    const route = 'default/voice-metrics';
+    const ws = await connect(gateway.url, 'voice-metrics', CALLER_KEY);
+    if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
+    const done = new Promise<void>((resolve) => ws.on('message', (data) => (JSON.parse(String(data)) as { type: string }).type === 'response.done' && resolve()));
+    ws.send(JSON.stringify({ type: 'response.create' }));
+    await done;
+    // While it runs: the open connection, and the tokens of its finished response already.
+    expect(await metric('tollgate_realtime_connections', { route })).toBe(1);
+    await vi.waitFor(async () => expect(await metric('tollgate_tokens_total', { route, type: 'input' })).toBe(REALTIME_USAGE.input_tokens));
+    ws.close();
+    await once(ws, 'close');
+    await vi.waitFor(async () => expect(await metric('tollgate_requests_total', { operation: 'realtime', route })).toBe(1));
+    const cost = (16 * 4 + 4 * 0.4 + 6 * 16) / 1e6;
+    const labels = { route, model: 'voice-metrics', provider: 'default/openai-up', upstream_model: 'gpt-realtime-upstream' };
+    expect(await metric('tollgate_requests_total', { operation: 'realtime', ...labels, status_class: '1xx' })).toBe(1);
+    expect(await metric('tollgate_tokens_total', { ...labels, type: 'input' })).toBe(REALTIME_USAGE.input_tokens);
+    expect(await metric('tollgate_tokens_total', { ...labels, type: 'output' })).toBe(REALTIME_USAGE.output_tokens);
+    expect(await metric('tollgate_tokens_total', { ...labels, type: 'cached_input' })).toBe(4);
+    expect(await metric('tollgate_cost_usd_total', labels)).toBeCloseTo(cost, 12);
+    expect(await metric('tollgate_upstream_attempts_total', { route, outcome: 'success' })).toBe(1);
+    expect(await metric('tollgate_realtime_connections', { route })).toBe(0);
+    // Usage history: the connection once, with its responses' tokens and cost; the usage records (Budgets) once too.
+    const recorded = history.filter((h) => h.request.route === route);
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0]?.request).toMatchObject({ namespace: 'default', model: 'voice-metrics', provider: 'default/openai-up', caller: 'key:default/caller', outcome: 'ok', inputTokens: 20, outputTokens: 6, cachedInputTokens: 4 });
+    expect(recorded[0]?.costUsd).toBeCloseTo(cost, 12);
+    expect(gateway.usage.byRoute.get(route)).toMatchObject({ requests: 1, inputTokens: 20, outputTokens: 6 });
+    // A refused upgrade is a request too: its failed attempt and its 502.
+    expect(await connect(gateway.url, 'voice-nowhere', CALLER_KEY)).toMatchObject({ status: 502 });
+    await vi.waitFor(async () => expect(await metric('tollgate_requests_total', { operation: 'realtime', route: 'default/voice-nowhere', status_class: '5xx' })).toBe(1));
+    expect(await metric('tollgate_upstream_attempts_total', { route: 'default/voice-nowhere', outcome: 'ConnectionError' })).toBe(1);
+    expect(history.filter((h) => h.request.route === 'default/voice-nowhere').map((h) => h.request.outcome)).toEqual(['upstream_5xx']);
   });
 
   it('a spoken answer is charged its audio tokens at the audio prices, its cached audio at the cached price', async () => {

@@ -19,6 +19,7 @@ import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { providerSecrets } from '../../providers/registry.js';
 import { scrubJson, scrubText } from '../../providers/scrub-credentials.js';
+import { type GatewayObserver, NOOP_REALTIME_TELEMETRY, type RealtimeTelemetry } from '../../telemetry/gateway-observer.js';
 
 export const REALTIME_PATH = '/v1/realtime';
 /** Largest single WebSocket message either way (audio chunks are base64 in JSON; 16 MiB leaves room). */
@@ -32,6 +33,8 @@ export interface RealtimeDeps extends PipelineDeps {
   logger: Logger;
   /** The server listens on a loopback address only (browserRefusal). */
   loopbackOnly?: boolean;
+  /** Metrics and usage history of each connection (operation `realtime`); none without. */
+  observer?: GatewayObserver;
 }
 
 /** Answers an upgrade that is refused with an HTTP status and OpenAI error JSON, then closes it. */
@@ -137,6 +140,28 @@ function isEvent(text: string, type: string): boolean {
   }
 }
 
+/** Logged and counted for an upgrade whose client left while the upstream connected (nginx's "client closed request"). */
+const CLIENT_CLOSED_REQUEST = 499;
+/** The status of an upgraded connection: its metrics' status_class is `1xx`. */
+const SWITCHING_PROTOCOLS = 101;
+
+/** An upstream connection that failed: the refusal, and the attempt's outcome (undefined: nothing was sent). */
+class RefusedAttempt extends Error {
+  constructor(
+    readonly error: GatewayError,
+    readonly outcome: string | undefined,
+  ) {
+    super(error.message);
+  }
+}
+
+/** The failure kind of an upstream's answer to the handshake that was not 101. */
+function handshakeOutcome(status: number): string {
+  if (status === 429) return 'RateLimited';
+  if (status >= 500) return 'ServerError';
+  return 'ClientError';
+}
+
 /** How long a connection the client closed waits for the upstream's close before it is settled. */
 const UPSTREAM_CLOSE_WAIT_MS = 2_000;
 
@@ -178,7 +203,19 @@ export class RealtimeProxy {
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway');
+    // Other paths are not counted: a path is not a label value, and no endpoint answers there.
     if (url.pathname !== REALTIME_PATH || req.method !== 'GET') throw errors.notFound(url.pathname);
+    const telemetry = this.deps.observer?.realtime() ?? NOOP_REALTIME_TELEMETRY;
+    try {
+      await this.serve(req, socket, head, url, telemetry);
+    } catch (err) {
+      const refusal = err instanceof GatewayError ? err : errors.internal(err);
+      telemetry.closed(refusal.status, refusal.code);
+      throw refusal;
+    }
+  }
+
+  private async serve(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, telemetry: RealtimeTelemetry): Promise<void> {
     // A page may open a WebSocket to any host (no CORS applies to it): its Origin says where it runs.
     const fromPage = browserRefusal(req, this.deps.loopbackOnly === true);
     if (fromPage !== undefined) throw fromPage;
@@ -196,12 +233,14 @@ export class RealtimeProxy {
       return Array.isArray(v) ? v[0] : v;
     };
     const caller: Caller = this.deps.auth === undefined ? ANONYMOUS : await this.deps.auth.authenticate(header, runtime.apiKeys);
+    telemetry.caller(caller);
     const model = url.searchParams.get('model') ?? header(MODEL_HEADER);
     // A session has no request telemetry: the guardrail decisions about it (no rule reads a session) go to the log.
     const decision = passThroughRoute(runtime, caller, header, 'realtime', model === undefined || model === '' ? undefined : model, this.deps.auth !== undefined, REALTIME_PATH, (on, guardrails, refused) => {
       this.deps.logger.info({ route: on.id, caller: caller.id, guardrails }, refused ? 'realtime connection refused: a guardrail policy cannot inspect it' : 'realtime connection not inspected by the guardrail policies that apply (uninspectedEndpoints: Allow)');
     });
     const { route } = decision;
+    telemetry.routed(route);
     const limit = route.passThrough?.realtime.maxConnections ?? 0;
     if (this.connections(route.id) >= limit) {
       throw new GatewayError(429, 'too_many_connections', 'rate_limit_error', `route ${route.id} already has its maximum of ${limit} open Realtime connections on this gateway; retry shortly`, {
@@ -223,11 +262,12 @@ export class RealtimeProxy {
     };
     try {
       const ws = await this.loadWs();
-      const { upstream, to } = await this.connectFirst(ws.connect, decision, url.searchParams, req);
+      const { upstream, to } = await this.connectFirst(ws.connect, decision, url.searchParams, req, telemetry);
       let upgraded = false;
       ws.server.handleUpgrade(req, socket, head, (client) => {
         upgraded = true;
-        this.pipe(client, upstream, route, to, caller, (s) => limits.settle(s), uncount);
+        telemetry.upgraded(to.target);
+        this.pipe(client, upstream, route, to, caller, (s) => limits.settle(s), uncount, telemetry);
       });
       // ws calls back synchronously or not at all: it aborted the handshake (the client went away
       // while upstream connected, a header it refuses). Nothing was served; the session upstream
@@ -236,6 +276,7 @@ export class RealtimeProxy {
         upstream.terminate();
         uncount();
         limits.settle({ usage: undefined, costUsd: 0 });
+        telemetry.closed(CLIENT_CLOSED_REQUEST);
       }
     } catch (err) {
       uncount();
@@ -245,13 +286,19 @@ export class RealtimeProxy {
   }
 
   /** The route's targets in order until one accepts the connection (nothing has been sent yet, so failing over is safe). */
-  private async connectFirst(Connect: typeof WebSocket, decision: PassThroughDecision, query: URLSearchParams, req: IncomingMessage): Promise<{ upstream: WebSocket; to: ForwardTarget }> {
+  private async connectFirst(Connect: typeof WebSocket, decision: PassThroughDecision, query: URLSearchParams, req: IncomingMessage, telemetry: RealtimeTelemetry): Promise<{ upstream: WebSocket; to: ForwardTarget }> {
     let last: unknown;
     for (const to of decision.targets) {
+      const started = performance.now();
       try {
-        return { upstream: await this.connectUpstream(Connect, to, query, req), to };
+        const upstream = await this.connectUpstream(Connect, to, query, req);
+        telemetry.attempt(to.target, 'success', performance.now() - started);
+        return { upstream, to };
       } catch (err) {
-        last = err;
+        // A target refused before anything was sent to it (no Realtime URL, a metadata address) is no attempt.
+        const outcome = err instanceof RefusedAttempt ? err.outcome : 'ConnectionError';
+        if (outcome !== undefined) telemetry.attempt(to.target, outcome, performance.now() - started);
+        last = err instanceof RefusedAttempt ? err.error : err;
       }
     }
     throw last;
@@ -264,23 +311,23 @@ export class RealtimeProxy {
     const target = to.forwarding.url(REALTIME_PATH, query, to.at);
     return new Promise((resolve, reject) => {
       if (target === undefined) {
-        reject(new GatewayError(502, 'upstream_unreachable', 'server_error', `Realtime upstream ${to.target.providerId} does not serve Realtime`));
+        reject(new RefusedAttempt(new GatewayError(502, 'upstream_unreachable', 'server_error', `Realtime upstream ${to.target.providerId} does not serve Realtime`), undefined));
         return;
       }
       // Never a cloud metadata or other link-local address (egress-guard.ts): a literal is refused
       // here, a name that resolves to one by the lookup the connection uses.
       const refused = refusedLiteral(new URL(target).hostname);
       if (refused !== undefined) {
-        reject(new GatewayError(502, 'upstream_unreachable', 'server_error', `Realtime upstream ${to.target.providerId} was not called: ${refused.message}`));
+        reject(new RefusedAttempt(new GatewayError(502, 'upstream_unreachable', 'server_error', `Realtime upstream ${to.target.providerId} was not called: ${refused.message}`), undefined));
         return;
       }
       // No permessage-deflate: a compressed message of a few kilobytes can inflate to maxPayload.
       const upstream = new Connect(target, { headers, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, handshakeTimeout: to.provider.config.connectTimeoutMs, lookup: guardedLookup });
-      const fail = (message: string): void => {
+      const fail = (message: string, outcome: string): void => {
         upstream.removeAllListeners();
         upstream.on('error', () => undefined);
         upstream.terminate();
-        reject(new GatewayError(502, 'upstream_unreachable', 'server_error', `Realtime upstream ${to.target.providerId} refused the connection: ${message}`));
+        reject(new RefusedAttempt(new GatewayError(502, 'upstream_unreachable', 'server_error', `Realtime upstream ${to.target.providerId} refused the connection: ${message}`), outcome));
       };
       upstream.once('open', () => {
         // The upstream speaks first (session.created): hold its messages until the client's side is up.
@@ -289,12 +336,22 @@ export class RealtimeProxy {
         upstream.removeAllListeners('unexpected-response');
         resolve(upstream);
       });
-      upstream.once('unexpected-response', (_r, res) => fail(`HTTP ${res.statusCode ?? 0}`));
-      upstream.once('error', (err) => fail(err.message));
+      upstream.once('unexpected-response', (_r, res) => fail(`HTTP ${res.statusCode ?? 0}`, handshakeOutcome(res.statusCode ?? 0)));
+      // ws's handshakeTimeout fails with this message; every other error is the connection's.
+      upstream.once('error', (err) => fail(err.message, err.message.includes('handshake has timed out') ? 'Timeout' : 'ConnectionError'));
     });
   }
 
-  private pipe(client: WebSocket, upstream: WebSocket, route: RouteConfig, to: ForwardTarget, caller: Caller, settle: (s: { usage: Usage | undefined; costUsd: number }) => void, uncount: () => void): void {
+  private pipe(
+    client: WebSocket,
+    upstream: WebSocket,
+    route: RouteConfig,
+    to: ForwardTarget,
+    caller: Caller,
+    settle: (s: { usage: Usage | undefined; costUsd: number }) => void,
+    uncount: () => void,
+    telemetry: RealtimeTelemetry,
+  ): void {
     const { target } = to;
     // The upstream's error events and close reason are its words, which may echo the Provider's credential.
     const secrets = providerSecrets(to.provider.config);
@@ -359,6 +416,7 @@ export class RealtimeProxy {
       total.cachedInputTokens += rec.cachedInputTokens;
       totalCost += rec.costUsd;
       this.deps.usage.record(rec);
+      telemetry.metered(rec);
     };
     let closed = false;
     const finish = (): void => {
@@ -371,6 +429,7 @@ export class RealtimeProxy {
       const cutInput = lastInput ?? sent?.usage();
       if (cutInput !== undefined) for (let n = Math.min(unfinished, MAX_UNFINISHED_CHARGED); n > 0; n--) charge(cutInput, 'client_gone');
       settle({ usage: total, costUsd: Math.round(totalCost * 1e8) / 1e8 });
+      telemetry.closed(SWITCHING_PROTOCOLS);
       this.deps.logger.info(
         { route: route.id, caller: caller.id, provider: target.providerId, upstreamModel: target.model, durationMs: Date.now() - started, messages, responses, inputTokens: total.inputTokens, outputTokens: total.outputTokens },
         'realtime connection closed',

@@ -1,0 +1,151 @@
+import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
+import { outcomeClass, type RequestEnd, type RequestUsage } from '../config/request-usage.js';
+import type { UsageRecord } from '../metering/usage-record.js';
+import { NONE, statusClass } from './gateway-metrics.js';
+import type { CallerIdentity, RealtimeTelemetry } from './gateway-observer.js';
+import type { TargetSeries } from './target-series.js';
+import type { TelemetryContext } from './telemetry-context.js';
+
+/** The `operation` label of a Realtime connection's metrics. */
+export const REALTIME_OPERATION = 'realtime';
+
+/** The admission outcome a refused upgrade's error code stands for (usage history's outcome class). */
+function admissionOf(code: string | undefined): RequestEnd['admission'] {
+  if (code === 'rate_limit_exceeded' || code === 'too_many_connections') return 'rate_limited';
+  if (code === 'budget_exceeded') return 'budget_rejected';
+  return undefined;
+}
+
+function namespaceOf(routeId: string): string {
+  const slash = routeId.indexOf('/');
+  return slash < 0 ? routeId : routeId.slice(0, slash);
+}
+
+/**
+ * One Realtime connection's metrics and usage-history record. A connection is one request of
+ * operation `realtime` (status 101 once upgraded), counted when it closes; its tokens and cost are
+ * added to tollgate_tokens_total and tollgate_cost_usd_total as each response is metered, so that a
+ * session of an hour is visible while it runs; usage history gets one record at the close, with
+ * the connection's summed tokens and cost. Budgets are settled apart (by the proxy, at the close).
+ */
+export class RealtimeRecorder implements RealtimeTelemetry {
+  private readonly started = performance.now();
+  private route: RouteConfig | undefined;
+  private who: CallerIdentity | undefined;
+  private serving: TargetSeries | undefined;
+  private attempts = 0;
+  private failovers = 0;
+  private lastFailure: string | undefined;
+  private lastTarget: TargetConfig | undefined;
+  private inputTokens = 0;
+  private outputTokens = 0;
+  private cachedInputTokens = 0;
+  private costUsd = 0;
+  private done = false;
+
+  constructor(private readonly ctx: TelemetryContext) {}
+
+  private get routeId(): string {
+    return this.route?.id ?? NONE;
+  }
+
+  routed(route: RouteConfig): void {
+    this.route = route;
+  }
+
+  caller(caller: CallerIdentity): void {
+    this.who = caller;
+  }
+
+  attempt(target: TargetConfig, outcome: string, ms: number): void {
+    const last = this.lastTarget;
+    if (last !== undefined && (last.providerId !== target.providerId || last.model !== target.model)) {
+      this.failovers++;
+      this.ctx.metrics.failovers.inc({ route: this.routeId, provider: last.providerId, upstream_model: last.model });
+    }
+    this.lastTarget = target;
+    this.attempts++;
+    const series = this.seriesOf(target).attempt(outcome);
+    series.count.inc();
+    series.duration.observe(ms / 1000);
+    if (outcome !== 'success') this.lastFailure = outcome;
+  }
+
+  upgraded(target: TargetConfig): void {
+    if (this.done) return;
+    this.serving = this.seriesOf(target);
+    this.ctx.metrics.realtimeConnections.inc({ route: this.routeId });
+  }
+
+  metered(record: UsageRecord): void {
+    if (this.done) return;
+    const series = this.serving;
+    const { metrics } = this.ctx;
+    if (series !== undefined && series.routeId === record.routeId && series.target.providerId === record.providerId && series.target.model === record.upstreamModel) {
+      const usage = series.usage();
+      usage.input.inc(record.inputTokens);
+      usage.output.inc(record.outputTokens);
+      usage.cachedInput.inc(record.cachedInputTokens);
+      usage.cost.inc(record.costUsd);
+    } else {
+      const labels = { route: record.routeId, model: record.model, provider: record.providerId, upstream_model: record.upstreamModel };
+      metrics.tokens.inc({ ...labels, type: 'input' }, record.inputTokens);
+      metrics.tokens.inc({ ...labels, type: 'output' }, record.outputTokens);
+      metrics.tokens.inc({ ...labels, type: 'cached_input' }, record.cachedInputTokens);
+      metrics.cost.inc(labels, record.costUsd);
+    }
+    if (record.estimated) metrics.estimated.inc({ route: record.routeId, provider: record.providerId, upstream_model: record.upstreamModel, reason: record.estimateReason ?? 'missing' });
+    this.inputTokens += record.inputTokens;
+    this.outputTokens += record.outputTokens;
+    this.cachedInputTokens += record.cachedInputTokens;
+    this.costUsd += record.costUsd;
+  }
+
+  closed(status: number, code?: string): void {
+    if (this.done) return;
+    this.done = true;
+    const durationMs = performance.now() - this.started;
+    const { metrics } = this.ctx;
+    const cls = statusClass(status);
+    const model = this.route?.model ?? NONE;
+    const served = this.serving;
+    if (served !== undefined) {
+      metrics.realtimeConnections.dec({ route: this.routeId });
+      const request = served.request(REALTIME_OPERATION, cls);
+      request.count.inc();
+      request.duration.observe(durationMs / 1000);
+    } else {
+      metrics.requests.inc({ operation: REALTIME_OPERATION, route: this.routeId, model, provider: NONE, upstream_model: NONE, status_class: cls });
+      metrics.requestDuration.observe({ route: this.routeId, model, provider: NONE, status_class: cls }, durationMs / 1000);
+    }
+    this.report(status, code, durationMs);
+  }
+
+  /** The connection as usage history counts it: one request, its responses' tokens and cost summed. */
+  private report(status: number, code: string | undefined, durationMs: number): void {
+    const onRequest = this.ctx.onRequest;
+    const namespace = this.route === undefined ? this.who?.namespace : namespaceOf(this.route.id);
+    if (onRequest === undefined || namespace === undefined || namespace.length === 0) return;
+    const record: RequestUsage = {
+      namespace,
+      outcome: outcomeClass({ status, clientLeft: false, admission: admissionOf(code), attempts: this.attempts, lastFailure: this.lastFailure }),
+      failovers: this.failovers,
+      cacheHit: false,
+      inputTokens: this.inputTokens,
+      outputTokens: this.outputTokens,
+      cachedInputTokens: this.cachedInputTokens,
+      latencyMs: Math.round(durationMs),
+    };
+    if (this.route !== undefined) {
+      record.route = this.route.id;
+      record.model = this.route.model;
+    }
+    if (this.serving !== undefined) record.provider = this.serving.target.providerId;
+    if (this.who !== undefined) record.caller = this.who.id;
+    onRequest(record, Math.round(this.costUsd * 1e8) / 1e8);
+  }
+
+  private seriesOf(target: TargetConfig): TargetSeries {
+    return this.ctx.series.of(this.routeId, this.route?.model ?? NONE, target);
+  }
+}
