@@ -97,7 +97,8 @@ class ObservedStream implements Stream {
 /** One upstream attempt: its CLIENT span, its metrics, and what the request learns from it. */
 export class AttemptRecorder implements AttemptTelemetry, StreamWatcher {
   readonly started = performance.now();
-  readonly labels: { route: string; provider: string; upstream_model: string };
+  /** Its target's labels on the route's metrics (bounded or folded: target-labels.ts). */
+  readonly labels: { readonly route: string; readonly provider: string; readonly upstream_model: string };
   readonly facts = new ResponseFacts();
   /** Usage as the provider reported it (never an estimate). */
   usage: Usage | undefined;
@@ -113,7 +114,7 @@ export class AttemptRecorder implements AttemptTelemetry, StreamWatcher {
     /** The target's metric series on the owner's route. */
     readonly series: TargetSeries,
   ) {
-    this.labels = { route: owner.routeId, provider: target.providerId, upstream_model: target.model };
+    this.labels = series.labels;
     const tracer = ctx.tracer;
     const parentSpan = owner.serverSpan;
     if (tracer === undefined || parentSpan === undefined) return;

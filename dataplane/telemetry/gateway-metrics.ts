@@ -5,6 +5,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { CircuitState } from './gateway-observer.js';
 import { retirablePromMetric, SeriesRetirement } from './series-retirement.js';
+import { MAX_TARGET_LABEL_SETS, OTHER_TARGET, TargetLabels } from './target-labels.js';
 
 export { NONE } from './series-retirement.js';
 
@@ -24,11 +25,14 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
   const registers = [registry];
   const target = ['route', 'provider', 'upstream_model'] as const;
   const circuits = new Map<string, CircuitState>();
+  const targetLabels = new TargetLabels();
 
   const metrics = {
     registry,
     /** Drops the series of objects gone from the configuration; other metrics of this registry (capture's) are tracked by it too. */
     retirement,
+    /** The provider and upstream_model label values of each route's targets (bounded, folded past a cap), per applied snapshot. */
+    targetLabels,
     requests: new SummedCounter({
       name: 'tollgate_requests_total',
       help: 'Inference requests by route, public model, serving provider and upstream model, and HTTP status class.',
@@ -162,12 +166,27 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
       this.reset();
       const snapshot = store.current?.snapshot;
       if (snapshot === undefined) return;
+      // Targets folded into `_other` (target-labels.ts) show the worst state among them.
+      let other = -1;
       for (const route of snapshot.routes) {
         for (const t of route.targets) {
-          const state = circuits.get(`${t.providerId}\u0000${t.model}`) ?? 'closed';
-          this.set({ provider: t.providerId, upstream_model: t.model }, CIRCUIT_VALUE[state]);
+          const shown = targetLabels.of(route.id, t);
+          const value = CIRCUIT_VALUE[circuits.get(`${t.providerId}\u0000${t.model}`) ?? 'closed'];
+          if (shown.provider === OTHER_TARGET) other = Math.max(other, value);
+          else this.set(shown, value);
         }
       }
+      if (other >= 0) this.set({ provider: OTHER_TARGET, upstream_model: OTHER_TARGET }, other);
+    },
+  });
+  new Gauge({
+    name: 'tollgate_metric_targets_folded',
+    help: `Distinct targets (provider and upstream model) of a route past the first ${MAX_TARGET_LABEL_SETS} whose metrics are shown as provider and upstream_model "_other".`,
+    labelNames: ['route'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [route, folded] of targetLabels.folded()) this.set({ route }, folded);
     },
   });
   new Gauge({
@@ -229,7 +248,10 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
       },
     },
   );
-  const applied = (snapshot: Snapshot): void => void retirement.apply(snapshot);
+  const applied = (snapshot: Snapshot): void => {
+    targetLabels.apply(snapshot);
+    void retirement.apply(snapshot);
+  };
   store.onChange((runtime) => applied(runtime.snapshot));
   if (store.current !== undefined) applied(store.current.snapshot);
   return metrics;

@@ -77,7 +77,8 @@ export class GatewayTelemetry implements GatewayObserver {
 
   /** A target the router passed over without trying it. */
   targetSkipped(routeId: string, providerId: string, model: string, reason: 'no_endpoints'): void {
-    this.metrics.targetsSkipped.inc({ route: routeId, provider: providerId, upstream_model: model, reason });
+    const shown = this.metrics.targetLabels.of(routeId, { providerId, model });
+    this.metrics.targetsSkipped.inc({ route: routeId, provider: shown.provider, upstream_model: shown.upstream_model, reason });
   }
 
   circuitState(providerId: string, model: string, state: CircuitState): void {

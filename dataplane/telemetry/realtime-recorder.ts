@@ -4,6 +4,7 @@ import type { UsageRecord } from '../metering/usage-record.js';
 import { NONE, statusClass } from './gateway-metrics.js';
 import type { CallerIdentity, RealtimeTelemetry } from './gateway-observer.js';
 import type { TargetSeries } from './target-series.js';
+import { targetLabelsOf } from './request-recorder.js';
 import type { TelemetryContext } from './telemetry-context.js';
 
 /** The `operation` label of a Realtime connection's metrics. */
@@ -36,7 +37,7 @@ export class RealtimeRecorder implements RealtimeTelemetry {
   private attempts = 0;
   private failovers = 0;
   private lastFailure: string | undefined;
-  private lastTarget: TargetConfig | undefined;
+  private lastTarget: TargetSeries | undefined;
   private inputTokens = 0;
   private outputTokens = 0;
   private cachedInputTokens = 0;
@@ -59,15 +60,16 @@ export class RealtimeRecorder implements RealtimeTelemetry {
 
   attempt(target: TargetConfig, outcome: string, ms: number): void {
     const last = this.lastTarget;
-    if (last !== undefined && (last.providerId !== target.providerId || last.model !== target.model)) {
+    const series = this.seriesOf(target);
+    if (last !== undefined && (last.target.providerId !== target.providerId || last.target.model !== target.model)) {
       this.failovers++;
-      this.ctx.metrics.failovers.inc({ route: this.routeId, provider: last.providerId, upstream_model: last.model });
+      this.ctx.metrics.failovers.inc(last.labels);
     }
-    this.lastTarget = target;
+    this.lastTarget = series;
     this.attempts++;
-    const series = this.seriesOf(target).attempt(outcome);
-    series.count.inc();
-    series.duration.observe(ms / 1000);
+    const attempt = series.attempt(outcome);
+    attempt.count.inc();
+    attempt.duration.observe(ms / 1000);
     if (outcome !== 'success') this.lastFailure = outcome;
   }
 
@@ -88,13 +90,14 @@ export class RealtimeRecorder implements RealtimeTelemetry {
       usage.cachedInput.inc(record.cachedInputTokens);
       usage.cost.inc(record.costUsd);
     } else {
-      const labels = { route: record.routeId, model: record.model, provider: record.providerId, upstream_model: record.upstreamModel };
+      const { provider, upstream_model } = targetLabelsOf(metrics, record);
+      const labels = { route: record.routeId, model: record.model, provider, upstream_model };
       metrics.tokens.inc({ ...labels, type: 'input' }, record.inputTokens);
       metrics.tokens.inc({ ...labels, type: 'output' }, record.outputTokens);
       metrics.tokens.inc({ ...labels, type: 'cached_input' }, record.cachedInputTokens);
       metrics.cost.inc(labels, record.costUsd);
     }
-    if (record.estimated) metrics.estimated.inc({ route: record.routeId, provider: record.providerId, upstream_model: record.upstreamModel, reason: record.estimateReason ?? 'missing' });
+    if (record.estimated) metrics.estimated.inc({ ...targetLabelsOf(metrics, record), reason: record.estimateReason ?? 'missing' });
     this.inputTokens += record.inputTokens;
     this.outputTokens += record.outputTokens;
     this.cachedInputTokens += record.cachedInputTokens;

@@ -7,7 +7,8 @@ import type { UsageRecord } from '../metering/usage-record.js';
 import type { CanonicalRequest, JsonObject } from '../core/canonical.js';
 import { boundedNames } from '../core/bounded-names.js';
 import { type AttemptOwner, AttemptRecorder, CLIENT_GONE } from './attempt-recorder.js';
-import { NONE, statusClass } from './gateway-metrics.js';
+import { type GatewayMetrics, NONE, statusClass } from './gateway-metrics.js';
+import type { TargetSeries } from './target-series.js';
 import type { AdmissionDecision, AttemptTelemetry, CallerIdentity, DataPolicyReport, GuardrailDecisionRecord, RequestTelemetry, TraceIds } from './gateway-observer.js';
 import { GENAI } from './genai-attributes.js';
 import type { TelemetryContext } from './telemetry-context.js';
@@ -52,6 +53,12 @@ function loggableRequestId(given: unknown): string | undefined {
   return typeof given === 'string' && given.length > 0 && given.length <= 128 ? given : undefined;
 }
 
+/** The labels of the target a usage record names, on its route's metrics (target-labels.ts). */
+export function targetLabelsOf(metrics: GatewayMetrics, record: UsageRecord): { route: string; provider: string; upstream_model: string } {
+  const shown = metrics.targetLabels.of(record.routeId, { providerId: record.providerId, model: record.upstreamModel });
+  return { route: record.routeId, provider: shown.provider, upstream_model: shown.upstream_model };
+}
+
 /** How a counted request is named: its metrics' `operation` label, its spans' gen_ai.operation.name. */
 export interface RequestKind {
   metric: string;
@@ -77,7 +84,8 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   private retries = 0;
   private failovers = 0;
   private upstreamMs = 0;
-  private lastTarget: TargetConfig | undefined;
+  /** The series of the target last attempted (its labels name a failover's origin). */
+  private lastTarget: TargetSeries | undefined;
   private lastFailure: string | undefined;
   private serving: AttemptRecorder | undefined;
   private firstChunkAt: number | undefined;
@@ -200,18 +208,18 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   attempt(target: TargetConfig, provider: RuntimeProvider, baseUrl: string): AttemptTelemetry {
     const { metrics } = this.ctx;
     const last = this.lastTarget;
+    const series = this.ctx.series.of(this.routeId, this.route?.model ?? NONE, target);
     if (last !== undefined) {
-      if (last.providerId === target.providerId && last.model === target.model) {
+      if (last.target.providerId === target.providerId && last.target.model === target.model) {
         this.retries++;
-        metrics.retries.inc({ route: this.routeId, provider: target.providerId, upstream_model: target.model });
+        metrics.retries.inc(series.labels);
       } else {
         this.failovers++;
-        metrics.failovers.inc({ route: this.routeId, provider: last.providerId, upstream_model: last.model });
+        metrics.failovers.inc(last.labels);
       }
     }
-    this.lastTarget = target;
+    this.lastTarget = series;
     this.attempts++;
-    const series = this.ctx.series.of(this.routeId, this.route?.model ?? NONE, target);
     return new AttemptRecorder(this.ctx, this, target, provider, baseUrl, this.attempts, series);
   }
 
@@ -251,13 +259,14 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
       usage.cachedInput.inc(record.cachedInputTokens);
       usage.cost.inc(record.costUsd);
     } else {
-      const labels = { route: record.routeId, model: record.model, provider: record.providerId, upstream_model: record.upstreamModel };
+      const shown = metrics.targetLabels.of(record.routeId, { providerId: record.providerId, model: record.upstreamModel });
+      const labels = { route: record.routeId, model: record.model, provider: shown.provider, upstream_model: shown.upstream_model };
       metrics.tokens.inc({ ...labels, type: 'input' }, record.inputTokens);
       metrics.tokens.inc({ ...labels, type: 'output' }, record.outputTokens);
       metrics.tokens.inc({ ...labels, type: 'cached_input' }, record.cachedInputTokens);
       metrics.cost.inc(labels, record.costUsd);
     }
-    const target = { route: record.routeId, provider: record.providerId, upstream_model: record.upstreamModel };
+    const target = series?.routeId === record.routeId && series.target.providerId === record.providerId && series.target.model === record.upstreamModel ? series.labels : targetLabelsOf(metrics, record);
     if (record.estimated) metrics.estimated.inc({ ...target, reason: record.estimateReason ?? 'missing' });
     if (record.stream && this.firstChunkAt !== undefined && this.streamEndAt !== undefined && record.outputTokens > 1) {
       metrics.tpot.observe(target, (this.streamEndAt - this.firstChunkAt) / 1000 / (record.outputTokens - 1));
@@ -352,8 +361,9 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
         request.count.inc();
         request.duration.observe(durationMs / 1000);
       } else {
-        metrics.requests.inc({ operation: this.operation, route: this.routeId, model, provider, upstream_model: upstreamModel, status_class: cls });
-        metrics.requestDuration.observe({ route: this.routeId, model, provider, status_class: cls }, durationMs / 1000);
+        const shown = served === undefined ? { provider, upstream_model: upstreamModel } : metrics.targetLabels.of(this.routeId, served.target);
+        metrics.requests.inc({ operation: this.operation, route: this.routeId, model, provider: shown.provider, upstream_model: shown.upstream_model, status_class: cls });
+        metrics.requestDuration.observe({ route: this.routeId, model, provider: shown.provider, status_class: cls }, durationMs / 1000);
       }
     }
     const errorType = this.streamFailure ?? (status >= 500 ? (this.lastFailure ?? String(status)) : undefined);

@@ -4,6 +4,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import { objectKeys, retirablePromMetric, SeriesRetirement, type KeepSeries, type SeriesLabels } from './series-retirement.js';
 import { SummedCounter } from './summed-counter.js';
 import { SummedHistogram } from './summed-histogram.js';
+import { boundedLabel } from './target-labels.js';
 
 const target = (providerId: string, model: string) => ({ providerId, model, priority: 0, weight: 1, pricing: { inputPer1M: 0, outputPer1M: 0 } });
 
@@ -92,6 +93,32 @@ describe('which series name only configured objects', () => {
       ...['images', 'audio', 'files', 'batches', 'moderations', 'rerank', 'score', 'tokenize', 'realtime', 'responses'].map((e) => `g|team/pii|endpoint:${e}`),
       'd|team/audit/bucket',
     ]);
+  });
+
+  it("keeps a route's target series as target-labels.ts shows them (cut, folded into _other), while the route is configured", () => {
+    const long = 'm'.repeat(200);
+    const targets: [string, string][] = Array.from({ length: 40 }, (_, i) => ['ns/p', `${long}-${i}`]);
+    const retirement = new SeriesRetirement(0);
+    const c = new SummedCounter({ name: 'c_total', help: 'h', labelNames: ['route', 'provider', 'upstream_model'] as const, registers: [] });
+    retirement.track(c);
+    const kept = (labels: SeriesLabels): boolean => {
+      let found = false;
+      c.retire((l) => {
+        if (l === labels) found = true;
+        return true;
+      });
+      return found;
+    };
+    const folded = { route: 'ns/r', provider: '_other', upstream_model: '_other' };
+    const cut = { route: 'ns/r', provider: 'ns/p', upstream_model: boundedLabel(`${long}-0`) };
+    c.inc(folded);
+    c.inc(cut);
+    void retirement.apply(snapshot({ routes: [{ id: 'ns/r', model: 'r', targets }] }));
+    expect(kept(folded)).toBe(true);
+    expect(kept(cut)).toBe(true);
+    void retirement.apply(snapshot({ routes: [] }));
+    expect(kept(folded)).toBe(false);
+    expect(kept(cut)).toBe(false);
   });
 });
 

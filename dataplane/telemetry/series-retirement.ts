@@ -1,6 +1,7 @@
 import type { Snapshot } from '../config/snapshot.js';
 import { uninspectedRuleName } from '../config/guardrail-config.js';
 import { PASS_THROUGH_ENDPOINTS } from '../config/pass-through-endpoints.js';
+import { routeTargetLabels } from './target-labels.js';
 
 /**
  * Label value when a request never got that far (no route matched, nothing served). Label values
@@ -107,9 +108,14 @@ export function objectKeys(snapshot: Snapshot): string[] {
   const keys: string[] = [];
   for (const route of snapshot.routes) {
     keys.push(`r\0${route.id}`, `m\0${route.id}\0${route.model}`);
-    for (const t of route.targets) {
-      keys.push(`t\0${t.providerId}\0${t.model}`, `rt\0${t.providerId}\0${t.model}\0${route.id}`, `p\0${t.providerId}`, `rp\0${t.providerId}\0${route.id}`);
-    }
+    // A target's series are labelled as target-labels.ts shows it (cut, or `_other`); the circuit
+    // states the gateway keeps are keyed by its names as configured.
+    const { labels } = routeTargetLabels(route.targets);
+    route.targets.forEach((t, i) => {
+      const shown = labels[i] ?? { provider: t.providerId, upstream_model: t.model };
+      keys.push(`t\0${t.providerId}\0${t.model}`, `rt\0${shown.provider}\0${shown.upstream_model}\0${route.id}`, `p\0${t.providerId}`, `rp\0${shown.provider}\0${route.id}`);
+      if (shown.provider !== t.providerId || shown.upstream_model !== t.model) keys.push(`t\0${shown.provider}\0${shown.upstream_model}`, `p\0${shown.provider}`);
+    });
   }
   for (const budget of snapshot.budgets) keys.push(`b\0${budget.id}`);
   for (const policy of snapshot.guardrails ?? []) {

@@ -25,6 +25,8 @@ export class TargetSeries {
   private readonly attempts = new Map<string, { count: CounterSeries; duration: HistogramSeries }>();
   private usageSeries: UsageSeries | undefined;
   private readonly requests = new Map<string, RequestSeries>();
+  /** The target's labels on its route's metrics: provider and upstream_model as target-labels.ts shows them (bounded, or `_other`). */
+  readonly labels: { readonly route: string; readonly provider: string; readonly upstream_model: string };
 
   constructor(
     private readonly metrics: GatewayMetrics,
@@ -32,13 +34,16 @@ export class TargetSeries {
     /** The route's public model. */
     readonly model: string,
     readonly target: TargetConfig,
-  ) {}
+  ) {
+    const shown = metrics.targetLabels.of(routeId, target);
+    this.labels = { route: routeId, provider: shown.provider, upstream_model: shown.upstream_model };
+  }
 
   /** tollgate_upstream_attempts_total and tollgate_upstream_duration_seconds for one outcome. */
   attempt(outcome: string): { count: CounterSeries; duration: HistogramSeries } {
     let found = this.attempts.get(outcome);
     if (found === undefined) {
-      const labels = { route: this.routeId, provider: this.target.providerId, upstream_model: this.target.model, outcome };
+      const labels = { ...this.labels, outcome };
       found = { count: this.metrics.attempts.series(labels), duration: this.metrics.upstreamDuration.series(labels) };
       this.attempts.set(outcome, found);
     }
@@ -48,7 +53,8 @@ export class TargetSeries {
   /** tollgate_tokens_total by type and tollgate_cost_usd_total. */
   usage(): UsageSeries {
     if (this.usageSeries === undefined) {
-      const labels = { route: this.routeId, model: this.model, provider: this.target.providerId, upstream_model: this.target.model };
+      const { provider, upstream_model } = this.labels;
+      const labels = { route: this.routeId, model: this.model, provider, upstream_model };
       const { tokens, cost } = this.metrics;
       this.usageSeries = {
         input: tokens.series({ ...labels, type: 'input' }),
@@ -64,7 +70,7 @@ export class TargetSeries {
   request(operation: string, statusClass: string): RequestSeries {
     let found = this.requests.get(statusClass);
     if (found === undefined || found.operation !== operation) {
-      const { providerId: provider, model: upstreamModel } = this.target;
+      const { provider, upstream_model: upstreamModel } = this.labels;
       found = {
         operation,
         count: this.metrics.requests.series({ operation, route: this.routeId, model: this.model, provider, upstream_model: upstreamModel, status_class: statusClass }),
