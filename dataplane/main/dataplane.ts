@@ -46,7 +46,7 @@ import { captureSampler } from '../policy/capture/capture-sampler.js';
 import { RunningRequests } from '../server/running-requests.js';
 import { LiveStreams } from '../server/live-streams.js';
 import { errors } from '../core/gateway-error.js';
-import { usageReportBudgetMs } from './shutdown-deadline.js';
+import { shutdownDeadlineMs, usageReportBudgetMs } from './shutdown-deadline.js';
 
 /**
  * How long a client has to send a request's headers: from the connection's start for its first
@@ -56,6 +56,12 @@ export const HEADERS_TIMEOUT_MS = 15_000;
 
 /** How long streams cut at the end of a drain get to write their error event before connections close. */
 const STREAM_CUT_GRACE_MS = 1_000;
+/** How long requests whose upstream calls were cut at exit get to be metered before usage is reported. */
+const CUT_REQUESTS_SETTLE_MS = 1_000;
+/** Time the spans get at least, even when the rest of the shutdown took all of its deadline. */
+const MIN_SPAN_FLUSH_MS = 250;
+/** Time closing the clients gets at least, likewise. */
+const MIN_CLOSE_MS = 250;
 
 export interface DataplaneOptions {
   /** Every finished inference request (usage history without an operator: `tollgate dev`'s console). */
@@ -104,6 +110,11 @@ export interface DataplaneOptions {
   capture?: Omit<CaptureServiceOptions, 'metrics'>;
   /** How long metric series of objects gone from the configuration are still shown (default RETIRE_AFTER_MS; tests shorten it). */
   metricSeriesGraceMs?: number;
+  /**
+   * Exports the spans still buffered, within `timeoutMs` (tracing on): shutdown calls it once the
+   * requests have ended, in parallel with its last steps and bounded by its deadline.
+   */
+  flushSpans?: (timeoutMs: number) => Promise<void>;
 }
 
 export const NO_TOKEN_REVIEW =
@@ -382,8 +393,17 @@ export class Dataplane {
       // Their usage cannot be known in time (a non-streaming answer slower than the drain): what
       // they hold of reported budgets is charged instead; exact budgets' holds are charged by Redis.
       const charged = this.reportedBudgets.settleOpenAtWorstCase();
-      this.opts.logger.warn({ requests: this.running.running, charged }, "requests still running at exit; those under a budget were charged their worst case");
+      this.opts.logger.warn({ requests: this.running.running, charged }, 'requests still running at exit; their upstream calls are cut and those under a budget were charged their worst case');
+      // Cut, not waited for: the transport's close waits for every answer, and one slower than the
+      // shutdown deadline kept the process until the kubelet killed it, its spans and usage unsent.
+      await this.transport.destroy(errors.shuttingDown(timeoutMs));
+      // Their handling unwinds (metered at their worst case, marked `shutdown`) before usage is reported.
+      await this.running.settled(CUT_REQUESTS_SETTLE_MS);
     }
+    const deadline = drainStarted + shutdownDeadlineMs(timeoutMs);
+    // Spans go out while usage is reported and connections close, in what is left of the one
+    // shutdown deadline: flushed after all of it, they got what the slowest step left over.
+    const spans = this.opts.flushSpans?.(Math.max(MIN_SPAN_FLUSH_MS, deadline - Date.now())).catch(() => undefined);
     if (this.adminServer !== undefined) {
       this.adminServer.closeAllConnections();
       await new Promise<void>((resolve) => this.adminServer?.close(() => resolve()));
@@ -397,6 +417,19 @@ export class Dataplane {
     const reported = await this.reporter.drain(usageReportBudgetMs(drainStarted, timeoutMs, Date.now()));
     await captured;
     if (!reported) this.opts.logger.error({ unacknowledged: this.reporter.unacknowledged }, 'usage reports not acknowledged before exit');
+    // Every step bounded by the deadline: a Redis or pod scrape that does not answer cannot hold the process.
+    const clientsClosed = await settledWithin(this.closeClients(), Math.max(MIN_CLOSE_MS, deadline - Date.now()));
+    if (!clientsClosed) {
+      this.opts.logger.warn('clients not closed by the shutdown deadline: cut');
+      await this.transport.destroy(errors.shuttingDown(timeoutMs));
+    }
+    await settledWithin(spans ?? Promise.resolve(), Math.max(MIN_SPAN_FLUSH_MS, deadline - Date.now()));
+    this.server = undefined;
+    return { drained };
+  }
+
+  /** Closes what the data plane is a client of (Redis, pod scrapers, upstream connections), in order. */
+  private async closeClients(): Promise<void> {
     await this.exactBudgets?.stop();
     this.opts.exactBudgets?.client.disconnect();
     await this.opts.rateLimiter?.close();
@@ -404,7 +437,19 @@ export class Dataplane {
     await this.activeHealth.close();
     await this.endpoints.close();
     await this.transport.close();
-    this.server = undefined;
-    return { drained };
   }
+}
+
+/** Resolves true once `work` settled, false when `ms` passed first (the work goes on, unwaited). */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([
+    work.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return done;
 }

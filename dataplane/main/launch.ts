@@ -132,7 +132,7 @@ export interface DataplaneLaunch {
 
 /**
  * The data plane as a process: identity, tracing, governance and exact budgets from the
- * environment, the snapshot, the ports. Resolves once it listens; `stop` drains and flushes spans.
+ * environment, the snapshot, the ports. Resolves once it listens; `stop` drains, reports and flushes spans by one deadline.
  */
 export async function launchDataplane(l: DataplaneLaunch): Promise<{ dataplane: Dataplane; stop: () => Promise<{ drained: boolean }> }> {
   const { logger, env } = l;
@@ -155,7 +155,7 @@ export async function launchDataplane(l: DataplaneLaunch): Promise<{ dataplane: 
     ...(l.operatorCa === undefined ? {} : { operatorCa: l.operatorCa }),
     ...(l.operatorServerName === undefined ? {} : { operatorServerName: l.operatorServerName }),
     ...(l.operatorUrl === undefined ? {} : { operatorUrl: l.operatorUrl }),
-    ...(tracing === undefined ? {} : { tracer: tracing.tracer }),
+    ...(tracing === undefined ? {} : { tracer: tracing.tracer, flushSpans: (ms: number) => tracing.shutdown(ms) }),
   });
   if (l.snapshotFile !== undefined) {
     const applied = dataplane.store.apply(JSON.parse(readFileSync(l.snapshotFile, 'utf8')));
@@ -165,5 +165,6 @@ export async function launchDataplane(l: DataplaneLaunch): Promise<{ dataplane: 
   }
   const address = await dataplane.start();
   logger.info({ port: address.port, admin: dataplane.adminAddress?.port }, 'data plane listening');
-  return { dataplane, stop: thenFlush(() => dataplane.shutdown(), tracing, shutdownDeadlineMs(l.drainTimeoutMs)) };
+  // The spans are flushed by the shutdown itself, in parallel with its last steps (DataplaneOptions.flushSpans).
+  return { dataplane, stop: () => dataplane.shutdown() };
 }

@@ -377,4 +377,14 @@ export class HttpTransport implements Transport {
     await Promise.all([...this.agents.values()].map((a) => a.close()));
     this.agents.clear();
   }
+
+  /**
+   * Ends every request still in flight with `reason` and closes the connections: close() waits for
+   * them, and a shutdown cannot wait for an answer slower than its deadline.
+   */
+  async destroy(reason: Error): Promise<void> {
+    const agents = [...this.agents.values()];
+    this.agents.clear();
+    await Promise.all(agents.map((a) => a.destroy(reason).catch(() => undefined)));
+  }
 }

@@ -187,6 +187,25 @@ describe('configuration changes and shutdown', () => {
     expect(result).toMatchObject({ code: 'gateway_shutting_down', message: expect.stringMatching(/shutting down and its 100 ms drain ended before the stream did; retry the request/) });
   });
 
+  // A non-streaming attempt outlives its client so that its usage can be metered; one slower than
+  // the drain kept the process past its shutdown deadline (drain + 10 s), and the kubelet killed it
+  // with its spans and usage unreported. It is charged its worst case and cut instead.
+  it('stops while a non-streaming answer is still pending upstream: its attempt is cut, not waited for', async () => {
+    const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') }, { drainTimeoutMs: 100 });
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    upstream.script({ kind: 'hang' });
+    const seen = upstream.requests.length;
+    const inFlight = client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    await upstreamReceived(seen);
+    const sent = upstream.requests[seen];
+    const { drained } = await gateway.stop();
+    expect(drained).toBe(false);
+    // The upstream never answers: the stop returned because the gateway cut the attempt.
+    await sent?.aborted;
+    expect(sent?.abortedNow()).toBe(true);
+    expect(await inFlight).toBeInstanceOf(Error);
+  });
+
   it('waits for a non-streaming request cut by the drain deadline to be metered before the stop returns', async () => {
     const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') }, { drainTimeoutMs: 100 });
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
