@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAiProvider, startTestGateway, type TestGatewayOptions } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
@@ -204,6 +205,52 @@ describe('configuration changes and shutdown', () => {
     await sent?.aborted;
     expect(sent?.abortedNow()).toBe(true);
     expect(await inFlight).toBeInstanceOf(Error);
+  });
+
+  // Pass-through streams (images `stream: true`, speech `stream_format: "sse"`, streamed
+  // transcriptions) are relayed as the upstream writes them: they were cut by a connection reset.
+  it('cuts a pass-through event stream that outlives the drain with an error event its client reads, charged as truncated', async () => {
+    // One image preview, then nothing more until the test ends.
+    const images = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`event: image_generation.partial_image\ndata: ${JSON.stringify({ type: 'image_generation.partial_image', b64_json: 'AAAA', partial_image_index: 0 })}\n\n`);
+      });
+    });
+    images.listen(0, '127.0.0.1');
+    await once(images, 'listening');
+    const pricing = '  models: [{ name: gpt-image-1, pricing: { input: 5, output: 40, perImage: 0.04 } }]\n';
+    const imagesRoute = `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: images }
+spec:
+  model: image
+  targets: [{ providerRef: { name: img }, model: gpt-image-1 }]
+  passThrough: { endpoints: [images] }
+`;
+    const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('img', `http://127.0.0.1:${(images.address() as AddressInfo).port}/v1`, pricing), 'route.yaml': imagesRoute }, { drainTimeoutMs: 100 });
+    try {
+      const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      const stream = await client.images.generate({ model: 'image', prompt: 'x', stream: true, partial_images: 2 });
+      const events: unknown[] = [];
+      const read = (async () => {
+        for await (const event of stream) events.push(event);
+      })().catch((e: unknown) => e);
+      while (events.length === 0) await new Promise((r) => setTimeout(r, 5));
+      const { drained } = await gateway.stop();
+      expect(drained).toBe(false);
+      const result = await read;
+      expect(result).toBeInstanceOf(OpenAI.APIError);
+      expect(result).toMatchObject({ code: 'gateway_shutting_down', message: expect.stringMatching(/shutting down and its 100 ms drain ended before the stream did; retry the request/) });
+      // Metered before the stop returned: what the request asked for, marked truncated (not a client that left).
+      const records = gateway.usage.records.filter((r) => r.routeId === 'default/images');
+      expect(records).toHaveLength(1);
+      expect(records[0]).toMatchObject({ estimated: true, estimateReason: 'truncated', costUsd: 0.04 });
+    } finally {
+      images.closeAllConnections();
+      images.close();
+    }
   });
 
   it('waits for a non-streaming request cut by the drain deadline to be metered before the stop returns', async () => {

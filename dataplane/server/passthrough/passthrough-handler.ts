@@ -32,6 +32,8 @@ import { providerSecrets } from '../../providers/registry.js';
 import { CALLER_TRACE_HEADERS, failureOf, ForwardedAttempt } from './forwarded-attempt.js';
 import { keepReading } from './keep-reading.js';
 import { ListenerMark } from './listener-mark.js';
+import type { LiveStreams } from '../live-streams.js';
+import { sseEvent } from '../../sse/sse-writer.js';
 
 /** Headers that carry the caller's credentials or address the gateway: never forwarded upstream. */
 const CALLER_HEADERS = ['authorization', 'api-key', 'x-api-key', 'cookie', 'openai-organization', 'openai-project', MODEL_HEADER, 'x-tollgate-debug', ...CALLER_TRACE_HEADERS];
@@ -90,6 +92,8 @@ export interface PassThroughDeps {
   admitters?: readonly Admitter[];
   bodyLimits: RequestBodyLimits;
   bodyBudget: ByteBudget;
+  /** The streams being written: an event stream relayed is cut with an error event when a drain ends. */
+  liveStreams?: LiveStreams;
 }
 
 /** What the access log and metrics see of a pass-through request (it has no canonical form). */
@@ -255,10 +259,25 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         const meter = meterAnswer(deps.usage, p, proxyRes);
         if (status < 400) {
           out.writeHead(status, { ...headers, ...gatewayHeaders(p) });
+          // An event stream still running when a drain ends is ended with an error event its client
+          // reads (and can retry on), as a translated stream is: a connection reset looked like a
+          // network failure. Charged what it asked for, marked truncated.
+          let drainCut = false;
+          if (String(proxyRes.headers['content-type'] ?? '').includes('text/event-stream') && deps.liveStreams !== undefined) {
+            const untrack = deps.liveStreams.track((reason) => {
+              drainCut = true;
+              proxyRes.unpipe(out);
+              // Its meter charges what was read and at least what was asked, marked truncated (answer-meter.ts).
+              proxyRes.destroy();
+              out.end(streamErrorEvent(reason));
+            });
+            out.once('close', untrack);
+          }
           proxyRes.pipe(out);
           // An answer the upstream cut short cuts the client's (the proxy's own listener is on its stand-in).
           proxyRes.once('close', () => {
-            if (!proxyRes.complete && !out.destroyed) out.destroy();
+            // Not one the drain cut: its error event is still being written.
+            if (!proxyRes.complete && !out.destroyed && !drainCut) out.destroy();
           });
           if (meter !== undefined) {
             p.meter = meter;
@@ -517,4 +536,14 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       fail(err);
     }
   };
+}
+
+/**
+ * The error event a relayed event stream is cut with: named `error` and carrying an `error` object,
+ * as OpenAI's streams (images, speech, transcriptions) say an error; the OpenAI SDKs raise it as
+ * an APIError.
+ */
+function streamErrorEvent(reason: Error): string {
+  const error = reason instanceof GatewayError ? reason : new GatewayError(502, 'upstream_stream_error', 'server_error', reason.message);
+  return sseEvent('error', { type: 'error', ...error.toBody() });
 }
