@@ -120,10 +120,11 @@ describe('pass-through metering of requests that run a model', () => {
     expect(seen).toContain('image_generation.completed');
     const records = await recordsAfter(before);
     expect(records).toHaveLength(1);
-    // Each image: 10 input and 100 output tokens. Before, nothing was charged (no unit price is set).
+    // Each image: 100 output tokens; the one 10-token prompt both events repeat is charged once
+    // (image-stream-reader.ts). Before, nothing was charged (no unit price is set).
     expect(records[0]?.outputTokens).toBeGreaterThanOrEqual(100);
-    expect(records[0]).toMatchObject({ inputTokens: 20, outputTokens: 200, estimated: false });
-    expect(records[0]?.costUsd).toBeCloseTo((20 * 5 + 200 * 40) / 1e6, 9);
+    expect(records[0]).toMatchObject({ inputTokens: 10, outputTokens: 200, estimated: false });
+    expect(records[0]?.costUsd).toBeCloseTo((10 * 5 + 200 * 40) / 1e6, 9);
   });
 
   it('reads on a JSON images answer the client left before its usage came: charged that usage', async () => {
