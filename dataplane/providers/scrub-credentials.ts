@@ -47,14 +47,22 @@ export function scrubText(text: string, secrets: readonly string[] = []): string
   return out.length > MAX_UPSTREAM_MESSAGE ? `${out.slice(0, MAX_UPSTREAM_MESSAGE)}…` : out;
 }
 
-/** Every string in upstream JSON scrubbed as scrubText does (keys and the structure kept). */
-export function scrubJson(value: unknown, secrets: readonly string[]): unknown {
+/** Nesting kept by scrubJson; deeper values are replaced by TOO_DEEP. No provider's error nests past a handful of levels. */
+export const MAX_SCRUB_DEPTH = 32;
+const TOO_DEEP = '[nested too deeply]';
+
+/**
+ * Every string in upstream JSON scrubbed as scrubText does (keys and the structure kept, to
+ * MAX_SCRUB_DEPTH levels). The bound matters: JSON.parse takes any depth, and a walk without one
+ * ran out of stack on an upstream's error nested 3,000 levels deep (6 KB), which a Realtime
+ * upstream's event turned into a crash of the whole data plane.
+ */
+export function scrubJson(value: unknown, secrets: readonly string[], depth = 0): unknown {
   if (typeof value === 'string') return scrubText(value, secrets);
-  if (Array.isArray(value)) return value.map((v) => scrubJson(v, secrets));
-  if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubJson(v, secrets)]));
-  }
-  return value;
+  if (typeof value !== 'object' || value === null) return value;
+  if (depth >= MAX_SCRUB_DEPTH) return TOO_DEEP;
+  if (Array.isArray(value)) return value.map((v) => scrubJson(v, secrets, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubJson(v, secrets, depth + 1)]));
 }
 
 /** A failure with every upstream-provided text scrubbed: the only form that reaches clients, spans and logs. */
