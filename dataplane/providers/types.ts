@@ -107,7 +107,8 @@ export interface TokenCounter {
 export interface PathForwarding {
   /**
    * The upstream URL of a public path (`/v1/images/generations`, vLLM's root `/tokenize`,
-   * `/v1/realtime` as ws/wss) with the client's query, a `model` in it being the target's; undefined
+   * `/v1/realtime` as ws/wss) with the client's query, a `model` in it being the target's (a
+   * Realtime session's always names one); undefined
    * when the provider does not serve that path.
    */
   url(path: string, query: URLSearchParams, target: AdapterTarget): URL | undefined;

@@ -10,8 +10,13 @@ export const openAiPathForwarding: PathForwarding = {
     const base = target.baseUrl.replace(/\/+$/, '');
     const url = new URL(path.startsWith('/v1/') ? `${base}${path.slice('/v1'.length)}` : `${base.replace(/\/v1$/, '')}${path}`);
     for (const [k, v] of query) url.searchParams.append(k, v);
-    if (url.searchParams.has('model')) url.searchParams.set('model', target.model);
-    if (path === '/v1/realtime') url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    if (path === '/v1/realtime') {
+      url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+      // A session names its model at the connection: the client may have chosen the route by the
+      // x-tollgate-model header (or the single Realtime route), and the upstream needs the target's.
+      // A side-band connection to an existing call (call_id) has its model already.
+      if (!url.searchParams.has('call_id')) url.searchParams.set('model', target.model);
+    } else if (url.searchParams.has('model')) url.searchParams.set('model', target.model);
     return url;
   },
   headers(target) {

@@ -45,6 +45,9 @@ describe('pass-through paths', () => {
     expect(url('/tokenize', '', 'http://vllm:8000/v1')).toBe('http://vllm:8000/tokenize');
     expect(url('/v1/realtime', 'model=voice&foo=1', 'https://api.openai.com/v1')).toBe('wss://api.openai.com/v1/realtime?model=gpt-image-1&foo=1');
     expect(url('/v1/realtime', 'call_id=c1', 'http://vllm:8000/v1/')).toBe('ws://vllm:8000/v1/realtime?call_id=c1');
+    // A route chosen by the x-tollgate-model header (or the only Realtime route): the query names no model, the upstream still needs it.
+    expect(url('/v1/realtime', '', 'https://api.openai.com/v1')).toBe('wss://api.openai.com/v1/realtime?model=gpt-image-1');
+    expect(url('/v1/files', '', 'https://api.openai.com/v1')).toBe('https://api.openai.com/v1/files');
     expect(openAiPathForwarding.headers(at('x'))).toEqual({ 'x-extra': '1', authorization: 'Bearer sk-up' });
   });
 
