@@ -110,6 +110,23 @@ end
 return 1
 `;
 
+/**
+ * Spend no hold stood for, added at once (Admission.charge: a Realtime response as it ends). KEYS:
+ * each budget's spent key of the current period; ARGV: n, then per budget the amount and the key's
+ * TTL in seconds.
+ */
+export const CHARGE_SCRIPT = `
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  local amount = tonumber(ARGV[(i - 1) * 2 + 2])
+  if amount ~= 0 then
+    redis.call('INCRBYFLOAT', KEYS[i], amount)
+    redis.call('EXPIRE', KEYS[i], ARGV[(i - 1) * 2 + 3])
+  end
+end
+return 1
+`;
+
 /** ARGV: new deadline, then reservation ids. KEYS: deadline sets. Moves the deadline of holds that still exist. */
 export const REFRESH_SCRIPT = `
 for _, key in ipairs(KEYS) do

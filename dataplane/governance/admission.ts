@@ -41,6 +41,10 @@ function combined(granted: readonly Admission[]): Admission {
       }
       return undefined;
     },
+    charge(part: Settlement) {
+      if (settled) return;
+      for (const a of granted) a.charge(part);
+    },
     settle(result: Settlement) {
       if (settled) return;
       settled = true;

@@ -43,6 +43,13 @@ export interface Admission {
   headers: Record<string, string>;
   settle(result: Settlement): void;
   /**
+   * Charges part of what the request used before it settles, at once: a connection that lasts
+   * (Realtime) is charged each response as it ends, so that its Budgets and token limits see the
+   * spend while it is open. What was charged is never charged again: `settle` is then given only
+   * what was not (usage undefined when nothing is left).
+   */
+  charge(part: Settlement): void;
+  /**
    * Asked while a stream runs, with its cost and tokens so far: a reason to cut it when a budget
    * that says so (cutStreams) would be crossed.
    */

@@ -82,7 +82,7 @@ describe('StageChain', () => {
 
 describe('requestStages', () => {
   it('leaves rate limits and budgets out on a snapshot without any, and keeps each where its policy exists', () => {
-    const admitter = { admit: () => Promise.resolve({ headers: {}, settle: () => undefined }) };
+    const admitter = { admit: () => Promise.resolve({ headers: {}, settle: () => undefined, charge: () => undefined }) };
     const chain = new StageChain(requestStages({ router: {} as Router, usage: {} as UsageSink, rateLimiter: admitter, admitters: [admitter] }));
     const names = (routes: object[], budgets: object[]): string[] => chain.for({ snapshot: { routes, budgets } } as unknown as RuntimeSnapshot).map((s) => s.name);
     expect(names([{ id: 'a/plain' }], [])).toEqual(['identify', 'parse', 'match-route', 'access', 'serve', 'meter']);

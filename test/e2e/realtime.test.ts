@@ -65,6 +65,11 @@ ${passThrough}`;
       dailyBudget('voice-race-cap', 0.03, 'voice-audio-race'),
       // One spoken answer (REALTIME_AUDIO_USAGE) costs $0.05568 at the audio prices, $0.01252 were its audio priced as text.
       dailyBudget('voice-audio-cap', 0.03, 'voice-audio-budgeted'),
+      route('voice-session-cap', '  passThrough: { endpoints: [realtime] }\n'),
+      dailyBudget('session-cap', 0.0001, 'voice-session-cap'),
+      route('voice-cut', '  passThrough: { endpoints: [realtime] }\n'),
+      // A spoken answer at these text prices costs $0.01252: it crosses the limit of a response running beside it.
+      `${dailyBudget('cut-cap', 0.005, 'voice-cut').trimEnd()}\n  action: { type: Reject, cutStreams: true }\n`,
       route('voice-nowhere', '  passThrough: { endpoints: [realtime] }\n', 'nowhere', 'm'),
       route('voice-metadata', '  passThrough: { endpoints: [realtime] }\n', 'metadata', 'm'),
     ].join('---\n'),
@@ -495,6 +500,68 @@ describe('Realtime over WebSocket', () => {
     expect(error).toMatchObject({ code: 'budget_exceeded', type: 'insufficient_quota' });
     expect(error.message).toMatch(/budget default\/voice-cap is exhausted/);
     expect(upstream.connections.length).toBe(upstreamBefore);
+  });
+
+  /** An open connection's events as they come, parsed. */
+  async function session(model: string): Promise<{ ws: WebSocket; events: { type: string; error?: { code?: string; message?: string; event_id?: string | null } }[] }> {
+    const ws = await connect(gateway.url, model, CALLER_KEY);
+    if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
+    const events: { type: string }[] = [];
+    ws.on('message', (data, isBinary) => !isBinary && events.push(JSON.parse(String(data)) as { type: string }));
+    return { ws, events };
+  }
+
+  it('a Budget is charged each response as it ends: while the session is open, an exhausted Budget refuses its next response.create (an error event, nothing upstream) and every new connection', async () => {
+    const budget = gateway.dataplane.store.current?.snapshot.budgets.find((b) => b.id === 'default/session-cap');
+    if (budget === undefined) throw new Error('no budget');
+    const spent = (): number => gateway.dataplane.ledger.spent(budget, Date.now()).spent;
+    const { ws, events } = await session('voice-session-cap');
+    const upstreamSeen = upstream.connections.length;
+    ws.send(JSON.stringify({ type: 'response.create' }));
+    await vi.waitFor(() => expect(events.filter((e) => e.type === 'response.done')).toHaveLength(1));
+    // Charged at its response.done, the connection still open (before, only when it closed).
+    await vi.waitFor(() => expect(spent()).toBeCloseTo((16 * 4 + 4 * 0.4 + 6 * 16) / 1e6, 12));
+    ws.send(JSON.stringify({ type: 'response.create', event_id: 'evt_second' }));
+    await vi.waitFor(() => expect(events.filter((e) => e.type === 'error')).toHaveLength(1));
+    expect(events.at(-1)).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', code: 'budget_exceeded', event_id: 'evt_second' } });
+    expect(events.at(-1)?.error?.message).toMatch(/^budget default\/session-cap is exhausted: 0\.0002 of 0\.0001 USD spent this period/);
+    // The session stays open (binary echoes), no second response ran upstream, and a new connection is refused.
+    const echoed = new Promise<void>((resolve) => ws.on('message', (_d, isBinary) => isBinary && resolve()));
+    ws.send(Buffer.from([1]), { binary: true });
+    await echoed;
+    expect(events.filter((e) => e.type === 'response.created')).toHaveLength(1);
+    const another = await connect(gateway.url, 'voice-session-cap', CALLER_KEY);
+    expect(another).toMatchObject({ status: 429 });
+    expect(upstream.connections.length).toBe(upstreamSeen);
+    ws.close();
+    await once(ws, 'close');
+    const proxy = (gateway.dataplane as unknown as { realtime: RealtimeProxy }).realtime;
+    await vi.waitFor(() => expect(proxy.connections('default/voice-session-cap')).toBe(0));
+    // Never twice: the close charges nothing the responses were charged already.
+    const records = gateway.usage.records.filter((r) => r.routeId === 'default/voice-session-cap');
+    expect(records).toHaveLength(1);
+    expect(spent()).toBeCloseTo(records[0]?.costUsd ?? -1, 12);
+  });
+
+  it('a Budget that cuts streams cancels a response running when another spends it past the limit, with an error event', async () => {
+    const a = await session('voice-cut');
+    const b = await session('voice-cut');
+    try {
+      a.ws.send(JSON.stringify({ type: 'response.create', response: { metadata: { emulator: 'hang' } } }));
+      await vi.waitFor(() => expect(a.events.map((e) => e.type)).toContain('response.created'));
+      b.ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'] } }));
+      await vi.waitFor(() => expect(b.events.map((e) => e.type)).toContain('response.done'));
+      // A's response goes on streaming: its next delta finds the Budget crossed, and the response is cancelled.
+      a.ws.send(JSON.stringify({ type: 'emulator.flood', count: 1, bytes: 10 }));
+      await vi.waitFor(() => expect(a.events.map((e) => e.type)).toContain('response.done'));
+      const error = a.events.find((e) => e.type === 'error');
+      expect(error).toMatchObject({ error: { code: 'budget_exceeded', type: 'invalid_request_error' } });
+      expect(error?.error?.message).toMatch(/budget default\/cut-cap was exhausted during this stream .*the response was cancelled/);
+      expect(a.events.find((e) => e.type === 'response.done')).toMatchObject({ response: { status: 'cancelled' } });
+    } finally {
+      a.ws.close();
+      b.ws.close();
+    }
   });
 
   it("a connection's spend against a Budget is its responses' costs, audio at the audio prices", async () => {

@@ -10,7 +10,8 @@ import { WebSocketServer } from 'ws';
 // own make it misbehave as a proxy before an upstream may, repeating the credential it was sent:
 // `emulator.echo_credential` in an error event, `emulator.close_echoing_credential` in the close reason;
 // `emulator.flood` sends `count` audio deltas of `bytes` each as fast as it can; a response.create with
-// `response.metadata.emulator: "hang"` starts a response that never finishes, `"negative"` one whose usage says input_tokens -1.
+// `response.metadata.emulator: "hang"` starts a response that never finishes (until a response.cancel:
+// response.done cancelled, with usage), `"negative"` one whose usage says input_tokens -1.
 
 /** A spoken answer to a spoken question (response.create with `response.output_modalities: ["audio"]`), some of its audio cached. */
 export const REALTIME_AUDIO_USAGE = {
@@ -74,6 +75,9 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
           if (how === 'negative') return send({ type: 'response.done', response: { id: 'resp_rt', status: 'completed', output: [], usage: { ...usage, input_tokens: -1 } } });
           send({ type: 'response.output_text.delta', response_id: 'resp_rt', item_id: 'item_1', output_index: 0, content_index: 0, delta: 'lo' });
           send({ type: 'response.done', response: { id: 'resp_rt', status: 'completed', output: [], usage } });
+        } else if (event.type === 'response.cancel') {
+          // What the response had used by then is billed, as OpenAI reports it in the cancelled response.done.
+          send({ type: 'response.done', response: { id: 'resp_rt', status: 'cancelled', output: [], usage: REALTIME_USAGE } });
         } else if (event.type === 'emulator.echo_credential') {
           send({ type: 'error', error: { type: 'invalid_request_error', code: 'invalid_api_key', message: `key ${String(req.headers.authorization ?? req.headers['api-key'])} is not valid`, param: null } });
         } else if (event.type === 'emulator.flood') {

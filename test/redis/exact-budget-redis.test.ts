@@ -86,6 +86,22 @@ describe('exact budgets in Redis', () => {
     await expect(b.admit(ask)).rejects.toThrow(/budget team-a\/monthly (is exhausted|cannot cover)/);
   });
 
+  it('charges part of an admission at once (a Realtime response as it ends), on top of its hold, and its settle adds only what it is given', async () => {
+    await admin.flushall();
+    const p = await pod('a');
+    const connection = await p.admit({ ...ask, promptTokens: 0, maxOutputTokens: 0 });
+    connection.charge(usage(0.35));
+    connection.charge(usage(0.35));
+    await p.stop();
+    expect(await spentInRedis()).toBeCloseTo(0.7, 9);
+    // 0.7 of 1 spent: a worst case of 0.40 does not fit.
+    await expect(p.admit(ask)).rejects.toMatchObject({ status: 429 });
+    connection.settle({ usage: undefined, costUsd: 0 });
+    connection.charge(usage(0.35));
+    await p.stop();
+    expect(await spentInRedis()).toBeCloseTo(0.7, 9);
+  });
+
   it("charges a dead pod's holds at their worst case once they expire, and a late settle corrects the charge", async () => {
     await admin.flushall();
     const dead = await pod('dead');

@@ -44,6 +44,21 @@ describe('BudgetAdmitter', () => {
     );
   });
 
+  it('charge records spend at once, while the admission holds on; settle then records only what it is given, and nothing after', async () => {
+    const { admitter, ledger } = setup([budget()]);
+    const b = budget();
+    const at = Date.parse('2026-11-15T12:00:00Z');
+    const connection = await admitter.admit({ ...ask, promptTokens: 0, maxOutputTokens: 0 });
+    connection.charge({ usage: { inputTokens: 10, outputTokens: 5, cachedInputTokens: 0 }, costUsd: 0.35 });
+    connection.charge({ usage: { inputTokens: 10, outputTokens: 5, cachedInputTokens: 0 }, costUsd: 0.35 });
+    expect(ledger.spent(b, at).spent).toBeCloseTo(0.7, 12);
+    // 0.7 of 1 spent: a worst case of 0.40 is not covered any more.
+    await expect(admitter.admit(ask)).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
+    connection.settle({ usage: undefined, costUsd: 0 });
+    connection.charge({ usage: { inputTokens: 10, outputTokens: 5, cachedInputTokens: 0 }, costUsd: 0.35 });
+    expect(ledger.spent(b, at).spent).toBeCloseTo(0.7, 12);
+  });
+
   it('charges every admission still open its worst case at exit, once, and nothing twice if it settles later', async () => {
     const ledger = new BudgetLedger('pod-1', { standalone: true });
     const reporter = new UsageReporter(ledger, { logger: pino({ level: 'silent' }) });

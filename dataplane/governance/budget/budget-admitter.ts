@@ -43,7 +43,7 @@ function worstCaseUsd(route: RouteConfig, promptTokens: number, maxOutputTokens:
 }
 
 /** An admission with nothing held: its headers object is shared (nothing adds to an admission's headers). */
-const NOTHING_HELD: Admission = { headers: {}, settle: () => undefined };
+const NOTHING_HELD: Admission = { headers: {}, settle: () => undefined, charge: () => undefined };
 
 function exhausted(budget: BudgetConfig, a: Availability): boolean {
   return a.spent >= budget.amount || a.left <= 0;
@@ -135,6 +135,10 @@ class HeldBudgets implements Admission {
     this.admitter.settleHeld(this, this.budgets, this.usd, this.tokens, result);
   }
 
+  charge(part: Settlement): void {
+    if (!this.settled) this.admitter.record(this.budgets, part);
+  }
+
   /** Charged what it holds: its request's usage can no longer be known (the pod is going away). */
   settleAtWorstCase(): void {
     this.settle({ usage: { inputTokens: this.tokens, outputTokens: 0, cachedInputTokens: 0 }, costUsd: this.usd });
@@ -224,6 +228,11 @@ export class BudgetAdmitter implements Admitter {
   settleHeld(admission: HeldBudgets, budgets: readonly BudgetConfig[], usd: number, tokens: number, result: Settlement): void {
     this.open.delete(admission);
     for (const budget of budgets) this.ledger.release(budget.id, budget.unit === 'USD' ? usd : tokens);
+    this.record(budgets, result);
+  }
+
+  /** What was used, recorded against the budgets (for the ledger and the usage report); nothing when nothing was. */
+  record(budgets: readonly BudgetConfig[], result: Settlement): void {
     const usage = result.usage;
     if (usage === undefined) return;
     this.reporter.record({

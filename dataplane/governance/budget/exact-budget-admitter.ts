@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { exactBudgetKeys, isExact, REFRESH_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT } from '../../config/exact-budget-ledger.js';
+import { CHARGE_SCRIPT, exactBudgetKeys, isExact, REFRESH_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT } from '../../config/exact-budget-ledger.js';
 import type { BudgetConfig } from '../../config/snapshot.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import { RedisScript } from '../rate-limit/redis-script.js';
@@ -21,6 +21,7 @@ export interface ExactBudgetOptions {
 const reserveScript = new RedisScript(RESERVE_SCRIPT);
 const settleScript = new RedisScript(SETTLE_SCRIPT);
 const refreshScript = new RedisScript(REFRESH_SCRIPT);
+const chargeScript = new RedisScript(CHARGE_SCRIPT);
 
 interface Live {
   deadlineKeys: string[];
@@ -69,7 +70,7 @@ export class ExactBudgetAdmitter implements Admitter {
 
   async admit(request: AdmissionRequest): Promise<Admission> {
     const budgets = applicableBudgets(request.budgets, request.caller, request.route).filter(isExact);
-    if (budgets.length === 0) return { headers: {}, settle: () => undefined };
+    if (budgets.length === 0) return { headers: {}, settle: () => undefined, charge: () => undefined };
     const now = this.now();
     const worst = worstCase(request.route, request.promptTokens, request.maxOutputTokens, request.units);
     const amounts = budgets.map((b) => (b.unit === 'USD' ? worst.usd : worst.tokens));
@@ -102,6 +103,9 @@ export class ExactBudgetAdmitter implements Admitter {
     let settled = false;
     return {
       headers: {},
+      charge: (part: Settlement) => {
+        if (!settled) this.charge(budgets, part);
+      },
       settle: (result: Settlement) => {
         if (settled) return;
         settled = true;
@@ -120,5 +124,23 @@ export class ExactBudgetAdmitter implements Admitter {
         this.settling.add(done);
       },
     };
+  }
+
+  /** Spend added to the current period of each budget now, on top of the admission's hold (Admission.charge). */
+  private charge(budgets: readonly BudgetConfig[], part: Settlement): void {
+    const usage = part.usage;
+    if (usage === undefined) return;
+    const now = this.now();
+    const periods = budgets.map((b) => exactBudgetKeys(this.opts.keyPrefix, b, now));
+    const args: (string | number)[] = [budgets.length];
+    budgets.forEach((b, i) => args.push(b.unit === 'USD' ? part.costUsd : usage.inputTokens + usage.outputTokens, periods[i]?.ttlSeconds ?? 60));
+    const done = chargeScript
+      .run(this.opts.client, periods.map((p) => p.keys[0] ?? ''), args)
+      .catch((err: unknown) => {
+        // Unlike a settle, no hold stands for this spend: it is lost to the exact budget, and said so.
+        this.opts.logger.error({ err: (err as Error).message, costUsd: part.costUsd }, 'exact budgets: a charge did not reach Redis; that spend is not counted');
+      })
+      .finally(() => this.settling.delete(done));
+    this.settling.add(done);
   }
 }

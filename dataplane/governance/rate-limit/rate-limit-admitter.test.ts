@@ -123,6 +123,21 @@ describe('RateLimitAdmitter', () => {
     expect((await admitter.admit(admission(route, caller('app'), 0))).headers['x-ratelimit-remaining-tokens']).toBe('500');
   });
 
+  it('charge takes tokens at once, on top of the estimate; settle then corrects only the estimate (a Realtime connection, charged per response)', async () => {
+    const clock = new FakeClock();
+    const admitter = localAdmitter(clock);
+    const route = testRoute([{ per: 'Route', tokensPerMinute: 1000 }]);
+    const a = await admitter.admit(admission(route, caller('app'), 0));
+    a.charge({ usage: { inputTokens: 100, outputTokens: 200, cachedInputTokens: 0 }, costUsd: 0 });
+    await admitter.idle();
+    expect((await admitter.admit(admission(route, caller('app'), 0))).headers['x-ratelimit-remaining-tokens']).toBe('700');
+    a.charge({ usage: { inputTokens: 100, outputTokens: 0, cachedInputTokens: 0 }, costUsd: 0 });
+    a.settle({ usage: undefined, costUsd: 0 });
+    a.charge({ usage: { inputTokens: 100, outputTokens: 0, cachedInputTokens: 0 }, costUsd: 0 });
+    await admitter.idle();
+    expect((await admitter.admit(admission(route, caller('app'), 0))).headers['x-ratelimit-remaining-tokens']).toBe('600');
+  });
+
   it('settle corrects only the token buckets, each by its own estimate, and not at all when the estimate was right', async () => {
     const clock = new FakeClock();
     const backend = new LocalRateLimitBackend({ now: clock.now });

@@ -28,7 +28,7 @@ export interface RateLimitAdmitterOptions extends TokenCountPolicy {
   onBackendError?: (err: unknown, op: 'take' | 'adjust') => void;
 }
 
-const NO_LIMITS: Admission = { headers: {}, settle: () => {} };
+const NO_LIMITS: Admission = { headers: {}, settle: () => {}, charge: () => {} };
 
 function refusal(request: AdmissionRequest, checks: readonly LimitCheck[], result: TakeResult, headers: Record<string, string>): GatewayError {
   let worst = 0;
@@ -64,6 +64,11 @@ class HeldLimits implements Admission {
     if (this.settled) return;
     this.settled = true;
     this.admitter.correct(this.checks, settlement);
+  }
+
+  charge(part: Settlement): void {
+    const used = part.usage === undefined ? 0 : part.usage.inputTokens + part.usage.outputTokens;
+    if (!this.settled && used > 0) this.admitter.take(this.checks, used);
   }
 }
 
@@ -158,15 +163,22 @@ export class RateLimitAdmitter implements Admitter {
   correct(checks: readonly LimitCheck[], settlement: Settlement): void {
     const usage = settlement.usage;
     const used = usage === undefined ? 0 : usage.inputTokens + usage.outputTokens;
+    let change = false;
+    for (const c of checks) if (c.dimension === 'tokens' && c.cost !== used) change = true;
+    if (change) this.adjust(checks, used, true);
+  }
+
+  /** Tokens charged to the token limits of an admission now (Admission.charge): a part of its usage, on top of its estimate. */
+  take(checks: readonly LimitCheck[], tokens: number): void {
+    this.adjust(checks, tokens, false);
+  }
+
+  /** Each token limit's bucket charged `used` tokens, less the admission's estimate when `replacesEstimate` (a positive delta refunds). */
+  private adjust(checks: readonly LimitCheck[], used: number, replacesEstimate: boolean): void {
     // Counted first, so that the lists are made at their length (a list grown by push starts at 17 slots).
     let n = 0;
-    let change = false;
-    for (const c of checks) {
-      if (c.dimension !== 'tokens') continue;
-      n++;
-      if (c.cost !== used) change = true;
-    }
-    if (!change) return;
+    for (const c of checks) if (c.dimension === 'tokens') n++;
+    if (n === 0) return;
     const tokenChecks = new Array<LimitCheck>(n);
     // Positive: refund what the estimate over-charged; negative: charge the rest.
     const deltas = new Array<number>(n);
@@ -174,7 +186,7 @@ export class RateLimitAdmitter implements Admitter {
     for (const c of checks) {
       if (c.dimension !== 'tokens') continue;
       tokenChecks[i] = c;
-      deltas[i] = c.cost - used;
+      deltas[i] = (replacesEstimate ? c.cost : 0) - used;
       i++;
     }
     const backend = this.opts.backend;

@@ -43,6 +43,7 @@ describe('runAdmitted', () => {
   function admitted(settled: (Settlement | 'threw')[], fails?: Error): Admission {
     return {
       headers: { 'x-ratelimit-limit-requests': '10' },
+      charge: () => undefined,
       settle(result) {
         settled.push(result);
         if (fails !== undefined) throw fails;

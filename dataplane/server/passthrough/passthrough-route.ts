@@ -188,8 +188,13 @@ export async function admitPassThrough(
     return await admitAll(admitters, { caller, route, req: { op: 'chat', body: {}, stream, clientWantsUsage: false }, ...tokens, budgets: runtime.snapshot.budgets, ...(units === undefined ? {} : { units }) });
   } catch (err) {
     if (!(err instanceof Downgrade)) throw err;
-    throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${err.budget} cannot cover this request: it is exhausted, or what is left is less than the request's price (its downgrade to ${err.model} does not apply to pass-through endpoints)`, {
-      headers: { ...err.headers },
-    });
+    throw downgradeRefused(err);
   }
+}
+
+/** A budget that would downgrade a chat request refuses a pass-through one (or a Realtime response): there is no cheaper model. */
+export function downgradeRefused(err: Downgrade): GatewayError {
+  return new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${err.budget} cannot cover this request: it is exhausted, or what is left is less than the request's price (its downgrade to ${err.model} does not apply to pass-through endpoints)`, {
+    headers: { ...err.headers },
+  });
 }

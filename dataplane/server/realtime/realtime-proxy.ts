@@ -15,6 +15,7 @@ import type { PipelineDeps } from '../../pipeline/pipeline-deps.js';
 import type { SnapshotStore } from '../../runtime/snapshot-store.js';
 import { messageText, realtimeUsage } from './realtime-usage.js';
 import { SentInput } from './sent-input.js';
+import { RealtimeBudget } from './realtime-budget.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { providerSecrets } from '../../providers/registry.js';
@@ -267,7 +268,16 @@ export class RealtimeProxy {
       ws.server.handleUpgrade(req, socket, head, (client) => {
         upgraded = true;
         telemetry.upgraded(to.target);
-        this.pipe(client, upstream, route, to, caller, (s) => limits.settle(s), uncount, telemetry);
+        const budget = new RealtimeBudget({
+          connection: limits,
+          admitters: this.deps.admitters ?? [],
+          caller,
+          route,
+          budgets: runtime.snapshot.budgets,
+          toUpstream: (text) => upstream.readyState === upstream.OPEN && upstream.send(text),
+          toClient: (text) => client.readyState === client.OPEN && client.send(text),
+        });
+        this.pipe(client, upstream, route, to, caller, budget, uncount, telemetry);
       });
       // ws calls back synchronously or not at all: it aborted the handshake (the client went away
       // while upstream connected, a header it refuses). Nothing was served; the session upstream
@@ -348,7 +358,7 @@ export class RealtimeProxy {
     route: RouteConfig,
     to: ForwardTarget,
     caller: Caller,
-    settle: (s: { usage: Usage | undefined; costUsd: number }) => void,
+    budget: RealtimeBudget,
     uncount: () => void,
     telemetry: RealtimeTelemetry,
   ): void {
@@ -378,8 +388,12 @@ export class RealtimeProxy {
     client.on('message', (data: RawData, isBinary: boolean) => {
       touch();
       messages++;
-      if (sent !== undefined && !isBinary) sent.note(messageText(data));
-      if (upstream.readyState === upstream.OPEN) relay(client, upstream, data, isBinary);
+      const text = isBinary ? undefined : messageText(data);
+      if (sent !== undefined && text !== undefined) sent.note(text);
+      // A response.create goes upstream only while the Budgets can hold it (realtime-budget.ts).
+      budget.fromClient(text, lastInput ?? sent?.usage(), () => {
+        if (upstream.readyState === upstream.OPEN) relay(client, upstream, data, isBinary);
+      });
     });
     upstream.on('message', (data: RawData, isBinary: boolean) => {
       touch();
@@ -393,15 +407,26 @@ export class RealtimeProxy {
           // response is charged the input estimate, as one a close cut short, its record marked invalid.
           unfinished = Math.max(0, unfinished - 1);
           charge(lastInput ?? sent?.usage() ?? NO_TOKENS, 'invalid');
+          budget.done();
         } else if (usage !== undefined) {
           unfinished = Math.max(0, unfinished - 1);
           lastInput = inputOf(usage);
           sent = undefined;
           charge(usage, undefined);
+          budget.done();
         } else if (isEvent(text, 'response.done')) {
           // Ended without usage (failed, cancelled before it ran): not cut by a close.
           unfinished = Math.max(0, unfinished - 1);
-        } else if (isEvent(text, 'response.created')) unfinished++;
+          budget.done();
+        } else if (isEvent(text, 'response.created')) {
+          unfinished++;
+          budget.started(text);
+        } else if (isEvent(text, 'error')) budget.failed();
+        if (unfinished > 0 && budget.cutsStreams) {
+          // A running response costs at least the input it reads: what a Budget that cuts streams is asked.
+          const soFar = lastInput ?? sent?.usage() ?? NO_TOKENS;
+          budget.watch({ usage: soFar, costUsd: costUsd(soFar, target.pricing) });
+        }
       }
       if (client.readyState !== client.OPEN) return;
       const error = text === undefined ? undefined : scrubbedError(text, secrets);
@@ -417,6 +442,8 @@ export class RealtimeProxy {
       totalCost += rec.costUsd;
       this.deps.usage.record(rec);
       telemetry.metered(rec);
+      // Each response is charged to the Budgets and token limits as it ends, not at the close.
+      budget.charge({ inputTokens: rec.inputTokens, outputTokens: rec.outputTokens, cachedInputTokens: rec.cachedInputTokens }, rec.costUsd, estimated === undefined);
     };
     let closed = false;
     const finish = (): void => {
@@ -428,10 +455,11 @@ export class RealtimeProxy {
       // The upstream may have billed the responses a close cut short; they never said how much.
       const cutInput = lastInput ?? sent?.usage();
       if (cutInput !== undefined) for (let n = Math.min(unfinished, MAX_UNFINISHED_CHARGED); n > 0; n--) charge(cutInput, 'client_gone');
-      settle({ usage: total, costUsd: Math.round(totalCost * 1e8) / 1e8 });
+      // Every response was charged as it ended (or just now, cut): nothing is left to settle.
+      budget.close();
       telemetry.closed(SWITCHING_PROTOCOLS);
       this.deps.logger.info(
-        { route: route.id, caller: caller.id, provider: target.providerId, upstreamModel: target.model, durationMs: Date.now() - started, messages, responses, inputTokens: total.inputTokens, outputTokens: total.outputTokens },
+        { route: route.id, caller: caller.id, provider: target.providerId, upstreamModel: target.model, durationMs: Date.now() - started, messages, responses, inputTokens: total.inputTokens, outputTokens: total.outputTokens, costUsd: Math.round(totalCost * 1e8) / 1e8 },
         'realtime connection closed',
       );
     };
