@@ -371,14 +371,16 @@ export class Dataplane {
     if (server === undefined) return { drained: true };
     this.draining = true;
     this.stopPull.abort();
-    // Realtime sessions are long-lived: told to reconnect (1001) rather than cut when the drain ends.
-    this.realtime?.closeAll();
+    const timeoutMs = this.opts.drainTimeoutMs ?? 30_000;
+    // Realtime sessions are long-lived: told to reconnect (1001) rather than cut when the drain
+    // ends. Each is charged as it closes, within the drain timeout (past it, at once); awaited
+    // before the final usage report.
+    const realtimeClosed = this.realtime?.closeAll(timeoutMs) ?? Promise.resolve(0);
     // Stop accepting connections, but keep the open ones for now: http.Server.close() would also
     // close idle keep-alive connections at once, racing a client that is just sending its next
     // request on one (behind a Service, clients keep connections to a pod being removed), and that
     // request would fail. Every response from now on says `connection: close`.
     const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
-    const timeoutMs = this.opts.drainTimeoutMs ?? 30_000;
     const drainStarted = Date.now();
     await this.closeConnectionsWhenIdle(drainStarted, Math.min(this.opts.idleConnectionGraceMs ?? timeoutMs, timeoutMs), timeoutMs);
     const drained = this.inflight === 0;
@@ -401,6 +403,8 @@ export class Dataplane {
       // Their handling unwinds (metered at their worst case, marked `shutdown`) before usage is reported.
       await this.running.settled(CUT_REQUESTS_SETTLE_MS);
     }
+    const realtimeCut = await realtimeClosed;
+    if (realtimeCut > 0) this.opts.logger.warn({ connections: realtimeCut }, 'Realtime connections still open at the end of the drain were ended; responses they cut short were charged their estimate');
     const deadline = drainStarted + shutdownDeadlineMs(timeoutMs);
     // Spans go out while usage is reported and connections close, in what is left of the one
     // shutdown deadline: flushed after all of it, they got what the slowest step left over.

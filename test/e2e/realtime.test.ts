@@ -578,6 +578,43 @@ describe('Realtime over WebSocket', () => {
     expect((JSON.parse(refused?.body ?? '{}') as { error: { message: string } }).error.message).toMatch(/budget default\/voice-audio-cap is exhausted: 0\.0557 of 0\.03 USD spent/);
   });
 
+  it.each([
+    { upstreamLate: 200, drainTimeoutMs: 5_000 },
+    // Past the drain timeout the session is ended (its sockets reset) and charged at once.
+    { upstreamLate: 3_000, drainTimeoutMs: 300 },
+  ])('a draining pod charges its Realtime sessions before its final usage report: upstream answering the close $upstreamLate ms late, drain timeout $drainTimeoutMs ms', async ({ upstreamLate, drainTimeoutMs }) => {
+    const own = await startTestGateway(files(upstream.url), { auth: new Authenticator({}), drainTimeoutMs });
+    const order: string[] = [];
+    const reporter = own.dataplane.reporter as unknown as { record: (...a: unknown[]) => void; drain: (ms: number) => Promise<boolean> };
+    const record = reporter.record.bind(reporter);
+    reporter.record = (...a) => {
+      order.push('budget charged');
+      record(...a);
+    };
+    const drain = reporter.drain.bind(reporter);
+    reporter.drain = (ms) => {
+      order.push('final usage report');
+      return drain(ms);
+    };
+    const ws = await connect(own.url, 'voice-budgeted', CALLER_KEY);
+    if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
+    const events: string[] = [];
+    ws.on('message', (data) => events.push((JSON.parse(String(data)) as { type: string }).type));
+    // A response running when the drain starts (cut by it: charged its estimate), and an upstream
+    // that answers the gateway's close 200 ms late.
+    ws.send(JSON.stringify({ type: 'response.create', response: { metadata: { emulator: 'hang' } } }));
+    await vi.waitFor(() => expect(events).toContain('response.created'));
+    ws.send(JSON.stringify({ type: 'emulator.slow_close', ms: upstreamLate }));
+    await new Promise((r) => setTimeout(r, 20));
+    const closed = once(ws, 'close');
+    await own.close();
+    order.push('shutdown resolved');
+    const [code] = (await closed) as [number];
+    expect(code).toBe(1001);
+    expect(own.usage.records.filter((r) => r.routeId === 'default/voice-budgeted')).toMatchObject([{ estimated: true, estimateReason: 'client_gone' }]);
+    expect(order).toEqual(['budget charged', 'final usage report', 'shutdown resolved']);
+  });
+
   it('an idle connection is closed with 1001, upstream too', async () => {
     const ws = await connect(gateway.url, 'voice-idle', CALLER_KEY);
     if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status}`);

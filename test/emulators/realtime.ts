@@ -9,7 +9,8 @@ import { WebSocketServer } from 'ws';
 // the response asks for audio output). Two client events of its
 // own make it misbehave as a proxy before an upstream may, repeating the credential it was sent:
 // `emulator.echo_credential` in an error event, `emulator.close_echoing_credential` in the close reason;
-// `emulator.flood` sends `count` audio deltas of `bytes` each as fast as it can; a response.create with
+// `emulator.flood` sends `count` audio deltas of `bytes` each as fast as it can; `emulator.slow_close`
+// reads nothing for `ms` (answering a close frame late); a response.create with
 // `response.metadata.emulator: "hang"` starts a response that never finishes (until a response.cancel:
 // response.done cancelled, with usage), `"negative"` one whose usage says input_tokens -1.
 
@@ -85,6 +86,12 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
           const { count = 0, bytes = 0 } = event as { count?: number; bytes?: number };
           const delta = 'A'.repeat(bytes);
           for (let i = 0; i < count; i++) send({ type: 'response.output_audio.delta', response_id: 'resp_rt', item_id: 'item_1', output_index: 0, content_index: 0, delta });
+        } else if (event.type === 'emulator.slow_close') {
+          // Reads nothing for `ms` (a close frame arriving then is answered late), as an upstream finishing its work.
+          const { ms = 0 } = event as { ms?: number };
+          const socket = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+          socket.pause();
+          setTimeout(() => socket.resume(), ms);
         } else if (event.type === 'emulator.close_echoing_credential') {
           ws.close(4001, `key ${String(req.headers.authorization ?? req.headers['api-key'])} revoked`);
         } else {

@@ -171,6 +171,13 @@ export class RealtimeProxy {
   private ws: Promise<{ server: WebSocketServer; connect: typeof WebSocket }> | undefined;
   private readonly open = new Map<string, number>();
   private readonly sockets = new Set<WebSocket>();
+  /**
+   * Per open connection (its client socket): `goAway` closes both sides (1001), `end` ends it at
+   * once, charging what it cut short (a drain past its deadline).
+   */
+  private readonly finishers = new Map<WebSocket, { goAway: () => void; end: () => void }>();
+  /** Resolved as connections finish (charged), for a drain waiting on them. */
+  private finished: (() => void) | undefined;
 
   constructor(private readonly deps: RealtimeDeps) {}
 
@@ -197,9 +204,33 @@ export class RealtimeProxy {
     });
   };
 
-  /** Closes every connection (1001 going away), e.g. when the pod drains. */
-  closeAll(): void {
-    for (const ws of this.sockets) ws.close(1001, 'gateway shutting down');
+  /**
+   * Closes every connection (1001 going away) on both sides, e.g. when the pod drains; resolves
+   * once each has been charged (its upstream closed, so that a response.done on its way is charged
+   * as reported), or at `deadlineMs` from now: the connections still open are then ended and
+   * charged at once (a response they cut short, its estimate). Resolves with how many were ended so.
+   * Before, the close was not waited for: spend a session settled after the final usage report left
+   * with the pod.
+   */
+  async closeAll(deadlineMs: number): Promise<number> {
+    // The upstream too, at once: its close frame (after what it still had to say) settles the
+    // connection, where a client that does not answer a close frame would hold it for ws's 30 s.
+    for (const { goAway } of this.finishers.values()) goAway();
+    const until = Date.now() + deadlineMs;
+    while (this.finishers.size > 0) {
+      const left = until - Date.now();
+      if (left <= 0) break;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.finished = resolve;
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+    }
+    this.finished = undefined;
+    const late = [...this.finishers.values()];
+    for (const { end } of late) end();
+    return late.length;
   }
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -451,6 +482,7 @@ export class RealtimeProxy {
       closed = true;
       clearTimeout(idle);
       this.sockets.delete(client);
+      this.finishers.delete(client);
       uncount();
       // The upstream may have billed the responses a close cut short; they never said how much.
       const cutInput = lastInput ?? sent?.usage();
@@ -462,12 +494,25 @@ export class RealtimeProxy {
         { route: route.id, caller: caller.id, provider: target.providerId, upstreamModel: target.model, durationMs: Date.now() - started, messages, responses, inputTokens: total.inputTokens, outputTokens: total.outputTokens, costUsd: Math.round(totalCost * 1e8) / 1e8 },
         'realtime connection closed',
       );
+      this.finished?.();
     };
+    this.finishers.set(client, {
+      goAway: () => {
+        client.close(1001, 'gateway shutting down');
+        upstream.close(1001, 'gateway shutting down');
+      },
+      end: () => {
+        finish();
+        client.terminate();
+        upstream.terminate();
+      },
+    });
     client.on('close', (code, reason) => {
-      if (upstream.readyState !== upstream.OPEN && upstream.readyState !== upstream.CONNECTING) return finish();
+      if (upstream.readyState === upstream.CLOSED) return finish();
       // What the upstream says before its close frame (a response.done on its way) is charged as
-      // reported, not as an estimate; an upstream that does not close is not waited for long.
-      upstream.close(sendableCode(code), reason);
+      // reported, not as an estimate; an upstream that does not close is not waited for long. One
+      // already closing (a drain closes both sides) is waited for the same.
+      if (upstream.readyState !== upstream.CLOSING) upstream.close(sendableCode(code), reason);
       setTimeout(finish, UPSTREAM_CLOSE_WAIT_MS).unref();
     });
     upstream.on('close', (code, reason) => {
