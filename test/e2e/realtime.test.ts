@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
 import type { RealtimeProxy } from '../../dataplane/server/realtime/realtime-proxy.js';
+import { RelayQueue } from '../../dataplane/server/realtime/relay-queue.js';
 import { createCa, issueCertificate } from '../../operator/tls/certificates.js';
 import { REALTIME_USAGE, type RealtimeEmulator, startRealtimeEmulator } from '../emulators/realtime.js';
 import { apiKeySecretManifest, providerManifest, secretManifest } from '../providers/provider-manifests.js';
@@ -456,7 +457,7 @@ describe('Realtime over WebSocket', () => {
     const ws = await connect(gateway.url, 'voice', CALLER_KEY);
     if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status}`);
     ws.pause();
-    // 96 MiB of audio deltas, against a gateway that pauses past 32 MiB queued for the client.
+    // 96 MiB of audio deltas, against a gateway that pauses past 1 MiB queued for the client (32 MiB before).
     ws.send(JSON.stringify({ type: 'emulator.flood', count: 96, bytes: 1024 * 1024 }));
     const proxy = (gateway.dataplane as unknown as { realtime: { sockets: Set<WebSocket> } }).realtime;
     const queued = (): number => [...proxy.sockets].reduce((n, s) => n + s.bufferedAmount, 0);
@@ -465,10 +466,41 @@ describe('Realtime over WebSocket', () => {
       most = Math.max(most, queued());
       await new Promise((r) => setTimeout(r, 50));
     }
-    expect(most).toBeGreaterThan(8 * 1024 * 1024);
-    expect(most).toBeLessThan(36 * 1024 * 1024);
+    expect(most).toBeGreaterThan(512 * 1024);
+    expect(most).toBeLessThan(4 * 1024 * 1024);
     ws.terminate();
     await vi.waitFor(() => expect(proxy.sockets.size).toBe(0));
+  });
+
+  it('bounds what all connections queue together: clients that do not read, upstreams flooding them, stay under the pod-wide limit', async () => {
+    const proxy = (gateway.dataplane as unknown as { realtime: { sockets: Set<WebSocket>; queue: RelayQueue } }).realtime;
+    const podLimit = 2 * 1024 * 1024;
+    const before = proxy.queue;
+    proxy.queue = new RelayQueue(podLimit);
+    const clients: WebSocket[] = [];
+    try {
+      for (let i = 0; i < 8; i++) {
+        const ws = await connect(gateway.url, 'voice', CALLER_KEY);
+        if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status}`);
+        ws.pause();
+        clients.push(ws);
+      }
+      // 8 × 16 MiB of 256 KiB audio deltas; each connection alone would queue up to ~1.25 MiB.
+      for (const ws of clients) ws.send(JSON.stringify({ type: 'emulator.flood', count: 64, bytes: 256 * 1024 }));
+      const queued = (): number => [...proxy.sockets].reduce((n, s) => n + s.bufferedAmount, 0);
+      let most = 0;
+      for (let i = 0; i < 40; i++) {
+        most = Math.max(most, queued());
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      // The limit, plus at most a message each that was already being read when the pod's limit was passed.
+      expect(most).toBeGreaterThan(podLimit / 2);
+      expect(most).toBeLessThan(podLimit + 8 * 256 * 1024 + 64 * 1024);
+    } finally {
+      for (const ws of clients) ws.terminate();
+      await vi.waitFor(() => expect(proxy.sockets.size).toBe(0));
+      proxy.queue = before;
+    }
   });
 
   it('a Budget that applies refuses the upgrade with 429 budget_exceeded once a connection spent it, before anything goes upstream', async () => {

@@ -16,6 +16,7 @@ import type { SnapshotStore } from '../../runtime/snapshot-store.js';
 import { messageText, realtimeUsage } from './realtime-usage.js';
 import { SentInput } from './sent-input.js';
 import { RealtimeBudget } from './realtime-budget.js';
+import { RelayQueue } from './relay-queue.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { providerSecrets } from '../../providers/registry.js';
@@ -84,21 +85,6 @@ function scrubbedError(text: string, secrets: readonly string[]): string | undef
   return JSON.stringify({ ...event, error: scrubJson(event.error, secrets) });
 }
 
-/**
- * Bytes a side may have queued for sending before the other side's reading pauses: a side that does
- * not read (a client that never does, an upstream flooding it) would otherwise have every message
- * queued in the gateway's memory, for as long as messages keep the connection from going idle.
- */
-const HIGH_WATER_BYTES = 2 * MAX_MESSAGE_BYTES;
-const LOW_WATER_BYTES = MAX_MESSAGE_BYTES / 4;
-
-/** Sends `data` from one side to the other, pausing the reading of `from` while `to` is behind. */
-function relay(from: WebSocket, to: WebSocket, data: RawData | string, binary: boolean): void {
-  to.send(data, { binary }, () => {
-    if (from.isPaused && to.bufferedAmount <= LOW_WATER_BYTES) from.resume();
-  });
-  if (to.bufferedAmount > HIGH_WATER_BYTES) from.pause();
-}
 
 /** Close codes that may not be sent on the wire (1005, 1006, 1015) become 1011 / 1000. */
 function sendableCode(code: number): number {
@@ -171,6 +157,8 @@ export class RealtimeProxy {
   private ws: Promise<{ server: WebSocketServer; connect: typeof WebSocket }> | undefined;
   private readonly open = new Map<string, number>();
   private readonly sockets = new Set<WebSocket>();
+  /** What every connection has queued for sending, bounded per connection and over the pod (relay-queue.ts). */
+  readonly queue = new RelayQueue();
   /**
    * Per open connection (its client socket): `goAway` closes both sides (1001), `end` ends it at
    * once, charging what it cut short (a drain past its deadline).
@@ -423,7 +411,7 @@ export class RealtimeProxy {
       if (sent !== undefined && text !== undefined) sent.note(text);
       // A response.create goes upstream only while the Budgets can hold it (realtime-budget.ts).
       budget.fromClient(text, lastInput ?? sent?.usage(), () => {
-        if (upstream.readyState === upstream.OPEN) relay(client, upstream, data, isBinary);
+        if (upstream.readyState === upstream.OPEN) this.queue.relay(client, upstream, data, isBinary);
       });
     });
     upstream.on('message', (data: RawData, isBinary: boolean) => {
@@ -461,7 +449,7 @@ export class RealtimeProxy {
       }
       if (client.readyState !== client.OPEN) return;
       const error = text === undefined ? undefined : scrubbedError(text, secrets);
-      relay(upstream, client, error ?? data, error === undefined && isBinary);
+      this.queue.relay(upstream, client, error ?? data, error === undefined && isBinary);
     });
     const charge = (usage: Usage, estimated: 'client_gone' | 'invalid' | undefined): void => {
       responses++;
@@ -483,6 +471,8 @@ export class RealtimeProxy {
       clearTimeout(idle);
       this.sockets.delete(client);
       this.finishers.delete(client);
+      this.queue.forget(client);
+      this.queue.forget(upstream);
       uncount();
       // The upstream may have billed the responses a close cut short; they never said how much.
       const cutInput = lastInput ?? sent?.usage();
