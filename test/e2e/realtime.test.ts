@@ -345,6 +345,39 @@ describe('Realtime over WebSocket', () => {
     (served as WebSocket).close();
   });
 
+  it("a browser's subprotocols: the key protocol is never the one answered (the 101 would echo the key), offered alone it is refused 400; openai-beta.realtime-v1 becomes OpenAI-Beta upstream", async () => {
+    const open = (protocols: string[]): Promise<WebSocket> =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`${gateway.url.replace('http', 'ws')}/v1/realtime?model=voice`, protocols);
+        ws.once('open', () => resolve(ws));
+        ws.once('error', reject);
+      });
+    const before = upstream.connections.length;
+    const keyOnly = await new Promise<{ status: number; body: string }>((resolve) => {
+      const ws = new WebSocket(`${gateway.url.replace('http', 'ws')}/v1/realtime?model=voice`, [`openai-insecure-api-key.${CALLER_KEY}`]);
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      ws.once('error', () => undefined);
+      // Before: opened, the key protocol answered.
+      ws.once('open', () => {
+        resolve({ status: 101, body: ws.protocol });
+        ws.close();
+      });
+    });
+    expect(keyOnly.status).toBe(400);
+    expect(keyOnly.body).toContain('offer the realtime subprotocol');
+    expect(keyOnly.body).not.toContain(CALLER_KEY);
+    expect(upstream.connections.length).toBe(before);
+    const browser = await open(['realtime', `openai-insecure-api-key.${CALLER_KEY}`, 'openai-beta.realtime-v1']);
+    expect(browser.protocol).toBe('realtime');
+    expect(upstream.connections.at(-1)?.headers['openai-beta']).toBe('realtime=v1');
+    expect(upstream.connections.at(-1)?.headers['sec-websocket-protocol']).toBeUndefined();
+    browser.close();
+  });
+
   it('binary messages pass unchanged', async () => {
     const ws = await connect(gateway.url, 'voice', CALLER_KEY);
     if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status}`);

@@ -28,6 +28,19 @@ export const REALTIME_PATH = '/v1/realtime';
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** Browsers cannot set headers on a WebSocket: OpenAI's clients put the key in this subprotocol. */
 const KEY_PROTOCOL = 'openai-insecure-api-key.';
+/** The beta Realtime API asked for as a subprotocol by browsers, which cannot send the OpenAI-Beta header. */
+const BETA_PROTOCOL = 'openai-beta.realtime-v1';
+
+/**
+ * The subprotocol the gateway answers with: `realtime` when offered, else the first that carries
+ * nothing (never the key protocol, whose answer would echo the caller's key in the 101), else none.
+ * Before, the first offered was chosen, the key protocol included.
+ */
+export function selectProtocol(protocols: ReadonlySet<string>): string | false {
+  if (protocols.has('realtime')) return 'realtime';
+  for (const p of protocols) if (!p.startsWith(KEY_PROTOCOL) && p !== BETA_PROTOCOL) return p;
+  return false;
+}
 
 export interface RealtimeDeps extends PipelineDeps {
   store: SnapshotStore;
@@ -170,7 +183,7 @@ export class RealtimeProxy {
   constructor(private readonly deps: RealtimeDeps) {}
 
   private loadWs(): Promise<{ server: WebSocketServer; connect: typeof WebSocket }> {
-    this.ws ??= import('ws').then((m) => ({ server: new m.WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES }), connect: m.WebSocket }));
+    this.ws ??= import('ws').then((m) => ({ server: new m.WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, handleProtocols: selectProtocol }), connect: m.WebSocket }));
     return this.ws;
   }
 
@@ -245,6 +258,11 @@ export class RealtimeProxy {
     const runtime = this.deps.store.current;
     if (runtime === undefined) throw errors.notReady();
     const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    // A client that offers subprotocols fails a handshake that answers none, and the key protocol is never answered.
+    const offered = new Set(protocols.filter((p) => p !== ''));
+    if (offered.size > 0 && selectProtocol(offered) === false) {
+      throw errors.badRequest(`offer the realtime subprotocol with ${KEY_PROTOCOL}<key>: the gateway never answers with the key's own subprotocol (its 101 response would repeat the key)`);
+    }
     const keyFromProtocol = protocols.find((p) => p.startsWith(KEY_PROTOCOL))?.slice(KEY_PROTOCOL.length);
     const header = (name: string): string | undefined => {
       const lower = name.toLowerCase();
@@ -337,6 +355,7 @@ export class RealtimeProxy {
     const headers = to.forwarding.headers(to.at);
     const beta = req.headers['openai-beta'];
     if (typeof beta === 'string') headers['openai-beta'] = beta;
+    else if (String(req.headers['sec-websocket-protocol'] ?? '').split(',').some((p) => p.trim() === BETA_PROTOCOL)) headers['openai-beta'] = 'realtime=v1';
     const target = to.forwarding.url(REALTIME_PATH, query, to.at);
     return new Promise((resolve, reject) => {
       if (target === undefined) {
