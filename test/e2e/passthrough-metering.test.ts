@@ -10,7 +10,7 @@ import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 // an answer the client left before its end (read on to its end, its usage charged).
 
 const PROVIDERS =
-  providerManifest('oai', 'openai', '${URL}/v1', '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-5, pricing: { input: 1.25, output: 10, cachedInput: 0.125 } }, { name: gpt-image-1, pricing: { input: 5, output: 40 } }, { name: whisper-1, pricing: { perAudioSecond: 0.0001 } }]\n') +
+  providerManifest('oai', 'openai', '${URL}/v1', '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-5, pricing: { input: 1.25, output: 10, cachedInput: 0.125 } }, { name: gpt-image-1, pricing: { input: 5, output: 40 } }, { name: whisper-1, pricing: { perAudioSecond: 0.0001 } }, { name: gpt-4o-transcribe, pricing: { input: 2.5, output: 10, audioInput: 6 } }]\n') +
   secretManifest('up-key', { apiKey: 'sk-upstream' });
 
 const route = (name: string, model = 'gpt-5', endpoint = 'responses', timeouts = ''): string => `apiVersion: tollgate.dev/v1alpha1
@@ -168,5 +168,25 @@ describe('pass-through metering of requests that run a model', () => {
     // The emulator's whisper-1 reports 12 seconds.
     expect(exact).toMatchObject([{ estimated: false }]);
     expect(exact[0]?.costUsd).toBeCloseTo(12 * 0.0001, 9);
+  });
+
+  it('charges a streamed transcription (gpt-4o-transcribe, stream: true) the usage of its transcript.text.done event', async () => {
+    // A gateway of its own: one route per endpoint finds its route without naming it.
+    const own = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('stt-4o', 'gpt-4o-transcribe', 'audio') });
+    const ownClient = new OpenAI({ apiKey: 'unused', baseURL: `${own.url}/v1`, maxRetries: 0 });
+    try {
+      const stream = await ownClient.audio.transcriptions.create({ model: 'stt-4o', file: await toFile(Buffer.alloc(20_000), 'talk.mp3'), stream: true });
+      const events: string[] = [];
+      for await (const event of stream) events.push(event.type);
+      expect(events).toEqual(['transcript.text.delta', 'transcript.text.delta', 'transcript.text.delta', 'transcript.text.done']);
+      for (let i = 0; i < 300 && own.usage.records.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await settled();
+      // Before, the stream was not read: a token-priced route charged nothing.
+      expect(own.usage.records).toMatchObject([{ routeId: 'default/stt-4o', inputTokens: 14, outputTokens: 45, estimated: false }]);
+      // 2 text tokens at 2.5, 12 audio tokens at 6, 45 output tokens at 10 (USD per million).
+      expect(own.usage.records[0]?.costUsd).toBeCloseTo((2 * 2.5 + 12 * 6 + 45 * 10) / 1e6, 9);
+    } finally {
+      await own.close();
+    }
   });
 });

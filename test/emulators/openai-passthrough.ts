@@ -146,6 +146,15 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
       const model = String(req.form.get('model'));
       // whisper-1 reports the audio's duration; the token models report tokens. In `text` format, nothing but the text.
       const usage = model.includes('whisper') ? { type: 'duration', seconds: 12 } : { type: 'tokens', input_tokens: 14, output_tokens: 3, total_tokens: 17 };
+      if (req.form.get('stream') === 'true' && !model.includes('whisper')) {
+        // gpt-4o-transcribe streamed (openai's TranscriptionStreamEvent): text deltas, then
+        // transcript.text.done with the whole text and the answer's usage, its audio tokens apart.
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'req_upstream' });
+        for (const delta of ['heard ', `${size} bytes `, `with ${model}`]) res.write(`data: ${JSON.stringify({ type: 'transcript.text.delta', delta })}\n\n`);
+        const tokens = { type: 'tokens', input_tokens: 14, input_token_details: { text_tokens: 2, audio_tokens: 12 }, output_tokens: 45, total_tokens: 59 };
+        res.end(`data: ${JSON.stringify({ type: 'transcript.text.done', text: `heard ${size} bytes with ${model}`, usage: tokens })}\n\n`);
+        return;
+      }
       if (req.form.get('response_format') === 'text') {
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
         res.end(`heard ${size} bytes with ${model}\n`);

@@ -76,17 +76,19 @@ export function meterAnswer(sink: UsageSink, p: MeteredAttempt, proxyRes: Incomi
   const images = p.path.startsWith('/v1/images/');
   const reader = type.includes('json') && readable ? new AnswerReader(images) : undefined;
   // gpt-image `stream: true`: each completed image is an event with its usage; speech with
-  // `stream_format: "sse"` reports its usage in its last event.
+  // `stream_format: "sse"` and transcriptions with `stream: true` report theirs in their last event.
   const events = type.includes('text/event-stream') && readable;
-  const streamed = events && images ? new ImageStreamReader() : events && p.path === '/v1/audio/speech' ? new ImageStreamReader('speech') : undefined;
+  const streamed = events ? streamReader(p.path) : undefined;
   if (reader !== undefined) proxyRes.on('data', (chunk: Buffer) => reader.push(chunk));
   if (streamed !== undefined) proxyRes.on('data', (chunk: Buffer) => streamed.push(chunk));
   let done = false;
   const finish = (cut: 'client_gone' | 'truncated' | undefined): void => {
     if (done) return;
     done = true;
-    const parsed = reader?.answer();
     const stream = streamed?.result();
+    // A stream's last usage event stands for a JSON answer's `usage`: a streamed transcription's
+    // says its tokens (or seconds); without it, its seconds are estimated from the upload (below).
+    const parsed = stream === undefined ? reader?.answer() : stream.reported === undefined ? undefined : { usage: stream.reported };
     const asked = requestUnits(p.path, p.json, p.uploadedBytes());
     // An event that could not be read may have been an image: the request's `n` is charged at least.
     const imagesCounted = stream === undefined ? reader?.imagesCounted : stream.unreadable ? Math.max(stream.images, asked.images) : stream.images;
@@ -120,6 +122,14 @@ export function meterAnswer(sink: UsageSink, p: MeteredAttempt, proxyRes: Incomi
   // 'close' comes after 'end' for an answer read whole; without one, the answer was cut short.
   proxyRes.on('close', () => finish(p.clientLeft === true ? 'client_gone' : 'truncated'));
   return { reads: reader !== undefined || streamed !== undefined };
+}
+
+/** The reader of an event-stream answer on `path` that reports usage; undefined for one that reports none. */
+function streamReader(path: string): ImageStreamReader | undefined {
+  if (path.startsWith('/v1/images/')) return new ImageStreamReader();
+  if (path === '/v1/audio/speech') return new ImageStreamReader('speech');
+  if (path === '/v1/audio/transcriptions') return new ImageStreamReader('transcription');
+  return undefined;
 }
 
 /** A pass-through request's usage record, and its admissions settled with it. */

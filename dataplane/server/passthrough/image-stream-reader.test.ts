@@ -55,9 +55,20 @@ describe('ImageStreamReader', () => {
     const reader = new ImageStreamReader('speech');
     const bytes = Buffer.from(delta + delta + done);
     for (let at = 0; at < bytes.length; at += 4096) reader.push(bytes.subarray(at, at + 4096));
-    expect(reader.result()).toEqual({ images: 0, usage: { inputTokens: 7, outputTokens: 300, cachedInputTokens: 0 }, unreadable: false });
+    expect(reader.result()).toEqual({ images: 0, usage: { inputTokens: 7, outputTokens: 300, cachedInputTokens: 0 }, unreadable: false, reported: { input_tokens: 7, output_tokens: 300, total_tokens: 307 } });
     // An image reader does not count speech events.
     expect(read(done, 10)).toEqual({ images: 0, usage: undefined, unreadable: false });
+  });
+
+  it('a transcription stream (gpt-4o-transcribe, stream: true): the usage of transcript.text.done, its audio tokens apart', () => {
+    const delta = (text: string): string => `data: ${JSON.stringify({ type: 'transcript.text.delta', delta: text, logprobs: [] })}\n\n`;
+    const usage = { type: 'tokens', input_tokens: 14, input_token_details: { text_tokens: 2, audio_tokens: 12 }, output_tokens: 45, total_tokens: 59 };
+    const done = `data: ${JSON.stringify({ type: 'transcript.text.done', text: `${'word '.repeat(20_000)}"usage": {"input_tokens": 1}`, usage })}\n\n`;
+    const reader = new ImageStreamReader('transcription');
+    const bytes = Buffer.from(delta('Hello') + delta(' world') + done);
+    for (let at = 0; at < bytes.length; at += 999) reader.push(bytes.subarray(at, at + 999));
+    // Before, a transcription stream was not read: charged nothing on a token-priced route.
+    expect(reader.result()).toEqual({ images: 0, usage: { inputTokens: 14, audioInputTokens: 12, outputTokens: 45, cachedInputTokens: 0 }, unreadable: false, reported: usage });
   });
 
   it('says so when an event cannot be read (the caller charges the images asked for); comments and a last event without its blank line are read', () => {

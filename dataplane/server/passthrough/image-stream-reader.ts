@@ -9,12 +9,15 @@ const WHOLE_EVENT_BYTES = 64 * 1024;
 /** Of a larger event, this much of its end is kept: where `usage` is (after `b64_json`). */
 const TAIL_BYTES = 64 * 1024;
 /**
- * The events that carry usage: each finished image with its own (gpt-image `stream: true`), and the
- * end of a speech stream (`/v1/audio/speech` with `stream_format: "sse"`) with the whole answer's.
+ * The events that carry usage: each finished image with its own (gpt-image `stream: true`), the
+ * end of a speech stream (`/v1/audio/speech` with `stream_format: "sse"`) and the end of a
+ * transcription stream (`/v1/audio/transcriptions` with `stream: true`, gpt-4o-transcribe:
+ * `transcript.text.done`) with the whole answer's.
  */
 const USAGE_EVENTS = {
   images: new Set(['image_generation.completed', 'image_edit.completed']),
   speech: new Set(['speech.audio.done']),
+  transcription: new Set(['transcript.text.done']),
 } as const;
 /** An event ends at a blank line (SSE: LF, CRLF or CR line ends). */
 const EVENT_END = /\r\n\r\n|\n\n|\r\r/g;
@@ -27,6 +30,11 @@ export interface StreamedImages {
   usage: Usage | undefined;
   /** An event could not be read: how many images it was is not known (the caller charges the request's `n`). */
   unreadable: boolean;
+  /**
+   * Of a speech or transcription stream, the last usage event's `usage` as it came (a transcription's may be `{type: "duration", seconds}`,
+   * which is no tokens): what the answer says it cost, read as a JSON answer's `usage` is.
+   */
+  reported?: unknown;
 }
 
 /**
@@ -45,8 +53,14 @@ export class ImageStreamReader {
   private images = 0;
   private usages: Usage[] = [];
   private unreadable = false;
+  private reported: unknown;
 
-  /** `speech`: a speech stream, whose `speech.audio.done` reports the usage (no images). Before, its usage was not read: token-priced speech was charged per character only. */
+  /**
+   * `speech`: a speech stream, whose `speech.audio.done` reports the usage (no images). Before, its
+   * usage was not read: token-priced speech was charged per character only. `transcription`: a
+   * transcription stream, whose `transcript.text.done` reports it. Before, it was not read:
+   * token-priced streamed transcriptions were charged nothing.
+   */
   constructor(private readonly kind: keyof typeof USAGE_EVENTS = 'images') {}
 
   push(chunk: Buffer): void {
@@ -69,7 +83,7 @@ export class ImageStreamReader {
   /** The answer's images and usage, once it has ended. */
   result(): StreamedImages {
     if (this.size > 0) this.finishEvent();
-    return { images: this.images, usage: this.usages.length === 0 ? undefined : combine(this.usages), unreadable: this.unreadable };
+    return { images: this.images, usage: this.usages.length === 0 ? undefined : combine(this.usages), unreadable: this.unreadable, ...(this.reported === undefined ? {} : { reported: this.reported }) };
   }
 
   private add(piece: string): void {
@@ -96,6 +110,7 @@ export class ImageStreamReader {
     }
     if (!USAGE_EVENTS[this.kind].has(event.type)) return;
     if (this.kind === 'images' && this.images < MAX_COUNTED_IMAGES) this.images++;
+    if (this.kind !== 'images' && event.usage !== undefined) this.reported = event.usage;
     const usage = passThroughUsage({ usage: event.usage });
     if (usage !== undefined) this.usages.push(usage);
   }
