@@ -10,7 +10,7 @@ import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 // an answer the client left before its end (read on to its end, its usage charged).
 
 const PROVIDERS =
-  providerManifest('oai', 'openai', '${URL}/v1', '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-5, pricing: { input: 1.25, output: 10, cachedInput: 0.125 } }, { name: gpt-image-1, pricing: { input: 5, output: 40 } }, { name: whisper-1, pricing: { perAudioSecond: 0.0001 } }, { name: gpt-4o-transcribe, pricing: { input: 2.5, output: 10, audioInput: 6 } }]\n') +
+  providerManifest('oai', 'openai', '${URL}/v1', '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-5, pricing: { input: 1.25, output: 10, cachedInput: 0.125 } }, { name: gpt-image-1, pricing: { input: 5, output: 40 } }, { name: whisper-1, pricing: { perAudioSecond: 0.0001 } }, { name: gpt-4o-transcribe, pricing: { input: 2.5, output: 10, audioInput: 6 } }, { name: dall-e-3, pricing: { perImage: 0.04 } }]\n') +
   secretManifest('up-key', { apiKey: 'sk-upstream' });
 
 const route = (name: string, model = 'gpt-5', endpoint = 'responses', timeouts = ''): string => `apiVersion: tollgate.dev/v1alpha1
@@ -34,6 +34,17 @@ spec:
   subjects: { routes: [{ name: capped }] }
 `;
 
+// A Budget on the route whose upstream hangs: what it holds must be released when the request settles.
+const HANG_BUDGET = `---
+apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: hang }
+spec:
+  limit: { amount: 100, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: img-hang }] }
+`;
+
 describe('pass-through metering of requests that run a model', () => {
   let upstream: PassThroughEmulator;
   let gateway: TestGateway;
@@ -41,7 +52,7 @@ describe('pass-through metering of requests that run a model', () => {
 
   beforeAll(async () => {
     upstream = await startPassThroughEmulator('sk-upstream');
-    gateway = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('agent') + route('capped') + route('img', 'gpt-image-1', 'images') + route('img-short', 'gpt-image-1', 'images', '  timeouts: { total: 200ms }\n') + route('stt', 'whisper-1', 'audio') + BUDGET });
+    gateway = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('agent') + route('capped') + route('img', 'gpt-image-1', 'images') + route('img-short', 'gpt-image-1', 'images', '  timeouts: { total: 200ms }\n') + route('stt', 'whisper-1', 'audio') + route('img-hang', 'dall-e-3', 'images', '  timeouts: { total: 300ms }\n') + BUDGET + HANG_BUDGET });
     client = new OpenAI({ apiKey: 'unused', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
   });
 
@@ -142,6 +153,49 @@ describe('pass-through metering of requests that run a model', () => {
     const records = await recordsAfter(before);
     // The second image comes 400 ms after the first, past the 200 ms timeout: the first one's usage.
     expect(records).toMatchObject([{ inputTokens: 10, outputTokens: 100, estimated: true, estimateReason: 'client_gone' }]);
+  });
+
+  /** POSTs an images request and leaves (destroys the connection) after `ms`, before any answer; rejects if an answer came first. */
+  const leaveBeforeAnswer = (body: object, ms: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const data = JSON.stringify(body);
+      const { port } = new URL(gateway.url);
+      const r = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/images/generations', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, () => reject(new Error('the answer started before the client left')));
+      r.on('error', () => undefined);
+      r.end(data);
+      setTimeout(() => {
+        r.destroy();
+        resolve();
+      }, ms);
+    });
+
+  it('reads the answer of a client that left before it started (the whole request sent): charged its real usage', async () => {
+    const before = gateway.usage.records.length;
+    // The emulator answers 300 ms late; the client leaves after 100 ms.
+    await leaveBeforeAnswer({ model: 'img', prompt: 'a late cat' }, 100);
+    const records = await recordsAfter(before);
+    // Before, the exchange ended with the client and only unit prices were charged: none here, no record.
+    expect(records).toMatchObject([{ routeId: 'default/img', inputTokens: 10, outputTokens: 100, estimated: false }]);
+    expect(records[0]?.costUsd).toBeCloseTo((10 * 5 + 100 * 40) / 1e6, 9);
+  });
+
+  it('an answer that never comes after its client left: charged once, at the route total timeout, its hold released', async () => {
+    const before = gateway.usage.records.length;
+    upstream.hang = true;
+    try {
+      await leaveBeforeAnswer({ model: 'img-hang', prompt: 'a cat', n: 2 }, 50);
+      const records = await recordsAfter(before);
+      // The upstream had all of the request: its two images are charged at their unit price.
+      expect(records).toMatchObject([{ routeId: 'default/img-hang', estimated: true, estimateReason: 'lost_attempt' }]);
+      expect(records[0]?.costUsd).toBeCloseTo(0.08, 9);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(gateway.usage.records.length).toBe(before + 1);
+      const budget = gateway.dataplane.store.current?.snapshot.budgets.find((b) => b.id === 'default/hang');
+      expect(budget).toBeDefined();
+      if (budget !== undefined) expect(gateway.dataplane.ledger.available(budget, Date.now()).reserved).toBe(0);
+    } finally {
+      upstream.hang = false;
+    }
   });
 
   it('prices a translation whose answer says no duration ({text}, as whisper-1 answers json) by its upload size, marked missing', async () => {

@@ -107,6 +107,8 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
       // A prompt asking for "slow" ones makes each image take 400 ms more, as a real upstream makes them in turn.
       const slow = String(b.prompt).includes('slow');
       const made = (): Promise<void> => (slow ? new Promise((r) => setTimeout(r, 400)) : Promise.resolve());
+      // A prompt asking for "late" ones is answered 300 ms late, headers and all (a client may leave before).
+      if (String(b.prompt).includes('late')) await new Promise((r) => setTimeout(r, 300));
       if (b.stream === true) {
         const usage = imageUsage(imageStreamUsage === 'whole-answer' ? n : 1);
         // gpt-image streaming (openai's ImageGenStreamEvent): `partial_images` previews, then the

@@ -30,6 +30,8 @@ export interface MeteredAttempt {
   requestId: string;
   /** The admissions (rate limits, budgets); settled once, with the usage and cost the answer reported (or none). */
   settle: (usage: Usage | undefined, cost: number) => void;
+  /** Whether the request is settled: it is charged no more (one record per request). */
+  isSettled: () => boolean;
   /** The attempt's span and metrics, and the request's metered usage. */
   observed: ForwardedAttempt;
   /** Set when the client left before the answer's end: an answer cut short is then marked client_gone. */
@@ -134,6 +136,8 @@ function streamReader(path: string): ImageStreamReader | undefined {
 
 /** A pass-through request's usage record, and its admissions settled with it. */
 export function charge(sink: UsageSink, p: MeteredAttempt, usage: Usage, cost: number, estimated?: ChargeReason): void {
+  // Two ends can race (a timeout and the answer's end): the first charges, the other is not recorded.
+  if (p.isSettled()) return;
   const { target } = p.to;
   const rec = usageRecord(p.requestId, 'passthrough', p.route, target, false, usage, cost, estimated);
   sink.record(rec);

@@ -1,4 +1,4 @@
-import { Agent as HttpAgent, type IncomingMessage, ServerResponse } from 'node:http';
+import { Agent as HttpAgent, type ClientRequest, type IncomingMessage, ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { RequestHandler as ProxyHandler } from 'http-proxy-middleware';
@@ -21,7 +21,7 @@ import { sendError } from '../send-error.js';
 import { admitPassThrough, type ForwardTarget, MODEL_HEADER, passThroughErrors, passThroughRoute } from './passthrough-route.js';
 import { createsUpstream, passThroughPath, runsModel } from './passthrough-paths.js';
 import { outputCap } from '../../governance/admission.js';
-import { type AnswerMeter, charge, type MeteredAttempt, meterAnswer, promptUsage } from './answer-meter.js';
+import { type AnswerMeter, charge, type ChargeReason, type MeteredAttempt, meterAnswer, promptUsage } from './answer-meter.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { promptTokensOf, requestUnits } from './passthrough-usage.js';
 import { scrubbedErrorBody } from './upstream-error-body.js';
@@ -60,7 +60,7 @@ interface Pending extends MeteredAttempt {
   fail: (err: unknown) => void;
   /** An upstream answer worth another target (5xx, 429, as the route's fallbackOn says): true when it was handed there instead of relayed. */
   failOver: (status: number, answer: IncomingMessage) => boolean;
-  proxyReq?: import('node:http').ClientRequest;
+  proxyReq?: ClientRequest;
   /** The upstream's own id of the request, from its answer (x-upstream-request-id). */
   upstreamRequestId?: string;
   /** The client's response. */
@@ -80,6 +80,13 @@ interface Pending extends MeteredAttempt {
   reading?: boolean;
   /** The client left before the answer's end: reads the rest without relaying it, to meter it; false when there is nothing to read. */
   keepReading?: () => boolean;
+  /** The answer's status line has come (relayed, failed over, or read without the client). */
+  answered?: true;
+  /**
+   * The client left after the whole request went upstream, before the answer: the exchange is kept
+   * open and the answer, when it comes, read without the client and charged what it says.
+   */
+  awaiting?: true;
 }
 
 export interface PassThroughDeps {
@@ -240,6 +247,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           return;
         }
         p.observed.answered(status);
+        p.answered = true;
         if (p.failOver(status, proxyRes)) {
           proxyRes.resume();
           return;
@@ -257,6 +265,14 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         }
         const out = p.client;
         const meter = meterAnswer(deps.usage, p, proxyRes);
+        if (p.awaiting === true) {
+          // Its client left before it: read (not relayed) for what it says it cost, up to the
+          // route's total timeout; an answer that says nothing more (or an error) ends the exchange.
+          if (meter !== undefined) p.meter = meter;
+          p.reading = meter !== undefined && meter.reads && keepReading(proxyRes, out, p.deadline, p.release);
+          if (!p.reading) p.release();
+          return;
+        }
         if (status < 400) {
           out.writeHead(status, { ...headers, ...gatewayHeaders(p) });
           // An event stream still running when a drain ends is ended with an error event its client
@@ -369,9 +385,45 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         settled = true;
         limits.settle({ usage, costUsd: cost });
       };
-      // An answer that never completes settles with nothing reported, but for a client that left
-      // after the whole request went upstream: the upstream may have done (and billed) the work,
-      // so its unit prices are charged (the tokens it would have reported are not known).
+      const isSettled = (): boolean => settled;
+      /**
+       * An attempt that had all of the request and whose answer will never be read: the upstream
+       * may have done (and billed) the work, so the request's unit prices and prompt estimate are
+       * charged (the tokens it would have reported are not known); nothing when they are 0.
+       */
+      const chargeUnanswered = (attempt: Pending, reason: ChargeReason): void => {
+        const prompt = promptUsage(promptTokens);
+        const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes), attempt.to.target.pricing);
+        if (cost === 0) return settle(undefined, 0);
+        charge(deps.usage, attempt, prompt, cost, reason);
+      };
+      /**
+       * The client left after the whole request went upstream and before the answer: the exchange
+       * stays open, as the chat path keeps reading a response its client left, bounded by the
+       * route's attempt timeout (the proxy's: the upstream sent nothing) and its total. The answer
+       * is then read without the client and charged what it says (proxyRes above). Without one (a
+       * timeout, a failed connection) the request is charged as unanswered. Before, the exchange
+       * ended with the client and only the unit prices were charged: a token-priced image, a
+       * compaction's real usage, a transcription's reported tokens were not known.
+       */
+      const awaitAnswer = (attempt: Pending, proxyReq: ClientRequest): void => {
+        attempt.awaiting = true;
+        attempt.clientLeft = true;
+        const timer = setTimeout(() => {
+          attempt.timedOut = true;
+          proxyReq.destroy();
+        }, Math.max(1, attempt.deadline - Date.now()));
+        timer.unref();
+        const ended = (): void => {
+          clearTimeout(timer);
+          // An answer came: its meter settles the request (an error answer at once, with nothing).
+          if (attempt.answered === true) return;
+          attempt.release();
+          chargeUnanswered(attempt, attempt.timedOut === true ? 'lost_attempt' : 'client_gone');
+        };
+        if (proxyReq.destroyed) ended();
+        else proxyReq.once('close', ended);
+      };
       res.on('close', () => {
         const sent = pending.get(req);
         sent?.observed.clientGone(sent.proxyReq?.writableFinished === true);
@@ -382,11 +434,10 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           sent.reading = sent.keepReading?.() === true;
           return;
         }
-        const delivered = !res.writableFinished && sent?.proxyReq?.writableFinished === true;
-        const prompt = promptUsage(promptTokens);
-        const cost = delivered ? costUsd(prompt, sent.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes), sent.to.target.pricing) : 0;
-        if (sent === undefined || cost === 0) return settle(undefined, 0);
-        charge(deps.usage, sent, prompt, cost, 'client_gone');
+        // An answer that never completes settles with nothing reported, unless the whole request went upstream.
+        if (sent === undefined || res.writableFinished || sent.proxyReq?.writableFinished !== true) return settle(undefined, 0);
+        if (sent.answered !== true) return awaitAnswer(sent, sent.proxyReq);
+        chargeUnanswered(sent, 'client_gone');
       });
 
       let index = 0;
@@ -394,7 +445,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       /** The client response's listeners before the first attempt: each attempt's are removed when the next starts. */
       let ownListeners: ListenerMark | undefined;
       const failUpstream = (err: unknown): void => {
-        if (failed || res.headersSent) return;
+        // A client that left is answered nothing (its request is settled as its answer ends).
+        if (failed || res.headersSent || res.destroyed) return;
         failed = true;
         const to = targets[index];
         fail(err instanceof GatewayError ? err : new GatewayError(502, 'upstream_unreachable', 'server_error', `pass-through to ${to?.target.providerId ?? route.id} failed: ${err instanceof Error ? err.message : String(err)}`));
@@ -420,7 +472,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
        * upstream may have made and billed it. Before, it was charged nothing.
        */
       const lost = (attempt: Pending, kind: FailureKind, err: unknown): void => {
-        if (kind === 'Timeout' && hasBody(req) && attempt.proxyReq?.writableFinished === true && !res.headersSent) {
+        // An answer that came is charged by its meter (read on when its client left), never as lost.
+        if (kind === 'Timeout' && hasBody(req) && attempt.proxyReq?.writableFinished === true && !res.headersSent && attempt.answered !== true) {
           const prompt = promptUsage(promptTokens);
           const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes), attempt.to.target.pricing);
           if (cost > 0) charge(deps.usage, attempt, prompt, cost, 'lost_attempt');
@@ -473,8 +526,9 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           released = true;
           standIn.emit('close');
         };
+        // Not when its answer is read on, or awaited, without the client: that releases it when it ends.
         res.once('close', () => {
-          if (attempt.reading !== true) release();
+          if (attempt.reading !== true && attempt.awaiting !== true) release();
         });
         const attempt: Pending = {
           route,
@@ -495,6 +549,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           requestId,
           attempts: index + 1,
           settle,
+          isSettled,
           observed: new ForwardedAttempt(telemetry, to, url),
           headers: limits.headers,
           timeoutMs: Math.max(1, Math.min(timeoutMs, deadline - Date.now())),
