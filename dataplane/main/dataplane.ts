@@ -44,6 +44,7 @@ import { CaptureService, type CaptureServiceOptions } from '../policy/capture/ca
 import { createCaptureMetrics } from '../policy/capture/capture-metrics.js';
 import { captureSampler } from '../policy/capture/capture-sampler.js';
 import { RunningRequests } from '../server/running-requests.js';
+import { UnattendedAnswers } from '../server/passthrough/unattended-answers.js';
 import { LiveStreams } from '../server/live-streams.js';
 import { errors } from '../core/gateway-error.js';
 import { shutdownDeadlineMs, usageReportBudgetMs } from './shutdown-deadline.js';
@@ -142,6 +143,8 @@ export class Dataplane {
   adminAddress: AddressInfo | undefined;
   private inflight = 0;
   private readonly running = new RunningRequests();
+  /** Pass-through answers read on, or awaited, after their clients left: no connection holds them open. */
+  private readonly unattended = new UnattendedAnswers();
   private readonly liveStreams = new LiveStreams();
   private draining = false;
   /** Open client connections: the requests in flight on each, and since when it is idle (ms). */
@@ -266,6 +269,7 @@ export class Dataplane {
       transport: this.transport,
       capture: this.capture,
       running: this.running,
+      unattended: this.unattended,
       liveStreams: this.liveStreams,
       ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }),
       loopbackOnly: isLoopbackHost(this.opts.host),
@@ -390,6 +394,11 @@ export class Dataplane {
     await this.liveStreams.cutAll(errors.shuttingDown(timeoutMs), STREAM_CUT_GRACE_MS, errors.shuttingDown(timeoutMs, 'answer'));
     server.closeAllConnections();
     await closed;
+    // Pass-through answers read on for clients that left (some just now) are charged before usage
+    // is reported: waited for until the drain deadline (a second at least), then cut and charged at
+    // what was read of them, at least their estimate. Before, the pod reported and exited without them.
+    const cutAnswers = await this.unattended.settle(Math.max(1_000, drainStarted + timeoutMs - Date.now()));
+    if (cutAnswers > 0) this.opts.logger.warn({ answers: cutAnswers }, 'pass-through answers of clients that left were cut at exit and charged at what was read of them');
     // Streams just cut are metered and charged as their handling unwinds, after their sockets
     // closed: wait for that (briefly) before reporting usage, or their spend leaves with the pod.
     if (!(await this.running.settled(Math.max(1_000, drainStarted + timeoutMs - Date.now())))) {

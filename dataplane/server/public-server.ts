@@ -25,6 +25,7 @@ import { nameAnswer } from '../telemetry/answer-id.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import type { LiveStreams } from './live-streams.js';
 import type { RunningRequests } from './running-requests.js';
+import type { UnattendedAnswers } from './passthrough/unattended-answers.js';
 
 export interface PublicServerDeps extends PipelineDeps {
   store: SnapshotStore;
@@ -36,6 +37,8 @@ export interface PublicServerDeps extends PipelineDeps {
   observer: GatewayObserver;
   /** Told of every request whose handling runs on after the handler returned (shutdown waits for them). */
   running?: RunningRequests;
+  /** Pass-through answers read on, or awaited, after their clients left (charged before the last usage report). */
+  unattended?: UnattendedAnswers;
   /** The streams being written, cut with an error event when a drain ends. */
   liveStreams?: LiveStreams;
   /** The server listens on a loopback address only: requests must name a loopback host (browserRefusal). */

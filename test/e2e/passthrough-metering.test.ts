@@ -156,10 +156,10 @@ describe('pass-through metering of requests that run a model', () => {
   });
 
   /** POSTs an images request and leaves (destroys the connection) after `ms`, before any answer; rejects if an answer came first. */
-  const leaveBeforeAnswer = (body: object, ms: number): Promise<void> =>
+  const leaveBeforeAnswer = (body: object, ms: number, url = gateway.url): Promise<void> =>
     new Promise((resolve, reject) => {
       const data = JSON.stringify(body);
-      const { port } = new URL(gateway.url);
+      const { port } = new URL(url);
       const r = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/images/generations', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, () => reject(new Error('the answer started before the client left')));
       r.on('error', () => undefined);
       r.end(data);
@@ -193,6 +193,33 @@ describe('pass-through metering of requests that run a model', () => {
       const budget = gateway.dataplane.store.current?.snapshot.budgets.find((b) => b.id === 'default/hang');
       expect(budget).toBeDefined();
       if (budget !== undefined) expect(gateway.dataplane.ledger.available(budget, Date.now()).reserved).toBe(0);
+    } finally {
+      upstream.hang = false;
+    }
+  });
+
+  it('a drain (SIGTERM) charges an answer read for a client that left before it stops, and cuts one that never comes at its deadline, charged its estimate', async () => {
+    const own = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('img', 'gpt-image-1', 'images') }, { drainTimeoutMs: 200 });
+    let stopped = false;
+    try {
+      // Answered 300 ms late; the client leaves after 100 ms; the drain starts at once.
+      await leaveBeforeAnswer({ model: 'img', prompt: 'a late cat' }, 100, own.url);
+      await own.close();
+      stopped = true;
+      // Before, the pod stopped (and reported its usage) before the answer came: nothing was charged.
+      expect(own.usage.records).toMatchObject([{ routeId: 'default/img', inputTokens: 10, outputTokens: 100, estimated: false }]);
+    } finally {
+      if (!stopped) await own.close();
+    }
+    const hung = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('img-hang', 'dall-e-3', 'images') }, { drainTimeoutMs: 200 });
+    upstream.hang = true;
+    try {
+      await leaveBeforeAnswer({ model: 'img-hang', prompt: 'a cat' }, 50, hung.url);
+      const started = Date.now();
+      await hung.close();
+      // Cut a second after the drain began (the route's own timeout is 300 s): its unit price.
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(hung.usage.records).toMatchObject([{ routeId: 'default/img-hang', estimated: true, estimateReason: 'client_gone', costUsd: 0.04 }]);
     } finally {
       upstream.hang = false;
     }

@@ -34,6 +34,7 @@ import { keepReading } from './keep-reading.js';
 import { ListenerMark } from './listener-mark.js';
 import type { LiveStreams } from '../live-streams.js';
 import { sseEvent } from '../../sse/sse-writer.js';
+import type { UnattendedAnswers } from './unattended-answers.js';
 
 /** Headers that carry the caller's credentials or address the gateway: never forwarded upstream. */
 const CALLER_HEADERS = ['authorization', 'api-key', 'x-api-key', 'cookie', 'openai-organization', 'openai-project', MODEL_HEADER, 'x-tollgate-debug', ...CALLER_TRACE_HEADERS];
@@ -101,6 +102,8 @@ export interface PassThroughDeps {
   bodyBudget: ByteBudget;
   /** The streams being written: an event stream relayed is cut with an error event when a drain ends. */
   liveStreams?: LiveStreams;
+  /** Answers read on, or awaited, after their clients left: shutdown charges them before its last usage report. */
+  unattended?: UnattendedAnswers;
 }
 
 /** What the access log and metrics see of a pass-through request (it has no canonical form). */
@@ -380,10 +383,17 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       const held = promptTokens === 0 ? undefined : { promptTokens, maxOutputTokens: outputCap({ op: 'chat', body: {} }, route, promptTokens) };
       const limits = await admitPassThrough(deps, runtime, caller, route, false, requestUnits(path, json, Number.isFinite(declared) ? declared : 0), held);
       let settled = false;
+      /** Set while the answer is read on, or awaited, without its client: told when the request is charged. */
+      let unattended: (() => void) | undefined;
       const settle = (usage: Usage | undefined, cost: number): void => {
         if (settled) return;
         settled = true;
+        unattended?.();
         limits.settle({ usage, costUsd: cost });
+      };
+      /** No response holds the exchange open any more: a drain cuts it (ending the upstream request), which charges it. */
+      const unattend = (attempt: Pending): void => {
+        unattended ??= deps.unattended?.add(() => attempt.proxyReq?.destroy());
       };
       const isSettled = (): boolean => settled;
       /**
@@ -409,6 +419,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       const awaitAnswer = (attempt: Pending, proxyReq: ClientRequest): void => {
         attempt.awaiting = true;
         attempt.clientLeft = true;
+        unattend(attempt);
         const timer = setTimeout(() => {
           attempt.timedOut = true;
           proxyReq.destroy();
@@ -432,6 +443,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         if (sent?.meter !== undefined) {
           if (!res.writableFinished) sent.clientLeft = true;
           sent.reading = sent.keepReading?.() === true;
+          if (sent.reading) unattend(sent);
           return;
         }
         // An answer that never completes settles with nothing reported, unless the whole request went upstream.
