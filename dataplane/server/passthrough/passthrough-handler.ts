@@ -448,7 +448,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         }
         // An answer that never completes settles with nothing reported, unless the whole request went upstream.
         if (sent === undefined || res.writableFinished || sent.proxyReq?.writableFinished !== true) return settle(undefined, 0);
-        if (sent.answered !== true) return awaitAnswer(sent, sent.proxyReq);
+        // A request without a body (a retrieval, a listing, a delete) makes the upstream do no billed work: not awaited.
+        if (sent.answered !== true && hasBody(req)) return awaitAnswer(sent, sent.proxyReq);
         chargeUnanswered(sent, 'client_gone');
       });
 
