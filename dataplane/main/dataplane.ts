@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
 import { Agent } from '../config/undici.js';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, Server as NetServer, type Socket } from 'node:net';
 import type { Tracer } from '@opentelemetry/api';
@@ -285,7 +285,18 @@ export class Dataplane {
     server.headersTimeout = headersTimeout;
     // GET /v1/realtime: WebSocket upgrades, proxied where a route enables the realtime endpoint.
     this.realtime = new RealtimeProxy({ store: this.store, router: this.router, usage: this.usage, observer: this.telemetry, logger: this.opts.logger, isDraining: () => this.draining, loopbackOnly: isLoopbackHost(this.opts.host), admitters: this.budgets, ...(this.opts.rateLimiter === undefined ? {} : { rateLimiter: this.opts.rateLimiter }), ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
-    server.on('upgrade', this.realtime.onUpgrade);
+    const realtime = this.realtime;
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      // No longer an HTTP connection: its first-request timer would cut a WebSocket session 15 s in
+      // (every session on a fresh connection, the official client's way), and the drain's idle
+      // close would cut it without the close frame and charge the Realtime proxy gives it.
+      const connection = this.connections.get(socket);
+      if (connection !== undefined) {
+        clearTimeout(connection.firstRequest);
+        this.connections.delete(socket);
+      }
+      realtime.onUpgrade(req, socket, head);
+    });
     server.on('connection', (socket: Socket) => {
       const firstRequest = setTimeout(() => socket.destroy(), headersTimeout);
       firstRequest.unref();
