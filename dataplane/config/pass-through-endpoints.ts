@@ -12,3 +12,13 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 25 * 1024 * 1024;
 export const MAX_UPLOAD_BYTES_LIMIT = 512 * 1024 * 1024;
 export const DEFAULT_REALTIME_MAX_CONNECTIONS = 100;
 export const DEFAULT_REALTIME_IDLE_MS = 5 * 60_000;
+/** OpenAI ends its own Realtime sessions at 60 minutes: a session through the gateway is not longer by default. */
+export const DEFAULT_REALTIME_MAX_DURATION_MS = 60 * 60_000;
+
+/**
+ * Open Realtime connections one caller may hold on a route when the route does not say: a quarter
+ * of the route's (at least one), so that one caller cannot take every slot and three others still find some.
+ */
+export function defaultRealtimePerCaller(maxConnections: number): number {
+  return Math.max(1, Math.ceil(maxConnections / 4));
+}

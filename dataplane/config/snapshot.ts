@@ -153,7 +153,14 @@ export type RateLimitConfig = z.infer<typeof RateLimitConfigSchema>;
 export const PassThroughConfigSchema = z.object({
   endpoints: z.array(z.enum(PASS_THROUGH_ENDPOINTS)),
   maxUploadBytes: z.number().int().min(1),
-  realtime: z.object({ maxConnections: z.number().int().min(1), idleTimeoutMs: z.number().int().min(1) }),
+  realtime: z.object({
+    maxConnections: z.number().int().min(1),
+    idleTimeoutMs: z.number().int().min(1),
+    /** Open connections per caller on the route (absent from an older operator's snapshot: the data plane's default then). */
+    maxConnectionsPerCaller: z.number().int().min(1).optional(),
+    /** Longest a session lives, whatever it sends (absent from an older operator's snapshot: the default). */
+    maxDurationMs: z.number().int().min(1).optional(),
+  }),
 });
 export type PassThroughConfig = z.infer<typeof PassThroughConfigSchema>;
 

@@ -15,7 +15,7 @@ import {
 } from './common.js';
 import { durationToMs } from './duration.js';
 import { headerPatternError } from '../../dataplane/config/header-pattern.js';
-import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_REALTIME_IDLE_MS, DEFAULT_REALTIME_MAX_CONNECTIONS, MAX_UPLOAD_BYTES_LIMIT, PASS_THROUGH_ENDPOINTS } from '../../dataplane/config/pass-through-endpoints.js';
+import { DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_REALTIME_IDLE_MS, DEFAULT_REALTIME_MAX_CONNECTIONS, DEFAULT_REALTIME_MAX_DURATION_MS, MAX_UPLOAD_BYTES_LIMIT, PASS_THROUGH_ENDPOINTS } from '../../dataplane/config/pass-through-endpoints.js';
 
 export const STRATEGIES = ['failover', 'weighted', 'least-latency', 'least-cost', 'least-loaded'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
@@ -230,6 +230,18 @@ export const PassThroughSchema = z
       .strictObject({
         maxConnections: z.number().int().min(1).max(100_000).default(DEFAULT_REALTIME_MAX_CONNECTIONS).describe('Open Realtime WebSockets per data-plane pod on this route; one more is refused with 429 at the upgrade.'),
         idleTimeout: PositiveTimerDurationSchema.default(`${DEFAULT_REALTIME_IDLE_MS / 1000}s`).describe('A Realtime WebSocket with no message either way for this long is closed (1001).'),
+        maxConnectionsPerCaller: z
+          .number()
+          .int()
+          .min(1)
+          .max(100_000)
+          .optional()
+          .describe(
+            'Open Realtime WebSockets one caller (an API key, a ServiceAccount; anonymous callers count as one) may hold per data-plane pod on this route; one more is refused with 429 too_many_connections at the upgrade. Default: a quarter of maxConnections (at least 1); more than maxConnections is maxConnections.',
+          ),
+        maxDuration: PositiveTimerDurationSchema.default(`${DEFAULT_REALTIME_MAX_DURATION_MS / 60_000}m`).describe(
+          'Longest a Realtime WebSocket lives, however busy: the client gets an error event (code session_expired), then both sides are closed with 1000 (OpenAI ends its own sessions at 60 minutes, the default).',
+        ),
       })
       .optional()
       .describe('Limits of Realtime WebSockets (endpoint realtime).'),

@@ -13,7 +13,7 @@ import { condition, type Problem, resolvedRefs } from './conditions.js';
 import type { CompiledProvider } from './compile-providers.js';
 import { durationToMs } from '../api/duration.js';
 import type { ModelPricingSchema } from '../api/provider.js';
-import { DEFAULT_REALTIME_IDLE_MS, DEFAULT_REALTIME_MAX_CONNECTIONS } from '../../dataplane/config/pass-through-endpoints.js';
+import { DEFAULT_REALTIME_IDLE_MS, DEFAULT_REALTIME_MAX_CONNECTIONS, DEFAULT_REALTIME_MAX_DURATION_MS, defaultRealtimePerCaller } from '../../dataplane/config/pass-through-endpoints.js';
 import { type LabelSelector, matchesSelector } from '../../dataplane/config/label-selector.js';
 import { compareIds } from '../../dataplane/config/id-order.js';
 import { routeRefusal } from './publishable.js';
@@ -328,12 +328,16 @@ function toRouteConfig(route: ModelRoute, targets: TargetConfig[], unresolved: s
   if (spec.podSelection !== undefined) config.podSelection = { ...spec.podSelection };
   if (spec.passThrough !== undefined) {
     const realtime = spec.passThrough.realtime;
+    const maxConnections = realtime?.maxConnections ?? DEFAULT_REALTIME_MAX_CONNECTIONS;
     config.passThrough = {
       endpoints: [...new Set(spec.passThrough.endpoints)].sort(),
       maxUploadBytes: spec.passThrough.maxUploadBytes,
       realtime: {
-        maxConnections: realtime?.maxConnections ?? DEFAULT_REALTIME_MAX_CONNECTIONS,
+        maxConnections,
         idleTimeoutMs: realtime === undefined ? DEFAULT_REALTIME_IDLE_MS : durationToMs(realtime.idleTimeout),
+        // More per caller than the route holds would never apply: the route's limit is what a caller meets first.
+        maxConnectionsPerCaller: Math.min(realtime?.maxConnectionsPerCaller ?? defaultRealtimePerCaller(maxConnections), maxConnections),
+        maxDurationMs: realtime === undefined ? DEFAULT_REALTIME_MAX_DURATION_MS : durationToMs(realtime.maxDuration),
       },
     };
   }

@@ -95,7 +95,12 @@ describe('ModelRoute passThrough', () => {
   it('compiles endpoints (deduplicated, sorted), the upload limit and the realtime limits with defaults', () => {
     const r = route('media', { model: 'm', targets: [{ providerRef: { name: 'openai' }, model: 'x' }], passThrough: { endpoints: ['images', 'audio', 'images'], realtime: { idleTimeout: '30s' } } });
     const { snapshot } = compile({ providers: [openai], routes: [r], budgets: [], secrets: [] });
-    expect(snapshot.routes[0]?.passThrough).toEqual({ endpoints: ['audio', 'images'], maxUploadBytes: 25 * 1024 * 1024, realtime: { maxConnections: 100, idleTimeoutMs: 30_000 } });
+    expect(snapshot.routes[0]?.passThrough).toEqual({ endpoints: ['audio', 'images'], maxUploadBytes: 25 * 1024 * 1024, realtime: { maxConnections: 100, idleTimeoutMs: 30_000, maxConnectionsPerCaller: 25, maxDurationMs: 3_600_000 } });
+    // A caller's share defaults to a quarter of the route's connections, and is never more than them.
+    const shared = (realtime: Record<string, unknown>) =>
+      compile({ providers: [openai], routes: [route('rt', { model: 'rt', targets: [{ providerRef: { name: 'openai' }, model: 'x' }], passThrough: { endpoints: ['realtime'], realtime } })], budgets: [], secrets: [] }).snapshot.routes[0]?.passThrough?.realtime;
+    expect(shared({ maxConnections: 2 })).toMatchObject({ maxConnections: 2, maxConnectionsPerCaller: 1 });
+    expect(shared({ maxConnections: 10, maxConnectionsPerCaller: 50, maxDuration: '90s' })).toMatchObject({ maxConnectionsPerCaller: 10, maxDurationMs: 90_000 });
     const plain = compile({ providers: [openai], routes: [route('chat', { model: 'c', targets: [{ providerRef: { name: 'openai' }, model: 'x' }] })], budgets: [], secrets: [] });
     expect(plain.snapshot.routes[0]?.passThrough).toBeUndefined();
   });
@@ -106,6 +111,8 @@ describe('ModelRoute passThrough', () => {
     expect(ModelRouteSpecSchema.safeParse({ ...base, passThrough: { endpoints: [] } }).success).toBe(false);
     expect(ModelRouteSpecSchema.safeParse({ ...base, passThrough: { endpoints: ['files'], maxUploadBytes: 10 } }).success).toBe(false);
     expect(ModelRouteSpecSchema.safeParse({ ...base, passThrough: { endpoints: ['realtime'], realtime: { maxConnections: 0 } } }).success).toBe(false);
+    expect(ModelRouteSpecSchema.safeParse({ ...base, passThrough: { endpoints: ['realtime'], realtime: { maxConnectionsPerCaller: 0 } } }).success).toBe(false);
+    expect(ModelRouteSpecSchema.safeParse({ ...base, passThrough: { endpoints: ['realtime'], realtime: { maxDuration: '0s' } } }).success).toBe(false);
   });
 });
 

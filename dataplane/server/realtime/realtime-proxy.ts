@@ -15,13 +15,16 @@ import type { PipelineDeps } from '../../pipeline/pipeline-deps.js';
 import type { SnapshotStore } from '../../runtime/snapshot-store.js';
 import { messageText, realtimeUsage } from './realtime-usage.js';
 import { SentInput } from './sent-input.js';
-import { RealtimeBudget } from './realtime-budget.js';
+import { gatewayErrorEvent, RealtimeBudget } from './realtime-budget.js';
 import { RelayQueue } from './relay-queue.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { providerSecrets } from '../../providers/registry.js';
 import { scrubJson, scrubText } from '../../providers/scrub-credentials.js';
 import { type GatewayObserver, NOOP_REALTIME_TELEMETRY, type RealtimeTelemetry } from '../../telemetry/gateway-observer.js';
+import { mayCall } from '../../governance/access.js';
+import type { RuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
+import { DEFAULT_REALTIME_MAX_DURATION_MS, defaultRealtimePerCaller } from '../../config/pass-through-endpoints.js';
 
 export const REALTIME_PATH = '/v1/realtime';
 /** Largest single WebSocket message either way (audio chunks are base64 in JSON; 16 MiB leaves room). */
@@ -77,9 +80,7 @@ const MAX_CLOSE_REASON_BYTES = 123;
 
 /** The upstream's close reason scrubbed like any upstream error text, then cut (at a character) to fit a close frame. */
 function scrubbedReason(reason: Buffer, secrets: readonly string[]): string {
-  let text = scrubText(reason.toString('utf8'), secrets);
-  while (Buffer.byteLength(text) > MAX_CLOSE_REASON_BYTES) text = text.slice(0, -1);
-  return text;
+  return closeReason(scrubText(reason.toString('utf8'), secrets));
 }
 
 /**
@@ -99,6 +100,21 @@ function scrubbedError(text: string, secrets: readonly string[]): string | undef
 }
 
 
+/** A close reason of the gateway's own words, cut (at a character) to fit a close frame. */
+function closeReason(text: string): string {
+  let out = text;
+  while (Buffer.byteLength(out) > MAX_CLOSE_REASON_BYTES) out = out.slice(0, -1);
+  return out;
+}
+
+/** A duration as the manifests write it (60m, 90s, 300ms). */
+function formatMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
 /** Close codes that may not be sent on the wire (1005, 1006, 1015) become 1011 / 1000. */
 function sendableCode(code: number): number {
   if (code === 1005) return 1000;
@@ -109,10 +125,12 @@ function sendableCode(code: number): number {
 /**
  * Realtime over WebSocket: `GET /v1/realtime` upgraded and proxied, message for message, to the
  * route's first OpenAI-wire target. Identity, access, the route's `realtime` endpoint, its
- * connection limit and request rate limit are checked before the upgrade is answered (refusals are
- * plain HTTP answers: 401, 403, 404, 429); the Provider's key replaces the caller's. A connection
- * with no message either way for the route's idle timeout is closed (1001). Every `response.done`
- * the upstream sends is metered at the target's prices.
+ * connection limits (the route's, the caller's share) and request rate limit are checked before the
+ * upgrade is answered (refusals are plain HTTP answers: 401, 403, 404, 429); the Provider's key
+ * replaces the caller's. A connection with no message either way for the route's idle timeout is
+ * closed (1001); one that reaches its maxDuration (1000), or whose route or API key a new snapshot
+ * removed (1008), is ended after an error event. Every `response.done` the upstream sends is
+ * metered at the target's prices.
  */
 /**
  * Unfinished responses charged at a close, at most: a session runs one response at a time, plus any
@@ -162,6 +180,23 @@ function handshakeOutcome(status: number): string {
   return 'ClientError';
 }
 
+/** The close code of a session the gateway ends at its maxDuration: it ran its course (OpenAI's own sessions end at 60 minutes). */
+export const MAX_DURATION_CLOSE = 1000;
+/** The close code of a session whose route or credential a new snapshot took away: policy (RFC 6455 §7.4.1). */
+export const REVOKED_CLOSE = 1008;
+
+/** The credential headers of an upgrade, kept to check the caller's API key against each new snapshot. */
+type Credentials = Partial<Record<'authorization' | 'x-api-key' | 'api-key', string>>;
+
+/** An open session, as a new snapshot checks it. */
+interface OpenSession {
+  routeId: string;
+  caller: Caller;
+  credentials: Credentials;
+  /** Ends it: an error event to the client (`err`), then both sides closed, the client's with `code` and `reason`. */
+  end(code: number, err: GatewayError, reason: string): void;
+}
+
 /** How long a connection the client closed waits for the upstream's close before it is settled. */
 const UPSTREAM_CLOSE_WAIT_MS = 2_000;
 
@@ -169,6 +204,10 @@ export class RealtimeProxy {
   /** `ws` is loaded on the first upgrade: a gateway without Realtime routes does not pay for it at start-up. */
   private ws: Promise<{ server: WebSocketServer; connect: typeof WebSocket }> | undefined;
   private readonly open = new Map<string, number>();
+  /** Open connections per route and caller (`<route>\n<caller>`): a caller holds at most maxConnectionsPerCaller of its route's. */
+  private readonly openByCaller = new Map<string, number>();
+  /** Every open session (its client socket): each new snapshot is checked against them. */
+  private readonly sessions = new Map<WebSocket, OpenSession>();
   private readonly sockets = new Set<WebSocket>();
   /** What every connection has queued for sending, bounded per connection and over the pod (relay-queue.ts). */
   readonly queue = new RelayQueue();
@@ -180,7 +219,43 @@ export class RealtimeProxy {
   /** Resolved as connections finish (charged), for a drain waiting on them. */
   private finished: (() => void) | undefined;
 
-  constructor(private readonly deps: RealtimeDeps) {}
+  constructor(private readonly deps: RealtimeDeps) {
+    deps.store.onChange((runtime) => this.revoke(runtime));
+  }
+
+  /**
+   * A new snapshot: every open session whose route is gone (or no longer enables realtime), whose
+   * API key no longer authenticates as the same key, or whose caller may no longer call the route
+   * is ended (an error event, then 1008 on both sides). Walks the open sessions only: nothing is
+   * done for a pod without any. Before, a session outlived the removal of its route and its API key
+   * for as long as it kept sending.
+   */
+  private revoke(runtime: RuntimeSnapshot): void {
+    if (this.sessions.size === 0) return;
+    const checkAccess = this.deps.auth !== undefined;
+    const routes = new Map(runtime.snapshot.routes.map((r) => [r.id, r]));
+    for (const session of [...this.sessions.values()]) {
+      const route = routes.get(session.routeId);
+      if (route === undefined || route.passThrough?.endpoints.includes('realtime') !== true) {
+        session.end(REVOKED_CLOSE, new GatewayError(403, 'session_revoked', 'permission_error', `route ${session.routeId} no longer serves Realtime: the session was ended`), 'session revoked: route removed');
+        continue;
+      }
+      let caller = session.caller;
+      if (caller.kind === 'apikey' && this.deps.auth !== undefined) {
+        const creds = session.credentials;
+        // An API key is found in the snapshot's index (no promise); a ServiceAccount's token is not checked again here.
+        const now = this.deps.auth.authenticateNow((name) => creds[name.toLowerCase() as keyof Credentials], runtime.apiKeys);
+        if (now instanceof Promise || now.id !== caller.id) {
+          session.end(REVOKED_CLOSE, new GatewayError(401, 'session_revoked', 'authentication_error', 'the API key of this session was removed or replaced: the session was ended'), 'session revoked: API key removed');
+          continue;
+        }
+        caller = now;
+      }
+      if (checkAccess && !mayCall(caller, route, runtime.snapshot.namespaces)) {
+        session.end(REVOKED_CLOSE, new GatewayError(403, 'session_revoked', 'permission_error', `${caller.id} may no longer call route ${route.id}: the session was ended`), 'session revoked: access removed');
+      }
+    }
+  }
 
   private loadWs(): Promise<{ server: WebSocketServer; connect: typeof WebSocket }> {
     this.ws ??= import('ws').then((m) => ({ server: new m.WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, handleProtocols: selectProtocol }), connect: m.WebSocket }));
@@ -279,16 +354,19 @@ export class RealtimeProxy {
     });
     const { route } = decision;
     telemetry.routed(route);
-    const limit = route.passThrough?.realtime.maxConnections ?? 0;
-    if (this.connections(route.id) >= limit) {
-      throw new GatewayError(429, 'too_many_connections', 'rate_limit_error', `route ${route.id} already has its maximum of ${limit} open Realtime connections on this gateway; retry shortly`, {
-        headers: { 'retry-after': '1' },
-      });
+    // An API key is checked again at each new snapshot while the session is open: its headers are kept for that.
+    const credentials: Credentials = {};
+    if (caller.kind === 'apikey') for (const name of ['authorization', 'x-api-key', 'api-key'] as const) {
+      const value = header(name);
+      if (value !== undefined) credentials[name] = value;
     }
+    const callerKey = `${route.id}\n${caller.id}`;
+    this.checkConnectionLimits(route, caller, callerKey);
     // Each connection is one request for the rate limits; budgets admit it while none that applies is exhausted.
     const limits = await admitPassThrough(this.deps, runtime, caller, route, true);
     // Counted from here: connecting upstream takes a while, and parallel upgrades must see each other.
     this.open.set(route.id, this.connections(route.id) + 1);
+    this.openByCaller.set(callerKey, (this.openByCaller.get(callerKey) ?? 0) + 1);
     let counted = true;
     const uncount = (): void => {
       if (!counted) return;
@@ -297,6 +375,9 @@ export class RealtimeProxy {
       const left = this.connections(route.id) - 1;
       if (left > 0) this.open.set(route.id, left);
       else this.open.delete(route.id);
+      const mine = (this.openByCaller.get(callerKey) ?? 1) - 1;
+      if (mine > 0) this.openByCaller.set(callerKey, mine);
+      else this.openByCaller.delete(callerKey);
     };
     try {
       const ws = await this.loadWs();
@@ -314,7 +395,7 @@ export class RealtimeProxy {
           toUpstream: (text) => upstream.readyState === upstream.OPEN && upstream.send(text),
           toClient: (text) => client.readyState === client.OPEN && client.send(text),
         });
-        this.pipe(client, upstream, route, to, caller, budget, uncount, telemetry);
+        this.pipe(client, upstream, route, to, caller, credentials, budget, uncount, telemetry);
       });
       // ws calls back synchronously or not at all: it aborted the handshake (the client went away
       // while upstream connected, a header it refuses). Nothing was served; the session upstream
@@ -329,6 +410,30 @@ export class RealtimeProxy {
       uncount();
       limits.settle({ usage: undefined, costUsd: 0 });
       throw err;
+    }
+  }
+
+  /**
+   * The route's connection limit, then the caller's share of it (maxConnectionsPerCaller): 429
+   * too_many_connections naming the limit. Before, one caller could hold every connection of a route.
+   */
+  private checkConnectionLimits(route: RouteConfig, caller: Caller, callerKey: string): void {
+    const realtime = route.passThrough?.realtime;
+    const limit = realtime?.maxConnections ?? 0;
+    if (this.connections(route.id) >= limit) {
+      throw new GatewayError(429, 'too_many_connections', 'rate_limit_error', `route ${route.id} already has its maximum of ${limit} open Realtime connections on this gateway (spec.passThrough.realtime.maxConnections); retry shortly`, {
+        headers: { 'retry-after': '1' },
+      });
+    }
+    const perCaller = realtime?.maxConnectionsPerCaller ?? defaultRealtimePerCaller(limit);
+    if ((this.openByCaller.get(callerKey) ?? 0) >= perCaller) {
+      throw new GatewayError(
+        429,
+        'too_many_connections',
+        'rate_limit_error',
+        `${caller.id} already has its maximum of ${perCaller} open Realtime connections on route ${route.id} on this gateway (spec.passThrough.realtime.maxConnectionsPerCaller); close one or retry shortly`,
+        { headers: { 'retry-after': '1' } },
+      );
     }
   }
 
@@ -396,6 +501,7 @@ export class RealtimeProxy {
     route: RouteConfig,
     to: ForwardTarget,
     caller: Caller,
+    credentials: Credentials,
     budget: RealtimeBudget,
     uncount: () => void,
     telemetry: RealtimeTelemetry,
@@ -422,6 +528,20 @@ export class RealtimeProxy {
       upstream.close(1001, 'client idle');
     }, idleMs);
     const touch = (): void => void idle.refresh();
+    /** Ends the session from the gateway's side: the client is told why (an error event), then both sides close. */
+    const end = (code: number, err: GatewayError, reason: string): void => {
+      if (client.readyState !== client.OPEN) return;
+      client.send(gatewayErrorEvent(err));
+      client.close(code, closeReason(reason));
+      // The upstream's close settles the connection: what it still says (a response.done) is charged as reported.
+      if (upstream.readyState === upstream.OPEN) upstream.close(1000, 'session ended by the gateway');
+    };
+    const maxDurationMs = route.passThrough?.realtime.maxDurationMs ?? DEFAULT_REALTIME_MAX_DURATION_MS;
+    // However busy: before, a session that kept sending within the idle timeout never ended.
+    const lifetime = setTimeout(() => {
+      end(MAX_DURATION_CLOSE, new GatewayError(408, 'session_expired', 'invalid_request_error', `the session reached its maximum duration of ${formatMs(maxDurationMs)} (route ${route.id}, spec.passThrough.realtime.maxDuration); open a new one`), `maximum session duration ${formatMs(maxDurationMs)} reached`);
+    }, maxDurationMs);
+    this.sessions.set(client, { routeId: route.id, caller, credentials, end });
 
     client.on('message', (data: RawData, isBinary: boolean) => {
       touch();
@@ -488,6 +608,8 @@ export class RealtimeProxy {
       if (closed) return;
       closed = true;
       clearTimeout(idle);
+      clearTimeout(lifetime);
+      this.sessions.delete(client);
       this.sockets.delete(client);
       this.finishers.delete(client);
       this.queue.forget(client);

@@ -1,0 +1,168 @@
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { WebSocket } from 'ws';
+import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
+import { type RealtimeEmulator, startRealtimeEmulator } from '../emulators/realtime.js';
+import { apiKeySecretManifest, providerManifest, secretManifest } from '../providers/provider-manifests.js';
+import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+
+// A Realtime session's limits beyond the route's connection count: one caller's share of the
+// route's connections, the longest a session lives, the end of a session whose route or API key a
+// new snapshot took away; and its admission decisions counted in the metrics a request's are.
+
+const KEY_A = 'tg-realtime-a';
+const KEY_B = 'tg-realtime-b';
+/** Removed by the revocation test. */
+const KEY_GONE = 'tg-realtime-gone';
+
+const route = (name: string, extra = ''): string => `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: ${name} }
+spec:
+  model: ${name}
+  targets: [{ providerRef: { name: openai-up }, model: gpt-realtime-upstream }]
+${extra}`;
+
+const realtime = (limits = ''): string => `  passThrough: { endpoints: [realtime]${limits === '' ? '' : `, realtime: { ${limits} }`} }\n`;
+
+const ROUTES = [
+  route('voice', realtime()),
+  route('voice-shared', realtime('maxConnections: 4, maxConnectionsPerCaller: 2')),
+  route('voice-limited', `${realtime()}  rateLimits: [{ per: Route, requestsPerMinute: 1 }]\n`),
+  route('voice-budgeted', realtime()),
+  // One response.done costs $0.0001616 at these prices: the first connection spends it all.
+  `apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: cap }
+spec:
+  limit: { amount: 0.0001, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: voice-budgeted }] }
+`,
+  route('voice-short', realtime('maxDuration: 600ms')),
+];
+const GONE_ROUTE = route('voice-gone', realtime());
+
+function keys(withGone: boolean): string {
+  return apiKeySecretManifest('caller-a', KEY_A) + apiKeySecretManifest('caller-b', KEY_B) + (withGone ? apiKeySecretManifest('caller-gone', KEY_GONE) : '');
+}
+
+/** Opens a WebSocket to the gateway; resolves with the HTTP answer of a refused upgrade, or the open socket. */
+function connect(gatewayUrl: string, model: string, key: string): Promise<{ status: number; body: string } | WebSocket> {
+  const ws = new WebSocket(`${gatewayUrl.replace('http', 'ws')}/v1/realtime?model=${model}`, { headers: { authorization: `Bearer ${key}` } });
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.once('error', reject);
+  });
+}
+
+async function open(gatewayUrl: string, model: string, key: string): Promise<WebSocket> {
+  const ws = await connect(gatewayUrl, model, key);
+  if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
+  return ws;
+}
+
+/** Every text event a socket receives, and how it closed. */
+function watch(ws: WebSocket): { events: { type: string; error?: { code: string; message: string } }[]; closed: Promise<{ code: number; reason: string }> } {
+  const events: { type: string; error?: { code: string; message: string } }[] = [];
+  ws.on('message', (data, binary) => {
+    if (!binary) events.push(JSON.parse(String(data)) as { type: string });
+  });
+  const closed = once(ws, 'close').then(([code, reason]) => ({ code: code as number, reason: String(reason) }));
+  return { events, closed };
+}
+
+describe('Realtime session limits', () => {
+  let upstream: RealtimeEmulator;
+  let gateway: TestGateway;
+
+  const metric = async (name: string, labels: Record<string, string>): Promise<number | undefined> => {
+    const text = await (await fetch(`${gateway.adminUrl ?? ''}/metrics`, { headers: { authorization: `Bearer ${gateway.adminToken}` } })).text();
+    const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && wanted.every((w) => l.includes(w)));
+    return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+
+  beforeAll(async () => {
+    upstream = await startRealtimeEmulator('sk-upstream');
+    gateway = await startTestGateway(
+      {
+        'providers.yaml':
+          providerManifest('openai-up', 'openai', `${upstream.url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime-upstream, pricing: { input: 4, output: 16, cachedInput: 0.4 } }]\n') +
+          secretManifest('up-key', { apiKey: 'sk-upstream' }),
+        'keys.yaml': keys(true),
+        'routes.yaml': [...ROUTES, GONE_ROUTE].join('---\n'),
+      },
+      { auth: new Authenticator({}), admin: true },
+    );
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await upstream?.close();
+  });
+
+  it('one caller holds at most maxConnectionsPerCaller of the route: one more is refused 429 naming the limit, another caller still connects', async () => {
+    const mine = [await open(gateway.url, 'voice-shared', KEY_A), await open(gateway.url, 'voice-shared', KEY_A)];
+    const third = await connect(gateway.url, 'voice-shared', KEY_A);
+    expect(third).toMatchObject({ status: 429 });
+    const error = (JSON.parse((third as { body: string }).body) as { error: { code: string; type: string; message: string } }).error;
+    expect(error).toMatchObject({ code: 'too_many_connections', type: 'rate_limit_error' });
+    expect(error.message).toBe('key:default/caller-a already has its maximum of 2 open Realtime connections on route default/voice-shared on this gateway (spec.passThrough.realtime.maxConnectionsPerCaller); close one or retry shortly');
+    // The route has room for another caller's.
+    const theirs = await open(gateway.url, 'voice-shared', KEY_B);
+    for (const ws of [...mine, theirs]) ws.close();
+    // A slot is the caller's again once its connection closed.
+    await vi.waitFor(async () => expect(await connect(gateway.url, 'voice-shared', KEY_A)).toBeInstanceOf(WebSocket), { timeout: 3000, interval: 50 });
+  });
+
+  it('a session that keeps sending ends at maxDuration: an error event (session_expired), then 1000 on both sides', async () => {
+    const closesBefore = upstream.closes.length;
+    const ws = await open(gateway.url, 'voice-short', KEY_A);
+    const seen = watch(ws);
+    const started = Date.now();
+    // Busy well within the idle timeout: before, such a session lived for as long as it kept sending.
+    const busy = setInterval(() => ws.readyState === ws.OPEN && ws.send(JSON.stringify({ type: 'input_audio_buffer.append', audio: 'AAAA' })), 100);
+    try {
+      const closed = await seen.closed;
+      expect(closed).toEqual({ code: 1000, reason: 'maximum session duration 600ms reached' });
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      clearInterval(busy);
+    }
+    const expired = seen.events.find((e) => e.type === 'error' && e.error?.code === 'session_expired');
+    expect(expired?.error?.message).toBe('the session reached its maximum duration of 600ms (route default/voice-short, spec.passThrough.realtime.maxDuration); open a new one');
+    await vi.waitFor(() => expect(upstream.closes.slice(closesBefore)).toEqual([1000]));
+  });
+
+  it("a snapshot without a session's route or API key ends that session (error event session_revoked, 1008); other sessions go on", async () => {
+    const onGoneRoute = await open(gateway.url, 'voice-gone', KEY_A);
+    const ofGoneKey = await open(gateway.url, 'voice', KEY_GONE);
+    const unaffected = await open(gateway.url, 'voice', KEY_A);
+    const [gone, revoked, kept] = [watch(onGoneRoute), watch(ofGoneKey), watch(unaffected)];
+
+    // The route is removed.
+    expect(gateway.write('routes.yaml', ROUTES.join('---\n')).errors).toEqual([]);
+    expect(await gone.closed).toEqual({ code: 1008, reason: 'session revoked: route removed' });
+    expect(gone.events.find((e) => e.type === 'error')?.error).toMatchObject({ code: 'session_revoked', message: 'route default/voice-gone no longer serves Realtime: the session was ended' });
+
+    // The API key Secret is deleted.
+    expect(gateway.write('keys.yaml', keys(false)).errors).toEqual([]);
+    expect(await revoked.closed).toEqual({ code: 1008, reason: 'session revoked: API key removed' });
+    expect(revoked.events.find((e) => e.type === 'error')?.error).toMatchObject({ code: 'session_revoked' });
+
+    // The session whose route and key are still there is served on.
+    const done = new Promise<void>((resolve) => unaffected.on('message', (data) => (JSON.parse(String(data)) as { type: string }).type === 'response.done' && resolve()));
+    unaffected.send(JSON.stringify({ type: 'response.create' }));
+    await done;
+    expect(unaffected.readyState).toBe(WebSocket.OPEN);
+    expect(kept.events.some((e) => e.type === 'error')).toBe(false);
+    unaffected.close();
+    await kept.closed;
+  });
+});
