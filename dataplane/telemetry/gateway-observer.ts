@@ -126,6 +126,10 @@ export interface RealtimeTelemetry {
   /** The route the connection asked for, once it matched. */
   routed(route: RouteConfig): void;
   caller(caller: CallerIdentity): void;
+  /** The admission decision at the upgrade (connection limits, rate limits, Budgets, a guardrail's refusal), as a request's. */
+  admission(decision: AdmissionDecision): void;
+  /** The guardrail decisions about the connection (policies that cannot read a session: Block refuses it, Allow lets it through). */
+  guardrails(decisions: readonly GuardrailDecisionRecord[]): void;
   /** One upstream connection attempt: `success` or a failure kind, and how long it took to be decided. */
   attempt(target: TargetConfig, outcome: string, ms: number): void;
   /** The client's side was upgraded: `target` serves the connection from here on. */
@@ -179,6 +183,8 @@ export const NOOP_REQUEST_TELEMETRY: RequestTelemetry = {
 export const NOOP_REALTIME_TELEMETRY: RealtimeTelemetry = {
   routed: () => undefined,
   caller: () => undefined,
+  admission: () => undefined,
+  guardrails: () => undefined,
   attempt: () => undefined,
   upgraded: () => undefined,
   metered: () => undefined,

@@ -1,8 +1,8 @@
 import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
-import { outcomeClass, type RequestEnd, type RequestUsage } from '../config/request-usage.js';
+import { MAX_GUARDRAIL_DECISIONS, outcomeClass, type RequestEnd, type RequestUsage } from '../config/request-usage.js';
 import type { UsageRecord } from '../metering/usage-record.js';
 import { NONE, statusClass } from './gateway-metrics.js';
-import type { CallerIdentity, RealtimeTelemetry } from './gateway-observer.js';
+import type { AdmissionDecision, CallerIdentity, GuardrailDecisionRecord, RealtimeTelemetry } from './gateway-observer.js';
 import type { TargetSeries } from './target-series.js';
 import { targetLabelsOf } from './request-recorder.js';
 import type { TelemetryContext } from './telemetry-context.js';
@@ -10,11 +10,22 @@ import type { TelemetryContext } from './telemetry-context.js';
 /** The `operation` label of a Realtime connection's metrics. */
 export const REALTIME_OPERATION = 'realtime';
 
-/** The admission outcome a refused upgrade's error code stands for (usage history's outcome class). */
-function admissionOf(code: string | undefined): RequestEnd['admission'] {
+/**
+ * The admission outcome of a connection (usage history's outcome class): the decision reported, else
+ * what a refused upgrade's error code stands for.
+ */
+function admissionOf(decision: AdmissionDecision | undefined, code: string | undefined): RequestEnd['admission'] {
+  if (decision !== undefined) return decision.result === 'budget_exceeded' ? 'budget_rejected' : decision.result;
   if (code === 'rate_limit_exceeded' || code === 'too_many_connections') return 'rate_limited';
   if (code === 'budget_exceeded') return 'budget_rejected';
+  if (code === 'guardrail_uninspected') return 'guardrail_blocked';
   return undefined;
+}
+
+const GUARDRAIL_ACTIONS = new Set(['Block', 'Mask', 'Monitor', 'Allow']);
+
+function isGuardrailAction(action: string): action is 'Block' | 'Mask' | 'Monitor' | 'Allow' {
+  return GUARDRAIL_ACTIONS.has(action);
 }
 
 function namespaceOf(routeId: string): string {
@@ -43,6 +54,8 @@ export class RealtimeRecorder implements RealtimeTelemetry {
   private cachedInputTokens = 0;
   private costUsd = 0;
   private done = false;
+  private decision: AdmissionDecision | undefined;
+  private readonly guardrailDecisions: GuardrailDecisionRecord[] = [];
 
   constructor(private readonly ctx: TelemetryContext) {}
 
@@ -56,6 +69,24 @@ export class RealtimeRecorder implements RealtimeTelemetry {
 
   caller(caller: CallerIdentity): void {
     this.who = caller;
+  }
+
+  /** Counted as a request's: a refusal in tollgate_rate_limit_rejections_total or tollgate_budget_rejections_total. */
+  admission(decision: AdmissionDecision): void {
+    if (this.done) return;
+    this.decision = decision;
+    const { metrics } = this.ctx;
+    if (decision.result === 'rate_limited') metrics.rateLimitRejections.inc({ route: this.routeId, limit: decision.limit });
+    else if (decision.result === 'budget_exceeded') metrics.budgetRejections.inc({ route: this.routeId, budget: decision.budget, action: decision.action });
+  }
+
+  /** Counted in tollgate_guardrail_decisions_total as a pass-through request's, and kept for the usage-history record. */
+  guardrails(decisions: readonly GuardrailDecisionRecord[]): void {
+    if (this.done) return;
+    for (const d of decisions) {
+      this.guardrailDecisions.push(d);
+      this.ctx.metrics.guardrailDecisions.inc({ policy: d.policy, rule: d.rule, phase: d.phase, action: d.action });
+    }
   }
 
   attempt(target: TargetConfig, outcome: string, ms: number): void {
@@ -131,7 +162,7 @@ export class RealtimeRecorder implements RealtimeTelemetry {
     if (onRequest === undefined || namespace === undefined || namespace.length === 0) return;
     const record: RequestUsage = {
       namespace,
-      outcome: outcomeClass({ status, clientLeft: false, admission: admissionOf(code), attempts: this.attempts, lastFailure: this.lastFailure }),
+      outcome: outcomeClass({ status, clientLeft: false, admission: admissionOf(this.decision, code), attempts: this.attempts, lastFailure: this.lastFailure }),
       failovers: this.failovers,
       cacheHit: false,
       inputTokens: this.inputTokens,
@@ -145,6 +176,8 @@ export class RealtimeRecorder implements RealtimeTelemetry {
     }
     if (this.serving !== undefined) record.provider = this.serving.target.providerId;
     if (this.who !== undefined) record.caller = this.who.id;
+    const guardrails = this.guardrailDecisions.slice(0, MAX_GUARDRAIL_DECISIONS).flatMap((d) => (isGuardrailAction(d.action) ? [{ policy: d.policy, rule: d.rule, action: d.action }] : []));
+    if (guardrails.length > 0) record.guardrails = guardrails;
     onRequest(record, Math.round(this.costUsd * 1e8) / 1e8);
   }
 

@@ -156,6 +156,10 @@ describe('pass-through under a GuardrailPolicy that blocks', () => {
     expect(seen.slice(before)).toEqual([]);
     // Recorded as a Block of the policy, per endpoint, so a refusal is counted where rule decisions are.
     expect(await metrics()).toMatch(/tollgate_guardrail_decisions_total\{[^}]*policy="default\/gp",rule="endpoint:moderations",phase="Request",action="Block"\} 1/);
+    // The Realtime refusal too (before, only in the log), and as a refused request of its route.
+    const text = await metrics();
+    expect(text).toMatch(/tollgate_guardrail_decisions_total\{[^}]*policy="default\/gp",rule="endpoint:realtime",phase="Request",action="Block"\} 1/);
+    expect(text).toMatch(/tollgate_requests_total\{[^}]*operation="realtime",route="default\/g",[^}]*status_class="4xx"\} 1/);
   });
 
   it('with uninspectedEndpoints: Allow serves them as before, each recorded as an Allow decision', async () => {
@@ -166,6 +170,9 @@ describe('pass-through under a GuardrailPolicy that blocks', () => {
     expect(seen.slice(before).map((s) => s.url)).toEqual(['/v1/moderations', '/v1/images/generations', '/v1/files']);
     expect(seen.at(-1)?.body).toContain(CARD);
     expect(await metrics()).toMatch(/tollgate_guardrail_decisions_total\{[^}]*policy="default\/lenient",rule="endpoint:moderations",phase="Request",action="Allow"\} 1/);
+    // A Realtime session let through is counted as an Allow as well (this upstream then drops the upgrade: 502).
+    expect(await realtime('open')).toBe(502);
+    expect(await metrics()).toMatch(/tollgate_guardrail_decisions_total\{[^}]*policy="default\/lenient",rule="endpoint:realtime",phase="Request",action="Allow"\} 1/);
   });
 
   it("a tenant's Allow does not lift the platform's Refuse: the strictest wins", async () => {

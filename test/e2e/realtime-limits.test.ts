@@ -108,20 +108,63 @@ describe('Realtime session limits', () => {
   });
 
   it('one caller holds at most maxConnectionsPerCaller of the route: one more is refused 429 naming the limit, another caller still connects', async () => {
-    const mine = [await open(gateway.url, 'voice-shared', KEY_A), await open(gateway.url, 'voice-shared', KEY_A)];
-    const third = await connect(gateway.url, 'voice-shared', KEY_A);
-    expect(third).toMatchObject({ status: 429 });
-    const error = (JSON.parse((third as { body: string }).body) as { error: { code: string; type: string; message: string } }).error;
-    expect(error).toMatchObject({ code: 'too_many_connections', type: 'rate_limit_error' });
-    expect(error.message).toBe('key:default/caller-a already has its maximum of 2 open Realtime connections on route default/voice-shared on this gateway (spec.passThrough.realtime.maxConnectionsPerCaller); close one or retry shortly');
-    // The route has room for another caller's.
-    const theirs = await open(gateway.url, 'voice-shared', KEY_B);
-    for (const ws of [...mine, theirs]) ws.close();
+    const sockets = [await open(gateway.url, 'voice-shared', KEY_A), await open(gateway.url, 'voice-shared', KEY_A)];
+    try {
+      const third = await connect(gateway.url, 'voice-shared', KEY_A);
+      if (third instanceof WebSocket) sockets.push(third);
+      expect(third).toMatchObject({ status: 429 });
+      const error = (JSON.parse((third as { body: string }).body) as { error: { code: string; type: string; message: string } }).error;
+      expect(error).toMatchObject({ code: 'too_many_connections', type: 'rate_limit_error' });
+      expect(error.message).toBe('key:default/caller-a already has its maximum of 2 open Realtime connections on route default/voice-shared on this gateway (spec.passThrough.realtime.maxConnectionsPerCaller); close one or retry shortly');
+      // The route has room for another caller's.
+      sockets.push(await open(gateway.url, 'voice-shared', KEY_B));
+      // Counted as a rate-limit rejection of kind concurrency.
+      expect(await metric('tollgate_rate_limit_rejections_total', { route: 'default/voice-shared', limit: 'concurrency' })).toBe(1);
+    } finally {
+      for (const ws of sockets) ws.close();
+      await Promise.all(sockets.map((ws) => (ws.readyState === WebSocket.CLOSED ? undefined : once(ws, 'close'))));
+    }
     // A slot is the caller's again once its connection closed.
-    await vi.waitFor(async () => expect(await connect(gateway.url, 'voice-shared', KEY_A)).toBeInstanceOf(WebSocket), { timeout: 3000, interval: 50 });
+    const again = await vi.waitFor(
+      async () => {
+        const ws = await connect(gateway.url, 'voice-shared', KEY_A);
+        expect(ws).toBeInstanceOf(WebSocket);
+        return ws as WebSocket;
+      },
+      { timeout: 3000, interval: 50 },
+    );
+    again.close();
+    await once(again, 'close');
+  });
+
+  it('a request rate limit or a Budget refusing the upgrade is counted in tollgate_rate_limit_rejections_total / tollgate_budget_rejections_total', async () => {
+    const first = await open(gateway.url, 'voice-limited', KEY_A);
+    first.close();
+    const limited = await connect(gateway.url, 'voice-limited', KEY_A);
+    expect(limited).toMatchObject({ status: 429 });
+    expect(JSON.parse((limited as { body: string }).body)).toMatchObject({ error: { code: 'rate_limit_exceeded' } });
+    expect(await metric('tollgate_rate_limit_rejections_total', { route: 'default/voice-limited', limit: 'requests' })).toBe(1);
+
+    const spender = await open(gateway.url, 'voice-budgeted', KEY_A);
+    const done = new Promise<void>((resolve) => spender.on('message', (data) => (JSON.parse(String(data)) as { type: string }).type === 'response.done' && resolve()));
+    spender.send(JSON.stringify({ type: 'response.create' }));
+    await done;
+    spender.close();
+    await once(spender, 'close');
+    let refused: Awaited<ReturnType<typeof connect>> | undefined;
+    for (let i = 0; i < 50 && !(refused !== undefined && !(refused instanceof WebSocket)); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      refused = await connect(gateway.url, 'voice-budgeted', KEY_A);
+      if (refused instanceof WebSocket) refused.close();
+    }
+    expect(refused).toMatchObject({ status: 429 });
+    expect(JSON.parse((refused as { body: string }).body)).toMatchObject({ error: { code: 'budget_exceeded' } });
+    expect(await metric('tollgate_budget_rejections_total', { route: 'default/voice-budgeted', budget: 'default/cap', action: 'reject' })).toBe(1);
   });
 
   it('a session that keeps sending ends at maxDuration: an error event (session_expired), then 1000 on both sides', async () => {
+    // Earlier sessions' upstream closes have all arrived: the one counted below is this session's.
+    await vi.waitFor(() => expect(upstream.closes.length).toBe(upstream.connections.length), { timeout: 3000 });
     const closesBefore = upstream.closes.length;
     const ws = await open(gateway.url, 'voice-short', KEY_A);
     const seen = watch(ws);

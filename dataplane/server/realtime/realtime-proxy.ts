@@ -21,8 +21,9 @@ import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { providerSecrets } from '../../providers/registry.js';
 import { scrubJson, scrubText } from '../../providers/scrub-credentials.js';
-import { type GatewayObserver, NOOP_REALTIME_TELEMETRY, type RealtimeTelemetry } from '../../telemetry/gateway-observer.js';
+import { type AdmissionDecision, type GatewayObserver, NOOP_REALTIME_TELEMETRY, type RealtimeTelemetry } from '../../telemetry/gateway-observer.js';
 import { mayCall } from '../../governance/access.js';
+import type { Admission } from '../../governance/types.js';
 import type { RuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
 import { DEFAULT_REALTIME_MAX_DURATION_MS, defaultRealtimePerCaller } from '../../config/pass-through-endpoints.js';
 
@@ -180,6 +181,18 @@ function handshakeOutcome(status: number): string {
   return 'ClientError';
 }
 
+/**
+ * The admission decision a refusal at the upgrade stands for, reported like a request's
+ * (tollgate_rate_limit_rejections_total, tollgate_budget_rejections_total); undefined for other
+ * refusals. A connection limit is a `concurrency` limit.
+ */
+export function refusalDecision(err: GatewayError): AdmissionDecision | undefined {
+  if (err.code === 'rate_limit_exceeded') return { result: 'rate_limited', limit: /token/i.test(err.message) ? 'tokens' : 'requests' };
+  if (err.code === 'too_many_connections') return { result: 'rate_limited', limit: 'concurrency' };
+  if (err.code === 'budget_exceeded') return { result: 'budget_exceeded', budget: err.headers['x-tollgate-budget'] ?? '', action: 'reject' };
+  return undefined;
+}
+
 /** The close code of a session the gateway ends at its maxDuration: it ran its course (OpenAI's own sessions end at 60 minutes). */
 export const MAX_DURATION_CLOSE = 1000;
 /** The close code of a session whose route or credential a new snapshot took away: policy (RFC 6455 §7.4.1). */
@@ -226,7 +239,7 @@ export class RealtimeProxy {
   /**
    * A new snapshot: every open session whose route is gone (or no longer enables realtime), whose
    * API key no longer authenticates as the same key, or whose caller may no longer call the route
-   * is ended (an error event, then 1008 on both sides). Walks the open sessions only: nothing is
+   * is ended (an error event, then 1008 to the client, 1000 upstream). Walks the open sessions only: nothing is
    * done for a pod without any. Before, a session outlived the removal of its route and its API key
    * for as long as it kept sending.
    */
@@ -348,8 +361,14 @@ export class RealtimeProxy {
     const caller: Caller = this.deps.auth === undefined ? ANONYMOUS : await this.deps.auth.authenticate(header, runtime.apiKeys);
     telemetry.caller(caller);
     const model = url.searchParams.get('model') ?? header(MODEL_HEADER);
-    // A session has no request telemetry: the guardrail decisions about it (no rule reads a session) go to the log.
+    // The guardrail decisions about a session (no rule reads one) are counted as a request's, and logged.
     const decision = passThroughRoute(runtime, caller, header, 'realtime', model === undefined || model === '' ? undefined : model, this.deps.auth !== undefined, REALTIME_PATH, (on, guardrails, refused) => {
+      if (refused) {
+        // The refusal is counted on its route, as a pass-through one.
+        telemetry.routed(on);
+        telemetry.admission({ result: 'guardrail_blocked' });
+      }
+      telemetry.guardrails(guardrails);
       this.deps.logger.info({ route: on.id, caller: caller.id, guardrails }, refused ? 'realtime connection refused: a guardrail policy cannot inspect it' : 'realtime connection not inspected by the guardrail policies that apply (uninspectedEndpoints: Allow)');
     });
     const { route } = decision;
@@ -361,9 +380,17 @@ export class RealtimeProxy {
       if (value !== undefined) credentials[name] = value;
     }
     const callerKey = `${route.id}\n${caller.id}`;
-    this.checkConnectionLimits(route, caller, callerKey);
-    // Each connection is one request for the rate limits; budgets admit it while none that applies is exhausted.
-    const limits = await admitPassThrough(this.deps, runtime, caller, route, true);
+    let limits: Admission;
+    try {
+      this.checkConnectionLimits(route, caller, callerKey);
+      // Each connection is one request for the rate limits; budgets admit it while none that applies is exhausted.
+      limits = await admitPassThrough(this.deps, runtime, caller, route, true);
+    } catch (err) {
+      const refused = err instanceof GatewayError ? refusalDecision(err) : undefined;
+      if (refused !== undefined) telemetry.admission(refused);
+      throw err;
+    }
+    telemetry.admission({ result: 'allowed' });
     // Counted from here: connecting upstream takes a while, and parallel upgrades must see each other.
     this.open.set(route.id, this.connections(route.id) + 1);
     this.openByCaller.set(callerKey, (this.openByCaller.get(callerKey) ?? 0) + 1);
