@@ -4,7 +4,7 @@ import type { UsageRecord } from '../metering/usage-record.js';
 import { NONE, statusClass } from './gateway-metrics.js';
 import type { AdmissionDecision, CallerIdentity, GuardrailDecisionRecord, RealtimeTelemetry } from './gateway-observer.js';
 import type { TargetSeries } from './target-series.js';
-import { targetLabelsOf } from './request-recorder.js';
+import { meterUsage } from './request-recorder.js';
 import type { TelemetryContext } from './telemetry-context.js';
 
 /** The `operation` label of a Realtime connection's metrics. */
@@ -112,23 +112,9 @@ export class RealtimeRecorder implements RealtimeTelemetry {
 
   metered(record: UsageRecord): void {
     if (this.done) return;
-    const series = this.serving;
     const { metrics } = this.ctx;
-    if (series !== undefined && series.routeId === record.routeId && series.target.providerId === record.providerId && series.target.model === record.upstreamModel) {
-      const usage = series.usage();
-      usage.input.inc(record.inputTokens);
-      usage.output.inc(record.outputTokens);
-      usage.cachedInput.inc(record.cachedInputTokens);
-      usage.cost.inc(record.costUsd);
-    } else {
-      const { provider, upstream_model } = targetLabelsOf(metrics, record);
-      const labels = { route: record.routeId, model: record.model, provider, upstream_model };
-      metrics.tokens.inc({ ...labels, type: 'input' }, record.inputTokens);
-      metrics.tokens.inc({ ...labels, type: 'output' }, record.outputTokens);
-      metrics.tokens.inc({ ...labels, type: 'cached_input' }, record.cachedInputTokens);
-      metrics.cost.inc(labels, record.costUsd);
-    }
-    if (record.estimated) metrics.estimated.inc({ ...targetLabelsOf(metrics, record), reason: record.estimateReason ?? 'missing' });
+    const target = meterUsage(metrics, this.serving, record);
+    if (record.estimated) metrics.estimated.inc({ ...target, reason: record.estimateReason ?? 'missing' });
     this.inputTokens += record.inputTokens;
     this.outputTokens += record.outputTokens;
     this.cachedInputTokens += record.cachedInputTokens;

@@ -54,9 +54,31 @@ function loggableRequestId(given: unknown): string | undefined {
 }
 
 /** The labels of the target a usage record names, on its route's metrics (target-labels.ts). */
-export function targetLabelsOf(metrics: GatewayMetrics, record: UsageRecord): { route: string; provider: string; upstream_model: string } {
+function targetLabelsOf(metrics: GatewayMetrics, record: UsageRecord): { route: string; provider: string; upstream_model: string } {
   const shown = metrics.targetLabels.of(record.routeId, { providerId: record.providerId, model: record.upstreamModel });
   return { route: record.routeId, provider: shown.provider, upstream_model: shown.upstream_model };
+}
+
+/**
+ * A usage record's tokens and cost added to its target's series (the cached ones of `series` when
+ * the record names that target); returns the target's labels, for the metrics keyed by target.
+ */
+export function meterUsage(metrics: GatewayMetrics, series: TargetSeries | undefined, record: UsageRecord): { route: string; provider: string; upstream_model: string } {
+  if (series !== undefined && series.routeId === record.routeId && series.model === record.model && series.target.providerId === record.providerId && series.target.model === record.upstreamModel) {
+    const usage = series.usage();
+    usage.input.inc(record.inputTokens);
+    usage.output.inc(record.outputTokens);
+    usage.cachedInput.inc(record.cachedInputTokens);
+    usage.cost.inc(record.costUsd);
+    return series.labels;
+  }
+  const target = targetLabelsOf(metrics, record);
+  const labels = { route: record.routeId, model: record.model, provider: target.provider, upstream_model: target.upstream_model };
+  metrics.tokens.inc({ ...labels, type: 'input' }, record.inputTokens);
+  metrics.tokens.inc({ ...labels, type: 'output' }, record.outputTokens);
+  metrics.tokens.inc({ ...labels, type: 'cached_input' }, record.cachedInputTokens);
+  metrics.cost.inc(labels, record.costUsd);
+  return target;
 }
 
 /** How a counted request is named: its metrics' `operation` label, its spans' gen_ai.operation.name. */
@@ -253,22 +275,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     if (this.usage !== undefined) return;
     this.usage = record;
     const { metrics } = this.ctx;
-    const series = this.serving?.series;
-    if (series !== undefined && series.routeId === record.routeId && series.model === record.model && series.target.providerId === record.providerId && series.target.model === record.upstreamModel) {
-      const usage = series.usage();
-      usage.input.inc(record.inputTokens);
-      usage.output.inc(record.outputTokens);
-      usage.cachedInput.inc(record.cachedInputTokens);
-      usage.cost.inc(record.costUsd);
-    } else {
-      const shown = metrics.targetLabels.of(record.routeId, { providerId: record.providerId, model: record.upstreamModel });
-      const labels = { route: record.routeId, model: record.model, provider: shown.provider, upstream_model: shown.upstream_model };
-      metrics.tokens.inc({ ...labels, type: 'input' }, record.inputTokens);
-      metrics.tokens.inc({ ...labels, type: 'output' }, record.outputTokens);
-      metrics.tokens.inc({ ...labels, type: 'cached_input' }, record.cachedInputTokens);
-      metrics.cost.inc(labels, record.costUsd);
-    }
-    const target = series?.routeId === record.routeId && series.target.providerId === record.providerId && series.target.model === record.upstreamModel ? series.labels : targetLabelsOf(metrics, record);
+    const target = meterUsage(metrics, this.serving?.series, record);
     if (record.estimated) metrics.estimated.inc({ ...target, reason: record.estimateReason ?? 'missing' });
     if (record.stream && this.firstChunkAt !== undefined && this.streamEndAt !== undefined && record.outputTokens > 1) {
       metrics.tpot.observe(target, (this.streamEndAt - this.firstChunkAt) / 1000 / (record.outputTokens - 1));

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { metricValue } from '../support/admin-metrics.js';
 
 // A custom guardrail pattern over a 4 MiB prompt once held the data plane's one
 // thread for seconds per text (the RE2 matcher over each whole 1 MiB text), every tenant's requests
@@ -74,11 +75,7 @@ const post = (model: string, content: string[]): Promise<Response> =>
   });
 
 /** The value of `tollgate_guardrail_unscanned_total` for the rule, 0 without a series. */
-async function unscannedCount(): Promise<number> {
-  const text = await (await fetch(`${gateway.adminUrl}/metrics`, { headers: { authorization: `Bearer ${gateway.adminToken}` } })).text();
-  const line = text.split('\n').find((l) => l.startsWith('tollgate_guardrail_unscanned_total{') && l.includes('rule="corp-mail"'));
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
+const unscannedCount = async (): Promise<number> => (await metricValue(gateway, 'tollgate_guardrail_unscanned_total', { rule: 'corp-mail' })) ?? 0;
 
 const upstreamBody = (): string => received.find((b) => b.length > 1000) ?? '';
 

@@ -1,6 +1,7 @@
 import { createServer, request, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { scrapeMetrics } from '../support/admin-metrics.js';
 
 // Pass-through endpoints and Realtime are forwarded untranslated: no guardrail rule reads them.
 // Before, a GuardrailPolicy with a Block rule let them through silently (a card number in a
@@ -131,10 +132,7 @@ function realtime(model: string): Promise<number> {
   });
 }
 
-async function metrics(): Promise<string> {
-  const res = await fetch(`${gateway.adminUrl}/metrics`, { headers: { authorization: `Bearer ${gateway.adminToken}` } });
-  return res.text();
-}
+const metrics = (): Promise<string> => scrapeMetrics(gateway);
 
 function expectUninspected(a: Answer, policy: string, endpoint: string, route: string): void {
   expect(a.status).toBe(403);

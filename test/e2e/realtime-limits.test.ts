@@ -5,6 +5,7 @@ import { Authenticator } from '../../dataplane/governance/identity/authenticator
 import { type RealtimeEmulator, startRealtimeEmulator } from '../emulators/realtime.js';
 import { apiKeySecretManifest, providerManifest, secretManifest } from '../providers/provider-manifests.js';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { metricValue } from '../support/admin-metrics.js';
 
 // A Realtime session's limits beyond the route's connection count: one caller's share of the
 // route's connections, the longest a session lives, the end of a session whose route or API key a
@@ -81,12 +82,7 @@ describe('Realtime session limits', () => {
   let upstream: RealtimeEmulator;
   let gateway: TestGateway;
 
-  const metric = async (name: string, labels: Record<string, string>): Promise<number | undefined> => {
-    const text = await (await fetch(`${gateway.adminUrl ?? ''}/metrics`, { headers: { authorization: `Bearer ${gateway.adminToken}` } })).text();
-    const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && wanted.every((w) => l.includes(w)));
-    return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-  };
+  const metric = (name: string, labels: Record<string, string>): Promise<number | undefined> => metricValue(gateway, name, labels);
 
   beforeAll(async () => {
     upstream = await startRealtimeEmulator('sk-upstream');

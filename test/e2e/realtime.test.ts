@@ -14,6 +14,7 @@ import { createCa, issueCertificate } from '../../operator/tls/certificates.js';
 import { REALTIME_USAGE, type RealtimeEmulator, startRealtimeEmulator } from '../emulators/realtime.js';
 import { apiKeySecretManifest, providerManifest, secretManifest } from '../providers/provider-manifests.js';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { metricValue } from '../support/admin-metrics.js';
 
 // Realtime over WebSocket through the gateway, driven by the official openai client's
 // OpenAIRealtimeWS (and the ws package for refusals): identity at the upgrade, the Provider's key
@@ -122,13 +123,7 @@ describe('Realtime over WebSocket', () => {
   // Usage history: every finished request (and Realtime connection) as the operator would get it.
   const history: { request: RequestUsage; costUsd: number }[] = [];
 
-  /** The value of the one series of `name` whose labels include every one of `labels` (undefined: none). */
-  const metric = async (name: string, labels: Record<string, string>): Promise<number | undefined> => {
-    const text = await (await fetch(`${gateway.adminUrl ?? ''}/metrics`, { headers: { authorization: `Bearer ${gateway.adminToken}` } })).text();
-    const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && wanted.every((w) => l.includes(w)));
-    return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
-  };
+  const metric = (name: string, labels: Record<string, string>): Promise<number | undefined> => metricValue(gateway, name, labels);
 
   beforeAll(async () => {
     upstream = await startRealtimeEmulator('sk-upstream');

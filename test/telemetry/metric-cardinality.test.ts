@@ -3,6 +3,7 @@ import { MAX_LABEL_VALUE_CHARS, MAX_TARGET_LABEL_SETS, OTHER_TARGET } from '../.
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 import { parsePrometheusText, samples, value } from './prom-text.js';
+import { scrapeMetrics } from '../support/admin-metrics.js';
 
 // One tenant's ModelRoute with 16 rules of 32 targets each, every upstream model name 256
 // characters: what a route may configure must not make thousands of series (each rendered by every
@@ -56,7 +57,7 @@ describe('series per route', () => {
       const body = await res.text();
       expect(res.headers.get('x-tollgate-attempts'), body).toBe(String(TARGETS_PER_RULE));
     }
-    const text = await (await fetch(`${gateway.adminUrl ?? ''}/metrics`, { headers: { authorization: `Bearer ${gateway.adminToken}` } })).text();
+    const text = await scrapeMetrics(gateway);
     const m = parsePrometheusText(text);
     const route = 'default/one';
     // Before: 512 series of 16 buckets each, one per target.
