@@ -177,6 +177,7 @@ export type CacheConfig = z.infer<typeof CacheConfigSchema>;
 export const RouteLimitsConfigSchema = z.object({
   maxResponseBytes: z.number().int().min(1).optional(),
   maxStreamEventBytes: z.number().int().min(1).optional(),
+  maxResponseJsonElements: z.number().int().min(1).optional(),
 });
 export type RouteLimitsConfig = z.infer<typeof RouteLimitsConfigSchema>;
 

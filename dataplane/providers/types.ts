@@ -1,5 +1,6 @@
 import type { ProviderSettings } from './contracts.js';
 import type { CanonicalRequest, HeaderMap, JsonObject, NativeApi, ParseResult, StreamStep, UpstreamFailure, UpstreamHttpRequest } from '../core/canonical.js';
+import type { JsonShapeLimits } from '../core/json-shape.js';
 import type { SseEvent } from '../sse/sse-parser.js';
 import type { UpstreamSignal } from '../upstream/attempt-signal.js';
 
@@ -85,9 +86,11 @@ export interface ProviderAdapter {
   createStreamTransformer(req: CanonicalRequest, secrets?: readonly string[]): StreamTransformer;
   /**
    * Providers whose streams are not SSE decode the bytes themselves; used instead of the SSE parser
-   * when present. `headers`: the stream response's (its request id names the answer).
+   * when present. `headers`: the stream response's (its request id names the answer). `shape`: the
+   * route's bounds on each event's JSON, checked (core/json-shape.ts) before it is parsed; the SSE
+   * path checks them for every adapter before onEvent.
    */
-  createByteStreamTransformer?(req: CanonicalRequest, headers: HeaderMap): ByteStreamTransformer;
+  createByteStreamTransformer?(req: CanonicalRequest, headers: HeaderMap, shape?: JsonShapeLimits): ByteStreamTransformer;
   /** The output cap this adapter sends when the client sets none (budgets reserve for it); absent = the upstream's own default. */
   defaultOutputCap?(settings: ProviderSettings): number;
   /** Client APIs the upstream serves as they are: a request carrying one (CanonicalRequest.native) is forwarded untranslated. */

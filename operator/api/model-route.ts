@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_EVENT_BYTES, MAX_ROUTE_LIMIT_BYTES } from '../../dataplane/config/route-limits.js';
+import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  DEFAULT_MAX_RESPONSE_JSON_ELEMENTS,
+  DEFAULT_MAX_STREAM_EVENT_BYTES,
+  MAX_RESPONSE_JSON_DEPTH,
+  MAX_ROUTE_JSON_ELEMENTS,
+  MAX_ROUTE_LIMIT_BYTES,
+} from '../../dataplane/config/route-limits.js';
 import {
   ConditionsSchema,
   DurationSchema,
@@ -207,6 +214,15 @@ export const RouteLimitsSchema = z
     maxStreamEventBytes: byteLimit(
       `Largest single event of an upstream stream, in bytes (default ${DEFAULT_MAX_STREAM_EVENT_BYTES / MiB} MiB). A larger one ends the stream with an error event (502 upstream_response_too_large before the first chunk); such a stream is never cached.`,
     ),
+    maxResponseJsonElements: z
+      .number()
+      .int()
+      .min(1000)
+      .max(MAX_ROUTE_JSON_ELEMENTS)
+      .optional()
+      .describe(
+        `Most JSON objects, arrays and object members one upstream response or stream event may hold, counted before it is parsed (default ${DEFAULT_MAX_RESPONSE_JSON_ELEMENTS / 1_000_000} million: a chat answer holds hundreds, logprobs with top_logprobs 20 about 107 per token). Parsing runs on the event loop every route shares; past this, or nested deeper than ${MAX_RESPONSE_JSON_DEPTH} levels, the client gets 502 upstream_response_too_large (an error event once a stream has started), not retried and not counted against the target's health.`,
+      ),
   })
   .describe('Size limits on what upstreams send back for this route; they bound the memory one request can take.');
 

@@ -342,7 +342,7 @@ function toRouteConfig(route: ModelRoute, targets: TargetConfig[], unresolved: s
     };
   }
   const limits = spec.limits;
-  if (limits !== undefined && (limits.maxResponseBytes !== undefined || limits.maxStreamEventBytes !== undefined)) config.limits = { ...limits };
+  if (limits !== undefined && (limits.maxResponseBytes !== undefined || limits.maxStreamEventBytes !== undefined || limits.maxResponseJsonElements !== undefined)) config.limits = { ...limits };
   return config;
 }
 

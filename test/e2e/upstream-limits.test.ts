@@ -6,14 +6,14 @@ import { ScriptedUpstream, writeMany } from '../support/scripted-upstream.js';
 const chunk = (content: string): string =>
   `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
 
-const route = (name: string, providers: string[], extra = ''): string => `apiVersion: tollgate.dev/v1alpha1
+const route = (name: string, providers: string[], extra = '', limits = '{ maxResponseBytes: 65536, maxStreamEventBytes: 65536 }'): string => `apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
 metadata: { name: ${name} }
 spec:
   model: ${name}
   targets: [${providers.map((p) => `{ providerRef: { name: ${p} }, model: m }`).join(', ')}]
   timeouts: { total: 20s, streamIdle: 300ms }
-  limits: { maxResponseBytes: 65536, maxStreamEventBytes: 65536 }
+  limits: ${limits}
 ${extra}`;
 
 const MB = 1024 * 1024;
@@ -28,7 +28,14 @@ beforeAll(async () => {
   await spare.start();
   gateway = await startTestGateway({
     'providers.yaml': `${openAiProvider('up', upstream.url)}---\n${openAiProvider('spare', spare.url)}`,
-    'routes.yaml': `${route('limited', ['up', 'spare'])}---\n${route('cached', ['up'], '  cache: { enabled: true, ttl: 5m }\n')}`,
+    'routes.yaml': [
+      route('limited', ['up', 'spare']),
+      route('cached', ['up'], '  cache: { enabled: true, ttl: 5m }\n'),
+      // The default limits (64 MiB, a million elements), failover to a healthy target.
+      route('wide', ['up', 'spare'], '', '{}'),
+      route('narrow', ['up'], '', '{ maxResponseJsonElements: 1000 }'),
+      route('other', ['spare'], '', '{}'),
+    ].join('---\n'),
   });
 });
 afterAll(async () => {
@@ -145,6 +152,65 @@ describe('upstream response size limits', () => {
     expect(rec).toMatchObject({ routeId: 'default/limited', estimated: true, estimateReason: 'lost_attempt' });
     expect(rec?.inputTokens).toBeGreaterThan(0);
     expect(rec?.outputTokens).toBeGreaterThan(0);
+  });
+});
+
+const answer = (content: string): string =>
+  JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } });
+
+describe('upstream JSON shape limits', () => {
+  it('refuses 8 MiB of `{},` before parsing it: 502, no retry, no fallback, and another route is served meanwhile', async () => {
+    upstream.served.length = 0;
+    spare.served.length = 0;
+    const hostile = `{"id":"x","object":"chat.completion","choices":[${'{},'.repeat((8 * MB) / 3)}{}]}`;
+    upstream.handler = async (_req, res, served) => {
+      served.written = hostile.length;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(hostile);
+    };
+    spare.handler = async (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(answer('from spare'));
+    const order: string[] = [];
+    const wide = ask('wide', false).then(async (r) => {
+      order.push('wide');
+      return { status: r.status, body: (await r.json()) as { error: { code: string; message: string } } };
+    });
+    // Sent once the hostile answer is on its way; answered whether or not the gateway is still busy with it.
+    await expect.poll(() => upstream.served[0]?.written ?? 0).toBeGreaterThan(MB);
+    const other = ask('other', false).then(async (r) => {
+      order.push('other');
+      return { status: r.status, content: ((await r.json()) as { choices: { message: { content: string } }[] }).choices[0]?.message.content };
+    });
+    const [refused, served] = await Promise.all([wide, other]);
+    // Before, the 2.8 million empty objects were parsed (the event loop held for seconds) and relayed as a 200.
+    expect(refused.status).toBe(502);
+    expect(refused.body.error.code).toBe('upstream_response_too_large');
+    expect(refused.body.error.message).toContain('limits.maxResponseJsonElements');
+    expect(served).toEqual({ status: 200, content: 'from spare' });
+    expect(order.sort()).toEqual(['other', 'wide']);
+    // Follows from the request, not the target: the spare target behind `wide` was never tried.
+    expect(upstream.served).toHaveLength(1);
+    expect(spare.served).toHaveLength(1);
+  });
+
+  it('refuses an answer nested deeper than 128 levels', async () => {
+    upstream.handler = async (_req, res) =>
+      void res.writeHead(200, { 'content-type': 'application/json' }).end(`{"id":"x","object":"chat.completion","choices":[],"x":${'['.repeat(200)}${']'.repeat(200)}}`);
+    const res = await ask('narrow', false, 'deep');
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('deeper than 128 levels');
+  });
+
+  it('ends a started stream with an error event when one event holds more elements than the route allows', async () => {
+    upstream.handler = async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`${chunk('first')}data: {"choices":[${Array(2000).fill('{}').join(',')}]}\n\n${chunk('never')}data: [DONE]\n\n`);
+    };
+    const res = await ask('narrow', true, 'wide event');
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('"content":"first"');
+    expect(text).toContain('more than 1000 JSON objects, arrays and members');
+    expect(text).not.toContain('never');
+    expect(text).not.toContain('[DONE]');
   });
 });
 

@@ -2,7 +2,7 @@
 import type { AttemptResult, CanonicalRequest } from '../../dataplane/core/canonical.js';
 import { secret } from '../../dataplane/config/secret-value.js';
 import { type ProviderConfig, type Snapshot, SNAPSHOT_SCHEMA_VERSION, type TargetConfig } from '../../dataplane/config/snapshot.js';
-import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_STREAM_EVENT_BYTES } from '../../dataplane/config/route-limits.js';
+import { routeLimits } from '../../dataplane/config/route-limits.js';
 import { testRoute } from '../../dataplane/governance/rate-limit/test-support.js';
 import { buildRuntimeSnapshot } from '../../dataplane/runtime/runtime-snapshot.js';
 import type { Transport } from '../../dataplane/upstream/transport.js';
@@ -25,6 +25,6 @@ export async function streamingAttempt(apiKey: string, transport: Transport): Pr
   const runtime = built.runtime.providers.get(provider.id);
   if (runtime === undefined) throw new Error('no provider');
   const req: CanonicalRequest = { op: 'chat', body: { model: 'gpt', messages: [{ role: 'user', content: 'hi' }], stream: true }, stream: true, clientWantsUsage: false };
-  const limits = { maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES, maxStreamEventBytes: DEFAULT_MAX_STREAM_EVENT_BYTES };
+  const limits = routeLimits({});
   return runAttempt(req, target, runtime, 'http://127.0.0.1:9/v1', new AbortController().signal, new ClientLink(), limits);
 }

@@ -1,3 +1,4 @@
+import type { JsonShapeLimits } from '../../core/json-shape.js';
 import type { AdapterTarget, ByteStreamTransformer, ProviderAdapter, StreamTransformer } from '../types.js';
 import type { CanonicalRequest, HeaderMap, ParseResult, StreamStep, UpstreamHttpRequest } from '../../core/canonical.js';
 import { RequestTranslationError } from '../types.js';
@@ -84,7 +85,7 @@ export const bedrockAdapter: ProviderAdapter = {
     return { onEvent: () => NOT_SSE, onEnd: () => NOT_SSE };
   },
 
-  createByteStreamTransformer(req: CanonicalRequest, headers: HeaderMap): ByteStreamTransformer {
-    return new BedrockStreamTransformer(completionId(headers), modelOf(req), req.clientWantsUsage, req.createdAt ?? 0, readingOf(req.body));
+  createByteStreamTransformer(req: CanonicalRequest, headers: HeaderMap, shape?: JsonShapeLimits): ByteStreamTransformer {
+    return new BedrockStreamTransformer(completionId(headers), modelOf(req), req.clientWantsUsage, req.createdAt ?? 0, readingOf(req.body), shape);
   },
 };

@@ -7,6 +7,7 @@ import { type ConverseReading, finishReasonFrom, stopSequenceField, usageFromBed
 import type { BedrockStreamEvents } from './bedrock-wire.js';
 import { EventStreamDecoder, EventStreamError, type EventStreamMessage } from './event-stream.js';
 import { contentBlockProblem } from '../../core/choice-bounds.js';
+import { type JsonShapeLimits, jsonShapeProblem, upstreamShapeFailure } from '../../core/json-shape.js';
 
 const decoder = new TextDecoder();
 
@@ -28,6 +29,7 @@ export class BedrockStreamTransformer implements ByteStreamTransformer {
     private readonly clientWantsUsage: boolean,
     private readonly created: number,
     private readonly reading: ConverseReading = {},
+    private readonly shape?: JsonShapeLimits,
   ) {}
 
   private chunk(delta: JsonObject, finishReason: string | null = null, extra: JsonObject = {}): JsonObject {
@@ -54,6 +56,11 @@ export class BedrockStreamTransformer implements ByteStreamTransformer {
   private onMessage(m: EventStreamMessage): StreamStep {
     const messageType = m.headers[':message-type'];
     let payload: JsonObject = {};
+    // Bounded before parsing, as the SSE path bounds every other adapter's events (routing/attempt.ts).
+    if (this.shape !== undefined) {
+      const problem = jsonShapeProblem(m.payload, this.shape.maxDepth, this.shape.maxElements);
+      if (problem !== undefined) return { chunks: [], failure: upstreamShapeFailure(problem, this.shape, 'stream event', 200) };
+    }
     try {
       const parsed: unknown = m.payload.length === 0 ? {} : JSON.parse(decoder.decode(m.payload));
       if (typeof parsed === 'object' && parsed !== null) payload = parsed as JsonObject;

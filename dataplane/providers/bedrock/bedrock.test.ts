@@ -119,6 +119,17 @@ describe('event-stream framing', () => {
     expect(ok.onBytes(eventStreamMessage({ ':event-type': 'contentBlockStart', ':message-type': 'event' }, { contentBlockIndex: 3, start: { toolUse: { toolUseId: 't', name: 'f' } } }))[0]?.failure).toBeUndefined();
   });
 
+  it("refuses an event payload past the route's JSON shape before parsing it, as the SSE path does for other providers", () => {
+    const req: CanonicalRequest = { op: 'chat', body: { model: 'm', messages: [{ role: 'user', content: 'hi' }] }, stream: true, clientWantsUsage: false };
+    const t = bedrockAdapter.createByteStreamTransformer?.(req, {}, { maxDepth: 128, maxElements: 1000 });
+    const wide = eventStreamMessage({ ':event-type': 'contentBlockDelta', ':message-type': 'event' }, { contentBlockIndex: 0, delta: { text: 'x' }, pad: Array.from({ length: 2000 }, () => ({})) });
+    expect(t?.onBytes(wide)[0]?.failure).toMatchObject({ kind: 'ResponseTooLarge', billed: 'worstCase', message: expect.stringContaining('more than 1000 JSON objects') });
+    const deep = new BedrockStreamTransformer('id', 'm', false, 0, {}, { maxDepth: 128, maxElements: 1000 });
+    const nested = JSON.parse(`${'['.repeat(200)}${']'.repeat(200)}`) as unknown;
+    const step = deep.onBytes(eventStreamMessage({ ':event-type': 'contentBlockDelta', ':message-type': 'event' }, { contentBlockIndex: 0, delta: { text: 'x' }, nested }))[0];
+    expect(step?.failure?.message).toContain('deeper than 128 levels');
+  });
+
   it('relays reasoning content as reasoning_content and thinking_blocks (billed as output through them), as an anthropic target does', () => {
     const t = new BedrockStreamTransformer('id', 'm', false, 0);
     const delta = (reasoningContent: Record<string, string>) =>
