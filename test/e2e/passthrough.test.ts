@@ -341,6 +341,25 @@ describe('pass-through endpoints', () => {
     expect(JSON.stringify(sent?.headers)).not.toContain('alice-7');
   });
 
+  it("never forwards the caller's Proxy-Authorization or cookies to the provider (meant for a proxy in front of the gateway, they reached a server the Provider's owner controls)", async () => {
+    const res = await fetch(`${gateway.url}/v1/moderations`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${CALLER_KEY}`,
+        'proxy-authorization': 'Basic cHJveHktdXNlcjpwcm94eS1zZWNyZXQ=',
+        cookie: 'session=caller-cookie',
+      },
+      body: JSON.stringify({ model: 'image-default', input: 'x' }),
+    });
+    expect(res.status).toBe(200);
+    const sent = last();
+    expect(sent?.url).toBe('/v1/moderations');
+    expect(sent?.headers['proxy-authorization']).toBeUndefined();
+    expect(sent?.headers.cookie).toBeUndefined();
+    expect(JSON.stringify(sent?.headers)).not.toContain('cHJveHktdXNlcjpwcm94eS1zZWNyZXQ=');
+  });
+
   it('identity and access apply: no credential is a 401, an unknown model a 404', async () => {
     const anonymous = await post('/v1/moderations', { model: 'image-default', input: 'x' }, '');
     expect(anonymous.status).toBe(401);

@@ -36,8 +36,12 @@ import type { LiveStreams } from '../live-streams.js';
 import { sseEvent } from '../../sse/sse-writer.js';
 import type { UnattendedAnswers } from './unattended-answers.js';
 
-/** Headers that carry the caller's credentials or address the gateway: never forwarded upstream. */
-const CALLER_HEADERS = ['authorization', 'api-key', 'x-api-key', 'cookie', 'openai-organization', 'openai-project', MODEL_HEADER, 'x-tollgate-debug', ...CALLER_TRACE_HEADERS];
+/**
+ * Headers that carry the caller's credentials or address the gateway: never forwarded upstream.
+ * Proxy-Authorization is meant for a proxy between the caller and the gateway; the upstream is
+ * whatever server a Provider's owner names. (Realtime builds its upstream headers from nothing.)
+ */
+const CALLER_HEADERS = ['authorization', 'proxy-authorization', 'api-key', 'x-api-key', 'cookie', 'openai-organization', 'openai-project', MODEL_HEADER, 'x-tollgate-debug', ...CALLER_TRACE_HEADERS];
 
 interface Pending extends MeteredAttempt {
   url: URL;
