@@ -46,7 +46,8 @@ export function serve(router: Router, sink: UsageSink): Stage {
       headers['x-tollgate-model'] = outcome.target.model;
       headers['x-tollgate-attempts'] = String(attempts);
       if (upstreamId !== undefined) headers[UPSTREAM_REQUEST_ID_HEADER] = upstreamId;
-      if (outcome.kind !== 'stream') return next();
+      // A whole answer gives back its share of the process's budget for answers once written (or not).
+      if (outcome.kind !== 'stream') return afterwards(next, async () => outcome.release());
       // Returned, not awaited: this frame would otherwise stay suspended for as long as the stream is held.
       // The write-back releases the stream when it ends; this is the backstop if it never starts (a
       // stream's release acts once).
