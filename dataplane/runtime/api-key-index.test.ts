@@ -40,6 +40,18 @@ describe('ApiKeyIndex', () => {
     expect(after.find('k1')).toBeUndefined();
   });
 
+  it('a key the snapshot lists for two Secrets identifies neither (never the one listed last), in any order; other keys still verify', () => {
+    const a = { ...entry('shared', 'caller'), namespace: 'team-a' };
+    const b = { ...entry('shared', 'zz'), namespace: 'team-b' };
+    for (const apiKeys of [[a, b, entry('own', 'own')], [b, a, entry('own', 'own')], [a, b, a, entry('own', 'own')]]) {
+      const index = new ApiKeyIndex({ apiKeys, apiKeyHashKey: secret(HASH_KEY) });
+      expect(index.find('shared')).toBeUndefined();
+      expect(index.find('own')?.name).toBe('own');
+      expect(index.ambiguous).toBe(1);
+      expect(index.size).toBe(1);
+    }
+  });
+
   it('finds nothing without an installation key', () => {
     expect(new ApiKeyIndex({ apiKeys: [entry('k1', 'one')] }).find('k1')).toBeUndefined();
   });

@@ -18,7 +18,9 @@ export const RECENT_API_KEYS = 1024;
  * stops working with the snapshot that drops it.
  */
 export class ApiKeyIndex {
-  private readonly byDigest: Map<string, ApiKeyConfig>;
+  private readonly byDigest = new Map<string, ApiKeyConfig>();
+  /** Digests the snapshot lists more than once: answered by no one (see the constructor). */
+  private readonly ambiguousDigests = new Set<string>();
   private readonly hashKey: KeyObject | undefined;
   private readonly recent = new Map<string, ApiKeyConfig>();
   /** The key last found (the newest in `recent`): found again, it is already where a move would put it. */
@@ -30,7 +32,23 @@ export class ApiKeyIndex {
   ) {
     const hashKey = snapshot.apiKeyHashKey?.reveal();
     this.hashKey = hashKey === undefined ? undefined : apiKeyHashKeyObject(hashKey);
-    this.byDigest = new Map(snapshot.apiKeys.map((k) => [k.hmacSha256.reveal(), k]));
+    // One key listed for two Secrets would identify its caller as whichever came last, another
+    // tenant's Secret perhaps (its route, its Provider, its Budgets). The operator keeps one holder
+    // per key (compile-api-keys.ts); a snapshot that still lists a key twice (from an operator
+    // before that) gets it answered by no one rather than by a guess.
+    for (const k of snapshot.apiKeys) {
+      const digest = k.hmacSha256.reveal();
+      if (this.ambiguousDigests.has(digest)) continue;
+      if (this.byDigest.has(digest)) {
+        this.byDigest.delete(digest);
+        this.ambiguousDigests.add(digest);
+      } else this.byDigest.set(digest, k);
+    }
+  }
+
+  /** How many keys the snapshot lists more than once, and so identify no one. */
+  get ambiguous(): number {
+    return this.ambiguousDigests.size;
   }
 
   get size(): number {
