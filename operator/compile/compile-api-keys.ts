@@ -7,19 +7,90 @@ import type { SecretInput } from './types.js';
 export const API_KEY_LABEL = 'tollgate.dev/api-key';
 export const API_KEY_DATA_KEY = 'key';
 
+/** The reason of the Warning Event on a Secret whose key another (older) Secret already holds. */
+export const DUPLICATE_API_KEY = 'DuplicateApiKey';
+
+/** An API key Secret left out of the snapshot, why, and the Event reason that says so. */
+export interface RefusedApiKey {
+  namespace: string;
+  name: string;
+  reason: string;
+  message: string;
+}
+
+export interface CompiledApiKeys {
+  keys: ApiKeyConfig[];
+  refused: RefusedApiKey[];
+}
+
+const id = (s: SecretInput): string => `${s.namespace}/${s.name}`;
+
+/** Milliseconds since the epoch, or undefined when the Secret carries no (readable) creation time. */
+function createdMs(s: SecretInput): number | undefined {
+  if (s.createdAt === undefined) return undefined;
+  const ms = Date.parse(s.createdAt);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * Oldest first: a Secret whose age is unknown (manifests on disk) after every dated one; same age
+ * (creation times have second resolution), or both unknown, by namespace/name.
+ */
+function holderOrder(a: SecretInput, b: SecretInput): number {
+  const ta = createdMs(a);
+  const tb = createdMs(b);
+  if (ta !== tb) {
+    if (ta === undefined) return 1;
+    if (tb === undefined) return -1;
+    return ta - tb;
+  }
+  return id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0;
+}
+
 /**
  * API keys by keyed hash: the snapshot never carries a client's key. Without the installation's hash
  * key no API key is compiled (callers always pass one: the operator's Secret, dev's local file).
+ *
+ * One key value held by several Secrets would identify its caller as whichever the data plane
+ * indexed last: a tenant labelling a Secret with another tenant's key (a leaked key, a copied demo
+ * key) took over that tenant's clients — their prompts served by its route and Provider, their spend
+ * on its Budgets. The oldest holder keeps the key and every later copy is refused with a reason:
+ * the original owner is protected from a late copier, which refusing every copy would not do (the
+ * copier could then switch the owner's key off). Creation times are set by the API server, so a
+ * copier cannot backdate its Secret.
  */
-export function compileApiKeys(secrets: SecretInput[], hashKey: string | undefined): ApiKeyConfig[] {
-  if (hashKey === undefined) return [];
-  return secrets
-    .filter((s) => s.labels?.[API_KEY_LABEL] === 'true' && (s.data[API_KEY_DATA_KEY] ?? '').trim() !== '')
-    .map((s) => ({
-      hmacSha256: secret(apiKeyDigest((s.data[API_KEY_DATA_KEY] ?? '').trim(), hashKey)),
-      namespace: s.namespace,
-      name: s.name,
-      labels: Object.fromEntries(Object.entries(s.labels ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))),
-    }))
-    .sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1));
+export function compileApiKeys(secrets: SecretInput[], hashKey: string | undefined): CompiledApiKeys {
+  if (hashKey === undefined) return { keys: [], refused: [] };
+  const holders = new Map<string, SecretInput[]>();
+  for (const s of secrets) {
+    const value = (s.data[API_KEY_DATA_KEY] ?? '').trim();
+    if (s.labels?.[API_KEY_LABEL] !== 'true' || value === '') continue;
+    const digest = apiKeyDigest(value, hashKey);
+    const list = holders.get(digest);
+    if (list === undefined) holders.set(digest, [s]);
+    else list.push(s);
+  }
+  const keys: ApiKeyConfig[] = [];
+  const refused: RefusedApiKey[] = [];
+  for (const [digest, list] of holders) {
+    const [keeper, ...copies] = [...list].sort(holderOrder);
+    if (keeper === undefined) continue;
+    keys.push({
+      hmacSha256: secret(digest),
+      namespace: keeper.namespace,
+      name: keeper.name,
+      labels: Object.fromEntries(Object.entries(keeper.labels ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))),
+    });
+    for (const copy of copies) {
+      refused.push({
+        namespace: copy.namespace,
+        name: copy.name,
+        reason: DUPLICATE_API_KEY,
+        message: `not served: Secret ${id(keeper)} holds the same key and keeps it (the oldest holder); a key identifies one caller. Use a key of your own.`,
+      });
+    }
+  }
+  const byId = (a: { namespace: string; name: string }, b: { namespace: string; name: string }): number =>
+    `${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1;
+  return { keys: keys.sort(byId), refused: refused.sort(byId) };
 }

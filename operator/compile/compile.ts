@@ -99,7 +99,8 @@ export function compile(input: CompileInput): CompileResult {
       egress,
     }),
   });
-  let apiKeys = compileApiKeys(sorted.secrets, input.apiKeyHashKey);
+  const compiledKeys = compileApiKeys(sorted.secrets, input.apiKeyHashKey);
+  let apiKeys = compiledKeys.keys;
   let compiled = dependents(routes);
   // Every object the snapshot would carry, sized and by namespace; when they do not fit, some are left
   // out and what depended on them is compiled again without them.
@@ -114,7 +115,8 @@ export function compile(input: CompileInput): CompileResult {
     const { namespace, name } = splitId(id);
     return fit.refused.has(sizedKey(kind, namespace, name));
   };
-  let leftOutApiKeys: NonNullable<CompileResult['leftOutApiKeys']> = [];
+  // Copies of a key another Secret keeps are refused before sizing: they were never going to be carried.
+  let leftOutApiKeys: NonNullable<CompileResult['leftOutApiKeys']> = [...compiledKeys.refused];
   if (fit.refused.size > 0) {
     if ([...providers.keys()].some((id) => leftOut('Provider', id))) {
       // Routes that name a Provider left out lose it as a target (ProviderNotReady says why).
@@ -126,10 +128,13 @@ export function compile(input: CompileInput): CompileResult {
     compiled.budgets.configs = compiled.budgets.configs.filter((b) => !leftOut('Budget', b.id));
     compiled.dataPolicies.configs = compiled.dataPolicies.configs.filter((d) => !leftOut('DataPolicy', d.id));
     compiled.guardrails.configs = compiled.guardrails.configs.filter((g) => !leftOut('GuardrailPolicy', g.id));
-    leftOutApiKeys = apiKeys.flatMap((k) => {
-      const message = fit.refused.get(sizedKey('Secret', k.namespace, k.name));
-      return message === undefined ? [] : [{ namespace: k.namespace, name: k.name, message }];
-    });
+    leftOutApiKeys = [
+      ...leftOutApiKeys,
+      ...apiKeys.flatMap((k) => {
+        const message = fit.refused.get(sizedKey('Secret', k.namespace, k.name));
+        return message === undefined ? [] : [{ namespace: k.namespace, name: k.name, reason: 'SnapshotTooLarge', message }];
+      }),
+    ].sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1));
     apiKeys = apiKeys.filter((k) => !fit.refused.has(sizedKey('Secret', k.namespace, k.name)));
     markLeftOut([...providerStatuses, ...routeStatuses, ...compiled.budgets.statuses, ...compiled.dataPolicies.statuses, ...compiled.guardrails.statuses], fit);
   }

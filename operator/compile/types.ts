@@ -12,6 +12,11 @@ export interface SecretInput {
   /** Decoded values. */
   data: Record<string, string>;
   labels?: Record<string, string>;
+  /**
+   * metadata.creationTimestamp (RFC 3339), set by the API server: of two Secrets holding the same API
+   * key the older keeps it. Absent for manifests on disk that carry none.
+   */
+  createdAt?: string;
 }
 
 export interface NamespaceInput {
@@ -84,8 +89,11 @@ export interface ObjectStatus {
 export interface CompileResult {
   snapshot: Snapshot;
   statuses: ObjectStatus[];
-  /** API keys (labelled Secrets, which have no status) left out of an oversized snapshot, and why. */
-  leftOutApiKeys?: { namespace: string; name: string; message: string }[];
+  /**
+   * API keys (labelled Secrets, which have no status) left out of the snapshot, why, and the Event
+   * reason: SnapshotTooLarge (an oversized snapshot), DuplicateApiKey (an older Secret holds the same key).
+   */
+  leftOutApiKeys?: { namespace: string; name: string; reason: string; message: string }[];
   /** Set when the snapshot is over what data planes accept even without any tenant's object (snapshot-budget.ts). */
   oversize?: string;
 }

@@ -248,3 +248,26 @@ describe('Reconciler and the snapshot budget', () => {
     expect(programmed('a')).toBe('SnapshotTooLarge');
   });
 });
+
+describe('Reconciler and API keys held by more than one Secret', () => {
+  const labelled = (namespace: string, name: string, creationTimestamp: string): SecretObject =>
+    ({ metadata: { name, namespace, creationTimestamp, labels: { 'tollgate.dev/api-key': 'true' } }, data: { key: Buffer.from('tg-team-a-key').toString('base64') } }) as SecretObject;
+
+  it("warns on the later copy's Secret (DuplicateApiKey, naming the keeper, never the key), once, logs it, and publishes the oldest holder's key only", async () => {
+    const { reconciler, events, logged, caches } = setup([chatRoute('a')], {
+      secrets: [labelled('team-a', 'caller', '2024-01-01T00:00:00Z'), labelled('team-b', 'zz', '2024-06-01T00:00:00Z')],
+      apiKeyHashKey: 'h'.repeat(32),
+    });
+    await reconcileAll(reconciler);
+    const warned = () => events.filter((e) => e.reason === 'DuplicateApiKey');
+    expect(warned()).toEqual([{ kind: 'Secret', name: 'zz', reason: 'DuplicateApiKey', message: expect.stringContaining('Secret team-a/caller holds the same key and keeps it') }]);
+    expect(logged.join('')).toMatch(/"secret":"team-b\/zz".*API key not served: Secret team-a\/caller holds the same key/);
+    expect(JSON.stringify(events) + logged.join('')).not.toContain('tg-team-a-key');
+    await reconcileAll(reconciler);
+    expect(warned()).toHaveLength(1);
+    // The keeper's Secret goes: the copy holds the key alone and is no longer warned about.
+    caches.secrets.delete('team-a/caller');
+    await reconcileAll(reconciler);
+    expect(warned()).toHaveLength(1);
+  });
+});

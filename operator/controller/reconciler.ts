@@ -118,6 +118,7 @@ function decodeSecrets(cache: Map<string, SecretObject>): CompileInput['secrets'
         namespace: s.metadata.namespace ?? 'default',
         name: s.metadata.name,
         labels: s.metadata.labels ?? {},
+        ...(s.metadata.creationTimestamp === undefined ? {} : { createdAt: s.metadata.creationTimestamp }),
         data: Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])),
       };
       decoded.set(s, input);
@@ -329,15 +330,16 @@ export class Reconciler {
    * once each time it is left out (or for another reason), and the operator logs it.
    */
   private async warnLeftOutApiKeys(keys: NonNullable<CompileResult['leftOutApiKeys']>): Promise<void> {
-    const now = new Map(keys.map((k) => [`${k.namespace}/${k.name}`, k.message]));
+    const now = new Map(keys.map((k) => [`${k.namespace}/${k.name}`, k]));
     for (const key of this.warnedApiKeys.keys()) if (!now.has(key)) this.warnedApiKeys.delete(key);
-    for (const [key, message] of now) {
-      if (this.warnedApiKeys.get(key) === message) continue;
-      this.warnedApiKeys.set(key, message);
-      this.opts.logger.warn({ secret: key }, `API key ${message}`);
+    for (const [key, { reason, message }] of now) {
+      const said = `${reason}: ${message}`;
+      if (this.warnedApiKeys.get(key) === said) continue;
+      this.warnedApiKeys.set(key, said);
+      this.opts.logger.warn({ secret: key, reason }, `API key ${message}`);
       const secret = this.opts.caches.secrets.get(key);
       // A listed object carries no apiVersion and kind; the Event's involvedObject needs them.
-      if (secret !== undefined) await this.opts.events.record({ ...secret, apiVersion: 'v1', kind: 'Secret' }, 'Warning', 'SnapshotTooLarge', `API key ${message}`);
+      if (secret !== undefined) await this.opts.events.record({ ...secret, apiVersion: 'v1', kind: 'Secret' }, 'Warning', reason, `API key ${message}`);
     }
   }
 

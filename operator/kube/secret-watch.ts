@@ -15,14 +15,21 @@ export function secretsQuery(labelSelector: string | undefined): string {
 }
 
 /**
- * What the operator keeps of a Secret: its name, labels, version and data. Annotations go: kubectl
+ * What the operator keeps of a Secret: its name, labels, version, creation time and data. Annotations go: kubectl
  * apply's `last-applied-configuration` repeats the whole Secret, data included, and nothing here
  * reads them.
  */
 export function slimSecret(s: SecretObject): SecretObject {
-  const { name, namespace, resourceVersion, labels } = s.metadata;
+  const { name, namespace, resourceVersion, creationTimestamp, labels } = s.metadata;
   return {
-    metadata: { name, ...(namespace === undefined ? {} : { namespace }), ...(resourceVersion === undefined ? {} : { resourceVersion }), ...(labels === undefined ? {} : { labels }) },
+    metadata: {
+      name,
+      ...(namespace === undefined ? {} : { namespace }),
+      ...(resourceVersion === undefined ? {} : { resourceVersion }),
+      // Of two Secrets holding the same API key the older keeps it (compile-api-keys.ts).
+      ...(creationTimestamp === undefined ? {} : { creationTimestamp }),
+      ...(labels === undefined ? {} : { labels }),
+    },
     ...(s.data === undefined ? {} : { data: s.data }),
   };
 }

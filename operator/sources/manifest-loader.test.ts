@@ -68,3 +68,20 @@ spec:
     ]);
   });
 });
+
+describe('loadManifests: Secrets', () => {
+  it('keeps a creation time when the manifest has one (quoted or read by YAML as a timestamp): the oldest holder of an API key keeps it', () => {
+    const secret = (name: string, created: string) => `apiVersion: v1
+kind: Secret
+metadata: { name: ${name}, namespace: team-a, creationTimestamp: ${created} }
+stringData: { key: k }
+`;
+    const { input, errors } = load(`${secret('a', '2024-01-01T00:00:00Z')}---\n${secret('b', '"2024-02-01T00:00:00Z"')}---\napiVersion: v1\nkind: Secret\nmetadata: { name: c }\n`);
+    expect(errors).toEqual([]);
+    expect(input.secrets.map((s) => [s.name, s.createdAt])).toEqual([
+      ['a', '2024-01-01T00:00:00.000Z'],
+      ['b', '2024-02-01T00:00:00Z'],
+      ['c', undefined],
+    ]);
+  });
+});

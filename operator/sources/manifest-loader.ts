@@ -107,6 +107,13 @@ function decodeSecret(doc: Doc): Record<string, string> {
   return data;
 }
 
+/** A creation time as written: YAML reads an unquoted timestamp as a Date. */
+function createdAt(value: unknown): { createdAt?: string } {
+  if (typeof value === 'string') return { createdAt: value };
+  if (value instanceof Date && !Number.isNaN(value.getTime())) return { createdAt: value.toISOString() };
+  return {};
+}
+
 /**
  * Parses multi-document YAML (or JSON) manifests into compile input, the way `kubectl apply` would
  * see them: namespace defaults to "default", each object validated by the CRD schema and its rules.
@@ -167,6 +174,8 @@ export function loadManifests(files: ManifestFile[]): LoadResult {
           name: raw.metadata.name,
           data: decodeSecret(raw),
           labels: Object.fromEntries(Object.entries(labels).filter((e): e is [string, string] => typeof e[1] === 'string')),
+          // Rarely written in a manifest; without it, of two Secrets holding one API key the first by namespace/name keeps it.
+          ...createdAt(raw.metadata.creationTimestamp),
         });
       } else if (raw.apiVersion === 'v1' && kind === 'Namespace' && isDoc(raw.metadata) && typeof raw.metadata.name === 'string') {
         const labels = isDoc(raw.metadata.labels) ? raw.metadata.labels : {};

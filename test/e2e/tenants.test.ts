@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
@@ -8,6 +9,7 @@ import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upst
 const TEAMS = ['team-a', 'team-b'] as const;
 const up = {} as Record<(typeof TEAMS)[number], OpenAiUpstream>;
 let gateway: TestGateway;
+const logged: string[] = [];
 
 const provider = (team: string, url: string): string => `apiVersion: tollgate.dev/v1alpha1
 kind: Provider
@@ -53,7 +55,7 @@ beforeAll(async () => {
       'providers.yaml': TEAMS.map((t) => provider(t, up[t].baseUrl)).join('---\n') + '---\n' + outsider,
       'routes.yaml': route('team-a', '2026-01-01T00:00:00Z') + '---\n' + route('team-b', '2026-02-01T00:00:00Z'),
     },
-    { auth: new Authenticator({}) },
+    { auth: new Authenticator({}), logger: pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) }) },
   );
 });
 
@@ -86,5 +88,22 @@ describe('one public model name in two namespaces', () => {
     expect((await ask('team-b')).response.headers.get('x-tollgate-route')).toBe('team-b/chat-default');
     expect((await ask('team-a')).response.headers.get('x-tollgate-route')).toBe('team-a/chat-default');
     expect((await ask('team-c')).response.headers.get('x-tollgate-route')).toBe('team-a/chat-default');
+  });
+
+  it("a Secret in team-b copying team-a's key does not take team-a's caller: the first holder keeps it and dev logs the copy", async () => {
+    // Manifests carry no creation time: the first by namespace/name keeps the key (in a cluster, the oldest).
+    const copy = `apiVersion: v1
+kind: Secret
+metadata: { name: zz-copy, namespace: team-b, labels: { tollgate.dev/api-key: "true" } }
+stringData: { key: tg-team-a-key }
+`;
+    expect(gateway.write('copy.yaml', copy).errors).toEqual([]);
+    const seenByB = up['team-b'].requests.length;
+    expect((await ask('team-a')).response.headers.get('x-tollgate-route')).toBe('team-a/chat-default');
+    expect(up['team-a'].requests.at(-1)?.body.model).toBe('m-team-a');
+    expect(up['team-b'].requests).toHaveLength(seenByB);
+    expect(logged.join('')).toMatch(/Secret team-b\/zz-copy: DuplicateApiKey: API key not served: Secret team-a\/caller holds the same key/);
+    expect(logged.join('')).not.toContain('tg-team-a-key');
+    gateway.write('copy.yaml', '');
   });
 });
