@@ -4,6 +4,7 @@ import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import { mayCall } from '../governance/access.js';
 import type { Authenticator } from '../governance/identity/authenticator.js';
 import { errors } from '../core/gateway-error.js';
+import { refusedWithoutRoute } from '../pipeline/stages/identify.js';
 import { headerOf } from './request-headers.js';
 import { sendJson } from './send-json.js';
 
@@ -14,10 +15,17 @@ export interface ModelsDeps {
 
 const toModel = (m: { id: string; created: number }) => ({ id: m.id, object: 'model', created: m.created, owned_by: 'tollgate' });
 
-/** The public model names this caller may use. */
+/**
+ * The public model names this caller may use. A caller that chat would refuse whatever the model (a
+ * credential that did not verify, or none, and no route open to anonymous callers) gets chat's 401:
+ * tools check a key with a model listing, and an empty 200 read as a valid key. With routes open to
+ * anonymous callers it lists theirs, as chat serves them (SDKs insist on sending some key).
+ */
 async function visibleModels(deps: ModelsDeps, req: IncomingMessage, runtime: RuntimeSnapshot): Promise<{ id: string; created: number }[]> {
   if (deps.auth === undefined) return runtime.models;
   const caller = await deps.auth.authenticate((name) => headerOf(req, name), runtime.apiKeys);
+  const refused = refusedWithoutRoute(caller, runtime.snapshot.routes);
+  if (refused !== undefined) throw refused;
   return runtime.models.filter((m) => (runtime.routesByModel.get(m.id) ?? []).some((r) => mayCall(caller, r.config, runtime.snapshot.namespaces)));
 }
 
