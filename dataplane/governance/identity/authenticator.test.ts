@@ -71,6 +71,15 @@ describe('Authenticator', () => {
     expect((await auth.authenticate(viaXApiKey, keys)).id).toBe('key:team-a/ci');
   });
 
+  it('reads one credential: Authorization when present (any scheme), else x-api-key, else api-key (docs/governance.md)', async () => {
+    const auth = new Authenticator();
+    const headers = (h: Record<string, string>) => (name: string) => h[name];
+    expect(await auth.authenticate(headers({ authorization: 'Bearer k2', 'x-api-key': 'k1' }), keys)).toMatchObject({ kind: 'anonymous', invalidCredential: 'invalid API key' });
+    expect(await auth.authenticate(headers({ authorization: 'Basic dTpw', 'x-api-key': 'k1' }), keys)).toBe(ANONYMOUS);
+    expect(await auth.authenticate(headers({ 'x-api-key': 'k2', 'api-key': 'k1' }), keys)).toMatchObject({ invalidCredential: 'invalid API key' });
+    expect((await auth.authenticate(headers({ 'api-key': 'k1' }), keys)).id).toBe('key:team-a/ci');
+  });
+
   it('does not accept a key whose plain SHA-256 is listed, nor any key under another installation key', async () => {
     const auth = new Authenticator();
     const unsalted = new ApiKeyIndex({
