@@ -32,15 +32,6 @@ export const MAX_ROUTE_JSON_ELEMENTS = 20_000_000;
  */
 export const MAX_RESPONSE_JSON_DEPTH = 128;
 
-/**
- * Bytes of successful upstream answers read whole (not streams) that one process holds at once, each
- * until it has been written to the client, by default: three 60 MiB answers at once took a pod to
- * 1,062 MiB (the chart's limit is 1 GiB). An answer held takes three to four times its size at its
- * peak (bytes, text, parsed value, the reply), so this is an eighth of that limit: two answers of
- * the default 64 MiB maximum at once (measured: 456 MiB at the peak for two 60 MiB answers).
- */
-export const DEFAULT_MAX_INFLIGHT_RESPONSE_BYTES = 128 * MiB;
-
 /** Upper bound of both byte settings in the CRD: beyond this one response alone threatens the pod. */
 export const MAX_ROUTE_LIMIT_BYTES = 1024 * MiB;
 

@@ -1,5 +1,4 @@
 import { MAX_ERROR_BODY_BYTES, MAX_RESPONSE_JSON_DEPTH, type RouteLimits } from '../config/route-limits.js';
-import type { ByteBudget } from '../core/byte-budget.js';
 import { type JsonShapeLimits, jsonTextShapeProblem, upstreamShapeFailure } from '../core/json-shape.js';
 import type { TargetConfig } from '../config/snapshot.js';
 import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
@@ -25,9 +24,6 @@ export class AttemptTimeout extends Error {
     this.name = 'AttemptTimeout';
   }
 }
-
-/** The route's limits, and the process's budget for answers read whole (WholeOptions.budget). */
-export type AttemptLimits = RouteLimits & { responseBudget?: ByteBudget };
 
 /** A response or stream event past the route's limits: the request asked for more than the route allows. */
 function tooLarge(status: number, what: string, limitBytes: number, setting: string): UpstreamFailure {
@@ -229,7 +225,7 @@ export async function runAttempt(
   baseUrl: string,
   signal: UpstreamSignal,
   client: ClientLink,
-  limits: AttemptLimits,
+  limits: RouteLimits,
   observer: AttemptObserver = NOOP_ATTEMPTS,
 ): Promise<AttemptResult> {
   const telemetry = observer.attempt(target, provider, baseUrl);
@@ -259,30 +255,8 @@ function scrubbed(result: AttemptResult, secrets: readonly string[]): AttemptRes
 }
 
 /** A whole answer read (a response, or an error of a stream that never started) as the attempt's result. */
-function complete(req: CanonicalRequest, provider: RuntimeProvider, res: WholeResponse, limits: AttemptLimits, secrets: readonly string[]): AttemptResult {
-  let result: AttemptResult;
-  try {
-    result = completed(req, provider, res, limits, secrets);
-  } catch (err) {
-    res.body.release();
-    throw err;
-  }
-  // An answer keeps its share of the budget until it has been written (router outcome's release):
-  // parsed, then serialised for the client, it takes about its size again at each step, and a
-  // client that reads slowly holds it. A failure lets go of it at once.
-  if (result.ok && result.kind === 'response') result.held = res.body.release;
-  else res.body.release();
-  return result;
-}
-
-function completed(req: CanonicalRequest, provider: RuntimeProvider, res: WholeResponse, limits: AttemptLimits, secrets: readonly string[]): AttemptResult {
+function complete(req: CanonicalRequest, provider: RuntimeProvider, res: WholeResponse, limits: RouteLimits, secrets: readonly string[]): AttemptResult {
   const success = res.status >= 200 && res.status < 300;
-  if (success && res.body.overCapacity === true) {
-    const capacity = limits.responseBudget?.capacity ?? 0;
-    // The upstream made (and billed) the answer; the gateway had no room to read it.
-    const message = `the gateway already holds its maximum of ${capacity} bytes of upstream answers (--max-inflight-response-bytes); retry shortly`;
-    return { ok: false, failure: { kind: 'ResponseTooLarge', status: res.status, message, overCapacity: true, billed: 'worstCase', retryAfterMs: 1000 } };
-  }
   if (success && !res.body.complete) return { ok: false, failure: { ...tooLarge(res.status, 'response', limits.maxResponseBytes, 'maxResponseBytes'), billed: 'worstCase' } };
   const text = res.body.text();
   // An error body is read to 16 KiB at most (MAX_ERROR_BODY_BYTES), and its walks are bounded (scrub-credentials.ts).
@@ -303,7 +277,7 @@ async function attemptUpstream(
   baseUrl: string,
   signal: UpstreamSignal,
   client: ClientLink,
-  limits: AttemptLimits,
+  limits: RouteLimits,
   telemetry: AttemptTelemetry,
   /** Where the access token minted for this attempt is left, for the scrub of its result. */
   minted: { token?: string },
@@ -337,7 +311,7 @@ async function attemptUpstream(
     sent = true;
     // Counted as it arrives: an error body is read only as far as any error message goes, a
     // response only up to the route's limit (checked first against a declared length).
-    const sending = { signal, connectTimeoutMs: provider.config.connectTimeoutMs, limitBytes: limits.maxResponseBytes, errorLimitBytes: MAX_ERROR_BODY_BYTES, ...(limits.responseBudget === undefined ? {} : { budget: limits.responseBudget }) };
+    const sending = { signal, connectTimeoutMs: provider.config.connectTimeoutMs, limitBytes: limits.maxResponseBytes, errorLimitBytes: MAX_ERROR_BODY_BYTES };
     if (!req.stream) return complete(req, provider, await sendForWhole(provider.transport, upstreamReq, sending), limits, secrets);
     const res = await provider.transport.send(upstreamReq, sending);
     if (res.status < 200 || res.status >= 300) return complete(req, provider, await readWhole(res, sending), limits, secrets);

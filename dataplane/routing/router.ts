@@ -1,12 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { routeLimits } from '../config/route-limits.js';
-import type { ByteBudget } from '../core/byte-budget.js';
+import { type RouteLimits, routeLimits } from '../config/route-limits.js';
 import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
 import type { RuntimeProvider, RuntimeRoute, RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
 import type { CanonicalRequest, JsonObject, StreamStep, UpstreamFailure, Usage } from '../core/canonical.js';
 import { withPodTime } from '../metering/cost.js';
 import { AttemptSignal } from '../upstream/attempt-signal.js';
-import { type AttemptLimits, AttemptTimeout, runAttempt } from './attempt.js';
+import { AttemptTimeout, runAttempt } from './attempt.js';
 import type { ClientLink } from './client-link.js';
 import { retryDelayMs } from './backoff.js';
 import type { EndpointLease, EndpointPicker, PickRequest, PickResult } from './endpoints/endpoint-picker.js';
@@ -22,7 +21,7 @@ import type { AttemptObserver } from '../telemetry/gateway-observer.js';
 /** The endpoints a target's first attempt has tried: none (a set is made only for a retry). */
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
 
-/** A response's outcome holds nothing but its bytes (AttemptResult.held): the attempt is released before the outcome is returned. */
+/** A response's outcome holds nothing: the attempt is released before the outcome is returned. */
 const NOTHING_HELD = (): void => undefined;
 
 /** Failures that count against a target's passive health; 429s and client errors do not. */
@@ -72,8 +71,6 @@ export interface RouterDeps {
   now?: () => number;
   /** A target passed over without an attempt (counted in tollgate_targets_skipped_total). */
   onSkip?: (route: RouteConfig, target: TargetConfig, reason: 'no_endpoints') => void;
-  /** Bytes of upstream answers read whole that the process holds at once (--max-inflight-response-bytes). */
-  responseBudget?: ByteBudget;
 }
 
 /** A provider served in process has its one endpoint; the others ask the picker. */
@@ -126,7 +123,7 @@ export class Router {
     losses?: BilledLosses,
   ): Promise<RouteOutcome> {
     const attempts: AttemptRecord[] = [];
-    const limits: AttemptLimits = this.deps.responseBudget === undefined ? routeLimits(route) : { ...routeLimits(route), responseBudget: this.deps.responseBudget };
+    const limits = routeLimits(route);
     const deadline = this.now() + route.timeouts.totalMs;
     let retryAfterMs: number | undefined;
     /** Set while the last target tried had no pod able to take the request. */
@@ -236,7 +233,7 @@ export class Router {
     timeoutMs: number,
     client: ClientLink,
     attempts: AttemptRecord[],
-    limits: AttemptLimits,
+    limits: RouteLimits,
     observer: AttemptObserver | undefined,
   ): Promise<
     | { ok: true; outcome: RouteOutcome }
@@ -282,8 +279,8 @@ export class Router {
         ok: true,
         outcome:
           result.usage === undefined
-            ? { kind: 'response', target, provider, attempts, release: result.held ?? NOTHING_HELD, body, upstreamRequestId: result.upstreamRequestId }
-            : { kind: 'response', target, provider, attempts, release: result.held ?? NOTHING_HELD, body, usage: result.usage, upstreamRequestId: result.upstreamRequestId },
+            ? { kind: 'response', target, provider, attempts, release: NOTHING_HELD, body, upstreamRequestId: result.upstreamRequestId }
+            : { kind: 'response', target, provider, attempts, release: NOTHING_HELD, body, usage: result.usage, upstreamRequestId: result.upstreamRequestId },
       };
     }
     // Once, however often it is called: the write-back releases a stream when it ends, and the serve

@@ -4,7 +4,6 @@ import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AttemptSignal } from './attempt-signal.js';
 import { HttpTransport, MAX_AGENTS } from './http-transport.js';
-import { ByteBudget } from '../core/byte-budget.js';
 
 /** A loopback upstream answering with `answer`; notes the connection each request came on. */
 async function upstream(answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string; sockets: Socket[] }> {
@@ -164,40 +163,5 @@ describe('HttpTransport: one agent per connect timeout', () => {
       up.server.closeAllConnections();
       await new Promise((resolve) => up.server.close(resolve));
     }
-  });
-});
-
-describe('HttpTransport: the budget for answers read whole', () => {
-  let server: Server | undefined;
-  const transport = new HttpTransport();
-  afterEach(async () => {
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-    await transport.close();
-  });
-  const whole = (url: string, budget: ByteBudget) =>
-    transport.sendForWhole({ url, method: 'POST', headers: {}, body: '{}' }, { signal: new AttemptSignal(), connectTimeoutMs: 5_000, limitBytes: 1 << 20, errorLimitBytes: 1024, budget });
-
-  it('holds an answer’s bytes until released, refuses a declared length with no room before reading, and gives back what a broken read took', async () => {
-    const budget = new ByteBudget(10_000);
-    let answer = (res: ServerResponse): void => void res.writeHead(200, { 'content-length': '6000' }).end('x'.repeat(6000));
-    const up = await upstream((_req, res) => answer(res));
-    server = up.server;
-    const first = await whole(up.url, budget);
-    expect(first.body.complete).toBe(true);
-    expect(budget.inUse).toBe(6000);
-    const second = await whole(up.url, budget);
-    expect(second.body).toMatchObject({ complete: false, overCapacity: true });
-    expect(budget.inUse).toBe(6000);
-    first.body.release();
-    first.body.release();
-    expect(budget.inUse).toBe(0);
-    // Chunked, cut off by the upstream halfway: the read fails, and nothing stays taken.
-    answer = (res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.write('x'.repeat(4000), () => setImmediate(() => res.socket?.destroy()));
-    };
-    await expect(whole(up.url, budget)).rejects.toThrow();
-    expect(budget.inUse).toBe(0);
   });
 });

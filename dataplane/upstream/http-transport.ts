@@ -1,7 +1,7 @@
 import { Agent, request, util as undiciUtil } from '../config/undici.js';
 import { guardedConnector } from '../config/guarded-connector.js';
 import type { UpstreamSignal } from './attempt-signal.js';
-import { Collected, headerText, NO_ROOM, NOTHING_READ, readWhole } from './read-capped.js';
+import { Collected, headerText, NOTHING_READ, readWhole } from './read-capped.js';
 import type { SendOptions, Transport, UpstreamResponse, WholeOptions, WholeResponse } from './transport.js';
 import type { HeaderMap, UpstreamHttpRequest } from '../core/canonical.js';
 
@@ -68,17 +68,11 @@ class WholeBodyHandler {
     this.status = status;
     this.headers = undiciUtil.parseHeaders(rawHeaders) as HeaderMap;
     const success = status < 300;
-    const declared = Number(this.headers['content-length']);
-    if (success && declared > this.opts.limitBytes) {
+    if (success && Number(this.headers['content-length']) > this.opts.limitBytes) {
       this.done(NOTHING_READ);
       return false;
     }
-    // Error bodies are read to 16 KiB at most: only answers count against the process's budget.
-    this.collected = success ? new Collected(this.opts.limitBytes, this.opts.budget) : new Collected(this.opts.errorLimitBytes);
-    if (success && declared > 0 && !this.collected.reserve(declared)) {
-      this.done(NO_ROOM);
-      return false;
-    }
+    this.collected = new Collected(success ? this.opts.limitBytes : this.opts.errorLimitBytes);
     return true;
   }
 
@@ -105,7 +99,6 @@ class WholeBodyHandler {
     this.stopListening = undefined;
     if (this.settled) return;
     this.settled = true;
-    this.collected?.abandon();
     this.reject(err);
   }
 

@@ -1,39 +1,14 @@
 import { Readable } from 'node:stream';
 import { brotliDecompressSync, gunzipSync, inflateSync, constants as zlibConstants } from 'node:zlib';
 import type { UpstreamHttpRequest } from '../core/canonical.js';
-import type { ByteBudget } from '../core/byte-budget.js';
 import type { CappedText, Transport, UpstreamResponse, WholeOptions, WholeResponse } from './transport.js';
 
-/**
- * Collects parts up to `limitBytes`; `add` says false once the limit is reached (the rest is not
- * wanted), or once `budget` (shared by the process) has no room for them.
- */
+/** Collects parts up to `limitBytes`; `add` says false once the limit is reached (the rest is not wanted). */
 export class Collected {
   private readonly parts: Uint8Array[] = [];
   private size = 0;
-  /** Bytes taken from the budget: a declared length at once, else as parts arrive. */
-  private taken = 0;
-  private overCapacity = false;
 
-  constructor(
-    private readonly limitBytes: number,
-    private readonly budget?: ByteBudget,
-  ) {}
-
-  /** Takes a declared content-length from the budget before anything is read; false: no room. */
-  reserve(bytes: number): boolean {
-    return this.take(Math.min(bytes, this.limitBytes));
-  }
-
-  private take(upTo: number): boolean {
-    if (this.budget === undefined || upTo <= this.taken) return true;
-    if (!this.budget.tryTake(upTo - this.taken)) {
-      this.overCapacity = true;
-      return false;
-    }
-    this.taken = upTo;
-    return true;
-  }
+  constructor(private readonly limitBytes: number) {}
 
   add(part: Uint8Array): boolean {
     if (this.size + part.length > this.limitBytes) {
@@ -41,30 +16,17 @@ export class Collected {
       this.size = this.limitBytes;
       return false;
     }
-    if (!this.take(this.size + part.length)) return false;
     this.size += part.length;
     this.parts.push(part);
     return true;
   }
 
-  /** The read failed: what it took from the budget goes back (nobody will hold a result). */
-  abandon(): void {
-    this.budget?.give(this.taken);
-    this.taken = 0;
-  }
-
   /** `encoding`: the answer's content-encoding, decoded for an error answer (see decodedErrorText). */
   result(complete: boolean, encoding?: string): CappedText {
-    const { parts, size, limitBytes, budget } = this;
-    let held = this.taken;
-    const release = (): void => {
-      budget?.give(held);
-      held = 0;
-    };
-    const over = this.overCapacity ? { overCapacity: true as const } : {};
+    const { parts, size, limitBytes } = this;
     const decoder = encoding === undefined ? undefined : ERROR_DECODERS[encoding.trim().toLowerCase()];
-    if (decoder === undefined) return { complete, ...over, release, text: () => Buffer.concat(parts, size).toString('utf8') };
-    return { complete, ...over, release, text: () => decodedErrorText(Buffer.concat(parts, size), encoding ?? '', decoder, limitBytes) };
+    if (decoder === undefined) return { complete, text: () => Buffer.concat(parts, size).toString('utf8') };
+    return { complete, text: () => decodedErrorText(Buffer.concat(parts, size), encoding ?? '', decoder, limitBytes) };
   }
 }
 
@@ -121,13 +83,11 @@ function readStream(body: Readable, collected: Collected, encoding: string | und
     };
     const onError = (err: Error): void => {
       settle();
-      collected.abandon();
       reject(err);
     };
     // Closed (destroyed) before its end without an error: the body is cut short, as the iterator reports it.
     const onClose = (): void => {
       settle();
-      collected.abandon();
       reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
     };
     if (body.readableEnded) return resolve(collected.result(true, encoding));
@@ -144,15 +104,11 @@ function readStream(body: Readable, collected: Collected, encoding: string | und
  * is destroyed there (for an undici body the connection is dropped, nothing more is read), any
  * other iterable is left, which ends its iterator. What was read up to the limit is returned.
  */
-export async function readCapped(body: AsyncIterable<Uint8Array>, limitBytes: number, encoding?: string, collected = new Collected(limitBytes)): Promise<CappedText> {
+export async function readCapped(body: AsyncIterable<Uint8Array>, limitBytes: number, encoding?: string): Promise<CappedText> {
+  const collected = new Collected(limitBytes);
   if (body instanceof Readable) return readStream(body, collected, encoding);
-  try {
-    for await (const part of body) {
-      if (!collected.add(part)) return collected.result(false, encoding);
-    }
-  } catch (err) {
-    collected.abandon();
-    throw err;
+  for await (const part of body) {
+    if (!collected.add(part)) return collected.result(false, encoding);
   }
   return collected.result(true, encoding);
 }
@@ -163,30 +119,20 @@ export function headerText(value: string | string[] | undefined): string | undef
 }
 
 /** A success refused from its declared length: nothing of it was read. */
-export const NOTHING_READ: CappedText = { complete: false, text: () => '', release: () => undefined };
-
-/** A success refused before it was read: the process holds its maximum of answers read whole (WholeOptions.budget). */
-export const NO_ROOM: CappedText = { complete: false, overCapacity: true, text: () => '', release: () => undefined };
+export const NOTHING_READ: CappedText = { complete: false, text: () => '' };
 
 /**
  * A sent request's whole answer, as far as its limits allow: a success is refused from its declared
  * length before a byte is read (the connection is released unread) and read up to `limitBytes`;
  * any other status up to `errorLimitBytes`.
  */
-export async function readWhole(res: UpstreamResponse, opts: Pick<WholeOptions, 'limitBytes' | 'errorLimitBytes' | 'budget'>): Promise<WholeResponse> {
+export async function readWhole(res: UpstreamResponse, opts: Pick<WholeOptions, 'limitBytes' | 'errorLimitBytes'>): Promise<WholeResponse> {
   const success = res.status >= 200 && res.status < 300;
-  const declared = Number(res.headers['content-length']);
-  if (success && declared > opts.limitBytes) {
+  if (success && Number(res.headers['content-length']) > opts.limitBytes) {
     res.discard();
     return { status: res.status, headers: res.headers, body: NOTHING_READ };
   }
-  if (!success) return { status: res.status, headers: res.headers, body: await readCapped(res.body, opts.errorLimitBytes, headerText(res.headers['content-encoding'])) };
-  const collected = new Collected(opts.limitBytes, opts.budget);
-  if (declared > 0 && !collected.reserve(declared)) {
-    res.discard();
-    return { status: res.status, headers: res.headers, body: NO_ROOM };
-  }
-  return { status: res.status, headers: res.headers, body: await readCapped(res.body, opts.limitBytes, undefined, collected) };
+  return { status: res.status, headers: res.headers, body: await readCapped(res.body, success ? opts.limitBytes : opts.errorLimitBytes, success ? undefined : headerText(res.headers['content-encoding'])) };
 }
 
 /** One attempt whose whole answer is wanted: the transport's own sendForWhole when it has one, else `send` and readWhole. */

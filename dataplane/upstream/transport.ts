@@ -1,5 +1,4 @@
 import type { HeaderMap, UpstreamHttpRequest } from '../core/canonical.js';
-import type { ByteBudget } from '../core/byte-budget.js';
 import type { UpstreamSignal } from './attempt-signal.js';
 
 export interface UpstreamResponse {
@@ -24,10 +23,6 @@ export interface CappedText {
   complete: boolean;
   /** The bytes read, decoded on demand (a body refused for its size is never decoded). */
   text(): string;
-  /** `complete` false because the process's budget for answers read whole had no room (WholeOptions.budget). */
-  overCapacity?: true;
-  /** Gives the bytes it holds back to that budget; call once done with the text. */
-  release(): void;
 }
 
 export interface WholeOptions extends SendOptions {
@@ -35,12 +30,6 @@ export interface WholeOptions extends SendOptions {
   limitBytes: number;
   /** Any other status's body is read up to this many bytes (as far as an error message goes). */
   errorLimitBytes: number;
-  /**
-   * Bytes of successful answers read whole that the process holds at once, shared by every request
-   * (--max-inflight-response-bytes): a declared content-length is taken at once, other bytes as
-   * they arrive; one that does not fit is not read further (`overCapacity`).
-   */
-  budget?: ByteBudget;
 }
 
 /** A complete answer, read as far as its limit (WholeOptions); past the limit nothing more was read. */

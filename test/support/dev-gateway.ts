@@ -33,7 +33,6 @@ export interface TestGatewayOptions {
   governance?: DevOptions['governance'];
   /** Request body limits instead of the data plane's defaults. */
   bodyLimits?: DevOptions['bodyLimits'];
-  maxInflightResponseBytes?: number;
   /** Every finished inference request (usage history). */
   onRequest?: DevOptions['onRequest'];
   /** DataPolicy capture queue sizes and batching. */
@@ -54,7 +53,6 @@ export async function startTestGateway(files: Record<string, string>, opts: Test
     ...(opts.governance === undefined ? {} : { governance: opts.governance }),
     ...(opts.admin === true ? { adminPort: 0 } : {}),
     ...(opts.bodyLimits === undefined ? {} : { bodyLimits: opts.bodyLimits }),
-    ...(opts.maxInflightResponseBytes === undefined ? {} : { maxInflightResponseBytes: opts.maxInflightResponseBytes }),
     ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
     ...(opts.capture === undefined ? {} : { capture: opts.capture }),
     ...(opts.metricSeriesGraceMs === undefined ? {} : { metricSeriesGraceMs: opts.metricSeriesGraceMs }),

@@ -46,8 +46,7 @@ export function serve(router: Router, sink: UsageSink): Stage {
       headers['x-tollgate-model'] = outcome.target.model;
       headers['x-tollgate-attempts'] = String(attempts);
       if (upstreamId !== undefined) headers[UPSTREAM_REQUEST_ID_HEADER] = upstreamId;
-      // A whole answer gives back its share of the process's budget for answers once written (or not).
-      if (outcome.kind !== 'stream') return afterwards(next, async () => outcome.release());
+      if (outcome.kind !== 'stream') return next();
       // Returned, not awaited: this frame would otherwise stay suspended for as long as the stream is held.
       // The write-back releases the stream when it ends; this is the backstop if it never starts (a
       // stream's release acts once).
