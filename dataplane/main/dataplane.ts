@@ -399,10 +399,9 @@ export class Dataplane {
     const drainStarted = Date.now();
     await this.closeConnectionsWhenIdle(drainStarted, Math.min(this.opts.idleConnectionGraceMs ?? timeoutMs, timeoutMs), timeoutMs);
     const drained = this.inflight === 0;
-    // Streams still running are cut with an error event their clients can read and retry on, and
-    // requests not answered yet are answered 503 with retry-after (a connection reset looks like a
-    // network failure); their writes get a moment to leave.
-    await this.liveStreams.cutAll(errors.shuttingDown(timeoutMs), STREAM_CUT_GRACE_MS, errors.shuttingDown(timeoutMs, 'answer'));
+    // Streams still running are cut with an error event their clients can read and retry on (a
+    // connection reset looks like a network failure); their writes get a moment to leave.
+    await this.liveStreams.cutAll(errors.shuttingDown(timeoutMs), STREAM_CUT_GRACE_MS);
     server.closeAllConnections();
     await closed;
     // Pass-through answers read on for clients that left (some just now) are charged before usage

@@ -50,27 +50,10 @@ export function inboundEndpoint(deps: InboundEndpointDeps, stages: StageChain, d
       return undefined;
     }
     const client = new ClientLink();
-    const live = deps.liveStreams;
-    // Not answered when the drain ends: answered "shutting down, retry" rather than reset. Its
-    // attempt goes on (a non-streaming one is read to its end to be metered) until the shutdown cuts it.
-    const cut =
-      live === undefined
-        ? undefined
-        : (reason: Error): void => {
-            if (res.headersSent || res.destroyed) return;
-            telemetry.cutShort();
-            client.abort(reason);
-            refuse(reason);
-            const release = (): void => telemetry.released();
-            void handled?.then(release, release);
-          };
     // 'close' comes once: a plain listener spares the once-wrapper and its removal.
     res.on('close', () => {
-      if (cut !== undefined) live?.untrackAnswer(cut);
       if (!res.writableFinished) client.abort(new ClientGone());
     });
-    if (cut !== undefined) live?.trackAnswer(cut);
-    let handled: Promise<void> | undefined;
     let inbound: InboundRequest | undefined;
     const ctx = new RequestContext({
       runtime,
@@ -96,7 +79,6 @@ export function inboundEndpoint(deps: InboundEndpointDeps, stages: StageChain, d
       refuse(err);
       return undefined;
     }
-    handled = running.catch(refuse);
-    return handled;
+    return running.catch(refuse);
   };
 }
