@@ -419,7 +419,7 @@ export class Dataplane {
       // Cut, not waited for: the transport's close waits for every answer, and one slower than the
       // shutdown deadline kept the process until the kubelet killed it, its spans and usage unsent.
       await this.transport.destroy(errors.shuttingDown(timeoutMs));
-      // Their handling unwinds (metered at their worst case, marked `shutdown`) before usage is reported.
+      // Their handling unwinds (each cut attempt metered as lost; its budget holds were charged just above) before usage is reported.
       await this.running.settled(CUT_REQUESTS_SETTLE_MS);
     }
     const realtimeCut = await realtimeClosed;
