@@ -57,6 +57,8 @@ function closingQuote(buf: Buffer, from: number): number {
 /**
  * jsonShapeProblem for JSON already decoded to a string (an upstream answer, one stream event's
  * data). The same pass over UTF-16 code units: no character outside ASCII is one of the six looked for.
+ * Written out twice rather than over a shared accessor: both run on every request or answer, and a
+ * call per character (or encoding the string to bytes first) would cost more than the pass itself.
  */
 export function jsonTextShapeProblem(text: string, maxDepth: number, maxElements: number): JsonShapeProblem | undefined {
   // Text this short cannot pass either bound and still parse (a level takes two characters, an
