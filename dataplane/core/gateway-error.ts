@@ -72,9 +72,20 @@ export const errors = {
     new GatewayError(503, 'not_ready', 'service_unavailable_error', 'the gateway has not loaded a configuration snapshot yet', {
       headers: { 'retry-after': '1' },
     }),
-  /** A stream still running when its pod's drain ended (the client may retry: another pod answers). */
-  shuttingDown: (drainMs: number): GatewayError =>
-    new GatewayError(503, 'gateway_shutting_down', 'service_unavailable_error', `the gateway pod serving this stream is shutting down and its ${drainMs} ms drain ended before the stream did; retry the request`),
+  /**
+   * A stream still running, or a request not yet answered, when its pod's drain ended (the client
+   * may retry: another pod answers).
+   */
+  shuttingDown: (drainMs: number, cut: 'stream' | 'answer' = 'stream'): GatewayError =>
+    new GatewayError(
+      503,
+      'gateway_shutting_down',
+      'service_unavailable_error',
+      cut === 'stream'
+        ? `the gateway pod serving this stream is shutting down and its ${drainMs} ms drain ended before the stream did; retry the request`
+        : `the gateway pod serving this request is shutting down and its ${drainMs} ms drain ended before the answer came; retry the request`,
+      { headers: { 'retry-after': '1' } },
+    ),
   internal: (cause: unknown): GatewayError =>
     new GatewayError(500, 'internal_error', 'server_error', 'internal gateway error', { cause }),
 };

@@ -44,6 +44,7 @@ import { CaptureService, type CaptureServiceOptions } from '../policy/capture/ca
 import { createCaptureMetrics } from '../policy/capture/capture-metrics.js';
 import { captureSampler } from '../policy/capture/capture-sampler.js';
 import { RunningRequests } from '../server/running-requests.js';
+import { answerUnanswered, closedWithin } from '../server/unanswered.js';
 import { UnattendedAnswers } from '../server/passthrough/unattended-answers.js';
 import { LiveStreams } from '../server/live-streams.js';
 import { errors } from '../core/gateway-error.js';
@@ -399,9 +400,12 @@ export class Dataplane {
     const drainStarted = Date.now();
     await this.closeConnectionsWhenIdle(drainStarted, Math.min(this.opts.idleConnectionGraceMs ?? timeoutMs, timeoutMs), timeoutMs);
     const drained = this.inflight === 0;
-    // Streams still running are cut with an error event their clients can read and retry on (a
-    // connection reset looks like a network failure); their writes get a moment to leave.
-    await this.liveStreams.cutAll(errors.shuttingDown(timeoutMs), STREAM_CUT_GRACE_MS);
+    // Requests not answered yet are answered 503 with retry-after, and streams still running are
+    // cut with an error event their clients can read and retry on (a connection reset looks like a
+    // network failure); their writes get a moment to leave. Found only now, through the connections
+    // (unanswered.ts): tracking every request for this cost the hot path 20 % more young GCs.
+    const answered = answerUnanswered(this.connections.keys(), errors.shuttingDown(timeoutMs, 'answer'));
+    await Promise.all([this.liveStreams.cutAll(errors.shuttingDown(timeoutMs), STREAM_CUT_GRACE_MS), closedWithin(answered, STREAM_CUT_GRACE_MS)]);
     server.closeAllConnections();
     await closed;
     // Pass-through answers read on for clients that left (some just now) are charged before usage
@@ -419,7 +423,8 @@ export class Dataplane {
       // Cut, not waited for: the transport's close waits for every answer, and one slower than the
       // shutdown deadline kept the process until the kubelet killed it, its spans and usage unsent.
       await this.transport.destroy(errors.shuttingDown(timeoutMs));
-      // Their handling unwinds (each cut attempt metered as lost; its budget holds were charged just above) before usage is reported.
+      // Their handling unwinds (a non-streaming one answered 503 above is metered at its worst case,
+      // marked `shutdown`, as its budget holds were charged just above) before usage is reported.
       await this.running.settled(CUT_REQUESTS_SETTLE_MS);
     }
     const realtimeCut = await realtimeClosed;

@@ -20,6 +20,11 @@ export class ClientLink {
     return this.reason !== undefined;
   }
 
+  /** Why the client left (the first reason given), if it has. */
+  get abortReason(): Error | undefined {
+    return this.reason;
+  }
+
   /** Aborts (with the reason `abort` was given) when the client leaves; already aborted if it has. */
   get signal(): AbortSignal {
     if (this.controller === undefined) {

@@ -14,6 +14,7 @@ import { errors } from '../core/gateway-error.js';
 import { headerOf } from './request-headers.js';
 import { sendError } from './send-error.js';
 import type { LiveStreams } from './live-streams.js';
+import { answerAtDrain, type DrainEnded } from './unanswered.js';
 import { writeReply } from './write-reply.js';
 
 export interface InboundEndpointDeps {
@@ -71,7 +72,27 @@ export function inboundEndpoint(deps: InboundEndpointDeps, stages: StageChain, d
       respond: (c) => (inbound === undefined ? Promise.resolve() : writeReply(res, c, inbound, deps.liveStreams)),
     });
     reportTo(ctx.events, telemetry);
-    const refuse = (err: unknown): void => sendError(res, err, deps.logger, dialect.errorBody, routingHeaders(ctx));
+    // Also how the request is answered when the drain ends before it was (`drain`: found through
+    // its connection then, see unanswered.ts), so that no closure more is made per request.
+    const refuse = (err: unknown, drain?: DrainEnded): void => {
+      if (drain === undefined) {
+        sendError(res, err, deps.logger, dialect.errorBody, routingHeaders(ctx));
+        return;
+      }
+      if (res.headersSent || res.destroyed) return;
+      // Told to retry rather than reset. Its attempt goes on (a non-streaming one is read to its
+      // end to be metered) until the shutdown cuts it, and its history waits for what it is charged.
+      telemetry.cutShort();
+      client.abort(err instanceof Error ? err : new Error(String(err)));
+      // Its connection closes once the answer has left (the drain waits for that), not reset.
+      res.setHeader('connection', 'close');
+      sendError(res, err, deps.logger, dialect.errorBody, routingHeaders(ctx));
+      const release = (): void => telemetry.released();
+      if (handled === undefined) release();
+      else void handled.then(release, release);
+    };
+    answerAtDrain(res, refuse);
+    let handled: Promise<void> | undefined;
     let running: Promise<void>;
     try {
       running = stages.run(ctx);
@@ -79,6 +100,7 @@ export function inboundEndpoint(deps: InboundEndpointDeps, stages: StageChain, d
       refuse(err);
       return undefined;
     }
-    return running.catch(refuse);
+    handled = running.catch(refuse);
+    return handled;
   };
 }

@@ -25,7 +25,8 @@ async function writeCachedStream(res: ServerResponse, chunks: readonly JsonObjec
  */
 export function writeReply(res: ServerResponse, ctx: RequestContext, inbound: InboundRequest, live?: LiveStreams): Promise<void> {
   const reply = ctx.reply;
-  if (reply === undefined) return WRITTEN;
+  // Answered already: the drain ended first, and its client was told to retry (see inbound-endpoint.ts).
+  if (reply === undefined || res.headersSent) return WRITTEN;
   const headers = inbound.headers === undefined ? ctx.headers : { ...ctx.headers, ...inbound.headers(ctx.requestId) };
   switch (reply.kind) {
     case 'response':

@@ -101,6 +101,13 @@ export interface RequestTelemetry extends AttemptObserver {
   dataPolicy(report: DataPolicyReport): void;
   /** The request's trace and span id, when it is traced. */
   traceIds(): TraceIds | undefined;
+  /**
+   * The gateway answered the request itself before its upstream did (its pod's drain ended): it
+   * counts as cancelled, and is recorded once its upstream attempt has been metered, or `released`.
+   */
+  cutShort(): void;
+  /** The request's handling has ended (after `cutShort`): recorded now if it is not yet. */
+  released(): void;
 }
 
 /** A pass-through request's endpoint, as the server matched it (structural: telemetry does not import the server). */
@@ -169,6 +176,8 @@ export const NOOP_REQUEST_TELEMETRY: RequestTelemetry = {
   cache: () => undefined,
   dataPolicy: () => undefined,
   traceIds: () => undefined,
+  cutShort: () => undefined,
+  released: () => undefined,
 };
 
 export const NOOP_REALTIME_TELEMETRY: RealtimeTelemetry = {

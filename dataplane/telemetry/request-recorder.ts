@@ -129,6 +129,8 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
   private closed = false;
   /** The connection closed before the response was complete (read at 'close': a later res.end() would hide it). */
   private clientLeft = false;
+  /** Answered by the gateway before its upstream (a drain ended): cancelled, whatever the status said. */
+  private cut = false;
   private finished = false;
 
   /** The `operation` label of the request's metrics; undefined for requests that are not counted (probes, model lists). */
@@ -338,6 +340,18 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     return context === undefined || !isSpanContextValid(context) ? undefined : { traceId: context.traceId, spanId: context.spanId };
   }
 
+  cutShort(): void {
+    this.cut = true;
+    // Its attempt may still be metered (answered in the drain's last second, or cut and charged its
+    // worst case): the history record waits for that cost rather than say $0.
+    if (this.attempts > 0 && this.usage === undefined && !this.passThrough) this.awaitingMeter = true;
+  }
+
+  released(): void {
+    this.awaitingMeter = false;
+    if (this.closed) this.finish();
+  }
+
   /** The response closed (finished, or the client went away). */
   close(): void {
     this.closed = true;
@@ -387,7 +401,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     const usage = this.usage;
     const end: RequestEnd = {
       status,
-      clientLeft: this.clientLeft,
+      clientLeft: this.clientLeft || this.cut,
       admission: admissionOf(this.decision),
       attempts: this.attempts,
       lastFailure: this.streamFailure ?? this.lastFailure,

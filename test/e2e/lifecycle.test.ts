@@ -5,6 +5,7 @@ import { type AddressInfo, connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAiProvider, startTestGateway, type TestGatewayOptions } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+import type { RequestUsage } from '../../dataplane/config/request-usage.js';
 
 const route = (model: string, upstreamModel: string) => `apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
@@ -13,6 +14,9 @@ spec:
   model: ${model}
   targets: [{ providerRef: { name: up }, model: ${upstreamModel} }]
 `;
+
+/** Prices for the upstream model `v1`, so that what a request is charged shows. */
+const PRICED = '  models: [{ name: v1, pricing: { input: 1, output: 2 } }]\n';
 
 let upstream: OpenAiUpstream;
 beforeAll(async () => {
@@ -191,8 +195,12 @@ describe('configuration changes and shutdown', () => {
   // A non-streaming attempt outlives its client so that its usage can be metered; one slower than
   // the drain kept the process past its shutdown deadline (drain + 10 s), and the kubelet killed it
   // with its spans and usage unreported. It is charged its worst case and cut instead.
-  it('stops while a non-streaming answer is still pending upstream: its attempt is cut, not waited for', async () => {
-    const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') }, { drainTimeoutMs: 100 });
+  it('stops while a non-streaming answer is still pending upstream: its attempt is cut, not waited for, and charged its worst case', async () => {
+    const history: { request: RequestUsage; costUsd: number }[] = [];
+    const gateway = await startTestGateway(
+      { 'provider.yaml': openAiProvider('up', upstream.baseUrl, PRICED), 'route.yaml': route('chat', 'v1') },
+      { drainTimeoutMs: 100, onRequest: (request, costUsd) => history.push({ request, costUsd }) },
+    );
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
     upstream.script({ kind: 'hang' });
     const seen = upstream.requests.length;
@@ -204,7 +212,42 @@ describe('configuration changes and shutdown', () => {
     // The upstream never answers: the stop returned because the gateway cut the attempt.
     await sent?.aborted;
     expect(sent?.abortedNow()).toBe(true);
-    expect(await inFlight).toBeInstanceOf(Error);
+    expect(await inFlight).toMatchObject({ status: 503, code: 'gateway_shutting_down' });
+    // Its usage cannot be known: charged its worst case (as its Budget hold is), in its usage record
+    // and in its usage history alike. Before, the history said cancelled, $0.
+    const records = gateway.usage.records.filter((r) => r.routeId === 'default/chat');
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ estimated: true, estimateReason: 'shutdown', outputTokens: 4096 });
+    expect(history).toHaveLength(1);
+    expect(history[0]).toMatchObject({ request: { outcome: 'cancelled', outputTokens: 4096 }, costUsd: records[0]?.costUsd });
+  });
+
+  // Found at the drain's end through its connection (no request is tracked for it meanwhile): a
+  // stream whose upstream has not started is not yet a stream the drain cuts. Before, it was reset.
+  it('answers a stream whose upstream had not started when the drain ended 503 with retry-after; it stops upstream with its client', async () => {
+    const history: { request: RequestUsage; costUsd: number }[] = [];
+    const gateway = await startTestGateway(
+      { 'provider.yaml': openAiProvider('up', upstream.baseUrl, PRICED), 'route.yaml': route('chat', 'v1') },
+      { drainTimeoutMs: 100, onRequest: (request, costUsd) => history.push({ request, costUsd }) },
+    );
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    upstream.script({ kind: 'hang' });
+    const seen = upstream.requests.length;
+    const inFlight = client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'x' }], stream: true }).catch((e: unknown) => e);
+    await upstreamReceived(seen);
+    const sent = upstream.requests[seen];
+    await gateway.stop();
+    const answer = await inFlight;
+    expect(answer).toMatchObject({ status: 503, code: 'gateway_shutting_down' });
+    expect((answer as InstanceType<typeof OpenAI.APIError>).headers?.get('retry-after')).toBe('1');
+    await sent?.aborted;
+    expect(sent?.abortedNow()).toBe(true);
+    // Its prompt reached the upstream: charged its estimate, as any stream whose client left first.
+    const records = gateway.usage.records.filter((r) => r.routeId === 'default/chat');
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ estimated: true, estimateReason: 'client_gone' });
+    expect(history).toHaveLength(1);
+    expect(history[0]).toMatchObject({ request: { outcome: 'cancelled' }, costUsd: records[0]?.costUsd });
   });
 
   // Pass-through streams (images `stream: true`, speech `stream_format: "sse"`, streamed
@@ -254,7 +297,11 @@ spec:
   });
 
   it('waits for a non-streaming request cut by the drain deadline to be metered before the stop returns', async () => {
-    const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('up', upstream.baseUrl), 'route.yaml': route('chat', 'v1') }, { drainTimeoutMs: 100 });
+    const history: { request: RequestUsage; costUsd: number }[] = [];
+    const gateway = await startTestGateway(
+      { 'provider.yaml': openAiProvider('up', upstream.baseUrl, PRICED), 'route.yaml': route('chat', 'v1') },
+      { drainTimeoutMs: 100, onRequest: (request, costUsd) => history.push({ request, costUsd }) },
+    );
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
     // The answer takes longer than the drain: the socket is closed, the upstream attempt finishes.
     upstream.script({ kind: 'ok', content: 'late answer', delayMs: 600 });
@@ -262,7 +309,15 @@ spec:
     await new Promise((r) => setTimeout(r, 50));
     const { drained } = await gateway.stop();
     expect(drained).toBe(false);
-    expect(gateway.usage.records.filter((r) => r.routeId === 'default/chat')).toHaveLength(1);
-    expect(await inFlight).toBeInstanceOf(Error);
+    const records = gateway.usage.records.filter((r) => r.routeId === 'default/chat');
+    expect(records).toHaveLength(1);
+    expect(records[0]?.estimated).toBe(false);
+    // Its client is told to retry (before: a connection reset), and its history carries what was metered (before: $0).
+    const answer = await inFlight;
+    expect(answer).toMatchObject({ status: 503, code: 'gateway_shutting_down', message: expect.stringMatching(/shutting down and its 100 ms drain ended before the answer came; retry the request/) });
+    expect((answer as InstanceType<typeof OpenAI.APIError>).headers?.get('retry-after')).toBe('1');
+    expect(history).toHaveLength(1);
+    expect(history[0]?.costUsd).toBeGreaterThan(0);
+    expect(history[0]?.costUsd).toBe(records[0]?.costUsd);
   });
 });

@@ -8,6 +8,11 @@ import { type UsageRecord, type UsageSink, usageRecord } from '../../metering/us
 import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
 import { thenRelease } from './settle.js';
+import { GatewayError } from '../../core/gateway-error.js';
+import { worstCase } from '../../governance/budget/budget-admitter.js';
+
+/** The code a request cut by its pod's drain is answered with (errors.shuttingDown). */
+const SHUTTING_DOWN = 'gateway_shutting_down';
 
 /**
  * What the request's lost attempts are charged (RequestContext.lostAttempts): the prompt estimate
@@ -81,6 +86,10 @@ function meterServed(ctx: RequestContext, next: () => Promise<void>, sink: Usage
   const { outcome } = served;
   const promptTokens = ctx.promptTokens;
   if (outcome === undefined) {
+    if (cutByShutdown(ctx)) {
+      chargeWorstCase(ctx, sink);
+      return Promise.resolve();
+    }
     // The client left after the request reached an upstream: charge the prompt estimate; nothing is written.
     record(ctx, sink, { usage: estimatedUsage(promptTokens, 0, ctx.promptAudioTokens), estimated: 'client_gone' });
     return Promise.resolve();
@@ -101,6 +110,29 @@ function meterServed(ctx: RequestContext, next: () => Promise<void>, sink: Usage
   ctx.reply = { kind: 'stream', outcome, meter: stream, idleMs: ctx.routeConfig.timeouts.streamIdleMs };
   // A background stream the client left keeps running upstream: its worst case, not what was seen.
   return thenRelease(next, () => void record(ctx, sink, !stream.completed && inBackground(ctx) ? backgroundWorstCase(ctx) : stream.result()));
+}
+
+/**
+ * A non-streaming request its pod's drain ended before its upstream answered (its client was told
+ * to retry), whose attempt was then cut: the upstream may finish and bill it, unseen. A stream cut
+ * so stops upstream with its client, as any stream does.
+ */
+function cutByShutdown(ctx: RequestContext): boolean {
+  const reason = ctx.client.abortReason;
+  return !ctx.request.stream && reason instanceof GatewayError && reason.code === SHUTTING_DOWN;
+}
+
+/**
+ * Charged its worst case, as its budget holds were when the pod stopped (BudgetAdmitter
+ * settleOpenAtWorstCase), so that its usage record and history say what its Budgets were charged.
+ * Before, its history said $0.
+ */
+function chargeWorstCase(ctx: RequestContext, sink: UsageSink): void {
+  const served = ctx.served;
+  if (served === undefined) throw new Error('meter runs after serve');
+  const request = ctx.admissionRequest();
+  const usage = estimatedUsage(request.promptTokens, request.maxOutputTokens, ctx.promptAudioTokens);
+  charge(ctx, sink, served.target, usage, worstCase(request.route, request.promptTokens, request.maxOutputTokens, request.units).usd, 'shutdown');
 }
 
 /**
