@@ -38,6 +38,8 @@ export interface DevOptions {
   governance?: Required<Pick<DataplaneOptions, 'rateLimiter' | 'cache'>>;
   /** Request body size limits; the data plane's defaults when absent. */
   bodyLimits?: DataplaneOptions['bodyLimits'];
+  /** Bytes of large upstream answers read whole held at once (--max-inflight-response-bytes); the data plane's default when absent. */
+  maxInflightResponseBytes?: number;
   /** Every finished inference request, as usage history counts it. */
   onRequest?: DataplaneOptions['onRequest'];
   /** DataPolicy capture queue sizes and batching instead of the defaults. */
@@ -103,6 +105,7 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
     ...(opts.auth === undefined ? {} : { auth: opts.auth }),
     ...(opts.tracer === undefined ? {} : { tracer: opts.tracer }),
     ...(opts.bodyLimits === undefined ? {} : { bodyLimits: opts.bodyLimits }),
+    ...(opts.maxInflightResponseBytes === undefined ? {} : { maxInflightResponseBytes: opts.maxInflightResponseBytes }),
     ...(opts.capture === undefined ? {} : { capture: opts.capture }),
     ...(opts.metricSeriesGraceMs === undefined ? {} : { metricSeriesGraceMs: opts.metricSeriesGraceMs }),
     onRequest,

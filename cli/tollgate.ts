@@ -9,7 +9,7 @@ import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { parseEgressAllowlist, splitEntries } from '../dataplane/config/egress-allowlist.js';
 import { egressCompileInput, setEgressAllowlist } from '../dataplane/config/egress-guard.js';
 import { exactBudgetsFromEnv, governanceFromEnv } from '../dataplane/main/governance-from-env.js';
-import { bodyLimitsFrom, createAuthenticator, launchDataplane, shutdownDeadlineMs, StartupError, thenFlush, TOLLGATE_VERSION, tracingFor } from '../dataplane/main/launch.js';
+import { bodyLimitsFrom, createAuthenticator, responseBudgetFrom, launchDataplane, shutdownDeadlineMs, StartupError, thenFlush, TOLLGATE_VERSION, tracingFor } from '../dataplane/main/launch.js';
 import { labelSelectorProblem } from '../operator/kube/secret-watch.js';
 
 const USAGE = `Usage: tollgate <command> [options]
@@ -41,6 +41,8 @@ dev and dataplane:
   --max-body-bytes <n>      Largest request body, decompressed (default 10485760 = 10 MiB; larger: 413)
   --max-inflight-body-bytes <n>  Bytes of request bodies held at once by the process, each until its
                             response ends (default 67108864 = 64 MiB; over it: 503 with retry-after)
+  --max-inflight-response-bytes <n>  Bytes of upstream answers over 256 KiB read whole (not streams) held at
+                            once by the process, each until written (default 134217728 = 128 MiB; over it: 503 with retry-after)
   --drain-timeout <s>       Seconds SIGTERM waits for in-flight streams (default 30)
   --kubeconfig <path>       API server for TokenReview (dev: with --auth; dataplane default: env KUBECONFIG,
                             else the pod's own ServiceAccount; with neither, ServiceAccount tokens get 401
@@ -175,6 +177,7 @@ const OPTIONS = {
   'auth-cache-ttl': { type: 'string' },
   'max-body-bytes': { type: 'string' },
   'max-inflight-body-bytes': { type: 'string' },
+  'max-inflight-response-bytes': { type: 'string' },
   'max-json-elements': { type: 'string' },
   'usage-retention-days': { type: 'string' },
   'usage-flush-interval': { type: 'string' },
@@ -407,6 +410,7 @@ async function main(argv: string[]): Promise<void> {
         apiKeyHashKey,
         governance: await governanceFromEnv(process.env, logger),
         ...bodyLimitsFrom(values),
+        ...responseBudgetFrom(values),
       });
       onSignals(thenFlush(gateway.stop, tracing, shutdownDeadlineMs(drainTimeoutMs)));
       if (adminToken !== undefined) {
@@ -434,6 +438,7 @@ async function main(argv: string[]): Promise<void> {
         requireIdentity: values['require-identity'] === true,
         ...(values['otlp-endpoint'] === undefined ? {} : { otlpEndpoint: values['otlp-endpoint'] }),
         ...bodyLimitsFrom(values),
+        ...responseBudgetFrom(values),
         ...(token === undefined ? {} : { admin: { port: parsePort(values['admin-port'] ?? '9090'), token, ...(metricsToken === undefined ? {} : { metricsToken }), ...tlsPair(values['admin-tls-cert'], values['admin-tls-key'], '--admin-tls') } }),
         ...(values['operator-ca'] === undefined ? {} : { operatorCa: readFileSync(values['operator-ca'], 'utf8') }),
         ...(values['operator-tls-server-name'] === undefined ? {} : { operatorServerName: values['operator-tls-server-name'] }),

@@ -32,6 +32,17 @@ export const MAX_ROUTE_JSON_ELEMENTS = 20_000_000;
  */
 export const MAX_RESPONSE_JSON_DEPTH = 128;
 
+/**
+ * Bytes of large successful upstream answers read whole (not streams; past RESERVE_FROM_BYTES in
+ * upstream/read-capped.ts) that one process holds at once, each until its reply has been written,
+ * by default. Unbounded, three 60 MiB answers at once took a pod to 938-1,062 MiB (the chart's limit
+ * is 1 GiB). An answer takes about five times its size until it is written (its bytes, their joined
+ * copy, the text, the parsed value, the reply's bytes; measured: two 60 MiB answers at once peaked at
+ * 695-739 MiB from 90 idle), so this is an eighth of that limit: two answers of the default 64 MiB
+ * maximum at once. Held only until parsed, the answers still overlapped: 942 MiB.
+ */
+export const DEFAULT_MAX_INFLIGHT_RESPONSE_BYTES = 128 * MiB;
+
 /** Upper bound of both byte settings in the CRD: beyond this one response alone threatens the pod. */
 export const MAX_ROUTE_LIMIT_BYTES = 1024 * MiB;
 

@@ -122,6 +122,11 @@ export interface UpstreamFailure {
    */
   billed?: 'prompt' | 'worstCase';
   /**
+   * ResponseTooLarge because the process already holds its maximum of large answers
+   * (--max-inflight-response-bytes), not because of this answer's own size: 503 with retry-after.
+   */
+  overCapacity?: true;
+  /**
    * The upstream account is out of quota or credit (OpenAI's 429 `insufficient_quota`): not a rate
    * limit that passes, so the target is not retried (another target may still serve), and a client
    * told so is told not to retry either.
@@ -175,7 +180,16 @@ export type HeaderMap = Record<string, string | string[] | undefined>;
 /** What one upstream attempt came to: a response, a stream under way, a classified failure, or a client that left. */
 export type AttemptResult =
   /** `upstreamRequestId`: the upstream's own id of the request (its provider's request-id header), when it named one. */
-  | { ok: true; kind: 'response'; body: JsonObject; usage?: Usage; status: number; upstreamRequestId?: string | undefined }
+  | {
+      ok: true;
+      kind: 'response';
+      body: JsonObject;
+      usage?: Usage;
+      status: number;
+      upstreamRequestId?: string | undefined;
+      /** A large answer's bytes of the process's budget (CappedText.held), given back once it has been written; a small one has none. */
+      held?: () => void;
+    }
   | { ok: true; kind: 'stream'; first: StreamStep[]; rest: AsyncGenerator<StreamStep, void, undefined>; upstreamRequestId?: string | undefined }
   | { ok: false; failure: UpstreamFailure }
   /** `sent`: the request had been handed to the upstream before the client left. */

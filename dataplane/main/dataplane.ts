@@ -34,7 +34,8 @@ import { retirablePromMetric } from '../telemetry/series-retirement.js';
 import { isLoopbackHost } from '../server/browser-origin.js';
 import { createPublicHandler } from '../server/public-server.js';
 import { RealtimeProxy } from '../server/realtime/realtime-proxy.js';
-import { ByteBudget } from '../server/body/byte-budget.js';
+import { ByteBudget } from '../core/byte-budget.js';
+import { DEFAULT_MAX_INFLIGHT_RESPONSE_BYTES } from '../config/route-limits.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_INFLIGHT_BODY_BYTES, DEFAULT_MAX_JSON_ELEMENTS, type RequestBodyLimits } from '../server/body/json-body.js';
 import { GatewayTelemetry } from '../telemetry/gateway-telemetry.js';
 import { registerUsageBacklog, registerUsageRecordsMerged, registerUsageReportFailures } from '../telemetry/usage-backlog-metrics.js';
@@ -73,6 +74,8 @@ export interface DataplaneOptions {
   logger: Logger;
   /** Request body size and bytes of bodies held at once (defaults in server/body/json-body.ts). */
   bodyLimits?: Partial<RequestBodyLimits>;
+  /** Bytes of large upstream answers read whole held at once by the process (default DEFAULT_MAX_INFLIGHT_RESPONSE_BYTES). */
+  maxInflightResponseBytes?: number;
   /** How long SIGTERM waits for in-flight requests and streams. */
   drainTimeoutMs?: number;
   /**
@@ -236,6 +239,7 @@ export class Dataplane {
     });
     this.router = new Router({
       stats,
+      responseBudget: new ByteBudget(opts.maxInflightResponseBytes ?? DEFAULT_MAX_INFLIGHT_RESPONSE_BYTES),
       endpoints: this.endpoints,
       health,
       onSkip: (route, target, reason) => this.telemetry.targetSkipped(route.id, target.providerId, target.model, reason),

@@ -38,6 +38,12 @@ function parseCount(flag: string, value: string | undefined): number | undefined
   return count;
 }
 
+/** --max-inflight-response-bytes, when given. */
+export function responseBudgetFrom(values: { 'max-inflight-response-bytes'?: string | undefined }): { maxInflightResponseBytes?: number } {
+  const bytes = parseBytes('max-inflight-response-bytes', values['max-inflight-response-bytes']);
+  return bytes === undefined ? {} : { maxInflightResponseBytes: bytes };
+}
+
 /** --max-body-bytes, --max-inflight-body-bytes and --max-json-elements, as far as given. */
 export function bodyLimitsFrom(values: {
   'max-body-bytes'?: string | undefined;
@@ -121,6 +127,7 @@ export interface DataplaneLaunch {
   requireIdentity: boolean;
   otlpEndpoint?: string;
   bodyLimits?: Partial<RequestBodyLimits>;
+  maxInflightResponseBytes?: number;
   /** The admin port (snapshot push, metrics, /debug/route); absent = no admin port. */
   admin?: { port: number; token: string; metricsToken?: string; tls?: { cert: string; key: string } };
   operatorUrl?: string;
@@ -150,6 +157,7 @@ export async function launchDataplane(l: DataplaneLaunch): Promise<{ dataplane: 
     requireServiceAccounts: l.requireIdentity,
     ...(env.POD_NAME === undefined ? {} : { podName: env.POD_NAME }),
     ...(l.bodyLimits === undefined ? {} : { bodyLimits: l.bodyLimits }),
+    ...(l.maxInflightResponseBytes === undefined ? {} : { maxInflightResponseBytes: l.maxInflightResponseBytes }),
     ...(await governanceFromEnv(env, logger)),
     ...(l.admin === undefined ? {} : { admin: { host: l.host, ...l.admin } }),
     ...(l.operatorCa === undefined ? {} : { operatorCa: l.operatorCa }),

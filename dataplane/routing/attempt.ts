@@ -1,4 +1,5 @@
 import { MAX_ERROR_BODY_BYTES, MAX_RESPONSE_JSON_DEPTH, type RouteLimits } from '../config/route-limits.js';
+import type { ByteBudget } from '../core/byte-budget.js';
 import { type JsonShapeLimits, jsonTextShapeProblem, upstreamShapeFailure } from '../core/json-shape.js';
 import type { TargetConfig } from '../config/snapshot.js';
 import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
@@ -227,10 +228,12 @@ export async function runAttempt(
   client: ClientLink,
   limits: RouteLimits,
   observer: AttemptObserver = NOOP_ATTEMPTS,
+  /** The process's budget for large answers read whole (WholeOptions.budget); none: unbounded. */
+  responseBudget?: ByteBudget,
 ): Promise<AttemptResult> {
   const telemetry = observer.attempt(target, provider, baseUrl);
   const minted: { token?: string } = {};
-  const result = await attemptUpstream(req, target, provider, baseUrl, signal, client, limits, telemetry, minted);
+  const result = await attemptUpstream(req, target, provider, baseUrl, signal, client, limits, telemetry, minted, responseBudget);
   return telemetry.settle(scrubbed(result, attemptSecrets(provider, minted.token)));
 }
 
@@ -254,10 +257,30 @@ function scrubbed(result: AttemptResult, secrets: readonly string[]): AttemptRes
   return { ...result, failure: scrubFailure(result.failure, secrets) };
 }
 
-/** A whole answer read (a response, or an error of a stream that never started) as the attempt's result. */
+/**
+ * A whole answer read (a response, or an error of a stream that never started) as the attempt's
+ * result. A large answer keeps its bytes of the process's budget (CappedText.held) only when it
+ * becomes the response: it is held, parsed and then written, until the reply has been written
+ * (pipeline/stages/serve.ts); a failure gives them back at once.
+ */
 function complete(req: CanonicalRequest, provider: RuntimeProvider, res: WholeResponse, limits: RouteLimits, secrets: readonly string[]): AttemptResult {
+  const held = res.body.held;
+  if (held === undefined) return completed(req, provider, res, limits, secrets);
+  let result: AttemptResult;
+  try {
+    result = completed(req, provider, res, limits, secrets);
+  } catch (err) {
+    held();
+    throw err;
+  }
+  if (result.ok && result.kind === 'response') result.held = held;
+  else held();
+  return result;
+}
+
+function completed(req: CanonicalRequest, provider: RuntimeProvider, res: WholeResponse, limits: RouteLimits, secrets: readonly string[]): AttemptResult {
   const success = res.status >= 200 && res.status < 300;
-  if (success && !res.body.complete) return { ok: false, failure: { ...tooLarge(res.status, 'response', limits.maxResponseBytes, 'maxResponseBytes'), billed: 'worstCase' } };
+  if (success && !res.body.complete) return { ok: false, failure: { ...unread(res, limits), billed: 'worstCase' } };
   const text = res.body.text();
   // An error body is read to 16 KiB at most (MAX_ERROR_BODY_BYTES), and its walks are bounded (scrub-credentials.ts).
   const refused = success ? shapeFailure(text, shapeLimits(limits), 'response', res.status) : undefined;
@@ -268,6 +291,29 @@ function complete(req: CanonicalRequest, provider: RuntimeProvider, res: WholeRe
   return parsed.usage === undefined
     ? { ok: true, kind: 'response', body: parsed.body, status: res.status, upstreamRequestId: upstreamId }
     : { ok: true, kind: 'response', body: parsed.body, usage: parsed.usage, status: res.status, upstreamRequestId: upstreamId };
+}
+
+/**
+ * Why a successful answer was not read whole. The upstream made (and billed) it either way. Out of
+ * room in the process's budget, a retry soon may fit: 503 with retry-after, not retried here nor
+ * failed over (another target's answer would need the same room). Larger than the whole budget, it
+ * never fits: as too large as one past the route's limit.
+ */
+function unread(res: WholeResponse, limits: RouteLimits): UpstreamFailure {
+  switch (res.body.noRoom) {
+    case 'busy':
+      return {
+        kind: 'ResponseTooLarge',
+        status: res.status,
+        message: 'the gateway already holds its maximum of large upstream answers (--max-inflight-response-bytes); retry shortly',
+        overCapacity: true,
+        retryAfterMs: 1000,
+      };
+    case 'never':
+      return { kind: 'ResponseTooLarge', status: res.status, message: "upstream response exceeds all the gateway may hold of upstream answers at once (--max-inflight-response-bytes)" };
+    default:
+      return tooLarge(res.status, 'response', limits.maxResponseBytes, 'maxResponseBytes');
+  }
 }
 
 async function attemptUpstream(
@@ -281,6 +327,7 @@ async function attemptUpstream(
   telemetry: AttemptTelemetry,
   /** Where the access token minted for this attempt is left, for the scrub of its result. */
   minted: { token?: string },
+  budget: ByteBudget | undefined,
 ): Promise<AttemptResult> {
   let sent = false;
   const fail = (err: unknown): AttemptResult => {
@@ -310,8 +357,9 @@ async function attemptUpstream(
   try {
     sent = true;
     // Counted as it arrives: an error body is read only as far as any error message goes, a
-    // response only up to the route's limit (checked first against a declared length).
-    const sending = { signal, connectTimeoutMs: provider.config.connectTimeoutMs, limitBytes: limits.maxResponseBytes, errorLimitBytes: MAX_ERROR_BODY_BYTES };
+    // response only up to the route's limit (checked first against a declared length), and past
+    // RESERVE_FROM_BYTES only as far as the process's budget for large answers has room.
+    const sending = { signal, connectTimeoutMs: provider.config.connectTimeoutMs, limitBytes: limits.maxResponseBytes, errorLimitBytes: MAX_ERROR_BODY_BYTES, budget };
     if (!req.stream) return complete(req, provider, await sendForWhole(provider.transport, upstreamReq, sending), limits, secrets);
     const res = await provider.transport.send(upstreamReq, sending);
     if (res.status < 200 || res.status >= 300) return complete(req, provider, await readWhole(res, sending), limits, secrets);

@@ -97,6 +97,11 @@ export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retr
       ...(r.innererror === undefined ? {} : { innererror: r.innererror }),
     });
   }
+  if (last?.kind === 'ResponseTooLarge' && last.overCapacity === true) {
+    return new GatewayError(503, 'upstream_responses_over_capacity', 'service_unavailable_error', `${last.message}; model ${route.model} (route ${route.id})`, {
+      headers: { ...headers, 'retry-after': retryAfterSeconds(last.retryAfterMs ?? 1000) },
+    });
+  }
   if (last?.kind === 'ResponseTooLarge') {
     return new GatewayError(502, 'upstream_response_too_large', 'server_error', `${last.message}; model ${route.model} (route ${route.id})`, { headers });
   }

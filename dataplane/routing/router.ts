@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type RouteLimits, routeLimits } from '../config/route-limits.js';
 import type { RouteConfig, TargetConfig } from '../config/snapshot.js';
+import type { ByteBudget } from '../core/byte-budget.js';
 import type { RuntimeProvider, RuntimeRoute, RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
 import type { CanonicalRequest, JsonObject, StreamStep, UpstreamFailure, Usage } from '../core/canonical.js';
 import { withPodTime } from '../metering/cost.js';
@@ -21,8 +22,12 @@ import type { AttemptObserver } from '../telemetry/gateway-observer.js';
 /** The endpoints a target's first attempt has tried: none (a set is made only for a retry). */
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
 
-/** A response's outcome holds nothing: the attempt is released before the outcome is returned. */
-const NOTHING_HELD = (): void => undefined;
+/**
+ * A response's outcome holds nothing: the attempt is released before the outcome is returned. Only
+ * a large answer holds something (its bytes of the process's budget, AttemptResult.held), which the
+ * serve stage gives back once it has been written.
+ */
+export const NOTHING_HELD = (): void => undefined;
 
 /** Failures that count against a target's passive health; 429s and client errors do not. */
 const UNHEALTHY = new Set<UpstreamFailure['kind']>(['ServerError', 'Timeout', 'ConnectionError']);
@@ -71,6 +76,8 @@ export interface RouterDeps {
   now?: () => number;
   /** A target passed over without an attempt (counted in tollgate_targets_skipped_total). */
   onSkip?: (route: RouteConfig, target: TargetConfig, reason: 'no_endpoints') => void;
+  /** Bytes of large upstream answers read whole that the process holds at once (--max-inflight-response-bytes); none: unbounded. */
+  responseBudget?: ByteBudget;
 }
 
 /** A provider served in process has its one endpoint; the others ask the picker. */
@@ -251,7 +258,7 @@ export class Router {
     const outlier = provider.config.outlierDetection;
     this.health.begin(target, outlier);
     const started = this.now();
-    const result = await runAttempt(req, target, provider, lease.url, signal, client, limits, observer);
+    const result = await runAttempt(req, target, provider, lease.url, signal, client, limits, observer, this.deps.responseBudget);
     clearTimeout(timer);
     if (onClientAbort !== undefined && (!result.ok || result.kind === 'response')) client.offAbort(onClientAbort);
     if (!result.ok) {
@@ -279,8 +286,8 @@ export class Router {
         ok: true,
         outcome:
           result.usage === undefined
-            ? { kind: 'response', target, provider, attempts, release: NOTHING_HELD, body, upstreamRequestId: result.upstreamRequestId }
-            : { kind: 'response', target, provider, attempts, release: NOTHING_HELD, body, usage: result.usage, upstreamRequestId: result.upstreamRequestId },
+            ? { kind: 'response', target, provider, attempts, release: result.held ?? NOTHING_HELD, body, upstreamRequestId: result.upstreamRequestId }
+            : { kind: 'response', target, provider, attempts, release: result.held ?? NOTHING_HELD, body, usage: result.usage, upstreamRequestId: result.upstreamRequestId },
       };
     }
     // Once, however often it is called: the write-back releases a stream when it ends, and the serve

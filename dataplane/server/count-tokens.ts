@@ -20,7 +20,7 @@ import { identifyCaller } from './identify-caller.js';
 import type { Authenticator } from '../governance/identity/authenticator.js';
 import type { Admitter } from '../governance/types.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
-import type { ByteBudget } from './body/byte-budget.js';
+import type { ByteBudget } from '../core/byte-budget.js';
 import type { RequestBodyLimits } from './body/json-body.js';
 import { headerOf } from './request-headers.js';
 import { sendJson } from './send-json.js';

@@ -8,7 +8,7 @@ import type { StageChain } from '../pipeline/stage.js';
 import { ClientLink } from '../routing/client-link.js';
 import { ClientGone } from '../routing/router.js';
 import type { RequestTelemetry } from '../telemetry/gateway-observer.js';
-import type { ByteBudget } from './body/byte-budget.js';
+import type { ByteBudget } from '../core/byte-budget.js';
 import { readJsonBody, type RequestBodyLimits } from './body/json-body.js';
 import { errors } from '../core/gateway-error.js';
 import { headerOf } from './request-headers.js';

@@ -9,7 +9,7 @@ import type { PipelineDeps } from '../pipeline/pipeline-deps.js';
 import { StageChain } from '../pipeline/stage.js';
 import { requestStages } from '../pipeline/stage-list.js';
 import type { GatewayObserver, RequestTelemetry } from '../telemetry/gateway-observer.js';
-import type { ByteBudget } from './body/byte-budget.js';
+import type { ByteBudget } from '../core/byte-budget.js';
 import type { RequestBodyLimits } from './body/json-body.js';
 import { errors, type GatewayError } from '../core/gateway-error.js';
 import { browserRefusal } from './browser-origin.js';

@@ -4,6 +4,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AttemptSignal } from './attempt-signal.js';
 import { HttpTransport, MAX_AGENTS } from './http-transport.js';
+import { RESERVE_FROM_BYTES } from './read-capped.js';
+import { ByteBudget } from '../core/byte-budget.js';
 
 /** A loopback upstream answering with `answer`; notes the connection each request came on. */
 async function upstream(answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string; sockets: Socket[] }> {
@@ -163,5 +165,79 @@ describe('HttpTransport: one agent per connect timeout', () => {
       up.server.closeAllConnections();
       await new Promise((resolve) => up.server.close(resolve));
     }
+  });
+});
+
+describe('HttpTransport: the process-wide budget for large answers read whole', () => {
+  let server: Server | undefined;
+  const transport = new HttpTransport();
+  afterEach(async () => {
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+    await transport.close();
+  });
+  const whole = (url: string, budget: ByteBudget) =>
+    transport.sendForWhole({ url, method: 'POST', headers: {}, body: '{}' }, { signal: new AttemptSignal(), connectTimeoutMs: 5_000, limitBytes: 8 << 20, errorLimitBytes: 1024, budget });
+  const BIG = RESERVE_FROM_BYTES + 100_000;
+
+  it('an answer below RESERVE_FROM_BYTES takes nothing and holds nothing (the ordinary request pays nothing)', async () => {
+    const budget = new ByteBudget(1 << 20);
+    const up = await upstream((_req, res) => void res.writeHead(200, { 'content-length': '5000' }).end('x'.repeat(5000)));
+    server = up.server;
+    const res = await whole(up.url, budget);
+    expect(res.body.complete).toBe(true);
+    expect(res.body.held).toBeUndefined();
+    expect(Object.keys(res.body).sort()).toEqual(['complete', 'text']);
+    expect(budget.inUse).toBe(0);
+  });
+
+  it('takes a large declared length before reading, refuses one with no room unread (busy), gives back once released', async () => {
+    const budget = new ByteBudget(BIG + 50_000);
+    const up = await upstream((_req, res) => void res.writeHead(200, { 'content-length': String(BIG) }).end('x'.repeat(BIG)));
+    server = up.server;
+    const first = await whole(up.url, budget);
+    expect(first.body.complete).toBe(true);
+    expect(first.body.text()).toHaveLength(BIG);
+    expect(budget.inUse).toBe(BIG);
+    // Before, nothing bounded how many of these the process read at once (three 60 MiB answers: 1 GiB).
+    const second = await whole(up.url, budget);
+    expect(second.body).toMatchObject({ complete: false, noRoom: 'busy' });
+    expect(second.body.held).toBeUndefined();
+    expect(budget.inUse).toBe(BIG);
+    first.body.held?.();
+    first.body.held?.();
+    expect(budget.inUse).toBe(0);
+    const third = await whole(up.url, budget);
+    expect(third.body.complete).toBe(true);
+    third.body.held?.();
+    expect(budget.inUse).toBe(0);
+  });
+
+  it('takes a chunked answer once it grows past RESERVE_FROM_BYTES; one larger than the whole budget never fits; a broken read gives back what it took', async () => {
+    const budget = new ByteBudget(BIG + 50_000);
+    let answer = (res: ServerResponse): void => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('y'.repeat(BIG));
+    };
+    const up = await upstream((_req, res) => answer(res));
+    server = up.server;
+    const chunked = await whole(up.url, budget);
+    expect(chunked.body.complete).toBe(true);
+    expect(budget.inUse).toBe(BIG);
+    chunked.body.held?.();
+    expect(budget.inUse).toBe(0);
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('y'.repeat(BIG + 100_000));
+    };
+    expect((await whole(up.url, budget)).body).toMatchObject({ complete: false, noRoom: 'never' });
+    expect(budget.inUse).toBe(0);
+    // Cut off by the upstream past the threshold: the read fails, and nothing stays taken.
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('z'.repeat(RESERVE_FROM_BYTES + 4000), () => setTimeout(() => res.socket?.destroy(), 20));
+    };
+    await expect(whole(up.url, budget)).rejects.toThrow();
+    expect(budget.inUse).toBe(0);
   });
 });

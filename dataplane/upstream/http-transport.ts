@@ -67,13 +67,21 @@ class WholeBodyHandler {
     if (status < 200) return true;
     this.status = status;
     this.headers = undiciUtil.parseHeaders(rawHeaders) as HeaderMap;
-    const success = status < 300;
-    if (success && Number(this.headers['content-length']) > this.opts.limitBytes) {
+    if (status >= 300) {
+      this.collected = new Collected(this.opts.errorLimitBytes);
+      return true;
+    }
+    const declared = Number(this.headers['content-length']);
+    if (declared > this.opts.limitBytes) {
       this.done(NOTHING_READ);
       return false;
     }
-    this.collected = new Collected(success ? this.opts.limitBytes : this.opts.errorLimitBytes);
-    return true;
+    // Only a success counts against the process's budget for large answers (an error body is 16 KiB at most).
+    const collected = new Collected(this.opts.limitBytes, this.opts.budget);
+    this.collected = collected;
+    if (collected.reserve(declared)) return true;
+    this.done(collected.result(false));
+    return false;
   }
 
   onData(chunk: Buffer): boolean {
@@ -99,6 +107,7 @@ class WholeBodyHandler {
     this.stopListening = undefined;
     if (this.settled) return;
     this.settled = true;
+    this.collected?.abandon();
     this.reject(err);
   }
 

@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readCapped } from './read-capped.js';
+import { RESERVE_FROM_BYTES, readCapped, readWhole } from './read-capped.js';
+import { ByteBudget } from '../core/byte-budget.js';
+import type { UpstreamResponse } from './transport.js';
 
 async function* parts(...texts: string[]): AsyncGenerator<Uint8Array> {
   for (const t of texts) yield Buffer.from(t);
@@ -81,5 +83,41 @@ describe('readCapped', () => {
     const res = await request(url);
     const read = await readCapped(res.body, 1 << 20);
     expect([read.complete, read.text()]).toEqual([true, 'hello world']);
+  });
+});
+
+describe('readWhole: the process-wide budget for large answers (a transport without sendForWhole)', () => {
+  const BIG = RESERVE_FROM_BYTES + 1000;
+  const answer = (body: AsyncIterable<Uint8Array>, headers: Record<string, string> = {}, status = 200): UpstreamResponse & { discarded: boolean } => {
+    const res = { status, headers, body, discarded: false, discard: () => void (res.discarded = true) };
+    return res;
+  };
+  const opts = (budget: ByteBudget) => ({ limitBytes: 1 << 20, errorLimitBytes: 1024, budget });
+
+  it('a small answer takes nothing; a large one takes its bytes as they arrive, or its declared length unread', async () => {
+    const budget = new ByteBudget(BIG + 10);
+    const small = await readWhole(answer(parts('{}')), opts(budget));
+    expect([small.body.complete, small.body.held, budget.inUse]).toEqual([true, undefined, 0]);
+    const big = await readWhole(answer(parts('a'.repeat(RESERVE_FROM_BYTES), 'b'.repeat(1000))), opts(budget));
+    expect(big.body.complete).toBe(true);
+    expect(budget.inUse).toBe(BIG);
+    const declared = answer(parts('c'.repeat(BIG)), { 'content-length': String(BIG) });
+    expect((await readWhole(declared, opts(budget))).body).toMatchObject({ complete: false, noRoom: 'busy' });
+    expect(declared.discarded).toBe(true);
+    // An error answer is read to errorLimitBytes and never counts.
+    const failed = await readWhole(answer(parts('{"error":{}}'), {}, 500), opts(budget));
+    expect([failed.body.complete, failed.body.held]).toEqual([true, undefined]);
+    big.body.held?.();
+    expect(budget.inUse).toBe(0);
+  });
+
+  it('a read that fails past the threshold gives back what it took', async () => {
+    const budget = new ByteBudget(1 << 20);
+    async function* broken(): AsyncGenerator<Uint8Array> {
+      yield Buffer.alloc(RESERVE_FROM_BYTES + 10);
+      throw new Error('reset');
+    }
+    await expect(readWhole(answer(broken()), opts(budget))).rejects.toThrow('reset');
+    expect(budget.inUse).toBe(0);
   });
 });

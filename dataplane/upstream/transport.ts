@@ -1,4 +1,5 @@
 import type { HeaderMap, UpstreamHttpRequest } from '../core/canonical.js';
+import type { ByteBudget } from '../core/byte-budget.js';
 import type { UpstreamSignal } from './attempt-signal.js';
 
 export interface UpstreamResponse {
@@ -23,6 +24,16 @@ export interface CappedText {
   complete: boolean;
   /** The bytes read, decoded on demand (a body refused for its size is never decoded). */
   text(): string;
+  /**
+   * `complete` false because the process's budget for large answers (WholeOptions.budget) had no
+   * room for this one: `busy` while others hold it, `never` when it alone is larger than the budget.
+   */
+  noRoom?: 'busy' | 'never';
+  /**
+   * A complete answer past RESERVE_FROM_BYTES holds its bytes of that budget until this is called
+   * (once it is no longer held); smaller answers take nothing and have none.
+   */
+  held?: () => void;
 }
 
 export interface WholeOptions extends SendOptions {
@@ -30,6 +41,13 @@ export interface WholeOptions extends SendOptions {
   limitBytes: number;
   /** Any other status's body is read up to this many bytes (as far as an error message goes). */
   errorLimitBytes: number;
+  /**
+   * Bytes of large successful answers that the process holds at once, shared by every request
+   * (--max-inflight-response-bytes): an answer takes its bytes once it grows past RESERVE_FROM_BYTES
+   * (a declared content-length past it, before anything is read); one that does not fit is not read
+   * further (CappedText.noRoom). Error bodies (16 KiB at most) never take any.
+   */
+  budget?: ByteBudget | undefined;
 }
 
 /** A complete answer, read as far as its limit (WholeOptions); past the limit nothing more was read. */

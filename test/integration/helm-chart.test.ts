@@ -99,6 +99,7 @@ describe('helm lint and template', () => {
       '--max-body-bytes=10485760',
       '--max-inflight-body-bytes=67108864',
       '--max-json-elements=100000',
+      '--max-inflight-response-bytes=134217728',
       '--operator-url=https://tollgate-operator.tollgate-system.svc:9091',
       '--token-file=/var/run/tollgate/admin-token/token',
       '--metrics-token-file=/var/run/tollgate/metrics-token/token',

@@ -33,6 +33,8 @@ export interface TestGatewayOptions {
   governance?: DevOptions['governance'];
   /** Request body limits instead of the data plane's defaults. */
   bodyLimits?: DevOptions['bodyLimits'];
+  /** Bytes of large upstream answers held at once instead of the data plane's default. */
+  maxInflightResponseBytes?: number;
   /** Every finished inference request (usage history). */
   onRequest?: DevOptions['onRequest'];
   /** DataPolicy capture queue sizes and batching. */
@@ -53,6 +55,7 @@ export async function startTestGateway(files: Record<string, string>, opts: Test
     ...(opts.governance === undefined ? {} : { governance: opts.governance }),
     ...(opts.admin === true ? { adminPort: 0 } : {}),
     ...(opts.bodyLimits === undefined ? {} : { bodyLimits: opts.bodyLimits }),
+    ...(opts.maxInflightResponseBytes === undefined ? {} : { maxInflightResponseBytes: opts.maxInflightResponseBytes }),
     ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
     ...(opts.capture === undefined ? {} : { capture: opts.capture }),
     ...(opts.metricSeriesGraceMs === undefined ? {} : { metricSeriesGraceMs: opts.metricSeriesGraceMs }),

@@ -1,4 +1,4 @@
-import { ClientGone, type RouteOutcome, type Router } from '../../routing/router.js';
+import { ClientGone, NOTHING_HELD, type RouteOutcome, type Router } from '../../routing/router.js';
 import { upstreamAttempts } from '../../routing/route-errors.js';
 import type { UsageSink } from '../../metering/usage-record.js';
 import type { Stage } from '../stage.js';
@@ -46,7 +46,14 @@ export function serve(router: Router, sink: UsageSink): Stage {
       headers['x-tollgate-model'] = outcome.target.model;
       headers['x-tollgate-attempts'] = String(attempts);
       if (upstreamId !== undefined) headers[UPSTREAM_REQUEST_ID_HEADER] = upstreamId;
-      if (outcome.kind !== 'stream') return next();
+      if (outcome.kind !== 'stream') {
+        // A large answer holds its bytes of the process's budget until its reply has been written
+        // (parsed value, upstream text and reply live until then); any other holds nothing, and
+        // goes on without a cleanup to run (no closure, no promise: the ordinary request's path).
+        if (outcome.release === NOTHING_HELD) return next();
+        const held = outcome.release;
+        return afterwards(next, async () => held());
+      }
       // Returned, not awaited: this frame would otherwise stay suspended for as long as the stream is held.
       // The write-back releases the stream when it ends; this is the backstop if it never starts (a
       // stream's release acts once).

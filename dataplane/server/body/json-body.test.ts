@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../core/gateway-error.js';
-import { ByteBudget } from './byte-budget.js';
+import { ByteBudget } from '../../core/byte-budget.js';
 import { readJsonBody } from './json-body.js';
 
 const limits = { maxBodyBytes: 1024, maxInflightBodyBytes: 4096, maxJsonElements: 100 };

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { errors, GatewayError } from '../../core/gateway-error.js';
-import type { ByteBudget } from './byte-budget.js';
+import type { ByteBudget } from '../../core/byte-budget.js';
 import { jsonShapeProblem } from '../../core/json-shape.js';
 
 const MiB = 1024 * 1024;

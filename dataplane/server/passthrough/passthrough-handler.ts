@@ -15,7 +15,7 @@ import type { SnapshotStore } from '../../runtime/snapshot-store.js';
 import type { RequestTelemetry } from '../../telemetry/gateway-observer.js';
 import { bodyErrors, readJsonBody, type RequestBodyLimits } from '../body/json-body.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
-import type { ByteBudget } from '../body/byte-budget.js';
+import type { ByteBudget } from '../../core/byte-budget.js';
 import { headerOf } from '../request-headers.js';
 import { sendError } from '../send-error.js';
 import { admitPassThrough, type ForwardTarget, MODEL_HEADER, passThroughErrors, passThroughRoute } from './passthrough-route.js';
