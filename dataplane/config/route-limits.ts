@@ -38,8 +38,8 @@ export const MAX_RESPONSE_JSON_DEPTH = 128;
  * by default. Unbounded, three 60 MiB answers at once took a pod to 938-1,062 MiB (the chart's limit
  * is 1 GiB). An answer takes about five times its size until it is written (its bytes, their joined
  * copy, the text, the parsed value, the reply's bytes; measured: two 60 MiB answers at once peaked at
- * 695-739 MiB from 90 idle), so this is an eighth of that limit: two answers of the default 64 MiB
- * maximum at once. Held only until parsed, the answers still overlapped: 942 MiB.
+ * 685-779 MiB from about 100 idle), so this is an eighth of that limit: two answers of the default
+ * 64 MiB maximum at once. Held only until parsed, the three answers still overlapped: 942 MiB.
  */
 export const DEFAULT_MAX_INFLIGHT_RESPONSE_BYTES = 128 * MiB;
 
