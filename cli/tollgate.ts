@@ -8,6 +8,7 @@ import { devStateDir, readOrCreateSecretFile } from './dev-state.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { parseEgressAllowlist, splitEntries } from '../dataplane/config/egress-allowlist.js';
 import { egressCompileInput, setEgressAllowlist } from '../dataplane/config/egress-guard.js';
+import { readTlsFiles, type TlsMaterial } from '../dataplane/config/tls-files.js';
 import { exactBudgetsFromEnv, governanceFromEnv } from '../dataplane/main/governance-from-env.js';
 import { bodyLimitsFrom, createAuthenticator, responseBudgetFrom, launchDataplane, shutdownDeadlineMs, StartupError, thenFlush, TOLLGATE_VERSION, tracingFor } from '../dataplane/main/launch.js';
 import { labelSelectorProblem } from '../operator/kube/secret-watch.js';
@@ -240,11 +241,11 @@ function retentionOptions(interval: string | undefined, maxDeletes: string | und
   return { ...(seconds === undefined ? {} : { intervalMs: seconds * 1000 }), ...(deletes === undefined ? {} : { maxDeletesPerPass: deletes }) };
 }
 
-/** A certificate and key read from files, both or neither. */
-function tlsPair(cert: string | undefined, key: string | undefined, flag: string): { tls?: { cert: string; key: string } } {
+/** A certificate and key read from files, both or neither; the server follows the files (a renewed certificate is served without a restart). */
+function tlsPair(cert: string | undefined, key: string | undefined, flag: string): { tls?: TlsMaterial } {
   if (cert === undefined && key === undefined) return {};
   if (cert === undefined || key === undefined) fail(`${flag}-cert and ${flag}-key go together`);
-  return { tls: { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') } };
+  return { tls: readTlsFiles({ cert, key }) };
 }
 
 function readToken(file: string | undefined, variable = 'TOLLGATE_ADMIN_TOKEN'): string | undefined {

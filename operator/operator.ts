@@ -28,6 +28,7 @@ import { ensureChannelTls, type ManagedTlsConfig } from './tls/channel-tls.js';
 import { createCa } from './tls/certificates.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { kubeconfigError } from '../dataplane/config/kubeconfig-error.js';
+import { followTlsFiles, type TlsMaterial } from '../dataplane/config/tls-files.js';
 import { createOperatorMetrics } from './operator-metrics.js';
 import { RetentionController } from './retention/retention-controller.js';
 import { secretsQuery, slimSecret } from './kube/secret-watch.js';
@@ -57,7 +58,7 @@ export interface OperatorConfig {
   metricsToken?: string;
   identity: string;
   lease: { namespace: string; name: string; durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
-  listen: { host: string; port: number; tls?: { cert: string; key: string } };
+  listen: { host: string; port: number; tls?: TlsMaterial };
   /** The Secret (created when missing) holding the installation's key for client API key HMACs, under data key `key`. */
   apiKeyHashSecret: { namespace: string; name: string };
   /** The operator's own ServiceAccount (in the data-plane namespace): owner of the Secrets it creates, so that they go with it. */
@@ -124,24 +125,29 @@ const starting: RequestListener = (req, res) => {
  * the real certificate is not known yet: a throwaway self-signed one serves the probes (the kubelet
  * does not verify it; data planes, which do, retry) until it replaces it.
  */
-async function listenFirst(config: OperatorConfig): Promise<{ server: Server; serve(handler: RequestListener): void }> {
+export async function listenFirst(config: Pick<OperatorConfig, 'listen' | 'managedTls' | 'logger'>): Promise<{ server: Server; serve(handler: RequestListener): void; stopTlsFollow(): void }> {
   let handler = starting;
   const listener: RequestListener = (req, res) => handler(req, res);
   const tls = config.listen.tls ?? (config.managedTls === undefined ? undefined : createCa('tollgate-operator-starting', 1));
-  const server: Server = tls === undefined ? createHttpServer(listener) : createHttpsServer({ cert: tls.cert, key: tls.key }, listener);
+  const tlsServer = tls === undefined ? undefined : createHttpsServer({ cert: tls.cert, key: tls.key }, listener);
+  const server: Server = tlsServer ?? createHttpServer(listener);
   server.listen(config.listen.port, config.listen.host);
   await once(server, 'listening');
-  return { server, serve: (h) => (handler = h) };
+  // Managed TLS replaces the certificate itself (in wire); certificate files (cert-manager's) are followed.
+  const files = config.managedTls === undefined ? config.listen.tls : undefined;
+  const stopTlsFollow = tlsServer === undefined || files === undefined ? () => undefined : followTlsFiles(files, (pair) => tlsServer.setSecureContext(pair), config.logger);
+  return { server, serve: (h) => (handler = h), stopTlsFollow };
 }
 
 /** Wires informers → work queue → reconciler → distributor, under leader election. */
 export async function runOperator(config: OperatorConfig): Promise<RunningOperator> {
   const { logger } = config;
   const client = new KubeClient(loadKubeConfig(config.kubeconfig));
-  const { server, serve } = await listenFirst(config);
+  const { server, serve, stopTlsFollow } = await listenFirst(config);
   try {
-    return await wire(config, client, server, serve);
+    return await wire(config, client, server, serve, stopTlsFollow);
   } catch (err) {
+    stopTlsFollow();
     server.closeAllConnections();
     server.close();
     await client.close();
@@ -149,7 +155,7 @@ export async function runOperator(config: OperatorConfig): Promise<RunningOperat
   }
 }
 
-async function wire(config: OperatorConfig, client: KubeClient, server: Server, serve: (handler: RequestListener) => void): Promise<RunningOperator> {
+async function wire(config: OperatorConfig, client: KubeClient, server: Server, serve: (handler: RequestListener) => void, stopTlsFollow: () => void): Promise<RunningOperator> {
   const { logger } = config;
   const stopSecrets = new AbortController();
   if (config.signal !== undefined) {
@@ -421,6 +427,7 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
       for (const informer of informers) informer.stop();
       distributor.stop();
       await elector?.stop();
+      stopTlsFollow();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await client.close();

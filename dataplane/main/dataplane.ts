@@ -15,6 +15,7 @@ import type { Authenticator } from '../governance/identity/authenticator.js';
 import { BudgetAdmitter } from '../governance/budget/budget-admitter.js';
 import { ExactBudgetAdmitter } from '../governance/budget/exact-budget-admitter.js';
 import { isExact } from '../config/exact-budget-ledger.js';
+import { followTlsFiles, type TlsMaterial } from '../config/tls-files.js';
 import type { Admitter } from '../governance/types.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { Redis } from 'ioredis';
@@ -90,7 +91,7 @@ export interface DataplaneOptions {
   headersTimeoutMs?: number;
   usage?: UsageSink;
   /** Admin port for snapshot pushes from the operator; off when absent. */
-  admin?: { host: string; port: number; token: string; metricsToken?: string; tls?: { cert: string; key: string }; open?: AdminDeps['open'] };
+  admin?: { host: string; port: number; token: string; metricsToken?: string; tls?: TlsMaterial; open?: AdminDeps['open'] };
   /** CA of the operator's certificate when operatorUrl is https. */
   operatorCa?: string;
   /** The name the operator's certificate carries, when it is not the host of operatorUrl (SNI and verification). */
@@ -144,6 +145,7 @@ export class Dataplane {
   private realtime: RealtimeProxy | undefined;
   private adminServer: Server | undefined;
   private readonly stopPull = new AbortController();
+  private stopTlsFollow: () => void = () => undefined;
   adminAddress: AddressInfo | undefined;
   private inflight = 0;
   private readonly running = new RunningRequests();
@@ -352,10 +354,12 @@ export class Dataplane {
       };
       const metrics = { mount: (app: Parameters<typeof mountMetrics>[0]) => mountMetrics(app, this.telemetry), ...(admin.metricsToken === undefined ? {} : { token: admin.metricsToken }) };
       const adminApp = createAdminApp({ store: this.store, token: admin.token, logger: this.opts.logger, isDraining: () => this.draining, unready, extend, metrics, ...(admin.open === undefined ? {} : { open: admin.open }) });
-      const adminServer = admin.tls === undefined ? createHttpServer(adminApp) : createHttpsServer({ cert: admin.tls.cert, key: admin.tls.key }, adminApp);
+      const tlsServer = admin.tls === undefined ? undefined : createHttpsServer({ cert: admin.tls.cert, key: admin.tls.key }, adminApp);
+      const adminServer = tlsServer ?? createHttpServer(adminApp);
       adminServer.listen(admin.port, admin.host);
       await once(adminServer, 'listening');
       this.adminServer = adminServer;
+      if (tlsServer !== undefined && admin.tls !== undefined) this.stopTlsFollow = followTlsFiles(admin.tls, (pair) => tlsServer.setSecureContext(pair), this.opts.logger);
       this.adminAddress = adminServer.address() as AddressInfo;
       if (this.opts.operatorUrl !== undefined) {
         void pullSnapshot(this.store, this.opts.operatorUrl, admin.token, this.opts.logger, this.stopPull.signal, this.operatorAgent);
@@ -437,6 +441,7 @@ export class Dataplane {
     // Spans go out while usage is reported and connections close, in what is left of the one
     // shutdown deadline: flushed after all of it, they got what the slowest step left over.
     const spans = this.opts.flushSpans?.(Math.max(MIN_SPAN_FLUSH_MS, deadline - Date.now())).catch(() => undefined);
+    this.stopTlsFollow();
     if (this.adminServer !== undefined) {
       this.adminServer.closeAllConnections();
       await new Promise<void>((resolve) => this.adminServer?.close(() => resolve()));

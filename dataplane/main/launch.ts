@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import type { TlsMaterial } from '../config/tls-files.js';
 import { Authenticator } from '../governance/identity/authenticator.js';
 import { inClusterKubeApi, kubeApiFromKubeconfig } from '../governance/identity/kube-api.js';
 import { KubeTokenReviewer } from '../governance/identity/token-reviewer.js';
@@ -129,7 +130,7 @@ export interface DataplaneLaunch {
   bodyLimits?: Partial<RequestBodyLimits>;
   maxInflightResponseBytes?: number;
   /** The admin port (snapshot push, metrics, /debug/route); absent = no admin port. */
-  admin?: { port: number; token: string; metricsToken?: string; tls?: { cert: string; key: string } };
+  admin?: { port: number; token: string; metricsToken?: string; tls?: TlsMaterial };
   operatorUrl?: string;
   operatorCa?: string;
   operatorServerName?: string;
