@@ -179,6 +179,25 @@ describe('helm lint and template', () => {
     expect(container(equal).args).toContain('--max-inflight-body-bytes=10485760');
   });
 
+  it('refuses equal public and admin ports (the data plane would fail to listen on the second and crash-loop)', () => {
+    for (const set of ['dataplane.port=9090', 'dataplane.adminPort=8080']) {
+      const r = helm(['template', 't', CHART, '--kube-version', KUBE_VERSION, '--set', set]);
+      expect(r.status, set).not.toBe(0);
+      expect(r.stderr).toMatch(/dataplane.port and dataplane.adminPort must differ \(both (9090|8080)\)/);
+    }
+    expect(container(find(render({ set: ['dataplane.port=8000', 'dataplane.adminPort=9000'] }), 'Deployment', 'tollgate-dataplane')).args).toEqual(expect.arrayContaining(['--port=8000', '--admin-port=9000']));
+  });
+
+  it('refuses a ServiceMonitor scrapeTimeout above its interval (the Prometheus Operator skips such a ServiceMonitor: no metrics)', () => {
+    const r = helm(['template', 't', CHART, '--kube-version', KUBE_VERSION, '--set', 'serviceMonitor.enabled=true', '--set', 'serviceMonitor.interval=1m30s', '--set', 'serviceMonitor.scrapeTimeout=90001ms']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('serviceMonitor.scrapeTimeout (90001ms) must not exceed serviceMonitor.interval (1m30s)');
+    const equal = render({ set: ['serviceMonitor.enabled=true', 'serviceMonitor.interval=1m30s', 'serviceMonitor.scrapeTimeout=90s'] });
+    expect(at(find(equal, 'ServiceMonitor', 'tollgate-operator'), 'spec.endpoints.0')).toMatchObject({ interval: '1m30s', scrapeTimeout: '90s' });
+    // Only checked when the ServiceMonitors are rendered.
+    expect(helm(['template', 't', CHART, '--kube-version', KUBE_VERSION, '--set', 'serviceMonitor.scrapeTimeout=1m']).status).toBe(0);
+  });
+
   it('leaves --single-threaded-gc off by default (the entrypoint\'s default), and turns it on with dataplane.singleThreadedGc on', () => {
     const gcEnv = (objects: K8sObject[]) => container(find(objects, 'Deployment', 'tollgate-dataplane')).env?.find((e) => e.name === 'TOLLGATE_SINGLE_THREADED_GC');
     expect(gcEnv(render())).toBeUndefined();
@@ -335,6 +354,7 @@ describe('helm lint and template', () => {
     ['an invalid namespace name', ['watchNamespaces={Team_A}'], "- watchNamespaces.0: Does not match pattern '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$'"],
     ['a typo in resources', ['dataplane.resources.request.cpu=1'], '- dataplane.resources: Additional property request is not allowed'],
     ['a Redis URL with a password inline', ['redis.url=redis://:secret@redis:6379'], '- redis.url: Does not match pattern'],
+    ['an image tag that is no tag (the pods would fail with InvalidImageName)', ['image.tag=1.0 beta'], '- image.tag: Does not match pattern'],
   ])('refuses %s with a readable message', (_name, set, message) => {
     const r = helm(['template', 't', CHART, '--kube-version', KUBE_VERSION, ...set.flatMap((s) => ['--set', s])]);
     expect(r.status).not.toBe(0);
