@@ -364,17 +364,35 @@ describe('helm lint and template', () => {
 });
 
 describe('NOTES.txt', () => {
-  it('prints a step 1 that runs when pasted: the heredoc ends and its body is a Provider and a ModelRoute', () => {
-    // helm template leaves NOTES out and install needs a cluster: a copy of the chart renders the
-    // notes into a ConfigMap, exactly as helm would print them after an install.
+  /**
+   * helm template leaves NOTES out and install needs a cluster: a copy of the chart renders the
+   * notes into a ConfigMap, exactly as helm would print them after an install.
+   */
+  function renderNotes(set: string[] = []): string {
     const chart = join(work, 'notes-chart');
+    rmSync(chart, { recursive: true, force: true });
     cpSync(CHART, chart, { recursive: true });
     const notes = readFileSync(join(chart, 'templates', 'NOTES.txt'), 'utf8');
     rmSync(join(chart, 'templates', 'NOTES.txt'));
     writeFileSync(join(chart, 'templates', '_notes-dump.tpl'), `{{- define "notesdump" }}${notes}{{- end }}`);
     writeFileSync(join(chart, 'templates', 'zz-notes.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: notes }\ndata:\n  notes: {{ include "notesdump" . | toJson }}\n');
-    const [configMap] = parseManifests(helmOk(['template', 'tollgate', chart, '-n', NS, '--kube-version', KUBE_VERSION, '--show-only', 'templates/zz-notes.yaml']));
-    const printed = at<string>(configMap!, 'data.notes');
+    const [configMap] = parseManifests(helmOk(['template', 'tollgate', chart, '-n', NS, '--kube-version', KUBE_VERSION, '--show-only', 'templates/zz-notes.yaml', ...set.flatMap((v) => ['--set', v])]));
+    return at<string>(configMap!, 'data.notes');
+  }
+
+  it('step 2 sends an API key, not a ServiceAccount token, when the data planes cannot verify tokens (automountToken false)', () => {
+    const step2 = (printed: string) => /^2\. [\s\S]*?\nMore: /m.exec(printed)?.[0] ?? '';
+    expect(step2(renderNotes())).toContain('create token default --audience tollgate');
+    const withoutTokens = step2(renderNotes(['dataplane.serviceAccount.automountToken=false']));
+    // Before, it said to send a ServiceAccount token, which such a data plane answers with 401.
+    expect(withoutTokens).not.toContain('create token');
+    expect(withoutTokens).toContain('label secret tollgate-try-key tollgate.dev/api-key=true');
+    expect(withoutTokens).toContain('-H "authorization: Bearer $TOKEN"');
+    expect(step2(renderNotes(['dataplane.serviceAccount.automountToken=false', 'secretLabelSelector=tollgate.dev/use=true']))).toContain('the labels of secretLabelSelector: tollgate.dev/use=true');
+  });
+
+  it('prints a step 1 that runs when pasted: the heredoc ends and its body is a Provider and a ModelRoute', () => {
+    const printed = renderNotes();
     const step1 = /^1\. .*\n([\s\S]*?)\n2\. /m.exec(printed)?.[1] ?? '';
     expect(step1).toContain("cat <<'YAML' | kubectl apply -f -");
 
