@@ -17,4 +17,13 @@ describe('upgrade instructions', () => {
     }
     expect(readFileSync('docs/upgrade.md', 'utf8')).toContain('`--reset-then-reuse-values`');
   });
+
+  // Helm creates the chart's CRDs, so the API server records it as the manager of their fields: a
+  // server-side apply that changes them conflicts with "helm" (.spec.versions) unless forced.
+  it('apply the CRDs server-side with --force-conflicts', () => {
+    const text = readFileSync('docs/upgrade.md', 'utf8');
+    const applies = [...text.matchAll(/kubectl apply --server-side[^\n|#]*/g)].map((m) => m[0]);
+    expect(applies.length).toBeGreaterThan(0);
+    for (const command of applies) expect(command).toContain('--force-conflicts');
+  });
 });
