@@ -391,6 +391,13 @@ describe('NOTES.txt', () => {
     expect(step2(renderNotes(['dataplane.serviceAccount.automountToken=false', 'secretLabelSelector=tollgate.dev/use=true']))).toContain('the labels of secretLabelSelector: tollgate.dev/use=true');
   });
 
+  it('says that the public port is plain HTTP when the Service is a LoadBalancer or NodePort (terminate TLS in front)', () => {
+    expect(renderNotes()).not.toContain('plain HTTP');
+    for (const type of ['LoadBalancer', 'NodePort']) {
+      expect(renderNotes([`service.type=${type}`]), type).toContain(`The Service tollgate is a ${type}, and the gateway's public port speaks plain HTTP`);
+    }
+  });
+
   it('prints a step 1 that runs when pasted: the heredoc ends and its body is a Provider and a ModelRoute', () => {
     const printed = renderNotes();
     const step1 = /^1\. .*\n([\s\S]*?)\n2\. /m.exec(printed)?.[1] ?? '';
