@@ -298,6 +298,8 @@ describe('helm lint and template', () => {
       const labels = at<Record<string, string>>(d, 'spec.template.metadata.labels');
       expect(labels).toMatchObject(at<Record<string, string>>(d, 'spec.selector.matchLabels'));
     }
+    // Unready pods serve nothing: a node drain may evict them even when none of the others is ready.
+    for (const pdb of objects.filter((o) => o.kind === 'PodDisruptionBudget')) expect(at(pdb, 'spec.unhealthyPodEvictionPolicy'), pdb.metadata.name).toBe('AlwaysAllow');
     for (const s of objects.filter((o) => o.kind === 'Service' || o.kind === 'PodDisruptionBudget')) {
       const selector = at<Record<string, string>>(s, s.kind === 'Service' ? 'spec.selector' : 'spec.selector.matchLabels');
       const matched = deployments(objects).filter((d) => Object.entries(selector).every(([k, v]) => at<Record<string, string>>(d, 'spec.template.metadata.labels')[k] === v));
