@@ -214,6 +214,8 @@ describe('helm lint and template', () => {
     expect(opArgs).toEqual(expect.arrayContaining(['--tls-cert=/var/run/tollgate/tls/tls.crt', '--dataplane-ca=/var/run/tollgate/tls/ca.crt']));
     expect(opArgs).not.toContain('--managed-tls');
     expect(helm(['template', 't', CHART, '--kube-version', KUBE_VERSION, '--set', 'tls.certManager.enabled=true']).stderr).toMatch(/needs tls.certManager.issuerRef.name/);
+    // cert-manager asked for, TLS off: refused, where it used to render a plain-HTTP channel and no Certificate.
+    expect(helm(['template', 't', CHART, '--kube-version', KUBE_VERSION, '--set', 'tls.certManager.enabled=true', '--set', 'tls.certManager.issuerRef.name=channel-ca', '--set', 'tls.enabled=false']).stderr).toContain('tls.certManager.enabled needs tls.enabled');
     // cert-manager refuses a commonName over 64 bytes: the Service name in a long namespace is one. The dnsNames name it.
     const longNamespace = 'team-llm-gateway-production-europe-west1-b'.padEnd(50, 'x');
     for (const c of render({ namespace: longNamespace, set: ['tls.certManager.enabled=true', 'tls.certManager.issuerRef.name=channel-ca'] }).filter((o) => o.kind === 'Certificate')) {
