@@ -378,7 +378,7 @@ describe('NOTES.txt', () => {
    * helm template leaves NOTES out and install needs a cluster: a copy of the chart renders the
    * notes into a ConfigMap, exactly as helm would print them after an install.
    */
-  function renderNotes(set: string[] = []): string {
+  function renderNotes(set: string[] = [], extra: string[] = []): string {
     const chart = join(work, 'notes-chart');
     rmSync(chart, { recursive: true, force: true });
     cpSync(CHART, chart, { recursive: true });
@@ -386,7 +386,7 @@ describe('NOTES.txt', () => {
     rmSync(join(chart, 'templates', 'NOTES.txt'));
     writeFileSync(join(chart, 'templates', '_notes-dump.tpl'), `{{- define "notesdump" }}${notes}{{- end }}`);
     writeFileSync(join(chart, 'templates', 'zz-notes.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: notes }\ndata:\n  notes: {{ include "notesdump" . | toJson }}\n');
-    const [configMap] = parseManifests(helmOk(['template', 'tollgate', chart, '-n', NS, '--kube-version', KUBE_VERSION, '--show-only', 'templates/zz-notes.yaml', ...set.flatMap((v) => ['--set', v])]));
+    const [configMap] = parseManifests(helmOk(['template', 'tollgate', chart, '-n', NS, '--kube-version', KUBE_VERSION, '--show-only', 'templates/zz-notes.yaml', ...set.flatMap((v) => ['--set', v]), ...extra]));
     return at<string>(configMap!, 'data.notes');
   }
 
@@ -399,6 +399,15 @@ describe('NOTES.txt', () => {
     expect(withoutTokens).toContain('label secret tollgate-try-key tollgate.dev/api-key=true');
     expect(withoutTokens).toContain('-H "authorization: Bearer $TOKEN"');
     expect(step2(renderNotes(['dataplane.serviceAccount.automountToken=false', 'secretLabelSelector=tollgate.dev/use=true']))).toContain('the labels of secretLabelSelector: tollgate.dev/use=true');
+  });
+
+  it('reminds an upgrade that helm does not update the CRDs, and how to apply them', () => {
+    const apply = 'kubectl apply --server-side --force-conflicts -f charts/tollgate/crds/';
+    expect(renderNotes()).not.toContain(apply);
+    const upgraded = renderNotes([], ['--is-upgrade']);
+    expect(upgraded).toMatch(/^Tollgate \S+ is upgraded in namespace tollgate-system\./);
+    expect(upgraded).toContain('helm upgrade never updates the CRDs');
+    expect(upgraded).toContain(apply);
   });
 
   it('says that the public port is plain HTTP when the Service is a LoadBalancer or NodePort (terminate TLS in front)', () => {
