@@ -58,6 +58,11 @@ export function attemptHeaders(attempts: readonly AttemptRecord[]): Record<strin
   return { 'x-tollgate-attempts': String(tried.length), ...(last === undefined ? {} : { 'x-tollgate-provider': last.providerId }) };
 }
 
+/** Every attempt that reached an upstream was refused for the gateway's own side (its key, the target's configuration). */
+function allRefused(attempts: readonly AttemptRecord[]): boolean {
+  return attempts.every((a) => a.failure?.local === true || a.failure?.refused !== undefined);
+}
+
 /** The longest back-off relayed to a client: an upstream's date a year ahead is not a back-off. */
 const MAX_RELAYED_RETRY_AFTER_MS = 3_600_000;
 
@@ -119,9 +124,11 @@ export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retr
     default:
       if (last?.refused !== undefined) {
         // The operator's to fix, not the caller's (the message names the provider and its answer,
-        // never the key): no retry-after, and a code that says where to look.
+        // never the key): no retry-after, and a code that says where to look. When every target
+        // that was tried refused the gateway's side, a client retry would only be refused again
+        // (and send the refused key upstream again): SDKs retry every 502 unless told not to.
         const code = last.refused === 'credentials' ? 'upstream_credentials_refused' : 'upstream_target_misconfigured';
-        return new GatewayError(502, code, 'server_error', message, { headers });
+        return new GatewayError(502, code, 'server_error', message, { headers: allRefused(attempts) ? { ...headers, 'x-should-retry': 'false' } : headers });
       }
       if (last?.overloaded === true) {
         // 503, not 502: the upstream is up and said to come back (OpenAI's own status for an

@@ -1,3 +1,5 @@
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator } from '../emulators/emulator-server.js';
 import { startGeminiEmulator } from '../emulators/gemini.js';
@@ -20,7 +22,10 @@ beforeAll(async () => {
     providerManifest(name, 'gemini', gemini.url, `{ secretRef: { name: ${name}, key: apiKey } }`) + secretManifest(name, { apiKey });
   gateway = await startTestGateway({
     'providers.yaml': key('wrong', WRONG_KEY) + key('right', 'gemini-test-key'),
-    'routes.yaml': routeManifest('with-spare', [['wrong', 'gemini-2.0-flash'], ['right', 'gemini-2.0-flash']], RETRY) + routeManifest('alone', [['wrong', 'gemini-2.0-flash']], RETRY),
+    'routes.yaml':
+      routeManifest('with-spare', [['wrong', 'gemini-2.0-flash'], ['right', 'gemini-2.0-flash']], RETRY) +
+      routeManifest('alone', [['wrong', 'gemini-2.0-flash']], RETRY) +
+      routeManifest('busy-then-wrong', [['right', 'gemini-2.0-flash'], ['wrong', 'gemini-2.0-flash']]),
   });
 });
 
@@ -59,5 +64,30 @@ describe("Gemini refusing the gateway's key (400 API_KEY_INVALID)", () => {
     expect(res.body.error?.message).toContain('API_KEY_INVALID: API key not valid');
     expect(res.body.error?.message).toContain("refused the gateway's credentials");
     expect(res.body.error?.message).not.toContain(WRONG_KEY);
+  });
+
+  it("the official SDKs, which retry every 502 unless told not to, are told not to: the refused key is not sent again", async () => {
+    // Before, the 502 carried no x-should-retry: each SDK call sent the refused key upstream three times.
+    const before = gemini.requests.length;
+    const openai = new OpenAI({ apiKey: 'k', baseURL: `${gateway.url}/v1`, maxRetries: 2 });
+    const err = (await openai.chat.completions.create({ model: 'alone', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(err.code).toBe('upstream_credentials_refused');
+    expect(err.headers?.get('x-should-retry')).toBe('false');
+    const anthropic = new Anthropic({ apiKey: 'k', baseURL: gateway.url, maxRetries: 2 });
+    const refused = await anthropic.messages.create({ model: 'alone', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Anthropic.InternalServerError);
+    // One SDK request each, one upstream request each.
+    expect(gemini.requests.length - before).toBe(2);
+  });
+
+  it('a 502 whose route also met a passing failure (a 429 on another target) may still be retried', async () => {
+    gemini.script({ kind: 'rate-limit' }, { kind: 'text' });
+    const client = new OpenAI({ apiKey: 'k', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+    const err = (await client.chat.completions.create({ model: 'busy-then-wrong', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    gemini.script();
+    expect(err.status).toBe(502);
+    expect(err.code).toBe('upstream_credentials_refused');
+    expect(err.headers?.get('x-should-retry')).toBeNull();
   });
 });
