@@ -15,7 +15,7 @@ import { errors, type GatewayError } from '../core/gateway-error.js';
 import { browserRefusal } from './browser-origin.js';
 import { countTokensEndpoint } from './count-tokens.js';
 import { inboundEndpoint } from './inbound-endpoint.js';
-import { getModel, listModels } from './models-handler.js';
+import { getAnthropicModel, getModel, listAnthropicModels, listModels } from './models-handler.js';
 import { sendError } from './send-error.js';
 import { sendJson } from './send-json.js';
 import { passThroughEndpoint } from './passthrough/passthrough-handler.js';
@@ -56,6 +56,12 @@ interface Endpoint {
   idHeader?: string;
   /** Its answers carry the id headers already (the pipeline's); others get them set before the handler runs. */
   namesAnswers?: true;
+  /**
+   * The same path as the Anthropic API answers it, for a request that names an anthropic-version
+   * (the Anthropic SDK always does; OpenAI clients never): the model list, which both APIs serve
+   * at GET /v1/models in shapes of their own.
+   */
+  messagesApi?: Endpoint;
   /** A pass-through endpoint: its family and http.route, for the request's metrics, span and access log. */
   passThrough?: PassThroughPath;
 }
@@ -110,7 +116,14 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
     // The Anthropic Messages API, routed like chat completions; its errors are rendered the Anthropic way.
     ['POST /v1/messages', { ...inference(messagesDialect), idHeader: 'request-id' }],
     ['POST /v1/messages/count_tokens', { handle: countTokensEndpoint(deps), render: messagesDialect.errorBody, idHeader: 'request-id' }],
-    ['GET /v1/models', { handle: (req, res) => listModels(deps, req, res), render: openAiError }],
+    [
+      'GET /v1/models',
+      {
+        handle: (req, res) => listModels(deps, req, res),
+        render: openAiError,
+        messagesApi: { handle: (req, res) => listAnthropicModels(deps, req, res), render: messagesDialect.errorBody, idHeader: 'request-id' },
+      },
+    ],
   ]);
 
   // Endpoints forwarded untranslated to the route's first target, where the route enables them.
@@ -124,7 +137,11 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
     if ((method !== 'GET' && method !== 'HEAD') || !path.toLowerCase().startsWith(MODELS_PREFIX)) return undefined;
     const id = modelId(path);
     if (id === undefined || id === '') return undefined;
-    return { handle: (req, res) => getModel(deps, req, res, id), render: openAiError };
+    return {
+      handle: (req, res) => getModel(deps, req, res, id),
+      render: openAiError,
+      messagesApi: { handle: (req, res) => getAnthropicModel(deps, req, res, id), render: messagesDialect.errorBody, idHeader: 'request-id' },
+    };
   };
 
   const loopbackOnly = deps.loopbackOnly === true;
@@ -133,7 +150,8 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);
     const method = req.method ?? 'GET';
-    const endpoint = find(method, path);
+    const found = find(method, path);
+    const endpoint = found?.messagesApi !== undefined && req.headers['anthropic-version'] !== undefined ? found.messagesApi : found;
     // Every answer names the request (refusals and failures too, as OpenAI and Anthropic do: SDKs
     // show it as err.requestID): sendError and the access log take it from the response, the
     // pipeline's answers carry it in their headers, other endpoints get it set here.
