@@ -51,6 +51,6 @@ export interface InboundDialect {
   readonly cacheable: boolean;
   /** The parsed JSON body (and the request's headers, by lower-case name) → the canonical request. Throws a GatewayError (400) whose message is for people. */
   parse(body: unknown, receivedAtSeconds: number, header?: (name: string) => string | undefined): InboundRequest;
-  /** A refusal or failure as this API's clients expect its JSON body. */
-  errorBody(err: GatewayError): unknown;
+  /** A refusal or failure as this API's clients expect its JSON body; `requestId` the id the answer is named by, when it is. */
+  errorBody(err: GatewayError, requestId?: string): unknown;
 }

@@ -51,7 +51,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse, telemetry: RequestTel
 interface Endpoint {
   handle: Handler;
   /** How this endpoint's errors are rendered (OpenAI JSON unless its API says otherwise). */
-  render: (err: GatewayError) => unknown;
+  render: (err: GatewayError, requestId?: string) => unknown;
   /** The headers its API names the request id in, besides `x-request-id` (Anthropic's `request-id`). */
   idHeader?: string;
   /** Its answers carry the id headers already (the pipeline's); others get them set before the handler runs. */

@@ -76,6 +76,7 @@ describe('GET /v1/models for the Anthropic SDK', () => {
     expect(err).toBeInstanceOf(Anthropic.NotFoundError);
     expect(err.error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
     expect(err.requestID).toMatch(/.+/);
+    expect(err.error).toMatchObject({ request_id: err.requestID });
   });
 
   it('a bad limit and a refused key are Anthropic errors too', async () => {

@@ -432,13 +432,16 @@ spec:
     const missing = await client.messages.create({ model: 'no-such-model', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
     expect((missing as InstanceType<typeof Anthropic.NotFoundError>).error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+    // The body names the request as the API's own error bodies do (it did not before), the id of the request-id header.
+    expect((missing as InstanceType<typeof Anthropic.NotFoundError>).requestID).toMatch(/.+/);
+    expect((missing as InstanceType<typeof Anthropic.NotFoundError>).error).toMatchObject({ request_id: (missing as InstanceType<typeof Anthropic.NotFoundError>).requestID });
 
     const invalid = await fetch(`${gateway.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":"via-openai"}' });
     expect(invalid.status).toBe(400);
     expect(await invalid.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
 
     const badJson = await fetch(`${gateway.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
-    expect(await badJson.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    expect(await badJson.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' }, request_id: badJson.headers.get('request-id') });
 
     claude.script({ kind: 'rate-limit' });
     const limited = await client.messages.create({ model: 'via-anthropic', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);

@@ -3,6 +3,8 @@ import type { GatewayError } from '../../core/gateway-error.js';
 export interface AnthropicErrorBody {
   type: 'error';
   error: { type: string; message: string };
+  /** As the API's own error bodies carry it (besides the request-id header): the SDKs show it as err.error.request_id. */
+  request_id?: string;
 }
 
 /** Gateway error → Anthropic error type, by status (Anthropic's own table). */
@@ -33,6 +35,8 @@ export function anthropicErrorType(status: number): string {
   }
 }
 
-export function anthropicErrorBody(err: GatewayError): AnthropicErrorBody {
-  return { type: 'error', error: { type: anthropicErrorType(err.status), message: err.message } };
+export function anthropicErrorBody(err: GatewayError, requestId?: string): AnthropicErrorBody {
+  const body: AnthropicErrorBody = { type: 'error', error: { type: anthropicErrorType(err.status), message: err.message } };
+  if (requestId !== undefined) body.request_id = requestId;
+  return body;
 }
