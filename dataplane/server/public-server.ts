@@ -169,7 +169,12 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
       return;
     }
     if (endpoint === undefined) {
-      sendError(res, errors.notFound(`${method} ${path}`), deps.logger, openAiError);
+      // An Anthropic client (an endpoint the gateway does not serve, such as message batches) gets
+      // the 404 its SDK reads: Anthropic error JSON, named in request-id.
+      if (req.headers['anthropic-version'] !== undefined) {
+        nameAnswer(res, requestId, 'request-id');
+        sendError(res, errors.notFound(`${method} ${path}`), deps.logger, messagesDialect.errorBody);
+      } else sendError(res, errors.notFound(`${method} ${path}`), deps.logger, openAiError);
       return;
     }
     let done: Promise<void> | void;

@@ -88,11 +88,22 @@ describe('GET /v1/models for the Anthropic SDK', () => {
     expect((refused as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
   });
 
+  it('an endpoint the gateway does not serve (message batches) is an Anthropic not_found_error with request-id', async () => {
+    const err = (await anthropic().messages.batches.list().catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
+    expect(err).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(err.error).toMatchObject({ type: 'error', error: { type: 'not_found_error', message: 'no such endpoint: GET /v1/messages/batches' } });
+    expect(err.requestID).toMatch(/.+/);
+    expect(err.error).toMatchObject({ request_id: err.requestID });
+  });
+
   it('the OpenAI SDK still gets the OpenAI list and model objects', async () => {
     const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'tg-good-key', maxRetries: 0 });
     const list = await openai.models.list();
     expect(list.data.map((m) => m.id)).toEqual(NAMES);
     expect(list.data[0]).toMatchObject({ object: 'model', owned_by: 'tollgate' });
     expect(await openai.models.retrieve('m-a')).toMatchObject({ id: 'm-a', object: 'model' });
+    const unknown = (await openai.get('/no/such/path').catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(unknown).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(unknown.error).toMatchObject({ code: 'not_found', type: 'not_found_error' });
   });
 });
