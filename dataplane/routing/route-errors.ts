@@ -108,7 +108,11 @@ export function noTargetLeft(route: RouteConfig, attempts: AttemptRecord[], retr
     });
   }
   if (last?.kind === 'ResponseTooLarge') {
-    return new GatewayError(502, 'upstream_response_too_large', 'server_error', `${last.message}; model ${route.model} (route ${route.id})`, { headers });
+    // The gateway does not retry it (the same request is answered as large again, and each attempt
+    // is charged its worst case): neither should the SDKs, which retry every 502 unless told not to.
+    return new GatewayError(502, 'upstream_response_too_large', 'server_error', `${last.message}; model ${route.model} (route ${route.id})`, {
+      headers: { ...headers, 'x-should-retry': 'false' },
+    });
   }
   const tried = `tried ${attempts.map(describe).join('; ')}`;
   const message = `no upstream could serve model ${route.model} (route ${route.id}); ${tried}`;

@@ -1,4 +1,5 @@
 import { gzipSync } from 'node:zlib';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { ScriptedUpstream, writeMany } from '../support/scripted-upstream.js';
@@ -84,6 +85,22 @@ describe('upstream response size limits', () => {
     expect(res.status).toBe(502);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('upstream_response_too_large');
     await expect.poll(() => upstream.served[0]?.cut).toBe(true);
+  });
+
+  it('tells the official SDK not to retry it (each attempt is charged its worst case): one SDK call, one upstream request', async () => {
+    // Before, the 502 carried no x-should-retry and the openai SDK sent the request twice more.
+    upstream.served.length = 0;
+    upstream.handler = async (_req, res, served) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(100 * MB) });
+      await writeMany(res, served, 100 * MB, 'x'.repeat(64 * 1024));
+      res.end();
+    };
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'k', maxRetries: 2 });
+    const err = (await client.chat.completions.create({ model: 'limited', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err.status).toBe(502);
+    expect(err.code).toBe('upstream_response_too_large');
+    expect(err.headers?.get('x-should-retry')).toBe('false');
+    expect(upstream.served).toHaveLength(1);
   });
 
   it('reads only the first KB of an upstream error body', async () => {
