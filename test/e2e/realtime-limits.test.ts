@@ -41,6 +41,8 @@ spec:
   subjects: { routes: [{ name: voice-budgeted }] }
 `,
   route('voice-short', realtime('maxDuration: 600ms')),
+  route('voice-guarded', realtime()),
+  route('voice-unguarded', realtime()),
 ];
 const GONE_ROUTE = route('voice-gone', realtime());
 
@@ -203,5 +205,52 @@ describe('Realtime session limits', () => {
     expect(kept.events.some((e) => e.type === 'error')).toBe(false);
     unaffected.close();
     await kept.closed;
+  });
+
+  it('a GuardrailPolicy that refuses uninspected endpoints, applied while a session is open, ends it (session_revoked naming the policy, 1008); a session it does not cover goes on', async () => {
+    const covered = await open(gateway.url, 'voice-guarded', KEY_A);
+    const other = await open(gateway.url, 'voice-unguarded', KEY_A);
+    const [guarded, kept] = [watch(covered), watch(other)];
+    // Before, only a new handshake was refused (403 guardrail_uninspected): the open session ran on.
+    const policy = `apiVersion: tollgate.dev/v1alpha1
+kind: GuardrailPolicy
+metadata: { name: no-cards }
+spec:
+  subjects: { routes: [{ name: voice-guarded }] }
+  rules:
+    - { name: cards, phase: Request, action: Block, detector: { builtin: [PaymentCard] } }
+`;
+    expect(gateway.write('guardrails.yaml', policy).errors).toEqual([]);
+    const closed = await Promise.race([guarded.closed, new Promise((r) => setTimeout(() => r('still open'), 3000))]);
+    expect(closed).toEqual({ code: 1008, reason: 'session revoked: guardrail policy refuses uninspected Realtime: default/no-cards' });
+    expect(guarded.events.find((e) => e.type === 'error')?.error).toEqual(
+      expect.objectContaining({
+        code: 'session_revoked',
+        message: 'guardrail policy default/no-cards now refuses endpoint realtime on route default/voice-guarded: its rules cannot inspect a Realtime session (spec.uninspectedEndpoints: Refuse): the session was ended',
+      }),
+    );
+    // Counted as the policy's Block, as a refused handshake is.
+    expect(await metric('tollgate_guardrail_decisions_total', { policy: 'default/no-cards', action: 'Block' })).toBe(1);
+    // A new session on the route is refused at the handshake, as before.
+    expect(await connect(gateway.url, 'voice-guarded', KEY_A)).toMatchObject({ status: 403 });
+
+    const done = new Promise<void>((resolve) => other.on('message', (data) => (JSON.parse(String(data)) as { type: string }).type === 'response.done' && resolve()));
+    other.send(JSON.stringify({ type: 'response.create' }));
+    await done;
+    expect(kept.events.some((e) => e.type === 'error')).toBe(false);
+    other.close();
+    await kept.closed;
+  });
+
+  it("an API key newly labelled with a residency its session's Provider does not meet ends that session (session_revoked naming the policy, 1008)", async () => {
+    const ws = await open(gateway.url, 'voice-unguarded', KEY_B);
+    const seen = watch(ws);
+    const labelled = apiKeySecretManifest('caller-b', KEY_B).replace('tollgate.dev/api-key: "true"', 'tollgate.dev/api-key: "true", require.tollgate.dev/region: eu');
+    expect(gateway.write('keys.yaml', apiKeySecretManifest('caller-a', KEY_A) + labelled).errors).toEqual([]);
+    const closed = await Promise.race([seen.closed, new Promise((r) => setTimeout(() => r('still open'), 3000))]);
+    expect(closed).toEqual({ code: 1008, reason: 'session revoked: residency excludes provider default/openai-up' });
+    expect(seen.events.find((e) => e.type === 'error')?.error?.message).toBe(
+      'the residency of key:default/caller-b no longer allows provider default/openai-up; policy: API key default/caller-b requires providers labelled region=eu: the session was ended',
+    );
   });
 });

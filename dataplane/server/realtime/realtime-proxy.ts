@@ -25,6 +25,8 @@ import { type AdmissionDecision, type GatewayObserver, NOOP_REALTIME_TELEMETRY, 
 import { mayCall } from '../../governance/access.js';
 import type { Admission } from '../../governance/types.js';
 import type { RuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
+import { callerResidency, violatedPolicy } from '../../routing/rules/residency.js';
+import { uninspectedVerdict } from '../../policy/guardrail/uninspected.js';
 import { DEFAULT_REALTIME_MAX_DURATION_MS, defaultRealtimePerCaller } from '../../config/pass-through-endpoints.js';
 
 export const REALTIME_PATH = '/v1/realtime';
@@ -204,8 +206,12 @@ type Credentials = Partial<Record<'authorization' | 'x-api-key' | 'api-key', str
 /** An open session, as a new snapshot checks it. */
 interface OpenSession {
   routeId: string;
+  /** The Provider the session is connected to: a new residency policy may exclude it. */
+  providerId: string;
   caller: Caller;
   credentials: Credentials;
+  /** Told the guardrail decision that ends the session, as the handshake's are. */
+  telemetry: RealtimeTelemetry;
   /** Ends it: an error event to the client (`err`), then both sides closed, the client's with `code` and `reason`. */
   end(code: number, err: GatewayError, reason: string): void;
 }
@@ -238,36 +244,50 @@ export class RealtimeProxy {
 
   /**
    * A new snapshot: every open session whose route is gone (or no longer enables realtime), whose
-   * API key no longer authenticates as the same key, or whose caller may no longer call the route
-   * is ended (an error event, then 1008 to the client, 1000 upstream). Walks the open sessions only: nothing is
-   * done for a pod without any. Before, a session outlived the removal of its route and its API key
-   * for as long as it kept sending.
+   * API key no longer authenticates as the same key, whose caller may no longer call the route,
+   * whose caller's residency now excludes the session's Provider, or which a GuardrailPolicy now
+   * refuses (uninspected endpoints, refused at the handshake with 403 guardrail_uninspected) is
+   * ended: an error event saying why, then 1008 to the client, 1000 upstream. Walks the open
+   * sessions only: nothing is done for a pod without any. Before, a session outlived the removal
+   * of its route and its API key for as long as it kept sending, and a new GuardrailPolicy or
+   * residency policy ended none.
    */
   private revoke(runtime: RuntimeSnapshot): void {
     if (this.sessions.size === 0) return;
-    const checkAccess = this.deps.auth !== undefined;
     const routes = new Map(runtime.snapshot.routes.map((r) => [r.id, r]));
     for (const session of [...this.sessions.values()]) {
-      const route = routes.get(session.routeId);
-      if (route === undefined || route.passThrough?.endpoints.includes('realtime') !== true) {
-        session.end(REVOKED_CLOSE, new GatewayError(403, 'session_revoked', 'permission_error', `route ${session.routeId} no longer serves Realtime: the session was ended`), 'session revoked: route removed');
-        continue;
-      }
-      let caller = session.caller;
-      if (caller.kind === 'apikey' && this.deps.auth !== undefined) {
-        const creds = session.credentials;
-        // An API key is found in the snapshot's index (no promise); a ServiceAccount's token is not checked again here.
-        const now = this.deps.auth.authenticateNow((name) => creds[name.toLowerCase() as keyof Credentials], runtime.apiKeys);
-        if (now instanceof Promise || now.id !== caller.id) {
-          session.end(REVOKED_CLOSE, new GatewayError(401, 'session_revoked', 'authentication_error', 'the API key of this session was removed or replaced: the session was ended'), 'session revoked: API key removed');
-          continue;
-        }
-        caller = now;
-      }
-      if (checkAccess && !mayCall(caller, route, runtime.snapshot.namespaces)) {
-        session.end(REVOKED_CLOSE, new GatewayError(403, 'session_revoked', 'permission_error', `${caller.id} may no longer call route ${route.id}: the session was ended`), 'session revoked: access removed');
-      }
+      const ended = this.revocation(session, runtime, routes);
+      if (ended !== undefined) session.end(REVOKED_CLOSE, ended.error, ended.reason);
     }
+  }
+
+  /** Why a new snapshot ends an open session (the client's error event and close reason), or undefined when it may go on. */
+  private revocation(session: OpenSession, runtime: RuntimeSnapshot, routes: ReadonlyMap<string, RouteConfig>): { error: GatewayError; reason: string } | undefined {
+    const revoked = (status: 401 | 403, message: string, reason: string): { error: GatewayError; reason: string } => ({
+      error: new GatewayError(status, 'session_revoked', status === 401 ? 'authentication_error' : 'permission_error', `${message}: the session was ended`),
+      reason: `session revoked: ${reason}`,
+    });
+    const route = routes.get(session.routeId);
+    if (route === undefined || route.passThrough?.endpoints.includes('realtime') !== true) return revoked(403, `route ${session.routeId} no longer serves Realtime`, 'route removed');
+    let caller = session.caller;
+    if (caller.kind === 'apikey' && this.deps.auth !== undefined) {
+      const creds = session.credentials;
+      // An API key is found in the snapshot's index (no promise); a ServiceAccount's token is not checked again here.
+      const now = this.deps.auth.authenticateNow((name) => creds[name.toLowerCase() as keyof Credentials], runtime.apiKeys);
+      if (now instanceof Promise || now.id !== caller.id) return revoked(401, 'the API key of this session was removed or replaced', 'API key removed');
+      caller = now;
+    }
+    if (this.deps.auth !== undefined && !mayCall(caller, route, runtime.snapshot.namespaces)) return revoked(403, `${caller.id} may no longer call route ${route.id}`, 'access removed');
+    const residency = violatedPolicy(callerResidency(caller, route.id, runtime.snapshot.namespaces), runtime.providers.get(session.providerId)?.config);
+    if (residency !== undefined) return revoked(403, `the residency of ${caller.id} no longer allows provider ${session.providerId}; policy: ${residency.name}`, `residency excludes provider ${session.providerId}`);
+    const guarded = uninspectedVerdict(runtime.snapshot.guardrails ?? [], caller, route.id, 'realtime');
+    if (guarded?.refused !== undefined) {
+      session.telemetry.guardrails(guarded.decisions);
+      // The refusing policy's decision is the only one (uninspected.ts).
+      const policy = guarded.decisions[0]?.policy ?? '';
+      return revoked(403, `guardrail policy ${policy} now refuses endpoint realtime on route ${route.id}: its rules cannot inspect a Realtime session (spec.uninspectedEndpoints: Refuse)`, `guardrail policy refuses uninspected Realtime: ${policy}`);
+    }
+    return undefined;
   }
 
   private loadWs(): Promise<{ server: WebSocketServer; connect: typeof WebSocket }> {
@@ -568,7 +588,7 @@ export class RealtimeProxy {
     const lifetime = setTimeout(() => {
       end(MAX_DURATION_CLOSE, new GatewayError(408, 'session_expired', 'invalid_request_error', `the session reached its maximum duration of ${formatMs(maxDurationMs)} (route ${route.id}, spec.passThrough.realtime.maxDuration); open a new one`), `maximum session duration ${formatMs(maxDurationMs)} reached`);
     }, maxDurationMs);
-    this.sessions.set(client, { routeId: route.id, caller, credentials, end });
+    this.sessions.set(client, { routeId: route.id, providerId: target.providerId, caller, credentials, telemetry, end });
 
     client.on('message', (data: RawData, isBinary: boolean) => {
       touch();
