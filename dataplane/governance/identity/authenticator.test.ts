@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { RouteConfig } from '../../config/snapshot.js';
 import { mayCall } from '../access.js';
 import { ANONYMOUS, type Caller } from '../../core/caller.js';
-import { Authenticator } from './authenticator.js';
+import { Authenticator, serviceAccountTokenExpiry } from './authenticator.js';
 import type { ReviewResult, TokenReviewer } from './token-reviewer.js';
 
 const jwt = (exp: number) =>
@@ -130,5 +130,15 @@ describe('mayCall', () => {
     ['namespace selector miss', { ...base, namespaces: { from: 'Selector' as const, selector: { matchLabels: { llm: 'yes' } } } }, sa('team-c'), false],
   ])('%s', (_name, access, caller, allowed) => {
     expect(mayCall(caller, route(access), { 'team-b': { llm: 'yes' }, 'team-c': {} })).toBe(allowed);
+  });
+});
+
+describe('serviceAccountTokenExpiry', () => {
+  it("is the token's exp in ms; undefined for an API key, no credential or a token without exp", () => {
+    expect(serviceAccountTokenExpiry(header(jwt(2e9)))).toBe(2e12);
+    expect(serviceAccountTokenExpiry(header('k1'))).toBeUndefined();
+    expect(serviceAccountTokenExpiry(header(undefined))).toBeUndefined();
+    const noExp = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ aud: ['tollgate'] })).toString('base64url')}.c2ln`;
+    expect(serviceAccountTokenExpiry(header(noExp))).toBeUndefined();
   });
 });

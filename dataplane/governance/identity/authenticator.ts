@@ -4,6 +4,7 @@ import type { ApiKeyIndex } from '../../runtime/api-key-index.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import { ANONYMOUS, type Caller } from '../../core/caller.js';
 import { ServiceAccountVerifier, type VerifierOptions } from './service-account-verifier.js';
+import { jwtExpiresAtMs } from './jwt-precheck.js';
 
 export const TOKEN_AUDIENCE = 'tollgate';
 
@@ -29,6 +30,17 @@ function invalid(reason: string): Caller {
 
 function looksLikeJwt(token: string): boolean {
   return /^eyJ[\w-]*\.[\w-]+\.[\w-]+$/.test(token);
+}
+
+/**
+ * When the ServiceAccount token a request carries expires (its `exp`, ms since the epoch), or
+ * undefined (no token, an API key, a token without `exp`). Only for a caller `authenticate`
+ * accepted as a ServiceAccount: TokenReview verified the signature over that claim. For a
+ * connection that outlives its handshake (Realtime), which is not verified again.
+ */
+export function serviceAccountTokenExpiry(header: (name: string) => string | undefined): number | undefined {
+  const credential = credentialOf(header);
+  return credential === undefined || !looksLikeJwt(credential) ? undefined : jwtExpiresAtMs(credential);
 }
 
 /**

@@ -35,3 +35,13 @@ export function precheckJwt(token: string, audience: string, nowMs: number): Pre
   if (typeof nbf === 'number' && nbf * 1000 > nowMs + CLOCK_SKEW_MS) return { ok: false, reason: 'token not yet valid' };
   return typeof exp === 'number' ? { ok: true, expiresAtMs: exp * 1000 } : { ok: true };
 }
+
+/**
+ * A JWT's `exp` in ms since the epoch, or undefined (not a JWT, no numeric `exp`). The claims are
+ * read without verifying them: only for a token TokenReview accepted, whose signature covers them.
+ */
+export function jwtExpiresAtMs(token: string): number | undefined {
+  const claims = token.split('.')[1];
+  const exp = claims === undefined ? undefined : decodeSegment(claims)?.exp;
+  return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+}

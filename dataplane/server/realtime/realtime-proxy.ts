@@ -23,6 +23,7 @@ import { providerSecrets } from '../../providers/registry.js';
 import { scrubJson, scrubText } from '../../providers/scrub-credentials.js';
 import { type AdmissionDecision, type GatewayObserver, NOOP_REALTIME_TELEMETRY, type RealtimeTelemetry } from '../../telemetry/gateway-observer.js';
 import { mayCall } from '../../governance/access.js';
+import { serviceAccountTokenExpiry } from '../../governance/identity/authenticator.js';
 import type { Admission } from '../../governance/types.js';
 import type { RuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
 import { callerResidency, violatedPolicy } from '../../routing/rules/residency.js';
@@ -199,6 +200,8 @@ export function refusalDecision(err: GatewayError): AdmissionDecision | undefine
 export const MAX_DURATION_CLOSE = 1000;
 /** The close code of a session whose route or credential a new snapshot took away: policy (RFC 6455 §7.4.1). */
 export const REVOKED_CLOSE = 1008;
+/** The close code of a session whose ServiceAccount token expired: policy, as a revoked one; the client reconnects with its refreshed token. */
+export const TOKEN_EXPIRED_CLOSE = 1008;
 
 /** The credential headers of an upgrade, kept to check the caller's API key against each new snapshot. */
 type Credentials = Partial<Record<'authorization' | 'x-api-key' | 'api-key', string>>;
@@ -399,6 +402,8 @@ export class RealtimeProxy {
       const value = header(name);
       if (value !== undefined) credentials[name] = value;
     }
+    // A ServiceAccount's session ends when its token does: the token is not verified again while it runs.
+    const tokenExpiresAtMs = caller.kind === 'serviceaccount' ? serviceAccountTokenExpiry(header) : undefined;
     const callerKey = `${route.id}\n${caller.id}`;
     let limits: Admission;
     try {
@@ -442,7 +447,7 @@ export class RealtimeProxy {
           toUpstream: (text) => upstream.readyState === upstream.OPEN && upstream.send(text),
           toClient: (text) => client.readyState === client.OPEN && client.send(text),
         });
-        this.pipe(client, upstream, route, to, caller, credentials, budget, uncount, telemetry);
+        this.pipe(client, upstream, route, to, caller, credentials, tokenExpiresAtMs, budget, uncount, telemetry);
       });
       // ws calls back synchronously or not at all: it aborted the handshake (the client went away
       // while upstream connected, a header it refuses). Nothing was served; the session upstream
@@ -549,6 +554,7 @@ export class RealtimeProxy {
     to: ForwardTarget,
     caller: Caller,
     credentials: Credentials,
+    tokenExpiresAtMs: number | undefined,
     budget: RealtimeBudget,
     uncount: () => void,
     telemetry: RealtimeTelemetry,
@@ -584,10 +590,19 @@ export class RealtimeProxy {
       if (upstream.readyState === upstream.OPEN) upstream.close(1000, 'session ended by the gateway');
     };
     const maxDurationMs = route.passThrough?.realtime.maxDurationMs ?? DEFAULT_REALTIME_MAX_DURATION_MS;
-    // However busy: before, a session that kept sending within the idle timeout never ended.
-    const lifetime = setTimeout(() => {
-      end(MAX_DURATION_CLOSE, new GatewayError(408, 'session_expired', 'invalid_request_error', `the session reached its maximum duration of ${formatMs(maxDurationMs)} (route ${route.id}, spec.passThrough.realtime.maxDuration); open a new one`), `maximum session duration ${formatMs(maxDurationMs)} reached`);
-    }, maxDurationMs);
+    // The session ends at the first of its maxDuration and its ServiceAccount token's expiry (one
+    // timer: a token's expiry past maxDuration, up to a year away, is never armed).
+    const tokenLeftMs = tokenExpiresAtMs === undefined ? undefined : Math.max(0, tokenExpiresAtMs - started);
+    const lifetime =
+      tokenLeftMs !== undefined && tokenLeftMs < maxDurationMs
+        ? setTimeout(() => {
+            // Before, the session outlived its token for as long as maxDuration allowed.
+            end(TOKEN_EXPIRED_CLOSE, new GatewayError(401, 'token_expired', 'authentication_error', `the ServiceAccount token of this session (${caller.id}) expired at ${new Date(tokenExpiresAtMs ?? started).toISOString()}: the session was ended; reconnect with a fresh token`), 'ServiceAccount token expired');
+          }, tokenLeftMs)
+        : setTimeout(() => {
+            // However busy: before, a session that kept sending within the idle timeout never ended.
+            end(MAX_DURATION_CLOSE, new GatewayError(408, 'session_expired', 'invalid_request_error', `the session reached its maximum duration of ${formatMs(maxDurationMs)} (route ${route.id}, spec.passThrough.realtime.maxDuration); open a new one`), `maximum session duration ${formatMs(maxDurationMs)} reached`);
+          }, maxDurationMs);
     this.sessions.set(client, { routeId: route.id, providerId: target.providerId, caller, credentials, telemetry, end });
 
     client.on('message', (data: RawData, isBinary: boolean) => {
