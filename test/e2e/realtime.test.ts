@@ -59,7 +59,10 @@ ${passThrough}`;
       route('voice-idle', '  passThrough: { endpoints: [realtime], realtime: { idleTimeout: 300ms } }\n'),
       route('chat-only', ''),
       route('voice-budgeted', '  passThrough: { endpoints: [realtime] }\n'),
-      // One response.done costs $0.0001616 at these prices: the first connection spends it all.
+      // One response.done costs $0.0001616 at these prices: the first connection spends it all. A
+      // response.create is held at its worst case, so the tests on Budgets cap their responses'
+      // output (max_output_tokens); the emulator answers its usage whatever the cap, as an upstream
+      // overshooting it would.
       dailyBudget('voice-cap', 0.0001, 'voice-budgeted'),
       route('voice-audio', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-realtime'),
       route('voice-audio-budgeted', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-realtime'),
@@ -318,7 +321,7 @@ describe('Realtime over WebSocket', () => {
     // when the close reached the gateway. It is charged as reported and in the Budget's settlement.
     const ws = await connect(gateway.url, 'voice-audio-race', CALLER_KEY);
     if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
-    ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'] } }));
+    ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'], max_output_tokens: 100 } }));
     ws.close();
     await once(ws, 'close');
     await vi.waitFor(() => expect(gateway.usage.records.filter((r) => r.routeId === 'default/voice-audio-race')).toHaveLength(1));
@@ -535,7 +538,7 @@ describe('Realtime over WebSocket', () => {
     const ws = await connect(gateway.url, 'voice-budgeted', CALLER_KEY);
     if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
     const done = new Promise<void>((resolve) => ws.on('message', (data) => (JSON.parse(String(data)) as { type: string }).type === 'response.done' && resolve()));
-    ws.send(JSON.stringify({ type: 'response.create' }));
+    ws.send(JSON.stringify({ type: 'response.create', response: { max_output_tokens: 1 } }));
     await done;
     ws.close();
     await once(ws, 'close');
@@ -577,7 +580,7 @@ describe('Realtime over WebSocket', () => {
     const spent = (): number => gateway.dataplane.ledger.spent(budget, Date.now()).spent;
     const { ws, events } = await session('voice-session-cap');
     const upstreamSeen = upstream.connections.length;
-    ws.send(JSON.stringify({ type: 'response.create' }));
+    ws.send(JSON.stringify({ type: 'response.create', response: { max_output_tokens: 1 } }));
     await vi.waitFor(() => expect(events.filter((e) => e.type === 'response.done')).toHaveLength(1));
     // Charged at its response.done, the connection still open (before, only when it closed).
     await vi.waitFor(() => expect(spent()).toBeCloseTo((16 * 4 + 4 * 0.4 + 6 * 16) / 1e6, 12));
@@ -607,9 +610,9 @@ describe('Realtime over WebSocket', () => {
     const a = await session('voice-cut');
     const b = await session('voice-cut');
     try {
-      a.ws.send(JSON.stringify({ type: 'response.create', response: { metadata: { emulator: 'hang' } } }));
+      a.ws.send(JSON.stringify({ type: 'response.create', response: { max_output_tokens: 100, metadata: { emulator: 'hang' } } }));
       await vi.waitFor(() => expect(a.events.map((e) => e.type)).toContain('response.created'));
-      b.ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'] } }));
+      b.ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'], max_output_tokens: 100 } }));
       await vi.waitFor(() => expect(b.events.map((e) => e.type)).toContain('response.done'));
       // A's response goes on streaming: its next delta finds the Budget crossed, and the response is cancelled.
       a.ws.send(JSON.stringify({ type: 'emulator.flood', count: 1, bytes: 10 }));
@@ -628,7 +631,7 @@ describe('Realtime over WebSocket', () => {
     const ws = await connect(gateway.url, 'voice-audio-budgeted', CALLER_KEY);
     if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
     const done = new Promise<void>((resolve) => ws.on('message', (data) => (JSON.parse(String(data)) as { type: string }).type === 'response.done' && resolve()));
-    ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'] } }));
+    ws.send(JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'], max_output_tokens: 100 } }));
     await done;
     ws.close();
     await once(ws, 'close');
@@ -656,13 +659,14 @@ describe('Realtime over WebSocket', () => {
       order.push('final usage report');
       return drain(ms);
     };
-    const ws = await connect(own.url, 'voice-budgeted', CALLER_KEY);
+    // A Budget whose room holds the response's worst case (its output capped).
+    const ws = await connect(own.url, 'voice-audio-race', CALLER_KEY);
     if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
     const events: string[] = [];
     ws.on('message', (data) => events.push((JSON.parse(String(data)) as { type: string }).type));
     // A response running when the drain starts (cut by it: charged its estimate), and an upstream
     // that answers the gateway's close 200 ms late.
-    ws.send(JSON.stringify({ type: 'response.create', response: { metadata: { emulator: 'hang' } } }));
+    ws.send(JSON.stringify({ type: 'response.create', response: { max_output_tokens: 100, metadata: { emulator: 'hang' } } }));
     await vi.waitFor(() => expect(events).toContain('response.created'));
     ws.send(JSON.stringify({ type: 'emulator.slow_close', ms: upstreamLate }));
     await new Promise((r) => setTimeout(r, 20));
@@ -671,7 +675,7 @@ describe('Realtime over WebSocket', () => {
     order.push('shutdown resolved');
     const [code] = (await closed) as [number];
     expect(code).toBe(1001);
-    expect(own.usage.records.filter((r) => r.routeId === 'default/voice-budgeted')).toMatchObject([{ estimated: true, estimateReason: 'client_gone' }]);
+    expect(own.usage.records.filter((r) => r.routeId === 'default/voice-audio-race')).toMatchObject([{ estimated: true, estimateReason: 'client_gone' }]);
     expect(order).toEqual(['budget charged', 'final usage report', 'shutdown resolved']);
   });
 

@@ -10,7 +10,8 @@ import { WebSocketServer } from 'ws';
 // own make it misbehave as a proxy before an upstream may, repeating the credential it was sent:
 // `emulator.echo_credential` in an error event, `emulator.close_echoing_credential` in the close reason;
 // `emulator.flood` sends `count` audio deltas of `bytes` each as fast as it can; `emulator.slow_close`
-// reads nothing for `ms` (answering a close frame late); a response.create with
+// reads nothing for `ms` (answering a close frame late); a session.update is confirmed with
+// session.updated; a response.create with
 // `response.metadata.emulator: "hang"` starts a response that never finishes (until a response.cancel:
 // response.done cancelled, with usage), `"negative"` one whose usage says input_tokens -1.
 
@@ -56,7 +57,9 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
       connections.push({ url: req.url ?? '', headers: req.headers });
       let n = 0;
       const send = (event: Record<string, unknown>): void => ws.send(JSON.stringify({ event_id: `event_${++n}`, ...event }));
-      send({ type: 'session.created', session: { id: 'sess_1', model: url.searchParams.get('model') ?? url.searchParams.get('deployment') } });
+      // OpenAI's default output cap is "inf"; a session.update is applied and confirmed (session.updated).
+      let session: Record<string, unknown> = { id: 'sess_1', model: url.searchParams.get('model') ?? url.searchParams.get('deployment'), max_response_output_tokens: 'inf' };
+      send({ type: 'session.created', session });
       ws.on('message', (data, isBinary) => {
         if (isBinary) {
           ws.send(data, { binary: true });
@@ -76,6 +79,9 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
           if (how === 'negative') return send({ type: 'response.done', response: { id: 'resp_rt', status: 'completed', output: [], usage: { ...usage, input_tokens: -1 } } });
           send({ type: 'response.output_text.delta', response_id: 'resp_rt', item_id: 'item_1', output_index: 0, content_index: 0, delta: 'lo' });
           send({ type: 'response.done', response: { id: 'resp_rt', status: 'completed', output: [], usage } });
+        } else if (event.type === 'session.update') {
+          session = { ...session, ...((event as { session?: Record<string, unknown> }).session ?? {}) };
+          send({ type: 'session.updated', session });
         } else if (event.type === 'response.cancel') {
           // What the response had used by then is billed, as OpenAI reports it in the cancelled response.done.
           send({ type: 'response.done', response: { id: 'resp_rt', status: 'cancelled', output: [], usage: REALTIME_USAGE } });

@@ -8,10 +8,27 @@ import type { Admission, AdmissionRequest, Admitter, Settlement } from '../../go
 import { isObject } from '../../providers/shared/json-guards.js';
 import { downgradeRefused } from '../passthrough/passthrough-route.js';
 
+/**
+ * An output cap as a Realtime event writes it: a token count, `inf` (no cap: OpenAI's default), or
+ * undefined when the event does not say (the session's, then the target's, applies).
+ */
+type OutputCap = number | 'inf' | undefined;
+
 /** What a client's `response.create` says that the Budgets need: its event id (echoed in a refusal) and its output cap. */
 interface ResponseCreate {
   eventId: string | undefined;
-  maxOutputTokens: number | undefined;
+  maxOutputTokens: OutputCap;
+}
+
+function outputCapOf(value: unknown): OutputCap {
+  if (value === 'inf') return 'inf';
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+/** An event's object field `field`'s output cap: GA names it max_output_tokens, the beta max_response_output_tokens. */
+function capIn(event: Record<string, unknown>, field: string): OutputCap {
+  const o = isObject(event[field]) ? event[field] : {};
+  return outputCapOf(o.max_output_tokens ?? o.max_response_output_tokens);
 }
 
 /** A client's `response.create` (parsed only when the text may be one), else undefined. */
@@ -24,14 +41,28 @@ export function responseCreate(text: string): ResponseCreate | undefined {
     return undefined;
   }
   if (!isObject(event) || event.type !== 'response.create') return undefined;
-  const response = isObject(event.response) ? event.response : {};
-  // GA names it max_output_tokens, the beta max_response_output_tokens; "inf" is no cap.
-  const cap = response.max_output_tokens ?? response.max_response_output_tokens;
-  return {
-    eventId: typeof event.event_id === 'string' ? event.event_id : undefined,
-    maxOutputTokens: typeof cap === 'number' && Number.isFinite(cap) && cap >= 0 ? cap : undefined,
-  };
+  return { eventId: typeof event.event_id === 'string' ? event.event_id : undefined, maxOutputTokens: capIn(event, 'response') };
 }
+
+/**
+ * The session's output cap in a `session.update` (the client's) or `session.created` /
+ * `session.updated` (the upstream's) event, parsed only when the text may be one; null for every
+ * other message, undefined for one that does not set it.
+ */
+export function sessionCap(text: string, types: readonly string[]): OutputCap | null {
+  if (!types.some((t) => text.includes(`"${t}"`))) return null;
+  let event: unknown;
+  try {
+    event = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isObject(event) || typeof event.type !== 'string' || !types.includes(event.type)) return null;
+  return capIn(event, 'session');
+}
+
+const CLIENT_SESSION_EVENTS = ['session.update'];
+const UPSTREAM_SESSION_EVENTS = ['session.created', 'session.updated'];
 
 /** The id of an upstream `response.created` event's response, else undefined. */
 function createdId(text: string): string | undefined {
@@ -66,15 +97,23 @@ export interface RealtimeBudgetDeps {
   budgets: readonly BudgetConfig[];
   toUpstream(text: string): void;
   toClient(text: string): void;
+  /**
+   * The most output tokens one response of the session's target can produce when neither the
+   * response nor the session caps it (the target's context window less the prompt, else
+   * DEFAULT_OUTPUT_CAP).
+   */
+  targetOutputCap(promptTokens: number): number;
 }
 
 /**
  * A Realtime connection's Budgets while it is open. Each response is charged as its `response.done`
  * arrives (its Budgets and token limits see the spend at once, not at the close). A client's
- * `response.create` is relayed only when every Budget can hold that response's estimate (the
- * session's input so far, and its last output unless the response caps it lower, at the route's
- * dearest prices): an exhausted Budget refuses it with an `error` event and the session stays
- * open. The hold is released when a response ends, so that responses started at once see each other.
+ * `response.create` is relayed only when every Budget can hold that response's worst case (the
+ * session's input so far, and the most output it may produce: the response's own cap, else the
+ * session's, else the target's, at the route's dearest prices): an exhausted Budget refuses it with
+ * an `error` event and the session stays open. The hold is released when the response ends, its
+ * actual usage charged in its place, so that responses started at once see each other. Before, the
+ * output held was the last response's, so a burst of uncapped responses overshot a small Budget.
  * A response the upstream starts by itself (server VAD) while a Budget is exhausted is cancelled,
  * and one running when a Budget that cuts streams is crossed.
  */
@@ -85,7 +124,9 @@ export class RealtimeBudget {
   private readonly running: Admission[] = [];
   /** Client messages behind a response.create whose Budgets are asked asynchronously (Redis), in order. */
   private waiting: { create: ResponseCreate | undefined; input: Usage | undefined; send: () => void }[] | undefined;
-  private lastOutputTokens: number | undefined;
+  /** The session's output cap as the client last set it (session.update), and as the upstream last reported it. */
+  private clientSessionCap: OutputCap;
+  private upstreamSessionCap: OutputCap;
   private closed = false;
   /** A running response was cancelled for a Budget that cuts streams: once, until the responses running end. */
   private cut = false;
@@ -97,9 +138,27 @@ export class RealtimeBudget {
   }
 
   /** A response's usage as it ended (or as estimated at the close): charged now, never again. */
-  charge(usage: Usage, costUsd: number, reported: boolean): void {
-    if (reported) this.lastOutputTokens = usage.outputTokens;
+  charge(usage: Usage, costUsd: number): void {
     this.deps.connection.charge({ usage, costUsd });
+  }
+
+  /** An upstream message: its session.created / session.updated say the session's output cap. */
+  fromUpstream(text: string): void {
+    const cap = sessionCap(text, UPSTREAM_SESSION_EVENTS);
+    if (cap !== null) this.upstreamSessionCap = cap;
+  }
+
+  /**
+   * The session's output cap for a response that sets none, undefined when uncapped. The larger of
+   * the client's and the upstream's word: a session.update not yet applied (or refused) upstream
+   * never lowers the hold, and one raising the cap raises it at once.
+   */
+  private sessionOutputCap(): number | undefined {
+    const client = this.clientSessionCap;
+    const upstream = this.upstreamSessionCap;
+    if (client === 'inf' || upstream === 'inf') return undefined;
+    if (client === undefined) return upstream;
+    return upstream === undefined ? client : Math.max(client, upstream);
   }
 
   /**
@@ -108,6 +167,11 @@ export class RealtimeBudget {
    */
   fromClient(text: string | undefined, input: Usage | undefined, send: () => void): void {
     const create = text === undefined ? undefined : responseCreate(text);
+    if (create === undefined && text !== undefined) {
+      const cap = sessionCap(text, CLIENT_SESSION_EVENTS);
+      // A session.update that does not name the cap leaves it as it was.
+      if (cap !== null && cap !== undefined) this.clientSessionCap = cap;
+    }
     this.feed(create, input, send);
   }
 
@@ -134,12 +198,10 @@ export class RealtimeBudget {
     else this.deps.toClient(gatewayErrorEvent(refusal, create.eventId));
   }
 
-  /** Holds a response's estimate against the Budgets (kept in `awaiting`); the refusal when one cannot. */
-  private admitResponse(input: Usage | undefined, asked: number | undefined): Decision | Promise<Decision> {
+  /** Holds a response's worst case against the Budgets (kept in `awaiting`); the refusal when one cannot. */
+  private admitResponse(input: Usage | undefined, asked: OutputCap): Decision | Promise<Decision> {
     const promptTokens = input?.inputTokens ?? 0;
-    const last = this.lastOutputTokens;
-    const maxOutputTokens = last === undefined ? (asked ?? 0) : Math.min(asked ?? last, last);
-    const held = this.admit(promptTokens, maxOutputTokens);
+    const held = this.admit(promptTokens, this.worstOutput(promptTokens, asked));
     const keep = (hold: Admission): Decision => {
       if (this.closed) hold.settle({ usage: undefined, costUsd: 0 });
       else this.awaiting.push(hold);
@@ -147,6 +209,13 @@ export class RealtimeBudget {
     };
     if (held instanceof Promise) return held.then((h) => (h instanceof GatewayError ? h : keep(h)));
     return held instanceof GatewayError ? held : keep(held);
+  }
+
+  /** The most output tokens a response may produce: its own cap, else (none, not `inf`) the session's, else the target's. */
+  private worstOutput(promptTokens: number, asked: OutputCap): number {
+    if (typeof asked === 'number') return asked;
+    const session = asked === undefined ? this.sessionOutputCap() : undefined;
+    return session ?? this.deps.targetOutputCap(promptTokens);
   }
 
   private admit(promptTokens: number, maxOutputTokens: number): Admission | GatewayError | Promise<Admission | GatewayError> {

@@ -23,6 +23,7 @@ import { providerSecrets } from '../../providers/registry.js';
 import { scrubJson, scrubText } from '../../providers/scrub-credentials.js';
 import { type AdmissionDecision, type GatewayObserver, NOOP_REALTIME_TELEMETRY, type RealtimeTelemetry } from '../../telemetry/gateway-observer.js';
 import { mayCall } from '../../governance/access.js';
+import { DEFAULT_OUTPUT_CAP } from '../../governance/admission.js';
 import { serviceAccountTokenExpiry } from '../../governance/identity/authenticator.js';
 import type { Admission } from '../../governance/types.js';
 import type { RuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
@@ -446,6 +447,8 @@ export class RealtimeProxy {
           budgets: runtime.snapshot.budgets,
           toUpstream: (text) => upstream.readyState === upstream.OPEN && upstream.send(text),
           toClient: (text) => client.readyState === client.OPEN && client.send(text),
+          // As a chat request's worst case without max_tokens (admission.ts outputCap), for the session's target.
+          targetOutputCap: (promptTokens) => (to.target.contextWindow === undefined ? DEFAULT_OUTPUT_CAP : Math.max(1, to.target.contextWindow - promptTokens)),
         });
         this.pipe(client, upstream, route, to, caller, credentials, tokenExpiresAtMs, budget, uncount, telemetry);
       });
@@ -642,6 +645,7 @@ export class RealtimeProxy {
           unfinished++;
           budget.started(text);
         } else if (isEvent(text, 'error')) budget.failed();
+        else budget.fromUpstream(text);
         if (unfinished > 0 && budget.cutsStreams) {
           // A running response costs at least the input it reads: what a Budget that cuts streams is asked.
           const soFar = lastInput ?? sent?.usage() ?? NO_TOKENS;
@@ -663,7 +667,7 @@ export class RealtimeProxy {
       this.deps.usage.record(rec);
       telemetry.metered(rec);
       // Each response is charged to the Budgets and token limits as it ends, not at the close.
-      budget.charge({ inputTokens: rec.inputTokens, outputTokens: rec.outputTokens, cachedInputTokens: rec.cachedInputTokens }, rec.costUsd, estimated === undefined);
+      budget.charge({ inputTokens: rec.inputTokens, outputTokens: rec.outputTokens, cachedInputTokens: rec.cachedInputTokens }, rec.costUsd);
     };
     let closed = false;
     const finish = (): void => {
