@@ -1,0 +1,361 @@
+import type { Logger } from 'pino';
+import type { RawData, WebSocket } from 'ws';
+import type { Caller } from '../../core/caller.js';
+import type { Usage } from '../../core/canonical.js';
+import { GatewayError } from '../../core/gateway-error.js';
+import { costUsd } from '../../metering/cost.js';
+import { type UsageSink, usageRecord } from '../../metering/usage-record.js';
+import { usageProblem } from '../../metering/settled-usage.js';
+import type { ForwardTarget } from '../passthrough/passthrough-route.js';
+import type { RouteConfig } from '../../config/snapshot.js';
+import { messageText, realtimeUsage } from './realtime-usage.js';
+import { SentInput } from './sent-input.js';
+import { gatewayErrorEvent, type RealtimeBudget } from './realtime-budget.js';
+import { isObject } from '../../providers/shared/json-guards.js';
+import { providerSecrets } from '../../providers/registry.js';
+import { scrubJson, scrubText } from '../../providers/scrub-credentials.js';
+import type { RealtimeTelemetry } from '../../telemetry/gateway-observer.js';
+import { mayCall } from '../../governance/access.js';
+import type { Authenticator } from '../../governance/identity/authenticator.js';
+import type { RuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
+import { callerResidency, violatedPolicy } from '../../routing/rules/residency.js';
+import { uninspectedVerdict } from '../../policy/guardrail/uninspected.js';
+import { DEFAULT_REALTIME_MAX_DURATION_MS } from '../../config/pass-through-endpoints.js';
+
+// A Realtime session's lifecycle once both sides are up (realtime-proxy.ts admits and connects
+// it): messages relayed both ways, each response metered and charged as it ends, the session ended
+// when idle, at its maxDuration or its ServiceAccount token's expiry, or when a new snapshot
+// revokes it, and settled (cut responses charged, Budgets released) when it closes.
+
+/** Longest close reason a WebSocket frame carries (RFC 6455: 125 bytes of payload, 2 of them the code). */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/** The upstream's close reason scrubbed like any upstream error text, then cut (at a character) to fit a close frame. */
+function scrubbedReason(reason: Buffer, secrets: readonly string[]): string {
+  return closeReason(scrubText(reason.toString('utf8'), secrets));
+}
+
+/**
+ * An upstream `error` event with its `error` (message, code, param) scrubbed; undefined for every
+ * other message, relayed as it came. Only messages that mention "error" are parsed.
+ */
+function scrubbedError(text: string, secrets: readonly string[]): string | undefined {
+  if (!text.includes('"error"')) return undefined;
+  let event: unknown;
+  try {
+    event = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(event) || event.type !== 'error') return undefined;
+  return JSON.stringify({ ...event, error: scrubJson(event.error, secrets) });
+}
+
+/** A close reason of the gateway's own words, cut (at a character) to fit a close frame. */
+function closeReason(text: string): string {
+  let out = text;
+  while (Buffer.byteLength(out) > MAX_CLOSE_REASON_BYTES) out = out.slice(0, -1);
+  return out;
+}
+
+/** A duration as the manifests write it (60m, 90s, 300ms). */
+function formatMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/** Close codes that may not be sent on the wire (1005, 1006, 1015) become 1011 / 1000. */
+function sendableCode(code: number): number {
+  if (code === 1005) return 1000;
+  if (code === 1006 || code === 1015 || code < 1000 || code >= 5000) return 1011;
+  return code;
+}
+
+/**
+ * Unfinished responses charged at a close, at most: a session runs one response at a time, plus any
+ * out-of-band ones it asked for; an upstream announcing more does not make the close write more records.
+ */
+const MAX_UNFINISHED_CHARGED = 64;
+
+/** A response whose input nothing estimates (the client sent nothing yet). */
+const NO_TOKENS: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+
+/** The input side of a response's usage (its output set to none): what a later response of the session reads at least. */
+function inputOf(usage: Usage): Usage {
+  const { outputTokens: _output, audioOutputTokens: _audio, imageOutputTokens: _image, ...input } = usage;
+  return { ...input, outputTokens: 0 };
+}
+
+/** Whether an upstream message is an event of `type` (response.created, response.done). Parsed only when it may be. */
+function isEvent(text: string, type: string): boolean {
+  if (!text.includes(`"${type}"`)) return false;
+  try {
+    const event: unknown = JSON.parse(text);
+    return isObject(event) && event.type === type;
+  } catch {
+    return false;
+  }
+}
+
+/** The status of an upgraded connection: its metrics' status_class is `1xx`. */
+const SWITCHING_PROTOCOLS = 101;
+
+/** The close code of a session the gateway ends at its maxDuration: it ran its course (OpenAI's own sessions end at 60 minutes). */
+export const MAX_DURATION_CLOSE = 1000;
+/** The close code of a session whose route or credential a new snapshot took away: policy (RFC 6455 §7.4.1). */
+export const REVOKED_CLOSE = 1008;
+/** The close code of a session whose ServiceAccount token expired: policy, as a revoked one; the client reconnects with its refreshed token. */
+export const TOKEN_EXPIRED_CLOSE = 1008;
+
+/** The credential headers of an upgrade, kept to check the caller's API key against each new snapshot. */
+export type Credentials = Partial<Record<'authorization' | 'x-api-key' | 'api-key', string>>;
+
+/** An open session, as a new snapshot checks it. */
+export interface OpenSession {
+  routeId: string;
+  /** The Provider the session is connected to: a new residency policy may exclude it. */
+  providerId: string;
+  caller: Caller;
+  credentials: Credentials;
+  /** Told the guardrail decision that ends the session, as the handshake's are. */
+  telemetry: RealtimeTelemetry;
+  /** Ends it: an error event to the client (`err`), then both sides closed, the client's with `code` and `reason`. */
+  end(code: number, err: GatewayError, reason: string): void;
+}
+
+/** How long a connection the client closed waits for the upstream's close before it is settled. */
+const UPSTREAM_CLOSE_WAIT_MS = 2_000;
+
+/** Why a new snapshot ends an open session: the client's error event and close reason. */
+export interface Revocation {
+  error: GatewayError;
+  reason: string;
+}
+
+/** What a session needs of the proxy that opened it. */
+export interface SessionHost {
+  /** Relays a message through what every connection has queued, bounded (relay-queue.ts). */
+  relay(from: WebSocket, to: WebSocket, data: RawData | string, binary: boolean): void;
+  readonly usage: UsageSink;
+  readonly logger: Logger;
+  /** The session is open: checked against each new snapshot, closed by a drain (`goAway`) or ended at its deadline (`end`). */
+  opened(client: WebSocket, session: OpenSession, finisher: { goAway: () => void; end: () => void }): void;
+  /** The session is being settled: no longer open, nothing of it queued. */
+  closing(client: WebSocket, upstream: WebSocket): void;
+  /** The session was settled (charged): a drain waiting on it goes on. */
+  closed(): void;
+}
+
+/** A session both of whose sides are up. */
+export interface SessionParams {
+  client: WebSocket;
+  upstream: WebSocket;
+  route: RouteConfig;
+  to: ForwardTarget;
+  caller: Caller;
+  credentials: Credentials;
+  /** When the caller's ServiceAccount token expires (ms since the epoch): the session ends then. */
+  tokenExpiresAtMs: number | undefined;
+  budget: RealtimeBudget;
+  /** Gives the session's connection slots back. */
+  uncount: () => void;
+  telemetry: RealtimeTelemetry;
+}
+
+/** Why a new snapshot ends an open session (the client's error event and close reason), or undefined when it may go on. */
+export function revocation(session: OpenSession, runtime: RuntimeSnapshot, routes: ReadonlyMap<string, RouteConfig>, auth: Authenticator | undefined): Revocation | undefined {
+  const revoked = (status: 401 | 403, message: string, reason: string): Revocation => ({
+    error: new GatewayError(status, 'session_revoked', status === 401 ? 'authentication_error' : 'permission_error', `${message}: the session was ended`),
+    reason: `session revoked: ${reason}`,
+  });
+  const route = routes.get(session.routeId);
+  if (route === undefined || route.passThrough?.endpoints.includes('realtime') !== true) return revoked(403, `route ${session.routeId} no longer serves Realtime`, 'route removed');
+  let caller = session.caller;
+  if (caller.kind === 'apikey' && auth !== undefined) {
+    const creds = session.credentials;
+    // An API key is found in the snapshot's index (no promise); a ServiceAccount's token is not checked again here.
+    const now = auth.authenticateNow((name) => creds[name.toLowerCase() as keyof Credentials], runtime.apiKeys);
+    if (now instanceof Promise || now.id !== caller.id) return revoked(401, 'the API key of this session was removed or replaced', 'API key removed');
+    caller = now;
+  }
+  if (auth !== undefined && !mayCall(caller, route, runtime.snapshot.namespaces)) return revoked(403, `${caller.id} may no longer call route ${route.id}`, 'access removed');
+  const residency = violatedPolicy(callerResidency(caller, route.id, runtime.snapshot.namespaces), runtime.providers.get(session.providerId)?.config);
+  if (residency !== undefined) return revoked(403, `the residency of ${caller.id} no longer allows provider ${session.providerId}; policy: ${residency.name}`, `residency excludes provider ${session.providerId}`);
+  const guarded = uninspectedVerdict(runtime.snapshot.guardrails ?? [], caller, route.id, 'realtime');
+  if (guarded?.refused !== undefined) {
+    session.telemetry.guardrails(guarded.decisions);
+    // The refusing policy's decision is the only one (uninspected.ts).
+    const policy = guarded.decisions[0]?.policy ?? '';
+    return revoked(403, `guardrail policy ${policy} now refuses endpoint realtime on route ${route.id}: its rules cannot inspect a Realtime session (spec.uninspectedEndpoints: Refuse)`, `guardrail policy refuses uninspected Realtime: ${policy}`);
+  }
+  return undefined;
+}
+
+/**
+ * Runs a session both of whose sides are up: messages relayed both ways (the upstream's error
+ * events and close reason scrubbed of the Provider's credentials). A session with no message either
+ * way for the route's idle timeout is closed (1001); one that reaches its maxDuration (1000) or its
+ * ServiceAccount token's expiry (1008) is ended after an error event. Every `response.done` the
+ * upstream sends is metered at the target's prices and charged as it arrives; responses a close cut
+ * short are charged their estimate when the session is settled.
+ */
+export function runSession(host: SessionHost, session: SessionParams): void {
+  const { client, upstream, route, to, caller, credentials, tokenExpiresAtMs, budget, uncount, telemetry } = session;
+  const { target } = to;
+  // The upstream's error events and close reason are its words, which may echo the Provider's credential.
+  const secrets = providerSecrets(to.provider.config);
+  const started = Date.now();
+  const idleMs = route.passThrough?.realtime.idleTimeoutMs ?? 60_000;
+  const total: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+  // The session's cost is the sum of its responses' costs: the token sums alone lose which were audio.
+  let totalCost = 0;
+  let messages = 0;
+  let responses = 0;
+  // Responses the upstream started and has not reported done, and the input of the last one it
+  // did: a response cut by a close is charged at least that input (the conversation only grows).
+  let unfinished = 0;
+  let lastInput: Usage | undefined;
+  // Before any response reported its usage, a cut one is charged what the client had sent.
+  let sent: SentInput | undefined = new SentInput();
+  const idle = setTimeout(() => {
+    client.close(1001, `idle for ${idleMs} ms`);
+    upstream.close(1001, 'client idle');
+  }, idleMs);
+  const touch = (): void => void idle.refresh();
+  /** Ends the session from the gateway's side: the client is told why (an error event), then both sides close. */
+  const end = (code: number, err: GatewayError, reason: string): void => {
+    if (client.readyState !== client.OPEN) return;
+    client.send(gatewayErrorEvent(err));
+    client.close(code, closeReason(reason));
+    // The upstream's close settles the connection: what it still says (a response.done) is charged as reported.
+    if (upstream.readyState === upstream.OPEN) upstream.close(1000, 'session ended by the gateway');
+  };
+  const maxDurationMs = route.passThrough?.realtime.maxDurationMs ?? DEFAULT_REALTIME_MAX_DURATION_MS;
+  // The session ends at the first of its maxDuration and its ServiceAccount token's expiry (one
+  // timer: a token's expiry past maxDuration, up to a year away, is never armed).
+  const tokenLeftMs = tokenExpiresAtMs === undefined ? undefined : Math.max(0, tokenExpiresAtMs - started);
+  const lifetime =
+    tokenLeftMs !== undefined && tokenLeftMs < maxDurationMs
+      ? setTimeout(() => {
+          // Before, the session outlived its token for as long as maxDuration allowed.
+          end(TOKEN_EXPIRED_CLOSE, new GatewayError(401, 'token_expired', 'authentication_error', `the ServiceAccount token of this session (${caller.id}) expired at ${new Date(tokenExpiresAtMs ?? started).toISOString()}: the session was ended; reconnect with a fresh token`), 'ServiceAccount token expired');
+        }, tokenLeftMs)
+      : setTimeout(() => {
+          // However busy: before, a session that kept sending within the idle timeout never ended.
+          end(MAX_DURATION_CLOSE, new GatewayError(408, 'session_expired', 'invalid_request_error', `the session reached its maximum duration of ${formatMs(maxDurationMs)} (route ${route.id}, spec.passThrough.realtime.maxDuration); open a new one`), `maximum session duration ${formatMs(maxDurationMs)} reached`);
+        }, maxDurationMs);
+  const open: OpenSession = { routeId: route.id, providerId: target.providerId, caller, credentials, telemetry, end };
+
+  client.on('message', (data: RawData, isBinary: boolean) => {
+    touch();
+    messages++;
+    const text = isBinary ? undefined : messageText(data);
+    if (sent !== undefined && text !== undefined) sent.note(text);
+    // A response.create goes upstream only while the Budgets can hold it (realtime-budget.ts).
+    budget.fromClient(text, lastInput ?? sent?.usage(), () => {
+      if (upstream.readyState === upstream.OPEN) host.relay(client, upstream, data, isBinary);
+    });
+  });
+  upstream.on('message', (data: RawData, isBinary: boolean) => {
+    touch();
+    messages++;
+    const text = isBinary ? undefined : messageText(data);
+    // Once the connection was settled nothing more is charged: its Budgets have been told the total.
+    if (text !== undefined && !closed) {
+      const usage = realtimeUsage(text);
+      if (usage !== undefined && usageProblem(usage) === 'invalid') {
+        // Counts that cannot be true (negative ones credited the Budgets) are not priced: the
+        // response is charged the input estimate, as one a close cut short, its record marked invalid.
+        unfinished = Math.max(0, unfinished - 1);
+        charge(lastInput ?? sent?.usage() ?? NO_TOKENS, 'invalid');
+        budget.done();
+      } else if (usage !== undefined) {
+        unfinished = Math.max(0, unfinished - 1);
+        lastInput = inputOf(usage);
+        sent = undefined;
+        charge(usage, undefined);
+        budget.done();
+      } else if (isEvent(text, 'response.done')) {
+        // Ended without usage (failed, cancelled before it ran): not cut by a close.
+        unfinished = Math.max(0, unfinished - 1);
+        budget.done();
+      } else if (isEvent(text, 'response.created')) {
+        unfinished++;
+        budget.started(text);
+      } else if (isEvent(text, 'error')) budget.failed();
+      else budget.fromUpstream(text);
+      if (unfinished > 0 && budget.cutsStreams) {
+        // A running response costs at least the input it reads: what a Budget that cuts streams is asked.
+        const soFar = lastInput ?? sent?.usage() ?? NO_TOKENS;
+        budget.watch({ usage: soFar, costUsd: costUsd(soFar, target.pricing) });
+      }
+    }
+    if (client.readyState !== client.OPEN) return;
+    const error = text === undefined ? undefined : scrubbedError(text, secrets);
+    host.relay(upstream, client, error ?? data, error === undefined && isBinary);
+  });
+  const charge = (usage: Usage, estimated: 'client_gone' | 'invalid' | undefined): void => {
+    responses++;
+    const rec = usageRecord(`${route.id}:${started}:${responses}`, 'realtime', route, target, true, usage, costUsd(usage, target.pricing), estimated);
+    // Totals from the record: it never carries a negative count or cost.
+    total.inputTokens += rec.inputTokens;
+    total.outputTokens += rec.outputTokens;
+    total.cachedInputTokens += rec.cachedInputTokens;
+    totalCost += rec.costUsd;
+    host.usage.record(rec);
+    telemetry.metered(rec);
+    // Each response is charged to the Budgets and token limits as it ends, not at the close.
+    budget.charge({ inputTokens: rec.inputTokens, outputTokens: rec.outputTokens, cachedInputTokens: rec.cachedInputTokens }, rec.costUsd);
+  };
+  let closed = false;
+  const finish = (): void => {
+    if (closed) return;
+    closed = true;
+    clearTimeout(idle);
+    clearTimeout(lifetime);
+    host.closing(client, upstream);
+    uncount();
+    // The upstream may have billed the responses a close cut short; they never said how much.
+    const cutInput = lastInput ?? sent?.usage();
+    if (cutInput !== undefined) for (let n = Math.min(unfinished, MAX_UNFINISHED_CHARGED); n > 0; n--) charge(cutInput, 'client_gone');
+    // Every response was charged as it ended (or just now, cut): nothing is left to settle.
+    budget.close();
+    telemetry.closed(SWITCHING_PROTOCOLS);
+    host.logger.info(
+      { route: route.id, caller: caller.id, provider: target.providerId, upstreamModel: target.model, durationMs: Date.now() - started, messages, responses, inputTokens: total.inputTokens, outputTokens: total.outputTokens, costUsd: Math.round(totalCost * 1e8) / 1e8 },
+      'realtime connection closed',
+    );
+    host.closed();
+  };
+  host.opened(client, open, {
+    goAway: () => {
+      client.close(1001, 'gateway shutting down');
+      upstream.close(1001, 'gateway shutting down');
+    },
+    end: () => {
+      finish();
+      client.terminate();
+      upstream.terminate();
+    },
+  });
+  client.on('close', (code, reason) => {
+    if (upstream.readyState === upstream.CLOSED) return finish();
+    // What the upstream says before its close frame (a response.done on its way) is charged as
+    // reported, not as an estimate; an upstream that does not close is not waited for long. One
+    // already closing (a drain closes both sides) is waited for the same.
+    if (upstream.readyState !== upstream.CLOSING) upstream.close(sendableCode(code), reason);
+    setTimeout(finish, UPSTREAM_CLOSE_WAIT_MS).unref();
+  });
+  upstream.on('close', (code, reason) => {
+    finish();
+    if (client.readyState === client.OPEN) client.close(sendableCode(code), scrubbedReason(reason, secrets));
+  });
+  client.on('error', () => client.terminate());
+  upstream.resume();
+  upstream.on('error', () => {
+    upstream.terminate();
+    if (client.readyState === client.OPEN) client.close(1011, 'upstream failed');
+  });
+}
