@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { once } from 'node:events';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { MALFORMED_KUBECONFIG, MALFORMED_KUBECONFIG_REASON } from '../test/fixtures/kubeconfig/malformed.js';
 import { type OperatorConfig, runOperator } from './operator.js';
@@ -43,7 +43,7 @@ describe('runOperator', () => {
     { tls: false },
     // Managed TLS: its certificate is in a Secret not read yet; a throwaway one serves the probes.
     { tls: true },
-  ])('answers its probes while the API server cannot be reached at start: alive, not ready (TLS: $tls)', async ({ tls }) => {
+  ])('answers its probes while the API server cannot be reached at start: alive, not ready, silent connections closed (TLS: $tls)', async ({ tls }) => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-operator-'));
     // A port nothing listens on: the API server refuses every connection.
     const probe = createServer().listen(0, '127.0.0.1');
@@ -66,6 +66,7 @@ describe('runOperator', () => {
         // The chart's flags: both are read from the API server before anything else.
         ownerServiceAccount: 'tollgate-operator',
         signal: abort.signal,
+        listen: { host: '127.0.0.1', port, headersTimeoutMs: 300 },
         ...(tls
           ? { managedTls: { namespace: 'tollgate', caSecret: 'tollgate-ca', dataplaneSecret: 'tollgate-dataplane-tls', dataplaneNames: ['tollgate-dataplane'], operatorNames: ['tollgate-operator'] } }
           : {}),
@@ -93,6 +94,13 @@ describe('runOperator', () => {
       };
       expect(await get('/healthz')).toBe(200);
       expect(await get('/readyz')).toBe(503);
+      // A connection that sends no request (TLS: not even a handshake) is closed once the headers
+      // timeout passes: before, node held it open for ever, without a token.
+      const silent = connect(port, '127.0.0.1');
+      silent.on('error', () => undefined).resume();
+      const closed = await Promise.race([once(silent, 'close').then(() => 'closed'), new Promise((r) => setTimeout(() => r('open'), 3_000))]);
+      silent.destroy();
+      expect(closed).toBe('closed');
       abort.abort();
       await expect(started).rejects.toThrow();
     } finally {

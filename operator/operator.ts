@@ -1,6 +1,6 @@
 import { once } from 'node:events';
-import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { RequestListener, Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Tracer } from '@opentelemetry/api';
@@ -29,6 +29,7 @@ import { createCa } from './tls/certificates.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { kubeconfigError } from '../dataplane/config/kubeconfig-error.js';
 import { followTlsFiles, type TlsMaterial } from '../dataplane/config/tls-files.js';
+import { createChannelServer, secureContextOf } from '../dataplane/config/channel-connections.js';
 import { createOperatorMetrics } from './operator-metrics.js';
 import { RetentionController } from './retention/retention-controller.js';
 import { secretsQuery, slimSecret } from './kube/secret-watch.js';
@@ -58,7 +59,8 @@ export interface OperatorConfig {
   metricsToken?: string;
   identity: string;
   lease: { namespace: string; name: string; durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
-  listen: { host: string; port: number; tls?: TlsMaterial };
+  /** headersTimeoutMs: how long a client has to send a request's headers (default CHANNEL_HEADERS_TIMEOUT_MS). */
+  listen: { host: string; port: number; tls?: TlsMaterial; headersTimeoutMs?: number };
   /** The Secret (created when missing) holding the installation's key for client API key HMACs, under data key `key`. */
   apiKeyHashSecret: { namespace: string; name: string };
   /** The operator's own ServiceAccount (in the data-plane namespace): owner of the Secrets it creates, so that they go with it. */
@@ -129,13 +131,13 @@ export async function listenFirst(config: Pick<OperatorConfig, 'listen' | 'manag
   let handler = starting;
   const listener: RequestListener = (req, res) => handler(req, res);
   const tls = config.listen.tls ?? (config.managedTls === undefined ? undefined : createCa('tollgate-operator-starting', 1));
-  const tlsServer = tls === undefined ? undefined : createHttpsServer({ cert: tls.cert, key: tls.key }, listener);
-  const server: Server = tlsServer ?? createHttpServer(listener);
+  const server = createChannelServer(listener, { ...(tls === undefined ? {} : { tls }), ...(config.listen.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: config.listen.headersTimeoutMs }) });
   server.listen(config.listen.port, config.listen.host);
   await once(server, 'listening');
   // Managed TLS replaces the certificate itself (in wire); certificate files (cert-manager's) are followed.
   const files = config.managedTls === undefined ? config.listen.tls : undefined;
-  const stopTlsFollow = tlsServer === undefined || files === undefined ? () => undefined : followTlsFiles(files, (pair) => tlsServer.setSecureContext(pair), config.logger);
+  const setSecureContext = secureContextOf(server);
+  const stopTlsFollow = setSecureContext === undefined || files === undefined ? () => undefined : followTlsFiles(files, setSecureContext, config.logger);
   return { server, serve: (h) => (handler = h), stopTlsFollow };
 }
 

@@ -3,7 +3,6 @@ import { once } from 'node:events';
 import { hostname } from 'node:os';
 import { Agent } from '../config/undici.js';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, Server as NetServer, type Socket } from 'node:net';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
@@ -25,6 +24,7 @@ import type { RequestUsage } from '../config/request-usage.js';
 import type { ResponseCacheHandle } from '../governance/cache/create-response-cache.js';
 import type { RateLimitAdmitter } from '../governance/rate-limit/rate-limit-admitter.js';
 import { pullSnapshot } from '../admin/snapshot-puller.js';
+import { createChannelServer, secureContextOf } from '../config/channel-connections.js';
 import { EndpointPickers } from '../routing/endpoints/endpoint-pickers.js';
 import { ActiveHealthChecker } from '../routing/health/active-health.js';
 import { TargetHealth } from '../routing/health/target-health.js';
@@ -354,12 +354,13 @@ export class Dataplane {
       };
       const metrics = { mount: (app: Parameters<typeof mountMetrics>[0]) => mountMetrics(app, this.telemetry), ...(admin.metricsToken === undefined ? {} : { token: admin.metricsToken }) };
       const adminApp = createAdminApp({ store: this.store, token: admin.token, logger: this.opts.logger, isDraining: () => this.draining, unready, extend, metrics, ...(admin.open === undefined ? {} : { open: admin.open }) });
-      const tlsServer = admin.tls === undefined ? undefined : createHttpsServer({ cert: admin.tls.cert, key: admin.tls.key }, adminApp);
-      const adminServer = tlsServer ?? createHttpServer(adminApp);
+      // The same time to send a request's headers as on the public port.
+      const adminServer = createChannelServer(adminApp, { ...(admin.tls === undefined ? {} : { tls: admin.tls }), headersTimeoutMs: headersTimeout });
       adminServer.listen(admin.port, admin.host);
       await once(adminServer, 'listening');
       this.adminServer = adminServer;
-      if (tlsServer !== undefined && admin.tls !== undefined) this.stopTlsFollow = followTlsFiles(admin.tls, (pair) => tlsServer.setSecureContext(pair), this.opts.logger);
+      const setSecureContext = secureContextOf(adminServer);
+      if (setSecureContext !== undefined && admin.tls !== undefined) this.stopTlsFollow = followTlsFiles(admin.tls, setSecureContext, this.opts.logger);
       this.adminAddress = adminServer.address() as AddressInfo;
       if (this.opts.operatorUrl !== undefined) {
         void pullSnapshot(this.store, this.opts.operatorUrl, admin.token, this.opts.logger, this.stopPull.signal, this.operatorAgent);
