@@ -129,5 +129,40 @@ describe('the console API', () => {
       await client.close();
     }
   });
-});
 
+  it('reads no request body: a body announced, or one sent with another method, is refused and the connection closed unread', async () => {
+    const asked: string[] = [];
+    const app = express().use(consoleRouter({ streamAs: async (path) => (asked.push(path), { status: 401, body: '{}' }) }));
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    const api = '/console/api/k8s/apis/tollgate.dev/v1alpha1/usagereports';
+    // A body far larger than what is sent: an open connection would be read until it all came.
+    const send = async (head: string): Promise<{ status: string; closed: boolean }> => {
+      const s = connect(port, '127.0.0.1');
+      s.on('error', () => undefined);
+      await once(s, 'connect');
+      let answer = '';
+      s.on('data', (d: Buffer) => (answer += d.toString()));
+      const closed = once(s, 'close').then(() => true);
+      s.write(`${head}\r\nhost: x\r\ncontent-length: 1000000000\r\n\r\n`);
+      s.write('x'.repeat(64 * 1024));
+      const result = await Promise.race([closed, new Promise<false>((r) => setTimeout(() => r(false), 1_000))]);
+      s.destroy();
+      return { status: answer.split('\r\n')[0] ?? '', closed: result };
+    };
+    try {
+      expect(await send(`POST ${api} HTTP/1.1\r\nauthorization: Bearer t`)).toEqual({ status: 'HTTP/1.1 405 Method Not Allowed', closed: true });
+      // Without this, a bogus token was relayed to the API server, and the body read after its 401.
+      expect(await send(`GET ${api} HTTP/1.1\r\nauthorization: Bearer t`)).toEqual({ status: 'HTTP/1.1 400 Bad Request', closed: true });
+      expect(await send('GET /console/ HTTP/1.1')).toEqual({ status: 'HTTP/1.1 400 Bad Request', closed: true });
+      expect(asked).toEqual([]);
+      // Without a body, the API and the page answer as before, on a connection kept alive.
+      expect((await fetch(`http://127.0.0.1:${port}${api}`, { headers: { authorization: 'Bearer t' } })).status).toBe(401);
+      expect((await fetch(`http://127.0.0.1:${port}/console/`)).status).toBe(200);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});

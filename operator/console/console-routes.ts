@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +84,12 @@ const SCRIPTS: Record<string, string> = {
   'usage-reading.js': fileURLToPath(new URL('./web/usage-reading.js', import.meta.url)),
 };
 
+/** Whether a request comes with a body (a length above 0, or chunked). */
+function announcesBody(headers: IncomingHttpHeaders): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 function bearer(header: string | undefined): string | undefined {
   const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
   return m?.[1];
@@ -106,6 +113,21 @@ export function consoleRouter(reader: ViewerReader, opts: { relayStallMs?: numbe
       'cache-control': 'no-store',
     });
     next();
+  });
+  // The console reads no request body. One it would not use is never read: the answer closes the
+  // connection instead (as the port's token check does), else node would read and discard the body
+  // to its end, as long as the caller sends it, for anyone who can reach the port, token or not.
+  router.use('/console', (req, res, next) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      // The API's 405 below (the page and scripts: the port's token check).
+      next();
+      return;
+    }
+    if (!announcesBody(req.headers)) {
+      next();
+      return;
+    }
+    res.status(400).set('connection', 'close').json({ error: { message: 'the console takes no request body', type: 'invalid_request_error', code: 'body_not_allowed' } });
   });
   // Routing ignores a trailing slash: the page's relative-free links work either way, but send /console to /console/.
   router.get('/console/', (req, res) => {
@@ -132,7 +154,7 @@ export function consoleRouter(reader: ViewerReader, opts: { relayStallMs?: numbe
   });
   router.use('/console/api/k8s', async (req, res) => {
     if (req.method !== 'GET') {
-      res.status(405).json({ error: { message: 'the console is read-only', type: 'invalid_request_error', code: 'method_not_allowed' } });
+      res.status(405).set('connection', 'close').json({ error: { message: 'the console is read-only', type: 'invalid_request_error', code: 'method_not_allowed' } });
       return;
     }
     const token = bearer(req.get('authorization'));
