@@ -8,6 +8,7 @@ import { mockRouteSnapshot } from '../../test/support/mock-route-snapshot.js';
 import { SnapshotStore } from '../runtime/snapshot-store.js';
 import { HttpTransport } from '../upstream/http-transport.js';
 import { createAdminApp } from './admin-app.js';
+import { announceHugeBody } from '../../test/support/unread-body.js';
 
 const snapshot = mockRouteSnapshot;
 
@@ -33,6 +34,22 @@ const push = (body: unknown, token = 'secret') =>
   fetch(`${base}/v1/snapshot`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 describe('admin API', () => {
+  it('closes the connection after answering a request with a body but without the admin token (the body is not read on)', async () => {
+    const port = Number(new URL(base).port);
+    // Before, node read and threw away the body to its end after the answer: a gigabyte, token or not.
+    expect(await announceHugeBody(port, 'GET /healthz HTTP/1.1')).toEqual({ status: 'HTTP/1.1 200 OK', closed: true });
+    expect(await announceHugeBody(port, 'GET /readyz HTTP/1.1')).toEqual({ status: 'HTTP/1.1 503 Service Unavailable', closed: true });
+    expect(await announceHugeBody(port, 'GET /metrics HTTP/1.1\r\nauthorization: Bearer metrics-only-token')).toEqual({ status: 'HTTP/1.1 200 OK', closed: true });
+    // The admin token's requests with a body keep their connection (the operator pushes on it).
+    const kept = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest(`${base}/debug/echo`, { method: 'POST', headers: { authorization: 'Bearer secret', 'content-type': 'application/json' } }, resolve);
+      req.on('error', reject);
+      req.end('{"a":1}');
+    });
+    kept.resume();
+    expect([kept.statusCode, kept.headers.connection]).toEqual([200, 'keep-alive']);
+  });
+
   it('is not ready before the first snapshot', async () => {
     expect((await fetch(`${base}/readyz`)).status).toBe(503);
   });

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { type PushResult, SnapshotEnvelopeSchema } from '../config/snapshot-envelope.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import { SNAPSHOT_BODY_LIMIT } from '../config/channel-answers.js';
-import { jsonErrors, jsonNotFound, requireMetricsToken, requireToken } from './channel-guard.js';
+import { closeUnreadBodies, jsonErrors, jsonNotFound, requireMetricsToken, requireToken } from './channel-guard.js';
 
 export interface AdminDeps {
   store: SnapshotStore;
@@ -35,6 +35,7 @@ export function createAdminApp(deps: AdminDeps): Express {
     version: deps.store.current?.snapshot.version ?? null,
   });
 
+  app.use(closeUnreadBodies(deps.token));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -1,11 +1,24 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
-import { type ChannelErrorAnswer, failureAnswer, NO_TOKEN, noSuchEndpoint } from '../config/channel-answers.js';
+import { announcesBody, type ChannelErrorAnswer, failureAnswer, NO_TOKEN, noSuchEndpoint } from '../config/channel-answers.js';
 import { metricsTokenMatches, tokenMatches } from '../config/channel-token.js';
 
 /** The admin port's side of the channel's rules (config/channel-answers.ts), as express handlers. */
 function send(res: Response, answer: ChannelErrorAnswer): void {
   res.status(answer.status).set(answer.headers).json(answer.body);
+}
+
+/**
+ * First on the port: a request that comes with a body but without the admin token is answered on
+ * a connection that then closes. Only the admin token's endpoints read a body; on the open ones
+ * (probes, the console) node would otherwise read and throw away the body to its end after the
+ * answer, for anyone who can reach the port.
+ */
+export function closeUnreadBodies(token: string): RequestHandler {
+  return (req, res, next) => {
+    if (announcesBody(req.headers) && !tokenMatches(req.get('authorization'), token)) res.set('connection', 'close');
+    next();
+  };
 }
 
 /** The bearer-token gate, mounted before any body parser. */

@@ -29,6 +29,12 @@ export const NO_TOKEN: ChannelErrorAnswer = {
   body: { error: 'missing or wrong admin token' },
 };
 
+/** Whether a request comes with a body: a length above 0, or chunked. */
+export function announcesBody(headers: { 'content-length'?: string | undefined; 'transfer-encoding'?: string | undefined }): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 export function noSuchEndpoint(method: string, path: string): ChannelErrorAnswer {
   return { status: 404, headers: {}, body: { error: `no such endpoint: ${method} ${path}` } };
 }

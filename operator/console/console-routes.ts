@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import express, { type Response, type Router } from 'express';
+import { announcesBody } from '../../dataplane/config/channel-answers.js';
 import { METADATA_LIST, METADATA_ONE } from '../kube/kube-client.js';
 import { CONSOLE_PAGE } from './console-page.js';
 
@@ -83,12 +83,6 @@ const SCRIPTS: Record<string, string> = {
   'usage-numbers.js': fileURLToPath(new URL('./web/usage-numbers.js', import.meta.url)),
   'usage-reading.js': fileURLToPath(new URL('./web/usage-reading.js', import.meta.url)),
 };
-
-/** Whether a request comes with a body (a length above 0, or chunked). */
-function announcesBody(headers: IncomingHttpHeaders): boolean {
-  const length = headers['content-length'];
-  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
 
 function bearer(header: string | undefined): string | undefined {
   const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');

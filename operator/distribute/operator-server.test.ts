@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsageAggregator } from '../budgets/usage-aggregator.js';
 import type { Distributor } from './distributor.js';
 import { createOperatorApp } from './operator-server.js';
+import { announceHugeBody } from '../../test/support/unread-body.js';
 
 let server: Server;
 let base: string;
@@ -35,6 +36,14 @@ function headersOnly(path: string, headers: Record<string, string> = {}): Promis
 }
 
 describe('operator port', () => {
+  it('closes the connection after answering a request with a body but without the admin token (the body is not read on)', async () => {
+    const port = Number(new URL(base).port);
+    // Before, node read and threw away the body to its end after the answer: a gigabyte, token or not.
+    expect(await announceHugeBody(port, 'GET /healthz HTTP/1.1')).toEqual({ status: 'HTTP/1.1 200 OK', closed: true });
+    expect(await announceHugeBody(port, 'GET /readyz HTTP/1.1')).toEqual({ status: 'HTTP/1.1 200 OK', closed: true });
+    expect(await announceHugeBody(port, 'GET /metrics HTTP/1.1\r\nauthorization: Bearer metrics-only-token')).toEqual({ status: 'HTTP/1.1 200 OK', closed: true });
+  });
+
   it('checks the token of a usage report before reading its body', async () => {
     const res = await headersOnly('/v1/usage');
     expect(res.statusCode).toBe(401);

@@ -2,7 +2,7 @@ import express, { type Express, type RequestHandler, type Response } from 'expre
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { SMALL_BODY_LIMIT } from '../../dataplane/config/channel-answers.js';
-import { jsonErrors, jsonNotFound, requireMetricsToken, requireToken } from './channel-guard.js';
+import { closeUnreadBodies, jsonErrors, jsonNotFound, requireMetricsToken, requireToken } from './channel-guard.js';
 import { wireJson } from '../../dataplane/config/secret-value.js';
 import type { UsageAggregator } from '../budgets/usage-aggregator.js';
 import { parseUsageReport, type RejectedRecord } from '../budgets/usage-intake.js';
@@ -52,6 +52,7 @@ const flushInterval = (deps: OperatorServerDeps): { flushIntervalMs?: number } =
 export function createOperatorApp(deps: OperatorServerDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(closeUnreadBodies(deps.token));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
