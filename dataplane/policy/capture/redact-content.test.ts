@@ -203,6 +203,21 @@ describe('redactJsonText', () => {
     expect(tally).toEqual({ counts: { Email: 2, PaymentCard: 1 }, unscanned: false });
   });
 
+  it('redacts look-alikes a reader reads through: a full-width or small at-sign, digits of other scripts, also spelled by escapes (before, each was recorded as sent)', () => {
+    const detectors = compile();
+    const tally: RedactionTally = { counts: {}, unscanned: false };
+    const body = {
+      messages: [
+        { role: 'user', content: 'write to ann\uff20example.com or bob\ufe6bexample.com, card \u0664\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'call', arguments: '{"phone":"+\\u06f4\\u06f4 \\u06f2\\u06f0 \\u06f7\\u06f9\\u06f4\\u06f6 \\u06f0\\u06f9\\u06f5\\u06f8"}' } }] },
+      ],
+    };
+    const out = JSON.parse(redactJsonText(JSON.stringify(body), detectors, tally)) as typeof body;
+    expect(out.messages[0]!.content).toBe('write to [EMAIL] or [EMAIL], card [PAYMENT_CARD]');
+    expect(JSON.parse(out.messages[1]!.tool_calls![0]!.function.arguments)).toEqual({ phone: '[PHONE]' });
+    expect(tally).toEqual({ counts: { Email: 2, PaymentCard: 1, Phone: 1 }, unscanned: false });
+  });
+
   it('decodes escapes only up to the detectors’ input cap: the rest of a longer value is unscanned, never kept', () => {
     const detectors = compile({ maxInputLength: 40 });
     const tally: RedactionTally = { counts: {}, unscanned: false };

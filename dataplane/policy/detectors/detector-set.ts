@@ -136,7 +136,7 @@ function detectorSet(rules: readonly BuiltinRule[], custom: readonly CompiledCus
   // What scanText decides for a text no rule can match, without its result: most strings of a
   // record ("user", "stop", prose) end here, and the capture worker redacts every one of them.
   // It passes a text with a character to fold too (in the same pass): a card in full-width digits has no ASCII digit.
-  const skipAll = filtered && custom.length === 0 && source !== undefined ? new RegExp(`${source}|${FOLDED.source}`) : undefined;
+  const skipAll = filtered && custom.length === 0 && source !== undefined ? new RegExp(`${source}|${FOLDED.source}`, FOLDED.flags) : undefined;
   return {
     scan: (text, budget) => {
       const folded = fold(text);

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { seededRandom } from '../../../test/support/seeded-random.js';
 import { BUILTIN_RULES, type BuiltinRule } from './builtin-rules.js';
 import { compileUnfilteredDetectors, prefilterSource } from './detector-set.js';
-import { FOLDED } from './text-fold.js';
+import { fold, foldedAs, FOLDED, unfoldAt } from './text-fold.js';
 import { holdsOne, MOST_DIGITS_ASKED, newTextShape, SHAPE_MAX_LENGTH, textShape } from './text-shape.js';
 import { ibanChecksumValid, luhnValid, spanishIdValid, verhoeffValid } from './checksums.js';
 import { BUILTIN_DETECTORS, compileDetectors, DEFAULT_PATTERN_WORK, PatternBudget, UNSCANNED_MARKER, type DetectorSet, type DetectorSpec } from './index.js';
@@ -549,5 +549,60 @@ describe('text written with look-alike and invisible characters', () => {
     }
     expect(all.scan('a\u200b ann@example.com').findings.map((f) => [f.start, f.end])).toEqual([[3, 18]]);
     expect(redact('caf\u00e9 \u00a0 plain words')).toBe('caf\u00e9 \u00a0 plain words');
+  });
+
+  it('reads at-sign look-alikes as @ and the digits of every script as ASCII digits (before, each escaped the e-mail, phone, card and IBAN detectors)', () => {
+    expect(redact('mail ann\uff20example.com now')).toBe('mail [EMAIL] now');
+    expect(redact('mail ann\ufe6bexample\uff0ecom now')).toBe('mail [EMAIL] now');
+    expect(redact('mail \uff41\uff4e\uff4e\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d')).toBe('mail [EMAIL]');
+    // Arabic-Indic, Extended Arabic-Indic, Devanagari, Bengali, Thai digits; mathematical bold digits (two UTF-16 units each).
+    const digits = (zero: number, ascii: string): string => [...ascii].map((d) => (d >= '0' && d <= '9' ? String.fromCodePoint(zero + Number(d)) : d)).join('');
+    for (const zero of [0x660, 0x6f0, 0x966, 0x9e6, 0xe50, 0x1d7ce]) {
+      const hex = zero.toString(16);
+      expect(redact(`card ${digits(zero, '4111 1111 1111 1111')} ok`), hex).toBe('card [PAYMENT_CARD] ok');
+      expect(redact(`call ${digits(zero, '+44 20 7946 0958')} ok`), hex).toBe('call [PHONE] ok');
+      expect(redact(`iban ${digits(zero, 'GB82 WEST 1234 5698 7654 32')} ok`), hex).toBe('iban [IBAN] ok');
+      expect(redact(`mail ${digits(zero, 'ann42@example.com')} ok`), hex).toBe('mail [EMAIL] ok');
+    }
+    // A bidirectional control or a variation selector hides inside an address as a zero-width space does.
+    expect(redact('mail ann\u200e@example\ufe0f.com now')).toBe('mail [EMAIL] now');
+    // Positions map back onto the text as written: two-unit digits and characters left out shift what follows.
+    const text = `x \u200b${digits(0x1d7ce, '4111111111111111')} y ann\uff20example.com`;
+    expect(all.scan(text).findings.map((f) => text.slice(f.start, f.end))).toEqual([digits(0x1d7ce, '4111111111111111'), 'ann\uff20example.com']);
+    // Text with nothing to find is kept as written, look-alikes and all.
+    for (const plain of ['\u0662\u0660\u0662\u0664 \u2014 caf\u00e9 \u{1f914}\u200d\u{1f4bb}', '\u4f60\u597d\uff01\u3000\uff08\uff11\uff09']) expect(redact(plain)).toBe(plain);
+  });
+
+  it('folds exactly the characters its Unicode properties name: space separators, decimal digits, default-ignorables, full-width ASCII, small @ . + - ( )', () => {
+    const expected = (c: number): string | undefined => {
+      const ch = String.fromCodePoint(c);
+      if (c < 0x80) return undefined;
+      if (/\p{Nd}/u.test(ch)) return 'digit';
+      if (/\p{Zs}/u.test(ch)) return ' ';
+      if (/\p{Default_Ignorable_Code_Point}/u.test(ch)) return '';
+      if ((c >= 0xff01 && c <= 0xff5e) || [0xfe6b, 0xfe52, 0xfe62, 0xfe63, 0xfe59, 0xfe5a].includes(c)) return ch.normalize('NFKC');
+      return undefined;
+    };
+    for (let c = 0; c <= 0x10ffff; c++) {
+      if (c >= 0xd800 && c <= 0xdfff) continue;
+      const want = expected(c);
+      const got = foldedAs(c);
+      if (want === 'digit') {
+        // A digit reads as its value: Unicode puts each script's digits 0-9 in order, and NFKC agrees where it maps one.
+        expect(got, c.toString(16)).toMatch(/^[0-9]$/);
+        const nfkc = String.fromCodePoint(c).normalize('NFKC');
+        if (/^[0-9]$/.test(nfkc)) expect(got, c.toString(16)).toBe(nfkc);
+      } else if (got !== want) expect(got, c.toString(16)).toBe(want);
+      if ((got !== undefined) !== FOLDED.test(String.fromCodePoint(c))) expect(FOLDED.test(String.fromCodePoint(c)), c.toString(16)).toBe(got !== undefined);
+    }
+    expect(FOLDED.test('plain ASCII 0123456789 @ . + - ( ) and caf\u00e9 \u2014 \u{1f600}')).toBe(false);
+    const folded = fold('a\u200b\u200c\u{1d7cf}b\u00a0c\u{e0041}')!;
+    expect(folded.text).toBe('a1b c');
+    expect([0, 1, 2, 3, 4, 5].map((i) => unfoldAt(folded, i))).toEqual([0, 3, 5, 6, 7, 10]);
+    // Lone surrogates and characters outside the set are kept as they are, unit for unit.
+    expect(fold('\ud835x\udfce \u{1f914}\u00a0')!.text).toBe('\ud835x\udfce \u{1f914} ');
+    // A folded text longer than the buffer the first texts used.
+    const long = `${'\uff21'.repeat(10_000)}\u200b!`;
+    expect(fold(long)!.text).toBe(`${'A'.repeat(10_000)}!`);
   });
 });
