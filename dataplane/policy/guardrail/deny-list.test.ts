@@ -10,6 +10,20 @@ describe('DenyList', () => {
     expect(spans.map((s) => text.slice(s.start, s.end))).toEqual(['PROJECT-falcon X', 'zebra']);
   });
 
+  it('folds look-alikes as the detectors do: full-width letters, invisible characters inside a word, digits of other scripts (each let a phrase by before)', () => {
+    const list = new DenyList(['project falcon', 'build 42', '\uff3a\uff45\uff42\uff52\uff41']);
+    const text = 'a \uff30\uff32\uff2f\uff2a\uff25\uff23\uff34 \uff46\uff41\uff4c\uff43\uff4f\uff4e; pro\u200bject fal\u00adcon\u200d; build \u0664\u0662; build\u3000\u{1d7d2}\u{1d7d0} x; zebra.';
+    const { spans, complete } = list.find(text);
+    expect(complete).toBe(true);
+    expect(spans.map((s) => text.slice(s.start, s.end))).toEqual([
+      '\uff30\uff32\uff2f\uff2a\uff25\uff23\uff34 \uff46\uff41\uff4c\uff43\uff4f\uff4e',
+      'pro\u200bject fal\u00adcon\u200d',
+      'build \u0664\u0662',
+      'build\u3000\u{1d7d2}\u{1d7d0}',
+      'zebra',
+    ]);
+  });
+
   it('reads at most maxInputLength characters and finds at most maxMatches, saying where it stopped', () => {
     const list = new DenyList(['falcon'], { maxInputLength: 1000, maxMatches: 3 });
     const many = list.find('falcon '.repeat(10));

@@ -1,4 +1,5 @@
 import { DEFAULT_DETECTOR_LIMITS, type DetectorLimits } from '../detectors/detector-types.js';
+import { fold, unfoldAt } from '../detectors/text-fold.js';
 import type { Span } from './span.js';
 
 export const DENIED_MARKER = '[DENIED]';
@@ -19,7 +20,9 @@ function words(text: string): Word[] {
 /**
  * Words and phrases matched case-insensitively as whole words; whatever separates the words of a
  * phrase (spaces, punctuation, line breaks) does not matter. One pass over the text's words with
- * a lookup by first word: linear in the text, whatever the number of phrases.
+ * a lookup by first word: linear in the text, whatever the number of phrases. Text and phrases are
+ * folded as the detectors fold them (text-fold.ts): `ＦＡＬＣＯＮ`, `fal\u200bcon` and `٤٢` match
+ * `falcon` and `42`; before, a full-width letter or an invisible character inside a word let it by.
  */
 export class DenyList {
   private readonly byFirstWord = new Map<string, string[][]>();
@@ -30,7 +33,7 @@ export class DenyList {
     private readonly limits: Pick<DetectorLimits, 'maxInputLength' | 'maxMatches'> = DEFAULT_DETECTOR_LIMITS,
   ) {
     for (const phrase of phrases) {
-      const parts = words(phrase).map((w) => w.text);
+      const parts = words(fold(phrase)?.text ?? phrase).map((w) => w.text);
       const first = parts[0];
       if (first === undefined) continue;
       const list = this.byFirstWord.get(first) ?? [];
@@ -48,7 +51,16 @@ export class DenyList {
    * words a phrase can still span are held: a 9.5 MB message made an object for every word before.
    */
   find(text: string): { spans: Span[]; complete: boolean; scannedLength: number } {
-    const input = text.length > this.limits.maxInputLength ? text.slice(0, this.limits.maxInputLength) : text;
+    const cut = text.length > this.limits.maxInputLength ? text.slice(0, this.limits.maxInputLength) : text;
+    const folded = fold(cut);
+    const found = this.findIn(folded?.text ?? cut, cut.length === text.length);
+    if (folded === undefined || folded.from.length === 0) return found;
+    // Positions in the folded text, as positions in the text as written (a span takes in what was left out inside it and after it).
+    const at = (i: number): number => unfoldAt(folded, i);
+    return { spans: found.spans.map((s) => ({ ...s, start: at(s.start), end: at(s.end) })), complete: found.complete, scannedLength: at(found.scannedLength) };
+  }
+
+  private findIn(input: string, whole: boolean): { spans: Span[]; complete: boolean; scannedLength: number } {
     const spans: Span[] = [];
     const pending: Word[] = [];
     // The phrase starting at pending[0], if any: its words are dropped, else the first word alone.
@@ -69,6 +81,6 @@ export class DenyList {
       if (pending.length >= this.longest && !step()) return { spans, complete: false, scannedLength: spans.at(-1)?.end ?? 0 };
     }
     while (pending.length > 0) if (!step()) return { spans, complete: false, scannedLength: spans.at(-1)?.end ?? 0 };
-    return { spans, complete: input.length === text.length, scannedLength: input.length };
+    return { spans, complete: whole, scannedLength: input.length };
   }
 }

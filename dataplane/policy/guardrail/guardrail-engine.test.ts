@@ -100,6 +100,19 @@ describe('guardrail engine: request phase', () => {
     expect(r.body).toEqual(chat('about [DENIED] and zebras, not [DENIED].'));
   });
 
+  it('deny lists and patterns read look-alikes as the built-in detectors do: a request written with them is refused, a masked one keeps the rest as written', async () => {
+    const deny = rule('falcon', 'Request', 'Block', { kind: 'denyList', phrases: ['Project Falcon'] });
+    const ids = rule('ids', 'Request', 'Block', { kind: 'patterns', patterns: [{ name: 'employee-id', pattern: 'EMP-[0-9]{6}' }] });
+    const active = build(policy('p', [deny, ids])).forRequest(anonymous, 'default/chat')!;
+    for (const text of ['about \uff30\uff52\uff4f\uff4a\uff45\uff43\uff54 \uff26\uff41\uff4c\uff43\uff4f\uff4e', 'about pro\u200bject fal\u2060con', 'id EMP\uff0d\u0664\u0665\u0666\u0667\u0668\u0669', 'id EMP-\u0966\u0967\u0968\u0969\u096a\u096b']) {
+      const r = await active.checkRequest(chat(text), 10, info);
+      expect(r.blocked?.code, JSON.stringify(text)).toBe('guardrail_blocked');
+    }
+    const mask = rule('falcon', 'Request', 'Mask', { kind: 'denyList', phrases: ['Project Falcon'] });
+    const r = await build(policy('p', [mask])).forRequest(anonymous, 'default/chat')!.checkRequest(chat('\u00bfproject\u00a0fal\u200bcon\uff1f caf\u00e9'), 10, info);
+    expect(r.body).toEqual(chat('\u00bf[DENIED]\uff1f caf\u00e9'));
+  });
+
   it('custom patterns become their typed marker', async () => {
     const ids = rule('ids', 'Request', 'Mask', { kind: 'patterns', patterns: [{ name: 'employee-id', pattern: 'EMP-[0-9]{6}' }] });
     const r = await build(policy('p', [ids])).forRequest(anonymous, 'default/chat')!.checkRequest({ model: 'm', prompt: ['EMP-123456 left', 'none'] }, 10, info);
