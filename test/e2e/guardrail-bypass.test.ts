@@ -267,6 +267,42 @@ describe('request fields the checker does not know', () => {
   });
 });
 
+describe('message and content-part fields the checker does not know', () => {
+  it('OpenAI dialect: a card in a message field or a part field is refused, nothing goes upstream; an address there is masked where it stands', async () => {
+    for (const messages of [[{ role: 'user', content: 'hi', foo: `card ${CARD}` }], [{ role: 'user', content: [{ type: 'text', text: 'hi', foo: `card ${CARD}` }] }]]) {
+      const before = up.requests.length;
+      const r = await post('/v1/chat/completions', { model: 'guarded', messages });
+      expect(r.status, JSON.stringify(messages)).toBe(400);
+      expect(r.body.error?.code).toBe('guardrail_blocked');
+      expect(up.requests.length).toBe(before);
+    }
+    up.script({ kind: 'ok' });
+    const r = await post('/v1/chat/completions', { model: 'guarded', messages: [{ role: 'user', content: [{ type: 'text', text: 'hi', foo: 'mail ann@example.com' }], note: 'or bob@example.org' }] });
+    expect(r.status).toBe(200);
+    expect(up.requests.at(-1)?.body.messages).toEqual([{ role: 'user', content: [{ type: 'text', text: 'hi', foo: 'mail [EMAIL]' }], note: 'or [EMAIL]' }]);
+  });
+
+  it('Anthropic dialect: the translation carries no field it does not know, so none reaches the upstream unchecked', async () => {
+    up.script({ kind: 'ok' });
+    const r = await post('/v1/messages', {
+      model: 'guarded',
+      max_tokens: 16,
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'hi', foo: `card ${CARD}` }], foo: `card ${CARD}` }],
+    });
+    expect(r.status).toBe(200);
+    expect(JSON.stringify(up.requests.at(-1)?.body)).not.toContain('4111');
+  });
+
+  it('both dialects: an address written with a full-width at-sign is masked before it goes upstream', async () => {
+    up.script({ kind: 'ok' });
+    expect((await post('/v1/chat/completions', { model: 'guarded', messages: [{ role: 'user', content: 'mail ann\uff20example.com' }] })).status).toBe(200);
+    expect(up.requests.at(-1)?.body.messages).toEqual([{ role: 'user', content: 'mail [EMAIL]' }]);
+    up.script({ kind: 'ok' });
+    expect((await post('/v1/messages', { model: 'guarded', max_tokens: 16, messages: [{ role: 'user', content: 'mail ann\ufe6bexample.com' }] })).status).toBe(200);
+    expect(JSON.stringify(up.requests.at(-1)?.body)).toContain('mail [EMAIL]');
+  });
+});
+
 describe('JSON escapes in tool results', () => {
   it('masks an address a tool message spells with escapes before it goes upstream', async () => {
     up.script({ kind: 'ok' });

@@ -99,6 +99,35 @@ const TEXT_PART_FIELD: Readonly<Record<string, string>> = { text: 'text', input_
  */
 const MEDIA_PARTS = new Set(['image_url', 'input_image', 'image', 'input_audio', 'audio_url', 'video_url', 'file', 'input_file', 'redacted_thinking']);
 
+/**
+ * The fields of a media part that hold the media (by part type): not read. A data URL's base64
+ * would cost a scan of megabytes and could look like a phone number to the detectors.
+ */
+const MEDIA_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  image_url: ['image_url'],
+  input_image: ['image_url', 'file_id', 'detail'],
+  image: ['image', 'source'],
+  input_audio: ['input_audio'],
+  audio_url: ['audio_url'],
+  video_url: ['video_url'],
+  file: ['file'],
+  input_file: ['file_data', 'file_id', 'file_url', 'filename'],
+  redacted_thinking: ['data'],
+};
+
+/**
+ * Fields of a content part that are not its text: its type, a cache breakpoint (a canonical
+ * extension) and a thinking part's signature (opaque; the model's API checks it).
+ */
+const PART_STRUCTURE = new Set(['type', 'cache_control', 'signature']);
+
+/**
+ * Fields of a chat message requestText reads itself, or that carry no text a model reads (ids,
+ * flags, a cache breakpoint). Any other field's strings are read as the message's text: OpenAI-wire
+ * servers forward a message as sent and chat templates may render any of its fields.
+ */
+const KNOWN_MESSAGE_FIELDS: ReadonlySet<string> = new Set(['role', 'content', 'name', 'tool_calls', 'function_call', 'tool_call_id', 'reasoning_content', 'reasoning', 'cache_control', 'is_error', 'prefix']);
+
 const TOKEN_IDS = 'is given as token ids, which the guardrail cannot read (it has no tokenizer for the model); send it as text';
 
 /** Assistant message fields some servers (vLLM, DeepSeek-style templates) render as the model's earlier reasoning. */
@@ -174,9 +203,13 @@ export function requestText(body: JsonObject): BodyText {
           if (key !== undefined) {
             const value = part[key];
             if (typeof value === 'string') found.push({ slot: { role, text: value, ...json }, set: (copy, text) => void ((parts(copy)[j] as JsonObject)[key] = text) });
+            otherPartFields(part, [key], ['messages', i, 'content', j], role, found);
             return;
           }
-          if (type !== undefined && MEDIA_PARTS.has(type)) return;
+          if (type !== undefined && MEDIA_PARTS.has(type)) {
+            otherPartFields(part, MEDIA_FIELDS[type] ?? [], ['messages', i, 'content', j], role, found);
+            return;
+          }
           const { type: _type, ...rest } = part;
           if (carriesString(rest)) {
             unreadable.push({ param: `messages.${i}.content.${j}`, why: `is a content part of type ${type ?? '(none)'}, which the guardrail does not read; send its text as a text part` });
@@ -191,6 +224,13 @@ export function requestText(body: JsonObject): BodyText {
       // The legacy single function call of an assistant message.
       if (isObject(m.function_call) && typeof m.function_call.arguments === 'string') {
         found.push({ slot: { role: TOOL_CALL_ROLE, text: m.function_call.arguments, json: true }, set: (copy, text) => void ((message(copy).function_call as JsonObject).arguments = text) });
+      }
+      // Content that is neither text nor a list of parts, and the fields of a message the gateway
+      // does not know (an assistant's `refusal`, a template's own keys): read where they stand, as
+      // unknown top-level fields are. Before, they went upstream unchecked.
+      if (isObject(m.content)) everyString(m.content, ['messages', i, 'content'], role, found);
+      for (const [field, value] of Object.entries(m)) {
+        if (!KNOWN_MESSAGE_FIELDS.has(field) && !(typeof value === 'string' && NOT_TEXT.has(field))) everyString(value, ['messages', i, field], role, found);
       }
     });
     // Tool descriptions and their parameters' schemas are instructions the model reads, as a
@@ -288,6 +328,13 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   'tool_choice', 'parallel_tool_calls', 'function_call', 'reasoning_effort', 'verbosity', 'modalities', 'audio', 'thinking',
   'encoding_format', 'dimensions',
 ]);
+
+/** The strings of a content part's fields but its text (`read`, read already) or media and its structure, read as the message's text. */
+function otherPartFields(part: JsonObject, read: readonly string[], path: readonly (string | number)[], role: string, found: { slot: TextSlot; set: Setter }[]): void {
+  for (const [field, value] of Object.entries(part)) {
+    if (!PART_STRUCTURE.has(field) && !read.includes(field) && !(typeof value === 'string' && NOT_TEXT.has(field))) everyString(value, [...path, field], role, found);
+  }
+}
 
 function otherFields(body: JsonObject, found: { slot: TextSlot; set: Setter }[]): void {
   for (const [key, value] of Object.entries(body)) {

@@ -407,6 +407,41 @@ describe('guardrail engine: request fields it does not know', () => {
   });
 });
 
+describe('guardrail engine: message and content-part fields it does not know', () => {
+  const cards = rule('no-cards', 'Request', 'Block', { kind: 'builtin', names: ['PaymentCard'] });
+  const mail = rule('mask-mail', 'Request', 'Mask', { kind: 'builtin', names: ['Email'] });
+  const DATA_URL = `data:image/png;base64,${'iVBORw0KGgo/+14155552671+4111111111111111'.repeat(4)}`;
+
+  it('reads every string of a message field or a part field outside the known ones (before, they went upstream unchecked)', async () => {
+    const active = build(policy('p', [cards])).forRequest(anonymous, 'default/chat')!;
+    const bodies: JsonObject[] = [
+      { model: 'chat', messages: [{ role: 'user', content: 'hi', foo: `card ${CARD}` }] },
+      { model: 'chat', messages: [{ role: 'user', content: 'hi', documents: [{ title: 't', text: `card ${CARD}` }] }] },
+      { model: 'chat', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: null, refusal: `card ${CARD}` }] },
+      { model: 'chat', messages: [{ role: 'user', content: { text: `card ${CARD}` } }] },
+      chat([{ type: 'text', text: 'hi', foo: `card ${CARD}` }]),
+      chat([{ type: 'text', text: 'hi', annotations: [{ type: 'note', note: `card ${CARD}` }] }]),
+      chat([{ type: 'image_url', image_url: { url: 'https://example.com/a.png' }, caption: `card ${CARD}` }]),
+    ];
+    for (const body of bodies) expect((await active.checkRequest(body, 10, info)).blocked?.code, JSON.stringify(body)).toBe('guardrail_blocked');
+  });
+
+  it('masks them where they stand; the media itself, ids, a cache breakpoint and a signature are not read', async () => {
+    const active = build(policy('p', [cards, mail])).forRequest(anonymous, 'default/chat')!;
+    const body = (note: string, caption: string, extra: string): JsonObject => ({
+      model: 'chat',
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'hi', cache_control: { type: 'ephemeral' }, extra }, { type: 'image_url', image_url: { url: DATA_URL, detail: 'high' }, caption }], note },
+        { role: 'assistant', content: [{ type: 'thinking', thinking: 'ok', signature: 'sig+14155552671ann@example.com' }], id: 'ann@example.com' },
+        { role: 'tool', tool_call_id: 'ann@example.com', content: 'done' },
+      ],
+    });
+    const r = await active.checkRequest(body('mail ann@example.com', 'from bob@example.org', 'to cy@example.net'), 10, info);
+    expect(r.blocked).toBeUndefined();
+    expect(r.body).toEqual(body('mail [EMAIL]', 'from [EMAIL]', 'to [EMAIL]'));
+  });
+});
+
 describe('guardrail engine: JSON escapes in tool results', () => {
   it('checks and masks a tool message by what its escapes spell, leaving valid JSON', async () => {
     const mail = rule('mask-mail', 'Request', 'Mask', { kind: 'builtin', names: ['Email'] });
