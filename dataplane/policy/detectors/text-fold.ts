@@ -74,7 +74,10 @@ export const FOLDED = new RegExp(
 const KEEP = 0;
 const LEAVE = 1;
 const PAIR = 2;
-const BY_UNIT = (() => {
+/** Made on the first text to fold: a data plane with no content policy (or no such text) never pays for it. */
+let byUnit: Uint8Array | undefined;
+function unitTable(): Uint8Array {
+  if (byUnit !== undefined) return byUnit;
   const table = new Uint8Array(0x10000);
   for (const [from, to] of FOLD_RANGES) {
     for (let c = from; c <= to; c++) {
@@ -85,8 +88,9 @@ const BY_UNIT = (() => {
       }
     }
   }
+  byUnit = table;
   return table;
-})();
+}
 
 export interface Folded {
   text: string;
@@ -101,8 +105,13 @@ export interface Folded {
   shift: number[];
 }
 
-/** This isolate's buffer for folded text (a scan runs to its end synchronously), grown as needed. */
-let units = new Uint16Array(4096);
+/**
+ * This isolate's buffer for folded text (a scan runs to its end synchronously), grown as needed up
+ * to KEPT_UNITS; a longer text (up to the detectors' 1 Mi input cap) gets a buffer of its own, so
+ * one large prompt does not leave megabytes held for good.
+ */
+let units = new Uint16Array(0);
+const KEPT_UNITS = 1 << 16;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
@@ -113,15 +122,16 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 export function fold(text: string): Folded | undefined {
   if (!FOLDED.test(text)) return undefined;
   const length = text.length;
-  if (units.length < length) units = new Uint16Array(Math.max(length, units.length * 2));
-  const out = units;
+  if (units.length < length && length <= KEPT_UNITS) units = new Uint16Array(Math.min(KEPT_UNITS, Math.max(length, units.length * 2, 4096)));
+  const out = length <= units.length ? units : new Uint16Array(length);
+  const table = unitTable();
   const from: number[] = [];
   const shift: number[] = [];
   let n = 0;
   let shifted = 0;
   for (let i = 0; i < length; i++) {
     const c = text.charCodeAt(i);
-    let action = BY_UNIT[c]!;
+    let action = table[c]!;
     let width = 1;
     if (action === PAIR) {
       const point = text.codePointAt(i)!;
