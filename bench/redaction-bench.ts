@@ -1,7 +1,9 @@
 /**
  * Redaction cost: all built-in detectors (plus one custom RE2 pattern) over a 100 KB prompt, for
- * three texts — prose without PII, prose with some PII (one e-mail, card, phone and IP every
- * ~2 KB), and PII-dense text (a finding every ~40 bytes, so the match cap is reached). Prints one
+ * five texts — prose without PII, prose with some PII (one e-mail, card, phone and IP every
+ * ~2 KB), PII-dense text (a finding every ~40 bytes, so the match cap is reached), prose with PII
+ * written in look-alikes every ~2 KB (a full-width at-sign, Arabic-Indic digits, no-break spaces)
+ * and CJK prose (full-width punctuation every few characters): the last two are folded first. Prints one
  * JSON object with p50/p90 per text. Target (issue 16): p50 ≤ 2 ms for a 100 KB prompt. Then a
  * record's content line for a ~9 MB prompt (100 messages of ~92 KB, prose with an e-mail address
  * and a card each) under the default maxRecordBytes (256 KiB): what the capture worker spends on
@@ -25,6 +27,10 @@ const texts = {
   prose: fill(prose, 100_000),
   'some-pii': fill(`${prose.repeat(12)}Contact jane.doe@example.com, card 4111 1111 1111 1111, call +1 415 555 2671 from 10.1.2.3. `, 100_000),
   'pii-dense': fill('mail a.b@example.com card 4111111111111111 ', 100_000),
+  // Text a reader reads through but the patterns do not name: folded first (text-fold.ts), then scanned.
+  'look-alikes': fill(`${prose.repeat(12)}Contact jane.doe\uff20example.com, card \u0664\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661, call +1\u00a0415\u00a0555\u00a02671. `, 100_000),
+  // CJK prose: full-width punctuation every few characters, each one to fold.
+  cjk: fill('\u6211\u4eec\u5728\u62a5\u544a\u4e2d\uff0c\u8986\u76d6\u4e86\u5341\u4e8c\u4e2a\u5730\u533a\uff01\u7248\u672c\uff08\uff13\uff0e\uff12\uff09\u5df2\u53d1\u5e03\u3002\u3000', 100_000),
 };
 
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;

@@ -116,8 +116,9 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * The text folded, or undefined when it holds nothing to fold. One pass over its units into a
- * buffer decoded once: CJK prose has full-width punctuation every few characters, and a match and
- * a string join per folded character cost ~8 ms per 100 KB (~0.3 ms now).
+ * buffer decoded once, not a string and a position per character: CJK prose has full-width
+ * punctuation every few characters, and 100 KB of it redacted in ~30 ms p50 that way (~1.2 ms now;
+ * bench/results/fold-s25-2026-12-07.md).
  */
 export function fold(text: string): Folded | undefined {
   if (!FOLDED.test(text)) return undefined;

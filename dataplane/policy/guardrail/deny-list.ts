@@ -1,5 +1,5 @@
 import { DEFAULT_DETECTOR_LIMITS, type DetectorLimits } from '../detectors/detector-types.js';
-import { fold, unfoldAt } from '../detectors/text-fold.js';
+import { fold, unfoldAt } from '../detectors/index.js';
 import type { Span } from './span.js';
 
 export const DENIED_MARKER = '[DENIED]';
