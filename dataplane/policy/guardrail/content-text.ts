@@ -221,6 +221,7 @@ export function requestText(body: JsonObject): BodyText {
         if (typeof value === 'string') found.push({ slot: { role, text: value }, set: (copy, text) => void (message(copy)[field] = text) });
       }
       toolCalls(m.tool_calls, found, (copy) => message(copy).tool_calls);
+      toolCallOtherFields(m.tool_calls, ['messages', i, 'tool_calls'], found);
       // The legacy single function call of an assistant message.
       if (isObject(m.function_call) && typeof m.function_call.arguments === 'string') {
         found.push({ slot: { role: TOOL_CALL_ROLE, text: m.function_call.arguments, json: true }, set: (copy, text) => void ((message(copy).function_call as JsonObject).arguments = text) });
@@ -328,6 +329,24 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   'tool_choice', 'parallel_tool_calls', 'function_call', 'reasoning_effort', 'verbosity', 'modalities', 'audio', 'thinking',
   'encoding_format', 'dimensions',
 ]);
+
+/** What toolCalls reads of a call (or knows to be no text): by the object that holds it. */
+const TOOL_CALL_FIELDS: ReadonlySet<string> = new Set(['id', 'type', 'index', 'function', 'custom', 'cache_control']);
+const CALL_BODY_FIELDS: ReadonlySet<string> = new Set(['name', 'arguments', 'input']);
+
+/** The strings of a request's tool calls beside their name, arguments and input, read as the call's text, as a message's other fields are. */
+function toolCallOtherFields(calls: unknown, path: readonly (string | number)[], found: { slot: TextSlot; set: Setter }[]): void {
+  if (!Array.isArray(calls)) return;
+  calls.forEach((call, k) => {
+    if (!isObject(call)) return;
+    for (const [field, value] of Object.entries(call)) {
+      if (!TOOL_CALL_FIELDS.has(field)) everyString(value, [...path, k, field], TOOL_CALL_ROLE, found);
+      else if ((field === 'function' || field === 'custom') && isObject(value)) {
+        for (const [inner, v] of Object.entries(value)) if (!CALL_BODY_FIELDS.has(inner)) everyString(v, [...path, k, field, inner], TOOL_CALL_ROLE, found);
+      }
+    }
+  });
+}
 
 /** The strings of a content part's fields but its text (`read`, read already) or media and its structure, read as the message's text. */
 function otherPartFields(part: JsonObject, read: readonly string[], path: readonly (string | number)[], role: string, found: { slot: TextSlot; set: Setter }[]): void {

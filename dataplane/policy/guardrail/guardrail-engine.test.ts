@@ -422,6 +422,8 @@ describe('guardrail engine: message and content-part fields it does not know', (
       chat([{ type: 'text', text: 'hi', foo: `card ${CARD}` }]),
       chat([{ type: 'text', text: 'hi', annotations: [{ type: 'note', note: `card ${CARD}` }] }]),
       chat([{ type: 'image_url', image_url: { url: 'https://example.com/a.png' }, caption: `card ${CARD}` }]),
+      { model: 'chat', messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'pay', arguments: '{}' }, note: `card ${CARD}` }] }] },
+      { model: 'chat', messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'pay', arguments: '{}', description: `card ${CARD}` } }] }] },
     ];
     for (const body of bodies) expect((await active.checkRequest(body, 10, info)).blocked?.code, JSON.stringify(body)).toBe('guardrail_blocked');
   });
@@ -433,6 +435,7 @@ describe('guardrail engine: message and content-part fields it does not know', (
       messages: [
         { role: 'user', content: [{ type: 'text', text: 'hi', cache_control: { type: 'ephemeral' }, extra }, { type: 'image_url', image_url: { url: DATA_URL, detail: 'high' }, caption }], note },
         { role: 'assistant', content: [{ type: 'thinking', thinking: 'ok', signature: 'sig+14155552671ann@example.com' }], id: 'ann@example.com' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'ann@example.com', type: 'function', function: { name: 'ann@example.com', arguments: '{}' }, note }] },
         { role: 'tool', tool_call_id: 'ann@example.com', content: 'done' },
       ],
     });
