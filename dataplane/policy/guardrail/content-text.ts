@@ -284,11 +284,12 @@ export function requestText(body: JsonObject): BodyText {
 }
 
 /**
- * Strings that are names, ids, settings or media, not text a model reads (by the key that holds
- * them): skipped where a body is read whole (a native request, a canonical request's fields the
- * checker does not know).
+ * Strings that are names, ids, settings, media or opaque tokens (a reasoning block's signature,
+ * which its API checks), not text a model reads (by the key that holds them): skipped where a body
+ * is read whole (a native request, the fields of a canonical request or message the checker does
+ * not know).
  */
-const NOT_TEXT = new Set(['model', 'type', 'role', 'id', 'call_id', 'status', 'previous_response_id', 'service_tier', 'truncation', 'safety_identifier', 'user', 'prompt_cache_key', 'effort', 'verbosity', 'detail', 'image_url', 'file_data', 'file_id', 'file_url', 'data', 'encrypted_content']);
+const NOT_TEXT = new Set(['model', 'type', 'role', 'id', 'call_id', 'tool_call_id', 'status', 'previous_response_id', 'service_tier', 'truncation', 'safety_identifier', 'user', 'prompt_cache_key', 'effort', 'verbosity', 'detail', 'image_url', 'file_data', 'file_id', 'file_url', 'data', 'encrypted_content', 'signature']);
 
 /** Sets the string at `path` (from the body's root) of a copy. */
 function setAt(path: readonly (string | number)[]): Setter {

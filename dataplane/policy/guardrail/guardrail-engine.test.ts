@@ -434,7 +434,7 @@ describe('guardrail engine: message and content-part fields it does not know', (
       model: 'chat',
       messages: [
         { role: 'user', content: [{ type: 'text', text: 'hi', cache_control: { type: 'ephemeral' }, extra }, { type: 'image_url', image_url: { url: DATA_URL, detail: 'high' }, caption }], note },
-        { role: 'assistant', content: [{ type: 'thinking', thinking: 'ok', signature: 'sig+14155552671ann@example.com' }], id: 'ann@example.com' },
+        { role: 'assistant', content: [{ type: 'thinking', thinking: 'ok', signature: 'sig+14155552671ann@example.com' }], id: 'ann@example.com', thinking_blocks: [{ type: 'thinking', thinking: note, signature: 'sig/+4111111111111111ann@example.com' }] },
         { role: 'assistant', content: null, tool_calls: [{ id: 'ann@example.com', type: 'function', function: { name: 'ann@example.com', arguments: '{}' }, note }] },
         { role: 'tool', tool_call_id: 'ann@example.com', content: 'done' },
       ],
