@@ -9,12 +9,24 @@ export type Behaviour =
    * is per choice). `rawUsage` replaces the usage object as is (`null` = none, as some servers do);
    * `delayMs` answers late (a client may hang up meanwhile).
    */
-  | { kind: 'ok'; content?: string; usage?: { prompt: number; completion: number; cached?: number }; rawUsage?: unknown; delayMs?: number }
+  | {
+      kind: 'ok';
+      content?: string;
+      /** `reasoning`: of the completion tokens, how many the model spent reasoning (`completion_tokens_details.reasoning_tokens`). */
+      usage?: { prompt: number; completion: number; cached?: number; reasoning?: number };
+      rawUsage?: unknown;
+      delayMs?: number;
+      /** The reasoning text some OpenAI-compatible servers return (vLLM, for gpt-oss and R1): `message.reasoning_content`. */
+      reasoningContent?: string;
+    }
   | { kind: 'error'; status: number; body?: unknown; headers?: Record<string, string> }
   | { kind: 'hang' }
   | { kind: 'reset' }
-  /** `truncate`: the body ends cleanly after the chunks, without a finish reason or [DONE] (a cut-off upstream). */
-  | { kind: 'stream'; chunks: number; intervalMs: number; content?: string; omitUsage?: boolean; failAfter?: number; truncate?: boolean }
+  /**
+   * `truncate`: the body ends cleanly after the chunks, without a finish reason or [DONE] (a cut-off upstream).
+   * `reasoningTokens`: the usage chunk's `completion_tokens_details.reasoning_tokens` (counted in its completion tokens).
+   */
+  | { kind: 'stream'; chunks: number; intervalMs: number; content?: string; omitUsage?: boolean; failAfter?: number; truncate?: boolean; reasoningTokens?: number }
   /** A stream of `chunks` when the request asks to stream, the default JSON answer otherwise. */
   | { kind: 'auto'; chunks: number }
   /** A stream of these chunks' JSON, as they are, then `[DONE]` (a hostile or broken upstream). */
@@ -70,6 +82,7 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
               completion_tokens: usage.completion * n,
               total_tokens: usage.prompt + usage.completion * n,
               prompt_tokens_details: { cached_tokens: usage.cached ?? 0 },
+              ...(usage.reasoning !== undefined ? { completion_tokens_details: { reasoning_tokens: usage.reasoning * n, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } } : {}),
             };
       let response: unknown;
       if (path.endsWith('/embeddings')) {
@@ -80,7 +93,7 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
       } else {
         response = {
           id: 'chatcmpl-1', object: 'chat.completion', created: 1, model,
-          choices: Array.from({ length: n }, (_, index) => ({ index, message: { role: 'assistant', content: b.content ?? 'hello from upstream', refusal: null }, logprobs: null, finish_reason: 'stop' })),
+          choices: Array.from({ length: n }, (_, index) => ({ index, message: { role: 'assistant', content: b.content ?? 'hello from upstream', refusal: null, ...(b.reasoningContent !== undefined ? { reasoning_content: b.reasoningContent } : {}) }, logprobs: null, finish_reason: 'stop' })),
           usage: u,
         };
       }
@@ -114,7 +127,9 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
       res.write(chunk(id, model, {}, 'stop'));
       const streamOptions = body.stream_options as { include_usage?: boolean } | undefined;
       if (streamOptions?.include_usage === true && b.omitUsage !== true) {
-        res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model, choices: [], usage: { prompt_tokens: 7, completion_tokens: b.chunks, total_tokens: 7 + b.chunks } })}\n\n`);
+        const reasoning = b.reasoningTokens ?? 0;
+        const usage = { prompt_tokens: 7, completion_tokens: b.chunks + reasoning, total_tokens: 7 + b.chunks + reasoning, ...(b.reasoningTokens !== undefined ? { completion_tokens_details: { reasoning_tokens: reasoning } } : {}) };
+        res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model, choices: [], usage })}\n\n`);
       }
       res.end('data: [DONE]\n\n');
       return;
@@ -122,8 +137,36 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
   }
 }
 
+/** The emulator's own list of OpenAI reasoning models (they take reasoning_effort and refuse max_tokens). */
+const REASONING_MODELS: ReadonlySet<string> = new Set(['o1', 'o3', 'o3-mini', 'o4-mini', 'gpt-5', 'gpt-5-mini', 'gpt-5-nano']);
+/** gpt-oss, as OpenAI-compatible servers (vLLM) serve it: reasoning_effort, and max_tokens too. */
+const OPEN_WEIGHT_REASONING: ReadonlySet<string> = new Set(['gpt-oss-120b', 'gpt-oss-20b']);
+
+/**
+ * OpenAI's own checks of a chat request's parameters, with its error bodies: unknown members
+ * (`thinking`, `top_k`) are refused, reasoning models refuse `max_tokens` and a `reasoning_effort`
+ * they do not know, other models refuse `reasoning_effort`. Undefined when the request passes.
+ */
+function platformRefusal(body: Record<string, unknown>): Record<string, unknown> | undefined {
+  const refuse = (message: string, param: string | null, code: string | null): Record<string, unknown> => ({ error: { message, type: 'invalid_request_error', param, code } });
+  for (const unknown of ['thinking', 'top_k']) if (body[unknown] !== undefined) return refuse(`Unrecognized request argument supplied: ${unknown}`, null, null);
+  const reasoning = REASONING_MODELS.has(String(body.model));
+  if (reasoning && body.max_tokens !== undefined) return refuse("Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", 'max_tokens', 'unsupported_parameter');
+  if (body.reasoning_effort === undefined) return undefined;
+  if (!reasoning && !OPEN_WEIGHT_REASONING.has(String(body.model))) return refuse("Unsupported parameter: 'reasoning_effort' is not supported with this model.", 'reasoning_effort', 'unsupported_parameter');
+  if (!['minimal', 'low', 'medium', 'high'].includes(String(body.reasoning_effort))) {
+    return refuse(`Invalid value: '${String(body.reasoning_effort)}'. Supported values are: 'low', 'medium', and 'high'.`, 'reasoning_effort', 'invalid_value');
+  }
+  return undefined;
+}
+
+export interface OpenAiUpstreamOptions {
+  /** Refuse chat requests OpenAI's own API would refuse (platformRefusal), as it does: a 400 before any behaviour. */
+  platformChecks?: boolean;
+}
+
 /** A local server that speaks the OpenAI wire format, scripted per request. */
-export async function startOpenAiUpstream(): Promise<OpenAiUpstream> {
+export async function startOpenAiUpstream(options: OpenAiUpstreamOptions = {}): Promise<OpenAiUpstream> {
   let behaviours: Behaviour[] = [{ kind: 'ok' }];
   let next = 0;
   const requests: RecordedRequest[] = [];
@@ -150,7 +193,8 @@ export async function startOpenAiUpstream(): Promise<OpenAiUpstream> {
       requests.push({ path: req.url ?? '', headers: req.headers, body, aborted: abortedP, abortedNow: () => aborted });
       const b = behaviours[Math.min(next, behaviours.length - 1)] ?? { kind: 'ok' };
       next++;
-      void handle(b, req, res, body);
+      const refusal = options.platformChecks === true && new URL(req.url ?? '/', 'http://emulator').pathname.endsWith('/chat/completions') ? platformRefusal(body) : undefined;
+      void handle(refusal !== undefined ? { kind: 'error', status: 400, body: refusal } : b, req, res, body);
     });
   });
   server.listen(0, '127.0.0.1');

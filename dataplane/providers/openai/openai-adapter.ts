@@ -86,7 +86,7 @@ class OpenAiStreamTransformer implements StreamTransformer {
 /** OpenAI wire format; reused as-is by openai-compatible, vllm and mock providers. */
 export const openAiAdapter: ProviderAdapter = {
   buildRequest(req: CanonicalRequest, target: AdapterTarget): UpstreamHttpRequest {
-    const body: JsonObject = { ...(req.extended === true && req.op === 'chat' ? toOpenAiWire(req.body) : req.body), model: target.model };
+    const body: JsonObject = { ...(req.extended === true && req.op === 'chat' ? toOpenAiWire(req.body, target.model) : req.body), model: target.model };
     if (req.stream && req.op !== 'embeddings') {
       const clientOptions = isObject(req.body.stream_options) ? req.body.stream_options : {};
       body.stream_options = { ...clientOptions, include_usage: true };

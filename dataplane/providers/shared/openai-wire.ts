@@ -1,5 +1,6 @@
 import type { JsonObject } from '../../core/canonical.js';
 import { isObject } from './json-guards.js';
+import { reasoningEffortForThinking } from './openai-reasoning.js';
 
 /**
  * The canonical extensions: what a translated client request (the Anthropic Messages API) carries
@@ -46,13 +47,15 @@ function toolMessage(m: JsonObject): { message: JsonObject; media: JsonObject[] 
 
 /**
  * The canonical extensions restated for OpenAI's wire, which refuses members it does not know:
- * hints and thinking dropped (OpenAI caches prefixes by itself and reasons on its own terms), a
- * tool error put in its text, and tool-result images and files moved into a user message after the
+ * hints dropped (OpenAI caches prefixes by itself), `thinking` restated as `reasoning_effort` for a
+ * `model` that takes it (shared/openai-reasoning.ts) and dropped otherwise, a tool error put in its text, and tool-result images and files moved into a user message after the
  * tool messages (OpenAI takes them only from users; a message between two tool results would break
  * the run of answers to one assistant turn).
  */
-export function toOpenAiWire(body: JsonObject): JsonObject {
+export function toOpenAiWire(body: JsonObject, model: string): JsonObject {
   const { thinking: _thinking, ...out } = body;
+  const effort = reasoningEffortForThinking(body, model);
+  if (effort !== undefined) out.reasoning_effort = effort;
   if (Array.isArray(body.tools)) out.tools = body.tools.map(withoutCacheControl);
   if (!Array.isArray(body.messages)) return out;
   const messages: unknown[] = [];

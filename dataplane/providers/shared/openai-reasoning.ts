@@ -1,0 +1,42 @@
+import type { JsonObject } from '../../core/canonical.js';
+import { clientThinking } from './client-thinking.js';
+
+/**
+ * A /v1/messages client's extended thinking (`thinking: {type:'enabled', budget_tokens}`) for an
+ * OpenAI-wire reasoning model, which takes an effort level instead of a token budget. The bands are
+ * those of the reverse mapping (reasoning_effort → Claude budget, shared/reasoning-effort.ts: low
+ * 1,024, medium 4,096, high 16,384), so a budget the gateway would send for an effort maps back to it.
+ */
+export function effortForBudget(budgetTokens: number): 'low' | 'medium' | 'high' {
+  if (budgetTokens < 4096) return 'low';
+  if (budgetTokens < 16384) return 'medium';
+  return 'high';
+}
+
+/**
+ * Models that take `reasoning_effort` with low, medium and high: OpenAI's o-series and gpt-5 family,
+ * and the open-weight gpt-oss (served by OpenAI-compatible servers). A model name may carry a
+ * provider prefix (`openai/o3-mini`). Left out: o1-mini and o1-preview (no reasoning_effort), the
+ * gpt-5 chat models (not reasoning models) and gpt-5-pro (high only); every other model refuses the
+ * field ("Unsupported parameter"), so it gets none, as before.
+ */
+const REASONING_MODEL = /^(?:o[1-9]\d*(?:-|$)|gpt-5|gpt-oss)/;
+const NOT_REASONING = /^(?:o1-(?:mini|preview)|gpt-5(?:\.\d+)?-(?:chat|pro)(?:-|$))/;
+
+export function takesReasoningEffort(model: string): boolean {
+  const name = (model.split('/').pop() ?? model).toLowerCase();
+  return REASONING_MODEL.test(name) && !NOT_REASONING.test(name);
+}
+
+/**
+ * The `reasoning_effort` to send for a client's `thinking`, or undefined: only `enabled` has an
+ * effort (`disabled` and `adaptive` leave the model's default, since o-series models cannot stop
+ * reasoning and their default is already theirs to choose), only to a model that takes the field,
+ * and never over a `reasoning_effort` the body already carries.
+ */
+export function reasoningEffortForThinking(body: JsonObject, model: string): 'low' | 'medium' | 'high' | undefined {
+  if (body.reasoning_effort !== undefined && body.reasoning_effort !== null) return undefined;
+  const thinking = clientThinking(body);
+  if (thinking?.type !== 'enabled' || !takesReasoningEffort(model)) return undefined;
+  return effortForBudget(thinking.budgetTokens);
+}

@@ -1,0 +1,100 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+import { providerManifest, routeManifest, secretManifest } from './provider-manifests.js';
+
+// A /v1/messages client's extended thinking (`thinking: {type: "enabled", budget_tokens}`) through the
+// official Anthropic SDK, on routes to OpenAI reasoning models (OpenAI, Azure OpenAI, an
+// OpenAI-compatible server with gpt-oss): the budget reaches the upstream as `reasoning_effort`,
+// the reasoning tokens it reports are in the answer's output_tokens, and no thinking block is made
+// up where the upstream returned no reasoning text. Before, `thinking` was dropped and the model
+// reasoned at its default effort whatever the budget.
+
+const ASK: Anthropic.MessageParam[] = [{ role: 'user', content: 'How many primes are below 20?' }];
+
+/** The SDK refuses a large max_tokens without streaming unless the caller sets its own timeout. */
+const LONG = { timeout: 20_000 };
+
+describe('extended thinking from /v1/messages to OpenAI reasoning models', () => {
+  let upstream: OpenAiUpstream;
+  let gateway: TestGateway;
+  let client: Anthropic;
+
+  beforeAll(async () => {
+    // OpenAI's own parameter checks: `thinking` or a reasoning_effort for gpt-4o would be 400s.
+    upstream = await startOpenAiUpstream({ platformChecks: true });
+    gateway = await startTestGateway({
+      'providers.yaml':
+        providerManifest('oai', 'openai', upstream.baseUrl, '{ secretRef: { name: keys, key: apiKey } }') +
+        providerManifest('azure', 'azure-openai', upstream.url, '{ secretRef: { name: keys, key: apiKey } }', '  azure: { deployment: o3 }\n') +
+        providerManifest('compatible', 'openai-compatible', upstream.baseUrl, '{ secretRef: { name: keys, key: apiKey } }') +
+        secretManifest('keys', { apiKey: 'sk-up' }),
+      'routes.yaml':
+        routeManifest('o3', [['oai', 'o3']]) +
+        routeManifest('gpt-5-mini', [['oai', 'gpt-5-mini']]) +
+        routeManifest('gpt-4o', [['oai', 'gpt-4o']]) +
+        routeManifest('azure-o3', [['azure', 'o3']]) +
+        routeManifest('gpt-oss', [['compatible', 'gpt-oss-120b']]),
+    });
+    client = new Anthropic({ apiKey: 'client-key', baseURL: gateway.url, maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await upstream?.close();
+  });
+
+  const sent = (): Record<string, unknown> => upstream.requests[upstream.requests.length - 1]?.body ?? {};
+
+  for (const [route, budget, effort] of [
+    ['o3', 2048, 'low'],
+    ['gpt-5-mini', 8000, 'medium'],
+    ['azure-o3', 20000, 'high'],
+  ] as const) {
+    it(`${route}: budget_tokens ${budget} → reasoning_effort ${effort}; reasoning tokens are output tokens`, async () => {
+      upstream.script({ kind: 'ok', content: 'Eight.', usage: { prompt: 12, completion: 300, reasoning: 256 } });
+      const msg = await client.messages.create({ model: route, max_tokens: 32000, thinking: { type: 'enabled', budget_tokens: budget }, messages: ASK }, LONG);
+      expect(sent()).toMatchObject({ reasoning_effort: effort, max_completion_tokens: 32000 });
+      expect(sent()).not.toHaveProperty('thinking');
+      // OpenAI's chat API returns no reasoning text: no thinking block is invented, and no signature.
+      expect(msg.content).toEqual([{ type: 'text', text: 'Eight.' }]);
+      // completion_tokens (reasoning included) is Anthropic's output_tokens, which counts thinking too.
+      expect(msg.usage).toMatchObject({ input_tokens: 12, output_tokens: 300 });
+    });
+  }
+
+  it('streamed: reasoning_effort sent, and the final message_delta counts the reasoning tokens as output', async () => {
+    upstream.script({ kind: 'stream', chunks: 3, intervalMs: 0, content: 'tok', reasoningTokens: 40 });
+    const stream = client.messages.stream({ model: 'o3', max_tokens: 8000, thinking: { type: 'enabled', budget_tokens: 4096 }, messages: ASK });
+    const final = await stream.finalMessage();
+    expect(sent()).toMatchObject({ reasoning_effort: 'medium', stream: true });
+    expect(final.content).toEqual([{ type: 'text', text: 'tok tok tok' }]);
+    expect(final.usage.output_tokens).toBe(43);
+  });
+
+  it("an OpenAI-compatible gpt-oss: reasoning_effort sent, and its reasoning_content is an unsigned thinking block", async () => {
+    upstream.script({ kind: 'ok', content: 'Eight.', reasoningContent: '2, 3, 5, 7, 11, 13, 17, 19.', usage: { prompt: 12, completion: 30, reasoning: 20 } });
+    const msg = await client.messages.create({ model: 'gpt-oss', max_tokens: 4000, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: ASK });
+    expect(sent()).toMatchObject({ reasoning_effort: 'low' });
+    expect(msg.content).toEqual([
+      { type: 'thinking', thinking: '2, 3, 5, 7, 11, 13, 17, 19.', signature: '' },
+      { type: 'text', text: 'Eight.' },
+    ]);
+    expect(msg.usage.output_tokens).toBe(30);
+  });
+
+  it('a model without reasoning_effort (gpt-4o) gets neither field and answers', async () => {
+    upstream.script({ kind: 'ok', content: 'Eight.' });
+    const msg = await client.messages.create({ model: 'gpt-4o', max_tokens: 4000, thinking: { type: 'enabled', budget_tokens: 2048 }, messages: ASK });
+    expect(sent()).not.toHaveProperty('reasoning_effort');
+    expect(sent()).not.toHaveProperty('thinking');
+    expect(msg.content).toEqual([{ type: 'text', text: 'Eight.' }]);
+  });
+
+  it('disabled thinking sends no reasoning_effort (the model keeps its default)', async () => {
+    upstream.script({ kind: 'ok', content: 'Eight.' });
+    await client.messages.create({ model: 'o3', max_tokens: 4000, thinking: { type: 'disabled' }, messages: ASK });
+    expect(sent()).not.toHaveProperty('reasoning_effort');
+  });
+});
