@@ -15,7 +15,33 @@ function error(res: ServerResponse, status: number, code: string, message: strin
   res.end(JSON.stringify({ error: { code, message, param: null, type: null, ...extra } }));
 }
 
-export async function startAzureOpenAiEmulator(deployment: string, apiKey = 'azure-test-key', apiVersion = '2024-10-21'): Promise<Emulator> {
+/** What a reasoning deployment (o-series) reports of its reasoning: 6 of its 8 completion tokens. */
+const REASONING_USAGE = { ...USAGE, completion_tokens_details: { reasoning_tokens: 6, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } };
+
+export interface AzureDeploymentOptions {
+  /**
+   * The model the deployment serves (default gpt-4o-2024-08-06). An o-series model is a reasoning
+   * deployment, with Azure's rules for one: served only from api-version 2024-12-01-preview, no
+   * `max_tokens`, `reasoning_effort` low, medium or high, and reasoning tokens in its usage.
+   */
+  model?: string;
+}
+
+/** Azure's refusal of a request member it does not know or the deployment's model does not take, or undefined. */
+function parameterRefusal(body: Record<string, unknown>, model: string, apiVersion: string): { code: string; message: string } | undefined {
+  for (const unknown of ['thinking', 'top_k']) if (body[unknown] !== undefined) return { code: 'BadRequest', message: `Unrecognized request argument supplied: ${unknown}` };
+  if (!/^o\d/.test(model)) return undefined;
+  if (apiVersion < '2024-12-01-preview') return { code: 'BadRequest', message: `Model ${model} is enabled only for api versions 2024-12-01-preview and later` };
+  if (body.max_tokens !== undefined) return { code: 'unsupported_parameter', message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead." };
+  if (body.reasoning_effort !== undefined && !['low', 'medium', 'high'].includes(String(body.reasoning_effort))) {
+    return { code: 'invalid_value', message: `Invalid value: '${String(body.reasoning_effort)}'. Supported values are: 'low', 'medium', and 'high'.` };
+  }
+  return undefined;
+}
+
+export async function startAzureOpenAiEmulator(deployment: string, apiKey = 'azure-test-key', apiVersion = '2024-10-21', options: AzureDeploymentOptions = {}): Promise<Emulator> {
+  const model = options.model ?? 'gpt-4o-2024-08-06';
+  const usage = /^o\d/.test(model) ? REASONING_USAGE : USAGE;
   return startEmulator(async (req, b, res, problems) => {
     const expected = `/openai/deployments/${deployment}/chat/completions?api-version=${apiVersion}`;
     if (req.url !== expected || req.method !== 'POST') {
@@ -45,7 +71,8 @@ export async function startAzureOpenAiEmulator(deployment: string, apiKey = 'azu
       default:
         break;
     }
-    const model = 'gpt-4o-2024-08-06';
+    const refusal = parameterRefusal(req.body, model, apiVersion);
+    if (refusal !== undefined) return error(res, 400, refusal.code, refusal.message);
     if (b.kind === 'json' && typeof (req.body.response_format as { type?: unknown } | undefined)?.type !== 'string') problems.push('a JSON answer was scripted but the request has no response_format');
     // A stream that breaks does so after some content (before any, the gateway fails it over).
     const text = b.kind === 'text' ? (b.text ?? 'Hello from Azure') : b.kind === 'json' ? JSON.stringify(b.value) : b.kind === 'stream-error' ? 'Partial' : '';
@@ -62,7 +89,7 @@ export async function startAzureOpenAiEmulator(deployment: string, apiKey = 'azu
           id: 'chatcmpl-az', object: 'chat.completion', created: 1, model,
           prompt_filter_results: [{ prompt_index: 0, content_filter_results: FILTER }],
           choices: [{ index: 0, message: { role: 'assistant', content: toolCalls ? null : text, ...(toolCalls ? { tool_calls: toolCalls } : {}) }, finish_reason: finish, logprobs: null, content_filter_results: lastFilter }],
-          usage: USAGE,
+          usage,
         }),
       );
       return;
@@ -93,7 +120,7 @@ export async function startAzureOpenAiEmulator(deployment: string, apiKey = 'azu
     events.push(chunk([{ index: 0, delta: {}, finish_reason: finish, ...(b.kind === 'output-filtered' ? { content_filter_results: lastFilter } : {}) }]));
     // Asynchronous filter mode: a chunk with filter results and no delta.
     events.push(chunk([{ index: 0, finish_reason: null, content_filter_offsets: { check_offset: 0, start_offset: 0, end_offset: 10 }, content_filter_results: FILTER }]));
-    if (includeUsage) events.push(chunk([], { usage: USAGE }));
+    if (includeUsage) events.push(chunk([], { usage }));
     events.push('data: [DONE]\n\n');
     res.writeHead(200, { 'content-type': 'text/event-stream', ...ids });
     await writeInPieces(res, events.join(''));

@@ -1,5 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAzureOpenAiEmulator } from '../emulators/azure-openai.js';
+import type { Emulator } from '../emulators/emulator-server.js';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
 import { providerManifest, routeManifest, secretManifest } from './provider-manifests.js';
@@ -18,31 +20,37 @@ const LONG = { timeout: 20_000 };
 
 describe('extended thinking from /v1/messages to OpenAI reasoning models', () => {
   let upstream: OpenAiUpstream;
+  let azure: Emulator;
   let gateway: TestGateway;
   let client: Anthropic;
 
   beforeAll(async () => {
     // OpenAI's own parameter checks: `thinking` or a reasoning_effort for gpt-4o would be 400s.
     upstream = await startOpenAiUpstream({ platformChecks: true });
+    // An Azure o4-mini deployment, with Azure's rules for reasoning deployments and its wire shapes.
+    azure = await startAzureOpenAiEmulator('reasoner', 'azure-key', '2024-12-01-preview', { model: 'o4-mini' });
     gateway = await startTestGateway({
       'providers.yaml':
         providerManifest('oai', 'openai', upstream.baseUrl, '{ secretRef: { name: keys, key: apiKey } }') +
         providerManifest('azure', 'azure-openai', upstream.url, '{ secretRef: { name: keys, key: apiKey } }', '  azure: { deployment: o3 }\n') +
         providerManifest('compatible', 'openai-compatible', upstream.baseUrl, '{ secretRef: { name: keys, key: apiKey } }') +
-        secretManifest('keys', { apiKey: 'sk-up' }),
+        providerManifest('azure-emulated', 'azure-openai', azure.url, '{ secretRef: { name: azure, key: apiKey } }', '  azure: { deployment: reasoner, apiVersion: "2024-12-01-preview" }\n') +
+        secretManifest('keys', { apiKey: 'sk-up' }) +
+        secretManifest('azure', { apiKey: 'azure-key' }),
       'routes.yaml':
         routeManifest('o3', [['oai', 'o3']]) +
         routeManifest('gpt-5-mini', [['oai', 'gpt-5-mini']]) +
         routeManifest('gpt-4o', [['oai', 'gpt-4o']]) +
         routeManifest('azure-o3', [['azure', 'o3']]) +
-        routeManifest('gpt-oss', [['compatible', 'gpt-oss-120b']]),
+        routeManifest('gpt-oss', [['compatible', 'gpt-oss-120b']]) +
+        routeManifest('azure-o4-mini', [['azure-emulated', 'o4-mini']]),
     });
     client = new Anthropic({ apiKey: 'client-key', baseURL: gateway.url, maxRetries: 0 });
   });
 
   afterAll(async () => {
     await gateway?.close();
-    await upstream?.close();
+    await Promise.all([upstream?.close(), azure?.close()]);
   });
 
   const sent = (): Record<string, unknown> => upstream.requests[upstream.requests.length - 1]?.body ?? {};
@@ -82,6 +90,20 @@ describe('extended thinking from /v1/messages to OpenAI reasoning models', () =>
       { type: 'text', text: 'Eight.' },
     ]);
     expect(msg.usage.output_tokens).toBe(30);
+  });
+
+  it('Azure o4-mini deployment: reasoning_effort on its deployment URL, whole and streamed; its reasoning tokens are output', async () => {
+    azure.script({ kind: 'text', text: 'Eight primes.' });
+    const msg = await client.messages.create({ model: 'azure-o4-mini', max_tokens: 8000, thinking: { type: 'enabled', budget_tokens: 5000 }, messages: ASK });
+    expect(azure.requests.at(-1)?.body).toMatchObject({ reasoning_effort: 'medium', max_completion_tokens: 8000 });
+    expect(msg.content).toEqual([{ type: 'text', text: 'Eight primes.' }]);
+    // Azure's usage: 20 prompt (5 cached), 8 completion of which 6 reasoning.
+    expect(msg.usage).toMatchObject({ input_tokens: 15, cache_read_input_tokens: 5, output_tokens: 8 });
+    const final = await client.messages.stream({ model: 'azure-o4-mini', max_tokens: 8000, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: ASK }).finalMessage();
+    expect(azure.requests.at(-1)?.body).toMatchObject({ reasoning_effort: 'low', stream: true });
+    expect(final.content).toEqual([{ type: 'text', text: 'Eight primes.' }]);
+    expect(final.usage.output_tokens).toBe(8);
+    expect(azure.problems).toEqual([]);
   });
 
   it('a model without reasoning_effort (gpt-4o) gets neither field and answers', async () => {
