@@ -5,7 +5,7 @@ import { clientThinking } from './client-thinking.js';
  * A /v1/messages client's extended thinking (`thinking: {type:'enabled', budget_tokens}`) for an
  * OpenAI-wire reasoning model, which takes an effort level instead of a token budget. The bands are
  * those of the reverse mapping (reasoning_effort → Claude budget, shared/reasoning-effort.ts: low
- * 1,024, medium 4,096, high 16,384), so a budget the gateway would send for an effort maps back to it.
+ * 1,024, medium 4,096, high 16,384), so the budget the gateway sends for low, medium or high maps back to that effort.
  */
 export function effortForBudget(budgetTokens: number): 'low' | 'medium' | 'high' {
   if (budgetTokens < 4096) return 'low';
