@@ -32,6 +32,18 @@ export function serviceNames(service: string, namespace: string): string[] {
   return [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`, `${service}.${namespace}`, service];
 }
 
+/** RFC 5280 ub-common-name: a longer CN makes a non-conforming certificate that strict parsers refuse. */
+const MAX_COMMON_NAME = 64;
+
+/** A CN is only a label for people here: clients check the SANs. Names are ASCII, so characters are bytes. */
+const commonName = (label: string): string => label.slice(0, MAX_COMMON_NAME);
+
+/**
+ * The Service name alone (a DNS label, at most 63): the full `<service>.<namespace>.svc` passes 64
+ * with a long namespace. Clients verify the names in the SANs, which keep every full name.
+ */
+const leafCommonName = (names: readonly string[], fallback: string): string => commonName(names[0]?.split('.')[0] ?? fallback);
+
 /**
  * TLS for the operator↔data-plane channel with certificates the operator manages itself: a private
  * CA and the data planes' certificate are created once in Secrets of the release namespace (two
@@ -44,7 +56,7 @@ export async function ensureChannelTls(client: KubeClient, config: ManagedTlsCon
     { namespace: config.namespace, name: config.caSecret, ...(config.owner === undefined ? {} : { owner: config.owner }) },
     ['tls.crt', 'tls.key'],
     () => {
-      const ca = createCa(`tollgate-channel-ca.${config.namespace}`, CHANNEL_CERT_DAYS);
+      const ca = createCa(commonName(`tollgate-channel-ca.${config.namespace}`), CHANNEL_CERT_DAYS);
       return { 'tls.crt': ca.cert, 'tls.key': ca.key };
     },
     logger,
@@ -56,7 +68,7 @@ export async function ensureChannelTls(client: KubeClient, config: ManagedTlsCon
     { namespace: config.namespace, name: config.dataplaneSecret, ...(config.owner === undefined ? {} : { owner: config.owner }) },
     ['tls.crt', 'tls.key', 'ca.crt'],
     () => {
-      const leaf = issueCertificate(ca, config.dataplaneNames[0] ?? 'tollgate-dataplane', config.dataplaneNames, CHANNEL_CERT_DAYS);
+      const leaf = issueCertificate(ca, leafCommonName(config.dataplaneNames, 'tollgate-dataplane'), config.dataplaneNames, CHANNEL_CERT_DAYS);
       return { 'tls.crt': leaf.cert, 'tls.key': leaf.key, 'ca.crt': ca.cert };
     },
     logger,
@@ -70,5 +82,5 @@ export async function ensureChannelTls(client: KubeClient, config: ManagedTlsCon
       'the data planes\' certificate is not signed by the channel CA or expires within 30 days: delete its Secret and restart the operator to reissue it',
     );
   }
-  return { ca: ca.cert, operator: issueCertificate(ca, config.operatorNames[0] ?? 'tollgate-operator', config.operatorNames, CHANNEL_CERT_DAYS) };
+  return { ca: ca.cert, operator: issueCertificate(ca, leafCommonName(config.operatorNames, 'tollgate-operator'), config.operatorNames, CHANNEL_CERT_DAYS) };
 }

@@ -1,0 +1,83 @@
+import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { connect } from 'node:tls';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { KubeError, type KubeClient } from '../kube/kube-client.js';
+import { createCa } from './certificates.js';
+import { ensureChannelTls, type ManagedTlsConfig, serviceNames } from './channel-tls.js';
+
+/** Secrets GET and POST in memory: what ensureChannelTls calls. */
+function fakeSecrets(initial: Record<string, Record<string, string>> = {}): KubeClient {
+  const store = new Map(Object.entries(initial).map(([name, data]) => [name, Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]))]));
+  const api = {
+    async request(method: string, path: string, body?: { metadata: { name: string }; data: Record<string, string> }): Promise<unknown> {
+      if (method === 'POST' && body !== undefined) {
+        store.set(body.metadata.name, body.data);
+        return body;
+      }
+      const data = store.get(path.split('/').pop() ?? '');
+      if (data === undefined) throw new KubeError(404, `GET ${path}: 404`);
+      return { data };
+    },
+  };
+  return api as unknown as KubeClient;
+}
+
+/** The CN's value in bytes, as encoded in the certificate (X509Certificate.subject is `CN=<value>`). */
+const cnBytes = (cert: X509Certificate): number => Buffer.byteLength(cert.subject.replace(/^CN=/, ''), 'utf8');
+
+const NAMESPACE = 'n'.repeat(50);
+const config = (): ManagedTlsConfig => ({
+  namespace: NAMESPACE,
+  caSecret: 'tollgate-ca',
+  dataplaneSecret: 'tollgate-dataplane-tls',
+  dataplaneNames: serviceNames('tollgate-dataplane', NAMESPACE),
+  operatorNames: serviceNames('tollgate-operator', NAMESPACE),
+});
+
+async function handshake(cert: string, key: string, ca: string, servername: string): Promise<boolean> {
+  const server = createServer({ cert, key }, (_req, res) => res.end()).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const socket = connect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', ca, servername });
+    await once(socket, 'secureConnect');
+    const ok = socket.authorized;
+    socket.destroy();
+    return ok;
+  } finally {
+    server.close();
+  }
+}
+
+describe('managed channel TLS', () => {
+  it('keeps every CN within the 64 bytes of RFC 5280 with a 50-character namespace, and the full Service names in the SANs', async () => {
+    const client = fakeSecrets();
+    const tls = await ensureChannelTls(client, config(), pino({ level: 'silent' }), new AbortController().signal);
+    const dpSecret = (await client.request<{ data: Record<string, string> }>('GET', `/api/v1/namespaces/${NAMESPACE}/secrets/tollgate-dataplane-tls`)).data;
+    const dpPem = Buffer.from(dpSecret['tls.crt'] ?? '', 'base64').toString();
+    const dpKey = Buffer.from(dpSecret['tls.key'] ?? '', 'base64').toString();
+    const ca = new X509Certificate(tls.ca);
+    const dataplane = new X509Certificate(dpPem);
+    const operator = new X509Certificate(tls.operator.cert);
+    for (const cert of [ca, dataplane, operator]) expect(cnBytes(cert), cert.subject).toBeLessThanOrEqual(64);
+    expect(dataplane.subject).toBe('CN=tollgate-dataplane');
+    expect(operator.subject).toBe('CN=tollgate-operator');
+    for (const [cert, service] of [[dataplane, 'tollgate-dataplane'], [operator, 'tollgate-operator']] as const) {
+      expect(cert.checkIssued(ca) && cert.verify(ca.publicKey)).toBe(true);
+      for (const name of serviceNames(service, NAMESPACE)) expect(cert.checkHost(name), name).toBe(name);
+    }
+    expect(await handshake(dpPem, dpKey, tls.ca, `tollgate-dataplane.${NAMESPACE}.svc`)).toBe(true);
+    expect(await handshake(tls.operator.cert, tls.operator.key, tls.ca, `tollgate-operator.${NAMESPACE}.svc`)).toBe(true);
+  });
+
+  it('still issues verifiable certificates from a CA made before, whose CN was longer than 64 bytes', async () => {
+    const old = createCa(`tollgate-channel-ca.${NAMESPACE}`, 3650);
+    const tls = await ensureChannelTls(fakeSecrets({ 'tollgate-ca': { 'tls.crt': old.cert, 'tls.key': old.key } }), config(), pino({ level: 'silent' }), new AbortController().signal);
+    const operator = new X509Certificate(tls.operator.cert);
+    expect(operator.checkIssued(new X509Certificate(old.cert))).toBe(true);
+    expect(await handshake(tls.operator.cert, tls.operator.key, old.cert, `tollgate-operator.${NAMESPACE}.svc`)).toBe(true);
+  });
+});
