@@ -15,6 +15,16 @@ import { ALL_FEATURES, at, CHART, find, helm, helmOk, type K8sObject, KUBE_VERSI
 const NS = 'tollgate-system';
 const work = mkdtempSync(join(tmpdir(), 'tollgate-helm-chart-'));
 
+interface Probe {
+  httpGet: { path: string; port: string; scheme?: string };
+  periodSeconds?: number;
+  timeoutSeconds?: number;
+  failureThreshold?: number;
+}
+
+/** The longest event-loop stall a probe rides out: probes started in its first (stall - timeout) s fail (Kubernetes defaults 10 / 1 / 3). */
+const stallTolerated = (p: Probe): number => (p.timeoutSeconds ?? 1) + ((p.failureThreshold ?? 3) - 1) * (p.periodSeconds ?? 10);
+
 interface Container {
   name: string;
   args: string[];
@@ -22,8 +32,8 @@ interface Container {
   ports: { name: string; containerPort: number }[];
   securityContext: Record<string, unknown>;
   resources: { requests?: Record<string, string>; limits?: Record<string, string> };
-  readinessProbe?: { httpGet: { path: string; port: string; scheme?: string } };
-  livenessProbe?: unknown;
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
 }
 
@@ -278,6 +288,20 @@ describe('helm lint and template', () => {
       expect(at(find(render({ values: [zones] }), 'Deployment', name), 'spec.template.spec.topologySpreadConstraints.0')).toMatchObject({ maxSkew: 2, topologyKey: 'topology.kubernetes.io/zone' });
       expect(at<unknown[]>(find(render({ values: [zones] }), 'Deployment', name), 'spec.template.spec.topologySpreadConstraints')).toHaveLength(1);
     }
+  });
+
+  it('keeps a data plane in the Service through a multi-second stall, and restarts none that is merely busy', () => {
+    const dp = container(find(render(), 'Deployment', 'tollgate-dataplane'));
+    const ready = dp.readinessProbe;
+    const live = dp.livenessProbe;
+    if (ready === undefined || live === undefined) throw new Error('data-plane probes missing');
+    // Before: one probe unanswered for 2 s (a GC pause, a large body parsed under a CPU limit) took the pod out.
+    expect(stallTolerated(ready)).toBeGreaterThanOrEqual(5);
+    // A hung pod is still out soon: the last failing probe starts failureThreshold periods in and times out.
+    expect((ready.failureThreshold ?? 3) * (ready.periodSeconds ?? 10) + (ready.timeoutSeconds ?? 1)).toBeLessThanOrEqual(10);
+    // Liveness asks the process only (/healthz: no upstream, Redis or operator) and outlasts readiness by far.
+    expect(live.httpGet.path).toBe('/healthz');
+    expect(stallTolerated(live)).toBeGreaterThanOrEqual(3 * stallTolerated(ready));
   });
 
   it.each([
