@@ -133,6 +133,7 @@ describe('helm lint and template', () => {
       '--previous-token-file=/var/run/tollgate/admin-token-previous/token',
       '--api-key-hash-secret=tollgate-api-key-hash',
       '--owner-service-account=tollgate-operator',
+      '--lease-name=tollgate-operator',
       '--retention-interval=600',
       '--managed-tls',
       '--tls-secret-prefix=tollgate',
@@ -290,6 +291,31 @@ describe('helm lint and template', () => {
     }
   });
 
+  it.each([
+    ['operator-managed TLS', [], ['tollgate-api-key-hash', 'tollgate-ca', 'tollgate-dataplane-tls']],
+    ['cert-manager, an existing API key hash Secret', ['tls.certManager.enabled=true', 'tls.certManager.issuerRef.name=ca', 'apiKeyHash.existingSecret=hash-key'], ['hash-key']],
+    ['no TLS', ['tls.enabled=false'], ['tollgate-api-key-hash']],
+  ])("grants the operator get and update in the release namespace only on the objects it names (%s)", (_name, set, secrets) => {
+    const objects = render({ set });
+    const rules = at<{ apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }[]>(find(objects, 'Role', 'tollgate-operator', NS), 'rules');
+    const args = container(find(objects, 'Deployment', 'tollgate-operator')).args;
+    // Before: get on every Secret and get/update on every Lease of the namespace.
+    for (const r of rules) {
+      const named = r.verbs.filter((v) => !['create', 'list', 'watch'].includes(v));
+      if (named.length > 0) expect(r.resourceNames, `${r.verbs.join(',')} ${r.resources.join(',')}`).toBeDefined();
+    }
+    const namesOf = (resource: string, verb: string) => rules.filter((r) => r.resources.includes(resource) && r.verbs.includes(verb)).flatMap((r) => r.resourceNames ?? ['*']);
+    expect(namesOf('secrets', 'get').sort()).toEqual(secrets);
+    expect(namesOf('secrets', 'create')).toEqual(['*']);
+    // The names are the ones the operator is told to use.
+    expect(namesOf('leases', 'get')).toEqual(['tollgate-operator']);
+    expect(namesOf('leases', 'update')).toEqual(['tollgate-operator']);
+    expect(args).toContain('--lease-name=tollgate-operator');
+    expect(namesOf('serviceaccounts', 'get')).toEqual(['tollgate-operator']);
+    expect(args).toContain('--owner-service-account=tollgate-operator');
+    expect(args.find((a) => a.startsWith('--api-key-hash-secret='))).toBe(`--api-key-hash-secret=${secrets[0]}`);
+  });
+
   it('keeps a data plane in the Service through a multi-second stall, and restarts none that is merely busy', () => {
     const dp = container(find(render(), 'Deployment', 'tollgate-dataplane'));
     const ready = dp.readinessProbe;
@@ -377,7 +403,7 @@ describe('helm lint and template', () => {
     ]);
     // The release namespace is not watched, so the data-plane EndpointSlices are granted there.
     const releaseRules = at<{ resources: string[] }[]>(find(objects, 'Role', 'tollgate-operator', NS), 'rules');
-    expect(releaseRules.flatMap((r) => r.resources).sort()).toEqual(['endpointslices', 'leases', 'secrets', 'serviceaccounts']);
+    expect([...new Set(releaseRules.flatMap((r) => r.resources))].sort()).toEqual(['endpointslices', 'leases', 'secrets', 'serviceaccounts']);
   });
 
   it.each([

@@ -10,6 +10,8 @@ export interface RequestAttributes {
   resource: string;
   /** '' for a cluster-scoped request (including a list or watch across all namespaces) */
   namespace: string;
+  /** The object's name: '' for a list, a watch or a create (RBAC sees none then). */
+  name: string;
 }
 
 /** One verb on one resource granted by one rule of one Role or ClusterRole. */
@@ -21,6 +23,8 @@ export interface Grant {
   verb: string;
   /** '*' when granted through a ClusterRoleBinding, else the Role's namespace */
   namespace: string;
+  /** One of the rule's resourceNames, or '*' when it has none (every name). */
+  name: string;
 }
 
 /** Maps a request path and method to RBAC attributes (k8s.io/apiserver RequestInfoFactory, simplified). */
@@ -47,14 +51,15 @@ export function attributesOf(call: ApiCall): RequestAttributes {
   const verbs: Record<string, string> = { POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: name === undefined ? 'deletecollection' : 'delete' };
   const verb = call.method === 'GET' ? (watch ? 'watch' : name === undefined ? 'list' : 'get') : (verbs[call.method] ?? call.method.toLowerCase());
   // GET /api/v1/namespaces/x is a get of the namespace x itself.
-  if (parts[0] === 'api' && parts[2] === 'namespaces' && parts.length === 4) return { verb, group, resource: 'namespaces', namespace: '' };
-  return { verb, group, resource: subresource === undefined ? resource : `${resource}/${subresource}`, namespace };
+  if (parts[0] === 'api' && parts[2] === 'namespaces' && parts.length === 4) return { verb, group, resource: 'namespaces', namespace: '', name: parts[3] ?? '' };
+  return { verb, group, resource: subresource === undefined ? resource : `${resource}/${subresource}`, namespace, name: name ?? '' };
 }
 
 interface PolicyRule {
   apiGroups?: string[];
   resources?: string[];
   verbs?: string[];
+  resourceNames?: string[];
 }
 
 /** Every verb × resource the rendered Roles and ClusterRoles grant to `subject`, through their bindings. */
@@ -73,7 +78,9 @@ export function grantsFor(objects: K8sObject[], subject: { name: string; namespa
     const namespace = binding.kind === 'ClusterRoleBinding' ? '*' : (binding.metadata.namespace ?? '');
     const source = role.kind === 'ClusterRole' ? `ClusterRole ${role.metadata.name}` : `Role ${role.metadata.namespace ?? ''}/${role.metadata.name}`;
     for (const rule of (role.rules as PolicyRule[] | undefined) ?? []) {
-      for (const group of rule.apiGroups ?? []) for (const resource of rule.resources ?? []) for (const verb of rule.verbs ?? []) grants.push({ source, group, resource, verb, namespace });
+      // One grant per name, so that a name no call used shows as unused.
+      const names = rule.resourceNames === undefined || rule.resourceNames.length === 0 ? ['*'] : rule.resourceNames;
+      for (const group of rule.apiGroups ?? []) for (const resource of rule.resources ?? []) for (const verb of rule.verbs ?? []) for (const name of names) grants.push({ source, group, resource, verb, namespace, name });
     }
   }
   return grants;
@@ -81,12 +88,15 @@ export function grantsFor(objects: K8sObject[], subject: { name: string; namespa
 
 export function allows(grant: Grant, a: RequestAttributes): boolean {
   const scoped = grant.namespace === '*' || (a.namespace !== '' && grant.namespace === a.namespace);
-  return scoped && grant.verb === a.verb && grant.group === a.group && grant.resource === a.resource;
+  // A rule with resourceNames allows only requests that name one of them (never a list or a create).
+  const named = grant.name === '*' || (a.name !== '' && grant.name === a.name);
+  return scoped && named && grant.verb === a.verb && grant.group === a.group && grant.resource === a.resource;
 }
 
-export const describeGrant = (g: Grant): string => `${g.source}: ${g.verb} ${g.group === '' ? '' : `${g.group}/`}${g.resource}${g.namespace === '*' ? '' : ` in ${g.namespace}`}`;
+export const describeGrant = (g: Grant): string =>
+  `${g.source}: ${g.verb} ${g.group === '' ? '' : `${g.group}/`}${g.resource}${g.name === '*' ? '' : ` ${g.name}`}${g.namespace === '*' ? '' : ` in ${g.namespace}`}`;
 export const describeRequest = (a: RequestAttributes): string =>
-  `${a.verb} ${a.group === '' ? '' : `${a.group}/`}${a.resource}${a.namespace === '' ? ' (cluster-wide)' : ` in ${a.namespace}`}`;
+  `${a.verb} ${a.group === '' ? '' : `${a.group}/`}${a.resource}${a.name === '' ? '' : ` ${a.name}`}${a.namespace === '' ? ' (cluster-wide)' : ` in ${a.namespace}`}`;
 
 /** Requests no grant allows (the API server answered them 403) and grants no request used. */
 export function compare(calls: ApiCall[], grants: Grant[]): { missing: string[]; unused: string[] } {

@@ -17,6 +17,12 @@
 {{- default (printf "%s-api-key-hash" (include "tollgate.fullname" .)) .Values.apiKeyHash.existingSecret -}}
 {{- end -}}
 
+{{/*
+The operator's leader-election Lease. Not derived from fullname: operators of an older chart
+version use this name during an upgrade's rollout, and a second name would elect a second leader.
+*/}}
+{{- define "tollgate.leaseName" -}}tollgate-operator{{- end -}}
+
 {{- define "tollgate.operatorServiceAccountName" -}}
 {{- default (include "tollgate.operatorName" .) .Values.operator.serviceAccount.name -}}
 {{- end -}}
