@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PassThroughEmulator, startPassThroughEmulator } from '../emulators/openai-passthrough.js';
 import { providerManifest, secretManifest } from '../providers/provider-manifests.js';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { metricValue } from '../support/admin-metrics.js';
 
 // What pass-through requests that run a model are charged: a Responses compaction (its answer's
 // usage, and its prompt held by a Budget at admission), while counting input tokens stays free; and
@@ -52,7 +53,7 @@ describe('pass-through metering of requests that run a model', () => {
 
   beforeAll(async () => {
     upstream = await startPassThroughEmulator('sk-upstream');
-    gateway = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('agent') + route('capped') + route('img', 'gpt-image-1', 'images') + route('img-short', 'gpt-image-1', 'images', '  timeouts: { total: 200ms }\n') + route('stt', 'whisper-1', 'audio') + route('img-hang', 'dall-e-3', 'images', '  timeouts: { total: 300ms }\n') + BUDGET + HANG_BUDGET });
+    gateway = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('agent') + route('capped') + route('img', 'gpt-image-1', 'images') + route('img-short', 'gpt-image-1', 'images', '  timeouts: { total: 200ms }\n') + route('stt', 'whisper-1', 'audio') + route('img-hang', 'dall-e-3', 'images', '  timeouts: { total: 300ms }\n') + BUDGET + HANG_BUDGET }, { admin: true });
     client = new OpenAI({ apiKey: 'unused', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
   });
 
@@ -86,7 +87,7 @@ describe('pass-through metering of requests that run a model', () => {
     expect(gateway.usage.records.slice(before)).toEqual([]);
   });
 
-  it('holds a compaction prompt against a Budget at admission: one that cannot fit is refused before the upstream', async () => {
+  it('holds a compaction prompt against a Budget at admission: one that cannot fit is refused before the upstream, counted in tollgate_budget_rejections_total', async () => {
     const sent = upstream.requests.length;
     // ~100,000 tokens of prompt: $0.125 at the input price alone, over the 10-cent Budget.
     const res = await fetch(`${gateway.url}/v1/responses/compact`, {
@@ -97,6 +98,8 @@ describe('pass-through metering of requests that run a model', () => {
     expect(res.status).toBe(429);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('budget_exceeded');
     expect(upstream.requests.length).toBe(sent);
+    // Counted as a chat request's refusal is, with the same labels.
+    expect(await metricValue(gateway, 'tollgate_budget_rejections_total', { route: 'default/capped', budget: 'default/capped', action: 'reject' })).toBe(1);
   });
 
   /** POSTs an images request and leaves (destroys the connection) once `leave` says so of what has come of the answer. */

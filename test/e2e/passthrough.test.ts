@@ -5,6 +5,7 @@ import { Authenticator } from '../../dataplane/governance/identity/authenticator
 import { type PassThroughEmulator, startPassThroughEmulator } from '../emulators/openai-passthrough.js';
 import { apiKeySecretManifest, providerManifest, secretManifest } from '../providers/provider-manifests.js';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { metricValue } from '../support/admin-metrics.js';
 
 // Pass-through endpoints driven by the official openai client (images, audio with a real file
 // upload, files, batches, moderations) and plain fetch (vLLM rerank, score, tokenize), with identity,
@@ -77,7 +78,7 @@ describe('pass-through endpoints', () => {
 
   beforeAll(async () => {
     upstream = await startPassThroughEmulator('sk-upstream');
-    gateway = await startTestGateway({ 'providers.yaml': providers(upstream.url), 'routes.yaml': ROUTES }, { auth: new Authenticator({}) });
+    gateway = await startTestGateway({ 'providers.yaml': providers(upstream.url), 'routes.yaml': ROUTES }, { auth: new Authenticator({}), admin: true });
     client = new OpenAI({ apiKey: CALLER_KEY, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
   });
 
@@ -240,7 +241,7 @@ describe('pass-through endpoints', () => {
     expect((refused as InstanceType<typeof OpenAI.NotFoundError>).message).toMatch(/endpoint moderations is not enabled on route default\/chat-only/);
   });
 
-  it('vLLM rerank, score and tokenize; the route rate limit counts them', async () => {
+  it('vLLM rerank, score and tokenize; the route rate limit counts them, and its refusal in tollgate_rate_limit_rejections_total', async () => {
     const rerank = await post('/v1/rerank', { model: 'reranker', query: 'q', documents: ['a', 'b'] });
     expect(rerank.status).toBe(200);
     expect(((await rerank.json()) as { results: unknown[] }).results).toHaveLength(2);
@@ -253,6 +254,8 @@ describe('pass-through endpoints', () => {
     expect(last()?.url).toBe('/tokenize');
     const limited = await post('/v1/rerank', { model: 'reranker', query: 'q', documents: ['a'] });
     expect(limited.status).toBe(429);
+    // Counted as a chat request's refusal is, with the same labels.
+    expect(await metricValue(gateway, 'tollgate_rate_limit_rejections_total', { route: 'default/reranker', limit: 'requests' })).toBe(1);
   });
 
   it('an upstream error answer that echoes the Provider key reaches the client scrubbed (body plain or gzipped, and headers)', async () => {

@@ -18,7 +18,7 @@ import { errors, GatewayError } from '../../core/gateway-error.js';
 import type { ByteBudget } from '../../core/byte-budget.js';
 import { headerOf } from '../request-headers.js';
 import { sendError } from '../send-error.js';
-import { admitPassThrough, type ForwardTarget, MODEL_HEADER, passThroughErrors, passThroughRoute } from './passthrough-route.js';
+import { admitPassThrough, type ForwardTarget, MODEL_HEADER, passThroughErrors, passThroughRoute, refusalDecision } from './passthrough-route.js';
 import { createsUpstream, passThroughPath, runsModel } from './passthrough-paths.js';
 import { outputCap } from '../../governance/admission.js';
 import { type AnswerMeter, charge, type ChargeReason, type MeteredAttempt, meterAnswer, promptUsage } from './answer-meter.js';
@@ -385,7 +385,15 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       // A compaction runs the model over its prompt: held like a chat request's (prompt estimate and output cap).
       const promptTokens = runsModel(req.method ?? 'GET', path) ? promptTokensOf(json) : 0;
       const held = promptTokens === 0 ? undefined : { promptTokens, maxOutputTokens: outputCap({ op: 'chat', body: {} }, route, promptTokens) };
-      const limits = await admitPassThrough(deps, runtime, caller, route, false, requestUnits(path, json, Number.isFinite(declared) ? declared : 0), held);
+      let limits;
+      try {
+        limits = await admitPassThrough(deps, runtime, caller, route, false, requestUnits(path, json, Number.isFinite(declared) ? declared : 0), held);
+      } catch (err) {
+        // Counted as the pipeline counts a chat request's refusal: before, these were in no rejection counter.
+        const refused = err instanceof GatewayError ? refusalDecision(err) : undefined;
+        if (refused !== undefined) telemetry.admission(refused);
+        throw err;
+      }
       let settled = false;
       /** Set while the answer is read on, or awaited, without its client: told when the request is charged. */
       let unattended: (() => void) | undefined;

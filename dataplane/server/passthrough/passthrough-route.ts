@@ -15,6 +15,7 @@ import type { BilledUnits } from '../../metering/cost.js';
 import { callerResidency, violatedPolicy } from '../../routing/rules/residency.js';
 import type { GuardrailDecision } from '../../policy/guardrail/guardrail-decision.js';
 import { uninspectedVerdict } from '../../policy/guardrail/uninspected.js';
+import type { AdmissionDecision } from '../../telemetry/gateway-observer.js';
 
 /** Told the guardrail decisions about a pass-through call on its route (none of their rules read it), before a refusal is thrown. */
 export type GuardrailReport = (route: RouteConfig, decisions: readonly GuardrailDecision[], refused: boolean) => void;
@@ -197,4 +198,17 @@ export function downgradeRefused(err: Downgrade): GatewayError {
   return new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `budget ${err.budget} cannot cover this request: it is exhausted, or what is left is less than the request's price (its downgrade to ${err.model} does not apply to pass-through endpoints)`, {
     headers: { ...err.headers },
   });
+}
+
+/**
+ * The admission decision a refusal of a pass-through request or a Realtime upgrade stands for,
+ * reported as the pipeline's stages report a chat request's (tollgate_rate_limit_rejections_total,
+ * tollgate_budget_rejections_total, with the same labels); undefined for other refusals. A Realtime
+ * connection limit is a `concurrency` limit.
+ */
+export function refusalDecision(err: GatewayError): AdmissionDecision | undefined {
+  if (err.code === 'rate_limit_exceeded') return { result: 'rate_limited', limit: /token/i.test(err.message) ? 'tokens' : 'requests' };
+  if (err.code === 'too_many_connections') return { result: 'rate_limited', limit: 'concurrency' };
+  if (err.code === 'budget_exceeded') return { result: 'budget_exceeded', budget: err.headers['x-tollgate-budget'] ?? '', action: 'reject' };
+  return undefined;
 }

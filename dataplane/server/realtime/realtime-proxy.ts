@@ -5,7 +5,7 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import { ANONYMOUS, type Caller } from '../../core/caller.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import { browserRefusal } from '../browser-origin.js';
-import { admitPassThrough, type ForwardTarget, MODEL_HEADER, type PassThroughDecision, passThroughRoute } from '../passthrough/passthrough-route.js';
+import { admitPassThrough, type ForwardTarget, MODEL_HEADER, type PassThroughDecision, passThroughRoute, refusalDecision } from '../passthrough/passthrough-route.js';
 import type { RouteConfig } from '../../config/snapshot.js';
 import type { PipelineDeps } from '../../pipeline/pipeline-deps.js';
 import type { SnapshotStore } from '../../runtime/snapshot-store.js';
@@ -13,7 +13,7 @@ import { RealtimeBudget } from './realtime-budget.js';
 import { RelayQueue } from './relay-queue.js';
 import { type Credentials, type OpenSession, REVOKED_CLOSE, revocation, runSession, type SessionHost } from './realtime-session.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
-import { type AdmissionDecision, type GatewayObserver, NOOP_REALTIME_TELEMETRY, type RealtimeTelemetry } from '../../telemetry/gateway-observer.js';
+import { type GatewayObserver, NOOP_REALTIME_TELEMETRY, type RealtimeTelemetry } from '../../telemetry/gateway-observer.js';
 import { DEFAULT_OUTPUT_CAP } from '../../governance/admission.js';
 import { serviceAccountTokenExpiry } from '../../governance/identity/authenticator.js';
 import type { Admission } from '../../governance/types.js';
@@ -86,18 +86,6 @@ function handshakeOutcome(status: number): string {
   if (status === 429) return 'RateLimited';
   if (status >= 500) return 'ServerError';
   return 'ClientError';
-}
-
-/**
- * The admission decision a refusal at the upgrade stands for, reported like a request's
- * (tollgate_rate_limit_rejections_total, tollgate_budget_rejections_total); undefined for other
- * refusals. A connection limit is a `concurrency` limit.
- */
-export function refusalDecision(err: GatewayError): AdmissionDecision | undefined {
-  if (err.code === 'rate_limit_exceeded') return { result: 'rate_limited', limit: /token/i.test(err.message) ? 'tokens' : 'requests' };
-  if (err.code === 'too_many_connections') return { result: 'rate_limited', limit: 'concurrency' };
-  if (err.code === 'budget_exceeded') return { result: 'budget_exceeded', budget: err.headers['x-tollgate-budget'] ?? '', action: 'reject' };
-  return undefined;
 }
 
 /**
