@@ -123,9 +123,10 @@ export async function startDev(opts: DevOptions): Promise<DevGateway> {
       return;
     }
     devConsole?.loaded(result.input);
-    const { snapshot, statuses, leftOutApiKeys } = compile({ ...result.input, apiKeyHashKey, localCaptureDestinations: true, ...egressCompileInput() });
+    const { snapshot, statuses, leftOutApiKeys, copiedApiKeys } = compile({ ...result.input, apiKeyHashKey, localCaptureDestinations: true, ...egressCompileInput() });
     // Secrets have no status: what the operator says in an Event on the Secret, dev logs.
     for (const k of leftOutApiKeys ?? []) logger.warn(`Secret ${k.namespace}/${k.name}: ${k.reason}: API key ${k.message}`);
+    for (const k of copiedApiKeys ?? []) logger.warn({ copies: k.copies }, `Secret ${k.namespace}/${k.name}: ${k.reason}: API key ${k.message}`);
     for (const s of statuses) {
       for (const c of s.conditions) {
         // Conflicted is the one condition whose True is the bad state.

@@ -17,8 +17,8 @@ const apiKey = (namespace: string, name: string, key: string, createdAt?: string
 
 function compileKeys(secrets: SecretInput[]) {
   const input: CompileInput = { providers: [openai], routes: [chat], budgets: [], secrets, apiKeyHashKey: 'install-key' };
-  const { snapshot, leftOutApiKeys } = compile(input);
-  return { holders: snapshot.apiKeys.map((k) => `${k.namespace}/${k.name}`), refused: leftOutApiKeys ?? [], snapshot };
+  const { snapshot, leftOutApiKeys, copiedApiKeys } = compile(input);
+  return { holders: snapshot.apiKeys.map((k) => `${k.namespace}/${k.name}`), refused: leftOutApiKeys ?? [], copied: copiedApiKeys ?? [], snapshot };
 }
 
 describe('API keys held by more than one Secret', () => {
@@ -31,6 +31,25 @@ describe('API keys held by more than one Secret', () => {
     expect(refused).toEqual([{ namespace: 'team-b', name: 'zz', reason: 'DuplicateApiKey', message: expect.stringContaining('Secret team-a/caller holds the same key and keeps it') }]);
     expect(JSON.stringify(refused)).not.toContain('tg-team-a-key');
     expect(wireJson(snapshot)).not.toContain('team-b');
+  });
+
+  it("tells the keeper's owner its key was copied: a copy in another namespace unnamed (another tenant's), one in its own namespace named; the log list names them all", () => {
+    const { copied } = compileKeys([
+      apiKey('team-a', 'caller', 'tg-team-a-key', '2024-01-01T00:00:00Z'),
+      apiKey('team-b', 'zz', 'tg-team-a-key', '2024-06-01T00:00:00Z'),
+      apiKey('team-c', 'own', 'other', '2024-01-01T00:00:00Z'),
+    ]);
+    expect(copied).toEqual([{ namespace: 'team-a', name: 'caller', reason: 'DuplicateApiKey', message: expect.stringMatching(/^copied: a Secret in another namespace holds the same key; this Secret keeps it .*rotate it/), copies: ['team-b/zz'] }]);
+    expect(copied[0]?.message).not.toMatch(/team-b|zz|tg-team-a-key/);
+    const mixed = compileKeys([
+      apiKey('team-a', 'caller', 'k', '2024-01-01T00:00:00Z'),
+      apiKey('team-a', 'spare', 'k', '2024-02-01T00:00:00Z'),
+      apiKey('team-b', 'zz', 'k', '2024-06-01T00:00:00Z'),
+    ]).copied;
+    expect(mixed[0]?.message).toMatch(/^copied: Secret team-a\/spare and a Secret in another namespace hold the same key/);
+    expect(mixed[0]?.copies).toEqual(['team-a/spare', 'team-b/zz']);
+    const near = compileKeys([apiKey('team-a', 'caller', 'k', '2024-01-01T00:00:00Z'), apiKey('team-a', 'spare', 'k', '2024-02-01T00:00:00Z')]).copied;
+    expect(near[0]?.message).toMatch(/^copied: Secret team-a\/spare holds the same key; .*Give the copy a key of its own\.$/);
   });
 
   it('age decides, not the names: a copier whose namespace sorts first does not take the key, and an older Secret in a later namespace keeps it', () => {

@@ -18,9 +18,19 @@ export interface RefusedApiKey {
   message: string;
 }
 
+/**
+ * A Secret that keeps its key while later Secrets hold copies of it: its owner is told (a Warning
+ * Event on it) that someone else has the key. `message` names the copies in its own namespace only;
+ * `copies` names them all, for the operator's log, which only the platform team reads.
+ */
+export interface CopiedApiKey extends RefusedApiKey {
+  copies: string[];
+}
+
 export interface CompiledApiKeys {
   keys: ApiKeyConfig[];
   refused: RefusedApiKey[];
+  copied: CopiedApiKey[];
 }
 
 const id = (s: SecretInput): string => `${s.namespace}/${s.name}`;
@@ -48,6 +58,23 @@ function holderOrder(a: SecretInput, b: SecretInput): number {
 }
 
 /**
+ * What the keeper's owner is told. A copy in another namespace is not named: that namespace and the
+ * Secret's name are another tenant's (the name is even the copier's choice of text, shown in the
+ * owner's Events), and the owner's remedy, a new key, is the same whoever holds the copy. A copy in
+ * the keeper's own namespace is the same tenant's: named, so it can be found and fixed.
+ */
+function copiedMessage(keeper: SecretInput, copies: readonly SecretInput[]): string {
+  const near = copies.filter((c) => c.namespace === keeper.namespace).map((c) => `Secret ${id(c)}`);
+  const elsewhere = copies.some((c) => c.namespace !== keeper.namespace);
+  const holders = [...near, ...(elsewhere ? ['a Secret in another namespace'] : [])];
+  const who = holders.length === 1 ? `${holders[0]} holds` : `${holders.slice(0, -1).join(', ')} and ${holders.at(-1)} hold`;
+  const advice = elsewhere
+    ? 'Someone else has this key: rotate it (a new value in this Secret; the platform team can see which Secret holds the copy in the operator log).'
+    : 'Give the copy a key of its own.';
+  return `copied: ${who} the same key; this Secret keeps it (the oldest holder) and the copy is not served. ${advice}`;
+}
+
+/**
  * API keys by keyed hash: the snapshot never carries a client's key. Without the installation's hash
  * key no API key is compiled (callers always pass one: the operator's Secret, dev's local file).
  *
@@ -60,7 +87,7 @@ function holderOrder(a: SecretInput, b: SecretInput): number {
  * copier cannot backdate its Secret.
  */
 export function compileApiKeys(secrets: SecretInput[], hashKey: string | undefined): CompiledApiKeys {
-  if (hashKey === undefined) return { keys: [], refused: [] };
+  if (hashKey === undefined) return { keys: [], refused: [], copied: [] };
   const holders = new Map<string, SecretInput[]>();
   for (const s of secrets) {
     const value = (s.data[API_KEY_DATA_KEY] ?? '').trim();
@@ -72,6 +99,7 @@ export function compileApiKeys(secrets: SecretInput[], hashKey: string | undefin
   }
   const keys: ApiKeyConfig[] = [];
   const refused: RefusedApiKey[] = [];
+  const copied: CopiedApiKey[] = [];
   for (const [digest, list] of holders) {
     const [keeper, ...copies] = [...list].sort(holderOrder);
     if (keeper === undefined) continue;
@@ -89,8 +117,10 @@ export function compileApiKeys(secrets: SecretInput[], hashKey: string | undefin
         message: `not served: Secret ${id(keeper)} holds the same key and keeps it (the oldest holder); a key identifies one caller. Use a key of your own.`,
       });
     }
+    // Before, only the copy was told: the owner never learnt that its key had been copied.
+    if (copies.length > 0) copied.push({ namespace: keeper.namespace, name: keeper.name, reason: DUPLICATE_API_KEY, message: copiedMessage(keeper, copies), copies: copies.map(id) });
   }
   const byId = (a: { namespace: string; name: string }, b: { namespace: string; name: string }): number =>
     `${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1;
-  return { keys: keys.sort(byId), refused: refused.sort(byId) };
+  return { keys: keys.sort(byId), refused: refused.sort(byId), copied: copied.sort(byId) };
 }

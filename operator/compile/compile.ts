@@ -167,6 +167,8 @@ export function compile(input: CompileInput): CompileResult {
   const snapshot: Snapshot = { ...content, version: contentHash(content) };
   const result: CompileResult = { snapshot, statuses: [...providerStatuses, ...routeStatuses, ...budgetStatuses, ...dataPolicyStatuses, ...guardrails.statuses].sort(statusOrder) };
   if (leftOutApiKeys.length > 0) result.leftOutApiKeys = leftOutApiKeys;
+  // A keeper left out of an oversized snapshot is told that (SnapshotTooLarge) and that it was copied.
+  if (compiledKeys.copied.length > 0) result.copiedApiKeys = compiledKeys.copied;
   if (fit.oversize !== undefined) result.oversize = fit.oversize;
   return result;
 }

@@ -94,6 +94,11 @@ export interface CompileResult {
    * reason: SnapshotTooLarge (an oversized snapshot), DuplicateApiKey (an older Secret holds the same key).
    */
   leftOutApiKeys?: { namespace: string; name: string; reason: string; message: string }[];
+  /**
+   * API keys served from the Secret that keeps them while later Secrets hold copies (DuplicateApiKey):
+   * the keeper's owner is warned too. `copies` (namespace/name) is for the operator's log only.
+   */
+  copiedApiKeys?: { namespace: string; name: string; reason: string; message: string; copies: string[] }[];
   /** Set when the snapshot is over what data planes accept even without any tenant's object (snapshot-budget.ts). */
   oversize?: string;
 }

@@ -96,6 +96,8 @@ function setup(routes: KubeObject[], options: { snapshotBudgetBytes?: number; se
     setLeading: (on: boolean) => (leading = on),
     onPatch: (f: () => void) => (onPatch = f),
     leading: () => leading,
+    /** Moves the reconciler's clock on. */
+    advance: (ms: number) => (clock += ms),
   };
 }
 
@@ -259,7 +261,7 @@ describe('Reconciler and API keys held by more than one Secret', () => {
       apiKeyHashKey: 'h'.repeat(32),
     });
     await reconcileAll(reconciler);
-    const warned = () => events.filter((e) => e.reason === 'DuplicateApiKey');
+    const warned = () => events.filter((e) => e.reason === 'DuplicateApiKey' && e.name === 'zz');
     expect(warned()).toEqual([{ kind: 'Secret', name: 'zz', reason: 'DuplicateApiKey', message: expect.stringContaining('Secret team-a/caller holds the same key and keeps it') }]);
     expect(logged.join('')).toMatch(/"secret":"team-b\/zz".*API key not served: Secret team-a\/caller holds the same key/);
     expect(JSON.stringify(events) + logged.join('')).not.toContain('tg-team-a-key');
@@ -269,5 +271,38 @@ describe('Reconciler and API keys held by more than one Secret', () => {
     caches.secrets.delete('team-a/caller');
     await reconcileAll(reconciler);
     expect(warned()).toHaveLength(1);
+  });
+
+  it("warns the keeper's Secret too (its owner learns the key was copied, never the key nor the other tenant's namespace), once, however often the copy comes and goes within an hour", async () => {
+    const copy = labelled('team-b', 'zz', '2024-06-01T00:00:00Z');
+    const { reconciler, events, logged, caches, advance } = setup([chatRoute('a')], {
+      secrets: [labelled('team-a', 'caller', '2024-01-01T00:00:00Z'), copy],
+      apiKeyHashKey: 'h'.repeat(32),
+    });
+    await reconcileAll(reconciler);
+    const toOwner = () => events.filter((e) => e.reason === 'DuplicateApiKey' && e.name === 'caller');
+    expect(toOwner()).toEqual([{ kind: 'Secret', name: 'caller', reason: 'DuplicateApiKey', message: expect.stringContaining('API key copied: a Secret in another namespace holds the same key; this Secret keeps it') }]);
+    expect(toOwner()[0]?.message).toMatch(/rotate it/);
+    expect(JSON.stringify(toOwner())).not.toMatch(/team-b|zz|tg-team-a-key/);
+    // The platform team's log says which Secret holds the copy, never the key.
+    expect(logged.join('')).toMatch(/"secret":"team-a\/caller".*"copies":\["team-b\/zz"\].*API key copied/);
+    expect(logged.join('')).not.toContain('tg-team-a-key');
+    await reconcileAll(reconciler);
+    expect(toOwner()).toHaveLength(1);
+    // The copier deletes and re-creates its copy: the owner's namespace gets no Event per toggle.
+    for (let i = 0; i < 3; i++) {
+      caches.secrets.delete('team-b/zz');
+      await reconcileAll(reconciler);
+      caches.secrets.set('team-b/zz', copy);
+      await reconcileAll(reconciler);
+    }
+    expect(toOwner()).toHaveLength(1);
+    // An hour on (an Event's lifetime), a copy that came back is told again.
+    caches.secrets.delete('team-b/zz');
+    advance(60 * 60 * 1000);
+    await reconcileAll(reconciler);
+    caches.secrets.set('team-b/zz', copy);
+    await reconcileAll(reconciler);
+    expect(toOwner()).toHaveLength(2);
   });
 });

@@ -62,6 +62,14 @@ interface StatusJob {
   desired: DesiredCondition[];
 }
 
+/**
+ * How long the owner of a copied API key is not told the same thing again once the copy is gone:
+ * the copy's holder (another tenant) decides when it comes and goes, and would otherwise write an
+ * Event into the owner's namespace at every reconcile. An hour is an Event's default lifetime, so
+ * the last one is still there to read meanwhile.
+ */
+const COPIED_KEY_WARNING_HOLD_MS = 60 * 60 * 1000;
+
 const PLURAL: Record<ObjectKind, string> = { Provider: 'providers', ModelRoute: 'modelroutes', Budget: 'budgets', DataPolicy: 'datapolicies', GuardrailPolicy: 'guardrailpolicies' };
 
 interface StatusBody {
@@ -141,6 +149,8 @@ export class Reconciler {
   private readonly now: () => number;
   /** API key Secrets warned of being left out of the snapshot, with the message they were told. */
   private readonly warnedApiKeys = new Map<string, string>();
+  /** Secrets that keep a key other Secrets copied: per message they were told, when (COPIED_KEY_WARNING_HOLD_MS). */
+  private readonly warnedKeepers = new Map<string, Map<string, number>>();
   /** The version of the last snapshot too large to publish (logged once). */
   private oversizeVersion: string | undefined;
   /**
@@ -246,9 +256,10 @@ export class Reconciler {
     }
     const { input, invalid } = this.buildInput();
     if (this.opts.snapshotBudgetBytes !== undefined) input.snapshotBudgetBytes = this.opts.snapshotBudgetBytes;
-    const { snapshot, statuses, leftOutApiKeys, oversize } = compile(input);
+    const { snapshot, statuses, leftOutApiKeys, copiedApiKeys, oversize } = compile(input);
     this.compiles++;
     await this.warnLeftOutApiKeys(leftOutApiKeys ?? []);
+    await this.warnCopiedApiKeys(copiedApiKeys ?? []);
     // Every pod would refuse it: they keep the snapshot they serve (what changed stays Pending).
     if (oversize !== undefined && snapshot.version !== this.oversizeVersion) this.opts.logger.error({ version: snapshot.version }, `snapshot not published: ${oversize}`);
     this.oversizeVersion = oversize === undefined ? undefined : snapshot.version;
@@ -339,6 +350,31 @@ export class Reconciler {
       this.opts.logger.warn({ secret: key, reason }, `API key ${message}`);
       const secret = this.opts.caches.secrets.get(key);
       // A listed object carries no apiVersion and kind; the Event's involvedObject needs them.
+      if (secret !== undefined) await this.opts.events.record({ ...secret, apiVersion: 'v1', kind: 'Secret' }, 'Warning', reason, `API key ${message}`);
+    }
+  }
+
+  /**
+   * The Secret that keeps a copied key gets a Warning Event too (its owner learns that someone else
+   * has the key), once while the copies stay as they are, and the same message no more than once an
+   * hour however often a copy in another namespace comes and goes. The log names every copy; the
+   * Event only those in the owner's own namespace (compile-api-keys.ts says why).
+   */
+  private async warnCopiedApiKeys(keys: NonNullable<CompileResult['copiedApiKeys']>): Promise<void> {
+    const now = this.now();
+    const current = new Map(keys.map((k) => [`${k.namespace}/${k.name}`, k]));
+    for (const [key, said] of this.warnedKeepers) {
+      const saying = current.get(key)?.message;
+      for (const [message, at] of said) if (message !== saying && now - at >= COPIED_KEY_WARNING_HOLD_MS) said.delete(message);
+      if (said.size === 0) this.warnedKeepers.delete(key);
+    }
+    for (const [key, { reason, message, copies }] of current) {
+      let said = this.warnedKeepers.get(key);
+      if (said?.has(message) === true) continue;
+      if (said === undefined) this.warnedKeepers.set(key, (said = new Map()));
+      said.set(message, now);
+      this.opts.logger.warn({ secret: key, reason, copies }, `API key ${message}`);
+      const secret = this.opts.caches.secrets.get(key);
       if (secret !== undefined) await this.opts.events.record({ ...secret, apiVersion: 'v1', kind: 'Secret' }, 'Warning', reason, `API key ${message}`);
     }
   }

@@ -90,7 +90,7 @@ describe('one public model name in two namespaces', () => {
     expect((await ask('team-c')).response.headers.get('x-tollgate-route')).toBe('team-a/chat-default');
   });
 
-  it("a Secret in team-b copying team-a's key does not take team-a's caller: the first holder keeps it and dev logs the copy", async () => {
+  it("a Secret in team-b copying team-a's key does not take team-a's caller: the first holder keeps it and dev logs the copy and the keeper", async () => {
     // Manifests carry no creation time: the first by namespace/name keeps the key (in a cluster, the oldest).
     const copy = `apiVersion: v1
 kind: Secret
@@ -103,6 +103,8 @@ stringData: { key: tg-team-a-key }
     expect(up['team-a'].requests.at(-1)?.body.model).toBe('m-team-a');
     expect(up['team-b'].requests).toHaveLength(seenByB);
     expect(logged.join('')).toMatch(/Secret team-b\/zz-copy: DuplicateApiKey: API key not served: Secret team-a\/caller holds the same key/);
+    // And the keeper, whose owner learns its key was copied (dev's log, like the operator's, names the copy).
+    expect(logged.join('')).toMatch(/"copies":\["team-b\/zz-copy"\].*Secret team-a\/caller: DuplicateApiKey: API key copied: a Secret in another namespace holds the same key/);
     expect(logged.join('')).not.toContain('tg-team-a-key');
     gateway.write('copy.yaml', '');
   });
