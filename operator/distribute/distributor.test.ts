@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -37,20 +37,60 @@ const answer = (generation: number) => JSON.stringify({ accepted: true, generati
 const envelope = (generation: number) => ({ generation, term: 0, snapshot: { version: `v${generation}` } }) as unknown as Parameters<Distributor['publish']>[0];
 
 describe('Distributor with pods that never answer', () => {
-  /** A pod that accepts connections and never answers (its node is lost); counts the pushes it is sent. */
-  async function stuckPod(): Promise<{ address: string; connections: () => number }> {
-    let connections = 0;
-    const server = createServer(() => undefined);
-    server.on('connection', () => void connections++);
-    return { address: await listen(server), connections: () => connections };
+  /**
+   * Pods that accept pushes and never answer them (their node is lost), as one group. A push they
+   * hold ends only when the test says so (`fail`: its connection is cut, as a push timeout ends it):
+   * the order of events is then the test's, not the clock's. With a real timeout of 0.5 s this test
+   * measured windows of 300 ms to 1 s, and failed whenever a loaded machine stalled for that long.
+   */
+  async function stuckPods(n: number): Promise<{ addresses: string[]; requests: () => number; failedPods: () => number; held: () => number; fail: () => number }> {
+    // The pushes held, by pod: those whose connection is still open.
+    const held = new Map<IncomingMessage, number>();
+    const failed = new Set<number>();
+    let requests = 0;
+    const addresses = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        listen(
+          createServer((req) => {
+            requests++;
+            held.set(req, i);
+            req.socket.once('close', () => held.delete(req));
+          }),
+        ),
+      ),
+    );
+    return {
+      addresses,
+      requests: () => requests,
+      /** Pods whose push has been failed at least once. */
+      failedPods: () => failed.size,
+      held: () => held.size,
+      /** Ends every push held now without an answer; how many. */
+      fail: () => {
+        const now = [...held];
+        held.clear();
+        for (const [req, pod] of now) {
+          failed.add(pod);
+          req.socket.destroy();
+        }
+        return now.length;
+      },
+    };
+  }
+
+  /** Waits (by polling, with no deadline of its own: the test's timeout bounds it) until `cond` holds. */
+  async function until(cond: () => boolean): Promise<void> {
+    while (!cond()) await new Promise((r) => setTimeout(r, 5));
   }
 
   it.each([
-    { ready: false, first: 300 },
-    // Still ready (the node's loss not noticed yet): tried first until they have failed once.
-    { ready: true, first: 1_000 },
-  ])('pushes to healthy pods at once while pods that never answer (ready: $ready) back off, across publishes', async ({ ready, first }) => {
-    const stuck = await Promise.all(Array.from({ length: 20 }, () => stuckPod()));
+    // Unready pods never heard from hold at most a quarter of the slots: the healthy pod has one at once.
+    { ready: false, failedBeforeAck: 0 },
+    // Still ready (the node's loss not noticed yet): tried first, filling every slot, until they have
+    // failed once; then the healthy pod is pushed to, before any of them fails a second time.
+    { ready: true, failedBeforeAck: 16 },
+  ])('pushes to healthy pods at once while pods that never answer (ready: $ready) back off, across publishes', async ({ ready, failedBeforeAck }) => {
+    const stuck = await stuckPods(20);
     const acked: number[] = [];
     const healthy = await listen(
       createServer((req, res) => {
@@ -64,29 +104,46 @@ describe('Distributor with pods that never answer', () => {
         });
       }),
     );
-    const distributor = new Distributor({ token: 't', logger, verifyIntervalMs: 0, pushTimeoutMs: 500 });
+    // No push or connection times out by the clock here: the stuck pods' pushes end when the test fails them.
+    const distributor = new Distributor({ token: 't', logger, verifyIntervalMs: 0, pushTimeoutMs: 60_000, connectTimeoutMs: 60_000, concurrency: 16 });
+    // Acknowledged as the distributor sees it (the pod's answer read), not as the pod sent it.
+    const ackedBy = (generation: number): boolean => distributor.progress(generation).acked > 0;
     cleanup.push(() => distributor.stop());
     distributor.setEnabled(true);
     distributor.publish(envelope(1));
     // The lost node's pods are listed first; the healthy pod last.
-    distributor.setEndpoints([...stuck.map((p) => ({ address: p.address, ready })), { address: healthy, ready: true }]);
-    const ackedWithin = async (generation: number, ms: number): Promise<boolean> => {
-      const end = Date.now() + ms;
-      while (!acked.includes(generation) && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-      return acked.includes(generation);
-    };
-    expect(await ackedWithin(1, first)).toBe(true);
+    distributor.setEndpoints([...stuck.addresses.map((address) => ({ address, ready })), { address: healthy, ready: true }]);
+
+    let failed = 0;
+    if (ready) {
+      // Every slot is taken by a stuck pod, and the healthy one waits for a slot.
+      await until(() => stuck.held() === 16);
+      expect(acked).toEqual([]);
+      failed += stuck.fail();
+    }
+    await until(() => ackedBy(1));
+    // Pushed while the stuck pods still held their pushes: none (unready), or only the first wave (ready), had ended.
+    expect(failed).toBe(failedBeforeAck);
+    // And the unready stuck pods only ever held their quarter of the slots.
+    expect(stuck.held()).toBeLessThanOrEqual(ready ? 16 : 4);
     // Statuses wait for the ready pods only: unready ones that never answer do not hold them back.
     if (!ready) expect(distributor.settled()).toBe(true);
-    // Every stuck pod has been tried (and timed out) once: 4 at a time, 0.5 s each.
-    await new Promise((r) => setTimeout(r, 2_800));
-    const tried = stuck.reduce((n, p) => n + p.connections(), 0);
+
+    // Every stuck pod is tried, and fails, once.
+    while (stuck.failedPods() < 20) {
+      await until(() => stuck.held() > 0);
+      stuck.fail();
+    }
+    const tried = stuck.requests();
     expect(tried).toBeGreaterThanOrEqual(20);
+
+    // Nothing held fails from here: a healthy pod that had to wait for a slot would never be pushed to.
     distributor.publish(envelope(2));
-    expect(await ackedWithin(2, 300)).toBe(true);
+    await until(() => ackedBy(2));
     // Their backoff stands: not all pushed to at once again; at most the quarter of the slots they may hold.
-    expect(stuck.reduce((n, p) => n + p.connections(), 0)).toBeLessThanOrEqual(tried + 4);
-  }, 10_000);
+    expect(stuck.requests()).toBeLessThanOrEqual(tried + 4);
+    expect(stuck.held()).toBeLessThanOrEqual(4);
+  }, 20_000);
 });
 
 describe('Distributor pushes that get no usable answer', () => {
