@@ -108,6 +108,13 @@ export interface RequestTelemetry extends AttemptObserver {
   cutShort(): void;
   /** The request's handling has ended (after `cutShort`): recorded now if it is not yet. */
   released(): void;
+  /**
+   * Pass-through: the client left, and its answer is read on (or awaited) without it. The request
+   * ends (its span, metrics and log line) once it is settled, with what it was charged.
+   */
+  answerReadOn(): void;
+  /** Pass-through: a request whose answer was read on is settled (charged through metered, or with nothing). */
+  answerSettled(): void;
 }
 
 /** A pass-through request's endpoint, as the server matched it (structural: telemetry does not import the server). */
@@ -178,6 +185,8 @@ export const NOOP_REQUEST_TELEMETRY: RequestTelemetry = {
   traceIds: () => undefined,
   cutShort: () => undefined,
   released: () => undefined,
+  answerReadOn: () => undefined,
+  answerSettled: () => undefined,
 };
 
 export const NOOP_REALTIME_TELEMETRY: RealtimeTelemetry = {

@@ -357,9 +357,31 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
     this.closed = true;
     this.clientLeft = !this.res.writableFinished;
     // A pass-through request is metered when its answer ends, or by its handler's own 'close'
-    // listener (a client that left): one turn later, every listener of this 'close' has run.
-    if (this.passThrough) queueMicrotask(() => this.finish());
+    // listener (a client that left): one turn later, every listener of this 'close' has run, and
+    // one that reads the answer on without the client has said so (answerReadOn).
+    if (this.passThrough) queueMicrotask(() => this.finishUnlessAwaited());
     else if (!this.awaitingMeter) this.finish();
+  }
+
+  private finishUnlessAwaited(): void {
+    if (!this.awaitingMeter) this.finish();
+  }
+
+  /**
+   * The client left and the pass-through answer is read on without it: the request ends when it is
+   * charged (metered) or settled with nothing (answerSettled). Before, its span ended as the client
+   * left, without the usage and cost it was then charged, and so did its log line and usage history.
+   */
+  answerReadOn(): void {
+    if (this.finished) return;
+    this.awaitingMeter = true;
+    this.span?.addEvent('tollgate.client_gone', { 'tollgate.answer.read_on': true });
+  }
+
+  answerSettled(): void {
+    if (!this.awaitingMeter) return;
+    this.awaitingMeter = false;
+    if (this.closed) this.finish();
   }
 
   private finish(): void {

@@ -1,6 +1,9 @@
 import { request } from 'node:http';
 import OpenAI, { toFile } from 'openai';
+import { SpanKind } from '@opentelemetry/api';
+import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RequestUsage } from '../../dataplane/config/request-usage.js';
 import { type PassThroughEmulator, startPassThroughEmulator } from '../emulators/openai-passthrough.js';
 import { providerManifest, secretManifest } from '../providers/provider-manifests.js';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
@@ -50,16 +53,21 @@ describe('pass-through metering of requests that run a model', () => {
   let upstream: PassThroughEmulator;
   let gateway: TestGateway;
   let client: OpenAI;
+  const spans = new InMemorySpanExporter();
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+  /** Usage history: every finished request, with its cost. */
+  const history: { record: RequestUsage; cost: number }[] = [];
 
   beforeAll(async () => {
     upstream = await startPassThroughEmulator('sk-upstream');
-    gateway = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('agent') + route('capped') + route('img', 'gpt-image-1', 'images') + route('img-short', 'gpt-image-1', 'images', '  timeouts: { total: 200ms }\n') + route('stt', 'whisper-1', 'audio') + route('img-hang', 'dall-e-3', 'images', '  timeouts: { total: 300ms }\n') + BUDGET + HANG_BUDGET }, { admin: true });
+    gateway = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('agent') + route('capped') + route('img', 'gpt-image-1', 'images') + route('img-short', 'gpt-image-1', 'images', '  timeouts: { total: 200ms }\n') + route('stt', 'whisper-1', 'audio') + route('img-hang', 'dall-e-3', 'images', '  timeouts: { total: 300ms }\n') + BUDGET + HANG_BUDGET }, { admin: true, tracer: tracerProvider.getTracer('passthrough-metering'), onRequest: (record, cost) => void history.push({ record, cost }) });
     client = new OpenAI({ apiKey: 'unused', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
   });
 
   afterAll(async () => {
     await gateway?.close();
     await upstream?.close();
+    await tracerProvider.shutdown();
   });
 
   const settled = (): Promise<void> => new Promise((r) => setTimeout(r, 100));
@@ -103,11 +111,12 @@ describe('pass-through metering of requests that run a model', () => {
   });
 
   /** POSTs an images request and leaves (destroys the connection) once `leave` says so of what has come of the answer. */
-  const leaveImages = (body: object, leave: (soFar: string) => boolean): Promise<string> =>
+  const leaveImages = (body: object, leave: (soFar: string) => boolean, requestId?: string): Promise<string> =>
     new Promise((resolve, reject) => {
       const data = JSON.stringify(body);
       const { port } = new URL(gateway.url);
-      const r = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/images/generations', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
+      const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...(requestId === undefined ? {} : { 'x-request-id': requestId }) };
+      const r = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/images/generations', headers }, (res) => {
         let soFar = '';
         res.on('data', (c: Buffer) => {
           soFar += c.toString('latin1');
@@ -159,11 +168,12 @@ describe('pass-through metering of requests that run a model', () => {
   });
 
   /** POSTs an images request and leaves (destroys the connection) after `ms`, before any answer; rejects if an answer came first. */
-  const leaveBeforeAnswer = (body: object, ms: number, url = gateway.url): Promise<void> =>
+  const leaveBeforeAnswer = (body: object, ms: number, url = gateway.url, requestId?: string): Promise<void> =>
     new Promise((resolve, reject) => {
       const data = JSON.stringify(body);
       const { port } = new URL(url);
-      const r = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/images/generations', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, () => reject(new Error('the answer started before the client left')));
+      const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), ...(requestId === undefined ? {} : { 'x-request-id': requestId }) };
+      const r = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/images/generations', headers }, () => reject(new Error('the answer started before the client left')));
       r.on('error', () => undefined);
       r.end(data);
       setTimeout(() => {
@@ -180,6 +190,36 @@ describe('pass-through metering of requests that run a model', () => {
     // Before, the exchange ended with the client and only unit prices were charged: none here, no record.
     expect(records).toMatchObject([{ routeId: 'default/img', inputTokens: 10, outputTokens: 100, estimated: false }]);
     expect(records[0]?.costUsd).toBeCloseTo((10 * 5 + 100 * 40) / 1e6, 9);
+  });
+
+  it('ends the SERVER span of an answer read on for a client that left once it is charged: its usage and cost on it, client_gone as attribute and event; its usage history too', async () => {
+    const serverSpan = async (requestId: string): Promise<ReadableSpan | undefined> => {
+      await tracerProvider.forceFlush();
+      return spans.getFinishedSpans().find((s) => s.kind === SpanKind.SERVER && s.attributes['tollgate.request_id'] === requestId);
+    };
+    const cost = (10 * 5 + 100 * 40) / 1e6;
+    // Left after the answer started (its usage still to come), and before it started (the whole request sent).
+    for (const [requestId, leave] of [
+      ['req-left-mid-answer', () => leaveImages({ model: 'img', prompt: 'a slow cat' }, (s) => s.length > 0, 'req-left-mid-answer')],
+      ['req-left-before-answer', () => leaveBeforeAnswer({ model: 'img', prompt: 'a late cat' }, 100, gateway.url, 'req-left-before-answer')],
+    ] as const) {
+      const before = gateway.usage.records.length;
+      await leave();
+      const records = await recordsAfter(before);
+      expect(records).toMatchObject([{ inputTokens: 10, outputTokens: 100, estimated: false }]);
+      // Before, the span ended as the client left: without the usage it was charged once the answer had been read.
+      const span = await serverSpan(requestId);
+      expect(span?.attributes).toMatchObject({ 'tollgate.client_gone': true, 'tollgate.usage.estimated': false, 'gen_ai.usage.input_tokens': 10, 'gen_ai.usage.output_tokens': 100 });
+      expect(span?.attributes['tollgate.cost_usd']).toBeCloseTo(cost, 9);
+      expect(span?.events.map((e) => [e.name, e.attributes])).toContainEqual(['tollgate.client_gone', { 'tollgate.answer.read_on': true }]);
+      // The client left before it was read: its span ends after that.
+      const goneAt = span?.events.find((e) => e.name === 'tollgate.client_gone')?.time;
+      expect(goneAt !== undefined && span !== undefined && (span.endTime[0] - goneAt[0]) * 1e9 + (span.endTime[1] - goneAt[1]) > 0).toBe(true);
+      // And its usage history (which the console and UsageReports show) has the tokens and cost.
+      const reported = history.filter((h) => h.record.route === 'default/img').at(-1);
+      expect(reported?.record).toMatchObject({ inputTokens: 10, outputTokens: 100 });
+      expect(reported?.cost).toBeCloseTo(cost, 9);
+    }
   });
 
   it('an answer that never comes after its client left: charged once, at the route total timeout, its hold released', async () => {

@@ -397,15 +397,23 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       let settled = false;
       /** Set while the answer is read on, or awaited, without its client: told when the request is charged. */
       let unattended: (() => void) | undefined;
+      /** The answer is read on, or awaited, without its client: the request's telemetry ends when it is settled. */
+      let readOn = false;
       const settle = (usage: Usage | undefined, cost: number): void => {
         if (settled) return;
         settled = true;
         unattended?.();
         limits.settle({ usage, costUsd: cost });
+        // After its usage (if any) was metered: the span ends with it.
+        if (readOn) telemetry.answerSettled();
       };
       /** No response holds the exchange open any more: a drain cuts it (ending the upstream request), which charges it. */
       const unattend = (attempt: Pending): void => {
         unattended ??= deps.unattended?.add(() => attempt.proxyReq?.destroy());
+        if (!readOn) {
+          readOn = true;
+          telemetry.answerReadOn();
+        }
       };
       const isSettled = (): boolean => settled;
       /**
