@@ -6,6 +6,7 @@ import type { SendOptions, Transport, UpstreamResponse } from '../../upstream/tr
 import { asAbortSignal } from '../../upstream/attempt-signal.js';
 import type { JsonObject, UpstreamHttpRequest } from '../../core/canonical.js';
 import { mockEmbedding, mockWords, seedOf } from './mock-content.js';
+import { encodeEmbedding } from '../shared/openai-embeddings.js';
 
 const encoder = new TextEncoder();
 
@@ -54,7 +55,9 @@ export class MockTransport implements Transport {
 
     if (req.url.endsWith('/embeddings')) {
       const inputs = Array.isArray(body.input) ? body.input : [body.input];
-      const data = inputs.map((input, index) => ({ object: 'embedding', index, embedding: mockEmbedding(String(input)) }));
+      // base64 is the openai SDK's default: floats in its place decode to empty vectors.
+      const base64 = body.encoding_format === 'base64';
+      const data = inputs.map((input, index) => ({ object: 'embedding', index, embedding: encodeEmbedding(mockEmbedding(String(input)), base64) }));
       const response = { object: 'list', model, data, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } };
       return respond(200, 'application/json', once(JSON.stringify(response)));
     }

@@ -19,7 +19,7 @@ export function embeddingDimensions(body: JsonObject): number | undefined {
 }
 
 /** A vector as OpenAI sends it: floats, or with encoding_format base64 the little-endian float32 bytes in base64. */
-function encode(vector: number[], base64: boolean): number[] | string {
+export function encodeEmbedding(vector: number[], base64: boolean): number[] | string {
   if (!base64) return vector;
   const floats = new Float32Array(vector);
   const bytes = Buffer.from(floats.buffer, floats.byteOffset, floats.byteLength);
@@ -36,7 +36,7 @@ export function toOpenAiEmbeddings(req: { body: JsonObject }, vectors: number[][
   const tokens = inputTokens ?? estimatePromptTokens(req.body);
   const body: JsonObject = {
     object: 'list',
-    data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: encode(v, base64) })),
+    data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: encodeEmbedding(v, base64) })),
     model,
     usage: { prompt_tokens: tokens, total_tokens: tokens },
   };
