@@ -116,13 +116,35 @@ describe('OpenAI API through the gateway (official openai client)', () => {
   it('serves legacy completions, embeddings and the model list', async () => {
     const completion = await client.completions.create({ model: 'chat', prompt: 'say hi' });
     expect(completion.choices[0]?.text).toBe('hi');
+    // The SDK asks for base64 and decodes it: the vectors it returns are the upstream's floats.
     const embedding = await client.embeddings.create({ model: 'chat', input: ['a', 'b'] });
     expect(embedding.data).toHaveLength(2);
+    expect(primary.requests.at(-1)?.body.encoding_format).toBe('base64');
+    for (const d of embedding.data) expect(d.embedding.map((x) => Math.round(x * 1e6) / 1e6)).toEqual([0.1, 0.2, 0.3]);
     expect(primary.requests.map((r) => r.path)).toEqual(['/v1/completions', '/v1/embeddings']);
     const models = [];
     for await (const m of client.models.list()) models.push(m.id);
     expect(models.sort()).toEqual(['broken', 'chat', 'chat-hang', 'retrying', 'split']);
     expect((await client.models.retrieve('chat')).id).toBe('chat');
+  });
+
+  it('streams legacy completions as text_completion chunks and meters them, from usage or by estimate', async () => {
+    const usage = gateway.usage;
+    primary.script({ kind: 'stream', chunks: 3, intervalMs: 0, content: 'abcd' });
+    const texts: string[] = [];
+    const stream = await client.completions.create({ model: 'chat', prompt: 'say hi', stream: true, stream_options: { include_usage: true } });
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    for (const c of chunks) texts.push(...c.choices.map((choice) => choice.text));
+    expect(chunks.every((c) => c.object === 'text_completion')).toBe(true);
+    expect(texts.join('')).toBe('abcd abcd abcd');
+    expect(chunks.at(-1)?.usage).toMatchObject({ prompt_tokens: 7, completion_tokens: 3 });
+    expect(usage.records.at(-1)).toMatchObject({ outputTokens: 3, estimated: false });
+    primary.script({ kind: 'stream', chunks: 4, intervalMs: 0, omitUsage: true, content: 'abcdefg' });
+    for await (const _ of await client.completions.create({ model: 'chat', prompt: 'say hi', stream: true })) {
+      // drain
+    }
+    expect(usage.records.at(-1)).toMatchObject({ estimated: true, outputTokens: 8 });
   });
 
   it('fails over when the first target returns 500', async () => {

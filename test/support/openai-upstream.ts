@@ -55,6 +55,24 @@ function chunk(id: string, model: string, delta: Record<string, unknown>, finish
   return `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
 }
 
+/** A legacy completions stream chunk, as OpenAI and vLLM send it: `text` on the choice, no delta. */
+function textChunk(id: string, model: string, text: string, finish: string | null): string {
+  return `data: ${JSON.stringify({ id, object: 'text_completion', created: 1, model, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }] })}\n\n`;
+}
+
+/**
+ * A vector as OpenAI sends it: floats, or with `encoding_format: 'base64'` (the openai SDK's default,
+ * which decodes it) the little-endian float32 bytes in base64.
+ */
+function embeddingOf(vector: number[], encoding: unknown): number[] | string {
+  if (encoding !== 'base64') return vector;
+  const floats = new Float32Array(vector);
+  return Buffer.from(floats.buffer, floats.byteOffset, floats.byteLength).toString('base64');
+}
+
+/** Whether a request path is the legacy completions endpoint (not chat completions). */
+const isLegacyCompletions = (path: string): boolean => path.endsWith('/completions') && !path.endsWith('/chat/completions');
+
 async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>): Promise<void> {
   const model = String(body.model ?? 'unknown');
   const path = req.url ?? '';
@@ -87,8 +105,8 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
       let response: unknown;
       if (path.endsWith('/embeddings')) {
         const inputs = Array.isArray(body.input) ? body.input : [body.input];
-        response = { object: 'list', model, data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.1, 0.2, 0.3] })), usage: { prompt_tokens: usage.prompt, total_tokens: usage.prompt } };
-      } else if (path.endsWith('/completions') && !path.endsWith('/chat/completions')) {
+        response = { object: 'list', model, data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: embeddingOf([0.1, 0.2, 0.3], body.encoding_format) })), usage: { prompt_tokens: usage.prompt, total_tokens: usage.prompt } };
+      } else if (isLegacyCompletions(path)) {
         response = { id: 'cmpl-1', object: 'text_completion', created: 1, model, choices: [{ index: 0, text: b.content ?? 'hi', logprobs: null, finish_reason: 'stop' }], usage: u };
       } else {
         response = {
@@ -109,7 +127,8 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
     }
     case 'stream': {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'req_upstream_stream' });
-      const id = 'chatcmpl-s';
+      const legacy = isLegacyCompletions(path);
+      const id = legacy ? 'cmpl-s' : 'chatcmpl-s';
       const word = b.content ?? 'tok';
       for (let i = 0; i < b.chunks; i++) {
         if (b.failAfter !== undefined && i === b.failAfter) {
@@ -117,19 +136,20 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
           return;
         }
         if (res.destroyed) return;
-        res.write(chunk(id, model, i === 0 ? { role: 'assistant', content: word } : { content: ` ${word}` }, null));
+        if (legacy) res.write(textChunk(id, model, i === 0 ? word : ` ${word}`, null));
+        else res.write(chunk(id, model, i === 0 ? { role: 'assistant', content: word } : { content: ` ${word}` }, null));
         if (b.intervalMs > 0) await new Promise((r) => setTimeout(r, b.intervalMs));
       }
       if (b.truncate === true) {
         res.end();
         return;
       }
-      res.write(chunk(id, model, {}, 'stop'));
+      res.write(legacy ? textChunk(id, model, '', 'stop') : chunk(id, model, {}, 'stop'));
       const streamOptions = body.stream_options as { include_usage?: boolean } | undefined;
       if (streamOptions?.include_usage === true && b.omitUsage !== true) {
         const reasoning = b.reasoningTokens ?? 0;
         const usage = { prompt_tokens: 7, completion_tokens: b.chunks + reasoning, total_tokens: 7 + b.chunks + reasoning, ...(b.reasoningTokens !== undefined ? { completion_tokens_details: { reasoning_tokens: reasoning } } : {}) };
-        res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model, choices: [], usage })}\n\n`);
+        res.write(`data: ${JSON.stringify({ id, object: legacy ? 'text_completion' : 'chat.completion.chunk', created: 1, model, choices: [], usage })}\n\n`);
       }
       res.end('data: [DONE]\n\n');
       return;
