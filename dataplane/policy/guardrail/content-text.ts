@@ -441,9 +441,81 @@ export function responseText(body: JsonObject): BodyText {
       if (isObject(c.message.function_call) && typeof c.message.function_call.arguments === 'string') {
         found.push({ slot: { role: TOOL_CALL_ROLE, text: c.message.function_call.arguments, json: true }, set: (copy, text) => void (((choice(copy).message as JsonObject).function_call as JsonObject).arguments = text) });
       }
+      if (Array.isArray(blocks)) {
+        blocks.forEach((b, k) => {
+          if (isObject(b)) otherFieldsOf(b, THINKING_BLOCK_FIELDS, ['choices', i, 'message', 'thinking_blocks', k], 'assistant', found);
+        });
+      }
+      if (isObject(c.message.function_call)) otherFieldsOf(c.message.function_call, CALL_BODY_FIELDS, ['choices', i, 'message', 'function_call'], TOOL_CALL_ROLE, found);
     } else if (typeof c.text === 'string') {
       found.push({ slot: { role: 'assistant', text: c.text }, set: (copy, text) => void (choice(copy).text = text) });
     }
   });
+  answerOtherFields(body, found, 'message');
   return bodyText(body, found);
+}
+
+/**
+ * Top-level fields of an answer or stream chunk that responseText reads itself or that carry no
+ * text (ids, settings, Azure's filter results; `obfuscation` is OpenAI's random padding of stream
+ * chunks). Any other field's strings are read as the answer's text: an upstream's own fields reach
+ * the client as they came.
+ */
+const ANSWER_FIELDS: ReadonlySet<string> = new Set(['id', 'object', 'created', 'model', 'choices', 'usage', 'system_fingerprint', 'service_tier', 'obfuscation', 'prompt_filter_results']);
+/** The same for a choice (`stop_reason` is vLLM's matched stop, from the request; the filter fields are Azure's verdicts). */
+const CHOICE_FIELDS: ReadonlySet<string> = new Set(['index', 'message', 'delta', 'text', 'logprobs', 'finish_reason', 'stop_reason', 'content_filter_results', 'content_filter_offsets', 'token_ids']);
+/** The same for a message of an answer, or a delta of a chunk (whose `thinking_blocks` carry signatures, read by NOT_TEXT's rule). */
+const ANSWER_MESSAGE_FIELDS: ReadonlySet<string> = new Set(['role', 'content', 'refusal', ...REASONING_FIELDS, 'tool_calls', 'function_call', 'audio', 'thinking_blocks']);
+const DELTA_FIELDS: ReadonlySet<string> = new Set(['role', 'content', 'tool_calls', 'function_call', 'audio']);
+/** What a thinking block holds that is read (`thinking`) or is no text (its signature, a redacted block's data). */
+const THINKING_BLOCK_FIELDS: ReadonlySet<string> = new Set(['type', 'thinking', 'signature', 'data']);
+
+/** The strings of `value`'s fields but `known` ones and NOT_TEXT's, read as `role`'s text where they stand. */
+function otherFieldsOf(value: JsonObject, known: ReadonlySet<string>, path: readonly (string | number)[], role: string, found: { slot: TextSlot; set: Setter }[]): void {
+  for (const [key, v] of Object.entries(value)) {
+    if (!known.has(key) && !(typeof v === 'string' && NOT_TEXT.has(key))) everyString(v, [...path, key], role, found);
+  }
+}
+
+/**
+ * A delta's own string field that a stream guard holds back and releases through its window, as it
+ * does the content: a refusal, reasoning (vLLM), or a field the gateway does not know. Ids, types
+ * and other NOT_TEXT strings are not text.
+ */
+export function isHeldDeltaField(key: string, value: unknown): value is string {
+  return typeof value === 'string' && !DELTA_FIELDS.has(key) && !NOT_TEXT.has(key);
+}
+
+/**
+ * The fields of an answer (`in` 'message') or a stream chunk (`in` 'delta') beside the text
+ * responseText and the stream guard read: the answer's, each choice's, its message's or delta's,
+ * its tool calls' fields the gateway does not know. A delta's own string fields are not among them
+ * (the stream guard holds those back: isHeldDeltaField).
+ */
+function answerOtherFields(body: JsonObject, found: { slot: TextSlot; set: Setter }[], at: 'message' | 'delta'): void {
+  otherFieldsOf(body, ANSWER_FIELDS, [], 'assistant', found);
+  const choices = Array.isArray(body.choices) ? body.choices : [];
+  choices.forEach((c, i) => {
+    if (!isObject(c)) return;
+    otherFieldsOf(c, CHOICE_FIELDS, ['choices', i], 'assistant', found);
+    const m = c[at];
+    if (!isObject(m)) return;
+    for (const [key, v] of Object.entries(m)) {
+      if (at === 'message' ? ANSWER_MESSAGE_FIELDS.has(key) : DELTA_FIELDS.has(key) || typeof v === 'string') continue;
+      if (typeof v === 'string' && NOT_TEXT.has(key)) continue;
+      everyString(v, ['choices', i, at, key], 'assistant', found);
+    }
+    toolCallOtherFields(m.tool_calls, ['choices', i, at, 'tool_calls'], found);
+    if (at === 'delta' && isObject(m.function_call)) otherFieldsOf(m.function_call, CALL_BODY_FIELDS, ['choices', i, at, 'function_call'], TOOL_CALL_ROLE, found);
+  });
+}
+
+/**
+ * The strings of a stream chunk the stream guard does not hold back (answerOtherFields): each is
+ * checked whole in its chunk, and masked where it stands. Empty when the chunk carries none.
+ */
+export function chunkOtherText(chunk: JsonObject): BodyText {
+  const found: { slot: TextSlot; set: Setter }[] = [];
+  answerOtherFields(chunk, found, 'delta');
+  return bodyText(chunk, found.filter((f) => f.slot.text !== ''));
 }

@@ -455,3 +455,42 @@ describe('guardrail engine: JSON escapes in tool results', () => {
     expect(parts.body).toEqual(body([{ type: 'text', text: '{"email":"[EMAIL]"}' }]));
   });
 });
+
+describe('guardrail engine: fields of an answer the gateway does not know', () => {
+  const mail = rule('mask-mail-out', 'Response', 'Mask', { kind: 'builtin', names: ['Email'] });
+  const cards = rule('no-cards-out', 'Response', 'Block', { kind: 'builtin', names: ['PaymentCard'] });
+  const answer = (message: JsonObject, choice: JsonObject = {}, top: JsonObject = {}): JsonObject => ({
+    id: 'x', object: 'chat.completion', model: 'm', ...top,
+    choices: [{ index: 0, message: { role: 'assistant', content: 'ok', ...message }, logprobs: null, finish_reason: 'stop', ...choice }],
+  });
+
+  it('masks unknown fields of the answer, its choices, messages, tool calls and thinking blocks where they stand', async () => {
+    const active = build(policy('p', [mail])).forRequest(anonymous, 'default/chat')!;
+    const body = answer(
+      {
+        foo: 'write to ann@example.com',
+        annotations: [{ type: 'url_citation', url_citation: { title: 'bob@example.com', url: 'https://example.com' } }],
+        tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'send', arguments: '{}', note: 'carl@example.com' }, why: 'dan@example.com' }],
+        thinking_blocks: [{ type: 'thinking', thinking: 'fine', signature: 'eve@example.com', summary: 'eve@example.com' }],
+      },
+      { explanation: 'fay@example.com' },
+      { debug: { echo: 'gil@example.com' } },
+    );
+    const r = await active.checkResponse(body, info);
+    const text = JSON.stringify(r.body);
+    for (const who of ['ann@', 'bob@', 'carl@', 'dan@', 'fay@', 'gil@']) expect(text).not.toContain(who);
+    expect(text).toContain('"foo":"write to [EMAIL]"');
+    expect(text).toContain('"signature":"eve@example.com"');
+    expect(text).toContain('"url":"https://example.com"');
+    expect(r.masked).toEqual(['p']);
+  });
+
+  it('blocks an answer whose unknown field carries what a Block rule finds, and leaves ids and filter results alone', async () => {
+    const active = build(policy('p', [cards])).forRequest(anonymous, 'default/chat')!;
+    for (const body of [answer({ foo: `pay ${CARD}` }), answer({}, { extra: [CARD] }), answer({}, {}, { note: CARD }), answer({ tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' }, x: CARD }] })]) {
+      expect((await active.checkResponse(body, info)).blocked?.code).toBe('guardrail_blocked');
+    }
+    const quiet = answer({}, { content_filter_results: { hate: { filtered: false, severity: 'safe' } }, stop_reason: CARD }, { system_fingerprint: CARD, id: CARD });
+    expect((await active.checkResponse(quiet, info)).blocked).toBeUndefined();
+  });
+});

@@ -358,3 +358,55 @@ describe('stream guard: spoken answers', () => {
     expect(out.chunks.flatMap((c) => c.choices as JsonObject[]).at(-1)?.finish_reason).toBe('stop');
   });
 });
+
+describe('stream guard: fields the gateway does not know', () => {
+  const mask = (): StreamGuard => guardFor([{ name: 'mail', phase: 'Response', action: 'Mask', detector: { kind: 'builtin', names: ['Email'] } }]);
+  const block = (): StreamGuard => guardFor([{ name: 'no-keys', phase: 'Response', action: 'Block', detector: { kind: 'builtin', names: ['Credential'] } }]);
+  const KEY = 'sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD';
+  const chunk = (choice: JsonObject, top: JsonObject = {}): JsonObject => ({ id: 'c1', object: 'chat.completion.chunk', model: 'm', ...top, choices: [{ index: 0, finish_reason: null, ...choice }] });
+
+  it('holds back and masks an unknown string field of a delta as the content, released before the finish', async () => {
+    const guard = mask();
+    const first = await guard.step({ chunks: [chunk({ delta: { thoughts: 'write to ann@exa' } }), chunk({ delta: { thoughts: 'mple.com about the meeting on monday' } })] });
+    expect(JSON.stringify(first.chunks)).not.toContain('ann@');
+    const last = await guard.step({ chunks: [delta('ok', 'stop')], done: true });
+    const released = [...first.chunks, ...last.chunks].map((c) => String(((c.choices as JsonObject[])[0]?.delta as JsonObject | undefined)?.thoughts ?? '')).join('');
+    expect(released).toBe('write to [EMAIL] about the meeting on monday');
+  });
+
+  it('masks unknown fields of a chunk, a choice, a delta’s objects and a tool call where they stand', async () => {
+    const guard = mask();
+    const out = await guard.step({
+      chunks: [
+        chunk({ delta: { content: 'hi', citations: [{ title: 'mail ann@example.com', url: 'https://example.com/a' }] } }, { note: 'from bob@example.com' }),
+        chunk({ delta: {}, explanation: 'to carl@example.com' }),
+        chunk({ delta: { tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'send', arguments: '{}' }, comment: 'dan@example.com' }] } }),
+        delta('', 'stop'),
+      ],
+      done: true,
+    });
+    const text = JSON.stringify(out.chunks);
+    for (const who of ['ann@', 'bob@', 'carl@', 'dan@']) expect(text).not.toContain(who);
+    expect(text).toContain('"note":"from [EMAIL]"');
+    expect(text).toContain('"url":"https://example.com/a"');
+    expect(guard.maskedBy).toEqual(['team-a/g']);
+  });
+
+  it('ends the stream when an unknown field carries what a Block rule finds, before it is released', async () => {
+    for (const c of [chunk({ delta: { extra: { text: `key ${KEY}` } } }), chunk({ delta: {} }, { debug: KEY }), chunk({ delta: {}, trace: [KEY] })]) {
+      await expect(block().step({ chunks: [c] })).rejects.toMatchObject({ code: 'guardrail_blocked' });
+    }
+    const guard = block();
+    const out = await guard.step({ chunks: [chunk({ delta: { thoughts: `key ${KEY.slice(0, 16)}` } })] });
+    expect(JSON.stringify(out.chunks)).not.toContain('sk-proj');
+    await expect(guard.step({ chunks: [chunk({ delta: { thoughts: KEY.slice(16) } }), delta('', 'stop')], done: true })).rejects.toMatchObject({ code: 'guardrail_blocked' });
+  });
+
+  it('leaves ids, signatures, OpenAI’s obfuscation padding and Azure’s filter results alone', async () => {
+    const guard = mask();
+    const c = chunk({ delta: { content: 'hi', thinking_blocks: [{ type: 'thinking', thinking: '', signature: 'ann@example.com' }] }, content_filter_results: { hate: { filtered: false, severity: 'safe' } } }, { obfuscation: 'ann@example.com', system_fingerprint: 'fp' });
+    const out = await guard.step({ chunks: [c, delta('', 'stop')], done: true });
+    expect(JSON.stringify(out.chunks).match(/ann@example\.com/g)).toHaveLength(2);
+    expect(guard.maskedBy).toEqual([]);
+  });
+});

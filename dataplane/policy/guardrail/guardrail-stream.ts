@@ -4,15 +4,15 @@ import type { ActiveGuardrails, RequestInfo } from './guardrail-engine.js';
 import type { GuardrailDecision } from './guardrail-decision.js';
 import { guardrailRefusal } from './guardrail-refusal.js';
 import { countTypes, maskSpans, type Span } from './span.js';
-import { TOOL_CALL_ROLE } from './content-text.js';
+import { chunkOtherText, isHeldDeltaField, TOOL_CALL_ROLE } from './content-text.js';
 import { scanDecoded, windowStart } from './json-escapes.js';
 
 /**
- * Fields of a chat delta that carry answer text besides `content`: a refusal, and the reasoning
- * that servers such as vLLM stream to the client. Each is held back and checked as the content is.
+ * The held key of a chat delta's own string field besides `content` (a refusal, the reasoning that
+ * servers such as vLLM stream, or a field the gateway does not know: isHeldDeltaField). Each is held
+ * back and checked as the content is; the `s:` keeps a field named like a number apart from calls.
  */
-const SIDE_FIELDS = ['refusal', 'reasoning_content', 'reasoning'] as const;
-type SideField = (typeof SIDE_FIELDS)[number];
+const sideKey = (index: number, field: string): string => `${index}:s:${field}`;
 
 /** Whether a held key is a function call's arguments (`<choice>:<call number>`), which are JSON; a custom call's input (`<choice>:c<call number>`) is free text. */
 const isCallKey = (key: string): boolean => /^\d+:-?\d+$/.test(key);
@@ -86,8 +86,10 @@ export class StreamGuard {
    * quadratic in the choices a stream names.
    */
   private readonly calls = new Map<number, Map<string, HeldCall>>();
-  /** The side fields (SIDE_FIELDS) each choice has held, by choice. */
-  private readonly sides = new Map<number, Set<SideField>>();
+  /** The side fields (isHeldDeltaField) each choice has held, by choice. */
+  private readonly sides = new Map<number, Set<string>>();
+  /** Released text of chunks' other fields (chunkOtherText), for the remote rules at the next choice's end. */
+  private others = '';
   private readonly decisions = new Map<string, GuardrailDecision>();
   private template: { chunk: JsonObject; chat: boolean } | undefined;
   private blocked = false;
@@ -185,12 +187,16 @@ export class StreamGuard {
     const texts = [{ role: 'assistant', text: this.answer.get(`${index}`) ?? '' }];
     this.answer.delete(`${index}`);
     for (const field of this.sides.get(index) ?? []) {
-      const key = `${index}:${field}`;
+      const key = sideKey(index, field);
       if (!this.answer.has(key)) continue;
       texts.push({ role: 'assistant', text: this.answer.get(key) ?? '' });
       this.answer.delete(key);
     }
     this.sides.delete(index);
+    if (this.others !== '') {
+      texts.push({ role: 'assistant', text: this.others });
+      this.others = '';
+    }
     for (const { key } of this.heldCalls(index)) {
       if (!this.answer.has(key)) continue;
       texts.push({ role: TOOL_CALL_ROLE, text: this.answer.get(key) ?? '' });
@@ -265,7 +271,7 @@ export class StreamGuard {
     }
     const delta: JsonObject = {};
     for (const field of this.sides.get(index) ?? []) {
-      const key = `${index}:${field}`;
+      const key = sideKey(index, field);
       if (!this.held.has(key)) continue;
       const rest = this.release(key, true);
       this.held.delete(key);
@@ -277,24 +283,61 @@ export class StreamGuard {
     return { ...chunk, choices: [{ index, delta, finish_reason: null }] };
   }
 
-  /** A chat delta's side fields (refusal, reasoning) held back and released through the window, each under its own key. */
+  /** A chat delta's side fields (refusal, reasoning, unknown string fields) held back and released through the window, each under its own key. */
   private sideTexts(choice: JsonObject, index: number): JsonObject {
     const delta = choice.delta;
-    if (!isObject(delta) || !SIDE_FIELDS.some((f) => typeof delta[f] === 'string')) return choice;
-    const out: JsonObject = { ...delta };
-    for (const field of SIDE_FIELDS) {
-      const text = delta[field];
-      if (typeof text !== 'string') continue;
+    if (!isObject(delta)) return choice;
+    let out: JsonObject | undefined;
+    for (const [field, text] of Object.entries(delta)) {
+      if (!isHeldDeltaField(field, text)) continue;
+      out ??= { ...delta };
       let sides = this.sides.get(index);
       if (sides === undefined) this.sides.set(index, (sides = new Set()));
       sides.add(field);
-      const key = `${index}:${field}`;
+      const key = sideKey(index, field);
       this.append(key, text);
       const released = this.release(key, false);
       if (released === '') delete out[field];
       else out[field] = released;
     }
-    return { ...choice, delta: out };
+    return out === undefined ? choice : { ...choice, delta: out };
+  }
+
+  /**
+   * A chunk's strings outside what is held back (chunkOtherText: fields of the chunk, its choices,
+   * deltas and tool calls the gateway does not know): each is checked whole in its chunk by the
+   * span rules, masked where it stands or the stream blocked, and kept for the remote rules.
+   */
+  private otherTexts(chunk: JsonObject): JsonObject {
+    const other = chunkOtherText(chunk);
+    if (other.slots.length === 0) return chunk;
+    const texts = other.slots.map((slot) => slot.text);
+    let masked = false;
+    for (const rule of this.spanRules) {
+      if (rule.kind !== 'span') continue;
+      texts.forEach((text, i) => {
+        const spans = other.slots[i]?.json === true ? scanDecoded(text, (d) => rule.scan(d)) : rule.scan(text);
+        if (spans.length === 0) return;
+        const d = this.record(rule, rule.config.action, { findings: countTypes(spans) });
+        if (rule.config.action === 'Block') this.block(d);
+        if (rule.config.action === 'Mask') {
+          texts[i] = maskSpans(text, spans);
+          masked = true;
+        }
+      });
+    }
+    if (this.remoteRules.length > 0 && !this.overflowed) {
+      const size = texts.reduce((n, t) => n + t.length, 0);
+      if (this.kept + size > MAX_CHECKED_CHARS) {
+        this.overflowed = true;
+        this.answer.clear();
+        this.others = '';
+      } else {
+        this.kept += size;
+        this.others += (this.others === '' ? '' : '\n') + texts.join('\n');
+      }
+    }
+    return masked ? other.write(texts) : chunk;
   }
 
   /** Holds a call's arguments (or custom input) fragment under its key and returns what of them may go out now. */
@@ -355,7 +398,8 @@ export class StreamGuard {
     return { ...choice, delta: out };
   }
 
-  private async chunk(chunk: JsonObject): Promise<JsonObject[]> {
+  private async chunk(upstream: JsonObject): Promise<JsonObject[]> {
+    const chunk = this.otherTexts(upstream);
     const choices = Array.isArray(chunk.choices) ? chunk.choices : undefined;
     if (choices === undefined || choices.length === 0) return [chunk];
     const before: JsonObject[] = [];
