@@ -512,10 +512,11 @@ function answerOtherFields(body: JsonObject, found: { slot: TextSlot; set: Sette
 
 /**
  * The strings of a stream chunk the stream guard does not hold back (answerOtherFields): each is
- * checked whole in its chunk, and masked where it stands. Empty when the chunk carries none.
+ * checked whole in its chunk, and masked where it stands. Undefined when the chunk carries none (most chunks).
  */
-export function chunkOtherText(chunk: JsonObject): BodyText {
+export function chunkOtherText(chunk: JsonObject): BodyText | undefined {
   const found: { slot: TextSlot; set: Setter }[] = [];
   answerOtherFields(chunk, found, 'delta');
-  return bodyText(chunk, found.filter((f) => f.slot.text !== ''));
+  const texts = found.filter((f) => f.slot.text !== '');
+  return texts.length === 0 ? undefined : bodyText(chunk, texts);
 }

@@ -310,7 +310,7 @@ export class StreamGuard {
    */
   private otherTexts(chunk: JsonObject): JsonObject {
     const other = chunkOtherText(chunk);
-    if (other.slots.length === 0) return chunk;
+    if (other === undefined) return chunk;
     const texts = other.slots.map((slot) => slot.text);
     let masked = false;
     for (const rule of this.spanRules) {
