@@ -510,11 +510,47 @@ function answerOtherFields(body: JsonObject, found: { slot: TextSlot; set: Sette
   });
 }
 
+/** Whether a key of `value` is outside `known` and may hold text (answerOtherFields would read it): loops, no allocation. */
+function hasOtherKey(value: JsonObject, known: ReadonlySet<string>, deltaOwn: boolean): boolean {
+  for (const key in value) {
+    if (known.has(key)) continue;
+    const v = value[key];
+    if (v === null || typeof v === 'number' || typeof v === 'boolean') continue;
+    if (typeof v === 'string' && (deltaOwn || NOT_TEXT.has(key))) continue;
+    return true;
+  }
+  return false;
+}
+
+/** Whether a stream chunk has a field chunkOtherText reads: most chunks have none, and are looked at without allocating. */
+function chunkHasOther(chunk: JsonObject): boolean {
+  if (hasOtherKey(chunk, ANSWER_FIELDS, false)) return true;
+  const choices = chunk.choices;
+  if (!Array.isArray(choices)) return false;
+  for (const c of choices) {
+    if (!isObject(c)) continue;
+    if (hasOtherKey(c, CHOICE_FIELDS, false)) return true;
+    const d = c.delta;
+    if (!isObject(d)) continue;
+    if (hasOtherKey(d, DELTA_FIELDS, true)) return true;
+    if (isObject(d.function_call) && hasOtherKey(d.function_call, CALL_BODY_FIELDS, false)) return true;
+    if (!Array.isArray(d.tool_calls)) continue;
+    for (const call of d.tool_calls) {
+      if (!isObject(call)) continue;
+      if (hasOtherKey(call, TOOL_CALL_FIELDS, false)) return true;
+      if (isObject(call.function) && hasOtherKey(call.function, CALL_BODY_FIELDS, false)) return true;
+      if (isObject(call.custom) && hasOtherKey(call.custom, CALL_BODY_FIELDS, false)) return true;
+    }
+  }
+  return false;
+}
+
 /**
  * The strings of a stream chunk the stream guard does not hold back (answerOtherFields): each is
  * checked whole in its chunk, and masked where it stands. Undefined when the chunk carries none (most chunks).
  */
 export function chunkOtherText(chunk: JsonObject): BodyText | undefined {
+  if (!chunkHasOther(chunk)) return undefined;
   const found: { slot: TextSlot; set: Setter }[] = [];
   answerOtherFields(chunk, found, 'delta');
   const texts = found.filter((f) => f.slot.text !== '');

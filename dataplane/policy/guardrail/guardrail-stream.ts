@@ -288,7 +288,8 @@ export class StreamGuard {
     const delta = choice.delta;
     if (!isObject(delta)) return choice;
     let out: JsonObject | undefined;
-    for (const [field, text] of Object.entries(delta)) {
+    for (const field in delta) {
+      const text = delta[field];
       if (!isHeldDeltaField(field, text)) continue;
       out ??= { ...delta };
       let sides = this.sides.get(index);
