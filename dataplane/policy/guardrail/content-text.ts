@@ -458,10 +458,11 @@ export function responseText(body: JsonObject): BodyText {
 /**
  * Top-level fields of an answer or stream chunk that responseText reads itself or that carry no
  * text (ids, settings, Azure's filter results; `obfuscation` is OpenAI's random padding of stream
- * chunks). Any other field's strings are read as the answer's text: an upstream's own fields reach
- * the client as they came.
+ * chunks; `data` is an embeddings answer's vectors, base64 strings under `encoding_format: base64`,
+ * which a scan could take for a card number and a Mask would corrupt). Any other field's strings
+ * are read as the answer's text: an upstream's own fields reach the client as they came.
  */
-const ANSWER_FIELDS: ReadonlySet<string> = new Set(['id', 'object', 'created', 'model', 'choices', 'usage', 'system_fingerprint', 'service_tier', 'obfuscation', 'prompt_filter_results']);
+const ANSWER_FIELDS: ReadonlySet<string> = new Set(['id', 'object', 'created', 'model', 'choices', 'data', 'usage', 'system_fingerprint', 'service_tier', 'obfuscation', 'prompt_filter_results']);
 /** The same for a choice (`stop_reason` is vLLM's matched stop, from the request; the filter fields are Azure's verdicts). */
 const CHOICE_FIELDS: ReadonlySet<string> = new Set(['index', 'message', 'delta', 'text', 'logprobs', 'finish_reason', 'stop_reason', 'content_filter_results', 'content_filter_offsets', 'token_ids']);
 /** The same for a message of an answer, or a delta of a chunk (whose `thinking_blocks` carry signatures, read by NOT_TEXT's rule). */

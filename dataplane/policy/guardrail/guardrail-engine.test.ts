@@ -490,6 +490,9 @@ describe('guardrail engine: fields of an answer the gateway does not know', () =
     for (const body of [answer({ foo: `pay ${CARD}` }), answer({}, { extra: [CARD] }), answer({}, {}, { note: CARD }), answer({ tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' }, x: CARD }] })]) {
       expect((await active.checkResponse(body, info)).blocked?.code).toBe('guardrail_blocked');
     }
+    // An embeddings answer's base64 vectors are no text (these bytes spell a card number).
+    const vectors: JsonObject = { object: 'list', model: 'm', data: [{ object: 'embedding', index: 0, embedding: 'AAAA4111111111111111AAAA' }], usage: { prompt_tokens: 1, total_tokens: 1 } };
+    expect((await active.checkResponse(vectors, info)).blocked).toBeUndefined();
     const quiet = answer({}, { content_filter_results: { hate: { filtered: false, severity: 'safe' } }, stop_reason: CARD }, { system_fingerprint: CARD, id: CARD });
     expect((await active.checkResponse(quiet, info)).blocked).toBeUndefined();
   });
