@@ -47,9 +47,24 @@ function check(req: ReceivedRequest, apiKey: string, problems: string[]): string
     if (t.type === 'enabled' && (typeof t.budget_tokens !== 'number' || t.budget_tokens < 1024 || t.budget_tokens >= Number(b.max_tokens))) p.push('thinking.budget_tokens must be ≥ 1024 and less than max_tokens');
     else if (t.type !== 'enabled' && t.type !== 'disabled') p.push(`thinking.type is ${String(t.type)}`);
   }
+  // The API refuses members it does not know (400 "Extra inputs are not permitted"): an OpenAI-only
+  // parameter the translation leaks (stream_options, n, response_format) must show here.
+  for (const key of Object.keys(b)) if (!MESSAGES_PARAMS.has(key)) p.push(`${key}: Extra inputs are not permitted`);
+  // ... and empty text blocks ("text content blocks must be non-empty"), but in the final assistant turn.
+  messages.forEach((m, i) => {
+    const blocks = Array.isArray(m.content) ? (m.content as Record<string, unknown>[]) : [{ type: 'text', text: m.content }];
+    const last = i === messages.length - 1 && m.role === 'assistant';
+    if (!last && blocks.some((block) => block.type === 'text' && block.text === '')) p.push(`messages.${i}: text content blocks must be non-empty`);
+  });
   problems.push(...p);
   return p.length > 0 ? p.join('; ') : undefined;
 }
+
+/** The Messages API's request members (betas included: the gateway may send them with their header). */
+const MESSAGES_PARAMS: ReadonlySet<string> = new Set([
+  'model', 'messages', 'max_tokens', 'system', 'metadata', 'stop_sequences', 'stream', 'temperature', 'top_k', 'top_p',
+  'tools', 'tool_choice', 'thinking', 'service_tier', 'container', 'mcp_servers', 'context_management', 'output_config', 'output_format',
+]);
 
 /** What the emulator signs its thinking blocks with, and the encrypted reasoning it returns. */
 const SIGNATURE = 'EqQBCkYIBxgCKkBemulated';
