@@ -147,6 +147,23 @@ describe('OpenAI API through the gateway (official openai client)', () => {
     expect(usage.records.at(-1)).toMatchObject({ estimated: true, outputTokens: 8 });
   });
 
+  it('streams n choices side by side and meters the tokens of all of them', async () => {
+    const usage = gateway.usage;
+    primary.script({ kind: 'stream', chunks: 3, intervalMs: 0, content: 'w' });
+    const texts = ['', ''];
+    const stream = await client.chat.completions.create({ model: 'chat', n: 2, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] });
+    const finishes: (string | null)[] = [];
+    for await (const c of stream) {
+      for (const choice of c.choices) {
+        texts[choice.index] += choice.delta.content ?? '';
+        if (choice.finish_reason !== null) finishes[choice.index] = choice.finish_reason;
+      }
+    }
+    expect(texts).toEqual(['w w w', 'w w w']);
+    expect(finishes).toEqual(['stop', 'stop']);
+    expect(usage.records.at(-1)).toMatchObject({ outputTokens: 6, estimated: false });
+  });
+
   it('fails over when the first target returns 500', async () => {
     primary.script({ kind: 'error', status: 500 });
     const { data, response } = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).withResponse();

@@ -51,13 +51,13 @@ export interface OpenAiUpstream {
   close(): Promise<void>;
 }
 
-function chunk(id: string, model: string, delta: Record<string, unknown>, finish: string | null): string {
-  return `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
+function chunk(id: string, model: string, delta: Record<string, unknown>, finish: string | null, index = 0): string {
+  return `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model, choices: [{ index, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
 }
 
 /** A legacy completions stream chunk, as OpenAI and vLLM send it: `text` on the choice, no delta. */
-function textChunk(id: string, model: string, text: string, finish: string | null): string {
-  return `data: ${JSON.stringify({ id, object: 'text_completion', created: 1, model, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }] })}\n\n`;
+function textChunk(id: string, model: string, text: string, finish: string | null, index = 0): string {
+  return `data: ${JSON.stringify({ id, object: 'text_completion', created: 1, model, choices: [{ text, index, logprobs: null, finish_reason: finish }] })}\n\n`;
 }
 
 /**
@@ -130,25 +130,30 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
       const legacy = isLegacyCompletions(path);
       const id = legacy ? 'cmpl-s' : 'chatcmpl-s';
       const word = b.content ?? 'tok';
+      // `n` choices stream side by side, one chunk each per step, as OpenAI interleaves them.
+      const n = typeof body.n === 'number' && body.n > 1 ? body.n : 1;
       for (let i = 0; i < b.chunks; i++) {
         if (b.failAfter !== undefined && i === b.failAfter) {
           req.socket.destroy();
           return;
         }
         if (res.destroyed) return;
-        if (legacy) res.write(textChunk(id, model, i === 0 ? word : ` ${word}`, null));
-        else res.write(chunk(id, model, i === 0 ? { role: 'assistant', content: word } : { content: ` ${word}` }, null));
+        for (let c = 0; c < n; c++) {
+          if (legacy) res.write(textChunk(id, model, i === 0 ? word : ` ${word}`, null, c));
+          else res.write(chunk(id, model, i === 0 ? { role: 'assistant', content: word } : { content: ` ${word}` }, null, c));
+        }
         if (b.intervalMs > 0) await new Promise((r) => setTimeout(r, b.intervalMs));
       }
       if (b.truncate === true) {
         res.end();
         return;
       }
-      res.write(legacy ? textChunk(id, model, '', 'stop') : chunk(id, model, {}, 'stop'));
+      for (let c = 0; c < n; c++) res.write(legacy ? textChunk(id, model, '', 'stop', c) : chunk(id, model, {}, 'stop', c));
       const streamOptions = body.stream_options as { include_usage?: boolean } | undefined;
       if (streamOptions?.include_usage === true && b.omitUsage !== true) {
         const reasoning = b.reasoningTokens ?? 0;
-        const usage = { prompt_tokens: 7, completion_tokens: b.chunks + reasoning, total_tokens: 7 + b.chunks + reasoning, ...(b.reasoningTokens !== undefined ? { completion_tokens_details: { reasoning_tokens: reasoning } } : {}) };
+        const completion = (b.chunks + reasoning) * n;
+        const usage = { prompt_tokens: 7, completion_tokens: completion, total_tokens: 7 + completion, ...(b.reasoningTokens !== undefined ? { completion_tokens_details: { reasoning_tokens: reasoning * n } } : {}) };
         res.write(`data: ${JSON.stringify({ id, object: legacy ? 'text_completion' : 'chat.completion.chunk', created: 1, model, choices: [], usage })}\n\n`);
       }
       res.end('data: [DONE]\n\n');
