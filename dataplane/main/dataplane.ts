@@ -417,7 +417,8 @@ export class Dataplane {
     await Promise.all([this.liveStreams.cutAll(errors.shuttingDown(timeoutMs), STREAM_CUT_GRACE_MS), closedWithin(answered, STREAM_CUT_GRACE_MS)]);
     server.closeAllConnections();
     await closed;
-    // Pass-through answers read on for clients that left (some just now) are charged before usage
+    // Pass-through answers read on for clients that left (some just now, some answered 503 above:
+    // those cut are charged what their admission held, marked shutdown) are charged before usage
     // is reported: waited for until the drain deadline (a second at least), then cut and charged at
     // what was read of them, at least their estimate. Before, the pod reported and exited without them.
     const cutAnswers = await this.unattended.settle(Math.max(1_000, drainStarted + timeoutMs - Date.now()));

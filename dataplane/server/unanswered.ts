@@ -28,7 +28,12 @@ export function answerAtDrain(res: ServerResponse, answer: DrainAnswer): void {
  * Answers with `reason` every request on `sockets` whose answer has not started (its headers not
  * sent): a connection reset looks like a network failure, an error answer says to retry elsewhere.
  * Returns the connections answered, which close once their answer has left (`connection: close`).
- * A request queued behind another on a pipelined connection is not found: it is reset as before.
+ * A request queued behind another on a pipelined connection is not found: node 20 keeps its
+ * response in the connection's queue (`state.outgoing` in _http_server.js), held only by the
+ * functions it binds to the socket's events, and a queued response the connection closes under
+ * never emits 'close'. It goes unanswered; its connection closes after the answer ahead of it,
+ * which says `connection: close`, or at the drain's end, and HTTP/1.1 leaves it to its client to
+ * send it again. Finding it would mean keeping every queued response per connection.
  */
 export function answerUnanswered(sockets: Iterable<Socket>, reason: Error): Socket[] {
   const answered: Socket[] = [];

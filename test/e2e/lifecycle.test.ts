@@ -296,6 +296,92 @@ spec:
     }
   });
 
+  // A pass-through request (images, audio, files…) is not a pipeline request: it was reset when the
+  // drain ended before its upstream answered. Its upstream, which had all of it, may still bill it.
+  describe('a pass-through request not answered when the drain ends', () => {
+    const imagesRoute = `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: images }
+spec:
+  model: image
+  targets: [{ providerRef: { name: img }, model: gpt-image-1 }]
+  passThrough: { endpoints: [images] }
+`;
+    const pricing = '  models: [{ name: gpt-image-1, pricing: { input: 5, output: 40, perImage: 0.04 } }]\n';
+    /** An images upstream that answers `delayMs` after the request's end (never, when undefined). */
+    async function imagesUpstream(delayMs: number | undefined): Promise<{ url: string; aborted: Promise<boolean>; close: () => void }> {
+      let abort: (cut: boolean) => void = () => undefined;
+      const aborted = new Promise<boolean>((resolve) => (abort = resolve));
+      const server = createServer((req, res) => {
+        req.resume();
+        res.on('close', () => abort(!res.writableFinished));
+        req.on('end', () => {
+          if (delayMs === undefined) return;
+          setTimeout(() => {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ created: 1, data: [{ b64_json: 'AAAA' }], usage: { input_tokens: 10, output_tokens: 100, total_tokens: 110 } }));
+          }, delayMs);
+        });
+      });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      return {
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+        aborted,
+        close: () => {
+          server.closeAllConnections();
+          server.close();
+        },
+      };
+    }
+
+    it('is answered 503 gateway_shutting_down with retry-after, not reset; an upstream cut then is charged its worst case (its Budget hold), marked shutdown', async () => {
+      const images = await imagesUpstream(undefined);
+      const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('img', images.url, pricing), 'route.yaml': imagesRoute }, { drainTimeoutMs: 100 });
+      try {
+        const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
+        const inFlight = client.images.generate({ model: 'image', prompt: 'x', n: 2 }).catch((e: unknown) => e);
+        await new Promise((r) => setTimeout(r, 50));
+        const { drained } = await gateway.stop();
+        expect(drained).toBe(false);
+        const answer = await inFlight;
+        expect(answer).toMatchObject({ status: 503, code: 'gateway_shutting_down', message: expect.stringMatching(/drain ended before the answer came; retry the request/) });
+        const headers = (answer as InstanceType<typeof OpenAI.APIError>).headers;
+        expect(headers?.get('retry-after')).toBe('1');
+        expect(headers?.get('connection')).toBe('close');
+        expect(headers?.get('x-tollgate-route')).toBe('default/images');
+        // Awaited after the answer (the drain waited for it), then cut at exit.
+        expect(await images.aborted).toBe(true);
+        // Metered before the stop returned: the two images it asked for (before: the unit prices, marked client_gone).
+        const records = gateway.usage.records.filter((r) => r.routeId === 'default/images');
+        expect(records).toHaveLength(1);
+        expect(records[0]).toMatchObject({ estimated: true, estimateReason: 'shutdown', costUsd: 0.08 });
+      } finally {
+        images.close();
+      }
+    });
+
+    it('is answered 503, and charged what its upstream answer says when it comes within the drain\'s last second', async () => {
+      const images = await imagesUpstream(400);
+      const gateway = await startTestGateway({ 'provider.yaml': openAiProvider('img', images.url, pricing), 'route.yaml': imagesRoute }, { drainTimeoutMs: 100 });
+      try {
+        const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
+        const inFlight = client.images.generate({ model: 'image', prompt: 'x' }).catch((e: unknown) => e);
+        await new Promise((r) => setTimeout(r, 50));
+        await gateway.stop();
+        expect(await inFlight).toMatchObject({ status: 503, code: 'gateway_shutting_down' });
+        expect(await images.aborted).toBe(false);
+        const records = gateway.usage.records.filter((r) => r.routeId === 'default/images');
+        expect(records).toHaveLength(1);
+        // 10 input tokens at $5/M, 100 output at $40/M, one image at $0.04.
+        expect(records[0]).toMatchObject({ estimated: false, inputTokens: 10, outputTokens: 100 });
+        expect(records[0]?.costUsd).toBeCloseTo(0.04 + 10 * 5e-6 + 100 * 40e-6, 8);
+      } finally {
+        images.close();
+      }
+    });
+  });
+
   it('waits for a non-streaming request cut by the drain deadline to be metered before the stop returns', async () => {
     const history: { request: RequestUsage; costUsd: number }[] = [];
     const gateway = await startTestGateway(

@@ -38,8 +38,8 @@ export interface MeteredAttempt {
   clientLeft?: true;
 }
 
-/** Why a pass-through record is an estimate. */
-export type ChargeReason = 'client_gone' | 'invalid' | 'lost_attempt' | 'missing' | 'truncated';
+/** Why a pass-through record is an estimate (`shutdown`: answered 503 at the drain's end, its upstream then cut). */
+export type ChargeReason = 'client_gone' | 'invalid' | 'lost_attempt' | 'missing' | 'shutdown' | 'truncated';
 
 export const NO_TOKENS: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
 

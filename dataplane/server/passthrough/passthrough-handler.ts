@@ -35,6 +35,8 @@ import { ListenerMark } from './listener-mark.js';
 import type { LiveStreams } from '../live-streams.js';
 import { sseEvent } from '../../sse/sse-writer.js';
 import type { UnattendedAnswers } from './unattended-answers.js';
+import { answerAtDrain, type DrainEnded } from '../unanswered.js';
+import { worstCase } from '../../governance/budget/budget-admitter.js';
 
 /**
  * Headers that carry the caller's credentials or address the gateway: never forwarded upstream.
@@ -281,6 +283,12 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           return;
         }
         if (status < 400) {
+          // Answered 503 at the drain's end as this answer came, its exchange already ended: its
+          // meter charges what it asked, marked truncated.
+          if (out.headersSent) {
+            proxyRes.destroy();
+            return;
+          }
           out.writeHead(status, { ...headers, ...gatewayHeaders(p) });
           // An event stream still running when a drain ends is ended with an error event its client
           // reads (and can retry on), as a translated stream is: a connection reset looked like a
@@ -311,7 +319,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         // An error answer is upstream error text: relayed only scrubbed, like the chat path's.
         scrubbedErrorBody(proxyRes, status, secrets).then(
           ({ body, upstreamType }) => {
-            if (out.destroyed) return;
+            // Gone, or answered 503 meanwhile at the drain's end.
+            if (out.destroyed || out.headersSent) return;
             for (const name of ['content-length', 'content-encoding', ...(upstreamType ? [] : ['content-type'])]) delete headers[name];
             out.writeHead(status, { ...headers, ...(upstreamType ? {} : { 'content-type': 'application/json' }), 'content-length': String(Buffer.byteLength(body)), ...gatewayHeaders(p) });
             out.end(body);
@@ -324,7 +333,29 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
 
   return async (req, res, telemetry, path, requestId) => {
     const routing: Record<string, string> = {};
-    const fail = (err: unknown): void => sendError(res, err, deps.logger, (e) => e.toBody(), routing);
+    /** Set when the drain ended before the answer started: its client was told to retry. */
+    let drained = false;
+    /** How the request goes on without its client (its response's 'close' listener, once set). */
+    let leave: (() => void) | undefined;
+    // Also how the request is answered when the drain ends before it was (`drain`: found through
+    // its connection then, see unanswered.ts): no closure more per request.
+    const fail = (err: unknown, drain?: DrainEnded): void => {
+      // Answered already: sendError would destroy the connection its 503 is leaving on.
+      if (drained) return;
+      if (drain === undefined) return sendError(res, err, deps.logger, (e) => e.toBody(), routing);
+      if (res.headersSent || res.destroyed) return;
+      drained = true;
+      // Told to retry rather than reset: cancelled in its history, its connection closed once the
+      // answer has left (the drain waits for that).
+      telemetry.cutShort();
+      res.setHeader('connection', 'close');
+      sendError(res, err, deps.logger, (e) => e.toBody(), routing);
+      // From now on as if its client had left: an upstream that had all of it is awaited (the drain
+      // waits for it, UnattendedAnswers), else the exchange ends. Not at the response's 'close',
+      // which comes once the 503 has been written: an answer arriving meanwhile was relayed to it.
+      leave?.();
+    };
+    answerAtDrain(res, fail);
     telemetryOf.set(req, telemetry);
     try {
       const runtime = deps.store.current;
@@ -385,14 +416,20 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       // A compaction runs the model over its prompt: held like a chat request's (prompt estimate and output cap).
       const promptTokens = runsModel(req.method ?? 'GET', path) ? promptTokensOf(json) : 0;
       const held = promptTokens === 0 ? undefined : { promptTokens, maxOutputTokens: outputCap({ op: 'chat', body: {} }, route, promptTokens) };
+      const heldUnits = requestUnits(path, json, Number.isFinite(declared) ? declared : 0);
       let limits;
       try {
-        limits = await admitPassThrough(deps, runtime, caller, route, false, requestUnits(path, json, Number.isFinite(declared) ? declared : 0), held);
+        limits = await admitPassThrough(deps, runtime, caller, route, false, heldUnits, held);
       } catch (err) {
         // Counted as the pipeline counts a chat request's refusal: before, these were in no rejection counter.
         const refused = err instanceof GatewayError ? refusalDecision(err) : undefined;
         if (refused !== undefined) telemetry.admission(refused);
         throw err;
+      }
+      // The drain ended meanwhile (its client was answered 503): nothing is sent upstream.
+      if (drained) {
+        limits.settle({ usage: undefined, costUsd: 0 });
+        return;
       }
       let settled = false;
       /** Set while the answer is read on, or awaited, without its client: told when the request is charged. */
@@ -428,6 +465,19 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         charge(deps.usage, attempt, prompt, cost, reason);
       };
       /**
+       * Its client was answered 503 at the drain's end and its upstream, which had all of it, was cut
+       * at exit before it answered: charged what its admission held (its worst case: the unit prices
+       * asked, and for a compaction its prompt estimate and output cap, at the route's dearest
+       * target), as a pipeline request cut so is, marked shutdown. The upstream may finish and bill it, unseen.
+       */
+      const chargeWorstCase = (attempt: Pending): void => {
+        const outputTokens = held?.maxOutputTokens ?? 0;
+        const units = uploaded.bytes > 0 ? requestUnits(path, json, uploaded.bytes) : heldUnits;
+        const cost = worstCase(route, promptTokens, outputTokens, units).usd;
+        if (cost === 0) return settle(undefined, 0);
+        charge(deps.usage, attempt, { ...promptUsage(promptTokens), outputTokens }, cost, 'shutdown');
+      };
+      /**
        * The client left after the whole request went upstream and before the answer: the exchange
        * stays open, as the chat path keeps reading a response its client left, bounded by the
        * route's attempt timeout (the proxy's: the upstream sent nothing) and its total. The answer
@@ -450,12 +500,17 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           // An answer came: its meter settles the request (an error answer at once, with nothing).
           if (attempt.answered === true) return;
           attempt.release();
+          if (drained && attempt.timedOut !== true) return chargeWorstCase(attempt);
           chargeUnanswered(attempt, attempt.timedOut === true ? 'lost_attempt' : 'client_gone');
         };
         if (proxyReq.destroyed) ended();
         else proxyReq.once('close', ended);
       };
-      res.on('close', () => {
+      let left = false;
+      leave = () => {
+        // Once: at the drain's 503, then at its response's 'close'.
+        if (left) return;
+        left = true;
         const sent = pending.get(req);
         sent?.observed.clientGone(sent.proxyReq?.writableFinished === true);
         if (settled) return;
@@ -467,11 +522,17 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           return;
         }
         // An answer that never completes settles with nothing reported, unless the whole request went upstream.
-        if (sent === undefined || res.writableFinished || sent.proxyReq?.writableFinished !== true) return settle(undefined, 0);
+        if (sent === undefined || (res.writableFinished && !drained) || sent.proxyReq?.writableFinished !== true) {
+          // The drain's 503: the exchange (the upload, the connection to the upstream) ends now.
+          if (drained) sent?.release();
+          return settle(undefined, 0);
+        }
         // A request without a body (a retrieval, a listing, a delete) makes the upstream do no billed work: not awaited.
         if (sent.answered !== true && hasBody(req)) return awaitAnswer(sent, sent.proxyReq);
+        if (drained) sent.release();
         chargeUnanswered(sent, 'client_gone');
-      });
+      };
+      res.on('close', leave);
 
       let index = 0;
       let failed = false;
@@ -540,8 +601,9 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
               answerListeners?.removeAdded();
               answer.on('error', ignoreError);
             }
-            // The client left meanwhile: nothing is sent for nobody (its close settled the request).
-            if (res.destroyed) return;
+            // The client left meanwhile, or was answered at the drain's end: nothing is sent for
+            // nobody (its close, or the drain's answer, settled the request).
+            if (res.destroyed || drained) return;
             try {
               send();
             } catch (err) {
@@ -619,6 +681,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           if (err !== undefined) pending.get(req)?.fail(err);
         });
       };
+      // Answered at the drain's end while the proxy loaded (settled then): nothing is sent upstream.
+      if (drained) return;
       send();
     } catch (err) {
       fail(err);
