@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
 import { Agent } from '../config/undici.js';
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, Server as NetServer, type Socket } from 'node:net';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from 'pino';
@@ -153,8 +153,11 @@ export class Dataplane {
   private readonly unattended = new UnattendedAnswers();
   private readonly liveStreams = new LiveStreams();
   private draining = false;
-  /** Open client connections: the requests in flight on each, and since when it is idle (ms). */
-  private readonly connections = new Map<Socket, { busy: number; idleSince: number; firstRequest: NodeJS.Timeout | undefined }>();
+  /**
+   * Open client connections: the requests in flight on each, since when it is idle (ms), and the
+   * responses queued behind another on a pipelined one (only there: see the 'request' listener).
+   */
+  private readonly connections = new Map<Socket, { busy: number; idleSince: number; firstRequest: NodeJS.Timeout | undefined; queued?: ServerResponse[] }>();
   /** Budget enforcement: spend known to this pod, and the reports that carry it to the operator. */
   readonly ledger: BudgetLedger;
   readonly reporter: UsageReporter;
@@ -310,7 +313,19 @@ export class Dataplane {
       this.connections.set(socket, { busy: 0, idleSince: Date.now(), firstRequest });
       socket.on('close', () => {
         clearTimeout(firstRequest);
+        const queued = this.connections.get(socket)?.queued;
         this.connections.delete(socket);
+        if (queued === undefined) return;
+        // Responses still queued behind another when their connection closed (after an answer that
+        // said `connection: close`, at the drain's end, or their client left): node never emits
+        // their 'close' (they never had the socket), so their handling went on as if their client
+        // were waiting, retried upstream, and kept a shutdown until its deadline. Told now.
+        for (const res of queued.splice(0)) {
+          // One whose turn came has the socket, or has finished: node emits its 'close'.
+          if (res.socket !== null || res.writableFinished) continue;
+          res.destroy();
+          res.emit('close');
+        }
       });
     });
     server.on('request', (req, res) => {
@@ -322,11 +337,20 @@ export class Dataplane {
           clearTimeout(connection.firstRequest);
           connection.firstRequest = undefined;
         }
+        // Pipelined behind a response not yet written: node queues it where nothing can reach it.
+        if (res.socket === null) (connection.queued ??= []).push(res);
       }
       if (this.draining) res.setHeader('connection', 'close');
       res.on('close', () => {
         this.inflight--;
-        if (connection !== undefined && --connection.busy === 0) connection.idleSince = Date.now();
+        if (connection === undefined) return;
+        if (--connection.busy === 0) connection.idleSince = Date.now();
+        // Its turn came (or its connection closed, which emptied the queue).
+        const queued = connection.queued;
+        if (queued !== undefined) {
+          const at = queued.indexOf(res);
+          if (at >= 0) queued.splice(at, 1);
+        }
       });
     });
     await once(server, 'listening');

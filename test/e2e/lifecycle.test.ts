@@ -296,6 +296,67 @@ spec:
     }
   });
 
+  // node keeps a response queued behind another on a pipelined connection where nothing can reach
+  // it (unanswered.ts): the drain cannot answer it. What it does get is pinned here: the request
+  // ahead is answered 503, and the connection then ends in order (no reset), so that an HTTP/1.1
+  // client sends the queued request again, as it must when a closed connection leaves a pipelined
+  // request unanswered.
+  it('answers the request ahead of a pipelined one 503 when the drain ends, then ends the connection in order', async () => {
+    const { gateway, socket } = await gatewayWithSocket({ drainTimeoutMs: 100 });
+    try {
+      upstream.script({ kind: 'hang' });
+      const seen = upstream.requests.length;
+      const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x' }] });
+      const request = `POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+      let received = '';
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+      const ended = new Promise<{ reset: boolean }>((resolve) => {
+        socket.once('error', () => resolve({ reset: true }));
+        socket.once('end', () => resolve({ reset: false }));
+      });
+      socket.write(request + request);
+      await upstreamReceived(seen + 1);
+      const stopping = Date.now();
+      await gateway.stop();
+      // The queued request learnt that its connection closed: it was not tried upstream again, and
+      // the stop did not wait for it until the shutdown deadline (drain + 10 s), as it did before.
+      expect(Date.now() - stopping).toBeLessThan(5_000);
+      expect(upstream.requests.length).toBe(seen + 2);
+      expect(await ended).toEqual({ reset: false });
+      const answers = received.split('HTTP/1.1 ').slice(1);
+      expect(answers).toHaveLength(1);
+      expect(answers[0]).toMatch(/^503 /);
+      expect(answers[0]).toMatch(/\r\nconnection: close\r\n/i);
+      expect(answers[0]).toMatch(/\r\nretry-after: 1\r\n/i);
+      expect(answers[0]).toContain('gateway_shutting_down');
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  // node emits no 'close' on a response still queued behind another when the connection closes:
+  // the request's handling did not learn that its client had left, and went on upstream.
+  it('stops a pipelined stream upstream when its client closes the connection before its turn', async () => {
+    const { gateway, socket } = await gatewayWithSocket();
+    try {
+      upstream.script({ kind: 'hang' });
+      const seen = upstream.requests.length;
+      // Streams: one stops upstream with its client (a non-streaming attempt is read on, to be metered).
+      const body = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x' }], stream: true });
+      const request = `POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+      socket.write(request + request);
+      await upstreamReceived(seen + 1);
+      socket.destroy();
+      const queued = upstream.requests[seen + 1];
+      await Promise.race([queued?.aborted, new Promise((r) => setTimeout(r, 3_000))]);
+      expect(upstream.requests[seen]?.abortedNow()).toBe(true);
+      expect(queued?.abortedNow()).toBe(true);
+    } finally {
+      socket.destroy();
+      await gateway.stop();
+    }
+  });
+
   // A pass-through request (images, audio, files…) is not a pipeline request: it was reset when the
   // drain ended before its upstream answered. Its upstream, which had all of it, may still bill it.
   describe('a pass-through request not answered when the drain ends', () => {
