@@ -30,10 +30,12 @@ export function answerAtDrain(res: ServerResponse, answer: DrainAnswer): void {
  * Returns the connections answered, which close once their answer has left (`connection: close`).
  * A request queued behind another on a pipelined connection is not found: node 20 keeps its
  * response in the connection's queue (`state.outgoing` in _http_server.js), held only by the
- * functions it binds to the socket's events, and a queued response the connection closes under
- * never emits 'close'. It goes unanswered; its connection closes after the answer ahead of it,
- * which says `connection: close`, or at the drain's end, and HTTP/1.1 leaves it to its client to
- * send it again. Finding it would mean keeping every queued response per connection.
+ * functions it binds to the socket's events. It goes unanswered; its connection closes after the
+ * answer ahead of it, which says `connection: close`, or at the drain's end, and HTTP/1.1 leaves it
+ * to its client to send it again. Its handling is told its client is gone then (node emits no
+ * 'close' on a queued response: Dataplane keeps those of pipelined connections to emit it).
+ * Answering it too would need every earlier answer on its connection to leave `connection: close`
+ * out, which one written during the drain already says.
  */
 export function answerUnanswered(sockets: Iterable<Socket>, reason: Error): Socket[] {
   const answered: Socket[] = [];
