@@ -14,6 +14,12 @@ export interface StreamEncoder {
   /** `raw`: the upstream's own text of the chunk when unchanged (StreamStep.raw); a canonical client gets it as is. */
   chunk(chunk: JsonObject, raw?: string): string;
   usage?(usage: Usage): void;
+  /**
+   * Usage the upstream reported before its end (StreamStep.partialUsage: Anthropic's message_start),
+   * given before the step's chunks are encoded: an API that announces input tokens at the start
+   * announces the upstream's count rather than the gateway's estimate.
+   */
+  earlyUsage?(usage: Usage): void;
   /** The stream ended normally. */
   end(): string;
   /** The upstream failed after the first byte (or went silent). */

@@ -62,6 +62,8 @@ export async function pumpStream(
 
   const emit = async (step: StreamStep): Promise<'continue' | 'stop'> => {
     const { chunks, raw } = step;
+    // Before the chunks: the first of them may be encoded as an announcement of this usage.
+    if (step.partialUsage !== undefined) dialect.earlyUsage?.(step.partialUsage);
     for (let i = 0; i < chunks.length; i++) {
       const chunk = chunks[i] as JsonObject;
       meter.observe(chunk);

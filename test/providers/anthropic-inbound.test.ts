@@ -417,6 +417,25 @@ spec:
     expect(bedrock.problems).toEqual([]);
   });
 
+  it('streamed from an Anthropic upstream, message_start carries its input counts (uncached, cache writes and reads), not the estimate', async () => {
+    // Before, message_start said the gateway's estimate (input_tokens 8, no cache fields) and only
+    // message_delta had the real counts; clients that read usage from message_start (LangChain) got the estimate.
+    claude.script({ kind: 'text', text: 'Hello' });
+    const stream = await client.messages.create({ model: 'via-anthropic', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'Hi there, how are you?' }] });
+    let start: Anthropic.Messages.Usage | undefined;
+    for await (const event of stream) if (event.type === 'message_start') start = event.message.usage;
+    expect(start).toMatchObject({ input_tokens: 10, cache_creation_input_tokens: 5, cache_read_input_tokens: 5 });
+    expect(claude.problems).toEqual([]);
+
+    // An OpenAI-wire upstream counts only at the end: message_start keeps the gateway's estimate.
+    upstream.script({ kind: 'stream', chunks: 2, intervalMs: 0 });
+    const estimated = await client.messages.create({ model: 'via-openai', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'Hi there, how are you?' }] });
+    let first: Anthropic.Messages.Usage | undefined;
+    for await (const event of estimated) if (event.type === 'message_start') first = event.message.usage;
+    expect(first?.input_tokens).toBeGreaterThan(0);
+    expect(first?.input_tokens).not.toBe(7);
+  });
+
   it('a refusal from an OpenAI upstream is the answer text with stop_reason refusal, streamed too', async () => {
     const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({ id: 'chatcmpl-r', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta, finish_reason: finish }] });
     upstream.script({

@@ -24,6 +24,7 @@ function messagesStream(model: string, stopSequences: readonly string[], estimat
   return {
     chunk: (chunk) => text(encoder.chunk(chunk)),
     usage: (usage) => encoder.reportUsage(usage),
+    earlyUsage: (usage) => encoder.reportEarlyUsage(usage),
     end: () => text(encoder.end()),
     // A GatewayError is the gateway's own verdict (a guardrail's block): its message as it is.
     failure: (failure) =>

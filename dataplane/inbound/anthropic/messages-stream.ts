@@ -24,6 +24,8 @@ export class MessagesStreamEncoder {
   private stop: { stop_reason: StopReason; stop_sequence: string | null } = { stop_reason: 'end_turn', stop_sequence: null };
   private usage: unknown;
   private canonicalUsage: Usage | undefined;
+  /** The upstream's own counts before its first chunk (Anthropic's message_start), announced over the estimate. */
+  private earlyUsage: Usage | undefined;
 
   constructor(
     private readonly model: string,
@@ -32,11 +34,17 @@ export class MessagesStreamEncoder {
      * What message_start announces as input_tokens. An upstream other than Anthropic counts the
      * prompt only at the end of its stream, so message_start carries the gateway's estimate (it
      * said 0 before: clients that show context use from message_start showed an empty context);
+     * an upstream that counts it up front (Anthropic) has its counts announced instead (reportEarlyUsage);
      * the final message_delta carries the upstream's counts, which the Anthropic SDK takes over
      * (`finalMessage().usage`).
      */
     private readonly estimatedInputTokens = 0,
   ) {}
+
+  /** Usage the upstream gave before its end; only what comes before message_start is announced there. */
+  reportEarlyUsage(usage: Usage): void {
+    if (!this.started) this.earlyUsage = usage;
+  }
 
   /** The canonical usage the adapter reported (it keeps cache writes apart, the usage chunk cannot). */
   reportUsage(usage: Usage): void {
@@ -58,7 +66,7 @@ export class MessagesStreamEncoder {
           content: [],
           stop_reason: null,
           stop_sequence: null,
-          usage: { input_tokens: this.estimatedInputTokens, output_tokens: 0 },
+          usage: this.earlyUsage !== undefined ? anthropicUsage(undefined, this.earlyUsage) : { input_tokens: this.estimatedInputTokens, output_tokens: 0 },
         },
       },
     });
