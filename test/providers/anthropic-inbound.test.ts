@@ -417,6 +417,29 @@ spec:
     expect(bedrock.problems).toEqual([]);
   });
 
+  const SCHEMA = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+
+  it('output_config reaches an Anthropic target as sent; Bedrock gets its format as the JSON tool, unwrapped in the answer', async () => {
+    // Before, output_config was dropped at the door: every target answered at its default effort, in free text.
+    const output_config = { effort: 'low' as const, format: { type: 'json_schema' as const, schema: SCHEMA } };
+    claude.script({ kind: 'text', text: '{"city":"Paris"}' });
+    const msg = await client.messages.create({ model: 'via-anthropic', max_tokens: 100, output_config, messages: [{ role: 'user', content: 'Capital of France?' }] });
+    expect(msg.content).toEqual([{ type: 'text', text: '{"city":"Paris"}' }]);
+    const sent = claude.requests.at(-1)?.body;
+    expect(sent?.output_config).toEqual(output_config);
+    expect(sent?.tools).toBeUndefined();
+    expect(claude.problems).toEqual([]);
+
+    bedrock.script({ kind: 'json', value: { city: 'Paris' } });
+    const json = await client.messages.create({ model: 'via-bedrock', max_tokens: 100, output_config: { format: output_config.format }, messages: [{ role: 'user', content: 'Capital of France?' }] });
+    expect(json.content).toEqual([{ type: 'text', text: '{"city":"Paris"}' }]);
+    expect(json.stop_reason).toBe('end_turn');
+    const converse = bedrock.requests.at(-1)?.body;
+    expect(JSON.stringify(converse)).not.toContain('output_config');
+    expect((converse?.toolConfig as { tools: { toolSpec: { inputSchema: unknown } }[] }).tools[0]?.toolSpec.inputSchema).toEqual({ json: SCHEMA });
+    expect(bedrock.problems).toEqual([]);
+  });
+
   it('streamed from an Anthropic upstream, message_start carries its input counts (uncached, cache writes and reads), not the estimate', async () => {
     // Before, message_start said the gateway's estimate (input_tokens 8, no cache fields) and only
     // message_delta had the real counts; clients that read usage from message_start (LangChain) got the estimate.

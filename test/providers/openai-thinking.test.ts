@@ -119,4 +119,21 @@ describe('extended thinking from /v1/messages to OpenAI reasoning models', () =>
     await client.messages.create({ model: 'o3', max_tokens: 4000, thinking: { type: 'disabled' }, messages: ASK });
     expect(sent()).not.toHaveProperty('reasoning_effort');
   });
+
+  const SCHEMA = { type: 'object', properties: { count: { type: 'integer' } }, required: ['count'], additionalProperties: false };
+
+  it('output_config: effort → reasoning_effort on a reasoning model (xhigh and max as high, over a thinking budget), format → response_format json_schema', async () => {
+    // Before, output_config was dropped at the door: the model answered in free text at its default effort.
+    upstream.script({ kind: 'ok', content: '{"count":8}' });
+    const msg = await client.messages.create({ model: 'o3', max_tokens: 4000, output_config: { effort: 'xhigh', format: { type: 'json_schema', schema: SCHEMA } }, thinking: { type: 'enabled', budget_tokens: 1024 }, messages: ASK });
+    expect(sent()).toMatchObject({ reasoning_effort: 'high', response_format: { type: 'json_schema', json_schema: { name: 'output', schema: SCHEMA } } });
+    expect(sent()).not.toHaveProperty('output_config');
+    expect(msg.content).toEqual([{ type: 'text', text: '{"count":8}' }]);
+
+    upstream.script({ kind: 'ok', content: '{"count":8}' });
+    await client.messages.create({ model: 'gpt-4o', max_tokens: 4000, output_config: { effort: 'low', format: { type: 'json_schema', schema: SCHEMA } }, messages: ASK });
+    expect(sent()).toMatchObject({ response_format: { type: 'json_schema', json_schema: { name: 'output', schema: SCHEMA } } });
+    expect(sent()).not.toHaveProperty('reasoning_effort');
+    expect(sent()).not.toHaveProperty('output_config');
+  });
 });

@@ -169,12 +169,12 @@ const OPEN_WEIGHT_REASONING: ReadonlySet<string> = new Set(['gpt-oss-120b', 'gpt
 
 /**
  * OpenAI's own checks of a chat request's parameters, with its error bodies: unknown members
- * (`thinking`, `top_k`) are refused, reasoning models refuse `max_tokens` and a `reasoning_effort`
+ * (`thinking`, `top_k`, `output_config`) are refused, reasoning models refuse `max_tokens` and a `reasoning_effort`
  * they do not know, other models refuse `reasoning_effort`. Undefined when the request passes.
  */
 function platformRefusal(body: Record<string, unknown>): Record<string, unknown> | undefined {
   const refuse = (message: string, param: string | null, code: string | null): Record<string, unknown> => ({ error: { message, type: 'invalid_request_error', param, code } });
-  for (const unknown of ['thinking', 'top_k']) if (body[unknown] !== undefined) return refuse(`Unrecognized request argument supplied: ${unknown}`, null, null);
+  for (const unknown of ['thinking', 'top_k', 'output_config']) if (body[unknown] !== undefined) return refuse(`Unrecognized request argument supplied: ${unknown}`, null, null);
   const reasoning = REASONING_MODELS.has(String(body.model));
   if (reasoning && body.max_tokens !== undefined) return refuse("Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", 'max_tokens', 'unsupported_parameter');
   if (body.reasoning_effort === undefined) return undefined;

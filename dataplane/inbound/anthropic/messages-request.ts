@@ -43,6 +43,8 @@ export const MessagesRequestSchema = z.looseObject({
   metadata: z.looseObject({ user_id: z.string().nullish() }).optional(),
   /** Extended thinking ({type:'enabled', budget_tokens} and later forms): forwarded as sent. */
   thinking: z.looseObject({ type: z.string() }).optional(),
+  /** Effort and structured output ({effort, format: {type:'json_schema', schema}}): forwarded as sent, restated for other targets. */
+  output_config: z.looseObject({ effort: z.string().nullish(), format: z.looseObject({ type: z.string() }).nullish() }).optional(),
   tools: firstIssueArray(
     z.looseObject({ name: z.string(), description: z.string().optional(), input_schema: z.record(z.string(), z.unknown()).optional(), type: z.string().optional(), ...cacheControl }),
   ).optional(),
@@ -162,6 +164,8 @@ export function toCanonicalRequest(input: unknown, createdAt: number, betaHeader
     }
   }
   if (r.thinking !== undefined) body.thinking = r.thinking;
+  // Before, it was dropped: even an Anthropic target answered at the default effort, in free text.
+  if (r.output_config !== undefined) body.output_config = r.output_config;
   const stream = r.stream === true;
   if (stream) {
     body.stream = true;

@@ -179,6 +179,8 @@ export function toAnthropicRequest(body: JsonObject, model: string, stream: bool
     const thinking = claudeThinking(body, model, out.max_tokens, true);
     if (thinking !== undefined) out.thinking = thinking;
   }
+  // The client's output_config (a canonical extension from /v1/messages): the API's own, as sent.
+  if (isObject(body.output_config)) out.output_config = body.output_config;
   if (stream) out.stream = true;
   return out;
 }

@@ -85,6 +85,8 @@ export interface AnthropicRequest {
   metadata?: { user_id?: string };
   /** Extended thinking ({type:'enabled', budget_tokens}, {type:'disabled'}, later forms): the client's, as sent. */
   thinking?: Record<string, unknown>;
+  /** Effort and structured output ({effort, format: {type:'json_schema', schema}}): the client's, as sent. */
+  output_config?: Record<string, unknown>;
   stream?: boolean;
 }
 

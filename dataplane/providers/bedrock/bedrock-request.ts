@@ -1,3 +1,4 @@
+import { restateOutputConfig } from '../shared/output-config.js';
 import { refuseUnsupported } from '../shared/unsupported-params.js';
 import { assistantToolCalls } from '../shared/assistant-tool-calls.js';
 import { contentParts, type PartWriter } from '../shared/content-parts.js';
@@ -57,8 +58,9 @@ function toolSpec(fn: FunctionTool): BedrockToolSpec {
   return { toolSpec: spec };
 }
 
-/** OpenAI chat request → Bedrock Converse request (the model id travels in the URL). */
-export function toConverseRequest(body: JsonObject, modelId = ''): BedrockConverseRequest {
+/** OpenAI chat request → Bedrock Converse request (the model id travels in the URL); a /v1/messages client's output_config as response_format and reasoning_effort. */
+export function toConverseRequest(request: JsonObject, modelId = ''): BedrockConverseRequest {
+  const body = restateOutputConfig(request);
   refuseUnsupported(body);
   const system: { text: string }[] = [];
   const messages: BedrockMessage[] = [];

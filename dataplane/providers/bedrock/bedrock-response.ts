@@ -1,3 +1,4 @@
+import { restateOutputConfig } from '../shared/output-config.js';
 import { usageWithCacheInPrompt } from '../shared/cache-usage.js';
 import { count, isObject } from '../shared/json-guards.js';
 import { finishWithJsonTool, jsonToolOf } from '../shared/json-response-tool.js';
@@ -50,7 +51,8 @@ export interface ConverseReading {
 
 export function readingOf(body: JsonObject): ConverseReading {
   const reading: ConverseReading = {};
-  const json = jsonToolOf(body);
+  // output_config.format was sent as the JSON tool too (bedrock-request.ts).
+  const json = jsonToolOf(restateOutputConfig(body));
   if (json !== undefined) reading.jsonTool = json;
   const stop = stopSequences(body.stop);
   if (stop !== undefined) reading.stopSequences = stop;

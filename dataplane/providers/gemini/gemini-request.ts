@@ -1,3 +1,4 @@
+import { restateOutputConfig } from '../shared/output-config.js';
 import { assistantToolCalls } from '../shared/assistant-tool-calls.js';
 import { contentParts, type PartWriter } from '../shared/content-parts.js';
 import { base64DataUri } from '../shared/data-uri.js';
@@ -87,8 +88,9 @@ function generationConfig(body: JsonObject, model: string): GeminiGenerationConf
   return Object.keys(g).length > 0 ? g : undefined;
 }
 
-/** OpenAI chat request → Gemini generateContent request. */
-export function toGeminiRequest(body: JsonObject, model = ''): GeminiRequest {
+/** OpenAI chat request → Gemini generateContent request (a /v1/messages client's output_config as response_format and reasoning_effort). */
+export function toGeminiRequest(request: JsonObject, model = ''): GeminiRequest {
+  const body = restateOutputConfig(request);
   const system: { text: string }[] = [];
   const contents: GeminiContent[] = [];
   // Gemini has no tool call ids: tool results name the function, found from the assistant turn that called it.

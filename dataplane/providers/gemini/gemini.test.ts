@@ -32,6 +32,15 @@ describe('gemini adapter', () => {
     expect(step.failure?.message).toBe('upstream answer has 200000 candidates; the gateway accepts at most 128');
   });
 
+  it("a /v1/messages client's output_config: format → responseSchema, effort → a thinking budget; no output_config member", () => {
+    // Before, output_config never reached the canonical body: the answer was free text at the default budget.
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+    const asked = { ...req, extended: true as const, body: { ...req.body, output_config: { effort: 'low', format: { type: 'json_schema', schema } } } };
+    const built = JSON.parse(String(geminiAdapter.buildRequest(asked, { baseUrl: 'http://g', model: 'gemini-2.5-flash', apiKey: 'k', headers: {} }).body)) as Record<string, unknown>;
+    expect(built.generationConfig).toMatchObject({ responseMimeType: 'application/json', responseSchema: { type: 'object' }, thinkingConfig: { thinkingBudget: 1024 } });
+    expect(JSON.stringify(built)).not.toContain('output_config');
+  });
+
   it('logprobs and top_logprobs become responseLogprobs and logprobs; the answer and the stream carry them in OpenAI shape', () => {
     // Before, both were dropped: the answer said logprobs: null where the client asked for them.
     const asked = { ...req, body: { ...req.body, logprobs: true, top_logprobs: 2 } };

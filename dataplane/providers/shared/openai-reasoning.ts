@@ -1,5 +1,6 @@
 import type { JsonObject } from '../../core/canonical.js';
 import { clientThinking } from './client-thinking.js';
+import { outputEffort } from './output-config.js';
 
 /**
  * A /v1/messages client's extended thinking (`thinking: {type:'enabled', budget_tokens}`) for an
@@ -39,4 +40,18 @@ export function reasoningEffortForThinking(body: JsonObject, model: string): 'lo
   const thinking = clientThinking(body);
   if (thinking?.type !== 'enabled' || !takesReasoningEffort(model)) return undefined;
   return effortForBudget(thinking.budgetTokens);
+}
+
+/**
+ * The `reasoning_effort` to send for a /v1/messages client's request, or undefined: its
+ * `output_config.effort` (the level it named, so it wins over a thinking budget), else its
+ * `thinking` (reasoningEffortForThinking); only to a model that takes the field, never over a
+ * `reasoning_effort` the body carries. Anthropic's `xhigh` and `max` are sent as `high`, the top
+ * level every such model takes.
+ */
+export function reasoningEffortForClient(body: JsonObject, model: string): 'low' | 'medium' | 'high' | undefined {
+  const effort = outputEffort(body);
+  if (effort === undefined) return reasoningEffortForThinking(body, model);
+  if ((body.reasoning_effort !== undefined && body.reasoning_effort !== null) || !takesReasoningEffort(model)) return undefined;
+  return effort === 'low' || effort === 'medium' ? effort : 'high';
 }

@@ -1,12 +1,15 @@
 import type { JsonObject } from '../../core/canonical.js';
 import { isObject } from './json-guards.js';
-import { reasoningEffortForThinking } from './openai-reasoning.js';
+import { reasoningEffortForClient } from './openai-reasoning.js';
+import { restateOutputConfig } from './output-config.js';
 
 /**
  * The canonical extensions: what a translated client request (the Anthropic Messages API) carries
  * beyond OpenAI chat, in the canonical body, so that every stage (guardrails, capture, estimates)
  * sees it and each adapter decides what its API can take:
  *  - `thinking` (top level): the client's extended-thinking request, as it sent it;
+ *  - `output_config` (top level): the client's effort and structured-output format, as it sent
+ *    them (shared/output-config.ts);
  *  - `cache_control` on a content part, a tool, an assistant's tool call, a tool message: a prompt
  *    caching breakpoint;
  *  - assistant content parts `{type:'thinking', thinking, signature}` and
@@ -47,15 +50,20 @@ function toolMessage(m: JsonObject): { message: JsonObject; media: JsonObject[] 
 
 /**
  * The canonical extensions restated for OpenAI's wire, which refuses members it does not know:
- * hints dropped (OpenAI caches prefixes by itself), `thinking` restated as `reasoning_effort` for a
- * `model` that takes it (shared/openai-reasoning.ts) and dropped otherwise, a tool error put in its text, and tool-result images and files moved into a user message after the
+ * hints dropped (OpenAI caches prefixes by itself), `thinking` and `output_config.effort` restated
+ * as `reasoning_effort` for a `model` that takes it (shared/openai-reasoning.ts) and dropped
+ * otherwise, `output_config.format` as `response_format`, a tool error put in its text, and tool-result images and files moved into a user message after the
  * tool messages (OpenAI takes them only from users; a message between two tool results would break
  * the run of answers to one assistant turn).
  */
 export function toOpenAiWire(body: JsonObject, model: string): JsonObject {
-  const { thinking: _thinking, ...out } = body;
-  const effort = reasoningEffortForThinking(body, model);
+  const { thinking: _thinking, output_config: config, ...out } = body;
+  const effort = reasoningEffortForClient(body, model);
   if (effort !== undefined) out.reasoning_effort = effort;
+  if (config !== undefined) {
+    const format = restateOutputConfig(body).response_format;
+    if (format !== undefined && format !== null) out.response_format = format;
+  }
   if (Array.isArray(body.tools)) out.tools = body.tools.map(withoutCacheControl);
   if (!Array.isArray(body.messages)) return out;
   const messages: unknown[] = [];
