@@ -136,4 +136,34 @@ describe('extended thinking from /v1/messages to OpenAI reasoning models', () =>
     expect(sent()).not.toHaveProperty('reasoning_effort');
     expect(sent()).not.toHaveProperty('output_config');
   });
+
+  it('temperature and top_p: dropped for a reasoning model when translated from /v1/messages, kept for others; an OpenAI client gets OpenAI\'s own 400', async () => {
+    // Before, a Claude client's temperature reached o3 and the answer was OpenAI's 400 "Unsupported value".
+    // (This SDK's types have dropped temperature and top_p; older SDKs and other clients still send them.)
+    const sampling: Record<string, number> = { temperature: 0.2, top_p: 0.9 };
+    upstream.script({ kind: 'ok', content: 'Eight.' });
+    const msg = await client.messages.create({ model: 'o3', max_tokens: 4000, ...sampling, messages: ASK });
+    expect(msg.content).toEqual([{ type: 'text', text: 'Eight.' }]);
+    expect(sent()).not.toHaveProperty('temperature');
+    expect(sent()).not.toHaveProperty('top_p');
+
+    upstream.script({ kind: 'ok', content: 'Eight.' });
+    await client.messages.create({ model: 'azure-o3', max_tokens: 4000, ...sampling, messages: ASK });
+    expect(sent()).not.toHaveProperty('temperature');
+
+    upstream.script({ kind: 'ok', content: 'Eight.' });
+    await client.messages.create({ model: 'gpt-4o', max_tokens: 4000, ...sampling, messages: ASK });
+    expect(sent()).toMatchObject({ temperature: 0.2, top_p: 0.9 });
+
+    // An OpenAI client's own request is forwarded as sent: it sees OpenAI's error, naming the parameter.
+    upstream.script({ kind: 'ok', content: 'Eight.' });
+    const res = await fetch(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'o3', temperature: 0.2, messages: [{ role: 'user', content: 'Hi' }] }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { param: 'temperature', code: 'unsupported_value' } });
+    expect(sent()).toMatchObject({ temperature: 0.2 });
+  });
 });

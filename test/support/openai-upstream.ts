@@ -169,7 +169,8 @@ const OPEN_WEIGHT_REASONING: ReadonlySet<string> = new Set(['gpt-oss-120b', 'gpt
 
 /**
  * OpenAI's own checks of a chat request's parameters, with its error bodies: unknown members
- * (`thinking`, `top_k`, `output_config`) are refused, reasoning models refuse `max_tokens` and a `reasoning_effort`
+ * (`thinking`, `top_k`, `output_config`) are refused, reasoning models refuse `max_tokens`, a
+ * `temperature` other than 1, `top_p`, and a `reasoning_effort`
  * they do not know, other models refuse `reasoning_effort`. Undefined when the request passes.
  */
 function platformRefusal(body: Record<string, unknown>): Record<string, unknown> | undefined {
@@ -177,6 +178,10 @@ function platformRefusal(body: Record<string, unknown>): Record<string, unknown>
   for (const unknown of ['thinking', 'top_k', 'output_config']) if (body[unknown] !== undefined) return refuse(`Unrecognized request argument supplied: ${unknown}`, null, null);
   const reasoning = REASONING_MODELS.has(String(body.model));
   if (reasoning && body.max_tokens !== undefined) return refuse("Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", 'max_tokens', 'unsupported_parameter');
+  if (reasoning && body.temperature !== undefined && body.temperature !== 1) {
+    return refuse(`Unsupported value: 'temperature' does not support ${String(body.temperature)} with this model. Only the default (1) value is supported.`, 'temperature', 'unsupported_value');
+  }
+  if (reasoning && body.top_p !== undefined) return refuse("Unsupported parameter: 'top_p' is not supported with this model.", 'top_p', 'unsupported_parameter');
   if (body.reasoning_effort === undefined) return undefined;
   if (!reasoning && !OPEN_WEIGHT_REASONING.has(String(body.model))) return refuse("Unsupported parameter: 'reasoning_effort' is not supported with this model.", 'reasoning_effort', 'unsupported_parameter');
   if (!['minimal', 'low', 'medium', 'high'].includes(String(body.reasoning_effort))) {

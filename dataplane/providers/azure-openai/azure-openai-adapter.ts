@@ -81,7 +81,7 @@ const chatAdapter: ProviderAdapter = {
     const azure = target.settings?.azure;
     const { apiKey: _key, ...withoutKey } = target;
     const version = azure?.apiVersion ?? DEFAULT_API_VERSION;
-    const built = openAiAdapter.buildRequest(forOpenAiPlatform(req, version >= COMPLETION_CAP_SINCE), withoutKey);
+    const built = openAiAdapter.buildRequest(forOpenAiPlatform(req, version >= COMPLETION_CAP_SINCE, target.model), withoutKey);
     const deployment = encodeURIComponent(azureDeployment(target));
     const apiVersion = encodeURIComponent(version);
     return { ...built, headers: { ...built.headers, ...azureAuthHeaders(target) }, url: `${target.baseUrl}/openai/deployments/${deployment}/${PATHS[req.op]}?api-version=${apiVersion}` };

@@ -130,7 +130,7 @@ export const openAiAdapter: ProviderAdapter = {
 /** OpenAI's own API: the OpenAI mappers with the request cut to what the platform takes (openai-platform.ts). */
 const openAiPlatformAdapter: ProviderAdapter = {
   ...openAiAdapter,
-  buildRequest: (req, target) => openAiAdapter.buildRequest(forOpenAiPlatform(req, true), target),
+  buildRequest: (req, target) => openAiAdapter.buildRequest(forOpenAiPlatform(req, true, target.model), target),
 };
 
 /** OpenAI itself: the chat adapter, and POST /responses forwarded natively (its state, `previous_response_id` and `store`, kept by OpenAI). */

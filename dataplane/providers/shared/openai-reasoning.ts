@@ -24,6 +24,20 @@ export function effortForBudget(budgetTokens: number): 'low' | 'medium' | 'high'
 const REASONING_MODEL = /^(?:o[1-9]\d*(?:-|$)|gpt-5|gpt-oss)/;
 const NOT_REASONING = /^(?:o1-(?:mini|preview)|gpt-5(?:\.\d+)?-(?:chat|pro)(?:-|$))/;
 
+/** The gpt-5 chat models: not reasoning models, they take sampling parameters. */
+const CHAT_MODEL = /^gpt-5(?:\.\d+)?-chat(?:-|$)/;
+
+/**
+ * OpenAI's reasoning models, which refuse the sampling parameters: a `temperature` other than 1
+ * ("Unsupported value … Only the default (1) value is supported") and `top_p` ("Unsupported
+ * parameter"). The o-series (o1-mini and o1-preview too) and the gpt-5 family but its -chat models;
+ * gpt-oss is left out, since the servers that host it take both.
+ */
+export function refusesSampling(model: string): boolean {
+  const name = (model.split('/').pop() ?? model).toLowerCase();
+  return /^(?:o[1-9]\d*(?:-|$)|gpt-5)/.test(name) && !CHAT_MODEL.test(name);
+}
+
 export function takesReasoningEffort(model: string): boolean {
   const name = (model.split('/').pop() ?? model).toLowerCase();
   return REASONING_MODEL.test(name) && !NOT_REASONING.test(name);
