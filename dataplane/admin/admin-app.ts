@@ -57,13 +57,15 @@ export function createAdminApp(deps: AdminDeps): Express {
   app.get('/v1/snapshot/status', (_req, res) => {
     res.json(status());
   });
-  app.put('/v1/snapshot', express.json({ limit: SNAPSHOT_BODY_LIMIT }), (req, res) => {
+  // Validated and built in slices (applyGenerationSliced): in one piece, a large snapshot held up the
+  // public port's requests on this event loop for as long as that took.
+  app.put('/v1/snapshot', express.json({ limit: SNAPSHOT_BODY_LIMIT }), async (req, res) => {
     const envelope = SnapshotEnvelopeSchema.safeParse(req.body);
     if (!envelope.success) {
       res.status(400).json({ ...status(), accepted: false, error: `bad envelope: ${envelope.error.issues[0]?.message ?? ''}` });
       return;
     }
-    const result = deps.store.applyGeneration(envelope.data.generation, envelope.data.snapshot, envelope.data.term);
+    const result = await deps.store.applyGenerationSliced(envelope.data.generation, envelope.data.snapshot, envelope.data.term);
     if (!result.ok) {
       deps.logger.warn({ generation: envelope.data.generation, term: envelope.data.term, error: result.error }, 'snapshot push refused');
       res.status(result.stale === true ? 409 : 400).json({ ...status(), accepted: false, error: result.error });

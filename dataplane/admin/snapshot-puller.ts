@@ -26,7 +26,7 @@ export async function pullSnapshot(
       const text = await res.body.text();
       if (res.statusCode === 200) {
         const envelope = SnapshotEnvelopeSchema.parse(JSON.parse(text));
-        const applied = store.applyGeneration(envelope.generation, envelope.snapshot, envelope.term);
+        const applied = await store.applyGenerationSliced(envelope.generation, envelope.snapshot, envelope.term);
         if (applied.ok) {
           logger.info({ generation: envelope.generation, version: applied.version }, 'snapshot pulled from the operator');
           return;

@@ -1,7 +1,8 @@
 import type { Transport } from '../upstream/transport.js';
-import { expectedVersion } from '../config/content-hash.js';
+import { expectedVersionSteps } from '../config/content-hash.js';
 import { MAX_GENERATION_AHEAD_MS } from '../config/snapshot-envelope.js';
-import { buildRuntimeSnapshot, type RuntimeSnapshot } from './runtime-snapshot.js';
+import { DEFAULT_SLICES, runSliced, runToEnd, type SliceOptions, type Steps } from '../config/sliced.js';
+import { buildRuntimeSnapshotSteps, type RuntimeSnapshot } from './runtime-snapshot.js';
 
 export type ApplyResult = { ok: true; version: string; changed: boolean } | { ok: false; error: string; stale?: boolean };
 
@@ -18,6 +19,7 @@ export class SnapshotStore {
   constructor(
     private readonly httpTransport: Transport,
     private readonly now: () => number = Date.now,
+    private readonly slices: SliceOptions = DEFAULT_SLICES,
   ) {}
 
   get current(): RuntimeSnapshot | undefined {
@@ -43,6 +45,41 @@ export class SnapshotStore {
    * second publisher has to publish above it rather than swap content under it.
    */
   applyGeneration(generation: number, snapshot: unknown, term?: number): ApplyResult {
+    return runToEnd(this.applyGenerationSteps(generation, snapshot, term));
+  }
+
+  /**
+   * applyGeneration with the validation, build and hash in slices that give the event loop back
+   * between them: a 5,000-route snapshot held the loop, and with it every request of the public
+   * port, for about half a second. The ordering is checked again at the swap, which runs in one
+   * piece: another snapshot may have been applied meanwhile.
+   */
+  applyGenerationSliced(generation: number, snapshot: unknown, term?: number): Promise<ApplyResult> {
+    return runSliced(this.applyGenerationSteps(generation, snapshot, term), this.slices);
+  }
+
+  private *applyGenerationSteps(generation: number, snapshot: unknown, term?: number): Steps<ApplyResult> {
+    // Checked before the work (a stale push costs nothing) and again at the swap.
+    const early = this.orderProblem(generation, term);
+    if (early !== undefined) return early;
+    let refusedAtSwap: ApplyResult | undefined;
+    const result = yield* this.applySteps(snapshot, (version) => {
+      refusedAtSwap = this.orderProblem(generation, term);
+      if (refusedAtSwap !== undefined) return refusedAtSwap.ok ? undefined : refusedAtSwap.error;
+      const served = this.runtime?.snapshot.version;
+      return (term ?? 0) === this.currentTerm && generation === this.currentGeneration && version !== served
+        ? `generation ${generation} is already served with snapshot ${served}, not ${version}`
+        : undefined;
+    });
+    if (refusedAtSwap !== undefined) return refusedAtSwap;
+    if (result.ok) {
+      this.currentGeneration = generation;
+      this.currentTerm = term ?? 0;
+    }
+    return result;
+  }
+
+  private orderProblem(generation: number, term: number | undefined): ApplyResult | undefined {
     const now = this.now();
     if (generation > now + MAX_GENERATION_AHEAD_MS) {
       return { ok: false, error: `generation ${generation} is more than 24 h ahead of this pod's clock (${now}); generations are millisecond timestamps` };
@@ -53,27 +90,23 @@ export class SnapshotStore {
       // a 409 by publishing above the served generation, refused again, in a loop. It stops at a 400.
       return { ok: false, stale: term !== undefined, error: `leader term ${pushed} is older than the served term ${this.currentTerm} (generation ${generation})` };
     }
-    const sameTerm = pushed === this.currentTerm;
-    if (sameTerm && generation < this.currentGeneration) {
+    if (pushed === this.currentTerm && generation < this.currentGeneration) {
       return { ok: false, stale: true, error: `generation ${generation} is older than the served generation ${this.currentGeneration}` };
     }
-    const served = this.runtime?.snapshot.version;
-    const result = this.apply(snapshot, (version) =>
-      sameTerm && generation === this.currentGeneration && version !== served ? `generation ${generation} is already served with snapshot ${served}, not ${version}` : undefined,
-    );
-    if (result.ok) {
-      this.currentGeneration = generation;
-      this.currentTerm = pushed;
-    }
-    return result;
+    return undefined;
   }
 
   /** Validates, checks that the version is the content's hash (it is never trusted), then swaps. */
   apply(snapshot: unknown, refuse?: (version: string) => string | undefined): ApplyResult {
-    const built = buildRuntimeSnapshot(snapshot, this.httpTransport);
+    return runToEnd(this.applySteps(snapshot, refuse));
+  }
+
+  /** `apply` in steps; `refuse` and the swap run together after the last step, in one piece. */
+  private *applySteps(snapshot: unknown, refuse?: (version: string) => string | undefined): Steps<ApplyResult> {
+    const built = yield* buildRuntimeSnapshotSteps(snapshot, this.httpTransport);
     if (!built.ok) return built;
     const version = built.runtime.snapshot.version;
-    const actual = expectedVersion(snapshot as Record<string, unknown>);
+    const actual = yield* expectedVersionSteps(snapshot as Record<string, unknown>);
     if (actual !== version) return { ok: false, error: `snapshot version ${version} does not match its content (hash ${actual})` };
     const refused = refuse?.(version);
     if (refused !== undefined) return { ok: false, stale: true, error: refused };
