@@ -3,9 +3,12 @@ import { Agent, request as httpRequest, type IncomingMessage, type Server } from
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { UsageAggregator } from '../budgets/usage-aggregator.js';
-import type { Distributor } from './distributor.js';
+import { Distributor } from './distributor.js';
+import { SecretValue, wireJson } from '../../dataplane/config/secret-value.js';
+import { bigInput } from '../../test/support/snapshot-scale.js';
+import { compile } from '../compile/compile.js';
 import { createOperatorApp } from './operator-server.js';
 import { announceHugeBody } from '../../test/support/unread-body.js';
 
@@ -82,7 +85,7 @@ describe('operator port', () => {
 
 /** An operator's HTTP server, leader or standby (with a reconciled snapshot when leader). */
 async function operatorServer(leader: boolean): Promise<{ url: string; close: () => void }> {
-  const distributor = { envelope: leader ? { generation: 1 } : undefined } as unknown as Distributor;
+  const distributor = { envelope: leader ? { generation: 1 } : undefined, wireBody: leader ? '{"generation":1}' : undefined } as unknown as Distributor;
   const usage = { handle: () => Promise.resolve({ ackedThrough: 0, budgets: [], replicas: 1 }) } as unknown as UsageAggregator;
   const app = createOperatorApp({ token: 'op-token', usage, distributor, registry: new Registry(), isReady: () => true, isLeader: () => leader, logger: pino({ level: 'silent' }) });
   const s = app.listen(0, '127.0.0.1');
@@ -131,3 +134,39 @@ describe('operator behind a Service', () => {
     expect(await podCall(true, 'GET', '/v1/snapshot')).toEqual({ status: 200, connection: 'keep-alive' });
   });
 });
+
+describe('snapshot pull', () => {
+  it("answers the envelope the distributor serialised at publish, credentials in clear, without serialising it again per pull", async () => {
+    const distributor = new Distributor({ token: 't', logger: pino({ level: 'silent' }), verifyIntervalMs: 0 });
+    // Credentials of Providers, API-key digests and the installation's hash key: SecretValues.
+    const { snapshot } = compile(bigInput(2, 2));
+    expect(countSecrets(snapshot)).toBeGreaterThan(0);
+    distributor.publish({ generation: 7, term: 2, snapshot });
+    const usage = { handle: () => Promise.resolve({ ackedThrough: 0, budgets: [], replicas: 1 }) } as unknown as UsageAggregator;
+    const app = createOperatorApp({ token: 'op-token', usage, distributor, registry: new Registry(), isReady: () => true, isLeader: () => true, logger: pino({ level: 'silent' }) });
+    const s = app.listen(0, '127.0.0.1');
+    await once(s, 'listening');
+    // Serialising the envelope reveals its secrets (wireJson): count it across the pulls.
+    const reveal = vi.spyOn(SecretValue.prototype, 'reveal');
+    try {
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`http://127.0.0.1:${(s.address() as AddressInfo).port}/v1/snapshot`, { headers: { authorization: 'Bearer op-token' } });
+        expect(res.status).toBe(200);
+        expect(await res.text()).toBe(wireJson({ generation: 7, term: 2, snapshot }));
+      }
+      // The three expected bodies above reveal once each; the pulls themselves, never.
+      expect(reveal.mock.calls.length).toBe(3 * countSecrets(snapshot));
+    } finally {
+      reveal.mockRestore();
+      distributor.stop();
+      s.close();
+    }
+  });
+});
+
+function countSecrets(value: unknown): number {
+  if (value instanceof SecretValue) return 1;
+  if (Array.isArray(value)) return value.reduce((n: number, v) => n + countSecrets(v), 0);
+  if (typeof value === 'object' && value !== null) return Object.values(value).reduce((n: number, v) => n + countSecrets(v), 0);
+  return 0;
+}

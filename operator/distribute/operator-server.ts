@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { SMALL_BODY_LIMIT } from '../../dataplane/config/channel-answers.js';
 import { closeUnreadBodies, jsonErrors, jsonNotFound, requireMetricsToken, requireToken } from './channel-guard.js';
-import { wireJson } from '../../dataplane/config/secret-value.js';
 import type { UsageAggregator } from '../budgets/usage-aggregator.js';
 import { parseUsageReport, type RejectedRecord } from '../budgets/usage-intake.js';
 import type { UsageTerm } from '../budgets/usage-term.js';
@@ -109,13 +108,13 @@ export function createOperatorApp(deps: OperatorServerDeps): Express {
     }
   });
   app.get('/v1/snapshot', (_req, res) => {
-    const envelope = deps.distributor.envelope;
-    if (!deps.isLeader() || envelope === undefined) {
+    const body = deps.distributor.wireBody;
+    if (!deps.isLeader() || body === undefined) {
       notHere(res, 'no snapshot here: not the leader or not reconciled yet');
       return;
     }
     // The wire form carries the credentials in clear (the channel is authenticated, TLS by default).
-    res.type('json').send(wireJson(envelope));
+    res.type('json').send(body);
   });
   app.use(jsonNotFound);
   app.use(jsonErrors(deps.logger));
