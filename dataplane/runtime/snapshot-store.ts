@@ -4,7 +4,8 @@ import { MAX_GENERATION_AHEAD_MS } from '../config/snapshot-envelope.js';
 import { DEFAULT_SLICES, runSliced, runToEnd, type SliceOptions, type Steps } from '../config/sliced.js';
 import { buildRuntimeSnapshotSteps, type RuntimeSnapshot } from './runtime-snapshot.js';
 
-export type ApplyResult = { ok: true; version: string; changed: boolean } | { ok: false; error: string; stale?: boolean };
+type Refused = { ok: false; error: string; stale?: boolean };
+export type ApplyResult = { ok: true; version: string; changed: boolean } | Refused;
 
 /**
  * Holds the current snapshot. A swap is one reference assignment: a request reads `current` once
@@ -62,10 +63,10 @@ export class SnapshotStore {
     // Checked before the work (a stale push costs nothing) and again at the swap.
     const early = this.orderProblem(generation, term);
     if (early !== undefined) return early;
-    let refusedAtSwap: ApplyResult | undefined;
+    let refusedAtSwap: Refused | undefined;
     const result = yield* this.applySteps(snapshot, (version) => {
       refusedAtSwap = this.orderProblem(generation, term);
-      if (refusedAtSwap !== undefined) return refusedAtSwap.ok ? undefined : refusedAtSwap.error;
+      if (refusedAtSwap !== undefined) return refusedAtSwap.error;
       const served = this.runtime?.snapshot.version;
       return (term ?? 0) === this.currentTerm && generation === this.currentGeneration && version !== served
         ? `generation ${generation} is already served with snapshot ${served}, not ${version}`
@@ -79,7 +80,7 @@ export class SnapshotStore {
     return result;
   }
 
-  private orderProblem(generation: number, term: number | undefined): ApplyResult | undefined {
+  private orderProblem(generation: number, term: number | undefined): Refused | undefined {
     const now = this.now();
     if (generation > now + MAX_GENERATION_AHEAD_MS) {
       return { ok: false, error: `generation ${generation} is more than 24 h ahead of this pod's clock (${now}); generations are millisecond timestamps` };
