@@ -7,6 +7,7 @@ import { applicableBudgets, Downgrade } from '../../governance/budget/budget-adm
 import type { Admission, AdmissionRequest, Admitter, Settlement } from '../../governance/types.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { downgradeRefused } from '../passthrough/passthrough-route.js';
+import { realtimeEvent } from './realtime-event.js';
 
 /**
  * An output cap as a Realtime event writes it: a token count, `inf` (no cap: OpenAI's default), or
@@ -33,14 +34,8 @@ function capIn(event: Record<string, unknown>, field: string): OutputCap {
 
 /** A client's `response.create` (parsed only when the text may be one), else undefined. */
 export function responseCreate(text: string): ResponseCreate | undefined {
-  if (!text.includes('"response.create"')) return undefined;
-  let event: unknown;
-  try {
-    event = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!isObject(event) || event.type !== 'response.create') return undefined;
+  const event = realtimeEvent(text, 'response.create');
+  if (event === undefined) return undefined;
   return { eventId: typeof event.event_id === 'string' ? event.event_id : undefined, maxOutputTokens: capIn(event, 'response') };
 }
 
@@ -50,15 +45,8 @@ export function responseCreate(text: string): ResponseCreate | undefined {
  * other message, undefined for one that does not set it.
  */
 export function sessionCap(text: string, types: readonly string[]): OutputCap | null {
-  if (!types.some((t) => text.includes(`"${t}"`))) return null;
-  let event: unknown;
-  try {
-    event = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (!isObject(event) || typeof event.type !== 'string' || !types.includes(event.type)) return null;
-  return capIn(event, 'session');
+  const event = realtimeEvent(text, types);
+  return event === undefined ? null : capIn(event, 'session');
 }
 
 const CLIENT_SESSION_EVENTS = ['session.update'];

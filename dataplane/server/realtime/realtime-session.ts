@@ -9,9 +9,9 @@ import { usageProblem } from '../../metering/settled-usage.js';
 import type { ForwardTarget } from '../passthrough/passthrough-route.js';
 import type { RouteConfig } from '../../config/snapshot.js';
 import { messageText, realtimeUsage } from './realtime-usage.js';
+import { realtimeEvent } from './realtime-event.js';
 import { SentInput } from './sent-input.js';
 import { gatewayErrorEvent, type RealtimeBudget } from './realtime-budget.js';
-import { isObject } from '../../providers/shared/json-guards.js';
 import { providerSecrets } from '../../providers/registry.js';
 import { scrubJson, scrubText } from '../../providers/scrub-credentials.js';
 import type { RealtimeTelemetry } from '../../telemetry/gateway-observer.js';
@@ -40,14 +40,8 @@ function scrubbedReason(reason: Buffer, secrets: readonly string[]): string {
  * other message, relayed as it came. Only messages that mention "error" are parsed.
  */
 function scrubbedError(text: string, secrets: readonly string[]): string | undefined {
-  if (!text.includes('"error"')) return undefined;
-  let event: unknown;
-  try {
-    event = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!isObject(event) || event.type !== 'error') return undefined;
+  const event = realtimeEvent(text, 'error');
+  if (event === undefined) return undefined;
   return JSON.stringify({ ...event, error: scrubJson(event.error, secrets) });
 }
 
@@ -90,13 +84,7 @@ function inputOf(usage: Usage): Usage {
 
 /** Whether an upstream message is an event of `type` (response.created, response.done). Parsed only when it may be. */
 function isEvent(text: string, type: string): boolean {
-  if (!text.includes(`"${type}"`)) return false;
-  try {
-    const event: unknown = JSON.parse(text);
-    return isObject(event) && event.type === type;
-  } catch {
-    return false;
-  }
+  return realtimeEvent(text, type) !== undefined;
 }
 
 /** The status of an upgraded connection: its metrics' status_class is `1xx`. */

@@ -2,6 +2,7 @@ import type { RawData } from 'ws';
 import type { Usage } from '../../core/canonical.js';
 import { count, isObject } from '../../providers/shared/json-guards.js';
 import { withMediaInput, withMediaOutput } from '../../providers/shared/media-usage.js';
+import { realtimeEvent } from './realtime-event.js';
 
 /** A text message's content (ws hands it over as bytes). */
 export function messageText(data: RawData): string {
@@ -15,14 +16,8 @@ export function messageText(data: RawData): string {
  */
 export function realtimeUsage(data: RawData | string): Usage | undefined {
   const text = typeof data === 'string' ? data : messageText(data);
-  if (!text.includes('"response.done"')) return undefined;
-  let event: unknown;
-  try {
-    event = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!isObject(event) || event.type !== 'response.done' || !isObject(event.response) || !isObject(event.response.usage)) return undefined;
+  const event = realtimeEvent(text, 'response.done');
+  if (event === undefined || !isObject(event.response) || !isObject(event.response.usage)) return undefined;
   const u = event.response.usage;
   const details = isObject(u.input_token_details) ? u.input_token_details : {};
   const input = count(u.input_tokens);
