@@ -321,6 +321,33 @@ describe('pass-through endpoints', () => {
     expect(sent?.headers.expect).toBeUndefined();
   });
 
+  it("an id that climbs out of its endpoint (a backslash or an escaped dot segment) is a 404 and nothing reaches the upstream", async () => {
+    // The route enables files, not chat; before, these went upstream with the Provider's key as
+    // /v1/chat/completions and /v1/ (the URL parser reads a backslash as "/" and %2e%2e as "..").
+    const { port } = new URL(gateway.url);
+    const raw = (method: string, path: string, body?: string) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const headers: Record<string, string | number> = { authorization: `Bearer ${CALLER_KEY}`, 'x-tollgate-model': 'image-default' };
+        if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        const req = httpRequest({ host: '127.0.0.1', port, path, method, headers });
+        req.on('response', (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.setTimeout(10_000, () => req.destroy(new Error('no answer')));
+        req.end(body);
+      });
+    const sent = upstream.requests.length;
+    const chat = await raw('POST', '/v1/files/..\\chat\\completions', JSON.stringify({ model: 'image-default', messages: [{ role: 'user', content: 'hi' }] }));
+    expect(chat.status).toBe(404);
+    expect((await raw('GET', '/v1/files/%2e%2e')).status).toBe(404);
+    expect((await raw('DELETE', '/v1/batches/..%5Cfiles%5Cfile-1/cancel')).status).toBe(404);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(upstream.requests.slice(sent).map((r) => `${r.method} ${r.url}`)).toEqual([]);
+  });
+
   // The caller's baggage (its own key-value pairs: user ids, tenants) and trace context went to the
   // provider verbatim; with tracing off the gateway sends no trace context at all, as on chat.
   it("never forwards the caller's baggage, traceparent or tracestate to the provider", async () => {

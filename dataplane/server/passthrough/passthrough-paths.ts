@@ -9,12 +9,22 @@ export interface PassThroughPath {
   route: string;
 }
 
-/** Paths served by each endpoint name; `:id` segments are any one path segment, named `{id}` in the route. */
+/**
+ * One id in a path (a file, batch or stored response): 1 to 256 letters, digits and `_-.:~=+@`,
+ * never `.` or `..`. Not any segment: the upstream URL is made by the URL parser, which reads a
+ * backslash as `/` and `%2e%2e` as `..`, so `/v1/files/..<backslash>chat<backslash>completions`
+ * (node accepts backslashes in a request line) went upstream as `/v1/chat/completions`, with the
+ * Provider's key: any path of its API (fine-tuning, deletions, another Azure deployment), past the
+ * endpoints the route enables, its guardrails and its prices. No `%`: the providers' ids need none.
+ */
+const ID = String.raw`(?!\.\.?(?:/|$))[A-Za-z0-9_.:~=+@-]{1,256}`;
+
+/** Paths served by each endpoint name; `:id` segments are one id (ID), named `{id}` in the route. */
 const TABLE: readonly [RegExp, PassThroughEndpoint, (m: RegExpExecArray) => string][] = [
   [/^\/v1\/images\/(generations|edits|variations)$/, 'images', (m) => m[0]],
   [/^\/v1\/audio\/(transcriptions|translations|speech)$/, 'audio', (m) => m[0]],
-  [/^\/v1\/files(\/[^/]+(\/content)?)?$/, 'files', (m) => (m[1] === undefined ? '/v1/files' : `/v1/files/{id}${m[2] ?? ''}`)],
-  [/^\/v1\/batches(\/[^/]+(\/cancel)?)?$/, 'batches', (m) => (m[1] === undefined ? '/v1/batches' : `/v1/batches/{id}${m[2] ?? ''}`)],
+  [new RegExp(`^/v1/files(/${ID}(/content)?)?$`), 'files', (m) => (m[1] === undefined ? '/v1/files' : `/v1/files/{id}${m[2] ?? ''}`)],
+  [new RegExp(`^/v1/batches(/${ID}(/cancel)?)?$`), 'batches', (m) => (m[1] === undefined ? '/v1/batches' : `/v1/batches/{id}${m[2] ?? ''}`)],
   [/^\/v1\/moderations$/, 'moderations', (m) => m[0]],
   [/^\/v1\/rerank$/, 'rerank', (m) => m[0]],
   [/^\/v1\/score$/, 'score', (m) => m[0]],
@@ -22,7 +32,7 @@ const TABLE: readonly [RegExp, PassThroughEndpoint, (m: RegExpExecArray) => stri
   // Compaction (runs the model) and input token counting (free) are not stored responses' ids.
   [/^\/v1\/responses\/(compact|input_tokens)$/, 'responses', (m) => m[0]],
   // Stored responses (POST /v1/responses itself is an inference endpoint, not a pass-through one).
-  [/^\/v1\/responses\/[^/]+(\/(input_items|cancel))?$/, 'responses', (m) => `/v1/responses/{id}${m[1] ?? ''}`],
+  [new RegExp(`^/v1/responses/${ID}(/(input_items|cancel))?$`), 'responses', (m) => `/v1/responses/{id}${m[1] ?? ''}`],
 ];
 
 /** Every public path a pass-through endpoint serves, for the route table. */

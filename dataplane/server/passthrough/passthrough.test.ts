@@ -38,6 +38,32 @@ describe('pass-through paths', () => {
     for (const other of ['/v1/chat/completions', '/v1/files/a/b/c', '/v1/images', '/v1/audio/other', '/v2/rerank']) expect(passThroughPath(other)).toBeUndefined();
   });
 
+  it('an id is one id, never a way out of the endpoint: dot segments, backslashes and escapes are no pass-through path', () => {
+    // The upstream URL is made by the URL parser, which reads a backslash as "/" and %2e%2e as "..":
+    // before, each of these went upstream with the Provider's key as another path of its API.
+    const escapes = [
+      '/v1/files/..\\chat\\completions',
+      '/v1/files/..\\..\\v1\\fine_tuning\\jobs',
+      '/v1/files/%2e%2e',
+      '/v1/files/%2E%2e/content',
+      '/v1/files/.',
+      '/v1/files/..',
+      '/v1/batches/..%5Cchat%5Ccompletions/cancel',
+      '/v1/batches/%2f..%2fmodels',
+      '/v1/responses/..\\models\\ft-model',
+      '/v1/responses/..%2Fdeployments%2Fother/cancel',
+      `/v1/files/${'a'.repeat(257)}`,
+    ];
+    for (const path of escapes) expect(passThroughPath(path), path).toBeUndefined();
+    // Ids as the providers write them still are.
+    for (const id of ['file-AbC123', 'batch_6789abc-def', 'resp_0123456789abcdef', 'file-...', 'assistant:1~x=y+z@w', 'a'.repeat(256)]) {
+      expect(passThroughPath(`/v1/files/${id}/content`)?.route, id).toBe('/v1/files/{id}/content');
+    }
+    const at: AdapterTarget = { baseUrl: 'https://api.example.com/v1', model: 'm', apiKey: 'sk', headers: {} };
+    // What the forwarding would have made of the first one: a path the route does not enable.
+    expect(openAiPathForwarding.url(escapes[0] as string, new URLSearchParams(), at)?.pathname).toBe('/v1/chat/completions');
+  });
+
   it('OpenAI-shaped upstreams: under the base URL, vLLM root paths at its origin, the query kept with the target model, Realtime over ws(s), a Bearer key', () => {
     const at = (baseUrl: string): AdapterTarget => ({ baseUrl, model: 'gpt-image-1', apiKey: 'sk-up', headers: { 'x-extra': '1' } });
     const url = (path: string, query: string, baseUrl: string): string | undefined => openAiPathForwarding.url(path, new URLSearchParams(query), at(baseUrl))?.toString();
