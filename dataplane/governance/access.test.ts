@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RouteConfig } from '../config/snapshot.js';
 import type { Caller } from '../core/caller.js';
-import { mayCall } from './access.js';
+import { accessDenied, mayCall } from './access.js';
 
 const route = (apiKeyNamespaces?: string[]): RouteConfig =>
   ({
@@ -21,5 +21,24 @@ describe('mayCall: API keys by the labels of their Secret', () => {
     expect(mayCall(key('partners', partner), route(), {})).toBe(false);
     expect(mayCall(key('team-a', partner), route(), {})).toBe(true);
     expect(mayCall(key('partners', { partner: 'no' }), route(['partners']), {})).toBe(false);
+  });
+});
+
+describe("accessDenied: a refusal names another namespace's route to nobody", () => {
+  const teamA = { ...route(), model: 'partner-chat' } as RouteConfig;
+  const sa = (namespace: string): Caller => ({ kind: 'serviceaccount', namespace, name: 'app', id: `sa:${namespace}/app` });
+
+  it('names the route to a caller of its own namespace, only the model it asked for to any other', () => {
+    expect(accessDenied(sa('team-a'), teamA).message).toBe('sa:team-a/app may not use route team-a/partner-chat (model partner-chat)');
+    // Before, team-b was told "route team-a/partner-chat": another tenant's namespace and route name.
+    const other = accessDenied(sa('team-b'), teamA);
+    expect(other.status).toBe(403);
+    expect(other.message).toBe('sa:team-b/app may not use model partner-chat');
+    const anonymous = accessDenied({ kind: 'anonymous', id: 'anonymous' }, teamA);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.message).toBe('model partner-chat requires a ServiceAccount token or an API key');
+    const invalid = accessDenied({ kind: 'anonymous', id: 'anonymous', invalidCredential: 'invalid API key' }, teamA);
+    expect(invalid.status).toBe(401);
+    for (const e of [other, anonymous, invalid]) expect(e.message).not.toContain('team-a');
   });
 });

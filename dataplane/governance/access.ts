@@ -23,9 +23,16 @@ export function mayCall(caller: Caller, route: RouteConfig, namespaces: Snapshot
   }
 }
 
-/** 401 when the caller brought no credential, 403 when it did but may not use the route. */
+/**
+ * 401 when the caller brought no credential, 403 when it did but may not use the route. The route
+ * (namespace/name) is named only to a caller of its own namespace, which owns it; any other caller
+ * is told the public model it asked for. Before, a refusal named another namespace's route to
+ * whoever asked for its model: its namespace and name, which the model list and the objects'
+ * statuses keep from other tenants.
+ */
 export function accessDenied(caller: Caller, route: RouteConfig): GatewayError {
-  if (caller.invalidCredential !== undefined) return unauthenticated(`${caller.invalidCredential} (route ${route.id}, model ${route.model})`);
-  if (caller.kind === 'anonymous') return unauthenticated(`route ${route.id} (model ${route.model}) requires a ServiceAccount token or an API key`);
-  return new GatewayError(403, 'permission_denied', 'permission_error', `${caller.id} may not use route ${route.id} (model ${route.model})`);
+  const what = caller.namespace !== undefined && caller.namespace === route.namespace ? `route ${route.id} (model ${route.model})` : `model ${route.model}`;
+  if (caller.invalidCredential !== undefined) return unauthenticated(`${caller.invalidCredential} (${what})`);
+  if (caller.kind === 'anonymous') return unauthenticated(`${what} requires a ServiceAccount token or an API key`);
+  return new GatewayError(403, 'permission_denied', 'permission_error', `${caller.id} may not use ${what}`);
 }

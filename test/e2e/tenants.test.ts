@@ -73,13 +73,17 @@ describe('one public model name in two namespaces', () => {
     }
   });
 
-  it('lists the model to each team, and refuses a caller that neither route admits by naming a route', async () => {
+  it('lists the model to each team, and refuses a caller that neither route admits, naming the model but neither route', async () => {
     for (const team of TEAMS) {
       const models = await client(team).models.list();
       expect(models.data.map((m) => m.id)).toEqual(['chat-default']);
     }
     expect((await client('team-c').models.list()).data).toEqual([]);
-    await expect(ask('team-c')).rejects.toMatchObject({ status: 403 });
+    // Without naming either route: their namespaces and names are other tenants'.
+    const refused = await ask('team-c').catch((e: unknown) => e as { status: number; message: string });
+    expect(refused).toMatchObject({ status: 403 });
+    expect((refused as { message: string }).message).toContain('key:team-c/caller may not use model chat-default');
+    expect((refused as { message: string }).message).not.toMatch(/team-a|team-b/);
   });
 
   it('with both routes open to all namespaces: each team still gets its own, other namespaces the oldest', async () => {

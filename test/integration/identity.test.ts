@@ -143,10 +143,11 @@ describe('caller identity and route access', () => {
     expect(res.choices[0]?.message.content).toBe('hello from upstream');
   });
 
-  it('refuses a ServiceAccount of another namespace with 403 naming the route', async () => {
+  it("refuses a ServiceAccount of another namespace with 403 naming the model, never the other namespace's route", async () => {
     const err = await statusOf(chat('team-chat', token('team-b', 'other')));
     expect(err.status).toBe(403);
-    expect(err.message).toMatch(/sa:team-b\/other may not use route team-a\/team-chat/);
+    expect(err.message).toMatch(/sa:team-b\/other may not use model team-chat/);
+    expect(err.message).not.toContain('team-a');
   });
 
   it('refuses a token of another audience, an expired token and a deleted ServiceAccount with 401', async () => {
@@ -164,7 +165,7 @@ describe('caller identity and route access', () => {
   it('asks for a credential (401) where a route does not allow anonymous callers, and serves anonymous where it does', async () => {
     const err = await anonymous('team-chat');
     expect(err.status).toBe(401);
-    expect(err.message).toMatch(/route team-a\/team-chat .* requires a ServiceAccount token or an API key/);
+    expect(err.message).toMatch(/model team-chat requires a ServiceAccount token or an API key/);
     expect((await anonymous('public-chat')).status).toBe(200);
   });
 

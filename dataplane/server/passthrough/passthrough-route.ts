@@ -3,6 +3,7 @@ import type { RuntimeProvider, RuntimeSnapshot } from '../../runtime/runtime-sna
 import type { HeaderLookup } from '../../runtime/rule-matcher.js';
 import type { RouteConfig, TargetConfig } from '../../config/snapshot.js';
 import { accessDenied, mayCall } from '../../governance/access.js';
+import { unauthenticated } from '../../governance/identity/authenticator.js';
 import { admitAll } from '../../governance/admission.js';
 import { Downgrade } from '../../governance/budget/budget-admitter.js';
 import type { Admission, Admitter } from '../../governance/types.js';
@@ -143,8 +144,13 @@ export function passThroughRoute(
     if (candidates.length === 0 && callable.length > 1) throw passThroughErrors.unserved(endpoint, callable, path);
     const only = candidates[0] ?? callable[0];
     if (only === undefined) {
-      const closed = checkAccess ? runtime.snapshot.routes.find((r) => enables(r, endpoint)) : undefined;
-      if (closed !== undefined) throw accessDenied(caller, closed);
+      // A refusal names a route of the caller's own namespace only: before, the first route of any
+      // namespace that enables the endpoint, which told a tenant another's route and model.
+      const own = checkAccess ? runtime.snapshot.routes.find((r) => enables(r, endpoint) && r.namespace === caller.namespace) : undefined;
+      if (own !== undefined) throw accessDenied(caller, own);
+      if (checkAccess && caller.kind === 'anonymous' && runtime.snapshot.routes.some((r) => enables(r, endpoint))) {
+        throw unauthenticated(caller.invalidCredential ?? `endpoint ${endpoint} requires a ServiceAccount token or an API key`);
+      }
       throw passThroughErrors.noRoute(endpoint);
     }
     if (candidates.length > 1) throw passThroughErrors.ambiguous(endpoint, candidates);

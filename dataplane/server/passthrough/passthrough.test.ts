@@ -253,3 +253,39 @@ describe('pass-through route without a model named', () => {
     expect(e.message).toBe('route default/az has no target that can serve /v1/images/variations (endpoint images): pass-through needs a Provider that serves it (of type openai, openai-compatible, vllm) with an endpoint');
   });
 });
+
+describe("pass-through refusals name no other namespace's route", () => {
+  // team-a's files route; team-b has none. Before, a team-b caller without a model was refused
+  // naming team-a's route (the first route of any namespace that enables the endpoint).
+  const { snapshot } = compile({
+    providers: [provider('oa', { type: 'openai', url: 'http://127.0.0.1:9/v1' }, { namespace: 'team-a' })],
+    routes: [route('secret-files', { model: 'secret-files', targets: [{ providerRef: { name: 'oa' }, model: 'gpt-4o-mini' }], passThrough: { endpoints: ['files'] } }, { namespace: 'team-a' })],
+    budgets: [],
+    secrets: [],
+  });
+  const built = buildRuntimeSnapshot(snapshot, { send: () => Promise.reject(new Error('nothing is sent')) });
+  if (!built.ok) throw new Error(built.error);
+  const runtime = built.runtime;
+  const sa = (namespace: string): Caller => ({ kind: 'serviceaccount', namespace, name: 'app', id: `sa:${namespace}/app` });
+  const refusal = (caller: Caller, model?: string): GatewayError => {
+    try {
+      passThroughRoute(runtime, caller, () => undefined, 'files', model, true, '/v1/files');
+    } catch (err) {
+      if (err instanceof GatewayError) return err;
+      throw err;
+    }
+    throw new Error('not refused');
+  };
+
+  it('another namespace gets 404 (no route it may call), an anonymous caller 401, both without the route; its own namespace the route', () => {
+    const other = refusal(sa('team-b'));
+    expect(other.status).toBe(404);
+    expect(other.message).toBe('no route you may call enables endpoint files (spec.passThrough.endpoints)');
+    const anonymous = refusal(ANONYMOUS);
+    expect(anonymous.status).toBe(401);
+    const named = refusal(sa('team-b'), 'secret-files');
+    expect(named.status).toBe(403);
+    for (const e of [other, anonymous, named]) expect(e.message).not.toContain('team-a');
+    expect(passThroughRoute(runtime, sa('team-a'), () => undefined, 'files', undefined, true, '/v1/files').route.id).toBe('team-a/secret-files');
+  });
+});
