@@ -22,3 +22,12 @@ export const DEFAULT_REALTIME_MAX_DURATION_MS = 60 * 60_000;
 export function defaultRealtimePerCaller(maxConnections: number): number {
   return Math.max(1, Math.ceil(maxConnections / 4));
 }
+
+/**
+ * Open Realtime connections of a route the callers of one namespace other than the route's may hold
+ * together per pod: half of them (at least 1). A tenant makes API keys and ServiceAccounts at will,
+ * so the per-caller share alone does not keep one tenant from taking a shared route's every connection.
+ */
+export function realtimePerNamespace(maxConnections: number): number {
+  return Math.max(1, Math.floor(maxConnections / 2));
+}

@@ -29,6 +29,7 @@ const realtime = (limits = ''): string => `  passThrough: { endpoints: [realtime
 const ROUTES = [
   route('voice', realtime()),
   route('voice-shared', realtime('maxConnections: 4, maxConnectionsPerCaller: 2')),
+  route('voice-open', `  access: { namespaces: { from: All } }\n${realtime('maxConnections: 4, maxConnectionsPerCaller: 2')}`),
   route('voice-limited', `${realtime()}  rateLimits: [{ per: Route, requestsPerMinute: 1 }]\n`),
   route('voice-budgeted', realtime()),
   // One response.done costs $0.0001616 at these prices: the first connection spends it all.
@@ -46,8 +47,17 @@ spec:
 ];
 const GONE_ROUTE = route('voice-gone', realtime());
 
+/** Three API keys of one other tenant (it makes as many as it likes). */
+const OTHER_KEYS = ['tg-other-1', 'tg-other-2', 'tg-other-3'];
+const otherKeys = OTHER_KEYS.map((key, i) => `apiVersion: v1
+kind: Secret
+metadata: { name: other-${i + 1}, namespace: team-other, labels: { tollgate.dev/api-key: "true" } }
+stringData: { key: ${key} }
+---
+`).join('');
+
 function keys(withGone: boolean): string {
-  return apiKeySecretManifest('caller-a', KEY_A) + apiKeySecretManifest('caller-b', KEY_B) + (withGone ? apiKeySecretManifest('caller-gone', KEY_GONE) : '');
+  return apiKeySecretManifest('caller-a', KEY_A) + apiKeySecretManifest('caller-b', KEY_B) + otherKeys + (withGone ? apiKeySecretManifest('caller-gone', KEY_GONE) : '');
 }
 
 /** Opens a WebSocket to the gateway; resolves with the HTTP answer of a refused upgrade, or the open socket. */
@@ -103,6 +113,41 @@ describe('Realtime session limits', () => {
   afterAll(async () => {
     await gateway?.close();
     await upstream?.close();
+  });
+
+  it("another namespace's callers hold at most half of a route's connections together, however many keys it has; the route's own namespace still connects", async () => {
+    const [one, two, three] = OTHER_KEYS as [string, string, string];
+    const sockets = [await open(gateway.url, 'voice-open', one), await open(gateway.url, 'voice-open', one)];
+    try {
+      // Before, each of the tenant's keys had its own share: two keys took all four connections.
+      const more = await connect(gateway.url, 'voice-open', two);
+      if (more instanceof WebSocket) sockets.push(more);
+      expect(more).toMatchObject({ status: 429 });
+      const error = (JSON.parse((more as { body: string }).body) as { error: { code: string; message: string } }).error;
+      expect(error.code).toBe('too_many_connections');
+      expect(error.message).toBe(
+        "the callers of namespace team-other already hold 2 open Realtime connections on route default/voice-open on this gateway, half of its spec.passThrough.realtime.maxConnections, the most another namespace than the route's may hold; close one or retry shortly",
+      );
+      const third = await connect(gateway.url, 'voice-open', three);
+      if (third instanceof WebSocket) sockets.push(third);
+      expect(third).toMatchObject({ status: 429 });
+      // The route's own namespace has the rest.
+      sockets.push(await open(gateway.url, 'voice-open', KEY_A), await open(gateway.url, 'voice-open', KEY_B));
+    } finally {
+      for (const ws of sockets) ws.close();
+      await Promise.all(sockets.map((ws) => (ws.readyState === WebSocket.CLOSED ? undefined : once(ws, 'close'))));
+    }
+    // The namespace's share is its own again once its connections closed.
+    const again = await vi.waitFor(
+      async () => {
+        const ws = await connect(gateway.url, 'voice-open', two);
+        expect(ws).toBeInstanceOf(WebSocket);
+        return ws as WebSocket;
+      },
+      { timeout: 3000, interval: 50 },
+    );
+    again.close();
+    await once(again, 'close');
   });
 
   it('one caller holds at most maxConnectionsPerCaller of the route: one more is refused 429 naming the limit, another caller still connects', async () => {

@@ -2,7 +2,7 @@ import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
-import { ANONYMOUS, type Caller } from '../../core/caller.js';
+import { ANONYMOUS, type Caller, namespaceOnRoute } from '../../core/caller.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import { browserRefusal } from '../browser-origin.js';
 import { admitPassThrough, type ForwardTarget, MODEL_HEADER, type PassThroughDecision, passThroughRoute, refusalDecision } from '../passthrough/passthrough-route.js';
@@ -18,7 +18,7 @@ import { DEFAULT_OUTPUT_CAP } from '../../governance/admission.js';
 import { serviceAccountTokenExpiry } from '../../governance/identity/authenticator.js';
 import type { Admission } from '../../governance/types.js';
 import type { RuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
-import { defaultRealtimePerCaller } from '../../config/pass-through-endpoints.js';
+import { defaultRealtimePerCaller, realtimePerNamespace } from '../../config/pass-through-endpoints.js';
 
 export const REALTIME_PATH = '/v1/realtime';
 /** Largest single WebSocket message either way (audio chunks are base64 in JSON; 16 MiB leaves room). */
@@ -104,6 +104,8 @@ export class RealtimeProxy {
   private readonly open = new Map<string, number>();
   /** Open connections per route and caller (`<route>\n<caller>`): a caller holds at most maxConnectionsPerCaller of its route's. */
   private readonly openByCaller = new Map<string, number>();
+  /** Open connections per route and caller namespace (`<route>\n<namespace>`): another namespace than the route's holds at most half of them. */
+  private readonly openByNamespace = new Map<string, number>();
   /** Every open session (its client socket): each new snapshot is checked against them. */
   private readonly sessions = new Map<WebSocket, OpenSession>();
   private readonly sockets = new Set<WebSocket>();
@@ -273,9 +275,10 @@ export class RealtimeProxy {
     // A ServiceAccount's session ends when its token does: the token is not verified again while it runs.
     const tokenExpiresAtMs = caller.kind === 'serviceaccount' ? serviceAccountTokenExpiry(header) : undefined;
     const callerKey = `${route.id}\n${caller.id}`;
+    const namespaceKey = `${route.id}\n${namespaceOnRoute(caller, route.id) ?? ''}`;
     let limits: Admission;
     try {
-      this.checkConnectionLimits(route, caller, callerKey);
+      this.checkConnectionLimits(route, caller, callerKey, namespaceKey);
       // Each connection is one request for the rate limits; budgets admit it while none that applies is exhausted.
       limits = await admitPassThrough(this.deps, runtime, caller, route, true);
     } catch (err) {
@@ -287,6 +290,7 @@ export class RealtimeProxy {
     // Counted from here: connecting upstream takes a while, and parallel upgrades must see each other.
     this.open.set(route.id, this.connections(route.id) + 1);
     this.openByCaller.set(callerKey, (this.openByCaller.get(callerKey) ?? 0) + 1);
+    this.openByNamespace.set(namespaceKey, (this.openByNamespace.get(namespaceKey) ?? 0) + 1);
     let counted = true;
     const uncount = (): void => {
       if (!counted) return;
@@ -298,6 +302,9 @@ export class RealtimeProxy {
       const mine = (this.openByCaller.get(callerKey) ?? 1) - 1;
       if (mine > 0) this.openByCaller.set(callerKey, mine);
       else this.openByCaller.delete(callerKey);
+      const ours = (this.openByNamespace.get(namespaceKey) ?? 1) - 1;
+      if (ours > 0) this.openByNamespace.set(namespaceKey, ours);
+      else this.openByNamespace.delete(namespaceKey);
     };
     try {
       const ws = await this.loadWs();
@@ -336,10 +343,12 @@ export class RealtimeProxy {
   }
 
   /**
-   * The route's connection limit, then the caller's share of it (maxConnectionsPerCaller): 429
-   * too_many_connections naming the limit. Before, one caller could hold every connection of a route.
+   * The route's connection limit, then the caller's share of it (maxConnectionsPerCaller), then its
+   * namespace's: 429 too_many_connections naming the limit. Before, one caller could hold every
+   * connection of a route, and then one namespace with a few API keys or ServiceAccounts (which it
+   * makes at will) still could, locking every other tenant, the route's own included, out of it.
    */
-  private checkConnectionLimits(route: RouteConfig, caller: Caller, callerKey: string): void {
+  private checkConnectionLimits(route: RouteConfig, caller: Caller, callerKey: string, namespaceKey: string): void {
     const realtime = route.passThrough?.realtime;
     const limit = realtime?.maxConnections ?? 0;
     if (this.connections(route.id) >= limit) {
@@ -354,6 +363,18 @@ export class RealtimeProxy {
         'too_many_connections',
         'rate_limit_error',
         `${caller.id} already has its maximum of ${perCaller} open Realtime connections on route ${route.id} on this gateway (spec.passThrough.realtime.maxConnectionsPerCaller); close one or retry shortly`,
+        { headers: { 'retry-after': '1' } },
+      );
+    }
+    // The route's own namespace may use all of its route; any other at most half.
+    const namespace = namespaceOnRoute(caller, route.id);
+    const perNamespace = realtimePerNamespace(limit);
+    if (namespace !== route.namespace && (this.openByNamespace.get(namespaceKey) ?? 0) >= perNamespace) {
+      throw new GatewayError(
+        429,
+        'too_many_connections',
+        'rate_limit_error',
+        `the callers of namespace ${namespace ?? '(none)'} already hold ${perNamespace} open Realtime connections on route ${route.id} on this gateway, half of its spec.passThrough.realtime.maxConnections, the most another namespace than the route's may hold; close one or retry shortly`,
         { headers: { 'retry-after': '1' } },
       );
     }
