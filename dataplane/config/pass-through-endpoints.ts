@@ -2,8 +2,28 @@
  * Endpoints the gateway forwards without translating (pass-through), enabled per ModelRoute. Each
  * name covers the paths below; `realtime` is the WebSocket upgrade at GET /v1/realtime; `responses`
  * is the stored responses of a target that keeps them (GET/DELETE /v1/responses/{id}, its input_items, cancel).
+ * The objects an account keeps (vector stores, uploads, conversations, videos, containers,
+ * fine-tuning jobs, evals) are each a name of their own: enabling files does not open them.
  */
-export const PASS_THROUGH_ENDPOINTS = ['images', 'audio', 'files', 'batches', 'moderations', 'rerank', 'score', 'tokenize', 'realtime', 'responses'] as const;
+export const PASS_THROUGH_ENDPOINTS = [
+  'images',
+  'audio',
+  'files',
+  'batches',
+  'moderations',
+  'rerank',
+  'score',
+  'tokenize',
+  'realtime',
+  'responses',
+  'vector_stores',
+  'uploads',
+  'conversations',
+  'videos',
+  'containers',
+  'fine_tuning',
+  'evals',
+] as const;
 export type PassThroughEndpoint = (typeof PASS_THROUGH_ENDPOINTS)[number];
 
 /** Default largest request body of a pass-through request (OpenAI's own upload limit for audio is 25 MB). */

@@ -60,6 +60,8 @@ export const PricingSchema = z.object({
   perImageUsd: z.number().min(0).optional(),
   perAudioSecondUsd: z.number().min(0).optional(),
   perMCharactersUsd: z.number().min(0).optional(),
+  /** USD per second of generated video (Sora: POST /v1/videos, remixes, edits, extensions). */
+  perVideoSecondUsd: z.number().min(0).optional(),
 });
 export type Pricing = z.infer<typeof PricingSchema>;
 

@@ -81,6 +81,10 @@ export interface BilledUnits {
   audioSeconds: number;
   /** Characters of speech input. */
   characters: number;
+  /** Searches of a vector store (POST /v1/vector_stores/{id}/search), at the file search price. */
+  fileSearches?: number;
+  /** Seconds of video a generation asked for (POST /v1/videos, a remix, an edit, an extension). */
+  videoSeconds?: number;
 }
 
 /** USD for the units of one pass-through request at the target's per-request and per-unit prices (0 where none is set). */
@@ -89,7 +93,9 @@ export function unitCostUsd(units: BilledUnits, pricing: Pricing): number {
     units.requests * (pricing.perRequestUsd ?? 0) +
     units.images * (pricing.perImageUsd ?? 0) +
     units.audioSeconds * (pricing.perAudioSecondUsd ?? 0) +
-    (units.characters * (pricing.perMCharactersUsd ?? 0)) / 1e6;
+    (units.characters * (pricing.perMCharactersUsd ?? 0)) / 1e6 +
+    (units.fileSearches ?? 0) * (pricing.perFileSearchUsd ?? 0) +
+    (units.videoSeconds ?? 0) * (pricing.perVideoSecondUsd ?? 0);
   return nonNegativeUsd(Math.round(usd * 1e8) / 1e8);
 }
 

@@ -33,8 +33,8 @@ export const OPERATION_BY_PATH: ReadonlyMap<string, string> = new Map([
 ]);
 
 /**
- * gen_ai.operation.name of a pass-through endpoint: the convention's `generate_content` for images
- * and audio (multimodal generation), else the endpoint's own name (the convention allows names of
+ * gen_ai.operation.name of a pass-through endpoint: the convention's `generate_content` for images,
+ * audio and videos (multimodal generation), else the endpoint's own name (the convention allows names of
  * an operation it does not list). The metrics' `operation` label is the endpoint name in every case.
  */
 export const PASS_THROUGH_OPERATION: Record<PassThroughEndpoint, string> = {
@@ -48,6 +48,13 @@ export const PASS_THROUGH_OPERATION: Record<PassThroughEndpoint, string> = {
   tokenize: 'tokenize',
   realtime: 'realtime',
   responses: 'responses',
+  vector_stores: 'vector_stores',
+  uploads: 'uploads',
+  conversations: 'conversations',
+  videos: 'generate_content',
+  containers: 'containers',
+  fine_tuning: 'fine_tuning',
+  evals: 'evals',
 };
 
 export const OPERATION_NAME: Record<Operation, string> = { chat: 'chat', completions: 'text_completion', embeddings: 'embeddings' };

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { Snapshot } from '../config/snapshot.js';
+import { PASS_THROUGH_ENDPOINTS } from '../config/pass-through-endpoints.js';
 import { objectKeys, retirablePromMetric, SeriesRetirement, type KeepSeries, type SeriesLabels } from './series-retirement.js';
 import { SummedCounter } from './summed-counter.js';
 import { SummedHistogram } from './summed-histogram.js';
@@ -90,7 +91,7 @@ describe('which series name only configured objects', () => {
       'b|team/monthly',
       'g|team/pii|no-cards',
       // The policy's decisions about pass-through endpoints, which no rule reads.
-      ...['images', 'audio', 'files', 'batches', 'moderations', 'rerank', 'score', 'tokenize', 'realtime', 'responses'].map((e) => `g|team/pii|endpoint:${e}`),
+      ...PASS_THROUGH_ENDPOINTS.map((e) => `g|team/pii|endpoint:${e}`),
       'd|team/audit/bucket',
     ]);
   });

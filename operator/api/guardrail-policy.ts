@@ -161,7 +161,7 @@ export const GuardrailPolicySpecSchema = z
       .enum(['Refuse', 'Allow'])
       .default('Refuse')
       .describe(
-        'What happens to the calls this policy covers on endpoints its rules cannot read: the pass-through endpoints a ModelRoute enables (images, audio, files, batches, moderations, rerank, score, tokenize, stored responses) and Realtime sessions, which are forwarded untranslated. Refuse (the default): when the policy has a Block or Mask rule, they are refused with 403 guardrail_uninspected naming the policy and the endpoint. Allow: they go through unchecked, each recorded as a decision (action Allow, detector uninspected). Refuse in any policy that applies wins over Allow in another.',
+        'What happens to the calls this policy covers on endpoints its rules cannot read: the pass-through endpoints a ModelRoute enables (images, audio, files, batches, moderations, rerank, score, tokenize, stored responses, vector stores, uploads, conversations, videos, containers, fine-tuning jobs, evals) and Realtime sessions, which are forwarded untranslated. Refuse (the default): when the policy has a Block or Mask rule, they are refused with 403 guardrail_uninspected naming the policy and the endpoint. Allow: they go through unchecked, each recorded as a decision (action Allow, detector uninspected). Refuse in any policy that applies wins over Allow in another.',
       ),
   })
   .describe('Content controls: rules that block, mask or monitor requests and responses of a set of callers or routes.');

@@ -76,7 +76,11 @@ export const ModelPricingSchema = z
     imageOutput: z.number().min(0).optional().describe('USD per million image output tokens where the upstream reports them apart (gpt-image, Gemini image models). Defaults to the output price.'),
     longContext: LongContextPricingSchema.optional(),
     perWebSearch: z.number().min(0).optional().describe('USD per web search a Response ran (its web_search_call output items; OpenAI bills 0.01 or 0.025 a call by model).'),
-    perFileSearch: z.number().min(0).optional().describe('USD per file search a Response ran (its file_search_call output items; OpenAI bills 0.0025 a call).'),
+    perFileSearch: z
+      .number()
+      .min(0)
+      .optional()
+      .describe('USD per file search: a Response ran one (its file_search_call output items), or a client searched a vector store (POST /v1/vector_stores/{id}/search). OpenAI bills 0.0025 a call.'),
     perRequest: z.number().min(0).optional().describe('USD per pass-through request the upstream answered successfully (moderations, files, batches, ...), on top of any token price.'),
     perImage: z.number().min(0).optional().describe('USD per image in a successful images answer (generations, edits, variations: its data entries).'),
     perAudioSecond: z
@@ -85,6 +89,11 @@ export const ModelPricingSchema = z
       .optional()
       .describe('USD per second of audio in a transcription or translation answer that reports its duration (usage.seconds, or duration in verbose_json).'),
     perMillionCharacters: z.number().min(0).optional().describe('USD per million characters of the input text of a speech request (/v1/audio/speech).'),
+    perVideoSecond: z
+      .number()
+      .min(0)
+      .optional()
+      .describe('USD per second of video a generation answer reports (POST /v1/videos, remixes, edits, extensions: its seconds; OpenAI bills sora-2 0.10 a second).'),
   })
   .describe('Prices in USD per million tokens, used to meter cost and enforce budgets; per-request and per-unit prices apply to pass-through endpoints.');
 

@@ -85,6 +85,7 @@ function optionalPrices(type: string, pricing: z.infer<typeof ModelPricingSchema
   if (pricing?.perImage !== undefined) out.perImageUsd = pricing.perImage;
   if (pricing?.perAudioSecond !== undefined) out.perAudioSecondUsd = pricing.perAudioSecond;
   if (pricing?.perMillionCharacters !== undefined) out.perMCharactersUsd = pricing.perMillionCharacters;
+  if (pricing?.perVideoSecond !== undefined) out.perVideoSecondUsd = pricing.perVideoSecond;
   return out;
 }
 
@@ -236,7 +237,7 @@ function pricedCondition(targets: readonly TargetConfig[], providers: Map<string
   const unpriced = targets.filter(
     (t) =>
       !explicitlyPriced(t) &&
-      [t.pricing.inputPerMTok, t.pricing.outputPerMTok, t.pricing.cachedInputPerMTok, t.pricing.podSecondUsd, t.pricing.perRequestUsd, t.pricing.perImageUsd, t.pricing.perAudioSecondUsd, t.pricing.perMCharactersUsd].every(
+      [t.pricing.inputPerMTok, t.pricing.outputPerMTok, t.pricing.cachedInputPerMTok, t.pricing.podSecondUsd, t.pricing.perRequestUsd, t.pricing.perImageUsd, t.pricing.perAudioSecondUsd, t.pricing.perMCharactersUsd, t.pricing.perFileSearchUsd, t.pricing.perVideoSecondUsd].every(
         (price) => price === undefined || price === 0,
       ),
   );

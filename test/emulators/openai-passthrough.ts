@@ -2,10 +2,12 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { answerObjects, ObjectStore } from './openai-objects.js';
 
 // The OpenAI endpoints the gateway forwards untranslated (images, audio, files, batches,
-// moderations) and vLLM's rerank, score and tokenize, as their wire formats are: JSON bodies,
-// multipart uploads (parsed with the platform's own multipart parser) and binary answers.
+// moderations, and the account's objects of openai-objects.ts) and vLLM's rerank, score and
+// tokenize, as their wire formats are: JSON bodies, multipart uploads (parsed with the platform's
+// own multipart parser) and binary answers.
 
 export interface PassThroughRequest {
   method: string;
@@ -35,6 +37,8 @@ export interface PassThroughEmulator {
    * whole answer's usage, repeated on each (the shape a gateway that sums the events over-counts).
    */
   imageStreamUsage: 'per-image' | 'whole-answer';
+  /** The account's objects (vector stores, uploads, conversations, videos, ...): openai-objects.ts. */
+  objects: ObjectStore;
   close(): Promise<void>;
 }
 
@@ -47,6 +51,11 @@ export interface AzureShape {
 /** An Azure path (`/openai/deployments/{d}/images/generations?api-version=…`) → the OpenAI one, or a problem. */
 function fromAzure(url: string, azure: AzureShape, problems: string[]): string {
   const parsed = new URL(url, 'http://emulator');
+  // The v1 API (stored responses, the account's objects) takes no api-version, and OpenAI's paths under /openai/v1.
+  if (parsed.pathname.startsWith('/openai/v1/')) {
+    if (parsed.searchParams.has('api-version')) problems.push(`${url}: the v1 API takes no api-version`);
+    return `/v1/${parsed.pathname.slice('/openai/v1/'.length)}${parsed.search}`;
+  }
   if (parsed.searchParams.get('api-version') !== azure.apiVersion) problems.push(`${url}: api-version is not ${azure.apiVersion}`);
   parsed.searchParams.delete('api-version');
   const query = parsed.searchParams.toString();
@@ -93,7 +102,7 @@ async function formOf(req: PassThroughRequest): Promise<FormData> {
   return new Response(req.body, { headers: { 'content-type': String(req.headers['content-type']) } }).formData();
 }
 
-async function answer(req: PassThroughRequest, res: ServerResponse, problems: string[], imageStreamUsage: PassThroughEmulator['imageStreamUsage']): Promise<void> {
+async function answer(req: PassThroughRequest, res: ServerResponse, problems: string[], imageStreamUsage: PassThroughEmulator['imageStreamUsage'], objects: ObjectStore): Promise<void> {
   const path = req.url.split('?')[0] ?? '';
   const body = (): Record<string, unknown> => JSON.parse(req.body.toString('utf8')) as Record<string, unknown>;
   switch (`${req.method} ${path}`) {
@@ -238,6 +247,7 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
       return json(res, 200, { count: 3, max_model_len: 4096, tokens: [1, 2, 3], model: b.model });
     }
     default:
+      if (await answerObjects(objects, req, res, json)) return;
       problems.push(`unexpected ${req.method} ${req.url}`);
       return json(res, 404, { error: { message: `no route ${req.method} ${req.url}`, type: 'invalid_request_error', param: null, code: null } });
   }
@@ -250,7 +260,7 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
 export async function startPassThroughEmulator(apiKey: string, azure?: AzureShape): Promise<PassThroughEmulator> {
   const requests: PassThroughRequest[] = [];
   const problems: string[] = [];
-  const emulator = { failWith: undefined as number | undefined, echoCredential: undefined as 'plain' | 'gzip' | undefined, hang: false, imageStreamUsage: 'per-image' as PassThroughEmulator['imageStreamUsage'] };
+  const emulator = { failWith: undefined as number | undefined, echoCredential: undefined as 'plain' | 'gzip' | undefined, hang: false, imageStreamUsage: 'per-image' as PassThroughEmulator['imageStreamUsage'], objects: new ObjectStore() };
   const server = createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
@@ -276,7 +286,7 @@ export async function startPassThroughEmulator(apiKey: string, azure?: AzureShap
         return;
       }
       if (azure !== undefined) received.url = fromAzure(received.url, azure, problems);
-      answer(received, res, problems, emulator.imageStreamUsage).catch((err: unknown) => {
+      answer(received, res, problems, emulator.imageStreamUsage, emulator.objects).catch((err: unknown) => {
         problems.push(String(err));
         if (!res.headersSent) json(res, 500, { error: { message: String(err), type: 'server_error', param: null, code: null } });
       });

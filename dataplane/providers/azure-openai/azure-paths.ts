@@ -3,8 +3,8 @@ import { azureAuthHeaders, azureDeployment, DEFAULT_API_VERSION } from './azure-
 
 /**
  * OpenAI paths → Azure OpenAI's: images and audio under the deployment, files and batches under the
- * resource, Realtime with the deployment in the query (all with `api-version`), stored responses in
- * the v1 API (no `api-version`, where POST /responses goes too).
+ * resource, Realtime with the deployment in the query (all with `api-version`), stored responses and
+ * the account's other objects in the v1 API (no `api-version`, where POST /responses goes too).
  */
 const PATHS: readonly [RegExp, (m: RegExpMatchArray, deployment: string) => string, 'versioned' | 'v1'][] = [
   [/^\/v1\/images\/(generations|edits)$/, (m, d) => `/openai/deployments/${d}/images/${m[1] ?? ''}`, 'versioned'],
@@ -12,11 +12,16 @@ const PATHS: readonly [RegExp, (m: RegExpMatchArray, deployment: string) => stri
   [/^\/v1\/(files|batches)((?:\/[^/]+)*)$/, (m) => `/openai/${m[1] ?? ''}${m[2] ?? ''}`, 'versioned'],
   [/^\/v1\/realtime$/, () => '/openai/realtime', 'versioned'],
   [/^\/v1\/(responses\/.+)$/, (m) => `/openai/v1/${m[1] ?? ''}`, 'v1'],
+  // The account's objects, in the v1 API as OpenAI's paths are (vector stores, uploads,
+  // conversations, containers, fine-tuning jobs, evals; Sora 2 videos, generated and remixed).
+  [/^\/v1\/((vector_stores|uploads|conversations|containers|evals|fine_tuning\/jobs)(\/.*)?)$/, (m) => `/openai/v1/${m[1] ?? ''}`, 'v1'],
+  [/^\/v1\/(videos(\/(?!edits$|extensions$|characters(\/|$))[^/]+(\/(content|remix))?)?)$/, (m) => `/openai/v1/${m[1] ?? ''}`, 'v1'],
 ];
 
 /**
- * Azure OpenAI serves images, audio, files, batches, Realtime and stored responses (not moderations
- * nor vLLM's endpoints): `{resource}/openai/deployments/{deployment}/…` or `{resource}/openai/…`,
+ * Azure OpenAI serves images, audio, files, batches, Realtime, stored responses, vector stores,
+ * uploads, conversations, containers, fine-tuning jobs, evals and Sora 2 videos (not moderations,
+ * video edits, extensions and characters, nor vLLM's endpoints): `{resource}/openai/deployments/{deployment}/…` or `{resource}/openai/…`,
  * with the Provider's `api-version` (the v1 API takes none), and the `api-key` header (Bearer for Entra tokens).
  */
 export const azurePathForwarding: PathForwarding = {

@@ -14,6 +14,7 @@ export const azureOpenAiContract = {
   type: 'azure-openai',
   settings: { azure: AzureSettingsSchema.optional() },
   requires: null,
-  // No moderations, nor vLLM's rerank, score and tokenize.
-  passThrough: ['images', 'audio', 'files', 'batches', 'realtime', 'responses'],
+  // No moderations, nor vLLM's rerank, score and tokenize. The account's objects in Azure's v1 API
+  // (azure-paths.ts): videos there are Sora 2's generations and remixes, not its edits, extensions or characters.
+  passThrough: ['images', 'audio', 'files', 'batches', 'realtime', 'responses', 'vector_stores', 'uploads', 'conversations', 'videos', 'containers', 'fine_tuning', 'evals'],
 } as const satisfies ProviderContract;

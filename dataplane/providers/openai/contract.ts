@@ -6,5 +6,5 @@ export const openAiContract = {
   settings: {},
   requires: null,
   defaultBaseUrl: () => 'https://api.openai.com/v1',
-  passThrough: ['images', 'audio', 'files', 'batches', 'moderations', 'realtime', 'responses'],
+  passThrough: ['images', 'audio', 'files', 'batches', 'moderations', 'realtime', 'responses', 'vector_stores', 'uploads', 'conversations', 'videos', 'containers', 'fine_tuning', 'evals'],
 } as const satisfies ProviderContract;

@@ -48,7 +48,14 @@ export const promptUsage = (promptTokens: number): Usage => ({ ...NO_TOKENS, inp
 
 /** The larger of two unit counts, unit by unit. */
 function atLeast(a: BilledUnits, b: BilledUnits): BilledUnits {
-  return { requests: Math.max(a.requests, b.requests), images: Math.max(a.images, b.images), audioSeconds: Math.max(a.audioSeconds, b.audioSeconds), characters: Math.max(a.characters, b.characters) };
+  return {
+    requests: Math.max(a.requests, b.requests),
+    images: Math.max(a.images, b.images),
+    audioSeconds: Math.max(a.audioSeconds, b.audioSeconds),
+    characters: Math.max(a.characters, b.characters),
+    fileSearches: Math.max(a.fileSearches ?? 0, b.fileSearches ?? 0),
+    videoSeconds: Math.max(a.videoSeconds ?? 0, b.videoSeconds ?? 0),
+  };
 }
 
 /** A successful answer being metered as it is read. */
@@ -91,7 +98,7 @@ export function meterAnswer(sink: UsageSink, p: MeteredAttempt, proxyRes: Incomi
     // A stream's last usage event stands for a JSON answer's `usage`: a streamed transcription's
     // says its tokens (or seconds); without it, its seconds are estimated from the upload (below).
     const parsed = stream === undefined ? reader?.answer() : stream.reported === undefined ? undefined : { usage: stream.reported };
-    const asked = requestUnits(p.path, p.json, p.uploadedBytes());
+    const asked = requestUnits(p.path, p.json, p.uploadedBytes(), p.method);
     // An event that could not be read may have been an image: the request's `n` is charged at least.
     const imagesCounted = stream === undefined ? reader?.imagesCounted : stream.unreadable ? Math.max(stream.images, asked.images) : stream.images;
     // A stored Response was charged when it was created (a background one its worst case): what a
@@ -104,7 +111,7 @@ export function meterAnswer(sink: UsageSink, p: MeteredAttempt, proxyRes: Incomi
     // same: its prompt estimate is charged, marked.
     const estimated = p.promptTokens > 0 && (reported === undefined || invalid);
     const usage = estimated ? promptUsage(p.promptTokens) : invalid ? undefined : reported;
-    const read = answerUnits(p.path, p.json, parsed, imagesCounted);
+    const read = answerUnits(p.path, p.json, parsed, imagesCounted, p.method);
     const { target } = p.to;
     // A transcription or translation whose answer says neither its duration nor its usage (whisper
     // translations in `json`, `text`/`srt`/`vtt` answers) is priced per second by its upload's size.

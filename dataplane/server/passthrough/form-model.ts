@@ -2,7 +2,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { errors, type GatewayError } from '../../core/gateway-error.js';
 
 /** The upload paths whose form names the model that runs (the others, file uploads, name none). */
-const MODEL_FORMS = /^\/v1\/(audio\/(transcriptions|translations)|images\/(edits|variations))$/;
+const MODEL_FORMS = /^\/v1\/(audio\/(transcriptions|translations)|images\/(edits|variations)|videos)$/;
 /** A part's headers are a few lines: more is not a form a client library built. */
 const MAX_PART_HEADERS = 16 * 1024;
 /** A model's name; the value of a `model` part is held until its end to replace it. */
@@ -17,7 +17,7 @@ const malformed = (why: string): GatewayError => errors.badRequest(`the multipar
 
 /**
  * The boundary of an upload whose form names a model (audio transcriptions and translations, image
- * edits and variations sent as multipart/form-data); undefined for any other request. A multipart
+ * edits and variations, video generations sent as multipart/form-data); undefined for any other request. A multipart
  * body without a boundary cannot be read by anyone: 400 at once.
  */
 export function modelFormBoundary(path: string, contentType: string | undefined): string | undefined {

@@ -416,7 +416,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       // A compaction runs the model over its prompt: held like a chat request's (prompt estimate and output cap).
       const promptTokens = runsModel(req.method ?? 'GET', path) ? promptTokensOf(json) : 0;
       const held = promptTokens === 0 ? undefined : { promptTokens, maxOutputTokens: outputCap({ op: 'chat', body: {} }, route, promptTokens) };
-      const heldUnits = requestUnits(path, json, Number.isFinite(declared) ? declared : 0);
+      const heldUnits = requestUnits(path, json, Number.isFinite(declared) ? declared : 0, req.method);
       let limits;
       try {
         limits = await admitPassThrough(deps, runtime, caller, route, false, heldUnits, held);
@@ -460,7 +460,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
        */
       const chargeUnanswered = (attempt: Pending, reason: ChargeReason): void => {
         const prompt = promptUsage(promptTokens);
-        const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes), attempt.to.target.pricing);
+        const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes, req.method), attempt.to.target.pricing);
         if (cost === 0) return settle(undefined, 0);
         charge(deps.usage, attempt, prompt, cost, reason);
       };
@@ -472,7 +472,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
        */
       const chargeWorstCase = (attempt: Pending): void => {
         const outputTokens = held?.maxOutputTokens ?? 0;
-        const units = uploaded.bytes > 0 ? requestUnits(path, json, uploaded.bytes) : heldUnits;
+        const units = uploaded.bytes > 0 ? requestUnits(path, json, uploaded.bytes, req.method) : heldUnits;
         const cost = worstCase(route, promptTokens, outputTokens, units).usd;
         if (cost === 0) return settle(undefined, 0);
         charge(deps.usage, attempt, { ...promptUsage(promptTokens), outputTokens }, cost, 'shutdown');
@@ -569,7 +569,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         // An answer that came is charged by its meter (read on when its client left), never as lost.
         if (kind === 'Timeout' && hasBody(req) && attempt.proxyReq?.writableFinished === true && !res.headersSent && attempt.answered !== true) {
           const prompt = promptUsage(promptTokens);
-          const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes), attempt.to.target.pricing);
+          const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes, req.method), attempt.to.target.pricing);
           if (cost > 0) charge(deps.usage, attempt, prompt, cost, 'lost_attempt');
         }
         failUpstream(kind === 'Timeout' ? timedOut(attempt) : err);

@@ -19,6 +19,25 @@ export interface PassThroughPath {
  */
 const ID = String.raw`(?!\.\.?(?:/|$))[A-Za-z0-9_.:~=+@-]{1,256}`;
 
+/**
+ * The http.route of an object path: the segments that name objects become `{id}`, the API's own
+ * words (`files`, `search`, `cancel`, ...) stay, so that every vector store's search is one route.
+ */
+function objectRoute(path: string, words: ReadonlySet<string>): string {
+  const parts = path.split('/');
+  // '', 'v1', the collection; from there on, an API word or an id.
+  for (let i = 3; i < parts.length; i++) if (!words.has(parts[i] ?? '')) parts[i] = '{id}';
+  return parts.join('/');
+}
+
+const VECTOR_STORE_WORDS = new Set(['files', 'file_batches', 'search', 'content', 'cancel']);
+const UPLOAD_WORDS = new Set(['parts', 'complete', 'cancel']);
+const CONVERSATION_WORDS = new Set(['items']);
+const VIDEO_WORDS = new Set(['content', 'remix', 'characters', 'edits', 'extensions']);
+const CONTAINER_WORDS = new Set(['files', 'content']);
+const FINE_TUNING_WORDS = new Set(['jobs', 'cancel', 'pause', 'resume', 'events', 'checkpoints']);
+const EVAL_WORDS = new Set(['runs', 'output_items']);
+
 /** Paths served by each endpoint name; `:id` segments are one id (ID), named `{id}` in the route. */
 const TABLE: readonly [RegExp, PassThroughEndpoint, (m: RegExpExecArray) => string][] = [
   [/^\/v1\/images\/(generations|edits|variations)$/, 'images', (m) => m[0]],
@@ -33,6 +52,19 @@ const TABLE: readonly [RegExp, PassThroughEndpoint, (m: RegExpExecArray) => stri
   [/^\/v1\/responses\/(compact|input_tokens)$/, 'responses', (m) => m[0]],
   // Stored responses (POST /v1/responses itself is an inference endpoint, not a pass-through one).
   [new RegExp(`^/v1/responses/${ID}(/(input_items|cancel))?$`), 'responses', (m) => `/v1/responses/{id}${m[1] ?? ''}`],
+  // Vector stores, their files (and a file's parsed content), file batches, search.
+  [
+    new RegExp(`^/v1/vector_stores(/${ID}(/search|/files(/${ID}(/content)?)?|/file_batches(/${ID}(/files|/cancel)?)?)?)?$`),
+    'vector_stores',
+    (m) => objectRoute(m[0], VECTOR_STORE_WORDS),
+  ],
+  [new RegExp(`^/v1/uploads(/${ID}/(parts|complete|cancel))?$`), 'uploads', (m) => objectRoute(m[0], UPLOAD_WORDS)],
+  [new RegExp(`^/v1/conversations(/${ID}(/items(/${ID})?)?)?$`), 'conversations', (m) => objectRoute(m[0], CONVERSATION_WORDS)],
+  [new RegExp(`^/v1/videos(/(edits|extensions|characters)|/characters/${ID}|/${ID}(/(content|remix))?)?$`), 'videos', (m) => objectRoute(m[0], VIDEO_WORDS)],
+  [new RegExp(`^/v1/containers(/${ID}(/files(/${ID}(/content)?)?)?)?$`), 'containers', (m) => objectRoute(m[0], CONTAINER_WORDS)],
+  // Jobs only: checkpoint permissions share a model with other projects (an admin key's work), see unserved-paths.ts.
+  [new RegExp(`^/v1/fine_tuning/jobs(/${ID}(/(cancel|pause|resume|events|checkpoints))?)?$`), 'fine_tuning', (m) => objectRoute(m[0], FINE_TUNING_WORDS)],
+  [new RegExp(`^/v1/evals(/${ID}(/runs(/${ID}(/output_items(/${ID})?)?)?)?)?$`), 'evals', (m) => objectRoute(m[0], EVAL_WORDS)],
 ];
 
 /** Every public path a pass-through endpoint serves, for the route table. */
@@ -47,8 +79,18 @@ export function passThroughPath(path: string): PassThroughPath | undefined {
   return undefined;
 }
 
-/** POSTs that only read (classify, score, count, transcribe, compact a conversation) or cancel: doing one twice makes nothing twice. */
-const REPEATABLE_POSTS: readonly RegExp[] = [/^\/v1\/(moderations|rerank|score)$/, /^\/(tokenize|detokenize)$/, /^\/v1\/audio\/(transcriptions|translations)$/, /^\/v1\/responses\/(compact|input_tokens)$/, /\/cancel$/];
+/**
+ * POSTs that only read (classify, score, count, transcribe, compact a conversation, search a vector
+ * store) or change a state (cancel, pause, resume a job): doing one twice makes nothing twice.
+ */
+const REPEATABLE_POSTS: readonly RegExp[] = [
+  /^\/v1\/(moderations|rerank|score)$/,
+  /^\/(tokenize|detokenize)$/,
+  /^\/v1\/audio\/(transcriptions|translations)$/,
+  /^\/v1\/responses\/(compact|input_tokens)$/,
+  /^\/v1\/vector_stores\/[^/]+\/search$/,
+  /\/(cancel|pause|resume)$/,
+];
 
 /**
  * Whether a request makes something upstream (an image, speech, a file, a batch): sent to a second

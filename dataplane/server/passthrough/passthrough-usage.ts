@@ -50,12 +50,31 @@ export function estimatedAudioSeconds(path: string, answer: unknown, uploadBytes
   return Math.ceil(uploadBytes / ESTIMATED_AUDIO_BYTES_PER_SECOND);
 }
 
+const VECTOR_STORE_SEARCH = /^\/v1\/vector_stores\/[^/]+\/search$/;
+/** The requests that make a video (billed by its seconds): a generation, an edit, an extension, a remix. */
+const VIDEO_GENERATION = /^\/v1\/videos(\/edits|\/extensions|\/[^/]+\/remix)?$/;
+/** Sora's longest clip: what a video request whose length is not read (a form, a remix) may cost. */
+export const LONGEST_VIDEO_SECONDS = 12;
+
+/** Whether a request makes a video (retrievals, lists and downloads show one made before: not charged again). */
+function makesVideo(method: string, path: string): boolean {
+  return method === 'POST' && VIDEO_GENERATION.test(path);
+}
+
+/** A video object's `seconds` ("4", "8", "12": a string on OpenAI's wire, a number on some): its length; 0 when it says none. */
+function videoSeconds(value: unknown): number {
+  const n = typeof value === 'string' ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : 0;
+}
+
 /**
  * The priced units of a successful answer: images (the entries of an images answer), seconds of
- * audio (a transcription or translation that reports `usage.seconds` or, verbose_json, `duration`)
- * and characters of speech input (the request's `input`, the answer being audio).
+ * audio (a transcription or translation that reports `usage.seconds` or, verbose_json, `duration`),
+ * characters of speech input (the request's `input`, the answer being audio), a vector store search,
+ * and the seconds of a video a generation answer reports (its `seconds`; an extension's is the
+ * whole stitched clip, which is what is charged).
  */
-export function answerUnits(path: string, request: unknown, answer: unknown, imagesCounted?: number): BilledUnits {
+export function answerUnits(path: string, request: unknown, answer: unknown, imagesCounted?: number, method = 'POST'): BilledUnits {
   const units: BilledUnits = { requests: 1, images: 0, audioSeconds: 0, characters: 0 };
   if (path.startsWith('/v1/images/')) units.images = Math.max(0, imagesCounted ?? (isObject(answer) && Array.isArray(answer.data) ? answer.data.length : 0));
   if (TRANSCRIPTION.test(path) && isObject(answer)) {
@@ -64,19 +83,27 @@ export function answerUnits(path: string, request: unknown, answer: unknown, ima
     units.audioSeconds = Math.max(0, isObject(u) && u.type === 'duration' ? count(u.seconds) : count(answer.duration));
   }
   if (path === '/v1/audio/speech' && isObject(request) && typeof request.input === 'string') units.characters = [...request.input].length;
+  if (method === 'POST' && VECTOR_STORE_SEARCH.test(path)) units.fileSearches = 1;
+  if (makesVideo(method, path) && isObject(answer)) {
+    const seconds = videoSeconds(answer.seconds);
+    if (seconds > 0) units.videoSeconds = seconds;
+  }
   return units;
 }
 
 /**
  * What a pass-through request will be priced by besides tokens, at most, known before it is sent:
  * one request, the images it asks for (`n`, 1 by default; a multipart edit's count is not read: 1),
- * the characters of speech it sends, and the seconds of audio it uploads (estimated from its bytes,
- * ESTIMATED_AUDIO_BYTES_PER_SECOND). Budgets hold it; a request whose answer never came is charged it.
+ * the characters of speech it sends, the seconds of audio it uploads (estimated from its bytes,
+ * ESTIMATED_AUDIO_BYTES_PER_SECOND), a vector store search, and the seconds of video it asks for (a
+ * JSON body's `seconds`; a form's is not read, nor a remix's source: Sora's longest clip, 12 s).
+ * Budgets hold it; a request whose answer never came is charged it.
  */
-export function requestUnits(path: string, request: unknown, uploadBytes = 0): BilledUnits {
-  const units = answerUnits(path, request, undefined);
+export function requestUnits(path: string, request: unknown, uploadBytes = 0, method = 'POST'): BilledUnits {
+  const units = answerUnits(path, request, undefined, undefined, method);
   if (path.startsWith('/v1/images/')) units.images = isObject(request) && typeof request.n === 'number' && Number.isInteger(request.n) && request.n > 0 ? request.n : 1;
   units.audioSeconds = estimatedAudioSeconds(path, undefined, uploadBytes) ?? 0;
+  if (makesVideo(method, path)) units.videoSeconds = (isObject(request) ? videoSeconds(request.seconds) : 0) || LONGEST_VIDEO_SECONDS;
   return units;
 }
 

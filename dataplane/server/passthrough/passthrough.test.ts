@@ -6,8 +6,8 @@ import { azurePathForwarding } from '../../providers/azure-openai/azure-paths.js
 import { openAiPathForwarding } from '../../providers/shared/openai-paths.js';
 import type { AdapterTarget } from '../../providers/types.js';
 import { unitCostUsd } from '../../metering/cost.js';
-import { passThroughPath } from './passthrough-paths.js';
-import { answerUnits, passThroughUsage } from './passthrough-usage.js';
+import { createsUpstream, passThroughPath } from './passthrough-paths.js';
+import { answerUnits, passThroughUsage, requestUnits } from './passthrough-usage.js';
 import { passThroughRoute } from './passthrough-route.js';
 import { buildRuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
 import { ANONYMOUS, type Caller } from '../../core/caller.js';
@@ -64,6 +64,42 @@ describe('pass-through paths', () => {
     expect(openAiPathForwarding.url(escapes[0] as string, new URLSearchParams(), at)?.pathname).toBe('/v1/chat/completions');
   });
 
+  it("maps the account's objects to endpoints of their own, every id an {id} of the route", () => {
+    const routes: [string, string, string][] = [
+      ['/v1/vector_stores', 'vector_stores', '/v1/vector_stores'],
+      ['/v1/vector_stores/vs_1/search', 'vector_stores', '/v1/vector_stores/{id}/search'],
+      ['/v1/vector_stores/vs_1/files/file-1/content', 'vector_stores', '/v1/vector_stores/{id}/files/{id}/content'],
+      ['/v1/vector_stores/vs_1/file_batches/vsfb_1/files', 'vector_stores', '/v1/vector_stores/{id}/file_batches/{id}/files'],
+      ['/v1/vector_stores/vs_1/file_batches/vsfb_1/cancel', 'vector_stores', '/v1/vector_stores/{id}/file_batches/{id}/cancel'],
+      ['/v1/uploads', 'uploads', '/v1/uploads'],
+      ['/v1/uploads/upload_1/parts', 'uploads', '/v1/uploads/{id}/parts'],
+      ['/v1/uploads/upload_1/complete', 'uploads', '/v1/uploads/{id}/complete'],
+      ['/v1/conversations/conv_1/items/msg_1', 'conversations', '/v1/conversations/{id}/items/{id}'],
+      ['/v1/videos', 'videos', '/v1/videos'],
+      ['/v1/videos/video_1/content', 'videos', '/v1/videos/{id}/content'],
+      ['/v1/videos/video_1/remix', 'videos', '/v1/videos/{id}/remix'],
+      ['/v1/videos/edits', 'videos', '/v1/videos/edits'],
+      ['/v1/videos/characters/char_1', 'videos', '/v1/videos/characters/{id}'],
+      ['/v1/containers/cntr_1/files/cfile_1/content', 'containers', '/v1/containers/{id}/files/{id}/content'],
+      ['/v1/fine_tuning/jobs/ftjob-1/checkpoints', 'fine_tuning', '/v1/fine_tuning/jobs/{id}/checkpoints'],
+      ['/v1/evals/eval_1/runs/run_1/output_items/oi_1', 'evals', '/v1/evals/{id}/runs/{id}/output_items/{id}'],
+    ];
+    for (const [path, endpoint, route] of routes) expect(passThroughPath(path), path).toEqual({ endpoint, route });
+    // Checkpoint permissions (an admin key's work) and graders are not fine-tuning jobs; nothing deeper than the API's paths.
+    for (const other of ['/v1/fine_tuning/checkpoints/ck/permissions', '/v1/fine_tuning/alpha/graders/run', '/v1/uploads/u1', '/v1/vector_stores/vs_1/other', '/v1/videos/v1/content/x']) {
+      expect(passThroughPath(other), other).toBeUndefined();
+    }
+  });
+
+  it('fails over only what makes nothing twice: a vector store search, a job cancelled, paused or resumed; not a store, an upload or a video made', () => {
+    for (const repeatable of ['/v1/vector_stores/vs_1/search', '/v1/fine_tuning/jobs/ftjob-1/pause', '/v1/fine_tuning/jobs/ftjob-1/resume', '/v1/uploads/u1/cancel']) {
+      expect(createsUpstream('POST', repeatable), repeatable).toBe(false);
+    }
+    for (const creates of ['/v1/vector_stores', '/v1/vector_stores/vs_1/files', '/v1/uploads/u1/parts', '/v1/uploads/u1/complete', '/v1/videos', '/v1/videos/v1/remix', '/v1/conversations', '/v1/fine_tuning/jobs', '/v1/evals/e1/runs']) {
+      expect(createsUpstream('POST', creates), creates).toBe(true);
+    }
+  });
+
   it('OpenAI-shaped upstreams: under the base URL, vLLM root paths at its origin, the query kept with the target model, Realtime over ws(s), a Bearer key', () => {
     const at = (baseUrl: string): AdapterTarget => ({ baseUrl, model: 'gpt-image-1', apiKey: 'sk-up', headers: { 'x-extra': '1' } });
     const url = (path: string, query: string, baseUrl: string): string | undefined => openAiPathForwarding.url(path, new URLSearchParams(query), at(baseUrl))?.toString();
@@ -89,6 +125,22 @@ describe('pass-through paths', () => {
     for (const none of ['/v1/moderations', '/v1/rerank', '/tokenize', '/v1/images/variations']) expect(url(none)).toBeUndefined();
     expect(azurePathForwarding.headers(at)).toEqual({ 'api-key': 'az-key' });
   });
+
+  it("Azure OpenAI: the account's objects in the v1 API (no api-version); Sora 2 videos generated and remixed, not edited, extended or characters", () => {
+    const at: AdapterTarget = { baseUrl: 'https://res.openai.azure.com', model: 'sora-2', apiKey: 'az-key', headers: {}, settings: { azure: { apiVersion: '2025-04-01-preview', auth: 'api-key' } } };
+    const url = (path: string, query = ''): string | undefined => azurePathForwarding.url(path, new URLSearchParams(query), at)?.toString();
+    expect(url('/v1/vector_stores/vs_1/search')).toBe('https://res.openai.azure.com/openai/v1/vector_stores/vs_1/search');
+    expect(url('/v1/vector_stores', 'limit=2&api-version=x')).toBe('https://res.openai.azure.com/openai/v1/vector_stores?limit=2');
+    expect(url('/v1/uploads/u1/parts')).toBe('https://res.openai.azure.com/openai/v1/uploads/u1/parts');
+    expect(url('/v1/conversations/c1/items')).toBe('https://res.openai.azure.com/openai/v1/conversations/c1/items');
+    expect(url('/v1/containers')).toBe('https://res.openai.azure.com/openai/v1/containers');
+    expect(url('/v1/fine_tuning/jobs/ftjob-1/events')).toBe('https://res.openai.azure.com/openai/v1/fine_tuning/jobs/ftjob-1/events');
+    expect(url('/v1/evals/e1/runs')).toBe('https://res.openai.azure.com/openai/v1/evals/e1/runs');
+    expect(url('/v1/videos')).toBe('https://res.openai.azure.com/openai/v1/videos');
+    expect(url('/v1/videos/video_1/content', 'variant=thumbnail')).toBe('https://res.openai.azure.com/openai/v1/videos/video_1/content?variant=thumbnail');
+    expect(url('/v1/videos/video_1/remix')).toBe('https://res.openai.azure.com/openai/v1/videos/video_1/remix');
+    for (const none of ['/v1/videos/edits', '/v1/videos/extensions', '/v1/videos/characters', '/v1/videos/characters/ch_1']) expect(url(none), none).toBeUndefined();
+  });
 });
 
 describe('pass-through usage', () => {
@@ -113,6 +165,27 @@ describe('pass-through usage', () => {
     expect(unitCostUsd({ requests: 1, images: 3, audioSeconds: 0, characters: 0 }, pricing)).toBe(0.121);
     expect(unitCostUsd({ requests: 1, images: 0, audioSeconds: 60, characters: 1000 }, pricing)).toBe(0.001 + 0.006 + 0.015);
     expect(unitCostUsd({ requests: 1, images: 3, audioSeconds: 60, characters: 9 }, { inputPerMTok: 1, outputPerMTok: 1, cachedInputPerMTok: 1 })).toBe(0);
+  });
+
+  it('prices a vector store search at the file search price, and a video made by the seconds its answer reports (asked: its JSON seconds, else the longest clip)', () => {
+    expect(answerUnits('/v1/vector_stores/vs_1/search', { query: 'q' }, { object: 'vector_store.search_results.page', data: [] }).fileSearches).toBe(1);
+    expect(answerUnits('/v1/vector_stores/vs_1', undefined, { id: 'vs_1' }, undefined, 'GET').fileSearches).toBeUndefined();
+    const video = { id: 'video_1', object: 'video', model: 'sora-2', status: 'queued', seconds: '8', size: '720x1280' };
+    expect(answerUnits('/v1/videos', undefined, video).videoSeconds).toBe(8);
+    expect(answerUnits('/v1/videos/video_1/remix', { prompt: 'p' }, video).videoSeconds).toBe(8);
+    expect(answerUnits('/v1/videos/extensions', undefined, { ...video, seconds: 12 }).videoSeconds).toBe(12);
+    // A retrieval or a list shows a video made before: not charged again.
+    expect(answerUnits('/v1/videos/video_1', undefined, video, undefined, 'GET').videoSeconds).toBeUndefined();
+    expect(answerUnits('/v1/videos', undefined, { object: 'list', data: [video] }, undefined, 'GET').videoSeconds).toBeUndefined();
+    expect(answerUnits('/v1/videos', undefined, { ...video, seconds: '-4' }).videoSeconds).toBeUndefined();
+    // Held at admission: a JSON body's seconds; a form's are not read (nor a remix's source): 12.
+    expect(requestUnits('/v1/videos', { prompt: 'p', seconds: '4' }).videoSeconds).toBe(4);
+    expect(requestUnits('/v1/videos', undefined, 1000).videoSeconds).toBe(12);
+    expect(requestUnits('/v1/videos/video_1/remix', { prompt: 'p' }).videoSeconds).toBe(12);
+    expect(requestUnits('/v1/videos', undefined, 0, 'GET').videoSeconds).toBeUndefined();
+    const pricing = { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0, perFileSearchUsd: 0.0025, perVideoSecondUsd: 0.1 };
+    expect(unitCostUsd({ requests: 1, images: 0, audioSeconds: 0, characters: 0, fileSearches: 1 }, pricing)).toBe(0.0025);
+    expect(unitCostUsd({ requests: 1, images: 0, audioSeconds: 0, characters: 0, videoSeconds: 8 }, pricing)).toBe(0.8);
   });
 });
 
@@ -195,7 +268,25 @@ describe('pass-through residency', () => {
 
 describe('what each Provider type declares it forwards (the operator reads it)', () => {
   it("matches the registry's forwarding: a path of every declared endpoint is served, and a type that declares none forwards none", () => {
-    const sample: Record<string, string> = { images: '/v1/images/generations', audio: '/v1/audio/speech', files: '/v1/files', batches: '/v1/batches', moderations: '/v1/moderations', rerank: '/v1/rerank', score: '/v1/score', tokenize: '/tokenize', realtime: '/v1/realtime', responses: '/v1/responses/r1' };
+    const sample: Record<string, string> = {
+      images: '/v1/images/generations',
+      audio: '/v1/audio/speech',
+      files: '/v1/files',
+      batches: '/v1/batches',
+      moderations: '/v1/moderations',
+      rerank: '/v1/rerank',
+      score: '/v1/score',
+      tokenize: '/tokenize',
+      realtime: '/v1/realtime',
+      responses: '/v1/responses/r1',
+      vector_stores: '/v1/vector_stores/vs_1/search',
+      uploads: '/v1/uploads/upload_1/parts',
+      conversations: '/v1/conversations/conv_1/items',
+      videos: '/v1/videos',
+      containers: '/v1/containers/cntr_1/files',
+      fine_tuning: '/v1/fine_tuning/jobs/ftjob-1/events',
+      evals: '/v1/evals/eval_1/runs',
+    };
     for (const type of SUPPORTED_PROVIDER_TYPES) {
       const declared = passThroughEndpointsOf(type);
       for (const endpoint of PASS_THROUGH_ENDPOINTS) {
