@@ -20,6 +20,7 @@ import { sendError } from './send-error.js';
 import { sendJson } from './send-json.js';
 import { passThroughEndpoint } from './passthrough/passthrough-handler.js';
 import { type PassThroughPath, passThroughPath } from './passthrough/passthrough-paths.js';
+import { unservedPath } from './unserved-paths.js';
 import { requestIdOf } from './request-headers.js';
 import { nameAnswer } from '../telemetry/answer-id.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
@@ -170,11 +171,13 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
     }
     if (endpoint === undefined) {
       // An Anthropic client (an endpoint the gateway does not serve, such as message batches) gets
-      // the 404 its SDK reads: Anthropic error JSON, named in request-id.
+      // the 404 its SDK reads: Anthropic error JSON, named in request-id. An OpenAI path the
+      // gateway refuses on purpose (one that mints upstream keys, administers the account, ...)
+      // says why (unserved-paths.ts).
       if (req.headers['anthropic-version'] !== undefined) {
         nameAnswer(res, requestId, 'request-id');
         sendError(res, errors.notFound(`${method} ${path}`), deps.logger, messagesDialect.errorBody);
-      } else sendError(res, errors.notFound(`${method} ${path}`), deps.logger, openAiError);
+      } else sendError(res, unservedPath(method, path) ?? errors.notFound(`${method} ${path}`), deps.logger, openAiError);
       return;
     }
     let done: Promise<void> | void;

@@ -9,7 +9,7 @@ import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 // stores, uploads, conversations, videos, containers, fine-tuning jobs, evals), driven by the
 // official openai client against the OpenAI emulator and Azure OpenAI's v1 paths: the Provider's
 // key replaces the caller's, the target's model replaces the caller's, vector store searches and
-// videos are metered, everything else is logged only.
+// videos are metered, everything else is logged only; the paths the gateway refuses say why.
 
 const CALLER_KEY = 'tg-objects-caller';
 const AZURE = { deployment: 'sora-prod', apiVersion: '2025-04-01-preview' };
@@ -195,8 +195,27 @@ describe('pass-through: the objects of the Provider account', () => {
     expect(records().length).toBe(before);
   });
 
-  it('a route that does not enable the endpoint answers 404 naming it', async () => {
+  it('a route that does not enable the endpoint answers 404 naming it; a path refused on purpose says why instead of a bare 404', async () => {
     await expect(on('knowledge').videos.list()).rejects.toMatchObject({ status: 404, code: 'endpoint_not_enabled', message: expect.stringContaining('default/knowledge') });
+    const client = on('knowledge');
+    // What client.realtime.clientSecrets.create and client.fineTuning.checkpoints.permissions.create
+    // call (the client sends these with an admin key it is not given here: posted as they are).
+    await expect(client.post('/realtime/client_secrets', { body: { session: { type: 'realtime', model: 'gpt-realtime' } } })).rejects.toMatchObject({
+      status: 403,
+      code: 'endpoint_refused',
+      message: expect.stringContaining("mints an ephemeral key of the Provider's account"),
+    });
+    await expect(client.post('/realtime/sessions', { body: {} })).rejects.toBeInstanceOf(OpenAI.PermissionDeniedError);
+    await expect(client.post('/chatkit/sessions', { body: {} })).rejects.toMatchObject({ status: 403, code: 'endpoint_refused' });
+    await expect(client.get('/organization/costs')).rejects.toMatchObject({ status: 403, code: 'endpoint_refused' });
+    await expect(client.beta.assistants.list()).rejects.toMatchObject({ status: 404, code: 'endpoint_retired', message: expect.stringContaining('retired') });
+    await expect(client.chat.completions.list()).rejects.toMatchObject({ status: 400, code: 'endpoint_not_supported', message: expect.stringContaining('stored chat completions') });
+    await expect(client.models.delete('ft:gpt-4o-mini:org::abc')).rejects.toMatchObject({ status: 403, code: 'endpoint_refused' });
+    await expect(client.post('/fine_tuning/checkpoints/ft:gpt-4o-mini:org::abc:ckpt-step-10/permissions', { body: { project_ids: ['proj_x'] } })).rejects.toMatchObject({ status: 403, code: 'endpoint_refused' });
+    // Any other unknown path is the plain 404 it was.
+    const res = await fetch(`${gateway.url}/v1/nothing-here`, { headers: { authorization: `Bearer ${CALLER_KEY}` } });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found');
   });
 
   it("Azure OpenAI: vector stores, conversations and Sora 2 videos in the v1 API with the api-key header; video edits refused, naming the types that serve them", async () => {
