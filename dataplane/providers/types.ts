@@ -115,6 +115,11 @@ export interface PathForwarding {
    * when the provider does not serve that path.
    */
   url(path: string, query: URLSearchParams, target: AdapterTarget): URL | undefined;
+  /**
+   * The model a request body (a JSON body's `model`, a form's `model` field) names at this upstream
+   * on `path`; absent: the target's model. Azure's v1 API names the deployment there.
+   */
+  bodyModel?(path: string, target: AdapterTarget): string;
   /** The Provider's credential (and configured headers) as request headers. */
   headers(target: AdapterTarget): Record<string, string>;
 }

@@ -47,7 +47,7 @@ describe('pass-through: the objects of the Provider account', () => {
       {
         'providers.yaml':
           providerManifest('openai-up', 'openai', `${upstream.url}/v1`, key('up-key'), MODELS) +
-          providerManifest('az', 'azure-openai', azure.url, key('az-key'), `  azure: { apiVersion: "${AZURE.apiVersion}" }\n${MODELS}`) +
+          providerManifest('az', 'azure-openai', azure.url, key('az-key'), `  azure: { deployment: ${AZURE.deployment}, apiVersion: "${AZURE.apiVersion}" }\n${MODELS}`) +
           secretManifest('up-key', { apiKey: 'sk-upstream' }) +
           secretManifest('az-key', { apiKey: 'az-key' }) +
           apiKeySecretManifest('caller', CALLER_KEY),
@@ -228,8 +228,10 @@ describe('pass-through: the objects of the Provider account', () => {
     expect(records().at(-1)?.costUsd).toBeCloseTo(0.0025, 10);
     const conv = await client.conversations.create({});
     expect(conv.object).toBe('conversation');
-    const video = await on('az-video').videos.create({ prompt: 'az cat', seconds: '4' });
-    expect(video).toMatchObject({ model: 'sora-2', seconds: '4' });
+    // Azure's v1 API names the deployment as the model (before, the target's model went: not a deployment there).
+    const video = await on('az-video').videos.create({ model: 'sora-2-pro', prompt: 'az cat', seconds: '4' });
+    expect(last(azure)?.form?.get('model')).toBe(AZURE.deployment);
+    expect(video).toMatchObject({ model: AZURE.deployment, seconds: '4' });
     expect(records().length).toBe(before + 2);
     expect(records().at(-1)?.costUsd).toBeCloseTo(0.4, 10);
     expect(azure.problems).toEqual([]);

@@ -42,5 +42,8 @@ export const azurePathForwarding: PathForwarding = {
     }
     return undefined;
   },
+  // The v1 API takes OpenAI's bodies, whose model is the deployment (a video's form, a compaction);
+  // the deployment paths name it in the URL, and their bodies keep the target's model as before.
+  bodyModel: (path, target) => (PATHS.find(([re]) => re.test(path))?.[2] === 'v1' ? azureDeployment(target) : target.model),
   headers: (target) => ({ ...target.headers, ...azureAuthHeaders(target) }),
 };

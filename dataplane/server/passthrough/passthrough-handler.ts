@@ -392,8 +392,10 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       // A streamed upload goes to one target only: its bytes are counted once.
       const uploaded = { bytes: 0 };
       const bodyFor = (to: ForwardTarget): { body: Readable; length?: number; resized?: true } => {
+        // The target's model, as this upstream names it in a body (Azure's v1 API: the deployment).
+        const model = to.forwarding.bodyModel?.(path, to.at) ?? to.target.model;
         if (json !== undefined && isObject(json)) {
-          const rewritten: JsonObject = typeof json.model === 'string' ? { ...json, model: to.target.model } : json;
+          const rewritten: JsonObject = typeof json.model === 'string' ? { ...json, model } : json;
           const bytes = Buffer.from(JSON.stringify(rewritten));
           if (bytes.length > maxUpload) throw bodyErrors.tooLarge(maxUpload);
           return { body: Readable.from([bytes]), length: bytes.length };
@@ -401,7 +403,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         if (!hasBody(req)) return { body: Readable.from([]) };
         const upload = req.pipe(onError(new UploadLimit(maxUpload, uploaded)));
         // The form names the model that runs: the target's, as for a JSON body.
-        if (formBoundary !== undefined) return { body: upload.pipe(onError(new FormModelRewriter(formBoundary, to.target.model))), resized: true };
+        if (formBoundary !== undefined) return { body: upload.pipe(onError(new FormModelRewriter(formBoundary, model))), resized: true };
         return { body: upload };
       };
       /** A body stream that fails (too large, malformed) ends the request with its error. */

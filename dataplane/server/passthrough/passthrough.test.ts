@@ -140,6 +140,12 @@ describe('pass-through paths', () => {
     expect(url('/v1/videos/video_1/content', 'variant=thumbnail')).toBe('https://res.openai.azure.com/openai/v1/videos/video_1/content?variant=thumbnail');
     expect(url('/v1/videos/video_1/remix')).toBe('https://res.openai.azure.com/openai/v1/videos/video_1/remix');
     for (const none of ['/v1/videos/edits', '/v1/videos/extensions', '/v1/videos/characters', '/v1/videos/characters/ch_1']) expect(url(none), none).toBeUndefined();
+    // A body's model in the v1 API is the deployment (a video's form, a compaction); the deployment paths keep the target's.
+    const deployed: AdapterTarget = { ...at, settings: { azure: { deployment: 'sora-prod', apiVersion: '2025-04-01-preview', auth: 'api-key' } } };
+    expect(azurePathForwarding.bodyModel?.('/v1/videos', deployed)).toBe('sora-prod');
+    expect(azurePathForwarding.bodyModel?.('/v1/responses/compact', deployed)).toBe('sora-prod');
+    expect(azurePathForwarding.bodyModel?.('/v1/images/generations', deployed)).toBe('sora-2');
+    expect(azurePathForwarding.bodyModel?.('/v1/videos', at)).toBe('sora-2');
   });
 });
 
