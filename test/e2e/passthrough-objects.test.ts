@@ -55,6 +55,16 @@ describe('pass-through: the objects of the Provider account', () => {
           route('knowledge', 'openai-up', 'file-search', 'vector_stores, uploads, conversations, containers, evals') +
           route('video', 'openai-up', 'sora-2', 'videos') +
           route('ft-base', 'openai-up', 'gpt-4o-mini-2024-07-18', 'fine_tuning') +
+          route('video-capped', 'openai-up', 'sora-2', 'videos') +
+          `apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: video-cap }
+spec:
+  limit: { amount: 2, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: video-capped }] }
+---
+` +
           route('az-knowledge', 'az', 'file-search', 'vector_stores, conversations') +
           route('az-video', 'az', 'sora-2', 'videos'),
       },
@@ -167,6 +177,20 @@ describe('pass-through: the objects of the Provider account', () => {
     // An invalid length is the upstream's 400 (relayed, param named) and is not charged.
     await expect(client.videos.create({ prompt: 'x', seconds: '5' as '4' })).rejects.toMatchObject({ status: 400, param: 'seconds', code: 'invalid_value' });
     expect(records().length).toBe(before + 2);
+  });
+
+  it('a Budget holds a video at its longest (a form whose seconds the gateway does not read: 12 s) and refuses one it cannot cover, before anything goes upstream', async () => {
+    const client = on('video-capped');
+    const charged = () => records().filter((r) => r.routeId === 'default/video-capped').map((r) => r.costUsd);
+    // $2 a day, $0.10 a second: each 8 s video costs $0.80 and is admitted only while $1.20 (12 s) is left.
+    await client.videos.create({ prompt: 'one', seconds: '8' });
+    await client.videos.create({ prompt: 'two', seconds: '8' });
+    expect(charged().map((c) => Math.round(c * 100) / 100)).toEqual([0.8, 0.8]);
+    const sent = upstream.requests.length;
+    await expect(client.videos.create({ prompt: 'three', seconds: '4' })).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
+    expect(upstream.requests.length).toBe(sent);
+    // Reading what was made costs nothing and holds nothing: still served.
+    expect((await client.videos.list()).data.length).toBeGreaterThan(0);
   });
 
   it('containers: created, a file uploaded as a form and read back; fine-tuning jobs on the target base model; evals and their runs — logged, not metered', async () => {
