@@ -27,6 +27,14 @@ export interface CanonicalRequest {
    */
   extended?: true;
   /**
+   * The client API the body was translated from, when its client does not speak OpenAI's: a
+   * /v1/messages client cannot know its route ends at an OpenAI model, so OpenAI-wire targets leave
+   * out what such a model would refuse (providers/openai/openai-platform.ts). Absent for OpenAI's
+   * own APIs (chat, and Responses translated to chat): their clients get the upstream's answer as
+   * OpenAI would give it. Kept apart from `extended`, which says only what the body may carry.
+   */
+  translatedFrom?: 'messages';
+  /**
    * Opt-in API features the client named (the values of its `anthropic-beta` header): a target whose
    * API takes such flags sends them beside the ones its Provider configures; the others ignore them.
    */

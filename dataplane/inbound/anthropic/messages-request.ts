@@ -172,7 +172,7 @@ export function toCanonicalRequest(input: unknown, createdAt: number, betaHeader
     // Usage is needed for message_delta; the gateway asks for it whatever the upstream.
     body.stream_options = { include_usage: true };
   }
-  const request: CanonicalRequest = { op: 'chat', body, stream, clientWantsUsage: stream, createdAt, extended: true };
+  const request: CanonicalRequest = { op: 'chat', body, stream, clientWantsUsage: stream, createdAt, extended: true, translatedFrom: 'messages' };
   const betas = betasOf(betaHeader);
   if (betas.length > 0) request.betas = betas;
   return request;

@@ -13,14 +13,16 @@ const NOT_ON_OPENAI = ['top_k'] as const;
 const NOT_ON_REASONING = ['temperature', 'top_p'] as const;
 
 /**
- * A translated request's sampling parameters are dropped for a reasoning `model`: its client (on
- * /v1/messages) cannot know the route ends at one, and Claude's clients send temperature as a
- * matter of course, so the request would be OpenAI's 400. An OpenAI client's own request keeps them
- * and gets OpenAI's error, which names the parameter, as it would from OpenAI.
+ * A /v1/messages request's sampling parameters are dropped for a reasoning `model`: its client
+ * cannot know the route ends at one, and Claude's clients send temperature as a matter of course,
+ * so the request would be OpenAI's 400. A request from an OpenAI API (chat, or Responses translated
+ * to chat, whose body may be `extended` too) keeps them and gets OpenAI's error, which names the
+ * parameter, as it would from OpenAI. Before, any extended body lost them, a Responses request with
+ * images in a tool result included.
  */
 function dropsSampling(req: CanonicalRequest, model: string): boolean {
   const body = req.body;
-  return req.extended === true && req.op === 'chat' && (body.temperature !== undefined || body.top_p !== undefined) && refusesSampling(model);
+  return req.translatedFrom === 'messages' && req.op === 'chat' && (body.temperature !== undefined || body.top_p !== undefined) && refusesSampling(model);
 }
 
 /**
