@@ -5,6 +5,8 @@ import { outputMultiplier } from './output-bound.js';
 import { responseUsage } from './settled-usage.js';
 import { StreamMeter } from './stream-meter.js';
 import { estimateOutputTokens, estimatePromptTokens, IMAGE_TOKENS } from './token-estimate.js';
+import { toCanonicalRequest as fromMessages } from '../inbound/anthropic/messages-request.js';
+import { toCanonicalRequest as fromResponses } from '../inbound/responses/responses-request.js';
 
 const bigSchema = { type: 'object', properties: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`field_${i}`, { type: 'string', description: 'x'.repeat(40) }])) };
 
@@ -32,6 +34,36 @@ describe('prompt estimate: every part providers bill', () => {
     const withImage = { type: 'json_schema', examples: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(100_000)}` } }] };
     const placeholder = JSON.stringify({ type: 'json_schema', examples: [{ type: 'image_url' }] });
     expect(estimatePromptTokens({ ...base, response_format: withImage })).toBe(Math.ceil((messageBytes + placeholder.length) / 4) + IMAGE_TOKENS.other + 3 + 3);
+  });
+
+  it('counts every part of a /v1/messages request: output_config schema, tool schemas, system blocks, images', () => {
+    const ask = { model: 'claude', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] };
+    const plain = estimatePromptTokens(fromMessages(ask, 1).body);
+    const schemaBytes = JSON.stringify(bigSchema).length;
+    // Before, output_config was not counted: a structured-output schema of any size added nothing.
+    const structured = estimatePromptTokens(fromMessages({ ...ask, output_config: { format: { type: 'json_schema', schema: bigSchema } } }, 1).body);
+    expect(structured).toBeGreaterThanOrEqual(plain + Math.floor(schemaBytes / 4));
+    const tools = estimatePromptTokens(fromMessages({ ...ask, tools: [{ name: 'lookup', input_schema: bigSchema }] }, 1).body);
+    expect(tools).toBeGreaterThanOrEqual(plain + Math.floor(schemaBytes / 4));
+    const system = estimatePromptTokens(fromMessages({ ...ask, system: [{ type: 'text', text: 's'.repeat(8000), cache_control: { type: 'ephemeral' } }] }, 1).body);
+    expect(system).toBeGreaterThanOrEqual(plain + 2000);
+    const image = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'A'.repeat(100_000) } };
+    const withImage = estimatePromptTokens(fromMessages({ ...ask, messages: [{ role: 'user', content: [image, { type: 'text', text: 'hi' }] }] }, 1).body);
+    expect(withImage).toBeGreaterThanOrEqual(plain + IMAGE_TOKENS.other);
+  });
+
+  it('counts the images, audio and tools of a /v1/responses request only native targets serve (built-in tools)', () => {
+    const tool = { type: 'function', name: 'lookup', parameters: bigSchema };
+    const image = { type: 'input_image', image_url: `data:image/png;base64,${'A'.repeat(100_000)}` };
+    const audio = { type: 'input_audio', input_audio: { data: 'A'.repeat((160_000 * 4) / 3), format: 'mp3' } };
+    const ask = (content: unknown[], tools: unknown[]) => fromResponses({ model: 'm', tools: [{ type: 'web_search' }, ...tools], input: [{ role: 'user', content }] }, 1).canonical;
+    const plain = ask([{ type: 'input_text', text: 'hi' }], []);
+    expect(plain.native?.requires).toBeDefined();
+    const base = estimatePromptTokens(plain.body);
+    // Before, only the input's texts were read: images, audio and tool schemas counted nothing.
+    expect(estimatePromptTokens(ask([{ type: 'input_text', text: 'hi' }, image, image], []).body)).toBeGreaterThanOrEqual(base + 2 * IMAGE_TOKENS.other);
+    expect(estimatePromptTokens(ask([{ type: 'input_text', text: 'hi' }, audio], []).body)).toBeGreaterThanOrEqual(base + 100);
+    expect(estimatePromptTokens(ask([{ type: 'input_text', text: 'hi' }], [tool]).body)).toBeGreaterThanOrEqual(base + Math.floor(JSON.stringify(bigSchema).length / 4));
   });
 
   it('counts images per image by detail, not as their base64 text', () => {

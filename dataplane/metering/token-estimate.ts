@@ -82,8 +82,13 @@ function textOrTokenIds(value: unknown): number {
 const TOKENS_PER_MESSAGE = 3;
 const TOKENS_PER_REPLY = 3;
 
-/** Chat fields rendered into the prompt as JSON (keys included): tool definitions and output schemas. */
-const BILLED_SCHEMA_FIELDS = ['tools', 'functions', 'tool_choice', 'response_format'] as const;
+/**
+ * Chat fields rendered into the prompt as JSON (keys included): tool definitions and output schemas,
+ * `output_config` too (a /v1/messages client's structured-output schema, a canonical extension,
+ * which every target turns into prompt: Anthropic's output_config, others' response_format). Before,
+ * output_config was not counted, and a large schema's tokens passed a budget's hold.
+ */
+const BILLED_SCHEMA_FIELDS = ['tools', 'functions', 'tool_choice', 'response_format', 'output_config'] as const;
 
 /** Bytes of the values in a message (text, names, tool call ids and arguments; not the JSON keys), media counted aside. */
 function valueBytes(value: unknown, media: MediaTokens): number {
@@ -115,7 +120,7 @@ function valueBytes(value: unknown, media: MediaTokens): number {
  * limits, the context-window guard, and usage when the upstream reports none). Chat: bytes / 4 of
  * every value in every message (text, roles, names, tool calls and their arguments, tool results)
  * plus 3 tokens a message and 3 for the reply, plus bytes / 4 of the JSON of tool definitions,
- * tool_choice and response_format schemas; each image at IMAGE_TOKENS and audio by
+ * tool_choice, response_format and output_config schemas; each image at IMAGE_TOKENS and audio by
  * AUDIO_BYTES_PER_TOKEN, never as base64 text. Completions and embeddings: text at bytes / 4,
  * token-id arrays one token per id. Anthropic requests are estimated in their canonical form,
  * where the system prompt is a message. `audio`, when given, is told how many of them are audio

@@ -312,21 +312,40 @@ function responseFormat(format: z.infer<typeof Format>): JsonObject {
   return { type: 'json_schema', json_schema: schema };
 }
 
-/** Every text of the input, as one user message: what budgets, limits and guardrails read of a request that is not translated. */
+/**
+ * A media part of the input as the prompt estimate counts it (metering/token-estimate): an image at
+ * its per-image allowance (whether a URL, a data URI or a file_id, none of which is read), audio by
+ * its bytes; undefined for any other value.
+ */
+function mediaPart(o: JsonObject): JsonObject | undefined {
+  if (o.type === 'input_image') return typeof o.detail === 'string' ? { type: 'input_image', detail: o.detail } : { type: 'input_image' };
+  if (o.type === 'input_audio' && typeof o.input_audio === 'object' && o.input_audio !== null) return { type: 'input_audio', input_audio: o.input_audio };
+  return undefined;
+}
+
+/**
+ * Every text of the input, as one user message, with its images and audio as parts: what budgets,
+ * limits, rules and guardrails read of a request that is not translated. Before, its images and
+ * audio were left out, so a budget's hold counted none of the tokens they are billed for.
+ */
 function plainMessages(r: ResponsesRequest): JsonObject[] {
   const texts: string[] = [];
+  const media: JsonObject[] = [];
   const collect = (v: unknown): void => {
     if (typeof v === 'string') texts.push(v);
     else if (Array.isArray(v)) v.forEach(collect);
     else if (typeof v === 'object' && v !== null) {
       const o = v as JsonObject;
-      for (const key of ['text', 'refusal', 'arguments', 'output', 'content']) if (o[key] !== undefined) collect(o[key]);
+      const part = mediaPart(o);
+      if (part !== undefined) media.push(part);
+      else for (const key of ['text', 'refusal', 'arguments', 'output', 'content']) if (o[key] !== undefined) collect(o[key]);
     }
   };
   collect(r.input);
   const messages: JsonObject[] = [];
   if (typeof r.instructions === 'string' && r.instructions !== '') messages.push({ role: 'system', content: r.instructions });
-  messages.push({ role: 'user', content: texts.join('\n') });
+  const text = texts.join('\n');
+  messages.push({ role: 'user', content: media.length === 0 ? text : [{ type: 'text', text }, ...media] });
   return messages;
 }
 
@@ -368,6 +387,9 @@ export function toCanonicalRequest(input: unknown, createdAt: number): Translate
     if (!(err instanceof Untranslatable)) throw err;
     requires = err;
     body = { model: r.model, messages: plainMessages(r) };
+    // As the client sent them (function schemas and built-in tools): the model reads them as prompt,
+    // so the estimate counts them, and route rules see a request with tools.
+    if (r.tools !== undefined && r.tools !== null && r.tools.length > 0) body.tools = r.tools;
   }
   if (typeof r.max_output_tokens === 'number') body.max_completion_tokens = r.max_output_tokens;
   if (typeof r.temperature === 'number') body.temperature = r.temperature;
