@@ -98,8 +98,8 @@ describe('governance through the gateway', () => {
   });
 
   it('cuts a stream that crosses a hard cap with a final error event (cutStreams)', async () => {
-    // The client asks for 5 tokens, the upstream streams 200: the reservation was too small.
-    upstream.script({ kind: 'stream', chunks: 200, intervalMs: 0 });
+    // The client asks for 5 tokens, the upstream streams 200 (it ignores the cap): the reservation was too small.
+    upstream.script({ kind: 'stream', chunks: 200, intervalMs: 0, overrunCap: true });
     const stream = await client.chat.completions.create({ model: 'capped-stream', stream: true, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
     let chunks = 0;
     const err = await (async () => {

@@ -25,8 +25,10 @@ export type Behaviour =
   /**
    * `truncate`: the body ends cleanly after the chunks, without a finish reason or [DONE] (a cut-off upstream).
    * `reasoningTokens`: the usage chunk's `completion_tokens_details.reasoning_tokens` (counted in its completion tokens).
+   * One chunk is one token: the stream stops at the request's output cap with `length`, unless
+   * `overrunCap` (an upstream that ignores the cap, which the gateway's budgets must survive).
    */
-  | { kind: 'stream'; chunks: number; intervalMs: number; content?: string; omitUsage?: boolean; failAfter?: number; truncate?: boolean; reasoningTokens?: number }
+  | { kind: 'stream'; chunks: number; intervalMs: number; content?: string; omitUsage?: boolean; failAfter?: number; truncate?: boolean; reasoningTokens?: number; overrunCap?: boolean }
   /** A stream of `chunks` when the request asks to stream, the default JSON answer otherwise. */
   | { kind: 'auto'; chunks: number }
   /** A stream of these chunks' JSON, as they are, then `[DONE]` (a hostile or broken upstream). */
@@ -70,6 +72,20 @@ function embeddingOf(vector: number[], encoding: unknown): number[] | string {
   return Buffer.from(floats.buffer, floats.byteOffset, floats.byteLength).toString('base64');
 }
 
+/**
+ * The request's output cap per choice, as OpenAI applies it: `max_completion_tokens`, else
+ * `max_tokens` (the only one legacy completions have); undefined when it sets none.
+ */
+function outputCapOf(body: Record<string, unknown>): number | undefined {
+  const cap = body.max_completion_tokens ?? body.max_tokens;
+  return typeof cap === 'number' && cap > 0 ? cap : undefined;
+}
+
+/** Text cut to `tokens` words (the emulator's tokens), as a model stopped at its cap. */
+function cutTo(text: string, tokens: number): string {
+  return text.split(' ').slice(0, tokens).join(' ');
+}
+
 /** Whether a request path is the legacy completions endpoint (not chat completions). */
 const isLegacyCompletions = (path: string): boolean => path.endsWith('/completions') && !path.endsWith('/chat/completions');
 
@@ -90,7 +106,14 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
       return;
     case 'ok': {
       if (b.delayMs !== undefined) await new Promise((r) => setTimeout(r, b.delayMs));
-      const usage = b.usage ?? { prompt: 10, completion: 5 };
+      const scripted = b.usage ?? { prompt: 10, completion: 5 };
+      // A model stops at the request's cap: no more completion tokens than it (reasoning included),
+      // finish_reason `length` and the text cut. Before, the cap was ignored and every answer was `stop`.
+      const cap = outputCapOf(body);
+      const capped = cap !== undefined && cap < scripted.completion;
+      const usage = capped ? { ...scripted, completion: cap, ...(scripted.reasoning !== undefined ? { reasoning: Math.min(scripted.reasoning, cap) } : {}) } : scripted;
+      const finish = capped ? 'length' : 'stop';
+      const text = (content: string): string => (capped ? cutTo(content, Math.max(0, usage.completion - (usage.reasoning ?? 0))) : content);
       const n = typeof body.n === 'number' ? body.n : 1;
       const u =
         b.rawUsage !== undefined
@@ -107,11 +130,11 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
         const inputs = Array.isArray(body.input) ? body.input : [body.input];
         response = { object: 'list', model, data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: embeddingOf([0.1, 0.2, 0.3], body.encoding_format) })), usage: { prompt_tokens: usage.prompt, total_tokens: usage.prompt } };
       } else if (isLegacyCompletions(path)) {
-        response = { id: 'cmpl-1', object: 'text_completion', created: 1, model, choices: [{ index: 0, text: b.content ?? 'hi', logprobs: null, finish_reason: 'stop' }], usage: u };
+        response = { id: 'cmpl-1', object: 'text_completion', created: 1, model, choices: [{ index: 0, text: text(b.content ?? 'hi'), logprobs: null, finish_reason: finish }], usage: u };
       } else {
         response = {
           id: 'chatcmpl-1', object: 'chat.completion', created: 1, model,
-          choices: Array.from({ length: n }, (_, index) => ({ index, message: { role: 'assistant', content: b.content ?? 'hello from upstream', refusal: null, ...(b.reasoningContent !== undefined ? { reasoning_content: b.reasoningContent } : {}) }, logprobs: null, finish_reason: 'stop' })),
+          choices: Array.from({ length: n }, (_, index) => ({ index, message: { role: 'assistant', content: text(b.content ?? 'hello from upstream'), refusal: null, ...(b.reasoningContent !== undefined ? { reasoning_content: b.reasoningContent } : {}) }, logprobs: null, finish_reason: finish })),
           usage: u,
         };
       }
@@ -132,7 +155,12 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
       const word = b.content ?? 'tok';
       // `n` choices stream side by side, one chunk each per step, as OpenAI interleaves them.
       const n = typeof body.n === 'number' && body.n > 1 ? body.n : 1;
-      for (let i = 0; i < b.chunks; i++) {
+      // One token a chunk (reasoning tokens first, unseen): the stream stops at the request's cap with `length`.
+      const cap = b.overrunCap === true ? undefined : outputCapOf(body);
+      const reasoning = Math.min(b.reasoningTokens ?? 0, cap ?? Infinity);
+      const chunks = cap === undefined ? b.chunks : Math.min(b.chunks, cap - reasoning);
+      const finish = chunks < b.chunks ? 'length' : 'stop';
+      for (let i = 0; i < chunks; i++) {
         if (b.failAfter !== undefined && i === b.failAfter) {
           req.socket.destroy();
           return;
@@ -148,11 +176,10 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
         res.end();
         return;
       }
-      for (let c = 0; c < n; c++) res.write(legacy ? textChunk(id, model, '', 'stop', c) : chunk(id, model, {}, 'stop', c));
+      for (let c = 0; c < n; c++) res.write(legacy ? textChunk(id, model, '', finish, c) : chunk(id, model, {}, finish, c));
       const streamOptions = body.stream_options as { include_usage?: boolean } | undefined;
       if (streamOptions?.include_usage === true && b.omitUsage !== true) {
-        const reasoning = b.reasoningTokens ?? 0;
-        const completion = (b.chunks + reasoning) * n;
+        const completion = (chunks + reasoning) * n;
         const usage = { prompt_tokens: 7, completion_tokens: completion, total_tokens: 7 + completion, ...(b.reasoningTokens !== undefined ? { completion_tokens_details: { reasoning_tokens: reasoning * n } } : {}) };
         res.write(`data: ${JSON.stringify({ id, object: legacy ? 'text_completion' : 'chat.completion.chunk', created: 1, model, choices: [], usage })}\n\n`);
       }
