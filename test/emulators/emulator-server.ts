@@ -19,7 +19,11 @@ export type Behaviour =
   | { kind: 'thinking'; thinking: string; text: string; redacted?: boolean }
   /** A structured answer: in the provider's JSON mode, or as a call of the tool the request forces. */
   | { kind: 'json'; value: Record<string, unknown> }
-  | { kind: 'rate-limit' }
+  /**
+   * A 429. `retryAfterMs` (Azure only): the wait it asks for, in retry-after-ms and (rounded up to
+   * seconds) retry-after, as Azure OpenAI sends both; default 0.
+   */
+  | { kind: 'rate-limit'; retryAfterMs?: number }
   | { kind: 'overloaded' }
   | { kind: 'server-error' }
   | { kind: 'bad-request'; message?: string }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { type Behaviour, type Emulator, header, type ReceivedRequest, sse, writeInPieces } from './emulator-server.js';
+import { type Behaviour, type Emulator, type Handler, header, type ReceivedRequest, sse, writeInPieces } from './emulator-server.js';
 import { startEmulator } from './emulator-server.js';
 
 // OpenAI's Responses API as OpenAI (POST /v1/responses, Bearer key) or Azure OpenAI's v1 API
@@ -11,7 +11,7 @@ import { startEmulator } from './emulator-server.js';
 // for what the gateway translates to chat even on an OpenAI target (e.g. a guardrail masked it).
 
 /** What the emulator keeps of a stored response: the conversation up to and including its output. */
-interface Stored {
+export interface Stored {
   response: Record<string, unknown>;
   /** User turns of the conversation so far (texts), oldest first. */
   turns: string[];
@@ -164,10 +164,10 @@ async function failedResponse(req: ReceivedRequest, body: Record<string, unknown
   res.end();
 }
 
-export async function startResponsesEmulator(flavour: Flavour, apiKey: string): Promise<ResponsesEmulator> {
-  const stored = new Map<string, Stored>();
+/** The handler of one flavour's Responses API (and OpenAI's chat beside it), keeping responses in `stored`. */
+export function responsesHandler(flavour: Flavour, apiKey: string, stored: Map<string, Stored>): Handler {
   const path = flavour === 'azure' ? '/openai/v1/responses' : '/v1/responses';
-  const emulator = await startEmulator(async (req, b, res, problems) => {
+  return async (req, b, res, problems) => {
     if (flavour === 'openai' && req.method === 'POST' && req.url === '/v1/chat/completions') {
       if (!checkAuth(flavour, req, apiKey, res, problems)) return;
       return chatCompletion(req, b, res, problems);
@@ -275,6 +275,11 @@ export async function startResponsesEmulator(flavour: Flavour, apiKey: string): 
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     await writeInPieces(res, events.join(''));
     res.end();
-  });
+  };
+}
+
+export async function startResponsesEmulator(flavour: Flavour, apiKey: string): Promise<ResponsesEmulator> {
+  const stored = new Map<string, Stored>();
+  const emulator = await startEmulator(responsesHandler(flavour, apiKey, stored));
   return { ...emulator, stored };
 }
