@@ -30,10 +30,19 @@ function withoutFilterAnnotations(c: JsonObject): JsonObject {
   return c.finish_reason === 'content_filter' && results !== undefined ? { ...choice, content_filter_results: results } : choice;
 }
 
-/** Azure's content-filter annotations: chunks that carry only those are dropped, the rest is stripped of them. */
+/** A stream choice with something for the client: a chat delta, a legacy completion's text, or a finish reason. */
+function carriesContent(c: unknown): boolean {
+  return isObject(c) && (isObject(c.delta) || typeof c.text === 'string' || (c.finish_reason !== null && c.finish_reason !== undefined));
+}
+
+/**
+ * Azure's content-filter annotations: chunks that carry only those are dropped, the rest is stripped
+ * of them. Before, a legacy completions chunk (its text in `text`, no `delta`) counted as an
+ * annotation: a streamed completion reached the client without its text.
+ */
 function withoutFilterResults(chunk: JsonObject): JsonObject | undefined {
   const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
-  const kept = choices.filter((c: unknown) => isObject(c) && (isObject(c.delta) || c.finish_reason !== null && c.finish_reason !== undefined));
+  const kept = choices.filter(carriesContent);
   if (kept.length === 0 && chunk.usage === undefined) return undefined;
   const { prompt_filter_results: _p, ...rest } = chunk;
   rest.choices = kept.map((c: unknown) => withoutFilterAnnotations(c as JsonObject));
