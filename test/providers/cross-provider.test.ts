@@ -243,6 +243,36 @@ describe('cross-provider failover', () => {
     expect(anthropic.requests.length + bedrock.requests.length).toBe(before);
   });
 
+  it.each([
+    [{ logit_bias: { '50256': -100 } }, 'logit_bias'],
+    [{ modalities: ['text', 'audio'] as ('text' | 'audio')[], audio: { voice: 'alloy' as const, format: 'wav' as const } }, 'modalities'],
+    [{ web_search_options: {} }, 'web_search_options'],
+  ])('%j asked of Anthropic and Bedrock is a 400 unsupported_by_provider naming the parameter, and Gemini refuses it too', async (params, param) => {
+    // Before, they were dropped: a banned token could be written, the answer came as text only, or without a search.
+    const before = anthropic.requests.length + bedrock.requests.length + gemini.requests.length;
+    for (const model of ['claude-then-bedrock', 'claude-then-gemini']) {
+      const err = (await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], ...params }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(err.code).toBe('unsupported_by_provider');
+      expect(err.param).toBe(param);
+    }
+    expect(anthropic.requests.length + bedrock.requests.length + gemini.requests.length).toBe(before);
+  });
+
+  it('tool_choice allowed_tools reaches Gemini and Bedrock as the allowed tools only, with its mode', async () => {
+    const tool = (name: string): OpenAI.ChatCompletionTool => ({ type: 'function', function: { name, parameters: { type: 'object', properties: { q: { type: 'string' } } } } });
+    const tools = [tool('search'), tool('delete_all')];
+    const tool_choice: OpenAI.ChatCompletionToolChoiceOption = { type: 'allowed_tools', allowed_tools: { mode: 'required', tools: [{ type: 'function', function: { name: 'search' } }] } };
+    anthropic.script({ kind: 'overloaded' });
+    gemini.script({ kind: 'tool', name: 'search', args: { q: 'x' } });
+    const viaGemini = await client.chat.completions.create({ model: 'claude-then-gemini', messages: [{ role: 'user', content: 'find x' }], tools, tool_choice });
+    expect(viaGemini.choices[0]?.message.tool_calls?.[0]).toMatchObject({ function: { name: 'search' } });
+    expect(anthropic.requests.at(-1)?.body).toMatchObject({ tools: [{ name: 'search' }], tool_choice: { type: 'any' } });
+    expect(gemini.requests.at(-1)?.body).toMatchObject({ tools: [{ functionDeclarations: [{ name: 'search' }] }], toolConfig: { functionCallingConfig: { mode: 'ANY' } } });
+    anthropic.script();
+    gemini.script();
+  });
+
   it('every emulator received only valid requests', () => {
     expect([...anthropic.problems, ...gemini.problems, ...bedrock.problems, ...azure.problems]).toEqual([]);
   });

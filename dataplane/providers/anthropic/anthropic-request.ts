@@ -1,4 +1,5 @@
 import { refuseUnsupported } from '../shared/unsupported-params.js';
+import { withAllowedTools } from '../shared/allowed-tools.js';
 import type { AnthropicSettings } from './anthropic-settings.js';
 import { assistantToolCalls } from '../shared/assistant-tool-calls.js';
 import { contentParts, type PartWriter } from '../shared/content-parts.js';
@@ -107,7 +108,8 @@ function tools(value: unknown): AnthropicTool[] {
 }
 
 /** OpenAI chat request → Anthropic Messages request. */
-export function toAnthropicRequest(body: JsonObject, model: string, stream: boolean, settings: AnthropicSettings): AnthropicRequest {
+export function toAnthropicRequest(request: JsonObject, model: string, stream: boolean, settings: AnthropicSettings): AnthropicRequest {
+  const body = withAllowedTools(request);
   refuseUnsupported(body);
   const system: AnthropicTextBlock[] = [];
   const messages: AnthropicMessage[] = [];

@@ -1,5 +1,6 @@
 import { restateOutputConfig } from '../shared/output-config.js';
 import { refuseUnsupported } from '../shared/unsupported-params.js';
+import { checkToolChoice, withAllowedTools } from '../shared/allowed-tools.js';
 import { assistantToolCalls } from '../shared/assistant-tool-calls.js';
 import { contentParts, type PartWriter } from '../shared/content-parts.js';
 import { base64DataUri } from '../shared/data-uri.js';
@@ -60,8 +61,9 @@ function toolSpec(fn: FunctionTool): BedrockToolSpec {
 
 /** OpenAI chat request → Bedrock Converse request (the model id travels in the URL); a /v1/messages client's output_config as response_format and reasoning_effort. */
 export function toConverseRequest(request: JsonObject, modelId = ''): BedrockConverseRequest {
-  const body = restateOutputConfig(request);
+  const body = withAllowedTools(restateOutputConfig(request));
   refuseUnsupported(body);
+  checkToolChoice(body.tool_choice);
   const system: { text: string }[] = [];
   const messages: BedrockMessage[] = [];
   const list = Array.isArray(body.messages) ? body.messages : [];

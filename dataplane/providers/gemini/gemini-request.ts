@@ -1,4 +1,6 @@
 import { restateOutputConfig } from '../shared/output-config.js';
+import { checkToolChoice, withAllowedTools } from '../shared/allowed-tools.js';
+import { refuseWithoutEquivalent } from '../shared/unsupported-params.js';
 import { assistantToolCalls } from '../shared/assistant-tool-calls.js';
 import { contentParts, type PartWriter } from '../shared/content-parts.js';
 import { base64DataUri } from '../shared/data-uri.js';
@@ -90,7 +92,9 @@ function generationConfig(body: JsonObject, model: string): GeminiGenerationConf
 
 /** OpenAI chat request → Gemini generateContent request (a /v1/messages client's output_config as response_format and reasoning_effort). */
 export function toGeminiRequest(request: JsonObject, model = ''): GeminiRequest {
-  const body = restateOutputConfig(request);
+  const body = withAllowedTools(restateOutputConfig(request));
+  refuseWithoutEquivalent(body);
+  checkToolChoice(body.tool_choice);
   const system: { text: string }[] = [];
   const contents: GeminiContent[] = [];
   // Gemini has no tool call ids: tool results name the function, found from the assistant turn that called it.

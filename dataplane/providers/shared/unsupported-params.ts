@@ -8,7 +8,24 @@ import { RequestTranslationError } from '../types.js';
  * `unsupported_by_provider` naming the parameter; a route fails over to a target that has it.
  */
 export function refuseUnsupported(body: JsonObject): void {
+  refuseWithoutEquivalent(body);
   if (typeof body.n === 'number' && body.n > 1) throw new RequestTranslationError('n > 1 is not supported by this provider', 'n');
   if (body.logprobs === true) throw new RequestTranslationError('logprobs is not supported by this provider', 'logprobs');
   if (typeof body.top_logprobs === 'number' && body.top_logprobs > 0) throw new RequestTranslationError('top_logprobs is not supported by this provider', 'top_logprobs');
+}
+
+/**
+ * Refuses what no translated provider (Anthropic, Gemini, Bedrock) has an equivalent of and whose
+ * loss changes the answer: a non-empty `logit_bias` (tokens the client banned or forced: their ids
+ * are OpenAI's tokenizer's), audio output (`modalities` with audio, or `audio`: the answer would be
+ * text only), and `web_search_options` (the answer would come without a search). Before, they were
+ * dropped silently. Each is a 400 `unsupported_by_provider` naming the parameter; a route fails
+ * over to a target that has it.
+ */
+export function refuseWithoutEquivalent(body: JsonObject): void {
+  const bias = body.logit_bias;
+  if (typeof bias === 'object' && bias !== null && Object.keys(bias).length > 0) throw new RequestTranslationError('logit_bias is not supported by this provider', 'logit_bias');
+  if (Array.isArray(body.modalities) && body.modalities.includes('audio')) throw new RequestTranslationError('audio output is not supported by this provider', 'modalities');
+  if (body.audio !== undefined && body.audio !== null) throw new RequestTranslationError('audio output is not supported by this provider', 'audio');
+  if (body.web_search_options !== undefined && body.web_search_options !== null) throw new RequestTranslationError('web_search_options is not supported by this provider', 'web_search_options');
 }
