@@ -134,9 +134,10 @@ describe('Azure OpenAI: every operation, its content filter and its rate limits'
       await call();
       const took = Date.now() - started;
       expect(azure.requests.length - before).toBe(2);
-      // retry-after says 1 s and the backoff 2 s: only retry-after-ms gives 300 ms.
+      // retry-after says 1 s and the backoff 2 s: only retry-after-ms gives 300 ms (the bound is the
+      // whole second, not tighter, so a loaded machine does not fail it).
       expect(took).toBeGreaterThanOrEqual(290);
-      expect(took).toBeLessThan(900);
+      expect(took).toBeLessThan(1000);
     }
   });
 
