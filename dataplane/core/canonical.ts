@@ -125,8 +125,9 @@ export interface UpstreamFailure {
   untranslatable?: true;
   /**
    * The upstream had the request and may have done (and billed) its work, though it served nobody:
-   * `prompt` when the attempt timed out after sending it, `worstCase` for a complete answer too
-   * large to read. The request is charged for it (pipeline/stages/meter.ts, lost attempts).
+   * `prompt` when a stream's attempt timed out after sending it, `worstCase` when a non-streaming
+   * one did (the upstream finishes and bills it) and for a complete answer too large to read. The
+   * request is charged for it (pipeline/stages/meter.ts, lost attempts).
    */
   billed?: 'prompt' | 'worstCase';
   /**

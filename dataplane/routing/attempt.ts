@@ -316,6 +316,16 @@ function unread(res: WholeResponse, limits: RouteLimits): UpstreamFailure {
   }
 }
 
+/**
+ * What an attempt that timed out after its request was sent may have been billed. An upstream
+ * finishes a non-streaming request whose caller hung up and bills all of it (answer included), so
+ * such an attempt is its worst case: the prompt estimate plus the output cap. A stream stops
+ * upstream with its connection: its prompt (the work before the first chunk, which never came).
+ */
+function timedOutBilled(req: CanonicalRequest): 'prompt' | 'worstCase' {
+  return req.stream ? 'prompt' : 'worstCase';
+}
+
 async function attemptUpstream(
   req: CanonicalRequest,
   target: TargetConfig,
@@ -331,8 +341,11 @@ async function attemptUpstream(
 ): Promise<AttemptResult> {
   let sent = false;
   const fail = (err: unknown): AttemptResult => {
-    if (client.aborted) return { ok: false, clientGone: true, sent };
-    if (signal.reason instanceof AttemptTimeout) return { ok: false, failure: { kind: 'Timeout', status: 0, message: signal.reason.message, ...(sent ? { billed: 'prompt' as const } : {}) } };
+    const timedOut = signal.reason instanceof AttemptTimeout;
+    // A non-streaming attempt is not cut by its client (it is read on for its usage): when it then
+    // times out, it is the lost attempt below, not a client gone with its prompt estimate.
+    if (client.aborted && !(timedOut && sent && !req.stream)) return { ok: false, clientGone: true, sent };
+    if (signal.reason instanceof AttemptTimeout) return { ok: false, failure: { kind: 'Timeout', status: 0, message: signal.reason.message, ...(sent ? { billed: timedOutBilled(req) } : {}) } };
     return { ok: false, failure: { kind: 'ConnectionError', status: 0, message: describeThrown(err) } };
   };
   let accessToken: string | undefined;

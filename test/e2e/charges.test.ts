@@ -6,8 +6,10 @@ import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upst
 
 // What a request is charged beyond its usage at the standard prices. Attempts the upstream had and
 // may have billed, though they served nobody: one that timed out after the request was sent, and a
-// complete answer too large to read, each charged (the prompt estimate; the worst case for the
-// too-large answer) besides what served, never nothing. And a service tier billed above the
+// complete answer too large to read, each charged besides what served, never nothing: the worst case
+// (prompt estimate plus the output cap) for a non-streaming attempt that timed out (the upstream
+// finishes and bills it; before, only its prompt estimate was charged) and for the too-large answer,
+// the prompt estimate for a stream's attempt that timed out before its first chunk. And a service tier billed above the
 // Provider's prices (OpenAI's priority).
 
 let upstream: OpenAiUpstream;
@@ -53,7 +55,7 @@ const ask = () => client.chat.completions.create({ model: 'chat', max_tokens: 50
 const lastRecord = () => gateway.usage.records.at(-1);
 
 describe('attempts an upstream may have billed', () => {
-  it('a timed-out attempt before the retry that served is charged its prompt estimate besides the answer', async () => {
+  it('a timed-out attempt before the retry that served is charged its worst case besides the answer', async () => {
     upstream.script({ kind: 'ok', delayMs: 1_000 }, { kind: 'ok', usage: { prompt: 10, completion: 5 } });
     const before = gateway.usage.records.length;
     await ask();
@@ -61,8 +63,9 @@ describe('attempts an upstream may have billed', () => {
     const rec = lastRecord();
     promptEstimate = (rec?.inputTokens ?? 0) - 10;
     expect(promptEstimate).toBeGreaterThan(0);
-    expect(rec).toMatchObject({ outputTokens: 5, estimated: true, estimateReason: 'lost_attempt' });
-    expect(rec?.costUsd).toBeCloseTo(((rec?.inputTokens ?? 0) + 5) / 1000, 9);
+    // The upstream finished the timed-out request and billed its answer too: its output cap (max_tokens 50).
+    expect(rec).toMatchObject({ outputTokens: 5 + 50, estimated: true, estimateReason: 'lost_attempt' });
+    expect(rec?.costUsd).toBeCloseTo(((rec?.inputTokens ?? 0) + 55) / 1000, 9);
   });
 
   it('a request whose every attempt timed out is charged each attempt, and refused', async () => {
@@ -75,10 +78,21 @@ describe('attempts an upstream may have billed', () => {
     expect(err?.status).toBe(504);
     const recs = gateway.usage.records.slice(before);
     expect(recs).toHaveLength(1);
-    expect(recs[0]).toMatchObject({ estimated: true, estimateReason: 'lost_attempt', outputTokens: 0 });
-    // Two attempts, the prompt estimate each.
+    expect(recs[0]).toMatchObject({ estimated: true, estimateReason: 'lost_attempt', outputTokens: 2 * 50 });
+    // Two attempts, the worst case each.
     expect(recs[0]?.inputTokens).toBe(2 * promptEstimate);
-    expect(recs[0]?.costUsd).toBeCloseTo((recs[0]?.inputTokens ?? 0) / 1000, 9);
+    expect(recs[0]?.costUsd).toBeCloseTo(((recs[0]?.inputTokens ?? 0) + 100) / 1000, 9);
+  });
+
+  it("a stream's attempt that timed out before its first chunk is charged its prompt estimate (the stream stops upstream with it)", async () => {
+    upstream.script({ kind: 'hang' }, { kind: 'stream', chunks: 2, intervalMs: 0 });
+    const before = gateway.usage.records.length;
+    const stream = await client.chat.completions.create({ model: 'chat', stream: true, max_tokens: 50, messages: [{ role: 'user', content: 'hello there' }] });
+    for await (const _ of stream);
+    await expect.poll(() => gateway.usage.records.length, { timeout: 3_000 }).toBe(before + 1);
+    const rec = gateway.usage.records[before];
+    // The served stream's usage (7 prompt, 2 completion tokens) plus the lost attempt's prompt estimate, no output for it.
+    expect(rec).toMatchObject({ estimateReason: 'lost_attempt', inputTokens: 7 + promptEstimate, outputTokens: 2 });
   });
 
   it('a complete answer too large to read is charged its worst case (the prompt estimate plus max_tokens)', async () => {
@@ -124,7 +138,18 @@ describe('attempts an upstream may have billed, for a client that left', () => {
     expect(rec?.costUsd).toBeCloseTo(0.06, 9);
   });
 
-  it('a client that left during the backoff after a timed-out attempt: its prompt estimate is charged (lost_attempt)', async () => {
+  it('a client that left before its non-streaming attempt timed out: its worst case is charged (lost_attempt)', async () => {
+    // Before, the attempt read on without its client was taken, when it timed out, for a client gone: its prompt estimate only.
+    upstream.script({ kind: 'ok', delayMs: 1_000 });
+    const before = gateway.usage.records.length;
+    const sent = upstream.requests.length;
+    await sendAndLeave('chat', () => expect.poll(() => upstream.requests.length, { timeout: 5_000 }).toBe(sent + 1));
+    await expect.poll(() => gateway.usage.records.length, { timeout: 3_000 }).toBe(before + 1);
+    expect(upstream.requests.length - sent).toBe(1);
+    expect(gateway.usage.records[before]).toMatchObject({ estimateReason: 'lost_attempt', inputTokens: promptEstimate, outputTokens: 50 });
+  });
+
+  it('a client that left during the backoff after a timed-out attempt: its worst case is charged (lost_attempt)', async () => {
     upstream.script({ kind: 'ok', delayMs: 1_000 });
     const before = gateway.usage.records.length;
     const sent = upstream.requests.length;
@@ -144,8 +169,8 @@ describe('attempts an upstream may have billed, for a client that left', () => {
     }
     expect(upstream.requests.length - sent).toBe(1);
     const rec = gateway.usage.records[before];
-    expect(rec).toMatchObject({ estimateReason: 'lost_attempt', inputTokens: promptEstimate, outputTokens: 0 });
-    expect(rec?.costUsd).toBeCloseTo(promptEstimate / 1000, 9);
+    expect(rec).toMatchObject({ estimateReason: 'lost_attempt', inputTokens: promptEstimate, outputTokens: 50 });
+    expect(rec?.costUsd).toBeCloseTo((promptEstimate + 50) / 1000, 9);
   });
 });
 
