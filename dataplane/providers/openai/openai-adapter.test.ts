@@ -3,6 +3,8 @@ import { openAiAdapter, openAiResponsesAdapter } from './openai-adapter.js';
 import { azureOpenAiAdapter } from '../azure-openai/azure-openai-adapter.js';
 import type { CanonicalRequest } from '../../core/canonical.js';
 import { parseDurationMs, parseRetryAfterMs } from '../retry-after.js';
+import { usageFromOpenAi } from './openai-usage.js';
+import { usageFromResponse } from '../shared/native-responses.js';
 
 const req = (stream: boolean, clientWantsUsage = false): CanonicalRequest => ({
   op: 'chat', stream, clientWantsUsage, body: { model: 'public', messages: [{ role: 'user', content: 'x' }], stream },
@@ -38,6 +40,22 @@ describe('openAiAdapter', () => {
     const step = t.onEvent({ data: '{"choices":[],"usage":{"prompt_tokens":3}}' });
     expect(step.usage).toBeUndefined();
     expect(step.chunks).toEqual([]);
+  });
+
+  it('charges reasoning a server reports beside completion_tokens (xAI: total = prompt + completion + reasoning), as output', () => {
+    // xAI's own example of a grok reasoning answer; before, its 2,809 reasoning tokens were charged nothing.
+    const xai = { prompt_tokens: 10120, completion_tokens: 1499, total_tokens: 14428, prompt_tokens_details: { cached_tokens: 128 }, completion_tokens_details: { reasoning_tokens: 2809 } };
+    const parsed = openAiAdapter.parseResponse(req(false), 200, {}, JSON.stringify({ object: 'chat.completion', choices: [], usage: xai }));
+    expect(parsed).toMatchObject({ ok: true, usage: { inputTokens: 10120, outputTokens: 1499 + 2809, cachedInputTokens: 128 } });
+    const t = openAiAdapter.createStreamTransformer(req(true, false));
+    expect(t.onEvent({ data: JSON.stringify({ choices: [], usage: xai }) }).usage).toMatchObject({ outputTokens: 4308 });
+    // Without a total, reasoning above the completion count cannot be part of it: added.
+    expect(usageFromOpenAi({ prompt_tokens: 10, completion_tokens: 2, completion_tokens_details: { reasoning_tokens: 300 } })).toMatchObject({ outputTokens: 302 });
+    // OpenAI's own usage (reasoning inside completion_tokens, total = prompt + completion) is unchanged.
+    expect(usageFromOpenAi({ prompt_tokens: 10, completion_tokens: 300, total_tokens: 310, completion_tokens_details: { reasoning_tokens: 256 } })).toMatchObject({ outputTokens: 300 });
+    // The Responses API and pass-through answers read the same way.
+    expect(usageFromResponse({ input_tokens: 10, output_tokens: 2, total_tokens: 400, output_tokens_details: { reasoning_tokens: 388 } })).toMatchObject({ outputTokens: 390 });
+    expect(usageFromResponse({ input_tokens: 10, output_tokens: 300, total_tokens: 310, output_tokens_details: { reasoning_tokens: 256 } })).toMatchObject({ outputTokens: 300 });
   });
 
   it('keeps the usage chunk when the client asked for it', () => {

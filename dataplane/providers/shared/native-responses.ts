@@ -1,6 +1,7 @@
 import type { SseEvent } from '../../sse/sse-parser.js';
 import type { CanonicalRequest, HeaderMap, JsonObject, ParseResult, StreamStep, Usage } from '../../core/canonical.js';
 import type { AdapterTarget, ProviderAdapter, StreamTransformer } from '../types.js';
+import { billedOutputTokens } from './billed-output.js';
 import { count, isObject } from './json-guards.js';
 import { scrubJson } from '../scrub-credentials.js';
 import { withTier } from './service-tier.js';
@@ -12,7 +13,11 @@ export type ResponsesEndpoint = (target: AdapterTarget) => { url: string; model:
 export function usageFromResponse(value: unknown, serviceTier?: unknown): Usage | undefined {
   if (!isObject(value)) return undefined;
   const details = isObject(value.input_tokens_details) ? value.input_tokens_details : undefined;
-  return withTier({ inputTokens: count(value.input_tokens), outputTokens: count(value.output_tokens), cachedInputTokens: count(details?.cached_tokens) }, serviceTier);
+  const input = count(value.input_tokens);
+  const outputDetails = isObject(value.output_tokens_details) ? value.output_tokens_details : undefined;
+  // Never less than the total less the input, nor than reasoning the output cannot hold (shared/billed-output.ts).
+  const output = billedOutputTokens(input, value.output_tokens, value.total_tokens, outputDetails?.reasoning_tokens) ?? 0;
+  return withTier({ inputTokens: input, outputTokens: output, cachedInputTokens: count(details?.cached_tokens) }, serviceTier);
 }
 
 /** Output items a Response may hold that are read for tool calls: past them the count stops (the answer is bounded in bytes anyway). */

@@ -1,3 +1,4 @@
+import { billedOutputTokens } from '../../providers/shared/billed-output.js';
 import { count, isObject } from '../../providers/shared/json-guards.js';
 import type { JsonObject, Usage } from '../../core/canonical.js';
 import { withMediaInput, withMediaOutput } from '../../providers/shared/media-usage.js';
@@ -14,14 +15,17 @@ import { estimatePromptTokens, estimateTokens } from '../../metering/token-estim
 export function passThroughUsage(body: unknown): Usage | undefined {
   if (!isObject(body) || !isObject(body.usage)) return undefined;
   const u = body.usage;
-  const output = count(u.output_tokens ?? u.completion_tokens);
+  const reportedOutput = u.output_tokens ?? u.completion_tokens;
+  const outputDetails = firstObject(u.output_tokens_details, u.completion_tokens_details);
   const declaredInput = u.input_tokens ?? u.prompt_tokens;
+  // With the input declared, the output is never less than the total less it, nor than reasoning it cannot hold (shared/billed-output.ts).
+  const output = declaredInput !== undefined ? (billedOutputTokens(count(declaredInput), reportedOutput, u.total_tokens, outputDetails?.reasoning_tokens) ?? 0) : count(reportedOutput);
   const input = declaredInput !== undefined ? count(declaredInput) : Math.max(0, count(u.total_tokens) - output);
   if (input === 0 && output === 0) return undefined;
   // gpt-image says input_tokens_details, transcriptions input_token_details, chat-shaped answers prompt_tokens_details.
   const details = firstObject(u.input_tokens_details, u.input_token_details, u.prompt_tokens_details) ?? {};
   const usage: Usage = { inputTokens: input, outputTokens: output, cachedInputTokens: Math.min(input, count(details.cached_tokens)) };
-  return withMediaOutput(withMediaInput(usage, details), firstObject(u.output_tokens_details, u.completion_tokens_details));
+  return withMediaOutput(withMediaInput(usage, details), outputDetails);
 }
 
 function firstObject(...values: unknown[]): JsonObject | undefined {

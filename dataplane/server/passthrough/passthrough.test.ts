@@ -154,6 +154,8 @@ describe('pass-through usage', () => {
     expect(passThroughUsage({ usage: { input_tokens: 10, output_tokens: 100, total_tokens: 110 } })).toEqual({ inputTokens: 10, outputTokens: 100, cachedInputTokens: 0 });
     expect(passThroughUsage({ usage: { prompt_tokens: 9, total_tokens: 9 } })).toEqual({ inputTokens: 9, outputTokens: 0, cachedInputTokens: 0 });
     expect(passThroughUsage({ usage: { total_tokens: 12 } })).toEqual({ inputTokens: 12, outputTokens: 0, cachedInputTokens: 0 });
+    // A total above input + output: the rest was billed as output (reasoning reported beside it), never dropped.
+    expect(passThroughUsage({ usage: { prompt_tokens: 10, completion_tokens: 2, total_tokens: 40 } })).toEqual({ inputTokens: 10, outputTokens: 30, cachedInputTokens: 0 });
     expect(passThroughUsage({ usage: { type: 'duration', seconds: 3 } })).toBeUndefined();
     expect(passThroughUsage({ results: [] })).toBeUndefined();
     expect(passThroughUsage('not json')).toBeUndefined();
