@@ -49,8 +49,7 @@ export function costUsd(usage: Usage, pricing: RequestPricing): number {
     (usage.priceMultiplier ?? 1);
   const podUsd = pricing.podSecondUsd === undefined ? 0 : pricing.podSecondUsd * Math.max(0, pricing.podSeconds?.() ?? 0);
   const toolUsd = (usage.webSearchCalls ?? 0) * (pricing.perWebSearchUsd ?? 0) + (usage.fileSearchCalls ?? 0) * (pricing.perFileSearchUsd ?? 0);
-  // Rounded to a millionth of a cent so that sums of many requests do not drift in binary floating point.
-  return nonNegativeUsd(Math.round((micro / 1e6 + podUsd + toolUsd) * 1e8) / 1e8);
+  return nonNegativeUsd(roundedUp(micro / 1e6 + podUsd + toolUsd));
 }
 
 /**
@@ -96,7 +95,18 @@ export function unitCostUsd(units: BilledUnits, pricing: Pricing): number {
     (units.characters * (pricing.perMCharactersUsd ?? 0)) / 1e6 +
     (units.fileSearches ?? 0) * (pricing.perFileSearchUsd ?? 0) +
     (units.videoSeconds ?? 0) * (pricing.perVideoSecondUsd ?? 0);
-  return nonNegativeUsd(Math.round(usd * 1e8) / 1e8);
+  return nonNegativeUsd(roundedUp(usd));
+}
+
+/**
+ * A cost rounded up to a millionth of a cent (1e-8 USD), so that sums of many requests do not drift
+ * in binary floating point, and no request is charged less than it cost: rounded to the nearest,
+ * every request lost up to half a unit, and one cheaper than that (a token of a model priced below
+ * $0.005 per million) was charged nothing. The tolerance keeps a cost that is a whole number of
+ * units but computed a hair above it (0.1 + 0.2) from being rounded up a unit: at most 1e-8 USD over.
+ */
+function roundedUp(usd: number): number {
+  return Math.ceil(usd * 1e8 - 1e-6) / 1e8;
 }
 
 /**

@@ -29,6 +29,16 @@ describe('costUsd', () => {
     expect(costUsd({ inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 }, pricing)).toBe(0);
   });
 
+  it('rounds up to a millionth of a cent, never down: no request that cost something is charged nothing', () => {
+    // One token at $0.004 per million: 4e-9 USD. Before, rounded to the nearest 1e-8, it was charged $0.
+    expect(costUsd({ inputTokens: 1, cachedInputTokens: 0, outputTokens: 0 }, { inputPerMTok: 0.004, outputPerMTok: 0.004, cachedInputPerMTok: 0 })).toBe(1e-8);
+    // 2 tokens at $0.012 per million: 2.4e-8, charged 3e-8 (before: 2e-8).
+    expect(costUsd({ inputTokens: 2, cachedInputTokens: 0, outputTokens: 0 }, { inputPerMTok: 0.012, outputPerMTok: 0, cachedInputPerMTok: 0 })).toBe(3e-8);
+    // A whole number of units computed a hair above it in binary floating point is not rounded up.
+    expect(costUsd({ inputTokens: 1, cachedInputTokens: 0, outputTokens: 2 }, { inputPerMTok: 0.1, outputPerMTok: 0.1, cachedInputPerMTok: 0 })).toBe(3e-7);
+    expect(unitCostUsd({ requests: 0, images: 0, audioSeconds: 0, characters: 1 }, { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0, perMCharactersUsd: 0.004 })).toBe(1e-8);
+  });
+
   it('prices prompt-cache writes at their own price when the Provider sets one', () => {
     const pricing = { inputPerMTok: 3, outputPerMTok: 15, cachedInputPerMTok: 0.3, cacheWriteInputPerMTok: 3.75 };
     // 1000 input = 200 cache reads + 300 cache writes + 500 uncached; 100 output.
