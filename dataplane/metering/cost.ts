@@ -1,5 +1,5 @@
 import type { Pricing } from '../config/snapshot.js';
-import type { Usage } from '../core/canonical.js';
+import type { CanonicalRequest, Usage } from '../core/canonical.js';
 
 /**
  * The prices of one request: the target's, plus — for self-hosted pods priced by GPU time — the pod
@@ -7,6 +7,19 @@ import type { Usage } from '../core/canonical.js';
  * response or stream ended).
  */
 export type RequestPricing = Pricing & { podSeconds?: () => number };
+
+/** What OpenAI's priority service tier costs at most, as a multiple of the standard prices it publishes (1.7–2×). */
+export const PRIORITY_TIER_MULTIPLIER = 2;
+
+/**
+ * The multiple of the Provider's token prices a request may be billed at before its answer says
+ * which tier it ran at: PRIORITY_TIER_MULTIPLIER when it asks for `service_tier: "priority"`, else 1.
+ * What a Budget holds for it and what an estimate of it is charged, so that neither is half of
+ * what the answer will be charged (the answer's own `service_tier` prices reported usage).
+ */
+export function askedPriceMultiplier(req: Pick<CanonicalRequest, 'body' | 'native'>): number {
+  return req.body.service_tier === 'priority' || req.native?.body.service_tier === 'priority' ? PRIORITY_TIER_MULTIPLIER : 1;
+}
 
 /** The text token prices a request is billed at: the long-context ones when its prompt is past their threshold. */
 function textPrices(pricing: Pricing, inputTokens: number): Pick<Pricing, 'inputPerMTok' | 'outputPerMTok' | 'cachedInputPerMTok' | 'cacheWriteInputPerMTok' | 'cacheWrite1hInputPerMTok'> {

@@ -188,4 +188,15 @@ describe('a service tier billed above the standard prices', () => {
     // 15 tokens at $1,000 per million, twice.
     expect(lastRecord()?.costUsd).toBeCloseTo(0.03, 9);
   });
+
+  it('a request that asked for the priority tier is charged twice for what is estimated: an answer without usage, an attempt that timed out', async () => {
+    // Before, an estimate was priced at the standard prices whatever the tier asked for.
+    upstream.script({ kind: 'ok', delayMs: 1_000 }, { kind: 'ok', rawUsage: null, content: 'x'.repeat(40) });
+    const before = gateway.usage.records.length;
+    await client.chat.completions.create({ model: 'chat', max_tokens: 50, service_tier: 'priority', messages: [{ role: 'user', content: 'hello there' }] });
+    const rec = gateway.usage.records[before];
+    // The timed-out attempt's worst case plus the answer's estimate (10 output tokens for its 40 bytes), at twice $1,000 per million.
+    expect(rec).toMatchObject({ estimated: true, estimateReason: 'missing', inputTokens: 2 * promptEstimate, outputTokens: 50 + 10 });
+    expect(rec?.costUsd).toBeCloseTo((2 * (2 * promptEstimate + 60)) / 1000, 9);
+  });
 });

@@ -44,6 +44,20 @@ describe('BudgetAdmitter', () => {
     );
   });
 
+  it("holds twice the worst case for a request that asks for OpenAI's priority tier, which its answer is charged at", async () => {
+    // Before, it held $0.40 and its answer was charged up to $0.80: two such requests passed a $1 Budget by 60 %.
+    const { admitter } = setup([budget()]);
+    const priority = { ...ask, req: { ...req, body: { service_tier: 'priority' } } };
+    await admitter.admit(priority);
+    await expect(admitter.admit(priority)).rejects.toThrow('it would hold 0.8000 USD');
+    // A Responses request asks in its native body.
+    await expect(admitter.admit({ ...ask, req: { ...req, native: { api: 'responses', body: { service_tier: 'priority' } } } })).rejects.toThrow('it would hold 0.8000 USD');
+    // Any other tier holds the standard worst case: two fit.
+    const other = setup([budget()]).admitter;
+    await other.admit({ ...ask, req: { ...req, body: { service_tier: 'flex' } } });
+    await other.admit({ ...ask, req: { ...req, body: { service_tier: 'default' } } });
+  });
+
   it('charge records spend at once, while the admission holds on; settle then records only what it is given, and nothing after', async () => {
     const { admitter, ledger } = setup([budget()]);
     const b = budget();

@@ -4,7 +4,7 @@ import type { Admission, AdmissionRequest, Admitter, Settlement } from '../types
 import type { Caller } from '../../core/caller.js';
 import type { Availability, BudgetLedger } from './budget-ledger.js';
 import type { UsageReporter } from './usage-reporter.js';
-import { type BilledUnits, dearestInputPrice, dearestOutputPrice, unitCostUsd } from '../../metering/cost.js';
+import { askedPriceMultiplier, type BilledUnits, dearestInputPrice, dearestOutputPrice, unitCostUsd } from '../../metering/cost.js';
 
 /**
  * Budgets whose subjects include this caller or route. An anonymous caller counts against the
@@ -26,18 +26,22 @@ export function applicableBudgets(budgets: readonly BudgetConfig[], caller: Call
 /** Callers whose applicable budgets one route remembers; beyond this it starts over. */
 const MAX_CALLERS_PER_ROUTE = 4096;
 
-/** The most a request can cost on this route: its prompt estimate plus the output cap, at the priciest target. */
-export function worstCase(route: RouteConfig, promptTokens: number, maxOutputTokens: number, units?: BilledUnits): { usd: number; tokens: number } {
-  return { usd: worstCaseUsd(route, promptTokens, maxOutputTokens, units), tokens: promptTokens + maxOutputTokens };
+/**
+ * The most a request can cost on this route: its prompt estimate plus the output cap, at the
+ * priciest target, its token prices times `priceMultiplier` (metering/cost.ts askedPriceMultiplier:
+ * 2 for a request that asks for OpenAI's priority tier, which its answer is charged at).
+ */
+export function worstCase(route: RouteConfig, promptTokens: number, maxOutputTokens: number, units?: BilledUnits, priceMultiplier = 1): { usd: number; tokens: number } {
+  return { usd: worstCaseUsd(route, promptTokens, maxOutputTokens, units, priceMultiplier), tokens: promptTokens + maxOutputTokens };
 }
 
-function worstCaseUsd(route: RouteConfig, promptTokens: number, maxOutputTokens: number, units: BilledUnits | undefined): number {
+function worstCaseUsd(route: RouteConfig, promptTokens: number, maxOutputTokens: number, units: BilledUnits | undefined, priceMultiplier: number): number {
   let usd = 0;
   for (const t of route.targets) {
     const p: Pricing = t.pricing;
     // At the dearest token prices (audio, images, cache writes, long context past its threshold): the
     // prompt's and the answer's kinds are not known before.
-    usd = Math.max(usd, (promptTokens * dearestInputPrice(p, promptTokens) + maxOutputTokens * dearestOutputPrice(p, promptTokens)) / 1e6 + (units === undefined ? 0 : unitCostUsd(units, p)));
+    usd = Math.max(usd, ((promptTokens * dearestInputPrice(p, promptTokens) + maxOutputTokens * dearestOutputPrice(p, promptTokens)) * priceMultiplier) / 1e6 + (units === undefined ? 0 : unitCostUsd(units, p)));
   }
   return usd;
 }
@@ -195,7 +199,7 @@ export class BudgetAdmitter implements Admitter {
     const now = this.now();
     // Every budget of a unit holds the same worst case: what a budget holds follows from its unit,
     // so the holds need no list of their own (the applicable budgets, all held once admitted).
-    const usd = worstCaseUsd(request.route, request.promptTokens, request.maxOutputTokens, request.units);
+    const usd = worstCaseUsd(request.route, request.promptTokens, request.maxOutputTokens, request.units, askedPriceMultiplier(request.req));
     const tokens = request.promptTokens + request.maxOutputTokens;
     let cutsStreams = false;
     for (let i = 0; i < budgets.length; i++) {

@@ -1,7 +1,7 @@
 import { routeLimits } from '../../config/route-limits.js';
 import type { TargetConfig } from '../../config/snapshot.js';
 import type { JsonObject, Usage } from '../../core/canonical.js';
-import { costUsd } from '../../metering/cost.js';
+import { askedPriceMultiplier, costUsd } from '../../metering/cost.js';
 import { type EstimateReason, estimatedUsage, type MeteredUsage, responseUsage } from '../../metering/settled-usage.js';
 import { StreamMeter } from '../../metering/stream-meter.js';
 import { type UsageRecord, type UsageSink, usageRecord } from '../../metering/usage-record.js';
@@ -24,8 +24,10 @@ function lostCharge(ctx: RequestContext): { usage: Usage; costUsd: number } | un
   if (lost === undefined) return undefined;
   const total: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
   let cost = 0;
+  const tier = askedPriceMultiplier(ctx.request);
   for (const { target, billed } of lost) {
     const usage = estimatedUsage(ctx.promptTokens, billed === 'worstCase' ? ctx.admissionRequest().maxOutputTokens : 0, ctx.promptAudioTokens);
+    if (tier !== 1) usage.priceMultiplier = tier;
     total.inputTokens += usage.inputTokens;
     total.outputTokens += usage.outputTokens;
     cost += costUsd(usage, target.pricing);
@@ -54,6 +56,11 @@ function record(ctx: RequestContext, sink: UsageSink, metered: MeteredUsage): Us
   const served = ctx.served;
   if (served === undefined) throw new Error('meter runs after serve');
   const { target } = served;
+  // An estimate does not know the tier the upstream ran at: the one the request asked for (a reported usage says its own).
+  if (metered.estimated !== undefined && metered.usage.priceMultiplier === undefined) {
+    const tier = askedPriceMultiplier(ctx.request);
+    if (tier !== 1) metered.usage.priceMultiplier = tier;
+  }
   const cost = costUsd(metered.usage, target.pricing);
   const lost = lostCharge(ctx);
   if (lost === undefined) return charge(ctx, sink, target, metered.usage, cost, metered.estimated);
@@ -132,7 +139,7 @@ function chargeWorstCase(ctx: RequestContext, sink: UsageSink): void {
   if (served === undefined) throw new Error('meter runs after serve');
   const request = ctx.admissionRequest();
   const usage = estimatedUsage(request.promptTokens, request.maxOutputTokens, ctx.promptAudioTokens);
-  charge(ctx, sink, served.target, usage, worstCase(request.route, request.promptTokens, request.maxOutputTokens, request.units).usd, 'shutdown');
+  charge(ctx, sink, served.target, usage, worstCase(request.route, request.promptTokens, request.maxOutputTokens, request.units, askedPriceMultiplier(ctx.request)).usd, 'shutdown');
 }
 
 /**

@@ -1,7 +1,5 @@
 import type { Usage } from '../../core/canonical.js';
-
-/** What OpenAI's priority service tier costs at most, as a multiple of the standard prices it publishes (1.7–2×). */
-export const PRIORITY_TIER_MULTIPLIER = 2;
+import { PRIORITY_TIER_MULTIPLIER } from '../../metering/cost.js';
 
 /**
  * The price multiple of the service tier an OpenAI answer (chat, completions, or a Response) says
