@@ -126,7 +126,8 @@ export interface UpstreamFailure {
   /**
    * The upstream had the request and may have done (and billed) its work, though it served nobody:
    * `prompt` when a stream's attempt timed out after sending it, `worstCase` when a non-streaming
-   * one did (the upstream finishes and bills it) and for a complete answer too large to read. The
+   * one did (the upstream finishes and bills it), when a non-streaming success broke off in its body,
+   * and for a complete answer too large to read. The
    * request is charged for it (pipeline/stages/meter.ts, lost attempts).
    */
   billed?: 'prompt' | 'worstCase';

@@ -5,7 +5,7 @@ import type { TargetConfig } from '../config/snapshot.js';
 import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import { type SseEvent, SseEventTooLarge, SseParser } from '../sse/sse-parser.js';
 import { Readable } from 'node:stream';
-import { readWhole, sendForWhole } from '../upstream/read-capped.js';
+import { isAnswerCut, readWhole, sendForWhole } from '../upstream/read-capped.js';
 import { upstreamRequestId } from '../upstream/upstream-request-id.js';
 import type { UpstreamResponse, WholeResponse } from '../upstream/transport.js';
 import type { UpstreamSignal } from '../upstream/attempt-signal.js';
@@ -342,10 +342,13 @@ async function attemptUpstream(
   let sent = false;
   const fail = (err: unknown): AttemptResult => {
     const timedOut = signal.reason instanceof AttemptTimeout;
+    // A successful answer whose body broke off: the upstream did (and billed) all of it.
+    const cut = !req.stream && isAnswerCut(err);
     // A non-streaming attempt is not cut by its client (it is read on for its usage): when it then
-    // times out, it is the lost attempt below, not a client gone with its prompt estimate.
-    if (client.aborted && !(timedOut && sent && !req.stream)) return { ok: false, clientGone: true, sent };
+    // times out or its answer breaks off, it is the lost attempt below, not a client gone with its prompt estimate.
+    if (client.aborted && !(sent && !req.stream && (timedOut || cut))) return { ok: false, clientGone: true, sent };
     if (signal.reason instanceof AttemptTimeout) return { ok: false, failure: { kind: 'Timeout', status: 0, message: signal.reason.message, ...(sent ? { billed: timedOutBilled(req) } : {}) } };
+    if (cut) return { ok: false, failure: { kind: 'ConnectionError', status: 0, message: 'the upstream closed the connection in the middle of its answer', billed: 'worstCase' } };
     return { ok: false, failure: { kind: 'ConnectionError', status: 0, message: describeThrown(err) } };
   };
   let accessToken: string | undefined;

@@ -1,7 +1,7 @@
 import { Agent, request, util as undiciUtil } from '../config/undici.js';
 import { guardedConnector } from '../config/guarded-connector.js';
 import type { UpstreamSignal } from './attempt-signal.js';
-import { Collected, headerText, NOTHING_READ, readWhole } from './read-capped.js';
+import { answerCut, Collected, headerText, NOTHING_READ, readWhole } from './read-capped.js';
 import type { SendOptions, Transport, UpstreamResponse, WholeOptions, WholeResponse } from './transport.js';
 import type { HeaderMap, UpstreamHttpRequest } from '../core/canonical.js';
 
@@ -108,7 +108,8 @@ class WholeBodyHandler {
     if (this.settled) return;
     this.settled = true;
     this.collected?.abandon();
-    this.reject(err);
+    // After a success's headers the upstream had done the work: marked, so that the attempt is charged.
+    this.reject(this.status >= 200 && this.status < 300 ? answerCut(err) : err);
   }
 
   /** The answer is decided: resolves it, and drops the connection when the body was not read to its end. */

@@ -185,6 +185,23 @@ export function headerText(value: string | string[] | undefined): string | undef
   return Array.isArray(value) ? value.at(-1) : value;
 }
 
+/** Errors that broke off a successful answer's body (answerCut): few, and let go with them. */
+const CUT_ANSWERS = new WeakSet<object>();
+
+/**
+ * Marks (and returns) an error that broke off a successful answer's body: the upstream had taken the
+ * request, done its work and started its answer, so it billed it, whatever was read of it.
+ */
+export function answerCut(err: unknown): unknown {
+  if (typeof err === 'object' && err !== null) CUT_ANSWERS.add(err);
+  return err;
+}
+
+/** Whether a thrown error broke off a successful answer (answerCut). */
+export function isAnswerCut(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && CUT_ANSWERS.has(err);
+}
+
 /** A success refused from its declared length: nothing of it was read. */
 export const NOTHING_READ: CappedText = { complete: false, text: () => '' };
 
@@ -208,7 +225,11 @@ export async function readWhole(res: UpstreamResponse, opts: Pick<WholeOptions, 
     res.discard();
     return { status: res.status, headers: res.headers, body: collected.result(false) };
   }
-  return { status: res.status, headers: res.headers, body: await readCapped(res.body, opts.limitBytes, undefined, collected) };
+  try {
+    return { status: res.status, headers: res.headers, body: await readCapped(res.body, opts.limitBytes, undefined, collected) };
+  } catch (err) {
+    throw answerCut(err);
+  }
 }
 
 /** One attempt whose whole answer is wanted: the transport's own sendForWhole when it has one, else `send` and readWhole. */

@@ -95,6 +95,21 @@ describe('attempts an upstream may have billed', () => {
     expect(rec).toMatchObject({ estimateReason: 'lost_attempt', inputTokens: 7 + promptEstimate, outputTokens: 2 });
   });
 
+  it('a successful answer whose connection broke off in its body is charged its worst case (the upstream did all of it)', async () => {
+    // Headers 200, a first piece of the body, then the socket is destroyed. Before, the attempt was charged nothing.
+    upstream.script({ kind: 'stream', chunks: 3, intervalMs: 50, failAfter: 1 });
+    const before = gateway.usage.records.length;
+    const err = await ask().then(
+      () => undefined,
+      (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
+    );
+    expect(err?.status).toBe(502);
+    expect(err?.message).toContain('in the middle of its answer');
+    const recs = gateway.usage.records.slice(before);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ estimateReason: 'lost_attempt', inputTokens: promptEstimate, outputTokens: 50 });
+  });
+
   it('a complete answer too large to read is charged its worst case (the prompt estimate plus max_tokens)', async () => {
     upstream.script({ kind: 'ok', content: 'x'.repeat(4_000) });
     const before = gateway.usage.records.length;
