@@ -60,7 +60,7 @@ describe('pass-through metering of requests that run a model', () => {
 
   beforeAll(async () => {
     upstream = await startPassThroughEmulator('sk-upstream');
-    gateway = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('agent') + route('capped') + route('img', 'gpt-image-1', 'images') + route('img-short', 'gpt-image-1', 'images', '  timeouts: { total: 200ms }\n') + route('stt', 'whisper-1', 'audio') + route('img-hang', 'dall-e-3', 'images', '  timeouts: { total: 300ms }\n') + BUDGET + HANG_BUDGET }, { admin: true, tracer: tracerProvider.getTracer('passthrough-metering'), onRequest: (record, cost) => void history.push({ record, cost }) });
+    gateway = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('agent') + route('agent-short', 'gpt-5', 'responses', '  timeouts: { total: 200ms }\n') + route('capped') + route('img', 'gpt-image-1', 'images') + route('img-short', 'gpt-image-1', 'images', '  timeouts: { total: 200ms }\n') + route('stt', 'whisper-1', 'audio') + route('img-hang', 'dall-e-3', 'images', '  timeouts: { total: 300ms }\n') + BUDGET + HANG_BUDGET }, { admin: true, tracer: tracerProvider.getTracer('passthrough-metering'), onRequest: (record, cost) => void history.push({ record, cost }) });
     client = new OpenAI({ apiKey: 'unused', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
   });
 
@@ -219,6 +219,22 @@ describe('pass-through metering of requests that run a model', () => {
       const reported = history.filter((h) => h.record.route === 'default/img').at(-1);
       expect(reported?.record).toMatchObject({ inputTokens: 10, outputTokens: 100 });
       expect(reported?.cost).toBeCloseTo(cost, 9);
+    }
+  });
+
+  it('a compaction whose upstream never answered by the timeout: charged its worst case, the prompt estimate and the output cap', async () => {
+    // The upstream finishes a request whose caller hung up and bills its answer. Before, only the prompt estimate was charged.
+    const before = gateway.usage.records.length;
+    upstream.hang = true;
+    try {
+      const res = await fetch(`${gateway.url}/v1/responses/compact`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'agent-short', input: [{ role: 'user', content: 'a long conversation ...' }] }) });
+      expect(res.status).toBe(504);
+      const records = await recordsAfter(before);
+      // No context window on the target: the 4,096-token default cap.
+      expect(records).toMatchObject([{ routeId: 'default/agent-short', estimated: true, estimateReason: 'lost_attempt', outputTokens: 4096 }]);
+      expect(records[0]?.costUsd).toBeCloseTo(((records[0]?.inputTokens ?? 0) * 1.25 + 4096 * 10) / 1e6, 8);
+    } finally {
+      upstream.hang = false;
     }
   });
 

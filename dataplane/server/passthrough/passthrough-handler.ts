@@ -456,12 +456,23 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       };
       const isSettled = (): boolean => settled;
       /**
+       * What an attempt that had all of the request is charged in tokens when its answer will never
+       * be read: its prompt estimate, and when it timed out (`lost_attempt`) a compaction's output cap
+       * too, as a timed-out chat request's worst case: the upstream finishes it and bills its answer.
+       */
+      const unansweredTokens = (reason: ChargeReason): Usage => {
+        const prompt = promptUsage(promptTokens);
+        if (reason === 'lost_attempt' && held !== undefined) prompt.outputTokens = held.maxOutputTokens;
+        return prompt;
+      };
+      /**
        * An attempt that had all of the request and whose answer will never be read: the upstream
        * may have done (and billed) the work, so the request's unit prices and prompt estimate are
-       * charged (the tokens it would have reported are not known); nothing when they are 0.
+       * charged (the tokens it would have reported are not known; a compaction that timed out, its
+       * output cap); nothing when they are 0.
        */
       const chargeUnanswered = (attempt: Pending, reason: ChargeReason): void => {
-        const prompt = promptUsage(promptTokens);
+        const prompt = unansweredTokens(reason);
         const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes, req.method), attempt.to.target.pricing);
         if (cost === 0) return settle(undefined, 0);
         charge(deps.usage, attempt, prompt, cost, reason);
@@ -564,13 +575,14 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       };
       /**
        * The last attempt failed without an answer: 502, or 504 after the timeout. A timed-out one
-       * that had all of the request is charged the request's unit prices and prompt estimate (marked lost_attempt): the
-       * upstream may have made and billed it. Before, it was charged nothing.
+       * that had all of the request is charged the request's unit prices and prompt estimate (a
+       * compaction's output cap too; marked lost_attempt): the upstream may have made and billed it.
+       * Before, it was charged nothing.
        */
       const lost = (attempt: Pending, kind: FailureKind, err: unknown): void => {
         // An answer that came is charged by its meter (read on when its client left), never as lost.
         if (kind === 'Timeout' && hasBody(req) && attempt.proxyReq?.writableFinished === true && !res.headersSent && attempt.answered !== true) {
-          const prompt = promptUsage(promptTokens);
+          const prompt = unansweredTokens('lost_attempt');
           const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes, req.method), attempt.to.target.pricing);
           if (cost > 0) charge(deps.usage, attempt, prompt, cost, 'lost_attempt');
         }
