@@ -102,16 +102,28 @@ export class ExactBudgetAdmitter implements Admitter {
     }
     this.live.set(id, { deadlineKeys: periods.map((p) => p.keys[2] ?? '') });
     let settled = false;
+    /** Charges that did not reach Redis (per budget): added to the settle, so that they are counted with it. */
+    let unreached: number[] | undefined;
     return {
       headers: {},
       charge: (part: Settlement) => {
-        if (!settled) this.charge(budgets, part);
+        if (settled) return;
+        this.charge(budgets, part, (amounts) => {
+          if (settled) {
+            // Too late for the settle: lost to the exact budget, and said so.
+            this.opts.logger.error({ costUsd: part.costUsd }, 'exact budgets: a charge did not reach Redis after its settle; that spend is not counted');
+            return;
+          }
+          const sums = (unreached ??= amounts.map(() => 0));
+          amounts.forEach((a, i) => (sums[i] = (sums[i] ?? 0) + a));
+        });
       },
       settle: (result: Settlement) => {
         if (settled) return;
         settled = true;
         const usage = result.usage;
-        const actual = budgets.map((b) => (usage === undefined ? 0 : b.unit === 'USD' ? result.costUsd : usage.inputTokens + usage.outputTokens));
+        const lost = unreached;
+        const actual = budgets.map((b, i) => (usage === undefined ? 0 : b.unit === 'USD' ? result.costUsd : usage.inputTokens + usage.outputTokens) + (lost?.[i] ?? 0));
         const done = settleScript
           .run(this.opts.client, periods.flatMap((p) => p.keys), [id, budgets.length, ...actual])
           .catch((err: unknown) => {
@@ -127,19 +139,25 @@ export class ExactBudgetAdmitter implements Admitter {
     };
   }
 
-  /** Spend added to the current period of each budget now, on top of the admission's hold (Admission.charge). */
-  private charge(budgets: readonly BudgetConfig[], part: Settlement): void {
+  /**
+   * Spend added to the current period of each budget now, on top of the admission's hold
+   * (Admission.charge). A charge that cannot reach Redis is handed to `unreached` (its amount per
+   * budget): the admission adds it to its settle, which replaces the hold. Before, it was logged and
+   * never counted: a Realtime connection's responses charged during a Redis hiccup were free.
+   */
+  private charge(budgets: readonly BudgetConfig[], part: Settlement, unreached: (amounts: number[]) => void): void {
     const usage = part.usage;
     if (usage === undefined) return;
     const now = this.now();
     const periods = budgets.map((b) => exactBudgetKeys(this.opts.keyPrefix, b, now));
+    const amounts = budgets.map((b) => (b.unit === 'USD' ? part.costUsd : usage.inputTokens + usage.outputTokens));
     const args: (string | number)[] = [budgets.length];
-    budgets.forEach((b, i) => args.push(b.unit === 'USD' ? part.costUsd : usage.inputTokens + usage.outputTokens, periods[i]?.ttlSeconds ?? 60));
+    budgets.forEach((_, i) => args.push(amounts[i] ?? 0, periods[i]?.ttlSeconds ?? 60));
     const done = chargeScript
       .run(this.opts.client, periods.map((p) => p.keys[0] ?? ''), args)
       .catch((err: unknown) => {
-        // Unlike a settle, no hold stands for this spend: it is lost to the exact budget, and said so.
-        this.opts.logger.error({ err: (err as Error).message, costUsd: part.costUsd }, 'exact budgets: a charge did not reach Redis; that spend is not counted');
+        this.opts.logger.warn({ err: (err as Error).message, costUsd: part.costUsd }, 'exact budgets: a charge did not reach Redis; it is added to its admission\'s settle');
+        unreached(amounts);
       })
       .finally(() => this.settling.delete(done));
     this.settling.add(done);
