@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { requestText, responseText } from './content-text.js';
+import { requestText } from './content-text.js';
+import { responseText } from './answer-text.js';
 
 describe('guardrail text of the canonical extensions', () => {
   it('reads thinking sent back and an answer’s thinking blocks; encrypted reasoning is not unreadable text', () => {

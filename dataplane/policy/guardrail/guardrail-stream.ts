@@ -4,7 +4,8 @@ import type { ActiveGuardrails, RequestInfo } from './guardrail-engine.js';
 import type { GuardrailDecision } from './guardrail-decision.js';
 import { guardrailRefusal } from './guardrail-refusal.js';
 import { countTypes, maskSpans, type Span } from './span.js';
-import { chunkOtherText, isHeldDeltaField, TOOL_CALL_ROLE } from './content-text.js';
+import { TOOL_CALL_ROLE } from './content-text.js';
+import { chunkOtherText, isHeldDeltaField } from './answer-text.js';
 import { scanDecoded, windowStart } from './json-escapes.js';
 
 /**
