@@ -116,7 +116,7 @@ export function isHeldDeltaField(key: string, value: unknown): value is string {
  * its tool calls' fields the gateway does not know. A delta's own string fields are not among them
  * (the stream guard holds those back: isHeldDeltaField).
  */
-function answerOtherFields(body: JsonObject, found: { slot: TextSlot; set: Setter }[], at: 'message' | 'delta'): void {
+function answerOtherFields(body: JsonObject, found: { slot: TextSlot; set: Setter; path?: readonly (string | number)[] }[], at: 'message' | 'delta'): void {
   otherFieldsOf(body, ANSWER_FIELDS, [], 'assistant', found);
   const choices = Array.isArray(body.choices) ? body.choices : [];
   choices.forEach((c, i) => {
@@ -169,14 +169,20 @@ function chunkHasOther(chunk: JsonObject): boolean {
   return false;
 }
 
+/** A chunk's other text (chunkOtherText), with each slot's place in the chunk, dotted (`choices.0.delta.reasoning_details.0.text`). */
+export interface ChunkOtherText extends BodyText {
+  paths: string[];
+}
+
 /**
  * The strings of a stream chunk the stream guard does not hold back (answerOtherFields): each is
- * checked whole in its chunk, and masked where it stands. Undefined when the chunk carries none (most chunks).
+ * checked where it stands, with what the same field carried in the chunks before (the stream
+ * guard's tails), and masked there. Undefined when the chunk carries none (most chunks).
  */
-export function chunkOtherText(chunk: JsonObject): BodyText | undefined {
+export function chunkOtherText(chunk: JsonObject): ChunkOtherText | undefined {
   if (!chunkHasOther(chunk)) return undefined;
-  const found: { slot: TextSlot; set: Setter }[] = [];
+  const found: { slot: TextSlot; set: Setter; path?: readonly (string | number)[] }[] = [];
   answerOtherFields(chunk, found, 'delta');
   const texts = found.filter((f) => f.slot.text !== '');
-  return texts.length === 0 ? undefined : bodyText(chunk, texts);
+  return texts.length === 0 ? undefined : { ...bodyText(chunk, texts), paths: texts.map((f) => f.path?.join('.') ?? '') };
 }

@@ -300,9 +300,12 @@ function setAt(path: readonly (string | number)[]): Setter {
   };
 }
 
-/** Every string of `value` (at `path` in the body) but metadata and NOT_TEXT's, as slots of `role`. */
-export function everyString(value: unknown, path: readonly (string | number)[], role: string, found: { slot: TextSlot; set: Setter }[]): void {
-  if (typeof value === 'string') found.push({ slot: { role, text: value }, set: setAt(path) });
+/**
+ * Every string of `value` (at `path` in the body) but metadata and NOT_TEXT's, as slots of `role`,
+ * each with its path (a stream guard carries a field's tail across chunks by it).
+ */
+export function everyString(value: unknown, path: readonly (string | number)[], role: string, found: { slot: TextSlot; set: Setter; path?: readonly (string | number)[] }[]): void {
+  if (typeof value === 'string') found.push({ slot: { role, text: value }, set: setAt(path), path });
   else if (Array.isArray(value)) value.forEach((v, i) => everyString(v, [...path, i], role, found));
   else if (isObject(value)) {
     for (const [key, v] of Object.entries(value)) {

@@ -402,6 +402,53 @@ describe('stream guard: fields the gateway does not know', () => {
     await expect(guard.step({ chunks: [chunk({ delta: { thoughts: KEY.slice(16) } }), delta('', 'stop')], done: true })).rejects.toMatchObject({ code: 'guardrail_blocked' });
   });
 
+  // Before, a nested unknown field (OpenRouter's reasoning_details[].text) was checked chunk by
+  // chunk: a match split across two chunks was seen whole in neither.
+  const detail = (text: string): JsonObject => chunk({ delta: { reasoning_details: [{ type: 'reasoning.text', text, format: 'unknown', index: 0 }] } });
+  const detailText = (c: JsonObject): string => String((((c.choices as JsonObject[])[0]?.delta as JsonObject).reasoning_details as JsonObject[])[0]?.text);
+
+  it('finds a match split across chunks in a nested unknown field: the part in the later chunk is masked', async () => {
+    const guard = mask();
+    const first = await guard.step({ chunks: [detail('write to ann@exa')] });
+    const second = await guard.step({ chunks: [detail('mple.com about it')] });
+    expect(detailText(second.chunks[0]!)).toBe('[EMAIL] about it');
+    expect(guard.recorded).toMatchObject([{ action: 'Mask', findings: { Email: 1 } }]);
+    // A value that only repeats the last chunk's (a format, a citation list sent again) is not a fragment.
+    expect(detailText(first.chunks[0]!)).toBe('write to ann@exa');
+    const again = await guard.step({ chunks: [chunk({ delta: {} }, { note: 'mail ann@example.com' }), chunk({ delta: {} }, { note: 'mail ann@example.com' })] });
+    expect(again.chunks.map((c) => c.note)).toEqual(['mail [EMAIL]', 'mail [EMAIL]']);
+  });
+
+  it('ends the stream when a Block match arrives split across chunks of an unknown field, before its last part goes out', async () => {
+    const guard = block();
+    await guard.step({ chunks: [detail(`key ${KEY.slice(0, 20)}`)] });
+    await expect(guard.step({ chunks: [detail(KEY.slice(20))] })).rejects.toMatchObject({ code: 'guardrail_blocked' });
+    const top = block();
+    await top.step({ chunks: [chunk({ delta: {} }, { debug: KEY.slice(0, 10) })] });
+    await expect(top.step({ chunks: [chunk({ delta: {} }, { debug: KEY.slice(10) })] })).rejects.toMatchObject({ code: 'guardrail_blocked' });
+  });
+
+  it('carries at most the window of at most 32 fields a stream: memory is bounded whatever the upstream sends', async () => {
+    const guard = mask();
+    for (let i = 0; i < 200; i++) await guard.step({ chunks: [chunk({ delta: {} }, { [`f${i}`]: 'x'.repeat(1000) })] });
+    const state = guard as unknown as { tails: Map<string, { tail: string }> | undefined };
+    expect(state.tails?.size).toBe(32);
+    for (const { tail } of state.tails?.values() ?? []) expect(tail.length).toBeLessThanOrEqual(WINDOW);
+  });
+
+  it('sends a field split across chunks to remote rules as one text', async () => {
+    const seen: string[] = [];
+    const transport: Transport = {
+      send: (req, opts) => {
+        seen.push(req.body);
+        return answering({ flagged: false }).send(req, opts);
+      },
+    };
+    const guard = guardFor([{ name: 'hook', phase: 'Response', action: 'Block', detector: { kind: 'webhook', url: 'http://127.0.0.1:9/', timeoutMs: 1000, failureMode: 'Closed' } }], transport);
+    await guard.step({ chunks: [detail('write to ann@exa'), detail('mple.com'), delta('ok', 'stop')], done: true });
+    expect(seen.join('')).toContain('write to ann@example.com');
+  });
+
   it('leaves ids, signatures, OpenAI’s obfuscation padding and Azure’s filter results alone', async () => {
     const guard = mask();
     const c = chunk({ delta: { content: 'hi', thinking_blocks: [{ type: 'thinking', thinking: '', signature: 'ann@example.com' }] }, content_filter_results: { hate: { filtered: false, severity: 'safe' } } }, { obfuscation: 'ann@example.com', system_fingerprint: 'fp' });

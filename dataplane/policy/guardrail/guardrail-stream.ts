@@ -28,6 +28,14 @@ const callSuffix = (c: HeldCall): string => `${c.custom ? 'c' : ''}${c.call}`;
 /** The call number of a choice's legacy `function_call` among its held calls (tool calls count from 0). */
 const FUNCTION_CALL = -1;
 
+/**
+ * Chunk-level fields (by path) a stream carries a tail of, and the longest path carried: a stream
+ * keeps at most MAX_CARRIED_FIELDS × (the window + the path) characters of them (fields past the
+ * first 32 are checked chunk by chunk).
+ */
+const MAX_CARRIED_FIELDS = 32;
+const MAX_CARRIED_PATH = 256;
+
 /** Characters of a stream's answer held for its webhook and moderation rules (all choices and calls). */
 export const MAX_CHECKED_CHARS = 16 * 1024 * 1024;
 
@@ -89,8 +97,16 @@ export class StreamGuard {
   private readonly calls = new Map<number, Map<string, HeldCall>>();
   /** The side fields (isHeldDeltaField) each choice has held, by choice. */
   private readonly sides = new Map<number, Set<string>>();
-  /** Released text of chunks' other fields (chunkOtherText), for the remote rules at the next choice's end. */
-  private others = '';
+  /**
+   * Released text of chunks' other fields (chunkOtherText) by path, for the remote rules at the next
+   * choice's end: a field's fragments are one text (between them, another field's value may come).
+   */
+  private readonly others = new Map<string, string>();
+  /**
+   * The last window of each chunk-level field's text as the upstream sent it (by path), and the
+   * length of its last value: made for a stream only when it carries such fields (most never do).
+   */
+  private tails: Map<string, { tail: string; length: number }> | undefined;
   private readonly decisions = new Map<string, GuardrailDecision>();
   private template: { chunk: JsonObject; chat: boolean } | undefined;
   private blocked = false;
@@ -194,9 +210,9 @@ export class StreamGuard {
       this.answer.delete(key);
     }
     this.sides.delete(index);
-    if (this.others !== '') {
-      texts.push({ role: 'assistant', text: this.others });
-      this.others = '';
+    if (this.others.size > 0) {
+      texts.push({ role: 'assistant', text: [...this.others.values()].join('\n') });
+      this.others.clear();
     }
     for (const { key } of this.heldCalls(index)) {
       if (!this.answer.has(key)) continue;
@@ -204,6 +220,11 @@ export class StreamGuard {
       this.answer.delete(key);
     }
     this.calls.delete(index);
+    if (this.tails !== undefined) {
+      // A finished choice's fields carry nothing on (and would take the places of later ones).
+      const prefix = `choices.${index}.`;
+      for (const path of this.tails.keys()) if (path.startsWith(prefix)) this.tails.delete(path);
+    }
     for (const rule of this.remoteRules) {
       if (rule.kind !== 'remote') continue;
       const verdict = this.overflowed
@@ -307,18 +328,31 @@ export class StreamGuard {
 
   /**
    * A chunk's strings outside what is held back (chunkOtherText: fields of the chunk, its choices,
-   * deltas and tool calls the gateway does not know): each is checked whole in its chunk by the
-   * span rules, masked where it stands or the stream blocked, and kept for the remote rules.
+   * deltas and tool calls the gateway does not know): each is checked by the span rules after the
+   * tail its field (by path) carried in the chunks before, masked where it stands or the stream
+   * blocked, and kept for the remote rules. They are not held back: the gateway cannot tell a
+   * fragment to be joined (OpenRouter's `reasoning_details[].text`) from a value sent whole in
+   * every chunk (a format, a citation list), and re-cutting the latter would corrupt it. So a match
+   * split across chunks is found when its last part arrives: Block ends the stream before that part
+   * goes out; Mask masks that part (the earlier ones have gone out).
    */
   private otherTexts(chunk: JsonObject): JsonObject {
     const other = chunkOtherText(chunk);
     if (other === undefined) return chunk;
     const texts = other.slots.map((slot) => slot.text);
+    // What each text is scanned as: its field's carried tail, then the text itself.
+    const tails = texts.map((text, i) => this.tailOf(other.paths[i] ?? '', text));
     let masked = false;
     for (const rule of this.spanRules) {
       if (rule.kind !== 'span') continue;
       texts.forEach((text, i) => {
-        const spans = other.slots[i]?.json === true ? scanDecoded(text, (d) => rule.scan(d)) : rule.scan(text);
+        const tail = tails[i] ?? '';
+        const scanned = tail + text;
+        const found = other.slots[i]?.json === true ? scanDecoded(scanned, (d) => rule.scan(d)) : rule.scan(scanned);
+        // A match wholly in the tail was this field's in an earlier chunk (checked then); one that
+        // reaches into this text is this text's from its start.
+        const spans: Span[] = [];
+        for (const s of found) if (s.end > tail.length) spans.push(tail === '' ? s : { ...s, start: Math.max(0, s.start - tail.length), end: s.end - tail.length });
         if (spans.length === 0) return;
         const d = this.record(rule, rule.config.action, { findings: countTypes(spans) });
         if (rule.config.action === 'Block') this.block(d);
@@ -328,18 +362,45 @@ export class StreamGuard {
         }
       });
     }
+    other.slots.forEach((slot, i) => this.carry(other.paths[i] ?? '', tails[i] ?? '', slot.text, slot.json === true));
     if (this.remoteRules.length > 0 && !this.overflowed) {
-      const size = texts.reduce((n, t) => n + t.length, 0);
+      // A new field's path counts too: an upstream naming endless fields is bounded as one sending endless text.
+      const size = texts.reduce((n, t, i) => n + t.length + (this.others.has(other.paths[i] ?? '') ? 0 : (other.paths[i] ?? '').length), 0);
       if (this.kept + size > MAX_CHECKED_CHARS) {
         this.overflowed = true;
         this.answer.clear();
-        this.others = '';
+        this.others.clear();
       } else {
         this.kept += size;
-        this.others += (this.others === '' ? '' : '\n') + texts.join('\n');
+        texts.forEach((text, i) => {
+          const path = other.paths[i] ?? '';
+          this.others.set(path, (this.others.get(path) ?? '') + text);
+        });
       }
     }
     return masked ? other.write(texts) : chunk;
+  }
+
+  /**
+   * The tail a field carries into this chunk's `text`: none when the text only repeats the field's
+   * last value (the same length and ending: a value sent whole in every chunk is not a fragment).
+   */
+  private tailOf(path: string, text: string): string {
+    const carried = this.tails?.get(path);
+    if (carried === undefined) return '';
+    return text.length === carried.length && text.endsWith(carried.tail) ? '' : carried.tail;
+  }
+
+  /** Keeps the last window of a field's text (`tail` + `text`) for its next chunk, for at most MAX_CARRIED_FIELDS fields a stream. */
+  private carry(path: string, tail: string, text: string, json: boolean): void {
+    const window = this.guardrails.holdBackChars;
+    if (window === 0 || path === '' || path.length > MAX_CARRIED_PATH) return;
+    this.tails ??= new Map();
+    if (!this.tails.has(path) && this.tails.size >= MAX_CARRIED_FIELDS) return;
+    const scanned = tail + text;
+    // JSON is never cut inside an escape (json-escapes.ts), and its window counts decoded characters.
+    const from = json ? windowStart(scanned, window) : Math.max(0, scanned.length - window);
+    this.tails.set(path, { tail: scanned.slice(from), length: text.length });
   }
 
   /** Holds a call's arguments (or custom input) fragment under its key and returns what of them may go out now. */
