@@ -3,7 +3,9 @@
  * five texts — prose without PII, prose with some PII (one e-mail, card, phone and IP every
  * ~2 KB), PII-dense text (a finding every ~40 bytes, so the match cap is reached), prose with PII
  * written in look-alikes every ~2 KB (a full-width at-sign, Arabic-Indic digits, no-break spaces)
- * and CJK prose (full-width punctuation every few characters): the last two are folded first. Prints one
+ * and CJK prose (full-width punctuation every few characters): the last two are folded first; then
+ * the look-alikes folded since session 26 (Cyrillic letters inside Latin words, en dashes) and
+ * Russian prose, whose words are not read as Latin. Prints one
  * JSON object with p50/p90 per text. Target (issue 16): p50 ≤ 2 ms for a 100 KB prompt. Then a
  * record's content line for a ~9 MB prompt (100 messages of ~92 KB, prose with an e-mail address
  * and a card each) under the default maxRecordBytes (256 KiB): what the capture worker spends on
@@ -29,6 +31,10 @@ const texts = {
   'pii-dense': fill('mail a.b@example.com card 4111111111111111 ', 100_000),
   // Text a reader reads through but the patterns do not name: folded first (text-fold.ts), then scanned.
   'look-alikes': fill(`${prose.repeat(12)}Contact jane.doe\uff20example.com, card \u0664\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661, call +1\u00a0415\u00a0555\u00a02671. `, 100_000),
+  // Session 26's look-alikes: Cyrillic letters among Latin ones, a key with a Cyrillic ѕ, a card and a phone grouped with en dashes.
+  confusables: fill(`${prose.repeat(12)}Contact j\u043ehn.d\u043ee@ex\u0430mple.com, key \u0455k-proj-abcdefghijklmnopqrstuvwxyz0123, card 4111\u20131111\u20131111\u20131111, call +1\u00a0415\u2013555\u20132671. `, 100_000),
+  // Russian prose (Cyrillic look-alike letters in every word, an em and an en dash a sentence): nothing to find.
+  russian: fill('\u041c\u043e\u0441\u043a\u0432\u0430 \u2014 \u0441\u0442\u043e\u043b\u0438\u0446\u0430 \u0420\u043e\u0441\u0441\u0438\u0438; \u0432 2024 \u0433\u043e\u0434\u0443 \u0440\u043e\u0441\u0442 \u0446\u0435\u043d \u0441\u043e\u0441\u0442\u0430\u0432\u0438\u043b 5\u20137 % \u0432 \u0433\u043e\u0434. ', 100_000),
   // CJK prose: full-width punctuation every few characters, each one to fold.
   cjk: fill('\u6211\u4eec\u5728\u62a5\u544a\u4e2d\uff0c\u8986\u76d6\u4e86\u5341\u4e8c\u4e2a\u5730\u533a\uff01\u7248\u672c\uff08\uff13\uff0e\uff12\uff09\u5df2\u53d1\u5e03\u3002\u3000', 100_000),
 };

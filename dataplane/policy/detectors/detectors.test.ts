@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { seededRandom } from '../../../test/support/seeded-random.js';
 import { BUILTIN_RULES, type BuiltinRule } from './builtin-rules.js';
 import { compileUnfilteredDetectors, prefilterSource } from './detector-set.js';
-import { fold, foldedAs, FOLDED, unfoldAt } from './text-fold.js';
+import { fold, foldedAs, FOLDED, LOOKALIKES, lookalikeAs, unfoldAt } from './text-fold.js';
 import { holdsOne, MOST_DIGITS_ASKED, newTextShape, SHAPE_MAX_LENGTH, textShape } from './text-shape.js';
 import { ibanChecksumValid, luhnValid, spanishIdValid, verhoeffValid } from './checksums.js';
 import { BUILTIN_DETECTORS, compileDetectors, DEFAULT_PATTERN_WORK, PatternBudget, UNSCANNED_MARKER, type DetectorSet, type DetectorSpec } from './index.js';
@@ -537,6 +537,61 @@ describe('custom patterns: bounded matcher work', () => {
   });
 });
 
+describe('Cyrillic and Greek look-alike letters, and dashes', () => {
+  // Before, neither was folded: `ѕk-…` with a Cyrillic ѕ, an IBAN with a Cyrillic Е and a card
+  // grouped with en dashes passed every detector.
+  it('reads look-alike letters among ASCII letters or digits as Latin, and every dash as -, masking exactly the characters as written', () => {
+    const key = 'sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD';
+    expect(redact(`key \u0455k-pr\u043ej-abcd\u0435fghijklmnopqrstuvwxyz0123456789ABCD ok`)).toBe('key [CREDENTIAL] ok');
+    expect(redact(`key ${key.replace('s', '\u0455')}`)).toBe('key [CREDENTIAL]');
+    expect(redact('iban D\u041589 3704 0044 0532 0130 00 ok')).toBe('iban [IBAN] ok');
+    expect(redact('iban \u0412\u039568 5390 0754 7034 ok')).toBe('iban [IBAN] ok');
+    expect(redact('nino \u0410B123456C ok')).toBe('nino [NATIONAL_ID] ok');
+    expect(redact('auth B\u0435\u0430rer abcdefghijklmnopqrstuvwxyz012345 ok')).toBe('auth [CREDENTIAL] ok');
+    for (const dash of ['\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2212', '\ufe58']) {
+      const hex = dash.charCodeAt(0).toString(16);
+      expect(redact(`card 4111${dash}1111${dash}1111${dash}1111 ok`), hex).toBe('card [PAYMENT_CARD] ok');
+      expect(redact(`ssn 123${dash}45${dash}6789 ok`), hex).toBe('ssn [NATIONAL_ID] ok');
+      expect(redact(`call 415${dash}555${dash}2671 ok`), hex).toBe('call [PHONE] ok');
+    }
+    // The spans cover exactly the characters as written.
+    const text = 'x \u0455k-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD, 4111\u20131111\u20131111\u20131111; j\u043ehn@ex\u0430mple.com.';
+    expect(all.scan(text).findings.map((f) => text.slice(f.start, f.end))).toEqual(['\u0455k-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD', '4111\u20131111\u20131111\u20131111', 'j\u043ehn@ex\u0430mple.com']);
+    expect(fold(text)!.text).toBe('x sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD, 4111-1111-1111-1111; john@example.com.');
+  });
+
+  it('leaves ordinary Russian and Greek text as it is: no finding, and a word wholly in Cyrillic or Greek is not read as Latin', () => {
+    const russian = [
+      'Москва — столица России; в 2024 году в ней жило около 13 млн человек.',
+      'Сор и мусор убрали у моря: ТОР-1 стоит на холме, а рост цен — 5–7 % в год.',
+      'Позвоните Ивану по e-mail или в Telegram, адрес сайта www.пример.рф, тел. не указан.',
+    ];
+    const greek = ['Η Αθήνα είναι η πρωτεύουσα της Ελλάδας και έχει περίπου 3 εκατομμύρια κατοίκους.', 'ΚΑΙ ΤΟ ΠΑΙΔΙ ΕΙΠΕ: «Καλημέρα», και έφυγε στις 7–8 το πρωί.'];
+    for (const text of [...russian, ...greek]) {
+      expect(all.scan(text).findings, text).toEqual([]);
+      expect(redact(text)).toBe(text);
+      // Look-alikes of words standing alone are kept.
+      for (const word of text.split(/\s+/)) if (!/[A-Za-z0-9]/.test(word)) expect(fold(word)?.text ?? word).toBe(word.replace(/[\u2013\u2014]/g, '-'));
+    }
+    expect(fold('\u0441\u043e\u0440 \u041a\u0391\u0399')).toBeUndefined();
+  });
+
+  it('lists only Cyrillic and Greek letters, each read as a Latin letter of its case, one unit for one', () => {
+    for (const [latin, letters] of Object.entries(LOOKALIKES)) {
+      expect(latin).toMatch(/^[A-Za-z]$/);
+      for (const letter of letters) {
+        expect(letter, letter).toMatch(/^(\p{Script=Cyrillic}|\p{Script=Greek})$/u);
+        expect(letter.toUpperCase() === letter, letter).toBe(latin.toUpperCase() === latin);
+        expect(lookalikeAs(letter.charCodeAt(0))).toBe(latin);
+        // Alone, a look-alike is no character to fold (foldedAs is what folds whatever stands around it).
+        expect(foldedAs(letter.charCodeAt(0))).toBeUndefined();
+        expect(FOLDED.test(letter) || FOLDED.test(`${letter} x`)).toBe(false);
+        expect(FOLDED.test(`${letter}x`) && FOLDED.test(`1${letter}`)).toBe(true);
+      }
+    }
+  });
+});
+
 describe('text written with look-alike and invisible characters', () => {
   it('reads no-break spaces as spaces, full-width digits as digits and skips zero-width characters, masking the text as written', () => {
     expect(redact('card 4111\u00a01111\u00a01111\u00a01111 ok')).toBe('card [PAYMENT_CARD] ok');
@@ -581,6 +636,7 @@ describe('text written with look-alike and invisible characters', () => {
       if (/\p{Zs}/u.test(ch)) return ' ';
       if (/\p{Default_Ignorable_Code_Point}/u.test(ch)) return '';
       if ((c >= 0xff01 && c <= 0xff5e) || [0xfe6b, 0xfe52, 0xfe62, 0xfe63, 0xfe59, 0xfe5a].includes(c)) return ch.normalize('NFKC');
+      if (/\p{Dash}/u.test(ch)) return '-';
       return undefined;
     };
     for (let c = 0; c <= 0x10ffff; c++) {
@@ -595,7 +651,7 @@ describe('text written with look-alike and invisible characters', () => {
       } else if (got !== want) expect(got, c.toString(16)).toBe(want);
       if ((got !== undefined) !== FOLDED.test(String.fromCodePoint(c))) expect(FOLDED.test(String.fromCodePoint(c)), c.toString(16)).toBe(got !== undefined);
     }
-    expect(FOLDED.test('plain ASCII 0123456789 @ . + - ( ) and caf\u00e9 \u2014 \u{1f600}')).toBe(false);
+    expect(FOLDED.test('plain ASCII 0123456789 @ . + - ( ) and caf\u00e9 \u2026 \u{1f600}')).toBe(false);
     const folded = fold('a\u200b\u200c\u{1d7cf}b\u00a0c\u{e0041}')!;
     expect(folded.text).toBe('a1b c');
     expect([0, 1, 2, 3, 4, 5].map((i) => unfoldAt(folded, i))).toEqual([0, 3, 5, 6, 7, 10]);

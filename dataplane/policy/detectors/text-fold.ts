@@ -13,10 +13,15 @@ import type { ScanResult } from './detector-types.js';
  *   bidirectional controls, variation selectors, tags …) is left out;
  * - the full-width forms of ASCII (U+FF01–FF5E: `＠`, `．`, `Ａ`, `ａ` …) read as ASCII, as NFKC
  *   has them, and so do the small forms of `@ . + - ( )` (U+FE6B `﹫`, U+FE52, U+FE62, U+FE63,
- *   U+FE59, U+FE5A).
+ *   U+FE59, U+FE5A);
+ * - every dash (the Unicode `Dash` property: hyphens, en and em dashes, the minus sign, the
+ *   figure dash …) reads as `-`.
  *
- * Before, only NBSP, U+202F, full-width digits and five invisible characters were folded: `＠`, `﹫`
- * and the digits of other scripts escaped the e-mail, phone, card and IBAN detectors.
+ * And, where they stand among ASCII letters or digits, the Cyrillic and Greek letters that look
+ * like a Latin letter (LOOKALIKES) read as it. Before, only NBSP, U+202F, full-width digits and
+ * five invisible characters were folded: `＠`, `﹫` and the digits of other scripts escaped the
+ * e-mail, phone, card and IBAN detectors; so, until dashes and look-alike letters were folded, did
+ * a card grouped with en dashes and a key spelt `ѕk-…` with a Cyrillic `ѕ`.
  */
 const ND_ZEROS: readonly number[] = [
   0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6, 0xc66, 0xce6, 0xd66, 0xde6, 0xe50, 0xed0, 0xf20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946,
@@ -31,6 +36,11 @@ const SPACES: readonly number[] = [0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003,
 const IGNORABLE: readonly (readonly [number, number])[] = [
   [0xad, 0xad], [0x34f, 0x34f], [0x61c, 0x61c], [0x115f, 0x1160], [0x17b4, 0x17b5], [0x180b, 0x180f], [0x200b, 0x200f], [0x202a, 0x202e], [0x2060, 0x206f],
   [0x3164, 0x3164], [0xfe00, 0xfe0f], [0xfeff, 0xfeff], [0xffa0, 0xffa0], [0xfff0, 0xfff8], [0x1bca0, 0x1bca3], [0x1d173, 0x1d17a], [0xe0000, 0xe0fff],
+];
+/** Dashes (the Unicode Dash property) but `-` itself, U+FE63 and U+FF0D (folded as a small and a full-width form). */
+const DASHES: readonly number[] = [
+  0x58a, 0x5be, 0x1400, 0x1806, 0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2053, 0x207b, 0x208b, 0x2212, 0x2e17, 0x2e1a, 0x2e3a, 0x2e3b, 0x2e40,
+  0x2e5d, 0x301c, 0x3030, 0x30a0, 0xfe31, 0xfe32, 0xfe58, 0x10d6e, 0x10ead,
 ];
 /** Small form variants of what the detectors' patterns name (NFKC maps each to the ASCII character). */
 const SMALL_FORMS: readonly (readonly [number, string])[] = [[0xfe6b, '@'], [0xfe52, '.'], [0xfe62, '+'], [0xfe63, '-'], [0xfe59, '('], [0xfe5a, ')']];
@@ -47,7 +57,35 @@ const FOLD_RANGES: readonly (readonly [number, number, string])[] = [
   ...IGNORABLE.map(([from, to]) => [from, to, ''] as const),
   [0xff01, 0xff5e, '!'],
   ...SMALL_FORMS.map(([c, to]) => [c, c, to] as const),
+  ...DASHES.map((c) => [c, c, '-'] as const),
 ];
+
+/**
+ * Cyrillic and Greek letters that look like a Latin letter (Unicode's confusables.txt maps each to
+ * it), by that letter. They are read as it only inside a run of ASCII letters, ASCII digits and
+ * such letters that holds an ASCII letter or digit (`jоhn`, `ѕk-…`, `DЕ89`): a word wholly in
+ * Cyrillic or Greek (`сор`, `Και`) is the word of its own language, and reading it as Latin would
+ * make a deny list flag ordinary Russian and Greek text. Each is one UTF-16 unit, folded to one:
+ * positions do not move.
+ */
+export const LOOKALIKES: Readonly<Record<string, string>> = {
+  a: '\u0430\u03b1', c: '\u0441', d: '\u0501', e: '\u0435', h: '\u04bb', i: '\u0456\u03b9', j: '\u0458', l: '\u04cf', o: '\u043e\u03bf', p: '\u0440\u03c1',
+  q: '\u051b', s: '\u0455', v: '\u03bd', w: '\u051d', x: '\u0445', y: '\u0443\u04af\u03b3',
+  A: '\u0410\u0391', B: '\u0412\u0392', C: '\u0421', E: '\u0415\u0395', H: '\u041d\u0397\u04ba', I: '\u0406\u0399\u04c0', J: '\u0408', K: '\u041a\u039a',
+  M: '\u041c\u039c', N: '\u039d', O: '\u041e\u039f', P: '\u0420\u03a1', Q: '\u051a', S: '\u0405', T: '\u0422\u03a4', W: '\u051c', X: '\u0425\u03a7',
+  Y: '\u04ae\u03a5', Z: '\u0396',
+};
+/** The look-alikes lie in U+0370–U+052F (Greek and Cyrillic): what each reads as, by its offset from there (0: none). */
+const LOOK_FROM = 0x370;
+const LOOK_AS = new Uint8Array(0x530 - LOOK_FROM);
+for (const [latin, letters] of Object.entries(LOOKALIKES)) for (const letter of letters) LOOK_AS[letter.charCodeAt(0) - LOOK_FROM] = latin.charCodeAt(0);
+const LOOK_CLASS = Object.values(LOOKALIKES).join('');
+
+/** What a look-alike letter reads as next to ASCII letters or digits, or undefined for any other character. */
+export function lookalikeAs(c: number): string | undefined {
+  const as = c >= LOOK_FROM && c < LOOK_FROM + LOOK_AS.length ? LOOK_AS[c - LOOK_FROM]! : 0;
+  return as === 0 ? undefined : String.fromCharCode(as);
+}
 
 /** What `fold` makes of code point `c` ('' for left out), or undefined when it keeps it. */
 export function foldedAs(c: number): string | undefined {
@@ -58,12 +96,15 @@ export function foldedAs(c: number): string | undefined {
   return undefined;
 }
 
-/** One character to fold: the test a text takes first (most texts hold none: one test, no copy). */
+/**
+ * One character to fold, or a look-alike letter next to an ASCII letter or digit (a run that mixes
+ * them has one such pair): the test a text takes first (most texts hold none: one test, no copy).
+ */
 export const FOLDED = new RegExp(
   `[${[...FOLD_RANGES]
     .sort((a, b) => a[0] - b[0])
     .map(([from, to]) => (from === to ? `\\u{${from.toString(16)}}` : `\\u{${from.toString(16)}}-\\u{${to.toString(16)}}`))
-    .join('')}]`,
+    .join('')}]|[${LOOK_CLASS}](?:[A-Za-z0-9]|(?<=[A-Za-z0-9].))`,
   'u',
 );
 
@@ -74,6 +115,8 @@ export const FOLDED = new RegExp(
 const KEEP = 0;
 const LEAVE = 1;
 const PAIR = 2;
+/** A look-alike letter: kept, and read as its Latin letter if its run turns out to mix scripts. */
+const LOOK = 3;
 /** Made on the first text to fold: a data plane with no content policy (or no such text) never pays for it. */
 let byUnit: Uint8Array | undefined;
 function unitTable(): Uint8Array {
@@ -88,6 +131,7 @@ function unitTable(): Uint8Array {
       }
     }
   }
+  for (const letter of LOOK_CLASS) table[letter.charCodeAt(0)] = LOOK;
   byUnit = table;
   return table;
 }
@@ -130,10 +174,16 @@ export function fold(text: string): Folded | undefined {
   const shift: number[] = [];
   let n = 0;
   let shifted = 0;
+  let looks = 0;
   for (let i = 0; i < length; i++) {
     const c = text.charCodeAt(i);
     let action = table[c]!;
     let width = 1;
+    if (action === LOOK) {
+      out[n++] = c;
+      looks++;
+      continue;
+    }
     if (action === PAIR) {
       const point = text.codePointAt(i)!;
       const to = point > 0xffff ? foldedAs(point) : undefined;
@@ -159,9 +209,38 @@ export function fold(text: string): Folded | undefined {
       shift.push(shifted);
     }
   }
+  if (looks > 0) readMixedRuns(out, n);
   const bytes = Buffer.from(out.buffer, out.byteOffset, n * 2);
   if (!LITTLE_ENDIAN) bytes.swap16();
   return { text: bytes.toString('utf16le'), from, shift };
+}
+
+const isAsciiAlnum = (u: number): boolean => (u >= 48 && u <= 57) || ((u | 32) >= 97 && (u | 32) <= 122);
+const isLook = (u: number): boolean => u >= LOOK_FROM && u < LOOK_FROM + LOOK_AS.length && LOOK_AS[u - LOOK_FROM] !== 0;
+
+/** Reads the look-alikes of each run of ASCII letters, digits and look-alikes that holds an ASCII letter or digit as their Latin letters, in place. */
+function readMixedRuns(out: Uint16Array, n: number): void {
+  let start = -1;
+  let mixed = false;
+  for (let k = 0; k <= n; k++) {
+    const u = k < n ? out[k]! : 0;
+    const ascii = isAsciiAlnum(u);
+    if (ascii || isLook(u)) {
+      if (start < 0) {
+        start = k;
+        mixed = false;
+      }
+      mixed ||= ascii;
+      continue;
+    }
+    if (start >= 0 && mixed) {
+      for (let j = start; j < k; j++) {
+        const v = out[j]!;
+        if (isLook(v)) out[j] = LOOK_AS[v - LOOK_FROM]!;
+      }
+    }
+    start = -1;
+  }
 }
 
 /** A position in the folded text as a position in the original (a finding ends where the next kept character starts). */

@@ -24,6 +24,13 @@ describe('DenyList', () => {
     ]);
   });
 
+  it('reads Cyrillic and Greek look-alikes inside a Latin word as Latin, but not a word wholly in Cyrillic or Greek (ordinary Russian and Greek are not flagged)', () => {
+    const list = new DenyList(['project falcon', 'cop', 'top', 'kai', 'pop']);
+    const text = 'pr\u043eject f\u0430lcon; Сор и ТОР-1, рор, ΚΑΙ και; c\u043ep.';
+    expect(list.find(text).spans.map((s) => text.slice(s.start, s.end))).toEqual(['pr\u043eject f\u0430lcon', 'c\u043ep']);
+    for (const plain of ['Сор и мусор убрали у моря, а ТОР стоит на холме.', 'ΚΑΙ ΤΟ ΠΑΙΔΙ ΕΙΠΕ: «Καλημέρα», και έφυγε.']) expect(list.find(plain).spans).toEqual([]);
+  });
+
   it('reads at most maxInputLength characters and finds at most maxMatches, saying where it stopped', () => {
     const list = new DenyList(['falcon'], { maxInputLength: 1000, maxMatches: 3 });
     const many = list.find('falcon '.repeat(10));
