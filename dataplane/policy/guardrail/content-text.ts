@@ -20,6 +20,11 @@ export interface TextSlot {
    * too): a rule that would mask it blocks instead.
    */
   unmaskable?: true;
+  /**
+   * The model reads it straight after the slot before (the next text part of the same message):
+   * span rules also read the two as one text, so a match cut across parts is found.
+   */
+  joins?: true;
 }
 
 /** A piece of a request the checker cannot read as text (its field, dotted, and what it is): refused under text rules. */
@@ -191,18 +196,26 @@ export function requestText(body: JsonObject): BodyText {
       if (typeof m.content === 'string') {
         found.push({ slot: { role, text: m.content, ...json }, set: (copy, text) => void (message(copy).content = text) });
       } else if (Array.isArray(m.content)) {
+        // The slot of the text part before, while nothing but text has come between: the next text part joins it.
+        let previous = -1;
+        const joins = (): { joins?: true } => (previous >= 0 && previous === found.length - 1 ? { joins: true } : {});
         m.content.forEach((part, j) => {
           const parts = (copy: JsonObject): unknown[] => message(copy).content as unknown[];
           if (typeof part === 'string') {
-            found.push({ slot: { role, text: part, ...json }, set: (copy, text) => void (parts(copy)[j] = text) });
+            found.push({ slot: { role, text: part, ...json, ...joins() }, set: (copy, text) => void (parts(copy)[j] = text) });
+            previous = found.length - 1;
             return;
           }
+          previous = isObject(part) && typeof part.type === 'string' && TEXT_PART_FIELD[part.type] !== undefined ? previous : -1;
           if (!isObject(part)) return;
           const type = typeof part.type === 'string' ? part.type : undefined;
           const key = type === undefined ? undefined : TEXT_PART_FIELD[type];
           if (key !== undefined) {
             const value = part[key];
-            if (typeof value === 'string') found.push({ slot: { role, text: value, ...json }, set: (copy, text) => void ((parts(copy)[j] as JsonObject)[key] = text) });
+            if (typeof value === 'string') {
+              found.push({ slot: { role, text: value, ...json, ...joins() }, set: (copy, text) => void ((parts(copy)[j] as JsonObject)[key] = text) });
+              previous = found.length - 1;
+            }
             otherPartFields(part, [key], ['messages', i, 'content', j], role, found);
             return;
           }

@@ -31,6 +31,26 @@ describe('guardrail engine: request phase', () => {
     expect(r.decisions).toEqual([{ policy: 'team-a/finance', rule: 'no-cards', phase: 'Request', action: 'Block', detector: 'builtin', findings: { PaymentCard: 1 } }]);
   });
 
+  // Before, each text part was checked alone: a card or an address cut in two parts of one message
+  // (which the model reads as one text) passed every span rule.
+  it('reads the text parts of one message as one text too: a match cut across parts is blocked, or masked in each part', async () => {
+    const active = build(policy('team-a/finance', [cards])).forRequest(anonymous, 'default/chat');
+    const split = chat([{ type: 'text', text: 'pay with 4111 1111' }, { type: 'text', text: ' 1111 1111 please' }]);
+    expect((await active!.checkRequest(split, 10, info)).blocked?.code).toBe('guardrail_blocked');
+    const bare: JsonObject = { model: 'chat', messages: [{ role: 'user', content: ['pay with 4111 11', '11 1111 1111'] }] };
+    expect((await active!.checkRequest(bare, 10, info)).blocked?.code).toBe('guardrail_blocked');
+    const masker = build(policy('p', [mail])).forRequest(anonymous, 'default/chat')!;
+    const r = await masker.checkRequest(chat([{ type: 'text', text: 'write to ann@exa' }, { type: 'text', text: 'mple.com and bob@example.com' }, { type: 'text', text: 'ok' }]), 10, info);
+    expect(r.decisions).toMatchObject([{ action: 'Mask', findings: { Email: 2 } }]);
+    expect(((r.body.messages as JsonObject[])[0]!.content as JsonObject[]).map((p) => p.text)).toEqual(['write to [EMAIL]', ' and [EMAIL]', 'ok']);
+    // An image between two parts, or two messages, keep their texts apart.
+    const apart: JsonObject[] = [
+      chat([{ type: 'text', text: 'pay with 4111 1111' }, { type: 'image_url', image_url: { url: 'https://example.com/a.png' } }, { type: 'text', text: ' 1111 1111' }]),
+      chat('pay with 4111 1111', ' 1111 1111'),
+    ];
+    for (const body of apart) expect((await active!.checkRequest(body, 10, info)).blocked).toBeUndefined();
+  });
+
   it('reads every text a model reads: refusal parts, legacy function-call arguments and tool descriptions', async () => {
     const active = build(policy('team-a/finance', [cards, mail])).forRequest(anonymous, 'default/chat');
     const bodies: JsonObject[] = [

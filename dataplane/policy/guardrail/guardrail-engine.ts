@@ -9,7 +9,8 @@ import { PatternBudget } from '../detectors/index.js';
 import { type CompiledRule, compileRule, type RuleDeps } from './compiled-rule.js';
 import type { GuardrailDecision } from './guardrail-decision.js';
 import { guardrailRefusal, guardrailUnsupported } from './guardrail-refusal.js';
-import { countTypes, maskSpans } from './span.js';
+import { countTypes, maskSpans, type Span } from './span.js';
+import { acrossJoins, withPieces } from './joined-slots.js';
 import type { CheckContext } from './webhook-check.js';
 
 /** Who is asking and through which route: what subjects are matched against. */
@@ -181,8 +182,15 @@ async function runRules(rules: readonly CompiledRule[], body: JsonObject, text: 
     if (rule.kind === 'span') {
       const findings: Record<string, number> = {};
       // JSON text (tool-call arguments, tool results) is scanned decoded: an escape must not hide what the tool or model reads.
-      const scans = texts.map((t, i) => (text.slots[i]?.json === true ? scanDecoded(t, (d) => rule.scan(d, budget)) : rule.scan(t, budget)));
+      const scan = (t: string, json: boolean): Span[] => (json ? scanDecoded(t, (d) => rule.scan(d, budget)) : rule.scan(t, budget));
+      const scans = texts.map((t, i) => scan(t, text.slots[i]?.json === true));
       scans.forEach((spans) => countTypes(spans, findings));
+      // A match cut across the text parts of one message (read by the model as one text).
+      const across = acrossJoins(text.slots, texts, scans, scan);
+      if (across !== undefined) {
+        countTypes(across.crossing, findings);
+        across.pieces.forEach((pieces, i) => (scans[i] = withPieces(scans[i] ?? [], pieces)));
+      }
       if (Object.keys(findings).length === 0) continue;
       // A finding in text that cannot be masked where it stands (an answer's audio says it too) blocks.
       const unmaskable = action === 'Mask' && scans.some((spans, i) => spans.length > 0 && text.slots[i]?.unmaskable === true);
