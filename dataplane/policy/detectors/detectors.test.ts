@@ -576,6 +576,24 @@ describe('Cyrillic and Greek look-alike letters, and dashes', () => {
     expect(fold('\u0441\u043e\u0440 \u041a\u0391\u0399')).toBeUndefined();
   });
 
+  // Before, `ann&#64;example.com` (which a model reads, and a browser shows, as an address) passed every detector.
+  it('reads HTML character references as the characters they name, masking the references whole', () => {
+    expect(redact('mail ann&#64;example&#x2E;com ok')).toBe('mail [EMAIL] ok');
+    expect(redact('mail ann&commat;example&period;com ok')).toBe('mail [EMAIL] ok');
+    expect(redact('card 4111&ndash;1111&#8211;1111&#X2013;1111 ok')).toBe('card [PAYMENT_CARD] ok');
+    expect(redact('key &#x455;k-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD ok')).toBe('key [CREDENTIAL] ok');
+    const text = 'x ann&#64;example.com y &#x1D7D2;111 1111 1111 1111.';
+    expect(all.scan(text).findings.map((f) => text.slice(f.start, f.end))).toEqual(['ann&#64;example.com', '&#x1D7D2;111 1111 1111 1111']);
+    // What names no character, or none these read, is kept as written.
+    for (const plain of ['R&D &amp; Co', '&#0; &#xD800; &#99999999; &#64 &foo; &constructor; tom&jerry &#;']) {
+      expect(redact(plain)).toBe(plain);
+      expect(fold(plain)?.text ?? plain).toBe(plain);
+    }
+    const folded = fold('a&#64;b&#x1d7d2;c')!;
+    expect(folded.text).toBe('a@b4c');
+    expect([0, 1, 2, 3, 4, 5].map((i) => unfoldAt(folded, i))).toEqual([0, 1, 6, 7, 16, 17]);
+  });
+
   it('lists only Cyrillic and Greek letters, each read as a Latin letter of its case, one unit for one', () => {
     for (const [latin, letters] of Object.entries(LOOKALIKES)) {
       expect(latin).toMatch(/^[A-Za-z]$/);

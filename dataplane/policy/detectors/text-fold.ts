@@ -15,7 +15,9 @@ import type { ScanResult } from './detector-types.js';
  *   has them, and so do the small forms of `@ . + - ( )` (U+FE6B `﹫`, U+FE52, U+FE62, U+FE63,
  *   U+FE59, U+FE5A);
  * - every dash (the Unicode `Dash` property: hyphens, en and em dashes, the minus sign, the
- *   figure dash …) reads as `-`.
+ *   figure dash …) reads as `-`;
+ * - an HTML character reference (`&#64;`, `&#x40;`, `&commat;` …) reads as the character it names,
+ *   folded as that character is.
  *
  * And, where they stand among ASCII letters or digits, the Cyrillic and Greek letters that look
  * like a Latin letter (LOOKALIKES) read as it. Before, only NBSP, U+202F, full-width digits and
@@ -81,6 +83,15 @@ const LOOK_AS = new Uint8Array(0x530 - LOOK_FROM);
 for (const [latin, letters] of Object.entries(LOOKALIKES)) for (const letter of letters) LOOK_AS[letter.charCodeAt(0) - LOOK_FROM] = latin.charCodeAt(0);
 const LOOK_CLASS = Object.values(LOOKALIKES).join('');
 
+/**
+ * Named character references for what the detectors' patterns name (HTML's names): the numeric
+ * ones (`&#64;`, `&#x40;`) name any character.
+ */
+const NAMED_REFERENCES: Readonly<Record<string, number>> = {
+  commat: 0x40, period: 0x2e, plus: 0x2b, lpar: 0x28, rpar: 0x29, colon: 0x3a, sol: 0x2f, lowbar: 0x5f,
+  nbsp: 0xa0, hyphen: 0x2010, dash: 0x2010, ndash: 0x2013, mdash: 0x2014, minus: 0x2212,
+};
+
 /** What a look-alike letter reads as next to ASCII letters or digits, or undefined for any other character. */
 export function lookalikeAs(c: number): string | undefined {
   const as = c >= LOOK_FROM && c < LOOK_FROM + LOOK_AS.length ? LOOK_AS[c - LOOK_FROM]! : 0;
@@ -97,14 +108,15 @@ export function foldedAs(c: number): string | undefined {
 }
 
 /**
- * One character to fold, or a look-alike letter next to an ASCII letter or digit (a run that mixes
- * them has one such pair): the test a text takes first (most texts hold none: one test, no copy).
+ * One character to fold, a look-alike letter next to an ASCII letter or digit (a run that mixes
+ * them has one such pair), or an HTML character reference: the test a text takes first (most texts
+ * hold none: one test, no copy).
  */
 export const FOLDED = new RegExp(
   `[${[...FOLD_RANGES]
     .sort((a, b) => a[0] - b[0])
     .map(([from, to]) => (from === to ? `\\u{${from.toString(16)}}` : `\\u{${from.toString(16)}}-\\u{${to.toString(16)}}`))
-    .join('')}]|[${LOOK_CLASS}](?:[A-Za-z0-9]|(?<=[A-Za-z0-9].))`,
+    .join('')}]|[${LOOK_CLASS}](?:[A-Za-z0-9]|(?<=[A-Za-z0-9].))|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|${Object.keys(NAMED_REFERENCES).join('|')});`,
   'u',
 );
 
@@ -117,6 +129,8 @@ const LEAVE = 1;
 const PAIR = 2;
 /** A look-alike letter: kept, and read as its Latin letter if its run turns out to mix scripts. */
 const LOOK = 3;
+/** `&`: a character reference may start here. */
+const REFERENCE = 4;
 /** Made on the first text to fold: a data plane with no content policy (or no such text) never pays for it. */
 let byUnit: Uint8Array | undefined;
 function unitTable(): Uint8Array {
@@ -132,6 +146,7 @@ function unitTable(): Uint8Array {
     }
   }
   for (const letter of LOOK_CLASS) table[letter.charCodeAt(0)] = LOOK;
+  table[0x26] = REFERENCE;
   byUnit = table;
   return table;
 }
@@ -184,6 +199,34 @@ export function fold(text: string): Folded | undefined {
       looks++;
       continue;
     }
+    if (action === REFERENCE) {
+      width = characterReference(text, i);
+      if (width === 0) {
+        out[n++] = c;
+        continue;
+      }
+      // The character it names, folded as the character itself would be.
+      const point = referenced;
+      const to = foldedAs(point);
+      const before = n;
+      if (to !== undefined) {
+        if (to !== '') out[n++] = to.charCodeAt(0);
+      } else if (point > 0xffff) {
+        out[n++] = 0xd800 + ((point - 0x10000) >> 10);
+        out[n++] = 0xdc00 + ((point - 0x10000) & 0x3ff);
+      } else {
+        out[n++] = point;
+        if (isLook(point)) looks++;
+      }
+      i += width - 1;
+      shifted += width - (n - before);
+      if (from[from.length - 1] === n) shift[shift.length - 1] = shifted;
+      else {
+        from.push(n);
+        shift.push(shifted);
+      }
+      continue;
+    }
     if (action === PAIR) {
       const point = text.codePointAt(i)!;
       const to = point > 0xffff ? foldedAs(point) : undefined;
@@ -213,6 +256,40 @@ export function fold(text: string): Folded | undefined {
   const bytes = Buffer.from(out.buffer, out.byteOffset, n * 2);
   if (!LITTLE_ENDIAN) bytes.swap16();
   return { text: bytes.toString('utf16le'), from, shift };
+}
+
+/** The character the last reference characterReference read names. */
+let referenced = 0;
+
+/**
+ * The length of the HTML character reference at `at` (`&#64;`, `&#x40;`, `&commat;`: a model reads
+ * it as the character, as a browser shows it), its character left in `referenced`; 0 when there
+ * is none (a bare `&`, an unknown name, no `;`, a number naming no character).
+ */
+function characterReference(text: string, at: number): number {
+  let i = at + 1;
+  if (text.charCodeAt(i) === 0x23 /* # */) {
+    i++;
+    const hex = (text.charCodeAt(i) | 32) === 0x78; /* x */
+    if (hex) i++;
+    const first = i;
+    let point = 0;
+    for (; i - first < (hex ? 6 : 7); i++) {
+      const u = text.charCodeAt(i);
+      const digit = u >= 48 && u <= 57 ? u - 48 : hex && (u | 32) >= 97 && (u | 32) <= 102 ? (u | 32) - 87 : -1;
+      if (digit < 0) break;
+      point = point * (hex ? 16 : 10) + digit;
+    }
+    if (i === first || text.charCodeAt(i) !== 0x3b /* ; */ || point === 0 || point > 0x10ffff || (point >= 0xd800 && point <= 0xdfff)) return 0;
+    referenced = point;
+    return i + 1 - at;
+  }
+  const end = text.indexOf(';', i);
+  if (end === -1 || end - i > 6) return 0;
+  const name = text.slice(i, end);
+  if (!Object.hasOwn(NAMED_REFERENCES, name)) return 0;
+  referenced = NAMED_REFERENCES[name]!;
+  return end + 1 - at;
 }
 
 const isAsciiAlnum = (u: number): boolean => (u >= 48 && u <= 57) || ((u | 32) >= 97 && (u | 32) <= 122);

@@ -29,6 +29,8 @@ describe('DenyList', () => {
     const text = 'pr\u043eject f\u0430lcon; Сор и ТОР-1, рор, ΚΑΙ και; c\u043ep.';
     expect(list.find(text).spans.map((s) => text.slice(s.start, s.end))).toEqual(['pr\u043eject f\u0430lcon', 'c\u043ep']);
     for (const plain of ['Сор и мусор убрали у моря, а ТОР стоит на холме.', 'ΚΑΙ ΤΟ ΠΑΙΔΙ ΕΙΠΕ: «Καλημέρα», και έφυγε.']) expect(list.find(plain).spans).toEqual([]);
+    const refs = 'a proj&#101;ct f&#x61;lcon here';
+    expect(list.find(refs).spans.map((s) => refs.slice(s.start, s.end))).toEqual(['proj&#101;ct f&#x61;lcon']);
   });
 
   it('reads at most maxInputLength characters and finds at most maxMatches, saying where it stopped', () => {
