@@ -125,7 +125,10 @@ function answerOtherFields(body: JsonObject, found: { slot: TextSlot; set: Sette
     const m = c[at];
     if (!isObject(m)) return;
     for (const [key, v] of Object.entries(m)) {
-      if (at === 'message' ? ANSWER_MESSAGE_FIELDS.has(key) : DELTA_FIELDS.has(key) || typeof v === 'string') continue;
+      // Content as a list of parts (Mistral's reasoning models: thinking, then text) is read where
+      // it stands; before, only string content was read, and such an answer passed every rule.
+      const parts = key === 'content' && typeof v === 'object' && v !== null;
+      if (!parts && (at === 'message' ? ANSWER_MESSAGE_FIELDS.has(key) : DELTA_FIELDS.has(key) || typeof v === 'string')) continue;
       if (typeof v === 'string' && NOT_TEXT.has(key)) continue;
       everyString(v, ['choices', i, at, key], 'assistant', found);
     }
@@ -157,6 +160,7 @@ function chunkHasOther(chunk: JsonObject): boolean {
     const d = c.delta;
     if (!isObject(d)) continue;
     if (hasOtherKey(d, DELTA_FIELDS, true)) return true;
+    if (typeof d.content === 'object' && d.content !== null) return true;
     if (isObject(d.function_call) && hasOtherKey(d.function_call, CALL_BODY_FIELDS, false)) return true;
     if (!Array.isArray(d.tool_calls)) continue;
     for (const call of d.tool_calls) {

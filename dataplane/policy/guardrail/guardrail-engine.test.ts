@@ -517,3 +517,18 @@ describe('guardrail engine: fields of an answer the gateway does not know', () =
     expect((await active.checkResponse(quiet, info)).blocked).toBeUndefined();
   });
 });
+
+describe('guardrail engine: an answer whose content is not a string', () => {
+  // Mistral's reasoning models answer with content as a list of parts (thinking, text); before,
+  // only string content was read, and such an answer passed every response rule.
+  const parts = (text: string): JsonObject[] => [{ type: 'thinking', thinking: [{ type: 'text', text: 'let me think' }] }, { type: 'text', text }];
+  const answer = (content: JsonObject[]): JsonObject => ({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }] });
+
+  it('reads its strings where they stand: a Block rule blocks, a Mask rule masks', async () => {
+    const keys = build(policy('p', [rule('no-keys', 'Response', 'Block', { kind: 'builtin', names: ['Credential'] })])).forRequest(anonymous, 'default/chat')!;
+    expect((await keys.checkResponse(answer(parts('key sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD')), info)).blocked?.code).toBe('guardrail_blocked');
+    const mail = build(policy('p', [rule('mail', 'Response', 'Mask', { kind: 'builtin', names: ['Email'] })])).forRequest(anonymous, 'default/chat')!;
+    const r = await mail.checkResponse(answer(parts('write to ann@example.com')), info);
+    expect(r.body).toEqual(answer(parts('write to [EMAIL]')));
+  });
+});

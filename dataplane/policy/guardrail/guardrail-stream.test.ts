@@ -457,3 +457,14 @@ describe('stream guard: fields the gateway does not know', () => {
     expect(guard.maskedBy).toEqual([]);
   });
 });
+
+describe('stream guard: a delta whose content is not a string', () => {
+  it('reads its strings with the field’s tail from the chunks before: a key split across chunks is blocked before its last part goes out', async () => {
+    const guard = guardFor([{ name: 'no-keys', phase: 'Response', action: 'Block', detector: { kind: 'builtin', names: ['Credential'] } }]);
+    const KEY = 'sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD';
+    const part = (text: string): JsonObject => ({ id: 'c1', object: 'chat.completion.chunk', model: 'm', choices: [{ index: 0, delta: { content: [{ type: 'text', text }] }, finish_reason: null }] });
+    await expect(guardFor([{ name: 'no-keys', phase: 'Response', action: 'Block', detector: { kind: 'builtin', names: ['Credential'] } }]).step({ chunks: [part(`key ${KEY}`)] })).rejects.toMatchObject({ code: 'guardrail_blocked' });
+    await guard.step({ chunks: [part(`key ${KEY.slice(0, 20)}`)] });
+    await expect(guard.step({ chunks: [part(KEY.slice(20))] })).rejects.toMatchObject({ code: 'guardrail_blocked' });
+  });
+});
