@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { type PushResult, SnapshotEnvelopeSchema } from '../config/snapshot-envelope.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
 import { SNAPSHOT_BODY_LIMIT } from '../config/channel-answers.js';
+import { namesLines, parseLinesSteps, SNAPSHOT_FORMATS_HEADER, SNAPSHOT_LINES_TYPE } from '../config/snapshot-lines.js';
+import { runSliced } from '../config/sliced.js';
 import { closeUnreadBodies, jsonErrors, jsonNotFound, requireMetricsToken, requireToken } from './channel-guard.js';
 
 export interface AdminDeps {
@@ -54,13 +56,31 @@ export function createAdminApp(deps: AdminDeps): Express {
   app.use(requireToken(deps.token));
   if (metricsToken === undefined) deps.metrics?.mount(app);
   deps.extend?.(app);
+  // Every answer of the snapshot channel says that this pod reads the line form (snapshot-lines.ts):
+  // the operator pushes it only to pods that say so.
+  app.use('/v1/snapshot', (_req, res, next) => {
+    res.set(SNAPSHOT_FORMATS_HEADER, SNAPSHOT_LINES_TYPE);
+    next();
+  });
   app.get('/v1/snapshot/status', (_req, res) => {
     res.json(status());
   });
   // Validated and built in slices (applyGenerationSliced): in one piece, a large snapshot held up the
   // public port's requests on this event loop for as long as that took.
-  app.put('/v1/snapshot', express.json({ limit: SNAPSHOT_BODY_LIMIT }), async (req, res) => {
-    const envelope = SnapshotEnvelopeSchema.safeParse(req.body);
+  // The line form is parsed a line at a time in slices too (one JSON.parse of 6 MB held the loop
+  // 50–110 ms); JSON, what operators from before it push, is still read as before.
+  const linesBody = express.text({ type: SNAPSHOT_LINES_TYPE, limit: SNAPSHOT_BODY_LIMIT });
+  app.put('/v1/snapshot', linesBody, express.json({ limit: SNAPSHOT_BODY_LIMIT }), async (req, res) => {
+    let body: unknown = req.body;
+    if (namesLines(req.headers['content-type'])) {
+      const lines = typeof req.body === 'string' ? await runSliced(parseLinesSteps(req.body), deps.store.sliceOptions) : { ok: false as const, error: 'no body' };
+      if (!lines.ok) {
+        res.status(400).json({ ...status(), accepted: false, error: `bad envelope: ${lines.error}` });
+        return;
+      }
+      body = lines.value;
+    }
+    const envelope = SnapshotEnvelopeSchema.safeParse(body);
     if (!envelope.success) {
       res.status(400).json({ ...status(), accepted: false, error: `bad envelope: ${envelope.error.issues[0]?.message ?? ''}` });
       return;

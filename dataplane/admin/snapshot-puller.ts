@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import { type Dispatcher, request } from '../config/undici.js';
 import { SnapshotEnvelopeSchema } from '../config/snapshot-envelope.js';
 import type { SnapshotStore } from '../runtime/snapshot-store.js';
+import { namesLines, parseLinesSteps, SNAPSHOT_LINES_TYPE } from '../config/snapshot-lines.js';
+import { runSliced } from '../config/sliced.js';
 
 /**
  * On start, asks the operator for the current snapshot so that a new pod becomes ready without
@@ -19,13 +21,22 @@ export async function pullSnapshot(
   while (!signal.aborted && store.current === undefined) {
     try {
       const res = await request(`${operatorUrl.replace(/\/$/, '')}/v1/snapshot`, {
-        headers: { authorization: `Bearer ${token}` },
+        // The line form parses in slices (snapshot-lines.ts); an operator from before it answers JSON.
+        headers: { authorization: `Bearer ${token}`, accept: `${SNAPSHOT_LINES_TYPE}, application/json;q=0.5` },
         ...(dispatcher === undefined ? {} : { dispatcher }),
         signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
       });
       const text = await res.body.text();
       if (res.statusCode === 200) {
-        const envelope = SnapshotEnvelopeSchema.parse(JSON.parse(text));
+        let body: unknown;
+        if (namesLines(res.headers['content-type'])) {
+          const lines = await runSliced(parseLinesSteps(text), store.sliceOptions);
+          if (!lines.ok) throw new Error(`pulled snapshot: ${lines.error}`);
+          body = lines.value;
+        } else {
+          body = JSON.parse(text);
+        }
+        const envelope = SnapshotEnvelopeSchema.parse(body);
         const applied = await store.applyGenerationSliced(envelope.generation, envelope.snapshot, envelope.term);
         if (applied.ok) {
           logger.info({ generation: envelope.generation, version: applied.version }, 'snapshot pulled from the operator');

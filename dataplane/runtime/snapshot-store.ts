@@ -55,6 +55,11 @@ export class SnapshotStore {
    * port, for about half a second. The ordering is checked again at the swap, which runs in one
    * piece: another snapshot may have been applied meanwhile.
    */
+  /** How this store's sliced work gives the loop back (the push and pull parse their bodies in the same slices). */
+  get sliceOptions(): SliceOptions {
+    return this.slices;
+  }
+
   applyGenerationSliced(generation: number, snapshot: unknown, term?: number): Promise<ApplyResult> {
     return runSliced(this.applyGenerationSteps(generation, snapshot, term), this.slices);
   }

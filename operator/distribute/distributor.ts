@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { Agent, request } from '../../dataplane/config/undici.js';
 import { PushResultSchema, type SnapshotEnvelope } from '../../dataplane/config/snapshot-envelope.js';
-import { wireJson } from '../../dataplane/config/secret-value.js';
+import { runToEnd } from '../../dataplane/config/sliced.js';
+import { SNAPSHOT_FORMATS_HEADER, SNAPSHOT_LINES_TYPE, namesLines, type WireBodies, wireBodiesSteps } from '../../dataplane/config/snapshot-lines.js';
 import { NOOP_OPERATOR_TRACING, type OperatorTracing } from '../telemetry/operator-tracing.js';
 
 /** A data-plane pod as its Service's EndpointSlices show it. */
@@ -31,6 +32,11 @@ interface PodState {
   /** The pod's last push got no answer (timed out, connection refused or reset). */
   unanswered: boolean;
   retryTimer: NodeJS.Timeout | undefined;
+  /**
+   * The snapshot form this pod reads, from its last answer (SNAPSHOT_FORMATS_HEADER): the line form
+   * until an answer says otherwise; a pod from before it gets JSON (snapshot-lines.ts).
+   */
+  lines: boolean;
 }
 
 export interface DistributorOptions {
@@ -76,6 +82,7 @@ export interface DistributorOptions {
 export class Distributor {
   private current: SnapshotEnvelope | undefined;
   private body = '';
+  private lines = '';
   private readonly pods = new Map<string, PodState>();
   private active = 0;
   /** Slots held by pods that are not preferred (see `preferred`). */
@@ -104,6 +111,11 @@ export class Distributor {
     return this.current === undefined ? undefined : this.body;
   }
 
+  /** The current envelope's line form (answers pulls that ask for it). */
+  get wireLines(): string | undefined {
+    return this.current === undefined ? undefined : this.lines;
+  }
+
   get bodyBytes(): number {
     return Buffer.byteLength(this.body);
   }
@@ -122,9 +134,14 @@ export class Distributor {
     }
   }
 
-  publish(envelope: SnapshotEnvelope): void {
+  /**
+   * `bodies`: the envelope's two wire forms (snapshot-lines.ts); the reconciler serialises them in
+   * slices (in one piece, a 5,000-route snapshot held the operator's loop ~100 ms).
+   */
+  publish(envelope: SnapshotEnvelope, bodies: WireBodies = runToEnd(wireBodiesSteps(envelope))): void {
     this.current = envelope;
-    this.body = wireJson(envelope);
+    this.body = bodies.json;
+    this.lines = bodies.lines;
     for (const pod of this.pods.values()) {
       // A pod that does not answer keeps its backoff (its retry pushes what is current then): reset
       // on every publish, 16 such pods took every slot for 10 s on each change.
@@ -143,7 +160,7 @@ export class Distributor {
         existing.endpoint = endpoint;
         continue;
       }
-      const pod: PodState = { endpoint, acked: -1, pushing: false, failures: 0, contacted: false, answered: false, unanswered: false, retryTimer: undefined };
+      const pod: PodState = { endpoint, acked: -1, pushing: false, failures: 0, contacted: false, answered: false, unanswered: false, retryTimer: undefined, lines: true };
       this.pods.set(endpoint.address, pod);
       this.schedule(pod, 0);
     }
@@ -312,20 +329,31 @@ export class Distributor {
     const release = await this.slot(this.preferred(pod));
     const started = process.hrtime.bigint();
     let retry = true;
+    let resend = false;
     const span = (this.opts.tracing ?? NOOP_OPERATOR_TRACING).push(pod.endpoint.address, envelope.generation);
     let traced: { outcome: 'acked' | 'stale' | 'refused' | 'failed'; status?: number; podGeneration?: number } = { outcome: 'failed' };
     try {
-      const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${this.opts.token}` };
+      const sentLines = pod.lines;
+      const headers: Record<string, string> = { 'content-type': sentLines ? SNAPSHOT_LINES_TYPE : 'application/json', authorization: `Bearer ${this.opts.token}` };
       span.inject(headers);
       const res = await request(this.url(pod, '/v1/snapshot'), {
         method: 'PUT',
         dispatcher: this.agent,
         headers,
-        body: this.body,
+        body: sentLines ? this.lines : this.body,
         signal: AbortSignal.timeout(this.opts.pushTimeoutMs ?? 10_000),
       });
       pod.answered = true;
       pod.unanswered = false;
+      pod.lines = namesLines(res.headers[SNAPSHOT_FORMATS_HEADER]);
+      if (sentLines && !pod.lines) {
+        // A pod from before the line form (it read no envelope): the same push again, as JSON, now.
+        await res.body.dump().catch(() => undefined);
+        traced = { outcome: 'failed', status: res.statusCode };
+        retry = false;
+        resend = true;
+        return;
+      }
       const parsed = PushResultSchema.safeParse(await res.body.json().catch(() => undefined));
       const result = parsed.success ? parsed.data : undefined;
       const outcome = result === undefined ? 'failed' : res.statusCode === 200 ? 'acked' : res.statusCode === 409 ? 'stale' : res.statusCode === 400 ? 'refused' : 'failed';
@@ -363,7 +391,9 @@ export class Distributor {
       span.end(traced.outcome, traced.status, traced.podGeneration);
       release();
       pod.pushing = false;
-      if (!pod.contacted) {
+      // (The try returned: what follows the finally does not run for a resend.)
+      if (resend) void this.push(pod);
+      else if (!pod.contacted) {
         pod.contacted = true;
         if (retry) this.opts.onAck?.();
       }

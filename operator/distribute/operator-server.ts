@@ -9,6 +9,7 @@ import type { UsageTerm } from '../budgets/usage-term.js';
 import type { UsageHistory } from '../usage/usage-history.js';
 import { consoleRouter, type ViewerReader } from '../console/console-routes.js';
 import type { Distributor } from './distributor.js';
+import { namesLines, SNAPSHOT_LINES_TYPE } from '../../dataplane/config/snapshot-lines.js';
 
 export interface OperatorServerDeps {
   /** The admin token, or it and the previous one while a rotation is under way (pods started before it report with the previous). */
@@ -107,14 +108,18 @@ export function createOperatorApp(deps: OperatorServerDeps): Express {
       res.status(503).json({ error: 'usage not persisted; retry' });
     }
   });
-  app.get('/v1/snapshot', (_req, res) => {
-    const body = deps.distributor.wireBody;
+  app.get('/v1/snapshot', (req, res) => {
+    // The line form to pods that ask for it (they parse it in slices); JSON to pods from before it.
+    const lines = namesLines(req.headers.accept);
+    const body = lines ? deps.distributor.wireLines : deps.distributor.wireBody;
     if (!deps.isLeader() || body === undefined) {
       notHere(res, 'no snapshot here: not the leader or not reconciled yet');
       return;
     }
     // The wire form carries the credentials in clear (the channel is authenticated, TLS by default).
-    res.type('json').send(body);
+    res.vary('accept');
+    if (lines) res.type(SNAPSHOT_LINES_TYPE).send(body);
+    else res.type('json').send(body);
   });
   app.use(jsonNotFound);
   app.use(jsonErrors(deps.logger));
