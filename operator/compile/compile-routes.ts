@@ -19,6 +19,7 @@ import { compareIds } from '../../dataplane/config/id-order.js';
 import { routeRefusal } from './publishable.js';
 import { passThroughServedCondition } from './pass-through-served.js';
 import type { CompileInput, ComputedCondition, ObjectStatus } from './types.js';
+import { runToEnd, type Steps } from '../../dataplane/config/sliced.js';
 
 const RETRY_DEFAULTS = RetrySchema.parse({});
 const BACKOFF_DEFAULTS = BackoffSchema.parse({});
@@ -407,6 +408,14 @@ export function compileRoutes(
   input: CompileInput,
   providers: Map<string, CompiledProvider>,
 ): { routes: RouteConfig[]; statuses: ObjectStatus[] } {
+  return runToEnd(compileRoutesSteps(input, providers));
+}
+
+/** compileRoutes, a route (a step) at a time: the operator compiles in slices (compile.ts). */
+export function* compileRoutesSteps(
+  input: CompileInput,
+  providers: Map<string, CompiledProvider>,
+): Steps<{ routes: RouteConfig[]; statuses: ObjectStatus[] }> {
   const namespaceLabels = new Map((input.namespaces ?? []).map((n) => [n.name, n.labels]));
   const platform = input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces);
   const ordered = [...input.routes].sort((a, b) => precedence(platform, a, b));
@@ -420,6 +429,7 @@ export function compileRoutes(
   const publishable = new Set([...providers.values()].flatMap((p) => (p.config === undefined ? [] : [p.id])));
 
   for (const route of ordered) {
+    yield;
     const ns = route.metadata.namespace ?? 'default';
     const gen = route.metadata.generation;
     const status: ObjectStatus = { kind: 'ModelRoute', namespace: ns, name: route.metadata.name, conditions: [] };

@@ -5,7 +5,8 @@ import { compileDataPolicies } from './compile-data-policies.js';
 import { compileGuardrails } from './compile-guardrails.js';
 import { compileProviders } from './compile-providers.js';
 import { compileApiKeys } from './compile-api-keys.js';
-import { compileRoutes } from './compile-routes.js';
+import { compileRoutesSteps } from './compile-routes.js';
+import { runToEnd, type Steps } from '../../dataplane/config/sliced.js';
 import { markGuardrailRefused } from './pass-through-served.js';
 import { entryBytes, fitSnapshot, markLeftOut, type SizedObject, type SnapshotObjectKind, sizedKey, splitId } from './snapshot-budget.js';
 import type { GuardrailConfig } from '../../dataplane/config/guardrail-config.js';
@@ -13,7 +14,7 @@ import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
 import type { DataPolicyConfig } from '../../dataplane/config/data-policy-config.js';
 import type { CompiledProvider } from './compile-providers.js';
 import { resolvedServices } from './service-ref.js';
-import { contentHash } from '../../dataplane/config/content-hash.js';
+import { contentHashSteps } from '../../dataplane/config/content-hash.js';
 import type { CompileInput, CompileResult, ObjectStatus } from './types.js';
 import { CompiledEgressAllowlist } from '../../dataplane/config/egress-allowlist.js';
 
@@ -51,22 +52,39 @@ function referencedProviders(routes: readonly RouteConfig[], guardrails: readonl
 }
 
 /** Each object's entry in the snapshot, sized, with its kind and namespace (snapshot-budget.ts). */
-function sizedObjects(
+function* sizedObjects(
   routes: readonly RouteConfig[],
   compiled: { budgets: { configs: BudgetConfig[] }; dataPolicies: { configs: DataPolicyConfig[] }; guardrails: { configs: GuardrailConfig[] } },
   apiKeys: readonly ApiKeyConfig[],
   providers: readonly CompiledProvider[],
-): SizedObject[] {
+): Steps<SizedObject[]> {
+  const out: SizedObject[] = [];
   // One more byte each: the comma between entries of a list.
-  const byId = (kind: SnapshotObjectKind, id: string, entry: unknown): SizedObject => ({ kind, ...splitId(id), bytes: entryBytes(entry) + 1 });
-  return [
-    ...providers.map((p) => byId('Provider', p.id, p.config)),
-    ...routes.map((r) => byId('ModelRoute', r.id, r)),
-    ...compiled.budgets.configs.map((b) => byId('Budget', b.id, b)),
-    ...compiled.dataPolicies.configs.map((d) => byId('DataPolicy', d.id, d)),
-    ...compiled.guardrails.configs.map((g) => byId('GuardrailPolicy', g.id, g)),
-    ...apiKeys.map((k): SizedObject => ({ kind: 'Secret', namespace: k.namespace, name: k.name, bytes: entryBytes(k) + 1 })),
-  ];
+  const add = (kind: SnapshotObjectKind, namespace: string, name: string, entry: unknown): void => {
+    out.push({ kind, namespace, name, bytes: entryBytes(entry) + 1 });
+  };
+  for (const p of providers) {
+    const { namespace, name } = splitId(p.id);
+    add('Provider', namespace, name, p.config);
+    yield;
+  }
+  for (const [kind, entries] of [
+    ['ModelRoute', routes],
+    ['Budget', compiled.budgets.configs],
+    ['DataPolicy', compiled.dataPolicies.configs],
+    ['GuardrailPolicy', compiled.guardrails.configs],
+  ] as const) {
+    for (const entry of entries) {
+      const { namespace, name } = splitId(entry.id);
+      add(kind, namespace, name, entry);
+      yield;
+    }
+  }
+  for (const k of apiKeys) {
+    add('Secret', k.namespace, k.name, k);
+    yield;
+  }
+  return out;
 }
 
 /**
@@ -74,6 +92,15 @@ function sizedObjects(
  * order give a byte-identical snapshot whose version is its content hash.
  */
 export function compile(input: CompileInput): CompileResult {
+  return runToEnd(compileSteps(input));
+}
+
+/**
+ * compile, yielding between routes and between the items it sizes and hashes: the operator runs it
+ * in slices (runSliced), so that a large compile (0.4–1.0 s at 5,000 routes) does not hold the loop
+ * that renews the Lease and answers pulls and probes. The same code as compile: the same output.
+ */
+export function* compileSteps(input: CompileInput): Steps<CompileResult> {
   const platform = input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces);
   const sorted: CompileInput = {
     ...input,
@@ -85,7 +112,7 @@ export function compile(input: CompileInput): CompileResult {
   const egress = input.egressAllowlist === undefined ? undefined : new CompiledEgressAllowlist(input.egressAllowlist);
   const { providers: compiledProviders, statuses: providerStatuses } = compileProviders(sorted, egress);
   let providers = compiledProviders;
-  let { routes, statuses: routeStatuses } = compileRoutes(sorted, providers);
+  let { routes, statuses: routeStatuses } = yield* compileRoutesSteps(sorted, providers);
   // What depends on which Providers and routes exist (budgets' subjects and downgrades, policies' subjects, moderation).
   const dependents = (served: RouteConfig[]) => ({
     budgets: compileBudgets(sorted.budgets, served, platform, new Map((sorted.namespaces ?? []).map((n) => [n.name, n.labels]))),
@@ -106,7 +133,7 @@ export function compile(input: CompileInput): CompileResult {
   // out and what depended on them is compiled again without them.
   const carried = referencedProviders(routes, compiled.guardrails.configs);
   const fit = fitSnapshot(
-    sizedObjects(routes, compiled, apiKeys, [...providers.values()].filter((p) => carried.has(p.id))),
+    yield* sizedObjects(routes, compiled, apiKeys, [...providers.values()].filter((p) => carried.has(p.id))),
     entryBytes(sorted.namespaces ?? []) + ENVELOPE_BYTES,
     platform,
     input.snapshotBudgetBytes,
@@ -121,7 +148,7 @@ export function compile(input: CompileInput): CompileResult {
     if ([...providers.keys()].some((id) => leftOut('Provider', id))) {
       // Routes that name a Provider left out lose it as a target (ProviderNotReady says why).
       providers = new Map([...providers].map(([id, p]) => [id, leftOut('Provider', id) ? { id, source: p.source, notReady: 'left out of the configuration snapshot (SnapshotTooLarge): see its status' } : p]));
-      ({ routes, statuses: routeStatuses } = compileRoutes(sorted, providers));
+      ({ routes, statuses: routeStatuses } = yield* compileRoutesSteps(sorted, providers));
     }
     routes = routes.filter((r) => !leftOut('ModelRoute', r.id));
     compiled = dependents(routes);
@@ -164,7 +191,7 @@ export function compile(input: CompileInput): CompileResult {
   // Absent rather than empty: snapshots without guardrails keep their content hash.
   if (guardrails.configs.length > 0) content.guardrails = guardrails.configs;
   if (apiKeys.length > 0 && input.apiKeyHashKey !== undefined) content.apiKeyHashKey = secret(input.apiKeyHashKey);
-  const snapshot: Snapshot = { ...content, version: contentHash(content) };
+  const snapshot: Snapshot = { ...content, version: yield* contentHashSteps(content) };
   const result: CompileResult = { snapshot, statuses: [...providerStatuses, ...routeStatuses, ...budgetStatuses, ...dataPolicyStatuses, ...guardrails.statuses].sort(statusOrder) };
   if (leftOutApiKeys.length > 0) result.leftOutApiKeys = leftOutApiKeys;
   // A keeper left out of an oversized snapshot is told that (SnapshotTooLarge) and that it was copied.
