@@ -1,5 +1,6 @@
 import type { ApiKeyConfig } from '../../dataplane/config/snapshot.js';
-import { apiKeyDigest } from '../../dataplane/config/api-key-digest.js';
+import { apiKeyDigest, apiKeyHashKeyObject } from '../../dataplane/config/api-key-digest.js';
+import { runToEnd, type Steps } from '../../dataplane/config/sliced.js';
 import { secret } from '../../dataplane/config/secret-value.js';
 import type { SecretInput } from './types.js';
 
@@ -87,12 +88,20 @@ function copiedMessage(keeper: SecretInput, copies: readonly SecretInput[]): str
  * copier cannot backdate its Secret.
  */
 export function compileApiKeys(secrets: SecretInput[], hashKey: string | undefined): CompiledApiKeys {
+  return runToEnd(compileApiKeysSteps(secrets, hashKey));
+}
+
+/** compileApiKeys, a Secret (a step) at a time: each API key is an HMAC (compile.ts runs in slices). */
+export function* compileApiKeysSteps(secrets: SecretInput[], hashKey: string | undefined): Steps<CompiledApiKeys> {
   if (hashKey === undefined) return { keys: [], refused: [], copied: [] };
   const holders = new Map<string, SecretInput[]>();
+  // Imported once: the same digests as the text key, without importing it again per Secret.
+  const key = apiKeyHashKeyObject(hashKey);
   for (const s of secrets) {
+    yield;
     const value = (s.data[API_KEY_DATA_KEY] ?? '').trim();
     if (s.labels?.[API_KEY_LABEL] !== 'true' || value === '') continue;
-    const digest = apiKeyDigest(value, hashKey);
+    const digest = apiKeyDigest(value, key);
     const list = holders.get(digest);
     if (list === undefined) holders.set(digest, [s]);
     else list.push(s);

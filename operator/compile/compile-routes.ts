@@ -34,13 +34,13 @@ function creationSeconds(route: ModelRoute): number {
 }
 
 /** Platform namespaces' routes first, then older first; namespace/name breaks ties, as in Gateway API. */
-function precedence(platform: ReadonlySet<string> | undefined, a: ModelRoute, b: ModelRoute): number {
+function precedence(platform: ReadonlySet<string> | undefined, a: ModelRoute, b: ModelRoute, seconds: ReadonlyMap<ModelRoute, number>): number {
   // A platform namespace's route comes before any tenant's: a tenant's older route open to all
   // cannot take the callers of a public name the platform serves (a squat on `gpt-4o`).
   const pa = platform?.has(a.metadata.namespace ?? 'default') === true;
   const pb = platform?.has(b.metadata.namespace ?? 'default') === true;
   if (pa !== pb) return pa ? -1 : 1;
-  const byAge = creationSeconds(a) - creationSeconds(b);
+  const byAge = (seconds.get(a) ?? creationSeconds(a)) - (seconds.get(b) ?? creationSeconds(b));
   if (byAge !== 0) return byAge;
   return compareIds(idOf(a), idOf(b));
 }
@@ -418,7 +418,9 @@ export function* compileRoutesSteps(
 ): Steps<{ routes: RouteConfig[]; statuses: ObjectStatus[] }> {
   const namespaceLabels = new Map((input.namespaces ?? []).map((n) => [n.name, n.labels]));
   const platform = input.platformNamespaces === undefined ? undefined : new Set(input.platformNamespaces);
-  const ordered = [...input.routes].sort((a, b) => precedence(platform, a, b));
+  // Creation times parsed once, not twice per comparison (Date.parse of 5,000 routes' times ~13 times each).
+  const seconds = new Map(input.routes.map((r) => [r, creationSeconds(r)]));
+  const ordered = [...input.routes].sort((a, b) => precedence(platform, a, b, seconds));
   const claimed = new Map<string, string>();
   // Per public name, the oldest accepted route open to all (what shadowingRoute needs of the older
   // ones): keeping every accepted route per name, copied on each, was quadratic in the routes of

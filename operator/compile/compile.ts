@@ -4,7 +4,7 @@ import { compileBudgets } from './compile-budgets.js';
 import { compileDataPolicies } from './compile-data-policies.js';
 import { compileGuardrails } from './compile-guardrails.js';
 import { compileProviders } from './compile-providers.js';
-import { compileApiKeys } from './compile-api-keys.js';
+import { compileApiKeysSteps } from './compile-api-keys.js';
 import { compileRoutesSteps } from './compile-routes.js';
 import { runToEnd, type Steps } from '../../dataplane/config/sliced.js';
 import { markGuardrailRefused } from './pass-through-served.js';
@@ -21,8 +21,9 @@ import { CompiledEgressAllowlist } from '../../dataplane/config/egress-allowlist
 type Named = { metadata: { name: string; namespace?: string | undefined } };
 
 function byId<T extends Named>(items: readonly T[]): T[] {
-  const key = (o: T): string => `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
-  return [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  // Keys made once, not twice per comparison (5,000 routes: ~60,000 strings in one piece of the compile).
+  const keyed = items.map((o) => ({ o, key: `${o.metadata.namespace ?? 'default'}/${o.metadata.name}` }));
+  return keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((k) => k.o);
 }
 
 /**
@@ -36,10 +37,10 @@ function platformFirst<T extends Named>(items: readonly T[], platform: ReadonlyS
   return [...items.filter(isPlatform), ...items.filter((o) => !isPlatform(o))];
 }
 
-function statusOrder(a: ObjectStatus, b: ObjectStatus): number {
-  const ka = `${a.kind}/${a.namespace}/${a.name}`;
-  const kb = `${b.kind}/${b.namespace}/${b.name}`;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
+/** By kind/namespace/name, keys made once rather than twice per comparison (6,000 statuses at 5,000 routes). */
+function inStatusOrder(statuses: readonly ObjectStatus[]): ObjectStatus[] {
+  const keyed = statuses.map((s) => ({ s, key: `${s.kind}/${s.namespace}/${s.name}` }));
+  return keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((k) => k.s);
 }
 
 /** What a snapshot carries besides its objects and namespace labels (its version, schema version, the lists' names), at most. */
@@ -47,8 +48,10 @@ const ENVELOPE_BYTES = 512;
 
 /** The Providers a snapshot with these routes and guardrails carries: those a target or a usable moderation rule names. */
 function referencedProviders(routes: readonly RouteConfig[], guardrails: readonly GuardrailConfig[]): Set<string> {
-  const moderation = guardrails.flatMap((g) => g.rules.flatMap((r) => (r.detector.kind === 'moderation' && r.detector.unusable !== true ? [r.detector.providerId] : [])));
-  return new Set([...routes.flatMap((r) => r.targets.map((t) => t.providerId)), ...moderation]);
+  const referenced = new Set<string>();
+  for (const r of routes) for (const t of r.targets) referenced.add(t.providerId);
+  for (const g of guardrails) for (const r of g.rules) if (r.detector.kind === 'moderation' && r.detector.unusable !== true) referenced.add(r.detector.providerId);
+  return referenced;
 }
 
 /** Each object's entry in the snapshot, sized, with its kind and namespace (snapshot-budget.ts). */
@@ -114,26 +117,32 @@ export function* compileSteps(input: CompileInput): Steps<CompileResult> {
   let providers = compiledProviders;
   let { routes, statuses: routeStatuses } = yield* compileRoutesSteps(sorted, providers);
   // What depends on which Providers and routes exist (budgets' subjects and downgrades, policies' subjects, moderation).
-  const dependents = (served: RouteConfig[]) => ({
-    budgets: compileBudgets(sorted.budgets, served, platform, new Map((sorted.namespaces ?? []).map((n) => [n.name, n.labels]))),
-    dataPolicies: compileDataPolicies(input.dataPolicies ?? [], { routes: served, secrets: sorted.secrets, platform, localDestinations: input.localCaptureDestinations ?? false, egress }),
-    guardrails: compileGuardrails(sorted.guardrails ?? [], {
+  // A step between the three (each reads every route): in slices, none holds the loop for all of them.
+  function* dependents(served: RouteConfig[]): Steps<{ budgets: ReturnType<typeof compileBudgets>; dataPolicies: ReturnType<typeof compileDataPolicies>; guardrails: ReturnType<typeof compileGuardrails> }> {
+    const budgets = compileBudgets(sorted.budgets, served, platform, new Map((sorted.namespaces ?? []).map((n) => [n.name, n.labels])));
+    yield;
+    const dataPolicies = compileDataPolicies(input.dataPolicies ?? [], { routes: served, secrets: sorted.secrets, platform, localDestinations: input.localCaptureDestinations ?? false, egress });
+    yield;
+    const guardrails = compileGuardrails(sorted.guardrails ?? [], {
       providers,
       routeIds: new Set(served.map((r) => r.id)),
       namespaceLabels: new Map((sorted.namespaces ?? []).map((n) => [n.name, n.labels])),
       platform,
       services: resolvedServices(input.endpoints),
       egress,
-    }),
-  });
-  const compiledKeys = compileApiKeys(sorted.secrets, input.apiKeyHashKey);
+    });
+    yield;
+    return { budgets, dataPolicies, guardrails };
+  }
+  const compiledKeys = yield* compileApiKeysSteps(sorted.secrets, input.apiKeyHashKey);
   let apiKeys = compiledKeys.keys;
-  let compiled = dependents(routes);
+  let compiled = yield* dependents(routes);
   // Every object the snapshot would carry, sized and by namespace; when they do not fit, some are left
   // out and what depended on them is compiled again without them.
   const carried = referencedProviders(routes, compiled.guardrails.configs);
+  const sized = yield* sizedObjects(routes, compiled, apiKeys, [...providers.values()].filter((p) => carried.has(p.id)));
   const fit = fitSnapshot(
-    yield* sizedObjects(routes, compiled, apiKeys, [...providers.values()].filter((p) => carried.has(p.id))),
+    sized,
     entryBytes(sorted.namespaces ?? []) + ENVELOPE_BYTES,
     platform,
     input.snapshotBudgetBytes,
@@ -151,7 +160,7 @@ export function* compileSteps(input: CompileInput): Steps<CompileResult> {
       ({ routes, statuses: routeStatuses } = yield* compileRoutesSteps(sorted, providers));
     }
     routes = routes.filter((r) => !leftOut('ModelRoute', r.id));
-    compiled = dependents(routes);
+    compiled = yield* dependents(routes);
     compiled.budgets.configs = compiled.budgets.configs.filter((b) => !leftOut('Budget', b.id));
     compiled.dataPolicies.configs = compiled.dataPolicies.configs.filter((d) => !leftOut('DataPolicy', d.id));
     compiled.guardrails.configs = compiled.guardrails.configs.filter((g) => !leftOut('GuardrailPolicy', g.id));
@@ -165,6 +174,7 @@ export function* compileSteps(input: CompileInput): Steps<CompileResult> {
     apiKeys = apiKeys.filter((k) => !fit.refused.has(sizedKey('Secret', k.namespace, k.name)));
     markLeftOut([...providerStatuses, ...routeStatuses, ...compiled.budgets.statuses, ...compiled.dataPolicies.statuses, ...compiled.guardrails.statuses], fit);
   }
+  yield;
   const kept = routes;
   const { configs: budgets, statuses: budgetStatuses } = compiled.budgets;
   const { configs: dataPolicies, statuses: dataPolicyStatuses } = compiled.dataPolicies;
@@ -174,6 +184,7 @@ export function* compileSteps(input: CompileInput): Steps<CompileResult> {
     const route = routeById.get(`${status.namespace}/${status.name}`);
     if (route !== undefined) markGuardrailRefused(status, route, guardrails.configs);
   }
+  yield;
   const referenced = referencedProviders(kept, guardrails.configs);
   const content: SnapshotContent = {
     schemaVersion: SNAPSHOT_SCHEMA_VERSION,
@@ -192,7 +203,7 @@ export function* compileSteps(input: CompileInput): Steps<CompileResult> {
   if (guardrails.configs.length > 0) content.guardrails = guardrails.configs;
   if (apiKeys.length > 0 && input.apiKeyHashKey !== undefined) content.apiKeyHashKey = secret(input.apiKeyHashKey);
   const snapshot: Snapshot = { ...content, version: yield* contentHashSteps(content) };
-  const result: CompileResult = { snapshot, statuses: [...providerStatuses, ...routeStatuses, ...budgetStatuses, ...dataPolicyStatuses, ...guardrails.statuses].sort(statusOrder) };
+  const result: CompileResult = { snapshot, statuses: inStatusOrder([...providerStatuses, ...routeStatuses, ...budgetStatuses, ...dataPolicyStatuses, ...guardrails.statuses]) };
   if (leftOutApiKeys.length > 0) result.leftOutApiKeys = leftOutApiKeys;
   // A keeper left out of an oversized snapshot is told that (SnapshotTooLarge) and that it was copied.
   if (compiledKeys.copied.length > 0) result.copiedApiKeys = compiledKeys.copied;
