@@ -5,6 +5,7 @@ import { condition, type Problem, resolvedRefs } from './conditions.js';
 import { scopedSubjects } from './budget-scope.js';
 import { budgetRefusal } from './publishable.js';
 import { seesOthers } from './compile-routes.js';
+import { runToEnd, type Steps } from '../../dataplane/config/sliced.js';
 import { matchesSelector } from '../../dataplane/config/label-selector.js';
 import { keyNamespaceTrusted } from '../../dataplane/config/api-key-trust.js';
 import type { ObjectStatus } from './types.js';
@@ -32,6 +33,16 @@ export function compileBudgets(
   platform?: ReadonlySet<string>,
   namespaceLabels: ReadonlyMap<string, Record<string, string>> = new Map(),
 ): { configs: BudgetConfig[]; statuses: ObjectStatus[] } {
+  return runToEnd(compileBudgetsSteps(budgets, routes, platform, namespaceLabels));
+}
+
+/** compileBudgets, a Budget (a step) at a time: each may read every route (compile.ts runs in slices). */
+export function* compileBudgetsSteps(
+  budgets: Budget[],
+  routes: RouteConfig[],
+  platform?: ReadonlySet<string>,
+  namespaceLabels: ReadonlyMap<string, Record<string, string>> = new Map(),
+): Steps<{ configs: BudgetConfig[]; statuses: ObjectStatus[] }> {
   const routeIds = new Set(routes.map((r) => r.id));
   const publicModels = new Set(routes.map((r) => r.model));
   const modelsByNamespace = new Map<string, Set<string>>();
@@ -42,7 +53,7 @@ export function compileBudgets(
     return models;
   };
   const configs: BudgetConfig[] = [];
-  const statuses = budgets.map((b) => {
+  const one = (b: Budget): ObjectStatus => {
     const ns = b.metadata.namespace ?? 'default';
     const gen = b.metadata.generation;
     const problems: Problem[] = [];
@@ -89,6 +100,11 @@ export function compileBudgets(
     }
     configs.push(config);
     return status;
-  });
+  };
+  const statuses: ObjectStatus[] = [];
+  for (const b of budgets) {
+    statuses.push(one(b));
+    yield;
+  }
   return { configs, statuses };
 }

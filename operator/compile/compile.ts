@@ -1,6 +1,6 @@
 import { type ApiKeyConfig, SNAPSHOT_SCHEMA_VERSION, type RouteConfig, type Snapshot, type SnapshotContent } from '../../dataplane/config/snapshot.js';
 import { secret } from '../../dataplane/config/secret-value.js';
-import { compileBudgets } from './compile-budgets.js';
+import { compileBudgetsSteps } from './compile-budgets.js';
 import { compileDataPolicies } from './compile-data-policies.js';
 import { compileGuardrails } from './compile-guardrails.js';
 import { compileProviders } from './compile-providers.js';
@@ -118,9 +118,8 @@ export function* compileSteps(input: CompileInput): Steps<CompileResult> {
   let { routes, statuses: routeStatuses } = yield* compileRoutesSteps(sorted, providers);
   // What depends on which Providers and routes exist (budgets' subjects and downgrades, policies' subjects, moderation).
   // A step between the three (each reads every route): in slices, none holds the loop for all of them.
-  function* dependents(served: RouteConfig[]): Steps<{ budgets: ReturnType<typeof compileBudgets>; dataPolicies: ReturnType<typeof compileDataPolicies>; guardrails: ReturnType<typeof compileGuardrails> }> {
-    const budgets = compileBudgets(sorted.budgets, served, platform, new Map((sorted.namespaces ?? []).map((n) => [n.name, n.labels])));
-    yield;
+  function* dependents(served: RouteConfig[]): Steps<{ budgets: { configs: BudgetConfig[]; statuses: ObjectStatus[] }; dataPolicies: ReturnType<typeof compileDataPolicies>; guardrails: ReturnType<typeof compileGuardrails> }> {
+    const budgets = yield* compileBudgetsSteps(sorted.budgets, served, platform, new Map((sorted.namespaces ?? []).map((n) => [n.name, n.labels])));
     const dataPolicies = compileDataPolicies(input.dataPolicies ?? [], { routes: served, secrets: sorted.secrets, platform, localDestinations: input.localCaptureDestinations ?? false, egress });
     yield;
     const guardrails = compileGuardrails(sorted.guardrails ?? [], {
