@@ -10,7 +10,11 @@
  * and the public requests' latency (p50/p99/max) in flight during a push against a baseline window.
  * Loopback only, bounded (a few seconds per size).
  *
- *   node --import tsx bench/snapshot-push-stall.ts [sizes=1000,5000] [pushes=5]
+ * `formats`: the wire forms pushed, each measured on its own: `json` (one JSON document, what
+ * operators from before the line form push and what the pod parses in one JSON.parse) and `lines`
+ * (snapshot-lines.ts: parsed a line at a time in slices).
+ *
+ *   node --import tsx bench/snapshot-push-stall.ts [sizes=1000,5000] [pushes=5] [formats=json,lines]
  */
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
@@ -28,9 +32,12 @@ import { SnapshotStore } from '../dataplane/runtime/snapshot-store.js';
 import { HttpTransport } from '../dataplane/upstream/http-transport.js';
 import { compile } from '../operator/compile/compile.js';
 import { bigInput } from '../test/support/snapshot-scale.js';
+import { runToEnd } from '../dataplane/config/sliced.js';
+import { parseLinesSteps, SNAPSHOT_LINES_TYPE, wireBodiesSteps } from '../dataplane/config/snapshot-lines.js';
 
 const sizes = (process.argv[2] ?? '1000,5000').split(',').map(Number);
 const PUSHES = Number(process.argv[3] ?? '5');
+const FORMATS = (process.argv[4] ?? 'json,lines').split(',') as ('json' | 'lines')[];
 const TOKEN = 'bench-admin-token';
 
 /** The load and the pushes, on their own event loop. */
@@ -38,7 +45,7 @@ const workerCode = `
 const { parentPort, workerData } = require('node:worker_threads');
 const http = require('node:http');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-const { publicPort, adminPort, bodies, token } = workerData;
+const { publicPort, adminPort, bodies, token, contentType } = workerData;
 const samples = []; // [start, end] ms, performance clock of this thread
 let running = true;
 function one() {
@@ -56,7 +63,7 @@ async function loop() { while (running) await one(); }
 function push(body) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const req = http.request({ host: '127.0.0.1', port: adminPort, path: '/v1/snapshot', method: 'PUT', headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port: adminPort, path: '/v1/snapshot', method: 'PUT', headers: { authorization: 'Bearer ' + token, 'content-type': contentType, 'content-length': Buffer.byteLength(body) } }, (res) => {
       let text = '';
       res.on('data', (d) => (text += d));
       res.on('end', () => { if (res.statusCode !== 200) reject(new Error('push: ' + res.statusCode + ' ' + text)); else resolve([t0, performance.now()]); });
@@ -98,8 +105,20 @@ const pct = (values: number[], p: number): number => {
 const r1 = (v: number): number => Math.round(v * 10) / 10;
 const median = (values: number[]): number => pct(values, 50);
 
-function phases(body: string, reps: number): Record<string, number> {
-  const runs: Record<string, number[]> = { jsonParse: [], validate: [], droppedField: [], buildIncludingValidate: [], hash: [] };
+/** The longest step of the line-form parse (what one slice can at least take), ms. */
+function longestLineStep(lines: string): number {
+  const steps = parseLinesSteps(lines);
+  let longest = 0;
+  for (;;) {
+    const t = performance.now();
+    const step = steps.next();
+    longest = Math.max(longest, performance.now() - t);
+    if (step.done === true) return longest;
+  }
+}
+
+function phases(body: string, lines: string, reps: number): Record<string, number> {
+  const runs: Record<string, number[]> = { jsonParse: [], linesParseTotal: [], linesLongestStep: [], validate: [], droppedField: [], buildIncludingValidate: [], hash: [] };
   const time = <T>(name: string, f: () => T): T => {
     const t = performance.now();
     const v = f();
@@ -109,6 +128,8 @@ function phases(body: string, reps: number): Record<string, number> {
   const transport = new HttpTransport();
   for (let i = 0; i < reps; i++) {
     const raw = time('jsonParse', () => JSON.parse(body) as { snapshot: Record<string, unknown> });
+    time('linesParseTotal', () => runToEnd(parseLinesSteps(lines)));
+    runs.linesLongestStep?.push(longestLineStep(lines));
     const parsed = time('validate', () => SnapshotSchema.safeParse(raw.snapshot));
     time('droppedField', () => droppedField(raw.snapshot, parsed.data));
     time('buildIncludingValidate', () => buildRuntimeSnapshot(raw.snapshot, transport));
@@ -117,10 +138,12 @@ function phases(body: string, reps: number): Record<string, number> {
   return Object.fromEntries(Object.entries(runs).map(([k, v]) => [`${k}Ms`, r1(median(v))]));
 }
 
-async function measure(routes: number): Promise<Record<string, unknown>> {
+async function measure(routes: number, format: 'json' | 'lines'): Promise<Record<string, unknown>> {
   const { snapshot } = compile(bigInput(routes));
   const generation0 = Date.now();
-  const bodies = Array.from({ length: PUSHES }, (_, i) => wireJson({ generation: generation0 + i, term: 1, snapshot }));
+  const wire = Array.from({ length: PUSHES }, (_, i) => runToEnd(wireBodiesSteps({ generation: generation0 + i, term: 1, snapshot })));
+  const bodies = wire.map((w) => w[format]);
+  if (wire[0]?.json !== wireJson({ generation: generation0, term: 1, snapshot })) throw new Error('the JSON form differs from wireJson');
   const store = new SnapshotStore(new HttpTransport());
   const admin = createAdminApp({ store, token: TOKEN, logger: pino({ level: 'silent' }), isDraining: () => false }).listen(0, '127.0.0.1');
   const models = JSON.stringify({ object: 'list', data: [{ id: 'm', object: 'model' }] });
@@ -132,7 +155,7 @@ async function measure(routes: number): Promise<Record<string, unknown>> {
   histogram.enable();
   const worker = new Worker(workerCode, {
     eval: true,
-    workerData: { publicPort: (pub.address() as AddressInfo).port, adminPort: (admin.address() as AddressInfo).port, bodies, token: TOKEN },
+    workerData: { publicPort: (pub.address() as AddressInfo).port, adminPort: (admin.address() as AddressInfo).port, bodies, token: TOKEN, contentType: format === 'lines' ? SNAPSHOT_LINES_TYPE : 'application/json' },
   });
   const timeout = setTimeout(() => void worker.terminate(), 120_000);
   const [result] = (await once(worker, 'message')) as [WorkerResult];
@@ -149,8 +172,9 @@ async function measure(routes: number): Promise<Record<string, unknown>> {
   const pushMs = result.pushes.map(([s, e]) => e - s);
   return {
     routes,
+    format,
     snapshotBytes: Buffer.byteLength(bodies[0] ?? ''),
-    phases: phases(bodies[0] ?? '', 3),
+    phases: phases(wire[0]?.json ?? '', wire[0]?.lines ?? '', 3),
     pushes: PUSHES,
     pushAnswerMs: { p50: r1(median(pushMs)), max: r1(Math.max(...pushMs)) },
     eventLoopDelayMaxMs: r1(histogram.max / 1e6),
@@ -161,5 +185,5 @@ async function measure(routes: number): Promise<Record<string, unknown>> {
 }
 
 const results = [];
-for (const n of sizes) results.push(await measure(n));
+for (const n of sizes) for (const format of FORMATS) results.push(await measure(n, format));
 process.stdout.write(`${JSON.stringify({ node: process.version, results }, null, 2)}\n`);
