@@ -150,6 +150,28 @@ describe('snapshot push across versions', () => {
   });
 });
 
+describe('a line form over the pods\' body limit', () => {
+  it('is neither pushed nor answered to a pull: JSON is, which the snapshot budget keeps under the limit', async () => {
+    const pod = await newPod();
+    const json = wireJson(envelope(NOW - 10));
+    // The line form is a few bytes an item longer than the JSON form the budget sizes.
+    const d = new Distributor({ token: TOKEN, logger, verifyIntervalMs: 0, bodyLimitBytes: Buffer.byteLength(json) + 10 });
+    distributors.push(d);
+    d.setEnabled(true);
+    d.setEndpoints([{ address: pod.address, ready: true }]);
+    d.publish(envelope(NOW - 10));
+    await until(() => pod.store.generation === NOW - 10);
+    expect(pod.types).toEqual(['application/json']);
+    expect(d.wireLines).toBeUndefined();
+    const usage = { handle: () => Promise.resolve({ ackedThrough: 0, budgets: [], replicas: 1 }) } as unknown as UsageAggregator;
+    const app = createOperatorApp({ token: TOKEN, usage, distributor: d, registry: new Registry(), isReady: () => true, isLeader: () => true, logger });
+    const address = await listen(createServer(app));
+    const res = await fetch(`http://${address}/v1/snapshot`, { headers: { authorization: `Bearer ${TOKEN}`, accept: SNAPSHOT_LINES_TYPE } });
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await res.text()).toBe(json);
+  });
+});
+
 describe('snapshot pull across versions', () => {
   async function newOperator(): Promise<{ url: string; d: Distributor; accepts: (string | undefined)[] }> {
     const d = new Distributor({ token: TOKEN, logger, verifyIntervalMs: 0 });

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { Agent, request } from '../../dataplane/config/undici.js';
 import { PushResultSchema, type SnapshotEnvelope } from '../../dataplane/config/snapshot-envelope.js';
 import { runToEnd } from '../../dataplane/config/sliced.js';
+import { SNAPSHOT_BODY_LIMIT } from '../../dataplane/config/channel-answers.js';
 import { SNAPSHOT_FORMATS_HEADER, SNAPSHOT_LINES_TYPE, namesLines, type WireBodies, wireBodiesSteps } from '../../dataplane/config/snapshot-lines.js';
 import { NOOP_OPERATOR_TRACING, type OperatorTracing } from '../telemetry/operator-tracing.js';
 
@@ -72,6 +73,8 @@ export interface DistributorOptions {
   verifyIntervalMs?: number;
   /** A span per push (traceparent sent to the pod). */
   tracing?: OperatorTracing;
+  /** The largest body a pod accepts; a line form above it is not sent (JSON is). Default SNAPSHOT_BODY_LIMIT. */
+  bodyLimitBytes?: number;
 }
 
 /**
@@ -82,7 +85,7 @@ export interface DistributorOptions {
 export class Distributor {
   private current: SnapshotEnvelope | undefined;
   private body = '';
-  private lines = '';
+  private lines: string | undefined;
   private readonly pods = new Map<string, PodState>();
   private active = 0;
   /** Slots held by pods that are not preferred (see `preferred`). */
@@ -111,7 +114,7 @@ export class Distributor {
     return this.current === undefined ? undefined : this.body;
   }
 
-  /** The current envelope's line form (answers pulls that ask for it). */
+  /** The current envelope's line form (answers pulls that ask for it); undefined when it does not fit a pod's body limit. */
   get wireLines(): string | undefined {
     return this.current === undefined ? undefined : this.lines;
   }
@@ -141,7 +144,9 @@ export class Distributor {
   publish(envelope: SnapshotEnvelope, bodies: WireBodies = runToEnd(wireBodiesSteps(envelope))): void {
     this.current = envelope;
     this.body = bodies.json;
-    this.lines = bodies.lines;
+    // The line form is a few bytes an item longer than JSON, which the snapshot budget sizes: near
+    // the pods' body limit it may not fit where JSON does, and then JSON goes to every pod.
+    this.lines = Buffer.byteLength(bodies.lines) <= (this.opts.bodyLimitBytes ?? SNAPSHOT_BODY_LIMIT) ? bodies.lines : undefined;
     for (const pod of this.pods.values()) {
       // A pod that does not answer keeps its backoff (its retry pushes what is current then): reset
       // on every publish, 16 such pods took every slot for 10 s on each change.
@@ -333,14 +338,15 @@ export class Distributor {
     const span = (this.opts.tracing ?? NOOP_OPERATOR_TRACING).push(pod.endpoint.address, envelope.generation);
     let traced: { outcome: 'acked' | 'stale' | 'refused' | 'failed'; status?: number; podGeneration?: number } = { outcome: 'failed' };
     try {
-      const sentLines = pod.lines;
+      const lines = pod.lines ? this.lines : undefined;
+      const sentLines = lines !== undefined;
       const headers: Record<string, string> = { 'content-type': sentLines ? SNAPSHOT_LINES_TYPE : 'application/json', authorization: `Bearer ${this.opts.token}` };
       span.inject(headers);
       const res = await request(this.url(pod, '/v1/snapshot'), {
         method: 'PUT',
         dispatcher: this.agent,
         headers,
-        body: sentLines ? this.lines : this.body,
+        body: lines ?? this.body,
         signal: AbortSignal.timeout(this.opts.pushTimeoutMs ?? 10_000),
       });
       pod.answered = true;

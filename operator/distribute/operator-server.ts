@@ -110,7 +110,8 @@ export function createOperatorApp(deps: OperatorServerDeps): Express {
   });
   app.get('/v1/snapshot', (req, res) => {
     // The line form to pods that ask for it (they parse it in slices); JSON to pods from before it.
-    const lines = namesLines(req.headers.accept);
+    // (No line form when it would not fit a pod's body limit: JSON then.)
+    const lines = namesLines(req.headers.accept) && deps.distributor.wireLines !== undefined;
     const body = lines ? deps.distributor.wireLines : deps.distributor.wireBody;
     if (!deps.isLeader() || body === undefined) {
       notHere(res, 'no snapshot here: not the leader or not reconciled yet');
