@@ -87,8 +87,8 @@ describe('a burst of response.create on a small Budget', () => {
     expect(spentUsd).toBeLessThanOrEqual(0.0001);
   });
 
-  it("the session's max_response_output_tokens (session.update) is held for a response that sets none: some fit, never more than the $0.001 Budget is spent", async () => {
-    const { done, spentUsd } = await burst('session-capped', { type: 'response.create' }, { event: { type: 'session.update', session: { max_response_output_tokens: 6 } }, until: 'session.updated' });
+  it("the session's max_output_tokens (session.update) is held for a response that sets none: some fit, never more than the $0.001 Budget is spent", async () => {
+    const { done, spentUsd } = await burst('session-capped', { type: 'response.create' }, { event: { type: 'session.update', session: { type: 'realtime', max_output_tokens: 6 } }, until: 'session.updated' });
     console.log(`session-capped burst of ${BURST} on $0.001: ${done} responses, spent $${spentUsd.toFixed(7)} = ${(spentUsd / 0.001).toFixed(2)}× the Budget`);
     expect(done).toBeGreaterThan(0);
     expect(spentUsd).toBeLessThanOrEqual(0.001);
