@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
-import { type RealtimeEmulator, startRealtimeEmulator } from '../emulators/realtime.js';
+import { type RealtimeEmulator, startRealtimeEmulator, VAD_OUTPUT_TOKENS } from '../emulators/realtime.js';
 import { apiKeySecretManifest, providerManifest, secretManifest } from '../providers/provider-manifests.js';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 
@@ -34,6 +34,27 @@ spec:
   subjects: { routes: [{ name: ${name} }] }
 `;
 
+/** Server VAD on gpt-realtime's prices, a $0.05 Budget. */
+const VAD_ROUTE = `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: vad }
+spec:
+  model: vad
+  targets: [{ providerRef: { name: voice }, model: gpt-realtime }]
+  passThrough: { endpoints: [realtime] }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: vad-cap }
+spec:
+  limit: { amount: 0.05, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: vad }] }
+`;
+const VAD_SESSIONS = 8;
+/** One second of speech (pcm16 at 24 kHz) in, a spoken answer of VAD_OUTPUT_TOKENS out. */
+const VAD_RESPONSE_USD = (10 * 32 + VAD_OUTPUT_TOKENS * 64) / 1e6;
+
 describe('a burst of response.create on a small Budget', () => {
   let upstream: RealtimeEmulator;
   let gateway: TestGateway;
@@ -44,9 +65,11 @@ describe('a burst of response.create on a small Budget', () => {
       {
         'all.yaml':
           providerManifest('up', 'openai', `${upstream.url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime-upstream, pricing: { input: 4, output: 16, cachedInput: 0.4 } }]\n') +
+          // gpt-realtime's published prices: audio is 8× text in, 4× out.
+          providerManifest('voice', 'openai', `${upstream.url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime, pricing: { input: 4, output: 16, cachedInput: 0.4, audioInput: 32, audioOutput: 64 } }]\n') +
           secretManifest('up-key', { apiKey: 'sk-upstream' }) +
           apiKeySecretManifest('caller', KEY),
-        'routes.yaml': [route('tiny'), route('session-capped'), route('response-capped')].join('---\n'),
+        'routes.yaml': [route('tiny'), route('session-capped'), route('response-capped'), VAD_ROUTE].join('---\n'),
       },
       { auth: new Authenticator({}) },
     );
@@ -100,5 +123,37 @@ describe('a burst of response.create on a small Budget', () => {
     console.log(`response-capped burst of ${BURST} on $0.001: ${done} responses, spent $${spentUsd.toFixed(7)} = ${(spentUsd / 0.001).toFixed(2)}× the Budget`);
     expect(done).toBeGreaterThan(0);
     expect(spentUsd).toBeLessThanOrEqual(0.001);
+  });
+
+  it('server VAD: responses the upstream starts by itself are held at their worst case too; those the Budget cannot hold are cancelled, never more than the Budget is spent', async () => {
+    const sessions = await Promise.all(
+      Array.from({ length: VAD_SESSIONS }, async () => {
+        const ws = new WebSocket(`${gateway.url.replace('http', 'ws')}/v1/realtime?model=vad`, { headers: { authorization: `Bearer ${KEY}` } });
+        await once(ws, 'open');
+        const events: { type: string; response?: { status?: string }; error?: { code?: string; message?: string } }[] = [];
+        ws.on('message', (data, binary) => !binary && events.push(JSON.parse(String(data)) as { type: string }));
+        ws.send(JSON.stringify({ type: 'session.update', session: { type: 'realtime', max_output_tokens: VAD_OUTPUT_TOKENS } }));
+        await vi.waitFor(() => expect(events.map((e) => e.type)).toContain('session.updated'), { timeout: 3000 });
+        ws.send(JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(48_000, 1).toString('base64') }));
+        return { ws, events };
+      }),
+    );
+    // Every turn ends at once: speech went quiet, the upstream commits it and starts a response of its own.
+    const silence = JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(4800).toString('base64') });
+    for (const { ws } of sessions) ws.send(silence);
+    for (const { events } of sessions) await vi.waitFor(() => expect(events.map((e) => e.type)).toContain('response.done'), { timeout: 5000 });
+    const completed = sessions.filter(({ events }) => events.some((e) => e.type === 'response.done' && e.response?.status === 'completed')).length;
+    const cancelled = sessions.filter(({ events }) => events.some((e) => e.type === 'error' && e.error?.code === 'budget_exceeded')).length;
+    for (const { ws } of sessions) ws.close();
+    await Promise.all(sessions.map(({ ws }) => once(ws, 'close')));
+    const spentUsd = gateway.usage.records.filter((r) => r.routeId === 'default/vad').reduce((n, r) => n + r.costUsd, 0);
+    console.log(`server VAD: ${VAD_SESSIONS} turns ending at once on $0.05: ${completed} answered, ${cancelled} cancelled, spent $${spentUsd.toFixed(7)} = ${(spentUsd / 0.05).toFixed(2)}× the Budget`);
+    expect(completed).toBeGreaterThan(0);
+    expect(completed + cancelled).toBe(VAD_SESSIONS);
+    expect(spentUsd).toBeLessThanOrEqual(0.05);
+    // The cancelled ones are billed their input (one second of audio), as the upstream reports it.
+    expect(spentUsd).toBeCloseTo(completed * VAD_RESPONSE_USD + cancelled * (10 * 32) / 1e6, 12);
+    const refusal = sessions.flatMap(({ events }) => events).find((e) => e.type === 'error');
+    expect(refusal?.error?.message).toMatch(/the response the server started by itself \(turn detection\) was cancelled/);
   });
 });

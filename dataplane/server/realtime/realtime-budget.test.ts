@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Admission, AdmissionRequest, Admitter } from '../../governance/types.js';
 import { caller, testRoute } from '../../governance/rate-limit/test-support.js';
+import { GatewayError } from '../../core/gateway-error.js';
 import { RealtimeBudget } from './realtime-budget.js';
 
 const NOTHING: Admission = { headers: {}, settle: () => undefined, charge: () => undefined };
@@ -19,19 +20,20 @@ class Recorder implements Admitter {
   }
 }
 
-function budget(): { rt: RealtimeBudget; recorder: Recorder } {
-  const recorder = new Recorder();
+function budget(recorder = new Recorder()): { rt: RealtimeBudget; recorder: Recorder; upstream: string[]; client: string[] } {
+  const upstream: string[] = [];
+  const client: string[] = [];
   const rt = new RealtimeBudget({
     connection: NOTHING,
     admitters: [recorder],
     caller: caller('voice'),
     route: testRoute([]),
     budgets: [],
-    toUpstream: () => undefined,
-    toClient: () => undefined,
+    toUpstream: (text) => void upstream.push(text),
+    toClient: (text) => void client.push(text),
     targetOutputCap: (prompt) => 4096 - prompt,
   });
-  return { rt, recorder };
+  return { rt, recorder, upstream, client };
 }
 
 const send = (rt: RealtimeBudget, event: Record<string, unknown>): void => rt.fromClient(JSON.stringify(event), { inputTokens: 10, outputTokens: 0, cachedInputTokens: 0 }, () => undefined);
@@ -61,10 +63,65 @@ describe('RealtimeBudget holds each response at its worst case output', () => {
     send(rt, { type: 'response.create' });
     send(rt, { type: 'response.create' });
     expect(recorder.open).toBe(2);
-    rt.started('{"type":"response.created"}');
-    rt.done();
+    rt.started('{"type":"response.created","response":{"id":"resp_1"}}', undefined);
+    rt.done('{"type":"response.done","response":{"id":"resp_1"}}');
     expect(recorder.open).toBe(1);
     rt.close();
+    expect(recorder.open).toBe(0);
+  });
+
+  it('a response the upstream starts by itself (server VAD) is held at its worst case: its input and the session cap, else the target cap', () => {
+    const { rt, recorder } = budget();
+    const input = { inputTokens: 30, outputTokens: 0, cachedInputTokens: 0 };
+    // Before, it was only checked against an exhausted Budget: nothing was held.
+    rt.started('{"type":"response.created","response":{"id":"resp_vad1"}}', input);
+    rt.fromUpstream(JSON.stringify({ type: 'session.updated', session: { max_output_tokens: 200 } }));
+    rt.started('{"type":"response.created","response":{"id":"resp_vad2"}}', input);
+    expect(recorder.held).toEqual([4066, 200]);
+    expect(recorder.open).toBe(2);
+    // Each is released by its own response.done, whatever the order.
+    rt.done('{"type":"response.done","response":{"id":"resp_vad2"}}');
+    rt.done('{"type":"response.done","response":{"id":"resp_vad1"}}');
+    expect(recorder.open).toBe(0);
+  });
+
+  it('one the Budgets cannot hold is cancelled upstream (by id, with an event id of the gateway) and the client told; its response.done releases no other hold', () => {
+    const recorder = new Recorder();
+    let refuse = false;
+    const admitNow = recorder.admitNow;
+    const refusing: Admitter = {
+      admitNow: (request) => {
+        if (refuse) throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', 'budget b cannot cover this request\'s worst case; set max_tokens (or max_completion_tokens) to lower the hold');
+        return admitNow(request);
+      },
+      admit: (request) => Promise.resolve(admitNow(request)),
+    };
+    const upstream: string[] = [];
+    const client: string[] = [];
+    const rt = new RealtimeBudget({ connection: NOTHING, admitters: [refusing], caller: caller('voice'), route: testRoute([]), budgets: [], toUpstream: (t) => void upstream.push(t), toClient: (t) => void client.push(t), targetOutputCap: () => 4096 });
+    rt.started('{"type":"response.created","response":{"id":"resp_a"}}', undefined);
+    refuse = true;
+    rt.started('{"type":"response.created","response":{"id":"resp_b"}}', undefined);
+    expect(upstream.map((t) => JSON.parse(t) as unknown)).toEqual([{ type: 'response.cancel', event_id: 'tollgate_cancel_1', response_id: 'resp_b' }]);
+    expect(JSON.parse(client[0] ?? '{}')).toMatchObject({ type: 'error', error: { code: 'budget_exceeded' } });
+    expect(client[0]).toMatch(/the response the server started by itself \(turn detection\) was cancelled/);
+    expect(client[0]).not.toMatch(/max_tokens/);
+    rt.done('{"type":"response.done","response":{"id":"resp_b","status":"cancelled"}}');
+    expect(recorder.open).toBe(1);
+    // The upstream's error about the gateway's own cancel (its response had ended) is not the client's.
+    expect(rt.failed(JSON.stringify({ type: 'error', error: { code: 'response_cancel_not_active', event_id: 'tollgate_cancel_1' } }))).toBe(true);
+  });
+
+  it("an upstream error releases the hold of the response.create it names, not another's; one naming none, the newest", () => {
+    const { rt, recorder } = budget();
+    send(rt, { type: 'response.create', event_id: 'c1' });
+    send(rt, { type: 'response.create', event_id: 'c2' });
+    // An error about another event (an invalid session.update) releases nothing: before, it released the newest hold.
+    expect(rt.failed(JSON.stringify({ type: 'error', error: { code: 'invalid_value', event_id: 'upd1' } }))).toBe(false);
+    expect(recorder.open).toBe(2);
+    rt.failed(JSON.stringify({ type: 'error', error: { code: 'invalid_value', event_id: 'c1' } }));
+    expect(recorder.open).toBe(1);
+    rt.failed(JSON.stringify({ type: 'error', error: { code: 'invalid_value', event_id: null } }));
     expect(recorder.open).toBe(0);
   });
 });

@@ -52,8 +52,8 @@ export function sessionCap(text: string, types: readonly string[]): OutputCap | 
 const CLIENT_SESSION_EVENTS = ['session.update'];
 const UPSTREAM_SESSION_EVENTS = ['session.created', 'session.updated'];
 
-/** The id of an upstream `response.created` event's response, else undefined. */
-function createdId(text: string): string | undefined {
+/** The id of the response an upstream `response.created` / `response.done` event is about, else undefined. */
+function responseIdOf(text: string): string | undefined {
   try {
     const event: unknown = JSON.parse(text);
     return isObject(event) && isObject(event.response) && typeof event.response.id === 'string' ? event.response.id : undefined;
@@ -61,6 +61,19 @@ function createdId(text: string): string | undefined {
     return undefined;
   }
 }
+
+/** The `event_id` an upstream `error` event names (the client event it refuses): a string, null when it names none. */
+function refusedEventId(text: string): string | null {
+  const event = realtimeEvent(text, 'error');
+  const id = event !== undefined && isObject(event.error) ? event.error.event_id : undefined;
+  return typeof id === 'string' ? id : null;
+}
+
+/**
+ * The event ids of the gateway's own client events (a response.cancel): the upstream's error about
+ * one (the response had already ended) is the gateway's, not the client's, and is not relayed.
+ */
+const OWN_EVENT_PREFIX = 'tollgate_';
 
 /**
  * A Realtime `error` event for a refusal of the gateway's own, with the HTTP refusal's code and
@@ -102,14 +115,18 @@ export interface RealtimeBudgetDeps {
  * an `error` event and the session stays open. The hold is released when the response ends, its
  * actual usage charged in its place, so that responses started at once see each other. Before, the
  * output held was the last response's, so a burst of uncapped responses overshot a small Budget.
- * A response the upstream starts by itself (server VAD) while a Budget is exhausted is cancelled,
- * and one running when a Budget that cuts streams is crossed.
+ * A response the upstream starts by itself (server or semantic VAD) is held the same way as it
+ * starts, and cancelled when the Budgets cannot hold it (`started`); one running when a Budget that
+ * cuts streams is crossed is cancelled too.
  */
 export class RealtimeBudget {
-  /** Holds of relayed response.create events the upstream has not started yet, oldest first. */
-  private readonly awaiting: Admission[] = [];
-  /** Holds of responses started and not done, oldest first. */
-  private readonly running: Admission[] = [];
+  /** Holds of relayed response.create events the upstream has not started yet, oldest first, with the client's event id. */
+  private readonly awaiting: { hold: Admission; eventId: string | undefined }[] = [];
+  /**
+   * Responses started and not done, by response id (in the order started), with their holds: none
+   * for a response refused (cancelled) or whose hold is still being asked for (Redis).
+   */
+  private readonly running = new Map<string, Admission | undefined>();
   /** Client messages behind a response.create whose Budgets are asked asynchronously (Redis), in order. */
   private waiting: { create: ResponseCreate | undefined; input: Usage | undefined; send: () => void }[] | undefined;
   /** The session's output cap as the client last set it (session.update), and as the upstream last reported it. */
@@ -118,6 +135,8 @@ export class RealtimeBudget {
   private closed = false;
   /** A running response was cancelled for a Budget that cuts streams: once, until the responses running end. */
   private cut = false;
+  /** Numbers the gateway's own events and the responses the upstream started without an id. */
+  private seq = 0;
   /** Some Budget that applies cuts streams: only then is a running response watched. */
   readonly cutsStreams: boolean;
 
@@ -169,7 +188,7 @@ export class RealtimeBudget {
       return;
     }
     if (create === undefined) return send();
-    const decision = this.admitResponse(input, create.maxOutputTokens);
+    const decision = this.admitResponse(input, create);
     if (!(decision instanceof Promise)) return this.decided(decision, create, send);
     this.waiting = [];
     void decision.then((d) => {
@@ -187,12 +206,12 @@ export class RealtimeBudget {
   }
 
   /** Holds a response's worst case against the Budgets (kept in `awaiting`); the refusal when one cannot. */
-  private admitResponse(input: Usage | undefined, asked: OutputCap): Decision | Promise<Decision> {
+  private admitResponse(input: Usage | undefined, create: ResponseCreate): Decision | Promise<Decision> {
     const promptTokens = input?.inputTokens ?? 0;
-    const held = this.admit(promptTokens, this.worstOutput(promptTokens, asked));
+    const held = this.admit(promptTokens, this.worstOutput(promptTokens, create.maxOutputTokens));
     const keep = (hold: Admission): Decision => {
       if (this.closed) hold.settle({ usage: undefined, costUsd: 0 });
-      else this.awaiting.push(hold);
+      else this.awaiting.push({ hold, eventId: create.eventId });
       return undefined;
     };
     if (held instanceof Promise) return held.then((h) => (h instanceof GatewayError ? h : keep(h)));
@@ -217,34 +236,67 @@ export class RealtimeBudget {
     return admitAll(this.deps.admitters, request).catch(refusalOf);
   }
 
-  /** The upstream started a response: a client's (its hold moves on), else its own, cancelled while a Budget is exhausted. */
-  started(text: string): void {
-    const hold = this.awaiting.shift();
-    if (hold !== undefined) {
-      this.running.push(hold);
+  /**
+   * The upstream started a response (`response.created`): a client's, whose hold moves on with it,
+   * else one of its own (server VAD, semantic VAD), held now at its worst case as a client's would
+   * be: the input (`input`) and the session's output cap, else the target's. One the Budgets cannot
+   * hold is cancelled at once (response.cancel) and the client told why (an error event
+   * budget_exceeded); what the upstream reports for it (its input, typically) is charged as any
+   * response. Before, such a response was only checked against a Budget already exhausted: many
+   * started at once each ran to the end.
+   */
+  started(text: string, input: Usage | undefined): void {
+    const id = responseIdOf(text) ?? `${OWN_EVENT_PREFIX}response_${++this.seq}`;
+    const client = this.awaiting.shift();
+    if (client !== undefined) {
+      this.running.set(id, client.hold);
       return;
     }
-    const id = createdId(text);
-    const check = this.admit(0, 0);
+    const promptTokens = input?.inputTokens ?? 0;
+    const held = this.admit(promptTokens, this.worstOutput(promptTokens, undefined));
     const act = (d: Admission | GatewayError): void => {
-      if (!(d instanceof GatewayError)) return d.settle({ usage: undefined, costUsd: 0 });
-      if (this.closed) return;
-      this.deps.toUpstream(JSON.stringify({ type: 'response.cancel', ...(id === undefined ? {} : { response_id: id }) }));
-      this.deps.toClient(gatewayErrorEvent(d));
+      // Ended (or the session closed) while its hold was asked for: nothing is left to hold.
+      if (!this.running.has(id) || this.closed) {
+        if (!(d instanceof GatewayError)) d.settle({ usage: undefined, costUsd: 0 });
+        return;
+      }
+      if (!(d instanceof GatewayError)) {
+        this.running.set(id, d);
+        return;
+      }
+      this.deps.toUpstream(JSON.stringify({ type: 'response.cancel', event_id: `${OWN_EVENT_PREFIX}cancel_${++this.seq}`, ...(responseIdOf(text) === undefined ? {} : { response_id: id }) }));
+      const message = `${d.message.replace(/; set max_tokens \(or max_completion_tokens\) to lower the hold$/, '')}; the response the server started by itself (turn detection) was cancelled: set the session's max_output_tokens to lower the hold, or turn_detection.create_response to false and send response.create yourself`;
+      this.deps.toClient(gatewayErrorEvent(new GatewayError(d.status, d.code, d.type, message)));
     };
-    if (check instanceof Promise) void check.then(act);
-    else act(check);
+    this.running.set(id, undefined);
+    if (held instanceof Promise) void held.then(act);
+    else act(held);
   }
 
-  /** A response ended (response.done, with usage or without): its hold is released. */
-  done(): void {
-    this.running.shift()?.settle({ usage: undefined, costUsd: 0 });
-    if (this.running.length === 0) this.cut = false;
+  /** A response ended (`response.done`, with usage or without): its hold is released. */
+  done(text: string): void {
+    const id = responseIdOf(text);
+    const key = id !== undefined && this.running.has(id) ? id : this.running.keys().next().value;
+    if (key !== undefined) {
+      this.running.get(key)?.settle({ usage: undefined, costUsd: 0 });
+      this.running.delete(key);
+    }
+    if (this.running.size === 0) this.cut = false;
   }
 
-  /** The upstream answered with an error event: the newest response.create may not have started a response. */
-  failed(): void {
-    this.awaiting.pop()?.settle({ usage: undefined, costUsd: 0 });
+  /**
+   * The upstream answered with an error event. One naming a response.create the upstream has not
+   * started (by its event_id) releases that one's hold; one naming no event releases the newest
+   * (it may have refused it: a response it starts after all is held again as one of its own). True
+   * for an error about the gateway's own event (a response.cancel that came after its response
+   * ended): the client never sent it, and is not told.
+   */
+  failed(text: string): boolean {
+    const eventId = refusedEventId(text);
+    if (eventId?.startsWith(OWN_EVENT_PREFIX) === true) return true;
+    const at = eventId === null ? this.awaiting.length - 1 : this.awaiting.findIndex((a) => a.eventId === eventId);
+    if (at >= 0) this.awaiting.splice(at, 1)[0]?.hold.settle({ usage: undefined, costUsd: 0 });
+    return false;
   }
 
   /**
@@ -256,7 +308,7 @@ export class RealtimeBudget {
     const reason = this.deps.connection.overBudget?.(soFar);
     if (reason === undefined) return;
     this.cut = true;
-    this.deps.toUpstream(JSON.stringify({ type: 'response.cancel' }));
+    this.deps.toUpstream(JSON.stringify({ type: 'response.cancel', event_id: `${OWN_EVENT_PREFIX}cancel_${++this.seq}` }));
     this.deps.toClient(gatewayErrorEvent(new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `${reason}; the response was cancelled`)));
   }
 
@@ -264,7 +316,9 @@ export class RealtimeBudget {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const hold of [...this.awaiting.splice(0), ...this.running.splice(0)]) hold.settle({ usage: undefined, costUsd: 0 });
+    for (const { hold } of this.awaiting.splice(0)) hold.settle({ usage: undefined, costUsd: 0 });
+    for (const hold of this.running.values()) hold?.settle({ usage: undefined, costUsd: 0 });
+    this.running.clear();
     this.deps.connection.settle({ usage: undefined, costUsd: 0 });
   }
 }

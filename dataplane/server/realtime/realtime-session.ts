@@ -258,22 +258,24 @@ export function runSession(host: SessionHost, session: SessionParams): void {
         // response is charged the input estimate, as one a close cut short, its record marked invalid.
         unfinished = Math.max(0, unfinished - 1);
         charge(lastInput ?? sent?.usage() ?? NO_TOKENS, 'invalid');
-        budget.done();
+        budget.done(text);
       } else if (usage !== undefined) {
         unfinished = Math.max(0, unfinished - 1);
         lastInput = inputOf(usage);
         sent = undefined;
         charge(usage, undefined);
-        budget.done();
+        budget.done(text);
       } else if (isEvent(text, 'response.done')) {
         // Ended without usage (failed, cancelled before it ran): not cut by a close.
         unfinished = Math.max(0, unfinished - 1);
-        budget.done();
+        budget.done(text);
       } else if (isEvent(text, 'response.created')) {
         unfinished++;
-        budget.started(text);
-      } else if (isEvent(text, 'error')) budget.failed();
-      else budget.fromUpstream(text);
+        budget.started(text, lastInput ?? sent?.usage());
+      } else if (isEvent(text, 'error')) {
+        // The upstream's error about the gateway's own response.cancel: the client never sent one.
+        if (budget.failed(text)) return;
+      } else budget.fromUpstream(text);
       if (unfinished > 0 && budget.cutsStreams) {
         // A running response costs at least the input it reads: what a Budget that cuts streams is asked.
         const soFar = lastInput ?? sent?.usage() ?? NO_TOKENS;
