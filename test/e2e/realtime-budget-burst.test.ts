@@ -69,7 +69,7 @@ describe('a burst of response.create on a small Budget', () => {
           providerManifest('voice', 'openai', `${upstream.url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime, pricing: { input: 4, output: 16, cachedInput: 0.4, audioInput: 32, audioOutput: 64 } }]\n') +
           secretManifest('up-key', { apiKey: 'sk-upstream' }) +
           apiKeySecretManifest('caller', KEY),
-        'routes.yaml': [route('tiny'), route('session-capped'), route('response-capped'), VAD_ROUTE].join('---\n'),
+        'routes.yaml': [route('tiny'), route('session-capped'), route('response-capped'), VAD_ROUTE, VAD_ROUTE.replaceAll('vad', 'vad-turns').replace('amount: 0.05', 'amount: 0.055')].join('---\n'),
       },
       { auth: new Authenticator({}) },
     );
@@ -155,5 +155,32 @@ describe('a burst of response.create on a small Budget', () => {
     expect(spentUsd).toBeCloseTo(completed * VAD_RESPONSE_USD + cancelled * (10 * 32) / 1e6, 12);
     const refusal = sessions.flatMap(({ events }) => events).find((e) => e.type === 'error');
     expect(refusal?.error?.message).toMatch(/the response the server started by itself \(turn detection\) was cancelled/);
+  });
+
+  it("turn after turn, each response is held at an upper bound of its input (the last response's input and output, and what the client sent since): never more than the Budget is spent", async () => {
+    const ws = new WebSocket(`${gateway.url.replace('http', 'ws')}/v1/realtime?model=vad-turns`, { headers: { authorization: `Bearer ${KEY}` } });
+    await once(ws, 'open');
+    const events: { type: string; response?: { status?: string }; error?: { code?: string } }[] = [];
+    ws.on('message', (data, binary) => !binary && events.push(JSON.parse(String(data)) as { type: string }));
+    ws.send(JSON.stringify({ type: 'session.update', session: { type: 'realtime', max_output_tokens: VAD_OUTPUT_TOKENS } }));
+    await vi.waitFor(() => expect(events.map((e) => e.type)).toContain('session.updated'), { timeout: 3000 });
+    const speech = JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(48_000, 1).toString('base64') });
+    const silence = JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(4800).toString('base64') });
+    const refused = (): boolean => events.some((e) => e.type === 'error' && e.error?.code === 'budget_exceeded');
+    let turns = 0;
+    // Each turn's input is the whole conversation: 10 audio tokens a second of speech, plus every answer's 200.
+    while (turns < 5 && !refused()) {
+      turns++;
+      ws.send(speech);
+      ws.send(silence);
+      await vi.waitFor(() => expect(events.filter((e) => e.type === 'response.done')).toHaveLength(turns), { timeout: 3000 });
+    }
+    const answered = events.filter((e) => e.type === 'response.done' && e.response?.status === 'completed').length;
+    ws.close();
+    await once(ws, 'close');
+    const spentUsd = gateway.usage.records.filter((r) => r.routeId === 'default/vad-turns').reduce((n, r) => n + r.costUsd, 0);
+    console.log(`server VAD, turn after turn on $0.055: ${answered} answered, spent $${spentUsd.toFixed(7)} = ${(spentUsd / 0.055).toFixed(2)}× the Budget`);
+    expect(answered).toBeGreaterThan(0);
+    expect(spentUsd).toBeLessThanOrEqual(0.055);
   });
 });

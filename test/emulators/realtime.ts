@@ -13,7 +13,9 @@ import { WebSocketServer } from 'ws';
 // that is not base64, and a response.cancel with no response running. Server VAD is on by default,
 // as OpenAI's: an input_audio_buffer.append with sound after speech went quiet (an append of zeros)
 // ends the turn: committed, then a response of the server's own (response.created, a spoken answer
-// that ends VAD_RESPONSE_MS later, or at once, input billed and no output, on a response.cancel).
+// that ends VAD_RESPONSE_MS later, or at once, input billed and no output, on a response.cancel),
+// billed the whole conversation's audio so far as input (each turn's at 10 tokens a second, each
+// answer's VAD_OUTPUT_TOKENS), as the conversation grows.
 // `turn_detection: null` turns it off; `create_response: false` commits without a response.
 // Four client events of its own make it misbehave as a proxy before an upstream may, repeating the
 // credential it was sent: `emulator.echo_credential` in an error event, `emulator.close_echoing_credential`
@@ -70,10 +72,11 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
       const send = (event: Record<string, unknown>): void => ws.send(JSON.stringify({ event_id: `event_${++n}`, ...event }));
       const refuse = (clientEventId: unknown, code: string, message: string, param: string | null = null): void =>
         send({ type: 'error', error: { type: 'invalid_request_error', code, message, param, event_id: typeof clientEventId === 'string' ? clientEventId : null } });
-      // OpenAI's defaults: no output cap ("inf"), server VAD that creates a response at the end of each turn.
+      // OpenAI's defaults: instructions of its own (20 bytes, read by every response: REALTIME_USAGE's 20 input
+      // tokens hold them), no output cap ("inf"), server VAD that creates a response at the end of each turn.
       let session: Record<string, unknown> = beta
-        ? { id: 'sess_1', object: 'realtime.session', model: url.searchParams.get('model') ?? url.searchParams.get('deployment'), max_response_output_tokens: 'inf', input_audio_format: 'pcm16', turn_detection: { ...DEFAULT_VAD } }
-        : { id: 'sess_1', object: 'realtime.session', type: 'realtime', model: url.searchParams.get('model') ?? url.searchParams.get('deployment'), max_output_tokens: 'inf', audio: { input: { format: { type: 'audio/pcm', rate: 24000 }, turn_detection: { ...DEFAULT_VAD } } } };
+        ? { id: 'sess_1', object: 'realtime.session', model: url.searchParams.get('model') ?? url.searchParams.get('deployment'), instructions: DEFAULT_INSTRUCTIONS, max_response_output_tokens: 'inf', input_audio_format: 'pcm16', turn_detection: { ...DEFAULT_VAD } }
+        : { id: 'sess_1', object: 'realtime.session', type: 'realtime', model: url.searchParams.get('model') ?? url.searchParams.get('deployment'), instructions: DEFAULT_INSTRUCTIONS, max_output_tokens: 'inf', audio: { input: { format: { type: 'audio/pcm', rate: 24000 }, turn_detection: { ...DEFAULT_VAD } } } };
       send({ type: 'session.created', session });
       /** Responses started and not done: `hang` ones wait for a response.cancel; VAD ones finish after VAD_RESPONSE_MS. */
       const running = new Map<string, { timer?: NodeJS.Timeout; usage: Record<string, unknown> }>();
@@ -88,6 +91,8 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
       let speaking = false;
       /** The bytes of speech in the turn: its input is billed at OpenAI's 10 audio tokens a second. */
       let turnBytes = 0;
+      /** The audio tokens of the conversation so far (VAD turns and their answers): each response reads all of it. */
+      let conversation = 0;
       let turns = 0;
       const endTurn = (): void => {
         speaking = false;
@@ -97,14 +102,19 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
         send({ type: 'conversation.item.added', previous_item_id: null, item: { id: itemId, type: 'message', role: 'user', content: [{ type: 'input_audio' }] } });
         const vad = turnDetection(session, beta);
         if (vad?.create_response === false) return;
-        const audioIn = Math.ceil((turnBytes / bytesPerSecond(session, beta)) * 10);
+        conversation += Math.ceil((turnBytes / bytesPerSecond(session, beta)) * 10);
+        const audioIn = conversation;
         turnBytes = 0;
         const id = `resp_${++responses}`;
         send({ type: 'response.created', response: { id, status: 'in_progress', output: [] } });
         send({ type: 'response.output_audio.delta', response_id: id, item_id: `item_out_${responses}`, output_index: 0, content_index: 0, delta: 'AAAA' });
         // A spoken answer takes a while; a response.cancel before then bills its input and no output.
         const usage = (out: number): Record<string, unknown> => ({ total_tokens: audioIn + out, input_tokens: audioIn, output_tokens: out, input_token_details: { cached_tokens: 0, text_tokens: 0, audio_tokens: audioIn, image_tokens: 0 }, output_token_details: { text_tokens: 0, audio_tokens: out } });
-        running.set(id, { usage: usage(0), timer: setTimeout(() => finish(id, 'completed', usage(VAD_OUTPUT_TOKENS)), VAD_RESPONSE_MS) });
+        const complete = (): void => {
+          conversation += VAD_OUTPUT_TOKENS;
+          finish(id, 'completed', usage(VAD_OUTPUT_TOKENS));
+        };
+        running.set(id, { usage: usage(0), timer: setTimeout(complete, VAD_RESPONSE_MS) });
       };
       ws.on('message', (data, isBinary) => {
         if (isBinary) {
@@ -194,6 +204,8 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
   };
 }
 
+/** The instructions a session has when the client sets none (OpenAI's are longer). */
+const DEFAULT_INSTRUCTIONS = 'You are a helpful AI';
 /** What OpenAI's server VAD is when a session does not set it (GA: audio.input.turn_detection; beta: turn_detection). */
 const DEFAULT_VAD = { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500, create_response: true, interrupt_response: true };
 /** How long a response server VAD started takes to finish (a spoken answer streams for a while), and its audio tokens out. */

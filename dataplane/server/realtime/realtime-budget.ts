@@ -53,7 +53,7 @@ const CLIENT_SESSION_EVENTS = ['session.update'];
 const UPSTREAM_SESSION_EVENTS = ['session.created', 'session.updated'];
 
 /** The id of the response an upstream `response.created` / `response.done` event is about, else undefined. */
-function responseIdOf(text: string): string | undefined {
+export function responseIdOf(text: string): string | undefined {
   try {
     const event: unknown = JSON.parse(text);
     return isObject(event) && isObject(event.response) && typeof event.response.id === 'string' ? event.response.id : undefined;

@@ -11,7 +11,7 @@ import type { RouteConfig } from '../../config/snapshot.js';
 import { messageText, realtimeUsage } from './realtime-usage.js';
 import { realtimeEvent } from './realtime-event.js';
 import { SentInput } from './sent-input.js';
-import { gatewayErrorEvent, type RealtimeBudget } from './realtime-budget.js';
+import { gatewayErrorEvent, type RealtimeBudget, responseIdOf } from './realtime-budget.js';
 import { providerSecrets } from '../../providers/registry.js';
 import { scrubJson, scrubText } from '../../providers/scrub-credentials.js';
 import type { RealtimeTelemetry } from '../../telemetry/gateway-observer.js';
@@ -205,8 +205,9 @@ export function runSession(host: SessionHost, session: SessionParams): void {
   // did: a response cut by a close is charged at least that input (the conversation only grows).
   let unfinished = 0;
   let lastInput: Usage | undefined;
-  // Before any response reported its usage, a cut one is charged what the client had sent.
-  let sent: SentInput | undefined = new SentInput();
+  // What the client sent: before any response reported its usage, a cut one is charged its
+  // estimate; every hold is given its upper bound (sent-input.ts).
+  const sent = new SentInput();
   const idle = setTimeout(() => {
     client.close(1001, `idle for ${idleMs} ms`);
     upstream.close(1001, 'client idle');
@@ -240,9 +241,9 @@ export function runSession(host: SessionHost, session: SessionParams): void {
     touch();
     messages++;
     const text = isBinary ? undefined : messageText(data);
-    if (sent !== undefined && text !== undefined) sent.note(text);
+    if (text !== undefined) sent.note(text);
     // A response.create goes upstream only while the Budgets can hold it (realtime-budget.ts).
-    budget.fromClient(text, lastInput ?? sent?.usage(), () => {
+    budget.fromClient(text, sent.bound(), () => {
       if (upstream.readyState === upstream.OPEN) host.relay(client, upstream, data, isBinary);
     });
   });
@@ -257,28 +258,34 @@ export function runSession(host: SessionHost, session: SessionParams): void {
         // Counts that cannot be true (negative ones credited the Budgets) are not priced: the
         // response is charged the input estimate, as one a close cut short, its record marked invalid.
         unfinished = Math.max(0, unfinished - 1);
-        charge(lastInput ?? sent?.usage() ?? NO_TOKENS, 'invalid');
+        charge(lastInput ?? sent.usage() ?? NO_TOKENS, 'invalid');
+        sent.ended(responseIdOf(text));
         budget.done(text);
       } else if (usage !== undefined) {
         unfinished = Math.max(0, unfinished - 1);
         lastInput = inputOf(usage);
-        sent = undefined;
+        sent.reported(responseIdOf(text), usage);
         charge(usage, undefined);
         budget.done(text);
       } else if (isEvent(text, 'response.done')) {
         // Ended without usage (failed, cancelled before it ran): not cut by a close.
         unfinished = Math.max(0, unfinished - 1);
+        sent.ended(responseIdOf(text));
         budget.done(text);
       } else if (isEvent(text, 'response.created')) {
         unfinished++;
-        budget.started(text, lastInput ?? sent?.usage());
+        sent.started(responseIdOf(text));
+        budget.started(text, sent.bound());
       } else if (isEvent(text, 'error')) {
         // The upstream's error about the gateway's own response.cancel: the client never sent one.
         if (budget.failed(text)) return;
-      } else budget.fromUpstream(text);
+      } else {
+        sent.noteSession(text);
+        budget.fromUpstream(text);
+      }
       if (unfinished > 0 && budget.cutsStreams) {
         // A running response costs at least the input it reads: what a Budget that cuts streams is asked.
-        const soFar = lastInput ?? sent?.usage() ?? NO_TOKENS;
+        const soFar = lastInput ?? sent.usage() ?? NO_TOKENS;
         budget.watch({ usage: soFar, costUsd: costUsd(soFar, target.pricing) });
       }
     }
@@ -308,7 +315,7 @@ export function runSession(host: SessionHost, session: SessionParams): void {
     host.closing(client, upstream);
     uncount();
     // The upstream may have billed the responses a close cut short; they never said how much.
-    const cutInput = lastInput ?? sent?.usage();
+    const cutInput = lastInput ?? sent.usage();
     if (cutInput !== undefined) for (let n = Math.min(unfinished, MAX_UNFINISHED_CHARGED); n > 0; n--) charge(cutInput, 'client_gone');
     // Every response was charged as it ended (or just now, cut): nothing is left to settle.
     budget.close();

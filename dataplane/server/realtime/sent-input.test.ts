@@ -22,4 +22,46 @@ describe('SentInput', () => {
     ga.note(append(4_000));
     expect(ga.usage()?.audioInputTokens).toBe(5);
   });
+
+  it("bounds the next response's input from above: every byte of text a token, audio at 20 tokens a second, plus the largest input and output a response reported and what was sent since it started", () => {
+    const sent = new SentInput();
+    const item = JSON.stringify({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: '日本語 '.repeat(10) }] } });
+    sent.note(item);
+    const itemBytes = Buffer.byteLength(JSON.stringify((JSON.parse(item) as { item: unknown }).item));
+    // Three bytes a character of Japanese: the estimate (a token per four characters) is below what o200k may count; the bound is not.
+    expect(sent.bound().inputTokens).toBe(itemBytes);
+    expect(sent.usage()?.inputTokens).toBeLessThan(Buffer.byteLength(item) / 4);
+    const chunk = append(48_000);
+    sent.note(chunk);
+    // One second of pcm16: 20 tokens (the estimate says 10), and the event's JSON around the audio.
+    const overhead = chunk.length - Buffer.alloc(48_000, 3).toString('base64').length;
+    expect(sent.bound().inputTokens).toBe(itemBytes + 20 + overhead);
+    // A response started now and reported 1000 in, 600 out: the next reads at most that and what came after its start.
+    const before = sent.bound().inputTokens;
+    sent.started('resp_1');
+    const late = JSON.stringify({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'and more' }] } });
+    sent.note(late);
+    const lateBytes = Buffer.byteLength(JSON.stringify((JSON.parse(late) as { item: unknown }).item));
+    sent.reported('resp_1', { inputTokens: 1000, outputTokens: 600, cachedInputTokens: 0 });
+    // Before, the next hold's input was the last response's input alone (1000): its output and the later item were not held.
+    expect(sent.bound().inputTokens).toBe(1600 + lateBytes);
+    // An out-of-band response reporting less (its own small input) never lowers the bound.
+    sent.started('resp_2');
+    sent.reported('resp_2', { inputTokens: 10, outputTokens: 5, cachedInputTokens: 0 });
+    expect(sent.bound().inputTokens).toBe(1600 + lateBytes);
+  });
+
+  it("counts what a response reads of the other events (instructions, tools, input), nothing of those that add none, and the upstream session's instructions until a response reported", () => {
+    const sent = new SentInput();
+    sent.noteSession(JSON.stringify({ type: 'session.created', session: { instructions: 'Be brief.' } }));
+    sent.note(JSON.stringify({ type: 'response.create', event_id: 'e1', response: { max_output_tokens: 5 } }));
+    sent.note(JSON.stringify({ type: 'input_audio_buffer.commit' }));
+    expect(sent.bound().inputTokens).toBe(9);
+    sent.note(JSON.stringify({ type: 'session.update', session: { type: 'realtime', instructions: 'Speak French.' } }));
+    sent.note('not json');
+    expect(sent.bound().inputTokens).toBe(9 + 13 + 8);
+    sent.started('r');
+    sent.reported('r', { inputTokens: 40, outputTokens: 2, cachedInputTokens: 0 });
+    expect(sent.bound().inputTokens).toBe(42);
+  });
 });

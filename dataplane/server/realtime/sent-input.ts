@@ -1,25 +1,81 @@
 import type { Usage } from '../../core/canonical.js';
+import { isObject } from '../../providers/shared/json-guards.js';
+import { realtimeEvent } from './realtime-event.js';
 
 /** OpenAI tokenizes Realtime input audio at about 10 tokens a second (its published rate). */
 const AUDIO_TOKENS_PER_SECOND = 10;
+/**
+ * The rate a hold counts input audio at: twice the published one (OpenAI's assistant audio, 1 token
+ * per 50 ms, is the densest audio it bills), so that the hold is an upper bound, never an estimate.
+ */
+const BOUND_AUDIO_TOKENS_PER_SECOND = 20;
 /** pcm16 at 24 kHz mono, the Realtime default; G.711 (μ-law, A-law) is 8 kHz, one byte a sample. */
 const PCM16_BYTES_PER_SECOND = 48_000;
 const G711_BYTES_PER_SECOND = 8_000;
 /** A text token is about four characters; JSON around the text counts too, which only over-counts. */
 const CHARS_PER_TOKEN = 4;
 const EQUALS = 61;
+const UPSTREAM_SESSION_EVENTS = ['session.created', 'session.updated'];
+/** Client events that add nothing a response reads (they remove, cut or fetch items, or act on audio). */
+const NO_INPUT_EVENTS = ['input_audio_buffer.commit', 'input_audio_buffer.clear', 'output_audio_buffer.clear', 'conversation.item.delete', 'conversation.item.truncate', 'conversation.item.retrieve', 'response.cancel'];
+
+/** A value's bytes as JSON (a string's, its own): a token is never less than a byte. */
+function bytesOf(value: unknown): number {
+  if (value === undefined) return 0;
+  return typeof value === 'string' ? Buffer.byteLength(value) : Buffer.byteLength(JSON.stringify(value) ?? '');
+}
 
 /**
- * What a Realtime client has sent, as input tokens: the estimate for a response a close cut before
- * any response of the connection reported its usage (nothing better is known of it, and charging
- * nothing would let a client start responses and leave for free). Audio is counted from the bytes
- * of `input_audio_buffer.append` at the session's format; every other client event by its length.
- * Read without parsing: a client streams audio every ~100 ms.
+ * The bytes of a client event (not audio) that a response may read as input: an item's, a session's
+ * or a response's instructions, tools and input; nothing of the events that add no input; the whole
+ * event when it cannot be read (an over-count, never an under-count).
+ */
+function inputBytes(text: string): number {
+  let event: unknown;
+  try {
+    event = JSON.parse(text);
+  } catch {
+    return Buffer.byteLength(text);
+  }
+  if (!isObject(event) || typeof event.type !== 'string') return Buffer.byteLength(text);
+  if (NO_INPUT_EVENTS.includes(event.type)) return 0;
+  if (event.type === 'conversation.item.create') return bytesOf(event.item);
+  const part = event.type === 'session.update' ? event.session : event.type === 'response.create' ? (event.response ?? {}) : undefined;
+  if (!isObject(part)) return Buffer.byteLength(text);
+  return bytesOf(part.instructions) + bytesOf(part.tools) + bytesOf(part.input) + bytesOf(part.prompt);
+}
+
+/** Responses whose start is remembered (for the bound) at once, at most: one without is bounded from the session's start. */
+const MAX_TRACKED_RESPONSES = 64;
+
+/**
+ * What a Realtime client has sent, as input tokens, read without parsing (a client streams audio
+ * every ~100 ms); audio is counted from the bytes of `input_audio_buffer.append` at the session's
+ * format, every other client event by its length. Two readings:
+ *
+ * - `usage()`, an estimate: what a response a close cut before any response of the connection
+ *   reported its usage is charged (nothing better is known of it, and charging nothing would let a
+ *   client start responses and leave for free).
+ * - `bound()`, an upper bound of the input of the next response, what a Budget holds for it: the
+ *   largest input plus output a response reported, plus everything the client sent since that
+ *   response started (the conversation holds no more: the client's items and each response's
+ *   output), every byte of an event's JSON a token (a token is never less than a byte) and audio at
+ *   BOUND_AUDIO_TOKENS_PER_SECOND. Before, a hold's input was the last response's input, else the
+ *   estimate: the output of the last response and what the client sent since were not held.
  */
 export class SentInput {
   private textChars = 0;
   private audioBytes = 0;
   private bytesPerSecond = PCM16_BYTES_PER_SECOND;
+  /** Everything sent, as the bound counts it (audio fractional, rounded up when read). */
+  private sentBound = 0;
+  /** The largest (input + output − what had been sent when it started) a response reported. */
+  private best = 0;
+  /** What had been sent when each running response started, by its id. */
+  private readonly startedAt = new Map<string, number>();
+  /** The upstream session's instructions and tools (its defaults included), until a response reports an input that holds them. */
+  private sessionBound = 0;
+  private reportedAny = false;
 
   note(text: string): void {
     if (text.includes('"input_audio_buffer.append"')) {
@@ -29,13 +85,23 @@ export class SentInput {
         const end = text.indexOf('"', start);
         if (end !== -1) {
           const padding = text.charCodeAt(end - 1) === EQUALS ? (text.charCodeAt(end - 2) === EQUALS ? 2 : 1) : 0;
-          this.audioBytes += Math.max(0, Math.floor(((end - start) * 3) / 4) - padding);
+          const bytes = Math.max(0, Math.floor(((end - start) * 3) / 4) - padding);
+          this.audioBytes += bytes;
+          // The rest of the event is a few dozen bytes of JSON, counted as text.
+          this.sentBound += (bytes / this.bytesPerSecond) * BOUND_AUDIO_TOKENS_PER_SECOND + (Buffer.byteLength(text) - (end - start));
         }
         return;
       }
     }
     if (text.includes('"session.update"') && /g711_|audio\/pcm[ua]/.test(text)) this.bytesPerSecond = G711_BYTES_PER_SECOND;
     this.textChars += text.length;
+    this.sentBound += inputBytes(text);
+  }
+
+  /** The upstream's session (session.created / session.updated): its instructions and tools are read by the first response too. */
+  noteSession(text: string): void {
+    const event = realtimeEvent(text, UPSTREAM_SESSION_EVENTS);
+    if (event !== undefined && isObject(event.session)) this.sessionBound = bytesOf(event.session.instructions) + bytesOf(event.session.tools);
   }
 
   /** The estimate, or undefined when the client sent nothing. */
@@ -44,5 +110,29 @@ export class SentInput {
     const text = Math.ceil(this.textChars / CHARS_PER_TOKEN);
     if (audio + text === 0) return undefined;
     return { inputTokens: audio + text, outputTokens: 0, cachedInputTokens: 0, ...(audio > 0 ? { audioInputTokens: audio } : {}) };
+  }
+
+  /** A response started (`response.created`): its input holds at most what was sent until now, and what came before. */
+  started(responseId: string | undefined): void {
+    if (responseId !== undefined && this.startedAt.size < MAX_TRACKED_RESPONSES) this.startedAt.set(responseId, this.sentBound);
+  }
+
+  /** A response reported its usage: the conversation after it holds at most its input and output, and what is sent from its start on. */
+  reported(responseId: string | undefined, usage: Usage): void {
+    const at = responseId === undefined ? undefined : this.startedAt.get(responseId);
+    if (responseId !== undefined) this.startedAt.delete(responseId);
+    // Not known when it started: from the session's start, which only holds more.
+    this.best = Math.max(this.best, usage.inputTokens + usage.outputTokens - (at ?? 0));
+    this.reportedAny = true;
+  }
+
+  /** A response ended without usage: its start is forgotten. */
+  ended(responseId: string | undefined): void {
+    if (responseId !== undefined) this.startedAt.delete(responseId);
+  }
+
+  /** The upper bound of the next response's input, in tokens (priced by a hold at the dearest input price). */
+  bound(): Usage {
+    return { inputTokens: Math.ceil(this.best + this.sentBound + (this.reportedAny ? 0 : this.sessionBound)), outputTokens: 0, cachedInputTokens: 0 };
   }
 }
