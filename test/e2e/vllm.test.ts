@@ -417,4 +417,24 @@ spec:
     expect(streamed?.estimated).toBe(false);
     expect(streamed?.costUsd).toBeGreaterThan(0.15);
   });
+
+  it("sends vLLM only what its request model takes: chat, Anthropic and Responses clients' requests, translated, are not refused (400)", async () => {
+    for (const p of pods) p.set({ latencyMs: 0, queue: 0, kvCacheUsage: 0.1, reject: undefined });
+    const post = (path: string, body: unknown): Promise<Response> => fetch(`${gateway.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const tools = [{ type: 'function', function: { name: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    const answers = [
+      await post('/v1/chat/completions', { model: 'chat', messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }], tools, tool_choice: 'auto', stream: true, stream_options: { include_usage: true } }),
+      await post('/v1/messages', { model: 'chat', max_tokens: 50, system: 'Be brief.', tools: [{ name: 'weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }], tool_choice: { type: 'auto' }, messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] }),
+      await post('/v1/messages', { model: 'chat', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+      await post('/v1/responses', { model: 'chat', instructions: 'Be brief.', input: [{ role: 'user', content: [{ type: 'input_text', text: 'hi' }] }], max_output_tokens: 50 }),
+    ];
+    const refused = pods.flatMap((p) => p.refused);
+    expect(refused).toEqual([]);
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    // A field of vLLM's own the gateway does not read (top_k) goes as it came; vLLM's 400 reaches the client, as its words.
+    const bad = await post('/v1/chat/completions', { model: 'chat', messages: [{ role: 'user', content: 'hi' }], top_k: 'five' });
+    expect(pods.flatMap((p) => p.refused)).toEqual(['top_k: Input should be a valid integer']);
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toMatch(/top_k/);
+  });
 });

@@ -66,6 +66,8 @@ export interface VllmEmulator {
   waiting: number;
   /** Emulated prefix cache: a request hits when its system prompt was seen on this pod before (counted in tokens). */
   prefixCache: { queries: number; hits: number };
+  /** Why each request vLLM's request model would refuse was refused (400), in order. */
+  refused: string[];
   close(): Promise<void>;
 }
 
@@ -119,6 +121,47 @@ function metricsText(model: string, c: VllmPodControls, running: number, waiting
   return `${out.join('\n')}\n`;
 }
 
+const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
+const PART_TYPES = new Set(['text', 'image_url', 'input_audio', 'audio_url', 'video_url', 'file', 'image_embeds', 'refusal', 'thinking', 'input_text', 'input_image']);
+const NUMBERS = ['temperature', 'top_p', 'frequency_penalty', 'presence_penalty', 'repetition_penalty', 'min_p'];
+const INTEGERS = ['max_tokens', 'max_completion_tokens', 'n', 'top_k', 'seed', 'top_logprobs', 'min_tokens'];
+const BOOLEANS = ['stream', 'logprobs', 'echo', 'ignore_eos', 'skip_special_tokens', 'add_generation_prompt', 'parallel_tool_calls'];
+
+/**
+ * Why vLLM's ChatCompletionRequest (pydantic, vllm/entrypoints/openai/protocol.py) refuses a body,
+ * else undefined. Unknown top-level fields are not refused (its models allow extra fields and log
+ * them as ignored); wrong types, messages that are not role-tagged objects, content parts of a type
+ * it does not know, stream_options without stream, tool_choice without tools and top_logprobs
+ * without logprobs are.
+ */
+function chatProblem(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'Input should be a valid dictionary or object to extract fields from';
+  const b = body as Record<string, unknown>;
+  if (!Array.isArray(b.messages)) return "messages: Field required (a list)";
+  for (const [i, m] of b.messages.entries()) {
+    if (typeof m !== 'object' || m === null || !ROLES.has(String((m as { role?: unknown }).role))) return `messages.${i}: each message is an object with a role of ${[...ROLES].join(', ')}`;
+    const content = (m as { content?: unknown }).content;
+    if (content !== undefined && content !== null && typeof content !== 'string' && !Array.isArray(content)) return `messages.${i}.content: Input should be a valid string or list`;
+    if (Array.isArray(content)) for (const part of content) {
+      const type = (part as { type?: unknown } | null)?.type;
+      if (typeof type !== 'string' || !PART_TYPES.has(type)) return `Unknown part type: ${String(type)}`;
+    }
+  }
+  if (b.model !== undefined && b.model !== null && typeof b.model !== 'string') return 'model: Input should be a valid string';
+  for (const f of NUMBERS) if (b[f] !== undefined && b[f] !== null && typeof b[f] !== 'number') return `${f}: Input should be a valid number`;
+  for (const f of INTEGERS) if (b[f] !== undefined && b[f] !== null && !Number.isInteger(b[f])) return `${f}: Input should be a valid integer`;
+  for (const f of BOOLEANS) if (b[f] !== undefined && b[f] !== null && typeof b[f] !== 'boolean') return `${f}: Input should be a valid boolean`;
+  if (b.stop !== undefined && b.stop !== null && typeof b.stop !== 'string' && !(Array.isArray(b.stop) && b.stop.every((x) => typeof x === 'string'))) return 'stop: Input should be a valid string or list of strings';
+  if (b.stream_options !== undefined && b.stream_options !== null && b.stream !== true) return 'Stream options can only be defined when `stream=True`.';
+  if (b.tool_choice !== undefined && b.tool_choice !== null && b.tool_choice !== 'none' && (b.tools === undefined || b.tools === null)) return 'When using `tool_choice`, `tools` must be set.';
+  if (b.top_logprobs !== undefined && b.top_logprobs !== null && b.logprobs !== true) return 'when using `top_logprobs`, `logprobs` must be set to true.';
+  if (b.response_format !== undefined && b.response_format !== null) {
+    const type = (b.response_format as { type?: unknown }).type;
+    if (!['text', 'json_object', 'json_schema', 'structural_tag'].includes(String(type))) return `response_format.type: Input should be 'text', 'json_object', 'json_schema' or 'structural_tag'`;
+  }
+  return undefined;
+}
+
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
@@ -150,10 +193,23 @@ export async function startVllmEmulator(opts: { model?: string; host?: string; p
     inflight: 0,
     waiting: 0,
     prefixCache: { queries: 0, hits: 0 },
+    refused: [],
   };
 
   const chat = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const body = JSON.parse((await readBody(req)) || '{}') as Record<string, unknown>;
+    let body: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(await readBody(req));
+      const problem = chatProblem(parsed);
+      if (problem !== undefined) throw new Error(problem);
+      body = parsed as Record<string, unknown>;
+    } catch (err) {
+      // vLLM answers a body its request model refuses with 400 BadRequestError (its RequestValidationError handler).
+      emu.refused.push((err as Error).message);
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ object: 'error', message: (err as Error).message, type: 'BadRequestError', param: null, code: 400 }));
+      return;
+    }
     const messages = Array.isArray(body.messages) ? body.messages : [];
     const first = messages[0] as { role?: unknown } | undefined;
     const system = first?.role === 'system' ? textOfMessage(first) : undefined;
