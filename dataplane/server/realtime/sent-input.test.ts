@@ -64,4 +64,14 @@ describe('SentInput', () => {
     sent.reported('r', { inputTokens: 40, outputTokens: 2, cachedInputTokens: 0 });
     expect(sent.bound().inputTokens).toBe(42);
   });
+
+  it('counts audio at 8 kHz when the upstream says the session is G.711, though the client never did (a session set when its client secret was made)', () => {
+    const sent = new SentInput();
+    sent.noteSession(JSON.stringify({ type: 'session.created', session: { type: 'realtime', audio: { input: { format: { type: 'audio/pcmu' } } } } }));
+    const chunk = append(8_000);
+    sent.note(chunk);
+    // One second of μ-law: 20 tokens, and the event's JSON around the audio. Before, counted as pcm16: a sixth of a second.
+    expect(sent.bound().inputTokens).toBe(20 + chunk.length - Buffer.alloc(8_000, 3).toString('base64').length);
+    expect(sent.usage()?.audioInputTokens).toBe(10);
+  });
 });

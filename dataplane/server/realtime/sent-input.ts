@@ -16,6 +16,8 @@ const G711_BYTES_PER_SECOND = 8_000;
 const CHARS_PER_TOKEN = 4;
 const EQUALS = 61;
 const UPSTREAM_SESSION_EVENTS = ['session.created', 'session.updated'];
+/** A session that names G.711 input (beta g711_ulaw / g711_alaw, GA audio/pcmu / audio/pcma). */
+const G711 = /g711_|audio\/pcm[ua]/;
 /** Client events that add nothing a response reads (they remove, cut or fetch items, or act on audio). */
 const NO_INPUT_EVENTS = ['input_audio_buffer.commit', 'input_audio_buffer.clear', 'output_audio_buffer.clear', 'conversation.item.delete', 'conversation.item.truncate', 'conversation.item.retrieve', 'response.cancel'];
 
@@ -93,15 +95,22 @@ export class SentInput {
         return;
       }
     }
-    if (text.includes('"session.update"') && /g711_|audio\/pcm[ua]/.test(text)) this.bytesPerSecond = G711_BYTES_PER_SECOND;
+    if (text.includes('"session.update"') && G711.test(text)) this.bytesPerSecond = G711_BYTES_PER_SECOND;
     this.textChars += text.length;
     this.sentBound += inputBytes(text);
   }
 
-  /** The upstream's session (session.created / session.updated): its instructions and tools are read by the first response too. */
+  /**
+   * The upstream's session (session.created / session.updated): its instructions and tools are read
+   * by the first response too, and its input format may be G.711 without the client saying so (a
+   * session configured when its client secret was made): audio is counted at 8 kHz from then on.
+   * Before, such audio was counted at pcm16's rate, a sixth of its tokens.
+   */
   noteSession(text: string): void {
     const event = realtimeEvent(text, UPSTREAM_SESSION_EVENTS);
-    if (event !== undefined && isObject(event.session)) this.sessionBound = bytesOf(event.session.instructions) + bytesOf(event.session.tools);
+    if (event === undefined || !isObject(event.session)) return;
+    this.sessionBound = bytesOf(event.session.instructions) + bytesOf(event.session.tools);
+    if (G711.test(text)) this.bytesPerSecond = G711_BYTES_PER_SECOND;
   }
 
   /** The estimate, or undefined when the client sent nothing. */
