@@ -83,6 +83,8 @@ operator:
                             planes (usage reports, snapshot pulls); a missing or empty file is none
                             (env TOLLGATE_PREVIOUS_ADMIN_TOKEN; docs/upgrade.md)
   --lease-name <name>       Leader-election Lease in the data-plane namespace (default tollgate-operator)
+  --legacy-lease-name <n>   A Lease older replicas of this installation lead under (a renamed --lease-name):
+                            also held while leading, so that old and new replicas never both lead
   --api-key-hash-secret <n> Secret (data-plane namespace, data key "key") with the installation's key for client
                             API key HMACs; created when missing (default tollgate-api-key-hash)
   --tls-cert/--tls-key <f>  Serve the operator port (snapshot pull, usage reports) over TLS
@@ -167,6 +169,7 @@ const OPTIONS = {
   'dataplane-ca': { type: 'string' },
   'dataplane-tls-server-name': { type: 'string' },
   'lease-name': { type: 'string' },
+  'legacy-lease-name': { type: 'string' },
   'api-key-hash-secret': { type: 'string' },
   'managed-tls': { type: 'boolean' },
   'tls-secret-prefix': { type: 'string' },
@@ -472,7 +475,7 @@ async function main(argv: string[]): Promise<void> {
         ...(previousToken === undefined ? {} : { previousToken }),
         ...(metricsToken === undefined ? {} : { metricsToken }),
         identity: values.identity ?? process.env.POD_NAME ?? hostname(),
-        lease: { namespace: dataplaneNamespace, name: values['lease-name'] ?? 'tollgate-operator', durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+        lease: { namespace: dataplaneNamespace, name: values['lease-name'] ?? 'tollgate-operator', ...(values['legacy-lease-name'] ? { legacyName: values['legacy-lease-name'] } : {}), durationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
         apiKeyHashSecret: { namespace: dataplaneNamespace, name: values['api-key-hash-secret'] ?? 'tollgate-api-key-hash' },
         ...(values['owner-service-account'] === undefined ? {} : { ownerServiceAccount: values['owner-service-account'] }),
         listen: { host: values.host ?? '0.0.0.0', port: parsePort(values.port ?? '9091'), ...tlsPair(values['tls-cert'], values['tls-key'], '--tls') },

@@ -58,7 +58,8 @@ export interface OperatorConfig {
   /** A read-only token for GET /metrics (what Prometheus holds); absent: /metrics wants the admin token. */
   metricsToken?: string;
   identity: string;
-  lease: { namespace: string; name: string; durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  /** legacyName: the Lease an older chart's replicas of this release use (LeaderElector co-holds it). */
+  lease: { namespace: string; name: string; legacyName?: string; durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   /** headersTimeoutMs: how long a client has to send a request's headers (default CHANNEL_HEADERS_TIMEOUT_MS). */
   listen: { host: string; port: number; tls?: TlsMaterial; headersTimeoutMs?: number };
   /** The Secret (created when missing) holding the installation's key for client API key HMACs, under data key `key`. */
@@ -385,6 +386,7 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
       leaseDurationMs: config.lease.durationMs,
       renewDeadlineMs: config.lease.renewDeadlineMs,
       retryPeriodMs: config.lease.retryPeriodMs,
+      ...(config.lease.legacyName === undefined ? {} : { legacyName: config.lease.legacyName }),
     },
     {
       onStartedLeading: () => {

@@ -5,7 +5,7 @@ import { KubeError, type KubeClient } from './kube-client.js';
 interface Lease {
   apiVersion: 'coordination.k8s.io/v1';
   kind: 'Lease';
-  metadata: { name: string; namespace: string; resourceVersion?: string };
+  metadata: { name: string; namespace: string; resourceVersion?: string; annotations?: Record<string, string> };
   spec: {
     holderIdentity?: string | null;
     leaseDurationSeconds?: number;
@@ -22,6 +22,31 @@ export interface LeaderElectionOptions {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
+  /**
+   * The Lease operators of an older chart use (`tollgate-operator`) when `name` is another one: it
+   * is co-held while leading (see LeaderElector), so that a rolling upgrade never has an old and a
+   * new replica leading at once.
+   */
+  legacyName?: string;
+}
+
+/**
+ * Marks a Lease a replica holds only to keep older replicas of its own Deployment from leading (the
+ * value names the Lease it leads under). Another Deployment whose own Lease this is may take it.
+ */
+export const CO_HOLD_ANNOTATION = 'tollgate.dev/co-held-for';
+
+/** The Deployment a pod name belongs to (`<deployment>-<template hash>-<suffix>`); undefined for another shape. */
+function deploymentOf(identity: string): string | undefined {
+  const parts = identity.split('-');
+  return parts.length >= 3 ? parts.slice(0, -2).join('-') : undefined;
+}
+
+/** Whether `holder` may be a replica of this replica's Deployment; when either name is not a pod's, assume so (wait rather than lead twice). */
+function sameDeployment(holder: string, identity: string): boolean {
+  const a = deploymentOf(holder);
+  const b = deploymentOf(identity);
+  return a === undefined || b === undefined || a === b;
 }
 
 /** RFC 3339 with microseconds, the MicroTime format Lease fields require. */
@@ -43,6 +68,18 @@ function microTime(ms: number): string {
  * Each acquisition raises the Lease's leaseTransitions; the leader's term is that count + 1. The
  * term goes into every snapshot, and data-plane pods refuse a lower term: a deposed leader cannot
  * replace its successor's snapshot even while it still believes it leads.
+ *
+ * With `legacyName` (the Lease was renamed per release, and replicas of an older chart of this
+ * release may still campaign for the old name during a rolling upgrade) a replica leads only when it
+ * also holds the legacy Lease or that Lease is none of its Deployment's business: absent (no older
+ * replica ever ran here), or held, unexpired, by a pod of another Deployment (another release whose
+ * own Lease has that name). While a pod of its own Deployment holds it, unexpired, the replica does
+ * not lead: an older replica leads. Otherwise it takes the legacy Lease with the same compare-and-swap
+ * as its own and renews it with every renewal, marked CO_HOLD_ANNOTATION: older replicas (which
+ * respect any holder) wait, and an operator of another release whose own Lease this is takes it over.
+ * Its term starts above the legacy Lease's, so data-plane pods take its snapshots over an older
+ * leader's; the legacy Lease carries its count on, so an older replica that takes it back later
+ * starts above it.
  */
 export class LeaderElector {
   private leading = false;
@@ -55,8 +92,8 @@ export class LeaderElector {
   private currentTerm = 0;
   /** A term some data-plane pod serves: the next write of the Lease takes its count above it. */
   private termFloor = 0;
-  /** The lease record last seen and when this replica first saw it. */
-  private observed: { record: string; at: number } | undefined;
+  /** Per Lease name: the record last seen and when this replica first saw it. */
+  private readonly observed = new Map<string, { record: string; at: number }>();
   /** confirm() came while a renewal ran (it may have read the Lease before the new floor): one more after it. */
   private again = false;
 
@@ -113,16 +150,19 @@ export class LeaderElector {
     clearTimeout(this.timer);
     if (this.leading) {
       this.setLeading(false);
-      try {
-        const signal = AbortSignal.timeout(this.opts.renewDeadlineMs);
-        const lease = await this.get(signal);
-        if (lease?.spec.holderIdentity === this.opts.identity) {
-          lease.spec.holderIdentity = null;
-          lease.spec.leaseDurationSeconds = 1;
-          await this.client.request('PUT', this.path(), lease, 'application/json', signal);
+      const signal = AbortSignal.timeout(this.opts.renewDeadlineMs);
+      // Both at once rather than waiting out their expiry: leadership has already ended here.
+      for (const name of this.opts.legacyName === undefined ? [this.opts.name] : [this.opts.legacyName, this.opts.name]) {
+        try {
+          const lease = await this.get(signal, name);
+          if (lease?.spec.holderIdentity === this.opts.identity) {
+            lease.spec.holderIdentity = null;
+            lease.spec.leaseDurationSeconds = 1;
+            await this.client.request('PUT', this.path(name), lease, 'application/json', signal);
+          }
+        } catch (err) {
+          this.logger.warn({ err: (err as Error).message, lease: name }, 'could not release the lease');
         }
-      } catch (err) {
-        this.logger.warn({ err: (err as Error).message }, 'could not release the lease');
       }
     }
   }
@@ -131,9 +171,9 @@ export class LeaderElector {
     return `/apis/coordination.k8s.io/v1/namespaces/${this.opts.namespace}/leases${name ? `/${name}` : ''}`;
   }
 
-  private async get(signal: AbortSignal): Promise<Lease | undefined> {
+  private async get(signal: AbortSignal, name = this.opts.name): Promise<Lease | undefined> {
     try {
-      return await this.client.request<Lease>('GET', this.path(), undefined, 'application/json', signal);
+      return await this.client.request<Lease>('GET', this.path(name), undefined, 'application/json', signal);
     } catch (err) {
       if (err instanceof KubeError && err.status === 404) return undefined;
       throw err;
@@ -152,10 +192,58 @@ export class LeaderElector {
   /** Remembers when this replica first saw this lease record; any write changes its resourceVersion. */
   private observe(lease: Lease): void {
     const record = JSON.stringify([lease.metadata.resourceVersion ?? '', lease.spec.holderIdentity ?? '', lease.spec.renewTime ?? '', lease.spec.leaseTransitions ?? 0]);
-    if (this.observed?.record !== record) this.observed = { record, at: this.now() };
+    if (this.observed.get(lease.metadata.name)?.record !== record) this.observed.set(lease.metadata.name, { record, at: this.now() });
+  }
+
+  /** Whether a Lease's holder, as this replica has seen it, has not renewed it for the lease duration. */
+  private expired(lease: Lease, now: number): boolean {
+    const seenAt = this.observed.get(lease.metadata.name)?.at ?? now;
+    return seenAt + (lease.spec.leaseDurationSeconds ?? Math.ceil(this.opts.leaseDurationMs / 1000)) * 1000 < now;
+  }
+
+  /**
+   * The legacy Lease's say: 'mine' (renew it), 'take' (free or expired: take it), 'blocked' (a pod of
+   * this Deployment, an older replica, holds it) or 'ignore' (absent, or another Deployment's).
+   */
+  private legacyVerdict(lease: Lease | undefined, now: number): 'mine' | 'take' | 'blocked' | 'ignore' {
+    if (lease === undefined) return 'ignore';
+    this.observe(lease);
+    const holder = lease.spec.holderIdentity ?? '';
+    if (holder === this.opts.identity) return 'mine';
+    if (holder === '' || this.expired(lease, now)) return 'take';
+    return sameDeployment(holder, this.opts.identity) ? 'blocked' : 'ignore';
   }
 
   private async tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
+    const legacyName = this.opts.legacyName !== undefined && this.opts.legacyName !== this.opts.name ? this.opts.legacyName : undefined;
+    const legacy = legacyName === undefined ? undefined : await this.get(signal, legacyName);
+    const verdict = this.legacyVerdict(legacy, this.now());
+    if (verdict === 'blocked') return false;
+    // Above the older leader's term (legacy count + 1), so that pods take this replica's snapshots.
+    if (verdict === 'take' && legacy !== undefined) this.termFloor = Math.max(this.termFloor, Math.min((legacy.spec.leaseTransitions ?? 0) + 1, MAX_TERM - 1));
+    if (!(await this.acquireOwn(signal))) return false;
+    if (legacy !== undefined && (verdict === 'take' || verdict === 'mine')) await this.holdLegacy(legacy, verdict === 'take', signal);
+    return true;
+  }
+
+  /** Takes or renews the legacy Lease (compare-and-swap: an older replica writing at once gets 409, or this one does and does not lead). */
+  private async holdLegacy(lease: Lease, take: boolean, signal: AbortSignal): Promise<void> {
+    const now = this.now();
+    const counted = (lease.spec.leaseTransitions ?? 0) + (take ? 1 : 0);
+    const spec = {
+      ...lease.spec,
+      holderIdentity: this.opts.identity,
+      leaseDurationSeconds: Math.ceil(this.opts.leaseDurationMs / 1000),
+      renewTime: microTime(now),
+      ...(take ? { acquireTime: microTime(now) } : {}),
+      leaseTransitions: Math.min(Math.max(counted, this.currentTerm - 1), MAX_TERM - 1),
+    };
+    const metadata = { ...lease.metadata, annotations: { ...lease.metadata.annotations, [CO_HOLD_ANNOTATION]: this.opts.name } };
+    const written = await this.client.request<Lease>('PUT', this.path(lease.metadata.name), { ...lease, metadata, spec }, 'application/json', signal);
+    this.observe(written);
+  }
+
+  private async acquireOwn(signal: AbortSignal): Promise<boolean> {
     const lease = await this.get(signal);
     const now = this.now();
     const durationS = Math.ceil(this.opts.leaseDurationMs / 1000);
@@ -179,17 +267,20 @@ export class LeaderElector {
     }
     this.observe(lease);
     const holder = lease.spec.holderIdentity ?? '';
-    const seenAt = this.observed?.at ?? now;
-    const expired = seenAt + (lease.spec.leaseDurationSeconds ?? durationS) * 1000 < now;
-    if (holder !== '' && holder !== this.opts.identity && !expired) return false;
+    // A replica of another release holds this Lease only to fence its own older replicas (their
+    // Lease had this name): it is this Deployment's to take. Its own Deployment's replicas wait.
+    const coHeld = lease.metadata.annotations?.[CO_HOLD_ANNOTATION] !== undefined && !sameDeployment(holder, this.opts.identity);
+    if (holder !== '' && holder !== this.opts.identity && !this.expired(lease, now) && !coHeld) return false;
     const spec = { ...lease.spec, holderIdentity: this.opts.identity, leaseDurationSeconds: durationS, renewTime: microTime(now) };
     if (holder !== this.opts.identity) {
       spec.acquireTime = microTime(now);
       spec.leaseTransitions = (lease.spec.leaseTransitions ?? 0) + 1;
     }
     spec.leaseTransitions = Math.max(spec.leaseTransitions ?? 0, this.termFloor);
+    const annotations = { ...lease.metadata.annotations };
+    delete annotations[CO_HOLD_ANNOTATION];
     // The resourceVersion makes this a compare-and-swap: a concurrent writer gets 409 and loses.
-    const written = await this.client.request<Lease>('PUT', this.path(), { ...lease, spec }, 'application/json', signal);
+    const written = await this.client.request<Lease>('PUT', this.path(), { ...lease, metadata: { ...lease.metadata, annotations }, spec }, 'application/json', signal);
     this.observe(written);
     this.setTerm(spec.leaseTransitions + 1);
     return true;

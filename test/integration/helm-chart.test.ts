@@ -316,6 +316,20 @@ describe('helm lint and template', () => {
     expect(args.find((a) => a.startsWith('--api-key-hash-secret='))).toBe(`--api-key-hash-secret=${secrets[0]}`);
   });
 
+  it('gives each release its own Lease, and a renamed one the old name as a legacy Lease (rolling upgrade from 0.1.x)', () => {
+    // Before: every release's operator campaigned for `tollgate-operator`, so a second release in the
+    // namespace never led (or, with clock trouble, both did).
+    const objects = render({ set: ['fullnameOverride=team'] });
+    const rules = at<{ resources: string[]; verbs: string[]; resourceNames?: string[] }[]>(find(objects, 'Role', 'team-operator', NS), 'rules');
+    const named = rules.filter((r) => r.resources.includes('leases') && r.verbs.includes('update')).flatMap((r) => r.resourceNames ?? ['*']);
+    expect(named.sort()).toEqual(['team-operator', 'tollgate-operator']);
+    const args = container(find(objects, 'Deployment', 'team-operator')).args;
+    expect(args).toContain('--lease-name=team-operator');
+    expect(args).toContain('--legacy-lease-name=tollgate-operator');
+    // The default name keeps its Lease, and needs no legacy one.
+    expect(container(find(render(), 'Deployment', 'tollgate-operator')).args.filter((a) => a.includes('lease'))).toEqual(['--lease-name=tollgate-operator']);
+  });
+
   it('keeps a data plane in the Service through a multi-second stall, and restarts none that is merely busy', () => {
     const dp = container(find(render(), 'Deployment', 'tollgate-dataplane'));
     const ready = dp.readinessProbe;

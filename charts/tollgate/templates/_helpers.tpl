@@ -18,10 +18,17 @@
 {{- end -}}
 
 {{/*
-The operator's leader-election Lease. Not derived from fullname: operators of an older chart
-version use this name during an upgrade's rollout, and a second name would elect a second leader.
+The operator's leader-election Lease: one per release (`<fullname>-operator`). Charts up to 0.1.0
+called it `tollgate-operator` whatever the name, so two releases in one namespace shared it. For the
+default name that is still the name, so nothing changes on its upgrade. Any other name also gets the
+old one as a legacy Lease (flag --legacy-lease-name, tollgate.legacyLeaseName): the operator co-holds
+it while leading, so that the old chart's replicas, still running during the rollout, never lead
+beside a new one (operator/kube/leader-election.ts).
 */}}
-{{- define "tollgate.leaseName" -}}tollgate-operator{{- end -}}
+{{- define "tollgate.leaseName" -}}{{ include "tollgate.operatorName" . }}{{- end -}}
+{{- define "tollgate.legacyLeaseName" -}}
+{{- if ne (include "tollgate.leaseName" .) "tollgate-operator" -}}tollgate-operator{{- end -}}
+{{- end -}}
 
 {{- define "tollgate.operatorServiceAccountName" -}}
 {{- default (include "tollgate.operatorName" .) .Values.operator.serviceAccount.name -}}

@@ -40,6 +40,7 @@ include "tollgate.operatorRules" (dict "root" $ "scope" "watched") renders the r
 The objects of the release namespace the operator reads and writes by name: its leader-election
 Lease, its own ServiceAccount (owner of the Secrets it makes), the API key hash Secret and, with
 operator-managed TLS, the channel CA and the data planes' certificate (cmd flags --lease-name,
+--legacy-lease-name,
 --owner-service-account, --api-key-hash-secret, --tls-secret-prefix). Nothing else there is the
 operator's to read: the admin and metrics tokens reach it as mounted files.
 */}}
@@ -48,7 +49,8 @@ operator's to read: the admin and metrics tokens reach it as mounted files.
 {{- if and .Values.tls.enabled (not .Values.tls.certManager.enabled) -}}
 {{- $secrets = concat $secrets (list (printf "%s-ca" (include "tollgate.fullname" .)) (printf "%s-dataplane-tls" (include "tollgate.fullname" .))) -}}
 {{- end -}}
-{{- toYaml (dict "leases" (list (include "tollgate.leaseName" .)) "serviceaccounts" (list (include "tollgate.operatorServiceAccountName" .)) "secrets" $secrets) -}}
+{{- $leases := compact (list (include "tollgate.leaseName" .) (include "tollgate.legacyLeaseName" .)) -}}
+{{- toYaml (dict "leases" $leases "serviceaccounts" (list (include "tollgate.operatorServiceAccountName" .)) "secrets" $secrets) -}}
 {{- end -}}
 
 {{/*
