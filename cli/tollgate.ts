@@ -8,7 +8,7 @@ import { devStateDir, readOrCreateSecretFile } from './dev-state.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { parseEgressAllowlist, splitEntries } from '../dataplane/config/egress-allowlist.js';
 import { egressCompileInput, setEgressAllowlist } from '../dataplane/config/egress-guard.js';
-import { readTlsFiles, type TlsMaterial } from '../dataplane/config/tls-files.js';
+import { readCaFile, readTlsFiles, type TlsMaterial } from '../dataplane/config/tls-files.js';
 import { exactBudgetsFromEnv, governanceFromEnv } from '../dataplane/main/governance-from-env.js';
 import { bodyLimitsFrom, createAuthenticator, responseBudgetFrom, launchDataplane, shutdownDeadlineMs, StartupError, thenFlush, TOLLGATE_VERSION, tracingFor } from '../dataplane/main/launch.js';
 import { labelSelectorProblem } from '../operator/kube/secret-watch.js';
@@ -444,7 +444,7 @@ async function main(argv: string[]): Promise<void> {
         ...bodyLimitsFrom(values),
         ...responseBudgetFrom(values),
         ...(token === undefined ? {} : { admin: { port: parsePort(values['admin-port'] ?? '9090'), token, ...(metricsToken === undefined ? {} : { metricsToken }), ...tlsPair(values['admin-tls-cert'], values['admin-tls-key'], '--admin-tls') } }),
-        ...(values['operator-ca'] === undefined ? {} : { operatorCa: readFileSync(values['operator-ca'], 'utf8') }),
+        ...(values['operator-ca'] === undefined ? {} : { operatorCa: readCaFile(values['operator-ca']) }),
         ...(values['operator-tls-server-name'] === undefined ? {} : { operatorServerName: values['operator-tls-server-name'] }),
         ...(operatorUrl === undefined ? {} : { operatorUrl }),
         ...(values.snapshot === undefined ? {} : { snapshotFile: values.snapshot }),
@@ -495,6 +495,7 @@ async function main(argv: string[]): Promise<void> {
           : {
               dataplaneTls: {
                 ca: readFileSync(values['dataplane-ca'], 'utf8'),
+                caFile: values['dataplane-ca'],
                 serverName: values['dataplane-tls-server-name'] ?? `${values['dataplane-service'] ?? 'tollgate-dataplane'}.${dataplaneNamespace}.svc`,
               },
             }),

@@ -28,7 +28,7 @@ import { ensureChannelTls, type ManagedTlsConfig } from './tls/channel-tls.js';
 import { createCa } from './tls/certificates.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { kubeconfigError } from '../dataplane/config/kubeconfig-error.js';
-import { followTlsFiles, type TlsMaterial } from '../dataplane/config/tls-files.js';
+import { followCaFile, followTlsFiles, type TlsMaterial } from '../dataplane/config/tls-files.js';
 import { createChannelServer, secureContextOf } from '../dataplane/config/channel-connections.js';
 import { createOperatorMetrics } from './operator-metrics.js';
 import { RetentionController } from './retention/retention-controller.js';
@@ -67,7 +67,8 @@ export interface OperatorConfig {
   /** The operator's own ServiceAccount (in the data-plane namespace): owner of the Secrets it creates, so that they go with it. */
   ownerServiceAccount?: string;
   /** Push to the pods' admin ports over TLS. */
-  dataplaneTls?: { ca: string; serverName: string };
+  /** caFile: where `ca` was read from, read again every minute (followCaFile) to follow a CA rotation. */
+  dataplaneTls?: { ca: string; serverName: string; caFile?: string; caFollowIntervalMs?: number };
   /**
    * TLS for the channel with certificates the operator manages (a CA and the data planes'
    * certificate in Secrets, its own issued at start); overrides listen.tls and dataplaneTls.
@@ -219,6 +220,12 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
       }
     },
   });
+  // cert-manager's CA file is followed; managed TLS keeps its CA in a Secret read at start.
+  const caFile = config.managedTls === undefined ? config.dataplaneTls?.caFile : undefined;
+  const stopCaFollow =
+    caFile === undefined || dataplaneTls === undefined
+      ? () => undefined
+      : followCaFile({ ca: dataplaneTls.ca, file: caFile, ...(config.dataplaneTls?.caFollowIntervalMs === undefined ? {} : { intervalMs: config.dataplaneTls.caFollowIntervalMs }) }, (ca) => distributor.trustCa(ca), logger);
   const events = new EventRecorder(client, config.identity, logger);
   const budgetConfigs = (): readonly BudgetConfig[] => distributor.envelope?.snapshot.budgets ?? [];
   const exact = config.exactBudgets;
@@ -432,6 +439,7 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
       distributor.stop();
       await elector?.stop();
       stopTlsFollow();
+      stopCaFollow();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await client.close();

@@ -1,6 +1,7 @@
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import { buildConnector } from './undici.js';
 
 /**
  * How long a client of the data plane's admin port or the operator's port has to send a request's
@@ -45,4 +46,18 @@ export function createChannelServer(handler: RequestListener, opts: { tls?: { ce
 /** Replaces a TLS channel server's certificate (a renewed file pair); undefined for a plain-HTTP one. */
 export function secureContextOf(server: Server): ((pair: { cert: string; key: string }) => void) | undefined {
   return server instanceof HttpsServer ? (pair) => server.setSecureContext(pair) : undefined;
+}
+
+/**
+ * An Agent `connect` for a TLS client of the channel whose trusted CA can change (followCaFile):
+ * new connections verify against the CA last set; open ones were verified when they were made.
+ */
+export function trustingConnector(opts: { ca: string; servername?: string; timeout?: number }): { connect: ReturnType<typeof buildConnector>; trust(ca: string): void } {
+  let connector = buildConnector({ ...opts });
+  return {
+    connect: (options, callback) => connector(options, callback),
+    trust(ca) {
+      connector = buildConnector({ ...opts, ca });
+    },
+  };
 }

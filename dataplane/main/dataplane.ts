@@ -14,7 +14,7 @@ import type { Authenticator } from '../governance/identity/authenticator.js';
 import { BudgetAdmitter } from '../governance/budget/budget-admitter.js';
 import { ExactBudgetAdmitter } from '../governance/budget/exact-budget-admitter.js';
 import { isExact } from '../config/exact-budget-ledger.js';
-import { followTlsFiles, type TlsMaterial } from '../config/tls-files.js';
+import { type CaMaterial, followCaFile, followTlsFiles, type TlsMaterial } from '../config/tls-files.js';
 import type { Admitter } from '../governance/types.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { Redis } from 'ioredis';
@@ -24,7 +24,7 @@ import type { RequestUsage } from '../config/request-usage.js';
 import type { ResponseCacheHandle } from '../governance/cache/create-response-cache.js';
 import type { RateLimitAdmitter } from '../governance/rate-limit/rate-limit-admitter.js';
 import { pullSnapshot } from '../admin/snapshot-puller.js';
-import { createChannelServer, secureContextOf } from '../config/channel-connections.js';
+import { createChannelServer, secureContextOf, trustingConnector } from '../config/channel-connections.js';
 import { EndpointPickers } from '../routing/endpoints/endpoint-pickers.js';
 import { ActiveHealthChecker } from '../routing/health/active-health.js';
 import { TargetHealth } from '../routing/health/target-health.js';
@@ -92,8 +92,8 @@ export interface DataplaneOptions {
   usage?: UsageSink;
   /** Admin port for snapshot pushes from the operator; off when absent. */
   admin?: { host: string; port: number; token: string; metricsToken?: string; tls?: TlsMaterial; open?: AdminDeps['open'] };
-  /** CA of the operator's certificate when operatorUrl is https. */
-  operatorCa?: string;
+  /** CA of the operator's certificate when operatorUrl is https; a file is read again every minute (followCaFile). */
+  operatorCa?: CaMaterial;
   /** The name the operator's certificate carries, when it is not the host of operatorUrl (SNI and verification). */
   operatorServerName?: string;
   /** Operator URL to pull the current snapshot from at start. */
@@ -165,6 +165,8 @@ export class Dataplane {
   private readonly exactBudgets: ExactBudgetAdmitter | undefined;
   private readonly reportedBudgets: BudgetAdmitter;
   private readonly operatorAgent: Agent | undefined;
+  private readonly operatorTrust: ReturnType<typeof trustingConnector> | undefined;
+  private stopCaFollow: () => void = () => undefined;
   private readonly activeHealth: ActiveHealthChecker;
 
   private readonly bodyLimits: RequestBodyLimits;
@@ -184,8 +186,8 @@ export class Dataplane {
     this.bodyBudget = new ByteBudget(this.bodyLimits.maxInflightBodyBytes);
     // A pod that restarts starts a new report sequence, so it gets a new name in the idempotency key.
     const pod = `${opts.podName ?? hostname()}-${randomBytes(4).toString('hex')}`;
-    this.operatorAgent =
-      opts.operatorCa === undefined ? undefined : new Agent({ connect: { ca: opts.operatorCa, ...(opts.operatorServerName === undefined ? {} : { servername: opts.operatorServerName }) } });
+    this.operatorTrust = opts.operatorCa === undefined ? undefined : trustingConnector({ ca: opts.operatorCa.ca, ...(opts.operatorServerName === undefined ? {} : { servername: opts.operatorServerName }) });
+    this.operatorAgent = this.operatorTrust === undefined ? undefined : new Agent({ connect: this.operatorTrust.connect });
     this.ledger = new BudgetLedger(pod, { standalone: opts.operatorUrl === undefined });
     this.reporter = new UsageReporter(this.ledger, {
       logger: opts.logger,
@@ -264,6 +266,8 @@ export class Dataplane {
   }
 
   async start(): Promise<AddressInfo> {
+    const trust = this.operatorTrust;
+    if (trust !== undefined && this.opts.operatorCa !== undefined) this.stopCaFollow = followCaFile(this.opts.operatorCa, (ca) => trust.trust(ca), this.opts.logger);
     const handler = createPublicHandler({
       store: this.store,
       router: this.router,
@@ -468,6 +472,7 @@ export class Dataplane {
     // shutdown deadline: flushed after all of it, they got what the slowest step left over.
     const spans = this.opts.flushSpans?.(Math.max(MIN_SPAN_FLUSH_MS, deadline - Date.now())).catch(() => undefined);
     this.stopTlsFollow();
+    this.stopCaFollow();
     if (this.adminServer !== undefined) {
       this.adminServer.closeAllConnections();
       await new Promise<void>((resolve) => this.adminServer?.close(() => resolve()));

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { TlsMaterial } from '../config/tls-files.js';
+import type { CaMaterial, TlsMaterial } from '../config/tls-files.js';
 import { Authenticator } from '../governance/identity/authenticator.js';
 import { inClusterKubeApi, kubeApiFromKubeconfig } from '../governance/identity/kube-api.js';
 import { KubeTokenReviewer } from '../governance/identity/token-reviewer.js';
@@ -132,7 +132,7 @@ export interface DataplaneLaunch {
   /** The admin port (snapshot push, metrics, /debug/route); absent = no admin port. */
   admin?: { port: number; token: string; metricsToken?: string; tls?: TlsMaterial };
   operatorUrl?: string;
-  operatorCa?: string;
+  operatorCa?: CaMaterial;
   operatorServerName?: string;
   /** A snapshot file to serve at once (without an operator). */
   snapshotFile?: string;

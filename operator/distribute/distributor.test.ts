@@ -1,8 +1,10 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createCa, issueCertificate } from '../tls/certificates.js';
 import { Distributor } from './distributor.js';
 
 const logger = pino({ level: 'silent' });
@@ -11,7 +13,7 @@ afterEach(() => {
   for (const c of cleanup.splice(0)) c();
 });
 
-async function listen(server: Server): Promise<string> {
+async function listen(server: Server | HttpsServer): Promise<string> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   cleanup.push(() => {
@@ -176,4 +178,27 @@ describe('Distributor pushes that get no usable answer', () => {
     while (reasons.some((r) => !failed.has(r)) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     expect([...failed.keys()].sort()).toEqual([...reasons].sort());
   }, 10_000);
+});
+
+describe('Distributor over TLS', () => {
+  // --dataplane-ca (cert-manager's ca.crt) is read again every minute; the pods' certificates,
+  // re-issued from a rotated CA, were refused until the operator restarted.
+  it('verifies the pods against a CA given after start (trustCa) from the next connection on', async () => {
+    const [ca1, ca2] = [createCa('dist-ca-1', 30), createCa('dist-ca-2', 30)];
+    const name = 'tollgate-dataplane.ns.svc';
+    const pod = createHttpsServer(issueCertificate(ca2, name, [name], 10), (_req, res) => res.writeHead(200).end('{}'));
+    const address = await listen(pod);
+    const failed: string[] = [];
+    const distributor = new Distributor({ token: 't', logger, verifyIntervalMs: 0, pushTimeoutMs: 2_000, tls: { ca: ca1.cert, serverName: name }, onFailed: (reason) => failed.push(reason) });
+    cleanup.push(() => distributor.stop());
+    distributor.setEnabled(true);
+    distributor.setEndpoints([{ address, ready: true }]);
+    distributor.publish(envelope(1));
+    await expect.poll(() => failed.length, { timeout: 5_000 }).toBeGreaterThan(0);
+    expect(failed).not.toContain('bad_answer');
+    distributor.trustCa(`${ca2.cert}${ca1.cert}`);
+    distributor.publish(envelope(2));
+    // Through TLS: the fake pod's answer is not a push result.
+    await expect.poll(() => failed, { timeout: 5_000 }).toContain('bad_answer');
+  }, 15_000);
 });

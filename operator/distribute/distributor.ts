@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { trustingConnector } from '../../dataplane/config/channel-connections.js';
 import { Agent, request } from '../../dataplane/config/undici.js';
 import { PushResultSchema, type SnapshotEnvelope } from '../../dataplane/config/snapshot-envelope.js';
 import { runToEnd } from '../../dataplane/config/sliced.js';
@@ -94,12 +95,19 @@ export class Distributor {
   private readonly waitingOther: (() => void)[] = [];
   private enabled = false;
   private readonly agent: Agent;
+  private readonly connector: ReturnType<typeof trustingConnector> | undefined;
   private verifyTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: DistributorOptions) {
     // Pod IPs change; the certificate names the Service, so verify against that name (SNI too).
     const timeout = opts.connectTimeoutMs ?? 2_000;
-    this.agent = new Agent({ connect: opts.tls === undefined ? { timeout } : { timeout, ca: opts.tls.ca, servername: opts.tls.serverName } });
+    this.connector = opts.tls === undefined ? undefined : trustingConnector({ timeout, ca: opts.tls.ca, servername: opts.tls.serverName });
+    this.agent = new Agent({ connect: this.connector?.connect ?? { timeout } });
+  }
+
+  /** Verifies the pods' certificates against this CA bundle from the next connection on (a rotated --dataplane-ca). */
+  trustCa(ca: string): void {
+    this.connector?.trust(ca);
   }
 
   get envelope(): SnapshotEnvelope | undefined {
