@@ -146,5 +146,5 @@ export function parseTracingConfig(env: Env, flags: TracingFlags, defaults: { se
   return { url, headers, timeoutMs, sampler, samplerRatio, serviceName, serviceVersion: defaults.serviceVersion, resourceAttributes, attributeValueLengthLimit };
 }
 
-/** service.version on every span; keep in sync with package.json. */
+/** service.version on every span: package.json's version (the chart render test checks; docs/upgrade.md#versions). */
 export const TOLLGATE_VERSION = '0.1.0';

@@ -5,8 +5,10 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import yaml from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { USAGE_REPORT_ALLOWANCE_MS } from '../../dataplane/main/shutdown-deadline.js';
+import { TOLLGATE_VERSION } from '../../dataplane/telemetry/tracing-config.js';
 import { loadManifests } from '../../operator/sources/manifest-loader.js';
 import { type Cluster, startCluster } from '../cluster/cluster.js';
 import { kubectlWith } from './harness.js';
@@ -314,6 +316,17 @@ describe('helm lint and template', () => {
     expect(namesOf('serviceaccounts', 'get')).toEqual(['tollgate-operator']);
     expect(args).toContain('--owner-service-account=tollgate-operator');
     expect(args.find((a) => a.startsWith('--api-key-hash-secret='))).toBe(`--api-key-hash-secret=${secrets[0]}`);
+  });
+
+  it('carries one version: package.json, the chart, its appVersion, the default image tag and the spans (docs/upgrade.md#versions)', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const chart = yaml.load(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as { version: string; appVersion: string };
+    expect({ chart: chart.version, appVersion: chart.appVersion }).toEqual({ chart: pkg.version, appVersion: pkg.version });
+    expect(TOLLGATE_VERSION).toBe(pkg.version);
+    const operator = find(render(), 'Deployment', 'tollgate-operator');
+    expect(operator.metadata.labels?.['helm.sh/chart']).toBe(`tollgate-${pkg.version}`);
+    expect(operator.metadata.labels?.['app.kubernetes.io/version']).toBe(pkg.version);
+    expect(at<string>(operator, 'spec.template.spec.containers.0.image')).toMatch(new RegExp(`:${pkg.version.replaceAll('.', '\\.')}$`));
   });
 
   it('gives each release its own Lease, and a renamed one the old name as a legacy Lease (rolling upgrade from 0.1.x)', () => {
