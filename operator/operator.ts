@@ -294,6 +294,8 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
     logger,
     term: () => elector?.term ?? 0,
     dataplane: config.dataplane,
+    // One Lease per installation (the chart names it after the release): its name names the installation.
+    installation: `${config.lease.namespace}/${config.lease.name}`,
     apiKeyHashKey: () => apiKeyHashKey,
     // The writer tried every other object; reconciling again hands the failed writes over again.
     onStatusWriteFailed: (err) => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isTimeZone } from '../../dataplane/config/budget-period.js';
-import { ConditionsSchema, PositiveDurationSchema, ObservedGenerationSchema, withRules, objectSchema } from './common.js';
+import { ConditionsSchema, PositiveDurationSchema, InstallationSchema, ObservedGenerationSchema, withRules, objectSchema } from './common.js';
 import { subjectsSchema } from './subjects.js';
 
 export const BudgetSpecSchema = withRules(
@@ -61,6 +61,7 @@ export const BudgetSpecSchema = withRules(
 
 export const BudgetStatusSchema = z.strictObject({
   observedGeneration: ObservedGenerationSchema,
+  installation: InstallationSchema,
   conditions: ConditionsSchema.optional(),
   spent: z.number().optional().describe('Spent in the current period, in the unit of the limit.'),
   remaining: z.number().optional().describe('Left in the current period.'),

@@ -86,6 +86,13 @@ export type Condition = z.infer<typeof ConditionSchema>;
 
 export const ObservedGenerationSchema = z.number().int().optional().describe('The .metadata.generation the status was computed for.');
 
+/**
+ * Which installation writes the status (`<release namespace>/<Lease name>`): when two installations
+ * watch the same namespace, the first to write keeps it and the other records an Event
+ * (OwnedByAnotherInstallation) instead of overwriting it. Cleared by hand to hand an object over.
+ */
+export const InstallationSchema = z.string().max(317).optional().describe('The installation whose operator writes this status (<namespace>/<Lease name>); another installation watching the namespace leaves the status alone and records an OwnedByAnotherInstallation Event. Remove it to let another installation take the object over.');
+
 /** A reference to a ServiceAccount. */
 export const ServiceAccountRefSchema = z.strictObject({
   namespace: z.string().min(1).describe('Namespace of the ServiceAccount.'),

@@ -3,6 +3,7 @@ import { BUILTIN_DETECTORS, CUSTOM_PATTERN_NAME, MAX_CUSTOM_PATTERNS } from '../
 import { CAPTURE_MODES, CAPTURE_OPT_OUT_HEADER } from '../../dataplane/config/data-policy-config.js';
 import {
   ConditionsSchema,
+  InstallationSchema,
   ObservedGenerationSchema,
   PositiveDurationSchema,
   withRules,
@@ -160,6 +161,7 @@ const RetentionStreamStatusSchema = z
 export const DataPolicyStatusSchema = z
   .strictObject({
     observedGeneration: ObservedGenerationSchema,
+    installation: InstallationSchema,
     conditions: ConditionsSchema.optional(),
     destinations: z
       .array(

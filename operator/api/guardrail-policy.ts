@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConditionsSchema, ObservedGenerationSchema, withRules, objectSchema, PositiveTimerDurationSchema } from './common.js';
+import { ConditionsSchema, InstallationSchema, ObservedGenerationSchema, withRules, objectSchema, PositiveTimerDurationSchema } from './common.js';
 import { subjectsSchema } from './subjects.js';
 import { durationToMs } from './duration.js';
 import { BUILTIN_DETECTORS, compileContentPattern, MAX_CUSTOM_PATTERNS } from '../../dataplane/config/content-detectors.js';
@@ -169,6 +169,7 @@ export const GuardrailPolicySpecSchema = z
 export const GuardrailPolicyStatusSchema = z
   .strictObject({
     observedGeneration: ObservedGenerationSchema,
+    installation: InstallationSchema,
     conditions: ConditionsSchema.optional(),
   })
   .describe('Whether the policy is accepted and in force.');

@@ -13,6 +13,7 @@ import {
   LabelSelectorSchema,
   NamespacesFromSchema,
   objectSchema,
+  InstallationSchema,
   ObservedGenerationSchema,
   ServiceAccountRefSchema,
   SpecHistorySchema,
@@ -438,6 +439,7 @@ export const ModelRouteSpecSchema = withRules(
 export const ModelRouteStatusSchema = z
   .strictObject({
     observedGeneration: ObservedGenerationSchema,
+    installation: InstallationSchema,
     conditions: ConditionsSchema.optional(),
     specHistory: SpecHistorySchema.optional(),
   })

@@ -4,6 +4,7 @@ import {
   ConditionsSchema,
   PositiveDurationSchema,
   NamespacesFromSchema,
+  InstallationSchema,
   ObservedGenerationSchema,
   withRules,
   objectSchema,
@@ -401,6 +402,7 @@ export const ProviderSpecSchema = withRules(
 export const ProviderStatusSchema = z
   .strictObject({
   observedGeneration: ObservedGenerationSchema,
+  installation: InstallationSchema,
   conditions: ConditionsSchema.optional(),
   endpoints: z.number().int().optional().describe('Ready endpoints resolved for a serviceRef provider.'),
   specHistory: SpecHistorySchema.optional(),

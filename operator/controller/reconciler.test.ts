@@ -24,7 +24,7 @@ interface Patch {
 }
 
 /** A reconciler over in-memory caches; the API server refuses status writes of the objects named in `refuse`. */
-function setup(routes: KubeObject[], options: { snapshotBudgetBytes?: number; secrets?: SecretObject[]; apiKeyHashKey?: string; slices?: SliceOptions } = {}) {
+function setup(routes: KubeObject[], options: { snapshotBudgetBytes?: number; secrets?: SecretObject[]; apiKeyHashKey?: string; slices?: SliceOptions; installation?: string } = {}) {
   const caches: Caches = {
     providers: new Map([['default/openai', openai as KubeObject]]),
     routes: new Map(routes.map((r) => [`default/${r.metadata.name}`, r])),
@@ -83,6 +83,7 @@ function setup(routes: KubeObject[], options: { snapshotBudgetBytes?: number; se
     ...(options.snapshotBudgetBytes === undefined ? {} : { snapshotBudgetBytes: options.snapshotBudgetBytes }),
     ...(options.slices === undefined ? {} : { slices: options.slices }),
     ...(options.apiKeyHashKey === undefined ? {} : { apiKeyHashKey: () => options.apiKeyHashKey }),
+    ...(options.installation === undefined ? {} : { installation: options.installation }),
     dataplane: { namespace: 'tollgate-system', service: 'tollgate', adminPortName: 'admin' },
     now: () => (clock += 1_000),
   });
@@ -108,6 +109,21 @@ function setup(routes: KubeObject[], options: { snapshotBudgetBytes?: number; se
 }
 
 describe('Reconciler status writes', () => {
+  // Two installations watching one namespace both wrote every object's status, each over the other's.
+  it("names its installation in every status it writes, and leaves alone (with one Event) an object another installation's status names", async () => {
+    const claimed = { ...chatRoute('theirs'), status: { installation: 'team-b/team-b-operator', conditions: [] } } as KubeObject;
+    const { reconciler, patches, events, logged } = setup([chatRoute('mine'), claimed], { installation: 'tollgate-system/tollgate-operator' });
+    await reconcileAll(reconciler);
+    await reconcileAll(reconciler);
+    const written = patches.flatMap((p) => /modelroutes\/([^/]+)\/status$/.exec(p.path)?.[1] ?? []);
+    expect(written).toEqual(['mine']);
+    for (const p of patches) expect(p.status.installation, p.path).toBe('tollgate-system/tollgate-operator');
+    expect(events.filter((e) => e.reason === 'OwnedByAnotherInstallation')).toEqual([
+      expect.objectContaining({ name: 'theirs', message: expect.stringContaining('team-b/team-b-operator') }),
+    ]);
+    expect(logged.join('')).toContain('object claimed by another installation');
+  });
+
   it('writes every other object when the API server refuses one, then reports the refusal', async () => {
     const { reconciler, refuse, patches } = setup([chatRoute('a'), chatRoute('b'), chatRoute('c')]);
     refuse.add('b');

@@ -54,6 +54,12 @@ export interface ReconcilerOptions {
   /** Status writes in flight at once (default 8). */
   statusWriteConcurrency?: number;
   /**
+   * This installation's name (`<release namespace>/<Lease name>`), written into every status it
+   * writes. An object whose status names another installation (two installations watching one
+   * namespace) is left alone: an OwnedByAnotherInstallation Event instead of a status tug-of-war.
+   */
+  installation?: string;
+  /**
    * Status writes that failed (after every other was tried), with the first failure: the caller
    * reconciles again later, which hands the failed writes over again.
    */
@@ -77,6 +83,7 @@ const COPIED_KEY_WARNING_HOLD_MS = 60 * 60 * 1000;
 const PLURAL: Record<ObjectKind, string> = { Provider: 'providers', ModelRoute: 'modelroutes', Budget: 'budgets', DataPolicy: 'datapolicies', GuardrailPolicy: 'guardrailpolicies' };
 
 interface StatusBody {
+  installation?: string;
   observedGeneration?: number;
   conditions?: Condition[];
   endpoints?: number;
@@ -164,6 +171,8 @@ export class Reconciler {
    * write the same status again.
    */
   private readonly written = new Map<string, { object: KubeObject; status: StatusBody }>();
+  /** Objects another installation writes the status of, with that installation (told once per claimant). */
+  private readonly foreignClaims = new Map<string, string>();
   private readonly writer: StatusWriter<StatusJob>;
   /** Whether this replica leads now; the last reconcile's, checked before every status write. */
   private isLeader: () => boolean = () => false;
@@ -397,6 +406,27 @@ export class Reconciler {
     return kind === 'Provider' ? c.providers : kind === 'ModelRoute' ? c.routes : kind === 'Budget' ? c.budgets : kind === 'DataPolicy' ? c.dataPolicies : c.guardrails;
   }
 
+  /**
+   * Whether another installation writes this object's status (its status names it): then this one
+   * leaves it alone and says so once per claimant with a Warning Event on the object and a log line.
+   * The first installation to write keeps the object; clearing status.installation hands it over.
+   */
+  private claimedElsewhere(key: string, object: KubeObject): boolean {
+    const own = this.opts.installation;
+    const claimant = (object as KubeObject & { status?: StatusBody }).status?.installation;
+    if (own === undefined || claimant === undefined || claimant === '' || claimant === own) {
+      this.foreignClaims.delete(key);
+      return false;
+    }
+    if (this.foreignClaims.get(key) !== claimant) {
+      this.foreignClaims.set(key, claimant);
+      const message = `the installation ${claimant} writes this object's status; ${own} also watches this namespace and serves the object but leaves its status alone`;
+      this.opts.logger.warn({ object: key, claimant, installation: own }, 'object claimed by another installation: status not written');
+      void this.opts.events.record(object, 'Warning', 'OwnedByAnotherInstallation', message).catch(() => undefined);
+    }
+    return true;
+  }
+
   /** What the object's status is: the last write when the watch has not brought it back yet. */
   private existingStatus(key: string, object: KubeObject): StatusBody | undefined {
     const written = this.written.get(key);
@@ -409,12 +439,16 @@ export class Reconciler {
     const nowIso = new Date(this.now()).toISOString().replace(/\.\d+Z$/, 'Z');
     const conditions = mergeConditions(existing?.conditions, desired, nowIso);
     const body: StatusBody = { conditions };
+    if (this.opts.installation !== undefined) body.installation = this.opts.installation;
     if (status.generation !== undefined) body.observedGeneration = status.generation;
     if (status.endpoints !== undefined) body.endpoints = status.endpoints;
     const history = HISTORY_KINDS.has(status.kind) ? withSpecChange(existing?.specHistory, status.generation, specWrittenAt(object) ?? nowIso) : undefined;
     if (history !== undefined) body.specHistory = history;
     const unchanged =
       sameConditions(existing?.conditions, conditions) &&
+      // A status without one gets it with its next change, not a write of its own: with CRDs older
+      // than the operator the API server drops the field, and every reconcile would write it again.
+      (existing?.installation === undefined || existing.installation === body.installation) &&
       existing?.observedGeneration === body.observedGeneration &&
       existing?.endpoints === body.endpoints &&
       history === existing?.specHistory;
@@ -429,11 +463,13 @@ export class Reconciler {
     const live = new Set(statuses.map(statusKey));
     for (const key of this.programmedAt.keys()) if (!live.has(key)) this.programmedAt.delete(key);
     for (const key of this.written.keys()) if (!live.has(key)) this.written.delete(key);
+    for (const key of this.foreignClaims.keys()) if (!live.has(key)) this.foreignClaims.delete(key);
     const jobs = new Map<string, StatusJob>();
     for (const status of statuses) {
       const key = statusKey(status);
       const object = this.cacheFor(status.kind).get(`${status.namespace}/${status.name}`);
       if (object === undefined) continue;
+      if (this.claimedElsewhere(key, object)) continue;
       const desired: DesiredCondition[] = [...status.conditions, this.programmed(status), ...(this.opts.extraConditions?.(status) ?? [])];
       if (this.statusBody(status, desired, object, this.existingStatus(key, object)) === undefined) continue;
       jobs.set(key, { status, desired });
@@ -449,6 +485,7 @@ export class Reconciler {
   private async writeStatus(key: string, { status, desired }: StatusJob): Promise<void> {
     const object = this.cacheFor(status.kind).get(`${status.namespace}/${status.name}`);
     if (object === undefined) return;
+    if (this.claimedElsewhere(key, object)) return;
     const existing = this.existingStatus(key, object);
     const body = this.statusBody(status, desired, object, existing);
     if (body === undefined) return;
