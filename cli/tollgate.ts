@@ -60,7 +60,8 @@ dataplane:
   --operator-url <url>      Pull the current snapshot from the operator at start (env TOLLGATE_OPERATOR_URL)
   --snapshot <file>         Start from a compiled snapshot file instead
   --admin-tls-cert/-key <f> Serve the admin port (snapshot pushes) over TLS
-  --operator-ca <file>      CA of the operator's certificate, for an https --operator-url
+  --operator-ca <file>      CA of the operator's certificate, for an https --operator-url (read again every
+                            minute: a new CA is trusted with the previous one until the next change)
   --operator-tls-server-name <n>  Name the operator's certificate carries (default: the host of --operator-url)
   --require-identity        Not ready (/readyz 503) without TokenReview access (the chart sets it unless
                             dataplane.serviceAccount.automountToken is false)
@@ -88,7 +89,7 @@ operator:
   --api-key-hash-secret <n> Secret (data-plane namespace, data key "key") with the installation's key for client
                             API key HMACs; created when missing (default tollgate-api-key-hash)
   --tls-cert/--tls-key <f>  Serve the operator port (snapshot pull, usage reports) over TLS
-  --dataplane-ca <file>     Push to data planes over TLS, trusting this CA
+  --dataplane-ca <file>     Push to data planes over TLS, trusting this CA (read again every minute, as --operator-ca)
   --dataplane-tls-server-name <n>  Name the pods' certificates carry (default <service>.<namespace>.svc)
   --managed-tls             TLS on the channel with certificates the operator manages: a CA in Secret
                             <prefix>-ca, the data planes' certificate in <prefix>-dataplane-tls (tls.crt,
