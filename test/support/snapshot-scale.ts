@@ -6,7 +6,6 @@
 import { compile } from '../../operator/compile/compile.js';
 import type { CompileInput, SecretInput } from '../../operator/compile/types.js';
 import { budget, dataPolicy, guardrail, provider, route } from './objects.js';
-import type { Snapshot } from '../../dataplane/config/snapshot.js';
 
 export function bigInput(routes: number, keys = 1000): CompileInput {
   const P = 50;
@@ -28,11 +27,4 @@ export function bigInput(routes: number, keys = 1000): CompileInput {
   const guardrails = Array.from({ length: 20 }, (_, g) => guardrail(`g-${g}`, { subjects: { namespaces: [`team-${g % NS}`] }, rules: [{ name: 'cards', phase: 'Request', action: 'Block', detector: { builtin: ['PaymentCard'] } }, { name: 'mail', phase: 'Response', action: 'Mask', detector: { builtin: ['Email'] } }] }, { namespace: `team-${g % NS}` }));
   const dataPolicies = Array.from({ length: 10 }, (_, d) => dataPolicy(`d-${d}`, { subjects: { namespaces: [`team-${d}`] }, capture: { mode: 'Redacted' }, destinations: [{ name: 'collector', otlpLogs: { endpoint: 'http://127.0.0.1:4318/' } }] }, { namespace: `team-${d}` }));
   return { providers, routes: rs, budgets, guardrails, dataPolicies, secrets, apiKeyHashKey: 'install-key-0123456789' };
-}
-
-export function bigSnapshot(routes: number, keys = 1000): Snapshot {
-  const res = compile(bigInput(routes, keys));
-  const bad = res.statuses.filter((s) => s.conditions.some((c) => c.status === 'False'));
-  if (bad.length > 0) throw new Error(`rejected: ${JSON.stringify(bad.slice(0, 2))}`);
-  return res.snapshot;
 }
