@@ -59,7 +59,7 @@ const UNSERVED: readonly Unserved[] = [
     path: /^\/v1\/(assistants|threads)(\/.*)?$/,
     status: 404,
     code: 'endpoint_retired',
-    why: 'the Assistants API was retired on 2026-08-26, by every provider that served it; use the Responses API (POST /v1/responses) with conversations (spec.passThrough.endpoints: conversations)',
+    why: 'OpenAI retired the Assistants API on 2026-08-26; use the Responses API (POST /v1/responses) with conversations (spec.passThrough.endpoints: conversations)',
   },
   {
     path: /^\/v1\/chat\/completions(\/.*)?$/,
