@@ -682,3 +682,31 @@ describe('text written with look-alike and invisible characters', () => {
     }
   });
 });
+
+describe('folding reads a text once', () => {
+  it("a text of many '&' and no ';' is read in work linear in its length (each '&' looks a name's length ahead, not to the end)", () => {
+    // One character to fold (NBSP) so that the text is folded at all, then 100,000 '&' that start no reference.
+    const text = `\u00a0${'&a'.repeat(100_000)}`;
+    // The characters read, counted where a string is read character by character or searched.
+    let read = 0;
+    const charCodeAt = String.prototype.charCodeAt;
+    const indexOf = String.prototype.indexOf;
+    const counted = vi.spyOn(String.prototype, 'charCodeAt').mockImplementation(function (this: string, i: number) {
+      read++;
+      return charCodeAt.call(this, i);
+    });
+    const searched = vi.spyOn(String.prototype, 'indexOf').mockImplementation(function (this: string, search: string, from?: number) {
+      const at = indexOf.call(this, search, from);
+      read += (at === -1 ? this.length : at) - (from ?? 0);
+      return at;
+    });
+    try {
+      expect(fold(text)?.text).toBe(` ${'&a'.repeat(100_000)}`);
+    } finally {
+      counted.mockRestore();
+      searched.mockRestore();
+    }
+    // Before, each '&' searched the rest of the text for ';': about 10^10 characters read here.
+    expect(read).toBeLessThan(text.length * 10);
+  });
+});
