@@ -62,6 +62,8 @@ export const PricingSchema = z.object({
   perMCharactersUsd: z.number().min(0).optional(),
   /** USD per second of generated video (Sora: POST /v1/videos, remixes, edits, extensions). */
   perVideoSecondUsd: z.number().min(0).optional(),
+  /** The fraction of the token prices a Batch API request is billed at (POST /v1/batches); absent: DEFAULT_BATCH_PRICE_MULTIPLIER (0.5). */
+  batchMultiplier: z.number().min(0).max(1).optional(),
 });
 export type Pricing = z.infer<typeof PricingSchema>;
 

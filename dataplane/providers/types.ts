@@ -120,6 +120,12 @@ export interface PathForwarding {
    * on `path`; absent: the target's model. Azure's v1 API names the deployment there.
    */
   bodyModel?(path: string, target: AdapterTarget): string;
+  /**
+   * The model each request of a batch's input file names at this upstream (`body.model` of its
+   * lines, run as it is: the gateway cannot rewrite a stored file); absent: the target's model.
+   * Azure OpenAI's batches name the deployment.
+   */
+  batchModel?(target: AdapterTarget): string;
   /** The Provider's credential (and configured headers) as request headers. */
   headers(target: AdapterTarget): Record<string, string>;
 }

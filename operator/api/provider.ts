@@ -95,6 +95,14 @@ export const ModelPricingSchema = z
       .min(0)
       .optional()
       .describe('USD per second of video a generation answer reports (POST /v1/videos, remixes, edits, extensions: its seconds; OpenAI bills sora-2 0.10 a second).'),
+    batch: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe(
+        'Fraction of the token prices a Batch API request is billed at: a batch (POST /v1/batches) is charged its worst case at these prices times it. Defaults to 0.5, what OpenAI and Azure OpenAI (global batch) bill; set 1 for an upstream whose batches are not discounted.',
+      ),
   })
   .describe('Prices in USD per million tokens, used to meter cost and enforce budgets; per-request and per-unit prices apply to pass-through endpoints.');
 

@@ -87,6 +87,7 @@ function optionalPrices(type: string, pricing: z.infer<typeof ModelPricingSchema
   if (pricing?.perAudioSecond !== undefined) out.perAudioSecondUsd = pricing.perAudioSecond;
   if (pricing?.perMillionCharacters !== undefined) out.perMCharactersUsd = pricing.perMillionCharacters;
   if (pricing?.perVideoSecond !== undefined) out.perVideoSecondUsd = pricing.perVideoSecond;
+  if (pricing?.batch !== undefined) out.batchMultiplier = pricing.batch;
   return out;
 }
 

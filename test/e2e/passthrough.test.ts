@@ -219,11 +219,13 @@ describe('pass-through endpoints', () => {
   });
 
   it('files and batches: upload, list, retrieve, content, delete; create, retrieve, list, cancel', async () => {
-    const file = await client.files.create({ file: await toFile(Buffer.from('{"custom_id":"1"}\n'), 'batch.jsonl'), purpose: 'batch' });
-    expect(file).toMatchObject({ id: 'file-abc', bytes: 18, purpose: 'batch' });
+    // A batch's requests name the model the route's target runs (test/e2e/passthrough-batches.test.ts).
+    const line = `${JSON.stringify({ custom_id: '1', method: 'POST', url: '/v1/chat/completions', body: { model: 'gpt-image-1', messages: [{ role: 'user', content: 'hi' }] } })}\n`;
+    const file = await client.files.create({ file: await toFile(Buffer.from(line), 'batch.jsonl'), purpose: 'batch' });
+    expect(file).toMatchObject({ id: 'file-abc', bytes: Buffer.byteLength(line), purpose: 'batch' });
     expect((await client.files.list()).data.map((f) => f.id)).toEqual(['file-abc']);
     expect((await client.files.retrieve('file-abc')).filename).toBe('batch.jsonl');
-    expect(await (await client.files.content('file-abc')).text()).toBe('{"custom_id":"1"}\n');
+    expect(await (await client.files.content('file-abc')).text()).toBe(line);
     expect((await client.files.delete('file-abc')).deleted).toBe(true);
     const batch = await client.batches.create({ input_file_id: 'file-abc', endpoint: '/v1/chat/completions', completion_window: '24h' });
     expect(batch).toMatchObject({ id: 'batch_abc', input_file_id: 'file-abc' });

@@ -39,6 +39,12 @@ export interface PassThroughEmulator {
   imageStreamUsage: 'per-image' | 'whole-answer';
   /** The account's objects (vector stores, uploads, conversations, videos, ...): openai-objects.ts. */
   objects: ObjectStore;
+  /**
+   * The account's files' contents by id: each upload (the first is `file-abc`, then `file-2`, ...)
+   * and what a test puts here. GET /v1/files/{id}/content serves them (a batch's input file); an id
+   * not here is a 404, but `file-abc`, which is `{"custom_id":"1"}` until one is uploaded.
+   */
+  files: Map<string, Buffer>;
   close(): Promise<void>;
 }
 
@@ -102,7 +108,16 @@ async function formOf(req: PassThroughRequest): Promise<FormData> {
   return new Response(req.body, { headers: { 'content-type': String(req.headers['content-type']) } }).formData();
 }
 
-async function answer(req: PassThroughRequest, res: ServerResponse, problems: string[], imageStreamUsage: PassThroughEmulator['imageStreamUsage'], objects: ObjectStore): Promise<void> {
+async function answer(req: PassThroughRequest, res: ServerResponse, problems: string[], imageStreamUsage: PassThroughEmulator['imageStreamUsage'], objects: ObjectStore, files: Map<string, Buffer>): Promise<void> {
+  const content = /^\/v1\/files\/([^/?]+)\/content$/.exec(req.url.split('?')[0] ?? '');
+  if (req.method === 'GET' && content !== null) {
+    const id = content[1] ?? '';
+    const stored = files.get(id) ?? (id === FILE.id ? Buffer.from('{"custom_id":"1"}\n') : undefined);
+    if (stored === undefined) return json(res, 404, { error: { message: `No such File object: ${id}`, type: 'invalid_request_error', param: 'id', code: null } });
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(stored.length) });
+    res.end(stored);
+    return;
+  }
   const path = req.url.split('?')[0] ?? '';
   const body = (): Record<string, unknown> => JSON.parse(req.body.toString('utf8')) as Record<string, unknown>;
   switch (`${req.method} ${path}`) {
@@ -203,16 +218,14 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
     case 'POST /v1/files': {
       req.form = await formOf(req);
       const file = req.form.get('file');
-      return json(res, 200, { ...FILE, bytes: file instanceof File ? file.size : 0, purpose: String(req.form.get('purpose')) });
+      const id = files.has(FILE.id) ? `file-${files.size + 1}` : FILE.id;
+      files.set(id, file instanceof File ? Buffer.from(await file.arrayBuffer()) : Buffer.alloc(0));
+      return json(res, 200, { ...FILE, id, bytes: file instanceof File ? file.size : 0, purpose: String(req.form.get('purpose')) });
     }
     case 'GET /v1/files':
       return json(res, 200, { object: 'list', data: [FILE], has_more: false, first_id: FILE.id, last_id: FILE.id });
     case 'GET /v1/files/file-abc':
       return json(res, 200, FILE);
-    case 'GET /v1/files/file-abc/content':
-      res.writeHead(200, { 'content-type': 'application/octet-stream' });
-      res.end('{"custom_id":"1"}\n');
-      return;
     case 'DELETE /v1/files/file-abc':
       return json(res, 200, { id: FILE.id, object: 'file', deleted: true });
     case 'POST /v1/batches':
@@ -260,7 +273,7 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
 export async function startPassThroughEmulator(apiKey: string, azure?: AzureShape): Promise<PassThroughEmulator> {
   const requests: PassThroughRequest[] = [];
   const problems: string[] = [];
-  const emulator = { failWith: undefined as number | undefined, echoCredential: undefined as 'plain' | 'gzip' | undefined, hang: false, imageStreamUsage: 'per-image' as PassThroughEmulator['imageStreamUsage'], objects: new ObjectStore() };
+  const emulator = { failWith: undefined as number | undefined, echoCredential: undefined as 'plain' | 'gzip' | undefined, hang: false, imageStreamUsage: 'per-image' as PassThroughEmulator['imageStreamUsage'], objects: new ObjectStore(), files: new Map<string, Buffer>() };
   const server = createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
@@ -286,7 +299,7 @@ export async function startPassThroughEmulator(apiKey: string, azure?: AzureShap
         return;
       }
       if (azure !== undefined) received.url = fromAzure(received.url, azure, problems);
-      answer(received, res, problems, emulator.imageStreamUsage, emulator.objects).catch((err: unknown) => {
+      answer(received, res, problems, emulator.imageStreamUsage, emulator.objects, emulator.files).catch((err: unknown) => {
         problems.push(String(err));
         if (!res.headersSent) json(res, 500, { error: { message: String(err), type: 'server_error', param: null, code: null } });
       });

@@ -45,5 +45,7 @@ export const azurePathForwarding: PathForwarding = {
   // The v1 API takes OpenAI's bodies, whose model is the deployment (a video's form, a compaction);
   // the deployment paths name it in the URL, and their bodies keep the target's model as before.
   bodyModel: (path, target) => (PATHS.find(([re]) => re.test(path))?.[2] === 'v1' ? azureDeployment(target) : target.model),
+  // A global batch's lines name the deployment that runs them (Azure's batch input format).
+  batchModel: (target) => azureDeployment(target),
   headers: (target) => ({ ...target.headers, ...azureAuthHeaders(target) }),
 };

@@ -12,6 +12,7 @@ import { ImageStreamReader } from './image-stream-reader.js';
 import { chargesAnswerUsage, runsModel } from './passthrough-paths.js';
 import type { ForwardTarget } from './passthrough-route.js';
 import { answerUnits, estimatedAudioSeconds, passThroughUsage, requestUnits } from './passthrough-usage.js';
+import type { BatchWorstCase } from './batch-lines.js';
 
 /** What metering knows of a pass-through attempt. */
 export interface MeteredAttempt {
@@ -36,10 +37,15 @@ export interface MeteredAttempt {
   observed: ForwardedAttempt;
   /** Set when the client left before the answer's end: an answer cut short is then marked client_gone. */
   clientLeft?: true;
+  /** A batch being created: the worst case of its input file's requests (batch-lines.ts), charged once the upstream may have made it. */
+  batch?: BatchWorstCase;
 }
 
-/** Why a pass-through record is an estimate (`shutdown`: answered 503 at the drain's end, its upstream then cut). */
-export type ChargeReason = 'client_gone' | 'invalid' | 'lost_attempt' | 'missing' | 'shutdown' | 'truncated';
+/**
+ * Why a pass-through record is an estimate (`shutdown`: answered 503 at the drain's end, its upstream
+ * then cut; `batch_worst_case`: a batch created, charged the worst case of its input file's requests).
+ */
+export type ChargeReason = 'batch_worst_case' | 'client_gone' | 'invalid' | 'lost_attempt' | 'missing' | 'shutdown' | 'truncated';
 
 export const NO_TOKENS: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
 
@@ -94,6 +100,8 @@ export function meterAnswer(sink: UsageSink, p: MeteredAttempt, proxyRes: Incomi
   const finish = (cut: 'client_gone' | 'truncated' | undefined): void => {
     if (done) return;
     done = true;
+    // A batch was created (its answer, read whole or not, was a success): its worst case is its spend.
+    if (p.batch !== undefined) return chargeBatch(sink, p);
     const stream = streamed?.result();
     // A stream's last usage event stands for a JSON answer's `usage`: a streamed transcription's
     // says its tokens (or seconds); without it, its seconds are estimated from the upload (below).
@@ -139,6 +147,19 @@ function streamReader(path: string): ImageStreamReader | undefined {
   if (path === '/v1/audio/speech') return new ImageStreamReader('speech');
   if (path === '/v1/audio/transcriptions') return new ImageStreamReader('transcription');
   return undefined;
+}
+
+/**
+ * A batch the upstream made, or may have made (its answer was lost after it had the whole request):
+ * charged the worst case of its input file's requests at the batch price, plus the request's unit
+ * prices, marked `batch_worst_case`. The gateway never sees what the batch really used (that is
+ * known when it completes, upstream, hours later): the worst case is its spend.
+ */
+export function chargeBatch(sink: UsageSink, p: MeteredAttempt): void {
+  const batch = p.batch;
+  if (batch === undefined) return;
+  const cost = batch.costUsd + unitCostUsd(requestUnits(p.path, p.json, 0, p.method), p.to.target.pricing);
+  charge(sink, p, batch.usage, Math.round(cost * 1e8) / 1e8, 'batch_worst_case');
 }
 
 /** A pass-through request's usage record, and its admissions settled with it. */

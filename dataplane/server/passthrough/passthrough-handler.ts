@@ -21,7 +21,7 @@ import { sendError } from '../send-error.js';
 import { admitPassThrough, type ForwardTarget, MODEL_HEADER, passThroughErrors, passThroughRoute, refusalDecision } from './passthrough-route.js';
 import { createsUpstream, passThroughPath, runsModel } from './passthrough-paths.js';
 import { outputCap } from '../../governance/admission.js';
-import { type AnswerMeter, charge, type ChargeReason, type MeteredAttempt, meterAnswer, promptUsage } from './answer-meter.js';
+import { type AnswerMeter, charge, chargeBatch, type ChargeReason, type MeteredAttempt, meterAnswer, promptUsage } from './answer-meter.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { promptTokensOf, requestUnits } from './passthrough-usage.js';
 import { scrubbedErrorBody } from './upstream-error-body.js';
@@ -37,6 +37,8 @@ import { sseEvent } from '../../sse/sse-writer.js';
 import type { UnattendedAnswers } from './unattended-answers.js';
 import { answerAtDrain, type DrainEnded } from '../unanswered.js';
 import { worstCase } from '../../governance/budget/budget-admitter.js';
+import { admitBatch, batchWorstCase, createsBatch } from './batch-admission.js';
+import type { BatchWorstCase } from './batch-lines.js';
 
 /**
  * Headers that carry the caller's credentials or address the gateway: never forwarded upstream.
@@ -186,7 +188,9 @@ function gatewayHeaders(p: Pending): Record<string, string> {
  * route's timeout hands the request to the next one, as the route's fallbackOn allows — unless its
  * body was a streamed upload, which cannot be sent twice, or the request makes something (an image,
  * a file, a batch) and the target had all of it: then only a 429 or 503, which say the upstream
- * did nothing, is failed over.
+ * did nothing, is failed over. A batch's creation is checked first: its input file is read from
+ * the target, each of its requests must be the route's (endpoint and model), and its worst case is
+ * held and charged against the Budgets (batch-admission.ts).
  */
 export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry, path: string, requestId: string) => Promise<void> {
   // The proxy's callbacks see only the request: what this endpoint decided for each request in flight.
@@ -198,6 +202,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
   // Keep-alive pools as node's global agents, whose connections resolve their host through the
   // egress guard (a name that resolves to a cloud metadata address is refused; egress-guard.ts).
   let agents: { http: HttpAgent; https: HttpsAgent } | undefined;
+  const agentsNow = (): { http: HttpAgent; https: HttpsAgent } => (agents ??= { http: new HttpAgent({ keepAlive: true, lookup: guardedLookup }), https: new HttpsAgent({ keepAlive: true, lookup: guardedLookup }) });
   const loadProxy = (): Promise<ProxyHandler> => (proxyMiddleware ??= import('http-proxy-middleware').then(({ createProxyMiddleware, proxyEventsPlugin }) => createProxyMiddleware({
     changeOrigin: true,
     ejectPlugins: true,
@@ -209,8 +214,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       if (p === undefined) throw new Error('pass-through request without a decision');
       // httpxy sends `buffer` instead of the request stream: the rewritten or counted body.
       options.buffer = p.body;
-      agents ??= { http: new HttpAgent({ keepAlive: true, lookup: guardedLookup }), https: new HttpsAgent({ keepAlive: true, lookup: guardedLookup }) };
-      options.agent = p.url.protocol === 'https:' ? agents.https : agents.http;
+      const pools = agentsNow();
+      options.agent = p.url.protocol === 'https:' ? pools.https : pools.http;
       // Without it a hung upstream held the request (and its admission) until the client gave up.
       options.proxyTimeout = p.timeoutMs;
       return p.url.origin;
@@ -420,8 +425,15 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       const held = promptTokens === 0 ? undefined : { promptTokens, maxOutputTokens: outputCap({ op: 'chat', body: {} }, route, promptTokens) };
       const heldUnits = requestUnits(path, json, Number.isFinite(declared) ? declared : 0, req.method);
       let limits;
+      /** A batch being created: the worst case of its input file's requests, read and checked before it goes upstream, held and charged. */
+      let batch: BatchWorstCase | undefined;
       try {
-        limits = await admitPassThrough(deps, runtime, caller, route, false, heldUnits, held);
+        if (createsBatch(req.method ?? 'GET', path)) {
+          // Bounded: the file by the route's maxUploadBytes, a line as a request body is, the time by the route's total timeout.
+          const bounds = { maxFileBytes: maxUpload, maxLineBytes: deps.bodyLimits.maxBodyBytes, maxJsonElements: deps.bodyLimits.maxJsonElements, deadline: Date.now() + route.timeouts.totalMs };
+          batch = await batchWorstCase(json, route, targets, bounds, agentsNow());
+        }
+        limits = batch === undefined ? await admitPassThrough(deps, runtime, caller, route, false, heldUnits, held) : await admitBatch(deps, runtime, caller, route, batch);
       } catch (err) {
         // Counted as the pipeline counts a chat request's refusal: before, these were in no rejection counter.
         const refused = err instanceof GatewayError ? refusalDecision(err) : undefined;
@@ -472,6 +484,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
        * output cap); nothing when they are 0.
        */
       const chargeUnanswered = (attempt: Pending, reason: ChargeReason): void => {
+        if (attempt.batch !== undefined) return chargeBatch(deps.usage, attempt);
         const prompt = unansweredTokens(reason);
         const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes, req.method), attempt.to.target.pricing);
         if (cost === 0) return settle(undefined, 0);
@@ -484,6 +497,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
        * target), as a pipeline request cut so is, marked shutdown. The upstream may finish and bill it, unseen.
        */
       const chargeWorstCase = (attempt: Pending): void => {
+        if (attempt.batch !== undefined) return chargeBatch(deps.usage, attempt);
         const outputTokens = held?.maxOutputTokens ?? 0;
         const units = uploaded.bytes > 0 ? requestUnits(path, json, uploaded.bytes, req.method) : heldUnits;
         const cost = worstCase(route, promptTokens, outputTokens, units).usd;
@@ -582,9 +596,12 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       const lost = (attempt: Pending, kind: FailureKind, err: unknown): void => {
         // An answer that came is charged by its meter (read on when its client left), never as lost.
         if (kind === 'Timeout' && hasBody(req) && attempt.proxyReq?.writableFinished === true && !res.headersSent && attempt.answered !== true) {
-          const prompt = unansweredTokens('lost_attempt');
-          const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes, req.method), attempt.to.target.pricing);
-          if (cost > 0) charge(deps.usage, attempt, prompt, cost, 'lost_attempt');
+          if (attempt.batch !== undefined) chargeBatch(deps.usage, attempt);
+          else {
+            const prompt = unansweredTokens('lost_attempt');
+            const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes, req.method), attempt.to.target.pricing);
+            if (cost > 0) charge(deps.usage, attempt, prompt, cost, 'lost_attempt');
+          }
         }
         failUpstream(kind === 'Timeout' ? timedOut(attempt) : err);
       };
@@ -655,6 +672,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           uploadedBytes: () => uploaded.bytes,
           promptTokens,
           json,
+          ...(batch === undefined ? {} : { batch }),
           requestId,
           attempts: index + 1,
           settle,
