@@ -36,6 +36,15 @@ spec:
   passThrough: { endpoints: [files, batches] }
 ---
 apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: hurried }
+spec:
+  model: hurried
+  targets: [{ providerRef: { name: openai-up }, model: gpt-4o-mini }]
+  passThrough: { endpoints: [files, batches] }
+  timeouts: { total: 2s, attempt: 300ms }
+---
+apiVersion: tollgate.dev/v1alpha1
 kind: Budget
 metadata: { name: tight-daily }
 spec:
@@ -156,5 +165,19 @@ describe('batches: the input file is checked, and the batch charged its worst ca
     expect((await client('tight').batches.create({ input_file_id: 'file-small', endpoint: '/v1/chat/completions', completion_window: '24h' })).id).toBe('batch_abc');
     expect(gateway.usage.records.slice(before).find((r) => r.routeId === 'default/tight')).toMatchObject({ estimateReason: 'batch_worst_case', outputTokens: 50 });
     expect(upstream.problems).toEqual([]);
+  });
+
+  it('a creation whose answer never comes after the upstream had all of it is charged the worst case too (the batch may exist): 504', async () => {
+    upstream.files.set('file-lost', Buffer.from(jsonl([chat(1, 'gpt-4o-mini', 10)])));
+    upstream.hangOn = /^\/v1\/batches/;
+    try {
+      const before = gateway.usage.records.length;
+      const err = (await client('hurried').batches.create({ input_file_id: 'file-lost', endpoint: '/v1/chat/completions', completion_window: '24h' }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+      expect(err.status).toBe(504);
+      const rec = gateway.usage.records.slice(before).find((r) => r.routeId === 'default/hurried');
+      expect(rec).toMatchObject({ estimateReason: 'batch_worst_case', outputTokens: 10 });
+    } finally {
+      upstream.hangOn = undefined;
+    }
   });
 });

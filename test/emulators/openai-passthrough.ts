@@ -31,6 +31,8 @@ export interface PassThroughEmulator {
   echoCredential: 'plain' | 'gzip' | undefined;
   /** While set, requests are read and never answered (a hung upstream). */
   hang: boolean;
+  /** While set, requests whose path (and query) it matches are read and never answered: one endpoint hung, the others served. */
+  hangOn: RegExp | undefined;
   /**
    * What each `image_generation.completed` event of a streamed images answer with `n` > 1 reports:
    * `per-image` (the default) its own image's usage, the prompt repeated on each; `whole-answer` the
@@ -273,7 +275,7 @@ async function answer(req: PassThroughRequest, res: ServerResponse, problems: st
 export async function startPassThroughEmulator(apiKey: string, azure?: AzureShape): Promise<PassThroughEmulator> {
   const requests: PassThroughRequest[] = [];
   const problems: string[] = [];
-  const emulator = { failWith: undefined as number | undefined, echoCredential: undefined as 'plain' | 'gzip' | undefined, hang: false, imageStreamUsage: 'per-image' as PassThroughEmulator['imageStreamUsage'], objects: new ObjectStore(), files: new Map<string, Buffer>() };
+  const emulator = { failWith: undefined as number | undefined, echoCredential: undefined as 'plain' | 'gzip' | undefined, hang: false, hangOn: undefined as RegExp | undefined, imageStreamUsage: 'per-image' as PassThroughEmulator['imageStreamUsage'], objects: new ObjectStore(), files: new Map<string, Buffer>() };
   const server = createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
@@ -293,7 +295,7 @@ export async function startPassThroughEmulator(apiKey: string, azure?: AzureShap
         res.end(gzip ? gzipSync(body) : body);
         return;
       }
-      if (emulator.hang) return;
+      if (emulator.hang || emulator.hangOn?.test(req.url ?? '') === true) return;
       if (emulator.failWith !== undefined) {
         json(res, emulator.failWith, { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
         return;
