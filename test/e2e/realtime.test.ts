@@ -425,6 +425,24 @@ describe('Realtime over WebSocket', () => {
     expect(JSON.parse((metadata as { body: string }).body).error.message).toContain('refused to connect to [fe80::1]: a link-local or cloud instance-metadata address');
   });
 
+  it('a side-band connection to a call (?call_id=…) is refused 403 endpoint_refused before anything reaches the upstream', async () => {
+    const before = upstream.connections.length;
+    const answer = await new Promise<Refused | WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(`${gateway.url.replace('http', 'ws')}/v1/realtime?model=voice&call_id=rtc_someone_elses`, { headers: { authorization: `Bearer ${CALLER_KEY}` } });
+      ws.once('open', () => resolve(ws));
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      });
+      ws.once('error', reject);
+    });
+    if (answer instanceof WebSocket) answer.terminate();
+    expect(answer).toMatchObject({ status: 403 });
+    expect(JSON.parse((answer as Refused).body).error).toMatchObject({ code: 'endpoint_refused', message: expect.stringContaining('call_id') });
+    expect(upstream.connections.length).toBe(before);
+  });
+
   it('a route at its connection limit refuses one more with 429 until one closes', async () => {
     const first = await connect(gateway.url, 'voice-one', CALLER_KEY);
     if (!(first instanceof WebSocket)) throw new Error(`refused: ${first.status}`);

@@ -69,6 +69,22 @@ function malformedHandshake(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
+/**
+ * `GET /v1/realtime?call_id=…` joins a WebRTC or SIP call's session as a side-band control channel.
+ * The gateway creates no calls (`/v1/realtime/calls` is refused: unserved-paths.ts), so every call
+ * one could name was made on the Provider's account outside it — another tenant's, or an
+ * application's holding the Provider key: its conversation could be read and its responses driven,
+ * billed to that call. Refused, as the calls endpoint is.
+ */
+function callRefused(): GatewayError {
+  return new GatewayError(
+    403,
+    'endpoint_refused',
+    'permission_error',
+    "GET /v1/realtime?call_id=… (a side-band connection to a WebRTC or SIP call) is not served by this gateway: the gateway creates no calls (/v1/realtime/calls is refused), so the call named was made on the Provider's account outside it, and joining it would read and drive another caller's session. Connect without call_id (the WebSocket session itself)",
+  );
+}
+
 /** Logged and counted for an upgrade whose client left while the upstream connected (nginx's "client closed request"). */
 const CLIENT_CLOSED_REQUEST = 499;
 /** An upstream connection that failed: the refusal, and the attempt's outcome (undefined: nothing was sent). */
@@ -233,6 +249,8 @@ export class RealtimeProxy {
     // A page may open a WebSocket to any host (no CORS applies to it): its Origin says where it runs.
     const fromPage = browserRefusal(req, this.deps.loopbackOnly === true);
     if (fromPage !== undefined) throw fromPage;
+    // Before, the call_id was forwarded as it came (the target's model not set) and joined that call.
+    if (url.searchParams.has('call_id')) throw callRefused();
     if (this.deps.isDraining()) throw new GatewayError(503, 'draining', 'service_unavailable_error', 'the gateway is shutting down; reconnect', { headers: { 'retry-after': '1' } });
     const malformed = malformedHandshake(req);
     if (malformed !== undefined) throw errors.badRequest(`not a WebSocket upgrade: ${malformed}`);
