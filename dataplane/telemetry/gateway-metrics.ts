@@ -100,7 +100,7 @@ export function createGatewayMetrics(store: SnapshotStore, opts: { defaultMetric
     }),
     estimated: new SummedCounter({
       name: 'tollgate_usage_estimated_total',
-      help: 'Requests metered from an estimate; reason: missing (no usage reported), invalid (usage that cannot be true), client_gone (client left after the upstream was sent the request), truncated (stream ended early), background (a Responses request run in the background: its worst case), lost_attempt (an attempt that timed out after sending, whose answer was too large or broke off, charged besides what served), shutdown (a request whose upstream had not answered when its pod stopped: its worst case), batch_worst_case (a batch created through POST /v1/batches: the worst case of its input file\'s requests at the batch price).',
+      help: 'Requests metered from an estimate; reason: missing (no usage reported), invalid (usage that cannot be true), client_gone (client left after the upstream was sent the request), truncated (stream ended early), background (a Responses request run in the background: its worst case), lost_attempt (an attempt that timed out after sending, whose answer was too large or broke off, charged besides what served), shutdown (a request whose upstream had not answered when its pod stopped: its worst case), batch_worst_case (a batch created through POST /v1/batches: the worst case of its input file\'s requests at the batch price), cut_short (a Realtime response a close cut before its response.done: its worst case).',
       labelNames: [...target, 'reason'] as const,
       registers,
     }),

@@ -250,19 +250,22 @@ describe('Realtime over WebSocket', () => {
     return { ws, events };
   }
 
-  it('a response a close cut short is charged at least the input of the one before it, marked estimated', async () => {
+  it('a response a close cut short is charged its worst case, marked cut_short: an upper bound of its input (the last response’s input and output, and what was sent since) and its output cap, at the dearest prices', async () => {
     const { ws } = await afterOneSpokenAnswer('hang');
     const before = gateway.usage.records.length;
     ws.close();
     await once(ws, 'close');
     await vi.waitFor(() => expect(gateway.usage.records.length).toBe(before + 1));
     const cut = gateway.usage.records.at(-1);
-    // The first response's input (1000 tokens, 300 cached, 650 uncached audio), no output.
-    expect(cut).toMatchObject({ op: 'realtime', routeId: 'default/voice-audio', inputTokens: 1000, cachedInputTokens: 300, outputTokens: 0, estimated: true, estimateReason: 'client_gone' });
-    expect(cut?.costUsd).toBeCloseTo((300 * 0.4 + 650 * 32 + 50 * 4) / 1e6, 12);
+    // The response set no cap, nor did the session (OpenAI's default `inf`): the target's 4096 output
+    // tokens. Before, the first response's input alone (1000 tokens, no output), marked client_gone.
+    expect(cut).toMatchObject({ op: 'realtime', routeId: 'default/voice-audio', outputTokens: 4096, cachedInputTokens: 0, estimated: true, estimateReason: 'cut_short' });
+    // At least the first response's input and output (the conversation holds them), and the second response.create's bytes.
+    expect(cut?.inputTokens).toBeGreaterThanOrEqual(1000 + 600);
+    expect(cut?.costUsd).toBeCloseTo(((cut?.inputTokens ?? 0) * 32 + 4096 * 64) / 1e6, 10);
   });
 
-  it("the first response cut by a close is charged the client's input: its audio at the audio price, its events as text, marked estimated", async () => {
+  it("the first response cut by a close is charged its worst case: everything the client sent (a token a byte, 20 audio tokens a second) and the response's output cap, marked cut_short", async () => {
     const ws = await connect(gateway.url, 'voice-audio', CALLER_KEY);
     if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
     const events: string[] = [];
@@ -270,18 +273,21 @@ describe('Realtime over WebSocket', () => {
     // Two seconds of pcm16 (24 kHz mono: 48,000 bytes a second) in two chunks, one text item, then a response cut by the close.
     const chunk = JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(48_000, 1).toString('base64') });
     const item = JSON.stringify({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'word '.repeat(200) }] } });
-    const create = JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'], metadata: { emulator: 'hang' } } });
+    const create = JSON.stringify({ type: 'response.create', response: { output_modalities: ['audio'], max_output_tokens: 300, metadata: { emulator: 'hang' } } });
     for (const m of [chunk, chunk, item, create]) ws.send(m);
     await vi.waitFor(() => expect(events).toContain('response.created'));
     const before = gateway.usage.records.length;
     ws.close();
     await once(ws, 'close');
     await vi.waitFor(() => expect(gateway.usage.records.length).toBe(before + 1));
-    const text = Math.ceil((item.length + create.length) / 4);
     const cut = gateway.usage.records.at(-1);
-    expect(cut).toMatchObject({ op: 'realtime', routeId: 'default/voice-audio', inputTokens: 20 + text, outputTokens: 0, estimated: true, estimateReason: 'client_gone' });
-    // 20 audio tokens at $32/M, the rest at $4/M.
-    expect(cut?.costUsd).toBeCloseTo((20 * 32 + text * 4) / 1e6, 12);
+    expect(cut).toMatchObject({ op: 'realtime', routeId: 'default/voice-audio', outputTokens: 300, estimated: true, estimateReason: 'cut_short' });
+    // Before: 20 audio tokens (10 a second) and a token per four characters of the events, no output.
+    const estimate = 20 + Math.ceil((item.length + create.length) / 4);
+    expect(cut?.inputTokens).toBeGreaterThanOrEqual(40 + 'word '.length * 200);
+    expect(cut?.inputTokens).toBeGreaterThan(estimate);
+    // Every token at the dearest prices (audio's): the hold's worst case.
+    expect(cut?.costUsd).toBeCloseTo(((cut?.inputTokens ?? 0) * 32 + 300 * 64) / 1e6, 10);
   });
 
   it('a response.done whose usage cannot be true (input_tokens -1) is charged the input estimate, marked invalid, never a negative cost', async () => {
@@ -684,7 +690,7 @@ describe('Realtime over WebSocket', () => {
     if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
     const events: string[] = [];
     ws.on('message', (data) => events.push((JSON.parse(String(data)) as { type: string }).type));
-    // A response running when the drain starts (cut by it: charged its estimate), and an upstream
+    // A response running when the drain starts (cut by it: charged its worst case), and an upstream
     // that answers the gateway's close 200 ms late.
     ws.send(JSON.stringify({ type: 'response.create', response: { max_output_tokens: 100, metadata: { emulator: 'hang' } } }));
     await vi.waitFor(() => expect(events).toContain('response.created'));
@@ -695,7 +701,7 @@ describe('Realtime over WebSocket', () => {
     order.push('shutdown resolved');
     const [code] = (await closed) as [number];
     expect(code).toBe(1001);
-    expect(own.usage.records.filter((r) => r.routeId === 'default/voice-audio-race')).toMatchObject([{ estimated: true, estimateReason: 'client_gone' }]);
+    expect(own.usage.records.filter((r) => r.routeId === 'default/voice-audio-race')).toMatchObject([{ estimated: true, estimateReason: 'cut_short', outputTokens: 100 }]);
     expect(order).toEqual(['budget charged', 'final usage report', 'shutdown resolved']);
   });
 

@@ -121,12 +121,13 @@ export interface RealtimeBudgetDeps {
  */
 export class RealtimeBudget {
   /** Holds of relayed response.create events the upstream has not started yet, oldest first, with the client's event id. */
-  private readonly awaiting: { hold: Admission; eventId: string | undefined }[] = [];
+  private readonly awaiting: { hold: Admission; eventId: string | undefined; worst: Usage }[] = [];
   /**
-   * Responses started and not done, by response id (in the order started), with their holds: none
-   * for a response refused (cancelled) or whose hold is still being asked for (Redis).
+   * Responses started and not done, by response id (in the order started), with their holds (none
+   * for a response refused (cancelled) or whose hold is still being asked for: Redis) and their
+   * worst case (input upper bound and output cap): what one a close cuts short is charged.
    */
-  private readonly running = new Map<string, Admission | undefined>();
+  private readonly running = new Map<string, { hold: Admission | undefined; worst: Usage }>();
   /** Client messages behind a response.create whose Budgets are asked asynchronously (Redis), in order. */
   private waiting: { create: ResponseCreate | undefined; input: Usage | undefined; send: () => void }[] | undefined;
   /** The session's output cap as the client last set it (session.update), and as the upstream last reported it. */
@@ -208,10 +209,11 @@ export class RealtimeBudget {
   /** Holds a response's worst case against the Budgets (kept in `awaiting`); the refusal when one cannot. */
   private admitResponse(input: Usage | undefined, create: ResponseCreate): Decision | Promise<Decision> {
     const promptTokens = input?.inputTokens ?? 0;
-    const held = this.admit(promptTokens, this.worstOutput(promptTokens, create.maxOutputTokens));
+    const outputTokens = this.worstOutput(promptTokens, create.maxOutputTokens);
+    const held = this.admit(promptTokens, outputTokens);
     const keep = (hold: Admission): Decision => {
       if (this.closed) hold.settle({ usage: undefined, costUsd: 0 });
-      else this.awaiting.push({ hold, eventId: create.eventId });
+      else this.awaiting.push({ hold, eventId: create.eventId, worst: { inputTokens: promptTokens, outputTokens, cachedInputTokens: 0 } });
       return undefined;
     };
     if (held instanceof Promise) return held.then((h) => (h instanceof GatewayError ? h : keep(h)));
@@ -249,11 +251,13 @@ export class RealtimeBudget {
     const id = responseIdOf(text) ?? `${OWN_EVENT_PREFIX}response_${++this.seq}`;
     const client = this.awaiting.shift();
     if (client !== undefined) {
-      this.running.set(id, client.hold);
+      this.running.set(id, { hold: client.hold, worst: client.worst });
       return;
     }
     const promptTokens = input?.inputTokens ?? 0;
-    const held = this.admit(promptTokens, this.worstOutput(promptTokens, undefined));
+    const outputTokens = this.worstOutput(promptTokens, undefined);
+    const worst: Usage = { inputTokens: promptTokens, outputTokens, cachedInputTokens: 0 };
+    const held = this.admit(promptTokens, outputTokens);
     const act = (d: Admission | GatewayError): void => {
       // Ended (or the session closed) while its hold was asked for: nothing is left to hold.
       if (!this.running.has(id) || this.closed) {
@@ -261,14 +265,14 @@ export class RealtimeBudget {
         return;
       }
       if (!(d instanceof GatewayError)) {
-        this.running.set(id, d);
+        this.running.set(id, { hold: d, worst });
         return;
       }
       this.deps.toUpstream(JSON.stringify({ type: 'response.cancel', event_id: `${OWN_EVENT_PREFIX}cancel_${++this.seq}`, ...(responseIdOf(text) === undefined ? {} : { response_id: id }) }));
       const message = `${d.message.replace(/; set max_tokens \(or max_completion_tokens\) to lower the hold$/, '')}; the response the server started by itself (turn detection) was cancelled: set the session's max_output_tokens to lower the hold, or turn_detection.create_response to false and send response.create yourself`;
       this.deps.toClient(gatewayErrorEvent(new GatewayError(d.status, d.code, d.type, message)));
     };
-    this.running.set(id, undefined);
+    this.running.set(id, { hold: undefined, worst });
     if (held instanceof Promise) void held.then(act);
     else act(held);
   }
@@ -278,7 +282,7 @@ export class RealtimeBudget {
     const id = responseIdOf(text);
     const key = id !== undefined && this.running.has(id) ? id : this.running.keys().next().value;
     if (key !== undefined) {
-      this.running.get(key)?.settle({ usage: undefined, costUsd: 0 });
+      this.running.get(key)?.hold?.settle({ usage: undefined, costUsd: 0 });
       this.running.delete(key);
     }
     if (this.running.size === 0) this.cut = false;
@@ -312,12 +316,28 @@ export class RealtimeBudget {
     this.deps.toClient(gatewayErrorEvent(new GatewayError(429, 'budget_exceeded', 'insufficient_quota', `${reason}; the response was cancelled`)));
   }
 
+  /**
+   * The worst case of each response started and not done (at most `max`, oldest first): what the
+   * upstream may bill for one a close cuts short — its input upper bound when it started and all the
+   * output it may have made (its cap, else the session's, else the target's). Output the gateway
+   * relayed is a lower bound only: an upstream generates faster than it streams, and what it made
+   * before it saw the close was never sent.
+   */
+  cutShort(max: number): Usage[] {
+    const out: Usage[] = [];
+    for (const { worst } of this.running.values()) {
+      if (out.length >= max) break;
+      out.push(worst);
+    }
+    return out;
+  }
+
   /** The connection ended: holds released, the connection's admission settled with nothing left to charge. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     for (const { hold } of this.awaiting.splice(0)) hold.settle({ usage: undefined, costUsd: 0 });
-    for (const hold of this.running.values()) hold?.settle({ usage: undefined, costUsd: 0 });
+    for (const { hold } of this.running.values()) hold?.settle({ usage: undefined, costUsd: 0 });
     this.running.clear();
     this.deps.connection.settle({ usage: undefined, costUsd: 0 });
   }

@@ -3,11 +3,11 @@ import type { RawData, WebSocket } from 'ws';
 import type { Caller } from '../../core/caller.js';
 import type { Usage } from '../../core/canonical.js';
 import { GatewayError } from '../../core/gateway-error.js';
-import { costUsd } from '../../metering/cost.js';
+import { costUsd, dearestInputPrice, dearestOutputPrice } from '../../metering/cost.js';
 import { type UsageSink, usageRecord } from '../../metering/usage-record.js';
 import { usageProblem } from '../../metering/settled-usage.js';
 import type { ForwardTarget } from '../passthrough/passthrough-route.js';
-import type { RouteConfig } from '../../config/snapshot.js';
+import type { Pricing, RouteConfig } from '../../config/snapshot.js';
 import { messageText, realtimeUsage } from './realtime-usage.js';
 import { realtimeEvent } from './realtime-event.js';
 import { SentInput } from './sent-input.js';
@@ -75,6 +75,12 @@ const MAX_UNFINISHED_CHARGED = 64;
 
 /** A response whose input nothing estimates (the client sent nothing yet). */
 const NO_TOKENS: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
+
+/** A worst case's cost: its input at the dearest input price, its output at the dearest output price (text, audio, image). */
+function worstCostUsd(usage: Usage, pricing: Pricing): number {
+  // The usage names no audio, image or cached tokens: every token is priced at the text prices, set to the dearest.
+  return costUsd(usage, { ...pricing, inputPerMTok: dearestInputPrice(pricing, usage.inputTokens), outputPerMTok: dearestOutputPrice(pricing, usage.inputTokens), longContext: undefined });
+}
 
 /** The input side of a response's usage (its output set to none): what a later response of the session reads at least. */
 function inputOf(usage: Usage): Usage {
@@ -293,9 +299,9 @@ export function runSession(host: SessionHost, session: SessionParams): void {
     const error = text === undefined ? undefined : scrubbedError(text, secrets);
     host.relay(upstream, client, error ?? data, error === undefined && isBinary);
   });
-  const charge = (usage: Usage, estimated: 'client_gone' | 'invalid' | undefined): void => {
+  const charge = (usage: Usage, estimated: 'cut_short' | 'invalid' | undefined, cost = costUsd(usage, target.pricing)): void => {
     responses++;
-    const rec = usageRecord(`${route.id}:${started}:${responses}`, 'realtime', route, target, true, usage, costUsd(usage, target.pricing), estimated);
+    const rec = usageRecord(`${route.id}:${started}:${responses}`, 'realtime', route, target, true, usage, cost, estimated);
     // Totals from the record: it never carries a negative count or cost.
     total.inputTokens += rec.inputTokens;
     total.outputTokens += rec.outputTokens;
@@ -314,9 +320,10 @@ export function runSession(host: SessionHost, session: SessionParams): void {
     clearTimeout(lifetime);
     host.closing(client, upstream);
     uncount();
-    // The upstream may have billed the responses a close cut short; they never said how much.
-    const cutInput = lastInput ?? sent.usage();
-    if (cutInput !== undefined) for (let n = Math.min(unfinished, MAX_UNFINISHED_CHARGED); n > 0; n--) charge(cutInput, 'client_gone');
+    // The upstream may have billed the responses a close cut short, never saying how much: each is
+    // charged its worst case (realtime-budget.ts cutShort), at the dearest prices as its hold was.
+    // Before, the input estimate with no output: under what the upstream may bill.
+    for (const worst of budget.cutShort(MAX_UNFINISHED_CHARGED)) charge(worst, 'cut_short', worstCostUsd(worst, target.pricing));
     // Every response was charged as it ended (or just now, cut): nothing is left to settle.
     budget.close();
     telemetry.closed(SWITCHING_PROTOCOLS);
