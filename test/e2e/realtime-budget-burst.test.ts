@@ -69,7 +69,7 @@ describe('a burst of response.create on a small Budget', () => {
           providerManifest('voice', 'openai', `${upstream.url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime, pricing: { input: 4, output: 16, cachedInput: 0.4, audioInput: 32, audioOutput: 64 } }]\n') +
           secretManifest('up-key', { apiKey: 'sk-upstream' }) +
           apiKeySecretManifest('caller', KEY),
-        'routes.yaml': [route('tiny'), route('session-capped'), route('response-capped'), VAD_ROUTE, VAD_ROUTE.replaceAll('vad', 'vad-turns').replace('amount: 0.05', 'amount: 0.055')].join('---\n'),
+        'routes.yaml': [route('tiny'), route('session-capped'), route('response-capped'), VAD_ROUTE, VAD_ROUTE.replaceAll('vad', 'vad-turns').replace('amount: 0.05', 'amount: 0.055'), VAD_ROUTE.replaceAll('vad', 'vad-refused').replace('amount: 0.05', 'amount: 0.001')].join('---\n'),
       },
       { auth: new Authenticator({}) },
     );
@@ -155,6 +155,36 @@ describe('a burst of response.create on a small Budget', () => {
     expect(spentUsd).toBeCloseTo(completed * VAD_RESPONSE_USD + cancelled * (10 * 32) / 1e6, 12);
     const refusal = sessions.flatMap(({ events }) => events).find((e) => e.type === 'error');
     expect(refusal?.error?.message).toMatch(/the response the server started by itself \(turn detection\) was cancelled/);
+  });
+
+  it('server VAD under a Budget that cannot hold a turn: the client’s audio is not relayed, so no turn is billed; before, each turn was cancelled at response.created and billed its input', async () => {
+    const ws = new WebSocket(`${gateway.url.replace('http', 'ws')}/v1/realtime?model=vad-refused`, { headers: { authorization: `Bearer ${KEY}` } });
+    await once(ws, 'open');
+    const events: { type: string; error?: { code?: string; message?: string } }[] = [];
+    ws.on('message', (data, binary) => !binary && events.push(JSON.parse(String(data)) as { type: string }));
+    // A spoken answer's worst case (200 audio tokens at $64/M: $0.0128) does not fit in $0.001.
+    ws.send(JSON.stringify({ type: 'session.update', session: { type: 'realtime', max_output_tokens: VAD_OUTPUT_TOKENS } }));
+    await vi.waitFor(() => expect(events.map((e) => e.type)).toContain('session.updated'), { timeout: 3000 });
+    const speech = JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(48_000, 1).toString('base64') });
+    const silence = JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(4800).toString('base64') });
+    const TURNS = 5;
+    for (let turn = 0; turn < TURNS; turn++) {
+      ws.send(speech);
+      ws.send(silence);
+      // A turn the upstream heard is answered or cancelled within VAD_RESPONSE_MS; one it did not hear, never.
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    ws.close();
+    await once(ws, 'close');
+    const spentUsd = gateway.usage.records.filter((r) => r.routeId === 'default/vad-refused').reduce((n, r) => n + r.costUsd, 0);
+    const started = events.filter((e) => e.type === 'response.created').length;
+    const refusals = events.filter((e) => e.type === 'error' && e.error?.code === 'budget_exceeded');
+    console.log(`server VAD, ${TURNS} turns on $0.001 that cannot hold one: ${started} responses started upstream, spent $${spentUsd.toFixed(7)} = ${(spentUsd / 0.001).toFixed(2)}× the Budget`);
+    expect(started).toBe(0);
+    expect(spentUsd).toBeLessThanOrEqual(0.001);
+    // Told once, not at every chunk of audio.
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]?.error?.message).toMatch(/input audio is not relayed while the Budget cannot hold the response your turn would start/);
   });
 
   it("turn after turn, each response is held at an upper bound of its input (the last response's input and output, and what the client sent since): never more than the Budget is spent", async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Admission, AdmissionRequest, Admitter } from '../../governance/types.js';
 import { caller, testRoute } from '../../governance/rate-limit/test-support.js';
 import { GatewayError } from '../../core/gateway-error.js';
@@ -123,5 +123,59 @@ describe('RealtimeBudget holds each response at its worst case output', () => {
     expect(recorder.open).toBe(1);
     rt.failed(JSON.stringify({ type: 'error', error: { code: 'invalid_value', event_id: null } }));
     expect(recorder.open).toBe(0);
+  });
+});
+
+describe('RealtimeBudget keeps turns from an upstream that would start a response the Budgets cannot hold', () => {
+  /** Refuses every hold while `full`. */
+  class Gate implements Admitter {
+    full = true;
+    readonly admitNow = (): Admission => {
+      if (this.full) throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', 'budget default/cap is exhausted');
+      return NOTHING;
+    };
+    admit(): Promise<Admission> {
+      return Promise.resolve(this.admitNow());
+    }
+  }
+  const gated = (): { rt: RealtimeBudget; gate: Gate; client: string[]; relayed: string[] } => {
+    const gate = new Gate();
+    const client: string[] = [];
+    const relayed: string[] = [];
+    const rt = new RealtimeBudget({ connection: NOTHING, admitters: [gate], caller: caller('voice'), route: testRoute([]), budgets: [], toUpstream: () => undefined, toClient: (t) => void client.push(t), targetOutputCap: () => 4096 });
+    return { rt, gate, client, relayed };
+  };
+  const append = JSON.stringify({ type: 'input_audio_buffer.append', audio: 'AAAA' });
+  const item = JSON.stringify({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hi' }] } });
+
+  it('with server VAD (create_response by default) audio and commits are not relayed while the Budgets refuse, the client told once; relayed again once they can hold one', () => {
+    vi.useFakeTimers();
+    try {
+      const { rt, gate, client, relayed } = gated();
+      rt.fromUpstream(JSON.stringify({ type: 'session.created', session: { type: 'realtime', audio: { input: { turn_detection: { type: 'server_vad' } } } } }));
+      for (const text of [append, append, JSON.stringify({ type: 'input_audio_buffer.commit' }), item]) rt.fromClient(text, undefined, () => void relayed.push(text));
+      // Other events go on: only what makes a turn is kept back.
+      expect(relayed).toEqual([item]);
+      expect(client).toHaveLength(1);
+      expect(JSON.parse(client[0] ?? '{}').error).toMatchObject({ code: 'budget_exceeded', message: expect.stringContaining('input audio is not relayed') });
+      gate.full = false;
+      rt.fromClient(append, undefined, () => void relayed.push(append));
+      expect(relayed).toEqual([item]);
+      vi.advanceTimersByTime(1000);
+      rt.fromClient(append, undefined, () => void relayed.push(append));
+      expect(relayed).toEqual([item, append]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('without turn detection, or with create_response false, audio is relayed whatever the Budgets say (a response.create is held instead)', () => {
+    for (const session of [{ type: 'realtime', audio: { input: { turn_detection: null } } }, { turn_detection: { type: 'server_vad', create_response: false } }]) {
+      const { rt, client, relayed } = gated();
+      rt.fromUpstream(JSON.stringify({ type: 'session.updated', session }));
+      rt.fromClient(append, undefined, () => void relayed.push(append));
+      expect(relayed).toEqual([append]);
+      expect(client).toEqual([]);
+    }
   });
 });

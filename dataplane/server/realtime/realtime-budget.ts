@@ -49,6 +49,25 @@ export function sessionCap(text: string, types: readonly string[]): OutputCap | 
   return event === undefined ? null : capIn(event, 'session');
 }
 
+/**
+ * Whether an upstream session event says its turn detection creates responses by itself (server or
+ * semantic VAD with `create_response` not false: OpenAI's default), undefined when the text is no
+ * session event. GA names it `audio.input.turn_detection`, the beta `turn_detection`.
+ */
+export function autoResponds(text: string): boolean | undefined {
+  const event = realtimeEvent(text, UPSTREAM_SESSION_EVENTS);
+  if (event === undefined) return undefined;
+  const session = isObject(event.session) ? event.session : {};
+  const audio = isObject(session.audio) && isObject(session.audio.input) ? session.audio.input : {};
+  const vad = 'turn_detection' in session ? session.turn_detection : audio.turn_detection;
+  return isObject(vad) && vad.create_response !== false;
+}
+
+/** Client events that feed the turn detection: a turn they end makes the upstream start a response (and bill its input). */
+const TURN_EVENTS = ['input_audio_buffer.append', 'input_audio_buffer.commit'];
+/** How often, at most, a session whose turns start responses asks its Budgets whether one more could be held. */
+export const TURN_CHECK_INTERVAL_MS = 1000;
+
 const CLIENT_SESSION_EVENTS = ['session.update'];
 const UPSTREAM_SESSION_EVENTS = ['session.created', 'session.updated'];
 
@@ -140,6 +159,17 @@ export class RealtimeBudget {
   private seq = 0;
   /** Some Budget that applies cuts streams: only then is a running response watched. */
   readonly cutsStreams: boolean;
+  /** The upstream's turn detection starts responses by itself (its last session.created / session.updated). */
+  private autoResponse = false;
+  /**
+   * Why the Budgets cannot hold the response a turn would start, while they cannot: the client's
+   * audio and commits are not relayed (turnRefused); undefined while they can.
+   */
+  private turnRefusal: GatewayError | undefined;
+  /** The client was told its turns are refused (once until they are allowed again). */
+  private turnRefusalTold = false;
+  /** When the Budgets were last asked about a turn (ms since the epoch). */
+  private turnCheckedAt = 0;
 
   constructor(private readonly deps: RealtimeBudgetDeps) {
     this.cutsStreams = applicableBudgets(deps.budgets, deps.caller, deps.route).some((b) => b.action.cutStreams);
@@ -154,6 +184,8 @@ export class RealtimeBudget {
   fromUpstream(text: string): void {
     const cap = sessionCap(text, UPSTREAM_SESSION_EVENTS);
     if (cap !== null) this.upstreamSessionCap = cap;
+    const auto = autoResponds(text);
+    if (auto !== undefined) this.autoResponse = auto;
   }
 
   /**
@@ -174,6 +206,7 @@ export class RealtimeBudget {
    * `response.create` a Budget refuses (the client gets an error event instead).
    */
   fromClient(text: string | undefined, input: Usage | undefined, send: () => void): void {
+    if (text !== undefined && this.autoResponse && this.turnRefused(text, input)) return;
     const create = text === undefined ? undefined : responseCreate(text);
     if (create === undefined && text !== undefined) {
       const cap = sessionCap(text, CLIENT_SESSION_EVENTS);
@@ -181,6 +214,49 @@ export class RealtimeBudget {
       if (cap !== null && cap !== undefined) this.clientSessionCap = cap;
     }
     this.feed(create, input, send);
+  }
+
+  /**
+   * Whether a client event that feeds the turn detection (audio, a commit) of a session whose turns
+   * start responses by themselves is kept from the upstream: while the Budgets cannot hold the
+   * response its turn would start (its input upper bound `input` and the session's output cap),
+   * asked at most every TURN_CHECK_INTERVAL_MS and whenever such a response was refused. The client
+   * is told once (an error event budget_exceeded) until turns are allowed again. Cancelling that
+   * response at its response.created is too late: the upstream bills its input all the same, and a
+   * client speaking on under an exhausted Budget was billed every turn's input, the conversation
+   * growing each time.
+   */
+  private turnRefused(text: string, input: Usage | undefined): boolean {
+    if (!TURN_EVENTS.some((t) => text.includes(`"${t}"`))) return false;
+    const now = Date.now();
+    if (now - this.turnCheckedAt >= TURN_CHECK_INTERVAL_MS) {
+      this.turnCheckedAt = now;
+      const promptTokens = input?.inputTokens ?? 0;
+      const held = this.admit(promptTokens, this.worstOutput(promptTokens, undefined));
+      const decide = (d: Admission | GatewayError): void => {
+        if (d instanceof GatewayError) {
+          this.turnRefusal = d;
+          return;
+        }
+        // Asked only: the response is held when it starts (`started`).
+        d.settle({ usage: undefined, costUsd: 0 });
+        this.turnRefusal = undefined;
+        this.turnRefusalTold = false;
+      };
+      // Asked asynchronously (Redis): this event goes by the last answer, the next ones by the new.
+      if (held instanceof Promise) void held.then(decide);
+      else decide(held);
+    }
+    const refusal = this.turnRefusal;
+    if (refusal === undefined) return false;
+    // Not a turn event after all (a text that only names one): relayed.
+    if (realtimeEvent(text, TURN_EVENTS) === undefined) return false;
+    if (!this.turnRefusalTold) {
+      this.turnRefusalTold = true;
+      const message = `${refusal.message.replace(/; set max_tokens \(or max_completion_tokens\) to lower the hold$/, '')}; input audio is not relayed while the Budget cannot hold the response your turn would start (turn detection creates one), so that the turn is not billed: set the session's max_output_tokens to lower the hold, or wait for the Budget's reset`;
+      this.deps.toClient(gatewayErrorEvent(new GatewayError(refusal.status, refusal.code, refusal.type, message)));
+    }
+    return true;
   }
 
   private feed(create: ResponseCreate | undefined, input: Usage | undefined, send: () => void): void {
@@ -269,7 +345,11 @@ export class RealtimeBudget {
         return;
       }
       this.deps.toUpstream(JSON.stringify({ type: 'response.cancel', event_id: `${OWN_EVENT_PREFIX}cancel_${++this.seq}`, ...(responseIdOf(text) === undefined ? {} : { response_id: id }) }));
-      const message = `${d.message.replace(/; set max_tokens \(or max_completion_tokens\) to lower the hold$/, '')}; the response the server started by itself (turn detection) was cancelled: set the session's max_output_tokens to lower the hold, or turn_detection.create_response to false and send response.create yourself`;
+      // The client's next turns are kept from the upstream until the Budgets can hold one (turnRefused).
+      this.turnRefusal = d;
+      this.turnRefusalTold = true;
+      this.turnCheckedAt = Date.now();
+      const message = `${d.message.replace(/; set max_tokens \(or max_completion_tokens\) to lower the hold$/, '')}; the response the server started by itself (turn detection) was cancelled, and input audio is not relayed until the Budget can hold a response: set the session's max_output_tokens to lower the hold, or turn_detection.create_response to false and send response.create yourself`;
       this.deps.toClient(gatewayErrorEvent(new GatewayError(d.status, d.code, d.type, message)));
     };
     this.running.set(id, { hold: undefined, worst });
