@@ -44,7 +44,7 @@ ${passThrough}`;
     'providers.yaml':
       providerManifest('openai-up', 'openai', `${url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime-upstream, pricing: { input: 4, output: 16, cachedInput: 0.4 } }]\n') +
       // gpt-realtime's published prices: audio is 8× text in, 4× out.
-      providerManifest('openai-voice', 'openai', `${url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime, pricing: { input: 4, output: 16, cachedInput: 0.4, audioInput: 32, audioOutput: 64 } }]\n') +
+      providerManifest('openai-voice', 'openai', `${url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime, pricing: { input: 4, output: 16, cachedInput: 0.4, audioInput: 32, audioOutput: 64 } }, { name: gpt-4o-transcribe, pricing: { input: 2.5, output: 10, cachedInput: 0, audioInput: 6 } }]\n') +
       // Nothing listens on port 9 (discard) of loopback: connections are refused.
       providerManifest('nowhere', 'openai-compatible', 'http://127.0.0.1:9/v1', '{ secretRef: { name: up-key, key: apiKey } }') +
       // Link-local (the cloud instance-metadata services' range): never called. fe80::1 without a
@@ -66,6 +66,7 @@ ${passThrough}`;
       dailyBudget('voice-cap', 0.0001, 'voice-budgeted'),
       route('voice-audio', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-realtime'),
       route('voice-audio-budgeted', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-realtime'),
+      route('transcribe', '  passThrough: { endpoints: [audio] }\n', 'openai-voice', 'gpt-4o-transcribe'),
       route('voice-audio-race', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-realtime'),
       dailyBudget('voice-race-cap', 0.03, 'voice-audio-race'),
       // One spoken answer (REALTIME_AUDIO_USAGE) costs $0.05568 at the audio prices, $0.01252 were its audio priced as text.
@@ -288,6 +289,36 @@ describe('Realtime over WebSocket', () => {
     expect(cut?.inputTokens).toBeGreaterThan(estimate);
     // Every token at the dearest prices (audio's): the hold's worst case.
     expect(cut?.costUsd).toBeCloseTo(((cut?.inputTokens ?? 0) * 32 + 300 * 64) / 1e6, 10);
+  });
+
+  it("the session's input transcription is charged as its completed event reports it: at the transcription model's prices where a route targets it, else at the session's (an over-count)", async () => {
+    const ws = await connect(gateway.url, 'voice-audio', CALLER_KEY);
+    if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
+    const events: string[] = [];
+    ws.on('message', (data) => events.push((JSON.parse(String(data)) as { type: string }).type));
+    const before = gateway.usage.records.length;
+    const speech = JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(48_000, 1).toString('base64') });
+    const silence = JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(4800).toString('base64') });
+    for (const model of ['gpt-4o-transcribe', 'whisper-1']) {
+      // No response of the server's own: only the transcription is billed.
+      ws.send(JSON.stringify({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription: { model }, turn_detection: { type: 'server_vad', create_response: false } } } } }));
+      await vi.waitFor(() => expect(events.filter((e) => e === 'session.updated')).toHaveLength(model === 'whisper-1' ? 2 : 1));
+      ws.send(speech);
+      ws.send(silence);
+      await vi.waitFor(() => expect(events.filter((e) => e === 'conversation.item.input_audio_transcription.completed')).toHaveLength(model === 'whisper-1' ? 2 : 1));
+    }
+    ws.close();
+    await once(ws, 'close');
+    const records = gateway.usage.records.slice(before);
+    // Before, neither was charged: the upstream billed them outside the gateway's metering.
+    expect(records).toMatchObject([
+      { op: 'realtime', routeId: 'default/voice-audio', upstreamModel: 'gpt-4o-transcribe', inputTokens: 10, outputTokens: 3, estimated: false },
+      { op: 'realtime', routeId: 'default/voice-audio', upstreamModel: 'whisper-1', inputTokens: 10, outputTokens: 0, estimated: false },
+    ]);
+    // One second of audio: 10 audio tokens at gpt-4o-transcribe's $6/M and 3 output at $10/M; whisper-1,
+    // priced by no route, as 10 audio tokens at the session's $32/M (OpenAI bills $0.0001).
+    expect(records[0]?.costUsd).toBeCloseTo((10 * 6 + 3 * 10) / 1e6, 12);
+    expect(records[1]?.costUsd).toBeCloseTo((10 * 32) / 1e6, 12);
   });
 
   it('a response.done whose usage cannot be true (input_tokens -1) is charged the input estimate, marked invalid, never a negative cost', async () => {

@@ -16,7 +16,9 @@ import { WebSocketServer } from 'ws';
 // that ends VAD_RESPONSE_MS later, or at once, input billed and no output, on a response.cancel),
 // billed the whole conversation's audio so far as input (each turn's at 10 tokens a second, each
 // answer's VAD_OUTPUT_TOKENS), as the conversation grows.
-// `turn_detection: null` turns it off; `create_response: false` commits without a response.
+// `turn_detection: null` turns it off; `create_response: false` commits without a response. A
+// session with an input transcription model reports each turn's transcription with its usage
+// (conversation.item.input_audio_transcription.completed), billed apart from the responses.
 // Four client events of its own make it misbehave as a proxy before an upstream may, repeating the
 // credential it was sent: `emulator.echo_credential` in an error event, `emulator.close_echoing_credential`
 // in the close reason; `emulator.flood` sends `count` audio deltas of `bytes` each as fast as it can;
@@ -100,11 +102,21 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
         send({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: 1000, item_id: itemId });
         send({ type: 'input_audio_buffer.committed', previous_item_id: null, item_id: itemId });
         send({ type: 'conversation.item.added', previous_item_id: null, item: { id: itemId, type: 'message', role: 'user', content: [{ type: 'input_audio' }] } });
+        // Input transcription, when the session names a model: billed apart, as OpenAI reports it
+        // (whisper-1 by duration, the gpt-4o transcribe models by tokens: the turn's audio in, 3 out).
+        const transcriber = transcriptionModel(session, beta);
+        if (transcriber !== undefined) {
+          const seconds = turnBytes / bytesPerSecond(session, beta);
+          const audioTokens = Math.ceil(seconds * 10);
+          const usage = transcriber === 'whisper-1' ? { type: 'duration', seconds } : { type: 'tokens', total_tokens: audioTokens + 3, input_tokens: audioTokens, input_token_details: { text_tokens: 0, audio_tokens: audioTokens }, output_tokens: 3 };
+          send({ type: 'conversation.item.input_audio_transcription.completed', item_id: itemId, content_index: 0, transcript: 'one two three', usage });
+        }
+        // The committed turn joins the conversation, a response of the server's own or not.
+        conversation += Math.ceil((turnBytes / bytesPerSecond(session, beta)) * 10);
+        turnBytes = 0;
         const vad = turnDetection(session, beta);
         if (vad?.create_response === false) return;
-        conversation += Math.ceil((turnBytes / bytesPerSecond(session, beta)) * 10);
         const audioIn = conversation;
-        turnBytes = 0;
         const id = `resp_${++responses}`;
         send({ type: 'response.created', response: { id, status: 'in_progress', output: [] } });
         send({ type: 'response.output_audio.delta', response_id: id, item_id: `item_out_${responses}`, output_index: 0, content_index: 0, delta: 'AAAA' });
@@ -319,6 +331,13 @@ function turnDetection(session: Record<string, unknown>, beta: boolean): Record<
   const audio = isRecord(session.audio) && isRecord(session.audio.input) ? session.audio.input : {};
   const vad = beta ? session.turn_detection : audio.turn_detection;
   return isRecord(vad) ? vad : null;
+}
+
+/** The input transcription model the session names (GA audio.input.transcription, beta input_audio_transcription), else undefined. */
+function transcriptionModel(session: Record<string, unknown>, beta: boolean): string | undefined {
+  const input = isRecord(session.audio) && isRecord(session.audio.input) ? session.audio.input : {};
+  const t = beta ? session.input_audio_transcription : input.transcription;
+  return isRecord(t) && typeof t.model === 'string' ? t.model : undefined;
 }
 
 /** A session.update applied: objects merged field by field, everything else replaced. */

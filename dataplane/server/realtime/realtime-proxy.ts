@@ -6,7 +6,7 @@ import { ANONYMOUS, type Caller, namespaceOnRoute } from '../../core/caller.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import { browserRefusal } from '../browser-origin.js';
 import { admitPassThrough, type ForwardTarget, MODEL_HEADER, type PassThroughDecision, passThroughRoute, refusalDecision } from '../passthrough/passthrough-route.js';
-import type { RouteConfig } from '../../config/snapshot.js';
+import type { Pricing, RouteConfig } from '../../config/snapshot.js';
 import type { PipelineDeps } from '../../pipeline/pipeline-deps.js';
 import type { SnapshotStore } from '../../runtime/snapshot-store.js';
 import { RealtimeBudget } from './realtime-budget.js';
@@ -342,7 +342,11 @@ export class RealtimeProxy {
           // As a chat request's worst case without max_tokens (admission.ts outputCap), for the session's target.
           targetOutputCap: (promptTokens) => (to.target.contextWindow === undefined ? DEFAULT_OUTPUT_CAP : Math.max(1, to.target.contextWindow - promptTokens)),
         });
-        runSession(this.host, { client, upstream, route, to, caller, credentials, tokenExpiresAtMs, budget, uncount, telemetry });
+        const pricingOf = (providerId: string, model: string): Pricing | undefined => {
+          for (const r of runtime.snapshot.routes) for (const t of r.targets) if (t.providerId === providerId && t.model === model) return t.pricing;
+          return undefined;
+        };
+        runSession(this.host, { client, upstream, route, to, caller, credentials, tokenExpiresAtMs, budget, uncount, telemetry, pricingOf });
       });
       // ws calls back synchronously or not at all: it aborted the handshake (the client went away
       // while upstream connected, a header it refuses). Nothing was served; the session upstream

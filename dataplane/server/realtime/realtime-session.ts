@@ -8,8 +8,9 @@ import { type UsageSink, usageRecord } from '../../metering/usage-record.js';
 import { usageProblem } from '../../metering/settled-usage.js';
 import type { ForwardTarget } from '../passthrough/passthrough-route.js';
 import type { Pricing, RouteConfig } from '../../config/snapshot.js';
-import { messageText, realtimeUsage } from './realtime-usage.js';
+import { messageText, realtimeUsage, transcriptionSecondsAsTokens, transcriptionUsage } from './realtime-usage.js';
 import { realtimeEvent } from './realtime-event.js';
+import { isObject } from '../../providers/shared/json-guards.js';
 import { SentInput } from './sent-input.js';
 import { gatewayErrorEvent, type RealtimeBudget, responseIdOf } from './realtime-budget.js';
 import { providerSecrets } from '../../providers/registry.js';
@@ -88,6 +89,20 @@ function inputOf(usage: Usage): Usage {
   return { ...input, outputTokens: 0 };
 }
 
+/**
+ * The input transcription model an upstream session event names (GA `audio.input.transcription`,
+ * beta `input_audio_transcription`); null when it turns transcription off, undefined when the text
+ * is no session event or does not say.
+ */
+function inputTranscriptionModel(text: string): string | undefined {
+  const event = realtimeEvent(text, ['session.created', 'session.updated']);
+  if (event === undefined || !isObject(event.session)) return undefined;
+  const session = event.session;
+  const audio = isObject(session.audio) && isObject(session.audio.input) ? session.audio.input : {};
+  const transcription = 'input_audio_transcription' in session ? session.input_audio_transcription : audio.transcription;
+  return isObject(transcription) && typeof transcription.model === 'string' ? transcription.model : undefined;
+}
+
 /** Whether an upstream message is an event of `type` (response.created, response.done). Parsed only when it may be. */
 function isEvent(text: string, type: string): boolean {
   return realtimeEvent(text, type) !== undefined;
@@ -155,6 +170,8 @@ export interface SessionParams {
   budget: RealtimeBudget;
   /** Gives the session's connection slots back. */
   uncount: () => void;
+  /** The prices of a model of a Provider as a route of the session's snapshot targets it (the input transcription's), else undefined. */
+  pricingOf: (providerId: string, model: string) => Pricing | undefined;
   telemetry: RealtimeTelemetry;
 }
 
@@ -196,7 +213,7 @@ export function revocation(session: OpenSession, runtime: RuntimeSnapshot, route
  * short are charged their estimate when the session is settled.
  */
 export function runSession(host: SessionHost, session: SessionParams): void {
-  const { client, upstream, route, to, caller, credentials, tokenExpiresAtMs, budget, uncount, telemetry } = session;
+  const { client, upstream, route, to, caller, credentials, tokenExpiresAtMs, budget, uncount, telemetry, pricingOf } = session;
   const { target } = to;
   // The upstream's error events and close reason are its words, which may echo the Provider's credential.
   const secrets = providerSecrets(to.provider.config);
@@ -286,8 +303,13 @@ export function runSession(host: SessionHost, session: SessionParams): void {
         // The upstream's error about the gateway's own response.cancel: the client never sent one.
         if (budget.failed(text)) return;
       } else {
-        sent.noteSession(text);
-        budget.fromUpstream(text);
+        const transcribed = transcriptionUsage(text);
+        if (transcribed !== undefined) chargeTranscription(transcribed);
+        else {
+          sent.noteSession(text);
+          budget.fromUpstream(text);
+          transcriptionModel = inputTranscriptionModel(text) ?? transcriptionModel;
+        }
       }
       if (unfinished > 0 && budget.cutsStreams) {
         // A running response costs at least the input it reads: what a Budget that cuts streams is asked.
@@ -299,9 +321,9 @@ export function runSession(host: SessionHost, session: SessionParams): void {
     const error = text === undefined ? undefined : scrubbedError(text, secrets);
     host.relay(upstream, client, error ?? data, error === undefined && isBinary);
   });
-  const charge = (usage: Usage, estimated: 'cut_short' | 'invalid' | undefined, cost = costUsd(usage, target.pricing)): void => {
+  const charge = (usage: Usage, estimated: 'cut_short' | 'invalid' | undefined, cost = costUsd(usage, target.pricing), model = target.model): void => {
     responses++;
-    const rec = usageRecord(`${route.id}:${started}:${responses}`, 'realtime', route, target, true, usage, cost, estimated);
+    const rec = usageRecord(`${route.id}:${started}:${responses}`, 'realtime', route, { providerId: target.providerId, model }, true, usage, cost, estimated);
     // Totals from the record: it never carries a negative count or cost.
     total.inputTokens += rec.inputTokens;
     total.outputTokens += rec.outputTokens;
@@ -311,6 +333,22 @@ export function runSession(host: SessionHost, session: SessionParams): void {
     telemetry.metered(rec);
     // Each response is charged to the Budgets and token limits as it ends, not at the close.
     budget.charge({ inputTokens: rec.inputTokens, outputTokens: rec.outputTokens, cachedInputTokens: rec.cachedInputTokens }, rec.costUsd);
+  };
+  /**
+   * The session's input transcription (a model the client set with session.update), billed by the
+   * upstream apart from its responses: charged as its completed event reports it, at that model's
+   * prices where a route targets it on the same Provider, else at the session target's (a Realtime
+   * model's audio is dearer than a transcription model's: an over-count, never an under-count).
+   * Before, it was not charged at all.
+   */
+  let transcriptionModel: string | undefined;
+  const chargeTranscription = (transcribed: { tokens: Usage } | { seconds: number }): void => {
+    const model = transcriptionModel ?? target.model;
+    const pricing = pricingOf(target.providerId, model) ?? target.pricing;
+    if ('tokens' in transcribed) return charge(transcribed.tokens, undefined, costUsd(transcribed.tokens, pricing), model);
+    const usage = transcriptionSecondsAsTokens(transcribed.seconds);
+    const perSecond = pricing.perAudioSecondUsd;
+    charge(usage, undefined, perSecond === undefined ? costUsd(usage, pricing) : Math.ceil(transcribed.seconds * perSecond * 1e8) / 1e8, model);
   };
   let closed = false;
   const finish = (): void => {
