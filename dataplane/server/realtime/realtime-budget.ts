@@ -135,8 +135,9 @@ export interface RealtimeBudgetDeps {
  * actual usage charged in its place, so that responses started at once see each other. Before, the
  * output held was the last response's, so a burst of uncapped responses overshot a small Budget.
  * A response the upstream starts by itself (server or semantic VAD) is held the same way as it
- * starts, and cancelled when the Budgets cannot hold it (`started`); one running when a Budget that
- * cuts streams is crossed is cancelled too.
+ * starts, and cancelled when the Budgets cannot hold it (`started`); while they cannot, the client's
+ * audio and commits are kept from the upstream so that no further turn is started and billed
+ * (`turnRefused`). One running when a Budget that cuts streams is crossed is cancelled too.
  */
 export class RealtimeBudget {
   /** Holds of relayed response.create events the upstream has not started yet, oldest first, with the client's event id. */
