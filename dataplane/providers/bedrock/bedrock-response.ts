@@ -47,6 +47,12 @@ export interface ConverseReading {
   jsonTool?: string;
   /** The request's stop sequences. */
   stopSequences?: string[];
+  /**
+   * The request said `parallel_tool_calls: false`, which Converse has no setting for: the model may
+   * still call several tools at once, and only the first call is relayed, as a target that honours
+   * the flag would have answered.
+   */
+  singleToolCall?: true;
 }
 
 export function readingOf(body: JsonObject): ConverseReading {
@@ -56,6 +62,7 @@ export function readingOf(body: JsonObject): ConverseReading {
   if (json !== undefined) reading.jsonTool = json;
   const stop = stopSequences(body.stop);
   if (stop !== undefined) reading.stopSequences = stop;
+  if (body.parallel_tool_calls === false) reading.singleToolCall = true;
   return reading;
 }
 
@@ -92,7 +99,7 @@ export function fromConverseResponse(res: BedrockConverseResponse, model: string
       if (reasoning !== undefined) thinking.push(reasoning);
     }
     else if ('toolUse' in block && block.toolUse.name === jsonTool) text += JSON.stringify(block.toolUse.input ?? {});
-    else if ('toolUse' in block) {
+    else if ('toolUse' in block && (reading.singleToolCall !== true || toolCalls.length === 0)) {
       toolCalls.push({ id: block.toolUse.toolUseId, type: 'function', function: { name: block.toolUse.name, arguments: JSON.stringify(block.toolUse.input ?? {}) } });
     }
   }

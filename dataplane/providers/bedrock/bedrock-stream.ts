@@ -88,6 +88,8 @@ export class BedrockStreamTransformer implements ByteStreamTransformer {
           this.jsonBlocks.add(e.contentBlockIndex);
           return { chunks: [] };
         }
+        // A block left out (ConverseReading.singleToolCall) has no index: its input deltas go nowhere.
+        if (this.reading.singleToolCall === true && this.toolIndexByBlock.size > 0) return { chunks: [] };
         const index = this.toolIndexByBlock.size;
         this.toolIndexByBlock.set(e.contentBlockIndex, index);
         return { chunks: [this.chunk({ tool_calls: [{ index, id: tool.toolUseId, type: 'function', function: { name: tool.name, arguments: '' } }] })] };

@@ -139,6 +139,40 @@ describe('event-stream framing', () => {
     expect(delta({ redactedContent: 'ZW5j' })).toEqual([{ thinking_blocks: [{ type: 'redacted_thinking', data: 'ZW5j' }] }]);
   });
 
+  it('parallel_tool_calls: false, which Converse has no setting for: only the first tool call is relayed (answers and streams)', () => {
+    const req: CanonicalRequest = { op: 'chat', body: { model: 'm', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'a' } }, { type: 'function', function: { name: 'b' } }], parallel_tool_calls: false }, stream: false, clientWantsUsage: false, createdAt: 1 };
+    const whole = JSON.stringify({
+      output: { message: { role: 'assistant', content: [{ toolUse: { toolUseId: 't1', name: 'a', input: { x: 1 } } }, { toolUse: { toolUseId: 't2', name: 'b', input: {} } }] } },
+      stopReason: 'tool_use',
+      usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 },
+    });
+    const parsed = bedrockAdapter.parseResponse(req, 200, {}, whole);
+    if (!parsed.ok) throw new Error('not ok');
+    const choice = (parsed.body.choices as { message: { tool_calls: { id: string }[] }; finish_reason: string }[])[0]!;
+    expect(choice.message.tool_calls.map((c) => c.id)).toEqual(['t1']);
+    expect(choice.finish_reason).toBe('tool_calls');
+    const both = bedrockAdapter.parseResponse({ ...req, body: { ...req.body, parallel_tool_calls: true } }, 200, {}, whole);
+    if (!both.ok) throw new Error('not ok');
+    expect((both.body.choices as { message: { tool_calls: unknown[] } }[])[0]!.message.tool_calls).toHaveLength(2);
+
+    const t = bedrockAdapter.createByteStreamTransformer?.({ ...req, stream: true }, {});
+    if (t === undefined) throw new Error('no byte stream');
+    const ev = (type: string, payload: object) => eventStreamMessage({ ':event-type': type, ':message-type': 'event' }, payload);
+    const chunks = [
+      ev('messageStart', { role: 'assistant' }),
+      ev('contentBlockStart', { contentBlockIndex: 0, start: { toolUse: { toolUseId: 't1', name: 'a' } } }),
+      ev('contentBlockDelta', { contentBlockIndex: 0, delta: { toolUse: { input: '{"x":1}' } } }),
+      ev('contentBlockStart', { contentBlockIndex: 1, start: { toolUse: { toolUseId: 't2', name: 'b' } } }),
+      ev('contentBlockDelta', { contentBlockIndex: 1, delta: { toolUse: { input: '{}' } } }),
+      ev('messageStop', { stopReason: 'tool_use' }),
+    ].flatMap((bytes) => t.onBytes(bytes)).flatMap((step) => step.chunks);
+    const calls = chunks.flatMap((c) => (c.choices as { delta: { tool_calls?: { index: number; id?: string; function: { arguments: string } }[] } }[])[0]?.delta.tool_calls ?? []);
+    expect(calls).toEqual([
+      { index: 0, id: 't1', type: 'function', function: { name: 'a', arguments: '' } },
+      { index: 0, function: { arguments: '{"x":1}' } },
+    ]);
+  });
+
   it("each answer has its own id: the response's x-amzn-requestid, or a random one, never the second it started in", () => {
     const req: CanonicalRequest = { op: 'chat', body: { model: 'm', messages: [{ role: 'user', content: 'hi' }] }, stream: true, clientWantsUsage: false, createdAt: 1_700_000_000 };
     const start = eventStreamMessage({ ':event-type': 'messageStart', ':message-type': 'event' }, { role: 'assistant' });

@@ -6,7 +6,7 @@ import { promptBlockedFailure } from './gemini-blocked.js';
 import { batchEmbedContents, type EmbeddingsDialect } from './gemini-embeddings.js';
 import { classifyGeminiError } from './gemini-errors.js';
 import { toGeminiRequest } from './gemini-request.js';
-import { candidatesProblem, fromGeminiResponse, promptBlockReason } from './gemini-response.js';
+import { candidatesProblem, fromGeminiResponse, promptBlockReason, toolCallLimit } from './gemini-response.js';
 import { GeminiStreamTransformer } from './gemini-stream.js';
 import type { GeminiResponse } from './gemini-wire.js';
 
@@ -70,7 +70,7 @@ export function createGeminiAdapter(endpoint: GeminiEndpoint): ProviderAdapter {
       const blocked = promptBlockReason(body);
       if (blocked !== undefined) return { ok: false, failure: promptBlockedFailure(blocked) };
       const model = typeof req.body.model === 'string' ? req.body.model : 'gemini';
-      const { body: out, usage } = fromGeminiResponse(body, model, req.createdAt ?? 0);
+      const { body: out, usage } = fromGeminiResponse(body, model, req.createdAt ?? 0, toolCallLimit(req.body));
       return { ok: true, body: out, usage };
     },
 
@@ -78,7 +78,7 @@ export function createGeminiAdapter(endpoint: GeminiEndpoint): ProviderAdapter {
 
     createStreamTransformer(req: CanonicalRequest): StreamTransformer {
       const model = typeof req.body.model === 'string' ? req.body.model : 'gemini';
-      return new GeminiStreamTransformer(model, req.clientWantsUsage, req.createdAt ?? 0);
+      return new GeminiStreamTransformer(model, req.clientWantsUsage, req.createdAt ?? 0, toolCallLimit(req.body));
     },
   };
 }

@@ -61,9 +61,9 @@ export function toolCallId(responseId: string | undefined, index: number): strin
  * extension: /v1/messages makes it a thinking block). A functionCall's thoughtSignature rides in
  * its tool-call id, to be put back on the part when the client sends the call back; other parts'
  * signatures are not carried (Gemini does not require them back, and an Anthropic target would
- * refuse one as a thinking block's signature).
+ * refuse one as a thinking block's signature). Calls past `maxToolCalls` are left out (see toolCallLimit).
  */
-export function candidateContent(c: GeminiCandidate, responseId: string | undefined, firstToolIndex = 0): { text: string; reasoning: string; toolCalls: JsonObject[] } {
+export function candidateContent(c: GeminiCandidate, responseId: string | undefined, firstToolIndex = 0, maxToolCalls = Infinity): { text: string; reasoning: string; toolCalls: JsonObject[] } {
   let text = '';
   let reasoning = '';
   const toolCalls: JsonObject[] = [];
@@ -73,7 +73,7 @@ export function candidateContent(c: GeminiCandidate, responseId: string | undefi
       continue;
     }
     if (typeof part.text === 'string') text += part.text;
-    if (part.functionCall !== undefined) {
+    if (part.functionCall !== undefined && firstToolIndex + toolCalls.length < maxToolCalls) {
       const index = firstToolIndex + toolCalls.length;
       toolCalls.push({
         index,
@@ -84,6 +84,15 @@ export function candidateContent(c: GeminiCandidate, responseId: string | undefi
     }
   }
   return { text, reasoning, toolCalls };
+}
+
+/**
+ * How many tool calls a candidate may carry: one when the request said `parallel_tool_calls: false`,
+ * which Gemini has no setting for, so the model may still call several at once; the first is kept
+ * and the rest left out, as a target that honours the flag would have answered.
+ */
+export function toolCallLimit(body: JsonObject): number {
+  return body.parallel_tool_calls === false ? 1 : Infinity;
 }
 
 /**
@@ -108,10 +117,10 @@ export function promptBlockReason(res: GeminiResponse): string | undefined {
   return reason !== undefined && reason !== 'BLOCK_REASON_UNSPECIFIED' && (res.candidates ?? []).length === 0 ? reason : undefined;
 }
 
-export function fromGeminiResponse(res: GeminiResponse, model: string, created: number): { body: JsonObject; usage: Usage } {
+export function fromGeminiResponse(res: GeminiResponse, model: string, created: number, maxToolCalls = Infinity): { body: JsonObject; usage: Usage } {
   const usage = usageFromGemini(res.usageMetadata);
   const choices = (res.candidates ?? []).map((c, i) => {
-    const { text, reasoning, toolCalls } = candidateContent(c, res.responseId);
+    const { text, reasoning, toolCalls } = candidateContent(c, res.responseId, 0, maxToolCalls);
     const message: JsonObject = { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text, refusal: null };
     if (reasoning !== '') message.reasoning_content = reasoning;
     if (toolCalls.length > 0) message.tool_calls = toolCalls.map(({ index: _index, ...call }) => call);

@@ -27,6 +27,8 @@ export class GeminiStreamTransformer implements StreamTransformer {
     model: string,
     private readonly clientWantsUsage: boolean,
     private readonly created: number,
+    /** toolCallLimit of the request: calls past it are not relayed. */
+    private readonly maxToolCalls = Infinity,
   ) {
     this.modelName = model;
   }
@@ -73,7 +75,7 @@ export class GeminiStreamTransformer implements StreamTransformer {
         this.candidates.set(index, state);
         chunks.push(this.chunk(index, { role: 'assistant', content: '' }));
       }
-      const { text, reasoning, toolCalls } = candidateContent(c, this.id, state.tools);
+      const { text, reasoning, toolCalls } = candidateContent(c, this.id, state.tools, this.maxToolCalls);
       // Thoughts come before the answer they led to (Gemini streams them in their own events first).
       if (reasoning !== '') chunks.push(this.chunk(index, { reasoning_content: reasoning }));
       // The event's tokens' logprobs go with the text they produced.

@@ -157,6 +157,35 @@ describe('gemini adapter', () => {
     ]);
   });
 
+  it('parallel_tool_calls: false, which Gemini has no setting for: only the first tool call is relayed (answers and streams)', () => {
+    const answer = {
+      responseId: 'r3',
+      candidates: [{ index: 0, finishReason: 'STOP', content: { role: 'model', parts: [{ functionCall: { name: 'a', args: { x: 1 } } }, { functionCall: { name: 'b', args: {} } }] } }],
+    };
+    const single: CanonicalRequest = { ...req, body: { ...req.body, tools: [{ type: 'function', function: { name: 'a' } }, { type: 'function', function: { name: 'b' } }], parallel_tool_calls: false } };
+    const r = geminiAdapter.parseResponse(single, 200, {}, JSON.stringify(answer));
+    if (!r.ok) throw new Error('not ok');
+    const choice = (r.body.choices as { message: { tool_calls: { function: { name: string } }[] }; finish_reason: string }[])[0]!;
+    expect(choice.message.tool_calls.map((c) => c.function.name)).toEqual(['a']);
+    expect(choice.finish_reason).toBe('tool_calls');
+    // Streamed: the calls may come in one event or in several.
+    const names = (events: object[]): string[] => {
+      const stream = geminiAdapter.createStreamTransformer({ ...single, stream: true });
+      return events.flatMap((e) => stream.onEvent({ data: JSON.stringify(e) } as Parameters<typeof stream.onEvent>[0]).chunks)
+        .flatMap((c) => ((c.choices as { delta: { tool_calls?: { function: { name: string } }[] } }[])[0]?.delta.tool_calls ?? []).map((t) => t.function.name));
+    };
+    expect(names([answer])).toEqual(['a']);
+    const parts = answer.candidates[0]!.content.parts;
+    expect(names([
+      { responseId: 'r3', candidates: [{ index: 0, content: { role: 'model', parts: [parts[0]] } }] },
+      { responseId: 'r3', candidates: [{ index: 0, finishReason: 'STOP', content: { role: 'model', parts: [parts[1]] } }] },
+    ])).toEqual(['a']);
+    // Without the flag both are relayed.
+    const both = geminiAdapter.parseResponse(req, 200, {}, JSON.stringify(answer));
+    if (!both.ok) throw new Error('not ok');
+    expect((both.body.choices as { message: { tool_calls: unknown[] } }[])[0]!.message.tool_calls).toHaveLength(2);
+  });
+
   it('a signature longer than the bound is not carried', () => {
     const answer = { responseId: 'r2', candidates: [{ finishReason: 'STOP', content: { parts: [{ functionCall: { name: 'f', args: {} }, thoughtSignature: 'A'.repeat(MAX_SIGNATURE_CHARS + 4) }] } }] };
     const r = geminiAdapter.parseResponse(req, 200, {}, JSON.stringify(answer));
