@@ -244,6 +244,39 @@ describe('cross-provider failover', () => {
   });
 
   it.each([
+    [{ presence_penalty: 0.5 }, 'presence_penalty'],
+    [{ frequency_penalty: -1 }, 'frequency_penalty'],
+  ])('a non-zero penalty (%j) asked of Anthropic and Bedrock is a 400 unsupported_by_provider naming it; Gemini, which has it, serves the failover', async (params, param) => {
+    // Before, it was dropped silently: the answer was sampled without the penalty asked for.
+    const before = anthropic.requests.length + bedrock.requests.length;
+    const err = (await client.chat.completions.create({ model: 'claude-then-bedrock', messages: [{ role: 'user', content: 'hi' }], ...params }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(err.code).toBe('unsupported_by_provider');
+    expect(err.param).toBe(param);
+    expect(anthropic.requests.length + bedrock.requests.length).toBe(before);
+    gemini.script({ kind: 'text', text: 'penalised' });
+    const { data, response } = await client.chat.completions.create({ model: 'claude-then-gemini', messages: [{ role: 'user', content: 'hi' }], ...params }).withResponse();
+    expect(data.choices[0]?.message.content).toBe('penalised');
+    expect(gemini.requests.at(-1)?.body.generationConfig).toMatchObject(param === 'presence_penalty' ? { presencePenalty: 0.5 } : { frequencyPenalty: -1 });
+    expect(response.headers.get('x-tollgate-provider')).toBe('default/gemini');
+    expect(anthropic.requests.length + bedrock.requests.length).toBe(before);
+    gemini.script();
+  });
+
+  it('penalties of 0 (the default some client libraries always send) are dropped on Anthropic, which serves the request', async () => {
+    anthropic.script({ kind: 'text', text: 'zero is fine' });
+    const { data, response } = await client.chat.completions
+      .create({ model: 'claude-then-gemini', messages: [{ role: 'user', content: 'hi' }], presence_penalty: 0, frequency_penalty: 0 })
+      .withResponse();
+    expect(data.choices[0]?.message.content).toBe('zero is fine');
+    expect(response.headers.get('x-tollgate-provider')).toBe('default/claude');
+    const sent = anthropic.requests.at(-1)?.body ?? {};
+    expect(sent).not.toHaveProperty('presence_penalty');
+    expect(sent).not.toHaveProperty('frequency_penalty');
+    anthropic.script();
+  });
+
+  it.each([
     [{ logit_bias: { '50256': -100 } }, 'logit_bias'],
     [{ modalities: ['text', 'audio'] as ('text' | 'audio')[], audio: { voice: 'alloy' as const, format: 'wav' as const } }, 'modalities'],
     [{ web_search_options: {} }, 'web_search_options'],

@@ -3,7 +3,8 @@ import { RequestTranslationError } from '../types.js';
 
 /**
  * Refuses what a provider's API has no equivalent of, rather than drop it: `n` above 1, and token
- * logprobs (`logprobs: true`, or `top_logprobs` asked for), which Anthropic and Bedrock never return.
+ * logprobs (`logprobs: true`, or `top_logprobs` asked for), which Anthropic and Bedrock never return,
+ * and a non-zero `presence_penalty` or `frequency_penalty`.
  * Before, logprobs were dropped silently and the answer said `logprobs: null`. The 400 is
  * `unsupported_by_provider` naming the parameter; a route fails over to a target that has it.
  */
@@ -12,6 +13,18 @@ export function refuseUnsupported(body: JsonObject): void {
   if (typeof body.n === 'number' && body.n > 1) throw new RequestTranslationError('n > 1 is not supported by this provider', 'n');
   if (body.logprobs === true) throw new RequestTranslationError('logprobs is not supported by this provider', 'logprobs');
   if (typeof body.top_logprobs === 'number' && body.top_logprobs > 0) throw new RequestTranslationError('top_logprobs is not supported by this provider', 'top_logprobs');
+  refuseNonZero(body, 'presence_penalty');
+  refuseNonZero(body, 'frequency_penalty');
+}
+
+/**
+ * A penalty Anthropic and Bedrock have no setting for: 0 (OpenAI's default, which some client
+ * libraries always send) changes nothing and is dropped; any other value would change the answer
+ * and is refused. Before, every value was dropped silently.
+ */
+function refuseNonZero(body: JsonObject, param: 'presence_penalty' | 'frequency_penalty'): void {
+  const value = body[param];
+  if (typeof value === 'number' && value !== 0) throw new RequestTranslationError(`${param} (other than 0) is not supported by this provider`, param);
 }
 
 /**
