@@ -7,7 +7,8 @@ import { openAiPathForwarding } from '../../providers/shared/openai-paths.js';
 import type { AdapterTarget } from '../../providers/types.js';
 import { unitCostUsd } from '../../metering/cost.js';
 import { createsUpstream, passThroughPath } from './passthrough-paths.js';
-import { answerUnits, passThroughUsage, requestUnits } from './passthrough-usage.js';
+import { answerUnits, passThroughUsage, promptTokensOf, requestUnits, UNREAD_FILE_TOKENS } from './passthrough-usage.js';
+import { IMAGE_TOKENS } from '../../metering/token-estimate.js';
 import { passThroughRoute } from './passthrough-route.js';
 import { buildRuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
 import { ANONYMOUS, type Caller } from '../../core/caller.js';
@@ -159,6 +160,34 @@ describe('pass-through usage', () => {
     expect(passThroughUsage({ usage: { type: 'duration', seconds: 3 } })).toBeUndefined();
     expect(passThroughUsage({ results: [] })).toBeUndefined();
     expect(passThroughUsage('not json')).toBeUndefined();
+  });
+
+  it("a compaction's prompt estimate counts what the upstream bills as input: images by reference, named files, the output schema, a stored prompt's variables", () => {
+    const text = { role: 'user', content: [{ type: 'input_text', text: 'describe these' }] };
+    const base = promptTokensOf({ model: 'm', input: [text] });
+    expect(base).toBeGreaterThan(0);
+    // An image by URL or by file_id is billed as an image, not as the bytes of its reference.
+    const byUrl = promptTokensOf({ model: 'm', input: [{ role: 'user', content: [...text.content, { type: 'input_image', image_url: 'https://x.test/cat.png' }] }] });
+    expect(byUrl - base).toBeGreaterThanOrEqual(IMAGE_TOKENS.other);
+    const byFileId = promptTokensOf({ model: 'm', input: [{ role: 'user', content: [...text.content, { type: 'input_image', file_id: 'file-abc' }] }] });
+    expect(byFileId - base).toBeGreaterThanOrEqual(IMAGE_TOKENS.other);
+    // A file named, not carried: at least a page.
+    const file = promptTokensOf({ model: 'm', input: [{ role: 'user', content: [...text.content, { type: 'input_file', file_id: 'file-pdf' }] }] });
+    expect(file - base).toBeGreaterThanOrEqual(UNREAD_FILE_TOKENS);
+    // Inline file data counts as its text.
+    const data = `data:application/pdf;base64,${'A'.repeat(40_000)}`;
+    expect(promptTokensOf({ model: 'm', input: [{ role: 'user', content: [{ type: 'input_file', filename: 'a.pdf', file_data: data }] }] })).toBeGreaterThanOrEqual(10_000);
+    // The structured output schema, tool_choice, instructions, tools.
+    const schema = { type: 'object', properties: Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`field_${i}`, { type: 'string', description: 'a field of the answer' }])) };
+    const withSchema = promptTokensOf({ model: 'm', input: [text], text: { format: { type: 'json_schema', name: 'out', schema } } });
+    expect(withSchema - base).toBeGreaterThanOrEqual(Math.floor(JSON.stringify(schema).length / 4));
+    expect(promptTokensOf({ model: 'm', input: [text], instructions: 'x'.repeat(400) }) - base).toBeGreaterThanOrEqual(100);
+    // A stored prompt's variables are substituted into it.
+    expect(promptTokensOf({ model: 'm', prompt: { id: 'pmpt_1', variables: { doc: 'y'.repeat(4000), pic: { type: 'input_image', image_url: 'https://x.test/a.png' } } } })).toBeGreaterThanOrEqual(1000 + IMAGE_TOKENS.other);
+    // Each input item is framed (3 tokens), as the chat estimate frames each message.
+    expect(promptTokensOf({ model: 'm', input: [text, text] }) - base).toBeGreaterThanOrEqual(3);
+    expect(promptTokensOf({ model: 'm', input: 'hello' })).toBeGreaterThan(0);
+    expect(promptTokensOf('nope')).toBe(0);
   });
 
   it('prices what the price table prices per request, image, second of audio and character of speech', () => {
