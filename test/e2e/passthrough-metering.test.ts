@@ -238,6 +238,22 @@ describe('pass-through metering of requests that run a model', () => {
     }
   });
 
+  it('a gpt-image request whose upstream never answered by the timeout: charged the most its images can be billed, in image output tokens', async () => {
+    // The upstream finishes the images and bills their tokens. Before, only the unit prices (none here) were charged: nothing.
+    const before = gateway.usage.records.length;
+    upstream.hang = true;
+    try {
+      const res = await fetch(`${gateway.url}/v1/images/generations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'img-short', prompt: 'a cat', n: 2, size: '1024x1024', quality: 'medium' }) });
+      expect(res.status).toBe(504);
+      const records = await recordsAfter(before);
+      // Two medium 1024×1024 images at 1,800 tokens each (gpt-image-1 bills 1,056): an upper bound.
+      expect(records).toMatchObject([{ routeId: 'default/img-short', estimated: true, estimateReason: 'lost_attempt', inputTokens: 2, outputTokens: 3600 }]);
+      expect(records[0]?.costUsd).toBeCloseTo((2 * 5 + 3600 * 40) / 1e6, 8);
+    } finally {
+      upstream.hang = false;
+    }
+  });
+
   it('an answer that never comes after its client left: charged once, at the route total timeout, its hold released', async () => {
     const before = gateway.usage.records.length;
     upstream.hang = true;

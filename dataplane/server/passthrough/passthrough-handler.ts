@@ -8,7 +8,7 @@ import { isObject } from '../../providers/shared/json-guards.js';
 import { costUsd, unitCostUsd } from '../../metering/cost.js';
 import type { Authenticator } from '../../governance/identity/authenticator.js';
 import type { Admitter } from '../../governance/types.js';
-import type { FailureKind, RouteConfig } from '../../config/snapshot.js';
+import type { FailureKind, Pricing, RouteConfig } from '../../config/snapshot.js';
 import type { UsageSink } from '../../metering/usage-record.js';
 import { identifyCaller } from '../identify-caller.js';
 import type { SnapshotStore } from '../../runtime/snapshot-store.js';
@@ -23,7 +23,7 @@ import { createsUpstream, passThroughPath, runsModel } from './passthrough-paths
 import { outputCap } from '../../governance/admission.js';
 import { type AnswerMeter, charge, chargeBatch, type ChargeReason, type MeteredAttempt, meterAnswer, promptUsage } from './answer-meter.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
-import { promptTokensOf, requestUnits } from './passthrough-usage.js';
+import { lostImageUsage, promptTokensOf, requestUnits } from './passthrough-usage.js';
 import { scrubbedErrorBody } from './upstream-error-body.js';
 import { FormModelRewriter, modelFormBoundary } from './form-model.js';
 import { UPSTREAM_REQUEST_ID_HEADER, upstreamRequestId } from '../../upstream/upstream-request-id.js';
@@ -471,11 +471,15 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
        * What an attempt that had all of the request is charged in tokens when its answer will never
        * be read: its prompt estimate, and when it timed out (`lost_attempt`) a compaction's output cap
        * too, as a timed-out chat request's worst case: the upstream finishes it and bills its answer.
+       * A timed-out images request to a token-priced target (gpt-image) is charged the most its
+       * images can be billed (lostImageUsage); before, only its unit prices (often nothing).
        */
-      const unansweredTokens = (reason: ChargeReason): Usage => {
+      const unansweredTokens = (reason: ChargeReason, pricing: Pricing): Usage => {
         const prompt = promptUsage(promptTokens);
-        if (reason === 'lost_attempt' && held !== undefined) prompt.outputTokens = held.maxOutputTokens;
-        return prompt;
+        if (reason !== 'lost_attempt') return prompt;
+        if (held !== undefined) prompt.outputTokens = held.maxOutputTokens;
+        const images = (pricing.imageOutputPerMTok ?? pricing.outputPerMTok) > 0 ? lostImageUsage(path, json) : undefined;
+        return images ?? prompt;
       };
       /**
        * An attempt that had all of the request and whose answer will never be read: the upstream
@@ -485,7 +489,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
        */
       const chargeUnanswered = (attempt: Pending, reason: ChargeReason): void => {
         if (attempt.batch !== undefined) return chargeBatch(deps.usage, attempt);
-        const prompt = unansweredTokens(reason);
+        const prompt = unansweredTokens(reason, attempt.to.target.pricing);
         const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes, req.method), attempt.to.target.pricing);
         if (cost === 0) return settle(undefined, 0);
         charge(deps.usage, attempt, prompt, cost, reason);
@@ -598,7 +602,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         if (kind === 'Timeout' && hasBody(req) && attempt.proxyReq?.writableFinished === true && !res.headersSent && attempt.answered !== true) {
           if (attempt.batch !== undefined) chargeBatch(deps.usage, attempt);
           else {
-            const prompt = unansweredTokens('lost_attempt');
+            const prompt = unansweredTokens('lost_attempt', attempt.to.target.pricing);
             const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes, req.method), attempt.to.target.pricing);
             if (cost > 0) charge(deps.usage, attempt, prompt, cost, 'lost_attempt');
           }

@@ -112,6 +112,41 @@ export function requestUnits(path: string, request: unknown, uploadBytes = 0, me
 }
 
 /**
+ * Output tokens one image of a token-priced image model (gpt-image) may be billed, per 1024×1024 of
+ * its size, by the request's `quality`: OpenAI's published counts rounded up (gpt-image-1: 272 low,
+ * 1,056 medium, 4,160 high for a square image; gpt-image-2 bills 7,024 for a high one, and its
+ * low and medium are taken at the same 1.69× of gpt-image-1's). `auto` and an absent quality are
+ * high. An upper bound, for an image the upstream made and billed but whose answer never came.
+ */
+export const IMAGE_OUTPUT_TOKENS_PER_MP = { low: 480, medium: 1800, high: 7100 } as const;
+/** The size of an image whose size is `auto` or not said: the largest of the default sizes (1536×1024). */
+const AUTO_IMAGE_AREA = 1.5;
+/** The largest image billed (3840×3840): a size past it is refused upstream, not billed. */
+const MAX_IMAGE_AREA = (3840 * 3840) / (1024 * 1024);
+/** Output tokens billed for each partial image a streamed gpt-image request asks for (OpenAI: 100). */
+export const PARTIAL_IMAGE_TOKENS = 100;
+
+const IMAGE_SIZE = /^(\d{2,5})x(\d{2,5})$/;
+
+/**
+ * The tokens an images request (generation or edit) may be billed at most when its answer never
+ * came: its prompt's text as input, and per image asked for (`n`) IMAGE_OUTPUT_TOKENS_PER_MP of its
+ * `size` at its `quality`, plus its partial images, as image output. Undefined for another path. A
+ * form (an edit) is not read: one image, high, of the auto size; its input images are not counted.
+ */
+export function lostImageUsage(path: string, request: unknown): Usage | undefined {
+  if (path !== '/v1/images/generations' && path !== '/v1/images/edits') return undefined;
+  const body = isObject(request) ? request : {};
+  const images = requestUnits(path, request).images;
+  const quality = body.quality === 'low' || body.quality === 'medium' ? body.quality : 'high';
+  const size = typeof body.size === 'string' ? IMAGE_SIZE.exec(body.size) : null;
+  const area = size === null ? AUTO_IMAGE_AREA : Math.min(MAX_IMAGE_AREA, (Number(size[1]) * Number(size[2])) / (1024 * 1024));
+  const partials = typeof body.partial_images === 'number' && Number.isInteger(body.partial_images) ? Math.min(3, Math.max(0, body.partial_images)) : 0;
+  const outputTokens = images * (Math.ceil(IMAGE_OUTPUT_TOKENS_PER_MP[quality] * area) + partials * PARTIAL_IMAGE_TOKENS);
+  return { inputTokens: typeof body.prompt === 'string' ? estimateTokens(body.prompt) : 0, outputTokens, cachedInputTokens: 0, imageOutputTokens: outputTokens };
+}
+
+/**
  * Tokens counted for a file the request names but does not carry (an `input_file` with a `file_id`
  * or `file_url`), whose contents the gateway does not read: one PDF page as OpenAI bills it (its
  * text and an image of the page, IMAGE_TOKENS.other). A longer file is charged what the answer

@@ -7,7 +7,7 @@ import { openAiPathForwarding } from '../../providers/shared/openai-paths.js';
 import type { AdapterTarget } from '../../providers/types.js';
 import { unitCostUsd } from '../../metering/cost.js';
 import { createsUpstream, passThroughPath } from './passthrough-paths.js';
-import { answerUnits, passThroughUsage, promptTokensOf, requestUnits, UNREAD_FILE_TOKENS } from './passthrough-usage.js';
+import { answerUnits, lostImageUsage, passThroughUsage, promptTokensOf, requestUnits, UNREAD_FILE_TOKENS } from './passthrough-usage.js';
 import { IMAGE_TOKENS } from '../../metering/token-estimate.js';
 import { passThroughRoute } from './passthrough-route.js';
 import { buildRuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
@@ -188,6 +188,25 @@ describe('pass-through usage', () => {
     expect(promptTokensOf({ model: 'm', input: [text, text] }) - base).toBeGreaterThanOrEqual(3);
     expect(promptTokensOf({ model: 'm', input: 'hello' })).toBeGreaterThan(0);
     expect(promptTokensOf('nope')).toBe(0);
+  });
+
+  it('an images request whose answer never came may have been billed, at most, its images by size and quality (gpt-image)', () => {
+    // OpenAI's documented gpt-image-1 counts (low 272, medium 1,056, high 4,160 a square image; high 6,240 at 1024x1536) are below it.
+    const out = (body: object): number | undefined => lostImageUsage('/v1/images/generations', body)?.outputTokens;
+    expect(out({ prompt: 'p', size: '1024x1024', quality: 'low' })).toBeGreaterThanOrEqual(272);
+    expect(out({ prompt: 'p', size: '1024x1024', quality: 'medium' })).toBeGreaterThanOrEqual(1056);
+    expect(out({ prompt: 'p', size: '1024x1024', quality: 'high' })).toBeGreaterThanOrEqual(7024);
+    expect(out({ prompt: 'p', size: '1024x1536', quality: 'high' })).toBeGreaterThanOrEqual(6240);
+    // auto and unsaid are high at the largest default size; n multiplies; partial images add 100 each.
+    expect(out({ prompt: 'p' })).toBeGreaterThanOrEqual(6240);
+    expect(out({ prompt: 'p', quality: 'auto', size: 'auto', n: 3 })).toBe(3 * (out({ prompt: 'p' }) ?? 0));
+    expect(out({ prompt: 'p', size: '1024x1024', quality: 'low', partial_images: 2 })).toBe((out({ prompt: 'p', size: '1024x1024', quality: 'low' }) ?? 0) + 200);
+    const usage = lostImageUsage('/v1/images/generations', { prompt: 'a cat on a mat', size: '1024x1024', quality: 'low' });
+    expect(usage).toMatchObject({ inputTokens: 4, cachedInputTokens: 0 });
+    expect(usage?.imageOutputTokens).toBe(usage?.outputTokens);
+    // An edit's form is not read: one high image of the auto size.
+    expect(lostImageUsage('/v1/images/edits', undefined)?.outputTokens).toBe(out({ prompt: 'p' }));
+    expect(lostImageUsage('/v1/audio/speech', { input: 'x' })).toBeUndefined();
   });
 
   it('prices what the price table prices per request, image, second of audio and character of speech', () => {
