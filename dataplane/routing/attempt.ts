@@ -394,7 +394,11 @@ async function attemptUpstream(
         // Ends the generator where it yielded, which ends its read of the body: left suspended, it
         // kept the upstream connection open (and the transport could not close) until the upstream quit.
         await steps.return(undefined);
-        return { ok: false, failure: step.failure };
+        // The upstream had opened its answer (Anthropic's message_start, which reports the prompt's
+        // tokens): it had taken the prompt and may bill it, though the request goes elsewhere. Before,
+        // such an attempt was charged nothing.
+        const opened = first.length > 0 && step.failure.billed === undefined;
+        return { ok: false, failure: opened ? { ...step.failure, billed: 'prompt' } : step.failure };
       }
       first.push(step);
       if (step.done === true || step.failure !== undefined) break;

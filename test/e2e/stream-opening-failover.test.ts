@@ -53,6 +53,29 @@ describe('a stream that fails before any content', () => {
     expect(content.filter((d) => d.role === 'assistant')).toHaveLength(1);
   });
 
+  it("charges the failed attempt's prompt: its message_start said the upstream had taken it (before, it was charged nothing)", async () => {
+    const served = async (model: string, scripts: Parameters<Emulator['script']>): Promise<{ status: number; record: (typeof gateway.usage.records)[number] | undefined }> => {
+      anthropic.script(...scripts);
+      const before = gateway.usage.records.length;
+      const res = await stream(model);
+      for (let i = 0; i < 50 && gateway.usage.records.length === before; i++) await new Promise((r) => setTimeout(r, 20));
+      return { status: res.status, record: gateway.usage.records[before] };
+    };
+    const alone = await served('with-spare', [{ kind: 'text', text: 'Hello from the spare' }]);
+    expect(alone.record).toMatchObject({ estimated: false });
+    const failedOver = await served('with-spare', [{ kind: 'stream-overloaded' }, { kind: 'text', text: 'Hello from the spare' }]);
+    expect(failedOver.status).toBe(200);
+    // The spare's reported usage, and the failed attempt's prompt (its estimate) besides.
+    expect(failedOver.record).toMatchObject({ estimated: true, estimateReason: 'lost_attempt' });
+    expect(failedOver.record?.inputTokens).toBeGreaterThan(alone.record?.inputTokens ?? 0);
+    expect(failedOver.record?.outputTokens).toBe(alone.record?.outputTokens);
+    // The last failure too: the 503 is charged the prompt it cost.
+    const last = await served('alone', [{ kind: 'stream-overloaded' }]);
+    expect(last.status).toBe(503);
+    expect(last.record).toMatchObject({ estimated: true, estimateReason: 'lost_attempt', outputTokens: 0 });
+    expect(last.record?.inputTokens).toBeGreaterThan(0);
+  });
+
   it('as the last failure: 503 upstream_overloaded, not a 200 with an in-band error', async () => {
     anthropic.script({ kind: 'stream-overloaded' });
     const res = await stream('alone');
