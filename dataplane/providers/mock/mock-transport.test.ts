@@ -34,4 +34,39 @@ describe('the mock provider', () => {
       expect(body.data[0]?.embedding).toEqual(mockEmbedding('a'));
     }
   });
+
+  it('answers n choices, each its own text, billed for all of them, whole and streamed (interleaved by index)', async () => {
+    // Before, n was ignored: one choice, billed once.
+    const whole = JSON.parse(await answer('/v1/chat/completions', { model: 'm', messages: [{ role: 'user', content: 'hi' }], n: 3 })) as {
+      choices: { index: number; message: { content: string }; finish_reason: string }[];
+      usage: { completion_tokens: number; total_tokens: number; prompt_tokens: number };
+    };
+    expect(whole.choices.map((c) => c.index)).toEqual([0, 1, 2]);
+    expect(new Set(whole.choices.map((c) => c.message.content)).size).toBe(3);
+    expect(whole.choices.every((c) => c.finish_reason === 'stop' && c.message.content.split(' ').length === 4)).toBe(true);
+    expect(whole.usage.completion_tokens).toBe(12);
+    expect(whole.usage.total_tokens).toBe(whole.usage.prompt_tokens + 12);
+    // The first choice is what the request without n answers.
+    const one = JSON.parse(await answer('/v1/chat/completions', { model: 'm', messages: [{ role: 'user', content: 'hi' }] })) as typeof whole;
+    expect(one.choices).toHaveLength(1);
+    expect(one.choices[0]?.message.content).toBe(whole.choices[0]?.message.content);
+
+    const streamed = (await answer('/v1/chat/completions', { model: 'm', messages: [{ role: 'user', content: 'hi' }], n: 3, stream: true, stream_options: { include_usage: true } }))
+      .split('\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => JSON.parse(l.slice(6)) as { choices: { index: number; delta: { content?: string }; finish_reason: string | null }[]; usage?: { completion_tokens: number } });
+    const texts = ['', '', ''];
+    const finishes: (string | null)[] = [null, null, null];
+    for (const chunk of streamed) for (const c of chunk.choices) {
+      texts[c.index] += c.delta.content ?? '';
+      if (c.finish_reason !== null) finishes[c.index] = c.finish_reason;
+    }
+    expect(texts).toEqual(whole.choices.map((c) => c.message.content));
+    expect(finishes).toEqual(['stop', 'stop', 'stop']);
+    expect(streamed.at(-1)?.usage?.completion_tokens).toBe(12);
+    // Legacy completions too.
+    const completion = JSON.parse(await answer('/v1/completions', { model: 'm', prompt: 'hi', n: 2 })) as { choices: unknown[]; usage: { completion_tokens: number } };
+    expect(completion.choices).toHaveLength(2);
+    expect(completion.usage.completion_tokens).toBe(8);
+  });
 });

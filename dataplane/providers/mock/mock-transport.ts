@@ -7,6 +7,7 @@ import { asAbortSignal } from '../../upstream/attempt-signal.js';
 import type { JsonObject, UpstreamHttpRequest } from '../../core/canonical.js';
 import { mockEmbedding, mockWords, seedOf } from './mock-content.js';
 import { encodeEmbedding } from '../shared/openai-embeddings.js';
+import { MAX_STREAM_CHOICES } from '../../core/choice-bounds.js';
 
 const encoder = new TextEncoder();
 
@@ -29,6 +30,12 @@ async function* once(text: string): AsyncIterable<string> {
 function outputCap(body: JsonObject): number | undefined {
   const cap = body.max_completion_tokens ?? body.max_tokens;
   return typeof cap === 'number' && cap > 0 ? cap : undefined;
+}
+
+/** The request's `n` (1 when absent), at most MAX_STREAM_CHOICES, which the gateway accepts of any upstream. */
+function choiceCount(body: JsonObject): number {
+  const n = body.n;
+  return typeof n === 'number' && Number.isInteger(n) && n > 1 ? Math.min(n, MAX_STREAM_CHOICES) : 1;
 }
 
 /**
@@ -66,35 +73,39 @@ export class MockTransport implements Transport {
     const cap = outputCap(body);
     const count = cap === undefined ? this.config.completionTokens : Math.min(cap, this.config.completionTokens);
     const finish = count < this.config.completionTokens ? 'length' : 'stop';
-    const words = mockWords(prompt, count);
-    const usage = { prompt_tokens: promptTokens, completion_tokens: count, total_tokens: promptTokens + count };
+    // `n` choices, each its own words (choice i starts i words later; the first is the answer without n), all billed as OpenAI bills them.
+    const n = choiceCount(body);
+    const texts = Array.from({ length: n }, (_, i) => mockWords(prompt, count + i).slice(i));
+    const usage = { prompt_tokens: promptTokens, completion_tokens: count * n, total_tokens: promptTokens + count * n };
 
     if (body.stream !== true) {
-      const text = words.join(' ');
       const response = chat
         ? {
             id, object: 'chat.completion', created, model,
-            choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: finish }],
+            choices: texts.map((words, index) => ({ index, message: { role: 'assistant', content: words.join(' '), refusal: null }, logprobs: null, finish_reason: finish })),
             usage,
           }
-        : { id, object: 'text_completion', created, model, choices: [{ index: 0, text, logprobs: null, finish_reason: finish }], usage };
+        : { id, object: 'text_completion', created, model, choices: texts.map((words, index) => ({ index, text: words.join(' '), logprobs: null, finish_reason: finish })), usage };
       return respond(200, 'application/json', once(JSON.stringify(response)));
     }
 
     const includeUsage = (body.stream_options as JsonObject | undefined)?.include_usage === true;
     const interval = this.config.chunkIntervalMs;
     const object = chat ? 'chat.completion.chunk' : 'text_completion';
-    const choice = (delta: string | null, finishReason: string | null, first = false): JsonObject =>
+    const choice = (index: number, delta: string | null, finishReason: string | null, first = false): JsonObject =>
       chat
-        ? { index: 0, delta: delta === null ? {} : first ? { role: 'assistant', content: delta } : { content: delta }, logprobs: null, finish_reason: finishReason }
-        : { index: 0, text: delta ?? '', logprobs: null, finish_reason: finishReason };
+        ? { index, delta: delta === null ? {} : first ? { role: 'assistant', content: delta } : { content: delta }, logprobs: null, finish_reason: finishReason }
+        : { index, text: delta ?? '', logprobs: null, finish_reason: finishReason };
     const events = (async function* () {
-      for (let i = 0; i < words.length; i++) {
+      // The choices' chunks interleave, word by word, as OpenAI's do.
+      for (let i = 0; i < count; i++) {
         if (i > 0 && interval > 0) await sleep(interval, undefined, { signal });
-        const piece = i === 0 ? (words[i] ?? '') : ` ${words[i] ?? ''}`;
-        yield sseData({ id, object, created, model, choices: [choice(piece, null, i === 0)] });
+        for (let index = 0; index < n; index++) {
+          const word = texts[index]?.[i] ?? '';
+          yield sseData({ id, object, created, model, choices: [choice(index, i === 0 ? word : ` ${word}`, null, i === 0)] });
+        }
       }
-      yield sseData({ id, object, created, model, choices: [choice(null, finish)] });
+      for (let index = 0; index < n; index++) yield sseData({ id, object, created, model, choices: [choice(index, null, finish)] });
       if (includeUsage) yield sseData({ id, object, created, model, choices: [], usage });
       yield SSE_DONE;
     })();
