@@ -89,6 +89,11 @@ export class StreamMeter {
     }
   }
 
+  /** Whether the upstream reported usage that can be true (else result() is an estimate). */
+  get reportedUsage(): boolean {
+    return this.reported !== undefined;
+  }
+
   /** Usage reported before the end (not final): a stream cut short is charged at least this. */
   reportPartial(usage: Usage): void {
     if (usageProblem(usage) === undefined) this.partial = usage;

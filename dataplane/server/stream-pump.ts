@@ -56,6 +56,10 @@ export async function pumpStream(
   };
   const finish = async (): Promise<'stop'> => {
     meter.complete();
+    // An upstream that reported no usage (an OpenAI-compatible server that ignores include_usage):
+    // an API whose end states usage (/v1/messages' message_delta, a Response's) states what is
+    // charged, the estimate, rather than 0 (before, output_tokens 0).
+    if (dialect.usage !== undefined && !meter.reportedUsage) dialect.usage(meter.result().usage);
     await write(res, dialect.end());
     return 'stop';
   };

@@ -110,7 +110,8 @@ describe('OpenAI API through the gateway (official openai client)', () => {
     for await (const _ of stream) {
       // drain
     }
-    expect(usage.records.at(-1)).toMatchObject({ estimated: true, outputTokens: 8 });
+    expect(usage.records.at(-1)).toMatchObject({ estimated: true, estimateReason: 'missing', outputTokens: 8 });
+    expect(usage.records.at(-1)?.inputTokens).toBeGreaterThan(0);
   });
 
   it('serves legacy completions, embeddings and the model list', async () => {

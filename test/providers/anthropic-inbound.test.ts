@@ -192,6 +192,21 @@ spec:
     expect(final.usage).toMatchObject({ input_tokens: 7, output_tokens: 3, cache_read_input_tokens: 0 });
   });
 
+  it('an OpenAI-wire upstream that ignores include_usage: message_delta and the record carry the estimate (prompt and streamed text), never 0, marked missing', async () => {
+    upstream.script({ kind: 'stream', chunks: 4, intervalMs: 0, omitUsage: true, content: 'abcdefg' });
+    const before = gateway.usage.records.length;
+    const stream = client.messages.stream({ model: 'via-openai', max_tokens: 64, messages: [{ role: 'user', content: 'Hello there' }] });
+    const final = await stream.finalMessage();
+    expect(final.content).toEqual([{ type: 'text', text: 'abcdefg abcdefg abcdefg abcdefg' }]);
+    // 31 bytes streamed: 8 tokens estimated; the prompt's estimate, not 0.
+    expect(final.usage.output_tokens).toBe(8);
+    expect(final.usage.input_tokens).toBeGreaterThan(0);
+    for (let i = 0; i < 50 && gateway.usage.records.length === before; i++) await new Promise((r) => setTimeout(r, 20));
+    const record = gateway.usage.records[before];
+    expect(record).toMatchObject({ estimated: true, estimateReason: 'missing', outputTokens: 8 });
+    expect(record?.inputTokens).toBeGreaterThan(0);
+  });
+
   it('tool use round trip through an Anthropic upstream', async () => {
     claude.script({ kind: 'tool', name: 'get_weather', args: { city: 'Rome' } }, { kind: 'text', text: 'Sunny in Rome.' });
     const tools = [{ name: 'get_weather', description: 'Weather', input_schema: { type: 'object' as const, properties: { city: { type: 'string' } } } }];
