@@ -113,6 +113,18 @@ ${providerManifest('claude', 'anthropic', claude.url, '{ secretRef: { name: clau
     expect(lastSent()?.stream_options).toEqual({ include_usage: true });
   });
 
+  it('responses.stream from an upstream that ignores include_usage: the terminal usage is the charged estimate, not 0', async () => {
+    upstream.script({ kind: 'stream', chunks: 4, intervalMs: 0, omitUsage: true, content: 'abcdefg' });
+    const before = gateway.usage.records.length;
+    const final = await client.responses.stream({ model: 'via-openai', input: [{ role: 'user', content: 'Hello' }] }).finalResponse();
+    expect(final.output_text).toBe('abcdefg abcdefg abcdefg abcdefg');
+    // 31 bytes streamed: 8 tokens.
+    expect(final.usage?.output_tokens).toBe(8);
+    expect(final.usage?.input_tokens).toBeGreaterThan(0);
+    for (let i = 0; i < 50 && gateway.usage.records.length === before; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(gateway.usage.records[before]).toMatchObject({ estimated: true, estimateReason: 'missing', outputTokens: 8, inputTokens: final.usage?.input_tokens });
+  });
+
   it('responses.create({stream: true}): every event has a type and an increasing sequence_number, no [DONE]', async () => {
     upstream.script({ kind: 'stream', chunks: 2, intervalMs: 0, content: 'x' });
     const stream = await client.responses.create({ model: 'via-openai', input: 'Hi', stream: true });
