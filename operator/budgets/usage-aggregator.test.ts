@@ -238,9 +238,10 @@ describe('UsageAggregator', () => {
      * carrying metadata.resourceVersion is refused with 409 once the object has moved on (as the real
      * API server does on the status subresource). holdNextWrite parks the next usage write.
      */
-    function apiServer(status: Record<string, unknown>, config: BudgetConfig = budget) {
+    /** informer: 'behind' shows the status as it was at start (a watch that has not delivered the other writer's write yet). */
+    function apiServer(status: Record<string, unknown>, config: BudgetConfig = budget, informer: 'live' | 'behind' = 'live') {
       const stored = { metadata: { name: 'monthly', namespace: 'team-a', resourceVersion: '1' }, status: { ...status } };
-      const objects = new Map<string, KubeObject>([['team-a/monthly', stored]]);
+      const objects = new Map<string, KubeObject>([['team-a/monthly', informer === 'live' ? stored : structuredClone(stored)]]);
       let hold: { parked: () => void; until: Promise<void> } | undefined;
       const hooks: {
         /** Runs as each usage write reaches the API server, before it is applied (another writer getting there first). */
@@ -316,7 +317,7 @@ describe('UsageAggregator', () => {
     });
 
     it('a leader whose state is older than what another leader counted does not overwrite it; the resend counts on a fresh read', async () => {
-      const api = apiServer({ spent: 0, periodStart, appliedThrough: {} });
+      const api = apiServer({ spent: 0, periodStart, appliedThrough: {} }, budget, 'behind');
       const next = api.aggregator();
       await next.handle({ pod: 'p2', records: [] }); // the new leader read the Budget ...
       const old = api.aggregator();
@@ -330,6 +331,21 @@ describe('UsageAggregator', () => {
       await expect(next.handle({ pod: 'p2', records: [rec(1, 4)] })).resolves.toMatchObject({ ackedThrough: 1 });
       await next.handle({ pod: 'p1', records: [rec(2, 2)] });
       expect(api.stored.status).toMatchObject({ spent: 7, appliedThrough: { p1: 2, p2: 1 } });
+    });
+
+    // Two installations watching one namespace both count into its Budget (each its own data planes).
+    // One whose pods reported nothing never wrote, so never met a conflict: it answered its pods,
+    // and set ThresholdReached from, its own last write, without what the other counted since.
+    it('answers its pods the spend another writer counted since, when the informer shows it, without waiting for a conflict', async () => {
+      const api = apiServer({ spent: 0, periodStart, appliedThrough: {} });
+      const mine = api.aggregator();
+      const theirs = api.aggregator();
+      await mine.handle({ pod: 'a-1', records: [rec(1, 1)] });
+      await theirs.handle({ pod: 'b-1', records: [rec(1, 2)] });
+      await theirs.handle({ pod: 'b-1', records: [rec(2, 4)] });
+      await expect(mine.handle({ pod: 'a-1', records: [] })).resolves.toMatchObject({ budgets: { 'team-a/monthly': { spent: 7 } } });
+      expect(mine.thresholdCondition(budget, undefined)).toMatchObject({ reason: 'Reached50Percent' });
+      expect(api.stored.status).toMatchObject({ spent: 7, appliedThrough: { 'a-1': 1, 'b-1': 2 } });
     });
 
     it('a write of the conditions alone (the reconciler) between two usage writes does not fail the report', async () => {
@@ -433,7 +449,7 @@ describe('UsageAggregator', () => {
     });
 
     it('says which counted fields another writer changed when it drops its state (an edit of appliedThrough, as by kubectl patch)', async () => {
-      const api = apiServer({ spent: 0, periodStart, appliedThrough: {} });
+      const api = apiServer({ spent: 0, periodStart, appliedThrough: {} }, budget, 'behind');
       const log = captured();
       const leader = api.aggregator(log.logger);
       await leader.handle({ pod: 'p1', records: [rec(1, 1)] });

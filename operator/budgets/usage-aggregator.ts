@@ -65,6 +65,8 @@ interface AggregateState {
   seenAt: Map<string, number>;
   /** Pods dropped from appliedThrough, to be removed from status by the next write (a merge patch keeps a key it does not set to null). */
   forgotten: Set<string>;
+  /** Pods this state forgot, while the informer may still show them (not another writer's count). */
+  dropped: Set<string>;
   /** When gone pods were last looked for. */
   sweptAt: number;
   /** Rolling windows only: spend per bucket start. */
@@ -263,6 +265,7 @@ export class UsageAggregator {
       // Every pod of the status counts as seen at load: one that is gone is forgotten a day later.
       seenAt: new Map(Object.keys(status.appliedThrough ?? {}).map((pod) => [pod, now])),
       forgotten: new Set(),
+      dropped: new Set(),
       sweptAt: now,
       buckets: carried === undefined ? new Map() : carried.buckets,
       persistedSpent: status.spent ?? 0,
@@ -325,6 +328,27 @@ export class UsageAggregator {
     void this.opts.events?.record(object, 'Warning', 'BudgetSpendReset', message).catch(() => undefined);
   }
 
+  /**
+   * Whether the Budget as the informer sees it holds records this state has not counted: a pod of
+   * its appliedThrough past this state's. Only another writer puts them there (another installation
+   * whose data planes count into the same Budget, or another leader for a moment); an informer
+   * behind this state's writes never does. Without this, an installation whose own pods kept
+   * reporting nothing never wrote, so never met the conflict that reads the Budget again: it
+   * answered its pods, and set ThresholdReached from, a spend without the other installation's
+   * (its data planes under-counted the Budget for as long as they spent nothing themselves). A state
+   * with a write pending is left to that write's conflict.
+   */
+  private countedElsewhere(state: AggregateState): boolean {
+    if (state.discarded || state.persistedRev < state.rev) return false;
+    const applied = statusOf(this.opts.budgetObjects().get(state.id))?.appliedThrough;
+    if (applied === undefined) return false;
+    for (const pod in applied) {
+      const seq = applied[pod];
+      if (typeof seq === 'number' && seq > (state.appliedThrough[pod] ?? 0) && !state.dropped.has(pod)) return true;
+    }
+    return false;
+  }
+
   /** Budgets whose state this leader holds (for tests). */
   get budgetsHeld(): number {
     return this.states.size;
@@ -339,7 +363,13 @@ export class UsageAggregator {
     // The states this report counts into, as loaded: a reset meanwhile leaves them discarded.
     const loaded = new Map<string, AggregateState>();
     for (const config of configs.values()) {
-      const state = await this.load(config, now);
+      let state = await this.load(config, now);
+      if (state !== undefined && this.countedElsewhere(state)) {
+        // Another writer (another installation's operator, whose data planes count into the same
+        // Budget) counted since: read it again, or this state answers its pods a spend without that.
+        this.discard(state);
+        state = await this.load(config, now);
+      }
       if (state !== undefined) loaded.set(config.id, state);
     }
     for (const [id, state] of loaded) {
@@ -358,6 +388,7 @@ export class UsageAggregator {
         if (record.seq <= (state.appliedThrough[report.pod] ?? 0)) continue;
         state.appliedThrough[report.pod] = record.seq;
         state.forgotten.delete(report.pod);
+        state.dropped.delete(report.pod);
         state.rev++;
         const amount = amountOf(config.unit, record);
         if (config.period === 'Rolling') {
@@ -410,6 +441,7 @@ export class UsageAggregator {
       delete state.appliedThrough[pod];
       state.seenAt.delete(pod);
       state.forgotten.add(pod);
+      state.dropped.add(pod);
       state.rev++;
     };
     for (const pod of state.seenAt.keys()) {
@@ -418,6 +450,8 @@ export class UsageAggregator {
     }
     if (now - state.sweptAt < SWEEP_EVERY_MS) return;
     state.sweptAt = now;
+    const shown = statusOf(this.opts.budgetObjects().get(state.id))?.appliedThrough ?? {};
+    for (const pod of state.dropped) if (shown[pod] === undefined || shown[pod] === null) state.dropped.delete(pod);
     for (const [pod, at] of state.seenAt) if (now - at > FORGET_PODS_AFTER_MS) forget(pod);
   }
 
@@ -549,7 +583,8 @@ export class UsageAggregator {
     if (config === undefined) return undefined;
     const state = this.states.get(config.id);
     const object = this.opts.budgetObjects().get(config.id) as (KubeObject & { status?: PersistedStatus }) | undefined;
-    const spent = state?.persistedSpent ?? object?.status?.spent ?? 0;
+    // The informer's when another writer counted past this state (see countedElsewhere).
+    const spent = state === undefined || this.countedElsewhere(state) ? (object?.status?.spent ?? 0) : state.persistedSpent;
     const pct = (spent / config.amount) * 100;
     const reached = config.thresholds.filter((t) => pct >= t);
     const base = generation === undefined ? {} : { observedGeneration: generation };

@@ -1,7 +1,13 @@
 // Two installations whose watched namespaces overlap (each its own Lease, Service and data planes):
 // before, both wrote every object's status over the other's. Now the first to write keeps it
 // (status.installation) and the other records an OwnedByAnotherInstallation Event.
+import { KubeConfig } from '@kubernetes/client-node';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
+import { StaleBudgetStateError, UsageAggregator } from '../../operator/budgets/usage-aggregator.js';
+import { KubeClient, type KubeObject } from '../../operator/kube/kube-client.js';
+import { UsageHistory } from '../../operator/usage/usage-history.js';
 import { conditionOf, type Conditioned, eventually, type Proc, startOperator, startTestCluster, type TestCluster, upstreamProvider } from './harness.js';
 
 let k: TestCluster;
@@ -54,4 +60,94 @@ describe('two installations watching one namespace', () => {
     expect(shared().status?.installation).toBe('tollgate-system/a-operator');
     expect(events().filter((e) => e.involvedObject.name === 'shared')).toHaveLength(1);
   }, 180_000);
+});
+
+// Spend and usage history are not owned like a status: each installation's data planes report only
+// to their own operator, so both must count into the one Budget and the one UsageReport of the
+// namespace, or the Budget under-reports (and pods enforcing it under-count). Both writers are
+// conditional on the resourceVersion and keep a sequence per pod, so their counts add up.
+describe('two installations counting spend into one Budget and one UsageReport', () => {
+  const client = (): KubeClient => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(k.operatorKubeconfig);
+    return new KubeClient(kc);
+  };
+  const silent = pino({ level: 'silent' });
+  const budget: BudgetConfig = {
+    id: 'team-a/shared-spend',
+    unit: 'USD',
+    amount: 1000,
+    period: 'Month',
+    timeZone: 'UTC',
+    subjects: { namespaces: ['team-a'], serviceAccounts: [], apiKeys: [], routes: [] },
+    action: { type: 'Reject', cutStreams: false },
+    thresholds: [50, 100],
+  };
+  const usage = (seq: number, costUsd: number, withRequest: boolean) => ({
+    seq,
+    at: Date.now(),
+    costUsd,
+    tokens: 10,
+    budgetIds: withRequest ? [] : [budget.id],
+    ...(withRequest
+      ? {
+          request: {
+            namespace: 'team-a', route: 'team-a/shared', model: 'm', provider: 'team-a/up', caller: 'anonymous', outcome: 'ok' as const,
+            failovers: 0, cacheHit: false, inputTokens: 6, outputTokens: 4, cachedInputTokens: 0, latencyMs: 5,
+          },
+        }
+      : {}),
+  });
+
+  it('counts every record of both installations once (conflicting writes are read again and resent)', async () => {
+    k.apply(`apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: shared-spend, namespace: team-a }
+spec:
+  limit: { amount: 1000, unit: USD }
+  period: Month
+  subjects: { namespaces: [team-a] }
+`);
+    const objects = new Map<string, KubeObject>([[budget.id, k.get<KubeObject>('budget', 'shared-spend', 'team-a')]]);
+    const ROUNDS = 15;
+    /** One installation's pod: sends what is not acknowledged, as a data plane does, until all of it is. */
+    const pod = async (name: string, cost: number, aggregator: UsageAggregator, history: UsageHistory): Promise<void> => {
+      let budgetAcked = 0;
+      let historyAcked = 0;
+      for (let sent = 1; budgetAcked < ROUNDS || historyAcked < ROUNDS; sent = Math.min(ROUNDS, sent + 1)) {
+        const unacked = (from: number, withRequest: boolean) => Array.from({ length: sent - from }, (_, i) => usage(from + i + 1, cost, withRequest));
+        try {
+          budgetAcked = Math.max(budgetAcked, (await aggregator.handle({ pod: name, records: unacked(budgetAcked, false) })).ackedThrough);
+        } catch (err) {
+          if (!(err instanceof StaleBudgetStateError)) throw err;
+        }
+        await history.handle({ pod: name, records: unacked(historyAcked, true) }).catch(() => 0);
+        await history.flush().catch(() => undefined);
+        historyAcked = Math.max(historyAcked, Math.min(sent, await history.handle({ pod: name, records: [] })));
+      }
+    };
+    const aggregator = () => new UsageAggregator({ client: client(), budgetObjects: () => objects, budgetConfigs: () => [budget], replicas: () => 1, logger: silent });
+    const [a, b] = [aggregator(), aggregator()];
+    await Promise.all([pod('a-dataplane-1', 1, a, new UsageHistory({ client: client(), logger: silent })), pod('b-dataplane-1', 2, b, new UsageHistory({ client: client(), logger: silent }))]);
+
+    const spent = k.get<{ status?: { spent?: number; appliedThrough?: Record<string, number> } }>('budget', 'shared-spend', 'team-a').status;
+    expect(spent?.appliedThrough).toEqual({ 'a-dataplane-1': ROUNDS, 'b-dataplane-1': ROUNDS });
+    expect(spent?.spent).toBe(ROUNDS * 1 + ROUNDS * 2);
+    const day = new Date().toISOString().slice(0, 10);
+    const report = k.get<{ status?: { totals?: { requests?: number; costUsd?: number } } }>('usagereport', day, 'team-a').status;
+    expect(report?.totals?.requests).toBe(2 * ROUNDS);
+
+    // Only b's data planes spend now: a's pods, reporting nothing, are answered the spend with b's
+    // (before, a kept answering its own last write, and its data planes under-counted the Budget).
+    for (;;) {
+      const answer = await b.handle({ pod: 'b-dataplane-1', records: [usage(ROUNDS + 1, 2, false)] }).catch((err: unknown) => {
+        if (err instanceof StaleBudgetStateError) return undefined;
+        throw err;
+      });
+      if (answer !== undefined) break;
+    }
+    objects.set(budget.id, k.get<KubeObject>('budget', 'shared-spend', 'team-a')); // as a's informer sees it
+    expect((await a.handle({ pod: 'a-dataplane-1', records: [] })).budgets[budget.id]?.spent).toBe(ROUNDS * 3 + 2);
+    expect(a.thresholdCondition(budget, undefined)?.event?.message).toContain(`${ROUNDS * 3 + 2} of 1000 USD`);
+  }, 120_000);
 });
