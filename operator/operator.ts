@@ -316,7 +316,16 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
   const mirror =
     exact === undefined
       ? undefined
-      : new ExactBudgetMirror({ ...exact, client, budgetObjects: () => caches.budgets, budgetConfigs: () => budgetConfigs().filter(isExact), isLeader: () => isLeader(), logger });
+      : new ExactBudgetMirror({
+          ...exact,
+          client,
+          budgetObjects: () => caches.budgets,
+          budgetConfigs: () => budgetConfigs().filter(isExact),
+          isLeader: () => isLeader(),
+          installation: `${config.lease.namespace}/${config.lease.name}`,
+          events,
+          logger,
+        });
   mirror?.start();
   let synced = false;
   trigger = new CoalescingTrigger(

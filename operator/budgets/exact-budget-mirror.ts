@@ -13,11 +13,16 @@ export interface ExactBudgetMirrorOptions {
   budgetConfigs: () => readonly BudgetConfig[];
   isLeader: () => boolean;
   logger: Logger;
+  /** This installation (`<release namespace>/<Lease name>`): a Budget whose status names another is that one's to mirror. */
+  installation?: string;
+  /** Events on the Budget (SharedWithAnotherInstallation). */
+  events?: { record(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> };
   intervalMs?: number;
   now?: () => number;
 }
 
 interface PersistedStatus {
+  installation?: string;
   spent?: number;
   periodStart?: string;
   resetsAt?: string;
@@ -58,6 +63,8 @@ export class ExactBudgetMirror {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly now: () => number;
+  /** Budgets another installation mirrors, with that installation (said once per claimant). */
+  private readonly shared = new Map<string, string>();
 
   constructor(private readonly opts: ExactBudgetMirrorOptions) {
     this.now = opts.now ?? Date.now;
@@ -90,9 +97,35 @@ export class ExactBudgetMirror {
     }
   }
 
+  /**
+   * Whether another installation's mirror writes this Budget's spend (its status names it, as every
+   * status the owner's reconciler writes does). Each installation keeps its exact ledger in its own
+   * Redis, and the status holds one number: two mirrors overwrote each other's spend every second,
+   * and each raised its own ledger to the other's spend as a floor (a max of the two, not a sum).
+   * Now the owner's ledger alone is mirrored, and this installation's data planes charge and enforce
+   * against their own ledger without the status as a floor. The status under-counts by this
+   * installation's spend: a Warning Event (SharedWithAnotherInstallation) on the Budget says so.
+   */
+  private claimedElsewhere(budget: BudgetConfig, object: KubeObject & { status?: PersistedStatus }): boolean {
+    const own = this.opts.installation;
+    const claimant = object.status?.installation;
+    if (own === undefined || claimant === undefined || claimant === '' || claimant === own) {
+      this.shared.delete(budget.id);
+      return false;
+    }
+    if (this.shared.get(budget.id) !== claimant) {
+      this.shared.set(budget.id, claimant);
+      const message = `exact Budget shared with the installation ${claimant}, which writes its status: the spend of ${own}'s data planes is kept in ${own}'s own Redis ledger and is not in status.spent, and each installation enforces the limit against its own ledger only (together they can spend up to the limit each)`;
+      this.opts.logger.warn({ budget: budget.id, claimant, installation: own }, 'exact Budget mirrored by another installation: this installation\'s spend is not in its status');
+      void this.opts.events?.record(object, 'Warning', 'SharedWithAnotherInstallation', message).catch(() => undefined);
+    }
+    return true;
+  }
+
   private async syncOne(budget: BudgetConfig, now: number): Promise<void> {
     const object = this.opts.budgetObjects().get(budget.id) as (KubeObject & { status?: PersistedStatus }) | undefined;
     if (object === undefined) return;
+    if (this.claimedElsewhere(budget, object)) return;
     const period = exactBudgetKeys(this.opts.keyPrefix, budget, now);
     const periodStart = rfc3339(period.periodStart);
     // What the status already counts for this period: Redis is raised to it, and it is never written lower.

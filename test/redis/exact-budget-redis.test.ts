@@ -34,7 +34,12 @@ async function pod(name: string): Promise<ExactBudgetAdmitter> {
  * The operator's mirror over one Budget object, with an API server that applies its status writes
  * to `status` (which the test reads back).
  */
-function mirrorOver(config: () => ReturnType<typeof testBudget>, name: string, initial: Record<string, unknown>): { mirror: ExactBudgetMirror; status: Record<string, unknown> } {
+function mirrorOver(
+  config: () => ReturnType<typeof testBudget>,
+  name: string,
+  initial: Record<string, unknown>,
+  extra: { installation?: string; events?: { reason: string; message: string }[] } = {},
+): { mirror: ExactBudgetMirror; status: Record<string, unknown> } {
   const status = { ...initial };
   const object = (): KubeObject => ({ metadata: { name, namespace: 'team-a' }, status }) as KubeObject;
   const mirror = new ExactBudgetMirror({
@@ -50,6 +55,8 @@ function mirrorOver(config: () => ReturnType<typeof testBudget>, name: string, i
     budgetConfigs: () => [config()],
     isLeader: () => true,
     logger: pino({ level: 'silent' }),
+    ...(extra.installation === undefined ? {} : { installation: extra.installation }),
+    events: { record: async (_o, _t, reason, message) => void extra.events?.push({ reason, message }) },
     now: () => clock.now,
   });
   return { mirror, status };
@@ -161,6 +168,27 @@ describe('exact budgets in Redis', () => {
     await admin.del(exactBudgetKeys('tollgate:', big, clock.now).seededKey);
     await mirror.sync();
     expect(status.spent).toBeCloseTo(9.7, 9);
+  });
+
+  // Two installations watching one namespace, each with its own Redis: both mirrors wrote the one
+  // status.spent, each over the other every second, and each raised its ledger to the other's spend.
+  it("leaves a Budget another installation's status names to that installation: no write, no floor taken from it, one Event", async () => {
+    await admin.flushall();
+    const events: { reason: string; message: string }[] = [];
+    const initial = { installation: 'team-b/b-operator', spent: 0.9, remaining: 0.1, periodStart: '2026-11-01T00:00:00Z' };
+    const { mirror, status } = mirrorOver(() => budget, 'monthly', initial, { installation: 'tollgate-system/tollgate-operator', events });
+    (await (await pod('mine')).admit(ask)).settle(usage(0.2));
+    await mirror.sync();
+    await mirror.sync();
+    expect(status).toEqual(initial);
+    // This installation's ledger holds its own spend only, not the other's as a floor.
+    expect(await spentInRedis()).toBeCloseTo(0.2, 9);
+    expect(events).toEqual([{ reason: 'SharedWithAnotherInstallation', message: expect.stringContaining('team-b/b-operator') }]);
+    // Handed over (status.installation removed): mirrored again, the status carried into the ledger
+    // once, on top of what this installation charged meanwhile.
+    delete (status as { installation?: string }).installation;
+    await mirror.sync();
+    expect(status.spent).toBeCloseTo(1.1, 9);
   });
 
   it('carries the spend over when spec.timeZone moves the period, and not into the next period', async () => {
