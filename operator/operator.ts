@@ -167,6 +167,8 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
     else config.signal.addEventListener('abort', () => stopSecrets.abort(), { once: true });
   }
   let dataplaneTls = config.dataplaneTls;
+  // One Lease per installation (the chart names it after the release): its name names the installation.
+  const installation = `${config.lease.namespace}/${config.lease.name}`;
   const saName = config.ownerServiceAccount;
   const owner =
     saName === undefined
@@ -268,6 +270,7 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
     },
   };
   const retention = new RetentionController({
+    installation,
     client,
     dataPolicies: caches.dataPolicies,
     secrets: caches.secrets,
@@ -294,8 +297,7 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
     logger,
     term: () => elector?.term ?? 0,
     dataplane: config.dataplane,
-    // One Lease per installation (the chart names it after the release): its name names the installation.
-    installation: `${config.lease.namespace}/${config.lease.name}`,
+    installation,
     apiKeyHashKey: () => apiKeyHashKey,
     // The writer tried every other object; reconciling again hands the failed writes over again.
     onStatusWriteFailed: (err) => {
@@ -322,7 +324,7 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
           budgetObjects: () => caches.budgets,
           budgetConfigs: () => budgetConfigs().filter(isExact),
           isLeader: () => isLeader(),
-          installation: `${config.lease.namespace}/${config.lease.name}`,
+          installation,
           events,
           logger,
         });

@@ -31,4 +31,28 @@ describe('RetentionController', () => {
     expect(written.sort()).toEqual(['team-b', 'team-c']);
     expect(controller.condition('team-c', 'audit', 1)).toMatchObject({ type: 'DestinationReady', status: 'True' });
   });
+
+  it('leaves alone a policy whose status names another installation: no check, no sweep, no status write', async () => {
+    const written: string[] = [];
+    const theirs = { ...policy('team-b'), status: { installation: 'team-b/b-operator' } } as KubeObject;
+    const mine = { ...policy('team-a'), status: { installation: 'tollgate-system/tollgate-operator' } } as KubeObject;
+    const controller = new RetentionController({
+      client: {
+        request: async <T>(_method: string, path: string): Promise<T> => {
+          written.push(/namespaces\/([^/]+)\/datapolicies/.exec(path)?.[1] ?? '');
+          return {} as T;
+        },
+      },
+      dataPolicies: new Map([['team-a/audit', mine], ['team-b/audit', theirs], ['team-c/audit', policy('team-c')]]),
+      secrets: new Map(),
+      isLeader: () => true,
+      installation: 'tollgate-system/tollgate-operator',
+      events: { record: async () => undefined },
+      logger: pino({ level: 'silent' }),
+      onConditionsChanged: () => undefined,
+    });
+    await controller.pass();
+    expect(written.sort()).toEqual(['team-a', 'team-c']);
+    expect(controller.condition('team-b', 'audit', 1)).toBeUndefined();
+  });
 });

@@ -19,6 +19,11 @@ export interface RetentionControllerOptions {
   isLeader: () => boolean;
   events: Pick<EventRecorder, 'record'>;
   logger: Logger;
+  /**
+   * This installation (`<release namespace>/<Lease name>`): a DataPolicy whose status names another
+   * is that installation's to check, sweep and write (the reconciler records the Event).
+   */
+  installation?: string;
   /** The top-level DestinationReady condition changed: the reconciler writes conditions. */
   onConditionsChanged: () => void;
   /** Between two sweeps (and two bucket checks) of one policy; default 10 minutes. */
@@ -107,6 +112,11 @@ export class RetentionController {
     if (!this.opts.isLeader()) return;
     const policies: { key: string; policy: DataPolicy; raw: StatusObject }[] = [];
     for (const raw of this.opts.dataPolicies.values()) {
+      // Another installation's (two watching one namespace): it sweeps the same destinations and
+      // writes the status. Before, both swept them and wrote destinations and retention totals over
+      // each other's (each adding its own deletions to the totals it read).
+      const claimant = (raw as StatusObject & { status?: { installation?: string } }).status?.installation;
+      if (this.opts.installation !== undefined && claimant !== undefined && claimant !== '' && claimant !== this.opts.installation) continue;
       const parsed = DataPolicySchema.safeParse(raw);
       if (parsed.success) policies.push({ key: `${parsed.data.metadata.namespace ?? 'default'}/${parsed.data.metadata.name}`, policy: parsed.data, raw: raw as StatusObject });
     }
