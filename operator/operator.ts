@@ -24,7 +24,7 @@ import { Informer } from './kube/informer.js';
 import { KubeClient, type KubeObject } from './kube/kube-client.js';
 import { LeaderElector } from './kube/leader-election.js';
 import { ensureInstallationSecretWithRetry, serviceAccountOwner, withRetry } from './kube/installation-secret.js';
-import { ensureChannelTls, type ManagedTlsConfig } from './tls/channel-tls.js';
+import { ensureChannelTls, followChannelCa, type ManagedTlsConfig } from './tls/channel-tls.js';
 import { createCa } from './tls/certificates.js';
 import { newApiKeyHashKey } from '../dataplane/config/api-key-digest.js';
 import { kubeconfigError } from '../dataplane/config/kubeconfig-error.js';
@@ -167,6 +167,7 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
     else config.signal.addEventListener('abort', () => stopSecrets.abort(), { once: true });
   }
   let dataplaneTls = config.dataplaneTls;
+  let managedCa: string | undefined;
   // One Lease per installation (the chart names it after the release): its name names the installation.
   const installation = `${config.lease.namespace}/${config.lease.name}`;
   const saName = config.ownerServiceAccount;
@@ -180,6 +181,7 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
     const channel = await ensureChannelTls(client, { ...config.managedTls, ...owned }, logger, stopSecrets.signal);
     (server as HttpsServer).setSecureContext({ cert: channel.operator.cert, key: channel.operator.key });
     dataplaneTls = { ca: channel.ca, serverName: config.managedTls.dataplaneNames[0] ?? config.dataplane.service };
+    managedCa = channel.ca;
     logger.info({ ca: config.managedTls.caSecret, dataplane: config.managedTls.dataplaneSecret }, 'channel TLS with operator-managed certificates');
   }
   const metrics = createOperatorMetrics();
@@ -222,10 +224,18 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
       }
     },
   });
-  // cert-manager's CA file is followed; managed TLS keeps its CA in a Secret read at start.
+  // cert-manager's CA file is followed; managed TLS's CA Secret is read again (and made again when deleted).
   const caFile = config.managedTls === undefined ? config.dataplaneTls?.caFile : undefined;
   const stopCaFollow =
-    caFile === undefined || dataplaneTls === undefined
+    config.managedTls !== undefined && managedCa !== undefined
+      ? followChannelCa(
+          client,
+          { ...config.managedTls, ...owned },
+          managedCa,
+          { trust: (ca) => distributor.trustCa(ca), serve: (operator) => (server as HttpsServer).setSecureContext({ cert: operator.cert, key: operator.key }) },
+          logger,
+        )
+      : caFile === undefined || dataplaneTls === undefined
       ? () => undefined
       : followCaFile({ ca: dataplaneTls.ca, file: caFile, ...(config.dataplaneTls?.caFollowIntervalMs === undefined ? {} : { intervalMs: config.dataplaneTls.caFollowIntervalMs }) }, (ca) => distributor.trustCa(ca), logger);
   const events = new EventRecorder(client, config.identity, logger);

@@ -7,11 +7,11 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { KubeError, type KubeClient } from '../kube/kube-client.js';
 import { createCa } from './certificates.js';
-import { ensureChannelTls, type ManagedTlsConfig, serviceNames } from './channel-tls.js';
+import { ensureChannelTls, followChannelCa, type ManagedTlsConfig, serviceNames } from './channel-tls.js';
 
 /** Secrets GET and POST in memory: what ensureChannelTls calls. */
-function fakeSecrets(initial: Record<string, Record<string, string>> = {}): KubeClient {
-  const store = new Map(Object.entries(initial).map(([name, data]) => [name, Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]))]));
+function fakeSecrets(initial: Record<string, Record<string, string>> = {}, store = new Map<string, Record<string, string>>()): KubeClient {
+  for (const [name, data] of Object.entries(initial)) store.set(name, Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])));
   const api = {
     async request(method: string, path: string, body?: { metadata: { name: string }; data: Record<string, string> }): Promise<unknown> {
       if (method === 'POST' && body !== undefined) {
@@ -71,6 +71,43 @@ describe('managed channel TLS', () => {
     }
     expect(await handshake(dpPem, dpKey, tls.ca, `tollgate-dataplane.${NAMESPACE}.svc`)).toBe(true);
     expect(await handshake(tls.operator.cert, tls.operator.key, tls.ca, `tollgate-operator.${NAMESPACE}.svc`)).toBe(true);
+  });
+
+  // Before, the CA Secret was read only at start: deleting the Secrets (the rotation) needed an
+  // operator restart, after which it trusted the new CA alone (pushes to pods still serving a
+  // certificate of the old one failed), and its other replicas kept the old CA until restarted.
+  it('follows a rotation: remakes the deleted Secrets, trusts the new CA with the previous one at once, serves a certificate of the new one later', async () => {
+    const store = new Map<string, Record<string, string>>();
+    const client = fakeSecrets({}, store);
+    const tls = await ensureChannelTls(client, config(), pino({ level: 'silent' }), new AbortController().signal);
+    const pem = (secret: string, key: string): string => Buffer.from(store.get(secret)?.[key] ?? '', 'base64').toString();
+    const oldLeaf = { cert: pem('tollgate-dataplane-tls', 'tls.crt'), key: pem('tollgate-dataplane-tls', 'tls.key') };
+    const trusted: string[] = [];
+    const served: { cert: string; key: string }[] = [];
+    const stop = followChannelCa(client, { ...config(), followIntervalMs: 20, serveRotatedAfterMs: 200 }, tls.ca, { trust: (b) => trusted.push(b), serve: (c) => served.push(c) }, pino({ level: 'silent' }));
+    try {
+      await new Promise((r) => setTimeout(r, 80));
+      expect(trusted).toEqual([]); // nothing changed
+      store.delete('tollgate-ca');
+      store.delete('tollgate-dataplane-tls');
+      await expect.poll(() => trusted.length, { timeout: 2_000 }).toBe(1);
+      const newCa = pem('tollgate-ca', 'tls.crt');
+      expect(newCa).not.toBe('');
+      expect(newCa).not.toBe(tls.ca);
+      const newLeaf = { cert: pem('tollgate-dataplane-tls', 'tls.crt'), key: pem('tollgate-dataplane-tls', 'tls.key') };
+      const bundle = trusted[0] ?? '';
+      // Pods still serving the old certificate, and those serving the new one, both verify.
+      expect(await handshake(oldLeaf.cert, oldLeaf.key, bundle, `tollgate-dataplane.${NAMESPACE}.svc`)).toBe(true);
+      expect(await handshake(newLeaf.cert, newLeaf.key, bundle, `tollgate-dataplane.${NAMESPACE}.svc`)).toBe(true);
+      expect(served).toEqual([]); // not yet: the running pods do not trust the new CA yet
+      await expect.poll(() => served.length, { timeout: 2_000 }).toBe(1);
+      const operator = served[0] ?? { cert: '', key: '' };
+      expect(await handshake(operator.cert, operator.key, newCa, `tollgate-operator.${NAMESPACE}.svc`)).toBe(true);
+      await new Promise((r) => setTimeout(r, 80));
+      expect(trusted).toHaveLength(1);
+    } finally {
+      stop();
+    }
   });
 
   it('still issues verifiable certificates from a CA made before, whose CN was longer than 64 bytes', async () => {

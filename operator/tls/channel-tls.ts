@@ -1,9 +1,11 @@
+import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
-import { ensureInstallationSecretWithRetry, type OwnerReference } from '../kube/installation-secret.js';
+import { TLS_FOLLOW_INTERVAL_MS } from '../../dataplane/config/tls-files.js';
+import { ensureInstallationSecret, ensureInstallationSecretWithRetry, type InstallationSecretRef, type OwnerReference } from '../kube/installation-secret.js';
 import type { KubeClient } from '../kube/kube-client.js';
 import { createCa, isCurrent, issueCertificate, type KeyPairPem } from './certificates.js';
 
-/** Certificates of the push/pull channel live this long; rotate by deleting the Secrets (docs/security.md). */
+/** Certificates of the push/pull channel live this long; rotate by deleting the Secrets (docs/upgrade.md). */
 export const CHANNEL_CERT_DAYS = 3650;
 
 export interface ManagedTlsConfig {
@@ -18,6 +20,10 @@ export interface ManagedTlsConfig {
   operatorNames: string[];
   /** Owner of the Secrets it creates (see serviceAccountOwner). */
   owner?: OwnerReference;
+  /** How often the CA Secret is read again (followChannelCa; default TLS_FOLLOW_INTERVAL_MS). */
+  followIntervalMs?: number;
+  /** How long after a rotation a certificate of the new CA is served (default SERVE_ROTATED_CA_AFTER_MS). */
+  serveRotatedAfterMs?: number;
 }
 
 export interface ChannelTls {
@@ -44,6 +50,38 @@ const commonName = (label: string): string => label.slice(0, MAX_COMMON_NAME);
  */
 const leafCommonName = (names: readonly string[], fallback: string): string => commonName(names[0]?.split('.')[0] ?? fallback);
 
+type EnsureSecret = (ref: InstallationSecretRef, required: readonly string[], generate: () => Record<string, string>) => Promise<Record<string, string>>;
+
+/**
+ * The channel CA, and the data planes' certificate issued from it, each created when its Secret is
+ * missing; `dataplaneCurrent` says whether the data planes' certificate is signed by this CA and
+ * valid for 30 more days.
+ */
+async function channelCa(config: ManagedTlsConfig, ensure: EnsureSecret): Promise<{ ca: KeyPairPem; dataplaneCurrent: boolean }> {
+  const owner = config.owner === undefined ? {} : { owner: config.owner };
+  const caData = await ensure({ namespace: config.namespace, name: config.caSecret, ...owner }, ['tls.crt', 'tls.key'], () => {
+    const ca = createCa(commonName(`tollgate-channel-ca.${config.namespace}`), CHANNEL_CERT_DAYS);
+    return { 'tls.crt': ca.cert, 'tls.key': ca.key };
+  });
+  const ca: KeyPairPem = { cert: caData['tls.crt'] ?? '', key: caData['tls.key'] ?? '' };
+  const dp = await ensure({ namespace: config.namespace, name: config.dataplaneSecret, ...owner }, ['tls.crt', 'tls.key', 'ca.crt'], () => {
+    const leaf = issueCertificate(ca, leafCommonName(config.dataplaneNames, 'tollgate-dataplane'), config.dataplaneNames, CHANNEL_CERT_DAYS);
+    return { 'tls.crt': leaf.cert, 'tls.key': leaf.key, 'ca.crt': ca.cert };
+  });
+  return { ca, dataplaneCurrent: isCurrent(dp['tls.crt'] ?? '', ca.cert, 30) };
+}
+
+function logNotCurrent(config: ManagedTlsConfig, logger: Logger): void {
+  // Not fixed here (the operator may only create Secrets, not rewrite them): pushes will fail
+  // verification until someone deletes the data planes' Secret (it is then made again).
+  logger.error(
+    { secret: `${config.namespace}/${config.dataplaneSecret}`, ca: `${config.namespace}/${config.caSecret}` },
+    "the data planes' certificate is not signed by the channel CA or expires within 30 days: delete its Secret and the operator issues it again",
+  );
+}
+
+const operatorCertificate = (ca: KeyPairPem, config: ManagedTlsConfig): KeyPairPem => issueCertificate(ca, leafCommonName(config.operatorNames, 'tollgate-operator'), config.operatorNames, CHANNEL_CERT_DAYS);
+
 /**
  * TLS for the operator↔data-plane channel with certificates the operator manages itself: a private
  * CA and the data planes' certificate are created once in Secrets of the release namespace (two
@@ -51,36 +89,77 @@ const leafCommonName = (names: readonly string[], fallback: string): string => c
  * issued from the CA in memory at every start.
  */
 export async function ensureChannelTls(client: KubeClient, config: ManagedTlsConfig, logger: Logger, signal: AbortSignal): Promise<ChannelTls> {
-  const caData = await ensureInstallationSecretWithRetry(
-    client,
-    { namespace: config.namespace, name: config.caSecret, ...(config.owner === undefined ? {} : { owner: config.owner }) },
-    ['tls.crt', 'tls.key'],
-    () => {
-      const ca = createCa(commonName(`tollgate-channel-ca.${config.namespace}`), CHANNEL_CERT_DAYS);
-      return { 'tls.crt': ca.cert, 'tls.key': ca.key };
-    },
-    logger,
-    signal,
-  );
-  const ca: KeyPairPem = { cert: caData['tls.crt'] ?? '', key: caData['tls.key'] ?? '' };
-  const dp = await ensureInstallationSecretWithRetry(
-    client,
-    { namespace: config.namespace, name: config.dataplaneSecret, ...(config.owner === undefined ? {} : { owner: config.owner }) },
-    ['tls.crt', 'tls.key', 'ca.crt'],
-    () => {
-      const leaf = issueCertificate(ca, leafCommonName(config.dataplaneNames, 'tollgate-dataplane'), config.dataplaneNames, CHANNEL_CERT_DAYS);
-      return { 'tls.crt': leaf.cert, 'tls.key': leaf.key, 'ca.crt': ca.cert };
-    },
-    logger,
-    signal,
-  );
-  if (!isCurrent(dp['tls.crt'] ?? '', ca.cert, 30)) {
-    // Not fixed here (the operator may only create Secrets, not rewrite them): pushes will fail
-    // verification until someone deletes the data planes' Secret and restarts the operator.
-    logger.error(
-      { secret: `${config.namespace}/${config.dataplaneSecret}`, ca: `${config.namespace}/${config.caSecret}` },
-      'the data planes\' certificate is not signed by the channel CA or expires within 30 days: delete its Secret and restart the operator to reissue it',
-    );
-  }
-  return { ca: ca.cert, operator: issueCertificate(ca, leafCommonName(config.operatorNames, 'tollgate-operator'), config.operatorNames, CHANNEL_CERT_DAYS) };
+  const { ca, dataplaneCurrent } = await channelCa(config, (ref, required, generate) => ensureInstallationSecretWithRetry(client, ref, required, generate, logger, signal));
+  if (!dataplaneCurrent) logNotCurrent(config, logger);
+  return { ca: ca.cert, operator: operatorCertificate(ca, config) };
+}
+
+/**
+ * How long after the operator sees a rotated CA it serves a certificate of it: running data-plane
+ * pods trust the new CA only once the kubelet updated their mounted Secret (about a minute) and
+ * they read it again (every minute). Pushes trust both CAs at once.
+ */
+export const SERVE_ROTATED_CA_AFTER_MS = 3 * 60_000;
+
+export interface ChannelCaFollow {
+  /** Trust this bundle (the new CA and the previous one) for pushes to the data planes. */
+  trust(bundle: string): void;
+  /** Serve this certificate (issued from the new CA) to the data planes. */
+  serve(operator: KeyPairPem): void;
+}
+
+/**
+ * Follows a rotation of the managed channel CA without a restart, as certificate files are followed
+ * (dataplane/config/tls-files.ts): every interval the CA Secret is read again, and made again with
+ * the data planes' Secret when they were deleted (the rotation: docs/upgrade.md). A new CA is
+ * trusted at once together with the previous one (the data planes still present certificates of
+ * the old one until their mounted Secret is updated), the previous one until the next rotation or a
+ * restart; the operator serves a certificate of the new CA SERVE_ROTATED_CA_AFTER_MS later, once
+ * the running data planes trust it. Before, the CA Secret was read only at start: a rotation needed
+ * a restart of the operator, whose pushes then failed on every pod not yet serving the new
+ * certificate, and whose other replicas kept the old CA until they restarted too. Returns the
+ * function that stops it.
+ */
+export function followChannelCa(
+  client: KubeClient,
+  config: ManagedTlsConfig,
+  current: string,
+  apply: ChannelCaFollow,
+  logger: Logger,
+): () => void {
+  const opts = { intervalMs: config.followIntervalMs, serveAfterMs: config.serveRotatedAfterMs };
+  let trusted = current;
+  let reading = false;
+  let lastError = '';
+  let pending: NodeJS.Timeout | undefined;
+  const timer = setInterval(() => {
+    if (reading) return;
+    reading = true;
+    channelCa(config, (ref, required, generate) => ensureInstallationSecret(client, ref, required, generate))
+      .then(({ ca, dataplaneCurrent }) => {
+        lastError = '';
+        if (ca.cert === trusted) return;
+        new X509Certificate(ca.cert); // a Secret holding no certificate changes nothing
+        apply.trust(`${ca.cert.trimEnd()}\n${trusted.trimEnd()}\n`);
+        trusted = ca.cert;
+        logger.info({ ca: `${config.namespace}/${config.caSecret}`, serveAfterMs: opts.serveAfterMs ?? SERVE_ROTATED_CA_AFTER_MS }, 'channel CA rotated: trusting it (and the previous one until the next rotation); serving a certificate of it shortly');
+        if (!dataplaneCurrent) logNotCurrent(config, logger);
+        clearTimeout(pending);
+        pending = setTimeout(() => apply.serve(operatorCertificate(ca, config)), opts.serveAfterMs ?? SERVE_ROTATED_CA_AFTER_MS);
+        pending.unref();
+      })
+      .catch((err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        if (message !== lastError) logger.warn({ ca: `${config.namespace}/${config.caSecret}`, err: message }, 'channel CA Secret not read; still trusting the current CA');
+        lastError = message;
+      })
+      .finally(() => {
+        reading = false;
+      });
+  }, opts.intervalMs ?? TLS_FOLLOW_INTERVAL_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    clearTimeout(pending);
+  };
 }
