@@ -271,6 +271,8 @@ describe('UsageAggregator', () => {
           const buckets = stored.status.buckets as { start: string; spent: number }[] | undefined;
           if (buckets !== undefined) stored.status.buckets = buckets.map((b) => ({ spent: b.spent, start: b.start }));
           stored.metadata.resourceVersion = String(Number(stored.metadata.resourceVersion) + 1);
+          // A live informer delivers every write as a new object, as a watch does.
+          if (informer === 'live') objects.set('team-a/monthly', structuredClone(stored));
           if (usage && hooks.loseNextAnswer === true) {
             hooks.loseNextAnswer = false;
             throw new Error('PATCH: This operation was aborted due to timeout');

@@ -67,6 +67,8 @@ interface AggregateState {
   forgotten: Set<string>;
   /** Pods this state forgot, while the informer may still show them (not another writer's count). */
   dropped: Set<string>;
+  /** The informer's object last looked at by countedElsewhere, and what it found: each version is scanned once. */
+  lookedAt: { object: KubeObject; counted: boolean } | undefined;
   /** When gone pods were last looked for. */
   sweptAt: number;
   /** Rolling windows only: spend per bucket start. */
@@ -266,6 +268,7 @@ export class UsageAggregator {
       seenAt: new Map(Object.keys(status.appliedThrough ?? {}).map((pod) => [pod, now])),
       forgotten: new Set(),
       dropped: new Set(),
+      lookedAt: undefined,
       sweptAt: now,
       buckets: carried === undefined ? new Map() : carried.buckets,
       persistedSpent: status.spent ?? 0,
@@ -340,13 +343,21 @@ export class UsageAggregator {
    */
   private countedElsewhere(state: AggregateState): boolean {
     if (state.discarded || state.persistedRev < state.rev) return false;
-    const applied = statusOf(this.opts.budgetObjects().get(state.id))?.appliedThrough;
-    if (applied === undefined) return false;
+    const object = this.opts.budgetObjects().get(state.id);
+    if (object === undefined) return false;
+    // The informer replaces the object at every change: a report does not scan up to MAX_APPLIED_PODS pods per Budget again.
+    if (state.lookedAt?.object === object) return state.lookedAt.counted;
+    const applied = statusOf(object)?.appliedThrough ?? {};
+    let counted = false;
     for (const pod in applied) {
       const seq = applied[pod];
-      if (typeof seq === 'number' && seq > (state.appliedThrough[pod] ?? 0) && !state.dropped.has(pod)) return true;
+      if (typeof seq === 'number' && seq > (state.appliedThrough[pod] ?? 0) && !state.dropped.has(pod)) {
+        counted = true;
+        break;
+      }
     }
-    return false;
+    state.lookedAt = { object, counted };
+    return counted;
   }
 
   /** Budgets whose state this leader holds (for tests). */
