@@ -110,6 +110,29 @@ describe('managed channel TLS', () => {
     }
   });
 
+  it('serves a certificate of a CA whose Secret was deleted alone only once the data planes have a certificate of it (their Secret deleted too)', async () => {
+    const store = new Map<string, Record<string, string>>();
+    const client = fakeSecrets({}, store);
+    const tls = await ensureChannelTls(client, config(), pino({ level: 'silent' }), new AbortController().signal);
+    const trusted: string[] = [];
+    const served: { cert: string; key: string }[] = [];
+    const stop = followChannelCa(client, { ...config(), followIntervalMs: 20, serveRotatedAfterMs: 60 }, tls.ca, { trust: (b) => trusted.push(b), serve: (c) => served.push(c) }, pino({ level: 'silent' }));
+    try {
+      store.delete('tollgate-ca');
+      await expect.poll(() => trusted.length, { timeout: 2_000 }).toBe(1);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(served).toEqual([]); // the pods' ca.crt is still the old CA alone
+      store.delete('tollgate-dataplane-tls');
+      await expect.poll(() => served.length, { timeout: 2_000 }).toBe(1);
+      const newCa = Buffer.from(store.get('tollgate-ca')?.['tls.crt'] ?? '', 'base64').toString();
+      const operator = served[0] ?? { cert: '', key: '' };
+      expect(await handshake(operator.cert, operator.key, newCa, `tollgate-operator.${NAMESPACE}.svc`)).toBe(true);
+      expect(trusted).toHaveLength(1);
+    } finally {
+      stop();
+    }
+  });
+
   it('still issues verifiable certificates from a CA made before, whose CN was longer than 64 bytes', async () => {
     const old = createCa(`tollgate-channel-ca.${NAMESPACE}`, 3650);
     const tls = await ensureChannelTls(fakeSecrets({ 'tollgate-ca': { 'tls.crt': old.cert, 'tls.key': old.key } }), config(), pino({ level: 'silent' }), new AbortController().signal);

@@ -129,24 +129,39 @@ export function followChannelCa(
 ): () => void {
   const opts = { intervalMs: config.followIntervalMs, serveAfterMs: config.serveRotatedAfterMs };
   let trusted = current;
+  /** The CA the served certificate is of, and the one a switch is scheduled to. */
+  let served = current;
+  let pending: { ca: string; timer: NodeJS.Timeout } | undefined;
   let reading = false;
   let lastError = '';
-  let pending: NodeJS.Timeout | undefined;
   const timer = setInterval(() => {
     if (reading) return;
     reading = true;
     channelCa(config, (ref, required, generate) => ensureInstallationSecret(client, ref, required, generate))
       .then(({ ca, dataplaneCurrent }) => {
         lastError = '';
-        if (ca.cert === trusted) return;
-        new X509Certificate(ca.cert); // a Secret holding no certificate changes nothing
-        apply.trust(`${ca.cert.trimEnd()}\n${trusted.trimEnd()}\n`);
-        trusted = ca.cert;
-        logger.info({ ca: `${config.namespace}/${config.caSecret}`, serveAfterMs: opts.serveAfterMs ?? SERVE_ROTATED_CA_AFTER_MS }, 'channel CA rotated: trusting it (and the previous one until the next rotation); serving a certificate of it shortly');
-        if (!dataplaneCurrent) logNotCurrent(config, logger);
-        clearTimeout(pending);
-        pending = setTimeout(() => apply.serve(operatorCertificate(ca, config)), opts.serveAfterMs ?? SERVE_ROTATED_CA_AFTER_MS);
-        pending.unref();
+        if (ca.cert !== trusted) {
+          new X509Certificate(ca.cert); // a Secret holding no certificate changes nothing
+          apply.trust(`${ca.cert.trimEnd()}\n${trusted.trimEnd()}\n`);
+          trusted = ca.cert;
+          logger.info({ ca: `${config.namespace}/${config.caSecret}` }, 'channel CA rotated: trusting it (and the previous one until the next rotation)');
+          if (!dataplaneCurrent) logNotCurrent(config, logger);
+        }
+        if (pending !== undefined && pending.ca !== ca.cert) {
+          clearTimeout(pending.timer);
+          pending = undefined;
+        }
+        // Only once the data planes' Secret holds a certificate of this CA (and so its ca.crt): with
+        // the CA Secret deleted alone, the pods would trust the old CA only, and refuse the operator.
+        if (ca.cert === served || pending !== undefined || !dataplaneCurrent) return;
+        const timer = setTimeout(() => {
+          pending = undefined;
+          served = ca.cert;
+          apply.serve(operatorCertificate(ca, config));
+          logger.info({ ca: `${config.namespace}/${config.caSecret}` }, 'serving a certificate of the rotated channel CA');
+        }, opts.serveAfterMs ?? SERVE_ROTATED_CA_AFTER_MS);
+        timer.unref();
+        pending = { ca: ca.cert, timer };
       })
       .catch((err: unknown) => {
         const message = err instanceof Error ? err.message : String(err);
@@ -160,6 +175,6 @@ export function followChannelCa(
   timer.unref();
   return () => {
     clearInterval(timer);
-    clearTimeout(pending);
+    clearTimeout(pending?.timer);
   };
 }
