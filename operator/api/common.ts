@@ -91,7 +91,7 @@ export const ObservedGenerationSchema = z.number().int().optional().describe('Th
  * watch the same namespace, the first to write keeps it and the other records an Event
  * (OwnedByAnotherInstallation) instead of overwriting it. Cleared by hand to hand an object over.
  */
-export const InstallationSchema = z.string().max(317).optional().describe('The installation whose operator writes this status (<namespace>/<Lease name>); another installation watching the namespace leaves the status alone and records an OwnedByAnotherInstallation Event. Remove it to let another installation take the object over.');
+export const InstallationSchema = z.string().max(317).optional().describe('The installation whose operator writes this status (<namespace>/<Lease name>); another installation watching the namespace leaves the status alone and records an OwnedByAnotherInstallation Event, except that both count their data planes\' spend into a Budget in the reported mode. Remove it to let another installation take the object over.');
 
 /** A reference to a ServiceAccount. */
 export const ServiceAccountRefSchema = z.strictObject({
