@@ -47,6 +47,13 @@ function check(req: ReceivedRequest, apiKey: string, problems: string[]): string
     if (t.type === 'enabled' && (typeof t.budget_tokens !== 'number' || t.budget_tokens < 1024 || t.budget_tokens >= Number(b.max_tokens))) p.push('thinking.budget_tokens must be ≥ 1024 and less than max_tokens');
     else if (t.type !== 'enabled' && t.type !== 'disabled') p.push(`thinking.type is ${String(t.type)}`);
   }
+  // metadata takes user_id alone, an opaque id of at most 256 characters; service_tier two values.
+  if (b.metadata !== undefined) {
+    const m = b.metadata as Record<string, unknown>;
+    for (const key of Object.keys(m)) if (key !== 'user_id') p.push(`metadata.${key}: Extra inputs are not permitted`);
+    if (m.user_id !== undefined && m.user_id !== null && (typeof m.user_id !== 'string' || m.user_id.length > 256)) p.push('metadata.user_id: String should have at most 256 characters');
+  }
+  if (b.service_tier !== undefined && b.service_tier !== 'auto' && b.service_tier !== 'standard_only') p.push(`service_tier: Input should be 'auto' or 'standard_only'`);
   // The API refuses members it does not know (400 "Extra inputs are not permitted"): an OpenAI-only
   // parameter the translation leaks (stream_options, n, response_format) must show here.
   for (const key of Object.keys(b)) if (!MESSAGES_PARAMS.has(key)) p.push(`${key}: Extra inputs are not permitted`);

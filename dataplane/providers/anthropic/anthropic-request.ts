@@ -107,6 +107,31 @@ function tools(value: unknown): AnthropicTool[] {
   });
 }
 
+/** The longest `metadata.user_id` the Messages API takes (a longer one is its 400). */
+const MAX_USER_ID = 256;
+
+/**
+ * The end user the client names, as `metadata.user_id`: `safety_identifier` (OpenAI's successor to
+ * `user`, which it names the same person with) first, else `user`. An id the API would refuse for
+ * its length is left out: it only labels the request for abuse detection, the answer is the same.
+ */
+function endUser(body: JsonObject): string | undefined {
+  for (const id of [body.safety_identifier, body.user]) if (typeof id === 'string' && id !== '' && id.length <= MAX_USER_ID) return id;
+  return undefined;
+}
+
+/**
+ * OpenAI's `service_tier` in Anthropic's terms. `default` and `flex` (never faster than standard)
+ * are `standard_only`: the request keeps off the organisation's Priority Tier capacity, as asked;
+ * `auto`, `priority` and `scale` (use reserved or priority capacity when there is some) are `auto`,
+ * which is what Anthropic does without the field. Anthropic has no cheaper tier than standard.
+ */
+function serviceTier(value: unknown): 'auto' | 'standard_only' | undefined {
+  if (value === 'default' || value === 'flex') return 'standard_only';
+  if (value === 'auto' || value === 'priority' || value === 'scale') return 'auto';
+  return undefined;
+}
+
 /** OpenAI chat request → Anthropic Messages request. */
 export function toAnthropicRequest(request: JsonObject, model: string, stream: boolean, settings: AnthropicSettings): AnthropicRequest {
   const body = withAllowedTools(request);
@@ -174,7 +199,10 @@ export function toAnthropicRequest(request: JsonObject, model: string, stream: b
       if (choice !== undefined) out.tool_choice = choice;
     }
   }
-  if (typeof body.user === 'string') out.metadata = { user_id: body.user };
+  const userId = endUser(body);
+  if (userId !== undefined) out.metadata = { user_id: userId };
+  const tier = serviceTier(body.service_tier);
+  if (tier !== undefined) out.service_tier = tier;
   // The client's extended-thinking request (a canonical extension), as it sent it; else its reasoning_effort as a budget.
   if (isObject(body.thinking) && typeof body.thinking.type === 'string') out.thinking = body.thinking;
   else {

@@ -83,6 +83,8 @@ export interface AnthropicRequest {
   tools?: AnthropicTool[];
   tool_choice?: AnthropicToolChoice;
   metadata?: { user_id?: string };
+  /** `auto` (Priority Tier capacity when the organisation has it) or `standard_only`. */
+  service_tier?: 'auto' | 'standard_only';
   /** Extended thinking ({type:'enabled', budget_tokens}, {type:'disabled'}, later forms): the client's, as sent. */
   thinking?: Record<string, unknown>;
   /** Effort and structured output ({effort, format: {type:'json_schema', schema}}): the client's, as sent. */

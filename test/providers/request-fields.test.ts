@@ -1,0 +1,93 @@
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAnthropicEmulator } from '../emulators/anthropic.js';
+import { startBedrockEmulator } from '../emulators/bedrock.js';
+import type { Emulator } from '../emulators/emulator-server.js';
+import { startGeminiEmulator } from '../emulators/gemini.js';
+import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
+import { providerManifest, routeManifest, secretManifest } from './provider-manifests.js';
+
+// The OpenAI request fields that are about the caller rather than the answer (`user` and
+// `safety_identifier`, `metadata`, `service_tier`, `store`, `prediction`, `seed`) on translated
+// targets: each is sent in the target's own terms where it has them, and otherwise left out without
+// the target refusing the request. /v1/messages' mirror fields (`metadata.user_id`, `service_tier`)
+// the same way, to every target.
+
+const AWS = { accessKeyId: 'AKIDFIELDS', secretAccessKey: 'fields/secret' };
+const hi: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'hi' }];
+/** The caller-side fields no translated target has (OpenAI-only: stored completions, predicted outputs). */
+const OPENAI_ONLY = { store: true, prediction: { type: 'content' as const, content: 'hi there' } };
+
+describe('request fields on translated targets', () => {
+  let claude: Emulator;
+  let gemini: Emulator;
+  let bedrock: Emulator;
+  let openai: OpenAiUpstream;
+  let gateway: TestGateway;
+  let client: OpenAI;
+  let anthropicClient: Anthropic;
+
+  beforeAll(async () => {
+    [claude, gemini, bedrock, openai] = await Promise.all([
+      startAnthropicEmulator('sk-ant-fields'),
+      startGeminiEmulator('gemini-fields'),
+      startBedrockEmulator(AWS, 'eu-west-1'),
+      // OpenAI's own checks: a service_tier it does not know (Anthropic's standard_only) is its 400.
+      startOpenAiUpstream({ platformChecks: true }),
+    ]);
+    gateway = await startTestGateway({
+      'providers.yaml':
+        providerManifest('claude', 'anthropic', claude.url, '{ secretRef: { name: claude, key: apiKey } }') +
+        secretManifest('claude', { apiKey: 'sk-ant-fields' }) +
+        providerManifest('gemini', 'gemini', gemini.url, '{ secretRef: { name: gemini, key: apiKey } }') +
+        secretManifest('gemini', { apiKey: 'gemini-fields' }) +
+        providerManifest('bedrock', 'bedrock', bedrock.url, '{ aws: { secretName: aws } }', '  bedrock: { region: eu-west-1 }\n') +
+        secretManifest('aws', { AWS_ACCESS_KEY_ID: AWS.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS.secretAccessKey }) +
+        openAiProvider('oai', openai.baseUrl),
+      'routes.yaml':
+        routeManifest('to-claude', [['claude', 'claude-sonnet-4-5']]) +
+        routeManifest('to-gemini', [['gemini', 'gemini-2.0-flash']]) +
+        routeManifest('to-bedrock', [['bedrock', 'anthropic.claude-3-5-haiku-20241022-v1:0']]) +
+        routeManifest('to-bedrock-nova', [['bedrock', 'amazon.nova-lite-v1:0']]) +
+        routeManifest('to-openai', [['oai', 'gpt-4o']]),
+    });
+    client = new OpenAI({ apiKey: 'client-key', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+    anthropicClient = new Anthropic({ apiKey: 'client-key', baseURL: gateway.url, maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await Promise.all([claude?.close(), gemini?.close(), bedrock?.close(), openai?.close()]);
+  });
+
+  it.each([
+    [{ safety_identifier: 'hash-safe', user: 'hash-user' }, 'hash-safe'],
+    [{ user: 'hash-user' }, 'hash-user'],
+    [{ safety_identifier: 'x'.repeat(257), user: 'hash-user' }, 'hash-user'],
+    [{ user: 'x'.repeat(257) }, undefined],
+  ])('Anthropic: %j → metadata.user_id %j (safety_identifier first; an id longer than the API takes is left out)', async (params, userId) => {
+    // Before, safety_identifier (OpenAI's successor to user) was dropped, and an over-long user was Anthropic's 400.
+    claude.script({ kind: 'text', text: 'ok' });
+    const answer = await client.chat.completions.create({ model: 'to-claude', messages: hi, ...params } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    expect(answer.choices[0]?.message.content).toBe('ok');
+    const sent = claude.requests.at(-1)?.body ?? {};
+    expect(sent.metadata).toEqual(userId === undefined ? undefined : { user_id: userId });
+    expect(claude.problems).toEqual([]);
+  });
+
+  it.each([
+    ['default', 'standard_only'],
+    ['flex', 'standard_only'],
+    ['auto', 'auto'],
+    ['priority', 'auto'],
+    ['scale', 'auto'],
+  ] as const)('Anthropic: service_tier %s → %s', async (tier, anthropicTier) => {
+    // Before, it was dropped: a caller asking for standard processing could use up Priority Tier capacity.
+    claude.script({ kind: 'text', text: 'ok' });
+    await client.chat.completions.create({ model: 'to-claude', messages: hi, service_tier: tier });
+    expect(claude.requests.at(-1)?.body.service_tier).toBe(anthropicTier);
+    expect(claude.problems).toEqual([]);
+  });
+});
