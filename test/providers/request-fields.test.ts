@@ -90,4 +90,34 @@ describe('request fields on translated targets', () => {
     expect(claude.requests.at(-1)?.body.service_tier).toBe(anthropicTier);
     expect(claude.problems).toEqual([]);
   });
+
+  it('/v1/messages: service_tier and metadata.user_id reach an Anthropic target as sent, OpenAI in its terms, and are left out where there is none', async () => {
+    // Before, service_tier was dropped on the way to every target, Anthropic's included.
+    const request = { max_tokens: 32, messages: [{ role: 'user' as const, content: 'hi' }], metadata: { user_id: 'hash-9' } };
+    for (const tier of ['standard_only', 'auto'] as const) {
+      claude.script({ kind: 'text', text: 'ok' });
+      await anthropicClient.messages.create({ model: 'to-claude', ...request, service_tier: tier });
+      expect(claude.requests.at(-1)?.body).toMatchObject({ service_tier: tier, metadata: { user_id: 'hash-9' } });
+
+      openai.script({ kind: 'ok', content: 'ok' });
+      const viaOpenAi = await anthropicClient.messages.create({ model: 'to-openai', ...request, service_tier: tier });
+      expect(viaOpenAi.content).toEqual([{ type: 'text', text: 'ok' }]);
+      expect(openai.requests.at(-1)?.body).toMatchObject({ service_tier: tier === 'standard_only' ? 'default' : 'auto', user: 'hash-9' });
+    }
+    gemini.script({ kind: 'text', text: 'ok' });
+    await anthropicClient.messages.create({ model: 'to-gemini', ...request, service_tier: 'standard_only' });
+    expect(Object.keys(gemini.requests.at(-1)?.body ?? {}).sort()).toEqual(['contents', 'generationConfig']);
+    bedrock.script({ kind: 'text', text: 'ok' });
+    await anthropicClient.messages.create({ model: 'to-bedrock', ...request, service_tier: 'standard_only' });
+    expect(Object.keys(bedrock.requests.at(-1)?.body ?? {}).sort()).toEqual(['inferenceConfig', 'messages']);
+    expect([...claude.problems, ...gemini.problems, ...bedrock.problems]).toEqual([]);
+  });
+
+  it('/v1/messages: a service_tier the Messages API does not know is its 400, naming the field', async () => {
+    const err = (await anthropicClient.messages
+      .create({ model: 'to-claude', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }], service_tier: 'priority' as 'auto' })
+      .catch((e: unknown) => e)) as InstanceType<typeof Anthropic.APIError>;
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(err.message).toMatch(/service_tier/);
+  });
 });

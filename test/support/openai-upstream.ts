@@ -194,15 +194,20 @@ const REASONING_MODELS: ReadonlySet<string> = new Set(['o1', 'o3', 'o3-mini', 'o
 /** gpt-oss, as OpenAI-compatible servers (vLLM) serve it: reasoning_effort, and max_tokens too. */
 const OPEN_WEIGHT_REASONING: ReadonlySet<string> = new Set(['gpt-oss-120b', 'gpt-oss-20b']);
 
+const SERVICE_TIERS: ReadonlySet<string> = new Set(['auto', 'default', 'flex', 'scale', 'priority']);
+
 /**
  * OpenAI's own checks of a chat request's parameters, with its error bodies: unknown members
  * (`thinking`, `top_k`, `output_config`) are refused, reasoning models refuse `max_tokens`, a
  * `temperature` other than 1, `top_p`, and a `reasoning_effort`
- * they do not know, other models refuse `reasoning_effort`. Undefined when the request passes.
+ * they do not know, other models refuse `reasoning_effort`; a `service_tier` it does not know is refused. Undefined when the request passes.
  */
 function platformRefusal(body: Record<string, unknown>): Record<string, unknown> | undefined {
   const refuse = (message: string, param: string | null, code: string | null): Record<string, unknown> => ({ error: { message, type: 'invalid_request_error', param, code } });
   for (const unknown of ['thinking', 'top_k', 'output_config']) if (body[unknown] !== undefined) return refuse(`Unrecognized request argument supplied: ${unknown}`, null, null);
+  if (body.service_tier !== undefined && body.service_tier !== null && !SERVICE_TIERS.has(String(body.service_tier))) {
+    return refuse(`Invalid value: '${String(body.service_tier)}'. Supported values are: 'auto', 'default', 'flex', 'scale', and 'priority'.`, 'service_tier', 'invalid_value');
+  }
   const reasoning = REASONING_MODELS.has(String(body.model));
   if (reasoning && body.max_tokens !== undefined) return refuse("Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", 'max_tokens', 'unsupported_parameter');
   if (reasoning && body.temperature !== undefined && body.temperature !== 1) {

@@ -41,6 +41,8 @@ export const MessagesRequestSchema = z.looseObject({
   top_k: z.number().int().optional(),
   stream: z.boolean().optional(),
   metadata: z.looseObject({ user_id: z.string().nullish() }).optional(),
+  /** Priority Tier capacity when there is some (`auto`, the API's default) or never (`standard_only`). */
+  service_tier: z.enum(['auto', 'standard_only']).optional(),
   /** Extended thinking ({type:'enabled', budget_tokens} and later forms): forwarded as sent. */
   thinking: z.looseObject({ type: z.string() }).optional(),
   /** Effort and structured output ({effort, format: {type:'json_schema', schema}}): forwarded as sent, restated for other targets. */
@@ -150,6 +152,9 @@ export function toCanonicalRequest(input: unknown, createdAt: number, betaHeader
   if (r.top_p !== undefined) body.top_p = r.top_p;
   if (r.top_k !== undefined) body.top_k = r.top_k;
   if (typeof r.metadata?.user_id === 'string') body.user = r.metadata.user_id;
+  // OpenAI's names for the same choice (`default` is standard processing); an Anthropic target
+  // gets the client's value back. Before, it was dropped, even on the way to Anthropic.
+  if (r.service_tier !== undefined) body.service_tier = r.service_tier === 'standard_only' ? 'default' : 'auto';
   if (r.tools !== undefined && r.tools.length > 0) {
     body.tools = r.tools.map((t, i) => {
       if (t.type !== undefined && t.type !== 'custom') throw errors.badRequest(`tool type ${t.type} is not supported by this gateway`, `tools.${i}.type`);
