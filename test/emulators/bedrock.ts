@@ -137,7 +137,19 @@ function checkBody(req: ReceivedRequest, modelId: string): string[] {
   if (req.body.model !== undefined) p.push('model in the body (it belongs in the URL)');
   const toolBlocks = messages.some((m) => ((m.content as Record<string, unknown>[] | undefined) ?? []).some((b) => b.toolUse !== undefined || b.toolResult !== undefined));
   if (toolBlocks && req.body.toolConfig === undefined) p.push('The toolConfig field must be defined when using toolUse and toolResult content blocks.');
+  if (req.body.requestMetadata !== undefined) requestMetadata(req.body.requestMetadata, p);
   return p;
+}
+
+/** Converse's constraints on requestMetadata: at most 16 string pairs, keys 1–256 and values 0–256 characters of its set. */
+function requestMetadata(value: unknown, p: string[]): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return void p.push('requestMetadata is not a map');
+  const entries = Object.entries(value);
+  if (entries.length > 16) p.push(`requestMetadata has ${entries.length} entries (at most 16)`);
+  for (const [key, v] of entries) {
+    if (!/^[a-zA-Z0-9\s:_@$#=/+,\-.]{1,256}$/.test(key)) p.push(`requestMetadata key ${JSON.stringify(key)} fails the key pattern`);
+    if (typeof v !== 'string' || !/^[a-zA-Z0-9\s:_@$#=/+,\-.]{0,256}$/.test(v)) p.push(`requestMetadata.${key} value fails the value pattern`);
+  }
 }
 
 /** InvokeModel for embedding models: Titan (`inputText`, one text) or Cohere (`texts`, `input_type`); token count also in a header. */

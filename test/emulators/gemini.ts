@@ -41,6 +41,8 @@ function checkBody(req: ReceivedRequest, model: string): string[] {
     }
   });
   if (b.model !== undefined || b.messages !== undefined) p.push('OpenAI fields in a Gemini body');
+  // generateContent refuses members it does not know (400 "Invalid JSON payload received. Unknown name").
+  for (const key of Object.keys(b)) if (!GENERATE_CONTENT_MEMBERS.has(key)) p.push(`Invalid JSON payload received. Unknown name "${key}": Cannot find field.`);
   p.push(...thinkingProblems(b.generationConfig, model));
   const tools = Array.isArray(b.tools) ? (b.tools as Record<string, unknown>[]) : [];
   for (const t of tools) {
@@ -51,6 +53,9 @@ function checkBody(req: ReceivedRequest, model: string): string[] {
   }
   return p;
 }
+
+/** A generateContent request's members (Vertex adds labels). */
+const GENERATE_CONTENT_MEMBERS: ReadonlySet<string> = new Set(['contents', 'systemInstruction', 'generationConfig', 'tools', 'toolConfig', 'safetySettings', 'cachedContent', 'labels', 'model', 'messages']);
 
 /**
  * What Gemini refuses in a thinkingConfig: any on models that do not think (before 2.5), a budget

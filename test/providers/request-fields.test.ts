@@ -91,6 +91,41 @@ describe('request fields on translated targets', () => {
     expect(claude.problems).toEqual([]);
   });
 
+  it('Anthropic, Gemini and Bedrock take a request with metadata, store, prediction, seed and service_tier: what they have no equivalent of is left out', async () => {
+    const params = { messages: hi, metadata: { team: 'search' }, seed: 7, service_tier: 'priority' as const, user: 'u-1', ...OPENAI_ONLY };
+    claude.script({ kind: 'text', text: 'ok' });
+    gemini.script({ kind: 'text', text: 'ok' });
+    bedrock.script({ kind: 'text', text: 'ok' });
+    for (const model of ['to-claude', 'to-gemini', 'to-bedrock']) {
+      const answer = await client.chat.completions.create({ model, ...params });
+      expect(answer.choices[0]?.message.content).toBe('ok');
+    }
+    const toClaude = claude.requests.at(-1)?.body ?? {};
+    expect(toClaude.metadata).toEqual({ user_id: 'u-1' });
+    for (const key of ['store', 'prediction', 'seed']) expect(toClaude).not.toHaveProperty(key);
+    const toGemini = gemini.requests.at(-1)?.body ?? {};
+    expect(toGemini.generationConfig).toMatchObject({ seed: 7 });
+    expect(Object.keys(toGemini).sort()).toEqual(['contents', 'generationConfig']);
+    const toBedrock = bedrock.requests.at(-1)?.body ?? {};
+    expect(Object.keys(toBedrock).sort()).toEqual(['messages', 'requestMetadata']);
+    expect([...claude.problems, ...gemini.problems, ...bedrock.problems]).toEqual([]);
+  });
+
+  it('Bedrock: metadata → requestMetadata (Claude and other models), pairs Converse would refuse left out', async () => {
+    // Before, metadata was dropped: the account's invocation logs could not be filtered by it.
+    const metadata = { team: 'search', 'run id': 'eval-2026/12:a+b', note: 'ünïcode', long: 'x'.repeat(257), empty: '' };
+    for (const model of ['to-bedrock', 'to-bedrock-nova']) {
+      bedrock.script({ kind: 'text', text: 'ok' });
+      const answer = await client.chat.completions.create({ model, messages: hi, metadata });
+      expect(answer.choices[0]?.message.content).toBe('ok');
+      expect(bedrock.requests.at(-1)?.body.requestMetadata).toEqual({ team: 'search', 'run id': 'eval-2026/12:a+b', empty: '' });
+    }
+    bedrock.script({ kind: 'text', text: 'ok' });
+    await client.chat.completions.create({ model: 'to-bedrock', messages: hi, metadata: { note: 'ünïcode' } });
+    expect(bedrock.requests.at(-1)?.body).not.toHaveProperty('requestMetadata');
+    expect(bedrock.problems).toEqual([]);
+  });
+
   it('/v1/messages: service_tier and metadata.user_id reach an Anthropic target as sent, OpenAI in its terms, and are left out where there is none', async () => {
     // Before, service_tier was dropped on the way to every target, Anthropic's included.
     const request = { max_tokens: 32, messages: [{ role: 'user' as const, content: 'hi' }], metadata: { user_id: 'hash-9' } };

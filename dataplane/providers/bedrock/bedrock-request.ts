@@ -120,6 +120,8 @@ export function toConverseRequest(request: JsonObject, modelId = ''): BedrockCon
   }
   if (Object.keys(inference).length > 0) out.inferenceConfig = inference;
   if (Object.keys(extra).length > 0) out.additionalModelRequestFields = extra;
+  const metadata = requestMetadata(body.metadata);
+  if (metadata !== undefined) out.requestMetadata = metadata;
 
   const json = jsonResponseTool(body);
   const clientTools = functionTools(body.tools);
@@ -142,6 +144,31 @@ export function toConverseRequest(request: JsonObject, modelId = ''): BedrockCon
     out.toolConfig = { tools: clientTools.length > 0 ? clientTools.map(toolSpec) : historyToolStubs(messages) };
   }
   return out;
+}
+
+/** What Converse takes in a requestMetadata key (1–256 characters) or value (0–256); Java's `\s`, spelled out. */
+const METADATA_KEY = /^[a-zA-Z0-9 \t\n\x0B\f\r:_@$#=/+,\-.]{1,256}$/;
+const METADATA_VALUE = /^[a-zA-Z0-9 \t\n\x0B\f\r:_@$#=/+,\-.]{0,256}$/;
+const METADATA_PAIRS = 16;
+
+/**
+ * The client's `metadata` (OpenAI keeps it with a stored completion, for filtering) as Converse's
+ * `requestMetadata`, which Bedrock records with the request in the account's invocation logs, to
+ * filter them by. A pair Converse would refuse (a character outside its set, over 256 characters)
+ * is left out rather than fail the request: the answer is the same without it. Before, all of it
+ * was dropped.
+ */
+function requestMetadata(value: unknown): Record<string, string> | undefined {
+  if (!isObject(value)) return undefined;
+  const out: Record<string, string> = {};
+  let pairs = 0;
+  for (const [key, v] of Object.entries(value)) {
+    if (pairs === METADATA_PAIRS) break;
+    if (typeof v !== 'string' || !METADATA_KEY.test(key) || !METADATA_VALUE.test(v)) continue;
+    out[key] = v;
+    pairs++;
+  }
+  return pairs > 0 ? out : undefined;
 }
 
 /**

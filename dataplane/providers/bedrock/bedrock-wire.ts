@@ -27,6 +27,8 @@ export interface BedrockConverseRequest {
   inferenceConfig?: { maxTokens?: number; temperature?: number; topP?: number; stopSequences?: string[] };
   toolConfig?: { tools: BedrockToolSpec[]; toolChoice?: { auto: Record<string, never> } | { any: Record<string, never> } | { tool: { name: string } } };
   additionalModelRequestFields?: Record<string, unknown>;
+  /** Up to 16 string pairs recorded with the request in the account's model invocation logs. */
+  requestMetadata?: Record<string, string>;
 }
 
 export type BedrockStopReason =
