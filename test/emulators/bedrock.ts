@@ -109,9 +109,45 @@ function thinkingOf(req: ReceivedRequest, modelId: string, p: string[]): boolean
   return false;
 }
 
+/**
+ * The keys each model family's native request takes from additionalModelRequestFields (Converse
+ * merges them into it), as its Bedrock model-parameters page documents; `thinking` is thinkingOf's.
+ * Ids the emulator does not place (a provisioned throughput's ARN, say) are not checked.
+ */
+function additionalKeys(modelId: string): { top: string[]; nested?: Record<string, string[]> } | undefined {
+  if (/anthropic\.|claude/.test(modelId)) return { top: ['top_k', 'anthropic_beta'] };
+  if (/amazon\.nova/.test(modelId)) return { top: ['inferenceConfig', 'reasoningConfig'], nested: { inferenceConfig: ['topK'] } };
+  if (/cohere\.command-r/.test(modelId)) return { top: ['k', 'p', 'frequency_penalty', 'presence_penalty', 'seed', 'preamble', 'documents'] };
+  if (/mistral\.(mistral-7b|mixtral-8x7b|mistral-small-2402|mistral-large-2402)/.test(modelId)) return { top: ['top_k'] };
+  if (/openai\.gpt-oss/.test(modelId)) return { top: ['frequency_penalty', 'presence_penalty', 'seed', 'reasoning_effort', 'logit_bias', 'n', 'user', 'service_tier'] };
+  if (/meta\.llama|deepseek\.|ai21\.|mistral\.|amazon\.titan|qwen\./.test(modelId)) return { top: [] };
+  return undefined;
+}
+
+/** Converse's 400 for a key the model's request does not know, in its words. */
+const extraneous = (path: string, key: string): string =>
+  `The model returned the following errors: Malformed input request: ${path}: extraneous key [${key}] is not permitted, please reformat your input and try again.`;
+
+function checkAdditionalFields(req: ReceivedRequest, modelId: string, p: string[]): void {
+  const fields = req.body.additionalModelRequestFields;
+  const allowed = additionalKeys(modelId);
+  if (fields === undefined || allowed === undefined) return;
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) return void p.push('additionalModelRequestFields is not an object');
+  for (const [key, value] of Object.entries(fields)) {
+    if (key === 'thinking') continue;
+    if (!allowed.top.includes(key)) {
+      p.push(extraneous('#', key));
+      continue;
+    }
+    const nested = allowed.nested?.[key];
+    if (nested !== undefined && typeof value === 'object' && value !== null) for (const k of Object.keys(value)) if (!nested.includes(k)) p.push(extraneous(`#/${key}`, k));
+  }
+}
+
 function checkBody(req: ReceivedRequest, modelId: string): string[] {
   const p: string[] = [];
   const thinking = thinkingOf(req, modelId, p);
+  checkAdditionalFields(req, modelId, p);
   const messages = Array.isArray(req.body.messages) ? (req.body.messages as Record<string, unknown>[]) : [];
   if (messages.length === 0) p.push('messages empty');
   messages.forEach((m, i) => {

@@ -13,6 +13,7 @@ import { stopSequences } from '../shared/stop-sequences.js';
 import { RequestTranslationError } from '../types.js';
 import type { JsonObject } from '../../core/canonical.js';
 import type { BedrockContentBlock, BedrockConverseRequest, BedrockImageFormat, BedrockMessage, BedrockToolSpec } from './bedrock-wire.js';
+import { type BedrockFamily, bedrockFamily } from './bedrock-family.js';
 
 const FORMATS: Record<string, BedrockImageFormat> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/jpg': 'jpeg', 'image/gif': 'gif', 'image/webp': 'webp' };
 
@@ -62,7 +63,9 @@ function toolSpec(fn: FunctionTool): BedrockToolSpec {
 /** OpenAI chat request → Bedrock Converse request (the model id travels in the URL); a /v1/messages client's output_config as response_format and reasoning_effort. */
 export function toConverseRequest(request: JsonObject, modelId = ''): BedrockConverseRequest {
   const body = withAllowedTools(restateOutputConfig(request));
-  refuseUnsupported(body);
+  refuseUnsupported(body, { penalties: false });
+  const family = bedrockFamily(modelId);
+  const extra = familyFields(body, family, modelId);
   checkToolChoice(body.tool_choice);
   const system: { text: string }[] = [];
   const messages: BedrockMessage[] = [];
@@ -79,7 +82,7 @@ export function toConverseRequest(request: JsonObject, modelId = ''): BedrockCon
         push(messages, 'user', blocks(msg.content, param));
         return;
       case 'assistant': {
-        const content = blocks(msg.content, param, isClaude(modelId) ? CLAUDE_ASSISTANT_BLOCKS : BLOCKS);
+        const content = blocks(msg.content, param, family === 'anthropic' ? CLAUDE_ASSISTANT_BLOCKS : BLOCKS);
         for (const call of assistantToolCalls(msg, i, true)) content.push({ toolUse: { toolUseId: call.id, name: call.name, input: call.input } });
         push(messages, 'assistant', content);
         return;
@@ -110,9 +113,7 @@ export function toConverseRequest(request: JsonObject, modelId = ''): BedrockCon
   if (typeof body.top_p === 'number') inference.topP = body.top_p;
   const stop = stopSequences(body.stop);
   if (stop !== undefined) inference.stopSequences = stop;
-  const extra: Record<string, unknown> = {};
-  if (typeof body.top_k === 'number') extra.top_k = body.top_k;
-  const thinking = bedrockThinking(body, modelId, inference.maxTokens);
+  const thinking = bedrockThinking(body, family, modelId, inference.maxTokens);
   if (thinking !== undefined) {
     extra.thinking = thinking;
     // Claude needs max_tokens above the budget: without the client's cap, the one the budget was fitted to.
@@ -177,8 +178,8 @@ function requestMetadata(value: unknown): Record<string, string> | undefined {
  * `reasoning_effort` as a budget (see claudeThinking; earlier thinking is sent back, so a tool loop
  * that kept it keeps thinking). Other models have no such field in Converse: nothing is sent.
  */
-function bedrockThinking(body: JsonObject, modelId: string, cap: number | undefined): JsonObject | undefined {
-  if (!isClaude(modelId) || !claudeThinks(modelId)) return undefined;
+function bedrockThinking(body: JsonObject, family: BedrockFamily, modelId: string, cap: number | undefined): JsonObject | undefined {
+  if (family !== 'anthropic' || !claudeThinks(modelId)) return undefined;
   if (clientThinking(body) !== undefined && isObject(body.thinking)) return body.thinking;
   return claudeThinking(body, modelId, cap ?? CLAUDE_DEFAULT_CAP, true);
 }
@@ -186,9 +187,39 @@ function bedrockThinking(body: JsonObject, modelId: string, cap: number | undefi
 /** The output cap a Claude model's thinking budget is fitted to when the client sets none (an anthropic Provider's default too). */
 const CLAUDE_DEFAULT_CAP = 4096;
 
-/** Model ids, inference profiles and ARNs that name an Anthropic Claude model (`us.anthropic.claude-…`). */
-function isClaude(modelId: string): boolean {
-  return /anthropic\.|claude/i.test(modelId);
+/** The Mistral models whose request body has `top_k` (Bedrock's Mistral text-completion models); the chat models' has none. */
+const MISTRAL_TOP_K = /mistral-7b|mixtral-8x7b|mistral-small-2402|mistral-large-2402/i;
+
+/**
+ * The sampling fields beyond inferenceConfig, in additionalModelRequestFields under the name the
+ * model family documents, since Converse refuses a field the family does not know (400
+ * "extraneous key [top_k] is not permitted"): before, `top_k` went as `top_k` to every model, so
+ * a request with it failed on Nova, Llama, DeepSeek and the other families that have no such key.
+ *
+ * `top_k`: Claude and Mistral's text-completion models `top_k`, Nova `inferenceConfig.topK`,
+ * Cohere `k`; the other families have none, and it is left out, as on `openai` targets (the
+ * clients that send it are /v1/messages ones, which send it as a matter of course); a model id
+ * that names no family (a provisioned throughput's ARN, say) gets `top_k`, as before.
+ * Penalties: Cohere Command R and OpenAI's gpt-oss take `frequency_penalty` and `presence_penalty`
+ * as OpenAI names them; for the others a non-zero one would change the answer and is a 400
+ * `unsupported_by_provider` naming it and the model (0, OpenAI's default, is dropped), as before.
+ */
+function familyFields(body: JsonObject, family: BedrockFamily, modelId: string): Record<string, unknown> {
+  const extra: Record<string, unknown> = {};
+  const topK = body.top_k;
+  if (typeof topK === 'number') {
+    if (family === 'anthropic' || family === 'unknown' || (family === 'mistral' && MISTRAL_TOP_K.test(modelId))) extra.top_k = topK;
+    else if (family === 'nova') extra.inferenceConfig = { topK };
+    else if (family === 'cohere') extra.k = topK;
+  }
+  const takesPenalties = family === 'openai' || (family === 'cohere' && /command-r/i.test(modelId));
+  for (const param of ['frequency_penalty', 'presence_penalty'] as const) {
+    const value = body[param];
+    if (typeof value !== 'number' || value === 0) continue;
+    if (!takesPenalties) throw new RequestTranslationError(`${param} (other than 0) is not supported by bedrock model ${modelId}`, param);
+    extra[param] = value;
+  }
+  return extra;
 }
 
 function hasToolBlocks(messages: BedrockMessage[]): boolean {

@@ -7,12 +7,14 @@ import { RequestTranslationError } from '../types.js';
  * and a non-zero `presence_penalty` or `frequency_penalty`.
  * Before, logprobs were dropped silently and the answer said `logprobs: null`. The 400 is
  * `unsupported_by_provider` naming the parameter; a route fails over to a target that has it.
+ * `penalties: false` leaves the penalties to the caller (Bedrock, where some model families take them).
  */
-export function refuseUnsupported(body: JsonObject): void {
+export function refuseUnsupported(body: JsonObject, { penalties = true }: { penalties?: boolean } = {}): void {
   refuseWithoutEquivalent(body);
   if (typeof body.n === 'number' && body.n > 1) throw new RequestTranslationError('n > 1 is not supported by this provider', 'n');
   if (body.logprobs === true) throw new RequestTranslationError('logprobs is not supported by this provider', 'logprobs');
   if (typeof body.top_logprobs === 'number' && body.top_logprobs > 0) throw new RequestTranslationError('top_logprobs is not supported by this provider', 'top_logprobs');
+  if (!penalties) return;
   refuseNonZero(body, 'presence_penalty');
   refuseNonZero(body, 'frequency_penalty');
 }

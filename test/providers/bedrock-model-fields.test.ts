@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBedrockEmulator } from '../emulators/bedrock.js';
+import type { Emulator } from '../emulators/emulator-server.js';
+import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
+import { providerManifest, routeManifest, secretManifest } from './provider-manifests.js';
+
+// The sampling fields Converse's inferenceConfig has no place for (top_k, the penalties) go in
+// additionalModelRequestFields under the name each model family documents, and Converse answers
+// 400 "extraneous key […] is not permitted" to any other (the emulator does as Bedrock, per family).
+// Before, top_k went as `top_k` to every model, so /v1/messages requests with it failed on Nova,
+// Llama or DeepSeek, and a penalty was refused even for the families that take one.
+
+const AWS = { accessKeyId: 'AKIDFAMILY', secretAccessKey: 'family/secret' };
+const MODELS = {
+  claude: 'arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0',
+  nova: 'us.amazon.nova-pro-v1:0',
+  llama: 'meta.llama3-1-70b-instruct-v1:0',
+  deepseek: 'us.deepseek.r1-v1:0',
+  cohere: 'cohere.command-r-plus-v1:0',
+  gptoss: 'openai.gpt-oss-120b-1:0',
+  mistral: 'mistral.mistral-large-2407-v1:0',
+  mixtral: 'mistral.mixtral-8x7b-instruct-v0:1',
+} as const;
+type Family = keyof typeof MODELS;
+
+describe('Bedrock: sampling fields per model family', () => {
+  let bedrock: Emulator;
+  let gateway: TestGateway;
+
+  beforeAll(async () => {
+    bedrock = await startBedrockEmulator(AWS, 'us-east-1');
+    gateway = await startTestGateway({
+      'providers.yaml':
+        providerManifest('bedrock', 'bedrock', bedrock.url, '{ aws: { secretName: aws } }', '  bedrock: { region: us-east-1 }\n') +
+        secretManifest('aws', { AWS_ACCESS_KEY_ID: AWS.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS.secretAccessKey }),
+      'routes.yaml': Object.entries(MODELS)
+        .map(([name, model]) => routeManifest(name, [['bedrock', model]]))
+        .join(''),
+    });
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await bedrock?.close();
+  });
+
+  const post = (path: string, body: object): Promise<Response> =>
+    fetch(`${gateway.url}${path}`, { method: 'POST', headers: { authorization: 'Bearer client-key', 'x-api-key': 'client-key', 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
+  const sent = (): Record<string, unknown> => bedrock.requests.at(-1)?.body ?? {};
+
+  it.each<[Family, unknown]>([
+    ['claude', { top_k: 5 }],
+    ['nova', { inferenceConfig: { topK: 5 } }],
+    ['cohere', { k: 5 }],
+    ['mixtral', { top_k: 5 }],
+    ['llama', undefined],
+    ['deepseek', undefined],
+    ['gptoss', undefined],
+    ['mistral', undefined],
+  ])('/v1/messages top_k to %s: additionalModelRequestFields %j, and the model answers', async (family, fields) => {
+    bedrock.script({ kind: 'text', text: 'sampled' });
+    const problemsBefore = bedrock.problems.length;
+    const res = await post('/v1/messages', { model: family, max_tokens: 64, top_k: 5, messages: [{ role: 'user', content: 'hi' }] });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { content: { text: string }[] }).content[0]?.text).toBe('sampled');
+    expect(sent().additionalModelRequestFields).toEqual(fields);
+    expect(bedrock.problems.slice(problemsBefore)).toEqual([]);
+  });
+
+  it.each<Family>(['cohere', 'gptoss'])('non-zero penalties reach %s, which takes them, as frequency_penalty and presence_penalty', async (family) => {
+    bedrock.script({ kind: 'text', text: 'penalised' });
+    const problemsBefore = bedrock.problems.length;
+    const res = await post('/v1/chat/completions', { model: family, messages: [{ role: 'user', content: 'hi' }], frequency_penalty: 0.5, presence_penalty: 0.25 });
+    expect(res.status).toBe(200);
+    expect(sent().additionalModelRequestFields).toEqual({ frequency_penalty: 0.5, presence_penalty: 0.25 });
+    expect(bedrock.problems.slice(problemsBefore)).toEqual([]);
+  });
+
+  it.each<Family>(['llama', 'nova', 'claude'])('a non-zero penalty to %s, which has none, is a 400 unsupported_by_provider naming it and the model, before any upstream call', async (family) => {
+    const before = bedrock.requests.length;
+    const res = await post('/v1/chat/completions', { model: family, messages: [{ role: 'user', content: 'hi' }], presence_penalty: 0.5 });
+    expect(res.status).toBe(400);
+    const { error } = (await res.json()) as { error: { code: string; param: string; message: string } };
+    expect(error).toMatchObject({ code: 'unsupported_by_provider', param: 'presence_penalty' });
+    expect(error.message).toContain(MODELS[family]);
+    expect(bedrock.requests.length).toBe(before);
+  });
+
+  it('penalties of 0 (the default some client libraries send) are dropped, and Llama answers', async () => {
+    bedrock.script({ kind: 'text', text: 'zero' });
+    const res = await post('/v1/chat/completions', { model: 'llama', messages: [{ role: 'user', content: 'hi' }], presence_penalty: 0, frequency_penalty: 0 });
+    expect(res.status).toBe(200);
+    expect(sent()).not.toHaveProperty('additionalModelRequestFields');
+  });
+});
