@@ -114,12 +114,14 @@ function thinkingOf(req: ReceivedRequest, modelId: string, p: string[]): boolean
  * merges them into it), as its Bedrock model-parameters page documents; `thinking` is thinkingOf's.
  * Ids the emulator does not place (a provisioned throughput's ARN, say) are not checked.
  */
-function additionalKeys(modelId: string): { top: string[]; nested?: Record<string, string[]> } | undefined {
+function additionalKeys(modelId: string): { top: string[]; nested?: Record<string, string[]>; openai?: true } | undefined {
   if (/anthropic\.|claude/.test(modelId)) return { top: ['top_k', 'anthropic_beta'] };
   if (/amazon\.nova/.test(modelId)) return { top: ['inferenceConfig', 'reasoningConfig'], nested: { inferenceConfig: ['topK'] } };
   if (/cohere\.command-r/.test(modelId)) return { top: ['k', 'p', 'frequency_penalty', 'presence_penalty', 'seed', 'preamble', 'documents'] };
   if (/mistral\.(mistral-7b|mixtral-8x7b|mistral-small-2402|mistral-large-2402)/.test(modelId)) return { top: ['top_k'] };
   if (/openai\.gpt-oss/.test(modelId)) return { top: ['frequency_penalty', 'presence_penalty', 'seed', 'reasoning_effort', 'logit_bias', 'n', 'user', 'service_tier'] };
+  // OpenAI's own models (GPT-5 and later) take Responses-style fields, and refuse others in OpenAI's words.
+  if (/openai\./.test(modelId)) return { top: ['reasoning'], openai: true };
   if (/meta\.llama|deepseek\.|ai21\.|mistral\.|amazon\.titan|qwen\./.test(modelId)) return { top: [] };
   return undefined;
 }
@@ -127,6 +129,10 @@ function additionalKeys(modelId: string): { top: string[]; nested?: Record<strin
 /** Converse's 400 for a key the model's request does not know, in its words. */
 const extraneous = (path: string, key: string): string =>
   `The model returned the following errors: Malformed input request: ${path}: extraneous key [${key}] is not permitted, please reformat your input and try again.`;
+
+/** Converse's 400 for a field an OpenAI model does not know: OpenAI's own error, inside Converse's message. */
+const unknownParameter = (key: string): string =>
+  `The model returned the following errors: ${JSON.stringify({ error: { code: 'unknown_parameter', message: `Unknown parameter: '${key}'.`, param: key, type: 'invalid_request_error' } })}`;
 
 function checkAdditionalFields(req: ReceivedRequest, modelId: string, p: string[]): void {
   const fields = req.body.additionalModelRequestFields;
@@ -136,7 +142,7 @@ function checkAdditionalFields(req: ReceivedRequest, modelId: string, p: string[
   for (const [key, value] of Object.entries(fields)) {
     if (key === 'thinking') continue;
     if (!allowed.top.includes(key)) {
-      p.push(extraneous('#', key));
+      p.push(allowed.openai === true ? unknownParameter(key) : extraneous('#', key));
       continue;
     }
     const nested = allowed.nested?.[key];

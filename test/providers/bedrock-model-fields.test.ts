@@ -18,6 +18,7 @@ const MODELS = {
   deepseek: 'us.deepseek.r1-v1:0',
   cohere: 'cohere.command-r-plus-v1:0',
   gptoss: 'openai.gpt-oss-120b-1:0',
+  gpt: 'us.openai.gpt-5.6-luna-v1:0',
   mistral: 'mistral.mistral-large-2407-v1:0',
   mixtral: 'mistral.mixtral-8x7b-instruct-v0:1',
 } as const;
@@ -56,6 +57,7 @@ describe('Bedrock: sampling fields per model family', () => {
     ['llama', undefined],
     ['deepseek', undefined],
     ['gptoss', undefined],
+    ['gpt', undefined],
     ['mistral', undefined],
   ])('/v1/messages top_k to %s: additionalModelRequestFields %j, and the model answers', async (family, fields) => {
     bedrock.script({ kind: 'text', text: 'sampled' });
@@ -67,16 +69,23 @@ describe('Bedrock: sampling fields per model family', () => {
     expect(bedrock.problems.slice(problemsBefore)).toEqual([]);
   });
 
-  it.each<Family>(['cohere', 'gptoss'])('non-zero penalties reach %s, which takes them, as frequency_penalty and presence_penalty', async (family) => {
+  it.each<Family>(['cohere', 'gptoss'])('non-zero penalties and seed reach %s, which takes them, as frequency_penalty, presence_penalty and seed', async (family) => {
     bedrock.script({ kind: 'text', text: 'penalised' });
     const problemsBefore = bedrock.problems.length;
-    const res = await post('/v1/chat/completions', { model: family, messages: [{ role: 'user', content: 'hi' }], frequency_penalty: 0.5, presence_penalty: 0.25 });
+    const res = await post('/v1/chat/completions', { model: family, messages: [{ role: 'user', content: 'hi' }], frequency_penalty: 0.5, presence_penalty: 0.25, seed: 42 });
     expect(res.status).toBe(200);
-    expect(sent().additionalModelRequestFields).toEqual({ frequency_penalty: 0.5, presence_penalty: 0.25 });
+    expect(sent().additionalModelRequestFields).toEqual({ frequency_penalty: 0.5, presence_penalty: 0.25, seed: 42 });
     expect(bedrock.problems.slice(problemsBefore)).toEqual([]);
   });
 
-  it.each<Family>(['llama', 'nova', 'claude'])('a non-zero penalty to %s, which has none, is a 400 unsupported_by_provider naming it and the model, before any upstream call', async (family) => {
+  it('seed is left out for the families without one (Llama), which answer', async () => {
+    bedrock.script({ kind: 'text', text: 'seeded' });
+    const res = await post('/v1/chat/completions', { model: 'llama', messages: [{ role: 'user', content: 'hi' }], seed: 42 });
+    expect(res.status).toBe(200);
+    expect(sent()).not.toHaveProperty('additionalModelRequestFields');
+  });
+
+  it.each<Family>(['llama', 'nova', 'claude', 'gpt'])('a non-zero penalty to %s, which has none, is a 400 unsupported_by_provider naming it and the model, before any upstream call', async (family) => {
     const before = bedrock.requests.length;
     const res = await post('/v1/chat/completions', { model: family, messages: [{ role: 'user', content: 'hi' }], presence_penalty: 0.5 });
     expect(res.status).toBe(400);

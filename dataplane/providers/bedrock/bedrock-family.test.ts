@@ -51,7 +51,9 @@ describe('toConverseRequest: top_k and penalties per family', () => {
   it('penalties: as sent to Cohere Command R and gpt-oss, a 400 naming the field and the model elsewhere, 0 dropped', () => {
     const penalties = { frequency_penalty: 0.5, presence_penalty: -0.5 };
     expect(toConverseRequest({ ...hi, ...penalties }, 'cohere.command-r-plus-v1:0').additionalModelRequestFields).toEqual(penalties);
-    expect(toConverseRequest({ ...hi, ...penalties }, 'openai.gpt-oss-120b-1:0').additionalModelRequestFields).toEqual(penalties);
+    expect(toConverseRequest({ ...hi, ...penalties, seed: 3 }, 'openai.gpt-oss-120b-1:0').additionalModelRequestFields).toEqual({ ...penalties, seed: 3 });
+    expect(() => toConverseRequest({ ...hi, frequency_penalty: 1 }, 'us.openai.gpt-5.6-luna-v1:0')).toThrow(/frequency_penalty \(other than 0\) is not supported by bedrock model us\.openai\.gpt-5\.6-luna-v1:0/);
+    expect(toConverseRequest({ ...hi, seed: 3 }, 'meta.llama3-1-70b-instruct-v1:0')).not.toHaveProperty('additionalModelRequestFields');
     expect(() => toConverseRequest({ ...hi, presence_penalty: 1 }, 'us.deepseek.r1-v1:0')).toThrow(
       new RequestTranslationError('presence_penalty (other than 0) is not supported by bedrock model us.deepseek.r1-v1:0', 'presence_penalty'),
     );

@@ -203,6 +203,9 @@ const MISTRAL_TOP_K = /mistral-7b|mixtral-8x7b|mistral-small-2402|mistral-large-
  * Penalties: Cohere Command R and OpenAI's gpt-oss take `frequency_penalty` and `presence_penalty`
  * as OpenAI names them; for the others a non-zero one would change the answer and is a 400
  * `unsupported_by_provider` naming it and the model (0, OpenAI's default, is dropped), as before.
+ * OpenAI's GPT-5 and later models on Bedrock take Responses-style fields and answer "Unknown
+ * parameter" to these: they are not gpt-oss. `seed` (which changes nothing but repeatability)
+ * goes as `seed` to the same two, and is left out for the others.
  */
 function familyFields(body: JsonObject, family: BedrockFamily, modelId: string): Record<string, unknown> {
   const extra: Record<string, unknown> = {};
@@ -212,7 +215,8 @@ function familyFields(body: JsonObject, family: BedrockFamily, modelId: string):
     else if (family === 'nova') extra.inferenceConfig = { topK };
     else if (family === 'cohere') extra.k = topK;
   }
-  const takesPenalties = family === 'openai' || (family === 'cohere' && /command-r/i.test(modelId));
+  const takesPenalties = (family === 'openai' && /gpt-oss/i.test(modelId)) || (family === 'cohere' && /command-r/i.test(modelId));
+  if (takesPenalties && typeof body.seed === 'number') extra.seed = body.seed;
   for (const param of ['frequency_penalty', 'presence_penalty'] as const) {
     const value = body[param];
     if (typeof value !== 'number' || value === 0) continue;
