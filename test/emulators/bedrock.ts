@@ -145,6 +145,9 @@ function checkAdditionalFields(req: ReceivedRequest, modelId: string, p: string[
       p.push(allowed.openai === true ? unknownParameter(key) : extraneous('#', key));
       continue;
     }
+    if (key === 'reasoning_effort' && !['low', 'medium', 'high'].includes(String(value))) {
+      p.push(`The model returned the following errors: ${JSON.stringify({ error: { code: 'invalid_value', message: `Invalid value: '${String(value)}'. Supported values are: 'low', 'medium', and 'high'.`, param: key, type: 'invalid_request_error' } })}`);
+    }
     const nested = allowed.nested?.[key];
     if (nested !== undefined && typeof value === 'object' && value !== null) for (const k of Object.keys(value)) if (!nested.includes(k)) p.push(extraneous(`#/${key}`, k));
   }

@@ -78,6 +78,29 @@ describe('Bedrock: sampling fields per model family', () => {
     expect(bedrock.problems.slice(problemsBefore)).toEqual([]);
   });
 
+  it.each<[object, string]>([
+    [{ reasoning_effort: 'high' }, 'high'],
+    [{ reasoning_effort: 'minimal' }, 'low'],
+    [{ reasoning_effort: 'xhigh' }, 'high'],
+  ])('reasoning_effort %j reaches gpt-oss as reasoning_effort %s', async (params, effort) => {
+    bedrock.script({ kind: 'text', text: 'reasoned' });
+    const problemsBefore = bedrock.problems.length;
+    const res = await post('/v1/chat/completions', { model: 'gptoss', messages: [{ role: 'user', content: 'hi' }], ...params });
+    expect(res.status).toBe(200);
+    expect(sent().additionalModelRequestFields).toEqual({ reasoning_effort: effort });
+    expect(bedrock.problems.slice(problemsBefore)).toEqual([]);
+  });
+
+  it('a /v1/messages thinking budget reaches gpt-oss as its reasoning_effort band; Llama gets none', async () => {
+    bedrock.script({ kind: 'text', text: 'reasoned' });
+    const thinking = { type: 'enabled', budget_tokens: 2048 };
+    expect((await post('/v1/messages', { model: 'gptoss', max_tokens: 4096, thinking, messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);
+    expect(sent().additionalModelRequestFields).toEqual({ reasoning_effort: 'low' });
+    bedrock.script({ kind: 'text', text: 'plain' });
+    expect((await post('/v1/messages', { model: 'llama', max_tokens: 4096, thinking, messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);
+    expect(sent()).not.toHaveProperty('additionalModelRequestFields');
+  });
+
   it('seed is left out for the families without one (Llama), which answer', async () => {
     bedrock.script({ kind: 'text', text: 'seeded' });
     const res = await post('/v1/chat/completions', { model: 'llama', messages: [{ role: 'user', content: 'hi' }], seed: 42 });

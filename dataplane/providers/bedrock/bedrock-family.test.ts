@@ -60,3 +60,18 @@ describe('toConverseRequest: top_k and penalties per family', () => {
     expect(toConverseRequest({ ...hi, presence_penalty: 0, frequency_penalty: 0 }, 'meta.llama3-1-70b-instruct-v1:0')).not.toHaveProperty('additionalModelRequestFields');
   });
 });
+
+describe('toConverseRequest: reasoning_effort for gpt-oss', () => {
+  const hi = { messages: [{ role: 'user', content: 'hi' }] };
+  it.each([
+    ['low', 'low'],
+    ['medium', 'medium'],
+    ['none', 'low'],
+    ['max', 'high'],
+    ['bogus', undefined],
+  ])('%s → %s; other families get none', (asked, sent) => {
+    const fields = toConverseRequest({ ...hi, reasoning_effort: asked }, 'openai.gpt-oss-20b-1:0').additionalModelRequestFields;
+    expect(fields).toEqual(sent === undefined ? undefined : { reasoning_effort: sent });
+    expect(toConverseRequest({ ...hi, reasoning_effort: asked }, 'meta.llama3-1-70b-instruct-v1:0')).not.toHaveProperty('additionalModelRequestFields');
+  });
+});

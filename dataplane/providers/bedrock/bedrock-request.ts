@@ -9,6 +9,7 @@ import { isObject } from '../shared/json-guards.js';
 import { jsonResponseTool } from '../shared/json-response-tool.js';
 import { clientThinking } from '../shared/client-thinking.js';
 import { claudeThinking, claudeThinks } from '../shared/reasoning-effort.js';
+import { reasoningEffortForThinking } from '../shared/openai-reasoning.js';
 import { stopSequences } from '../shared/stop-sequences.js';
 import { RequestTranslationError } from '../types.js';
 import type { JsonObject } from '../../core/canonical.js';
@@ -187,6 +188,20 @@ function bedrockThinking(body: JsonObject, family: BedrockFamily, modelId: strin
 /** The output cap a Claude model's thinking budget is fitted to when the client sets none (an anthropic Provider's default too). */
 const CLAUDE_DEFAULT_CAP = 4096;
 
+/**
+ * gpt-oss's `reasoning_effort` (low, medium, high; it always reasons, at medium unless told): the
+ * client's own, the other levels as the nearest (`none` and `minimal` → low, `xhigh` and `max` →
+ * high; a /v1/messages `output_config.effort` has been restated as it by now), else a /v1/messages
+ * client's `thinking` budget in the bands OpenAI-wire targets use. Before, it was never sent.
+ */
+function gptOssEffort(body: JsonObject): 'low' | 'medium' | 'high' | undefined {
+  const asked = body.reasoning_effort;
+  if (typeof asked !== 'string') return reasoningEffortForThinking(body, 'gpt-oss');
+  if (asked === 'low' || asked === 'medium' || asked === 'high') return asked;
+  if (asked === 'none' || asked === 'minimal') return 'low';
+  return asked === 'xhigh' || asked === 'max' ? 'high' : undefined;
+}
+
 /** The Mistral models whose request body has `top_k` (Bedrock's Mistral text-completion models); the chat models' has none. */
 const MISTRAL_TOP_K = /mistral-7b|mixtral-8x7b|mistral-small-2402|mistral-large-2402/i;
 
@@ -205,7 +220,8 @@ const MISTRAL_TOP_K = /mistral-7b|mixtral-8x7b|mistral-small-2402|mistral-large-
  * `unsupported_by_provider` naming it and the model (0, OpenAI's default, is dropped), as before.
  * OpenAI's GPT-5 and later models on Bedrock take Responses-style fields and answer "Unknown
  * parameter" to these: they are not gpt-oss. `seed` (which changes nothing but repeatability)
- * goes as `seed` to the same two, and is left out for the others.
+ * goes as `seed` to the same two, and is left out for the others; gpt-oss also gets its
+ * `reasoning_effort` (gptOssEffort).
  */
 function familyFields(body: JsonObject, family: BedrockFamily, modelId: string): Record<string, unknown> {
   const extra: Record<string, unknown> = {};
@@ -215,8 +231,11 @@ function familyFields(body: JsonObject, family: BedrockFamily, modelId: string):
     else if (family === 'nova') extra.inferenceConfig = { topK };
     else if (family === 'cohere') extra.k = topK;
   }
-  const takesPenalties = (family === 'openai' && /gpt-oss/i.test(modelId)) || (family === 'cohere' && /command-r/i.test(modelId));
+  const gptOss = family === 'openai' && /gpt-oss/i.test(modelId);
+  const takesPenalties = gptOss || (family === 'cohere' && /command-r/i.test(modelId));
   if (takesPenalties && typeof body.seed === 'number') extra.seed = body.seed;
+  const effort = gptOss ? gptOssEffort(body) : undefined;
+  if (effort !== undefined) extra.reasoning_effort = effort;
   for (const param of ['frequency_penalty', 'presence_penalty'] as const) {
     const value = body[param];
     if (typeof value !== 'number' || value === 0) continue;
