@@ -10,6 +10,7 @@ import type { RejectedRecord } from '../budgets/usage-intake.js';
 import type { KubeObject } from '../kube/kube-client.js';
 import type { Distributor } from './distributor.js';
 import { createOperatorApp } from './operator-server.js';
+import { UsageReportResponseSchema } from '../../dataplane/config/usage-report.js';
 
 const budget: BudgetConfig = {
   id: 'team-a/daily',
@@ -78,4 +79,40 @@ describe('operator usage intake', () => {
     const res = await fetch(`${url}/v1/usage`, { method: 'POST', headers: { authorization: 'Bearer t0ken', 'content-type': 'application/json' }, body: JSON.stringify({ records: 'nope' }) });
     expect(res.status).toBe(400);
   });
+
+  // Every pod's usage answer carries every Budget's state: one state that JSON cannot carry (spent
+  // Infinity is sent as null) made every pod of the installation refuse every answer and resend
+  // forever. A tenant could get there with two requests at a price of its own Provider
+  // (`perRequest: 1.7e308`) charged to a Budget of its own namespace.
+  it('keeps a Budget\'s spend a finite number every pod can read, whatever the records cost', async () => {
+    const huge = (seq: number) => ({ seq, at: Date.now(), costUsd: 1.7e308, tokens: 10, budgetIds: [budget.id] });
+    for (const seq of [10, 11]) {
+      const res = await report([huge(seq)]);
+      expect(res.status).toBe(200);
+      const answer: unknown = await res.json();
+      expect(UsageReportResponseSchema.safeParse(answer).success).toBe(true);
+      const spent = (answer as { budgets: Record<string, { spent: number }> }).budgets[budget.id]?.spent;
+      // Still far over the Budget: the clamp does not let the spend through.
+      expect(spent).toBeGreaterThan(budget.amount);
+      expect(Number.isFinite(spent)).toBe(true);
+    }
+  });
+
+  // A time no Date can hold: the late-record log line threw, so the report was answered 503 (and
+  // UsageHistory's day of it threw on every resend, wedging the pod's channel for good).
+  it('drops and acknowledges a record timed outside what a date can hold', async () => {
+    rejected.length = 0;
+    const res = await report([{ seq: 20, at: -1e16, costUsd: 0.01, tokens: 1, budgetIds: [budget.id] }, { seq: 21, at: 1e16, costUsd: 0.01, tokens: 1, budgetIds: [budget.id] }]);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { ackedThrough: number }).ackedThrough).toBe(21);
+    expect(rejected).toEqual([{ pod: 'p1', records: [expect.objectContaining({ seq: 20 }), expect.objectContaining({ seq: 21 })] }]);
+  });
+
+  // The pod's name is a key of every Budget's status.appliedThrough it charges: a megabyte name
+  // made each of those status writes too large for the API server, for every tenant's Budget.
+  it('refuses a report whose pod name no pod can have', async () => {
+    const res = await fetch(`${url}/v1/usage`, { method: 'POST', headers: { authorization: 'Bearer t0ken', 'content-type': 'application/json' }, body: JSON.stringify({ pod: 'p'.repeat(300_000), records: [rec(30, 0.01)] }) });
+    expect(res.status).toBe(400);
+  });
 });
+
