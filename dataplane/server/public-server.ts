@@ -102,10 +102,11 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
     [
       'GET /readyz',
       {
+        // Anyone may ask here: no snapshot version, a hash over every tenant's configuration and
+        // credentials that changes whenever any of them does (the admin port's /readyz names it).
         handle: (_req, res) => {
-          const version = deps.store.current?.snapshot.version;
-          const ready = version !== undefined && !deps.isDraining();
-          sendJson(res, ready ? 200 : 503, {}, { ready, snapshot: version ?? null, draining: deps.isDraining() });
+          const ready = deps.store.current !== undefined && !deps.isDraining();
+          sendJson(res, ready ? 200 : 503, {}, { ready, draining: deps.isDraining() });
         },
         render: openAiError,
       },
