@@ -13,6 +13,7 @@ import {
 } from '../operator/console/web/usage-numbers.js';
 import { type ReadJson, readReports } from '../operator/console/web/usage-reading.js';
 import { kubeconfigError } from '../dataplane/config/kubeconfig-error.js';
+import { printable } from './printable.js';
 
 /** A refusal from wherever the objects are read (API server or console), with its HTTP status. */
 export class ReadRefused extends Error {
@@ -69,13 +70,6 @@ export function spendRows(reports: readonly UsageReportObject[], q: SpendQuery):
   return { rows: breakdownRows(reports, q.by, q.since, q.today), total: windowOf(reports, q.since, q.today).totals };
 }
 
-/**
- * Control and direction-changing characters written out as escapes: a key is a name a tenant chose
- * (a route's public model may be any non-blank text), and printed raw to a terminal it could move
- * the cursor, rewrite rows or set the clipboard of whoever runs `tollgate spend`.
- */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-const printable = (text: string): string => text.replace(UNPRINTABLE, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
 
 /** A plain-text table: the first column left-aligned, the numbers right-aligned. */
 export function renderTable(q: SpendQuery, reports: readonly UsageReportObject[]): string {
