@@ -184,6 +184,16 @@ describe('tollgate spend: reading', () => {
     expect(explainRefusal(new ReadRefused(401, 'Unauthorized'), 'team-b')).toMatch(/^the credentials were not accepted \(401\)/);
   });
 
+  // The message comes from whatever answered (an API server, a console, any URL given to --console)
+  // and names what the user typed (-n): before, it reached the terminal raw, escape sequences included.
+  it('prints a refusal with control characters escaped', () => {
+    for (const status of [401, 403, 404, 500]) {
+      const said = explainRefusal(new ReadRefused(status, 'no\u001b]52;c;aGk=\u0007\u001b[2J\u009b1A'), 'team\u001b[31m-b');
+      expect(said).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+      expect(said).toContain('no\\u{1b}]52;c;aGk=');
+    }
+  });
+
   it('a --kubeconfig that is not valid YAML is reported by its reason and position, never the lines around it (its token)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-spend-'));
     try {

@@ -94,6 +94,10 @@ export function renderJson(q: SpendQuery, reports: readonly UsageReportObject[])
 
 /** What a refusal means to the person running the command. */
 export function explainRefusal(err: ReadRefused, namespace: string | undefined): string {
+  return printable(refusalText(err, namespace));
+}
+
+function refusalText(err: ReadRefused, namespace: string | undefined): string {
   const where = namespace === undefined ? 'in every namespace' : `in namespace ${namespace}`;
   if (err.status === 401) return `the credentials were not accepted (401): ${err.message}`;
   if (err.status === 403) return `not allowed to list usagereports ${where} (403)${namespace === undefined ? '; pass -n <namespace> for one you may read' : ''}: ${err.message}`;

@@ -325,6 +325,7 @@ function onSignals(stop: () => Promise<{ drained: boolean }>): void {
 /** `tollgate spend`: the console's breakdown as a table, from the same UsageReport objects. */
 async function spend(values: { by?: string; since?: string; namespace?: string; kubeconfig?: string; context?: string; console?: string; 'token-file'?: string; output?: string }): Promise<void> {
   const { consoleReader, explainRefusal, kubeReader, parseBy, parseSince, ReadRefused, renderJson, renderTable, spendReports } = await import('./spend-command.js');
+  const { printable } = await import('./printable.js');
   const by = parseBy(values.by);
   if ('error' in by) fail(by.error);
   const span = parseSince(values.since ?? '7d', Date.now());
@@ -349,7 +350,8 @@ async function spend(values: { by?: string; since?: string; namespace?: string; 
     const reports = await spendReports(source.read, query);
     process.stdout.write(output === 'json' ? renderJson(query, reports) : renderTable(query, reports));
   } catch (err) {
-    process.stderr.write(`tollgate spend: ${err instanceof ReadRefused ? explainRefusal(err, query.namespace) : (err as Error).message}\n`);
+    // A JSON error quotes what the server sent: escaped like a refusal.
+    process.stderr.write(`tollgate spend: ${err instanceof ReadRefused ? explainRefusal(err, query.namespace) : printable((err as Error).message)}\n`);
     process.exitCode = 1;
   } finally {
     await source.close();
