@@ -14,6 +14,8 @@ import { estimatePromptTokens } from '../metering/token-estimate.js';
 import type { Transport } from '../upstream/transport.js';
 import { explainDataPolicy } from '../policy/capture/explain-policy.js';
 import type { CaptureSampler } from '../policy/capture/capture-sampler.js';
+import { jsonShapeProblem } from '../core/json-shape.js';
+import { bodyErrors, DEFAULT_MAX_JSON_ELEMENTS, MAX_JSON_DEPTH } from '../server/body/json-body.js';
 
 export interface DebugRouteDeps {
   store: SnapshotStore;
@@ -24,6 +26,8 @@ export interface DebugRouteDeps {
   transport?: Transport;
   /** The capture's sampler: whether an x-request-id would be recorded under a sampled DataPolicy. */
   sampler: CaptureSampler;
+  /** The public port's bound on objects, arrays and members (`--max-json-elements`). */
+  maxJsonElements?: number;
 }
 
 /** The Authorization header of the caller whose request is explained. */
@@ -33,10 +37,27 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * The body as the public port would read it: nesting and elements bounded in one pass over the
+ * bytes before JSON.parse. Before, express.json parsed whatever fit in 4 MB: nested arrays held the
+ * event loop every tenant's requests share for about a second.
+ */
+function parsedBody(raw: unknown, maxJsonElements: number): unknown {
+  if (!Buffer.isBuffer(raw)) return raw; // not JSON (express.raw left it alone): explained as no body
+  const shape = jsonShapeProblem(raw, MAX_JSON_DEPTH, maxJsonElements);
+  if (shape === 'too_deep') throw bodyErrors.tooDeep();
+  if (shape === 'too_many_elements') throw bodyErrors.tooManyElements(maxJsonElements);
+  try {
+    return raw.length === 0 ? {} : (JSON.parse(raw.toString('utf8')) as unknown);
+  } catch (err) {
+    throw errors.invalidJson(err instanceof Error ? err.message : String(err));
+  }
+}
+
 async function explain(deps: DebugRouteDeps, req: Request, signal: AbortSignal): Promise<JsonObject> {
   const runtime = deps.store.current;
   if (runtime === undefined) throw errors.notReady();
-  const body: unknown = req.body;
+  const body = parsedBody(req.body, deps.maxJsonElements ?? DEFAULT_MAX_JSON_ELEMENTS);
   if (!isObject(body) || typeof body.model !== 'string') throw errors.badRequest('send the request body a client would send (a JSON object with model)');
   // Authorization carries the admin token here; the credential of the caller to explain comes in
   // its own header (x-api-key and api-key pass as they are).
@@ -70,7 +91,7 @@ async function explain(deps: DebugRouteDeps, req: Request, signal: AbortSignal):
  * `guardrails.passThrough`: whether the route's pass-through endpoints would be refused).
  */
 export function mountDebugRoute(app: Express, deps: DebugRouteDeps): void {
-  app.post('/debug/route', express.json({ limit: SMALL_BODY_LIMIT }), (req, res) => {
+  app.post('/debug/route', express.raw({ type: 'application/json', limit: SMALL_BODY_LIMIT }), (req, res) => {
     // A webhook asked by the dry run stops waiting when the admin client leaves.
     const gone = new AbortController();
     res.on('close', () => gone.abort());

@@ -371,7 +371,14 @@ export class Dataplane {
         import('../admin/debug-route.js'),
       ]);
       const extend: AdminDeps['extend'] = (app) => {
-        mountDebugRoute(app, { store: this.store, router: this.router, transport: this.transport, sampler: this.capture.sampler, ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }) });
+        mountDebugRoute(app, {
+          store: this.store,
+          router: this.router,
+          transport: this.transport,
+          sampler: this.capture.sampler,
+          maxJsonElements: this.bodyLimits.maxJsonElements,
+          ...(this.opts.auth === undefined ? {} : { auth: this.opts.auth }),
+        });
       };
       const unready = (): string | undefined => {
         if (this.opts.requireServiceAccounts === true && this.opts.auth?.verifiesServiceAccounts !== true) return NO_TOKEN_REVIEW;
