@@ -12,6 +12,12 @@ export const MAX_RECORD_USD = 1e9;
 /** A record's time must be one a Date can hold (ms since epoch): the day and period math formats it. */
 const MAX_RECORD_AT_MS = 8.64e15;
 
+/**
+ * A namespace name (an RFC 1123 label). UsageHistory keys its reports `<namespace>/<day>`: a slash
+ * in one made it write a UsageReport named after the rest into another namespace.
+ */
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
 /** The report's frame; its records are checked one by one. */
 const ReportFrameSchema = z.object({
   // A pod name (a DNS subdomain): it becomes a key of every charged Budget's status.appliedThrough.
@@ -55,6 +61,8 @@ export function parseUsageReport(body: unknown): UsageIntake {
       // Before, `new Date(at).toISOString()` threw while counting: the report was answered 503 and
       // resent for ever, every later record of the pod held behind it.
       rejected.push({ seq: parsed.data.seq, reason: `at: ${parsed.data.at} is not a time (ms since 1970, at most ${MAX_RECORD_AT_MS})` });
+    } else if (parsed.data.request !== undefined && !NAMESPACE.test(parsed.data.request.namespace)) {
+      rejected.push({ seq: parsed.data.seq, reason: `request.namespace: ${JSON.stringify(parsed.data.request.namespace)} is not a namespace name` });
     } else {
       const record = parsed.data;
       if (record.costUsd > MAX_RECORD_USD) record.costUsd = MAX_RECORD_USD;

@@ -114,5 +114,20 @@ describe('operator usage intake', () => {
     const res = await fetch(`${url}/v1/usage`, { method: 'POST', headers: { authorization: 'Bearer t0ken', 'content-type': 'application/json' }, body: JSON.stringify({ pod: 'p'.repeat(300_000), records: [rec(30, 0.01)] }) });
     expect(res.status).toBe(400);
   });
+
+  // UsageHistory keys its reports "<namespace>/<day>" and splits the key on "/": a namespace with a
+  // slash made it create a UsageReport named after the rest (any name) in another namespace.
+  it('drops a usage-history record whose namespace is not a namespace name', async () => {
+    rejected.length = 0;
+    const request = { outcome: 'ok', failovers: 0, cacheHit: false, inputTokens: 1, outputTokens: 1, cachedInputTokens: 0, latencyMs: 5 };
+    const res = await report([
+      { seq: 40, at: Date.now(), costUsd: 0, tokens: 0, budgetIds: [], request: { ...request, namespace: 'team-a/not-a-day' } },
+      { seq: 41, at: Date.now(), costUsd: 0, tokens: 0, budgetIds: [], request: { ...request, namespace: 'Team_A' } },
+      { seq: 42, at: Date.now(), costUsd: 0, tokens: 0, budgetIds: [], request: { ...request, namespace: 'team-a' } },
+    ]);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { ackedThrough: number }).ackedThrough).toBe(42);
+    expect(rejected).toEqual([{ pod: 'p1', records: [expect.objectContaining({ seq: 40 }), expect.objectContaining({ seq: 41 })] }]);
+  });
 });
 
