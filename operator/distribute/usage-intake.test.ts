@@ -129,5 +129,16 @@ describe('operator usage intake', () => {
     expect(((await res.json()) as { ackedThrough: number }).ackedThrough).toBe(42);
     expect(rejected).toEqual([{ pod: 'p1', records: [expect.objectContaining({ seq: 40 }), expect.objectContaining({ seq: 41 })] }]);
   });
+
+  // The report body is read with the public port's bounds before JSON.parse: before, any JSON up to
+  // 4 MB was parsed, and 4 MB of nested arrays held the leader's event loop (every pod's usage
+  // answers, the snapshot pushes) for about a second.
+  it('refuses a report nested deeper than any report is, before parsing it', async () => {
+    const depth = 1_000_000;
+    const body = `{"pod":"p1","records":[],"extra":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    const res = await fetch(`${url}/v1/usage`, { method: 'POST', headers: { authorization: 'Bearer t0ken', 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toMatch(/deeper than 16 levels/);
+  });
 });
 
