@@ -64,6 +64,8 @@ export const PricingSchema = z.object({
   perVideoSecondUsd: z.number().min(0).optional(),
   /** The fraction of the token prices a Batch API request is billed at (POST /v1/batches); absent: DEFAULT_BATCH_PRICE_MULTIPLIER (0.5). */
   batchMultiplier: z.number().min(0).max(1).optional(),
+  /** USD per million tokens a fine-tuning job trains (its files' examples × epochs); absent: the route refuses fine-tuning jobs. */
+  trainingPerMTok: z.number().min(0).optional(),
 });
 export type Pricing = z.infer<typeof PricingSchema>;
 

@@ -103,6 +103,13 @@ export const ModelPricingSchema = z
       .describe(
         'Fraction of the token prices a Batch API request is billed at: a batch (POST /v1/batches) is charged its worst case at these prices times it. Defaults to 0.5, what OpenAI and Azure OpenAI (global batch) bill; set 1 for an upstream whose batches are not discounted.',
       ),
+    training: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(
+        'USD per million trained tokens of a fine-tuning job (POST /v1/fine_tuning/jobs) on this base model: a job is charged its worst case (its files\' tokens times its epochs) at it. Unset: routes to this model refuse fine-tuning jobs (set 0 to run them free of charge).',
+      ),
   })
   .describe('Prices in USD per million tokens, used to meter cost and enforce budgets; per-request and per-unit prices apply to pass-through endpoints.');
 

@@ -88,6 +88,7 @@ function optionalPrices(type: string, pricing: z.infer<typeof ModelPricingSchema
   if (pricing?.perMillionCharacters !== undefined) out.perMCharactersUsd = pricing.perMillionCharacters;
   if (pricing?.perVideoSecond !== undefined) out.perVideoSecondUsd = pricing.perVideoSecond;
   if (pricing?.batch !== undefined) out.batchMultiplier = pricing.batch;
+  if (pricing?.training !== undefined) out.trainingPerMTok = pricing.training;
   return out;
 }
 

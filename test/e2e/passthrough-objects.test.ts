@@ -28,7 +28,7 @@ spec:
 const MODELS = `  models:
     - { name: file-search, pricing: { perFileSearch: 0.0025 } }
     - { name: sora-2, pricing: { perVideoSecond: 0.1 } }
-    - { name: gpt-4o-mini-2024-07-18, pricing: { input: 0.15, output: 0.6 } }
+    - { name: gpt-4o-mini-2024-07-18, pricing: { input: 0.15, output: 0.6, training: 3 } }
 `;
 
 describe('pass-through: the objects of the Provider account', () => {
@@ -193,7 +193,7 @@ spec:
     expect((await client.videos.list()).data.length).toBeGreaterThan(0);
   });
 
-  it('containers: created, a file uploaded as a form and read back; fine-tuning jobs on the target base model; evals and their runs — logged, not metered', async () => {
+  it('containers: created, a file uploaded as a form and read back; fine-tuning jobs on the target base model (charged their worst case: passthrough-tuning-evals.test.ts); evals and their runs — logged, not metered', async () => {
     const before = records().length;
     const knowledge = on('knowledge');
     const container = await knowledge.containers.create({ name: 'scratch' });
@@ -204,6 +204,7 @@ spec:
     expect(await read.text()).toBe('a,b\n1,2\n');
 
     const tuning = on('ft-base');
+    upstream.files.set('file-train', Buffer.from('{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}\n'));
     const job = await tuning.fineTuning.jobs.create({ model: 'ft-base', training_file: 'file-train' });
     // The route decides which base model is fine-tuned: its target's, whatever the client named.
     expect(job).toMatchObject({ object: 'fine_tuning.job', model: 'gpt-4o-mini-2024-07-18', status: 'validating_files' });
@@ -216,7 +217,8 @@ spec:
     const run = await knowledge.evals.runs.create(evaluation.id, { data_source: { type: 'jsonl', source: { type: 'file_id', id: 'file-x' } } });
     expect(run).toMatchObject({ object: 'eval.run', eval_id: evaluation.id, status: 'queued' });
     expect((await knowledge.evals.runs.list(evaluation.id)).data).toHaveLength(1);
-    expect(records().length).toBe(before);
+    // The job only: its trained tokens' worst case.
+    expect(records().slice(before).map((r) => r.estimateReason)).toEqual(['fine_tuning_worst_case']);
   });
 
   it('a route that does not enable the endpoint answers 404 naming it; a path refused on purpose says why instead of a bare 404', async () => {

@@ -12,7 +12,7 @@ import { ImageStreamReader } from './image-stream-reader.js';
 import { chargesAnswerUsage, runsModel } from './passthrough-paths.js';
 import type { ForwardTarget } from './passthrough-route.js';
 import { answerUnits, estimatedAudioSeconds, passThroughUsage, requestUnits } from './passthrough-usage.js';
-import type { BatchWorstCase } from './batch-lines.js';
+import type { CreationWorstCase } from './worst-case-admission.js';
 
 /** What metering knows of a pass-through attempt. */
 export interface MeteredAttempt {
@@ -37,15 +37,20 @@ export interface MeteredAttempt {
   observed: ForwardedAttempt;
   /** Set when the client left before the answer's end: an answer cut short is then marked client_gone. */
   clientLeft?: true;
-  /** A batch being created: the worst case of its input file's requests (batch-lines.ts), charged once the upstream may have made it. */
-  batch?: BatchWorstCase;
+  /**
+   * A batch, fine-tuning job or eval run being created: the worst case of the work it makes the
+   * upstream run (batch-lines.ts, fine-tuning-admission.ts, eval-run-admission.ts), charged once
+   * the upstream may have made it.
+   */
+  created?: CreationWorstCase;
 }
 
 /**
  * Why a pass-through record is an estimate (`shutdown`: answered 503 at the drain's end, its upstream
- * then cut; `batch_worst_case`: a batch created, charged the worst case of its input file's requests).
+ * then cut; `batch_worst_case`, `fine_tuning_worst_case`, `eval_worst_case`: a batch, a fine-tuning
+ * job, an eval run created, charged the worst case of what it makes the upstream run).
  */
-export type ChargeReason = 'batch_worst_case' | 'client_gone' | 'invalid' | 'lost_attempt' | 'missing' | 'shutdown' | 'truncated';
+export type ChargeReason = CreationWorstCase['reason'] | 'client_gone' | 'invalid' | 'lost_attempt' | 'missing' | 'shutdown' | 'truncated';
 
 export const NO_TOKENS: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
 
@@ -100,8 +105,8 @@ export function meterAnswer(sink: UsageSink, p: MeteredAttempt, proxyRes: Incomi
   const finish = (cut: 'client_gone' | 'truncated' | undefined): void => {
     if (done) return;
     done = true;
-    // A batch was created (its answer, read whole or not, was a success): its worst case is its spend.
-    if (p.batch !== undefined) return chargeBatch(sink, p);
+    // A batch, job or run was created (its answer, read whole or not, was a success): its worst case is its spend.
+    if (p.created !== undefined) return chargeCreated(sink, p);
     const stream = streamed?.result();
     // A stream's last usage event stands for a JSON answer's `usage`: a streamed transcription's
     // says its tokens (or seconds); without it, its seconds are estimated from the upload (below).
@@ -150,16 +155,17 @@ function streamReader(path: string): ImageStreamReader | undefined {
 }
 
 /**
- * A batch the upstream made, or may have made (its answer was lost after it had the whole request):
- * charged the worst case of its input file's requests at the batch price, plus the request's unit
- * prices, marked `batch_worst_case`. The gateway never sees what the batch really used (that is
- * known when it completes, upstream, hours later): the worst case is its spend.
+ * A batch, fine-tuning job or eval run the upstream made, or may have made (its answer was lost
+ * after it had the whole request): charged its worst case (a batch's at the batch price, a job's
+ * trained tokens at the training price, a run's items at the model's prices), plus the request's
+ * unit prices, marked with its reason (`batch_worst_case`, ...). The gateway never sees what the
+ * work really used (that is known when it completes, upstream, hours later): the worst case is its spend.
  */
-export function chargeBatch(sink: UsageSink, p: MeteredAttempt): void {
-  const batch = p.batch;
-  if (batch === undefined) return;
-  const cost = batch.costUsd + unitCostUsd(requestUnits(p.path, p.json, 0, p.method), p.to.target.pricing);
-  charge(sink, p, batch.usage, Math.round(cost * 1e8) / 1e8, 'batch_worst_case');
+export function chargeCreated(sink: UsageSink, p: MeteredAttempt): void {
+  const created = p.created;
+  if (created === undefined) return;
+  const cost = created.costUsd + unitCostUsd(requestUnits(p.path, p.json, 0, p.method), p.to.target.pricing);
+  charge(sink, p, created.usage, Math.round(cost * 1e8) / 1e8, created.reason);
 }
 
 /** A pass-through request's usage record, and its admissions settled with it. */

@@ -6,7 +6,8 @@ import { azurePathForwarding } from '../../providers/azure-openai/azure-paths.js
 import { openAiPathForwarding } from '../../providers/shared/openai-paths.js';
 import { estimatePromptTokens } from '../../metering/token-estimate.js';
 import { DEFAULT_OUTPUT_CAP } from '../../governance/admission.js';
-import { splitLines } from './batch-input.js';
+import { splitLines } from './input-file.js';
+import { batchInputFile } from './batch-admission.js';
 import { BatchLines, type BatchTarget, MAX_BATCH_REQUESTS } from './batch-lines.js';
 
 const target: TargetConfig = { providerId: 'team-a/openai', model: 'gpt-4o-mini', priority: 0, weight: 1, pricing: { inputPerMTok: 2, outputPerMTok: 8, cachedInputPerMTok: 1 } };
@@ -63,7 +64,7 @@ describe('splitLines', () => {
   it('hands every line to the check whatever the chunks (CRLF, no final newline)', async () => {
     for (const size of [1, 7, 1000]) {
       const b = new BatchLines(route, [openai], 'file-1', '/v1/chat/completions', 1000);
-      await splitLines(chunks(`${line('gpt-4o-mini')}\r\n${line('gpt-4o-mini')}\n\n${line('gpt-4o-mini')}`, size), 'file-1', limits, b);
+      await splitLines(chunks(`${line('gpt-4o-mini')}\r\n${line('gpt-4o-mini')}\n\n${line('gpt-4o-mini')}`, size), batchInputFile('file-1'), limits, b);
       expect(b.result().requests).toBe(3);
     }
   });
@@ -71,9 +72,9 @@ describe('splitLines', () => {
   it('refuses a line longer than a request body may be, and a file larger than the bound, with 413', async () => {
     const b = (): BatchLines => new BatchLines(route, [openai], 'file-1', '/v1/chat/completions', 1000);
     const long = line('gpt-4o-mini', { user: 'x'.repeat(400) });
-    await expect(splitLines(chunks(`${line('gpt-4o-mini')}\n${long}\n`, 64), 'file-1', limits, b())).rejects.toMatchObject({ status: 413, message: expect.stringContaining('line 2 of the batch\'s input file file-1 is longer than 300 bytes') });
-    await expect(splitLines(chunks(`${long}`, 1000), 'file-1', limits, b())).rejects.toMatchObject({ status: 413 });
+    await expect(splitLines(chunks(`${line('gpt-4o-mini')}\n${long}\n`, 64), batchInputFile('file-1'), limits, b())).rejects.toMatchObject({ status: 413, message: expect.stringContaining('line 2 of the batch\'s input file file-1 is longer than 300 bytes') });
+    await expect(splitLines(chunks(`${long}`, 1000), batchInputFile('file-1'), limits, b())).rejects.toMatchObject({ status: 413 });
     const many = `${line('gpt-4o-mini')}\n`.repeat(200);
-    await expect(splitLines(chunks(many, 500), 'file-1', limits, b())).rejects.toMatchObject({ status: 413, code: 'batch_input_too_large', message: expect.stringContaining('larger than 10000 bytes') });
+    await expect(splitLines(chunks(many, 500), batchInputFile('file-1'), limits, b())).rejects.toMatchObject({ status: 413, code: 'batch_input_too_large', message: expect.stringContaining('larger than 10000 bytes') });
   });
 });

@@ -9,6 +9,8 @@ import { dearestInputPrice, dearestOutputPrice } from '../../metering/cost.js';
 import { estimatePromptTokens } from '../../metering/token-estimate.js';
 import { promptTokensOf } from './passthrough-usage.js';
 import type { ForwardTarget } from './passthrough-route.js';
+import type { LineSink } from './input-file.js';
+import type { CreationWorstCase } from './worst-case-admission.js';
 
 /** The most requests OpenAI takes in one batch: a longer input file is refused before it goes upstream. */
 export const MAX_BATCH_REQUESTS = 50_000;
@@ -33,14 +35,14 @@ function lineEndpoint(url: string): string {
 /** What a batch line is checked against of a target: the model it runs, as its upstream names it in a batch, and its prices. */
 export type BatchTarget = Pick<ForwardTarget, 'target' | 'forwarding' | 'at'>;
 
-/** What a batch is charged and held at: the sum over its requests of each one's worst case. */
-export interface BatchWorstCase {
+/**
+ * What a batch is charged and held at: the sum over its requests of each one's worst case (usage:
+ * prompt estimates and output caps; costUsd: each at the dearest matching target's token prices,
+ * times its batch multiplier).
+ */
+export interface BatchWorstCase extends CreationWorstCase {
   /** Requests in the input file. */
   requests: number;
-  /** Prompt estimates and output caps, summed (what token Budgets hold and the usage record shows). */
-  usage: Usage;
-  /** USD: each request's prompt estimate and output cap at the dearest matching target's token prices, times its batch multiplier. */
-  costUsd: number;
 }
 
 export const batchErrors = {
@@ -58,7 +60,7 @@ export const batchErrors = {
  * names it (the file is run as it is: the gateway cannot rewrite it). Before, a batch ran whatever
  * models its file named, on the Provider's account, and was charged nothing.
  */
-export class BatchLines {
+export class BatchLines implements LineSink {
   private requests = 0;
   private readonly usage: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
   private costUsd = 0;
@@ -125,7 +127,7 @@ export class BatchLines {
   /** The batch's worst case, once every line was added. */
   result(): BatchWorstCase {
     if (this.requests === 0) throw batchErrors.empty(this.fileId);
-    return { requests: this.requests, usage: { ...this.usage }, costUsd: Math.round(this.costUsd * 1e8) / 1e8 };
+    return { requests: this.requests, usage: { ...this.usage }, costUsd: Math.round(this.costUsd * 1e8) / 1e8, reason: 'batch_worst_case' };
   }
 }
 

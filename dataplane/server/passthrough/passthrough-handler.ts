@@ -21,7 +21,7 @@ import { sendError } from '../send-error.js';
 import { admitPassThrough, type ForwardTarget, MODEL_HEADER, passThroughErrors, passThroughRoute, refusalDecision } from './passthrough-route.js';
 import { createsUpstream, passThroughPath, runsModel } from './passthrough-paths.js';
 import { outputCap } from '../../governance/admission.js';
-import { type AnswerMeter, charge, chargeBatch, type ChargeReason, type MeteredAttempt, meterAnswer, promptUsage } from './answer-meter.js';
+import { type AnswerMeter, charge, chargeCreated, type ChargeReason, type MeteredAttempt, meterAnswer, promptUsage } from './answer-meter.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { lostImageUsage, promptTokensOf, requestUnits } from './passthrough-usage.js';
 import { scrubbedErrorBody } from './upstream-error-body.js';
@@ -37,8 +37,10 @@ import { sseEvent } from '../../sse/sse-writer.js';
 import type { UnattendedAnswers } from './unattended-answers.js';
 import { answerAtDrain, type DrainEnded } from '../unanswered.js';
 import { worstCase } from '../../governance/budget/budget-admitter.js';
-import { admitBatch, batchWorstCase, createsBatch } from './batch-admission.js';
-import type { BatchWorstCase } from './batch-lines.js';
+import { batchWorstCase, createsBatch } from './batch-admission.js';
+import { createsFineTuningJob, fineTuningWorstCase } from './fine-tuning-admission.js';
+import { createsEvalRun, evalRunModel, evalRunWorstCase } from './eval-run-admission.js';
+import { admitWorstCase, type CreationWorstCase } from './worst-case-admission.js';
 
 /**
  * Headers that carry the caller's credentials or address the gateway: never forwarded upstream.
@@ -190,7 +192,9 @@ function gatewayHeaders(p: Pending): Record<string, string> {
  * a file, a batch) and the target had all of it: then only a 429 or 503, which say the upstream
  * did nothing, is failed over. A batch's creation is checked first: its input file is read from
  * the target, each of its requests must be the route's (endpoint and model), and its worst case is
- * held and charged against the Budgets (batch-admission.ts).
+ * held and charged against the Budgets (batch-admission.ts); so are a fine-tuning job's (its files'
+ * tokens × epochs at the training price, fine-tuning-admission.ts) and an eval run's that runs a
+ * model (its items' prompts and output caps, eval-run-admission.ts).
  */
 export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessage, res: ServerResponse, telemetry: RequestTelemetry, path: string, requestId: string) => Promise<void> {
   // The proxy's callbacks see only the request: what this endpoint decided for each request in flight.
@@ -394,6 +398,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       // A JSON body (read whole) or none can be sent again to the next target; a streamed upload cannot.
       const streamed = hasBody(req) && !(json !== undefined && isObject(json));
       const creates = createsUpstream(req.method ?? 'GET', path);
+      const evalRun = createsEvalRun(req.method ?? 'GET', path) && evalRunModel(json) !== undefined;
       // A streamed upload goes to one target only: its bytes are counted once.
       const uploaded = { bytes: 0 };
       const bodyFor = (to: ForwardTarget): { body: Readable; length?: number; resized?: true } => {
@@ -401,6 +406,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         const model = to.forwarding.bodyModel?.(path, to.at) ?? to.target.model;
         if (json !== undefined && isObject(json)) {
           const rewritten: JsonObject = typeof json.model === 'string' ? { ...json, model } : json;
+          // An eval run's data source names the model it runs: the target's, as a job's model (checked to be the route's at admission).
+          if (evalRun && isObject(rewritten.data_source)) rewritten.data_source = { ...rewritten.data_source, model };
           const bytes = Buffer.from(JSON.stringify(rewritten));
           if (bytes.length > maxUpload) throw bodyErrors.tooLarge(maxUpload);
           return { body: Readable.from([bytes]), length: bytes.length };
@@ -425,15 +432,23 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       const held = promptTokens === 0 ? undefined : { promptTokens, maxOutputTokens: outputCap({ op: 'chat', body: {} }, route, promptTokens) };
       const heldUnits = requestUnits(path, json, Number.isFinite(declared) ? declared : 0, req.method);
       let limits;
-      /** A batch being created: the worst case of its input file's requests, read and checked before it goes upstream, held and charged. */
-      let batch: BatchWorstCase | undefined;
+      /**
+       * A batch, fine-tuning job or eval run being created: the worst case of the work it makes the
+       * upstream run, read from its files and checked before it goes upstream, held and charged.
+       */
+      let created: CreationWorstCase | undefined;
       try {
-        if (createsBatch(req.method ?? 'GET', path)) {
-          // Bounded: the file by the route's maxUploadBytes, a line as a request body is, the time by the route's total timeout.
+        const method = req.method ?? 'GET';
+        if (createsBatch(method, path) || createsFineTuningJob(method, path) || createsEvalRun(method, path)) {
+          // Bounded: a file by the route's maxUploadBytes, a line as a request body is, the time by the route's total timeout.
           const bounds = { maxFileBytes: maxUpload, maxLineBytes: deps.bodyLimits.maxBodyBytes, maxJsonElements: deps.bodyLimits.maxJsonElements, deadline: Date.now() + route.timeouts.totalMs };
-          batch = await batchWorstCase(json, route, targets, bounds, agentsNow());
+          created = createsBatch(method, path)
+            ? await batchWorstCase(json, route, targets, bounds, agentsNow())
+            : createsFineTuningJob(method, path)
+              ? await fineTuningWorstCase(json, route, targets, bounds, agentsNow())
+              : await evalRunWorstCase(json, route, targets, path, bounds, agentsNow());
         }
-        limits = batch === undefined ? await admitPassThrough(deps, runtime, caller, route, false, heldUnits, held) : await admitBatch(deps, runtime, caller, route, batch);
+        limits = created === undefined ? await admitPassThrough(deps, runtime, caller, route, false, heldUnits, held) : await admitWorstCase(deps, runtime, caller, route, created);
       } catch (err) {
         // Counted as the pipeline counts a chat request's refusal: before, these were in no rejection counter.
         const refused = err instanceof GatewayError ? refusalDecision(err) : undefined;
@@ -488,7 +503,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
        * output cap); nothing when they are 0.
        */
       const chargeUnanswered = (attempt: Pending, reason: ChargeReason): void => {
-        if (attempt.batch !== undefined) return chargeBatch(deps.usage, attempt);
+        if (attempt.created !== undefined) return chargeCreated(deps.usage, attempt);
         const prompt = unansweredTokens(reason, attempt.to.target.pricing);
         const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes, req.method), attempt.to.target.pricing);
         if (cost === 0) return settle(undefined, 0);
@@ -501,7 +516,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
        * target), as a pipeline request cut so is, marked shutdown. The upstream may finish and bill it, unseen.
        */
       const chargeWorstCase = (attempt: Pending): void => {
-        if (attempt.batch !== undefined) return chargeBatch(deps.usage, attempt);
+        if (attempt.created !== undefined) return chargeCreated(deps.usage, attempt);
         const outputTokens = held?.maxOutputTokens ?? 0;
         const units = uploaded.bytes > 0 ? requestUnits(path, json, uploaded.bytes, req.method) : heldUnits;
         const cost = worstCase(route, promptTokens, outputTokens, units).usd;
@@ -600,7 +615,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       const lost = (attempt: Pending, kind: FailureKind, err: unknown): void => {
         // An answer that came is charged by its meter (read on when its client left), never as lost.
         if (kind === 'Timeout' && hasBody(req) && attempt.proxyReq?.writableFinished === true && !res.headersSent && attempt.answered !== true) {
-          if (attempt.batch !== undefined) chargeBatch(deps.usage, attempt);
+          if (attempt.created !== undefined) chargeCreated(deps.usage, attempt);
           else {
             const prompt = unansweredTokens('lost_attempt', attempt.to.target.pricing);
             const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes, req.method), attempt.to.target.pricing);
@@ -676,7 +691,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
           uploadedBytes: () => uploaded.bytes,
           promptTokens,
           json,
-          ...(batch === undefined ? {} : { batch }),
+          ...(created === undefined ? {} : { created }),
           requestId,
           attempts: index + 1,
           settle,

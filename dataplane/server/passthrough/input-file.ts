@@ -5,55 +5,76 @@ import { GatewayError } from '../../core/gateway-error.js';
 import { refusedLiteral } from '../../config/egress-guard.js';
 import { passThroughPath } from './passthrough-paths.js';
 import type { ForwardTarget } from './passthrough-route.js';
-import type { BatchLines } from './batch-lines.js';
 
-/** What the gateway reads of a batch's input file to check it. */
-export interface BatchInputLimits {
+/**
+ * A JSONL file of the Provider's account that a request makes the upstream run (a batch's input
+ * file, a fine-tuning job's training file, an eval run's items), read and checked before it goes
+ * upstream.
+ */
+export interface InputFile {
+  id: string;
+  /** The request field that names it: a refusal's `param`. */
+  param: string;
+  /** How a refusal names it: "the batch's input file". */
+  title: string;
+  /** A refusal's code: `invalid_<code>`, `<code>_too_large`, `<code>_unreadable`. */
+  code: string;
+}
+
+/** Checks a file's lines one at a time (at most one held); throws the first refusal. */
+export interface LineSink {
+  /** One line of the file, without its newline. */
+  add(text: string, line: number): void;
+}
+
+/** What the gateway reads of an input file to check it. */
+export interface InputFileLimits {
   /** The whole file: the route's maxUploadBytes (the largest file its callers may upload through it). */
   maxFileBytes: number;
-  /** One line (one request): the gateway's limit on a request body. */
+  /** One line (one request, one example): the gateway's limit on a request body. */
   maxLineBytes: number;
-  /** When the route's total timeout runs out: the file is read before it, or the batch is refused. */
+  /** When the route's total timeout runs out: the file is read before it, or the request is refused. */
   deadline: number;
 }
 
-export const batchInputErrors = {
-  badFileId: (): GatewayError => new GatewayError(400, 'invalid_batch_input', 'invalid_request_error', 'input_file_id must be a file id (1 to 256 letters, digits and _-.:~=+@)', { param: 'input_file_id' }),
-  notFound: (fileId: string): GatewayError =>
-    new GatewayError(400, 'invalid_batch_input', 'invalid_request_error', `the batch's input file ${fileId} was not found at the route's targets`, { param: 'input_file_id' }),
-  tooLarge: (fileId: string, limit: number): GatewayError =>
+export const inputFileErrors = {
+  badFileId: (file: InputFile): GatewayError =>
+    new GatewayError(400, `invalid_${file.code}`, 'invalid_request_error', `${file.param} must be a file id (1 to 256 letters, digits and _-.:~=+@)`, { param: file.param }),
+  notFound: (file: InputFile): GatewayError =>
+    new GatewayError(400, `invalid_${file.code}`, 'invalid_request_error', `${file.title} ${file.id} was not found at the route's targets`, { param: file.param }),
+  tooLarge: (file: InputFile, limit: number): GatewayError =>
     new GatewayError(
       413,
-      'batch_input_too_large',
+      `${file.code}_too_large`,
       'invalid_request_error',
-      `the batch's input file ${fileId} is larger than ${limit} bytes, the route's spec.passThrough.maxUploadBytes, which bounds what the gateway reads of it to check its requests`,
-      { param: 'input_file_id' },
+      `${file.title} ${file.id} is larger than ${limit} bytes, the route's spec.passThrough.maxUploadBytes, which bounds what the gateway reads of it to check it`,
+      { param: file.param },
     ),
-  lineTooLong: (fileId: string, line: number, limit: number): GatewayError =>
-    new GatewayError(413, 'batch_input_too_large', 'invalid_request_error', `line ${line} of the batch's input file ${fileId} is longer than ${limit} bytes, the gateway's limit on a request body`, { param: 'input_file_id' }),
-  unreadable: (fileId: string, why: readonly string[]): GatewayError =>
-    new GatewayError(502, 'batch_input_unreadable', 'server_error', `the batch's input file ${fileId} could not be read to check its requests: ${why.join('; ')}`),
+  lineTooLong: (file: InputFile, line: number, limit: number): GatewayError =>
+    new GatewayError(413, `${file.code}_too_large`, 'invalid_request_error', `line ${line} of ${file.title} ${file.id} is longer than ${limit} bytes, the gateway's limit on a request body`, { param: file.param }),
+  unreadable: (file: InputFile, why: readonly string[]): GatewayError =>
+    new GatewayError(502, `${file.code}_unreadable`, 'server_error', `${file.title} ${file.id} could not be read to check it: ${why.join('; ')}`),
 };
 
 const NO_QUERY = new URLSearchParams();
 
 /**
- * Reads a batch's input file (GET /v1/files/{id}/content, with the Provider's credentials) from
+ * Reads an input file (GET /v1/files/{id}/content, with the Provider's credentials) from
  * the route's targets in order, until one has it, and hands each of its lines to `lines`. Streamed
  * and bounded: the file by `maxFileBytes` (413), a line by `maxLineBytes` (413), the time by the
  * route's total timeout. A target that does not have it (404) or cannot be read is passed over;
  * 400 when none has it, 502 when none could be read.
  */
-export async function readBatchInput(
+export async function readInputFile(
   targets: readonly ForwardTarget[],
-  fileId: string,
-  lines: BatchLines,
-  limits: BatchInputLimits,
+  file: InputFile,
+  lines: LineSink,
+  limits: InputFileLimits,
   agents: { http: HttpAgent; https: HttpsAgent },
 ): Promise<void> {
-  const path = `/v1/files/${fileId}/content`;
+  const path = `/v1/files/${file.id}/content`;
   // The id becomes a path upstream: only what the files endpoint itself takes as one (passthrough-paths.ts ID).
-  if (passThroughPath(path)?.route !== '/v1/files/{id}/content') throw batchInputErrors.badFileId();
+  if (passThroughPath(path)?.route !== '/v1/files/{id}/content') throw inputFileErrors.badFileId(file);
   const failures: string[] = [];
   let missing = false;
   for (const to of targets) {
@@ -91,12 +112,12 @@ export async function readBatchInput(
     }
     if (Number(res.headers['content-length'] ?? 0) > limits.maxFileBytes) {
       res.destroy();
-      throw batchInputErrors.tooLarge(fileId, limits.maxFileBytes);
+      throw inputFileErrors.tooLarge(file, limits.maxFileBytes);
     }
-    return splitLines(res, fileId, limits, lines);
+    return splitLines(res, file, limits, lines);
   }
-  if (missing && failures.length === 0) throw batchInputErrors.notFound(fileId);
-  throw batchInputErrors.unreadable(fileId, failures.length === 0 ? ['no target of the route serves files'] : failures);
+  if (missing && failures.length === 0) throw inputFileErrors.notFound(file);
+  throw inputFileErrors.unreadable(file, failures.length === 0 ? ['no target of the route serves files'] : failures);
 }
 
 function get(url: URL, headers: Record<string, string>, agent: HttpAgent | HttpsAgent, timeoutMs: number): Promise<IncomingMessage> {
@@ -111,14 +132,14 @@ function get(url: URL, headers: Record<string, string>, agent: HttpAgent | Https
 }
 
 /** Splits the file into lines as it streams (at most one line held), each handed to `lines`; the first refusal ends the read. */
-export function splitLines(res: Readable, fileId: string, limits: BatchInputLimits, lines: BatchLines): Promise<void> {
+export function splitLines(res: Readable, file: InputFile, limits: InputFileLimits, lines: LineSink): Promise<void> {
   return new Promise((resolve, reject) => {
     let total = 0;
     let line = 1;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let done = false;
-    const timer = setTimeout(() => stop(batchInputErrors.unreadable(fileId, ["the route's total timeout ran out while it was read"])), Math.max(1, limits.deadline - Date.now()));
+    const timer = setTimeout(() => stop(inputFileErrors.unreadable(file, ["the route's total timeout ran out while it was read"])), Math.max(1, limits.deadline - Date.now()));
     const stop = (err?: unknown): void => {
       if (done) return;
       done = true;
@@ -136,17 +157,17 @@ export function splitLines(res: Readable, fileId: string, limits: BatchInputLimi
     res.on('data', (chunk: Buffer) => {
       if (done) return;
       total += chunk.length;
-      if (total > limits.maxFileBytes) return stop(batchInputErrors.tooLarge(fileId, limits.maxFileBytes));
+      if (total > limits.maxFileBytes) return stop(inputFileErrors.tooLarge(file, limits.maxFileBytes));
       try {
         let start = 0;
         for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
-          if (pendingBytes + nl - start > limits.maxLineBytes) throw batchInputErrors.lineTooLong(fileId, line, limits.maxLineBytes);
+          if (pendingBytes + nl - start > limits.maxLineBytes) throw inputFileErrors.lineTooLong(file, line, limits.maxLineBytes);
           take(chunk.subarray(start, nl));
           start = nl + 1;
         }
         if (start < chunk.length) {
           pendingBytes += chunk.length - start;
-          if (pendingBytes > limits.maxLineBytes) throw batchInputErrors.lineTooLong(fileId, line, limits.maxLineBytes);
+          if (pendingBytes > limits.maxLineBytes) throw inputFileErrors.lineTooLong(file, line, limits.maxLineBytes);
           pending.push(chunk.subarray(start));
         }
       } catch (err) {
@@ -161,7 +182,7 @@ export function splitLines(res: Readable, fileId: string, limits: BatchInputLimi
         stop(err);
       }
     });
-    res.once('close', () => stop(batchInputErrors.unreadable(fileId, ['its answer broke off'])));
-    res.once('error', (err) => stop(batchInputErrors.unreadable(fileId, [err.message])));
+    res.once('close', () => stop(inputFileErrors.unreadable(file, ['its answer broke off'])));
+    res.once('error', (err) => stop(inputFileErrors.unreadable(file, [err.message])));
   });
 }

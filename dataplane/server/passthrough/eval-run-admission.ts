@@ -1,0 +1,145 @@
+import type { Agent as HttpAgent } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
+import type { JsonObject } from '../../core/canonical.js';
+import type { RouteConfig } from '../../config/snapshot.js';
+import { errors, GatewayError } from '../../core/gateway-error.js';
+import { isObject } from '../../providers/shared/json-guards.js';
+import { outputCap } from '../../governance/admission.js';
+import { dearestInputPrice, dearestOutputPrice } from '../../metering/cost.js';
+import { estimateTokens } from '../../metering/token-estimate.js';
+import { type InputFileLimits, type LineSink, readInputFile } from './input-file.js';
+import { passThroughPath } from './passthrough-paths.js';
+import type { ForwardTarget } from './passthrough-route.js';
+import type { CreationWorstCase } from './worst-case-admission.js';
+
+const RUNS_ROUTE = '/v1/evals/{id}/runs';
+
+/** Whether a pass-through request creates an eval run: one whose data source runs a model is checked and held first. */
+export function createsEvalRun(method: string, path: string): boolean {
+  return method === 'POST' && path.startsWith('/v1/evals/') && path.endsWith('/runs') && passThroughPath(path)?.route === RUNS_ROUTE;
+}
+
+/** The model an eval run's data source runs (`data_source.model`), or undefined when it names none. */
+export function evalRunModel(json: unknown): string | undefined {
+  const source = isObject(json) ? json.data_source : undefined;
+  return isObject(source) && typeof source.model === 'string' ? source.model : undefined;
+}
+
+export const evalRunErrors = {
+  model: (route: RouteConfig, model: string, runs: readonly string[]): GatewayError =>
+    new GatewayError(
+      400,
+      'model_not_served',
+      'invalid_request_error',
+      `data_source.model is ${JSON.stringify(model)}, which route ${route.id} does not run: its eval runs name ${runs.map((m) => JSON.stringify(m)).join(' or ')} (the route's model, or the model its targets run)`,
+      { param: 'data_source.model' },
+    ),
+  unbounded: (kind: unknown): GatewayError =>
+    new GatewayError(
+      400,
+      'eval_run_unbounded',
+      'invalid_request_error',
+      `an eval run whose data source runs a model (data_source.model) takes its items from a file (source type file_id) or inline (file_content): a source of type ${JSON.stringify(kind)} has as many items as the account stores, which the gateway cannot bound, hold and charge before the run`,
+      { param: 'data_source.source' },
+    ),
+};
+
+/**
+ * Sums an eval run's worst case item by item: each item's prompt (the run's messages and sampling
+ * parameters, plus the item itself for each place they substitute it) and output cap, at the
+ * dearest prices of the route's targets (the run is sent to any of them, its model the target's).
+ */
+class EvalItems implements LineSink {
+  items = 0;
+  inputTokens = 0;
+  outputTokens = 0;
+  costUsd = 0;
+
+  constructor(
+    private readonly route: RouteConfig,
+    private readonly targets: readonly ForwardTarget[],
+    /** The tokens each item is run with besides itself (input_messages, sampling_params). */
+    private readonly fixed: number,
+    /** How many times an item is substituted into its prompt: each `{{...}}` of input_messages (or 1). */
+    private readonly uses: number,
+    /** `sampling_params.max_completion_tokens`, when set. */
+    private readonly maxCompletion: number | undefined,
+  ) {}
+
+  /** One JSONL line of a file_id source. */
+  add(text: string): void {
+    if (text.trim() === '') return;
+    this.item(estimateTokens(text));
+  }
+
+  /** One item of a file_content source, or of a file. */
+  item(itemTokens: number): void {
+    const prompt = this.fixed + this.uses * itemTokens;
+    const output = this.maxCompletion ?? outputCap({ op: 'chat', body: {} }, this.route, prompt);
+    this.items++;
+    this.inputTokens += prompt;
+    this.outputTokens += output;
+    let usd = 0;
+    for (const { target } of this.targets) usd = Math.max(usd, (prompt * dearestInputPrice(target.pricing, prompt) + output * dearestOutputPrice(target.pricing, prompt)) / 1e6);
+    this.costUsd += usd;
+  }
+}
+
+/** The names an eval run's model may have on this route: its public model, and its targets' (as each upstream names it in a body). */
+export function evalRunModels(route: RouteConfig, targets: readonly ForwardTarget[], path: string): string[] {
+  const names = new Set([route.model]);
+  for (const t of targets) {
+    names.add(t.target.model);
+    names.add(t.forwarding.bodyModel?.(path, t.at) ?? t.target.model);
+  }
+  return [...names];
+}
+
+/**
+ * The worst case of an eval run (`POST /v1/evals/{id}/runs`) whose data source runs a model
+ * (`data_source.model`), before it goes upstream; undefined for one that runs none (a `jsonl` data
+ * source: its samples are given, only graders run). The model must be the route's (it is then
+ * replaced by the target's as it is sent, as a fine-tuning job's is); the items must come from a
+ * file (read bounded, as a batch's input file) or inline, whose count is known: a source of stored
+ * completions or responses is refused. Each item is charged its prompt estimate and
+ * `sampling_params.max_completion_tokens` (else the route's output cap).
+ */
+export async function evalRunWorstCase(
+  json: unknown,
+  route: RouteConfig,
+  targets: readonly ForwardTarget[],
+  path: string,
+  limits: InputFileLimits,
+  agents: { http: HttpAgent; https: HttpsAgent },
+): Promise<CreationWorstCase | undefined> {
+  const model = evalRunModel(json);
+  if (model === undefined || !isObject(json) || !isObject(json.data_source)) return undefined;
+  const ds = json.data_source;
+  const names = evalRunModels(route, targets, path);
+  if (!names.includes(model)) throw evalRunErrors.model(route, model, names);
+  const sampling = isObject(ds.sampling_params) ? ds.sampling_params : {};
+  const max = sampling.max_completion_tokens;
+  if (max !== undefined && max !== null && !(typeof max === 'number' && Number.isInteger(max) && max >= 0)) throw errors.badRequest('data_source.sampling_params.max_completion_tokens must be a whole number', 'data_source.sampling_params.max_completion_tokens');
+  const { max_completion_tokens: _cap, ...sampled } = sampling;
+  const messages = ds.input_messages;
+  // A template's `{{item.x}}` (or `{{sample...}}`) is replaced by part of the item: at most all of it each time.
+  const template = messages === undefined ? '' : JSON.stringify(messages);
+  const uses = isObject(messages) && messages.type === 'template' ? Math.max(1, template.split('{{').length - 1) : 1;
+  // The reply's few format tokens are within the estimate of the JSON keys counted here.
+  const fixed = estimateTokens(template) + estimateTokens(JSON.stringify(sampled satisfies JsonObject));
+  const items = new EvalItems(route, targets, fixed, uses, typeof max === 'number' ? max : undefined);
+  const source = ds.source;
+  if (!isObject(source)) throw errors.badRequest('data_source.source is required', 'data_source.source');
+  if (source.type === 'file_content') {
+    if (!Array.isArray(source.content)) throw errors.badRequest('data_source.source.content must be a list of items', 'data_source.source.content');
+    for (const item of source.content) items.item(estimateTokens(JSON.stringify(item)));
+  } else if (source.type === 'file_id') {
+    if (typeof source.id !== 'string' || source.id === '') throw errors.badRequest('data_source.source.id is required', 'data_source.source.id');
+    await readInputFile(targets, { id: source.id, param: 'data_source.source.id', title: "the eval run's source file", code: 'eval_source' }, items, limits, agents);
+  } else throw evalRunErrors.unbounded(source.type);
+  return {
+    usage: { inputTokens: items.inputTokens, outputTokens: items.outputTokens, cachedInputTokens: 0 },
+    costUsd: Math.round(items.costUsd * 1e8) / 1e8,
+    reason: 'eval_worst_case',
+  };
+}
