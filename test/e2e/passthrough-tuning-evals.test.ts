@@ -153,6 +153,20 @@ describe('fine-tuning jobs and eval runs: held and charged their worst case', ()
     expect(records().length).toBe(n);
   });
 
+  it('an eval whose testing criteria run a model (label_model, score_model graders) is refused with 400, and nothing is created', async () => {
+    const sent = posted(/^\/v1\/evals$/).length;
+    const config = { type: 'custom' as const, item_schema: { type: 'object' } };
+    const scored = (await on('judge').evals.create({ name: 'g', data_source_config: config, testing_criteria: [{ type: 'score_model', name: 's', model: 'o3', input: [{ role: 'user', content: 'score {{sample.output_text}}' }] }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(scored).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(scored.code).toBe('model_grader_not_supported');
+    expect(scored.message).toContain('score_model grader');
+    const labelled = (await on('judge').evals.create({ name: 'g', data_source_config: config, testing_criteria: [{ type: 'string_check', name: 'ok', input: '{{sample.output_text}}', operation: 'eq', reference: 'a' }, { type: 'label_model', name: 'l', model: 'gpt-4o', input: [{ role: 'user', content: 'label it' }], labels: ['a', 'b'], passing_labels: ['a'] }] }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(labelled.code).toBe('model_grader_not_supported');
+    expect(posted(/^\/v1\/evals$/).length).toBe(sent);
+    // A string check runs no model: created as before.
+    expect((await on('judge').evals.create({ name: 'g', data_source_config: config, testing_criteria: [{ type: 'string_check', name: 'ok', input: '{{sample.output_text}}', operation: 'eq', reference: 'a' }] })).object).toBe('eval');
+  });
+
   it('an eval run whose worst case a Budget cannot hold is refused with 429 budget_exceeded, and nothing runs', async () => {
     const id = await evaluation('judge-tight');
     // 40 items × 4,096 output tokens (the route's default cap) × $0.6/M ≈ $0.1 against $0.01.

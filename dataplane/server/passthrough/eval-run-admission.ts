@@ -25,6 +25,52 @@ export function evalRunModel(json: unknown): string | undefined {
   return isObject(source) && typeof source.model === 'string' ? source.model : undefined;
 }
 
+/** Whether a request creates an eval, or changes one (`POST /v1/evals`, `POST /v1/evals/{id}`): its testing criteria are checked first. */
+export function definesEval(method: string, path: string): boolean {
+  return method === 'POST' && (path === '/v1/evals' || (path.startsWith('/v1/evals/') && passThroughPath(path)?.route === '/v1/evals/{id}'));
+}
+
+/** Graders that run a model on each item of every run (their own `model`, billed to the account). */
+const MODEL_GRADERS = new Set(['label_model', 'score_model']);
+
+/** The type of the first grader in `value` that runs a model (a testing criterion, or one inside a `multi` grader's `graders`); undefined when none does. */
+function modelGrader(value: unknown): string | undefined {
+  if (Array.isArray(value)) {
+    for (const v of value) {
+      const found = modelGrader(v);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (!isObject(value)) return undefined;
+  if (typeof value.type === 'string' && MODEL_GRADERS.has(value.type)) return value.type;
+  // The body's depth was bounded when it was read (MAX_JSON_DEPTH): the walk is too.
+  for (const key in value) {
+    const found = modelGrader(value[key]);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses an eval whose testing criteria run a model: a label_model or score_model grader runs its
+ * model on every item of every run, upstream, unseen and uncharged, as the refused
+ * /v1/fine_tuning/alpha/graders endpoints would. Before, such an eval was created, and each of its
+ * runs executed the grader's model (any model of the account) charged only as an API call.
+ */
+export function refuseModelGraders(json: unknown): void {
+  const criteria = isObject(json) ? json.testing_criteria : undefined;
+  const found = modelGrader(criteria);
+  if (found === undefined) return;
+  throw new GatewayError(
+    400,
+    'model_grader_not_supported',
+    'invalid_request_error',
+    `testing_criteria has a ${found} grader, which runs a model on every item of every run, upstream, where the gateway can neither check nor charge it: not served (string_check, text_similarity and python graders are)`,
+    { param: 'testing_criteria' },
+  );
+}
+
 export const evalRunErrors = {
   model: (route: RouteConfig, model: string, runs: readonly string[]): GatewayError =>
     new GatewayError(

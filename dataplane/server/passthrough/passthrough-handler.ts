@@ -39,7 +39,7 @@ import { answerAtDrain, type DrainEnded } from '../unanswered.js';
 import { worstCase } from '../../governance/budget/budget-admitter.js';
 import { batchWorstCase, createsBatch } from './batch-admission.js';
 import { createsFineTuningJob, fineTuningWorstCase } from './fine-tuning-admission.js';
-import { createsEvalRun, evalRunModel, evalRunWorstCase } from './eval-run-admission.js';
+import { createsEvalRun, definesEval, evalRunModel, evalRunWorstCase, refuseModelGraders } from './eval-run-admission.js';
 import { admitWorstCase, type CreationWorstCase } from './worst-case-admission.js';
 
 /**
@@ -439,6 +439,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       let created: CreationWorstCase | undefined;
       try {
         const method = req.method ?? 'GET';
+        if (definesEval(method, path)) refuseModelGraders(json);
         if (createsBatch(method, path) || createsFineTuningJob(method, path) || createsEvalRun(method, path)) {
           // Bounded: a file by the route's maxUploadBytes, a line as a request body is, the time by the route's total timeout.
           const bounds = { maxFileBytes: maxUpload, maxLineBytes: deps.bodyLimits.maxBodyBytes, maxJsonElements: deps.bodyLimits.maxJsonElements, deadline: Date.now() + route.timeouts.totalMs };
