@@ -75,7 +75,7 @@ export const fineTuningErrors = {
 };
 
 /** The epochs a job trains: the largest `n_epochs` it names (legacy `hyperparameters`, its method's), AUTO_EPOCHS_BOUND for "auto" or none. */
-function epochsOf(body: JsonObject): number {
+export function epochsOf(body: JsonObject): number {
   const found: number[] = [];
   const read = (hyper: unknown, param: string): void => {
     if (!isObject(hyper) || hyper.n_epochs === undefined || hyper.n_epochs === null) return;
