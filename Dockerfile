@@ -27,6 +27,12 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 # --- runtime ---------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
+# The product runs node alone: the base's package managers (npm, npx, corepack, yarn) are attack
+# surface in a running pod and nothing in it calls them (the entrypoint execs node; the chart's only
+# command is preStop's sleep). Removed while still root; node is run once to show it still starts.
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack /opt/yarn-v* \
+      /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg \
+  && node -e "process.exit(0)"
 WORKDIR /app
 # Files stay owned by root and read-only for the process: the chart also mounts the root filesystem
 # read-only (containerSecurityContext.readOnlyRootFilesystem).

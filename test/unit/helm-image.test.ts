@@ -78,6 +78,27 @@ describe('Dockerfile', () => {
     expect(pkg.bin.tollgate).toBe('dist/cli/tollgate.js');
   });
 
+  // The base image's package managers were in every running pod, though the product never runs
+  // them: only attack surface. The entrypoint and the chart call node (and sleep) alone.
+  it('removes npm, npx, corepack and yarn from the runtime stage, before it drops root, and keeps node', () => {
+    const userAt = runtime.findIndex((i) => i.op === 'USER');
+    const removal = runtime.findIndex((i) => i.op === 'RUN' && i.args.startsWith('rm -rf '));
+    expect(removal, 'a RUN rm -rf in the runtime stage').toBeGreaterThanOrEqual(0);
+    expect(removal, 'removed while still root').toBeLessThan(userAt);
+    const removed = (runtime[removal]?.args ?? '').split('&&')[0]?.trim().split(/\s+/).slice(2) ?? [];
+    for (const path of ['/usr/local/lib/node_modules/npm', '/usr/local/lib/node_modules/corepack', '/usr/local/bin/npm', '/usr/local/bin/npx', '/usr/local/bin/corepack', '/usr/local/bin/yarn', '/usr/local/bin/yarnpkg']) {
+      expect(removed, path).toContain(path);
+    }
+    // node itself stays (and the RUN shows it still starts).
+    expect(removed.some((p) => p === '/usr/local/bin/node' || p === '/usr/local/bin' || p === '/usr/local/lib/node_modules' || p === '/usr/local')).toBe(false);
+    expect(runtime[removal]?.args).toContain('&& node -e');
+    // Nothing the runtime runs needs them.
+    const runtimeRuns = runtime.filter((i) => i.op === 'RUN' || i.op === 'ENTRYPOINT' || i.op === 'CMD').slice(1).map((i) => i.args);
+    for (const text of [...runtimeRuns, readFileSync('bin/tollgate', 'utf8').split('\n').filter((l) => !l.trim().startsWith('#')).join('\n')]) {
+      expect(text).not.toMatch(/\b(npm|npx|corepack|yarn)\b/);
+    }
+  });
+
   it('copies only files that exist and that .dockerignore lets into the context', () => {
     const local = instructions.filter((i) => i.op === 'COPY' && !i.args.includes('--from=')).flatMap((i) => i.args.split(/\s+/).slice(0, -1));
     expect(local.length).toBeGreaterThan(0);
