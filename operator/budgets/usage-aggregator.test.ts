@@ -285,8 +285,16 @@ describe('UsageAggregator', () => {
         client,
         hooks,
         /** An operator replica's aggregator (a leader, old or new). */
-        aggregator: (logger = pino({ level: 'silent' })) =>
-          new UsageAggregator({ client, budgetObjects: () => objects, budgetConfigs: () => [config], replicas: () => 2, logger, now: () => Date.parse('2026-11-15T12:00:00Z') }),
+        aggregator: (logger = pino({ level: 'silent' }), events?: UsageAggregatorOptions['events']) =>
+          new UsageAggregator({
+            client,
+            budgetObjects: () => objects,
+            budgetConfigs: () => [config],
+            replicas: () => 2,
+            logger,
+            ...(events === undefined ? {} : { events }),
+            now: () => Date.parse('2026-11-15T12:00:00Z'),
+          }),
         holdNextWrite(): { parked: Promise<void>; release: () => void } {
           let release = (): void => undefined;
           let parked = (): void => undefined;
@@ -448,6 +456,48 @@ describe('UsageAggregator', () => {
       await expect(leader.handle({ pod: 'p1', records: [rec(2, 2), rec(3, 4)] })).resolves.toMatchObject({ ackedThrough: 3, budgets: { 'team-a/monthly': { spent: 7 } } });
       expect(api.stored.status).toMatchObject({ spent: 7, appliedThrough: { p1: 3 } });
       expect(droppedForAnotherWriter(log.lines())).toEqual([]);
+    });
+
+    // Each aggregator that read the Budget in the old unit announced the reset as it read it, before
+    // any write: two installations whose data planes count into one Budget (or one leader whose
+    // first write met another writer's and read the Budget again) said it twice for one reset.
+    it('announces a spend reset by a unit change once: by the writer whose write moved status.unit, not by each reader', async () => {
+      const api = apiServer({ spent: 4, periodStart, resetsAt: '2026-12-01T00:00:00Z', unit: 'USD', appliedThrough: {} }, { ...budget, unit: 'Tokens', amount: 10_000 });
+      const events: string[] = [];
+      const record: UsageAggregatorOptions['events'] = { record: async (_o, type, reason) => void events.push(`${type} ${reason}`) };
+      const first = api.aggregator(undefined, record);
+      const second = api.aggregator(undefined, record);
+      // Both read the Budget in USD; the first one's write waits while the second one's lands.
+      const write = api.holdNextWrite();
+      const parked = first.handle({ pod: 'a-1', records: [rec(1, 1)] });
+      await write.parked;
+      await expect(second.handle({ pod: 'b-1', records: [rec(1, 1)] })).resolves.toMatchObject({ budgets: { 'team-a/monthly': { spent: 10 } } });
+      write.release();
+      await expect(parked).rejects.toBeInstanceOf(StaleBudgetStateError);
+      // The resend counts on a fresh read, which finds the Budget in tokens already.
+      await expect(first.handle({ pod: 'a-1', records: [rec(1, 1)] })).resolves.toMatchObject({ budgets: { 'team-a/monthly': { spent: 20 } } });
+      expect(api.stored.status).toMatchObject({ spent: 20, unit: 'Tokens' });
+      await new Promise((r) => setImmediate(r));
+      expect(events).toEqual(['Warning BudgetSpendReset']);
+    });
+
+    it('does not announce a reset whose write failed; the write that lands announces it', async () => {
+      const api = apiServer({ spent: 4, periodStart, resetsAt: '2026-12-01T00:00:00Z', unit: 'USD', appliedThrough: {} }, { ...budget, unit: 'Tokens', amount: 10_000 });
+      const events: string[] = [];
+      const leader = api.aggregator(undefined, { record: async (_o, _t, reason) => void events.push(reason) });
+      let refuse = true;
+      api.hooks.beforeUsageWrite = async () => {
+        if (refuse) throw new Error('apiserver down');
+      };
+      await expect(leader.handle({ pod: 'p1', records: [rec(1, 1)] })).rejects.toThrow(/apiserver down/);
+      leader.reset(); // and the Lease is lost: the next leader reads the Budget, still in USD
+      refuse = false;
+      const next = api.aggregator(undefined, { record: async (_o, _t, reason) => void events.push(reason) });
+      await next.handle({ pod: 'p1', records: [rec(1, 1)] });
+      await next.handle({ pod: 'p1', records: [rec(2, 1)] });
+      expect(api.stored.status).toMatchObject({ spent: 20, unit: 'Tokens' });
+      await new Promise((r) => setImmediate(r));
+      expect(events).toEqual(['BudgetSpendReset']);
     });
 
     it('says which counted fields another writer changed when it drops its state (an edit of appliedThrough, as by kubectl patch)', async () => {

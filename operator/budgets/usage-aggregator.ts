@@ -92,6 +92,17 @@ interface AggregateState {
   persistedRev: number;
   /** Dropped (leadership lost, or another writer counted into the Budget): never written again. */
   discarded: boolean;
+  /**
+   * A count started over in a new unit, announced once the write that moves status.unit from
+   * `from` lands (see announceReset).
+   */
+  reset: SpendReset | undefined;
+}
+
+/** What a unit change set to 0: the unit and spend the status held. */
+interface SpendReset {
+  from: BudgetConfig['unit'];
+  spent: number;
 }
 
 /** A report whose records went into a state that was dropped before it was written: not acknowledged. */
@@ -256,7 +267,6 @@ export class UsageAggregator {
     const samePeriod = budget.period !== 'Rolling' && before.periodStart === bounds.start && (before.unit === undefined || before.unit === budget.unit);
     // Not the persisted period (a rollover while no operator led, or a spec edited meanwhile): what carries over, written at once.
     const carried = samePeriod ? undefined : carryOver(budget, before, bounds, now);
-    if (carried?.unitChanged === true) this.unitChanged(budget, object, before);
     state = {
       id: budget.id,
       under: { period: budget.period, timeZone: budget.timeZone, windowMs: budget.windowMs, unit: budget.unit },
@@ -280,6 +290,7 @@ export class UsageAggregator {
       rev: carried !== undefined && (budget.period !== 'Rolling' || carried.unitChanged) ? 1 : 0,
       persistedRev: 0,
       discarded: false,
+      reset: carried?.unitChanged === true && before.unit !== undefined ? { from: before.unit, spent: before.spent } : undefined,
     };
     this.states.set(budget.id, state);
     return state;
@@ -292,10 +303,8 @@ export class UsageAggregator {
     if (u.period !== budget.period || u.timeZone !== budget.timeZone || u.windowMs !== budget.windowMs || u.unit !== budget.unit) {
       // The spec changed under a loaded state: its period moves (or its unit changes), not only on a rollover.
       const carried = carryOver(budget, { periodStart: state.periodStart, resetsAt: state.resetsAt, spent: state.spent, buckets: state.buckets, unit: u.unit }, bounds, now);
-      if (carried.unitChanged) {
-        const object = this.opts.budgetObjects().get(budget.id);
-        if (object !== undefined) this.unitChanged(budget, object, { periodStart: state.periodStart, resetsAt: state.resetsAt, spent: state.spent, buckets: state.buckets, unit: u.unit });
-      }
+      // The first reset not yet written is the one the status shows the end of (its unit, its spend).
+      if (carried.unitChanged && u.unit !== undefined) state.reset ??= { from: u.unit, spent: state.spent };
       state.under = { period: budget.period, timeZone: budget.timeZone, windowMs: budget.windowMs, unit: budget.unit };
       state.periodStart = bounds.start;
       state.resetsAt = bounds.end;
@@ -324,11 +333,25 @@ export class UsageAggregator {
     }
   }
 
-  /** The count starts over in the new unit: said in an Event and the log, since the status alone shows only a drop. */
-  private unitChanged(budget: BudgetConfig, object: KubeObject, before: Counted): void {
-    const message = `spec.limit.unit changed from ${before.unit ?? ''} to ${budget.unit}: the ${round(before.spent)} ${before.unit ?? ''} spent this period cannot be counted in ${budget.unit}, so the count starts again at 0 ${budget.unit}`;
-    this.opts.logger.warn({ budget: budget.id, from: before.unit, to: budget.unit, spent: before.spent }, 'Budget unit changed: its spend this period starts again at 0');
-    void this.opts.events?.record(object, 'Warning', 'BudgetSpendReset', message).catch(() => undefined);
+  /**
+   * The count started over in the new unit: said in an Event and the log, since the status alone
+   * shows only a drop. Said by the write that moved status.unit (`over`, the status it was
+   * conditional on, still in the old unit), and by no other: said as each state was read, one reset
+   * was announced by every aggregator that read the Budget before that write (two installations
+   * counting into it, a leader that read it again after a conflict or took over from one whose
+   * write failed).
+   */
+  private announceReset(budget: BudgetConfig, state: AggregateState, over: PersistedStatus): void {
+    const reset = state.reset;
+    // A write still in the old unit (begun before the change reached this state): a later one moves it.
+    if (reset === undefined || budget.unit === reset.from) return;
+    state.reset = undefined;
+    // Moved by another writer first: announced by that one.
+    if (over.unit !== reset.from) return;
+    const message = `spec.limit.unit changed from ${reset.from} to ${budget.unit}: the ${round(reset.spent)} ${reset.from} spent this period cannot be counted in ${budget.unit}, so the count starts again at 0 ${budget.unit}`;
+    this.opts.logger.warn({ budget: budget.id, from: reset.from, to: budget.unit, spent: reset.spent }, 'Budget unit changed: its spend this period starts again at 0');
+    const object = this.opts.budgetObjects().get(budget.id);
+    if (object !== undefined) void this.opts.events?.record(object, 'Warning', 'BudgetSpendReset', message).catch(() => undefined);
   }
 
   /**
@@ -574,6 +597,7 @@ export class UsageAggregator {
         // Still nothing counted by anyone else: the state stays, and the next report writes it.
         throw new Error(`Budget ${state.id}: its status changed under ${CONFLICT_REREADS} usage writes in a row (conditions only); written with the next report`);
       }
+      const over = state.persistedStatus;
       state.resourceVersion = written.metadata?.resourceVersion;
       state.persistedStatus = statusOf(written) ?? {};
       state.persistedFields = countedFields(state.persistedStatus);
@@ -581,6 +605,7 @@ export class UsageAggregator {
       state.persistedRev = Math.max(state.persistedRev, rev);
       state.persistedSpent = spent;
       for (const pod of forgetting) state.forgotten.delete(pod);
+      this.announceReset(config, state, over);
       return;
     }
   }
