@@ -37,6 +37,54 @@ interface FollowLog {
 }
 
 /**
+ * Reads something from files every interval and hands a changed value on: the one loop both
+ * followers below share. `apply` throws to refuse a value (a file caught between updates, or not
+ * what it should be): the previous one stays, and it is read again at the next tick. A read still
+ * running when the next tick comes is not started again. One warning per failure, not one a minute
+ * while it lasts; a read that succeeds ends the failure, so the next one is warned of too (before,
+ * a file that went, came back unchanged and went again was warned of once). Returns the function
+ * that stops it.
+ */
+function followFiles<T>(opts: {
+  initial: T;
+  intervalMs: number | undefined;
+  read: () => Promise<T>;
+  same: (a: T, b: T) => boolean;
+  /** Takes `next` over from `previous`, or throws to keep `previous`. */
+  apply: (next: T, previous: T) => void;
+  applied: () => void;
+  failed: (message: string) => void;
+}): () => void {
+  let current = opts.initial;
+  let reading = false;
+  let lastError = '';
+  const timer = setInterval(() => {
+    if (reading) return;
+    reading = true;
+    opts
+      .read()
+      .then((next) => {
+        if (!opts.same(next, current)) {
+          opts.apply(next, current);
+          current = next;
+          opts.applied();
+        }
+        lastError = '';
+      })
+      .catch((err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        if (message !== lastError) opts.failed(message);
+        lastError = message;
+      })
+      .finally(() => {
+        reading = false;
+      });
+  }, opts.intervalMs ?? TLS_FOLLOW_INTERVAL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/**
  * Serves a renewed certificate without a restart: reads `material.files` again every interval and
  * hands a changed pair to `apply` (a server's setSecureContext). Certificates mounted from a Secret
  * that cert-manager renews change under a running process; read only at start, the process served
@@ -47,32 +95,18 @@ interface FollowLog {
 export function followTlsFiles(material: TlsMaterial, apply: (pair: TlsPair) => void, log: FollowLog): () => void {
   const files = material.files;
   if (files === undefined) return () => undefined;
-  let served: TlsPair = { cert: material.cert, key: material.key };
-  let reading = false;
-  // One warning per distinct failure, not one a minute while a Secret stays broken.
-  let lastError = '';
-  const timer = setInterval(() => {
-    if (reading) return;
-    reading = true;
-    Promise.all([readFile(files.cert, 'utf8'), readFile(files.key, 'utf8')])
-      .then(([cert, key]) => {
-        if (cert === served.cert && key === served.key) return;
-        apply({ cert, key });
-        served = { cert, key };
-        lastError = '';
-        log.info({ cert: files.cert }, 'serving the renewed TLS certificate');
-      })
-      .catch((err: unknown) => {
-        const message = err instanceof Error ? err.message : String(err);
-        if (message !== lastError) log.warn({ cert: files.cert, err: message }, 'TLS certificate files not applied; still serving the previous certificate');
-        lastError = message;
-      })
-      .finally(() => {
-        reading = false;
-      });
-  }, files.intervalMs ?? TLS_FOLLOW_INTERVAL_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  return followFiles<TlsPair>({
+    initial: { cert: material.cert, key: material.key },
+    intervalMs: files.intervalMs,
+    read: async () => {
+      const [cert, key] = await Promise.all([readFile(files.cert, 'utf8'), readFile(files.key, 'utf8')]);
+      return { cert, key };
+    },
+    same: (a, b) => a.cert === b.cert && a.key === b.key,
+    apply: (pair) => apply(pair),
+    applied: () => log.info({ cert: files.cert }, 'serving the renewed TLS certificate'),
+    failed: (err) => log.warn({ cert: files.cert, err }, 'TLS certificate files not applied; still serving the previous certificate'),
+  });
 }
 
 /** A CA bundle to trust, and the file it was read from when it should follow it (--operator-ca, --dataplane-ca). */
@@ -87,16 +121,26 @@ export function readCaFile(file: string): CaMaterial {
   return { ca: readFileSync(file, 'utf8'), file };
 }
 
-/** Whether a bundle holds at least one certificate node can parse (not a file caught half-written or emptied). */
-function parsesAsCertificates(pem: string): boolean {
-  const first = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem);
-  if (first === null) return false;
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/**
+ * Why a bundle is not one to trust, or undefined when it is: at least one certificate, and every
+ * one node can parse. Not only the first: a bundle read while it was written in place had a whole
+ * first certificate and a cut-off second, and was trusted (node drops the cut-off one), then kept as
+ * "the previous CA" in place of the one trusted before the rotation.
+ */
+function certificatesProblem(pem: string): string | undefined {
+  const blocks = pem.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) return 'no certificate in the file';
+  const begun = pem.split('-----BEGIN CERTIFICATE-----').length - 1;
+  const cut = 'a certificate in the file is cut off or does not parse';
+  if (begun !== blocks.length) return cut;
   try {
-    new X509Certificate(first[0]);
-    return true;
+    for (const block of blocks) new X509Certificate(block);
   } catch {
-    return false;
+    return cut;
   }
+  return undefined;
 }
 
 /**
@@ -106,37 +150,24 @@ function parsesAsCertificates(pem: string): boolean {
  * broke the channel until the pods restarted: the peer's renewed certificate did not verify. The
  * previous CA stays trusted until the file changes again (the next rotation) or the process
  * restarts, because cert-manager re-issues the two ends' certificates one at a time: until the
- * peer's is re-issued too, it still presents one from the old CA. A file without a certificate is
- * not applied (the previous trust stays). Returns the function that stops it.
+ * peer's is re-issued too, it still presents one from the old CA. A file without a certificate, or
+ * with one cut off (caught while it was written), is not applied (the previous trust stays).
+ * Returns the function that stops it.
  */
 export function followCaFile(material: CaMaterial, apply: (trusted: string) => void, log: FollowLog): () => void {
   const file = material.file;
   if (file === undefined) return () => undefined;
-  let current = material.ca;
-  let lastError = '';
-  let reading = false;
-  const timer = setInterval(() => {
-    if (reading) return;
-    reading = true;
-    readFile(file, 'utf8')
-      .then((next) => {
-        if (next === current) return;
-        if (!parsesAsCertificates(next)) throw new Error('no certificate in the file');
-        const previous = current;
-        apply(`${next.trimEnd()}\n${previous.trimEnd()}\n`);
-        current = next;
-        lastError = '';
-        log.info({ ca: file }, 'trusting the rotated CA (and the previous one until the next rotation)');
-      })
-      .catch((err: unknown) => {
-        const message = err instanceof Error ? err.message : String(err);
-        if (message !== lastError) log.warn({ ca: file, err: message }, 'CA file not applied; still trusting the previous CA');
-        lastError = message;
-      })
-      .finally(() => {
-        reading = false;
-      });
-  }, material.intervalMs ?? TLS_FOLLOW_INTERVAL_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  return followFiles<string>({
+    initial: material.ca,
+    intervalMs: material.intervalMs,
+    read: () => readFile(file, 'utf8'),
+    same: (a, b) => a === b,
+    apply: (next, previous) => {
+      const problem = certificatesProblem(next);
+      if (problem !== undefined) throw new Error(problem);
+      apply(`${next.trimEnd()}\n${previous.trimEnd()}\n`);
+    },
+    applied: () => log.info({ ca: file }, 'trusting the rotated CA (and the previous one until the next rotation)'),
+    failed: (err) => log.warn({ ca: file, err }, 'CA file not applied; still trusting the previous CA'),
+  });
 }
