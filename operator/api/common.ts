@@ -75,7 +75,7 @@ export const NamespacesFromSchema = withRules(
 export type NamespacesFrom = z.infer<typeof NamespacesFromSchema>;
 
 export const ConditionSchema = z.strictObject({
-  type: z.string().describe('Condition type: Accepted, ResolvedRefs or Programmed; a Budget also has ThresholdReached (True from its first threshold crossed, reason ReachedNPercent or Exhausted); a ModelRoute also has Priced (False, reason Unpriced, naming the targets whose requests are charged $0) and, with spec.passThrough, PassThroughServed (False, reason EndpointNotServed, naming the listed endpoints no target can serve, or reason GuardrailRefused, naming the GuardrailPolicies that refuse its pass-through calls).'),
+  type: z.string().describe('Condition type: Accepted, ResolvedRefs or Programmed; a Budget also has ThresholdReached (True from its first threshold crossed, reason ReachedNPercent or Exhausted) and, in the exact mode where another installation serves it too, SharedWithAnotherInstallation (True, reason SpendNotInStatus, written by that installation: its spend is not in status.spent); a ModelRoute also has Priced (False, reason Unpriced, naming the targets whose requests are charged $0) and, with spec.passThrough, PassThroughServed (False, reason EndpointNotServed, naming the listed endpoints no target can serve, or reason GuardrailRefused, naming the GuardrailPolicies that refuse its pass-through calls).'),
   status: z.enum(['True', 'False', 'Unknown']).describe('True, False or Unknown.'),
   reason: z.string().describe('CamelCase reason for the last transition.'),
   message: z.string().describe('Human readable details.'),
@@ -91,7 +91,7 @@ export const ObservedGenerationSchema = z.number().int().optional().describe('Th
  * watch the same namespace, the first to write keeps it and the other records an Event
  * (OwnedByAnotherInstallation) instead of overwriting it. Cleared by hand to hand an object over.
  */
-export const InstallationSchema = z.string().max(317).optional().describe('The installation whose operator writes this status (<namespace>/<Lease name>); another installation watching the namespace leaves the status alone and records an OwnedByAnotherInstallation Event, except that both count their data planes\' spend into a Budget in the reported mode. Remove it to let another installation take the object over.');
+export const InstallationSchema = z.string().max(317).optional().describe('The installation whose operator writes this status (<namespace>/<Lease name>); another installation watching the namespace leaves the status alone and records an OwnedByAnotherInstallation Event, except that both count their data planes\' spend into a Budget in the reported mode, and that in the exact mode the other marks the Budget with the condition SharedWithAnotherInstallation. Remove it to let another installation take the object over.');
 
 /** A reference to a ServiceAccount. */
 export const ServiceAccountRefSchema = z.strictObject({

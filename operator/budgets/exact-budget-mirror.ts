@@ -2,7 +2,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { exactBudgetKeys, MIRROR_READ_SCRIPT } from '../../dataplane/config/exact-budget-ledger.js';
 import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
-import type { KubeClient, KubeObject } from '../kube/kube-client.js';
+import type { Condition } from '../api/common.js';
+import { KubeError, type KubeClient, type KubeObject } from '../kube/kube-client.js';
+import { SHARED_CONDITION, sharedCondition, sharerOf } from './shared-condition.js';
 
 export interface ExactBudgetMirrorOptions {
   redis: Redis;
@@ -12,10 +14,12 @@ export interface ExactBudgetMirrorOptions {
   /** The exact budgets of the current snapshot (calendar periods). */
   budgetConfigs: () => readonly BudgetConfig[];
   isLeader: () => boolean;
+  /** Whether budgetConfigs is this installation's view yet (a snapshot compiled); absent: it is. */
+  budgetsKnown?: () => boolean;
   logger: Logger;
   /** This installation (`<release namespace>/<Lease name>`): a Budget whose status names another is that one's to mirror. */
   installation?: string;
-  /** Events on the Budget (SharedWithAnotherInstallation). */
+  /** Events on the Budget (SharedWithAnotherInstallation, once per installation that claims it). */
   events?: { record(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> };
   intervalMs?: number;
   now?: () => number;
@@ -23,6 +27,7 @@ export interface ExactBudgetMirrorOptions {
 
 interface PersistedStatus {
   installation?: string;
+  conditions?: Condition[];
   spent?: number;
   periodStart?: string;
   resetsAt?: string;
@@ -88,12 +93,83 @@ export class ExactBudgetMirror {
   async sync(): Promise<void> {
     if (!this.opts.isLeader()) return;
     const now = this.now();
+    const sharing = new Set<string>();
     for (const budget of this.opts.budgetConfigs()) {
       try {
-        await this.syncOne(budget, now);
+        await this.syncOne(budget, now, sharing);
       } catch (err) {
         this.opts.logger.warn({ err: (err as Error).message, budget: budget.id }, 'exact budgets: could not mirror spend into Budget.status');
       }
+    }
+    await this.withdrawShared(sharing, now);
+  }
+
+  /**
+   * SharedWithAnotherInstallation=True on a Budget another installation mirrors: the status it
+   * writes under-counts by this installation's spend, and `kubectl get`/conditions say so (before, an
+   * Event alone did, gone after an hour). Only this installation knows it serves the Budget, so it
+   * writes this one condition, conditional on the resourceVersion read (a write that meets another
+   * is made again at the next pass, from the status as it is then); the owner keeps it in its own
+   * status writes. lastTransitionTime moves only when the status turns True; where another
+   * installation's condition says it already, that one stays (one condition per type). The Event is
+   * recorded once per claimant, as before.
+   */
+  private async markShared(budget: BudgetConfig, object: KubeObject & { status?: PersistedStatus }, claimant: string, now: number): Promise<void> {
+    const own = this.opts.installation ?? '';
+    const desired = sharedCondition(own, claimant, object.metadata.generation);
+    if (this.shared.get(budget.id) !== claimant) {
+      this.shared.set(budget.id, claimant);
+      this.opts.logger.warn({ budget: budget.id, claimant, installation: own }, 'exact Budget mirrored by another installation: this installation\'s spend is not in its status');
+      void this.opts.events?.record(object, 'Warning', SHARED_CONDITION, `exact Budget shared with the installation ${claimant}, which writes its status: ${desired.message}`).catch(() => undefined);
+    }
+    const conditions = object.status?.conditions ?? [];
+    const current = conditions.find((c) => c.type === SHARED_CONDITION);
+    const sharer = sharerOf(current);
+    if (current?.status === 'True' && sharer !== undefined && sharer !== own && sharer !== claimant) return;
+    const same = current !== undefined && current.status === desired.status && current.reason === desired.reason && current.message === desired.message && current.observedGeneration === desired.observedGeneration;
+    if (same) return;
+    const lastTransitionTime = current?.status === desired.status ? current.lastTransitionTime : rfc3339(now);
+    await this.writeConditions(budget.id, object, [...conditions.filter((c) => c !== current), { ...desired, lastTransitionTime }]);
+  }
+
+  /**
+   * Removes this installation's SharedWithAnotherInstallation from Budgets it no longer shares: it
+   * now writes their status itself (handed over), or no longer serves them as exact Budgets. An
+   * installation that stops watching the namespace, or is uninstalled, cannot: docs/operator.md says
+   * how to remove it by hand.
+   */
+  private async withdrawShared(sharing: ReadonlySet<string>, now: number): Promise<void> {
+    const own = this.opts.installation;
+    // Before the first snapshot no Budget is known to be served: not a reason to withdraw.
+    if (own === undefined || this.opts.budgetsKnown?.() === false) return;
+    for (const [id, object] of this.opts.budgetObjects()) {
+      if (sharing.has(id)) continue;
+      const conditions = (object as KubeObject & { status?: PersistedStatus }).status?.conditions ?? [];
+      const mine = conditions.find((c) => c.type === SHARED_CONDITION && sharerOf(c) === own);
+      if (mine === undefined) continue;
+      this.shared.delete(id);
+      try {
+        await this.writeConditions(id, object, conditions.filter((c) => c !== mine));
+        this.opts.logger.info({ budget: id, installation: own, at: rfc3339(now) }, 'exact Budget no longer shared by this installation: SharedWithAnotherInstallation removed');
+      } catch (err) {
+        this.opts.logger.warn({ err: (err as Error).message, budget: id }, 'exact budgets: could not remove SharedWithAnotherInstallation');
+      }
+    }
+  }
+
+  /** The Budget's conditions, written only over the version read: one another writer changed meanwhile is looked at again next pass. */
+  private async writeConditions(id: string, object: KubeObject, conditions: Condition[]): Promise<void> {
+    const [namespace, name] = id.split('/');
+    try {
+      await this.opts.client.request(
+        'PATCH',
+        `/apis/tollgate.dev/v1alpha1/namespaces/${namespace}/budgets/${name}/status`,
+        { metadata: { resourceVersion: object.metadata.resourceVersion }, status: { conditions } },
+        'application/merge-patch+json',
+      );
+    } catch (err) {
+      if (err instanceof KubeError && (err.status === 409 || err.status === 404)) return;
+      throw err;
     }
   }
 
@@ -104,28 +180,28 @@ export class ExactBudgetMirror {
    * and each raised its own ledger to the other's spend as a floor (a max of the two, not a sum).
    * Now the owner's ledger alone is mirrored, and this installation's data planes charge and enforce
    * against their own ledger without the status as a floor. The status under-counts by this
-   * installation's spend: a Warning Event (SharedWithAnotherInstallation) on the Budget says so.
+   * installation's spend: the condition SharedWithAnotherInstallation says so (markShared).
    */
-  private claimedElsewhere(budget: BudgetConfig, object: KubeObject & { status?: PersistedStatus }): boolean {
+  private claimedElsewhere(budget: BudgetConfig, object: KubeObject & { status?: PersistedStatus }): string | undefined {
     const own = this.opts.installation;
     const claimant = object.status?.installation;
     if (own === undefined || claimant === undefined || claimant === '' || claimant === own) {
       this.shared.delete(budget.id);
-      return false;
+      return undefined;
     }
-    if (this.shared.get(budget.id) !== claimant) {
-      this.shared.set(budget.id, claimant);
-      const message = `exact Budget shared with the installation ${claimant}, which writes its status: the spend of ${own}'s data planes is kept in ${own}'s own Redis ledger and is not in status.spent, and each installation enforces the limit against its own ledger only (together they can spend up to the limit each)`;
-      this.opts.logger.warn({ budget: budget.id, claimant, installation: own }, 'exact Budget mirrored by another installation: this installation\'s spend is not in its status');
-      void this.opts.events?.record(object, 'Warning', 'SharedWithAnotherInstallation', message).catch(() => undefined);
-    }
-    return true;
+    return claimant;
   }
 
-  private async syncOne(budget: BudgetConfig, now: number): Promise<void> {
+  /** A Budget another installation mirrors goes into `sharing` (before its condition is written: a failed write withdraws nothing). */
+  private async syncOne(budget: BudgetConfig, now: number, sharing: Set<string>): Promise<void> {
     const object = this.opts.budgetObjects().get(budget.id) as (KubeObject & { status?: PersistedStatus }) | undefined;
     if (object === undefined) return;
-    if (this.claimedElsewhere(budget, object)) return;
+    const claimant = this.claimedElsewhere(budget, object);
+    if (claimant !== undefined) {
+      sharing.add(budget.id);
+      await this.markShared(budget, object, claimant, now);
+      return;
+    }
     const period = exactBudgetKeys(this.opts.keyPrefix, budget, now);
     const periodStart = rfc3339(period.periodStart);
     // What the status already counts for this period: Redis is raised to it, and it is never written lower.

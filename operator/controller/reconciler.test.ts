@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { provider, route } from '../../test/support/objects.js';
+import { budget, provider, route } from '../../test/support/objects.js';
 import { KubeError, type KubeObject } from '../kube/kube-client.js';
 import type { SecretObject } from './kube-types.js';
 import { type Caches, Reconciler } from './reconciler.js';
@@ -122,6 +122,33 @@ describe('Reconciler status writes', () => {
       expect.objectContaining({ name: 'theirs', message: expect.stringContaining('team-b/team-b-operator') }),
     ]);
     expect(logged.join('')).toContain('object claimed by another installation');
+  });
+
+  // Another installation that serves an exact Budget marks it SharedWithAnotherInstallation (its
+  // spend is not in status.spent); the owner's writes rebuilt the conditions from its own and took
+  // that one off at each change, and the other put it back at its next pass.
+  it("keeps another installation's SharedWithAnotherInstallation in the Budget status it writes; drops one naming itself (handed over)", async () => {
+    const own = 'tollgate-system/tollgate-operator';
+    const sharedBy = (installation: string) => ({
+      type: 'SharedWithAnotherInstallation',
+      status: 'True',
+      reason: 'SpendNotInStatus',
+      message: `the installation ${installation} also serves this Budget (exact mode) and keeps its data planes' spend in its own Redis ledger`,
+      observedGeneration: 1,
+      lastTransitionTime: '2026-11-01T00:00:00Z',
+    });
+    const { reconciler, caches, patches } = setup([chatRoute('mine')], { installation: own });
+    const capped = (name: string, installation: string) =>
+      ({ ...budget(name, { limit: { amount: 10 }, subjects: { namespaces: ['default'] } }), status: { installation: own, conditions: [sharedBy(installation)] } }) as KubeObject;
+    caches.budgets.set('default/theirs', capped('theirs', 'team-b/b-operator'));
+    caches.budgets.set('default/handed', capped('handed', own));
+    await reconcileAll(reconciler);
+    const written = (name: string) => patches.filter((p) => p.path.endsWith(`/budgets/${name}/status`)).at(-1)?.conditions.map((c) => c.type);
+    expect(written('theirs')).toContain('Accepted');
+    expect(written('theirs')?.at(-1)).toBe('SharedWithAnotherInstallation');
+    expect(patches.find((p) => p.path.endsWith('/budgets/theirs/status'))?.conditions.at(-1)).toEqual(sharedBy('team-b/b-operator'));
+    expect(written('handed')).toContain('Accepted');
+    expect(written('handed')).not.toContain('SharedWithAnotherInstallation');
   });
 
   it('writes every other object when the API server refuses one, then reports the refusal', async () => {

@@ -18,6 +18,7 @@ import type { EndpointSliceObject, SecretObject, ServiceObject } from './kube-ty
 import { specWrittenAt, withSpecChange } from './spec-history.js';
 import { type DesiredCondition, mergeConditions, sameConditions } from './status-conditions.js';
 import { StatusWriter } from './status-writer.js';
+import { foreignConditions } from '../budgets/shared-condition.js';
 import { egressCompileInput } from '../../dataplane/config/egress-guard.js';
 import { MAX_GENERATION_AHEAD_MS } from '../../dataplane/config/snapshot-envelope.js';
 
@@ -437,7 +438,9 @@ export class Reconciler {
   /** The status to write over `existing`; undefined when it holds that already. */
   private statusBody(status: ObjectStatus, desired: readonly DesiredCondition[], object: KubeObject, existing: StatusBody | undefined): StatusBody | undefined {
     const nowIso = new Date(this.now()).toISOString().replace(/\.\d+Z$/, 'Z');
-    const conditions = mergeConditions(existing?.conditions, desired, nowIso);
+    // Another installation's SharedWithAnotherInstallation is kept: dropped, each write of ours took
+    // it off the Budget and each pass of theirs put it back.
+    const conditions = [...mergeConditions(existing?.conditions, desired, nowIso), ...foreignConditions(existing?.conditions, this.opts.installation)];
     const body: StatusBody = { conditions };
     if (this.opts.installation !== undefined) body.installation = this.opts.installation;
     if (status.generation !== undefined) body.observedGeneration = status.generation;

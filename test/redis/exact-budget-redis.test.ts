@@ -172,7 +172,7 @@ describe('exact budgets in Redis', () => {
 
   // Two installations watching one namespace, each with its own Redis: both mirrors wrote the one
   // status.spent, each over the other every second, and each raised its ledger to the other's spend.
-  it("leaves a Budget another installation's status names to that installation: no write, no floor taken from it, one Event", async () => {
+  it("leaves a Budget another installation's status names to that installation: no spend written, no floor taken from it, one Event and a condition", async () => {
     await admin.flushall();
     const events: { reason: string; message: string }[] = [];
     const initial = { installation: 'team-b/b-operator', spent: 0.9, remaining: 0.1, periodStart: '2026-11-01T00:00:00Z' };
@@ -180,7 +180,8 @@ describe('exact budgets in Redis', () => {
     (await (await pod('mine')).admit(ask)).settle(usage(0.2));
     await mirror.sync();
     await mirror.sync();
-    expect(status).toEqual(initial);
+    // Its spend fields as they were; SharedWithAnotherInstallation=True says that this installation's spend is not in them.
+    expect(status).toEqual({ ...initial, conditions: [expect.objectContaining({ type: 'SharedWithAnotherInstallation', status: 'True', message: expect.stringContaining('team-b/b-operator') })] });
     // This installation's ledger holds its own spend only, not the other's as a floor.
     expect(await spentInRedis()).toBeCloseTo(0.2, 9);
     expect(events).toEqual([{ reason: 'SharedWithAnotherInstallation', message: expect.stringContaining('team-b/b-operator') }]);
