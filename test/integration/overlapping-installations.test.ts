@@ -2,9 +2,13 @@
 // before, both wrote every object's status over the other's. Now the first to write keeps it
 // (status.installation) and the other records an OwnedByAnotherInstallation Event.
 import { KubeConfig } from '@kubernetes/client-node';
+import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
+import type { Condition } from '../../operator/api/common.js';
+import { ExactBudgetMirror } from '../../operator/budgets/exact-budget-mirror.js';
+import { SHARED_CONDITION } from '../../operator/budgets/shared-condition.js';
 import { StaleBudgetStateError, UsageAggregator } from '../../operator/budgets/usage-aggregator.js';
 import { KubeClient, type KubeObject } from '../../operator/kube/kube-client.js';
 import { UsageHistory } from '../../operator/usage/usage-history.js';
@@ -149,5 +153,47 @@ spec:
     objects.set(budget.id, k.get<KubeObject>('budget', 'shared-spend', 'team-a')); // as a's informer sees it
     expect((await a.handle({ pod: 'a-dataplane-1', records: [] })).budgets[budget.id]?.spent).toBe(ROUNDS * 3 + 2);
     expect(a.thresholdCondition(budget, undefined)?.event?.message).toContain(`${ROUNDS * 3 + 2} of 1000 USD`);
+  }, 120_000);
+
+  // In the exact mode the installation the status does not name keeps its spend out of
+  // status.spent, and said so with an Event alone. Now it writes SharedWithAnotherInstallation,
+  // the one condition of the status that is not the owner's: the owner (operator a, running) must
+  // keep it through its own status writes, and the write must hold on a real API server.
+  it("marks a Budget SharedWithAnotherInstallation from the other installation's exact mirror; the owner keeps it through its writes", async () => {
+    type Owned = KubeObject & { status?: { installation?: string; conditions?: Condition[] } };
+    const read = (): Owned => k.get<Owned>('budget', 'shared-spend', 'team-a');
+    await eventually(() => expect(read().status?.installation).toBe('tollgate-system/a-operator'), 'installation a to write the Budget status', 60_000);
+    // The shared path never reads the ledger.
+    const redis = { eval: async () => Promise.reject(new Error('the ledger is not read for a shared Budget')), disconnect: () => undefined } as unknown as Redis;
+    const mirror = new ExactBudgetMirror({
+      redis,
+      keyPrefix: 'tollgate:',
+      client: client(),
+      budgetObjects: () => new Map([[budget.id, read()]]),
+      budgetConfigs: () => [budget],
+      isLeader: () => true,
+      logger: silent,
+      installation: 'team-b/b-exact',
+    });
+    const shared = (): Condition | undefined => read().status?.conditions?.find((c) => c.type === SHARED_CONDITION);
+    await mirror.sync();
+    expect(shared()).toMatchObject({ status: 'True', reason: 'SpendNotInStatus', observedGeneration: 1 });
+    const since = shared()?.lastTransitionTime;
+    // Operator a writes the Budget's conditions for a new generation: the other installation's stays.
+    k.apply(`apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: shared-spend, namespace: team-a }
+spec:
+  limit: { amount: 2000, unit: USD }
+  period: Month
+  subjects: { namespaces: [team-a] }
+`);
+    await eventually(() => expect(read().status?.conditions?.find((c) => c.type === 'Accepted')?.observedGeneration).toBe(2), 'installation a to write generation 2', 30_000);
+    expect(shared()).toMatchObject({ status: 'True', observedGeneration: 1 });
+    await mirror.sync();
+    expect(shared()).toMatchObject({ status: 'True', observedGeneration: 2, lastTransitionTime: since });
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(shared()).toMatchObject({ observedGeneration: 2, lastTransitionTime: since });
+    expect(read().status?.installation).toBe('tollgate-system/a-operator');
   }, 120_000);
 });
