@@ -19,7 +19,7 @@ export interface ExactBudgetMirrorOptions {
   logger: Logger;
   /** This installation (`<release namespace>/<Lease name>`): a Budget whose status names another is that one's to mirror. */
   installation?: string;
-  /** Events on the Budget (SharedWithAnotherInstallation, once per installation that claims it). */
+  /** Events on the Budget (SharedWithAnotherInstallation, when this installation's write turns it True). */
   events?: { record(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> };
   intervalMs?: number;
   now?: () => number;
@@ -111,8 +111,10 @@ export class ExactBudgetMirror {
    * writes this one condition, conditional on the resourceVersion read (a write that meets another
    * is made again at the next pass, from the status as it is then); the owner keeps it in its own
    * status writes. lastTransitionTime moves only when the status turns True; where another
-   * installation's condition says it already, that one stays (one condition per type). The Event is
-   * recorded once per claimant, as before.
+   * installation's condition says it already, that one stays (one condition per type). A Warning
+   * Event of the same name is recorded when this installation's write turns it True, as the
+   * reconciler records one when a condition turns bad (before: once per claimant and process, so
+   * again at every restart of the operator); the log says it once per claimant.
    */
   private async markShared(budget: BudgetConfig, object: KubeObject & { status?: PersistedStatus }, claimant: string, now: number): Promise<void> {
     const own = this.opts.installation ?? '';
@@ -120,7 +122,6 @@ export class ExactBudgetMirror {
     if (this.shared.get(budget.id) !== claimant) {
       this.shared.set(budget.id, claimant);
       this.opts.logger.warn({ budget: budget.id, claimant, installation: own }, 'exact Budget mirrored by another installation: this installation\'s spend is not in its status');
-      void this.opts.events?.record(object, 'Warning', SHARED_CONDITION, `exact Budget shared with the installation ${claimant}, which writes its status: ${desired.message}`).catch(() => undefined);
     }
     const conditions = object.status?.conditions ?? [];
     const current = conditions.find((c) => c.type === SHARED_CONDITION);
@@ -128,8 +129,12 @@ export class ExactBudgetMirror {
     if (current?.status === 'True' && sharer !== undefined && sharer !== own && sharer !== claimant) return;
     const same = current !== undefined && current.status === desired.status && current.reason === desired.reason && current.message === desired.message && current.observedGeneration === desired.observedGeneration;
     if (same) return;
-    const lastTransitionTime = current?.status === desired.status ? current.lastTransitionTime : rfc3339(now);
-    await this.writeConditions(budget.id, object, [...conditions.filter((c) => c !== current), { ...desired, lastTransitionTime }]);
+    const turnsTrue = current?.status !== desired.status;
+    const lastTransitionTime = turnsTrue ? rfc3339(now) : current.lastTransitionTime;
+    const written = await this.writeConditions(budget.id, object, [...conditions.filter((c) => c !== current), { ...desired, lastTransitionTime }]);
+    if (written && turnsTrue) {
+      void this.opts.events?.record(object, 'Warning', SHARED_CONDITION, `exact Budget shared with the installation ${claimant}, which writes its status: ${desired.message}`).catch(() => undefined);
+    }
   }
 
   /**
@@ -158,7 +163,7 @@ export class ExactBudgetMirror {
   }
 
   /** The Budget's conditions, written only over the version read: one another writer changed meanwhile is looked at again next pass. */
-  private async writeConditions(id: string, object: KubeObject, conditions: Condition[]): Promise<void> {
+  private async writeConditions(id: string, object: KubeObject, conditions: Condition[]): Promise<boolean> {
     const [namespace, name] = id.split('/');
     try {
       await this.opts.client.request(
@@ -167,8 +172,9 @@ export class ExactBudgetMirror {
         { metadata: { resourceVersion: object.metadata.resourceVersion }, status: { conditions } },
         'application/merge-patch+json',
       );
+      return true;
     } catch (err) {
-      if (err instanceof KubeError && (err.status === 409 || err.status === 404)) return;
+      if (err instanceof KubeError && (err.status === 409 || err.status === 404)) return false;
       throw err;
     }
   }
