@@ -397,6 +397,32 @@ describe('on the worker thread', () => {
     expect(JSON.stringify(onWorker.slice(0, 2))).not.toContain('jo@example.com');
   });
 
+  it('redacts a value split across a message’s text parts on both sides, on the worker as on the request thread: Anthropic blocks, a Responses request and its streamed answer (before, each part was redacted alone)', async () => {
+    const anthropic = { model: 'chat', system: [{ type: 'text', text: 'owner: jo@exam' }, { type: 'text', text: 'ple.com' }], messages: [{ role: 'user', content: [{ type: 'text', text: 'card 4111 1111' }, { type: 'text', text: ' 1111 1111 ok' }] }] };
+    const responses = { model: 'chat', input: [{ role: 'user', content: [{ type: 'input_text', text: 'mail jo@' }, { type: 'input_text', text: 'example.com' }] }] };
+    const stream = new StreamAssembler();
+    const answer = { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Noted 4111 1111 1111', annotations: [] }, { type: 'output_text', text: ' 1111.', annotations: [] }] };
+    stream.add({ type: 'response.output_text.delta', delta: 'Noted' });
+    stream.add({ type: 'response.completed', response: { id: 'resp_1', object: 'response', output: [answer] } });
+    const records = async (worker: boolean) => {
+      const { svc, mem } = service(policies, 'ok', 100, worker);
+      svc.record(svc.decide(sa('team-a', 'app'), undefined, 'm1', none)!, input({ requestId: 'm1', requestBody: anthropic, response: undefined }));
+      svc.record(svc.decide(sa('team-a', 'app'), undefined, 'm2', none)!, input({ requestId: 'm2', requestBody: responses, stream: true, response: stream.result() }));
+      await svc.drain(20_000);
+      return mem.records.sort((a, b) => a.requestId.localeCompare(b.requestId));
+    };
+    const onWorker = await records(true);
+    expect(onWorker).toEqual(await records(false));
+    expect(onWorker[0]?.content?.request).toEqual({
+      system: [{ type: 'text', text: 'owner: [EMAIL]' }, { type: 'text', text: '' }],
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'card [PAYMENT_CARD]' }, { type: 'text', text: ' ok' }] }],
+    });
+    expect(onWorker[1]?.content?.request).toEqual({ input: [{ role: 'user', content: [{ type: 'input_text', text: 'mail [EMAIL]' }, { type: 'input_text', text: '' }] }] });
+    expect(onWorker[1]?.content?.response).toEqual({ output: [{ ...answer, content: [{ type: 'output_text', text: 'Noted [PAYMENT_CARD]', annotations: [] }, { type: 'output_text', text: '.', annotations: [] }] }] });
+    expect(onWorker.map((r) => r.content?.redactions)).toEqual([{ Email: 1, PaymentCard: 1 }, { Email: 1, PaymentCard: 1 }]);
+    expect(JSON.stringify(onWorker)).not.toMatch(/jo@|1111/);
+  });
+
   it('hands over records with text beyond ASCII in any part, in one batch with ASCII ones, as the request thread writes them', async () => {
     const records = async (worker: boolean) => {
       const { svc, mem } = service(policies, 'ok', 100, worker);

@@ -227,4 +227,164 @@ describe('redactJsonText', () => {
     expect(out.arguments).not.toContain('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx');
     expect(tally.unscanned).toBe(true);
   });
+
+  describe('a message’s text parts, read as one text (before, each part was redacted alone and a value split across two was recorded as sent)', () => {
+    const redactBody = <T>(body: T, detectors = compile()): { out: T; tally: RedactionTally } => {
+      const tally: RedactionTally = { counts: {}, unscanned: false };
+      return { out: JSON.parse(redactJsonText(JSON.stringify(body), detectors, tally)) as T, tally };
+    };
+    const texts = (parts: readonly { text?: string }[]): (string | undefined)[] => parts.map((p) => p.text);
+
+    it('chat completions: a card number and an e-mail address split across adjacent text parts are redacted on both sides, each part keeping its own text', () => {
+      const body = {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'card 4111 1111' },
+              { type: 'text', text: ' 1111 1111 and mail ann.lee@exam' },
+              { type: 'text', text: 'ple.com, thanks' },
+            ],
+          },
+        ],
+      };
+      const { out, tally } = redactBody(body);
+      expect(texts(out.messages[0]!.content)).toEqual(['card [PAYMENT_CARD]', ' and mail [EMAIL]', ', thanks']);
+      expect(tally).toEqual({ counts: { PaymentCard: 1, Email: 1 }, unscanned: false });
+    });
+
+    it('a match over three parts empties the middle one; the marker stands where the match starts', () => {
+      const body = { messages: [{ role: 'user', content: [{ type: 'text', text: 'pay 4111' }, { type: 'text', text: ' 1111 1111' }, { type: 'text', text: ' 1111 now' }] }] };
+      const { out, tally } = redactBody(body);
+      expect(texts(out.messages[0]!.content)).toEqual(['pay [PAYMENT_CARD]', '', ' now']);
+      expect(tally.counts).toEqual({ PaymentCard: 1 });
+    });
+
+    it('Anthropic Messages: content blocks and system blocks (other members around the text: cache_control, citations) are joined', () => {
+      const body = {
+        system: [
+          { type: 'text', text: 'Escalate to ops.lead@exa' },
+          { type: 'text', text: 'mple.com', cache_control: { type: 'ephemeral' } },
+        ],
+        messages: [
+          { role: 'user', content: [{ type: 'text', cache_control: { type: 'ephemeral' }, text: 'my card is 4111 1111 1111' }, { type: 'text', text: ' 1111, call me' }] },
+          { role: 'assistant', content: [{ type: 'thinking', thinking: 'the user wrote bob@', signature: 'c2ln' }, { type: 'text', text: 'example.org earlier' }] },
+        ],
+      };
+      const { out, tally } = redactBody(body);
+      expect(texts(out.system)).toEqual(['Escalate to [EMAIL]', '']);
+      expect(texts(out.messages[0]!.content)).toEqual(['my card is [PAYMENT_CARD]', ', call me']);
+      expect(out.messages[1]!.content[0]).toMatchObject({ thinking: 'the user wrote [EMAIL]', signature: 'c2ln' });
+      expect(out.messages[1]!.content[1]!.text).toBe(' earlier');
+      expect(tally.counts).toEqual({ Email: 2, PaymentCard: 1 });
+    });
+
+    it('Responses: input items’ input_text parts and an output message’s output_text parts (annotations between) are joined', () => {
+      const request = {
+        instructions: 'be brief',
+        input: [
+          { role: 'user', content: [{ type: 'input_text', text: 'ship to carol@' }, { type: 'input_text', text: 'example.net please' }] },
+          { type: 'function_call_output', call_id: 'c1', output: 'ok' },
+        ],
+      };
+      const response = {
+        output: [
+          { type: 'reasoning', summary: [] },
+          {
+            type: 'message',
+            role: 'assistant',
+            content: [
+              { type: 'output_text', text: 'Your card 4111 1111', annotations: [{ type: 'url_citation', url: 'https://example.com/a', title: 'A' }] },
+              { type: 'output_text', text: ' 1111 1111 is on file', annotations: [] },
+            ],
+          },
+        ],
+      };
+      const r = redactBody(request);
+      expect(texts(r.out.input[0]!.content!)).toEqual(['ship to [EMAIL]', ' please']);
+      expect(r.tally.counts).toEqual({ Email: 1 });
+      const a = redactBody(response);
+      expect(texts(a.out.output[1]!.content!)).toEqual(['Your card [PAYMENT_CARD]', ' is on file']);
+      expect(a.out.output[1]!.content![0]!.annotations).toEqual(response.output[1]!.content![0]!.annotations);
+      expect(a.tally.counts).toEqual({ PaymentCard: 1 });
+    });
+
+    it('parts with escapes (newlines, quotes, JSON text by its \\u escapes) are joined by the text they spell', () => {
+      const body = { messages: [{ role: 'user', content: [{ type: 'text', text: 'say "hi"\nto dave@' }, { type: 'text', text: 'example.com\t{"k":"v\\u0040x"}' }] }] };
+      const { out, tally } = redactBody(body);
+      expect(texts(out.messages[0]!.content)).toEqual(['say "hi"\nto [EMAIL]', '\t{"k":"v\\u0040x"}']);
+      expect(tally.counts).toEqual({ Email: 1 });
+    });
+
+    it('a part’s own matches stay found where joining hides them (digits run on), and a match that runs on over the boundary redacts both sides', () => {
+      const body = {
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'card 4111 1111 1111 1111' }, { type: 'text', text: '2345 is the order' }] },
+          { role: 'user', content: [{ type: 'text', text: 'mail ann@example.com' }, { type: 'text', text: 'and more' }] },
+        ],
+      };
+      const { out, tally } = redactBody(body);
+      expect(out.messages[0]!.content[0]!.text).toBe('card [PAYMENT_CARD]');
+      expect(out.messages[0]!.content[1]!.text).toBe('2345 is the order');
+      // The joined text reads `ann@example.comand`: one address over the boundary, counted once.
+      expect(texts(out.messages[1]!.content)).toEqual(['mail [EMAIL]', ' more']);
+      expect(tally.counts).toEqual({ PaymentCard: 1, Email: 1 });
+    });
+
+    it('joins only adjacent text parts of one message: not across messages, nor across an image between parts', () => {
+      const body = {
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'card 4111 1111' }] },
+          { role: 'user', content: [{ type: 'text', text: ' 1111 1111' }, { type: 'image_url', image_url: { url: 'https://example.com/i.png' } }, { type: 'text', text: ' 1111 1111' }] },
+        ],
+      };
+      const json = JSON.stringify(body);
+      expect(redactJsonText(json, compile(), { counts: {}, unscanned: false })).toBe(json);
+    });
+
+    it('parts past the 1 MiB one run reads: the last part of a run starts the next, so every boundary is read', () => {
+      const prose = 'words '.repeat(100_000);
+      const body = { messages: [{ role: 'user', content: [{ type: 'text', text: `${prose}mail ann@` }, { type: 'text', text: `example.com ${prose}card 4111 1111` }, { type: 'text', text: ' 1111 1111 end' }] }] };
+      const { out, tally } = redactBody(body);
+      const [a, b, c] = texts(out.messages[0]!.content);
+      expect(a!.endsWith('mail [EMAIL]')).toBe(true);
+      expect(b).toBe(` ${prose}card [PAYMENT_CARD]`);
+      expect(c).toBe(' end');
+      expect(tally).toEqual({ counts: { Email: 1, PaymentCard: 1 }, unscanned: false });
+    });
+
+    it('over 300 generated messages split at random places into text parts, the parts as recorded hold nothing the message read as one string has redacted', () => {
+      const detectors = compile();
+      const rand = seededRandom(27);
+      const pii = ['ann.lee@example.com', '4111 1111 1111 1111', '+44 20 7946 0958', '10.1.2.3', 'GB82WEST12345698765432', 'sk-abcdefghijklmnopqrstuvwxyz0123456789ABCD', 'EMP-123456', 'plain words ', ' 2024 ', ', ', '\n', 'é 漢字 '];
+      for (let n = 0; n < 300; n++) {
+        let message = '';
+        // Pieces apart by a space: a marker then stands where its value stood, in the same context (one string's markers change it too: `ann@example.com+44…`).
+        for (let k = 1 + Math.floor(rand() * 6); k > 0; k--) message += `${pii[Math.floor(rand() * pii.length)]!} `;
+        const cuts = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => Math.floor(rand() * message.length)).sort((x, y) => x - y);
+        const parts = [0, ...cuts].map((from, k) => message.slice(from, [...cuts, message.length][k]));
+        const body = { messages: [{ role: 'user', content: parts.map((text) => ({ type: 'text', text })) }] };
+        const tally: RedactionTally = { counts: {}, unscanned: false };
+        const out = JSON.parse(redactJsonText(JSON.stringify(body), detectors, tally)) as typeof body;
+        const recorded = out.messages[0]!.content.map((p) => p.text);
+        expect(recorded, `case ${n}: ${JSON.stringify(parts)}`).toHaveLength(parts.length);
+        // What the message read as one string has redacted is gone from the parts as recorded (they may redact more: a part alone can match where the join runs digits on).
+        const occurrences = (text: string, value: string): number => text.split(value).length - 1;
+        for (const f of detectors.scan(message).findings) {
+          const found = message.slice(f.start, f.end);
+          const left = occurrences(message, found) - detectors.scan(message).findings.filter((g) => message.slice(g.start, g.end) === found).length;
+          expect(occurrences(recorded.join(''), found), `case ${n}: ${JSON.stringify(parts)} -> ${JSON.stringify(recorded)}`).toBeLessThanOrEqual(left);
+        }
+      }
+    });
+
+    it('reads the JSON text once however deeply text members nest (each look ahead ends at the next text member)', () => {
+      const depth = 20_000;
+      const json = `${'{"text":"a","x":'.repeat(depth)}null${'}'.repeat(depth)}`;
+      const started = performance.now();
+      expect(redactJsonText(json, compile(), { counts: {}, unscanned: false })).toBe(json);
+      // Read again to each nesting's end, this was ~4·10⁹ characters: minutes, not milliseconds.
+      expect(performance.now() - started).toBeLessThan(2000);
+    });
+  });
 });

@@ -46,6 +46,11 @@ export interface RedactionTally {
 export function redactJsonText(json: string, detectors: DetectorSet | undefined, tally: RedactionTally, limit = Infinity): string {
   let out: string | undefined;
   let copied = 0;
+  // The text parts of one message (a run of them: nextMembers) are read as one text as well:
+  // `runEnd` is where the last run found ends (a member before it starts no run of its own),
+  // `pieces` what matches crossing a part's boundary cover of each member, by its literal's start.
+  let runEnd = -1;
+  let pieces: Map<number, Finding[]> | undefined;
   for (let start = json.indexOf('"'); start !== -1; ) {
     let end = json.indexOf('"', start + 1);
     while (end !== -1 && escaped(json, end)) end = json.indexOf('"', end + 1);
@@ -54,10 +59,26 @@ export function redactJsonText(json: string, detectors: DetectorSet | undefined,
     const after = end + 1;
     // A key is followed by its colon; a value by `,`, `]`, `}` or the end.
     if (json.charCodeAt(after) !== COLON) {
+      // Only a value under a text part's key looks ahead, and only to the end of its array's next
+      // element: a message's one text part (the common case) costs a few characters read.
+      if (detectors !== undefined && start > runEnd && partText(json, start)) {
+        const more = nextMembers(json, start, after);
+        if (more !== undefined) {
+          const members = more.members;
+          // A run cut at RUN_MAX: its last member starts the next one (its pieces of both kept), so no boundary goes unread.
+          runEnd = more.cut ? members[members.length - 2]! - 1 : members[members.length - 1]!;
+          pieces = withCarried(joinedPieces(json, start, after, members, detectors), start, pieces?.get(start));
+        }
+      }
       const raw = json.slice(start + 1, end);
       const plain = !raw.includes('\\');
       const value = plain ? raw : (JSON.parse(json.slice(start, after)) as string);
-      const literal = binary(value, json, start) ? `"[BINARY ${value.length} chars omitted]"` : replacement(value, plain, detectors, tally);
+      const crossing = pieces?.get(start);
+      const literal = binary(value, json, start)
+        ? `"[BINARY ${value.length} chars omitted]"`
+        : crossing === undefined || detectors === undefined
+          ? replacement(value, plain, detectors, tally)
+          : replacementWith(value, plain, crossing, detectors, tally);
       if (literal !== undefined) {
         out = `${out ?? ''}${json.slice(copied, start)}${literal}`;
         copied = after;
@@ -124,6 +145,19 @@ function replacement(s: string, plain: boolean, detectors: DetectorSet | undefin
  * unscanned, as the detectors leave what passes their input cap.
  */
 function redactDecoded(s: string, detectors: DetectorSet): RedactResult {
+  const own = decodedFindings(s, detectors);
+  return applySpans(s, own.findings, own.scanned, own.complete);
+}
+
+/** What a scan of `s` finds: its findings, how far it read, and whether that is all of it. */
+interface OwnScan {
+  findings: Finding[];
+  scanned: number;
+  complete: boolean;
+}
+
+/** redactDecoded's findings in `s` (by what its escapes spell), as positions in `s`. */
+function decodedFindings(s: string, detectors: DetectorSet): OwnScan {
   const raw = s.length > DECODE_MAX ? s.slice(0, DECODE_MAX) : s;
   let complete = raw.length === s.length;
   let scanned = raw.length;
@@ -133,20 +167,219 @@ function redactDecoded(s: string, detectors: DetectorSet): RedactResult {
     if (!r.complete) complete = false;
     return [...r.findings, ...unscannedFrom(decoded, r.scannedLength)];
   });
-  let text = '';
-  let at = 0;
-  const counts: Record<string, number> = {};
+  const findings: Finding[] = [];
   for (const f of spans) {
     // The unscanned tail's marker (type '' above): the text from there on is not kept.
     if (f.type === '') {
       scanned = f.start;
       break;
     }
-    text += raw.slice(at, f.start) + f.marker;
-    at = f.end;
-    counts[f.type] = (counts[f.type] ?? 0) + 1;
+    findings.push(f);
   }
-  text += raw.slice(at, Math.max(at, scanned));
+  return { findings, scanned, complete };
+}
+
+/**
+ * `s` with each span replaced by its marker (a span with marker '' is removed: the rest of a match
+ * whose marker stands in the part before), the text past `scanned` by UNSCANNED_MARKER; the markers
+ * written counted by type.
+ */
+function applySpans(s: string, spans: readonly Finding[], scanned: number, complete: boolean): RedactResult {
+  let text = '';
+  let at = 0;
+  const counts: Record<string, number> = {};
+  for (const f of spans) {
+    if (f.start >= scanned) break;
+    text += s.slice(at, f.start) + f.marker;
+    at = f.end;
+    if (f.marker !== '') counts[f.type] = (counts[f.type] ?? 0) + 1;
+  }
+  text += s.slice(at, Math.max(at, scanned));
   if (scanned < s.length) text += UNSCANNED_MARKER;
   return { text, counts, complete };
+}
+
+/*
+ * A message's text parts are one text to the model (and to guardrail request rules, which read them
+ * joined: guardrail/joined-slots.ts), so an address or card number split across two of them
+ * (`"card 4111 1111"`, `" 1111 1111"`) is one to redact. In the JSON text a run of such parts is
+ * the elements, one after another, of one array, each an object with a text part's text member at
+ * its top level (`text`, as chat, Anthropic Messages and Responses parts carry it; `refusal`,
+ * `thinking`): a chat message's `content`, an Anthropic message's content blocks or its `system`
+ * blocks, a Responses input item's or output message's `content`. An element of another kind
+ * between two (an image) ends the run, as it does for guardrails; so does the array's end, so
+ * messages are never joined with each other.
+ */
+const QUOTE = 34;
+const COMMA = 44;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACKET = 93;
+/** Most characters of one run's literals joined and scanned together: the detectors' input cap (more is not scanned in one text). */
+const RUN_MAX = DEFAULT_DETECTOR_LIMITS.maxInputLength;
+
+/** The value whose literal starts at `start` is a member `"text":`, `"refusal":` or `"thinking":` (a key: `{` or `,` before its quote). */
+function partText(json: string, start: number): boolean {
+  if (json.charCodeAt(start - 1) !== COLON || json.charCodeAt(start - 2) !== QUOTE) return false;
+  return keyAt(json, start, 'text') || keyAt(json, start, 'refusal') || keyAt(json, start, 'thinking');
+}
+
+/** The key before the value at `start` is exactly `name`. */
+function keyAt(json: string, start: number, name: string): boolean {
+  const open = start - 3 - name.length;
+  if (json.charCodeAt(open) !== QUOTE || !json.startsWith(name, open + 1)) return false;
+  const before = json.charCodeAt(open - 1);
+  return before === OPEN_BRACE || before === COMMA;
+}
+
+/** The end of the string literal that starts at `start` (after its closing quote), or -1. */
+function literalEnd(json: string, start: number): number {
+  let end = json.indexOf('"', start + 1);
+  while (end !== -1 && escaped(json, end)) end = json.indexOf('"', end + 1);
+  return end === -1 ? -1 : end + 1;
+}
+
+/**
+ * The members that join the text member whose literal is [first, from) (start and end of each
+ * literal, flat), or undefined when none does. Reads on from `from` to the end of that member's
+ * object; while the next element of its array is an object, to that object's text member and its
+ * end. Stops at any other text member, and once the run's literals reach RUN_MAX characters
+ * (`cut`: more may follow).
+ */
+function nextMembers(json: string, first: number, from: number): { members: number[]; cut: boolean } | undefined {
+  let found: number[] | undefined;
+  let depth = 0;
+  // In an element after the first, looking for its text member (none at its end: the run ends before it).
+  let seeking = false;
+  let length = from - first;
+  for (let i = from; i < json.length; ) {
+    const c = json.charCodeAt(i);
+    if (c === QUOTE) {
+      const end = literalEnd(json, i);
+      if (end === -1) return runOf(found, false);
+      if (json.charCodeAt(end) === COLON && json.charCodeAt(end + 1) === QUOTE && partText(json, end + 1)) {
+        // Any other text member ends the look: nested in an element (a tool result's own parts),
+        // it is no part of this run, and starts its own look when the walk comes to it. So each
+        // look ends at the next text member: together they read the text once, however deep it nests.
+        if (!seeking || depth !== 0) return runOf(found, false);
+        const valueEnd = literalEnd(json, end + 1);
+        if (valueEnd === -1) return runOf(found, false);
+        (found ??= []).push(end + 1, valueEnd);
+        length += valueEnd - end;
+        seeking = false;
+        i = valueEnd;
+        continue;
+      }
+      i = end;
+      continue;
+    }
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+    else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      if (depth > 0) depth--;
+      else if (seeking) return runOf(found, false);
+      // At least the next member joins: each boundary is read in one run or the next.
+      else if (found !== undefined && length >= RUN_MAX) return runOf(found, true);
+      // The element ends; `,{` after it: the array's next element is an object.
+      else if (json.charCodeAt(i + 1) === COMMA && json.charCodeAt(i + 2) === OPEN_BRACE) {
+        seeking = true;
+        i += 3;
+        continue;
+      } else return runOf(found, false);
+    }
+    i++;
+  }
+  return runOf(found, false);
+}
+
+const runOf = (members: number[] | undefined, cut: boolean): { members: number[]; cut: boolean } | undefined => (members === undefined ? undefined : { members, cut });
+
+/**
+ * The run's members (the literal at [first, firstEnd) and `more`) joined and scanned as one text:
+ * for each member a match crosses into or out of, the pieces of those matches in it (by its
+ * literal's start; the piece where a match starts carries its marker, the others none). Undefined
+ * when no match crosses a boundary. A match inside one member is left to that member's own scan,
+ * which also finds what the join would hide (a card number followed by digits in the next part).
+ */
+function joinedPieces(json: string, first: number, firstEnd: number, more: readonly number[], detectors: DetectorSet): Map<number, Finding[]> | undefined {
+  const starts = [first];
+  const values = [literalValue(json, first, firstEnd)];
+  for (let k = 0; k < more.length; k += 2) {
+    starts.push(more[k]!);
+    values.push(literalValue(json, more[k]!, more[k + 1]!));
+  }
+  const offsets: number[] = [];
+  let joined = '';
+  for (const v of values) {
+    offsets.push(joined.length);
+    joined += v;
+  }
+  offsets.push(joined.length);
+  let out: Map<number, Finding[]> | undefined;
+  // Findings come in text order, without overlaps: the member of each end only moves forward.
+  let a = 0;
+  let b = 0;
+  for (const f of detectors.scan(joined).findings) {
+    while (offsets[a + 1]! <= f.start) a++;
+    if (b < a) b = a;
+    while (offsets[b + 1]! < f.end) b++;
+    if (a === b) continue;
+    out ??= new Map();
+    for (let k = a; k <= b; k++) {
+      const from = offsets[k]!;
+      const piece: Finding = { ...f, marker: k === a ? f.marker : '', start: Math.max(0, f.start - from), end: Math.min(values[k]!.length, f.end - from) };
+      const list = out.get(starts[k]!);
+      if (list === undefined) out.set(starts[k]!, [piece]);
+      else list.push(piece);
+    }
+  }
+  return out;
+}
+
+/** A run's pieces, with those an earlier run (cut at RUN_MAX) found in its last member, which starts this one at `start`. */
+function withCarried(found: Map<number, Finding[]> | undefined, start: number, carried: Finding[] | undefined): Map<number, Finding[]> | undefined {
+  if (carried === undefined) return found;
+  const out = found ?? new Map<number, Finding[]>();
+  out.set(start, [...carried, ...(out.get(start) ?? [])].sort((x, y) => x.start - y.start || y.end - x.end));
+  return out;
+}
+
+/** The string a literal spells. */
+function literalValue(json: string, start: number, end: number): string {
+  const raw = json.slice(start + 1, end - 1);
+  return raw.includes('\\') ? (JSON.parse(json.slice(start, end)) as string) : raw;
+}
+
+/**
+ * replacement() of a run's member that a match crossing its boundary covers: its own findings and
+ * those pieces, overlapping ones made one (the first marker kept, so a match is counted once), and
+ * the member's text written with them. The own findings come from a scan as redact() would make.
+ */
+function replacementWith(s: string, plain: boolean, crossing: readonly Finding[], detectors: DetectorSet, tally: RedactionTally): string | undefined {
+  let own: OwnScan;
+  if (UNICODE_ESCAPE.test(s)) own = decodedFindings(s, detectors);
+  else {
+    const r = detectors.scan(s);
+    own = { findings: r.findings, scanned: r.scannedLength, complete: r.complete };
+  }
+  const spans: Finding[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < own.findings.length || j < crossing.length) {
+    const x = own.findings[i];
+    const y = crossing[j];
+    const next = y === undefined || (x !== undefined && x.start <= y.start) ? (i++, x!) : (j++, y);
+    const last = spans[spans.length - 1];
+    if (last !== undefined && next.start < last.end) {
+      if (next.end > last.end) last.end = next.end;
+      if (last.marker === '' && next.marker !== '') spans[spans.length - 1] = { ...next, start: last.start, end: last.end };
+      continue;
+    }
+    spans.push({ ...next });
+  }
+  const r = applySpans(s, spans, own.scanned, own.complete);
+  for (const type in r.counts) tally.counts[type] = (tally.counts[type] ?? 0) + r.counts[type]!;
+  if (!r.complete) tally.unscanned = true;
+  if (r.text === s) return undefined;
+  return plain && (!SURROGATE.test(s) || !SURROGATE.test(r.text)) ? `"${r.text}"` : JSON.stringify(r.text);
 }
