@@ -353,6 +353,16 @@ describe('redactJsonText', () => {
       expect(tally).toEqual({ counts: { Email: 1, PaymentCard: 1 }, unscanned: false });
     });
 
+    it('a joined read stopped by the 1000-match cap goes on from there: a split value after many matches is still redacted', () => {
+      const mails = 'mail a.b@example.com '.repeat(600);
+      const body = { messages: [{ role: 'user', content: [{ type: 'text', text: mails }, { type: 'text', text: `${mails}card 4111 1111` }, { type: 'text', text: ' 1111 1111 end' }] }] };
+      const { out, tally } = redactBody(body);
+      const [, b, c] = texts(out.messages[0]!.content);
+      expect(b!.endsWith('card [PAYMENT_CARD]')).toBe(true);
+      expect(c).toBe(' end');
+      expect(tally).toEqual({ counts: { Email: 1200, PaymentCard: 1 }, unscanned: false });
+    });
+
     it('over 300 generated messages split at random places into text parts, the parts as recorded hold nothing the message read as one string has redacted', () => {
       const detectors = compile();
       const rand = seededRandom(27);

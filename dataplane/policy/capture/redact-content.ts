@@ -316,22 +316,31 @@ function joinedPieces(json: string, first: number, firstEnd: number, more: reado
   }
   offsets.push(joined.length);
   let out: Map<number, Finding[]> | undefined;
-  // Findings come in text order, without overlaps: the member of each end only moves forward.
+  // Findings come in text order: the member a finding starts in only moves forward.
   let a = 0;
-  let b = 0;
-  for (const f of detectors.scan(joined).findings) {
-    while (offsets[a + 1]! <= f.start) a++;
-    if (b < a) b = a;
-    while (offsets[b + 1]! < f.end) b++;
-    if (a === b) continue;
-    out ??= new Map();
-    for (let k = a; k <= b; k++) {
-      const from = offsets[k]!;
-      const piece: Finding = { ...f, marker: k === a ? f.marker : '', start: Math.max(0, f.start - from), end: Math.min(values[k]!.length, f.end - from) };
-      const list = out.get(starts[k]!);
-      if (list === undefined) out.set(starts[k]!, [piece]);
-      else list.push(piece);
+  // A scan stopped by a cap (1000 matches, the custom patterns' work) goes on from where it stopped,
+  // while a boundary is left to read: a match over one must not be missed because many came before.
+  const lastBoundary = Math.min(offsets[values.length - 1]!, RUN_MAX);
+  for (let at = 0; ; ) {
+    const r = detectors.scan(at === 0 ? joined : joined.slice(at));
+    for (const found of r.findings) {
+      const start = found.start + at;
+      const end = found.end + at;
+      while (offsets[a + 1]! <= start) a++;
+      let b = a;
+      while (offsets[b + 1]! < end) b++;
+      if (a === b) continue;
+      out ??= new Map();
+      for (let k = a; k <= b; k++) {
+        const from = offsets[k]!;
+        const piece: Finding = { ...found, marker: k === a ? found.marker : '', start: Math.max(0, start - from), end: Math.min(values[k]!.length, end - from) };
+        const list = out.get(starts[k]!);
+        if (list === undefined) out.set(starts[k]!, [piece]);
+        else list.push(piece);
+      }
     }
+    if (r.complete || r.scannedLength === 0 || at + r.scannedLength >= lastBoundary) break;
+    at += r.scannedLength;
   }
   return out;
 }
