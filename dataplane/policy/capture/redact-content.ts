@@ -222,8 +222,16 @@ const RUN_MAX = DEFAULT_DETECTOR_LIMITS.maxInputLength;
 /** The value whose literal starts at `start` is a member `"text":`, `"refusal":` or `"thinking":` (a key: `{` or `,` before its quote). */
 function partText(json: string, start: number): boolean {
   if (json.charCodeAt(start - 1) !== COLON || json.charCodeAt(start - 2) !== QUOTE) return false;
-  return keyAt(json, start, 'text') || keyAt(json, start, 'refusal') || keyAt(json, start, 'thinking');
+  // Every string value of a record comes here: the key's last letter rules out most keys at once.
+  const last = json.charCodeAt(start - 3);
+  if (last === T) return keyAt(json, start, 'text');
+  if (last === L) return keyAt(json, start, 'refusal');
+  return last === G && keyAt(json, start, 'thinking');
 }
+
+const T = 116; // 't'
+const L = 108; // 'l'
+const G = 103; // 'g'
 
 /** The key before the value at `start` is exactly `name`. */
 function keyAt(json: string, start: number, name: string): boolean {
