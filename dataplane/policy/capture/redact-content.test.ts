@@ -363,6 +363,17 @@ describe('redactJsonText', () => {
       expect(tally).toEqual({ counts: { Email: 1200, PaymentCard: 1 }, unscanned: false });
     });
 
+    it('a message dense with matches costs linear work: the joined read goes on past its match cap a bounded number of times', () => {
+      const detectors = compile();
+      let scanned = 0;
+      const counting: DetectorSet = { scan: (t, budget) => ((scanned += t.length), detectors.scan(t, budget)), redact: (t) => ((scanned += t.length), detectors.redact(t)) };
+      const dense = 'mail a.b@example.com '.repeat(24_000);
+      const json = JSON.stringify({ messages: [{ role: 'user', content: [{ type: 'text', text: dense }, { type: 'text', text: dense }] }] });
+      redactJsonText(json, counting, { counts: {}, unscanned: false });
+      // Each part alone, then the parts joined at most 4 times (each pass reads the rest of the run): before the bound, ~48 passes.
+      expect(scanned).toBeLessThanOrEqual(2 * dense.length + 4 * 2 * dense.length);
+    });
+
     it('over 300 generated messages split at random places into text parts, the parts as recorded hold nothing the message read as one string has redacted', () => {
       const detectors = compile();
       const rand = seededRandom(27);

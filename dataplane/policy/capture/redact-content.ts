@@ -1,4 +1,4 @@
-import { DEFAULT_DETECTOR_LIMITS, type DetectorSet, type Finding, type RedactResult, UNSCANNED_MARKER } from '../detectors/index.js';
+import { DEFAULT_DETECTOR_LIMITS, DEFAULT_PATTERN_WORK, type DetectorSet, type Finding, type RedactResult, UNSCANNED_MARKER } from '../detectors/index.js';
 import { scanDecoded } from '../guardrail/json-escapes.js';
 
 /**
@@ -216,6 +216,8 @@ const OPEN_BRACE = 123;
 const CLOSE_BRACE = 125;
 const OPEN_BRACKET = 91;
 const CLOSE_BRACKET = 93;
+/** Most scans of one run joined (see joinedPieces): past 4000 matches in one message's text parts, a value split across two is not looked for. */
+const JOINED_PASSES = 4;
 /** Most characters of one run's literals joined and scanned together: the detectors' input cap (more is not scanned in one text). */
 const RUN_MAX = DEFAULT_DETECTOR_LIMITS.maxInputLength;
 
@@ -326,10 +328,13 @@ function joinedPieces(json: string, first: number, firstEnd: number, more: reado
   let out: Map<number, Finding[]> | undefined;
   // Findings come in text order: the member a finding starts in only moves forward.
   let a = 0;
-  // A scan stopped by a cap (1000 matches, the custom patterns' work) goes on from where it stopped,
-  // while a boundary is left to read: a match over one must not be missed because many came before.
+  // A scan stopped by its match cap goes on from where it stopped while a boundary is left to read
+  // (a match over one must not be missed because many came before), at most JOINED_PASSES times:
+  // each pass reads the rest of the run again, so more would cost a dense message more than linear
+  // work; and not once the custom patterns' work cap was spent (the next pass would have it again).
   const lastBoundary = Math.min(offsets[values.length - 1]!, RUN_MAX);
-  for (let at = 0; ; ) {
+  let work = 0;
+  for (let at = 0, pass = 1; ; pass++) {
     const r = detectors.scan(at === 0 ? joined : joined.slice(at));
     for (const found of r.findings) {
       const start = found.start + at;
@@ -347,7 +352,8 @@ function joinedPieces(json: string, first: number, firstEnd: number, more: reado
         else list.push(piece);
       }
     }
-    if (r.complete || r.scannedLength === 0 || at + r.scannedLength >= lastBoundary) break;
+    work += r.patternWork;
+    if (r.complete || r.scannedLength === 0 || at + r.scannedLength >= lastBoundary || pass >= JOINED_PASSES || work >= DEFAULT_PATTERN_WORK) break;
     at += r.scannedLength;
   }
   return out;
