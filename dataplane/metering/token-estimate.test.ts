@@ -73,6 +73,19 @@ describe('prompt estimate: every part providers bill', () => {
     expect(withImages).toBeLessThan(IMAGE_TOKENS.other + IMAGE_TOKENS.low + 50);
   });
 
+  it('allows each image at least the most a current model can bill for one, at any detail', () => {
+    const image = (detail?: string) => ({ type: 'image_url', image_url: { url: 'https://x.test/a.png', ...(detail === undefined ? {} : { detail }) } });
+    const tokens = (detail?: string) => estimatePromptTokens({ model: 'm', messages: [{ role: 'user', content: [image(detail)] }] }) - estimatePromptTokens({ model: 'm', messages: [{ role: 'user', content: [] }] });
+    // Patch-priced OpenAI models: 1,536 patches of 32 px × up to 2.46 (gpt-4.1-nano), and they ignore detail: low.
+    // Claude Opus 4.7: up to 3.75 MP at width × height / 750. gpt-4o at high: 85 + 8 × 170.
+    for (const detail of [undefined, 'auto', 'high', 'low']) expect(tokens(detail)).toBeGreaterThanOrEqual(Math.max(Math.ceil(1536 * 2.46), 3_750_000 / 750, 85 + 8 * 170));
+    // detail: original (gpt-5.4 and later): up to 10,000 patches × 1.2.
+    expect(tokens('original')).toBeGreaterThanOrEqual(12_000);
+    // A Responses input_image sent on as is (a native-only request) keeps its detail.
+    const native = fromResponses({ model: 'm', tools: [{ type: 'web_search' }], input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://x.test/a.png', detail: 'low' }] }] }, 1).canonical;
+    expect(estimatePromptTokens(native.body)).toBeGreaterThanOrEqual(3_750_000 / 750);
+  });
+
   it('counts audio by its size as audio, not as base64 text', () => {
     // 160 kB of audio (10 s at 128 kbit/s) in base64: about 100 tokens, not 53k.
     const data = 'A'.repeat((160_000 * 4) / 3);
@@ -159,7 +172,7 @@ describe('usage from an upstream that cannot be true is treated as missing', () 
     expect(disguised).toBeGreaterThanOrEqual(plain);
     // A real image part: its data URI is an image, not text.
     const image = estimatePromptTokens({ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${text}` } }] }] });
-    expect(image).toBeLessThan(2_000);
+    expect(image).toBeLessThan(IMAGE_TOKENS.other + 100);
   });
 });
 

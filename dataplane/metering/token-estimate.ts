@@ -9,11 +9,22 @@ export function estimateTokens(text: string): number {
 }
 
 /**
- * Tokens billed per image part. Providers price images by size and detail (OpenAI: 85 at detail
- * low, up to ~1,100 at high; Anthropic: width × height / 750, ~1,600 at its 1.15 MP maximum;
- * Gemini: 258 per tile); without decoding the image the gateway counts the largest common case.
+ * Tokens one image part is allowed, an upper bound of what a current model bills for it (the gateway
+ * does not decode images, and the estimate does not know the target's model):
+ * - OpenAI patch-priced models (gpt-4.1-mini/nano, o4-mini, gpt-5-mini/nano): 32 px patches, at most
+ *   1,536, times a per-model multiplier up to 2.46 (gpt-4.1-nano): 3,779; they ignore `detail: low`.
+ *   gpt-5.4 and later: 2,500 patches at `high` (× 1.2: 3,000) and 10,000 at `original` (12,000).
+ * - OpenAI tile-priced models: gpt-4o 85 + 170 a 512 px tile, 8 tiles at most (1,445; 85 at low).
+ * - Anthropic: width × height / 750; ~1,600 at the 1.15 MP most models take, ~5,000 at the 3.75 MP
+ *   Claude Opus 4.7 takes (its 28 px patches: 4,900 at most); `detail` is not sent.
+ * - Gemini: 258 a 768 px tile; 1,120 at `media_resolution` high (Gemini 3).
+ * So 5,000 at any detail but `original` (`low` too: only tile-priced OpenAI models honour it), and
+ * 12,000 at `original`. Not covered: gpt-4o-mini, whose images are billed at 33× the tokens
+ * (2,833 + 5,667 a tile, up to 48,169) to price them like gpt-4o's: holding that for every image
+ * would refuse most image requests to a 128k window. Before, 1,600 (85 at low), under all of these
+ * but the tile-priced ones.
  */
-export const IMAGE_TOKENS = { low: 85, other: 1600 } as const;
+export const IMAGE_TOKENS = { low: 5000, other: 5000, original: 12_000 } as const;
 
 const IMAGE_PART_TYPES = new Set(['image_url', 'input_image', 'image']);
 /** The field of each image part type that carries the image (a URL, a data URI, a source with base64). */
@@ -37,8 +48,10 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function imageDetail(part: JsonObject): unknown {
-  return isObject(part.image_url) ? part.image_url.detail : part.detail;
+/** IMAGE_TOKENS of an image part by its detail (`image_url.detail` in chat, `detail` in Responses). */
+function imageTokens(part: JsonObject): number {
+  const detail = isObject(part.image_url) ? part.image_url.detail : part.detail;
+  return detail === 'original' ? IMAGE_TOKENS.original : detail === 'low' ? IMAGE_TOKENS.low : IMAGE_TOKENS.other;
 }
 
 /**
@@ -58,7 +71,7 @@ function billedJson(value: unknown, media: MediaTokens): string {
       media.tokens += audio;
       media.audio += audio;
     }
-    else if (IMAGE_PART_TYPES.has(v.type)) media.tokens += imageDetail(v) === 'low' ? IMAGE_TOKENS.low : IMAGE_TOKENS.other;
+    else if (IMAGE_PART_TYPES.has(v.type)) media.tokens += imageTokens(v);
     else return v;
     return { type: v.type };
   });
@@ -106,7 +119,7 @@ function valueBytes(value: unknown, media: MediaTokens): number {
       media.audio += audio;
       payload = 'input_audio';
     } else if (IMAGE_PART_TYPES.has(value.type)) {
-      media.tokens += imageDetail(value) === 'low' ? IMAGE_TOKENS.low : IMAGE_TOKENS.other;
+      media.tokens += imageTokens(value);
       payload = IMAGE_PAYLOAD[value.type];
     }
   }
