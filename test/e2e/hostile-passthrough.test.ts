@@ -101,7 +101,8 @@ spec:
   const images = (inputTokens: number): Promise<Response> => {
     const body = JSON.stringify({ created: 1, data: [{ b64_json: 'aGk=' }], usage: { input_tokens: inputTokens, output_tokens: 0, total_tokens: 0 } });
     answer = () => `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
-    return fetch(`${priced.url}/v1/images/generations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'media', prompt: 'cat' }) });
+    // A low 1024×1024 image: its hold (480 output tokens at most, $0.0192) fits the 5-cent Budget.
+    return fetch(`${priced.url}/v1/images/generations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'media', prompt: 'cat', quality: 'low', size: '1024x1024' }) });
   };
 
   it('negative tokens in an images answer credit no Budget: the record costs nothing, marked invalid, and the Budget still refuses once spent', async () => {

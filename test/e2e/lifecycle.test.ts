@@ -413,10 +413,13 @@ spec:
         expect(headers?.get('x-tollgate-route')).toBe('default/images');
         // Awaited after the answer (the drain waited for it), then cut at exit.
         expect(await images.aborted).toBe(true);
-        // Metered before the stop returned: the two images it asked for (before: the unit prices, marked client_gone).
+        // Metered before the stop returned: the two images it asked for at their unit price and at
+        // the most their tokens can be billed (high, 1536×1024: 10,650 output tokens each), as held
+        // (before: the unit prices only, and before that marked client_gone).
         const records = gateway.usage.records.filter((r) => r.routeId === 'default/images');
         expect(records).toHaveLength(1);
-        expect(records[0]).toMatchObject({ estimated: true, estimateReason: 'shutdown', costUsd: 0.08 });
+        expect(records[0]).toMatchObject({ estimated: true, estimateReason: 'shutdown', outputTokens: 21_300 });
+        expect(records[0]?.costUsd).toBeCloseTo(0.08 + (1 * 5 + 21_300 * 40) / 1e6, 9);
       } finally {
         images.close();
       }

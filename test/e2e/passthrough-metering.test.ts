@@ -38,6 +38,17 @@ spec:
   subjects: { routes: [{ name: capped }] }
 `;
 
+// 10 cents a day on a gpt-image route: an images request's hold (its images' output tokens at most) must fit.
+const IMAGE_BUDGET = `---
+apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: img-capped }
+spec:
+  limit: { amount: 0.1, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: img-capped }] }
+`;
+
 // A Budget on the route whose upstream hangs: what it holds must be released when the request settles.
 const HANG_BUDGET = `---
 apiVersion: tollgate.dev/v1alpha1
@@ -60,7 +71,7 @@ describe('pass-through metering of requests that run a model', () => {
 
   beforeAll(async () => {
     upstream = await startPassThroughEmulator('sk-upstream');
-    gateway = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('agent') + route('agent-short', 'gpt-5', 'responses', '  timeouts: { total: 200ms }\n') + route('capped') + route('img', 'gpt-image-1', 'images') + route('img-short', 'gpt-image-1', 'images', '  timeouts: { total: 200ms }\n') + route('stt', 'whisper-1', 'audio') + route('img-hang', 'dall-e-3', 'images', '  timeouts: { total: 300ms }\n') + BUDGET + HANG_BUDGET }, { admin: true, tracer: tracerProvider.getTracer('passthrough-metering'), onRequest: (record, cost) => void history.push({ record, cost }) });
+    gateway = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('agent') + route('agent-short', 'gpt-5', 'responses', '  timeouts: { total: 200ms }\n') + route('capped') + route('img', 'gpt-image-1', 'images') + route('img-short', 'gpt-image-1', 'images', '  timeouts: { total: 200ms }\n') + route('stt', 'whisper-1', 'audio') + route('img-hang', 'dall-e-3', 'images', '  timeouts: { total: 300ms }\n') + route('img-capped', 'gpt-image-1', 'images') + BUDGET + HANG_BUDGET + IMAGE_BUDGET }, { admin: true, tracer: tracerProvider.getTracer('passthrough-metering'), onRequest: (record, cost) => void history.push({ record, cost }) });
     client = new OpenAI({ apiKey: 'unused', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
   });
 
@@ -108,6 +119,19 @@ describe('pass-through metering of requests that run a model', () => {
     expect(upstream.requests.length).toBe(sent);
     // Counted as a chat request's refusal is, with the same labels.
     expect(await metricValue(gateway, 'tollgate_budget_rejections_total', { route: 'default/capped', budget: 'default/capped', action: 'reject' })).toBe(1);
+  });
+
+  it('holds the most a gpt-image request\'s images can be billed against a Budget at admission: one that cannot fit is refused before the upstream', async () => {
+    const sent = upstream.requests.length;
+    const images = (body: object): Promise<Response> => fetch(`${gateway.url}/v1/images/generations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'img-capped', prompt: 'a cat', ...body }) });
+    // Four high 1536×1024 images: up to 4 × 10,650 output tokens, $1.70 at $40 a million, over the 10-cent Budget.
+    // Before, only the unit prices (none for gpt-image-1) were held: admitted, and billed past the Budget.
+    const refused = await images({ n: 4, size: '1536x1024', quality: 'high' });
+    expect(refused.status).toBe(429);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('budget_exceeded');
+    expect(upstream.requests.length).toBe(sent);
+    // One medium 1024×1024 image (at most 1,800 tokens: $0.072) fits.
+    expect((await images({ size: '1024x1024', quality: 'medium' })).status).toBe(200);
   });
 
   /** POSTs an images request and leaves (destroys the connection) once `leave` says so of what has come of the answer. */

@@ -430,6 +430,11 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       // A compaction runs the model over its prompt: held like a chat request's (prompt estimate and output cap).
       const promptTokens = runsModel(req.method ?? 'GET', path) ? promptTokensOf(json) : 0;
       const held = promptTokens === 0 ? undefined : { promptTokens, maxOutputTokens: outputCap({ op: 'chat', body: {} }, route, promptTokens) };
+      // An images request to a token-priced target (gpt-image) is billed its images' output tokens:
+      // held at the most they can be (lostImageUsage, what a timed-out one is charged); a unit-priced
+      // target prices them at 0. Before, only its unit prices were held (none for gpt-image).
+      const images = held === undefined && req.method === 'POST' ? lostImageUsage(path, json) : undefined;
+      const hold = held ?? (images === undefined ? undefined : { promptTokens: images.inputTokens, maxOutputTokens: images.outputTokens });
       const heldUnits = requestUnits(path, json, Number.isFinite(declared) ? declared : 0, req.method);
       let limits;
       /**
@@ -449,7 +454,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
               ? await fineTuningWorstCase(json, route, targets, bounds, agentsNow())
               : await evalRunWorstCase(json, route, targets, path, bounds, agentsNow());
         }
-        limits = created === undefined ? await admitPassThrough(deps, runtime, caller, route, false, heldUnits, held) : await admitWorstCase(deps, runtime, caller, route, created);
+        limits = created === undefined ? await admitPassThrough(deps, runtime, caller, route, false, heldUnits, hold) : await admitWorstCase(deps, runtime, caller, route, created);
       } catch (err) {
         // Counted as the pipeline counts a chat request's refusal: before, these were in no rejection counter.
         const refused = err instanceof GatewayError ? refusalDecision(err) : undefined;
@@ -513,16 +518,18 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       /**
        * Its client was answered 503 at the drain's end and its upstream, which had all of it, was cut
        * at exit before it answered: charged what its admission held (its worst case: the unit prices
-       * asked, and for a compaction its prompt estimate and output cap, at the route's dearest
-       * target), as a pipeline request cut so is, marked shutdown. The upstream may finish and bill it, unseen.
+       * asked, for a compaction its prompt estimate and output cap, for a gpt-image request its
+       * images' output tokens at most, at the route's dearest target), as a pipeline request cut so
+       * is, marked shutdown. The upstream may finish and bill it, unseen.
        */
       const chargeWorstCase = (attempt: Pending): void => {
         if (attempt.created !== undefined) return chargeCreated(deps.usage, attempt);
-        const outputTokens = held?.maxOutputTokens ?? 0;
+        const heldPrompt = hold?.promptTokens ?? 0;
+        const outputTokens = hold?.maxOutputTokens ?? 0;
         const units = uploaded.bytes > 0 ? requestUnits(path, json, uploaded.bytes, req.method) : heldUnits;
-        const cost = worstCase(route, promptTokens, outputTokens, units).usd;
+        const cost = worstCase(route, heldPrompt, outputTokens, units).usd;
         if (cost === 0) return settle(undefined, 0);
-        charge(deps.usage, attempt, { ...promptUsage(promptTokens), outputTokens }, cost, 'shutdown');
+        charge(deps.usage, attempt, { ...promptUsage(heldPrompt), outputTokens }, cost, 'shutdown');
       };
       /**
        * The client left after the whole request went upstream and before the answer: the exchange
