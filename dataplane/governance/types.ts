@@ -13,6 +13,12 @@ export interface AdmissionRequest {
   /** The most output tokens the request can be billed for: the cap per completion (asked, else a provider or route default) × n / best_of (governance/admission outputCap). */
   readonly maxOutputTokens: number;
   /**
+   * Files the prompt names but does not carry (a `file_id`), not in promptTokens: Budgets hold each
+   * at UNREAD_FILE_TOKENS (metering/token-estimate), at most what each target's context window
+   * leaves of the prompt. Rate limits and the context-window check do not count them.
+   */
+  readonly unreadFiles?: number;
+  /**
    * What the request is priced by besides tokens, at most (a pass-through request: 1 request, the
    * images it asks for, the characters of speech it sends), at the Provider's unit prices.
    */

@@ -4,7 +4,7 @@ import type { RouteConfig } from '../config/snapshot.js';
 import { outputMultiplier } from './output-bound.js';
 import { responseUsage } from './settled-usage.js';
 import { StreamMeter } from './stream-meter.js';
-import { estimateOutputTokens, estimatePromptTokens, IMAGE_TOKENS } from './token-estimate.js';
+import { estimateOutputTokens, estimatePromptTokens, IMAGE_TOKENS, type PromptParts } from './token-estimate.js';
 import { toCanonicalRequest as fromMessages } from '../inbound/anthropic/messages-request.js';
 import { toCanonicalRequest as fromResponses } from '../inbound/responses/responses-request.js';
 
@@ -84,6 +84,27 @@ describe('prompt estimate: every part providers bill', () => {
     // A Responses input_image sent on as is (a native-only request) keeps its detail.
     const native = fromResponses({ model: 'm', tools: [{ type: 'web_search' }], input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://x.test/a.png', detail: 'low' }] }] }, 1).canonical;
     expect(estimatePromptTokens(native.body)).toBeGreaterThanOrEqual(3_750_000 / 750);
+  });
+
+  it('tells the files a prompt names but does not carry apart, for Budgets to hold; inline files count as their text', () => {
+    const told = (body: Record<string, unknown>): number | undefined => {
+      const parts: PromptParts = { tokens: 0 };
+      estimatePromptTokens(body, parts);
+      return parts.unreadFiles;
+    };
+    const chat = (part: object) => ({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'sum up' }, part] }] });
+    // Before, a file by id counted as the few bytes of its id.
+    expect(told(chat({ type: 'file', file: { file_id: 'file-abc' } }))).toBe(1);
+    expect(told(chat({ type: 'file', file: { filename: 'a.pdf', file_data: 'data:application/pdf;base64,AAAA' } }))).toBeUndefined();
+    expect(told({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })).toBeUndefined();
+    // A /v1/responses request, translated or served natively (built-in tools): by file_id or file_url.
+    const responses = (tools: unknown[], file: object) => fromResponses({ model: 'm', tools, input: [{ role: 'user', content: [{ type: 'input_text', text: 'sum up' }, { type: 'input_file', ...file }] }] }, 1).canonical.body;
+    expect(told(responses([], { file_id: 'file-abc' }))).toBe(1);
+    expect(told(responses([{ type: 'web_search' }], { file_id: 'file-abc' }))).toBe(1);
+    expect(told(responses([{ type: 'web_search' }], { file_url: 'https://x.test/a.pdf' }))).toBe(1);
+    // Inline file data of a native-only request: counted as its text (before, not at all).
+    const inline = estimatePromptTokens(responses([{ type: 'web_search' }], { filename: 'a.pdf', file_data: `data:application/pdf;base64,${'A'.repeat(40_000)}` }));
+    expect(inline).toBeGreaterThanOrEqual(10_000);
   });
 
   it('counts audio by its size as audio, not as base64 text', () => {

@@ -39,6 +39,29 @@ const MEDIA_TYPE_TOKEN = /"(?:image_url|input_image|image|input_audio)"/;
  */
 export const AUDIO_BYTES_PER_TOKEN = 1600;
 
+/**
+ * Tokens a file the request names but does not carry (a chat `file` part by `file_id`, a Responses
+ * `input_file` by `file_id` or `file_url`) may be billed: its contents are not read. Providers bill a PDF by its pages, each as its text and
+ * an image of it: OpenAI up to 100 pages a request, Claude 100 (600 on 1M-token models), Gemini
+ * 1,000 at 258 to 560 a page. 100 pages at 10,000 (an image at IMAGE_TOKENS and 5,000 of text) is
+ * 1,000,000. Budgets hold it clamped to what the target's context window leaves of the prompt
+ * (a prompt past the window is refused, not billed); it is not in the prompt estimate itself, which
+ * rate limits and the context-window check also read.
+ */
+export const UNREAD_FILE_TOKENS = 1_000_000;
+
+/** Whether a part names a file whose contents are elsewhere (see UNREAD_FILE_TOKENS); inline file data is counted as its text. */
+function isUnreadFile(part: JsonObject): boolean {
+  switch (part.type) {
+    case 'file':
+      return !isObject(part.file) || typeof part.file.file_data !== 'string';
+    case 'input_file':
+      return typeof part.file_data !== 'string';
+    default:
+      return false;
+  }
+}
+
 function audioTokens(part: JsonObject): number | undefined {
   if (part.type !== 'input_audio' || !isObject(part.input_audio) || typeof part.input_audio.data !== 'string') return undefined;
   return Math.ceil((part.input_audio.data.length * 3) / 4 / AUDIO_BYTES_PER_TOKEN);
@@ -77,10 +100,17 @@ function billedJson(value: unknown, media: MediaTokens): string {
   });
 }
 
-/** Tokens counted for media parts rather than as text, and of them the audio ones. */
+/** Tokens counted for media parts rather than as text, of them the audio ones, and the files named but not carried. */
 interface MediaTokens {
   tokens: number;
   audio: number;
+  files: number;
+}
+
+/** What estimatePromptTokens tells besides the estimate: the audio tokens in it, and files named but not carried (set only when there are some). */
+export interface PromptParts {
+  tokens: number;
+  unreadFiles?: number;
 }
 
 /** Text prompts, or token ids (counted exactly: one per id) for completions and embeddings. */
@@ -121,7 +151,7 @@ function valueBytes(value: unknown, media: MediaTokens): number {
     } else if (IMAGE_PART_TYPES.has(value.type)) {
       media.tokens += imageTokens(value);
       payload = IMAGE_PAYLOAD[value.type];
-    }
+    } else if (isUnreadFile(value)) media.files++;
   }
   let bytes = 0;
   for (const key in value) if (key !== payload && (payload === undefined || key !== 'type')) bytes += valueBytes(value[key], media);
@@ -137,17 +167,21 @@ function valueBytes(value: unknown, media: MediaTokens): number {
  * AUDIO_BYTES_PER_TOKEN, never as base64 text. Completions and embeddings: text at bytes / 4,
  * token-id arrays one token per id. Anthropic requests are estimated in their canonical form,
  * where the system prompt is a message. `audio`, when given, is told how many of them are audio
- * (input_audio parts): an estimate charged for them prices those at the audio price.
+ * (input_audio parts): an estimate charged for them prices those at the audio price; and how many
+ * files the messages name but do not carry (`unreadFiles`, not in the estimate: UNREAD_FILE_TOKENS).
  */
-export function estimatePromptTokens(body: JsonObject, audio?: { tokens: number }): number {
+export function estimatePromptTokens(body: JsonObject, audio?: PromptParts): number {
   if (Array.isArray(body.messages)) {
-    const media: MediaTokens = { tokens: 0, audio: 0 };
+    const media: MediaTokens = { tokens: 0, audio: 0, files: 0 };
     let bytes = valueBytes(body.messages, media);
     for (const field of BILLED_SCHEMA_FIELDS) {
       const value = body[field];
       if (value !== undefined && value !== null) bytes += Buffer.byteLength(billedJson(value, media), 'utf8');
     }
-    if (audio !== undefined) audio.tokens = media.audio;
+    if (audio !== undefined) {
+      audio.tokens = media.audio;
+      if (media.files > 0) audio.unreadFiles = media.files;
+    }
     return Math.ceil(bytes / 4) + media.tokens + TOKENS_PER_MESSAGE * body.messages.length + TOKENS_PER_REPLY;
   }
   if (body.prompt !== undefined) return textOrTokenIds(body.prompt) + textOrTokenIds(body.suffix);

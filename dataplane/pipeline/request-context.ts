@@ -5,7 +5,7 @@ import { outputCap } from '../governance/admission.js';
 import { ANONYMOUS, type Caller } from '../core/caller.js';
 import { type AdmissionRequest, type CachedResponse, type Settlement } from '../governance/types.js';
 import type { StreamMeter } from '../metering/stream-meter.js';
-import { estimatePromptTokens } from '../metering/token-estimate.js';
+import { estimatePromptTokens, type PromptParts } from '../metering/token-estimate.js';
 import type { CanonicalRequest, JsonObject, Usage } from '../core/canonical.js';
 import type { ClientLink } from '../routing/client-link.js';
 import type { RouteOutcome } from '../routing/router.js';
@@ -88,6 +88,8 @@ export class RequestContext {
   reply: Reply | undefined;
   private prompt: number | undefined;
   private promptAudio = 0;
+  /** Files the prompt names but does not carry (UNREAD_FILE_TOKENS): held by Budgets, not estimated. */
+  private promptFiles = 0;
   private parsed: CanonicalRequest | undefined;
   /** The last admissionRequest(): rate limits and budgets ask for the same one. */
   private admission: AdmissionRequest | undefined;
@@ -142,10 +144,11 @@ export class RequestContext {
   }
 
   private estimatePrompt(): number {
-    const audio = { tokens: 0 };
+    const audio: PromptParts = { tokens: 0 };
     const tokens = estimatePromptTokens(this.request.body, audio);
     this.prompt = tokens;
     this.promptAudio = audio.tokens;
+    if (audio.unreadFiles !== undefined) this.promptFiles = audio.unreadFiles;
     return tokens;
   }
 
@@ -159,7 +162,10 @@ export class RequestContext {
       return provider?.adapter.defaultOutputCap?.(provider.config);
     };
     const promptTokens = this.promptTokens;
-    this.admission = { caller: this.caller, route, req: this.request, promptTokens, maxOutputTokens: outputCap(this.request, route, promptTokens, targetDefault), budgets: this.runtime.snapshot.budgets };
+    const admission: AdmissionRequest & { unreadFiles?: number } = { caller: this.caller, route, req: this.request, promptTokens, maxOutputTokens: outputCap(this.request, route, promptTokens, targetDefault), budgets: this.runtime.snapshot.budgets };
+    // Only on a request that names files: the ordinary request's admission keeps its shape.
+    if (this.promptFiles > 0) admission.unreadFiles = this.promptFiles;
+    this.admission = admission;
     return this.admission;
   }
 

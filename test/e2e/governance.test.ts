@@ -20,13 +20,24 @@ beforeAll(async () => {
   upstream = await startOpenAiUpstream();
   gateway = await startTestGateway({
     // $1000 / $2000 per million tokens: one JSON answer (10 in, 5 out) costs $0.02.
-    'provider.yaml': openAiProvider('up', upstream.baseUrl, '  models: [{ name: m, pricing: { input: 1000, output: 2000 } }]\n'),
+    // doc: a 1,000-token window, at the same prices.
+    'provider.yaml': openAiProvider('up', upstream.baseUrl, '  models: [{ name: m, pricing: { input: 1000, output: 2000 } }, { name: doc, contextWindow: 1000, pricing: { input: 1000, output: 2000 } }]\n'),
     'routes.yaml':
       route('limited', '  rateLimits: [{ per: Route, requestsPerMinute: 3 }]\n') +
       route('cached', '  cache: { enabled: true, ttl: 5m }\n') +
       route('metered', '') +
       route('cheap', '') +
       route('capped-stream', '') +
+      route('files', '').replace('model: m }', 'model: doc }') +
+      `apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: files-daily }
+spec:
+  limit: { amount: 0.5, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: files }] }
+---
+` +
       `apiVersion: tollgate.dev/v1alpha1
 kind: Budget
 metadata: { name: stream-cap }
@@ -112,6 +123,16 @@ describe('governance through the gateway', () => {
     const charged = gateway.usage.records.filter((r) => r.routeId === 'default/capped-stream');
     expect(charged).toHaveLength(1);
     expect(charged[0]?.costUsd).toBeGreaterThan(0.04);
+  });
+
+  it('holds a file named by id at the most it can be billed: the rest of the target window', async () => {
+    upstream.script({ kind: 'ok' });
+    const fileAsk = (part: object) => client.chat.completions.create({ model: 'files', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'text', text: 'summarise' }, part] }] } as never);
+    // The file's pages are not in the request: up to the rest of the 1,000-token window at $1000 a
+    // million ($1), over the 50-cent Budget. Before, it counted as the few bytes of its id: held $0.03.
+    await expect(fileAsk({ type: 'file', file: { file_id: 'file-abc123' } })).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
+    // A file sent inline is counted as its text: a small one fits.
+    await fileAsk({ type: 'file', file: { filename: 'a.txt', file_data: 'data:text/plain;base64,aGk=' } });
   });
 
   it('downgrades to the cheaper route once the budget cannot cover a request', async () => {

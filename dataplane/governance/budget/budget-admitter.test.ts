@@ -5,7 +5,7 @@ import type { CanonicalRequest } from '../../core/canonical.js';
 import type { Caller } from '../../core/caller.js';
 import type { AdmissionRequest } from '../types.js';
 import { ANONYMOUS } from '../../core/caller.js';
-import { applicableBudgets, BudgetAdmitter, Downgrade } from './budget-admitter.js';
+import { applicableBudgets, BudgetAdmitter, Downgrade, worstCase } from './budget-admitter.js';
 import { BudgetLedger } from './budget-ledger.js';
 import { UsageReporter } from './usage-reporter.js';
 import { testBudget, testCaller, testRequest, testRoute } from './test-support.js';
@@ -110,6 +110,17 @@ describe('BudgetAdmitter', () => {
     // 0.082 held; a third image would hold 0.041 more than the 0.1 allows.
     await expect(admitter.admit(images(1))).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
     await expect(setup([budget({ amount: 0.1 })]).admitter.admit(images(4))).rejects.toMatchObject({ status: 429 });
+  });
+
+  it('holds each file the prompt names but does not carry at UNREAD_FILE_TOKENS, no more than the target window leaves of the prompt', async () => {
+    const windowed = { ...route, targets: route.targets.map((t) => ({ ...t, contextWindow: 1000 })) } as RouteConfig;
+    // 100 tokens of prompt leave 900 of the window: (1,000 + 300) at $1000 a million. Before, the file added nothing: $0.40.
+    await expect(setup([budget()]).admitter.admit({ ...ask, route: windowed, unreadFiles: 2 })).rejects.toThrow('it would hold 1.3000 USD');
+    // Without a window: 1,000,000 tokens a file.
+    await expect(setup([budget({ amount: 2000 })]).admitter.admit({ ...ask, unreadFiles: 1 })).resolves.toBeDefined();
+    await expect(setup([budget()]).admitter.admit({ ...ask, unreadFiles: 1 })).rejects.toThrow('it would hold 1000.4000 USD');
+    expect(worstCase(windowed, 100, 300, undefined, 1, 3).tokens).toBe(1300);
+    expect(worstCase(route, 100, 300).tokens).toBe(400);
   });
 
   it('says exhausted only when the spend reached the limit, with when it resets', async () => {

@@ -1,10 +1,11 @@
-import type { BudgetConfig, Pricing, RouteConfig } from '../../config/snapshot.js';
+import type { BudgetConfig, Pricing, RouteConfig, TargetConfig } from '../../config/snapshot.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import type { Admission, AdmissionRequest, Admitter, Settlement } from '../types.js';
 import type { Caller } from '../../core/caller.js';
 import type { Availability, BudgetLedger } from './budget-ledger.js';
 import type { UsageReporter } from './usage-reporter.js';
 import { askedPriceMultiplier, type BilledUnits, dearestInputPrice, dearestOutputPrice, unitCostUsd } from '../../metering/cost.js';
+import { UNREAD_FILE_TOKENS } from '../../metering/token-estimate.js';
 
 /**
  * Budgets whose subjects include this caller or route. An anonymous caller counts against the
@@ -31,17 +32,30 @@ const MAX_CALLERS_PER_ROUTE = 4096;
  * priciest target, its token prices times `priceMultiplier` (metering/cost.ts askedPriceMultiplier:
  * 2 for a request that asks for OpenAI's priority tier, which its answer is charged at).
  */
-export function worstCase(route: RouteConfig, promptTokens: number, maxOutputTokens: number, units?: BilledUnits, priceMultiplier = 1): { usd: number; tokens: number } {
-  return { usd: worstCaseUsd(route, promptTokens, maxOutputTokens, units, priceMultiplier), tokens: promptTokens + maxOutputTokens };
+export function worstCase(route: RouteConfig, promptTokens: number, maxOutputTokens: number, units?: BilledUnits, priceMultiplier = 1, unreadFiles = 0): { usd: number; tokens: number } {
+  return { usd: worstCaseUsd(route, promptTokens, maxOutputTokens, units, priceMultiplier, unreadFiles), tokens: promptTokens + unreadFileTokens(route, promptTokens, unreadFiles) + maxOutputTokens };
 }
 
-function worstCaseUsd(route: RouteConfig, promptTokens: number, maxOutputTokens: number, units: BilledUnits | undefined, priceMultiplier: number): number {
+/**
+ * The most the files a prompt names but does not carry can add to it on `target`: UNREAD_FILE_TOKENS
+ * each, but no more than its context window leaves of the prompt (a prompt past it is refused, not
+ * billed). Undefined target: the largest over the route's targets.
+ */
+export function unreadFileTokens(route: RouteConfig, promptTokens: number, unreadFiles: number, target?: TargetConfig): number {
+  if (unreadFiles === 0) return 0;
+  const bound = (t: TargetConfig): number => Math.min(unreadFiles * UNREAD_FILE_TOKENS, t.contextWindow === undefined ? Infinity : Math.max(0, t.contextWindow - promptTokens));
+  if (target !== undefined) return bound(target);
+  return route.targets.reduce((most, t) => Math.max(most, bound(t)), 0);
+}
+
+function worstCaseUsd(route: RouteConfig, promptTokens: number, maxOutputTokens: number, units: BilledUnits | undefined, priceMultiplier: number, unreadFiles = 0): number {
   let usd = 0;
   for (const t of route.targets) {
     const p: Pricing = t.pricing;
+    const prompt = unreadFiles === 0 ? promptTokens : promptTokens + unreadFileTokens(route, promptTokens, unreadFiles, t);
     // At the dearest token prices (audio, images, cache writes, long context past its threshold): the
     // prompt's and the answer's kinds are not known before.
-    usd = Math.max(usd, ((promptTokens * dearestInputPrice(p, promptTokens) + maxOutputTokens * dearestOutputPrice(p, promptTokens)) * priceMultiplier) / 1e6 + (units === undefined ? 0 : unitCostUsd(units, p)));
+    usd = Math.max(usd, ((prompt * dearestInputPrice(p, prompt) + maxOutputTokens * dearestOutputPrice(p, prompt)) * priceMultiplier) / 1e6 + (units === undefined ? 0 : unitCostUsd(units, p)));
   }
   return usd;
 }
@@ -199,8 +213,9 @@ export class BudgetAdmitter implements Admitter {
     const now = this.now();
     // Every budget of a unit holds the same worst case: what a budget holds follows from its unit,
     // so the holds need no list of their own (the applicable budgets, all held once admitted).
-    const usd = worstCaseUsd(request.route, request.promptTokens, request.maxOutputTokens, request.units, askedPriceMultiplier(request.req));
-    const tokens = request.promptTokens + request.maxOutputTokens;
+    const unread = request.unreadFiles ?? 0;
+    const usd = worstCaseUsd(request.route, request.promptTokens, request.maxOutputTokens, request.units, askedPriceMultiplier(request.req), unread);
+    const tokens = request.promptTokens + unreadFileTokens(request.route, request.promptTokens, unread) + request.maxOutputTokens;
     let cutsStreams = false;
     for (let i = 0; i < budgets.length; i++) {
       const budget = budgets[i] as BudgetConfig;

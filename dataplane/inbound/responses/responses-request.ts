@@ -315,11 +315,14 @@ function responseFormat(format: z.infer<typeof Format>): JsonObject {
 /**
  * A media part of the input as the prompt estimate counts it (metering/token-estimate): an image at
  * its per-image allowance (whether a URL, a data URI or a file_id, none of which is read), audio by
- * its bytes; undefined for any other value.
+ * its bytes, a file by its inline data or as one named (file_id, file_url); undefined for any other
+ * value. Before, files were left out: a native-only request's file counted nothing.
  */
 function mediaPart(o: JsonObject): JsonObject | undefined {
   if (o.type === 'input_image') return typeof o.detail === 'string' ? { type: 'input_image', detail: o.detail } : { type: 'input_image' };
   if (o.type === 'input_audio' && typeof o.input_audio === 'object' && o.input_audio !== null) return { type: 'input_audio', input_audio: o.input_audio };
+  // A file: its inline data counted as its text, one by file_id or file_url held by Budgets (UNREAD_FILE_TOKENS).
+  if (o.type === 'input_file') return typeof o.file_data === 'string' ? { type: 'input_file', file_data: o.file_data } : { type: 'input_file' };
   return undefined;
 }
 

@@ -9,14 +9,14 @@ import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
 import { thenRelease } from './settle.js';
 import { GatewayError } from '../../core/gateway-error.js';
-import { worstCase } from '../../governance/budget/budget-admitter.js';
+import { unreadFileTokens, worstCase } from '../../governance/budget/budget-admitter.js';
 
 /** The code a request cut by its pod's drain is answered with (errors.shuttingDown). */
 const SHUTTING_DOWN = 'gateway_shutting_down';
 
 /**
  * What the request's lost attempts are charged (RequestContext.lostAttempts): the prompt estimate
- * for one that timed out after sending, the worst case for an answer too large to read, each at its
+ * (and the files it names by id, at most its target's window) for one that timed out after sending, the worst case for an answer too large to read, each at its
  * target's prices. The upstream may have billed them; spend is never under-counted.
  */
 function lostCharge(ctx: RequestContext): { usage: Usage; costUsd: number } | undefined {
@@ -25,8 +25,11 @@ function lostCharge(ctx: RequestContext): { usage: Usage; costUsd: number } | un
   const total: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
   let cost = 0;
   const tier = askedPriceMultiplier(ctx.request);
+  const { route, unreadFiles = 0 } = ctx.admissionRequest();
   for (const { target, billed } of lost) {
-    const usage = estimatedUsage(ctx.promptTokens, billed === 'worstCase' ? ctx.admissionRequest().maxOutputTokens : 0, ctx.promptAudioTokens);
+    // Files it names but does not carry: at most what the target's window leaves (UNREAD_FILE_TOKENS each).
+    const prompt = ctx.promptTokens + unreadFileTokens(route, ctx.promptTokens, unreadFiles, target);
+    const usage = estimatedUsage(prompt, billed === 'worstCase' ? ctx.admissionRequest().maxOutputTokens : 0, ctx.promptAudioTokens);
     if (tier !== 1) usage.priceMultiplier = tier;
     total.inputTokens += usage.inputTokens;
     total.outputTokens += usage.outputTokens;
@@ -138,8 +141,8 @@ function chargeWorstCase(ctx: RequestContext, sink: UsageSink): void {
   const served = ctx.served;
   if (served === undefined) throw new Error('meter runs after serve');
   const request = ctx.admissionRequest();
-  const usage = estimatedUsage(request.promptTokens, request.maxOutputTokens, ctx.promptAudioTokens);
-  charge(ctx, sink, served.target, usage, worstCase(request.route, request.promptTokens, request.maxOutputTokens, request.units, askedPriceMultiplier(ctx.request)).usd, 'shutdown');
+  const usage = estimatedUsage(request.promptTokens + unreadFileTokens(request.route, request.promptTokens, request.unreadFiles ?? 0), request.maxOutputTokens, ctx.promptAudioTokens);
+  charge(ctx, sink, served.target, usage, worstCase(request.route, request.promptTokens, request.maxOutputTokens, request.units, askedPriceMultiplier(ctx.request), request.unreadFiles).usd, 'shutdown');
 }
 
 /**

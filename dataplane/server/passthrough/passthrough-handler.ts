@@ -8,7 +8,7 @@ import { isObject } from '../../providers/shared/json-guards.js';
 import { costUsd, unitCostUsd } from '../../metering/cost.js';
 import type { Authenticator } from '../../governance/identity/authenticator.js';
 import type { Admitter } from '../../governance/types.js';
-import type { FailureKind, Pricing, RouteConfig } from '../../config/snapshot.js';
+import type { FailureKind, Pricing, RouteConfig, TargetConfig } from '../../config/snapshot.js';
 import type { UsageSink } from '../../metering/usage-record.js';
 import { identifyCaller } from '../identify-caller.js';
 import type { SnapshotStore } from '../../runtime/snapshot-store.js';
@@ -18,7 +18,7 @@ import { errors, GatewayError } from '../../core/gateway-error.js';
 import type { ByteBudget } from '../../core/byte-budget.js';
 import { headerOf } from '../request-headers.js';
 import { sendError } from '../send-error.js';
-import { admitPassThrough, type ForwardTarget, MODEL_HEADER, passThroughErrors, passThroughRoute, refusalDecision } from './passthrough-route.js';
+import { admitPassThrough, type ForwardTarget, type HeldTokens, MODEL_HEADER, passThroughErrors, passThroughRoute, refusalDecision } from './passthrough-route.js';
 import { createsUpstream, passThroughPath, runsModel } from './passthrough-paths.js';
 import { outputCap } from '../../governance/admission.js';
 import { type AnswerMeter, charge, chargeCreated, type ChargeReason, type MeteredAttempt, meterAnswer, promptUsage } from './answer-meter.js';
@@ -36,7 +36,8 @@ import type { LiveStreams } from '../live-streams.js';
 import { sseEvent } from '../../sse/sse-writer.js';
 import type { UnattendedAnswers } from './unattended-answers.js';
 import { answerAtDrain, type DrainEnded } from '../unanswered.js';
-import { worstCase } from '../../governance/budget/budget-admitter.js';
+import { unreadFileTokens, worstCase } from '../../governance/budget/budget-admitter.js';
+import type { PromptParts } from '../../metering/token-estimate.js';
 import { batchWorstCase, createsBatch } from './batch-admission.js';
 import { createsFineTuningJob, fineTuningWorstCase } from './fine-tuning-admission.js';
 import { createsEvalRun, definesEval, evalRunModel, evalRunWorstCase, refuseModelGraders } from './eval-run-admission.js';
@@ -428,8 +429,11 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       // Budgets hold what the request is priced at besides tokens (a request, the images it asks
       // for): with nothing held, any number of concurrent requests were admitted past a Budget.
       // A compaction runs the model over its prompt: held like a chat request's (prompt estimate and output cap).
-      const promptTokens = runsModel(req.method ?? 'GET', path) ? promptTokensOf(json) : 0;
-      const held = promptTokens === 0 ? undefined : { promptTokens, maxOutputTokens: outputCap({ op: 'chat', body: {} }, route, promptTokens) };
+      const parts: PromptParts = { tokens: 0 };
+      const promptTokens = runsModel(req.method ?? 'GET', path) ? promptTokensOf(json, parts) : 0;
+      const held: HeldTokens | undefined = promptTokens === 0 ? undefined : { promptTokens, maxOutputTokens: outputCap({ op: 'chat', body: {} }, route, promptTokens) };
+      if (held !== undefined && parts.unreadFiles !== undefined) held.unreadFiles = parts.unreadFiles;
+      const unreadFiles = held?.unreadFiles ?? 0;
       // An images request to a token-priced target (gpt-image) is billed its images' output tokens:
       // held at the most they can be (lostImageUsage, what a timed-out one is charged); a unit-priced
       // target prices them at 0. Before, only its unit prices were held (none for gpt-image).
@@ -495,8 +499,10 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
        * A timed-out images request to a token-priced target (gpt-image) is charged the most its
        * images can be billed (lostImageUsage); before, only its unit prices (often nothing).
        */
-      const unansweredTokens = (reason: ChargeReason, pricing: Pricing): Usage => {
-        const prompt = promptUsage(promptTokens);
+      const unansweredTokens = (reason: ChargeReason, target: TargetConfig): Usage => {
+        const pricing = target.pricing;
+        // Files named by id: at most what the target's window leaves of the prompt.
+        const prompt = promptUsage(promptTokens + unreadFileTokens(route, promptTokens, unreadFiles, target));
         if (reason !== 'lost_attempt') return prompt;
         if (held !== undefined) prompt.outputTokens = held.maxOutputTokens;
         const images = (pricing.imageOutputPerMTok ?? pricing.outputPerMTok) > 0 ? lostImageUsage(path, json) : undefined;
@@ -510,7 +516,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
        */
       const chargeUnanswered = (attempt: Pending, reason: ChargeReason): void => {
         if (attempt.created !== undefined) return chargeCreated(deps.usage, attempt);
-        const prompt = unansweredTokens(reason, attempt.to.target.pricing);
+        const prompt = unansweredTokens(reason, attempt.to.target);
         const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes, req.method), attempt.to.target.pricing);
         if (cost === 0) return settle(undefined, 0);
         charge(deps.usage, attempt, prompt, cost, reason);
@@ -527,9 +533,9 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         const heldPrompt = hold?.promptTokens ?? 0;
         const outputTokens = hold?.maxOutputTokens ?? 0;
         const units = uploaded.bytes > 0 ? requestUnits(path, json, uploaded.bytes, req.method) : heldUnits;
-        const cost = worstCase(route, heldPrompt, outputTokens, units).usd;
+        const cost = worstCase(route, heldPrompt, outputTokens, units, 1, unreadFiles).usd;
         if (cost === 0) return settle(undefined, 0);
-        charge(deps.usage, attempt, { ...promptUsage(heldPrompt), outputTokens }, cost, 'shutdown');
+        charge(deps.usage, attempt, { ...promptUsage(heldPrompt + unreadFileTokens(route, heldPrompt, unreadFiles)), outputTokens }, cost, 'shutdown');
       };
       /**
        * The client left after the whole request went upstream and before the answer: the exchange
@@ -625,7 +631,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         if (kind === 'Timeout' && hasBody(req) && attempt.proxyReq?.writableFinished === true && !res.headersSent && attempt.answered !== true) {
           if (attempt.created !== undefined) chargeCreated(deps.usage, attempt);
           else {
-            const prompt = unansweredTokens('lost_attempt', attempt.to.target.pricing);
+            const prompt = unansweredTokens('lost_attempt', attempt.to.target);
             const cost = costUsd(prompt, attempt.to.target.pricing) + unitCostUsd(requestUnits(path, json, uploaded.bytes, req.method), attempt.to.target.pricing);
             if (cost > 0) charge(deps.usage, attempt, prompt, cost, 'lost_attempt');
           }

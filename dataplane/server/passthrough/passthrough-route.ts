@@ -172,6 +172,8 @@ export function passThroughRoute(
 export interface HeldTokens {
   promptTokens: number;
   maxOutputTokens: number;
+  /** Files the prompt names but does not carry (AdmissionRequest.unreadFiles). */
+  unreadFiles?: number;
 }
 
 /**

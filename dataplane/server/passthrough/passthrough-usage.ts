@@ -3,7 +3,7 @@ import { count, isObject } from '../../providers/shared/json-guards.js';
 import type { JsonObject, Usage } from '../../core/canonical.js';
 import { withMediaInput, withMediaOutput } from '../../providers/shared/media-usage.js';
 import type { BilledUnits } from '../../metering/cost.js';
-import { estimatePromptTokens, estimateTokens, IMAGE_TOKENS } from '../../metering/token-estimate.js';
+import { estimatePromptTokens, estimateTokens, type PromptParts } from '../../metering/token-estimate.js';
 
 /**
  * Token usage from a pass-through JSON answer, when it reports some: images and audio with token
@@ -147,38 +147,19 @@ export function lostImageUsage(path: string, request: unknown): Usage | undefine
 }
 
 /**
- * Tokens counted for a file the request names but does not carry (an `input_file` with a `file_id`
- * or `file_url`), whose contents the gateway does not read: one PDF page as OpenAI bills it (its
- * text and an image of the page, IMAGE_TOKENS.other). A longer file is charged what the answer
- * reports; its hold is covered only where the target declares a context window (the output cap
- * then holds the rest of it).
- */
-export const UNREAD_FILE_TOKENS = IMAGE_TOKENS.other;
-
-/** `input_file` parts whose contents are elsewhere (file_id, file_url), at any depth; `file_data` is counted as its text. */
-function unreadFiles(value: unknown, depth = 0): number {
-  if (depth > 64) return 0;
-  if (Array.isArray(value)) return value.reduce<number>((n, v) => n + unreadFiles(v, depth + 1), 0);
-  if (!isObject(value)) return 0;
-  if (value.type === 'input_file' && typeof value.file_data !== 'string') return 1;
-  let n = 0;
-  for (const key in value) n += unreadFiles(value[key], depth + 1);
-  return n;
-}
-
-/**
  * The prompt of a request that runs the model (a compaction: a Responses body), estimated before it
  * is sent as the inference path estimates a chat prompt (metering/token-estimate): each `input`
  * item as a message (its values at bytes / 4, 3 tokens of framing), its images at the per-image
- * allowance (URL, data URI or file_id alike) and audio by its bytes, a file it names but does not
- * carry at UNREAD_FILE_TOKENS, inline file data as its text; and `instructions`, `tools`,
+ * allowance (URL, data URI or file_id alike) and audio by its bytes, inline file data as its text
+ * (a file it names but does not carry is told in `told.unreadFiles`: Budgets hold it at
+ * UNREAD_FILE_TOKENS, metering/token-estimate); and `instructions`, `tools`,
  * `tool_choice`, the `text.format` schema and a stored prompt's `variables`, all rendered into the
  * prompt the upstream bills. Before, images by URL or file_id and named files counted as the few
  * bytes of their reference, and the output schema not at all: holds under-counted them. Of a
  * conversation named by `previous_response_id` or `conversation`, or a stored prompt's own text,
  * only what the body adds is known: the charge is what the answer reports.
  */
-export function promptTokensOf(request: unknown): number {
+export function promptTokensOf(request: unknown, told?: PromptParts): number {
   if (!isObject(request)) return 0;
   const input = request.input;
   const parts: unknown[] = Array.isArray(input) ? input : input === undefined || input === null ? [] : [input];
@@ -189,5 +170,5 @@ export function promptTokensOf(request: unknown): number {
   // A stored prompt's variables are text, images and files substituted into it.
   if (isObject(request.prompt) && isObject(request.prompt.variables)) prompt.messages = [...(prompt.messages as JsonObject[]), { content: Object.values(request.prompt.variables) as JsonObject[] }];
   const instructions = typeof request.instructions === 'string' ? estimateTokens(request.instructions) : 0;
-  return estimatePromptTokens(prompt) + instructions + UNREAD_FILE_TOKENS * unreadFiles(prompt.messages);
+  return estimatePromptTokens(prompt, told) + instructions;
 }

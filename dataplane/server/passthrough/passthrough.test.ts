@@ -7,8 +7,8 @@ import { openAiPathForwarding } from '../../providers/shared/openai-paths.js';
 import type { AdapterTarget } from '../../providers/types.js';
 import { unitCostUsd } from '../../metering/cost.js';
 import { createsUpstream, passThroughPath } from './passthrough-paths.js';
-import { answerUnits, lostImageUsage, passThroughUsage, promptTokensOf, requestUnits, UNREAD_FILE_TOKENS } from './passthrough-usage.js';
-import { IMAGE_TOKENS } from '../../metering/token-estimate.js';
+import { answerUnits, lostImageUsage, passThroughUsage, promptTokensOf, requestUnits } from './passthrough-usage.js';
+import { IMAGE_TOKENS, type PromptParts } from '../../metering/token-estimate.js';
 import { passThroughRoute } from './passthrough-route.js';
 import { buildRuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
 import { ANONYMOUS, type Caller } from '../../core/caller.js';
@@ -171,9 +171,10 @@ describe('pass-through usage', () => {
     expect(byUrl - base).toBeGreaterThanOrEqual(IMAGE_TOKENS.other);
     const byFileId = promptTokensOf({ model: 'm', input: [{ role: 'user', content: [...text.content, { type: 'input_image', file_id: 'file-abc' }] }] });
     expect(byFileId - base).toBeGreaterThanOrEqual(IMAGE_TOKENS.other);
-    // A file named, not carried: at least a page.
-    const file = promptTokensOf({ model: 'm', input: [{ role: 'user', content: [...text.content, { type: 'input_file', file_id: 'file-pdf' }] }] });
-    expect(file - base).toBeGreaterThanOrEqual(UNREAD_FILE_TOKENS);
+    // A file named, not carried (by id or URL): told apart, for Budgets to hold at UNREAD_FILE_TOKENS each.
+    const told: PromptParts = { tokens: 0 };
+    promptTokensOf({ model: 'm', input: [{ role: 'user', content: [...text.content, { type: 'input_file', file_id: 'file-pdf' }, { type: 'input_file', file_url: 'https://x.test/a.pdf' }] }] }, told);
+    expect(told.unreadFiles).toBe(2);
     // Inline file data counts as its text.
     const data = `data:application/pdf;base64,${'A'.repeat(40_000)}`;
     expect(promptTokensOf({ model: 'm', input: [{ role: 'user', content: [{ type: 'input_file', filename: 'a.pdf', file_data: data }] }] })).toBeGreaterThanOrEqual(10_000);
