@@ -43,9 +43,13 @@ export function worstCase(route: RouteConfig, promptTokens: number, maxOutputTok
  */
 export function unreadFileTokens(route: RouteConfig, promptTokens: number, unreadFiles: number, target?: TargetConfig): number {
   if (unreadFiles === 0) return 0;
-  const bound = (t: TargetConfig): number => Math.min(unreadFiles * UNREAD_FILE_TOKENS, t.contextWindow === undefined ? Infinity : Math.max(0, t.contextWindow - promptTokens));
-  if (target !== undefined) return bound(target);
-  return route.targets.reduce((most, t) => Math.max(most, bound(t)), 0);
+  if (target !== undefined) return fileBound(target, promptTokens, unreadFiles);
+  return route.targets.reduce((most, t) => Math.max(most, fileBound(t, promptTokens, unreadFiles)), 0);
+}
+
+/** unreadFileTokens on one target. */
+export function fileBound(target: Pick<TargetConfig, 'contextWindow'>, promptTokens: number, unreadFiles: number): number {
+  return Math.min(unreadFiles * UNREAD_FILE_TOKENS, target.contextWindow === undefined ? Infinity : Math.max(0, target.contextWindow - promptTokens));
 }
 
 function worstCaseUsd(route: RouteConfig, promptTokens: number, maxOutputTokens: number, units: BilledUnits | undefined, priceMultiplier: number, unreadFiles = 0): number {

@@ -32,6 +32,17 @@ describe('BatchLines', () => {
     expect(result.costUsd).toBeCloseTo(((3 * prompt * 2 + output * 8) / 1e6) * 0.5, 8);
   });
 
+  it("holds a file a line names by id at what its target's window leaves of the prompt (1,000,000 tokens without one)", () => {
+    const file = { messages: [{ role: 'user', content: [{ type: 'text', text: 'sum up' }, { type: 'file', file: { file_id: 'file-abc' } }] }], max_tokens: 10 };
+    const prompt = estimatePromptTokens({ model: 'gpt-4o-mini', ...file });
+    // Before, the file counted as the bytes of its id only.
+    expect(check([line('gpt-4o-mini', file)]).result().usage.inputTokens).toBe(prompt + 1_000_000);
+    const windowed: BatchTarget = { ...openai, target: { ...target, contextWindow: 128_000 } };
+    const result = check([line('gpt-4o-mini', file)], [windowed]).result();
+    expect(result.usage.inputTokens).toBe(128_000);
+    expect(result.costUsd).toBeCloseTo(((128_000 * 2 + 10 * 8) / 1e6) * 0.5, 8);
+  });
+
   it('refuses a line naming a model the route does not run, a malformed line, another endpoint; names the line and field', () => {
     expect(() => check([line('gpt-4o-mini'), line('o3')])).toThrow(/line 2 of the batch's input file file-1: body\.model is "o3", which route team-a\/chat does not run: its batches name "gpt-4o-mini"/);
     expect(() => check(['{"custom_id":'])).toThrow(/line 1 .*: the line is not JSON/);

@@ -6,7 +6,8 @@ import { MAX_JSON_DEPTH } from '../body/json-body.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { outputCap } from '../../governance/admission.js';
 import { dearestInputPrice, dearestOutputPrice } from '../../metering/cost.js';
-import { estimatePromptTokens } from '../../metering/token-estimate.js';
+import { estimatePromptTokens, type PromptParts } from '../../metering/token-estimate.js';
+import { fileBound } from '../../governance/budget/budget-admitter.js';
 import { promptTokensOf } from './passthrough-usage.js';
 import type { ForwardTarget } from './passthrough-route.js';
 import type { LineSink } from './input-file.js';
@@ -112,15 +113,21 @@ export class BatchLines implements LineSink {
     if (runs === undefined) {
       throw fail('body.model', `is ${JSON.stringify(model)}, which route ${this.route.id} does not run: its batches name ${[...this.byModel.keys()].map((m) => JSON.stringify(m)).join(' or ')} (the model its targets run, as the upstream names it)`);
     }
-    const prompt = promptOf(op, body);
-    const output = outputOf(op, body, this.route, prompt);
-    this.usage.inputTokens += prompt;
-    this.usage.outputTokens += output;
+    const told: PromptParts = { tokens: 0 };
+    const known = promptOf(op, body, told);
+    const output = outputOf(op, body, this.route, known);
+    // A file the line names by id: at most what each target's window leaves of the prompt (fileBound).
+    const files = told.unreadFiles ?? 0;
     let usd = 0;
+    let most = known;
     for (const { target } of runs) {
       const p = target.pricing;
+      const prompt = files === 0 ? known : known + fileBound(target, known, files);
+      most = Math.max(most, prompt);
       usd = Math.max(usd, ((prompt * dearestInputPrice(p, prompt) + output * dearestOutputPrice(p, prompt)) / 1e6) * (p.batchMultiplier ?? DEFAULT_BATCH_PRICE_MULTIPLIER));
     }
+    this.usage.inputTokens += most;
+    this.usage.outputTokens += output;
     this.costUsd += usd;
   }
 
@@ -131,11 +138,11 @@ export class BatchLines implements LineSink {
   }
 }
 
-/** A line's prompt estimate, as the endpoint it calls estimates its body. */
-function promptOf(op: Operation | 'responses' | 'moderations', body: JsonObject): number {
-  if (op === 'responses') return promptTokensOf(body);
+/** A line's prompt estimate, as the endpoint it calls estimates its body; files it names but does not carry told in `told`. */
+function promptOf(op: Operation | 'responses' | 'moderations', body: JsonObject, told: PromptParts): number {
+  if (op === 'responses') return promptTokensOf(body, told);
   if (op === 'moderations') return estimatePromptTokens({ input: body.input ?? '' });
-  return estimatePromptTokens(body);
+  return estimatePromptTokens(body, told);
 }
 
 /** A line's output cap: what it asks (max_tokens, max_completion_tokens, a Response's max_output_tokens) × n, else the route's default cap. */
