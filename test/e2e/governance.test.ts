@@ -127,7 +127,7 @@ describe('governance through the gateway', () => {
 
   it('holds a file named by id at the most it can be billed: the rest of the target window', async () => {
     upstream.script({ kind: 'ok' });
-    const fileAsk = (part: object) => client.chat.completions.create({ model: 'files', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'text', text: 'summarise' }, part] }] } as never);
+    const fileAsk = (part: OpenAI.Chat.Completions.ChatCompletionContentPart) => client.chat.completions.create({ model: 'files', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'text', text: 'summarise' }, part] }] });
     // The file's pages are not in the request: up to the rest of the 1,000-token window at $1000 a
     // million ($1), over the 50-cent Budget. Before, it counted as the few bytes of its id: held $0.03.
     await expect(fileAsk({ type: 'file', file: { file_id: 'file-abc123' } })).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
