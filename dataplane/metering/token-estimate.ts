@@ -41,9 +41,9 @@ export const AUDIO_BYTES_PER_TOKEN = 1600;
 
 /**
  * Tokens a file the request names but does not carry (a chat `file` part by `file_id`, a Responses
- * `input_file` by `file_id` or `file_url`) may be billed: its contents are not read. Providers bill a PDF by its pages, each as its text and
- * an image of it: OpenAI up to 100 pages a request, Claude 100 (600 on 1M-token models), Gemini
- * 1,000 at 258 to 560 a page. 100 pages at 10,000 (an image at IMAGE_TOKENS and 5,000 of text) is
+ * `input_file` by `file_id` or `file_url`) may be billed: its contents are not read. Providers bill
+ * a PDF by its pages, each as its text and an image of it: OpenAI up to 100 pages a request, Claude
+ * 100 (600 on 1M-token models), Gemini 1,000 at 258 to 560 a page. 100 pages at 10,000 (an image at IMAGE_TOKENS and 5,000 of text) is
  * 1,000,000. Budgets hold it clamped to what the target's context window leaves of the prompt
  * (a prompt past the window is refused, not billed); it is not in the prompt estimate itself, which
  * rate limits and the context-window check also read.
