@@ -18,7 +18,9 @@ import { WebSocketServer } from 'ws';
 // answer's VAD_OUTPUT_TOKENS), as the conversation grows.
 // `turn_detection: null` turns it off; `create_response: false` commits without a response. A
 // session with an input transcription model reports each turn's transcription with its usage
-// (conversation.item.input_audio_transcription.completed), billed apart from the responses.
+// (conversation.item.input_audio_transcription.completed), billed apart from the responses; with
+// the transcription prompt `emulator:hang` it never does, with `emulator:fail` it reports
+// ...transcription.failed. An input_audio_buffer.clear drops the turn's audio (input_audio_buffer.cleared).
 // Four client events of its own make it misbehave as a proxy before an upstream may, repeating the
 // credential it was sent: `emulator.echo_credential` in an error event, `emulator.close_echoing_credential`
 // in the close reason; `emulator.flood` sends `count` audio deltas of `bytes` each as fast as it can;
@@ -105,7 +107,11 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
         // Input transcription, when the session names a model: billed apart, as OpenAI reports it
         // (whisper-1 by duration, the gpt-4o transcribe models by tokens: the turn's audio in, 3 out).
         const transcriber = transcriptionModel(session, beta);
-        if (transcriber !== undefined) {
+        // A transcription prompt of `emulator:hang` is never reported; `emulator:fail` fails (billed all the same).
+        const prompt = transcriptionPrompt(session, beta);
+        if (transcriber !== undefined && prompt === 'emulator:fail') {
+          send({ type: 'conversation.item.input_audio_transcription.failed', item_id: itemId, content_index: 0, error: { type: 'transcription_error', code: 'audio_unintelligible', message: 'The audio could not be transcribed.', param: null } });
+        } else if (transcriber !== undefined && prompt !== 'emulator:hang') {
           const seconds = turnBytes / bytesPerSecond(session, beta);
           const audioTokens = Math.ceil(seconds * 10);
           const usage = transcriber === 'whisper-1' ? { type: 'duration', seconds } : { type: 'tokens', total_tokens: audioTokens + 3, input_tokens: audioTokens, input_token_details: { text_tokens: 0, audio_tokens: audioTokens }, output_tokens: 3 };
@@ -173,6 +179,11 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
             if (!speaking) send({ type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: `item_vad_${turns + 1}` });
             speaking = true;
           } else if (speaking) endTurn();
+        } else if (event.type === 'input_audio_buffer.clear') {
+          // The turn's audio so far is dropped: no item, no transcription.
+          turnBytes = 0;
+          speaking = false;
+          send({ type: 'input_audio_buffer.cleared' });
         } else if (event.type === 'response.cancel') {
           // What the response had used by then is billed, as OpenAI reports it in the cancelled response.done.
           const id = typeof event.response_id === 'string' ? event.response_id : [...running.keys()].at(-1);
@@ -338,6 +349,13 @@ function transcriptionModel(session: Record<string, unknown>, beta: boolean): st
   const input = isRecord(session.audio) && isRecord(session.audio.input) ? session.audio.input : {};
   const t = beta ? session.input_audio_transcription : input.transcription;
   return isRecord(t) && typeof t.model === 'string' ? t.model : undefined;
+}
+
+/** The input transcription's prompt (the emulator reads `emulator:hang` and `emulator:fail`), else undefined. */
+function transcriptionPrompt(session: Record<string, unknown>, beta: boolean): string | undefined {
+  const input = isRecord(session.audio) && isRecord(session.audio.input) ? session.audio.input : {};
+  const t = beta ? session.input_audio_transcription : input.transcription;
+  return isRecord(t) && typeof t.prompt === 'string' ? t.prompt : undefined;
 }
 
 /** A session.update applied: objects merged field by field, everything else replaced. */

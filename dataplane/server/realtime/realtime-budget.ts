@@ -297,6 +297,23 @@ export class RealtimeBudget {
     return held instanceof GatewayError ? held : keep(held);
   }
 
+  /**
+   * Holds `promptTokens` and `outputTokens` against the Budgets for something the upstream bills
+   * apart from the responses (an input transcription outstanding): `keep` is given the hold once
+   * granted (at once, or when Redis answers); a refusal holds nothing (what is billed is charged
+   * all the same), and a hold granted after the close is released at once.
+   */
+  holdApart(promptTokens: number, outputTokens: number, keep: (hold: Admission) => void): void {
+    const held = this.admit(promptTokens, outputTokens);
+    const take = (d: Admission | GatewayError): void => {
+      if (d instanceof GatewayError) return;
+      if (this.closed) d.settle({ usage: undefined, costUsd: 0 });
+      else keep(d);
+    };
+    if (held instanceof Promise) void held.then(take);
+    else take(held);
+  }
+
   /** The most output tokens a response may produce: its own cap, else (none, not `inf`) the session's, else the target's. */
   private worstOutput(promptTokens: number, asked: OutputCap): number {
     if (typeof asked === 'number') return asked;

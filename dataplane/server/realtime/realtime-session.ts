@@ -12,6 +12,7 @@ import { messageText, realtimeUsage, transcriptionSecondsAsTokens, transcription
 import { realtimeEvent } from './realtime-event.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { SentInput } from './sent-input.js';
+import { type PendingTranscription, PendingTranscriptions, transcriptionBound } from './pending-transcriptions.js';
 import { gatewayErrorEvent, type RealtimeBudget, responseIdOf } from './realtime-budget.js';
 import { providerSecrets } from '../../providers/registry.js';
 import { scrubJson, scrubText } from '../../providers/scrub-credentials.js';
@@ -92,16 +93,31 @@ function inputOf(usage: Usage): Usage {
 /**
  * The input transcription model an upstream session event names (GA `audio.input.transcription`,
  * beta `input_audio_transcription`); null when it turns transcription off, undefined when the text
- * is no session event or does not say.
+ * is no session event or does not say. Before, null was read as undefined: a session that turned
+ * transcription off kept the model it had.
  */
-function inputTranscriptionModel(text: string): string | undefined {
+function inputTranscriptionModel(text: string): string | null | undefined {
   const event = realtimeEvent(text, ['session.created', 'session.updated']);
   if (event === undefined || !isObject(event.session)) return undefined;
   const session = event.session;
   const audio = isObject(session.audio) && isObject(session.audio.input) ? session.audio.input : {};
   const transcription = 'input_audio_transcription' in session ? session.input_audio_transcription : audio.transcription;
+  if (transcription === null) return null;
   return isObject(transcription) && typeof transcription.model === 'string' ? transcription.model : undefined;
 }
+
+/** The `item_id` of an upstream event of `types` (a commit, a transcription's end), undefined when it names none; null for every other message. */
+function itemEvent(text: string, types: readonly string[]): { type: string; itemId: string | undefined } | null {
+  const event = realtimeEvent(text, types);
+  if (event === undefined) return null;
+  return { type: String(event.type), itemId: typeof event.item_id === 'string' ? event.item_id : undefined };
+}
+
+const COMMITTED = 'input_audio_buffer.committed';
+const CLEARED = 'input_audio_buffer.cleared';
+const TRANSCRIPTION_FAILED = 'conversation.item.input_audio_transcription.failed';
+const TRANSCRIPTION_COMPLETED = 'conversation.item.input_audio_transcription.completed';
+const AUDIO_BUFFER_EVENTS = [COMMITTED, CLEARED, TRANSCRIPTION_FAILED, TRANSCRIPTION_COMPLETED];
 
 /** Whether an upstream message is an event of `type` (response.created, response.done). Parsed only when it may be. */
 function isEvent(text: string, type: string): boolean {
@@ -231,6 +247,8 @@ export function runSession(host: SessionHost, session: SessionParams): void {
   // What the client sent: before any response reported its usage, a cut one is charged its
   // estimate; every hold is given its upper bound (sent-input.ts).
   const sent = new SentInput();
+  // Input transcriptions the upstream has not reported: each held, and charged its bound if it never is.
+  const transcriptions = new PendingTranscriptions();
   const idle = setTimeout(() => {
     client.close(1001, `idle for ${idleMs} ms`);
     upstream.close(1001, 'client idle');
@@ -264,7 +282,11 @@ export function runSession(host: SessionHost, session: SessionParams): void {
     touch();
     messages++;
     const text = isBinary ? undefined : messageText(data);
-    if (text !== undefined) sent.note(text);
+    if (text !== undefined) {
+      sent.note(text);
+      // The audio sent before a clear is transcribed by no item: noted as it comes, in the order relayed.
+      if (text.includes('"input_audio_buffer.clear"') && realtimeEvent(text, 'input_audio_buffer.clear') !== undefined) transcriptions.clientCleared(sent.audioSeconds);
+    }
     // A response.create goes upstream only while the Budgets can hold it (realtime-budget.ts).
     budget.fromClient(text, sent.bound(), () => {
       if (upstream.readyState === upstream.OPEN) host.relay(client, upstream, data, isBinary);
@@ -304,11 +326,23 @@ export function runSession(host: SessionHost, session: SessionParams): void {
         if (budget.failed(text)) return;
       } else {
         const transcribed = transcriptionUsage(text);
-        if (transcribed !== undefined) chargeTranscription(transcribed);
-        else {
+        const buffer = transcribed === undefined ? itemEvent(text, AUDIO_BUFFER_EVENTS) : null;
+        if (transcribed !== undefined) {
+          transcriptions.ended(transcribed.itemId);
+          chargeTranscription(transcribed);
+        } else if (buffer?.type === COMMITTED) {
+          transcriptionCommitted(buffer.itemId);
+        } else if (buffer?.type === CLEARED) {
+          transcriptions.cleared();
+        } else if (buffer?.type === TRANSCRIPTION_FAILED || buffer?.type === TRANSCRIPTION_COMPLETED) {
+          // The model was sent the audio: what it bills for a failure (or a completion without usage) is not reported, so its bound is charged.
+          const failed = transcriptions.ended(buffer.itemId);
+          if (failed !== undefined) chargeUnreportedTranscription(failed);
+        } else {
           sent.noteSession(text);
           budget.fromUpstream(text);
-          transcriptionModel = inputTranscriptionModel(text) ?? transcriptionModel;
+          const model = inputTranscriptionModel(text);
+          if (model !== undefined) transcriptionModel = model ?? undefined;
         }
       }
       if (unfinished > 0 && budget.cutsStreams) {
@@ -321,7 +355,7 @@ export function runSession(host: SessionHost, session: SessionParams): void {
     const error = text === undefined ? undefined : scrubbedError(text, secrets);
     host.relay(upstream, client, error ?? data, error === undefined && isBinary);
   });
-  const charge = (usage: Usage, estimated: 'cut_short' | 'invalid' | undefined, cost = costUsd(usage, target.pricing), model = target.model): void => {
+  const charge = (usage: Usage, estimated: 'cut_short' | 'invalid' | 'transcription_unreported' | undefined, cost = costUsd(usage, target.pricing), model = target.model): void => {
     responses++;
     const rec = usageRecord(`${route.id}:${started}:${responses}`, 'realtime', route, { providerId: target.providerId, model }, true, usage, cost, estimated);
     // Totals from the record: it never carries a negative count or cost.
@@ -342,13 +376,42 @@ export function runSession(host: SessionHost, session: SessionParams): void {
    * Before, it was not charged at all.
    */
   let transcriptionModel: string | undefined;
+  const transcriptionPricing = (model: string): Pricing => pricingOf(target.providerId, model) ?? target.pricing;
   const chargeTranscription = (transcribed: { tokens: Usage } | { seconds: number }): void => {
     const model = transcriptionModel ?? target.model;
-    const pricing = pricingOf(target.providerId, model) ?? target.pricing;
+    const pricing = transcriptionPricing(model);
     if ('tokens' in transcribed) return charge(transcribed.tokens, undefined, costUsd(transcribed.tokens, pricing), model);
     const usage = transcriptionSecondsAsTokens(transcribed.seconds);
     const perSecond = pricing.perAudioSecondUsd;
     charge(usage, undefined, perSecond === undefined ? costUsd(usage, pricing) : Math.ceil(transcribed.seconds * perSecond * 1e8) / 1e8, model);
+  };
+  /**
+   * A committed item of a session with an input transcription model: pending until its transcription
+   * is reported, held meanwhile at its bound (the audio sent since the last commit, at the session
+   * target's prices, as a response's hold).
+   */
+  const transcriptionCommitted = (itemId: string | undefined): void => {
+    const kept = transcriptions.committed(itemId, sent.audioSeconds, transcriptionModel);
+    if (kept === undefined) return;
+    const bound = transcriptionBound(kept.pending.seconds);
+    budget.holdApart(bound.inputTokens, bound.outputTokens, (hold) => transcriptions.held(kept.itemId, kept.pending, hold));
+  };
+  /**
+   * A transcription that failed, or that the session ended before it was reported: the model was sent
+   * the audio and bills for it, never saying how much. Charged its bound, marked
+   * `transcription_unreported`: at the model's `perAudioSecond` price for the audio committed, else
+   * that audio at 20 tokens a second and a transcript of 32 tokens a second (and 16 more) at its
+   * dearest prices. Before, nothing.
+   */
+  const chargeUnreportedTranscription = (pending: PendingTranscription): void => {
+    const pricing = transcriptionPricing(pending.model);
+    const perSecond = pricing.perAudioSecondUsd;
+    if (perSecond !== undefined) {
+      const usage = transcriptionSecondsAsTokens(pending.seconds);
+      return charge(usage, 'transcription_unreported', Math.ceil(pending.seconds * perSecond * 1e8) / 1e8, pending.model);
+    }
+    const bound = transcriptionBound(pending.seconds);
+    charge(bound, 'transcription_unreported', worstCostUsd(bound, pricing), pending.model);
   };
   let closed = false;
   const finish = (): void => {
@@ -362,6 +425,7 @@ export function runSession(host: SessionHost, session: SessionParams): void {
     // charged its worst case (realtime-budget.ts cutShort), at the dearest prices as its hold was.
     // Before, the input estimate with no output: under what the upstream may bill.
     for (const worst of budget.cutShort(MAX_UNFINISHED_CHARGED)) charge(worst, 'cut_short', worstCostUsd(worst, target.pricing));
+    for (const pending of transcriptions.close()) chargeUnreportedTranscription(pending);
     // Every response was charged as it ended (or just now, cut): nothing is left to settle.
     budget.close();
     telemetry.closed(SWITCHING_PROTOCOLS);

@@ -18,14 +18,15 @@ const AUDIO_TOKENS_PER_SECOND = 10;
  * (input_tokens with their audio ones, output_tokens) or `duration` (`seconds`, whisper-1), else
  * undefined. Only messages that name the event are parsed.
  */
-export function transcriptionUsage(text: string): { tokens: Usage } | { seconds: number } | undefined {
+export function transcriptionUsage(text: string): ({ tokens: Usage } | { seconds: number }) & { itemId: string | undefined } | undefined {
   const event = realtimeEvent(text, 'conversation.item.input_audio_transcription.completed');
   if (event === undefined || !isObject(event.usage)) return undefined;
+  const itemId = typeof event.item_id === 'string' ? event.item_id : undefined;
   const u = event.usage;
-  if (u.type === 'duration') return { seconds: typeof u.seconds === 'number' && Number.isFinite(u.seconds) && u.seconds > 0 ? u.seconds : 0 };
+  if (u.type === 'duration') return { itemId, seconds: typeof u.seconds === 'number' && Number.isFinite(u.seconds) && u.seconds > 0 ? u.seconds : 0 };
   const details = isObject(u.input_token_details) ? u.input_token_details : {};
   const input = count(u.input_tokens);
-  return { tokens: withMediaInput({ inputTokens: input, outputTokens: count(u.output_tokens), cachedInputTokens: 0 }, details, undefined) };
+  return { itemId, tokens: withMediaInput({ inputTokens: input, outputTokens: count(u.output_tokens), cachedInputTokens: 0 }, details, undefined) };
 }
 
 /** A duration-billed transcription as input audio tokens, for pricing without a per-second price. */

@@ -78,6 +78,13 @@ export class SentInput {
   /** The upstream session's instructions and tools (its defaults included), until a response reports an input that holds them. */
   private sessionBound = 0;
   private reportedAny = false;
+  /** Seconds of input audio sent (at the session's format when each chunk came): what input transcriptions bill at most. */
+  private audioSecondsSent = 0;
+
+  /** Seconds of input audio the client sent so far. */
+  get audioSeconds(): number {
+    return this.audioSecondsSent;
+  }
 
   note(text: string): void {
     if (text.includes('"input_audio_buffer.append"')) {
@@ -89,6 +96,7 @@ export class SentInput {
           const padding = text.charCodeAt(end - 1) === EQUALS ? (text.charCodeAt(end - 2) === EQUALS ? 2 : 1) : 0;
           const bytes = Math.max(0, Math.floor(((end - start) * 3) / 4) - padding);
           this.audioBytes += bytes;
+          this.audioSecondsSent += bytes / this.bytesPerSecond;
           // The rest of the event is a few dozen bytes of JSON, counted as text.
           this.sentBound += (bytes / this.bytesPerSecond) * BOUND_AUDIO_TOKENS_PER_SECOND + (Buffer.byteLength(text) - (end - start));
         }
