@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { Authenticator } from '../../dataplane/governance/identity/authenticator.js';
-import { type RealtimeEmulator, startRealtimeEmulator, VAD_OUTPUT_TOKENS } from '../emulators/realtime.js';
+import { type RealtimeEmulator, startRealtimeEmulator, VAD_OUTPUT_TOKENS, VAD_RESPONSE_MS } from '../emulators/realtime.js';
 import { apiKeySecretManifest, providerManifest, secretManifest } from '../providers/provider-manifests.js';
 import { startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 
@@ -125,7 +125,7 @@ describe('a burst of response.create on a small Budget', () => {
     expect(spentUsd).toBeLessThanOrEqual(0.001);
   });
 
-  it('server VAD: responses the upstream starts by itself are held at their worst case too; those the Budget cannot hold are cancelled, never more than the Budget is spent', async () => {
+  it('server VAD: the response a turn would start is held before its audio is relayed; turns the Budget cannot hold are never heard, so none is cancelled and billed; never more than the Budget is spent', async () => {
     const sessions = await Promise.all(
       Array.from({ length: VAD_SESSIONS }, async () => {
         const ws = new WebSocket(`${gateway.url.replace('http', 'ws')}/v1/realtime?model=vad`, { headers: { authorization: `Bearer ${KEY}` } });
@@ -141,20 +141,28 @@ describe('a burst of response.create on a small Budget', () => {
     // Every turn ends at once: speech went quiet, the upstream commits it and starts a response of its own.
     const silence = JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(4800).toString('base64') });
     for (const { ws } of sessions) ws.send(silence);
-    for (const { events } of sessions) await vi.waitFor(() => expect(events.map((e) => e.type)).toContain('response.done'), { timeout: 5000 });
+    const refusedTurn = (events: { type: string; error?: { code?: string } }[]): boolean => events.some((e) => e.type === 'error' && e.error?.code === 'budget_exceeded');
+    for (const { events } of sessions) await vi.waitFor(() => expect(events.some((e) => e.type === 'response.done') || refusedTurn(events)).toBe(true), { timeout: 5000 });
+    // A turn relayed may still end: wait a response's length for those that started.
+    await new Promise((r) => setTimeout(r, VAD_RESPONSE_MS + 100));
     const completed = sessions.filter(({ events }) => events.some((e) => e.type === 'response.done' && e.response?.status === 'completed')).length;
-    const cancelled = sessions.filter(({ events }) => events.some((e) => e.type === 'error' && e.error?.code === 'budget_exceeded')).length;
+    const started = sessions.filter(({ events }) => events.some((e) => e.type === 'response.created')).length;
+    const cancelled = sessions.filter(({ events }) => events.some((e) => e.type === 'response.done' && e.response?.status === 'cancelled')).length;
+    const refused = sessions.filter(({ events }) => refusedTurn(events)).length;
     for (const { ws } of sessions) ws.close();
     await Promise.all(sessions.map(({ ws }) => once(ws, 'close')));
     const spentUsd = gateway.usage.records.filter((r) => r.routeId === 'default/vad').reduce((n, r) => n + r.costUsd, 0);
-    console.log(`server VAD: ${VAD_SESSIONS} turns ending at once on $0.05: ${completed} answered, ${cancelled} cancelled, spent $${spentUsd.toFixed(7)} = ${(spentUsd / 0.05).toFixed(2)}× the Budget`);
+    console.log(`server VAD: ${VAD_SESSIONS} turns ending at once on $0.05: ${completed} answered, ${cancelled} cancelled, ${refused} not relayed, spent $${spentUsd.toFixed(7)} = ${(spentUsd / 0.05).toFixed(2)}× the Budget`);
     expect(completed).toBeGreaterThan(0);
-    expect(completed + cancelled).toBe(VAD_SESSIONS);
+    expect(completed + refused).toBe(VAD_SESSIONS);
+    // Before, the turns were only asked about (nothing held), all relayed, and those that found the
+    // room spent at their response.created were cancelled there and billed their input: 6 of 8.
+    expect(cancelled).toBe(0);
+    expect(started).toBe(completed);
     expect(spentUsd).toBeLessThanOrEqual(0.05);
-    // The cancelled ones are billed their input (one second of audio), as the upstream reports it.
-    expect(spentUsd).toBeCloseTo(completed * VAD_RESPONSE_USD + cancelled * (10 * 32) / 1e6, 12);
+    expect(spentUsd).toBeCloseTo(completed * VAD_RESPONSE_USD, 12);
     const refusal = sessions.flatMap(({ events }) => events).find((e) => e.type === 'error');
-    expect(refusal?.error?.message).toMatch(/the response the server started by itself \(turn detection\) was cancelled/);
+    expect(refusal?.error?.message).toMatch(/input audio is not relayed while the Budget cannot hold the response your turn would start/);
   });
 
   it('server VAD under a Budget that cannot hold a turn: the client’s audio is not relayed, so no turn is billed; before, each turn was cancelled at response.created and billed its input', async () => {
@@ -203,14 +211,18 @@ describe('a burst of response.create on a small Budget', () => {
       turns++;
       ws.send(speech);
       ws.send(silence);
-      await vi.waitFor(() => expect(events.filter((e) => e.type === 'response.done')).toHaveLength(turns), { timeout: 3000 });
+      await vi.waitFor(() => expect(events.filter((e) => e.type === 'response.done').length === turns || refused()).toBe(true), { timeout: 3000 });
     }
     const answered = events.filter((e) => e.type === 'response.done' && e.response?.status === 'completed').length;
     ws.close();
     await once(ws, 'close');
     const spentUsd = gateway.usage.records.filter((r) => r.routeId === 'default/vad-turns').reduce((n, r) => n + r.costUsd, 0);
-    console.log(`server VAD, turn after turn on $0.055: ${answered} answered, spent $${spentUsd.toFixed(7)} = ${(spentUsd / 0.055).toFixed(2)}× the Budget`);
+    const cancelled = events.filter((e) => e.type === 'response.done' && e.response?.status === 'cancelled').length;
+    console.log(`server VAD, turn after turn on $0.055: ${answered} answered, ${cancelled} cancelled, spent $${spentUsd.toFixed(7)} = ${(spentUsd / 0.055).toFixed(2)}× the Budget`);
     expect(answered).toBeGreaterThan(0);
+    // The turn that did not fit was kept from the upstream; before, it was relayed (the check had
+    // passed a second earlier), cancelled at its response.created and billed its input ($0.0138).
+    expect(cancelled).toBe(0);
     expect(spentUsd).toBeLessThanOrEqual(0.055);
   });
 });

@@ -179,3 +179,98 @@ describe('RealtimeBudget keeps turns from an upstream that would start a respons
     }
   });
 });
+
+describe('RealtimeBudget holds the response a turn would start before the turn is relayed', () => {
+  /** Holds at most `room` responses at once (a Budget with room for that many). */
+  class Room implements Admitter {
+    open = 0;
+    asked = 0;
+    constructor(private readonly room: number) {}
+    readonly admitNow = (): Admission => {
+      this.asked++;
+      if (this.open >= this.room) throw new GatewayError(429, 'budget_exceeded', 'insufficient_quota', 'budget default/cap cannot hold it');
+      this.open++;
+      let settled = false;
+      return { headers: {}, charge: () => undefined, settle: () => void (settled ? undefined : ((settled = true), this.open--)) };
+    };
+    admit(): Promise<Admission> {
+      return Promise.resolve(this.admitNow());
+    }
+  }
+  const vad = JSON.stringify({ type: 'session.created', session: { type: 'realtime', audio: { input: { turn_detection: { type: 'server_vad' } } } } });
+  const append = JSON.stringify({ type: 'input_audio_buffer.append', audio: 'AAAA' });
+  const cancel = JSON.stringify({ type: 'response.cancel' });
+  const tokens = (n: number) => ({ inputTokens: n, outputTokens: 0, cachedInputTokens: 0 });
+  function session(room: Room): { rt: RealtimeBudget; relayed: string[]; client: string[]; upstream: string[] } {
+    const relayed: string[] = [];
+    const client: string[] = [];
+    const upstream: string[] = [];
+    const rt = new RealtimeBudget({ connection: NOTHING, admitters: [room], caller: caller('voice'), route: testRoute([]), budgets: [], toUpstream: (t) => void upstream.push(t), toClient: (t) => void client.push(t), targetOutputCap: () => 4096 });
+    rt.fromUpstream(vad);
+    return { rt, relayed, client, upstream };
+  }
+
+  it('the turn is held before its audio goes upstream, grown as the client speaks, and handed to its response: two sessions on room for one never both start one', () => {
+    const room = new Room(1);
+    const a = session(room);
+    const b = session(room);
+    a.rt.fromClient(append, tokens(10), () => void a.relayed.push(append));
+    // Within its room (an eighth and 40 tokens more): not asked again.
+    a.rt.fromClient(append, tokens(30), () => void a.relayed.push(append));
+    expect(room.asked).toBe(1);
+    // Past it: grown, in one step.
+    a.rt.fromClient(append, tokens(100), () => void a.relayed.push(append));
+    expect(room.asked).toBe(2);
+    expect(room.open).toBe(1);
+    // Before, the second session's turn was only asked about (nothing held) and relayed too: its response was cancelled at response.created and billed its input.
+    b.rt.fromClient(append, tokens(10), () => void b.relayed.push(append));
+    expect(a.relayed).toHaveLength(3);
+    expect(b.relayed).toEqual([]);
+    expect(JSON.parse(b.client[0] ?? '{}').error).toMatchObject({ code: 'budget_exceeded' });
+    // The turn's response takes its hold: nothing more is asked, nothing cancelled.
+    a.rt.started('{"type":"response.created","response":{"id":"resp_1"}}', tokens(100));
+    expect(room.open).toBe(1);
+    expect(a.upstream).toEqual([]);
+    a.rt.done('{"type":"response.done","response":{"id":"resp_1"}}');
+    expect(room.open).toBe(0);
+    a.rt.close();
+    b.rt.close();
+  });
+
+  it('barge-in under a Budget with room for one: a response.cancel always goes through, and the audio after it at once, not a second later', () => {
+    vi.useFakeTimers();
+    try {
+      const room = new Room(1);
+      const { rt, relayed } = session(room);
+      rt.fromClient(append, tokens(10), () => void relayed.push('turn'));
+      rt.started('{"type":"response.created","response":{"id":"resp_1"}}', tokens(10));
+      // Speaking over the answer: no room for the next turn while it runs.
+      rt.fromClient(append, tokens(20), () => void relayed.push('barge-in'));
+      rt.fromClient(cancel, tokens(20), () => void relayed.push('cancel'));
+      expect(relayed).toEqual(['turn', 'cancel']);
+      rt.done('{"type":"response.done","response":{"id":"resp_1","status":"cancelled"}}');
+      // Before, the Budgets were asked again only a second after the refusal: the user's first words were dropped.
+      rt.fromClient(append, tokens(30), () => void relayed.push('after'));
+      expect(relayed).toEqual(['turn', 'cancel', 'after']);
+      rt.close();
+      expect(room.open).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a turn hold asked asynchronously (Redis) keeps the events behind it in order', async () => {
+    let grant: ((a: Admission) => void) | undefined;
+    const slow: Admitter = { admit: () => new Promise<Admission>((r) => (grant = r)) };
+    const relayed: string[] = [];
+    const rt = new RealtimeBudget({ connection: NOTHING, admitters: [slow], caller: caller('voice'), route: testRoute([]), budgets: [], toUpstream: () => undefined, toClient: () => undefined, targetOutputCap: () => 4096 });
+    rt.fromUpstream(vad);
+    rt.fromClient(append, tokens(10), () => void relayed.push('a1'));
+    rt.fromClient(cancel, tokens(10), () => void relayed.push('c'));
+    rt.fromClient(append, tokens(11), () => void relayed.push('a2'));
+    expect(relayed).toEqual([]);
+    grant?.(NOTHING);
+    await vi.waitFor(() => expect(relayed).toEqual(['a1', 'c', 'a2']));
+    rt.close();
+  });
+});

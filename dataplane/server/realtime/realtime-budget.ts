@@ -65,8 +65,10 @@ export function autoResponds(text: string): boolean | undefined {
 
 /** Client events that feed the turn detection: a turn they end makes the upstream start a response (and bill its input). */
 const TURN_EVENTS = ['input_audio_buffer.append', 'input_audio_buffer.commit'];
-/** How often, at most, a session whose turns start responses asks its Budgets whether one more could be held. */
+/** How often, at most, a session whose turns are refused asks its Budgets again whether one more could be held. */
 export const TURN_CHECK_INTERVAL_MS = 1000;
+/** Input a turn hold keeps beyond what was sent (and an eighth more): two seconds of audio as a hold counts it, so that it is not asked again for every chunk. */
+const TURN_HOLD_ROOM_TOKENS = 40;
 
 const CLIENT_SESSION_EVENTS = ['session.update'];
 const UPSTREAM_SESSION_EVENTS = ['session.created', 'session.updated'];
@@ -134,10 +136,11 @@ export interface RealtimeBudgetDeps {
  * an `error` event and the session stays open. The hold is released when the response ends, its
  * actual usage charged in its place, so that responses started at once see each other. Before, the
  * output held was the last response's, so a burst of uncapped responses overshot a small Budget.
- * A response the upstream starts by itself (server or semantic VAD) is held the same way as it
- * starts, and cancelled when the Budgets cannot hold it (`started`); while they cannot, the client's
- * audio and commits are kept from the upstream so that no further turn is started and billed
- * (`turnRefused`). One running when a Budget that cuts streams is crossed is cancelled too.
+ * A response the upstream starts by itself (server or semantic VAD) is held before the turn that
+ * starts it is relayed (`turnGate`: the client's audio and commits are kept from the upstream while
+ * the Budgets cannot hold it), that hold handed to it as it starts; one that outgrew it is held
+ * anew, and cancelled when the Budgets cannot hold it (`started`). One running when a Budget that
+ * cuts streams is crossed is cancelled too.
  */
 export class RealtimeBudget {
   /** Holds of relayed response.create events the upstream has not started yet, oldest first, with the client's event id. */
@@ -148,8 +151,14 @@ export class RealtimeBudget {
    * worst case (input upper bound and output cap): what one a close cuts short is charged.
    */
   private readonly running = new Map<string, { hold: Admission | undefined; worst: Usage }>();
-  /** Client messages behind a response.create whose Budgets are asked asynchronously (Redis), in order. */
-  private waiting: { create: ResponseCreate | undefined; input: Usage | undefined; send: () => void }[] | undefined;
+  /** Client messages behind a hold asked for asynchronously (Redis: a response.create's, a turn's), in order. */
+  private waiting: { text: string | undefined; input: Usage | undefined; send: () => void }[] | undefined;
+  /**
+   * What the turn gate holds for the response the client's next turn would make the upstream start
+   * (its input upper bound, with room to grow, and output cap): granted before the turn's audio is
+   * relayed, handed to that response at its response.created.
+   */
+  private turnHold: { hold: Admission; input: number; output: number } | undefined;
   /** The session's output cap as the client last set it (session.update), and as the upstream last reported it. */
   private clientSessionCap: OutputCap;
   private upstreamSessionCap: OutputCap;
@@ -164,7 +173,7 @@ export class RealtimeBudget {
   private autoResponse = false;
   /**
    * Why the Budgets cannot hold the response a turn would start, while they cannot: the client's
-   * audio and commits are not relayed (turnRefused); undefined while they can.
+   * audio and commits are not relayed (turnGate); undefined while they can.
    */
   private turnRefusal: GatewayError | undefined;
   /** The client was told its turns are refused (once until they are allowed again). */
@@ -187,6 +196,7 @@ export class RealtimeBudget {
     if (cap !== null) this.upstreamSessionCap = cap;
     const auto = autoResponds(text);
     if (auto !== undefined) this.autoResponse = auto;
+    if (auto === false) this.dropTurnHold();
   }
 
   /**
@@ -204,53 +214,101 @@ export class RealtimeBudget {
 
   /**
    * A client message on its way upstream: `send` relays it, in order, unless it is a
-   * `response.create` a Budget refuses (the client gets an error event instead).
+   * `response.create` a Budget refuses (the client gets an error event instead), or a turn event
+   * the turn gate keeps back (`turnGate`).
    */
   fromClient(text: string | undefined, input: Usage | undefined, send: () => void): void {
-    if (text !== undefined && this.autoResponse && this.turnRefused(text, input)) return;
+    if (this.waiting !== undefined) {
+      this.waiting.push({ text, input, send });
+      return;
+    }
+    if (text !== undefined && this.autoResponse && TURN_EVENTS.some((t) => text.includes(`"${t}"`))) {
+      const gate = this.turnGate(text, input);
+      if (gate === false) return;
+      if (gate !== true) return this.behind(gate.then((relay) => relay && send()));
+    }
     const create = text === undefined ? undefined : responseCreate(text);
     if (create === undefined && text !== undefined) {
       const cap = sessionCap(text, CLIENT_SESSION_EVENTS);
       // A session.update that does not name the cap leaves it as it was.
       if (cap !== null && cap !== undefined) this.clientSessionCap = cap;
     }
-    this.feed(create, input, send);
+    if (create === undefined) return send();
+    const decision = this.admitResponse(input, create);
+    if (!(decision instanceof Promise)) return this.decided(decision, create, send);
+    this.behind(decision.then((d) => this.decided(d, create, send)));
+  }
+
+  /** The client's next messages wait for `decision` (a hold asked asynchronously), then go on in order. */
+  private behind(decision: Promise<unknown>): void {
+    this.waiting = [];
+    void decision.then(() => {
+      const behind = this.waiting ?? [];
+      this.waiting = undefined;
+      // A later hold asked asynchronously again queues the rest behind itself (fromClient).
+      for (const m of behind) this.fromClient(m.text, m.input, m.send);
+    });
   }
 
   /**
-   * Whether a client event that feeds the turn detection (audio, a commit) of a session whose turns
-   * start responses by themselves is kept from the upstream: while the Budgets cannot hold the
-   * response its turn would start (its input upper bound `input` and the session's output cap),
-   * asked at most every TURN_CHECK_INTERVAL_MS and whenever such a response was refused. The client
-   * is told once (an error event budget_exceeded) until turns are allowed again. Cancelling that
-   * response at its response.created is too late: the upstream bills its input all the same, and a
-   * client speaking on under an exhausted Budget was billed every turn's input, the conversation
-   * growing each time.
+   * The turn gate of a session whose turns start responses by themselves: whether a client event
+   * that feeds the turn detection (audio, a commit) may go upstream. It may while the response its
+   * turn would start is held — its input upper bound `input` (everything sent, this event included)
+   * and the session's output cap — by a hold taken before the event is relayed, kept and grown (with
+   * room, so that it is not asked again for every chunk of audio) as the client speaks, and handed to
+   * that response at its response.created (`started`). One the Budgets cannot hold is kept from the
+   * upstream, the client told once (an error event budget_exceeded) until turns are allowed again;
+   * after a refusal the Budgets are asked again at most every TURN_CHECK_INTERVAL_MS, and at once
+   * after a hold of the session is released (a response ended: barge-in after a response.cancel goes
+   * through at once). Before, the Budgets were only asked (nothing held) at most once a second: a
+   * turn relayed after a check passed could find the room spent by other sessions at its
+   * response.created, and be cancelled there and billed its input.
    */
-  private turnRefused(text: string, input: Usage | undefined): boolean {
-    if (!TURN_EVENTS.some((t) => text.includes(`"${t}"`))) return false;
+  private turnGate(text: string, input: Usage | undefined): boolean | Promise<boolean> {
+    const promptTokens = input?.inputTokens ?? 0;
+    const output = this.worstOutput(promptTokens, undefined);
+    const held = this.turnHold;
+    if (held !== undefined && held.input >= promptTokens && held.output >= output) return true;
     const now = Date.now();
-    if (now - this.turnCheckedAt >= TURN_CHECK_INTERVAL_MS) {
-      this.turnCheckedAt = now;
-      const promptTokens = input?.inputTokens ?? 0;
-      const held = this.admit(promptTokens, this.worstOutput(promptTokens, undefined));
-      const decide = (d: Admission | GatewayError): void => {
-        if (d instanceof GatewayError) {
-          this.turnRefusal = d;
-          return;
-        }
-        // Asked only: the response is held when it starts (`started`).
-        d.settle({ usage: undefined, costUsd: 0 });
+    if (this.turnRefusal !== undefined && now - this.turnCheckedAt < TURN_CHECK_INTERVAL_MS) return !this.refuseTurn(text);
+    this.turnCheckedAt = now;
+    const want = promptTokens + Math.ceil(promptTokens / 8) + TURN_HOLD_ROOM_TOKENS;
+    // The hold grows: the old one is released and a larger one asked for. With the Budgets in memory
+    // this is one step (no other session runs between): a refusal takes the old one back at once.
+    this.turnHold = undefined;
+    held?.hold.settle({ usage: undefined, costUsd: 0 });
+    const decide = (d: Admission | GatewayError): boolean => {
+      if (!(d instanceof GatewayError)) {
+        if (this.closed || !this.autoResponse) d.settle({ usage: undefined, costUsd: 0 });
+        else this.turnHold = { hold: d, input: want, output };
         this.turnRefusal = undefined;
         this.turnRefusalTold = false;
-      };
-      // Asked asynchronously (Redis): this event goes by the last answer, the next ones by the new.
-      if (held instanceof Promise) void held.then(decide);
-      else decide(held);
-    }
+        return true;
+      }
+      this.turnRefusal = d;
+      if (held !== undefined) this.retake(held.input, held.output);
+      return !this.refuseTurn(text);
+    };
+    const asked = this.admit(want, output);
+    return asked instanceof Promise ? asked.then(decide) : decide(asked);
+  }
+
+  /** Takes back a turn hold given up for a larger one that was refused (the audio relayed under it may still start a turn). */
+  private retake(input: number, output: number): void {
+    const again = this.admit(input, output);
+    const keep = (d: Admission | GatewayError): void => {
+      if (d instanceof GatewayError) return;
+      if (this.closed || !this.autoResponse || this.turnHold !== undefined) d.settle({ usage: undefined, costUsd: 0 });
+      else this.turnHold = { hold: d, input, output };
+    };
+    if (again instanceof Promise) void again.then(keep);
+    else keep(again);
+  }
+
+  /** Whether a turn event is kept back while turns are refused (a text that only names one is relayed); the client told once. */
+  private refuseTurn(text: string): boolean {
     const refusal = this.turnRefusal;
     if (refusal === undefined) return false;
-    // Not a turn event after all (a text that only names one): relayed.
     if (realtimeEvent(text, TURN_EVENTS) === undefined) return false;
     if (!this.turnRefusalTold) {
       this.turnRefusalTold = true;
@@ -260,22 +318,16 @@ export class RealtimeBudget {
     return true;
   }
 
-  private feed(create: ResponseCreate | undefined, input: Usage | undefined, send: () => void): void {
-    if (this.waiting !== undefined) {
-      this.waiting.push({ create, input, send });
-      return;
-    }
-    if (create === undefined) return send();
-    const decision = this.admitResponse(input, create);
-    if (!(decision instanceof Promise)) return this.decided(decision, create, send);
-    this.waiting = [];
-    void decision.then((d) => {
-      this.decided(d, create, send);
-      const behind = this.waiting ?? [];
-      this.waiting = undefined;
-      // A later response.create asked asynchronously again queues the rest behind itself.
-      for (const m of behind) this.feed(m.create, m.input, m.send);
-    });
+  /** A hold of the session was released: a turn refused meanwhile is asked about again at its next event, not a second later. */
+  private released(): void {
+    if (this.turnRefusal !== undefined) this.turnCheckedAt = 0;
+  }
+
+  /** The turn hold is given up (the session no longer starts responses by itself, or closed). */
+  private dropTurnHold(): void {
+    const held = this.turnHold;
+    this.turnHold = undefined;
+    held?.hold.settle({ usage: undefined, costUsd: 0 });
   }
 
   private decided(refusal: Decision, create: ResponseCreate, send: () => void): void {
@@ -351,6 +403,15 @@ export class RealtimeBudget {
     const promptTokens = input?.inputTokens ?? 0;
     const outputTokens = this.worstOutput(promptTokens, undefined);
     const worst: Usage = { inputTokens: promptTokens, outputTokens, cachedInputTokens: 0 };
+    // The turn that started it was held before it was relayed: that hold is the response's.
+    const turn = this.turnHold;
+    this.turnHold = undefined;
+    if (turn !== undefined && turn.input >= promptTokens && turn.output >= outputTokens) {
+      this.running.set(id, { hold: turn.hold, worst });
+      return;
+    }
+    // Input sent past the gate (an item created, not a turn event) outgrew it: held anew.
+    turn?.hold.settle({ usage: undefined, costUsd: 0 });
     const held = this.admit(promptTokens, outputTokens);
     const act = (d: Admission | GatewayError): void => {
       // Ended (or the session closed) while its hold was asked for: nothing is left to hold.
@@ -363,7 +424,7 @@ export class RealtimeBudget {
         return;
       }
       this.deps.toUpstream(JSON.stringify({ type: 'response.cancel', event_id: `${OWN_EVENT_PREFIX}cancel_${++this.seq}`, ...(responseIdOf(text) === undefined ? {} : { response_id: id }) }));
-      // The client's next turns are kept from the upstream until the Budgets can hold one (turnRefused).
+      // The client's next turns are kept from the upstream until the Budgets can hold one (turnGate).
       this.turnRefusal = d;
       this.turnRefusalTold = true;
       this.turnCheckedAt = Date.now();
@@ -382,6 +443,7 @@ export class RealtimeBudget {
     if (key !== undefined) {
       this.running.get(key)?.hold?.settle({ usage: undefined, costUsd: 0 });
       this.running.delete(key);
+      this.released();
     }
     if (this.running.size === 0) this.cut = false;
   }
@@ -397,7 +459,10 @@ export class RealtimeBudget {
     const eventId = refusedEventId(text);
     if (eventId?.startsWith(OWN_EVENT_PREFIX) === true) return true;
     const at = eventId === null ? this.awaiting.length - 1 : this.awaiting.findIndex((a) => a.eventId === eventId);
-    if (at >= 0) this.awaiting.splice(at, 1)[0]?.hold.settle({ usage: undefined, costUsd: 0 });
+    if (at >= 0) {
+      this.awaiting.splice(at, 1)[0]?.hold.settle({ usage: undefined, costUsd: 0 });
+      this.released();
+    }
     return false;
   }
 
@@ -437,6 +502,7 @@ export class RealtimeBudget {
     for (const { hold } of this.awaiting.splice(0)) hold.settle({ usage: undefined, costUsd: 0 });
     for (const { hold } of this.running.values()) hold?.settle({ usage: undefined, costUsd: 0 });
     this.running.clear();
+    this.dropTurnHold();
     this.deps.connection.settle({ usage: undefined, costUsd: 0 });
   }
 }
