@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { Admission, AdmissionRequest, Admitter } from '../../governance/types.js';
 import { caller, testRoute } from '../../governance/rate-limit/test-support.js';
 import { GatewayError } from '../../core/gateway-error.js';
-import { RealtimeBudget } from './realtime-budget.js';
+import { MAX_RESPONSES_IN_FLIGHT, MAX_RUNNING, MAX_WAITING, RealtimeBudget } from './realtime-budget.js';
 
 const NOTHING: Admission = { headers: {}, settle: () => undefined, charge: () => undefined };
 
@@ -271,6 +271,55 @@ describe('RealtimeBudget holds the response a turn would start before the turn i
     expect(relayed).toEqual([]);
     grant?.(NOTHING);
     await vi.waitFor(() => expect(relayed).toEqual(['a1', 'c', 'a2']));
+    rt.close();
+  });
+});
+
+describe('RealtimeBudget keeps what one session may pile up bounded', () => {
+  it(`refuses a response.create past ${MAX_RESPONSES_IN_FLIGHT} asked for and not done (an error event); one ending makes room`, () => {
+    const { rt, recorder, client } = budget();
+    const relayed: number[] = [];
+    for (let i = 0; i < MAX_RESPONSES_IN_FLIGHT + 3; i++) rt.fromClient(JSON.stringify({ type: 'response.create', event_id: `c${i}` }), undefined, () => void relayed.push(i));
+    // Before, every one was relayed and kept with its hold until the upstream started and ended it.
+    expect(relayed).toHaveLength(MAX_RESPONSES_IN_FLIGHT);
+    expect(recorder.open).toBe(MAX_RESPONSES_IN_FLIGHT);
+    expect(client.map((c) => JSON.parse(c).error)).toEqual(Array.from({ length: 3 }, (_, i) => expect.objectContaining({ code: 'too_many_responses', event_id: `c${MAX_RESPONSES_IN_FLIGHT + i}` })));
+    rt.started('{"type":"response.created","response":{"id":"resp_1"}}', undefined);
+    rt.done('{"type":"response.done","response":{"id":"resp_1"}}');
+    rt.fromClient(JSON.stringify({ type: 'response.create' }), undefined, () => void relayed.push(-1));
+    expect(relayed.at(-1)).toBe(-1);
+    rt.close();
+    expect(recorder.open).toBe(0);
+  });
+
+  it(`keeps track of at most ${MAX_RUNNING} responses the upstream started and did not end: the rest are cancelled; an id announced twice leaves no hold behind`, () => {
+    const { rt, recorder, upstream } = budget();
+    for (let i = 0; i < MAX_RUNNING + 2; i++) rt.started(`{"type":"response.created","response":{"id":"r${i}"}}`, undefined);
+    expect(rt.cutShort(10_000)).toHaveLength(MAX_RUNNING);
+    expect(upstream.map((u) => JSON.parse(u))).toEqual([expect.objectContaining({ type: 'response.cancel', response_id: `r${MAX_RUNNING}` }), expect.objectContaining({ type: 'response.cancel', response_id: `r${MAX_RUNNING + 1}` })]);
+    rt.close();
+    expect(recorder.open).toBe(0);
+    const again = budget();
+    again.rt.started('{"type":"response.created","response":{"id":"same"}}', undefined);
+    again.rt.started('{"type":"response.created","response":{"id":"same"}}', undefined);
+    expect(again.recorder.open).toBe(1);
+    again.rt.done('{"type":"response.done","response":{"id":"same"}}');
+    expect(again.recorder.open).toBe(0);
+  });
+
+  it(`pauses the client's reading once ${MAX_WAITING} messages wait behind a hold asked for asynchronously, and resumes it when they go`, async () => {
+    let grant: ((a: Admission) => void) | undefined;
+    const slow: Admitter = { admit: () => new Promise<Admission>((r) => (grant = r)) };
+    const paused: boolean[] = [];
+    const relayed: number[] = [];
+    const rt = new RealtimeBudget({ connection: NOTHING, admitters: [slow], caller: caller('voice'), route: testRoute([]), budgets: [], toUpstream: () => undefined, toClient: () => undefined, targetOutputCap: () => 4096, pauseClient: (p) => void paused.push(p) });
+    rt.fromClient(JSON.stringify({ type: 'response.create' }), undefined, () => void relayed.push(-1));
+    for (let i = 0; i < MAX_WAITING + 10; i++) rt.fromClient(JSON.stringify({ type: 'conversation.item.retrieve', item_id: `i${i}` }), undefined, () => void relayed.push(i));
+    // Before, a client could queue without bound while Redis was asked.
+    expect(paused).toEqual([true]);
+    grant?.(NOTHING);
+    await vi.waitFor(() => expect(relayed).toHaveLength(MAX_WAITING + 11));
+    expect(paused).toEqual([true, false]);
     rt.close();
   });
 });

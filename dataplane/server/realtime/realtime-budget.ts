@@ -69,6 +69,16 @@ const TURN_EVENTS = ['input_audio_buffer.append', 'input_audio_buffer.commit'];
 export const TURN_CHECK_INTERVAL_MS = 1000;
 /** Input a turn hold keeps beyond what was sent (and an eighth more): two seconds of audio as a hold counts it, so that it is not asked again for every chunk. */
 const TURN_HOLD_ROOM_TOKENS = 40;
+/**
+ * Responses a client may have asked for (relayed, not done) at once: past it a response.create is
+ * refused with an error event. A conversation runs one at a time; out-of-band ones (conversation
+ * `none`) run beside it, each kept here until its response.done.
+ */
+export const MAX_RESPONSES_IN_FLIGHT = 64;
+/** Responses a session keeps track of at once: one the upstream starts past it is cancelled, as a refused one. */
+export const MAX_RUNNING = 2 * MAX_RESPONSES_IN_FLIGHT;
+/** Client messages queued behind a hold asked for asynchronously before the client's reading pauses. */
+export const MAX_WAITING = 256;
 
 const CLIENT_SESSION_EVENTS = ['session.update'];
 const UPSTREAM_SESSION_EVENTS = ['session.created', 'session.updated'];
@@ -119,6 +129,8 @@ export interface RealtimeBudgetDeps {
   budgets: readonly BudgetConfig[];
   toUpstream(text: string): void;
   toClient(text: string): void;
+  /** Pauses (true) or resumes the reading of the client's messages: while too many wait behind a hold asked for asynchronously. */
+  pauseClient?(paused: boolean): void;
   /**
    * The most output tokens one response of the session's target can produce when neither the
    * response nor the session caps it (the target's context window less the prompt, else
@@ -219,7 +231,8 @@ export class RealtimeBudget {
    */
   fromClient(text: string | undefined, input: Usage | undefined, send: () => void): void {
     if (this.waiting !== undefined) {
-      this.waiting.push({ text, input, send });
+      // Redis answers within its timeout, but a client may send faster than that: it is not read meanwhile.
+      if (this.waiting.push({ text, input, send }) === MAX_WAITING) this.deps.pauseClient?.(true);
       return;
     }
     if (text !== undefined && this.autoResponse && TURN_EVENTS.some((t) => text.includes(`"${t}"`))) {
@@ -234,6 +247,11 @@ export class RealtimeBudget {
       if (cap !== null && cap !== undefined) this.clientSessionCap = cap;
     }
     if (create === undefined) return send();
+    if (this.awaiting.length + this.running.size >= MAX_RESPONSES_IN_FLIGHT) {
+      // Before, each was kept (with its hold) until the upstream started and ended it: without bound.
+      const tooMany = new GatewayError(429, 'too_many_responses', 'rate_limit_error', `this session already has ${MAX_RESPONSES_IN_FLIGHT} responses asked for and not done, the most the gateway keeps for one session; wait for a response.done or cancel one`);
+      return this.deps.toClient(gatewayErrorEvent(tooMany, create.eventId));
+    }
     const decision = this.admitResponse(input, create);
     if (!(decision instanceof Promise)) return this.decided(decision, create, send);
     this.behind(decision.then((d) => this.decided(d, create, send)));
@@ -245,6 +263,7 @@ export class RealtimeBudget {
     void decision.then(() => {
       const behind = this.waiting ?? [];
       this.waiting = undefined;
+      if (behind.length >= MAX_WAITING) this.deps.pauseClient?.(false);
       // A later hold asked asynchronously again queues the rest behind itself (fromClient).
       for (const m of behind) this.fromClient(m.text, m.input, m.send);
     });
@@ -394,10 +413,19 @@ export class RealtimeBudget {
    * started at once each ran to the end.
    */
   started(text: string, input: Usage | undefined): void {
-    const id = responseIdOf(text) ?? `${OWN_EVENT_PREFIX}response_${++this.seq}`;
+    const named = responseIdOf(text);
+    const id = named ?? `${OWN_EVENT_PREFIX}response_${++this.seq}`;
+    // An id announced twice: the first one's hold is not left behind.
+    this.running.get(id)?.hold?.settle({ usage: undefined, costUsd: 0 });
+    this.running.delete(id);
     const client = this.awaiting.shift();
     if (client !== undefined) {
       this.running.set(id, { hold: client.hold, worst: client.worst });
+      return;
+    }
+    if (this.running.size >= MAX_RUNNING) {
+      // An upstream starting responses without ending them: not kept, and cancelled.
+      this.deps.toUpstream(JSON.stringify({ type: 'response.cancel', event_id: `${OWN_EVENT_PREFIX}cancel_${++this.seq}`, ...(named === undefined ? {} : { response_id: id }) }));
       return;
     }
     const promptTokens = input?.inputTokens ?? 0;

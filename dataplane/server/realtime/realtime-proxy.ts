@@ -339,6 +339,7 @@ export class RealtimeProxy {
           budgets: runtime.snapshot.budgets,
           toUpstream: (text) => upstream.readyState === upstream.OPEN && upstream.send(text),
           toClient: (text) => client.readyState === client.OPEN && client.send(text),
+          pauseClient: (paused) => (paused ? client.pause() : client.resume()),
           // As a chat request's worst case without max_tokens (admission.ts outputCap), for the session's target.
           targetOutputCap: (promptTokens) => (to.target.contextWindow === undefined ? DEFAULT_OUTPUT_CAP : Math.max(1, to.target.contextWindow - promptTokens)),
         });

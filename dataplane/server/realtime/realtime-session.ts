@@ -13,7 +13,7 @@ import { realtimeEvent } from './realtime-event.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { SentInput } from './sent-input.js';
 import { type PendingTranscription, PendingTranscriptions, transcriptionBound } from './pending-transcriptions.js';
-import { gatewayErrorEvent, type RealtimeBudget, responseIdOf } from './realtime-budget.js';
+import { gatewayErrorEvent, MAX_RUNNING, type RealtimeBudget, responseIdOf } from './realtime-budget.js';
 import { providerSecrets } from '../../providers/registry.js';
 import { scrubJson, scrubText } from '../../providers/scrub-credentials.js';
 import type { RealtimeTelemetry } from '../../telemetry/gateway-observer.js';
@@ -73,7 +73,7 @@ function sendableCode(code: number): number {
  * Unfinished responses charged at a close, at most: a session runs one response at a time, plus any
  * out-of-band ones it asked for; an upstream announcing more does not make the close write more records.
  */
-const MAX_UNFINISHED_CHARGED = 64;
+const MAX_UNFINISHED_CHARGED = MAX_RUNNING;
 
 /** A response whose input nothing estimates (the client sent nothing yet). */
 const NO_TOKENS: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
