@@ -69,7 +69,7 @@ describe('a burst of response.create on a small Budget', () => {
           providerManifest('voice', 'openai', `${upstream.url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime, pricing: { input: 4, output: 16, cachedInput: 0.4, audioInput: 32, audioOutput: 64 } }]\n') +
           secretManifest('up-key', { apiKey: 'sk-upstream' }) +
           apiKeySecretManifest('caller', KEY),
-        'routes.yaml': [route('tiny'), route('session-capped'), route('response-capped'), VAD_ROUTE, VAD_ROUTE.replaceAll('vad', 'vad-turns').replace('amount: 0.05', 'amount: 0.055'), VAD_ROUTE.replaceAll('vad', 'vad-refused').replace('amount: 0.05', 'amount: 0.001')].join('---\n'),
+        'routes.yaml': [route('tiny'), route('session-capped'), route('response-capped'), VAD_ROUTE, VAD_ROUTE.replaceAll('vad', 'vad-turns').replace('amount: 0.05', 'amount: 0.055'), VAD_ROUTE.replaceAll('vad', 'vad-refused').replace('amount: 0.05', 'amount: 0.001'), VAD_ROUTE.replaceAll('vad', 'vad-barge').replace('amount: 0.05', 'amount: 0.025')].join('---\n'),
       },
       { auth: new Authenticator({}) },
     );
@@ -224,5 +224,33 @@ describe('a burst of response.create on a small Budget', () => {
     // passed a second earlier), cancelled at its response.created and billed its input ($0.0138).
     expect(cancelled).toBe(0);
     expect(spentUsd).toBeLessThanOrEqual(0.055);
+  });
+
+  it('barge-in on a Budget with room for one answer: the speech over it is kept back, the response.cancel goes through, and the next turn at once (the session never stalls)', async () => {
+    const ws = new WebSocket(`${gateway.url.replace('http', 'ws')}/v1/realtime?model=vad-barge`, { headers: { authorization: `Bearer ${KEY}` } });
+    await once(ws, 'open');
+    const events: { type: string; response?: { status?: string }; error?: { code?: string } }[] = [];
+    ws.on('message', (data, binary) => !binary && events.push(JSON.parse(String(data)) as { type: string }));
+    const count = (type: string): number => events.filter((e) => e.type === type).length;
+    // A long answer (the emulator's `emulator:slow`) of at most 200 audio tokens: $0.0128 of output held, one fits in $0.025, two do not.
+    ws.send(JSON.stringify({ type: 'session.update', session: { type: 'realtime', max_output_tokens: VAD_OUTPUT_TOKENS, instructions: 'emulator:slow' } }));
+    await vi.waitFor(() => expect(count('session.updated')).toBe(1), { timeout: 3000 });
+    const speech = JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(48_000, 1).toString('base64') });
+    const silence = JSON.stringify({ type: 'input_audio_buffer.append', audio: Buffer.alloc(4800).toString('base64') });
+    ws.send(speech);
+    ws.send(silence);
+    await vi.waitFor(() => expect(count('response.created')).toBe(1), { timeout: 3000 });
+    // Past the gate's one-second interval, the user speaks over the answer: no room for a second turn.
+    await new Promise((r) => setTimeout(r, 1100));
+    ws.send(speech);
+    await vi.waitFor(() => expect(events.some((e) => e.type === 'error' && e.error?.code === 'budget_exceeded')).toBe(true), { timeout: 3000 });
+    ws.send(JSON.stringify({ type: 'response.cancel' }));
+    await vi.waitFor(() => expect(events.some((e) => e.type === 'response.done' && e.response?.status === 'cancelled')).toBe(true), { timeout: 3000 });
+    // At once: before, the Budgets were asked again only a second after the refusal, and this turn was dropped.
+    ws.send(speech);
+    ws.send(silence);
+    await vi.waitFor(() => expect(count('response.created')).toBe(2), { timeout: 900 });
+    ws.close();
+    await once(ws, 'close');
   });
 });

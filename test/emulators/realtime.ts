@@ -132,7 +132,8 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
           conversation += VAD_OUTPUT_TOKENS;
           finish(id, 'completed', usage(VAD_OUTPUT_TOKENS));
         };
-        running.set(id, { usage: usage(0), timer: setTimeout(complete, VAD_RESPONSE_MS) });
+        // Instructions `emulator:slow`: a long answer (a client may speak over it).
+        running.set(id, { usage: usage(0), timer: setTimeout(complete, session.instructions === 'emulator:slow' ? VAD_SLOW_RESPONSE_MS : VAD_RESPONSE_MS) });
       };
       ws.on('message', (data, isBinary) => {
         if (isBinary) {
@@ -234,6 +235,8 @@ const DEFAULT_VAD = { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300
 /** How long a response server VAD started takes to finish (a spoken answer streams for a while), and its audio tokens out. */
 export const VAD_RESPONSE_MS = 150;
 export const VAD_OUTPUT_TOKENS = 200;
+/** How long a VAD response of a session whose instructions are `emulator:slow` takes. */
+export const VAD_SLOW_RESPONSE_MS = 4000;
 
 /** Bytes of input audio a second at the session's format: pcm16 at 24 kHz, G.711 at 8 kHz. */
 function bytesPerSecond(session: Record<string, unknown>, beta: boolean): number {
