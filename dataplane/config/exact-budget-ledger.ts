@@ -3,7 +3,7 @@
  * settle) and the operator (which mirrors the totals into Budget.status). Key layout and Lua
  * scripts only; each side brings its own client.
  *
- * Per budget and calendar period, four keys:
+ * Per budget, calendar period and unit, four keys:
  *   spent     charged so far (settled usage, plus the worst case of holds that expired unsettled)
  *   holds     hash reservation id → amount held for a request in flight
  *   deadlines sorted set reservation id → when the hold expires unless its pod refreshes it
@@ -30,8 +30,11 @@ export function exactBudgetKeys(
   now: number,
 ): { keys: string[]; seededKey: string; ttlSeconds: number; periodStart: number; resetsAt: number | undefined } {
   const bounds = periodBounds(budget.period, budget.timeZone, budget.windowMs, now);
-  // One hash tag per budget period: the keys live together in a Redis Cluster slot.
-  const base = `${prefix}budget:{${budget.id}:${bounds.start}}`;
+  // One hash tag per budget period and unit: the keys live together in a Redis Cluster slot, and a
+  // change of spec.limit.unit mid-period starts a count of its own at 0 (USD are not tokens), as the
+  // reported mode does. USD keeps the name it had before the unit was part of it: an upgrade keeps
+  // counting a USD period where it was.
+  const base = `${prefix}budget:{${budget.id}:${bounds.start}${budget.unit === 'USD' ? '' : `:${budget.unit}`}}`;
   // Kept a week past the period's end, so that the operator can write the final total.
   const ttlSeconds = Math.max(60, Math.ceil(((bounds.end ?? now) - now) / 1000) + 7 * 24 * 3600);
   return { keys: [`${base}:spent`, `${base}:holds`, `${base}:deadlines`, `${base}:expired`], seededKey: `${base}:seeded`, ttlSeconds, periodStart: bounds.start, resetsAt: bounds.end };

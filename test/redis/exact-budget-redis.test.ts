@@ -208,6 +208,26 @@ describe('exact budgets in Redis', () => {
     clock.now = NOW;
   });
 
+  // spec.limit.unit changed mid-period: the period's Redis total kept what was charged in the old
+  // unit and was read in the new one (600 tokens spent read as $600: the Budget looked exhausted).
+  it('starts the count at 0 in the new unit when spec.limit.unit changes mid-period, on the pods and in Budget.status', async () => {
+    await admin.flushall();
+    let config = testBudget({ id: 'team-a/unit', unit: 'Tokens', amount: 1000, period: 'Month' });
+    const { mirror, status } = mirrorOver(() => config, 'unit', {});
+    const p = await pod('unit');
+    // 100 + 300 tokens held, 150 charged, four times: 600 tokens.
+    for (let i = 0; i < 4; i++) (await p.admit({ ...ask, budgets: [config] })).settle(usage(0.1));
+    await p.stop();
+    await mirror.sync();
+    expect(status).toMatchObject({ spent: 600, unit: 'Tokens' });
+    config = { ...config, unit: 'USD', amount: 1 };
+    // A worst case of $0.40 fits in a fresh $1: the 600 tokens are not read as dollars.
+    (await p.admit({ ...ask, budgets: [config] })).settle(usage(0.25));
+    await p.stop();
+    await mirror.sync();
+    expect(status).toMatchObject({ spent: 0.25, remaining: 0.75, unit: 'USD' });
+  });
+
   it('fails closed when Redis is unreachable', async () => {
     const client = createRedisClient({ url: 'redis://127.0.0.1:1', timeoutMs: 200 });
     clients.push(client);
