@@ -24,12 +24,41 @@ export const isExact = (b: BudgetConfig): boolean => b.period !== 'Rolling';
  * The four keys of a budget's current period, in script order, and the operator's `seeded` marker
  * (MIRROR_READ_SCRIPT), which the data planes never touch.
  */
-export function exactBudgetKeys(
-  prefix: string,
-  budget: BudgetConfig,
-  now: number,
-): { keys: string[]; seededKey: string; ttlSeconds: number; periodStart: number; resetsAt: number | undefined } {
-  const bounds = periodBounds(budget.period, budget.timeZone, budget.windowMs, now);
+export interface ExactPeriodKeys {
+  keys: string[];
+  seededKey: string;
+  ttlSeconds: number;
+  periodStart: number;
+  resetsAt: number | undefined;
+}
+
+export function exactBudgetKeys(prefix: string, budget: BudgetConfig, now: number): ExactPeriodKeys {
+  return keysOf(prefix, budget, periodBounds(budget.period, budget.timeZone, budget.windowMs, now), now);
+}
+
+/**
+ * Two adjacent periods, [lo, mid) and [mid, hi), one of which is `now`'s: its neighbour on the side
+ * `now` is nearer to. The scripts pick between them by Redis's clock (TIME), so that a pod whose
+ * clock is off by less than half a period charges the period Redis is in, in the same round trip;
+ * further off, the script names Redis's time and the pod asks again around it.
+ */
+export interface ExactCandidates {
+  periods: [ExactPeriodKeys, ExactPeriodKeys];
+  lo: number;
+  mid: number;
+  hi: number;
+}
+
+export function exactBudgetCandidates(prefix: string, budget: BudgetConfig, now: number): ExactCandidates {
+  const here = periodBounds(budget.period, budget.timeZone, budget.windowMs, now);
+  const end = here.end ?? now;
+  const later = now - here.start > end - now;
+  const other = periodBounds(budget.period, budget.timeZone, budget.windowMs, later ? end : here.start - 1);
+  const [a, b] = later ? [here, other] : [other, here];
+  return { periods: [keysOf(prefix, budget, a, now), keysOf(prefix, budget, b, now)], lo: a.start, mid: b.start, hi: b.end ?? end };
+}
+
+function keysOf(prefix: string, budget: BudgetConfig, bounds: { start: number; end: number | undefined }, now: number): ExactPeriodKeys {
   // One hash tag per budget period and unit: the keys live together in a Redis Cluster slot, and a
   // change of spec.limit.unit mid-period starts a count of its own at 0 (USD are not tokens), as the
   // reported mode does. USD keeps the name it had before the unit was part of it: an upgrade keeps
@@ -40,10 +69,26 @@ export function exactBudgetKeys(
   return { keys: [`${base}:spent`, `${base}:holds`, `${base}:deadlines`, `${base}:expired`], seededKey: `${base}:seeded`, ttlSeconds, periodStart: bounds.start, resetsAt: bounds.end };
 }
 
-/** Charges expired holds of budget i (1-based) at what they held. */
+/**
+ * Redis's clock in ms (TIME), or ARGV's `at` when a test fixes it; and the one of two adjacent
+ * periods [lo, mid), [mid, hi) it falls in: 0, 1, or nil (further off).
+ */
+const CLOCK = `
+local function clock(at)
+  if at ~= '' then return tonumber(at) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function pick(t, lo, mid, hi)
+  if t >= tonumber(lo) and t < tonumber(mid) then return 0 end
+  if t >= tonumber(mid) and t < tonumber(hi) then return 1 end
+  return nil
+end
+`;
+
+/** Charges expired holds of the budget period whose keys start after KEYS[b] at what they held. */
 const SWEEP = `
-local function sweep(i, now)
-  local b = (i - 1) * 4
+local function sweep(b, now)
   local expired = redis.call('ZRANGEBYSCORE', KEYS[b + 3], '-inf', now)
   for _, id in ipairs(expired) do
     local amount = redis.call('HGET', KEYS[b + 2], id)
@@ -55,53 +100,83 @@ local function sweep(i, now)
     redis.call('ZREM', KEYS[b + 3], id)
   end
 end
-local function held(i)
+local function held(b)
   local sum = 0
-  for _, v in ipairs(redis.call('HVALS', KEYS[(i - 1) * 4 + 2])) do sum = sum + tonumber(v) end
+  for _, v in ipairs(redis.call('HVALS', KEYS[b + 2])) do sum = sum + tonumber(v) end
   return sum
 end
 `;
 
 /**
- * ARGV: now, reservation id, deadline, n, then per budget: limit, amount, ttl seconds.
- * Returns {0} when every budget admits (the holds are written), else {i, spent, held} of the first
- * budget that cannot cover its amount (nothing is written).
+ * KEYS: per budget the four keys of two adjacent periods (exactBudgetCandidates), eight in all.
+ * ARGV: now (the pod's clock, for hold deadlines), reservation id, deadline, n, at ('' for Redis's
+ * clock), then per budget: limit, amount, ttl seconds of each period, lo, mid, hi.
+ * Each budget's period is the one Redis's clock is in. Returns {0, pick…} when every budget admits
+ * (the holds are written; pick 0 or 1 per budget: the period charged), {-1, Redis's time} when that
+ * time is in neither period (the pod asks again around it), else {i, spent, held, pick} of the
+ * first budget that cannot cover its amount (nothing is written).
  */
-export const RESERVE_SCRIPT = `${SWEEP}
+export const RESERVE_SCRIPT = `${CLOCK}${SWEEP}
 local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[4])
+local t = clock(ARGV[5])
+local base = {}
 for i = 1, n do
-  sweep(i, now)
-  local spent = tonumber(redis.call('GET', KEYS[(i - 1) * 4 + 1]) or '0')
-  local h = held(i)
-  local limit = tonumber(ARGV[5 + (i - 1) * 3])
-  local amount = tonumber(ARGV[6 + (i - 1) * 3])
+  local a = 5 + (i - 1) * 7
+  local p = pick(t, ARGV[a + 5], ARGV[a + 6], ARGV[a + 7])
+  if p == nil then return {-1, t} end
+  base[i] = (i - 1) * 8 + p * 4
+end
+for i = 1, n do
+  local b = base[i]
+  sweep(b, now)
+  local spent = tonumber(redis.call('GET', KEYS[b + 1]) or '0')
+  local h = held(b)
+  local limit = tonumber(ARGV[6 + (i - 1) * 7])
+  local amount = tonumber(ARGV[7 + (i - 1) * 7])
   local left = limit - spent - h
   if amount > left or (left <= 0 and amount == 0) then
-    return {i, tostring(spent), tostring(h)}
+    return {i, tostring(spent), tostring(h), (b - (i - 1) * 8) / 4}
   end
 end
+local picks = {0}
 for i = 1, n do
-  local b = (i - 1) * 4
-  redis.call('HSET', KEYS[b + 2], ARGV[2], ARGV[6 + (i - 1) * 3])
+  local b = base[i]
+  local p = (b - (i - 1) * 8) / 4
+  redis.call('HSET', KEYS[b + 2], ARGV[2], ARGV[7 + (i - 1) * 7])
   redis.call('ZADD', KEYS[b + 3], ARGV[3], ARGV[2])
-  for k = 1, 4 do redis.call('EXPIRE', KEYS[b + k], ARGV[7 + (i - 1) * 3]) end
+  for k = 1, 4 do redis.call('EXPIRE', KEYS[b + k], ARGV[8 + p + (i - 1) * 7]) end
+  picks[i + 1] = p
 end
-return {0}
+return picks
 `;
 
 /**
- * ARGV: reservation id, n, then per budget the real amount. A live hold is replaced by the real
- * amount; a hold that already expired (charged at its worst case) is corrected to the real amount.
+ * KEYS: per budget the four keys of its hold's period, then the spent key of the period after it
+ * (five in all). ARGV: reservation id, n, at ('' for Redis's clock), then per budget: the real
+ * amount, when the hold's period ends, the next period's TTL in seconds.
+ * A live hold is replaced by the real amount, charged to the period Redis's clock is in: the hold's,
+ * or after a rollover the next one (the period the operator mirrors by then; a request is charged
+ * to the period it ends in, as the reported mode counts it). A hold that already expired (charged at
+ * its worst case in its own period) is corrected there to the real amount.
  */
-export const SETTLE_SCRIPT = `
+export const SETTLE_SCRIPT = `${CLOCK}
 local n = tonumber(ARGV[2])
+local t = clock(ARGV[3])
 for i = 1, n do
-  local b = (i - 1) * 4
-  local actual = tonumber(ARGV[2 + i])
+  local b = (i - 1) * 5
+  local a = 3 + (i - 1) * 3
+  local actual = tonumber(ARGV[a + 1])
   if redis.call('HDEL', KEYS[b + 2], ARGV[1]) == 1 then
     redis.call('ZREM', KEYS[b + 3], ARGV[1])
-    if actual ~= 0 then redis.call('INCRBYFLOAT', KEYS[b + 1], actual) end
+    if actual ~= 0 then
+      if t >= tonumber(ARGV[a + 2]) then
+        redis.call('INCRBYFLOAT', KEYS[b + 5], actual)
+        redis.call('EXPIRE', KEYS[b + 5], ARGV[a + 3])
+      else
+        redis.call('INCRBYFLOAT', KEYS[b + 1], actual)
+      end
+    end
   else
     local charged = redis.call('HGET', KEYS[b + 4], ARGV[1])
     if charged then
@@ -114,20 +189,31 @@ return 1
 `;
 
 /**
- * Spend no hold stood for, added at once (Admission.charge: a Realtime response as it ends). KEYS:
- * each budget's spent key of the current period; ARGV: n, then per budget the amount and the key's
- * TTL in seconds.
+ * Spend no hold stood for, added at once (Admission.charge: a Realtime response as it ends) to the
+ * period Redis's clock is in. KEYS: per budget the spent keys of two adjacent periods; ARGV: n, at
+ * ('' for Redis's clock), then per budget the amount, each key's TTL in seconds, lo, mid, hi.
+ * Returns {-1, Redis's time} (nothing written) when that time is in neither period of a budget.
  */
-export const CHARGE_SCRIPT = `
+export const CHARGE_SCRIPT = `${CLOCK}
 local n = tonumber(ARGV[1])
+local t = clock(ARGV[2])
+local picks = {}
 for i = 1, n do
-  local amount = tonumber(ARGV[(i - 1) * 2 + 2])
+  local a = 2 + (i - 1) * 6
+  local p = pick(t, ARGV[a + 4], ARGV[a + 5], ARGV[a + 6])
+  if p == nil then return {-1, t} end
+  picks[i] = p
+end
+for i = 1, n do
+  local a = 2 + (i - 1) * 6
+  local amount = tonumber(ARGV[a + 1])
   if amount ~= 0 then
-    redis.call('INCRBYFLOAT', KEYS[i], amount)
-    redis.call('EXPIRE', KEYS[i], ARGV[(i - 1) * 2 + 3])
+    local key = KEYS[(i - 1) * 2 + 1 + picks[i]]
+    redis.call('INCRBYFLOAT', key, amount)
+    redis.call('EXPIRE', key, ARGV[a + 2 + picks[i]])
   end
 end
-return 1
+return {0}
 `;
 
 /** ARGV: new deadline, then reservation ids. KEYS: deadline sets. Moves the deadline of holds that still exist. */
@@ -160,7 +246,7 @@ return 1
  *   correction; the first would otherwise under-count.
  */
 export const MIRROR_READ_SCRIPT = `${SWEEP}
-sweep(1, tonumber(ARGV[1]))
+sweep(0, tonumber(ARGV[1]))
 local floor = tonumber(ARGV[2])
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if redis.call('EXISTS', KEYS[5]) == 0 then
@@ -173,5 +259,5 @@ elseif cur < floor then
   redis.call('INCRBYFLOAT', KEYS[1], floor - cur)
   redis.call('EXPIRE', KEYS[1], ARGV[3])
 end
-return {redis.call('GET', KEYS[1]) or '0', tostring(held(1))}
+return {redis.call('GET', KEYS[1]) or '0', tostring(held(0))}
 `;

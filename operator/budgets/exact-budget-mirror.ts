@@ -22,6 +22,10 @@ export interface ExactBudgetMirrorOptions {
   /** Events on the Budget (SharedWithAnotherInstallation, when this installation's write turns it True). */
   events?: { record(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> };
   intervalMs?: number;
+  /**
+   * Tests: the clock that picks each budget's period. Unset, it is Redis's (TIME), the clock the
+   * data planes' holds and settles pick their period by: the status follows the period they charge.
+   */
   now?: () => number;
 }
 
@@ -67,12 +71,10 @@ const round = (n: number): number => Math.round(n * 1e8) / 1e8;
 export class ExactBudgetMirror {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private readonly now: () => number;
   /** Budgets another installation mirrors, with that installation (said once per claimant). */
   private readonly shared = new Map<string, string>();
 
   constructor(private readonly opts: ExactBudgetMirrorOptions) {
-    this.now = opts.now ?? Date.now;
   }
 
   start(): void {
@@ -92,7 +94,13 @@ export class ExactBudgetMirror {
   /** One pass over every exact budget; errors are logged and retried on the next pass. */
   async sync(): Promise<void> {
     if (!this.opts.isLeader()) return;
-    const now = this.now();
+    let now: number;
+    try {
+      now = this.opts.now?.() ?? (await this.redisNow());
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, 'exact budgets: could not read Redis\'s clock; Budget.status not mirrored this pass');
+      return;
+    }
     const sharing = new Set<string>();
     for (const budget of this.opts.budgetConfigs()) {
       try {
@@ -177,6 +185,16 @@ export class ExactBudgetMirror {
       if (err instanceof KubeError && (err.status === 409 || err.status === 404)) return false;
       throw err;
     }
+  }
+
+  /**
+   * Redis's clock in ms. Before, the operator's own: ahead of Redis at a rollover, it moved the status
+   * to the new period while the pods (by Redis's clock) still charged the old one, and that spend
+   * was in no status.
+   */
+  private async redisNow(): Promise<number> {
+    const [seconds, micros] = await this.opts.redis.time();
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
   }
 
   /**

@@ -27,8 +27,21 @@ async function pod(name: string): Promise<ExactBudgetAdmitter> {
   const client = createRedisClient({ url: server.url, timeoutMs: 500 });
   clients.push(client);
   await waitReady(client, 5000);
-  return new ExactBudgetAdmitter({ client, keyPrefix: 'tollgate:', pod: name, holdTimeoutMs: 30_000, logger: pino({ level: 'silent' }), now: () => clock.now });
+  return new ExactBudgetAdmitter({ client, keyPrefix: 'tollgate:', pod: name, holdTimeoutMs: 30_000, logger: pino({ level: 'silent' }), now: () => clock.now, periodClock: () => clock.now });
 }
+
+/** A pod whose own clock says `now`, its periods picked by Redis's clock as in production. */
+async function podAt(name: string, now: () => number): Promise<ExactBudgetAdmitter> {
+  const client = createRedisClient({ url: server.url, timeoutMs: 500 });
+  clients.push(client);
+  await waitReady(client, 5000);
+  return new ExactBudgetAdmitter({ client, keyPrefix: 'tollgate:', pod: name, holdTimeoutMs: 30_000, logger: pino({ level: 'silent' }), now });
+}
+
+const redisTime = async (): Promise<number> => {
+  const [seconds, micros] = await admin.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+};
 
 /**
  * The operator's mirror over one Budget object, with an API server that applies its status writes
@@ -38,7 +51,7 @@ function mirrorOver(
   config: () => ReturnType<typeof testBudget>,
   name: string,
   initial: Record<string, unknown>,
-  extra: { installation?: string; events?: { reason: string; message: string }[] } = {},
+  extra: { installation?: string; events?: { reason: string; message: string }[]; redisClock?: boolean } = {},
 ): { mirror: ExactBudgetMirror; status: Record<string, unknown> } {
   const status = { ...initial };
   const object = (): KubeObject => ({ metadata: { name, namespace: 'team-a' }, status }) as KubeObject;
@@ -57,7 +70,7 @@ function mirrorOver(
     logger: pino({ level: 'silent' }),
     ...(extra.installation === undefined ? {} : { installation: extra.installation }),
     events: { record: async (_o, _t, reason, message) => void extra.events?.push({ reason, message }) },
-    now: () => clock.now,
+    ...(extra.redisClock === true ? {} : { now: () => clock.now }),
   });
   return { mirror, status };
 }
@@ -226,6 +239,50 @@ describe('exact budgets in Redis', () => {
     await p.stop();
     await mirror.sync();
     expect(status).toMatchObject({ spent: 0.25, remaining: 0.75, unit: 'USD' });
+  });
+
+  // A hold and its settle picked the period's keys by the pod's own clock: a pod behind at a
+  // rollover charged the new period's first moments to the closed one, and no status showed them.
+  it("charges the period Redis's clock is in, whatever the pod's clock says, and the operator mirrors that period", async () => {
+    await admin.flushall();
+    const day = testBudget({ id: 'team-a/daily', period: 'Day' });
+    const today = exactBudgetKeys('tollgate:', day, await redisTime());
+    // 2 s behind the start of Redis's day: yesterday by its own clock.
+    const behind = await podAt('behind', () => today.periodStart - 2_000);
+    (await behind.admit({ ...ask, budgets: [day] })).settle(usage(0.15));
+    const connection = await behind.admit({ ...ask, promptTokens: 0, maxOutputTokens: 0, budgets: [day] });
+    connection.charge(usage(0.05));
+    connection.settle({ usage: undefined, costUsd: 0 });
+    // Three days behind (more than half a period): asked again around Redis's clock.
+    const far = await podAt('far', () => today.periodStart - 3 * 86_400_000);
+    (await far.admit({ ...ask, budgets: [day] })).settle(usage(0.1));
+    await behind.stop();
+    await far.stop();
+    expect(Number(await admin.get(today.keys[0] ?? ''))).toBeCloseTo(0.3, 9);
+    expect(await admin.get(exactBudgetKeys('tollgate:', day, today.periodStart - 2_000).keys[0] ?? '')).toBeNull();
+    // The operator's mirror picks the period by Redis's clock too.
+    const { mirror, status } = mirrorOver(() => day, 'daily', {}, { redisClock: true });
+    await mirror.sync();
+    expect(status).toMatchObject({ spent: 0.3, periodStart: new Date(today.periodStart).toISOString().replace('.000Z', 'Z') });
+  });
+
+  it('charges a request held before a rollover and settled after it to the new period, the one the operator mirrors by then', async () => {
+    await admin.flushall();
+    const day = testBudget({ id: 'team-a/daily', period: 'Day' });
+    const { mirror, status } = mirrorOver(() => day, 'daily', {});
+    const p = await pod('rollover');
+    const closing = exactBudgetKeys('tollgate:', day, clock.now);
+    clock.now = (closing.resetsAt ?? 0) - 1_000;
+    const held = await p.admit({ ...ask, budgets: [day] });
+    clock.now += 2_000; // Redis's clock is in the next day when the answer ends
+    held.settle(usage(0.15));
+    await p.stop();
+    await mirror.sync();
+    expect(status).toMatchObject({ spent: 0.15, periodStart: '2026-11-16T00:00:00Z' });
+    // Nothing stays held (or charged) in the closed day.
+    expect(await admin.hlen(closing.keys[1] ?? '')).toBe(0);
+    expect(await admin.get(closing.keys[0] ?? '')).toBeNull();
+    clock.now = NOW;
   });
 
   it('fails closed when Redis is unreachable', async () => {

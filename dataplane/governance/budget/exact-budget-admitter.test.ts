@@ -21,10 +21,10 @@ function flakyRedis() {
       if (sha === SHA.reserve) return Promise.resolve([0]);
       if (sha === SHA.charge) {
         if (state.failCharges) return Promise.reject(new Error('Connection is closed.'));
-        state.charged.push(Number(args[1]));
+        state.charged.push(Number(args[2]));
         return Promise.resolve(1);
       }
-      if (sha === SHA.settle) state.settled.push(args.slice(2).map(Number));
+      if (sha === SHA.settle) state.settled.push(args.slice(3).map(Number));
       return Promise.resolve(1);
     },
   };

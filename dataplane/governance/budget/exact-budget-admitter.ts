@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { CHARGE_SCRIPT, exactBudgetKeys, isExact, REFRESH_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT } from '../../config/exact-budget-ledger.js';
+import { CHARGE_SCRIPT, exactBudgetCandidates, exactBudgetKeys, type ExactPeriodKeys, isExact, REFRESH_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT } from '../../config/exact-budget-ledger.js';
 import type { BudgetConfig } from '../../config/snapshot.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import { RedisScript } from '../rate-limit/redis-script.js';
@@ -17,6 +17,11 @@ export interface ExactBudgetOptions {
   holdTimeoutMs: number;
   logger: Logger;
   now?: () => number;
+  /**
+   * Tests: the clock that picks each budget's period (ms), instead of Redis's (TIME). Production
+   * leaves it unset: every pod then charges the period Redis is in, whatever its own clock says.
+   */
+  periodClock?: () => number;
 }
 
 const reserveScript = new RedisScript(RESERVE_SCRIPT);
@@ -75,21 +80,37 @@ export class ExactBudgetAdmitter implements Admitter {
     const now = this.now();
     const worst = worstCase(request.route, request.promptTokens, request.maxOutputTokens, request.units, askedPriceMultiplier(request.req), request.unreadFiles);
     const amounts = budgets.map((b) => (b.unit === 'USD' ? worst.usd : worst.tokens));
-    const periods = budgets.map((b) => exactBudgetKeys(this.opts.keyPrefix, b, now));
     const id = `${this.opts.pod}:${++this.seq}`;
-    const args: (string | number)[] = [now, id, now + this.opts.holdTimeoutMs, budgets.length];
-    budgets.forEach((b, i) => args.push(b.amount, amounts[i] ?? 0, periods[i]?.ttlSeconds ?? 60));
-    let answer: unknown;
+    const at = this.opts.periodClock?.();
+    const reserve = async (around: number): Promise<{ answer: (number | string)[]; candidates: ReturnType<typeof exactBudgetCandidates>[] }> => {
+      const candidates = budgets.map((b) => exactBudgetCandidates(this.opts.keyPrefix, b, around));
+      const args: (string | number)[] = [now, id, now + this.opts.holdTimeoutMs, budgets.length, at ?? ''];
+      budgets.forEach((b, i) => {
+        const c = candidates[i];
+        args.push(b.amount, amounts[i] ?? 0, c?.periods[0].ttlSeconds ?? 60, c?.periods[1].ttlSeconds ?? 60, c?.lo ?? 0, c?.mid ?? 0, c?.hi ?? 0);
+      });
+      const answer = (await reserveScript.run(this.opts.client, candidates.flatMap((c) => [...c.periods[0].keys, ...c.periods[1].keys]), args)) as (number | string)[];
+      return { answer, candidates };
+    };
+    let answer: (number | string)[];
+    let candidates: ReturnType<typeof exactBudgetCandidates>[];
     try {
-      answer = await reserveScript.run(this.opts.client, periods.flatMap((p) => p.keys), args);
+      ({ answer, candidates } = await reserve(at ?? now));
+      // Redis's clock more than half a period away from this pod's: asked again around Redis's.
+      if (answer[0] === -1) ({ answer, candidates } = await reserve(Number(answer[1])));
+      if (answer[0] === -1) throw new Error(`Redis's clock (${String(answer[1])}) is in no period asked for`);
     } catch (err) {
       this.opts.logger.warn({ err: (err as Error).message }, 'exact budgets: Redis unavailable, refusing');
       throw new GatewayError(503, 'budget_unavailable', 'service_unavailable_error', 'budget accounting is unavailable right now; retry shortly', {
         headers: { 'retry-after': '1' },
       });
     }
-    const [index, spentText, heldText] = answer as [number, string?, string?];
+    const index = Number(answer[0]);
+    // The period each budget's hold went to (the one Redis's clock is in): its settle goes there too.
+    const periods: ExactPeriodKeys[] = candidates.map((c, i) => c.periods[(index === 0 ? Number(answer[i + 1]) : i === index - 1 ? Number(answer[3]) : 0) === 1 ? 1 : 0]);
     if (index !== 0) {
+      const spentText = answer[1];
+      const heldText = answer[2];
       const budget = budgets[index - 1] as BudgetConfig;
       const spent = Number(spentText ?? 0);
       const held = Number(heldText ?? 0);
@@ -124,8 +145,16 @@ export class ExactBudgetAdmitter implements Admitter {
         const usage = result.usage;
         const lost = unreached;
         const actual = budgets.map((b, i) => (usage === undefined ? 0 : b.unit === 'USD' ? result.costUsd : usage.inputTokens + usage.outputTokens) + (lost?.[i] ?? 0));
+        const keys: string[] = [];
+        const args: (string | number)[] = [id, budgets.length, this.opts.periodClock?.() ?? ''];
+        periods.forEach((p, i) => {
+          // The period after the hold's: where the real amount goes when Redis's clock has passed into it.
+          const next = p.resetsAt === undefined ? p : exactBudgetKeys(this.opts.keyPrefix, budgets[i] as BudgetConfig, p.resetsAt);
+          keys.push(...p.keys, next.keys[0] ?? '');
+          args.push(actual[i] ?? 0, p.resetsAt ?? Number.MAX_SAFE_INTEGER, next.ttlSeconds);
+        });
         const done = settleScript
-          .run(this.opts.client, periods.flatMap((p) => p.keys), [id, budgets.length, ...actual])
+          .run(this.opts.client, keys, args)
           .catch((err: unknown) => {
             // The hold stays and expires: charged at its worst case, never under-counted.
             this.opts.logger.warn({ err: (err as Error).message, id }, 'exact budgets: settle failed; the hold will be charged at its worst case');
@@ -148,13 +177,17 @@ export class ExactBudgetAdmitter implements Admitter {
   private charge(budgets: readonly BudgetConfig[], part: Settlement, unreached: (amounts: number[]) => void): void {
     const usage = part.usage;
     if (usage === undefined) return;
-    const now = this.now();
-    const periods = budgets.map((b) => exactBudgetKeys(this.opts.keyPrefix, b, now));
+    const at = this.opts.periodClock?.();
+    const candidates = budgets.map((b) => exactBudgetCandidates(this.opts.keyPrefix, b, at ?? this.now()));
     const amounts = budgets.map((b) => (b.unit === 'USD' ? part.costUsd : usage.inputTokens + usage.outputTokens));
-    const args: (string | number)[] = [budgets.length];
-    budgets.forEach((_, i) => args.push(amounts[i] ?? 0, periods[i]?.ttlSeconds ?? 60));
+    const args: (string | number)[] = [budgets.length, at ?? ''];
+    candidates.forEach((c, i) => args.push(amounts[i] ?? 0, c.periods[0].ttlSeconds, c.periods[1].ttlSeconds, c.lo, c.mid, c.hi));
     const done = chargeScript
-      .run(this.opts.client, periods.map((p) => p.keys[0] ?? ''), args)
+      .run(this.opts.client, candidates.flatMap((c) => [c.periods[0].keys[0] ?? '', c.periods[1].keys[0] ?? '']), args)
+      .then((answer) => {
+        // Redis's clock more than half a period from this pod's: counted with the settle instead.
+        if ((answer as number[])[0] === -1) throw new Error(`Redis's clock (${String((answer as number[])[1])}) is in no period asked for`);
+      })
       .catch((err: unknown) => {
         this.opts.logger.warn({ err: (err as Error).message, costUsd: part.costUsd }, 'exact budgets: a charge did not reach Redis; it is added to its admission\'s settle');
         unreached(amounts);
