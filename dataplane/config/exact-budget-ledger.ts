@@ -152,19 +152,20 @@ return picks
 `;
 
 /**
- * KEYS: per budget the four keys of its hold's period, then the spent key of the period after it
- * (five in all). ARGV: reservation id, n, at ('' for Redis's clock), then per budget: the real
+ * KEYS: per budget the four keys of its hold's period, then the spent and expired keys of the
+ * period after it (six in all). ARGV: reservation id, n, at ('' for Redis's clock), then per budget: the real
  * amount, when the hold's period ends, the next period's TTL in seconds.
  * A live hold is replaced by the real amount, charged to the period Redis's clock is in: the hold's,
  * or after a rollover the next one (the period the operator mirrors by then; a request is charged
  * to the period it ends in, as the reported mode counts it). A hold that already expired (charged at
- * its worst case in its own period) is corrected there to the real amount.
+ * its worst case) is corrected to the real amount where it was charged: its own period, or the next
+ * one when it expired after the rollover (MIRROR_READ_SCRIPT).
  */
 export const SETTLE_SCRIPT = `${CLOCK}
 local n = tonumber(ARGV[2])
 local t = clock(ARGV[3])
 for i = 1, n do
-  local b = (i - 1) * 5
+  local b = (i - 1) * 6
   local a = 3 + (i - 1) * 3
   local actual = tonumber(ARGV[a + 1])
   if redis.call('HDEL', KEYS[b + 2], ARGV[1]) == 1 then
@@ -182,6 +183,12 @@ for i = 1, n do
     if charged then
       redis.call('INCRBYFLOAT', KEYS[b + 1], actual - tonumber(charged))
       redis.call('HDEL', KEYS[b + 4], ARGV[1])
+    else
+      charged = redis.call('HGET', KEYS[b + 6], ARGV[1])
+      if charged then
+        redis.call('INCRBYFLOAT', KEYS[b + 5], actual - tonumber(charged))
+        redis.call('HDEL', KEYS[b + 6], ARGV[1])
+      end
     end
   end
 end
@@ -225,10 +232,15 @@ return 1
 `;
 
 /**
- * The operator's read of one budget (KEYS: its four keys, then its `seeded` marker; ARGV: now, the
+ * The operator's read of one budget (KEYS: its four keys, its `seeded` marker, then the previous
+ * period's four keys; ARGV: now, the
  * spent Budget.status has for this same period (0 for another period), the keys' TTL in seconds).
  * Charges expired holds, makes sure Redis does not hold less than the status, and returns
  * {spent, held}.
+ *
+ * Holds of the previous period that expire after its rollover (their pod died) are charged to this
+ * period at their worst case, as their settle would have been (SETTLE_SCRIPT): nothing reads a
+ * closed period's keys any more, and before, they were charged nowhere.
  *
  * Redis can lose spend the status still has: a switch from the reported mode mid-period (the keys
  * start empty), a restart without persistence, a failover to a replica behind, an evicted key. Left
@@ -247,6 +259,17 @@ return 1
  */
 export const MIRROR_READ_SCRIPT = `${SWEEP}
 sweep(0, tonumber(ARGV[1]))
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', tonumber(ARGV[1]))) do
+  local amount = redis.call('HGET', KEYS[7], id)
+  if amount then
+    redis.call('INCRBYFLOAT', KEYS[1], amount)
+    redis.call('EXPIRE', KEYS[1], ARGV[3])
+    redis.call('HDEL', KEYS[7], id)
+    redis.call('HSET', KEYS[4], id, amount)
+    redis.call('EXPIRE', KEYS[4], ARGV[3])
+  end
+  redis.call('ZREM', KEYS[8], id)
+end
 local floor = tonumber(ARGV[2])
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if redis.call('EXISTS', KEYS[5]) == 0 then

@@ -230,7 +230,9 @@ export class ExactBudgetMirror {
     const periodStart = rfc3339(period.periodStart);
     // What the status already counts for this period: Redis is raised to it, and it is never written lower.
     const floor = statusFloor(object.status, budget, period);
-    const keys = [...period.keys, period.seededKey];
+    // The previous period's holds that expire after the rollover are charged to this one.
+    const previous = exactBudgetKeys(this.opts.keyPrefix, budget, period.periodStart - 1);
+    const keys = [...period.keys, period.seededKey, ...previous.keys];
     const [spentText] = (await this.opts.redis.eval(MIRROR_READ_SCRIPT, keys.length, ...keys, now, floor, period.ttlSeconds)) as [string, string];
     const spent = round(Math.max(floor, Number(spentText)));
     if (object.status?.spent === spent && object.status.periodStart === periodStart && object.status.unit === budget.unit) return;

@@ -285,6 +285,27 @@ describe('exact budgets in Redis', () => {
     clock.now = NOW;
   });
 
+  // Nothing read a closed period's keys after its rollover: a dead pod's hold from its last moments
+  // never expired into any total, and the request it stood for was charged nowhere.
+  it("charges a dead pod's hold from before a rollover to the new period once it expires, and a late settle corrects it there", async () => {
+    await admin.flushall();
+    const day = testBudget({ id: 'team-a/daily', period: 'Day' });
+    const { mirror, status } = mirrorOver(() => day, 'daily', {});
+    const closing = exactBudgetKeys('tollgate:', day, clock.now);
+    clock.now = (closing.resetsAt ?? 0) - 1_000;
+    const dead = await pod('dead');
+    const slow = await dead.admit({ ...ask, budgets: [day] }); // never refreshed: its pod is presumed dead
+    clock.now += 32_000; // past the rollover and the hold timeout
+    await mirror.sync();
+    expect(status).toMatchObject({ spent: 0.4, periodStart: '2026-11-16T00:00:00Z' });
+    const next = exactBudgetKeys('tollgate:', day, clock.now);
+    slow.settle(usage(0.15)); // alive after all: its real amount replaces the worst case in the new period
+    await dead.stop();
+    expect(Number(await admin.get(next.keys[0] ?? ''))).toBeCloseTo(0.15, 9);
+    expect(await admin.get(closing.keys[0] ?? '')).toBeNull();
+    clock.now = NOW;
+  });
+
   it('fails closed when Redis is unreachable', async () => {
     const client = createRedisClient({ url: 'redis://127.0.0.1:1', timeoutMs: 200 });
     clients.push(client);

@@ -150,7 +150,7 @@ export class ExactBudgetAdmitter implements Admitter {
         periods.forEach((p, i) => {
           // The period after the hold's: where the real amount goes when Redis's clock has passed into it.
           const next = p.resetsAt === undefined ? p : exactBudgetKeys(this.opts.keyPrefix, budgets[i] as BudgetConfig, p.resetsAt);
-          keys.push(...p.keys, next.keys[0] ?? '');
+          keys.push(...p.keys, next.keys[0] ?? '', next.keys[3] ?? '');
           args.push(actual[i] ?? 0, p.resetsAt ?? Number.MAX_SAFE_INTEGER, next.ttlSeconds);
         });
         const done = settleScript
