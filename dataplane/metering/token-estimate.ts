@@ -26,6 +26,16 @@ export function estimateTokens(text: string): number {
  */
 export const IMAGE_TOKENS = { low: 5000, other: 5000, original: 12_000 } as const;
 
+/**
+ * What the context-window guard and routing rules count an image as: the fewest tokens a common
+ * model bills for one (OpenAI's `detail: low`, a small image elsewhere). IMAGE_TOKENS bounds spend
+ * from above, but a window check that read it would refuse requests that fit: 26 video frames at
+ * `detail: low` (about 2,200 tokens on gpt-4o) would need "130,000" of a 128k window. The guard is
+ * there to skip targets that surely cannot take a request, so it counts images from below; one
+ * that does not fit after all gets the upstream's own error.
+ */
+export const IMAGE_WINDOW_TOKENS = 85;
+
 const IMAGE_PART_TYPES = new Set(['image_url', 'input_image', 'image']);
 /** The field of each image part type that carries the image (a URL, a data URI, a source with base64). */
 const IMAGE_PAYLOAD: Readonly<Record<string, string>> = { image_url: 'image_url', input_image: 'image_url', image: 'source' };
@@ -105,12 +115,17 @@ interface MediaTokens {
   tokens: number;
   audio: number;
   files: number;
+  /** Of tokens, what images were allowed (IMAGE_TOKENS), and how many images. */
+  imageTokens: number;
+  images: number;
 }
 
 /** What estimatePromptTokens tells besides the estimate: the audio tokens in it, and files named but not carried (set only when there are some). */
 export interface PromptParts {
   tokens: number;
   unreadFiles?: number;
+  /** The estimate with each image at IMAGE_WINDOW_TOKENS instead of IMAGE_TOKENS (set only when there are images): what the context-window guard reads. */
+  windowTokens?: number;
 }
 
 /** Text prompts, or token ids (counted exactly: one per id) for completions and embeddings. */
@@ -149,7 +164,10 @@ function valueBytes(value: unknown, media: MediaTokens): number {
       media.audio += audio;
       payload = 'input_audio';
     } else if (IMAGE_PART_TYPES.has(value.type)) {
-      media.tokens += imageTokens(value);
+      const image = imageTokens(value);
+      media.tokens += image;
+      media.imageTokens += image;
+      media.images++;
       payload = IMAGE_PAYLOAD[value.type];
     } else if (isUnreadFile(value)) media.files++;
   }
@@ -172,17 +190,19 @@ function valueBytes(value: unknown, media: MediaTokens): number {
  */
 export function estimatePromptTokens(body: JsonObject, audio?: PromptParts): number {
   if (Array.isArray(body.messages)) {
-    const media: MediaTokens = { tokens: 0, audio: 0, files: 0 };
+    const media: MediaTokens = { tokens: 0, audio: 0, files: 0, imageTokens: 0, images: 0 };
     let bytes = valueBytes(body.messages, media);
     for (const field of BILLED_SCHEMA_FIELDS) {
       const value = body[field];
       if (value !== undefined && value !== null) bytes += Buffer.byteLength(billedJson(value, media), 'utf8');
     }
+    const tokens = Math.ceil(bytes / 4) + media.tokens + TOKENS_PER_MESSAGE * body.messages.length + TOKENS_PER_REPLY;
     if (audio !== undefined) {
       audio.tokens = media.audio;
       if (media.files > 0) audio.unreadFiles = media.files;
+      if (media.images > 0) audio.windowTokens = tokens - media.imageTokens + media.images * IMAGE_WINDOW_TOKENS;
     }
-    return Math.ceil(bytes / 4) + media.tokens + TOKENS_PER_MESSAGE * body.messages.length + TOKENS_PER_REPLY;
+    return tokens;
   }
   if (body.prompt !== undefined) return textOrTokenIds(body.prompt) + textOrTokenIds(body.suffix);
   return textOrTokenIds(body.input);

@@ -90,6 +90,8 @@ export class RequestContext {
   private promptAudio = 0;
   /** Files the prompt names but does not carry (UNREAD_FILE_TOKENS): held by Budgets, not estimated. */
   private promptFiles = 0;
+  /** The estimate with images counted from below (PromptParts.windowTokens), when the prompt has images. */
+  private promptWindow: number | undefined = undefined;
   private parsed: CanonicalRequest | undefined;
   /** The last admissionRequest(): rate limits and budgets ask for the same one. */
   private admission: AdmissionRequest | undefined;
@@ -137,6 +139,12 @@ export class RequestContext {
     return this.prompt ?? this.estimatePrompt();
   }
 
+  /** What the context-window guard and routing rules read: promptTokens with images at their fewest tokens (token-estimate IMAGE_WINDOW_TOKENS). */
+  get windowPromptTokens(): number {
+    const tokens = this.promptTokens;
+    return this.promptWindow ?? tokens;
+  }
+
   /** Of promptTokens, the audio ones (input_audio parts): what the gateway charges from its estimate prices them as audio. */
   get promptAudioTokens(): number {
     if (this.prompt === undefined) this.estimatePrompt();
@@ -149,6 +157,7 @@ export class RequestContext {
     this.prompt = tokens;
     this.promptAudio = audio.tokens;
     if (audio.unreadFiles !== undefined) this.promptFiles = audio.unreadFiles;
+    if (audio.windowTokens !== undefined) this.promptWindow = audio.windowTokens;
     return tokens;
   }
 

@@ -164,6 +164,17 @@ describe('routing rules (official openai client)', () => {
     expect(up.cheap.requests).toHaveLength(1); // only the short one
   });
 
+  it('the window guard counts images from below: four images fit the 16k model', async () => {
+    // Budgets hold each image at up to 5,000 tokens (token-estimate IMAGE_TOKENS); the guard must not
+    // read that, or 4 small images (~340 tokens at detail low) "needed" 20,000 of the 16k window and
+    // the request was moved to the long-context target.
+    const image = { type: 'image_url' as const, image_url: { url: 'data:image/png;base64,iVBORw0KGgo=', detail: 'low' as const } };
+    const r = await served(
+      client.chat.completions.create({ model: 'assistant', messages: [{ role: 'user', content: [{ type: 'text', text: 'what changed?' }, image, image, image, image] }] }).withResponse(),
+    );
+    expect(r).toMatchObject({ rule: 'general', provider: 'default/cheap', attempts: '1' });
+  });
+
   it('a regulated caller reaches only the approved provider, and gets 403 naming the policy when it is down', async () => {
     const finance = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'tg-finance-key', maxRetries: 0 });
     const marketing = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'tg-marketing-key', maxRetries: 0 });

@@ -19,7 +19,7 @@ export function enterRoute(ctx: RequestContext, router: Router, route: RuntimeRo
     namespaces: runtime.snapshot.namespaces,
     body: request.body,
     stream: request.stream,
-    promptTokens: ctx.promptTokens,
+    promptTokens: ctx.windowPromptTokens,
   });
   ctx.events.emit('decided', { rule: ctx.decision.rule });
 }

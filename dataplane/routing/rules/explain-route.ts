@@ -3,7 +3,7 @@ import type { HeaderLookup } from '../../runtime/rule-matcher.js';
 import { accessDenied } from '../../governance/access.js';
 import { selectRoute } from '../../governance/route-selection.js';
 import type { Caller } from '../../core/caller.js';
-import { estimatePromptTokens } from '../../metering/token-estimate.js';
+import { estimatePromptTokens, type PromptParts } from '../../metering/token-estimate.js';
 import type { JsonObject } from '../../core/canonical.js';
 import { errors } from '../../core/gateway-error.js';
 import type { Router } from '../router.js';
@@ -28,14 +28,15 @@ export function explainRoute(runtime: RuntimeSnapshot, router: Router, req: Expl
   if (selected === undefined) throw errors.modelNotFound(body.model);
   if ('denied' in selected) throw accessDenied(caller, selected.denied.config);
   const route = selected.route;
-  const promptTokens = estimatePromptTokens(body);
+  const parts: PromptParts = { tokens: 0 };
+  const promptTokens = estimatePromptTokens(body, parts);
   const decision = router.decide(runtime, route, {
     caller,
     header,
     namespaces: runtime.snapshot.namespaces,
     body,
     stream: body.stream === true,
-    promptTokens,
+    promptTokens: parts.windowTokens ?? promptTokens,
   });
   const health = (providerId: string, model: string): JsonObject => {
     const view = router.health.view({ providerId, model, priority: 0, weight: 0, pricing: { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0 } });
