@@ -23,20 +23,25 @@ import { durationToMs } from './duration.js';
 export const PROVIDER_TYPES = SUPPORTED_PROVIDER_TYPES;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
+/**
+ * A price in USD (per million tokens, per call, per second, ...). Bounded: the highest list price of
+ * any model is a few hundred USD per million tokens, and a price past this is a typo or an attack. A
+ * tenant's Provider priced at 1.7e308 made one request's cost Infinity, which JSON carries as null;
+ * every usage answer of the installation then failed (the operator now also caps a record's cost).
+ */
+export const MAX_PRICE_USD = 100_000;
+const usd = (): z.ZodNumber => z.number().min(0).max(MAX_PRICE_USD);
+
 export const LongContextPricingSchema = z
   .strictObject({
     above: z.number().int().min(1).describe('Prompt tokens (cache reads and writes included) above which the whole request is billed at these prices (200000 for Gemini 2.5 Pro and Claude 1M context).'),
-    input: z.number().min(0).describe('USD per million input tokens not served from cache, past the threshold.'),
-    output: z.number().min(0).describe('USD per million output tokens, past the threshold.'),
-    cachedInput: z.number().min(0).optional().describe('USD per million cached input tokens past the threshold. Defaults to this block input price.'),
-    cacheWrite: z
-      .number()
-      .min(0)
+    input: usd().describe('USD per million input tokens not served from cache, past the threshold.'),
+    output: usd().describe('USD per million output tokens, past the threshold.'),
+    cachedInput: usd().optional().describe('USD per million cached input tokens past the threshold. Defaults to this block input price.'),
+    cacheWrite: usd()
       .optional()
       .describe('USD per million cache-write tokens past the threshold. Defaults as the model cacheWrite does, from this block input price.'),
-    cacheWrite1h: z
-      .number()
-      .min(0)
+    cacheWrite1h: usd()
       .optional()
       .describe('USD per million hour-long cache-write tokens past the threshold. Defaults as the model cacheWrite1h does, from this block input price.'),
   })
@@ -44,55 +49,39 @@ export const LongContextPricingSchema = z
 
 export const ModelPricingSchema = z
   .strictObject({
-    input: z.number().min(0).default(0).describe('USD per million input (prompt) tokens that were not served from cache.'),
-    output: z.number().min(0).default(0).describe('USD per million output (completion) tokens, reasoning tokens included.'),
-    cachedInput: z
-      .number()
-      .min(0)
+    input: usd().default(0).describe('USD per million input (prompt) tokens that were not served from cache.'),
+    output: usd().default(0).describe('USD per million output (completion) tokens, reasoning tokens included.'),
+    cachedInput: usd()
       .optional()
       .describe('USD per million input tokens served from the provider prompt cache. Defaults to the input price.'),
-    cacheWrite: z
-      .number()
-      .min(0)
+    cacheWrite: usd()
       .optional()
       .describe(
         'USD per million input tokens written to the provider prompt cache for five minutes (Anthropic, Bedrock). Defaults to 1.25 × the input price on anthropic and bedrock Providers (what Claude bills), to the input price elsewhere.',
       ),
-    cacheWrite1h: z
-      .number()
-      .min(0)
+    cacheWrite1h: usd()
       .optional()
       .describe('USD per million input tokens written to the provider prompt cache for an hour (Anthropic, Bedrock). Defaults to 2 × the input price on anthropic and bedrock Providers, to the cacheWrite price elsewhere.'),
-    audioInput: z
-      .number()
-      .min(0)
+    audioInput: usd()
       .optional()
       .describe('USD per million audio input tokens not served from cache (gpt-audio, gpt-realtime, gpt-4o-transcribe, Gemini audio prompts). Defaults to the input price.'),
-    audioOutput: z.number().min(0).optional().describe('USD per million audio output tokens (spoken answers of gpt-audio and gpt-realtime). Defaults to the output price.'),
-    imageInput: z
-      .number()
-      .min(0)
+    audioOutput: usd().optional().describe('USD per million audio output tokens (spoken answers of gpt-audio and gpt-realtime). Defaults to the output price.'),
+    imageInput: usd()
       .optional()
       .describe('USD per million image input tokens where the upstream reports them apart (gpt-image input images, Realtime images, Gemini). Defaults to the input price.'),
-    imageOutput: z.number().min(0).optional().describe('USD per million image output tokens where the upstream reports them apart (gpt-image, Gemini image models). Defaults to the output price.'),
+    imageOutput: usd().optional().describe('USD per million image output tokens where the upstream reports them apart (gpt-image, Gemini image models). Defaults to the output price.'),
     longContext: LongContextPricingSchema.optional(),
-    perWebSearch: z.number().min(0).optional().describe('USD per web search a Response ran (its web_search_call output items; OpenAI bills 0.01 or 0.025 a call by model).'),
-    perFileSearch: z
-      .number()
-      .min(0)
+    perWebSearch: usd().optional().describe('USD per web search a Response ran (its web_search_call output items; OpenAI bills 0.01 or 0.025 a call by model).'),
+    perFileSearch: usd()
       .optional()
       .describe('USD per file search: a Response ran one (its file_search_call output items), or a client searched a vector store (POST /v1/vector_stores/{id}/search). OpenAI bills 0.0025 a call.'),
-    perRequest: z.number().min(0).optional().describe('USD per pass-through request the upstream answered successfully (moderations, files, batches, ...), on top of any token price.'),
-    perImage: z.number().min(0).optional().describe('USD per image in a successful images answer (generations, edits, variations: its data entries).'),
-    perAudioSecond: z
-      .number()
-      .min(0)
+    perRequest: usd().optional().describe('USD per pass-through request the upstream answered successfully (moderations, files, batches, ...), on top of any token price.'),
+    perImage: usd().optional().describe('USD per image in a successful images answer (generations, edits, variations: its data entries).'),
+    perAudioSecond: usd()
       .optional()
       .describe('USD per second of audio in a transcription or translation answer that reports its duration (usage.seconds, or duration in verbose_json).'),
-    perMillionCharacters: z.number().min(0).optional().describe('USD per million characters of the input text of a speech request (/v1/audio/speech).'),
-    perVideoSecond: z
-      .number()
-      .min(0)
+    perMillionCharacters: usd().optional().describe('USD per million characters of the input text of a speech request (/v1/audio/speech).'),
+    perVideoSecond: usd()
       .optional()
       .describe('USD per second of video a generation answer reports (POST /v1/videos, remixes, edits, extensions: its seconds; OpenAI bills sora-2 0.10 a second).'),
     batch: z
@@ -103,9 +92,7 @@ export const ModelPricingSchema = z
       .describe(
         'Fraction of the token prices a Batch API request is billed at: a batch (POST /v1/batches) is charged its worst case at these prices times it. Defaults to 0.5, what OpenAI and Azure OpenAI (global batch) bill; set 1 for an upstream whose batches are not discounted.',
       ),
-    training: z
-      .number()
-      .min(0)
+    training: usd()
       .optional()
       .describe(
         'USD per million trained tokens of a fine-tuning job (POST /v1/fine_tuning/jobs) on this base model: a job is charged its worst case (its files\' tokens times its epochs) at it. Unset: routes to this model refuse fine-tuning jobs (set 0 to run them free of charge).',
@@ -278,7 +265,7 @@ export const VllmSaturationSchema = z
 
 export const GpuPricingSchema = z
   .strictObject({
-    perGpuSecond: z.number().min(0).describe('USD per GPU-second (an hourly GPU price divided by 3600).'),
+    perGpuSecond: usd().describe('USD per GPU-second (an hourly GPU price divided by 3600).'),
     gpusPerPod: z.number().int().min(1).max(64).default(1).describe('GPUs each pod holds.'),
   })
   .describe(

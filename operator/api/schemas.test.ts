@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BudgetSchema } from './budget.js';
 import { ModelRouteSchema } from './model-route.js';
-import { ProviderSchema } from './provider.js';
+import { MAX_PRICE_USD, ProviderSchema } from './provider.js';
 
 const meta = { name: 'x', namespace: 'default' };
 const provider = (spec: unknown) => ProviderSchema.safeParse({ apiVersion: 'tollgate.dev/v1alpha1', kind: 'Provider', metadata: meta, spec });
@@ -19,6 +19,17 @@ describe('Provider schema', () => {
     const r = provider({ type: 'openai', credentials: { secretRef: { name: 's', key: 'k' } }, models: [{ name: 'gpt-4o', pricing: { input: 2.5, output: 10 } }] });
     expect(r.success).toBe(true);
     expect(r.data?.spec.models?.[0]?.pricing?.input).toBe(2.5);
+  });
+
+  it('refuses a price past MAX_PRICE_USD, in every price field, and takes one at it', () => {
+    // A tenant's price of 1.7e308 made a request's cost Infinity (null in JSON) and stopped every
+    // usage answer of the installation.
+    for (const pricing of [{ output: 1.7e308 }, { perRequest: 1e6 }, { longContext: { above: 1000, input: 1, output: 1e9 } }, { training: MAX_PRICE_USD + 1 }]) {
+      const r = provider({ type: 'mock', models: [{ name: 'm', pricing }] });
+      expect(r.success, JSON.stringify(pricing)).toBe(false);
+      expect(messages(r).join(' ')).toMatch(/100000|too big|<=/i);
+    }
+    expect(provider({ type: 'mock', models: [{ name: 'm', pricing: { input: MAX_PRICE_USD, output: 600 } }] }).success).toBe(true);
   });
 
   it.each([
