@@ -118,7 +118,7 @@ export function unitCostUsd(units: BilledUnits, pricing: Pricing): number {
  * $0.005 per million) was charged nothing. The tolerance keeps a cost that is a whole number of
  * units but computed a hair above it (0.1 + 0.2) from being rounded up a unit: at most 1e-8 USD over.
  */
-function roundedUp(usd: number): number {
+export function roundedUp(usd: number): number {
   return Math.ceil(usd * 1e8 - 1e-6) / 1e8;
 }
 

@@ -32,6 +32,15 @@ describe('BatchLines', () => {
     expect(result.costUsd).toBeCloseTo(((3 * prompt * 2 + output * 8) / 1e6) * 0.5, 8);
   });
 
+  it('rounds the worst case up to 1e-8 USD, never down', () => {
+    // One request of a model priced at 0.0001 USD per million tokens costs well under 1e-8: rounded
+    // to the nearest, the batch was charged 0.
+    const cheap: BatchTarget = { ...openai, target: { ...target, pricing: { inputPerMTok: 0.0001, outputPerMTok: 0.0001, cachedInputPerMTok: 0.0001 } } };
+    const result = check([line('gpt-4o-mini', { max_tokens: 1 })], [cheap]).result();
+    expect(result.costUsd).toBeGreaterThan(0);
+    expect(result.costUsd).toBeGreaterThanOrEqual(((result.usage.inputTokens + result.usage.outputTokens) * 0.0001 * 0.5) / 1e6);
+  });
+
   it("holds a file a line names by id at what its target's window leaves of the prompt (1,000,000 tokens without one)", () => {
     const file = { messages: [{ role: 'user', content: [{ type: 'text', text: 'sum up' }, { type: 'file', file: { file_id: 'file-abc' } }] }], max_tokens: 10 };
     const prompt = estimatePromptTokens({ model: 'gpt-4o-mini', ...file });

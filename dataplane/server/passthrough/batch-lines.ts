@@ -12,6 +12,7 @@ import { promptTokensOf } from './passthrough-usage.js';
 import type { ForwardTarget } from './passthrough-route.js';
 import type { LineSink } from './input-file.js';
 import type { CreationWorstCase } from './worst-case-admission.js';
+import { roundedUp } from '../../metering/cost.js';
 
 /** The most requests OpenAI takes in one batch: a longer input file is refused before it goes upstream. */
 export const MAX_BATCH_REQUESTS = 50_000;
@@ -134,7 +135,7 @@ export class BatchLines implements LineSink {
   /** The batch's worst case, once every line was added. */
   result(): BatchWorstCase {
     if (this.requests === 0) throw batchErrors.empty(this.fileId);
-    return { requests: this.requests, usage: { ...this.usage }, costUsd: Math.round(this.costUsd * 1e8) / 1e8, reason: 'batch_worst_case' };
+    return { requests: this.requests, usage: { ...this.usage }, costUsd: roundedUp(this.costUsd), reason: 'batch_worst_case' };
   }
 }
 

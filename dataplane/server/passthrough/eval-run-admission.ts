@@ -11,6 +11,7 @@ import { type InputFileLimits, type LineSink, readInputFile } from './input-file
 import { passThroughPath } from './passthrough-paths.js';
 import type { ForwardTarget } from './passthrough-route.js';
 import type { CreationWorstCase } from './worst-case-admission.js';
+import { roundedUp } from '../../metering/cost.js';
 
 const RUNS_ROUTE = '/v1/evals/{id}/runs';
 
@@ -185,7 +186,7 @@ export async function evalRunWorstCase(
   } else throw evalRunErrors.unbounded(source.type);
   return {
     usage: { inputTokens: items.inputTokens, outputTokens: items.outputTokens, cachedInputTokens: 0 },
-    costUsd: Math.round(items.costUsd * 1e8) / 1e8,
+    costUsd: roundedUp(items.costUsd),
     reason: 'eval_worst_case',
   };
 }

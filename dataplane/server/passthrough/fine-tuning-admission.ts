@@ -8,6 +8,7 @@ import { IMAGE_TOKENS } from '../../metering/token-estimate.js';
 import { type InputFile, type InputFileLimits, type LineSink, readInputFile } from './input-file.js';
 import type { ForwardTarget } from './passthrough-route.js';
 import type { CreationWorstCase } from './worst-case-admission.js';
+import { roundedUp } from '../../metering/cost.js';
 
 /** Whether a pass-through request creates a fine-tuning job: its files are read and its trained tokens held first. */
 export function createsFineTuningJob(method: string, path: string): boolean {
@@ -124,5 +125,5 @@ export async function fineTuningWorstCase(
   for (const file of files) await readInputFile(targets, file, counted, limits, agents);
   const tokens = counted.tokens * epochs;
   const price = Math.max(0, ...targets.map((t) => t.target.pricing.trainingPerMTok ?? 0));
-  return { usage: { inputTokens: tokens, outputTokens: 0, cachedInputTokens: 0 }, costUsd: Math.round(((tokens * price) / 1e6) * 1e8) / 1e8, reason: 'fine_tuning_worst_case' };
+  return { usage: { inputTokens: tokens, outputTokens: 0, cachedInputTokens: 0 }, costUsd: roundedUp((tokens * price) / 1e6), reason: 'fine_tuning_worst_case' };
 }
