@@ -5,14 +5,13 @@ import { jsonTextShapeProblem } from '../../core/json-shape.js';
 import { MAX_JSON_DEPTH } from '../body/json-body.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { outputCap } from '../../governance/admission.js';
-import { dearestInputPrice, dearestOutputPrice } from '../../metering/cost.js';
+import { dearestInputPrice, dearestOutputPrice, roundedUp } from '../../metering/cost.js';
 import { estimatePromptTokens, type PromptParts } from '../../metering/token-estimate.js';
 import { fileBound } from '../../governance/budget/budget-admitter.js';
 import { promptTokensOf } from './passthrough-usage.js';
 import type { ForwardTarget } from './passthrough-route.js';
 import type { LineSink } from './input-file.js';
 import type { CreationWorstCase } from './worst-case-admission.js';
-import { roundedUp } from '../../metering/cost.js';
 
 /** The most requests OpenAI takes in one batch: a longer input file is refused before it goes upstream. */
 export const MAX_BATCH_REQUESTS = 50_000;

@@ -5,13 +5,12 @@ import type { RouteConfig } from '../../config/snapshot.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { outputCap } from '../../governance/admission.js';
-import { dearestInputPrice, dearestOutputPrice } from '../../metering/cost.js';
+import { dearestInputPrice, dearestOutputPrice, roundedUp } from '../../metering/cost.js';
 import { estimateTokens } from '../../metering/token-estimate.js';
 import { type InputFileLimits, type LineSink, readInputFile } from './input-file.js';
 import { passThroughPath } from './passthrough-paths.js';
 import type { ForwardTarget } from './passthrough-route.js';
 import type { CreationWorstCase } from './worst-case-admission.js';
-import { roundedUp } from '../../metering/cost.js';
 
 const RUNS_ROUTE = '/v1/evals/{id}/runs';
 
