@@ -66,6 +66,13 @@ export const PricingSchema = z.object({
   batchMultiplier: z.number().min(0).max(1).optional(),
   /** USD per million tokens a fine-tuning job trains (its files' examples × epochs); absent: the route refuses fine-tuning jobs. */
   trainingPerMTok: z.number().min(0).optional(),
+  /**
+   * The most output tokens a second the model can make: a stream cut before its usage is charged at
+   * most this × the time before its first answer token for the reasoning it never showed. Set, the
+   * model reasons whatever its adapter knows; absent, DEFAULT_REASONING_TOKENS_PER_SECOND for the
+   * models and requests an adapter says reason unseen (ProviderAdapter.reasonsUnseen).
+   */
+  reasoningTokensPerSecond: z.number().positive().optional(),
 });
 export type Pricing = z.infer<typeof PricingSchema>;
 

@@ -91,6 +91,12 @@ export interface ProviderAdapter {
    * path checks them for every adapter before onEvent.
    */
   createByteStreamTransformer?(req: CanonicalRequest, headers: HeaderMap, shape?: JsonShapeLimits): ByteStreamTransformer;
+  /**
+   * Whether the model makes output this request's stream never shows (an OpenAI reasoning model's
+   * reasoning; Claude's or Gemini's thinking, summarized or left out): a stream cut before its usage
+   * is then charged a bound on it (metering/reasoning-bound.ts). Absent: it shows all it bills.
+   */
+  reasonsUnseen?(req: CanonicalRequest, model: string): boolean;
   /** The output cap this adapter sends when the client sets none (budgets reserve for it); absent = the upstream's own default. */
   defaultOutputCap?(settings: ProviderSettings): number;
   /** Client APIs the upstream serves as they are: a request carrying one (CanonicalRequest.native) is forwarded untranslated. */

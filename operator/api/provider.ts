@@ -97,6 +97,14 @@ export const ModelPricingSchema = z
       .describe(
         'USD per million trained tokens of a fine-tuning job (POST /v1/fine_tuning/jobs) on this base model: a job is charged its worst case (its files\' tokens times its epochs) at it. Unset: routes to this model refuse fine-tuning jobs (set 0 to run them free of charge).',
       ),
+    reasoningTokensPerSecond: z
+      .number()
+      .positive()
+      .max(1_000_000)
+      .optional()
+      .describe(
+        'The most output tokens a second the model can generate. A stream cut short before its usage (client left or stopped, upstream broke) is charged, for the reasoning it never showed, at most this times the seconds from sending the request to its first answer token (or to the cut), within the output cap. Setting it also marks the model as one that reasons unseen. Defaults to 4000 for the models the gateway knows reason unseen (OpenAI o-series, gpt-5, gpt-oss; Claude and Gemini with thinking on): above the fastest published output speed of any hosted model; set it lower (e.g. 500) for a first-party API whose speed you know, for a tighter charge.',
+      ),
   })
   .describe('Prices in USD per million tokens, used to meter cost and enforce budgets; per-request and per-unit prices apply to pass-through endpoints.');
 

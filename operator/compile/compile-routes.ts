@@ -89,6 +89,7 @@ function optionalPrices(type: string, pricing: z.infer<typeof ModelPricingSchema
   if (pricing?.perVideoSecond !== undefined) out.perVideoSecondUsd = pricing.perVideoSecond;
   if (pricing?.batch !== undefined) out.batchMultiplier = pricing.batch;
   if (pricing?.training !== undefined) out.trainingPerMTok = pricing.training;
+  if (pricing?.reasoningTokensPerSecond !== undefined) out.reasoningTokensPerSecond = pricing.reasoningTokensPerSecond;
   return out;
 }
 

@@ -4,6 +4,7 @@ import { RequestTranslationError } from '../types.js';
 import { jsonToolOf } from '../shared/json-response-tool.js';
 import { classifyAnthropicError } from './anthropic-errors.js';
 import { toAnthropicRequest } from './anthropic-request.js';
+import { claudeReasonsUnseen } from '../shared/reasoning-effort.js';
 import { fromAnthropicResponse } from './anthropic-response.js';
 import { anthropicTokenCounter } from './anthropic-count-tokens.js';
 import { anthropicSettings } from './anthropic-settings.js';
@@ -49,6 +50,8 @@ export const anthropicAdapter: ProviderAdapter = {
   createStreamTransformer(req: CanonicalRequest): StreamTransformer {
     return new AnthropicStreamTransformer(req.clientWantsUsage, req.createdAt ?? 0, jsonToolOf(req.body));
   },
+
+  reasonsUnseen: (req, model) => claudeReasonsUnseen(req.body, model),
 
   defaultOutputCap: (settings) => anthropicSettings(settings).defaultMaxTokens,
 

@@ -108,6 +108,9 @@ const chatAdapter: ProviderAdapter = {
   createStreamTransformer(req: CanonicalRequest): StreamTransformer {
     return new AzureStreamTransformer(openAiAdapter.createStreamTransformer(req));
   },
+  // The deployment's name (the target's model) may not be the model's: a deployment named for
+  // something else is known to reason only by the request's effort or its pricing.
+  reasonsUnseen: openAiAdapter.reasonsUnseen,
 };
 
 /**

@@ -5,7 +5,7 @@ import { RequestTranslationError } from '../types.js';
 import { toOpenAiEmbeddings } from '../shared/openai-embeddings.js';
 import { embeddingsBody, parseEmbeddings } from './bedrock-embeddings.js';
 import { classifyBedrockError } from './bedrock-errors.js';
-import { toConverseRequest } from './bedrock-request.js';
+import { bedrockReasonsUnseen, toConverseRequest } from './bedrock-request.js';
 import { fromConverseResponse, readingOf } from './bedrock-response.js';
 import { BedrockStreamTransformer } from './bedrock-stream.js';
 import type { BedrockConverseResponse } from './bedrock-wire.js';
@@ -84,6 +84,8 @@ export const bedrockAdapter: ProviderAdapter = {
   createStreamTransformer(): StreamTransformer {
     return { onEvent: () => NOT_SSE, onEnd: () => NOT_SSE };
   },
+
+  reasonsUnseen: (req, model) => req.op === 'chat' && bedrockReasonsUnseen(req.body, model),
 
   createByteStreamTransformer(req: CanonicalRequest, headers: HeaderMap, shape?: JsonShapeLimits): ByteStreamTransformer {
     return new BedrockStreamTransformer(completionId(headers), modelOf(req), req.clientWantsUsage, req.createdAt ?? 0, readingOf(req.body), shape);

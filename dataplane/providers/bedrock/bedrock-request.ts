@@ -185,6 +185,12 @@ function bedrockThinking(body: JsonObject, family: BedrockFamily, modelId: strin
   return claudeThinking(body, modelId, cap ?? CLAUDE_DEFAULT_CAP, true);
 }
 
+/** Whether a Claude model thinks on this request (what bedrockThinking sends): its summarized or redacted thinking is billed whole. */
+export function bedrockReasonsUnseen(body: JsonObject, modelId: string): boolean {
+  const thinking = bedrockThinking(body, bedrockFamily(modelId), modelId, Number.MAX_SAFE_INTEGER);
+  return thinking !== undefined && thinking.type !== 'disabled';
+}
+
 /** The output cap a Claude model's thinking budget is fitted to when the client sets none (an anthropic Provider's default too). */
 const CLAUDE_DEFAULT_CAP = 4096;
 

@@ -6,6 +6,7 @@ import { promptBlockedFailure } from './gemini-blocked.js';
 import { batchEmbedContents, type EmbeddingsDialect } from './gemini-embeddings.js';
 import { classifyGeminiError } from './gemini-errors.js';
 import { toGeminiRequest } from './gemini-request.js';
+import { geminiReasonsUnseen } from './gemini-thinking.js';
 import { candidatesProblem, fromGeminiResponse, promptBlockReason, toolCallLimit } from './gemini-response.js';
 import { GeminiStreamTransformer } from './gemini-stream.js';
 import type { GeminiResponse } from './gemini-wire.js';
@@ -80,6 +81,8 @@ export function createGeminiAdapter(endpoint: GeminiEndpoint): ProviderAdapter {
       const model = typeof req.body.model === 'string' ? req.body.model : 'gemini';
       return new GeminiStreamTransformer(model, req.clientWantsUsage, req.createdAt ?? 0, toolCallLimit(req.body));
     },
+
+    reasonsUnseen: (req, model) => req.op === 'chat' && geminiReasonsUnseen(req.body, model),
   };
 }
 

@@ -41,3 +41,14 @@ export function geminiThinkingConfig(body: JsonObject, model: string): GeminiThi
   const budget = typeof body.reasoning_effort === 'string' ? THINKING_BUDGETS[body.reasoning_effort] : undefined;
   return budget === undefined ? undefined : { thinkingBudget: budget };
 }
+
+/**
+ * Whether the model thinks on this request: a 2.5 or later model whose thinkingConfig (as sent)
+ * leaves thinking on, or, with none sent, whose default is to think (all but Flash-Lite). Its
+ * thoughts are left out of the stream, or summarized where the client asked for them.
+ */
+export function geminiReasonsUnseen(body: JsonObject, model: string): boolean {
+  if (WITHOUT_THINKING.test(model)) return false;
+  const config = geminiThinkingConfig(body, model);
+  return config === undefined ? !FLASH_LITE.test(model) : config.thinkingBudget !== 0;
+}

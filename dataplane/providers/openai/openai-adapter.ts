@@ -7,6 +7,7 @@ import { withNativeResponses } from '../shared/native-responses.js';
 import { toOpenAiWire } from '../shared/openai-wire.js';
 import { classifyOpenAiError, classifyOpenAiStreamError } from './openai-errors.js';
 import { forOpenAiPlatform } from './openai-platform.js';
+import { openAiReasonsUnseen } from '../shared/openai-reasoning.js';
 import { usageFromOpenAi } from './openai-usage.js';
 
 const PATHS: Record<Operation, string> = {
@@ -125,6 +126,8 @@ export const openAiAdapter: ProviderAdapter = {
   createStreamTransformer(req: CanonicalRequest): StreamTransformer {
     return new OpenAiStreamTransformer(req.clientWantsUsage);
   },
+
+  reasonsUnseen: (req, model) => req.op !== 'embeddings' && openAiReasonsUnseen(req, model),
 };
 
 /** OpenAI's own API: the OpenAI mappers with the request cut to what the platform takes (openai-platform.ts). */

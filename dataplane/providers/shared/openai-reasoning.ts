@@ -1,5 +1,6 @@
-import type { JsonObject } from '../../core/canonical.js';
+import type { CanonicalRequest, JsonObject } from '../../core/canonical.js';
 import { clientThinking } from './client-thinking.js';
+import { isObject } from './json-guards.js';
 import { outputEffort } from './output-config.js';
 
 /**
@@ -36,6 +37,19 @@ const CHAT_MODEL = /^gpt-5(?:\.\d+)?-chat(?:-|$)/;
 export function refusesSampling(model: string): boolean {
   const name = (model.split('/').pop() ?? model).toLowerCase();
   return /^(?:o[1-9]\d*(?:-|$)|gpt-5)/.test(name) && !CHAT_MODEL.test(name);
+}
+
+/**
+ * Whether an OpenAI-wire request's model reasons without the stream showing it: OpenAI's reasoning
+ * models (o-series, gpt-5 but its -chat models, gpt-oss) unless the effort asked is `none`, and any
+ * model the request asks an effort of (`reasoning_effort`; a Response's `reasoning.effort`): the
+ * chat stream of an OpenAI reasoning model carries none of its reasoning, a Response's only a summary.
+ */
+export function openAiReasonsUnseen(req: CanonicalRequest, model: string): boolean {
+  const reasoning = req.native?.body.reasoning;
+  const asked = req.native === undefined ? req.body.reasoning_effort : isObject(reasoning) ? reasoning.effort : undefined;
+  if (asked === 'none') return false;
+  return refusesSampling(model) || takesReasoningEffort(model) || typeof asked === 'string';
 }
 
 export function takesReasoningEffort(model: string): boolean {

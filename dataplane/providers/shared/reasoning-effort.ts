@@ -24,6 +24,18 @@ export function claudeThinks(model: string): boolean {
   return !WITHOUT_THINKING.test(model);
 }
 
+/**
+ * Whether Claude thinks on this request: the client's `thinking` (as the adapters send it), else its
+ * `reasoning_effort` as claudeThinking restates it (with room for any budget: an over-estimate only
+ * where the cap would leave none). Claude 4 streams a summary of thinking it bills whole, and a
+ * redacted block shows nothing, so what the stream shows of it is not what it made.
+ */
+export function claudeReasonsUnseen(body: JsonObject, model: string): boolean {
+  if (!claudeThinks(model)) return false;
+  if (isObject(body.thinking) && typeof body.thinking.type === 'string') return body.thinking.type !== 'disabled';
+  return claudeThinking(body, model, Number.MAX_SAFE_INTEGER, true) !== undefined;
+}
+
 /** The last assistant turn called tools and carries no signed reasoning to send back. */
 function toolTurnWithoutThinking(body: JsonObject, carriesThinking: boolean): boolean {
   if (!Array.isArray(body.messages)) return false;
