@@ -2,7 +2,7 @@ import type { JsonObject, Usage } from '../core/canonical.js';
 import { estimateOutputTokens } from './token-estimate.js';
 
 /** Why a request was metered from the gateway's estimate instead of the upstream's usage. */
-export type EstimateReason = 'missing' | 'invalid' | 'client_gone' | 'truncated' | 'background' | 'lost_attempt' | 'shutdown' | 'batch_worst_case' | 'fine_tuning_worst_case' | 'eval_worst_case' | 'cut_short' | 'transcription_unreported';
+export type EstimateReason = 'missing' | 'invalid' | 'client_gone' | 'truncated' | 'background' | 'lost_attempt' | 'shutdown' | 'batch_worst_case' | 'fine_tuning_worst_case' | 'eval_worst_case' | 'cut_short' | 'transcription_unreported' | 'cut_reasoning_bound';
 
 /** More tokens than any one request can use (largest context windows × the largest `n`): a report above it is a bug upstream. */
 export const MAX_PLAUSIBLE_TOKENS = 100_000_000;

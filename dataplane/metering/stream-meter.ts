@@ -1,6 +1,7 @@
 import type { JsonObject, Usage } from '../core/canonical.js';
 import { estimatedUsage, type MeteredUsage, usageProblem } from './settled-usage.js';
-import { outputTextOf } from './token-estimate.js';
+import { REASONED_AFTER_ANSWER } from './reasoning-bound.js';
+import { carriesAnswer, outputTextOf } from './token-estimate.js';
 
 /** What a chunk costs besides its text (id, model, choice fields), for the bound on kept chunks. */
 const CHUNK_ENVELOPE_BYTES = 256;
@@ -34,6 +35,12 @@ export class StreamMeter {
   cutReason: string | undefined;
   /** The stream ended without its end marker (an error event was written instead). */
   truncated = false;
+  /**
+   * Date.now() when the first chunk of the answer (not its reasoning) was seen; 0 before, and
+   * REASONED_AFTER_ANSWER once reasoning showed after it. Bounds what a cut stream reasoned unseen
+   * (metering/reasoning-bound.ts): a field here, not a record per stream.
+   */
+  answerAt = 0;
 
   complete(): void {
     if (this.completed) return;
@@ -56,6 +63,7 @@ export class StreamMeter {
     const text = outputTextOf(chunk);
     const bytes = text === '' ? 0 : Buffer.byteLength(text, 'utf8');
     this.outputBytes += bytes;
+    if (bytes > 0 && this.answerAt !== REASONED_AFTER_ANSWER) this.sawOutput(chunk);
     if (this.keepChunksUpTo > 0 && !this.dropped) this.keep(chunk, bytes);
     this.onChunk?.(chunk);
     if (this.guard !== undefined && this.cutReason === undefined) this.cutReason = this.guard(this.result().usage);
@@ -64,7 +72,19 @@ export class StreamMeter {
   /** Output the client does not see (reasoning) counts in the estimate, and for a budget's cut, like text. */
   observeHidden(bytes: number): void {
     this.outputBytes += bytes;
+    if (this.answerAt > 0) this.answerAt = REASONED_AFTER_ANSWER;
     if (this.guard !== undefined && this.cutReason === undefined) this.cutReason = this.guard(this.result().usage);
+  }
+
+  private sawOutput(chunk: JsonObject): void {
+    if (carriesAnswer(chunk)) {
+      if (this.answerAt === 0) this.answerAt = Date.now();
+    } else if (this.answerAt > 0) this.answerAt = REASONED_AFTER_ANSWER;
+  }
+
+  /** Output tokens estimated from what the stream carried (its text, reasoning shown, hidden bytes reported). */
+  get outputTokensSeen(): number {
+    return Math.ceil(this.outputBytes / 4);
   }
 
   private keep(chunk: JsonObject, textBytes: number): void {
@@ -99,10 +119,15 @@ export class StreamMeter {
     if (usageProblem(usage) === undefined) this.partial = usage;
   }
 
-  result(): MeteredUsage {
+  /**
+   * What the stream is charged. `hiddenReasoning`: of a stream cut short, a bound on the reasoning
+   * it never showed (metering/reasoning-bound.ts), added to the output estimated from what it showed.
+   */
+  result(hiddenReasoning = 0): MeteredUsage {
     if (this.reported !== undefined) return { usage: this.reported };
-    const estimate = estimatedUsage(this.promptTokensEstimate, Math.ceil(this.outputBytes / 4), this.promptAudioEstimate);
-    const estimated = this.problem === 'invalid' ? 'invalid' : this.truncated ? 'truncated' : 'missing';
+    const bounded = hiddenReasoning > 0 && this.truncated && this.problem !== 'invalid';
+    const estimate = estimatedUsage(this.promptTokensEstimate, Math.ceil(this.outputBytes / 4) + (bounded ? hiddenReasoning : 0), this.promptAudioEstimate);
+    const estimated = this.problem === 'invalid' ? 'invalid' : bounded ? 'cut_reasoning_bound' : this.truncated ? 'truncated' : 'missing';
     const partial = this.problem === 'invalid' ? undefined : this.partial;
     if (partial === undefined) return { usage: estimate, estimated };
     // What the upstream counted so far (the real prompt, hidden reasoning) or what was seen of the

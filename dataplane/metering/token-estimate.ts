@@ -240,6 +240,30 @@ const RESPONSES_DELTAS = new Set([
   'response.audio.transcript.delta',
 ]);
 
+/** Of RESPONSES_DELTAS, those that are the answer rather than its reasoning. */
+const RESPONSES_ANSWER_DELTAS = new Set([...RESPONSES_DELTAS].filter((type) => !type.startsWith('response.reasoning')));
+
+const hasText = (v: unknown): boolean => typeof v === 'string' && v !== '';
+
+/**
+ * Whether a stream chunk (or Responses event) with output carries some of the answer (text, a
+ * refusal, a call, audio) rather than only reasoning (reasoning_content, thinking blocks, a
+ * Response's reasoning text or summary): what a model shows after it has reasoned.
+ */
+export function carriesAnswer(chunk: JsonObject): boolean {
+  const choices = chunk.choices;
+  if (!Array.isArray(choices)) return typeof chunk.type === 'string' && RESPONSES_ANSWER_DELTAS.has(chunk.type);
+  for (let i = 0; i < choices.length; i++) {
+    const c: unknown = choices[i];
+    if (!isObject(c)) continue;
+    if (hasText(c.text)) return true;
+    const m = isObject(c.delta) ? c.delta : isObject(c.message) ? c.message : undefined;
+    if (m === undefined) continue;
+    if (hasText(m.content) || hasText(m.refusal) || (m.tool_calls ?? m.function_call ?? m.audio ?? null) !== null) return true;
+  }
+  return false;
+}
+
 /** The output of a Responses API answer (served natively): a Response's output items, or one stream event's delta. */
 function responsesOutputText(body: JsonObject): string {
   if (typeof body.type === 'string') return RESPONSES_DELTAS.has(body.type) && typeof body.delta === 'string' ? body.delta : '';

@@ -77,7 +77,7 @@ export class RequestContext {
   /** Reasons to cut a running stream (a budget's hard cap), asked with the cost so far. */
   readonly guards: ((soFar: Settlement) => string | undefined)[] = [];
   /** Set by serve: the target that was sent the request, and what it answered (none when the client left first). */
-  served: { target: TargetConfig; outcome: RouteOutcome | undefined } | undefined;
+  served: { target: TargetConfig; outcome: RouteOutcome | undefined; sentAt?: number } | undefined;
   /** Set by meter: what the request really used; admission stages settle with it (nothing when unset). */
   settlement: Settlement | undefined;
   /** Attempts the upstream may have billed though they served nobody (timed out after sending, an answer too large): charged too. */

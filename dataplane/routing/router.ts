@@ -50,6 +50,8 @@ export type RouteOutcome =
       rest: AsyncGenerator<StreamStep, void, undefined>;
       /** Aborts the upstream stream; `reason` says why (e.g. an idle timeout). */
       abort: (reason: Error) => void;
+      /** Date.now() when the attempt that serves began (at or before its request was sent): hidden reasoning is bounded from it. */
+      sentAt: number;
     });
 
 /** Told of each attempt the upstream may have billed though it served nobody (UpstreamFailure.billed). */
@@ -59,8 +61,14 @@ export interface BilledLosses {
 
 /** The client went away; nothing is to be written. */
 export class ClientGone extends Error {
-  /** `reached`: the target an attempt had already sent the request to (the upstream may have worked on it). */
-  constructor(readonly reached?: TargetConfig) {
+  /**
+   * `reached`: the target an attempt had already sent the request to (the upstream may have worked
+   * on it); `sentAt`: Date.now() when that attempt began (a stream's hidden reasoning is bounded from it).
+   */
+  constructor(
+    readonly reached?: TargetConfig,
+    readonly sentAt = 0,
+  ) {
     super('client disconnected');
     this.name = 'ClientGone';
   }
@@ -179,7 +187,7 @@ export class Router {
             if (result.ok) return result.outcome;
             // Only a later attempt on this target asks what was tried.
             (tried ??= new Set()).add(picked.lease.url);
-            if ('clientGone' in result) throw new ClientGone(result.sent ? target : undefined);
+            if ('clientGone' in result) throw new ClientGone(result.sent ? target : undefined, result.sentAt);
             last = result.failure;
             if (last.billed !== undefined) losses?.lostAttempt(target, last.billed);
             // A non-streaming attempt outlives its client (so its usage is metered); nothing is retried for nobody.
@@ -245,7 +253,7 @@ export class Router {
   ): Promise<
     | { ok: true; outcome: RouteOutcome }
     | { ok: false; failure: UpstreamFailure }
-    | { ok: false; clientGone: true; sent: boolean }
+    | { ok: false; clientGone: true; sent: boolean; sentAt: number }
   > {
     const signal = new AttemptSignal();
     // A stream stops with its client (what was streamed is charged). A non-streaming response is
@@ -258,6 +266,8 @@ export class Router {
     const outlier = provider.config.outlierDetection;
     this.health.begin(target, outlier);
     const started = this.now();
+    // On the wall clock whatever `now` is (tests fake it): the meter measures the cut against Date.now.
+    const sentAt = req.stream ? Date.now() : 0;
     const result = await runAttempt(req, target, provider, lease.url, signal, client, limits, observer, this.deps.responseBudget);
     clearTimeout(timer);
     if (onClientAbort !== undefined && (!result.ok || result.kind === 'response')) client.offAbort(onClientAbort);
@@ -269,7 +279,7 @@ export class Router {
       else this.health.success(target, outlier);
       end();
       lease.release(upstreamFailure);
-      return result;
+      return 'clientGone' in result ? { ...result, sentAt } : result;
     }
     this.deps.stats.observeLatency(target, this.now() - started);
     this.health.success(target, outlier);
@@ -312,6 +322,7 @@ export class Router {
         rest: result.rest,
         abort: (reason: Error) => signal.abort(reason),
         upstreamRequestId: result.upstreamRequestId,
+        sentAt,
       },
     };
   }

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { type Behaviour, type Emulator, header, type ReceivedRequest, sse, startEmulator, writeInPieces } from './emulator-server.js';
+import { type Behaviour, type Emulator, header, type ReceivedRequest, slowStream, sse, startEmulator, writeInPieces } from './emulator-server.js';
 
 // Anthropic Messages API emulator: POST /v1/messages, x-api-key + anthropic-version, JSON or named-event SSE.
 
@@ -132,6 +132,17 @@ async function stream(res: ServerResponse, model: string, b: Behaviour, forced: 
     out.push(sse('error', { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }));
     await writeInPieces(res, out.join(''));
     res.end();
+    return;
+  }
+  if (b.kind === 'slow-stream') {
+    // Claude reasoning unseen (its thinking redacted): the block opens with nothing to read.
+    out.push(sse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'redacted_thinking', data: 'EmwKAhgBEgy3va3pzix/LafPsn4a' } }));
+    out.push(sse('content_block_stop', { type: 'content_block_stop', index: 0 }));
+    res.write(out.join(''));
+    await slowStream(res, b, (word, i) =>
+      (i === 0 ? sse('content_block_start', { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } }) : '') +
+      sse('content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: word } }),
+    );
     return;
   }
   if (b.kind === 'stream-error') {

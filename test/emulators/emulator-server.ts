@@ -34,6 +34,12 @@ export type Behaviour =
   | { kind: 'stream-error' }
   /** A stream that opens (Anthropic's message_start and ping) and fails with an overload before any content. */
   | { kind: 'stream-overloaded' }
+  /**
+   * A stream that shows nothing of its reasoning for `thinkMs` (Anthropic opens its message and a
+   * redacted thinking block; the Responses API its Response and a reasoning item; Gemini sends
+   * nothing), then `text` a word every 50 ms, and never ends: the client stopping it ends it.
+   */
+  | { kind: 'slow-stream'; thinkMs: number; text: string }
   /** A Response with status failed (Responses API) whose error repeats the credential the request carried, as a proxy before an upstream may. */
   | { kind: 'response-failed' };
 
@@ -71,6 +77,25 @@ export async function writeInPieces(res: ServerResponse, data: Buffer | string):
     at += n;
     await new Promise((r) => setImmediate(r));
   }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The rest of a `slow-stream` behaviour, after what the provider opens with: `thinkMs` of silence,
+ * then each word of `text` as `event(word, i)` renders it, 50 ms apart, then an open stream until
+ * the client leaves (at most 30 s).
+ */
+export async function slowStream(res: ServerResponse, b: { thinkMs: number; text: string }, event: (word: string, i: number) => string): Promise<void> {
+  await sleep(b.thinkMs);
+  const words = b.text.split(' ');
+  for (let i = 0; i < words.length && !res.destroyed; i++) {
+    res.write(event(i === 0 ? (words[i] ?? '') : ` ${words[i] ?? ''}`, i));
+    await sleep(50);
+  }
+  const end = Date.now() + 30_000;
+  while (!res.destroyed && Date.now() < end) await sleep(50);
+  res.end();
 }
 
 /** An HTTP server that records requests, lets the emulator check them, and answers scripted behaviours in order. */

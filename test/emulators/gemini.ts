@@ -1,6 +1,6 @@
 import { createVerify, generateKeyPairSync } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { type Behaviour, embeddingVector, type Emulator, header, type ReceivedRequest, sse, startEmulator, writeInPieces } from './emulator-server.js';
+import { type Behaviour, embeddingVector, type Emulator, header, type ReceivedRequest, slowStream, sse, startEmulator, writeInPieces } from './emulator-server.js';
 
 // Gemini generateContent emulator, in two URL/auth shapes: the Gemini API (x-goog-api-key) and
 // Vertex AI (Bearer token that its own OAuth token endpoint minted from a service-account JWT).
@@ -123,6 +123,8 @@ async function answer(req: ReceivedRequest, b: Behaviour, res: ServerResponse, s
     return;
   }
   res.writeHead(200, { 'content-type': 'text/event-stream' });
+  // Gemini sends nothing while it thinks; then every chunk carries the usage so far.
+  if (b.kind === 'slow-stream') return slowStream(res, b, (word) => sse(undefined, response(b, [{ text: word }], false, true)));
   const events: string[] = [];
   if (b.kind === 'stream-error') {
     // As Gemini: every chunk carries the usage so far (thinking included).

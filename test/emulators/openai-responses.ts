@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { type Behaviour, type Emulator, type Handler, header, type ReceivedRequest, sse, writeInPieces } from './emulator-server.js';
+import { type Behaviour, type Emulator, type Handler, header, type ReceivedRequest, slowStream, sse, writeInPieces } from './emulator-server.js';
 import { startEmulator } from './emulator-server.js';
 
 // OpenAI's Responses API as OpenAI (POST /v1/responses, Bearer key) or Azure OpenAI's v1 API
@@ -240,6 +240,25 @@ export function responsesHandler(flavour: Flavour, apiKey: string, stored: Map<s
     const started = responseObject(body, { id: responseId, status: 'in_progress', output: [], usage: null });
     emit('response.created', { response: started });
     emit('response.in_progress', { response: started });
+    if (b.kind === 'slow-stream') {
+      // The model reasons unseen (a reasoning item without a summary), then answers word by word.
+      const reasoning = { id: id('rs'), type: 'reasoning', summary: [] };
+      emit('response.output_item.added', { output_index: 0, item: reasoning });
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(events.join(''));
+      const at = { item_id: itemId, output_index: 1, content_index: 0 };
+      await slowStream(res, b, (word, i) => {
+        events.length = 0;
+        if (i === 0) {
+          emit('response.output_item.done', { output_index: 0, item: reasoning });
+          emit('response.output_item.added', { output_index: 1, item: { ...message, status: 'in_progress', content: [] } });
+          emit('response.content_part.added', { ...at, part: { type: 'output_text', text: '', annotations: [], logprobs: [] } });
+        }
+        emit('response.output_text.delta', { ...at, delta: word, logprobs: [] });
+        return events.join('');
+      });
+      return;
+    }
     if (search !== undefined) {
       emit('response.output_item.added', { output_index: 0, item: { ...search, status: 'in_progress' } });
       emit('response.web_search_call.in_progress', { output_index: 0, item_id: search.id });

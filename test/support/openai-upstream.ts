@@ -27,8 +27,10 @@ export type Behaviour =
    * `reasoningTokens`: the usage chunk's `completion_tokens_details.reasoning_tokens` (counted in its completion tokens).
    * One chunk is one token: the stream stops at the request's output cap with `length`, unless
    * `overrunCap` (an upstream that ignores the cap, which the gateway's budgets must survive).
+   * `firstDelayMs`: an opening role chunk at once, then nothing that long before the first token (a
+   * reasoning model thinking unseen).
    */
-  | { kind: 'stream'; chunks: number; intervalMs: number; content?: string; omitUsage?: boolean; failAfter?: number; truncate?: boolean; reasoningTokens?: number; overrunCap?: boolean }
+  | { kind: 'stream'; chunks: number; intervalMs: number; content?: string; omitUsage?: boolean; failAfter?: number; truncate?: boolean; reasoningTokens?: number; overrunCap?: boolean; firstDelayMs?: number }
   /** A stream of `chunks` when the request asks to stream, the default JSON answer otherwise. */
   | { kind: 'auto'; chunks: number }
   /** A stream of these chunks' JSON, as they are, then `[DONE]` (a hostile or broken upstream). */
@@ -160,6 +162,10 @@ async function handle(b: Behaviour, req: IncomingMessage, res: ServerResponse, b
       const reasoning = Math.min(b.reasoningTokens ?? 0, cap ?? Infinity);
       const chunks = cap === undefined ? b.chunks : Math.min(b.chunks, cap - reasoning);
       const finish = chunks < b.chunks ? 'length' : 'stop';
+      if (b.firstDelayMs !== undefined && !legacy) {
+        for (let c = 0; c < n; c++) res.write(chunk(id, model, { role: 'assistant', content: '' }, null, c));
+        await new Promise((r) => setTimeout(r, b.firstDelayMs));
+      }
       for (let i = 0; i < chunks; i++) {
         if (b.failAfter !== undefined && i === b.failAfter) {
           req.socket.destroy();

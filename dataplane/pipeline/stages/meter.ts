@@ -4,6 +4,9 @@ import type { JsonObject, Usage } from '../../core/canonical.js';
 import { askedPriceMultiplier, costUsd } from '../../metering/cost.js';
 import { type EstimateReason, estimatedUsage, type MeteredUsage, responseUsage } from '../../metering/settled-usage.js';
 import { StreamMeter } from '../../metering/stream-meter.js';
+import { DEFAULT_REASONING_TOKENS_PER_SECOND, hiddenReasoningBound } from '../../metering/reasoning-bound.js';
+import { outputMultiplier } from '../../metering/output-bound.js';
+import type { StreamOutcome } from '../request-context.js';
 import { type UsageRecord, type UsageSink, usageRecord } from '../../metering/usage-record.js';
 import type { RequestContext } from '../request-context.js';
 import type { Stage } from '../stage.js';
@@ -100,8 +103,10 @@ function meterServed(ctx: RequestContext, next: () => Promise<void>, sink: Usage
       chargeWorstCase(ctx, sink);
       return Promise.resolve();
     }
-    // The client left after the request reached an upstream: charge the prompt estimate; nothing is written.
-    record(ctx, sink, { usage: estimatedUsage(promptTokens, 0, ctx.promptAudioTokens), estimated: 'client_gone' });
+    // The client left after the request reached an upstream: charge the prompt estimate; nothing is
+    // written. A stream it left before its first answer token may have reasoned all that time unseen.
+    const reasoned = ctx.request.stream ? hiddenReasoning(ctx, served.target, served.sentAt ?? 0, 0, 0) : 0;
+    record(ctx, sink, { usage: estimatedUsage(promptTokens, reasoned, ctx.promptAudioTokens), estimated: reasoned > 0 ? 'cut_reasoning_bound' : 'client_gone' });
     return Promise.resolve();
   }
   if (outcome.kind === 'response') {
@@ -119,7 +124,32 @@ function meterServed(ctx: RequestContext, next: () => Promise<void>, sink: Usage
   if (store !== undefined) stream.onCompleted = () => store({ kind: 'stream', chunks: stream.chunks });
   ctx.reply = { kind: 'stream', outcome, meter: stream, idleMs: ctx.routeConfig.timeouts.streamIdleMs };
   // A background stream the client left keeps running upstream: its worst case, not what was seen.
-  return thenRelease(next, () => void record(ctx, sink, !stream.completed && inBackground(ctx) ? backgroundWorstCase(ctx) : stream.result()));
+  return thenRelease(next, () => void record(ctx, sink, !stream.completed && inBackground(ctx) ? backgroundWorstCase(ctx) : streamUsage(ctx, stream, outcome)));
+}
+
+/**
+ * What a stream used: what it reported, or what it showed; a stream cut short before its usage
+ * (client gone or stopped, upstream broken, budget cut) also the bound on what it reasoned unseen.
+ * Before, only what it showed: a reasoning model's hidden reasoning was charged nothing.
+ */
+function streamUsage(ctx: RequestContext, stream: StreamMeter, outcome: StreamOutcome): MeteredUsage {
+  if (stream.completed || stream.reportedUsage) return stream.result();
+  return stream.result(hiddenReasoning(ctx, outcome.target, outcome.sentAt, stream.answerAt, stream.outputTokensSeen));
+}
+
+/**
+ * The reasoning a stream cut short may have made unseen (metering/reasoning-bound.ts), for a model
+ * that reasons: one whose pricing sets its speed, or one its adapter says reasons unseen on this
+ * request; 0 for any other.
+ */
+function hiddenReasoning(ctx: RequestContext, target: TargetConfig, sentAt: number, answerAt: number, shown: number): number {
+  let rate = target.pricing.reasoningTokensPerSecond;
+  if (rate === undefined) {
+    const adapter = ctx.runtime.providers.get(target.providerId)?.adapter;
+    if (adapter?.reasonsUnseen?.(ctx.request, target.model) !== true) return 0;
+    rate = DEFAULT_REASONING_TOKENS_PER_SECOND;
+  }
+  return hiddenReasoningBound(sentAt, answerAt, Date.now(), rate, outputMultiplier(ctx.request), ctx.admissionRequest().maxOutputTokens - shown);
 }
 
 /**

@@ -25,7 +25,7 @@ export function serve(router: Router, sink: UsageSink): Stage {
         }
         // The client left while an upstream was already working on the request: meter charges the prompt estimate.
         if (err.reached !== undefined) {
-          ctx.served = { target: err.reached, outcome: undefined };
+          ctx.served = { target: err.reached, outcome: undefined, sentAt: err.sentAt };
           return next();
         }
         // It left before a retry or the refusal: the attempts an upstream may have billed (timed out
