@@ -132,6 +132,11 @@ export interface UpstreamFailure {
    */
   billed?: 'prompt' | 'worstCase';
   /**
+   * Of a stream's attempt billed `prompt`: milliseconds from the attempt's start to its failure,
+   * in which a model that reasons unseen may have reasoned (charged as a bound on it).
+   */
+  ranMs?: number;
+  /**
    * ResponseTooLarge because the process already holds its maximum of large answers
    * (--max-inflight-response-bytes), not because of this answer's own size: 503 with retry-after.
    */

@@ -81,7 +81,7 @@ export class RequestContext {
   /** Set by meter: what the request really used; admission stages settle with it (nothing when unset). */
   settlement: Settlement | undefined;
   /** Attempts the upstream may have billed though they served nobody (timed out after sending, an answer too large): charged too. */
-  lostAttempts: { target: TargetConfig; billed: 'prompt' | 'worstCase' }[] | undefined;
+  lostAttempts: { target: TargetConfig; billed: 'prompt' | 'worstCase'; ranMs?: number | undefined }[] | undefined;
   /** Run in order just before the reply is written (a guardrail's response rules); may replace `reply` or throw a refusal. */
   readonly beforeReply: ((ctx: RequestContext) => Promise<void>)[] = [];
   /** What is written back; set by the stage that answers (cache on a hit, meter after serve). */
@@ -179,8 +179,8 @@ export class RequestContext {
   }
 
   /** The router's BilledLosses: the context is the sink, so that no closure is made per request. */
-  lostAttempt(target: TargetConfig, billed: 'prompt' | 'worstCase'): void {
-    (this.lostAttempts ??= []).push({ target, billed });
+  lostAttempt(target: TargetConfig, billed: 'prompt' | 'worstCase', ranMs?: number): void {
+    (this.lostAttempts ??= []).push({ target, billed, ranMs });
   }
 
   /** The first guard's reason to cut the stream now, if any. */

@@ -56,7 +56,7 @@ export type RouteOutcome =
 
 /** Told of each attempt the upstream may have billed though it served nobody (UpstreamFailure.billed). */
 export interface BilledLosses {
-  lostAttempt(target: TargetConfig, billed: 'prompt' | 'worstCase'): void;
+  lostAttempt(target: TargetConfig, billed: 'prompt' | 'worstCase', ranMs?: number): void;
 }
 
 /** The client went away; nothing is to be written. */
@@ -189,7 +189,7 @@ export class Router {
             (tried ??= new Set()).add(picked.lease.url);
             if ('clientGone' in result) throw new ClientGone(result.sent ? target : undefined, result.sentAt);
             last = result.failure;
-            if (last.billed !== undefined) losses?.lostAttempt(target, last.billed);
+            if (last.billed !== undefined) losses?.lostAttempt(target, last.billed, last.ranMs);
             // A non-streaming attempt outlives its client (so its usage is metered); nothing is retried for nobody.
             if (client.aborted) throw new ClientGone();
           }
@@ -279,7 +279,11 @@ export class Router {
       else this.health.success(target, outlier);
       end();
       lease.release(upstreamFailure);
-      return 'clientGone' in result ? { ...result, sentAt } : result;
+      if ('clientGone' in result) return { ...result, sentAt };
+      // A stream's attempt the upstream had (timed out before its first content, or failed right
+      // after opening): it may have reasoned unseen all that time.
+      if (req.stream && result.failure.billed === 'prompt') result.failure.ranMs = Date.now() - sentAt;
+      return result;
     }
     this.deps.stats.observeLatency(target, this.now() - started);
     this.health.success(target, outlier);

@@ -37,7 +37,20 @@ beforeAll(async () => {
   upstream = await startOpenAiUpstream();
   gateway = await startTestGateway({
     'provider.yaml': openAiProvider('up', upstream.baseUrl, MODELS),
-    'routes.yaml': route('reasoner', 'gpt-5') + route('plain', 'plain-model') + route('house', 'house-reasoner'),
+    'routes.yaml':
+      route('reasoner', 'gpt-5') +
+      route('plain', 'plain-model') +
+      route('house', 'house-reasoner') +
+      `apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: retried }
+spec:
+  model: retried
+  targets: [{ providerRef: { name: up }, model: gpt-5 }]
+  timeouts: { attempt: 300ms, total: 10s }
+  retry: { attempts: 2, retryOn: [Timeout], backoff: { initial: 1ms, max: 2ms } }
+---
+`,
   });
   client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
 });
@@ -138,6 +151,19 @@ describe('a stream cut short is charged a bound on the reasoning it never showed
     const rec = records('plain').at(-1);
     expect(rec).toMatchObject({ estimated: true, estimateReason: 'truncated' });
     expect(rec?.outputTokens).toBeLessThan(20);
+  });
+
+  it("a reasoning model's stream attempt that timed out while it reasoned (before its first chunk) is charged the bound for the time it ran, besides what served", async () => {
+    upstream.script({ kind: 'hang' }, { kind: 'stream', chunks: 2, intervalMs: 0 });
+    const before = records('retried').length;
+    const stream = await client.chat.completions.create({ model: 'retried', stream: true, max_completion_tokens: CAP, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'retry me' }] });
+    for await (const _ of stream) void _;
+    await until(() => records('retried').length > before);
+    const rec = records('retried').at(-1);
+    // The served stream's 2 tokens, and the lost attempt's 300 ms at the ceiling speed (1200 tokens) at least.
+    expect(rec).toMatchObject({ estimated: true, estimateReason: 'lost_attempt' });
+    expect(rec?.outputTokens).toBeGreaterThanOrEqual(2 + (300 * DEFAULT_REASONING_TOKENS_PER_SECOND) / 1000);
+    expect(rec?.outputTokens).toBeLessThan(2 + (1_000 * DEFAULT_REASONING_TOKENS_PER_SECOND) / 1000);
   });
 
   it('a reasoning model whose stream completes with usage is charged that usage', async () => {

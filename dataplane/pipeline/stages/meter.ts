@@ -19,7 +19,9 @@ const SHUTTING_DOWN = 'gateway_shutting_down';
 
 /**
  * What the request's lost attempts are charged (RequestContext.lostAttempts): the prompt estimate
- * (and the files it names by id, at most its target's window) for one that timed out after sending, the worst case for an answer too large to read, each at its
+ * (and the files it names by id, at most its target's window) for one that timed out after sending
+ * (a stream's of a model that reasons unseen, with the bound on what it reasoned while it ran), the
+ * worst case for an answer too large to read, each at its
  * target's prices. The upstream may have billed them; spend is never under-counted.
  */
 function lostCharge(ctx: RequestContext): { usage: Usage; costUsd: number } | undefined {
@@ -29,10 +31,11 @@ function lostCharge(ctx: RequestContext): { usage: Usage; costUsd: number } | un
   let cost = 0;
   const tier = askedPriceMultiplier(ctx.request);
   const { route, unreadFiles = 0 } = ctx.admissionRequest();
-  for (const { target, billed } of lost) {
+  for (const { target, billed, ranMs } of lost) {
     // Files it names but does not carry: at most what the target's window leaves (UNREAD_FILE_TOKENS each).
     const prompt = ctx.promptTokens + unreadFileTokens(route, ctx.promptTokens, unreadFiles, target);
-    const usage = estimatedUsage(prompt, billed === 'worstCase' ? ctx.admissionRequest().maxOutputTokens : 0, ctx.promptAudioTokens);
+    const output = billed === 'worstCase' ? ctx.admissionRequest().maxOutputTokens : ranMs === undefined ? 0 : hiddenReasoning(ctx, target, 0, 0, 0, ranMs);
+    const usage = estimatedUsage(prompt, output, ctx.promptAudioTokens);
     if (tier !== 1) usage.priceMultiplier = tier;
     total.inputTokens += usage.inputTokens;
     total.outputTokens += usage.outputTokens;
@@ -142,14 +145,14 @@ function streamUsage(ctx: RequestContext, stream: StreamMeter, outcome: StreamOu
  * that reasons: one whose pricing sets its speed, or one its adapter says reasons unseen on this
  * request; 0 for any other.
  */
-function hiddenReasoning(ctx: RequestContext, target: TargetConfig, sentAt: number, answerAt: number, shown: number): number {
+function hiddenReasoning(ctx: RequestContext, target: TargetConfig, sentAt: number, answerAt: number, shown: number, cutAt = Date.now()): number {
   let rate = target.pricing.reasoningTokensPerSecond;
   if (rate === undefined) {
     const adapter = ctx.runtime.providers.get(target.providerId)?.adapter;
     if (adapter?.reasonsUnseen?.(ctx.request, target.model) !== true) return 0;
     rate = DEFAULT_REASONING_TOKENS_PER_SECOND;
   }
-  return hiddenReasoningBound(sentAt, answerAt, Date.now(), rate, outputMultiplier(ctx.request), ctx.admissionRequest().maxOutputTokens - shown);
+  return hiddenReasoningBound(sentAt, answerAt, cutAt, rate, outputMultiplier(ctx.request), ctx.admissionRequest().maxOutputTokens - shown);
 }
 
 /**
