@@ -51,6 +51,9 @@ describe('StreamMeter: the first answer token, and the bound in its result', () 
     expect(m.answerAt).toBe(0);
     m.observe({ type: 'response.output_text.delta', delta: 'Hi' });
     expect(m.answerAt).toBeGreaterThan(0);
+    // A reasoning item after the answer began (after a tool call), even one that shows nothing: the window runs to the cut.
+    m.observe({ type: 'response.output_item.added', output_index: 2, item: { id: 'rs_2', type: 'reasoning', summary: [] } });
+    expect(m.answerAt).toBe(REASONED_AFTER_ANSWER);
   });
 
   it('charges the bound only on a stream cut short, marked cut_reasoning_bound', () => {

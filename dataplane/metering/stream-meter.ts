@@ -1,7 +1,7 @@
 import type { JsonObject, Usage } from '../core/canonical.js';
 import { estimatedUsage, type MeteredUsage, usageProblem } from './settled-usage.js';
 import { REASONED_AFTER_ANSWER } from './reasoning-bound.js';
-import { carriesAnswer, outputTextOf } from './token-estimate.js';
+import { carriesAnswer, outputTextOf, startsReasoning } from './token-estimate.js';
 
 /** What a chunk costs besides its text (id, model, choice fields), for the bound on kept chunks. */
 const CHUNK_ENVELOPE_BYTES = 256;
@@ -63,7 +63,9 @@ export class StreamMeter {
     const text = outputTextOf(chunk);
     const bytes = text === '' ? 0 : Buffer.byteLength(text, 'utf8');
     this.outputBytes += bytes;
-    if (bytes > 0 && this.answerAt !== REASONED_AFTER_ANSWER) this.sawOutput(chunk);
+    if (bytes > 0) {
+      if (this.answerAt !== REASONED_AFTER_ANSWER) this.sawOutput(chunk);
+    } else if (this.answerAt > 0 && startsReasoning(chunk)) this.answerAt = REASONED_AFTER_ANSWER;
     if (this.keepChunksUpTo > 0 && !this.dropped) this.keep(chunk, bytes);
     this.onChunk?.(chunk);
     if (this.guard !== undefined && this.cutReason === undefined) this.cutReason = this.guard(this.result().usage);

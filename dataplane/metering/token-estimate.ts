@@ -264,6 +264,11 @@ export function carriesAnswer(chunk: JsonObject): boolean {
   return false;
 }
 
+/** A Responses stream event that opens a reasoning item (whose reasoning may show nothing, not even a summary). */
+export function startsReasoning(chunk: JsonObject): boolean {
+  return chunk.type === 'response.output_item.added' && isObject(chunk.item) && chunk.item.type === 'reasoning';
+}
+
 /** The output of a Responses API answer (served natively): a Response's output items, or one stream event's delta. */
 function responsesOutputText(body: JsonObject): string {
   if (typeof body.type === 'string') return RESPONSES_DELTAS.has(body.type) && typeof body.delta === 'string' ? body.delta : '';
