@@ -6,9 +6,8 @@ import { type EstimateReason, estimatedUsage, type MeteredUsage, responseUsage }
 import { StreamMeter } from '../../metering/stream-meter.js';
 import { DEFAULT_REASONING_TOKENS_PER_SECOND, hiddenReasoningBound } from '../../metering/reasoning-bound.js';
 import { outputMultiplier } from '../../metering/output-bound.js';
-import type { StreamOutcome } from '../request-context.js';
 import { type UsageRecord, type UsageSink, usageRecord } from '../../metering/usage-record.js';
-import type { RequestContext } from '../request-context.js';
+import type { RequestContext, StreamOutcome } from '../request-context.js';
 import type { Stage } from '../stage.js';
 import { thenRelease } from './settle.js';
 import { GatewayError } from '../../core/gateway-error.js';
