@@ -10,7 +10,7 @@ import type { UsageHistory } from '../usage/usage-history.js';
 import { consoleRouter, type ViewerReader } from '../console/console-routes.js';
 import type { Distributor } from './distributor.js';
 import { namesLines, SNAPSHOT_LINES_TYPE } from '../../dataplane/config/snapshot-lines.js';
-import { jsonShapeProblem } from '../../dataplane/core/json-shape.js';
+import { jsonShapeProblem } from '../../dataplane/config/json-shape-scan.js';
 
 /**
  * Nesting a usage report may have (a real one has 6 levels). Checked over the bytes before
