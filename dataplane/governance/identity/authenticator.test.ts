@@ -4,7 +4,7 @@ import { secret } from '../../config/secret-value.js';
 import { ApiKeyIndex, EMPTY_API_KEYS } from '../../runtime/api-key-index.js';
 import { describe, expect, it } from 'vitest';
 import type { RouteConfig } from '../../config/snapshot.js';
-import { mayCall } from '../access.js';
+import { accessDenied, mayCall } from '../access.js';
 import { ANONYMOUS, type Caller } from '../../core/caller.js';
 import { Authenticator, serviceAccountTokenExpiry } from './authenticator.js';
 import type { ReviewResult, TokenReviewer } from './token-reviewer.js';
@@ -71,13 +71,35 @@ describe('Authenticator', () => {
     expect((await auth.authenticate(viaXApiKey, keys)).id).toBe('key:team-a/ci');
   });
 
-  it('reads one credential: Authorization when present (any scheme), else x-api-key, else api-key (docs/governance.md)', async () => {
+  it('reads one credential: Authorization when it is Bearer, else x-api-key, else api-key (docs/governance.md)', async () => {
     const auth = new Authenticator();
     const headers = (h: Record<string, string>) => (name: string) => h[name];
     expect(await auth.authenticate(headers({ authorization: 'Bearer k2', 'x-api-key': 'k1' }), keys)).toMatchObject({ kind: 'anonymous', invalidCredential: 'invalid API key' });
-    expect(await auth.authenticate(headers({ authorization: 'Basic dTpw', 'x-api-key': 'k1' }), keys)).toBe(ANONYMOUS);
     expect(await auth.authenticate(headers({ 'x-api-key': 'k2', 'api-key': 'k1' }), keys)).toMatchObject({ invalidCredential: 'invalid API key' });
     expect((await auth.authenticate(headers({ 'api-key': 'k1' }), keys)).id).toBe('key:team-a/ci');
+    expect((await auth.authenticate(headers({ authorization: '  bearer   k1 ' }), keys)).id).toBe('key:team-a/ci');
+  });
+
+  it('reads x-api-key (or api-key) when Authorization is not Bearer, and without one says the scheme is not accepted', async () => {
+    const auth = new Authenticator();
+    const headers = (h: Record<string, string>) => (name: string) => h[name];
+    // Before, any Authorization header hid the key headers, and a non-Bearer one made the caller plainly anonymous.
+    expect((await auth.authenticate(headers({ authorization: 'Basic dTpw', 'x-api-key': 'k1' }), keys)).id).toBe('key:team-a/ci');
+    expect((await auth.authenticate(headers({ authorization: 'k1', 'api-key': 'k1' }), keys)).id).toBe('key:team-a/ci');
+    expect((await auth.authenticate(headers({ authorization: 'Bearer', 'x-api-key': 'k1' }), keys)).id).toBe('key:team-a/ci');
+    for (const authorization of ['Basic dTpw', 'k1', 'Bearerk1', 'Token k1']) {
+      const caller = await auth.authenticate(headers({ authorization }), keys);
+      expect(caller).toMatchObject({ kind: 'anonymous', invalidCredential: expect.stringContaining('must be "Bearer <token or key>"') });
+      expect(caller.invalidCredential).not.toContain('k1');
+      expect(caller.invalidCredential).not.toContain('dTpw');
+    }
+    // Refused with that reason, not the generic "requires a ServiceAccount token or an API key".
+    const unknown = await auth.authenticate(headers({ authorization: 'Basic dTpw' }), keys);
+    expect(accessDenied(unknown, { id: 'team-a/r', namespace: 'team-a', model: 'm' } as RouteConfig).message).toMatch(/^the Authorization header must be "Bearer/);
+    // An SDK with an empty key sends `Bearer` alone: still no credential, as before.
+    expect(await auth.authenticate(headers({ authorization: 'Bearer ' }), keys)).toBe(ANONYMOUS);
+    expect(await auth.authenticate(headers({ authorization: '' }), keys)).toBe(ANONYMOUS);
+    expect(serviceAccountTokenExpiry(headers({ authorization: 'Basic dTpw' }))).toBeUndefined();
   });
 
   it('does not accept a key whose plain SHA-256 is listed, nor any key under another installation key', async () => {

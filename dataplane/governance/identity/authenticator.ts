@@ -14,19 +14,35 @@ export type AuthenticatorOptions = Partial<Omit<VerifierOptions, 'audience'>>;
 export const unauthenticated = (message: string): GatewayError =>
   new GatewayError(401, 'invalid_api_key', 'authentication_error', message, { headers: { 'www-authenticate': 'Bearer' } });
 
-function credentialOf(header: (name: string) => string | undefined): string | undefined {
-  const auth = header('authorization');
-  if (auth !== undefined) {
-    const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
-    return m?.[1]?.trim();
+/** An Authorization header that is not `Bearer <credential>`, with no key header to fall back on. */
+const NOT_BEARER: unique symbol = Symbol('not-bearer');
+
+/**
+ * The one credential of a request: `Authorization: Bearer <x>` (as the OpenAI SDKs send it), else
+ * `x-api-key` (Anthropic SDKs), else `api-key` (Azure-style clients). Another Authorization scheme
+ * (`Basic …`, a bare key) is no credential: the key headers are read instead, and without them the
+ * caller is told its scheme is not accepted rather than silently made anonymous.
+ */
+function credentialOf(header: (name: string) => string | undefined): string | typeof NOT_BEARER | undefined {
+  const auth = header('authorization')?.trim();
+  if (auth !== undefined && auth !== '') {
+    // Trimmed, so the group has no whitespace at either end; `Bearer` alone (an SDK with an empty key) has none.
+    const m = /^Bearer(?:\s+(.+))?$/i.exec(auth);
+    if (m?.[1] !== undefined) return m[1];
+    const key = header('x-api-key')?.trim() ?? header('api-key')?.trim();
+    return key !== undefined || m !== null ? key : NOT_BEARER;
   }
-  // Anthropic clients send x-api-key; Azure-style clients send api-key.
   return header('x-api-key')?.trim() ?? header('api-key')?.trim();
 }
 
 function invalid(reason: string): Caller {
   return { ...ANONYMOUS, invalidCredential: reason };
 }
+
+/** The value is never echoed: a `Basic` header carries a password, a bare one a key. */
+const SCHEME_NOT_ACCEPTED: Caller = Object.freeze(
+  invalid('the Authorization header must be "Bearer <token or key>" (other schemes and a bare key are not accepted); or send the key in x-api-key'),
+);
 
 function looksLikeJwt(token: string): boolean {
   return /^eyJ[\w-]*\.[\w-]+\.[\w-]+$/.test(token);
@@ -40,13 +56,13 @@ function looksLikeJwt(token: string): boolean {
  */
 export function serviceAccountTokenExpiry(header: (name: string) => string | undefined): number | undefined {
   const credential = credentialOf(header);
-  return credential === undefined || !looksLikeJwt(credential) ? undefined : jwtExpiresAtMs(credential);
+  return typeof credential !== 'string' || !looksLikeJwt(credential) ? undefined : jwtExpiresAtMs(credential);
 }
 
 /**
  * Who is calling: a ServiceAccount (bearer JWT verified by TokenReview for audience `tollgate`;
  * ServiceAccountVerifier says what is refused locally, cached and bounded), an API key (its HMAC
- * looked up in the snapshot's index), or anonymous (no credential at all).
+ * looked up in the snapshot's index), or anonymous (no credential at all; credentialOf says which header counts).
  */
 export class Authenticator {
   private readonly verifier: ServiceAccountVerifier | undefined;
@@ -70,6 +86,7 @@ export class Authenticator {
   /** authenticate, answered at once when nothing needs waiting for (no credential, an API key); a promise only for a ServiceAccount token. */
   authenticateNow(header: (name: string) => string | undefined, apiKeys: ApiKeyIndex): Caller | Promise<Caller> {
     const credential = credentialOf(header);
+    if (credential === NOT_BEARER) return SCHEME_NOT_ACCEPTED;
     if (credential === undefined || credential === '') return ANONYMOUS;
     if (looksLikeJwt(credential)) return this.serviceAccount(credential, createHash('sha256').update(credential).digest('hex'));
     const key = apiKeys.find(credential);
