@@ -68,6 +68,9 @@ export const errors = {
       param: 'model',
     }),
   notFound: (path: string): GatewayError => new GatewayError(404, 'not_found', 'not_found_error', `no such endpoint: ${path}`),
+  /** A path the gateway serves, asked with another method: 405 naming the ones it takes (RFC 9110 requires `allow`). */
+  methodNotAllowed: (method: string, path: string, allow: string): GatewayError =>
+    new GatewayError(405, 'method_not_allowed', 'invalid_request_error', `${method} is not allowed on ${path}: use ${allow}`, { headers: { allow } }),
   notReady: (): GatewayError =>
     new GatewayError(503, 'not_ready', 'service_unavailable_error', 'the gateway has not loaded a configuration snapshot yet', {
       headers: { 'retry-after': '1' },

@@ -69,6 +69,11 @@ interface Endpoint {
 
 const openAiError = (err: GatewayError): unknown => err.toBody();
 const MODELS_PREFIX = '/v1/models/';
+/**
+ * Anthropic's paths (POST only): another method there is answered in Anthropic's shape whether or
+ * not the request names an anthropic-version, since no other API has these paths.
+ */
+const MESSAGES_PATHS: ReadonlySet<string> = new Set(['/v1/messages', '/v1/messages/count_tokens']);
 
 /** The table's key of a request: its method (HEAD as GET) and its path in the one form endpoints are matched by. */
 function routeKey(method: string, path: string): string {
@@ -172,12 +177,15 @@ export function createPublicHandler(deps: PublicServerDeps): (req: IncomingMessa
     }
     if (endpoint === undefined) {
       // An Anthropic client (an endpoint the gateway does not serve, such as message batches) gets
-      // the 404 its SDK reads: Anthropic error JSON, named in request-id. An OpenAI path the
+      // the 404 its SDK reads: Anthropic error JSON, named in request-id; another method on a
+      // Messages path gets the same shape, as 405 with `allow` (before: OpenAI's 404 without the
+      // header, for a client that sent none). An OpenAI path the
       // gateway refuses on purpose (one that mints upstream keys, administers the account, ...)
       // says why (unserved-paths.ts).
-      if (req.headers['anthropic-version'] !== undefined) {
+      const messagesPath = MESSAGES_PATHS.has(endpointPath(path));
+      if (messagesPath || req.headers['anthropic-version'] !== undefined) {
         nameAnswer(res, requestId, 'request-id');
-        sendError(res, errors.notFound(`${method} ${path}`), deps.logger, messagesDialect.errorBody);
+        sendError(res, messagesPath ? errors.methodNotAllowed(method, path, 'POST') : errors.notFound(`${method} ${path}`), deps.logger, messagesDialect.errorBody);
       } else sendError(res, unservedPath(method, path) ?? errors.notFound(`${method} ${path}`), deps.logger, openAiError);
       return;
     }

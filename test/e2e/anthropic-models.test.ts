@@ -107,3 +107,30 @@ describe('GET /v1/models for the Anthropic SDK', () => {
     expect(unknown.error).toMatchObject({ code: 'not_found', type: 'not_found_error' });
   });
 });
+
+describe('a wrong method on the Messages endpoints', () => {
+  it('is a 405 in Anthropic error JSON with allow: POST and request-id, with or without anthropic-version', async () => {
+    // Before, a client without anthropic-version (curl, a misconfigured proxy) got OpenAI's 404.
+    for (const [method, path, headers] of [
+      ['GET', '/v1/messages', { 'anthropic-version': '2023-06-01' }],
+      ['GET', '/v1/messages', {}],
+      ['PUT', '/v1/messages/count_tokens/', { 'x-api-key': 'tg-good-key' }],
+      ['DELETE', '/v1/Messages', {}],
+    ] as const) {
+      const res = await fetch(`${gateway.url}${path}`, { method, headers });
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('POST');
+      expect(res.headers.get('request-id')).toMatch(/.+/);
+      expect(await res.json()).toEqual({
+        type: 'error',
+        error: { type: 'invalid_request_error', message: `${method} is not allowed on ${path}: use POST` },
+        request_id: res.headers.get('request-id'),
+      });
+    }
+    // A HEAD is answered the same, without a body.
+    const head = await fetch(`${gateway.url}/v1/messages`, { method: 'HEAD' });
+    expect([head.status, head.headers.get('allow')]).toEqual([405, 'POST']);
+    // Other paths under /v1/messages stay what they were: an OpenAI 404 without anthropic-version.
+    expect(await (await fetch(`${gateway.url}/v1/messages/batches`)).json()).toMatchObject({ error: { code: 'not_found' } });
+  });
+});
