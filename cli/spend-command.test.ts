@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +9,7 @@ import { DAY_SUMMARY_ANNOTATION, type Stats, unpackStats, type UsageReportObject
 import { daySummary } from '../operator/usage/day-summary.js';
 import { UsageDay } from '../operator/usage/usage-day.js';
 import type { UsageReportStatus } from '../operator/api/usage-report.js';
-import { explainRefusal, kubeReader, parseBy, parseSince, ReadRefused, renderJson, renderTable, spendReports, spendRows } from './spend-command.js';
+import { consoleReader, explainRefusal, kubeReader, parseBy, parseSince, ReadRefused, renderJson, renderTable, spendReports, spendRows } from './spend-command.js';
 
 const NOW = Date.parse('2026-12-05T10:00:00Z');
 
@@ -91,6 +93,16 @@ describe('tollgate spend: the numbers', () => {
     expect(parsed.namespace).toBe('team-a');
     expect(parsed.rows).toMatchObject([{ key: 'team-a', requests: 13, errors: 2 }]);
     expect(parsed.total.costUsd).toBe(0.75);
+  });
+
+  it('writes C1 and direction characters of a key in the JSON as \\uXXXX escapes: the same value, nothing a terminal acts on', () => {
+    // JSON.stringify escapes U+0000–U+001F but leaves these raw: U+009B is a CSI on terminals that read C1.
+    const hostile = 'a\u009b2K\u0085b\u202ec\u2066d\u2069\u061c\u200e\u007f\n';
+    const out = renderJson({ by: 'route', since: '2026-11-29', today: '2026-12-05' }, [report('team-a', '2026-12-05', { [hostile]: stats(1, 1, 1) })]);
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
+    expect(out).toContain('"key": "a\\u009b2K\\u0085b\\u202ec\\u2066d\\u2069\\u061c\\u200e\\u007f\\n"');
+    expect((JSON.parse(out) as { rows: { key: string }[] }).rows[0]?.key).toBe(hostile);
+    expect(out.split('\n').length).toBeGreaterThan(10); // still indented
   });
 });
 
@@ -176,6 +188,41 @@ describe('tollgate spend: reading', () => {
     const got = await spendReports(async (path) => (asked.push(path), pages[asked.length - 1] ?? {}), { by: 'namespace', namespace: 'team-a', ...week });
     expect(asked).toEqual(['/apis/tollgate.dev/v1alpha1/namespaces/team-a/usagereports', '/apis/tollgate.dev/v1alpha1/namespaces/team-a/usagereports?continue=tok%2F1']);
     expect(got.map((r) => r.metadata.name)).toEqual(['2026-11-20', '2026-12-01']);
+  });
+
+  it('--console reads at most a bound of each answer, announced or not, and stops there with a clear error', async () => {
+    // Before, the whole answer was read into memory, however large.
+    const srv = createServer((req, res) => {
+      const path = (req.url ?? '').replace(/\?.*$/, '');
+      if (path.endsWith('/small')) return void res.end(JSON.stringify({ items: [{ metadata: { name: 'x'.repeat(900) } }] }));
+      if (path.endsWith('/announced')) {
+        res.writeHead(200, { 'content-length': '5000' });
+        return void res.end(JSON.stringify({ items: [{ metadata: { name: 'x'.repeat(4964) } }] }));
+      }
+      // Unannounced (chunked), and without end: the reader must stop at the bound, not wait for more.
+      res.writeHead(path.endsWith('/refused') ? 403 : 200);
+      let wrote = 0;
+      const chunk = (): void => {
+        if (wrote >= 64 * 1024 || res.destroyed) {
+          res.end();
+          return;
+        }
+        wrote += 600;
+        res.write('x'.repeat(600), chunk);
+      };
+      chunk();
+    });
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    try {
+      const read = consoleReader(`http://127.0.0.1:${(srv.address() as AddressInfo).port}/console`, 't', 1000);
+      expect(await read('/small', true)).toMatchObject({ items: [{ metadata: { name: 'x'.repeat(900) } }] });
+      await expect(read('/announced', false)).rejects.toThrow("the console's answer to /announced is larger than 1000 bytes; stopped reading it");
+      await expect(read('/chunked', false)).rejects.toThrow("the console's answer to /chunked is larger than 1000 bytes");
+      await expect(read('/refused', false)).rejects.toThrow('larger than 1000 bytes');
+    } finally {
+      srv.closeAllConnections();
+      await new Promise((resolve) => srv.close(resolve));
+    }
   });
 
   it('says what a refusal means: RBAC across namespaces suggests -n', () => {

@@ -13,7 +13,7 @@ import {
 } from '../operator/console/web/usage-numbers.js';
 import { type ReadJson, readReports } from '../operator/console/web/usage-reading.js';
 import { kubeconfigError } from '../dataplane/config/kubeconfig-error.js';
-import { printable } from './printable.js';
+import { printable, printableJson } from './printable.js';
 
 /** A refusal from wherever the objects are read (API server or console), with its HTTP status. */
 export class ReadRefused extends Error {
@@ -85,11 +85,12 @@ export function renderTable(q: SpendQuery, reports: readonly UsageReportObject[]
   return `Spend by ${q.by}, ${q.since} to ${q.today} (UTC), ${scope}\n${lines.map(format).join('\n')}\n`;
 }
 
-/** The same numbers, unformatted, for scripts. */
+/** The same numbers, unformatted, for scripts (JSON.stringify alone leaves C1 and direction characters raw). */
 export function renderJson(q: SpendQuery, reports: readonly UsageReportObject[]): string {
   const { rows, total } = spendRows(reports, q);
   const row = (s: Stats): Stats & { errors: number } => ({ ...s, errors: errorsOf(s) });
-  return `${JSON.stringify({ by: q.by, since: q.since, until: q.today, ...(q.namespace === undefined ? {} : { namespace: q.namespace }), rows: rows.map(([key, s]) => ({ key, ...row(s) })), total: row(total) }, null, 2)}\n`;
+  // Keys are tenants' text: their control and direction characters are escaped, as in the table.
+  return `${printableJson({ by: q.by, since: q.since, until: q.today, ...(q.namespace === undefined ? {} : { namespace: q.namespace }), rows: rows.map(([key, s]) => ({ key, ...row(s) })), total: row(total) }, 2)}\n`;
 }
 
 /** What a refusal means to the person running the command. */
@@ -105,16 +106,48 @@ function refusalText(err: ReadRefused, namespace: string | undefined): string {
   return `reading usagereports ${where} failed (${err.status}): ${err.message}`;
 }
 
+/**
+ * The most one answer of the console may be. A metadata-only list of every namespace's reports is a
+ * few KB a report; past this the command stops, rather than buffer whatever a console (or whatever
+ * answers at that URL) sends until the machine runs out of memory.
+ */
+export const MAX_CONSOLE_ANSWER_BYTES = 256 * 1024 * 1024;
+
 /** Reads through a console (/console/api/k8s/…: the operator's port, or tollgate dev's admin port) with a bearer token. */
-export function consoleReader(url: string, token: string): Reader {
+export function consoleReader(url: string, token: string, maxBytes = MAX_CONSOLE_ANSWER_BYTES): Reader {
   const base = url.replace(/\/+$/, '').replace(/\/console$/, '');
   return async (path, metadataOnly) => {
     const url = `${base}/console/api/k8s${path}${metadataOnly ? `${path.includes('?') ? '&' : '?'}as=metadata` : ''}`;
     const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal: AbortSignal.timeout(60_000) });
-    const text = await res.text();
+    const text = await boundedText(res, maxBytes, path);
     if (!res.ok) throw new ReadRefused(res.status, messageOf(text));
     return JSON.parse(text) as unknown;
   };
+}
+
+/** The answer's body as text, or an error once it passes `maxBytes` (announced or read): the rest is never read. */
+async function boundedText(res: Response, maxBytes: number, path: string): Promise<string> {
+  const tooLarge = (): Error => new Error(`the console's answer to ${path} is larger than ${maxBytes} bytes; stopped reading it`);
+  const announced = Number(res.headers.get('content-length') ?? '0');
+  if (announced > maxBytes) {
+    await res.body?.cancel();
+    throw tooLarge();
+  }
+  if (res.body === null) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
 }
 
 function messageOf(body: string): string {
