@@ -182,3 +182,63 @@ describe('ExactBudgetMirror on a Budget another installation mirrors', () => {
     expect(api.stored.status.conditions).toEqual([accepted, third]);
   });
 });
+
+describe('ExactBudgetMirror when spec.limit.unit changes', () => {
+  // The ledger's keys name the unit, so the count starts at 0 in the new one; the reported mode says
+  // so with a BudgetSpendReset Warning, the exact mode said nothing (the status only showed a drop).
+  const tokens = testBudget({ id: 'team-a/monthly', period: 'Month', unit: 'Tokens', amount: 1000 });
+  const usd = { ...tokens, unit: 'USD' as const, amount: 5 };
+  const thisMonth = { periodStart: '2026-11-01T00:00:00Z', resetsAt: '2026-12-01T00:00:00Z' };
+
+  function owner(api: ReturnType<typeof apiServer>, config: () => ReturnType<typeof testBudget>) {
+    const events: { reason: string; message: string }[] = [];
+    const mirror = new ExactBudgetMirror({
+      redis: { eval: async () => ['0', '0'], disconnect: () => undefined } as unknown as Redis,
+      keyPrefix: 'tollgate:',
+      client: api.client,
+      budgetObjects: () => new Map([[tokens.id, structuredClone(api.stored)]]),
+      budgetConfigs: () => [config()],
+      isLeader: () => true,
+      logger: pino({ level: 'silent' }),
+      installation: OWNER,
+      events: { record: async (_o, _t, reason, message) => void events.push({ reason, message }) },
+      now: () => Date.parse('2026-11-15T12:00:00Z'),
+    });
+    return { mirror, events };
+  }
+
+  it('records one BudgetSpendReset naming what was spent in the old unit, by the write that moves status.unit', async () => {
+    const api = apiServer({ installation: OWNER, spent: 600, unit: 'Tokens', ...thisMonth });
+    let config = tokens;
+    const { mirror, events } = owner(api, () => config);
+    await mirror.sync();
+    expect(events).toEqual([]);
+    config = usd;
+    await mirror.sync();
+    await mirror.sync();
+    expect(api.stored.status).toMatchObject({ spent: 0, remaining: 5, unit: 'USD' });
+    expect(events).toEqual([
+      { reason: 'BudgetSpendReset', message: 'spec.limit.unit changed from Tokens to USD: the 600 Tokens spent this period cannot be counted in USD, so the count starts again at 0 USD' },
+    ]);
+  });
+
+  it('is said by no writer whose write meets another (that one moved the unit and said so), and names no spend of a period before', async () => {
+    const api = apiServer({ installation: OWNER, spent: 600, unit: 'Tokens', ...thisMonth });
+    const { mirror, events } = owner(api, () => usd);
+    // Another leader's write lands between this one's read and its write.
+    api.hooks.beforeWrite = () => {
+      api.hooks.beforeWrite = undefined;
+      api.stored.status = { ...api.stored.status, spent: 0, unit: 'USD' } as typeof api.stored.status;
+      api.bump();
+    };
+    await mirror.sync();
+    await mirror.sync();
+    expect(events).toEqual([]);
+    expect(api.writes).toEqual([]);
+
+    const before = apiServer({ installation: OWNER, spent: 900, unit: 'Tokens', periodStart: '2026-10-01T00:00:00Z', resetsAt: '2026-11-01T00:00:00Z' });
+    const late = owner(before, () => usd);
+    await late.mirror.sync();
+    expect(late.events.map((e) => e.message)).toEqual(['spec.limit.unit changed from Tokens to USD: the 0 Tokens spent this period cannot be counted in USD, so the count starts again at 0 USD']);
+  });
+});

@@ -5,6 +5,7 @@ import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
 import type { Condition } from '../api/common.js';
 import { KubeError, type KubeClient, type KubeObject } from '../kube/kube-client.js';
 import { SHARED_CONDITION, sharedCondition, sharerOf } from './shared-condition.js';
+import { spendResetMessage } from './usage-aggregator.js';
 
 export interface ExactBudgetMirrorOptions {
   redis: Redis;
@@ -19,7 +20,7 @@ export interface ExactBudgetMirrorOptions {
   logger: Logger;
   /** This installation (`<release namespace>/<Lease name>`): a Budget whose status names another is that one's to mirror. */
   installation?: string;
-  /** Events on the Budget (SharedWithAnotherInstallation, when this installation's write turns it True). */
+  /** Events on the Budget (SharedWithAnotherInstallation, when this installation's write turns it True; BudgetSpendReset, when its write moves status.unit). */
   events?: { record(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> };
   intervalMs?: number;
   /**
@@ -244,6 +245,31 @@ export class ExactBudgetMirror {
       resetsAt: period.resetsAt === undefined ? null : rfc3339(period.resetsAt),
       unit: budget.unit,
     };
-    await this.opts.client.request('PATCH', `/apis/tollgate.dev/v1alpha1/namespaces/${namespace}/budgets/${name}/status`, { status }, 'application/merge-patch+json');
+    const from = object.status?.unit;
+    if (from === undefined || from === budget.unit) {
+      await this.opts.client.request('PATCH', `/apis/tollgate.dev/v1alpha1/namespaces/${namespace}/budgets/${name}/status`, { status }, 'application/merge-patch+json');
+      return;
+    }
+    // This write moves status.unit: the count starts again at 0 in the new unit (the ledger's keys
+    // name the unit), which the status alone shows only as a drop. Written over the version read, so
+    // that of the writers that read the old unit (a leader that took over, a pass begun before its
+    // predecessor's write) exactly one moves it and says so; one that meets a conflict reads the
+    // Budget again next pass and finds the unit moved. Before, the exact mode recorded no Event.
+    const resourceVersion = object.metadata.resourceVersion;
+    // What the old unit counted of this period (none when the status was of a period before), as read.
+    const oldSpent = statusFloor({ ...object.status, unit: budget.unit }, budget, period);
+    try {
+      await this.opts.client.request(
+        'PATCH',
+        `/apis/tollgate.dev/v1alpha1/namespaces/${namespace}/budgets/${name}/status`,
+        { ...(resourceVersion === undefined ? {} : { metadata: { resourceVersion } }), status },
+        'application/merge-patch+json',
+      );
+    } catch (err) {
+      if (err instanceof KubeError && err.status === 409) return;
+      throw err;
+    }
+    this.opts.logger.warn({ budget: budget.id, from, to: budget.unit, spent: oldSpent }, 'Budget unit changed: its spend this period starts again at 0');
+    void this.opts.events?.record(object, 'Warning', 'BudgetSpendReset', spendResetMessage(from, budget.unit, oldSpent)).catch(() => undefined);
   }
 }

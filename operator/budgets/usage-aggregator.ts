@@ -106,6 +106,11 @@ interface SpendReset {
 }
 
 /** A report whose records went into a state that was dropped before it was written: not acknowledged. */
+/** The BudgetSpendReset Event's message, in both modes: what was spent in the old unit, and that the count starts again. */
+export function spendResetMessage(from: string, to: string, spent: number): string {
+  return `spec.limit.unit changed from ${from} to ${to}: the ${round(spent)} ${from} spent this period cannot be counted in ${to}, so the count starts again at 0 ${to}`;
+}
+
 export class StaleBudgetStateError extends Error {
   constructor(id: string) {
     super(`Budget ${id}: the status changed under this operator (leadership lost, or another writer changed its spend or appliedThrough); the pod resends`);
@@ -348,7 +353,7 @@ export class UsageAggregator {
     state.reset = undefined;
     // Moved by another writer first: announced by that one.
     if (over.unit !== reset.from) return;
-    const message = `spec.limit.unit changed from ${reset.from} to ${budget.unit}: the ${round(reset.spent)} ${reset.from} spent this period cannot be counted in ${budget.unit}, so the count starts again at 0 ${budget.unit}`;
+    const message = spendResetMessage(reset.from, budget.unit, reset.spent);
     this.opts.logger.warn({ budget: budget.id, from: reset.from, to: budget.unit, spent: reset.spent }, 'Budget unit changed: its spend this period starts again at 0');
     const object = this.opts.budgetObjects().get(budget.id);
     if (object !== undefined) void this.opts.events?.record(object, 'Warning', 'BudgetSpendReset', message).catch(() => undefined);

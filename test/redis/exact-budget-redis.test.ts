@@ -226,7 +226,8 @@ describe('exact budgets in Redis', () => {
   it('starts the count at 0 in the new unit when spec.limit.unit changes mid-period, on the pods and in Budget.status', async () => {
     await admin.flushall();
     let config = testBudget({ id: 'team-a/unit', unit: 'Tokens', amount: 1000, period: 'Month' });
-    const { mirror, status } = mirrorOver(() => config, 'unit', {});
+    const events: { reason: string; message: string }[] = [];
+    const { mirror, status } = mirrorOver(() => config, 'unit', {}, { events });
     const p = await pod('unit');
     // 100 + 300 tokens held, 150 charged, four times: 600 tokens.
     for (let i = 0; i < 4; i++) (await p.admit({ ...ask, budgets: [config] })).settle(usage(0.1));
@@ -239,6 +240,9 @@ describe('exact budgets in Redis', () => {
     await p.stop();
     await mirror.sync();
     expect(status).toMatchObject({ spent: 0.25, remaining: 0.75, unit: 'USD' });
+    // Said once, by the write that moved status.unit, as the reported mode does (before: no Event).
+    await mirror.sync();
+    expect(events).toEqual([{ reason: 'BudgetSpendReset', message: 'spec.limit.unit changed from Tokens to USD: the 600 Tokens spent this period cannot be counted in USD, so the count starts again at 0 USD' }]);
   });
 
   // A hold and its settle picked the period's keys by the pod's own clock: a pod behind at a
