@@ -56,10 +56,12 @@ describe('StreamMeter: the first answer token, and the bound in its result', () 
     expect(m.answerAt).toBe(REASONED_AFTER_ANSWER);
   });
 
-  it('charges the bound only on a stream cut short, marked cut_reasoning_bound', () => {
+  it('charges the bound on a stream without usage: marked cut_reasoning_bound when cut short, missing when it ended normally', () => {
     const m = new StreamMeter(10);
     m.observe(delta({ content: 'abcdefgh' }));
-    expect(m.result(500)).toMatchObject({ usage: { outputTokens: 2 }, estimated: 'missing' });
+    // Ended normally without usage (a server that ignores include_usage): its hidden reasoning counts too.
+    expect(m.result(500)).toMatchObject({ usage: { outputTokens: 502 }, estimated: 'missing' });
+    expect(m.result(0)).toMatchObject({ usage: { outputTokens: 2 }, estimated: 'missing' });
     m.truncated = true;
     expect(m.result(500)).toMatchObject({ usage: { inputTokens: 10, outputTokens: 502 }, estimated: 'cut_reasoning_bound' });
     expect(m.result(0)).toMatchObject({ usage: { outputTokens: 2 }, estimated: 'truncated' });

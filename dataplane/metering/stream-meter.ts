@@ -122,14 +122,16 @@ export class StreamMeter {
   }
 
   /**
-   * What the stream is charged. `hiddenReasoning`: of a stream cut short, a bound on the reasoning
-   * it never showed (metering/reasoning-bound.ts), added to the output estimated from what it showed.
+   * What the stream is charged. `hiddenReasoning`: of a stream without usage (cut short, or ended
+   * by a server that ignores include_usage), a bound on the reasoning it never showed
+   * (metering/reasoning-bound.ts), added to the output estimated from what it showed. A stream cut
+   * short so is marked `cut_reasoning_bound`, one that ended normally stays `missing`.
    */
   result(hiddenReasoning = 0): MeteredUsage {
     if (this.reported !== undefined) return { usage: this.reported };
-    const bounded = hiddenReasoning > 0 && this.truncated && this.problem !== 'invalid';
+    const bounded = hiddenReasoning > 0 && this.problem !== 'invalid';
     const estimate = estimatedUsage(this.promptTokensEstimate, Math.ceil(this.outputBytes / 4) + (bounded ? hiddenReasoning : 0), this.promptAudioEstimate);
-    const estimated = this.problem === 'invalid' ? 'invalid' : bounded ? 'cut_reasoning_bound' : this.truncated ? 'truncated' : 'missing';
+    const estimated = this.problem === 'invalid' ? 'invalid' : !this.truncated ? 'missing' : bounded ? 'cut_reasoning_bound' : 'truncated';
     const partial = this.problem === 'invalid' ? undefined : this.partial;
     if (partial === undefined) return { usage: estimate, estimated };
     // What the upstream counted so far (the real prompt, hidden reasoning) or what was seen of the

@@ -166,6 +166,31 @@ describe('a stream cut short is charged a bound on the reasoning it never showed
     expect(rec?.outputTokens).toBeLessThan(2 + (1_000 * DEFAULT_REASONING_TOKENS_PER_SECOND) / 1000);
   });
 
+  it('a reasoning model whose stream ends normally without usage (a server that ignores include_usage) is charged the bound too, marked missing', async () => {
+    upstream.script({ kind: 'stream', chunks: 3, intervalMs: 0, firstDelayMs: 400, omitUsage: true });
+    const before = records('reasoner').length;
+    const started = Date.now();
+    const stream = await client.chat.completions.create({ model: 'reasoner', stream: true, max_completion_tokens: CAP, messages: [{ role: 'user', content: 'no usage' }] });
+    for await (const _ of stream) void _;
+    const tookMs = Date.now() - started;
+    await until(() => records('reasoner').length > before);
+    const rec = records('reasoner').at(-1);
+    expect(rec).toMatchObject({ estimated: true, estimateReason: 'missing' });
+    expect(rec?.outputTokens).toBeGreaterThanOrEqual((400 * DEFAULT_REASONING_TOKENS_PER_SECOND) / 1000 + 3);
+    expect(rec?.outputTokens).toBeLessThanOrEqual(((tookMs + 50) * DEFAULT_REASONING_TOKENS_PER_SECOND) / 1000 + 3 + 50);
+  });
+
+  it('a model that does not reason, its stream ended without usage, is charged what it showed, as before', async () => {
+    upstream.script({ kind: 'stream', chunks: 3, intervalMs: 0, firstDelayMs: 400, omitUsage: true });
+    const before = records('plain').length;
+    const stream = await client.chat.completions.create({ model: 'plain', stream: true, max_completion_tokens: CAP, messages: [{ role: 'user', content: 'no usage' }] });
+    for await (const _ of stream) void _;
+    await until(() => records('plain').length > before);
+    const rec = records('plain').at(-1);
+    expect(rec).toMatchObject({ estimated: true, estimateReason: 'missing' });
+    expect(rec?.outputTokens).toBeLessThan(20);
+  });
+
   it('a reasoning model whose stream completes with usage is charged that usage', async () => {
     upstream.script({ kind: 'stream', chunks: 3, intervalMs: 0, firstDelayMs: 200, reasoningTokens: 40 });
     const before = records('reasoner').length;

@@ -130,17 +130,18 @@ function meterServed(ctx: RequestContext, next: () => Promise<void>, sink: Usage
 }
 
 /**
- * What a stream used: what it reported, or what it showed; a stream cut short before its usage
- * (client gone or stopped, upstream broken, budget cut) also the bound on what it reasoned unseen.
- * Before, only what it showed: a reasoning model's hidden reasoning was charged nothing.
+ * What a stream used: what it reported, or what it showed; a stream without usage, cut short
+ * (client gone or stopped, upstream broken, budget cut) or ended by a server that ignores
+ * include_usage, also the bound on what it reasoned unseen. Before, only what it showed: a
+ * reasoning model's hidden reasoning was charged nothing.
  */
 function streamUsage(ctx: RequestContext, stream: StreamMeter, outcome: StreamOutcome): MeteredUsage {
-  if (stream.completed || stream.reportedUsage) return stream.result();
+  if (stream.reportedUsage) return stream.result();
   return stream.result(hiddenReasoning(ctx, outcome.target, outcome.sentAt, stream.answerAt, stream.outputTokensSeen));
 }
 
 /**
- * The reasoning a stream cut short may have made unseen (metering/reasoning-bound.ts), for a model
+ * The reasoning a stream without usage may have made unseen (metering/reasoning-bound.ts), for a model
  * that reasons: one whose pricing sets its speed, or one its adapter says reasons unseen on this
  * request; 0 for any other.
  */
