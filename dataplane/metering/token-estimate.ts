@@ -1,4 +1,5 @@
 import type { JsonObject } from '../core/canonical.js';
+import { pdfPages } from './pdf-pages.js';
 
 /**
  * A cheap, tokenizer-free estimate: about four bytes of UTF-8 per token (English text and code;
@@ -49,27 +50,49 @@ const MEDIA_TYPE_TOKEN = /"(?:image_url|input_image|image|input_audio)"/;
  */
 export const AUDIO_BYTES_PER_TOKEN = 1600;
 
+/** The text of one PDF page a provider may bill beside the page's image (see UNREAD_FILE_TOKENS). */
+export const PDF_PAGE_TEXT_TOKENS = 5000;
+
 /**
  * Tokens a file the request names but does not carry (a chat `file` part by `file_id`, a Responses
  * `input_file` by `file_id` or `file_url`) may be billed: its contents are not read. Providers bill
  * a PDF by its pages, each as its text and an image of it: OpenAI up to 100 pages a request, Claude
- * 100 (600 on 1M-token models), Gemini 1,000 at 258 to 560 a page. 100 pages at 10,000 (an image at IMAGE_TOKENS and 5,000 of text) is
- * 1,000,000. Budgets hold it clamped to what the target's context window leaves of the prompt
- * (a prompt past the window is refused, not billed); it is not in the prompt estimate itself, which
- * rate limits and the context-window check also read.
+ * 100 (600 on 1M-token models), Gemini 1,000 at 258 to 560 a page. 100 pages at 10,000 (an image
+ * at IMAGE_TOKENS and PDF_PAGE_TEXT_TOKENS of text) is 1,000,000. Budgets hold it clamped to what
+ * the target's context window leaves of the prompt (a prompt past the window is refused, not
+ * billed); it is not in the prompt estimate itself, which rate limits and the context-window check
+ * also read. An inline PDF whose pages cannot be counted (pdf-pages.ts) is held so too.
  */
 export const UNREAD_FILE_TOKENS = 1_000_000;
 
-/** Whether a part names a file whose contents are elsewhere (see UNREAD_FILE_TOKENS); inline file data is counted as its text. */
-function isUnreadFile(part: JsonObject): boolean {
-  switch (part.type) {
-    case 'file':
-      return !isObject(part.file) || typeof part.file.file_data !== 'string';
-    case 'input_file':
-      return typeof part.file_data !== 'string';
-    default:
-      return false;
+/** A file part's inline data (chat `file.file_data`, Responses `file_data`), if it carries any. */
+function inlineFileData(part: JsonObject): string | undefined {
+  const data = part.type === 'file' ? (isObject(part.file) ? part.file.file_data : undefined) : part.type === 'input_file' ? part.file_data : undefined;
+  return typeof data === 'string' ? data : undefined;
+}
+
+/** Whether a part is a file part (chat `file`, Responses `input_file`). */
+const isFilePart = (part: JsonObject): boolean => part.type === 'file' || part.type === 'input_file';
+
+/**
+ * What an inline PDF is estimated at besides its base64 text (which counts as text, bytes / 4, as
+ * every value does): each page's image at IMAGE_TOKENS.other, and its text at PDF_PAGE_TEXT_TOKENS
+ * a page where that is more than the base64 text. Before, the base64 text only: a compact page of
+ * 3 KB was about 1,000 tokens, and is billed an image of up to 3,779 (OpenAI) or ~1,600 to 5,000
+ * (Claude) besides its text. Counted as image tokens: the context-window guard, which counts images
+ * from below, reads the base64 text only, as before. A PDF whose pages cannot be counted is told as
+ * a file not read (UNREAD_FILE_TOKENS); any other data counts as its text only.
+ */
+function inlinePdf(data: string, media: MediaTokens): void {
+  const pages = pdfPages(data);
+  if (pages === undefined) return;
+  if (pages === 0) {
+    media.files++;
+    return;
   }
+  const extra = pages * IMAGE_TOKENS.other + Math.max(0, pages * PDF_PAGE_TEXT_TOKENS - Math.ceil(data.length / 4));
+  media.tokens += extra;
+  media.imageTokens += extra;
 }
 
 function audioTokens(part: JsonObject): number | undefined {
@@ -90,7 +113,7 @@ function imageTokens(part: JsonObject): number {
 /**
  * Serialises a billed part with every image and audio part replaced by a placeholder: they are
  * counted at IMAGE_TOKENS and by AUDIO_BYTES_PER_TOKEN instead of as their base64 text (which
- * providers do not bill as text). Other binary parts (file data) count as text: an over-estimate.
+ * providers do not bill as text). Other binary parts (file data) count as text.
  */
 function billedJson(value: unknown, media: MediaTokens): string {
   // Without a media type anywhere in it (JSON.stringify writes each string one way only), the
@@ -115,7 +138,7 @@ interface MediaTokens {
   tokens: number;
   audio: number;
   files: number;
-  /** Of tokens, what images were allowed (IMAGE_TOKENS), and how many images. */
+  /** Of tokens, what images (IMAGE_TOKENS) and inline PDFs' pages were allowed, and how many images. */
   imageTokens: number;
   images: number;
 }
@@ -169,7 +192,11 @@ function valueBytes(value: unknown, media: MediaTokens): number {
       media.imageTokens += image;
       media.images++;
       payload = IMAGE_PAYLOAD[value.type];
-    } else if (isUnreadFile(value)) media.files++;
+    } else if (isFilePart(value)) {
+      const data = inlineFileData(value);
+      if (data === undefined) media.files++;
+      else inlinePdf(data, media);
+    }
   }
   let bytes = 0;
   for (const key in value) if (key !== payload && (payload === undefined || key !== 'type')) bytes += valueBytes(value[key], media);
@@ -182,7 +209,8 @@ function valueBytes(value: unknown, media: MediaTokens): number {
  * every value in every message (text, roles, names, tool calls and their arguments, tool results)
  * plus 3 tokens a message and 3 for the reply, plus bytes / 4 of the JSON of tool definitions,
  * tool_choice, response_format and output_config schemas; each image at IMAGE_TOKENS and audio by
- * AUDIO_BYTES_PER_TOKEN, never as base64 text. Completions and embeddings: text at bytes / 4,
+ * AUDIO_BYTES_PER_TOKEN, never as base64 text; an inline PDF as its base64 text and its pages
+ * (inlinePdf). Completions and embeddings: text at bytes / 4,
  * token-id arrays one token per id. Anthropic requests are estimated in their canonical form,
  * where the system prompt is a message. `audio`, when given, is told how many of them are audio
  * (input_audio parts): an estimate charged for them prices those at the audio price; and how many
@@ -200,7 +228,7 @@ export function estimatePromptTokens(body: JsonObject, audio?: PromptParts): num
     if (audio !== undefined) {
       audio.tokens = media.audio;
       if (media.files > 0) audio.unreadFiles = media.files;
-      if (media.images > 0) audio.windowTokens = tokens - media.imageTokens + media.images * IMAGE_WINDOW_TOKENS;
+      if (media.imageTokens > 0) audio.windowTokens = tokens - media.imageTokens + media.images * IMAGE_WINDOW_TOKENS;
     }
     return tokens;
   }
