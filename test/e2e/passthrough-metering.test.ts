@@ -278,6 +278,28 @@ describe('pass-through metering of requests that run a model', () => {
     }
   });
 
+  it("a gpt-image edit whose upstream never answered by the timeout: its form's input images are charged too, as image input", async () => {
+    // The upstream bills each input image (up to 6,240 more tokens with input_fidelity high). Before, none of them was charged or held.
+    const before = gateway.usage.records.length;
+    upstream.hang = true;
+    try {
+      const form = new FormData();
+      form.append('model', 'img-short');
+      form.append('prompt', 'paint it blue');
+      form.append('image[]', new Blob([Buffer.alloc(64, 1)], { type: 'image/png' }), 'a.png');
+      form.append('image[]', new Blob([Buffer.alloc(64, 2)], { type: 'image/png' }), 'b.png');
+      form.append('mask', new Blob([Buffer.alloc(64, 3)], { type: 'image/png' }), 'mask.png');
+      const res = await fetch(`${gateway.url}/v1/images/edits`, { method: 'POST', headers: { 'x-tollgate-model': 'img-short' }, body: form });
+      expect(res.status).toBe(504);
+      const records = await recordsAfter(before);
+      // Three input images at 7,000 tokens each; the form's other fields are not read: one high image of the auto size (10,650).
+      expect(records).toMatchObject([{ routeId: 'default/img-short', estimated: true, estimateReason: 'lost_attempt', inputTokens: 21_000, outputTokens: 10_650 }]);
+      expect(records[0]?.costUsd).toBeCloseTo((21_000 * 5 + 10_650 * 40) / 1e6, 8);
+    } finally {
+      upstream.hang = false;
+    }
+  });
+
   it('an answer that never comes after its client left: charged once, at the route total timeout, its hold released', async () => {
     const before = gateway.usage.records.length;
     upstream.hang = true;

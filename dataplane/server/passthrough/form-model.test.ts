@@ -9,7 +9,7 @@ async function encode(form: FormData): Promise<{ bytes: Buffer; type: string }> 
   return { bytes: Buffer.from(await res.arrayBuffer()), type: res.headers.get('content-type') ?? '' };
 }
 
-async function rewrite(bytes: Buffer, type: string, model: string, piece: number): Promise<{ out: Buffer; named: string[] }> {
+async function rewrite(bytes: Buffer, type: string, model: string, piece: number): Promise<{ out: Buffer; named: string[]; inputImages: number }> {
   const boundary = modelFormBoundary('/v1/audio/transcriptions', type);
   if (boundary === undefined) throw new Error('no boundary');
   const rewriter = new FormModelRewriter(boundary, model);
@@ -20,7 +20,7 @@ async function rewrite(bytes: Buffer, type: string, model: string, piece: number
     Readable.from(pieces).pipe(rewriter).on('data', (c: Buffer) => out.push(c)).on('end', resolve).on('error', reject);
     rewriter.on('error', reject);
   });
-  return { out: Buffer.concat(out), named: rewriter.named };
+  return { out: Buffer.concat(out), named: rewriter.named, inputImages: rewriter.inputImages };
 }
 
 describe('FormModelRewriter', () => {
@@ -39,6 +39,18 @@ describe('FormModelRewriter', () => {
     const file = parsed.get('file') as File;
     expect(file.name).toBe('a.wav');
     expect(Buffer.from(await file.arrayBuffer()).equals(audio)).toBe(true);
+  });
+
+  it("counts an edit form's input images (image, image[], mask), whatever its pieces", async () => {
+    const form = new FormData();
+    form.append('model', 'gpt-image-1');
+    form.append('prompt', 'an image of a mask');
+    form.append('image[]', new Blob([randomBytes(3000)]), 'a.png');
+    form.append('image[]', new Blob([randomBytes(3000)]), 'b.png');
+    form.append('mask', new Blob([randomBytes(3000)]), 'm.png');
+    form.append('image', new Blob([randomBytes(10)]), 'c.png');
+    const { bytes, type } = await encode(form);
+    for (const piece of [1, 7, 1 << 20]) expect((await rewrite(bytes, type, 'gpt-image-1', piece)).inputImages).toBe(4);
   });
 
   it('rewrites every model field (a second one cannot slip past) and leaves a file named model alone', async () => {

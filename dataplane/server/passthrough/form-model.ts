@@ -47,6 +47,8 @@ export class FormModelRewriter extends Transform {
   private readonly value: Buffer;
   /** The models the form named, as sent. */
   readonly named: string[] = [];
+  /** The input images the form carried (parts named `image`, `image[]` or `mask`): an edit bills each as image input tokens. */
+  inputImages = 0;
 
   constructor(boundary: string, model: string) {
     super();
@@ -128,7 +130,9 @@ export class FormModelRewriter extends Transform {
             if (buf.length > MAX_PART_HEADERS) throw malformed(`a part's headers are longer than ${MAX_PART_HEADERS} bytes`);
             return;
           }
-          const isModel = end > 0 && namesModelField(buf.toString('latin1', 0, end));
+          const field = end > 0 ? formField(buf.toString('latin1', 0, end)) : undefined;
+          const isModel = field !== undefined && field.name === 'model' && !field.file;
+          if (field !== undefined && INPUT_IMAGE_FIELDS.has(field.name)) this.inputImages++;
           this.pass(end + HEADERS_END.length);
           this.state = isModel ? 'model' : 'body';
           continue;
@@ -147,8 +151,11 @@ export class FormModelRewriter extends Transform {
   }
 }
 
-/** A part whose Content-Disposition is `form-data; name="model"` without a filename (a field, not a file). */
-function namesModelField(headers: string): boolean {
+/** The fields of an images edit form that carry an input image (OpenAI's `image`, `image[]`, and its `mask`). */
+const INPUT_IMAGE_FIELDS = new Set(['image', 'image[]', 'mask']);
+
+/** A part's Content-Disposition name, and whether it is a file (has a filename); undefined without one. */
+function formField(headers: string): { name: string; file: boolean } | undefined {
   for (const line of headers.split('\r\n')) {
     const colon = line.indexOf(':');
     if (colon === -1 || line.slice(0, colon).trim().toLowerCase() !== 'content-disposition') continue;
@@ -159,7 +166,8 @@ function namesModelField(headers: string): boolean {
       const raw = param.slice(eq + 1).trim();
       params.set(param.slice(0, eq).trim().toLowerCase(), raw.startsWith('"') && raw.endsWith('"') && raw.length >= 2 ? raw.slice(1, -1) : raw);
     }
-    return params.get('name') === 'model' && !params.has('filename') && !params.has('filename*');
+    const name = params.get('name');
+    return name === undefined ? undefined : { name, file: params.has('filename') || params.has('filename*') };
   }
-  return false;
+  return undefined;
 }

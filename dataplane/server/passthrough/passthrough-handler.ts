@@ -402,6 +402,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       const evalRun = createsEvalRun(req.method ?? 'GET', path) && evalRunModel(json) !== undefined;
       // A streamed upload goes to one target only: its bytes are counted once.
       const uploaded = { bytes: 0 };
+      /** The form as it streamed to the last target (its input images: what an edit that timed out is charged for). */
+      let form: FormModelRewriter | undefined;
       const bodyFor = (to: ForwardTarget): { body: Readable; length?: number; resized?: true } => {
         // The target's model, as this upstream names it in a body (Azure's v1 API: the deployment).
         const model = to.forwarding.bodyModel?.(path, to.at) ?? to.target.model;
@@ -416,7 +418,10 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         if (!hasBody(req)) return { body: Readable.from([]) };
         const upload = req.pipe(onError(new UploadLimit(maxUpload, uploaded)));
         // The form names the model that runs: the target's, as for a JSON body.
-        if (formBoundary !== undefined) return { body: upload.pipe(onError(new FormModelRewriter(formBoundary, model))), resized: true };
+        if (formBoundary !== undefined) {
+          form = new FormModelRewriter(formBoundary, model);
+          return { body: upload.pipe(onError(form)), resized: true };
+        }
         return { body: upload };
       };
       /** A body stream that fails (too large, malformed) ends the request with its error. */
@@ -505,7 +510,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         const prompt = promptUsage(promptTokens + unreadFileTokens(route, promptTokens, unreadFiles, target));
         if (reason !== 'lost_attempt') return prompt;
         if (held !== undefined) prompt.outputTokens = held.maxOutputTokens;
-        const images = (pricing.imageOutputPerMTok ?? pricing.outputPerMTok) > 0 ? lostImageUsage(path, json) : undefined;
+        const images = (pricing.imageOutputPerMTok ?? pricing.outputPerMTok) > 0 ? lostImageUsage(path, json, form?.inputImages) : undefined;
         return images ?? prompt;
       };
       /**

@@ -129,12 +129,30 @@ export const PARTIAL_IMAGE_TOKENS = 100;
 const IMAGE_SIZE = /^(\d{2,5})x(\d{2,5})$/;
 
 /**
+ * Image input tokens one input image of an edit may be billed at most (gpt-image): OpenAI's
+ * published counts with `input_fidelity: high` are 4,160 more for a square image and 6,240 more for
+ * 1024×1536, besides its low-fidelity tokens (65 + 129 a 512 px tile, two tiles at most): 6,563,
+ * rounded up. Before, an edit's input images were neither held nor charged when its answer never came.
+ */
+export const EDIT_INPUT_IMAGE_TOKENS = 7000;
+/** The most input images an edit takes (gpt-image: 16 images and a mask): what a form not yet read is held at. */
+export const MAX_EDIT_INPUT_IMAGES = 17;
+
+/** An edit's input images: a JSON body's `images` (and `mask`), else those its form carried (`formImages`, counted as it streamed), else the most an edit takes. */
+function editInputImages(body: JsonObject, formImages: number | undefined): number {
+  if (Array.isArray(body.images)) return Math.min(MAX_EDIT_INPUT_IMAGES, body.images.length + (body.mask === undefined || body.mask === null ? 0 : 1));
+  return formImages ?? MAX_EDIT_INPUT_IMAGES;
+}
+
+/**
  * The tokens an images request (generation or edit) may be billed at most when its answer never
  * came: its prompt's text as input, and per image asked for (`n`) IMAGE_OUTPUT_TOKENS_PER_MP of its
- * `size` at its `quality`, plus its partial images, as image output. Undefined for another path. A
- * form (an edit) is not read: one image, high, of the auto size; its input images are not counted.
+ * `size` at its `quality`, plus its partial images, as image output; an edit's input images at
+ * EDIT_INPUT_IMAGE_TOKENS each, as image input (`formImages`: those its multipart form carried, once
+ * it has streamed; before, the most an edit takes). Undefined for another path. A form's other
+ * fields are not read: one image, high, of the auto size.
  */
-export function lostImageUsage(path: string, request: unknown): Usage | undefined {
+export function lostImageUsage(path: string, request: unknown, formImages?: number): Usage | undefined {
   if (path !== '/v1/images/generations' && path !== '/v1/images/edits') return undefined;
   const body = isObject(request) ? request : {};
   const images = requestUnits(path, request).images;
@@ -143,7 +161,10 @@ export function lostImageUsage(path: string, request: unknown): Usage | undefine
   const area = size === null ? AUTO_IMAGE_AREA : Math.min(MAX_IMAGE_AREA, (Number(size[1]) * Number(size[2])) / (1024 * 1024));
   const partials = typeof body.partial_images === 'number' && Number.isInteger(body.partial_images) ? Math.min(3, Math.max(0, body.partial_images)) : 0;
   const outputTokens = images * (Math.ceil(IMAGE_OUTPUT_TOKENS_PER_MP[quality] * area) + partials * PARTIAL_IMAGE_TOKENS);
-  return { inputTokens: typeof body.prompt === 'string' ? estimateTokens(body.prompt) : 0, outputTokens, cachedInputTokens: 0, imageOutputTokens: outputTokens };
+  const prompt = typeof body.prompt === 'string' ? estimateTokens(body.prompt) : 0;
+  if (path !== '/v1/images/edits') return { inputTokens: prompt, outputTokens, cachedInputTokens: 0, imageOutputTokens: outputTokens };
+  const inputImages = editInputImages(body, formImages) * EDIT_INPUT_IMAGE_TOKENS;
+  return { inputTokens: prompt + inputImages, outputTokens, cachedInputTokens: 0, imageInputTokens: inputImages, imageOutputTokens: outputTokens };
 }
 
 /**

@@ -7,7 +7,7 @@ import { openAiPathForwarding } from '../../providers/shared/openai-paths.js';
 import type { AdapterTarget } from '../../providers/types.js';
 import { unitCostUsd } from '../../metering/cost.js';
 import { createsUpstream, passThroughPath } from './passthrough-paths.js';
-import { answerUnits, lostImageUsage, passThroughUsage, promptTokensOf, requestUnits } from './passthrough-usage.js';
+import { answerUnits, EDIT_INPUT_IMAGE_TOKENS, lostImageUsage, MAX_EDIT_INPUT_IMAGES, passThroughUsage, promptTokensOf, requestUnits } from './passthrough-usage.js';
 import { IMAGE_TOKENS, type PromptParts } from '../../metering/token-estimate.js';
 import { passThroughRoute } from './passthrough-route.js';
 import { buildRuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
@@ -207,6 +207,14 @@ describe('pass-through usage', () => {
     expect(usage?.imageOutputTokens).toBe(usage?.outputTokens);
     // An edit's form is not read: one high image of the auto size.
     expect(lostImageUsage('/v1/images/edits', undefined)?.outputTokens).toBe(out({ prompt: 'p' }));
+    // Its input images, as image input: before its form streamed, the most an edit takes (16 and a mask); after, those it carried; a JSON edit's `images` and mask.
+    expect(lostImageUsage('/v1/images/edits', undefined)).toMatchObject({ inputTokens: MAX_EDIT_INPUT_IMAGES * EDIT_INPUT_IMAGE_TOKENS, imageInputTokens: MAX_EDIT_INPUT_IMAGES * EDIT_INPUT_IMAGE_TOKENS });
+    expect(lostImageUsage('/v1/images/edits', undefined, 2)).toMatchObject({ inputTokens: 2 * EDIT_INPUT_IMAGE_TOKENS, imageInputTokens: 2 * EDIT_INPUT_IMAGE_TOKENS });
+    expect(lostImageUsage('/v1/images/edits', { prompt: 'abcd', images: [{ image_url: 'https://x.test/a.png' }, { file_id: 'file-1' }], mask: { file_id: 'file-2' } })).toMatchObject({ inputTokens: 1 + 3 * EDIT_INPUT_IMAGE_TOKENS, imageInputTokens: 3 * EDIT_INPUT_IMAGE_TOKENS });
+    // OpenAI's high-fidelity input image (6,240 more at 1024×1536, besides its low-fidelity tiles) is under the bound.
+    expect(EDIT_INPUT_IMAGE_TOKENS).toBeGreaterThanOrEqual(6240 + 65 + 2 * 129);
+    // A generation has no input images.
+    expect(lostImageUsage('/v1/images/generations', { prompt: 'abcd' })?.imageInputTokens).toBeUndefined();
     expect(lostImageUsage('/v1/audio/speech', { input: 'x' })).toBeUndefined();
   });
 
