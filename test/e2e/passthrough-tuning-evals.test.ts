@@ -167,6 +167,26 @@ describe('fine-tuning jobs and eval runs: held and charged their worst case', ()
     expect((await on('judge').evals.create({ name: 'g', data_source_config: config, testing_criteria: [{ type: 'string_check', name: 'ok', input: '{{sample.output_text}}', operation: 'eq', reference: 'a' }] })).object).toBe('eval');
   });
 
+  it('a run of an eval made outside the gateway whose graders run a model is refused with 400 (the eval read with the Provider\'s key), and nothing runs', async () => {
+    const config = { type: 'custom', item_schema: { type: 'object' } };
+    const grader = { type: 'score_model', name: 's', model: 'o3', input: [{ role: 'user', content: 'score {{sample.output_text}}' }] };
+    upstream.objects.evals.set('eval_outside_multi', { id: 'eval_outside_multi', object: 'eval', name: 'x', data_source_config: config, testing_criteria: [{ type: 'multi', name: 'm', graders: { a: { type: 'string_check', name: 'a', input: 'x', operation: 'eq', reference: 'x' }, b: grader }, calculate_output: 'a + b' }] });
+    upstream.objects.evals.set('eval_outside_label', { id: 'eval_outside_label', object: 'eval', name: 'x', data_source_config: config, testing_criteria: [{ type: 'label_model', name: 'l', model: 'gpt-4o', input: [], labels: ['a'], passing_labels: ['a'] }] });
+    const sent = posted(/\/runs$/).length;
+    const given = { type: 'jsonl' as const, source: { type: 'file_content' as const, content: [{ item: {}, sample: { output_text: 'x' } }] } };
+    const multi = (await on('judge').evals.runs.create('eval_outside_multi', { data_source: given }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(multi).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(multi.code).toBe('model_grader_not_supported');
+    expect(multi.message).toContain("eval eval_outside_multi's testing_criteria has a score_model grader");
+    expect(upstream.requests.findLast((r) => r.method === 'GET' && r.url === '/v1/evals/eval_outside_multi')?.headers.authorization).toBe('Bearer sk-upstream');
+    const label = (await on('judge').evals.runs.create('eval_outside_label', { data_source: { type: 'completions', model: 'judge', input_messages: template, source: { type: 'file_content', content: [{ item: { question: 'q' } }] } } }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(label.code).toBe('model_grader_not_supported');
+    const missing = (await on('judge').evals.runs.create('eval_nowhere', { data_source: given }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(missing.code).toBe('eval_not_found');
+    expect(posted(/\/runs$/).length).toBe(sent);
+  });
+
   it('an eval run whose worst case a Budget cannot hold is refused with 429 budget_exceeded, and nothing runs', async () => {
     const id = await evaluation('judge-tight');
     // 40 items × 4,096 output tokens (the route's default cap) × $0.6/M ≈ $0.1 against $0.01.

@@ -7,7 +7,9 @@ import { isObject } from '../../providers/shared/json-guards.js';
 import { outputCap } from '../../governance/admission.js';
 import { dearestInputPrice, dearestOutputPrice, roundedUp } from '../../metering/cost.js';
 import { estimateTokens } from '../../metering/token-estimate.js';
-import { type InputFileLimits, type LineSink, readInputFile } from './input-file.js';
+import { MAX_JSON_DEPTH } from '../body/json-body.js';
+import { jsonTextShapeProblem } from '../../core/json-shape.js';
+import { firstAnswer, type InputFileLimits, type LineSink, readBounded, readInputFile } from './input-file.js';
 import { passThroughPath } from './passthrough-paths.js';
 import type { ForwardTarget } from './passthrough-route.js';
 import type { CreationWorstCase } from './worst-case-admission.js';
@@ -58,17 +60,63 @@ function modelGrader(value: unknown): string | undefined {
  * /v1/fine_tuning/alpha/graders endpoints would. Before, such an eval was created, and each of its
  * runs executed the grader's model (any model of the account) charged only as an API call.
  */
-export function refuseModelGraders(json: unknown): void {
+export function refuseModelGraders(json: unknown, storedEval?: string): void {
   const criteria = isObject(json) ? json.testing_criteria : undefined;
   const found = modelGrader(criteria);
   if (found === undefined) return;
+  // A run's body does not hold the criteria: the stored eval's do (it was made outside the gateway, or before it checked them).
+  const whose = storedEval === undefined ? 'testing_criteria' : `eval ${storedEval}'s testing_criteria`;
   throw new GatewayError(
     400,
     'model_grader_not_supported',
     'invalid_request_error',
-    `testing_criteria has a ${found} grader, which runs a model on every item of every run, upstream, where the gateway can neither check nor charge it: not served (string_check, text_similarity and python graders are)`,
-    { param: 'testing_criteria' },
+    `${whose} has a ${found} grader, which runs a model on every item of every run, upstream, where the gateway can neither check nor charge it: not served (string_check, text_similarity and python graders are)`,
+    storedEval === undefined ? { param: 'testing_criteria' } : {},
   );
+}
+
+export const storedEvalErrors = {
+  notFound: (id: string): GatewayError => new GatewayError(404, 'eval_not_found', 'invalid_request_error', `eval ${id} was not found at the route's targets`),
+  tooLarge: (id: string, limit: number): GatewayError =>
+    new GatewayError(413, 'eval_too_large', 'invalid_request_error', `eval ${id} is larger than ${limit} bytes, the gateway's limit on a request body, which bounds what it reads of the eval to check its graders`),
+  unreadable: (id: string, why: readonly string[]): GatewayError => new GatewayError(502, 'eval_unreadable', 'server_error', `eval ${id} could not be read to check its graders: ${why.join('; ')}`),
+};
+
+/**
+ * Refuses a run of an eval whose testing criteria run a model (refuseModelGraders): the run's body
+ * names only the eval, so the eval is read first (`GET /v1/evals/{id}` from the route's targets, with
+ * the Provider's key, bounded by the gateway's limit on a request body, as many JSON elements and
+ * levels, and the route's total timeout). An eval made through the gateway was checked when it was
+ * made; one made outside it (or before the gateway checked them) was not, and each run executed its
+ * graders' models uncharged.
+ */
+export async function refuseStoredModelGraders(
+  path: string,
+  targets: readonly ForwardTarget[],
+  limits: { maxLineBytes: number; maxJsonElements: number; deadline: number },
+  agents: { http: HttpAgent; https: HttpsAgent },
+): Promise<void> {
+  // `/v1/evals/{id}/runs`: the id was checked as one (passThroughPath), and becomes a path upstream.
+  const id = path.split('/')[3] ?? '';
+  const found = await firstAnswer(targets, `/v1/evals/${id}`, limits.deadline, agents);
+  if (found === undefined) throw storedEvalErrors.notFound(id);
+  if (Array.isArray(found)) throw storedEvalErrors.unreadable(id, found.length === 0 ? ['no target of the route serves evals'] : found);
+  if (Number(found.headers['content-length'] ?? 0) > limits.maxLineBytes) {
+    found.destroy();
+    throw storedEvalErrors.tooLarge(id, limits.maxLineBytes);
+  }
+  const read = await readBounded(found, limits.maxLineBytes, limits.deadline);
+  if (!Buffer.isBuffer(read)) throw read.tooLarge ? storedEvalErrors.tooLarge(id, limits.maxLineBytes) : storedEvalErrors.unreadable(id, [read.why]);
+  const text = read.toString('utf8');
+  // modelGrader walks the eval as deep as it nests: bounded as a request body is.
+  if (jsonTextShapeProblem(text, MAX_JSON_DEPTH, limits.maxJsonElements) !== undefined) throw storedEvalErrors.unreadable(id, [`it is nested deeper than ${MAX_JSON_DEPTH} levels or has more than ${limits.maxJsonElements} objects, arrays and members`]);
+  let stored: unknown;
+  try {
+    stored = JSON.parse(text);
+  } catch {
+    throw storedEvalErrors.unreadable(id, ['it is not JSON']);
+  }
+  refuseModelGraders(stored, id);
 }
 
 export const evalRunErrors = {

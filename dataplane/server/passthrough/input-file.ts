@@ -75,6 +75,24 @@ export async function readInputFile(
   const path = `/v1/files/${file.id}/content`;
   // The id becomes a path upstream: only what the files endpoint itself takes as one (passthrough-paths.ts ID).
   if (passThroughPath(path)?.route !== '/v1/files/{id}/content') throw inputFileErrors.badFileId(file);
+  const found = await firstAnswer(targets, path, limits.deadline, agents);
+  if (found === undefined) throw inputFileErrors.notFound(file);
+  if (Array.isArray(found)) throw inputFileErrors.unreadable(file, found.length === 0 ? ['no target of the route serves files'] : found);
+  const res = found;
+  if (Number(res.headers['content-length'] ?? 0) > limits.maxFileBytes) {
+    res.destroy();
+    throw inputFileErrors.tooLarge(file, limits.maxFileBytes);
+  }
+  return splitLines(res, file, limits, lines);
+}
+
+/**
+ * GETs `path` (an OpenAI path) from the route's targets in order, with the Provider's credentials,
+ * until one answers 200 as it is (not compressed): that answer, to be read and bounded by the
+ * caller. Undefined when the targets that were reached all answered 404; else why none could be
+ * read (empty when no target serves the path).
+ */
+export async function firstAnswer(targets: readonly ForwardTarget[], path: string, deadline: number, agents: { http: HttpAgent; https: HttpsAgent }): Promise<IncomingMessage | string[] | undefined> {
   const failures: string[] = [];
   let missing = false;
   for (const to of targets) {
@@ -85,7 +103,7 @@ export async function readInputFile(
       failures.push(`${to.target.providerId}: ${refused.message}`);
       continue;
     }
-    const left = limits.deadline - Date.now();
+    const left = deadline - Date.now();
     if (left < 1) {
       failures.push(`${to.target.providerId}: the route's total timeout ran out`);
       break;
@@ -110,14 +128,10 @@ export async function readInputFile(
       failures.push(`${to.target.providerId} sent it ${encoding}-encoded, though asked for it as it is`);
       continue;
     }
-    if (Number(res.headers['content-length'] ?? 0) > limits.maxFileBytes) {
-      res.destroy();
-      throw inputFileErrors.tooLarge(file, limits.maxFileBytes);
-    }
-    return splitLines(res, file, limits, lines);
+    return res;
   }
-  if (missing && failures.length === 0) throw inputFileErrors.notFound(file);
-  throw inputFileErrors.unreadable(file, failures.length === 0 ? ['no target of the route serves files'] : failures);
+  if (missing && failures.length === 0) return undefined;
+  return failures;
 }
 
 function get(url: URL, headers: Record<string, string>, agent: HttpAgent | HttpsAgent, timeoutMs: number): Promise<IncomingMessage> {
@@ -184,5 +198,34 @@ export function splitLines(res: Readable, file: InputFile, limits: InputFileLimi
     });
     res.once('close', () => stop(inputFileErrors.unreadable(file, ['its answer broke off'])));
     res.once('error', (err) => stop(inputFileErrors.unreadable(file, [err.message])));
+  });
+}
+
+/**
+ * Reads a whole answer of at most `maxBytes` before `deadline`: its bytes, or why it could not be
+ * read (too large, too slow, broken off). For a small JSON object of the account (an eval), not a file.
+ */
+export function readBounded(res: Readable, maxBytes: number, deadline: number): Promise<Buffer | { tooLarge: boolean; why: string }> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    let total = 0;
+    let done = false;
+    const stop = (result: Buffer | { tooLarge: boolean; why: string }): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (!Buffer.isBuffer(result)) res.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => stop({ tooLarge: false, why: "the route's total timeout ran out while it was read" }), Math.max(1, deadline - Date.now()));
+    res.on('data', (chunk: Buffer) => {
+      if (done) return;
+      total += chunk.length;
+      if (total > maxBytes) return stop({ tooLarge: true, why: `it is larger than ${maxBytes} bytes` });
+      parts.push(chunk);
+    });
+    res.once('end', () => stop(Buffer.concat(parts)));
+    res.once('close', () => stop({ tooLarge: false, why: 'its answer broke off' }));
+    res.once('error', (err) => stop({ tooLarge: false, why: err.message }));
   });
 }

@@ -40,7 +40,7 @@ import { unreadFileTokens, worstCase } from '../../governance/budget/budget-admi
 import type { PromptParts } from '../../metering/token-estimate.js';
 import { batchWorstCase, createsBatch } from './batch-admission.js';
 import { createsFineTuningJob, fineTuningWorstCase } from './fine-tuning-admission.js';
-import { createsEvalRun, definesEval, evalRunModel, evalRunWorstCase, refuseModelGraders } from './eval-run-admission.js';
+import { createsEvalRun, definesEval, evalRunModel, evalRunWorstCase, refuseModelGraders, refuseStoredModelGraders } from './eval-run-admission.js';
 import { admitWorstCase, type CreationWorstCase } from './worst-case-admission.js';
 
 /**
@@ -457,6 +457,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         if (createsBatch(method, path) || createsFineTuningJob(method, path) || createsEvalRun(method, path)) {
           // Bounded: a file by the route's maxUploadBytes, a line as a request body is, the time by the route's total timeout.
           const bounds = { maxFileBytes: maxUpload, maxLineBytes: deps.bodyLimits.maxBodyBytes, maxJsonElements: deps.bodyLimits.maxJsonElements, deadline: Date.now() + route.timeouts.totalMs };
+          // Every run runs the eval's graders, whatever its data source: an eval made outside the gateway is checked here.
+          if (createsEvalRun(method, path)) await refuseStoredModelGraders(path, targets, bounds, agentsNow());
           created = createsBatch(method, path)
             ? await batchWorstCase(json, route, targets, bounds, agentsNow())
             : createsFineTuningJob(method, path)
