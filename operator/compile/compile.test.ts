@@ -109,6 +109,33 @@ describe('compile', () => {
     expect(status(statuses, 'ModelRoute', 'claude-only').Accepted).toMatchObject({ status: 'True' });
   });
 
+  it('says, on a route listing fine_tuning, which targets cannot price a job: PassThroughServed=False TrainingUnpriced naming them', () => {
+    // Before, the route loaded as served; every job on it was refused with 400 training_unpriced.
+    const trained = provider('trained', { type: 'openai', credentials: { secretRef: { name: 'openai', key: 'apiKey' } }, models: [{ name: 'gpt-4o-mini', pricing: { input: 0.15, output: 0.6, training: 3 } }] });
+    const claude = provider('claude', { type: 'anthropic' });
+    const tune = (name: string, targets: { providerRef: { name: string }; model: string }[], endpoints: ('fine_tuning' | 'rerank' | 'files')[]) => route(name, { model: name, targets, passThrough: { endpoints } });
+    const { statuses } = compile(input({
+      providers: [openai, trained, claude],
+      routes: [
+        tune('ft-unpriced', [{ providerRef: { name: 'trained' }, model: 'gpt-4o-mini' }, { providerRef: { name: 'openai' }, model: 'gpt-4o' }], ['fine_tuning', 'files']),
+        // A target that does not forward fine-tuning calls (Anthropic) is not asked for a training price.
+        tune('ft-priced', [{ providerRef: { name: 'trained' }, model: 'gpt-4o-mini' }, { providerRef: { name: 'claude' }, model: 'claude-sonnet-4' }], ['fine_tuning']),
+        tune('ft-both', [{ providerRef: { name: 'openai' }, model: 'gpt-4o' }], ['fine_tuning', 'rerank']),
+        tune('no-ft', [{ providerRef: { name: 'openai' }, model: 'gpt-4o' }], ['files']),
+      ],
+    }));
+    const unpriced = status(statuses, 'ModelRoute', 'ft-unpriced').PassThroughServed;
+    expect(unpriced).toMatchObject({ status: 'False', reason: 'TrainingUnpriced' });
+    expect(unpriced?.message).toBe("fine-tuning jobs are refused with 400 training_unpriced, as targets that would run them have no training price (pricing.training, USD per million trained tokens): default/openai gpt-4o; set it on the Provider's model (spec.models[].pricing.training; 0 to fine-tune free of charge)");
+    expect(status(statuses, 'ModelRoute', 'ft-priced').PassThroughServed).toMatchObject({ status: 'True', reason: 'Served' });
+    const both = status(statuses, 'ModelRoute', 'ft-both').PassThroughServed;
+    expect(both).toMatchObject({ status: 'False', reason: 'EndpointNotServed' });
+    expect(both?.message).toContain('rerank (served by Provider types openai-compatible, vllm); fine-tuning jobs are refused with 400 training_unpriced');
+    expect(status(statuses, 'ModelRoute', 'no-ft').PassThroughServed).toMatchObject({ status: 'True' });
+    // The route still serves.
+    expect(status(statuses, 'ModelRoute', 'ft-unpriced').Accepted).toMatchObject({ status: 'True' });
+  });
+
   it('says, on the route, which targets have no prices (charged $0): Priced=False Unpriced naming them, True when every target is priced', () => {
     const free = provider('free', { type: 'openai-compatible', url: 'http://127.0.0.1:9/v1', models: [{ name: 'llama' }] });
     const mixed = route('mixed', { model: 'mixed', targets: [{ providerRef: { name: 'openai' }, model: 'gpt-4o' }, { providerRef: { name: 'free' }, model: 'llama' }] });

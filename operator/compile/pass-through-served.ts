@@ -25,10 +25,36 @@ export function passThroughServedCondition(
     return type === undefined ? [] : passThroughEndpointsOf(type);
   }));
   const unserved = PASS_THROUGH_ENDPOINTS.filter((e) => endpoints.includes(e) && !served.has(e));
-  if (unserved.length === 0) return condition('PassThroughServed', true, 'Served', 'every pass-through endpoint has a target that serves it', gen);
+  const untrained = endpoints.includes('fine_tuning') ? trainingUnpriced(targets, providers) : undefined;
+  if (unserved.length === 0) {
+    return untrained === undefined
+      ? condition('PassThroughServed', true, 'Served', 'every pass-through endpoint has a target that serves it', gen)
+      : condition('PassThroughServed', false, 'TrainingUnpriced', untrained, gen);
+  }
   const named = unserved.map((e) => `${e} (served by Provider types ${SUPPORTED_PROVIDER_TYPES.filter((type) => passThroughEndpointsOf(type).includes(e)).join(', ')})`);
-  return condition('PassThroughServed', false, 'EndpointNotServed', `spec.passThrough.endpoints lists endpoints no target of this route can serve, whose calls are answered 400 endpoint_not_supported: ${named.join('; ')}`, gen);
+  const message = `spec.passThrough.endpoints lists endpoints no target of this route can serve, whose calls are answered 400 endpoint_not_supported: ${named.join('; ')}`;
+  return condition('PassThroughServed', false, 'EndpointNotServed', untrained === undefined ? message : `${message}; ${untrained}`, gen);
 }
+
+/**
+ * Why a route listing `fine_tuning` cannot create jobs, or undefined when it can: a target that
+ * forwards them (its Provider's type serves fine_tuning) whose model has no `pricing.training`
+ * makes the data plane refuse every job with 400 training_unpriced (it would run uncharged). Its
+ * other fine-tuning calls (list, read, cancel) are served. Before, nothing said so until a job failed.
+ */
+function trainingUnpriced(targets: readonly TargetConfig[], providers: ReadonlyMap<string, CompiledProvider>): string | undefined {
+  const unpriced = targets.filter((t) => {
+    const type = providers.get(t.providerId)?.source.spec.type;
+    return type !== undefined && passThroughEndpointsOf(type).includes('fine_tuning') && t.pricing.trainingPerMTok === undefined;
+  });
+  if (unpriced.length === 0) return undefined;
+  // A target several rules name is one target.
+  const named = [...new Set(unpriced.map((t) => `${t.providerId} ${t.model}`))];
+  return `fine-tuning jobs are refused with 400 training_unpriced, as targets that would run them have no training price (pricing.training, USD per million trained tokens): ${joinedWithin(named, MAX_TARGET_NAMES)}; set it on the Provider's model (spec.models[].pricing.training; 0 to fine-tune free of charge)`;
+}
+
+/** Longest list of targets a route's condition names. */
+const MAX_TARGET_NAMES = 1024;
 
 /** Longest list of policy names a route's condition carries. */
 const MAX_POLICY_NAMES = 1024;
