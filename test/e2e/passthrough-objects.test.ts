@@ -66,7 +66,8 @@ spec:
 ---
 ` +
           route('az-knowledge', 'az', 'file-search', 'vector_stores, conversations') +
-          route('az-video', 'az', 'sora-2', 'videos'),
+          route('az-video', 'az', 'sora-2', 'videos') +
+          route('az-ft', 'az', 'gpt-4o-mini-2024-07-18', 'fine_tuning'),
       },
       { auth: new Authenticator({}), admin: true },
     );
@@ -260,6 +261,12 @@ spec:
     expect(video).toMatchObject({ model: AZURE.deployment, seconds: '4' });
     expect(records().length).toBe(before + 2);
     expect(records().at(-1)?.costUsd).toBeCloseTo(0.4, 10);
+    expect(azure.problems).toEqual([]);
+    // A fine-tuning job names the base model it trains, the target's model, not the deployment (before, the deployment went).
+    azure.files.set('file-az-train', Buffer.from('{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}\n'));
+    const job = await on('az-ft').fineTuning.jobs.create({ model: 'az-ft', training_file: 'file-az-train' });
+    expect(JSON.parse(last(azure)?.body.toString() ?? '{}')).toMatchObject({ model: 'gpt-4o-mini-2024-07-18', training_file: 'file-az-train' });
+    expect(job).toMatchObject({ object: 'fine_tuning.job', model: 'gpt-4o-mini-2024-07-18' });
     expect(azure.problems).toEqual([]);
     await expect(on('az-video').videos.edit({ prompt: 'x', video: { id: video.id } })).rejects.toMatchObject({ status: 400, code: 'endpoint_not_supported', message: expect.stringContaining('openai') });
   });

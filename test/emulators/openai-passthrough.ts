@@ -301,6 +301,15 @@ export async function startPassThroughEmulator(apiKey: string, azure?: AzureShap
         return;
       }
       if (azure !== undefined) received.url = fromAzure(received.url, azure, problems);
+      // Azure fine-tunes a base model (`gpt-4o-mini-2024-07-18`), deployed after: a deployment's name is not one.
+      if (azure !== undefined && received.method === 'POST' && received.url === '/v1/fine_tuning/jobs') {
+        const model = (JSON.parse(received.body.toString('utf8')) as { model?: unknown }).model;
+        if (model === azure.deployment) {
+          problems.push(`a fine-tuning job names deployment ${azure.deployment} as its model, not a base model`);
+          json(res, 400, { error: { message: `The specified base model does not support fine-tuning: ${String(model)}`, type: 'invalid_request_error', param: 'model', code: 'invalidPayload' } });
+          return;
+        }
+      }
       answer(received, res, problems, emulator.imageStreamUsage, emulator.objects, emulator.files).catch((err: unknown) => {
         problems.push(String(err));
         if (!res.headersSent) json(res, 500, { error: { message: String(err), type: 'server_error', param: null, code: null } });

@@ -18,6 +18,8 @@ const PATHS: readonly [RegExp, (m: RegExpMatchArray, deployment: string) => stri
   [/^\/v1\/(videos(\/(?!edits$|extensions$|characters(\/|$))[^/]+(\/(content|remix))?)?)$/, (m) => `/openai/v1/${m[1] ?? ''}`, 'v1'],
 ];
 
+const FINE_TUNING_JOBS = '/v1/fine_tuning/jobs';
+
 /**
  * Azure OpenAI serves images, audio, files, batches, Realtime, stored responses, vector stores,
  * uploads, conversations, containers, fine-tuning jobs, evals and Sora 2 videos (not moderations,
@@ -44,7 +46,10 @@ export const azurePathForwarding: PathForwarding = {
   },
   // The v1 API takes OpenAI's bodies, whose model is the deployment (a video's form, a compaction);
   // the deployment paths name it in the URL, and their bodies keep the target's model as before.
-  bodyModel: (path, target) => (PATHS.find(([re]) => re.test(path))?.[2] === 'v1' ? azureDeployment(target) : target.model),
+  // A fine-tuning job names the base model it trains (`gpt-4.1-mini-2025-04-14`), not a
+  // deployment (Azure fine-tunes a base model; its result is deployed after): the target's model,
+  // the Provider model's name. Before, the deployment went, which Azure does not fine-tune.
+  bodyModel: (path, target) => (path !== FINE_TUNING_JOBS && PATHS.find(([re]) => re.test(path))?.[2] === 'v1' ? azureDeployment(target) : target.model),
   // A global batch's lines name the deployment that runs them (Azure's batch input format).
   batchModel: (target) => azureDeployment(target),
   headers: (target) => ({ ...target.headers, ...azureAuthHeaders(target) }),
