@@ -29,10 +29,14 @@ function check(req: ReceivedRequest, apiKey: string, problems: string[]): string
       if (block.type === 'redacted_thinking' && block.data !== REDACTED) p.push(`messages.${i}: redacted_thinking data altered`);
       if (block.cache_control !== undefined) cacheControl(block.cache_control, `messages.${i} block`, p);
       if (block.type === 'tool_result' && Array.isArray(block.content)) {
-        for (const c of block.content as Record<string, unknown>[]) if (c.type !== 'text' && c.type !== 'image') p.push(`tool_result content of type ${String(c.type)}`);
+        for (const c of block.content as Record<string, unknown>[]) if (c.type !== 'text' && c.type !== 'image' && c.type !== 'document') p.push(`tool_result content of type ${String(c.type)}`);
       }
       if (block.type === 'tool_use' && (typeof block.input !== 'object' || block.input === null)) p.push('tool_use.input is not an object');
       if (block.type === 'image' && typeof block.source !== 'object') p.push('image without source');
+      if (block.type === 'document') {
+        if (m.role !== 'user') p.push(`messages.${i}: document outside a user message`);
+        p.push(...documentProblems(block, `messages.${i}`, header(req, 'anthropic-beta') ?? ''));
+      }
     }
   });
   if (messages[0]?.role !== 'user') p.push('first message is not from the user');
@@ -65,6 +69,38 @@ function check(req: ReceivedRequest, apiKey: string, problems: string[]): string
   });
   problems.push(...p);
   return p.length > 0 ? p.join('; ') : undefined;
+}
+
+const DOCUMENT_MEMBERS: ReadonlySet<string> = new Set(['type', 'source', 'title', 'context', 'citations', 'cache_control']);
+
+/**
+ * A document block as the API checks it: a base64 PDF (`application/pdf` only), plain text
+ * (`text/plain`), a URL, or a Files API id (only with the files-api beta); `title` and `context`
+ * strings, `citations: {enabled}`, and no other members.
+ */
+function documentProblems(block: Record<string, unknown>, where: string, betas: string): string[] {
+  const p: string[] = [];
+  for (const key of Object.keys(block)) if (!DOCUMENT_MEMBERS.has(key)) p.push(`${where}.document.${key}: Extra inputs are not permitted`);
+  const s = (typeof block.source === 'object' && block.source !== null ? block.source : {}) as Record<string, unknown>;
+  const fields = (...names: string[]): void => {
+    for (const key of Object.keys(s)) if (key !== 'type' && !names.includes(key)) p.push(`${where}.document.source.${key}: Extra inputs are not permitted`);
+    for (const name of names) if (typeof s[name] !== 'string' || s[name] === '') p.push(`${where}.document.source.${name}: Field required`);
+  };
+  if (s.type === 'base64') {
+    fields('media_type', 'data');
+    if (s.media_type !== 'application/pdf') p.push(`${where}.document.source.base64.media_type: Input should be 'application/pdf'`);
+  } else if (s.type === 'text') {
+    fields('media_type', 'data');
+    if (s.media_type !== 'text/plain') p.push(`${where}.document.source.text.media_type: Input should be 'text/plain'`);
+  } else if (s.type === 'url') fields('url');
+  else if (s.type === 'file') {
+    fields('file_id');
+    if (!betas.includes('files-api-')) p.push(`${where}.document.source.file: the Files API beta header is required`);
+  } else p.push(`${where}.document.source.type: Input tag '${String(s.type)}' is not one of the expected tags`);
+  for (const name of ['title', 'context']) if (block[name] !== undefined && block[name] !== null && typeof block[name] !== 'string') p.push(`${where}.document.${name}: Input should be a valid string`);
+  const c = block.citations as Record<string, unknown> | null | undefined;
+  if (c !== undefined && c !== null && (typeof c !== 'object' || typeof c.enabled !== 'boolean')) p.push(`${where}.document.citations.enabled: Input should be a valid boolean`);
+  return p;
 }
 
 /** The Messages API's request members (betas included: the gateway may send them with their header). */

@@ -519,6 +519,55 @@ spec:
     expect((relayed as Error).message).toContain('max_tokens: too large');
   });
 
+  // A one-page PDF ("%PDF-1.4 ..."), base64, as the SDK's users send it.
+  const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n').toString('base64');
+  const documents: Anthropic.Messages.DocumentBlockParam[] = [
+    { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: PDF }, title: 'Q3 report', context: 'Finance', citations: { enabled: true }, cache_control: { type: 'ephemeral' } },
+    { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'The grass is green.' }, title: 'Notes' },
+    { type: 'document', source: { type: 'url', url: 'https://example.com/report.pdf' } },
+    { type: 'document', source: { type: 'file', file_id: 'file_011CNha8iCJcU1wXNR6q4V8w' } },
+  ];
+  const files = { headers: { 'anthropic-beta': 'files-api-2025-04-14' } };
+
+  it('document blocks (base64 PDF, text, URL, Files API id) reach an Anthropic target as sent', async () => {
+    // Before, any document block was a 400 invalid_request_error at the gateway's door.
+    claude.script({ kind: 'text', text: 'Read them.' });
+    const msg = await client.messages.create({ model: 'via-anthropic', max_tokens: 64, messages: [{ role: 'user', content: [...documents, { type: 'text', text: 'Summarise these.' }] }] }, files);
+    expect(msg.content).toEqual([{ type: 'text', text: 'Read them.' }]);
+    const sent = claude.requests.at(-1);
+    expect(sent?.body.messages).toEqual([{ role: 'user', content: [...documents, { type: 'text', text: 'Summarise these.' }] }]);
+    expect(sent?.headers['anthropic-beta']).toBe('files-api-2025-04-14');
+    expect(claude.problems).toEqual([]);
+  });
+
+  it('document blocks to an OpenAI-wire target: a PDF as a chat file part, text as text; a URL or Files API document is a 400 naming the block, nothing sent', async () => {
+    upstream.script({ kind: 'ok', content: 'ok' });
+    await client.messages.create({ model: 'via-openai', max_tokens: 64, messages: [{ role: 'user', content: [documents[0]!, documents[1]!, { type: 'text', text: 'Summarise these.' }] }] });
+    expect(upstream.requests.at(-1)?.body.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'file', file: { filename: 'document.pdf', file_data: `data:application/pdf;base64,${PDF}` } },
+          { type: 'text', text: 'The grass is green.' },
+          { type: 'text', text: 'Summarise these.' },
+        ],
+      },
+    ]);
+    for (const [i, source] of [[2, 'url'], [3, 'file']] as const) {
+      const before = upstream.requests.length;
+      const err = await client.messages.create({ model: 'via-openai', max_tokens: 64, messages: [{ role: 'user', content: [{ type: 'text', text: 'Read:' }, documents[i]!] }] }, files).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      expect((err as Error).message).toContain(`document blocks with a ${source} source are not supported by this provider`);
+      expect(upstream.requests.length).toBe(before);
+    }
+  });
+
+  it('a PDF document is estimated from its inline data, as a chat file part is (count_tokens on a non-Anthropic route)', async () => {
+    const bare = await client.messages.countTokens({ model: 'via-openai', messages: [{ role: 'user', content: 'Summarise.' }] });
+    const withPdf = await client.messages.countTokens({ model: 'via-openai', messages: [{ role: 'user', content: [documents[0]!, { type: 'text', text: 'Summarise.' }] }] });
+    expect(withPdf.input_tokens - bare.input_tokens).toBeGreaterThanOrEqual(Math.floor(PDF.length / 4));
+  });
+
   it('messages.countTokens: counted by an Anthropic upstream (without the members it refuses), estimated for any other; errors the Anthropic way', async () => {
     claude.script({ kind: 'text' });
     const tools = [{ name: 'get_weather', description: 'Weather', input_schema: { type: 'object' as const, properties: { city: { type: 'string' } } } }];

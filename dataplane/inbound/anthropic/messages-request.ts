@@ -16,6 +16,20 @@ const ImageBlock = z.looseObject({
   ]),
   ...cacheControl,
 });
+/**
+ * A document (a PDF, or plain text) by one of its sources: inline base64, inline text, a URL, or a
+ * Files API id (beta); `title`, `context` and `citations` ride along (the looseObject keeps them).
+ */
+const DocumentBlock = z.looseObject({
+  type: z.literal('document'),
+  source: z.discriminatedUnion('type', [
+    z.looseObject({ type: z.literal('base64'), media_type: z.string(), data: z.string() }),
+    z.looseObject({ type: z.literal('text'), media_type: z.string().optional(), data: z.string() }),
+    z.looseObject({ type: z.literal('url'), url: z.string() }),
+    z.looseObject({ type: z.literal('file'), file_id: z.string() }),
+  ]),
+  ...cacheControl,
+});
 const ToolUseBlock = z.looseObject({ type: z.literal('tool_use'), id: z.string(), name: z.string(), input: z.unknown(), ...cacheControl });
 const ToolResultBlock = z.looseObject({
   type: z.literal('tool_result'),
@@ -27,7 +41,7 @@ const ToolResultBlock = z.looseObject({
 /** The model's earlier reasoning, sent back as it came (its signature lets the API check it). */
 const ThinkingBlock = z.looseObject({ type: z.literal('thinking'), thinking: z.string(), signature: z.string() });
 const RedactedThinkingBlock = z.looseObject({ type: z.literal('redacted_thinking'), data: z.string() });
-const Block = z.union([TextBlock, ImageBlock, ToolUseBlock, ToolResultBlock, ThinkingBlock, RedactedThinkingBlock]);
+const Block = z.union([TextBlock, ImageBlock, DocumentBlock, ToolUseBlock, ToolResultBlock, ThinkingBlock, RedactedThinkingBlock]);
 
 /** The Anthropic Messages request, as much as the gateway translates; unknown fields are ignored. */
 export const MessagesRequestSchema = z.looseObject({
@@ -73,19 +87,43 @@ function imageUrl(block: z.infer<typeof ImageBlock>): JsonObject {
   return hinted({ type: 'image_url', image_url: { url } }, block);
 }
 
-/** Text and image blocks as canonical parts, in order, with their cache breakpoints. */
+/**
+ * A document block → a canonical part every stage reads: plain text as a text part, inline data as
+ * a chat `file` part (a data URI, as OpenAI takes PDFs), a URL or Files API id as a `file` part
+ * without data (estimates hold it as a file they cannot read). The block's other members (title,
+ * context, citations) travel as the `document` extension, which marks the part as a document, so
+ * that an Anthropic target gets the block back as sent, rebuilt from the part (a guardrail's mask
+ * included), and other targets refuse what they have no equivalent for.
+ */
+function documentPart(block: z.infer<typeof DocumentBlock>): JsonObject {
+  const { type: _type, source, cache_control: _hint, ...document } = block;
+  const extension = { document: document as JsonObject };
+  switch (source.type) {
+    case 'text':
+      return hinted({ type: 'text', text: source.data, ...extension }, block);
+    case 'base64':
+      return hinted({ type: 'file', file: { filename: 'document.pdf', file_data: `data:${source.media_type};base64,${source.data}` }, ...extension }, block);
+    case 'url':
+      return hinted({ type: 'file', file: { file_url: source.url }, ...extension }, block);
+    case 'file':
+      return hinted({ type: 'file', file: { file_id: source.file_id }, ...extension }, block);
+  }
+}
+
+/** Text, image and document blocks as canonical parts, in order, with their cache breakpoints. */
 function parts(blocks: readonly Block[]): JsonObject[] {
   const out: JsonObject[] = [];
   for (const b of blocks) {
     if (b.type === 'text') out.push(hinted({ type: 'text', text: b.text }, b));
     else if (b.type === 'image') out.push(imageUrl(b));
+    else if (b.type === 'document') out.push(documentPart(b));
   }
   return out;
 }
 
 /** Parts as content: a plain string when they are text without hints (what every upstream takes), else the parts. */
 function content(list: JsonObject[]): string | JsonObject[] {
-  return list.every((p) => p.type === 'text' && p.cache_control === undefined) ? list.map((p) => String(p.text)).join('') : list;
+  return list.every((p) => p.type === 'text' && p.cache_control === undefined && p.document === undefined) ? list.map((p) => String(p.text)).join('') : list;
 }
 
 /** A tool_result block → a tool message: text and images as parts, an error flagged (canonical extensions). */

@@ -13,6 +13,7 @@ import { RequestTranslationError } from '../types.js';
 import type { JsonObject } from '../../core/canonical.js';
 import type {
   AnthropicCacheControl,
+  AnthropicDocumentBlock,
   AnthropicImageBlock,
   AnthropicMessage,
   AnthropicRedactedThinkingBlock,
@@ -54,11 +55,38 @@ function thinkingBlock(part: JsonObject): AnthropicThinkingBlock | AnthropicReda
   return { type: 'thinking', thinking: typeof part.thinking === 'string' ? part.thinking : '', signature: part.signature };
 }
 
-type ContentBlock = AnthropicTextBlock | AnthropicImageBlock | AnthropicThinkingBlock | AnthropicRedactedThinkingBlock;
+/**
+ * A document's members other than its source (title, context, citations), as the `/v1/messages`
+ * client sent them (the `document` extension); the source is rebuilt from the part, so that what a
+ * guardrail masked in it stays masked.
+ */
+function documentOf(part: JsonObject, source: AnthropicDocumentBlock['source']): AnthropicDocumentBlock {
+  const extras = isObject(part.document) ? part.document : {};
+  return { ...extras, type: 'document', source };
+}
+
+/**
+ * A file part → a document block: inline data (a chat client's PDF too) as a base64 source; a
+ * URL or Files API id only from a `/v1/messages` document (a chat client's file_id is OpenAI's).
+ */
+function fileBlock(file: JsonObject, param: string, part: JsonObject): AnthropicDocumentBlock {
+  if (typeof file.file_data === 'string') {
+    const data = base64DataUri(file.file_data);
+    if (data === undefined) throw new RequestTranslationError('file_data must be a base64 data: URI', param);
+    return documentOf(part, { type: 'base64', media_type: data.mediaType, data: data.data });
+  }
+  if (isObject(part.document) && typeof file.file_url === 'string') return documentOf(part, { type: 'url', url: file.file_url });
+  if (isObject(part.document) && typeof file.file_id === 'string') return documentOf(part, { type: 'file', file_id: file.file_id });
+  throw new RequestTranslationError('files by file_id are not supported by this provider', param);
+}
+
+type ContentBlock = AnthropicTextBlock | AnthropicImageBlock | AnthropicDocumentBlock | AnthropicThinkingBlock | AnthropicRedactedThinkingBlock;
 
 const BLOCKS: PartWriter<ContentBlock> = {
-  text: (text, part) => hint({ type: 'text', text }, part),
+  // Text from a `/v1/messages` text document goes back as that document.
+  text: (text, part) => hint(isObject(part.document) ? documentOf(part, { type: 'text', media_type: 'text/plain', data: text }) : { type: 'text', text }, part),
   image: (url, param, part) => hint(imageBlock(url, param), part),
+  file: (file, param, part) => hint(fileBlock(file, param, part), part),
   thinking: thinkingBlock,
 };
 
@@ -67,9 +95,9 @@ function contentBlocks(content: unknown, param: string): ContentBlock[] {
   return contentParts(content, param, BLOCKS);
 }
 
-/** Only text and images are content a user or a tool gives (reasoning is an assistant's alone). */
-function givenBlocks(content: unknown, param: string): (AnthropicTextBlock | AnthropicImageBlock)[] {
-  return contentBlocks(content, param).filter((b): b is AnthropicTextBlock | AnthropicImageBlock => b.type === 'text' || b.type === 'image');
+/** Text, images and documents are content a user gives (reasoning is an assistant's alone). */
+function givenBlocks(content: unknown, param: string): (AnthropicTextBlock | AnthropicImageBlock | AnthropicDocumentBlock)[] {
+  return contentBlocks(content, param).filter((b): b is AnthropicTextBlock | AnthropicImageBlock | AnthropicDocumentBlock => b.type === 'text' || b.type === 'image' || b.type === 'document');
 }
 
 /** A tool message → a tool_result: text or blocks (images included), its error flag and cache breakpoint. */

@@ -11,6 +11,8 @@ export interface PartWriter<T> {
   image(url: string, param: string, part: JsonObject): T;
   /** An input_audio part (base64 data, format such as wav); absent = the provider refuses audio. */
   audio?(data: string, format: string): T;
+  /** A `file` part (`file`: file_data, file_id, or a document's file_url); absent = the provider refuses files. */
+  file?(file: JsonObject, param: string, part: JsonObject): T;
   /**
    * A `thinking` or `redacted_thinking` part (an assistant's earlier reasoning, signed by the API
    * that wrote it); absent = the provider cannot take it back, and it is left out: the reasoning
@@ -47,5 +49,8 @@ function contentPart<T>(p: JsonObject, param: string, write: PartWriter<T>): T {
   if (p.type === 'input_audio' && write.audio !== undefined && isObject(p.input_audio) && typeof p.input_audio.data === 'string') {
     return write.audio(p.input_audio.data, String(p.input_audio.format ?? 'wav'));
   }
-  throw new RequestTranslationError(`content part type ${String(p.type)} is not supported by this provider`, param);
+  if (p.type === 'file' && write.file !== undefined && isObject(p.file)) return write.file(p.file, param, p);
+  // A `/v1/messages` document arrives as a file part: name what the client sent.
+  const what = isObject(p.document) ? 'document blocks are' : `content part type ${String(p.type)} is`;
+  throw new RequestTranslationError(`${what} not supported by this provider`, param);
 }

@@ -1,5 +1,6 @@
 import type { JsonObject } from '../../core/canonical.js';
 import { isObject } from './json-guards.js';
+import { RequestTranslationError } from '../types.js';
 import { reasoningEffortForClient } from './openai-reasoning.js';
 import { restateOutputConfig } from './output-config.js';
 
@@ -26,6 +27,21 @@ export const THINKING_PARTS: ReadonlySet<string> = new Set(['thinking', 'redacte
 function withoutCacheControl(value: unknown): unknown {
   if (!isObject(value) || !('cache_control' in value)) return value;
   const { cache_control: _hint, ...rest } = value;
+  return rest;
+}
+
+/**
+ * A content part for OpenAI: without its hint, and a `/v1/messages` document (the `document`
+ * extension) as the plain text or inline file it is. A document OpenAI cannot fetch (a URL, an
+ * Anthropic Files API id) is refused, naming the block: nothing is sent.
+ */
+function wirePart(part: unknown, param: string): unknown {
+  if (!isObject(part) || !isObject(part.document)) return withoutCacheControl(part);
+  if (part.type === 'file' && !(isObject(part.file) && typeof part.file.file_data === 'string')) {
+    const source = isObject(part.file) && typeof part.file.file_url === 'string' ? 'url' : 'file';
+    throw new RequestTranslationError(`document blocks with a ${source} source are not supported by this provider`, param);
+  }
+  const { cache_control: _hint, document: _document, ...rest } = part;
   return rest;
 }
 
@@ -72,7 +88,7 @@ export function toOpenAiWire(body: JsonObject, model: string): JsonObject {
     if (pendingMedia.length > 0) messages.push({ role: 'user', content: pendingMedia });
     pendingMedia = [];
   };
-  for (const m of body.messages) {
+  for (const [i, m] of body.messages.entries()) {
     if (!isObject(m)) {
       messages.push(m);
       continue;
@@ -87,7 +103,10 @@ export function toOpenAiWire(body: JsonObject, model: string): JsonObject {
     const copy: JsonObject = { ...m };
     delete copy.cache_control;
     if (Array.isArray(m.content)) {
-      const parts = m.content.filter((p) => !(isObject(p) && typeof p.type === 'string' && THINKING_PARTS.has(p.type))).map(withoutCacheControl);
+      const parts: unknown[] = [];
+      m.content.forEach((p: unknown, j) => {
+        if (!(isObject(p) && typeof p.type === 'string' && THINKING_PARTS.has(p.type))) parts.push(wirePart(p, `messages.${i}.content.${j}`));
+      });
       copy.content = parts.length === 0 && m.role === 'assistant' ? (Array.isArray(m.tool_calls) && m.tool_calls.length > 0 ? null : '') : parts;
     }
     if (Array.isArray(m.tool_calls)) copy.tool_calls = m.tool_calls.map(withoutCacheControl);
