@@ -166,6 +166,13 @@ function checkBody(req: ReceivedRequest, modelId: string): string[] {
       if (Object.keys(block).length !== 1) p.push('a content block must have exactly one member');
       const image = block.image as { format?: string; source?: { bytes?: unknown } } | undefined;
       if (image !== undefined && (typeof image.source?.bytes !== 'string' || !['png', 'jpeg', 'gif', 'webp'].includes(image.format ?? ''))) p.push('bad image block');
+      // Converse: a document has a known format, bytes, and a name of letters, digits, single spaces, hyphens, parentheses and brackets.
+      const document = block.document as { format?: string; name?: unknown; source?: { bytes?: unknown } } | undefined;
+      if (document !== undefined) {
+        if (typeof document.source?.bytes !== 'string' || !['pdf', 'csv', 'doc', 'docx', 'xls', 'xlsx', 'html', 'txt', 'md'].includes(document.format ?? '')) p.push('bad document block');
+        if (typeof document.name !== 'string' || !/^[A-Za-z0-9\-()[\] ]+$/.test(document.name) || /\s\s/.test(document.name)) p.push(`document name ${String(document.name)} has characters Converse refuses`);
+        if (m.role !== 'user') p.push(`messages.${i}: document outside a user message`);
+      }
       // Claude checks its reasoning sent back by its signature, and keeps it to assistant turns.
       const r = block.reasoningContent as { reasoningText?: { signature?: unknown }; redactedContent?: unknown } | undefined;
       if (r !== undefined && m.role !== 'assistant') p.push(`messages.${i}: reasoningContent outside an assistant message`);

@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAnthropicEmulator } from '../emulators/anthropic.js';
 import { startBedrockEmulator } from '../emulators/bedrock.js';
+import { startGeminiEmulator } from '../emulators/gemini.js';
 import { type Emulator, sse, startEmulator } from '../emulators/emulator-server.js';
 import { openAiProvider, startTestGateway, type TestGateway } from '../support/dev-gateway.js';
 import { type OpenAiUpstream, startOpenAiUpstream } from '../support/openai-upstream.js';
@@ -63,6 +64,7 @@ describe('inbound Anthropic Messages API', () => {
   let claude: Emulator;
   let bedrock: Emulator;
   let vllm: Emulator;
+  let gemini: Emulator;
   let gateway: TestGateway;
   let client: Anthropic;
 
@@ -71,6 +73,7 @@ describe('inbound Anthropic Messages API', () => {
     claude = await startAnthropicEmulator('sk-ant-test');
     bedrock = await startBedrockEmulator(AWS, 'us-west-2');
     vllm = await startVllmLike();
+    gemini = await startGeminiEmulator('gemini-inbound');
     gateway = await startTestGateway({
       'providers.yaml': `${openAiProvider('openai-up', upstream.baseUrl)}---
 ${openAiProvider('vllm-like', vllm.url)}---
@@ -101,8 +104,29 @@ apiVersion: v1
 kind: Secret
 metadata: { name: aws }
 stringData: { AWS_ACCESS_KEY_ID: ${AWS.accessKeyId}, AWS_SECRET_ACCESS_KEY: ${AWS.secretAccessKey} }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: Provider
+metadata: { name: gemini }
+spec:
+  type: gemini
+  url: ${gemini.url}
+  credentials: { secretRef: { name: gemini-key, key: apiKey } }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: gemini-key }
+stringData: { apiKey: gemini-inbound }
 `,
       'routes.yaml': `${ROUTES}---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: via-gemini }
+spec:
+  model: via-gemini
+  targets: [{ providerRef: { name: gemini }, model: gemini-2.5-flash }]
+  retry: { attempts: 1 }
+---
 apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
 metadata: { name: via-vllm }
@@ -147,6 +171,7 @@ spec:
     await claude?.close();
     await bedrock?.close();
     await vllm?.close();
+    await gemini?.close();
   });
 
   it('non-streaming, routed to an OpenAI-wire upstream', async () => {
@@ -559,6 +584,33 @@ spec:
       expect(err).toBeInstanceOf(Anthropic.BadRequestError);
       expect((err as Error).message).toContain(`document blocks with a ${source} source are not supported by this provider`);
       expect(upstream.requests.length).toBe(before);
+    }
+  });
+
+  it('document blocks to Gemini and Bedrock: a PDF as their native inline PDF, text as text; a URL document is a 400 naming the block', async () => {
+    // Before, any document block was a 400 invalid_request_error at the gateway's door.
+    const content: Anthropic.Messages.ContentBlockParam[] = [documents[0]!, documents[1]!, { type: 'text', text: 'Summarise these.' }];
+    gemini.script({ kind: 'text', text: 'ok' });
+    await client.messages.create({ model: 'via-gemini', max_tokens: 64, messages: [{ role: 'user', content }] });
+    expect(gemini.requests.at(-1)?.body.contents).toEqual([
+      { role: 'user', parts: [{ inlineData: { mimeType: 'application/pdf', data: PDF } }, { text: 'The grass is green.' }, { text: 'Summarise these.' }] },
+    ]);
+    expect(gemini.problems).toEqual([]);
+
+    bedrock.script({ kind: 'text', text: 'ok' });
+    await client.messages.create({ model: 'via-bedrock', max_tokens: 64, messages: [{ role: 'user', content }] });
+    expect(bedrock.requests.at(-1)?.body.messages).toEqual([
+      {
+        role: 'user',
+        content: [{ document: { format: 'pdf', name: 'document-messages-0-content-0', source: { bytes: PDF } } }, { text: 'The grass is green.' }, { text: 'Summarise these.' }],
+      },
+    ]);
+    expect(bedrock.problems).toEqual([]);
+
+    for (const model of ['via-gemini', 'via-bedrock']) {
+      const err = await client.messages.create({ model, max_tokens: 64, messages: [{ role: 'user', content: [{ type: 'text', text: 'Read:' }, documents[2]!] }] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      expect((err as Error).message).toContain('document blocks with a url source are not supported by this provider');
     }
   });
 

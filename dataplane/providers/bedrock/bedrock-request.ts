@@ -2,7 +2,7 @@ import { restateOutputConfig } from '../shared/output-config.js';
 import { refuseUnsupported } from '../shared/unsupported-params.js';
 import { checkToolChoice, withAllowedTools } from '../shared/allowed-tools.js';
 import { assistantToolCalls } from '../shared/assistant-tool-calls.js';
-import { contentParts, type PartWriter } from '../shared/content-parts.js';
+import { contentParts, inlineFile, type PartWriter } from '../shared/content-parts.js';
 import { base64DataUri } from '../shared/data-uri.js';
 import { type FunctionTool, functionTools } from '../shared/function-tools.js';
 import { isObject } from '../shared/json-guards.js';
@@ -29,7 +29,18 @@ function imageBlock(url: string, param: string): BedrockContentBlock {
   return { image: { format, source: { bytes: data.data } } };
 }
 
-const BLOCKS: PartWriter<BedrockContentBlock> = { text: (text) => ({ text }), image: imageBlock };
+/**
+ * A PDF (a chat file part, a `/v1/messages` document) → a Converse document block, named after
+ * its place in the request (`document-messages-0-content-1`): Converse wants a name, unique in
+ * the request and of few characters, which a title or filename need not be.
+ */
+function documentBlock(file: JsonObject, param: string, part: JsonObject): BedrockContentBlock {
+  const { mediaType, data } = inlineFile(file, param, part);
+  if (mediaType !== 'application/pdf') throw new RequestTranslationError(`files of type ${mediaType} are not supported by this provider (PDF only)`, param);
+  return { document: { format: 'pdf', name: `document-${param.replace(/\./g, '-')}`, source: { bytes: data } } };
+}
+
+const BLOCKS: PartWriter<BedrockContentBlock> = { text: (text) => ({ text }), image: imageBlock, file: documentBlock };
 
 /**
  * An assistant's earlier reasoning (a canonical extension) as the reasoningContent block Converse
@@ -90,10 +101,10 @@ export function toConverseRequest(request: JsonObject, modelId = ''): BedrockCon
       }
       case 'tool': {
         if (typeof msg.tool_call_id !== 'string') throw new RequestTranslationError('tool message without tool_call_id', `messages.${i}.tool_call_id`);
-        // Converse takes text and images in a tool result, and an error as its status (canonical extensions).
-        const content: ({ text: string } | Extract<BedrockContentBlock, { image: unknown }>)[] = [];
+        // Converse takes text, images and documents in a tool result, and an error as its status (canonical extensions).
+        const content: ({ text: string } | Extract<BedrockContentBlock, { image: unknown } | { document: unknown }>)[] = [];
         if (typeof msg.content === 'string') content.push({ text: msg.content });
-        else for (const b of blocks(msg.content, param)) if ('text' in b || 'image' in b) content.push(b);
+        else for (const b of blocks(msg.content, param)) if ('text' in b || 'image' in b || 'document' in b) content.push(b);
         if (content.length === 0) content.push({ text: '' });
         const result: Extract<BedrockContentBlock, { toolResult: unknown }>['toolResult'] = { toolUseId: msg.tool_call_id, content };
         if (msg.is_error === true) result.status = 'error';

@@ -5,9 +5,15 @@ export type BedrockImageFormat = 'png' | 'jpeg' | 'gif' | 'webp';
 export type BedrockContentBlock =
   | { text: string }
   | { image: { format: BedrockImageFormat; source: { bytes: string } } }
+  | BedrockDocumentBlock
   | { toolUse: { toolUseId: string; name: string; input: unknown } }
-  | { toolResult: { toolUseId: string; content: ({ text: string } | { json: unknown } | { image: { format: BedrockImageFormat; source: { bytes: string } } })[]; status?: 'success' | 'error' } }
+  | { toolResult: { toolUseId: string; content: ({ text: string } | { json: unknown } | { image: { format: BedrockImageFormat; source: { bytes: string } } } | BedrockDocumentBlock)[]; status?: 'success' | 'error' } }
   | { reasoningContent: BedrockReasoningContent };
+
+/** A document Converse reads (a PDF here); `name` may hold only letters, digits, single spaces, hyphens, parentheses and brackets. */
+export interface BedrockDocumentBlock {
+  document: { format: 'pdf'; name: string; source: { bytes: string } };
+}
 
 /** A model's reasoning (Claude's extended thinking): its text and signature, or the encrypted form (base64). */
 export type BedrockReasoningContent = { reasoningText: { text: string; signature?: string } } | { redactedContent: string };

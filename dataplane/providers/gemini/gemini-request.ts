@@ -2,7 +2,7 @@ import { restateOutputConfig } from '../shared/output-config.js';
 import { checkToolChoice, withAllowedTools } from '../shared/allowed-tools.js';
 import { refuseWithoutEquivalent } from '../shared/unsupported-params.js';
 import { assistantToolCalls } from '../shared/assistant-tool-calls.js';
-import { contentParts, type PartWriter } from '../shared/content-parts.js';
+import { contentParts, inlineFile, type PartWriter } from '../shared/content-parts.js';
 import { base64DataUri } from '../shared/data-uri.js';
 import { functionTools } from '../shared/function-tools.js';
 import { isObject } from '../shared/json-guards.js';
@@ -32,6 +32,11 @@ const PARTS: PartWriter<GeminiPart> = {
   text: (text) => ({ text }),
   image: imagePart,
   audio: (data, format) => ({ inlineData: { mimeType: `audio/${format}`, data } }),
+  // A PDF (a chat file part, a `/v1/messages` document) as inline data, which Gemini reads natively.
+  file: (file, param, part) => {
+    const { mediaType, data } = inlineFile(file, param, part);
+    return { inlineData: { mimeType: mediaType, data } };
+  },
 };
 
 function parts(content: unknown, param: string): GeminiPart[] {

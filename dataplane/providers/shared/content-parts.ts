@@ -1,4 +1,5 @@
 import { RequestTranslationError } from '../types.js';
+import { base64DataUri } from './data-uri.js';
 import { isObject } from './json-guards.js';
 import { THINKING_PARTS } from './openai-wire.js';
 import type { JsonObject } from '../../core/canonical.js';
@@ -40,6 +41,22 @@ export function contentParts<T>(content: unknown, param: string, write: PartWrit
     out.push(contentPart(p, `${param}.${i}`, write));
   });
   return out;
+}
+
+/**
+ * A file part's inline data (`file.file_data`, a base64 data URI), for a provider that takes files
+ * only inline: a file by id or URL (an OpenAI file id, a `/v1/messages` document's URL or Files
+ * API id) is refused, naming what the client sent.
+ */
+export function inlineFile(file: JsonObject, param: string, part: JsonObject): { mediaType: string; data: string } {
+  if (typeof file.file_data === 'string') {
+    const data = base64DataUri(file.file_data);
+    if (data === undefined) throw new RequestTranslationError('file_data must be a base64 data: URI', param);
+    return data;
+  }
+  if (!isObject(part.document)) throw new RequestTranslationError('files by file_id are not supported by this provider', param);
+  const source = typeof file.file_url === 'string' ? 'url' : 'file';
+  throw new RequestTranslationError(`document blocks with a ${source} source are not supported by this provider`, param);
 }
 
 function contentPart<T>(p: JsonObject, param: string, write: PartWriter<T>): T {
