@@ -614,6 +614,15 @@ spec:
     }
   });
 
+  it('a text document reaches an Anthropic target as a document with what a request guardrail masked in it masked', async () => {
+    claude.script({ kind: 'text', text: 'ok' });
+    await client.messages.create({ model: 'guarded-claude', max_tokens: 64, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Write to ann@example.com.' }, title: 'Notes' }] }] });
+    const [block] = (claude.requests.at(-1)?.body.messages as { content: Record<string, unknown>[] }[])[0]!.content;
+    expect(block).toMatchObject({ type: 'document', source: { type: 'text', media_type: 'text/plain' }, title: 'Notes' });
+    expect(JSON.stringify(block)).not.toContain('ann@example.com');
+    expect(claude.problems).toEqual([]);
+  });
+
   it('a PDF document is estimated from its inline data, as a chat file part is (count_tokens on a non-Anthropic route)', async () => {
     const bare = await client.messages.countTokens({ model: 'via-openai', messages: [{ role: 'user', content: 'Summarise.' }] });
     const withPdf = await client.messages.countTokens({ model: 'via-openai', messages: [{ role: 'user', content: [documents[0]!, { type: 'text', text: 'Summarise.' }] }] });
