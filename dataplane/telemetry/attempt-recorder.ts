@@ -1,4 +1,4 @@
-import { type Attributes, type Context, defaultTextMapSetter, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { type Attributes, type Context, defaultTextMapSetter, type Span, SpanKind, SpanStatusCode, type TextMapSetter, trace, type Tracer } from '@opentelemetry/api';
 import type { RuntimeProvider } from '../runtime/runtime-snapshot.js';
 import type { TargetConfig } from '../config/snapshot.js';
 import type { StreamStep, UpstreamFailure, Usage } from '../core/canonical.js';
@@ -33,6 +33,16 @@ interface StreamWatcher {
   streamStep(step: StreamStep): void;
   streamEnd(failure: string | undefined): void;
 }
+
+/**
+ * Writes what a propagator injects but tracestate: any the gateway has is the caller's, which does
+ * not go to a provider (as LeanSpan.injectInto).
+ */
+const TRACEPARENT_ONLY: TextMapSetter<Record<string, string>> = {
+  set(carrier, key, value) {
+    if (key !== 'tracestate') defaultTextMapSetter.set(carrier, key, value);
+  },
+};
 
 function failureOf(err: unknown): string {
   const cause = err instanceof Error && err.name === 'AbortError' && err.cause instanceof Error ? err.cause : err;
@@ -150,7 +160,7 @@ export class AttemptRecorder implements AttemptTelemetry, StreamWatcher {
     // by instanceof: importing lean-tracer.ts here loaded the SDK's samplers at start with tracing off.
     const span: Span & Partial<Pick<LeanSpan, 'injectInto'>> = this.span;
     if (span.injectInto !== undefined) span.injectInto(headers);
-    else this.ctx.propagator.inject(trace.setSpan(this.owner.traceContext as Context, span), headers, defaultTextMapSetter);
+    else this.ctx.propagator.inject(trace.setSpan(this.owner.traceContext as Context, span), headers, TRACEPARENT_ONLY);
   }
 
   settle(result: AttemptResult): AttemptResult {

@@ -177,12 +177,15 @@ export class LeanSpan implements Span, EncodableSpan {
   }
 
   /**
-   * traceparent and tracestate for a request this span makes, as W3CTraceContextPropagator.inject
-   * writes them for it (its ids are valid by construction), without a context to carry it there.
+   * traceparent for a request this span makes, as W3CTraceContextPropagator.inject writes it (its
+   * ids are valid by construction), without a context to carry it there. Never tracestate: the
+   * gateway sets none of its own, so any it has is the caller's (its vendors' key-value pairs, which
+   * may name users or tenants), and a caller's trace headers do not go to a provider
+   * (docs/observability.md). Before, a caller's tracestate reached the provider verbatim whenever
+   * tracing was on.
    */
   injectInto(headers: Record<string, string>): void {
     headers.traceparent = `00-${this.traceId}-${this.spanId}-0${this.traceFlags.toString(16)}`;
-    if (this.traceState !== undefined) headers.tracestate = this.traceStateText;
   }
 
   spanContext(): SpanContext {
