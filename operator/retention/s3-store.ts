@@ -57,6 +57,9 @@ const blocks = (xml: string, name: string): string[] => [...elements(xml, name)]
  */
 export const MAX_S3_ANSWER_BYTES = 4 * 1024 * 1024;
 
+/** Characters of an error kept (it goes into a DataPolicy's status and Events). */
+const MAX_ERROR_CHARS = 400;
+
 // One keep-alive pool for every bucket, its connections through the egress guard: a destination's
 // endpoint is never a cloud metadata or other link-local address (dataplane/config/egress-guard.ts).
 let agent: Agent | undefined;
@@ -93,8 +96,17 @@ export class S3Store implements PartitionStore {
     // Quiet: the answer lists only the keys that failed.
     const body = `<?xml version="1.0" encoding="UTF-8"?><Delete><Quiet>true</Quiet>${keys.map((k) => `<Object><Key>${escapeXml(k)}</Key></Object>`).join('')}</Delete>`;
     const xml = await this.call('POST', '?delete', body, { 'content-md5': createHash('md5').update(body).digest('base64'), 'content-type': 'application/xml' });
-    const failed = blocks(xml, 'Error').map((b) => ({ key: tag(b, 'Key') ?? '', reason: `${tag(b, 'Code') ?? 'Error'}: ${tag(b, 'Message') ?? ''}` }));
-    return { failed: failed.filter((f) => f.key !== '' && !f.reason.startsWith('NoSuchKey')) };
+    // Only keys that were sent: the reasons go into the DataPolicy's status and an Event, scrubbed
+    // as every error of the bucket's (before, a server's per-key messages went there as they were).
+    const sent = new Set(keys);
+    const failed: { key: string; reason: string }[] = [];
+    for (const b of blocks(xml, 'Error')) {
+      const key = tag(b, 'Key') ?? '';
+      const code = tag(b, 'Code') ?? 'Error';
+      if (!sent.has(key) || code === 'NoSuchKey') continue;
+      failed.push({ key, reason: this.scrub(`${code}: ${tag(b, 'Message') ?? ''}`) });
+    }
+    return { failed };
   }
 
   /** The bucket answers a one-key listing with these credentials (what writing and sweeping need). */
@@ -126,12 +138,16 @@ export class S3Store implements PartitionStore {
     throw new S3Error(status, code, this.scrub(`${where} answered ${status} ${code}${message === undefined || message === '' ? '' : `: ${message}`}`));
   }
 
+  /**
+   * At most MAX_ERROR_CHARS of `text`, the credentials replaced before it is cut: cut first, a
+   * credential across the cut kept its first part (a session token is hundreds of characters).
+   */
   private scrub(text: string): string {
-    let out = text.slice(0, 400);
-    for (const value of [this.credentials.accessKeyId, this.credentials.secretAccessKey, this.credentials.sessionToken]) {
-      if (value !== undefined && value.length >= 4) out = out.split(value).join('[credential]');
-    }
-    return out;
+    const credentials = [this.credentials.accessKeyId, this.credentials.secretAccessKey, this.credentials.sessionToken].filter((v): v is string => v !== undefined && v.length >= 4);
+    // Whatever is past the longest credential beyond the cut cannot reach into what is kept.
+    let out = text.slice(0, MAX_ERROR_CHARS + Math.max(0, ...credentials.map((v) => v.length)));
+    for (const value of credentials) out = out.split(value).join('[credential]');
+    return out.slice(0, MAX_ERROR_CHARS);
   }
 }
 
