@@ -7,6 +7,7 @@ import { type SseEvent, SseEventTooLarge, SseParser } from '../sse/sse-parser.js
 import { Readable } from 'node:stream';
 import { isAnswerCut, readWhole, sendForWhole } from '../upstream/read-capped.js';
 import { upstreamRequestId } from '../upstream/upstream-request-id.js';
+import { connectionErrorCode, connectionFailureText } from '../upstream/connection-failure.js';
 import type { UpstreamResponse, WholeResponse } from '../upstream/transport.js';
 import type { UpstreamSignal } from '../upstream/attempt-signal.js';
 import type { ClientLink } from './client-link.js';
@@ -150,43 +151,6 @@ function onEvent(transformer: StreamTransformer, event: SseEvent, shape: JsonSha
 
 function ignoreError(): void {
   // The stream is being let go; its error has no reader.
-}
-
-/** What a transport error code means, for the person reading the client's error (never the raw code). */
-const CONNECTION_FAILURES: Readonly<Record<string, string>> = {
-  UND_ERR_SOCKET: 'closed the connection before answering',
-  ECONNRESET: 'closed the connection before answering',
-  EPIPE: 'closed the connection before answering',
-  UND_ERR_CLOSED: 'closed the connection before answering',
-  ECONNREFUSED: 'refused the connection (is anything listening at its base URL?)',
-  ENOTFOUND: 'could not be found (its host name does not resolve)',
-  EAI_AGAIN: 'could not be found (its host name did not resolve; DNS may be down)',
-  EHOSTUNREACH: 'is unreachable (no route to its host)',
-  ENETUNREACH: 'is unreachable (no route to its network)',
-  ETIMEDOUT: 'did not accept the connection in time',
-  UND_ERR_CONNECT_TIMEOUT: 'did not accept the connection in time',
-  EGRESS_REFUSED: 'was not called: its address is link-local or a cloud instance-metadata service, which the gateway never connects to',
-  EGRESS_NOT_ALLOWED: "was not called: neither its host nor its address is in the platform's egress allowlist (--egress-allow-hosts, --egress-allow-cidrs)",
-};
-
-/** The failure's code, on the error or (fetch's `TypeError: fetch failed`) on its cause. */
-function codeOf(err: Error): string | undefined {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    const code = (e as Error & { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-  }
-  return undefined;
-}
-
-/** A thrown transport error as a sentence for people ("the upstream closed the connection before answering"); the error names the provider. */
-function describeThrown(err: unknown): string {
-  if (!(err instanceof Error)) return `the upstream failed: ${String(err)}`;
-  const code = codeOf(err);
-  const known = code === undefined ? undefined : CONNECTION_FAILURES[code];
-  if (known !== undefined) return `the upstream ${known}`;
-  if (code !== undefined && /CERT|SSL|TLS/.test(code)) return `the upstream presented a TLS certificate that was not accepted (${err.cause instanceof Error ? err.cause.message : err.message})`;
-  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
-  return `could not reach the upstream: ${err.message}${cause}`;
 }
 
 /**
@@ -349,7 +313,7 @@ async function attemptUpstream(
     if (client.aborted && !(sent && !req.stream && (timedOut || cut))) return { ok: false, clientGone: true, sent };
     if (signal.reason instanceof AttemptTimeout) return { ok: false, failure: { kind: 'Timeout', status: 0, message: signal.reason.message, ...(sent ? { billed: timedOutBilled(req) } : {}) } };
     if (cut) return { ok: false, failure: { kind: 'ConnectionError', status: 0, message: 'the upstream closed the connection in the middle of its answer', billed: 'worstCase' } };
-    return { ok: false, failure: { kind: 'ConnectionError', status: 0, message: describeThrown(err) } };
+    return { ok: false, failure: { kind: 'ConnectionError', status: 0, message: connectionFailureText(err) } };
   };
   let accessToken: string | undefined;
   if (provider.tokenSource !== undefined) {
@@ -358,7 +322,11 @@ async function attemptUpstream(
       minted.token = accessToken;
     } catch (err) {
       const failed = fail(err);
-      if (!failed.ok && 'failure' in failed) failed.failure.message = `could not obtain an access token: ${failed.failure.message}`;
+      if (!failed.ok && 'failure' in failed) {
+        // The token source's own errors (no code) say what its token endpoint answered; a connection failure is said as any other.
+        const own = failed.failure.kind === 'ConnectionError' && err instanceof Error && connectionErrorCode(err) === undefined;
+        failed.failure.message = `could not obtain an access token: ${own ? err.message : failed.failure.message}`;
+      }
       return failed;
     }
   }

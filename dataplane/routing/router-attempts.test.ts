@@ -1,3 +1,4 @@
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { buildRuntimeSnapshot, type RuntimeSnapshot } from '../runtime/runtime-snapshot.js';
 import { type ProviderConfig, type RouteConfig, type Snapshot, SNAPSHOT_SCHEMA_VERSION, type TargetConfig } from '../config/snapshot.js';
@@ -143,6 +144,20 @@ describe('router attempts', () => {
       expect(sent).toBe(1);
       expect(err).toMatchObject({ status: 502, code: 'upstream_credentials_refused' });
       expect((err as Error).message).toContain(`HTTP ${status} refused the gateway's credentials: Incorrect API key provided`);
+    }
+  });
+
+  it("a TLS failure is said without the names the upstream's certificate holds or the host it was asked for", async () => {
+    // The error node's TLS check makes, as undici throws it (and as fetch gives it, as the cause).
+    const mismatch = checkServerIdentity('vllm.team-a.svc.cluster.local', { subject: { CN: 'internal' }, subjectaltname: 'DNS:billing.corp.example, IP Address:10.0.4.7' } as unknown as PeerCertificate);
+    expect(mismatch?.message).toContain('billing.corp.example');
+    for (const thrown of [mismatch, new TypeError('fetch failed', { cause: mismatch })]) {
+      const transport: Transport = { send: () => Promise.reject(thrown) };
+      const err = await new Router({ stats: new TargetStats(), endpoints: new RecordingPicker() }).serve(runtime(transport), route, chat, new ClientLink()).catch((e: unknown) => e);
+      expect(err).toMatchObject({ status: 502, code: 'upstream_unreachable' });
+      const message = (err as Error).message;
+      expect(message).toContain("ns/openai (gpt): the upstream presented a TLS certificate for other names than its base URL's host");
+      for (const named of ['vllm.team-a', 'billing.corp', '10.0.4.7', 'altnames']) expect(message).not.toContain(named);
     }
   });
 

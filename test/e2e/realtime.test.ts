@@ -457,6 +457,8 @@ describe('Realtime over WebSocket', () => {
     const unreachable = await connect(gateway.url, 'voice-nowhere', CALLER_KEY);
     expect(unreachable).toMatchObject({ status: 502 });
     expect(JSON.parse((unreachable as { body: string }).body).error.code).toBe('upstream_unreachable');
+    // In the gateway's words; before, node's: "… refused the connection: connect ECONNREFUSED 127.0.0.1:9", the upstream's address, to any caller.
+    expect(JSON.parse((unreachable as { body: string }).body).error.message).toBe('Realtime upstream default/nowhere could not be connected to: the upstream refused the connection (is anything listening at its base URL?)');
     const metadata = await connect(gateway.url, 'voice-metadata', CALLER_KEY);
     expect(metadata).toMatchObject({ status: 502 });
     expect(JSON.parse((metadata as { body: string }).body).error.message).toContain('refused to connect to [fe80::1]: a link-local or cloud instance-metadata address');

@@ -19,6 +19,7 @@ import { serviceAccountTokenExpiry } from '../../governance/identity/authenticat
 import type { Admission } from '../../governance/types.js';
 import type { RuntimeSnapshot } from '../../runtime/runtime-snapshot.js';
 import { defaultRealtimePerCaller, realtimePerNamespace } from '../../config/pass-through-endpoints.js';
+import { connectionFailureText } from '../../upstream/connection-failure.js';
 
 export const REALTIME_PATH = '/v1/realtime';
 /** Largest single WebSocket message either way (audio chunks are base64 in JSON; 16 MiB leaves room). */
@@ -446,7 +447,7 @@ export class RealtimeProxy {
         upstream.removeAllListeners();
         upstream.on('error', () => undefined);
         upstream.terminate();
-        reject(new RefusedAttempt(new GatewayError(502, 'upstream_unreachable', 'server_error', `Realtime upstream ${to.target.providerId} refused the connection: ${message}`), outcome));
+        reject(new RefusedAttempt(new GatewayError(502, 'upstream_unreachable', 'server_error', `Realtime upstream ${to.target.providerId} could not be connected to: ${message}`), outcome));
       };
       upstream.once('open', () => {
         // The upstream speaks first (session.created): hold its messages until the client's side is up.
@@ -455,9 +456,14 @@ export class RealtimeProxy {
         upstream.removeAllListeners('unexpected-response');
         resolve(upstream);
       });
-      upstream.once('unexpected-response', (_r, res) => fail(`HTTP ${res.statusCode ?? 0}`, handshakeOutcome(res.statusCode ?? 0)));
+      upstream.once('unexpected-response', (_r, res) => fail(`the upstream answered the handshake with HTTP ${res.statusCode ?? 0}`, handshakeOutcome(res.statusCode ?? 0)));
       // ws's handshakeTimeout fails with this message; every other error is the connection's.
-      upstream.once('error', (err) => fail(err.message, err.message.includes('handshake has timed out') ? 'Timeout' : 'ConnectionError'));
+      // Node's own words name the upstream's address (connect ECONNREFUSED 10.0.4.7:8000) or its
+      // certificate's names: the caller, maybe another team's, gets the gateway's (connection-failure.ts).
+      upstream.once('error', (err) => {
+        const timedOut = err.message.includes('handshake has timed out');
+        fail(timedOut ? 'the upstream did not complete the WebSocket handshake in time' : connectionFailureText(err), timedOut ? 'Timeout' : 'ConnectionError');
+      });
     });
   }
 
