@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { closedPort } from '../../test/support/closed-port.js';
-import { connectionFailureText, UpstreamAnswerError } from './connection-failure.js';
+import { connectionFailureText, GatewayWordsError } from './connection-failure.js';
 
 describe('connectionFailureText', () => {
   it("says node's connection errors in the gateway's words, without the address node names", async () => {
@@ -25,6 +25,6 @@ describe('connectionFailureText', () => {
   });
 
   it("keeps the gateway's own words about an answer", () => {
-    expect(connectionFailureText(new UpstreamAnswerError('the upstream answered with status 99, which is not an HTTP status'))).toBe('the upstream answered with status 99, which is not an HTTP status');
+    expect(connectionFailureText(new GatewayWordsError('the upstream answered with status 99, which is not an HTTP status'))).toBe('the upstream answered with status 99, which is not an HTTP status');
   });
 });

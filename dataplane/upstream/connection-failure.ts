@@ -27,11 +27,11 @@ const TLS_FAILURES: Readonly<Record<string, string>> = {
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'presented a TLS certificate that no CA the gateway trusts signed',
 };
 
-/** What the upstream answered that cannot be relayed, in the gateway's own words: shown as it is. */
-export class UpstreamAnswerError extends Error {
+/** A failure of an upstream in the gateway's own words (what it answered, how long it was silent): shown as it is. */
+export class GatewayWordsError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = 'UpstreamAnswerError';
+    this.name = 'GatewayWordsError';
   }
 }
 
@@ -57,7 +57,7 @@ export function connectionErrorCode(err: Error): string | undefined {
  * upstream, and the code says what failed.
  */
 export function connectionFailureText(err: unknown): string {
-  if (err instanceof UpstreamAnswerError) return err.message;
+  if (err instanceof GatewayWordsError) return err.message;
   const code = err instanceof Error ? connectionErrorCode(err) : undefined;
   if (code === undefined) return `could not reach the upstream${err instanceof Error ? ` (${err.name})` : ''}`;
   const known = CONNECTION_FAILURES[code] ?? TLS_FAILURES[code];

@@ -45,6 +45,14 @@ spec:
   timeouts: { total: 2s, attempt: 300ms }
 ---
 apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: stranded }
+spec:
+  model: stranded
+  targets: [{ providerRef: { name: nowhere }, model: gpt-4o-mini }]
+  passThrough: { endpoints: [files, batches] }
+---
+apiVersion: tollgate.dev/v1alpha1
 kind: Budget
 metadata: { name: tight-daily }
 spec:
@@ -76,6 +84,7 @@ describe('batches: the input file is checked, and the batch charged its worst ca
       'providers.yaml':
         providerManifest('openai-up', 'openai', `${upstream.url}/v1`, key, '  models: [{ name: gpt-4o-mini, pricing: { input: 2, output: 8, perRequest: 0.001 } }]\n') +
         providerManifest('undiscounted', 'openai-compatible', `${upstream.url}/v1`, key, '  models: [{ name: m, pricing: { input: 2, output: 8, batch: 1 } }]\n') +
+        providerManifest('nowhere', 'openai', 'http://127.0.0.1:9/v1', key, '  models: [{ name: gpt-4o-mini, pricing: { input: 2, output: 8 } }]\n') +
         secretManifest('up-key', { apiKey: 'sk-upstream' }),
       'routes.yaml': ROUTES,
     });
@@ -147,6 +156,14 @@ describe('batches: the input file is checked, and the batch charged its worst ca
     expect(big.status).toBe(413);
     expect(big.message).toContain('larger than 4096 bytes, the route\'s spec.passThrough.maxUploadBytes');
     expect(created()).toBe(sent);
+  });
+
+  it("an input file whose target cannot be reached is a 502 in the gateway's words, not node's, which name the upstream's address", async () => {
+    const err = (await client('stranded').batches.create({ input_file_id: 'file-1', endpoint: '/v1/chat/completions', completion_window: '24h' }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(err.status).toBe(502);
+    // Before: "… default/nowhere: connect ECONNREFUSED 127.0.0.1:9", to any caller of the route.
+    expect(err.message).toContain('default/nowhere: the upstream refused the connection (is anything listening at its base URL?)');
+    expect(err.message).not.toContain('127.0.0.1');
   });
 
   it('a batch whose worst case a Budget cannot hold is refused with 429 budget_exceeded, and nothing is created or charged', async () => {

@@ -3,6 +3,7 @@ import { type Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { GatewayError } from '../../core/gateway-error.js';
 import { refusedLiteral } from '../../config/egress-guard.js';
+import { connectionFailureText, GatewayWordsError } from '../../upstream/connection-failure.js';
 import { passThroughPath } from './passthrough-paths.js';
 import type { ForwardTarget } from './passthrough-route.js';
 
@@ -112,7 +113,7 @@ export async function firstAnswer(targets: readonly ForwardTarget[], path: strin
     try {
       res = await get(url, to.forwarding.headers(to.at), url.protocol === 'https:' ? agents.https : agents.http, left);
     } catch (err) {
-      failures.push(`${to.target.providerId}: ${err instanceof Error ? err.message : String(err)}`);
+      failures.push(`${to.target.providerId}: ${connectionFailureText(err)}`);
       continue;
     }
     const status = res.statusCode ?? 0;
@@ -139,7 +140,7 @@ function get(url: URL, headers: Record<string, string>, agent: HttpAgent | Https
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     // As it is: a compressed file could not be bounded by what is read of it.
     const req = send(url, { method: 'GET', headers: { ...headers, 'accept-encoding': 'identity' }, agent, timeout: timeoutMs }, resolve);
-    req.once('timeout', () => req.destroy(new Error(`sent nothing for ${timeoutMs} ms`)));
+    req.once('timeout', () => req.destroy(new GatewayWordsError(`the upstream sent nothing for ${timeoutMs} ms`)));
     req.once('error', reject);
     req.end();
   });
@@ -197,7 +198,7 @@ export function splitLines(res: Readable, file: InputFile, limits: InputFileLimi
       }
     });
     res.once('close', () => stop(inputFileErrors.unreadable(file, ['its answer broke off'])));
-    res.once('error', (err) => stop(inputFileErrors.unreadable(file, [err.message])));
+    res.once('error', (err) => stop(inputFileErrors.unreadable(file, [connectionFailureText(err)])));
   });
 }
 
@@ -226,6 +227,6 @@ export function readBounded(res: Readable, maxBytes: number, deadline: number): 
     });
     res.once('end', () => stop(Buffer.concat(parts)));
     res.once('close', () => stop({ tooLarge: false, why: 'its answer broke off' }));
-    res.once('error', (err) => stop({ tooLarge: false, why: err.message }));
+    res.once('error', (err) => stop({ tooLarge: false, why: connectionFailureText(err) }));
   });
 }

@@ -23,7 +23,7 @@ import { createsUpstream, passThroughPath, runsModel } from './passthrough-paths
 import { outputCap } from '../../governance/admission.js';
 import { type AnswerMeter, charge, chargeCreated, type ChargeReason, type MeteredAttempt, meterAnswer, promptUsage } from './answer-meter.js';
 import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
-import { connectionFailureText, UpstreamAnswerError } from '../../upstream/connection-failure.js';
+import { connectionFailureText, GatewayWordsError } from '../../upstream/connection-failure.js';
 import { lostImageUsage, promptTokensOf, requestUnits } from './passthrough-usage.js';
 import { scrubbedErrorBody } from './upstream-error-body.js';
 import { FormModelRewriter, modelFormBoundary } from './form-model.js';
@@ -263,7 +263,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         // event, where nothing catches: one upstream's answer would end the process for everyone.
         if (status < 100 || status > 599) {
           proxyRes.destroy();
-          p.fail(new UpstreamAnswerError(`the upstream answered with status ${status}, which is not an HTTP status`));
+          p.fail(new GatewayWordsError(`the upstream answered with status ${status}, which is not an HTTP status`));
           return;
         }
         p.observed.answered(status);
