@@ -9,6 +9,9 @@ import { type ResponsesEvent, ResponsesStreamEncoder } from './responses-stream.
 
 const text = (events: ResponsesEvent[]): string => events.map((e) => sseEvent(e.event, e.data)).join('');
 
+/** What an upstream's event type may be to be written as an SSE event name: visible ASCII, as OpenAI's (`response.output_text.delta`) are. */
+const EVENT_NAME = /^[\x21-\x7e]{1,256}$/;
+
 type FailureCode = 'server_error' | 'rate_limit_exceeded' | 'guardrail_blocked' | 'guardrail_unavailable';
 
 /** A GatewayError is the gateway's own verdict (a guardrail's block): its code and message as they are. */
@@ -43,6 +46,12 @@ function responsesStream(echo: ResponsesEcho, createdAt: number, maxKeptBytes: n
       }
       relay ??= new ResponsesRelay();
       const event = relay.event(chunk);
+      // The upstream's type becomes the SSE event name: a line break in it started events the
+      // gateway never read (so never guarded, recorded or metered) in the client's stream.
+      if (!EVENT_NAME.test(event.event)) {
+        finished = true;
+        return fail('server_error', 'upstream stream failed: it sent an event whose type is not an event name');
+      }
       return raw === undefined ? sseEvent(event.event, event.data) : `event: ${event.event}\ndata: ${raw}\n\n`;
     },
     usage: (usage) => encoder.reportUsage(usage),
