@@ -40,7 +40,14 @@ export const TargetSchema = z.strictObject({
       namespace: z.string().min(1).max(63).optional().describe('Provider namespace; defaults to the route namespace.'),
     })
     .describe('The Provider serving this target. Cross-namespace use must be allowed by its allowedRoutes.'),
-  model: z.string().min(1).max(256).describe('Upstream model name sent to the provider (e.g. gpt-4o-mini-2024-07-18).'),
+  model: z
+    .string()
+    .min(1)
+    .max(256)
+    // It goes into URL paths and the x-tollgate-model answer header: a character node cannot write
+    // in a header failed every served answer after the upstream had billed it.
+    .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII (no spaces or control characters)')
+    .describe('Upstream model name sent to the provider (e.g. gpt-4o-mini-2024-07-18); visible ASCII.'),
   priority: z.number().int().min(0).max(1000).default(0).describe('failover: lower priorities are tried first.'),
   weight: z.number().int().min(0).max(10000).optional().describe('weighted: share of traffic relative to the other targets.'),
 });

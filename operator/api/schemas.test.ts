@@ -92,6 +92,20 @@ describe('ModelRoute schema', () => {
     expect(route({ model: 'm', targets: [] }).success).toBe(false);
     expect(route({ model: 'a b', targets: [target] }).success).toBe(false);
   });
+
+  // The target's model goes into URLs and the x-tollgate-model answer header: a name node cannot
+  // write as a header failed every served answer with a 500 after the upstream had billed it.
+  it.each(['gpt 4o', 'modèle', 'モデル', 'a\tb'])('refuses the target model %j (not visible ASCII)', (model) => {
+    const r = route({ model: 'm', targets: [{ ...target, model }] });
+    expect(r.success).toBe(false);
+    expect(JSON.stringify(r.error?.issues)).toContain('visible ASCII');
+  });
+
+  it('accepts ARNs, paths and tags as target models', () => {
+    for (const model of ['arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc', 'meta-llama/Llama-3.1-8B-Instruct', 'qwen2.5:7b', 'ft:gpt-4o-mini:org::id']) {
+      expect(route({ model: 'm', targets: [{ ...target, model }] }).success).toBe(true);
+    }
+  });
 });
 
 describe('Budget schema', () => {
