@@ -29,7 +29,10 @@ function check(req: ReceivedRequest, apiKey: string, problems: string[]): string
       if (block.type === 'redacted_thinking' && block.data !== REDACTED) p.push(`messages.${i}: redacted_thinking data altered`);
       if (block.cache_control !== undefined) cacheControl(block.cache_control, `messages.${i} block`, p);
       if (block.type === 'tool_result' && Array.isArray(block.content)) {
-        for (const c of block.content as Record<string, unknown>[]) if (c.type !== 'text' && c.type !== 'image' && c.type !== 'document') p.push(`tool_result content of type ${String(c.type)}`);
+        for (const c of block.content as Record<string, unknown>[]) {
+          if (c.type !== 'text' && c.type !== 'image' && c.type !== 'document') p.push(`tool_result content of type ${String(c.type)}`);
+          if (c.type === 'document') p.push(...documentProblems(c, `messages.${i}.tool_result`, header(req, 'anthropic-beta') ?? ''));
+        }
       }
       if (block.type === 'tool_use' && (typeof block.input !== 'object' || block.input === null)) p.push('tool_use.input is not an object');
       if (block.type === 'image' && typeof block.source !== 'object') p.push('image without source');
@@ -75,7 +78,8 @@ const DOCUMENT_MEMBERS: ReadonlySet<string> = new Set(['type', 'source', 'title'
 
 /**
  * A document block as the API checks it: a base64 PDF (`application/pdf` only), plain text
- * (`text/plain`), a URL, or a Files API id (only with the files-api beta); `title` and `context`
+ * (`text/plain`), content (a string, or text and image blocks), a URL, or a Files API id (only
+ * with the files-api beta); `title` and `context`
  * strings, `citations: {enabled}`, and no other members.
  */
 function documentProblems(block: Record<string, unknown>, where: string, betas: string): string[] {
@@ -92,6 +96,13 @@ function documentProblems(block: Record<string, unknown>, where: string, betas: 
   } else if (s.type === 'text') {
     fields('media_type', 'data');
     if (s.media_type !== 'text/plain') p.push(`${where}.document.source.text.media_type: Input should be 'text/plain'`);
+  } else if (s.type === 'content') {
+    for (const key of Object.keys(s)) if (key !== 'type' && key !== 'content') p.push(`${where}.document.source.${key}: Extra inputs are not permitted`);
+    const c = s.content;
+    if (typeof c === 'string') {
+      if (c === '') p.push(`${where}.document.source.content: Field required`);
+    } else if (!Array.isArray(c) || c.length === 0) p.push(`${where}.document.source.content: Input should be a valid list`);
+    else for (const b of c as Record<string, unknown>[]) if (b.type !== 'text' && b.type !== 'image') p.push(`${where}.document.source.content: block of type ${String(b.type)}`);
   } else if (s.type === 'url') fields('url');
   else if (s.type === 'file') {
     fields('file_id');

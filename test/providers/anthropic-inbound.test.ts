@@ -623,6 +623,130 @@ spec:
     expect(claude.problems).toEqual([]);
   });
 
+  const tinyPng = { type: 'image' as const, source: { type: 'base64' as const, media_type: 'image/png' as const, data: 'iVBORw0KGgo=' } };
+
+  it('a document of content blocks (source.type content) reaches an Anthropic target as sent; other targets get its blocks as text and image parts', async () => {
+    // Before, a content document was a 400 invalid_request_error at the gateway's door, whatever the target.
+    const scan: Anthropic.Messages.DocumentBlockParam = {
+      type: 'document',
+      source: { type: 'content', content: [{ type: 'text', text: 'Page one.' }, tinyPng] },
+      title: 'Scan',
+      context: 'From the archive',
+      cache_control: { type: 'ephemeral' },
+    };
+    const plain: Anthropic.Messages.DocumentBlockParam = { type: 'document', source: { type: 'content', content: 'Just text.' } };
+    const content: Anthropic.Messages.ContentBlockParam[] = [scan, plain, { type: 'text', text: 'Read.' }];
+
+    claude.script({ kind: 'text', text: 'ok' });
+    await client.messages.create({ model: 'via-anthropic', max_tokens: 64, messages: [{ role: 'user', content }] });
+    // A string of content is the same document as one text block, which is how it goes.
+    const asBlocks = { type: 'document', source: { type: 'content', content: [{ type: 'text', text: 'Just text.' }] } };
+    expect(claude.requests.at(-1)?.body.messages).toEqual([{ role: 'user', content: [scan, asBlocks, { type: 'text', text: 'Read.' }] }]);
+    expect(claude.problems).toEqual([]);
+
+    upstream.script({ kind: 'ok', content: 'ok' });
+    await client.messages.create({ model: 'via-openai', max_tokens: 64, messages: [{ role: 'user', content }] });
+    expect(upstream.requests.at(-1)?.body.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Page one.' },
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
+          { type: 'text', text: 'Just text.' },
+          { type: 'text', text: 'Read.' },
+        ],
+      },
+    ]);
+
+    gemini.script({ kind: 'text', text: 'ok' });
+    await client.messages.create({ model: 'via-gemini', max_tokens: 64, messages: [{ role: 'user', content }] });
+    expect(gemini.requests.at(-1)?.body.contents).toEqual([
+      { role: 'user', parts: [{ text: 'Page one.' }, { inlineData: { mimeType: 'image/png', data: 'iVBORw0KGgo=' } }, { text: 'Just text.' }, { text: 'Read.' }] },
+    ]);
+    expect(gemini.problems).toEqual([]);
+
+    bedrock.script({ kind: 'text', text: 'ok' });
+    await client.messages.create({ model: 'via-bedrock', max_tokens: 64, messages: [{ role: 'user', content }] });
+    expect(bedrock.requests.at(-1)?.body.messages).toEqual([
+      { role: 'user', content: [{ text: 'Page one.' }, { image: { format: 'png', source: { bytes: 'iVBORw0KGgo=' } } }, { text: 'Just text.' }, { text: 'Read.' }] },
+    ]);
+    expect(bedrock.problems).toEqual([]);
+  });
+
+  const readTools = [{ name: 'read_doc', input_schema: { type: 'object' as const, properties: {} } }];
+  const toolTurns = (result: Anthropic.Messages.ToolResultBlockParam['content']): Anthropic.MessageParam[] => [
+    { role: 'user', content: 'Read the notes.' },
+    { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_D', name: 'read_doc', input: {} }] },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_D', content: result }] },
+  ];
+  const pdfBare: Anthropic.Messages.DocumentBlockParam = { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: PDF } };
+
+  it('documents in a tool_result: an Anthropic target gets them as sent; OpenAI-wire a text document as the tool text and a PDF in a user message after; Bedrock in the toolResult; Gemini after the functionResponse', async () => {
+    // Before, a tool_result holding a document was a 400 invalid_request_error at the gateway's door.
+    const messages = toolTurns([documents[1]!, pdfBare]);
+    claude.script({ kind: 'text', text: 'ok' });
+    await client.messages.create({ model: 'via-anthropic', max_tokens: 64, tools: readTools, messages });
+    expect((claude.requests.at(-1)?.body.messages as unknown[]).at(-1)).toEqual(messages[2]);
+    expect(claude.problems).toEqual([]);
+
+    upstream.script({ kind: 'ok', content: 'ok' });
+    await client.messages.create({ model: 'via-openai', max_tokens: 64, tools: readTools, messages });
+    expect((upstream.requests.at(-1)?.body.messages as unknown[]).slice(2)).toEqual([
+      { role: 'tool', tool_call_id: 'toolu_D', content: 'The grass is green.' },
+      { role: 'user', content: [{ type: 'file', file: { filename: 'document.pdf', file_data: `data:application/pdf;base64,${PDF}` } }] },
+    ]);
+
+    bedrock.script({ kind: 'text', text: 'ok' });
+    await client.messages.create({ model: 'via-bedrock', max_tokens: 64, tools: readTools, messages });
+    expect((bedrock.requests.at(-1)?.body.messages as unknown[]).at(-1)).toEqual({
+      role: 'user',
+      content: [
+        {
+          toolResult: {
+            toolUseId: 'toolu_D',
+            content: [{ text: 'The grass is green.' }, { document: { format: 'pdf', name: 'document-messages-2-content-1', source: { bytes: PDF } } }],
+          },
+        },
+      ],
+    });
+    expect(bedrock.problems).toEqual([]);
+
+    gemini.script({ kind: 'text', text: 'ok' });
+    await client.messages.create({ model: 'via-gemini', max_tokens: 64, tools: readTools, messages });
+    expect((gemini.requests.at(-1)?.body.contents as unknown[]).at(-1)).toEqual({
+      role: 'user',
+      parts: [{ functionResponse: { name: 'read_doc', response: { output: 'The grass is green.' } } }, { inlineData: { mimeType: 'application/pdf', data: PDF } }],
+    });
+    expect(gemini.problems).toEqual([]);
+
+    // A document OpenAI cannot fetch is refused in a tool result as in a user turn: nothing sent.
+    const before = upstream.requests.length;
+    const err = await client.messages.create({ model: 'via-openai', max_tokens: 64, tools: readTools, messages: toolTurns([documents[2]!]) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((err as Error).message).toContain('document blocks with a url source are not supported by this provider');
+    expect(upstream.requests.length).toBe(before);
+  });
+
+  it('a request guardrail masks the text of a content document, a tool_result document and a document title before an Anthropic target gets them', async () => {
+    claude.script({ kind: 'text', text: 'ok' });
+    await client.messages.create({
+      model: 'guarded-claude',
+      max_tokens: 64,
+      tools: readTools,
+      messages: [
+        { role: 'user', content: [{ type: 'document', source: { type: 'content', content: [{ type: 'text', text: 'Mail ann@example.com.' }, tinyPng] }, title: 'For bob@example.com' }] },
+        { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_D', name: 'read_doc', input: {} }] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_D', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'Or cy@example.com.' } }] }] },
+      ],
+    });
+    const sent = claude.requests.at(-1)?.body.messages as { content: Record<string, unknown>[] }[];
+    expect(sent[0]!.content[0]).toMatchObject({ type: 'document', source: { type: 'content', content: [{ type: 'text' }, tinyPng] } });
+    expect(sent[2]!.content[0]).toMatchObject({ type: 'tool_result', content: [{ type: 'document', source: { type: 'text' } }] });
+    const text = JSON.stringify(sent);
+    for (const address of ['ann@example.com', 'bob@example.com', 'cy@example.com']) expect(text).not.toContain(address);
+    expect(claude.problems).toEqual([]);
+  });
+
   it('a PDF document is estimated from its inline data, as a chat file part is (count_tokens on a non-Anthropic route)', async () => {
     const bare = await client.messages.countTokens({ model: 'via-openai', messages: [{ role: 'user', content: 'Summarise.' }] });
     const withPdf = await client.messages.countTokens({ model: 'via-openai', messages: [{ role: 'user', content: [documents[0]!, { type: 'text', text: 'Summarise.' }] }] });

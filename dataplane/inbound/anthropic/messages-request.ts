@@ -17,14 +17,16 @@ const ImageBlock = z.looseObject({
   ...cacheControl,
 });
 /**
- * A document (a PDF, or plain text) by one of its sources: inline base64, inline text, a URL, or a
- * Files API id (beta); `title`, `context` and `citations` ride along (the looseObject keeps them).
+ * A document (a PDF, plain text, or content blocks: text and images) by one of its sources: inline
+ * base64, inline text, content, a URL, or a Files API id (beta); `title`, `context` and `citations`
+ * ride along (the looseObject keeps them).
  */
 const DocumentBlock = z.looseObject({
   type: z.literal('document'),
   source: z.discriminatedUnion('type', [
     z.looseObject({ type: z.literal('base64'), media_type: z.string(), data: z.string() }),
     z.looseObject({ type: z.literal('text'), media_type: z.string().optional(), data: z.string() }),
+    z.looseObject({ type: z.literal('content'), content: z.union([z.string().min(1), firstIssueArray(z.union([TextBlock, ImageBlock]), 1)]) }),
     z.looseObject({ type: z.literal('url'), url: z.string() }),
     z.looseObject({ type: z.literal('file'), file_id: z.string() }),
   ]),
@@ -34,7 +36,7 @@ const ToolUseBlock = z.looseObject({ type: z.literal('tool_use'), id: z.string()
 const ToolResultBlock = z.looseObject({
   type: z.literal('tool_result'),
   tool_use_id: z.string(),
-  content: z.union([z.string(), firstIssueArray(z.union([TextBlock, ImageBlock]))]).optional(),
+  content: z.union([z.string(), firstIssueArray(z.union([TextBlock, ImageBlock, DocumentBlock]))]).optional(),
   is_error: z.boolean().optional(),
   ...cacheControl,
 });
@@ -88,25 +90,33 @@ function imageUrl(block: z.infer<typeof ImageBlock>): JsonObject {
 }
 
 /**
- * A document block → a canonical part every stage reads: plain text as a text part, inline data as
+ * A document block → canonical parts every stage reads: plain text as a text part, inline data as
  * a chat `file` part (a data URI, as OpenAI takes PDFs), a URL or Files API id as a `file` part
- * without data (estimates hold it as a file they cannot read). The block's other members (title,
- * context, citations) travel as the `document` extension, which marks the part as a document, so
- * that an Anthropic target gets the block back as sent, rebuilt from the part (a guardrail's mask
- * included), and other targets refuse what they have no equivalent for.
+ * without data (estimates hold it as a file they cannot read), content blocks as their text and
+ * image parts, each marked with its index in the document (`document_part`). The block's other
+ * members (title, context, citations) travel as the `document` extension on its (first) part, which
+ * marks the part as a document, so that an Anthropic target gets the block back as sent, rebuilt
+ * from the parts (a guardrail's mask included), and other targets read its title and context as
+ * text and refuse what they have no equivalent for (shared/document-parts.ts).
  */
-function documentPart(block: z.infer<typeof DocumentBlock>): JsonObject {
-  const { type: _type, source, cache_control: _hint, ...document } = block;
+function documentParts(block: z.infer<typeof DocumentBlock>): JsonObject[] {
+  const { type: _type, source, cache_control: hint, ...document } = block;
   const extension = { document: document as JsonObject };
   switch (source.type) {
     case 'text':
-      return hinted({ type: 'text', text: source.data, ...extension }, block);
+      return [hinted({ type: 'text', text: source.data, ...extension }, block)];
     case 'base64':
-      return hinted({ type: 'file', file: { filename: 'document.pdf', file_data: `data:${source.media_type};base64,${source.data}` }, ...extension }, block);
+      return [hinted({ type: 'file', file: { filename: 'document.pdf', file_data: `data:${source.media_type};base64,${source.data}` }, ...extension }, block)];
     case 'url':
-      return hinted({ type: 'file', file: { file_url: source.url }, ...extension }, block);
+      return [hinted({ type: 'file', file: { file_url: source.url }, ...extension }, block)];
     case 'file':
-      return hinted({ type: 'file', file: { file_id: source.file_id }, ...extension }, block);
+      return [hinted({ type: 'file', file: { file_id: source.file_id }, ...extension }, block)];
+    case 'content': {
+      // Its blocks' own breakpoints stay on their parts: the document's is among its members.
+      if (hint !== undefined && hint !== null) extension.document.cache_control = hint;
+      const inner = typeof source.content === 'string' ? [{ type: 'text', text: source.content }] : parts(source.content);
+      return inner.map((part, k) => (k === 0 ? { ...part, ...extension, document_part: 0 } : { ...part, document_part: k }));
+    }
   }
 }
 
@@ -116,14 +126,14 @@ function parts(blocks: readonly Block[]): JsonObject[] {
   for (const b of blocks) {
     if (b.type === 'text') out.push(hinted({ type: 'text', text: b.text }, b));
     else if (b.type === 'image') out.push(imageUrl(b));
-    else if (b.type === 'document') out.push(documentPart(b));
+    else if (b.type === 'document') out.push(...documentParts(b));
   }
   return out;
 }
 
-/** Parts as content: a plain string when they are text without hints (what every upstream takes), else the parts. */
+/** Parts as content: a plain string when they are text without hints or documents (what every upstream takes), else the parts. */
 function content(list: JsonObject[]): string | JsonObject[] {
-  return list.every((p) => p.type === 'text' && p.cache_control === undefined && p.document === undefined) ? list.map((p) => String(p.text)).join('') : list;
+  return list.every((p) => p.type === 'text' && p.cache_control === undefined && p.document === undefined && p.document_part === undefined) ? list.map((p) => String(p.text)).join('') : list;
 }
 
 /** A tool_result block → a tool message: text and images as parts, an error flagged (canonical extensions). */

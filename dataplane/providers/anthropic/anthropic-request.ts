@@ -82,17 +82,54 @@ function fileBlock(file: JsonObject, param: string, part: JsonObject): Anthropic
 
 type ContentBlock = AnthropicTextBlock | AnthropicImageBlock | AnthropicDocumentBlock | AnthropicThinkingBlock | AnthropicRedactedThinkingBlock;
 
+/**
+ * Where a block written from a part of a content-block document stands in it (the part's
+ * `document_part`), and on its first, the document's other members: contentBlocks puts the run
+ * back together. A symbol, so that it never reaches the wire.
+ */
+const IN_DOCUMENT = Symbol('inDocument');
+type InDocument = { [IN_DOCUMENT]?: { index: number; extras: JsonObject } };
+
+function inDocument<T extends AnthropicTextBlock | AnthropicImageBlock>(block: T, part: JsonObject): T {
+  if (typeof part.document_part !== 'number') return block;
+  return Object.assign(block, { [IN_DOCUMENT]: { index: part.document_part, extras: isObject(part.document) ? part.document : {} } });
+}
+
 const BLOCKS: PartWriter<ContentBlock> = {
-  // Text from a `/v1/messages` text document goes back as that document.
-  text: (text, part) => hint(isObject(part.document) ? documentOf(part, { type: 'text', media_type: 'text/plain', data: text }) : { type: 'text', text }, part),
-  image: (url, param, part) => hint(imageBlock(url, param), part),
+  // Text from a `/v1/messages` text document goes back as that document (a content document's text as its text block).
+  text: (text, part) =>
+    typeof part.document_part === 'number'
+      ? inDocument(hint({ type: 'text', text }, part), part)
+      : hint(isObject(part.document) ? documentOf(part, { type: 'text', media_type: 'text/plain', data: text }) : { type: 'text', text }, part),
+  image: (url, param, part) => inDocument(hint(imageBlock(url, param), part), part),
   file: (file, param, part) => hint(fileBlock(file, param, part), part),
   thinking: thinkingBlock,
 };
 
+/**
+ * The blocks of each content-block document (parts with `document_part`, in a run from index 0) as
+ * that one document, its other members (title, context, citations, its cache breakpoint) as sent.
+ */
+function withContentDocuments(blocks: ContentBlock[]): ContentBlock[] {
+  if (!blocks.some((b) => (b as InDocument)[IN_DOCUMENT] !== undefined)) return blocks;
+  const out: ContentBlock[] = [];
+  let open: (AnthropicTextBlock | AnthropicImageBlock)[] | undefined;
+  for (const block of blocks) {
+    const place = (block as InDocument)[IN_DOCUMENT];
+    if (place === undefined || (block.type !== 'text' && block.type !== 'image')) {
+      open = undefined;
+      out.push(block);
+    } else if (place.index === 0 || open === undefined) {
+      open = [block];
+      out.push({ ...place.extras, type: 'document', source: { type: 'content', content: open } });
+    } else open.push(block);
+  }
+  return out;
+}
+
 /** OpenAI content (string or parts) → Anthropic blocks: text, images and (an assistant's) reasoning, with their cache breakpoints. */
 function contentBlocks(content: unknown, param: string): ContentBlock[] {
-  return contentParts(content, param, BLOCKS);
+  return withContentDocuments(contentParts(content, param, BLOCKS));
 }
 
 /** Text, images and documents are content a user gives (reasoning is an assistant's alone). */

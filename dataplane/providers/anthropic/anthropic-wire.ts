@@ -26,9 +26,10 @@ export type AnthropicDocumentSource =
   | { type: 'base64'; media_type: string; data: string }
   | { type: 'text'; media_type: 'text/plain'; data: string }
   | { type: 'url'; url: string }
-  | { type: 'file'; file_id: string };
+  | { type: 'file'; file_id: string }
+  | { type: 'content'; content: (AnthropicTextBlock | AnthropicImageBlock)[] };
 
-/** A PDF or plain-text document; `title`, `context` and `citations` as the client sent them. */
+/** A PDF, plain-text or content-block document; `title`, `context` and `citations` as the client sent them. */
 export interface AnthropicDocumentBlock {
   type: 'document';
   source: AnthropicDocumentSource;

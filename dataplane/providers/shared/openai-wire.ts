@@ -1,4 +1,5 @@
 import type { JsonObject } from '../../core/canonical.js';
+import { withoutDocument } from './document-parts.js';
 import { isObject } from './json-guards.js';
 import { RequestTranslationError } from '../types.js';
 import { reasoningEffortForClient } from './openai-reasoning.js';
@@ -16,7 +17,12 @@ import { restateOutputConfig } from './output-config.js';
  *  - assistant content parts `{type:'thinking', thinking, signature}` and
  *    `{type:'redacted_thinking', data}`: the model's earlier reasoning, sent back;
  *  - a tool message whose content parts include `image_url` (or `file`, from a Responses client's
- *    function_call_output), and `is_error: true` on it.
+ *    function_call_output, or a `/v1/messages` document), and `is_error: true` on it;
+ *  - `document` on a content part: a `/v1/messages` document block's members other than its source
+ *    (title, context, citations), on the part its source became (a text part for a text document, a
+ *    `file` part for a PDF, URL or Files API id); `document_part` (a number) on each part of a
+ *    document made of content blocks, its index there, `document` on the first
+ *    (shared/document-parts.ts).
  * Answers may carry `message.thinking_blocks` (and stream `delta.reasoning_content` and
  * `delta.thinking_blocks`), which OpenAI clients ignore.
  */
@@ -32,33 +38,38 @@ function withoutCacheControl(value: unknown): unknown {
 
 /**
  * A content part for OpenAI: without its hint, and a `/v1/messages` document (the `document`
- * extension) as the plain text or inline file it is. A document OpenAI cannot fetch (a URL, an
- * Anthropic Files API id) is refused, naming the block: nothing is sent.
+ * extensions) as the plain text, image or inline file it is. A document OpenAI cannot fetch (a URL,
+ * an Anthropic Files API id) is refused, naming the block: nothing is sent.
  */
 function wirePart(part: unknown, param: string): unknown {
-  if (!isObject(part) || !isObject(part.document)) return withoutCacheControl(part);
-  if (part.type === 'file' && !(isObject(part.file) && typeof part.file.file_data === 'string')) {
+  if (!isObject(part) || (part.document === undefined && part.document_part === undefined)) return withoutCacheControl(part);
+  if (isObject(part.document) && part.type === 'file' && !(isObject(part.file) && typeof part.file.file_data === 'string')) {
     const source = isObject(part.file) && typeof part.file.file_url === 'string' ? 'url' : 'file';
     throw new RequestTranslationError(`document blocks with a ${source} source are not supported by this provider`, param);
   }
-  const { cache_control: _hint, document: _document, ...rest } = part;
-  return rest;
+  return withoutCacheControl(withoutDocument(part));
 }
 
 /** What OpenAI's chat wire takes from a user but not in a tool message. */
 const USER_ONLY_PARTS: ReadonlySet<string> = new Set(['image_url', 'file']);
 
-/** A tool message for OpenAI: text only (an error says so in its text); its images and files, if any, apart. */
-function toolMessage(m: JsonObject): { message: JsonObject; media: JsonObject[] } {
+/**
+ * A tool message for OpenAI: text only (an error says so in its text); its images and files, if any,
+ * apart. A `/v1/messages` document in it is its text (a text document) or goes apart with the
+ * images (a PDF; a URL or Files API document is refused, as in a user turn).
+ */
+function toolMessage(m: JsonObject, i: number): { message: JsonObject; media: JsonObject[] } {
   const { cache_control: _hint, is_error: isError, ...rest } = m;
   const media: JsonObject[] = [];
   let text: string;
   if (Array.isArray(m.content)) {
     const texts: string[] = [];
-    for (const part of m.content) {
-      if (isObject(part) && typeof part.type === 'string' && USER_ONLY_PARTS.has(part.type)) media.push(withoutCacheControl(part) as JsonObject);
-      else if (isObject(part) && typeof part.text === 'string') texts.push(part.text);
-    }
+    m.content.forEach((part: unknown, j) => {
+      if (!isObject(part)) return;
+      const param = `messages.${i}.content.${j}`;
+      if (typeof part.type === 'string' && USER_ONLY_PARTS.has(part.type)) media.push(wirePart(part, param) as JsonObject);
+      else if (typeof part.text === 'string') texts.push(part.text);
+    });
     text = texts.join('');
   } else text = typeof m.content === 'string' ? m.content : '';
   return { message: { ...rest, content: isError === true ? `Error: ${text}` : text }, media };
@@ -94,7 +105,7 @@ export function toOpenAiWire(body: JsonObject, model: string): JsonObject {
       continue;
     }
     if (m.role === 'tool') {
-      const { message, media } = toolMessage(m);
+      const { message, media } = toolMessage(m, i);
       messages.push(message);
       pendingMedia.push(...media);
       continue;
