@@ -553,6 +553,8 @@ spec:
     { type: 'document', source: { type: 'file', file_id: 'file_011CNha8iCJcU1wXNR6q4V8w' } },
   ];
   const files = { headers: { 'anthropic-beta': 'files-api-2025-04-14' } };
+  /** documents[0] without citations (which only Anthropic targets take). */
+  const { citations: _cited, ...pdfUncited } = documents[0]!;
 
   it('document blocks (base64 PDF, text, URL, Files API id) reach an Anthropic target as sent', async () => {
     // Before, any document block was a 400 invalid_request_error at the gateway's door.
@@ -567,12 +569,14 @@ spec:
 
   it('document blocks to an OpenAI-wire target: a PDF as a chat file part, text as text; a URL or Files API document is a 400 naming the block, nothing sent', async () => {
     upstream.script({ kind: 'ok', content: 'ok' });
-    await client.messages.create({ model: 'via-openai', max_tokens: 64, messages: [{ role: 'user', content: [documents[0]!, documents[1]!, { type: 'text', text: 'Summarise these.' }] }] });
+    await client.messages.create({ model: 'via-openai', max_tokens: 64, messages: [{ role: 'user', content: [pdfUncited, documents[1]!, { type: 'text', text: 'Summarise these.' }] }] });
     expect(upstream.requests.at(-1)?.body.messages).toEqual([
       {
         role: 'user',
         content: [
+          { type: 'text', text: 'Document title: Q3 report\nDocument context: Finance\n' },
           { type: 'file', file: { filename: 'document.pdf', file_data: `data:application/pdf;base64,${PDF}` } },
+          { type: 'text', text: 'Document title: Notes\n' },
           { type: 'text', text: 'The grass is green.' },
           { type: 'text', text: 'Summarise these.' },
         ],
@@ -589,11 +593,20 @@ spec:
 
   it('document blocks to Gemini and Bedrock: a PDF as their native inline PDF, text as text; a URL document is a 400 naming the block', async () => {
     // Before, any document block was a 400 invalid_request_error at the gateway's door.
-    const content: Anthropic.Messages.ContentBlockParam[] = [documents[0]!, documents[1]!, { type: 'text', text: 'Summarise these.' }];
+    const content: Anthropic.Messages.ContentBlockParam[] = [pdfUncited, documents[1]!, { type: 'text', text: 'Summarise these.' }];
     gemini.script({ kind: 'text', text: 'ok' });
     await client.messages.create({ model: 'via-gemini', max_tokens: 64, messages: [{ role: 'user', content }] });
     expect(gemini.requests.at(-1)?.body.contents).toEqual([
-      { role: 'user', parts: [{ inlineData: { mimeType: 'application/pdf', data: PDF } }, { text: 'The grass is green.' }, { text: 'Summarise these.' }] },
+      {
+        role: 'user',
+        parts: [
+          { text: 'Document title: Q3 report\nDocument context: Finance\n' },
+          { inlineData: { mimeType: 'application/pdf', data: PDF } },
+          { text: 'Document title: Notes\n' },
+          { text: 'The grass is green.' },
+          { text: 'Summarise these.' },
+        ],
+      },
     ]);
     expect(gemini.problems).toEqual([]);
 
@@ -602,7 +615,13 @@ spec:
     expect(bedrock.requests.at(-1)?.body.messages).toEqual([
       {
         role: 'user',
-        content: [{ document: { format: 'pdf', name: 'document-messages-0-content-0', source: { bytes: PDF } } }, { text: 'The grass is green.' }, { text: 'Summarise these.' }],
+        content: [
+          { text: 'Document title: Q3 report\nDocument context: Finance\n' },
+          { document: { format: 'pdf', name: 'document-messages-0-content-0', source: { bytes: PDF } } },
+          { text: 'Document title: Notes\n' },
+          { text: 'The grass is green.' },
+          { text: 'Summarise these.' },
+        ],
       },
     ]);
     expect(bedrock.problems).toEqual([]);
@@ -624,8 +643,9 @@ spec:
   });
 
   const tinyPng = { type: 'image' as const, source: { type: 'base64' as const, media_type: 'image/png' as const, data: 'iVBORw0KGgo=' } };
+  const header = 'Document title: Scan\nDocument context: From the archive\n';
 
-  it('a document of content blocks (source.type content) reaches an Anthropic target as sent; other targets get its blocks as text and image parts', async () => {
+  it('a document of content blocks (source.type content) reaches an Anthropic target as sent; other targets get its blocks as text and image parts after its title and context', async () => {
     // Before, a content document was a 400 invalid_request_error at the gateway's door, whatever the target.
     const scan: Anthropic.Messages.DocumentBlockParam = {
       type: 'document',
@@ -650,6 +670,7 @@ spec:
       {
         role: 'user',
         content: [
+          { type: 'text', text: header },
           { type: 'text', text: 'Page one.' },
           { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } },
           { type: 'text', text: 'Just text.' },
@@ -661,14 +682,14 @@ spec:
     gemini.script({ kind: 'text', text: 'ok' });
     await client.messages.create({ model: 'via-gemini', max_tokens: 64, messages: [{ role: 'user', content }] });
     expect(gemini.requests.at(-1)?.body.contents).toEqual([
-      { role: 'user', parts: [{ text: 'Page one.' }, { inlineData: { mimeType: 'image/png', data: 'iVBORw0KGgo=' } }, { text: 'Just text.' }, { text: 'Read.' }] },
+      { role: 'user', parts: [{ text: header }, { text: 'Page one.' }, { inlineData: { mimeType: 'image/png', data: 'iVBORw0KGgo=' } }, { text: 'Just text.' }, { text: 'Read.' }] },
     ]);
     expect(gemini.problems).toEqual([]);
 
     bedrock.script({ kind: 'text', text: 'ok' });
     await client.messages.create({ model: 'via-bedrock', max_tokens: 64, messages: [{ role: 'user', content }] });
     expect(bedrock.requests.at(-1)?.body.messages).toEqual([
-      { role: 'user', content: [{ text: 'Page one.' }, { image: { format: 'png', source: { bytes: 'iVBORw0KGgo=' } } }, { text: 'Just text.' }, { text: 'Read.' }] },
+      { role: 'user', content: [{ text: header }, { text: 'Page one.' }, { image: { format: 'png', source: { bytes: 'iVBORw0KGgo=' } } }, { text: 'Just text.' }, { text: 'Read.' }] },
     ]);
     expect(bedrock.problems).toEqual([]);
   });
@@ -692,7 +713,7 @@ spec:
     upstream.script({ kind: 'ok', content: 'ok' });
     await client.messages.create({ model: 'via-openai', max_tokens: 64, tools: readTools, messages });
     expect((upstream.requests.at(-1)?.body.messages as unknown[]).slice(2)).toEqual([
-      { role: 'tool', tool_call_id: 'toolu_D', content: 'The grass is green.' },
+      { role: 'tool', tool_call_id: 'toolu_D', content: 'Document title: Notes\nThe grass is green.' },
       { role: 'user', content: [{ type: 'file', file: { filename: 'document.pdf', file_data: `data:application/pdf;base64,${PDF}` } }] },
     ]);
 
@@ -704,7 +725,7 @@ spec:
         {
           toolResult: {
             toolUseId: 'toolu_D',
-            content: [{ text: 'The grass is green.' }, { document: { format: 'pdf', name: 'document-messages-2-content-1', source: { bytes: PDF } } }],
+            content: [{ text: 'Document title: Notes\n' }, { text: 'The grass is green.' }, { document: { format: 'pdf', name: 'document-messages-2-content-1', source: { bytes: PDF } } }],
           },
         },
       ],
@@ -715,7 +736,7 @@ spec:
     await client.messages.create({ model: 'via-gemini', max_tokens: 64, tools: readTools, messages });
     expect((gemini.requests.at(-1)?.body.contents as unknown[]).at(-1)).toEqual({
       role: 'user',
-      parts: [{ functionResponse: { name: 'read_doc', response: { output: 'The grass is green.' } } }, { inlineData: { mimeType: 'application/pdf', data: PDF } }],
+      parts: [{ functionResponse: { name: 'read_doc', response: { output: 'Document title: Notes\nThe grass is green.' } } }, { inlineData: { mimeType: 'application/pdf', data: PDF } }],
     });
     expect(gemini.problems).toEqual([]);
 
@@ -725,6 +746,17 @@ spec:
     expect(err).toBeInstanceOf(Anthropic.BadRequestError);
     expect((err as Error).message).toContain('document blocks with a url source are not supported by this provider');
     expect(upstream.requests.length).toBe(before);
+  });
+
+  it('a document asking for citations is a 400 naming its citations on targets that cannot cite (a route fails over); nothing is sent', async () => {
+    // Before, citations were dropped silently: the answer came without the cited passages asked for.
+    for (const [model, sent] of [['via-openai', () => upstream.requests.length], ['via-gemini', () => gemini.requests.length], ['via-bedrock', () => bedrock.requests.length]] as const) {
+      const before = sent();
+      const err = await client.messages.create({ model, max_tokens: 64, messages: [{ role: 'user', content: [documents[0]!, { type: 'text', text: 'Cite it.' }] }] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+      expect((err as Error).message).toContain('document citations are not supported by this provider');
+      expect(sent()).toBe(before);
+    }
   });
 
   it('a request guardrail masks the text of a content document, a tool_result document and a document title before an Anthropic target gets them', async () => {

@@ -104,6 +104,7 @@ const BLOCKS: PartWriter<ContentBlock> = {
   image: (url, param, part) => inDocument(hint(imageBlock(url, param), part), part),
   file: (file, param, part) => hint(fileBlock(file, param, part), part),
   thinking: thinkingBlock,
+  documents: true,
 };
 
 /**

@@ -1,5 +1,6 @@
 import { RequestTranslationError } from '../types.js';
 import { base64DataUri } from './data-uri.js';
+import { documentHeader } from './document-parts.js';
 import { isObject } from './json-guards.js';
 import { THINKING_PARTS } from './openai-wire.js';
 import type { JsonObject } from '../../core/canonical.js';
@@ -20,6 +21,13 @@ export interface PartWriter<T> {
    * was the model's own, not part of the conversation another model needs. Undefined leaves it out too.
    */
   thinking?(part: JsonObject): T | undefined;
+  /**
+   * The provider takes `/v1/messages` documents as they came (title, context, citations, a
+   * document of content blocks): its writers read the document extensions themselves. Without it,
+   * a document's title and context go before it as a text part, and citations are refused
+   * (document-parts.ts).
+   */
+  documents?: true;
 }
 
 /**
@@ -37,6 +45,10 @@ export function contentParts<T>(content: unknown, param: string, write: PartWrit
       const reasoning = write.thinking?.(p);
       if (reasoning !== undefined) out.push(reasoning);
       return;
+    }
+    if (write.documents !== true) {
+      const header = documentHeader(p, `${param}.${i}`);
+      if (header !== undefined) out.push(write.text(header, {}));
     }
     out.push(contentPart(p, `${param}.${i}`, write));
   });

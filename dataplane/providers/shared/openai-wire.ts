@@ -1,5 +1,5 @@
 import type { JsonObject } from '../../core/canonical.js';
-import { withoutDocument } from './document-parts.js';
+import { documentHeader, withoutDocument } from './document-parts.js';
 import { isObject } from './json-guards.js';
 import { RequestTranslationError } from '../types.js';
 import { reasoningEffortForClient } from './openai-reasoning.js';
@@ -50,13 +50,20 @@ function wirePart(part: unknown, param: string): unknown {
   return withoutCacheControl(withoutDocument(part));
 }
 
+/** `part` for OpenAI (wirePart), after its document's title and context as a text part, if it has them. */
+function pushWirePart(out: unknown[], part: unknown, param: string): void {
+  const header = isObject(part) ? documentHeader(part, param) : undefined;
+  if (header !== undefined) out.push({ type: 'text', text: header });
+  out.push(wirePart(part, param));
+}
+
 /** What OpenAI's chat wire takes from a user but not in a tool message. */
 const USER_ONLY_PARTS: ReadonlySet<string> = new Set(['image_url', 'file']);
 
 /**
  * A tool message for OpenAI: text only (an error says so in its text); its images and files, if any,
- * apart. A `/v1/messages` document in it is its text (a text document) or goes apart with the
- * images (a PDF; a URL or Files API document is refused, as in a user turn).
+ * apart. A `/v1/messages` document in it is its text (a text document, a document's title and
+ * context) or goes apart with the images (a PDF; a URL or Files API document is refused, as in a user turn).
  */
 function toolMessage(m: JsonObject, i: number): { message: JsonObject; media: JsonObject[] } {
   const { cache_control: _hint, is_error: isError, ...rest } = m;
@@ -67,6 +74,8 @@ function toolMessage(m: JsonObject, i: number): { message: JsonObject; media: Js
     m.content.forEach((part: unknown, j) => {
       if (!isObject(part)) return;
       const param = `messages.${i}.content.${j}`;
+      const header = documentHeader(part, param);
+      if (header !== undefined) texts.push(header);
       if (typeof part.type === 'string' && USER_ONLY_PARTS.has(part.type)) media.push(wirePart(part, param) as JsonObject);
       else if (typeof part.text === 'string') texts.push(part.text);
     });
@@ -116,7 +125,7 @@ export function toOpenAiWire(body: JsonObject, model: string): JsonObject {
     if (Array.isArray(m.content)) {
       const parts: unknown[] = [];
       m.content.forEach((p: unknown, j) => {
-        if (!(isObject(p) && typeof p.type === 'string' && THINKING_PARTS.has(p.type))) parts.push(wirePart(p, `messages.${i}.content.${j}`));
+        if (!(isObject(p) && typeof p.type === 'string' && THINKING_PARTS.has(p.type))) pushWirePart(parts, p, `messages.${i}.content.${j}`);
       });
       copy.content = parts.length === 0 && m.role === 'assistant' ? (Array.isArray(m.tool_calls) && m.tool_calls.length > 0 ? null : '') : parts;
     }
