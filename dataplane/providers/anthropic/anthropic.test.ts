@@ -104,6 +104,40 @@ describe('anthropic adapter', () => {
     expect(anthropicAdapter.classifyError(400, {}, '{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 3 tokens > 2 maximum"}}').kind).toBe('ContextLengthExceeded');
   });
 
+  it('request: the parts of content documents (document_part) go back as one document each, adjacent ones apart, members from the first part', () => {
+    const r = anthropicAdapter.buildRequest(
+      req({
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'A1', document: { title: 'A', cache_control: { type: 'ephemeral' } }, document_part: 0 },
+              { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' }, document_part: 1 },
+              { type: 'text', text: 'B1', document: {}, document_part: 0 },
+              { type: 'text', text: 'after' },
+            ],
+          },
+        ],
+      }),
+      { baseUrl: 'http://a', model: 'claude', apiKey: 'k', headers: {} },
+    );
+    expect((JSON.parse(r.body) as { messages: unknown }).messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          {
+            type: 'document',
+            title: 'A',
+            cache_control: { type: 'ephemeral' },
+            source: { type: 'content', content: [{ type: 'text', text: 'A1' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } }] },
+          },
+          { type: 'document', source: { type: 'content', content: [{ type: 'text', text: 'B1' }] } },
+          { type: 'text', text: 'after' },
+        ],
+      },
+    ]);
+  });
+
   it('request: system hoisted, tool results in a user turn, max_tokens defaulted, bad arguments rejected', () => {
     const r = anthropicAdapter.buildRequest(
       req({
