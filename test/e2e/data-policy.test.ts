@@ -289,6 +289,29 @@ describe('the capture stage through tollgate dev', () => {
     expect(s.content?.response?.choices?.[0]?.message.content).toBe('hi hi hi');
   });
 
+  it('Anthropic Messages documents (a content document with its title, a text document in a tool_result) are recorded redacted', async () => {
+    // Before, either document was a 400 at the gateway's door; their text is read as any text now.
+    up.script({ kind: 'ok', content: 'noted' });
+    const answer = await anthropic.messages
+      .create({
+        model: 'audited-chat',
+        max_tokens: 20,
+        tools: [{ name: 'read_doc', input_schema: { type: 'object', properties: {} } }],
+        messages: [
+          { role: 'user', content: [{ type: 'document', source: { type: 'content', content: [{ type: 'text', text: `card ${CARD}` }] }, title: `from ${MAIL}` }] },
+          { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'read_doc', input: {} }] },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: `write to ${MAIL}` } }] }] },
+        ],
+      })
+      .withResponse();
+    const r = await recordOf('audit', answer.response.headers.get('x-request-id') ?? '');
+    const request = JSON.stringify(r.content?.request);
+    expect(request).toContain('card [PAYMENT_CARD]');
+    expect(request).toContain('write to [EMAIL]');
+    expect(request).not.toContain(MAIL);
+    expect(request).not.toContain('4111');
+  });
+
   it('the Responses API is recorded too', async () => {
     up.script({ kind: 'ok', content: `to ${MAIL}` });
     const res = await openai.responses.create({ model: 'audited-chat', input: `from ${MAIL}` }).withResponse();
