@@ -23,7 +23,7 @@ function setup(
   config: BudgetConfig = budget,
   clock = { now: Date.parse('2026-11-15T12:00:00Z') },
   cached = status,
-  extra: Pick<UsageAggregatorOptions, 'events' | 'onLateRecord'> = {},
+  extra: Pick<UsageAggregatorOptions, 'events' | 'onLateRecord' | 'rank'> = {},
 ) {
   const writes: Record<string, unknown>[] = [];
   const object = (st: Record<string, unknown>) => ({ metadata: { name: 'monthly', namespace: 'team-a' }, ...{ status: st } }) as KubeObject;
@@ -175,6 +175,27 @@ describe('UsageAggregator', () => {
     expect(kept).toHaveLength(MAX_APPLIED_PODS);
     expect(kept).toEqual(expect.arrayContaining(['p3', 'fresh', 'p7']));
     expect(writes.at(-1)?.spent).toBe(2);
+  });
+
+  // Anyone holding the report token could name 1,000 made-up pods in a row: each new name pushed the
+  // least recently heard pod out, real or not, and a real pod forgotten while alive has a record
+  // whose answer was lost counted twice. Made-up names (rank 0) now push out only each other.
+  it('past MAX_APPLIED_PODS forgets names no data-plane pod has before any real pod', async () => {
+    const real = Array.from({ length: MAX_APPLIED_PODS - 10 }, (_, i) => `dp-${i}-0000abcd`);
+    const { aggregator, writes } = setup(
+      { spent: 0, periodStart: '2026-11-01T00:00:00Z', appliedThrough: Object.fromEntries(real.map((pod) => [pod, 1])) },
+      false,
+      budget,
+      undefined,
+      undefined,
+      { rank: (pod) => (pod.startsWith('dp-') ? 1 : 0) },
+    );
+    for (let i = 0; i < 200; i++) await aggregator.handle({ pod: `fake-${i}-12345678`, records: [rec(1, 0)] });
+    // The real pods are all there; the made-up names hold what is left (10), the most recent.
+    const kept = Object.entries(writes.at(-1)?.appliedThrough as Record<string, number | null>).filter(([, seq]) => seq !== null).map(([pod]) => pod);
+    expect(kept).toHaveLength(MAX_APPLIED_PODS);
+    expect(kept).toEqual(expect.arrayContaining(real));
+    expect(kept.filter((pod) => pod.startsWith('fake-'))).toEqual(Array.from({ length: 10 }, (_, i) => `fake-${190 + i}-12345678`));
   });
 
   it("drops a deleted Budget's state; created again, it is read from status anew", async () => {

@@ -185,6 +185,11 @@ export interface UsageAggregatorOptions {
   logger: Logger;
   /** A record stamped before the current calendar period: counted in it (within the tolerance) or dropped. */
   onLateRecord?: (result: 'counted' | 'dropped') => void;
+  /**
+   * How much a pod's appliedThrough entry is worth keeping (ReportingPods.rank): past
+   * MAX_APPLIED_PODS the lowest ranked go first, the least recently heard among them. Absent: all alike.
+   */
+  rank?: (pod: string) => number;
   /** Events on the Budget (a unit change that starts the count over). */
   events?: { record(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> };
   now?: () => number;
@@ -483,15 +488,32 @@ export class UsageAggregator {
       state.dropped.add(pod);
       state.rev++;
     };
-    for (const pod of state.seenAt.keys()) {
-      if (state.seenAt.size <= MAX_APPLIED_PODS) break;
-      forget(pod);
-    }
+    while (state.seenAt.size > MAX_APPLIED_PODS) forget(this.leastWorth(state));
     if (now - state.sweptAt < SWEEP_EVERY_MS) return;
     state.sweptAt = now;
     const shown = statusOf(this.opts.budgetObjects().get(state.id))?.appliedThrough ?? {};
     for (const pod of state.dropped) if (shown[pod] === undefined || shown[pod] === null) state.dropped.delete(pod);
     for (const [pod, at] of state.seenAt) if (now - at > FORGET_PODS_AFTER_MS) forget(pod);
+  }
+
+  /**
+   * The pod to forget first: the lowest ranked, the least recently heard among them. Before, simply
+   * the least recently heard: anyone holding the report token could name 1,000 made-up pods in a
+   * row and push every real pod out of every Budget it charged (a record whose answer was lost then
+   * counted twice); a made-up name now only pushes out other names no data-plane pod has.
+   */
+  private leastWorth(state: AggregateState): string {
+    let pick: string | undefined;
+    let pickRank = Number.POSITIVE_INFINITY;
+    for (const pod of state.seenAt.keys()) {
+      const rank = this.opts.rank?.(pod) ?? 0;
+      if (rank < pickRank) {
+        pick = pod;
+        pickRank = rank;
+        if (rank <= 0) break;
+      }
+    }
+    return pick ?? '';
   }
 
   /**
