@@ -36,6 +36,11 @@ export function createOperatorMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: 'Usage records from data-plane pods that could not be counted (e.g. negative tokens) and were dropped.',
       registers: [registry],
     }),
+    usageRefused: new Counter({
+      name: 'tollgate_operator_usage_reports_refused_total',
+      help: 'Usage reports refused (403) because they name a data-plane pod they do not come from: another pod\'s name from a pod\'s address, or a pod that reports from its own address named from elsewhere. The sender keeps its records.',
+      registers: [registry],
+    }),
     usageLate: new Counter({
       name: 'tollgate_operator_usage_records_late_total',
       help: 'Usage records stamped before their Budget\'s current calendar period: counted in it (within 5 min: clock skew, a report across the rollover) or dropped (older).',

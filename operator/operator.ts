@@ -18,6 +18,7 @@ import type { EndpointSliceObject, SecretObject, ServiceObject } from './control
 import { type Caches, Reconciler } from './controller/reconciler.js';
 import { Distributor } from './distribute/distributor.js';
 import { createOperatorApp } from './distribute/operator-server.js';
+import { ReportingPods } from './budgets/reporting-pods.js';
 import type { RejectedRecord } from './budgets/usage-intake.js';
 import { EventRecorder } from './kube/event-recorder.js';
 import { Informer } from './kube/informer.js';
@@ -243,8 +244,11 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
   const exact = config.exactBudgets;
   // In the exact mode only rolling windows are reported; Redis keeps the calendar periods.
   const reportedBudgets = (): readonly BudgetConfig[] => (exact === undefined ? budgetConfigs() : budgetConfigs().filter((b) => !isExact(b)));
+  // Whose usage a report may carry: the data-plane pods the snapshots go to, by name and address.
+  const reporters = new ReportingPods(() => caches.slices.values(), config.dataplane.namespace, config.dataplane.service);
   const usage = new UsageAggregator({
     client,
+    rank: (pod) => reporters.rank(pod),
     budgetObjects: () => caches.budgets,
     budgetConfigs: reportedBudgets,
     // Terminating pods still serve (preStop, then open connections while they drain): each takes a share.
@@ -445,7 +449,16 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
     metrics.usageRejected.inc(rejected.length);
     logger.warn({ pod, rejected }, 'usage records that cannot be counted were dropped');
   };
-  const app = createOperatorApp({ token: config.previousToken === undefined ? config.token : [config.token, config.previousToken], ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }), usage, history: historyIntake, term, console: client, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, logger });
+  let refusedLoggedAt = 0;
+  const onRefusedReport = (pod: string, remoteAddress: string | undefined, reason: string): void => {
+    metrics.usageRefused.inc();
+    // A pod refused keeps resending every 200 ms: said at most every 30 s.
+    const now = Date.now();
+    if (now - refusedLoggedAt < 30_000) return;
+    refusedLoggedAt = now;
+    logger.warn({ pod, remoteAddress, reason }, 'usage report refused: it names a data-plane pod it does not come from');
+  };
+  const app = createOperatorApp({ token: config.previousToken === undefined ? config.token : [config.token, config.previousToken], ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }), usage, history: historyIntake, term, console: client, distributor, registry: metrics.registry, isReady: () => synced, isLeader, onRejectedUsage, reporters, onRefusedReport, logger });
   serve(app);
 
   return {

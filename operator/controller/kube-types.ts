@@ -11,7 +11,14 @@ export interface ServiceObject extends KubeObject {
 
 export interface EndpointSliceObject extends KubeObject {
   addressType?: string;
-  endpoints?: { addresses: string[]; conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null } }[] | null;
+  endpoints?:
+    | {
+        addresses: string[];
+        conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null };
+        /** The pod behind the addresses (the EndpointSlice controller sets it for a Service with a selector). */
+        targetRef?: { kind?: string | null; name?: string | null } | null;
+      }[]
+    | null;
   ports?: { name?: string | null; port?: number | null }[] | null;
 }
 

@@ -47,6 +47,13 @@ export interface OperatorServerDeps {
   registry: Registry;
   isReady: () => boolean;
   isLeader: () => boolean;
+  /**
+   * Which pod may report under which name (ReportingPods): a report it refuses is answered 403, its
+   * records are not counted, and the pod keeps them. Absent: every name is taken (tests).
+   */
+  reporters?: { check(reporter: string, remoteAddress: string | undefined): string | undefined };
+  /** A report refused by `reporters` (for the log and a metric). */
+  onRefusedReport?: (pod: string, remoteAddress: string | undefined, reason: string) => void;
   /** Records of a report that cannot be counted: dropped (and acknowledged) rather than refusing the report. */
   onRejectedUsage?: (pod: string, rejected: readonly RejectedRecord[]) => void;
   logger: Logger;
@@ -104,8 +111,16 @@ export function createOperatorApp(deps: OperatorServerDeps): Express {
       res.status(400).json({ error: `bad usage report: ${intake.error}` });
       return;
     }
-    if (intake.rejected.length > 0) deps.onRejectedUsage?.(intake.report.pod, intake.rejected);
     const report = intake.report;
+    // Before the records are looked at: a report under another pod's name could move that pod's
+    // appliedThrough (its records then skipped, or counted twice).
+    const refused = deps.reporters?.check(report.pod, req.socket.remoteAddress);
+    if (refused !== undefined) {
+      deps.onRefusedReport?.(report.pod, req.socket.remoteAddress, refused);
+      res.status(403).json({ error: `usage report refused: ${refused}` });
+      return;
+    }
+    if (intake.rejected.length > 0) deps.onRejectedUsage?.(report.pod, intake.rejected);
     // A windowed report that does not continue what this term has is not counted: the answer sends
     // the pod back to its durable point (it resends everything not persisted, with this epoch).
     const admission = report.window === undefined ? undefined : deps.term?.admit(report);

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
 import { UsageAggregator } from '../budgets/usage-aggregator.js';
 import type { RejectedRecord } from '../budgets/usage-intake.js';
+import { ReportingPods } from '../budgets/reporting-pods.js';
+import type { EndpointSliceObject } from '../controller/kube-types.js';
 import type { KubeObject } from '../kube/kube-client.js';
 import type { Distributor } from './distributor.js';
 import { createOperatorApp } from './operator-server.js';
@@ -37,7 +39,16 @@ beforeAll(async () => {
     replicas: () => 1,
     logger: pino({ level: 'silent' }),
   });
+  // The data-plane pods: dp-b is this test's loopback address, dp-a another node's.
+  const slice = {
+    metadata: { name: 'tollgate-dataplane-x', namespace: 'tollgate-system', labels: { 'kubernetes.io/service-name': 'tollgate-dataplane' } },
+    endpoints: [
+      { addresses: ['127.0.0.1'], targetRef: { kind: 'Pod', name: 'dp-b' } },
+      { addresses: ['10.0.0.1'], targetRef: { kind: 'Pod', name: 'dp-a' } },
+    ],
+  } as EndpointSliceObject;
   const app = createOperatorApp({
+    reporters: new ReportingPods(() => [slice], 'tollgate-system', 'tollgate-dataplane'),
     logger: pino({ level: 'silent' }),
     token: 't0ken',
     usage,
@@ -57,6 +68,20 @@ afterAll(() => close());
 
 const report = (records: unknown[]) =>
   fetch(`${url}/v1/usage`, { method: 'POST', headers: { authorization: 'Bearer t0ken', 'content-type': 'application/json' }, body: JSON.stringify({ pod: 'p1', records }) });
+
+/** A report sent from a local address of our choosing (127.0.0.0/8 is all loopback). */
+function reportFrom(localAddress: string, pod: string, records: unknown[]): Promise<{ status: number; body: { budgets?: Record<string, { spent: number; appliedThrough: Record<string, number> }>; error?: string } }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}/v1/usage`, { method: 'POST', localAddress, headers: { authorization: 'Bearer t0ken', 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as never }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ pod, records }));
+  });
+}
 
 const rec = (seq: number, costUsd: number, tokens = 10) => ({ seq, at: Date.now(), costUsd, tokens, budgetIds: [budget.id] });
 
@@ -113,6 +138,24 @@ describe('operator usage intake', () => {
   it('refuses a report whose pod name no pod can have', async () => {
     const res = await fetch(`${url}/v1/usage`, { method: 'POST', headers: { authorization: 'Bearer t0ken', 'content-type': 'application/json' }, body: JSON.stringify({ pod: 'p'.repeat(300_000), records: [rec(30, 0.01)] }) });
     expect(res.status).toBe(400);
+  });
+
+  // Every pod holds the report token, and a report named any pod: one under a live pod's name with a
+  // high seq moved that pod's appliedThrough[pod] past its records, which were then skipped (spend
+  // lost); a pod's reports are now bound to its address as the data-plane EndpointSlices show it.
+  it("refuses a report under another data-plane pod's name, from that pod's or any other address", async () => {
+    const first = await reportFrom('127.0.0.1', 'dp-b-0a1b2c3d', [rec(1, 0.5)]);
+    expect(first.status).toBe(200);
+    const spent = first.body.budgets?.[budget.id]?.spent ?? Number.NaN;
+    // From an address that is not dp-b's (dp-b has reported from its own), with a seq far ahead.
+    const forged = await reportFrom('127.0.0.2', 'dp-b-0a1b2c3d', [rec(1000, 0)]);
+    expect(forged.status).toBe(403);
+    // From dp-b's address, naming dp-a.
+    expect((await reportFrom('127.0.0.1', 'dp-a-0a1b2c3d', [rec(1000, 0)])).status).toBe(403);
+    // dp-b's next record still counts.
+    const next = await reportFrom('127.0.0.1', 'dp-b-0a1b2c3d', [rec(2, 0.25)]);
+    expect(next.status).toBe(200);
+    expect(next.body.budgets?.[budget.id]).toMatchObject({ spent: spent + 0.25, appliedThrough: { 'dp-b-0a1b2c3d': 2 } });
   });
 
   // UsageHistory keys its reports "<namespace>/<day>" and splits the key on "/": a namespace with a
