@@ -62,6 +62,34 @@ describe('a budget usage record', () => {
   });
 });
 
+describe('a usage report the operator refuses (403)', () => {
+  // The operator answers 403 only when a report names a data-plane pod it does not come from; the
+  // log blamed the admin token (a 401), which sent the reader to the wrong place.
+  it('is logged with the operator\'s reason, not as a token mismatch', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(chunk.toString()), done()) }));
+    const operator = createServer((req, res) => {
+      req.resume();
+      res.statusCode = 403;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ error: 'usage report refused: the report names data-plane pod dp-a, but comes from another data-plane pod\'s address' }));
+    });
+    operator.listen(0, '127.0.0.1');
+    await once(operator, 'listening');
+    try {
+      const url = `http://127.0.0.1:${(operator.address() as AddressInfo).port}`;
+      const reporter = new UsageReporter(new BudgetLedger('pod-1', { standalone: false }), { operatorUrl: url, token: 't', logger });
+      reporter.record({ at: Date.now(), costUsd: 0.25, tokens: 10, budgetIds: ['team-a/b'] }, []);
+      await reporter.flush();
+      const line = JSON.parse(lines.find((l) => l.includes('usage report refused')) ?? '{}') as { msg?: string; error?: string };
+      expect(line.error).toMatch(/names data-plane pod dp-a/);
+      expect(line.msg).not.toMatch(/token/);
+    } finally {
+      operator.close();
+    }
+  });
+});
+
 describe('draining usage reports on shutdown', () => {
   it('gives up at its deadline, cutting the send an operator holds without answering', async () => {
     // An operator that reads the report and never answers (a leader stuck mid-failover).

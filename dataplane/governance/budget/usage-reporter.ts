@@ -198,7 +198,11 @@ export class UsageReporter {
       const text = await res.body.text();
       if (res.statusCode !== 200) {
         // The window stays where it was: the same records go again (the operator counts them once).
-        if (res.statusCode === 401 || res.statusCode === 403) {
+        if (res.statusCode === 403) {
+          // Not the token (that is a 401): the operator binds a pod's reports to its address, and this
+          // report named a data-plane pod it does not come from (its own name is another pod's?).
+          this.failed('unauthorized', { status: res.statusCode, error: operatorError(text) }, 'usage report refused: the operator does not take this pod\'s reports under this name from this address (see error); this spend is not in Budget.status, and is lost if the pod stops before it is accepted');
+        } else if (res.statusCode === 401) {
           this.failed('unauthorized', { status: res.statusCode }, 'usage report refused: the operator does not accept this pod\'s admin token (rotated on one side only?); this spend is not in Budget.status, and is lost if the pod stops before it is accepted');
         } else {
           this.failures.refused++;
@@ -253,5 +257,15 @@ export class UsageReporter {
       clearTimeout(cut);
     }
     return this.outbox.size === 0;
+  }
+}
+
+/** The operator's error text of a refusal, for the log (bounded: it is the peer's). */
+function operatorError(text: string): string {
+  try {
+    const error = (JSON.parse(text) as { error?: unknown }).error;
+    return typeof error === 'string' ? error.slice(0, 300) : '';
+  } catch {
+    return '';
   }
 }
