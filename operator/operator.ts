@@ -266,6 +266,7 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
   const history = new UsageHistory({
     client,
     logger,
+    rank: (pod) => reporters.rank(pod),
     ...config.usageHistory,
     scopes: config.watchNamespaces.length === 0 ? [''] : config.watchNamespaces,
     isLeader: () => isLeader(),

@@ -79,7 +79,7 @@ export const UsageReportStatusSchema = z
     hours: z.array(UsageHourSchema).max(24).describe('The hours that saw requests, in order.'),
     appliedThrough: z
       .record(z.string(), z.number().int())
-      .describe(`Per data-plane pod, the last usage record counted here (makes reports idempotent); at most ${MAX_APPLIED_PODS} pods, the most recent.`),
+      .describe(`Per data-plane pod, the last usage record counted here (makes reports idempotent); at most ${MAX_APPLIED_PODS} pods: the data-plane pods the operator knows first, then the most recent.`),
     updatedAt: z.string().describe('When the operator last wrote this report (RFC 3339).'),
   })
   .describe('Usage of one namespace on one day, written by the operator.');

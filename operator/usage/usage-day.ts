@@ -96,6 +96,8 @@ export class UsageDay {
     readonly namespace: string,
     readonly date: string,
     status?: UsageReportStatus,
+    /** How much a pod's appliedThrough entry is worth keeping (ReportingPods.rank); absent: all alike. */
+    private readonly rank?: (pod: string) => number,
   ) {
     if (status === undefined) return;
     for (const [pod, seq] of Object.entries(status.appliedThrough)) this.applied.set(pod, seq);
@@ -121,15 +123,31 @@ export class UsageDay {
     return state;
   }
 
+  /**
+   * The pod to forget first: the lowest ranked, the least recently reporting among them. Before,
+   * simply the least recently reporting: 200 reports under made-up pod names pushed every real pod
+   * out of a namespace's day, and their resent records counted twice in its usage history.
+   */
+  private leastWorth(): string {
+    let pick = '';
+    let pickRank = Number.POSITIVE_INFINITY;
+    for (const pod of this.applied.keys()) {
+      const rank = this.rank?.(pod) ?? 0;
+      if (rank < pickRank) {
+        pick = pod;
+        pickRank = rank;
+        if (rank <= 0) break;
+      }
+    }
+    return pick;
+  }
+
   /** Counts one record unless this pod's sequence number was counted already; says whether it counted. */
   add(pod: string, seq: number, at: number, request: RequestUsage, costUsd: number): boolean {
     if (seq <= this.appliedThrough(pod)) return false;
     this.applied.delete(pod);
     this.applied.set(pod, seq);
-    if (this.applied.size > MAX_APPLIED_PODS) {
-      const oldest = this.applied.keys().next().value;
-      if (oldest !== undefined) this.applied.delete(oldest);
-    }
+    if (this.applied.size > MAX_APPLIED_PODS) this.applied.delete(this.leastWorth());
     const state = this.hour(new Date(at).getUTCHours());
     const one = statsOf(request, round(costUsd));
     addStats(state.totals, one);

@@ -227,6 +227,18 @@ describe('UsageDay', () => {
     expect(UsageReportStatusSchema.safeParse(status).success).toBe(true);
   });
 
+  it('past MAX_APPLIED_PODS forgets names no data-plane pod has before any real pod', () => {
+    const day = new UsageDay('team-a', '2026-12-05', undefined, (pod) => (pod.startsWith('dp-') ? 1 : 0));
+    const real = Array.from({ length: MAX_APPLIED_PODS - 5 }, (_, i) => `dp-${i}-0000abcd`);
+    for (const pod of real) day.add(pod, 1, NOON, request({}), 0);
+    for (let i = 0; i < 200; i++) day.add(`fake-${i}-12345678`, 1, NOON, request({}), 0);
+    const kept = Object.keys(day.toStatus(MAX_TOP_CALLERS, NOON).appliedThrough);
+    expect(kept).toHaveLength(MAX_APPLIED_PODS);
+    expect(kept).toEqual(expect.arrayContaining(real));
+    // A real pod's resent record is still known as counted.
+    expect(day.add('dp-0-0000abcd', 1, NOON, request({}), 0)).toBe(false);
+  });
+
   it('keeps a breakdown key named __proto__ (a valid public model) as an entry, through the summary to the console', () => {
     const day = new UsageDay('team-a', '2026-12-05');
     day.add('pod-a', 1, NOON, request({ model: 'gpt-4o' }), 1);

@@ -20,6 +20,8 @@ export interface UsageHistoryOptions {
   /** Namespaces whose old reports the retention sweep deletes; [''] = all. */
   scopes?: readonly string[];
   now?: () => number;
+  /** How much a pod's appliedThrough entry is worth keeping when a report holds too many (ReportingPods.rank). */
+  rank?: (pod: string) => number;
   /** The retention sweep runs on the leader only. */
   isLeader?: () => boolean;
   /** Each status write (for the operator's metrics). */
@@ -179,7 +181,7 @@ export class UsageHistory {
     const raw = (object as KubeObject & { status?: unknown }).status;
     const parsed = raw === undefined ? undefined : UsageReportStatusSchema.safeParse(raw);
     if (parsed !== undefined && !parsed.success) this.opts.logger.warn({ report: key, issue: parsed.error.issues[0]?.message }, 'UsageReport status unreadable; counting the day from zero');
-    const entry: Entry = { day: new UsageDay(namespace, date, parsed?.success === true ? parsed.data : undefined), object, dirty: false };
+    const entry: Entry = { day: new UsageDay(namespace, date, parsed?.success === true ? parsed.data : undefined, this.opts.rank), object, dirty: false };
     const existing = this.entries.get(key);
     if (existing !== undefined) return existing;
     this.entries.set(key, entry);
