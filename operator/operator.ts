@@ -258,7 +258,7 @@ async function wire(config: OperatorConfig, client: KubeClient, server: Server, 
     onLateRecord: (result) => metrics.usageLate.inc({ result }),
   });
   // Pods send each usage record once per term; a new term (leadership, records lost unwritten) makes them resend.
-  const term = new UsageTerm(config.identity);
+  const term = new UsageTerm(config.identity, Date.now, (pod) => reporters.rank(pod));
   const newTerm = (reason: string): void => {
     term.begin();
     logger.info({ epoch: term.epoch, reason }, 'usage intake: a new term; data planes send what is not persisted again');

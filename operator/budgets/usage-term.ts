@@ -4,6 +4,13 @@ import type { UsageReport } from '../../dataplane/config/usage-report.js';
 /** A pod not heard from for this long is forgotten: its next report starts again from its durable point. */
 const FORGET_AFTER_MS = 10 * 60_000;
 
+/**
+ * Pods one term keeps at most. Each report under a new name added one for 10 minutes: anyone
+ * holding the report token could grow the leader's memory by a few hundred bytes a report, with no
+ * bound but the rate. A pod forgotten only resends what is not persisted, once.
+ */
+export const MAX_TERM_PODS = 10_000;
+
 /** What one term has of one pod. */
 interface PodWindow {
   through: number;
@@ -31,6 +38,8 @@ export class UsageTerm {
   constructor(
     private readonly identity: string,
     private readonly now: () => number = Date.now,
+    /** How much a pod is worth keeping past MAX_TERM_PODS (ReportingPods.rank): the lowest go first. Absent: all alike. */
+    private readonly rank?: (pod: string) => number,
   ) {
     this.begin();
   }
@@ -62,9 +71,33 @@ export class UsageTerm {
   /** After counting records through `last`: through which seq the term has the pod's records (undefined when the term ended meanwhile). */
   received(admission: Admission, pod: string, last: number): number | undefined {
     if (admission !== this.current) return undefined;
-    const through = Math.max(admission.pods.get(pod)?.through ?? 0, last);
-    admission.pods.set(pod, { through, seenAt: this.now() });
+    const pods = admission.pods;
+    const through = Math.max(pods.get(pod)?.through ?? 0, last);
+    // Moved to the end: the map's order is the least recently heard first.
+    pods.delete(pod);
+    pods.set(pod, { through, seenAt: this.now() });
+    if (pods.size > MAX_TERM_PODS) pods.delete(this.leastWorth(pods));
     return through;
+  }
+
+  /** Pods this term keeps (for tests). */
+  get podsHeld(): number {
+    return this.current.pods.size;
+  }
+
+  /** The lowest ranked pod, the least recently heard among them. */
+  private leastWorth(pods: Map<string, PodWindow>): string {
+    let pick = '';
+    let pickRank = Number.POSITIVE_INFINITY;
+    for (const pod of pods.keys()) {
+      const rank = this.rank?.(pod) ?? 0;
+      if (rank < pickRank) {
+        pick = pod;
+        pickRank = rank;
+        if (rank <= 0) break;
+      }
+    }
+    return pick;
   }
 
   private forgetIdle(): void {

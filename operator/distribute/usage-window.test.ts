@@ -14,7 +14,7 @@ import { BudgetLedger } from '../../dataplane/governance/budget/budget-ledger.js
 import { UsageReporter } from '../../dataplane/governance/budget/usage-reporter.js';
 import { fakeUsageReportsApi } from '../../test/support/fake-usage-reports-api.js';
 import { UsageAggregator } from '../budgets/usage-aggregator.js';
-import { UsageTerm } from '../budgets/usage-term.js';
+import { MAX_TERM_PODS, UsageTerm } from '../budgets/usage-term.js';
 import { KubeError } from '../kube/kube-client.js';
 import { UsageHistory } from '../usage/usage-history.js';
 import type { Distributor } from './distributor.js';
@@ -169,5 +169,19 @@ describe('UsageTerm', () => {
     term.begin();
     expect(term.received(before!, 'p', 12)).toBeUndefined();
     expect(term.admit(report({ epoch, after: 10, durable: 0 }))).toBeUndefined();
+  });
+
+  // Each report under a new name added a pod for 10 minutes, with no bound on how many: the report
+  // token was enough to grow the leader's memory at will. Made-up names also cannot push out the
+  // data-plane pods (forgotten, a pod resends what is not persisted).
+  it(`keeps at most ${MAX_TERM_PODS} pods, forgetting names no data-plane pod has first`, () => {
+    const term = new UsageTerm('op', Date.now, (pod) => (pod.startsWith('dp-') ? 1 : 0));
+    const epoch = term.epoch;
+    const admission = term.admit(report({ after: 0, durable: 0 }, 'dp-1'));
+    expect(term.received(admission!, 'dp-1', 10)).toBe(10);
+    for (let i = 0; i < 10_500; i++) term.received(admission!, `fake-${i}`, 1);
+    expect(MAX_TERM_PODS).toBe(10_000);
+    expect(term.podsHeld).toBe(10_000);
+    expect(term.admit(report({ epoch, after: 10, durable: 0 }, 'dp-1'))).toBeDefined();
   });
 });
