@@ -35,16 +35,24 @@ function round(n: number): number {
   return Math.round(n * 1e8) / 1e8;
 }
 
+/**
+ * A count's sum, held at the largest safe integer: the status schema reads counts as safe integers.
+ * Each record's token counts are (the intake checks that), but their sum was not: two records of a
+ * Provider that reports 2^53 − 1 tokens made the status one no leader could read back, and the next
+ * leader counted that namespace's day again from zero (the rows already written lost).
+ */
+const plus = (a: number, b: number): number => Math.min(Number.MAX_SAFE_INTEGER, a + b);
+
 export function addStats(into: UsageStats, from: UsageStats): void {
-  into.requests += from.requests;
+  into.requests = plus(into.requests, from.requests);
   for (const [cls, n] of Object.entries(from.outcomes) as [OutcomeClass, number | undefined][]) {
-    into.outcomes[cls] = (into.outcomes[cls] ?? 0) + (n ?? 0);
+    into.outcomes[cls] = plus(into.outcomes[cls] ?? 0, n ?? 0);
   }
-  into.failovers += from.failovers;
-  into.cacheHits += from.cacheHits;
-  into.inputTokens += from.inputTokens;
-  into.outputTokens += from.outputTokens;
-  into.cachedInputTokens += from.cachedInputTokens;
+  into.failovers = plus(into.failovers, from.failovers);
+  into.cacheHits = plus(into.cacheHits, from.cacheHits);
+  into.inputTokens = plus(into.inputTokens, from.inputTokens);
+  into.outputTokens = plus(into.outputTokens, from.outputTokens);
+  into.cachedInputTokens = plus(into.cachedInputTokens, from.cachedInputTokens);
   into.costUsd = round(into.costUsd + from.costUsd);
 }
 

@@ -227,6 +227,22 @@ describe('UsageDay', () => {
     expect(UsageReportStatusSchema.safeParse(status).success).toBe(true);
   });
 
+  // Each record's token counts are safe integers (the intake refuses others), their sums were not:
+  // the status then failed its own schema, and the next leader counted the day from zero.
+  it('holds token sums at the largest safe integer, so the status can be read back', () => {
+    const day = new UsageDay('team-a', '2026-12-05');
+    const huge = { inputTokens: Number.MAX_SAFE_INTEGER, outputTokens: Number.MAX_SAFE_INTEGER, cachedInputTokens: Number.MAX_SAFE_INTEGER };
+    day.add('p', 1, NOON, request(huge), 1);
+    day.add('p', 2, NOON, request(huge), 1);
+    day.add('p', 3, NOON + 3_600_000, request(huge), 1);
+    const status = day.toStatus(MAX_TOP_CALLERS, NOON);
+    expect(UsageReportStatusSchema.safeParse(status).success).toBe(true);
+    expect(status.totals.inputTokens).toBe(Number.MAX_SAFE_INTEGER);
+    expect(status.hours[0]?.totals.outputTokens).toBe(Number.MAX_SAFE_INTEGER);
+    // Read back by the next leader: the counts are there, not zero.
+    expect(new UsageDay('team-a', '2026-12-05', status).toStatus(MAX_TOP_CALLERS, NOON).totals.requests).toBe(3);
+  });
+
   it('past MAX_APPLIED_PODS forgets names no data-plane pod has before any real pod', () => {
     const day = new UsageDay('team-a', '2026-12-05', undefined, (pod) => (pod.startsWith('dp-') ? 1 : 0));
     const real = Array.from({ length: MAX_APPLIED_PODS - 5 }, (_, i) => `dp-${i}-0000abcd`);
