@@ -71,7 +71,7 @@ export const BudgetStatusSchema = z.strictObject({
   appliedThrough: z
     .record(z.string(), z.number().int())
     .optional()
-    .describe('Per data-plane pod, the last usage report sequence number counted (makes reports idempotent). A pod not heard from for a day is removed, and at most 1000 are kept, the most recently heard.'),
+    .describe('Per data-plane pod, the last usage report sequence number counted (makes reports idempotent). A pod not heard from for a day is removed, and at most 1000 are kept: the data-plane pods the operator knows first, then the most recently heard.'),
   buckets: z
     .array(z.strictObject({ start: z.string().describe('Bucket start (RFC 3339).'), spent: z.number().describe('Spent in the bucket.') }))
     .max(64)
