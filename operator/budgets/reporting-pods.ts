@@ -110,3 +110,22 @@ export class ReportingPods {
     return this.proven.get(pod)?.includes(reporter) === true ? 2 : 1;
   }
 }
+
+/**
+ * Which of these names (in least recently heard order) to forget first: the lowest ranked, the
+ * least recently heard among them. Shared by every per-pod map the usage channel keeps bounded
+ * (Budget and UsageReport appliedThrough, the send-window term); without `rank`, the first.
+ */
+export function leastWorth(names: Iterable<string>, rank: ((pod: string) => number) | undefined): string | undefined {
+  let pick: string | undefined;
+  let pickRank = Number.POSITIVE_INFINITY;
+  for (const name of names) {
+    const r = rank?.(name) ?? 0;
+    if (r < pickRank) {
+      pick = name;
+      pickRank = r;
+      if (r <= 0) break;
+    }
+  }
+  return pick;
+}

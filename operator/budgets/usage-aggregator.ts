@@ -4,6 +4,7 @@ import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
 import { amountOf, type BudgetState, type UsageReport, type UsageReportResponse } from '../../dataplane/config/usage-report.js';
 import type { DesiredCondition } from '../controller/status-conditions.js';
 import { KubeError, type KubeClient, type KubeObject } from '../kube/kube-client.js';
+import { leastWorth } from './reporting-pods.js';
 
 interface PersistedStatus {
   spent?: number;
@@ -474,7 +475,7 @@ export class UsageAggregator {
 
   /**
    * The reporting pod is alive; pods not heard from for FORGET_PODS_AFTER_MS (looked for once a
-   * minute), and past MAX_APPLIED_PODS the least recently heard, leave appliedThrough.
+   * minute), and past MAX_APPLIED_PODS the lowest ranked (the least recently heard among them), leave appliedThrough.
    */
   private forgetGonePods(state: AggregateState, reporting: string, now: number): void {
     if (state.appliedThrough[reporting] !== undefined) {
@@ -488,32 +489,15 @@ export class UsageAggregator {
       state.dropped.add(pod);
       state.rev++;
     };
-    while (state.seenAt.size > MAX_APPLIED_PODS) forget(this.leastWorth(state));
+    // Past MAX_APPLIED_PODS the lowest ranked go first. Before, simply the least recently heard:
+    // anyone holding the report token could name 1,000 made-up pods in a row and push every real pod
+    // out of every Budget it charged (a record whose answer was lost then counted twice).
+    while (state.seenAt.size > MAX_APPLIED_PODS) forget(leastWorth(state.seenAt.keys(), this.opts.rank) ?? '');
     if (now - state.sweptAt < SWEEP_EVERY_MS) return;
     state.sweptAt = now;
     const shown = statusOf(this.opts.budgetObjects().get(state.id))?.appliedThrough ?? {};
     for (const pod of state.dropped) if (shown[pod] === undefined || shown[pod] === null) state.dropped.delete(pod);
     for (const [pod, at] of state.seenAt) if (now - at > FORGET_PODS_AFTER_MS) forget(pod);
-  }
-
-  /**
-   * The pod to forget first: the lowest ranked, the least recently heard among them. Before, simply
-   * the least recently heard: anyone holding the report token could name 1,000 made-up pods in a
-   * row and push every real pod out of every Budget it charged (a record whose answer was lost then
-   * counted twice); a made-up name now only pushes out other names no data-plane pod has.
-   */
-  private leastWorth(state: AggregateState): string {
-    let pick: string | undefined;
-    let pickRank = Number.POSITIVE_INFINITY;
-    for (const pod of state.seenAt.keys()) {
-      const rank = this.opts.rank?.(pod) ?? 0;
-      if (rank < pickRank) {
-        pick = pod;
-        pickRank = rank;
-        if (rank <= 0) break;
-      }
-    }
-    return pick ?? '';
   }
 
   /**

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { UsageReport } from '../../dataplane/config/usage-report.js';
+import { leastWorth } from './reporting-pods.js';
 
 /** A pod not heard from for this long is forgotten: its next report starts again from its durable point. */
 const FORGET_AFTER_MS = 10 * 60_000;
@@ -76,28 +77,13 @@ export class UsageTerm {
     // Moved to the end: the map's order is the least recently heard first.
     pods.delete(pod);
     pods.set(pod, { through, seenAt: this.now() });
-    if (pods.size > MAX_TERM_PODS) pods.delete(this.leastWorth(pods));
+    if (pods.size > MAX_TERM_PODS) pods.delete(leastWorth(pods.keys(), this.rank) ?? '');
     return through;
   }
 
   /** Pods this term keeps (for tests). */
   get podsHeld(): number {
     return this.current.pods.size;
-  }
-
-  /** The lowest ranked pod, the least recently heard among them. */
-  private leastWorth(pods: Map<string, PodWindow>): string {
-    let pick = '';
-    let pickRank = Number.POSITIVE_INFINITY;
-    for (const pod of pods.keys()) {
-      const rank = this.rank?.(pod) ?? 0;
-      if (rank < pickRank) {
-        pick = pod;
-        pickRank = rank;
-        if (rank <= 0) break;
-      }
-    }
-    return pick;
   }
 
   private forgetIdle(): void {

@@ -8,6 +8,7 @@ import {
   type UsageReportStatus,
   type UsageStats,
 } from '../api/usage-report.js';
+import { leastWorth } from '../budgets/reporting-pods.js';
 
 /** Distinct keys a breakdown holds in memory before new ones go straight to OTHER_KEY. */
 const MAX_KEYS_IN_MEMORY = 1000;
@@ -131,31 +132,14 @@ export class UsageDay {
     return state;
   }
 
-  /**
-   * The pod to forget first: the lowest ranked, the least recently reporting among them. Before,
-   * simply the least recently reporting: 200 reports under made-up pod names pushed every real pod
-   * out of a namespace's day, and their resent records counted twice in its usage history.
-   */
-  private leastWorth(): string {
-    let pick = '';
-    let pickRank = Number.POSITIVE_INFINITY;
-    for (const pod of this.applied.keys()) {
-      const rank = this.rank?.(pod) ?? 0;
-      if (rank < pickRank) {
-        pick = pod;
-        pickRank = rank;
-        if (rank <= 0) break;
-      }
-    }
-    return pick;
-  }
-
   /** Counts one record unless this pod's sequence number was counted already; says whether it counted. */
   add(pod: string, seq: number, at: number, request: RequestUsage, costUsd: number): boolean {
     if (seq <= this.appliedThrough(pod)) return false;
     this.applied.delete(pod);
     this.applied.set(pod, seq);
-    if (this.applied.size > MAX_APPLIED_PODS) this.applied.delete(this.leastWorth());
+    // The lowest ranked go first. Before, simply the least recently reporting: 200 reports under
+    // made-up pod names pushed every real pod out, and their resent records counted twice.
+    if (this.applied.size > MAX_APPLIED_PODS) this.applied.delete(leastWorth(this.applied.keys(), this.rank) ?? '');
     const state = this.hour(new Date(at).getUTCHours());
     const one = statsOf(request, round(costUsd));
     addStats(state.totals, one);
