@@ -109,15 +109,17 @@ end
 
 /**
  * KEYS: per budget the four keys of two adjacent periods (exactBudgetCandidates), eight in all.
- * ARGV: now (the pod's clock, for hold deadlines), reservation id, deadline, n, at ('' for Redis's
- * clock), then per budget: limit, amount, ttl seconds of each period, lo, mid, hi.
- * Each budget's period is the one Redis's clock is in. Returns {0, pick…} when every budget admits
- * (the holds are written; pick 0 or 1 per budget: the period charged), {-1, Redis's time} when that
- * time is in neither period (the pod asks again around it), else {i, spent, held, pick} of the
- * first budget that cannot cover its amount (nothing is written).
+ * ARGV: the hold timeout in ms, reservation id, (unused), n, at ('' for Redis's clock), then per
+ * budget: limit, amount, ttl seconds of each period, lo, mid, hi.
+ * Each budget's period is the one Redis's clock is in. Deadlines are Redis's clock plus the timeout
+ * (expired holds are charged by it too), so a pod's own clock moves no hold's expiry.
+ * Returns {0, pick…} when every budget admits (the holds are written; pick 0 or 1 per budget: the
+ * period charged), {-1, Redis's time} when that time is in neither period (the pod asks again
+ * around it), else {i, spent, held, pick} of the first budget that cannot cover its amount (nothing
+ * is written).
  */
 export const RESERVE_SCRIPT = `${CLOCK}${SWEEP}
-local now = tonumber(ARGV[1])
+local timeout = tonumber(ARGV[1])
 local n = tonumber(ARGV[4])
 local t = clock(ARGV[5])
 local base = {}
@@ -129,7 +131,7 @@ for i = 1, n do
 end
 for i = 1, n do
   local b = base[i]
-  sweep(b, now)
+  sweep(b, t)
   local spent = tonumber(redis.call('GET', KEYS[b + 1]) or '0')
   local h = held(b)
   local limit = tonumber(ARGV[6 + (i - 1) * 7])
@@ -144,7 +146,7 @@ for i = 1, n do
   local b = base[i]
   local p = (b - (i - 1) * 8) / 4
   redis.call('HSET', KEYS[b + 2], ARGV[2], ARGV[7 + (i - 1) * 7])
-  redis.call('ZADD', KEYS[b + 3], ARGV[3], ARGV[2])
+  redis.call('ZADD', KEYS[b + 3], t + timeout, ARGV[2])
   for k = 1, 4 do redis.call('EXPIRE', KEYS[b + k], ARGV[8 + p + (i - 1) * 7]) end
   picks[i + 1] = p
 end
@@ -223,17 +225,21 @@ end
 return {0}
 `;
 
-/** ARGV: new deadline, then reservation ids. KEYS: deadline sets. Moves the deadline of holds that still exist. */
-export const REFRESH_SCRIPT = `
+/**
+ * KEYS: deadline sets; ARGV: the hold timeout in ms, at ('' for Redis's clock), then reservation ids.
+ * Moves the deadline of holds that still exist to Redis's clock plus the timeout.
+ */
+export const REFRESH_SCRIPT = `${CLOCK}
+local deadline = clock(ARGV[2]) + tonumber(ARGV[1])
 for _, key in ipairs(KEYS) do
-  for j = 2, #ARGV do redis.call('ZADD', key, 'XX', ARGV[1], ARGV[j]) end
+  for j = 3, #ARGV do redis.call('ZADD', key, 'XX', deadline, ARGV[j]) end
 end
 return 1
 `;
 
 /**
  * The operator's read of one budget (KEYS: its four keys, its `seeded` marker, then the previous
- * period's four keys; ARGV: now, the
+ * period's four keys; ARGV: now (Redis's clock), the
  * spent Budget.status has for this same period (0 for another period), the keys' TTL in seconds).
  * Charges expired holds, makes sure Redis does not hold less than the status, and returns
  * {spent, held}.

@@ -30,12 +30,12 @@ async function pod(name: string): Promise<ExactBudgetAdmitter> {
   return new ExactBudgetAdmitter({ client, keyPrefix: 'tollgate:', pod: name, holdTimeoutMs: 30_000, logger: pino({ level: 'silent' }), now: () => clock.now, periodClock: () => clock.now });
 }
 
-/** A pod whose own clock says `now`, its periods picked by Redis's clock as in production. */
-async function podAt(name: string, now: () => number): Promise<ExactBudgetAdmitter> {
+/** A pod whose own clock says `now`, its periods and hold deadlines picked by Redis's clock as in production. */
+async function podAt(name: string, now: () => number, holdTimeoutMs = 30_000): Promise<ExactBudgetAdmitter> {
   const client = createRedisClient({ url: server.url, timeoutMs: 500 });
   clients.push(client);
   await waitReady(client, 5000);
-  return new ExactBudgetAdmitter({ client, keyPrefix: 'tollgate:', pod: name, holdTimeoutMs: 30_000, logger: pino({ level: 'silent' }), now });
+  return new ExactBudgetAdmitter({ client, keyPrefix: 'tollgate:', pod: name, holdTimeoutMs, logger: pino({ level: 'silent' }), now });
 }
 
 const redisTime = async (): Promise<number> => {
@@ -308,6 +308,47 @@ describe('exact budgets in Redis', () => {
     expect(Number(await admin.get(next.keys[0] ?? ''))).toBeCloseTo(0.15, 9);
     expect(await admin.get(closing.keys[0] ?? '')).toBeNull();
     clock.now = NOW;
+  });
+
+  // Hold deadlines were the pod's clock plus the timeout: a pod behind Redis's clock wrote holds
+  // already expired (its live requests were charged at their worst case by the next sweep), and a
+  // dead pod that had been ahead left its holds uncharged for as long as it was ahead.
+  it("expires holds by Redis's clock plus the timeout, whatever the pod's clock says", async () => {
+    await admin.flushall();
+    const day = testBudget({ id: 'team-a/daily', period: 'Day' });
+    const t0 = await redisTime();
+    const behind = await podAt('behind', () => t0 - 600_000);
+    const ahead = await podAt('ahead', () => t0 + 600_000);
+    await behind.admit({ ...ask, budgets: [day] }); // in flight
+    await ahead.admit({ ...ask, budgets: [day] }); // its pod is killed: never settled, never refreshed
+    const { mirror, status } = mirrorOver(() => day, 'daily', {});
+    // A second later by Redis's clock neither hold has expired.
+    clock.now = t0 + 1_000;
+    await mirror.sync();
+    expect(status).toMatchObject({ spent: 0 });
+    // Past the timeout by Redis's clock both have, the dead pod's too.
+    clock.now = t0 + 31_000;
+    await mirror.sync();
+    expect(status).toMatchObject({ spent: 0.8 });
+    clock.now = NOW;
+  });
+
+  it("keeps a skewed pod's live holds from expiring while it refreshes them", async () => {
+    await admin.flushall();
+    const day = testBudget({ id: 'team-a/daily', period: 'Day' });
+    const t0 = await redisTime();
+    // Ten minutes behind Redis, its holds refreshed every 200 ms.
+    const behind = await podAt('behind', () => Date.now() - 600_000, 600);
+    behind.start();
+    const held = await behind.admit({ ...ask, budgets: [day] });
+    await new Promise((r) => setTimeout(r, 1_500));
+    const { mirror, status } = mirrorOver(() => day, 'daily', {}, { redisClock: true });
+    await mirror.sync();
+    expect(status).toMatchObject({ spent: 0 });
+    held.settle(usage(0.15));
+    await behind.stop();
+    await mirror.sync();
+    expect(status).toMatchObject({ spent: 0.15 });
   });
 
   it('fails closed when Redis is unreachable', async () => {

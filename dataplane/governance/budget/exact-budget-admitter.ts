@@ -13,13 +13,18 @@ export interface ExactBudgetOptions {
   keyPrefix: string;
   /** Names this pod's reservations (unique per start). */
   pod: string;
-  /** A hold not refreshed for this long is charged at its worst case (its pod is presumed dead). */
+  /**
+   * A hold not refreshed for this long by Redis's clock is charged at its worst case (its pod is
+   * presumed dead).
+   */
   holdTimeoutMs: number;
   logger: Logger;
+  /** This pod's clock: its first guess of the period (the script checks it) and refusal headers. */
   now?: () => number;
   /**
-   * Tests: the clock that picks each budget's period (ms), instead of Redis's (TIME). Production
-   * leaves it unset: every pod then charges the period Redis is in, whatever its own clock says.
+   * Tests: the clock that picks each budget's period and sets hold deadlines (ms), instead of
+   * Redis's (TIME). Production leaves it unset: every pod then charges the period Redis is in, and
+   * its holds expire by Redis's clock, whatever its own clock says.
    */
   periodClock?: () => number;
 }
@@ -68,7 +73,10 @@ export class ExactBudgetAdmitter implements Admitter {
     if (this.live.size === 0) return;
     const keys = [...new Set([...this.live.values()].flatMap((l) => l.deadlineKeys))];
     try {
-      await refreshScript.run(this.opts.client, keys, [this.now() + this.opts.holdTimeoutMs, ...this.live.keys()]);
+      // The deadline is Redis's clock plus the timeout (REFRESH_SCRIPT). Before, this pod's clock: a
+      // pod behind Redis's set deadlines already past (its live holds were charged at their worst
+      // case), one ahead set them late (a dead pod's holds stayed uncharged for as long as it was ahead).
+      await refreshScript.run(this.opts.client, keys, [this.opts.holdTimeoutMs, this.opts.periodClock?.() ?? '', ...this.live.keys()]);
     } catch (err) {
       this.opts.logger.warn({ err: (err as Error).message, holds: this.live.size }, 'exact budgets: could not refresh holds');
     }
@@ -84,7 +92,7 @@ export class ExactBudgetAdmitter implements Admitter {
     const at = this.opts.periodClock?.();
     const reserve = async (around: number): Promise<{ answer: (number | string)[]; candidates: ReturnType<typeof exactBudgetCandidates>[] }> => {
       const candidates = budgets.map((b) => exactBudgetCandidates(this.opts.keyPrefix, b, around));
-      const args: (string | number)[] = [now, id, now + this.opts.holdTimeoutMs, budgets.length, at ?? ''];
+      const args: (string | number)[] = [this.opts.holdTimeoutMs, id, '', budgets.length, at ?? ''];
       budgets.forEach((b, i) => {
         const c = candidates[i];
         args.push(b.amount, amounts[i] ?? 0, c?.periods[0].ttlSeconds ?? 60, c?.periods[1].ttlSeconds ?? 60, c?.lo ?? 0, c?.mid ?? 0, c?.hi ?? 0);
