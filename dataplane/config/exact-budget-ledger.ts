@@ -44,6 +44,11 @@ export function exactBudgetKeys(prefix: string, budget: BudgetConfig, now: numbe
  */
 export interface ExactCandidates {
   periods: [ExactPeriodKeys, ExactPeriodKeys];
+  /**
+   * The holds and deadlines keys of the period before [lo, mid): with [lo, mid) they make the period
+   * before either candidate available to the script, whose expired holds it charges (RESERVE_SCRIPT).
+   */
+  before: [string, string];
   lo: number;
   mid: number;
   hi: number;
@@ -55,15 +60,20 @@ export function exactBudgetCandidates(prefix: string, budget: BudgetConfig, now:
   const later = now - here.start > end - now;
   const other = periodBounds(budget.period, budget.timeZone, budget.windowMs, later ? end : here.start - 1);
   const [a, b] = later ? [here, other] : [other, here];
-  return { periods: [keysOf(prefix, budget, a, now), keysOf(prefix, budget, b, now)], lo: a.start, mid: b.start, hi: b.end ?? end };
+  const before = baseOf(prefix, budget, periodBounds(budget.period, budget.timeZone, budget.windowMs, a.start - 1).start);
+  return { periods: [keysOf(prefix, budget, a, now), keysOf(prefix, budget, b, now)], before: [`${before}:holds`, `${before}:deadlines`], lo: a.start, mid: b.start, hi: b.end ?? end };
 }
 
-function keysOf(prefix: string, budget: BudgetConfig, bounds: { start: number; end: number | undefined }, now: number): ExactPeriodKeys {
+function baseOf(prefix: string, budget: BudgetConfig, start: number): string {
   // One hash tag per budget period and unit: the keys live together in a Redis Cluster slot, and a
   // change of spec.limit.unit mid-period starts a count of its own at 0 (USD are not tokens), as the
   // reported mode does. USD keeps the name it had before the unit was part of it: an upgrade keeps
   // counting a USD period where it was.
-  const base = `${prefix}budget:{${budget.id}:${bounds.start}${budget.unit === 'USD' ? '' : `:${budget.unit}`}}`;
+  return `${prefix}budget:{${budget.id}:${start}${budget.unit === 'USD' ? '' : `:${budget.unit}`}}`;
+}
+
+function keysOf(prefix: string, budget: BudgetConfig, bounds: { start: number; end: number | undefined }, now: number): ExactPeriodKeys {
+  const base = baseOf(prefix, budget, bounds.start);
   // Kept a week past the period's end, so that the operator can write the final total.
   const ttlSeconds = Math.max(60, Math.ceil(((bounds.end ?? now) - now) / 1000) + 7 * 24 * 3600);
   return { keys: [`${base}:spent`, `${base}:holds`, `${base}:deadlines`, `${base}:expired`], seededKey: `${base}:seeded`, ttlSeconds, periodStart: bounds.start, resetsAt: bounds.end };
@@ -86,18 +96,35 @@ local function pick(t, lo, mid, hi)
 end
 `;
 
-/** Charges expired holds of the budget period whose keys start after KEYS[b] at what they held. */
+/**
+ * How many expired holds one call charges, per period it sweeps: a reserve (two periods: its own and
+ * the one before) and the operator's read. Expired holds left for the next call are still counted
+ * against the limit (as held, in their own period), so a bounded sweep delays no refusal; it only
+ * keeps one script from blocking Redis for a pod that died with thousands of requests in flight.
+ */
+export const RESERVE_SWEEP_LIMIT = 50;
+export const MIRROR_SWEEP_LIMIT = 1000;
+
+/**
+ * Charges at most `limit` holds (KEYS[h], deadlines KEYS[d]) that expired by `now` at what they held
+ * to the spent key KEYS[s], and records each in the expired hash KEYS[e], where a late settle finds
+ * and corrects it; the two keys written get `ttl`.
+ */
 const SWEEP = `
-local function sweep(b, now)
-  local expired = redis.call('ZRANGEBYSCORE', KEYS[b + 3], '-inf', now)
+local function sweep(h, d, s, e, now, limit, ttl)
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[d], '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(expired) do
-    local amount = redis.call('HGET', KEYS[b + 2], id)
+    local amount = redis.call('HGET', KEYS[h], id)
     if amount then
-      redis.call('INCRBYFLOAT', KEYS[b + 1], amount)
-      redis.call('HDEL', KEYS[b + 2], id)
-      redis.call('HSET', KEYS[b + 4], id, amount)
+      redis.call('INCRBYFLOAT', KEYS[s], amount)
+      redis.call('HDEL', KEYS[h], id)
+      redis.call('HSET', KEYS[e], id, amount)
     end
-    redis.call('ZREM', KEYS[b + 3], id)
+    redis.call('ZREM', KEYS[d], id)
+  end
+  if #expired > 0 then
+    redis.call('EXPIRE', KEYS[s], ttl)
+    redis.call('EXPIRE', KEYS[e], ttl)
   end
 end
 local function held(b)
@@ -108,49 +135,65 @@ end
 `;
 
 /**
- * KEYS: per budget the four keys of two adjacent periods (exactBudgetCandidates), eight in all.
- * ARGV: the hold timeout in ms, reservation id, (unused), n, at ('' for Redis's clock), then per
- * budget: limit, amount, ttl seconds of each period, lo, mid, hi.
- * Each budget's period is the one Redis's clock is in. Deadlines are Redis's clock plus the timeout
- * (expired holds are charged by it too), so a pod's own clock moves no hold's expiry.
+ * KEYS: per budget the four keys of two adjacent periods (exactBudgetCandidates), then the holds and
+ * deadlines keys of the period before them: ten in all.
+ * ARGV: the hold timeout in ms, reservation id, the sweep limit, n, at ('' for Redis's clock), then
+ * per budget: limit, amount, ttl seconds of each period, lo, mid, hi.
+ * Each budget's period is the one Redis's clock is in. Before checking, the script charges expired
+ * holds of that period and of the one before it (a pod that died before the rollover: charged to
+ * this period at their worst case, as the operator's read does), at most the sweep limit of each.
+ * Deadlines are Redis's clock plus the timeout, so a pod's own clock moves no hold's expiry.
  * Returns {0, pick…} when every budget admits (the holds are written; pick 0 or 1 per budget: the
- * period charged), {-1, Redis's time} when that time is in neither period (the pod asks again
- * around it), else {i, spent, held, pick} of the first budget that cannot cover its amount (nothing
- * is written).
+ * period charged), {-1, Redis's time} when that time is in neither period (the pod asks again around
+ * it), else {i, spent, held, pick} of the first budget that cannot cover its amount (no hold is
+ * written; expired holds are charged all the same).
  */
 export const RESERVE_SCRIPT = `${CLOCK}${SWEEP}
 local timeout = tonumber(ARGV[1])
+local limit = tonumber(ARGV[3])
 local n = tonumber(ARGV[4])
 local t = clock(ARGV[5])
-local base = {}
+local picks = {}
 for i = 1, n do
   local a = 5 + (i - 1) * 7
   local p = pick(t, ARGV[a + 5], ARGV[a + 6], ARGV[a + 7])
   if p == nil then return {-1, t} end
-  base[i] = (i - 1) * 8 + p * 4
+  picks[i] = p
 end
 for i = 1, n do
-  local b = base[i]
-  sweep(b, t)
-  local spent = tonumber(redis.call('GET', KEYS[b + 1]) or '0')
-  local h = held(b)
-  local limit = tonumber(ARGV[6 + (i - 1) * 7])
-  local amount = tonumber(ARGV[7 + (i - 1) * 7])
-  local left = limit - spent - h
-  if amount > left or (left <= 0 and amount == 0) then
-    return {i, tostring(spent), tostring(h), (b - (i - 1) * 8) / 4}
+  local k = (i - 1) * 10
+  local p = picks[i]
+  local b = k + p * 4
+  local ttl = ARGV[8 + p + (i - 1) * 7]
+  sweep(b + 2, b + 3, b + 1, b + 4, t, limit, ttl)
+  if p == 1 then
+    sweep(k + 2, k + 3, b + 1, b + 4, t, limit, ttl)
+  else
+    sweep(k + 9, k + 10, b + 1, b + 4, t, limit, ttl)
   end
 end
-local picks = {0}
 for i = 1, n do
-  local b = base[i]
-  local p = (b - (i - 1) * 8) / 4
-  redis.call('HSET', KEYS[b + 2], ARGV[2], ARGV[7 + (i - 1) * 7])
-  redis.call('ZADD', KEYS[b + 3], t + timeout, ARGV[2])
-  for k = 1, 4 do redis.call('EXPIRE', KEYS[b + k], ARGV[8 + p + (i - 1) * 7]) end
-  picks[i + 1] = p
+  local b = (i - 1) * 10 + picks[i] * 4
+  local spent = tonumber(redis.call('GET', KEYS[b + 1]) or '0')
+  local h = held(b)
+  local cap = tonumber(ARGV[6 + (i - 1) * 7])
+  local amount = tonumber(ARGV[7 + (i - 1) * 7])
+  local left = cap - spent - h
+  if amount > left or (left <= 0 and amount == 0) then
+    return {i, tostring(spent), tostring(h), picks[i]}
+  end
 end
-return picks
+local deadline = t + timeout
+local answer = {0}
+for i = 1, n do
+  local p = picks[i]
+  local b = (i - 1) * 10 + p * 4
+  redis.call('HSET', KEYS[b + 2], ARGV[2], ARGV[7 + (i - 1) * 7])
+  redis.call('ZADD', KEYS[b + 3], deadline, ARGV[2])
+  for k = 1, 4 do redis.call('EXPIRE', KEYS[b + k], ARGV[8 + p + (i - 1) * 7]) end
+  answer[i + 1] = p
+end
+return answer
 `;
 
 /**
@@ -239,14 +282,14 @@ return 1
 
 /**
  * The operator's read of one budget (KEYS: its four keys, its `seeded` marker, then the previous
- * period's four keys; ARGV: now (Redis's clock), the
- * spent Budget.status has for this same period (0 for another period), the keys' TTL in seconds).
- * Charges expired holds, makes sure Redis does not hold less than the status, and returns
- * {spent, held}.
+ * period's four keys; ARGV: now (Redis's clock), the spent Budget.status has for this same period (0
+ * for another period), the keys' TTL in seconds, the sweep limit). Charges expired holds (at most the
+ * limit of each period: the rest are charged by the next read, or a pod's reserve), makes sure Redis
+ * does not hold less than the status, and returns {spent, held}.
  *
  * Holds of the previous period that expire after its rollover (their pod died) are charged to this
- * period at their worst case, as their settle would have been (SETTLE_SCRIPT): nothing reads a
- * closed period's keys any more, and before, they were charged nowhere.
+ * period at their worst case, as their settle would have been (SETTLE_SCRIPT); a pod's reserve
+ * charges them too (RESERVE_SCRIPT), so they are charged while the operator is down.
  *
  * Redis can lose spend the status still has: a switch from the reported mode mid-period (the keys
  * start empty), a restart without persistence, a failover to a replica behind, an evicted key. Left
@@ -264,18 +307,8 @@ return 1
  *   correction; the first would otherwise under-count.
  */
 export const MIRROR_READ_SCRIPT = `${SWEEP}
-sweep(0, tonumber(ARGV[1]))
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', tonumber(ARGV[1]))) do
-  local amount = redis.call('HGET', KEYS[7], id)
-  if amount then
-    redis.call('INCRBYFLOAT', KEYS[1], amount)
-    redis.call('EXPIRE', KEYS[1], ARGV[3])
-    redis.call('HDEL', KEYS[7], id)
-    redis.call('HSET', KEYS[4], id, amount)
-    redis.call('EXPIRE', KEYS[4], ARGV[3])
-  end
-  redis.call('ZREM', KEYS[8], id)
-end
+sweep(2, 3, 1, 4, tonumber(ARGV[1]), tonumber(ARGV[4]), ARGV[3])
+sweep(7, 8, 1, 4, tonumber(ARGV[1]), tonumber(ARGV[4]), ARGV[3])
 local floor = tonumber(ARGV[2])
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if redis.call('EXISTS', KEYS[5]) == 0 then

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { exactBudgetKeys, MIRROR_READ_SCRIPT } from '../../dataplane/config/exact-budget-ledger.js';
+import { exactBudgetKeys, MIRROR_READ_SCRIPT, MIRROR_SWEEP_LIMIT } from '../../dataplane/config/exact-budget-ledger.js';
 import type { BudgetConfig } from '../../dataplane/config/snapshot.js';
 import type { Condition } from '../api/common.js';
 import { KubeError, type KubeClient, type KubeObject } from '../kube/kube-client.js';
@@ -234,7 +234,7 @@ export class ExactBudgetMirror {
     // The previous period's holds that expire after the rollover are charged to this one.
     const previous = exactBudgetKeys(this.opts.keyPrefix, budget, period.periodStart - 1);
     const keys = [...period.keys, period.seededKey, ...previous.keys];
-    const [spentText] = (await this.opts.redis.eval(MIRROR_READ_SCRIPT, keys.length, ...keys, now, floor, period.ttlSeconds)) as [string, string];
+    const [spentText] = (await this.opts.redis.eval(MIRROR_READ_SCRIPT, keys.length, ...keys, now, floor, period.ttlSeconds, MIRROR_SWEEP_LIMIT)) as [string, string];
     const spent = round(Math.max(floor, Number(spentText)));
     if (object.status?.spent === spent && object.status.periodStart === periodStart && object.status.unit === budget.unit) return;
     const [namespace, name] = budget.id.split('/');

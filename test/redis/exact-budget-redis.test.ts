@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exactBudgetKeys } from '../../dataplane/config/exact-budget-ledger.js';
+import { exactBudgetKeys, MIRROR_SWEEP_LIMIT, RESERVE_SWEEP_LIMIT } from '../../dataplane/config/exact-budget-ledger.js';
 import { ExactBudgetAdmitter } from '../../dataplane/governance/budget/exact-budget-admitter.js';
 import { createRedisClient, waitReady } from '../../dataplane/governance/rate-limit/redis-client.js';
 import type { AdmissionRequest } from '../../dataplane/governance/types.js';
@@ -349,6 +349,92 @@ describe('exact budgets in Redis', () => {
     await behind.stop();
     await mirror.sync();
     expect(status).toMatchObject({ spent: 0.15 });
+  });
+
+  // Only the operator read a closed period's holds: with the operator down across a rollover, a dead
+  // pod's last holds were charged nowhere, and the new period admitted as if they were not there.
+  it.each([
+    ['32 s', 32_000],
+    ['13 hours', 13 * 3_600_000],
+  ])("charges a dead pod's hold from before a rollover on a pod's next reserve, %s into the new period, with the operator down", async (_label, into) => {
+    await admin.flushall();
+    const day = testBudget({ id: 'team-a/daily', period: 'Day' });
+    const closing = exactBudgetKeys('tollgate:', day, NOW);
+    clock.now = (closing.resetsAt ?? 0) - 1_000;
+    const dead = await pod('dead');
+    const slow = await dead.admit({ ...ask, budgets: [day] }); // never refreshed: its pod is presumed dead
+    clock.now = (closing.resetsAt ?? 0) + into;
+    const next = exactBudgetKeys('tollgate:', day, clock.now);
+    const p = await pod('next');
+    (await p.admit({ ...ask, budgets: [day] })).settle(usage(0.15));
+    await p.stop();
+    // Its worst case, charged to the new period, beside the new request.
+    expect(Number(await admin.get(next.keys[0] ?? ''))).toBeCloseTo(0.55, 9);
+    expect(await admin.hlen(closing.keys[1] ?? '')).toBe(0);
+    expect(await admin.ttl(next.keys[3] ?? '')).toBeGreaterThan(0);
+    // Alive after all: its late settle corrects the charge where it went.
+    slow.settle(usage(0.1));
+    await dead.stop();
+    expect(Number(await admin.get(next.keys[0] ?? ''))).toBeCloseTo(0.25, 9);
+    clock.now = NOW;
+  });
+
+  it('charges a bounded number of expired holds per reserve, and counts the rest as held meanwhile', async () => {
+    await admin.flushall();
+    const big = testBudget({ id: 'team-a/big', amount: 48.3, period: 'Month' });
+    const dead = await pod('dead');
+    const count = RESERVE_SWEEP_LIMIT * 2 + 20;
+    // Held while the limit was higher (the same keys: the limit is not part of them).
+    for (let i = 0; i < count; i++) await dead.admit({ ...ask, budgets: [{ ...big, amount: 1000 }] });
+    clock.now += 31_000;
+    const keys = exactBudgetKeys('tollgate:', big, clock.now);
+    const p = await pod('alive');
+    // Every expired hold still counts against the limit: 120 × 0.40 = 48 of 48.30, no room for 0.40.
+    await expect(p.admit({ ...ask, budgets: [big] })).rejects.toMatchObject({ status: 429 });
+    expect(Number(await admin.get(keys.keys[0] ?? ''))).toBeCloseTo(RESERVE_SWEEP_LIMIT * 0.4, 9);
+    expect(await admin.hlen(keys.keys[1] ?? '')).toBe(count - RESERVE_SWEEP_LIMIT);
+    await expect(p.admit({ ...ask, budgets: [big] })).rejects.toMatchObject({ status: 429 });
+    await expect(p.admit({ ...ask, budgets: [big] })).rejects.toMatchObject({ status: 429 });
+    expect(Number(await admin.get(keys.keys[0] ?? ''))).toBeCloseTo(count * 0.4, 9);
+    expect(await admin.hlen(keys.keys[1] ?? '')).toBe(0);
+    clock.now = NOW;
+  });
+
+  // A sweep in a refused admission (or the operator's read) created the spent and expired keys
+  // without a TTL: they outlived their period for ever.
+  it('gives the keys a sweep creates a TTL, also in an admission it refuses', async () => {
+    await admin.flushall();
+    const dead = await pod('dead');
+    await dead.admit(ask);
+    await dead.admit(ask);
+    clock.now += 31_000;
+    const keys = exactBudgetKeys('tollgate:', budget, clock.now);
+    // 0.80 charged from the dead pod's holds: 0.40 more does not fit in 1 USD.
+    await expect((await pod('alive')).admit(ask)).rejects.toMatchObject({ status: 429 });
+    expect(await spentInRedis()).toBeCloseTo(0.8, 9);
+    expect(await admin.ttl(keys.keys[0] ?? '')).toBeGreaterThan(0);
+    expect(await admin.ttl(keys.keys[3] ?? '')).toBeGreaterThan(0);
+    clock.now = NOW;
+  });
+
+  it("charges a bounded number of expired holds per operator read, the rest at the next", async () => {
+    await admin.flushall();
+    const big = testBudget({ id: 'team-a/big', amount: 1000, period: 'Month' });
+    const keys = exactBudgetKeys('tollgate:', big, clock.now);
+    const count = MIRROR_SWEEP_LIMIT + 100;
+    const write = admin.pipeline();
+    for (let i = 0; i < count; i++) {
+      write.hset(keys.keys[1] ?? '', `dead:${i}`, '0.01');
+      write.zadd(keys.keys[2] ?? '', clock.now - 1, `dead:${i}`);
+    }
+    await write.exec();
+    const { mirror } = mirrorOver(() => big, 'big', {});
+    await mirror.sync();
+    expect(Number(await admin.get(keys.keys[0] ?? ''))).toBeCloseTo(MIRROR_SWEEP_LIMIT * 0.01, 9);
+    expect(await admin.hlen(keys.keys[1] ?? '')).toBe(100);
+    await mirror.sync();
+    expect(Number(await admin.get(keys.keys[0] ?? ''))).toBeCloseTo(count * 0.01, 9);
+    expect(await admin.hlen(keys.keys[1] ?? '')).toBe(0);
   });
 
   it('fails closed when Redis is unreachable', async () => {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { CHARGE_SCRIPT, exactBudgetCandidates, exactBudgetKeys, type ExactPeriodKeys, isExact, REFRESH_SCRIPT, RESERVE_SCRIPT, SETTLE_SCRIPT } from '../../config/exact-budget-ledger.js';
+import { CHARGE_SCRIPT, exactBudgetCandidates, exactBudgetKeys, type ExactPeriodKeys, isExact, REFRESH_SCRIPT, RESERVE_SCRIPT, RESERVE_SWEEP_LIMIT, SETTLE_SCRIPT } from '../../config/exact-budget-ledger.js';
 import type { BudgetConfig } from '../../config/snapshot.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import { RedisScript } from '../rate-limit/redis-script.js';
@@ -92,12 +92,12 @@ export class ExactBudgetAdmitter implements Admitter {
     const at = this.opts.periodClock?.();
     const reserve = async (around: number): Promise<{ answer: (number | string)[]; candidates: ReturnType<typeof exactBudgetCandidates>[] }> => {
       const candidates = budgets.map((b) => exactBudgetCandidates(this.opts.keyPrefix, b, around));
-      const args: (string | number)[] = [this.opts.holdTimeoutMs, id, '', budgets.length, at ?? ''];
+      const args: (string | number)[] = [this.opts.holdTimeoutMs, id, RESERVE_SWEEP_LIMIT, budgets.length, at ?? ''];
       budgets.forEach((b, i) => {
         const c = candidates[i];
         args.push(b.amount, amounts[i] ?? 0, c?.periods[0].ttlSeconds ?? 60, c?.periods[1].ttlSeconds ?? 60, c?.lo ?? 0, c?.mid ?? 0, c?.hi ?? 0);
       });
-      const answer = (await reserveScript.run(this.opts.client, candidates.flatMap((c) => [...c.periods[0].keys, ...c.periods[1].keys]), args)) as (number | string)[];
+      const answer = (await reserveScript.run(this.opts.client, candidates.flatMap((c) => [...c.periods[0].keys, ...c.periods[1].keys, ...c.before]), args)) as (number | string)[];
       return { answer, candidates };
     };
     let answer: (number | string)[];
