@@ -268,15 +268,17 @@ end
 return {0}
 `;
 
+/** How many holds one REFRESH_SCRIPT call moves (a pod with more in flight sends several). */
+export const REFRESH_BATCH = 500;
+
 /**
- * KEYS: deadline sets; ARGV: the hold timeout in ms, at ('' for Redis's clock), then reservation ids.
+ * KEYS: deadline sets, one per hold (a set repeats for each of its holds); ARGV: the hold timeout in
+ * ms, at ('' for Redis's clock), then the reservation id of each KEYS entry, in the same order.
  * Moves the deadline of holds that still exist to Redis's clock plus the timeout.
  */
 export const REFRESH_SCRIPT = `${CLOCK}
 local deadline = clock(ARGV[2]) + tonumber(ARGV[1])
-for _, key in ipairs(KEYS) do
-  for j = 3, #ARGV do redis.call('ZADD', key, 'XX', deadline, ARGV[j]) end
-end
+for i, key in ipairs(KEYS) do redis.call('ZADD', key, 'XX', deadline, ARGV[i + 2]) end
 return 1
 `;
 

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exactBudgetKeys, MIRROR_SWEEP_LIMIT, RESERVE_SWEEP_LIMIT } from '../../dataplane/config/exact-budget-ledger.js';
+import { exactBudgetKeys, MIRROR_SWEEP_LIMIT, REFRESH_BATCH, RESERVE_SWEEP_LIMIT } from '../../dataplane/config/exact-budget-ledger.js';
 import { ExactBudgetAdmitter } from '../../dataplane/governance/budget/exact-budget-admitter.js';
 import { createRedisClient, waitReady } from '../../dataplane/governance/rate-limit/redis-client.js';
 import type { AdmissionRequest } from '../../dataplane/governance/types.js';
@@ -435,6 +435,29 @@ describe('exact budgets in Redis', () => {
     await mirror.sync();
     expect(Number(await admin.get(keys.keys[0] ?? ''))).toBeCloseTo(count * 0.01, 9);
     expect(await admin.hlen(keys.keys[1] ?? '')).toBe(0);
+  });
+
+  // One script moved every id of the pod in every deadline set any of its holds was in: holds × sets
+  // ZADDs in one call (5,000 requests in flight under 50 Budgets: 250,000).
+  it('refreshes each hold in its own deadline set only, in bounded batches', async () => {
+    await admin.flushall();
+    const p = await pod('busy');
+    const budgets = Array.from({ length: 30 }, (_, i) => testBudget({ id: `team-a/b${i}`, amount: 100, period: 'Month' }));
+    // 20 holds under each: 600 holds, one deadline set each.
+    for (let round = 0; round < 20; round++) for (const b of budgets) await p.admit({ ...ask, budgets: [b] });
+    const refresh = (): Promise<void> => (p as unknown as { refresh(): Promise<void> }).refresh();
+    await refresh(); // loads the script
+    clock.now += 10_000;
+    await admin.config('RESETSTAT');
+    await refresh();
+    const stats = await admin.info('commandstats');
+    const calls = (command: string): number => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    expect(calls('zadd')).toBe(600);
+    // At most REFRESH_BATCH holds a script.
+    expect(calls('evalsha')).toBe(Math.ceil(600 / REFRESH_BATCH));
+    const first = exactBudgetKeys('tollgate:', budgets[0] ?? budget, clock.now);
+    expect(Number(await admin.zscore(first.keys[2] ?? '', 'busy:1'))).toBe(clock.now + 30_000);
+    clock.now = NOW;
   });
 
   it('fails closed when Redis is unreachable', async () => {

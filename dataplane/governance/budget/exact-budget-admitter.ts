@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { CHARGE_SCRIPT, exactBudgetCandidates, exactBudgetKeys, type ExactPeriodKeys, isExact, REFRESH_SCRIPT, RESERVE_SCRIPT, RESERVE_SWEEP_LIMIT, SETTLE_SCRIPT } from '../../config/exact-budget-ledger.js';
+import { CHARGE_SCRIPT, exactBudgetCandidates, exactBudgetKeys, type ExactPeriodKeys, isExact, REFRESH_BATCH, REFRESH_SCRIPT, RESERVE_SCRIPT, RESERVE_SWEEP_LIMIT, SETTLE_SCRIPT } from '../../config/exact-budget-ledger.js';
 import type { BudgetConfig } from '../../config/snapshot.js';
 import { GatewayError } from '../../core/gateway-error.js';
 import { RedisScript } from '../rate-limit/redis-script.js';
@@ -69,16 +69,31 @@ export class ExactBudgetAdmitter implements Admitter {
     await Promise.allSettled([...this.settling]);
   }
 
+  /**
+   * Each hold is refreshed in its own deadline sets only, REFRESH_BATCH to a script. Before, one
+   * script moved every id in every set any hold of the pod was in: holds × sets ZADDs (a pod with
+   * 5,000 requests in flight under 50 Budgets: 250,000 in one script, blocking Redis).
+   */
   private async refresh(): Promise<void> {
     if (this.live.size === 0) return;
-    const keys = [...new Set([...this.live.values()].flatMap((l) => l.deadlineKeys))];
-    try {
-      // The deadline is Redis's clock plus the timeout (REFRESH_SCRIPT). Before, this pod's clock: a
-      // pod behind Redis's set deadlines already past (its live holds were charged at their worst
-      // case), one ahead set them late (a dead pod's holds stayed uncharged for as long as it was ahead).
-      await refreshScript.run(this.opts.client, keys, [this.opts.holdTimeoutMs, this.opts.periodClock?.() ?? '', ...this.live.keys()]);
-    } catch (err) {
-      this.opts.logger.warn({ err: (err as Error).message, holds: this.live.size }, 'exact budgets: could not refresh holds');
+    const keys: string[] = [];
+    const ids: string[] = [];
+    for (const [id, live] of this.live) {
+      for (const key of live.deadlineKeys) {
+        keys.push(key);
+        ids.push(id);
+      }
+    }
+    for (let i = 0; i < keys.length; i += REFRESH_BATCH) {
+      try {
+        // The deadline is Redis's clock plus the timeout (REFRESH_SCRIPT). Before, this pod's clock: a
+        // pod behind Redis's set deadlines already past (its live holds were charged at their worst
+        // case), one ahead set them late (a dead pod's holds stayed uncharged for as long as it was ahead).
+        await refreshScript.run(this.opts.client, keys.slice(i, i + REFRESH_BATCH), [this.opts.holdTimeoutMs, this.opts.periodClock?.() ?? '', ...ids.slice(i, i + REFRESH_BATCH)]);
+      } catch (err) {
+        this.opts.logger.warn({ err: (err as Error).message, holds: this.live.size }, 'exact budgets: could not refresh holds');
+        return;
+      }
     }
   }
 
