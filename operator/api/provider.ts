@@ -1,4 +1,4 @@
-import { SUPPORTED_PROVIDER_TYPES } from '../../dataplane/config/snapshot.js';
+import { ProviderConfigSchema, SUPPORTED_PROVIDER_TYPES } from '../../dataplane/config/snapshot.js';
 import { z } from 'zod';
 import {
   ConditionsSchema,
@@ -214,6 +214,9 @@ export const AzureOptionsSchema = z
   })
   .describe('Settings of an azure-openai provider. url is the resource endpoint, e.g. https://my-resource.openai.azure.com.');
 
+/** The families the data plane's settings take (its contract is the source of the list). */
+const BEDROCK_MODEL_FAMILIES = ProviderConfigSchema.shape.bedrock.unwrap().shape.modelFamilies.unwrap().valueType.options;
+
 export const BedrockOptionsSchema = z
   .strictObject({
     region: z
@@ -222,6 +225,12 @@ export const BedrockOptionsSchema = z
       .max(32)
       .default('us-east-1')
       .describe('AWS region; used for SigV4 signing and the default url https://bedrock-runtime.{region}.amazonaws.com. Defaults to us-east-1.'),
+    modelFamilies: z
+      .record(z.string().min(1).max(2048), z.enum(BEDROCK_MODEL_FAMILIES))
+      .optional()
+      .describe(
+        'The model family of each model id that names none, by the id as a route target gives it: a provisioned throughput or application inference profile ARN (arn:aws:bedrock:…:provisioned-model/…, …:application-inference-profile/…) or an imported model. Each family takes its own request fields (top_k, penalties, reasoning); a model id that names no family and is not listed here gets none of them.',
+      ),
   })
   .describe('Settings of a bedrock provider (Converse API).');
 

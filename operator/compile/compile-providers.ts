@@ -163,8 +163,8 @@ export function compileProviders(input: CompileInput, egress?: CompiledEgressAll
       config.azure = { apiVersion: spec.azure.apiVersion, auth: spec.azure.auth === 'BearerToken' ? 'bearer' : 'api-key', ...(spec.azure.deployment ? { deployment: spec.azure.deployment } : {}) };
     }
     if (spec.type === 'bedrock') {
-      const region = (spec.bedrock ?? BedrockOptionsSchema.parse({})).region;
-      config.bedrock = { region, ...(awsCredentials ? { credentials: awsCredentials } : {}) };
+      const { region, modelFamilies } = spec.bedrock ?? BedrockOptionsSchema.parse({});
+      config.bedrock = { region, ...(awsCredentials ? { credentials: awsCredentials } : {}), ...(modelFamilies === undefined ? {} : { modelFamilies }) };
     }
     if (spec.type === 'vllm') {
       const v = spec.vllm ?? VllmOptionsSchema.parse({});

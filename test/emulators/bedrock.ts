@@ -116,7 +116,9 @@ function thinkingOf(req: ReceivedRequest, modelId: string, p: string[]): boolean
  */
 function additionalKeys(modelId: string): { top: string[]; nested?: Record<string, string[]>; openai?: true } | undefined {
   if (/anthropic\.|claude/.test(modelId)) return { top: ['top_k', 'anthropic_beta'] };
-  if (/amazon\.nova/.test(modelId)) return { top: ['inferenceConfig', 'reasoningConfig'], nested: { inferenceConfig: ['topK'] } };
+  // Nova 2 thinks when asked (reasoningConfig); the first Nova models have no such field.
+  if (/amazon\.nova-2/.test(modelId)) return { top: ['inferenceConfig', 'reasoningConfig'], nested: { inferenceConfig: ['topK'], reasoningConfig: ['type', 'maxReasoningEffort'] } };
+  if (/amazon\.nova/.test(modelId)) return { top: ['inferenceConfig'], nested: { inferenceConfig: ['topK'] } };
   if (/cohere\.command-r/.test(modelId)) return { top: ['k', 'p', 'frequency_penalty', 'presence_penalty', 'seed', 'preamble', 'documents'] };
   if (/mistral\.(mistral-7b|mixtral-8x7b|mistral-small-2402|mistral-large-2402)/.test(modelId)) return { top: ['top_k'] };
   if (/openai\.gpt-oss/.test(modelId)) return { top: ['frequency_penalty', 'presence_penalty', 'seed', 'reasoning_effort', 'logit_bias', 'n', 'user', 'service_tier'] };
@@ -144,6 +146,12 @@ function checkAdditionalFields(req: ReceivedRequest, modelId: string, p: string[
     if (!allowed.top.includes(key)) {
       p.push(allowed.openai === true ? unknownParameter(key) : extraneous('#', key));
       continue;
+    }
+    if (key === 'reasoningConfig') {
+      const r = value as { type?: unknown; maxReasoningEffort?: unknown };
+      if (r.type !== 'enabled' && r.type !== 'disabled') p.push(`reasoningConfig.type is ${String(r.type)}`);
+      if (r.maxReasoningEffort !== undefined && !['low', 'medium', 'high'].includes(String(r.maxReasoningEffort))) p.push(`reasoningConfig.maxReasoningEffort is ${String(r.maxReasoningEffort)}`);
+      if (r.type === 'enabled' && r.maxReasoningEffort === undefined) p.push('reasoningConfig.maxReasoningEffort is required when reasoning is enabled');
     }
     if (key === 'reasoning_effort' && !['low', 'medium', 'high'].includes(String(value))) {
       p.push(`The model returned the following errors: ${JSON.stringify({ error: { code: 'invalid_value', message: `Invalid value: '${String(value)}'. Supported values are: 'low', 'medium', and 'high'.`, param: key, type: 'invalid_request_error' } })}`);
@@ -192,6 +200,17 @@ function checkBody(req: ReceivedRequest, modelId: string): string[] {
   if (req.body.requestMetadata !== undefined) requestMetadata(req.body.requestMetadata, p);
   return p;
 }
+
+/**
+ * Provisioned throughputs and application inference profiles the emulated account has, by ARN, with
+ * the model each serves: their ARNs name no model, but Bedrock knows it and refuses what that model does.
+ */
+export const PROVISIONED_MODELS: Readonly<Record<string, string>> = {
+  'arn:aws:bedrock:us-east-1:123456789012:provisioned-model/pt-nova1': 'amazon.nova-pro-v1:0',
+  'arn:aws:bedrock:us-east-1:123456789012:provisioned-model/pt-nova2': 'amazon.nova-2-lite-v1:0',
+  'arn:aws:bedrock:us-east-1:123456789012:provisioned-model/pt-llama': 'meta.llama3-1-70b-instruct-v1:0',
+  'arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/app-claude': 'anthropic.claude-3-5-haiku-20241022-v1:0',
+};
 
 /** Converse's constraints on requestMetadata: at most 16 string pairs, keys 1–256 and values 0–256 characters of its set. */
 function requestMetadata(value: unknown, p: string[]): void {
@@ -242,7 +261,8 @@ export async function startBedrockEmulator(creds: AwsTestCredentials, region = '
       return error(res, 403, 'InvalidSignatureException', why);
     }
     if (m[2] === 'invoke') return invokeEmbeddings(req, decodeURIComponent(m[1] ?? ''), b, res, problems);
-    const modelId = decodeURIComponent(m[1] ?? '');
+    const named = decodeURIComponent(m[1] ?? '');
+    const modelId = PROVISIONED_MODELS[named] ?? named;
     const p = checkBody(req, modelId);
     const thinks = b.kind === 'thinking' && thinkingOf(req, modelId, []);
     problems.push(...p);

@@ -21,7 +21,16 @@ const MODELS = {
   gpt: 'us.openai.gpt-5.6-luna-v1:0',
   mistral: 'mistral.mistral-large-2407-v1:0',
   mixtral: 'mistral.mixtral-8x7b-instruct-v0:1',
+  nova2: 'us.amazon.nova-2-lite-v1:0',
+  // ARNs that name no model (the emulator knows what each serves, as Bedrock does): a Nova and a
+  // Llama provisioned throughput the Provider does not place, and a Nova one and a Claude
+  // application inference profile it does (bedrock.modelFamilies).
+  ptNova: 'arn:aws:bedrock:us-east-1:123456789012:provisioned-model/pt-nova1',
+  ptLlama: 'arn:aws:bedrock:us-east-1:123456789012:provisioned-model/pt-llama',
+  ptNamedNova: 'arn:aws:bedrock:us-east-1:123456789012:provisioned-model/pt-nova2',
+  appClaude: 'arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/app-claude',
 } as const;
+const FAMILIES = `{ ${JSON.stringify(MODELS.ptNamedNova)}: nova, ${JSON.stringify(MODELS.appClaude)}: anthropic }`;
 type Family = keyof typeof MODELS;
 
 describe('Bedrock: sampling fields per model family', () => {
@@ -32,7 +41,7 @@ describe('Bedrock: sampling fields per model family', () => {
     bedrock = await startBedrockEmulator(AWS, 'us-east-1');
     gateway = await startTestGateway({
       'providers.yaml':
-        providerManifest('bedrock', 'bedrock', bedrock.url, '{ aws: { secretName: aws } }', '  bedrock: { region: us-east-1 }\n') +
+        providerManifest('bedrock', 'bedrock', bedrock.url, '{ aws: { secretName: aws } }', `  bedrock: { region: us-east-1, modelFamilies: ${FAMILIES} }\n`) +
         secretManifest('aws', { AWS_ACCESS_KEY_ID: AWS.accessKeyId, AWS_SECRET_ACCESS_KEY: AWS.secretAccessKey }),
       'routes.yaml': Object.entries(MODELS)
         .map(([name, model]) => routeManifest(name, [['bedrock', model]]))
@@ -59,6 +68,11 @@ describe('Bedrock: sampling fields per model family', () => {
     ['gptoss', undefined],
     ['gpt', undefined],
     ['mistral', undefined],
+    // Before, an ARN that names no model got Claude's top_k, and Nova's or Llama's 400.
+    ['ptNova', undefined],
+    ['ptLlama', undefined],
+    ['ptNamedNova', { inferenceConfig: { topK: 5 } }],
+    ['appClaude', { top_k: 5 }],
   ])('/v1/messages top_k to %s: additionalModelRequestFields %j, and the model answers', async (family, fields) => {
     bedrock.script({ kind: 'text', text: 'sampled' });
     const problemsBefore = bedrock.problems.length;
@@ -98,6 +112,29 @@ describe('Bedrock: sampling fields per model family', () => {
     expect(sent().additionalModelRequestFields).toEqual({ reasoning_effort: 'low' });
     bedrock.script({ kind: 'text', text: 'plain' });
     expect((await post('/v1/messages', { model: 'llama', max_tokens: 4096, thinking, messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);
+    expect(sent()).not.toHaveProperty('additionalModelRequestFields');
+  });
+
+  it.each<[object, string]>([
+    [{ reasoning_effort: 'high' }, 'high'],
+    [{ reasoning_effort: 'minimal' }, 'low'],
+    [{ reasoning_effort: 'xhigh' }, 'high'],
+  ])('reasoning_effort %j reaches Nova 2 as reasoningConfig.maxReasoningEffort %s; Nova 1, which has no reasoningConfig, gets none', async (params, effort) => {
+    // Before, Nova 2's extended thinking could not be turned on through the gateway.
+    bedrock.script({ kind: 'text', text: 'reasoned' }, { kind: 'text', text: 'plain' });
+    const problemsBefore = bedrock.problems.length;
+    expect((await post('/v1/chat/completions', { model: 'nova2', messages: [{ role: 'user', content: 'hi' }], ...params })).status).toBe(200);
+    expect(sent().additionalModelRequestFields).toEqual({ reasoningConfig: { type: 'enabled', maxReasoningEffort: effort } });
+    expect((await post('/v1/chat/completions', { model: 'nova', messages: [{ role: 'user', content: 'hi' }], ...params })).status).toBe(200);
+    expect(sent()).not.toHaveProperty('additionalModelRequestFields');
+    expect(bedrock.problems.slice(problemsBefore)).toEqual([]);
+  });
+
+  it('a /v1/messages thinking budget reaches Nova 2 as its effort band; reasoning_effort none leaves its reasoning off', async () => {
+    bedrock.script({ kind: 'text', text: 'reasoned' }, { kind: 'text', text: 'plain' });
+    expect((await post('/v1/messages', { model: 'nova2', max_tokens: 4096, thinking: { type: 'enabled', budget_tokens: 2048 }, messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);
+    expect(sent().additionalModelRequestFields).toEqual({ reasoningConfig: { type: 'enabled', maxReasoningEffort: 'low' } });
+    expect((await post('/v1/chat/completions', { model: 'nova2', reasoning_effort: 'none', messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);
     expect(sent()).not.toHaveProperty('additionalModelRequestFields');
   });
 

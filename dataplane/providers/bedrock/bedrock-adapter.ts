@@ -41,7 +41,7 @@ export const bedrockAdapter: ProviderAdapter = {
     const bedrock = target.settings?.bedrock;
     if (bedrock === undefined) throw new Error('bedrock provider without a region');
     const embeddings = req.op === 'embeddings';
-    const body = JSON.stringify(embeddings ? embeddingsBody(target.model, req.body) : toConverseRequest(req.body, target.model));
+    const body = JSON.stringify(embeddings ? embeddingsBody(target.model, req.body) : toConverseRequest(req.body, target.model, bedrock.modelFamilies));
     // The model id (it may be an ARN) is one path segment: ':' and '/' are percent-encoded.
     const action = embeddings ? 'invoke' : req.stream ? 'converse-stream' : 'converse';
     const url = `${target.baseUrl}/model/${encodeURIComponent(target.model)}/${action}`;

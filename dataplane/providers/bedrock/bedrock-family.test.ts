@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bedrockFamily } from './bedrock-family.js';
-import { toConverseRequest } from './bedrock-request.js';
+import { bedrockReasonsUnseen, toConverseRequest } from './bedrock-request.js';
 import { RequestTranslationError } from '../types.js';
 
 describe('bedrockFamily', () => {
@@ -43,9 +43,18 @@ describe('toConverseRequest: top_k and penalties per family', () => {
     ['mistral.mistral-large-2407-v1:0', undefined],
     ['meta.llama3-1-70b-instruct-v1:0', undefined],
     ['openai.gpt-oss-20b-1:0', undefined],
-    ['arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc', { top_k: 7 }],
+    // An ARN that names no family gets no family-specific field (before: Claude's top_k, a 400 elsewhere).
+    ['arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc', undefined],
   ])('top_k to %s → additionalModelRequestFields %j', (model, fields) => {
     expect(toConverseRequest({ ...hi, top_k: 7 }, model).additionalModelRequestFields).toEqual(fields);
+  });
+
+  it("an ARN the Provider's modelFamilies places gets that family's fields; an own key only", () => {
+    const arn = 'arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc';
+    expect(bedrockFamily(arn, { [arn]: 'nova' })).toBe('nova');
+    expect(toConverseRequest({ ...hi, top_k: 7 }, arn, { [arn]: 'nova' }).additionalModelRequestFields).toEqual({ inferenceConfig: { topK: 7 } });
+    expect(toConverseRequest({ ...hi, top_k: 7 }, arn, { [arn]: 'cohere' }).additionalModelRequestFields).toEqual({ k: 7 });
+    expect(bedrockFamily('constructor', {})).toBe('unknown');
   });
 
   it('penalties: as sent to Cohere Command R and gpt-oss, a 400 naming the field and the model elsewhere, 0 dropped', () => {
@@ -73,5 +82,18 @@ describe('toConverseRequest: reasoning_effort for gpt-oss', () => {
     const fields = toConverseRequest({ ...hi, reasoning_effort: asked }, 'openai.gpt-oss-20b-1:0').additionalModelRequestFields;
     expect(fields).toEqual(sent === undefined ? undefined : { reasoning_effort: sent });
     expect(toConverseRequest({ ...hi, reasoning_effort: asked }, 'meta.llama3-1-70b-instruct-v1:0')).not.toHaveProperty('additionalModelRequestFields');
+  });
+});
+
+describe('Nova 2 reasoning', () => {
+  const hi = { messages: [{ role: 'user', content: 'hi' }] };
+  it('reasoning_effort is reasoningConfig beside top_k; it marks the request as reasoning unseen (Nova 2 bills its [REDACTED] reasoning)', () => {
+    expect(toConverseRequest({ ...hi, top_k: 3, reasoning_effort: 'medium' }, 'us.amazon.nova-2-lite-v1:0').additionalModelRequestFields).toEqual({
+      inferenceConfig: { topK: 3 },
+      reasoningConfig: { type: 'enabled', maxReasoningEffort: 'medium' },
+    });
+    expect(bedrockReasonsUnseen({ ...hi, reasoning_effort: 'medium' }, 'us.amazon.nova-2-lite-v1:0')).toBe(true);
+    expect(bedrockReasonsUnseen({ ...hi, reasoning_effort: 'none' }, 'us.amazon.nova-2-lite-v1:0')).toBe(false);
+    expect(bedrockReasonsUnseen({ ...hi, reasoning_effort: 'medium' }, 'amazon.nova-pro-v1:0')).toBe(false);
   });
 });

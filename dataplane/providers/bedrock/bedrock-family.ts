@@ -1,3 +1,5 @@
+import type { BedrockNamedFamily } from './contract.js';
+
 /**
  * The model family a Bedrock model id names: each family takes its own fields in Converse's
  * `additionalModelRequestFields` (Claude `top_k`, Nova `inferenceConfig.topK`, Cohere `k`, …), and
@@ -7,9 +9,10 @@
  * (`us.amazon.nova-pro-v1:0`, `global.anthropic.claude-…`) or an ARN that carries one
  * (`…:foundation-model/…`, `…:inference-profile/…`, `…:custom-model/<base model>/…`). An ARN that
  * names no model (a provisioned throughput, an application inference profile, an imported model)
- * is `unknown`, unless it says `claude`, as the adapter has always read Claude.
+ * is the family the Provider's `bedrock.modelFamilies` gives it, else `unknown` (no family-specific
+ * field is sent), unless it says `claude`, as the adapter has always read Claude.
  */
-export type BedrockFamily = 'anthropic' | 'nova' | 'titan' | 'llama' | 'mistral' | 'cohere' | 'ai21' | 'deepseek' | 'openai' | 'qwen' | 'other' | 'unknown';
+export type BedrockFamily = BedrockNamedFamily | 'unknown';
 
 /** `<provider>.<model>` after the start, a geo prefix's dot or an ARN's resource slash. */
 const PROVIDER_MODEL = /(?:^|[./])(anthropic|amazon|meta|mistral|cohere|ai21|deepseek|openai|qwen|writer|google|moonshot|minimax|nvidia|twelvelabs|stability|luma)\.([a-z0-9])/i;
@@ -25,7 +28,9 @@ const BY_PROVIDER: Record<string, BedrockFamily> = {
   qwen: 'qwen',
 };
 
-export function bedrockFamily(modelId: string): BedrockFamily {
+export function bedrockFamily(modelId: string, named?: Readonly<Record<string, BedrockNamedFamily>>): BedrockFamily {
+  // An own property only: a model id such as `constructor` must not read Object.prototype.
+  if (named !== undefined && Object.hasOwn(named, modelId)) return named[modelId] ?? 'unknown';
   const m = PROVIDER_MODEL.exec(modelId);
   if (m === null) return /claude/i.test(modelId) ? 'anthropic' : 'unknown';
   const provider = (m[1] ?? '').toLowerCase();

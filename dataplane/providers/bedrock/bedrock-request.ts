@@ -15,6 +15,7 @@ import { RequestTranslationError } from '../types.js';
 import type { JsonObject } from '../../core/canonical.js';
 import type { BedrockContentBlock, BedrockConverseRequest, BedrockImageFormat, BedrockMessage, BedrockToolSpec } from './bedrock-wire.js';
 import { type BedrockFamily, bedrockFamily } from './bedrock-family.js';
+import type { BedrockNamedFamily } from './contract.js';
 
 const FORMATS: Record<string, BedrockImageFormat> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/jpg': 'jpeg', 'image/gif': 'gif', 'image/webp': 'webp' };
 
@@ -72,11 +73,15 @@ function toolSpec(fn: FunctionTool): BedrockToolSpec {
   return { toolSpec: spec };
 }
 
-/** OpenAI chat request → Bedrock Converse request (the model id travels in the URL); a /v1/messages client's output_config as response_format and reasoning_effort. */
-export function toConverseRequest(request: JsonObject, modelId = ''): BedrockConverseRequest {
+/**
+ * OpenAI chat request → Bedrock Converse request (the model id travels in the URL); a /v1/messages
+ * client's output_config as response_format and reasoning_effort. `families`: the Provider's
+ * `bedrock.modelFamilies`, for model ids (ARNs) that name no family.
+ */
+export function toConverseRequest(request: JsonObject, modelId = '', families?: Readonly<Record<string, BedrockNamedFamily>>): BedrockConverseRequest {
   const body = withAllowedTools(restateOutputConfig(request));
   refuseUnsupported(body, { penalties: false });
-  const family = bedrockFamily(modelId);
+  const family = bedrockFamily(modelId, families);
   const extra = familyFields(body, family, modelId);
   checkToolChoice(body.tool_choice);
   const system: { text: string }[] = [];
@@ -196,8 +201,13 @@ function bedrockThinking(body: JsonObject, family: BedrockFamily, modelId: strin
   return claudeThinking(body, modelId, cap ?? CLAUDE_DEFAULT_CAP, true);
 }
 
-/** Whether a Claude model thinks on this request (what bedrockThinking sends): its summarized or redacted thinking is billed whole. */
+/**
+ * Whether a Claude model thinks on this request (what bedrockThinking sends): its summarized or
+ * redacted thinking is billed whole; or a Nova 2 model reasons (it shows its reasoning as
+ * `[REDACTED]`, and bills it).
+ */
 export function bedrockReasonsUnseen(body: JsonObject, modelId: string): boolean {
+  if (NOVA_REASONS.test(modelId)) return novaEffort(body) !== undefined;
   const thinking = bedrockThinking(body, bedrockFamily(modelId), modelId, Number.MAX_SAFE_INTEGER);
   return thinking !== undefined && thinking.type !== 'disabled';
 }
@@ -219,6 +229,23 @@ function gptOssEffort(body: JsonObject): 'low' | 'medium' | 'high' | undefined {
   return asked === 'xhigh' || asked === 'max' ? 'high' : undefined;
 }
 
+/** The Nova models that reason when asked (Nova 2's extended thinking, off by default); Nova 1 has no such field. */
+const NOVA_REASONS = /nova-2/i;
+
+/**
+ * Nova 2's `reasoningConfig.maxReasoningEffort` (low, medium, high) for the client's
+ * `reasoning_effort` (`minimal` → low, `xhigh` and `max` → high; `none` leaves reasoning off, Nova's
+ * default), else a /v1/messages client's `thinking` budget in the bands OpenAI-wire targets use.
+ * Before, Nova 2 never reasoned through the gateway.
+ */
+function novaEffort(body: JsonObject): 'low' | 'medium' | 'high' | undefined {
+  const asked = body.reasoning_effort;
+  if (typeof asked !== 'string') return reasoningEffortForThinking(body, 'gpt-oss');
+  if (asked === 'low' || asked === 'medium' || asked === 'high') return asked;
+  if (asked === 'minimal') return 'low';
+  return asked === 'xhigh' || asked === 'max' ? 'high' : undefined;
+}
+
 /** The Mistral models whose request body has `top_k` (Bedrock's Mistral text-completion models); the chat models' has none. */
 const MISTRAL_TOP_K = /mistral-7b|mixtral-8x7b|mistral-small-2402|mistral-large-2402/i;
 
@@ -230,21 +257,23 @@ const MISTRAL_TOP_K = /mistral-7b|mixtral-8x7b|mistral-small-2402|mistral-large-
  *
  * `top_k`: Claude and Mistral's text-completion models `top_k`, Nova `inferenceConfig.topK`,
  * Cohere `k`; the other families have none, and it is left out, as on `openai` targets (the
- * clients that send it are /v1/messages ones, which send it as a matter of course); a model id
- * that names no family (a provisioned throughput's ARN, say) gets `top_k`, as before.
+ * clients that send it are /v1/messages ones, which send it as a matter of course). A model id
+ * that names no family (a provisioned throughput's ARN, say) and that the Provider's
+ * `bedrock.modelFamilies` does not place gets no family-specific field: guessing Claude's `top_k`
+ * (as before) failed every such request to another family.
  * Penalties: Cohere Command R and OpenAI's gpt-oss take `frequency_penalty` and `presence_penalty`
  * as OpenAI names them; for the others a non-zero one would change the answer and is a 400
  * `unsupported_by_provider` naming it and the model (0, OpenAI's default, is dropped), as before.
  * OpenAI's GPT-5 and later models on Bedrock take Responses-style fields and answer "Unknown
  * parameter" to these: they are not gpt-oss. `seed` (which changes nothing but repeatability)
  * goes as `seed` to the same two, and is left out for the others; gpt-oss also gets its
- * `reasoning_effort` (gptOssEffort).
+ * `reasoning_effort` (gptOssEffort), and Nova 2 its `reasoningConfig` (novaEffort).
  */
 function familyFields(body: JsonObject, family: BedrockFamily, modelId: string): Record<string, unknown> {
   const extra: Record<string, unknown> = {};
   const topK = body.top_k;
   if (typeof topK === 'number') {
-    if (family === 'anthropic' || family === 'unknown' || (family === 'mistral' && MISTRAL_TOP_K.test(modelId))) extra.top_k = topK;
+    if (family === 'anthropic' || (family === 'mistral' && MISTRAL_TOP_K.test(modelId))) extra.top_k = topK;
     else if (family === 'nova') extra.inferenceConfig = { topK };
     else if (family === 'cohere') extra.k = topK;
   }
@@ -253,6 +282,8 @@ function familyFields(body: JsonObject, family: BedrockFamily, modelId: string):
   if (takesPenalties && typeof body.seed === 'number') extra.seed = body.seed;
   const effort = gptOss ? gptOssEffort(body) : undefined;
   if (effort !== undefined) extra.reasoning_effort = effort;
+  const novaReasons = family === 'nova' && NOVA_REASONS.test(modelId) ? novaEffort(body) : undefined;
+  if (novaReasons !== undefined) extra.reasoningConfig = { type: 'enabled', maxReasoningEffort: novaReasons };
   for (const param of ['frequency_penalty', 'presence_penalty'] as const) {
     const value = body[param];
     if (typeof value !== 'number' || value === 0) continue;
