@@ -198,6 +198,10 @@ function checkBody(req: ReceivedRequest, modelId: string): string[] {
   const toolBlocks = messages.some((m) => ((m.content as Record<string, unknown>[] | undefined) ?? []).some((b) => b.toolUse !== undefined || b.toolResult !== undefined));
   if (toolBlocks && req.body.toolConfig === undefined) p.push('The toolConfig field must be defined when using toolUse and toolResult content blocks.');
   if (req.body.requestMetadata !== undefined) requestMetadata(req.body.requestMetadata, p);
+  const tier = req.body.serviceTier as { type?: unknown } | undefined;
+  if (tier !== undefined && (typeof tier !== 'object' || tier === null || !['priority', 'default', 'flex', 'reserved'].includes(String(tier.type)))) {
+    p.push(`serviceTier ${JSON.stringify(tier)} is not one of {type: priority | default | flex | reserved}`);
+  }
   return p;
 }
 
@@ -303,7 +307,9 @@ export async function startBedrockEmulator(creds: AwsTestCredentials, region = '
       const content: unknown[] = [...reasoning, ...(text === '' ? [] : [{ text }])];
       if (call !== undefined) content.push({ toolUse: { toolUseId: 'tooluse_01', name: call.name, input: call.args } });
       res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': 'req-emulated' });
-      res.end(JSON.stringify({ output: { message: { role: 'assistant', content } }, stopReason, usage: USAGE, metrics: { latencyMs: 42 } }));
+      // Converse's answer names the tier that served it (serviceTier); the emulator names it for a request that asked for one.
+      const served = req.body.serviceTier === undefined ? {} : { serviceTier: req.body.serviceTier };
+      res.end(JSON.stringify({ output: { message: { role: 'assistant', content } }, stopReason, usage: USAGE, metrics: { latencyMs: 42 }, ...served }));
       return;
     }
     res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': 'req-emulated' });

@@ -22,7 +22,7 @@ export function thoughtSignatureFor(name: string): string {
   return Buffer.concat([Buffer.from([0xfb, 0xff, 0xbf]), Buffer.from(`sig:${name}`)]).toString('base64');
 }
 
-function checkBody(req: ReceivedRequest, model: string): string[] {
+function checkBody(req: ReceivedRequest, model: string, tiers = false): string[] {
   const p: string[] = [];
   const b = req.body;
   const contents = Array.isArray(b.contents) ? (b.contents as Record<string, unknown>[]) : [];
@@ -42,7 +42,9 @@ function checkBody(req: ReceivedRequest, model: string): string[] {
   });
   if (b.model !== undefined || b.messages !== undefined) p.push('OpenAI fields in a Gemini body');
   // generateContent refuses members it does not know (400 "Invalid JSON payload received. Unknown name").
-  for (const key of Object.keys(b)) if (!GENERATE_CONTENT_MEMBERS.has(key)) p.push(`Invalid JSON payload received. Unknown name "${key}": Cannot find field.`);
+  for (const key of Object.keys(b)) if (!GENERATE_CONTENT_MEMBERS.has(key) && !(tiers && TIER_MEMBERS.has(key))) p.push(`Invalid JSON payload received. Unknown name "${key}": Cannot find field.`);
+  const tier = b.service_tier ?? b.serviceTier;
+  if (tiers && tier !== undefined && !['STANDARD', 'FLEX', 'PRIORITY'].includes(String(tier))) p.push(`Invalid value at 'service_tier' (type.googleapis.com/google.ai.generativelanguage.v1beta.ServiceTier), "${String(tier)}"`);
   p.push(...thinkingProblems(b.generationConfig, model));
   const tools = Array.isArray(b.tools) ? (b.tools as Record<string, unknown>[]) : [];
   for (const t of tools) {
@@ -52,6 +54,15 @@ function checkBody(req: ReceivedRequest, model: string): string[] {
     }
   }
   return p;
+}
+
+/** The Gemini API's tier member (REST takes either spelling); Vertex AI's generateContent has none. */
+const TIER_MEMBERS: ReadonlySet<string> = new Set(['service_tier', 'serviceTier']);
+
+/** The tier a Gemini API answer says it ran at (x-gemini-service-tier), for a request that asked for one. */
+function tierHeader(req: ReceivedRequest): Record<string, string> {
+  const tier = req.body.service_tier ?? req.body.serviceTier;
+  return typeof tier === 'string' ? { 'x-gemini-service-tier': tier.toLowerCase() } : {};
 }
 
 /** A generateContent request's members (Vertex adds labels). */
@@ -99,7 +110,7 @@ function response(b: Behaviour, ps: Record<string, unknown>[], finish: boolean, 
   return out;
 }
 
-async function answer(req: ReceivedRequest, b: Behaviour, res: ServerResponse, streaming: boolean, model: string): Promise<void> {
+async function answer(req: ReceivedRequest, b: Behaviour, res: ServerResponse, streaming: boolean, model: string, headers: Record<string, string> = {}): Promise<void> {
   switch (b.kind) {
     case 'rate-limit':
       return rpcError(res, 429, 'RESOURCE_EXHAUSTED', 'Resource has been exhausted (e.g. check quota).', [
@@ -118,11 +129,11 @@ async function answer(req: ReceivedRequest, b: Behaviour, res: ServerResponse, s
   }
   const thoughts = includesThoughts(req);
   if (!streaming) {
-    res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
+    res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8', ...headers });
     res.end(JSON.stringify(response(b, parts(b, model).filter((p) => thoughts || p.thought !== true), true, true)));
     return;
   }
-  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  res.writeHead(200, { 'content-type': 'text/event-stream', ...headers });
   // Gemini sends nothing while it thinks; then every chunk carries the usage so far.
   if (b.kind === 'slow-stream') return slowStream(res, b, (word) => sse(undefined, response(b, [{ text: word }], false, true)));
   const events: string[] = [];
@@ -218,7 +229,7 @@ export async function startGeminiEmulator(apiKey = 'gemini-test-key'): Promise<E
       if (embedding.method !== 'batchEmbedContents') problems.push(`the Gemini API has no ${embedding.method} method for embeddings`);
       return embed(req, b, res, problems, embedding.model, false);
     }
-    const p = checkBody(req, r.model);
+    const p = checkBody(req, r.model, true);
     if (b.kind === 'json' && (req.body.generationConfig as { responseMimeType?: string } | undefined)?.responseMimeType !== 'application/json') p.push('a JSON answer was scripted but responseMimeType is not application/json');
     problems.push(...p);
     if (p.length > 0) return rpcError(res, 400, 'INVALID_ARGUMENT', p.join('; '));
@@ -227,7 +238,7 @@ export async function startGeminiEmulator(apiKey = 'gemini-test-key'): Promise<E
       res.end(JSON.stringify({ promptFeedback: { blockReason: 'SAFETY', safetyRatings: [] }, usageMetadata: { promptTokenCount: 20, totalTokenCount: 20 } }));
       return;
     }
-    return answer(req, b, res, r.streaming, r.model);
+    return answer(req, b, res, r.streaming, r.model, tierHeader(req));
   });
 }
 

@@ -91,7 +91,7 @@ describe('request fields on translated targets', () => {
     expect(claude.problems).toEqual([]);
   });
 
-  it('Anthropic, Gemini and Bedrock take a request with metadata, store, prediction, seed and service_tier: what they have no equivalent of is left out', async () => {
+  it('Anthropic, Gemini and Bedrock take a request with metadata, store, prediction, seed and service_tier: what they have no equivalent of is left out (service_tier: see service-tiers.test.ts)', async () => {
     const params = { messages: hi, metadata: { team: 'search' }, seed: 7, service_tier: 'priority' as const, user: 'u-1', ...OPENAI_ONLY };
     claude.script({ kind: 'text', text: 'ok' });
     gemini.script({ kind: 'text', text: 'ok' });
@@ -105,9 +105,9 @@ describe('request fields on translated targets', () => {
     for (const key of ['store', 'prediction', 'seed']) expect(toClaude).not.toHaveProperty(key);
     const toGemini = gemini.requests.at(-1)?.body ?? {};
     expect(toGemini.generationConfig).toMatchObject({ seed: 7 });
-    expect(Object.keys(toGemini).sort()).toEqual(['contents', 'generationConfig']);
+    expect(Object.keys(toGemini).sort()).toEqual(['contents', 'generationConfig', 'service_tier']);
     const toBedrock = bedrock.requests.at(-1)?.body ?? {};
-    expect(Object.keys(toBedrock).sort()).toEqual(['messages', 'requestMetadata']);
+    expect(Object.keys(toBedrock).sort()).toEqual(['messages', 'requestMetadata', 'serviceTier']);
     expect([...claude.problems, ...gemini.problems, ...bedrock.problems]).toEqual([]);
   });
 

@@ -16,6 +16,7 @@ import type { JsonObject } from '../../core/canonical.js';
 import type { BedrockContentBlock, BedrockConverseRequest, BedrockImageFormat, BedrockMessage, BedrockToolSpec } from './bedrock-wire.js';
 import { type BedrockFamily, bedrockFamily } from './bedrock-family.js';
 import type { BedrockNamedFamily } from './contract.js';
+import { converseServiceTier } from './bedrock-response.js';
 
 const FORMATS: Record<string, BedrockImageFormat> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/jpg': 'jpeg', 'image/gif': 'gif', 'image/webp': 'webp' };
 
@@ -140,6 +141,8 @@ export function toConverseRequest(request: JsonObject, modelId = '', families?: 
   if (Object.keys(extra).length > 0) out.additionalModelRequestFields = extra;
   const metadata = requestMetadata(body.metadata);
   if (metadata !== undefined) out.requestMetadata = metadata;
+  const tier = converseServiceTier(body.service_tier);
+  if (tier !== undefined) out.serviceTier = { type: tier };
 
   const json = jsonResponseTool(body);
   const clientTools = functionTools(body.tools);

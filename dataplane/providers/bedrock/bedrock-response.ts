@@ -6,6 +6,7 @@ import { toOpenAiUsage } from '../shared/openai-usage.js';
 import { stopSequences } from '../shared/stop-sequences.js';
 import type { JsonObject, Usage } from '../../core/canonical.js';
 import type { BedrockConverseResponse, BedrockReasoningContent, BedrockUsage } from './bedrock-wire.js';
+import { withTier } from '../shared/service-tier.js';
 
 export function finishReasonFrom(stop: string | undefined): 'stop' | 'length' | 'tool_calls' | 'content_filter' {
   switch (stop) {
@@ -43,6 +44,8 @@ function hourWrites(details: unknown): number {
 
 /** What reading a response needs to know of the request. */
 export interface ConverseReading {
+  /** The tier the request asked for (its serviceTier), which prices an answer that does not say. */
+  askedTier?: 'flex' | 'priority';
   /** The response_format tool, whose call is the content. */
   jsonTool?: string;
   /** The request's stop sequences. */
@@ -55,6 +58,26 @@ export interface ConverseReading {
   singleToolCall?: true;
 }
 
+/**
+ * OpenAI's `service_tier` as Converse's `serviceTier`: `flex` and `priority` are tiers Bedrock sells
+ * under the same names (a discount for slower answers; a premium for faster ones). `auto`,
+ * `default` and `scale` are left out: the standard tier, Bedrock's default. Bedrock answers 400 to
+ * a tier the model or region does not offer, as OpenAI does to `flex` on a model without it.
+ * Before, the field was dropped, and a caller asking for flex was billed the standard price.
+ */
+export function converseServiceTier(value: unknown): 'flex' | 'priority' | undefined {
+  return value === 'flex' || value === 'priority' ? value : undefined;
+}
+
+/**
+ * Usage at the price of the tier the answer says it ran at (Converse's `serviceTier`), else the
+ * one the request asked for: an answer that does not say is charged the dearer tier it may have
+ * had, never less (`flex` is metered at the Provider's prices, as on OpenAI).
+ */
+export function tieredUsage(usage: Usage, served: { type?: unknown } | undefined, reading: ConverseReading): Usage {
+  return withTier(usage, isObject(served) && typeof served.type === 'string' ? served.type : reading.askedTier);
+}
+
 export function readingOf(body: JsonObject): ConverseReading {
   const reading: ConverseReading = {};
   // output_config.format was sent as the JSON tool too (bedrock-request.ts).
@@ -63,6 +86,8 @@ export function readingOf(body: JsonObject): ConverseReading {
   const stop = stopSequences(body.stop);
   if (stop !== undefined) reading.stopSequences = stop;
   if (body.parallel_tool_calls === false) reading.singleToolCall = true;
+  const tier = converseServiceTier(body.service_tier);
+  if (tier !== undefined) reading.askedTier = tier;
   return reading;
 }
 
@@ -103,7 +128,7 @@ export function fromConverseResponse(res: BedrockConverseResponse, model: string
       toolCalls.push({ id: block.toolUse.toolUseId, type: 'function', function: { name: block.toolUse.name, arguments: JSON.stringify(block.toolUse.input ?? {}) } });
     }
   }
-  const usage = usageFromBedrock(res.usage);
+  const usage = tieredUsage(usageFromBedrock(res.usage), res.serviceTier, reading);
   const message: JsonObject = { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text, refusal: null };
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
   // The model's reasoning, in order and signed (a canonical extension OpenAI clients ignore), as an anthropic target's: /v1/messages returns it as blocks.

@@ -3,7 +3,7 @@ import type { JsonObject, StreamStep, Usage } from '../../core/canonical.js';
 import { kindForException } from './bedrock-errors.js';
 import { finishWithJsonTool } from '../shared/json-response-tool.js';
 import { usageChunk } from '../shared/openai-usage.js';
-import { type ConverseReading, finishReasonFrom, stopSequenceField, usageFromBedrock } from './bedrock-response.js';
+import { type ConverseReading, finishReasonFrom, stopSequenceField, tieredUsage, usageFromBedrock } from './bedrock-response.js';
 import type { BedrockStreamEvents } from './bedrock-wire.js';
 import { EventStreamDecoder, EventStreamError, type EventStreamMessage } from './event-stream.js';
 import { contentBlockProblem } from '../../core/choice-bounds.js';
@@ -110,7 +110,7 @@ export class BedrockStreamTransformer implements ByteStreamTransformer {
       }
       case 'metadata': {
         const e = payload as unknown as BedrockStreamEvents['metadata'];
-        return this.final(e.usage === undefined ? undefined : usageFromBedrock(e.usage));
+        return this.final(e.usage === undefined ? undefined : tieredUsage(usageFromBedrock(e.usage), e.serviceTier, this.reading));
       }
       default:
         return { chunks: [] }; // contentBlockStop and event types added later

@@ -35,7 +35,11 @@ export interface BedrockConverseRequest {
   additionalModelRequestFields?: Record<string, unknown>;
   /** Up to 16 string pairs recorded with the request in the account's model invocation logs. */
   requestMetadata?: Record<string, string>;
+  /** The processing tier (Bedrock's service tiers); absent: the standard one. */
+  serviceTier?: { type: BedrockServiceTier };
 }
+
+export type BedrockServiceTier = 'priority' | 'default' | 'flex' | 'reserved';
 
 export type BedrockStopReason =
   | 'end_turn'
@@ -63,6 +67,8 @@ export interface BedrockConverseResponse {
   stopReason?: BedrockStopReason | string;
   usage?: BedrockUsage;
   metrics?: { latencyMs?: number };
+  /** The tier the request was served at. */
+  serviceTier?: { type?: BedrockServiceTier | string };
 }
 
 /** ConverseStream event payloads, keyed by the `:event-type` header. */
@@ -76,5 +82,5 @@ export interface BedrockStreamEvents {
   };
   contentBlockStop: { contentBlockIndex: number };
   messageStop: { stopReason: BedrockStopReason | string };
-  metadata: { usage?: BedrockUsage; metrics?: { latencyMs?: number } };
+  metadata: { usage?: BedrockUsage; metrics?: { latencyMs?: number }; serviceTier?: { type?: BedrockServiceTier | string } };
 }

@@ -9,6 +9,7 @@ import { toGeminiRequest } from './gemini-request.js';
 import { geminiReasonsUnseen } from './gemini-thinking.js';
 import { candidatesProblem, fromGeminiResponse, promptBlockReason, toolCallLimit } from './gemini-response.js';
 import { GeminiStreamTransformer } from './gemini-stream.js';
+import { type GeminiServiceTier, geminiServiceTier, geminiTieredUsage } from './gemini-service-tier.js';
 import type { GeminiResponse } from './gemini-wire.js';
 
 /** Where a generateContent call goes and how it authenticates: the only difference between Gemini API and Vertex AI. */
@@ -18,6 +19,8 @@ export interface GeminiEndpoint {
   auth(target: AdapterTarget): Record<string, string>;
   /** How this endpoint embeds text (/v1/embeddings). */
   embeddings: EmbeddingsDialect;
+  /** The endpoint sells tiers through the request's `service_tier` (the Gemini API; Vertex AI has no such field). */
+  serviceTiers?: true;
 }
 
 function modelOf(target: AdapterTarget): string {
@@ -25,6 +28,7 @@ function modelOf(target: AdapterTarget): string {
 }
 
 export function createGeminiAdapter(endpoint: GeminiEndpoint): ProviderAdapter {
+  const askedTier = (req: CanonicalRequest): GeminiServiceTier | undefined => (endpoint.serviceTiers === true ? geminiServiceTier(req.body.service_tier) : undefined);
   return {
     buildRequest(req: CanonicalRequest, target: AdapterTarget): UpstreamHttpRequest {
       if (req.op === 'embeddings') {
@@ -37,6 +41,8 @@ export function createGeminiAdapter(endpoint: GeminiEndpoint): ProviderAdapter {
       }
       if (req.op !== 'chat') throw new RequestTranslationError(`${req.op} is not supported by Gemini providers; use chat completions`);
       const body = toGeminiRequest(req.body, target.model);
+      const tier = endpoint.serviceTiers === true ? geminiServiceTier(req.body.service_tier) : undefined;
+      if (tier !== undefined) body.service_tier = tier;
       const method = req.stream ? ':streamGenerateContent?alt=sse' : ':generateContent';
       return {
         url: endpoint.modelUrl(target) + method,
@@ -72,14 +78,14 @@ export function createGeminiAdapter(endpoint: GeminiEndpoint): ProviderAdapter {
       if (blocked !== undefined) return { ok: false, failure: promptBlockedFailure(blocked) };
       const model = typeof req.body.model === 'string' ? req.body.model : 'gemini';
       const { body: out, usage } = fromGeminiResponse(body, model, req.createdAt ?? 0, toolCallLimit(req.body));
-      return { ok: true, body: out, usage };
+      return { ok: true, body: out, usage: geminiTieredUsage(usage, askedTier(req), headers) };
     },
 
     classifyError: classifyGeminiError,
 
     createStreamTransformer(req: CanonicalRequest): StreamTransformer {
       const model = typeof req.body.model === 'string' ? req.body.model : 'gemini';
-      return new GeminiStreamTransformer(model, req.clientWantsUsage, req.createdAt ?? 0, toolCallLimit(req.body));
+      return new GeminiStreamTransformer(model, req.clientWantsUsage, req.createdAt ?? 0, toolCallLimit(req.body), askedTier(req));
     },
 
     reasonsUnseen: (req, model) => req.op === 'chat' && geminiReasonsUnseen(req.body, model),
@@ -91,6 +97,7 @@ export const geminiAdapter: ProviderAdapter = createGeminiAdapter({
   modelUrl: (target) => `${target.baseUrl}/v1beta/models/${encodeURIComponent(modelOf(target))}`,
   auth: (target): Record<string, string> => (target.apiKey !== undefined && target.apiKey !== '' ? { 'x-goog-api-key': target.apiKey } : {}),
   embeddings: batchEmbedContents,
+  serviceTiers: true,
 });
 
 export { modelOf as geminiModelOf };

@@ -2,6 +2,7 @@ import type { SseEvent } from '../../sse/sse-parser.js';
 import type { StreamTransformer } from '../types.js';
 import type { JsonObject, StreamStep, UpstreamFailure } from '../../core/canonical.js';
 import { usageChunk } from '../shared/openai-usage.js';
+import { type GeminiServiceTier, geminiTieredUsage } from './gemini-service-tier.js';
 import { candidateContent, finishReasonFrom, promptBlockReason, usageFromGemini } from './gemini-response.js';
 import { promptBlockedFailure } from './gemini-blocked.js';
 import type { GeminiErrorBody, GeminiResponse, GeminiUsageMetadata } from './gemini-wire.js';
@@ -29,6 +30,8 @@ export class GeminiStreamTransformer implements StreamTransformer {
     private readonly created: number,
     /** toolCallLimit of the request: calls past it are not relayed. */
     private readonly maxToolCalls = Infinity,
+    /** The tier the request asked for, which prices its usage (the stream's headers are not read here). */
+    private readonly tier?: GeminiServiceTier,
   ) {
     this.modelName = model;
   }
@@ -89,13 +92,13 @@ export class GeminiStreamTransformer implements StreamTransformer {
       }
     }
     // Counts so far (hidden thinking included): what the stream has used at least, if it is cut.
-    return res.usageMetadata === undefined ? { chunks } : { chunks, partialUsage: usageFromGemini(res.usageMetadata) };
+    return res.usageMetadata === undefined ? { chunks } : { chunks, partialUsage: geminiTieredUsage(usageFromGemini(res.usageMetadata), this.tier) };
   }
 
   onEnd(): StreamStep {
     const unfinished = this.candidates.size === 0 || [...this.candidates.values()].some((s) => !s.finished);
     if (unfinished) return { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'upstream stream ended without a finish reason' } };
-    const usage = usageFromGemini(this.usage);
+    const usage = geminiTieredUsage(usageFromGemini(this.usage), this.tier);
     const chunks = this.clientWantsUsage
       ? [usageChunk(this.id ?? 'gemini', this.created, this.modelName, usage, this.usage?.thoughtsTokenCount ?? 0)]
       : [];

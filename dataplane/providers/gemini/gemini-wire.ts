@@ -57,6 +57,8 @@ export interface GeminiRequest {
   generationConfig?: GeminiGenerationConfig;
   tools?: { functionDeclarations: GeminiFunctionDeclaration[] }[];
   toolConfig?: { functionCallingConfig: { mode: 'AUTO' | 'ANY' | 'NONE'; allowedFunctionNames?: string[] } };
+  /** The Gemini API's processing tier (standard when absent), in the REST docs' spelling. */
+  service_tier?: 'FLEX' | 'PRIORITY';
 }
 
 export type GeminiFinishReason =

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CanonicalRequest } from '../../core/canonical.js';
 import { geminiAdapter } from './gemini-adapter.js';
+import { vertexAdapter } from '../vertex/vertex-adapter.js';
 import { finishReasonFrom } from './gemini-response.js';
 import { MAX_SIGNATURE_CHARS } from './thought-signature.js';
 
@@ -39,6 +40,15 @@ describe('gemini adapter', () => {
     const built = JSON.parse(String(geminiAdapter.buildRequest(asked, { baseUrl: 'http://g', model: 'gemini-2.5-flash', apiKey: 'k', headers: {} }).body)) as Record<string, unknown>;
     expect(built.generationConfig).toMatchObject({ responseMimeType: 'application/json', responseSchema: { type: 'object' }, thinkingConfig: { thinkingBudget: 1024 } });
     expect(JSON.stringify(built)).not.toContain('output_config');
+  });
+
+  it('service_tier flex reaches the Gemini API as its service_tier; Vertex AI, whose generateContent has no such field, gets none', () => {
+    const asked = { ...req, body: { ...req.body, service_tier: 'flex' } };
+    const gemini = JSON.parse(String(geminiAdapter.buildRequest(asked, { baseUrl: 'http://g', model: 'gemini-2.5-flash', apiKey: 'k', headers: {} }).body)) as Record<string, unknown>;
+    expect(gemini.service_tier).toBe('FLEX');
+    const settings = { vertex: { project: 'p', location: 'us-central1' } };
+    const vertex = JSON.parse(String(vertexAdapter.buildRequest(asked, { baseUrl: 'http://v', model: 'gemini-2.5-flash', apiKey: 't', headers: {}, settings }).body)) as Record<string, unknown>;
+    expect(vertex).not.toHaveProperty('service_tier');
   });
 
   it('logprobs and top_logprobs become responseLogprobs and logprobs; the answer and the stream carry them in OpenAI shape', () => {
