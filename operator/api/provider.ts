@@ -103,7 +103,7 @@ export const ModelPricingSchema = z
       .max(1_000_000)
       .optional()
       .describe(
-        'The most output tokens a second the model can generate. A stream cut short before its usage (client left or stopped, upstream broke) is charged, for the reasoning it never showed, at most this times the seconds from sending the request to its first answer token (or to the cut), within the output cap. Setting it also marks the model as one that reasons unseen. Defaults to 4000 for the models the gateway knows reason unseen (OpenAI o-series, gpt-5, gpt-oss; Claude and Gemini with thinking on): above the fastest published output speed of any hosted model; set it lower (e.g. 500) for a first-party API whose speed you know, for a tighter charge.',
+        'The most output tokens a second the model can generate. A stream cut short before its usage (client left or stopped, upstream broke) is charged, for the reasoning it never showed, at most this times the seconds from sending the request to its first answer token (or to the cut), within the output cap. Setting it also marks the model as one that reasons unseen. Defaults to 4000 for the models the gateway knows reason unseen (OpenAI o-series, gpt-5, gpt-oss; Claude and Gemini with thinking on, Nova 2 with reasoning on): above the fastest published output speed of any hosted model; set it lower (e.g. 500) for a first-party API whose speed you know, for a tighter charge.',
       ),
   })
   .describe('Prices in USD per million tokens, used to meter cost and enforce budgets; per-request and per-unit prices apply to pass-through endpoints.');
