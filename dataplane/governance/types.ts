@@ -2,6 +2,7 @@ import type { BudgetConfig, RouteConfig } from '../config/snapshot.js';
 import type { Caller } from '../core/caller.js';
 import type { CanonicalRequest, JsonObject, Usage } from '../core/canonical.js';
 import type { BilledUnits } from '../metering/cost.js';
+import type { PromptMedia } from '../metering/token-estimate.js';
 
 /** What admission sees of a request before it is sent upstream. */
 export interface AdmissionRequest {
@@ -13,11 +14,12 @@ export interface AdmissionRequest {
   /** The most output tokens the request can be billed for: the cap per completion (asked, else a provider or route default) × n / best_of (governance/admission outputCap). */
   readonly maxOutputTokens: number;
   /**
-   * Files the prompt names but does not carry (a `file_id`), not in promptTokens: Budgets hold each
-   * at UNREAD_FILE_TOKENS (metering/token-estimate), at most what each target's context window
-   * leaves of the prompt. Rate limits and the context-window check do not count them.
+   * The prompt's media whose tokens depend on the target (metering/token-estimate PromptMedia; set
+   * only when it has files, images or inline PDFs): Budgets hold each target's promptTokensOn (its
+   * model's image bound, UNREAD_FILE_TOKENS for a file named by id, all at most what its context
+   * window leaves of the prompt). Rate limits and the context-window check read promptTokens.
    */
-  readonly unreadFiles?: number;
+  readonly media?: PromptMedia;
   /**
    * What the request is priced by besides tokens, at most (a pass-through request: 1 request, the
    * images it asks for, the characters of speech it sends), at the Provider's unit prices.

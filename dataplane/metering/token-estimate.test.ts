@@ -4,7 +4,7 @@ import type { RouteConfig } from '../config/snapshot.js';
 import { outputMultiplier } from './output-bound.js';
 import { responseUsage } from './settled-usage.js';
 import { StreamMeter } from './stream-meter.js';
-import { estimateOutputTokens, estimatePromptTokens, IMAGE_TOKENS, type PromptParts } from './token-estimate.js';
+import { estimateOutputTokens, estimatePromptTokens, IMAGE_TOKENS, IMAGE_WINDOW_TOKENS, type PromptParts, promptTokensOn, UNREAD_FILE_TOKENS } from './token-estimate.js';
 import { toCanonicalRequest as fromMessages } from '../inbound/anthropic/messages-request.js';
 import { toCanonicalRequest as fromResponses } from '../inbound/responses/responses-request.js';
 
@@ -34,6 +34,10 @@ describe('prompt estimate: every part providers bill', () => {
     const withImage = { type: 'json_schema', examples: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(100_000)}` } }] };
     const placeholder = JSON.stringify({ type: 'json_schema', examples: [{ type: 'image_url' }] });
     expect(estimatePromptTokens({ ...base, response_format: withImage })).toBe(Math.ceil((messageBytes + placeholder.length) / 4) + IMAGE_TOKENS.other + 3 + 3);
+    // The context-window guard counts it as it counts a message image. Before, at IMAGE_TOKENS there.
+    const parts: PromptParts = { tokens: 0 };
+    const tokens = estimatePromptTokens({ ...base, response_format: withImage }, parts);
+    expect(parts.windowTokens).toBe(tokens - IMAGE_TOKENS.other + IMAGE_WINDOW_TOKENS);
   });
 
   it('counts every part of a /v1/messages request: output_config schema, tool schemas, system blocks, images', () => {
@@ -69,8 +73,8 @@ describe('prompt estimate: every part providers bill', () => {
   it('counts images per image by detail, not as their base64 text', () => {
     const image = (detail?: string) => ({ type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(400_000)}`, ...(detail === undefined ? {} : { detail }) } });
     const withImages = estimatePromptTokens({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this' }, image(), image('low')] }] });
-    expect(withImages).toBeGreaterThanOrEqual(IMAGE_TOKENS.other + IMAGE_TOKENS.low);
-    expect(withImages).toBeLessThan(IMAGE_TOKENS.other + IMAGE_TOKENS.low + 50);
+    expect(withImages).toBeGreaterThanOrEqual(2 * IMAGE_TOKENS.other);
+    expect(withImages).toBeLessThan(2 * IMAGE_TOKENS.other + 50);
   });
 
   it('allows each image at least the most a current model can bill for one, at any detail', () => {
@@ -218,5 +222,48 @@ describe('output estimate of a native Responses answer', () => {
       ],
     };
     expect(estimateOutputTokens(response)).toBe(400);
+  });
+});
+
+describe("prompt on a target: images at its model's bound, media at most its window", () => {
+  const told = (body: Record<string, unknown>): PromptParts => {
+    const parts: PromptParts = { tokens: 0 };
+    parts.tokens = estimatePromptTokens(body, parts);
+    return parts;
+  };
+  const image = (detail?: string) => ({ type: 'image_url', image_url: { url: 'https://x.test/a.png', ...(detail === undefined ? {} : { detail }) } });
+  const ask = (...content: unknown[]) => told({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'what is it' }, ...content] }] });
+  const on = (model: string, parts: PromptParts, contextWindow?: number) => promptTokensOn({ model, contextWindow }, parts.tokens, parts.media);
+
+  it('holds a gpt-4o-mini image at 48,169 (2,833 at low: the 5,000 every image is), any other model at IMAGE_TOKENS', () => {
+    const text = ask();
+    const three = ask(image(), image('high'), image('low'));
+    const rest = three.tokens - 3 * IMAGE_TOKENS.other;
+    expect(rest).toBe(text.tokens);
+    expect(on('gpt-4o-mini', three)).toBe(rest + 2 * 48_169 + IMAGE_TOKENS.other);
+    // By family, after a provider prefix, any case.
+    expect(on('openai/GPT-4o-mini-2024-07-18', three)).toBe(rest + 2 * 48_169 + IMAGE_TOKENS.other);
+    expect(on('gpt-4o-mini', ask(image('original')))).toBe(text.tokens + 48_169);
+    for (const model of ['gpt-4o', 'gpt-4.1-nano', 'o4-mini', 'claude-opus-4-7', 'my-deployment']) expect(on(model, three)).toBe(three.tokens);
+    // Without media, the estimate.
+    expect(on('gpt-4o-mini', text)).toBe(text.tokens);
+  });
+
+  it("holds images, an inline PDF's pages and files by id at most at what the target's window leaves of the rest", () => {
+    const three = ask(image(), image(), image());
+    expect(on('gpt-4o-mini', three, 128_000)).toBe(128_000);
+    expect(on('gpt-4o', three, 8_000)).toBe(8_000);
+    // A window smaller than the text: the text, nothing more.
+    expect(on('gpt-4o', three, 10)).toBe(three.tokens - 3 * IMAGE_TOKENS.other);
+    const kids = [3, 4, 5].map((n) => `${n} 0 R`).join(' ');
+    const pages = [3, 4, 5].map((n) => `${n} 0 obj << /Type /Page /Parent 2 0 R >> endobj`).join('\n');
+    const pdf = Buffer.from(`%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [${kids}] /Count 3 >> endobj\n${pages}\ntrailer << /Root 1 0 R >>\n%%EOF\n`, 'latin1').toString('base64');
+    const doc = ask({ type: 'file', file: { filename: 'a.pdf', file_data: `data:application/pdf;base64,${pdf}` } });
+    expect(doc.tokens).toBeGreaterThan(30_000);
+    expect(on('gpt-4o', doc)).toBe(doc.tokens);
+    expect(on('gpt-4o', doc, 20_000)).toBe(20_000);
+    const byId = ask({ type: 'file', file: { file_id: 'file-1' } });
+    expect(on('gpt-4o', byId)).toBe(byId.tokens + UNREAD_FILE_TOKENS);
+    expect(on('gpt-4o', byId, 1000)).toBe(1000);
   });
 });

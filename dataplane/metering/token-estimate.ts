@@ -10,22 +10,46 @@ export function estimateTokens(text: string): number {
 }
 
 /**
- * Tokens one image part is allowed, an upper bound of what a current model bills for it (the gateway
- * does not decode images, and the estimate does not know the target's model):
+ * Tokens one image part is allowed when the target's model is not one of MODEL_IMAGE_TOKENS, an
+ * upper bound of what a current model bills for it (the gateway does not decode images):
  * - OpenAI patch-priced models (gpt-4.1-mini/nano, o4-mini, gpt-5-mini/nano): 32 px patches, at most
  *   1,536, times a per-model multiplier up to 2.46 (gpt-4.1-nano): 3,779; they ignore `detail: low`.
  *   gpt-5.4 and later: 2,500 patches at `high` (× 1.2: 3,000) and 10,000 at `original` (12,000).
- * - OpenAI tile-priced models: gpt-4o 85 + 170 a 512 px tile, 8 tiles at most (1,445; 85 at low).
+ * - OpenAI tile-priced models: gpt-4o 85 + 170 a 512 px tile, 8 tiles at most (1,445; 85 at low);
+ *   o1 75 + 150 a tile (1,275); o3 as gpt-4o.
  * - Anthropic: width × height / 750; ~1,600 at the 1.15 MP most models take, ~5,000 at the 3.75 MP
  *   Claude Opus 4.7 takes (its 28 px patches: 4,900 at most); `detail` is not sent.
  * - Gemini: 258 a 768 px tile; 1,120 at `media_resolution` high (Gemini 3).
  * So 5,000 at any detail but `original` (`low` too: only tile-priced OpenAI models honour it), and
- * 12,000 at `original`. Not covered: gpt-4o-mini, whose images are billed at 33× the tokens
- * (2,833 + 5,667 a tile, up to 48,169) to price them like gpt-4o's: holding that for every image
- * would refuse most image requests to a 128k window. Before, 1,600 (85 at low), under all of these
- * but the tile-priced ones.
+ * 12,000 at `original`. Models that bill more are in MODEL_IMAGE_TOKENS, held per target
+ * (promptTokensOn). Before, 1,600 (85 at low), under all of these but the tile-priced ones.
  */
-export const IMAGE_TOKENS = { low: 5000, other: 5000, original: 12_000 } as const;
+export const IMAGE_TOKENS = { other: 5000, original: 12_000 } as const;
+
+/** Tokens one image is billed at most on a model, by its detail (`other`: `high`, `auto` or none). */
+export interface ImageBound {
+  readonly low: number;
+  readonly other: number;
+  readonly original: number;
+}
+
+/**
+ * Models whose images are billed more than IMAGE_TOKENS, by family (the start of the upstream's
+ * model name after any `provider/` prefix): a target running one is held its bound for each image
+ * (never less than IMAGE_TOKENS). gpt-4o-mini bills an image 33.3× the tokens gpt-4o does, to price
+ * it alike: 2,833 + 5,667 a 512 px tile, 8 tiles at most (2,048 × 768 after scaling): 48,169; 2,833
+ * at `detail: low`; it has no `original`. Every other model OpenAI publishes a formula for bills at
+ * most IMAGE_TOKENS (see there). A deployment whose name does not say its model (Azure) is held
+ * IMAGE_TOKENS: name the target's model as its family starts.
+ */
+const MODEL_IMAGE_TOKENS: readonly (readonly [family: string, bound: ImageBound])[] = [['gpt-4o-mini', { low: 2833, other: 48_169, original: 48_169 }]];
+
+/** The image bound of a model (MODEL_IMAGE_TOKENS), if it bills more than IMAGE_TOKENS. */
+export function modelImageBound(model: string): ImageBound | undefined {
+  const name = model.slice(model.lastIndexOf('/') + 1).toLowerCase();
+  for (const [family, bound] of MODEL_IMAGE_TOKENS) if (name.startsWith(family)) return bound;
+  return undefined;
+}
 
 /**
  * What the context-window guard and routing rules count an image as: the fewest tokens a common
@@ -93,6 +117,7 @@ function inlinePdf(data: string, media: MediaTokens): void {
   const extra = pages * IMAGE_TOKENS.other + Math.max(0, pages * PDF_PAGE_TEXT_TOKENS - Math.ceil(data.length / 4));
   media.tokens += extra;
   media.imageTokens += extra;
+  media.pdfTokens += extra;
 }
 
 function audioTokens(part: JsonObject): number | undefined {
@@ -104,10 +129,18 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** IMAGE_TOKENS of an image part by its detail (`image_url.detail` in chat, `detail` in Responses). */
-function imageTokens(part: JsonObject): number {
+/**
+ * Counts an image part at IMAGE_TOKENS by its detail (`image_url.detail` in chat, `detail` in
+ * Responses), and by detail for the models that bill more (promptTokensOn).
+ */
+function countImage(part: JsonObject, media: MediaTokens): void {
   const detail = isObject(part.image_url) ? part.image_url.detail : part.detail;
-  return detail === 'original' ? IMAGE_TOKENS.original : detail === 'low' ? IMAGE_TOKENS.low : IMAGE_TOKENS.other;
+  const tokens = detail === 'original' ? IMAGE_TOKENS.original : IMAGE_TOKENS.other;
+  media.tokens += tokens;
+  media.imageTokens += tokens;
+  media.images++;
+  if (detail === 'original') media.originalImages++;
+  else if (detail === 'low') media.lowImages++;
 }
 
 /**
@@ -127,20 +160,41 @@ function billedJson(value: unknown, media: MediaTokens): string {
       media.tokens += audio;
       media.audio += audio;
     }
-    else if (IMAGE_PART_TYPES.has(v.type)) media.tokens += imageTokens(v);
+    // Counted as message images are, in the window estimate too (IMAGE_WINDOW_TOKENS): before, an
+    // image in a schema field stayed at IMAGE_TOKENS there.
+    else if (IMAGE_PART_TYPES.has(v.type)) countImage(v, media);
     else return v;
     return { type: v.type };
   });
 }
 
-/** Tokens counted for media parts rather than as text, of them the audio ones, and the files named but not carried. */
-interface MediaTokens {
+/**
+ * What of a prompt estimate depends on the target it goes to (promptTokensOn): the files it names
+ * but does not carry, its images (in the estimate at IMAGE_TOKENS) by detail, and its inline PDFs'
+ * pages (in the estimate: inlinePdf).
+ */
+export interface PromptMedia {
+  readonly files: number;
+  /** Images, of them those at `detail: low` and at `detail: original`. */
+  readonly images: number;
+  readonly lowImages: number;
+  readonly originalImages: number;
+  /** Of the estimate, what inline PDFs' pages add to their base64 text. */
+  readonly pdfTokens: number;
+  /** Of the estimate, what images (IMAGE_TOKENS) and inline PDFs' pages were allowed. */
+  readonly imageTokens: number;
+}
+
+/** Tokens counted for media parts rather than as text, of them the audio ones, and PromptMedia. */
+interface MediaTokens extends PromptMedia {
   tokens: number;
   audio: number;
   files: number;
-  /** Of tokens, what images (IMAGE_TOKENS) and inline PDFs' pages were allowed, and how many images. */
   imageTokens: number;
   images: number;
+  lowImages: number;
+  originalImages: number;
+  pdfTokens: number;
 }
 
 /** What estimatePromptTokens tells besides the estimate: the audio tokens in it, and files named but not carried (set only when there are some). */
@@ -149,6 +203,31 @@ export interface PromptParts {
   unreadFiles?: number;
   /** The estimate with each image at IMAGE_WINDOW_TOKENS instead of IMAGE_TOKENS (set only when there are images): what the context-window guard reads. */
   windowTokens?: number;
+  /** Set only when the prompt has files, images or inline PDFs: what promptTokensOn reads. */
+  media?: PromptMedia;
+}
+
+/**
+ * The prompt a request is held and charged on `target` when the upstream reports no usage (Budgets,
+ * a lost attempt): the estimate with each image at what the target's model bills at most
+ * (modelImageBound, else IMAGE_TOKENS as in the estimate), plus UNREAD_FILE_TOKENS for each file
+ * named but not carried; what images, inline PDFs' pages and such files add is at most what the
+ * target's context window leaves of the rest (a prompt past its window is refused, not billed).
+ * Before, a file by id was clamped so but an inline PDF was not, and images were at IMAGE_TOKENS
+ * on every model (gpt-4o-mini bills up to 48,169).
+ */
+export function promptTokensOn(target: { readonly model: string; readonly contextWindow?: number | undefined }, promptTokens: number, media: PromptMedia | undefined): number {
+  if (media === undefined) return promptTokens;
+  const bound = media.images === 0 ? undefined : modelImageBound(target.model);
+  let images = media.imageTokens - media.pdfTokens;
+  if (bound !== undefined) {
+    const other = media.images - media.lowImages - media.originalImages;
+    const low = media.lowImages * Math.max(IMAGE_TOKENS.other, bound.low);
+    images = low + other * Math.max(IMAGE_TOKENS.other, bound.other) + media.originalImages * Math.max(IMAGE_TOKENS.original, bound.original);
+  }
+  const rest = promptTokens - media.imageTokens;
+  const added = images + media.pdfTokens + media.files * UNREAD_FILE_TOKENS;
+  return rest + (target.contextWindow === undefined ? added : Math.min(added, Math.max(0, target.contextWindow - rest)));
 }
 
 /** Text prompts, or token ids (counted exactly: one per id) for completions and embeddings. */
@@ -187,10 +266,7 @@ function valueBytes(value: unknown, media: MediaTokens): number {
       media.audio += audio;
       payload = 'input_audio';
     } else if (IMAGE_PART_TYPES.has(value.type)) {
-      const image = imageTokens(value);
-      media.tokens += image;
-      media.imageTokens += image;
-      media.images++;
+      countImage(value, media);
       payload = IMAGE_PAYLOAD[value.type];
     } else if (isFilePart(value)) {
       const data = inlineFileData(value);
@@ -218,7 +294,7 @@ function valueBytes(value: unknown, media: MediaTokens): number {
  */
 export function estimatePromptTokens(body: JsonObject, audio?: PromptParts): number {
   if (Array.isArray(body.messages)) {
-    const media: MediaTokens = { tokens: 0, audio: 0, files: 0, imageTokens: 0, images: 0 };
+    const media: MediaTokens = { tokens: 0, audio: 0, files: 0, imageTokens: 0, images: 0, lowImages: 0, originalImages: 0, pdfTokens: 0 };
     let bytes = valueBytes(body.messages, media);
     for (const field of BILLED_SCHEMA_FIELDS) {
       const value = body[field];
@@ -229,6 +305,8 @@ export function estimatePromptTokens(body: JsonObject, audio?: PromptParts): num
       audio.tokens = media.audio;
       if (media.files > 0) audio.unreadFiles = media.files;
       if (media.imageTokens > 0) audio.windowTokens = tokens - media.imageTokens + media.images * IMAGE_WINDOW_TOKENS;
+      // The same object: an estimate with media allocates nothing more for it.
+      if (media.files > 0 || media.imageTokens > 0) audio.media = media;
     }
     return tokens;
   }

@@ -5,7 +5,7 @@ import { outputCap } from '../governance/admission.js';
 import { ANONYMOUS, type Caller } from '../core/caller.js';
 import { type AdmissionRequest, type CachedResponse, type Settlement } from '../governance/types.js';
 import type { StreamMeter } from '../metering/stream-meter.js';
-import { estimatePromptTokens, type PromptParts } from '../metering/token-estimate.js';
+import { estimatePromptTokens, type PromptMedia, type PromptParts, promptTokensOn } from '../metering/token-estimate.js';
 import type { CanonicalRequest, JsonObject, Usage } from '../core/canonical.js';
 import type { ClientLink } from '../routing/client-link.js';
 import type { RouteOutcome } from '../routing/router.js';
@@ -88,8 +88,8 @@ export class RequestContext {
   reply: Reply | undefined;
   private prompt: number | undefined;
   private promptAudio = 0;
-  /** Files the prompt names but does not carry (UNREAD_FILE_TOKENS): held by Budgets, not estimated. */
-  private promptFiles = 0;
+  /** The prompt's files, images and inline PDFs (PromptParts.media), when it has any: held per target by Budgets. */
+  private promptMedia: PromptMedia | undefined = undefined;
   /** The estimate with images counted from below (PromptParts.windowTokens), when the prompt has images. */
   private promptWindow: number | undefined = undefined;
   private parsed: CanonicalRequest | undefined;
@@ -145,6 +145,16 @@ export class RequestContext {
     return this.promptWindow ?? tokens;
   }
 
+  /**
+   * The prompt estimate on `target` (metering/token-estimate promptTokensOn: images at its model's
+   * bound, files named by id, at most its window): what an estimate of a request served or lost there
+   * is charged. The estimate itself without media or target.
+   */
+  promptTokensOn(target: TargetConfig | undefined): number {
+    const tokens = this.promptTokens;
+    return target === undefined ? tokens : promptTokensOn(target, tokens, this.promptMedia);
+  }
+
   /** Of promptTokens, the audio ones (input_audio parts): what the gateway charges from its estimate prices them as audio. */
   get promptAudioTokens(): number {
     if (this.prompt === undefined) this.estimatePrompt();
@@ -156,7 +166,7 @@ export class RequestContext {
     const tokens = estimatePromptTokens(this.request.body, audio);
     this.prompt = tokens;
     this.promptAudio = audio.tokens;
-    if (audio.unreadFiles !== undefined) this.promptFiles = audio.unreadFiles;
+    if (audio.media !== undefined) this.promptMedia = audio.media;
     if (audio.windowTokens !== undefined) this.promptWindow = audio.windowTokens;
     return tokens;
   }
@@ -171,9 +181,9 @@ export class RequestContext {
       return provider?.adapter.defaultOutputCap?.(provider.config);
     };
     const promptTokens = this.promptTokens;
-    const admission: AdmissionRequest & { unreadFiles?: number } = { caller: this.caller, route, req: this.request, promptTokens, maxOutputTokens: outputCap(this.request, route, promptTokens, targetDefault), budgets: this.runtime.snapshot.budgets };
-    // Only on a request that names files: the ordinary request's admission keeps its shape.
-    if (this.promptFiles > 0) admission.unreadFiles = this.promptFiles;
+    const admission: AdmissionRequest & { media?: PromptMedia } = { caller: this.caller, route, req: this.request, promptTokens, maxOutputTokens: outputCap(this.request, route, promptTokens, targetDefault), budgets: this.runtime.snapshot.budgets };
+    // Only on a request with media: the ordinary request's admission keeps its shape.
+    if (this.promptMedia !== undefined) admission.media = this.promptMedia;
     this.admission = admission;
     return this.admission;
   }

@@ -20,8 +20,13 @@ beforeAll(async () => {
   upstream = await startOpenAiUpstream();
   gateway = await startTestGateway({
     // $1000 / $2000 per million tokens: one JSON answer (10 in, 5 out) costs $0.02.
-    // doc: a 1,000-token window, at the same prices.
-    'provider.yaml': openAiProvider('up', upstream.baseUrl, '  models: [{ name: m, pricing: { input: 1000, output: 2000 } }, { name: doc, contextWindow: 1000, pricing: { input: 1000, output: 2000 } }]\n'),
+    // doc: a 1,000-token window, at the same prices. gpt-4o-mini (images billed up to 48,169 tokens)
+    // and doc-big (a 20,000-token window) at $10 a million.
+    'provider.yaml': openAiProvider(
+      'up',
+      upstream.baseUrl,
+      '  models: [{ name: m, pricing: { input: 1000, output: 2000 } }, { name: doc, contextWindow: 1000, pricing: { input: 1000, output: 2000 } }, { name: gpt-4o-mini, pricing: { input: 10, output: 10 } }, { name: doc-big, contextWindow: 20000, pricing: { input: 10, output: 10 } }]\n',
+    ),
     'routes.yaml':
       route('limited', '  rateLimits: [{ per: Route, requestsPerMinute: 3 }]\n') +
       route('cached', '  cache: { enabled: true, ttl: 5m }\n') +
@@ -29,6 +34,26 @@ beforeAll(async () => {
       route('cheap', '') +
       route('capped-stream', '') +
       route('files', '').replace('model: m }', 'model: doc }') +
+      route('vision', '').replace('model: m }', 'model: gpt-4o-mini }') +
+      route('vision-open', '').replace('model: m }', 'model: gpt-4o-mini }') +
+      route('pdf', '').replace('model: m }', 'model: doc-big }') +
+      `apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: vision-daily }
+spec:
+  limit: { amount: 0.3, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: vision }] }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: pdf-daily }
+spec:
+  limit: { amount: 0.25, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: pdf }] }
+---
+` +
       `apiVersion: tollgate.dev/v1alpha1
 kind: Budget
 metadata: { name: files-daily }
@@ -133,6 +158,34 @@ describe('governance through the gateway', () => {
     await expect(fileAsk({ type: 'file', file: { file_id: 'file-abc123' } })).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
     // A file sent inline is counted as its text: a small one fits.
     await fileAsk({ type: 'file', file: { filename: 'a.txt', file_data: 'data:text/plain;base64,aGk=' } });
+  });
+
+  it("holds an image at what the target's model bills at most: gpt-4o-mini up to 48,169 tokens, 2,833 at low", async () => {
+    upstream.script({ kind: 'ok' });
+    const image = (model: string, detail: 'low' | 'high' | 'auto') => client.chat.completions.create({ model, max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'text', text: 'what is it' }, { type: 'image_url', image_url: { url: 'https://x.test/a.png', detail } }] }] });
+    // 48,169 tokens at $10 a million: $0.48, over the $0.30 Budget. Before, 5,000 tokens were held ($0.05).
+    await expect(image('vision', 'high')).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
+    await expect(image('vision', 'auto')).rejects.toMatchObject({ status: 429, code: 'budget_exceeded' });
+    // At low it bills 2,833: held at the 5,000 every image is.
+    await image('vision', 'low');
+    // A stream whose usage never comes is charged so too. Before, 5,000 tokens an image.
+    upstream.script({ kind: 'stream', chunks: 2, intervalMs: 0, omitUsage: true });
+    const stream = await client.chat.completions.create({ model: 'vision-open', stream: true, max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x.test/a.png' } }] }] });
+    for await (const _ of stream);
+    const charged = gateway.usage.records.filter((r) => r.routeId === 'default/vision-open');
+    expect(charged).toHaveLength(1);
+    expect(charged[0]?.inputTokens).toBeGreaterThanOrEqual(48_169);
+  });
+
+  it("holds an inline PDF's pages at most at what the target's window takes, as a file by id", async () => {
+    upstream.script({ kind: 'ok' });
+    // Three compact pages: 30,000 tokens of page images and text ($0.30 at $10 a million), over the
+    // $0.25 Budget; the 20,000-token window bills at most $0.20. Before, refused: the PDF was not clamped.
+    const kids = [3, 4, 5].map((n) => `${n} 0 R`).join(' ');
+    const pages = [3, 4, 5].map((n) => `${n} 0 obj << /Type /Page /Parent 2 0 R >> endobj`).join('\n');
+    const pdf = Buffer.from(`%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [${kids}] /Count 3 >> endobj\n${pages}\ntrailer << /Root 1 0 R >>\n%%EOF\n`, 'latin1').toString('base64');
+    const answer = await client.chat.completions.create({ model: 'pdf', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'text', text: 'summarise' }, { type: 'file', file: { filename: 'a.pdf', file_data: `data:application/pdf;base64,${pdf}` } }] }] });
+    expect(answer.choices).toHaveLength(1);
   });
 
   it('downgrades to the cheaper route once the budget cannot cover a request', async () => {

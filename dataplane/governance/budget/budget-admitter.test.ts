@@ -9,6 +9,7 @@ import { applicableBudgets, BudgetAdmitter, Downgrade, worstCase } from './budge
 import { BudgetLedger } from './budget-ledger.js';
 import { UsageReporter } from './usage-reporter.js';
 import { testBudget, testCaller, testRequest, testRoute } from './test-support.js';
+import type { PromptMedia } from '../../metering/token-estimate.js';
 
 const budget = testBudget;
 const route = testRoute;
@@ -113,13 +114,14 @@ describe('BudgetAdmitter', () => {
   });
 
   it('holds each file the prompt names but does not carry at UNREAD_FILE_TOKENS, no more than the target window leaves of the prompt', async () => {
+    const files = (n: number): PromptMedia => ({ files: n, images: 0, lowImages: 0, originalImages: 0, pdfTokens: 0, imageTokens: 0 });
     const windowed = { ...route, targets: route.targets.map((t) => ({ ...t, contextWindow: 1000 })) } as RouteConfig;
     // 100 tokens of prompt leave 900 of the window: (1,000 + 300) at $1000 a million. Before, the file added nothing: $0.40.
-    await expect(setup([budget()]).admitter.admit({ ...ask, route: windowed, unreadFiles: 2 })).rejects.toThrow('it would hold 1.3000 USD');
+    await expect(setup([budget()]).admitter.admit({ ...ask, route: windowed, media: files(2) })).rejects.toThrow('it would hold 1.3000 USD');
     // Without a window: 1,000,000 tokens a file.
-    await expect(setup([budget({ amount: 2000 })]).admitter.admit({ ...ask, unreadFiles: 1 })).resolves.toBeDefined();
-    await expect(setup([budget()]).admitter.admit({ ...ask, unreadFiles: 1 })).rejects.toThrow('it would hold 1000.4000 USD');
-    expect(worstCase(windowed, 100, 300, undefined, 1, 3).tokens).toBe(1300);
+    await expect(setup([budget({ amount: 2000 })]).admitter.admit({ ...ask, media: files(1) })).resolves.toBeDefined();
+    await expect(setup([budget()]).admitter.admit({ ...ask, media: files(1) })).rejects.toThrow('it would hold 1000.4000 USD');
+    expect(worstCase(windowed, 100, 300, undefined, 1, files(3)).tokens).toBe(1300);
     expect(worstCase(route, 100, 300).tokens).toBe(400);
   });
 

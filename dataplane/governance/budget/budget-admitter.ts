@@ -5,7 +5,7 @@ import type { Caller } from '../../core/caller.js';
 import type { Availability, BudgetLedger } from './budget-ledger.js';
 import type { UsageReporter } from './usage-reporter.js';
 import { askedPriceMultiplier, type BilledUnits, dearestInputPrice, dearestOutputPrice, unitCostUsd } from '../../metering/cost.js';
-import { UNREAD_FILE_TOKENS } from '../../metering/token-estimate.js';
+import { type PromptMedia, promptTokensOn } from '../../metering/token-estimate.js';
 
 /**
  * Budgets whose subjects include this caller or route. An anonymous caller counts against the
@@ -32,31 +32,25 @@ const MAX_CALLERS_PER_ROUTE = 4096;
  * priciest target, its token prices times `priceMultiplier` (metering/cost.ts askedPriceMultiplier:
  * 2 for a request that asks for OpenAI's priority tier, which its answer is charged at).
  */
-export function worstCase(route: RouteConfig, promptTokens: number, maxOutputTokens: number, units?: BilledUnits, priceMultiplier = 1, unreadFiles = 0): { usd: number; tokens: number } {
-  return { usd: worstCaseUsd(route, promptTokens, maxOutputTokens, units, priceMultiplier, unreadFiles), tokens: promptTokens + unreadFileTokens(route, promptTokens, unreadFiles) + maxOutputTokens };
+export function worstCase(route: RouteConfig, promptTokens: number, maxOutputTokens: number, units?: BilledUnits, priceMultiplier = 1, media?: PromptMedia): { usd: number; tokens: number } {
+  return { usd: worstCaseUsd(route, promptTokens, maxOutputTokens, units, priceMultiplier, media), tokens: heldPromptTokens(route, promptTokens, media) + maxOutputTokens };
 }
 
 /**
- * The most the files a prompt names but does not carry can add to it on `target`: UNREAD_FILE_TOKENS
- * each, but no more than its context window leaves of the prompt (a prompt past it is refused, not
- * billed). Undefined target: the largest over the route's targets.
+ * The prompt held for a request on the route (metering/token-estimate promptTokensOn: its images at
+ * what the target's model bills, the files it names by id, each target's window): the largest over
+ * the route's targets. Without media, the estimate.
  */
-export function unreadFileTokens(route: RouteConfig, promptTokens: number, unreadFiles: number, target?: TargetConfig): number {
-  if (unreadFiles === 0) return 0;
-  if (target !== undefined) return fileBound(target, promptTokens, unreadFiles);
-  return route.targets.reduce((most, t) => Math.max(most, fileBound(t, promptTokens, unreadFiles)), 0);
+export function heldPromptTokens(route: RouteConfig, promptTokens: number, media: PromptMedia | undefined): number {
+  if (media === undefined) return promptTokens;
+  return route.targets.reduce((most, t) => Math.max(most, promptTokensOn(t, promptTokens, media)), 0);
 }
 
-/** unreadFileTokens on one target. */
-export function fileBound(target: Pick<TargetConfig, 'contextWindow'>, promptTokens: number, unreadFiles: number): number {
-  return Math.min(unreadFiles * UNREAD_FILE_TOKENS, target.contextWindow === undefined ? Infinity : Math.max(0, target.contextWindow - promptTokens));
-}
-
-function worstCaseUsd(route: RouteConfig, promptTokens: number, maxOutputTokens: number, units: BilledUnits | undefined, priceMultiplier: number, unreadFiles = 0): number {
+function worstCaseUsd(route: RouteConfig, promptTokens: number, maxOutputTokens: number, units: BilledUnits | undefined, priceMultiplier: number, media?: PromptMedia): number {
   let usd = 0;
   for (const t of route.targets) {
     const p: Pricing = t.pricing;
-    const prompt = unreadFiles === 0 ? promptTokens : promptTokens + unreadFileTokens(route, promptTokens, unreadFiles, t);
+    const prompt = promptTokensOn(t, promptTokens, media);
     // At the dearest token prices (audio, images, cache writes, long context past its threshold): the
     // prompt's and the answer's kinds are not known before.
     usd = Math.max(usd, ((prompt * dearestInputPrice(p, prompt) + maxOutputTokens * dearestOutputPrice(p, prompt)) * priceMultiplier) / 1e6 + (units === undefined ? 0 : unitCostUsd(units, p)));
@@ -217,9 +211,8 @@ export class BudgetAdmitter implements Admitter {
     const now = this.now();
     // Every budget of a unit holds the same worst case: what a budget holds follows from its unit,
     // so the holds need no list of their own (the applicable budgets, all held once admitted).
-    const unread = request.unreadFiles ?? 0;
-    const usd = worstCaseUsd(request.route, request.promptTokens, request.maxOutputTokens, request.units, askedPriceMultiplier(request.req), unread);
-    const tokens = request.promptTokens + unreadFileTokens(request.route, request.promptTokens, unread) + request.maxOutputTokens;
+    const usd = worstCaseUsd(request.route, request.promptTokens, request.maxOutputTokens, request.units, askedPriceMultiplier(request.req), request.media);
+    const tokens = heldPromptTokens(request.route, request.promptTokens, request.media) + request.maxOutputTokens;
     let cutsStreams = false;
     for (let i = 0; i < budgets.length; i++) {
       const budget = budgets[i] as BudgetConfig;

@@ -101,7 +101,7 @@ export class ExactBudgetAdmitter implements Admitter {
     const budgets = applicableBudgets(request.budgets, request.caller, request.route).filter(isExact);
     if (budgets.length === 0) return { headers: {}, settle: () => undefined, charge: () => undefined };
     const now = this.now();
-    const worst = worstCase(request.route, request.promptTokens, request.maxOutputTokens, request.units, askedPriceMultiplier(request.req), request.unreadFiles);
+    const worst = worstCase(request.route, request.promptTokens, request.maxOutputTokens, request.units, askedPriceMultiplier(request.req), request.media);
     const amounts = budgets.map((b) => (b.unit === 'USD' ? worst.usd : worst.tokens));
     const id = `${this.opts.pod}:${++this.seq}`;
     const at = this.opts.periodClock?.();

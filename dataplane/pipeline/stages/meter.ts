@@ -11,7 +11,7 @@ import type { RequestContext, StreamOutcome } from '../request-context.js';
 import type { Stage } from '../stage.js';
 import { thenRelease } from './settle.js';
 import { GatewayError } from '../../core/gateway-error.js';
-import { unreadFileTokens, worstCase } from '../../governance/budget/budget-admitter.js';
+import { heldPromptTokens, worstCase } from '../../governance/budget/budget-admitter.js';
 
 /** The code a request cut by its pod's drain is answered with (errors.shuttingDown). */
 const SHUTTING_DOWN = 'gateway_shutting_down';
@@ -29,10 +29,9 @@ function lostCharge(ctx: RequestContext): { usage: Usage; costUsd: number } | un
   const total: Usage = { inputTokens: 0, outputTokens: 0, cachedInputTokens: 0 };
   let cost = 0;
   const tier = askedPriceMultiplier(ctx.request);
-  const { route, unreadFiles = 0 } = ctx.admissionRequest();
   for (const { target, billed, ranMs } of lost) {
-    // Files it names but does not carry: at most what the target's window leaves (UNREAD_FILE_TOKENS each).
-    const prompt = ctx.promptTokens + unreadFileTokens(route, ctx.promptTokens, unreadFiles, target);
+    // Its images at the target's model's bound, files it names but does not carry: promptTokensOn.
+    const prompt = ctx.promptTokensOn(target);
     const output = billed === 'worstCase' ? ctx.admissionRequest().maxOutputTokens : ranMs === undefined ? 0 : hiddenReasoning(ctx, target, 0, 0, 0, ranMs);
     const usage = estimatedUsage(prompt, output, ctx.promptAudioTokens);
     if (tier !== 1) usage.priceMultiplier = tier;
@@ -99,7 +98,8 @@ function meterServed(ctx: RequestContext, next: () => Promise<void>, sink: Usage
   const served = ctx.served;
   if (served === undefined) return next();
   const { outcome } = served;
-  const promptTokens = ctx.promptTokens;
+  // Estimated on the target that served (its model's image bound, its window): promptTokensOn.
+  const promptTokens = ctx.promptTokensOn(served.target);
   if (outcome === undefined) {
     if (cutByShutdown(ctx)) {
       chargeWorstCase(ctx, sink);
@@ -174,8 +174,8 @@ function chargeWorstCase(ctx: RequestContext, sink: UsageSink): void {
   const served = ctx.served;
   if (served === undefined) throw new Error('meter runs after serve');
   const request = ctx.admissionRequest();
-  const usage = estimatedUsage(request.promptTokens + unreadFileTokens(request.route, request.promptTokens, request.unreadFiles ?? 0), request.maxOutputTokens, ctx.promptAudioTokens);
-  charge(ctx, sink, served.target, usage, worstCase(request.route, request.promptTokens, request.maxOutputTokens, request.units, askedPriceMultiplier(ctx.request), request.unreadFiles).usd, 'shutdown');
+  const usage = estimatedUsage(heldPromptTokens(request.route, request.promptTokens, request.media), request.maxOutputTokens, ctx.promptAudioTokens);
+  charge(ctx, sink, served.target, usage, worstCase(request.route, request.promptTokens, request.maxOutputTokens, request.units, askedPriceMultiplier(ctx.request), request.media).usd, 'shutdown');
 }
 
 /**
@@ -184,6 +184,6 @@ function chargeWorstCase(ctx: RequestContext, sink: UsageSink): void {
  * stream the client left (the job runs on upstream).
  */
 const inBackground = (ctx: RequestContext): boolean => ctx.request.native?.api === 'responses' && ctx.request.native.body.background === true;
-const backgroundWorstCase = (ctx: RequestContext): MeteredUsage => ({ usage: estimatedUsage(ctx.promptTokens, ctx.admissionRequest().maxOutputTokens, ctx.promptAudioTokens), estimated: 'background' });
+const backgroundWorstCase = (ctx: RequestContext): MeteredUsage => ({ usage: estimatedUsage(ctx.promptTokensOn(ctx.served?.target), ctx.admissionRequest().maxOutputTokens, ctx.promptAudioTokens), estimated: 'background' });
 
 const unfinished = (body: JsonObject): boolean => body.object === 'response' && (body.status === 'queued' || body.status === 'in_progress');

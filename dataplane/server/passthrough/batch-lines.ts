@@ -6,8 +6,7 @@ import { MAX_JSON_DEPTH } from '../body/json-body.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { outputCap } from '../../governance/admission.js';
 import { dearestInputPrice, dearestOutputPrice, roundedUp } from '../../metering/cost.js';
-import { estimatePromptTokens, type PromptParts } from '../../metering/token-estimate.js';
-import { fileBound } from '../../governance/budget/budget-admitter.js';
+import { estimatePromptTokens, type PromptParts, promptTokensOn } from '../../metering/token-estimate.js';
 import { promptTokensOf } from './passthrough-usage.js';
 import type { ForwardTarget } from './passthrough-route.js';
 import type { LineSink } from './input-file.js';
@@ -116,13 +115,13 @@ export class BatchLines implements LineSink {
     const told: PromptParts = { tokens: 0 };
     const known = promptOf(op, body, told);
     const output = outputOf(op, body, this.route, known);
-    // A file the line names by id: at most what each target's window leaves of the prompt (fileBound).
-    const files = told.unreadFiles ?? 0;
+    // Its images at each target's model's bound, a file it names by id, at most the target's window (promptTokensOn).
+    const media = told.media;
     let usd = 0;
     let most = known;
     for (const { target } of runs) {
       const p = target.pricing;
-      const prompt = files === 0 ? known : known + fileBound(target, known, files);
+      const prompt = promptTokensOn(target, known, media);
       most = Math.max(most, prompt);
       usd = Math.max(usd, ((prompt * dearestInputPrice(p, prompt) + output * dearestOutputPrice(p, prompt)) / 1e6) * (p.batchMultiplier ?? DEFAULT_BATCH_PRICE_MULTIPLIER));
     }

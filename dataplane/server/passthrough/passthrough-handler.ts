@@ -37,8 +37,8 @@ import type { LiveStreams } from '../live-streams.js';
 import { sseEvent } from '../../sse/sse-writer.js';
 import type { UnattendedAnswers } from './unattended-answers.js';
 import { answerAtDrain, type DrainEnded } from '../unanswered.js';
-import { unreadFileTokens, worstCase } from '../../governance/budget/budget-admitter.js';
-import type { PromptParts } from '../../metering/token-estimate.js';
+import { heldPromptTokens, worstCase } from '../../governance/budget/budget-admitter.js';
+import { type PromptParts, promptTokensOn } from '../../metering/token-estimate.js';
 import { batchWorstCase, createsBatch } from './batch-admission.js';
 import { createsFineTuningJob, fineTuningWorstCase } from './fine-tuning-admission.js';
 import { createsEvalRun, definesEval, evalRunModel, evalRunWorstCase, refuseModelGraders, refuseStoredModelGraders } from './eval-run-admission.js';
@@ -438,8 +438,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       const parts: PromptParts = { tokens: 0 };
       const promptTokens = runsModel(req.method ?? 'GET', path) ? promptTokensOf(json, parts) : 0;
       const held: HeldTokens | undefined = promptTokens === 0 ? undefined : { promptTokens, maxOutputTokens: outputCap({ op: 'chat', body: {} }, route, promptTokens) };
-      if (held !== undefined && parts.unreadFiles !== undefined) held.unreadFiles = parts.unreadFiles;
-      const unreadFiles = held?.unreadFiles ?? 0;
+      if (held !== undefined && parts.media !== undefined) held.media = parts.media;
+      const media = held?.media;
       // An images request to a token-priced target (gpt-image) is billed its images' output tokens:
       // held at the most they can be (lostImageUsage, what a timed-out one is charged); a unit-priced
       // target prices them at 0. Before, only its unit prices were held (none for gpt-image).
@@ -509,8 +509,8 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
        */
       const unansweredTokens = (reason: ChargeReason, target: TargetConfig): Usage => {
         const pricing = target.pricing;
-        // Files named by id: at most what the target's window leaves of the prompt.
-        const prompt = promptUsage(promptTokens + unreadFileTokens(route, promptTokens, unreadFiles, target));
+        // Images at the target's model's bound, files named by id, at most its window: promptTokensOn.
+        const prompt = promptUsage(promptTokensOn(target, promptTokens, media));
         if (reason !== 'lost_attempt') return prompt;
         if (held !== undefined) prompt.outputTokens = held.maxOutputTokens;
         const images = (pricing.imageOutputPerMTok ?? pricing.outputPerMTok) > 0 ? lostImageUsage(path, json, form?.inputImages) : undefined;
@@ -541,9 +541,9 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         const heldPrompt = hold?.promptTokens ?? 0;
         const outputTokens = hold?.maxOutputTokens ?? 0;
         const units = uploaded.bytes > 0 ? requestUnits(path, json, uploaded.bytes, req.method) : heldUnits;
-        const cost = worstCase(route, heldPrompt, outputTokens, units, 1, unreadFiles).usd;
+        const cost = worstCase(route, heldPrompt, outputTokens, units, 1, media).usd;
         if (cost === 0) return settle(undefined, 0);
-        charge(deps.usage, attempt, { ...promptUsage(heldPrompt + unreadFileTokens(route, heldPrompt, unreadFiles)), outputTokens }, cost, 'shutdown');
+        charge(deps.usage, attempt, { ...promptUsage(heldPromptTokens(route, heldPrompt, media)), outputTokens }, cost, 'shutdown');
       };
       /**
        * The client left after the whole request went upstream and before the answer: the exchange

@@ -13,6 +13,7 @@ import { errors, GatewayError } from '../../core/gateway-error.js';
 import type { PassThroughEndpoint } from '../../config/pass-through-endpoints.js';
 import { adapterTarget, OPENAI_PATH_TYPES, typesForwarding } from '../../providers/registry.js';
 import type { BilledUnits } from '../../metering/cost.js';
+import type { PromptMedia } from '../../metering/token-estimate.js';
 import { callerResidency, violatedPolicy } from '../../routing/rules/residency.js';
 import type { GuardrailDecision } from '../../policy/guardrail/guardrail-decision.js';
 import { uninspectedVerdict } from '../../policy/guardrail/uninspected.js';
@@ -172,8 +173,8 @@ export function passThroughRoute(
 export interface HeldTokens {
   promptTokens: number;
   maxOutputTokens: number;
-  /** Files the prompt names but does not carry (AdmissionRequest.unreadFiles). */
-  unreadFiles?: number;
+  /** The prompt's files, images and inline PDFs (AdmissionRequest.media). */
+  media?: PromptMedia;
 }
 
 /**
