@@ -49,6 +49,18 @@ spec:
   subjects: { routes: [{ name: img-capped }] }
 `;
 
+// $1 a day on a gpt-image edit route: a small form's hold (its output image, $0.43, and the input
+// images its length can carry) fits; 17 input images at 7,000 tokens ($0.60) with it do not.
+const EDIT_BUDGET = `---
+apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: edit-capped }
+spec:
+  limit: { amount: 1, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: edit-capped }] }
+`;
+
 // A Budget on the route whose upstream hangs: what it holds must be released when the request settles.
 const HANG_BUDGET = `---
 apiVersion: tollgate.dev/v1alpha1
@@ -71,7 +83,7 @@ describe('pass-through metering of requests that run a model', () => {
 
   beforeAll(async () => {
     upstream = await startPassThroughEmulator('sk-upstream');
-    gateway = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('agent') + route('agent-short', 'gpt-5', 'responses', '  timeouts: { total: 200ms }\n') + route('capped') + route('img', 'gpt-image-1', 'images') + route('img-short', 'gpt-image-1', 'images', '  timeouts: { total: 200ms }\n') + route('stt', 'whisper-1', 'audio') + route('img-hang', 'dall-e-3', 'images', '  timeouts: { total: 300ms }\n') + route('img-capped', 'gpt-image-1', 'images') + BUDGET + HANG_BUDGET + IMAGE_BUDGET }, { admin: true, tracer: tracerProvider.getTracer('passthrough-metering'), onRequest: (record, cost) => void history.push({ record, cost }) });
+    gateway = await startTestGateway({ 'providers.yaml': PROVIDERS.replace('${URL}', upstream.url), 'routes.yaml': route('agent') + route('agent-short', 'gpt-5', 'responses', '  timeouts: { total: 200ms }\n') + route('capped') + route('img', 'gpt-image-1', 'images') + route('img-short', 'gpt-image-1', 'images', '  timeouts: { total: 200ms }\n') + route('stt', 'whisper-1', 'audio') + route('img-hang', 'dall-e-3', 'images', '  timeouts: { total: 300ms }\n') + route('img-capped', 'gpt-image-1', 'images') + route('edit-capped', 'gpt-image-1', 'images') + BUDGET + HANG_BUDGET + IMAGE_BUDGET + EDIT_BUDGET }, { admin: true, tracer: tracerProvider.getTracer('passthrough-metering'), onRequest: (record, cost) => void history.push({ record, cost }) });
     client = new OpenAI({ apiKey: 'unused', baseURL: `${gateway.url}/v1`, maxRetries: 0 });
   });
 
@@ -132,6 +144,30 @@ describe('pass-through metering of requests that run a model', () => {
     expect(upstream.requests.length).toBe(sent);
     // One medium 1024×1024 image (at most 1,800 tokens: $0.072) fits.
     expect((await images({ size: '1024x1024', quality: 'medium' })).status).toBe(200);
+  });
+
+  it("holds a gpt-image edit form's input images at most at what its length can carry, 17 at most", async () => {
+    const boundary = 'b0undary';
+    const part = (name: string, value: string, file?: string) => `--${boundary}\r\ncontent-disposition: form-data; name="${name}"${file === undefined ? '' : `; filename="${file}"`}\r\n\r\n${value}\r\n`;
+    const body = Buffer.from(`${part('model', 'edit-capped')}${part('prompt', 'paint it blue')}${part('image[]', 'x'.repeat(64), 'a.png')}--${boundary}--\r\n`, 'latin1');
+    const edit = (chunked: boolean): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const { port } = new URL(gateway.url);
+        const headers: Record<string, string | number> = { 'content-type': `multipart/form-data; boundary=${boundary}`, 'x-tollgate-model': 'edit-capped', ...(chunked ? {} : { 'content-length': body.length }) };
+        const r = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/images/edits', headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        r.on('error', reject);
+        // Written before it ends: Node sends it chunked when no length is given.
+        if (chunked) r.write(body);
+        r.end(chunked ? undefined : body);
+      });
+    // Its 309 bytes carry at most 6 image parts of 46 bytes: 42,000 input tokens ($0.21) and its
+    // output image ($0.43) fit the $1 Budget. Before, 17 were held ($0.60 + $0.43): refused.
+    expect(await edit(false)).toBe(200);
+    // A form of no declared length may be as long as the route takes: 17.
+    expect(await edit(true)).toBe(429);
   });
 
   /** POSTs an images request and leaves (destroys the connection) once `leave` says so of what has come of the answer. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { FormModelRewriter, modelFormBoundary } from './form-model.js';
+import { FormModelRewriter, formImagesBound, modelFormBoundary } from './form-model.js';
 
 /** A form serialized by the platform's own multipart writer (what the openai client sends). */
 async function encode(form: FormData): Promise<{ bytes: Buffer; type: string }> {
@@ -51,6 +51,24 @@ describe('FormModelRewriter', () => {
     form.append('image', new Blob([randomBytes(10)]), 'c.png');
     const { bytes, type } = await encode(form);
     for (const piece of [1, 7, 1 << 20]) expect((await rewrite(bytes, type, 'gpt-image-1', piece)).inputImages).toBe(4);
+  });
+
+  it('bounds the input images a form of a given length can carry, never below what the reader counts in the tightest form', async () => {
+    // The shortest image parts the reader still counts: empty masks with the shortest header.
+    for (const boundary of ['b', 'x'.repeat(70)]) {
+      for (const n of [0, 1, 5, 40]) {
+        const bytes = Buffer.from(`${`--${boundary}\r\ncontent-disposition:;name=mask\r\n\r\n\r\n`.repeat(n)}--${boundary}--`, 'latin1');
+        const { inputImages } = await rewrite(bytes, `multipart/form-data; boundary=${boundary}`, 'gpt-image-1', 1 << 20);
+        expect(inputImages).toBe(n);
+        expect(formImagesBound(bytes.length, boundary)).toBeGreaterThanOrEqual(n);
+      }
+    }
+    // A form the openai client builds, with one image: far fewer than the 17 an edit takes.
+    const form = new FormData();
+    form.append('model', 'gpt-image-1');
+    form.append('image[]', new Blob([randomBytes(100)]), 'a.png');
+    const { bytes, type } = await encode(form);
+    expect(formImagesBound(bytes.length, modelFormBoundary('/v1/images/edits', type) ?? '')).toBeLessThan(10);
   });
 
   it('rewrites every model field (a second one cannot slip past) and leaves a file named model alone', async () => {

@@ -154,6 +154,22 @@ export class FormModelRewriter extends Transform {
 /** The fields of an images edit form that carry an input image (OpenAI's `image`, `image[]`, and its `mask`). */
 const INPUT_IMAGE_FIELDS = new Set(['image', 'image[]', 'mask']);
 
+/**
+ * The fewest bytes of an input image part besides its boundary: `--`, the boundary's line end, the
+ * shortest header that names one (`content-disposition:;name=mask`, 30 bytes, what formField still
+ * reads) and the blank line after it, with an empty image.
+ */
+const MIN_IMAGE_PART_BYTES = 2 + CRLF.length + 30 + HEADERS_END.length;
+
+/**
+ * The most input images a form of `bytes` (its declared length, else the most the route takes)
+ * with `boundary` can carry: no real form carries more, as each takes at least
+ * MIN_IMAGE_PART_BYTES and its boundary.
+ */
+export function formImagesBound(bytes: number, boundary: string): number {
+  return Math.floor(Math.max(0, bytes) / (MIN_IMAGE_PART_BYTES + Buffer.byteLength(boundary, 'latin1')));
+}
+
 /** A part's Content-Disposition name, and whether it is a file (has a filename); undefined without one. */
 function formField(headers: string): { name: string; file: boolean } | undefined {
   for (const line of headers.split('\r\n')) {

@@ -26,7 +26,7 @@ import { guardedLookup, refusedLiteral } from '../../config/egress-guard.js';
 import { connectionFailureText, GatewayWordsError } from '../../upstream/connection-failure.js';
 import { lostImageUsage, promptTokensOf, requestUnits } from './passthrough-usage.js';
 import { scrubbedErrorBody } from './upstream-error-body.js';
-import { FormModelRewriter, modelFormBoundary } from './form-model.js';
+import { FormModelRewriter, formImagesBound, modelFormBoundary } from './form-model.js';
 import { UPSTREAM_REQUEST_ID_HEADER, upstreamRequestId } from '../../upstream/upstream-request-id.js';
 import { holdsSecret } from '../../providers/scrub-credentials.js';
 import { providerSecrets } from '../../providers/registry.js';
@@ -443,7 +443,10 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
       // An images request to a token-priced target (gpt-image) is billed its images' output tokens:
       // held at the most they can be (lostImageUsage, what a timed-out one is charged); a unit-priced
       // target prices them at 0. Before, only its unit prices were held (none for gpt-image).
-      const images = held === undefined && req.method === 'POST' ? lostImageUsage(path, json) : undefined;
+      // An edit form's input images, before it streams: at most what its length can carry (its
+      // declared length, else the route's upload limit). Before, 17 (the most an edit takes) always.
+      const formImages = formBoundary === undefined ? undefined : formImagesBound(Number.isFinite(declared) ? Math.min(declared, maxUpload) : maxUpload, formBoundary);
+      const images = held === undefined && req.method === 'POST' ? lostImageUsage(path, json, formImages) : undefined;
       const hold = held ?? (images === undefined ? undefined : { promptTokens: images.inputTokens, maxOutputTokens: images.outputTokens });
       const heldUnits = requestUnits(path, json, Number.isFinite(declared) ? declared : 0, req.method);
       let limits;
@@ -513,7 +516,7 @@ export function passThroughEndpoint(deps: PassThroughDeps): (req: IncomingMessag
         const prompt = promptUsage(promptTokensOn(target, promptTokens, media));
         if (reason !== 'lost_attempt') return prompt;
         if (held !== undefined) prompt.outputTokens = held.maxOutputTokens;
-        const images = (pricing.imageOutputPerMTok ?? pricing.outputPerMTok) > 0 ? lostImageUsage(path, json, form?.inputImages) : undefined;
+        const images = (pricing.imageOutputPerMTok ?? pricing.outputPerMTok) > 0 ? lostImageUsage(path, json, form?.inputImages ?? formImages) : undefined;
         return images ?? prompt;
       };
       /**

@@ -138,10 +138,14 @@ export const EDIT_INPUT_IMAGE_TOKENS = 7000;
 /** The most input images an edit takes (gpt-image: 16 images and a mask): what a form not yet read is held at. */
 export const MAX_EDIT_INPUT_IMAGES = 17;
 
-/** An edit's input images: a JSON body's `images` (and `mask`), else those its form carried (`formImages`, counted as it streamed), else the most an edit takes. */
+/**
+ * An edit's input images: a JSON body's `images` (and `mask`), else those its form carried
+ * (`formImages`, counted as it streamed) or, before it streamed, the most its length allows
+ * (form-model formImagesBound), never more than the most an edit takes.
+ */
 function editInputImages(body: JsonObject, formImages: number | undefined): number {
   if (Array.isArray(body.images)) return Math.min(MAX_EDIT_INPUT_IMAGES, body.images.length + (body.mask === undefined || body.mask === null ? 0 : 1));
-  return formImages ?? MAX_EDIT_INPUT_IMAGES;
+  return Math.min(MAX_EDIT_INPUT_IMAGES, formImages ?? MAX_EDIT_INPUT_IMAGES);
 }
 
 /**
@@ -149,7 +153,7 @@ function editInputImages(body: JsonObject, formImages: number | undefined): numb
  * came: its prompt's text as input, and per image asked for (`n`) IMAGE_OUTPUT_TOKENS_PER_MP of its
  * `size` at its `quality`, plus its partial images, as image output; an edit's input images at
  * EDIT_INPUT_IMAGE_TOKENS each, as image input (`formImages`: those its multipart form carried, once
- * it has streamed; before, the most an edit takes). Undefined for another path. A form's other
+ * it has streamed; before, the most its length allows, at most the most an edit takes). Undefined for another path. A form's other
  * fields are not read: one image, high, of the auto size.
  */
 export function lostImageUsage(path: string, request: unknown, formImages?: number): Usage | undefined {
