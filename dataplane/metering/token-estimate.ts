@@ -39,8 +39,9 @@ export interface ImageBound {
  * (never less than IMAGE_TOKENS). gpt-4o-mini bills an image 33.3× the tokens gpt-4o does, to price
  * it alike: 2,833 + 5,667 a 512 px tile, 8 tiles at most (2,048 × 768 after scaling): 48,169; 2,833
  * at `detail: low`; it has no `original`. Every other model OpenAI publishes a formula for bills at
- * most IMAGE_TOKENS (see there). A deployment whose name does not say its model (Azure) is held
- * IMAGE_TOKENS: name the target's model as its family starts.
+ * most IMAGE_TOKENS (see there). An Azure target whose model is a deployment name that does not say
+ * its model is held IMAGE_TOKENS (docs/governance.md: name the model there, the deployment in
+ * `azure.deployment`).
  */
 const MODEL_IMAGE_TOKENS: readonly (readonly [family: string, bound: ImageBound])[] = [['gpt-4o-mini', { low: 2833, other: 48_169, original: 48_169 }]];
 
