@@ -175,6 +175,11 @@ describe('governance through the gateway', () => {
     const charged = gateway.usage.records.filter((r) => r.routeId === 'default/vision-open');
     expect(charged).toHaveLength(1);
     expect(charged[0]?.inputTokens).toBeGreaterThanOrEqual(48_169);
+    // A file named by id, on a target of no declared window: its 1,000,000 tokens. Before, only when its attempt was lost.
+    upstream.script({ kind: 'stream', chunks: 2, intervalMs: 0, omitUsage: true });
+    const file = await client.chat.completions.create({ model: 'vision-open', stream: true, max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-abc123' } }] }] });
+    for await (const _ of file);
+    expect(gateway.usage.records.filter((r) => r.routeId === 'default/vision-open')[1]?.inputTokens).toBeGreaterThanOrEqual(1_000_000);
   });
 
   it("holds an inline PDF's pages at most at what the target's window takes, as a file by id", async () => {
