@@ -43,7 +43,7 @@ describe('prompt estimate of an inline PDF', () => {
   it("a compact page is at least its image and a page of text (before, its base64's bytes / 4: ~1,000 for 3 KB, under the 3,779 its image alone can bill)", () => {
     const one = told(chat(pdf(1, 3000)));
     expect(one.tokens).toBeGreaterThanOrEqual(IMAGE_TOKENS.other + PDF_PAGE_TEXT_TOKENS);
-    expect(one.unreadFiles).toBeUndefined();
+    expect(one.media?.files ?? 0).toBe(0);
     // Five pages: five times that.
     expect(told(chat(pdf(5, 3000))).tokens).toBeGreaterThanOrEqual(5 * (IMAGE_TOKENS.other + PDF_PAGE_TEXT_TOKENS));
     // The window guard reads the base64 text, as before: it counts images from below.
@@ -62,9 +62,9 @@ describe('prompt estimate of an inline PDF', () => {
   });
 
   it('a PDF whose pages cannot be counted is held as a file not read; other file data is its text', () => {
-    expect(told(chat(pdf(2, 10, { extra: '9 0 obj << /Type /ObjStm >> endobj\n' }))).unreadFiles).toBe(1);
+    expect(told(chat(pdf(2, 10, { extra: '9 0 obj << /Type /ObjStm >> endobj\n' }))).media?.files).toBe(1);
     const text = told(chat(`data:text/plain;base64,${Buffer.from('x'.repeat(4000)).toString('base64')}`));
-    expect(text.unreadFiles).toBeUndefined();
+    expect(text.media).toBeUndefined();
     expect(text.tokens).toBeLessThan(2_000);
   });
 });

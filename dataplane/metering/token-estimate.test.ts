@@ -94,7 +94,8 @@ describe('prompt estimate: every part providers bill', () => {
     const told = (body: Record<string, unknown>): number | undefined => {
       const parts: PromptParts = { tokens: 0 };
       estimatePromptTokens(body, parts);
-      return parts.unreadFiles;
+      // 0 files: undefined, as the many assertions below read it.
+      return parts.media?.files || undefined;
     };
     const chat = (part: object) => ({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: 'sum up' }, part] }] });
     // Before, a file by id counted as the few bytes of its id.

@@ -198,10 +198,9 @@ interface MediaTokens extends PromptMedia {
   pdfTokens: number;
 }
 
-/** What estimatePromptTokens tells besides the estimate: the audio tokens in it, and files named but not carried (set only when there are some). */
+/** What estimatePromptTokens tells besides the estimate: the audio tokens in it, its estimate for the window guard, and its media. */
 export interface PromptParts {
   tokens: number;
-  unreadFiles?: number;
   /** The estimate with each image at IMAGE_WINDOW_TOKENS instead of IMAGE_TOKENS (set only when there are images): what the context-window guard reads. */
   windowTokens?: number;
   /** Set only when the prompt has files, images or inline PDFs: what promptTokensOn reads. */
@@ -291,7 +290,7 @@ function valueBytes(value: unknown, media: MediaTokens): number {
  * token-id arrays one token per id. Anthropic requests are estimated in their canonical form,
  * where the system prompt is a message. `audio`, when given, is told how many of them are audio
  * (input_audio parts): an estimate charged for them prices those at the audio price; and how many
- * files the messages name but do not carry (`unreadFiles`, not in the estimate: UNREAD_FILE_TOKENS).
+ * files the messages name but do not carry (`media.files`, not in the estimate: UNREAD_FILE_TOKENS).
  */
 export function estimatePromptTokens(body: JsonObject, audio?: PromptParts): number {
   if (Array.isArray(body.messages)) {
@@ -304,7 +303,6 @@ export function estimatePromptTokens(body: JsonObject, audio?: PromptParts): num
     const tokens = Math.ceil(bytes / 4) + media.tokens + TOKENS_PER_MESSAGE * body.messages.length + TOKENS_PER_REPLY;
     if (audio !== undefined) {
       audio.tokens = media.audio;
-      if (media.files > 0) audio.unreadFiles = media.files;
       if (media.imageTokens > 0) audio.windowTokens = tokens - media.imageTokens + media.images * IMAGE_WINDOW_TOKENS;
       // The same object: an estimate with media allocates nothing more for it.
       if (media.files > 0 || media.imageTokens > 0) audio.media = media;

@@ -15,14 +15,14 @@ describe('document blocks in the canonical form, as the estimate reads them', ()
   it('a base64 PDF is counted from its inline data (as a chat file part with file_data is), a text document as its text', () => {
     const inline = ask({ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: pdf } });
     expect(inline.tokens).toBeGreaterThanOrEqual(pdf.length / 4);
-    expect(inline.unreadFiles).toBeUndefined();
+    expect(inline.media?.files ?? 0).toBe(0);
     const text = ask({ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'word '.repeat(400) } });
     expect(text.tokens).toBeGreaterThanOrEqual(500);
   });
 
-  it('a document by URL or Files API id is a file the request names but does not carry: held as such (unreadFiles)', () => {
-    expect(ask({ type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } }).unreadFiles).toBe(1);
-    expect(ask({ type: 'document', source: { type: 'file', file_id: 'file_011' } }).unreadFiles).toBe(1);
+  it('a document by URL or Files API id is a file the request names but does not carry: held as such (media.files)', () => {
+    expect(ask({ type: 'document', source: { type: 'url', url: 'https://example.com/a.pdf' } }).media?.files).toBe(1);
+    expect(ask({ type: 'document', source: { type: 'file', file_id: 'file_011' } }).media?.files).toBe(1);
   });
 });
 

@@ -176,7 +176,7 @@ export function lostImageUsage(path: string, request: unknown, formImages?: numb
  * is sent as the inference path estimates a chat prompt (metering/token-estimate): each `input`
  * item as a message (its values at bytes / 4, 3 tokens of framing), its images at the per-image
  * allowance (URL, data URI or file_id alike) and audio by its bytes, inline file data as its text
- * (a file it names but does not carry is told in `told.unreadFiles` and `told.media`: Budgets hold it at
+ * (a file it names but does not carry is told in `told.media`: Budgets hold it at
  * UNREAD_FILE_TOKENS, metering/token-estimate); and `instructions`, `tools`,
  * `tool_choice`, the `text.format` schema and a stored prompt's `variables`, all rendered into the
  * prompt the upstream bills. Before, images by URL or file_id and named files counted as the few

@@ -174,7 +174,7 @@ describe('pass-through usage', () => {
     // A file named, not carried (by id or URL): told apart, for Budgets to hold at UNREAD_FILE_TOKENS each.
     const told: PromptParts = { tokens: 0 };
     promptTokensOf({ model: 'm', input: [{ role: 'user', content: [...text.content, { type: 'input_file', file_id: 'file-pdf' }, { type: 'input_file', file_url: 'https://x.test/a.pdf' }] }] }, told);
-    expect(told.unreadFiles).toBe(2);
+    expect(told.media?.files).toBe(2);
     // Inline file data counts as its text.
     const data = `data:application/pdf;base64,${'A'.repeat(40_000)}`;
     expect(promptTokensOf({ model: 'm', input: [{ role: 'user', content: [{ type: 'input_file', filename: 'a.pdf', file_data: data }] }] })).toBeGreaterThanOrEqual(10_000);
