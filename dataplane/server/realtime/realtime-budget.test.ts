@@ -323,3 +323,67 @@ describe('RealtimeBudget keeps what one session may pile up bounded', () => {
     rt.close();
   });
 });
+
+describe('RealtimeBudget grows a turn hold asked of Redis without letting it go', () => {
+  /** A Budget of `room` tokens asked asynchronously (Redis): each ask is answered when the test says, in the order it says. */
+  class Pool implements Admitter {
+    used = 0;
+    readonly asks: { tokens: number; answer: () => void }[] = [];
+    constructor(private readonly room: number) {}
+    admit(request: AdmissionRequest): Promise<Admission> {
+      const tokens = request.promptTokens + request.maxOutputTokens;
+      return new Promise<Admission>((resolve, reject) => {
+        this.asks.push({
+          tokens,
+          answer: () => {
+            if (this.used + tokens > this.room) return reject(new GatewayError(429, 'budget_exceeded', 'insufficient_quota', 'budget default/cap cannot hold it'));
+            this.used += tokens;
+            let settled = false;
+            resolve({ headers: {}, charge: () => undefined, settle: () => void (settled ? undefined : ((settled = true), (this.used -= tokens))) });
+          },
+        });
+      });
+    }
+    /** Answers the asks waiting, newest first (another pod's request reaching Redis before this one's). */
+    answerNewestFirst(): void {
+      for (const ask of this.asks.splice(0).reverse()) ask.answer();
+    }
+  }
+  const vad = JSON.stringify({ type: 'session.created', session: { type: 'realtime', audio: { input: { turn_detection: { type: 'server_vad' } } } } });
+  const append = JSON.stringify({ type: 'input_audio_buffer.append', audio: 'AAAA' });
+  const tokens = (n: number) => ({ inputTokens: n, outputTokens: 0, cachedInputTokens: 0 });
+  const flush = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+
+  it('the larger hold is asked beside the old one: another request taking the room meanwhile never gets the turn that went upstream cancelled', async () => {
+    // 300 tokens: one turn hold (10 sent: 52 input and 100 output) and its growth (100 sent: 153 and 100) fit, two turns do not.
+    const pool = new Pool(300);
+    const upstream: string[] = [];
+    const relayed: string[] = [];
+    const rt = new RealtimeBudget({ connection: NOTHING, admitters: [pool], caller: caller('voice'), route: testRoute([]), budgets: [], toUpstream: (t) => void upstream.push(t), toClient: () => undefined, targetOutputCap: () => 100 });
+    rt.fromUpstream(vad);
+    rt.fromClient(append, tokens(10), () => void relayed.push('first'));
+    pool.answerNewestFirst();
+    await vi.waitFor(() => expect(relayed).toEqual(['first']));
+    expect(pool.used).toBe(152);
+    // The turn grows, and another pod asks for as much as the first hold at the same time.
+    rt.fromClient(append, tokens(100), () => void relayed.push('second'));
+    const other = pool.admit({ promptTokens: 52, maxOutputTokens: 100 } as AdmissionRequest).catch(() => undefined);
+    pool.answerNewestFirst();
+    await other;
+    await flush();
+    // Before, the old hold was released first: the other request took its room, the larger hold and
+    // the old one taken back were both refused, and the response of the turn already relayed was cancelled.
+    expect(relayed).toEqual(['first', 'second']);
+    pool.answerNewestFirst();
+    await flush();
+    expect(pool.used).toBe(253);
+    rt.started('{"type":"response.created","response":{"id":"resp_1"}}', tokens(100));
+    await flush();
+    pool.answerNewestFirst();
+    await flush();
+    expect(upstream).toEqual([]);
+    rt.done('{"type":"response.done","response":{"id":"resp_1"}}');
+    expect(pool.used).toBe(0);
+    rt.close();
+  });
+});

@@ -118,6 +118,29 @@ export function gatewayErrorEvent(err: GatewayError, eventId?: string): string {
 
 type Decision = GatewayError | undefined;
 
+/** What the turn gate holds: the hold (of `parts` holds asked one after another as it grew), its input and output tokens. */
+interface TurnHold {
+  hold: Admission;
+  input: number;
+  output: number;
+  parts: number;
+}
+
+/** Holds a turn hold asked of Redis grows by at most before it is asked for whole again (and its parts released). */
+const MAX_TURN_HOLD_PARTS = 8;
+
+/** Two holds as one: settled together, each once. */
+function bothHolds(a: Admission, b: Admission): Admission {
+  return {
+    headers: {},
+    charge: (part) => a.charge(part),
+    settle: (result) => {
+      a.settle(result);
+      b.settle({ usage: undefined, costUsd: 0 });
+    },
+  };
+}
+
 export interface RealtimeBudgetDeps {
   /** The connection's admission (rate limits and Budgets, at the upgrade): every response is charged to it as it ends. */
   connection: Admission;
@@ -170,7 +193,9 @@ export class RealtimeBudget {
    * (its input upper bound, with room to grow, and output cap): granted before the turn's audio is
    * relayed, handed to that response at its response.created.
    */
-  private turnHold: { hold: Admission; input: number; output: number } | undefined;
+  private turnHold: TurnHold | undefined;
+  /** Every admitter decides in memory (no Redis): a hold released and another asked for is one step. */
+  private readonly inMemory: boolean;
   /** The session's output cap as the client last set it (session.update), and as the upstream last reported it. */
   private clientSessionCap: OutputCap;
   private upstreamSessionCap: OutputCap;
@@ -195,6 +220,7 @@ export class RealtimeBudget {
 
   constructor(private readonly deps: RealtimeBudgetDeps) {
     this.cutsStreams = applicableBudgets(deps.budgets, deps.caller, deps.route).some((b) => b.action.cutStreams);
+    this.inMemory = deps.admitters.every((a) => a.admitNow !== undefined);
   }
 
   /** A response's usage as it ended (or as estimated at the close): charged now, never again. */
@@ -292,16 +318,23 @@ export class RealtimeBudget {
     if (this.turnRefusal !== undefined && now - this.turnCheckedAt < TURN_CHECK_INTERVAL_MS) return !this.refuseTurn(text);
     this.turnCheckedAt = now;
     const want = promptTokens + Math.ceil(promptTokens / 8) + TURN_HOLD_ROOM_TOKENS;
-    // The hold grows: the old one is released and a larger one asked for. With the Budgets in memory
-    // this is one step (no other session runs between): a refusal takes the old one back at once.
+    if (held === undefined || this.inMemory) return this.replaceTurnHold(text, held, want, output);
+    return this.growTurnHold(text, input, held, want, output);
+  }
+
+  /**
+   * The turn hold replaced by one of `want` input tokens and `output`: the old one released, then the
+   * new one asked for. With the Budgets in memory this is one step (no other session runs between):
+   * a refusal takes the old one back at once. Asked of Redis, only for a session without a turn hold.
+   */
+  private replaceTurnHold(text: string, held: TurnHold | undefined, want: number, output: number): boolean | Promise<boolean> {
     this.turnHold = undefined;
     held?.hold.settle({ usage: undefined, costUsd: 0 });
     const decide = (d: Admission | GatewayError): boolean => {
       if (!(d instanceof GatewayError)) {
         if (this.closed || !this.autoResponse) d.settle({ usage: undefined, costUsd: 0 });
-        else this.turnHold = { hold: d, input: want, output };
-        this.turnRefusal = undefined;
-        this.turnRefusalTold = false;
+        else this.turnHold = { hold: d, input: want, output, parts: 1 };
+        this.allowTurns();
         return true;
       }
       this.turnRefusal = d;
@@ -312,13 +345,62 @@ export class RealtimeBudget {
     return asked instanceof Promise ? asked.then(decide) : decide(asked);
   }
 
+  /**
+   * A turn hold asked of Redis grows without being let go: the difference is held beside it (the
+   * whole, when the prices are not linear in the input or the hold has MAX_TURN_HOLD_PARTS parts),
+   * and only once that is granted is the old one released, if at all. Before, the old one was
+   * released first: another pod's request could take the room meanwhile, the larger hold was
+   * refused and the old one could not be taken back, and the turn whose audio had gone upstream
+   * under it started a response that was cancelled (its input billed).
+   */
+  private growTurnHold(text: string, input: Usage | undefined, held: TurnHold, want: number, output: number): Promise<boolean> {
+    const whole = held.parts >= MAX_TURN_HOLD_PARTS || !this.linearUpTo(want);
+    const asked = whole ? this.admit(want, output) : this.admit(Math.max(0, want - held.input), Math.max(0, output - held.output));
+    const decide = (d: Admission | GatewayError): boolean | Promise<boolean> => {
+      if (d instanceof GatewayError) {
+        // The old hold stays: the audio relayed under it may still start a turn, and that turn is held.
+        this.turnRefusal = d;
+        return !this.refuseTurn(text);
+      }
+      if (this.closed || !this.autoResponse) {
+        d.settle({ usage: undefined, costUsd: 0 });
+        return true;
+      }
+      if (this.turnHold !== held) {
+        // Taken by a response the upstream started (or dropped) meanwhile: asked again for this turn.
+        d.settle({ usage: undefined, costUsd: 0 });
+        return this.turnGate(text, input);
+      }
+      this.allowTurns();
+      if (whole) {
+        held.hold.settle({ usage: undefined, costUsd: 0 });
+        this.turnHold = { hold: d, input: want, output, parts: 1 };
+      } else {
+        this.turnHold = { hold: bothHolds(held.hold, d), input: Math.max(want, held.input), output: Math.max(output, held.output), parts: held.parts + 1 };
+      }
+      return true;
+    };
+    return Promise.resolve(asked).then(decide);
+  }
+
+  /** Whether a hold of up to `promptTokens` costs the sum of its parts' holds: no target's price rises with the prompt (long context) below it. */
+  private linearUpTo(promptTokens: number): boolean {
+    return this.deps.route.targets.every((t) => t.pricing.longContext === undefined || t.pricing.longContext.aboveInputTokens >= promptTokens);
+  }
+
+  /** The Budgets hold a turn again: the client is told again when they no longer do. */
+  private allowTurns(): void {
+    this.turnRefusal = undefined;
+    this.turnRefusalTold = false;
+  }
+
   /** Takes back a turn hold given up for a larger one that was refused (the audio relayed under it may still start a turn). */
   private retake(input: number, output: number): void {
     const again = this.admit(input, output);
     const keep = (d: Admission | GatewayError): void => {
       if (d instanceof GatewayError) return;
       if (this.closed || !this.autoResponse || this.turnHold !== undefined) d.settle({ usage: undefined, costUsd: 0 });
-      else this.turnHold = { hold: d, input, output };
+      else this.turnHold = { hold: d, input, output, parts: 1 };
     };
     if (again instanceof Promise) void again.then(keep);
     else keep(again);
