@@ -99,6 +99,34 @@ describe('Realtime input transcriptions never reported', () => {
     expect(record?.costUsd).toBeCloseTo((b.inputTokens * 6 + b.outputTokens * 10) / 1e6, 10);
   });
 
+  it('an item created with input audio (conversation.item.create) is transcribed too: held while pending, charged its bound if never reported, as reported otherwise', async () => {
+    const before = recordsOf('voice').length;
+    const { ws, events } = await session('voice', 'emulator:hang');
+    const audioItem = (seconds: number, id?: string) => JSON.stringify({ type: 'conversation.item.create', item: { ...(id === undefined ? {} : { id }), type: 'message', role: 'user', content: [{ type: 'input_audio', audio: Buffer.alloc(48_000 * seconds, 1).toString('base64') }] } });
+    // One the upstream names, one the client names, and a text item (no transcription).
+    ws.send(audioItem(2));
+    ws.send(audioItem(1, 'item_mine'));
+    ws.send(JSON.stringify({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hello' }] } }));
+    await vi.waitFor(() => expect(events.filter((e) => e.type === 'conversation.item.added')).toHaveLength(3), { timeout: 3000 });
+    ws.close();
+    await once(ws, 'close');
+    await vi.waitFor(() => expect(recordsOf('voice').length).toBe(before + 2), { timeout: 3000 });
+    // Before, nothing: only audio appended to the buffer and committed was taken to be transcribed.
+    expect(recordsOf('voice').slice(before)).toEqual([
+      expect.objectContaining({ upstreamModel: 'gpt-4o-transcribe', ...bound(2), estimateReason: 'transcription_unreported' }),
+      expect.objectContaining({ upstreamModel: 'gpt-4o-transcribe', ...bound(1), estimateReason: 'transcription_unreported' }),
+    ]);
+    // Reported: charged as reported (20 audio tokens in, 3 out), once.
+    const reported = await session('voice');
+    reported.ws.send(audioItem(2));
+    await vi.waitFor(() => expect(reported.events.map((e) => e.type)).toContain('conversation.item.input_audio_transcription.completed'), { timeout: 3000 });
+    reported.ws.close();
+    await once(reported.ws, 'close');
+    await vi.waitFor(() => expect(recordsOf('voice').length).toBe(before + 3), { timeout: 3000 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(recordsOf('voice').slice(before + 2)).toEqual([expect.objectContaining({ upstreamModel: 'gpt-4o-transcribe', inputTokens: 20, outputTokens: 3, estimated: false })]);
+  });
+
   it('a transcription that fails is charged its bound when it fails; one reported is charged as reported, once', async () => {
     const before = recordsOf('voice').length;
     const { ws, events } = await session('voice', 'emulator:fail');

@@ -20,7 +20,8 @@ import { WebSocketServer } from 'ws';
 // session with an input transcription model reports each turn's transcription with its usage
 // (conversation.item.input_audio_transcription.completed), billed apart from the responses; with
 // the transcription prompt `emulator:hang` it never does, with `emulator:fail` it reports
-// ...transcription.failed. An input_audio_buffer.clear drops the turn's audio (input_audio_buffer.cleared).
+// ...transcription.failed. A user item created with input audio (conversation.item.create) is
+// transcribed the same way. An input_audio_buffer.clear drops the turn's audio (input_audio_buffer.cleared).
 // Four client events of its own make it misbehave as a proxy before an upstream may, repeating the
 // credential it was sent: `emulator.echo_credential` in an error event, `emulator.close_echoing_credential`
 // in the close reason; `emulator.flood` sends `count` audio deltas of `bytes` each as fast as it can;
@@ -98,25 +99,30 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
       /** The audio tokens of the conversation so far (VAD turns and their answers): each response reads all of it. */
       let conversation = 0;
       let turns = 0;
-      const endTurn = (): void => {
-        speaking = false;
-        const itemId = `item_vad_${++turns}`;
-        send({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: 1000, item_id: itemId });
-        send({ type: 'input_audio_buffer.committed', previous_item_id: null, item_id: itemId });
-        send({ type: 'conversation.item.added', previous_item_id: null, item: { id: itemId, type: 'message', role: 'user', content: [{ type: 'input_audio' }] } });
-        // Input transcription, when the session names a model: billed apart, as OpenAI reports it
-        // (whisper-1 by duration, the gpt-4o transcribe models by tokens: the turn's audio in, 3 out).
+      let created = 0;
+      // Input transcription of an item (a committed turn, a user item created with audio), when the
+      // session names a model: billed apart, as OpenAI reports it (whisper-1 by duration, the gpt-4o
+      // transcribe models by tokens: the audio in, 3 out).
+      const transcribe = (itemId: string, bytes: number): void => {
         const transcriber = transcriptionModel(session, beta);
         // A transcription prompt of `emulator:hang` is never reported; `emulator:fail` fails (billed all the same).
         const prompt = transcriptionPrompt(session, beta);
         if (transcriber !== undefined && prompt === 'emulator:fail') {
           send({ type: 'conversation.item.input_audio_transcription.failed', item_id: itemId, content_index: 0, error: { type: 'transcription_error', code: 'audio_unintelligible', message: 'The audio could not be transcribed.', param: null } });
         } else if (transcriber !== undefined && prompt !== 'emulator:hang') {
-          const seconds = turnBytes / bytesPerSecond(session, beta);
+          const seconds = bytes / bytesPerSecond(session, beta);
           const audioTokens = Math.ceil(seconds * 10);
           const usage = transcriber === 'whisper-1' ? { type: 'duration', seconds } : { type: 'tokens', total_tokens: audioTokens + 3, input_tokens: audioTokens, input_token_details: { text_tokens: 0, audio_tokens: audioTokens }, output_tokens: 3 };
           send({ type: 'conversation.item.input_audio_transcription.completed', item_id: itemId, content_index: 0, transcript: 'one two three', usage });
         }
+      };
+      const endTurn = (): void => {
+        speaking = false;
+        const itemId = `item_vad_${++turns}`;
+        send({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: 1000, item_id: itemId });
+        send({ type: 'input_audio_buffer.committed', previous_item_id: null, item_id: itemId });
+        send({ type: 'conversation.item.added', previous_item_id: null, item: { id: itemId, type: 'message', role: 'user', content: [{ type: 'input_audio' }] } });
+        transcribe(itemId, turnBytes);
         // The committed turn joins the conversation, a response of the server's own or not.
         conversation += Math.ceil((turnBytes / bytesPerSecond(session, beta)) * 10);
         turnBytes = 0;
@@ -180,6 +186,20 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
             if (!speaking) send({ type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: `item_vad_${turns + 1}` });
             speaking = true;
           } else if (speaking) endTurn();
+        } else if (event.type === 'conversation.item.create') {
+          // The item joins the conversation (GA conversation.item.added, beta conversation.item.created,
+          // its audio not echoed); a user item with input audio is transcribed as a committed turn is.
+          const item = event.item;
+          if (!isRecord(item)) return refuse(event.event_id, 'missing_required_parameter', "Missing required parameter: 'item'.", 'item');
+          const content = Array.isArray(item.content) ? (item.content as unknown[]).filter(isRecord) : [];
+          const audio = content.filter((part) => part.type === 'input_audio');
+          if (audio.some((part) => typeof part.audio !== 'string' || !BASE64.test(part.audio))) return refuse(event.event_id, 'invalid_value', 'Invalid audio: the audio must be base64 encoded.', 'item.content');
+          const itemId = typeof item.id === 'string' ? item.id : `item_created_${++created}`;
+          const echoed = content.map((part) => (part.type === 'input_audio' ? { type: 'input_audio', transcript: null } : part));
+          send({ type: beta ? 'conversation.item.created' : 'conversation.item.added', previous_item_id: null, item: { ...item, id: itemId, content: echoed } });
+          const bytes = audio.reduce((sum, part) => sum + Buffer.from(String(part.audio), 'base64').length, 0);
+          if (item.role === 'user' && audio.length > 0) transcribe(itemId, bytes);
+          conversation += Math.ceil((bytes / bytesPerSecond(session, beta)) * 10);
         } else if (event.type === 'input_audio_buffer.clear') {
           // The turn's audio so far is dropped: no item, no transcription.
           turnBytes = 0;
@@ -206,7 +226,7 @@ export async function startRealtimeEmulator(apiKey: string, azure?: { deployment
         } else if (event.type === 'emulator.close_echoing_credential') {
           ws.close(4001, `key ${String(req.headers.authorization ?? req.headers['api-key'])} revoked`);
         }
-        // The other client events (conversation.item.*, input_audio_buffer.commit/clear, output_audio_buffer.clear) change nothing the tests read.
+        // The other client events (conversation.item.retrieve/truncate/delete, input_audio_buffer.commit, output_audio_buffer.clear) change nothing the tests read.
       });
       ws.on('close', () => {
         for (const r of running.values()) clearTimeout(r.timer);

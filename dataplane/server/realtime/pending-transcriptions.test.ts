@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Admission } from '../../governance/types.js';
-import { MAX_PENDING_TRANSCRIPTIONS, PendingTranscriptions } from './pending-transcriptions.js';
+import { MAX_CREATED_ITEMS, MAX_PENDING_TRANSCRIPTIONS, PendingTranscriptions } from './pending-transcriptions.js';
 
 function hold(): Admission & { settled: number } {
   const h = { headers: {}, settled: 0, charge: () => undefined, settle: () => void h.settled++ };
@@ -50,5 +50,34 @@ describe('PendingTranscriptions', () => {
     p.held(b.itemId, b.pending, hb);
     expect(hb.settled).toBe(1);
     expect(p.close()).toEqual([]);
+  });
+
+  it('matches an item created with audio to the upstream item that adds it: by the id the client gave, else the oldest unnamed; not the last commit, not one refused', () => {
+    const p = new PendingTranscriptions();
+    p.clientCreated({ eventId: 'e1', itemId: undefined, seconds: 1 });
+    p.clientCreated({ eventId: 'e2', itemId: 'mine', seconds: 2 });
+    p.clientCreated({ eventId: 'e3', itemId: undefined, seconds: 3 });
+    p.clientCreated({ eventId: 'e4', itemId: undefined, seconds: 4 });
+    p.refused('e3');
+    // The commit's own item.added is no created item.
+    p.committed('vad_1', 0.5, 'm');
+    expect(p.added('vad_1', 'm')).toBeUndefined();
+    expect(p.added('mine', 'm')?.pending.seconds).toBe(2);
+    expect(p.added('up_1', 'm')?.pending.seconds).toBe(1);
+    // Added while the session transcribes nothing: not pending.
+    expect(p.added('up_2', undefined)).toBeUndefined();
+    expect(p.added('up_3', 'm')).toBeUndefined();
+    expect(p.close().map((t) => t.seconds)).toEqual([0.5, 2, 1]);
+  });
+
+  it(`awaits at most ${MAX_CREATED_ITEMS} created items apart; the seconds of the rest go whole to the first of them added`, () => {
+    const p = new PendingTranscriptions();
+    for (let i = 0; i < MAX_CREATED_ITEMS + 3; i++) p.clientCreated({ eventId: undefined, itemId: undefined, seconds: 1 });
+    for (let i = 0; i < MAX_CREATED_ITEMS; i++) p.added(`a${i}`, undefined);
+    // Not transcribed when the first spilled one is added: their seconds wait for one that is.
+    expect(p.added('s1', undefined)).toBeUndefined();
+    expect(p.added('s2', 'm')?.pending.seconds).toBe(3);
+    expect(p.added('s3', 'm')?.pending.seconds).toBe(0);
+    expect(p.added('s4', 'm')).toBeUndefined();
   });
 });

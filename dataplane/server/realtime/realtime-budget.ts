@@ -94,7 +94,7 @@ export function responseIdOf(text: string): string | undefined {
 }
 
 /** The `event_id` an upstream `error` event names (the client event it refuses): a string, null when it names none. */
-function refusedEventId(text: string): string | null {
+export function refusedEventId(text: string): string | null {
   const event = realtimeEvent(text, 'error');
   const id = event !== undefined && isObject(event.error) ? event.error.event_id : undefined;
   return typeof id === 'string' ? id : null;

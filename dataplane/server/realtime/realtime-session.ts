@@ -13,7 +13,7 @@ import { realtimeEvent } from './realtime-event.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { SentInput } from './sent-input.js';
 import { type PendingTranscription, PendingTranscriptions, transcriptionBound } from './pending-transcriptions.js';
-import { gatewayErrorEvent, MAX_RUNNING, type RealtimeBudget, responseIdOf } from './realtime-budget.js';
+import { gatewayErrorEvent, MAX_RUNNING, type RealtimeBudget, refusedEventId, responseIdOf } from './realtime-budget.js';
 import { providerSecrets } from '../../providers/registry.js';
 import { scrubJson, scrubText } from '../../providers/scrub-credentials.js';
 import type { RealtimeTelemetry } from '../../telemetry/gateway-observer.js';
@@ -107,17 +107,31 @@ function inputTranscriptionModel(text: string): string | null | undefined {
 }
 
 /** The `item_id` of an upstream event of `types` (a commit, a transcription's end), undefined when it names none; null for every other message. */
-function itemEvent(text: string, types: readonly string[]): { type: string; itemId: string | undefined } | null {
+function itemEvent(text: string, types: readonly string[]): { type: string; itemId: string | undefined; event: Record<string, unknown> } | null {
   const event = realtimeEvent(text, types);
   if (event === undefined) return null;
-  return { type: String(event.type), itemId: typeof event.item_id === 'string' ? event.item_id : undefined };
+  return { type: String(event.type), itemId: typeof event.item_id === 'string' ? event.item_id : undefined, event };
 }
 
 const COMMITTED = 'input_audio_buffer.committed';
 const CLEARED = 'input_audio_buffer.cleared';
 const TRANSCRIPTION_FAILED = 'conversation.item.input_audio_transcription.failed';
 const TRANSCRIPTION_COMPLETED = 'conversation.item.input_audio_transcription.completed';
-const AUDIO_BUFFER_EVENTS = [COMMITTED, CLEARED, TRANSCRIPTION_FAILED, TRANSCRIPTION_COMPLETED];
+/** An item the upstream added to the conversation (GA), and the beta's name for it. */
+const ITEM_ADDED = 'conversation.item.added';
+const ITEM_CREATED = 'conversation.item.created';
+const AUDIO_BUFFER_EVENTS = [COMMITTED, CLEARED, TRANSCRIPTION_FAILED, TRANSCRIPTION_COMPLETED, ITEM_ADDED, ITEM_CREATED];
+
+/**
+ * The id of the item an upstream `conversation.item.added` / `.created` event adds when it is a user
+ * message with input audio (undefined when it names no id); null for every other item.
+ */
+function userAudioItemId(event: Record<string, unknown>): string | undefined | null {
+  const item = isObject(event.item) ? event.item : undefined;
+  if (item === undefined || item.role !== 'user' || !Array.isArray(item.content)) return null;
+  if (!(item.content as unknown[]).some((part) => isObject(part) && part.type === 'input_audio')) return null;
+  return typeof item.id === 'string' ? item.id : undefined;
+}
 
 /** Whether an upstream message is an event of `type` (response.created, response.done). Parsed only when it may be. */
 function isEvent(text: string, type: string): boolean {
@@ -283,7 +297,9 @@ export function runSession(host: SessionHost, session: SessionParams): void {
     messages++;
     const text = isBinary ? undefined : messageText(data);
     if (text !== undefined) {
-      sent.note(text);
+      // An item created with audio is transcribed too: awaited until the upstream adds it.
+      const item = sent.note(text);
+      if (item !== undefined) transcriptions.clientCreated(item);
       // The audio sent before a clear is transcribed by no item: noted as it comes, in the order relayed.
       if (text.includes('"input_audio_buffer.clear"') && realtimeEvent(text, 'input_audio_buffer.clear') !== undefined) transcriptions.clientCleared(sent.audioSeconds);
     }
@@ -322,6 +338,7 @@ export function runSession(host: SessionHost, session: SessionParams): void {
         sent.started(responseIdOf(text));
         budget.started(text, sent.bound());
       } else if (isEvent(text, 'error')) {
+        transcriptions.refused(refusedEventId(text));
         // The upstream's error about the gateway's own response.cancel: the client never sent one.
         if (budget.failed(text)) return;
       } else {
@@ -334,6 +351,9 @@ export function runSession(host: SessionHost, session: SessionParams): void {
           transcriptionCommitted(buffer.itemId);
         } else if (buffer?.type === CLEARED) {
           transcriptions.cleared();
+        } else if (buffer?.type === ITEM_ADDED || buffer?.type === ITEM_CREATED) {
+          const added = userAudioItemId(buffer.event);
+          if (added !== null) transcriptionPending(transcriptions.added(added, transcriptionModel));
         } else if (buffer?.type === TRANSCRIPTION_FAILED || buffer?.type === TRANSCRIPTION_COMPLETED) {
           // The model was sent the audio: what it bills for a failure (or a completion without usage) is not reported, so its bound is charged.
           const failed = transcriptions.ended(buffer.itemId);
@@ -390,8 +410,9 @@ export function runSession(host: SessionHost, session: SessionParams): void {
    * is reported, held meanwhile at its bound (the audio sent since the last commit, at the session
    * target's prices, as a response's hold).
    */
-  const transcriptionCommitted = (itemId: string | undefined): void => {
-    const kept = transcriptions.committed(itemId, sent.audioSeconds, transcriptionModel);
+  const transcriptionCommitted = (itemId: string | undefined): void => transcriptionPending(transcriptions.committed(itemId, sent.audioSeconds, transcriptionModel));
+  /** A transcription pending from now (a committed item's, or an item with audio the client created): held at its bound. */
+  const transcriptionPending = (kept: { itemId: string; pending: PendingTranscription } | undefined): void => {
     if (kept === undefined) return;
     const bound = transcriptionBound(kept.pending.seconds);
     budget.holdApart(bound.inputTokens, bound.outputTokens, (hold) => transcriptions.held(kept.itemId, kept.pending, hold));

@@ -74,4 +74,14 @@ describe('SentInput', () => {
     expect(sent.bound().inputTokens).toBe(20 + chunk.length - Buffer.alloc(8_000, 3).toString('base64').length);
     expect(sent.usage()?.audioInputTokens).toBe(10);
   });
+
+  it("returns the seconds of audio an item the client creates carries (its input_audio parts, at the session's format), with its ids", () => {
+    const sent = new SentInput();
+    const item = (content: unknown[], id?: string) => JSON.stringify({ type: 'conversation.item.create', event_id: 'e1', item: { ...(id === undefined ? {} : { id }), type: 'message', role: 'user', content } });
+    const audio = (bytes: number) => ({ type: 'input_audio', audio: Buffer.alloc(bytes, 1).toString('base64') });
+    expect(sent.note(item([audio(48_000), audio(24_001)], 'mine'))).toEqual({ eventId: 'e1', itemId: 'mine', seconds: 72_001 / 48_000 });
+    expect(sent.note(item([{ type: 'input_text', text: 'hi' }]))).toBeUndefined();
+    sent.noteSession(JSON.stringify({ type: 'session.updated', session: { type: 'realtime', audio: { input: { format: { type: 'audio/pcma' } } } } }));
+    expect(sent.note(item([audio(8_000)]))).toEqual({ eventId: 'e1', itemId: undefined, seconds: 1 });
+  });
 });

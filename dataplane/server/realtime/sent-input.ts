@@ -27,19 +27,42 @@ function bytesOf(value: unknown): number {
   return typeof value === 'string' ? Buffer.byteLength(value) : Buffer.byteLength(JSON.stringify(value) ?? '');
 }
 
+/** A client event parsed, undefined when it is no JSON object with a type. */
+function parsedEvent(text: string): (Record<string, unknown> & { type: string }) | undefined {
+  try {
+    const event: unknown = JSON.parse(text);
+    return isObject(event) && typeof event.type === 'string' ? (event as Record<string, unknown> & { type: string }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bytes base64 text decodes to. */
+function base64Bytes(text: string): number {
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  return Math.max(0, Math.floor((text.length * 3) / 4) - padding);
+}
+
+/**
+ * A client's `conversation.item.create` whose item carries audio (`input_audio` content parts): the
+ * upstream transcribes such an item too when the session has an input transcription model.
+ */
+export interface ItemAudio {
+  /** The client event's `event_id` (an upstream error naming it refuses the item). */
+  eventId: string | undefined;
+  /** The item's `id`, when the client names it (the upstream keeps it). */
+  itemId: string | undefined;
+  /** Seconds of its audio, at the session's input format. */
+  seconds: number;
+}
+
 /**
  * The bytes of a client event (not audio) that a response may read as input: an item's, a session's
  * or a response's instructions, tools and input; nothing of the events that add no input; the whole
  * event when it cannot be read (an over-count, never an under-count).
  */
-function inputBytes(text: string): number {
-  let event: unknown;
-  try {
-    event = JSON.parse(text);
-  } catch {
-    return Buffer.byteLength(text);
-  }
-  if (!isObject(event) || typeof event.type !== 'string') return Buffer.byteLength(text);
+function inputBytes(text: string, event: (Record<string, unknown> & { type: string }) | undefined): number {
+  if (event === undefined) return Buffer.byteLength(text);
   if (NO_INPUT_EVENTS.includes(event.type)) return 0;
   if (event.type === 'conversation.item.create') return bytesOf(event.item);
   const part = event.type === 'session.update' ? event.session : event.type === 'response.create' ? (event.response ?? {}) : undefined;
@@ -86,7 +109,8 @@ export class SentInput {
     return this.audioSecondsSent;
   }
 
-  note(text: string): void {
+  /** A client event: counted; an item it creates with audio is returned (its seconds of audio), else undefined. */
+  note(text: string): ItemAudio | undefined {
     if (text.includes('"input_audio_buffer.append"')) {
       const at = text.indexOf('"audio":"');
       if (at !== -1) {
@@ -100,12 +124,29 @@ export class SentInput {
           // The rest of the event is a few dozen bytes of JSON, counted as text.
           this.sentBound += (bytes / this.bytesPerSecond) * BOUND_AUDIO_TOKENS_PER_SECOND + (Buffer.byteLength(text) - (end - start));
         }
-        return;
+        return undefined;
       }
     }
     if (text.includes('"session.update"') && G711.test(text)) this.bytesPerSecond = G711_BYTES_PER_SECOND;
     this.textChars += text.length;
-    this.sentBound += inputBytes(text);
+    const event = parsedEvent(text);
+    this.sentBound += inputBytes(text, event);
+    return event?.type === 'conversation.item.create' ? this.itemAudio(event) : undefined;
+  }
+
+  /** The audio of an item a client creates (its `input_audio` parts' `audio`), undefined for one without. */
+  private itemAudio(event: Record<string, unknown>): ItemAudio | undefined {
+    const item = isObject(event.item) ? event.item : {};
+    const content = Array.isArray(item.content) ? (item.content as unknown[]) : [];
+    let bytes = 0;
+    let audio = false;
+    for (const part of content) {
+      if (!isObject(part) || part.type !== 'input_audio') continue;
+      audio = true;
+      if (typeof part.audio === 'string') bytes += base64Bytes(part.audio);
+    }
+    if (!audio) return undefined;
+    return { eventId: typeof event.event_id === 'string' ? event.event_id : undefined, itemId: typeof item.id === 'string' ? item.id : undefined, seconds: bytes / this.bytesPerSecond };
   }
 
   /**
