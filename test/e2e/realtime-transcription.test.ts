@@ -23,13 +23,13 @@ spec:
   passThrough: { endpoints: [${model === 'gpt-realtime' ? 'realtime' : 'audio'}] }
 `;
 
-const BUDGET = `apiVersion: tollgate.dev/v1alpha1
+const budget = (routeName: string): string => `apiVersion: tollgate.dev/v1alpha1
 kind: Budget
-metadata: { name: held-cap }
+metadata: { name: ${routeName}-cap }
 spec:
   limit: { amount: 0.03, unit: USD }
   period: Day
-  subjects: { routes: [{ name: held }] }
+  subjects: { routes: [{ name: ${routeName} }] }
 `;
 
 /** `seconds` of speech (pcm16 at 24 kHz), then a tenth of a second of silence: server VAD ends the turn. */
@@ -58,7 +58,7 @@ describe('Realtime input transcriptions never reported', () => {
           providerManifest('voice', 'openai', `${upstream.url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime, pricing: { input: 4, output: 16, cachedInput: 0.4, audioInput: 32, audioOutput: 64 } }, { name: gpt-4o-transcribe, pricing: { input: 2.5, output: 10, cachedInput: 0, audioInput: 6 } }]\n') +
           secretManifest('up-key', { apiKey: 'sk-upstream' }) +
           apiKeySecretManifest('caller', KEY),
-        'routes.yaml': [route('voice', 'gpt-realtime'), route('held', 'gpt-realtime'), BUDGET, route('transcribe', 'gpt-4o-transcribe')].join('---\n'),
+        'routes.yaml': [route('voice', 'gpt-realtime'), route('held', 'gpt-realtime'), budget('held'), route('cheap', 'gpt-realtime'), budget('cheap'), route('transcribe', 'gpt-4o-transcribe')].join('---\n'),
       },
       { auth: new Authenticator({}) },
     );
@@ -70,12 +70,12 @@ describe('Realtime input transcriptions never reported', () => {
   });
 
   /** A session on `model` whose turns are transcribed (`prompt` steers the emulator) and start no response. */
-  async function session(model: string, prompt?: string): Promise<{ ws: WebSocket; events: { type: string; error?: { code?: string } }[] }> {
+  async function session(model: string, prompt?: string, transcriber = 'gpt-4o-transcribe'): Promise<{ ws: WebSocket; events: { type: string; error?: { code?: string } }[] }> {
     const ws = new WebSocket(`${gateway.url.replace('http', 'ws')}/v1/realtime?model=${model}`, { headers: { authorization: `Bearer ${KEY}` } });
     await once(ws, 'open');
     const events: { type: string; error?: { code?: string } }[] = [];
     ws.on('message', (data, binary) => !binary && events.push(JSON.parse(String(data)) as { type: string }));
-    const transcription = { model: 'gpt-4o-transcribe', ...(prompt === undefined ? {} : { prompt }) };
+    const transcription = { model: transcriber, ...(prompt === undefined ? {} : { prompt }) };
     ws.send(JSON.stringify({ type: 'session.update', session: { type: 'realtime', audio: { input: { transcription, turn_detection: { type: 'server_vad', create_response: false } } } } }));
     await vi.waitFor(() => expect(events.map((e) => e.type)).toContain('session.updated'), { timeout: 3000 });
     return { ws, events };
@@ -171,8 +171,8 @@ describe('Realtime input transcriptions never reported', () => {
     await vi.waitFor(() => expect(reported.events.map((e) => e.type)).toContain('response.done'), { timeout: 3000 });
     reported.ws.close();
     await once(reported.ws, 'close');
-    // Pending: 10 s of audio hold $0.028 (202 tokens at $32/M, 340 at $64/M) until it is reported.
-    const pending = await session('held', 'emulator:hang');
+    // Pending, of a model no route prices: 10 s of audio hold $0.028 (202 tokens at the route's dearest $32/M, 340 at $64/M) until it is reported.
+    const pending = await session('held', 'emulator:hang', 'gpt-4o-mini-transcribe');
     for (const m of turn(10)) pending.ws.send(m);
     await vi.waitFor(() => expect(pending.events.map((e) => e.type)).toContain('conversation.item.added'), { timeout: 3000 });
     pending.ws.send(create);
@@ -182,5 +182,34 @@ describe('Realtime input transcriptions never reported', () => {
     pending.ws.close();
     await once(pending.ws, 'close');
     await vi.waitFor(() => expect(recordsOf('held').filter((r) => r.estimateReason === 'transcription_unreported')).toHaveLength(1), { timeout: 3000 });
+  });
+
+  it("a pending transcription of a model the gateway prices is held at that model's prices, not the Realtime model's", async () => {
+    const pending = await session('cheap', 'emulator:hang');
+    for (const m of turn(10)) pending.ws.send(m);
+    await vi.waitFor(() => expect(pending.events.map((e) => e.type)).toContain('conversation.item.added'), { timeout: 3000 });
+    // gpt-4o-transcribe's bound: 202 tokens at $6/M and 340 at $10/M, $0.0046: the response fits beside it in $0.03.
+    pending.ws.send(JSON.stringify({ type: 'response.create', event_id: 'evt_beside', response: { max_output_tokens: 1 } }));
+    // Before, it was held at gpt-realtime's $32/M and $64/M ($0.028), and the response refused.
+    await vi.waitFor(() => expect(pending.events.map((e) => e.type)).toContain('response.done'), { timeout: 3000 });
+    expect(pending.events.filter((e) => e.type === 'error')).toEqual([]);
+    pending.ws.close();
+    await once(pending.ws, 'close');
+    await vi.waitFor(() => expect(recordsOf('cheap').filter((r) => r.estimateReason === 'transcription_unreported')).toHaveLength(1), { timeout: 3000 });
+  });
+
+  it('a reported transcription of a model the gateway does not price is charged at the dearest of the session target’s prices (never under the model’s own)', async () => {
+    const before = recordsOf('voice').length;
+    const { ws, events } = await session('voice', undefined, 'gpt-4o-mini-transcribe');
+    for (const m of turn(1)) ws.send(m);
+    await vi.waitFor(() => expect(events.map((e) => e.type)).toContain('conversation.item.input_audio_transcription.completed'), { timeout: 3000 });
+    ws.close();
+    await once(ws, 'close');
+    await vi.waitFor(() => expect(recordsOf('voice').length).toBe(before + 1), { timeout: 3000 });
+    const record = recordsOf('voice')[before];
+    expect(record).toMatchObject({ upstreamModel: 'gpt-4o-mini-transcribe', inputTokens: 10, outputTokens: 3, estimated: false });
+    // 10 audio tokens at gpt-realtime's $32/M, the transcript's 3 at its dearest output price ($64/M audio).
+    // Before, the transcript at its $16/M text price: a mini Realtime model's $2.40/M is under gpt-4o-transcribe's $10/M.
+    expect(record?.costUsd).toBeCloseTo((10 * 32 + 3 * 64) / 1e6, 10);
   });
 });

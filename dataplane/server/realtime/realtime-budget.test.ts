@@ -387,3 +387,20 @@ describe('RealtimeBudget grows a turn hold asked of Redis without letting it go'
     rt.close();
   });
 });
+
+describe('RealtimeBudget holds apart at the prices it is given', () => {
+  it("a transcription's hold is asked at its model's prices and audio seconds (whisper-1's perAudioSecond), else at the route's", () => {
+    const asked: AdmissionRequest[] = [];
+    const noting: Admitter = { admitNow: (r) => (asked.push(r), NOTHING), admit: (r) => Promise.resolve((asked.push(r), NOTHING)) };
+    const route = testRoute([]);
+    const rt = new RealtimeBudget({ connection: NOTHING, admitters: [noting], caller: caller('voice'), route, budgets: [], toUpstream: () => undefined, toClient: () => undefined, targetOutputCap: () => 4096 });
+    const whisper = { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0, perAudioSecondUsd: 0.0001 };
+    rt.holdApart(20, 48, 1, () => undefined, { model: 'whisper-1', pricing: whisper });
+    rt.holdApart(20, 48, 1, () => undefined);
+    expect(asked[0]?.route.id).toBe(route.id);
+    expect(asked[0]?.route.targets).toEqual([expect.objectContaining({ model: 'whisper-1', pricing: whisper })]);
+    expect(asked[0]?.units).toMatchObject({ audioSeconds: 1 });
+    expect(asked[1]?.route).toBe(route);
+    rt.close();
+  });
+});

@@ -1,4 +1,5 @@
-import type { BudgetConfig, RouteConfig } from '../../config/snapshot.js';
+import type { BudgetConfig, Pricing, RouteConfig } from '../../config/snapshot.js';
+import type { BilledUnits } from '../../metering/cost.js';
 import type { Caller } from '../../core/caller.js';
 import type { Usage } from '../../core/canonical.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
@@ -194,6 +195,8 @@ export class RealtimeBudget {
    * relayed, handed to that response at its response.created.
    */
   private turnHold: TurnHold | undefined;
+  /** The route holds apart are last priced on (holdApart): its model and prices. */
+  private pricedRoute: { model: string; pricing: Pricing; route: RouteConfig } | undefined;
   /** Every admitter decides in memory (no Redis): a hold released and another asked for is one step. */
   private readonly inMemory: boolean;
   /** The session's output cap as the client last set it (session.update), and as the upstream last reported it. */
@@ -452,12 +455,16 @@ export class RealtimeBudget {
 
   /**
    * Holds `promptTokens` and `outputTokens` against the Budgets for something the upstream bills
-   * apart from the responses (an input transcription outstanding): `keep` is given the hold once
-   * granted (at once, or when Redis answers); a refusal holds nothing (what is billed is charged
-   * all the same), and a hold granted after the close is released at once.
+   * apart from the responses (an input transcription outstanding of `audioSeconds` of audio, held at
+   * a `perAudioSecond` price too where there is one): at `priced`'s model's prices when given, else at
+   * the route's dearest. `keep` is
+   * given the hold once granted (at once, or when Redis answers); a refusal holds nothing (what is
+   * billed is charged all the same), and a hold granted after the close is released at once.
    */
-  holdApart(promptTokens: number, outputTokens: number, keep: (hold: Admission) => void): void {
-    const held = this.admit(promptTokens, outputTokens);
+  holdApart(promptTokens: number, outputTokens: number, audioSeconds: number, keep: (hold: Admission) => void, priced?: { model: string; pricing: Pricing }): void {
+    const route = priced === undefined ? this.deps.route : this.routeAt(priced.model, priced.pricing);
+    const units = { requests: 0, images: 0, characters: 0, audioSeconds };
+    const held = this.admit(promptTokens, outputTokens, route, units);
     const take = (d: Admission | GatewayError): void => {
       if (d instanceof GatewayError) return;
       if (this.closed) d.settle({ usage: undefined, costUsd: 0 });
@@ -467,6 +474,16 @@ export class RealtimeBudget {
     else take(held);
   }
 
+  /** The session's route as one target of `model` at `pricing`, for holds priced at another model's prices (the last one kept: one model at a time). */
+  private routeAt(model: string, pricing: Pricing): RouteConfig {
+    const last = this.pricedRoute;
+    if (last?.pricing === pricing && last.model === model) return last.route;
+    const first = this.deps.route.targets[0];
+    const route: RouteConfig = { ...this.deps.route, targets: [{ providerId: first?.providerId ?? '', model, priority: 0, weight: 1, pricing }] };
+    this.pricedRoute = { model, pricing, route };
+    return route;
+  }
+
   /** The most output tokens a response may produce: its own cap, else (none, not `inf`) the session's, else the target's. */
   private worstOutput(promptTokens: number, asked: OutputCap): number {
     if (typeof asked === 'number') return asked;
@@ -474,8 +491,8 @@ export class RealtimeBudget {
     return session ?? this.deps.targetOutputCap(promptTokens);
   }
 
-  private admit(promptTokens: number, maxOutputTokens: number): Admission | GatewayError | Promise<Admission | GatewayError> {
-    const request: AdmissionRequest = { caller: this.deps.caller, route: this.deps.route, req: { op: 'chat', body: {}, stream: true, clientWantsUsage: false }, promptTokens, maxOutputTokens, budgets: this.deps.budgets };
+  private admit(promptTokens: number, maxOutputTokens: number, route = this.deps.route, units?: BilledUnits): Admission | GatewayError | Promise<Admission | GatewayError> {
+    const request: AdmissionRequest = { caller: this.deps.caller, route, req: { op: 'chat', body: {}, stream: true, clientWantsUsage: false }, promptTokens, maxOutputTokens, budgets: this.deps.budgets, ...(units === undefined ? {} : { units }) };
     try {
       const now = admitAllNow(this.deps.admitters, request);
       if (now !== undefined) return now;

@@ -84,6 +84,11 @@ function worstCostUsd(usage: Usage, pricing: Pricing): number {
   return costUsd(usage, { ...pricing, inputPerMTok: dearestInputPrice(pricing, usage.inputTokens), outputPerMTok: dearestOutputPrice(pricing, usage.inputTokens), longContext: undefined });
 }
 
+/** Whether a model's prices say anything: a target of a model the Provider lists without pricing is charged $0 (its route says Unpriced). */
+function isPriced(p: Pricing): boolean {
+  return [p.inputPerMTok, p.outputPerMTok, p.audioInputPerMTok, p.audioOutputPerMTok, p.perAudioSecondUsd].some((price) => price !== undefined && price > 0);
+}
+
 /** The input side of a response's usage (its output set to none): what a later response of the session reads at least. */
 function inputOf(usage: Usage): Usage {
   const { outputTokens: _output, audioOutputTokens: _audio, imageOutputTokens: _image, ...input } = usage;
@@ -390,49 +395,67 @@ export function runSession(host: SessionHost, session: SessionParams): void {
   };
   /**
    * The session's input transcription (a model the client set with session.update), billed by the
-   * upstream apart from its responses: charged as its completed event reports it, at that model's
-   * prices where a route targets it on the same Provider, else at the session target's (a Realtime
-   * model's audio is dearer than a transcription model's: an over-count, never an under-count).
-   * Before, it was not charged at all.
+   * upstream apart from its responses: charged as its completed event reports it, held while it is
+   * pending and charged its bound when it is never reported. At that model's prices where the
+   * snapshot has them (a route targets it on the session's Provider, priced); else at the dearest of
+   * the session target's (every input token at its dearest input price, every output token at its
+   * dearest output price, and its `perAudioSecond` price where that is more): never under what an
+   * unknown transcription model may bill, since a Realtime model's audio is dearer than a
+   * transcription model's. Before, the hold was priced at the route's prices whatever the model,
+   * and a charge of an unknown model at the session target's text prices for its transcript (a
+   * Realtime mini model's $2.40/M against gpt-4o-transcribe's $10/M).
    */
   let transcriptionModel: string | undefined;
-  const transcriptionPricing = (model: string): Pricing => pricingOf(target.providerId, model) ?? target.pricing;
+  const transcriptionPricing = (model: string): Pricing | undefined => {
+    const pricing = pricingOf(target.providerId, model);
+    return pricing !== undefined && isPriced(pricing) ? pricing : undefined;
+  };
+  /** `usage` of a transcription by `model` (`seconds` of audio, when known), at its prices, else at the dearest of the session target's. */
+  const transcriptionCost = (model: string, usage: Usage, seconds: number | undefined): number => {
+    const pricing = transcriptionPricing(model);
+    const perSecond = (pricing ?? target.pricing).perAudioSecondUsd;
+    const bySecond = perSecond === undefined || seconds === undefined ? undefined : Math.ceil(seconds * perSecond * 1e8) / 1e8;
+    if (pricing !== undefined) return bySecond ?? costUsd(usage, pricing);
+    // Its audio tokens not apart: the unknown model's audio price may be the dearest input price.
+    return Math.max(bySecond ?? 0, worstCostUsd({ inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cachedInputTokens: 0 }, target.pricing));
+  };
   const chargeTranscription = (transcribed: { tokens: Usage } | { seconds: number }): void => {
     const model = transcriptionModel ?? target.model;
-    const pricing = transcriptionPricing(model);
-    if ('tokens' in transcribed) return charge(transcribed.tokens, undefined, costUsd(transcribed.tokens, pricing), model);
+    if ('tokens' in transcribed) return charge(transcribed.tokens, undefined, transcriptionCost(model, transcribed.tokens, undefined), model);
     const usage = transcriptionSecondsAsTokens(transcribed.seconds);
-    const perSecond = pricing.perAudioSecondUsd;
-    charge(usage, undefined, perSecond === undefined ? costUsd(usage, pricing) : Math.ceil(transcribed.seconds * perSecond * 1e8) / 1e8, model);
+    charge(usage, undefined, transcriptionCost(model, usage, transcribed.seconds), model);
   };
   /**
    * A committed item of a session with an input transcription model: pending until its transcription
-   * is reported, held meanwhile at its bound (the audio sent since the last commit, at the session
-   * target's prices, as a response's hold).
+   * is reported, held meanwhile at its bound (the audio sent since the last commit).
    */
   const transcriptionCommitted = (itemId: string | undefined): void => transcriptionPending(transcriptions.committed(itemId, sent.audioSeconds, transcriptionModel));
-  /** A transcription pending from now (a committed item's, or an item with audio the client created): held at its bound. */
+  /**
+   * A transcription pending from now (a committed item's, or an item with audio the client created):
+   * held at its bound, at the model's prices when known, else at the route's dearest.
+   */
   const transcriptionPending = (kept: { itemId: string; pending: PendingTranscription } | undefined): void => {
     if (kept === undefined) return;
     const bound = transcriptionBound(kept.pending.seconds);
-    budget.holdApart(bound.inputTokens, bound.outputTokens, (hold) => transcriptions.held(kept.itemId, kept.pending, hold));
+    const pricing = transcriptionPricing(kept.pending.model);
+    const priced = pricing === undefined ? undefined : { model: kept.pending.model, pricing };
+    budget.holdApart(bound.inputTokens, bound.outputTokens, kept.pending.seconds, (hold) => transcriptions.held(kept.itemId, kept.pending, hold), priced);
   };
   /**
    * A transcription that failed, or that the session ended before it was reported: the model was sent
    * the audio and bills for it, never saying how much. Charged its bound, marked
    * `transcription_unreported`: at the model's `perAudioSecond` price for the audio committed, else
    * that audio at 20 tokens a second and a transcript of 32 tokens a second (and 16 more) at its
-   * dearest prices. Before, nothing.
+   * dearest prices (an unknown model's: the dearer of those and the session target's
+   * `perAudioSecond`). Before, nothing.
    */
   const chargeUnreportedTranscription = (pending: PendingTranscription): void => {
     const pricing = transcriptionPricing(pending.model);
-    const perSecond = pricing.perAudioSecondUsd;
-    if (perSecond !== undefined) {
-      const usage = transcriptionSecondsAsTokens(pending.seconds);
-      return charge(usage, 'transcription_unreported', Math.ceil(pending.seconds * perSecond * 1e8) / 1e8, pending.model);
-    }
+    const perSecond = (pricing ?? target.pricing).perAudioSecondUsd;
+    const bySecond = perSecond === undefined ? undefined : Math.ceil(pending.seconds * perSecond * 1e8) / 1e8;
+    if (pricing !== undefined && bySecond !== undefined) return charge(transcriptionSecondsAsTokens(pending.seconds), 'transcription_unreported', bySecond, pending.model);
     const bound = transcriptionBound(pending.seconds);
-    charge(bound, 'transcription_unreported', worstCostUsd(bound, pricing), pending.model);
+    charge(bound, 'transcription_unreported', Math.max(bySecond ?? 0, worstCostUsd({ inputTokens: bound.inputTokens, outputTokens: bound.outputTokens, cachedInputTokens: 0 }, pricing ?? target.pricing)), pending.model);
   };
   let closed = false;
   const finish = (): void => {
