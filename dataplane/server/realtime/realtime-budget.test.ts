@@ -388,6 +388,39 @@ describe('RealtimeBudget grows a turn hold asked of Redis without letting it go'
   });
 });
 
+describe('RealtimeBudget keeps a turn hold asked of Redis to a few parts', () => {
+  it('past 8 parts the whole hold is asked beside them, and the parts released once it is granted', async () => {
+    let open = 0;
+    let used = 0;
+    const asked: number[] = [];
+    const redis: Admitter = {
+      admit: (request) => {
+        const tokens = request.promptTokens + request.maxOutputTokens;
+        asked.push(tokens);
+        open++;
+        used += tokens;
+        let settled = false;
+        return Promise.resolve({ headers: {}, charge: () => undefined, settle: () => void (settled ? undefined : ((settled = true), open--, (used -= tokens))) });
+      },
+    };
+    const rt = new RealtimeBudget({ connection: NOTHING, admitters: [redis], caller: caller('voice'), route: testRoute([]), budgets: [], toUpstream: () => undefined, toClient: () => undefined, targetOutputCap: () => 100 });
+    rt.fromUpstream(JSON.stringify({ type: 'session.created', session: { type: 'realtime', audio: { input: { turn_detection: { type: 'server_vad' } } } } }));
+    const relayed: number[] = [];
+    // Input that doubles with every event: each one grows the hold.
+    for (let i = 1; i <= 10; i++) {
+      rt.fromClient(JSON.stringify({ type: 'input_audio_buffer.append', audio: 'AAAA' }), { inputTokens: 1000 * 2 ** i, outputTokens: 0, cachedInputTokens: 0 }, () => void relayed.push(i));
+      await vi.waitFor(() => expect(relayed).toContain(i));
+    }
+    // 1 hold and 7 growths are 8 parts; the 9th event asks the whole (512,000 sent, an eighth and 40 more, and 100 output) and lets the 8 go; the 10th grows it again.
+    expect(asked).toHaveLength(10);
+    expect(asked[8]).toBe(512_000 + 64_000 + 40 + 100);
+    expect(open).toBe(2);
+    expect(used).toBe(1_024_000 + 128_000 + 40 + 100);
+    rt.close();
+    expect(open).toBe(0);
+  });
+});
+
 describe('RealtimeBudget holds apart at the prices it is given', () => {
   it("a transcription's hold is asked at its model's prices and audio seconds (whisper-1's perAudioSecond), else at the route's", () => {
     const asked: AdmissionRequest[] = [];
