@@ -57,6 +57,8 @@ export const PricingSchema = z.object({
   /** USD per built-in tool call a Response reports (web_search_call, file_search_call output items). */
   perWebSearchUsd: z.number().min(0).optional(),
   perFileSearchUsd: z.number().min(0).optional(),
+  /** USD per code interpreter container session of 1 GB (a larger container at that price per GB of its memory). */
+  perContainerUsd: z.number().min(0).optional(),
   perImageUsd: z.number().min(0).optional(),
   perAudioSecondUsd: z.number().min(0).optional(),
   perMCharactersUsd: z.number().min(0).optional(),

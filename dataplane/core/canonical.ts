@@ -90,10 +90,17 @@ export interface Usage {
   imageInputTokens?: number;
   /**
    * Built-in tool calls the upstream ran and bills per call, outside its token counts (a Response's
-   * `web_search_call` and `file_search_call` output items). Metering adds the Provider's per-call prices.
+   * `web_search_call` and `file_search_call` output items, a chat-completions search model's search,
+   * Gemini's grounding with Google Search). Metering adds the Provider's per-call prices.
    */
   webSearchCalls?: number;
   fileSearchCalls?: number;
+  /**
+   * Code interpreter container sessions the request started, in GB of container memory (a 1 GB
+   * session is 1, a 4 GB one 4: OpenAI bills sessions in proportion to their memory). Metering
+   * prices each GB at the Provider's per-container price.
+   */
+  containerGb?: number;
   /** Output tokens that are audio or images (spoken answers, generated images): part of outputTokens. */
   audioOutputTokens?: number;
   imageOutputTokens?: number;

@@ -61,7 +61,8 @@ export function costUsd(usage: Usage, pricing: RequestPricing): number {
       imageOut * (pricing.imageOutputPerMTok ?? text.outputPerMTok)) *
     (usage.priceMultiplier ?? 1);
   const podUsd = pricing.podSecondUsd === undefined ? 0 : pricing.podSecondUsd * Math.max(0, pricing.podSeconds?.() ?? 0);
-  const toolUsd = (usage.webSearchCalls ?? 0) * (pricing.perWebSearchUsd ?? 0) + (usage.fileSearchCalls ?? 0) * (pricing.perFileSearchUsd ?? 0);
+  const toolUsd =
+    (usage.webSearchCalls ?? 0) * (pricing.perWebSearchUsd ?? 0) + (usage.fileSearchCalls ?? 0) * (pricing.perFileSearchUsd ?? 0) + (usage.containerGb ?? 0) * (pricing.perContainerUsd ?? 0);
   return nonNegativeUsd(roundedUp(micro / 1e6 + podUsd + toolUsd));
 }
 
@@ -97,6 +98,8 @@ export interface BilledUnits {
   fileSearches?: number;
   /** Seconds of video a generation asked for (POST /v1/videos, a remix, an edit, an extension). */
   videoSeconds?: number;
+  /** GB of container sessions (POST /v1/containers: one session of its memory_limit), at the per-container price. */
+  containerGb?: number;
 }
 
 /** USD for the units of one pass-through request at the target's per-request and per-unit prices (0 where none is set). */
@@ -107,7 +110,8 @@ export function unitCostUsd(units: BilledUnits, pricing: Pricing): number {
     units.audioSeconds * (pricing.perAudioSecondUsd ?? 0) +
     (units.characters * (pricing.perMCharactersUsd ?? 0)) / 1e6 +
     (units.fileSearches ?? 0) * (pricing.perFileSearchUsd ?? 0) +
-    (units.videoSeconds ?? 0) * (pricing.perVideoSecondUsd ?? 0);
+    (units.videoSeconds ?? 0) * (pricing.perVideoSecondUsd ?? 0) +
+    (units.containerGb ?? 0) * (pricing.perContainerUsd ?? 0);
   return nonNegativeUsd(roundedUp(usd));
 }
 

@@ -20,7 +20,7 @@ function plausibleCount(value: number | undefined): boolean {
  */
 export function plausibleUsage(usage: Usage): boolean {
   const { audioInputTokens: audioIn = 0, imageInputTokens: imageIn = 0, audioOutputTokens: audioOut = 0, imageOutputTokens: imageOut = 0 } = usage;
-  if (![usage.inputTokens, usage.outputTokens, usage.cachedInputTokens, usage.cacheWriteTokens, usage.cacheWrite1hTokens, usage.webSearchCalls, usage.fileSearchCalls, audioIn, imageIn, audioOut, imageOut].every(plausibleCount)) return false;
+  if (![usage.inputTokens, usage.outputTokens, usage.cachedInputTokens, usage.cacheWriteTokens, usage.cacheWrite1hTokens, usage.webSearchCalls, usage.fileSearchCalls, usage.containerGb, audioIn, imageIn, audioOut, imageOut].every(plausibleCount)) return false;
   return usage.cachedInputTokens + (usage.cacheWriteTokens ?? 0) <= usage.inputTokens;
 }
 

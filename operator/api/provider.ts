@@ -75,6 +75,11 @@ export const ModelPricingSchema = z
     perFileSearch: usd()
       .optional()
       .describe('USD per file search: a Response ran one (its file_search_call output items), or a client searched a vector store (POST /v1/vector_stores/{id}/search). OpenAI bills 0.0025 a call.'),
+    perContainer: usd()
+      .optional()
+      .describe(
+        'USD per code interpreter container session of 1 GB: a Response that ran code_interpreter (each container its code_interpreter_call items name, at least one when a tool asks for an auto container), or POST /v1/containers. A larger container is charged this price per GB of its memory_limit (OpenAI bills 0.03 a 1g session, 4g, 16g and 64g at 4, 16 and 64 times it).',
+      ),
     perRequest: usd().optional().describe('USD per pass-through request the upstream answered successfully (moderations, files, batches, ...), on top of any token price.'),
     perImage: usd().optional().describe('USD per image in a successful images answer (generations, edits, variations: its data entries).'),
     perAudioSecond: usd()

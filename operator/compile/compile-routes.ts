@@ -83,6 +83,7 @@ function optionalPrices(type: string, pricing: z.infer<typeof ModelPricingSchema
   if (pricing?.perRequest !== undefined) out.perRequestUsd = pricing.perRequest;
   if (pricing?.perWebSearch !== undefined) out.perWebSearchUsd = pricing.perWebSearch;
   if (pricing?.perFileSearch !== undefined) out.perFileSearchUsd = pricing.perFileSearch;
+  if (pricing?.perContainer !== undefined) out.perContainerUsd = pricing.perContainer;
   if (pricing?.perImage !== undefined) out.perImageUsd = pricing.perImage;
   if (pricing?.perAudioSecond !== undefined) out.perAudioSecondUsd = pricing.perAudioSecond;
   if (pricing?.perMillionCharacters !== undefined) out.perMCharactersUsd = pricing.perMillionCharacters;
@@ -241,7 +242,7 @@ function pricedCondition(targets: readonly TargetConfig[], providers: Map<string
   const unpriced = targets.filter(
     (t) =>
       !explicitlyPriced(t) &&
-      [t.pricing.inputPerMTok, t.pricing.outputPerMTok, t.pricing.cachedInputPerMTok, t.pricing.podSecondUsd, t.pricing.perRequestUsd, t.pricing.perImageUsd, t.pricing.perAudioSecondUsd, t.pricing.perMCharactersUsd, t.pricing.perFileSearchUsd, t.pricing.perVideoSecondUsd].every(
+      [t.pricing.inputPerMTok, t.pricing.outputPerMTok, t.pricing.cachedInputPerMTok, t.pricing.podSecondUsd, t.pricing.perRequestUsd, t.pricing.perImageUsd, t.pricing.perAudioSecondUsd, t.pricing.perMCharactersUsd, t.pricing.perFileSearchUsd, t.pricing.perContainerUsd, t.pricing.perVideoSecondUsd].every(
         (price) => price === undefined || price === 0,
       ),
   );

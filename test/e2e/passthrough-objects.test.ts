@@ -26,7 +26,7 @@ spec:
 `;
 
 const MODELS = `  models:
-    - { name: file-search, pricing: { perFileSearch: 0.0025 } }
+    - { name: file-search, pricing: { perFileSearch: 0.0025, perContainer: 0.03 } }
     - { name: sora-2, pricing: { perVideoSecond: 0.1 } }
     - { name: gpt-4o-mini-2024-07-18, pricing: { input: 0.15, output: 0.6, training: 3 } }
 `;
@@ -194,11 +194,18 @@ spec:
     expect((await client.videos.list()).data.length).toBeGreaterThan(0);
   });
 
-  it('containers: created, a file uploaded as a form and read back; fine-tuning jobs on the target base model (charged their worst case: passthrough-tuning-evals.test.ts); evals and their runs — logged, not metered', async () => {
+  it('containers: created (charged a session of its memory at perContainer per GB), a file uploaded as a form and read back; fine-tuning jobs on the target base model (charged their worst case: passthrough-tuning-evals.test.ts); evals and their runs — logged, not metered', async () => {
     const before = records().length;
     const knowledge = on('knowledge');
-    const container = await knowledge.containers.create({ name: 'scratch' });
+    const container = await knowledge.containers.create({ name: 'scratch', memory_limit: '4g' });
     expect(container).toMatchObject({ object: 'container', status: 'running', name: 'scratch' });
+    // OpenAI bills a 4g session 4 times a 1g one: $0.12 at $0.03 a GB. Before, a container was not charged.
+    expect(records().at(-1)).toMatchObject({ routeId: 'default/knowledge', op: 'passthrough' });
+    expect(records().at(-1)?.costUsd).toBeCloseTo(0.12, 10);
+    const charged = records().length;
+    await knowledge.containers.retrieve(container.id);
+    await knowledge.containers.list();
+    expect(records().length).toBe(charged);
     const file = await knowledge.containers.files.create(container.id, { file: await toFile(Buffer.from('a,b\n1,2\n'), 'data.csv') });
     expect(file).toMatchObject({ object: 'container.file', bytes: 8, path: '/mnt/data/data.csv' });
     const read = await knowledge.containers.files.content.retrieve(file.id, { container_id: container.id });
@@ -218,8 +225,8 @@ spec:
     const run = await knowledge.evals.runs.create(evaluation.id, { data_source: { type: 'jsonl', source: { type: 'file_id', id: 'file-x' } } });
     expect(run).toMatchObject({ object: 'eval.run', eval_id: evaluation.id, status: 'queued' });
     expect((await knowledge.evals.runs.list(evaluation.id)).data).toHaveLength(1);
-    // The job only: its trained tokens' worst case.
-    expect(records().slice(before).map((r) => r.estimateReason)).toEqual(['fine_tuning_worst_case']);
+    // The container and the job (its trained tokens' worst case) only.
+    expect(records().slice(before).map((r) => r.estimateReason)).toEqual([undefined, 'fine_tuning_worst_case']);
   });
 
   it('a route that does not enable the endpoint answers 404 naming it; a path refused on purpose says why instead of a bare 404', async () => {

@@ -215,8 +215,15 @@ export function responsesHandler(flavour: Flavour, apiKey: string, stored: Map<s
     // A request with a web search tool has OpenAI search first (one web_search_call item before the answer).
     const searches = Array.isArray(body.tools) && body.tools.some((t) => typeof t === 'object' && t !== null && String((t as { type?: unknown }).type).startsWith('web_search'));
     const search = searches ? { id: id('ws'), type: 'web_search_call', status: 'completed', action: { type: 'search', query: userText(body.input) } } : undefined;
+    // A code_interpreter tool has the model run code in a container: the one the tool names, else
+    // (`container: {type: "auto"}`) one OpenAI makes for the Response; the call item names it.
+    const interpreter = Array.isArray(body.tools) ? body.tools.find((t) => typeof t === 'object' && t !== null && (t as { type?: unknown }).type === 'code_interpreter') : undefined;
+    const named = typeof interpreter === 'object' && interpreter !== null ? (interpreter as { container?: unknown }).container : undefined;
+    const ran =
+      interpreter === undefined ? undefined : { id: id('ci'), type: 'code_interpreter_call', status: 'completed', code: 'print(6 * 7)', container_id: typeof named === 'string' ? named : id('cntr'), outputs: null };
+    const tooling = [search, ran].filter((item) => item !== undefined);
     const answer = call === undefined ? message : call;
-    const output = search === undefined ? [answer] : [search, answer];
+    const output = [...tooling, answer];
     const final = responseObject(body, { id: responseId, output });
     if (body.store !== false) stored.set(responseId, { response: final, turns });
     if (body.background === true && body.stream !== true) {
@@ -266,7 +273,17 @@ export function responsesHandler(flavour: Flavour, apiKey: string, stored: Map<s
       emit('response.web_search_call.completed', { output_index: 0, item_id: search.id });
       emit('response.output_item.done', { output_index: 0, item: search });
     }
-    const answerIndex = search === undefined ? 0 : 1;
+    if (ran !== undefined) {
+      const at = { output_index: tooling.indexOf(ran), item_id: ran.id };
+      emit('response.output_item.added', { output_index: at.output_index, item: { ...ran, status: 'in_progress', code: '' } });
+      emit('response.code_interpreter_call.in_progress', at);
+      emit('response.code_interpreter_call_code.delta', { ...at, delta: ran.code });
+      emit('response.code_interpreter_call_code.done', { ...at, code: ran.code });
+      emit('response.code_interpreter_call.interpreting', at);
+      emit('response.code_interpreter_call.completed', at);
+      emit('response.output_item.done', { output_index: at.output_index, item: ran });
+    }
+    const answerIndex = tooling.length;
     if (call !== undefined) {
       emit('response.output_item.added', { output_index: answerIndex, item: { ...call, status: 'in_progress', arguments: '' } });
       emit('response.function_call_arguments.delta', { item_id: call.id, output_index: answerIndex, delta: call.arguments.slice(0, 4) });

@@ -38,7 +38,7 @@ describe('Responses API served natively', () => {
         providerManifest('oai', 'openai', `${openai.url}/v1`, credentials('oai-key'), '', 'gpt-4.1') +
         secretManifest('oai-key', { apiKey: 'sk-openai' }) +
         // The same upstream, its model priced with OpenAI's web search fee ($10 per 1,000 calls).
-        providerManifest('oai-search', 'openai', `${openai.url}/v1`, credentials('oai-key'), '  models: [{ name: gpt-4.1, pricing: { input: 1, output: 2, cachedInput: 0.5, perWebSearch: 0.01 } }]\n') +
+        providerManifest('oai-search', 'openai', `${openai.url}/v1`, credentials('oai-key'), '  models: [{ name: gpt-4.1, pricing: { input: 1, output: 2, cachedInput: 0.5, perWebSearch: 0.01, perContainer: 0.03 } }]\n') +
         providerManifest('az', 'azure-openai', azure.url, credentials('az-key'), '  azure: { deployment: gpt41-prod, apiVersion: "2024-10-21" }\n', 'gpt-4.1') +
         secretManifest('az-key', { apiKey: 'azure-key' }) +
         providerManifest('claude', 'anthropic', claude.url, credentials('claude-key'), '', 'claude-sonnet-4-5') +
@@ -146,6 +146,26 @@ spec:
     // Without a tool there is no search and no fee.
     await client.responses.create({ model: 'native-search', input: 'Hello' });
     expect(usage.at(-1)).toMatchObject({ routeId: 'default/native-search', costUsd: (15 * 1 + 5 * 0.5 + 8 * 2) / 1e6 });
+  });
+
+  it('a Response that runs code_interpreter is charged a container session (per GB of its memory) besides its tokens, whole or streamed; a container it names is not charged again', async () => {
+    const tokens = (15 * 1 + 5 * 0.5 + 8 * 2) / 1e6;
+    const ran = await client.responses.create({ model: 'native-search', input: 'Compute 6 * 7', tools: [{ type: 'code_interpreter', container: { type: 'auto', memory_limit: '4g' } }] }).withResponse();
+    expect(ran.data.output.map((item) => item.type)).toEqual(['code_interpreter_call', 'message']);
+    // A 4g session is billed 4 times a 1g one ($0.03): $0.12. Before, containers were not charged.
+    expect(usage.at(-1)).toMatchObject({ routeId: 'default/native-search' });
+    expect(usage.at(-1)?.costUsd).toBeCloseTo(tokens + 0.12, 10);
+    expect(ran.response.headers.get('x-tollgate-cost-usd')).toBe((tokens + 0.12).toFixed(8));
+    const stream = await client.responses.create({ model: 'native-search', input: 'Again', tools: [{ type: 'code_interpreter', container: { type: 'auto' } }], stream: true });
+    const types: string[] = [];
+    for await (const event of stream) types.push(event.type);
+    expect(types).toContain('response.code_interpreter_call.completed');
+    await vi.waitFor(() => expect(usage.at(-1)).toMatchObject({ routeId: 'default/native-search', stream: true }));
+    expect(usage.at(-1)?.costUsd).toBeCloseTo(tokens + 0.03, 10);
+    // A container made by POST /v1/containers was charged there.
+    await client.responses.create({ model: 'native-search', input: 'In mine', tools: [{ type: 'code_interpreter', container: 'cntr_mine' }] });
+    expect(usage.at(-1)).toMatchObject({ routeId: 'default/native-search', stream: false });
+    expect(usage.at(-1)?.costUsd).toBeCloseTo(tokens, 10);
   });
 
   it('background: the queued Response is charged its worst case at once; retrieving the finished one charges nothing more', async () => {

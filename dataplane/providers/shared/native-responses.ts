@@ -5,6 +5,7 @@ import { billedOutputTokens } from './billed-output.js';
 import { count, isObject } from './json-guards.js';
 import { scrubJson } from '../scrub-credentials.js';
 import { withTier } from './service-tier.js';
+import { codeInterpreterAsk, containerGbOfResponse, type CodeInterpreterAsk } from '../../metering/container-sessions.js';
 
 /** Where a target's POST /responses goes: its URL, the model it names, and its credential headers. */
 export type ResponsesEndpoint = (target: AdapterTarget) => { url: string; model: string; headers: Record<string, string> };
@@ -23,21 +24,38 @@ export function usageFromResponse(value: unknown, serviceTier?: unknown): Usage 
 /** Output items a Response may hold that are read for tool calls: past them the count stops (the answer is bounded in bytes anyway). */
 const MAX_COUNTED_ITEMS = 10_000;
 
-/** A Response's usage with its built-in tool calls, billed per call (web_search_call, file_search_call items). */
-export function billedUsageOfResponse(response: JsonObject): Usage | undefined {
+/**
+ * A Response's usage with its built-in tool calls, billed per call (web_search_call, file_search_call
+ * items), and the code interpreter containers it ran in or asked for (metering/container-sessions.ts;
+ * `request`: the body sent, whose code_interpreter tools say which containers were named and which auto).
+ */
+export function billedUsageOfResponse(response: JsonObject, request?: JsonObject): Usage | undefined {
   const usage = usageFromResponse(response.usage, response.service_tier);
-  if (usage === undefined || !Array.isArray(response.output)) return usage;
+  if (usage === undefined) return usage;
+  const ask = codeInterpreterAsk(request);
+  if (!Array.isArray(response.output)) return withContainers(usage, ask, undefined);
   let web = 0;
   let file = 0;
+  // Only a Response that ran code holds a list: the ordinary one allocates nothing here.
+  let containers: string[] | undefined;
   const items: unknown[] = response.output;
   for (let i = 0; i < Math.min(items.length, MAX_COUNTED_ITEMS); i++) {
     const item = items[i];
     if (!isObject(item)) continue;
     if (item.type === 'web_search_call') web++;
     else if (item.type === 'file_search_call') file++;
+    else if (item.type === 'code_interpreter_call') (containers ??= []).push(typeof item.container_id === 'string' ? item.container_id : '');
   }
   if (web > 0) usage.webSearchCalls = web;
   if (file > 0) usage.fileSearchCalls = file;
+  return withContainers(usage, ask, containers);
+}
+
+/** `usage` with the container sessions of a Response that asked for or ran a code interpreter. */
+function withContainers(usage: Usage, ask: CodeInterpreterAsk | undefined, containers: string[] | undefined): Usage {
+  if (ask === undefined && containers === undefined) return usage;
+  const gb = containerGbOfResponse(ask, containers);
+  if (gb > 0) usage.containerGb = gb;
   return usage;
 }
 
@@ -63,7 +81,10 @@ const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response
 class ResponsesEventRelay implements StreamTransformer {
   private ended = false;
 
-  constructor(private readonly secrets: readonly string[]) {}
+  constructor(
+    private readonly secrets: readonly string[],
+    private readonly request: JsonObject,
+  ) {}
 
   onEvent(event: SseEvent): StreamStep {
     let data: unknown;
@@ -85,7 +106,7 @@ class ResponsesEventRelay implements StreamTransformer {
     if (TERMINAL.has(data.type)) {
       this.ended = true;
       step.done = true;
-      const usage = isObject(data.response) ? billedUsageOfResponse(data.response) : undefined;
+      const usage = isObject(data.response) ? billedUsageOfResponse(data.response, this.request) : undefined;
       if (usage !== undefined) step.usage = usage;
     }
     return step;
@@ -97,7 +118,7 @@ class ResponsesEventRelay implements StreamTransformer {
   }
 }
 
-function parseResponse(base: ProviderAdapter, status: number, headers: HeaderMap, bodyText: string, secrets: readonly string[]): ParseResult {
+function parseResponse(base: ProviderAdapter, request: JsonObject, status: number, headers: HeaderMap, bodyText: string, secrets: readonly string[]): ParseResult {
   if (status < 200 || status >= 300) return { ok: false, failure: base.classifyError(status, headers, bodyText) };
   let body: unknown;
   try {
@@ -107,7 +128,7 @@ function parseResponse(base: ProviderAdapter, status: number, headers: HeaderMap
   }
   if (!isObject(body) || body.object !== 'response') return { ok: false, failure: { kind: 'ServerError', status: 502, message: 'upstream returned something other than a Response object' } };
   const response = scrubbedFailedResponse(body, secrets) ?? body;
-  const usage = billedUsageOfResponse(response);
+  const usage = billedUsageOfResponse(response, request);
   return usage === undefined ? { ok: true, body: response } : { ok: true, body: response, usage };
 }
 
@@ -133,10 +154,10 @@ export function withNativeResponses(base: ProviderAdapter, endpoint: ResponsesEn
       };
     },
     parseResponse(req, status, headers, bodyText, secrets = []) {
-      return isNative(req) ? parseResponse(base, status, headers, bodyText, secrets) : base.parseResponse(req, status, headers, bodyText, secrets);
+      return isNative(req) ? parseResponse(base, req.native.body, status, headers, bodyText, secrets) : base.parseResponse(req, status, headers, bodyText, secrets);
     },
     createStreamTransformer(req, secrets = []) {
-      return isNative(req) ? new ResponsesEventRelay(secrets) : base.createStreamTransformer(req, secrets);
+      return isNative(req) ? new ResponsesEventRelay(secrets, req.native.body) : base.createStreamTransformer(req, secrets);
     },
   };
 }

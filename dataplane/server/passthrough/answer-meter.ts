@@ -66,6 +66,7 @@ function atLeast(a: BilledUnits, b: BilledUnits): BilledUnits {
     characters: Math.max(a.characters, b.characters),
     fileSearches: Math.max(a.fileSearches ?? 0, b.fileSearches ?? 0),
     videoSeconds: Math.max(a.videoSeconds ?? 0, b.videoSeconds ?? 0),
+    containerGb: Math.max(a.containerGb ?? 0, b.containerGb ?? 0),
   };
 }
 

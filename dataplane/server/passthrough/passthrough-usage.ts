@@ -4,6 +4,7 @@ import type { JsonObject, Usage } from '../../core/canonical.js';
 import { withMediaInput, withMediaOutput } from '../../providers/shared/media-usage.js';
 import type { BilledUnits } from '../../metering/cost.js';
 import { estimatePromptTokens, estimateTokens, type PromptParts } from '../../metering/token-estimate.js';
+import { containerMemoryGb } from '../../metering/container-sessions.js';
 
 /**
  * Token usage from a pass-through JSON answer, when it reports some: images and audio with token
@@ -75,7 +76,7 @@ function videoSeconds(value: unknown): number {
  * The priced units of a successful answer: images (the entries of an images answer), seconds of
  * audio (a transcription or translation that reports `usage.seconds` or, verbose_json, `duration`),
  * characters of speech input (the request's `input`, the answer being audio), a vector store search,
- * and the seconds of a video a generation answer reports (its `seconds`; an extension's is the
+ * a container made (one session, in GB of its `memory_limit`, the request's or the answer's, the larger), and the seconds of a video a generation answer reports (its `seconds`; an extension's is the
  * whole stitched clip, which is what is charged).
  */
 export function answerUnits(path: string, request: unknown, answer: unknown, imagesCounted?: number, method = 'POST'): BilledUnits {
@@ -88,6 +89,8 @@ export function answerUnits(path: string, request: unknown, answer: unknown, ima
   }
   if (path === '/v1/audio/speech' && isObject(request) && typeof request.input === 'string') units.characters = [...request.input].length;
   if (method === 'POST' && VECTOR_STORE_SEARCH.test(path)) units.fileSearches = 1;
+  // A container is billed per session of its memory from when it is made, used or not (as POST /v1/responses' auto ones).
+  if (method === 'POST' && path === '/v1/containers') units.containerGb = Math.max(containerMemoryGb(isObject(request) ? request.memory_limit : undefined), containerMemoryGb(isObject(answer) ? answer.memory_limit : undefined));
   if (makesVideo(method, path) && isObject(answer)) {
     const seconds = videoSeconds(answer.seconds);
     if (seconds > 0) units.videoSeconds = seconds;

@@ -248,6 +248,13 @@ describe('pass-through usage', () => {
     expect(requestUnits('/v1/videos', undefined, 1000).videoSeconds).toBe(12);
     expect(requestUnits('/v1/videos/video_1/remix', { prompt: 'p' }).videoSeconds).toBe(12);
     expect(requestUnits('/v1/videos', undefined, 0, 'GET').videoSeconds).toBeUndefined();
+    // A container made is a session of its memory (the request's or the answer's, the larger); reading one is not.
+    expect(answerUnits('/v1/containers', { name: 'c', memory_limit: '4g' }, { id: 'cntr_1', object: 'container', memory_limit: '4g' }).containerGb).toBe(4);
+    expect(answerUnits('/v1/containers', { name: 'c' }, { id: 'cntr_1', object: 'container' }).containerGb).toBe(1);
+    expect(requestUnits('/v1/containers', { name: 'c', memory_limit: '64g' }).containerGb).toBe(64);
+    expect(answerUnits('/v1/containers', undefined, { object: 'list', data: [] }, undefined, 'GET').containerGb).toBeUndefined();
+    expect(answerUnits('/v1/containers/cntr_1/files', undefined, { id: 'cfile_1' }).containerGb).toBeUndefined();
+    expect(unitCostUsd({ requests: 1, images: 0, audioSeconds: 0, characters: 0, containerGb: 4 }, { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0, perContainerUsd: 0.03 })).toBe(0.12);
     const pricing = { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0, perFileSearchUsd: 0.0025, perVideoSecondUsd: 0.1 };
     expect(unitCostUsd({ requests: 1, images: 0, audioSeconds: 0, characters: 0, fileSearches: 1 }, pricing)).toBe(0.0025);
     expect(unitCostUsd({ requests: 1, images: 0, audioSeconds: 0, characters: 0, videoSeconds: 8 }, pricing)).toBe(0.8);
