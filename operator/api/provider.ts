@@ -71,7 +71,11 @@ export const ModelPricingSchema = z
       .describe('USD per million image input tokens where the upstream reports them apart (gpt-image input images, Realtime images, Gemini). Defaults to the input price.'),
     imageOutput: usd().optional().describe('USD per million image output tokens where the upstream reports them apart (gpt-image, Gemini image models). Defaults to the output price.'),
     longContext: LongContextPricingSchema.optional(),
-    perWebSearch: usd().optional().describe('USD per web search a Response ran (its web_search_call output items; OpenAI bills 0.01 or 0.025 a call by model).'),
+    perWebSearch: usd()
+      .optional()
+      .describe(
+        'USD per web search: a Response ran one (its web_search_call output items), or a chat-completions request to a search model (gpt-4o-search-preview) asked for one (web_search_options) or cites the web. OpenAI bills 0.01 to 0.035 a call by model.',
+      ),
     perFileSearch: usd()
       .optional()
       .describe('USD per file search: a Response ran one (its file_search_call output items), or a client searched a vector store (POST /v1/vector_stores/{id}/search). OpenAI bills 0.0025 a call.'),

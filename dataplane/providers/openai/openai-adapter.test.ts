@@ -160,3 +160,44 @@ describe('openAiAdapter', () => {
     expect(body).toMatchObject({ max_tokens: 64, top_k: 5 });
   });
 });
+
+describe('chat-completions search models', () => {
+  const search = (stream: boolean, options: unknown = { search_context_size: 'low' }): CanonicalRequest => ({
+    op: 'chat', stream, clientWantsUsage: true, body: { model: 'public', messages: [{ role: 'user', content: 'news?' }], stream, web_search_options: options },
+  });
+  const citation = { type: 'url_citation', url_citation: { start_index: 0, end_index: 5, title: 'News', url: 'https://news.example/a' } };
+  const answer = (annotations: unknown[]) =>
+    JSON.stringify({
+      id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'gpt-4o-search-preview-2025-03-11',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Today', refusal: null, annotations }, logprobs: null, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 },
+    });
+
+  it('bills a search to a request with web_search_options, or whose answer cites the web; none to another', () => {
+    // Before, such a request was charged its tokens only: OpenAI bills it a search besides them.
+    expect(openAiAdapter.parseResponse(search(false), 200, {}, answer([]))).toMatchObject({ ok: true, usage: { inputTokens: 10, webSearchCalls: 1 } });
+    expect(openAiAdapter.parseResponse(req(false), 200, {}, answer([citation]))).toMatchObject({ ok: true, usage: { webSearchCalls: 1 } });
+    const plain = openAiAdapter.parseResponse(req(false), 200, {}, answer([]));
+    expect(plain.ok && plain.usage?.webSearchCalls).toBeUndefined();
+    expect(openAiAdapter.parseResponse(search(false, null), 200, {}, answer([]))).not.toMatchObject({ usage: { webSearchCalls: 1 } });
+  });
+
+  it('streamed: the usage chunk carries the search, asked or cited in a delta', () => {
+    const chunk = (delta: unknown, finish: string | null = null) => JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }], usage: null });
+    const usageChunk = '{"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12}}';
+    const asked = openAiAdapter.createStreamTransformer(search(true));
+    asked.onEvent({ data: chunk({ role: 'assistant', content: 'Today' }) });
+    expect(asked.onEvent({ data: usageChunk }).usage).toMatchObject({ webSearchCalls: 1 });
+    const cited = openAiAdapter.createStreamTransformer(req(true, true));
+    cited.onEvent({ data: chunk({ content: 'Today' }) });
+    cited.onEvent({ data: chunk({ annotations: [citation] }, 'stop') });
+    expect(cited.onEvent({ data: usageChunk }).usage).toMatchObject({ webSearchCalls: 1 });
+    const plain = openAiAdapter.createStreamTransformer(req(true, true));
+    plain.onEvent({ data: chunk({ content: 'Hi' }, 'stop') });
+    expect(plain.onEvent({ data: usageChunk }).usage?.webSearchCalls).toBeUndefined();
+  });
+
+  it('Azure OpenAI reads them the same way', () => {
+    expect(azureOpenAiAdapter.parseResponse(search(false), 200, {}, answer([]))).toMatchObject({ ok: true, usage: { webSearchCalls: 1 } });
+  });
+});

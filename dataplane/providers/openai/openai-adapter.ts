@@ -8,7 +8,7 @@ import { toOpenAiWire } from '../shared/openai-wire.js';
 import { classifyOpenAiError, classifyOpenAiStreamError } from './openai-errors.js';
 import { forOpenAiPlatform } from './openai-platform.js';
 import { openAiReasonsUnseen } from '../shared/openai-reasoning.js';
-import { usageFromOpenAi } from './openai-usage.js';
+import { asksWebSearch, citesWeb, usageFromOpenAi, withChatSearch } from './openai-usage.js';
 
 const PATHS: Record<Operation, string> = {
   chat: '/chat/completions',
@@ -31,12 +31,20 @@ class OpenAiStreamTransformer implements StreamTransformer {
   private firstFinished = false;
   private others: Map<unknown, boolean> | undefined;
 
-  constructor(private readonly clientWantsUsage: boolean) {}
+  /**
+   * @param searched the request asked a search model to search (`web_search_options`); set too when
+   * a delta cites the web: the usage is then billed a search.
+   */
+  constructor(
+    private readonly clientWantsUsage: boolean,
+    private searched: boolean,
+  ) {}
 
   private track(choices: unknown): void {
     if (!Array.isArray(choices)) return;
     for (const c of choices) {
       if (!isObject(c)) continue;
+      if (!this.searched && isObject(c.delta) && c.delta.annotations !== undefined) this.searched = citesWeb(c.delta);
       const index = c.index ?? 0;
       const finished = typeof c.finish_reason === 'string' && c.finish_reason !== '';
       if (this.first === NO_CHOICE) this.first = index;
@@ -63,7 +71,7 @@ class OpenAiStreamTransformer implements StreamTransformer {
     this.track(chunk.choices);
     const usage = usageFromOpenAi(chunk.usage, chunk.service_tier);
     const step: StreamStep = { chunks: [chunk] };
-    if (usage !== undefined) step.usage = usage;
+    if (usage !== undefined) step.usage = withChatSearch(usage, this.searched);
     // `"usage":null` (on every chunk before the usage chunk) hides nothing: such chunks pass through as they came.
     if (!this.clientWantsUsage && chunk.usage !== undefined && chunk.usage !== null) {
       // The gateway asked for usage on the client's behalf; hide what the client did not ask for.
@@ -84,6 +92,13 @@ class OpenAiStreamTransformer implements StreamTransformer {
   }
 }
 
+/** Whether a chat answer's choices cite the web (a search model searched). */
+function answerCitesWeb(choices: unknown): boolean {
+  if (!Array.isArray(choices)) return false;
+  for (const c of choices as unknown[]) if (isObject(c) && citesWeb(c.message)) return true;
+  return false;
+}
+
 /** OpenAI wire format; reused as-is by openai-compatible, vllm and mock providers. */
 export const openAiAdapter: ProviderAdapter = {
   buildRequest(req: CanonicalRequest, target: AdapterTarget): UpstreamHttpRequest {
@@ -101,7 +116,7 @@ export const openAiAdapter: ProviderAdapter = {
     return { url: target.baseUrl + PATHS[req.op], method: 'POST', headers, body: JSON.stringify(body) };
   },
 
-  parseResponse(_req: CanonicalRequest, status: number, headers: HeaderMap, bodyText: string): ParseResult {
+  parseResponse(req: CanonicalRequest, status: number, headers: HeaderMap, bodyText: string): ParseResult {
     if (status < 200 || status >= 300) return { ok: false, failure: classifyOpenAiError(status, headers, bodyText) };
     let body: unknown;
     try {
@@ -118,13 +133,13 @@ export const openAiAdapter: ProviderAdapter = {
     }
     parsedFrom(body, bodyText);
     const usage = usageFromOpenAi(body.usage, body.service_tier);
-    return usage === undefined ? { ok: true, body } : { ok: true, body, usage };
+    return usage === undefined ? { ok: true, body } : { ok: true, body, usage: req.op === 'chat' ? withChatSearch(usage, asksWebSearch(req.body) || answerCitesWeb(body.choices)) : usage };
   },
 
   classifyError: classifyOpenAiError,
 
   createStreamTransformer(req: CanonicalRequest): StreamTransformer {
-    return new OpenAiStreamTransformer(req.clientWantsUsage);
+    return new OpenAiStreamTransformer(req.clientWantsUsage, req.op === 'chat' && asksWebSearch(req.body));
   },
 
   reasonsUnseen: (req, model) => req.op !== 'embeddings' && openAiReasonsUnseen(req, model),

@@ -2,7 +2,7 @@ import { billedOutputTokens } from '../shared/billed-output.js';
 import { count, isObject } from '../shared/json-guards.js';
 import { withMediaInput, withMediaOutput } from '../shared/media-usage.js';
 import { withTier } from '../shared/service-tier.js';
-import type { Usage } from '../../core/canonical.js';
+import type { JsonObject, Usage } from '../../core/canonical.js';
 
 
 /**
@@ -22,4 +22,28 @@ export function usageFromOpenAi(value: unknown, serviceTier?: unknown): Usage | 
   const usage: Usage = { inputTokens: input, outputTokens: output, cachedInputTokens: count(details?.cached_tokens) };
   // gpt-audio and gpt-4o-audio-preview: audio tokens in and out, priced apart (Provider audioInput/audioOutput).
   return withTier(withMediaOutput(withMediaInput(usage, details), completionDetails), serviceTier);
+}
+
+/**
+ * Whether a chat request asks for a web search (`web_search_options`, which only OpenAI's search
+ * models take: gpt-4o-search-preview, gpt-4o-mini-search-preview, gpt-5-search-api; another model
+ * refuses it). OpenAI bills such a request a search besides its tokens.
+ */
+export function asksWebSearch(body: JsonObject): boolean {
+  return body.web_search_options !== undefined && body.web_search_options !== null;
+}
+
+/** Whether a chat message or stream delta cites the web (a `url_citation` annotation): a search model searched, asked or not. */
+export function citesWeb(message: unknown): boolean {
+  const annotations = isObject(message) ? message.annotations : undefined;
+  if (!Array.isArray(annotations)) return false;
+  // A loop, not some(): every chat answer's message carries `annotations` (most an empty list).
+  for (const a of annotations as unknown[]) if (isObject(a) && a.type === 'url_citation') return true;
+  return false;
+}
+
+/** `usage` with the one search a search model's request is billed, when it asked for one or its answer cites the web. */
+export function withChatSearch(usage: Usage, searched: boolean): Usage {
+  if (searched) usage.webSearchCalls = 1;
+  return usage;
 }
