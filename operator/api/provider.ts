@@ -74,7 +74,7 @@ export const ModelPricingSchema = z
     perWebSearch: usd()
       .optional()
       .describe(
-        'USD per web search: a Response ran one (its web_search_call output items), or a chat-completions request to a search model (gpt-4o-search-preview) asked for one (web_search_options) or cites the web. OpenAI bills 0.01 to 0.035 a call by model.',
+        'USD per web search: a Response ran one (its web_search_call output items), a chat-completions request to a search model (gpt-4o-search-preview) asked for one (web_search_options) or cites the web, or a Gemini answer was grounded with Google Search (per grounded prompt on Gemini 2.5 and older, per distinct search query after). OpenAI bills 0.01 to 0.035 a call by model; Gemini 0.035 a grounded prompt (2.5) or 0.014 a query (3).',
       ),
     perFileSearch: usd()
       .optional()

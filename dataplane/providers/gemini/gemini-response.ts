@@ -50,6 +50,56 @@ function modalityTokens(details: unknown, modality: string): number {
   return tokens;
 }
 
+/** Models that bill grounding with Google Search per grounded prompt (Gemini 2.5 and older); later ones bill each search query. */
+const GROUNDED_PER_PROMPT = /^(models\/)?gemini-(1|2)\./;
+/** Queries read of one candidate's grounding: past them the count stops (a bound on the work, not on the charge's honesty: Gemini runs a few). */
+const MAX_COUNTED_QUERIES = 64;
+
+/**
+ * The searches one candidate's `groundingMetadata` shows: its distinct non-empty `webSearchQueries`
+ * (Gemini ignores empty ones when it counts), added to `queries`; true when the candidate was
+ * grounded at all (queries, sources or a search entry point), even without a query to count.
+ */
+export function readGrounding(metadata: unknown, queries: Set<string>): boolean {
+  if (!isObject(metadata)) return false;
+  const asked = metadata.webSearchQueries;
+  if (Array.isArray(asked)) {
+    for (let i = 0; i < Math.min(asked.length, MAX_COUNTED_QUERIES); i++) {
+      const q: unknown = asked[i];
+      if (typeof q === 'string' && q.trim() !== '') queries.add(q);
+    }
+  }
+  const chunks = metadata.groundingChunks;
+  return queries.size > 0 || metadata.searchEntryPoint !== undefined || (Array.isArray(chunks) && chunks.length > 0) || (Array.isArray(asked) && asked.length > 0);
+}
+
+/**
+ * The grounding searches an answer is billed, as Gemini prices them: one per grounded prompt on
+ * Gemini 2.5 and older (`modelVersion`), else one per distinct search query of each candidate (at
+ * least one per grounded candidate). An answer that does not say its model is counted per query
+ * (never fewer than per prompt). `perCandidate`: each grounded candidate's distinct queries.
+ */
+export function groundedSearches(perCandidate: readonly Set<string>[], modelVersion: unknown): number {
+  if (perCandidate.length === 0) return 0;
+  if (typeof modelVersion === 'string' && GROUNDED_PER_PROMPT.test(modelVersion)) return 1;
+  let searches = 0;
+  for (const queries of perCandidate) searches += Math.max(1, queries.size);
+  return searches;
+}
+
+/** `usage` with the grounding searches of a whole answer's candidates (none read unless one carries groundingMetadata). */
+function withGrounding(usage: Usage, candidates: GeminiResponse['candidates'], modelVersion: unknown): Usage {
+  let grounded: Set<string>[] | undefined;
+  for (const c of candidates ?? []) {
+    if (c.groundingMetadata === undefined) continue;
+    const queries = new Set<string>();
+    if (readGrounding(c.groundingMetadata, queries)) (grounded ??= []).push(queries);
+  }
+  const searches = grounded === undefined ? 0 : groundedSearches(grounded, modelVersion);
+  if (searches > 0) usage.webSearchCalls = searches;
+  return usage;
+}
+
 /** A synthesised tool call id: Gemini has none. Deterministic per response and position. */
 export function toolCallId(responseId: string | undefined, index: number): string {
   return `call_${responseId ?? 'gemini'}_${index}`;
@@ -118,7 +168,7 @@ export function promptBlockReason(res: GeminiResponse): string | undefined {
 }
 
 export function fromGeminiResponse(res: GeminiResponse, model: string, created: number, maxToolCalls = Infinity): { body: JsonObject; usage: Usage } {
-  const usage = usageFromGemini(res.usageMetadata);
+  const usage = withGrounding(usageFromGemini(res.usageMetadata), res.candidates, res.modelVersion);
   const choices = (res.candidates ?? []).map((c, i) => {
     const { text, reasoning, toolCalls } = candidateContent(c, res.responseId, 0, maxToolCalls);
     const message: JsonObject = { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text, refusal: null };

@@ -3,7 +3,7 @@ import type { StreamTransformer } from '../types.js';
 import type { JsonObject, StreamStep, UpstreamFailure } from '../../core/canonical.js';
 import { usageChunk } from '../shared/openai-usage.js';
 import { type GeminiServiceTier, geminiTieredUsage } from './gemini-service-tier.js';
-import { candidateContent, finishReasonFrom, promptBlockReason, usageFromGemini } from './gemini-response.js';
+import { candidateContent, finishReasonFrom, groundedSearches, promptBlockReason, readGrounding, usageFromGemini } from './gemini-response.js';
 import { promptBlockedFailure } from './gemini-blocked.js';
 import type { GeminiErrorBody, GeminiResponse, GeminiUsageMetadata } from './gemini-wire.js';
 import { candidatesProblem } from './gemini-response.js';
@@ -12,6 +12,8 @@ import { openAiLogprobs } from './gemini-logprobs.js';
 interface CandidateState {
   tools: number;
   finished: boolean;
+  /** The distinct search queries its grounding showed so far; set once an event carries groundingMetadata. */
+  grounding: Set<string> | undefined;
 }
 
 /**
@@ -46,6 +48,13 @@ export class GeminiStreamTransformer implements StreamTransformer {
     };
   }
 
+  /** The grounding searches the stream showed (groundedSearches), 0 when none was grounded. */
+  private groundedSearches(): number {
+    let grounded: Set<string>[] | undefined;
+    for (const state of this.candidates.values()) if (state.grounding !== undefined) (grounded ??= []).push(state.grounding);
+    return grounded === undefined ? 0 : groundedSearches(grounded, this.modelName);
+  }
+
   onEvent(event: SseEvent): StreamStep {
     let res: GeminiResponse & Partial<GeminiErrorBody>;
     try {
@@ -74,7 +83,7 @@ export class GeminiStreamTransformer implements StreamTransformer {
       const index = c.index ?? i;
       let state = this.candidates.get(index);
       if (state === undefined) {
-        state = { tools: 0, finished: false };
+        state = { tools: 0, finished: false, grounding: undefined };
         this.candidates.set(index, state);
         chunks.push(this.chunk(index, { role: 'assistant', content: '' }));
       }
@@ -86,6 +95,11 @@ export class GeminiStreamTransformer implements StreamTransformer {
       // Gemini sends each function call whole: id, name and complete arguments in one delta.
       if (toolCalls.length > 0) chunks.push(this.chunk(index, { tool_calls: toolCalls }));
       state.tools += toolCalls.length;
+      // Grounding metadata may come in more than one event: its queries are kept as a set, not added up.
+      if (c.groundingMetadata !== undefined) {
+        const queries = state.grounding ?? new Set<string>();
+        if (readGrounding(c.groundingMetadata, queries)) state.grounding = queries;
+      }
       if (c.finishReason !== undefined && !state.finished) {
         state.finished = true;
         chunks.push(this.chunk(index, {}, finishReasonFrom(c.finishReason, state.tools > 0)));
@@ -99,6 +113,8 @@ export class GeminiStreamTransformer implements StreamTransformer {
     const unfinished = this.candidates.size === 0 || [...this.candidates.values()].some((s) => !s.finished);
     if (unfinished) return { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'upstream stream ended without a finish reason' } };
     const usage = geminiTieredUsage(usageFromGemini(this.usage), this.tier);
+    const searches = this.groundedSearches();
+    if (searches > 0) usage.webSearchCalls = searches;
     const chunks = this.clientWantsUsage
       ? [usageChunk(this.id ?? 'gemini', this.created, this.modelName, usage, this.usage?.thoughtsTokenCount ?? 0)]
       : [];

@@ -84,6 +84,8 @@ export interface GeminiCandidate {
   safetyRatings?: unknown[];
   /** With responseLogprobs: the chosen token of each step and its alternatives. */
   logprobsResult?: unknown;
+  /** Grounding with Google Search: the queries run (`webSearchQueries`), the sources, the search entry point. Read for its fee only. */
+  groundingMetadata?: unknown;
 }
 
 export interface GeminiUsageMetadata {

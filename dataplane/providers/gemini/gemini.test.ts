@@ -241,3 +241,45 @@ describe('gemini adapter', () => {
     ]);
   });
 });
+
+describe('grounding with Google Search', () => {
+  const usage = { promptTokenCount: 10, candidatesTokenCount: 20, totalTokenCount: 30 };
+  const grounding = (queries: string[]) => ({
+    webSearchQueries: queries,
+    searchEntryPoint: { renderedContent: '<div class="container">…</div>' },
+    groundingChunks: [{ web: { uri: 'https://vertexaisearch.cloud.google.com/grounding-api-redirect/abc', title: 'uefa.com' } }],
+    groundingSupports: [{ segment: { startIndex: 0, endIndex: 10, text: 'Spain won.' }, groundingChunkIndices: [0] }],
+  });
+  const answer = (modelVersion: string, queries: string[] | undefined) => ({
+    candidates: [{ content: { role: 'model', parts: [{ text: 'Spain won.' }] }, finishReason: 'STOP', index: 0, ...(queries === undefined ? {} : { groundingMetadata: grounding(queries) }) }],
+    usageMetadata: usage,
+    modelVersion,
+    responseId: 'r1',
+  });
+  const searches = (body: unknown) => {
+    const r = geminiAdapter.parseResponse(req, 200, {}, JSON.stringify(body));
+    return r.ok ? r.usage?.webSearchCalls : 'failed';
+  };
+
+  it('charges a grounded answer its searches: per prompt on Gemini 2.5 and older, per distinct non-empty query after', () => {
+    // Before, a grounded answer was charged its tokens only.
+    expect(searches(answer('gemini-2.5-flash', ['euro 2024 winner', 'euro 2024 final score']))).toBe(1);
+    expect(searches(answer('gemini-3-pro-preview', ['euro 2024 winner', '', 'euro 2024 final score', 'euro 2024 winner']))).toBe(2);
+    // Grounded without a query it can count: one all the same.
+    expect(searches(answer('gemini-3-flash-preview', ['']))).toBe(1);
+    expect(searches(answer('gemini-2.5-flash', undefined))).toBeUndefined();
+  });
+
+  it('streamed: queries the events repeat are counted once, at the end of the stream', () => {
+    const t = geminiAdapter.createStreamTransformer({ ...req, stream: true, clientWantsUsage: true });
+    const event = (text: string, finish: boolean, queries?: string[]) =>
+      ({ data: JSON.stringify({ candidates: [{ content: { role: 'model', parts: [{ text }] }, index: 0, ...(finish ? { finishReason: 'STOP' } : {}), ...(queries === undefined ? {} : { groundingMetadata: grounding(queries) }) }], usageMetadata: usage, modelVersion: 'gemini-3-pro-preview' }) }) as Parameters<typeof t.onEvent>[0];
+    t.onEvent(event('Spain', false));
+    t.onEvent(event(' won', false, ['euro 2024 winner']));
+    t.onEvent(event('.', true, ['euro 2024 winner', 'euro 2024 final score']));
+    expect(t.onEnd().usage).toMatchObject({ inputTokens: 10, webSearchCalls: 2 });
+    const plain = geminiAdapter.createStreamTransformer({ ...req, stream: true });
+    plain.onEvent(event('Hi', true));
+    expect(plain.onEnd().usage?.webSearchCalls).toBeUndefined();
+  });
+});
