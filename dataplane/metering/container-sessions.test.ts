@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { codeInterpreterAsk, containerGbOfResponse, containerMemoryGb } from './container-sessions.js';
+import { codeInterpreterAsk, containerGbOfResponse, containerMemoryGb, toolFeeUnits } from './container-sessions.js';
 import { billedUsageOfResponse } from '../providers/shared/native-responses.js';
-import { costUsd } from './cost.js';
+import { costUsd, unitCostUsd } from './cost.js';
 
 describe('code interpreter container sessions', () => {
   it('takes a container memory_limit as GB (1 when not said)', () => {
@@ -36,5 +36,21 @@ describe('code interpreter container sessions', () => {
     // An auto container is made when the Response starts, whether the model runs code or not.
     expect(billedUsageOfResponse({ ...response, output: [] }, { tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] })?.containerGb).toBe(1);
     expect(billedUsageOfResponse({ ...response, output: [] }, { tools: [] })?.containerGb).toBeUndefined();
+  });
+});
+
+describe('the tool fees a Budget holds', () => {
+  const pricing = { inputPerMTok: 0, outputPerMTok: 0, cachedInputPerMTok: 0, perWebSearchUsd: 0.01, perFileSearchUsd: 0.0025, perContainerUsd: 0.03 };
+  it('holds max_tool_calls calls at the dearest tool offered, and never less than the auto containers asked for', () => {
+    const held = (body: Record<string, unknown>) => {
+      const units = toolFeeUnits(body);
+      return units === undefined ? undefined : unitCostUsd(units, pricing);
+    };
+    expect(held({ max_tool_calls: 5, tools: [{ type: 'web_search_preview' }, { type: 'file_search', vector_store_ids: ['vs_1'] }] })).toBe(0.05);
+    expect(held({ max_tool_calls: 3, tools: [{ type: 'code_interpreter', container: { type: 'auto', memory_limit: '4g' } }] })).toBe(0.36);
+    expect(held({ max_tool_calls: 0, tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] })).toBe(0.03);
+    // Unbounded, or no tool billed per call: nothing held for tools.
+    expect(held({ tools: [{ type: 'web_search' }] })).toBeUndefined();
+    expect(held({ max_tool_calls: 5, tools: [{ type: 'function', name: 'f' }] })).toBeUndefined();
   });
 });

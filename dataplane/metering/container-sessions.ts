@@ -1,4 +1,5 @@
 import type { JsonObject } from '../core/canonical.js';
+import type { BilledUnits } from './cost.js';
 
 function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -66,4 +67,35 @@ export function containerGbOfResponse(ask: CodeInterpreterAsk | undefined, usedC
   }
   const sessions = Math.max(made, ask?.autoTools ?? 0);
   return sessions * Math.max(1, ask?.autoGb ?? 0);
+}
+
+/** The most tool calls a Response may make that a hold takes at its word (OpenAI takes any whole number): past it, this many. */
+const MAX_HELD_TOOL_CALLS = 1000;
+
+/**
+ * What a Budget holds for the built-in tool fees of a Responses request that bounds its tool calls
+ * (`max_tool_calls`): that many calls at the dearest tool it offers (web search, file search, a
+ * code interpreter container). Undefined without the bound or without such a tool: the hold then
+ * has no tool fee in it (how many calls a model makes is not known before).
+ */
+export function toolFeeUnits(body: JsonObject): BilledUnits | undefined {
+  const max = body.max_tool_calls;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 0 || !Array.isArray(body.tools)) return undefined;
+  let webSearch = false;
+  let fileSearch = false;
+  for (const tool of body.tools as unknown[]) {
+    if (!isObject(tool) || typeof tool.type !== 'string') continue;
+    if (tool.type.startsWith('web_search')) webSearch = true;
+    else if (tool.type === 'file_search') fileSearch = true;
+  }
+  const ask = codeInterpreterAsk(body);
+  if (!webSearch && !fileSearch && ask === undefined) return undefined;
+  const containerGb = ask === undefined ? 0 : ask.autoTools > 0 ? ask.autoGb : 0;
+  return {
+    requests: 0,
+    images: 0,
+    audioSeconds: 0,
+    characters: 0,
+    toolCalls: { calls: Math.min(max, MAX_HELD_TOOL_CALLS), webSearch, fileSearch, containerGb, autoContainers: ask?.autoTools ?? 0 },
+  };
 }

@@ -100,6 +100,30 @@ export interface BilledUnits {
   videoSeconds?: number;
   /** GB of container sessions (POST /v1/containers: one session of its memory_limit), at the per-container price. */
   containerGb?: number;
+  /** The built-in tool calls a request may make at most (Responses `max_tool_calls`): what a Budget holds for their fees. */
+  toolCalls?: ToolCallBound;
+}
+
+/** A Responses request's `max_tool_calls` and the built-in tools it offers that are billed per call or per container. */
+export interface ToolCallBound {
+  calls: number;
+  webSearch: boolean;
+  fileSearch: boolean;
+  /** GB of the largest auto container a code_interpreter tool asks for (0: none offered). */
+  containerGb: number;
+  /** code_interpreter tools asking for an auto container: each is made (and billed) whether or not the model runs code. */
+  autoContainers: number;
+}
+
+/**
+ * The most the built-in tools of a request bounded by `max_tool_calls` can cost: each call at the
+ * dearest of the tools offered (a code interpreter call as a new container session of its memory),
+ * and never less than the auto containers it asks for, made whatever it calls.
+ */
+export function toolCallBoundUsd(bound: ToolCallBound, pricing: Pricing): number {
+  const container = bound.containerGb * (pricing.perContainerUsd ?? 0);
+  const dearest = Math.max(bound.webSearch ? (pricing.perWebSearchUsd ?? 0) : 0, bound.fileSearch ? (pricing.perFileSearchUsd ?? 0) : 0, container);
+  return Math.max(bound.calls * dearest, bound.autoContainers * container);
 }
 
 /** USD for the units of one pass-through request at the target's per-request and per-unit prices (0 where none is set). */
@@ -111,7 +135,8 @@ export function unitCostUsd(units: BilledUnits, pricing: Pricing): number {
     (units.characters * (pricing.perMCharactersUsd ?? 0)) / 1e6 +
     (units.fileSearches ?? 0) * (pricing.perFileSearchUsd ?? 0) +
     (units.videoSeconds ?? 0) * (pricing.perVideoSecondUsd ?? 0) +
-    (units.containerGb ?? 0) * (pricing.perContainerUsd ?? 0);
+    (units.containerGb ?? 0) * (pricing.perContainerUsd ?? 0) +
+    (units.toolCalls === undefined ? 0 : toolCallBoundUsd(units.toolCalls, pricing));
   return nonNegativeUsd(roundedUp(usd));
 }
 

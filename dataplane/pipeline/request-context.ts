@@ -6,6 +6,8 @@ import { ANONYMOUS, type Caller } from '../core/caller.js';
 import { type AdmissionRequest, type CachedResponse, type Settlement } from '../governance/types.js';
 import type { StreamMeter } from '../metering/stream-meter.js';
 import { estimatePromptTokens, type PromptMedia, type PromptParts, promptTokensOn } from '../metering/token-estimate.js';
+import type { BilledUnits } from '../metering/cost.js';
+import { toolFeeUnits } from '../metering/container-sessions.js';
 import type { CanonicalRequest, JsonObject, Usage } from '../core/canonical.js';
 import type { ClientLink } from '../routing/client-link.js';
 import type { RouteOutcome } from '../routing/router.js';
@@ -181,9 +183,15 @@ export class RequestContext {
       return provider?.adapter.defaultOutputCap?.(provider.config);
     };
     const promptTokens = this.promptTokens;
-    const admission: AdmissionRequest & { media?: PromptMedia } = { caller: this.caller, route, req: this.request, promptTokens, maxOutputTokens: outputCap(this.request, route, promptTokens, targetDefault), budgets: this.runtime.snapshot.budgets };
+    const admission: AdmissionRequest & { media?: PromptMedia; units?: BilledUnits } = { caller: this.caller, route, req: this.request, promptTokens, maxOutputTokens: outputCap(this.request, route, promptTokens, targetDefault), budgets: this.runtime.snapshot.budgets };
     // Only on a request with media: the ordinary request's admission keeps its shape.
     if (this.promptMedia !== undefined) admission.media = this.promptMedia;
+    // Only on a Responses request that bounds its tool calls: their fees are held too.
+    const native = this.request.native;
+    if (native?.api === 'responses' && native.body.max_tool_calls !== undefined) {
+      const units = toolFeeUnits(native.body);
+      if (units !== undefined) admission.units = units;
+    }
     this.admission = admission;
     return this.admission;
   }

@@ -70,6 +70,16 @@ spec:
   subjects: { routes: [{ name: masked }] }
   rules:
     - { name: mask-email, phase: Request, action: Mask, detector: { builtin: [Email] } }
+---
+` +
+        routeManifest('native-capped', [['oai-search', 'gpt-4.1']]) +
+        `apiVersion: tollgate.dev/v1alpha1
+kind: Budget
+metadata: { name: tools-cap }
+spec:
+  limit: { amount: 0.05, unit: USD }
+  period: Day
+  subjects: { routes: [{ name: native-capped }] }
 `,
     });
     usage = captureUsage(gateway);
@@ -166,6 +176,25 @@ spec:
     await client.responses.create({ model: 'native-search', input: 'In mine', tools: [{ type: 'code_interpreter', container: 'cntr_mine' }] });
     expect(usage.at(-1)).toMatchObject({ routeId: 'default/native-search', stream: false });
     expect(usage.at(-1)?.costUsd).toBeCloseTo(tokens, 10);
+  });
+
+  it('a Budget holds the tool fees of a Response that bounds its tool calls (max_tool_calls): each call at the dearest tool offered', async () => {
+    // max_tool_calls is newer than this client's types.
+    const ask = (max_tool_calls: number) =>
+      client.responses
+        .create({ model: 'native-capped', input: 'What happened today?', tools: [{ type: 'web_search' }], max_tool_calls, max_output_tokens: 16 } as OpenAI.Responses.ResponseCreateParamsNonStreaming)
+        .withResponse();
+    // 10 searches at $0.01 are more than the $0.05 Budget: refused before anything goes upstream. Before, the hold left the searches out.
+    const before = openai.requests.length;
+    const refused = await ask(10).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((refused as InstanceType<typeof OpenAI.RateLimitError>).message).toMatch(/budget default\/tools-cap cannot cover this request's worst case: it would hold 0\.10\d\d USD/);
+    expect(openai.requests.length).toBe(before);
+    // Two are within it: served, and charged the one search it ran.
+    const served = await ask(2);
+    expect(served.data.output.map((item) => item.type)).toEqual(['web_search_call', 'message']);
+    expect(usage.at(-1)?.routeId).toBe('default/native-capped');
+    expect(usage.at(-1)?.costUsd).toBeCloseTo((15 * 1 + 5 * 0.5 + 8 * 2) / 1e6 + 0.01, 10);
   });
 
   it('background: the queued Response is charged its worst case at once; retrieving the finished one charges nothing more', async () => {
