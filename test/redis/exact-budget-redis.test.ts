@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exactBudgetKeys, MIRROR_SWEEP_LIMIT, REFRESH_BATCH, RESERVE_SWEEP_LIMIT } from '../../dataplane/config/exact-budget-ledger.js';
+import { exactBudgetCandidates, exactBudgetKeys, HELD_TOTAL, MIRROR_SWEEP_LIMIT, REFRESH_BATCH, RESERVE_SWEEP_LIMIT } from '../../dataplane/config/exact-budget-ledger.js';
 import { ExactBudgetAdmitter } from '../../dataplane/governance/budget/exact-budget-admitter.js';
 import { createRedisClient, waitReady } from '../../dataplane/governance/rate-limit/redis-client.js';
 import type { AdmissionRequest } from '../../dataplane/governance/types.js';
@@ -9,6 +9,7 @@ import { testBudget, testCaller, testRequest, testRoute } from '../../dataplane/
 import { ExactBudgetMirror } from '../../operator/budgets/exact-budget-mirror.js';
 import type { KubeObject } from '../../operator/kube/kube-client.js';
 import { RedisTestServer } from './redis-server.js';
+import { V1_MIRROR_READ_SCRIPT, V1_RESERVE_SCRIPT, V1_SETTLE_SCRIPT } from './exact-ledger-v1.js';
 
 // Issue 20: an exact budget mode whose spend survives a SIGKILLed pod (holds written before the upstream call).
 let server: RedisTestServer;
@@ -284,7 +285,7 @@ describe('exact budgets in Redis', () => {
     await mirror.sync();
     expect(status).toMatchObject({ spent: 0.15, periodStart: '2026-11-16T00:00:00Z' });
     // Nothing stays held (or charged) in the closed day.
-    expect(await admin.hlen(closing.keys[1] ?? '')).toBe(0);
+    expect(await admin.exists(closing.keys[1] ?? '', closing.keys[4] ?? '')).toBe(0);
     expect(await admin.get(closing.keys[0] ?? '')).toBeNull();
     clock.now = NOW;
   });
@@ -370,7 +371,7 @@ describe('exact budgets in Redis', () => {
     await p.stop();
     // Its worst case, charged to the new period, beside the new request.
     expect(Number(await admin.get(next.keys[0] ?? ''))).toBeCloseTo(0.55, 9);
-    expect(await admin.hlen(closing.keys[1] ?? '')).toBe(0);
+    expect(await admin.exists(closing.keys[1] ?? '', closing.keys[4] ?? '')).toBe(0);
     expect(await admin.ttl(next.keys[3] ?? '')).toBeGreaterThan(0);
     // Alive after all: its late settle corrects the charge where it went.
     slow.settle(usage(0.1));
@@ -392,11 +393,11 @@ describe('exact budgets in Redis', () => {
     // Every expired hold still counts against the limit: 120 × 0.40 = 48 of 48.30, no room for 0.40.
     await expect(p.admit({ ...ask, budgets: [big] })).rejects.toMatchObject({ status: 429 });
     expect(Number(await admin.get(keys.keys[0] ?? ''))).toBeCloseTo(RESERVE_SWEEP_LIMIT * 0.4, 9);
-    expect(await admin.hlen(keys.keys[1] ?? '')).toBe(count - RESERVE_SWEEP_LIMIT);
+    expect(await admin.hlen(keys.keys[4] ?? '')).toBe(count - RESERVE_SWEEP_LIMIT);
     await expect(p.admit({ ...ask, budgets: [big] })).rejects.toMatchObject({ status: 429 });
     await expect(p.admit({ ...ask, budgets: [big] })).rejects.toMatchObject({ status: 429 });
     expect(Number(await admin.get(keys.keys[0] ?? ''))).toBeCloseTo(count * 0.4, 9);
-    expect(await admin.hlen(keys.keys[1] ?? '')).toBe(0);
+    expect(await admin.exists(keys.keys[1] ?? '', keys.keys[4] ?? '')).toBe(0);
     clock.now = NOW;
   });
 
@@ -456,7 +457,211 @@ describe('exact budgets in Redis', () => {
     // At most REFRESH_BATCH holds a script.
     expect(calls('evalsha')).toBe(Math.ceil(600 / REFRESH_BATCH));
     const first = exactBudgetKeys('tollgate:', budgets[0] ?? budget, clock.now);
-    expect(Number(await admin.zscore(first.keys[2] ?? '', 'busy:1'))).toBe(clock.now + 30_000);
+    expect(Number(await admin.zscore(first.keys[5] ?? '', 'busy:1'))).toBe(clock.now + 30_000);
+    clock.now = NOW;
+  });
+
+  // The reserve summed every hold of the period (HVALS) to know what was held: each admission's work
+  // in Redis grew with the requests in flight under the Budget (O(in-flight²) a second for a busy
+  // tenant), all of it while Redis runs nothing else.
+  it('admits with the same Redis work whether 1 or 2,000 requests are in flight under the Budget', async () => {
+    await admin.flushall();
+    const big = testBudget({ id: 'team-a/busy', amount: 100_000, period: 'Month' });
+    const keys = exactBudgetKeys('tollgate:', big, clock.now);
+    const p = await pod('busy');
+    (await p.admit({ ...ask, budgets: [big] })).settle(usage(0)); // loads the scripts
+    await p.stop();
+    const stats = async (): Promise<Record<string, number>> => {
+      const text = await admin.info('commandstats');
+      return Object.fromEntries([...text.matchAll(/cmdstat_(\w+):calls=(\d+)/g)].map((m) => [m[1] ?? '', Number(m[2])]).filter(([c]) => c !== 'info' && c !== 'config'));
+    };
+    /** The commands one admission and its settle run, with `inFlight` other holds in flight. */
+    const oneRequest = async (): Promise<Record<string, number>> => {
+      await admin.config('RESETSTAT');
+      (await p.admit({ ...ask, budgets: [big] })).settle(usage(0.1));
+      await p.stop();
+      return stats();
+    };
+    await p.admit({ ...ask, budgets: [big] });
+    const few = await oneRequest();
+    for (let i = 1; i < 2_000; i++) await p.admit({ ...ask, budgets: [big] });
+    const many = await oneRequest();
+    expect(many).toEqual(few);
+    // The one command that reads a whole key (HVALS, of the holds of versions before the total)
+    // reads a single field however many holds are in flight: the total.
+    expect(few.hvals).toBe(1);
+    expect(await admin.hlen(keys.keys[1] ?? '')).toBe(1);
+    expect(await admin.hlen(keys.keys[4] ?? '')).toBe(2_000);
+    expect(Number(await admin.hget(keys.keys[1] ?? '', HELD_TOTAL))).toBeCloseTo(2_000 * 0.4, 6);
+  });
+
+  it('keeps the total of holds exact through settles, expiry sweeps (a reserve\'s, the one before a rollover, the operator\'s) and late settles', async () => {
+    await admin.flushall();
+    const day = testBudget({ id: 'team-a/daily', amount: 1_000, period: 'Day' });
+    const askDay = { ...ask, budgets: [day] };
+    const closing = exactBudgetKeys('tollgate:', day, NOW);
+    const totalMatches = async (k: { keys: string[] }): Promise<void> => {
+      const each = (await admin.hvals(k.keys[4] ?? '')).reduce((sum, v) => sum + Number(v), 0);
+      const total = await admin.hget(k.keys[1] ?? '', HELD_TOTAL);
+      if (each === 0 && (await admin.hlen(k.keys[4] ?? '')) === 0) expect(total).toBeNull();
+      else expect(Number(total)).toBeCloseTo(each, 9);
+    };
+    clock.now = (closing.resetsAt ?? 0) - 60_000;
+    const live = await pod('live');
+    const dead = await pod('dead');
+    const settles = [];
+    for (let i = 0; i < 30; i++) {
+      settles.push(await live.admit({ ...askDay, maxOutputTokens: 100 + i }));
+      await dead.admit({ ...askDay, maxOutputTokens: 200 + i }); // never settled, never refreshed
+    }
+    await totalMatches(closing);
+    for (const s of settles.slice(0, 10)) s.settle(usage(0.01));
+    await live.stop();
+    await totalMatches(closing);
+    // 31 s on, the dead pod's holds expired; the live pod refreshed its own 2 s before.
+    const t0 = clock.now;
+    clock.now = t0 + 29_000;
+    await (live as unknown as { refresh(): Promise<void> }).refresh();
+    clock.now = t0 + 31_000;
+    // A reserve charges the 30 expired holds (at most RESERVE_SWEEP_LIMIT) to the closing day.
+    (await live.admit(askDay)).settle(usage(0.01));
+    await live.stop();
+    expect(await admin.hlen(closing.keys[4] ?? '')).toBe(20);
+    await totalMatches(closing);
+    const worst = (tokens: number[]): number => tokens.reduce((sum, t) => sum + t / 1000, 0);
+    const deadWorst = worst(Array.from({ length: 30 }, (_, i) => 300 + i));
+    expect(Number(await admin.get(closing.keys[0] ?? ''))).toBeCloseTo(deadWorst + 11 * 0.01, 9);
+    // Past the rollover the live pod is gone quiet: the next day's first reserve charges the closed
+    // day's 20 expired holds to the new day (the sweep of the period before).
+    clock.now = (closing.resetsAt ?? 0) + 60_000;
+    const next = exactBudgetKeys('tollgate:', day, clock.now);
+    (await live.admit(askDay)).settle(usage(0.01));
+    await live.stop();
+    expect(await admin.exists(closing.keys[1] ?? '', closing.keys[4] ?? '')).toBe(0);
+    const liveWorst = worst(Array.from({ length: 20 }, (_, i) => 210 + i));
+    expect(Number(await admin.get(next.keys[0] ?? ''))).toBeCloseTo(liveWorst + 0.01, 9);
+    // Holds of a pod that dies in the new day: the operator's read charges them.
+    const dead2 = await pod('dead2');
+    for (let i = 0; i < 5; i++) await dead2.admit(askDay);
+    await totalMatches(next);
+    clock.now += 31_000;
+    const { mirror, status } = mirrorOver(() => day, 'daily', {});
+    await mirror.sync();
+    expect(await admin.exists(next.keys[1] ?? '', next.keys[4] ?? '')).toBe(0);
+    expect(status.spent).toBeCloseTo(liveWorst + 0.01 + 5 * 0.4, 6);
+    // The live pod was alive after all: its late settles correct its worst cases where they went
+    // (in Redis: Budget.status, already written, is the period's floor).
+    for (const s of settles.slice(10)) s.settle(usage(0.01));
+    await live.stop();
+    expect(Number(await admin.get(next.keys[0] ?? ''))).toBeCloseTo(20 * 0.01 + 0.01 + 5 * 0.4, 9);
+    expect(Number(await admin.get(closing.keys[0] ?? ''))).toBeCloseTo(deadWorst + 11 * 0.01, 9);
+    clock.now = NOW;
+  });
+
+  it('keeps the total of each Budget a request is held under', async () => {
+    await admin.flushall();
+    const month = testBudget({ id: 'team-a/month', amount: 10, period: 'Month' });
+    const tokens = testBudget({ id: 'team-a/tokens', unit: 'Tokens', amount: 1_000, period: 'Day' });
+    const p = await pod('two');
+    const [m, t] = [exactBudgetKeys('tollgate:', month, clock.now), exactBudgetKeys('tollgate:', tokens, clock.now)];
+    const first = await p.admit({ ...ask, budgets: [month, tokens] });
+    const second = await p.admit({ ...ask, budgets: [month, tokens] });
+    expect([Number(await admin.hget(m.keys[1] ?? '', HELD_TOTAL)), Number(await admin.hget(t.keys[1] ?? '', HELD_TOTAL))]).toEqual([0.8, 800]);
+    // 800 of 1,000 tokens held: a third 400 does not fit.
+    await expect(p.admit({ ...ask, budgets: [month, tokens] })).rejects.toThrow(/team-a\/tokens/);
+    first.settle(usage(0.1));
+    await p.stop();
+    expect([Number(await admin.hget(m.keys[1] ?? '', HELD_TOTAL)), Number(await admin.hget(t.keys[1] ?? '', HELD_TOTAL))]).toEqual([0.4, 400]);
+    second.settle(usage(0.1));
+    await p.stop();
+    expect(await admin.exists(m.keys[1] ?? '', t.keys[1] ?? '', m.keys[4] ?? '', t.keys[4] ?? '')).toBe(0);
+    expect([Number(await admin.get(m.keys[0] ?? '')), Number(await admin.get(t.keys[0] ?? ''))]).toEqual([0.2, 300]);
+  });
+
+  /** A pod of the version before the total (its scripts verbatim), on the same Redis. */
+  const oldPod = (name: string) => {
+    let seq = 0;
+    return {
+      reserve: async (b: ReturnType<typeof testBudget>, amount: number): Promise<{ id: string; answer: (number | string)[] }> => {
+        const id = `${name}:${++seq}`;
+        const c = exactBudgetCandidates('tollgate:', b, clock.now);
+        const keys = [...c.periods[0].keys.slice(0, 4), ...c.periods[1].keys.slice(0, 4), ...c.before.slice(0, 2)];
+        const answer = (await admin.eval(V1_RESERVE_SCRIPT, keys.length, ...keys, 30_000, id, RESERVE_SWEEP_LIMIT, 1, clock.now, b.amount, amount, c.periods[0].ttlSeconds, c.periods[1].ttlSeconds, c.lo, c.mid, c.hi)) as (number | string)[];
+        return { id, answer };
+      },
+      settle: async (b: ReturnType<typeof testBudget>, id: string, actual: number): Promise<void> => {
+        const k = exactBudgetKeys('tollgate:', b, clock.now);
+        const n = exactBudgetKeys('tollgate:', b, k.resetsAt ?? 0);
+        const keys = [...k.keys.slice(0, 4), n.keys[0] ?? '', n.keys[3] ?? ''];
+        await admin.eval(V1_SETTLE_SCRIPT, keys.length, ...keys, id, 1, clock.now, actual, k.resetsAt ?? 0, n.ttlSeconds);
+      },
+      mirrorRead: async (b: ReturnType<typeof testBudget>): Promise<[string, string]> => {
+        const k = exactBudgetKeys('tollgate:', b, clock.now);
+        const prev = exactBudgetKeys('tollgate:', b, k.periodStart - 1);
+        const keys = [...k.keys.slice(0, 4), k.seededKey, ...prev.keys.slice(0, 4)];
+        return (await admin.eval(V1_MIRROR_READ_SCRIPT, keys.length, ...keys, clock.now, 0, k.ttlSeconds, MIRROR_SWEEP_LIMIT)) as [string, string];
+      },
+    };
+  };
+
+  // A rolling upgrade runs pods of both versions on one ledger: each must count the other's holds,
+  // and neither's sweeps or settles may lose or double one.
+  it('counts the holds of pods of the version before the total, and theirs count this version\'s: the limit holds across both in a rolling upgrade', async () => {
+    await admin.flushall();
+    const keys = exactBudgetKeys('tollgate:', budget, clock.now);
+    const fresh = await pod('new');
+    const old = oldPod('old');
+    const h1 = await fresh.admit(ask);
+    // The old pod sees the new pod's 0.40 through the total: 0.80 held, a third 0.40 does not fit, on either.
+    const o1 = await old.reserve(budget, 0.4);
+    expect(o1.answer[0]).toBe(0);
+    expect((await old.reserve(budget, 0.4)).answer.slice(0, 3)).toEqual([1, '0', '0.8']);
+    await expect(fresh.admit(ask)).rejects.toThrow(/less 0.8000 held/);
+    // The operator not yet upgraded sees both too.
+    expect(await old.mirrorRead(budget)).toEqual(['0', '0.8']);
+    h1.settle(usage(0.15));
+    await fresh.stop();
+    expect(await admin.hexists(keys.keys[1] ?? '', HELD_TOTAL)).toBe(0);
+    const o2 = await old.reserve(budget, 0.4);
+    expect(o2.answer[0]).toBe(0);
+    await old.settle(budget, o2.id, 0.05);
+    // The old pod dies with o1 in flight: a new pod's reserve charges it once it expires.
+    clock.now += 31_000;
+    const h2 = await fresh.admit(ask); // 0.60 spent and 0.40 held: the limit, exactly
+    expect(await spentInRedis()).toBeCloseTo(0.6, 9);
+    expect((await old.reserve(budget, 0.01)).answer.slice(0, 3)).toEqual([1, '0.6', '0.4']);
+    // Alive after all: its late settle (old script) corrects the worst case.
+    await old.settle(budget, o1.id, 0.1);
+    expect(await spentInRedis()).toBeCloseTo(0.3, 9);
+    h2.settle(usage(0.2));
+    await fresh.stop();
+    expect(await spentInRedis()).toBeCloseTo(0.5, 9);
+    expect(await admin.exists(keys.keys[1] ?? '', keys.keys[4] ?? '')).toBe(0);
+    clock.now = NOW;
+  });
+
+  it("never loses a new pod's hold to the sweeps of the version before: its hold stays counted until a new script charges it", async () => {
+    await admin.flushall();
+    const keys = exactBudgetKeys('tollgate:', budget, clock.now);
+    const dead = await pod('dead-new');
+    const old = oldPod('old');
+    const lost = await dead.admit(ask); // never settled, never refreshed
+    clock.now += 31_000;
+    // The old pod's reserve and the old operator's read sweep their own deadlines only: the expired
+    // new hold is still held (0.80 with the old pod's own), never dropped uncharged.
+    expect((await old.reserve(budget, 0.4)).answer[0]).toBe(0);
+    expect((await old.reserve(budget, 0.4)).answer.slice(0, 3)).toEqual([1, '0', '0.8']);
+    expect(await old.mirrorRead(budget)).toEqual(['0', '0.8']);
+    // The upgraded operator charges it at its worst case and takes it off the total.
+    const { mirror, status } = mirrorOver(() => budget, 'monthly', {});
+    await mirror.sync();
+    expect(status.spent).toBeCloseTo(0.4, 9);
+    expect(await admin.hexists(keys.keys[1] ?? '', HELD_TOTAL)).toBe(0);
+    expect(await old.mirrorRead(budget)).toEqual(['0.4', '0.4']);
+    // Its late settle corrects the charge.
+    lost.settle(usage(0.1));
+    await dead.stop();
+    expect(await spentInRedis()).toBeCloseTo(0.1, 9);
     clock.now = NOW;
   });
 

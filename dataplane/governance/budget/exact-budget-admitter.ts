@@ -144,7 +144,8 @@ export class ExactBudgetAdmitter implements Admitter {
       }
       throw refusal(budget, availability, amounts[index - 1] ?? 0, now);
     }
-    this.live.set(id, { deadlineKeys: periods.map((p) => p.keys[2] ?? '') });
+    // deadlines2: where this version's holds expire (RESERVE_SCRIPT).
+    this.live.set(id, { deadlineKeys: periods.map((p) => p.keys[5] ?? '') });
     let settled = false;
     /** Charges that did not reach Redis (per budget): added to the settle, so that they are counted with it. */
     let unreached: number[] | undefined;
