@@ -95,8 +95,10 @@ export interface ProviderAdapter {
    * Whether the model makes output this request's stream never shows (an OpenAI reasoning model's
    * reasoning; Claude's or Gemini's thinking, summarized or left out): a stream cut before its usage
    * is then charged a bound on it (metering/reasoning-bound.ts). Absent: it shows all it bills.
+   * `settings`: the Provider's, which may say what a model id names (Bedrock's `modelFamilies` for
+   * an ARN that names no model), as buildRequest reads them.
    */
-  reasonsUnseen?(req: CanonicalRequest, model: string): boolean;
+  reasonsUnseen?(req: CanonicalRequest, model: string, settings?: ProviderSettings): boolean;
   /** The output cap this adapter sends when the client sets none (budgets reserve for it); absent = the upstream's own default. */
   defaultOutputCap?(settings: ProviderSettings): number;
   /** Client APIs the upstream serves as they are: a request carrying one (CanonicalRequest.native) is forwarded untranslated. */

@@ -148,8 +148,8 @@ function streamUsage(ctx: RequestContext, stream: StreamMeter, outcome: StreamOu
 function hiddenReasoning(ctx: RequestContext, target: TargetConfig, sentAt: number, answerAt: number, shown: number, cutAt = Date.now()): number {
   let rate = target.pricing.reasoningTokensPerSecond;
   if (rate === undefined) {
-    const adapter = ctx.runtime.providers.get(target.providerId)?.adapter;
-    if (adapter?.reasonsUnseen?.(ctx.request, target.model) !== true) return 0;
+    const provider = ctx.runtime.providers.get(target.providerId);
+    if (provider?.adapter.reasonsUnseen?.(ctx.request, target.model, provider.config) !== true) return 0;
     rate = DEFAULT_REASONING_TOKENS_PER_SECOND;
   }
   return hiddenReasoningBound(sentAt, answerAt, cutAt, rate, outputMultiplier(ctx.request), ctx.admissionRequest().maxOutputTokens - shown);

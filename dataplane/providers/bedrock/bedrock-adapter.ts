@@ -85,7 +85,7 @@ export const bedrockAdapter: ProviderAdapter = {
     return { onEvent: () => NOT_SSE, onEnd: () => NOT_SSE };
   },
 
-  reasonsUnseen: (req, model) => req.op === 'chat' && bedrockReasonsUnseen(req.body, model),
+  reasonsUnseen: (req, model, settings) => req.op === 'chat' && bedrockReasonsUnseen(req.body, model, settings?.bedrock?.modelFamilies),
 
   createByteStreamTransformer(req: CanonicalRequest, headers: HeaderMap, shape?: JsonShapeLimits): ByteStreamTransformer {
     return new BedrockStreamTransformer(completionId(headers), modelOf(req), req.clientWantsUsage, req.createdAt ?? 0, readingOf(req.body), shape);

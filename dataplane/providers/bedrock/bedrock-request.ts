@@ -207,11 +207,13 @@ function bedrockThinking(body: JsonObject, family: BedrockFamily, modelId: strin
 /**
  * Whether a Claude model thinks on this request (what bedrockThinking sends): its summarized or
  * redacted thinking is billed whole; or a Nova 2 model reasons (it shows its reasoning as
- * `[REDACTED]`, and bills it).
+ * `[REDACTED]`, and bills it). The family is read as toConverseRequest reads it, with the
+ * Provider's `bedrock.modelFamilies`: before, an application inference profile's ARN placed there
+ * as Claude was sent thinking but not seen to reason, and its cut stream was charged no reasoning.
  */
-export function bedrockReasonsUnseen(body: JsonObject, modelId: string): boolean {
+export function bedrockReasonsUnseen(body: JsonObject, modelId: string, families?: Readonly<Record<string, BedrockNamedFamily>>): boolean {
   if (NOVA_REASONS.test(modelId)) return novaEffort(body) !== undefined;
-  const thinking = bedrockThinking(body, bedrockFamily(modelId), modelId, Number.MAX_SAFE_INTEGER);
+  const thinking = bedrockThinking(body, bedrockFamily(modelId, families), modelId, Number.MAX_SAFE_INTEGER);
   return thinking !== undefined && thinking.type !== 'disabled';
 }
 

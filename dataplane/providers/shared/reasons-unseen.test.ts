@@ -36,6 +36,17 @@ describe('which adapters say a request reasons unseen', () => {
     expect(bedrockAdapter.reasonsUnseen?.(chat({ reasoning_effort: 'medium' }), 'amazon.nova-pro-v1:0')).toBe(false);
   });
 
+  it("Bedrock: an ARN that names no model thinks as the family the Provider's bedrock.modelFamilies gives it (before: never seen to reason)", () => {
+    const profile = 'arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3';
+    const settings = (family: 'anthropic' | 'llama') => ({ bedrock: { region: 'us-east-1', modelFamilies: { [profile]: family } } });
+    // Sent thinking (toConverseRequest reads the same families), so it bills reasoning a cut stream never shows.
+    expect(bedrockAdapter.reasonsUnseen?.(chat({ reasoning_effort: 'medium' }), profile, settings('anthropic'))).toBe(true);
+    expect(bedrockAdapter.reasonsUnseen?.(chat({ thinking: { type: 'enabled', budget_tokens: 2048 } }), profile, settings('anthropic'))).toBe(true);
+    expect(bedrockAdapter.reasonsUnseen?.(chat({}), profile, settings('anthropic'))).toBe(false);
+    expect(bedrockAdapter.reasonsUnseen?.(chat({ reasoning_effort: 'medium' }), profile, settings('llama'))).toBe(false);
+    expect(bedrockAdapter.reasonsUnseen?.(chat({ reasoning_effort: 'medium' }), profile)).toBe(false);
+  });
+
   it('Gemini: 2.5 and later unless thinking is off; Flash-Lite only when asked', () => {
     expect(geminiAdapter.reasonsUnseen?.(chat({}), 'gemini-2.5-pro')).toBe(true);
     expect(geminiAdapter.reasonsUnseen?.(chat({}), 'gemini-2.5-flash')).toBe(true);
