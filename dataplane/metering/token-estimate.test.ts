@@ -4,7 +4,7 @@ import type { RouteConfig } from '../config/snapshot.js';
 import { outputMultiplier } from './output-bound.js';
 import { responseUsage } from './settled-usage.js';
 import { StreamMeter } from './stream-meter.js';
-import { estimateOutputTokens, estimatePromptTokens, IMAGE_TOKENS, IMAGE_WINDOW_TOKENS, type PromptParts, promptTokensOn, UNREAD_FILE_TOKENS } from './token-estimate.js';
+import { combinedMedia, estimateOutputTokens, estimatePromptTokens, estimateTokens, estimateValueTokens, IMAGE_TOKENS, IMAGE_WINDOW_TOKENS, type PromptParts, promptTokensOn, UNREAD_FILE_TOKENS } from './token-estimate.js';
 import { toCanonicalRequest as fromMessages } from '../inbound/anthropic/messages-request.js';
 import { toCanonicalRequest as fromResponses } from '../inbound/responses/responses-request.js';
 
@@ -266,5 +266,28 @@ describe("prompt on a target: images at its model's bound, media at most its win
     const byId = ask({ type: 'file', file: { file_id: 'file-1' } });
     expect(on('gpt-4o', byId)).toBe(byId.tokens + UNREAD_FILE_TOKENS);
     expect(on('gpt-4o', byId, 1000)).toBe(1000);
+  });
+});
+
+describe('a value a prompt is made from as it is (an eval run item, its template)', () => {
+  it('without media parts: the estimate of its JSON text, as before', () => {
+    const item = { item: { question: 'two plus two', tags: ['a', 'b'] } };
+    const told: PromptParts = { tokens: 0 };
+    expect(estimateValueTokens(item, told)).toBe(estimateTokens(JSON.stringify(item)));
+    expect(told.media).toBeUndefined();
+    expect(estimateValueTokens(undefined, told)).toBe(0);
+  });
+
+  it("an image by URL at the target model's bound, a file by id at the unread-file bound (before: their bytes)", () => {
+    const item = { item: { input: [{ role: 'user', content: [{ type: 'input_image', image_url: 'https://x/c.png' }, { type: 'input_file', file_id: 'file-1' }] }] } };
+    const told: PromptParts = { tokens: 0 };
+    const tokens = estimateValueTokens(item, told);
+    expect(tokens).toBeGreaterThanOrEqual(IMAGE_TOKENS.other);
+    expect(told.media).toMatchObject({ images: 1, files: 1, imageTokens: IMAGE_TOKENS.other });
+    expect(promptTokensOn({ model: 'gpt-4o-mini' }, tokens, told.media)).toBeGreaterThanOrEqual(48_169 + UNREAD_FILE_TOKENS);
+    // Twice in a prompt (a template that substitutes it twice) beside a template's own image.
+    const twice = combinedMedia(told.media, told.media, 2);
+    expect(twice).toMatchObject({ images: 3, files: 3, imageTokens: 3 * IMAGE_TOKENS.other });
+    expect(combinedMedia(told.media, undefined, 2)).toBe(told.media);
   });
 });

@@ -169,6 +169,52 @@ function billedJson(value: unknown, media: MediaTokens): string {
   });
 }
 
+/** MEDIA_TYPE_TOKEN and file parts: what estimateValueTokens replaces. */
+const MEDIA_OR_FILE_TYPE_TOKEN = /"(?:image_url|input_image|image|input_audio|file|input_file)"/;
+
+/**
+ * The tokens of a JSON value a prompt is made from as it is (keys included: an eval run's item,
+ * which its template substitutes as text or whose messages it references; its template): its JSON
+ * text at bytes / 4, with each image part at IMAGE_TOKENS and audio by AUDIO_BYTES_PER_TOKEN
+ * instead of its payload, an inline PDF's pages added (inlinePdf), and a file part that carries no
+ * data (by id or URL) told in `told.media.files` (UNREAD_FILE_TOKENS, not in the estimate); what
+ * depends on the target is told in `told.media` for promptTokensOn. A value without media parts is
+ * estimateTokens of its JSON. Its depth must have been bounded (the replacer recurses).
+ */
+export function estimateValueTokens(value: unknown, told: PromptParts): number {
+  const plain = JSON.stringify(value) ?? '';
+  if (!MEDIA_OR_FILE_TYPE_TOKEN.test(plain)) return estimateTokens(plain);
+  const media: MediaTokens = { tokens: 0, audio: 0, files: 0, imageTokens: 0, images: 0, lowImages: 0, originalImages: 0, pdfTokens: 0 };
+  const text = JSON.stringify(value, (_key, v: unknown) => {
+    if (!isObject(v) || typeof v.type !== 'string') return v;
+    const audio = audioTokens(v);
+    if (audio !== undefined) {
+      media.tokens += audio;
+      media.audio += audio;
+    } else if (IMAGE_PART_TYPES.has(v.type)) countImage(v, media);
+    else if (isFilePart(v)) {
+      const data = inlineFileData(v);
+      if (data === undefined) media.files++;
+      else inlinePdf(data, media);
+      return v;
+    } else return v;
+    return { type: v.type };
+  });
+  told.tokens = media.audio;
+  if (media.files > 0 || media.imageTokens > 0) told.media = media;
+  return estimateTokens(text) + media.tokens;
+}
+
+/**
+ * The media of a prompt made of `a` and `times` copies of `b` (an eval run's template and its item
+ * substituted `times` times), for promptTokensOn; undefined when neither has any.
+ */
+export function combinedMedia(a: PromptMedia | undefined, b: PromptMedia | undefined, times: number): PromptMedia | undefined {
+  if (b === undefined || times === 0) return a;
+  const sum = (k: keyof PromptMedia): number => (a?.[k] ?? 0) + times * b[k];
+  return { files: sum('files'), images: sum('images'), lowImages: sum('lowImages'), originalImages: sum('originalImages'), pdfTokens: sum('pdfTokens'), imageTokens: sum('imageTokens') };
+}
+
 /**
  * What of a prompt estimate depends on the target it goes to (promptTokensOn): the files it names
  * but does not carry, its images (in the estimate at IMAGE_TOKENS) by detail, and its inline PDFs'

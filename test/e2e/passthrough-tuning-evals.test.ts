@@ -132,6 +132,39 @@ describe('fine-tuning jobs and eval runs: held and charged their worst case', ()
     expect(rec?.costUsd).toBeCloseTo((prompt * 0.15 + 100 * 0.6) / 1e6, 8);
   });
 
+  it('an item\'s images are held at the target model\'s image bound and a file it names by id at the unread-file bound, inline or from a file (before: the bytes of the URL and the id)', async () => {
+    const id = await evaluation('judge');
+    const referenced = { type: 'item_reference' as const, item_reference: 'item.input' };
+    const picture = { item: { input: [{ role: 'user', content: [{ type: 'input_text', text: 'what is it?' }, { type: 'input_image', image_url: 'https://example.test/cat.png' }] }] } };
+    const filed = { item: { input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file-report' }] }] } };
+    const before = records().length;
+    await on('judge').evals.runs.create(id, { data_source: { type: 'responses', model: 'judge', input_messages: referenced, sampling_params: { max_completion_tokens: 10 }, source: { type: 'file_content', content: [picture] } } });
+    const image = records().slice(before).find((r) => r.routeId === 'default/judge');
+    // gpt-4o-mini bills an image up to 48,169 tokens (metering/token-estimate MODEL_IMAGE_TOKENS).
+    expect(image).toMatchObject({ estimateReason: 'eval_worst_case', outputTokens: 10 });
+    expect(image?.inputTokens).toBeGreaterThanOrEqual(48_169);
+    expect(image?.inputTokens).toBeLessThan(48_169 + 200);
+    upstream.files.set('file-filed', jsonl([JSON.stringify(filed), JSON.stringify(picture)]));
+    const next = records().length;
+    await on('judge').evals.runs.create(id, { data_source: { type: 'responses', model: 'judge', input_messages: referenced, sampling_params: { max_completion_tokens: 10 }, source: { type: 'file_id', id: 'file-filed' } } });
+    const both = records().slice(next).find((r) => r.routeId === 'default/judge');
+    expect(both).toMatchObject({ estimateReason: 'eval_worst_case', outputTokens: 20 });
+    expect(both?.inputTokens).toBeGreaterThanOrEqual(1_000_000 + 48_169);
+    expect(both?.costUsd).toBeGreaterThanOrEqual(((1_000_000 + 48_169) * 0.15) / 1e6);
+    // A template's own image part is held so too, once for each item.
+    const templated = { type: 'template' as const, template: [{ role: 'user' as const, content: [{ type: 'input_image' as const, image_url: '{{item.url}}' }] }] };
+    const third = records().length;
+    await on('judge').evals.runs.create(id, { data_source: { type: 'responses', model: 'judge', input_messages: templated, sampling_params: { max_completion_tokens: 10 }, source: { type: 'file_content', content: [{ item: { url: 'https://example.test/a.png' } }, { item: { url: 'https://example.test/b.png' } }] } } });
+    expect(records().slice(third).find((r) => r.routeId === 'default/judge')?.inputTokens).toBeGreaterThanOrEqual(2 * 48_169);
+    // A line nested past a request body's depth is refused (its parts are read, so its depth is bounded), and nothing runs.
+    upstream.files.set('file-deep', jsonl([`${'['.repeat(200)}1${']'.repeat(200)}`]));
+    const sent = posted(/\/runs$/).length;
+    const deep = (await on('judge').evals.runs.create(id, { data_source: { type: 'responses', model: 'judge', input_messages: referenced, source: { type: 'file_id', id: 'file-deep' } } }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
+    expect(deep.status).toBe(400);
+    expect(deep.code).toBe('invalid_eval_source');
+    expect(posted(/\/runs$/).length).toBe(sent);
+  });
+
   it('items from a file are read as a batch\'s input file is; a run of a model the route does not run, or of stored completions, is refused with 400', async () => {
     const id = await evaluation('judge');
     upstream.files.set('file-items', jsonl([JSON.stringify({ item: { question: 'a' } }), JSON.stringify({ item: { question: 'b' } }), JSON.stringify({ item: { question: 'c' } })]));

@@ -6,7 +6,7 @@ import { errors, GatewayError } from '../../core/gateway-error.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { outputCap } from '../../governance/admission.js';
 import { dearestInputPrice, dearestOutputPrice, roundedUp } from '../../metering/cost.js';
-import { estimateTokens } from '../../metering/token-estimate.js';
+import { combinedMedia, estimateTokens, estimateValueTokens, type PromptMedia, type PromptParts, promptTokensOn } from '../../metering/token-estimate.js';
 import { MAX_JSON_DEPTH } from '../body/json-body.js';
 import { jsonTextShapeProblem } from '../../core/json-shape.js';
 import { firstAnswer, type InputFileLimits, type LineSink, readBounded, readInputFile } from './input-file.js';
@@ -136,12 +136,24 @@ export const evalRunErrors = {
       `an eval run whose data source runs a model (data_source.model) takes its items from a file (source type file_id) or inline (file_content): a source of type ${JSON.stringify(kind)} has as many items as the account stores, which the gateway cannot bound, hold and charge before the run`,
       { param: 'data_source.source' },
     ),
+  line: (fileId: string, line: number, limit: number): GatewayError =>
+    new GatewayError(
+      400,
+      'invalid_eval_source',
+      'invalid_request_error',
+      `line ${line} of the eval run's source file ${fileId} is nested deeper than ${MAX_JSON_DEPTH} levels or has more than ${limit} objects, arrays and members (the gateway's limit on a request body)`,
+      { param: 'data_source.source.id' },
+    ),
 };
 
 /**
  * Sums an eval run's worst case item by item: each item's prompt (the run's messages and sampling
  * parameters, plus the item itself for each place they substitute it) and output cap, at the
  * dearest prices of the route's targets (the run is sent to any of them, its model the target's).
+ * An item is estimated as the prompt estimator estimates a request (estimateValueTokens): its
+ * images at each target's model's bound, a file it names by id at UNREAD_FILE_TOKENS, at most the
+ * target's window (promptTokensOn). Before, as JSON text: an image by URL or a file by id counted
+ * as the few bytes of its URL or id.
  */
 class EvalItems implements LineSink {
   items = 0;
@@ -152,29 +164,51 @@ class EvalItems implements LineSink {
   constructor(
     private readonly route: RouteConfig,
     private readonly targets: readonly ForwardTarget[],
-    /** The tokens each item is run with besides itself (input_messages, sampling_params). */
+    /** The tokens each item is run with besides itself (input_messages, sampling_params), and their media. */
     private readonly fixed: number,
+    private readonly fixedMedia: PromptMedia | undefined,
     /** How many times an item is substituted into its prompt: each `{{...}}` of input_messages (or 1). */
     private readonly uses: number,
     /** `sampling_params.max_completion_tokens`, when set. */
     private readonly maxCompletion: number | undefined,
+    /** A file_id source's id and the gateway's bound on a line's JSON elements (a line's depth and size, as a request body's). */
+    private readonly file?: { id: string; maxJsonElements: number },
   ) {}
 
-  /** One JSONL line of a file_id source. */
-  add(text: string): void {
+  /** One JSONL line of a file_id source (one at a time: nothing of it is kept). */
+  add(text: string, line: number): void {
     if (text.trim() === '') return;
-    this.item(estimateTokens(text));
+    const file = this.file;
+    if (file !== undefined && jsonTextShapeProblem(text, MAX_JSON_DEPTH, file.maxJsonElements) !== undefined) throw evalRunErrors.line(file.id, line, file.maxJsonElements);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // Not an item the upstream can run: its text, as before.
+      this.item(undefined, estimateTokens(text));
+      return;
+    }
+    this.item(parsed);
   }
 
-  /** One item of a file_content source, or of a file. */
-  item(itemTokens: number): void {
-    const prompt = this.fixed + this.uses * itemTokens;
-    const output = this.maxCompletion ?? outputCap({ op: 'chat', body: {} }, this.route, prompt);
+  /** One item of a file_content source, or of a file; `asText`: a line that is not JSON, estimated as its text. */
+  item(value: unknown, asText?: number): void {
+    const told: PromptParts = { tokens: 0 };
+    const itemTokens = asText ?? estimateValueTokens(value, told);
+    const known = this.fixed + this.uses * itemTokens;
+    const media = combinedMedia(this.fixedMedia, told.media, this.uses);
+    // The output cap is fitted to the prompt as estimated (window-clamped caps read the text, as for any request).
+    const output = this.maxCompletion ?? outputCap({ op: 'chat', body: {} }, this.route, known);
     this.items++;
-    this.inputTokens += prompt;
-    this.outputTokens += output;
+    let most = known;
     let usd = 0;
-    for (const { target } of this.targets) usd = Math.max(usd, (prompt * dearestInputPrice(target.pricing, prompt) + output * dearestOutputPrice(target.pricing, prompt)) / 1e6);
+    for (const { target } of this.targets) {
+      const prompt = promptTokensOn(target, known, media);
+      most = Math.max(most, prompt);
+      usd = Math.max(usd, (prompt * dearestInputPrice(target.pricing, prompt) + output * dearestOutputPrice(target.pricing, prompt)) / 1e6);
+    }
+    this.inputTokens += most;
+    this.outputTokens += output;
     this.costUsd += usd;
   }
 }
@@ -203,7 +237,7 @@ export async function evalRunWorstCase(
   route: RouteConfig,
   targets: readonly ForwardTarget[],
   path: string,
-  limits: InputFileLimits,
+  limits: InputFileLimits & { maxJsonElements: number },
   agents: { http: HttpAgent; https: HttpsAgent },
 ): Promise<CreationWorstCase | undefined> {
   const model = evalRunModel(json);
@@ -219,16 +253,22 @@ export async function evalRunWorstCase(
   // A template's `{{item.x}}` (or `{{sample...}}`) is replaced by part of the item: at most all of it each time.
   const template = messages === undefined ? '' : JSON.stringify(messages);
   const uses = isObject(messages) && messages.type === 'template' ? Math.max(1, template.split('{{').length - 1) : 1;
-  // The reply's few format tokens are within the estimate of the JSON keys counted here.
-  const fixed = estimateTokens(template) + estimateTokens(JSON.stringify(sampled satisfies JsonObject));
-  const items = new EvalItems(route, targets, fixed, uses, typeof max === 'number' ? max : undefined);
+  // The reply's few format tokens are within the estimate of the JSON keys counted here. A
+  // template's own images (input_image parts) and files are held as the items' are.
+  const fixedTold: PromptParts = { tokens: 0 };
+  const fixed = estimateValueTokens(messages, fixedTold) + estimateTokens(JSON.stringify(sampled satisfies JsonObject));
+  const cap = typeof max === 'number' ? max : undefined;
   const source = ds.source;
   if (!isObject(source)) throw errors.badRequest('data_source.source is required', 'data_source.source');
+  let items: EvalItems;
   if (source.type === 'file_content') {
     if (!Array.isArray(source.content)) throw errors.badRequest('data_source.source.content must be a list of items', 'data_source.source.content');
-    for (const item of source.content) items.item(estimateTokens(JSON.stringify(item)));
+    items = new EvalItems(route, targets, fixed, fixedTold.media, uses, cap);
+    // The body's depth and elements were bounded when it was read (MAX_JSON_DEPTH).
+    for (const item of source.content) items.item(item);
   } else if (source.type === 'file_id') {
     if (typeof source.id !== 'string' || source.id === '') throw errors.badRequest('data_source.source.id is required', 'data_source.source.id');
+    items = new EvalItems(route, targets, fixed, fixedTold.media, uses, cap, { id: source.id, maxJsonElements: limits.maxJsonElements });
     await readInputFile(targets, { id: source.id, param: 'data_source.source.id', title: "the eval run's source file", code: 'eval_source' }, items, limits, agents);
   } else throw evalRunErrors.unbounded(source.type);
   return {
