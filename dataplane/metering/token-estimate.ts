@@ -53,6 +53,18 @@ export function modelImageBound(model: string): ImageBound | undefined {
 }
 
 /**
+ * Tokens one image at `detail` is held at on `model`: IMAGE_TOKENS by its detail, or the model's
+ * bound where it bills more (modelImageBound), as promptTokensOn holds an image part. For images
+ * counted one by one (a Realtime session's items).
+ */
+export function imageTokensOn(model: string, detail: unknown): number {
+  const base = detail === 'original' ? IMAGE_TOKENS.original : IMAGE_TOKENS.other;
+  const bound = modelImageBound(model);
+  if (bound === undefined) return base;
+  return Math.max(base, detail === 'low' ? bound.low : detail === 'original' ? bound.original : bound.other);
+}
+
+/**
  * What the context-window guard and routing rules count an image as: the fewest tokens a common
  * model bills for one (OpenAI's `detail: low`, a small image elsewhere). IMAGE_TOKENS bounds spend
  * from above, but a window check that read it would refuse requests that fit: 26 video frames at

@@ -44,7 +44,7 @@ ${passThrough}`;
     'providers.yaml':
       providerManifest('openai-up', 'openai', `${url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime-upstream, pricing: { input: 4, output: 16, cachedInput: 0.4 } }]\n') +
       // gpt-realtime's published prices: audio is 8× text in, 4× out.
-      providerManifest('openai-voice', 'openai', `${url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime, pricing: { input: 4, output: 16, cachedInput: 0.4, audioInput: 32, audioOutput: 64 } }, { name: gpt-4o-transcribe, pricing: { input: 2.5, output: 10, cachedInput: 0, audioInput: 6 } }]\n') +
+      providerManifest('openai-voice', 'openai', `${url}/v1`, '{ secretRef: { name: up-key, key: apiKey } }', '  models: [{ name: gpt-realtime, pricing: { input: 4, output: 16, cachedInput: 0.4, audioInput: 32, audioOutput: 64 } }, { name: gpt-4o-transcribe, pricing: { input: 2.5, output: 10, cachedInput: 0, audioInput: 6 } }, { name: gpt-4o-mini-realtime-preview, pricing: { input: 0.6, output: 2.4 } }]\n') +
       // Nothing listens on port 9 (discard) of loopback: connections are refused.
       providerManifest('nowhere', 'openai-compatible', 'http://127.0.0.1:9/v1', '{ secretRef: { name: up-key, key: apiKey } }') +
       // Link-local (the cloud instance-metadata services' range): never called. fe80::1 without a
@@ -67,6 +67,7 @@ ${passThrough}`;
       route('voice-audio', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-realtime'),
       route('voice-audio-budgeted', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-realtime'),
       route('transcribe', '  passThrough: { endpoints: [audio] }\n', 'openai-voice', 'gpt-4o-transcribe'),
+      route('voice-mini', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-4o-mini-realtime-preview'),
       route('voice-audio-race', '  passThrough: { endpoints: [realtime] }\n', 'openai-voice', 'gpt-realtime'),
       dailyBudget('voice-race-cap', 0.03, 'voice-audio-race'),
       // One spoken answer (REALTIME_AUDIO_USAGE) costs $0.05568 at the audio prices, $0.01252 were its audio priced as text.
@@ -289,6 +290,26 @@ describe('Realtime over WebSocket', () => {
     expect(cut?.inputTokens).toBeGreaterThan(estimate);
     // Every token at the dearest prices (audio's): the hold's worst case.
     expect(cut?.costUsd).toBeCloseTo(((cut?.inputTokens ?? 0) * 32 + 300 * 64) / 1e6, 10);
+  });
+
+  it("an image a client adds is held and charged at the session model's image bound (gpt-4o-mini: 48,169 tokens), not its base64 bytes", async () => {
+    const ws = await connect(gateway.url, 'voice-mini', CALLER_KEY);
+    if (!(ws instanceof WebSocket)) throw new Error(`refused: ${ws.status} ${ws.body}`);
+    const events: string[] = [];
+    ws.on('message', (data) => events.push((JSON.parse(String(data)) as { type: string }).type));
+    // A plain large PNG is a few KB, billed at its size: before, held and charged as its 4,000 bytes.
+    const png = `data:image/png;base64,${Buffer.alloc(3_000, 0).toString('base64')}`;
+    ws.send(JSON.stringify({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_image', image_url: png }] } }));
+    ws.send(JSON.stringify({ type: 'response.create', response: { max_output_tokens: 50, metadata: { emulator: 'hang' } } }));
+    await vi.waitFor(() => expect(events).toContain('response.created'));
+    const before = gateway.usage.records.length;
+    ws.close();
+    await once(ws, 'close');
+    await vi.waitFor(() => expect(gateway.usage.records.length).toBe(before + 1));
+    const cut = gateway.usage.records.at(-1);
+    expect(cut).toMatchObject({ routeId: 'default/voice-mini', outputTokens: 50, estimated: true, estimateReason: 'cut_short' });
+    expect(cut?.inputTokens).toBeGreaterThanOrEqual(48_169);
+    expect(cut?.inputTokens).toBeLessThan(48_169 + 500);
   });
 
   it("the session's input transcription is charged as its completed event reports it: at the transcription model's prices where a route targets it, else at the session's (an over-count)", async () => {

@@ -265,7 +265,7 @@ export function runSession(host: SessionHost, session: SessionParams): void {
   let lastInput: Usage | undefined;
   // What the client sent: before any response reported its usage, a cut one is charged its
   // estimate; every hold is given its upper bound (sent-input.ts).
-  const sent = new SentInput();
+  const sent = new SentInput(target.model);
   // Input transcriptions the upstream has not reported: each held, and charged its bound if it never is.
   const transcriptions = new PendingTranscriptions();
   const idle = setTimeout(() => {

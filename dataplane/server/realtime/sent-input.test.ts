@@ -85,3 +85,33 @@ describe('SentInput', () => {
     expect(sent.note(item([audio(8_000)]))).toEqual({ eventId: 'e1', itemId: undefined, seconds: 1 });
   });
 });
+
+describe("SentInput: images at the session model's image bound", () => {
+  const image = (url: string, detail?: string) => ({ type: 'input_image', image_url: url, ...(detail === undefined ? {} : { detail }) });
+  const item = (content: unknown[]) => JSON.stringify({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content } });
+  // A plain 2048 × 2048 PNG is a few KB: billed at full size, it was held as its few thousand bytes.
+  const small = `data:image/png;base64,${Buffer.alloc(3_000, 0).toString('base64')}`;
+
+  it('an input_image part is held and estimated at 5,000 tokens (12,000 at original) instead of its base64 bytes', () => {
+    const sent = new SentInput('gpt-realtime');
+    const text = item([image(small)]);
+    sent.note(text);
+    const rest = Buffer.byteLength(JSON.stringify((JSON.parse(text) as { item: unknown }).item)) - small.length;
+    expect(sent.bound().inputTokens).toBe(5_000 + rest);
+    expect(sent.usage()?.inputTokens).toBe(5_000 + Math.ceil((text.length - small.length) / 4));
+    sent.note(item([image(small, 'original')]));
+    expect(sent.bound().inputTokens).toBe(5_000 + 12_000 + 2 * rest + '"detail":"original",'.length);
+  });
+
+  it("a gpt-4o-mini Realtime model's images at its bound (48,169), in a response.create's input too; a large photo no longer at its bytes", () => {
+    const sent = new SentInput('gpt-4o-mini-realtime-preview');
+    // At low detail, never under the 5,000 any image is held at (its bound there is 2,833).
+    sent.note(JSON.stringify({ type: 'response.create', response: { input: [{ type: 'message', role: 'user', content: [image(small), image(small, 'low')] }] } }));
+    expect(sent.bound().inputTokens).toBeGreaterThanOrEqual(48_169 + 5_000);
+    expect(sent.bound().inputTokens).toBeLessThan(48_169 + 5_000 + 200);
+    const photo = `data:image/jpeg;base64,${Buffer.alloc(600_000, 7).toString('base64')}`;
+    const large = new SentInput('gpt-realtime');
+    large.note(item([image(photo)]));
+    expect(large.bound().inputTokens).toBeLessThan(5_200);
+  });
+});

@@ -1,4 +1,5 @@
 import type { Usage } from '../../core/canonical.js';
+import { imageTokensOn } from '../../metering/token-estimate.js';
 import { isObject } from '../../providers/shared/json-guards.js';
 import { realtimeEvent } from './realtime-event.js';
 
@@ -70,6 +71,28 @@ function inputBytes(text: string, event: (Record<string, unknown> & { type: stri
   return bytesOf(part.instructions) + bytesOf(part.tools) + bytesOf(part.input) + bytesOf(part.prompt);
 }
 
+/**
+ * The images of a client event (`input_image` parts of a `conversation.item.create` item, or of a
+ * `response.create`'s input items): what they are held and estimated at on `model` (imageTokensOn),
+ * and the bytes of their payloads (`image_url`, base64 data), which are not billed as text.
+ */
+function eventImages(event: Record<string, unknown> & { type: string }, model: string): { tokens: number; payload: number; chars: number } {
+  const found = { tokens: 0, payload: 0, chars: 0 };
+  const items = event.type === 'conversation.item.create' ? [event.item] : event.type === 'response.create' && isObject(event.response) && Array.isArray(event.response.input) ? event.response.input : [];
+  for (const item of items) {
+    if (!isObject(item) || !Array.isArray(item.content)) continue;
+    for (const part of item.content) {
+      if (!isObject(part) || part.type !== 'input_image') continue;
+      found.tokens += imageTokensOn(model, part.detail);
+      if (typeof part.image_url === 'string') {
+        found.payload += Buffer.byteLength(part.image_url);
+        found.chars += part.image_url.length;
+      }
+    }
+  }
+  return found;
+}
+
 /** Responses whose start is remembered (for the bound) at once, at most: one without is bounded from the session's start. */
 const MAX_TRACKED_RESPONSES = 64;
 
@@ -87,8 +110,19 @@ const MAX_TRACKED_RESPONSES = 64;
  *   output), every byte of an event's JSON a token (a token is never less than a byte) and audio at
  *   BOUND_AUDIO_TOKENS_PER_SECOND. Before, a hold's input was the last response's input, else the
  *   estimate: the output of the last response and what the client sent since were not held.
+ *
+ * An image (an `input_image` part) counts, in both, at what the session's model bills for one at
+ * most (imageTokensOn: 5,000, 12,000 at `detail: original`, 48,169 on gpt-4o-mini models), instead of
+ * its base64 text. Before, as its bytes: a small image the model bills at full size (a few KB of a
+ * large plain picture) was held a few thousand tokens, and a large photo hundreds of thousands.
  */
 export class SentInput {
+  /** Images counted so far, at their bound (imageTokensOn): in the estimate. */
+  private imageTokens = 0;
+
+  /** `model`: the session's upstream model, whose image bound images are held at. */
+  constructor(private readonly model = '') {}
+
   private textChars = 0;
   private audioBytes = 0;
   private bytesPerSecond = PCM16_BYTES_PER_SECOND;
@@ -131,6 +165,13 @@ export class SentInput {
     this.textChars += text.length;
     const event = parsedEvent(text);
     this.sentBound += inputBytes(text, event);
+    // Read from the parsed event, not the text: a type written with JSON escapes is the same type upstream.
+    if (event !== undefined) {
+      const images = eventImages(event, this.model);
+      this.sentBound += images.tokens - images.payload;
+      this.textChars -= images.chars;
+      this.imageTokens += images.tokens;
+    }
     return event?.type === 'conversation.item.create' ? this.itemAudio(event) : undefined;
   }
 
@@ -165,7 +206,7 @@ export class SentInput {
   /** The estimate, or undefined when the client sent nothing. */
   usage(): Usage | undefined {
     const audio = Math.ceil((this.audioBytes / this.bytesPerSecond) * AUDIO_TOKENS_PER_SECOND);
-    const text = Math.ceil(this.textChars / CHARS_PER_TOKEN);
+    const text = Math.ceil(this.textChars / CHARS_PER_TOKEN) + this.imageTokens;
     if (audio + text === 0) return undefined;
     return { inputTokens: audio + text, outputTokens: 0, cachedInputTokens: 0, ...(audio > 0 ? { audioInputTokens: audio } : {}) };
   }
