@@ -24,6 +24,11 @@ describe('fine-tuning worst case', () => {
     expect(exampleTokenBound(cjk)).toBe(Buffer.byteLength(cjk));
     const image = JSON.stringify({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/a.png' } }] }] });
     expect(exampleTokenBound(image)).toBe(Buffer.byteLength(image) + 2 * IMAGE_TOKENS.other);
+    // The job's models' bound (gpt-4o-mini: 48,169 an image), and image parts written with JSON escapes (before: 0).
+    expect(exampleTokenBound(image, 48_169)).toBe(Buffer.byteLength(image) + 2 * 48_169);
+    const escaped = image.replaceAll('image_url', 'image\\u005furl');
+    expect((JSON.parse(escaped) as { messages: { content: { type: string }[] }[] }).messages[0]?.content[0]?.type).toBe('image_url');
+    expect(exampleTokenBound(escaped)).toBe(Buffer.byteLength(escaped) + 2 * IMAGE_TOKENS.other);
   });
 
   it('knows which requests create a job, a run, or define an eval', () => {

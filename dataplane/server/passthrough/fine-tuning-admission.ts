@@ -4,7 +4,7 @@ import type { JsonObject } from '../../core/canonical.js';
 import type { RouteConfig } from '../../config/snapshot.js';
 import { errors, GatewayError } from '../../core/gateway-error.js';
 import { isObject } from '../../providers/shared/json-guards.js';
-import { IMAGE_TOKENS } from '../../metering/token-estimate.js';
+import { IMAGE_TOKENS, imageTokensOn } from '../../metering/token-estimate.js';
 import { type InputFile, type InputFileLimits, type LineSink, readInputFile } from './input-file.js';
 import type { ForwardTarget } from './passthrough-route.js';
 import type { CreationWorstCase } from './worst-case-admission.js';
@@ -27,6 +27,8 @@ const MAX_EPOCHS = 50;
 
 /** A JSON string token naming an image part (its `type`, or the key holding its URL). */
 const IMAGE_TOKEN = '"image_url"';
+/** A JSON escape of an ASCII character (`\u005f` is `_`): `"image\u005furl"` is `"image_url"` to the upstream's parser. */
+const ASCII_ESCAPE = /\\u00([0-7][0-9a-fA-F])/g;
 
 /**
  * An upper bound on the tokens one example (one JSONL line) is trained on: one token per byte of
@@ -37,10 +39,14 @@ const IMAGE_TOKEN = '"image_url"';
  * its tokens: each is counted at IMAGE_TOKENS.other besides (twice: its `type` and its key name it).
  * The gateway's prompt estimate (bytes / 4) is not used here: text of digits, symbols or CJK has
  * fewer than 4 bytes a token, and a training file is charged with no usage to correct it.
+ * `imageTokens`: what one image is counted at, the most the job's models bill for one
+ * (imageTokensOn: 48,169 on gpt-4o-mini); before, IMAGE_TOKENS on every model. Image parts are
+ * found with their ASCII escapes read (`"image\u005furl"`): before, so written they counted 0.
  */
-export function exampleTokenBound(line: string): number {
+export function exampleTokenBound(line: string, imageTokens: number = IMAGE_TOKENS.other): number {
   let tokens = Buffer.byteLength(line, 'utf8');
-  for (let at = line.indexOf(IMAGE_TOKEN); at !== -1; at = line.indexOf(IMAGE_TOKEN, at + IMAGE_TOKEN.length)) tokens += IMAGE_TOKENS.other;
+  const text = line.includes('\\u') ? line.replace(ASCII_ESCAPE, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))) : line;
+  for (let at = text.indexOf(IMAGE_TOKEN); at !== -1; at = text.indexOf(IMAGE_TOKEN, at + IMAGE_TOKEN.length)) tokens += imageTokens;
   return tokens;
 }
 
@@ -48,10 +54,11 @@ export function exampleTokenBound(line: string): number {
 class TrainingTokens implements LineSink {
   examples = 0;
   tokens = 0;
+  constructor(private readonly imageTokens: number) {}
   add(text: string): void {
     if (text.trim() === '') return;
     this.examples++;
-    this.tokens += exampleTokenBound(text);
+    this.tokens += exampleTokenBound(text, this.imageTokens);
   }
 }
 
@@ -120,7 +127,7 @@ export async function fineTuningWorstCase(
   const files: InputFile[] = [{ id: training, param: 'training_file', title: 'the training file', code: 'training_file' }];
   const validation = json.validation_file;
   if (typeof validation === 'string' && validation !== '') files.push({ id: validation, param: 'validation_file', title: 'the validation file', code: 'validation_file' });
-  const counted = new TrainingTokens();
+  const counted = new TrainingTokens(Math.max(IMAGE_TOKENS.other, ...targets.map((t) => imageTokensOn(t.target.model, undefined))));
   // The validation file is not trained on, but its examples are run through the model as it trains: counted as trained, an over-count.
   for (const file of files) await readInputFile(targets, file, counted, limits, agents);
   const tokens = counted.tokens * epochs;
