@@ -1,4 +1,5 @@
 import type { ComputedCondition } from './types.js';
+import { cutWithin } from '../kube/text-cut.js';
 
 /** The longest message a status condition may carry (metav1.Condition's own limit). */
 export const MAX_CONDITION_MESSAGE = 32_768;
@@ -7,7 +8,7 @@ export const MAX_CONDITION_MESSAGE = 32_768;
 export function boundedMessage(message: string): string {
   if (message.length <= MAX_CONDITION_MESSAGE) return message;
   const tail = ` … (${message.length - MAX_CONDITION_MESSAGE} more characters)`;
-  return message.slice(0, MAX_CONDITION_MESSAGE - tail.length) + tail;
+  return cutWithin(message, MAX_CONDITION_MESSAGE - tail.length) + tail;
 }
 
 export function condition(

@@ -1,5 +1,9 @@
 import type { Logger } from 'pino';
 import type { KubeClient, KubeObject } from './kube-client.js';
+import { cutWithin } from './text-cut.js';
+
+/** The longest message an Event carries: past it, it is cut (on a character's boundary). */
+export const MAX_EVENT_MESSAGE = 1024;
 
 /** Writes core/v1 Events about Tollgate objects (kubectl describe shows them). */
 export class EventRecorder {
@@ -26,7 +30,7 @@ export class EventRecorder {
         },
         type,
         reason,
-        message: message.slice(0, 1024),
+        message: cutWithin(message, MAX_EVENT_MESSAGE),
         source: { component: 'tollgate-operator' },
         reportingComponent: 'tollgate.dev/operator',
         reportingInstance: this.identity,

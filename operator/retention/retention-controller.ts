@@ -10,6 +10,7 @@ import type { EventRecorder } from '../kube/event-recorder.js';
 import { KubeError, type KubeClient, type KubeObject } from '../kube/kube-client.js';
 import { checkDestination, type DestinationReadiness, type S3Target } from './destination-check.js';
 import { type StreamSweep, sweep, type SweepLimits } from './sweep.js';
+import { cutWithin } from '../kube/text-cut.js';
 
 export interface RetentionControllerOptions {
   client: Pick<KubeClient, 'request'>;
@@ -244,7 +245,7 @@ export class RetentionController {
     if (!complete && failures.length === 0) parts.push('stopped at the per-pass limit; the next sweep continues');
     if (unchecked.length > 0) parts.push(`not swept (destination not ready): ${unchecked.join(', ')}`);
     if (failures.length > 0) parts.push(`failed: ${failures.join('; ')}`);
-    out.message = parts.join('; ').slice(0, 1024);
+    out.message = cutWithin(parts.join('; '), 1024);
     const deleted = Object.fromEntries(Object.entries(totals).map(([stream, t]) => [stream, { objects: t.deletedObjects, bytes: t.deletedBytes }]));
     this.opts.onSwept?.(deleted, failures.length > 0 ? 'failed' : complete ? 'complete' : 'partial');
     const error = failures.length > 0 ? failures.join('; ') : undefined;
@@ -282,7 +283,7 @@ function summary(destinations: readonly DestinationReadiness[], gen: number | un
   const failing = destinations.filter((d) => !d.ready);
   const first = failing[0];
   if (first === undefined) return { type: 'DestinationReady', status: 'True', reason: 'AllReady', message: `${destinations.length} destination(s) ready`, ...base };
-  return { type: 'DestinationReady', status: 'False', reason: first.reason, message: failing.map((d) => `destination ${d.name}: ${d.message}`).join('; ').slice(0, 1024), ...base };
+  return { type: 'DestinationReady', status: 'False', reason: first.reason, message: cutWithin(failing.map((d) => `destination ${d.name}: ${d.message}`).join('; '), 1024), ...base };
 }
 
 const isoSeconds = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');

@@ -4,6 +4,7 @@ import { guardedConnector } from '../../dataplane/config/guarded-connector.js';
 import { type AwsCredentials, signRequest } from '../../dataplane/config/sigv4.js';
 import { Agent, request } from '../../dataplane/config/undici.js';
 import { DELETE_BATCH, type ListPage, type PartitionStore } from './partition-store.js';
+import { cutWithin } from '../kube/text-cut.js';
 
 export interface S3Location {
   /** e.g. http://seaweedfs.storage:8333, without a trailing slash */
@@ -145,9 +146,9 @@ export class S3Store implements PartitionStore {
   private scrub(text: string): string {
     const credentials = [this.credentials.accessKeyId, this.credentials.secretAccessKey, this.credentials.sessionToken].filter((v): v is string => v !== undefined && v.length >= 4);
     // Whatever is past the longest credential beyond the cut cannot reach into what is kept.
-    let out = text.slice(0, MAX_ERROR_CHARS + Math.max(0, ...credentials.map((v) => v.length)));
+    let out = cutWithin(text, MAX_ERROR_CHARS + Math.max(0, ...credentials.map((v) => v.length)));
     for (const value of credentials) out = out.split(value).join('[credential]');
-    return out.slice(0, MAX_ERROR_CHARS);
+    return cutWithin(out, MAX_ERROR_CHARS);
   }
 }
 
