@@ -74,4 +74,20 @@ describe('accessLog', () => {
       expect(compare(options)).toBe(false);
     }
   });
+
+  it('escapes U+2028 and U+2029 (line separators to some log shippers), in strings and in JSON values', () => {
+    const written: string[] = [];
+    const log = accessLog(pino({ level: 'info' }, { write: (s: string) => written.push(s) }));
+    const fields = log.fields();
+    fields.str('path', '/v1/a\u2028b\u2029c');
+    fields.json('guardrails', [{ categories: ['x\u2029y', 'z\u2028'] }]);
+    fields.str('caller', 'plain');
+    log.write(fields);
+    const line = written.join('');
+    expect(line).not.toMatch(/[\u2028\u2029]/);
+    expect(line).toContain('"path":"/v1/a\\u2028b\\u2029c"');
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    expect(parsed.path).toBe('/v1/a\u2028b\u2029c');
+    expect(parsed.guardrails).toEqual([{ categories: ['x\u2029y', 'z\u2028'] }]);
+  });
 });

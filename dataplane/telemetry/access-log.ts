@@ -4,11 +4,22 @@ import { type Logger, symbols } from 'pino';
 export const ACCESS_LOG_MESSAGE = 'request';
 
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+const SEPARATORS = /[\u2028\u2029]/;
+
+/**
+ * `value` as JSON with U+2028 and U+2029 escaped: JSON.stringify leaves them as they are, and some
+ * log shippers split lines on them (a caller's text would then cut an access-log line in two).
+ */
+function jsonText(value: unknown): string {
+  const text = JSON.stringify(value);
+  return SEPARATORS.test(text) ? text.replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029') : text;
+}
 
 /**
  * The fields of one access-log line as JSON text (`,"key":value` each, in the order they are
  * added), written the way pino writes the fields of an object: an undefined value is left out, a
- * non-finite number is null, anything else is JSON. Keys are plain names (nothing to escape).
+ * non-finite number is null, anything else is JSON, but for U+2028 and U+2029, escaped here and not
+ * by pino. Keys are plain names (nothing to escape).
  */
 export class LineFields {
   text = '';
@@ -18,8 +29,8 @@ export class LineFields {
 
   str(key: string, value: string | undefined): void {
     if (value === undefined) return;
-    // Printable ASCII without quote or backslash is its own JSON; anything else is escaped by JSON.stringify.
-    this.text += PLAIN.test(value) ? `,"${key}":"${value}"` : `,"${key}":${JSON.stringify(value)}`;
+    // Printable ASCII without quote or backslash is its own JSON; anything else is escaped.
+    this.text += PLAIN.test(value) ? `,"${key}":"${value}"` : `,"${key}":${jsonText(value)}`;
     if (this.values !== undefined) this.values[key] = value;
   }
 
@@ -38,7 +49,7 @@ export class LineFields {
   /** A plain data value (object, array, string…), as JSON. */
   json(key: string, value: unknown): void {
     if (value === undefined) return;
-    this.text += `,"${key}":${JSON.stringify(value)}`;
+    this.text += `,"${key}":${jsonText(value)}`;
     if (this.values !== undefined) this.values[key] = value;
   }
 }
