@@ -85,6 +85,33 @@ export const UsageReportStatusSchema = z
   .describe('Usage of one namespace on one day, written by the operator.');
 export type UsageReportStatus = z.infer<typeof UsageReportStatusSchema>;
 
+const BREAKDOWNS = ['byRoute', 'byModel', 'byProvider', 'byCaller'] as const;
+const AppliedSeqSchema = z.number().int();
+
+/**
+ * UsageReportStatusSchema.safeParse, keeping a `__proto__` key of appliedThrough and of the
+ * breakdowns: zod leaves that key out of a record (on the plain object it builds, it would set the
+ * prototype), but here it is a name from a report (a pod, a public model) like any other. Left out,
+ * a pod of that name had its records counted again after every reload.
+ */
+export function parseUsageReportStatus(raw: unknown): ReturnType<typeof UsageReportStatusSchema.safeParse> {
+  const parsed = UsageReportStatusSchema.safeParse(raw);
+  if (!parsed.success) return parsed;
+  const source = raw as { appliedThrough?: unknown; hours?: unknown[] };
+  keepProtoKey(parsed.data.appliedThrough, source.appliedThrough, AppliedSeqSchema);
+  parsed.data.hours.forEach((hour, i) => {
+    const from = source.hours?.[i] as Record<string, unknown> | undefined;
+    for (const dim of BREAKDOWNS) keepProtoKey(hour[dim], from?.[dim], UsageStatsSchema);
+  });
+  return parsed;
+}
+
+function keepProtoKey<T>(into: Record<string, T>, from: unknown, schema: z.ZodType<T>): void {
+  if (typeof from !== 'object' || from === null || !Object.hasOwn(from, '__proto__')) return;
+  const value = schema.safeParse((from as Record<string, unknown>)['__proto__']);
+  if (value.success) Object.defineProperty(into, '__proto__', { value: value.data, enumerable: true, writable: true, configurable: true });
+}
+
 /** Written only by the operator: there is nothing to set. */
 export const UsageReportSpecSchema = z.strictObject({}).describe('Empty: a UsageReport is written by the operator and has only status.');
 

@@ -59,6 +59,23 @@ describe('UsageAggregator', () => {
     expect(writes.at(-1)).toMatchObject({ spent: 3, remaining: 7, periodStart: '2026-11-01T00:00:00Z', resetsAt: '2026-12-01T00:00:00Z', appliedThrough: { p1: 3 } });
   });
 
+  // Pod names come from reports: a name that is also an Object.prototype member must count like any other.
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])('counts each sequence of a pod named %s once', async (pod) => {
+    const { aggregator, writes } = setup();
+    await aggregator.handle({ pod, records: [rec(1, 1.25), rec(2, 0.75)] });
+    const resent = await aggregator.handle({ pod, records: [rec(2, 0.75), rec(3, 1)] });
+    expect(resent.budgets['team-a/monthly']?.spent).toBe(3);
+    expect(resent.budgets['team-a/monthly']?.appliedThrough).toEqual(JSON.parse(`{"${pod}":3}`));
+    expect((writes.at(-1)?.appliedThrough as Record<string, number>)[pod]).toBe(3);
+    expect(Object.keys(writes.at(-1)?.appliedThrough as object)).toEqual([pod]);
+  });
+
+  it('resumes a pod named __proto__ from persisted status without double counting', async () => {
+    const { aggregator } = setup(JSON.parse('{"spent":4,"periodStart":"2026-11-01T00:00:00Z","appliedThrough":{"__proto__":7}}') as Record<string, unknown>);
+    const answer = await aggregator.handle({ pod: '__proto__', records: [rec(7, 1), rec(8, 2)] });
+    expect(answer.budgets['team-a/monthly']?.spent).toBe(6);
+  });
+
   it('resumes from persisted status after an operator restart without double counting', async () => {
     const { aggregator } = setup({ spent: 4, periodStart: '2026-11-01T00:00:00Z', appliedThrough: { p1: 7 } });
     const answer = await aggregator.handle({ pod: 'p1', records: [rec(7, 1), rec(8, 2)] });

@@ -284,7 +284,8 @@ export class UsageAggregator {
       periodStart: bounds.start,
       resetsAt: bounds.end,
       spent: carried === undefined ? before.spent : carried.spent,
-      appliedThrough: { ...(status.appliedThrough ?? {}) },
+      // Keyed by pod names from reports: without a prototype, `__proto__` or `constructor` is a pod like any other.
+      appliedThrough: Object.assign(Object.create(null) as Record<string, number>, status.appliedThrough),
       // Every pod of the status counts as seen at load: one that is gone is forgotten a day later.
       seenAt: new Map(Object.keys(status.appliedThrough ?? {}).map((pod) => [pod, now])),
       forgotten: new Set(),
@@ -496,7 +497,7 @@ export class UsageAggregator {
     if (now - state.sweptAt < SWEEP_EVERY_MS) return;
     state.sweptAt = now;
     const shown = statusOf(this.opts.budgetObjects().get(state.id))?.appliedThrough ?? {};
-    for (const pod of state.dropped) if (shown[pod] === undefined || shown[pod] === null) state.dropped.delete(pod);
+    for (const pod of state.dropped) if (!Object.hasOwn(shown, pod) || shown[pod] === undefined || shown[pod] === null) state.dropped.delete(pod);
     for (const [pod, at] of state.seenAt) if (now - at > FORGET_PODS_AFTER_MS) forget(pod);
   }
 

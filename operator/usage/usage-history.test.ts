@@ -63,6 +63,21 @@ describe('UsageHistory', () => {
     expect(api.objects.get('team-a/2026-12-05')?.status?.totals.requests).toBe(7);
   });
 
+  // Pod and model names come from reports: read back from status, `__proto__` is a key like any other.
+  it('counts a resent report of a pod named __proto__ once across a restart, and keeps a model named __proto__', async () => {
+    const api = fakeApiServer();
+    const first = history(api);
+    await first.handle(report('__proto__', 1, 5, { model: '__proto__' }));
+    await first.flush();
+    const second = history(api);
+    expect(await second.handle(report('__proto__', 1, 7, { model: '__proto__' }))).toBe(5);
+    await second.flush();
+    const status = JSON.parse(JSON.stringify(api.objects.get('team-a/2026-12-05')?.status)) as { totals: { requests: number }; appliedThrough: Record<string, number>; hours: { byModel: Record<string, { requests: number }> }[] };
+    expect(status.totals.requests).toBe(7);
+    expect(Object.entries(status.appliedThrough)).toEqual([['__proto__', 7]]);
+    expect(Object.entries(status.hours[0]?.byModel ?? {}).map(([k, v]) => [k, v.requests])).toEqual([['__proto__', 7]]);
+  });
+
   it('a conflicting write reloads the report and the resent records are counted into the fresh copy', async () => {
     const api = fakeApiServer();
     const h = history(api);

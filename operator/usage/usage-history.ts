@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { UsageReport } from '../../dataplane/config/usage-report.js';
 import { API_VERSION } from '../api/common.js';
-import { MAX_TOP_CALLERS, type UsageReportStatus, UsageReportStatusSchema } from '../api/usage-report.js';
+import { MAX_TOP_CALLERS, parseUsageReportStatus, type UsageReportStatus } from '../api/usage-report.js';
 import { type KubeClient, KubeError, type KubeList, type KubeObject, METADATA_LIST } from '../kube/kube-client.js';
 import { DAY_SUMMARY_ANNOTATION, daySummary } from './day-summary.js';
 import { dayOf, UsageDay } from './usage-day.js';
@@ -179,7 +179,7 @@ export class UsageHistory {
       }
     }
     const raw = (object as KubeObject & { status?: unknown }).status;
-    const parsed = raw === undefined ? undefined : UsageReportStatusSchema.safeParse(raw);
+    const parsed = raw === undefined ? undefined : parseUsageReportStatus(raw);
     if (parsed !== undefined && !parsed.success) this.opts.logger.warn({ report: key, issue: parsed.error.issues[0]?.message }, 'UsageReport status unreadable; counting the day from zero');
     const entry: Entry = { day: new UsageDay(namespace, date, parsed?.success === true ? parsed.data : undefined, this.opts.rank), object, dirty: false };
     const existing = this.entries.get(key);
