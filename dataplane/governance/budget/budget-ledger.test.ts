@@ -134,6 +134,17 @@ describe('BudgetLedger with an operator', () => {
     expect(ledger.available(gone, now).ownUnreported).toBe(0);
   });
 
+  // A pod's name is its Kubernetes name: `constructor` is a valid one, and must not read Object.prototype's.
+  it('counts its own unapplied records when the pod is named constructor and the operator has applied none', () => {
+    const ledger = new BudgetLedger('constructor', { standalone: false });
+    const budget = testBudget({ id: 'a/b', unit: 'Tokens', amount: 1000, period: 'Day' });
+    const now = Date.parse('2026-12-05T12:00:00Z');
+    ledger.update({ 'a/b': { periodStart: now - 1000, spent: 5, appliedThrough: { other: 9 } } }, 1);
+    ledger.addRecord({ seq: 1, at: now, costUsd: 0, tokens: 10, budgetIds: [budget.id] }, [budget]);
+    expect(ledger.unreported).toBe(1);
+    expect(ledger.available(budget, now)).toMatchObject({ spent: 15, ownUnreported: 10 });
+  });
+
   it('counts a rolling budget\'s persisted total a moment after the answer (the operator stamps it with its own now − window)', () => {
     const ledger = new BudgetLedger('pod-1', { standalone: false });
     const budget = testBudget({ id: 'a/b', amount: 10, period: 'Rolling', windowMs: 3_600_000 });

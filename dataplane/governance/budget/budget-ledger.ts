@@ -229,7 +229,9 @@ export class BudgetLedger {
   }
 
   private appliedOf(budgetId: string): number {
-    return this.states.get(budgetId)?.appliedThrough[this.pod] ?? 0;
+    const applied = this.states.get(budgetId)?.appliedThrough;
+    // Own entries only: a pod named `constructor` (a valid name) read Object.prototype's, and its records looked applied.
+    return applied !== undefined && Object.hasOwn(applied, this.pod) ? (applied[this.pod] ?? 0) : 0;
   }
 
   /**

@@ -38,7 +38,7 @@ export class WalkingLedger {
   update(states: Record<string, BudgetState>, replicas: number): void {
     this.states = new Map(Object.entries(states));
     this.replicas = Math.max(1, replicas);
-    this.local = this.local.filter((record) => record.budgetIds.some((id) => record.seq > (this.states.get(id)?.appliedThrough[this.pod] ?? 0)));
+    this.local = this.local.filter((record) => record.budgetIds.some((id) => record.seq > this.appliedOf(id)));
   }
   addRecord(record: UsageReportRecord): void {
     this.local.push(record);
@@ -64,13 +64,17 @@ export class WalkingLedger {
   get unreported(): number {
     return this.local.length;
   }
+  private appliedOf(id: string): number {
+    const applied = this.states.get(id)?.appliedThrough;
+    return applied !== undefined && Object.hasOwn(applied, this.pod) ? (applied[this.pod] ?? 0) : 0;
+  }
   private parts(budget: BudgetConfig, now: number) {
     const bounds = periodBounds(budget.period, budget.timeZone, budget.windowMs, now);
     const state = this.states.get(budget.id);
     // Written out again rather than imported: this is the reference the ledger is compared with.
     const current = state !== undefined && (budget.period === 'Rolling' || state.periodStart >= bounds.start - 1);
     const persisted = current ? state.spent : 0;
-    const applied = state?.appliedThrough[this.pod] ?? 0;
+    const applied = this.appliedOf(budget.id);
     let own = 0;
     for (const record of this.local) {
       if (record.seq > applied && record.at >= bounds.start && record.budgetIds.includes(budget.id)) own += amountOf(budget.unit, record);
