@@ -81,6 +81,19 @@ function value(rand: () => number, depth: number): unknown {
   return o;
 }
 
+describe('redaction counts', () => {
+  // A pattern's name is a tenant's: counted on a plain object, `constructor` read Object.prototype's and the capture's counts were not JSON.
+  it('counts a custom pattern named like an Object.prototype member as a number, and writes them as JSON', () => {
+    const compiled = compileDetectors({ detectors: [], customPatterns: [{ name: 'constructor', pattern: 'EMP-[0-9]{6}' }, { name: 'valueOf', pattern: 'ID-[0-9]{4}' }] });
+    if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
+    const r = compiled.detectors.redact('EMP-123456 EMP-654321 ID-1234');
+    expect(r.counts).toEqual({ constructor: 2, valueOf: 1 });
+    const tally: RedactionTally = { counts: {}, unscanned: false };
+    redactJsonText(JSON.stringify({ a: 'EMP-123456 ID-1234', b: ['EMP-123456'] }), compiled.detectors, tally);
+    expect(JSON.parse(countsJson(tally.counts))).toEqual({ constructor: 2, valueOf: 1 });
+  });
+});
+
 describe('redactJsonText', () => {
   const sets: [string, DetectorSet | undefined][] = [
     ['every detector', compile()],

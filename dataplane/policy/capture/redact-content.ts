@@ -128,7 +128,7 @@ export function countsJson(counts: Readonly<Record<string, number>>): string {
 function replacement(s: string, plain: boolean, detectors: DetectorSet | undefined, tally: RedactionTally): string | undefined {
   if (detectors === undefined) return undefined;
   const r = UNICODE_ESCAPE.test(s) ? redactDecoded(s, detectors) : detectors.redact(s);
-  for (const type in r.counts) tally.counts[type] = (tally.counts[type] ?? 0) + r.counts[type]!;
+  for (const type in r.counts) tally.counts[type] = (Object.hasOwn(tally.counts, type) ? (tally.counts[type] as number) : 0) + r.counts[type]!;
   if (!r.complete) tally.unscanned = true;
   if (r.text === s) return undefined;
   // The value itself is tested first: it is flat, and the result (a concatenation) would be
@@ -192,7 +192,8 @@ function applySpans(s: string, spans: readonly Finding[], scanned: number, compl
     if (f.start >= scanned) break;
     text += s.slice(at, f.start) + f.marker;
     at = f.end;
-    if (f.marker !== '') counts[f.type] = (counts[f.type] ?? 0) + 1;
+    // Own counts only: a custom pattern may be named `constructor` or `toString` (Object.prototype's).
+    if (f.marker !== '') counts[f.type] = (Object.hasOwn(counts, f.type) ? (counts[f.type] as number) : 0) + 1;
   }
   text += s.slice(at, Math.max(at, scanned));
   if (scanned < s.length) text += UNSCANNED_MARKER;
@@ -401,7 +402,7 @@ function replacementWith(s: string, plain: boolean, crossing: readonly Finding[]
     spans.push({ ...next });
   }
   const r = applySpans(s, spans, own.scanned, own.complete);
-  for (const type in r.counts) tally.counts[type] = (tally.counts[type] ?? 0) + r.counts[type]!;
+  for (const type in r.counts) tally.counts[type] = (Object.hasOwn(tally.counts, type) ? (tally.counts[type] as number) : 0) + r.counts[type]!;
   if (!r.complete) tally.unscanned = true;
   if (r.text === s) return undefined;
   return plain && (!SURROGATE.test(s) || !SURROGATE.test(r.text)) ? `"${r.text}"` : JSON.stringify(r.text);

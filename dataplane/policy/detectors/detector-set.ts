@@ -381,7 +381,8 @@ function applyFindings(text: string, result: ScanResult): RedactResult {
   for (const f of result.findings) {
     out += text.slice(at, f.start) + f.marker;
     at = f.end;
-    counts[f.type] = (counts[f.type] ?? 0) + 1;
+    // Own counts only: a custom pattern may be named `constructor` or `toString` (Object.prototype's).
+    counts[f.type] = (Object.hasOwn(counts, f.type) ? (counts[f.type] as number) : 0) + 1;
   }
   const end = Math.max(at, result.scannedLength);
   out += text.slice(at, end);

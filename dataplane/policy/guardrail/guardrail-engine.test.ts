@@ -139,6 +139,13 @@ describe('guardrail engine: request phase', () => {
     expect(r.body).toEqual({ model: 'm', prompt: ['[EMPLOYEE_ID] left', 'none'] });
   });
 
+  // A pattern's name is a tenant's: counted on a plain object, `constructor` read Object.prototype's and wrote "function Object() { [native code] }1".
+  it('counts findings of a pattern named like an Object.prototype member as numbers', async () => {
+    const named = rule('named', 'Request', 'Monitor', { kind: 'patterns', patterns: [{ name: 'constructor', pattern: 'EMP-[0-9]{6}' }, { name: 'toString', pattern: 'ID-[0-9]{4}' }] });
+    const r = await build(policy('p', [named])).forRequest(anonymous, 'default/chat')!.checkRequest(chat('EMP-123456, EMP-654321 and ID-1234'), 10, info);
+    expect(r.decisions[0]?.findings).toEqual({ constructor: 2, toString: 1 });
+  });
+
   it('refuses a prompt over maxPromptTokens with the numbers, not the text', async () => {
     const size = rule('size', 'Request', 'Block', { kind: 'maxPromptTokens', max: 100 });
     const r = await build(policy('p', [size])).forRequest(anonymous, 'default/chat')!.checkRequest(chat('x'), 150, info);

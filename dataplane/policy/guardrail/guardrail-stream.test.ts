@@ -348,6 +348,16 @@ describe('stream guard: custom tool calls', () => {
   });
 });
 
+describe('stream guard: findings', () => {
+  // A pattern's name is a tenant's: merged on a plain object, `constructor` read Object.prototype's.
+  it('counts findings of a pattern named like an Object.prototype member as numbers, across the windows checked', async () => {
+    const guard = guardFor([{ name: 'ids', phase: 'Response', action: 'Monitor', detector: { kind: 'patterns', patterns: [{ name: 'constructor', pattern: 'EMP-[0-9]{6}' }] } }]);
+    await guard.step({ chunks: [delta(`EMP-123456 ${'words '.repeat(30)}`)] });
+    await guard.step({ chunks: [delta(`EMP-654321 ${'words '.repeat(30)}`, 'stop')], done: true });
+    expect(guard.recorded.map((d) => d.findings)).toEqual([{ constructor: 2 }]);
+  });
+});
+
 describe('stream guard: spoken answers', () => {
   it('never releases a delta’s audio (its data nor its transcript): it cannot be held back or masked', async () => {
     const guard = guardFor([{ name: 'mail', phase: 'Response', action: 'Mask', detector: { kind: 'builtin', names: ['Email'] } }]);

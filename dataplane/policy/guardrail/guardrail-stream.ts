@@ -135,7 +135,9 @@ export class StreamGuard {
     const d: GuardrailDecision = found ?? { policy: rule.policy, rule: rule.config.name, phase: 'Response', action, detector: rule.config.detector.kind };
     if (extra.findings !== undefined) {
       d.findings ??= {};
-      for (const [k, v] of Object.entries(extra.findings)) d.findings[k] = (d.findings[k] ?? 0) + v;
+      const into = d.findings;
+      // Own counts only: a custom pattern may be named `constructor` or `toString` (Object.prototype's).
+      for (const [k, v] of Object.entries(extra.findings)) into[k] = (Object.hasOwn(into, k) ? (into[k] as number) : 0) + v;
     }
     const { findings: _f, ...rest } = extra;
     Object.assign(d, rest, { action: found !== undefined && found.action === 'Block' ? 'Block' : action });

@@ -22,6 +22,7 @@ export function maskSpans(text: string, spans: readonly Span[]): string {
 
 /** Findings per type, e.g. `{ Email: 2, PaymentCard: 1 }`: what a decision reports instead of the content. */
 export function countTypes(spans: readonly Span[], into: Record<string, number> = {}): Record<string, number> {
-  for (const s of spans) into[s.type] = (into[s.type] ?? 0) + 1;
+  // Own counts only: a custom pattern may be named `constructor` or `toString` (Object.prototype's).
+  for (const s of spans) into[s.type] = (Object.hasOwn(into, s.type) ? (into[s.type] as number) : 0) + 1;
   return into;
 }
