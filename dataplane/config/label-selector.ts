@@ -4,6 +4,16 @@ export interface LabelSelector {
   matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] | undefined }[] | undefined;
 }
 
+const NO_LABELS: Record<string, string> = {};
+
+/**
+ * A namespace's labels as the snapshot has them, none when it has no entry. Own entries only:
+ * `constructor` is a valid namespace name, and read from a plain object it was Object.prototype's.
+ */
+export function namespaceLabels(namespaces: Readonly<Record<string, Record<string, string>>>, namespace: string | undefined): Record<string, string> {
+  return namespace !== undefined && Object.hasOwn(namespaces, namespace) ? (namespaces[namespace] ?? NO_LABELS) : NO_LABELS;
+}
+
 export function matchesSelector(selector: LabelSelector, labels: Record<string, string>): boolean {
   for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
     if (labels[key] !== value) return false;

@@ -42,3 +42,17 @@ describe("accessDenied: a refusal names another namespace's route to nobody", ()
     for (const e of [other, anonymous, invalid]) expect(e.message).not.toContain('team-a');
   });
 });
+
+describe('mayCall: namespaces by selector', () => {
+  const selecting = (selector: Record<string, unknown>): RouteConfig =>
+    ({ id: 'team-a/chat', namespace: 'team-a', access: { anonymous: false, namespaces: { from: 'Selector', selector }, serviceAccounts: [] } }) as unknown as RouteConfig;
+  const sa = (namespace: string): Caller => ({ kind: 'serviceaccount', namespace, name: 'app', id: `sa:${namespace}/app` });
+
+  // `constructor` is a valid namespace name: one the snapshot has no labels for has none, not Object.prototype's.
+  it('reads a namespace the snapshot has no labels for as unlabelled, whatever its name', () => {
+    const unlabelled = selecting({ matchExpressions: [{ key: 'name', operator: 'DoesNotExist' }] });
+    expect(mayCall(sa('team-b'), unlabelled, {})).toBe(true);
+    expect(mayCall(sa('constructor'), unlabelled, {})).toBe(true);
+    expect(mayCall(sa('constructor'), selecting({ matchLabels: { name: 'Object' } }), {})).toBe(false);
+  });
+});

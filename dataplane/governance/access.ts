@@ -1,5 +1,5 @@
 import { keyNamespaceTrusted } from '../config/api-key-trust.js';
-import { matchesSelector } from '../config/label-selector.js';
+import { matchesSelector, namespaceLabels } from '../config/label-selector.js';
 import type { RouteConfig, Snapshot } from '../config/snapshot.js';
 import { GatewayError } from '../core/gateway-error.js';
 import type { Caller } from '../core/caller.js';
@@ -19,7 +19,7 @@ export function mayCall(caller: Caller, route: RouteConfig, namespaces: Snapshot
     case 'Same':
       return ns === route.namespace;
     case 'Selector':
-      return matchesSelector(access.namespaces.selector ?? {}, namespaces[ns] ?? {});
+      return matchesSelector(access.namespaces.selector ?? {}, namespaceLabels(namespaces, ns));
   }
 }
 

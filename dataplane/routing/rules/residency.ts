@@ -1,4 +1,4 @@
-import { type LabelSelector, matchesSelector } from '../../config/label-selector.js';
+import { type LabelSelector, matchesSelector, namespaceLabels } from '../../config/label-selector.js';
 import { type Caller, namespaceOnRoute } from '../../core/caller.js';
 
 /**
@@ -67,8 +67,6 @@ export function callerPolicies(caller: Caller, namespace: string | undefined, na
   return out;
 }
 
-const NO_NAMESPACE_LABELS: Record<string, string> = {};
-
 /**
  * A caller's residency policies on a route: its namespace's and its API key's. An anonymous caller
  * is held to the route's namespace's, which opened the route to it: else a restricted team escaped
@@ -77,7 +75,7 @@ const NO_NAMESPACE_LABELS: Record<string, string> = {};
  */
 export function callerResidency(caller: Caller, routeId: string, namespaces: Readonly<Record<string, Record<string, string>>>): ResidencyPolicy[] {
   const namespace = namespaceOnRoute(caller, routeId);
-  return callerPolicies(caller, namespace, (namespace === undefined ? undefined : namespaces[namespace]) ?? NO_NAMESPACE_LABELS);
+  return callerPolicies(caller, namespace, namespaceLabels(namespaces, namespace));
 }
 
 function describeSelector(s: LabelSelector): string {

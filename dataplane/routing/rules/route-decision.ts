@@ -1,6 +1,7 @@
 import type { RuntimeProvider } from '../../runtime/runtime-snapshot.js';
 import type { HeaderLookup } from '../../runtime/rule-matcher.js';
 import type { RouteConfig, Snapshot, StrategyName, TargetConfig } from '../../config/snapshot.js';
+import { namespaceLabels } from '../../config/label-selector.js';
 import type { Caller } from '../../core/caller.js';
 import type { JsonObject } from '../../core/canonical.js';
 import { GatewayError } from '../../core/gateway-error.js';
@@ -51,8 +52,6 @@ export interface DecisionContext {
   random: Random;
 }
 
-const NO_LABELS: Record<string, string> = {};
-
 const CAPABILITIES = ['tools', 'vision', 'jsonSchema'] as const;
 type Capability = (typeof CAPABILITIES)[number];
 const NO_CAPABILITIES: readonly Capability[] = [];
@@ -101,9 +100,8 @@ export function residencyDenied(route: RouteConfig, rule: string, policies: read
  * GatewayError when nothing is left for a reason the client should hear (403 residency, 400 context).
  */
 export function decideRoute(route: RouteConfig, rules: readonly CompiledRule[], req: DecisionRequest, ctx: DecisionContext): RouteDecision {
-  const namespaceLabels = (req.caller.namespace === undefined ? undefined : req.namespaces[req.caller.namespace]) ?? NO_LABELS;
   const features = requestFeatures(req.body, req.stream, req.promptTokens);
-  const rule = firstMatchingRule(rules, { header: req.header, caller: req.caller, namespaceLabels, features });
+  const rule = firstMatchingRule(rules, { header: req.header, caller: req.caller, namespaceLabels: namespaceLabels(req.namespaces, req.caller.namespace), features });
   if (rule === undefined) {
     throw new GatewayError(400, 'no_matching_rule', 'invalid_request_error', `no rule of route ${route.id} (model ${route.model}) applies to this request`);
   }

@@ -141,6 +141,19 @@ describe('context-window guard', () => {
   });
 });
 
+describe('namespace labels from the snapshot', () => {
+  // `constructor` is a valid namespace name: one the snapshot has no labels for has none, not Object.prototype's.
+  it('reads a namespace the snapshot has no labels for as unlabelled, whatever its name', () => {
+    const r = route([t('ns/a', 'unlabelled'), t('ns/b', 'other')], [
+      { name: 'unlabelled', when: { namespaceSelector: { matchExpressions: [{ key: 'name', operator: 'DoesNotExist' }] } }, strategy: 'failover', targets: [0] },
+      { name: 'rest', strategy: 'failover', targets: [1] },
+    ]);
+    const caller = (namespace: string): Caller => ({ kind: 'serviceaccount', namespace, name: 'app', id: `sa:${namespace}/app` });
+    expect(decide(r, { caller: caller('team-b') }).rule).toBe('unlabelled');
+    expect(decide(r, { caller: caller('constructor') }).rule).toBe('unlabelled');
+  });
+});
+
 describe('residency', () => {
   const r = route([t('ns/a', 'public'), t('ns/b', 'approved', { priority: 1 })]);
   const provs = providers({ 'ns/a': { region: 'us' }, 'ns/b': { approved: 'true', region: 'eu' } });
