@@ -57,7 +57,26 @@ export function s3Destination(config: S3Config, instance: string = randomUUID().
 async function putObject(config: S3Config, key: string, body: Uint8Array, timeoutMs: number): Promise<void> {
   const { url, headers } = signedPut(config, key, body);
   const res = await send(url, 'PUT', headers, body, timeoutMs);
-  if (res.status < 200 || res.status > 299) throw new Error(`S3 PUT ${config.bucket}/${key} answered ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`);
+  if (res.status < 200 || res.status > 299) throw new Error(`S3 PUT ${config.bucket}/${key} answered ${res.status}: ${scrubbed(res.body.toString('utf8'), [config.accessKeyId.reveal(), config.secretAccessKey.reveal()])}`);
+}
+
+/** The most of an error answer's body a PUT's error keeps. */
+export const MAX_ERROR_BODY_CHARS = 200;
+
+/**
+ * At most MAX_ERROR_BODY_CHARS of an error answer's body, the destination's credentials in it
+ * replaced before it is cut (as the operator's S3 store does): an endpoint that echoes the request
+ * (a proxy's error page, a misconfigured server) must not put a secret where the error may be logged.
+ */
+export function scrubbed(text: string, credentials: readonly string[]): string {
+  const known = credentials.filter((v) => v.length >= 4);
+  // Whatever is past the longest credential beyond the cut cannot reach into what is kept.
+  let out = text.slice(0, MAX_ERROR_BODY_CHARS + Math.max(0, ...known.map((v) => v.length)));
+  for (const value of known) out = out.split(value).join('[credential]');
+  out = out.slice(0, MAX_ERROR_BODY_CHARS);
+  // Cut on a character's boundary: a high surrogate last is half of a pair either cut split.
+  const last = out.charCodeAt(out.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? out.slice(0, -1) : out;
 }
 
 /** The PUT of one object: its URL and headers, signed. */
