@@ -100,4 +100,17 @@ describe('readJsonBody', () => {
     expect(await read(`{"text":"${'[{:'.repeat(200)}"}`)).toEqual({ text: '[{:'.repeat(200) });
     expect(await read(`[${Array.from({ length: 101 }, () => '[]').join(',')}]`)).toMatchObject({ code: 'json_too_many_elements' });
   });
+
+  // A caller's header is bounded only by node's header limit (16 KB): an error quotes a bounded, printable part of it.
+  it('quotes an unsupported content-encoding or charset cut to 64 characters and as printable ASCII', async () => {
+    const refused = async (headers: Record<string, string>): Promise<string> => {
+      const { req, res } = request([Buffer.from('{}')]);
+      Object.assign(req.headers, headers);
+      const err = await readJsonBody(req, res, limits, new ByteBudget(4096)).then(() => undefined, (e: unknown) => e);
+      return err instanceof GatewayError ? err.message : 'not refused';
+    };
+    expect(await refused({ 'content-encoding': `x-${'z'.repeat(10_000)}` })).toBe(`content-encoding x-${'z'.repeat(62)}… is not supported (use gzip, deflate, br or none)`);
+    expect(await refused({ 'content-type': `application/json; charset=x-${'z'.repeat(10_000)}` })).toBe(`charset x-${'z'.repeat(62)}… is not supported: send the JSON body as UTF-8`);
+    expect(await refused({ 'content-encoding': 'gz\u00e9ip' })).toBe('content-encoding gz?ip is not supported (use gzip, deflate, br or none)');
+  });
 });

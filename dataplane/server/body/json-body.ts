@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { errors, GatewayError } from '../../core/gateway-error.js';
+import { shownToken } from '../../core/shown-token.js';
 import type { ByteBudget } from '../../core/byte-budget.js';
 import { jsonShapeProblem } from '../../core/json-shape.js';
 
@@ -62,9 +63,9 @@ export const bodyErrors = {
   tooManyElements: (limit: number): GatewayError =>
     new GatewayError(400, 'json_too_many_elements', 'invalid_request_error', `request body has more than ${limit} objects, arrays and object members (the gateway's limit)`),
   charset: (charset: string): GatewayError =>
-    new GatewayError(415, 'unsupported_charset', 'invalid_request_error', `charset ${charset} is not supported: send the JSON body as UTF-8`, { headers: closing }),
+    new GatewayError(415, 'unsupported_charset', 'invalid_request_error', `charset ${shownToken(charset)} is not supported: send the JSON body as UTF-8`, { headers: closing }),
   encoding: (encoding: string): GatewayError =>
-    new GatewayError(415, 'unsupported_content_encoding', 'invalid_request_error', `content-encoding ${encoding} is not supported (use gzip, deflate, br or none)`, { headers: closing }),
+    new GatewayError(415, 'unsupported_content_encoding', 'invalid_request_error', `content-encoding ${shownToken(encoding)} is not supported (use gzip, deflate, br or none)`, { headers: closing }),
 };
 
 function decoded(req: IncomingMessage): Readable | GatewayError {

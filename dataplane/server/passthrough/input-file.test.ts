@@ -3,7 +3,8 @@ import { Agent as HttpsAgent } from 'node:https';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAiPathForwarding } from '../../providers/shared/openai-paths.js';
-import { firstAnswer, MAX_SHOWN_ENCODING } from './input-file.js';
+import { MAX_SHOWN_TOKEN } from '../../core/shown-token.js';
+import { firstAnswer } from './input-file.js';
 import type { ForwardTarget } from './passthrough-route.js';
 
 describe('firstAnswer', () => {
@@ -31,7 +32,7 @@ describe('firstAnswer', () => {
   it("quotes an upstream's content-encoding cut and as visible ASCII, whatever it sent (up to node's 16 KB header limit)", async () => {
     encoding = `x-${'a'.repeat(12_000)}`;
     const long = await firstAnswer([target()], '/v1/files/file-1/content', Date.now() + 5000, agents);
-    expect(long).toEqual([`team-a/openai sent it x-${'a'.repeat(MAX_SHOWN_ENCODING - 2)}…-encoded, though asked for it as it is`]);
+    expect(long).toEqual([`team-a/openai sent it x-${'a'.repeat(MAX_SHOWN_TOKEN - 2)}…-encoded, though asked for it as it is`]);
     // node reads header bytes as latin1: a tab or a high byte is shown as `?`.
     encoding = 'gz\tip\u00e9';
     const odd = await firstAnswer([target()], '/v1/files/file-1/content', Date.now() + 5000, agents);

@@ -2,6 +2,7 @@ import { type Agent as HttpAgent, type IncomingMessage, request as httpRequest }
 import { type Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { GatewayError } from '../../core/gateway-error.js';
+import { shownToken } from '../../core/shown-token.js';
 import { refusedLiteral } from '../../config/egress-guard.js';
 import { connectionFailureText, GatewayWordsError } from '../../upstream/connection-failure.js';
 import { passThroughPath } from './passthrough-paths.js';
@@ -126,25 +127,13 @@ export async function firstAnswer(targets: readonly ForwardTarget[], path: strin
     const encoding = res.headers['content-encoding'];
     if (encoding !== undefined && encoding !== 'identity') {
       res.destroy();
-      failures.push(`${to.target.providerId} sent it ${shownEncoding(encoding)}-encoded, though asked for it as it is`);
+      failures.push(`${to.target.providerId} sent it ${shownToken(encoding)}-encoded, though asked for it as it is`);
       continue;
     }
     return res;
   }
   if (missing && failures.length === 0) return undefined;
   return failures;
-}
-
-/** The longest content-encoding a refusal quotes: real ones (`gzip, br`) are far shorter. */
-export const MAX_SHOWN_ENCODING = 64;
-
-/**
- * An upstream's content-encoding as a refusal quotes it: the header is bounded only by node's header
- * limit (16 KB) and may carry any byte, so it is cut and all but visible ASCII and spaces shown as `?`.
- */
-export function shownEncoding(value: string): string {
-  const shown = value.slice(0, MAX_SHOWN_ENCODING).replace(/[^\x20-\x7e]/g, '?');
-  return value.length > MAX_SHOWN_ENCODING ? `${shown}…` : shown;
 }
 
 function get(url: URL, headers: Record<string, string>, agent: HttpAgent | HttpsAgent, timeoutMs: number): Promise<IncomingMessage> {
