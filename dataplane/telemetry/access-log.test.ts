@@ -75,12 +75,12 @@ describe('accessLog', () => {
     }
   });
 
-  it('escapes U+2028 and U+2029 (line separators to some log shippers), in strings and in JSON values', () => {
+  it('escapes U+2028 and U+2029 (line separators to some log shippers), in strings and in JSON values from outside', () => {
     const written: string[] = [];
     const log = accessLog(pino({ level: 'info' }, { write: (s: string) => written.push(s) }));
     const fields = log.fields();
     fields.str('path', '/v1/a\u2028b\u2029c');
-    fields.json('guardrails', [{ categories: ['x\u2029y', 'z\u2028'] }]);
+    fields.outsideJson('guardrails', [{ categories: ['x\u2029y', 'z\u2028'] }]);
     fields.str('caller', 'plain');
     log.write(fields);
     const line = written.join('');

@@ -531,7 +531,7 @@ export class RequestRecorder implements RequestTelemetry, AttemptOwner {
       line.str('errorType', errorType);
       line.json('admission', this.decision);
       line.bool('cacheHit', this.cacheHit);
-      if (this.guardrailDecisions.length > 0) line.json('guardrails', this.guardrailDecisions);
+      if (this.guardrailDecisions.length > 0) line.outsideJson('guardrails', this.guardrailDecisions);
       line.json('dataPolicy', this.capture);
       line.str('traceId', this.span?.spanContext().traceId);
     }
