@@ -180,6 +180,42 @@ describe('Distributor pushes that get no usable answer', () => {
   }, 10_000);
 });
 
+describe('Distributor reading a pod\'s answer', () => {
+  // A push or status answer is a few hundred bytes; a pod that answered megabytes held them in the
+  // operator's memory (and its log) for every push: now more than 64 KiB is not read.
+  it('takes an answer larger than 64 KiB as no answer (bad_answer), without reading it all', async () => {
+    let sent = 0;
+    const huge = listen(
+      createServer((req, res) => {
+        req.resume();
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"accepted":true,"generation":1,"term":0,"version":"v1","error":"');
+        const chunk = 'x'.repeat(64 * 1024);
+        const more = (): void => {
+          while (sent < 8 * 1024 * 1024) {
+            sent += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', more);
+          }
+          res.end('"}');
+        };
+        more();
+      }),
+    );
+    const address = await huge;
+    const failed: string[] = [];
+    let acked = 0;
+    const distributor = new Distributor({ token: 't', logger, verifyIntervalMs: 0, pushTimeoutMs: 5_000, onFailed: (reason) => failed.push(reason), onPushed: () => acked++ });
+    cleanup.push(() => distributor.stop());
+    distributor.setEnabled(true);
+    distributor.publish(envelope(1));
+    distributor.setEndpoints([{ address, ready: true }]);
+    await expect.poll(() => failed.length, { timeout: 5_000 }).toBeGreaterThan(0);
+    expect(failed[0]).toBe('bad_answer');
+    expect(acked).toBe(0);
+    expect(sent).toBeLessThan(8 * 1024 * 1024);
+  }, 10_000);
+});
+
 describe('Distributor over TLS', () => {
   // --dataplane-ca (cert-manager's ca.crt) is read again every minute; the pods' certificates,
   // re-issued from a rotated CA, were refused until the operator restarted.

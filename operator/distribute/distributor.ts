@@ -7,6 +7,31 @@ import { SNAPSHOT_BODY_LIMIT } from '../../dataplane/config/channel-answers.js';
 import { SNAPSHOT_FORMATS_HEADER, SNAPSHOT_LINES_TYPE, namesLines, type WireBodies, wireBodiesSteps } from '../../dataplane/config/snapshot-lines.js';
 import { NOOP_OPERATOR_TRACING, type OperatorTracing } from '../telemetry/operator-tracing.js';
 
+/**
+ * A pod's push or status answer is a few hundred bytes: past this it is not read further, and is no
+ * answer. Before, the whole of it was read (and its `error` logged), whatever its size.
+ */
+const ANSWER_LIMIT = 64 * 1024;
+
+/** The JSON of a pod's answer, undefined when it is not JSON or larger than ANSWER_LIMIT. */
+async function answerJson(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      size += chunk.length;
+      if (size > ANSWER_LIMIT) {
+        body.destroy();
+        return undefined;
+      }
+      chunks.push(chunk);
+    }
+    return JSON.parse(Buffer.concat(chunks, size).toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A data-plane pod as its Service's EndpointSlices show it. */
 /** Why a push got no usable answer (DistributorOptions.onFailed). */
 export type PushFailure = 'unauthorized' | 'server_error' | 'bad_answer' | 'timeout' | 'unreachable';
@@ -266,7 +291,7 @@ export class Distributor {
         headers: { authorization: `Bearer ${this.opts.token}` },
         signal: AbortSignal.timeout(this.opts.pushTimeoutMs ?? 10_000),
       });
-      const parsed = PushResultSchema.safeParse(await res.body.json().catch(() => undefined));
+      const parsed = PushResultSchema.safeParse(await answerJson(res.body));
       if (res.statusCode !== 200 || !parsed.success) return;
       if (this.current !== envelope || pod.pushing || this.pods.get(pod.endpoint.address) !== pod || pod.acked < envelope.generation) return;
       const serves = parsed.data;
@@ -368,7 +393,7 @@ export class Distributor {
         resend = true;
         return;
       }
-      const parsed = PushResultSchema.safeParse(await res.body.json().catch(() => undefined));
+      const parsed = PushResultSchema.safeParse(await answerJson(res.body));
       const result = parsed.success ? parsed.data : undefined;
       const outcome = result === undefined ? 'failed' : res.statusCode === 200 ? 'acked' : res.statusCode === 409 ? 'stale' : res.statusCode === 400 ? 'refused' : 'failed';
       traced = { outcome, status: res.statusCode, ...(result === undefined ? {} : { podGeneration: result.generation }) };
@@ -388,7 +413,7 @@ export class Distributor {
         // The pod refused the snapshot as invalid and keeps its last good one; pushing the same again is pointless.
         retry = false;
         this.opts.onRefused?.('invalid');
-        this.opts.logger.error({ pod: pod.endpoint.address, generation: envelope.generation, error: result?.error }, 'data plane refused the snapshot');
+        this.opts.logger.error({ pod: pod.endpoint.address, generation: envelope.generation, error: result?.error?.slice(0, 1000) }, 'data plane refused the snapshot');
       } else {
         this.opts.onFailed?.(res.statusCode === 401 || res.statusCode === 403 ? 'unauthorized' : res.statusCode === 200 ? 'bad_answer' : 'server_error');
         this.opts.logger.warn({ pod: pod.endpoint.address, status: res.statusCode }, 'snapshot push failed');
