@@ -173,6 +173,9 @@ export interface UpstreamFailure {
 export type ParseResult = { ok: true; body: JsonObject; usage?: Usage } | { ok: false; failure: UpstreamFailure };
 
 /** What one upstream stream event turned into. */
+/** The built-in tool fees of a request, billed apart from its tokens (Usage's fields of the same names). */
+export type ToolFees = Pick<Usage, 'webSearchCalls' | 'fileSearchCalls' | 'containerGb'>;
+
 export interface StreamStep {
   chunks: JsonObject[];
   /**
@@ -187,6 +190,13 @@ export interface StreamStep {
    * usageMetadata): not final, but what a stream cut short has used at least.
    */
   partialUsage?: Usage;
+  /**
+   * The built-in tool fees the stream has shown so far (a Response's tool call items and the
+   * containers they ran in, Gemini's grounding, a chat search model's search), running totals: a
+   * stream cut before its usage is charged them, as it is the tokens it showed, since the upstream
+   * bills a tool once it ran. Only on steps that change them.
+   */
+  toolsSeen?: ToolFees;
   /**
    * Bytes of output the model produced that the adapter does not relay as a chunk (reasoning with
    * no canonical form): billed as output, so a stream cut before its usage is estimated with them,

@@ -1,4 +1,4 @@
-import type { JsonObject, Usage } from '../core/canonical.js';
+import type { JsonObject, ToolFees, Usage } from '../core/canonical.js';
 import { estimatedUsage, type MeteredUsage, usageProblem } from './settled-usage.js';
 import { REASONED_AFTER_ANSWER } from './reasoning-bound.js';
 import { carriesAnswer, outputTextOf, startsReasoning } from './token-estimate.js';
@@ -15,6 +15,8 @@ export class StreamMeter {
   private outputBytes = 0;
   private reported: Usage | undefined;
   private partial: Usage | undefined;
+  /** The tool fees the stream showed (StreamStep.toolsSeen): set only on a stream that showed some. */
+  private tools: ToolFees | undefined;
   private problem: 'invalid' | undefined;
   /** The chunks as written, kept only when the response may be cached, and only up to keepChunksUpTo bytes. */
   readonly chunks: JsonObject[] = [];
@@ -121,6 +123,11 @@ export class StreamMeter {
     if (usageProblem(usage) === undefined) this.partial = usage;
   }
 
+  /** The built-in tool fees the stream has shown so far: a stream cut before its usage is charged them. */
+  reportTools(tools: ToolFees): void {
+    this.tools = tools;
+  }
+
   /**
    * What the stream is charged. `hiddenReasoning`: of a stream without usage (cut short, or ended
    * by a server that ignores include_usage), a bound on the reasoning it never showed
@@ -133,18 +140,29 @@ export class StreamMeter {
     const estimate = estimatedUsage(this.promptTokensEstimate, Math.ceil(this.outputBytes / 4) + (bounded ? hiddenReasoning : 0), this.promptAudioEstimate);
     const estimated = this.problem === 'invalid' ? 'invalid' : !this.truncated ? 'missing' : bounded ? 'cut_reasoning_bound' : 'truncated';
     const partial = this.problem === 'invalid' ? undefined : this.partial;
-    if (partial === undefined) return { usage: estimate, estimated };
+    // Tools the stream showed are charged even beside an impossible report: they were seen run.
+    if (partial === undefined) return { usage: withToolsSeen(estimate, this.tools), estimated };
     // What the upstream counted so far (the real prompt, hidden reasoning) or what was seen of the
     // text, whichever is more: never less than either.
-    return {
-      usage: {
-        // Its audio, image and tier figures priced as reported.
-        ...partial,
-        inputTokens: Math.max(partial.inputTokens, estimate.inputTokens),
-        outputTokens: Math.max(partial.outputTokens, estimate.outputTokens),
-        cachedInputTokens: Math.min(partial.cachedInputTokens, Math.max(partial.inputTokens, estimate.inputTokens)),
-      },
-      estimated,
+    const usage: Usage = {
+      // Its audio, image and tier figures priced as reported.
+      ...partial,
+      inputTokens: Math.max(partial.inputTokens, estimate.inputTokens),
+      outputTokens: Math.max(partial.outputTokens, estimate.outputTokens),
+      cachedInputTokens: Math.min(partial.cachedInputTokens, Math.max(partial.inputTokens, estimate.inputTokens)),
     };
+    return { usage: withToolsSeen(usage, this.tools), estimated };
   }
+}
+
+/** `usage` (built for this result) with at least the tool fees a stream showed. */
+function withToolsSeen(usage: Usage, tools: ToolFees | undefined): Usage {
+  if (tools === undefined) return usage;
+  const web = Math.max(usage.webSearchCalls ?? 0, tools.webSearchCalls ?? 0);
+  const file = Math.max(usage.fileSearchCalls ?? 0, tools.fileSearchCalls ?? 0);
+  const gb = Math.max(usage.containerGb ?? 0, tools.containerGb ?? 0);
+  if (web > 0) usage.webSearchCalls = web;
+  if (file > 0) usage.fileSearchCalls = file;
+  if (gb > 0) usage.containerGb = gb;
+  return usage;
 }

@@ -68,6 +68,8 @@ export async function pumpStream(
     const { chunks, raw } = step;
     // Before the chunks: the first of them may be encoded as an announcement of this usage.
     if (step.partialUsage !== undefined) dialect.earlyUsage?.(step.partialUsage);
+    // Before the chunks are written: a client gone during the write leaves the tools charged.
+    if (step.toolsSeen !== undefined) meter.reportTools(step.toolsSeen);
     for (let i = 0; i < chunks.length; i++) {
       const chunk = chunks[i] as JsonObject;
       meter.observe(chunk);

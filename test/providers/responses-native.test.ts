@@ -178,6 +178,22 @@ spec:
     expect(usage.at(-1)?.costUsd).toBeCloseTo(tokens, 10);
   });
 
+  it('a stream cut before response.completed is charged the tool calls and containers it showed, besides the tokens it showed', async () => {
+    openai.script({ kind: 'stream-error' });
+    const events: ResponseStreamEvent[] = [];
+    const tools: OpenAI.Responses.Tool[] = [{ type: 'web_search' }, { type: 'code_interpreter', container: { type: 'auto', memory_limit: '4g' } }];
+    const stream = await client.responses.create({ model: 'native-search', input: 'Search, then compute', tools, stream: true });
+    for await (const e of stream) events.push(e);
+    openai.script({ kind: 'text' });
+    expect(events.map((e) => e.type)).toContain('response.code_interpreter_call.completed');
+    expect(events.at(-1)?.type).toBe('response.failed');
+    await vi.waitFor(() => expect(usage.at(-1)).toMatchObject({ routeId: 'default/native-search', stream: true, estimated: true }));
+    // The search ($0.01) and the 4g session ($0.12) ran before the cut: charged beside the estimated tokens. Before, neither was.
+    const record = usage.at(-1) as UsageRecord;
+    const tokens = (record.inputTokens * 1 + record.outputTokens * 2) / 1e6;
+    expect(record.costUsd).toBeCloseTo(tokens + 0.01 + 0.12, 8);
+  });
+
   it('a Budget holds the tool fees of a Response that bounds its tool calls (max_tool_calls): each call at the dearest tool offered', async () => {
     // max_tool_calls is newer than this client's types.
     const ask = (max_tool_calls: number) =>

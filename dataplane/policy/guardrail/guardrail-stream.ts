@@ -263,6 +263,7 @@ export class StreamGuard {
     const out: StreamStep = { chunks };
     if (step.usage !== undefined) out.usage = step.usage;
     if (step.partialUsage !== undefined) out.partialUsage = step.partialUsage;
+    if (step.toolsSeen !== undefined) out.toolsSeen = step.toolsSeen;
     if (step.hiddenOutputBytes !== undefined) out.hiddenOutputBytes = step.hiddenOutputBytes;
     if (step.failure !== undefined) out.failure = step.failure;
     if (step.done !== undefined) out.done = step.done;

@@ -79,6 +79,7 @@ export class GeminiStreamTransformer implements StreamTransformer {
     if (res.modelVersion !== undefined) this.modelName = res.modelVersion;
     if (res.usageMetadata !== undefined) this.usage = res.usageMetadata;
     const chunks: JsonObject[] = [];
+    let grounded = false;
     for (const [i, c] of (res.candidates ?? []).entries()) {
       const index = c.index ?? i;
       let state = this.candidates.get(index);
@@ -98,7 +99,10 @@ export class GeminiStreamTransformer implements StreamTransformer {
       // Grounding metadata may come in more than one event: its queries are kept as a set, not added up.
       if (c.groundingMetadata !== undefined) {
         const queries = state.grounding ?? new Set<string>();
-        if (readGrounding(c.groundingMetadata, queries)) state.grounding = queries;
+        if (readGrounding(c.groundingMetadata, queries)) {
+          state.grounding = queries;
+          grounded = true;
+        }
       }
       if (c.finishReason !== undefined && !state.finished) {
         state.finished = true;
@@ -106,7 +110,10 @@ export class GeminiStreamTransformer implements StreamTransformer {
       }
     }
     // Counts so far (hidden thinking included): what the stream has used at least, if it is cut.
-    return res.usageMetadata === undefined ? { chunks } : { chunks, partialUsage: geminiTieredUsage(usageFromGemini(res.usageMetadata), this.tier) };
+    const step: StreamStep = res.usageMetadata === undefined ? { chunks } : { chunks, partialUsage: geminiTieredUsage(usageFromGemini(res.usageMetadata), this.tier) };
+    // Searches are billed once run: a stream cut after its grounding showed is charged them too.
+    if (grounded) step.toolsSeen = { webSearchCalls: this.groundedSearches() };
+    return step;
   }
 
   onEnd(): StreamStep {

@@ -4,6 +4,7 @@ import { geminiAdapter } from './gemini-adapter.js';
 import { vertexAdapter } from '../vertex/vertex-adapter.js';
 import { finishReasonFrom } from './gemini-response.js';
 import { MAX_SIGNATURE_CHARS } from './thought-signature.js';
+import { StreamMeter } from '../../metering/stream-meter.js';
 
 const req: CanonicalRequest = { op: 'chat', body: { model: 'g', messages: [{ role: 'user', content: 'x' }] }, stream: false, clientWantsUsage: false, createdAt: 1 };
 
@@ -281,5 +282,20 @@ describe('grounding with Google Search', () => {
     const plain = geminiAdapter.createStreamTransformer({ ...req, stream: true });
     plain.onEvent(event('Hi', true));
     expect(plain.onEnd().usage?.webSearchCalls).toBeUndefined();
+  });
+
+  it('a stream cut after its grounding showed is charged the searches it showed', () => {
+    const t = geminiAdapter.createStreamTransformer({ ...req, stream: true, clientWantsUsage: true });
+    const event = (text: string, queries?: string[]) =>
+      ({ data: JSON.stringify({ candidates: [{ content: { role: 'model', parts: [{ text }] }, index: 0, ...(queries === undefined ? {} : { groundingMetadata: grounding(queries) }) }], usageMetadata: usage, modelVersion: 'gemini-3-pro-preview' }) }) as Parameters<typeof t.onEvent>[0];
+    // Fed to a meter as the stream pump does; the stream stops before its finish reason (cut).
+    const meter = new StreamMeter(10);
+    for (const step of [t.onEvent(event('Spain', ['euro 2024 winner'])), t.onEvent(event(' won', ['euro 2024 winner', 'euro 2024 final score'])), t.onEvent(event(' the'))]) {
+      if (step.toolsSeen !== undefined) meter.reportTools(step.toolsSeen);
+      if (step.partialUsage !== undefined) meter.reportPartial(step.partialUsage);
+    }
+    meter.truncated = true;
+    // Before, a cut stream was charged its tokens only: the searches Gemini bills once run were not.
+    expect(meter.result()).toMatchObject({ usage: { inputTokens: 10, webSearchCalls: 2 }, estimated: 'truncated' });
   });
 });

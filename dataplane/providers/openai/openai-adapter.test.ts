@@ -5,6 +5,7 @@ import type { CanonicalRequest } from '../../core/canonical.js';
 import { parseDurationMs, parseRetryAfterMs } from '../retry-after.js';
 import { usageFromOpenAi } from './openai-usage.js';
 import { usageFromResponse } from '../shared/native-responses.js';
+import { StreamMeter } from '../../metering/stream-meter.js';
 
 const req = (stream: boolean, clientWantsUsage = false): CanonicalRequest => ({
   op: 'chat', stream, clientWantsUsage, body: { model: 'public', messages: [{ role: 'user', content: 'x' }], stream },
@@ -195,6 +196,26 @@ describe('chat-completions search models', () => {
     const plain = openAiAdapter.createStreamTransformer(req(true, true));
     plain.onEvent({ data: chunk({ content: 'Hi' }, 'stop') });
     expect(plain.onEvent({ data: usageChunk }).usage?.webSearchCalls).toBeUndefined();
+  });
+
+  it('a stream cut before its usage is charged the search, asked or cited', () => {
+    const chunk = (delta: unknown) => JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }], usage: null });
+    // The steps into a meter as the stream pump feeds it; the stream stops before its usage chunk (cut).
+    const cut = (request: CanonicalRequest, deltas: unknown[]) => {
+      const t = openAiAdapter.createStreamTransformer(request);
+      const meter = new StreamMeter(10);
+      for (const delta of deltas) {
+        const step = t.onEvent({ data: chunk(delta) });
+        if (step.toolsSeen !== undefined) meter.reportTools(step.toolsSeen);
+        for (const c of step.chunks) meter.observe(c);
+      }
+      meter.truncated = true;
+      return meter.result();
+    };
+    // Before, the search (billed once it ran) was left out of what a cut stream is charged.
+    expect(cut(search(true), [{ role: 'assistant', content: 'Today' }])).toMatchObject({ usage: { inputTokens: 10, webSearchCalls: 1 }, estimated: 'truncated' });
+    expect(cut(req(true, true), [{ content: 'Today' }, { annotations: [citation] }]).usage.webSearchCalls).toBe(1);
+    expect(cut(req(true, true), [{ content: 'Today' }]).usage.webSearchCalls).toBeUndefined();
   });
 
   it('Azure OpenAI reads them the same way', () => {

@@ -1,6 +1,6 @@
 import type { SseEvent } from '../../sse/sse-parser.js';
 import type { AdapterTarget, ProviderAdapter, StreamTransformer } from '../types.js';
-import type { CanonicalRequest, HeaderMap, JsonObject, Operation, ParseResult, StreamStep, UpstreamHttpRequest } from '../../core/canonical.js';
+import type { CanonicalRequest, HeaderMap, JsonObject, Operation, ParseResult, StreamStep, ToolFees, UpstreamHttpRequest } from '../../core/canonical.js';
 import { parsedFrom } from '../../core/upstream-text.js';
 import { isObject } from '../shared/json-guards.js';
 import { withNativeResponses } from '../shared/native-responses.js';
@@ -35,6 +35,9 @@ class OpenAiStreamTransformer implements StreamTransformer {
    * @param searched the request asked a search model to search (`web_search_options`); set too when
    * a delta cites the web: the usage is then billed a search.
    */
+  /** The stream's steps have said it searched (StreamStep.toolsSeen), so that a cut is charged the search. */
+  private toldSearch = false;
+
   constructor(
     private readonly clientWantsUsage: boolean,
     private searched: boolean,
@@ -71,6 +74,11 @@ class OpenAiStreamTransformer implements StreamTransformer {
     this.track(chunk.choices);
     const usage = usageFromOpenAi(chunk.usage, chunk.service_tier);
     const step: StreamStep = { chunks: [chunk] };
+    // A search model searches before it answers, and is billed the search once it ran.
+    if (this.searched && !this.toldSearch) {
+      this.toldSearch = true;
+      step.toolsSeen = SEARCHED;
+    }
     if (usage !== undefined) step.usage = withChatSearch(usage, this.searched);
     // `"usage":null` (on every chunk before the usage chunk) hides nothing: such chunks pass through as they came.
     if (!this.clientWantsUsage && chunk.usage !== undefined && chunk.usage !== null) {
@@ -91,6 +99,9 @@ class OpenAiStreamTransformer implements StreamTransformer {
     return { chunks: [], failure: { kind: 'ServerError', status: 200, message: 'upstream stream ended before [DONE] or a finish reason' } };
   }
 }
+
+/** What a chat search model's stream shows once it searched (one object, never written to). */
+const SEARCHED: ToolFees = Object.freeze({ webSearchCalls: 1 });
 
 /** Whether a chat answer's choices cite the web (a search model searched). */
 function answerCitesWeb(choices: unknown): boolean {

@@ -1,5 +1,5 @@
 import type { SseEvent } from '../../sse/sse-parser.js';
-import type { CanonicalRequest, HeaderMap, JsonObject, ParseResult, StreamStep, Usage } from '../../core/canonical.js';
+import type { CanonicalRequest, HeaderMap, JsonObject, ParseResult, StreamStep, ToolFees, Usage } from '../../core/canonical.js';
 import type { AdapterTarget, ProviderAdapter, StreamTransformer } from '../types.js';
 import { billedOutputTokens } from './billed-output.js';
 import { count, isObject } from './json-guards.js';
@@ -72,6 +72,57 @@ function scrubbedFailedResponse(response: JsonObject, secrets: readonly string[]
 /** Events after which a Responses stream has nothing more to say. */
 const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 
+/** A built-in tool call a Response stream showed: by its output index, with the container it ran in ('' not said yet). */
+interface SeenCall {
+  type: 'web_search_call' | 'file_search_call' | 'code_interpreter_call';
+  container: string;
+}
+
+/**
+ * The built-in tool calls a Response stream has shown in its output_item.added/done events, each
+ * counted once (an item shows in both), and their fees as billedUsageOfResponse counts them of a
+ * whole Response: a stream cut before `response.completed` is charged these.
+ */
+class ToolCallsSeen {
+  private readonly calls = new Map<unknown, SeenCall>();
+
+  constructor(private readonly ask: CodeInterpreterAsk | undefined) {}
+
+  /** Notes an output item; true when the fees it shows changed. */
+  see(item: unknown, outputIndex: unknown): boolean {
+    if (!isObject(item) || (item.type !== 'web_search_call' && item.type !== 'file_search_call' && item.type !== 'code_interpreter_call')) return false;
+    const key = typeof outputIndex === 'number' ? outputIndex : item.id;
+    const container = typeof item.container_id === 'string' ? item.container_id : '';
+    const known = this.calls.get(key);
+    if (known !== undefined) {
+      // The same call again (its done event): only a container it now names may change the fees.
+      if (known.container !== '' || container === '') return false;
+      known.container = container;
+      return true;
+    }
+    if (this.calls.size >= MAX_COUNTED_ITEMS) return false;
+    this.calls.set(key, { type: item.type, container });
+    return true;
+  }
+
+  fees(): ToolFees {
+    let web = 0;
+    let file = 0;
+    let containers: string[] | undefined;
+    for (const call of this.calls.values()) {
+      if (call.type === 'web_search_call') web++;
+      else if (call.type === 'file_search_call') file++;
+      else (containers ??= []).push(call.container);
+    }
+    const fees: ToolFees = {};
+    if (web > 0) fees.webSearchCalls = web;
+    if (file > 0) fees.fileSearchCalls = file;
+    const gb = this.ask === undefined && containers === undefined ? 0 : containerGbOfResponse(this.ask, containers);
+    if (gb > 0) fees.containerGb = gb;
+    return fees;
+  }
+}
+
 /**
  * The upstream's Responses events relayed as they are (each one chunk, its own bytes kept), with
  * the usage of the terminal event for metering. An `error` event is a failure the gateway reports
@@ -80,11 +131,33 @@ const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response
  */
 class ResponsesEventRelay implements StreamTransformer {
   private ended = false;
+  /**
+   * The built-in tool calls the stream has shown (output items), for a stream cut before its
+   * Response's usage: made only once one shows (or the request asks for an auto container).
+   */
+  private tools: ToolCallsSeen | undefined;
+
+  /** Whether the request offers tools: only then are its events read for tool calls. */
+  private readonly offersTools: boolean;
 
   constructor(
     private readonly secrets: readonly string[],
     private readonly request: JsonObject,
-  ) {}
+  ) {
+    this.offersTools = Array.isArray(request.tools) && request.tools.length > 0;
+  }
+
+  /** The tool fees `step` shows that the stream had not shown yet, on the step; nothing for most events. */
+  private watchTools(data: JsonObject, step: StreamStep): void {
+    if (this.tools === undefined) {
+      // OpenAI makes an auto container when the Response starts, whether or not the model runs code.
+      const ask = codeInterpreterAsk(this.request);
+      this.tools = new ToolCallsSeen(ask);
+      if (ask !== undefined && ask.autoTools > 0) step.toolsSeen = this.tools.fees();
+    }
+    if (data.type !== 'response.output_item.added' && data.type !== 'response.output_item.done') return;
+    if (this.tools.see(data.item, data.output_index)) step.toolsSeen = this.tools.fees();
+  }
 
   onEvent(event: SseEvent): StreamStep {
     let data: unknown;
@@ -101,6 +174,7 @@ class ResponsesEventRelay implements StreamTransformer {
     const failed = isObject(data.response) ? scrubbedFailedResponse(data.response, this.secrets) : undefined;
     if (failed !== undefined) data.response = failed;
     const step: StreamStep = { chunks: [data] };
+    if (this.tools !== undefined || this.offersTools) this.watchTools(data, step);
     // A failed Response's upstream bytes hold its unscrubbed error: never relayed.
     if (failed === undefined && !event.data.includes('\n') && !event.data.includes('\r')) step.raw = [event.data];
     if (TERMINAL.has(data.type)) {
