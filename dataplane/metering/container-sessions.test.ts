@@ -49,6 +49,9 @@ describe('the tool fees a Budget holds', () => {
     expect(held({ max_tool_calls: 5, tools: [{ type: 'web_search_preview' }, { type: 'file_search', vector_store_ids: ['vs_1'] }] })).toBe(0.05);
     expect(held({ max_tool_calls: 3, tools: [{ type: 'code_interpreter', container: { type: 'auto', memory_limit: '4g' } }] })).toBe(0.36);
     expect(held({ max_tool_calls: 0, tools: [{ type: 'code_interpreter', container: { type: 'auto' } }] })).toBe(0.03);
+    // Unbounded, the auto containers still: they are made whatever the model calls. Before, nothing.
+    expect(held({ tools: [{ type: 'web_search' }, { type: 'code_interpreter', container: { type: 'auto', memory_limit: '4g' } }, { type: 'code_interpreter' }] })).toBe(0.24);
+    expect(held({ max_tool_calls: null, tools: [{ type: 'code_interpreter', container: 'cntr_mine' }] })).toBeUndefined();
     // Unbounded, or no tool billed per call: nothing held for tools.
     expect(held({ tools: [{ type: 'web_search' }] })).toBeUndefined();
     expect(held({ max_tool_calls: 5, tools: [{ type: 'function', name: 'f' }] })).toBeUndefined();

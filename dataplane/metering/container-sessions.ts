@@ -73,14 +73,27 @@ export function containerGbOfResponse(ask: CodeInterpreterAsk | undefined, usedC
 const MAX_HELD_TOOL_CALLS = 1000;
 
 /**
- * What a Budget holds for the built-in tool fees of a Responses request that bounds its tool calls
- * (`max_tool_calls`): that many calls at the dearest tool it offers (web search, file search, a
- * code interpreter container). Undefined without the bound or without such a tool: the hold then
- * has no tool fee in it (how many calls a model makes is not known before).
+ * What a Budget holds for the built-in tool fees of a Responses request: for one that bounds its
+ * tool calls (`max_tool_calls`), that many calls at the dearest tool it offers (web search, file
+ * search, a code interpreter container); and, bounded or not, the auto containers its
+ * code_interpreter tools ask for, which OpenAI makes (and bills) whatever the model then calls.
+ * Undefined when neither applies: the hold then has no tool fee in it (how many calls a model makes
+ * is not known before).
  */
 export function toolFeeUnits(body: JsonObject): BilledUnits | undefined {
+  if (!Array.isArray(body.tools)) return undefined;
   const max = body.max_tool_calls;
-  if (typeof max !== 'number' || !Number.isInteger(max) || max < 0 || !Array.isArray(body.tools)) return undefined;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 0) {
+    const ask = codeInterpreterAsk(body);
+    if (ask === undefined || ask.autoTools === 0) return undefined;
+    return {
+      requests: 0,
+      images: 0,
+      audioSeconds: 0,
+      characters: 0,
+      toolCalls: { calls: 0, webSearch: false, fileSearch: false, containerGb: ask.autoGb, autoContainers: ask.autoTools },
+    };
+  }
   let webSearch = false;
   let fileSearch = false;
   for (const tool of body.tools as unknown[]) {

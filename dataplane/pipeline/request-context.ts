@@ -186,9 +186,10 @@ export class RequestContext {
     const admission: AdmissionRequest & { media?: PromptMedia; units?: BilledUnits } = { caller: this.caller, route, req: this.request, promptTokens, maxOutputTokens: outputCap(this.request, route, promptTokens, targetDefault), budgets: this.runtime.snapshot.budgets };
     // Only on a request with media: the ordinary request's admission keeps its shape.
     if (this.promptMedia !== undefined) admission.media = this.promptMedia;
-    // Only on a Responses request that bounds its tool calls: their fees are held too.
+    // Only on a Responses request with tools: the fees of the calls it bounds and of the auto
+    // containers it asks for are held too.
     const native = this.request.native;
-    if (native?.api === 'responses' && native.body.max_tool_calls !== undefined) {
+    if (native?.api === 'responses' && Array.isArray(native.body.tools)) {
       const units = toolFeeUnits(native.body);
       if (units !== undefined) admission.units = units;
     }

@@ -213,6 +213,15 @@ spec:
     expect(usage.at(-1)?.costUsd).toBeCloseTo((15 * 1 + 5 * 0.5 + 8 * 2) / 1e6 + 0.01, 10);
   });
 
+  it('a Budget holds the auto containers a Response asks for, with or without max_tool_calls: they are made whatever it calls', async () => {
+    const before = openai.requests.length;
+    // A 4g auto container is a $0.12 session, more than the $0.05 Budget: refused before anything goes upstream. Before, held nothing and served.
+    const refused = await client.responses.create({ model: 'native-capped', input: 'Compute 6 * 7', tools: [{ type: 'code_interpreter', container: { type: 'auto', memory_limit: '4g' } }], max_output_tokens: 16 }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((refused as InstanceType<typeof OpenAI.RateLimitError>).message).toMatch(/budget default\/tools-cap cannot cover this request's worst case: it would hold 0\.12\d\d USD/);
+    expect(openai.requests.length).toBe(before);
+  });
+
   it('background: the queued Response is charged its worst case at once; retrieving the finished one charges nothing more', async () => {
     openai.script({ kind: 'text' });
     const before = usage.length;
