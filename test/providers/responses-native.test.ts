@@ -236,6 +236,15 @@ spec:
     expect(openai.problems).toEqual([]);
   });
 
+  it('background: a queued Response that asks for an auto container is charged its session too, besides its worst case in tokens', async () => {
+    const queued = await client.responses.create({ model: 'native-search', input: 'Compute 6 * 7', background: true, max_output_tokens: 100, tools: [{ type: 'code_interpreter', container: { type: 'auto', memory_limit: '4g' } }] });
+    expect(queued).toMatchObject({ status: 'queued', usage: null });
+    const record = usage.at(-1) as UsageRecord;
+    expect(record).toMatchObject({ routeId: 'default/native-search', outputTokens: 100, estimated: true });
+    // The 4g session ($0.12) is made when the Response starts. Before, the worst case had tokens only.
+    expect(record.costUsd).toBeCloseTo((record.inputTokens * 1 + 100 * 2) / 1e6 + 0.12, 8);
+  });
+
   it('previous_response_id continues a response the target stored; an unknown one is the upstream 400 as OpenAI words it', async () => {
     const first = await client.responses.create({ model: 'native-openai', input: 'My name is Ada.' });
     expect(openai.stored.has(first.id)).toBe(true);

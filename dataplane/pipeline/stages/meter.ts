@@ -4,6 +4,7 @@ import type { JsonObject, Usage } from '../../core/canonical.js';
 import { askedPriceMultiplier, costUsd } from '../../metering/cost.js';
 import { type EstimateReason, estimatedUsage, type MeteredUsage, responseUsage } from '../../metering/settled-usage.js';
 import { StreamMeter } from '../../metering/stream-meter.js';
+import { codeInterpreterAsk, containerGbOfResponse } from '../../metering/container-sessions.js';
 import { DEFAULT_REASONING_TOKENS_PER_SECOND, hiddenReasoningBound } from '../../metering/reasoning-bound.js';
 import { outputMultiplier } from '../../metering/output-bound.js';
 import { type UsageRecord, type UsageSink, usageRecord } from '../../metering/usage-record.js';
@@ -184,6 +185,12 @@ function chargeWorstCase(ctx: RequestContext, sink: UsageSink): void {
  * stream the client left (the job runs on upstream).
  */
 const inBackground = (ctx: RequestContext): boolean => ctx.request.native?.api === 'responses' && ctx.request.native.body.background === true;
-const backgroundWorstCase = (ctx: RequestContext): MeteredUsage => ({ usage: estimatedUsage(ctx.promptTokensOn(ctx.served?.target), ctx.admissionRequest().maxOutputTokens, ctx.promptAudioTokens), estimated: 'background' });
+const backgroundWorstCase = (ctx: RequestContext): MeteredUsage => {
+  const usage = estimatedUsage(ctx.promptTokensOn(ctx.served?.target), ctx.admissionRequest().maxOutputTokens, ctx.promptAudioTokens);
+  // The auto containers its code_interpreter tools ask for are made when it starts: certain, so charged too.
+  const containerGb = containerGbOfResponse(codeInterpreterAsk(ctx.request.native?.body), undefined);
+  if (containerGb > 0) usage.containerGb = containerGb;
+  return { usage, estimated: 'background' };
+};
 
 const unfinished = (body: JsonObject): boolean => body.object === 'response' && (body.status === 'queued' || body.status === 'in_progress');
