@@ -34,13 +34,14 @@ beforeAll(async () => {
   upstream = await startOpenAiUpstream();
   gateway = await startTestGateway({
     // $1000 / $2000 per million tokens: one output token costs $0.002.
-    'provider.yaml': openAiProvider('up', upstream.baseUrl, '  models: [{ name: m, pricing: { input: 1000, output: 2000 } }, { name: small-window, contextWindow: 8192, pricing: { input: 1000, output: 2000 } }]\n'),
+    'provider.yaml': openAiProvider('up', upstream.baseUrl, '  models: [{ name: m, pricing: { input: 1000, output: 2000 } }, { name: small-window, contextWindow: 8192, pricing: { input: 1000, output: 2000 } }, { name: search-m, pricing: { input: 1000, output: 2000, perWebSearch: 0.5 } }]\n'),
     'routes.yaml':
       route('fanout') +
       route('best-of') +
       route('windowed', 'small-window') +
       route('tooled') +
       route('metered') +
+      route('searched', 'search-m') +
       route('streamed', 'm', '  cache: { enabled: true, ttl: 5m }\n') +
       budget('fanout-budget', 1, ['fanout']) +
       budget('best-of-budget', 0.05, ['best-of']) +
@@ -166,6 +167,23 @@ describe('a request that reached an upstream is never charged nothing', () => {
     await until(() => records('metered').length > before);
     expect(records('metered').at(-1)).toMatchObject({ estimated: true, estimateReason: 'client_gone', outputTokens: 0 });
     expect(records('metered').at(-1)?.inputTokens).toBeGreaterThan(0);
+  });
+});
+
+describe('tool fees certain once the upstream has the request', () => {
+  it("charges a search model's stream whose client left before the first chunk its search, asked with web_search_options", async () => {
+    upstream.script({ kind: 'hang' });
+    const before = records('searched').length;
+    const gone = new AbortController();
+    const pending = post('chat/completions', { model: 'searched', stream: true, web_search_options: {}, messages: [{ role: 'user', content: 'search then leave' }] }, gone.signal).catch((e: unknown) => e);
+    await until(() => JSON.stringify(upstream.requests.at(-1)?.body ?? {}).includes('search then leave'));
+    gone.abort();
+    await pending;
+    await until(() => records('searched').length > before);
+    const rec = records('searched').at(-1);
+    expect(rec).toMatchObject({ estimated: true, estimateReason: 'client_gone', outputTokens: 0 });
+    // The search runs before the first token and is billed once it ran. Before, the prompt estimate only.
+    expect(rec?.costUsd).toBeCloseTo(((rec?.inputTokens ?? 0) * 1000) / 1e6 + 0.5, 8);
   });
 });
 

@@ -109,7 +109,7 @@ function meterServed(ctx: RequestContext, next: () => Promise<void>, sink: Usage
     // The client left after the request reached an upstream: charge the prompt estimate; nothing is
     // written. A stream it left before its first answer token may have reasoned all that time unseen.
     const reasoned = ctx.request.stream ? hiddenReasoning(ctx, served.target, served.sentAt ?? 0, 0, 0) : 0;
-    record(ctx, sink, { usage: estimatedUsage(promptTokens, reasoned, ctx.promptAudioTokens), estimated: reasoned > 0 ? 'cut_reasoning_bound' : 'client_gone' });
+    record(ctx, sink, { usage: withCertainToolFees(ctx, estimatedUsage(promptTokens, reasoned, ctx.promptAudioTokens)), estimated: reasoned > 0 ? 'cut_reasoning_bound' : 'client_gone' });
     return Promise.resolve();
   }
   if (outcome.kind === 'response') {
@@ -185,12 +185,26 @@ function chargeWorstCase(ctx: RequestContext, sink: UsageSink): void {
  * stream the client left (the job runs on upstream).
  */
 const inBackground = (ctx: RequestContext): boolean => ctx.request.native?.api === 'responses' && ctx.request.native.body.background === true;
-const backgroundWorstCase = (ctx: RequestContext): MeteredUsage => {
-  const usage = estimatedUsage(ctx.promptTokensOn(ctx.served?.target), ctx.admissionRequest().maxOutputTokens, ctx.promptAudioTokens);
-  // The auto containers its code_interpreter tools ask for are made when it starts: certain, so charged too.
-  const containerGb = containerGbOfResponse(codeInterpreterAsk(ctx.request.native?.body), undefined);
-  if (containerGb > 0) usage.containerGb = containerGb;
-  return { usage, estimated: 'background' };
-};
+const backgroundWorstCase = (ctx: RequestContext): MeteredUsage => ({
+  usage: withCertainToolFees(ctx, estimatedUsage(ctx.promptTokensOn(ctx.served?.target), ctx.admissionRequest().maxOutputTokens, ctx.promptAudioTokens)),
+  estimated: 'background',
+});
+
+/**
+ * `usage` with the tool fees certain once the upstream has the request, for a request charged before
+ * or without its answer: the auto containers a Response's code_interpreter tools ask for (made when
+ * it starts), and the search a chat request asks a search model for (`web_search_options`: run
+ * before its first token).
+ */
+function withCertainToolFees(ctx: RequestContext, usage: Usage): Usage {
+  const native = ctx.request.native;
+  if (native?.api === 'responses') {
+    const containerGb = containerGbOfResponse(codeInterpreterAsk(native.body), undefined);
+    if (containerGb > 0) usage.containerGb = containerGb;
+  } else if (native === undefined && ctx.request.op === 'chat' && ctx.request.body.web_search_options !== undefined && ctx.request.body.web_search_options !== null) {
+    usage.webSearchCalls = 1;
+  }
+  return usage;
+}
 
 const unfinished = (body: JsonObject): boolean => body.object === 'response' && (body.status === 'queued' || body.status === 'in_progress');
