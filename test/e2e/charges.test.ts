@@ -20,7 +20,7 @@ beforeAll(async () => {
   upstream = await startOpenAiUpstream();
   gateway = await startTestGateway({
     // $1,000 per million tokens both ways: a token is a tenth of a cent.
-    'provider.yaml': openAiProvider('up', upstream.baseUrl, '  models: [{ name: m, pricing: { input: 1000, output: 1000 } }]\n'),
+    'provider.yaml': openAiProvider('up', upstream.baseUrl, '  models: [{ name: m, pricing: { input: 1000, output: 1000 } }, { name: search-m, pricing: { input: 1000, output: 1000, perWebSearch: 0.5 } }]\n'),
     'route.yaml': `apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
 metadata: { name: chat }
@@ -30,6 +30,15 @@ spec:
   timeouts: { attempt: 300ms, total: 10s }
   retry: { attempts: 2, retryOn: [Timeout], backoff: { initial: 1ms, max: 2ms } }
   limits: { maxResponseBytes: 2048 }
+---
+apiVersion: tollgate.dev/v1alpha1
+kind: ModelRoute
+metadata: { name: search-chat }
+spec:
+  model: search-chat
+  targets: [{ providerRef: { name: up }, model: search-m }]
+  timeouts: { attempt: 300ms, total: 10s }
+  retry: { attempts: 2, retryOn: [Timeout], backoff: { initial: 1ms, max: 2ms } }
 ---
 apiVersion: tollgate.dev/v1alpha1
 kind: ModelRoute
@@ -93,6 +102,20 @@ describe('attempts an upstream may have billed', () => {
     const rec = gateway.usage.records[before];
     // The served stream's usage (7 prompt, 2 completion tokens) plus the lost attempt's prompt estimate, no output for it.
     expect(rec).toMatchObject({ estimateReason: 'lost_attempt', inputTokens: 7 + promptEstimate, outputTokens: 2 });
+  });
+
+  it("a search model's stream attempt that timed out before its first chunk is charged the search it was asked for, besides its prompt estimate", async () => {
+    upstream.script({ kind: 'hang' }, { kind: 'stream', chunks: 2, intervalMs: 0 });
+    const before = gateway.usage.records.length;
+    // web_search_options is newer than this client's types.
+    const body = { model: 'search-chat', stream: true, max_tokens: 50, web_search_options: {}, messages: [{ role: 'user', content: 'hello there' }] } as OpenAI.Chat.ChatCompletionCreateParamsStreaming;
+    const stream = await client.chat.completions.create(body);
+    for await (const _ of stream);
+    await expect.poll(() => gateway.usage.records.length, { timeout: 3_000 }).toBe(before + 1);
+    const rec = gateway.usage.records[before];
+    expect(rec).toMatchObject({ estimateReason: 'lost_attempt' });
+    // Two searches at $0.5: the served stream's and the lost attempt's, which ran before its first token. Before, the served one only.
+    expect(rec?.costUsd).toBeCloseTo(((rec?.inputTokens ?? 0) + (rec?.outputTokens ?? 0)) / 1000 + 1, 9);
   });
 
   it('a successful answer whose connection broke off in its body is charged its worst case (the upstream did all of it)', async () => {

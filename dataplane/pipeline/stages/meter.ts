@@ -22,7 +22,7 @@ const SHUTTING_DOWN = 'gateway_shutting_down';
  * (and the files it names by id, at most its target's window) for one that timed out after sending
  * (a stream's of a model that reasons unseen, with the bound on what it reasoned while it ran), the
  * worst case for an answer too large to read, each at its
- * target's prices. The upstream may have billed them; spend is never under-counted.
+ * target's prices, with the tool fees its request makes certain (withCertainToolFees). The upstream may have billed them; spend is never under-counted.
  */
 function lostCharge(ctx: RequestContext): { usage: Usage; costUsd: number } | undefined {
   const lost = ctx.lostAttempts;
@@ -34,7 +34,7 @@ function lostCharge(ctx: RequestContext): { usage: Usage; costUsd: number } | un
     // Its images at the target's model's bound, files it names but does not carry: promptTokensOn.
     const prompt = ctx.promptTokensOn(target);
     const output = billed === 'worstCase' ? ctx.admissionRequest().maxOutputTokens : ranMs === undefined ? 0 : hiddenReasoning(ctx, target, 0, 0, 0, ranMs);
-    const usage = estimatedUsage(prompt, output, ctx.promptAudioTokens);
+    const usage = withCertainToolFees(ctx, estimatedUsage(prompt, output, ctx.promptAudioTokens));
     if (tier !== 1) usage.priceMultiplier = tier;
     total.inputTokens += usage.inputTokens;
     total.outputTokens += usage.outputTokens;
