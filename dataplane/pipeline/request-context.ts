@@ -52,6 +52,15 @@ export interface RequestContextInit {
  * it goes, what it was admitted with and what it is answered with. Stages read what earlier stages
  * set and report through `events`; nothing about a request lives anywhere else.
  */
+/** What a chat request with `web_search_options` holds for its search (one object, never written to). */
+const SEARCH_ASKED: BilledUnits = Object.freeze({
+  requests: 0,
+  images: 0,
+  audioSeconds: 0,
+  characters: 0,
+  toolCalls: Object.freeze({ calls: 1, webSearch: true, fileSearch: false, containerGb: 0, autoContainers: 0 }),
+});
+
 export class RequestContext {
   readonly runtime: RuntimeSnapshot;
   readonly readRequest: () => Promise<CanonicalRequest>;
@@ -192,6 +201,9 @@ export class RequestContext {
     if (native?.api === 'responses' && Array.isArray(native.body.tools)) {
       const units = toolFeeUnits(native.body);
       if (units !== undefined) admission.units = units;
+    } else if (native === undefined && this.request.op === 'chat' && this.request.body.web_search_options !== undefined && this.request.body.web_search_options !== null) {
+      // A chat request asking a search model to search is billed the search, certain: held too.
+      admission.units = SEARCH_ASKED;
     }
     this.admission = admission;
     return this.admission;

@@ -42,10 +42,12 @@ beforeAll(async () => {
       route('tooled') +
       route('metered') +
       route('searched', 'search-m') +
+      route('search-held', 'search-m') +
       route('streamed', 'm', '  cache: { enabled: true, ttl: 5m }\n') +
       budget('fanout-budget', 1, ['fanout']) +
       budget('best-of-budget', 0.05, ['best-of']) +
-      budget('tooled-budget', 0.05, ['tooled']),
+      budget('tooled-budget', 0.05, ['tooled']) +
+      budget('search-budget', 0.3, ['search-held']),
   });
   client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'x', maxRetries: 0 });
 });
@@ -184,6 +186,16 @@ describe('tool fees certain once the upstream has the request', () => {
     expect(rec).toMatchObject({ estimated: true, estimateReason: 'client_gone', outputTokens: 0 });
     // The search runs before the first token and is billed once it ran. Before, the prompt estimate only.
     expect(rec?.costUsd).toBeCloseTo(((rec?.inputTokens ?? 0) * 1000) / 1e6 + 0.5, 8);
+  });
+});
+
+describe('a search asked of a search model is held', () => {
+  it('a Budget that cannot cover the $0.5 search a request asks for (web_search_options) refuses it before it goes upstream', async () => {
+    const sent = upstream.requests.length;
+    const res = await post('chat/completions', { model: 'search-held', web_search_options: {}, max_tokens: 5, messages: [{ role: 'user', content: 'news?' }] });
+    // Before, the hold left the search out: served, and the $0.3 Budget overshot by it.
+    expect(res.status).toBe(429);
+    expect(upstream.requests.length).toBe(sent);
   });
 });
 
