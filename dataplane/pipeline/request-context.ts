@@ -47,11 +47,6 @@ export interface RequestContextInit {
   trace?: { traceIds(): TraceIds | undefined };
 }
 
-/**
- * One request on its way through the stages (pipeline/stage-list.ts): what it is, who sent it, where
- * it goes, what it was admitted with and what it is answered with. Stages read what earlier stages
- * set and report through `events`; nothing about a request lives anywhere else.
- */
 /** What a chat request with `web_search_options` holds for its search (one object, never written to). */
 const SEARCH_ASKED: BilledUnits = Object.freeze({
   requests: 0,
@@ -61,6 +56,11 @@ const SEARCH_ASKED: BilledUnits = Object.freeze({
   toolCalls: Object.freeze({ calls: 1, webSearch: true, fileSearch: false, containerGb: 0, autoContainers: 0 }),
 });
 
+/**
+ * One request on its way through the stages (pipeline/stage-list.ts): what it is, who sent it, where
+ * it goes, what it was admitted with and what it is answered with. Stages read what earlier stages
+ * set and report through `events`; nothing about a request lives anywhere else.
+ */
 export class RequestContext {
   readonly runtime: RuntimeSnapshot;
   readonly readRequest: () => Promise<CanonicalRequest>;
