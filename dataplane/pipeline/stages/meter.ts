@@ -21,8 +21,9 @@ const SHUTTING_DOWN = 'gateway_shutting_down';
  * What the request's lost attempts are charged (RequestContext.lostAttempts): the prompt estimate
  * (and the files it names by id, at most its target's window) for one that timed out after sending
  * (a stream's of a model that reasons unseen, with the bound on what it reasoned while it ran), the
- * worst case for an answer too large to read, each at its
- * target's prices, with the tool fees its request makes certain (withCertainToolFees). The upstream may have billed them; spend is never under-counted.
+ * worst case for an answer too large to read, each at its target's prices, with the tool fees its
+ * request makes certain (withCertainToolFees). The upstream may have billed them; spend is never
+ * under-counted.
  */
 function lostCharge(ctx: RequestContext): { usage: Usage; costUsd: number } | undefined {
   const lost = ctx.lostAttempts;
