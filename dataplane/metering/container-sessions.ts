@@ -59,10 +59,13 @@ export function codeInterpreterAsk(request: JsonObject | undefined): CodeInterpr
  */
 export function containerGbOfResponse(ask: CodeInterpreterAsk | undefined, usedContainers: readonly string[] | undefined): number {
   let made = 0;
-  if (usedContainers !== undefined) {
-    for (let i = 0; i < usedContainers.length; i++) {
-      const id = usedContainers[i] as string;
-      if (ask?.named.includes(id) !== true && usedContainers.indexOf(id) === i) made++;
+  if (usedContainers !== undefined && usedContainers.length > 0) {
+    // A Set, not indexOf per item: an answer may name many calls (linear in them).
+    const seen = new Set<string>(ask?.named);
+    for (const id of usedContainers) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      made++;
     }
   }
   const sessions = Math.max(made, ask?.autoTools ?? 0);

@@ -72,53 +72,74 @@ function scrubbedFailedResponse(response: JsonObject, secrets: readonly string[]
 /** Events after which a Responses stream has nothing more to say. */
 const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 
-/** A built-in tool call a Response stream showed: by its output index, with the container it ran in ('' not said yet). */
-interface SeenCall {
-  type: 'web_search_call' | 'file_search_call' | 'code_interpreter_call';
-  container: string;
-}
-
 /**
  * The built-in tool calls a Response stream has shown in its output_item.added/done events, each
  * counted once (an item shows in both), and their fees as billedUsageOfResponse counts them of a
- * whole Response: a stream cut before `response.completed` is charged these.
+ * whole Response: a stream cut before `response.completed` is charged these. Kept as running counts,
+ * so that each event costs the same however many calls came before (an upstream may send up to
+ * MAX_COUNTED_ITEMS of them: recounting at each was quadratic).
  */
-class ToolCallsSeen {
-  private readonly calls = new Map<unknown, SeenCall>();
+export class ToolCallsSeen {
+  /** Each call's container ('' not said yet, or not a code interpreter call), by output index or item id. */
+  private readonly calls = new Map<unknown, string | undefined>();
+  /** Code interpreter calls by the container they ran in ('' not said yet). */
+  private readonly containers = new Map<string, number>();
+  private readonly named: ReadonlySet<string>;
+  private web = 0;
+  private file = 0;
+  /** Containers in `containers` the request did not name: made by the Response. */
+  private made = 0;
 
-  constructor(private readonly ask: CodeInterpreterAsk | undefined) {}
+  constructor(private readonly ask: CodeInterpreterAsk | undefined) {
+    this.named = new Set(ask?.named);
+  }
 
   /** Notes an output item; true when the fees it shows changed. */
   see(item: unknown, outputIndex: unknown): boolean {
     if (!isObject(item) || (item.type !== 'web_search_call' && item.type !== 'file_search_call' && item.type !== 'code_interpreter_call')) return false;
     const key = typeof outputIndex === 'number' ? outputIndex : item.id;
-    const container = typeof item.container_id === 'string' ? item.container_id : '';
-    const known = this.calls.get(key);
-    if (known !== undefined) {
+    const container = item.type === 'code_interpreter_call' ? (typeof item.container_id === 'string' ? item.container_id : '') : undefined;
+    if (this.calls.has(key)) {
       // The same call again (its done event): only a container it now names may change the fees.
-      if (known.container !== '' || container === '') return false;
-      known.container = container;
+      const known = this.calls.get(key);
+      if (known !== '' || container === undefined || container === '') return false;
+      this.calls.set(key, container);
+      this.leave('');
+      this.enter(container);
       return true;
     }
     if (this.calls.size >= MAX_COUNTED_ITEMS) return false;
-    this.calls.set(key, { type: item.type, container });
+    this.calls.set(key, container);
+    if (item.type === 'web_search_call') this.web++;
+    else if (item.type === 'file_search_call') this.file++;
+    else this.enter(container ?? '');
     return true;
   }
 
-  fees(): ToolFees {
-    let web = 0;
-    let file = 0;
-    let containers: string[] | undefined;
-    for (const call of this.calls.values()) {
-      if (call.type === 'web_search_call') web++;
-      else if (call.type === 'file_search_call') file++;
-      else (containers ??= []).push(call.container);
+  private enter(container: string): void {
+    const n = this.containers.get(container) ?? 0;
+    this.containers.set(container, n + 1);
+    if (n === 0 && !this.named.has(container)) this.made++;
+  }
+
+  private leave(container: string): void {
+    const n = this.containers.get(container) ?? 0;
+    if (n > 1) this.containers.set(container, n - 1);
+    else {
+      this.containers.delete(container);
+      if (n === 1 && !this.named.has(container)) this.made--;
     }
+  }
+
+  fees(): ToolFees {
     const fees: ToolFees = {};
-    if (web > 0) fees.webSearchCalls = web;
-    if (file > 0) fees.fileSearchCalls = file;
-    const gb = this.ask === undefined && containers === undefined ? 0 : containerGbOfResponse(this.ask, containers);
-    if (gb > 0) fees.containerGb = gb;
+    if (this.web > 0) fees.webSearchCalls = this.web;
+    if (this.file > 0) fees.fileSearchCalls = this.file;
+    if (this.ask !== undefined || this.containers.size > 0) {
+      // As containerGbOfResponse counts them.
+      const gb = Math.max(this.made, this.ask?.autoTools ?? 0) * Math.max(1, this.ask?.autoGb ?? 0);
+      if (gb > 0) fees.containerGb = gb;
+    }
     return fees;
   }
 }
