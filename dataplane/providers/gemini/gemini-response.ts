@@ -80,10 +80,15 @@ export function readGrounding(metadata: unknown, queries: Set<string>): boolean 
  * (never fewer than per prompt). `perCandidate`: each grounded candidate's distinct queries.
  */
 export function groundedSearches(perCandidate: readonly Set<string>[], modelVersion: unknown): number {
-  if (perCandidate.length === 0) return 0;
-  if (typeof modelVersion === 'string' && GROUNDED_PER_PROMPT.test(modelVersion)) return 1;
   let searches = 0;
   for (const queries of perCandidate) searches += Math.max(1, queries.size);
+  return searchesBilled(perCandidate.length, searches, modelVersion);
+}
+
+/** groundedSearches of `candidates` grounded candidates whose `searches` (each its queries, at least one) are already added up. */
+export function searchesBilled(candidates: number, searches: number, modelVersion: unknown): number {
+  if (candidates === 0) return 0;
+  if (typeof modelVersion === 'string' && GROUNDED_PER_PROMPT.test(modelVersion)) return 1;
   return searches;
 }
 

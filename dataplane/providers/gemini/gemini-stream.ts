@@ -3,7 +3,7 @@ import type { StreamTransformer } from '../types.js';
 import type { JsonObject, StreamStep, UpstreamFailure } from '../../core/canonical.js';
 import { usageChunk } from '../shared/openai-usage.js';
 import { type GeminiServiceTier, geminiTieredUsage } from './gemini-service-tier.js';
-import { candidateContent, finishReasonFrom, groundedSearches, promptBlockReason, readGrounding, usageFromGemini } from './gemini-response.js';
+import { candidateContent, finishReasonFrom, promptBlockReason, readGrounding, searchesBilled, usageFromGemini } from './gemini-response.js';
 import { promptBlockedFailure } from './gemini-blocked.js';
 import type { GeminiErrorBody, GeminiResponse, GeminiUsageMetadata } from './gemini-wire.js';
 import { candidatesProblem } from './gemini-response.js';
@@ -48,11 +48,13 @@ export class GeminiStreamTransformer implements StreamTransformer {
     };
   }
 
+  /** Grounded candidates so far, and their searches added up (each its distinct queries, at least one): kept as they change, not recounted at each event. */
+  private groundedCandidates = 0;
+  private groundedQueries = 0;
+
   /** The grounding searches the stream showed (groundedSearches), 0 when none was grounded. */
   private groundedSearches(): number {
-    let grounded: Set<string>[] | undefined;
-    for (const state of this.candidates.values()) if (state.grounding !== undefined) (grounded ??= []).push(state.grounding);
-    return grounded === undefined ? 0 : groundedSearches(grounded, this.modelName);
+    return searchesBilled(this.groundedCandidates, this.groundedQueries, this.modelName);
   }
 
   onEvent(event: SseEvent): StreamStep {
@@ -98,9 +100,12 @@ export class GeminiStreamTransformer implements StreamTransformer {
       state.tools += toolCalls.length;
       // Grounding metadata may come in more than one event: its queries are kept as a set, not added up.
       if (c.groundingMetadata !== undefined) {
+        const before = state.grounding === undefined ? 0 : Math.max(1, state.grounding.size);
         const queries = state.grounding ?? new Set<string>();
         if (readGrounding(c.groundingMetadata, queries)) {
+          if (state.grounding === undefined) this.groundedCandidates++;
           state.grounding = queries;
+          this.groundedQueries += Math.max(1, queries.size) - before;
           grounded = true;
         }
       }
