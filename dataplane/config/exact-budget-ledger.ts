@@ -142,15 +142,16 @@ end
 `;
 
 /**
- * sweep: charges at most `limit` older holds (KEYS[h], deadlines KEYS[d]) that expired by `now` at
- * what they held to the spent key KEYS[s], and records each in the expired hash KEYS[e], where a late
- * settle finds and corrects it; the two keys written get `ttl`. sweep2: the same for holds2 KEYS[h2]
- * (deadlines2 KEYS[d2]), each taken off the total in KEYS[h].
+ * sweep: charges at most `limit` holds (KEYS[h], deadlines KEYS[d]) that expired by `now` at what
+ * they held to the spent key KEYS[s], and records each in the expired hash KEYS[e], where a late
+ * settle finds and corrects it; the two keys written get `ttl`. Given `total` (the holds hash whose
+ * HELD_TOTAL sums KEYS[h]), each is also taken off that total. sweep2: sweep of holds2 KEYS[h2]
+ * (deadlines2 KEYS[d2]) with the total in KEYS[h]; older holds are swept without one.
  * held: what is held in a period whose holds hash is KEYS[h]: the total of holds2 plus any older
  * holds (none once every pod is upgraded: then one field is read).
  */
 const SWEEP = `${UNHOLD}
-local function sweep(h, d, s, e, now, limit, ttl)
+local function sweep(h, d, s, e, now, limit, ttl, total)
   local expired = redis.call('ZRANGEBYSCORE', KEYS[d], '-inf', now, 'LIMIT', 0, limit)
   for _, id in ipairs(expired) do
     local amount = redis.call('HGET', KEYS[h], id)
@@ -158,6 +159,7 @@ local function sweep(h, d, s, e, now, limit, ttl)
       redis.call('INCRBYFLOAT', KEYS[s], amount)
       redis.call('HDEL', KEYS[h], id)
       redis.call('HSET', KEYS[e], id, amount)
+      if total then unhold(total, h, amount) end
     end
     redis.call('ZREM', KEYS[d], id)
   end
@@ -167,21 +169,7 @@ local function sweep(h, d, s, e, now, limit, ttl)
   end
 end
 local function sweep2(h2, d2, h, s, e, now, limit, ttl)
-  local expired = redis.call('ZRANGEBYSCORE', KEYS[d2], '-inf', now, 'LIMIT', 0, limit)
-  for _, id in ipairs(expired) do
-    local amount = redis.call('HGET', KEYS[h2], id)
-    if amount then
-      redis.call('INCRBYFLOAT', KEYS[s], amount)
-      redis.call('HDEL', KEYS[h2], id)
-      redis.call('HSET', KEYS[e], id, amount)
-      unhold(h, h2, amount)
-    end
-    redis.call('ZREM', KEYS[d2], id)
-  end
-  if #expired > 0 then
-    redis.call('EXPIRE', KEYS[s], ttl)
-    redis.call('EXPIRE', KEYS[e], ttl)
-  end
+  sweep(h2, d2, s, e, now, limit, ttl, h)
 end
 local function held(h)
   local sum = 0
